@@ -1,0 +1,49 @@
+# callmonitor: `make demo` and `make test` work on a fresh Debian 12 machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
+                dbus libnotify-bin dunst xvfb
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-packages test bench demo fixtures clean
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "Missing system packages. Run:"; \
+	    echo "  sudo apt-get install -y --no-install-recommends$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+fixtures: setup
+	$(PY) -m monitor.fixtures audio_fixtures
+
+test: setup fixtures
+	$(PY) -m pytest -q tests
+
+bench: setup fixtures
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m tools.bench
+
+demo: setup fixtures
+	$(VENV)/bin/call-monitor replay audio_fixtures/calls/deteriorating_16k.wav --db "$$(mktemp -d)/demo.db"
+
+clean:
+	rm -rf $(VENV) build *.egg-info
