@@ -1,0 +1,171 @@
+"""Immutable events that flow from the pipeline to the sinks.
+
+Every event has a ``type`` and ``t`` (seconds into the call) and turns into
+one JSON object with :meth:`to_dict`; the shapes are the ones documented for
+``call-monitor replay --jsonl`` (issue 3) and the transcript (issue 4).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+Severity = str  # "warning" | "critical"
+
+CUE_NAMES: tuple[str, ...] = (
+    "speech_rate_sps",
+    "articulation_rate_sps",
+    "pause_ratio",
+    "mean_pause_s",
+    "mean_phrase_s",
+    "hnr_db",
+    "cpps_db",
+    "loudness_dbfs",
+    "response_latency_s",
+)
+"""Acoustic cues reported once per hop for each channel."""
+
+WORD_CUE_NAMES: tuple[str, ...] = ("words_per_min", "mean_word_gap_s", "long_word_gaps")
+"""Word-based cues, present when a transcriber runs (``None`` otherwise)."""
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become ``None``, floats are rounded, tuples become lists."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return round(value, 4)
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return _clean(value.item())
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class: ``t`` is seconds since the start of the call."""
+
+    t: float
+
+    type = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for f in fields(self):
+            out[f.name] = _clean(getattr(self, f.name))
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+
+
+@dataclass(frozen=True)
+class CuesEvent(Event):
+    """Cue window measures for one channel, once per hop. ``None`` where undefined."""
+
+    channel: str = "caller"
+    speech_rate_sps: float | None = None
+    articulation_rate_sps: float | None = None
+    pause_ratio: float | None = None
+    mean_pause_s: float | None = None
+    mean_phrase_s: float | None = None
+    hnr_db: float | None = None
+    cpps_db: float | None = None
+    loudness_dbfs: float | None = None
+    response_latency_s: float | None = None
+    speech_s: float | None = None
+    words_per_min: float | None = None
+    mean_word_gap_s: float | None = None
+    long_word_gaps: int | None = None
+    baseline_ready: bool = False
+
+    type = "cues"
+
+    def value(self, name: str) -> float | None:
+        v = getattr(self, name)
+        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+@dataclass(frozen=True)
+class AlertEvent(Event):
+    """An alert raised. ``evidence`` holds measured value, baseline, threshold and span."""
+
+    kind: str = ""
+    severity: Severity = "warning"
+    message: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    actions: tuple[str, ...] = ()
+    call_id: int | None = None
+    alert_id: int | None = None
+
+    type = "alert"
+
+
+@dataclass(frozen=True)
+class AlertClearedEvent(Event):
+    """The cue behind an alert has recovered."""
+
+    kind: str = ""
+    call_id: int | None = None
+
+    type = "alert_cleared"
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float
+    end: float
+    conf: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"word": self.word, "start": _clean(self.start), "end": _clean(self.end),
+                "conf": _clean(self.conf)}
+
+
+@dataclass(frozen=True)
+class WordsEvent(Event):
+    """Recognised words on one channel; times are call times in seconds."""
+
+    channel: str = "caller"
+    final: bool = False
+    words: tuple[Word, ...] = ()
+    text: str = ""
+
+    type = "words"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["words"] = [w.to_dict() for w in self.words]
+        return d
+
+
+@dataclass(frozen=True)
+class CallSummaryEvent(Event):
+    """End of a call (or of a replayed file)."""
+
+    file: str | None = None
+    call_id: int | None = None
+    duration_s: float = 0.0
+    alerts: int = 0
+    critical_alerts: int = 0
+    alert_kinds: tuple[str, ...] = ()
+    baseline: Mapping[str, Any] = field(default_factory=dict)
+    transcribed: bool = False
+
+    type = "call_summary"
+
+
+@dataclass(frozen=True)
+class StatusEvent(Event):
+    """Operational messages (acoustic-only mode, device reopened, overflows...)."""
+
+    level: str = "info"
+    message: str = ""
+
+    type = "status"
