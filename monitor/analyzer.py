@@ -1,0 +1,232 @@
+"""The acoustic analyzer: whole-signal function and its streaming shell.
+
+Per-frame features come in two stages:
+
+* *raw* features depend only on the samples around a frame (level, F0 and
+  correlation strength, cepstral residual, spectral slope);
+* *contextual* features depend on neighbouring frames (noise floor, voice
+  activity, voicing, CPPS smoothing, intensity contour, syllable nuclei),
+  each within a bounded number of frames to the left (``CONTEXT_LEFT``)
+  and right (``CONTEXT_RIGHT``).
+
+:func:`analyze_signal` computes both over a whole signal. The
+:class:`StreamingAnalyzer` carries sample remainders and a window of raw
+features so that feeding chunks of any size gives the same frames; it holds
+back ``CONTEXT_RIGHT`` frames (0.4 s) until their right context arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
+from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, voice_activity
+from .dsp.framing import frame_signal, n_frames
+from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
+from .dsp.syllables import SyllableParams, intensity_db, nuclei
+from .frames import HOP_S, Frames
+
+RATES = (8000, 16000)
+CONTEXT_LEFT = 1100
+CONTEXT_RIGHT = 40
+BLOCK_FRAMES = 1000
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """All analyzer settings."""
+
+    window_s: float = 0.025
+    pitch: PitchParams = field(default_factory=PitchParams)
+    cepstrum: CepstrumParams = field(default_factory=CepstrumParams)
+    vad: VadParams = field(default_factory=VadParams)
+    syllables: SyllableParams = field(default_factory=SyllableParams)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Window lengths and offsets at one sample rate (derived, not configured)."""
+
+    rate: int
+    hop: int
+    win: int
+    pitch_len: int
+    plan: CepstrumPlan
+    pad_left: int   # zeros before the signal so that every window starts at >= 0
+    reach: int      # samples needed right of a frame centre
+
+    @staticmethod
+    def make(rate: int, cfg: AnalyzerConfig) -> "_Layout":
+        if rate not in RATES:
+            raise ValueError(f"analyzer needs 8000 or 16000 Hz audio, got {rate}")
+        hop = rate // 100
+        win = int(round(cfg.window_s * rate))
+        pitch_len = segment_length(rate, cfg.pitch)
+        plan = make_plan(rate, cfg.cepstrum)
+        left = max(win // 2, pitch_len // 2, plan.frame_length // 2 + 1)
+        reach = max(win - win // 2, pitch_len - pitch_len // 2, plan.frame_length - plan.frame_length // 2)
+        return _Layout(rate, hop, win, pitch_len, plan, left - win // 2, reach)
+
+    def centre(self, frame: int) -> int:
+        """Centre of ``frame`` in padded-signal samples."""
+        return frame * self.hop + self.win // 2 + self.pad_left
+
+
+def _raw_features(padded: np.ndarray, start: int, first: int, count: int, lay: _Layout,
+                  cfg: AnalyzerConfig) -> dict[str, np.ndarray]:
+    """Raw features of frames ``first .. first+count`` from ``padded[start:]``.
+
+    ``padded`` is (a slice of) the zero-padded signal, beginning at padded
+    sample ``start``. Shapes: every output (count,), ``residual`` (count, q).
+    """
+    c0 = lay.centre(first) - start
+    frames = frame_signal(padded, lay.win, lay.hop, c0 - lay.win // 2, count)
+    energy = frame_energy_db(frames)
+    seg = frame_signal(padded, lay.pitch_len, lay.hop, c0 - lay.pitch_len // 2, count)
+    f0, strength = pitch_frames(seg, lay.rate, cfg.pitch)
+    cl = lay.plan.frame_length
+    cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
+    residual, slope = cepstral_residuals(cframes, lay.plan)
+    return {"energy_db": energy, "f0": f0.astype(np.float32), "strength": strength.astype(np.float32),
+            "slope": slope, "residual": residual}
+
+
+def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig) -> Frames:
+    """Frames from raw features of consecutive frames starting at frame ``first``."""
+    energy = raw["energy_db"]
+    n = len(energy)
+    floor = noise_floor_db(energy, cfg.vad)
+    speech = voice_activity(energy, floor, cfg.vad)
+    voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & np.isfinite(raw["f0"])
+    f0 = np.where(voiced, raw["f0"], np.nan).astype(np.float32)
+    hnr = np.where(voiced, hnr_from_strength(raw["strength"]), np.nan).astype(np.float32)
+    cp = cpps(raw["residual"], lay.plan, cfg.cepstrum)
+    inten = intensity_db(energy, cfg.syllables)
+    nuc = nuclei(inten, voiced, speech, cfg.syllables)
+    t = ((first + np.arange(n)) * lay.hop + lay.win / 2) / lay.rate
+    return Frames(t=t, energy_db=energy, floor_db=floor, speech=speech, voiced=voiced, f0_hz=f0,
+                  hnr_db=hnr, cpps_db=cp, slope_db_khz=raw["slope"], intensity_db=inten, nucleus=nuc)
+
+
+def _check_signal(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"analyzer takes mono audio of shape (n,), got {x.shape}")
+    return x.astype(np.float32, copy=False)
+
+
+def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> Frames:
+    """Frame features of a whole mono signal.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)], float, full scale +-1
+    rate : int, 8000 or 16000
+
+    Returns
+    -------
+    Frames with ``1 + (n - 0.025 rate) // (0.01 rate)`` rows (0 if shorter than a window)
+    """
+    cfg = cfg or AnalyzerConfig()
+    lay = _Layout.make(rate, cfg)
+    x = _check_signal(x)
+    count = n_frames(len(x), lay.win, lay.hop)
+    if count == 0:
+        return Frames.empty()
+    padded = np.concatenate([np.zeros(lay.pad_left, np.float32), x, np.zeros(lay.reach + lay.hop, np.float32)])
+    blocks = [_raw_features(padded, 0, a, min(BLOCK_FRAMES, count - a), lay, cfg)
+              for a in range(0, count, BLOCK_FRAMES)]
+    raw = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+    return _contextual(raw, 0, lay, cfg)
+
+
+class StreamingAnalyzer:
+    """Stateful analyzer: feed chunks of any size, get frames as they complete.
+
+    ``feed(chunk)`` returns the frames whose full context has arrived (they
+    lag the input by ``CONTEXT_RIGHT`` frames plus a window); ``flush()``
+    returns the rest at the end of the stream. The frames equal those of
+    :func:`analyze_signal` on the concatenated input.
+    """
+
+    def __init__(self, rate: int, cfg: AnalyzerConfig | None = None) -> None:
+        self.cfg = cfg or AnalyzerConfig()
+        self.rate = rate
+        self._lay = _Layout.make(rate, self.cfg)
+        self._samples = np.zeros(self._lay.pad_left, np.float32)  # padded signal from _sample0
+        self._sample0 = 0          # padded index of _samples[0]
+        self._n_input = 0          # real samples received
+        self._n_raw = 0            # frames with raw features
+        self._raw: dict[str, np.ndarray] = {}
+        self._raw0 = 0             # frame index of the first buffered raw row
+        self._n_emitted = 0
+        self._flushed = False
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._n_emitted
+
+    def feed(self, chunk: np.ndarray) -> Frames:
+        """Add samples (shape (n,), float) and return the frames now complete."""
+        if self._flushed:
+            raise RuntimeError("analyzer already flushed")
+        chunk = _check_signal(chunk)
+        self._samples = np.concatenate([self._samples, chunk])
+        self._n_input += len(chunk)
+        lay = self._lay
+        # frames whose right reach is available
+        end = self._sample0 + len(self._samples)
+        avail = max(0, (end - lay.reach - lay.win // 2 - lay.pad_left) // lay.hop + 1)
+        avail = min(avail, n_frames(self._n_input, lay.win, lay.hop))
+        self._compute_raw(avail)
+        return self._emit(final=False)
+
+    def flush(self) -> Frames:
+        """End of stream: return every remaining frame."""
+        if self._flushed:
+            return Frames.empty()
+        self._flushed = True
+        lay = self._lay
+        self._samples = np.concatenate([self._samples, np.zeros(lay.reach + lay.hop, np.float32)])
+        self._compute_raw(n_frames(self._n_input, lay.win, lay.hop))
+        return self._emit(final=True)
+
+    def _compute_raw(self, upto: int) -> None:
+        lay = self._lay
+        while self._n_raw < upto:
+            count = min(BLOCK_FRAMES, upto - self._n_raw)
+            new = _raw_features(self._samples, self._sample0, self._n_raw, count, lay, self.cfg)
+            self._raw = new if not self._raw else {k: np.concatenate([self._raw[k], new[k]]) for k in new}
+            self._n_raw += count
+        # drop samples no future frame needs
+        keep_from = lay.centre(self._n_raw) - (lay.pad_left + lay.win // 2) - self._sample0
+        if keep_from > 0:
+            self._samples = self._samples[keep_from:]
+            self._sample0 += keep_from
+
+    def _emit(self, final: bool) -> Frames:
+        end = self._n_raw if final else self._n_raw - CONTEXT_RIGHT
+        if end <= self._n_emitted:
+            return Frames.empty()
+        lo = self._raw0
+        frames = _contextual(self._raw, lo, self._lay, self.cfg)
+        out = frames[self._n_emitted - lo:end - lo]
+        self._n_emitted = end
+        cut = max(0, end - CONTEXT_LEFT - lo)
+        if cut:
+            self._raw = {k: v[cut:] for k, v in self._raw.items()}
+            self._raw0 += cut
+        return out
+
+    def iter_chunks(self, chunks: Iterator[np.ndarray]) -> Iterator[Frames]:
+        """Feed every chunk, then flush; yield non-empty frame batches."""
+        for chunk in chunks:
+            out = self.feed(chunk)
+            if len(out):
+                yield out
+        out = self.flush()
+        if len(out):
+            yield out

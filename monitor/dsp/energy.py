@@ -1,0 +1,90 @@
+"""Frame energy, an adaptive noise floor and voice activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+
+from .runs import close_gaps, drop_short
+
+FLOOR_DB = -100.0
+
+
+@dataclass(frozen=True)
+class VadParams:
+    """Voice-activity settings; durations in frames of the analysis hop (10 ms)."""
+
+    smooth_frames: int = 9          # power averaging before the floor tracker
+    floor_window_frames: int = 400  # trailing minimum over 4 s
+    level_window_frames: int = 1000  # trailing peak level over 10 s
+    floor_margin_db: float = 9.0    # speech must stand this far above the noise floor
+    below_peak_db: float = 30.0     # ... and be no more than this below the recent peak level
+    absolute_min_db: float = -65.0  # never speech below this (dBFS)
+    min_gap_frames: int = 8         # gaps shorter than 80 ms are bridged (stop closures)
+    min_speech_frames: int = 5      # bursts shorter than 50 ms are dropped (clicks)
+
+
+def frame_energy_db(frames: np.ndarray) -> np.ndarray:
+    """Mean-square level of each frame in dBFS.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, frame_length)]
+
+    Returns
+    -------
+    energy_db : np.ndarray [shape=(n,)], >= -100 dB
+    """
+    ms = np.mean(np.square(frames, dtype=np.float32), axis=1)
+    return np.maximum(10.0 * np.log10(ms + 1e-10), FLOOR_DB).astype(np.float32)
+
+
+def smooth_db(energy_db: np.ndarray, frames: int) -> np.ndarray:
+    """Centred moving average of power (not of dB), returned in dB. Shape (n,) -> (n,)."""
+    power = np.power(10.0, energy_db / 10.0)
+    return (10.0 * np.log10(uniform_filter1d(power, frames, mode="nearest") + 1e-10)).astype(np.float32)
+
+
+def trailing_min(x: np.ndarray, window: int) -> np.ndarray:
+    """``out[i] = min(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
+    if len(x) == 0:
+        return x.copy()
+    padded = np.concatenate([np.full(window - 1, np.inf, dtype=x.dtype), x])
+    return minimum_filter1d(padded, window, origin=(window - 1) // 2)[window - 1:]
+
+
+def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
+    """``out[i] = max(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
+    if len(x) == 0:
+        return x.copy()
+    padded = np.concatenate([np.full(window - 1, -np.inf, dtype=x.dtype), x])
+    return maximum_filter1d(padded, window, origin=(window - 1) // 2)[window - 1:]
+
+
+def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
+    """Adaptive noise floor: trailing minimum of the smoothed level. Shape (n,) -> (n,)."""
+    return trailing_min(smooth_db(energy_db, params.smooth_frames), params.floor_window_frames)
+
+
+def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, params: VadParams) -> np.ndarray:
+    """Speech (True) or not for each frame.
+
+    A frame is speech when its level stands ``floor_margin_db`` above the
+    noise floor, within ``below_peak_db`` of the recent peak level and above
+    ``absolute_min_db``; short gaps are bridged and short bursts dropped.
+
+    Parameters
+    ----------
+    energy_db, floor_db : np.ndarray [shape=(n,)]
+
+    Returns
+    -------
+    speech : np.ndarray [shape=(n,)], bool
+    """
+    level = trailing_max(smooth_db(energy_db, 3), params.level_window_frames)
+    raw = ((energy_db > floor_db + params.floor_margin_db)
+           & (energy_db > level - params.below_peak_db)
+           & (energy_db > params.absolute_min_db))
+    return drop_short(close_gaps(raw, params.min_gap_frames), params.min_speech_frames)

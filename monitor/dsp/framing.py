@@ -1,0 +1,47 @@
+"""Framing of a signal into overlapping windows as strided views."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def n_frames(n_samples: int, frame_length: int, hop_length: int) -> int:
+    """Number of complete frames of ``frame_length`` every ``hop_length`` samples."""
+    if n_samples < frame_length:
+        return 0
+    return 1 + (n_samples - frame_length) // hop_length
+
+
+def frame_signal(x: np.ndarray, frame_length: int, hop_length: int, offset: int = 0,
+                 count: int | None = None) -> np.ndarray:
+    """Frames of ``x`` as a read-only strided view (no copy).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+    frame_length, hop_length : int, samples
+    offset : int
+        Sample index where frame 0 starts.
+    count : int or None
+        Number of frames wanted (default: every complete frame).
+
+    Returns
+    -------
+    frames : np.ndarray [shape=(count, frame_length)]
+        ``frames[i] = x[offset + i*hop_length : offset + i*hop_length + frame_length]``
+    """
+    avail = n_frames(len(x) - offset, frame_length, hop_length)
+    if count is None:
+        count = avail
+    if count > avail:
+        raise ValueError(f"asked for {count} frames, signal holds {avail}")
+    if count == 0:
+        return np.zeros((0, frame_length), dtype=x.dtype)
+    view = sliding_window_view(x[offset:offset + (count - 1) * hop_length + frame_length], frame_length)
+    return view[::hop_length]
+
+
+def hann(n: int) -> np.ndarray:
+    """Symmetric-free (periodic) Hann window, float32, shape (n,)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
