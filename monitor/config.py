@@ -1,0 +1,609 @@
+"""Configuration: TOML -> frozen dataclasses, with every key documented and defaulted.
+
+Layers, later ones win: built-in defaults <- ``$XDG_CONFIG_HOME/callmonitor/config.toml``
+(``~/.config/...``) if present <- ``--config FILE`` <- command-line overrides.  Each layer
+is validated on its own, so an error names the file (or "command line") and the key::
+
+    ConfigError("config.toml: rules.slow_speech.persist_s: must be >= 0, got -3")
+
+All thresholds live here, in one place, with the reasons for their defaults (see
+``/work/shared/notes/acoustic-cues.md`` for the sources).  ``effective_config_toml`` in
+:mod:`monitor.config_toml` prints the merged result as commented TOML.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .events import CUE_NAMES, WORD_CUE_NAMES
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message names the file and the key."""
+
+
+def _k(default: Any, doc: str, **check: Any) -> Any:
+    """A documented config key; ``check`` holds min/max/gt/choices/kind for validation."""
+    return field(default=default, metadata={"doc": doc, **check})
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How cues are measured and how the caller's baseline is collected."""
+
+    window_s: float = _k(20.0, "length of the sliding cue window in seconds (a few breath groups "
+                         "and turns: long enough to be stable, short enough to react within ~30 s)",
+                         gt=0)
+    hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", gt=0)
+    baseline_min_speech_s: float = _k(
+        30.0, "the caller's baseline freezes once the caller has spoken this many seconds "
+        "(the first 30-60 s of speech describe the caller's normal self)", min=0)
+    baseline_max_s: float = _k(
+        60.0, "if the caller has not spoken baseline_min_speech_s within this many seconds of "
+        "call time after first speaking, the baseline freezes with what it has (at least "
+        "baseline_min_windows windows)", gt=0)
+    baseline_min_window_speech_s: float = _k(
+        5.0, "a cue window counts for the baseline only if the caller spoke at least this long "
+        "in it (windows where the caller mostly listens say little about their speech)", min=0)
+    baseline_min_windows: int = _k(10, "fewest qualifying cue windows a baseline needs", min=1)
+
+
+_RULE_DOCS = {
+    "enabled": "false switches the rule off",
+    "cue": "the cue this rule watches (one of: " + ", ".join(CUE_NAMES + WORD_CUE_NAMES) + ")",
+    "direction": "\"below\": trouble is a lower value; \"above\": trouble is a higher value",
+    "relative_change": "baseline test as a fraction of the caller's baseline median: -0.25 = 25 % "
+                       "lower, 0.6 = 60 % higher (false = no ratio test; used for positive cues)",
+    "delta": "baseline test as a difference in the cue's own unit (dB for voice cues): -3 = 3 dB "
+             "lower (false = no difference test). With both tests set, both must be passed",
+    "mad_k": "the value must also lie this many robust standard deviations (1.4826 x MAD of the "
+             "baseline windows) beyond the baseline median, so a caller whose baseline varied a "
+             "lot needs a larger change (0 = off)",
+    "gate": "the baseline test only counts when the value is also beyond this absolute level "
+            "(e.g. a response latency over 2 s); false = no gate",
+    "absolute": "absolute floor (\"below\") or ceiling (\"above\"): beyond it the rule fires even "
+                "without a baseline, for a caller already in trouble when the call starts "
+                "(false = no absolute test)",
+    "min_speech_s": "the rule judges a cue window only if the caller spoke at least this long in "
+                    "it; other windows count as missing values (neither raise nor clear)",
+    "severity": "\"warning\" or \"critical\"",
+    "persist_s": "hysteresis: the cue must stay beyond its threshold this many seconds before the "
+                 "alert is raised",
+    "clear_s": "the cue must stay recovered this many seconds before the alert clears",
+    "cooldown_s": "no second alert of this kind within this many seconds of the last one",
+}
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One acoustic alert rule: a cue, a direction and its thresholds."""
+
+    kind: str
+    cue: str
+    direction: str
+    enabled: bool = _k(True, _RULE_DOCS["enabled"])
+    relative_change: float | None = _k(None, _RULE_DOCS["relative_change"], min=-1.0)
+    delta: float | None = _k(None, _RULE_DOCS["delta"])
+    mad_k: float = _k(2.0, _RULE_DOCS["mad_k"], min=0)
+    gate: float | None = _k(None, _RULE_DOCS["gate"])
+    absolute: float | None = _k(None, _RULE_DOCS["absolute"])
+    min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0)
+    severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
+    persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0)
+    clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0)
+    cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0)
+
+
+ACOUSTIC_KINDS: tuple[str, ...] = (
+    "slow_speech", "long_pauses", "slow_response", "short_phrases", "breathy_voice", "weak_voice",
+)
+
+DEFAULT_RULES: tuple[RuleConfig, ...] = (
+    # Speech rate: listeners notice ~10 % tempo changes; a 25 % drop held for seconds is a clear
+    # slowing, well outside window-to-window noise. Conversational speech runs ~3-5 syllables/s:
+    # under 1.5 is less than half of it, slow even for a slow talker.
+    RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.25, absolute=1.5,
+               min_speech_s=6.0),
+    # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
+    # inhalation pauses (Lee 1993). +60 % over a typical 0.15-0.25 baseline, and at least 0.25;
+    # over 0.45 (nearly half the speaking time silent) fires without a baseline.
+    RuleConfig("long_pauses", "pause_ratio", "above", relative_change=0.6, gate=0.25,
+               absolute=0.45, min_speech_s=6.0),
+    # Response latency after the agent stops: healthy turn gaps are a few hundred ms; over 2 s
+    # and twice the caller's own baseline is a slow reply, over 4 s is one regardless.
+    RuleConfig("slow_response", "response_latency_s", "above", relative_change=1.0, gate=2.0,
+               absolute=4.0, min_speech_s=0.0),
+    # Breath groups: ~3.1 s (SD 0.6) in healthy reading, longer in conversation; lung and heart
+    # patients speak in shorter ones. 35 % shorter is > 1.5 SD; under 1 s is gasping speech.
+    RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.35, absolute=1.0,
+               min_speech_s=6.0),
+    # CPPS is the most robust breathiness measure in running speech, but its absolute value
+    # depends on software, band and codec: only the change against the caller's own baseline
+    # counts (a breathy espeak voice is >= 3 dB below the normal one). No absolute floor.
+    RuleConfig("breathy_voice", "cpps_db", "below", delta=-3.0, min_speech_s=3.0, persist_s=8.0),
+    # Loudness of speech frames: a 6 dB drop is half the sound pressure, a clearly weaker
+    # voice. Line levels vary too much for an absolute floor.
+    RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-6.0, min_speech_s=3.0,
+               persist_s=8.0),
+)
+
+
+@dataclass(frozen=True)
+class EmergencyRuleConfig:
+    """``possible_emergency``: several acoustic kinds agree (or a distress phrase and one)."""
+
+    enabled: bool = _k(True, "false switches the rule off")
+    min_kinds: int = _k(3, "raise when at least this many distinct kinds below are active "
+                        "together (several cues must agree before a critical alert: a breathy or "
+                        "a slow but well caller trips one or two)", min=1)
+    kinds: tuple[str, ...] = _k(ACOUSTIC_KINDS, "the alert kinds that count", kind="kinds")
+    with_phrase: bool = _k(True, "a distress phrase together with active acoustic alerts also "
+                           "raises it")
+    phrase_min_kinds: int = _k(1, "with a recent distress phrase, this many active kinds suffice",
+                               min=1)
+    severity: str = _k("critical", "\"warning\" or \"critical\"",
+                       choices=("warning", "critical"))
+    persist_s: float = _k(0.0, "the agreement must hold this long (the kinds already persisted)",
+                          min=0)
+    clear_s: float = _k(15.0, "clears after the agreement has been gone this long", min=0)
+    cooldown_s: float = _k(120.0, "no second possible_emergency within this many seconds",
+                           min=0)
+
+
+@dataclass(frozen=True)
+class PhraseRuleConfig:
+    """``distress_phrase``: the transcript contains a phrase from the list."""
+
+    enabled: bool = _k(True, "false switches the rule off")
+    severity: str = _k("warning", "severity of a distress phrase on its own (it escalates to "
+                       "possible_emergency together with acoustic alerts)",
+                       choices=("warning", "critical"))
+    escalate_within_s: float = _k(120.0, "a phrase counts towards possible_emergency for this "
+                                  "many seconds", min=0)
+    cooldown_s: float = _k(30.0, "the same phrase does not alert again within this many seconds",
+                           min=0)
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    acoustic: tuple[RuleConfig, ...] = DEFAULT_RULES
+    possible_emergency: EmergencyRuleConfig = EmergencyRuleConfig()
+    distress_phrase: PhraseRuleConfig = PhraseRuleConfig()
+
+    def rule(self, kind: str) -> RuleConfig:
+        for r in self.acoustic:
+            if r.kind == kind:
+                return r
+        raise KeyError(kind)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(r.kind for r in self.acoustic)
+
+
+@dataclass(frozen=True)
+class ActionsConfig:
+    """Recommended next steps attached to alerts, by severity."""
+
+    critical: tuple[str, ...] = _k((
+        "Ask the caller how they feel right now",
+        "Get the caller's exact location or address",
+        "Contact emergency services (112 / 911) if the caller may be unwell",
+        "Keep the caller on the line",
+        "Bring in a supervisor",
+    ), "actions for critical alerts (possible_emergency)")
+    warning: tuple[str, ...] = _k((
+        "Check in with the caller: ask whether they are feeling all right",
+        "Listen for breathlessness, confusion or slurred speech",
+    ), "actions for warnings")
+    distress_phrase: tuple[str, ...] = _k((
+        "Ask the caller what is happening and how they feel",
+        "Get the caller's exact location or address",
+        "Be ready to contact emergency services (112 / 911)",
+        "Keep the caller on the line",
+    ), "actions when the caller says a distress phrase")
+
+
+DEFAULT_PHRASES_EN: tuple[str, ...] = (
+    # breathing trouble
+    "i can't breathe", "can't breathe", "i cannot breathe", "hard to breathe",
+    "trouble breathing", "short of breath", "out of breath", "can't catch my breath",
+    # chest pain or pressure
+    "my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
+    "tight chest", "my chest is tight", "my arm is numb",
+    # dizziness, fainting
+    "i feel dizzy", "dizzy", "light headed", "i'm going to faint", "i feel faint",
+    "i'm passing out", "i think i'm going to pass out",
+    # heart attack, stroke
+    "heart attack", "i'm having a heart attack", "stroke", "i think i'm having a stroke",
+    # help
+    "help me", "call an ambulance", "i need an ambulance", "call nine one one", "call 911",
+    "i need a doctor", "something is wrong with me",
+)
+
+
+@dataclass(frozen=True)
+class PhrasesConfig:
+    """Distress phrases per language (matched by ``monitor.phrases``)."""
+
+    language: str = _k("", "language whose list is used; \"\" = the transcription language")
+    tolerance: float = _k(0.2, "largest word-level edit distance, as a fraction of the phrase's "
+                          "words, that still matches (recognition errors)", min=0, max=1)
+    phrases: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({"en": DEFAULT_PHRASES_EN}))
+
+    def for_language(self, language: str) -> tuple[str, ...]:
+        return self.phrases.get(self.language or language, ())
+
+
+@dataclass(frozen=True)
+class TranscriptionConfig:
+    enabled: bool = _k(True, "transcribe with Vosk when a model is found (else acoustic-only)")
+    model: str = _k("", "model folder, or a language code resolved like vosk does "
+                    "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
+    language: str = _k("en", "language code of the calls")
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    caller: str = _k("", "caller's leg: sounddevice name fragment or index, or a PulseAudio/"
+                     "PipeWire source (e.g. softphone.monitor); \"\" = the default input")
+    agent: str = _k("", "agent's leg (microphone); \"\" = none")
+    call_start_silence_s: float = _k(5.0, "speech after at least this much silence starts a call",
+                                     min=0)
+    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call", gt=0)
+    status_socket: str = _k("", "Unix socket for `call-monitor status`; \"\" = "
+                            "$XDG_RUNTIME_DIR/callmonitor.sock")
+    write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
+    audio_dir: str = _k("", "where call audio goes when write_audio is on; \"\" = next to the "
+                        "database")
+    report_on_critical: bool = _k(False, "write an HTML report for every call with a critical "
+                                  "alert")
+    report_dir: str = _k("", "where those reports go; \"\" = next to the database")
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    terminal: bool = _k(True, "print alerts on the terminal")
+    bell: bool = _k(False, "ring the terminal bell on critical alerts")
+    notify: bool = _k(True, "desktop notification through notify-send")
+    webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off",
+                          kind="url")
+    timeout_s: float = _k(5.0, "webhook request timeout", gt=0)
+    retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
+                      "given up; 0 = until delivered (the queue survives restarts)", min=0)
+    backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", gt=0)
+    max_backoff_s: float = _k(300.0, "longest retry delay", gt=0)
+
+
+def _default_db(env: Mapping[str, str]) -> str:
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/share")
+    return str(Path(base) / "callmonitor" / "events.db")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    db: str = _k("~/.local/share/callmonitor/events.db", "SQLite database (created mode 0600)")
+    snapshot_every_s: float = _k(5.0, "store one cue snapshot per channel every this many "
+                                 "seconds of call", gt=0)
+
+
+@dataclass(frozen=True)
+class Config:
+    analysis: AnalysisConfig = AnalysisConfig()
+    rules: RulesConfig = RulesConfig()
+    actions: ActionsConfig = ActionsConfig()
+    phrases: PhrasesConfig = PhrasesConfig()
+    transcription: TranscriptionConfig = TranscriptionConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    storage: StorageConfig = StorageConfig()
+    sources: tuple[str, ...] = ()
+    """Files that were read, in order (not a TOML key)."""
+
+    def phrase_list(self) -> tuple[str, ...]:
+        return self.phrases.for_language(self.transcription.language)
+
+
+SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
+                             "delivery", "storage")
+_SIMPLE = {"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
+           TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
+           "storage": StorageConfig}
+_ALL_CUES = CUE_NAMES + WORD_CUE_NAMES
+
+# --------------------------------------------------------------------------- validation
+
+
+def _type_of(cls: type, name: str) -> str:
+    return {f.name: str(f.type) for f in fields(cls)}[name]
+
+
+def _check_value(value: Any, ftype: str, meta: Mapping[str, Any], where: str) -> Any:
+    """Coerce and check one value; ``where`` is "source: dotted.key"."""
+    optional = "None" in ftype
+    if optional and value is False:
+        return None
+    if ftype.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+        return value
+    if ftype.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: must be an integer, got {value!r}")
+    elif ftype.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            extra = " or false" if optional else ""
+            raise ConfigError(f"{where}: must be a number{extra}, got {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    elif ftype.startswith("str"):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: must be a string, got {value!r}")
+    elif ftype.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: must be a list of strings, got {value!r}")
+        value = tuple(value)
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{where}: must be >= {meta['min']}, got {value!r}")
+    if "gt" in meta and value <= meta["gt"]:
+        raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{where}: must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if meta.get("kind") == "url" and value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: must be an http:// or https:// URL (or \"\"), got {value!r}")
+    return value
+
+
+def _check_table(raw: Any, cls: type, prefix: str, source: str,
+                 skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {prefix}: must be a table, got {raw!r}")
+    known = {f.name: f for f in fields(cls) if f.name not in skip}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{source}: {prefix}.{key}: unknown key (known: "
+                              f"{', '.join(known)})")
+        f = known[key]
+        where = f"{source}: {prefix}.{key}"
+        if key == "cue":
+            if value not in _ALL_CUES:
+                raise ConfigError(f"{where}: unknown cue {value!r} (known: {', '.join(_ALL_CUES)})")
+        elif key == "direction":
+            if value not in ("below", "above"):
+                raise ConfigError(f"{where}: must be \"below\" or \"above\", got {value!r}")
+        else:
+            value = _check_value(value, str(f.type), f.metadata, where)
+        out[key] = value
+    return out
+
+
+def _check_layer(raw: Mapping[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """Validate one layer (a parsed TOML file); returns {section: {key: value}} (rules nested)."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, table in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{source}: {section}: unknown section (known: {', '.join(SECTIONS)})")
+        if section in _SIMPLE:
+            out[section] = _check_table(table, _SIMPLE[section], section, source)
+        elif section == "phrases":
+            out[section] = _check_phrases(table, source)
+        else:
+            out[section] = _check_rules(table, source)
+    return out
+
+
+def _check_phrases(table: Any, source: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: phrases: must be a table, got {table!r}")
+    plain = {k: v for k, v in table.items() if k in ("language", "tolerance")}
+    out = _check_table(plain, PhrasesConfig, "phrases", source, skip=("phrases",))
+    lists: dict[str, tuple[str, ...]] = {}
+    for lang, value in table.items():
+        if lang in plain:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{source}: phrases.{lang}: must be a list of non-empty phrases "
+                              f"(a language code with its list), got {value!r}")
+        lists[lang] = tuple(value)
+    out["phrases"] = lists
+    return out
+
+
+def _check_rules(table: Any, source: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: rules: must be a table, got {table!r}")
+    out: dict[str, Any] = {}
+    for kind, rule in table.items():
+        prefix = f"rules.{kind}"
+        if kind == "possible_emergency":
+            checked = _check_table(rule, EmergencyRuleConfig, prefix, source)
+        elif kind == "distress_phrase":
+            checked = _check_table(rule, PhraseRuleConfig, prefix, source)
+        else:
+            checked = _check_table(rule, RuleConfig, prefix, source, skip=("kind",))
+            if kind not in ACOUSTIC_KINDS and ("cue" not in checked or "direction" not in checked):
+                raise ConfigError(f"{source}: {prefix}: unknown rule kind (known: "
+                                  f"{', '.join(ACOUSTIC_KINDS)}, possible_emergency, "
+                                  "distress_phrase); a new rule needs 'cue' and 'direction'")
+        out[kind] = checked
+    return out
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str, str]) -> Config:
+    cfg = Config(storage=StorageConfig(db=_default_db(env)))
+    origin: dict[str, str] = {}
+    for source, layer in layers:
+        for section, values in layer.items():
+            for key in _flat_keys(section, values):
+                origin[key] = source
+            cfg = _apply(cfg, section, values)
+    cfg = replace(cfg, storage=replace(cfg.storage, db=str(Path(cfg.storage.db).expanduser())),
+                  sources=tuple(s for s, _ in layers if s != "command line"))
+    _cross_check(cfg, origin)
+    return cfg
+
+
+def _flat_keys(section: str, values: Mapping[str, Any]) -> list[str]:
+    if section == "rules":
+        return [f"rules.{kind}.{k}" for kind, table in values.items() for k in table]
+    return [f"{section}.{k}" for k in values]
+
+
+def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
+    if section in _SIMPLE:
+        return replace(cfg, **{section: replace(getattr(cfg, section), **values)})
+    if section == "phrases":
+        values = dict(values)
+        lists = dict(cfg.phrases.phrases)
+        lists.update(values.pop("phrases", {}))
+        return replace(cfg, phrases=replace(cfg.phrases, phrases=MappingProxyType(lists),
+                                            **values))
+    rules = cfg.rules
+    acoustic = list(rules.acoustic)
+    for kind, table in values.items():
+        if kind == "possible_emergency":
+            rules = replace(rules, possible_emergency=replace(rules.possible_emergency, **table))
+        elif kind == "distress_phrase":
+            rules = replace(rules, distress_phrase=replace(rules.distress_phrase, **table))
+        else:
+            idx = next((i for i, r in enumerate(acoustic) if r.kind == kind), None)
+            if idx is None:
+                acoustic.append(RuleConfig(kind=kind, **table))
+            else:
+                acoustic[idx] = replace(acoustic[idx], **table)
+    return replace(cfg, rules=replace(rules, acoustic=tuple(acoustic)))
+
+
+def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
+
+    a = cfg.analysis
+    if a.hop_s > a.window_s:
+        fail("analysis.hop_s", f"must be <= analysis.window_s ({a.window_s}), got {a.hop_s}")
+    for r in cfg.rules.acoustic:
+        if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
+            fail(f"rules.{r.kind}.relative_change",
+                 "an enabled rule needs relative_change, delta or absolute")
+        for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
+            if v is not None and (v >= 0) != (r.direction == "above"):
+                fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"
+                     f" for direction \"{r.direction}\", got {v}")
+    pe = cfg.rules.possible_emergency
+    for kind in pe.kinds:
+        if kind not in cfg.rules.kinds:
+            fail("rules.possible_emergency.kinds",
+                 f"unknown kind {kind!r} (known: {', '.join(cfg.rules.kinds)})")
+    if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
+        fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
+             f", got {cfg.delivery.max_backoff_s}")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "callmonitor" / "config.toml"
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML file; any problem becomes a one-line ConfigError naming the file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML ({exc})") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"rules.slow_speech.persist_s=8"`` -> ``("rules.slow_speech.persist_s", 8)``.
+
+    The value is read as a TOML value; anything that is not one is taken as a plain string.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"command line: {text!r}: expected KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
+
+
+def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"command line: {dotted}: expected section.key")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"command line: {dotted}: conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                overrides: Mapping[str, Any] | None = None, *,
+                env: Mapping[str, str] | None = None, user_config: bool = True) -> Config:
+    """Defaults <- user config (if present) <- ``path`` <- ``overrides`` (dotted keys)."""
+    env = os.environ if env is None else env
+    layers: list[tuple[str, dict[str, dict[str, Any]]]] = []
+    if user_config:
+        up = user_config_path(env)
+        if up.is_file():
+            layers.append((str(up), _check_layer(read_toml(up), str(up))))
+    if path is not None:
+        layers.append((str(path), _check_layer(read_toml(path), str(path))))
+    if overrides:
+        layers.append(("command line", _check_layer(_nest(overrides), "command line")))
+    return _build(layers, env)
+
+
+def config_from_toml(text: str, source: str = "<string>") -> Config:
+    """Defaults <- the given TOML text (no user config); for tests and round trips."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML ({exc})") from None
+    return _build([(source, _check_layer(raw, source))], os.environ)
+
+
+def key_docs(cls: type) -> dict[str, str]:
+    """Documentation of each key of a section dataclass."""
+    return {f.name: f.metadata["doc"] for f in fields(cls) if "doc" in f.metadata}
+
+
+def effective_config_toml(cfg: Config) -> str:
+    from .config_toml import effective_config_toml as render
+    return render(cfg)

@@ -1,0 +1,190 @@
+"""Configuration: defaults, layering, validation that names the key, and the printed TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from monitor.config import (ACOUSTIC_KINDS, Config, ConfigError, config_from_toml,
+                            effective_config_toml, load_config, parse_override)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """An isolated home: no user config unless a test writes one."""
+    return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults_load_without_any_file(env):
+    cfg = load_config(env=env)
+    assert cfg.analysis.window_s == 20.0 and cfg.analysis.hop_s == 1.0
+    assert cfg.analysis.baseline_min_speech_s == 30.0 and cfg.analysis.baseline_max_s == 60.0
+    assert cfg.rules.kinds == ACOUSTIC_KINDS
+    slow = cfg.rules.rule("slow_speech")
+    assert slow.cue == "speech_rate_sps" and slow.direction == "below"
+    assert slow.relative_change == -0.25 and slow.absolute is not None
+    assert cfg.rules.rule("breathy_voice").cue == "cpps_db"
+    assert cfg.rules.rule("weak_voice").delta == -6.0
+    assert cfg.rules.possible_emergency.severity == "critical"
+    assert cfg.rules.possible_emergency.min_kinds >= 2
+    assert "i can't breathe" in cfg.phrase_list()
+    assert cfg.daemon.write_audio is False and cfg.daemon.report_on_critical is False
+    assert cfg.delivery.webhook_url == ""
+    assert cfg.storage.db == str(Path(env["HOME"]) / ".local/share/callmonitor/events.db")
+    assert cfg.sources == ()
+
+
+def test_every_default_key_is_documented():
+    text = effective_config_toml(Config())
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if " = " in line and not line.startswith("#") and not line.startswith(" "):
+            assert lines[i - 1].startswith("#"), f"undocumented key: {line}"
+
+
+def test_user_config_then_file_then_command_line(env, tmp_path):
+    write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml",
+          "[analysis]\nwindow_s = 25\nhop_s = 2\n[rules.slow_speech]\npersist_s = 9\n")
+    given = write(tmp_path / "given.toml", "[analysis]\nwindow_s = 30\n")
+    cfg = load_config(given, {"rules.slow_speech.persist_s": 4, "storage.db": "~/x.db"}, env=env)
+    assert cfg.analysis.window_s == 30.0      # --config beats the user config
+    assert cfg.analysis.hop_s == 2.0          # the user config beats the defaults
+    assert cfg.rules.rule("slow_speech").persist_s == 4.0  # the command line beats both
+    assert cfg.rules.rule("slow_speech").relative_change == -0.25  # untouched keys keep defaults
+    assert cfg.storage.db.endswith("/x.db") and "~" not in cfg.storage.db
+    assert cfg.sources == (str(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml"),
+                           str(given))
+
+
+def test_user_config_can_be_skipped(env):
+    write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml", "[analysis]\nwindow_s = 25\n")
+    assert load_config(env=env, user_config=False).analysis.window_s == 20.0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[analysis]\nwindow = 20\n", "config.toml: analysis.window: unknown key"),
+    ("[analyse]\n", "config.toml: analyse: unknown section"),
+    ("[rules.slow_speech]\npersist_s = -3\n",
+     "config.toml: rules.slow_speech.persist_s: must be >= 0, got -3"),
+    ("[rules.slow_speech]\npersist_s = \"six\"\n",
+     "config.toml: rules.slow_speech.persist_s: must be a number"),
+    ("[rules.slow_speech]\nenabled = 1\n",
+     "config.toml: rules.slow_speech.enabled: must be true or false"),
+    ("[rules.slow_speech]\ncue = \"tempo\"\n",
+     "config.toml: rules.slow_speech.cue: unknown cue 'tempo'"),
+    ("[rules.slow_speech]\ndirection = \"down\"\n",
+     "config.toml: rules.slow_speech.direction: must be \"below\" or \"above\""),
+    ("[rules.slow_speech]\nseverity = \"fatal\"\n",
+     "config.toml: rules.slow_speech.severity: must be one of warning, critical"),
+    ("[rules.slow_speech]\nrelative_change = 0.25\n",
+     "config.toml: rules.slow_speech.relative_change: must be < 0 for direction \"below\""),
+    ("[rules.slow_sppech]\npersist_s = 3\n", "config.toml: rules.slow_sppech: unknown rule kind"),
+    ("[rules.possible_emergency]\nkinds = [\"slow_speech\", \"sneezing\"]\n",
+     "config.toml: rules.possible_emergency.kinds: unknown kind 'sneezing'"),
+    ("[rules.possible_emergency]\nmin_kinds = 0\n",
+     "config.toml: rules.possible_emergency.min_kinds: must be >= 1, got 0"),
+    ("[analysis]\nhop_s = 30\n", "config.toml: analysis.hop_s: must be <= analysis.window_s"),
+    ("[analysis]\nbaseline_min_windows = 2.5\n",
+     "config.toml: analysis.baseline_min_windows: must be an integer"),
+    ("[phrases]\nen = \"help\"\n", "config.toml: phrases.en: must be a list of non-empty phrases"),
+    ("[delivery]\nwebhook_url = \"ftp://x\"\n",
+     "config.toml: delivery.webhook_url: must be an http:// or https:// URL"),
+    ("[storage]\nsnapshot_every_s = 0\n", "config.toml: storage.snapshot_every_s: must be > 0"),
+    ("analysis = 3\n", "config.toml: analysis: must be a table"),
+])
+def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, message):
+    path = write(tmp_path / "config.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value).startswith(f"{tmp_path}/{message}"), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_bad_user_config_is_named_too(env):
+    user = write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml", "[daemon]\nbell = 1\n")
+    with pytest.raises(ConfigError, match=f"^{user}: daemon.bell: unknown key"):
+        load_config(env=env)
+
+
+def test_unreadable_and_malformed_files(env, tmp_path):
+    with pytest.raises(ConfigError, match="missing.toml: no such file"):
+        load_config(tmp_path / "missing.toml", env=env)
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path, env=env)
+    broken = write(tmp_path / "broken.toml", "[analysis\nwindow_s = 1\n")
+    with pytest.raises(ConfigError, match="broken.toml: invalid TOML"):
+        load_config(broken, env=env)
+
+
+def test_command_line_overrides_are_validated(env):
+    with pytest.raises(ConfigError, match="^command line: analysis.window_s: must be > 0"):
+        load_config(overrides={"analysis.window_s": 0}, env=env)
+    assert parse_override("rules.slow_speech.persist_s=8") == ("rules.slow_speech.persist_s", 8)
+    assert parse_override("daemon.caller=softphone.monitor") == ("daemon.caller",
+                                                                 "softphone.monitor")
+    assert parse_override("rules.weak_voice.absolute=false") == ("rules.weak_voice.absolute",
+                                                                False)
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_override("novalue")
+
+
+def test_false_unsets_an_optional_threshold(env, tmp_path):
+    path = write(tmp_path / "c.toml", "[rules.slow_speech]\nabsolute = false\n")
+    assert load_config(path, env=env).rules.rule("slow_speech").absolute is None
+
+
+def test_new_rules_and_phrase_lists_are_data(env, tmp_path):
+    path = write(tmp_path / "c.toml", """
+[rules.few_words]
+cue = "words_per_min"
+direction = "below"
+relative_change = -0.4
+[rules.possible_emergency]
+kinds = ["slow_speech", "few_words"]
+min_kinds = 2
+[phrases]
+language = "ko"
+ko = ["숨을 쉴 수가 없어요", "가슴이 아파요"]
+""")
+    cfg = load_config(path, env=env)
+    assert cfg.rules.rule("few_words").cue == "words_per_min"
+    assert cfg.rules.possible_emergency.kinds == ("slow_speech", "few_words")
+    assert cfg.phrase_list() == ("숨을 쉴 수가 없어요", "가슴이 아파요")
+    assert "en" in cfg.phrases.phrases   # the default English list stays available
+
+
+def test_config_is_frozen():
+    cfg = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.analysis.window_s = 3  # type: ignore[misc]
+
+
+def test_effective_config_round_trips_through_tomllib(env, tmp_path):
+    path = write(tmp_path / "c.toml", """
+[rules.slow_speech]
+absolute = false
+persist_s = 7.5
+[rules.few_words]
+cue = "words_per_min"
+direction = "below"
+relative_change = -0.4
+[phrases]
+ko = ["가슴이 아파요"]
+[delivery]
+webhook_url = "http://127.0.0.1:9/hook"
+""")
+    cfg = load_config(path, env=env)
+    text = effective_config_toml(cfg)
+    tomllib.loads(text)  # valid TOML
+    again = config_from_toml(text)
+    assert dataclasses.replace(again, sources=()) == dataclasses.replace(cfg, sources=())
+    assert "# hysteresis" in text and "[rules.few_words]" in text
