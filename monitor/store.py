@@ -1,0 +1,459 @@
+"""SQLite store: calls, alerts, cue snapshots, transcript and the webhook outbox.
+
+One file in WAL mode with ``synchronous=FULL``: :meth:`Store.add_alert` commits before it
+returns, so an alert that any sink has seen survives a SIGKILL or a power cut.  Cue
+snapshots and transcript lines are batched and committed at most a second later (or with
+the next alert).  The file is created mode 0600 in a directory created 0700.
+
+Thread-safe for one writer thread plus readers: every statement runs under one lock on a
+connection opened with ``check_same_thread=False``.  Other processes (``call-monitor
+alerts`` while the daemon runs) read concurrently thanks to WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .events import (CUE_NAMES, WORD_CUE_NAMES, AlertClearedEvent, AlertEvent, CuesEvent, Word,
+                     WordsEvent, _clean)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,          -- wall clock, unix seconds
+    source TEXT NOT NULL,              -- file path or device
+    ended_at REAL,
+    duration_s REAL,
+    baseline TEXT,                     -- JSON
+    summary TEXT                       -- JSON
+);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    t REAL NOT NULL,                   -- seconds into the call
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    evidence TEXT NOT NULL,            -- JSON
+    actions TEXT NOT NULL,             -- JSON list
+    created_at REAL NOT NULL
+);
+CREATE INDEX alerts_call ON alerts(call_id, t);
+CREATE INDEX alerts_created ON alerts(created_at);
+CREATE TABLE alert_clears (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    t REAL NOT NULL,
+    kind TEXT NOT NULL,
+    alert_id INTEGER REFERENCES alerts(id),
+    created_at REAL NOT NULL
+);
+CREATE TABLE cue_snapshots (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    channel TEXT NOT NULL,
+    t REAL NOT NULL,
+    cues TEXT NOT NULL                 -- JSON of the CuesEvent
+);
+CREATE INDEX cue_snapshots_call ON cue_snapshots(call_id, channel, t);
+CREATE TABLE transcript (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    channel TEXT NOT NULL,
+    t REAL NOT NULL,
+    start REAL,
+    "end" REAL,
+    text TEXT NOT NULL,
+    words TEXT NOT NULL                -- JSON list of {word, start, end, conf}
+);
+CREATE INDEX transcript_call ON transcript(call_id, start);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL REFERENCES alerts(id),
+    target TEXT NOT NULL,              -- e.g. the webhook URL
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    delivered_at REAL,
+    UNIQUE (alert_id, target)
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+"""
+
+_TABLES = {"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"}
+_CUE_FIELDS = set(CUE_NAMES) | set(WORD_CUE_NAMES) | {"speech_s", "baseline_ready"}
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: int
+    started_at: float
+    source: str
+    ended_at: float | None
+    duration_s: float | None
+    baseline: Mapping[str, Any] | None
+    summary: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert as stored: the event (with ids) and when it was committed (unix seconds)."""
+
+    event: AlertEvent
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: deliver ``alert`` to ``target``."""
+
+    id: int
+    alert_id: int
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    alert: AlertEvent
+
+
+def _json(value: Any) -> str:
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Store:
+    """Use :meth:`open`; close with :meth:`close` or a ``with`` block."""
+
+    COMMIT_EVERY_S = 1.0
+    """Longest delay before batched cue snapshots and transcript lines are committed."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, snapshot_every_s: float,
+                 clock: Callable[[], float]) -> None:
+        self._conn = conn
+        self.path = path
+        self.snapshot_every_s = snapshot_every_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._dirty = False
+        self._last_commit = time.monotonic()
+        self._last_snapshot: dict[tuple[int, str], float] = {}
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0,
+             clock: Callable[[], float] = time.time) -> "Store":
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise StoreError(f"{p}: is a directory, not a database file")
+        try:
+            if not p.parent.exists():
+                p.parent.mkdir(parents=True, mode=0o700)
+            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+        except PermissionError:
+            raise StoreError(f"{p}: cannot create or write the database (permission denied)") \
+                from None
+        except OSError as exc:
+            raise StoreError(f"{p}: cannot open the database ({exc.strerror or exc})") from None
+        if not os.access(p, os.W_OK):
+            raise StoreError(f"{p}: cannot write the database (permission denied)")
+        try:
+            conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None,
+                                   timeout=10.0)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{p}: cannot open the database ({exc})") from None
+        try:
+            cls._prepare(conn, p)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{p}: not a callmonitor database ({exc})") from None
+        return cls(conn, p, snapshot_every_s, clock)
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection, p: Path) -> None:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{p}: database schema version {version} is newer than this "
+                             f"callmonitor understands ({SCHEMA_VERSION})")
+        if version == 0 and tables:
+            raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
+                             f"{', '.join(sorted(tables)[:5])})")
+        if version == SCHEMA_VERSION and not _TABLES <= tables:
+            raise StoreError(f"{p}: damaged callmonitor database (missing tables: "
+                             f"{', '.join(sorted(_TABLES - tables))})")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if version == 0:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # re-check inside the write lock: another process may have just created it
+                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            self._commit()
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+
+    def _commit(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        self._dirty = False
+        self._last_commit = time.monotonic()
+
+    def _write(self, sql: str, args: tuple[Any, ...], *, commit: bool) -> int:
+        with self._lock:
+            self._begin()
+            try:
+                cur = self._conn.execute(sql, args)
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+            if commit or time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S:
+                self._commit()
+            else:
+                self._dirty = True
+            return int(cur.lastrowid or 0)
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cur = self._conn.execute(sql, args)
+            return cur.fetchall()
+
+    def flush(self) -> None:
+        """Commit batched cue snapshots and transcript lines now."""
+        with self._lock:
+            self._commit()
+
+    # ------------------------------------------------------------------ calls
+
+    def start_call(self, source: str, started_at: float | None = None) -> int:
+        at = self._clock() if started_at is None else started_at
+        return self._write("INSERT INTO calls (started_at, source) VALUES (?, ?)",
+                           (at, str(source)), commit=True)
+
+    def end_call(self, call_id: int, duration_s: float, summary: Any = None,
+                 ended_at: float | None = None) -> None:
+        at = self._clock() if ended_at is None else ended_at
+        self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
+                    (at, float(duration_s), None if summary is None else _json(summary),
+                     call_id), commit=True)
+
+    def set_baseline(self, call_id: int, baseline: Any) -> None:
+        self._write("UPDATE calls SET baseline = ? WHERE id = ?", (_json(baseline), call_id),
+                    commit=True)
+
+    def get_call(self, call_id: int) -> CallRecord | None:
+        rows = self._read("SELECT * FROM calls WHERE id = ?", (call_id,))
+        return self._call(rows[0]) if rows else None
+
+    def list_calls(self, limit: int | None = None) -> list[CallRecord]:
+        sql = "SELECT * FROM calls ORDER BY id DESC"
+        rows = self._read(sql + " LIMIT ?", (limit,)) if limit else self._read(sql)
+        return [self._call(r) for r in rows]
+
+    @staticmethod
+    def _call(r: tuple[Any, ...]) -> CallRecord:
+        return CallRecord(id=r[0], started_at=r[1], source=r[2], ended_at=r[3], duration_s=r[4],
+                          baseline=_loads(r[5]), summary=_loads(r[6]))
+
+    # ------------------------------------------------------------------ alerts
+
+    def add_alert(self, call_id: int, alert: AlertEvent) -> AlertEvent:
+        """Store and commit ``alert``; returns it with ``alert_id`` and ``call_id`` set."""
+        alert_id = self._write(
+            "INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (call_id, float(alert.t), alert.kind, alert.severity, alert.message,
+             _json(dict(alert.evidence)), _json(list(alert.actions)), self._clock()),
+            commit=True)
+        return AlertEvent(t=alert.t, kind=alert.kind, severity=alert.severity,
+                          message=alert.message, evidence=alert.evidence, actions=alert.actions,
+                          call_id=call_id, alert_id=alert_id)
+
+    def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> int:
+        rows = self._read("SELECT id FROM alerts WHERE call_id = ? AND kind = ? "
+                          "ORDER BY id DESC LIMIT 1", (call_id, cleared.kind))
+        return self._write("INSERT INTO alert_clears (call_id, t, kind, alert_id, created_at) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (call_id, float(cleared.t), cleared.kind,
+                            rows[0][0] if rows else None, self._clock()), commit=True)
+
+    def list_alerts(self, since: float | None = None,
+                    call_id: int | None = None) -> list[StoredAlert]:
+        """Alerts in commit order; ``since`` is a unix time compared with ``created_at``."""
+        where, args = [], []
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(float(since))
+        if call_id is not None:
+            where.append("call_id = ?")
+            args.append(call_id)
+        sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        return [StoredAlert(self._alert(r), r[8]) for r in self._read(sql + " ORDER BY id",
+                                                                       tuple(args))]
+
+    def list_clears(self, call_id: int) -> list[AlertClearedEvent]:
+        rows = self._read("SELECT t, kind FROM alert_clears WHERE call_id = ? ORDER BY id",
+                          (call_id,))
+        return [AlertClearedEvent(t=r[0], kind=r[1], call_id=call_id) for r in rows]
+
+    @staticmethod
+    def _alert(r: tuple[Any, ...]) -> AlertEvent:
+        return AlertEvent(t=r[2], kind=r[3], severity=r[4], message=r[5],
+                          evidence=json.loads(r[6]), actions=tuple(json.loads(r[7])),
+                          call_id=r[1], alert_id=r[0])
+
+    # ------------------------------------------------------------------ cues and words
+
+    def add_cues(self, call_id: int, cues: CuesEvent) -> bool:
+        """Keep one snapshot per channel every ``snapshot_every_s``; True if this one was kept."""
+        key = (call_id, cues.channel)
+        with self._lock:
+            last = self._last_snapshot.get(key)
+            if last is not None and cues.t - last < self.snapshot_every_s - 1e-9:
+                return False
+            self._last_snapshot[key] = cues.t
+            self._write("INSERT INTO cue_snapshots (call_id, channel, t, cues) VALUES (?,?,?,?)",
+                        (call_id, cues.channel, float(cues.t), _json(cues)), commit=False)
+            return True
+
+    def cue_snapshots(self, call_id: int, channel: str | None = None) -> list[CuesEvent]:
+        sql = "SELECT cues FROM cue_snapshots WHERE call_id = ?"
+        args: tuple[Any, ...] = (call_id,)
+        if channel is not None:
+            sql += " AND channel = ?"
+            args += (channel,)
+        out = []
+        for (text,) in self._read(sql + " ORDER BY t, id", args):
+            d = json.loads(text)
+            out.append(CuesEvent(t=d["t"], channel=d["channel"],
+                                 **{k: v for k, v in d.items() if k in _CUE_FIELDS}))
+        return out
+
+    def add_words(self, call_id: int, words: WordsEvent) -> bool:
+        """Store a final recognition result (partials are ignored); True if stored."""
+        if not words.final or not (words.text or words.words):
+            return False
+        start = min((w.start for w in words.words), default=None)
+        end = max((w.end for w in words.words), default=None)
+        self._write('INSERT INTO transcript (call_id, channel, t, start, "end", text, words) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (call_id, words.channel, float(words.t), start, end, words.text,
+                     _json([w.to_dict() for w in words.words])), commit=False)
+        return True
+
+    def transcript(self, call_id: int) -> list[WordsEvent]:
+        rows = self._read('SELECT channel, t, text, words FROM transcript WHERE call_id = ? '
+                          "ORDER BY COALESCE(start, t), id", (call_id,))
+        return [WordsEvent(t=r[1], channel=r[0], final=True, text=r[2],
+                           words=tuple(Word(w["word"], w["start"], w["end"], w["conf"])
+                                       for w in json.loads(r[3])))
+                for r in rows]
+
+    # ------------------------------------------------------------------ webhook outbox
+
+    def enqueue_delivery(self, alert_id: int, target: str,
+                         next_attempt_at: float | None = None) -> int:
+        """Queue ``alert_id`` for ``target`` (idempotent: one row per alert and target)."""
+        at = self._clock() if next_attempt_at is None else next_attempt_at
+        with self._lock:
+            self._write("INSERT OR IGNORE INTO deliveries (alert_id, target, next_attempt_at, "
+                        "created_at) VALUES (?, ?, ?, ?)",
+                        (alert_id, target, at, self._clock()), commit=True)
+            return int(self._read("SELECT id FROM deliveries WHERE alert_id = ? AND target = ?",
+                                  (alert_id, target))[0][0])
+
+    def due_deliveries(self, now: float | None = None, limit: int = 100) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        now = self._clock() if now is None else now
+        rows = self._read(
+            "SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
+            "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
+            "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+            "ORDER BY d.next_attempt_at, d.id LIMIT ?", (now, limit))
+        return [self._delivery(r) for r in rows]
+
+    def deliveries(self, status: str | None = None) -> list[Delivery]:
+        sql = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
+               "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
+        rows = (self._read(sql + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
+                else self._read(sql + " ORDER BY d.id"))
+        return [self._delivery(r) for r in rows]
+
+    def mark_delivered(self, delivery_id: int) -> None:
+        self._write("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, "
+                    "delivered_at = ?, last_error = NULL WHERE id = ?",
+                    (self._clock(), delivery_id), commit=True)
+
+    def mark_failed(self, delivery_id: int, next_attempt_at: float | None, error: str) -> None:
+        """Record a failed attempt; retry at ``next_attempt_at``, or give up when it is None."""
+        if next_attempt_at is None:
+            self._write("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
+                        "last_error = ? WHERE id = ?", (error, delivery_id), commit=True)
+        else:
+            self._write("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+                        "last_error = ? WHERE id = ?", (next_attempt_at, error, delivery_id),
+                        commit=True)
+
+    def _delivery(self, r: tuple[Any, ...]) -> Delivery:
+        return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3], attempts=r[4],
+                        next_attempt_at=r[5], last_error=r[6], alert=self._alert(r[7:]))
+
+    # ------------------------------------------------------------------ misc
+
+    def journal_mode(self) -> str:
+        return str(self._read("PRAGMA journal_mode")[0][0])

@@ -1,0 +1,230 @@
+"""The SQLite store: durable alerts, private files, downsampled cues and a webhook outbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
+from monitor.store import SCHEMA_VERSION, Store, StoreError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alert(t: float, kind: str = "slow_speech", severity: str = "warning") -> AlertEvent:
+    return AlertEvent(t=t, kind=kind, severity=severity, message=f"{kind} at {t}",
+                      evidence={"cue": "speech_rate_sps", "value": 2.1, "baseline": 3.4,
+                                "threshold": 2.55, "since": t - 6, "until": t},
+                      actions=("Check in with the caller",))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "callmonitor" / "events.db"
+
+
+def test_creates_a_private_wal_database(db):
+    with Store.open(db) as store:
+        assert store.journal_mode() == "wal"
+        store.start_call("call.wav", 1000.0)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"calls", "alerts", "alert_clears", "cue_snapshots", "transcript",
+            "deliveries"} <= tables
+
+
+def test_calls_alerts_and_clears_round_trip(db):
+    with Store.open(db, clock=lambda: 5000.0) as store:
+        call = store.start_call("/calls/a.wav", 1000.0)
+        stored = store.add_alert(call, alert(42.0))
+        assert stored.alert_id is not None and stored.call_id == call
+        assert stored.kind == "slow_speech" and stored.evidence["value"] == 2.1
+        store.add_clear(call, AlertClearedEvent(t=60.0, kind="slow_speech"))
+        store.set_baseline(call, {"speech_rate_sps": {"median": 3.4, "mad": 0.2}})
+        store.end_call(call, 180.0, {"alerts": 1}, ended_at=1180.0)
+        other = store.start_call("/calls/b.wav", 2000.0)
+        store.add_alert(other, alert(5.0, "possible_emergency", "critical"))
+
+    with Store.open(db) as store:
+        rec = store.get_call(call)
+        assert rec is not None and rec.source == "/calls/a.wav" and rec.started_at == 1000.0
+        assert rec.duration_s == 180.0 and rec.ended_at == 1180.0
+        assert rec.summary == {"alerts": 1}
+        assert rec.baseline == {"speech_rate_sps": {"median": 3.4, "mad": 0.2}}
+        assert [c.id for c in store.list_calls()] == [other, call]
+        assert store.get_call(999) is None
+        assert [a.event for a in store.list_alerts(call_id=call)] == [stored]
+        assert [a.event.kind for a in store.list_alerts()] == ["slow_speech",
+                                                               "possible_emergency"]
+        assert store.list_alerts(since=5000.0)[0].created_at == 5000.0
+        assert store.list_alerts(since=5001.0) == []
+        assert store.list_clears(call) == [AlertClearedEvent(t=60.0, kind="slow_speech",
+                                                             call_id=call)]
+
+
+def test_cue_snapshots_are_downsampled_per_channel(db):
+    with Store.open(db, snapshot_every_s=5.0) as store:
+        call = store.start_call("dev", 0.0)
+        kept = [store.add_cues(call, CuesEvent(t=float(t), channel=ch, speech_rate_sps=3.0,
+                                               hnr_db=None))
+                for t in range(1, 21) for ch in ("caller", "agent")]
+        assert sum(kept) == 8  # t = 1, 6, 11, 16 on each channel
+        snaps = store.cue_snapshots(call, "caller")
+        assert [s.t for s in snaps] == [1.0, 6.0, 11.0, 16.0]
+        assert snaps[0].speech_rate_sps == 3.0 and snaps[0].hnr_db is None
+
+
+def test_transcript_keeps_final_results_in_time_order(db):
+    words = (Word("my", 10.0, 10.2, 0.9), Word("chest", 10.3, 10.7, 0.8))
+    with Store.open(db) as store:
+        call = store.start_call("dev", 0.0)
+        assert not store.add_words(call, WordsEvent(t=9.0, words=words[:1], text="my"))
+        assert store.add_words(call, WordsEvent(t=11.0, final=True, words=words,
+                                                text="my chest"))
+        store.add_words(call, WordsEvent(t=4.0, channel="agent", final=True,
+                                         words=(Word("hello", 3.0, 3.4, 1.0),), text="hello"))
+    with Store.open(db) as store:
+        lines = store.transcript(call)
+        assert [(w.channel, w.text) for w in lines] == [("agent", "hello"),
+                                                        ("caller", "my chest")]
+        assert lines[1].words == words and lines[1].final
+
+
+def test_outbox_survives_reopen_until_delivered(db):
+    with Store.open(db, clock=lambda: 100.0) as store:
+        call = store.start_call("dev", 0.0)
+        a = store.add_alert(call, alert(30.0, "possible_emergency", "critical"))
+        d = store.enqueue_delivery(a.alert_id, "http://127.0.0.1:9/hook")
+        assert store.enqueue_delivery(a.alert_id, "http://127.0.0.1:9/hook") == d  # idempotent
+        [due] = store.due_deliveries(now=100.0)
+        store.mark_failed(due.id, next_attempt_at=160.0, error="connection refused")
+        assert store.due_deliveries(now=150.0) == []
+
+    with Store.open(db) as store:  # "after a restart"
+        [due] = store.due_deliveries(now=160.0)
+        assert due.alert == a and due.attempts == 1 and due.last_error == "connection refused"
+        store.mark_delivered(due.id)
+        assert store.due_deliveries(now=10_000.0) == []
+        [done] = store.deliveries("delivered")
+        assert done.attempts == 2 and done.last_error is None
+
+
+def test_a_delivery_can_be_given_up(db):
+    with Store.open(db) as store:
+        call = store.start_call("dev", 0.0)
+        a = store.add_alert(call, alert(1.0))
+        d = store.enqueue_delivery(a.alert_id, "http://x/", next_attempt_at=0.0)
+        store.mark_failed(d, None, "HTTP 410")
+        assert store.due_deliveries(now=1e12) == []
+        assert [x.status for x in store.deliveries()] == ["failed"]
+
+
+def test_readers_in_other_threads_see_committed_alerts(db):
+    with Store.open(db) as store:
+        call = store.start_call("dev", 0.0)
+        seen: list[int] = []
+
+        def reader() -> None:
+            for _ in range(50):
+                seen.append(len(store.list_alerts(call_id=call)))
+
+        threads = [threading.Thread(target=reader) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for i in range(50):
+            store.add_alert(call, alert(float(i)))
+            store.add_cues(call, CuesEvent(t=float(i) * 10, speech_rate_sps=3.0))
+        for th in threads:
+            th.join()
+        assert len(store.list_alerts(call_id=call)) == 50
+        assert seen == sorted(seen)
+
+
+def test_another_process_reads_while_the_writer_is_open(db):
+    with Store.open(db) as store:
+        call = store.start_call("dev", 0.0)
+        store.add_alert(call, alert(3.0))
+        with Store.open(db) as reader:
+            assert len(reader.list_alerts()) == 1
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: p.mkdir(parents=True), "is a directory"),
+    (lambda p: (p.parent.mkdir(parents=True), p.write_bytes(b"RIFF....WAVEfmt " * 200)),
+     "not a callmonitor database (file is not a database)"),
+    (lambda p: (p.parent.mkdir(parents=True),
+                sqlite3.connect(p).execute("CREATE TABLE songs (x)").connection.commit()),
+     "not a callmonitor database (it holds other tables: songs)"),
+    (lambda p: (p.parent.mkdir(parents=True),
+                sqlite3.connect(p).execute("PRAGMA user_version = 99").connection.commit()),
+     "schema version 99 is newer"),
+])
+def test_unusable_files_give_one_clear_line(db, setup, message):
+    setup(db)
+    with pytest.raises(StoreError) as err:
+        Store.open(db)
+    assert str(err.value).startswith(f"{db}: ") and message in str(err.value), str(err.value)
+
+
+def test_a_path_under_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match=r"file/events.db: cannot open the database"):
+        Store.open(tmp_path / "file" / "events.db")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_directory_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(StoreError, match="permission denied"):
+        Store.open(locked / "events.db")
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from monitor.events import AlertEvent, CuesEvent
+    from monitor.store import Store
+    store = Store.open(sys.argv[1])
+    call = store.start_call("live", 0.0)
+    i = 0
+    while True:
+        i += 1
+        store.add_cues(call, CuesEvent(t=float(i), speech_rate_sps=3.0))
+        a = store.add_alert(call, AlertEvent(t=float(i), kind="slow_speech",
+                                             severity="warning", message=str(i)))
+        print(a.alert_id, flush=True)
+""")
+
+
+def test_committed_alerts_survive_sigkill(db):
+    """A real writer process is killed mid-call; every alert it reported is on disk."""
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE,
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    reported = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            reported.append(int(line))
+            if len(reported) >= 200:
+                break
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL and len(reported) == 200
+    with Store.open(db) as store:
+        stored = {a.event.alert_id for a in store.list_alerts()}
+        assert set(reported) <= stored
+        assert [a.event.message for a in store.list_alerts()][:200] == [
+            str(i) for i in range(1, 201)]
