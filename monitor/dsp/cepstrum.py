@@ -14,14 +14,14 @@ import numpy as np
 import scipy.fft as sfft
 from scipy.ndimage import uniform_filter1d
 
-from .framing import hann
+from .framing import gaussian
 
 
 @dataclass(frozen=True)
 class CepstrumParams:
     """Settings of the cepstral analysis (defaults after Praat's PowerCepstrogram/CPPS)."""
 
-    window_s: float = 0.040
+    window_s: float = 0.100        # physical width of the Gaussian window (Praat: 2 x 3 / 60 Hz)
     f_max: float = 5000.0
     preemphasis_hz: float = 50.0
     peak_f_min: float = 60.0
@@ -80,7 +80,7 @@ def make_plan(rate: int, params: CepstrumParams) -> CepstrumPlan:
     slope_proj = np.zeros(n_bins)
     slope_proj[sel] = fk_sel / np.sum(fk_sel ** 2)
     return CepstrumPlan(
-        rate=rate, frame_length=frame_length, nfft=nfft, n_bins=n_bins, window=hann(frame_length),
+        rate=rate, frame_length=frame_length, nfft=nfft, n_bins=n_bins, window=gaussian(frame_length),
         q_lo=q_lo, q_hi=q_hi, q_step=q_step, trend_idx=trend_idx, trend_proj=trend_proj,
         trend_x_kept=np.log(np.maximum(q_axis[q_lo:q_hi], q_step)), slope_proj=slope_proj,
         preemph=float(np.exp(-2 * np.pi * params.preemphasis_hz / rate)), margin=margin,

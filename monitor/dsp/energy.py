@@ -24,6 +24,8 @@ class VadParams:
     absolute_min_db: float = -65.0  # never speech below this (dBFS)
     min_gap_frames: int = 8         # gaps shorter than 80 ms are bridged (stop closures)
     min_speech_frames: int = 5      # bursts shorter than 50 ms are dropped (clicks)
+    periodic_strength: float = 0.6  # clearly periodic frames count as speech even before a floor is known
+    periodic_below_peak_db: float = 25.0
 
 
 def frame_energy_db(frames: np.ndarray) -> np.ndarray:
@@ -68,16 +70,21 @@ def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
     return trailing_min(smooth_db(energy_db, params.smooth_frames), params.floor_window_frames)
 
 
-def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, params: VadParams) -> np.ndarray:
+def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.ndarray,
+                   params: VadParams) -> np.ndarray:
     """Speech (True) or not for each frame.
 
     A frame is speech when its level stands ``floor_margin_db`` above the
     noise floor, within ``below_peak_db`` of the recent peak level and above
-    ``absolute_min_db``; short gaps are bridged and short bursts dropped.
+    ``absolute_min_db``. A clearly periodic frame (correlation strength
+    ``periodic_strength``) within ``periodic_below_peak_db`` of the peak level
+    is speech too: the floor tracker cannot know the floor while a stream
+    opens in the middle of speech. Short gaps are bridged and short bursts
+    dropped.
 
     Parameters
     ----------
-    energy_db, floor_db : np.ndarray [shape=(n,)]
+    energy_db, floor_db, strength : np.ndarray [shape=(n,)]
 
     Returns
     -------
@@ -87,4 +94,8 @@ def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, params: VadParam
     raw = ((energy_db > floor_db + params.floor_margin_db)
            & (energy_db > level - params.below_peak_db)
            & (energy_db > params.absolute_min_db))
+    periodic = ((strength >= params.periodic_strength)
+                & (energy_db > level - params.periodic_below_peak_db)
+                & (energy_db > params.absolute_min_db))
+    raw |= periodic
     return drop_short(close_gaps(raw, params.min_gap_frames), params.min_speech_frames)

@@ -45,3 +45,10 @@ def frame_signal(x: np.ndarray, frame_length: int, hop_length: int, offset: int 
 def hann(n: int) -> np.ndarray:
     """Symmetric-free (periodic) Hann window, float32, shape (n,)."""
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def gaussian(n: int) -> np.ndarray:
+    """Praat's Gaussian window (edges at exp(-12)), float32, shape (n,)."""
+    x = (np.arange(n) + 0.5) / n - 0.5
+    edge = np.exp(-12.0 * 0.25)
+    return ((np.exp(-12.0 * x * x) - edge) / (1.0 - edge)).astype(np.float32)

@@ -14,7 +14,7 @@ from .energy import smooth_db, trailing_max
 class SyllableParams:
     """Nucleus detection settings; frame counts at the 10 ms hop."""
 
-    smooth_frames: int = 5          # intensity smoothing (power average)
+    smooth_frames: int = 3          # intensity smoothing (power average, 30 ms)
     below_peak_db: float = 25.0     # de Jong's silence threshold: peaks within 25 dB of the level
     min_dip_db: float = 2.0         # de Jong's minimum dip
     prominence_window: int = 41     # frames over which a dip is sought (both sides)
