@@ -1,0 +1,296 @@
+"""The alert engine: rules from the configuration, judged once per hop on the caller's cues.
+
+Each acoustic rule compares one cue with the caller's :class:`~monitor.baseline.Baseline`
+(a relative or dB change, widened by the baseline's own spread) and with an absolute
+floor or ceiling (so a caller in trouble from the first second still alerts, before or
+without a baseline).  A rule raises after its cue stayed beyond threshold ``persist_s``
+seconds, clears after ``clear_s`` seconds of recovery, and does not repeat within
+``cooldown_s``.  Missing values (``None``, or windows where the caller hardly spoke) leave
+every rule as it was: they never raise, clear or count time.
+
+``possible_emergency`` (critical) is raised when ``min_kinds`` distinct kinds are active
+together, or when a recent distress phrase (:meth:`AlertEngine.on_phrase`) meets an
+active acoustic alert.  Deterministic, pure Python, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .baseline import Baseline
+from .config import Config, RuleConfig
+from .events import AlertClearedEvent, AlertEvent, CuesEvent, Event
+
+EPS = 1e-9
+
+CUE_LABELS: dict[str, tuple[str, str]] = {
+    "speech_rate_sps": ("speech rate", "syll/s"),
+    "articulation_rate_sps": ("articulation rate", "syll/s"),
+    "pause_ratio": ("pause ratio", ""),
+    "mean_pause_s": ("mean pause", "s"),
+    "mean_phrase_s": ("mean phrase length", "s"),
+    "hnr_db": ("HNR", "dB"),
+    "cpps_db": ("CPPS", "dB"),
+    "loudness_dbfs": ("loudness", "dBFS"),
+    "response_latency_s": ("response latency", "s"),
+    "words_per_min": ("word rate", "words/min"),
+    "mean_word_gap_s": ("mean gap between words", "s"),
+    "long_word_gaps": ("long gaps between words", ""),
+}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One rule's verdict on one cue value."""
+
+    value: float
+    beyond: bool
+    baseline: float | None
+    threshold: float | None
+    """The baseline-derived threshold (None without a usable baseline)."""
+    absolute: float | None
+    basis: str | None
+    """What fired: "baseline", "absolute", "baseline+absolute" or None."""
+
+
+def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgement:
+    """Compare ``value`` with the rule's baseline threshold and its absolute limit."""
+    below = rule.direction == "below"
+
+    def past(v: float, limit: float) -> bool:
+        return v < limit if below else v > limit
+
+    stats = baseline.stats(rule.cue) if baseline is not None else None
+    b = stats.median if stats is not None else None
+    threshold = None
+    if stats is not None and b is not None:
+        candidates = []
+        if rule.relative_change is not None and b > 0:
+            candidates.append(b * (1.0 + rule.relative_change))
+        if rule.delta is not None:
+            candidates.append(b + rule.delta)
+        if candidates:
+            threshold = min(candidates) if below else max(candidates)
+            if rule.mad_k > 0:
+                guard = b - rule.mad_k * stats.spread if below else b + rule.mad_k * stats.spread
+                threshold = min(threshold, guard) if below else max(threshold, guard)
+    by_baseline = (threshold is not None and past(value, threshold)
+                   and (rule.gate is None or not past(rule.gate, value)))
+    by_absolute = rule.absolute is not None and past(value, rule.absolute)
+    basis = ("baseline+absolute" if by_baseline and by_absolute else
+             "baseline" if by_baseline else "absolute" if by_absolute else None)
+    return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
+                     threshold=threshold, absolute=rule.absolute, basis=basis)
+
+
+class _Hysteresis:
+    """Persist / clear / cooldown bookkeeping for one alert kind."""
+
+    def __init__(self, persist_s: float, clear_s: float, cooldown_s: float) -> None:
+        self.persist_s, self.clear_s, self.cooldown_s = persist_s, clear_s, cooldown_s
+        self.active = False
+        self.since: float | None = None      # start of the current run beyond threshold
+        self.beyond_s = 0.0
+        self.recovered_s: float | None = None
+        self.last_raised: float | None = None
+        self.raised_since: float | None = None
+
+    def step(self, t: float, dt: float, beyond: bool) -> str | None:
+        """Advance by one judged hop; returns "raise", "clear" or None."""
+        if beyond:
+            self.recovered_s = None
+            if self.since is None:
+                self.since, self.beyond_s = t, 0.0
+            else:
+                self.beyond_s += dt
+            cooled = self.last_raised is None or t - self.last_raised >= self.cooldown_s - EPS
+            if not self.active and cooled and self.beyond_s >= self.persist_s - EPS:
+                self.active, self.last_raised, self.raised_since = True, t, self.since
+                return "raise"
+            return None
+        self.since, self.beyond_s = None, 0.0
+        if not self.active:
+            return None
+        self.recovered_s = 0.0 if self.recovered_s is None else self.recovered_s + dt
+        if self.recovered_s >= self.clear_s - EPS:
+            self.active, self.recovered_s = False, None
+            return "clear"
+        return None
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    t: float
+    phrase: str
+    excerpt: str
+
+
+class AlertEngine:
+    """Judges one call's caller cues; create one engine per call."""
+
+    def __init__(self, config: Config, channel: str = "caller") -> None:
+        self.config = config
+        self.channel = channel
+        self._rules = tuple(r for r in config.rules.acoustic if r.enabled)
+        self._state = {r.kind: _Hysteresis(r.persist_s, r.clear_s, r.cooldown_s)
+                       for r in self._rules}
+        self._last: dict[str, Judgement] = {}
+        pe = config.rules.possible_emergency
+        self._emergency = _Hysteresis(pe.persist_s, pe.clear_s, pe.cooldown_s)
+        self._phrase: _Phrase | None = None
+        self._phrase_raised: dict[str, float] = {}
+        self._last_t: float | None = None
+
+    @property
+    def active_kinds(self) -> tuple[str, ...]:
+        """Kinds with an alert raised and not cleared (possible_emergency last)."""
+        kinds = tuple(k for k, s in self._state.items() if s.active)
+        return kinds + (("possible_emergency",) if self._emergency.active else ())
+
+    # ------------------------------------------------------------------ cues
+
+    def update(self, cues: CuesEvent, baseline: Baseline | None) -> list[Event]:
+        """Judge one hop of caller cues; returns alerts and clears, in rule order."""
+        if cues.channel != self.channel:
+            return []
+        t = cues.t
+        hop = self.config.analysis.hop_s
+        dt = 0.0 if self._last_t is None else max(0.0, min(t - self._last_t, hop))
+        self._last_t = t if self._last_t is None else max(t, self._last_t)
+        out: list[Event] = []
+        for rule in self._rules:
+            value = cues.value(rule.cue)
+            if value is None or (rule.min_speech_s > 0 and cues.speech_s is not None
+                                 and cues.speech_s < rule.min_speech_s):
+                continue
+            j = judge(rule, float(value), baseline)
+            state = self._state[rule.kind]
+            if j.beyond:
+                self._last[rule.kind] = j
+            step = state.step(t, dt, j.beyond)
+            if step == "raise":
+                out.append(self._alert(rule, self._last[rule.kind], state, t))
+            elif step == "clear":
+                out.append(AlertClearedEvent(t=t, kind=rule.kind))
+        out.extend(self._judge_emergency(t, dt))
+        return out
+
+    def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
+        return AlertEvent(t=t, kind=rule.kind, severity=rule.severity,
+                          message=self._message(rule, j, t - (state.raised_since or t)),
+                          evidence=self._evidence(rule, j, state.raised_since or t, t),
+                          actions=self._actions(rule.severity))
+
+    def _evidence(self, rule: RuleConfig, j: Judgement, since: float, t: float) -> dict[str, Any]:
+        rel = None
+        if j.baseline is not None and j.baseline != 0:
+            rel = (j.value - j.baseline) / abs(j.baseline)
+        return {
+            "cue": rule.cue, "direction": rule.direction, "value": j.value,
+            "baseline": j.baseline,
+            "threshold": j.threshold if j.basis in ("baseline", "baseline+absolute")
+            or j.absolute is None else j.absolute,
+            "baseline_threshold": j.threshold, "absolute": j.absolute, "basis": j.basis,
+            "relative_change": rel,
+            "change": None if j.baseline is None else j.value - j.baseline,
+            "since": since, "until": t, "window_s": self.config.analysis.window_s,
+        }
+
+    def _message(self, rule: RuleConfig, j: Judgement, held_s: float) -> str:
+        label, unit = CUE_LABELS.get(rule.cue, (rule.cue, ""))
+        title = rule.kind.replace("_", " ").capitalize()
+        u = f" {unit}" if unit else ""
+        word = "below" if rule.direction == "below" else "above"
+        if j.basis and j.basis.startswith("baseline") and j.baseline is not None:
+            if rule.delta is not None and rule.relative_change is None:
+                diff = f"{abs(j.value - j.baseline):.1f}{u} {word}"
+            else:
+                diff = f"{abs(j.value - j.baseline) / abs(j.baseline) * 100:.0f} % {word}"
+            how = (f"{diff} the caller's baseline {j.baseline:.2f}{u} "
+                   f"(threshold {j.threshold:.2f}{u})")
+        else:
+            limit = "floor" if rule.direction == "below" else "ceiling"
+            how = f"{word} the absolute {limit} {j.absolute:.2f}{u}"
+        return f"{title}: {label} {j.value:.2f}{u}, {how}, for {held_s:.0f} s"
+
+    def _actions(self, severity: str) -> tuple[str, ...]:
+        a = self.config.actions
+        return a.critical if severity == "critical" else a.warning
+
+    # ------------------------------------------------------------------ emergency
+
+    def _judge_emergency(self, t: float, dt: float) -> list[Event]:
+        pe = self.config.rules.possible_emergency
+        if not pe.enabled:
+            return []
+        kinds = [k for k in pe.kinds if k in self._state and self._state[k].active]
+        phrase = self._recent_phrase(t)
+        agree = len(kinds) >= pe.min_kinds or (
+            pe.with_phrase and phrase is not None and len(kinds) >= pe.phrase_min_kinds)
+        step = self._emergency.step(t, dt, agree)
+        if step == "clear":
+            return [AlertClearedEvent(t=t, kind="possible_emergency")]
+        if step != "raise":
+            return []
+        labels = [k.replace("_", " ") for k in kinds]
+        what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else \
+            "".join(labels)
+        message = f"Possible emergency: {what}"
+        if phrase is not None:
+            message += f"{' and ' if what else ''}the caller said \"{phrase.excerpt}\""
+        evidence: dict[str, Any] = {
+            "kinds": kinds, "count": len(kinds), "min_kinds": pe.min_kinds,
+            "cues": {k: self._evidence(self.config.rules.rule(k), self._last[k],
+                                       self._state[k].raised_since or t, t)
+                     for k in kinds if k in self._last},
+            "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
+                                                   "excerpt": phrase.excerpt},
+            "since": self._emergency.raised_since, "until": t,
+            "window_s": self.config.analysis.window_s,
+        }
+        return [AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
+                           message=message, evidence=evidence,
+                           actions=self._actions(pe.severity))]
+
+    def _recent_phrase(self, t: float) -> _Phrase | None:
+        p = self._phrase
+        if p is None or t - p.t > self.config.rules.distress_phrase.escalate_within_s + EPS:
+            return None
+        return p
+
+    # ------------------------------------------------------------------ phrases
+
+    def on_phrase(self, t: float, phrase: str, excerpt: str) -> list[Event]:
+        """The transcript matched ``phrase`` at call time ``t``; ``excerpt`` is what was said."""
+        cfg = self.config.rules.distress_phrase
+        if not cfg.enabled:
+            return []
+        key = " ".join(phrase.lower().split())
+        last = self._phrase_raised.get(key)
+        out: list[Event] = []
+        if last is None or abs(t - last) >= cfg.cooldown_s - EPS:
+            self._phrase_raised[key] = t
+            out.append(AlertEvent(
+                t=t, kind="distress_phrase", severity=cfg.severity,
+                message=f"Distress phrase: the caller said \"{excerpt}\"",
+                evidence={"phrase": phrase, "excerpt": excerpt, "since": t, "until": t},
+                actions=(self.config.actions.critical if cfg.severity == "critical"
+                         else self.config.actions.distress_phrase)))
+        self._phrase = _Phrase(t, phrase, excerpt)
+        now = t if self._last_t is None else max(t, self._last_t)
+        out.extend(self._judge_emergency(now, 0.0))
+        return out
+
+    # ------------------------------------------------------------------ end
+
+    def close(self, t: float) -> list[Event]:
+        """End of the call: every active alert clears (acoustic kinds first)."""
+        out: list[Event] = [AlertClearedEvent(t=t, kind=k) for k, s in self._state.items()
+                            if s.active]
+        if self._emergency.active:
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency"))
+        for s in list(self._state.values()) + [self._emergency]:
+            s.active, s.since, s.beyond_s, s.recovered_s = False, None, 0.0, None
+        self._phrase = None
+        return out

@@ -1,0 +1,364 @@
+"""The alert engine and the caller's baseline, driven by synthetic cue sequences.
+
+A "normal" caller here speaks ~3.5 syllables/s with a pause ratio of 0.2, 2.8 s phrases,
+CPPS 12 dB, HNR 14 dB, -25 dBFS and quick replies; windows come once a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+import pytest
+
+from monitor.baseline import Baseline, BaselineBuilder
+from monitor.config import Config, config_from_toml
+from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
+from monitor.rules import AlertEngine
+
+NORMAL = dict(speech_rate_sps=3.5, articulation_rate_sps=4.4, pause_ratio=0.2, mean_pause_s=0.5,
+              mean_phrase_s=2.8, hnr_db=14.0, cpps_db=12.0, loudness_dbfs=-25.0,
+              response_latency_s=0.6, speech_s=10.0)
+SLOW = 2.2  # 37 % below the normal speech rate, but above the absolute floor (1.5)
+
+
+def cues(t: float, **changes: float | None) -> CuesEvent:
+    return CuesEvent(t=float(t), **{**NORMAL, **changes})
+
+
+def normal_baseline(cfg: Config | None = None) -> Baseline:
+    """A frozen baseline from a real builder fed 60 s of a normal caller (with small jitter)."""
+    builder = BaselineBuilder((cfg or Config()).analysis)
+    for t in range(1, 61):
+        jitter = (t % 5 - 2) * 0.05
+        builder.add(cues(t, speech_rate_sps=3.5 + jitter, mean_phrase_s=2.8 + jitter))
+    assert builder.baseline is not None
+    return builder.baseline
+
+
+def run(engine: AlertEngine, seq: Iterable[CuesEvent], baseline: Baseline | None) -> list[Event]:
+    out: list[Event] = []
+    for c in seq:
+        out.extend(engine.update(c, baseline))
+    return out
+
+
+def alerts(events: list[Event], kind: str | None = None) -> list[AlertEvent]:
+    return [e for e in events if isinstance(e, AlertEvent) and (kind is None or e.kind == kind)]
+
+
+def clears(events: list[Event], kind: str | None = None) -> list[AlertClearedEvent]:
+    return [e for e in events if isinstance(e, AlertClearedEvent)
+            and (kind is None or e.kind == kind)]
+
+
+@pytest.fixture
+def base() -> Baseline:
+    return normal_baseline()
+
+
+# --------------------------------------------------------------------------- hysteresis
+
+
+def test_a_normal_caller_raises_nothing(base):
+    engine = AlertEngine(Config())
+    assert run(engine, (cues(t) for t in range(61, 400)), base) == []
+
+
+def test_a_cue_beyond_threshold_for_less_than_persist_s_raises_nothing(base):
+    engine = AlertEngine(Config())  # slow_speech persist_s = 6
+    seq = [cues(t) for t in range(100, 110)]
+    seq += [cues(t, speech_rate_sps=SLOW) for t in range(110, 116)]   # 5 s beyond (6 hops)
+    seq += [cues(t) for t in range(116, 140)]
+    assert run(engine, seq, base) == []
+
+
+def test_a_cue_that_persists_raises_once_with_its_evidence(base):
+    engine = AlertEngine(Config())
+    seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 200)]
+    events = run(engine, seq, base)
+    [alert] = alerts(events)
+    assert alert.kind == "slow_speech" and alert.severity == "warning"
+    assert alert.t == 106.0  # first beyond at 100, held 6 s
+    ev = alert.evidence
+    assert ev["cue"] == "speech_rate_sps" and ev["value"] == SLOW
+    assert ev["baseline"] == pytest.approx(3.5)
+    assert ev["threshold"] == pytest.approx(3.5 * 0.75)
+    assert ev["relative_change"] == pytest.approx((SLOW - 3.5) / 3.5)
+    assert (ev["since"], ev["until"], ev["window_s"]) == (100.0, 106.0, 20.0)
+    assert ev["basis"] == "baseline"
+    assert "speech rate 2.20" in alert.message and "below the caller's baseline" in alert.message
+    assert alert.actions == Config().actions.warning
+    assert not any(a.severity == "critical" for a in alerts(events))
+
+
+def test_recovery_clears_after_clear_s_and_a_short_recovery_does_not(base):
+    engine = AlertEngine(Config())  # clear_s = 10
+    seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 110)]
+    seq += [cues(t) for t in range(110, 115)]                       # 4 s recovered: not enough
+    seq += [cues(t, speech_rate_sps=SLOW) for t in range(115, 120)]
+    seq += [cues(t) for t in range(120, 140)]
+    events = run(engine, seq, base)
+    assert [(type(e).__name__, e.kind, e.t) for e in events] == [
+        ("AlertEvent", "slow_speech", 106.0),
+        ("AlertClearedEvent", "slow_speech", 130.0),
+    ]
+
+
+def test_cooldown_prevents_repeats_of_the_same_kind(base):
+    cfg = Config()
+    engine = AlertEngine(cfg)  # slow_speech cooldown_s = 60, clear_s = 10
+    slow = lambda a, b: [cues(t, speech_rate_sps=SLOW) for t in range(a, b)]  # noqa: E731
+    ok = lambda a, b: [cues(t) for t in range(a, b)]  # noqa: E731
+    events = run(engine, slow(100, 110) + ok(110, 125) + slow(125, 140) + ok(140, 155)
+                 + slow(155, 175), base)
+    raised = [a.t for a in alerts(events, "slow_speech")]
+    # raised at 106 (cleared at 120); the second episode (125-139) falls within the cooldown
+    # and raises nothing; the third starts at 155, is held long enough at 161, but must wait
+    # for the cooldown to end at 166.
+    assert raised == [106.0, 166.0]
+    assert [c.t for c in clears(events, "slow_speech")] == [120.0]
+
+
+def test_missing_values_neither_raise_nor_clear_nor_count_time(base):
+    engine = AlertEngine(Config())
+    seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 104)]
+    seq += [cues(t, speech_rate_sps=None) for t in range(104, 130)]  # 26 s without a value
+    events = run(engine, seq, base)
+    assert events == []                                               # a pending run stays pending
+    # held 3 s before the gap, 2 s after it: the 26 s without a value do not count
+    seq = [cues(t, speech_rate_sps=SLOW) for t in range(130, 132)]
+    assert alerts(run(engine, seq, base)) == []
+    events = run(engine, [cues(132, speech_rate_sps=SLOW)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_speech"]
+    # an active alert is not cleared by missing values, however long
+    quiet = [CuesEvent(t=float(t)) for t in range(133, 300)]
+    assert run(engine, quiet, base) == []
+    assert engine.active_kinds == ("slow_speech",)
+
+
+def test_windows_where_the_caller_hardly_spoke_are_missing_values(base):
+    engine = AlertEngine(Config())  # slow_speech needs 6 s of speech in the window
+    seq = [cues(t, speech_rate_sps=0.4, speech_s=2.0) for t in range(100, 200)]
+    assert run(engine, seq, base) == []
+
+
+def test_other_channels_are_ignored(base):
+    engine = AlertEngine(Config())
+    seq = [dataclasses.replace(cues(t, speech_rate_sps=1.0), channel="agent")
+           for t in range(100, 200)]
+    assert run(engine, seq, base) == []
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def test_an_absolute_floor_raises_without_a_baseline():
+    engine = AlertEngine(Config())
+    # 37 % slower than normal is nothing to judge without a baseline ...
+    assert run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(1, 60)], None) == []
+    # ... but a caller below the absolute floor (1.5 syll/s) alerts from the start
+    events = run(engine, [cues(t, speech_rate_sps=1.2) for t in range(60, 80)], None)
+    [alert] = alerts(events)
+    assert alert.kind == "slow_speech" and alert.evidence["basis"] == "absolute"
+    assert alert.evidence["baseline"] is None and alert.evidence["threshold"] == 1.5
+    assert "absolute floor 1.50" in alert.message
+
+
+def test_a_caller_already_in_trouble_raises_possible_emergency_without_a_baseline():
+    engine = AlertEngine(Config())
+    labored = dict(speech_rate_sps=1.2, pause_ratio=0.55, mean_phrase_s=0.8,
+                   response_latency_s=5.0)
+    events = run(engine, [cues(t, **labored) for t in range(1, 30)], None)
+    assert {a.kind for a in alerts(events)} == {"slow_speech", "long_pauses", "short_phrases",
+                                                 "slow_response", "possible_emergency"}
+    [critical] = alerts(events, "possible_emergency")
+    assert critical.severity == "critical" and critical.t <= 10.0
+
+
+def test_dB_cues_use_a_difference_from_the_baseline(base):
+    cfg = Config()  # breathy_voice: CPPS 3 dB below baseline, held 8 s
+    engine = AlertEngine(cfg)
+    assert run(engine, [cues(t, cpps_db=10.0) for t in range(100, 200)], base) == []  # -2 dB
+    events = run(engine, [cues(t, cpps_db=8.5) for t in range(200, 220)], base)       # -3.5 dB
+    [alert] = alerts(events)
+    assert alert.kind == "breathy_voice" and alert.t == 208.0
+    assert alert.evidence["threshold"] == pytest.approx(9.0)
+    assert alert.evidence["change"] == pytest.approx(-3.5)
+    assert "3.5 dB below the caller's baseline 12.00 dB" in alert.message
+    engine2 = AlertEngine(cfg)
+    events = run(engine2, [cues(t, loudness_dbfs=-33.0) for t in range(100, 120)], base)
+    assert [a.kind for a in alerts(events)] == ["weak_voice"]
+
+
+def test_a_gate_keeps_quick_replies_from_counting_as_slow(base):
+    # the baseline latency is 0.6 s: 1.8 s is three times it, but still a normal reply (< 2 s)
+    engine = AlertEngine(Config())
+    assert run(engine, [cues(t, response_latency_s=1.8) for t in range(100, 200)], base) == []
+    events = run(engine, [cues(t, response_latency_s=2.5) for t in range(200, 220)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_response"]
+
+
+def test_a_caller_whose_baseline_varied_needs_a_larger_change():
+    cfg = Config()
+    builder = BaselineBuilder(cfg.analysis)
+    for t in range(1, 61):  # speech rate wandering between 2.7 and 4.3 (MAD 0.4)
+        builder.add(cues(t, speech_rate_sps=(2.7, 3.1, 3.5, 3.9, 4.3)[t % 5]))
+    varied = builder.baseline
+    assert varied is not None
+    # 2.6 is 26 % below the median 3.5 (past the -25 % ratio), yet within 2 robust SDs
+    engine = AlertEngine(cfg)
+    assert run(engine, [cues(t, speech_rate_sps=2.6) for t in range(100, 200)], varied) == []
+    assert alerts(run(AlertEngine(cfg), [cues(t, speech_rate_sps=2.6) for t in range(100, 200)],
+                      normal_baseline())) != []
+
+
+def test_a_disabled_rule_never_fires(base):
+    cfg = config_from_toml("[rules.slow_speech]\nenabled = false\n")
+    engine = AlertEngine(cfg)
+    assert run(engine, [cues(t, speech_rate_sps=1.0) for t in range(100, 200)], base) == []
+
+
+# --------------------------------------------------------------------------- emergencies
+
+
+def deteriorating(t0: int, t1: int, **extra: float) -> list[CuesEvent]:
+    bad = dict(speech_rate_sps=SLOW, pause_ratio=0.38, mean_phrase_s=1.5, **extra)
+    return [cues(t, **bad) for t in range(t0, t1)]
+
+
+def test_several_kinds_together_raise_one_critical_possible_emergency(base):
+    cfg = Config()
+    engine = AlertEngine(cfg)
+    events = run(engine, [cues(t) for t in range(61, 100)] + deteriorating(100, 180), base)
+    kinds = [a.kind for a in alerts(events)]
+    assert kinds == ["slow_speech", "long_pauses", "short_phrases", "possible_emergency"]
+    [critical] = alerts(events, "possible_emergency")
+    assert critical.severity == "critical" and critical.t == 106.0
+    assert critical.actions == cfg.actions.critical
+    text = " ".join(critical.actions).lower()
+    for needed in ("how they feel", "location", "emergency services", "on the line",
+                   "supervisor"):
+        assert needed in text
+    assert critical.evidence["kinds"] == ["slow_speech", "long_pauses", "short_phrases"]
+    assert set(critical.evidence["cues"]) == {"slow_speech", "long_pauses", "short_phrases"}
+    assert critical.evidence["cues"]["slow_speech"]["baseline"] == pytest.approx(3.5)
+    # recovery clears the kinds and then the emergency
+    events = run(engine, [cues(t) for t in range(180, 230)], base)
+    assert [c.kind for c in clears(events)] == ["slow_speech", "long_pauses", "short_phrases",
+                                                "possible_emergency"]
+
+
+def test_two_kinds_are_not_an_emergency_by_default(base):
+    engine = AlertEngine(Config())
+    seq = [cues(t, cpps_db=8.0, hnr_db=6.0, loudness_dbfs=-32.0) for t in range(100, 300)]
+    events = run(engine, seq, base)
+    assert sorted(a.kind for a in alerts(events)) == ["breathy_voice", "weak_voice"]
+
+
+def test_a_distress_phrase_alone_is_a_warning(base):
+    cfg = Config()
+    engine = AlertEngine(cfg)
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    [alert] = engine.on_phrase(99.0, "chest pain", "i have chest pain")
+    assert alert.kind == "distress_phrase" and alert.severity == "warning"
+    assert alert.evidence["excerpt"] == "i have chest pain"
+    assert alert.actions == cfg.actions.distress_phrase
+    assert engine.on_phrase(105.0, "chest pain", "chest pain") == []  # cooldown per phrase
+    assert [a.kind for a in engine.on_phrase(106.0, "i can't breathe", "i can't breathe")] == [
+        "distress_phrase"]
+
+
+def test_a_distress_phrase_with_an_active_acoustic_alert_is_a_possible_emergency(base):
+    engine = AlertEngine(Config())
+    events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(100, 120)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_speech"]
+    events = engine.on_phrase(118.5, "i can't breathe", "i cant breathe")
+    assert [(a.kind, a.severity) for a in alerts(events)] == [("distress_phrase", "warning"),
+                                                               ("possible_emergency", "critical")]
+    critical = alerts(events, "possible_emergency")[0]
+    assert critical.evidence["phrase"]["excerpt"] == "i cant breathe"
+    assert critical.evidence["kinds"] == ["slow_speech"]
+    assert "the caller said" in critical.message
+
+
+def test_an_acoustic_alert_soon_after_a_phrase_escalates_too(base):
+    engine = AlertEngine(Config())
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    assert [a.kind for a in engine.on_phrase(100.0, "chest pain", "chest pain")] == [
+        "distress_phrase"]
+    events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(101, 120)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_speech", "possible_emergency"]
+
+
+def test_a_phrase_long_ago_does_not_escalate(base):
+    engine = AlertEngine(Config())  # escalate_within_s = 120
+    engine.on_phrase(10.0, "chest pain", "chest pain")
+    events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(200, 220)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_speech"]
+
+
+def test_close_clears_what_is_active(base):
+    engine = AlertEngine(Config())
+    run(engine, deteriorating(100, 130), base)
+    assert [c.kind for c in engine.close(130.0)] == ["slow_speech", "long_pauses",
+                                                     "short_phrases", "possible_emergency"]
+    assert engine.active_kinds == ()
+
+
+def test_the_engine_is_deterministic(base):
+    seq = [cues(t) for t in range(61, 100)] + deteriorating(100, 150) + \
+        [cues(t) for t in range(150, 200)]
+    a = [e.to_dict() for e in run(AlertEngine(Config()), seq, base)]
+    b = [e.to_dict() for e in run(AlertEngine(Config()), seq, base)]
+    assert a == b and a
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def test_the_baseline_freezes_after_30_s_of_caller_speech():
+    cfg = Config()
+    builder = BaselineBuilder(cfg.analysis)
+    frozen_at = None
+    for t in range(1, 200):
+        # the caller speaks half of each 20 s window: 0.5 s of speech per second of call
+        b = builder.add(cues(t, speech_s=min(t, 20) * 0.5))
+        if b is not None and frozen_at is None:
+            frozen_at = t
+    assert frozen_at is not None and 55 <= frozen_at <= 65
+    assert builder.baseline is not None and builder.baseline.speech_s == pytest.approx(30, abs=1)
+
+
+def test_listening_windows_do_not_count_and_later_trouble_does_not_leak_in():
+    builder = BaselineBuilder(Config().analysis)
+    for t in range(1, 40):  # the agent talks, the caller listens
+        builder.add(cues(t, speech_rate_sps=0.3, speech_s=1.0))
+    assert builder.baseline is None and builder.current() is None
+    for t in range(40, 120):
+        builder.add(cues(t, speech_rate_sps=3.5))
+    for t in range(120, 400):
+        builder.add(cues(t, speech_rate_sps=1.0))
+    b = builder.baseline
+    assert b is not None and b.median("speech_rate_sps") == pytest.approx(3.5)
+    assert b.start_t == 40.0 and b.end_t < 120.0
+
+
+def test_a_terse_caller_gets_a_baseline_after_baseline_max_s():
+    builder = BaselineBuilder(Config().analysis)
+    for t in range(1, 200):  # 6 s of speech per 20 s window: 0.3 s per second
+        builder.add(cues(t, speech_s=6.0))
+        if builder.ready:
+            break
+    assert builder.ready and t == 61  # first speech at 1, + 60 s
+
+
+def test_baseline_statistics_are_robust_and_round_trip():
+    builder = BaselineBuilder(Config().analysis)
+    for t in range(1, 80):
+        builder.add(cues(t, hnr_db=40.0 if t == 5 else 14.0, response_latency_s=None))
+    b = builder.baseline
+    assert b is not None
+    assert b.median("hnr_db") == 14.0 and b.stats("hnr_db").mad == 0.0  # one outlier ignored
+    assert b.stats("response_latency_s") is None                          # never measured
+    assert Baseline.from_dict(b.to_dict()) == b
