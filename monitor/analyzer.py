@@ -99,7 +99,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     energy = raw["energy_db"]
     n = len(energy)
     floor = noise_floor_db(energy, cfg.vad)
-    speech = voice_activity(energy, floor, cfg.vad)
+    speech = voice_activity(energy, floor, raw["strength"], cfg.vad)
     voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & np.isfinite(raw["f0"])
     f0 = np.where(voiced, raw["f0"], np.nan).astype(np.float32)
     hnr = np.where(voiced, hnr_from_strength(raw["strength"]), np.nan).astype(np.float32)
