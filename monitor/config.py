@@ -323,10 +323,6 @@ _ALL_CUES = CUE_NAMES + WORD_CUE_NAMES
 # --------------------------------------------------------------------------- validation
 
 
-def _type_of(cls: type, name: str) -> str:
-    return {f.name: str(f.type) for f in fields(cls)}[name]
-
-
 def _check_value(value: Any, ftype: str, meta: Mapping[str, Any], where: str) -> Any:
     """Coerce and check one value; ``where`` is "source: dotted.key"."""
     optional = "None" in ftype

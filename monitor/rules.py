@@ -142,6 +142,30 @@ class AlertEngine:
         self._phrase_raised: dict[str, float] = {}
         self._last_t: float | None = None
 
+    def reconfigure(self, config: Config) -> list[Event]:
+        """Take new thresholds mid-call (SIGHUP) keeping each kept kind's state.
+
+        Returns clears for active alerts whose rule was removed or disabled.
+        """
+        out: list[Event] = []
+        rules = tuple(r for r in config.rules.acoustic if r.enabled)
+        state: dict[str, _Hysteresis] = {}
+        for r in rules:
+            s = self._state.get(r.kind) or _Hysteresis(r.persist_s, r.clear_s, r.cooldown_s)
+            s.persist_s, s.clear_s, s.cooldown_s = r.persist_s, r.clear_s, r.cooldown_s
+            state[r.kind] = s
+        t = self._last_t or 0.0
+        out.extend(AlertClearedEvent(t=t, kind=k) for k, s in self._state.items()
+                   if s.active and k not in state)
+        pe = config.rules.possible_emergency
+        e = self._emergency
+        e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
+        if e.active and not pe.enabled:
+            e.active = False
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency"))
+        self.config, self._rules, self._state = config, rules, state
+        return out
+
     @property
     def active_kinds(self) -> tuple[str, ...]:
         """Kinds with an alert raised and not cleared (possible_emergency last)."""

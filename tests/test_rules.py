@@ -306,6 +306,18 @@ def test_close_clears_what_is_active(base):
     assert engine.active_kinds == ()
 
 
+def test_new_thresholds_mid_call_keep_the_state(base):
+    engine = AlertEngine(Config())
+    run(engine, [cues(t, speech_rate_sps=SLOW, cpps_db=8.0) for t in range(100, 107)], base)
+    assert engine.active_kinds == ("slow_speech",)  # breathy_voice needs 8 s: pending
+    cfg = config_from_toml("[rules.slow_speech]\nenabled = false\n"
+                           "[rules.breathy_voice]\npersist_s = 20\n")
+    assert [c.kind for c in engine.reconfigure(cfg)] == ["slow_speech"]
+    events = run(engine, [cues(t, speech_rate_sps=SLOW, cpps_db=8.0) for t in range(107, 125)],
+                 base)
+    assert [(a.kind, a.t) for a in alerts(events)] == [("breathy_voice", 120.0)]
+
+
 def test_the_engine_is_deterministic(base):
     seq = [cues(t) for t in range(61, 100)] + deteriorating(100, 150) + \
         [cues(t) for t in range(150, 200)]
