@@ -7,6 +7,7 @@ unset optional threshold.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from dataclasses import fields
 from typing import Any
@@ -73,7 +74,7 @@ def effective_config_toml(cfg: Config) -> str:
     ph = _table("phrases", cfg.phrases, PhrasesConfig,
                 "Distress phrases: one list per language code.", skip=("phrases",))
     for lang, phrases in cfg.phrases.phrases.items():
-        key = lang if lang.replace("_", "").replace("-", "").isalnum() else json.dumps(lang)
+        key = lang if re.fullmatch(r"[A-Za-z0-9_-]+", lang) else json.dumps(lang, ensure_ascii=False)
         ph += f"# distress phrases in {lang!r}\n{key} = {_value(phrases)}\n"
     parts.append(ph)
     parts.append(_table("transcription", cfg.transcription, TranscriptionConfig,
