@@ -223,7 +223,7 @@ DEFAULT_PHRASES_EN: tuple[str, ...] = (
     "i feel dizzy", "dizzy", "light headed", "i'm going to faint", "i feel faint",
     "i'm passing out", "i think i'm going to pass out",
     # heart attack, stroke
-    "heart attack", "i'm having a heart attack", "stroke", "i think i'm having a stroke",
+    "heart attack", "i'm having a heart attack", "having a stroke", "i think i'm having a stroke",
     # help
     "help me", "call an ambulance", "i need an ambulance", "call nine one one", "call 911",
     "i need a doctor", "something is wrong with me",
