@@ -21,16 +21,21 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
 
 
+def runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask of length ``n`` that is True on ``[starts[i], ends[i])`` for every i."""
+    edges = np.zeros(n + 1, dtype=np.int32)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, ends, -1)
+    return np.cumsum(edges[:-1]) > 0
+
+
 def close_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
     """Fill runs of False shorter than ``min_gap`` that lie between two runs of True."""
     out = np.asarray(mask, dtype=bool).copy()
     s, e = runs(~out)
     inner = (s > 0) & (e < len(out)) & (e - s < min_gap)
     if inner.any():
-        fill = np.zeros(len(out) + 1, dtype=np.int32)
-        np.add.at(fill, s[inner], 1)
-        np.add.at(fill, e[inner], -1)
-        out |= np.cumsum(fill[:-1]) > 0
+        out |= runs_to_mask(s[inner], e[inner], len(out))
     return out
 
 
@@ -40,8 +45,5 @@ def drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
     s, e = runs(out)
     short = e - s < min_len
     if short.any():
-        cut = np.zeros(len(out) + 1, dtype=np.int32)
-        np.add.at(cut, s[short], 1)
-        np.add.at(cut, e[short], -1)
-        out &= ~(np.cumsum(cut[:-1]) > 0)
+        out &= ~runs_to_mask(s[short], e[short], len(out))
     return out

@@ -1,0 +1,42 @@
+"""``call-monitor``: argument parsing and dispatch only; each command lives in monitor.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status",
+            "install_service", "report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="call-monitor",
+                                     description="Local real-time call monitor: flags slow, labored or "
+                                                 "breathless speech and distress phrases.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"monitor.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"monitor.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

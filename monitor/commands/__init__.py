@@ -1,0 +1,1 @@
+"""One module per ``call-monitor`` subcommand: ``add_parser(subparsers)`` and ``run(args) -> int``."""

@@ -1,0 +1,77 @@
+"""``call-monitor analyze FILE...``: per-file acoustic summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from ..analyzer import StreamingAnalyzer
+from ..audio_io import AnalysisStream, AudioFileError
+from ..console import error, warning
+from ..frames import Frames
+from ..measures import SpanMeasures, span_measures
+
+JSON_KEYS = ("file", "channel", "duration_s", "sample_rate", "speech_s", "syllables", "speech_rate_sps",
+             "articulation_rate_sps", "pauses", "pause_ratio", "mean_pause_s", "phrases", "mean_phrase_s",
+             "f0_median_hz", "hnr_db", "cpps_db", "loudness_dbfs")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="acoustic summary of recordings (speech rate, pauses, voice)",
+                       description="Analyse each FILE (WAV, FLAC, OGG) and print a summary per file.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--channel", type=int, default=None, metavar="N",
+                   help="analyse channel N only (0 = left, 1 = right); default: mix all channels")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    p.set_defaults(run=run)
+
+
+def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
+    """Summary record of one file and whether it was truncated. Raises AudioFileError."""
+    stream = AnalysisStream(path, [channel] if channel is not None else None)
+    analyzer = StreamingAnalyzer(stream.rate)
+    frames = Frames.concat(list(analyzer.iter_chunks(block[:, 0] for block in stream)))
+    duration = stream.duration_s
+    m: SpanMeasures = span_measures(frames, duration)
+    record = {"file": path, "channel": channel if channel is not None else "mix",
+              "sample_rate": stream.info.rate, **m.as_dict()}
+    record["duration_s"] = duration
+    return {k: _round(record[k]) for k in JSON_KEYS} | {"syllables_per_phrase": _round(m.syllables_per_phrase)}, \
+        stream.truncated
+
+
+def _round(v):
+    if isinstance(v, (float, np.floating)):
+        return round(float(v), 4) if math.isfinite(v) else None
+    return v
+
+
+def _human(rec: dict) -> str:
+    def f(key: str, unit: str = "", nd: int = 2) -> str:
+        v = rec[key]
+        return "n/a" if v is None else f"{v:.{nd}f}{unit}"
+    return (f"{rec['file']} [channel {rec['channel']}, {rec['sample_rate']} Hz, {rec['duration_s']:.1f} s]\n"
+            f"  speech {rec['speech_s']:.1f} s, {rec['syllables']} syllables; "
+            f"speech rate {f('speech_rate_sps', '/s')}, articulation rate {f('articulation_rate_sps', '/s')}\n"
+            f"  pauses {rec['pauses']} (ratio {f('pause_ratio')}, mean {f('mean_pause_s', ' s')}); "
+            f"phrases {rec['phrases']} (mean {f('mean_phrase_s', ' s')})\n"
+            f"  F0 median {f('f0_median_hz', ' Hz', 0)}, HNR {f('hnr_db', ' dB', 1)}, "
+            f"CPPS {f('cpps_db', ' dB', 1)}, loudness {f('loudness_dbfs', ' dBFS', 1)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            rec, truncated = analyze_file(path, args.channel)
+        except AudioFileError as err:
+            error(str(err))
+            failed += 1
+            continue
+        if truncated:
+            warning(f"{path}: truncated recording, analysed the {rec['duration_s']:.2f} s it holds")
+        print(json.dumps(rec) if args.json else _human(rec), flush=True)
+    return 1 if failed else 0

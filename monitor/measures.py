@@ -1,0 +1,179 @@
+"""Measures over a span of frames: rate, pauses, phrases, voice; and response latency.
+
+Definitions (de Jong & Wempe 2009/2010; the 250 ms pause convention):
+
+* a *pause* is a silence of at least ``min_pause_s`` inside speech, i.e.
+  between the first and the last speech frame of the span; silences that
+  overlap the other party's speech are turn gaps, not pauses, and are left
+  out (``exclude``);
+* a *phrase* (breath group) is the speech between two pauses;
+* speaking time is the time from the first speech onset to the last offset
+  minus pauses and excluded gaps; speech rate = syllables / span duration;
+  articulation rate = syllables / speaking time; pause ratio = pause time /
+  (pause time + speaking time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .dsp.runs import close_gaps, runs, runs_to_mask
+from .frames import HOP_S, Frames
+
+
+@dataclass(frozen=True)
+class SpanMeasures:
+    """Measures of one span; ``None`` where undefined (no speech, no voicing)."""
+
+    duration_s: float
+    speech_s: float
+    syllables: int
+    speech_rate_sps: float | None
+    articulation_rate_sps: float | None
+    pauses: int
+    pause_ratio: float | None
+    mean_pause_s: float | None
+    phrases: int
+    mean_phrase_s: float | None
+    syllables_per_phrase: float | None
+    f0_median_hz: float | None
+    hnr_db: float | None
+    cpps_db: float | None
+    loudness_dbfs: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return asdict(self)
+
+
+def _opt(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = None,
+               max_pause: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pauses inside speech.
+
+    Parameters
+    ----------
+    speech : np.ndarray [shape=(n,)], bool
+    min_pause : int, frames
+    exclude : np.ndarray [shape=(n,)], bool, optional
+        Frames where the other party speaks: a silence touching them is a turn gap.
+    max_pause : int, optional
+        Longer silences are not pauses either (the speaker has stopped).
+
+    Returns
+    -------
+    starts, ends : np.ndarray [shape=(k,)]  pause frame ranges
+    gap : np.ndarray [shape=(n,)], bool  frames of silences that are neither speech nor pause
+        (before the first and after the last speech frame, and excluded gaps)
+    """
+    n = len(speech)
+    s, e = runs(~speech)
+    inside = (s > 0) & (e < n)
+    long_enough = (e - s) >= min_pause
+    keep = inside & long_enough
+    if max_pause is not None:
+        keep &= (e - s) <= max_pause
+    if exclude is not None and len(s):
+        cs = np.concatenate([[0], np.cumsum(exclude)])
+        keep &= (cs[e] - cs[s]) == 0
+    drop = ~keep & (long_enough | ~inside)
+    return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
+
+
+def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_s: float = 0.25,
+                  max_pause_s: float | None = None, exclude: np.ndarray | None = None) -> SpanMeasures:
+    """Measures over ``frames`` (one channel, consecutive 10 ms frames).
+
+    Parameters
+    ----------
+    frames : Frames, n frames
+    duration_s : float, optional
+        Total time of the span (default: n * 10 ms).
+    min_pause_s, max_pause_s : float
+    exclude : np.ndarray [shape=(n,)], bool, optional
+        Other party's speech, to tell turn gaps from pauses.
+    """
+    n = len(frames)
+    duration = float(duration_s) if duration_s is not None else n * HOP_S
+    speech = frames.speech
+    speech_s = float(speech.sum()) * HOP_S
+    syl = int(frames.nucleus.sum())
+    if not speech.any():
+        return SpanMeasures(duration, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None, None,
+                            None, None, None, None)
+    min_pause = int(round(min_pause_s / HOP_S))
+    max_pause = int(round(max_pause_s / HOP_S)) if max_pause_s else None
+    ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
+    pause_len = (pe - ps) * HOP_S
+    pause_s = float(pause_len.sum())
+    first, last = np.nonzero(speech)[0][[0, -1]]
+    active = np.zeros(n, dtype=bool)
+    active[first:last + 1] = True
+    speaking = active & ~gap & ~runs_to_mask(ps, pe, n)
+    speaking_s = float(speaking.sum()) * HOP_S
+    # phrases: speaking runs separated by pauses or gaps
+    ph_s, ph_e = runs(speaking)
+    phrase_len = (ph_e - ph_s) * HOP_S
+    csum = np.concatenate([[0], np.cumsum(frames.nucleus)])
+    syl_per_phrase = csum[ph_e] - csum[ph_s]
+    voiced = frames.voiced
+    f0 = frames.f0_hz[voiced]
+    power = np.power(10.0, frames.energy_db[speech].astype(np.float64) / 10.0)
+    return SpanMeasures(
+        duration_s=duration,
+        speech_s=speech_s,
+        syllables=syl,
+        speech_rate_sps=syl / duration if duration > 0 else None,
+        articulation_rate_sps=syl / speaking_s if speaking_s > 0 else None,
+        pauses=int(len(ps)),
+        pause_ratio=pause_s / (pause_s + speaking_s) if speaking_s + pause_s > 0 else None,
+        mean_pause_s=float(pause_len.mean()) if len(ps) else 0.0,
+        phrases=int(len(ph_s)),
+        mean_phrase_s=float(phrase_len.mean()) if len(ph_s) else None,
+        syllables_per_phrase=float(syl_per_phrase.mean()) if len(ph_s) else None,
+        f0_median_hz=_opt(np.median(f0)) if len(f0) else None,
+        hnr_db=_opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
+        cpps_db=_opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
+        loudness_dbfs=_opt(10.0 * np.log10(power.mean())),
+    )
+
+
+def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float = 0.25,
+                       max_latency_s: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Times the listener took to answer after the other party stopped.
+
+    Both channels are frames on one clock (same ``t``). An *offset* of the
+    other party is the end of one of its speech runs (gaps shorter than
+    ``min_turn_gap_s`` bridged); the listener's answer is its first speech
+    onset after that offset, provided the other party has not resumed before
+    it and the listener was silent at the offset.
+
+    Returns
+    -------
+    onset_t : np.ndarray [shape=(k,)]  time of each answer's onset (s)
+    latency_s : np.ndarray [shape=(k,)]
+    """
+    n = min(len(listener), len(other))
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    gap = int(round(min_turn_gap_s / HOP_S))
+    o_s, o_e = runs(close_gaps(other.speech[:n], gap))
+    l_s, _ = runs(close_gaps(listener.speech[:n], gap))
+    if len(o_e) == 0 or len(l_s) == 0:
+        return np.zeros(0), np.zeros(0)
+    o_e = o_e[o_e < n]
+    nxt = np.searchsorted(l_s, o_e)
+    ok = nxt < len(l_s)
+    o_e, nxt = o_e[ok], nxt[ok]
+    onset = l_s[nxt]
+    resumed = o_s[np.minimum(np.searchsorted(o_s, o_e), len(o_s) - 1)]
+    resumed = np.where(np.searchsorted(o_s, o_e) < len(o_s), resumed, n + 1)
+    silent_at_offset = ~listener.speech[np.maximum(o_e - 1, 0)]
+    lat = (onset - o_e) * HOP_S
+    keep = (onset <= resumed) & silent_at_offset & (lat <= max_latency_s)
+    t = listener.t[:n]
+    return t[onset[keep]], lat[keep]
