@@ -54,6 +54,10 @@ class AnalysisConfig:
         5.0, "a cue window counts for the baseline only if the caller spoke at least this long "
         "in it (windows where the caller mostly listens say little about their speech)", min=0)
     baseline_min_windows: int = _k(10, "fewest qualifying cue windows a baseline needs", min=1)
+    min_pause_s: float = _k(0.25, "a silence inside speech this long or longer is a pause "
+                            "(the 250 ms convention of the prosody literature)", gt=0)
+    max_pause_s: float = _k(5.0, "a silence longer than this is the speaker stopping, not a pause "
+                            "(silences while the other party speaks are turn gaps either way)", gt=0)
 
 
 _RULE_DOCS = {

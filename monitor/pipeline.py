@@ -1,0 +1,142 @@
+"""Wiring of one call: chunks in, events out.
+
+source chunks -> StreamingAnalyzer per leg -> CueTracker -> BaselineBuilder
+-> AlertEngine -> events. Alerts are committed to the store before they are
+returned, so no sink ever sees an alert that is not stored. Replay and the
+live daemon both drive :class:`CallPipeline` with :class:`~monitor.sources.Chunk`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, Iterable
+
+from .analyzer import StreamingAnalyzer
+from .baseline import BaselineBuilder
+from .config import Config
+from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent,
+                     WordsEvent)
+from .rules import AlertEngine
+from .sources import Chunk
+from .store import Store
+
+Sink = Callable[[Event], None]
+
+
+class CallPipeline:
+    """One call's analysis state. Feed chunks with :meth:`process`, end with :meth:`finish`."""
+
+    def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
+                 source: str = "", started_at: float | None = None, transcribers: dict | None = None,
+                 phrase_matcher=None) -> None:
+        self.cfg = cfg
+        self.rate = rate
+        self.legs = legs
+        self.store = store
+        self.source = source
+        self.analyzers = {leg: StreamingAnalyzer(rate) for leg in legs}
+        from .cues import CueTracker
+        self.cues = CueTracker(cfg.analysis, legs)
+        self.baseline = BaselineBuilder(cfg.analysis)
+        self.engine = AlertEngine(cfg)
+        self.transcribers = transcribers or {}
+        self.matcher = phrase_matcher
+        self.call_id = store.start_call(source, started_at) if store else None
+        self.alerts: list[AlertEvent] = []
+        self.duration_s = 0.0
+        self._baseline_stored = False
+        self.last_cues: CuesEvent | None = None
+
+    # -- feeding -------------------------------------------------------------
+    def process(self, chunk: Chunk) -> list[Event]:
+        """Analyse one chunk; return the events it completes (alerts already stored)."""
+        self.duration_s = max(self.duration_s, chunk.t0 + len(chunk.samples) / self.rate)
+        for i, leg in enumerate(self.legs):
+            x = chunk.samples[:, i]
+            frames = self.analyzers[leg].feed(x)
+            self.cues.add(leg, frames)
+            tr = self.transcribers.get(leg)
+            if tr is not None:
+                tr.feed(chunk.t0, x, None)
+        return self._judge(self.cues.due()) + self._words()
+
+    def finish(self) -> list[Event]:
+        """End of the call: flush analyzers and transcribers, close alerts, summarise."""
+        for leg in self.legs:
+            self.cues.add(leg, self.analyzers[leg].flush())
+        events = self._judge(self.cues.due(final=True))
+        events += self._words(final=True)
+        t_end = round(self.duration_s, 3)
+        events += self._route(self.engine.close(t_end))
+        summary = self.summary()
+        if self.store is not None:
+            self.store.end_call(self.call_id, self.duration_s, summary.to_dict())
+            self.store.flush()
+        return events + [summary]
+
+    # -- internals -----------------------------------------------------------
+    def _judge(self, cue_events: Iterable[CuesEvent]) -> list[Event]:
+        out: list[Event] = []
+        for cues in cue_events:
+            baseline = self.baseline.add(cues)
+            if baseline is not None and not self._baseline_stored and self.store is not None:
+                self.store.set_baseline(self.call_id, baseline.to_dict())
+                self._baseline_stored = True
+            cues = replace(cues, baseline_ready=baseline is not None)
+            self.last_cues = cues
+            if self.store is not None:
+                self.store.add_cues(self.call_id, cues)
+            out.append(cues)
+            out.extend(self._route(self.engine.update(cues, baseline)))
+        return out
+
+    def _words(self, final: bool = False) -> list[Event]:
+        out: list[Event] = []
+        for tr in self.transcribers.values():
+            batch = tr.close() if final else tr.poll()
+            for w in batch:
+                if self.store is not None and w.final:
+                    self.store.add_words(self.call_id, w)
+                out.append(w)
+                if w.final and w.channel == "caller" and self.matcher is not None:
+                    for m in self.matcher.match(w.text):
+                        out.extend(self._route(self.engine.on_phrase(w.t, m.phrase, m.excerpt)))
+        return out
+
+    def _route(self, events: Iterable[Event]) -> list[Event]:
+        """Store alerts (commit first), stamp ids, keep them for the summary."""
+        out: list[Event] = []
+        for ev in events:
+            if isinstance(ev, AlertEvent):
+                if self.store is not None:
+                    ev = self.store.add_alert(self.call_id, ev)
+                self.alerts.append(ev)
+            elif isinstance(ev, AlertClearedEvent) and self.store is not None:
+                self.store.add_clear(self.call_id, ev)
+            out.append(ev)
+        return out
+
+    def summary(self) -> CallSummaryEvent:
+        kinds = tuple(dict.fromkeys(a.kind for a in self.alerts))
+        b = self.baseline.baseline
+        return CallSummaryEvent(
+            t=round(self.duration_s, 3), file=self.source or None, call_id=self.call_id,
+            duration_s=round(self.duration_s, 3), alerts=len(self.alerts),
+            critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
+            baseline=b.to_dict() if b is not None else {}, transcribed=bool(self.transcribers))
+
+
+def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> list[Event]:
+    """Drive ``pipeline`` with every chunk, handing each event to every sink; return all events."""
+    events: list[Event] = []
+
+    def emit(batch: list[Event]) -> None:
+        for ev in batch:
+            for sink in sinks:
+                sink(ev)
+        events.extend(batch)
+
+    for chunk in chunks:
+        emit(pipeline.process(chunk))
+    emit(pipeline.finish())
+    return events

@@ -1,0 +1,79 @@
+"""Sources of call audio: timestamped chunks on one call clock.
+
+A source has a sample ``rate`` (8 or 16 kHz, the analyzer's), its ``legs``
+(``("caller",)`` or ``("caller", "agent")``) and yields :class:`Chunk`
+objects whose ``samples`` have one column per leg. The file source here and
+the live capture source of the daemon are interchangeable for the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from .audio_io import AnalysisStream, AudioFileError
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """``samples`` (n, len(legs)) float32 starting ``t0`` seconds into the call."""
+
+    t0: float
+    samples: np.ndarray
+
+
+class Source(Protocol):
+    rate: int
+    legs: tuple[str, ...]
+
+    def chunks(self) -> Iterator[Chunk]: ...
+
+
+class FileSource:
+    """A recorded call. Mono: the caller only. Stereo: caller and agent channels
+    (default right = caller, left = agent, the usual call-recording layout).
+
+    ``realtime`` paces the chunks like live audio; otherwise it runs as fast
+    as the consumer takes them.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, caller_channel: int = 1, agent_channel: int | None = 0,
+                 realtime: bool = False, block_s: float = 0.5) -> None:
+        self.path = os.fspath(path)
+        from .audio_io import probe
+        info = probe(self.path)
+        if info.channels == 1:
+            channels, self.legs = [0], ("caller",)
+        else:
+            if agent_channel is not None and agent_channel == caller_channel:
+                raise AudioFileError(self.path, f"caller and agent both on channel {caller_channel}")
+            channels = [caller_channel] + ([agent_channel] if agent_channel is not None else [])
+            self.legs = ("caller", "agent") if agent_channel is not None else ("caller",)
+        self._stream = AnalysisStream(self.path, channels, block_s=block_s)
+        self.rate = self._stream.rate
+        self.info = info
+        self.realtime = realtime
+
+    @property
+    def truncated(self) -> bool:
+        return self._stream.truncated
+
+    @property
+    def duration_s(self) -> float:
+        return self._stream.duration_s
+
+    def chunks(self) -> Iterator[Chunk]:
+        start = time.monotonic()
+        n = 0
+        for block in self._stream:
+            t0 = n / self.rate
+            if self.realtime:
+                delay = start + t0 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            yield Chunk(t0, block)
+            n += len(block)
