@@ -608,9 +608,6 @@ def scenarios() -> list[Scenario]:
                  labored_f(0.9),
                  "There's a red light. It's blinking. I can't read... the little numbers. "
                  "My glasses... are upstairs. I can't manage the stairs today."),
-                ("That's alright. Is the gas supply working, for example the cooker?", labored_f(0.9),
-                 "I haven't tried. I've been sitting down... most of the morning. I get so tired. "
-                 "I can't get my breath."),
                 ("Margaret, you sound quite short of breath. Is that usual for you?", labored_f(0.95),
                  "Not like this. It started... yesterday evening. It's worse... when I talk. "
                  "My ankles are swollen too."),
@@ -623,6 +620,10 @@ def scenarios() -> list[Scenario]:
                  "Yes. Please. I'm frightened. I can't... breathe properly."),
                 ("I'm arranging it now. Stay on the line with me, and keep sitting upright.", labored_f(1.0),
                  "Thank you. I'm... still here. Please... don't hang up."),
+                ("The ambulance is on its way. Is your front door unlocked, or does your neighbour need to open it?",
+                 labored_f(1.0),
+                 "The door... is unlocked. I left it... for the postman. I'm sitting... in the front room."),
+                ("Good. Stay where you are, Margaret. They'll be with you very soon.", labored_f(1.0), None),
             ]),
         ),
         Scenario(
@@ -647,6 +648,9 @@ def scenarios() -> list[Scenario]:
                  "The driver left a card, according to the notes.", breathy,
                  "I didn't find any card. I checked the letterbox and the porch this morning. "
                  "Maybe it blew away, it was quite windy yesterday."),
+                ("Just to check, is the delivery address flat three, twenty nine Orchard Road?", breathy,
+                 "Yes, that's right. It's the ground floor flat, the one with the blue door. "
+                 "Maybe the driver went to the wrong door, it happens a lot here."),
                 ("That's possible. I can arrange a redelivery for tomorrow, or you can collect it from our depot "
                  "on Station Road.", breathy,
                  "A redelivery would be better. I don't have a car at the moment, mine is at the garage. "
@@ -664,8 +668,17 @@ def scenarios() -> list[Scenario]:
                  "Actually, yes. If it doesn't arrive tomorrow, can I get a refund for the delivery charge? "
                  "I paid extra for next day delivery."),
                 ("If tomorrow's delivery fails too, you can claim the delivery charge back through our website, "
-                 "under refunds.", breathy,
-                 "Okay, great. Thank you for sorting this out so quickly. I really appreciate it."),
+                 "under refunds. Would you also like to set a safe place for future deliveries, in case you're out?",
+                 breathy,
+                 "That's a good idea. The side gate is usually unlocked, and there's a covered bin store next to it. "
+                 "Parcels would stay dry there."),
+                ("I've added the bin store by the side gate as your safe place. The driver will take a photo "
+                 "when they leave something there.", breathy,
+                 "Lovely, a photo would put my mind at rest. Does that apply to every parcel, or just this one?"),
+                ("It applies to all future deliveries to your address, and you can change it on our website "
+                 "at any time.", breathy,
+                 "Perfect. I'll let my husband know as well, he orders a lot of things online. "
+                 "Thank you for sorting this out so quickly. I really appreciate it."),
                 ("You're welcome. Have a lovely day, and I hope your daughter enjoys her shoes.", breathy,
                  "Thanks, she will. Bye now."),
             ]),
@@ -708,7 +721,12 @@ def scenarios() -> list[Scenario]:
                  "It usually comes on the first."),
                 ("I can see a payment from the pension service on the first of this month, "
                  "so it has arrived.", slow,
-                 "Wonderful. Thank you very much for your help, Emma. You've been very patient with me."),
+                 "Wonderful. And while I'm on the phone, could you tell me the opening hours of the branch on "
+                 "High Street? I'd like to pay in a cheque from my grandson."),
+                ("The High Street branch is open from nine until five on weekdays, and until half past twelve "
+                 "on Saturdays.", slow,
+                 "Thank you. I'll go on Saturday morning, then. Thank you very much for your help, Emma. "
+                 "You've been very patient with me."),
                 ("It's my pleasure, Mr Henderson. Have a lovely day.", slow, None),
             ]),
         ),
@@ -731,7 +749,10 @@ def scenarios() -> list[Scenario]:
                  "or put a bucket underneath?", n,
                  "There's a bucket under there now. I emptied it twice today. I haven't turned the water off, "
                  "because the taps themselves seem fine."),
-                ("That's sensible. What's the address, and the best phone number for the plumber to reach you?", n,
+                ("That's sensible. How old is the kitchen, roughly? Older plastic fittings can become brittle.", n,
+                 "It was fitted about twelve years ago, before we moved in. The pipes under the sink are grey "
+                 "plastic, and one of the joints has a white crust on it."),
+                ("Thanks, that's useful. What's the address, and the best phone number for the plumber to reach you?", n,
                  "It's forty eight Castle Street, flat two. The best number is my mobile, the one I'm calling "
                  "from now. Sorry about the line, it's always crackly in this flat."),
                 ("~Okay.", n, None),
@@ -744,8 +765,13 @@ def scenarios() -> list[Scenario]:
                 ("The call out charge is sixty five pounds, which includes the first hour of work. "
                  "Parts are extra, but seals are usually only a few pounds.", n,
                  "That sounds reasonable. Please go ahead and book it. Can I pay by card on the day?"),
-                ("Yes, the plumber will take card payment. I've booked you in, and you'll get a confirmation "
-                 "by text in a few minutes.", n,
+                ("Yes, the plumber will take card payment. Is there parking near the flat?", n,
+                 "There's a residents' bay right outside the building. I can give the plumber a visitor permit "
+                 "when they arrive, so they won't get a ticket."),
+                ("That's perfect. Is there anything they should know about getting into the building?", n,
+                 "The front door has a keypad, but I'll come down and let them in. The flat is on the second floor, "
+                 "and there's no lift, I'm afraid."),
+                ("That's fine. I've booked you in, and you'll get a confirmation by text in a few minutes.", n,
                  "Brilliant, thank you very much. I'll keep the bucket under there until tomorrow."),
                 ("Good idea. Thanks for calling HomeFix, and have a nice evening.", n, None),
             ]),
@@ -1063,8 +1089,12 @@ def load_json(path: Path) -> dict | None:
 
 
 def write_json(path: Path, obj: dict) -> None:
+    """Write OBJ as JSON, leaving the file untouched when its content would not change."""
+    text = json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
