@@ -3,12 +3,15 @@ de Jong & Wempe's syllable nuclei reproducing the published agreement with the
 transcripts, and the committed reference CSV matching a live recomputation."""
 import csv
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 pytest.importorskip("parselmouth")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ when run as plain `pytest`
 
 from tools.make_reference import (BANDS, MANIFEST, NUMERIC, REAL, agreement,  # noqa: E402
                                   compute_row, load_reference, manifest)
