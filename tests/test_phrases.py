@@ -1,0 +1,140 @@
+"""Distress phrases in recognised text, tolerant of recognition errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.events import Word, WordsEvent
+from monitor.phrases import DEFAULT_PHRASES_EN, PhraseMatcher, PhraseSpotter, normalize
+
+
+@pytest.fixture(scope="module")
+def english() -> PhraseMatcher:
+    return PhraseMatcher.default()
+
+
+def best(matcher: PhraseMatcher, text: str):
+    found = matcher.match(text)
+    return found[0] if found else None
+
+
+def test_normalisation_folds_case_punctuation_width_and_contractions():
+    assert normalize("I CAN'T  breathe!!", {"can't": "can not"})[0] == ["i", "can", "not", "breathe"]
+    assert normalize("I can’t breathe", {"can't": "can not"})[0] == ["i", "can", "not", "breathe"]
+    assert normalize("ｃａｌｌ 911.", {"911": "nine one one"})[0] == ["call", "nine", "one", "one"]
+    tokens, origin = normalize("well, light-headed now")
+    assert tokens == ["well", "light", "headed", "now"] and origin == [0, 1, 1, 2]
+
+
+def test_the_default_list_covers_every_kind_of_trouble():
+    assert set(DEFAULT_PHRASES_EN) == {"breathing", "chest", "dizziness", "fainting", "heart_or_stroke", "help"}
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("i can't breathe", "i can't breathe"),
+    ("i cannot breathe", "i can't breathe"),
+    ("i can not breathe", "i can't breathe"),
+    ("i can't breed", "i can't breathe"),
+    ("i cant really breathe", "i can't breathe"),
+    ("i can't catch my breast", "i can't catch my breath"),
+    ("i'm short of breadth", "short of breath"),
+    ("my chest hurt", "my chest hurts"),
+    ("there is pressure in my chest", "pressure in my chest"),
+    ("i feel dizy", "i feel dizzy"),
+    ("i feel lightheaded", "light headed"),
+    ("the rooms spinning", "the room is spinning"),
+    ("i think i'm passing out", "i'm passing out"),
+    ("i'm having a hard attack", "heart attack"),
+    ("my face is dropping", "my face is drooping"),
+    ("call and ambulance", "call an ambulance"),
+    ("please call 911", "call nine one one"),
+    ("please help me", "please help me"),
+])
+def test_distress_phrases_match_despite_recognition_errors(english, text, phrase):
+    m = best(english, text)
+    assert m is not None and m.phrase == phrase, english.match(text)
+    assert m.score <= english.max_distance
+
+
+@pytest.mark.parametrize("text", [
+    "my phone won't charge",
+    "i can't find the settings",
+    "it hurts my eyes to read the small text",
+    "i can't read the screen",
+    "i can't log in",
+    "i can't remember my password",
+    "can you help me with my bill",
+    "i need help with my account",
+    "my chest of drawers arrived broken",
+    "the room is booked",
+    "i cannot hear you",
+    "please hold",
+    "the battery is dead",
+    "i want to speak to a manager",
+])
+def test_ordinary_support_call_sentences_do_not_match(english, text):
+    assert english.match(text) == [], english.match(text)
+
+
+def test_a_match_names_its_words_in_the_original_text(english):
+    text = "Hello, yes. I can't catch my breath, sorry."
+    m = best(english, text)
+    assert m.phrase == "i can't catch my breath" and m.category == "breathing"
+    assert text.split()[m.start_word:m.end_word] == ["I", "can't", "catch", "my", "breath,"]
+    assert m.excerpt == "I can't catch my breath,"
+
+
+def test_overlapping_phrases_of_one_kind_are_reported_once(english):
+    found = english.match("i can't breathe i can't catch my breath")
+    assert [m.category for m in found].count("breathing") == 2  # two separate stretches
+    found = english.match("short of breath")
+    assert len(found) == 1
+
+
+def test_the_tolerance_is_configurable(english):
+    strict = PhraseMatcher(DEFAULT_PHRASES_EN, max_distance=0.0, language="en")
+    assert strict.match("i can't breed") == []
+    assert best(strict, "I cannot breathe!").phrase == "i can't breathe"
+    with pytest.raises(ValueError):
+        PhraseMatcher(["x"], max_distance=1.5)
+    with pytest.raises(ValueError, match="no words"):
+        PhraseMatcher(["..."])
+
+
+def test_korean_phrases_match_the_same_way():
+    ko = PhraseMatcher({"breathing": ["숨을 쉴 수가 없어요"], "chest": ["가슴이 아파요"], "help": ["살려 주세요"]})
+    assert best(ko, "아 숨을 쉴 수가 없어요").phrase == "숨을 쉴 수가 없어요"
+    assert best(ko, "숨을 쉴 수 가 없어요").phrase == "숨을 쉴 수가 없어요"  # split word
+    assert best(ko, "가슴이 아파 요").phrase == "가슴이 아파요"  # split ending, as the model writes it
+    assert best(ko, "가슴이 아퍼요").phrase == "가슴이 아파요"  # one vowel off (jamo level)
+    assert ko.match("요금이 너무 많이 나왔어요") == []
+    assert ko.match("전화 주셔서 감사합니다") == []
+
+
+def test_english_contractions_apply_only_when_asked():
+    plain = PhraseMatcher(["i can't breathe"])
+    assert best(plain, "i can't breathe") is not None
+    assert plain.match("i cannot breathe") == [] or best(plain, "i cannot breathe").score > 0
+
+
+def words(*items: tuple[str, float]) -> tuple[Word, ...]:
+    return tuple(Word(w, t, t + 0.3, 0.9) for w, t in items)
+
+
+def test_a_phrase_split_across_two_final_results_is_found_once(english):
+    spot = PhraseSpotter(english)
+    first = WordsEvent(t=3.0, final=True, words=words(("i", 1.0), ("can't", 1.3)), text="i can't")
+    second = WordsEvent(t=6.0, final=True, words=words(("breathe", 4.5), ("help", 5.5)), text="breathe help")
+    assert spot.push(first) == []
+    hits = spot.push(second)
+    assert [h.match.phrase for h in hits] == ["i can't breathe"]
+    assert hits[0].start_s == 1.0 and hits[0].end_s == pytest.approx(4.8) and hits[0].t == pytest.approx(4.8)
+    third = WordsEvent(t=9.0, final=True, words=words(("okay", 8.0)), text="okay")
+    assert spot.push(third) == []
+
+
+def test_partial_results_are_not_matched(english):
+    spot = PhraseSpotter(english)
+    partial = WordsEvent(t=1.0, final=False, words=words(("i", 0.1), ("can't", 0.3), ("breathe", 0.6)),
+                         text="i can't breathe")
+    assert spot.push(partial) == []
