@@ -94,21 +94,33 @@ def _raw_features(padded: np.ndarray, start: int, first: int, count: int, lay: _
             "slope": slope, "residual": residual}
 
 
-def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig) -> Frames:
-    """Frames from raw features of consecutive frames starting at frame ``first``."""
+def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
+                a: int = 0, b: int | None = None) -> Frames:
+    """Frames ``a .. b`` of a run of raw features that starts at frame ``first``.
+
+    The 1-D contextual measures are computed over the whole run (their left
+    context); CPPS smoothing only needs one neighbour on each side, so the
+    2-D cepstral work is limited to ``a-1 .. b+1``.
+    """
     energy = raw["energy_db"]
     n = len(energy)
+    b = n if b is None else b
     floor = noise_floor_db(energy, cfg.vad)
     speech = voice_activity(energy, floor, raw["strength"], cfg.vad)
     voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & np.isfinite(raw["f0"])
-    f0 = np.where(voiced, raw["f0"], np.nan).astype(np.float32)
-    hnr = np.where(voiced, hnr_from_strength(raw["strength"]), np.nan).astype(np.float32)
-    cp = cpps(raw["residual"], lay.plan, cfg.cepstrum)
     inten = intensity_db(energy, cfg.syllables)
-    nuc = nuclei(inten, voiced, speech, cfg.syllables)
-    t = ((first + np.arange(n)) * lay.hop + lay.win / 2) / lay.rate
-    return Frames(t=t, energy_db=energy, floor_db=floor, speech=speech, voiced=voiced, f0_hz=f0,
-                  hnr_db=hnr, cpps_db=cp, slope_db_khz=raw["slope"], intensity_db=inten, nucleus=nuc)
+    periodic = speech & (raw["strength"] >= cfg.syllables.min_strength) & np.isfinite(raw["f0"])
+    nuc = nuclei(inten, periodic, speech, cfg.syllables)
+    lo, hi = max(0, a - 1), min(n, b + 1)
+    cp = cpps(raw["residual"][lo:hi], lay.plan, cfg.cepstrum)[a - lo:a - lo + (b - a)]
+    sl = slice(a, b)
+    v = voiced[sl]
+    f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
+    hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
+    t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
+    return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[sl], voiced=v, f0_hz=f0,
+                  hnr_db=hnr, cpps_db=cp, slope_db_khz=raw["slope"][sl], intensity_db=inten[sl],
+                  nucleus=nuc[sl])
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:
@@ -212,8 +224,7 @@ class StreamingAnalyzer:
         if end <= self._n_emitted:
             return Frames.empty()
         lo = self._raw0
-        frames = _contextual(self._raw, lo, self._lay, self.cfg)
-        out = frames[self._n_emitted - lo:end - lo]
+        out = _contextual(self._raw, lo, self._lay, self.cfg, self._n_emitted - lo, end - lo)
         self._n_emitted = end
         cut = max(0, end - CONTEXT_LEFT - lo)
         if cut:

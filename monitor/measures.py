@@ -95,7 +95,10 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         Total time of the span (default: n * 10 ms).
     min_pause_s, max_pause_s : float
     exclude : np.ndarray [shape=(n,)], bool, optional
-        Other party's speech, to tell turn gaps from pauses.
+        Other party's speech, to tell turn gaps from pauses. In a dialogue
+        the speech rate is taken over the speaker's own turn time (speaking
+        time plus pauses), not the whole span, so that the other party's
+        turns do not slow it down.
     """
     n = len(frames)
     duration = float(duration_s) if duration_s is not None else n * HOP_S
@@ -127,7 +130,8 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         duration_s=duration,
         speech_s=speech_s,
         syllables=syl,
-        speech_rate_sps=syl / duration if duration > 0 else None,
+        speech_rate_sps=(syl / (pause_s + speaking_s) if exclude is not None and pause_s + speaking_s > 0
+                         else syl / duration if duration > 0 else None),
         articulation_rate_sps=syl / speaking_s if speaking_s > 0 else None,
         pauses=int(len(ps)),
         pause_ratio=pause_s / (pause_s + speaking_s) if speaking_s + pause_s > 0 else None,

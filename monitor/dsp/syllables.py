@@ -16,10 +16,12 @@ class SyllableParams:
 
     smooth_frames: int = 3          # intensity smoothing (power average, 30 ms)
     below_peak_db: float = 25.0     # de Jong's silence threshold: peaks within 25 dB of the level
-    min_dip_db: float = 2.0         # de Jong's minimum dip
+    min_dip_db: float = 2.5         # de Jong's minimum dip
     prominence_window: int = 41     # frames over which a dip is sought (both sides)
     min_distance: int = 5           # two nuclei at least 50 ms apart
     level_window_frames: int = 1000
+    min_strength: float = 0.35       # periodicity a nucleus needs (breathy vowels stay below
+                                    # the 0.45 voicing threshold but are still syllables)
 
 
 def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:

@@ -1,0 +1,104 @@
+"""``call-monitor replay FILE...``: run recorded calls through the live pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..audio_io import AudioFileError
+from ..console import error, info, warning
+from ..events import Event
+from ..pipeline import CallPipeline, run_source
+from ..sinks.terminal import HumanSink, JsonlSink
+from ..sources import FileSource
+from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="replay recorded calls through the monitor and print alerts",
+                       description="Replay each recorded call (WAV, FLAC, OGG) through the same pipeline as "
+                                   "the live daemon. Mono = caller only; stereo = caller and agent legs.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
+    p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
+    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
+    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
+                   help="channel of the caller in stereo files (default 1 = right)")
+    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
+                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str, total_s: float) -> None:
+        self.enabled = sys.stderr.isatty() and total_s > 30
+        self.label, self.total, self.last = label, total_s, -1
+
+    def __call__(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        pct = int(100 * min(1.0, event.t / self.total)) if self.total else 100
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\r{self.label[-40:]:40s} [{bar:25s}] {pct:3d}%")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 80 + "\r")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = config_from_args(args)
+        store = open_store(cfg)
+    except (ConfigError, StoreError) as err:
+        error(str(err))
+        return 2
+    sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
+    transcription = None
+    if not args.no_transcribe and cfg.transcription.enabled:
+        try:
+            from ..transcription_setup import TranscriptionSetup
+        except ImportError:
+            TranscriptionSetup = None  # transcription not available in this build
+        if TranscriptionSetup is not None:
+            try:
+                transcription = TranscriptionSetup.create(cfg, args.model)
+            except Exception as err:  # a broken model folder: clear error, nothing else to do
+                error(str(err))
+                return 2
+            if transcription is None:
+                info("no Vosk model found: running acoustic-only")
+    failed = 0
+    try:
+        for path in args.files:
+            try:
+                src = FileSource(path, caller_channel=args.caller_channel,
+                                 agent_channel=None if args.agent_channel < 0 else args.agent_channel,
+                                 realtime=args.realtime, block_s=0.5 if args.realtime else 2.0)
+            except AudioFileError as err:
+                error(str(err))
+                failed += 1
+                continue
+            extra = transcription.for_call(src.rate, src.legs) if transcription else {}
+            pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+            progress = Progress(path, src.info.duration_s)
+            try:
+                run_source(pipeline, src.chunks(), [sink, progress])
+            except AudioFileError as err:
+                progress.done()
+                error(str(err))
+                failed += 1
+                continue
+            progress.done()
+            if src.truncated:
+                warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+    finally:
+        store.close()
+    return 1 if failed else 0
