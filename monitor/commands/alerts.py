@@ -1,0 +1,57 @@
+"""``call-monitor alerts``: list stored alerts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from datetime import datetime
+
+from ..console import error
+from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``30m``, ``2h``, ``7d`` (ago) or an ISO date/time -> unix seconds. Raises ValueError."""
+    now = time.time() if now is None else now
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if m:
+        return now - float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ValueError(f"--since {text!r}: expected a duration like 30m, 2h, 7d or an ISO date "
+                         f"like 2026-11-22T10:00") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("alerts", help="list stored alerts", description="List alerts from the database.")
+    p.add_argument("--since", metavar="WHEN", help="only alerts since WHEN (30m, 2h, 7d or an ISO date)")
+    p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per alert")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        since = parse_since(args.since) if args.since else None
+        cfg = config_from_args(args)
+        store = open_store(cfg)
+    except (ValueError, ConfigError, StoreError) as err:
+        error(str(err))
+        return 2
+    try:
+        for stored in store.list_alerts(since=since, call_id=args.call):
+            ev = stored.event
+            if args.jsonl:
+                print(json.dumps(ev.to_dict() | {"created_at": stored.created_at}))
+            else:
+                when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
+                print(f"{when}  call {ev.call_id:<4} t={ev.t:7.1f}s  {ev.severity:8s} {ev.kind}: {ev.message}")
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,27 @@
+"""``call-monitor config``: print the effective configuration as TOML."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import effective_config_toml
+from ..console import error
+from .common import ConfigError, add_config_options, config_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="print the effective configuration (TOML, documented)",
+                       description="Print the configuration in effect: defaults, then "
+                                   "~/.config/callmonitor/config.toml, then --config FILE.")
+    add_config_options(p, db=True)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as err:
+        error(str(err))
+        return 2
+    print(effective_config_toml(cfg), end="")
+    return 0
