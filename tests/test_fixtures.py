@@ -22,7 +22,7 @@ CALLS = FIXTURES / "calls"
 SPEECH = FIXTURES / "generated" / "speech"
 GENERATOR = ROOT / "tools" / "make_fixtures.py"
 
-SCENARIOS = ("normal", "deteriorating", "labored_start", "breathy_normal", "slow_talker", "noisy_line", "real_caller")
+SCENARIOS = ("normal", "deteriorating", "deteriorating_female", "labored_start", "breathy_normal", "slow_talker", "noisy_line", "real_caller")
 KINDS = {"slow_speech", "long_pauses", "slow_response", "short_phrases", "breathy_voice", "weak_voice",
          "possible_emergency", "distress_phrase"}
 LABEL_KEYS = {"scenario", "description", "files", "sample_rates", "channels", "duration_s", "trouble_onset_s",
@@ -175,8 +175,9 @@ def test_healthy_calls_have_no_trouble_and_allow_no_alert():
     assert label("normal")["duration_s"] >= 175, "a three-minute healthy call"
 
 
-def test_deteriorating_call_gets_slower_quieter_and_breathier_after_its_onset():
-    lab, x = label("deteriorating"), call_audio("deteriorating")
+@pytest.mark.parametrize("name", ["deteriorating", "deteriorating_female"])
+def test_deteriorating_call_gets_slower_quieter_and_breathier_after_its_onset(name):
+    lab, x = label(name), call_audio(name)
     onset = lab["trouble_onset_s"]
     assert 60 <= onset <= 90
     assert lab["expected_alerts"] == ["possible_emergency"] and lab["max_severity"] == "critical"
@@ -186,7 +187,8 @@ def test_deteriorating_call_gets_slower_quieter_and_breathier_after_its_onset():
     assert after[0]["start_s"] == onset and after[0]["severity"] > 0
     assert all(t["severity"] == 0 for t in before)
     assert [t["severity"] for t in after] == sorted(t["severity"] for t in after), "progressive"
-    early, late = turns[:3], turns[-3:]
+    early, late = turns[:3], [t for t in turns if t["severity"] >= 0.85]
+    assert len(late) >= 3
 
     def words_per_s(t):  # over the whole turn, pauses included
         return len(t["text"].split()) / (t["end_s"] - t["start_s"])
@@ -194,8 +196,9 @@ def test_deteriorating_call_gets_slower_quieter_and_breathier_after_its_onset():
     assert np.mean([words_per_s(t) for t in late]) < 0.5 * np.mean([words_per_s(t) for t in early])
     assert max(rms_db(phrase_audio(x, t, 1)) for t in late) < min(rms_db(phrase_audio(x, t, 1)) for t in early) - 6
     assert all(t["response_gap_s"] < 1.0 for t in early) and all(2.0 <= t["response_gap_s"] <= 4.0 for t in late)
-    assert all(t["rate_wpm"] >= 150 for t in before) and all(t["rate_wpm"] <= 100 for t in late)
-    assert all("+cm" in t["voice"] for t in late) and all("+cm" not in t["voice"] for t in before)
+    assert all(t["rate_wpm"] >= 150 for t in before) and all(t["rate_wpm"] <= 110 for t in late)
+    assert all("cmlabored" in t["voice"] for t in late)
+    assert not any("cmbreathy" in t["voice"] or "cmlabored" in t["voice"] for t in before)
     pauses = [b["start_s"] - a["end_s"] for t in late for a, b in zip(t["phrases"], t["phrases"][1:])]
     assert min(pauses) >= 0.8 and max(pauses) <= 2.5
     assert not any(t["inhalations"] for t in before) and sum(len(t["inhalations"]) for t in late) >= 6

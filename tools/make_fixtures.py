@@ -41,6 +41,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import soundfile as sf
+from scipy.fft import next_fast_len
 from scipy.signal import butter, resample_poly, sosfilt
 
 GENERATOR_VERSION = 1
@@ -51,6 +52,7 @@ FIXTURES_SRC = ROOT / "audio_fixtures"
 VARIANTS_DIR = FIXTURES_SRC / "espeak"
 REAL_DIR = FIXTURES_SRC / "real"
 
+TURN_RMS = 0.05  # speech RMS of every synthesised turn before its gain (the mix sets channel levels)
 AGENT_CHANNEL = 0  # left
 CALLER_CHANNEL = 1  # right
 ALERT_KINDS = (
@@ -208,7 +210,7 @@ class Delivery:
     rate: int = 165  # espeak -s, words per minute
     word_gap: int = 0  # espeak -g, extra gap between words (10 ms units)
     gain_db: float = 0.0  # level of the turn relative to the speaker's normal level
-    variant: str | None = None  # replaces the speaker's voice variant ("" keeps it)
+    variant: str | None = None  # replaces the speaker's voice variant (None or "" keeps it)
     max_words: int | None = None  # split sentences into phrases of at most this many words
     pause_s: tuple[float, float] = (0.25, 0.55)  # pause between phrases
     gap_s: tuple[float, float] = (0.3, 0.8)  # response gap before the turn
@@ -253,7 +255,7 @@ def split_phrases(sentence: str, max_words: int | None) -> list[str]:
 
 
 def synth_request(voice: Voice, d: Delivery, phrase: str) -> SynthRequest:
-    v = voice if d.variant is None else replace(voice, variant=d.variant or None)
+    v = replace(voice, variant=d.variant) if d.variant else voice
     if d.ellipsis_ms and "..." in phrase:
         parts = [p.strip() for p in phrase.split("...")]
         brk = f' <break time="{d.ellipsis_ms}ms"/> '
@@ -285,11 +287,18 @@ def inhalation(rng: np.random.Generator, duration: float, rms: float) -> np.ndar
 
 def render_turn(espeak: Espeak, voice: Voice, turn: Turn, rng: np.random.Generator,
                 max_lead_s: float) -> Rendered:
-    """Phrases joined by pauses (with inhalations in some of them), gain applied."""
+    """Phrases joined by pauses (with inhalations in some of them), at TURN_RMS * gain.
+
+    Every turn's speech is brought to the same RMS before its gain, so that a turn's level
+    relative to the speaker's healthy turns is exactly its gain_db, whatever the voice variant
+    (breath noise makes espeak-ng's breathy variants louder than its modal voice).
+    """
     d = turn.delivery
     texts = [p for s in split_sentences(turn.text) for p in split_phrases(s, d.max_words)]
     audios = [espeak.say(synth_request(voice, d, p)) for p in texts]
     speech_rms = float(np.sqrt(np.mean(np.concatenate(audios) ** 2)))
+    audios = [a * (TURN_RMS / speech_rms) for a in audios]
+    speech_rms = TURN_RMS
     pieces: list[np.ndarray] = []
     phrases: list[tuple[float, float, str]] = []
     inhales: list[tuple[float, float]] = []
@@ -395,10 +404,11 @@ def render_clips(turn: Turn, rng: np.random.Generator, transcripts: dict[str, st
 
 def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
     """Noise with power ~ 1/f**exponent (1 pink, 2 brown), above 20 Hz, unit RMS."""
-    spec = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
-    f = np.fft.rfftfreq(n, 1 / SR)
+    m = next_fast_len(n, real=True)
+    spec = rng.standard_normal(m // 2 + 1) + 1j * rng.standard_normal(m // 2 + 1)
+    f = np.fft.rfftfreq(m, 1 / SR)
     spec *= np.where(f >= 20, 1.0 / np.maximum(f, 20) ** (exponent / 2), 0.0)
-    x = np.fft.irfft(spec, n)
+    x = np.fft.irfft(spec, m)[:n]
     return x / np.sqrt(np.mean(x**2))
 
 
@@ -482,6 +492,7 @@ def dialogue(pairs: Sequence[tuple[str, str | Delivery, str | None]]) -> tuple[T
 
 def scenarios() -> list[Scenario]:
     n = CALLER
+    f_det = lambda s: deteriorated(s, 165, 96, "cmbreathyf", "cmlaboredf")  # noqa: E731
     labored_f = lambda s: replace(deteriorated(s, 150, 96, "cmbreathyf", "cmlaboredf"), style="labored")  # noqa: E731
     slow = replace(CALLER, rate=115, pause_s=(0.35, 0.7), gap_s=(0.5, 1.0), style="slow_well")
     breathy = replace(CALLER, rate=165, style="breathy")
@@ -585,6 +596,48 @@ def scenarios() -> list[Scenario]:
                  "Yes... I'm here. It's... really bad. I'm so tired."),
                 ("You're doing well. The paramedics are about five minutes away. Keep talking to me.",
                  deteriorated(1.0), "Okay... the door... is open."),
+            ]),
+        ),
+        Scenario(
+            name="deteriorating_female",
+            description="The same story with another caller, voice and text: a woman reporting a car insurance "
+                        "claim becomes light-headed and breathless after about a minute and a half; her replies "
+                        "slow down, her phrases shorten between audible inhalations and her voice weakens and "
+                        "turns breathy until she says 'it's hard to breathe, my chest hurts'.",
+            agent=Voice("en", "m3", pitch=40),
+            caller=Voice("en-us", "cmnormalf", pitch=66, amplitude=40),
+            seed=252,
+            expected_alerts=("possible_emergency",),
+            forbidden_alerts=(),
+            max_severity="critical",
+            turns=dialogue([
+                ("Hello, Summit Insurance claims line, this is Daniel. How can I help you today?", n,
+                 "Hi Daniel. I need to make a claim for my car. Someone reversed into it in the supermarket car "
+                 "park this morning, and the rear bumper is cracked. The other driver gave me his details."),
+                ("I'm sorry to hear that. Is anyone hurt, and is the car still safe to drive?", n,
+                 "No, nobody was hurt, it was very slow. The car drives fine, but one of the rear lights is broken. "
+                 "I don't want to get stopped by the police."),
+                ("Understood. Could I take your policy number, please?", n,
+                 "Yes, it's S M four four one, seven zero nine, two. The policy is in my name, Laura Bennett. "
+                 "My husband is a named driver as well."),
+                ("Thank you, Laura. Do you have the other driver's name and registration number?", n,
+                 "I do. His name is Peter Grant, and the registration is K L two one, X Y Z. "
+                 "I took photos of both cars, and of his insurance certificate."),
+                ("That's very helpful. You'll be able to upload the photos once I've set up the claim.", f_det(0.15),
+                 "Great. Sorry, can you give me a moment? I've come over a bit light headed. "
+                 "I think I stood up too quickly."),
+                ("Of course, take your time. Do you want to sit down?", f_det(0.35),
+                 "I'm sitting now. My heart is racing. It's probably nothing. Where do I send the photos?"),
+                ("I'll email you a link. Laura, are you feeling alright? You sound short of breath.", f_det(0.55),
+                 "Not really. My chest feels tight. I can't... get enough air. My hands are tingling."),
+                ("I think we should get you some help. Is anyone with you?", f_det(0.75),
+                 "No... I'm on my own. My husband... is at work. I feel faint."),
+                ("I'm going to call an ambulance for you. What's your home address?", f_det(0.9),
+                 "Nine... Mill Lane. Near the church. Please... hurry."),
+                ("The ambulance is on its way. Stay on the line with me, and keep talking to me.", f_det(1.0),
+                 "I'm... here. It's hard... to breathe. My chest... hurts."),
+                ("You're doing really well, Laura. Help is only a few minutes away.", f_det(1.0),
+                 "Okay... I'll stay... on the line."),
             ]),
         ),
         Scenario(
@@ -918,8 +971,8 @@ def label(sc: Scenario, placed: list[Placed], duration: float, levels: dict, dig
     for i, p in enumerate(placed):
         d = p.turn.delivery
         voice = sc.agent if p.turn.speaker == "agent" else sc.caller
-        if voice is not None and d.variant is not None and p.turn.speaker == "caller":
-            voice = replace(voice, variant=d.variant or None)
+        if voice is not None and d.variant and p.turn.speaker == "caller":
+            voice = replace(voice, variant=d.variant)
         phrases = [{"start_s": r3(p.start + a), "end_s": r3(p.start + b), "text": t}
                    for a, b, t in p.rendered.phrases]
         entry = {
@@ -1184,8 +1237,8 @@ class Generator:
         started = time.perf_counter()
         es = self.espeak()
         voices = [v for v in (sc.agent, sc.caller) if v is not None]
-        voices += [replace(sc.caller, variant=t.delivery.variant or None) for t in sc.turns
-                   if sc.caller is not None and t.speaker == "caller" and t.delivery.variant is not None]
+        voices += [replace(sc.caller, variant=t.delivery.variant) for t in sc.turns
+                   if sc.caller is not None and t.speaker == "caller" and t.delivery.variant]
         es.check_variants(voices)
         es.prefetch(r for t in sc.turns if not t.clips
                     for r in turn_requests(sc.agent if t.speaker == "agent" else sc.caller, t))
