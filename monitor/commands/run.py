@@ -1,0 +1,143 @@
+"""``call-monitor run``: the live daemon beside the softphone."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..console import error, info, warning
+from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="monitor live calls (the daemon)",
+                       description="Capture the caller's leg (and optionally the agent's), split the audio "
+                                   "into calls and raise alerts live. SOURCE: a sounddevice name fragment or "
+                                   "index, or a PulseAudio/PipeWire source such as softphone.monitor "
+                                   "(see `call-monitor devices`).")
+    p.add_argument("--caller", metavar="SOURCE", help="the caller's leg (daemon.caller)")
+    p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone (daemon.agent)")
+    p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout (as replay)")
+    p.add_argument("--webhook", metavar="URL", help="supervisor webhook (delivery.webhook_url)")
+    p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
+    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    o = {}
+    if args.caller is not None:
+        o["daemon.caller"] = args.caller
+    if args.agent is not None:
+        o["daemon.agent"] = args.agent
+    if args.webhook is not None:
+        o["delivery.webhook_url"] = args.webhook
+    if args.no_notify:
+        o["delivery.notify"] = False
+    if args.socket:
+        o["daemon.status_socket"] = args.socket
+    return o
+
+
+def _log(level: str, message: str) -> None:
+    (warning if level == "warning" else info)(message)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.umask(0o077)  # logs, database and sockets private to the user
+    overrides = overrides_from(args)
+    try:
+        cfg = config_from_args(args, overrides)
+    except ConfigError as err:
+        error(str(err))
+        return 2
+    from ..devices import DeviceError
+    from ..live import LiveSource
+    legs = {"caller": cfg.daemon.caller}
+    if cfg.daemon.agent:
+        legs["agent"] = cfg.daemon.agent
+    try:
+        source = LiveSource(legs, on_status=_log)
+    except DeviceError as err:
+        error(str(err))
+        return 2
+    except OSError as err:  # PortAudio library missing
+        error(f"cannot use the audio system: {err}")
+        return 2
+    try:
+        store = open_store(cfg)
+    except StoreError as err:
+        error(str(err))
+        return 2
+
+    from ..daemon import Daemon, StatusServer, socket_path
+    from ..sinks.terminal import HumanSink, JsonlSink
+    sinks = {}
+    if args.jsonl:
+        sinks["terminal"] = JsonlSink()
+    elif cfg.delivery.terminal:
+        sinks["terminal"] = HumanSink(bell=cfg.delivery.bell)
+    webhook = notify = None
+    if cfg.delivery.webhook_url:
+        from ..sinks.webhook import WebhookSink
+        d = cfg.delivery
+        webhook = WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
+                              backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=_log).start()
+        sinks["webhook"] = webhook
+    from ..sinks.notify import NotifySink
+    notify = NotifySink(log=_log)
+    if cfg.delivery.notify:
+        sinks["notify"] = notify
+
+    transcription = None
+    if not args.no_transcribe and cfg.transcription.enabled:
+        try:
+            from ..transcription_setup import TranscriptionSetup
+        except ImportError:
+            TranscriptionSetup = None
+        if TranscriptionSetup is not None:
+            try:
+                transcription = TranscriptionSetup.create(cfg, args.model)
+            except Exception as err:
+                error(str(err))
+                return 2
+            if transcription is None:
+                info("no Vosk model found: running acoustic-only")
+
+    def reload():
+        return config_from_args(args, overrides)
+
+    daemon = Daemon(cfg, source, store, sinks, reload=reload, log=_log, webhook=webhook, notify=notify,
+                    transcription=transcription)
+    source.on_status = daemon.source_status
+    daemon.install_signals()
+    try:
+        status = StatusServer(socket_path(cfg), daemon.state)
+    except (RuntimeError, OSError) as err:
+        error(f"status socket: {err}")
+        store.close()
+        return 2
+    try:
+        source.start()
+    except Exception as err:
+        status.close()
+        store.close()
+        error(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
+              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}")
+        return 2
+    names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
+    info(f"listening ({names}); status socket {status.path}")
+    try:
+        rc = daemon.run()
+    finally:
+        status.close()
+        if webhook is not None:
+            webhook.close(0.5)
+        notify.close(0.3)
+        store.close()
+    info(f"stopped ({daemon._stop_reason or 'capture ended'})")
+    return rc

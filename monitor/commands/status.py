@@ -1,0 +1,77 @@
+"""``call-monitor status``: the running daemon's state, read over its Unix socket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from ..console import error
+from .common import ConfigError, add_config_options, config_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="state of the running daemon (devices, call, cues, alerts)",
+                       description="Ask the running `call-monitor run` for its state over its Unix socket "
+                                   "(no network port).")
+    p.add_argument("--json", action="store_true", help="print the raw JSON state")
+    p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon)")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+def _fmt(v, nd=2, unit=""):
+    return "n/a" if v is None else f"{v:.{nd}f}{unit}"
+
+
+def render(st: dict) -> str:
+    lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
+    for leg, s in st["legs"].items():
+        lines.append(f"  {leg:6s} {s['label']} [{s['state']}] {s['device_rate']} Hz, level "
+                     f"{_fmt(s.get('level_dbfs'), 1, ' dBFS')}, overflows {s['overflows']}, dropped "
+                     f"{s['dropped_blocks']}, reopens {s['reopens']}")
+    c = st.get("call")
+    if c:
+        lines.append(f"  call {c['call_id']}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
+                     f"{'ready' if c['baseline_ready'] else 'collecting'}")
+        for kind, a in c["active_alerts"].items():
+            lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
+        cues = c.get("cues")
+        if cues:
+            lines.append(f"    cues: speech rate {_fmt(cues.get('speech_rate_sps'), 2, '/s')}, pause ratio "
+                         f"{_fmt(cues.get('pause_ratio'))}, mean phrase {_fmt(cues.get('mean_phrase_s'), 1, ' s')}, "
+                         f"HNR {_fmt(cues.get('hnr_db'), 1, ' dB')}, loudness {_fmt(cues.get('loudness_dbfs'), 1, ' dBFS')}")
+    else:
+        lines.append("  no call in progress")
+    lines.append(f"  calls {st['calls']}, alerts {st['alerts']}, overflows {st['overflows']}")
+    for a in st.get("recent_alerts", [])[-5:]:
+        when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
+        lines.append(f"    {when} call {a['call_id']} {a['severity']} {a['kind']} at {a['t']:.0f} s")
+    if st.get("webhook"):
+        w = st["webhook"]
+        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, failures {w['failures']}"
+                     + (f" (last: {w['last_error']})" if w["last_error"] else ""))
+    if st.get("notify"):
+        lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..daemon import query_status, socket_path
+    path = args.socket
+    if not path:
+        try:
+            path = socket_path(config_from_args(args))
+        except ConfigError as err:
+            error(str(err))
+            return 2
+    try:
+        st = query_status(path)
+    except FileNotFoundError:
+        error(f"no daemon running (no status socket at {path})")
+        return 1
+    except (ConnectionRefusedError, OSError) as err:
+        error(f"no daemon answering at {path} ({err.strerror or err})")
+        return 1
+    print(json.dumps(st) if args.json else render(st))
+    return 0

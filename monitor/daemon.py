@@ -1,0 +1,364 @@
+"""The live daemon: capture, call segmentation, one CallPipeline per call, delivery.
+
+Calls: between calls the daemon listens and keeps the last ``PREROLL_S`` of
+audio. A call starts when speech (either leg above ``speech_dbfs`` for at
+least ``ONSET_S`` within a second) appears after at least
+``daemon.call_start_silence_s`` of silence; its clock starts at the kept
+pre-roll, and it gets its own CallPipeline (own baseline, store row and
+summary). It ends after ``daemon.call_end_silence_s`` of silence on both legs.
+
+Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
+summary, store) and exit within 2 s; SIGHUP reloads the configuration, handing
+the new thresholds to the running call's AlertEngine.
+
+Status: a Unix socket (mode 0600, no network port) answers each connection
+with one JSON object describing the daemon (``call-monitor status``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import Config, ConfigError, load_config
+from .events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent
+from .pipeline import CallPipeline
+from .sources import Chunk
+from .store import Store
+
+PREROLL_S = 1.0
+ONSET_S = 0.25
+FRAME_S = 0.02
+SPEECH_DBFS = -48.0
+
+
+def socket_path(cfg: Config, env: dict | None = None) -> str:
+    """Where the status socket lives: the config's, else $XDG_RUNTIME_DIR, else next to the db."""
+    env = os.environ if env is None else env
+    if cfg.daemon.status_socket:
+        return os.path.expanduser(cfg.daemon.status_socket)
+    run = env.get("XDG_RUNTIME_DIR")
+    if run and os.path.isdir(run):
+        return os.path.join(run, "callmonitor.sock")
+    return os.path.expanduser(cfg.storage.db) + ".sock"
+
+
+def query_status(path: str, timeout: float = 2.0) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        data = b""
+        while True:
+            part = s.recv(65536)
+            if not part:
+                break
+            data += part
+    return json.loads(data.decode("utf-8"))
+
+
+class StatusServer:
+    """Answer each connection on a Unix socket with ``state()`` as JSON."""
+
+    def __init__(self, path: str, state: Callable[[], dict]) -> None:
+        self.path = path
+        self.state = state
+        if os.path.exists(path):
+            try:
+                query_status(path, timeout=0.5)
+            except OSError:
+                os.unlink(path)  # stale socket of a dead daemon
+            else:
+                raise RuntimeError(f"another call-monitor daemon is running (status socket {path})")
+        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            self.sock.bind(path)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        self.sock.listen(4)
+        self.sock.settimeout(0.3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                try:
+                    conn.sendall(json.dumps(self.state(), default=str).encode("utf-8") + b"\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class Segmenter:
+    """Speech/silence bookkeeping on the source clock (seconds)."""
+
+    def __init__(self, rate: int, speech_dbfs: float = SPEECH_DBFS) -> None:
+        self.rate = rate
+        self.frame = int(rate * FRAME_S)
+        self.speech_dbfs = speech_dbfs
+        self.last_speech: float | None = None  # end of the last voiced frame
+        self.prev_speech: float | None = None  # last speech before the current onset window
+        self._recent: collections.deque[float] = collections.deque()  # voiced frame times, last 1 s
+
+    def feed(self, chunk: Chunk) -> bool:
+        """Update with a chunk; True when speech onset (ONSET_S voiced within 1 s) is present."""
+        x = chunk.samples
+        n = len(x) // self.frame
+        if n:
+            fr = x[:n * self.frame].reshape(n, self.frame, x.shape[1]).astype(np.float64)
+            db = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-12)  # (n, legs)
+            voiced = np.flatnonzero((db > self.speech_dbfs).any(axis=1))
+            for i in voiced:
+                t = chunk.t0 + (i + 1) * FRAME_S
+                if not self._recent and self.last_speech is not None:
+                    self.prev_speech = self.last_speech
+                self._recent.append(t)
+                self.last_speech = t
+        end = chunk.t0 + len(x) / self.rate
+        while self._recent and self._recent[0] < end - 1.0:
+            self._recent.popleft()
+        return len(self._recent) * FRAME_S >= ONSET_S
+
+    def silence_before_onset(self) -> float:
+        if self.prev_speech is None:
+            return float("inf")
+        onset_t = self._recent[0] - FRAME_S if self._recent else (self.last_speech or 0.0)
+        return onset_t - self.prev_speech
+
+    def silence_s(self, now: float) -> float:
+        return float("inf") if self.last_speech is None else now - self.last_speech
+
+
+class Daemon:
+    def __init__(self, cfg: Config, source, store: Store, sinks: dict[str, Callable[[Event], None]],
+                 *, reload: Callable[[], Config] | None = None, log: Callable[[str, str], None] | None = None,
+                 webhook=None, notify=None, transcription=None, status_path: str | None = None) -> None:
+        self.cfg = cfg
+        self.source = source
+        self.store = store
+        self.sinks = dict(sinks)
+        self.reload_fn = reload
+        self.log = log or (lambda level, msg: None)
+        self.webhook = webhook
+        self.notify = notify
+        self.transcription = transcription
+        self.status_path = status_path
+        self.pipeline: CallPipeline | None = None
+        self.call_origin = 0.0
+        self.calls = 0
+        self.alerts_total = 0
+        self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
+        self.active: dict[str, dict] = {}
+        self.started_at = time.time()
+        self._stop_reason: str | None = None
+        self._reload = False
+        self._msgs: "queue.Queue[tuple[str, str]]" = queue.Queue()
+        self._sink_errors: dict[str, int] = {}
+        self._audio = None
+        self.segmenter = Segmenter(source.rate)
+        self._preroll: collections.deque[Chunk] = collections.deque()
+        self._now = 0.0
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self, reason: str = "stop") -> None:
+        self._stop_reason = reason
+        self.source.stop()
+
+    def request_reload(self) -> None:
+        self._reload = True
+
+    def source_status(self, level: str, message: str) -> None:
+        """From capture threads: reported on stderr now, as a status event by the main loop."""
+        self.log(level, message)
+        self._msgs.put((level, message))
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda s, f: self.request_stop("SIGTERM"))
+        signal.signal(signal.SIGINT, lambda s, f: self.request_stop("SIGINT"))
+        signal.signal(signal.SIGHUP, lambda s, f: self.request_reload())
+
+    # ------------------------------------------------------------------ events
+    def emit(self, events: list[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, AlertEvent):
+                self.alerts_total += 1
+                self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
+                self.recent_alerts.append({"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t,
+                                           "kind": ev.kind, "severity": ev.severity,
+                                           "at": time.time()})
+            elif isinstance(ev, AlertClearedEvent):
+                self.active.pop(ev.kind, None)
+            for name, sink in self.sinks.items():
+                try:
+                    sink(ev)
+                except Exception as err:  # one failing sink never stops the others
+                    n = self._sink_errors[name] = self._sink_errors.get(name, 0) + 1
+                    if n <= 3 or n % 100 == 0:
+                        self.log("warning", f"{name} output failed: {err}")
+
+    def _status_event(self, level: str, message: str) -> StatusEvent:
+        t = self._now - self.call_origin if self.pipeline is not None else self._now
+        return StatusEvent(t=round(max(0.0, t), 3), level=level, message=message)
+
+    def _drain_msgs(self) -> None:
+        while True:
+            try:
+                level, msg = self._msgs.get_nowait()
+            except queue.Empty:
+                return
+            self.emit([self._status_event(level, msg)])
+
+    # ------------------------------------------------------------------ calls
+    def _start_call(self) -> None:
+        first = self._preroll[0].t0 if self._preroll else self._now
+        self.call_origin = first
+        extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
+        label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
+            if hasattr(self.source, "stats") else "live"
+        self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.store,
+                                     source=f"live:{label}", started_at=time.time() - (self._now - first),
+                                     **extra)
+        self.calls += 1
+        self.active = {}
+        self.log("info", f"call {self.pipeline.call_id} started")
+        self.emit([StatusEvent(t=0.0, level="info", message=f"call {self.pipeline.call_id} started")])
+        if self.cfg.daemon.write_audio:
+            self._open_audio()
+        chunks, self._preroll = list(self._preroll), collections.deque()
+        for ch in chunks:
+            self._feed(ch)
+
+    def _feed(self, chunk: Chunk) -> None:
+        c = Chunk(round(chunk.t0 - self.call_origin, 6), chunk.samples)
+        if self._audio is not None:
+            try:
+                self._audio.write(chunk.samples)
+            except Exception as err:
+                self.log("warning", f"call audio not written: {err}")
+                self._audio = None
+        self.emit(self.pipeline.process(c))
+
+    def _end_call(self, why: str) -> None:
+        p, self.pipeline = self.pipeline, None
+        if p is None:
+            return
+        events = p.finish()
+        self.emit(events)
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        self.active = {}
+        self.log("info", f"call {p.call_id} ended ({why}): {p.duration_s:.1f} s, {len(p.alerts)} alert(s)")
+
+    def _open_audio(self) -> None:
+        import soundfile as sf
+        d = Path(os.path.expanduser(self.cfg.daemon.audio_dir or os.path.dirname(
+            os.path.expanduser(self.cfg.storage.db)) or "."))
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = d / f"call-{self.pipeline.call_id}.wav"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
+                                   channels=len(self.source.legs), subtype="PCM_16")
+
+    # ------------------------------------------------------------------ reload
+    def _do_reload(self) -> None:
+        self._reload = False
+        if self.reload_fn is None:
+            return
+        try:
+            cfg = self.reload_fn()
+        except ConfigError as err:
+            self.log("warning", f"configuration not reloaded: {err}")
+            self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
+            return
+        self.cfg = cfg
+        if self.pipeline is not None:
+            self.pipeline.cfg = cfg
+            self.emit(self.pipeline._route(self.pipeline.engine.reconfigure(cfg)))
+        if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
+            self.sinks["terminal"].bell = cfg.delivery.bell
+        if self.notify is not None:
+            if cfg.delivery.notify:
+                self.sinks["notify"] = self.notify
+            else:
+                self.sinks.pop("notify", None)
+        self.log("info", "configuration reloaded")
+        self.emit([self._status_event("info", "configuration reloaded")])
+
+    # ------------------------------------------------------------------ status
+    def state(self) -> dict[str, Any]:
+        p = self.pipeline
+        call = None
+        if p is not None:
+            cues = p.last_cues.to_dict() if p.last_cues is not None else None
+            call = {"call_id": p.call_id, "t": round(p.duration_s, 1), "alerts": len(p.alerts),
+                    "active_alerts": dict(self.active), "baseline_ready": p.baseline.baseline is not None,
+                    "cues": cues}
+        legs = self.source.stats() if hasattr(self.source, "stats") else {}
+        return {
+            "pid": os.getpid(), "started_at": self.started_at, "uptime_s": round(time.time() - self.started_at, 1),
+            "db": str(self.store.path), "config": list(self.cfg.sources), "legs": legs,
+            "overflows": sum(s.get("overflows", 0) for s in legs.values()),
+            "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
+            "calls": self.calls, "call": call, "alerts": self.alerts_total,
+            "recent_alerts": list(self.recent_alerts),
+            "webhook": None if self.webhook is None else {
+                "url": self.webhook.url, "delivered": self.webhook.delivered,
+                "failures": self.webhook.failures, "last_error": self.webhook.last_error},
+            "notify": None if self.notify is None else {"sent": self.notify.sent,
+                                                         "failures": self.notify.failures},
+            "transcription": self.transcription is not None,
+        }
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> int:
+        d = self.cfg.daemon
+        for chunk in self.source.chunks():
+            self._now = chunk.t0 + len(chunk.samples) / self.source.rate
+            self._drain_msgs()
+            if self._reload:
+                self._do_reload()
+            onset = self.segmenter.feed(chunk)
+            if self.pipeline is None:
+                self._preroll.append(chunk)
+                while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
+                    self._preroll.popleft()
+                if onset and self.segmenter.silence_before_onset() >= d.call_start_silence_s:
+                    self._start_call()
+            else:
+                self._feed(chunk)
+                if self.segmenter.silence_s(self._now) >= d.call_end_silence_s:
+                    self._end_call(f"{d.call_end_silence_s:g} s of silence")
+            if self._stop_reason:
+                break
+        self._drain_msgs()
+        if self.pipeline is not None:
+            self._end_call(self._stop_reason or "capture ended")
+        return 0

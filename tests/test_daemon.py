@@ -1,0 +1,281 @@
+"""The live daemon as a real subprocess on a private PulseAudio server.
+
+`call-monitor run --caller softphone.monitor` listens to the monitor of the null sink
+`softphone`; the test plays a deteriorating call into the sink with paplay and checks
+that the critical alert reaches the JSON output, SQLite and a real HTTP server on
+127.0.0.1 within a few seconds of where replay of the same audio puts it.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pulse import pulse  # noqa: E402,F401
+
+from monitor.config import load_config  # noqa: E402
+from monitor.daemon import Segmenter  # noqa: E402
+from monitor.pipeline import CallPipeline, run_source  # noqa: E402
+from monitor.sources import Chunk, FileSource  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
+PY = sys.executable
+FIGURES = ROOT / "tests" / ".live_figures.json"
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1; ``up`` False answers 503."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.received: list[tuple[float, dict]] = []
+        self.up = True
+        hook = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not hook.up:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                hook.received.append((time.monotonic(), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Daemon:
+    def __init__(self, args, env, cwd):
+        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", *args], env=env, cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[tuple[float, dict]] = []
+        self.err: list[str] = []
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), json.loads(line)))
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def wait_err(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in e for e in self.err):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return False
+
+    def status(self, env):
+        r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait_running(self, env, timeout=8):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                st = self.status(env)
+                if all(s["state"] == "running" for s in st["legs"].values()):
+                    return st
+            except (AssertionError, json.JSONDecodeError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError("capture did not start: " + "\n".join(self.err))
+
+    def usage(self):
+        """(cpu seconds, peak RSS MB) of the daemon so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        hwm = 0.0
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) / 1024
+        return cpu, hwm
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _caller_cut(path, segments):
+    x, r = sf.read(FIXTURE, dtype="float32")
+    y = np.concatenate([x[int(a * r):int(b * r), 1] for a, b in segments])
+    sf.write(path, y, r)
+    return len(y) / r
+
+
+def _replay(path):
+    cfg = load_config(None, user_config=False)
+    src = FileSource(path)
+    return [e for e in run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), []) if e.type == "alert"]
+
+
+@pytest.fixture
+def env(pulse, tmp_path):
+    e = pulse.full_env()
+    e["HOME"] = str(tmp_path)  # no user config
+    e["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
+    e["PYTHONPATH"] = str(ROOT)
+    return e
+
+
+def test_segmenter_finds_onsets_after_silence():
+    rate = 16000
+    seg = Segmenter(rate)
+    noise = lambda s: np.random.default_rng(0).normal(0, 0.001, (int(s * rate), 1)).astype(np.float32)  # noqa: E731
+    tone = lambda s: (0.1 * np.sin(np.arange(int(s * rate)) / rate * 2 * np.pi * 200)[:, None]).astype(np.float32)  # noqa: E731
+    t = 0.0
+    out = []
+    for part in [noise(3), tone(1), noise(2)]:
+        for i in range(0, len(part), 1600):
+            ch = Chunk(t, part[i:i + 1600])
+            out.append((t, seg.feed(ch)))
+            t += len(ch.samples) / rate
+    first = next(t for t, on in out if on)
+    assert 3.0 <= first <= 3.4
+    assert seg.silence_before_onset() == float("inf")
+    assert abs(seg.silence_s(6.0) - 2.0) < 0.05
+
+
+def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
+    cut = tmp_path / "call.wav"
+    # the caller's leg: 42 s of normal speech (baseline), then the labored part
+    duration = _caller_cut(cut, [(6.2, 48), (108, 145)])
+    ref = _replay(cut)
+    crit = [a for a in ref if a.severity == "critical"]
+    assert crit, "replay raises no critical alert on the cut"
+    t_ref = crit[0].t
+    hook = Hook()
+    db = tmp_path / "events.db"
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--webhook", hook.url,
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        d.wait_running(env)
+        assert (os.stat(db).st_mode & 0o777) == 0o600
+        sock = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
+        assert (os.stat(sock).st_mode & 0o777) == 0o600
+        cpu0, _ = d.usage()
+        t_play = time.monotonic()
+        player = pulse.play(cut)
+        deadline = t_play + t_ref + 20
+        while time.monotonic() < deadline and not any(p["severity"] == "critical" for _, p in hook.received):
+            time.sleep(0.1)
+        got = [(t, p) for t, p in hook.received if p["severity"] == "critical"]
+        assert got, f"no critical alert at the webhook; stderr: {d.err[-5:]}"
+        latency = got[0][0] - t_play - t_ref
+        st = d.status(env)
+        assert st["call"] is not None and st["alerts"] >= 1 and st["overflows"] == 0
+        cpu1, peak = d.usage()
+        wall = time.monotonic() - t_play
+        time.sleep(1.0)
+        assert player.poll() is None, "the call should still be playing (SIGTERM mid-call)"
+        t_term = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        rc = d.proc.wait(5)
+        exit_s = time.monotonic() - t_term
+        player.kill()
+        time.sleep(0.2)
+    finally:
+        d.kill()
+        hook.close()
+    FIGURES.write_text(json.dumps({"latency_s": latency, "replay_t": t_ref, "cpu_share": (cpu1 - cpu0) / wall,
+                                   "peak_rss_mb": peak, "sigterm_exit_s": exit_s, "duration_s": duration}))
+    print(f"\nlive: critical at webhook {latency:+.2f} s vs replay t={t_ref}; CPU {(cpu1 - cpu0) / wall:.1%} of a "
+          f"core; peak RSS {peak:.0f} MB; SIGTERM exit {exit_s:.2f} s")
+    assert -2.0 < latency < 4.0
+    assert rc == 0 and exit_s < 2.0, d.err
+    # the JSON output has the same critical alert, as early as the webhook
+    jl = [(t, e) for t, e in d.lines if e["type"] == "alert" and e["severity"] == "critical"]
+    assert jl and jl[0][0] <= got[0][0] + 0.5
+    assert jl[0][1]["kind"] == got[0][1]["kind"] == crit[0].kind
+    # same call time as replay, within a few seconds (the live call starts at the pre-roll)
+    assert abs(jl[0][1]["t"] - t_ref) < 4.0
+    # nothing lost: every alert printed is in SQLite; the call was closed with a summary
+    con = sqlite3.connect(db)
+    ids = {r[0] for r in con.execute("SELECT id FROM alerts")}
+    assert {e["alert_id"] for _, e in d.lines if e["type"] == "alert"} <= ids
+    assert con.execute("SELECT count(*) FROM alerts WHERE severity='critical'").fetchone()[0] >= 1
+    (ended, summary), = con.execute("SELECT ended_at, summary FROM calls").fetchall()
+    assert ended is not None and json.loads(summary)["critical_alerts"] >= 1
+    assert any(e["type"] == "call_summary" for _, e in d.lines)
+    # delivered once each
+    assert len([p for _, p in hook.received if p["kind"] == crit[0].kind]) == 1
+    assert not os.path.exists(sock)
+
+
+def test_sound_server_restart_mid_call(pulse, env, tmp_path):
+    cut = tmp_path / "talk.wav"
+    _caller_cut(cut, [(6.2, 17.5)])
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        d.wait_running(env)
+        p = pulse.play(cut)
+        time.sleep(4)
+        pulse.stop()  # the sound server dies mid-call
+        p.wait(5)
+        assert d.wait_err("input lost", 5), d.err
+        time.sleep(1.0)
+        pulse.start()
+        assert d.wait_err("reopened", 15), d.err
+        assert d.proc.poll() is None
+        n_before = len(d.lines)
+        t_resume = time.monotonic()
+        pulse.play(cut).wait(20)
+        st = d.status(env)
+        assert st["legs"]["caller"]["reopens"] >= 1 and st["legs"]["caller"]["state"] == "running"
+        assert st["call"] is not None
+        # speech after the restart was analysed in the same call
+        cues = [e for t, e in d.lines[n_before:] if e["type"] == "cues" and t > t_resume + 3]
+        assert cues and max(c["speech_s"] or 0 for c in cues) > 3
+        assert any(e["type"] == "status" and "reopened" in e["message"] for _, e in d.lines)
+        d.proc.send_signal(signal.SIGINT)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+
+
+def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "no-such-mic", "--db", str(tmp_path / "e.db")],
+                       env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no-such-mic" in lines[0] and lines[0].startswith("call-monitor: error:")
+    assert "softphone.monitor" in lines[0]  # lists what exists
