@@ -111,28 +111,34 @@ ACOUSTIC_KINDS: tuple[str, ...] = (
 )
 
 DEFAULT_RULES: tuple[RuleConfig, ...] = (
-    # Speech rate: listeners notice ~10 % tempo changes; a 25 % drop held for seconds is a clear
-    # slowing, well outside window-to-window noise. Conversational speech runs ~3-5 syllables/s:
-    # under 1.5 is less than half of it, slow even for a slow talker.
-    RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.25, absolute=1.5,
+    # Speech rate (over the caller's own turn time): listeners notice ~10 % tempo changes; a 20 %
+    # drop held for seconds is a clear slowing, outside window-to-window noise (the MAD widening
+    # below guards noisy callers). Conversational speech runs ~3-5 syllables/s: under 1.5 is
+    # less than half of it, slow even for a slow talker (our slow-talker fixtures sit at 2.2-3.3).
+    RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.2, absolute=1.5,
                min_speech_s=6.0),
     # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
-    # inhalation pauses (Lee 1993). +60 % over a typical 0.15-0.25 baseline, and at least 0.25;
-    # over 0.45 (nearly half the speaking time silent) fires without a baseline.
+    # inhalation pauses (Lee 1993). +60 % over the caller's baseline and at least 0.25; over
+    # 0.32 (a third of the turn silent; healthy fixtures stay under 0.25) fires without one.
     RuleConfig("long_pauses", "pause_ratio", "above", relative_change=0.6, gate=0.25,
-               absolute=0.45, min_speech_s=6.0),
-    # Response latency after the agent stops: healthy turn gaps are a few hundred ms; over 2 s
-    # and twice the caller's own baseline is a slow reply, over 4 s is one regardless.
-    RuleConfig("slow_response", "response_latency_s", "above", relative_change=1.0, gate=2.0,
-               absolute=4.0, min_speech_s=0.0),
+               absolute=0.32, min_speech_s=6.0),
+    # Response latency after the agent stops: healthy turn gaps are a few hundred ms (0.5-1.2 s
+    # in every healthy fixture); over 1.5 s and twice the caller's own baseline is a slow reply,
+    # over 1.8 s is one regardless.
+    RuleConfig("slow_response", "response_latency_s", "above", relative_change=1.0, gate=1.5,
+               absolute=1.8, min_speech_s=0.0),
     # Breath groups: ~3.1 s (SD 0.6) in healthy reading, longer in conversation; lung and heart
-    # patients speak in shorter ones. 35 % shorter is > 1.5 SD; under 1 s is gasping speech.
-    RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.35, absolute=1.0,
+    # patients speak in shorter ones. 35 % shorter is > 1.5 SD; under 0.8 s is gasping speech
+    # (a noisy line breaks phrases up to ~1 s, so the floor stays below that).
+    RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.35, absolute=0.8,
                min_speech_s=6.0),
-    # CPPS is the most robust breathiness measure in running speech, but its absolute value
-    # depends on software, band and codec: only the change against the caller's own baseline
-    # counts (a breathy espeak voice is >= 3 dB below the normal one). No absolute floor.
-    RuleConfig("breathy_voice", "cpps_db", "below", delta=-3.0, min_speech_s=3.0, persist_s=8.0),
+    # Breathiness from the harmonics-to-noise ratio of voiced frames: a drop of 3 dB against the
+    # caller's own baseline, or under 4 dB at all (normal running speech measures 8-13 dB here
+    # on wide-band, telephone and noisy lines alike; breathy voices 0-2 dB). HNR is used rather
+    # than CPPS because CPPS's absolute value depends on software, band and codec (it is
+    # reported in every cue event all the same).
+    RuleConfig("breathy_voice", "hnr_db", "below", delta=-3.0, absolute=4.0, min_speech_s=3.0,
+               persist_s=5.0),
     # Loudness of speech frames: a 6 dB drop is half the sound pressure, a clearly weaker
     # voice. Line levels vary too much for an absolute floor.
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-6.0, min_speech_s=3.0,
