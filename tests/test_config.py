@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import (ACOUSTIC_KINDS, Config, ConfigError, config_from_toml,
-                            effective_config_toml, load_config, parse_override)
+from monitor.config import (ACOUSTIC_KINDS, DEFAULT_RULES, Config, ConfigError,
+                            config_from_toml, effective_config_toml, load_config,
+                            parse_override)
 
 
 @pytest.fixture
@@ -31,9 +32,12 @@ def test_defaults_load_without_any_file(env):
     assert cfg.rules.kinds == ACOUSTIC_KINDS
     slow = cfg.rules.rule("slow_speech")
     assert slow.cue == "speech_rate_sps" and slow.direction == "below"
-    assert slow.relative_change == -0.25 and slow.absolute is not None
-    assert cfg.rules.rule("breathy_voice").cue == "cpps_db"
-    assert cfg.rules.rule("weak_voice").delta == -6.0
+    assert slow.relative_change is not None and slow.relative_change < 0
+    assert slow.absolute is not None
+    assert cfg.rules.acoustic == DEFAULT_RULES  # the tuned values themselves live in config.py
+    breathy = cfg.rules.rule("breathy_voice")
+    assert breathy.direction == "below" and breathy.delta is not None and breathy.delta < 0
+    assert cfg.rules.rule("weak_voice").delta is not None and cfg.rules.rule("weak_voice").delta < 0
     assert cfg.rules.possible_emergency.severity == "critical"
     assert cfg.rules.possible_emergency.min_kinds >= 2
     assert "i can't breathe" in cfg.phrase_list()
@@ -59,7 +63,9 @@ def test_user_config_then_file_then_command_line(env, tmp_path):
     assert cfg.analysis.window_s == 30.0      # --config beats the user config
     assert cfg.analysis.hop_s == 2.0          # the user config beats the defaults
     assert cfg.rules.rule("slow_speech").persist_s == 4.0  # the command line beats both
-    assert cfg.rules.rule("slow_speech").relative_change == -0.25  # untouched keys keep defaults
+    default = next(r for r in DEFAULT_RULES if r.kind == "slow_speech")
+    # untouched keys keep their defaults
+    assert cfg.rules.rule("slow_speech") == dataclasses.replace(default, persist_s=4.0)
     assert cfg.storage.db.endswith("/x.db") and "~" not in cfg.storage.db
     assert cfg.sources == (str(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml"),
                            str(given))
@@ -138,6 +144,9 @@ def test_command_line_overrides_are_validated(env):
 
 
 def test_false_unsets_an_optional_threshold(env, tmp_path):
+    write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml",
+          "[rules.slow_speech]\nabsolute = 1.5\n")
+    assert load_config(env=env).rules.rule("slow_speech").absolute == 1.5
     path = write(tmp_path / "c.toml", "[rules.slow_speech]\nabsolute = false\n")
     assert load_config(path, env=env).rules.rule("slow_speech").absolute is None
 

@@ -2,6 +2,9 @@
 
 A "normal" caller here speaks ~3.5 syllables/s with a pause ratio of 0.2, 2.8 s phrases,
 CPPS 12 dB, HNR 14 dB, -25 dBFS and quick replies; windows come once a second.
+
+The tests specify the engine, not the tuned defaults: every threshold they depend on is
+stated below in ``RULES_TOML`` (the defaults in ``monitor.config`` may be retuned freely).
 """
 
 from __future__ import annotations
@@ -12,9 +15,47 @@ from typing import Iterable
 import pytest
 
 from monitor.baseline import Baseline, BaselineBuilder
-from monitor.config import Config, config_from_toml
+from monitor.config import Config, load_config
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 from monitor.rules import AlertEngine
+
+# The thresholds these tests are written against, independent of the tuned defaults.
+_TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0,
+               cooldown_s=60.0)
+TEST_RULES: dict[str, dict[str, object]] = {
+    # false = no such test (the TOML spelling of None)
+    "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
+                        delta=False, gate=False, absolute=1.5, min_speech_s=6.0),
+    "long_pauses": dict(_TIMING, cue="pause_ratio", direction="above", relative_change=0.6,
+                        delta=False, gate=0.25, absolute=0.45, min_speech_s=6.0),
+    "slow_response": dict(_TIMING, cue="response_latency_s", direction="above",
+                          relative_change=1.0, delta=False, gate=2.0, absolute=4.0,
+                          min_speech_s=0.0),
+    "short_phrases": dict(_TIMING, cue="mean_phrase_s", direction="below", relative_change=-0.35,
+                          delta=False, gate=False, absolute=1.0, min_speech_s=6.0),
+    "breathy_voice": dict(_TIMING, cue="hnr_db", direction="below", relative_change=False,
+                          delta=-3.0, gate=False, absolute=4.0, min_speech_s=3.0, persist_s=8.0),
+    "weak_voice": dict(_TIMING, cue="loudness_dbfs", direction="below", relative_change=False,
+                       delta=-6.0, gate=False, absolute=False, min_speech_s=3.0, persist_s=8.0),
+    "possible_emergency": dict(enabled=True, min_kinds=3, with_phrase=True, phrase_min_kinds=1,
+                               severity="critical", persist_s=0.0, clear_s=15.0,
+                               cooldown_s=120.0,
+                               kinds=["slow_speech", "long_pauses", "slow_response",
+                                      "short_phrases", "breathy_voice", "weak_voice"]),
+    "distress_phrase": dict(enabled=True, severity="warning", escalate_within_s=120.0,
+                            cooldown_s=30.0),
+}
+TEST_ANALYSIS = dict(window_s=20.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
+                     baseline_min_window_speech_s=5.0, baseline_min_windows=10)
+
+
+def config(**overrides: object) -> Config:
+    """The test thresholds above, then ``overrides`` (dotted keys without "rules.", e.g.
+    ``config(**{"slow_speech.enabled": False})``)."""
+    flat = {f"rules.{kind}.{k}": v for kind, table in TEST_RULES.items() for k, v in table.items()}
+    flat.update({f"analysis.{k}": v for k, v in TEST_ANALYSIS.items()})
+    flat.update({f"rules.{k}": v for k, v in overrides.items()})
+    return load_config(overrides=flat, user_config=False)
 
 NORMAL = dict(speech_rate_sps=3.5, articulation_rate_sps=4.4, pause_ratio=0.2, mean_pause_s=0.5,
               mean_phrase_s=2.8, hnr_db=14.0, cpps_db=12.0, loudness_dbfs=-25.0,
@@ -28,7 +69,7 @@ def cues(t: float, **changes: float | None) -> CuesEvent:
 
 def normal_baseline(cfg: Config | None = None) -> Baseline:
     """A frozen baseline from a real builder fed 60 s of a normal caller (with small jitter)."""
-    builder = BaselineBuilder((cfg or Config()).analysis)
+    builder = BaselineBuilder((cfg or config()).analysis)
     for t in range(1, 61):
         jitter = (t % 5 - 2) * 0.05
         builder.add(cues(t, speech_rate_sps=3.5 + jitter, mean_phrase_s=2.8 + jitter))
@@ -61,12 +102,12 @@ def base() -> Baseline:
 
 
 def test_a_normal_caller_raises_nothing(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     assert run(engine, (cues(t) for t in range(61, 400)), base) == []
 
 
 def test_a_cue_beyond_threshold_for_less_than_persist_s_raises_nothing(base):
-    engine = AlertEngine(Config())  # slow_speech persist_s = 6
+    engine = AlertEngine(config())  # slow_speech persist_s = 6
     seq = [cues(t) for t in range(100, 110)]
     seq += [cues(t, speech_rate_sps=SLOW) for t in range(110, 116)]   # 5 s beyond (6 hops)
     seq += [cues(t) for t in range(116, 140)]
@@ -74,7 +115,7 @@ def test_a_cue_beyond_threshold_for_less_than_persist_s_raises_nothing(base):
 
 
 def test_a_cue_that_persists_raises_once_with_its_evidence(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 200)]
     events = run(engine, seq, base)
     [alert] = alerts(events)
@@ -88,12 +129,12 @@ def test_a_cue_that_persists_raises_once_with_its_evidence(base):
     assert (ev["since"], ev["until"], ev["window_s"]) == (100.0, 106.0, 20.0)
     assert ev["basis"] == "baseline"
     assert "speech rate 2.20" in alert.message and "below the caller's baseline" in alert.message
-    assert alert.actions == Config().actions.warning
+    assert alert.actions == config().actions.warning
     assert not any(a.severity == "critical" for a in alerts(events))
 
 
 def test_recovery_clears_after_clear_s_and_a_short_recovery_does_not(base):
-    engine = AlertEngine(Config())  # clear_s = 10
+    engine = AlertEngine(config())  # clear_s = 10
     seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 110)]
     seq += [cues(t) for t in range(110, 115)]                       # 4 s recovered: not enough
     seq += [cues(t, speech_rate_sps=SLOW) for t in range(115, 120)]
@@ -106,7 +147,7 @@ def test_recovery_clears_after_clear_s_and_a_short_recovery_does_not(base):
 
 
 def test_cooldown_prevents_repeats_of_the_same_kind(base):
-    cfg = Config()
+    cfg = config()
     engine = AlertEngine(cfg)  # slow_speech cooldown_s = 60, clear_s = 10
     slow = lambda a, b: [cues(t, speech_rate_sps=SLOW) for t in range(a, b)]  # noqa: E731
     ok = lambda a, b: [cues(t) for t in range(a, b)]  # noqa: E731
@@ -121,7 +162,7 @@ def test_cooldown_prevents_repeats_of_the_same_kind(base):
 
 
 def test_missing_values_neither_raise_nor_clear_nor_count_time(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 104)]
     seq += [cues(t, speech_rate_sps=None) for t in range(104, 130)]  # 26 s without a value
     events = run(engine, seq, base)
@@ -138,13 +179,13 @@ def test_missing_values_neither_raise_nor_clear_nor_count_time(base):
 
 
 def test_windows_where_the_caller_hardly_spoke_are_missing_values(base):
-    engine = AlertEngine(Config())  # slow_speech needs 6 s of speech in the window
+    engine = AlertEngine(config())  # slow_speech needs 6 s of speech in the window
     seq = [cues(t, speech_rate_sps=0.4, speech_s=2.0) for t in range(100, 200)]
     assert run(engine, seq, base) == []
 
 
 def test_other_channels_are_ignored(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     seq = [dataclasses.replace(cues(t, speech_rate_sps=1.0), channel="agent")
            for t in range(100, 200)]
     assert run(engine, seq, base) == []
@@ -154,7 +195,7 @@ def test_other_channels_are_ignored(base):
 
 
 def test_an_absolute_floor_raises_without_a_baseline():
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     # 37 % slower than normal is nothing to judge without a baseline ...
     assert run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(1, 60)], None) == []
     # ... but a caller below the absolute floor (1.5 syll/s) alerts from the start
@@ -166,7 +207,7 @@ def test_an_absolute_floor_raises_without_a_baseline():
 
 
 def test_a_caller_already_in_trouble_raises_possible_emergency_without_a_baseline():
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     labored = dict(speech_rate_sps=1.2, pause_ratio=0.55, mean_phrase_s=0.8,
                    response_latency_s=5.0)
     events = run(engine, [cues(t, **labored) for t in range(1, 30)], None)
@@ -177,15 +218,16 @@ def test_a_caller_already_in_trouble_raises_possible_emergency_without_a_baselin
 
 
 def test_dB_cues_use_a_difference_from_the_baseline(base):
-    cfg = Config()  # breathy_voice: CPPS 3 dB below baseline, held 8 s
+    cfg = config()  # breathy_voice: HNR 3 dB below baseline (14 dB), held 8 s
     engine = AlertEngine(cfg)
-    assert run(engine, [cues(t, cpps_db=10.0) for t in range(100, 200)], base) == []  # -2 dB
-    events = run(engine, [cues(t, cpps_db=8.5) for t in range(200, 220)], base)       # -3.5 dB
+    assert run(engine, [cues(t, hnr_db=12.0) for t in range(100, 200)], base) == []  # -2 dB
+    events = run(engine, [cues(t, hnr_db=10.5) for t in range(200, 220)], base)      # -3.5 dB
     [alert] = alerts(events)
     assert alert.kind == "breathy_voice" and alert.t == 208.0
-    assert alert.evidence["threshold"] == pytest.approx(9.0)
+    assert alert.evidence["cue"] == "hnr_db"
+    assert alert.evidence["threshold"] == pytest.approx(11.0)
     assert alert.evidence["change"] == pytest.approx(-3.5)
-    assert "3.5 dB below the caller's baseline 12.00 dB" in alert.message
+    assert "3.5 dB below the caller's baseline 14.00 dB" in alert.message
     engine2 = AlertEngine(cfg)
     events = run(engine2, [cues(t, loudness_dbfs=-33.0) for t in range(100, 120)], base)
     assert [a.kind for a in alerts(events)] == ["weak_voice"]
@@ -193,14 +235,14 @@ def test_dB_cues_use_a_difference_from_the_baseline(base):
 
 def test_a_gate_keeps_quick_replies_from_counting_as_slow(base):
     # the baseline latency is 0.6 s: 1.8 s is three times it, but still a normal reply (< 2 s)
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     assert run(engine, [cues(t, response_latency_s=1.8) for t in range(100, 200)], base) == []
     events = run(engine, [cues(t, response_latency_s=2.5) for t in range(200, 220)], base)
     assert [a.kind for a in alerts(events)] == ["slow_response"]
 
 
 def test_a_caller_whose_baseline_varied_needs_a_larger_change():
-    cfg = Config()
+    cfg = config()
     builder = BaselineBuilder(cfg.analysis)
     for t in range(1, 61):  # speech rate wandering between 2.7 and 4.3 (MAD 0.4)
         builder.add(cues(t, speech_rate_sps=(2.7, 3.1, 3.5, 3.9, 4.3)[t % 5]))
@@ -214,7 +256,7 @@ def test_a_caller_whose_baseline_varied_needs_a_larger_change():
 
 
 def test_a_disabled_rule_never_fires(base):
-    cfg = config_from_toml("[rules.slow_speech]\nenabled = false\n")
+    cfg = config(**{"slow_speech.enabled": False})
     engine = AlertEngine(cfg)
     assert run(engine, [cues(t, speech_rate_sps=1.0) for t in range(100, 200)], base) == []
 
@@ -228,7 +270,7 @@ def deteriorating(t0: int, t1: int, **extra: float) -> list[CuesEvent]:
 
 
 def test_several_kinds_together_raise_one_critical_possible_emergency(base):
-    cfg = Config()
+    cfg = config()
     engine = AlertEngine(cfg)
     events = run(engine, [cues(t) for t in range(61, 100)] + deteriorating(100, 180), base)
     kinds = [a.kind for a in alerts(events)]
@@ -250,14 +292,14 @@ def test_several_kinds_together_raise_one_critical_possible_emergency(base):
 
 
 def test_two_kinds_are_not_an_emergency_by_default(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     seq = [cues(t, cpps_db=8.0, hnr_db=6.0, loudness_dbfs=-32.0) for t in range(100, 300)]
     events = run(engine, seq, base)
     assert sorted(a.kind for a in alerts(events)) == ["breathy_voice", "weak_voice"]
 
 
 def test_a_distress_phrase_alone_is_a_warning(base):
-    cfg = Config()
+    cfg = config()
     engine = AlertEngine(cfg)
     run(engine, [cues(t) for t in range(61, 100)], base)
     [alert] = engine.on_phrase(99.0, "chest pain", "i have chest pain")
@@ -270,7 +312,7 @@ def test_a_distress_phrase_alone_is_a_warning(base):
 
 
 def test_a_distress_phrase_with_an_active_acoustic_alert_is_a_possible_emergency(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(100, 120)], base)
     assert [a.kind for a in alerts(events)] == ["slow_speech"]
     events = engine.on_phrase(118.5, "i can't breathe", "i cant breathe")
@@ -283,7 +325,7 @@ def test_a_distress_phrase_with_an_active_acoustic_alert_is_a_possible_emergency
 
 
 def test_an_acoustic_alert_soon_after_a_phrase_escalates_too(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     run(engine, [cues(t) for t in range(61, 100)], base)
     assert [a.kind for a in engine.on_phrase(100.0, "chest pain", "chest pain")] == [
         "distress_phrase"]
@@ -292,14 +334,14 @@ def test_an_acoustic_alert_soon_after_a_phrase_escalates_too(base):
 
 
 def test_a_phrase_long_ago_does_not_escalate(base):
-    engine = AlertEngine(Config())  # escalate_within_s = 120
+    engine = AlertEngine(config())  # escalate_within_s = 120
     engine.on_phrase(10.0, "chest pain", "chest pain")
     events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(200, 220)], base)
     assert [a.kind for a in alerts(events)] == ["slow_speech"]
 
 
 def test_close_clears_what_is_active(base):
-    engine = AlertEngine(Config())
+    engine = AlertEngine(config())
     run(engine, deteriorating(100, 130), base)
     assert [c.kind for c in engine.close(130.0)] == ["slow_speech", "long_pauses",
                                                      "short_phrases", "possible_emergency"]
@@ -307,13 +349,12 @@ def test_close_clears_what_is_active(base):
 
 
 def test_new_thresholds_mid_call_keep_the_state(base):
-    engine = AlertEngine(Config())
-    run(engine, [cues(t, speech_rate_sps=SLOW, cpps_db=8.0) for t in range(100, 107)], base)
+    engine = AlertEngine(config())
+    run(engine, [cues(t, speech_rate_sps=SLOW, hnr_db=10.0) for t in range(100, 107)], base)
     assert engine.active_kinds == ("slow_speech",)  # breathy_voice needs 8 s: pending
-    cfg = config_from_toml("[rules.slow_speech]\nenabled = false\n"
-                           "[rules.breathy_voice]\npersist_s = 20\n")
+    cfg = config(**{"slow_speech.enabled": False, "breathy_voice.persist_s": 20})
     assert [c.kind for c in engine.reconfigure(cfg)] == ["slow_speech"]
-    events = run(engine, [cues(t, speech_rate_sps=SLOW, cpps_db=8.0) for t in range(107, 125)],
+    events = run(engine, [cues(t, speech_rate_sps=SLOW, hnr_db=10.0) for t in range(107, 125)],
                  base)
     assert [(a.kind, a.t) for a in alerts(events)] == [("breathy_voice", 120.0)]
 
@@ -321,8 +362,8 @@ def test_new_thresholds_mid_call_keep_the_state(base):
 def test_the_engine_is_deterministic(base):
     seq = [cues(t) for t in range(61, 100)] + deteriorating(100, 150) + \
         [cues(t) for t in range(150, 200)]
-    a = [e.to_dict() for e in run(AlertEngine(Config()), seq, base)]
-    b = [e.to_dict() for e in run(AlertEngine(Config()), seq, base)]
+    a = [e.to_dict() for e in run(AlertEngine(config()), seq, base)]
+    b = [e.to_dict() for e in run(AlertEngine(config()), seq, base)]
     assert a == b and a
 
 
@@ -330,7 +371,7 @@ def test_the_engine_is_deterministic(base):
 
 
 def test_the_baseline_freezes_after_30_s_of_caller_speech():
-    cfg = Config()
+    cfg = config()
     builder = BaselineBuilder(cfg.analysis)
     frozen_at = None
     for t in range(1, 200):
@@ -343,7 +384,7 @@ def test_the_baseline_freezes_after_30_s_of_caller_speech():
 
 
 def test_listening_windows_do_not_count_and_later_trouble_does_not_leak_in():
-    builder = BaselineBuilder(Config().analysis)
+    builder = BaselineBuilder(config().analysis)
     for t in range(1, 40):  # the agent talks, the caller listens
         builder.add(cues(t, speech_rate_sps=0.3, speech_s=1.0))
     assert builder.baseline is None and builder.current() is None
@@ -357,7 +398,7 @@ def test_listening_windows_do_not_count_and_later_trouble_does_not_leak_in():
 
 
 def test_a_terse_caller_gets_a_baseline_after_baseline_max_s():
-    builder = BaselineBuilder(Config().analysis)
+    builder = BaselineBuilder(config().analysis)
     for t in range(1, 200):  # 6 s of speech per 20 s window: 0.3 s per second
         builder.add(cues(t, speech_s=6.0))
         if builder.ready:
@@ -366,7 +407,7 @@ def test_a_terse_caller_gets_a_baseline_after_baseline_max_s():
 
 
 def test_baseline_statistics_are_robust_and_round_trip():
-    builder = BaselineBuilder(Config().analysis)
+    builder = BaselineBuilder(config().analysis)
     for t in range(1, 80):
         builder.add(cues(t, hnr_db=40.0 if t == 5 else 14.0, response_latency_s=None))
     b = builder.baseline
