@@ -133,3 +133,23 @@ def test_leg_survives_server_restart(pulse, tmp_path):
     assert len(x) / 16000 > events["played"]
     after = x[int(events["played"] * 16000):]
     assert np.max(np.abs(after)) > 0.1
+
+
+def test_devices_command_marks_monitor_sources(pulse):
+    import subprocess
+    r = subprocess.run([sys.executable, "-m", "monitor.cli", "devices"], capture_output=True, text=True,
+                       timeout=30, env=pulse.full_env(), cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    assert "pulse" in r.stdout
+    assert any(line.split()[:2] == ["monitor", "softphone.monitor"] for line in r.stdout.splitlines())
+
+
+def test_install_service_writes_user_unit(tmp_path):
+    import subprocess
+    r = subprocess.run([sys.executable, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",
+                        "--unit-dir", str(tmp_path)], capture_output=True, text=True, timeout=30,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    unit = (tmp_path / "callmonitor.service").read_text()
+    assert "run --caller softphone.monitor" in unit and "WantedBy=default.target" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit

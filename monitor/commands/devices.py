@@ -1,0 +1,46 @@
+"""``call-monitor devices``: input devices and sound-server sources usable as SOURCE."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..console import error, warning
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("devices", help="list input devices and PulseAudio/PipeWire sources",
+                       description="List what `call-monitor run --caller/--agent SOURCE` accepts: sounddevice "
+                                   "input devices (name fragment or index) and PulseAudio/PipeWire sources "
+                                   "(name). Monitor sources capture what a sink plays: use the monitor of the "
+                                   "sink your softphone plays to for the caller's leg.")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..devices import input_devices, pulse_sources
+    try:
+        devs = input_devices()
+    except OSError as err:
+        error(f"cannot use the audio system: {err}")
+        return 2
+    srcs = pulse_sources()
+    if args.json:
+        print(json.dumps({"devices": [d.__dict__ for d in devs],
+                          "sources": None if srcs is None else
+                          [dict(s.__dict__, monitor=s.monitor) for s in srcs]}))
+        return 0
+    print("Input devices (SOURCE = index or name fragment):")
+    for d in devs:
+        print(f"  {d.index:3d}  {d.name}  [{d.hostapi}, {d.channels} ch, {d.default_rate:.0f} Hz]")
+    if not devs:
+        print("  (none)")
+    if srcs is None:
+        warning("no PulseAudio/PipeWire server answered (pactl); sound-server sources not listed")
+        return 0
+    print("Sound-server sources (SOURCE = name; 'monitor' = what a sink plays, e.g. the softphone's output):")
+    for s in srcs:
+        tag = "monitor" if s.monitor else "input  "
+        print(f"  {tag}  {s.name}  [{s.spec}]")
+    return 0

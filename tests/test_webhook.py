@@ -1,0 +1,109 @@
+"""Webhook delivery from the SQLite outbox against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_daemon import Hook  # noqa: E402
+
+from monitor.events import AlertEvent  # noqa: E402
+from monitor.sinks.webhook import WebhookSink  # noqa: E402
+from monitor.store import Store  # noqa: E402
+
+
+def _alert(store):
+    call = store.start_call("test", time.time())
+    return store.add_alert(call, AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
+                                            message="several cues agree", evidence={"x": 1},
+                                            actions=("Keep the caller on the line",)))
+
+
+def _wait(pred, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_down_then_back_delivers_once_and_logs_failures(tmp_path):
+    hook = Hook()
+    hook.up = False
+    logs = []
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2,
+                       log=lambda lvl, m: logs.append((lvl, m)), poll_s=0.05).start()
+    try:
+        ev = _alert(store)
+        sink(ev)
+        assert _wait(lambda: sink.failures >= 2, 5)
+        assert all(lvl == "warning" and "HTTP 503" in m for lvl, m in logs)
+        assert not hook.received
+        hook.up = True
+        assert _wait(lambda: hook.received, 5)
+        time.sleep(1.0)  # no second delivery
+        assert len(hook.received) == 1
+        body = hook.received[0][1]
+        assert body["type"] == "alert" and body["kind"] == "possible_emergency" and body["alert_id"] == ev.alert_id
+        assert body["actions"] == ["Keep the caller on the line"]
+        (d,) = store.deliveries()
+        assert d.status == "delivered" and d.attempts >= 3
+        assert any("delivered after" in m for _, m in logs)
+    finally:
+        sink.close()
+        store.close()
+        hook.close()
+
+
+def test_delivered_after_restart_when_endpoint_returns(tmp_path):
+    hook = Hook()
+    port = hook.server.server_address[1]
+    url = hook.url
+    hook.close()  # nothing listens: connection refused
+    store = Store.open(tmp_path / "e.db")
+    logs = []
+    sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1,
+                       log=lambda lvl, m: logs.append(m), poll_s=0.05).start()
+    ev = _alert(store)
+    sink(ev)
+    assert _wait(lambda: sink.failures >= 1, 5)
+    assert "refused" in logs[0].lower()
+    sink.close()
+    store.close()  # the daemon stops with the alert undelivered
+    hook2 = Hook(port)  # the endpoint comes back
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05, log=lambda lvl, m: None).start()
+    try:
+        assert _wait(lambda: hook2.received, 5)
+        time.sleep(0.5)
+        assert [p["alert_id"] for _, p in hook2.received] == [ev.alert_id]
+        # a third start delivers nothing again
+        sink.close()
+        sink = WebhookSink(store, url, poll_s=0.05, log=lambda lvl, m: None).start()
+        time.sleep(0.5)
+        assert len(hook2.received) == 1
+    finally:
+        sink.close()
+        store.close()
+        hook2.close()
+
+
+def test_gives_up_after_retries(tmp_path):
+    hook = Hook()
+    hook.up = False
+    store = Store.open(tmp_path / "e.db")
+    logs = []
+    sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
+                       log=lambda lvl, m: logs.append(m)).start()
+    try:
+        sink(_alert(store))
+        assert _wait(lambda: store.deliveries("failed"), 5)
+        assert sink.failures == 3 and "giving up" in logs[-1]
+    finally:
+        sink.close()
+        store.close()
+        hook.close()
