@@ -280,3 +280,25 @@ def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-mic" in lines[0] and lines[0].startswith("call-monitor: error:")
     assert "softphone.monitor" in lines[0]  # lists what exists
+
+
+def test_sighup_reloads_configuration(pulse, env, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[delivery]\nbell = false\n")
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        d.wait_running(env)
+        cfg.write_text("[delivery]\nbell = 3\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration not reloaded", 5), d.err
+        assert "bell" in [e for e in d.err if "not reloaded" in e][0]
+        cfg.write_text("[delivery]\nbell = true\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration reloaded", 5), d.err
+        assert d.proc.poll() is None
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(3) == 0
+    finally:
+        d.kill()
