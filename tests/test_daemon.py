@@ -80,7 +80,10 @@ class Daemon:
 
     def _read_out(self):
         for line in self.proc.stdout:
-            self.lines.append((time.monotonic(), json.loads(line)))
+            try:
+                self.lines.append((time.monotonic(), json.loads(line)))
+            except json.JSONDecodeError:  # human output (no --jsonl)
+                self.lines.append((time.monotonic(), {"type": "text", "text": line}))
 
     def _read_err(self):
         for line in self.proc.stderr:
