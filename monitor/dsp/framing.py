@@ -48,7 +48,11 @@ def hann(n: int) -> np.ndarray:
 
 
 def gaussian(n: int) -> np.ndarray:
-    """Praat's Gaussian window (edges at exp(-12)), float32, shape (n,)."""
-    x = (np.arange(n) + 0.5) / n - 0.5
-    edge = np.exp(-12.0 * 0.25)
-    return ((np.exp(-12.0 * x * x) - edge) / (1.0 - edge)).astype(np.float32)
+    """Praat's Gaussian window (``Sound_createGaussian``), float32, shape (n,).
+
+    ``(exp(-48 x^2) - exp(-12)) / (1 - exp(-12))`` with ``x = (i - (n + 1) / 2) / n``,
+    i = 1 .. n: a Gaussian whose physical width ``n`` is twice its effective width.
+    """
+    x = (np.arange(1, n + 1) - 0.5 * (n + 1)) / n
+    edge = np.exp(-12.0)
+    return ((np.exp(-48.0 * x * x) - edge) / (1.0 - edge)).astype(np.float32)
