@@ -1,0 +1,257 @@
+"""`call-monitor replay`: recorded calls through the live pipeline, alerts out, stored first.
+
+The fixture calls (tools/make_fixtures.py) carry labels: the onset of trouble and the
+alerts expected and forbidden. Replay runs as a real subprocess into a real SQLite file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "audio_fixtures" / "calls"
+SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
+RATES = ("16k", "8k")
+CUE_KEYS = {"type", "t", "channel", "speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s",
+            "mean_phrase_s", "hnr_db", "cpps_db", "loudness_dbfs", "response_latency_s"}
+ALERT_KEYS = {"type", "t", "kind", "severity", "message", "evidence", "actions"}
+
+
+def cli(*args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kw)
+
+
+def split_calls(stdout: str) -> list[list[dict]]:
+    """JSONL events grouped per replayed file (each group ends with its call_summary)."""
+    calls, current = [], []
+    for line in stdout.splitlines():
+        ev = json.loads(line)
+        current.append(ev)
+        if ev["type"] == "call_summary":
+            calls.append(current)
+            current = []
+    assert not current, "events after the last call_summary"
+    return calls
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory) -> dict:
+    """Every fixture call at both rates, replayed once (acoustic only) into one database."""
+    db = tmp_path_factory.mktemp("replay") / "events.db"
+    files = [str(CALLS / f"{name}_{rate}.wav") for name in SCENARIOS for rate in RATES]
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
+    assert done.returncode == 0, done.stderr
+    calls = split_calls(done.stdout)
+    assert len(calls) == len(files)
+    by_file = {Path(c[-1]["file"]).name: c for c in calls}
+    return {"db": db, "calls": by_file}
+
+
+def alerts_of(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["type"] == "alert"]
+
+
+def label(name: str) -> dict:
+    return json.loads((CALLS / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_each_fixture_call_raises_what_its_label_expects(replayed, name, rate):
+    lab = label(name)
+    alerts = alerts_of(replayed["calls"][f"{name}_{rate}.wav"])
+    kinds = {a["kind"] for a in alerts}
+    critical = [a for a in alerts if a["severity"] == "critical"]
+    assert not kinds & set(lab["forbidden_alerts"]), f"forbidden alerts raised: {kinds & set(lab['forbidden_alerts'])}"
+    assert set(lab["expected_alerts"]) <= kinds
+    if lab["max_severity"] == "none":
+        assert alerts == []
+    elif lab["max_severity"] == "warning":
+        assert critical == []
+    else:
+        assert critical, "a labored call must raise a critical alert"
+        assert critical[0]["t"] <= lab["trouble_onset_s"] + 30.0, (
+            f"critical alert at {critical[0]['t']} s, trouble began at {lab['trouble_onset_s']} s")
+
+
+def test_cue_events_come_once_per_hop_with_every_cue(replayed):
+    events = replayed["calls"]["normal_16k.wav"]
+    cues = [e for e in events if e["type"] == "cues"]
+    assert CUE_KEYS <= set(cues[0])
+    times = np.array([c["t"] for c in cues])
+    assert np.allclose(np.diff(times), 1.0)
+    summary = events[-1]
+    assert times[-1] >= summary["duration_s"] - 1.0
+    assert all(c["channel"] == "caller" for c in cues)
+    late = [c for c in cues if c["t"] > 60]
+    assert all(c["speech_rate_sps"] is not None for c in late if c["speech_s"] > 3)
+
+
+def test_alerts_carry_evidence_and_next_steps(replayed):
+    events = replayed["calls"]["deteriorating_16k.wav"]
+    alerts = alerts_of(events)
+    for a in alerts:
+        assert ALERT_KEYS <= set(a)
+        assert a["message"] and a["actions"]
+    acoustic = [a for a in alerts if a["kind"] != "possible_emergency"]
+    for a in acoustic:
+        ev = a["evidence"]
+        for key in ("cue", "value", "threshold", "since", "until"):
+            assert key in ev, (a["kind"], key)
+        assert ev["since"] <= ev["until"] <= a["t"] + 1e-6
+    critical = next(a for a in alerts if a["severity"] == "critical")
+    text = " ".join(critical["actions"]).lower()
+    for needle in ("feel", "location", "emergency", "on the line", "supervisor"):
+        assert needle in text
+    cleared = [e for e in events if e["type"] == "alert_cleared"]
+    assert {c["kind"] for c in cleared} <= {a["kind"] for a in alerts}
+
+
+def test_every_printed_alert_is_in_the_database(replayed):
+    con = sqlite3.connect(replayed["db"])
+    stored = con.execute("SELECT call_id, t, kind, severity FROM alerts ORDER BY id").fetchall()
+    printed = [(a["call_id"], a["t"], a["kind"], a["severity"])
+               for events in replayed["calls"].values() for a in alerts_of(events)]
+    assert sorted(printed) == sorted(stored)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert (os.stat(replayed["db"]).st_mode & 0o777) == 0o600
+
+
+def test_the_summary_counts_the_alerts(replayed):
+    for events in replayed["calls"].values():
+        summary = events[-1]
+        alerts = alerts_of(events)
+        assert summary["alerts"] == len(alerts)
+        assert summary["critical_alerts"] == sum(a["severity"] == "critical" for a in alerts)
+        assert summary["duration_s"] > 100
+
+
+def test_alerts_command_lists_stored_alerts(replayed):
+    done = cli("alerts", "--db", str(replayed["db"]), "--jsonl")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    total = sum(len(alerts_of(e)) for e in replayed["calls"].values())
+    assert len(rows) == total
+    one_call = rows[0]["call_id"]
+    done = cli("alerts", "--db", str(replayed["db"]), "--call", str(one_call))
+    assert done.returncode == 0
+    assert len(done.stdout.splitlines()) == sum(r["call_id"] == one_call for r in rows)
+    done = cli("alerts", "--db", str(replayed["db"]), "--since", "1h")
+    assert len(done.stdout.splitlines()) == total
+    done = cli("alerts", "--db", str(replayed["db"]), "--since", "yesterday-ish")
+    assert done.returncode == 2 and "--since" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_human_output_names_alerts_and_actions(tmp_path):
+    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(CALLS / "labored_start_8k.wav"))
+    assert done.returncode == 0, done.stderr
+    assert "CRITICAL possible_emergency" in done.stdout
+    assert "emergency services" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("== ")
+
+
+def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all\n" * 20)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    good = tmp_path / "short.wav"
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 40)
+    sf.write(good, x, sr)
+    missing = tmp_path / "missing.wav"
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"),
+               str(missing), str(text), str(good), str(empty))
+    assert done.returncode != 0
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 3 and "Traceback" not in done.stderr
+    for path, problem in ((missing, "no such file"), (text, "not an audio file"), (empty, "empty")):
+        assert any(str(path) in line and problem in line for line in errors), (path, errors)
+    calls = split_calls(done.stdout)
+    assert [Path(c[-1]["file"]).name for c in calls] == ["short.wav"]
+
+
+def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
+    whole = tmp_path / "whole.wav"
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30)
+    sf.write(whole, x, sr, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    data = whole.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(cut))
+    assert done.returncode == 0
+    assert "truncated" in done.stderr and str(cut) in done.stderr
+    summary = split_calls(done.stdout)[0][-1]
+    assert 14 < summary["duration_s"] < 16
+
+
+def test_mono_recordings_are_the_caller_alone(tmp_path):
+    x, sr = sf.read(CALLS / "labored_start_8k.wav")
+    mono = tmp_path / "caller.flac"
+    sf.write(mono, x[:, 1], sr)
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(mono))
+    assert done.returncode == 0, done.stderr
+    events = split_calls(done.stdout)[0]
+    cues = [e for e in events if e["type"] == "cues"]
+    assert all(c["response_latency_s"] is None for c in cues)  # no agent, no replies to time
+    assert any(a["kind"] == "breathy_voice" for a in alerts_of(events))
+
+
+def test_realtime_replay_is_paced_like_a_live_call(tmp_path):
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 4)
+    short = tmp_path / "four_seconds.wav"
+    sf.write(short, x, sr)
+    start = time.monotonic()
+    done = cli("replay", "--realtime", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    elapsed = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert elapsed >= 3.5
+
+
+def test_an_alert_survives_sigkill_mid_call(tmp_path):
+    """Kill -9 right after the first alert is printed: it (and every alert before) is in the database."""
+    x, sr = sf.read(CALLS / "labored_start_8k.wav")
+    long_call = tmp_path / "long.wav"
+    sf.write(long_call, np.concatenate([x] * 4), sr)
+    db = tmp_path / "e.db"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe",
+                             "--db", str(db), str(long_call)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    printed = []
+    for line in proc.stdout:
+        ev = json.loads(line)
+        if ev["type"] == "alert":
+            printed.append((ev["t"], ev["kind"]))
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert printed, "no alert before the end"
+    con = sqlite3.connect(db)
+    stored = con.execute("SELECT t, kind FROM alerts").fetchall()
+    assert set(printed) <= set(stored)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
+    done = cli("config")
+    assert done.returncode == 0
+    assert "[rules.slow_speech]" in done.stdout and "window_s" in done.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[rules.slow_speech]\npersist_secs = 3\n")
+    done = cli("config", "--config", str(bad))
+    assert done.returncode == 2
+    assert "rules.slow_speech.persist_secs" in done.stderr and str(bad) in done.stderr
+    assert "Traceback" not in done.stderr
+    done = cli("replay", "--config", str(bad), str(CALLS / "normal_8k.wav"), "--db", str(tmp_path / "e.db"))
+    assert done.returncode == 2 and "persist_secs" in done.stderr
