@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
-                dbus libnotify-bin dunst xvfb
+                dbus libnotify-bin dunst xvfb chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages test bench demo fixtures clean
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 fixtures: setup
-	$(PY) -m monitor.fixtures audio_fixtures
+	$(PY) tools/make_fixtures.py audio_fixtures
 
 test: setup fixtures
 	$(PY) -m pytest -q tests
@@ -43,6 +43,7 @@ bench: setup fixtures
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m tools.bench
 
 demo: setup fixtures
+	@echo "Replaying a bundled call: a caller whose speech deteriorates after about 75 s."
 	$(VENV)/bin/call-monitor replay audio_fixtures/calls/deteriorating_16k.wav --db "$$(mktemp -d)/demo.db"
 
 clean:
