@@ -41,8 +41,6 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import soundfile as sf
-from scipy.fft import next_fast_len
-from scipy.signal import butter, resample_poly, sosfilt
 
 GENERATOR_VERSION = 1
 SR = 16000
@@ -140,6 +138,8 @@ def trim_silence(x: np.ndarray, threshold: float, margin: int) -> np.ndarray:
 
 
 def to_rate(x: np.ndarray, sr_in: int, sr_out: int = SR) -> np.ndarray:
+    from scipy.signal import resample_poly  # scipy is imported lazily: a no-op run stays quick
+
     if sr_in == sr_out:
         return x.astype(np.float64)
     g = gcd(sr_in, sr_out)
@@ -273,6 +273,8 @@ def turn_requests(voice: Voice, turn: Turn) -> list[SynthRequest]:
 
 def inhalation(rng: np.random.Generator, duration: float, rms: float) -> np.ndarray:
     """An audible inhalation: band-passed noise with a slow rise and a quicker fall."""
+    from scipy.signal import butter, sosfilt
+
     n = int(duration * SR)
     noise = rng.standard_normal(n + SR // 10)
     sos = butter(2, [350, 2600], btype="bandpass", fs=SR, output="sos")
@@ -404,6 +406,8 @@ def render_clips(turn: Turn, rng: np.random.Generator, transcripts: dict[str, st
 
 def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
     """Noise with power ~ 1/f**exponent (1 pink, 2 brown), above 20 Hz, unit RMS."""
+    from scipy.fft import next_fast_len
+
     m = next_fast_len(n, real=True)
     spec = rng.standard_normal(m // 2 + 1) + 1j * rng.standard_normal(m // 2 + 1)
     f = np.fft.rfftfreq(m, 1 / SR)
@@ -1126,7 +1130,7 @@ def common_inputs() -> dict:
         "variants": variants,
         "espeak_ng": tool_version(["espeak-ng", "--version"]).split("Data at")[0].strip(),
         "sox": tool_version(["sox", "--version"]),
-        "numpy_scipy": [np.__version__, __import__("scipy").__version__],
+        "numpy": np.__version__,
     }
 
 
