@@ -1286,6 +1286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sc in all_scenarios:
             if sc.name in wanted:
                 gen.call(sc)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.decode(errors="replace").strip() if getattr(exc, "stderr", None) else ""
+        print(f"make_fixtures: failed: {exc} {detail}".rstrip(), file=sys.stderr)
+        return 1
     finally:
         gen.close()
     print(f"make_fixtures: {len(gen.made)} file(s) written, {len(gen.skipped)} up to date, "
