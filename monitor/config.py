@@ -222,22 +222,14 @@ class ActionsConfig:
     ), "actions when the caller says a distress phrase")
 
 
-DEFAULT_PHRASES_EN: tuple[str, ...] = (
-    # breathing trouble
-    "i can't breathe", "can't breathe", "i cannot breathe", "hard to breathe",
-    "trouble breathing", "short of breath", "out of breath", "can't catch my breath",
-    # chest pain or pressure
-    "my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
-    "tight chest", "my chest is tight", "my arm is numb",
-    # dizziness, fainting
-    "i feel dizzy", "dizzy", "light headed", "i'm going to faint", "i feel faint",
-    "i'm passing out", "i think i'm going to pass out",
-    # heart attack, stroke
-    "heart attack", "i'm having a heart attack", "having a stroke", "i think i'm having a stroke",
-    # help
-    "help me", "call an ambulance", "i need an ambulance", "call nine one one", "call 911",
-    "i need a doctor", "something is wrong with me",
-)
+def _default_phrases_en() -> tuple[str, ...]:
+    """The English list of :mod:`monitor.phrases`, flattened (categories are for reading it)."""
+    from .phrases import DEFAULT_PHRASES_EN as by_category
+
+    return tuple(p for phrases in by_category.values() for p in phrases)
+
+
+DEFAULT_PHRASES_EN: tuple[str, ...] = _default_phrases_en()
 
 
 @dataclass(frozen=True)
@@ -245,7 +237,7 @@ class PhrasesConfig:
     """Distress phrases per language (matched by ``monitor.phrases``)."""
 
     language: str = _k("", "language whose list is used; \"\" = the transcription language")
-    tolerance: float = _k(0.2, "largest word-level edit distance, as a fraction of the phrase's "
+    tolerance: float = _k(0.3, "largest word-level edit distance, as a fraction of the phrase's "
                           "words, that still matches (recognition errors)", min=0, max=1)
     phrases: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({"en": DEFAULT_PHRASES_EN}))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from .config import AnalysisConfig
-from .events import CuesEvent
+from .events import CuesEvent, Word, WordsEvent
 from .frames import HOP_S, Frames
 from .measures import response_latencies, span_measures
+
+LONG_WORD_GAP_S = 0.5
+"""A silence between two words of one turn at least this long counts as a long gap."""
 
 LATENCY_HISTORY_S = 15.0
 """Extra history kept so that a turn that began before the window still has its offset."""
@@ -29,11 +32,34 @@ class CueTracker:
         self._frames: dict[str, Frames] = {leg: Frames.empty() for leg in legs}
         self._reached: dict[str, float] = {leg: 0.0 for leg in legs}
         self._next_t = analysis.hop_s
+        self._words: list[Word] = []
+        self.transcribed = False
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
             self._frames[leg] = Frames.concat([self._frames[leg], frames])
             self._reached[leg] = float(frames.t[-1]) + HOP_S / 2
+
+    def add_words(self, event: WordsEvent) -> None:
+        """Final recognised words of the measured channel feed the word-based cues."""
+        self.transcribed = True
+        if event.final and event.channel == self.channel:
+            self._words.extend(event.words)
+
+    def word_cues(self, t0: float, t: float, turn_s: float) -> dict[str, float | int | None]:
+        """Words per minute of turn time, mean gap between words inside turns, long gaps."""
+        if not self.transcribed:
+            return {}
+        words = [w for w in self._words if t0 <= w.start < t]
+        if not words:
+            return {"words_per_min": 0.0 if turn_s > 0 else None, "mean_word_gap_s": None, "long_word_gaps": 0}
+        starts = np.array([w.start for w in words])
+        ends = np.array([w.end for w in words])
+        gaps = starts[1:] - ends[:-1]
+        inside = gaps[(gaps >= 0) & (gaps <= self.cfg.max_pause_s)]
+        return {"words_per_min": 60.0 * len(words) / turn_s if turn_s > 0 else None,
+                "mean_word_gap_s": float(inside.mean()) if len(inside) else None,
+                "long_word_gaps": int(np.sum(inside >= LONG_WORD_GAP_S))}
 
     def due(self, final: bool = False) -> list[CuesEvent]:
         """Cue events for every hop time reached (all hops up to the end when ``final``)."""
@@ -70,7 +96,8 @@ class CueTracker:
                          articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
                          mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,
                          mean_phrase_s=m.mean_phrase_s, hnr_db=m.hnr_db, cpps_db=m.cpps_db,
-                         loudness_dbfs=m.loudness_dbfs, response_latency_s=latency, speech_s=m.speech_s)
+                         loudness_dbfs=m.loudness_dbfs, response_latency_s=latency, speech_s=m.speech_s,
+                         **self.word_cues(t0, t, m.turn_s))
 
     def frames(self, leg: str) -> Frames:
         return self._frames[leg]
@@ -80,3 +107,5 @@ class CueTracker:
         for leg, fr in self._frames.items():
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 self._frames[leg] = fr[int(np.searchsorted(fr.t, keep_from)):]
+        if self._words and self._words[0].start < keep_from - 5.0:
+            self._words = [w for w in self._words if w.start >= keep_from]

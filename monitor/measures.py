@@ -29,6 +29,7 @@ class SpanMeasures:
 
     duration_s: float
     speech_s: float
+    turn_s: float          # speaking time plus pauses (the speaker's own turn time)
     syllables: int
     speech_rate_sps: float | None
     articulation_rate_sps: float | None
@@ -106,8 +107,8 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     speech_s = float(speech.sum()) * HOP_S
     syl = int(frames.nucleus.sum())
     if not speech.any():
-        return SpanMeasures(duration, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None, None,
-                            None, None, None, None)
+        return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None,
+                            None, None, None, None, None)
     min_pause = int(round(min_pause_s / HOP_S))
     max_pause = int(round(max_pause_s / HOP_S)) if max_pause_s else None
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
@@ -129,6 +130,7 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     return SpanMeasures(
         duration_s=duration,
         speech_s=speech_s,
+        turn_s=pause_s + speaking_s,
         syllables=syl,
         speech_rate_sps=(syl / (pause_s + speaking_s) if exclude is not None and pause_s + speaking_s > 0
                          else syl / duration if duration > 0 else None),

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable
 
+import numpy as np
+
 from .analyzer import StreamingAnalyzer
 from .baseline import BaselineBuilder
 from .config import Config
@@ -41,6 +43,12 @@ class CallPipeline:
         self.engine = AlertEngine(cfg)
         self.transcribers = transcribers or {}
         self.matcher = phrase_matcher
+        from .phrases import PhraseSpotter
+        self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
+        # audio waiting for its voice-activity frames before it goes to the recognizer
+        self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}
+        self._fed = {leg: 0 for leg in self.transcribers}
+        self._hop = rate // 100
         self.call_id = store.start_call(source, started_at) if store else None
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
@@ -55,15 +63,26 @@ class CallPipeline:
             x = chunk.samples[:, i]
             frames = self.analyzers[leg].feed(x)
             self.cues.add(leg, frames)
-            tr = self.transcribers.get(leg)
-            if tr is not None:
-                tr.feed(chunk.t0, x, None)
+            if leg in self.transcribers:
+                self._transcribe(leg, x, frames.speech)
         return self._judge(self.cues.due()) + self._words()
+
+    def _transcribe(self, leg: str, x: np.ndarray, speech: np.ndarray, final: bool = False) -> None:
+        """Feed the recognizer the audio whose voice activity is known (gating skips long silences)."""
+        pending = np.concatenate([self._pending[leg], x]) if len(x) else self._pending[leg]
+        n = len(pending) if final else min(len(pending), len(speech) * self._hop)
+        if n > 0:
+            self.transcribers[leg].feed(self._fed[leg] / self.rate, pending[:n], speech if len(speech) else None)
+            self._fed[leg] += n
+        self._pending[leg] = pending[n:]
 
     def finish(self) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise."""
         for leg in self.legs:
-            self.cues.add(leg, self.analyzers[leg].flush())
+            frames = self.analyzers[leg].flush()
+            self.cues.add(leg, frames)
+            if leg in self.transcribers:
+                self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
@@ -98,9 +117,10 @@ class CallPipeline:
                 if self.store is not None and w.final:
                     self.store.add_words(self.call_id, w)
                 out.append(w)
-                if w.final and w.channel == "caller" and self.matcher is not None:
-                    for m in self.matcher.match(w.text):
-                        out.extend(self._route(self.engine.on_phrase(w.t, m.phrase, m.excerpt)))
+                self.cues.add_words(w)
+                if w.channel == "caller" and self.spotter is not None:
+                    for hit in self.spotter.push(w):
+                        out.extend(self._route(self.engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt)))
         return out
 
     def _route(self, events: Iterable[Event]) -> list[Event]:

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 error(str(err))
                 return 2
             if transcription is None:
-                info("no Vosk model found: running acoustic-only")
+                info(TranscriptionSetup.missing_message(cfg))
     failed = 0
     try:
         for path in args.files:

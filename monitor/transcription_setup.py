@@ -1,0 +1,67 @@
+"""From configuration to transcribers: model resolution, loading once, one recognizer per leg and call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Config
+from .models import ModelInfo, load_model, no_model_message, resolve_model
+from .phrases import PhraseMatcher
+from .transcribe import Transcriber
+
+
+@dataclass
+class TranscriptionSetup:
+    """A loaded Vosk model and the distress-phrase matcher for its language."""
+
+    info: ModelInfo
+    model: Any
+    matcher: PhraseMatcher | None
+    language: str
+    live: bool = False
+
+    @classmethod
+    def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
+        """Resolve and load the model; ``None`` (acoustic-only) when none is found.
+
+        ``model`` (``--model``) is a folder or a language code; else the config's
+        ``transcription.model``, else ``transcription.language``. A folder that is
+        not a Vosk model raises :class:`monitor.models.ModelError` naming it.
+        """
+        choice = model or cfg.transcription.model or ""
+        lang = cfg.transcription.language
+        folder: str | None = None
+        if choice:
+            if "/" in choice or choice.startswith(".") or choice.startswith("~"):
+                import os
+                folder = os.path.expanduser(choice)
+            else:
+                import os
+                if os.path.isdir(choice):
+                    folder = choice
+                else:
+                    lang = choice
+        info = resolve_model(folder, lang, download=folder is None)
+        if info is None:
+            return None
+        language = (cfg.phrases.language or info.language or lang or "").lower()
+        phrases = cfg.phrases.for_language(language) or cfg.phrases.for_language(language.split("-")[0])
+        matcher = (PhraseMatcher(phrases, cfg.phrases.tolerance, language=language.split("-")[0])
+                   if phrases else None)
+        return cls(info=info, model=load_model(info), matcher=matcher, language=language, live=live)
+
+    @staticmethod
+    def missing_message(cfg: Config) -> str:
+        return no_model_message(cfg.transcription.language)
+
+    def for_call(self, rate: int, legs: tuple[str, ...]) -> dict[str, Any]:
+        """Keyword arguments for :class:`monitor.pipeline.CallPipeline`: a transcriber per leg.
+
+        Replay never drops audio (the recognizer sets the pace); the live
+        daemon drops the oldest audio rather than fall behind.
+        """
+        transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
+                                         on_full="drop" if self.live else "block")
+                        for leg in legs}
+        return {"transcribers": transcribers, "phrase_matcher": self.matcher}
