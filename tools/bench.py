@@ -1,0 +1,296 @@
+"""``make bench``: speed and memory of callmonitor, next to established tools.
+
+    OMP_NUM_THREADS=1 python -m tools.bench [SECTION ...] [--seconds 600] [--list]
+
+Sections (all by default, in this order):
+
+- ``analyzer``: the acoustic analyzer on ``--seconds`` of real speech
+  (tools.bench_audio.long_speech) at 16 kHz and 8 kHz, streaming in 1 s chunks
+  and whole-signal; plus streaming in 20 ms chunks (a live capture's block
+  size) on a 60 s piece.
+- ``peers``: on the same 16 kHz audio, the parselmouth set (pitch ac, HNR cc,
+  intensity, CPPS, de Jong & Wempe nuclei), openSMILE eGeMAPSv02 LLDs and
+  librosa pyin (tools.bench_peers), each with how many times faster the
+  analyzer (16 kHz, 1 s chunks) is.
+- ``memory``: peak RSS of a streaming pass (AnalysisStream -> StreamingAnalyzer,
+  frames discarded) over a 10-minute and a 60-minute WAV, each in a fresh
+  subprocess (resource.getrusage ru_maxrss); they should be about equal.
+
+Times are wall-clock and process CPU; ratios use CPU time, which holds up
+when other jobs share the machine. Every thread pool is pinned to one thread.
+
+Adding a section: write ``def bench_xxx(ctx: Context) -> None`` that prints
+its own table with :func:`print_table` and append ``Section("xxx", "what it
+measures", bench_xxx)`` to ``SECTIONS``. ``ctx`` carries the arguments, the
+audio cache (``ctx.speech(rate)``) and results earlier sections left for later
+ones (``ctx.results``).
+"""
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+           "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- plumbing
+
+@dataclass
+class Context:
+    seconds: float = 600.0
+    results: dict = field(default_factory=dict)
+    _audio: dict = field(default_factory=dict)
+
+    def speech(self, rate: int) -> np.ndarray:
+        """``seconds`` of real speech at ``rate`` (cached; tools.bench_audio.long_speech)."""
+        if rate not in self._audio:
+            from tools.bench_audio import long_speech
+            self._audio[rate] = long_speech(self.seconds, rate)
+        return self._audio[rate]
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    what: str
+    run: Callable[[Context], None]
+
+
+@dataclass
+class Timing:
+    """Wall and process-CPU seconds of a piece of work on ``audio_s`` seconds of audio."""
+
+    audio_s: float
+    wall: float
+    cpu: float
+
+    @property
+    def xrt(self) -> float:
+        return self.audio_s / self.wall if self.wall > 0 else float("inf")
+
+    @property
+    def xrt_cpu(self) -> float:
+        return self.audio_s / self.cpu if self.cpu > 0 else float("inf")
+
+
+def timed(fn: Callable[[], object], audio_s: float) -> Timing:
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return Timing(audio_s, time.perf_counter() - w, time.process_time() - c)
+
+
+def print_table(title: str, header: list[str], rows: list[list], notes: list[str] = ()) -> None:
+    """A plain aligned table: first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in header]] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(r):
+        return "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
+    print(f"\n{title}")
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for r in cells[1:]:
+        print(line(r))
+    for n in notes:
+        print(f"  {n}")
+    sys.stdout.flush()
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if not np.isfinite(v):
+            return "-"
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    return "-" if v is None else str(v)
+
+
+def timing_row(name: str, t: Timing, ours: Timing | None = None) -> list:
+    ratio = ours.xrt_cpu / t.xrt_cpu if ours is not None else None
+    return [name, t.audio_s, t.wall, f"{t.xrt:,.0f}x", t.cpu, f"{t.xrt_cpu:,.0f}x",
+            f"{ratio:.1f}x" if ratio is not None else ""]
+
+
+TIMING_HEADER = ["", "audio s", "wall s", "x-real-time", "cpu s", "x-RT (cpu)", "ours is faster by"]
+
+
+# ---------------------------------------------------------------- analyzer
+
+def stream_frames(x: np.ndarray, rate: int, chunk_s: float) -> int:
+    """Feed ``x`` in ``chunk_s`` chunks; return the number of frames produced."""
+    from monitor.analyzer import StreamingAnalyzer
+    an = StreamingAnalyzer(rate)
+    step = max(1, int(round(chunk_s * rate)))
+    n = 0
+    for i in range(0, len(x), step):
+        n += len(an.feed(x[i:i + step]))
+    return n + len(an.flush())
+
+
+def bench_analyzer(ctx: Context) -> None:
+    from monitor.analyzer import analyze_signal
+    rows = []
+    for rate in (16000, 8000):
+        x = ctx.speech(rate)
+        audio_s = len(x) / rate
+        analyze_signal(x[: 5 * rate], rate)  # warm-up (FFT plans, imports)
+        s = timed(lambda: stream_frames(x, rate, 1.0), audio_s)
+        w = timed(lambda: analyze_signal(x, rate), audio_s)
+        ctx.results[f"analyzer_{rate}_stream"] = s
+        ctx.results[f"analyzer_{rate}_whole"] = w
+        rows.append(timing_row(f"analyzer {rate // 1000} kHz, streaming 1 s chunks", s))
+        rows.append(timing_row(f"analyzer {rate // 1000} kHz, whole signal", w))
+    piece = ctx.speech(16000)[: 60 * 16000]
+    t = timed(lambda: stream_frames(piece, 16000, 0.02), len(piece) / 16000)
+    ctx.results["analyzer_16000_stream_20ms"] = t
+    rows.append(timing_row(f"analyzer 16 kHz, streaming 20 ms chunks ({t.audio_s:.0f} s)", t))
+    print_table(f"analyzer: {ctx.seconds:.0f} s of real speech, one thread", TIMING_HEADER[:-1],
+                [r[:-1] for r in rows],
+                ["target: >= 300x real time at 16 kHz (issue 2)"])
+
+
+def _ours(ctx: Context) -> Timing:
+    if "analyzer_16000_stream" not in ctx.results:
+        x = ctx.speech(16000)
+        stream_frames(x[: 5 * 16000], 16000, 1.0)
+        ctx.results["analyzer_16000_stream"] = timed(lambda: stream_frames(x, 16000, 1.0), len(x) / 16000)
+    return ctx.results["analyzer_16000_stream"]
+
+
+# ---------------------------------------------------------------- peers
+
+def bench_peers_section(ctx: Context) -> None:
+    from tools import bench_peers
+    x = ctx.speech(16000)
+    audio_s = len(x) / 16000
+    ours = _ours(ctx)
+    rows = [timing_row("callmonitor analyzer (16 kHz, 1 s chunks)", ours, ours)]
+    notes = []
+    p = bench_peers.bench_parselmouth(x, 16000)
+    pt = Timing(audio_s, p["seconds"], p["cpu_seconds"])
+    rows.append(timing_row("parselmouth set", pt, ours))
+    notes.append("parselmouth parts (cpu s): "
+                 + ", ".join(f"{k} {v:.1f}" for k, v in p["parts_cpu"].items()))
+    o = bench_peers.bench_opensmile(x, 16000)
+    rows.append(timing_row("openSMILE eGeMAPSv02 LLD", Timing(audio_s, o["seconds"], o["cpu_seconds"]), ours))
+    if hasattr(bench_peers, "bench_pyin"):
+        y = bench_peers.bench_pyin(x, 16000, 60.0)
+        rows.append(timing_row(f"librosa pyin ({y['audio_s']:.0f} s piece)",
+                               Timing(y["audio_s"], y["seconds"], y["cpu_seconds"]), ours))
+    ctx.results["peers"] = rows
+    notes.append("targets: >= 20x the parselmouth set, >= 5x openSMILE (issue 2); ratios from CPU time")
+    print_table(f"peers: the same {audio_s:.0f} s of 16 kHz speech, one thread", TIMING_HEADER, rows, notes)
+
+
+# ---------------------------------------------------------------- memory
+
+_MEMORY_CHILD = r"""
+import resource, sys, time, json
+from monitor.analyzer import StreamingAnalyzer
+from monitor.audio_io import AnalysisStream
+path = sys.argv[1]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+stream = AnalysisStream(path, block_s=1.0)
+an = StreamingAnalyzer(stream.rate)
+frames = speech = 0
+c = time.process_time()
+for block in stream:
+    out = an.feed(block[:, 0])
+    frames += len(out); speech += int(out.speech.sum())
+out = an.flush()
+frames += len(out); speech += int(out.speech.sum())
+cpu = time.process_time() - c
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")]
+print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "base_kb": base,
+                  "vmhwm_kb": hwm[0] if hwm else None,
+                  "frames": frames, "speech_frames": speech, "audio_s": stream.duration_s, "cpu": cpu}))
+"""
+
+
+def write_long_wav(path: Path, minutes: float, ctx: Context) -> None:
+    """``minutes`` of 16 kHz PCM-16 speech: the bench audio repeated, written block by block."""
+    import soundfile as sf
+    piece = ctx.speech(16000)
+    total = int(minutes * 60 * 16000)
+    with sf.SoundFile(str(path), "w", samplerate=16000, channels=1, subtype="PCM_16") as fh:
+        done = 0
+        while done < total:
+            n = min(len(piece), total - done)
+            fh.write(piece[:n])
+            done += n
+
+
+def bench_memory(ctx: Context) -> None:
+    rows, peaks = [], []
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        for minutes in (10, 60):
+            path = Path(tmp) / f"speech_{minutes}min.wav"
+            write_long_wav(path, minutes, ctx)
+            env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            # through /bin/sh, not exec'd directly: Linux carries ru_maxrss across exec, so a
+            # child exec'd straight from this (large) process would report our peak, not its own
+            proc = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", sys.executable, "-c", _MEMORY_CHILD,
+                                   str(path)], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            peaks.append(r["peak_kb"])
+            rows.append([f"streaming pass, {minutes} min WAV ({path.stat().st_size / 1e6:.0f} MB)",
+                         r["audio_s"], r["frames"], r["base_kb"] / 1024, r["peak_kb"] / 1024,
+                         (r["peak_kb"] - r["base_kb"]) / 1024, f"{r['audio_s'] / r['cpu']:,.0f}x"])
+            path.unlink()
+    growth = (peaks[1] - peaks[0]) / 1024
+    ctx.results["memory_growth_mb"] = growth
+    print_table("memory: peak RSS (ru_maxrss) of a streaming pass, fresh process each "
+                "(AnalysisStream -> StreamingAnalyzer)",
+                ["", "audio s", "frames", "after import MB", "peak MB", "peak - import MB", "x-RT (cpu)"],
+                rows, [f"60 min - 10 min peak: {growth:+.1f} MB (must be about 0: memory independent of length)"])
+
+
+SECTIONS: list[Section] = [
+    Section("analyzer", "analyzer x-real-time at 16 and 8 kHz, streaming and whole-signal", bench_analyzer),
+    Section("peers", "parselmouth set, openSMILE eGeMAPS LLD, librosa pyin on the same audio", bench_peers_section),
+    Section("memory", "peak memory of a streaming pass, 10 min vs 60 min file", bench_memory),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = [s.name for s in SECTIONS]
+    ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of: {', '.join(names)} (default: all)")
+    ap.add_argument("--seconds", type=float, default=600.0, help="length of the speech audio (default 600)")
+    ap.add_argument("--list", action="store_true", help="list the sections and exit")
+    a = ap.parse_args(argv)
+    if a.list:
+        for s in SECTIONS:
+            print(f"{s.name:<12} {s.what}")
+        return 0
+    unknown = [n for n in a.sections if n not in names]
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    chosen = [s for s in SECTIONS if not a.sections or s.name in a.sections]
+    ctx = Context(seconds=a.seconds)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    print(f"callmonitor bench: {', '.join(s.name for s in chosen)}; {a.seconds:.0f} s of real speech "
+          f"(tools.bench_audio.long_speech); OMP_NUM_THREADS={threads}; {os.cpu_count()} CPU(s) visible")
+    t0 = time.perf_counter()
+    for s in chosen:
+        s.run(ctx)
+    print(f"\n(bench took {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
