@@ -30,7 +30,7 @@ class CallPipeline:
 
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
                  source: str = "", started_at: float | None = None, transcribers: dict | None = None,
-                 phrase_matcher=None) -> None:
+                 phrase_matcher=None, words_in_step: bool = False) -> None:
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
@@ -42,6 +42,7 @@ class CallPipeline:
         self.baseline = BaselineBuilder(cfg.analysis)
         self.engine = AlertEngine(cfg)
         self.transcribers = transcribers or {}
+        self.words_in_step = words_in_step
         self.matcher = phrase_matcher
         from .phrases import PhraseSpotter
         self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
@@ -65,7 +66,11 @@ class CallPipeline:
             self.cues.add(leg, frames)
             if leg in self.transcribers:
                 self._transcribe(leg, x, frames.speech)
-        return self._judge(self.cues.due()) + self._words()
+        if self.words_in_step:  # replay: let the recognizer catch up so word cues see its words
+            for tr in self.transcribers.values():
+                tr.wait_idle()
+        words = self._words()
+        return words + self._judge(self.cues.due())
 
     def _transcribe(self, leg: str, x: np.ndarray, speech: np.ndarray, final: bool = False) -> None:
         """Feed the recognizer the audio whose voice activity is known (gating skips long silences)."""

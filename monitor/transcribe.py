@@ -231,6 +231,7 @@ class Transcriber:
         self._partials = 0
         self._cpu = 0.0
         self._finished = False
+        self._busy = False  # the worker is processing an item
 
         self._thread = threading.Thread(target=self._run, name=f"transcriber-{channel}", daemon=True)
         self._thread.start()
@@ -273,6 +274,21 @@ class Transcriber:
             self._raise_error()
             out, self._events = self._events, []
         return out
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued chunk has been recognised (replay keeps words in step this way).
+
+        Returns False if ``timeout`` passed first. The live daemon never calls it.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while (self._items or self._busy) and self._error is None and not self._finished:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left if left is not None else 0.5)
+            self._raise_error()
+        return True
 
     def close(self, timeout: float | None = None) -> list[WordsEvent]:
         """Finish the queued audio, flush the last utterance, join the worker.
@@ -317,10 +333,14 @@ class Transcriber:
                         break
                     item = self._items.popleft()
                     self._backlog -= len(item.x)
+                    self._busy = True
                     self._cond.notify_all()
                 c0 = time.thread_time()
                 self._process(item)
-                self._add_cpu(time.thread_time() - c0)
+                with self._cond:
+                    self._cpu += time.thread_time() - c0
+                    self._busy = False
+                    self._cond.notify_all()
             c0 = time.thread_time()
             self._end_segment()
             self._result(self._rec.FinalResult(), final=True)

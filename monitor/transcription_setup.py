@@ -58,10 +58,11 @@ class TranscriptionSetup:
     def for_call(self, rate: int, legs: tuple[str, ...]) -> dict[str, Any]:
         """Keyword arguments for :class:`monitor.pipeline.CallPipeline`: a transcriber per leg.
 
-        Replay never drops audio (the recognizer sets the pace); the live
-        daemon drops the oldest audio rather than fall behind.
+        Replay never drops audio and keeps the recognizer in step with the
+        cue windows (so its pace is the recognizer's); the live daemon drops the
+        oldest audio rather than fall behind, and never waits for words.
         """
         transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
                                          on_full="drop" if self.live else "block")
                         for leg in legs}
-        return {"transcribers": transcribers, "phrase_matcher": self.matcher}
+        return {"transcribers": transcribers, "phrase_matcher": self.matcher, "words_in_step": not self.live}

