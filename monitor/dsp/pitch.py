@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
+from functools import lru_cache
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,21 @@ class PitchParams:
     f0_max: float = 400.0
     voicing_threshold: float = 0.45
     octave_cost: float = 0.03  # per octave: favours the shorter of near-equal lags
+    ac_window_s: float = 0.0   # >0: confirm voicing with Praat's ac strength over a Hanning window this long
+    ac_threshold: float = 0.45
+    f0_report_min: float = 0.0  # F0 below this is reported as NaN (only with ac_window_s > 0)
+
+
+def _cc_length(rate: int, params: PitchParams) -> int:
+    return 2 * int(np.ceil(rate / params.f0_min)) + 1
 
 
 def segment_length(rate: int, params: PitchParams) -> int:
-    """Samples each frame needs: reference window plus the longest lag."""
-    return 2 * int(np.ceil(rate / params.f0_min)) + 1
+    """Samples each frame needs: reference window plus the longest lag (and the ac window)."""
+    n = _cc_length(rate, params)
+    if params.ac_window_s > 0:
+        n = max(n, int(round(params.ac_window_s * rate)))
+    return n
 
 
 def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag: int) -> np.ndarray:
@@ -127,5 +139,70 @@ def pitch_frames(segments: np.ndarray, rate: int, params: PitchParams) -> tuple[
     f0 : np.ndarray [shape=(n,)], strength : np.ndarray [shape=(n,)]
     """
     ref = int(np.ceil(rate / params.f0_min))
-    r = normalized_cross_correlation(segments, ref, ref)
-    return pitch_from_correlation(r, rate, params)
+    m = _cc_length(rate, params)
+    off = segments.shape[1] // 2 - m // 2
+    r = normalized_cross_correlation(segments[:, off:off + m], ref, ref)
+    f0, strength = pitch_from_correlation(r, rate, params)
+    if params.ac_window_s > 0:
+        ac = ac_strength(segments, rate / f0, int(round(params.ac_window_s * rate)))
+        f0 = np.where((ac >= params.ac_threshold) & (f0 >= params.f0_report_min), f0, np.nan)
+    return f0, strength
+
+
+def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray:
+    """Praat's windowed-autocorrelation strength ("ac" method) near a given lag of each frame.
+
+    Parameters
+    ----------
+    segments : np.ndarray [shape=(n, L)]
+        Frames centred on the analysis instants; ``L >= n_win``.
+    lag : np.ndarray [shape=(n,)]
+        Lag in samples (fractional; NaN where there is none), below ``n_win - 1``.
+    n_win : int
+        Length of the Hanning window (centred in the segment).
+
+    Returns
+    -------
+    r : np.ndarray [shape=(n,)]
+        ``r_xw(k) / r_xw(0) / r_w(k)`` of the mean-free, Hanning-windowed
+        frame ``xw`` (Boersma 1993), the peak of a parabola through the
+        integer lags around ``lag``; 0 where ``lag`` is NaN or the frame silent.
+    """
+    n, length = segments.shape
+    if n == 0:
+        return np.zeros(0, np.float32)
+    ok = np.isfinite(lag)
+    k = np.where(ok, np.round(np.where(ok, lag, 2.0)), 2.0).astype(np.int64)
+    k = np.clip(k, 2, n_win - 3)
+    w = _hanning(n_win)
+    start = length // 2 - n_win // 2
+    x = segments[:, start:start + n_win].astype(np.float32, copy=False)
+    xw = np.zeros((n, 2 * n_win), np.float32)  # zero beyond the window
+    np.subtract(x, x.mean(axis=1, keepdims=True), out=xw[:, :n_win])
+    xw[:, :n_win] *= w
+    head = xw[:, :n_win]
+    e0 = np.sum(head * head, axis=1)
+    view = sliding_window_view(xw, n_win, axis=1)  # (n, n_win + 1, n_win)
+    rows = np.arange(n)[:, None]
+    shifted = view[rows, k[:, None] + np.arange(-1, 2)[None, :]]  # (n, 3, n_win)
+    acf = np.sum(head[:, None, :] * shifted, axis=2)  # (n, 3)
+    r = acf / np.maximum(e0, 1e-30)[:, None] / _window_acf(n_win)[k[:, None] + np.arange(-1, 2)[None, :]]
+    y0, y1, y2 = r[:, 0], r[:, 1], r[:, 2]
+    den = y0 - 2 * y1 + y2
+    delta = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
+    peak = y1 - 0.25 * (y0 - y2) * np.clip(delta, -0.5, 0.5)
+    return np.where(ok & (e0 > 1e-20), peak, 0.0).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _hanning(n: int) -> np.ndarray:
+    """Hanning window of n samples without zero ends, float32."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(n) + 1) / (n + 1))).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _window_acf(n: int) -> np.ndarray:
+    """Normalised autocorrelation of :func:`_hanning` at lags 0 .. n - 1, float32."""
+    w = _hanning(n).astype(np.float64)
+    full = np.correlate(w, w, mode="full")[n - 1:]
+    return (full / full[0]).astype(np.float32)
