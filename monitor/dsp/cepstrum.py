@@ -52,7 +52,7 @@ class CepstrumParams:
     trend_q_max: float = 0.05
     time_smooth_s: float = 0.02    # Praat's time averaging window (frames 10 ms apart)
     quefrency_smooth_s: float = 0.0005
-    min_df_hz: float = 8.0         # spectrum bins at most this far apart... (see make_plan)
+    min_df_hz: float = 8.0         # spectrum bin spacing at most this: the cepstrum then reaches 1 / (2 df) > trend_q_max
     robust_stride: int = 4         # Theil fit on every n-th quefrency bin of the trend range
     slope_f_min: float = 100.0
     slope_f_max: float = 4000.0
