@@ -1,0 +1,129 @@
+"""``call-monitor report FILE_OR_CALL_ID -o report.html|report.png``: a call at a glance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..console import error, info
+from .common import ConfigError, StoreError, add_config_options, config_from_args
+
+FORMATS = {".html": "html", ".htm": "html", ".png": "png"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a call report (HTML page or PNG timeline)",
+                       description="Report of a recorded call (replayed through the monitor) or of a "
+                                   "call stored in the database (by its id, as `call-monitor alerts` "
+                                   "shows it): timeline of both legs, cues against the caller's "
+                                   "baseline, alerts with evidence and actions, transcript. "
+                                   "Needs matplotlib (pip install callmonitor[report]).")
+    p.add_argument("target", metavar="FILE_OR_CALL_ID",
+                   help="a recording (WAV, FLAC, OGG) or the id of a stored call")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="report.html (self-contained page) or report.png (timeline only)")
+    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only (files)")
+    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
+                   help="channel of the caller in stereo files (default 1 = right)")
+    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
+                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+def _check_output(path: str) -> str | None:
+    """The format, or None after printing why ``path`` cannot be written."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        error(f"{path}: the report must end in .html or .png")
+        return None
+    d = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        error(f"{path}: is a directory")
+        return None
+    if not os.path.isdir(d):
+        error(f"{path}: cannot write the report: no such directory {d}")
+        return None
+    if not os.access(d, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        error(f"{path}: cannot write the report (permission denied)")
+        return None
+    return FORMATS[ext]
+
+
+def _transcription(cfg, args):
+    """The replay command's transcription setup, or None (acoustic-only)."""
+    if args.no_transcribe or not cfg.transcription.enabled:
+        return None
+    try:
+        from ..transcription_setup import TranscriptionSetup
+    except ImportError:
+        return None
+    setup = TranscriptionSetup.create(cfg, args.model)
+    if setup is None:
+        info("no Vosk model found: report without transcript")
+    return setup
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = _check_output(args.output)
+    if fmt is None:
+        return 2
+    try:
+        import matplotlib  # noqa: F401 - fail early, before a long replay
+    except ImportError:
+        error("reports need matplotlib: pip install callmonitor[report]")
+        return 2
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as err:
+        error(str(err))
+        return 2
+    from ..report import ReportError, from_file, render, write_atomic
+    from ..report.data import check_recording
+
+    target = args.target
+    try:
+        if os.path.exists(target) or not target.strip().isdigit():
+            check_recording(target)
+            try:
+                transcription = _transcription(cfg, args)
+            except Exception as err:  # noqa: BLE001 - a broken model folder: one clear line
+                error(str(err))
+                return 2
+            data = from_file(target, cfg, transcription=transcription,
+                             caller_channel=args.caller_channel,
+                             agent_channel=None if args.agent_channel < 0 else args.agent_channel)
+        else:
+            data = _stored(cfg, int(target))
+        payload = render(data, fmt)
+    except ReportError as err:
+        error(str(err))
+        return 1
+    except StoreError as err:
+        error(str(err))
+        return 2
+    except ImportError as err:
+        error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
+        return 2
+    try:
+        write_atomic(args.output, payload)
+    except OSError as err:
+        error(f"{args.output}: cannot write the report ({err.strerror or err})")
+        return 1
+    info(f"report written to {args.output}")
+    return 0
+
+
+def _stored(cfg, call_id: int):
+    from ..report import ReportError, from_store
+    from ..store import Store
+
+    db = os.path.expanduser(cfg.storage.db)
+    if not os.path.isfile(db):
+        raise ReportError(f"call {call_id}: no database at {db} (give --db FILE)")
+    store = Store.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
+    try:
+        return from_store(store, call_id, cfg)
+    finally:
+        store.close()

@@ -1,0 +1,437 @@
+"""What a call report shows, gathered from a recorded file or from a stored call.
+
+:func:`from_file` replays a recording through the same :class:`~monitor.pipeline.CallPipeline`
+as ``call-monitor replay`` (acoustic-only, or with transcription when the caller passes
+a transcription setup), and keeps what the pipeline itself forgets: a waveform envelope of
+each leg, every leg's speech mask and every cue window.
+
+:func:`from_store` reads a call from the SQLite store: cue snapshots (one every few
+seconds), baseline, alerts, clears and transcript. The store holds no audio; when the
+daemon wrote the call's audio (``daemon.write_audio``) or the call was a replay of a file
+that still exists, the waveform and speech regions come from that file, otherwise the
+report shows the caller's speech activity from the snapshots and says so.
+
+Nothing here needs matplotlib.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from ..audio_io import AudioFileError, probe
+from ..baseline import Baseline
+from ..config import Config
+from ..dsp.runs import runs
+from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
+from ..frames import HOP_S
+from ..measures import pause_runs
+from ..sources import Chunk, FileSource
+from ..store import Store
+
+ENVELOPE_HOP_S = HOP_S
+"""Resolution of the stored waveform envelope (peak per 10 ms), reduced for plotting."""
+
+
+class ReportError(Exception):
+    """A report cannot be made; ``str(err)`` is one line naming the input and the problem."""
+
+
+@dataclass
+class LegTrack:
+    """One leg's audio picture: peak envelope and speech regions (seconds)."""
+
+    env_t: np.ndarray
+    env_peak: np.ndarray
+    speech: list[tuple[float, float]] = field(default_factory=list)
+    pauses: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Utterance:
+    """A final transcript line with its distress-phrase spans (word indices of ``text.split()``)."""
+
+    t: float
+    start: float
+    end: float
+    channel: str
+    text: str
+    distress: list[tuple[int, int, str]] = field(default_factory=list)
+
+    @property
+    def words(self) -> list[str]:
+        return self.text.split()
+
+
+@dataclass
+class ReportData:
+    title: str
+    source: str
+    duration_s: float
+    legs: tuple[str, ...]
+    cues: list[CuesEvent]
+    baseline: Baseline | None
+    alerts: list[AlertEvent]
+    clears: list[AlertClearedEvent]
+    utterances: list[Utterance]
+    tracks: dict[str, LegTrack]
+    window_s: float
+    call_id: int | None = None
+    started_at: float | None = None
+    transcribed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def audio_available(self) -> bool:
+        return bool(self.tracks)
+
+    @property
+    def critical(self) -> int:
+        return sum(a.severity == "critical" for a in self.alerts)
+
+    def cleared_at(self, alert: AlertEvent) -> float | None:
+        """Call time at which ``alert`` cleared (the first clear of its kind after it)."""
+        later = [c.t for c in self.clears if c.kind == alert.kind and c.t >= alert.t]
+        nxt = [a.t for a in self.alerts if a.kind == alert.kind and a.t > alert.t]
+        limit = min(nxt) if nxt else float("inf")
+        ok = [t for t in later if t <= limit]
+        return min(ok) if ok else None
+
+
+# --------------------------------------------------------------------------- audio tracks
+
+
+class _Collector:
+    """Per leg: peak per 10 ms of the samples and the analyzer's speech mask."""
+
+    def __init__(self, rate: int, legs: Sequence[str]) -> None:
+        self.rate = rate
+        self.legs = tuple(legs)
+        self.hop = int(round(rate * ENVELOPE_HOP_S))
+        self._carry = [np.zeros(0, np.float32) for _ in legs]
+        self._peaks: list[list[np.ndarray]] = [[] for _ in legs]
+        self._speech: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
+        self._t: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
+
+    def chunk(self, chunk: Chunk) -> None:
+        for i in range(len(self.legs)):
+            x = np.concatenate([self._carry[i], np.abs(chunk.samples[:, i]).astype(np.float32)])
+            n = len(x) // self.hop
+            if n:
+                self._peaks[i].append(x[:n * self.hop].reshape(n, self.hop).max(axis=1))
+            self._carry[i] = x[n * self.hop:]
+
+    def frames(self, leg: str, frames: Any) -> None:
+        if len(frames):
+            self._t[leg].append(np.asarray(frames.t, dtype=np.float64))
+            self._speech[leg].append(np.asarray(frames.speech, dtype=bool))
+
+    def tracks(self, cfg: Config) -> dict[str, LegTrack]:
+        out: dict[str, LegTrack] = {}
+        masks = {}
+        for i, leg in enumerate(self.legs):
+            parts = self._peaks[i] + ([np.array([self._carry[i].max()])] if len(self._carry[i]) else [])
+            peak = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+            env_t = (np.arange(len(peak)) + 0.5) * ENVELOPE_HOP_S
+            t = np.concatenate(self._t[leg]) if self._t[leg] else np.zeros(0)
+            sp = np.concatenate(self._speech[leg]) if self._speech[leg] else np.zeros(0, bool)
+            masks[leg] = (t, sp)
+            s, e = runs(sp)
+            regions = [(float(t[a] - HOP_S / 2), float(t[b - 1] + HOP_S / 2)) for a, b in zip(s, e)]
+            out[leg] = LegTrack(env_t=env_t, env_peak=peak, speech=regions)
+        if "caller" in masks:
+            t, sp = masks["caller"]
+            exclude = None
+            other = next((leg for leg in self.legs if leg != "caller"), None)
+            if other is not None:
+                ot, osp = masks[other]
+                n = min(len(sp), len(osp))
+                sp, t, exclude = sp[:n], t[:n], osp[:n]
+            a = cfg.analysis
+            ps, pe, _ = pause_runs(sp, int(round(a.min_pause_s / HOP_S)), exclude,
+                                   int(round(a.max_pause_s / HOP_S)) if a.max_pause_s else None)
+            out["caller"].pauses = [(float(t[p] - HOP_S / 2), float(t[q - 1] + HOP_S / 2))
+                                    for p, q in zip(ps, pe) if q > p]
+        return out
+
+
+def check_recording(path: str) -> None:
+    """ReportError unless ``path`` is a readable recording (header only: cheap)."""
+    if not os.path.exists(path):
+        raise ReportError(f"{path}: no such file or stored call id")
+    if os.path.isdir(path):
+        raise ReportError(f"{path}: is a directory, not a recording")
+    try:
+        probe(path)
+    except AudioFileError as err:
+        raise ReportError(str(err)) from None
+
+
+def _open_source(path: str, caller_channel: int = 1, agent_channel: int | None = 0) -> FileSource:
+    check_recording(path)
+    try:
+        return FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel,
+                          block_s=2.0)
+    except AudioFileError as err:
+        raise ReportError(str(err)) from None
+
+
+# --------------------------------------------------------------------------- transcript
+
+
+def _matcher(cfg: Config | None):
+    try:
+        from ..phrases import PhraseMatcher
+    except ImportError:  # pragma: no cover - phrases ships with the package
+        return None
+    if cfg is None:
+        return PhraseMatcher.default()
+    phrases = cfg.phrase_list() if hasattr(cfg, "phrase_list") else ()
+    lang = getattr(getattr(cfg, "transcription", None), "language", None)
+    tol = getattr(getattr(cfg, "phrases", None), "tolerance", None)
+    if not phrases:
+        return None
+    kw = {"language": lang}
+    return PhraseMatcher(phrases, tol, **kw) if tol is not None else PhraseMatcher(phrases, **kw)
+
+
+def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[Utterance]:
+    """Final transcript lines in time order, caller lines marked with their distress phrases."""
+    matcher = _matcher(cfg)
+    out = []
+    for w in words:
+        if not w.final or not (w.text or w.words):
+            continue
+        text = w.text or " ".join(x.word for x in w.words)
+        start = min((x.start for x in w.words), default=w.t)
+        end = max((x.end for x in w.words), default=w.t)
+        u = Utterance(t=w.t, start=start, end=end, channel=w.channel, text=text)
+        if matcher is not None and w.channel == "caller":
+            try:
+                for m in matcher.match(text):
+                    u.distress.append((m.start_word, m.end_word, m.phrase))
+            except Exception:  # noqa: BLE001 - a matcher problem must not lose the report
+                pass
+        out.append(u)
+    out.sort(key=lambda u: (u.start, u.t))
+    return out
+
+
+# --------------------------------------------------------------------------- from a file
+
+
+def from_file(path: str, cfg: Config, *, transcription: Any = None,
+              words: Iterable[WordsEvent] | None = None, caller_channel: int = 1,
+              agent_channel: int | None = 0, store: Store | None = None) -> ReportData:
+    """Replay ``path`` through the call pipeline and gather the report.
+
+    ``transcription``: an object with ``for_call(rate, legs) -> dict`` (the replay command's
+    transcription setup) or a callable with that signature giving ``CallPipeline`` keyword
+    arguments (``transcribers``, ``phrase_matcher``); ``None`` = acoustic-only.
+    ``words``: final :class:`WordsEvent` objects from elsewhere (added to the transcript).
+    ``store``: record the replayed call there too (default: nothing is stored).
+    """
+    from ..pipeline import CallPipeline, run_source
+
+    src = _open_source(path, caller_channel, agent_channel)
+    extra: dict[str, Any] = {}
+    if transcription is not None:
+        make = getattr(transcription, "for_call", transcription)
+        extra = dict(make(src.rate, src.legs) or {})
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+    col = _Collector(src.rate, src.legs)
+    add = pipeline.cues.add
+
+    def add_and_keep(leg: str, frames: Any) -> None:
+        col.frames(leg, frames)
+        add(leg, frames)
+
+    pipeline.cues.add = add_and_keep  # type: ignore[method-assign]
+
+    def chunks() -> Iterator[Chunk]:
+        for c in src.chunks():
+            col.chunk(c)
+            yield c
+
+    try:
+        events = run_source(pipeline, chunks(), [])
+    except AudioFileError as err:
+        raise ReportError(str(err)) from None
+    notes = []
+    if src.truncated:
+        notes.append(f"Truncated recording: the report covers the {src.duration_s:.1f} s it holds.")
+    if len(src.legs) == 1:
+        notes.append("Mono recording: the caller's leg only.")
+    return _from_events(events, cfg, title=os.path.basename(path), source=path,
+                        duration_s=pipeline.duration_s, legs=src.legs, tracks=col.tracks(cfg),
+                        baseline=pipeline.baseline.baseline, extra_words=words,
+                        transcribed=bool(pipeline.transcribers), notes=notes,
+                        call_id=pipeline.call_id)
+
+
+def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: str, duration_s: float,
+                 legs: tuple[str, ...], tracks: dict[str, LegTrack], baseline: Baseline | None,
+                 extra_words: Iterable[WordsEvent] | None, transcribed: bool, notes: list[str],
+                 call_id: int | None) -> ReportData:
+    cues = [e for e in events if isinstance(e, CuesEvent) and e.channel == "caller"]
+    alerts = [e for e in events if isinstance(e, AlertEvent)]
+    clears = [e for e in events if isinstance(e, AlertClearedEvent)]
+    words = [e for e in events if isinstance(e, WordsEvent) and e.final]
+    if extra_words:
+        words += [w for w in extra_words if w.final]
+    return ReportData(title=title, source=source, duration_s=float(duration_s), legs=legs, cues=cues,
+                      baseline=baseline, alerts=alerts, clears=clears,
+                      utterances=utterances(words, cfg), tracks=tracks, window_s=cfg.analysis.window_s,
+                      call_id=call_id, transcribed=transcribed or bool(words), notes=notes)
+
+
+# --------------------------------------------------------------------------- from the store
+
+
+def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str) -> list[tuple[str, int, int | None]]:
+    """Audio files that may hold a stored call: (path, caller channel, agent channel).
+
+    The daemon writes ``call-<id>.wav`` with one column per leg in (caller, agent) order;
+    a replayed call's source is the recording with the usual layout (right = caller)."""
+    out = []
+    d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
+    out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
+    if source and os.path.isfile(source):
+        out.append((source, 1, 0))
+    return out
+
+
+def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
+                duration_s: float | None) -> tuple[dict[str, LegTrack], tuple[str, ...]] | None:
+    """Waveform and speech regions of a stored call's audio, or None if it does not fit."""
+    from ..analyzer import StreamingAnalyzer
+
+    try:
+        info = probe(path)
+        if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
+            return None
+        if duration_s and abs(info.duration_s - duration_s) > max(2.0, 0.02 * duration_s):
+            return None
+        src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
+        col = _Collector(src.rate, src.legs)
+        analyzers = {leg: StreamingAnalyzer(src.rate) for leg in src.legs}
+        for c in src.chunks():
+            col.chunk(c)
+            for i, leg in enumerate(src.legs):
+                col.frames(leg, analyzers[leg].feed(c.samples[:, i]))
+        for leg in src.legs:
+            col.frames(leg, analyzers[leg].flush())
+    except (AudioFileError, OSError, ValueError):
+        return None
+    return col.tracks(cfg), src.legs
+
+
+def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = True) -> ReportData:
+    """Gather the report of call ``call_id`` from ``store``; ReportError if there is none."""
+    call = store.get_call(call_id)
+    if call is None:
+        raise ReportError(f"call {call_id}: no such call in {store.path}")
+    cues = store.cue_snapshots(call_id, "caller")
+    alerts = [a.event for a in store.list_alerts(call_id=call_id)]
+    alerts.sort(key=lambda a: (a.t, a.alert_id or 0))
+    clears = store.list_clears(call_id)
+    words = store.transcript(call_id)
+    duration = call.duration_s
+    if duration is None:
+        duration = max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
+    baseline = Baseline.from_dict(call.baseline) if call.baseline else None
+    notes: list[str] = []
+    if call.ended_at is None:
+        notes.append("The call has not ended (or the monitor stopped during it): "
+                     "the report shows what was stored so far.")
+    tracks: dict[str, LegTrack] = {}
+    legs: tuple[str, ...] = ("caller",)
+    if use_audio:
+        for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source):
+            if os.path.isfile(path):
+                got = _scan_audio(path, cc, ac, cfg, call.duration_s)
+                if got is not None:
+                    tracks, legs = got
+                    notes.append(f"Waveform and speech regions from the call's audio: {path}")
+                    break
+    if not tracks:
+        notes.append("No audio is stored with this call: the waveform panel is replaced by the "
+                     "caller's speech activity (share of each cue window spent speaking), "
+                     f"from cue snapshots every {store.snapshot_every_s:g} s.")
+    every = f"every {store.snapshot_every_s:g} s"
+    notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
+    started = call.started_at
+    return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
+                      legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
+                      utterances=utterances(words, cfg), tracks=tracks,
+                      window_s=cfg.analysis.window_s, call_id=call_id, started_at=started,
+                      transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
+                      notes=notes)
+
+
+# --------------------------------------------------------------------------- cue summary
+
+CUE_INFO: Mapping[str, tuple[str, str, str]] = {
+    # name: (label, unit, worse direction)
+    "speech_rate_sps": ("Speech rate", "syll/s", "low"),
+    "articulation_rate_sps": ("Articulation rate", "syll/s", "low"),
+    "pause_ratio": ("Pause ratio", "", "high"),
+    "mean_pause_s": ("Mean pause", "s", "high"),
+    "mean_phrase_s": ("Mean phrase length", "s", "low"),
+    "response_latency_s": ("Response latency", "s", "high"),
+    "hnr_db": ("HNR", "dB", "low"),
+    "cpps_db": ("CPPS", "dB", "low"),
+    "loudness_dbfs": ("Loudness", "dBFS", "low"),
+    "words_per_min": ("Words per minute", "wpm", "low"),
+    "mean_word_gap_s": ("Mean gap between words", "s", "high"),
+}
+
+
+@dataclass(frozen=True)
+class CueRow:
+    name: str
+    label: str
+    unit: str
+    baseline: float | None
+    q1: float | None
+    q3: float | None
+    worst: float | None
+    worst_t: float | None
+    direction: str
+
+    @property
+    def change(self) -> float | None:
+        if self.baseline is None or self.worst is None or self.baseline == 0:
+            return None
+        return (self.worst - self.baseline) / abs(self.baseline)
+
+
+def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow]:
+    """Baseline against the worst window (after the baseline, with some caller speech) per cue.
+
+    Windows in which the caller spoke less than ``min_speech_s`` (default a quarter of the
+    window) are not measurements worth quoting."""
+    if min_speech_s is None:
+        min_speech_s = max(2.0, 0.25 * data.window_s)
+    after = data.baseline.end_t if data.baseline is not None else 0.0
+    windows = [c for c in data.cues if (c.speech_s or 0.0) >= min_speech_s and c.t > after]
+    if not windows:
+        windows = [c for c in data.cues if (c.speech_s or 0.0) >= min_speech_s]
+    rows = []
+    for name, (label, unit, worse) in CUE_INFO.items():
+        vals = [(c.value(name), c.t) for c in windows if c.value(name) is not None]
+        stats = data.baseline.stats(name) if data.baseline is not None else None
+        if not vals and stats is None:
+            continue
+        worst = (min if worse == "low" else max)(vals, key=lambda p: p[0]) if vals else (None, None)
+        rows.append(CueRow(name, label, unit, stats.median if stats else None,
+                           stats.q1 if stats else None, stats.q3 if stats else None,
+                           worst[0], worst[1], worse))
+    return rows
+
+
+__all__ = ["ReportData", "ReportError", "LegTrack", "Utterance", "CueRow", "from_file", "from_store",
+           "utterances", "cue_rows", "CUE_INFO"]

@@ -1,0 +1,249 @@
+"""The call timeline as one PNG (matplotlib, Agg backend; imported only when a report is made).
+
+Rows, all on the call's time axis: waveform of both legs with speech and pause regions (or
+the caller's speech activity when no audio is available), speech rate, pause ratio, phrase
+length, CPPS and HNR, loudness, then the transcript. Each cue row shows the caller's
+baseline band (q1-q3) and its median; alerts are vertical markers coloured by severity,
+labelled on the top row, and the span during which an alert was active is shaded on the
+row of its cue.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from typing import Any
+
+import numpy as np
+
+from .data import ReportData
+
+SEVERITY_COLOURS = {"warning": "#e69f00", "critical": "#d62728"}
+CALLER = "#1f5fa8"
+AGENT = "#8c8c8c"
+PAUSE = "#f0a030"
+BAND = "#2ca02c"
+DISTRESS = "#c00000"
+MAX_ENVELOPE_POINTS = 6000
+
+# panel: (title, [(cue, label, colour, style)], unit)
+PANELS: list[tuple[str, list[tuple[str, str, str, str]], str]] = [
+    ("Speech rate", [("speech_rate_sps", "speech rate", CALLER, "-"),
+                     ("articulation_rate_sps", "articulation rate", "#7f3fbf", "--")], "syll/s"),
+    ("Pause ratio", [("pause_ratio", "pause ratio", CALLER, "-")], ""),
+    ("Mean phrase length", [("mean_phrase_s", "mean phrase", CALLER, "-")], "s"),
+    ("Voice quality", [("cpps_db", "CPPS", CALLER, "-"), ("hnr_db", "HNR", "#17becf", "-")], "dB"),
+    ("Loudness", [("loudness_dbfs", "loudness", CALLER, "-")], "dBFS"),
+]
+
+
+def _pyplot():
+    """matplotlib with the Agg backend; ImportError (caught by the command) when missing."""
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    t = max(0.0, float(t))
+    m, s = divmod(int(round(t)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _reduce(t: np.ndarray, peak: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(peak) <= n_max:
+        return t, peak
+    k = int(np.ceil(len(peak) / n_max))
+    n = len(peak) // k
+    return t[:n * k].reshape(n, k).mean(axis=1), peak[:n * k].reshape(n, k).max(axis=1)
+
+
+def _series(data: ReportData, cue: str) -> tuple[np.ndarray, np.ndarray]:
+    t = np.array([c.t for c in data.cues], dtype=float)
+    v = np.array([np.nan if c.value(cue) is None else float(c.value(cue)) for c in data.cues], dtype=float)
+    # windows without caller speech are no measurement at all
+    speech = np.array([(c.speech_s or 0.0) > 0 for c in data.cues], dtype=bool)
+    if len(v):
+        v[~speech] = np.nan
+    return t, v
+
+
+def _waveform(ax: Any, data: ReportData) -> None:
+    if data.tracks:
+        offsets = {"caller": 1.0, "agent": -1.0}
+        for leg, tr in data.tracks.items():
+            y0 = offsets.get(leg, 0.0)
+            colour = CALLER if leg == "caller" else AGENT
+            t, p = _reduce(tr.env_t, tr.env_peak, MAX_ENVELOPE_POINTS)
+            scale = max(float(np.max(tr.env_peak)) if len(tr.env_peak) else 0.0, 1e-4)
+            p = 0.75 * p / scale
+            ax.fill_between(t, y0 - p, y0 + p, color=colour, linewidth=0, alpha=0.85)
+            sign = 1.0 if y0 >= 0 else -1.0
+            bars = [(a, b - a) for a, b in tr.speech]
+            if bars:
+                ax.broken_barh(bars, (sign * 0.05 if sign > 0 else -0.2, 0.15), color=colour, alpha=0.7,
+                               linewidth=0)
+            pauses = [(a, b - a) for a, b in tr.pauses]
+            if pauses:
+                ax.broken_barh(pauses, (0.05 if sign > 0 else -1.95, 1.9), color=PAUSE, alpha=0.3,
+                               linewidth=0)
+        ax.axhline(0, color="#cccccc", linewidth=0.5)
+        ax.set_ylim(-2, 2)
+        ax.set_yticks([1.0, -1.0] if len(data.tracks) > 1 else [1.0])
+        ax.set_yticklabels(["caller", "agent"] if len(data.tracks) > 1 else ["caller"])
+        ax.set_title("Waveform (each leg scaled to its own peak); bars: speech, shaded: caller's pauses",
+                     loc="left", fontsize=9)
+    else:
+        t = np.array([c.t for c in data.cues], dtype=float)
+        share = np.array([min(1.0, (c.speech_s or 0.0) / max(min(c.t, data.window_s), 1e-6))
+                          for c in data.cues], dtype=float)
+        if len(t):
+            ax.fill_between(t, 0, share, step="pre", color=CALLER, alpha=0.5, linewidth=0)
+            ax.step(t, share, where="pre", color=CALLER, linewidth=1)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("speaking\nshare")
+        ax.set_title("No audio available: caller's speech activity (share of each cue window spent "
+                     "speaking) instead of the waveform", loc="left", fontsize=9)
+
+
+def _alert_markers(axes: list[Any], top: Any, data: ReportData) -> None:
+    for i, a in enumerate(sorted(data.alerts, key=lambda a: a.t)):
+        colour = SEVERITY_COLOURS.get(a.severity, "#555555")
+        lw = 1.8 if a.severity == "critical" else 1.0
+        for ax in axes:
+            ax.axvline(a.t, color=colour, linewidth=lw, alpha=0.9, zorder=5)
+        top.annotate(f"{a.kind} {fmt_time(a.t)}", xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(2, 2 + 9 * (i % 4)), textcoords="offset points", fontsize=7, color=colour,
+                     rotation=0, ha="left", va="bottom", annotation_clip=False,
+                     fontweight="bold" if a.severity == "critical" else "normal")
+
+
+def _alert_spans(ax_for: dict[str, Any], data: ReportData) -> None:
+    for a in data.alerts:
+        cues = []
+        ev = dict(a.evidence or {})
+        if "cue" in ev:
+            cues = [ev["cue"]]
+        elif isinstance(ev.get("cues"), dict):
+            cues = [v.get("cue") for v in ev["cues"].values() if isinstance(v, dict)]
+        end = data.cleared_at(a)
+        end = data.duration_s if end is None else end
+        since = ev.get("since")
+        start = float(since) if isinstance(since, (int, float)) and since <= a.t else a.t
+        for cue in cues:
+            ax = ax_for.get(cue)
+            if ax is not None:
+                ax.axvspan(start, end, color=SEVERITY_COLOURS.get(a.severity, "#999"), alpha=0.10,
+                           linewidth=0, zorder=0)
+
+
+def _transcript(ax: Any, data: ReportData) -> None:
+    ax.set_ylim(0, 4)
+    ax.set_yticks([3.0, 1.0])
+    ax.set_yticklabels(["caller", "agent"])
+    ax.set_title("Transcript (distress phrases in red)", loc="left", fontsize=9)
+    if not data.utterances:
+        msg = ("no transcript (acoustic-only)" if not data.transcribed else "no words recognised")
+        ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color="#777777",
+                fontsize=9, style="italic")
+        return
+    # greedy lanes: a line goes into the first lane of its channel that is free at its start;
+    # distress lines are placed first, lines that find no free lane keep only their bar
+    span = max(data.duration_s, 1.0)
+    axis_pt = 0.92 * 14 * 72
+    s_per_char = span / axis_pt * 6.5 * 0.56
+    order = sorted(data.utterances, key=lambda u: (not u.distress, u.start))
+    placed: dict[int, int] = {}
+    taken: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for u in order:
+        text = textwrap.shorten(u.text, width=44, placeholder="...")
+        a, b = u.start, u.start + (len(text) + 2) * s_per_char
+        for row in range(3):
+            busy = taken.setdefault((u.channel, row), [])
+            if all(b <= x or a >= y for x, y in busy):
+                busy.append((a, b))
+                placed[id(u)] = row
+                break
+    for u in data.utterances:
+        base = 2.0 if u.channel == "caller" else 0.0
+        colour = CALLER if u.channel == "caller" else AGENT
+        hot = bool(u.distress)
+        ax.plot([u.start, max(u.end, u.start + 0.3)], [base + 0.12] * 2, color=DISTRESS if hot else colour,
+                linewidth=3, solid_capstyle="butt")
+        row = placed.get(id(u))
+        if row is None:
+            continue
+        y = base + 1.65 - 0.55 * row
+        text = textwrap.shorten(u.text, width=44, placeholder="...")
+        ax.text(u.start, y, text, fontsize=6.5, va="center", ha="left", clip_on=True,
+                color=DISTRESS if hot else "#222222", fontweight="bold" if hot else "normal",
+                bbox=dict(boxstyle="round,pad=0.15", fc="#ffe0e0", ec=DISTRESS, lw=0.6) if hot else None)
+
+
+def render_png(data: ReportData, dpi: int = 100) -> bytes:
+    """The timeline picture as PNG bytes."""
+    plt = _pyplot()
+    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D
+
+    heights = [1.6] + [1.0] * len(PANELS) + [1.3]
+    fig, axes = plt.subplots(len(heights), 1, figsize=(14, 15), sharex=True,
+                             gridspec_kw={"height_ratios": heights, "hspace": 0.38})
+    try:
+        top, cue_axes, tax = axes[0], list(axes[1:-1]), axes[-1]
+        _waveform(top, data)
+        ax_for: dict[str, Any] = {}
+        b = data.baseline
+        for ax, (title, series, unit) in zip(cue_axes, PANELS):
+            for cue, label, colour, style in series:
+                ax_for[cue] = ax
+                t, v = _series(data, cue)
+                if len(t):
+                    ax.plot(t, v, style, color=colour, linewidth=1.3, label=label)
+                st = b.stats(cue) if b is not None else None
+                if st is not None:
+                    ax.axhspan(st.q1, st.q3, color=colour if len(series) > 1 else BAND, alpha=0.15, linewidth=0)
+                    ax.axhline(st.median, color=colour if len(series) > 1 else BAND, linewidth=0.8,
+                               linestyle=":")
+            ax.set_ylabel(unit)
+            ax.set_title(title + (" (band: caller's baseline q1-q3, dotted: median)" if b is not None
+                                  else " (no baseline: the caller did not speak long enough)"),
+                         loc="left", fontsize=9)
+            if len(series) > 1:
+                ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=len(series))
+            ax.grid(True, axis="y", alpha=0.3)
+        if b is not None:
+            for ax in [top] + cue_axes:
+                ax.axvspan(b.start_t - data.window_s if b.start_t > data.window_s else 0.0, b.end_t,
+                           ymin=0.0, ymax=0.03, color=BAND, alpha=0.8, linewidth=0)
+        _alert_spans(ax_for, data)
+        _transcript(tax, data)
+        _alert_markers([top] + cue_axes + [tax], top, data)
+        tax.set_xlim(0, max(data.duration_s, 1.0))
+        ticks = tax.get_xticks()
+        tax.set_xticks([x for x in ticks if 0 <= x <= max(data.duration_s, 1.0)])
+        tax.set_xticklabels([fmt_time(x) for x in tax.get_xticks()])
+        tax.set_xlabel("call time (m:ss)")
+        handles = [Line2D([], [], color=SEVERITY_COLOURS["warning"], lw=1.2, label="warning alert"),
+                   Line2D([], [], color=SEVERITY_COLOURS["critical"], lw=2, label="critical alert"),
+                   Patch(color=BAND, alpha=0.4, label="baseline band / baseline period")]
+        if data.tracks:
+            handles += [Patch(color=CALLER, alpha=0.6, label="caller speech"),
+                        Patch(color=AGENT, alpha=0.6, label="agent speech"),
+                        Patch(color=PAUSE, alpha=0.3, label="caller pause")]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.005))
+        crit = data.critical
+        fig.suptitle(f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
+                     + (f", {crit} critical" if crit else ""), x=0.01, ha="left", fontsize=12,
+                     fontweight="bold", color=SEVERITY_COLOURS["critical"] if crit else "#222222")
+        fig.subplots_adjust(left=0.06, right=0.985, top=0.93, bottom=0.05)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)

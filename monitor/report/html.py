@@ -1,0 +1,234 @@
+"""One self-contained HTML page: the timeline PNG as a data URI, inline CSS, no scripts,
+no external assets (it opens offline and can be mailed as one file). Every text that
+comes from the call, the store or the configuration is HTML-escaped."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+from typing import Any, Mapping
+
+from .data import CueRow, ReportData, Utterance, cue_rows
+from .figure import fmt_time
+
+CSS = """
+body{font-family:-apple-system,'Segoe UI',Roboto,'DejaVu Sans',Arial,sans-serif;margin:0;
+  background:#f6f7f9;color:#1d2330;font-size:14px;line-height:1.45}
+main{max-width:1380px;margin:0 auto;padding:18px 20px 40px}
+h1{font-size:22px;margin:4px 0 6px}
+h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #d8dce3;padding-bottom:4px}
+.meta{color:#555;margin:0 0 8px}
+.banner{padding:10px 14px;border-radius:6px;margin:10px 0;font-weight:600}
+.banner.critical{background:#fde2e2;border:1px solid #d62728;color:#8a1010}
+.banner.warning{background:#fff1d6;border:1px solid #e69f00;color:#6b4a00}
+.banner.ok{background:#e4f4e4;border:1px solid #2ca02c;color:#1b5e1b}
+.notes{background:#eef2f8;border-left:4px solid #1f5fa8;padding:6px 12px;margin:10px 0;color:#333}
+.notes p{margin:4px 0}
+figure{margin:12px 0;background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:6px}
+figure img{width:100%;height:auto;display:block}
+figcaption{color:#555;font-size:12px;padding:4px 2px 0}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d8dce3}
+th,td{padding:6px 8px;border-bottom:1px solid #e5e8ee;text-align:left;vertical-align:top}
+th{background:#eef0f4;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.worse td.chg{color:#b00000;font-weight:600}
+.sev{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#fff}
+.sev.critical{background:#d62728}.sev.warning{background:#e69f00}
+tr.alert.critical{background:#fff5f5}
+.evidence{font-size:12px;color:#333;margin:0;padding-left:16px;columns:2;column-gap:18px}
+.evidence li.wide{column-span:all}.evidence ul.sub{padding-left:14px;margin:2px 0}
+.actions{margin:0;padding-left:18px}
+.time{white-space:nowrap;font-variant-numeric:tabular-nums}
+.transcript{background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:6px 12px}
+.utt{margin:3px 0;display:flex;gap:10px}
+.utt .time{color:#666;min-width:56px}
+.utt .who{min-width:52px;font-weight:600}
+.utt.caller .who{color:#1f5fa8}.utt.agent .who{color:#777}
+mark.distress{background:#ffd0d0;color:#8a0000;font-weight:700;padding:0 2px;border-radius:3px}
+.muted{color:#777;font-style:italic}
+"""
+
+EVIDENCE_ORDER = ("cue", "value", "baseline", "threshold", "relative_change", "change", "basis",
+                  "absolute", "since", "until", "window_s", "phrase", "excerpt", "kinds", "count")
+
+
+def _e(x: Any) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def _num(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, float)):
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+    return str(v)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v)
+    if isinstance(v, Mapping):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def _cue_line(d: Mapping[str, Any]) -> str:
+    """One line for a contributing cue of a combined alert."""
+    parts = [f"{d.get('cue', '?')} {_value(d.get('value'))}"]
+    if d.get("baseline") is not None:
+        parts.append(f"baseline {_value(d['baseline'])}")
+    if d.get("threshold") is not None:
+        parts.append(f"threshold {_value(d['threshold'])}")
+    rc = d.get("relative_change")
+    if isinstance(rc, (int, float)):
+        parts.append(f"{100 * rc:+.0f} %")
+    if isinstance(d.get("since"), (int, float)) and isinstance(d.get("until"), (int, float)):
+        parts.append(f"{fmt_time(d['since'])}-{fmt_time(d['until'])}")
+    return ", ".join(parts)
+
+
+def _evidence(ev: Mapping[str, Any]) -> str:
+    keys = [k for k in EVIDENCE_ORDER if k in ev] + sorted(k for k in ev if k not in EVIDENCE_ORDER)
+    items = []
+    for k in keys:
+        v = ev[k]
+        if v is None:
+            continue
+        if k == "cues" and isinstance(v, Mapping):
+            sub = "".join(f"<li><b>{_e(kind)}</b>: {_e(_cue_line(d)) if isinstance(d, Mapping) else _e(_value(d))}</li>"
+                          for kind, d in v.items())
+            items.append(f"<li class=\"wide\">{_e(k)}:<ul class=\"sub\">{sub}</ul></li>")
+        elif k == "relative_change" and isinstance(v, (int, float)):
+            items.append(f"<li>{_e(k)}: {_e(f'{100 * v:+.0f} %')}</li>")
+        elif k in ("since", "until") and isinstance(v, (int, float)):
+            items.append(f"<li>{_e(k)}: {_e(fmt_time(v))} ({_e(f'{v:.1f}')} s)</li>")
+        else:
+            items.append(f"<li>{_e(k)}: {_e(_value(v))}</li>")
+    return f"<ul class=\"evidence\">{''.join(items)}</ul>" if items else "<span class=\"muted\">none</span>"
+
+
+def _cue_table(rows: list[CueRow]) -> str:
+    if not rows:
+        return "<p class=\"muted\">No cue windows with caller speech.</p>"
+    out = ["<table class=\"cues\"><thead><tr><th>Cue</th><th>Baseline median</th><th>Baseline q1-q3</th>"
+           "<th>Worst window</th><th>At</th><th>Change</th></tr></thead><tbody>"]
+    for r in rows:
+        unit = f" {r.unit}" if r.unit else ""
+        chg = r.change
+        worse = chg is not None and ((chg < -0.15) if r.direction == "low" else (chg > 0.15))
+        band = f"{_num(r.q1)} - {_num(r.q3)}" if r.q1 is not None else "-"
+        out.append(
+            f"<tr class=\"{'worse' if worse else ''}\"><td>{_e(r.label)}{_e(unit and ' (' + r.unit + ')')}</td>"
+            f"<td class=\"num\">{_e(_num(r.baseline))}</td><td class=\"num\">{_e(band)}</td>"
+            f"<td class=\"num\">{_e(_num(r.worst))}</td>"
+            f"<td class=\"num time\">{_e(fmt_time(r.worst_t)) if r.worst_t is not None else '-'}</td>"
+            f"<td class=\"num chg\">{_e(f'{100 * chg:+.0f} %') if chg is not None else '-'}</td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _alerts_table(data: ReportData) -> str:
+    if not data.alerts:
+        return "<p class=\"muted\">No alerts were raised in this call.</p>"
+    out = ["<table class=\"alerts\"><thead><tr><th>Time</th><th>Severity</th><th>Alert</th>"
+           "<th>Evidence</th><th>Recommended actions</th></tr></thead><tbody>"]
+    for a in sorted(data.alerts, key=lambda a: (a.t, a.alert_id or 0)):
+        sev = a.severity if a.severity in ("warning", "critical") else "warning"
+        cleared = data.cleared_at(a)
+        cl = (f"<br><span class=\"muted\">cleared {_e(fmt_time(cleared))}</span>" if cleared is not None
+              and cleared < data.duration_s - 1e-3 else "")
+        actions = "".join(f"<li>{_e(x)}</li>" for x in a.actions) or "<li class=\"muted\">none</li>"
+        out.append(
+            f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"
+            f"<td class=\"time\">{_e(fmt_time(a.t))}<br><span class=\"muted\">{_e(f'{a.t:.1f}')} s</span>{cl}</td>"
+            f"<td><span class=\"sev {sev}\">{_e(a.severity)}</span></td>"
+            f"<td><b>{_e(a.kind)}</b><br>{_e(a.message)}</td>"
+            f"<td>{_evidence(dict(a.evidence or {}))}</td>"
+            f"<td><ol class=\"actions\">{actions}</ol></td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _utterance_html(u: Utterance) -> str:
+    words = u.words
+    marks = sorted(u.distress)
+    out, i = [], 0
+    for a, b, phrase in marks:
+        if a < i or b > len(words) or a >= b:
+            continue
+        out.append(_e(" ".join(words[i:a])))
+        out.append(f"<mark class=\"distress\" title=\"{_e(phrase)}\">{_e(' '.join(words[a:b]))}</mark>")
+        i = b
+    out.append(_e(" ".join(words[i:])))
+    return " ".join(x for x in out if x)
+
+
+def _transcript(data: ReportData) -> str:
+    if not data.utterances:
+        why = ("No transcript: the call was analysed acoustically only (no speech recognition model)."
+               if not data.transcribed else "No words were recognised in this call.")
+        return f"<p class=\"muted\">{_e(why)}</p>"
+    rows = [f"<div class=\"utt {_e(u.channel)}\"><span class=\"time\">{_e(fmt_time(u.start))}</span>"
+            f"<span class=\"who\">{_e(u.channel)}</span><span class=\"text\">{_utterance_html(u)}</span></div>"
+            for u in data.utterances]
+    n = sum(bool(u.distress) for u in data.utterances)
+    head = (f"<p>{_e(n)} line(s) with distress phrases (highlighted).</p>" if n else "")
+    return head + "<div class=\"transcript\">" + "".join(rows) + "</div>"
+
+
+def render_html(data: ReportData, png: bytes | None) -> str:
+    """The report page; ``png`` is the timeline picture (None: left out with a note)."""
+    crit = data.critical
+    if crit:
+        banner = (f"<div class=\"banner critical\">{_e(crit)} critical alert(s), first at "
+                  f"{_e(fmt_time(min(a.t for a in data.alerts if a.severity == 'critical')))}"
+                  f" - {_e(len(data.alerts))} alert(s) in all</div>")
+    elif data.alerts:
+        banner = f"<div class=\"banner warning\">{_e(len(data.alerts))} warning alert(s), none critical</div>"
+    else:
+        banner = "<div class=\"banner ok\">No alerts in this call</div>"
+    meta = [f"duration {_e(fmt_time(data.duration_s))} ({_e(f'{data.duration_s:.1f}')} s)",
+            f"legs: {_e(', '.join(data.legs))}",
+            "transcribed" if data.transcribed else "acoustic-only"]
+    if data.call_id is not None:
+        meta.insert(0, f"call id {_e(data.call_id)}")
+    if data.started_at:
+        when = _dt.datetime.fromtimestamp(data.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        meta.insert(0, f"started {_e(when)}")
+    b = data.baseline
+    if b is not None:
+        meta.append(f"baseline from {_e(fmt_time(max(0.0, b.start_t - data.window_s)))} to "
+                    f"{_e(fmt_time(b.end_t))} ({_e(f'{b.speech_s:.0f}')} s of caller speech)")
+    else:
+        meta.append("no baseline (the caller did not speak long enough)")
+    notes = "".join(f"<p>{_e(n)}</p>" for n in data.notes)
+    if png:
+        img = base64.b64encode(png).decode("ascii")
+        figure = (f"<figure><img id=\"timeline\" alt=\"Call timeline of {_e(data.title)}\" "
+                  f"src=\"data:image/png;base64,{img}\"><figcaption>Timeline: waveform and speech of "
+                  f"both legs, the caller's cues against their baseline band, alerts by severity "
+                  f"(orange warning, red critical), transcript.</figcaption></figure>")
+    else:
+        figure = "<p class=\"muted\">Timeline picture not available.</p>"
+    generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>Call report: {_e(data.title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>Call report: {_e(data.title)}</h1>"
+        f"<p class=\"meta\">{' &middot; '.join(meta)}</p>"
+        f"<p class=\"meta\">source: <code>{_e(data.source)}</code> &middot; generated {_e(generated)} "
+        f"by call-monitor</p>{banner}"
+        + (f"<div class=\"notes\">{notes}</div>" if notes else "")
+        + figure
+        + "<h2 id=\"cues\">Cues: baseline against the worst window</h2>"
+        + _cue_table(cue_rows(data))
+        + f"<h2 id=\"alerts\">Alerts ({_e(len(data.alerts))})</h2>" + _alerts_table(data)
+        + "<h2 id=\"transcript\">Transcript</h2>" + _transcript(data)
+        + "</main></body></html>\n")

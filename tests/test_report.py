@@ -1,0 +1,330 @@
+"""`call-monitor report`: one self-contained HTML page (or PNG timeline) per call.
+
+Reports are made for fixture calls (replayed through the pipeline, with a transcript built from
+the fixture's labelled phrases standing in for the recogniser) and for a call stored in SQLite;
+the HTML is parsed, its timeline image decoded, and the page is rendered in headless Chromium.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("matplotlib")
+import matplotlib.image as mpimg  # noqa: E402
+
+from monitor import cli  # noqa: E402
+from monitor.config import load_config  # noqa: E402
+from monitor.events import Word, WordsEvent  # noqa: E402
+from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,  # noqa: E402
+                            render)
+from monitor.report.figure import fmt_time  # noqa: E402
+from monitor.store import Store  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "audio_fixtures" / "calls"
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def label_words(name: str) -> list[WordsEvent]:
+    """Final 'recognition results' from the fixture labels: one per phrase, words spread evenly."""
+    label = json.loads((CALLS / f"{name}.json").read_text())
+    out = []
+    for turn in label["turns"]:
+        for ph in turn["phrases"]:
+            toks = ph["text"].split()
+            step = (ph["end_s"] - ph["start_s"]) / max(len(toks), 1)
+            words = tuple(Word(w.strip(".,?!").lower(), ph["start_s"] + i * step,
+                               ph["start_s"] + (i + 1) * step, 1.0) for i, w in enumerate(toks))
+            out.append(WordsEvent(t=ph["end_s"], channel=turn["speaker"], final=True, words=words,
+                                  text=" ".join(w.word for w in words)))
+    return out
+
+
+class Page(HTMLParser):
+    """Collects images, alert rows (with their text), marks and all text of a report page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[dict] = []
+        self.alerts: list[dict] = []
+        self.marks: list[str] = []
+        self.text: list[str] = []
+        self.external: list[str] = []
+        self._row: dict | None = None
+        self._mark: list[str] | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("src", "href"):
+            v = a.get(key)
+            if v and not v.startswith(("data:", "#")):
+                self.external.append(v)
+        if tag in ("script", "link", "iframe"):
+            self.external.append(tag)
+        if tag == "img":
+            self.images.append(a)
+        if tag == "tr" and "alert" in (a.get("class") or "").split():
+            self._row = {"t": a.get("data-t"), "kind": a.get("data-kind"), "class": a.get("class"), "text": []}
+        if tag == "mark":
+            self._mark = []
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._row is not None:
+            self._row["text"] = " ".join(self._row["text"])
+            self.alerts.append(self._row)
+            self._row = None
+        if tag == "mark" and self._mark is not None:
+            self.marks.append(" ".join(self._mark))
+            self._mark = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._row is not None:
+            self._row["text"].append(data)
+        if self._mark is not None:
+            self._mark.append(data)
+
+
+def parse(html_text: str) -> Page:
+    p = Page()
+    p.feed(html_text)
+    p.close()
+    return p
+
+
+def decode_png(payload: bytes) -> np.ndarray:
+    assert payload[:8] == PNG_SIG
+    img = mpimg.imread(io.BytesIO(payload), format="png")
+    assert img.ndim == 3 and img.shape[0] > 400 and img.shape[1] > 800
+    return img
+
+
+def image_of(page: Page) -> np.ndarray:
+    srcs = [i["src"] for i in page.images if i.get("id") == "timeline"]
+    assert len(srcs) == 1, page.images
+    prefix = "data:image/png;base64,"
+    assert srcs[0].startswith(prefix)
+    return decode_png(base64.b64decode(srcs[0][len(prefix):], validate=True))
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
+
+@pytest.fixture(scope="module")
+def det(tmp_path_factory) -> dict:
+    """The deteriorating call (8 kHz), replayed once into a store, with a label transcript.
+
+    The recording is replayed from a copy that is removed afterwards, so that the stored call
+    has no audio left (the store keeps none)."""
+    d = tmp_path_factory.mktemp("det")
+    db = d / "events.db"
+    copy = d / "deteriorating_8k.wav"
+    shutil.copy(CALLS / "deteriorating_8k.wav", copy)
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    words = label_words("deteriorating")
+    store = Store.open(db)
+    try:
+        data = from_file(str(copy), cfg, words=words, store=store)
+        for w in words:  # what a transcribing pipeline would have stored
+            store.add_words(data.call_id, w)
+        store.flush()
+    finally:
+        store.close()
+    html_bytes = render(data, "html")
+    out = d / "report.html"
+    out.write_bytes(html_bytes)
+    os.unlink(copy)
+    return {"data": data, "html": html_bytes.decode("utf-8"), "path": out, "db": db, "cfg": cfg,
+            "dir": d}
+
+
+def test_file_report_html(det):
+    data, page = det["data"], parse(det["html"])
+    assert not page.external, f"external assets: {page.external}"
+    img = image_of(page)
+    assert float(img[..., :3].std()) > 0.05, "timeline image is blank"
+    # every alert of the call is in the page, with its time
+    assert data.alerts and data.critical >= 1
+    rows = {(r["kind"], r["t"]): r for r in page.alerts}
+    for a in data.alerts:
+        row = rows.get((a.kind, f"{a.t:.1f}"))
+        assert row is not None, (a.kind, a.t, list(rows))
+        assert fmt_time(a.t) in row["text"] and f"{a.t:.1f} s" in row["text"]
+        assert a.severity in row["text"] and a.severity in row["class"]
+        for action in a.actions:
+            assert action in row["text"]
+        assert "value" in row["text"] or "kinds" in row["text"]
+    text = " ".join(page.text)
+    assert "Cues: baseline against the worst window" in text and "Speech rate" in text
+    # the transcript is there, with the distress phrases highlighted
+    assert "my phone stopped charging this morning" in text
+    marked = " ".join(page.marks)
+    for phrase in ("catch my breath", "chest hurts", "pressure in my chest"):
+        assert phrase in marked, page.marks
+    assert "charging" not in marked
+
+
+def test_file_report_png_cli(tmp_path):
+    """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
+    wav = tmp_path / "short.wav"
+    sf.write(wav, x[: 40 * rate], rate)
+    out = tmp_path / "timeline.png"
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "report", str(wav), "-o", str(out),
+                           "--no-transcribe", "--db", str(tmp_path / "unused.db")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    img = decode_png(out.read_bytes())
+    assert float(img[..., :3].std()) > 0.05
+    assert not (tmp_path / "unused.db").exists(), "a file report must not write the database"
+
+
+def test_stored_call_report(det, tmp_path, capsys):
+    data = det["data"]
+    out = tmp_path / "stored.html"
+    rc = cli.main(["report", str(data.call_id), "--db", str(det["db"]), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    page = parse(out.read_text(encoding="utf-8"))
+    image_of(page)
+    text = " ".join(page.text)
+    assert "No audio is stored with this call" in text
+    got = sorted((r["kind"], r["t"]) for r in page.alerts)
+    assert got == sorted((a.kind, f"{a.t:.1f}") for a in data.alerts)
+    assert "i can't catch my breath" in text.replace("  ", " ") or "catch my breath" in " ".join(page.marks)
+    assert any("chest hurts" in m for m in page.marks)
+
+
+def test_stored_call_with_its_audio(det, tmp_path):
+    """A call whose audio the daemon wrote (call-<id>.wav, columns caller, agent) gets its waveform."""
+    data = det["data"]
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    audio_dir = tmp_path / "audio"
+    audio_dir.mkdir()
+    sf.write(audio_dir / f"call-{data.call_id}.wav", x[:, [1, 0]], rate)
+    cfg = load_config(None, {"storage.db": str(det["db"]), "daemon.audio_dir": str(audio_dir)},
+                      user_config=False)
+    with Store.open(det["db"]) as store:
+        got = from_store(store, data.call_id, cfg)
+    assert set(got.tracks) == {"caller", "agent"}
+    caller_speech = sum(b - a for a, b in got.tracks["caller"].speech)
+    ref_speech = sum(b - a for a, b in data.tracks["caller"].speech)
+    assert abs(caller_speech - ref_speech) < 0.05 * ref_speech
+    png = render(got, "png")
+    decode_png(png)
+
+
+def test_daemon_hook_writes_report_on_critical(det, tmp_path):
+    rdir = tmp_path / "reports"
+    cfg = load_config(None, {"storage.db": str(det["db"]), "daemon.report_on_critical": True,
+                             "daemon.report_dir": str(rdir)}, user_config=False)
+    off = load_config(None, {"storage.db": str(det["db"])}, user_config=False)
+    with Store.open(det["db"]) as store:
+        assert maybe_write_call_report(off, store, det["data"].call_id) is None
+        path = maybe_write_call_report(cfg, store, det["data"].call_id)
+        quiet = store.start_call("quiet")
+        store.end_call(quiet, 10.0)
+        assert maybe_write_call_report(cfg, store, quiet) is None
+    assert path is not None and Path(path).is_file()
+    image_of(parse(Path(path).read_text(encoding="utf-8")))
+
+
+def test_html_escapes_everything(det):
+    data = det["data"]
+    evil = "<script>alert(1)</script>"
+    from dataclasses import replace
+    from monitor.report.data import utterances
+    bad = replace(data, title=evil, source=evil + ".wav",
+                  utterances=utterances([WordsEvent(t=5.0, channel="caller", final=True, text=evil + " i can't breathe",
+                                                    words=(Word("x", 4.0, 5.0, 1.0),))], det["cfg"]),
+                  alerts=[replace(a, message=evil, actions=(evil,)) for a in data.alerts[:1]], notes=[evil])
+    page_text = render(bad, "html").decode()
+    assert "<script>" not in page_text
+    page = parse(page_text)
+    assert not page.external
+    assert "breathe" in " ".join(page.marks)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_report_renders_in_headless_chromium(det, tmp_path):
+    shot = tmp_path / "shot.png"
+    profile = tmp_path / "profile"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-extensions", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+           f"--screenshot={shot}", "--window-size=1400,2000", "--hide-scrollbars",
+           det["path"].resolve().as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page_errors = [line for line in done.stderr.splitlines()
+                   if "CONSOLE" in line or "Uncaught" in line or "Failed to load" in line
+                   or "net::ERR" in line]
+    assert not page_errors, page_errors
+    img = decode_png(shot.read_bytes())
+    rgb = img[..., :3]
+    assert rgb.shape[0] == 2000 and rgb.shape[1] == 1400
+    assert float(rgb.std()) > 0.05, "blank screenshot"
+    # the timeline image rendered: the caller's waveform blue (#1f5fa8) covers many pixels
+    blue = np.abs(rgb - np.array([0x1f, 0x5f, 0xa8]) / 255.0).max(axis=-1) < 0.08
+    assert blue.sum() > 2000, blue.sum()
+
+
+# ---------------------------------------------------------------------------- bad inputs
+
+
+def _fails(capsys, *argv) -> str:
+    rc = cli.main(["report", *argv])
+    err = capsys.readouterr().err
+    assert rc != 0
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("call-monitor: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_bad_inputs(tmp_path, capsys, det):
+    out = str(tmp_path / "r.html")
+    db = str(det["db"])
+    assert "no such file" in _fails(capsys, str(tmp_path / "missing.wav"), "-o", out, "--db", db)
+    junk = tmp_path / "notes.wav"
+    junk.write_text("this is not audio\n")
+    assert "notes.wav" in _fails(capsys, str(junk), "-o", out, "--db", db)
+    assert "directory" in _fails(capsys, str(tmp_path), "-o", out, "--db", db)
+    assert "no such call" in _fails(capsys, "9999", "-o", out, "--db", db)
+    assert "no database" in _fails(capsys, "1", "-o", out, "--db", str(tmp_path / "none.db"))
+    assert ".html or .png" in _fails(capsys, "1", "-o", str(tmp_path / "r.pdf"), "--db", db)
+    assert "no such directory" in _fails(capsys, "1", "-o", str(tmp_path / "nodir" / "r.html"), "--db", db)
+    assert "no such directory" in _fails(capsys, "1", "-o", "/etc/hostname/r.html", "--db", db)
+    notdb = tmp_path / "other.db"
+    notdb.write_text("not sqlite")
+    assert "other.db" in _fails(capsys, "1", "-o", out, "--db", str(notdb))
+    assert not os.path.exists(out)
+
+
+def test_missing_matplotlib_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    line = _fails(capsys, str(CALLS / "normal_8k.wav"), "-o", str(tmp_path / "r.html"))
+    assert "pip install callmonitor[report]" in line
+
+
+def test_unknown_call_from_api(det):
+    with Store.open(det["db"]) as store, pytest.raises(ReportError, match="no such call"):
+        from_store(store, 4242, det["cfg"])
