@@ -19,7 +19,7 @@ class VadParams:
     smooth_frames: int = 9          # power averaging before the floor tracker
     floor_window_frames: int = 400  # trailing minimum over 4 s
     level_window_frames: int = 1000  # trailing peak level over 10 s
-    floor_margin_db: float = 9.0    # speech must stand this far above the noise floor
+    floor_margin_db: float = 6.0    # speech must stand this far above the noise floor
     below_peak_db: float = 30.0     # ... and be no more than this below the recent peak level
     absolute_min_db: float = -65.0  # never speech below this (dBFS)
     min_gap_frames: int = 8         # gaps shorter than 80 ms are bridged (stop closures)
