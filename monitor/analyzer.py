@@ -33,6 +33,9 @@ RATES = (8000, 16000)
 CONTEXT_LEFT = 1100
 CONTEXT_RIGHT = 40
 BLOCK_FRAMES = 1000
+MIN_EMIT = 25
+"""Frames are emitted in batches of at least 0.25 s: the contextual stage costs the same
+whatever the batch, so tiny live chunks would otherwise pay it a hundred times a second."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,9 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     b = n if b is None else b
     floor = noise_floor_db(energy, cfg.vad)
     speech = voice_activity(energy, floor, raw["strength"], cfg.vad)
-    voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & np.isfinite(raw["f0"])
+    voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & (raw["strength"] > 0)
     inten = intensity_db(energy, cfg.syllables)
-    periodic = speech & (raw["strength"] >= cfg.syllables.min_strength) & np.isfinite(raw["f0"])
+    periodic = speech & (raw["strength"] >= cfg.syllables.min_strength) & (raw["strength"] > 0)
     nuc = nuclei(inten, periodic, speech, cfg.syllables)
     lo, hi = max(0, a - 1), min(n, b + 1)
     cp = cpps(raw["residual"][lo:hi], lay.plan, cfg.cepstrum)[a - lo:a - lo + (b - a)]
@@ -221,7 +224,7 @@ class StreamingAnalyzer:
 
     def _emit(self, final: bool) -> Frames:
         end = self._n_raw if final else self._n_raw - CONTEXT_RIGHT
-        if end <= self._n_emitted:
+        if end <= self._n_emitted or (not final and end - self._n_emitted < MIN_EMIT):
             return Frames.empty()
         lo = self._raw0
         out = _contextual(self._raw, lo, self._lay, self.cfg, self._n_emitted - lo, end - lo)

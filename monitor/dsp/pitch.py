@@ -24,8 +24,8 @@ class PitchParams:
     f0_max: float = 400.0
     voicing_threshold: float = 0.45
     octave_cost: float = 0.03  # per octave: favours the shorter of near-equal lags
-    ac_window_s: float = 0.0   # >0: confirm voicing with Praat's ac strength over a Hanning window this long
-    ac_threshold: float = 0.45
+    ac_window_s: float = 0.04  # >0: confirm F0 with Praat's ac strength over a Hanning window this long
+    ac_threshold: float = 0.55
     f0_report_min: float = 0.0  # F0 below this is reported as NaN (only with ac_window_s > 0)
 
 
