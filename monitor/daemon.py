@@ -275,6 +275,17 @@ class Daemon:
             self._audio = None
         self.active = {}
         self.log("info", f"call {p.call_id} ended ({why}): {p.duration_s:.1f} s, {len(p.alerts)} alert(s)")
+        if self.cfg.daemon.report_on_critical and p.call_id is not None:
+            self._write_report(p.call_id)
+
+    def _write_report(self, call_id: int) -> None:
+        """The call report of a call with a critical alert (daemon.report_on_critical)."""
+        from . import report
+
+        path = report.maybe_write_call_report(self.cfg, self.store, call_id,
+                                              on_error=lambda why: self.log("warning", f"call report: {why}"))
+        if path:
+            self.log("info", f"call report: {path}")
 
     def _open_audio(self) -> None:
         import soundfile as sf

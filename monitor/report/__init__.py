@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 from .data import ReportData, ReportError, from_file, from_store
 
@@ -61,16 +61,15 @@ def report_path(cfg: Any, call_id: int) -> str:
     return os.path.join(d, f"call-{call_id}-report.html")
 
 
-def maybe_write_call_report(cfg: Any, store: Any, call_id: int | None) -> str | None:
+def maybe_write_call_report(cfg: Any, store: Any, call_id: int | None,
+                            on_error: Callable[[str], None] | None = None) -> str | None:
     """For the daemon at the end of a call: when ``daemon.report_on_critical`` is on and the
     call raised a critical alert, write its report to ``daemon.report_dir`` (default: next
     to the database) as ``call-<id>-report.html``; returns the path, or None. Never raises (a
-    report must not take the monitor down): on failure it returns None and leaves the reason
-    in :data:`last_error`."""
-    global last_error
-    last_error = None
+    report must not take the monitor down): a failure is handed to ``on_error`` as one line."""
     if call_id is None or not getattr(cfg.daemon, "report_on_critical", False):
         return None
+    problem: str
     try:
         if not any(a.event.severity == "critical" for a in store.list_alerts(call_id=call_id)):
             return None
@@ -78,13 +77,13 @@ def maybe_write_call_report(cfg: Any, store: Any, call_id: int | None) -> str | 
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         return write_call_report(store, call_id, path, cfg)
     except ImportError:
-        last_error = MATPLOTLIB_HINT
+        problem = MATPLOTLIB_HINT
     except Exception as err:  # noqa: BLE001
-        last_error = f"call {call_id}: report not written: {err}"
+        problem = f"call {call_id}: report not written: {err}"
+    if on_error is not None:
+        on_error(problem)
     return None
 
-
-last_error: str | None = None
 
 __all__ = ["ReportData", "ReportError", "from_file", "from_store", "render", "write_call_report",
            "maybe_write_call_report", "report_path", "write_atomic", "MATPLOTLIB_HINT"]
