@@ -27,7 +27,7 @@ from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, voice_activi
 from .dsp.framing import frame_signal, n_frames
 from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from .dsp.syllables import SyllableParams, intensity_db, nuclei
-from .frames import HOP_S, Frames
+from .frames import Frames
 
 RATES = (8000, 16000)
 CONTEXT_LEFT = 1100

@@ -30,8 +30,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import Config, ConfigError, load_config
-from .events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent
+from .config import Config, ConfigError
+from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .sources import Chunk
 from .store import Store

@@ -10,7 +10,6 @@ legs can be two different pulse sources at once.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass

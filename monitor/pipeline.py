@@ -15,9 +15,10 @@ import numpy as np
 
 from .analyzer import StreamingAnalyzer
 from .baseline import BaselineBuilder
+from .cues import CueTracker
 from .config import Config
-from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent,
-                     WordsEvent)
+from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
+from .phrases import PhraseSpotter
 from .rules import AlertEngine
 from .sources import Chunk
 from .store import Store
@@ -37,14 +38,12 @@ class CallPipeline:
         self.store = store
         self.source = source
         self.analyzers = {leg: StreamingAnalyzer(rate) for leg in legs}
-        from .cues import CueTracker
         self.cues = CueTracker(cfg.analysis, legs)
         self.baseline = BaselineBuilder(cfg.analysis)
         self.engine = AlertEngine(cfg)
         self.transcribers = transcribers or {}
         self.words_in_step = words_in_step
         self.matcher = phrase_matcher
-        from .phrases import PhraseSpotter
         self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
         # audio waiting for its voice-activity frames before it goes to the recognizer
         self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}

@@ -15,7 +15,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from .audio_io import AnalysisStream, AudioFileError
+from .audio_io import AnalysisStream, AudioFileError, probe
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,6 @@ class FileSource:
     def __init__(self, path: str | os.PathLike, *, caller_channel: int = 1, agent_channel: int | None = 0,
                  realtime: bool = False, block_s: float = 0.5) -> None:
         self.path = os.fspath(path)
-        from .audio_io import probe
         info = probe(self.path)
         if info.channels == 1:
             channels, self.legs = [0], ("caller",)

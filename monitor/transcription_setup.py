@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,15 +34,11 @@ class TranscriptionSetup:
         lang = cfg.transcription.language
         folder: str | None = None
         if choice:
-            if "/" in choice or choice.startswith(".") or choice.startswith("~"):
-                import os
-                folder = os.path.expanduser(choice)
+            path = os.path.expanduser(choice)
+            if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
+                folder = path
             else:
-                import os
-                if os.path.isdir(choice):
-                    folder = choice
-                else:
-                    lang = choice
+                lang = choice
         info = resolve_model(folder, lang, download=folder is None)
         if info is None:
             return None

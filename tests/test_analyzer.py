@@ -9,7 +9,6 @@ whole-signal frames. Other sample rates are converted at the file edge only.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from ..console import error, info, warning
 from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
