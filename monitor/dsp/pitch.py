@@ -57,18 +57,17 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
         ``r[i, k] = sum_t s[t] s[t+k] / sqrt(sum_t s[t]^2 * sum_t s[t+k]^2)``, t < ref_length.
     """
     n, length = segments.shape
-    s = segments - segments.mean(axis=1, keepdims=True)
+    s = (segments - segments.mean(axis=1, keepdims=True)).astype(np.float32, copy=False)
     nfft = sfft.next_fast_len(length, real=True)
     spec = sfft.rfft(s, nfft, axis=1)
     ref = sfft.rfft(s[:, :ref_length], nfft, axis=1)
     c = sfft.irfft(np.conj(ref) * spec, nfft, axis=1)[:, :max_lag + 1]
-    sq = np.cumsum(np.square(s, dtype=np.float64), axis=1)
-    sq = np.concatenate([np.zeros((n, 1)), sq], axis=1)
-    lags = np.arange(max_lag + 1)
-    e_lag = sq[:, lags + ref_length] - sq[:, lags]
+    # energy of the window at each lag from a running sum of squares (contiguous slices, no gather)
+    sq = np.zeros((n, length + 1), dtype=np.float64)
+    np.cumsum(np.square(s, dtype=np.float64), axis=1, out=sq[:, 1:])
+    e_lag = (sq[:, ref_length:ref_length + max_lag + 1] - sq[:, :max_lag + 1]).astype(np.float32)
     e_ref = e_lag[:, :1]
-    denom = np.sqrt(np.maximum(e_ref * e_lag, 1e-30))
-    r = c / denom
+    r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
     r[(e_ref[:, 0] <= 1e-20)] = 0.0
     return np.clip(r, -1.0, 1.0)
 
