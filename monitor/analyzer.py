@@ -17,7 +17,7 @@ back ``CONTEXT_RIGHT`` frames (0.4 s) until their right context arrives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -43,6 +43,7 @@ class AnalyzerConfig:
     """All analyzer settings."""
 
     window_s: float = 0.025
+    cepstrum_every: int = 2  # cepstrum of every 2nd frame (20 ms); frames between are interpolated
     pitch: PitchParams = field(default_factory=PitchParams)
     cepstrum: CepstrumParams = field(default_factory=CepstrumParams)
     vad: VadParams = field(default_factory=VadParams)
@@ -58,6 +59,8 @@ class _Layout:
     win: int
     pitch_len: int
     plan: CepstrumPlan
+    sparse_plan: CepstrumPlan  # the same, its time smoothing seen on every ``every``-th frame
+    every: int
     pad_left: int   # zeros before the signal so that every window starts at >= 0
     reach: int      # samples needed right of a frame centre
 
@@ -71,11 +74,22 @@ class _Layout:
         plan = make_plan(rate, cfg.cepstrum)
         left = max(win // 2, pitch_len // 2, plan.frame_length // 2 + 1)
         reach = max(win - win // 2, pitch_len - pitch_len // 2, plan.frame_length - plan.frame_length // 2)
-        return _Layout(rate, hop, win, pitch_len, plan, left - win // 2, reach)
+        every = max(1, int(cfg.cepstrum_every))
+        return _Layout(rate, hop, win, pitch_len, plan, _sparse(plan, every), every, left - win // 2, reach)
 
     def centre(self, frame: int) -> int:
         """Centre of ``frame`` in padded-signal samples."""
         return frame * self.hop + self.win // 2 + self.pad_left
+
+
+def _sparse(plan: CepstrumPlan, every: int) -> CepstrumPlan:
+    """The plan's 3-tap time smoothing when only every ``every``-th frame has a cepstrum and the
+    frames between are linear interpolations of their neighbours (``every`` 1 or 2)."""
+    if every == 1:
+        return plan
+    k0, k1, k2 = (float(k) for k in plan.t_kernel)
+    kernel = np.array([k0 / 2, k1 + (k0 + k2) / 2, k2 / 2], np.float32)
+    return replace(plan, t_kernel=kernel)
 
 
 def _raw_features(padded: np.ndarray, start: int, first: int, count: int, lay: _Layout,
@@ -89,12 +103,22 @@ def _raw_features(padded: np.ndarray, start: int, first: int, count: int, lay: _
     frames = frame_signal(padded, lay.win, lay.hop, c0 - lay.win // 2, count)
     energy = frame_energy_db(frames)
     seg = frame_signal(padded, lay.pitch_len, lay.hop, c0 - lay.pitch_len // 2, count)
-    f0, strength = pitch_frames(seg, lay.rate, cfg.pitch)
+    # frames too quiet to ever be speech (see VadParams.absolute_min_db) need no pitch
+    audible = energy > cfg.vad.absolute_min_db
+    f0 = np.full(count, np.nan, np.float32)
+    strength = np.zeros(count, np.float32)
+    if audible.any():
+        f0[audible], strength[audible] = pitch_frames(seg[audible], lay.rate, cfg.pitch)
     cl = lay.plan.frame_length
     cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
-    residual, slope = cepstral_residuals(cframes, lay.plan)
-    return {"energy_db": energy, "f0": f0.astype(np.float32), "strength": strength.astype(np.float32),
-            "slope": slope, "residual": residual}
+    # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
+    keep = (first + np.arange(count)) % lay.every == 0
+    part, part_slope = cepstral_residuals(cframes[keep], lay.plan)
+    residual = np.zeros((count, part.shape[1]), np.float32)
+    residual[keep] = part
+    slope = np.full(count, np.nan, np.float32)
+    slope[keep] = part_slope
+    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "residual": residual}
 
 
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
@@ -114,15 +138,22 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     inten = intensity_db(energy, cfg.syllables)
     periodic = speech & (raw["strength"] >= cfg.syllables.min_strength) & (raw["strength"] > 0)
     nuc = nuclei(inten, periodic, speech, cfg.syllables)
-    lo, hi = max(0, a - 1), min(n, b + 1)
-    cp = cpps(raw["residual"][lo:hi], lay.plan, cfg.cepstrum)[a - lo:a - lo + (b - a)]
+    # CPPS on the frames with a cepstrum (their smoothing reaches one such frame each side),
+    # interpolated in between; the slope likewise
+    margin = 2 * lay.every
+    lo, hi = max(0, a - margin), min(n, b + margin)
+    idx = np.arange(lo, hi)
+    has = (first + idx) % lay.every == 0
+    at = idx[has]
+    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][at], lay.sparse_plan, cfg.cepstrum)).astype(np.float32)
+    slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
     sl = slice(a, b)
     v = voiced[sl]
     f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
     hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
     t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[sl], voiced=v, f0_hz=f0,
-                  hnr_db=hnr, cpps_db=cp, slope_db_khz=raw["slope"][sl], intensity_db=inten[sl],
+                  hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
                   nucleus=nuc[sl])
 
 

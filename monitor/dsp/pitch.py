@@ -143,8 +143,12 @@ def pitch_frames(segments: np.ndarray, rate: int, params: PitchParams) -> tuple[
     r = normalized_cross_correlation(segments[:, off:off + m], ref, ref)
     f0, strength = pitch_from_correlation(r, rate, params)
     if params.ac_window_s > 0:
-        ac = ac_strength(segments, rate / f0, int(round(params.ac_window_s * rate)))
-        f0 = np.where((ac >= params.ac_threshold) & (f0 >= params.f0_report_min), f0, np.nan)
+        # only frames strong enough to be voiced can report an F0: check just those
+        need = strength >= params.voicing_threshold
+        ac = np.zeros(len(f0), np.float32)
+        if need.any():
+            ac[need] = ac_strength(segments[need], rate / f0[need], int(round(params.ac_window_s * rate)))
+        f0 = np.where(need & (ac >= params.ac_threshold) & (f0 >= params.f0_report_min), f0, np.nan)
     return f0, strength
 
 
