@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
+from scipy.signal import resample_poly
 
+from .audio_io import Resampler
 from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
 from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, voice_activity
 from .dsp.framing import frame_signal, n_frames
@@ -30,6 +32,7 @@ from .dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frames import Frames
 
 RATES = (8000, 16000)
+PITCH_RATE = 8000
 CONTEXT_LEFT = 1100
 CONTEXT_RIGHT = 40
 BLOCK_FRAMES = 1000
@@ -57,7 +60,11 @@ class _Layout:
     rate: int
     hop: int
     win: int
-    pitch_len: int
+    prate: int      # pitch, voicing and HNR are measured at 8 kHz (F0 <= 400 Hz needs no more)
+    pdec: int       # rate // prate
+    pitch_len: int  # at prate
+    ppad: int       # zeros before the 8 kHz signal
+    preach: int     # 8 kHz samples needed right of a frame centre
     plan: CepstrumPlan
     sparse_plan: CepstrumPlan  # the same, its time smoothing seen on every ``every``-th frame
     every: int
@@ -70,16 +77,22 @@ class _Layout:
             raise ValueError(f"analyzer needs 8000 or 16000 Hz audio, got {rate}")
         hop = rate // 100
         win = int(round(cfg.window_s * rate))
-        pitch_len = segment_length(rate, cfg.pitch)
+        prate = PITCH_RATE
+        pitch_len = segment_length(prate, cfg.pitch)
         plan = make_plan(rate, cfg.cepstrum)
-        left = max(win // 2, pitch_len // 2, plan.frame_length // 2 + 1)
-        reach = max(win - win // 2, pitch_len - pitch_len // 2, plan.frame_length - plan.frame_length // 2)
+        left = max(win // 2, plan.frame_length // 2 + 1)
+        reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
         every = max(1, int(cfg.cepstrum_every))
-        return _Layout(rate, hop, win, pitch_len, plan, _sparse(plan, every), every, left - win // 2, reach)
+        return _Layout(rate, hop, win, prate, rate // prate, pitch_len, pitch_len // 2 + 1,
+                       pitch_len - pitch_len // 2, plan, _sparse(plan, every), every, left - win // 2, reach)
 
     def centre(self, frame: int) -> int:
         """Centre of ``frame`` in padded-signal samples."""
         return frame * self.hop + self.win // 2 + self.pad_left
+
+    def pcentre(self, frame: int) -> int:
+        """Centre of ``frame`` in padded 8 kHz samples."""
+        return frame * (self.hop // self.pdec) + (self.win // 2) // self.pdec + self.ppad
 
 
 def _sparse(plan: CepstrumPlan, every: int) -> CepstrumPlan:
@@ -92,23 +105,25 @@ def _sparse(plan: CepstrumPlan, every: int) -> CepstrumPlan:
     return replace(plan, t_kernel=kernel)
 
 
-def _raw_features(padded: np.ndarray, start: int, first: int, count: int, lay: _Layout,
-                  cfg: AnalyzerConfig) -> dict[str, np.ndarray]:
-    """Raw features of frames ``first .. first+count`` from ``padded[start:]``.
+def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: int, first: int, count: int,
+                  lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray]:
+    """Raw features of frames ``first .. first+count`` from ``padded[start:]`` and ``low[low_start:]``.
 
     ``padded`` is (a slice of) the zero-padded signal, beginning at padded
-    sample ``start``. Shapes: every output (count,), ``residual`` (count, q).
+    sample ``start``; ``low`` the same signal at 8 kHz (padded by ``lay.ppad``),
+    for pitch. Shapes: every output (count,), ``residual`` (count, q).
     """
     c0 = lay.centre(first) - start
     frames = frame_signal(padded, lay.win, lay.hop, c0 - lay.win // 2, count)
     energy = frame_energy_db(frames)
-    seg = frame_signal(padded, lay.pitch_len, lay.hop, c0 - lay.pitch_len // 2, count)
+    p0 = lay.pcentre(first) - low_start
+    seg = frame_signal(low, lay.pitch_len, lay.hop // lay.pdec, p0 - lay.pitch_len // 2, count)
     # frames too quiet to ever be speech (see VadParams.absolute_min_db) need no pitch
     audible = energy > cfg.vad.absolute_min_db
     f0 = np.full(count, np.nan, np.float32)
     strength = np.zeros(count, np.float32)
     if audible.any():
-        f0[audible], strength[audible] = pitch_frames(seg[audible], lay.rate, cfg.pitch)
+        f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
     cl = lay.plan.frame_length
     cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
@@ -183,7 +198,9 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     if count == 0:
         return Frames.empty()
     padded = np.concatenate([np.zeros(lay.pad_left, np.float32), x, np.zeros(lay.reach + lay.hop, np.float32)])
-    blocks = [_raw_features(padded, 0, a, min(BLOCK_FRAMES, count - a), lay, cfg)
+    low = resample_poly(x, 1, lay.pdec).astype(np.float32) if lay.pdec > 1 else x
+    low = np.concatenate([np.zeros(lay.ppad, np.float32), low, np.zeros(lay.preach + lay.hop, np.float32)])
+    blocks = [_raw_features(padded, 0, low, 0, a, min(BLOCK_FRAMES, count - a), lay, cfg)
               for a in range(0, count, BLOCK_FRAMES)]
     raw = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
     return _contextual(raw, 0, lay, cfg)
@@ -204,6 +221,9 @@ class StreamingAnalyzer:
         self._lay = _Layout.make(rate, self.cfg)
         self._samples = np.zeros(self._lay.pad_left, np.float32)  # padded signal from _sample0
         self._sample0 = 0          # padded index of _samples[0]
+        self._low = np.zeros(self._lay.ppad, np.float32)  # the same at 8 kHz, from _low0
+        self._low0 = 0
+        self._decimate = Resampler(rate, self._lay.prate, 1)  # exact across chunks
         self._n_input = 0          # real samples received
         self._n_raw = 0            # frames with raw features
         self._raw: dict[str, np.ndarray] = {}
@@ -221,11 +241,15 @@ class StreamingAnalyzer:
             raise RuntimeError("analyzer already flushed")
         chunk = _check_signal(chunk)
         self._samples = np.concatenate([self._samples, chunk])
+        self._low = np.concatenate([self._low, self._decimate.process(chunk[:, None])[:, 0]])
         self._n_input += len(chunk)
         lay = self._lay
-        # frames whose right reach is available
+        # frames whose right reach is available at both rates
         end = self._sample0 + len(self._samples)
         avail = max(0, (end - lay.reach - lay.win // 2 - lay.pad_left) // lay.hop + 1)
+        low_end = self._low0 + len(self._low)
+        phop = lay.hop // lay.pdec
+        avail = min(avail, max(0, (low_end - lay.preach - (lay.win // 2) // lay.pdec - lay.ppad) // phop + 1))
         avail = min(avail, n_frames(self._n_input, lay.win, lay.hop))
         self._compute_raw(avail)
         return self._emit(final=False)
@@ -237,6 +261,8 @@ class StreamingAnalyzer:
         self._flushed = True
         lay = self._lay
         self._samples = np.concatenate([self._samples, np.zeros(lay.reach + lay.hop, np.float32)])
+        tail = self._decimate.process(np.zeros((0, 1), np.float32), final=True)[:, 0]
+        self._low = np.concatenate([self._low, tail, np.zeros(lay.preach + lay.hop, np.float32)])
         self._compute_raw(n_frames(self._n_input, lay.win, lay.hop))
         return self._emit(final=True)
 
@@ -244,7 +270,8 @@ class StreamingAnalyzer:
         lay = self._lay
         while self._n_raw < upto:
             count = min(BLOCK_FRAMES, upto - self._n_raw)
-            new = _raw_features(self._samples, self._sample0, self._n_raw, count, lay, self.cfg)
+            new = _raw_features(self._samples, self._sample0, self._low, self._low0, self._n_raw, count, lay,
+                                self.cfg)
             self._raw = new if not self._raw else {k: np.concatenate([self._raw[k], new[k]]) for k in new}
             self._n_raw += count
         # drop samples no future frame needs
@@ -252,6 +279,10 @@ class StreamingAnalyzer:
         if keep_from > 0:
             self._samples = self._samples[keep_from:]
             self._sample0 += keep_from
+        keep_low = lay.pcentre(self._n_raw) - lay.pitch_len // 2 - self._low0
+        if keep_low > 0:
+            self._low = self._low[keep_low:]
+            self._low0 += keep_low
 
     def _emit(self, final: bool) -> Frames:
         end = self._n_raw if final else self._n_raw - CONTEXT_RIGHT

@@ -20,7 +20,7 @@ class SyllableParams:
     prominence_window: int = 41     # frames over which a dip is sought (both sides)
     min_distance: int = 5           # two nuclei at least 50 ms apart
     level_window_frames: int = 1000
-    min_strength: float = 0.35       # periodicity a nucleus needs (breathy vowels stay below
+    min_strength: float = 0.45       # periodicity a nucleus needs (breathy vowels stay below
                                     # the 0.45 voicing threshold but are still syllables)
 
 
