@@ -369,19 +369,235 @@ def bench_transcription(ctx: Context) -> None:
 
 # ---------------------------------------------------------------- live daemon (issue 5)
 
+LIVE_FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
+LIVE_CUT_S = 150.0
+"""Seconds of the deteriorating call played live (the critical alert comes ~95-105 s in)."""
+
+
+class _Webhook:
+    """A real webhook receiver on 127.0.0.1 recording (wall-clock arrival, payload) per POST."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        self.received: list[tuple[float, dict]] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                t = time.time()
+                try:
+                    hook.received.append((t, json.loads(body)))
+                except json.JSONDecodeError:
+                    hook.received.append((t, {"raw": body.decode("utf-8", "replace")}))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """utime + stime of ``pid`` (its own threads, children excluded), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_hwm_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _daemon_status(env: dict) -> dict | None:
+    r = subprocess.run([sys.executable, "-m", "monitor.cli", "status", "--json"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=15, check=False)
+    try:
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _pulse_helpers():
+    """tests/pulse.py (PulseServer, have_pulse); tests/ is not a package."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("callmonitor_tests_pulse", ROOT / "tests" / "pulse.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def bench_live(ctx: Context) -> None:
-    """The end-to-end daemon test (real PulseAudio, real-time playback) reports its figures."""
-    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
-        figures = Path(tmp) / "live.json"
-        env = dict(os.environ, CALLMONITOR_LIVE_FIGURES=str(figures))
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_daemon.py", "-k", "live_call_alerts"],
-                       cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
-        if not figures.exists():
-            print("\n== live: the end-to-end daemon test did not report figures (did it pass?)")
+    """``call-monitor run`` on two PulseAudio null-sink monitors with transcription, the deteriorating
+    call's two legs played in real time: CPU share, peak memory, alert latency at a real webhook."""
+    import shutil
+    import signal
+    import threading
+
+    import soundfile as sf
+
+    from monitor.models import ModelError, packaged_model_dirs
+
+    pulse_mod = _pulse_helpers()
+    if not pulse_mod.have_pulse():
+        print("\n== live: skipped (pulseaudio / pulseaudio-utils not installed)")
+        return
+    labels = json.loads((ROOT / "audio_fixtures" / "calls" / "deteriorating.json").read_text())
+    onset = float(labels["trouble_onset_s"])
+    ch = labels["channels"]
+    tmp = Path(tempfile.mkdtemp(prefix="callmonitor-bench-"))
+    server = daemon = hook = None
+    players: list[subprocess.Popen] = []
+    try:
+        try:
+            models = packaged_model_dirs(tmp / "models")
+        except ModelError as e:
+            print(f"\n== live: skipped ({e})")
             return
-        data = json.loads(figures.read_text())
-    print_table("live: call-monitor run on a PulseAudio null-sink monitor, the deteriorating call played in "
-                "real time (caller leg, acoustic only)", ["figure", "value"], [[k, v] for k, v in data.items()])
+        # the cut call (stereo, for replay) and its two legs (mono, one paplay each)
+        x, rate = sf.read(str(LIVE_FIXTURE), dtype="int16")
+        x = x[:int(LIVE_CUT_S * rate)]
+        duration = len(x) / rate
+        cut = tmp / "call.wav"
+        sf.write(str(cut), x, rate, subtype="PCM_16")
+        legs = {"softphone": tmp / "caller.wav", "mic": tmp / "agent.wav"}
+        sf.write(str(legs["softphone"]), x[:, ch["caller"]], rate, subtype="PCM_16")
+        sf.write(str(legs["mic"]), x[:, ch["agent"]], rate, subtype="PCM_16")
+        cfg = tmp / "ko.toml"
+        cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+        base_env = dict(os.environ, HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "cfg"),
+                        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                        VOSK_MODEL_PATH=str(models))
+
+        # where replay (acoustic only) puts the critical alert in call time
+        r = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe",
+                            "--db", str(tmp / "replay.db"), str(cut)], env=base_env, cwd=ROOT,
+                           capture_output=True, text=True, check=True)
+        ref = [e for e in (json.loads(line) for line in r.stdout.splitlines() if line.startswith("{"))
+               if e.get("type") == "alert" and e.get("severity") == "critical"]
+        if not ref:
+            print(f"\n== live: replay raises no critical alert on the first {duration:.0f} s; nothing to time")
+            return
+        t_ref, kind = float(ref[0]["t"]), ref[0].get("kind")
+
+        server = pulse_mod.PulseServer().start()
+        env = dict(base_env, **server.env)
+        env["HOME"] = str(tmp)  # no user configuration (PulseServer sets HOME to its own root)
+        hook = _Webhook()
+        out: list[tuple[float, dict]] = []
+        err: list[str] = []
+        daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli", "run", "--caller", "softphone.monitor",
+                                   "--agent", "mic.monitor", "--jsonl", "--db", str(tmp / "live.db"),
+                                   "--webhook", hook.url, "--no-notify", "--config", str(cfg)],
+                                  env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+
+        def read_out():
+            for line in daemon.stdout:
+                try:
+                    out.append((time.time(), json.loads(line)))
+                except json.JSONDecodeError:
+                    pass
+
+        def read_err():
+            for line in daemon.stderr:
+                err.append(line.rstrip("\n"))
+
+        threading.Thread(target=read_out, daemon=True).start()
+        threading.Thread(target=read_err, daemon=True).start()
+        deadline = time.monotonic() + 90
+        st = None
+        while time.monotonic() < deadline and daemon.poll() is None:
+            if any("listening" in e for e in err):
+                st = _daemon_status(env)
+                if st and st["legs"] and all(s["state"] == "running" for s in st["legs"].values()):
+                    break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the daemon did not start capturing: " + "\n".join(err[-10:]))
+        started_transcription = bool(st.get("transcription"))
+
+        cpu0 = _proc_cpu_s(daemon.pid)
+        t_play = time.time()
+        players = [server.play(path, sink) for sink, path in legs.items()]
+        for p in players:
+            p.wait(timeout=duration + 60)
+        wall = time.time() - t_play
+        cpu1 = _proc_cpu_s(daemon.pid)
+        time.sleep(2.0)  # let the last blocks through the pipeline and the webhook
+        st = _daemon_status(env) or {}
+        peak = _proc_hwm_mb(daemon.pid)
+        t_term = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            rc = daemon.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        exit_s = time.monotonic() - t_term
+    except (OSError, RuntimeError, ValueError, KeyError, subprocess.SubprocessError) as e:  # report, go on
+        print(f"\n== live: failed: {type(e).__name__}: {e}")
+        if daemon is not None:
+            print("  daemon stderr: " + " | ".join(err[-8:]))
+        return
+    finally:
+        for p in players:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(5)
+        if hook is not None:
+            hook.close()
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.root, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    crit = [(t, p) for t, p in hook.received if p.get("severity") == "critical"]
+    jl = [e for _, e in out if e.get("type") == "alert" and e.get("severity") == "critical"]
+    words = [e for _, e in out if e.get("type") == "words"]
+    n_words = sum(len(e.get("words") or ()) for e in words)
+    by_leg = {leg: sum(1 for e in words if e.get("channel") == leg) for leg in ("caller", "agent")}
+    arrival = crit[0][0] - t_play if crit else None
+    rows = [
+        ["audio played (two legs, real time)", f"{duration:.0f} s (first {duration:.0f} s of deteriorating_16k)"],
+        ["daemon CPU, share of one core", f"{(cpu1 - cpu0) / wall:.1%} ({cpu1 - cpu0:.1f} s cpu / {wall:.1f} s)"],
+        ["daemon peak memory (VmHWM)", f"{peak:.0f} MB"],
+        ["critical alert at the webhook, play time", "none" if arrival is None else f"{arrival:.2f} s"],
+        ["  latency from the labelled trouble onset", "-" if arrival is None else
+         f"{arrival - onset:+.2f} s (onset {onset:.1f} s)"],
+        ["  latency from replay's call time", "-" if arrival is None else
+         f"{arrival - t_ref:+.2f} s (replay t={t_ref:.1f} s, {kind})"],
+        ["  call time in the live jsonl", f"{jl[0]['t']:.1f} s" if jl else "none"],
+        ["webhook POSTs received / alerts", f"{len(hook.received)} / {st.get('alerts', '-')}"],
+        ["overflows / dropped blocks", f"{st.get('overflows', '-')} / {st.get('dropped_blocks', '-')}"],
+        ["transcription on (status)", str(started_transcription)],
+        ["words events (caller / agent), words", f"{by_leg['caller']} / {by_leg['agent']}, {n_words}"],
+        ["SIGTERM exit", f"{exit_s:.2f} s, rc {rc}"],
+    ]
+    ctx.results["live"] = {"cpu_share": (cpu1 - cpu0) / wall, "peak_mb": peak, "arrival_s": arrival,
+                           "latency_onset_s": None if arrival is None else arrival - onset,
+                           "latency_replay_s": None if arrival is None else arrival - t_ref,
+                           "overflows": st.get("overflows"), "words_events": len(words)}
+    print_table("live: call-monitor run --caller softphone.monitor --agent mic.monitor on a private PulseAudio "
+                "server, both legs played in real time, transcription on (Korean Vosk model on English speech)",
+                ["figure", "value"], rows,
+                ["latency = webhook arrival - playback start - call time (labelled onset / replay --no-transcribe)",
+                 "CPU = daemon utime+stime over the playback (children excluded) / wall time"])
 
 
 SECTIONS: list[Section] = [
@@ -390,7 +606,8 @@ SECTIONS: list[Section] = [
     Section("memory", "peak memory of a streaming pass, 10 min vs 60 min file", bench_memory),
     Section("replay", "replay x-real-time and peak memory, 10 and 60 min stereo calls", bench_replay),
     Section("transcription", "Vosk and the pipeline with transcription, gating savings", bench_transcription),
-    Section("live", "the live daemon's CPU share, memory and alert latency (PulseAudio e2e test)", bench_live),
+    Section("live", "the live daemon, two legs with transcription: CPU share, memory, alert latency",
+            bench_live),
 ]
 
 
