@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from .audio_io import Resampler
 from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
@@ -198,7 +197,7 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     if count == 0:
         return Frames.empty()
     padded = np.concatenate([np.zeros(lay.pad_left, np.float32), x, np.zeros(lay.reach + lay.hop, np.float32)])
-    low = resample_poly(x, 1, lay.pdec).astype(np.float32) if lay.pdec > 1 else x
+    low = Resampler(rate, lay.prate, 1).process(x[:, None], final=True)[:, 0]  # as the stream does
     low = np.concatenate([np.zeros(lay.ppad, np.float32), low, np.zeros(lay.preach + lay.hop, np.float32)])
     blocks = [_raw_features(padded, 0, low, 0, a, min(BLOCK_FRAMES, count - a), lay, cfg)
               for a in range(0, count, BLOCK_FRAMES)]

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 
 class AudioFileError(Exception):
@@ -152,6 +152,10 @@ class Resampler:
         self.channels = channels
         half = 10 * max(self.up, self.down) // self.up + 2  # filter half-length in input samples
         self.ctx = int(np.ceil(half / self.down)) * self.down
+        # resample_poly's own default filter, designed once instead of on every call
+        max_rate = max(self.up, self.down)
+        self._filter = (firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+                        if max_rate > 1 else None)
         self._buf = np.zeros((self.ctx, channels), np.float32)  # left context (zeros = stream start)
         self._next = self.ctx  # index in _buf of the first input not yet resampled
         self._n_in = 0
@@ -174,7 +178,7 @@ class Resampler:
         if n <= 0:
             return np.zeros((0, self.channels), np.float32)
         seg = self._buf[self._next - self.ctx:self._next + n + self.ctx]
-        y = resample_poly(seg, self.up, self.down, axis=0)
+        y = resample_poly(seg, self.up, self.down, axis=0, window=self._filter)
         a = self.ctx * self.up // self.down
         out = y[a:a + n * self.up // self.down].astype(np.float32)
         if final:  # the zero tail only completes the last real samples
