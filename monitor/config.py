@@ -243,7 +243,9 @@ class PhrasesConfig:
         default_factory=lambda: MappingProxyType({"en": DEFAULT_PHRASES_EN}))
 
     def for_language(self, language: str) -> tuple[str, ...]:
-        return self.phrases.get(self.language or language, ())
+        """The list for ``language`` (e.g. en-us), else for its first part (en)."""
+        lang = (self.language or language or "").lower()
+        return self.phrases.get(lang) or self.phrases.get(lang.split("-")[0], ())
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,8 @@ class TranscriptionConfig:
     enabled: bool = _k(True, "transcribe with Vosk when a model is found (else acoustic-only)")
     model: str = _k("", "model folder, or a language code resolved like vosk does "
                     "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
-    language: str = _k("en", "language code of the calls")
+    language: str = _k("en-us", "language code of the calls, as Vosk names its models (en-us, de, "
+                        "fr, ko, ...); the phrase list of its first part (en) applies")
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,8 @@ class AlertEngine:
         word = "below" if rule.direction == "below" else "above"
         if j.basis and j.basis.startswith("baseline") and j.baseline is not None:
             if rule.delta is not None and rule.relative_change is None:
-                diff = f"{abs(j.value - j.baseline):.1f}{u} {word}"
+                du = " dB" if unit.startswith("dB") else u  # a difference of levels is in dB
+                diff = f"{abs(j.value - j.baseline):.1f}{du} {word}"
             else:
                 diff = f"{abs(j.value - j.baseline) / abs(j.baseline) * 100:.0f} % {word}"
             how = (f"{diff} the caller's baseline {j.baseline:.2f}{u} "

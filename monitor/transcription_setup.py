@@ -43,7 +43,7 @@ class TranscriptionSetup:
         if info is None:
             return None
         language = (cfg.phrases.language or info.language or lang or "").lower()
-        phrases = cfg.phrases.for_language(language) or cfg.phrases.for_language(language.split("-")[0])
+        phrases = cfg.phrases.for_language(language)
         matcher = (PhraseMatcher(phrases, cfg.phrases.tolerance, language=language.split("-")[0])
                    if phrases else None)
         return cls(info=info, model=load_model(info), matcher=matcher, language=language, live=live)
