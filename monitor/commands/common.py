@@ -6,7 +6,10 @@ import argparse
 import os
 
 from ..config import Config, ConfigError, load_config
+from ..console import info
+from ..models import ModelError
 from ..store import Store, StoreError
+from ..transcription_setup import TranscriptionSetup
 
 
 def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
@@ -15,6 +18,32 @@ def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
     if db:
         p.add_argument("--db", metavar="FILE", help="SQLite database (default from the configuration: "
                        "~/.local/share/callmonitor/events.db)")
+
+
+def add_call_options(p: argparse.ArgumentParser) -> None:
+    """Options of commands that run recorded calls: legs of stereo files, transcription."""
+    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
+                   help="channel of the caller in stereo files (default 1 = right)")
+    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
+                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+    add_transcription_options(p)
+
+
+def add_transcription_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+
+
+def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = False) -> TranscriptionSetup | None:
+    """The transcription the options and configuration ask for; None means acoustic-only
+    (said once on stderr, with the command that fetches a model). Raises ModelError for a
+    model folder that is not a model."""
+    if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
+        return None
+    setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
+    if setup is None:
+        info(TranscriptionSetup.missing_message(cfg))
+    return setup
 
 
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
@@ -31,4 +60,5 @@ def open_store(cfg: Config) -> Store:
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
-__all__ = ["add_config_options", "config_from_args", "open_store", "ConfigError", "StoreError"]
+__all__ = ["add_config_options", "add_call_options", "add_transcription_options", "config_from_args",
+           "open_store", "open_transcription", "ConfigError", "ModelError", "StoreError"]

@@ -6,12 +6,13 @@ import argparse
 import sys
 
 from ..audio_io import AudioFileError
-from ..console import error, info, warning
+from ..console import error, warning
 from ..events import Event
 from ..pipeline import CallPipeline, run_source
 from ..sinks.terminal import HumanSink, JsonlSink
 from ..sources import FileSource
-from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
+                     open_store, open_transcription)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,12 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
-    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
-    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
-                   help="channel of the caller in stereo files (default 1 = right)")
-    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
-                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    add_call_options(p)
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -61,20 +57,12 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return 2
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
-    transcription = None
-    if not args.no_transcribe and cfg.transcription.enabled:
-        try:
-            from ..transcription_setup import TranscriptionSetup
-        except ImportError:
-            TranscriptionSetup = None  # transcription not available in this build
-        if TranscriptionSetup is not None:
-            try:
-                transcription = TranscriptionSetup.create(cfg, args.model)
-            except Exception as err:  # a broken model folder: clear error, nothing else to do
-                error(str(err))
-                return 2
-            if transcription is None:
-                info(TranscriptionSetup.missing_message(cfg))
+    try:
+        transcription = open_transcription(args, cfg)
+    except ModelError as err:
+        error(str(err))
+        store.close()
+        return 2
     failed = 0
     try:
         for path in args.files:

@@ -6,7 +6,8 @@ import argparse
 import os
 
 from ..console import error, info
-from .common import ConfigError, StoreError, add_config_options, config_from_args
+from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
+                     open_transcription)
 
 FORMATS = {".html": "html", ".htm": "html", ".png": "png"}
 
@@ -22,12 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a recording (WAV, FLAC, OGG) or the id of a stored call")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="report.html (self-contained page) or report.png (timeline only)")
-    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only (files)")
-    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
-                   help="channel of the caller in stereo files (default 1 = right)")
-    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
-                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    add_call_options(p)
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -49,20 +45,6 @@ def _check_output(path: str) -> str | None:
         error(f"{path}: cannot write the report (permission denied)")
         return None
     return FORMATS[ext]
-
-
-def _transcription(cfg, args):
-    """The replay command's transcription setup, or None (acoustic-only)."""
-    if args.no_transcribe or not cfg.transcription.enabled:
-        return None
-    try:
-        from ..transcription_setup import TranscriptionSetup
-    except ImportError:
-        return None
-    setup = TranscriptionSetup.create(cfg, args.model)
-    if setup is None:
-        info("no Vosk model found: report without transcript")
-    return setup
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if os.path.exists(target) or not target.strip().isdigit():
             check_recording(target)
             try:
-                transcription = _transcription(cfg, args)
-            except Exception as err:  # noqa: BLE001 - a broken model folder: one clear line
+                transcription = open_transcription(args, cfg)
+            except ModelError as err:  # a broken model folder: one clear line
                 error(str(err))
                 return 2
             data = from_file(target, cfg, transcription=transcription,

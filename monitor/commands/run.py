@@ -6,7 +6,8 @@ import argparse
 import os
 
 from ..console import error, info, warning
-from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+from .common import (ConfigError, ModelError, StoreError, add_config_options, add_transcription_options,
+                     config_from_args, open_store, open_transcription)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout (as replay)")
     p.add_argument("--webhook", metavar="URL", help="supervisor webhook (delivery.webhook_url)")
     p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
-    p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    add_transcription_options(p)
     p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
     add_config_options(p)
     p.set_defaults(run=run)
@@ -92,20 +92,12 @@ def run(args: argparse.Namespace) -> int:
     if cfg.delivery.notify:
         sinks["notify"] = notify
 
-    transcription = None
-    if not args.no_transcribe and cfg.transcription.enabled:
-        try:
-            from ..transcription_setup import TranscriptionSetup
-        except ImportError:
-            TranscriptionSetup = None
-        if TranscriptionSetup is not None:
-            try:
-                transcription = TranscriptionSetup.create(cfg, args.model, live=True)
-            except Exception as err:
-                error(str(err))
-                return 2
-            if transcription is None:
-                info(TranscriptionSetup.missing_message(cfg))
+    try:
+        transcription = open_transcription(args, cfg, live=True)
+    except ModelError as err:
+        error(str(err))
+        store.close()
+        return 2
 
     def reload():
         return config_from_args(args, overrides)
