@@ -170,7 +170,7 @@ class Transcriber:
     """
 
     def __init__(self, model: Any, channel: str, input_rate: int, *, gate: bool = True,
-                 model_rate: int = 16000, hangover_s: float = 1.0, preroll_s: float = 0.3,
+                 model_rate: int = 16000, hangover_s: float = 0.5, preroll_s: float = 0.2,
                  max_backlog_s: float = 30.0, on_full: str = "drop",
                  partial_interval_s: float = 0.5, slice_s: float = 0.2) -> None:
         import vosk
