@@ -21,6 +21,7 @@ optionally followed by ``-<version or variant>``, for example
 from __future__ import annotations
 
 import importlib.util
+import contextlib
 import os
 import pkgutil
 import re
@@ -238,8 +239,9 @@ def _download(lang: str) -> ModelInfo | None:
             pass
 
     try:
-        path = Path(_Fetch().get_model_by_lang(lang))
-    except (SystemExit, OSError, ValueError, Exception):  # noqa: BLE001 - offline, unknown language
+        with contextlib.redirect_stdout(sys.stderr):  # vosk prints its messages to stdout
+            path = Path(_Fetch().get_model_by_lang(lang))
+    except (SystemExit, Exception):  # noqa: BLE001 - offline, unknown language
         return None
     if not path.is_dir():
         return None

@@ -140,6 +140,15 @@ class CallPipeline:
             out.append(ev)
         return out
 
+    def abort(self, timeout_s: float = 5.0) -> None:
+        """The call cannot go on (its audio failed): end the recognizers' threads and close the
+        call's row without a summary. Alerts already raised are stored."""
+        for tr in self.transcribers.values():
+            tr.close(timeout=timeout_s)
+        if self.store is not None:
+            self.store.end_call(self.call_id, self.duration_s, {"aborted": True})
+            self.store.flush()
+
     def summary(self) -> CallSummaryEvent:
         kinds = tuple(dict.fromkeys(a.kind for a in self.alerts))
         b = self.baseline.baseline
@@ -160,7 +169,11 @@ def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink
                 sink(ev)
         events.extend(batch)
 
-    for chunk in chunks:
-        emit(pipeline.process(chunk))
+    try:
+        for chunk in chunks:
+            emit(pipeline.process(chunk))
+    except BaseException:
+        pipeline.abort()
+        raise
     emit(pipeline.finish())
     return events

@@ -227,7 +227,7 @@ class AlertEngine:
         u = f" {unit}" if unit else ""
         word = "below" if rule.direction == "below" else "above"
         if j.basis and j.basis.startswith("baseline") and j.baseline is not None:
-            if rule.delta is not None and rule.relative_change is None:
+            if (rule.delta is not None and rule.relative_change is None) or j.baseline == 0:
                 du = " dB" if unit.startswith("dB") else u  # a difference of levels is in dB
                 diff = f"{abs(j.value - j.baseline):.1f}{du} {word}"
             else:

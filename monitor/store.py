@@ -417,21 +417,25 @@ class Store:
             return int(self._read("SELECT id FROM deliveries WHERE alert_id = ? AND target = ?",
                                   (alert_id, target))[0][0])
 
-    def due_deliveries(self, now: float | None = None, limit: int = 100) -> list[Delivery]:
-        """Pending deliveries whose next attempt is due, oldest first."""
+    _DELIVERY_SELECT = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
+                        "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
+
+    def due_deliveries(self, now: float | None = None, limit: int = 100,
+                       target: str | None = None) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due (for ``target`` only, if given), oldest first."""
         now = self._clock() if now is None else now
-        rows = self._read(
-            "SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
-            "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
-            "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
-            "ORDER BY d.next_attempt_at, d.id LIMIT ?", (now, limit))
+        where, args = "d.status = 'pending' AND d.next_attempt_at <= ?", [now]
+        if target is not None:
+            where += " AND d.target = ?"
+            args.append(target)
+        rows = self._read(f"{self._DELIVERY_SELECT} WHERE {where} ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                          (*args, limit))
         return [self._delivery(r) for r in rows]
 
     def deliveries(self, status: str | None = None) -> list[Delivery]:
-        sql = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
-               "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
-        rows = (self._read(sql + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
-                else self._read(sql + " ORDER BY d.id"))
+        """Every delivery (or those with ``status``), in order."""
+        rows = (self._read(self._DELIVERY_SELECT + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
+                else self._read(self._DELIVERY_SELECT + " ORDER BY d.id"))
         return [self._delivery(r) for r in rows]
 
     def mark_delivered(self, delivery_id: int) -> None:

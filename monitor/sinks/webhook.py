@@ -77,11 +77,9 @@ class WebhookSink:
     def deliver_due(self) -> int:
         """One pass over the due outbox rows for this URL; returns how many were delivered."""
         n = 0
-        for d in self.store.due_deliveries():
+        for d in self.store.due_deliveries(target=self.url):
             if self._stop.is_set():
                 break
-            if d.target != self.url:
-                continue
             try:
                 self._post(d)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
