@@ -6,10 +6,9 @@ analyzer's 10 ms voice-activity mask for the chunk). ``feed`` only copies the
 chunk into a bounded backlog and returns; a worker thread owned by the
 transcriber does everything else:
 
-1. **resampling** to the model's rate with a streaming polyphase resampler
-   (``scipy.signal.resample_poly`` over the new samples plus the filter's
-   context, so chunk boundaries leave no seams: the output equals resampling
-   the whole stream at once);
+1. **resampling** to the model's rate with :class:`monitor.audio_io.Resampler`
+   (the same streaming polyphase resampler as the file edge: chunk boundaries
+   leave no seams, the output equals resampling the whole stream at once);
 2. **voice-activity gating** (``gate=True`` and a mask given): a silence is fed
    for ``hangover_s`` after speech (so the recognizer sees the trailing silence
    it needs to endpoint an utterance), then skipped; ``preroll_s`` of the
@@ -43,12 +42,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Deque
 
 import numpy as np
-from scipy.signal import resample_poly
 
+from .audio_io import Resampler
 from .events import Word, WordsEvent
 
 FRAME_S = 0.01
@@ -80,53 +78,6 @@ class TranscriberStats:
     def real_time_factor(self) -> float:
         """Worker CPU seconds per second of audio received."""
         return self.cpu_s / self.received_s if self.received_s > 0 else math.nan
-
-
-class StreamResampler:
-    """Polyphase resampling of a stream in chunks, identical to resampling it whole.
-
-    Each push resamples the buffered input (new samples plus the filter's
-    context) and emits only output samples whose filter support is complete;
-    :meth:`flush` emits the rest as ``resample_poly`` would at the end.
-    """
-
-    def __init__(self, rate_in: int, rate_out: int) -> None:
-        frac = Fraction(int(rate_out), int(rate_in))
-        self.up, self.down = frac.numerator, frac.denominator
-        self.half_len = 10 * max(self.up, self.down)  # resample_poly's default filter
-        self._buf = np.zeros(0, dtype=np.float64)
-        self._c = 0  # absolute input index of _buf[0] (multiple of down)
-        self._next = 0  # absolute index of the next output sample
-
-    def push(self, x: np.ndarray) -> np.ndarray:
-        if self.up == self.down:
-            return np.asarray(x, dtype=np.float32)
-        self._buf = np.concatenate([self._buf, np.asarray(x, dtype=np.float64)])
-        end_in = self._c + len(self._buf)
-        k_max = (self.up * (end_in - 1) - self.half_len) // self.down  # last complete output
-        if k_max < self._next:
-            return np.zeros(0, dtype=np.float32)
-        y = resample_poly(self._buf, self.up, self.down)
-        base = self._c * self.up // self.down
-        out = y[self._next - base:k_max + 1 - base].astype(np.float32)
-        self._next = k_max + 1
-        first_needed = (self._next * self.down - self.half_len) // self.up
-        new_c = max(self._c, (first_needed // self.down) * self.down)
-        self._buf = self._buf[new_c - self._c:]
-        self._c = new_c
-        return out
-
-    def flush(self) -> np.ndarray:
-        if self.up == self.down or len(self._buf) == 0:
-            return np.zeros(0, dtype=np.float32)
-        end_in = self._c + len(self._buf)
-        total = -(-end_in * self.up // self.down)
-        y = resample_poly(self._buf, self.up, self.down)
-        base = self._c * self.up // self.down
-        out = y[self._next - base:total - base].astype(np.float32)
-        self._buf = np.zeros(0, dtype=np.float64)
-        self._next = total
-        return out
 
 
 class _TimeMap:
@@ -210,7 +161,7 @@ class Transcriber:
         # worker-only state
         self._seg_t0: float | None = None
         self._seg_next_in = 0.0  # call time right after the last input sample of the segment
-        self._resampler = StreamResampler(self.input_rate, self.model_rate)
+        self._resampler = Resampler(self.input_rate, self.model_rate, 1)
         self._mask = np.zeros(0, dtype=bool)  # speech per frame of the segment, from _mask_base
         self._mask_base = 0
         self._mask_known = 0  # frames of the segment with a known mask value
@@ -365,12 +316,12 @@ class Transcriber:
             self._start_segment(item.t0)
         self._store_mask(item.t0, item.speech)
         self._seg_next_in = item.t0 + len(item.x) / self.input_rate
-        self._gate_and_feed(self._resampler.push(item.x), final=False)
+        self._gate_and_feed(self._resampler.process(item.x[:, None])[:, 0], final=False)
 
     def _start_segment(self, t0: float) -> None:
         self._seg_t0 = t0
         self._seg_next_in = t0
-        self._resampler = StreamResampler(self.input_rate, self.model_rate)
+        self._resampler = Resampler(self.input_rate, self.model_rate, 1)
         self._mask = np.zeros(0, dtype=bool)
         self._mask_base = 0
         self._mask_known = 0
@@ -382,7 +333,7 @@ class Transcriber:
     def _end_segment(self) -> None:
         if self._seg_t0 is None:
             return
-        self._gate_and_feed(self._resampler.flush(), final=True)
+        self._gate_and_feed(self._resampler.process(np.zeros((0, 1), np.float32), final=True)[:, 0], final=True)
         self._seg_t0 = None
 
     def _store_mask(self, t0: float, speech: np.ndarray | None) -> None:

@@ -22,7 +22,8 @@ from scipy.signal import resample_poly
 from monitor.events import WordsEvent
 from monitor.models import load_model, packaged_model_dirs, resolve_model
 from monitor.phrases import PhraseMatcher, PhraseSpotter
-from monitor.transcribe import StreamResampler, Transcriber
+from monitor.audio_io import Resampler
+from monitor.transcribe import Transcriber
 
 RATE = 16000
 SENTENCES = (
@@ -249,14 +250,14 @@ def test_the_streaming_resampler_equals_resampling_the_whole_signal(rates):
     x = np.random.default_rng(3).normal(size=3 * rin)
     g = np.gcd(rin, rout)
     whole = resample_poly(x, rout // g, rin // g)
-    r = StreamResampler(rin, rout)
+    r = Resampler(rin, rout, 1)  # the transcriber's resampler (monitor.audio_io)
     rng = np.random.default_rng(4)
     out, i = [], 0
     while i < len(x):
         n = int(rng.integers(1, rin // 2))
-        out.append(r.push(x[i:i + n]))
+        out.append(r.process(x[i:i + n, None].astype(np.float32))[:, 0])
         i += n
-    out.append(r.flush())
+    out.append(r.process(np.zeros((0, 1), np.float32), final=True)[:, 0])
     y = np.concatenate(out)
     assert len(y) == len(whole)
     assert np.max(np.abs(y - whole)) < 1e-5
