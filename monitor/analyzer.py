@@ -24,7 +24,7 @@ import numpy as np
 
 from .audio_io import Resampler
 from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
-from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, voice_activity
+from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, trailing_max, voice_activity
 from .dsp.framing import frame_signal, n_frames
 from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from .dsp.syllables import SyllableParams, intensity_db, nuclei
@@ -147,11 +147,14 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     n = len(energy)
     b = n if b is None else b
     floor = noise_floor_db(energy, cfg.vad)
-    speech = voice_activity(energy, floor, raw["strength"], cfg.vad)
-    voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & (raw["strength"] > 0)
     inten = intensity_db(energy, cfg.syllables)
+    # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
+    same = (cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames)
+    level = trailing_max(inten, cfg.vad.level_window_frames) if same else None
+    speech = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
+    voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & (raw["strength"] > 0)
     periodic = speech & (raw["strength"] >= cfg.syllables.min_strength) & (raw["strength"] > 0)
-    nuc = nuclei(inten, periodic, speech, cfg.syllables)
+    nuc = nuclei(inten, periodic, speech, cfg.syllables, level)
     # CPPS on the frames with a cepstrum (their smoothing reaches one such frame each side),
     # interpolated in between; the slope likewise
     margin = 2 * lay.every

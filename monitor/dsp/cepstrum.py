@@ -34,6 +34,7 @@ import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
 from .framing import gaussian
+from .peaks import parabolic
 
 _CHUNK = 64     # frames per piece of work (keeps the arrays in cache)
 _DB = 10.0 / np.log(10.0)  # natural-log power -> dB
@@ -311,11 +312,7 @@ def _cpps_block(r: np.ndarray, plan: CepstrumPlan, first: bool, last: bool) -> n
     p0, p1 = plan.peak_lo - kh, plan.peak_hi - kh
     best = np.argmax(ln[:, p0:p1 + 1], axis=1) + p0
     rows = np.arange(n)
-    y0, y1, y2 = ln[rows, best - 1], ln[rows, best], ln[rows, best + 1]
-    denom = y0 - 2 * y1 + y2
-    delta = np.where(denom < 0, 0.5 * (y0 - y2) / np.where(denom < 0, denom, -1.0), 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
-    peak = y1 - 0.25 * (y0 - y2) * delta
+    delta, peak = parabolic(ln[rows, best - 1], ln[rows, best], ln[rows, best + 1])
     q = (plan.q_lo + kh + best + delta) * plan.q_step
     trend = s * np.log(q) + b
     return (_DB * (peak - trend)).astype(np.float32)

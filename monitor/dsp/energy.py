@@ -70,8 +70,13 @@ def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
     return trailing_min(smooth_db(energy_db, params.smooth_frames), params.floor_window_frames)
 
 
+def peak_level(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
+    """Recent peak level: trailing maximum of the 30 ms smoothed level. Shape (n,) -> (n,)."""
+    return trailing_max(smooth_db(energy_db, 3), params.level_window_frames)
+
+
 def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.ndarray,
-                   params: VadParams) -> np.ndarray:
+                   params: VadParams, level_db: np.ndarray | None = None) -> np.ndarray:
     """Speech (True) or not for each frame.
 
     A frame is speech when its level stands ``floor_margin_db`` above the
@@ -85,12 +90,15 @@ def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.nda
     Parameters
     ----------
     energy_db, floor_db, strength : np.ndarray [shape=(n,)]
+    level_db : np.ndarray [shape=(n,)], optional
+        The recent peak level, if the caller has it already
+        (default: :func:`peak_level` of ``energy_db``).
 
     Returns
     -------
     speech : np.ndarray [shape=(n,)], bool
     """
-    level = trailing_max(smooth_db(energy_db, 3), params.level_window_frames)
+    level = peak_level(energy_db, params) if level_db is None else level_db
     raw = ((energy_db > floor_db + params.floor_margin_db)
            & (energy_db > level - params.below_peak_db)
            & (energy_db > params.absolute_min_db))

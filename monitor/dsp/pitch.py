@@ -9,11 +9,13 @@ gives r = 1 at its period. HNR follows as ``10 log10(r / (1 - r))``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
-from functools import lru_cache
 from numpy.lib.stride_tricks import sliding_window_view
+
+from .peaks import parabolic
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,7 @@ def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tup
     best = np.argmax(score, axis=1)
     rows = np.arange(n)
     found = np.isfinite(score[rows, best])
-    y0, y1, y2 = left[rows, best], mid[rows, best], right[rows, best]
-    denom = y0 - 2 * y1 + y2
-    delta = np.where(np.abs(denom) > 1e-12, 0.5 * (y0 - y2) / np.where(denom == 0, 1, denom), 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
-    peak = y1 - 0.25 * (y0 - y2) * delta
+    delta, peak = parabolic(left[rows, best], mid[rows, best], right[rows, best])
     lag = lags[best] + delta
     f0 = np.where(found, rate / lag, np.nan)
     strength = np.where(found, np.clip(peak, 0.0, 1.0), 0.0)
@@ -190,10 +188,7 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     shifted = view[rows, k[:, None] + np.arange(-1, 2)[None, :]]  # (n, 3, n_win)
     acf = np.sum(head[:, None, :] * shifted, axis=2)  # (n, 3)
     r = acf / np.maximum(e0, 1e-30)[:, None] / _window_acf(n_win)[k[:, None] + np.arange(-1, 2)[None, :]]
-    y0, y1, y2 = r[:, 0], r[:, 1], r[:, 2]
-    den = y0 - 2 * y1 + y2
-    delta = np.where(den < 0, 0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), 0.0)
-    peak = y1 - 0.25 * (y0 - y2) * np.clip(delta, -0.5, 0.5)
+    _, peak = parabolic(r[:, 0], r[:, 1], r[:, 2])
     return np.where(ok & (e0 > 1e-20), peak, 0.0).astype(np.float32)
 
 

@@ -30,13 +30,15 @@ def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
 
 
 def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
-           params: SyllableParams) -> np.ndarray:
+           params: SyllableParams, level_db: np.ndarray | None = None) -> np.ndarray:
     """Syllable nuclei as a boolean mask over frames.
 
     Parameters
     ----------
     intensity : np.ndarray [shape=(n,)]  smoothed intensity in dB
     voiced, speech : np.ndarray [shape=(n,)], bool
+    level_db : np.ndarray [shape=(n,)], optional
+        Trailing peak of ``intensity``, if the caller has it already.
 
     Returns
     -------
@@ -48,7 +50,7 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     out = np.zeros(len(intensity), dtype=bool)
     if len(intensity) < 3:
         return out
-    level = trailing_max(intensity, params.level_window_frames)
+    level = trailing_max(intensity, params.level_window_frames) if level_db is None else level_db
     peaks, _ = find_peaks(intensity, prominence=params.min_dip_db, wlen=params.prominence_window,
                           distance=params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
