@@ -17,13 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "breathless speech and distress phrases.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"monitor.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"monitor.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"monitor.commands.{name}").add_parser(sub)
     return parser
 
 

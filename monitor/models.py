@@ -291,9 +291,3 @@ def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_
 def describe(info: ModelInfo) -> str:
     """One line for ``call-monitor models``."""
     return f"{info.name}\t{info.language or '?'}\t{info.source}\t{info.path}"
-
-
-if __name__ == "__main__":  # pragma: no cover - manual check
-    for i in find_models():
-        print(describe(i))
-    sys.exit(0)

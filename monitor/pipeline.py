@@ -43,7 +43,6 @@ class CallPipeline:
         self.engine = AlertEngine(cfg)
         self.transcribers = transcribers or {}
         self.words_in_step = words_in_step
-        self.matcher = phrase_matcher
         self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
         # audio waiting for its voice-activity frames before it goes to the recognizer
         self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}

@@ -155,7 +155,6 @@ class Store:
         self.snapshot_every_s = snapshot_every_s
         self._clock = clock
         self._lock = threading.RLock()
-        self._dirty = False
         self._last_commit = time.monotonic()
         self._last_snapshot: dict[tuple[int, str], float] = {}
 
@@ -252,7 +251,6 @@ class Store:
     def _commit(self) -> None:
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
-        self._dirty = False
         self._last_commit = time.monotonic()
 
     def _write(self, sql: str, args: tuple[Any, ...], *, commit: bool) -> int:
@@ -264,8 +262,6 @@ class Store:
                 raise StoreError(f"{self.path}: {exc}") from None
             if commit or time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S:
                 self._commit()
-            else:
-                self._dirty = True
             return int(cur.lastrowid or 0)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

@@ -12,6 +12,16 @@ from .phrases import PhraseMatcher
 from .transcribe import Transcriber
 
 
+def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
+    """The distress-phrase matcher the configuration gives for ``language`` (default: the
+    transcription language); None when that language has no list."""
+    language = (language or cfg.phrases.language or cfg.transcription.language or "").lower()
+    phrases = cfg.phrases.for_language(language)
+    if not phrases:
+        return None
+    return PhraseMatcher(phrases, cfg.phrases.tolerance, language=language.split("-")[0])
+
+
 @dataclass
 class TranscriptionSetup:
     """A loaded Vosk model and the distress-phrase matcher for its language."""
@@ -43,10 +53,8 @@ class TranscriptionSetup:
         if info is None:
             return None
         language = (cfg.phrases.language or info.language or lang or "").lower()
-        phrases = cfg.phrases.for_language(language)
-        matcher = (PhraseMatcher(phrases, cfg.phrases.tolerance, language=language.split("-")[0])
-                   if phrases else None)
-        return cls(info=info, model=load_model(info), matcher=matcher, language=language, live=live)
+        return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
+                   live=live)
 
     @staticmethod
     def missing_message(cfg: Config) -> str:

@@ -42,11 +42,6 @@ def frame_signal(x: np.ndarray, frame_length: int, hop_length: int, offset: int 
     return view[::hop_length]
 
 
-def hann(n: int) -> np.ndarray:
-    """Symmetric-free (periodic) Hann window, float32, shape (n,)."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
-
-
 def gaussian(n: int) -> np.ndarray:
     """Praat's Gaussian window (``Sound_createGaussian``), float32, shape (n,).
 

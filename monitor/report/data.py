@@ -29,8 +29,10 @@ from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..frames import HOP_S
 from ..measures import pause_runs
+from ..phrases import PhraseMatcher
 from ..sources import Chunk, FileSource
 from ..store import Store
+from ..transcription_setup import matcher_for
 
 ENVELOPE_HOP_S = HOP_S
 """Resolution of the stored waveform envelope (peak per 10 ms), reduced for plotting."""
@@ -182,20 +184,8 @@ def _open_source(path: str, caller_channel: int = 1, agent_channel: int | None =
 # --------------------------------------------------------------------------- transcript
 
 
-def _matcher(cfg: Config | None):
-    try:
-        from ..phrases import PhraseMatcher
-    except ImportError:  # pragma: no cover - phrases ships with the package
-        return None
-    if cfg is None:
-        return PhraseMatcher.default()
-    phrases = cfg.phrase_list() if hasattr(cfg, "phrase_list") else ()
-    lang = getattr(getattr(cfg, "transcription", None), "language", None)
-    tol = getattr(getattr(cfg, "phrases", None), "tolerance", None)
-    if not phrases:
-        return None
-    kw = {"language": lang}
-    return PhraseMatcher(phrases, tol, **kw) if tol is not None else PhraseMatcher(phrases, **kw)
+def _matcher(cfg: Config | None) -> PhraseMatcher | None:
+    return PhraseMatcher.default() if cfg is None else matcher_for(cfg)
 
 
 def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[Utterance]:
