@@ -70,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         error(f"no daemon running (no status socket at {path})")
         return 1
-    except (ConnectionRefusedError, OSError) as err:
+    except OSError as err:
         error(f"no daemon answering at {path} ({err.strerror or err})")
+        return 1
+    except ValueError:
+        error(f"{path}: the daemon's answer was not readable status JSON")
         return 1
     print(json.dumps(st) if args.json else render(st))
     return 0
