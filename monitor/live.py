@@ -6,11 +6,15 @@ the consumer, :meth:`LiveSource.chunks`, which resamples each leg from the
 device rate to the analyzer rate and yields :class:`~monitor.sources.Chunk`
 objects whose columns are the legs.
 
-One clock: the source clock starts when the source starts (monotonic). Each
-leg's samples are placed on it by counting; when a leg falls behind the clock
-by more than ``gap_s`` (its device vanished, it is being reopened, its first
-callback is late) the gap is filled with silence, so the other leg keeps
-flowing and a reopened leg resumes at the right time.
+One clock: the source clock starts when the source starts (monotonic). The
+callback stamps each block with the time it arrived; a stream's first block is
+placed on the clock at that time, the following ones by counting. When a
+block arrives more than ``gap_s`` after where counting puts it (its device
+vanished, it was reopened), or a leg delivers nothing for that long, the gap
+is filled with silence, so the other leg keeps flowing and a reopened leg
+resumes at the right time. Placement uses the arrival stamp, never the time
+the consumer gets round to a block: a consumer that falls behind (a slow
+chunk, CPU contention) delays the chunks but inserts no silence.
 
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal. A stream that stops delivering (device unplugged, sound server gone)
@@ -62,16 +66,17 @@ class _Leg:
     name: str
     resolved: ResolvedSource
     stats: LegStats
-    q: "queue.Queue[tuple[float, np.ndarray]]"
+    q: "queue.Queue[tuple[int, float, np.ndarray]]"
     stream: object = None
     rate: int = 0
     resampler: Resampler | None = None
     buf: list = field(default_factory=list)  # resampled, not yet emitted
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
-    last_block: float = 0.0
+    last_block: float = 0.0  # monotonic time of the current stream's last callback
     opened_at: float = 0.0
     generation: int = 0
+    placed_gen: int = 0  # the stream whose first block has been placed on the clock
 
 
 class LiveSource:
@@ -135,12 +140,17 @@ class LiveSource:
         gen = leg.generation
         q = leg.q
         stats = leg.stats
+        leg.opened_at = time.monotonic()
+        leg.last_block = 0.0
 
-        def callback(indata, frames, time_info, status):  # PortAudio thread: copy and queue only
+        def callback(indata, frames, time_info, status):  # PortAudio thread: stamp, copy and queue only
+            now = time.monotonic()
             if status.input_overflow:
                 stats.overflows += 1
+            if gen == leg.generation:
+                leg.last_block = now  # the stream delivers, however far behind the consumer is
             try:
-                q.put_nowait((gen, indata.copy()))
+                q.put_nowait((gen, now, indata.copy()))
             except queue.Full:
                 stats.dropped_blocks += 1
 
@@ -165,8 +175,6 @@ class LiveSource:
             leg.rate = rate
             leg.resampler = Resampler(rate, self.rate, 1)
         stats.device_rate = rate
-        leg.opened_at = time.monotonic()
-        leg.last_block = 0.0
 
     def _close(self, leg: _Leg) -> None:
         stream, leg.stream = leg.stream, None
@@ -250,20 +258,26 @@ class LiveSource:
     def _drain(self, leg: _Leg) -> None:
         while True:
             try:
-                gen, block = leg.q.get_nowait()
+                gen, t_block, block = leg.q.get_nowait()
             except queue.Empty:
                 return
             if gen != leg.generation and leg.stream is not None:
                 continue  # a block from a stream already replaced
-            leg.last_block = time.monotonic()
             x = block[:, :1]
             y = leg.resampler.process(x) if leg.resampler is not None else x
             if not len(y):
                 continue
-            # place on the clock: fill a gap (lost leg, late first block) with silence
-            expected = int((self.now() - self.block_s) * self.rate) - len(y)
-            if expected - leg.pos > self.gap_s * self.rate:
-                self._pad(leg, expected - leg.pos)
+            # place on the clock by the block's arrival (not by now: the consumer may be late):
+            # a stream's first block where it arrived, later ones by counting unless they
+            # arrive more than gap_s late (audio lost); the gap is filled with silence
+            start = round((t_block - self._t_start) * self.rate) - len(y)
+            behind = start - leg.pos
+            if gen != leg.placed_gen:
+                leg.placed_gen = gen
+                if behind > 0:
+                    self._pad(leg, behind)
+            elif behind > self.gap_s * self.rate:
+                self._pad(leg, behind)
             leg.buf.append(y[:, 0].astype(np.float32, copy=False))
             leg.buffered += len(y)
             leg.pos += len(y)

@@ -153,3 +153,63 @@ def test_install_service_writes_user_unit(tmp_path):
     unit = (tmp_path / "callmonitor.service").read_text()
     assert "run --caller softphone.monitor" in unit and "WantedBy=default.target" in unit
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
+
+
+def _bursts(path, times, seconds, rate=48000, freq=1000, amp=0.4, dur=0.06):
+    x = np.zeros(int(seconds * rate), np.float32)
+    t = np.arange(int(dur * rate)) / rate
+    for at in times:
+        i = int(at * rate)
+        x[i:i + len(t)] = amp * np.sin(2 * np.pi * freq * t)
+    sf.write(path, x, rate)
+
+
+def _onsets(x, rate=16000, thr=0.1, min_gap=0.5):
+    idx = np.flatnonzero(np.abs(x) > thr)
+    out = []
+    for i in idx:
+        if not out or i / rate - out[-1] > min_gap:
+            out.append(i / rate)
+    return out
+
+
+def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path):
+    """A pipeline thread that stalls (a slow chunk, CPU contention) only delays the chunks: the
+    audio queued meanwhile keeps its place on the call clock, no silence is inserted in either leg."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.live import LiveSource
+    times = [0.5, 1.5, 4.0, 5.0]
+    _bursts(tmp_path / "c.wav", times, 5.5)
+    _bursts(tmp_path / "a.wav", [t + 0.2 for t in times], 5.5, freq=700)
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, device_rate=48000)
+    src.start()
+    it = src.chunks()
+    got = []
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        got.append(next(it))
+        if all(s["state"] == "running" for s in src.stats().values()):
+            break
+    time.sleep(0.3)
+    gap0 = {leg: s["gap_fill_s"] for leg, s in src.stats().items()}
+    p1 = pulse.play(tmp_path / "c.wav", "softphone")
+    p2 = pulse.play(tmp_path / "a.wav", "mic")
+    t_play = time.monotonic()
+    stalled = False
+    for ch in it:
+        got.append(ch)
+        if not stalled and time.monotonic() - t_play > 2.2:
+            time.sleep(1.2)  # the consumer is busy; the callbacks keep queueing
+            stalled = True
+        if time.monotonic() - t_play > 7.0:
+            src.stop()
+    p1.wait(5), p2.wait(5)
+    x = np.concatenate([c.samples for c in got])
+    caller, agent = _onsets(x[:, 0]), _onsets(x[:, 1])
+    assert len(caller) == len(agent) == 4, (caller, agent)
+    # the bursts keep their spacing through the stall (no silence inserted)
+    assert np.allclose(np.diff(caller), np.diff(times), atol=0.06), caller
+    assert np.allclose(np.diff(agent), np.diff(times), atol=0.06), agent
+    assert np.allclose(np.array(agent) - np.array(caller), 0.2, atol=0.06), (caller, agent)
+    assert all(s["gap_fill_s"] - gap0[leg] < 0.06 for leg, s in src.stats().items()), src.stats()
