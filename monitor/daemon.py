@@ -104,6 +104,11 @@ class StatusServer:
                     conn.sendall(json.dumps(self.state(), default=str).encode("utf-8") + b"\n")
                 except OSError:
                     pass
+                except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
+                    try:
+                        conn.sendall(json.dumps({"error": str(err)}).encode("utf-8") + b"\n")
+                    except OSError:
+                        pass
 
     def close(self) -> None:
         self._stop.set()
@@ -264,6 +269,22 @@ class Daemon:
                 self._audio = None
         self.emit(self.pipeline.process(c))
 
+    def _abort_call(self, err: BaseException) -> None:
+        """The running call failed (recognizer error, database error): say so in one line, close
+        what can be closed, and go on listening for the next call."""
+        p, self.pipeline = self.pipeline, None
+        why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        self.log("error", f"call {p.call_id if p else '?'} stopped: {why}")
+        if p is not None:
+            try:
+                p.abort(timeout_s=1.0)
+            except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
+                self.log("error", f"call {p.call_id} not closed: {close_err}")
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        self.active = {}
+
     def _end_call(self, why: str) -> None:
         p, self.pipeline = self.pipeline, None
         if p is None:
@@ -362,9 +383,16 @@ class Daemon:
                 while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
                     self._preroll.popleft()
                 if onset and self.segmenter.silence_before_onset() >= d.call_start_silence_s:
-                    self._start_call()
+                    try:
+                        self._start_call()
+                    except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on
+                        self._abort_call(err)
             else:
-                self._feed(chunk)
+                try:
+                    self._feed(chunk)
+                except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
+                    self._abort_call(err)
+                    continue
                 if self.segmenter.silence_s(self._now) >= d.call_end_silence_s:
                     self._end_call(f"{d.call_end_silence_s:g} s of silence")
             if self._stop_reason:

@@ -305,3 +305,48 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         assert d.proc.wait(3) == 0
     finally:
         d.kill()
+
+
+class RecordedLine:
+    """A recorded two-leg call as the daemon's input, paced as fast as the daemon reads it."""
+
+    def __init__(self, path: Path) -> None:
+        from monitor.sources import FileSource
+        self._file = FileSource(path)
+        self.rate, self.legs = self._file.rate, self._file.legs
+
+    def chunks(self):
+        return self._file.chunks()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path):
+    """The database disappears under a running call: the call stops with one error line, the
+    next call's failure is reported the same way, and the daemon itself keeps running."""
+    import soundfile as sf
+    from monitor.config import load_config
+    from monitor.daemon import Daemon as InProcess
+    from monitor.store import Store
+
+    x, sr = sf.read(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    gap = np.zeros((8000 * 12, 2), np.float32)
+    call = tmp_path / "two_calls.wav"
+    sf.write(call, np.concatenate([gap, x, gap, x, gap]), sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 8.0},
+                      user_config=False)
+    store = Store.open(tmp_path / "e.db")
+    logs: list[tuple[str, str]] = []
+
+    def close_the_database(event) -> None:
+        if event.type == "cues" and event.t >= 5.0:
+            store.close()
+
+    daemon = InProcess(cfg, RecordedLine(call), store, {"breaker": close_the_database},
+                       log=lambda level, msg: logs.append((level, msg)))
+    assert daemon.run() == 0
+    errors = [msg for level, msg in logs if level == "error"]
+    assert errors and all("\n" not in m and "Traceback" not in m for m in errors)
+    assert any("call 1 stopped" in m for m in errors)
+    assert len(errors) >= 2, "the second call's failure is reported too"

@@ -124,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     info(f"listening ({names}); status socket {status.path}")
     try:
         rc = daemon.run()
+    except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
+        error(f"the monitor stopped: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}")
+        rc = 1
     finally:
         status.close()
         if webhook is not None:
