@@ -136,7 +136,7 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
 
 
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
-                a: int = 0, b: int | None = None) -> Frames:
+                a: int = 0, b: int | None = None, res_offset: int = 0) -> Frames:
     """Frames ``a .. b`` of a run of raw features that starts at frame ``first``.
 
     The 1-D contextual measures are computed over the whole run (their left
@@ -162,7 +162,8 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     idx = np.arange(lo, hi)
     has = (first + idx) % lay.every == 0
     at = idx[has]
-    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][at], lay.sparse_plan, cfg.cepstrum)).astype(np.float32)
+    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][at - res_offset], lay.sparse_plan, cfg.cepstrum)
+                   ).astype(np.float32)
     slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
     sl = slice(a, b)
     v = voiced[sl]
@@ -230,6 +231,8 @@ class StreamingAnalyzer:
         self._n_raw = 0            # frames with raw features
         self._raw: dict[str, np.ndarray] = {}
         self._raw0 = 0             # frame index of the first buffered raw row
+        self._res = np.zeros((0, 0), np.float32)  # cepstral residuals: only the rows CPPS still needs
+        self._res0 = 0             # frame index of _res[0]
         self._n_emitted = 0
         self._flushed = False
 
@@ -274,6 +277,8 @@ class StreamingAnalyzer:
             count = min(BLOCK_FRAMES, upto - self._n_raw)
             new = _raw_features(self._samples, self._sample0, self._low, self._low0, self._n_raw, count, lay,
                                 self.cfg)
+            res = new.pop("residual")
+            self._res = res if not len(self._res) else np.concatenate([self._res, res])
             self._raw = new if not self._raw else {k: np.concatenate([self._raw[k], new[k]]) for k in new}
             self._n_raw += count
         # drop samples no future frame needs
@@ -291,8 +296,13 @@ class StreamingAnalyzer:
         if end <= self._n_emitted or (not final and end - self._n_emitted < MIN_EMIT):
             return Frames.empty()
         lo = self._raw0
-        out = _contextual(self._raw, lo, self._lay, self.cfg, self._n_emitted - lo, end - lo)
+        out = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._n_emitted - lo,
+                          end - lo, res_offset=self._res0 - lo)
         self._n_emitted = end
+        keep = max(0, end - 2 * self._lay.every - 1 - self._res0)  # CPPS of the next frames reaches back this far
+        if keep:
+            self._res = self._res[keep:]
+            self._res0 += keep
         cut = max(0, end - CONTEXT_LEFT - lo)
         if cut:
             self._raw = {k: v[cut:] for k, v in self._raw.items()}
