@@ -68,8 +68,6 @@ class CueTracker:
         while self._next_t <= reached + (self.cfg.hop_s if final else 0.0) + 1e-9:
             out.append(self.measure(self._next_t))
             self._next_t += self.cfg.hop_s
-            if final and self._next_t > reached + self.cfg.hop_s:
-                break
         self._trim()
         return out
 
