@@ -24,7 +24,7 @@ import numpy as np
 
 from .audio_io import Resampler
 from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
-from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, trailing_max, voice_activity
+from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
 from .dsp.framing import frame_signal, n_frames
 from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from .dsp.syllables import SyllableParams, intensity_db, nuclei
@@ -34,6 +34,8 @@ RATES = (8000, 16000)
 PITCH_RATE = 8000
 CONTEXT_LEFT = 1100
 CONTEXT_RIGHT = 40
+LOCAL_LEFT = 60
+"""Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
 BLOCK_FRAMES = 1000
 MIN_EMIT = 25
 """Frames are emitted in batches of at least 0.25 s: the contextual stage costs the same
@@ -139,22 +141,27 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
                 a: int = 0, b: int | None = None, res_offset: int = 0) -> Frames:
     """Frames ``a .. b`` of a run of raw features that starts at frame ``first``.
 
-    The 1-D contextual measures are computed over the whole run (their left
-    context); CPPS smoothing only needs one neighbour on each side, so the
-    2-D cepstral work is limited to ``a-1 .. b+1``.
+    Only the noise floor and the peak levels need the long left context (they
+    are trailing minima/maxima over seconds); every other decision is local,
+    so it is computed over ``a - LOCAL_LEFT .. b + CONTEXT_RIGHT`` only, and the
+    2-D cepstral work over ``a - 2 .. b + 2``.
     """
     energy = raw["energy_db"]
     n = len(energy)
     b = n if b is None else b
     floor = noise_floor_db(energy, cfg.vad)
     inten = intensity_db(energy, cfg.syllables)
+    syl_level = trailing_max(inten, cfg.syllables.level_window_frames)
     # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
-    same = (cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames)
-    level = trailing_max(inten, cfg.vad.level_window_frames) if same else None
-    speech = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
-    voiced = speech & (raw["strength"] >= cfg.pitch.voicing_threshold) & (raw["strength"] > 0)
-    periodic = speech & (raw["strength"] >= cfg.syllables.min_strength) & (raw["strength"] > 0)
-    nuc = nuclei(inten, periodic, speech, cfg.syllables, level)
+    same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
+    vad_level = syl_level if same else peak_level(energy, cfg.vad)
+    w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
+    strength = raw["strength"][w]
+    speech = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
+    voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
+    periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
+    nuc = nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w])
+    local = slice(a - w.start, b - w.start)
     # CPPS on the frames with a cepstrum (their smoothing reaches one such frame each side),
     # interpolated in between; the slope likewise
     margin = 2 * lay.every
@@ -166,13 +173,13 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
                    ).astype(np.float32)
     slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
     sl = slice(a, b)
-    v = voiced[sl]
+    v = voiced[local]
     f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
     hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
     t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
-    return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[sl], voiced=v, f0_hz=f0,
+    return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
-                  nucleus=nuc[sl])
+                  nucleus=nuc[local])
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:
