@@ -22,7 +22,7 @@ CALLS = FIXTURES / "calls"
 SPEECH = FIXTURES / "generated" / "speech"
 GENERATOR = ROOT / "tools" / "make_fixtures.py"
 
-SCENARIOS = ("normal", "deteriorating", "deteriorating_female", "labored_start", "breathy_normal", "slow_talker", "noisy_line", "real_caller")
+SCENARIOS = ("normal", "deteriorating", "deteriorating_female", "deteriorating_holdout", "labored_start", "breathy_normal", "slow_talker", "noisy_line", "real_caller")
 KINDS = {"slow_speech", "long_pauses", "slow_response", "short_phrases", "breathy_voice", "weak_voice",
          "possible_emergency", "distress_phrase"}
 LABEL_KEYS = {"scenario", "description", "files", "sample_rates", "channels", "duration_s", "trouble_onset_s",
@@ -175,7 +175,7 @@ def test_healthy_calls_have_no_trouble_and_allow_no_alert():
     assert label("normal")["duration_s"] >= 175, "a three-minute healthy call"
 
 
-@pytest.mark.parametrize("name", ["deteriorating", "deteriorating_female"])
+@pytest.mark.parametrize("name", ["deteriorating", "deteriorating_female", "deteriorating_holdout"])
 def test_deteriorating_call_gets_slower_quieter_and_breathier_after_its_onset(name):
     lab, x = label(name), call_audio(name)
     onset = lab["trouble_onset_s"]
