@@ -17,3 +17,8 @@ def warning(message: str) -> None:
 
 def info(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def log(level: str, message: str) -> None:
+    """One line at ``level`` ("error", "warning" or anything else for info): the daemon's and sinks' logger."""
+    {"error": error, "warning": warning}.get(level, info)(message)

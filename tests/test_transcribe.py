@@ -10,20 +10,18 @@ espeak-ng at its default speed.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from scipy.signal import resample_poly
 
+from monitor.audio_io import Resampler
 from monitor.events import WordsEvent
 from monitor.models import load_model, packaged_model_dirs, resolve_model
 from monitor.phrases import PhraseMatcher, PhraseSpotter
-from monitor.audio_io import Resampler
 from monitor.transcribe import Transcriber
+from tools.bench_transcribe import say  # Korean espeak-ng speech, trimmed (shared with the bench)
 
 RATE = 16000
 SENTENCES = (
@@ -48,14 +46,6 @@ class Speech:
         return any(a - slack <= t <= b + slack for a, b in self.regions)
 
 
-def say(text: str, workdir: Path, name: str) -> np.ndarray:
-    """Korean espeak-ng speech at 16 kHz, trimmed to its sound."""
-    raw, wav = workdir / f"{name}.raw.wav", workdir / f"{name}.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)], check=True)
-    x, _ = sf.read(wav, dtype="float32")
-    loud = np.flatnonzero(np.abs(x) > 0.01)
-    return x[loud[0]:loud[-1] + 1]
 
 
 def build(clips: list[np.ndarray], gaps: list[float], seed: int = 0) -> Speech:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..console import error, info, warning
+from ..console import error, info, log
 from .common import (ConfigError, ModelError, StoreError, add_config_options, add_transcription_options,
                      config_from_args, open_store, open_transcription)
 
@@ -42,10 +42,6 @@ def overrides_from(args: argparse.Namespace) -> dict:
     return o
 
 
-def _log(level: str, message: str) -> None:
-    (warning if level == "warning" else info)(message)
-
-
 def run(args: argparse.Namespace) -> int:
     os.umask(0o077)  # logs, database and sockets private to the user
     overrides = overrides_from(args)
@@ -60,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
     try:
-        source = LiveSource(legs, on_status=_log)
+        source = LiveSource(legs, on_status=log)
     except DeviceError as err:
         error(str(err))
         return 2
@@ -85,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
         from ..sinks.webhook import WebhookSink
         d = cfg.delivery
         webhook = WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
-                              backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=_log).start()
+                              backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log).start()
         sinks["webhook"] = webhook
     from ..sinks.notify import NotifySink
-    notify = NotifySink(log=_log)
+    notify = NotifySink(log=log)
     if cfg.delivery.notify:
         sinks["notify"] = notify
 
@@ -102,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     def reload():
         return config_from_args(args, overrides)
 
-    daemon = Daemon(cfg, source, store, sinks, reload=reload, log=_log, webhook=webhook, notify=notify,
+    daemon = Daemon(cfg, source, store, sinks, reload=reload, log=log, webhook=webhook, notify=notify,
                     transcription=transcription)
     source.on_status = daemon.source_status
     daemon.install_signals()

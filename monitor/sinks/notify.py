@@ -14,14 +14,10 @@ import subprocess
 import threading
 from typing import Callable
 
+from ..console import log as console_log
 from ..events import AlertEvent, Event
 
 Log = Callable[[str, str], None]
-
-
-def _default_log(level: str, message: str) -> None:
-    from ..console import info, warning
-    (warning if level == "warning" else info)(message)
 
 
 class NotifySink:
@@ -30,7 +26,7 @@ class NotifySink:
         self.command = command
         self.app_name = app_name
         self.timeout_s = timeout_s
-        self.log = log or _default_log
+        self.log = log or console_log
         self.sent = 0
         self.failures = 0
         self._warned: set[str] = set()

@@ -18,15 +18,11 @@ import urllib.error
 import urllib.request
 from typing import Callable
 
+from ..console import log as console_log
 from ..events import AlertEvent, Event
 from ..store import Delivery, Store
 
 Log = Callable[[str, str], None]
-
-
-def _default_log(level: str, message: str) -> None:
-    from ..console import info, warning
-    (warning if level == "warning" else info)(message)
 
 
 def payload(alert: AlertEvent) -> bytes:
@@ -45,7 +41,7 @@ class WebhookSink:
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self.log = log or _default_log
+        self.log = log or console_log
         self.poll_s = poll_s
         self.delivered = 0
         self.failures = 0
