@@ -128,7 +128,7 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     cl = lay.plan.frame_length
     cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
-    keep = (first + np.arange(count)) % lay.every == 0
+    keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     part, part_slope = cepstral_residuals(cframes[keep], lay.plan)
     residual = np.zeros((count, part.shape[1]), np.float32)
     residual[keep] = part

@@ -156,6 +156,12 @@ class Resampler:
         max_rate = max(self.up, self.down)
         self._filter = (firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
                         if max_rate > 1 else None)
+        if self.up == 1 and self._filter is not None:  # pairs of equal taps around the centre for _decimate
+            h = self._filter.astype(np.float32)
+            c = len(h) // 2
+            offsets = [j for j in range(1, c + 1) if abs(h[c + j]) > 1e-7 * abs(h[c])]
+            self._offsets = offsets
+            self._taps = np.array([h[c]] + [h[c + j] for j in offsets], np.float32)
         self._buf = np.zeros((self.ctx, channels), np.float32)  # left context (zeros = stream start)
         self._next = self.ctx  # index in _buf of the first input not yet resampled
         self._n_in = 0
@@ -164,6 +170,20 @@ class Resampler:
     @property
     def identity(self) -> bool:
         return self.up == self.down
+
+    def _decimate(self, seg: np.ndarray, n: int) -> np.ndarray:
+        """Integer decimation (``up == 1``) of ``seg[ctx:ctx + n]``, shape (n // down, channels).
+
+        The filter is symmetric and nearly every ``down``-th tap is zero, so
+        each output is the centre tap times its sample plus, per remaining tap
+        pair, one strided slice sum: a loop over the few taps, never over
+        samples, and the same operations for a sample whatever the block.
+        """
+        d, ctx = self.down, self.ctx
+        out = self._taps[0] * seg[ctx:ctx + n:d]
+        for j, w in zip(self._offsets, self._taps[1:]):
+            out += w * (seg[ctx - j:ctx - j + n:d] + seg[ctx + j:ctx + j + n:d])
+        return out
 
     def process(self, x: np.ndarray, final: bool = False) -> np.ndarray:
         """Resample the next block (n, channels); ``final`` flushes the tail."""
@@ -178,9 +198,12 @@ class Resampler:
         if n <= 0:
             return np.zeros((0, self.channels), np.float32)
         seg = self._buf[self._next - self.ctx:self._next + n + self.ctx]
-        y = resample_poly(seg, self.up, self.down, axis=0, window=self._filter)
-        a = self.ctx * self.up // self.down
-        out = y[a:a + n * self.up // self.down].astype(np.float32)
+        if self.up == 1:
+            out = self._decimate(seg, n)
+        else:
+            y = resample_poly(seg, self.up, self.down, axis=0, window=self._filter)
+            a = self.ctx * self.up // self.down
+            out = y[a:a + n * self.up // self.down].astype(np.float32)
         if final:  # the zero tail only completes the last real samples
             out = out[:max(0, -(-self._n_in * self.up // self.down) - self._n_out)]
         self._n_out += len(out)

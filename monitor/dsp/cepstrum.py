@@ -33,7 +33,7 @@ import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
-from .framing import gaussian
+from .framing import gaussian, strided_view
 from .peaks import parabolic
 
 _CHUNK = 64     # frames per piece of work (keeps the arrays in cache)
@@ -206,7 +206,7 @@ def _preemphasised(frames: np.ndarray, a: np.float32) -> np.ndarray:
         hop = s0 // it
         sig = as_strided(frames, shape=((n - 1) * hop + m,), strides=(it,), writeable=False)
         e = sig[1:] - a * sig[:-1]
-        return as_strided(e, shape=(n, m - 1), strides=(s0, it), writeable=False)
+        return strided_view(e, (n, m - 1), (hop, 1))
     f = frames.astype(np.float32, copy=False)
     return f[:, 1:] - a * f[:, :-1]
 

@@ -53,16 +53,14 @@ def trailing_min(x: np.ndarray, window: int) -> np.ndarray:
     """``out[i] = min(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
     if len(x) == 0:
         return x.copy()
-    padded = np.concatenate([np.full(window - 1, np.inf, dtype=x.dtype), x])
-    return minimum_filter1d(padded, window, origin=(window - 1) // 2)[window - 1:]
+    return minimum_filter1d(x, window, mode="constant", cval=np.inf, origin=(window - 1) // 2)
 
 
 def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
     """``out[i] = max(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
     if len(x) == 0:
         return x.copy()
-    padded = np.concatenate([np.full(window - 1, -np.inf, dtype=x.dtype), x])
-    return maximum_filter1d(padded, window, origin=(window - 1) // 2)[window - 1:]
+    return maximum_filter1d(x, window, mode="constant", cval=-np.inf, origin=(window - 1) // 2)
 
 
 def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:

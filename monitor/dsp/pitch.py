@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
-from numpy.lib.stride_tricks import sliding_window_view
 
+from .framing import strided_view
 from .peaks import parabolic
 
 
@@ -183,9 +183,10 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     xw[:, :n_win] *= w
     head = xw[:, :n_win]
     e0 = np.sum(head * head, axis=1)
-    view = sliding_window_view(xw, n_win, axis=1)  # (n, n_win + 1, n_win)
-    rows = np.arange(n)[:, None]
-    shifted = view[rows, k[:, None] + np.arange(-1, 2)[None, :]]  # (n, 3, n_win)
+    # the window shifted by k - 1, k, k + 1: one gather of n_win + 2 samples per frame
+    idx = (k - 1)[:, None] + np.arange(n_win + 2)[None, :]
+    span = np.take_along_axis(xw, idx, axis=1)  # (n, n_win + 2)
+    shifted = strided_view(span.ravel(), (n, 3, n_win), (n_win + 2, 1, 1))  # (n, 3, n_win)
     acf = np.sum(head[:, None, :] * shifted, axis=2)  # (n, 3)
     r = acf / np.maximum(e0, 1e-30)[:, None] / _window_acf(n_win)[k[:, None] + np.arange(-1, 2)[None, :]]
     _, peak = parabolic(r[:, 0], r[:, 1], r[:, 2])

@@ -23,10 +23,8 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
     """Boolean mask of length ``n`` that is True on ``[starts[i], ends[i])`` for every i."""
-    edges = np.zeros(n + 1, dtype=np.int32)
-    np.add.at(edges, starts, 1)
-    np.add.at(edges, ends, -1)
-    return np.cumsum(edges[:-1]) > 0
+    edges = np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
+    return np.cumsum(edges[:n]) > 0
 
 
 def close_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
