@@ -6,7 +6,8 @@ Sections (all by default, in this order):
 
 - ``analyzer``: the acoustic analyzer on ``--seconds`` of real speech
   (tools.bench_audio.long_speech) at 16 kHz and 8 kHz, streaming in 1 s chunks
-  and whole-signal; plus streaming in 20 ms chunks (a live capture's block
+  and whole-signal; at 16 kHz also in 10 s chunks (what ``call-monitor
+  analyze`` feeds); plus streaming in 20 ms chunks (a live capture's block
   size) on a 60 s piece.
 - ``peers``: on the same 16 kHz audio, the parselmouth set (pitch ac, HNR cc,
   intensity, CPPS, de Jong & Wempe nuclei), openSMILE eGeMAPSv02 LLDs and
@@ -161,6 +162,10 @@ def bench_analyzer(ctx: Context) -> None:
         ctx.results[f"analyzer_{rate}_whole"] = w
         rows.append(timing_row(f"analyzer {rate // 1000} kHz, streaming 1 s chunks", s))
         rows.append(timing_row(f"analyzer {rate // 1000} kHz, whole signal", w))
+    x = ctx.speech(16000)
+    t = timed(lambda: stream_frames(x, 16000, 10.0), len(x) / 16000, REPEAT)
+    ctx.results["analyzer_16000_stream_10s"] = t
+    rows.insert(2, timing_row("analyzer 16 kHz, streaming 10 s chunks (call-monitor analyze)", t))
     piece = ctx.speech(16000)[: 60 * 16000]
     t = timed(lambda: stream_frames(piece, 16000, 0.02), len(piece) / 16000, REPEAT)
     ctx.results["analyzer_16000_stream_20ms"] = t

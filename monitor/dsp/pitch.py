@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
+from scipy.ndimage import uniform_filter1d
 
 from .framing import strided_view
 from .peaks import parabolic
@@ -64,10 +65,9 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     spec = sfft.rfft(s, nfft, axis=1)
     ref = sfft.rfft(s[:, :ref_length], nfft, axis=1)
     c = sfft.irfft(np.conj(ref) * spec, nfft, axis=1)[:, :max_lag + 1]
-    # energy of the window at each lag from a running sum of squares (contiguous slices, no gather)
-    sq = np.zeros((n, length + 1), dtype=np.float64)
-    np.cumsum(np.square(s, dtype=np.float64), axis=1, out=sq[:, 1:])
-    e_lag = (sq[:, ref_length:ref_length + max_lag + 1] - sq[:, :max_lag + 1]).astype(np.float32)
+    # energy of the window at each lag: a moving sum of squares (ndimage accumulates in double)
+    box = uniform_filter1d(np.square(s), ref_length, axis=1, mode="constant", origin=-(ref_length // 2))
+    e_lag = box[:, :max_lag + 1] * np.float32(ref_length)
     e_ref = e_lag[:, :1]
     r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
     r[(e_ref[:, 0] <= 1e-20)] = 0.0
@@ -183,10 +183,9 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     xw[:, :n_win] *= w
     head = xw[:, :n_win]
     e0 = np.sum(head * head, axis=1)
-    # the window shifted by k - 1, k, k + 1: one gather of n_win + 2 samples per frame
-    idx = (k - 1)[:, None] + np.arange(n_win + 2)[None, :]
-    span = np.take_along_axis(xw, idx, axis=1)  # (n, n_win + 2)
-    shifted = strided_view(span.ravel(), (n, 3, n_win), (n_win + 2, 1, 1))  # (n, 3, n_win)
+    # the window shifted by k - 1, k, k + 1 (rows of a strided view, gathered as whole rows)
+    view = strided_view(xw.ravel(), (n, n_win + 1, n_win), (2 * n_win, 1, 1))  # (n, n_win + 1, n_win)
+    shifted = view[np.arange(n)[:, None], (k - 1)[:, None] + np.arange(3)[None, :]]  # (n, 3, n_win)
     acf = np.sum(head[:, None, :] * shifted, axis=2)  # (n, 3)
     r = acf / np.maximum(e0, 1e-30)[:, None] / _window_acf(n_win)[k[:, None] + np.arange(-1, 2)[None, :]]
     _, peak = parabolic(r[:, 0], r[:, 1], r[:, 2])
