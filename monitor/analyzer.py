@@ -112,7 +112,8 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
 
     ``padded`` is (a slice of) the zero-padded signal, beginning at padded
     sample ``start``; ``low`` the same signal at 8 kHz (padded by ``lay.ppad``),
-    for pitch. Shapes: every output (count,), ``residual`` (count, q).
+    for pitch. Shapes: every output (count,) except ``residual`` (k, q): the cepstral
+    residuals of just the frames that have one (absolute index a multiple of ``lay.every``), in order.
     """
     c0 = lay.centre(first) - start
     frames = frame_signal(padded, lay.win, lay.hop, c0 - lay.win // 2, count)
@@ -130,15 +131,13 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     part, part_slope = cepstral_residuals(cframes[keep], lay.plan)
-    residual = np.zeros((count, part.shape[1]), np.float32)
-    residual[keep] = part
     slope = np.full(count, np.nan, np.float32)
     slope[keep] = part_slope
-    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "residual": residual}
+    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "residual": part}
 
 
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
-                a: int = 0, b: int | None = None, res_offset: int = 0) -> Frames:
+                a: int = 0, b: int | None = None, res_row0: int = 0) -> Frames:
     """Frames ``a .. b`` of a run of raw features that starts at frame ``first``.
 
     Only the noise floor and the peak levels need the long left context (they
@@ -169,7 +168,8 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     idx = np.arange(lo, hi)
     has = (first + idx) % lay.every == 0
     at = idx[has]
-    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][at - res_offset], lay.sparse_plan, cfg.cepstrum)
+    rows = (first + at) // lay.every - res_row0  # raw["residual"] row of each frame with a cepstrum
+    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)
                    ).astype(np.float32)
     slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
     sl = slice(a, b)
@@ -239,7 +239,7 @@ class StreamingAnalyzer:
         self._raw: dict[str, np.ndarray] = {}
         self._raw0 = 0             # frame index of the first buffered raw row
         self._res = np.zeros((0, 0), np.float32)  # cepstral residuals: only the rows CPPS still needs
-        self._res0 = 0             # frame index of _res[0]
+        self._res_row0 = 0         # _res[0] is the cepstrum of frame _res_row0 * every
         self._n_emitted = 0
         self._flushed = False
 
@@ -304,12 +304,13 @@ class StreamingAnalyzer:
             return Frames.empty()
         lo = self._raw0
         out = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._n_emitted - lo,
-                          end - lo, res_offset=self._res0 - lo)
+                          end - lo, res_row0=self._res_row0)
         self._n_emitted = end
-        keep = max(0, end - 2 * self._lay.every - 1 - self._res0)  # CPPS of the next frames reaches back this far
-        if keep:
-            self._res = self._res[keep:]
-            self._res0 += keep
+        # CPPS of the next frames reaches back this far
+        drop = max(0, (end - 2 * self._lay.every - 1) // self._lay.every - self._res_row0)
+        if drop:
+            self._res = self._res[drop:]
+            self._res_row0 += drop
         cut = max(0, end - CONTEXT_LEFT - lo)
         if cut:
             self._raw = {k: v[cut:] for k, v in self._raw.items()}
