@@ -11,153 +11,28 @@ Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store) and exit within 2 s; SIGHUP reloads the configuration, handing
 the new thresholds to the running call's AlertEngine.
 
-Status: a Unix socket (mode 0600, no network port) answers each connection
-with one JSON object describing the daemon (``call-monitor status``).
+Status: ``state()`` is what the status socket (``status.py``) answers; the
+speech/silence bookkeeping lives in ``segmenter.py``.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import os
 import queue
 import signal
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from .config import Config, ConfigError
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .sources import Chunk
+from .segmenter import PREROLL_S, Segmenter
 from .store import Store
 
-PREROLL_S = 1.0
-ONSET_S = 0.25
-FRAME_S = 0.02
-SPEECH_DBFS = -48.0
-
-
-def socket_path(cfg: Config, env: dict | None = None) -> str:
-    """Where the status socket lives: the config's, else $XDG_RUNTIME_DIR, else next to the db."""
-    env = os.environ if env is None else env
-    if cfg.daemon.status_socket:
-        return os.path.expanduser(cfg.daemon.status_socket)
-    run = env.get("XDG_RUNTIME_DIR")
-    if run and os.path.isdir(run):
-        return os.path.join(run, "callmonitor.sock")
-    return os.path.expanduser(cfg.storage.db) + ".sock"
-
-
-def query_status(path: str, timeout: float = 2.0) -> dict:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
-    return json.loads(data.decode("utf-8"))
-
-
-class StatusServer:
-    """Answer each connection on a Unix socket with ``state()`` as JSON."""
-
-    def __init__(self, path: str, state: Callable[[], dict]) -> None:
-        self.path = path
-        self.state = state
-        if os.path.exists(path):
-            try:
-                query_status(path, timeout=0.5)
-            except OSError:
-                os.unlink(path)  # stale socket of a dead daemon
-            else:
-                raise RuntimeError(f"another call-monitor daemon is running (status socket {path})")
-        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            self.sock.bind(path)
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-        self.sock.listen(4)
-        self.sock.settimeout(0.3)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            with conn:
-                try:
-                    conn.sendall(json.dumps(self.state(), default=str).encode("utf-8") + b"\n")
-                except OSError:
-                    pass
-                except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
-                    try:
-                        conn.sendall(json.dumps({"error": str(err)}).encode("utf-8") + b"\n")
-                    except OSError:
-                        pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(1.0)
-        self.sock.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-
-
-class Segmenter:
-    """Speech/silence bookkeeping on the source clock (seconds)."""
-
-    def __init__(self, rate: int, speech_dbfs: float = SPEECH_DBFS) -> None:
-        self.rate = rate
-        self.frame = int(rate * FRAME_S)
-        self.speech_dbfs = speech_dbfs
-        self.last_speech: float | None = None  # end of the last voiced frame
-        self.prev_speech: float | None = None  # last speech before the current onset window
-        self._recent: collections.deque[float] = collections.deque()  # voiced frame times, last 1 s
-
-    def feed(self, chunk: Chunk) -> bool:
-        """Update with a chunk; True when speech onset (ONSET_S voiced within 1 s) is present."""
-        x = chunk.samples
-        n = len(x) // self.frame
-        if n:
-            fr = x[:n * self.frame].reshape(n, self.frame, x.shape[1]).astype(np.float64)
-            db = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-12)  # (n, legs)
-            voiced = np.flatnonzero((db > self.speech_dbfs).any(axis=1))
-            for i in voiced:
-                t = chunk.t0 + (i + 1) * FRAME_S
-                if not self._recent and self.last_speech is not None:
-                    self.prev_speech = self.last_speech
-                self._recent.append(t)
-                self.last_speech = t
-        end = chunk.t0 + len(x) / self.rate
-        while self._recent and self._recent[0] < end - 1.0:
-            self._recent.popleft()
-        return len(self._recent) * FRAME_S >= ONSET_S
-
-    def silence_before_onset(self) -> float:
-        if self.prev_speech is None:
-            return float("inf")
-        onset_t = self._recent[0] - FRAME_S if self._recent else (self.last_speech or 0.0)
-        return onset_t - self.prev_speech
-
-    def silence_s(self, now: float) -> float:
-        return float("inf") if self.last_speech is None else now - self.last_speech
 
 
 class Daemon:

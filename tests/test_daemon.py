@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pulse import pulse  # noqa: E402,F401
 
 from monitor.config import load_config  # noqa: E402
-from monitor.daemon import Segmenter  # noqa: E402
+from monitor.segmenter import Segmenter  # noqa: E402
 from monitor.pipeline import CallPipeline, run_source  # noqa: E402
 from monitor.sources import Chunk, FileSource  # noqa: E402
 

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return 2
 
-    from ..daemon import Daemon, StatusServer, socket_path
+    from ..daemon import Daemon
+    from ..status import StatusServer, socket_path
     from ..sinks.terminal import HumanSink, JsonlSink
     sinks = {}
     if args.jsonl:

@@ -57,7 +57,7 @@ def render(st: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..daemon import query_status, socket_path
+    from ..status import query_status, socket_path
     path = args.socket
     if not path:
         try:
