@@ -60,7 +60,7 @@ class AnalysisConfig:
                             "(silences while the other party speaks are turn gaps either way)", gt=0)
 
 
-_RULE_DOCS = {
+_RULE_DOCS = MappingProxyType({
     "enabled": "false switches the rule off",
     "cue": "the cue this rule watches (one of: " + ", ".join(CUE_NAMES + WORD_CUE_NAMES) + ")",
     "direction": "\"below\": trouble is a lower value; \"above\": trouble is a higher value",
@@ -83,7 +83,7 @@ _RULE_DOCS = {
                  "alert is raised",
     "clear_s": "the cue must stay recovered this many seconds before the alert clears",
     "cooldown_s": "no second alert of this kind within this many seconds of the last one",
-}
+})
 
 
 @dataclass(frozen=True)
@@ -320,9 +320,9 @@ class Config:
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
                              "delivery", "storage")
-_SIMPLE = {"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
-           TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
-           "storage": StorageConfig}
+_SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
+                            TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
+                            "storage": StorageConfig})
 _ALL_CUES = CUE_NAMES + WORD_CUE_NAMES
 
 # --------------------------------------------------------------------------- validation

@@ -29,6 +29,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
 from .events import Word, WordsEvent
@@ -39,7 +40,7 @@ MAX_JOIN_DISTANCE = 0.2
 """Two words stand for one only when their concatenation is (nearly) that word."""
 DEFAULT_MAX_DISTANCE = 0.3
 
-DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = {
+DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "breathing": ("i can't breathe", "i can't catch my breath", "short of breath",
                   "hard to breathe", "trouble breathing", "out of breath"),
     "chest": ("my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
@@ -51,20 +52,20 @@ DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = {
                         "my face is drooping"),
     "help": ("call an ambulance", "i need an ambulance", "call nine one one", "please help me",
              "somebody help me", "call for help", "i need a doctor"),
-}
+})
 """Default English list by category. "i need help" (bare or with any short word after it)
 is left out on purpose: on a support line every caller says "I need help with my bill"."""
 
-EXPANSIONS: Mapping[str, Mapping[str, str]] = {
-    "en": {
+EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "en": MappingProxyType({
         "can't": "can not", "cant": "can not", "cannot": "can not", "won't": "will not",
         "don't": "do not", "dont": "do not", "doesn't": "does not", "isn't": "is not",
         "i'm": "i am", "im": "i am", "it's": "it is", "i've": "i have", "ive": "i have",
         "i'll": "i will", "i'd": "i would", "there's": "there is", "that's": "that is",
         "gonna": "going to", "wanna": "want to", "911": "nine one one", "999": "nine nine nine",
         "112": "one one two", "lightheaded": "light headed",
-    },
-}
+    }),
+})
 """Per-language token expansions applied to text and phrases alike."""
 
 _TOKEN = re.compile(r"[\w']+", re.UNICODE)

@@ -16,7 +16,8 @@ active acoustic alert.  Deterministic, pure Python, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from .baseline import Baseline
 from .config import Config, RuleConfig
@@ -24,7 +25,7 @@ from .events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
 EPS = 1e-9
 
-CUE_LABELS: dict[str, tuple[str, str]] = {
+CUE_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "speech_rate_sps": ("speech rate", "syll/s"),
     "articulation_rate_sps": ("articulation rate", "syll/s"),
     "pause_ratio": ("pause ratio", ""),
@@ -37,7 +38,7 @@ CUE_LABELS: dict[str, tuple[str, str]] = {
     "words_per_min": ("word rate", "words/min"),
     "mean_word_gap_s": ("mean gap between words", "s"),
     "long_word_gaps": ("long gaps between words", ""),
-}
+})
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
 """
 
-_TABLES = {"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"}
+_TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
 _CUE_FIELDS = set(CUE_NAMES) | set(WORD_CUE_NAMES) | {"speech_s", "baseline_ready"}
 
 

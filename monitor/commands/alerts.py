@@ -7,11 +7,12 @@ import json
 import re
 import time
 from datetime import datetime
+from types import MappingProxyType
 
 from ..console import error
 from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNITS = MappingProxyType({"s": 1, "m": 60, "h": 3600, "d": 86400})
 
 
 def parse_since(text: str, now: float | None = None) -> float:

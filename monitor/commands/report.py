@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from types import MappingProxyType
 
 from ..console import error, info
 from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
                      open_transcription)
 
-FORMATS = {".html": "html", ".htm": "html", ".png": "png"}
+FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -364,7 +365,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
 
 # --------------------------------------------------------------------------- cue summary
 
-CUE_INFO: Mapping[str, tuple[str, str, str]] = {
+CUE_INFO: Mapping[str, tuple[str, str, str]] = MappingProxyType({
     # name: (label, unit, worse direction)
     "speech_rate_sps": ("Speech rate", "syll/s", "low"),
     "articulation_rate_sps": ("Articulation rate", "syll/s", "low"),
@@ -377,7 +378,7 @@ CUE_INFO: Mapping[str, tuple[str, str, str]] = {
     "loudness_dbfs": ("Loudness", "dBFS", "low"),
     "words_per_min": ("Words per minute", "wpm", "low"),
     "mean_word_gap_s": ("Mean gap between words", "s", "high"),
-}
+})
 
 
 @dataclass(frozen=True)

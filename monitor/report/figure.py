@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import io
 import textwrap
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from .data import ReportData
 
-SEVERITY_COLOURS = {"warning": "#e69f00", "critical": "#d62728"}
+SEVERITY_COLOURS = MappingProxyType({"warning": "#e69f00", "critical": "#d62728"})
 CALLER = "#1f5fa8"
 AGENT = "#8c8c8c"
 PAUSE = "#f0a030"
@@ -27,14 +28,14 @@ DISTRESS = "#c00000"
 MAX_ENVELOPE_POINTS = 6000
 
 # panel: (title, [(cue, label, colour, style)], unit)
-PANELS: list[tuple[str, list[tuple[str, str, str, str]], str]] = [
-    ("Speech rate", [("speech_rate_sps", "speech rate", CALLER, "-"),
-                     ("articulation_rate_sps", "articulation rate", "#7f3fbf", "--")], "syll/s"),
-    ("Pause ratio", [("pause_ratio", "pause ratio", CALLER, "-")], ""),
-    ("Mean phrase length", [("mean_phrase_s", "mean phrase", CALLER, "-")], "s"),
-    ("Voice quality", [("cpps_db", "CPPS", CALLER, "-"), ("hnr_db", "HNR", "#17becf", "-")], "dB"),
-    ("Loudness", [("loudness_dbfs", "loudness", CALLER, "-")], "dBFS"),
-]
+PANELS: tuple[tuple[str, tuple[tuple[str, str, str, str], ...], str], ...] = (
+    ("Speech rate", (("speech_rate_sps", "speech rate", CALLER, "-"),
+                     ("articulation_rate_sps", "articulation rate", "#7f3fbf", "--")), "syll/s"),
+    ("Pause ratio", (("pause_ratio", "pause ratio", CALLER, "-"),), ""),
+    ("Mean phrase length", (("mean_phrase_s", "mean phrase", CALLER, "-"),), "s"),
+    ("Voice quality", (("cpps_db", "CPPS", CALLER, "-"), ("hnr_db", "HNR", "#17becf", "-")), "dB"),
+    ("Loudness", (("loudness_dbfs", "loudness", CALLER, "-"),), "dBFS"),
+)
 
 
 def _pyplot():
@@ -187,8 +188,8 @@ def _transcript(ax: Any, data: ReportData) -> None:
 def render_png(data: ReportData, dpi: int = 100) -> bytes:
     """The timeline picture as PNG bytes."""
     plt = _pyplot()
-    from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     heights = [1.6] + [1.0] * len(PANELS) + [1.3]
     fig, axes = plt.subplots(len(heights), 1, figsize=(14, 15), sharex=True,
