@@ -106,12 +106,18 @@ class AlertEvent(Event):
     type = "alert"
 
 
+CLEAR_REASONS: tuple[str, ...] = ("recovered", "call_ended", "rule_disabled")
+"""Why an alert ends: its cue came back, the call ended with it still raised (nothing was
+resolved: the agent must not read it as an all-clear), or a reload switched its rule off."""
+
+
 @dataclass(frozen=True)
 class AlertClearedEvent(Event):
-    """The cue behind an alert has recovered."""
+    """An alert ended; ``reason`` is one of :data:`CLEAR_REASONS`."""
 
     kind: str = ""
     call_id: int | None = None
+    reason: str = "recovered"
 
     type = "alert_cleared"
 

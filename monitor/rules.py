@@ -156,14 +156,14 @@ class AlertEngine:
             s.persist_s, s.clear_s, s.cooldown_s = r.persist_s, r.clear_s, r.cooldown_s
             state[r.kind] = s
         t = self._last_t or 0.0
-        out.extend(AlertClearedEvent(t=t, kind=k) for k, s in self._state.items()
+        out.extend(AlertClearedEvent(t=t, kind=k, reason="rule_disabled") for k, s in self._state.items()
                    if s.active and k not in state)
         pe = config.rules.possible_emergency
         e = self._emergency
         e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
         if e.active and not pe.enabled:
             e.active = False
-            out.append(AlertClearedEvent(t=t, kind="possible_emergency"))
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency", reason="rule_disabled"))
         self.config, self._rules, self._state = config, rules, state
         return out
 
@@ -311,11 +311,11 @@ class AlertEngine:
     # ------------------------------------------------------------------ end
 
     def close(self, t: float) -> list[Event]:
-        """End of the call: every active alert clears (acoustic kinds first)."""
-        out: list[Event] = [AlertClearedEvent(t=t, kind=k) for k, s in self._state.items()
-                            if s.active]
+        """End of the call: every active alert ends with reason ``call_ended`` (acoustic kinds first)."""
+        out: list[Event] = [AlertClearedEvent(t=t, kind=k, reason="call_ended")
+                            for k, s in self._state.items() if s.active]
         if self._emergency.active:
-            out.append(AlertClearedEvent(t=t, kind="possible_emergency"))
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency", reason="call_ended"))
         for s in list(self._state.values()) + [self._emergency]:
             s.active, s.since, s.beyond_s, s.recovered_s = False, None, 0.0, None
         self._phrase = None

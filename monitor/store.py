@@ -24,7 +24,8 @@ from typing import Any, Callable, Mapping
 from .events import (CUE_NAMES, WORD_CUE_NAMES, AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: first release. 2: ``alert_clears.reason`` (migrated in place; old clears read 'recovered')."""
 
 _SCHEMA = """
 CREATE TABLE calls (
@@ -55,7 +56,8 @@ CREATE TABLE alert_clears (
     t REAL NOT NULL,
     kind TEXT NOT NULL,
     alert_id INTEGER REFERENCES alerts(id),
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT 'recovered'   -- recovered | call_ended | rule_disabled
 );
 CREATE TABLE cue_snapshots (
     id INTEGER PRIMARY KEY,
@@ -205,7 +207,7 @@ class Store:
         if version == 0 and tables:
             raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
                              f"{', '.join(sorted(tables)[:5])})")
-        if version == SCHEMA_VERSION and not _TABLES <= tables:
+        if version >= 1 and not _TABLES <= tables:
             raise StoreError(f"{p}: damaged callmonitor database (missing tables: "
                              f"{', '.join(sorted(_TABLES - tables))})")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -213,15 +215,18 @@ class Store:
             raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        if version == 0:
+        if version < SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                # re-check inside the write lock: another process may have just created it
-                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # re-check inside the write lock: another process may have just created or migrated it
+                now = conn.execute("PRAGMA user_version").fetchone()[0]
+                if now == 0:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif now == 1:
+                    conn.execute("ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered'")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -323,10 +328,10 @@ class Store:
     def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> int:
         rows = self._read("SELECT id FROM alerts WHERE call_id = ? AND kind = ? "
                           "ORDER BY id DESC LIMIT 1", (call_id, cleared.kind))
-        return self._write("INSERT INTO alert_clears (call_id, t, kind, alert_id, created_at) "
-                           "VALUES (?, ?, ?, ?, ?)",
+        return self._write("INSERT INTO alert_clears (call_id, t, kind, alert_id, created_at, reason) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
                            (call_id, float(cleared.t), cleared.kind,
-                            rows[0][0] if rows else None, self._clock()), commit=True)
+                            rows[0][0] if rows else None, self._clock(), cleared.reason), commit=True)
 
     def list_alerts(self, since: float | None = None,
                     call_id: int | None = None) -> list[StoredAlert]:
@@ -343,9 +348,9 @@ class Store:
                                                                        tuple(args))]
 
     def list_clears(self, call_id: int) -> list[AlertClearedEvent]:
-        rows = self._read("SELECT t, kind FROM alert_clears WHERE call_id = ? ORDER BY id",
+        rows = self._read("SELECT t, kind, reason FROM alert_clears WHERE call_id = ? ORDER BY id",
                           (call_id,))
-        return [AlertClearedEvent(t=r[0], kind=r[1], call_id=call_id) for r in rows]
+        return [AlertClearedEvent(t=r[0], kind=r[1], call_id=call_id, reason=r[2]) for r in rows]
 
     @staticmethod
     def _alert(r: tuple[Any, ...]) -> AlertEvent:

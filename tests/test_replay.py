@@ -116,6 +116,7 @@ def test_alerts_carry_evidence_and_next_steps(replayed):
         assert needle in text
     cleared = [e for e in events if e["type"] == "alert_cleared"]
     assert {c["kind"] for c in cleared} <= {a["kind"] for a in alerts}
+    assert {c["reason"] for c in cleared} <= {"recovered", "call_ended"}
 
 
 def test_every_printed_alert_is_in_the_database(replayed):

@@ -171,6 +171,13 @@ def test_file_report_html(det):
         for action in a.actions:
             assert action in row["text"]
         assert "value" in row["text"] or "kinds" in row["text"]
+        # how it ended: a recovery shows its time; one still raised at the end is not an all-clear
+        end = data.clear_of(a)
+        if end is not None and end.reason == "call_ended":
+            assert "still raised when the call ended" in row["text"] and "cleared" not in row["text"]
+        elif end is not None:
+            assert f"cleared {fmt_time(end.t)}" in row["text"]
+    assert any(c.reason == "call_ended" for c in data.clears), "the fixture call ends mid-alert"
     text = " ".join(page.text)
     assert "Cues: baseline against the worst window" in text and "Speech rate" in text
     # the transcript is there, with the distress phrases highlighted

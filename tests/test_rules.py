@@ -144,6 +144,7 @@ def test_recovery_clears_after_clear_s_and_a_short_recovery_does_not(base):
         ("AlertEvent", "slow_speech", 106.0),
         ("AlertClearedEvent", "slow_speech", 130.0),
     ]
+    assert events[-1].reason == "recovered"
 
 
 def test_cooldown_prevents_repeats_of_the_same_kind(base):
@@ -340,11 +341,12 @@ def test_a_phrase_long_ago_does_not_escalate(base):
     assert [a.kind for a in alerts(events)] == ["slow_speech"]
 
 
-def test_close_clears_what_is_active(base):
+def test_close_ends_what_is_active_as_call_ended_not_recovered(base):
     engine = AlertEngine(config())
     run(engine, deteriorating(100, 130), base)
-    assert [c.kind for c in engine.close(130.0)] == ["slow_speech", "long_pauses",
-                                                     "short_phrases", "possible_emergency"]
+    ended = engine.close(130.0)
+    assert [c.kind for c in ended] == ["slow_speech", "long_pauses", "short_phrases", "possible_emergency"]
+    assert {c.reason for c in ended} == {"call_ended"}  # the caller did not get better
     assert engine.active_kinds == ()
 
 
@@ -353,7 +355,7 @@ def test_new_thresholds_mid_call_keep_the_state(base):
     run(engine, [cues(t, speech_rate_sps=SLOW, hnr_db=10.0) for t in range(100, 107)], base)
     assert engine.active_kinds == ("slow_speech",)  # breathy_voice needs 8 s: pending
     cfg = config(**{"slow_speech.enabled": False, "breathy_voice.persist_s": 20})
-    assert [c.kind for c in engine.reconfigure(cfg)] == ["slow_speech"]
+    assert [(c.kind, c.reason) for c in engine.reconfigure(cfg)] == [("slow_speech", "rule_disabled")]
     events = run(engine, [cues(t, speech_rate_sps=SLOW, hnr_db=10.0) for t in range(107, 125)],
                  base)
     assert [(a.kind, a.t) for a in alerts(events)] == [("breathy_voice", 120.0)]

@@ -52,6 +52,7 @@ def test_calls_alerts_and_clears_round_trip(db):
         assert stored.alert_id is not None and stored.call_id == call
         assert stored.kind == "slow_speech" and stored.evidence["value"] == 2.1
         store.add_clear(call, AlertClearedEvent(t=60.0, kind="slow_speech"))
+        store.add_clear(call, AlertClearedEvent(t=180.0, kind="slow_speech", reason="call_ended"))
         store.set_baseline(call, {"speech_rate_sps": {"median": 3.4, "mad": 0.2}})
         store.end_call(call, 180.0, {"alerts": 1}, ended_at=1180.0)
         other = store.start_call("/calls/b.wav", 2000.0)
@@ -70,8 +71,44 @@ def test_calls_alerts_and_clears_round_trip(db):
                                                                "possible_emergency"]
         assert store.list_alerts(since=5000.0)[0].created_at == 5000.0
         assert store.list_alerts(since=5001.0) == []
-        assert store.list_clears(call) == [AlertClearedEvent(t=60.0, kind="slow_speech",
-                                                             call_id=call)]
+        assert store.list_clears(call) == [
+            AlertClearedEvent(t=60.0, kind="slow_speech", call_id=call, reason="recovered"),
+            AlertClearedEvent(t=180.0, kind="slow_speech", call_id=call, reason="call_ended")]
+
+
+def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp_path):
+    p = tmp_path / "v1.db"
+    conn = sqlite3.connect(p)  # schema version 1: alert_clears had no reason column
+    conn.executescript("""
+        CREATE TABLE calls (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL,
+            ended_at REAL, duration_s REAL, baseline TEXT, summary TEXT);
+        CREATE TABLE alerts (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
+            t REAL NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
+            evidence TEXT NOT NULL, actions TEXT NOT NULL, created_at REAL NOT NULL);
+        CREATE TABLE alert_clears (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
+            t REAL NOT NULL, kind TEXT NOT NULL, alert_id INTEGER REFERENCES alerts(id),
+            created_at REAL NOT NULL);
+        CREATE TABLE cue_snapshots (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            t REAL NOT NULL, cues TEXT NOT NULL);
+        CREATE TABLE transcript (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            t REAL NOT NULL, start REAL, "end" REAL, text TEXT NOT NULL, words TEXT NOT NULL);
+        CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, target TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL,
+            UNIQUE (alert_id, target));
+        INSERT INTO calls VALUES (1, 1000.0, 'old.wav', 1100.0, 100.0, NULL, NULL);
+        INSERT INTO alerts VALUES (1, 1, 40.0, 'slow_speech', 'warning', 'Slow speech', '{}', '[]', 1040.0);
+        INSERT INTO alert_clears VALUES (1, 1, 70.0, 'slow_speech', 1, 1070.0);
+        PRAGMA user_version = 1;
+    """)
+    conn.close()
+    with Store.open(p) as store:
+        assert [a.event.kind for a in store.list_alerts(call_id=1)] == ["slow_speech"]
+        assert store.list_clears(1) == [AlertClearedEvent(t=70.0, kind="slow_speech", call_id=1,
+                                                          reason="recovered")]
+        store.add_clear(1, AlertClearedEvent(t=99.0, kind="slow_speech", reason="call_ended"))
+        assert store.list_clears(1)[-1].reason == "call_ended"
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_cue_snapshots_are_downsampled_per_channel(db):

@@ -95,13 +95,17 @@ class ReportData:
     def critical(self) -> int:
         return sum(a.severity == "critical" for a in self.alerts)
 
-    def cleared_at(self, alert: AlertEvent) -> float | None:
-        """Call time at which ``alert`` cleared (the first clear of its kind after it)."""
-        later = [c.t for c in self.clears if c.kind == alert.kind and c.t >= alert.t]
+    def clear_of(self, alert: AlertEvent) -> AlertClearedEvent | None:
+        """How ``alert`` ended: the first clear of its kind after it (None if none was recorded)."""
         nxt = [a.t for a in self.alerts if a.kind == alert.kind and a.t > alert.t]
         limit = min(nxt) if nxt else float("inf")
-        ok = [t for t in later if t <= limit]
-        return min(ok) if ok else None
+        ok = [c for c in self.clears if c.kind == alert.kind and alert.t <= c.t <= limit]
+        return min(ok, key=lambda c: c.t) if ok else None
+
+    def cleared_at(self, alert: AlertEvent) -> float | None:
+        """Call time at which ``alert`` ended (cleared, switched off or the call's end)."""
+        c = self.clear_of(alert)
+        return None if c is None else c.t
 
 
 # --------------------------------------------------------------------------- audio tracks

@@ -10,6 +10,7 @@ import html
 import json
 from typing import Any, Mapping
 
+from ..events import AlertClearedEvent
 from .data import CueRow, ReportData, Utterance, cue_rows
 from .figure import fmt_time
 
@@ -133,6 +134,16 @@ def _cue_table(rows: list[CueRow]) -> str:
     return "".join(out)
 
 
+def _ending(clear: AlertClearedEvent | None, duration_s: float) -> str:
+    """How an alert ended, for its time cell (nothing when no clear was recorded)."""
+    if clear is None:
+        return ""
+    if clear.reason == "call_ended" or (clear.reason == "recovered" and clear.t >= duration_s - 1e-3):
+        return "<br><span class=\"muted\">still raised when the call ended</span>"
+    what = "rule switched off" if clear.reason == "rule_disabled" else "cleared"
+    return f"<br><span class=\"muted\">{what} {_e(fmt_time(clear.t))}</span>"
+
+
 def _alerts_table(data: ReportData) -> str:
     if not data.alerts:
         return "<p class=\"muted\">No alerts were raised in this call.</p>"
@@ -140,9 +151,7 @@ def _alerts_table(data: ReportData) -> str:
            "<th>Evidence</th><th>Recommended actions</th></tr></thead><tbody>"]
     for a in sorted(data.alerts, key=lambda a: (a.t, a.alert_id or 0)):
         sev = a.severity if a.severity in ("warning", "critical") else "warning"
-        cleared = data.cleared_at(a)
-        cl = (f"<br><span class=\"muted\">cleared {_e(fmt_time(cleared))}</span>" if cleared is not None
-              and cleared < data.duration_s - 1e-3 else "")
+        cl = _ending(data.clear_of(a), data.duration_s)
         actions = "".join(f"<li>{_e(x)}</li>" for x in a.actions) or "<li class=\"muted\">none</li>"
         out.append(
             f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"

@@ -47,7 +47,10 @@ class HumanSink:
                 lines.append(f"             -> {action}")
             return "\n".join(lines)
         if isinstance(ev, AlertClearedEvent):
-            return f"[{_clock(ev.t)}] cleared  {ev.kind}"
+            if ev.reason == "call_ended":
+                return f"[{_clock(ev.t)}] call ended with {ev.kind} still raised"
+            why = " (rule switched off)" if ev.reason == "rule_disabled" else ""
+            return f"[{_clock(ev.t)}] cleared  {ev.kind}{why}"
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent):

@@ -1,0 +1,43 @@
+"""What the agent reads on the terminal: an alert that ends with the call is not an all-clear."""
+
+import io
+
+from monitor.events import AlertClearedEvent, AlertEvent
+from monitor.sinks.terminal import HumanSink, JsonlSink
+
+
+def lines(*events) -> list[str]:
+    out = io.StringIO()
+    sink = HumanSink(out)
+    for ev in events:
+        sink(ev)
+    return out.getvalue().splitlines()
+
+
+def test_an_alert_prints_its_message_and_each_action():
+    printed = lines(AlertEvent(t=97.0, kind="possible_emergency", severity="critical",
+                               message="Possible emergency: slow speech", actions=("Ask", "Stay")))
+    assert printed == ["[01:37.0] CRITICAL possible_emergency: Possible emergency: slow speech",
+                       "             -> Ask", "             -> Stay"]
+
+
+def test_a_recovered_cue_prints_as_cleared():
+    assert lines(AlertClearedEvent(t=130.0, kind="slow_speech")) == ["[02:10.0] cleared  slow_speech"]
+
+
+def test_an_alert_still_raised_at_the_end_of_the_call_says_so():
+    printed = lines(AlertClearedEvent(t=227.0, kind="possible_emergency", reason="call_ended"))
+    assert printed == ["[03:47.0] call ended with possible_emergency still raised"]
+    assert "cleared" not in printed[0]
+
+
+def test_a_rule_switched_off_by_a_reload_says_so():
+    printed = lines(AlertClearedEvent(t=60.0, kind="weak_voice", reason="rule_disabled"))
+    assert printed == ["[01:00.0] cleared  weak_voice (rule switched off)"]
+
+
+def test_jsonl_carries_the_reason():
+    out = io.StringIO()
+    JsonlSink(out)(AlertClearedEvent(t=5.0, kind="slow_speech", call_id=3, reason="call_ended"))
+    assert out.getvalue() == ('{"type": "alert_cleared", "t": 5.0, "kind": "slow_speech", "call_id": 3, '
+                              '"reason": "call_ended"}\n')
