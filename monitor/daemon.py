@@ -152,7 +152,7 @@ class Daemon:
         self.log("error", f"call {p.call_id if p else '?'} stopped: {why}")
         if p is not None:
             try:
-                p.abort(timeout_s=1.0)
+                self.emit(p.abort(timeout_s=1.0))  # alerts still raised end with the call
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
                 self.log("error", f"call {p.call_id} not closed: {close_err}")
         if self._audio is not None:

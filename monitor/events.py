@@ -106,9 +106,11 @@ class AlertEvent(Event):
     type = "alert"
 
 
-CLEAR_REASONS: tuple[str, ...] = ("recovered", "call_ended", "rule_disabled")
-"""Why an alert ends: its cue came back, the call ended with it still raised (nothing was
-resolved: the agent must not read it as an all-clear), or a reload switched its rule off."""
+CLEAR_REASONS: tuple[str, ...] = ("recovered", "call_ended", "rule_disabled", "phrase_expired")
+"""Why an alert ends: its cue came back; the call ended (or its monitoring failed) with it still
+raised, so nothing was resolved and the agent must not read it as an all-clear; a reload switched
+its rule off; or (possible_emergency only) it stood on a distress phrase that is no longer recent
+while the acoustic alerts behind it are still raised."""
 
 
 @dataclass(frozen=True)

@@ -139,14 +139,23 @@ class CallPipeline:
             out.append(ev)
         return out
 
-    def abort(self, timeout_s: float = 5.0) -> None:
-        """The call cannot go on (its audio failed): end the recognizers' threads and close the
-        call's row without a summary. Alerts already raised are stored."""
+    def abort(self, timeout_s: float = 5.0) -> list[Event]:
+        """The call cannot go on (its audio or the database failed): end the recognizers' threads,
+        end the raised alerts as ``call_ended`` and close the call's row without a summary.
+
+        Returns the clears for the sinks. Storing is best effort here (the store may be what
+        failed); alerts already raised are stored."""
         for tr in self.transcribers.values():
             tr.close(timeout=timeout_s)
+        ended = self.engine.close(round(self.duration_s, 3))
         if self.store is not None:
-            self.store.end_call(self.call_id, self.duration_s, {"aborted": True})
-            self.store.flush()
+            try:
+                self._route(ended)
+                self.store.end_call(self.call_id, self.duration_s, {"aborted": True})
+                self.store.flush()
+            except Exception:  # noqa: BLE001 - the caller reports the first failure, not this echo
+                pass
+        return ended
 
     def summary(self) -> CallSummaryEvent:
         kinds = tuple(dict.fromkeys(a.kind for a in self.alerts))
@@ -172,7 +181,10 @@ def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink
         for chunk in chunks:
             emit(pipeline.process(chunk))
     except BaseException:
-        pipeline.abort()
+        try:
+            emit(pipeline.abort())
+        except Exception:  # noqa: BLE001 - a failing sink must not hide the original error
+            pass
         raise
     emit(pipeline.finish())
     return events

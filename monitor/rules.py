@@ -141,6 +141,7 @@ class AlertEngine:
         self._emergency = _Hysteresis(pe.persist_s, pe.clear_s, pe.cooldown_s)
         self._phrase: _Phrase | None = None
         self._phrase_raised: dict[str, float] = {}
+        self._emergency_by_phrase = False  # the raised possible_emergency counted a distress phrase
         self._last_t: float | None = None
 
     def reconfigure(self, config: Config) -> list[Event]:
@@ -156,15 +157,17 @@ class AlertEngine:
             s.persist_s, s.clear_s, s.cooldown_s = r.persist_s, r.clear_s, r.cooldown_s
             state[r.kind] = s
         t = self._last_t or 0.0
+        agreed = self._agreement(t)
         out.extend(AlertClearedEvent(t=t, kind=k, reason="rule_disabled") for k, s in self._state.items()
                    if s.active and k not in state)
         pe = config.rules.possible_emergency
         e = self._emergency
         e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
-        if e.active and not pe.enabled:
-            e.active = False
-            out.append(AlertClearedEvent(t=t, kind="possible_emergency", reason="rule_disabled"))
         self.config, self._rules, self._state = config, rules, state
+        # the emergency ends here too when its rule is off or the kinds that made it lost their rules
+        if e.active and (not pe.enabled or (agreed and not self._agreement(t))):
+            e.active, e.since, e.beyond_s, e.recovered_s = False, None, 0.0, None
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency", reason="rule_disabled"))
         return out
 
     @property
@@ -246,19 +249,28 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ emergency
 
+    def _agreement(self, t: float) -> bool:
+        """Whether the active kinds (with a recent distress phrase) make a possible emergency."""
+        pe = self.config.rules.possible_emergency
+        kinds = [k for k in pe.kinds if k in self._state and self._state[k].active]
+        return len(kinds) >= pe.min_kinds or (
+            pe.with_phrase and self._recent_phrase(t) is not None and len(kinds) >= pe.phrase_min_kinds)
+
     def _judge_emergency(self, t: float, dt: float) -> list[Event]:
         pe = self.config.rules.possible_emergency
         if not pe.enabled:
             return []
         kinds = [k for k in pe.kinds if k in self._state and self._state[k].active]
         phrase = self._recent_phrase(t)
-        agree = len(kinds) >= pe.min_kinds or (
-            pe.with_phrase and phrase is not None and len(kinds) >= pe.phrase_min_kinds)
-        step = self._emergency.step(t, dt, agree)
+        step = self._emergency.step(t, dt, self._agreement(t))
         if step == "clear":
-            return [AlertClearedEvent(t=t, kind="possible_emergency")]
+            # raised on a phrase and the same acoustic kinds are still there: only the phrase aged
+            aged = self._emergency_by_phrase and len(kinds) >= pe.phrase_min_kinds
+            return [AlertClearedEvent(t=t, kind="possible_emergency",
+                                      reason="phrase_expired" if aged else "recovered")]
         if step != "raise":
             return []
+        self._emergency_by_phrase = len(kinds) < pe.min_kinds
         labels = [k.replace("_", " ") for k in kinds]
         what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else \
             "".join(labels)

@@ -203,7 +203,7 @@ class Store:
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
             raise StoreError(f"{p}: database schema version {version} is newer than this "
-                             f"callmonitor understands ({SCHEMA_VERSION})")
+                             f"callmonitor understands ({SCHEMA_VERSION}); upgrade call-monitor")
         if version == 0 and tables:
             raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
                              f"{', '.join(sorted(tables)[:5])})")
@@ -220,18 +220,34 @@ class Store:
             try:
                 # re-check inside the write lock: another process may have just created or migrated it
                 now = conn.execute("PRAGMA user_version").fetchone()[0]
+                if now > SCHEMA_VERSION:
+                    raise StoreError(f"{p}: database schema version {now} is newer than this "
+                                     f"callmonitor understands ({SCHEMA_VERSION}); upgrade call-monitor")
                 if now == 0:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
                 elif now == 1:
-                    conn.execute("ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered'")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    Store._migrate_1_to_2(conn, p)
+                if now < SCHEMA_VERSION:
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _migrate_1_to_2(conn: sqlite3.Connection, p: Path) -> None:
+        """Add ``alert_clears.reason``. Version 1 wrote a clear for every alert still raised at the
+        end of a call, so clears at (or after) the call's end become ``call_ended``."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(alert_clears)")}
+        if "reason" in columns:
+            raise StoreError(f"{p}: damaged callmonitor database (schema version 1 with a version 2 "
+                             f"alert_clears table)")
+        conn.execute("ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered'")
+        conn.execute("UPDATE alert_clears SET reason = 'call_ended' WHERE t >= "
+                     "(SELECT duration_s FROM calls WHERE calls.id = alert_clears.call_id) - 0.001")
 
     def close(self) -> None:
         with self._lock:

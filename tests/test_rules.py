@@ -325,6 +325,29 @@ def test_a_distress_phrase_with_an_active_acoustic_alert_is_a_possible_emergency
     assert "the caller said" in critical.message
 
 
+def test_an_emergency_that_stood_on_a_phrase_ends_as_phrase_expired_not_recovered(base):
+    engine = AlertEngine(config())  # escalate_within_s = 120
+    run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(100, 120)], base)
+    engine.on_phrase(118.5, "i can't breathe", "i cant breathe")
+    events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(120, 280)], base)
+    [ended] = [e for e in events if isinstance(e, AlertClearedEvent)]
+    assert ended.kind == "possible_emergency" and ended.reason == "phrase_expired"
+    assert engine.active_kinds == ("slow_speech",)  # the caller is still slow
+
+
+def test_an_emergency_whose_kinds_lose_their_rules_ends_as_rule_disabled(base):
+    engine = AlertEngine(config())
+    run(engine, deteriorating(100, 130), base)
+    assert "possible_emergency" in engine.active_kinds
+    ended = engine.reconfigure(config(**{"long_pauses.enabled": False, "short_phrases.enabled": False}))
+    assert [(c.kind, c.reason) for c in ended] == [("long_pauses", "rule_disabled"),
+                                                   ("short_phrases", "rule_disabled"),
+                                                   ("possible_emergency", "rule_disabled")]
+    events = run(engine, deteriorating(130, 200), base)
+    assert not [e for e in events if isinstance(e, AlertClearedEvent)]  # nothing "recovers" later
+    assert engine.active_kinds == ("slow_speech",)
+
+
 def test_an_acoustic_alert_soon_after_a_phrase_escalates_too(base):
     engine = AlertEngine(config())
     run(engine, [cues(t) for t in range(61, 100)], base)

@@ -99,16 +99,33 @@ def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp
         INSERT INTO calls VALUES (1, 1000.0, 'old.wav', 1100.0, 100.0, NULL, NULL);
         INSERT INTO alerts VALUES (1, 1, 40.0, 'slow_speech', 'warning', 'Slow speech', '{}', '[]', 1040.0);
         INSERT INTO alert_clears VALUES (1, 1, 70.0, 'slow_speech', 1, 1070.0);
+        INSERT INTO alerts VALUES (2, 1, 80.0, 'weak_voice', 'warning', 'Weak voice', '{}', '[]', 1080.0);
+        INSERT INTO alert_clears VALUES (2, 1, 100.0, 'weak_voice', 2, 1100.0);
         PRAGMA user_version = 1;
     """)
     conn.close()
     with Store.open(p) as store:
-        assert [a.event.kind for a in store.list_alerts(call_id=1)] == ["slow_speech"]
-        assert store.list_clears(1) == [AlertClearedEvent(t=70.0, kind="slow_speech", call_id=1,
-                                                          reason="recovered")]
+        assert [a.event.kind for a in store.list_alerts(call_id=1)] == ["slow_speech", "weak_voice"]
+        # version 1 ended every raised alert at the call's end: those clears are call ends
+        assert store.list_clears(1) == [
+            AlertClearedEvent(t=70.0, kind="slow_speech", call_id=1, reason="recovered"),
+            AlertClearedEvent(t=100.0, kind="weak_voice", call_id=1, reason="call_ended")]
         store.add_clear(1, AlertClearedEvent(t=99.0, kind="slow_speech", reason="call_ended"))
         assert store.list_clears(1)[-1].reason == "call_ended"
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_damaged_first_release_database_is_refused_and_left_as_it_was(tmp_path):
+    p = tmp_path / "odd.db"
+    with Store.open(p):
+        pass
+    conn = sqlite3.connect(p)  # a version 2 layout that claims to be version 1
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="damaged callmonitor database"):
+        Store.open(p)
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 1
 
 
 def test_cue_snapshots_are_downsampled_per_channel(db):
@@ -206,7 +223,7 @@ def test_another_process_reads_while_the_writer_is_open(db):
      "not a callmonitor database (it holds other tables: songs)"),
     (lambda p: (p.parent.mkdir(parents=True),
                 sqlite3.connect(p).execute("PRAGMA user_version = 99").connection.commit()),
-     "schema version 99 is newer"),
+     "schema version 99 is newer than this callmonitor understands (2); upgrade call-monitor"),
 ])
 def test_unusable_files_give_one_clear_line(db, setup, message):
     setup(db)

@@ -33,7 +33,13 @@ def test_an_alert_still_raised_at_the_end_of_the_call_says_so():
 
 def test_a_rule_switched_off_by_a_reload_says_so():
     printed = lines(AlertClearedEvent(t=60.0, kind="weak_voice", reason="rule_disabled"))
-    assert printed == ["[01:00.0] cleared  weak_voice (rule switched off)"]
+    assert printed == ["[01:00.0] ended    weak_voice: its rule was switched off, not a recovery"]
+
+
+def test_an_emergency_that_only_lost_its_phrase_does_not_read_as_cleared():
+    printed = lines(AlertClearedEvent(t=300.0, kind="possible_emergency", reason="phrase_expired"))
+    assert printed[0].startswith("[05:00.0] ended    possible_emergency: the distress phrase is no longer")
+    assert "cleared" not in printed[0]
 
 
 def test_jsonl_carries_the_reason():

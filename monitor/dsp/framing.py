@@ -57,12 +57,16 @@ def strided_view(x: np.ndarray, shape: tuple[int, ...], steps: tuple[int, ...]) 
     -------
     view : np.ndarray [shape=shape]
     """
+    if any(n < 0 for n in shape) or any(st < 0 for st in steps):
+        raise ValueError(f"strided view {shape} / {steps}: negative sizes or steps")
+    if 0 not in shape and sum((n - 1) * st for n, st in zip(shape, steps)) >= len(x):
+        raise ValueError(f"strided view {shape} / {steps} reaches past {len(x)} samples")
     strides = tuple(s * x.strides[0] for s in steps)
     if not x.flags.c_contiguous:
         return as_strided(x, shape=shape, strides=strides, writeable=False)
-    view = np.ndarray(shape, x.dtype, buffer=x, strides=strides)
-    view.flags.writeable = False
-    return view
+    # over a read-only buffer, so that the view can never be made writeable again
+    frozen = np.frombuffer(memoryview(x).toreadonly(), x.dtype)
+    return np.ndarray(shape, x.dtype, buffer=frozen, strides=strides)
 
 
 def gaussian(n: int) -> np.ndarray:

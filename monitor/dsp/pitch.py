@@ -60,6 +60,9 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
         ``r[i, k] = sum_t s[t] s[t+k] / sqrt(sum_t s[t]^2 * sum_t s[t+k]^2)``, t < ref_length.
     """
     n, length = segments.shape
+    if length < ref_length + max_lag:
+        raise ValueError(f"segments of {length} samples are shorter than ref_length + max_lag "
+                         f"({ref_length} + {max_lag})")
     s = (segments - segments.mean(axis=1, keepdims=True)).astype(np.float32, copy=False)
     nfft = sfft.next_fast_len(length, real=True)
     spec = sfft.rfft(s, nfft, axis=1)

@@ -138,9 +138,10 @@ def _ending(clear: AlertClearedEvent | None, duration_s: float) -> str:
     """How an alert ended, for its time cell (nothing when no clear was recorded)."""
     if clear is None:
         return ""
-    if clear.reason == "call_ended" or (clear.reason == "recovered" and clear.t >= duration_s - 1e-3):
+    if clear.reason == "call_ended":
         return "<br><span class=\"muted\">still raised when the call ended</span>"
-    what = "rule switched off" if clear.reason == "rule_disabled" else "cleared"
+    what = {"rule_disabled": "rule switched off", "phrase_expired": "phrase no longer recent"}.get(
+        clear.reason, "cleared")
     return f"<br><span class=\"muted\">{what} {_e(fmt_time(clear.t))}</span>"
 
 

@@ -49,8 +49,12 @@ class HumanSink:
         if isinstance(ev, AlertClearedEvent):
             if ev.reason == "call_ended":
                 return f"[{_clock(ev.t)}] call ended with {ev.kind} still raised"
-            why = " (rule switched off)" if ev.reason == "rule_disabled" else ""
-            return f"[{_clock(ev.t)}] cleared  {ev.kind}{why}"
+            if ev.reason == "rule_disabled":
+                return f"[{_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
+            if ev.reason == "phrase_expired":
+                return (f"[{_clock(ev.t)}] ended    {ev.kind}: the distress phrase is no longer recent; "
+                        f"the other alerts stay raised")
+            return f"[{_clock(ev.t)}] cleared  {ev.kind}"
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent):
