@@ -157,6 +157,40 @@ def env(pulse, tmp_path):
     return e
 
 
+def test_a_call_whose_audio_fails_ends_its_raised_alerts_as_call_ended(tmp_path):
+    """The capture dies mid-call with alerts raised: the sinks and the store hear that the call
+    ended with them still raised, never silence (which would leave them looking active) and never
+    a 'recovered' all-clear."""
+    from monitor.store import Store
+    cfg = load_config(None, user_config=False)
+    src = FileSource(FIXTURE)
+    heard: list = []
+
+    def failing():
+        for chunk in src.chunks():
+            if chunk.t0 >= 120.0:
+                raise OSError("capture device vanished")
+            yield chunk
+
+    with Store.open(tmp_path / "events.db") as store:
+        pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=str(FIXTURE))
+        with pytest.raises(OSError, match="vanished"):
+            run_source(pipeline, failing(), [heard.append])
+        raised = {e.kind for e in heard if e.type == "alert"}
+        ended = [e for e in heard if e.type == "alert_cleared" and e.reason == "call_ended"]
+        assert "possible_emergency" in raised
+        assert "possible_emergency" in {e.kind for e in ended}
+        last = {}  # every kind's last word is an ending: nothing is left looking active
+        for e in heard:
+            if e.type in ("alert", "alert_cleared"):
+                last[e.kind] = e.type
+        assert set(last.values()) == {"alert_cleared"}
+        assert pipeline.engine.active_kinds == ()
+        stored = store.list_clears(pipeline.call_id)
+        assert {c.kind for c in stored if c.reason == "call_ended"} == {e.kind for e in ended}
+        assert store.get_call(pipeline.call_id).summary == {"aborted": True}
+
+
 def test_segmenter_finds_onsets_after_silence():
     rate = 16000
     seg = Segmenter(rate)
