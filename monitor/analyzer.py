@@ -38,8 +38,8 @@ LOCAL_LEFT = 60
 """Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
 BLOCK_FRAMES = 1000
 MIN_EMIT = 25
-"""Frames are emitted in batches of at least 0.25 s: the contextual stage costs the same
-whatever the batch, so tiny live chunks would otherwise pay it a hundred times a second."""
+"""Frames are computed and emitted in batches of at least 0.25 s: both stages cost about the
+same whatever the batch, so tiny live chunks would otherwise pay them a hundred times a second."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,8 @@ class StreamingAnalyzer:
         phop = lay.hop // lay.pdec
         avail = min(avail, max(0, (low_end - lay.preach - (lay.win // 2) // lay.pdec - lay.ppad) // phop + 1))
         avail = min(avail, n_frames(self._n_input, lay.win, lay.hop))
-        self._compute_raw(avail)
+        if avail - self._n_raw >= MIN_EMIT:  # raw features in batches too (their cost per call is fixed)
+            self._compute_raw(avail)
         return self._emit(final=False)
 
     def flush(self) -> Frames:
