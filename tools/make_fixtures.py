@@ -498,6 +498,37 @@ def scenarios() -> list[Scenario]:
     n = CALLER
     f_det = lambda s: deteriorated(s, 165, 96, "cmbreathyf", "cmlaboredf")  # noqa: E731
     labored_f = lambda s: replace(deteriorated(s, 150, 96, "cmbreathyf", "cmlaboredf"), style="labored")  # noqa: E731
+    bank_card = dialogue([
+        ("Thank you for calling Harbour Bank, you're speaking with Megan. How can I help?", n,
+         "Hello Megan. My debit card was declined at the petrol station this morning, twice. "
+         "I have plenty of money in the account, so I don't understand what happened."),
+        ("I'm sorry about that. Can I take your name and the last four digits of the card?", n,
+         "It's Graham Whitfield, and the card ends in three eight one six. I've had it for about two years. "
+         "It has never been declined before."),
+        ("Thank you, Graham. I can see a security block on the card from last night. "
+         "Did you make a purchase online around eleven o'clock?", n,
+         "No, I was asleep by then. I didn't buy anything online at all yesterday. "
+         "Does that mean somebody has my card details?"),
+        ("It may do. The system stopped the payment, so no money has left your account. "
+         "I'll cancel this card and order you a new one.", n,
+         "Right, thank you. How long will the new card take to arrive? "
+         "I need to pay for a few things this week."),
+        ("It should arrive within five working days.", deteriorated(0.2, 160, 96),
+         "Okay. Sorry, give me a second. I've had to sit down. I feel a bit strange."),
+        ("Of course. Take your time. Are you alright?", deteriorated(0.4, 160, 96),
+         "I'm not sure. My chest is tight, and my left arm feels heavy. It came on quite suddenly."),
+        ("Graham, those can be signs of something serious. Is anyone with you?", deteriorated(0.6, 160, 96),
+         "No. I'm at home on my own. I'm sweating, and it's hard to catch my breath."),
+        ("I want to get you help right now. Can you tell me your address?", deteriorated(0.8, 160, 96),
+         "Twelve... Orchard Road... the house... with the blue door."),
+        ("I'm calling an ambulance for you. Please stay on the line with me.", deteriorated(0.95, 160, 96),
+         "Okay... it hurts... I can't... breathe properly."),
+        ("Help is on the way, Graham. Keep talking to me. Can you unlock the front door?",
+         deteriorated(1.0, 160, 96),
+         "I'll try... it's... just here."),
+        ("You're doing really well. The ambulance is a few minutes away.", deteriorated(1.0, 160, 96),
+         "Thank you... I'm... still here."),
+    ])
     slow = replace(CALLER, rate=115, pause_s=(0.35, 0.7), gap_s=(0.5, 1.0), style="slow_well")
     breathy = replace(CALLER, rate=165, style="breathy")
     return [
@@ -656,37 +687,22 @@ def scenarios() -> list[Scenario]:
             expected_alerts=("possible_emergency",),
             forbidden_alerts=(),
             max_severity="critical",
-            turns=dialogue([
-                ("Thank you for calling Harbour Bank, you're speaking with Megan. How can I help?", n,
-                 "Hello Megan. My debit card was declined at the petrol station this morning, twice. "
-                 "I have plenty of money in the account, so I don't understand what happened."),
-                ("I'm sorry about that. Can I take your name and the last four digits of the card?", n,
-                 "It's Graham Whitfield, and the card ends in three eight one six. I've had it for about two years. "
-                 "It has never been declined before."),
-                ("Thank you, Graham. I can see a security block on the card from last night. "
-                 "Did you make a purchase online around eleven o'clock?", n,
-                 "No, I was asleep by then. I didn't buy anything online at all yesterday. "
-                 "Does that mean somebody has my card details?"),
-                ("It may do. The system stopped the payment, so no money has left your account. "
-                 "I'll cancel this card and order you a new one.", n,
-                 "Right, thank you. How long will the new card take to arrive? "
-                 "I need to pay for a few things this week."),
-                ("It should arrive within five working days.", deteriorated(0.2, 160, 96),
-                 "Okay. Sorry, give me a second. I've had to sit down. I feel a bit strange."),
-                ("Of course. Take your time. Are you alright?", deteriorated(0.4, 160, 96),
-                 "I'm not sure. My chest is tight, and my left arm feels heavy. It came on quite suddenly."),
-                ("Graham, those can be signs of something serious. Is anyone with you?", deteriorated(0.6, 160, 96),
-                 "No. I'm at home on my own. I'm sweating, and it's hard to catch my breath."),
-                ("I want to get you help right now. Can you tell me your address?", deteriorated(0.8, 160, 96),
-                 "Twelve... Orchard Road... the house... with the blue door."),
-                ("I'm calling an ambulance for you. Please stay on the line with me.", deteriorated(0.95, 160, 96),
-                 "Okay... it hurts... I can't... breathe properly."),
-                ("Help is on the way, Graham. Keep talking to me. Can you unlock the front door?",
-                 deteriorated(1.0, 160, 96),
-                 "I'll try... it's... just here."),
-                ("You're doing really well. The ambulance is a few minutes away.", deteriorated(1.0, 160, 96),
-                 "Thank you... I'm... still here."),
-            ]),
+            turns=bank_card,
+        ),
+        Scenario(
+            name="deteriorating_noisy",
+            description="Held out from tuning (added after the thresholds were set): the bank card call of "
+                        "deteriorating_holdout with another caller voice over a poor line: pink and brown noise "
+                        "20 dB below the caller's healthy speech plus mains hum, so that his weakened voice ends "
+                        "up less than 10 dB above the noise.",
+            agent=Voice("en-us", "f4", pitch=52),
+            caller=Voice("en-gb-scotland", None, pitch=44, amplitude=40),
+            seed=505,
+            expected_alerts=("possible_emergency",),
+            forbidden_alerts=(),
+            max_severity="critical",
+            line=Line(snr_db=20.0, hum_snr_db=35.0, mains_hz=60.0),
+            turns=bank_card,
         ),
         Scenario(
             name="labored_start",
