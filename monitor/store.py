@@ -25,7 +25,8 @@ from .events import (CUE_NAMES, WORD_CUE_NAMES, AlertClearedEvent, AlertEvent, C
                      WordsEvent, _clean)
 
 SCHEMA_VERSION = 2
-"""1: first release. 2: ``alert_clears.reason`` (migrated in place; old clears read 'recovered')."""
+"""1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
+end become 'call_ended', the others 'recovered')."""
 
 _SCHEMA = """
 CREATE TABLE calls (
@@ -57,7 +58,7 @@ CREATE TABLE alert_clears (
     kind TEXT NOT NULL,
     alert_id INTEGER REFERENCES alerts(id),
     created_at REAL NOT NULL,
-    reason TEXT NOT NULL DEFAULT 'recovered'   -- recovered | call_ended | rule_disabled
+    reason TEXT NOT NULL DEFAULT 'recovered'   -- events.CLEAR_REASONS
 );
 CREATE TABLE cue_snapshots (
     id INTEGER PRIMARY KEY,
