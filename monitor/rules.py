@@ -249,10 +249,15 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ emergency
 
+    def _emergency_kinds(self) -> list[str]:
+        """The kinds that count towards possible_emergency and are raised now."""
+        return [k for k in self.config.rules.possible_emergency.kinds
+                if k in self._state and self._state[k].active]
+
     def _agreement(self, t: float) -> bool:
         """Whether the active kinds (with a recent distress phrase) make a possible emergency."""
         pe = self.config.rules.possible_emergency
-        kinds = [k for k in pe.kinds if k in self._state and self._state[k].active]
+        kinds = self._emergency_kinds()
         return len(kinds) >= pe.min_kinds or (
             pe.with_phrase and self._recent_phrase(t) is not None and len(kinds) >= pe.phrase_min_kinds)
 
@@ -260,7 +265,7 @@ class AlertEngine:
         pe = self.config.rules.possible_emergency
         if not pe.enabled:
             return []
-        kinds = [k for k in pe.kinds if k in self._state and self._state[k].active]
+        kinds = self._emergency_kinds()
         phrase = self._recent_phrase(t)
         step = self._emergency.step(t, dt, self._agreement(t))
         if step == "clear":

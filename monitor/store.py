@@ -102,6 +102,11 @@ class StoreError(RuntimeError):
     """The database cannot be used; the message names the file and the problem."""
 
 
+def _too_new(p: Path, version: int) -> StoreError:
+    return StoreError(f"{p}: database schema version {version} is newer than this callmonitor "
+                      f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
+
+
 @dataclass(frozen=True)
 class CallRecord:
     id: int
@@ -203,8 +208,7 @@ class Store:
         tables = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{p}: database schema version {version} is newer than this "
-                             f"callmonitor understands ({SCHEMA_VERSION}); upgrade call-monitor")
+            raise _too_new(p, version)
         if version == 0 and tables:
             raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
                              f"{', '.join(sorted(tables)[:5])})")
@@ -222,8 +226,7 @@ class Store:
                 # re-check inside the write lock: another process may have just created or migrated it
                 now = conn.execute("PRAGMA user_version").fetchone()[0]
                 if now > SCHEMA_VERSION:
-                    raise StoreError(f"{p}: database schema version {now} is newer than this "
-                                     f"callmonitor understands ({SCHEMA_VERSION}); upgrade call-monitor")
+                    raise _too_new(p, now)
                 if now == 0:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
