@@ -134,7 +134,7 @@ def _cue_table(rows: list[CueRow]) -> str:
     return "".join(out)
 
 
-def _ending(clear: AlertClearedEvent | None, duration_s: float) -> str:
+def _ending(clear: AlertClearedEvent | None) -> str:
     """How an alert ended, for its time cell (nothing when no clear was recorded)."""
     if clear is None:
         return ""
@@ -152,7 +152,7 @@ def _alerts_table(data: ReportData) -> str:
            "<th>Evidence</th><th>Recommended actions</th></tr></thead><tbody>"]
     for a in sorted(data.alerts, key=lambda a: (a.t, a.alert_id or 0)):
         sev = a.severity if a.severity in ("warning", "critical") else "warning"
-        cl = _ending(data.clear_of(a), data.duration_s)
+        cl = _ending(data.clear_of(a))
         actions = "".join(f"<li>{_e(x)}</li>" for x in a.actions) or "<li class=\"muted\">none</li>"
         out.append(
             f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"
