@@ -42,7 +42,7 @@ def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: floa
 
     Parameters
     ----------
-    t : np.ndarray [shape=(n,)]  frame times, sorted, all ``< t_end``
+    t : np.ndarray [shape=(n,)]  frame times, sorted (frames from ``t_end`` on are ignored)
     speech : np.ndarray [shape=(n,)], bool
     t_end : float
     speech_s : float  speech the window should hold
@@ -54,7 +54,7 @@ def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: floa
     """
     floor = max(0.0, t_end - max_s)
     need = int(np.ceil(speech_s / HOP_S - 1e-9))
-    idx = np.flatnonzero(speech)
+    idx = np.flatnonzero(speech[:int(np.searchsorted(t, t_end))])
     if need <= 0 or len(idx) < need:
         return floor
     start = float(t[idx[-need]]) - HOP_S / 2
