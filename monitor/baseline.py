@@ -54,7 +54,7 @@ class Baseline:
 
     cues: Mapping[str, CueStats] = field(default_factory=lambda: MappingProxyType({}))
     start_t: float = 0.0
-    """Call time of the first baseline window (its end)."""
+    """Call time where the first baseline window starts."""
     end_t: float = 0.0
     """Call time of the last baseline window (its end)."""
     speech_s: float = 0.0
@@ -94,7 +94,6 @@ class BaselineBuilder:
         self._first_t: float | None = None
         self._last_window_t: float | None = None
         self._first_speech_t: float | None = None
-        self._prev_t: float | None = None
         self._speech_s = 0.0
         self._frozen: Baseline | None = None
 
@@ -116,14 +115,14 @@ class BaselineBuilder:
         """Feed one cue window; returns the frozen baseline once there is one."""
         if self._frozen is not None or cues.channel != self.channel:
             return self._frozen
-        self._count_speech(cues)
+        self._speech_s = max(self._speech_s, cues.call_speech_s or 0.0)
         speech = cues.speech_s or 0.0
         if speech > 0 and self._first_speech_t is None:
             self._first_speech_t = cues.t
         if speech >= self._cfg.baseline_min_window_speech_s and speech > 0:
             self._windows += 1
             if self._first_t is None:
-                self._first_t = cues.t
+                self._first_t = max(0.0, cues.t - (cues.window_s or 0.0))
             self._last_window_t = cues.t
             for name in BASELINE_CUES:
                 v = cues.value(name)
@@ -147,13 +146,3 @@ class BaselineBuilder:
         return Baseline(cues=MappingProxyType(stats), start_t=self._first_t or 0.0,
                         end_t=self._last_window_t or 0.0, speech_s=round(self._speech_s, 3),
                         windows=self._windows)
-
-    def _count_speech(self, cues: CuesEvent) -> None:
-        """Each second of speech shows up in window_s / hop windows: add its share per hop."""
-        t = cues.t
-        dt = self._cfg.hop_s if self._prev_t is None else t - self._prev_t
-        self._prev_t = t
-        if dt <= 0 or not cues.speech_s:
-            return
-        span = max(min(t, self._cfg.window_s), dt)
-        self._speech_s += min(cues.speech_s, span) * min(dt, span) / span

@@ -39,10 +39,17 @@ def _k(default: Any, doc: str, **check: Any) -> Any:
 class AnalysisConfig:
     """How cues are measured and how the caller's baseline is collected."""
 
-    window_s: float = _k(20.0, "length of the sliding cue window in seconds (a few breath groups "
-                         "and turns: long enough to be stable, short enough to react within ~30 s)",
-                         gt=0)
-    hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", gt=0)
+    window_speech_s: float = _k(
+        8.0, "the cue window reaches back over the caller's own turn time (their speech and the "
+        "pauses inside their turns; the agent's turns and the gaps between turns do not count) "
+        "until it holds this many seconds of caller speech: a few breath groups, so a caller who "
+        "says little is judged on what they said, later rather than never", min=1.0, max=60.0)
+    window_max_s: float = _k(
+        90.0, "the cue window never reaches further back than this many seconds of call time, so "
+        "that old speech ages out", min=5.0, max=600.0)
+    latency_turns: int = _k(3, "response latency is the mean over the caller's last this many "
+                            "answers (within window_max_s)", min=1, max=20)
+    hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", min=0.1, max=5.0)
     baseline_min_speech_s: float = _k(
         30.0, "the caller's baseline freezes once the caller has spoken this many seconds "
         "(the first 30-60 s of speech describe the caller's normal self)", min=0)
@@ -59,6 +66,10 @@ class AnalysisConfig:
     max_pause_s: float = _k(5.0, "a silence longer than this is the speaker stopping, not a pause "
                             "(silences while the other party speaks are turn gaps either way)", gt=0)
 
+
+FAMILIES: tuple[str, ...] = ("tempo", "pausing", "latency", "voice", "loudness", "breathing")
+"""Independent families of evidence: speech tempo; pauses and breath groups; response latency;
+voice quality; loudness; audible breathing. Distress phrases are a family of their own."""
 
 _RULE_DOCS = MappingProxyType({
     "enabled": "false switches the rule off",
@@ -79,6 +90,11 @@ _RULE_DOCS = MappingProxyType({
     "min_speech_s": "the rule judges a cue window only if the caller spoke at least this long in "
                     "it; other windows count as missing values (neither raise nor clear)",
     "severity": "\"warning\" or \"critical\"",
+    "family": "the family of evidence the cue belongs to in possible_emergency (" + ", ".join(FAMILIES)
+              + "): cues of one family say the same thing twice and count once",
+    "typical": "a healthy caller's usual value of the cue; with the absolute limit it scales how far "
+               "beyond the limit a value lies (at the limit 1, twice as far from typical 2) for the "
+               "evidence of possible_emergency (false = the absolute limit is not graded)",
     "persist_s": "hysteresis: the cue must stay beyond its threshold this many seconds before the "
                  "alert is raised",
     "clear_s": "the cue must stay recovered this many seconds before the alert clears",
@@ -101,6 +117,8 @@ class RuleConfig:
     absolute: float | None = _k(None, _RULE_DOCS["absolute"])
     min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0)
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
+    family: str = _k("tempo", _RULE_DOCS["family"], choices=FAMILIES)
+    typical: float | None = _k(None, _RULE_DOCS["typical"])
     persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0)
     clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0)
     cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0)
@@ -116,56 +134,74 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # below guards noisy callers). Conversational speech runs ~3-5 syllables/s: under 1.5 is
     # less than half of it, slow even for a slow talker (our slow-talker fixtures sit at 2.2-3.3).
     RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.2, absolute=1.5,
-               min_speech_s=6.0),
+               min_speech_s=6.0, family="tempo", typical=3.5),
     # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
     # inhalation pauses (Lee 1993). +60 % over the caller's baseline and at least 0.25; over
     # 0.32 (a third of the turn silent; healthy fixtures stay under 0.25) fires without one.
     RuleConfig("long_pauses", "pause_ratio", "above", relative_change=0.6, gate=0.25,
-               absolute=0.32, min_speech_s=6.0),
+               absolute=0.32, min_speech_s=6.0, family="pausing", typical=0.15),
     # Response latency after the agent stops: healthy turn gaps are a few hundred ms (0.5-1.2 s
     # in every healthy fixture); over 1.5 s and twice the caller's own baseline is a slow reply,
     # over 1.8 s is one regardless.
     RuleConfig("slow_response", "response_latency_s", "above", relative_change=1.0, gate=1.5,
-               absolute=1.8, min_speech_s=0.0),
+               absolute=1.8, min_speech_s=0.0, family="latency", typical=0.7),
     # Breath groups: ~3.1 s (SD 0.6) in healthy reading, longer in conversation; lung and heart
     # patients speak in shorter ones. 35 % shorter is > 1.5 SD; under 0.8 s is gasping speech
     # (a noisy line breaks phrases up to ~1 s, so the floor stays below that).
     RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.35, absolute=0.8,
-               min_speech_s=6.0),
+               min_speech_s=6.0, family="pausing", typical=2.0),
     # Breathiness from the harmonics-to-noise ratio of voiced frames: a drop of 3 dB against the
     # caller's own baseline, or under 4 dB at all (normal running speech measures 8-13 dB here
     # on wide-band, telephone and noisy lines alike; breathy voices 0-2 dB). HNR is used rather
     # than CPPS because CPPS's absolute value depends on software, band and codec (it is
     # reported in every cue event all the same).
     RuleConfig("breathy_voice", "hnr_db", "below", delta=-3.0, absolute=4.0, min_speech_s=3.0,
-               persist_s=5.0),
+               persist_s=5.0, family="voice", typical=10.0),
     # Loudness of speech frames: a 6 dB drop is half the sound pressure, a clearly weaker
     # voice. Line levels vary too much for an absolute floor.
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-6.0, min_speech_s=3.0,
-               persist_s=8.0),
+               persist_s=8.0, family="loudness"),
 )
 
 
 @dataclass(frozen=True)
 class EmergencyRuleConfig:
-    """``possible_emergency``: several acoustic kinds agree (or a distress phrase and one)."""
+    """``possible_emergency``: independent families of evidence agree that the caller is in trouble.
+
+    Each hop, every acoustic rule grades its cue: 1 at its threshold (the baseline test, or the
+    absolute limit graded against the cue's typical value), 2 twice as far beyond, 0 at the
+    baseline; the grade is capped at ``max_grade``. A family's strength is its strongest cue,
+    smoothed over ``smooth_s``. The evidence score is the sum of the strengths of the families at
+    or beyond 1 (each family counts once and at most ``max_grade``, so no single family reaches the
+    score alone); possible_emergency is raised when the score reaches ``min_score`` with at least
+    ``min_families`` families agreeing, or when a recent distress phrase meets
+    ``phrase_min_families`` agreeing families.
+    """
 
     enabled: bool = _k(True, "false switches the rule off")
-    min_kinds: int = _k(3, "raise when at least this many distinct kinds below are active "
-                        "together (several cues must agree before a critical alert: a breathy or "
-                        "a slow but well caller trips one or two)", min=1)
-    kinds: tuple[str, ...] = _k(ACOUSTIC_KINDS, "the alert kinds that count", kind="kinds")
-    with_phrase: bool = _k(True, "a distress phrase together with active acoustic alerts also "
+    min_score: float = _k(3.0, "evidence score (sum of the agreeing families' strengths) that "
+                          "raises it", min=0.5, max=20.0)
+    min_families: int = _k(2, "fewest families that must agree (strength >= 1): a slow but well "
+                           "caller, a quiet or a noisy line each move one family", min=1,
+                           max=len(FAMILIES))
+    max_grade: float = _k(2.0, "a cue's grade is capped here, so one family can add at most this "
+                          "much to the score", min=1.0, max=10.0)
+    smooth_s: float = _k(4.0, "time constant (s) of the smoothing of each family's strength: "
+                         "evidence must hold for a few seconds to count fully", min=0, max=60.0)
+    kinds: tuple[str, ...] = _k(ACOUSTIC_KINDS, "the acoustic rules whose grades count",
+                                kind="kinds")
+    with_phrase: bool = _k(True, "a recent distress phrase together with agreeing families also "
                            "raises it")
-    phrase_min_kinds: int = _k(1, "with a recent distress phrase, this many active kinds suffice",
-                               min=1)
+    phrase_min_families: int = _k(1, "with a recent distress phrase, this many agreeing families "
+                                  "suffice", min=1, max=len(FAMILIES))
     severity: str = _k("critical", "\"warning\" or \"critical\"",
                        choices=("warning", "critical"))
-    persist_s: float = _k(0.0, "the agreement must hold this long (the kinds already persisted)",
-                          min=0)
-    clear_s: float = _k(15.0, "clears after the agreement has been gone this long", min=0)
+    persist_s: float = _k(2.0, "the score must hold this long before it is raised", min=0,
+                          max=120.0)
+    clear_s: float = _k(15.0, "clears after the agreement has been gone this long", min=0,
+                        max=600.0)
     cooldown_s: float = _k(120.0, "no second possible_emergency within this many seconds",
-                           min=0)
+                           min=0, max=3600.0)
 
 
 @dataclass(frozen=True)
@@ -496,8 +532,9 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
 
     a = cfg.analysis
-    if a.hop_s > a.window_s:
-        fail("analysis.hop_s", f"must be <= analysis.window_s ({a.window_s}), got {a.hop_s}")
+    if a.window_speech_s > a.window_max_s:
+        fail("analysis.window_speech_s", f"must be <= analysis.window_max_s ({a.window_max_s}), "
+             f"got {a.window_speech_s}")
     for r in cfg.rules.acoustic:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             fail(f"rules.{r.kind}.relative_change",
@@ -511,6 +548,15 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         if kind not in cfg.rules.kinds:
             fail("rules.possible_emergency.kinds",
                  f"unknown kind {kind!r} (known: {', '.join(cfg.rules.kinds)})")
+    families = {r.family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
+    if pe.enabled and pe.min_families > len(families):
+        fail("rules.possible_emergency.min_families",
+             f"must be <= the families of its enabled kinds ({len(families)}: "
+             f"{', '.join(sorted(families)) or 'none'}), got {pe.min_families}")
+    if pe.enabled and pe.min_score > pe.max_grade * len(families):
+        fail("rules.possible_emergency.min_score",
+             f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
+             f"got {pe.min_score}")
     if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
         fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
              f", got {cfg.delivery.max_backoff_s}")

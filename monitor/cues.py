@@ -1,4 +1,24 @@
-"""Cue windows: span measures over a sliding window of recent frames, every hop."""
+"""Cue windows over the caller's own speaking time, every hop.
+
+At each hop time ``T`` the window reaches back from ``T`` over the caller's **own turn time**
+(their speech and the pauses inside their turns; the agent's speech and the gaps between turns
+do not count) until it holds ``window_speech_s`` seconds of caller speech, but never further
+back than ``window_max_s`` of call time, so that old speech ages out::
+
+    call time  ----------------------------------------------------------------> T
+    agent      ==== ask ====            ===== ask =====            == ask ==
+    caller             .. answer .. p ..               ... a .. p .. a ..     .. a ..
+    window                       [<----- holds window_speech_s of caller speech ----->)
+
+A talkative caller is judged on the last ~10-15 s of the call, a caller who says three words at
+a time on the last minute of it: later rather than never. The span measures inside the window
+(:func:`~monitor.measures.span_measures`) leave the agent's speech and turn gaps out, so the
+rates are per second of the caller's own turn time. Response latency is the mean over the
+caller's last ``latency_turns`` answers within ``window_max_s``.
+
+The work per hop depends on ``window_max_s``, not on the length of the call: frames older than
+the cap (plus the latency history) are dropped.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +36,37 @@ LATENCY_HISTORY_S = 15.0
 """Extra history kept so that a turn that began before the window still has its offset."""
 
 
+def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: float,
+                 max_s: float) -> float:
+    """Start of the shortest window ending at ``t_end`` that holds ``speech_s`` of speech.
+
+    Parameters
+    ----------
+    t : np.ndarray [shape=(n,)]  frame times, sorted (frames from ``t_end`` on are ignored)
+    speech : np.ndarray [shape=(n,)], bool
+    t_end : float
+    speech_s : float  speech the window should hold
+    max_s : float  the window never starts before ``t_end - max_s``
+
+    Returns
+    -------
+    t0 : float  window start (``t_end - max_s`` or 0 when the speech is not there)
+    """
+    floor = max(0.0, t_end - max_s)
+    need = int(np.ceil(speech_s / HOP_S - 1e-9))
+    idx = np.flatnonzero(speech[:int(np.searchsorted(t, t_end))])
+    if need <= 0 or len(idx) < need:
+        return floor
+    start = float(t[idx[-need]]) - HOP_S / 2
+    return max(floor, start)
+
+
 class CueTracker:
     """Collects frames of each leg (on one call clock) and reports the caller's cues.
 
-    ``add(leg, frames)`` appends frames as the analyzers emit them;
-    ``due()`` returns a :class:`CuesEvent` for every hop time ``T`` that all
-    legs have reached, measured over ``[T - window_s, T)``.
+    ``add(leg, frames)`` appends frames as the analyzers emit them; ``due()`` returns a
+    :class:`CuesEvent` for every hop time ``T`` that all legs have reached, measured over the
+    caller's window ending at ``T`` (see the module docstring).
     """
 
     def __init__(self, analysis: AnalysisConfig, legs: tuple[str, ...], channel: str = "caller") -> None:
@@ -33,6 +78,8 @@ class CueTracker:
         self._reached: dict[str, float] = {leg: 0.0 for leg in legs}
         self._next_t = analysis.hop_s
         self._words: list[Word] = []
+        self._speech_total_s = 0.0  # caller speech of the call so far (frames emitted)
+        self._speech_dropped_s = 0.0  # caller speech in frames already trimmed
         self.transcribed = False
 
     def add(self, leg: str, frames: Frames) -> None:
@@ -68,42 +115,51 @@ class CueTracker:
         while self._next_t <= reached + (self.cfg.hop_s if final else 0.0) + 1e-9:
             out.append(self.measure(self._next_t))
             self._next_t += self.cfg.hop_s
-        self._trim()
+            self._trim()
         return out
 
     def measure(self, t: float) -> CuesEvent:
-        """Cues of the window ending at call time ``t``."""
-        t0 = max(0.0, t - self.cfg.window_s)
-        me = self._frames[self.channel]
+        """Cues of the caller's window ending at call time ``t``."""
+        me = self._frames[self.channel].between(0.0, t)
+        t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
         win = me.between(t0, t)
-        exclude = None
+        exclude = np.zeros(len(win), dtype=bool)
         latency = None
         if self.other is not None:
             other = self._frames[self.other]
             other_win = other.between(t0, t)
             if len(other_win) == len(win):
                 exclude = other_win.speech
-            hist_t0 = max(0.0, t0 - LATENCY_HISTORY_S)
-            onset, lat = response_latencies(me.between(hist_t0, t), other.between(hist_t0, t))
-            inside = onset >= t0
-            if inside.any():
-                latency = float(np.mean(lat[inside]))
+            latency = self._latency(me, other.between(0.0, t), t)
         m = span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
                           exclude=exclude)
+        call_speech = self._speech_dropped_s + float(me.speech.sum()) * HOP_S
         return CuesEvent(t=round(t, 3), channel=self.channel, speech_rate_sps=m.speech_rate_sps,
                          articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
                          mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,
                          mean_phrase_s=m.mean_phrase_s, hnr_db=m.hnr_db, cpps_db=m.cpps_db,
                          loudness_dbfs=m.loudness_dbfs, response_latency_s=latency, speech_s=m.speech_s,
+                         window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
+                         call_speech_s=round(call_speech, 3),
                          **self.word_cues(t0, t, m.turn_s))
+
+    def _latency(self, me: Frames, other: Frames, t: float) -> float | None:
+        """Mean response latency of the caller's last ``latency_turns`` answers within the cap."""
+        n = min(len(me), len(other))
+        onset, lat = response_latencies(me[:n], other[:n])
+        recent = lat[onset >= t - self.cfg.window_max_s][-self.cfg.latency_turns:]
+        return float(np.mean(recent)) if len(recent) else None
 
     def frames(self, leg: str) -> Frames:
         return self._frames[leg]
 
     def _trim(self) -> None:
-        keep_from = self._next_t - self.cfg.window_s - LATENCY_HISTORY_S - 1.0
+        keep_from = self._next_t - self.cfg.window_max_s - LATENCY_HISTORY_S - 1.0
         for leg, fr in self._frames.items():
             if len(fr) and fr.t[0] < keep_from - 5.0:
-                self._frames[leg] = fr[int(np.searchsorted(fr.t, keep_from)):]
+                cut = int(np.searchsorted(fr.t, keep_from))
+                if leg == self.channel:
+                    self._speech_dropped_s += float(fr.speech[:cut].sum()) * HOP_S
+                self._frames[leg] = fr[cut:]
         if self._words and self._words[0].start < keep_from - 5.0:
             self._words = [w for w in self._words if w.start >= keep_from]

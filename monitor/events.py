@@ -79,6 +79,13 @@ class CuesEvent(Event):
     loudness_dbfs: float | None = None
     response_latency_s: float | None = None
     speech_s: float | None = None
+    """Seconds of caller speech in the window."""
+    window_s: float | None = None
+    """Call time the window spans (it reaches back until it holds enough caller speech)."""
+    turn_s: float | None = None
+    """The caller's own turn time in the window: their speech and the pauses inside their turns."""
+    call_speech_s: float | None = None
+    """Seconds of caller speech in the call so far."""
     words_per_min: float | None = None
     mean_word_gap_s: float | None = None
     long_word_gaps: int | None = None

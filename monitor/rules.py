@@ -8,19 +8,23 @@ seconds, clears after ``clear_s`` seconds of recovery, and does not repeat withi
 ``cooldown_s``.  Missing values (``None``, or windows where the caller hardly spoke) leave
 every rule as it was: they never raise, clear or count time.
 
-``possible_emergency`` (critical) is raised when ``min_kinds`` distinct kinds are active
-together, or when a recent distress phrase (:meth:`AlertEngine.on_phrase`) meets an
-active acoustic alert.  Deterministic, pure Python, no I/O.
+``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
+*grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
+(tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest,
+smoothed grade, and the alert is raised when enough families agree strongly enough, or
+when a recent distress phrase (:meth:`AlertEngine.on_phrase`) meets an agreeing family.
+Deterministic, pure Python, no I/O.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .baseline import Baseline
-from .config import Config, RuleConfig
+from .baseline import Baseline, CueStats
+from .config import Config, EmergencyRuleConfig, RuleConfig
 from .events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
 EPS = 1e-9
@@ -53,6 +57,9 @@ class Judgement:
     absolute: float | None
     basis: str | None
     """What fired: "baseline", "absolute", "baseline+absolute" or None."""
+    grade: float = 0.0
+    """How far beyond: 1 at the threshold (or graded absolute limit), 2 twice as far, 0 at or
+    before the baseline (or the typical value)."""
 
 
 def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgement:
@@ -64,25 +71,48 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgemen
 
     stats = baseline.stats(rule.cue) if baseline is not None else None
     b = stats.median if stats is not None else None
-    threshold = None
-    if stats is not None and b is not None:
-        candidates = []
-        if rule.relative_change is not None and b > 0:
-            candidates.append(b * (1.0 + rule.relative_change))
-        if rule.delta is not None:
-            candidates.append(b + rule.delta)
-        if candidates:
-            threshold = min(candidates) if below else max(candidates)
-            if rule.mad_k > 0:
-                guard = b - rule.mad_k * stats.spread if below else b + rule.mad_k * stats.spread
-                threshold = min(threshold, guard) if below else max(threshold, guard)
+    threshold = _baseline_threshold(rule, stats) if stats is not None else None
     by_baseline = (threshold is not None and past(value, threshold)
                    and (rule.gate is None or not past(rule.gate, value)))
     by_absolute = rule.absolute is not None and past(value, rule.absolute)
     basis = ("baseline+absolute" if by_baseline and by_absolute else
              "baseline" if by_baseline else "absolute" if by_absolute else None)
+    grade = max(_grade(value, b, _effective(rule, threshold, below)),
+                _grade(value, rule.typical, rule.absolute))
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
-                     threshold=threshold, absolute=rule.absolute, basis=basis)
+                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade)
+
+
+def _baseline_threshold(rule: RuleConfig, stats: CueStats) -> float | None:
+    """The baseline test's limit: the relative or delta change, widened by ``mad_k`` spreads."""
+    below = rule.direction == "below"
+    b = stats.median
+    candidates = []
+    if rule.relative_change is not None and b > 0:
+        candidates.append(b * (1.0 + rule.relative_change))
+    if rule.delta is not None:
+        candidates.append(b + rule.delta)
+    if not candidates:
+        return None
+    threshold = min(candidates) if below else max(candidates)
+    if rule.mad_k > 0:
+        guard = b - rule.mad_k * stats.spread if below else b + rule.mad_k * stats.spread
+        threshold = min(threshold, guard) if below else max(threshold, guard)
+    return threshold
+
+
+def _effective(rule: RuleConfig, threshold: float | None, below: bool) -> float | None:
+    """The baseline threshold moved out to the gate, when the gate lies further."""
+    if threshold is None or rule.gate is None:
+        return threshold
+    return min(threshold, rule.gate) if below else max(threshold, rule.gate)
+
+
+def _grade(value: float, origin: float | None, limit: float | None) -> float:
+    """``(value - origin) / (limit - origin)``, at least 0: 1 at the limit, 0 at the origin."""
+    if origin is None or limit is None or abs(limit - origin) < EPS:
+        return 0.0
+    return max(0.0, (value - origin) / (limit - origin))
 
 
 class _Hysteresis:
@@ -127,6 +157,53 @@ class _Phrase:
     excerpt: str
 
 
+class Fusion:
+    """The evidence behind ``possible_emergency``, by family (see the module docstring).
+
+    :meth:`update` takes one hop's judgements; a family's strength follows its strongest grade
+    (capped at ``max_grade``) with time constant ``smooth_s``; a family without a judged cue
+    this hop keeps its strength. Families at strength >= 1 *agree*.
+    """
+
+    def __init__(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...],
+                 strength: Mapping[str, float] | None = None) -> None:
+        self.pe = pe
+        self.family_of = {r.kind: r.family for r in rules if r.kind in pe.kinds}
+        families = set(self.family_of.values())
+        self.strength = {f: v for f, v in (strength or {}).items() if f in families}
+        self.best: dict[str, tuple[str, Judgement]] = {}
+        """Per family, the rule kind and judgement of its strongest cue when it last rose."""
+
+    def update(self, dt: float, judged: Mapping[str, Judgement]) -> None:
+        grades: dict[str, tuple[float, str]] = {}
+        for kind, j in judged.items():
+            family = self.family_of.get(kind)
+            if family is not None and j.grade >= grades.get(family, (-1.0, ""))[0]:
+                grades[family] = (min(j.grade, self.pe.max_grade), kind)
+        alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
+        for family, (grade, kind) in grades.items():
+            old = self.strength.get(family, 0.0)
+            self.strength[family] = old + alpha * (grade - old)
+            if grade >= old or family not in self.best:
+                self.best[family] = (kind, judged[kind])
+
+    def agreeing(self) -> dict[str, float]:
+        """Families at strength >= 1, strongest first."""
+        agree = {f: v for f, v in self.strength.items() if v >= 1.0 - EPS}
+        return dict(sorted(agree.items(), key=lambda kv: -kv[1]))
+
+    def score(self) -> float:
+        return float(sum(self.agreeing().values()))
+
+    def acoustic(self) -> bool:
+        """Enough families agree strongly enough without a phrase."""
+        return len(self.agreeing()) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS
+
+    def holds(self, phrase: bool) -> bool:
+        return self.acoustic() or (phrase and self.pe.with_phrase
+                                   and len(self.agreeing()) >= self.pe.phrase_min_families)
+
+
 class AlertEngine:
     """Judges one call's caller cues; create one engine per call."""
 
@@ -139,6 +216,8 @@ class AlertEngine:
         self._last: dict[str, Judgement] = {}
         pe = config.rules.possible_emergency
         self._emergency = _Hysteresis(pe.persist_s, pe.clear_s, pe.cooldown_s)
+        self.fusion = Fusion(pe, self._rules)
+        self._window_s: float | None = None
         self._phrase: _Phrase | None = None
         self._phrase_raised: dict[str, float] = {}
         self._emergency_by_phrase = False  # the raised possible_emergency counted a distress phrase
@@ -164,6 +243,7 @@ class AlertEngine:
         e = self._emergency
         e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
         self.config, self._rules, self._state = config, rules, state
+        self.fusion = Fusion(pe, rules, self.fusion.strength)
         # the emergency ends here too when its rule is off or the kinds that made it lost their rules
         if e.active and (not pe.enabled or (agreed and not self._agreement(t))):
             e.active, e.since, e.beyond_s, e.recovered_s = False, None, 0.0, None
@@ -184,15 +264,18 @@ class AlertEngine:
             return []
         t = cues.t
         hop = self.config.analysis.hop_s
-        dt = 0.0 if self._last_t is None else max(0.0, min(t - self._last_t, hop))
+        first = self._last_t is None
+        dt = 0.0 if first else max(0.0, min(t - self._last_t, hop))
         self._last_t = t if self._last_t is None else max(t, self._last_t)
+        self._window_s = cues.window_s
         out: list[Event] = []
+        judged: dict[str, Judgement] = {}
         for rule in self._rules:
             value = cues.value(rule.cue)
             if value is None or (rule.min_speech_s > 0 and cues.speech_s is not None
                                  and cues.speech_s < rule.min_speech_s):
                 continue
-            j = judge(rule, float(value), baseline)
+            j = judged[rule.kind] = judge(rule, float(value), baseline)
             state = self._state[rule.kind]
             if j.beyond:
                 self._last[rule.kind] = j
@@ -201,6 +284,7 @@ class AlertEngine:
                 out.append(self._alert(rule, self._last[rule.kind], state, t))
             elif step == "clear":
                 out.append(AlertClearedEvent(t=t, kind=rule.kind))
+        self.fusion.update(hop if first else dt, judged)
         out.extend(self._judge_emergency(t, dt))
         return out
 
@@ -222,7 +306,7 @@ class AlertEngine:
             "baseline_threshold": j.threshold, "absolute": j.absolute, "basis": j.basis,
             "relative_change": rel,
             "change": None if j.baseline is None else j.value - j.baseline,
-            "since": since, "until": t, "window_s": self.config.analysis.window_s,
+            "grade": j.grade, "since": since, "until": t, "window_s": self._window_s,
         }
 
     def _message(self, rule: RuleConfig, j: Judgement, held_s: float) -> str:
@@ -249,52 +333,50 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ emergency
 
-    def _emergency_kinds(self) -> list[str]:
-        """The kinds that count towards possible_emergency and are raised now."""
-        return [k for k in self.config.rules.possible_emergency.kinds
-                if k in self._state and self._state[k].active]
-
     def _agreement(self, t: float) -> bool:
-        """Whether the active kinds (with a recent distress phrase) make a possible emergency."""
-        pe = self.config.rules.possible_emergency
-        kinds = self._emergency_kinds()
-        return len(kinds) >= pe.min_kinds or (
-            pe.with_phrase and self._recent_phrase(t) is not None and len(kinds) >= pe.phrase_min_kinds)
+        """Whether the fused evidence (with a recent distress phrase) makes a possible emergency."""
+        return self.fusion.holds(self._recent_phrase(t) is not None)
 
     def _judge_emergency(self, t: float, dt: float) -> list[Event]:
         pe = self.config.rules.possible_emergency
         if not pe.enabled:
             return []
-        kinds = self._emergency_kinds()
-        phrase = self._recent_phrase(t)
         step = self._emergency.step(t, dt, self._agreement(t))
         if step == "clear":
-            # raised on a phrase and the same acoustic kinds are still there: only the phrase aged
-            aged = self._emergency_by_phrase and len(kinds) >= pe.phrase_min_kinds
+            # raised on a phrase and the same families still agree: only the phrase aged
+            aged = self._emergency_by_phrase and len(self.fusion.agreeing()) >= pe.phrase_min_families
             return [AlertClearedEvent(t=t, kind="possible_emergency",
                                       reason="phrase_expired" if aged else "recovered")]
         if step != "raise":
             return []
-        self._emergency_by_phrase = len(kinds) < pe.min_kinds
-        labels = [k.replace("_", " ") for k in kinds]
-        what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else \
-            "".join(labels)
-        message = f"Possible emergency: {what}"
-        if phrase is not None:
-            message += f"{' and ' if what else ''}the caller said \"{phrase.excerpt}\""
+        self._emergency_by_phrase = not self.fusion.acoustic()
+        return [self._emergency_alert(t)]
+
+    def _emergency_alert(self, t: float) -> AlertEvent:
+        pe = self.config.rules.possible_emergency
+        phrase = self._recent_phrase(t)
+        agree = self.fusion.agreeing()
+        best = {f: self.fusion.best[f] for f in agree if f in self.fusion.best}
+        labels = [kind.replace("_", " ") for kind, _ in best.values()]
+        what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
+        message = f"Possible emergency: {what}" if what else "Possible emergency:"
+        if phrase is not None and self._emergency_by_phrase:
+            message += f"{' and ' if what else ' '}the caller said \"{phrase.excerpt}\""
+        elif len(agree) > 1:
+            message += f" agree (evidence {self.fusion.score():.1f}, raised at {pe.min_score:g})"
         evidence: dict[str, Any] = {
-            "kinds": kinds, "count": len(kinds), "min_kinds": pe.min_kinds,
-            "cues": {k: self._evidence(self.config.rules.rule(k), self._last[k],
-                                       self._state[k].raised_since or t, t)
-                     for k in kinds if k in self._last},
+            "score": self.fusion.score(), "min_score": pe.min_score,
+            "families": {f: round(v, 3) for f, v in agree.items()},
+            "count": len(agree), "min_families": pe.min_families,
+            "kinds": [kind for kind, _ in best.values()],
+            "cues": {kind: self._evidence(self.config.rules.rule(kind), j, t, t)
+                     for kind, j in best.values()},
             "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
                                                    "excerpt": phrase.excerpt},
-            "since": self._emergency.raised_since, "until": t,
-            "window_s": self.config.analysis.window_s,
+            "since": self._emergency.raised_since, "until": t, "window_s": self._window_s,
         }
-        return [AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
-                           message=message, evidence=evidence,
-                           actions=self._actions(pe.severity))]
+        return AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
+                          message=message, evidence=evidence, actions=self._actions(pe.severity))
 
     def _recent_phrase(self, t: float) -> _Phrase | None:
         p = self._phrase

@@ -27,7 +27,8 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_load_without_any_file(env):
     cfg = load_config(env=env)
-    assert cfg.analysis.window_s == 20.0 and cfg.analysis.hop_s == 1.0
+    assert cfg.analysis.window_speech_s > 0 and cfg.analysis.hop_s == 1.0
+    assert cfg.analysis.window_max_s >= 60.0
     assert cfg.analysis.baseline_min_speech_s == 30.0 and cfg.analysis.baseline_max_s == 60.0
     assert cfg.rules.kinds == ACOUSTIC_KINDS
     slow = cfg.rules.rule("slow_speech")
@@ -39,7 +40,8 @@ def test_defaults_load_without_any_file(env):
     assert breathy.direction == "below" and breathy.delta is not None and breathy.delta < 0
     assert cfg.rules.rule("weak_voice").delta is not None and cfg.rules.rule("weak_voice").delta < 0
     assert cfg.rules.possible_emergency.severity == "critical"
-    assert cfg.rules.possible_emergency.min_kinds >= 2
+    assert cfg.rules.possible_emergency.min_families >= 2  # one family never makes it critical
+    assert cfg.rules.possible_emergency.min_score > cfg.rules.possible_emergency.max_grade
     assert "i can't breathe" in cfg.phrase_list()
     assert cfg.daemon.write_audio is False and cfg.daemon.report_on_critical is False
     assert cfg.delivery.webhook_url == ""
@@ -57,10 +59,10 @@ def test_every_default_key_is_documented():
 
 def test_user_config_then_file_then_command_line(env, tmp_path):
     write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml",
-          "[analysis]\nwindow_s = 25\nhop_s = 2\n[rules.slow_speech]\npersist_s = 9\n")
-    given = write(tmp_path / "given.toml", "[analysis]\nwindow_s = 30\n")
+          "[analysis]\nwindow_speech_s = 9\nhop_s = 2\n[rules.slow_speech]\npersist_s = 9\n")
+    given = write(tmp_path / "given.toml", "[analysis]\nwindow_speech_s = 12\n")
     cfg = load_config(given, {"rules.slow_speech.persist_s": 4, "storage.db": "~/x.db"}, env=env)
-    assert cfg.analysis.window_s == 30.0      # --config beats the user config
+    assert cfg.analysis.window_speech_s == 12.0  # --config beats the user config
     assert cfg.analysis.hop_s == 2.0          # the user config beats the defaults
     assert cfg.rules.rule("slow_speech").persist_s == 4.0  # the command line beats both
     default = next(r for r in DEFAULT_RULES if r.kind == "slow_speech")
@@ -72,8 +74,8 @@ def test_user_config_then_file_then_command_line(env, tmp_path):
 
 
 def test_user_config_can_be_skipped(env):
-    write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml", "[analysis]\nwindow_s = 25\n")
-    assert load_config(env=env, user_config=False).analysis.window_s == 20.0
+    write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml", "[analysis]\nwindow_max_s = 25\n")
+    assert load_config(env=env, user_config=False).analysis.window_max_s == Config().analysis.window_max_s
 
 
 @pytest.mark.parametrize("text, message", [
@@ -96,9 +98,19 @@ def test_user_config_can_be_skipped(env):
     ("[rules.slow_sppech]\npersist_s = 3\n", "config.toml: rules.slow_sppech: unknown rule kind"),
     ("[rules.possible_emergency]\nkinds = [\"slow_speech\", \"sneezing\"]\n",
      "config.toml: rules.possible_emergency.kinds: unknown kind 'sneezing'"),
-    ("[rules.possible_emergency]\nmin_kinds = 0\n",
-     "config.toml: rules.possible_emergency.min_kinds: must be >= 1, got 0"),
-    ("[analysis]\nhop_s = 30\n", "config.toml: analysis.hop_s: must be <= analysis.window_s"),
+    ("[rules.possible_emergency]\nmin_families = 0\n",
+     "config.toml: rules.possible_emergency.min_families: must be >= 1, got 0"),
+    ("[rules.possible_emergency]\nmin_families = 6\n[rules.weak_voice]\nenabled = false\n",
+     "config.toml: rules.possible_emergency.min_families: must be <= the families of its enabled "
+     "kinds (4: latency, pausing, tempo, voice), got 6"),
+    ("[rules.possible_emergency]\nmin_score = 13\n",
+     "config.toml: rules.possible_emergency.min_score: must be <= max_grade x families (10), got 13"),
+    ("[analysis]\nhop_s = 1e-9\n", "config.toml: analysis.hop_s: must be >= 0.1, got 1e-09"),
+    ("[analysis]\nhop_s = 30\n", "config.toml: analysis.hop_s: must be <= 5.0, got 30.0"),
+    ("[analysis]\nwindow_speech_s = 50\nwindow_max_s = 40\n",
+     "config.toml: analysis.window_speech_s: must be <= analysis.window_max_s (40.0), got 50.0"),
+    ("[rules.slow_speech]\nfamily = \"speed\"\n",
+     "config.toml: rules.slow_speech.family: must be one of tempo, pausing, latency, voice"),
     ("[analysis]\nbaseline_min_windows = 2.5\n",
      "config.toml: analysis.baseline_min_windows: must be an integer"),
     ("[phrases]\nen = \"help\"\n", "config.toml: phrases.en: must be a list of non-empty phrases"),
@@ -132,8 +144,8 @@ def test_unreadable_and_malformed_files(env, tmp_path):
 
 
 def test_command_line_overrides_are_validated(env):
-    with pytest.raises(ConfigError, match="^command line: analysis.window_s: must be > 0"):
-        load_config(overrides={"analysis.window_s": 0}, env=env)
+    with pytest.raises(ConfigError, match="^command line: analysis.window_speech_s: must be >= 1.0"):
+        load_config(overrides={"analysis.window_speech_s": 0}, env=env)
     assert parse_override("rules.slow_speech.persist_s=8") == ("rules.slow_speech.persist_s", 8)
     assert parse_override("daemon.caller=softphone.monitor") == ("daemon.caller",
                                                                  "softphone.monitor")
@@ -159,7 +171,8 @@ direction = "below"
 relative_change = -0.4
 [rules.possible_emergency]
 kinds = ["slow_speech", "few_words"]
-min_kinds = 2
+min_families = 1
+min_score = 2
 [phrases]
 language = "ko"
 ko = ["숨을 쉴 수가 없어요", "가슴이 아파요"]
@@ -174,7 +187,7 @@ ko = ["숨을 쉴 수가 없어요", "가슴이 아파요"]
 def test_config_is_frozen():
     cfg = Config()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.analysis.window_s = 3  # type: ignore[misc]
+        cfg.analysis.hop_s = 3  # type: ignore[misc]
 
 
 def test_effective_config_round_trips_through_tomllib(env, tmp_path):

@@ -247,7 +247,7 @@ def test_an_alert_survives_sigkill_mid_call(tmp_path):
 def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
     done = cli("config")
     assert done.returncode == 0
-    assert "[rules.slow_speech]" in done.stdout and "window_s" in done.stdout
+    assert "[rules.slow_speech]" in done.stdout and "window_speech_s" in done.stdout
     bad = tmp_path / "bad.toml"
     bad.write_text("[rules.slow_speech]\npersist_secs = 3\n")
     done = cli("config", "--config", str(bad))

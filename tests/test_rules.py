@@ -25,19 +25,26 @@ _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
     "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
-                        delta=False, gate=False, absolute=1.5, min_speech_s=6.0),
+                        delta=False, gate=False, absolute=1.5, min_speech_s=6.0, family="tempo",
+                        typical=3.5),
     "long_pauses": dict(_TIMING, cue="pause_ratio", direction="above", relative_change=0.6,
-                        delta=False, gate=0.25, absolute=0.45, min_speech_s=6.0),
+                        delta=False, gate=0.25, absolute=0.45, min_speech_s=6.0, family="pausing",
+                        typical=0.2),
     "slow_response": dict(_TIMING, cue="response_latency_s", direction="above",
                           relative_change=1.0, delta=False, gate=2.0, absolute=4.0,
-                          min_speech_s=0.0),
+                          min_speech_s=0.0, family="latency", typical=0.6),
     "short_phrases": dict(_TIMING, cue="mean_phrase_s", direction="below", relative_change=-0.35,
-                          delta=False, gate=False, absolute=1.0, min_speech_s=6.0),
+                          delta=False, gate=False, absolute=1.0, min_speech_s=6.0, family="pausing",
+                          typical=2.8),
     "breathy_voice": dict(_TIMING, cue="hnr_db", direction="below", relative_change=False,
-                          delta=-3.0, gate=False, absolute=4.0, min_speech_s=3.0, persist_s=8.0),
+                          delta=-3.0, gate=False, absolute=4.0, min_speech_s=3.0, persist_s=8.0,
+                          family="voice", typical=14.0),
     "weak_voice": dict(_TIMING, cue="loudness_dbfs", direction="below", relative_change=False,
-                       delta=-6.0, gate=False, absolute=False, min_speech_s=3.0, persist_s=8.0),
-    "possible_emergency": dict(enabled=True, min_kinds=3, with_phrase=True, phrase_min_kinds=1,
+                       delta=-6.0, gate=False, absolute=False, min_speech_s=3.0, persist_s=8.0,
+                       family="loudness", typical=False),
+    # fusion: two families at 1.5 (score 3) raise it; one family, capped at 2, never does
+    "possible_emergency": dict(enabled=True, min_score=2.8, min_families=2, max_grade=2.0,
+                               smooth_s=2.0, with_phrase=True, phrase_min_families=1,
                                severity="critical", persist_s=0.0, clear_s=15.0,
                                cooldown_s=120.0,
                                kinds=["slow_speech", "long_pauses", "slow_response",
@@ -45,7 +52,7 @@ TEST_RULES: dict[str, dict[str, object]] = {
     "distress_phrase": dict(enabled=True, severity="warning", escalate_within_s=120.0,
                             cooldown_s=30.0),
 }
-TEST_ANALYSIS = dict(window_s=20.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
+TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
                      baseline_min_window_speech_s=5.0, baseline_min_windows=10)
 
 
@@ -64,7 +71,8 @@ SLOW = 2.2  # 37 % below the normal speech rate, but above the absolute floor (1
 
 
 def cues(t: float, **changes: float | None) -> CuesEvent:
-    return CuesEvent(t=float(t), **{**NORMAL, **changes})
+    """Cues at call time ``t`` of a caller who has spoken half the call so far (unless changed)."""
+    return CuesEvent(t=float(t), **{**NORMAL, "call_speech_s": 0.5 * t, **changes})
 
 
 def normal_baseline(cfg: Config | None = None) -> Baseline:
@@ -116,7 +124,7 @@ def test_a_cue_beyond_threshold_for_less_than_persist_s_raises_nothing(base):
 
 def test_a_cue_that_persists_raises_once_with_its_evidence(base):
     engine = AlertEngine(config())
-    seq = [cues(t, speech_rate_sps=SLOW) for t in range(100, 200)]
+    seq = [cues(t, speech_rate_sps=SLOW, window_s=24.0) for t in range(100, 200)]
     events = run(engine, seq, base)
     [alert] = alerts(events)
     assert alert.kind == "slow_speech" and alert.severity == "warning"
@@ -126,7 +134,7 @@ def test_a_cue_that_persists_raises_once_with_its_evidence(base):
     assert ev["baseline"] == pytest.approx(3.5)
     assert ev["threshold"] == pytest.approx(3.5 * 0.75)
     assert ev["relative_change"] == pytest.approx((SLOW - 3.5) / 3.5)
-    assert (ev["since"], ev["until"], ev["window_s"]) == (100.0, 106.0, 20.0)
+    assert (ev["since"], ev["until"], ev["window_s"]) == (100.0, 106.0, 24.0)
     assert ev["basis"] == "baseline"
     assert "speech rate 2.20" in alert.message and "below the caller's baseline" in alert.message
     assert alert.actions == config().actions.warning
@@ -270,33 +278,47 @@ def deteriorating(t0: int, t1: int, **extra: float) -> list[CuesEvent]:
     return [cues(t, **bad) for t in range(t0, t1)]
 
 
-def test_several_kinds_together_raise_one_critical_possible_emergency(base):
+def test_two_families_well_beyond_their_thresholds_raise_one_critical_possible_emergency(base):
     cfg = config()
     engine = AlertEngine(cfg)
     events = run(engine, [cues(t) for t in range(61, 100)] + deteriorating(100, 180), base)
+    # tempo (speech rate 37 % down: grade 1.5) and pausing (pause ratio 0.38: grade 1.5) agree;
+    # their smoothed strengths pass the score of 2.8 after 5 s, before each warning's 6 s
     kinds = [a.kind for a in alerts(events)]
-    assert kinds == ["slow_speech", "long_pauses", "short_phrases", "possible_emergency"]
+    assert kinds == ["possible_emergency", "slow_speech", "long_pauses", "short_phrases"]
     [critical] = alerts(events, "possible_emergency")
-    assert critical.severity == "critical" and critical.t == 106.0
+    assert critical.severity == "critical" and critical.t == 105.0
     assert critical.actions == cfg.actions.critical
     text = " ".join(critical.actions).lower()
     for needed in ("how they feel", "location", "emergency services", "on the line",
                    "supervisor"):
         assert needed in text
-    assert critical.evidence["kinds"] == ["slow_speech", "long_pauses", "short_phrases"]
-    assert set(critical.evidence["cues"]) == {"slow_speech", "long_pauses", "short_phrases"}
-    assert critical.evidence["cues"]["slow_speech"]["baseline"] == pytest.approx(3.5)
+    ev = critical.evidence
+    assert set(ev["families"]) == {"tempo", "pausing"} and ev["count"] == 2
+    assert ev["score"] >= 2.8 and ev["min_score"] == 2.8
+    assert set(ev["kinds"]) == {"slow_speech", "long_pauses"}  # the strongest cue of each family
+    assert ev["cues"]["slow_speech"]["baseline"] == pytest.approx(3.5)
+    assert ev["cues"]["slow_speech"]["grade"] == pytest.approx(1.3 / 0.875)
+    assert "slow speech" in critical.message and "long pauses" in critical.message
     # recovery clears the kinds and then the emergency
     events = run(engine, [cues(t) for t in range(180, 230)], base)
     assert [c.kind for c in clears(events)] == ["slow_speech", "long_pauses", "short_phrases",
                                                 "possible_emergency"]
 
 
-def test_two_kinds_are_not_an_emergency_by_default(base):
-    engine = AlertEngine(config())
-    seq = [cues(t, cpps_db=8.0, hnr_db=6.0, loudness_dbfs=-32.0) for t in range(100, 300)]
+def test_one_family_alone_however_strong_is_not_an_emergency(base):
+    engine = AlertEngine(config())  # a grade counts at most 2 (max_grade) of the 2.8 needed
+    events = run(engine, [cues(t, speech_rate_sps=0.4) for t in range(100, 300)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_speech"]
+    assert engine.fusion.agreeing() == {"tempo": pytest.approx(2.0)}
+
+
+def test_two_families_just_past_their_thresholds_are_not_an_emergency(base):
+    engine = AlertEngine(config())  # voice 3.5 dB and loudness 7 dB down: grades 1.17 each
+    seq = [cues(t, hnr_db=10.5, loudness_dbfs=-32.0) for t in range(100, 300)]
     events = run(engine, seq, base)
     assert sorted(a.kind for a in alerts(events)) == ["breathy_voice", "weak_voice"]
+    assert engine.fusion.score() == pytest.approx(7 / 3, abs=0.01)
 
 
 def test_a_distress_phrase_alone_is_a_warning(base):
@@ -354,7 +376,9 @@ def test_an_acoustic_alert_soon_after_a_phrase_escalates_too(base):
     assert [a.kind for a in engine.on_phrase(100.0, "chest pain", "chest pain")] == [
         "distress_phrase"]
     events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(101, 120)], base)
-    assert [a.kind for a in alerts(events)] == ["slow_speech", "possible_emergency"]
+    # tempo agrees (strength >= 1) after 3 s, sooner than slow_speech's 6 s of persistence
+    assert [(a.kind, a.t) for a in alerts(events)] == [("possible_emergency", 103.0),
+                                                        ("slow_speech", 107.0)]
 
 
 def test_a_phrase_long_ago_does_not_escalate(base):
@@ -400,7 +424,7 @@ def test_the_baseline_freezes_after_30_s_of_caller_speech():
     builder = BaselineBuilder(cfg.analysis)
     frozen_at = None
     for t in range(1, 200):
-        # the caller speaks half of each 20 s window: 0.5 s of speech per second of call
+        # the caller speaks half of the time: 0.5 s of speech per second of call
         b = builder.add(cues(t, speech_s=min(t, 20) * 0.5))
         if b is not None and frozen_at is None:
             frozen_at = t
@@ -425,7 +449,7 @@ def test_listening_windows_do_not_count_and_later_trouble_does_not_leak_in():
 def test_a_terse_caller_gets_a_baseline_after_baseline_max_s():
     builder = BaselineBuilder(config().analysis)
     for t in range(1, 200):  # 6 s of speech per 20 s window: 0.3 s per second
-        builder.add(cues(t, speech_s=6.0))
+        builder.add(cues(t, speech_s=6.0, call_speech_s=0.3 * t))
         if builder.ready:
             break
     assert builder.ready and t == 61  # first speech at 1, + 60 s

@@ -81,7 +81,7 @@ class ReportData:
     clears: list[AlertClearedEvent]
     utterances: list[Utterance]
     tracks: dict[str, LegTrack]
-    window_s: float
+    window_speech_s: float
     call_id: int | None = None
     started_at: float | None = None
     transcribed: bool = False
@@ -279,7 +279,7 @@ def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: st
         words += [w for w in extra_words if w.final]
     return ReportData(title=title, source=source, duration_s=float(duration_s), legs=legs, cues=cues,
                       baseline=baseline, alerts=alerts, clears=clears,
-                      utterances=utterances(words, cfg), tracks=tracks, window_s=cfg.analysis.window_s,
+                      utterances=utterances(words, cfg), tracks=tracks, window_speech_s=cfg.analysis.window_speech_s,
                       call_id=call_id, transcribed=transcribed or bool(words), notes=notes)
 
 
@@ -362,7 +362,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
                       utterances=utterances(words, cfg), tracks=tracks,
-                      window_s=cfg.analysis.window_s, call_id=call_id, started_at=started,
+                      window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes)
 
@@ -407,10 +407,10 @@ class CueRow:
 def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow]:
     """Baseline against the worst window (after the baseline, with some caller speech) per cue.
 
-    Windows in which the caller spoke less than ``min_speech_s`` (default a quarter of the
-    window) are not measurements worth quoting."""
+    Windows in which the caller spoke less than ``min_speech_s`` (default half the speech a
+    window reaches for) are not measurements worth quoting."""
     if min_speech_s is None:
-        min_speech_s = max(2.0, 0.25 * data.window_s)
+        min_speech_s = max(2.0, 0.5 * data.window_speech_s)
     after = data.baseline.end_t if data.baseline is not None else 0.0
     windows = [c for c in data.cues if (c.speech_s or 0.0) >= min_speech_s and c.t > after]
     if not windows:

@@ -100,7 +100,7 @@ def _waveform(ax: Any, data: ReportData) -> None:
                      loc="left", fontsize=9)
     else:
         t = np.array([c.t for c in data.cues], dtype=float)
-        share = np.array([min(1.0, (c.speech_s or 0.0) / max(min(c.t, data.window_s), 1e-6))
+        share = np.array([min(1.0, (c.speech_s or 0.0) / max(c.window_s or c.t, 1e-6))
                           for c in data.cues], dtype=float)
         if len(t):
             ax.fill_between(t, 0, share, step="pre", color=CALLER, alpha=0.5, linewidth=0)
@@ -219,7 +219,7 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
             ax.grid(True, axis="y", alpha=0.3)
         if b is not None:
             for ax in [top] + cue_axes:
-                ax.axvspan(b.start_t - data.window_s if b.start_t > data.window_s else 0.0, b.end_t,
+                ax.axvspan(b.start_t, b.end_t,
                            ymin=0.0, ymax=0.03, color=BAND, alpha=0.8, linewidth=0)
         _alert_spans(ax_for, data)
         _transcript(tax, data)

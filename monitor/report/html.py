@@ -213,7 +213,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
         meta.insert(0, f"started {_e(when)}")
     b = data.baseline
     if b is not None:
-        meta.append(f"baseline from {_e(fmt_time(max(0.0, b.start_t - data.window_s)))} to "
+        meta.append(f"baseline from {_e(fmt_time(b.start_t))} to "
                     f"{_e(fmt_time(b.end_t))} ({_e(f'{b.speech_s:.0f}')} s of caller speech)")
     else:
         meta.append("no baseline (the caller did not speak long enough)")

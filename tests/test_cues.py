@@ -1,0 +1,139 @@
+"""Cue windows over the caller's own speaking time.
+
+Frames here are built by hand (10 ms hops, speech where a party talks, a syllable nucleus every
+quarter second of speech), so every expected number can be worked out on paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from monitor.config import AnalysisConfig
+from monitor.cues import CueTracker, window_start
+from monitor.frames import HOP_S, Frames
+
+CFG = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0)
+
+
+def frames(speech: np.ndarray, t0: float = 0.0) -> Frames:
+    """Frames from a speech mask: 4 syllable nuclei per second of speech, voiced speech."""
+    n = len(speech)
+    t = t0 + (np.arange(n) + 0.5) * HOP_S
+    run_pos = np.arange(n) % 25
+    cols = {f.name: np.zeros(n, dtype=getattr(Frames.empty(), f.name).dtype) for f in fields(Frames)}
+    cols.update(t=t, speech=speech, voiced=speech, nucleus=speech & (run_pos == 12),
+                energy_db=np.where(speech, -25.0, -70.0).astype(np.float32),
+                hnr_db=np.full(n, 12.0, np.float32), cpps_db=np.full(n, 10.0, np.float32),
+                f0_hz=np.full(n, 120.0, np.float32))
+    return Frames(**cols)
+
+
+def timeline(duration_s: float, spans: list[tuple[float, float]]) -> np.ndarray:
+    """A speech mask with speech in each (start, end) span, in seconds."""
+    mask = np.zeros(int(round(duration_s / HOP_S)), dtype=bool)
+    for a, b in spans:
+        mask[int(round(a / HOP_S)):int(round(b / HOP_S))] = True
+    return mask
+
+
+def dialogue(turns: int, agent_s: float, gap_s: float, answer_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The agent asks for ``agent_s``, the caller answers ``answer_s`` after ``gap_s``; repeat."""
+    period = agent_s + 2 * gap_s + answer_s
+    agent = [(k * period, k * period + agent_s) for k in range(turns)]
+    caller = [(k * period + agent_s + gap_s, k * period + agent_s + gap_s + answer_s) for k in range(turns)]
+    total = turns * period
+    return timeline(total, agent), timeline(total, caller)
+
+
+def track(agent: np.ndarray, caller: np.ndarray, cfg: AnalysisConfig = CFG) -> list:
+    tracker = CueTracker(cfg, ("agent", "caller"))
+    tracker.add("agent", frames(agent))
+    tracker.add("caller", frames(caller))
+    return tracker.due(final=True)
+
+
+def test_the_window_reaches_back_until_it_holds_the_speech_it_needs():
+    speech = timeline(100.0, [(10.0, 14.0), (50.0, 53.0), (80.0, 82.0)])
+    t = (np.arange(len(speech)) + 0.5) * HOP_S
+    # 8 s of speech: 2 s at 80, 3 s at 50 and the last 3 s of the turn at 10-14
+    assert window_start(t, speech, 100.0, 8.0, 90.0) == pytest.approx(11.0)
+    # a cap of 60 s stops it at 40 s: old speech ages out
+    assert window_start(t, speech, 100.0, 8.0, 60.0) == pytest.approx(40.0)
+    # not enough speech at all: the whole capped span
+    assert window_start(t, speech, 30.0, 8.0, 90.0) == 0.0
+
+
+def test_a_talkative_caller_is_judged_on_the_last_few_seconds_of_the_call():
+    agent, caller = dialogue(turns=6, agent_s=3.0, gap_s=0.5, answer_s=12.0)
+    late = [c for c in track(agent, caller) if c.t >= 60][0]
+    assert late.speech_s == pytest.approx(8.0, abs=0.02)
+    assert late.window_s < 20.0
+
+
+def test_a_caller_who_says_little_is_judged_later_rather_than_never():
+    # two seconds of answer after every 8 s question: 2 s of speech per 12 s of call
+    agent, caller = dialogue(turns=12, agent_s=8.0, gap_s=1.0, answer_s=2.0)
+    events = track(agent, caller)
+    judged = [c for c in events if (c.speech_s or 0) >= 8.0 - 1e-6]
+    assert judged, "the window never held 8 s of caller speech"
+    first = judged[0]
+    assert 40.0 <= first.t <= 60.0 and first.window_s >= 36.0
+    # the agent's questions and the turn gaps are not the caller's time: 4 syllables/s of speech
+    # with no pauses inside the answers is 4 syllables per second of turn time
+    assert first.turn_s == pytest.approx(8.0, abs=0.05)
+    assert first.speech_rate_sps == pytest.approx(4.0, abs=0.15)
+    assert first.pause_ratio == pytest.approx(0.0, abs=0.01)
+
+
+def test_pauses_inside_the_callers_turns_count_and_turn_gaps_do_not():
+    # each answer: 1 s of speech, a 1 s pause, 1 s of speech
+    period, n = 12.0, 10
+    agent = timeline(period * n, [(k * period, k * period + 6.0) for k in range(n)])
+    caller = timeline(period * n, [span for k in range(n) for span in
+                                   ((k * period + 8.0, k * period + 9.0), (k * period + 10.0, k * period + 11.0))])
+    late = track(agent, caller)[-1]
+    assert late.pause_ratio == pytest.approx(1 / 3, abs=0.02)
+    assert late.mean_pause_s == pytest.approx(1.0, abs=0.02)
+    assert late.mean_phrase_s == pytest.approx(1.0, abs=0.02)
+
+
+def test_response_latency_is_the_mean_of_the_last_answers():
+    period = 10.0
+    gaps = [0.5, 0.5, 0.5, 3.0, 3.0, 3.0]
+    agent, caller = [], []
+    for k, gap in enumerate(gaps):
+        agent.append((k * period, k * period + 4.0))
+        caller.append((k * period + 4.0 + gap, k * period + 4.0 + gap + 2.0))
+    events = track(timeline(60.0, agent), timeline(60.0, caller))
+    by_t = {c.t: c for c in events}
+    assert by_t[20.0].response_latency_s == pytest.approx(0.5, abs=0.02)
+    assert by_t[45.0].response_latency_s == pytest.approx((0.5 + 0.5 + 3.0) / 3, abs=0.02)
+    assert by_t[55.0].response_latency_s == pytest.approx((0.5 + 3.0 + 3.0) / 3, abs=0.02)
+    assert by_t[60.0].response_latency_s == pytest.approx(3.0, abs=0.02)
+
+
+def test_memory_and_work_per_hop_do_not_grow_with_the_call():
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    agent, caller = dialogue(turns=1, agent_s=4.0, gap_s=0.5, answer_s=5.0)
+    period = len(agent) * HOP_S
+    for k in range(120):  # 20 minutes
+        tracker.add("agent", frames(agent, t0=k * period))
+        tracker.add("caller", frames(caller, t0=k * period))
+        events = tracker.due()
+    kept = len(tracker.frames("caller")) * HOP_S
+    assert kept <= CFG.window_max_s + 25.0
+    # the call's total speech is still counted after old frames are dropped
+    assert events[-1].call_speech_s == pytest.approx(5.0 * 120, abs=6.0)
+
+
+def test_a_mono_call_measures_over_the_callers_turn_time_too():
+    caller = timeline(60.0, [(k * 10.0, k * 10.0 + 3.0) for k in range(6)])  # 7 s silences
+    tracker = CueTracker(CFG, ("caller",))
+    tracker.add("caller", frames(caller))
+    late = tracker.due(final=True)[-1]
+    # silences longer than max_pause_s (5 s) are the caller stopping, not pauses
+    assert late.speech_rate_sps == pytest.approx(4.0, abs=0.15)
+    assert late.response_latency_s is None
