@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, firwin, resample_poly, sosfilt
+from scipy.signal import butter, firwin, resample_poly, sosfilt, sosfilt_zi
 
 from .quiet import native_stderr_silenced
 
@@ -385,7 +385,7 @@ class EdgeConditioner:
 
     def __init__(self, rate: int, channels: int) -> None:
         self.sos = highpass_sos(rate)
-        self._zi = np.zeros((len(self.sos), 2, channels))
+        self._zi: np.ndarray | None = None  # set from the first sample: a steady offset is removed at once
         self._last = np.zeros(channels)
         self.nonfinite = 0
         self.clipped = 0
@@ -397,7 +397,10 @@ class EdgeConditioner:
         y, over = clip_full_scale(y)
         self.nonfinite += bad
         self.clipped += over
-        out, self._zi = sosfilt(self.sos, y.astype(np.float64), axis=0, zi=self._zi)
+        y = y.astype(np.float64)
+        if self._zi is None:
+            self._zi = sosfilt_zi(self.sos)[:, :, None] * y[0][None, None, :]
+        out, self._zi = sosfilt(self.sos, y, axis=0, zi=self._zi)
         return out.astype(np.float32)
 
     def problem(self) -> str | None:
