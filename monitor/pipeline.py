@@ -123,7 +123,7 @@ class CallPipeline:
         for tr in self.transcribers.values():
             batch = tr.close() if final else tr.poll()
             for w in batch:
-                if self.store is not None and w.final:
+                if self.store is not None and w.final and self.cfg.storage.transcripts:
                     self.store.add_words(self._call_token, w)
                 out.append(w)
                 self.cues.add_words(w)

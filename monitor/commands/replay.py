@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from ..audio_io import AudioFileError
-from ..console import error, warning
+from ..console import error, log, warning
 from ..events import Event
 from ..pipeline import CallPipeline, run_source
 from ..sinks.terminal import HumanSink, JsonlSink
 from ..sources import FileSource
+from ..store_guard import StoreGuard
 from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
                      open_store, open_transcription)
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         return 2
     failed = 0
+    guard = StoreGuard(store, log=log)
     try:
         for path in args.files:
             try:
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-            pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+            pipeline = CallPipeline(cfg, src.rate, src.legs, store=guard, source=path, **extra)
             progress = Progress(path, src.info.duration_s)
             try:
                 run_source(pipeline, src.chunks(), [sink, progress])
@@ -87,6 +89,16 @@ def run(args: argparse.Namespace) -> int:
             progress.done()
             if src.truncated:
                 warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+            if src.problems():
+                warning(f"{path}: {src.problems()}")
     finally:
-        store.close()
+        if not guard.retry(force=True):
+            error(f"{store.path}: {guard.held} record(s) (calls, alerts) could not be written; "
+                  "the alerts above were printed but are not in the database")
+            failed += 1
+        try:
+            store.close()
+        except StoreError as err:
+            error(str(err))
+            failed += 1
     return 1 if failed else 0

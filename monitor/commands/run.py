@@ -50,6 +50,22 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return 2
+    from ..dblock import DatabaseLock
+    from ..quiet import NativeStderrDivert
+    try:
+        lock = DatabaseLock(cfg.storage.db).acquire()  # before any device opens: one daemon per database
+    except StoreError as err:
+        error(str(err))
+        return 2
+    divert = NativeStderrDivert().start()  # PortAudio/ALSA/JACK chatter off stderr: one line per state change
+    try:
+        return _run(args, cfg, overrides)
+    finally:
+        divert.close()
+        lock.release()
+
+
+def _run(args: argparse.Namespace, cfg, overrides: dict) -> int:
     from ..devices import DeviceError
     from ..live import LiveSource
     legs = {"caller": cfg.daemon.caller}
@@ -82,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         from ..sinks.webhook import WebhookSink
         d = cfg.delivery
         webhook = WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
-                              backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log).start()
+                              backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log,
+                              include_phrase_text=d.include_phrase_text).start()
         sinks["webhook"] = webhook
     from ..sinks.notify import NotifySink
     notify = NotifySink(log=log)
