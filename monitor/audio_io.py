@@ -395,6 +395,9 @@ class EdgeConditioner:
             return x.astype(np.float32, copy=False)
         y, self._last, bad = fill_nonfinite(x, self._last)
         y, over = clip_full_scale(y)
+        if bad and over:  # a replaced sample copies a neighbour: count only the file's own samples
+            with np.errstate(invalid="ignore"):
+                over = int(((np.abs(x) > 1.0) & (np.abs(x) <= INVALID_LEVEL)).sum())
         self.nonfinite += bad
         self.clipped += over
         y = y.astype(np.float64)
