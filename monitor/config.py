@@ -579,18 +579,24 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         fail("rules.possible_emergency.min_score",
              f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
              f"got {pe.min_score}")
-    if a.min_pause_s >= a.max_pause_s:
-        fail("analysis.min_pause_s", f"must be < analysis.max_pause_s ({a.max_pause_s}), got {a.min_pause_s}")
-    if a.baseline_min_speech_s > a.baseline_max_s:
-        fail("analysis.baseline_min_speech_s", f"must be <= analysis.baseline_max_s ({a.baseline_max_s}): "
-             f"no caller speaks more seconds than the call lasts, got {a.baseline_min_speech_s}")
-    if a.baseline_min_window_speech_s > a.window_speech_s:
-        fail("analysis.baseline_min_window_speech_s", f"must be <= analysis.window_speech_s "
-             f"({a.window_speech_s}): a window holds about that much speech, got {a.baseline_min_window_speech_s}")
+    def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
+        """``low`` must stay below ``high``; the error names the key the user set (the later one)."""
+        if (lo < hi) if strict else (lo <= hi):
+            return
+        why = f": {why}" if why else ""
+        if high in origin and low not in origin:
+            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
+        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
+
+    relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
+    relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
+             a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
+    relation("analysis.baseline_min_window_speech_s", "analysis.window_speech_s", a.baseline_min_window_speech_s,
+             a.window_speech_s, False, "a window holds about that much speech")
     for r in cfg.rules.acoustic:
-        if r.enabled and r.min_speech_s > a.window_speech_s:
-            fail(f"rules.{r.kind}.min_speech_s", f"must be <= analysis.window_speech_s ({a.window_speech_s}), "
-                 f"else the rule never judges a window, got {r.min_speech_s}")
+        if r.enabled:
+            relation(f"rules.{r.kind}.min_speech_s", "analysis.window_speech_s", r.min_speech_s,
+                     a.window_speech_s, False, "else the rule never judges a window")
     if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
         fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
              f", got {cfg.delivery.max_backoff_s}")
