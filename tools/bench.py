@@ -303,7 +303,8 @@ def bench_analyze_memory(ctx: Context) -> None:
             write_long_wav(path, minutes, ctx)
             r = _child(_ANALYZE_CHILD, str(path))
             peaks.append(r["peak_kb"])
-            rows.append([f"call-monitor analyze, {minutes / 60:g} h WAV ({path.stat().st_size / 1e6:,.0f} MB)",
+            length = f"{minutes} min" if minutes < 60 else f"{minutes / 60:g} h"
+            rows.append([f"call-monitor analyze, {length} WAV ({path.stat().st_size / 1e6:,.0f} MB)",
                          r["audio_s"], r["syllables"], r["base_kb"] / 1024, r["peak_kb"] / 1024,
                          f"{r['audio_s'] / r['cpu']:,.0f}x"])
             path.unlink()
