@@ -13,6 +13,8 @@ Sections (all by default, in this order):
   intensity, CPPS, de Jong & Wempe nuclei), openSMILE eGeMAPSv02 LLDs and
   librosa pyin (tools.bench_peers), each with how many times faster the
   analyzer (16 kHz, 1 s chunks) is.
+- ``console``: ``call-monitor supervisor`` on 127.0.0.1: alerts per second stored and pushed
+  to 10 open event streams, from one and from four posting daemons (tools.bench_console).
 - ``memory``: peak RSS of a streaming pass (AnalysisStream -> StreamingAnalyzer,
   frames discarded) over a 10-minute and a 60-minute WAV, each in a fresh
   subprocess (resource.getrusage ru_maxrss); they should be about equal.
@@ -605,6 +607,19 @@ def bench_live(ctx: Context) -> None:
                  "CPU = daemon utime+stime over the playback (children excluded) / wall time"])
 
 
+def bench_console(ctx: Context) -> None:
+    from tools.bench_console import run_once
+    rows = []
+    for posters in (1, 4):
+        r = run_once(n=400, pages=10, posters=posters)
+        rows.append([f"{posters} daemon(s) posting", r["alerts"], r["pages"], r["stored_per_s"],
+                     r["pushed_per_s"], r["min_received"]])
+    print_table("console: call-monitor supervisor on 127.0.0.1, alerts posted to /webhook with 10 pages' event "
+                "streams open", ["", "alerts", "pages", "stored /s", "pushed to all pages /s", "fewest received"],
+                rows, ["stored = each POST answered after its commit (WAL, synchronous=FULL); pushed = until every "
+                       "stream has every alert", "the 10 pages are EventSource-like readers in the bench process"])
+
+
 SECTIONS: list[Section] = [
     Section("analyzer", "analyzer x-real-time at 16 and 8 kHz, streaming and whole-signal", bench_analyzer),
     Section("peers", "parselmouth set, openSMILE eGeMAPS LLD, librosa pyin on the same audio", bench_peers_section),
@@ -613,6 +628,8 @@ SECTIONS: list[Section] = [
     Section("transcription", "Vosk and the pipeline with transcription, gating savings", bench_transcription),
     Section("live", "the live daemon, two legs with transcription: CPU share, memory, alert latency",
             bench_live),
+    Section("console", "the supervisor's console: alerts stored and pushed to 10 open pages per second",
+            bench_console),
 ]
 
 
