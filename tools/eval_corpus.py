@@ -77,7 +77,6 @@ from tools.make_fixtures import (
     real_transcripts,
     render_turn,
     sha,
-    split_phrases,
     split_sentences,
     to_rate,
     write_json,
@@ -223,7 +222,7 @@ class CallPlan:
     laugh_p: float
     filler_p: float
     mains_hz: float
-    comfort: tuple[Exchange, ...] = field(default=())
+    more: tuple[Exchange, ...] = field(default=())  # exchanges to go on with until the trouble has peaked
 
 
 # ---------------------------------------------------------------- data
@@ -375,11 +374,12 @@ def real_clip_pool() -> list[str]:
     return sorted(p.stem for p in (REAL_DIR / "coqui-tts-ljspeech").rglob("*.flac"))
 
 
-def with_clips(rng: np.random.Generator, exchanges: tuple[Exchange, ...]) -> tuple[Exchange, ...]:
+def with_clips(rng: np.random.Generator, exchanges: tuple[Exchange, ...], most: int) -> tuple[Exchange, ...]:
+    """EXCHANGES with the caller's lines replaced by 1..MOST real clips each."""
     pool = list(rng.permutation(real_clip_pool()))
     out = []
     for e in exchanges:
-        k = int(rng.integers(1, 3))
+        k = int(rng.integers(1, most + 1))
         clips, pool = tuple(pool[:k]), pool[k:] or list(rng.permutation(real_clip_pool()))
         out.append(replace(e, caller="", clips=clips))
     return tuple(out)
@@ -407,14 +407,17 @@ def plan_call(seed: int, cell: Cell, prefix: str) -> CallPlan:
     if cell.negative == "monologue":
         exchanges = monologue(rng, g, exchanges)
     if cell.source == "real":
-        exchanges = with_clips(rng, exchanges)
+        exchanges = with_clips(rng, exchanges, 1 if cell.short else 2)
         caller = None
     line = line_conditions(cell, seed, rng)
     peak, onset_s, ramp_s = trouble(rng, cell, estimate_s(exchanges, rate))
     caller_level = float(np.round(rng.uniform(-35, -30) if cell.negative == "elderly_quiet"
                                   else rng.uniform(-35, -18), 1))
     hold_at = int(rng.integers(2, len(exchanges) - 1)) if line["hold"] else None
-    comfort = tuple(Exchange(fill(a, slots), fill(c, slots)) for a, c in g["comfort"])
+    symptom_talk = bool(cell.group == "labored" and cell.source == "espeak" and rng.random() < 0.5)
+    used = {e.agent for e in exchanges}
+    more = [Exchange(fill(a, slots), fill(c, slots)) for a, c in (g["comfort"] if symptom_talk else g["generic"])]
+    more = tuple(e for e in more if e.agent not in used)
     condition = Condition(
         group=cell.group, severity=cell.severity, onset=cell.onset, ramp_s=ramp_s, degrade=cell.degrade,
         negative=cell.negative, source=cell.source, breaths="none", rate_wpm=rate,
@@ -426,13 +429,13 @@ def plan_call(seed: int, cell: Cell, prefix: str) -> CallPlan:
         condition=condition, agent=agent, caller=caller,
         agent_level_dbfs=float(np.round(rng.uniform(-26, -18), 1)), natural=natural,
         breathy_variant=breathy, labored_variant=labored, peak=peak, onset_s=onset_s,
-        symptom_talk=bool(cell.group == "labored" and cell.source == "espeak" and rng.random() < 0.5),
+        symptom_talk=symptom_talk,
         exchanges=exchanges, topic=topic["id"], hold_at=hold_at, hold_s=float(np.round(rng.uniform(10, 40), 1)),
         overlap_p=0.3 if line["overlap"] else 0.0,
         cough_p=0.4 if cell.negative == "laugh_cough" else 0.0,
         laugh_p=0.3 if cell.negative == "laugh_cough" else 0.0,
         filler_p=0.6 if cell.negative == "hesitant" else 0.0,
-        mains_hz=50.0 if rng.random() < 0.5 else 60.0, comfort=comfort)
+        mains_hz=50.0 if rng.random() < 0.5 else 60.0, more=more)
 
 
 def trouble(rng: np.random.Generator, cell: Cell, est_s: float) -> tuple[float, float | None, float | None]:
@@ -789,11 +792,11 @@ def layout_call(plan: CallPlan, es: Espeak, ctx: dict) -> Timeline:
             agent_turn(plan, tl, es, agent_text, rng)
         if ex.caller is not None:
             s = caller_turn(plan, tl, es, g, ex, rng, ctx)
-    extra = list(plan.comfort) if plan.cell.source == "espeak" else []
-    while plan.peak > 0 and extra and trouble_turns(tl) < 3:
+    extra = list(plan.more) if plan.cell.source == "espeak" else []
+    while plan.peak > 0 and extra and (trouble_turns(tl) < 3 or s < plan.peak):
         ex = extra.pop(0)
         agent_turn(plan, tl, es, ex.agent, rng)
-        caller_turn(plan, tl, es, g, ex, rng, ctx)
+        s = caller_turn(plan, tl, es, g, ex, rng, ctx)
     return tl
 
 
@@ -967,7 +970,8 @@ def make_label(plan: CallPlan, tl: Timeline, audio: np.ndarray, levels: dict, li
               "codec_8k": plan.condition.codec, "noise_floor_dbfs": NOISE_FLOOR_DBFS},
         split=plan.split, seed=plan.seed, condition=condition, expect_critical=exp_crit,
         forbid_critical=forbid_crit,
-        trouble={"peak_severity": plan.peak, "planned_onset_s": plan.onset_s, "symptom_talk": plan.symptom_talk},
+        trouble={"peak_severity": plan.peak, "reached_severity": max([t["severity"] for t in out["turns"]] + [0.0]),
+                 "planned_onset_s": plan.onset_s, "symptom_talk": plan.symptom_talk},
         events=sorted(tl.events + line_events, key=lambda e: e["start_s"]),
         topic=plan.topic,
         generator={"script": "tools/eval_corpus.py", "version": EVAL_VERSION, "params_sha256": digest, **versions},
@@ -1077,6 +1081,10 @@ def prepare_espeak(out: Path) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     build_espeak_data(parent, VARIANTS_DIR)
     build_variants(parent, system / "voices" / "!v")
+    with tempfile.TemporaryDirectory(dir=parent) as tmp:
+        es = Espeak(parent, Path(tmp), 2)
+        derived = [p.name for p in (parent / "espeak-ng-data" / "voices" / "!v").glob("ev_*")]
+        es.check_variants(Voice("en", name, 50, 40) for name in sorted(derived))
     return parent
 
 
