@@ -9,7 +9,8 @@
 ``condition``) and an ``index.json`` listing the ids. A folder without ``index.json`` is read
 like the project's fixture calls (``audio_fixtures/calls``): every label file in it, one
 ``fixtures`` split, ``expect_critical`` / ``forbid_critical`` derived from ``max_severity``,
-``trouble_onset_s`` and ``forbidden_alerts``, and a condition derived from the label.
+``trouble_onset_s`` and ``forbidden_alerts``, and a condition derived from the label. An
+expect_critical call without a ``trouble_onset_s`` is scored from the start of the call.
 
 Every call is replayed at each asked rate (one *file*) through the pipeline of
 ``call-monitor replay --no-transcribe`` (:class:`~monitor.sources.FileSource` in 2 s blocks ->
@@ -84,8 +85,8 @@ DETECT_WITHIN_S = 30.0
 REPLAY_BLOCK_S = 2.0
 """Block length ``call-monitor replay`` reads files in (without ``--realtime``)."""
 CUE_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "measures.py",
-                                "cues.py", "events.py", "pipeline.py", "dsp/*.py")
-"""Package files (relative to the package) whose code decides the caller's cue stream."""
+                                "cues.py", "events.py", "pipeline.py", "dsp/*.py", "data/**/*")
+"""Package files (relative to the package) whose code or data decides the caller's cue stream."""
 CACHE_VERSION = 1
 RATE_BUCKETS = ((130.0, "<130"), (160.0, "130-160"), (math.inf, ">160"))
 SNR_BUCKETS = ((10.0, "<10"), (20.0, "10-20"), (math.inf, ">=20"))
@@ -163,6 +164,8 @@ def _jobs_of(label: Mapping[str, Any], path: Path, rates: Sequence[int], fixture
         else:
             split, condition = label["split"], dict(label.get("condition") or {})
             expect, forbid = bool(label["expect_critical"]), bool(label["forbid_critical"])
+        if expect and onset is None:  # trouble from the start without a marked onset: the whole call
+            onset = 0.0
         common = dict(id=str(label.get("id") or label.get("name") or path.stem), split=split,
                       caller_channel=int(channels["caller"]),
                       agent_channel=None if channels.get("agent") is None else int(channels["agent"]),
@@ -226,7 +229,7 @@ class CueStream:
 def _digest_sources(package_dir: Path) -> str:
     h = hashlib.sha256()
     for pattern in CUE_SOURCES:
-        for p in sorted(package_dir.glob(pattern)):
+        for p in sorted(q for q in package_dir.glob(pattern) if q.is_file()):
             h.update(p.relative_to(package_dir).as_posix().encode())
             h.update(p.read_bytes())
     return h.hexdigest()
