@@ -273,6 +273,20 @@ def test_bad_corpus_gives_one_line_errors(tmp_path, capsys):
     assert "a.json: invalid JSON" in err and len(err.splitlines()) == 1
 
 
+def test_a_missing_audio_file_is_named_and_the_others_still_scored(tmp_path, capsys):
+    folder = fixture_folder(tmp_path, NAMES[:2])
+    label = json.loads((folder / "normal.json").read_text())
+    label["files"]["16000"] = str(tmp_path / "gone_16k.wav")
+    (folder / "normal.json").write_text(json.dumps(label))
+    out = tmp_path / "run.json"
+    code = ev.main([str(folder), "--rates", "16000", "-j", "1", "--cache", str(tmp_path / "c"), "--json", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == f"evaluate: error: {tmp_path / 'gone_16k.wav'}: no such file"
+    data = json.loads(out.read_text())
+    assert [f["id"] for f in data["files"] if not f.get("error")] == ["deteriorating"]
+    assert data["tables"]["fixtures"][0]["files"] == 1
+
+
 @pytest.mark.skipif(not (SLICE / "index.json").is_file(),
                     reason="no corpus slice: audio_fixtures/generated/eval_slice is made by tools/eval_corpus.py")
 def test_corpus_slice_end_to_end(tmp_path, capsys):

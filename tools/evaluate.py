@@ -78,7 +78,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
 import monitor  # noqa: E402
-from monitor.audio_io import AudioFileError  # noqa: E402
+from monitor.audio_io import AudioFileError, probe  # noqa: E402
 from monitor.baseline import BaselineBuilder  # noqa: E402
 from monitor.config import AnalysisConfig, Config, ConfigError, load_config, parse_override  # noqa: E402
 from monitor.cues import CueTracker  # noqa: E402
@@ -460,6 +460,7 @@ def evaluate_job(job: Job, settings: Settings) -> dict[str, Any]:
     start = time.perf_counter()
     cfg = make_config(settings)
     try:
+        probe(job.path)  # a missing or broken file gets its one-line reason before anything reads it
         stream, source = cached_stream(job, cfg, settings.cache_dir)
         if stream is not None:
             result = file_result(job, judge_cues(stream, cfg), source)
