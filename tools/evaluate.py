@@ -604,7 +604,8 @@ def tables(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     """Per split: the overall row, then one row per value of each condition dimension."""
     ok = [r for r in results if not r.get("error")]
     out: dict[str, list[dict[str, Any]]] = {}
-    for split in sorted({r["split"] for r in ok}):
+    order = {"tune": 0, "test": 1}
+    for split in sorted({r["split"] for r in ok}, key=lambda s: (order.get(s, 2), s)):
         mine = [r for r in ok if r["split"] == split]
         rows = [{"dimension": "overall", "value": None, "label": "overall", **row_metrics(mine)}]
         for dim, read in DIMENSIONS:
