@@ -811,7 +811,8 @@ def run_evaluation(jobs: Sequence[Job], settings: Settings, workers: int) -> Run
     return RunReport(results=results, tables=tables(results), wall_s=wall,
                      audio_s=sum(r["duration_s"] for r in ok),
                      replayed=sum(r["source"] == "replay" for r in ok),
-                     from_frames=sum(r["source"] == "frames" for r in ok), cached=sum(r["source"] == "cache" for r in ok))
+                     from_frames=sum(r["source"] == "frames" for r in ok),
+                     cached=sum(r["source"] == "cache" for r in ok))
 
 
 def timing_line(rep: RunReport, workers: int) -> str:
