@@ -65,7 +65,7 @@ def replay_cli(tmp_path_factory, jobs) -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def full(jobs) -> dict[str, tuple[list, ev.CueStream]]:
+def full(jobs) -> dict[str, tuple[list, ev.FrameRecord, ev.CueStream]]:
     cfg = load_config(None, None, user_config=False)
     return {j.id: ev.replay_file(j, cfg) for j in jobs}
 
@@ -110,7 +110,7 @@ def test_harness_scores_what_replay_shows(tmp_path, jobs, replay_cli):
 def test_cached_cues_give_exactly_the_alerts_of_a_full_replay(jobs, full):
     cfg = load_config(None, None, user_config=False)
     for job in jobs:
-        events, stream = full[job.id]
+        events, _, stream = full[job.id]
         assert stream.cues and stream.duration_s == pytest.approx(job.duration_s, abs=0.01)
         assert alerts_of(ev.judge_cues(stream, cfg)) == alerts_of(events)
         clears = [(e.t, e.kind, e.reason) for e in events if e.type == "alert_cleared"]
@@ -125,9 +125,32 @@ def test_cached_cues_serve_other_thresholds_exactly(jobs, full):
     default = load_config(None, None, user_config=False)
     job = next(j for j in jobs if j.id == "deteriorating")
     assert ev.cue_key(job, other) == ev.cue_key(job, default)
-    events, _ = ev.replay_file(job, other)
-    assert alerts_of(ev.judge_cues(full[job.id][1], other)) == alerts_of(events)
+    events, _, _ = ev.replay_file(job, other)
+    assert alerts_of(ev.judge_cues(full[job.id][2], other)) == alerts_of(events)
     assert alerts_of(events) != alerts_of(full[job.id][0])
+
+
+def test_cues_from_recorded_frames_equal_the_pipeline_cues(jobs, full):
+    cfg = load_config(None, None, user_config=False)
+    for job in jobs:
+        _, record, stream = full[job.id]
+        assert record.legs == ("caller", "agent") and len(record.fed) > 10
+        assert repr(ev.track_cues(record, cfg.analysis)) == repr(stream)
+
+
+def test_recorded_frames_serve_other_cue_windows_exactly(jobs, full):
+    """The analysis settings change the cues, not the frames: frames recorded under the defaults,
+    tracked with other settings, give the cues and alerts of a full replay with those settings."""
+    default = load_config(None, None, user_config=False)
+    name, value = next((k, v) for k, v in asdict(default.analysis).items()
+                       if k.startswith("window") and isinstance(v, float))
+    other = load_config(None, {f"analysis.{name}": value * 0.75}, user_config=False)
+    job = next(j for j in jobs if j.id == "deteriorating")
+    assert ev.frames_key(job) == ev.frames_key(job) and ev.cue_key(job, other) != ev.cue_key(job, default)
+    events, _, stream = ev.replay_file(job, other)
+    tracked = ev.track_cues(full[job.id][1], other.analysis)
+    assert repr(tracked) == repr(stream) and repr(tracked) != repr(full[job.id][2])
+    assert alerts_of(ev.judge_cues(tracked, other)) == alerts_of(events)
 
 
 def test_cache_key_follows_audio_channels_and_analysis(jobs):
@@ -140,13 +163,25 @@ def test_cache_key_follows_audio_channels_and_analysis(jobs):
     assert ev.cue_key(a, cfg) != ev.cue_key(a, changed)
 
 
-def test_second_run_reads_the_cache_and_agrees(tmp_path, jobs):
+def test_later_runs_read_the_cache_and_agree(tmp_path, jobs):
+    jobs = [j for j in jobs if j.id == "labored_start"]
     settings = ev.Settings(cache_dir=str(tmp_path / "cache"))
     first = ev.evaluate_jobs(jobs, settings, workers=1)
     second = ev.evaluate_jobs(jobs, settings, workers=1)
     assert {r["source"] for r in first} == {"replay"} and {r["source"] for r in second} == {"cache"}
-    strip = [{k: v for k, v in r.items() if k not in ("source", "cpu_s")} for r in first]
-    assert strip == [{k: v for k, v in r.items() if k not in ("source", "cpu_s")} for r in second]
+
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k not in ("source", "cpu_s")} for r in rs]
+
+    assert strip(first) == strip(second)
+    # other cue settings: cues again from the cached frames, no analyzer; the same as a fresh replay
+    name, value = next((k, v) for k, v in asdict(load_config(None, None, user_config=False).analysis).items()
+                       if k.startswith("window") and isinstance(v, float))
+    other = replace(settings, overrides=((f"analysis.{name}", value * 0.75),))
+    third = ev.evaluate_jobs(jobs, other, workers=1)
+    fresh = ev.evaluate_jobs(jobs, replace(other, cache_dir=None), workers=1)
+    assert {r["source"] for r in third} == {"frames"} and {r["source"] for r in fresh} == {"replay"}
+    assert strip(third) == strip(fresh)
 
 
 def result(onset, ttc=None, *, expect=True, forbid=False, duration=120.0, warnings=0, criticals=0,
@@ -236,6 +271,20 @@ def test_bad_corpus_gives_one_line_errors(tmp_path, capsys):
     assert ev.main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "a.json: invalid JSON" in err and len(err.splitlines()) == 1
+
+
+def test_a_missing_audio_file_is_named_and_the_others_still_scored(tmp_path, capsys):
+    folder = fixture_folder(tmp_path, NAMES[:2])
+    label = json.loads((folder / "normal.json").read_text())
+    label["files"]["16000"] = str(tmp_path / "gone_16k.wav")
+    (folder / "normal.json").write_text(json.dumps(label))
+    out = tmp_path / "run.json"
+    code = ev.main([str(folder), "--rates", "16000", "-j", "1", "--cache", str(tmp_path / "c"), "--json", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == f"evaluate: error: {tmp_path / 'gone_16k.wav'}: no such file"
+    data = json.loads(out.read_text())
+    assert [f["id"] for f in data["files"] if not f.get("error")] == ["deteriorating"]
+    assert data["tables"]["fixtures"][0]["files"] == 1
 
 
 @pytest.mark.skipif(not (SLICE / "index.json").is_file(),

@@ -843,15 +843,17 @@ def line_noise(plan: CallPlan, rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def packet_loss(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
-    """X (n,) with 20-60 ms stretches zeroed or repeating the stretch before, every 3-12 s."""
+    """X (n,) with 20-60 ms stretches zeroed or repeating the stretch before, every 3-12 s
+    (whole milliseconds, so that the labelled times are exact)."""
     y = x.copy()
-    events, t = [], float(rng.uniform(3, 12))
+    ms = SR // 1000
+    events, t = [], round(float(rng.uniform(3, 12)), 3)
     while t < len(x) / SR - 1:
-        i, n = int(t * SR), int(rng.uniform(0.02, 0.06) * SR)
+        i, n = int(round(t * 1000)) * ms, int(rng.integers(20, 61)) * ms
         mode = "zero" if rng.random() < 0.5 else "repeat"
         y[i: i + n] = 0.0 if mode == "zero" else y[i - n: i]
         events.append({"kind": "packet_loss", "start_s": r3(t), "end_s": r3(t + n / SR), "mode": mode})
-        t += float(rng.uniform(3, 12))
+        t = round(t + float(rng.uniform(3, 12)), 3)
     return y, events
 
 

@@ -22,9 +22,10 @@ scored on the tune split (:func:`objective`):
   30 s of the onset, then the lower median time to critical;
 - infeasible trials rank below every feasible one, fewer violations first.
 
-Only the cheap part reruns per trial: each file's cue stream is cached by :mod:`tools.evaluate`
-(a key under ``analysis.`` changes the cues, so its values replay the files once each). The test
-split is evaluated once, with the chosen values, and never used in choosing.
+Only the cheap part reruns per trial: each file's frames and cue stream are cached by
+:mod:`tools.evaluate`, so a rule key reruns only the baseline and the alert engine, and a key
+under ``analysis.`` the cue tracker over the cached frames as well. The test split is evaluated
+once, with the chosen values, and never used in choosing.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class Search:
         self.jobs, self.settings, self.workers = jobs, settings, workers
         self.trials: dict[tuple, Trial] = {}
         self.replayed = 0
+        self.from_frames = 0
 
     def score(self, values: Mapping[str, Any]) -> Trial:
         key = tuple(sorted((k, json.dumps(v)) for k, v in values.items()))
@@ -135,6 +137,10 @@ class Search:
             settings = replace(self.settings, overrides=self.settings.overrides + tuple(values.items()))
             results = ev.evaluate_jobs(self.jobs, settings, self.workers)
             self.replayed += sum(r.get("source") == "replay" for r in results)
+            self.from_frames += sum(r.get("source") == "frames" for r in results)
+            failed = [r["error"] for r in results if r.get("error")]
+            if failed:
+                raise ev.CorpusError(failed[0])
             ok = [r for r in results if not r.get("error")]
             self.trials[key] = Trial(tuple(values.items()), ev.row_metrics(ok), results)
             print(trial_line(self.trials[key]), flush=True)
@@ -197,10 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     start = {k: config_value(cfg, k) for k in grid}
     t0 = time.perf_counter()
     search = Search(tune_jobs, settings, args.jobs)
-    best = search.run(grid, start, args.passes)
+    try:
+        best = search.run(grid, start, args.passes)
+    except ev.CorpusError as exc:
+        return ev.fail(str(exc), 1)
     tune_s = time.perf_counter() - t0
     print(f"\n{len(search.trials)} trials on {len(tune_jobs)} {args.tune_split} files in {tune_s:.1f} s "
-          f"({search.replayed} full replays, the rest from cached cues)")
+          f"({search.replayed} full replays, {search.from_frames} cue streams from cached frames, the rest "
+          "from cached cues)")
     chosen = dict(best.values)
     print("chosen (" + ("feasible" if best.feasible else "NOT feasible: no trial met the constraints") + "):")
     for k, v in chosen.items():
