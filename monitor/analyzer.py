@@ -58,6 +58,10 @@ class AnalyzerConfig:
     sound: SoundClassParams = field(default_factory=SoundClassParams)
 
 
+WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
+"""The analyzer with the sound class on: breaths and coughs are told from speech."""
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Window lengths and offsets at one sample rate (derived, not configured)."""
@@ -210,7 +214,7 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
     features : np.ndarray [shape=(n, 10)]  :func:`monitor.dsp.sound_class.class_features`
     active : np.ndarray [shape=(n,)], bool  the voice-activity mask of any sound
     """
-    cfg = cfg or AnalyzerConfig()
+    cfg = cfg or WITH_SOUND_CLASS
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
     if raw is None:

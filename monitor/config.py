@@ -116,6 +116,7 @@ class RuleConfig:
 
 ACOUSTIC_KINDS: tuple[str, ...] = (
     "slow_speech", "long_pauses", "slow_response", "short_phrases", "breathy_voice", "weak_voice",
+    "audible_breathing",
 )
 
 DEFAULT_RULES: tuple[RuleConfig, ...] = (
@@ -151,6 +152,12 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # voice. Line levels vary too much for an absolute floor.
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-6.0, min_speech_s=3.0,
                persist_s=8.0),
+    # Audible breathing: healthy callers' breaths are rarely audible on a phone line (a few a
+    # minute at most); a breathless caller inhales audibly between short phrases, 10-20 times a
+    # minute of their turn time. Six more a minute than the caller's own baseline and at least
+    # 6, or over 12 a minute at all.
+    RuleConfig("audible_breathing", "breaths_per_min", "above", delta=6.0, gate=6.0,
+               absolute=12.0, min_speech_s=4.0, persist_s=6.0),
 )
 
 

@@ -69,6 +69,10 @@ class CuesEvent(Event):
     cpps_db: float | None = None
     loudness_dbfs: float | None = None
     response_latency_s: float | None = None
+    breaths_per_min: float | None = None
+    paused_breath_share: float | None = None
+    mean_breath_s: float | None = None
+    coughs_per_min: float | None = None
     speech_s: float | None = None
     """Seconds of caller speech in the window."""
     window_s: float | None = None

@@ -7,12 +7,10 @@ of the speakers held out from training (s17-s32) and the odd-numbered real speec
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
-from monitor.analyzer import AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
 from monitor.dsp.runs import runs
 from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, sound_classes,
                                      spectral_shape)
@@ -20,7 +18,7 @@ from monitor.frames import Frames
 from monitor.measures import span_measures
 from tools import train_sound_class as tsc
 
-PARAMS = SoundClassParams()
+PARAMS = SoundClassParams(enabled=True)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +77,7 @@ def test_breathing_and_coughs_are_not_speech(held_out):
 def test_sustained_vowels_stay_speech(held_out):
     vowels = [c for c in tsc.breathing_clips(tsc.BREATHING) if c.kind == "vowel-a"]
     on = tsc.recording_figures(vowels)["vowel-a"]["speech_share"]
-    off_cfg = AnalyzerConfig(sound=replace(PARAMS, enabled=False))
+    off_cfg = AnalyzerConfig()
     off = tsc.recording_figures(vowels, off_cfg)["vowel-a"]["speech_share"]
     assert on >= off - 0.03, (on, off)
 
@@ -100,7 +98,7 @@ def test_breaths_in_the_pauses_of_real_speech_are_found(held_out, held_out_speec
 def test_breaths_become_pause_time_and_are_counted(held_out, held_out_speech):
     rng = np.random.default_rng(3)
     (x, iv), = tsc.mix(held_out_speech, tsc.breath_snippets(held_out), rng, 1)
-    f = analyze_signal(x, 16000)
+    f = analyze_signal(x, 16000, WITH_SOUND_CLASS)
     m = span_measures(f)
     assert not (f.speech & (f.sound != SPEECH)).any()
     assert not f.nucleus[f.sound != SPEECH].any() and not f.voiced[f.sound != SPEECH].any()
@@ -110,18 +108,31 @@ def test_breaths_become_pause_time_and_are_counted(held_out, held_out_speech):
         assert m.pauses >= 1 and m.paused_breath_share > 0
 
 
-def test_streaming_equals_whole_signal_on_breathing(held_out):
-    clip = next(c for c in held_out if c.kind == "breathing-shallow")
-    x = np.concatenate([clip.x, next(c for c in held_out if c.kind == "cough-heavy").x])
-    whole = analyze_signal(x, 16000)
-    assert (whole.sound == BREATH).any()
+CALL = tsc.ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
+
+
+def test_the_sound_class_is_off_by_default_and_on_for_analyze():
+    assert not AnalyzerConfig().sound.enabled and WITH_SOUND_CLASS.sound.enabled
+
+
+@pytest.mark.parametrize("what", ["breathing", "call"])
+def test_streaming_equals_whole_signal(held_out, what):
+    if what == "breathing":
+        clip = next(c for c in held_out if c.kind == "breathing-shallow")
+        x = np.concatenate([clip.x, next(c for c in held_out if c.kind == "cough-heavy").x])
+    else:  # a fixture call's caller leg with synthetic inhalations, 40 s
+        import soundfile as sf
+        x = sf.read(CALL, dtype="float32")[0][: 40 * 16000, 1]
+    whole = analyze_signal(x, 16000, WITH_SOUND_CLASS)
+    assert (whole.sound == (BREATH if what == "breathing" else SPEECH)).any()
     rng = np.random.default_rng(1)
-    an, parts, i = StreamingAnalyzer(16000), [], 0
+    an, parts, i = StreamingAnalyzer(16000, WITH_SOUND_CLASS), [], 0
     while i < len(x):
         step = int(rng.integers(160, 40000))
         parts.append(an.feed(x[i:i + step]))
         i += step
     parts.append(an.flush())
     got = Frames.concat(parts)
-    assert np.array_equal(got.sound, whole.sound) and np.array_equal(got.speech, whole.speech)
-    assert np.array_equal(got.nucleus, whole.nucleus)
+    for name in ("sound", "speech", "voiced", "nucleus"):
+        assert np.array_equal(getattr(got, name), getattr(whole, name)), name
+    assert np.array_equal(got.hnr_db, whole.hnr_db, equal_nan=True)

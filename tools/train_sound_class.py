@@ -24,14 +24,14 @@ import argparse
 import csv
 import logging
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.signal import firwin, resample_poly
 
-from monitor.analyzer import AnalyzerConfig, analyze_signal, class_inputs
+from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, analyze_signal, class_inputs
 from monitor.audio_io import AnalysisStream
 from monitor.dsp.energy import frame_energy_db, smooth_db
 from monitor.dsp.framing import frame_signal
@@ -209,7 +209,7 @@ def recording_figures(clips: list[Clip], cfg: AnalyzerConfig | None = None) -> d
     """Per kind: share of the length classed as speech, syllables per minute, seconds."""
     acc: dict[str, list[float]] = {}
     for c in clips:
-        f = analyze_signal(c.x, 16000, cfg)
+        f = analyze_signal(c.x, 16000, cfg or WITH_SOUND_CLASS)
         a = acc.setdefault(c.kind, [0.0, 0.0, 0.0])
         a[0] += f.speech.sum() * 0.01
         a[1] += int(f.nucleus.sum())
@@ -220,7 +220,7 @@ def recording_figures(clips: list[Clip], cfg: AnalyzerConfig | None = None) -> d
 def onset_agreement(x: np.ndarray) -> tuple[int, int]:
     """Reference breath onsets (energy events) matched by a detected breath onset within 100 ms."""
     ref, _ = energy_events(x)
-    det, _ = runs(analyze_signal(x, 16000).sound == BREATH)
+    det, _ = runs(analyze_signal(x, 16000, WITH_SOUND_CLASS).sound == BREATH)
     if len(ref) == 0:
         return 0, 0
     if len(det) == 0:
@@ -235,7 +235,7 @@ def detection(mixes, band: str) -> tuple[int, int, int]:
     hits = misses = false = 0
     for x, iv in mixes:
         sig, rate = (x, 16000) if band == "16k" else (telephone(x), 8000)
-        f = analyze_signal(sig, rate)
+        f = analyze_signal(sig, rate, WITH_SOUND_CLASS)
         s, e = runs(f.sound == BREATH)
         ts, te = f.t[s], f.t[np.maximum(e - 1, 0)]
         over = [(ts <= b) & (te >= a) for a, b in iv]
@@ -248,10 +248,10 @@ def detection(mixes, band: str) -> tuple[int, int, int]:
 
 def speech_change(clips: list[Clip]) -> tuple[float, float]:
     """Relative change (%) of total speech time and syllables on real speech, classifier on vs off."""
-    off = AnalyzerConfig(sound=replace(AnalyzerConfig().sound, enabled=False))
+    off = AnalyzerConfig()
     tot = np.zeros((2, 2))
     for c in clips:
-        for i, cfg in enumerate((AnalyzerConfig(), off)):
+        for i, cfg in enumerate((WITH_SOUND_CLASS, off)):
             f = analyze_signal(c.x, 16000, cfg)
             tot[i] += (f.speech.sum(), f.nucleus.sum())
     return tuple(100.0 * (tot[0] / tot[1] - 1.0))

@@ -9,7 +9,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..analyzer import StreamingAnalyzer
+from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
 from ..audio_io import AnalysisStream, AudioFileError
 from ..console import error, warning
 from ..frames import Frames
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
     """Summary record of one file and whether it was truncated. Raises AudioFileError."""
     stream = AnalysisStream(path, [channel] if channel is not None else None)
-    analyzer = StreamingAnalyzer(stream.rate)
+    analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
     frames = Frames.concat(list(analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate)))))
     duration = stream.duration_s
     m: SpanMeasures = span_measures(frames, duration)

@@ -50,7 +50,8 @@ _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 class SoundClassParams:
     """Settings of the sound classes; frame counts at the 10 ms hop."""
 
-    enabled: bool = True
+    enabled: bool = False          # off by default until the alert rules are tuned on it (see
+                                   # monitor.analyzer.WITH_SOUND_CLASS, which ``analyze`` uses)
     smooth_frames: int = 11        # feature averaging window (centred)
     score_frames: int = 7          # score averaging window (centred)
     min_event_frames: int = 19     # a breath or cough lasts at least 190 ms (odd: a centred window)
