@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dsp.runs import runs
+from .dsp.sound_class import BREATH, COUGH
 from .frames import HOP_S, Frames
 from .measures import SpanMeasures
 
@@ -34,9 +35,15 @@ class SpanAccumulator:
         self.nuclei_before_first = 0
         self.open_len = 0                    # silence since the last speech frame (frames)
         self.open_nuclei = 0                 # nuclei in that silence
+        self.open_breath = 0                 # breath frames in that silence
         self.pauses = 0
         self.pause_frames = 0
         self.pause_nuclei = 0
+        self.pauses_with_breath = 0
+        self.breaths = 0
+        self.breath_frames = 0
+        self.coughs = 0
+        self._prev_sound = -1                # the sound class of the last frame added
         self.voiced = 0
         self.hnr_sum = 0.0
         self.cpps_sum = 0.0
@@ -52,6 +59,10 @@ class SpanAccumulator:
         sp = frames.speech.astype(bool)
         nuc = frames.nucleus.astype(np.int64)
         csum = np.concatenate([[0], np.cumsum(nuc)])
+        sound = frames.sound
+        breath = sound == BREATH
+        bsum = np.concatenate([[0], np.cumsum(breath)])
+        self._sound_events(sound)
         idx = np.flatnonzero(sp)
         if len(idx) == 0:
             if self.first is None:
@@ -59,14 +70,23 @@ class SpanAccumulator:
             else:
                 self.open_len += m
                 self.open_nuclei += int(csum[-1])
+                self.open_breath += int(bsum[-1])
         else:
-            self._speech_batch(idx, csum, m)
+            self._speech_batch(idx, csum, bsum, m)
         self.n += m
         self.speech += len(idx)
         self.nuclei += int(csum[-1])
         self._voice(frames, sp)
 
-    def _speech_batch(self, idx: np.ndarray, csum: np.ndarray, m: int) -> None:
+    def _sound_events(self, sound: np.ndarray) -> None:
+        """Breaths and coughs are runs of their class: count the runs that start in this batch."""
+        prev = np.concatenate([[self._prev_sound], sound[:-1]])
+        self.breaths += int(((sound == BREATH) & (prev != BREATH)).sum())
+        self.coughs += int(((sound == COUGH) & (prev != COUGH)).sum())
+        self.breath_frames += int((sound == BREATH).sum())
+        self._prev_sound = int(sound[-1])
+
+    def _speech_batch(self, idx: np.ndarray, csum: np.ndarray, bsum: np.ndarray, m: int) -> None:
         """Pauses closed by this batch's speech; the silence after its last speech stays open."""
         s, e = runs(~self._speech_mask(idx, m))
         lead = len(s) and s[0] == 0
@@ -77,21 +97,23 @@ class SpanAccumulator:
                 s, e = s[1:], e[1:]
         elif lead:  # the open silence goes on into this batch and ends at its first speech
             length = self.open_len + int(e[0])
-            self._close(length, self.open_nuclei + int(csum[e[0]]))
+            self._close(length, self.open_nuclei + int(csum[e[0]]), self.open_breath + int(bsum[e[0]]))
             s, e = s[1:], e[1:]
         elif self.open_len:
-            self._close(self.open_len, self.open_nuclei)
+            self._close(self.open_len, self.open_nuclei, self.open_breath)
         tail = len(e) and e[-1] == m
         if tail:
             self.open_len, self.open_nuclei = int(m - s[-1]), int(csum[m] - csum[s[-1]])
+            self.open_breath = int(bsum[m] - bsum[s[-1]])
             s, e = s[:-1], e[:-1]
         else:
-            self.open_len = self.open_nuclei = 0
+            self.open_len = self.open_nuclei = self.open_breath = 0
         lengths = e - s
         keep = lengths >= self.min_pause
         self.pauses += int(keep.sum())
         self.pause_frames += int(lengths[keep].sum())
         self.pause_nuclei += int((csum[e[keep]] - csum[s[keep]]).sum())
+        self.pauses_with_breath += int(((bsum[e[keep]] - bsum[s[keep]]) > 0).sum())
         self.last = self.n + int(idx[-1])
 
     @staticmethod
@@ -100,12 +122,13 @@ class SpanAccumulator:
         mask[idx] = True
         return mask
 
-    def _close(self, length: int, nuclei: int) -> None:
+    def _close(self, length: int, nuclei: int, breath: int) -> None:
         """A silence inside speech ended: a pause if long enough (else part of a phrase)."""
         if length >= self.min_pause:
             self.pauses += 1
             self.pause_frames += length
             self.pause_nuclei += nuclei
+            self.pauses_with_breath += int(breath > 0)
 
     def _voice(self, frames: Frames, sp: np.ndarray) -> None:
         voiced = frames.voiced.astype(bool)
@@ -131,9 +154,10 @@ class SpanAccumulator:
     def result(self, duration_s: float | None = None) -> SpanMeasures:
         """The measures of everything added, as :func:`~monitor.measures.span_measures` gives them."""
         duration = float(duration_s) if duration_s is not None else self.n * HOP_S
+        events = (self.breaths, self.breath_frames * HOP_S, self.coughs)
         if self.first is None:
             return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0,
-                                None, None, None, None, None, None)
+                                None, None, None, None, None, None, *events)
         speaking = (self.last - self.first + 1) - self.pause_frames
         speaking_s = speaking * HOP_S
         pause_s = self.pause_frames * HOP_S
@@ -153,4 +177,6 @@ class SpanAccumulator:
             hnr_db=finite(self.hnr_sum / self.voiced) if self.voiced else None,
             cpps_db=finite(self.cpps_sum / self.voiced) if self.voiced else None,
             loudness_dbfs=finite(10.0 * np.log10(self.power_sum / self.speech)) if self.speech else None,
+            breaths=events[0], breath_s=events[1], coughs=events[2],
+            paused_breath_share=self.pauses_with_breath / self.pauses if self.pauses else None,
         )

@@ -17,11 +17,12 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .events import (CUE_NAMES, WORD_CUE_NAMES, AlertClearedEvent, AlertEvent, CuesEvent, Word,
+from .events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 
 SCHEMA_VERSION = 2
@@ -95,7 +96,7 @@ CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
 """
 
 _TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
-_CUE_FIELDS = set(CUE_NAMES) | set(WORD_CUE_NAMES) | {"speech_s", "baseline_ready"}
+_CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
 
 
 class StoreError(RuntimeError):
@@ -606,6 +607,17 @@ class Store:
                 self._rollback()
                 raise StoreError(f"{self.path}: {_describe(exc)}") from None
         return counts
+
+    def instance_id(self) -> str:
+        """A random id made once for this database and kept in it (table ``meta``): it names the
+        daemon to a supervisor console, which tells apart alerts by (instance id, alert id), so a
+        new database never reuses the identity whose alert ids it would repeat."""
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?)",
+                        (uuid.uuid4().hex,), commit=True)
+            return str(self._read("SELECT value FROM meta WHERE key = 'instance_id'")[0][0])
+
 
     def journal_mode(self) -> str:
         return str(self._read("PRAGMA journal_mode")[0][0])

@@ -26,10 +26,12 @@ import numpy as np
 from ..audio_io import AudioFileError, probe
 from ..baseline import Baseline
 from ..config import Config
+from ..cue_registry import CUES
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..frames import HOP_S
 from ..measures import pause_runs
+from ..dsp.sound_class import BREATH, COUGH
 from ..phrases import PhraseMatcher
 from ..sources import Chunk, FileSource
 from ..store import Store
@@ -51,6 +53,10 @@ class LegTrack:
     env_peak: np.ndarray
     speech: list[tuple[float, float]] = field(default_factory=list)
     pauses: list[tuple[float, float]] = field(default_factory=list)
+    breaths: list[tuple[float, float]] = field(default_factory=list)
+    """Audible breaths (the analyzer's breath class)."""
+    coughs: list[tuple[float, float]] = field(default_factory=list)
+    """Coughs and other sounds that are neither speech nor breath."""
 
 
 @dataclass
@@ -121,6 +127,7 @@ class _Collector:
         self._carry = [np.zeros(0, np.float32) for _ in legs]
         self._peaks: list[list[np.ndarray]] = [[] for _ in legs]
         self._speech: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
+        self._sound: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
         self._t: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
 
     def chunk(self, chunk: Chunk) -> None:
@@ -135,6 +142,7 @@ class _Collector:
         if len(frames):
             self._t[leg].append(np.asarray(frames.t, dtype=np.float64))
             self._speech[leg].append(np.asarray(frames.speech, dtype=bool))
+            self._sound[leg].append(np.asarray(frames.sound, dtype=np.uint8))
 
     def tracks(self, cfg: Config) -> dict[str, LegTrack]:
         out: dict[str, LegTrack] = {}
@@ -146,9 +154,9 @@ class _Collector:
             t = np.concatenate(self._t[leg]) if self._t[leg] else np.zeros(0)
             sp = np.concatenate(self._speech[leg]) if self._speech[leg] else np.zeros(0, bool)
             masks[leg] = (t, sp)
-            s, e = runs(sp)
-            regions = [(float(t[a] - HOP_S / 2), float(t[b - 1] + HOP_S / 2)) for a, b in zip(s, e)]
-            out[leg] = LegTrack(env_t=env_t, env_peak=peak, speech=regions)
+            sound = np.concatenate(self._sound[leg]) if self._sound[leg] else np.zeros(0, np.uint8)
+            out[leg] = LegTrack(env_t=env_t, env_peak=peak, speech=_regions(t, sp),
+                                breaths=_regions(t, sound == BREATH), coughs=_regions(t, sound == COUGH))
         if "caller" in masks:
             t, sp = masks["caller"]
             exclude = None
@@ -163,6 +171,12 @@ class _Collector:
             out["caller"].pauses = [(float(t[p] - HOP_S / 2), float(t[q - 1] + HOP_S / 2))
                                     for p, q in zip(ps, pe) if q > p]
         return out
+
+
+def _regions(t: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the runs of ``mask`` over frames centred at ``t`` (shape (n,))."""
+    s, e = runs(mask)
+    return [(float(t[a] - HOP_S / 2), float(t[b - 1] + HOP_S / 2)) for a, b in zip(s, e)]
 
 
 def check_recording(path: str) -> None:
@@ -369,22 +383,6 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
 
 # --------------------------------------------------------------------------- cue summary
 
-CUE_INFO: Mapping[str, tuple[str, str, str]] = MappingProxyType({
-    # name: (label, unit, worse direction)
-    "speech_rate_sps": ("Speech rate", "syll/s", "low"),
-    "articulation_rate_sps": ("Articulation rate", "syll/s", "low"),
-    "pause_ratio": ("Pause ratio", "", "high"),
-    "mean_pause_s": ("Mean pause", "s", "high"),
-    "mean_phrase_s": ("Mean phrase length", "s", "low"),
-    "response_latency_s": ("Response latency", "s", "high"),
-    "hnr_db": ("HNR", "dB", "low"),
-    "cpps_db": ("CPPS", "dB", "low"),
-    "loudness_dbfs": ("Loudness", "dBFS", "low"),
-    "words_per_min": ("Words per minute", "wpm", "low"),
-    "mean_word_gap_s": ("Mean gap between words", "s", "high"),
-})
-
-
 @dataclass(frozen=True)
 class CueRow:
     name: str
@@ -416,7 +414,8 @@ def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow
     if not windows:
         windows = [c for c in data.cues if (c.speech_s or 0.0) >= min_speech_s]
     rows = []
-    for name, (label, unit, worse) in CUE_INFO.items():
+    for c in CUES:
+        name, label, unit, worse = c.name, c.label[:1].upper() + c.label[1:], c.unit, c.worse
         vals = [(c.value(name), c.t) for c in windows if c.value(name) is not None]
         stats = data.baseline.stats(name) if data.baseline is not None else None
         if not vals and stats is None:
@@ -429,4 +428,4 @@ def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow
 
 
 __all__ = ["ReportData", "ReportError", "LegTrack", "Utterance", "CueRow", "from_file", "from_store",
-           "utterances", "cue_rows", "CUE_INFO"]
+           "utterances", "cue_rows"]
