@@ -100,3 +100,10 @@ def test_kaiser_lowpass_gives_firwins_single_precision_taps(down):
     ours = filters.kaiser_lowpass(20 * down + 1, 1.0 / down, 5.0)
     assert np.allclose(ours, theirs, rtol=0, atol=1e-15)
     assert np.array_equal(ours.astype(np.float32), theirs.astype(np.float32))
+
+
+def test_the_first_outputs_of_a_moving_average_are_those_of_the_whole_row():
+    x = (RNG.standard_normal((20, 269)) ** 2).astype(np.float32)
+    whole = nd.uniform_filter1d(x, 134, axis=1, mode="constant", origin=-67)
+    assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=135), whole[:, :135])
+    assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=200), whole[:, :200])

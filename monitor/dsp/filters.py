@@ -38,7 +38,7 @@ def _margins(size: int, origin: int) -> tuple[int, int]:
 
 
 def moving_average(x: np.ndarray, size: int, mode: str = "nearest", cval: float = 0.0,
-                   origin: int = 0) -> np.ndarray:
+                   origin: int = 0, count: int | None = None) -> np.ndarray:
     """``scipy.ndimage.uniform_filter1d(x, size, axis=-1, mode=mode, cval=cval, origin=origin)``.
 
     Parameters
@@ -47,17 +47,23 @@ def moving_average(x: np.ndarray, size: int, mode: str = "nearest", cval: float 
     size : int, window length
     mode : "nearest" (edge values repeated) or "constant" (``cval`` beyond the ends)
     origin : int, shift of the window (``size // 2 + origin`` samples lie left of the output sample)
+    count : int, optional
+        Only the first ``count`` outputs (the same values as those of the whole row).
 
     Returns
     -------
-    mean : np.ndarray [shape=(..., n)], ``x``'s dtype
+    mean : np.ndarray [shape=(..., count or n)], ``x``'s dtype
         Each row's running sum in double precision, updated sample by sample
         (add the entering sample, subtract the leaving one) and divided by ``size``.
     """
-    n = x.shape[-1]
+    n = x.shape[-1] if count is None else min(int(count), x.shape[-1])
     if n == 0:
-        return x.copy()
-    e = _extend(np.asarray(x, np.float64), *_margins(size, origin), mode, cval)
+        return x[..., :0].copy()
+    before, after = _margins(size, origin)
+    if before == 0 and n - 1 + size <= x.shape[-1]:  # the outputs wanted need no extension
+        e = np.asarray(x[..., :n - 1 + size], np.float64)
+    else:
+        e = _extend(np.asarray(x, np.float64), before, after, mode, cval)
     steps = np.empty(x.shape[:-1] + (n,), np.float64)
     steps[..., 0] = np.cumsum(e[..., :size], axis=-1)[..., -1]
     np.subtract(e[..., size:size + n - 1], e[..., :n - 1], out=steps[..., 1:])

@@ -69,8 +69,8 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     ref = sfft.rfft(s[:, :ref_length], nfft)
     c = sfft.irfft(np.conj(ref) * spec, nfft)[:, :max_lag + 1]
     # energy of the window at each lag: a moving sum of squares (accumulated in double)
-    box = moving_average(np.square(s), ref_length, mode="constant", origin=-(ref_length // 2))
-    e_lag = box[:, :max_lag + 1] * np.float32(ref_length)
+    box = moving_average(np.square(s), ref_length, mode="constant", origin=-(ref_length // 2), count=max_lag + 1)
+    e_lag = box * np.float32(ref_length)
     e_ref = e_lag[:, :1]
     r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
     r[(e_ref[:, 0] <= 1e-20)] = 0.0
