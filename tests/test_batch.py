@@ -249,3 +249,34 @@ def test_a_manifest_without_a_path_column_is_named(tmp_path):
     manifest.write_text("file\nx.wav\n")
     with pytest.raises(InputError, match="calls.csv: a manifest needs a 'path' column"):
         expand_inputs([str(manifest)])
+
+
+# ------------------------------------------------------------------ the archive report
+
+def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_calls(archive, tmp_path):
+    page = tmp_path / "archive.html"
+    done = cli("report", "--batch", str(archive["out"]), "--db", str(archive["db"]), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    rows = archive["rows"]
+    flagged = [r for r in rows if r["status"] == "scored" and int(r["alerts"]) > 0]
+    assert f"{len(rows)} calls &middot; 10 scored &middot; 2 failed" in html
+    assert "<td>possible_emergency</td><td><span class=\"sev critical\">critical</span></td>" in html
+    emergencies = sum(int(r["alerts_possible_emergency"]) > 0 for r in rows if r["status"] == "scored")
+    assert f"<td class=\"num\">{emergencies}</td>" in html
+    assert html.count("data:image/png;base64,") == 1 and "http" not in html.replace("http-equiv", "")
+    assert f"Flagged calls ({len(flagged)})" in html
+    for r in flagged:  # each flagged call links its own self-contained report, written from the store
+        link = tmp_path / "archive_calls" / f"call-{r['db_call_id']}.html"
+        assert f"href=\"archive_calls/call-{r['db_call_id']}.html\"" in html
+        assert "Call report:" in link.read_text()
+    assert str(archive["missing"]) in html.split("could not be scored")[1]
+
+
+def test_the_archive_report_names_a_bad_table(tmp_path):
+    table = tmp_path / "summary.csv"
+    table.write_text("a,b\n1,2\n")
+    done = cli("report", "--batch", str(table), "-o", str(tmp_path / "a.html"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"call-monitor: error: {table}: not a batch table (needs the columns path, " \
+                                  f"status, alerts and a row; write one with call-monitor batch --out)"
