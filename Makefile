@@ -7,7 +7,7 @@ APT_PACKAGES := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils esp
                 dbus libnotify-bin dunst xvfb chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages test bench demo fixtures clean
+.PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune clean
 
 setup: system-packages $(STAMP)
 
@@ -33,8 +33,24 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+EVAL_DIR := audio_fixtures/generated/eval
+EVAL_JOBS ?= $(shell nproc)
+
 fixtures: setup
 	$(PY) tools/make_fixtures.py audio_fixtures
+	$(PY) -m tools.eval_corpus audio_fixtures/generated/eval_slice --slice -j $(EVAL_JOBS)
+
+# The evaluation corpus (make eval): generated once, regenerated only where its inputs changed.
+eval-corpus: setup
+	$(PY) -m tools.eval_corpus $(EVAL_DIR) -j $(EVAL_JOBS)
+
+# Detection figures on both halves of the corpus; the test half's are the ones that count.
+eval: eval-corpus
+	$(PY) -m tools.evaluate $(EVAL_DIR) --split all -j $(EVAL_JOBS) --json eval_results.json
+
+# Thresholds chosen on the tuning half only (the grid lists the values tried); prints the test half.
+tune: eval-corpus
+	$(PY) -m tools.tune $(EVAL_DIR) --grid tools/eval_data/grid.toml -j $(EVAL_JOBS) --json tune_results.json
 
 test: setup fixtures
 	$(PY) -m pytest -q tests

@@ -27,6 +27,9 @@ from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps
 from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
 from .dsp.framing import frame_signal, n_frames
 from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
+from .dsp import sound_class_model as model
+from .dsp.sound_class import (SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams, class_features,
+                              class_scores, sound_classes, spectral_shape)
 from .dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frames import Frames
 
@@ -52,6 +55,11 @@ class AnalyzerConfig:
     cepstrum: CepstrumParams = field(default_factory=CepstrumParams)
     vad: VadParams = field(default_factory=VadParams)
     syllables: SyllableParams = field(default_factory=SyllableParams)
+    sound: SoundClassParams = field(default_factory=SoundClassParams)
+
+
+WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
+"""The analyzer with the sound class on: breaths and coughs are told from speech."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,10 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     strength = np.zeros(count, np.float32)
     if audible.any():
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
+    spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
+    if cfg.sound.enabled and audible.any():
+        sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
+        spec[audible] = spectral_shape(sframes[audible])
     cl = lay.plan.frame_length
     cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
@@ -133,7 +145,7 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     part, part_slope = cepstral_residuals(cframes[keep], lay.plan)
     slope = np.full(count, np.nan, np.float32)
     slope[keep] = part_slope
-    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "residual": part}
+    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
 
 
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
@@ -156,7 +168,9 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     vad_level = syl_level if same else peak_level(energy, cfg.vad)
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
     strength = raw["strength"][w]
-    speech = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
+    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
+    sound = _sound(active, raw["spec"][w], strength, energy[w], floor[w], cfg.sound)
+    speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
     nuc = nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w])
@@ -179,7 +193,37 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
-                  nucleus=nuc[local])
+                  nucleus=nuc[local], sound=sound[local])
+
+
+def _sound(active: np.ndarray, spec: np.ndarray, strength: np.ndarray, energy: np.ndarray, floor: np.ndarray,
+           params: SoundClassParams) -> np.ndarray:
+    """Sound class of each frame (shape (n,), uint8); all audible frames are speech when disabled."""
+    if not params.enabled:
+        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
+    feats = class_features(spec, strength, energy, floor, params)
+    scores = class_scores(feats, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
+    return sound_classes(active, scores, strength, params)
+
+
+def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The sound-class model's input for a whole signal, for training and evaluation.
+
+    Returns
+    -------
+    features : np.ndarray [shape=(n, 10)]  :func:`monitor.dsp.sound_class.class_features`
+    active : np.ndarray [shape=(n,)], bool  the voice-activity mask of any sound
+    """
+    cfg = cfg or WITH_SOUND_CLASS
+    lay = _Layout.make(rate, cfg)
+    raw = _whole_raw(_check_signal(x), lay, cfg)
+    if raw is None:
+        return np.zeros((0, len(SPEC_COLUMNS) + 4), np.float32), np.zeros(0, bool)
+    energy = raw["energy_db"]
+    floor = noise_floor_db(energy, cfg.vad)
+    level = peak_level(energy, cfg.vad)
+    active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
+    return class_features(raw["spec"], raw["strength"], energy, floor, cfg.sound), active
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:
@@ -203,17 +247,21 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     """
     cfg = cfg or AnalyzerConfig()
     lay = _Layout.make(rate, cfg)
-    x = _check_signal(x)
+    raw = _whole_raw(_check_signal(x), lay, cfg)
+    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg)
+
+
+def _whole_raw(x: np.ndarray, lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray] | None:
+    """Raw features of every frame of a whole signal (None if shorter than a window)."""
     count = n_frames(len(x), lay.win, lay.hop)
     if count == 0:
-        return Frames.empty()
+        return None
     padded = np.concatenate([np.zeros(lay.pad_left, np.float32), x, np.zeros(lay.reach + lay.hop, np.float32)])
-    low = Resampler(rate, lay.prate, 1).process(x[:, None], final=True)[:, 0]  # as the stream does
+    low = Resampler(lay.rate, lay.prate, 1).process(x[:, None], final=True)[:, 0]  # as the stream does
     low = np.concatenate([np.zeros(lay.ppad, np.float32), low, np.zeros(lay.preach + lay.hop, np.float32)])
     blocks = [_raw_features(padded, 0, low, 0, a, min(BLOCK_FRAMES, count - a), lay, cfg)
               for a in range(0, count, BLOCK_FRAMES)]
-    raw = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
-    return _contextual(raw, 0, lay, cfg)
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
 
 
 class StreamingAnalyzer:

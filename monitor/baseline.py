@@ -15,9 +15,10 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .config import AnalysisConfig
-from .events import CUE_NAMES, WORD_CUE_NAMES, CuesEvent
+from .cue_registry import ALL_CUES
+from .events import CuesEvent
 
-BASELINE_CUES: tuple[str, ...] = CUE_NAMES + WORD_CUE_NAMES
+BASELINE_CUES: tuple[str, ...] = ALL_CUES
 MAD_TO_SD = 1.4826
 """MAD times this estimates the standard deviation of normally distributed values."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .events import CUE_NAMES, WORD_CUE_NAMES
+from .cue_registry import ALL_CUES, FAMILIES, cue
 
 
 class ConfigError(ValueError):
@@ -67,13 +67,10 @@ class AnalysisConfig:
                             "(silences while the other party speaks are turn gaps either way)", gt=0)
 
 
-FAMILIES: tuple[str, ...] = ("tempo", "pausing", "latency", "voice", "loudness", "breathing")
-"""Independent families of evidence: speech tempo; pauses and breath groups; response latency;
-voice quality; loudness; audible breathing. Distress phrases are a family of their own."""
-
 _RULE_DOCS = MappingProxyType({
     "enabled": "false switches the rule off",
-    "cue": "the cue this rule watches (one of: " + ", ".join(CUE_NAMES + WORD_CUE_NAMES) + ")",
+    "cue": "the cue this rule watches (one of: " + ", ".join(ALL_CUES) + "); its family of "
+           "evidence (" + ", ".join(FAMILIES) + ") and typical value come with the cue",
     "direction": "\"below\": trouble is a lower value; \"above\": trouble is a higher value",
     "relative_change": "baseline test as a fraction of the caller's baseline median: -0.25 = 25 % "
                        "lower, 0.6 = 60 % higher (false = no ratio test; used for positive cues)",
@@ -90,11 +87,6 @@ _RULE_DOCS = MappingProxyType({
     "min_speech_s": "the rule judges a cue window only if the caller spoke at least this long in "
                     "it; other windows count as missing values (neither raise nor clear)",
     "severity": "\"warning\" or \"critical\"",
-    "family": "the family of evidence the cue belongs to in possible_emergency (" + ", ".join(FAMILIES)
-              + "): cues of one family say the same thing twice and count once",
-    "typical": "a healthy caller's usual value of the cue; with the absolute limit it scales how far "
-               "beyond the limit a value lies (at the limit 1, twice as far from typical 2) for the "
-               "evidence of possible_emergency (false = the absolute limit is not graded)",
     "persist_s": "hysteresis: the cue must stay beyond its threshold this many seconds before the "
                  "alert is raised",
     "clear_s": "the cue must stay recovered this many seconds before the alert clears",
@@ -117,8 +109,6 @@ class RuleConfig:
     absolute: float | None = _k(None, _RULE_DOCS["absolute"])
     min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0)
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
-    family: str = _k("tempo", _RULE_DOCS["family"], choices=FAMILIES)
-    typical: float | None = _k(None, _RULE_DOCS["typical"])
     persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0)
     clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0)
     cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0)
@@ -126,6 +116,7 @@ class RuleConfig:
 
 ACOUSTIC_KINDS: tuple[str, ...] = (
     "slow_speech", "long_pauses", "slow_response", "short_phrases", "breathy_voice", "weak_voice",
+    "audible_breathing",
 )
 
 DEFAULT_RULES: tuple[RuleConfig, ...] = (
@@ -134,33 +125,39 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # below guards noisy callers). Conversational speech runs ~3-5 syllables/s: under 1.5 is
     # less than half of it, slow even for a slow talker (our slow-talker fixtures sit at 2.2-3.3).
     RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.2, absolute=1.5,
-               min_speech_s=6.0, family="tempo", typical=3.5),
+               min_speech_s=6.0),
     # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
     # inhalation pauses (Lee 1993). +60 % over the caller's baseline and at least 0.25; over
     # 0.32 (a third of the turn silent; healthy fixtures stay under 0.25) fires without one.
     RuleConfig("long_pauses", "pause_ratio", "above", relative_change=0.6, gate=0.25,
-               absolute=0.32, min_speech_s=6.0, family="pausing", typical=0.15),
+               absolute=0.32, min_speech_s=6.0),
     # Response latency after the agent stops: healthy turn gaps are a few hundred ms (0.5-1.2 s
     # in every healthy fixture); over 1.5 s and twice the caller's own baseline is a slow reply,
     # over 1.8 s is one regardless.
     RuleConfig("slow_response", "response_latency_s", "above", relative_change=1.0, gate=1.5,
-               absolute=1.8, min_speech_s=0.0, family="latency", typical=0.7),
+               absolute=1.8, min_speech_s=0.0),
     # Breath groups: ~3.1 s (SD 0.6) in healthy reading, longer in conversation; lung and heart
     # patients speak in shorter ones. 35 % shorter is > 1.5 SD; under 0.8 s is gasping speech
     # (a noisy line breaks phrases up to ~1 s, so the floor stays below that).
     RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.35, absolute=0.8,
-               min_speech_s=6.0, family="pausing", typical=2.0),
+               min_speech_s=6.0),
     # Breathiness from the harmonics-to-noise ratio of voiced frames: a drop of 3 dB against the
     # caller's own baseline, or under 4 dB at all (normal running speech measures 8-13 dB here
     # on wide-band, telephone and noisy lines alike; breathy voices 0-2 dB). HNR is used rather
     # than CPPS because CPPS's absolute value depends on software, band and codec (it is
     # reported in every cue event all the same).
     RuleConfig("breathy_voice", "hnr_db", "below", delta=-3.0, absolute=4.0, min_speech_s=3.0,
-               persist_s=5.0, family="voice", typical=10.0),
+               persist_s=5.0),
     # Loudness of speech frames: a 6 dB drop is half the sound pressure, a clearly weaker
     # voice. Line levels vary too much for an absolute floor.
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-6.0, min_speech_s=3.0,
-               persist_s=8.0, family="loudness"),
+               persist_s=8.0),
+    # Audible breathing: healthy callers' breaths are rarely audible on a phone line (a few a
+    # minute at most); a breathless caller inhales audibly between short phrases, 10-20 times a
+    # minute of their turn time. Six more a minute than the caller's own baseline and at least
+    # 6, or over 12 a minute at all.
+    RuleConfig("audible_breathing", "breaths_per_min", "above", delta=6.0, gate=6.0,
+               absolute=12.0, min_speech_s=4.0, persist_s=6.0),
 )
 
 
@@ -359,7 +356,7 @@ SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcr
 _SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
                             TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
                             "storage": StorageConfig})
-_ALL_CUES = CUE_NAMES + WORD_CUE_NAMES
+_ALL_CUES = ALL_CUES
 
 # --------------------------------------------------------------------------- validation
 
@@ -548,7 +545,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         if kind not in cfg.rules.kinds:
             fail("rules.possible_emergency.kinds",
                  f"unknown kind {kind!r} (known: {', '.join(cfg.rules.kinds)})")
-    families = {r.family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
+    families = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
     if pe.enabled and pe.min_families > len(families):
         fail("rules.possible_emergency.min_families",
              f"must be <= the families of its enabled kinds ({len(families)}: "

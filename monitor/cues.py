@@ -27,7 +27,7 @@ import numpy as np
 from .config import AnalysisConfig
 from .events import CuesEvent, Word, WordsEvent
 from .frames import HOP_S, Frames
-from .measures import response_latencies, span_measures
+from .measures import SpanMeasures, response_latencies, span_measures
 
 LONG_WORD_GAP_S = 0.5
 """A silence between two words of one turn at least this long counts as a long gap."""
@@ -59,6 +59,18 @@ def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: floa
         return floor
     start = float(t[idx[-need]]) - HOP_S / 2
     return max(floor, start)
+
+
+def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
+    """Audible breaths and coughs per minute of the caller's turn time, their mean length and the
+    share of pauses that hold a breath (None without turn time)."""
+    if m.turn_s <= 0:
+        return {"breaths_per_min": None, "paused_breath_share": None, "mean_breath_s": None,
+                "coughs_per_min": None}
+    return {"breaths_per_min": 60.0 * m.breaths / m.turn_s,
+            "paused_breath_share": m.paused_breath_share,
+            "mean_breath_s": m.breath_s / m.breaths if m.breaths else None,
+            "coughs_per_min": 60.0 * m.coughs / m.turn_s}
 
 
 class CueTracker:
@@ -138,7 +150,8 @@ class CueTracker:
                          articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
                          mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,
                          mean_phrase_s=m.mean_phrase_s, hnr_db=m.hnr_db, cpps_db=m.cpps_db,
-                         loudness_dbfs=m.loudness_dbfs, response_latency_s=latency, speech_s=m.speech_s,
+                         loudness_dbfs=m.loudness_dbfs, response_latency_s=latency,
+                         **breath_cues(m), speech_s=m.speech_s,
                          window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
                          call_speech_s=round(call_speech, 3),
                          **self.word_cues(t0, t, m.turn_s))

@@ -2,7 +2,7 @@
 
 Every event has a ``type`` and ``t`` (seconds into the call) and turns into
 one JSON object with :meth:`to_dict`; the shapes are the ones documented for
-``call-monitor replay --jsonl`` (issue 3) and the transcript (issue 4).
+``call-monitor replay --jsonl`` and the transcript.
 """
 
 from __future__ import annotations
@@ -12,22 +12,13 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from .cue_registry import ACOUSTIC_CUES, WORD_CUES
+
 Severity = str  # "warning" | "critical"
 
-CUE_NAMES: tuple[str, ...] = (
-    "speech_rate_sps",
-    "articulation_rate_sps",
-    "pause_ratio",
-    "mean_pause_s",
-    "mean_phrase_s",
-    "hnr_db",
-    "cpps_db",
-    "loudness_dbfs",
-    "response_latency_s",
-)
-"""Acoustic cues reported once per hop for each channel."""
-
-WORD_CUE_NAMES: tuple[str, ...] = ("words_per_min", "mean_word_gap_s", "long_word_gaps")
+CUE_NAMES: tuple[str, ...] = ACOUSTIC_CUES
+"""Acoustic cues reported once per hop for each channel (declared in :mod:`monitor.cue_registry`)."""
+WORD_CUE_NAMES: tuple[str, ...] = WORD_CUES
 """Word-based cues, present when a transcriber runs (``None`` otherwise)."""
 
 
@@ -78,6 +69,10 @@ class CuesEvent(Event):
     cpps_db: float | None = None
     loudness_dbfs: float | None = None
     response_latency_s: float | None = None
+    breaths_per_min: float | None = None
+    paused_breath_share: float | None = None
+    mean_breath_s: float | None = None
+    coughs_per_min: float | None = None
     speech_s: float | None = None
     """Seconds of caller speech in the window."""
     window_s: float | None = None

@@ -16,6 +16,9 @@ class Frames:
 
     ``t`` is the frame centre in seconds from the start of the stream. Values
     that are undefined for a frame (F0, HNR of unvoiced frames) are NaN.
+    ``sound`` is the frame's sound class (uint8): 0 silence, 1 speech, 2 breath,
+    3 cough or other non-speech sound (``monitor.dsp.sound_class``); ``speech`` is
+    ``sound == 1``, and only speech frames are voiced or hold a syllable nucleus.
     """
 
     t: np.ndarray
@@ -29,6 +32,7 @@ class Frames:
     slope_db_khz: np.ndarray
     intensity_db: np.ndarray
     nucleus: np.ndarray
+    sound: np.ndarray
 
     def __len__(self) -> int:
         return len(self.t)
@@ -41,7 +45,8 @@ class Frames:
         f32 = np.zeros(0, dtype=np.float32)
         b = np.zeros(0, dtype=bool)
         return Frames(t=np.zeros(0), energy_db=f32, floor_db=f32, speech=b, voiced=b, f0_hz=f32,
-                      hnr_db=f32, cpps_db=f32, slope_db_khz=f32, intensity_db=f32, nucleus=b)
+                      hnr_db=f32, cpps_db=f32, slope_db_khz=f32, intensity_db=f32, nucleus=b,
+                      sound=np.zeros(0, dtype=np.uint8))
 
     @staticmethod
     def concat(parts: "list[Frames]") -> "Frames":

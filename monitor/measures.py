@@ -7,6 +7,9 @@ Definitions (de Jong & Wempe 2009/2010; the 250 ms pause convention):
   overlap the other party's speech are turn gaps, not pauses, and are left
   out (``exclude``);
 * a *phrase* (breath group) is the speech between two pauses;
+* a *breath* (or *cough*) is a run of frames of that sound class
+  (``Frames.sound``); breaths and coughs are pause time, never speech;
+  ``paused_breath_share`` is the share of pauses that hold a breath;
 * speaking time is the time from the first speech onset to the last offset
   minus pauses and excluded gaps; speech rate = syllables / span duration;
   articulation rate = syllables / speaking time; pause ratio = pause time /
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .dsp.runs import close_gaps, runs, runs_to_mask
+from .dsp.sound_class import BREATH, COUGH
 from .frames import HOP_S, Frames
 
 
@@ -43,6 +47,10 @@ class SpanMeasures:
     hnr_db: float | None
     cpps_db: float | None
     loudness_dbfs: float | None
+    breaths: int = 0                     # audible breaths (runs of breath frames)
+    breath_s: float = 0.0                # their total duration
+    coughs: int = 0                      # coughs and other non-speech sounds
+    paused_breath_share: float | None = None  # share of pauses holding a breath (None: no pause)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -106,9 +114,10 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     speech = frames.speech
     speech_s = float(speech.sum()) * HOP_S
     syl = int(frames.nucleus.sum())
+    events = _sound_events(frames.sound)
     if not speech.any():
         return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None,
-                            None, None, None, None, None)
+                            None, None, None, None, None, *events)
     min_pause = int(round(min_pause_s / HOP_S))
     max_pause = int(round(max_pause_s / HOP_S)) if max_pause_s else None
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
@@ -145,7 +154,24 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         hnr_db=_opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
         cpps_db=_opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
         loudness_dbfs=_opt(10.0 * np.log10(power.mean())),
+        breaths=events[0], breath_s=events[1], coughs=events[2],
+        paused_breath_share=_breath_share(frames.sound, ps, pe),
     )
+
+
+def _sound_events(sound: np.ndarray) -> tuple[int, float, int]:
+    """Breath count, breath seconds and cough count of a sound-class column (shape (n,))."""
+    b_s, b_e = runs(sound == BREATH)
+    c_s, _ = runs(sound == COUGH)
+    return int(len(b_s)), float((b_e - b_s).sum()) * HOP_S, int(len(c_s))
+
+
+def _breath_share(sound: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> float | None:
+    """Share of the pauses ``[ps, pe)`` that hold at least one breath frame."""
+    if not len(ps):
+        return None
+    cs = np.concatenate([[0], np.cumsum(sound == BREATH)])
+    return float(np.mean(cs[pe] - cs[ps] > 0))
 
 
 def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float = 0.25,

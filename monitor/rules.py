@@ -25,25 +25,10 @@ from typing import Any, Mapping
 
 from .baseline import Baseline, CueStats
 from .config import Config, EmergencyRuleConfig, RuleConfig
+from .cue_registry import cue
 from .events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
 EPS = 1e-9
-
-CUE_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "speech_rate_sps": ("speech rate", "syll/s"),
-    "articulation_rate_sps": ("articulation rate", "syll/s"),
-    "pause_ratio": ("pause ratio", ""),
-    "mean_pause_s": ("mean pause", "s"),
-    "mean_phrase_s": ("mean phrase length", "s"),
-    "hnr_db": ("HNR", "dB"),
-    "cpps_db": ("CPPS", "dB"),
-    "loudness_dbfs": ("loudness", "dBFS"),
-    "response_latency_s": ("response latency", "s"),
-    "words_per_min": ("word rate", "words/min"),
-    "mean_word_gap_s": ("mean gap between words", "s"),
-    "long_word_gaps": ("long gaps between words", ""),
-})
-
 
 @dataclass(frozen=True)
 class Judgement:
@@ -78,7 +63,7 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgemen
     basis = ("baseline+absolute" if by_baseline and by_absolute else
              "baseline" if by_baseline else "absolute" if by_absolute else None)
     grade = max(_grade(value, b, _effective(rule, threshold, below)),
-                _grade(value, rule.typical, rule.absolute))
+                _grade(value, cue(rule.cue).typical, rule.absolute))
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
                      threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade)
 
@@ -168,7 +153,7 @@ class Fusion:
     def __init__(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...],
                  strength: Mapping[str, float] | None = None) -> None:
         self.pe = pe
-        self.family_of = {r.kind: r.family for r in rules if r.kind in pe.kinds}
+        self.family_of = {r.kind: cue(r.cue).family for r in rules if r.kind in pe.kinds}
         families = set(self.family_of.values())
         self.strength = {f: v for f, v in (strength or {}).items() if f in families}
         self.best: dict[str, tuple[str, Judgement]] = {}
@@ -310,7 +295,7 @@ class AlertEngine:
         }
 
     def _message(self, rule: RuleConfig, j: Judgement, held_s: float) -> str:
-        label, unit = CUE_LABELS.get(rule.cue, (rule.cue, ""))
+        label, unit = cue(rule.cue).label, cue(rule.cue).unit
         title = rule.kind.replace("_", " ").capitalize()
         u = f" {unit}" if unit else ""
         word = "below" if rule.direction == "below" else "above"

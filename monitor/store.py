@@ -17,11 +17,11 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .events import (CUE_NAMES, WORD_CUE_NAMES, AlertClearedEvent, AlertEvent, CuesEvent, Word,
+from .events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 
 SCHEMA_VERSION = 2
@@ -95,7 +95,7 @@ CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
 """
 
 _TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
-_CUE_FIELDS = set(CUE_NAMES) | set(WORD_CUE_NAMES) | {"speech_s", "baseline_ready"}
+_CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
 
 
 class StoreError(RuntimeError):

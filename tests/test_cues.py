@@ -137,3 +137,23 @@ def test_a_mono_call_measures_over_the_callers_turn_time_too():
     # silences longer than max_pause_s (5 s) are the caller stopping, not pauses
     assert late.speech_rate_sps == pytest.approx(4.0, abs=0.15)
     assert late.response_latency_s is None
+
+
+def test_audible_breaths_in_the_pauses_are_counted_per_minute_of_turn_time():
+    # answers of 1 s speech, 1 s pause holding a 0.4 s audible breath, 1 s speech
+    period, n = 12.0, 10
+    agent = timeline(period * n, [(k * period, k * period + 6.0) for k in range(n)])
+    caller = timeline(period * n, [span for k in range(n) for span in
+                                   ((k * period + 8.0, k * period + 9.0), (k * period + 10.0, k * period + 11.0))])
+    breath = timeline(period * n, [(k * period + 9.3, k * period + 9.7) for k in range(n)])
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    tracker.add("agent", frames(agent))
+    fr = frames(caller)
+    tracker.add("caller", Frames(**{**{f.name: getattr(fr, f.name) for f in fields(Frames)},
+                                    "sound": np.where(caller, 1, np.where(breath, 2, 0)).astype(np.uint8)}))
+    late = tracker.due(final=True)[-1]
+    # 8 s of speech = 4 answers = 12 s of turn time holding 4 breaths: 20 a minute
+    assert late.breaths_per_min == pytest.approx(20.0, abs=1.0)
+    assert late.paused_breath_share == pytest.approx(1.0)
+    assert late.mean_breath_s == pytest.approx(0.4, abs=0.02)
+    assert late.coughs_per_min == 0.0

@@ -9,7 +9,8 @@
 ``condition``) and an ``index.json`` listing the ids. A folder without ``index.json`` is read
 like the project's fixture calls (``audio_fixtures/calls``): every label file in it, one
 ``fixtures`` split, ``expect_critical`` / ``forbid_critical`` derived from ``max_severity``,
-``trouble_onset_s`` and ``forbidden_alerts``, and a condition derived from the label.
+``trouble_onset_s`` and ``forbidden_alerts``, and a condition derived from the label. An
+expect_critical call without a ``trouble_onset_s`` is scored from the start of the call.
 
 Every call is replayed at each asked rate (one *file*) through the pipeline of
 ``call-monitor replay --no-transcribe`` (:class:`~monitor.sources.FileSource` in 2 s blocks ->
@@ -18,12 +19,20 @@ database), in a pool of ``-j`` worker processes. The configuration is the built-
 then ``--config``, then ``--set`` (the user's own config file is not read, so that a figure does
 not depend on who ran it).
 
-The analyzer is the expensive part; the rules are cheap. So the caller's stream of
-:class:`~monitor.events.CuesEvent` (and the call's duration, which ends the alerts) is cached per
-file, keyed by a hash of the audio, the channels, ``config.analysis`` and the package sources
-that produce cues (:data:`CUE_SOURCES`). A cached file reruns only
-:class:`~monitor.baseline.BaselineBuilder` and :class:`~monitor.rules.AlertEngine`
-(:func:`judge_cues`, which mirrors ``CallPipeline._judge``), so threshold changes cost little.
+The analyzer is the expensive part, the cue windows much less, the rules hardly anything. So two
+things are cached per file (``--cache``, pickles under a hash):
+
+- the analyzers' frames as each pipeline step returned them (:class:`FrameRecord`), keyed by the
+  audio, its channels and the analyzer's sources (:data:`ANALYZER_SOURCES`);
+- the caller's stream of :class:`~monitor.events.CuesEvent` and the call's duration, which ends
+  the alerts (:class:`CueStream`), keyed by the frames' key, ``config.analysis`` and the cue
+  code (:data:`CUE_SOURCES`).
+
+A file whose cues are cached reruns only :class:`~monitor.baseline.BaselineBuilder` and
+:class:`~monitor.rules.AlertEngine` (:func:`judge_cues`, which mirrors ``CallPipeline._judge``),
+so threshold changes cost little; one whose frames are cached reruns the cue tracker first
+(:func:`track_cues`, which mirrors ``CallPipeline.process``), so a change of a cue window or of
+``monitor/cues.py`` does not rerun the analyzer. Tests compare both with full replays.
 
 Scores (:func:`row_metrics`), per split, overall and per condition (:data:`DIMENSIONS`):
 
@@ -69,10 +78,12 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
 import monitor  # noqa: E402
-from monitor.audio_io import AudioFileError  # noqa: E402
+from monitor.audio_io import AudioFileError, probe  # noqa: E402
 from monitor.baseline import BaselineBuilder  # noqa: E402
-from monitor.config import Config, ConfigError, load_config, parse_override  # noqa: E402
+from monitor.config import AnalysisConfig, Config, ConfigError, load_config, parse_override  # noqa: E402
+from monitor.cues import CueTracker  # noqa: E402
 from monitor.events import AlertEvent, CuesEvent, Event  # noqa: E402
+from monitor.frames import Frames  # noqa: E402
 from monitor.pipeline import CallPipeline, run_source  # noqa: E402
 from monitor.rules import AlertEngine  # noqa: E402
 from monitor.sources import FileSource  # noqa: E402
@@ -83,9 +94,11 @@ DETECT_WITHIN_S = 30.0
 """A critical alert this soon after the labelled onset counts as detected in time."""
 REPLAY_BLOCK_S = 2.0
 """Block length ``call-monitor replay`` reads files in (without ``--realtime``)."""
-CUE_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "measures.py",
-                                "cues.py", "events.py", "pipeline.py", "dsp/*.py")
-"""Package files (relative to the package) whose code decides the caller's cue stream."""
+ANALYZER_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "dsp/*.py",
+                                     "data/**/*")
+"""Package files (relative to the package) whose code or data decides the analyzers' frames."""
+CUE_SOURCES: tuple[str, ...] = ("cues.py", "measures.py", "events.py", "pipeline.py")
+"""Package files that decide, from the frames, the caller's cue stream."""
 CACHE_VERSION = 1
 RATE_BUCKETS = ((130.0, "<130"), (160.0, "130-160"), (math.inf, ">160"))
 SNR_BUCKETS = ((10.0, "<10"), (20.0, "10-20"), (math.inf, ">=20"))
@@ -163,6 +176,8 @@ def _jobs_of(label: Mapping[str, Any], path: Path, rates: Sequence[int], fixture
         else:
             split, condition = label["split"], dict(label.get("condition") or {})
             expect, forbid = bool(label["expect_critical"]), bool(label["forbid_critical"])
+        if expect and onset is None:  # trouble from the start without a marked onset: the whole call
+            onset = 0.0
         common = dict(id=str(label.get("id") or label.get("name") or path.stem), split=split,
                       caller_channel=int(channels["caller"]),
                       agent_channel=None if channels.get("agent") is None else int(channels["agent"]),
@@ -223,18 +238,32 @@ class CueStream:
     duration_s: float
 
 
-def _digest_sources(package_dir: Path) -> str:
+@dataclass(frozen=True)
+class FrameRecord:
+    """The analyzers' output for one replayed file, in the pipeline's steps: ``fed[i]`` holds the
+    frames each leg's analyzer returned for chunk ``i`` (in ``legs`` order), ``flushed`` what
+    their flush returned at the end of the call."""
+
+    legs: tuple[str, ...]
+    fed: tuple[tuple[Frames, ...], ...]
+    flushed: tuple[Frames, ...]
+    duration_s: float
+
+
+def _digest_sources(package_dir: Path, patterns: Sequence[str]) -> str:
     h = hashlib.sha256()
-    for pattern in CUE_SOURCES:
-        for p in sorted(package_dir.glob(pattern)):
+    for pattern in patterns:
+        for p in sorted(q for q in package_dir.glob(pattern) if q.is_file()):
             h.update(p.relative_to(package_dir).as_posix().encode())
             h.update(p.read_bytes())
     return h.hexdigest()
 
 
-CODE_DIGEST = _digest_sources(Path(monitor.__file__).parent)
-"""Digest of the cue-producing sources, taken when this module is imported (right after the
-package), so that it describes the code the workers forked from this process run."""
+_PACKAGE = Path(monitor.__file__).parent
+ANALYZER_DIGEST = _digest_sources(_PACKAGE, ANALYZER_SOURCES)
+CUE_DIGEST = _digest_sources(_PACKAGE, CUE_SOURCES)
+"""Digests of the frame- and cue-producing sources, taken when this module is imported (right
+after the package), so that they describe the code the workers forked from this process run."""
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -245,25 +274,70 @@ def file_digest(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def cue_key(job: Job, cfg: Config) -> str:
-    """Cache key of a file's cue stream: audio, channels, analysis settings, cue code, libraries."""
-    what = {"v": CACHE_VERSION, "audio": file_digest(job.path), "caller": job.caller_channel,
-            "agent": job.agent_channel, "block_s": REPLAY_BLOCK_S, "analysis": asdict(cfg.analysis),
-            "code": CODE_DIGEST, "numpy": np.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version()}
+def _hash(what: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def replay_file(job: Job, cfg: Config) -> tuple[list[Event], CueStream]:
+def frames_key(job: Job) -> str:
+    """Cache key of a file's analyzer frames: audio, channels, block size, analyzer code, libraries."""
+    return _hash({"v": CACHE_VERSION, "audio": file_digest(job.path), "caller": job.caller_channel,
+                  "agent": job.agent_channel, "block_s": REPLAY_BLOCK_S, "code": ANALYZER_DIGEST,
+                  "numpy": np.__version__, "scipy": scipy.__version__, "python": platform.python_version()})
+
+
+def cue_key(job: Job, cfg: Config, frames: str | None = None) -> str:
+    """Cache key of a file's cue stream: its frames' key, ``config.analysis`` and the cue code."""
+    return _hash({"frames": frames or frames_key(job), "analysis": asdict(cfg.analysis), "code": CUE_DIGEST})
+
+
+class _RecordingAnalyzer:
+    """Passes a leg's analyzer through, keeping every batch of frames it returns."""
+
+    def __init__(self, analyzer: Any) -> None:
+        self.analyzer = analyzer
+        self.fed: list[Frames] = []
+        self.flushed: Frames | None = None
+
+    def feed(self, x: np.ndarray) -> Frames:
+        frames = self.analyzer.feed(x)
+        self.fed.append(frames)
+        return frames
+
+    def flush(self) -> Frames:
+        self.flushed = self.analyzer.flush()
+        return self.flushed
+
+
+def replay_file(job: Job, cfg: Config) -> tuple[list[Event], FrameRecord, CueStream]:
     """The file through the pipeline of ``call-monitor replay --no-transcribe`` (no database).
 
-    Returns every event the pipeline emitted and the cue stream to cache. Raises AudioFileError."""
+    Returns every event the pipeline emitted, the analyzers' frames and the cue stream (both to
+    cache). Raises AudioFileError."""
     src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
                      block_s=REPLAY_BLOCK_S)
     pipeline = CallPipeline(cfg, src.rate, src.legs, source=job.path)
+    recorders = {leg: _RecordingAnalyzer(a) for leg, a in pipeline.analyzers.items()}
+    pipeline.analyzers = recorders
     events = run_source(pipeline, src.chunks(), [])
+    record = FrameRecord(legs=src.legs, fed=tuple(zip(*(recorders[leg].fed for leg in src.legs))),
+                         flushed=tuple(recorders[leg].flushed for leg in src.legs), duration_s=pipeline.duration_s)
     cues = tuple(replace(e, baseline_ready=False) for e in events if isinstance(e, CuesEvent))
-    return events, CueStream(cues=cues, duration_s=pipeline.duration_s)
+    return events, record, CueStream(cues=cues, duration_s=pipeline.duration_s)
+
+
+def track_cues(record: FrameRecord, analysis: AnalysisConfig) -> CueStream:
+    """The cue tracker over recorded frames, fed as ``CallPipeline.process`` and ``finish`` feed
+    it without transcription (keep the two in step: a test compares them)."""
+    tracker = CueTracker(analysis, record.legs)
+    cues: list[CuesEvent] = []
+    for step in record.fed:
+        for leg, frames in zip(record.legs, step):
+            tracker.add(leg, frames)
+        cues.extend(tracker.due())
+    for leg, frames in zip(record.legs, record.flushed):
+        tracker.add(leg, frames)
+    cues.extend(tracker.due(final=True))
+    return CueStream(cues=tuple(cues), duration_s=record.duration_s)
 
 
 def judge_cues(stream: CueStream, cfg: Config) -> list[Event]:
@@ -285,24 +359,25 @@ def _cache_path(cache_dir: str, key: str) -> Path:
     return Path(cache_dir) / key[:2] / f"{key}.pkl"
 
 
-def load_stream(cache_dir: str | None, key: str) -> CueStream | None:
+def cache_load(cache_dir: str | None, key: str, kind: type) -> Any:
+    """The cached object of ``kind`` under ``key``, or None (absent, unreadable or another kind)."""
     if cache_dir is None:
         return None
     path = _cache_path(cache_dir, key)
     try:
         with open(path, "rb") as fh:
-            stream = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            obj = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return None
-    return stream if isinstance(stream, CueStream) else None
+    return obj if isinstance(obj, kind) else None
 
 
-def save_stream(cache_dir: str, key: str, stream: CueStream) -> None:
+def cache_save(cache_dir: str, key: str, obj: Any) -> None:
     path = _cache_path(cache_dir, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump(stream, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 
@@ -351,8 +426,6 @@ class Settings:
     config: str | None = None
     overrides: tuple[tuple[str, Any], ...] = ()
     cache_dir: str | None = None
-    refresh: bool = False
-    """Replay even when a cached cue stream exists (and store the new one)."""
 
 
 @lru_cache(maxsize=8)
@@ -365,19 +438,38 @@ def make_config(settings: Settings) -> Config:
     return _config_cached(settings.config, json.dumps(list(settings.overrides)))
 
 
+def cached_stream(job: Job, cfg: Config, cache_dir: str | None) -> tuple[CueStream | None, str]:
+    """The file's cue stream from the cache: its cues, else the cue tracker over its cached frames
+    (then cached too). Returns (stream or None, "cache" | "frames")."""
+    fkey = frames_key(job)
+    ckey = cue_key(job, cfg, fkey)
+    stream = cache_load(cache_dir, ckey, CueStream)
+    if stream is not None:
+        return stream, "cache"
+    record = cache_load(cache_dir, fkey, FrameRecord)
+    if record is None:
+        return None, "replay"
+    stream = track_cues(record, cfg.analysis)
+    cache_save(cache_dir, ckey, stream)
+    return stream, "frames"
+
+
 def evaluate_job(job: Job, settings: Settings) -> dict[str, Any]:
-    """Score one file: from its cached cues when there are, else by a full replay (then cached)."""
+    """Score one file: from its cached cues or frames when there are, else by a full replay (whose
+    frames and cues are cached)."""
     start = time.perf_counter()
     cfg = make_config(settings)
     try:
-        key = cue_key(job, cfg)
-        stream = None if settings.refresh else load_stream(settings.cache_dir, key)
+        probe(job.path)  # a missing or broken file gets its one-line reason before anything reads it
+        stream, source = cached_stream(job, cfg, settings.cache_dir)
         if stream is not None:
-            result = file_result(job, judge_cues(stream, cfg), "cache")
+            result = file_result(job, judge_cues(stream, cfg), source)
         else:
-            events, stream = replay_file(job, cfg)
+            events, record, stream = replay_file(job, cfg)
             if settings.cache_dir is not None:
-                save_stream(settings.cache_dir, key, stream)
+                fkey = frames_key(job)
+                cache_save(settings.cache_dir, fkey, record)
+                cache_save(settings.cache_dir, cue_key(job, cfg, fkey), stream)
             result = file_result(job, events, "replay")
     except (AudioFileError, OSError) as exc:
         result = {"id": job.id, "rate": job.rate, "split": job.split, "file": job.path,
@@ -512,7 +604,8 @@ def tables(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     """Per split: the overall row, then one row per value of each condition dimension."""
     ok = [r for r in results if not r.get("error")]
     out: dict[str, list[dict[str, Any]]] = {}
-    for split in sorted({r["split"] for r in ok}):
+    order = {"tune": 0, "test": 1}
+    for split in sorted({r["split"] for r in ok}, key=lambda s: (order.get(s, 2), s)):
         mine = [r for r in ok if r["split"] == split]
         rows = [{"dimension": "overall", "value": None, "label": "overall", **row_metrics(mine)}]
         for dim, read in DIMENSIONS:
@@ -673,7 +766,7 @@ def settings_from_args(args: argparse.Namespace, extra: Mapping[str, Any] | None
     if args.config and not os.path.isfile(args.config):
         raise ConfigError(f"{args.config}: no such configuration file")
     settings = Settings(config=args.config, overrides=tuple(overrides.items()),
-                        cache_dir=None if args.no_cache else args.cache, refresh=False)
+                        cache_dir=None if args.no_cache else args.cache)
     make_config(settings)  # validate here: unknown keys fail before any work
     return settings
 
@@ -702,6 +795,7 @@ class RunReport:
     wall_s: float
     audio_s: float
     replayed: int
+    from_frames: int
     cached: int
 
     @property
@@ -716,11 +810,14 @@ def run_evaluation(jobs: Sequence[Job], settings: Settings, workers: int) -> Run
     ok = [r for r in results if not r.get("error")]
     return RunReport(results=results, tables=tables(results), wall_s=wall,
                      audio_s=sum(r["duration_s"] for r in ok),
-                     replayed=sum(r["source"] == "replay" for r in ok), cached=sum(r["source"] == "cache" for r in ok))
+                     replayed=sum(r["source"] == "replay" for r in ok),
+                     from_frames=sum(r["source"] == "frames" for r in ok),
+                     cached=sum(r["source"] == "cache" for r in ok))
 
 
 def timing_line(rep: RunReport, workers: int) -> str:
-    return (f"{len(rep.results)} files ({rep.replayed} replayed, {rep.cached} from cached cues), "
+    return (f"{len(rep.results)} files ({rep.replayed} replayed, {rep.from_frames} cues from cached frames, "
+            f"{rep.cached} from cached cues), "
             f"{rep.audio_s / 60:.1f} min of audio in {rep.wall_s:.1f} s wall with {workers} worker(s): "
             f"{rep.x_real_time:.0f}x real time")
 
@@ -728,7 +825,7 @@ def timing_line(rep: RunReport, workers: int) -> str:
 def to_json(rep: RunReport, meta: Mapping[str, Any]) -> dict[str, Any]:
     return {"version": 1, "meta": {**meta, "wall_s": round(rep.wall_s, 3), "audio_s": round(rep.audio_s, 3),
                                    "x_real_time": round(rep.x_real_time, 1), "replayed": rep.replayed,
-                                   "cached": rep.cached},
+                                   "from_frames": rep.from_frames, "cached": rep.cached},
             "files": rep.results, "tables": rep.tables}
 
 
@@ -798,7 +895,8 @@ def main(argv: list[str] | None = None) -> int:
     print(timing_line(rep, args.jobs))
     data = to_json(rep, {"folder": str(args.folder), "split": args.split, "rates": list(args.rates),
                          "config": args.config, "overrides": dict(settings.overrides), "git": git_revision(),
-                         "code_digest": CODE_DIGEST[:16], "jobs": args.jobs})
+                         "analyzer_digest": ANALYZER_DIGEST[:16], "cue_digest": CUE_DIGEST[:16],
+                         "jobs": args.jobs})
     if args.compare:
         print("\ncompared with " + args.compare)
         print(format_compare(old, _json_load_safe(_json_safe(data))))

@@ -9,7 +9,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..analyzer import StreamingAnalyzer
+from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
 from ..audio_io import AnalysisStream, AudioFileError
 from ..console import error, warning
 from ..frames import Frames
@@ -22,7 +22,7 @@ more than live capture does: the analyzer's fixed cost per batch is then paid on
 
 JSON_KEYS = ("file", "channel", "duration_s", "sample_rate", "speech_s", "syllables", "speech_rate_sps",
              "articulation_rate_sps", "pauses", "pause_ratio", "mean_pause_s", "phrases", "mean_phrase_s",
-             "f0_median_hz", "hnr_db", "cpps_db", "loudness_dbfs")
+             "f0_median_hz", "hnr_db", "cpps_db", "loudness_dbfs", "breaths", "breaths_per_min", "coughs")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,13 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
     """Summary record of one file and whether it was truncated. Raises AudioFileError."""
     stream = AnalysisStream(path, [channel] if channel is not None else None)
-    analyzer = StreamingAnalyzer(stream.rate)
+    analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
     frames = Frames.concat(list(analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate)))))
     duration = stream.duration_s
     m: SpanMeasures = span_measures(frames, duration)
     record = {"file": path, "channel": channel if channel is not None else "mix",
               "sample_rate": stream.info.rate, **m.as_dict()}
     record["duration_s"] = duration
+    record["breaths_per_min"] = m.breaths / duration * 60.0 if duration > 0 else None
     return {k: _round(record[k]) for k in JSON_KEYS} | {"syllables_per_phrase": _round(m.syllables_per_phrase)}, \
         stream.truncated
 
@@ -79,7 +80,8 @@ def _human(rec: dict) -> str:
             f"  pauses {rec['pauses']} (ratio {f('pause_ratio')}, mean {f('mean_pause_s', ' s')}); "
             f"phrases {rec['phrases']} (mean {f('mean_phrase_s', ' s')})\n"
             f"  F0 median {f('f0_median_hz', ' Hz', 0)}, HNR {f('hnr_db', ' dB', 1)}, "
-            f"CPPS {f('cpps_db', ' dB', 1)}, loudness {f('loudness_dbfs', ' dBFS', 1)}")
+            f"CPPS {f('cpps_db', ' dB', 1)}, loudness {f('loudness_dbfs', ' dBFS', 1)}\n"
+            f"  breaths {rec['breaths']} ({f('breaths_per_min', '/min', 1)}), coughs {rec['coughs']}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 from ..audio_io import AudioFileError, probe
 from ..baseline import Baseline
 from ..config import Config
+from ..cue_registry import CUES
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..frames import HOP_S
@@ -369,22 +370,6 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
 
 # --------------------------------------------------------------------------- cue summary
 
-CUE_INFO: Mapping[str, tuple[str, str, str]] = MappingProxyType({
-    # name: (label, unit, worse direction)
-    "speech_rate_sps": ("Speech rate", "syll/s", "low"),
-    "articulation_rate_sps": ("Articulation rate", "syll/s", "low"),
-    "pause_ratio": ("Pause ratio", "", "high"),
-    "mean_pause_s": ("Mean pause", "s", "high"),
-    "mean_phrase_s": ("Mean phrase length", "s", "low"),
-    "response_latency_s": ("Response latency", "s", "high"),
-    "hnr_db": ("HNR", "dB", "low"),
-    "cpps_db": ("CPPS", "dB", "low"),
-    "loudness_dbfs": ("Loudness", "dBFS", "low"),
-    "words_per_min": ("Words per minute", "wpm", "low"),
-    "mean_word_gap_s": ("Mean gap between words", "s", "high"),
-})
-
-
 @dataclass(frozen=True)
 class CueRow:
     name: str
@@ -416,7 +401,8 @@ def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow
     if not windows:
         windows = [c for c in data.cues if (c.speech_s or 0.0) >= min_speech_s]
     rows = []
-    for name, (label, unit, worse) in CUE_INFO.items():
+    for c in CUES:
+        name, label, unit, worse = c.name, c.label[:1].upper() + c.label[1:], c.unit, c.worse
         vals = [(c.value(name), c.t) for c in windows if c.value(name) is not None]
         stats = data.baseline.stats(name) if data.baseline is not None else None
         if not vals and stats is None:
@@ -429,4 +415,4 @@ def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow
 
 
 __all__ = ["ReportData", "ReportError", "LegTrack", "Utterance", "CueRow", "from_file", "from_store",
-           "utterances", "cue_rows", "CUE_INFO"]
+           "utterances", "cue_rows"]

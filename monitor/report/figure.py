@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cue_registry import panels as registry_panels
 from .data import ReportData
 
 SEVERITY_COLOURS = MappingProxyType({"warning": "#e69f00", "critical": "#d62728"})
@@ -26,17 +27,6 @@ PAUSE = "#f0a030"
 BAND = "#2ca02c"
 DISTRESS = "#c00000"
 MAX_ENVELOPE_POINTS = 6000
-
-# panel: (title, [(cue, label, colour, style)], unit)
-PANELS: tuple[tuple[str, tuple[tuple[str, str, str, str], ...], str], ...] = (
-    ("Speech rate", (("speech_rate_sps", "speech rate", CALLER, "-"),
-                     ("articulation_rate_sps", "articulation rate", "#7f3fbf", "--")), "syll/s"),
-    ("Pause ratio", (("pause_ratio", "pause ratio", CALLER, "-"),), ""),
-    ("Mean phrase length", (("mean_phrase_s", "mean phrase", CALLER, "-"),), "s"),
-    ("Voice quality", (("cpps_db", "CPPS", CALLER, "-"), ("hnr_db", "HNR", "#17becf", "-")), "dB"),
-    ("Loudness", (("loudness_dbfs", "loudness", CALLER, "-"),), "dBFS"),
-)
-
 
 def _pyplot():
     """matplotlib with the Agg backend; ImportError (caught by the command) when missing."""
@@ -191,7 +181,8 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    heights = [1.6] + [1.0] * len(PANELS) + [1.3]
+    panels = registry_panels()
+    heights = [1.6] + [1.0] * len(panels) + [1.3]
     fig, axes = plt.subplots(len(heights), 1, figsize=(14, 15), sharex=True,
                              gridspec_kw={"height_ratios": heights, "hspace": 0.38})
     try:
@@ -199,8 +190,10 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
         _waveform(top, data)
         ax_for: dict[str, Any] = {}
         b = data.baseline
-        for ax, (title, series, unit) in zip(cue_axes, PANELS):
-            for cue, label, colour, style in series:
+        for ax, (title, series) in zip(cue_axes, panels):
+            unit = series[0].unit
+            for c in series:
+                cue, label, colour, style = c.name, c.label, c.colour, c.style
                 ax_for[cue] = ax
                 t, v = _series(data, cue)
                 if len(t):

@@ -1,0 +1,390 @@
+"""The evaluation corpus generator (tools/eval_corpus.py) and what its labels promise.
+
+The corpus measures detection on calls nobody tuned on, so its labels must tell the truth
+about the audio. These tests measure the slice's audio against its labels (levels, SNR,
+timing, which channel speaks, codec, packet loss, hold) by construction only, never with
+the project's analyzer, and check the full corpus' design from its plans (no audio).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tools import eval_corpus as ec
+from tools.make_fixtures import DISTRESS_WORDS
+
+ROOT = Path(__file__).resolve().parents[1]
+SLICE = ROOT / "audio_fixtures" / "eval_slice"
+FIXTURE_KEYS = {"name", "files", "sample_rates", "channels", "duration_s", "trouble_onset_s", "expected_alerts",
+                "forbidden_alerts", "max_severity", "turns", "generator"}
+CONDITION_KEYS = {"group", "severity", "onset", "ramp_s", "degrade", "negative", "source", "breaths", "rate_wpm",
+                  "caller_voice", "agent_voice", "caller_level_dbfs", "noise", "snr_db", "codec", "packet_loss",
+                  "overlap", "hold", "domain"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tools.eval_corpus", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def labels() -> list[dict]:
+    """The slice, generated if missing or stale (quick when up to date)."""
+    done = run_cli(str(SLICE), "--slice")
+    assert done.returncode == 0, done.stderr
+    index = json.loads((SLICE / "index.json").read_text(encoding="utf-8"))
+    return [json.loads((SLICE / f"{c['id']}.json").read_text(encoding="utf-8")) for c in index["calls"]]
+
+
+def audio(lab: dict, rate: int = 16000) -> np.ndarray:
+    x, sr = sf.read(SLICE / lab["files"][str(rate)], dtype="float64")
+    assert sr == rate
+    return x
+
+
+def rms_db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(x**2) + 1e-20))
+
+
+def span(x: np.ndarray, a: float, b: float, sr: int = 16000) -> np.ndarray:
+    return x[int(a * sr): int(b * sr)]
+
+
+def caller_phrases(lab: dict, healthy: bool | None = None) -> list[tuple[float, float]]:
+    return [(p["start_s"], p["end_s"]) for t in lab["turns"] if t["speaker"] == "caller"
+            and (healthy is None or (t["severity"] == 0) == healthy) for p in t["phrases"]]
+
+
+def busy_mask(lab: dict, n: int, pad_s: float = 0.3) -> np.ndarray:
+    """Samples near any caller phrase, inhalation or event (cough, packet loss) of the call."""
+    mask = np.zeros(n, bool)
+    spans = caller_phrases(lab) + [(i["start_s"], i["end_s"]) for t in lab["turns"] if t["speaker"] == "caller"
+                                   for i in t["inhalations"]]
+    spans += [(e["start_s"], e["end_s"]) for e in lab["events"] if e["kind"] != "hold"]
+    for a, b in spans:
+        mask[max(0, int((a - pad_s) * 16000)): int((b + pad_s) * 16000)] = True
+    return mask
+
+
+# ---------------------------------------------------------------- design (plans only, no audio)
+
+
+def full_plans() -> list[ec.CallPlan]:
+    cells = ec.design()
+    return [ec.plan_call(ec.BASE_SEED + i, cells[i // 2], "eval") for i in range(2 * len(cells))]
+
+
+def test_full_corpus_has_the_composition_asked_for():
+    plans = full_plans()
+    groups = Counter(p.condition.group for p in plans)
+    assert len(plans) >= 200
+    assert 0.40 <= groups["labored"] / len(plans) <= 0.50
+    assert 0.30 <= groups["normal"] / len(plans) <= 0.40
+    assert 0.15 <= groups["hard_negative"] / len(plans) <= 0.25
+    for group in ("labored", "normal"):
+        real = sum(p.condition.source == "real" for p in plans if p.condition.group == group)
+        assert 0.10 <= real / groups[group] <= 0.20
+    labored = [p.condition for p in plans if p.condition.group == "labored"]
+    assert {(c.severity, c.degrade, c.onset) for c in labored} == {
+        (s, d, o) for s in ec.SEVERITY_PEAK for d in ec.DEGRADES for o in ec.ONSETS}
+    assert {p.condition.negative for p in plans if p.condition.group == "hard_negative"} == set(ec.NEGATIVES)
+    assert {p.condition.noise for p in plans} == set(ec.NOISES)
+    assert {p.condition.codec for p in plans} == set(ec.CODECS)
+
+
+def test_split_is_the_seed_parity_and_balanced_per_condition():
+    plans = full_plans()
+    assert all(p.split == ("tune" if p.seed % 2 == 0 else "test") for p in plans)
+    for key in ("group", "severity", "onset", "degrade", "negative", "source", "noise", "codec", "domain"):
+        per_split = {s: Counter(getattr(p.condition, key) for p in plans if p.split == s) for s in ("tune", "test")}
+        if key == "domain":  # drawn per call: balanced in expectation only
+            assert set(per_split["tune"]) == set(per_split["test"])
+        else:
+            assert per_split["tune"] == per_split["test"], key
+
+
+def test_plans_vary_voices_rates_levels_and_texts_within_the_asked_ranges():
+    plans = full_plans()
+    voices = {p.condition.caller_voice for p in plans}
+    accents = {v.split("+")[0] for v in voices if not v.startswith("real")}
+    assert len(voices) >= 40 and len(accents) >= 7
+    assert len({p.condition.agent_voice for p in plans}) >= 30
+    assert all(p.caller is None or p.caller.spec != p.agent.spec for p in plans)
+    rates = [p.condition.rate_wpm for p in plans]
+    assert 110 <= min(rates) and max(rates) <= 200
+    assert all(110 <= p.condition.rate_wpm <= 125 for p in plans if p.condition.negative == "slow")
+    assert all(-35 <= p.condition.caller_level_dbfs <= -18 for p in plans)
+    assert all(5 <= p.condition.snr_db <= 30 for p in plans if p.condition.snr_db is not None)
+    assert {p.condition.domain for p in plans} == {"support", "billing", "booking", "insurance", "utilities"}
+    assert len({p.topic for p in plans}) >= 15
+    assert len({tuple(e.agent for e in p.exchanges) for p in plans}) >= 0.9 * len(plans)
+    assert all(8 <= len(p.exchanges) <= 16 for p in plans if p.cell.negative != "monologue")
+
+
+def test_onsets_ramps_and_severities_follow_the_cell():
+    for p in full_plans():
+        c = p.condition
+        if c.group != "labored":
+            assert p.peak == 0 and p.onset_s is None
+            continue
+        lo, hi = ec.SEVERITY_PEAK[c.severity]
+        assert lo <= p.peak <= hi
+        if c.onset == "start":
+            assert p.onset_s == 0.0
+        else:
+            assert 40 <= p.onset_s <= 120
+        assert (c.ramp_s is not None) == (c.onset == "gradual")
+        if c.ramp_s is not None:
+            assert 30 <= c.ramp_s <= 180
+
+
+def test_degrading_one_cue_family_leaves_the_others_healthy():
+    plan = ec.plan_call(ec.BASE_SEED, ec.design()[0], "eval")
+    healthy = plan.natural
+    for degrade in ec.DEGRADES:
+        p = ec.CallPlan(**{**plan.__dict__, "condition": ec.replace(plan.condition, degrade=degrade)})
+        d = ec.caller_delivery(p, 0.9)
+        tempo = d.rate < healthy.rate
+        pauses = d.pause_s[0] > healthy.pause_s[0] and d.inhale_p > 0 and d.gap_s[0] > healthy.gap_s[0]
+        voice = d.gain_db < 0 and d.variant == plan.labored_variant
+        assert (tempo, pauses, voice) == {"all": (True, True, True), "tempo": (True, False, False),
+                                          "pauses_breaths": (False, True, False),
+                                          "voice": (False, False, True)}[degrade]
+
+
+def test_ordinary_caller_lines_hold_no_distress_words():
+    g = ec.load_data("dialogues.json")
+    lines = [c for dom in g["domains"].values() for t in dom["topics"] for _, c in t["exchanges"]]
+    lines += [c for dom in g["domains"].values() for _, c in dom["openings"] + dom["closings"]]
+    lines += [c for _, c in g["generic"]] + g["short_replies"] + g["laughs"]
+    lines += g["hesitation"]["fillers"]
+    assert len(lines) > 150
+    assert not [c for c in lines if any(w in c.lower() for w in DISTRESS_WORDS)]
+
+
+# ---------------------------------------------------------------- the slice's audio against its labels
+
+
+def test_slice_covers_every_group_and_both_splits(labels):
+    assert 10 <= len(labels) <= 14
+    assert {lab["condition"]["group"] for lab in labels} == {"labored", "normal", "hard_negative"}
+    assert {lab["split"] for lab in labels} == {"tune", "test"}
+    assert {lab["condition"]["degrade"] for lab in labels} >= set(ec.DEGRADES)
+    assert {lab["condition"]["source"] for lab in labels} == {"espeak", "real"}
+    assert all(50 <= lab["duration_s"] <= 130 for lab in labels)
+
+
+def test_labels_carry_the_fixture_keys_and_the_corpus_keys(labels):
+    for lab in labels:
+        assert FIXTURE_KEYS <= set(lab)
+        assert {"split", "seed", "condition", "expect_critical", "forbid_critical"} <= set(lab)
+        assert set(lab["condition"]) == CONDITION_KEYS
+        c = lab["condition"]
+        assert lab["split"] == ("tune" if lab["seed"] % 2 == 0 else "test")
+        assert lab["expect_critical"] == (c["group"] == "labored" and c["severity"] in ("moderate", "severe"))
+        assert lab["forbid_critical"] == (c["group"] != "labored")
+        assert (lab["trouble_onset_s"] is None) == (c["group"] != "labored")
+        assert lab["max_severity"] == ("critical" if lab["expect_critical"] else
+                                       "warning" if c["group"] != "normal" else "none")
+        if lab["forbid_critical"]:
+            assert "possible_emergency" in lab["forbidden_alerts"]
+
+
+def test_index_lists_every_call_with_split_and_condition(labels):
+    index = json.loads((SLICE / "index.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in index["calls"]] == [lab["name"] for lab in labels]
+    assert all(c["split"] == lab["split"] and c["condition"] == lab["condition"]
+               for c, lab in zip(index["calls"], labels))
+
+
+def test_audio_is_stereo_at_both_rates_and_as_long_as_labelled(labels):
+    for lab in labels:
+        for rate in (16000, 8000):
+            info = sf.info(SLICE / lab["files"][str(rate)])
+            assert (info.samplerate, info.channels, info.subtype, info.format) == (rate, 2, "PCM_16", "FLAC")
+            assert abs(info.frames / rate - lab["duration_s"]) < 0.01
+
+
+def test_turns_phrases_and_events_lie_inside_the_call_in_order(labels):
+    for lab in labels:
+        dur = lab["duration_s"]
+        for t in lab["turns"]:
+            spans = [(p["start_s"], p["end_s"]) for p in t["phrases"]]
+            assert all(0 <= a < b <= dur for a, b in spans)
+            assert all(b1 <= a2 + 1e-3 for (_, b1), (a2, _) in zip(spans, spans[1:]))
+            assert all(0 <= i["start_s"] < i["end_s"] <= dur for i in t["inhalations"])
+        assert all(0 <= e["start_s"] < e["end_s"] <= dur for e in lab["events"])
+        caller = [t for t in lab["turns"] if t["speaker"] == "caller"]
+        assert all(a["start_s"] < b["start_s"] for a, b in zip(caller, caller[1:]))
+
+
+def test_caller_speech_is_on_the_right_channel_and_agent_speech_on_the_left(labels):
+    for lab in [lab for lab in labels if lab["condition"]["noise"] == "none"]:
+        x = audio(lab)
+        agent_spans = [(p["start_s"], p["end_s"]) for t in lab["turns"] if t["speaker"] == "agent"
+                       for p in t["phrases"]]
+        alone = [(a, b) for a, b in caller_phrases(lab) if not any(a < d and c < b for c, d in agent_spans)]
+        assert len(alone) >= 5
+        diffs = [rms_db(span(x[:, 1], a, b)) - rms_db(span(x[:, 0], a, b)) for a, b in alone]
+        assert np.median(diffs) > 30, lab["name"]
+        quiet_agent = [(a, b) for a, b in agent_spans if not any(a < d and c < b for c, d in caller_phrases(lab))]
+        diffs = [rms_db(span(x[:, 0], a, b)) - rms_db(span(x[:, 1], a, b)) for a, b in quiet_agent]
+        assert np.median(diffs) > 20, lab["name"]
+
+
+def test_caller_speech_level_is_the_labelled_level(labels):
+    for lab in [lab for lab in labels if lab["condition"]["noise"] == "none"]:
+        x = audio(lab)[:, 1]
+        healthy = caller_phrases(lab, healthy=True) or caller_phrases(lab)
+        level = rms_db(np.concatenate([span(x, a, b) for a, b in healthy]))
+        assert abs(level - lab["levels"]["speech_level_dbfs"]["caller"]) < 0.5, lab["name"]
+
+
+def test_noisy_calls_have_their_labelled_snr(labels):
+    noisy = [lab for lab in labels if lab["condition"]["noise"] in ("white", "pink", "hum", "babble")]
+    assert {lab["condition"]["noise"] for lab in noisy} >= {"white", "pink", "hum"}
+    for lab in noisy:
+        x = audio(lab)[:, 1]
+        quiet = ~busy_mask(lab, len(x))
+        p_noise = np.mean(x[quiet] ** 2)
+        healthy = caller_phrases(lab, healthy=True) or caller_phrases(lab)
+        p_speech = np.mean(np.concatenate([span(x, a, b) for a, b in healthy]) ** 2)
+        snr = 10 * np.log10((p_speech - p_noise) / p_noise)
+        assert abs(snr - lab["condition"]["snr_db"]) < 2.0, (lab["name"], snr)
+
+
+def test_g711_calls_carry_at_most_256_sample_values_at_8k(labels):
+    for lab in labels:
+        x, _ = sf.read(SLICE / lab["files"]["8000"], dtype="int16")
+        distinct = len(np.unique(x[:, 1]))
+        if lab["condition"]["codec"] in ("ulaw", "alaw"):
+            assert distinct <= 256, lab["name"]
+        else:
+            assert distinct > 1000, lab["name"]
+
+
+def test_eight_khz_files_are_telephone_band(labels):
+    lab = next(lab for lab in labels if lab["condition"]["codec"] == "none")
+    x = audio(lab, 8000)[:, 1]
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / 8000)
+    assert spec[(f > 300) & (f < 3400)].sum() > 1000 * spec[(f < 150) | (f > 3700)].sum()
+
+
+def test_packet_loss_gaps_are_zeroed_or_repeated_where_labelled(labels):
+    lossy = [lab for lab in labels if lab["condition"]["packet_loss"]]
+    assert lossy
+    for lab in lossy:
+        x = audio(lab)[:, 1]
+        events = [e for e in lab["events"] if e["kind"] == "packet_loss"]
+        assert events and all(0.019 <= e["end_s"] - e["start_s"] <= 0.061 for e in events)
+        for e in events:
+            i, j = int(e["start_s"] * 16000), int(e["end_s"] * 16000)
+            if e["mode"] == "zero":
+                assert np.all(x[i:j] == 0)
+            else:
+                assert np.array_equal(x[i:j], x[2 * i - j: i])
+
+
+def test_hold_is_near_silence_on_both_legs(labels):
+    held = [lab for lab in labels if lab["condition"]["hold"]]
+    assert held
+    for lab in held:
+        x = audio(lab)
+        hold = next(e for e in lab["events"] if e["kind"] == "hold")
+        assert 10 <= hold["end_s"] - hold["start_s"] <= 40
+        seg = span(x, hold["start_s"] + 0.3, hold["end_s"] - 0.3)
+        assert rms_db(seg[:, 0]) < -60
+        snr = lab["condition"]["snr_db"]
+        line = lab["levels"]["speech_level_dbfs"]["caller"] - (snr if snr is not None else 40)
+        assert rms_db(seg[:, 1]) < line + 1.5
+
+
+def test_overlaps_put_the_agent_over_the_caller(labels):
+    lab = next(lab for lab in labels if lab["condition"]["overlap"])
+    overlaps = [e for e in lab["events"] if e["kind"] == "overlap"]
+    assert overlaps
+    x = audio(lab)
+    for e in overlaps:
+        seg = span(x, e["start_s"], e["end_s"])
+        assert rms_db(seg[:, 0]) > lab["levels"]["speech_level_dbfs"]["agent"] - 15
+
+
+def test_voice_degradation_lowers_the_caller_level_by_the_labelled_gain(labels):
+    labored = [lab for lab in labels if lab["condition"]["degrade"] in ("all", "voice")
+               and lab["condition"]["source"] == "espeak" and lab["condition"]["noise"] == "none"
+               and lab["condition"]["onset"] != "start"]  # from the start: its own level is the reference
+    assert labored
+    for lab in labored:
+        x = audio(lab)[:, 1]
+        ref = lab["levels"]["speech_level_dbfs"]["caller"]
+        for t in [t for t in lab["turns"] if t["speaker"] == "caller" and t["severity"] > 0]:
+            level = rms_db(np.concatenate([span(x, p["start_s"], p["end_s"]) for p in t["phrases"]]))
+            assert abs(level - (ref + t["gain_db"])) < 1.0, (lab["name"], t["index"])
+        assert min(t["gain_db"] for t in lab["turns"] if t["speaker"] == "caller") < -3
+
+
+def test_labored_turns_are_slower_and_pause_longer_than_the_healthy_ones(labels):
+    lab = next(lab for lab in labels if lab["condition"]["degrade"] == "all"
+               and lab["condition"]["source"] == "espeak" and lab["condition"]["onset"] == "abrupt")
+    caller = [t for t in lab["turns"] if t["speaker"] == "caller"]
+    healthy, sick = [t for t in caller if t["severity"] == 0], [t for t in caller if t["severity"] > 0]
+    assert healthy and sick and lab["trouble_onset_s"] == sick[0]["start_s"]
+    assert max(t["rate_wpm"] for t in sick) < 0.7 * min(t["rate_wpm"] for t in healthy)
+
+    def pauses(turns: list[dict]) -> list[float]:
+        return [b["start_s"] - a["end_s"] for t in turns for a, b in zip(t["phrases"], t["phrases"][1:])]
+
+    assert np.median(pauses(sick)) > 2 * np.median(pauses(healthy))
+    assert sum(len(t["inhalations"]) for t in sick) >= 3
+
+
+def test_breath_source_is_labelled(labels):
+    for lab in labels:
+        n = sum(len(t["inhalations"]) for t in lab["turns"])
+        expected = "none" if n == 0 else ("real" if ec.breath_bank() else "synthetic")
+        assert lab["condition"]["breaths"] == expected
+
+
+def test_negatives_and_normal_calls_speak_no_distress(labels):
+    for lab in labels:
+        if lab["condition"]["group"] != "labored" or not lab["trouble"]["symptom_talk"]:
+            assert lab["distress_phrases"] == [], lab["name"]
+
+
+def test_a_regenerated_call_is_identical(labels, tmp_path):
+    lab = next(lab for lab in labels if lab["condition"]["packet_loss"])
+    cell = ec.slice_design()[lab["seed"] - ec.SLICE_BASE_SEED]
+    data_path = ec.prepare_espeak(tmp_path)
+    job = ec.Job(tmp_path, lab["seed"], cell, "slice", lab["generator"]["params_sha256"], data_path,
+                 tuple(sorted((k, lab["generator"][k]) for k in ("espeak_ng", "sox"))))
+    ec.generate(job)
+    again = json.loads((tmp_path / f"{lab['name']}.json").read_text(encoding="utf-8"))
+    assert again == lab
+    for rate in ("16000", "8000"):
+        a, _ = sf.read(tmp_path / lab["files"][rate], dtype="int16")
+        b, _ = sf.read(SLICE / lab["files"][rate], dtype="int16")
+        assert np.array_equal(a, b)
+
+
+def test_an_up_to_date_slice_is_skipped(labels):
+    done = run_cli(str(SLICE), "--slice")
+    assert done.returncode == 0
+    assert "0 call(s) written" in done.stdout
+
+
+def test_bad_output_folder_is_one_line_error(tmp_path):
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    done = run_cli(str(not_a_folder), "--slice")
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"eval_corpus: {not_a_folder}: not a folder"
+    done = run_cli(str(tmp_path / "out"), "-j", "0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

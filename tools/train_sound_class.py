@@ -1,0 +1,313 @@
+"""Train the per-frame sound-class model and print its figures.
+
+Data: the breathing, cough and sustained-vowel recordings in ``audio_fixtures/breathing/``
+(Coswara, 32 speakers) or, with ``--shared``, all 128 recordings of the shared data folder
+beside the checkout (its ``breathing/`` folder), and the real speech of ``audio_fixtures/real/``.
+Each recording is analysed at 16 kHz and as an 8 kHz telephone-band version (300-3400 Hz);
+its audible frames are labelled by what the recording is (breathing: breath, cough: cough,
+vowel and speech: speech). Mixtures add real breaths (cut out of the breathing recordings by
+their energy) into silences between real utterances, 10-25 dB below the speech.
+
+Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and the
+odd-numbered speech files are held out, and every figure printed is on them. The model is a
+network with one tanh hidden layer of 12 units and a softmax output, fitted by L-BFGS
+(class-balanced, L2), with a fixed seed for every random
+choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
+
+    .venv/bin/python -m tools.train_sound_class --write
+    .venv/bin/python -m tools.train_sound_class --shared ../shared        # figures on all 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.signal import firwin, resample_poly
+
+from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, analyze_signal, class_inputs
+from monitor.audio_io import AnalysisStream
+from monitor.dsp.energy import frame_energy_db, smooth_db
+from monitor.dsp.framing import frame_signal
+from monitor.dsp.runs import close_gaps, drop_short, runs
+from monitor.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+BREATHING = ROOT / "audio_fixtures" / "breathing"
+REAL = ROOT / "audio_fixtures" / "real"
+MODEL = ROOT / "monitor" / "dsp" / "sound_class_model.py"
+SEED = 11
+TRAIN_SPEAKERS = frozenset(f"s{i:02d}" for i in range(1, 17))
+LABEL = {"breathing-deep": BREATH, "breathing-shallow": BREATH, "cough-heavy": COUGH, "vowel-a": SPEECH}
+MAX_FRAMES = 1500  # frames per recording and band in the training set
+ONSET_TOL_S = 0.1
+HIDDEN = 12
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    kind: str     # breathing-deep, breathing-shallow, cough-heavy, vowel-a or speech
+    train: bool
+    x: np.ndarray  # 16 kHz mono float32
+
+
+def load(path: Path) -> np.ndarray:
+    """A recording as the product reads it, at 16 kHz (8 kHz files are upsampled)."""
+    stream = AnalysisStream(path, [0])
+    x = np.concatenate(list(stream))[:, 0]
+    return x if stream.rate == 16000 else resample_poly(x, 2, 1).astype(np.float32)
+
+
+def telephone(x: np.ndarray) -> np.ndarray:
+    """16 kHz -> 8 kHz telephone band (300-3400 Hz). Shape (n,) -> (n // 2,)."""
+    taps = firwin(255, [300.0, 3400.0], pass_zero=False, fs=16000)
+    y = np.convolve(x, taps, mode="same")
+    return resample_poly(y, 1, 2).astype(np.float32)
+
+
+def breathing_clips(folder: Path) -> list[Clip]:
+    rows = list(csv.DictReader((folder / "manifest.csv").open()))
+    return [Clip(r["file"], r["kind"], r["speaker"] in TRAIN_SPEAKERS, load(folder / r["file"])) for r in rows]
+
+
+def speech_clips() -> list[Clip]:
+    rows = list(csv.DictReader((REAL / "manifest.csv").open()))
+    return [Clip(r["path"], "speech", i % 2 == 0, load(REAL / r["path"])) for i, r in enumerate(rows)]
+
+
+def energy_events(x: np.ndarray, rate: int = 16000) -> tuple[np.ndarray, np.ndarray]:
+    """Sound events by energy alone (the reference for breath onsets), in 10 ms frames.
+
+    The level (25 ms windows, 50 ms power smoothing) above 35 % of the way from its 10th
+    to its 95th percentile, gaps under 150 ms bridged, events under 200 ms dropped.
+    """
+    e = smooth_db(frame_energy_db(frame_signal(x, rate // 40, rate // 100)), 5)
+    lo, hi = np.percentile(e, [10, 95])
+    mask = drop_short(close_gaps(e > lo + 0.35 * (hi - lo), 15), 20)
+    return runs(mask)
+
+
+def labelled(x: np.ndarray, rate: int, label: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of the audible frames (labels per frame or one for all)."""
+    feats, active = class_inputs(x, rate)
+    y = np.broadcast_to(label, active.shape)[: len(active)]
+    keep = active & (y > 0)
+    return feats[keep], y[keep]
+
+
+def mix(speech: list[Clip], breaths: list[np.ndarray], rng: np.random.Generator, count: int
+        ) -> list[tuple[np.ndarray, list[tuple[float, float]]]]:
+    """Real utterances with a real breath in the silence between them, 10-25 dB below the speech.
+
+    Returns (16 kHz signal, breath intervals in seconds) pairs.
+    """
+    out = []
+    for i in range(count):
+        a, b = (speech[j].x for j in rng.choice(len(speech), 2, replace=False))
+        br = breaths[rng.integers(len(breaths))]
+        level = np.sqrt(np.mean(np.square(np.concatenate([a, b])))) + 1e-9
+        br = br * (level * 10 ** (-rng.uniform(10, 25) / 20) / (np.sqrt(np.mean(br ** 2)) + 1e-12))
+        gap1, gap2 = (np.zeros(int(rng.uniform(0.25, 0.6) * 16000), np.float32) for _ in range(2))
+        x = np.concatenate([a, gap1, br, gap2, b]).astype(np.float32)
+        x += (level * 10 ** (-50 / 20) * rng.standard_normal(len(x))).astype(np.float32)
+        t0 = (len(a) + len(gap1)) / 16000
+        out.append((x, [(t0, t0 + len(br) / 16000)]))
+    return out
+
+
+def breath_snippets(clips: list[Clip]) -> list[np.ndarray]:
+    """Single breaths (energy events with 50 ms margins) of the breathing recordings."""
+    out = []
+    for c in clips:
+        if c.kind.startswith("breathing"):
+            s, e = energy_events(c.x)
+            out += [c.x[max(0, a * 160 - 800): b * 160 + 800] for a, b in zip(s, e) if 30 <= b - a <= 150]
+    return out
+
+
+def mix_labels(x: np.ndarray, rate: int, intervals: list[tuple[float, float]]) -> np.ndarray:
+    n = 1 + (len(x) - rate // 40) // (rate // 100)
+    y = np.full(n, SPEECH, np.int64)
+    t = (np.arange(n) * (rate // 100) + rate // 80) / rate
+    for a, b in intervals:
+        y[(t >= a) & (t < b)] = BREATH
+    return y
+
+
+def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for c in clips:
+        for sig, rate in ((c.x, 16000), (telephone(c.x), 8000)):
+            f, y = labelled(sig, rate, LABEL.get(c.kind, SPEECH))
+            pick = rng.permutation(len(y))[:MAX_FRAMES]
+            xs.append(f[pick])
+            ys.append(y[pick])
+    for sig, iv in mixes:
+        for s, rate in ((sig, 16000), (telephone(sig), 8000)):
+            f, y = labelled(s, rate, mix_labels(s, rate, iv))
+            xs.append(f)
+            ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3
+        ) -> dict[str, np.ndarray]:
+    """Class-balanced (speech weighted twice) network with one tanh hidden layer on
+    standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
+    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
+    Z = (X - mean) / scale
+    k, d, h = 3, Z.shape[1], hidden
+    Y = np.eye(k)[y - 1]
+    w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, minlength=k))[y - 1]
+    w = w / w.sum()
+    sizes = [(d, h), (h,), (h, k), (k,)]
+    cuts = np.cumsum([int(np.prod(s)) for s in sizes])[:-1]
+
+    def unpack(theta):
+        return [p.reshape(s) for p, s in zip(np.split(theta, cuts), sizes)]
+
+    def loss(theta):
+        W1, b1, W2, b2 = unpack(theta)
+        a = np.tanh(Z @ W1 + b1)
+        s = a @ W2 + b2
+        s -= s.max(axis=1, keepdims=True)
+        logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        val = -(w * (Y * logp).sum(axis=1)).sum() + l2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+        g = (np.exp(logp) - Y) * w[:, None]
+        ga = (g @ W2.T) * (1 - a ** 2)
+        grads = [Z.T @ ga + 2 * l2 * W1, ga.sum(axis=0), a.T @ g + 2 * l2 * W2, g.sum(axis=0)]
+        return val, np.concatenate([gr.ravel() for gr in grads])
+
+    theta0 = np.concatenate([rng.normal(0, 0.3, int(np.prod(s))) for s in sizes])
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 800})
+    W1, b1, W2, b2 = unpack(res.x)
+    return {"MEAN": mean, "SCALE": scale, "HIDDEN_W": W1, "HIDDEN_B": b1, "OUT_W": W2, "OUT_B": b2}
+
+
+def write_model(params: dict[str, np.ndarray], path: Path = MODEL) -> None:
+    def arr(v: np.ndarray) -> str:
+        return f"np.array({np.round(v, 5).tolist()}, np.float32)"
+    lines = ['"""Numbers of the sound-class model (written by tools/train_sound_class.py; do not edit by hand).',
+             "", f"Features (in order): {', '.join(FEATURES)}; classes: speech, breath, cough.", '"""', "",
+             "import numpy as np", ""]
+    lines += [f"{k} = {arr(v)}" for k, v in params.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- figures
+
+def recording_figures(clips: list[Clip], cfg: AnalyzerConfig | None = None) -> dict[str, dict[str, float]]:
+    """Per kind: share of the length classed as speech, syllables per minute, seconds."""
+    acc: dict[str, list[float]] = {}
+    for c in clips:
+        f = analyze_signal(c.x, 16000, cfg or WITH_SOUND_CLASS)
+        a = acc.setdefault(c.kind, [0.0, 0.0, 0.0])
+        a[0] += f.speech.sum() * 0.01
+        a[1] += int(f.nucleus.sum())
+        a[2] += len(c.x) / 16000
+    return {k: {"speech_share": s / d, "syllables_per_min": n / d * 60, "seconds": d} for k, (s, n, d) in acc.items()}
+
+
+def onset_agreement(x: np.ndarray) -> tuple[int, int]:
+    """Reference breath onsets (energy events) matched by a detected breath onset within 100 ms."""
+    ref, _ = energy_events(x)
+    det, _ = runs(analyze_signal(x, 16000, WITH_SOUND_CLASS).sound == BREATH)
+    if len(ref) == 0:
+        return 0, 0
+    if len(det) == 0:
+        return 0, len(ref)
+    err = np.abs(ref[:, None] - det[None, :]).min(axis=1) * 0.01
+    return int((err <= ONSET_TOL_S).sum()), len(ref)
+
+
+def detection(mixes, band: str) -> tuple[int, int, int]:
+    """Hits, misses and false breath events on mixtures: a detected breath event (a run of
+    breath frames) is a hit if it overlaps a labelled breath."""
+    hits = misses = false = 0
+    for x, iv in mixes:
+        sig, rate = (x, 16000) if band == "16k" else (telephone(x), 8000)
+        f = analyze_signal(sig, rate, WITH_SOUND_CLASS)
+        s, e = runs(f.sound == BREATH)
+        ts, te = f.t[s], f.t[np.maximum(e - 1, 0)]
+        over = [(ts <= b) & (te >= a) for a, b in iv]
+        hit = np.array([o.any() for o in over])
+        hits += int(hit.sum())
+        misses += int((~hit).sum())
+        false += int((~np.any(over, axis=0)).sum()) if len(s) else 0
+    return hits, misses, false
+
+
+def speech_change(clips: list[Clip]) -> tuple[float, float]:
+    """Relative change (%) of total speech time and syllables on real speech, classifier on vs off."""
+    off = AnalyzerConfig()
+    tot = np.zeros((2, 2))
+    for c in clips:
+        for i, cfg in enumerate((WITH_SOUND_CLASS, off)):
+            f = analyze_signal(c.x, 16000, cfg)
+            tot[i] += (f.speech.sum(), f.nucleus.sum())
+    return tuple(100.0 * (tot[0] / tot[1] - 1.0))
+
+
+def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> None:
+    out = sys.stdout
+    out.write(f"held out: {len({c.name[:3] for c in test_breath})} speakers (s17-s32), "
+              f"{len(test_speech)} speech files (odd-numbered)\n")
+    for kind, v in sorted(recording_figures(test_breath).items()):
+        out.write(f"  {kind:18s} {v['seconds']:6.0f} s  speech {100 * v['speech_share']:5.1f} %  "
+                  f"syllables/min {v['syllables_per_min']:5.1f}\n")
+    good = 0
+    breath_recs = [c for c in test_breath if c.kind.startswith("breathing")]
+    for c in breath_recs:
+        ok, n = onset_agreement(c.x)
+        good += n > 0 and ok >= 0.8 * n
+    out.write(f"  breath onsets within 100 ms of the energy reference (>= 80 % of them): "
+              f"{good} of {len(breath_recs)} recordings\n")
+    for band in ("16k", "tel8k"):
+        h, m, f = detection(mixes, band)
+        out.write(f"  breaths mixed into real speech pauses, {band}: recall {100 * h / max(h + m, 1):.1f} % "
+                  f"precision {100 * h / max(h + f, 1):.1f} % ({h} hits, {m} misses, {f} false)\n")
+    ds, dn = speech_change(test_speech)
+    out.write(f"  real speech, classifier on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, help="the shared data folder (its breathing/ folder: all 128)")
+    ap.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
+    ap.add_argument("--mixes", type=int, default=60, help="mixtures per half (default 60)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    folder = args.shared / "breathing" if args.shared else BREATHING
+    if not (folder / "manifest.csv").is_file():
+        print(f"error: {folder / 'manifest.csv'}: no such manifest", file=sys.stderr)
+        return 1
+    rng = np.random.default_rng(SEED)
+    breath, speech = breathing_clips(folder), speech_clips()
+    tr_b, te_b = [c for c in breath if c.train], [c for c in breath if not c.train]
+    tr_s, te_s = [c for c in speech if c.train], [c for c in speech if not c.train]
+    train_mix = mix(tr_s, breath_snippets(tr_b), rng, args.mixes)
+    test_mix = mix(te_s, breath_snippets(te_b), rng, args.mixes)
+    if args.write:
+        X, y = dataset(tr_b + tr_s, train_mix, rng)
+        log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
+        write_model(fit(X, y, rng))
+        log.info("model written to %s", MODEL.relative_to(ROOT))
+        import importlib
+
+        import monitor.dsp.sound_class_model as m
+        importlib.reload(m)
+    print_figures(te_b, te_s, test_mix)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

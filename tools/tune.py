@@ -1,0 +1,246 @@
+"""Tuning driver: choose configuration values on the corpus's tune split only, then report the test split.
+
+    python -m tools.tune DIR --grid GRID.toml [--rates 16000,8000] [--config FILE] [--set KEY=VALUE ...]
+                             [-j N] [--passes 3] [--json OUT.json] [--cache DIR]
+                             [--tune-split tune] [--test-split test]
+
+``GRID.toml`` lists the values to try per configuration key, dotted as ``call-monitor --set``
+takes them, either flat or as tables (both mean the same)::
+
+    "rules.slow_speech.relative_change" = [-0.15, -0.2, -0.25]
+    [rules.possible_emergency]
+    min_score = [2.5, 3.0, 3.5]
+
+Coordinate search: starting from the configuration (defaults <- ``--config`` <- ``--set``), each
+pass tries every listed value of one key with the others held, keeps the best, and goes on to
+the next key; passes repeat until one changes nothing (at most ``--passes``). Every trial is
+scored on the tune split (:func:`objective`):
+
+- feasible: no critical alert on any forbid_critical file, none before the onset of a labored
+  file, and at most :data:`MAX_NORMAL_WARNINGS_PER_HOUR` warnings per hour of normal call time;
+- among feasible trials, the highest share of expect_critical files with a critical within
+  30 s of the onset, then the lower median time to critical;
+- infeasible trials rank below every feasible one, fewer violations first.
+
+Only the cheap part reruns per trial: each file's frames and cue stream are cached by
+:mod:`tools.evaluate`, so a rule key reruns only the baseline and the alert engine, and a key
+under ``analysis.`` the cue tracker over the cached frames as well. The test split is evaluated
+once, with the chosen values, and never used in choosing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from monitor.config import Config, ConfigError
+from tools import evaluate as ev
+
+PROG = "tune"
+MAX_NORMAL_WARNINGS_PER_HOUR = 1.0
+
+
+class GridError(Exception):
+    """A grid file that cannot be used; the message names the file and key."""
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def read_grid(path: str, settings: ev.Settings) -> dict[str, list[Any]]:
+    """The grid of ``path``: key -> values, each value checked against the configuration."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GridError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GridError(f"{path}: cannot read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GridError(f"{path}: invalid TOML ({exc})") from None
+    grid = _flatten(raw.get("grid", raw) if isinstance(raw.get("grid"), dict) else raw)
+    if not grid:
+        raise GridError(f"{path}: no keys to tune")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise GridError(f"{path}: {key}: expected a non-empty list of values, got {values!r}")
+        for v in values:
+            try:
+                ev.make_config(replace(settings, overrides=settings.overrides + ((key, v),)))
+            except ConfigError as exc:
+                raise GridError(f"{path}: {exc}") from None
+    return grid
+
+
+def config_value(cfg: Config, key: str) -> Any:
+    """The effective value of a dotted key (``rules.<kind>.<key>`` for acoustic rules too)."""
+    node: Any = cfg
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if node is cfg.rules and i == 1 and part in cfg.rules.kinds:
+            node = cfg.rules.rule(part)
+        else:
+            node = getattr(node, part)
+    return list(node) if isinstance(node, tuple) else node
+
+
+@dataclass(frozen=True)
+class Trial:
+    values: tuple[tuple[str, Any], ...]
+    metrics: dict[str, Any]
+    results: list[dict[str, Any]]
+
+    @property
+    def feasible(self) -> bool:
+        m = self.metrics
+        return (m["false_alarm_files"] == 0 and m["pre_onset_false_alarm_files"] == 0
+                and (m["normal_warnings_per_hour"] or 0.0) <= MAX_NORMAL_WARNINGS_PER_HOUR + 1e-9)
+
+
+def objective(m: Mapping[str, Any]) -> tuple:
+    """Sort key of a trial's tune-split metrics (higher is better); see the module docstring."""
+    det = m["detected_30s"] or 0.0
+    med = m["median_ttc_s"] if m["median_ttc_s"] is not None else math.inf
+    violations = m["false_alarm_files"] + m["pre_onset_false_alarm_files"]
+    nwarn = m["normal_warnings_per_hour"] or 0.0
+    if violations == 0 and nwarn <= MAX_NORMAL_WARNINGS_PER_HOUR + 1e-9:
+        return (1, det, -med)
+    return (0, -violations, -nwarn, det, -med)
+
+
+class Search:
+    """Coordinate search over a grid, each trial scored on ``jobs`` (the tune split)."""
+
+    def __init__(self, jobs: Sequence[ev.Job], settings: ev.Settings, workers: int) -> None:
+        self.jobs, self.settings, self.workers = jobs, settings, workers
+        self.trials: dict[tuple, Trial] = {}
+        self.replayed = 0
+        self.from_frames = 0
+
+    def score(self, values: Mapping[str, Any]) -> Trial:
+        key = tuple(sorted((k, json.dumps(v)) for k, v in values.items()))
+        if key not in self.trials:
+            settings = replace(self.settings, overrides=self.settings.overrides + tuple(values.items()))
+            results = ev.evaluate_jobs(self.jobs, settings, self.workers)
+            self.replayed += sum(r.get("source") == "replay" for r in results)
+            self.from_frames += sum(r.get("source") == "frames" for r in results)
+            failed = [r["error"] for r in results if r.get("error")]
+            if failed:
+                raise ev.CorpusError(failed[0])
+            ok = [r for r in results if not r.get("error")]
+            self.trials[key] = Trial(tuple(values.items()), ev.row_metrics(ok), results)
+            print(trial_line(self.trials[key]), flush=True)
+        return self.trials[key]
+
+    def run(self, grid: Mapping[str, Sequence[Any]], start: Mapping[str, Any], passes: int) -> Trial:
+        choice = dict(start)
+        best = self.score(choice)
+        for n in range(passes):
+            changed = False
+            for key, values in grid.items():
+                for v in values:
+                    trial = self.score({**choice, key: v})
+                    if objective(trial.metrics) > objective(best.metrics):
+                        best, changed = trial, True
+                choice = dict(best.values)
+            print(f"pass {n + 1}: {'changed' if changed else 'no change'}", flush=True)
+            if not changed:
+                break
+        return best
+
+
+def trial_line(t: Trial) -> str:
+    m = t.metrics
+    values = " ".join(f"{k}={json.dumps(v)}" for k, v in t.values)
+    return (f"{'ok ' if t.feasible else 'bad'} det@30 {ev._pct(m['detected_30s']):>5} "
+            f"med {ev._secs(m['median_ttc_s']):>5}  FA {m['false_alarm_files']} "
+            f"pre-FA {m['pre_onset_false_alarm_files']}  nwarn/h {ev._rate(m['normal_warnings_per_hour']):>5}  "
+            f"{values}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}",
+                                description="Choose config values on the tune split; report the test split.")
+    ev.add_common_options(p)
+    p.add_argument("--grid", required=True, metavar="GRID.toml", help="values to try per dotted key")
+    p.add_argument("--passes", type=int, default=3, metavar="N", help="coordinate-search passes at most (3)")
+    p.add_argument("--tune-split", default="tune", help="split the values are chosen on (tune)")
+    p.add_argument("--test-split", default="test", help="split reported with the choice (test)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.jobs < 1 or args.passes < 1:
+        return ev.fail("-j and --passes must be at least 1")
+    try:
+        settings = ev.settings_from_args(args)
+        grid = read_grid(args.grid, settings)
+        tune_jobs = ev.load_jobs(args.folder, args.tune_split, args.rates, args.limit_calls)
+        test_jobs = ev.load_jobs(args.folder, args.test_split, args.rates, args.limit_calls)
+    except (ConfigError, ev.CorpusError, GridError) as exc:
+        return ev.fail(str(exc))
+    if not tune_jobs:
+        return ev.fail(f"{args.folder}: no calls in split {args.tune_split!r}")
+    if args.tune_split == args.test_split:
+        print(f"{PROG}: warning: tuning and testing on the same split ({args.tune_split}): the test figures "
+              "are not held out", file=sys.stderr)
+    cfg = ev.make_config(settings)
+    start = {k: config_value(cfg, k) for k in grid}
+    t0 = time.perf_counter()
+    search = Search(tune_jobs, settings, args.jobs)
+    try:
+        best = search.run(grid, start, args.passes)
+    except ev.CorpusError as exc:
+        return ev.fail(str(exc), 1)
+    tune_s = time.perf_counter() - t0
+    print(f"\n{len(search.trials)} trials on {len(tune_jobs)} {args.tune_split} files in {tune_s:.1f} s "
+          f"({search.replayed} full replays, {search.from_frames} cue streams from cached frames, the rest "
+          "from cached cues)")
+    chosen = dict(best.values)
+    print("chosen (" + ("feasible" if best.feasible else "NOT feasible: no trial met the constraints") + "):")
+    for k, v in chosen.items():
+        note = "" if v == start[k] else f"   (was {json.dumps(start[k])})"
+        print(f"  --set {k}={json.dumps(v)}{note}")
+    print()
+    print(ev.format_tables({f"{args.tune_split} (chosen on)": ev.tables(best.results)[args.tune_split]}))
+    test = None
+    if test_jobs:
+        rep = ev.run_evaluation(test_jobs, replace(settings, overrides=settings.overrides + best.values), args.jobs)
+        test = rep
+        print()
+        held = "held out" if args.test_split != args.tune_split else "NOT held out"
+        print(ev.format_tables({f"{args.test_split} ({held})": rep.tables.get(args.test_split, [])}))
+        print(ev.timing_line(rep, args.jobs))
+    else:
+        print(f"no calls in split {args.test_split!r}: no held-out figures")
+    if args.json:
+        data = {"version": 1, "grid": grid, "start": start, "chosen": chosen, "feasible": best.feasible,
+                "tune_seconds": round(tune_s, 3),
+                "trials": [{"values": dict(t.values), "feasible": t.feasible, "metrics": t.metrics}
+                           for t in search.trials.values()],
+                "tune": {"tables": ev.tables(best.results), "files": best.results},
+                "test": None if test is None else {"tables": test.tables, "files": test.results}}
+        try:
+            ev.write_json(args.json, data)
+        except OSError as exc:
+            return ev.fail(f"{args.json}: cannot write ({exc.strerror or exc})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
