@@ -320,6 +320,33 @@ class DeliveryConfig:
                       "given up; 0 = until delivered (the queue survives restarts)", min=0)
     backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", gt=0)
     max_backoff_s: float = _k(300.0, "longest retry delay", gt=0)
+    webhook_token_file: str = _k("", "file holding the token sent to the webhook as "
+                                 "\"Authorization: Bearer\" (the supervisor console's token file, "
+                                 "or this agent's own token); \"\" = none")
+    agent_name: str = _k("", "this agent's name in webhook posts and heartbeats; \"\" = user@host")
+    heartbeat_s: float = _k(30.0, "the daemon posts its status (devices, call, last error) to the "
+                            "webhook every this many seconds; 0 = never", min=0, max=3600)
+    report_url_base: str = _k("", "call reports are linked as this URL plus the report's file "
+                              "name (e.g. a share the supervisor can open); \"\" = a file:// URL of "
+                              "the report on this machine", kind="url")
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    """``call-monitor supervisor``: the console that receives every agent's webhook posts."""
+
+    listen: str = _k("127.0.0.1:8640", "HOST:PORT the console listens on (other than loopback "
+                     "only with TLS, or with a warning)")
+    db: str = _k("~/.local/share/callmonitor/supervisor.db", "the console's own SQLite database "
+                 "(created mode 0600)")
+    token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "
+                         "mode 0600 with a random token on first start)")
+    agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
+                                       "characters): such a token may post only as agent NAME")
+    silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
+                               "silent", gt=0)
+    max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
+                             max=1 << 20)
 
 
 def _default_db(env: Mapping[str, str]) -> str:
@@ -344,6 +371,7 @@ class Config:
     daemon: DaemonConfig = DaemonConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     storage: StorageConfig = StorageConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
     sources: tuple[str, ...] = ()
     """Files that were read, in order (not a TOML key)."""
 
@@ -352,10 +380,10 @@ class Config:
 
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
-                             "delivery", "storage")
+                             "delivery", "storage", "supervisor")
 _SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
                             TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
-                            "storage": StorageConfig})
+                            "storage": StorageConfig, "supervisor": SupervisorConfig})
 _ALL_CUES = ALL_CUES
 
 # --------------------------------------------------------------------------- validation

@@ -38,10 +38,12 @@ FIGURES = os.environ.get("CALLMONITOR_LIVE_FIGURES")  # make bench: where to wri
 
 
 class Hook:
-    """A webhook receiver on 127.0.0.1; ``up`` False answers 503."""
+    """A webhook receiver on 127.0.0.1; ``up`` False answers 503. Alerts go to ``received``, the
+    daemon's heartbeats to ``heartbeats``."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
+        self.heartbeats: list[tuple[float, dict]] = []
         self.up = True
         hook = self
 
@@ -52,7 +54,8 @@ class Hook:
                     self.send_response(503)
                     self.end_headers()
                     return
-                hook.received.append((time.monotonic(), json.loads(body)))
+                post = json.loads(body)
+                (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
                 self.send_response(204)
                 self.end_headers()
 
