@@ -17,14 +17,17 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, firwin, resample_poly, sosfilt, sosfilt_zi
 
+from .dsp.filters import kaiser_lowpass
 from .quiet import native_stderr_silenced
 
 HIGHPASS_HZ = 20.0
-"""Cut-off of the high-pass at the edge: removes a DC offset and sub-audio rumble (wind, handling,
-mains transformers), below the lowest voice fundamental the analyzer measures (60 Hz)."""
-HIGHPASS_ORDER = 2
+"""Cut-off of each of the two first-order sections of the high-pass at the edge: removes a DC
+offset and sub-audio rumble (wind, handling, mains transformers), below the lowest voice
+fundamental the analyzer measures (60 Hz, where the pair takes 1 dB)."""
+HIGHPASS_SECTIONS = 2
+RECURRENCE_BLOCK = 64
+"""Samples per block of the block-matrix form of a first-order recurrence."""
 
 
 class AudioFileError(Exception):
@@ -266,10 +269,16 @@ class Resampler:
         self.channels = channels
         half = 10 * max(self.up, self.down) // self.up + 2  # filter half-length in input samples
         self.ctx = int(np.ceil(half / self.down)) * self.down
-        # resample_poly's own default filter, designed once instead of on every call
+        # resample_poly's own default filter, designed once instead of on every call: scipy's
+        # firwin for resample_poly itself; for integer decimation its float32 taps, which
+        # kaiser_lowpass gives exactly without importing scipy.signal
         max_rate = max(self.up, self.down)
-        self._filter = (firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
-                        if max_rate > 1 else None)
+        self._filter = None
+        if max_rate > 1 and self.up == 1:
+            self._filter = kaiser_lowpass(2 * 10 * max_rate + 1, 1.0 / max_rate, 5.0)
+        elif max_rate > 1:
+            from scipy.signal import firwin
+            self._filter = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
         if self.up == 1 and self._filter is not None:  # pairs of equal taps around the centre for _decimate
             h = self._filter.astype(np.float32)
             c = len(h) // 2
@@ -315,6 +324,7 @@ class Resampler:
         if self.up == 1:
             out = self._decimate(seg, n)
         else:
+            from scipy.signal import resample_poly  # only for rational ratios (44.1 kHz files)
             y = resample_poly(seg, self.up, self.down, axis=0, window=self._filter)
             a = self.ctx * self.up // self.down
             out = y[a:a + n * self.up // self.down].astype(np.float32)
@@ -328,9 +338,74 @@ class Resampler:
         return out
 
 
-def highpass_sos(rate: int, cutoff_hz: float = HIGHPASS_HZ, order: int = HIGHPASS_ORDER) -> np.ndarray:
-    """Butterworth high-pass as second-order sections, shape (order // 2, 6)."""
-    return butter(order, cutoff_hz, btype="highpass", fs=rate, output="sos")
+def highpass_coefficients(rate: int, cutoff_hz: float = HIGHPASS_HZ) -> tuple[float, float]:
+    """First-order high-pass by the bilinear transform: ``y[n] = a*y[n-1] + b*(x[n] - x[n-1])``;
+    returns ``(a, b)``."""
+    k = float(np.tan(np.pi * cutoff_hz / rate))
+    return (1.0 - k) / (1.0 + k), 1.0 / (1.0 + k)
+
+
+def first_order_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarray:
+    """``y[n] = a * y[n-1] + u[n]`` along axis 0, with ``y[-1] = y0``, without a loop over samples.
+
+    The samples are cut in blocks of ``RECURRENCE_BLOCK``: one matrix product gives every block's
+    response from a zero state, and the states the blocks hand on are the same recurrence over
+    the block ends with coefficient ``a ** RECURRENCE_BLOCK`` (solved the same way, so the depth
+    is the logarithm of the length). Equal to the sequential recurrence to rounding (1e-15).
+
+    Parameters
+    ----------
+    u : np.ndarray [shape=(n, channels)], float64
+    a : float, |a| < 1
+    y0 : np.ndarray [shape=(channels,)]
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n, channels)]
+    """
+    n, channels = u.shape
+    if n == 0:
+        return u.copy()
+    size = RECURRENCE_BLOCK
+    nb = -(-n // size)
+    blocks = np.concatenate([u, np.zeros((nb * size - n, channels))]).reshape(nb, size, channels)
+    k = np.arange(size)
+    lag = k[None, :] - k[:, None]
+    with np.errstate(under="ignore"):
+        m = np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0)  # m[j, k] = a**(k - j) for k >= j
+        carry = a ** (k + 1)
+        a_block = a ** size
+    zero_state = np.einsum("bjc,jk->bkc", blocks, m)
+    ends = first_order_recurrence(zero_state[:, -1, :], a_block, y0) if nb > 1 else None
+    entering = y0[None, :] if ends is None else np.concatenate([y0[None, :], ends[:-1]])
+    y = zero_state + entering[:, None, :] * carry[None, :, None]
+    return y.reshape(nb * size, channels)[:n]
+
+
+class Highpass:
+    """Streaming high-pass of ``HIGHPASS_SECTIONS`` first-order sections, shape (n, channels).
+
+    The state starts as if the first sample had always been there (a steady offset gives 0 from
+    the first sample on) and is carried from block to block."""
+
+    def __init__(self, rate: int, channels: int, cutoff_hz: float = HIGHPASS_HZ) -> None:
+        self.a, self.b = highpass_coefficients(rate, cutoff_hz)
+        self._x: np.ndarray | None = None  # each section's previous input, shape (sections, channels)
+        self._y = np.zeros((HIGHPASS_SECTIONS, channels))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Float64 samples (n, channels) -> the filtered samples, float64."""
+        if len(x) == 0:
+            return x
+        if self._x is None:
+            self._x = np.zeros_like(self._y)
+            self._x[0] = x[0]  # later sections see 0 in the steady state
+        for i in range(HIGHPASS_SECTIONS):  # a loop over the two sections, not over samples
+            prev = np.concatenate([self._x[i][None, :], x[:-1]])
+            y = first_order_recurrence(self.b * (x - prev), self.a, self._y[i])
+            self._x[i], self._y[i] = x[-1], y[-1]
+            x = y
+        return x
 
 
 def fill_nonfinite(x: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -384,8 +459,7 @@ class EdgeConditioner:
     """
 
     def __init__(self, rate: int, channels: int) -> None:
-        self.sos = highpass_sos(rate)
-        self._zi: np.ndarray | None = None  # set from the first sample: a steady offset is removed at once
+        self.highpass = Highpass(rate, channels)
         self._last = np.zeros(channels)
         self.nonfinite = 0
         self.clipped = 0
@@ -400,11 +474,7 @@ class EdgeConditioner:
                 over = int(((np.abs(x) > 1.0) & (np.abs(x) <= INVALID_LEVEL)).sum())
         self.nonfinite += bad
         self.clipped += over
-        y = y.astype(np.float64)
-        if self._zi is None:
-            self._zi = sosfilt_zi(self.sos)[:, :, None] * y[0][None, None, :]
-        out, self._zi = sosfilt(self.sos, y, axis=0, zi=self._zi)
-        return out.astype(np.float32)
+        return self.highpass.process(y.astype(np.float64)).astype(np.float32)
 
     def problem(self) -> str | None:
         """One phrase on what was fixed, or None."""

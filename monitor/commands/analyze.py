@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Iterable, Iterator
+import numbers
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import numpy as np
-
-from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
-from ..audio_io import AnalysisStream, AudioFileError
 from ..console import error, warning
-from ..measures import SpanMeasures
-from ..span_stream import SpanAccumulator
+
+if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
+    import numpy as np
+
+    from ..audio_io import AnalysisStream
 
 BATCH_S = 10.0
 """Audio handed to the analyzer at a time. Nobody waits on ``analyze``'s frames, so it batches
@@ -35,18 +35,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def analyze_file(path: str, channel: int | None) -> tuple[dict, AnalysisStream]:
+def analyze_file(path: str, channel: int | None) -> tuple[dict, "AnalysisStream"]:
     """Summary record of one file and its stream (``truncated``, ``problems()``). Raises AudioFileError.
 
-    Frames are reduced batch by batch (:class:`SpanAccumulator`), so memory stays flat whatever
-    the recording's length."""
+    Frames are reduced batch by batch (:class:`~monitor.span_stream.SpanAccumulator`), so memory
+    stays flat whatever the recording's length."""
+    from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
+    from ..audio_io import AnalysisStream
+    from ..span_stream import SpanAccumulator
     stream = AnalysisStream(path, [channel] if channel is not None else None)
     analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
     acc = SpanAccumulator()
     for frames in analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate))):
         acc.add(frames)
     duration = stream.duration_s
-    m: SpanMeasures = acc.result(duration)
+    m = acc.result(duration)
     record = {"file": path, "channel": channel if channel is not None else "mix",
               "sample_rate": stream.info.rate, **m.as_dict()}
     record["duration_s"] = duration
@@ -57,6 +60,7 @@ def analyze_file(path: str, channel: int | None) -> tuple[dict, AnalysisStream]:
 
 def _batches(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
     """First channel of consecutive blocks (n, channels), joined into pieces of at least ``size``."""
+    import numpy as np
     pending: list[np.ndarray] = []
     held = 0
     for block in blocks:
@@ -70,7 +74,7 @@ def _batches(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
 
 
 def _round(v):
-    if isinstance(v, (float, np.floating)):
+    if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):  # Python and numpy floats
         return round(float(v), 4) if math.isfinite(v) else None
     return v
 
@@ -90,6 +94,7 @@ def _human(rec: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..audio_io import AudioFileError
     failed = 0
     for path in args.files:
         try:

@@ -8,7 +8,7 @@ import re
 import time
 
 from ..console import error, info
-from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+from .common import add_config_options
 
 _UNITS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, StoreError, config_from_args, open_store
     try:
         cfg = config_from_args(args)
         age = parse_age(args.older_than) if args.older_than else cfg.storage.retention_days * 86400.0
