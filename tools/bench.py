@@ -4,6 +4,9 @@
 
 Sections (all by default, in this order):
 
+- ``startup``: whole-process wall and CPU time of ``call-monitor --help``,
+  ``status``, ``config``, ``alerts``, ``models``, ``devices`` and ``analyze``
+  of a 1 s and a 120 s file (fastest of several runs each).
 - ``analyzer``: the acoustic analyzer on ``--seconds`` of real speech
   (tools.bench_audio.long_speech) at 16 kHz and 8 kHz, streaming in 1 s chunks
   and whole-signal; at 16 kHz also in 10 s chunks (what ``call-monitor
@@ -629,6 +632,56 @@ def bench_live(ctx: Context) -> None:
                  "CPU = daemon utime+stime over the playback (children excluded) / wall time"])
 
 
+# ---------------------------------------------------------------- start-up (issue 14)
+
+STARTUP_RUNS = 7
+"""Each command is started this many times; the table shows the fastest run (least disturbed)."""
+
+
+def _spawn_cost(argv: list[str], env: dict) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system of the child) and exit code of one run of ``argv``."""
+    w = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=null, stderr=null)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - w, usage.ru_utime + usage.ru_stime, proc.returncode
+
+
+def bench_startup(ctx: Context) -> None:
+    """Whole-process time of commands as a user types them (``python -m monitor.cli ...``),
+    with no user configuration, an empty database and no daemon running."""
+    import soundfile as sf
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "cfg"), XDG_RUNTIME_DIR=tmp,
+                   PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        x, rate = sf.read(str(ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"), dtype="int16")
+        one = os.path.join(tmp, "one_second.wav")
+        sf.write(one, x[10 * rate:11 * rate, 1], rate, subtype="PCM_16")
+        two_min = os.path.join(tmp, "two_minutes.wav")
+        sf.write(two_min, x[:120 * rate, 1], rate, subtype="PCM_16")
+        cli = [sys.executable, "-m", "monitor.cli"]
+        cases = [("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], None),
+                 ("call-monitor --help", cli + ["--help"], 0.15), ("call-monitor status (no daemon)", cli + ["status"], 0.15),
+                 ("call-monitor config", cli + ["config"], 0.15), ("call-monitor alerts (empty database)", cli + ["alerts"], 0.15),
+                 ("call-monitor models", cli + ["models"], 0.15), ("call-monitor devices", cli + ["devices"], 0.15),
+                 ("call-monitor analyze (1 s file)", cli + ["analyze", one], 0.35),
+                 ("call-monitor analyze (120 s file)", cli + ["analyze", two_min], None)]
+        rows = []
+        for label, argv, target in cases:
+            runs = [_spawn_cost(argv, env) for _ in range(STARTUP_RUNS)]
+            wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+            ctx.results[f"startup {label}"] = (wall, cpu)
+            rows.append([label, wall, cpu, runs[0][2], "" if target is None else f"<= {target:.2f}",
+                         "" if target is None else ("yes" if wall <= target else f"cpu {'yes' if cpu <= target else 'no'}")])
+    load = os.getloadavg()[0]
+    print_table(f"startup: whole process, fastest of {STARTUP_RUNS} runs each", ["", "wall s", "cpu s", "exit",
+                "target s", "met"], rows,
+                [f"load average {load:.1f} on {os.cpu_count()} CPU(s) while measuring: wall time waits for the CPU "
+                 "under load, the process's own CPU time (user + system) does not",
+                 "status exits 1 with no daemon; the other commands 0"])
+
+
 # ---------------------------------------------------------------- batch (Dask)
 
 BATCH_CALLS = 50
@@ -743,6 +796,7 @@ def bench_console(ctx: Context) -> None:
 
 
 SECTIONS: list[Section] = [
+    Section("startup", "whole-process time of the commands a user types first, and of analyze", bench_startup),
     Section("analyzer", "analyzer x-real-time at 16 and 8 kHz, streaming and whole-signal", bench_analyzer),
     Section("peers", "parselmouth set, openSMILE eGeMAPS LLD, librosa pyin on the same audio", bench_peers_section),
     Section("memory", "peak memory of a streaming pass, 10 min vs 60 min file", bench_memory),

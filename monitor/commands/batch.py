@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..console import error, info
-from .common import ConfigError, StoreError, add_config_options, config_from_args
+from .common import add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +61,7 @@ def _check_args(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, StoreError, config_from_args
     from ..batch.inputs import InputError, expand_inputs
 
     problem = _check_args(args)

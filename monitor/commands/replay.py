@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from ..audio_io import AudioFileError
 from ..console import error, warning
-from ..events import Event
-from ..pipeline import CallPipeline, run_source
-from ..sinks.terminal import HumanSink, JsonlSink
-from ..sources import FileSource
-from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
-                     open_store, open_transcription)
+from .common import add_call_options, add_config_options
+
+if TYPE_CHECKING:
+    from ..events import Event
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +53,11 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..audio_io import AudioFileError
+    from ..pipeline import CallPipeline, run_source
+    from ..sinks.terminal import HumanSink, JsonlSink
+    from ..sources import FileSource
+    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     from .run import start_webhook, webhook_token
     overrides = {}
     if args.webhook is not None:

@@ -7,8 +7,7 @@ import os
 from types import MappingProxyType
 
 from ..console import error, info
-from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
-                     open_transcription)
+from .common import add_call_options, add_config_options
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
@@ -53,6 +52,7 @@ def _check_output(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, ModelError, StoreError, config_from_args, open_transcription
     if (args.target is None) == (args.batch is None):
         error("report: give a recording or call id, or --batch TABLE (one of them)")
         return 2

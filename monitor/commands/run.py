@@ -6,8 +6,7 @@ import argparse
 import os
 
 from ..console import error, info, log
-from .common import (ConfigError, ModelError, StoreError, add_config_options, add_transcription_options,
-                     config_from_args, open_store, open_transcription)
+from .common import add_config_options, add_transcription_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +46,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     os.umask(0o077)  # logs, database and sockets private to the user
     overrides = overrides_from(args)
     try:

@@ -11,7 +11,7 @@ import socket
 import sys
 
 from ..console import error, info, warning
-from .common import ConfigError, add_config_options, config_from_args
+from .common import add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -101,6 +101,7 @@ def _setup_logging() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, config_from_args
     os.umask(0o077)
     try:
         cfg = config_from_args(args, _overrides(args))
