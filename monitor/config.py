@@ -582,14 +582,26 @@ def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
     return replace(cfg, rules=replace(rules, acoustic=tuple(acoustic)))
 
 
+def _relation_check(fail, origin: Mapping[str, str]):
+    """``relation(low, high, lo, hi, strict, why)``: ``low`` must stay below ``high``; the error
+    names the key the user set (the one that is not a default)."""
+    def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
+        if (lo < hi) if strict else (lo <= hi):
+            return
+        why = f": {why}" if why else ""
+        if high in origin and low not in origin:
+            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
+        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
+    return relation
+
+
 def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
     def fail(key: str, problem: str) -> None:
         raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
 
     a = cfg.analysis
-    if a.window_speech_s > a.window_max_s:
-        fail("analysis.window_speech_s", f"must be <= analysis.window_max_s ({a.window_max_s}), "
-             f"got {a.window_speech_s}")
+    relation = _relation_check(fail, origin)
+    relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
     for r in cfg.rules.acoustic:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             fail(f"rules.{r.kind}.relative_change",
@@ -612,15 +624,6 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         fail("rules.possible_emergency.min_score",
              f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
              f"got {pe.min_score}")
-    def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
-        """``low`` must stay below ``high``; the error names the key the user set (the later one)."""
-        if (lo < hi) if strict else (lo <= hi):
-            return
-        why = f": {why}" if why else ""
-        if high in origin and low not in origin:
-            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
-        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
-
     relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
     relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
              a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
