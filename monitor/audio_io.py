@@ -8,6 +8,7 @@ while it was written) is read as far as it goes and flagged ``truncated``.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import struct
@@ -345,6 +346,17 @@ def highpass_coefficients(rate: int, cutoff_hz: float = HIGHPASS_HZ) -> tuple[fl
     return (1.0 - k) / (1.0 + k), 1.0 / (1.0 + k)
 
 
+@functools.lru_cache(maxsize=32)
+def _recurrence_matrices(a: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """For blocks of ``RECURRENCE_BLOCK``: ``m[j, k] = a**(k - j)`` (k >= j, else 0), the carry of
+    the entering state ``a**(k + 1)`` and ``a**RECURRENCE_BLOCK``."""
+    k = np.arange(RECURRENCE_BLOCK)
+    lag = k[None, :] - k[:, None]
+    with np.errstate(under="ignore"):
+        m = np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0)
+        return m, a ** (k + 1), float(a ** RECURRENCE_BLOCK)
+
+
 def first_order_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarray:
     """``y[n] = a * y[n-1] + u[n]`` along axis 0, with ``y[-1] = y0``, without a loop over samples.
 
@@ -369,13 +381,8 @@ def first_order_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarra
     size = RECURRENCE_BLOCK
     nb = -(-n // size)
     blocks = np.concatenate([u, np.zeros((nb * size - n, channels))]).reshape(nb, size, channels)
-    k = np.arange(size)
-    lag = k[None, :] - k[:, None]
-    with np.errstate(under="ignore"):
-        m = np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0)  # m[j, k] = a**(k - j) for k >= j
-        carry = a ** (k + 1)
-        a_block = a ** size
-    zero_state = np.einsum("bjc,jk->bkc", blocks, m)
+    m, carry, a_block = _recurrence_matrices(a)
+    zero_state = np.matmul(blocks.transpose(0, 2, 1), m).transpose(0, 2, 1)  # (nb, size, channels)
     ends = first_order_recurrence(zero_state[:, -1, :], a_block, y0) if nb > 1 else None
     entering = y0[None, :] if ends is None else np.concatenate([y0[None, :], ends[:-1]])
     y = zero_state + entering[:, None, :] * carry[None, :, None]
