@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..console import info
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
     from ..store import Store
+    from ..store_guard import PendingStore
     from ..transcription_setup import TranscriptionSetup
 
 _LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.models", "StoreError": "monitor.store"}
@@ -75,5 +76,18 @@ def open_store(cfg: Config) -> Store:
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
+def open_store_or_pending(cfg: Config, before: Callable[[], None] | None = None) -> Store | PendingStore:
+    """The database, or when it cannot be opened a PendingStore that keeps trying (alerts go on,
+    marked as not stored). ``before`` runs before each opening attempt (it may raise StoreError).
+    Raises SchemaTooNew (a StoreError) for a database of a newer callmonitor."""
+    from ..store_guard import open_or_pending
+
+    def opener() -> Store:
+        if before is not None:
+            before()
+        return open_store(cfg)
+    return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
+
+
 __all__ = ["add_config_options", "add_call_options", "add_transcription_options", "config_from_args",
-           "open_store", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+           "open_store", "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

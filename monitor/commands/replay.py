@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import CallPipeline, run_source
     from ..sinks.terminal import HumanSink, JsonlSink
     from ..sources import FileSource
-    from ..store_guard import StoreGuard
-    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
+    from ..store_guard import PendingStore, StoreGuard
+    from .common import (ConfigError, ModelError, StoreError, config_from_args, open_store_or_pending,
+                         open_transcription)
     from .run import start_webhook, webhook_token
     overrides = {}
     if args.webhook is not None:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = config_from_args(args, overrides)
         token = webhook_token(cfg) if args.webhook else None
-        store = open_store(cfg)
+        store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
     except (ConfigError, StoreError, ValueError) as err:
         error(str(err))
         return 2
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         return 2
     failed = 0
-    guard = StoreGuard(store, log=log)
+    guard = StoreGuard(store, log=_one_line_log([store.error] if isinstance(store, PendingStore) else []))
     try:
         for path in args.files:
             try:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         if webhook is not None:
             _drain(webhook, args.webhook_wait, store.path)
         if not guard.retry(force=True):
-            error(f"{store.path}: {guard.held} record(s) (calls, alerts) could not be written; "
+            error(f"{guard.last_error}; {guard.held} record(s) (calls, alerts) could not be written: "
                   "the alerts above were printed but are not in the database")
             failed += 1
         try:
@@ -125,6 +126,21 @@ def run(args: argparse.Namespace) -> int:
             error(str(err))
             failed += 1
     return 1 if failed else 0
+
+
+def _one_line_log(held_back: list[str]):
+    """The guard's logger for a replay: its failure line waits, so that a failure lasting to the
+    end is one line (said with what stayed unwritten); one the database recovers from is said
+    just before the line that says so."""
+    def log_line(level: str, message: str) -> None:
+        if level == "error":
+            held_back.append(message)
+            return
+        if held_back:
+            error(held_back.pop(0))
+            held_back.clear()
+        log(level, message)
+    return log_line
 
 
 def _drain(webhook, wait_s: float, db) -> None:
