@@ -174,8 +174,9 @@ class StoreGuard:
 
     def retry(self, force: bool = False) -> bool:
         """Write what is held, if it is time to try; True when nothing is held any more."""
-        if force and isinstance(self.store, PendingStore):
-            self.store.try_open(force=True)
+        if isinstance(self.store, PendingStore) and not self.store.is_open:
+            if self.store.try_open(force=force) is not None and not self._held:
+                self._works(0)
         if not self._held:
             return True
         now = self._clock()

@@ -76,16 +76,22 @@ def open_store(cfg: Config) -> Store:
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
-def open_store_or_pending(cfg: Config, before: Callable[[], None] | None = None) -> Store | PendingStore:
+def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = None) -> Store | PendingStore:
     """The database, or when it cannot be opened a PendingStore that keeps trying (alerts go on,
-    marked as not stored). ``before`` runs before each opening attempt (it may raise StoreError).
+    marked as not stored). ``check`` runs on each store opened (raising StoreError closes it again).
     Raises SchemaTooNew (a StoreError) for a database of a newer callmonitor."""
+    from ..store import StoreError
     from ..store_guard import open_or_pending
 
     def opener() -> Store:
-        if before is not None:
-            before()
-        return open_store(cfg)
+        store = open_store(cfg)
+        if check is not None:
+            try:
+                check(store)
+            except StoreError:
+                store.close()
+                raise
+        return store
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 

@@ -54,23 +54,26 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return 2
-    from ..dblock import DatabaseLock
+    from ..dblock import DatabaseInUse, DatabaseLock
     from ..quiet import NativeStderrDivert
+    lock = DatabaseLock(cfg.storage.db)
     try:
-        lock = DatabaseLock(cfg.storage.db).acquire()  # before any device opens: one daemon per database
-    except StoreError as err:
+        lock.acquire()  # before any device opens: one daemon per database
+    except DatabaseInUse as err:
         error(str(err))
         return 2
+    except StoreError:  # no lock file where the database should be: the database says why below
+        pass
     divert = NativeStderrDivert().start()  # PortAudio/ALSA/JACK chatter off stderr: one line per state change
     try:
-        return _run(args, cfg, overrides)
+        return _run(args, cfg, overrides, lock)
     finally:
         divert.close()
         lock.release()
 
 
-def _run(args: argparse.Namespace, cfg, overrides: dict) -> int:
-    from .common import ModelError, StoreError, config_from_args, open_store, open_transcription
+def _run(args: argparse.Namespace, cfg, overrides: dict, lock) -> int:
+    from .common import ModelError, StoreError, config_from_args, open_store_or_pending, open_transcription
     from ..devices import DeviceError
     from ..live import LiveSource
     legs = {"caller": cfg.daemon.caller}
@@ -86,10 +89,13 @@ def _run(args: argparse.Namespace, cfg, overrides: dict) -> int:
         return 2
     try:
         token = webhook_token(cfg)
-        store = open_store(cfg)
+        store = open_store_or_pending(cfg, check=lambda opened: _take_lock(lock))
     except (StoreError, ValueError) as err:
         error(str(err))
         return 2
+    if not getattr(store, "is_open", True):
+        error(f"{store.error}; alerts go on, marked as not stored; the database is tried again every "
+              f"{store.retry_s:g} s and what was held back is written once it opens")
 
     from ..daemon import Daemon
     from ..status import StatusServer, socket_path
@@ -163,6 +169,21 @@ def _run(args: argparse.Namespace, cfg, overrides: dict) -> int:
         store.close()
     info(f"stopped ({daemon._stop_reason or 'capture ended'})")
     return rc
+
+
+def _take_lock(lock) -> None:
+    """The database's daemon lock, if this daemon does not hold it yet (it could not be made at
+    start); raises DatabaseInUse when another daemon took it meanwhile, else runs without it."""
+    from ..dblock import DatabaseInUse
+    from ..store import StoreError
+    if lock.held:
+        return
+    try:
+        lock.acquire()
+    except DatabaseInUse:
+        raise
+    except StoreError as err:
+        log("warning", f"{err}; running without the one-daemon-per-database lock")
 
 
 def webhook_token(cfg) -> str | None:
