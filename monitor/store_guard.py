@@ -217,7 +217,8 @@ class StoreGuard:
             if real is not None or call_id is None:
                 try:
                     done = getattr(self.store, op)(*((real,) if call_id is not None else ()), *args)
-                    self._works(0)
+                    if hold:  # cues and words may skip the database: only a held kind proves it works
+                        self._works(0)
                     return done
                 except StoreError as err:
                     self._fail(err)
