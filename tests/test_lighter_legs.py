@@ -5,9 +5,11 @@
 * Acoustic-only replay reads the file in larger blocks than replay with transcription; the
   events do not depend on the block length.
 * The agent's leg gets a recognizer only when ``transcription.agent`` asks for it.
+* The cue tracker measures each response latency once it is settled, not at every hop.
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,10 @@ import pytest
 import soundfile as sf
 
 from monitor.analyzer import VOICE_ONLY, AnalyzerConfig, StreamingAnalyzer, analyze_signal
-from monitor.config import load_config
+from monitor.config import AnalysisConfig, load_config
+from monitor.cues import CueTracker
+from monitor.frames import HOP_S, Frames
+from monitor.measures import response_latencies
 from monitor.pipeline import CallPipeline, run_source
 from monitor.sources import FileSource, replay_block_s
 from monitor.transcription_setup import TranscriptionSetup
@@ -105,3 +110,52 @@ def test_transcription_agent_adds_the_agents_leg():
     cfg = load_config(None, {"transcription.agent": True})
     assert setup_with(cfg.transcription.agent).transcribed_legs(("caller", "agent")) == ("caller", "agent")
     assert setup_with(True).transcribed_legs(("caller",)) == ("caller",)
+
+
+def random_dialogue(seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Speech masks of two parties taking turns at random, with overlaps, quick answers (some
+    within the 0.25 s gap bridging), long silences and answers later than the 10 s cap."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds / HOP_S)
+    agent, caller = np.zeros(n, bool), np.zeros(n, bool)
+    i, who = 0, agent
+    while i < n:
+        talk = int(rng.uniform(0.1, 6.0) / HOP_S)
+        who[i:i + talk] = True
+        i += talk + int(rng.choice([rng.uniform(0.0, 0.4), rng.uniform(0.3, 3.0), rng.uniform(8.0, 14.0)]) / HOP_S)
+        if rng.random() < 0.1:
+            i -= talk // 2  # the next speaker cuts in
+        who = caller if who is agent else agent
+    return agent, caller
+
+
+def hand_frames(speech: np.ndarray) -> Frames:
+    n = len(speech)
+    cols = {f.name: np.zeros(n, dtype=getattr(Frames.empty(), f.name).dtype) for f in fields(Frames)}
+    cols.update(t=(np.arange(n) + 0.5) * HOP_S, speech=speech, voiced=speech,
+                energy_db=np.where(speech, -25.0, -70.0).astype(np.float32))
+    return Frames(**cols)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_trackers_response_latency_equals_measuring_every_kept_frame_at_every_hop(seed):
+    """The tracker keeps settled answers instead of measuring them again; the figure is the
+    mean over the caller's last answers within window_max_s, measured over all frames so far."""
+    analysis = AnalysisConfig(window_max_s=30.0, latency_turns=3, hop_s=1.0)
+    agent, caller = random_dialogue(400.0, seed)
+    tracker = CueTracker(analysis, ("caller", "agent"))
+    got = []
+    step = 137  # frames per batch, out of step with the hops
+    for i in range(0, len(agent), step):
+        tracker.add("caller", hand_frames(caller)[i:i + step])
+        tracker.add("agent", hand_frames(agent)[i:i + step])
+        got += [(e.t, e.response_latency_s) for e in tracker.due()]
+    me, other = hand_frames(caller), hand_frames(agent)
+    expected = []
+    for t, _ in got:
+        upto = int(np.searchsorted(me.t, t))
+        onset, lat = response_latencies(me[:upto], other[:upto])
+        recent = lat[onset >= t - analysis.window_max_s][-analysis.latency_turns:]
+        expected.append((t, float(np.mean(recent)) if len(recent) else None))
+    assert len(got) > 350 and sum(v is not None for _, v in got) > 200
+    assert got == expected
