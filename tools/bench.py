@@ -636,7 +636,10 @@ def bench_live(ctx: Context) -> None:
                 "server, both legs played in real time, transcription on (Korean Vosk model on English speech)",
                 ["figure", "value"], rows,
                 ["latency = webhook arrival - playback start - call time (labelled onset / replay --no-transcribe)",
-                 "CPU = daemon utime+stime over the playback (children excluded) / wall time"])
+                 "CPU = daemon utime+stime over the playback (children excluded) / wall time",
+                 "targets: <= 18 % of one core, peak <= 800 MB; one Vosk model shared by the recognizers, the "
+                 "agent's leg transcribed only with transcription.agent (off: no rule reads its words), "
+                 "the agent's analyzer VOICE_ONLY"])
 
 
 # ---------------------------------------------------------------- start-up (issue 14)
