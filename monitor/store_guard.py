@@ -42,11 +42,13 @@ database waits up to the store's busy timeout)."""
 class PendingStore:
     """A database that could not be opened: uses fail with the opening problem until it opens.
 
-    ``opener`` makes the real :class:`Store` (raising StoreError); it is called again at most every
-    ``retry_s`` (or on ``try_open(force=True)``), from whichever thread uses the store first. Once
-    it succeeds, everything goes to the opened store. While it is not open the webhook outbox reads
-    as empty (there is nothing in it that could be delivered) and :meth:`instance_id` is an id made
-    for this process, so a supervisor console never mixes its alerts up with another daemon's.
+    ``opener`` makes the real :class:`Store` (raising StoreError). It is tried again in a
+    background thread, at most every ``retry_s`` after the last attempt ended, whenever the store
+    is used, so that an attempt waiting on a locked database never holds up the audio; ``try_open
+    (force=True)`` tries now and waits. Once it succeeds, everything goes to the opened store.
+    While it is not open the webhook outbox reads as empty (there is nothing in it that could be
+    delivered) and :meth:`instance_id` is an id made for this process, so a supervisor console
+    never mixes its alerts up with another daemon's.
     """
 
     def __init__(self, opener: Callable[[], Store], path: Any, error: StoreError,
@@ -58,6 +60,7 @@ class PendingStore:
         self._clock = clock
         self._last_try = clock()
         self._lock = threading.Lock()
+        self._attempt: threading.Thread | None = None
         self._store: Store | None = None
         self._provisional_id = f"unopened-{uuid.uuid4().hex}"
 
@@ -66,19 +69,36 @@ class PendingStore:
         return self._store is not None
 
     def try_open(self, force: bool = False) -> Store | None:
-        """The opened store, trying to open it if it is time to (None while it cannot be opened)."""
-        with self._lock:
-            if self._store is not None:
-                return self._store
-            now = self._clock()
-            if not force and now - self._last_try < self.retry_s:
-                return None
-            self._last_try = now
-            try:
-                self._store = self._opener()
-            except StoreError as err:
-                self.error = str(err)
+        """The opened store, or None while it cannot be opened: starts an attempt in the
+        background if one is due (``force``: tries now and waits for the outcome)."""
+        if force:
+            attempt = self._attempt
+            if attempt is not None:
+                attempt.join()
+            self._open_once()
             return self._store
+        with self._lock:
+            busy = self._attempt is not None and self._attempt.is_alive()
+            if self._store is None and not busy and self._clock() - self._last_try >= self.retry_s:
+                self._attempt = threading.Thread(target=self._open_once, name="store-open", daemon=True)
+                self._attempt.start()
+            return self._store
+
+    def _open_once(self) -> None:
+        if self._store is not None:
+            return
+        try:
+            store = self._opener()
+        except StoreError as err:
+            with self._lock:
+                self.error = str(err)
+                self._last_try = self._clock()
+            return
+        with self._lock:
+            if self._store is None:
+                self._store = store
+                return
+        store.close()  # a forced attempt and a background one both succeeded: keep the first
 
     def _require(self) -> Store:
         store = self.try_open()
