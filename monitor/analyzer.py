@@ -12,7 +12,7 @@ Per-frame features come in two stages:
 :func:`analyze_signal` computes both over a whole signal. The
 :class:`StreamingAnalyzer` carries sample remainders and a window of raw
 features so that feeding chunks of any size gives the same frames; it holds
-back ``CONTEXT_RIGHT`` frames (0.4 s) until their right context arrives.
+back ``CONTEXT_RIGHT`` frames (0.7 s) until their right context arrives.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, 
 from .dsp.framing import frame_signal, n_frames
 from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from .dsp import sound_class_model as model
-from .dsp.sound_class import (SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams, class_features,
-                              class_scores, sound_classes, spectral_shape)
+from .dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams,
+                              audible_events, class_features, class_scores, sound_classes, spectral_shape)
 from .dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frames import Frames
 
 RATES = (8000, 16000)
 PITCH_RATE = 8000
 CONTEXT_LEFT = 1100
-CONTEXT_RIGHT = 40
-LOCAL_LEFT = 60
+CONTEXT_RIGHT = 70
+LOCAL_LEFT = 70
 """Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
 BLOCK_FRAMES = 1000
 MIN_EMIT = 25
@@ -169,7 +169,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
     strength = raw["strength"][w]
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
-    sound = _sound(active, raw["spec"][w], strength, energy[w], floor[w], cfg.sound)
+    sound = _sound(active, raw["spec"][w], strength, energy[w], floor[w], vad_level[w], cfg)
     speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
@@ -197,13 +197,15 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
 
 
 def _sound(active: np.ndarray, spec: np.ndarray, strength: np.ndarray, energy: np.ndarray, floor: np.ndarray,
-           params: SoundClassParams) -> np.ndarray:
-    """Sound class of each frame (shape (n,), uint8); all audible frames are speech when disabled."""
+           level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
+    """Sound class of each frame (shape (n,), uint8); all active frames are speech when disabled."""
+    params = cfg.sound
     if not params.enabled:
         return np.where(active, SPEECH, SILENCE).astype(np.uint8)
-    feats = class_features(spec, strength, energy, floor, params)
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, params)
+    feats = class_features(spec, strength, energy, floor, level, audible, params)
     scores = class_scores(feats, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
-    return sound_classes(active, scores, strength, params)
+    return sound_classes(audible, active, scores, strength, params)
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -211,19 +213,21 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 10)]  :func:`monitor.dsp.sound_class.class_features`
-    active : np.ndarray [shape=(n,)], bool  the voice-activity mask of any sound
+    features : np.ndarray [shape=(n, d)]  :func:`monitor.dsp.sound_class.class_features`
+    heard : np.ndarray [shape=(n,)], bool  the frames that get a class: audible or voice-active
     """
     cfg = cfg or WITH_SOUND_CLASS
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
     if raw is None:
-        return np.zeros((0, len(SPEC_COLUMNS) + 4), np.float32), np.zeros(0, bool)
+        return np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, bool)
     energy = raw["energy_db"]
     floor = noise_floor_db(energy, cfg.vad)
     level = peak_level(energy, cfg.vad)
     active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
-    return class_features(raw["spec"], raw["strength"], energy, floor, cfg.sound), active
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
+    feats = class_features(raw["spec"], raw["strength"], energy, floor, level, audible, cfg.sound)
+    return feats, audible | active
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:
