@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
 from monitor.dsp.runs import runs
 from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, event_means,
                                      sound_classes, spectral_shape)
@@ -108,7 +108,7 @@ def test_breathing_and_coughs_are_not_speech(held_out):
 def test_sustained_vowels_stay_speech(held_out):
     vowels = [c for c in tsc.breathing_clips(tsc.BREATHING) if c.kind == "vowel-a"]
     on = tsc.recording_figures(vowels)["vowel-a"]["speech_share"]
-    off_cfg = AnalyzerConfig()
+    off_cfg = WITHOUT_SOUND_CLASS
     off = tsc.recording_figures(vowels, off_cfg)["vowel-a"]["speech_share"]
     assert on >= off - 0.03, (on, off)
 
@@ -153,6 +153,7 @@ CALL = tsc.ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
 
 def test_the_sound_class_is_off_by_default_and_on_for_analyze():
     assert not AnalyzerConfig().sound.enabled and WITH_SOUND_CLASS.sound.enabled
+    assert not WITHOUT_SOUND_CLASS.sound.enabled
 
 
 @pytest.mark.parametrize("what", ["breathing", "call"])

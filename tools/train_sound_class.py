@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from scipy.signal import firwin, resample_poly  # noqa: E402
 
-from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, analyze_signal, class_inputs  # noqa: E402
+from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, analyze_signal, class_inputs  # noqa: E402,E501
 from monitor.audio_io import AnalysisStream  # noqa: E402
 from monitor.dsp.energy import frame_energy_db, smooth_db  # noqa: E402
 from monitor.dsp.framing import frame_signal  # noqa: E402
@@ -312,7 +312,7 @@ def fixture_detection(rate: int, calls: Path = CALLS) -> tuple[int, int, int]:
 
 def speech_change(clips: list[Clip]) -> tuple[float, float]:
     """Relative change (%) of total speech time and syllables on real speech, classifier on vs off."""
-    off = AnalyzerConfig()
+    off = WITHOUT_SOUND_CLASS
     tot = np.zeros((2, 2))
     for c in clips:
         for i, cfg in enumerate((WITH_SOUND_CLASS, off)):

@@ -59,8 +59,7 @@ _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 class SoundClassParams:
     """Settings of the sound classes; frame counts at the 10 ms hop."""
 
-    enabled: bool = False          # off by default until the alert rules are tuned on it (see
-                                   # monitor.analyzer.WITH_SOUND_CLASS, which ``analyze`` uses)
+    enabled: bool = False          # off: every audible frame is speech (the analyzer before the class)
     smooth_frames: int = 11        # feature averaging window (centred)
     score_frames: int = 7          # score averaging window (centred)
     event_reach_frames: int = 20   # an event's features reach this far each side (within the event)
@@ -198,27 +197,25 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     """
     k = params.smooth_frames
     strength = strength.astype(np.float32)
-    s_mean = uniform_filter1d(strength, k, mode="nearest")
-    s_max = maximum_filter1d(strength, k, mode="nearest")
-    shape = uniform_filter1d(spec.astype(np.float32), k, axis=0, mode="nearest")
     energy = energy_db.astype(np.float32)
-    above = uniform_filter1d(np.clip(energy - floor_db, 0.0, 60.0), k, mode="nearest")
-    below = uniform_filter1d(np.clip(level_db - energy, 0.0, 60.0), k, mode="nearest")
-    e_mean = uniform_filter1d(energy, k, mode="nearest")
-    level_sd = np.sqrt(np.maximum(uniform_filter1d(energy ** 2, k, mode="nearest") - e_mean ** 2, 0.0))
     lag = params.onset_lag_frames
     rise = np.zeros(len(energy), np.float32)
     rise[lag:] = energy[lag:] - energy[:-lag] if len(energy) > lag else 0.0
-    onset = maximum_filter1d(np.clip(rise, 0.0, 40.0), k, mode="nearest")
     shares = spec[:, 2:5].astype(np.float32)
     step = np.zeros(len(energy), np.float32)
     step[1:] = np.abs(np.diff(shares, axis=0)).sum(axis=1) if len(energy) > 1 else 0.0
-    flux = uniform_filter1d(np.where(audible, step, 0.0).astype(np.float32), k, mode="nearest")
+    # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
+    cols = np.column_stack([strength, spec, np.clip(energy - floor_db, 0.0, 60.0),
+                            np.clip(level_db - energy, 0.0, 60.0), energy, energy ** 2,
+                            np.where(audible, step, 0.0)]).astype(np.float32)
+    means = uniform_filter1d(cols, k, axis=0, mode="nearest")
+    peaks = maximum_filter1d(np.column_stack([strength, np.clip(rise, 0.0, 40.0)]), k, axis=0, mode="nearest")
+    level_sd = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
     ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
                              params.event_reach_frames)
     extent = length / (2 * params.event_reach_frames + 1)
-    return np.column_stack([s_mean, s_max, shape, above, onset, below, level_sd, flux, ev, extent]
-                           ).astype(np.float32)
+    return np.column_stack([means[:, 0], peaks[:, 0], means[:, 1:7], means[:, 7], peaks[:, 1], means[:, 8],
+                            level_sd, means[:, 11], ev, extent]).astype(np.float32)
 
 
 def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidden_w: np.ndarray,
