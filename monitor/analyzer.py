@@ -296,6 +296,8 @@ class StreamingAnalyzer:
         self._res_row0 = 0         # _res[0] is the cepstrum of frame _res_row0 * every
         self._n_emitted = 0
         self._flushed = False
+        self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
+        self._n_pending = 0
 
     @property
     def frames_emitted(self) -> int:
@@ -306,9 +308,29 @@ class StreamingAnalyzer:
         if self._flushed:
             raise RuntimeError("analyzer already flushed")
         chunk = _check_signal(chunk)
+        # nothing can be emitted before MIN_EMIT more frames' samples arrived: small live chunks
+        # wait here, and are taken in (joined, decimated) together; the decimation is exact for
+        # any split of the stream, so the frames are the same
+        self._n_pending += len(chunk)
+        if self._n_pending < MIN_EMIT * self._lay.hop:
+            self._pending.append(chunk.copy())  # the caller may reuse its buffer
+            return Frames.empty()
+        self._pending.append(chunk)
+        self._take_pending()
+        return self._process()
+
+    def _take_pending(self) -> None:
+        """Append the pending chunks to the sample buffers (and their 8 kHz version)."""
+        if not self._pending:
+            return
+        chunk = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending, self._n_pending = [], 0
         self._samples = np.concatenate([self._samples, chunk])
         self._low = np.concatenate([self._low, self._decimate.process(chunk[:, None])[:, 0]])
         self._n_input += len(chunk)
+
+    def _process(self) -> Frames:
+        """Raw features of the frames the buffered samples complete, and the frames now final."""
         lay = self._lay
         # frames whose right reach is available at both rates
         end = self._sample0 + len(self._samples)
@@ -326,6 +348,7 @@ class StreamingAnalyzer:
         if self._flushed:
             return Frames.empty()
         self._flushed = True
+        self._take_pending()
         lay = self._lay
         self._samples = np.concatenate([self._samples, np.zeros(lay.reach + lay.hop, np.float32)])
         tail = self._decimate.process(np.zeros((0, 1), np.float32), final=True)[:, 0]

@@ -15,7 +15,8 @@ from typing import Iterator
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import firwin, resample_poly
+
+from .dsp.filters import kaiser_lowpass
 
 
 class AudioFileError(Exception):
@@ -155,10 +156,16 @@ class Resampler:
         self.channels = channels
         half = 10 * max(self.up, self.down) // self.up + 2  # filter half-length in input samples
         self.ctx = int(np.ceil(half / self.down)) * self.down
-        # resample_poly's own default filter, designed once instead of on every call
+        # resample_poly's own default filter, designed once instead of on every call: scipy's
+        # firwin for resample_poly itself; for integer decimation its float32 taps, which
+        # kaiser_lowpass gives exactly without importing scipy.signal
         max_rate = max(self.up, self.down)
-        self._filter = (firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
-                        if max_rate > 1 else None)
+        self._filter = None
+        if max_rate > 1 and self.up == 1:
+            self._filter = kaiser_lowpass(2 * 10 * max_rate + 1, 1.0 / max_rate, 5.0)
+        elif max_rate > 1:
+            from scipy.signal import firwin
+            self._filter = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
         if self.up == 1 and self._filter is not None:  # pairs of equal taps around the centre for _decimate
             h = self._filter.astype(np.float32)
             c = len(h) // 2
@@ -204,6 +211,7 @@ class Resampler:
         if self.up == 1:
             out = self._decimate(seg, n)
         else:
+            from scipy.signal import resample_poly  # only for rational ratios (44.1 kHz files)
             y = resample_poly(seg, self.up, self.down, axis=0, window=self._filter)
             a = self.ctx * self.up // self.down
             out = y[a:a + n * self.up // self.down].astype(np.float32)

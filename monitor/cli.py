@@ -8,7 +8,7 @@ import os
 import sys
 
 COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status",
-            "install_service", "report")
+            "install_service", "report", "supervisor", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

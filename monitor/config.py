@@ -40,7 +40,7 @@ class AnalysisConfig:
     """How cues are measured and how the caller's baseline is collected."""
 
     window_speech_s: float = _k(
-        8.0, "the cue window reaches back over the caller's own turn time (their speech and the "
+        10.0, "the cue window reaches back over the caller's own turn time (their speech and the "
         "pauses inside their turns; the agent's turns and the gaps between turns do not count) "
         "until it holds this many seconds of caller speech: a few breath groups, so a caller who "
         "says little is judged on what they said, later rather than never", min=1.0, max=60.0)
@@ -124,8 +124,10 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # drop held for seconds is a clear slowing, outside window-to-window noise (the MAD widening
     # below guards noisy callers). Conversational speech runs ~3-5 syllables/s: under 1.5 is
     # less than half of it, slow even for a slow talker (our slow-talker fixtures sit at 2.2-3.3).
+    # On the evaluation corpus's tuning half a 20 % drop held 6 s also fired on healthy callers
+    # over noisy lines; three robust spreads and 15 s of persistence halved those warnings.
     RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.2, absolute=1.5,
-               min_speech_s=6.0),
+               min_speech_s=6.0, mad_k=3.0, persist_s=15.0),
     # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
     # inhalation pauses (Lee 1993). +60 % over the caller's baseline and at least 0.25; over
     # 0.32 (a third of the turn silent; healthy fixtures stay under 0.25) fires without one.
@@ -139,8 +141,11 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # Breath groups: ~3.1 s (SD 0.6) in healthy reading, longer in conversation; lung and heart
     # patients speak in shorter ones. 35 % shorter is > 1.5 SD; under 0.8 s is gasping speech
     # (a noisy line breaks phrases up to ~1 s, so the floor stays below that).
-    RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.35, absolute=0.8,
-               min_speech_s=6.0),
+    # Line noise and packet loss break phrases too: on the corpus's tuning half the rule needs a
+    # 50 % drop, three robust spreads and 15 s to stay quiet on healthy callers; a noisy line
+    # alone brings phrases down to ~0.75 s, so the absolute floor is 0.7 s.
+    RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.5, absolute=0.7,
+               min_speech_s=6.0, mad_k=3.0, persist_s=15.0),
     # Breathiness from the harmonics-to-noise ratio of voiced frames: a drop of 3 dB against the
     # caller's own baseline, or under 4 dB at all (normal running speech measures 8-13 dB here
     # on wide-band, telephone and noisy lines alike; breathy voices 0-2 dB). HNR is used rather
@@ -172,18 +177,20 @@ class EmergencyRuleConfig:
     or beyond 1 (each family counts once and at most ``max_grade``, so no single family reaches the
     score alone); possible_emergency is raised when the score reaches ``min_score`` with at least
     ``min_families`` families agreeing, or when a recent distress phrase meets
-    ``phrase_min_families`` agreeing families.
+    ``phrase_min_families`` agreeing families. The defaults (and the cue window's length) were
+    chosen on the evaluation corpus's tuning half (``make tune``), with the project's labelled
+    fixture calls as a further constraint; ``make eval`` reports both halves.
     """
 
     enabled: bool = _k(True, "false switches the rule off")
-    min_score: float = _k(3.0, "evidence score (sum of the agreeing families' strengths) that "
+    min_score: float = _k(2.5, "evidence score (sum of the agreeing families' strengths) that "
                           "raises it", min=0.5, max=20.0)
     min_families: int = _k(2, "fewest families that must agree (strength >= 1): a slow but well "
                            "caller, a quiet or a noisy line each move one family", min=1,
                            max=len(FAMILIES))
-    max_grade: float = _k(2.0, "a cue's grade is capped here, so one family can add at most this "
+    max_grade: float = _k(1.5, "a cue's grade is capped here, so one family can add at most this "
                           "much to the score", min=1.0, max=10.0)
-    smooth_s: float = _k(4.0, "time constant (s) of the smoothing of each family's strength: "
+    smooth_s: float = _k(3.0, "time constant (s) of the smoothing of each family's strength: "
                          "evidence must hold for a few seconds to count fully", min=0, max=60.0)
     kinds: tuple[str, ...] = _k(ACOUSTIC_KINDS, "the acoustic rules whose grades count",
                                 kind="kinds")
@@ -193,7 +200,8 @@ class EmergencyRuleConfig:
                                   "suffice", min=1, max=len(FAMILIES))
     severity: str = _k("critical", "\"warning\" or \"critical\"",
                        choices=("warning", "critical"))
-    persist_s: float = _k(2.0, "the score must hold this long before it is raised", min=0,
+    persist_s: float = _k(0.0, "the score must hold this long before it is raised (the family "
+                          "strengths are already smoothed over smooth_s)", min=0,
                           max=120.0)
     clear_s: float = _k(15.0, "clears after the agreement has been gone this long", min=0,
                         max=600.0)
@@ -320,6 +328,33 @@ class DeliveryConfig:
                       "given up; 0 = until delivered (the queue survives restarts)", min=0)
     backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", gt=0)
     max_backoff_s: float = _k(300.0, "longest retry delay", gt=0)
+    webhook_token_file: str = _k("", "file holding the token sent to the webhook as "
+                                 "\"Authorization: Bearer\" (the supervisor console's token file, "
+                                 "or this agent's own token); \"\" = none")
+    agent_name: str = _k("", "this agent's name in webhook posts and heartbeats; \"\" = user@host")
+    heartbeat_s: float = _k(30.0, "the daemon posts its status (devices, call, last error) to the "
+                            "webhook every this many seconds; 0 = never", min=0, max=3600)
+    report_url_base: str = _k("", "call reports are linked as this URL plus the report's file "
+                              "name (e.g. a share the supervisor can open); \"\" = a file:// URL of "
+                              "the report on this machine", kind="url")
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    """``call-monitor supervisor``: the console that receives every agent's webhook posts."""
+
+    listen: str = _k("127.0.0.1:8640", "HOST:PORT the console listens on (other than loopback "
+                     "only with TLS, or with a warning)")
+    db: str = _k("~/.local/share/callmonitor/supervisor.db", "the console's own SQLite database "
+                 "(created mode 0600)")
+    token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "
+                         "mode 0600 with a random token on first start)")
+    agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
+                                       "characters): such a token may post only as agent NAME")
+    silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
+                               "silent", gt=0)
+    max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
+                             max=1 << 20)
 
 
 def _default_db(env: Mapping[str, str]) -> str:
@@ -344,6 +379,7 @@ class Config:
     daemon: DaemonConfig = DaemonConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     storage: StorageConfig = StorageConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
     sources: tuple[str, ...] = ()
     """Files that were read, in order (not a TOML key)."""
 
@@ -352,10 +388,10 @@ class Config:
 
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
-                             "delivery", "storage")
+                             "delivery", "storage", "supervisor")
 _SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
                             TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
-                            "storage": StorageConfig})
+                            "storage": StorageConfig, "supervisor": SupervisorConfig})
 _ALL_CUES = ALL_CUES
 
 # --------------------------------------------------------------------------- validation

@@ -14,7 +14,7 @@ from typing import Any
 
 from .config import (ActionsConfig, AnalysisConfig, Config, DaemonConfig, DeliveryConfig,
                      EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
-                     StorageConfig, TranscriptionConfig, key_docs)
+                     StorageConfig, SupervisorConfig, TranscriptionConfig, key_docs)
 
 
 def _value(v: Any) -> str:
@@ -82,4 +82,6 @@ def effective_config_toml(cfg: Config) -> str:
     parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run)."))
     parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered."))
     parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store."))
+    parts.append(_table("supervisor", cfg.supervisor, SupervisorConfig,
+                        "The supervisor's console (call-monitor supervisor)."))
     return "\n".join(parts)

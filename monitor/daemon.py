@@ -44,7 +44,7 @@ class Daemon:
         self.store = store
         self.sinks = dict(sinks)
         self.reload_fn = reload
-        self.log = log or (lambda level, msg: None)
+        self._log = log or (lambda level, msg: None)
         self.webhook = webhook
         self.notify = notify
         self.transcription = transcription
@@ -54,6 +54,8 @@ class Daemon:
         self.calls = 0
         self.alerts_total = 0
         self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
+        self.reports: collections.deque[dict] = collections.deque(maxlen=10)
+        self.last_problem: dict | None = None
         self.active: dict[str, dict] = {}
         self.started_at = time.time()
         self._stop_reason: str | None = None
@@ -64,6 +66,13 @@ class Daemon:
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
+
+    def log(self, level: str, message: str) -> None:
+        """Hand a line to the logger; warnings and errors are kept as the last problem
+        (for the status socket and the supervisor's heartbeat)."""
+        if level in ("warning", "error"):
+            self.last_problem = {"level": level, "message": message, "at": round(time.time(), 3)}
+        self._log(level, message)
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stop") -> None:
@@ -182,6 +191,7 @@ class Daemon:
                                               on_error=lambda why: self.log("warning", f"call report: {why}"))
         if path:
             self.log("info", f"call report: {path}")
+            self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
 
     def _open_audio(self) -> None:
         import soundfile as sf
@@ -242,6 +252,24 @@ class Daemon:
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
+        }
+
+    def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
+        """What a supervisor console is told: devices, whether a call runs (its id, start, active
+        alert kinds), counts, the last warning or error and the recent call reports (as
+        ``report_url(path)``). No audio, no cues, no transcript."""
+        legs = self.source.stats() if hasattr(self.source, "stats") else {}
+        p = self.pipeline
+        call = None if p is None else {
+            "call_id": p.call_id, "t": round(p.duration_s, 1),
+            "started_at": round(time.time() - p.duration_s, 3), "active_alerts": sorted(self.active)}
+        return {
+            "devices": {leg: {"state": s.get("state"), "label": s.get("label") or s.get("source")}
+                        for leg, s in legs.items()},
+            "devices_open": bool(legs) and all(s.get("state") == "running" for s in legs.values()),
+            "in_call": call is not None, "call": call, "calls": self.calls, "alerts": self.alerts_total,
+            "uptime_s": round(time.time() - self.started_at, 1), "last_error": self.last_problem,
+            "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in self.reports],
         }
 
     # ------------------------------------------------------------------ loop

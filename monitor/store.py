@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -479,6 +480,17 @@ class Store:
                         next_attempt_at=r[5], last_error=r[6], alert=self._alert(r[7:]))
 
     # ------------------------------------------------------------------ misc
+
+    def instance_id(self) -> str:
+        """A random id made once for this database and kept in it (table ``meta``): it names the
+        daemon to a supervisor console, which tells apart alerts by (instance id, alert id), so a
+        new database never reuses the identity whose alert ids it would repeat."""
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?)",
+                        (uuid.uuid4().hex,), commit=True)
+            return str(self._read("SELECT value FROM meta WHERE key = 'instance_id'")[0][0])
+
 
     def journal_mode(self) -> str:
         return str(self._read("PRAGMA journal_mode")[0][0])

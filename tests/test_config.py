@@ -104,7 +104,7 @@ def test_user_config_can_be_skipped(env):
      "config.toml: rules.possible_emergency.min_families: must be <= the families of its enabled "
      "kinds (5: breathing, latency, pausing, tempo, voice), got 6"),
     ("[rules.possible_emergency]\nmin_score = 13\n",
-     "config.toml: rules.possible_emergency.min_score: must be <= max_grade x families (12), got 13.0"),
+     "config.toml: rules.possible_emergency.min_score: must be <= max_grade x families (9), got 13.0"),
     ("[analysis]\nhop_s = 1e-9\n", "config.toml: analysis.hop_s: must be >= 0.1, got 1e-09"),
     ("[analysis]\nhop_s = 30\n", "config.toml: analysis.hop_s: must be <= 5.0, got 30.0"),
     ("[analysis]\nwindow_speech_s = 50\nwindow_max_s = 40\n",
@@ -172,7 +172,7 @@ relative_change = -0.4
 [rules.possible_emergency]
 kinds = ["slow_speech", "few_words"]
 min_families = 1
-min_score = 2
+min_score = 1.2
 [phrases]
 language = "ko"
 ko = ["숨을 쉴 수가 없어요", "가슴이 아파요"]

@@ -21,7 +21,7 @@ from tools import eval_corpus as ec
 from tools.make_fixtures import DISTRESS_WORDS
 
 ROOT = Path(__file__).resolve().parents[1]
-SLICE = ROOT / "audio_fixtures" / "eval_slice"
+SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 FIXTURE_KEYS = {"name", "files", "sample_rates", "channels", "duration_s", "trouble_onset_s", "expected_alerts",
                 "forbidden_alerts", "max_severity", "turns", "generator"}
 CONDITION_KEYS = {"group", "severity", "onset", "ramp_s", "degrade", "negative", "source", "breaths", "rate_wpm",

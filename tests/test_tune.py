@@ -17,7 +17,8 @@ CALLS = ROOT / "audio_fixtures" / "calls"
 
 def metrics(det=0.5, med=20.0, fa=0, pre=0, nwarn=0.0) -> dict:
     return {"detected_30s": det, "median_ttc_s": med, "false_alarm_files": fa,
-            "pre_onset_false_alarm_files": pre, "normal_warnings_per_hour": nwarn}
+            "pre_onset_false_alarm_files": pre, "normal_warnings_per_hour": nwarn,
+            "forbidden": 10, "labored": 10}
 
 
 def test_objective_puts_constraints_first_then_detection_then_speed():
@@ -26,8 +27,10 @@ def test_objective_puts_constraints_first_then_detection_then_speed():
     assert tune.objective(metrics(det=0.1, nwarn=1.0)) > tune.objective(metrics(det=1.0, nwarn=1.5))
     assert tune.objective(metrics(det=0.6, med=29.0)) > tune.objective(metrics(det=0.5, med=5.0))
     assert tune.objective(metrics(det=0.5, med=12.0)) > tune.objective(metrics(det=0.5, med=math.inf))
-    # among infeasible trials, fewer violations rank higher
-    assert tune.objective(metrics(fa=1)) > tune.objective(metrics(fa=2, det=1.0))
+    # among infeasible trials, a balance: a false critical costs three detections in time ...
+    assert tune.objective(metrics(fa=1, det=0.5)) > tune.objective(metrics(fa=2, det=0.5))
+    # ... so detecting everything with one false alarm beats detecting nothing without any warning
+    assert tune.objective(metrics(fa=1, det=1.0)) > tune.objective(metrics(nwarn=5.0, det=0.0))
 
 
 def test_grid_reads_flat_and_table_keys_and_names_bad_ones(tmp_path):

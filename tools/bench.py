@@ -4,6 +4,9 @@
 
 Sections (all by default, in this order):
 
+- ``startup``: whole-process wall and CPU time of ``call-monitor --help``,
+  ``status``, ``config``, ``alerts``, ``models``, ``devices`` and ``analyze``
+  of a 1 s and a 120 s file (fastest of several runs each).
 - ``analyzer``: the acoustic analyzer on ``--seconds`` of real speech
   (tools.bench_audio.long_speech) at 16 kHz and 8 kHz, streaming in 1 s chunks
   and whole-signal; at 16 kHz also in 10 s chunks (what ``call-monitor
@@ -13,6 +16,14 @@ Sections (all by default, in this order):
   intensity, CPPS, de Jong & Wempe nuclei), openSMILE eGeMAPSv02 LLDs and
   librosa pyin (tools.bench_peers), each with how many times faster the
   analyzer (16 kHz, 1 s chunks) is.
+- ``batch``: ``call-monitor batch`` on 50 fixture calls (symlinks to the generated calls,
+  about 2.5 hours of audio) on a LocalCluster of 1 and of 2 worker processes, and on an
+  external ``dask scheduler`` with two ``dask worker`` processes on 127.0.0.1: x real time,
+  scaling efficiency, worker CPU per audio second, peak memory per worker.
+
+
+- ``console``: ``call-monitor supervisor`` on 127.0.0.1: alerts per second stored and pushed
+  to 10 open event streams, from one and from four posting daemons (tools.bench_console).
 - ``memory``: peak RSS of a streaming pass (AnalysisStream -> StreamingAnalyzer,
   frames discarded) over a 10-minute and a 60-minute WAV, each in a fresh
   subprocess (resource.getrusage ru_maxrss); they should be about equal.
@@ -620,14 +631,181 @@ def bench_live(ctx: Context) -> None:
                  "CPU = daemon utime+stime over the playback (children excluded) / wall time"])
 
 
+# ---------------------------------------------------------------- start-up (issue 14)
+
+STARTUP_RUNS = 7
+"""Each command is started this many times; the table shows the fastest run (least disturbed)."""
+
+
+def _spawn_cost(argv: list[str], env: dict) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system of the child) and exit code of one run of ``argv``."""
+    w = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=null, stderr=null)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - w, usage.ru_utime + usage.ru_stime, proc.returncode
+
+
+def bench_startup(ctx: Context) -> None:
+    """Whole-process time of commands as a user types them (``python -m monitor.cli ...``),
+    with no user configuration, an empty database and no daemon running."""
+    import soundfile as sf
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "cfg"), XDG_RUNTIME_DIR=tmp,
+                   PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        x, rate = sf.read(str(ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"), dtype="int16")
+        one = os.path.join(tmp, "one_second.wav")
+        sf.write(one, x[10 * rate:11 * rate, 1], rate, subtype="PCM_16")
+        two_min = os.path.join(tmp, "two_minutes.wav")
+        sf.write(two_min, x[:120 * rate, 1], rate, subtype="PCM_16")
+        cli = [sys.executable, "-m", "monitor.cli"]
+        cases = [("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], None),
+                 ("call-monitor --help", cli + ["--help"], 0.15), ("call-monitor status (no daemon)", cli + ["status"], 0.15),
+                 ("call-monitor config", cli + ["config"], 0.15), ("call-monitor alerts (empty database)", cli + ["alerts"], 0.15),
+                 ("call-monitor models", cli + ["models"], 0.15), ("call-monitor devices", cli + ["devices"], 0.15),
+                 ("call-monitor analyze (1 s file)", cli + ["analyze", one], 0.35),
+                 ("call-monitor analyze (120 s file)", cli + ["analyze", two_min], None)]
+        rows = []
+        for label, argv, target in cases:
+            runs = [_spawn_cost(argv, env) for _ in range(STARTUP_RUNS)]
+            wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+            ctx.results[f"startup {label}"] = (wall, cpu)
+            rows.append([label, wall, cpu, runs[0][2], "" if target is None else f"<= {target:.2f}",
+                         "" if target is None else ("yes" if wall <= target else f"cpu {'yes' if cpu <= target else 'no'}")])
+    load = os.getloadavg()[0]
+    print_table(f"startup: whole process, fastest of {STARTUP_RUNS} runs each", ["", "wall s", "cpu s", "exit",
+                "target s", "met"], rows,
+                [f"load average {load:.1f} on {os.cpu_count()} CPU(s) while measuring: wall time waits for the CPU "
+                 "under load, the process's own CPU time (user + system) does not",
+                 "status exits 1 with no daemon; the other commands 0"])
+
+
+# ---------------------------------------------------------------- batch (Dask)
+
+BATCH_CALLS = 50
+
+
+def _batch_archive(folder: Path, n: int) -> list[str]:
+    """``n`` distinct paths (symlinks) cycling over the generated fixture calls."""
+    calls = sorted((ROOT / "audio_fixtures" / "calls").glob("*.wav"))
+    if not calls:
+        raise SystemExit("batch: no fixture calls; run make fixtures")
+    paths = []
+    for i in range(n):
+        link = folder / f"call_{i:03d}_{calls[i % len(calls)].name}"
+        link.symlink_to(calls[i % len(calls)].resolve())
+        paths.append(str(link))
+    return paths
+
+
+def _batch_once(paths: list[str], db: Path, **client_opts) -> dict:
+    """One batch through the same client code as ``call-monitor batch``; the outcome's figures."""
+    from monitor.batch.inputs import expand_inputs
+    from monitor.batch.ledger import BatchStore
+    from monitor.batch.runner import BatchOptions, BatchRun, dask_client
+    from monitor.config import load_config
+
+    cfg = load_config(None, {"storage.db": str(db)})
+    opts = BatchOptions(progress=False, **client_opts)
+    store = BatchStore.open(str(db))
+    try:
+        with dask_client(opts) as client:
+            if opts.scheduler:
+                client.wait_for_workers(2, timeout=120)
+            out = BatchRun(client, store, cfg, opts, on_error=lambda m: print(f"  {m}")).run(expand_inputs(paths))
+    finally:
+        store.close()
+    return {"workers": out.workers, "audio_s": out.audio_s, "wall": out.wall_s, "cpu": out.worker_cpu_s,
+            "xrt": out.xrt, "peak_mb": max(out.peak_rss_mb.values(), default=0.0), "failed": out.failed,
+            "scored": out.scored}
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _external_cluster(paths: list[str], db: Path) -> dict:
+    """A ``dask scheduler`` and two single-thread ``dask worker`` processes on 127.0.0.1."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT, "env": env}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], **quiet)]
+    try:
+        time.sleep(2.0)
+        procs += [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                    "--host", "127.0.0.1", "--no-dashboard"], **quiet) for _ in range(2)]
+        return _batch_once(paths, db, scheduler=address)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def bench_batch(ctx: Context) -> None:
+    rows, runs = [], {}
+    with tempfile.TemporaryDirectory(prefix="callmonitor-batch-") as tmp:
+        paths = _batch_archive(Path(tmp), BATCH_CALLS)
+        for name, fn in (("LocalCluster, 1 worker", lambda db: _batch_once(paths, db, workers=1)),
+                         ("LocalCluster, 2 workers", lambda db: _batch_once(paths, db, workers=2)),
+                         ("dask scheduler + 2 dask workers, 127.0.0.1", lambda db: _external_cluster(paths, db))):
+            r = fn(Path(tmp) / f"events-{len(runs)}.db")
+            runs[name] = r
+            rows.append([name, r["scored"], r["audio_s"] / 3600, r["wall"], f"{r['xrt']:,.0f}x",
+                         f"{r['audio_s'] / r['cpu']:,.0f}x" if r["cpu"] else "-", r["cpu"] / r["wall"], r["peak_mb"]])
+    one, two = runs["LocalCluster, 1 worker"], runs["LocalCluster, 2 workers"]
+    efficiency = two["xrt"] / (2 * one["xrt"]) if one["xrt"] else float("nan")
+    per_core = one["audio_s"] / one["cpu"] if one["cpu"] else float("nan")
+    ctx.results["batch"] = {"runs": runs, "efficiency": efficiency, "per_core_xrt": per_core}
+    load = os.getloadavg()[0]
+    print_table(f"batch: call-monitor batch on {BATCH_CALLS} fixture calls (acoustic-only, stereo, 8 and 16 kHz)",
+                ["", "calls", "audio h", "wall s", "x-RT (wall)", "x-RT per worker CPU", "cores used", "peak MB/worker"],
+                rows,
+                [f"scaling efficiency 1 -> 2 workers: {efficiency:.0%} (x-RT on 2 / (2 x x-RT on 1))",
+                 f"one core scores {per_core:,.0f} s of audio per CPU second: 10,000 calls of 6 min (1,000 h) "
+                 f"take {1000 / per_core:.1f} core-hours, {1000 / per_core:.1f}/N h on N free cores at full scaling",
+                 "cores used = worker CPU seconds / wall seconds: below the worker count, the workers waited "
+                 "for a CPU (other work on the machine), not for the client",
+                 f"load average at the end: {load:.1f} on {os.cpu_count()} CPU(s) (other work on the machine "
+                 f"lowers the wall-clock figures, not the CPU ones)"])
+
+
+def bench_console(ctx: Context) -> None:
+    from tools.bench_console import run_once
+    rows = []
+    for posters in (1, 4):
+        r = run_once(n=400, pages=10, posters=posters)
+        rows.append([f"{posters} daemon(s) posting", r["alerts"], r["pages"], r["stored_per_s"],
+                     r["pushed_per_s"], r["min_received"]])
+    print_table("console: call-monitor supervisor on 127.0.0.1, alerts posted to /webhook with 10 pages' event "
+                "streams open", ["", "alerts", "pages", "stored /s", "pushed to all pages /s", "fewest received"],
+                rows, ["stored = each POST answered after its commit (WAL, synchronous=FULL); pushed = until every "
+                       "stream has every alert", "the 10 pages are EventSource-like readers in the bench process"])
+
+
 SECTIONS: list[Section] = [
+    Section("startup", "whole-process time of the commands a user types first, and of analyze", bench_startup),
     Section("analyzer", "analyzer x-real-time at 16 and 8 kHz, streaming and whole-signal", bench_analyzer),
     Section("peers", "parselmouth set, openSMILE eGeMAPS LLD, librosa pyin on the same audio", bench_peers_section),
     Section("memory", "peak memory of a streaming pass, 10 min vs 60 min file", bench_memory),
     Section("replay", "replay x-real-time and peak memory, 10 and 60 min stereo calls", bench_replay),
+    Section("batch", "call-monitor batch on 50 calls: 1 and 2 local workers, external dask scheduler", bench_batch),
     Section("transcription", "Vosk and the pipeline with transcription, gating savings", bench_transcription),
     Section("live", "the live daemon, two legs with transcription: CPU share, memory, alert latency",
             bench_live),
+    Section("console", "the supervisor's console: alerts stored and pushed to 10 open pages per second",
+            bench_console),
 ]
 
 

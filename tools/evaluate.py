@@ -94,8 +94,7 @@ DETECT_WITHIN_S = 30.0
 """A critical alert this soon after the labelled onset counts as detected in time."""
 REPLAY_BLOCK_S = 2.0
 """Block length ``call-monitor replay`` reads files in (without ``--realtime``)."""
-ANALYZER_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "dsp/*.py",
-                                     "data/**/*")
+ANALYZER_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "dsp/*.py")
 """Package files (relative to the package) whose code or data decides the analyzers' frames."""
 CUE_SOURCES: tuple[str, ...] = ("cues.py", "measures.py", "events.py", "pipeline.py")
 """Package files that decide, from the frames, the caller's cue stream."""
@@ -909,4 +908,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the importable module, not this __main__ copy: cached objects are pickled with their
+    # class's module, and tools.tune (or a second run) must be able to read them
+    from tools import evaluate as _module
+
+    sys.exit(_module.main())

@@ -20,7 +20,11 @@ scored on the tune split (:func:`objective`):
   file, and at most :data:`MAX_NORMAL_WARNINGS_PER_HOUR` warnings per hour of normal call time;
 - among feasible trials, the highest share of expect_critical files with a critical within
   30 s of the onset, then the lower median time to critical;
-- infeasible trials rank below every feasible one, fewer violations first.
+- infeasible trials rank below every feasible one, by a balanced score: detected@30 minus
+  :data:`FALSE_ALARM_WEIGHT` times the share of files with a false critical (forbid_critical
+  files, and labored files before their onset) minus :data:`WARNING_WEIGHT` per warning per
+  hour of normal time. (Ranking by fewest violations first drives an infeasible search to
+  thresholds that detect nothing.)
 
 Only the cheap part reruns per trial: each file's frames and cue stream are cached by
 :mod:`tools.evaluate`, so a rule key reruns only the baseline and the alert engine, and a key
@@ -111,6 +115,14 @@ class Trial:
                 and (m["normal_warnings_per_hour"] or 0.0) <= MAX_NORMAL_WARNINGS_PER_HOUR + 1e-9)
 
 
+FALSE_ALARM_WEIGHT = 3.0
+"""A false critical costs three times a labored call found in time: each one teaches an agent to
+ignore the alert."""
+WARNING_WEIGHT = 0.005
+"""Warnings cost little each (they ask the agent to check in), but an alert that cries wolf is
+ignored: 20 warnings per hour of normal time cost as much as a tenth of the detections."""
+
+
 def objective(m: Mapping[str, Any]) -> tuple:
     """Sort key of a trial's tune-split metrics (higher is better); see the module docstring."""
     det = m["detected_30s"] or 0.0
@@ -119,7 +131,9 @@ def objective(m: Mapping[str, Any]) -> tuple:
     nwarn = m["normal_warnings_per_hour"] or 0.0
     if violations == 0 and nwarn <= MAX_NORMAL_WARNINGS_PER_HOUR + 1e-9:
         return (1, det, -med)
-    return (0, -violations, -nwarn, det, -med)
+    exposed = max(1, (m["forbidden"] or 0) + (m["labored"] or 0))
+    balanced = det - FALSE_ALARM_WEIGHT * violations / exposed - WARNING_WEIGHT * nwarn
+    return (0, round(balanced, 6), -med)
 
 
 class Search:

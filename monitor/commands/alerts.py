@@ -10,7 +10,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from ..console import error
-from .common import ConfigError, StoreError, add_config_options, config_from_args, open_store
+from .common import add_config_options
 
 _UNITS = MappingProxyType({"s": 1, "m": 60, "h": 3600, "d": 86400})
 
@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, StoreError, config_from_args, open_store
     try:
         since = parse_since(args.since) if args.since else None
         cfg = config_from_args(args)

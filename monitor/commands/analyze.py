@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Iterable, Iterator
+import numbers
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import numpy as np
-
-from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
-from ..audio_io import AnalysisStream, AudioFileError
 from ..console import error, warning
-from ..frames import Frames
-from ..measures import SpanMeasures, span_measures
+
+if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
+    import numpy as np
 
 BATCH_S = 10.0
 """Audio handed to the analyzer at a time. Nobody waits on ``analyze``'s frames, so it batches
@@ -37,11 +35,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
     """Summary record of one file and whether it was truncated. Raises AudioFileError."""
+    from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
+    from ..audio_io import AnalysisStream
+    from ..frames import Frames
+    from ..measures import span_measures
     stream = AnalysisStream(path, [channel] if channel is not None else None)
     analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
     frames = Frames.concat(list(analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate)))))
     duration = stream.duration_s
-    m: SpanMeasures = span_measures(frames, duration)
+    m = span_measures(frames, duration)
     record = {"file": path, "channel": channel if channel is not None else "mix",
               "sample_rate": stream.info.rate, **m.as_dict()}
     record["duration_s"] = duration
@@ -52,6 +54,7 @@ def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
 
 def _batches(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
     """First channel of consecutive blocks (n, channels), joined into pieces of at least ``size``."""
+    import numpy as np
     pending: list[np.ndarray] = []
     held = 0
     for block in blocks:
@@ -65,7 +68,7 @@ def _batches(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
 
 
 def _round(v):
-    if isinstance(v, (float, np.floating)):
+    if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):  # Python and numpy floats
         return round(float(v), 4) if math.isfinite(v) else None
     return v
 
@@ -85,6 +88,7 @@ def _human(rec: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..audio_io import AudioFileError
     failed = 0
     for path in args.files:
         try:

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+from typing import TYPE_CHECKING
 
-from ..config import Config, ConfigError, load_config
 from ..console import info
-from ..models import ModelError
-from ..store import Store, StoreError
-from ..transcription_setup import TranscriptionSetup
+
+if TYPE_CHECKING:  # for the annotations only: see the package docstring
+    from ..config import Config
+    from ..store import Store
+    from ..transcription_setup import TranscriptionSetup
+
+_LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.models", "StoreError": "monitor.store"}
+
+
+def __getattr__(name: str):
+    """``ConfigError``, ``ModelError`` and ``StoreError``, imported from their modules when first asked for."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
@@ -40,6 +52,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     model folder that is not a model."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
         return None
+    from ..transcription_setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
         info(TranscriptionSetup.missing_message(cfg))
@@ -48,6 +61,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
 
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
     """Load the effective configuration; raises ConfigError with a one-line message."""
+    from ..config import ConfigError, load_config
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
@@ -57,6 +71,7 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
 
 
 def open_store(cfg: Config) -> Store:
+    from ..store import Store
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 

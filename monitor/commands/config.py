@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import effective_config_toml
 from ..console import error
-from .common import ConfigError, add_config_options, config_from_args
+from .common import add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..config import effective_config_toml
+    from .common import ConfigError, config_from_args
     try:
         cfg = config_from_args(args)
     except ConfigError as err:

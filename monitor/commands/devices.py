@@ -19,13 +19,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..devices import input_devices, pulse_sources
-    try:
-        devs = input_devices()
-    except OSError as err:
-        error(f"cannot use the audio system: {err}")
-        return 2
-    srcs = pulse_sources()
+    with ThreadPoolExecutor(1) as pool:  # pactl answers while PortAudio scans the devices
+        pending = pool.submit(pulse_sources)
+        try:
+            devs = input_devices()
+        except OSError as err:
+            error(f"cannot use the audio system: {err}")
+            return 2
+        srcs = pending.result()
     if args.json:
         print(json.dumps({"devices": [d.__dict__ for d in devs],
                           "sources": None if srcs is None else

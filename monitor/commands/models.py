@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..models import FETCH_HINT, describe, find_models
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the Vosk speech models found (VOSK_MODEL_PATH, vosk's cache, "
@@ -18,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..models import FETCH_HINT, describe, find_models
     models = find_models()
     for info in models:
         if args.json:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from ..audio_io import AudioFileError
 from ..console import error, warning
-from ..events import Event
-from ..pipeline import CallPipeline, run_source
-from ..sinks.terminal import HumanSink, JsonlSink
-from ..sources import FileSource
-from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
-                     open_store, open_transcription)
+from .common import add_call_options, add_config_options
+
+if TYPE_CHECKING:
+    from ..events import Event
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
+    p.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
+                   "console), from the database's outbox as the daemon does")
+    p.add_argument("--webhook-token-file", metavar="FILE", help="token sent to the webhook as a bearer token")
+    p.add_argument("--webhook-wait", type=float, default=10.0, metavar="S",
+                   help="at the end, wait up to S seconds for the outbox to be delivered (default 10)")
     add_call_options(p)
     add_config_options(p)
     p.set_defaults(run=run)
@@ -50,17 +53,35 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..audio_io import AudioFileError
+    from ..pipeline import CallPipeline, run_source
+    from ..sinks.terminal import HumanSink, JsonlSink
+    from ..sources import FileSource
+    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
+    from .run import start_webhook, webhook_token
+    overrides = {}
+    if args.webhook is not None:
+        overrides["delivery.webhook_url"] = args.webhook
+    if args.webhook_token_file is not None:
+        overrides["delivery.webhook_token_file"] = args.webhook_token_file
     try:
-        cfg = config_from_args(args)
+        cfg = config_from_args(args, overrides)
+        token = webhook_token(cfg) if args.webhook else None
         store = open_store(cfg)
-    except (ConfigError, StoreError) as err:
+    except (ConfigError, StoreError, ValueError) as err:
         error(str(err))
         return 2
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
+    sinks = [sink]
+    webhook = start_webhook(cfg, store, token) if args.webhook else None
+    if webhook is not None:
+        sinks.append(webhook)
     try:
         transcription = open_transcription(args, cfg)
     except ModelError as err:
         error(str(err))
+        if webhook is not None:
+            webhook.close()
         store.close()
         return 2
     failed = 0
@@ -78,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
             progress = Progress(path, src.info.duration_s)
             try:
-                run_source(pipeline, src.chunks(), [sink, progress])
+                run_source(pipeline, src.chunks(), [*sinks, progress])
             except AudioFileError as err:
                 progress.done()
                 error(str(err))
@@ -88,5 +109,16 @@ def run(args: argparse.Namespace) -> int:
             if src.truncated:
                 warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
     finally:
+        if webhook is not None:
+            _drain(webhook, args.webhook_wait, store.path)
         store.close()
     return 1 if failed else 0
+
+
+def _drain(webhook, wait_s: float, db) -> None:
+    """Give the outbox ``wait_s`` seconds; what is left is delivered by the next run on this database."""
+    left = webhook.wait_delivered(wait_s)
+    webhook.close()
+    if left:
+        warning(f"{webhook.url}: {left} alert(s) not delivered yet; they stay in the outbox of {db} "
+                f"for the next run")

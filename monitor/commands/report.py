@@ -7,8 +7,7 @@ import os
 from types import MappingProxyType
 
 from ..console import error, info
-from .common import (ConfigError, ModelError, StoreError, add_call_options, add_config_options, config_from_args,
-                     open_transcription)
+from .common import add_call_options, add_config_options
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
@@ -20,8 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "shows it): timeline of both legs, cues against the caller's "
                                    "baseline, alerts with evidence and actions, transcript. "
                                    "Needs matplotlib (pip install callmonitor[report]).")
-    p.add_argument("target", metavar="FILE_OR_CALL_ID",
+    p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
                    help="a recording (WAV, FLAC, OGG) or the id of a stored call")
+    p.add_argument("--batch", metavar="TABLE",
+                   help="instead of one call: the overview of an archive scored by `call-monitor batch` "
+                        "(its --out table, CSV or Parquet); the flagged calls' reports go beside it in "
+                        "<output>_calls/ (from --db, else from the recordings)")
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="report.html (self-contained page) or report.png (timeline only)")
     add_call_options(p)
@@ -49,9 +52,15 @@ def _check_output(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, ModelError, StoreError, config_from_args, open_transcription
+    if (args.target is None) == (args.batch is None):
+        error("report: give a recording or call id, or --batch TABLE (one of them)")
+        return 2
     fmt = _check_output(args.output)
     if fmt is None:
         return 2
+    if args.batch is not None:
+        return _archive(args, fmt)
     try:
         import matplotlib  # noqa: F401 - fail early, before a long replay
     except ImportError:
@@ -110,3 +119,33 @@ def _stored(cfg, call_id: int):
         return from_store(store, call_id, cfg)
     finally:
         store.close()
+
+
+def _archive(args: argparse.Namespace, fmt: str) -> int:
+    """``report --batch TABLE -o archive.html``: the overview page of a scored archive."""
+    if fmt != "html":
+        error(f"{args.output}: an archive report is an .html page")
+        return 2
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as err:
+        error(str(err))
+        return 2
+    from ..report import ReportError
+    from ..report.archive import archive_report
+    try:
+        n = archive_report(args.batch, args.output, cfg, on_error=error)
+    except ReportError as err:
+        error(str(err))
+        return 1
+    except StoreError as err:
+        error(str(err))
+        return 2
+    except ImportError as err:
+        error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
+        return 2
+    except OSError as err:
+        error(f"{args.output}: cannot write the report ({err.strerror or err})")
+        return 1
+    info(f"archive report written to {args.output} ({n} call report(s) beside it)")
+    return 0

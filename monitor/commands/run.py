@@ -6,8 +6,7 @@ import argparse
 import os
 
 from ..console import error, info, log
-from .common import (ConfigError, ModelError, StoreError, add_config_options, add_transcription_options,
-                     config_from_args, open_store, open_transcription)
+from .common import add_config_options, add_transcription_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone (daemon.agent)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout (as replay)")
     p.add_argument("--webhook", metavar="URL", help="supervisor webhook (delivery.webhook_url)")
+    p.add_argument("--webhook-token-file", metavar="FILE",
+                   help="token sent to the webhook as a bearer token (delivery.webhook_token_file)")
     p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
     add_transcription_options(p)
     p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
@@ -35,6 +36,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
         o["daemon.agent"] = args.agent
     if args.webhook is not None:
         o["delivery.webhook_url"] = args.webhook
+    if getattr(args, "webhook_token_file", None) is not None:
+        o["delivery.webhook_token_file"] = args.webhook_token_file
     if args.no_notify:
         o["delivery.notify"] = False
     if args.socket:
@@ -43,6 +46,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     os.umask(0o077)  # logs, database and sockets private to the user
     overrides = overrides_from(args)
     try:
@@ -64,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot use the audio system: {err}")
         return 2
     try:
+        token = webhook_token(cfg)
         store = open_store(cfg)
-    except StoreError as err:
+    except (StoreError, ValueError) as err:
         error(str(err))
         return 2
 
@@ -77,12 +82,9 @@ def run(args: argparse.Namespace) -> int:
         sinks["terminal"] = JsonlSink()
     elif cfg.delivery.terminal:
         sinks["terminal"] = HumanSink(bell=cfg.delivery.bell)
-    webhook = notify = None
+    webhook = notify = heartbeat = None
     if cfg.delivery.webhook_url:
-        from ..sinks.webhook import WebhookSink
-        d = cfg.delivery
-        webhook = WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
-                              backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log).start()
+        webhook = start_webhook(cfg, store, token)
         sinks["webhook"] = webhook
     from ..sinks.notify import NotifySink
     notify = NotifySink(log=log)
@@ -102,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
     daemon = Daemon(cfg, source, store, sinks, reload=reload, log=log, webhook=webhook, notify=notify,
                     transcription=transcription)
     source.on_status = daemon.source_status
+    if webhook is not None:
+        webhook.log = daemon.log  # delivery failures become the daemon's last problem
+        if cfg.delivery.heartbeat_s > 0:
+            from ..sinks.webhook import Heartbeat
+            link = report_link(cfg.delivery.report_url_base)
+            heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity,
+                                  lambda: daemon.heartbeat_status(link), every_s=cfg.delivery.heartbeat_s,
+                                  token=token, timeout_s=cfg.delivery.timeout_s, log=log)
     daemon.install_signals()
     try:
         status = StatusServer(socket_path(cfg), daemon.state)
@@ -117,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
               f"{str(err).splitlines()[0] if str(err) else type(err).__name__}")
         return 2
+    if heartbeat is not None:
+        heartbeat.start()
     names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
     info(f"listening ({names}); status socket {status.path}")
     try:
@@ -126,9 +138,37 @@ def run(args: argparse.Namespace) -> int:
         rc = 1
     finally:
         status.close()
+        if heartbeat is not None:
+            heartbeat.close(0.5)
         if webhook is not None:
             webhook.close(0.5)
         notify.close(0.3)
         store.close()
     info(f"stopped ({daemon._stop_reason or 'capture ended'})")
     return rc
+
+
+def webhook_token(cfg) -> str | None:
+    """The bearer token for the webhook, from delivery.webhook_token_file (None without one);
+    raises TokenError (a ValueError) naming the file."""
+    from ..sinks.webhook import read_token
+    path = cfg.delivery.webhook_token_file
+    return read_token(path) if path and cfg.delivery.webhook_url else None
+
+
+def start_webhook(cfg, store, token: str | None):
+    """The started WebhookSink of delivery.webhook_url, posting as this agent."""
+    from ..sinks.webhook import Identity, WebhookSink
+    d = cfg.delivery
+    return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
+                       backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log,
+                       identity=Identity.of(store, d.agent_name), token=token).start()
+
+
+def report_link(base: str):
+    """How a report's path is linked for the console: ``base`` + file name, or a file:// URL."""
+    import pathlib
+    import urllib.parse
+    if base:
+        return lambda path: base.rstrip("/") + "/" + urllib.parse.quote(os.path.basename(path))
+    return lambda path: pathlib.Path(path).absolute().as_uri()

@@ -7,7 +7,7 @@ import json
 import time
 
 from ..console import error
-from .common import ConfigError, add_config_options, config_from_args
+from .common import add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +58,7 @@ def render(st: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..status import query_status, socket_path
+    from .common import ConfigError, config_from_args
     path = args.socket
     if not path:
         try:

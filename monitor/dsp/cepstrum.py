@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
+from . import fft as sfft
 from .framing import gaussian, strided_view
 from .peaks import parabolic
 
@@ -242,14 +242,14 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
     x[:, length:] = 0.0
     np.subtract(y, mean[:, None], out=x[:, :length])
     x[:, :length] *= plan.window
-    spec = sfft.rfft(x, axis=1)[:, :plan.n_bins]
+    spec = sfft.rfft(x, plan.nfft)[:, :plan.n_bins]
     power = spec.real * spec.real
     power += spec.imag * spec.imag
     np.maximum(power, 1e-30, out=power)
     lnp = np.log(power, out=power)
     lo, hi = plan.slope_bins
     slope = np.sum(lnp[:, lo:hi] * plan.slope_proj, axis=1)  # not BLAS: equal for any batch
-    ceps = sfft.irfft(lnp, plan.n_q, axis=1)[:, plan.q_lo:plan.q_hi]
+    ceps = sfft.irfft(lnp, plan.n_q)[:, plan.q_lo:plan.q_hi]
     c2 = ceps * ceps
     np.maximum(c2, 1e-30, out=c2)
     lc = np.log(c2)

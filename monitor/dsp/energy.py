@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
+from . import filters
 from .runs import close_gaps, drop_short
 
 FLOOR_DB = -100.0
@@ -46,21 +46,17 @@ def frame_energy_db(frames: np.ndarray) -> np.ndarray:
 def smooth_db(energy_db: np.ndarray, frames: int) -> np.ndarray:
     """Centred moving average of power (not of dB), returned in dB. Shape (n,) -> (n,)."""
     power = np.power(10.0, energy_db / 10.0)
-    return (10.0 * np.log10(uniform_filter1d(power, frames, mode="nearest") + 1e-10)).astype(np.float32)
+    return (10.0 * np.log10(filters.moving_average(power, frames, mode="nearest") + 1e-10)).astype(np.float32)
 
 
 def trailing_min(x: np.ndarray, window: int) -> np.ndarray:
     """``out[i] = min(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
-    if len(x) == 0:
-        return x.copy()
-    return minimum_filter1d(x, window, mode="constant", cval=np.inf, origin=(window - 1) // 2)
+    return filters.trailing_min(x, window)
 
 
 def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
     """``out[i] = max(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
-    if len(x) == 0:
-        return x.copy()
-    return maximum_filter1d(x, window, mode="constant", cval=-np.inf, origin=(window - 1) // 2)
+    return filters.trailing_max(x, window)
 
 
 def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:

@@ -26,3 +26,114 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     delta = np.where(concave, 0.5 * (y0 - y2) / np.where(concave, den, -1.0), 0.0)
     delta = np.clip(delta, -0.5, 0.5)
     return delta, y1 - 0.25 * (y0 - y2) * delta
+
+
+def local_maxima(x: np.ndarray) -> np.ndarray:
+    """Indices of the local maxima of ``x`` (``scipy.signal.find_peaks`` without conditions).
+
+    A maximum is a sample, or a run of equal samples (a plateau), higher than
+    its neighbours on both sides; a plateau is reported at its middle
+    (the lower middle for an even length). The first and last samples never are.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+
+    Returns
+    -------
+    peaks : np.ndarray [shape=(k,)], int, increasing
+    """
+    n = len(x)
+    if n < 3:
+        return np.zeros(0, np.intp)
+    change = np.flatnonzero(x[1:] != x[:-1]) + 1  # first sample of each run of equal values but the first
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [n]]) - 1      # last sample of each run
+    inner = (starts > 0) & (ends < n - 1)
+    s, e = starts[inner], ends[inner]
+    peak = (x[s - 1] < x[s]) & (x[e + 1] < x[s])
+    return ((s[peak] + e[peak]) // 2).astype(np.intp)
+
+
+def _by_distance(peaks: np.ndarray, height: np.ndarray, distance: int) -> np.ndarray:
+    """Keep-mask of ``peaks``: from the highest down, a peak removes the others closer than ``distance``.
+
+    This is ``find_peaks``' greedy rule in its order (``np.argsort`` of the heights); only
+    peaks that have a neighbour closer than ``distance`` take part in the loop, which runs
+    over those few peaks, never over samples.
+    """
+    keep = np.ones(len(peaks), bool)
+    close = np.diff(peaks) < distance
+    if not close.any():
+        return keep
+    order = np.argsort(height)
+    involved = np.zeros(len(peaks), bool)
+    involved[:-1] |= close
+    involved[1:] |= close
+    for j in order[::-1]:
+        if not involved[j] or not keep[j]:
+            continue
+        k = j - 1
+        while k >= 0 and peaks[j] - peaks[k] < distance:
+            keep[k] = False
+            k -= 1
+        k = j + 1
+        while k < len(peaks) and peaks[k] - peaks[j] < distance:
+            keep[k] = False
+            k += 1
+    return keep
+
+
+def prominences(x: np.ndarray, peaks: np.ndarray, wlen: int) -> np.ndarray:
+    """Prominence of each peak within a window of ``wlen`` samples (``scipy.signal.peak_prominences``).
+
+    On each side, from the peak outwards while the samples are no higher than
+    the peak (and within ``wlen // 2``), the lowest sample is the base; the
+    prominence is the peak's height above the higher of the two bases.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)], float64
+    peaks : np.ndarray [shape=(k,)], int
+    wlen : int, >= 2
+
+    Returns
+    -------
+    prominence : np.ndarray [shape=(k,)], float64
+    """
+    half = int(wlen) // 2
+    n = len(x)
+    offsets = np.arange(half + 1)
+    top = x[peaks][:, None]
+
+    def base(direction: int) -> np.ndarray:
+        idx = peaks[:, None] + direction * offsets[None, :]
+        inside = (idx >= 0) & (idx <= n - 1)
+        v = np.where(inside, x[np.clip(idx, 0, n - 1)], np.inf)
+        reach = np.logical_and.accumulate(inside & (v <= top), axis=1)
+        return np.min(np.where(reach, v, np.inf), axis=1)
+
+    return x[peaks] - np.maximum(base(-1), base(1))
+
+
+def find_peaks(x: np.ndarray, prominence: float, wlen: int, distance: int) -> np.ndarray:
+    """``scipy.signal.find_peaks(x, prominence=prominence, wlen=wlen, distance=distance)[0]``.
+
+    Local maxima (:func:`local_maxima`), thinned to at least ``distance`` samples
+    apart from the highest down, then kept if their prominence within ``wlen``
+    samples is at least ``prominence``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)], compared in float64 as scipy does
+
+    Returns
+    -------
+    peaks : np.ndarray [shape=(k,)], int
+    """
+    x = np.asarray(x, np.float64)
+    peaks = local_maxima(x)
+    if len(peaks) == 0:
+        return peaks
+    peaks = peaks[_by_distance(peaks, x[peaks], int(np.ceil(distance)))]
+    return peaks[prominences(x, peaks, wlen) >= prominence]

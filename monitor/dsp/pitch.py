@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
-from scipy.ndimage import uniform_filter1d
 
+from . import fft as sfft
+from .filters import moving_average
 from .framing import strided_view
 from .peaks import parabolic
 
@@ -65,12 +65,12 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
                          f"({ref_length} + {max_lag})")
     s = (segments - segments.mean(axis=1, keepdims=True)).astype(np.float32, copy=False)
     nfft = sfft.next_fast_len(length, real=True)
-    spec = sfft.rfft(s, nfft, axis=1)
-    ref = sfft.rfft(s[:, :ref_length], nfft, axis=1)
-    c = sfft.irfft(np.conj(ref) * spec, nfft, axis=1)[:, :max_lag + 1]
-    # energy of the window at each lag: a moving sum of squares (ndimage accumulates in double)
-    box = uniform_filter1d(np.square(s), ref_length, axis=1, mode="constant", origin=-(ref_length // 2))
-    e_lag = box[:, :max_lag + 1] * np.float32(ref_length)
+    spec = sfft.rfft(s, nfft)
+    ref = sfft.rfft(s[:, :ref_length], nfft)
+    c = sfft.irfft(np.conj(ref) * spec, nfft)[:, :max_lag + 1]
+    # energy of the window at each lag: a moving sum of squares (accumulated in double)
+    box = moving_average(np.square(s), ref_length, mode="constant", origin=-(ref_length // 2), count=max_lag + 1)
+    e_lag = box * np.float32(ref_length)
     e_ref = e_lag[:, :1]
     r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
     r[(e_ref[:, 0] <= 1e-20)] = 0.0

@@ -35,8 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+
+from . import fft as sfft
+from .filters import maximum_filter1d, minimum_filter1d, uniform_filter1d  # scipy.ndimage's, without its import cost
 
 from .runs import close_gaps, drop_short, runs
 
@@ -113,7 +114,7 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros((0, len(SPEC_COLUMNS)), np.float32)
     x = frames - frames.mean(axis=1, keepdims=True)
-    spec = sfft.rfft(x * np.hanning(frames.shape[1]).astype(np.float32), axis=1)
+    spec = sfft.rfft(x * np.hanning(frames.shape[1]).astype(np.float32), frames.shape[1])
     b0, b1, b2, b3 = _band_bins(frames.shape[1], SPEC_RATE)
     power = (spec.real[:, b0:b3] ** 2 + spec.imag[:, b0:b3] ** 2) + 1e-12
     total = power.sum(axis=1)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
-
 from .energy import smooth_db, trailing_max
+from .peaks import find_peaks
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,7 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     if len(intensity) < 3:
         return out
     level = trailing_max(intensity, params.level_window_frames) if level_db is None else level_db
-    peaks, _ = find_peaks(intensity, prominence=params.min_dip_db, wlen=params.prominence_window,
-                          distance=params.min_distance)
+    peaks = find_peaks(intensity, params.min_dip_db, params.prominence_window, params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
     out[keep] = True
     return out

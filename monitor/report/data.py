@@ -31,6 +31,7 @@ from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..frames import HOP_S
 from ..measures import pause_runs
+from ..dsp.sound_class import BREATH, COUGH
 from ..phrases import PhraseMatcher
 from ..sources import Chunk, FileSource
 from ..store import Store
@@ -52,6 +53,10 @@ class LegTrack:
     env_peak: np.ndarray
     speech: list[tuple[float, float]] = field(default_factory=list)
     pauses: list[tuple[float, float]] = field(default_factory=list)
+    breaths: list[tuple[float, float]] = field(default_factory=list)
+    """Audible breaths (the analyzer's breath class)."""
+    coughs: list[tuple[float, float]] = field(default_factory=list)
+    """Coughs and other sounds that are neither speech nor breath."""
 
 
 @dataclass
@@ -122,6 +127,7 @@ class _Collector:
         self._carry = [np.zeros(0, np.float32) for _ in legs]
         self._peaks: list[list[np.ndarray]] = [[] for _ in legs]
         self._speech: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
+        self._sound: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
         self._t: dict[str, list[np.ndarray]] = {leg: [] for leg in legs}
 
     def chunk(self, chunk: Chunk) -> None:
@@ -136,6 +142,7 @@ class _Collector:
         if len(frames):
             self._t[leg].append(np.asarray(frames.t, dtype=np.float64))
             self._speech[leg].append(np.asarray(frames.speech, dtype=bool))
+            self._sound[leg].append(np.asarray(frames.sound, dtype=np.uint8))
 
     def tracks(self, cfg: Config) -> dict[str, LegTrack]:
         out: dict[str, LegTrack] = {}
@@ -147,9 +154,9 @@ class _Collector:
             t = np.concatenate(self._t[leg]) if self._t[leg] else np.zeros(0)
             sp = np.concatenate(self._speech[leg]) if self._speech[leg] else np.zeros(0, bool)
             masks[leg] = (t, sp)
-            s, e = runs(sp)
-            regions = [(float(t[a] - HOP_S / 2), float(t[b - 1] + HOP_S / 2)) for a, b in zip(s, e)]
-            out[leg] = LegTrack(env_t=env_t, env_peak=peak, speech=regions)
+            sound = np.concatenate(self._sound[leg]) if self._sound[leg] else np.zeros(0, np.uint8)
+            out[leg] = LegTrack(env_t=env_t, env_peak=peak, speech=_regions(t, sp),
+                                breaths=_regions(t, sound == BREATH), coughs=_regions(t, sound == COUGH))
         if "caller" in masks:
             t, sp = masks["caller"]
             exclude = None
@@ -164,6 +171,12 @@ class _Collector:
             out["caller"].pauses = [(float(t[p] - HOP_S / 2), float(t[q - 1] + HOP_S / 2))
                                     for p, q in zip(ps, pe) if q > p]
         return out
+
+
+def _regions(t: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the runs of ``mask`` over frames centred at ``t`` (shape (n,))."""
+    s, e = runs(mask)
+    return [(float(t[a] - HOP_S / 2), float(t[b - 1] + HOP_S / 2)) for a, b in zip(s, e)]
 
 
 def check_recording(path: str) -> None:

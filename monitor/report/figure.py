@@ -26,6 +26,8 @@ AGENT = "#8c8c8c"
 PAUSE = "#f0a030"
 BAND = "#2ca02c"
 DISTRESS = "#c00000"
+BREATH = "#9467bd"
+COUGH = "#8c564b"
 MAX_ENVELOPE_POINTS = 6000
 
 def _pyplot():
@@ -82,11 +84,16 @@ def _waveform(ax: Any, data: ReportData) -> None:
             if pauses:
                 ax.broken_barh(pauses, (0.05 if sign > 0 else -1.95, 1.9), color=PAUSE, alpha=0.3,
                                linewidth=0)
+            for regions, colour_of in ((tr.breaths, BREATH), (tr.coughs, COUGH)):
+                if regions:  # the breath lane: a strip along the leg's outer edge
+                    ax.broken_barh([(a, b - a) for a, b in regions], (sign * 1.75 - 0.1, 0.2),
+                                   color=colour_of, linewidth=0)
         ax.axhline(0, color="#cccccc", linewidth=0.5)
         ax.set_ylim(-2, 2)
         ax.set_yticks([1.0, -1.0] if len(data.tracks) > 1 else [1.0])
         ax.set_yticklabels(["caller", "agent"] if len(data.tracks) > 1 else ["caller"])
-        ax.set_title("Waveform (each leg scaled to its own peak); bars: speech, shaded: caller's pauses",
+        ax.set_title("Waveform (each leg scaled to its own peak); bars: speech, shaded: caller's pauses, "
+                     "outer strip: audible breaths (purple) and coughs (brown)",
                      loc="left", fontsize=9)
     else:
         t = np.array([c.t for c in data.cues], dtype=float)

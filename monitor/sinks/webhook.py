@@ -7,16 +7,25 @@ doubling up to ``max_backoff_s``; ``retries`` = 0 keeps trying). Because the
 queue lives in the database, an alert not delivered before a restart is
 delivered by the next daemon once the endpoint answers, and one that was
 delivered is never posted again.
+
+Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
+the database's own id, so that a console tells apart equal alert ids of different daemons)
+and the call's wall-clock start, and carries ``Authorization: Bearer TOKEN`` when a token is
+given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the same URL.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from ..console import log as console_log
 from ..events import AlertEvent, Event
@@ -25,18 +34,81 @@ from ..store import Delivery, Store
 Log = Callable[[str, str], None]
 
 
-def payload(alert: AlertEvent) -> bytes:
+class TokenError(ValueError):
+    """The webhook token file cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who posts: the agent's name and the daemon's id (:meth:`Store.instance_id`)."""
+
+    agent: str
+    daemon_id: str
+
+    @classmethod
+    def of(cls, store: Store, agent_name: str = "") -> "Identity":
+        return cls(agent_name or default_agent_name(), store.instance_id())
+
+
+def default_agent_name() -> str:
+    """``user@host`` of this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def read_token(path: str) -> str:
+    """The token in ``path`` (first line, stripped); raises TokenError naming the file."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as f:
+            token = f.readline().strip()
+    except FileNotFoundError:
+        raise TokenError(f"{path}: no such token file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise TokenError(f"{path}: cannot read the token ({getattr(err, 'strerror', None) or err})") \
+            from None
+    if not token:
+        raise TokenError(f"{path}: the token file is empty")
+    return token
+
+
+def payload(alert: AlertEvent, identity: Identity | None = None,
+            call_started_at: float | None = None) -> bytes:
+    """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
+    ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
+    time ``at`` (unix seconds)."""
     d = alert.to_dict()
     d["source"] = "call-monitor"
+    if identity is not None:
+        d["agent"], d["daemon_id"] = identity.agent, identity.daemon_id
+    if call_started_at is not None:
+        d["call_started_at"] = round(call_started_at, 3)
+        d["at"] = round(call_started_at + alert.t, 3)
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
+
+
+def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
+              headers: Mapping[str, str] | None = None) -> None:
+    """POST ``body`` as JSON; raises on a refused connection, a timeout or a non-2xx answer."""
+    h = {"Content-Type": "application/json", "User-Agent": "call-monitor", **(headers or {})}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method="POST", headers=h)
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        resp.read(1 << 16)
 
 
 class WebhookSink:
     def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
                  backoff_s: float = 2.0, max_backoff_s: float = 300.0, log: Log | None = None,
-                 poll_s: float = 0.5) -> None:
+                 poll_s: float = 0.5, identity: Identity | None = None, token: str | None = None) -> None:
         self.store = store
         self.url = url
+        self.identity = identity
+        self.token = token
+        self._call_start: dict[int, float | None] = {}
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -62,13 +134,26 @@ class WebhookSink:
     def pending(self) -> int:
         return sum(1 for d in self.store.deliveries("pending") if d.target == self.url)
 
+    def _started_at(self, call_id: int | None) -> float | None:
+        if call_id is None:
+            return None
+        if call_id not in self._call_start:
+            call = self.store.get_call(call_id)
+            self._call_start[call_id] = None if call is None else call.started_at
+        return self._call_start[call_id]
+
     def _post(self, d: Delivery) -> None:
-        req = urllib.request.Request(self.url, data=payload(d.alert), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "User-Agent": "call-monitor",
-                                              "X-Callmonitor-Delivery": str(d.id)})
-        with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-            resp.read(1 << 16)
+        body = payload(d.alert, self.identity, self._started_at(d.alert.call_id))
+        post_json(self.url, body, token=self.token, timeout_s=self.timeout_s,
+                  headers={"X-Callmonitor-Delivery": str(d.id)})
+
+    def wait_delivered(self, timeout_s: float) -> int:
+        """Wait until nothing is pending for this URL (or ``timeout_s``); returns what is still pending."""
+        deadline = time.monotonic() + timeout_s
+        while (left := self.pending()) and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(min(self.poll_s, 0.1))
+        return left
 
     def deliver_due(self) -> int:
         """One pass over the due outbox rows for this URL; returns how many were delivered."""
@@ -122,3 +207,62 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return str(err) or type(err).__name__
+
+
+class Heartbeat:
+    """Posts ``{"type": "heartbeat", agent, daemon_id, at, every_s, status}`` to ``url`` every
+    ``every_s`` seconds from a thread (``status()`` gives the daemon's state: devices, call, last
+    error); a failed beat is logged once per outage and not queued (the next one replaces it).
+    :meth:`close` sends a last beat with ``"stopped": true``."""
+
+    def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
+                 every_s: float, token: str | None = None, timeout_s: float = 5.0,
+                 log: Log | None = None) -> None:
+        self.url, self.identity, self.status = url, identity, status
+        self.every_s, self.token, self.timeout_s = every_s, token, timeout_s
+        self.log = log or console_log
+        self.sent = 0
+        self.failures = 0
+        self._failing = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="heartbeat", daemon=True)
+
+    def start(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def body(self, stopped: bool = False) -> bytes:
+        status = dict(self.status())
+        if stopped:
+            status["stopped"] = True
+        return json.dumps({"type": "heartbeat", "source": "call-monitor", "agent": self.identity.agent,
+                           "daemon_id": self.identity.daemon_id, "at": round(time.time(), 3),
+                           "every_s": self.every_s, "status": status}, ensure_ascii=False).encode("utf-8")
+
+    def beat(self, stopped: bool = False) -> bool:
+        try:
+            post_json(self.url, self.body(stopped), token=self.token, timeout_s=self.timeout_s)
+        except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
+            self.failures += 1
+            if not self._failing:
+                self.log("warning", f"heartbeat {self.url}: {_describe(err)}")
+            self._failing = True
+            return False
+        if self._failing:
+            self.log("info", f"heartbeat {self.url}: delivered again")
+        self._failing = False
+        self.sent += 1
+        return True
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            self.beat()
+            self._stop.wait(self.every_s)
+
+    def close(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            saved, self.timeout_s = self.timeout_s, min(self.timeout_s, timeout)
+            self.beat(stopped=True)
+            self.timeout_s = saved

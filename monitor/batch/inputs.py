@@ -1,0 +1,112 @@
+"""What to score: files, folders (recursively), globs and CSV manifests, as :class:`CallJob` objects."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
+"""Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
+
+
+class InputError(ValueError):
+    """An input that names nothing to score; the message names it and the problem."""
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """One recording to score. ``agent_channel`` None: no agent leg (mono files have none anyway)."""
+
+    path: str
+    caller_channel: int = 1
+    agent_channel: int | None = 0
+    call_id: str = ""
+    index: int = 0
+    """Position in the batch (the order of the inputs): the order of the per-call table."""
+
+
+def _is_audio(name: str) -> bool:
+    return name.lower().endswith(AUDIO_SUFFIXES)
+
+
+def _walk(folder: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if _is_audio(name):
+                yield os.path.join(root, name)
+
+
+def _channel(value: str, default: int | None, where: str) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise InputError(f"{where}: not a channel number: {value!r}") from None
+    return None if n < 0 else n
+
+
+def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> list[CallJob]:
+    """Rows of a CSV manifest: a ``path`` column (relative paths are relative to the manifest),
+    optional ``caller_channel``, ``agent_channel`` (-1 = none) and ``call_id`` columns."""
+    base = os.path.dirname(os.path.abspath(path))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"{path}: cannot read the manifest ({getattr(err, 'strerror', None) or err})") from None
+    if not rows or "path" not in rows[0]:
+        raise InputError(f"{path}: a manifest needs a 'path' column and at least one row")
+    jobs = []
+    for n, row in enumerate(rows, start=2):
+        where = f"{path} line {n}"
+        p = (row.get("path") or "").strip()
+        if not p:
+            raise InputError(f"{where}: empty path")
+        caller = _channel(row.get("caller_channel", ""), caller_channel, where)
+        if caller is None:
+            raise InputError(f"{where}: the caller channel cannot be -1")
+        jobs.append(CallJob(path=os.path.normpath(os.path.join(base, p)), caller_channel=caller,
+                            agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where),
+                            call_id=(row.get("call_id") or "").strip()))
+    return jobs
+
+
+def _expand_one(item: str, caller_channel: int, agent_channel: int | None) -> list[CallJob]:
+    if os.path.isdir(item):
+        return [CallJob(p, caller_channel, agent_channel) for p in _walk(item)]
+    if item.lower().endswith(".csv") and os.path.isfile(item):
+        return read_manifest(item, caller_channel, agent_channel)
+    if glob.has_magic(item):
+        found = sorted(glob.glob(item, recursive=True))
+        paths = [p for f in found for p in (_walk(f) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
+        if not paths:
+            raise InputError(f"{item}: the pattern matches no recording")
+        return [CallJob(p, caller_channel, agent_channel) for p in paths]
+    # a plain file, readable or not: a bad recording is a row with its error, not a stop
+    return [CallJob(item, caller_channel, agent_channel)]
+
+
+def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0) -> list[CallJob]:
+    """Every recording the inputs name, once each (first mention wins), numbered in order, with
+    absolute paths (the workers of a cluster read them from a path they share with the client).
+
+    Raises InputError for a folder or pattern with no recording, or a bad manifest."""
+    jobs: list[CallJob] = []
+    seen: set[str] = set()
+    for item in items:
+        found = _expand_one(item, caller_channel, agent_channel)
+        if os.path.isdir(item) and not found:
+            raise InputError(f"{item}: the folder holds no recording ({', '.join(AUDIO_SUFFIXES)})")
+        for job in found:
+            key = os.path.abspath(job.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            jobs.append(CallJob(key, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
+    return jobs

@@ -1,0 +1,133 @@
+"""The client's store for a batch: each scored call written in one transaction with its ledger row.
+
+:class:`BatchStore` is the ordinary :class:`~monitor.store.Store` (the calls, alerts, clears,
+cue snapshots, transcript and summary go in exactly as ``replay`` writes them) plus a
+``batch_calls`` ledger: which file content was scored with which configuration, into which
+stored call, and the call's row of the per-call table. A call and its ledger row are committed
+together, so a batch killed at any point leaves every call either complete and recorded, or
+absent: a rerun with ``--resume`` neither loses nor duplicates one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Iterator, Sequence
+
+from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
+from ..store import Store, StoreError
+from .inputs import CallJob
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS batch_calls (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    caller_channel INTEGER NOT NULL,
+    agent_channel INTEGER NOT NULL,    -- -1: no agent leg
+    content_hash TEXT NOT NULL,        -- BLAKE2b-128 of the file's bytes
+    config_hash TEXT NOT NULL,         -- of the effective configuration that scores a call
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    row TEXT NOT NULL,                 -- JSON: the call's row of the per-call table
+    scored_at REAL NOT NULL,
+    UNIQUE (path, caller_channel, agent_channel, content_hash, config_hash)
+);
+CREATE INDEX IF NOT EXISTS batch_calls_path ON batch_calls(path, config_hash)
+"""
+
+
+class BatchStore(Store):
+    """A :class:`Store` whose writes can be grouped into one transaction (:meth:`atomic`)."""
+
+    _deferred = False
+
+    @classmethod
+    def open(cls, path: Any, **kw: Any) -> "BatchStore":  # type: ignore[override]
+        store = super().open(path, **kw)
+        try:
+            with store._lock:
+                for statement in _LEDGER.split(";"):
+                    if statement.strip():
+                        store._conn.execute(statement)
+        except Exception as exc:
+            store.close()
+            raise StoreError(f"{path}: cannot add the batch ledger ({exc})") from None
+        return store  # type: ignore[return-value]
+
+    def _commit(self) -> None:
+        if not self._deferred:
+            super()._commit()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Every write inside the block is committed at its end, or none is (on an exception)."""
+        with self._lock:
+            self._commit()
+            self._deferred = True
+            try:
+                yield
+            except BaseException:
+                self._deferred = False
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._deferred = False
+            self._commit()
+
+    # ------------------------------------------------------------------ the ledger
+
+    def known_hash(self, job: CallJob, config_hash: str) -> str:
+        """The content hash this path was last scored with under ``config_hash`` ('' if never)."""
+        rows = self._read("SELECT content_hash FROM batch_calls WHERE path = ? AND caller_channel = ? "
+                          "AND agent_channel = ? AND config_hash = ? ORDER BY id DESC LIMIT 1",
+                          (job.path, job.caller_channel, _agent(job), config_hash))
+        return rows[0][0] if rows else ""
+
+    def scored_row(self, job: CallJob, content_hash: str, config_hash: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT row FROM batch_calls WHERE path = ? AND caller_channel = ? AND "
+                          "agent_channel = ? AND content_hash = ? AND config_hash = ?",
+                          (job.path, job.caller_channel, _agent(job), content_hash, config_hash))
+        return json.loads(rows[0][0]) if rows else None
+
+    def ledger_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM batch_calls")[0][0])
+
+    def store_call(self, job: CallJob, events: Sequence[Event], row: dict[str, Any]) -> int:
+        """Write one scored call as ``replay`` writes it, and its ledger row, in one transaction.
+        Returns the stored call's id (also set as the row's ``db_call_id``)."""
+        with self.atomic():
+            call_id = self.start_call(job.path)
+            self._replay_writes(call_id, events)
+            row = dict(row, db_call_id=call_id)
+            self._write("INSERT OR REPLACE INTO batch_calls (path, caller_channel, agent_channel, content_hash, "
+                        "config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (job.path, job.caller_channel, _agent(job), row["content_hash"], row["config_hash"],
+                         call_id, json.dumps(row), time.time()), commit=True)
+        return call_id
+
+    def _replay_writes(self, call_id: int, events: Sequence[Event]) -> None:
+        """The store calls :class:`~monitor.pipeline.CallPipeline` makes during a replay, in its order."""
+        baseline_stored = False
+        for ev in events:
+            if isinstance(ev, CuesEvent):
+                if ev.baseline_ready and not baseline_stored:
+                    self.set_baseline(call_id, _summary(events).baseline)
+                    baseline_stored = True
+                self.add_cues(call_id, ev)
+            elif isinstance(ev, AlertEvent):
+                self.add_alert(call_id, ev)
+            elif isinstance(ev, AlertClearedEvent):
+                self.add_clear(call_id, ev)
+            elif isinstance(ev, WordsEvent) and ev.final:
+                self.add_words(call_id, ev)
+            elif isinstance(ev, CallSummaryEvent):
+                self.end_call(call_id, ev.duration_s, replace(ev, call_id=call_id).to_dict())
+
+
+def _agent(job: CallJob) -> int:
+    return -1 if job.agent_channel is None else job.agent_channel
+
+
+def _summary(events: Sequence[Event]) -> CallSummaryEvent:
+    return next(e for e in reversed(events) if isinstance(e, CallSummaryEvent))

@@ -1,0 +1,232 @@
+"""The client side of a batch: a Dask cluster, bounded submission, results streamed into the store.
+
+The client submits a few calls per worker thread at a time (never the whole archive), writes
+each result into the :class:`~monitor.batch.ledger.BatchStore` as it completes (the only writer),
+and keeps one small table row per call. Workers read the recordings themselves, from a path
+they share with the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Sequence
+
+from ..config import Config
+from ..config_toml import effective_config_toml
+from .inputs import CallJob
+from .ledger import BatchStore
+from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
+from .table import failed_row
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT_PER_THREAD = 2
+"""Calls submitted ahead per worker thread: enough to keep workers busy, never the archive."""
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be started or reached; one line."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    workers: int | None = None
+    """Local worker processes (None: one per core). Ignored with ``scheduler``."""
+    scheduler: str | None = None
+    """Address of a running ``dask scheduler`` (tcp://host:8786)."""
+    transcribe: bool = False
+    model: str | None = None
+    resume: bool = False
+    progress: bool = True
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did; ``rows`` in the order of the inputs."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    scored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    worker_cpu_s: float = 0.0
+    workers: int = 0
+    peak_rss_mb: dict[int, float] = field(default_factory=dict)
+    """Peak resident memory of each worker process (by pid) that scored a call."""
+
+    @property
+    def xrt(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def scoring_config(cfg: Config) -> Config:
+    """``cfg`` without the parts that do not change a call's score (storage, daemon, delivery)."""
+    return replace(cfg, daemon=type(cfg.daemon)(), delivery=type(cfg.delivery)(), storage=type(cfg.storage)(),
+                   sources=())
+
+
+def config_hash(cfg: Config, transcribe: bool = False, model: str | None = None) -> str:
+    """Hash of the effective configuration that scores a call (comments and file names left out),
+    with the transcription choice."""
+    text = effective_config_toml(scoring_config(cfg))
+    body = "\n".join(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    body += f"\n#transcribe={bool(transcribe)} model={model or ''}"
+    return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _transcription_plugin(config_toml: str, model: str | None) -> Any:
+    from distributed import WorkerPlugin
+
+    from ..config import config_from_toml
+    from ..transcription_setup import TranscriptionSetup
+
+    class TranscriptionPlugin(WorkerPlugin):
+        """Loads the Vosk model once per worker process, for every call it scores."""
+
+        name = TRANSCRIPTION_PLUGIN
+
+        def __init__(self) -> None:
+            self.transcription = None
+
+        def setup(self, worker: Any) -> None:
+            self.transcription = TranscriptionSetup.create(config_from_toml(config_toml, "batch"), model)
+
+    return TranscriptionPlugin()
+
+
+@contextmanager
+def dask_client(opts: BatchOptions) -> Iterator[Any]:
+    """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
+    from distributed import Client, LocalCluster
+
+    if opts.scheduler:
+        try:
+            client = Client(opts.scheduler, timeout=15)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err})") from None
+        with client:
+            yield client
+        return
+    n = opts.workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+class _Progress:
+    """Calls done, audio hours scored, x real time and ETA on stderr (tqdm); silent when off."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        self.t0 = time.perf_counter()
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="call", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, outcome: BatchOutcome) -> None:
+        if self.bar is None:
+            return
+        wall = time.perf_counter() - self.t0
+        xrt = outcome.audio_s / wall if wall > 0 else 0.0
+        self.bar.set_postfix_str(f"{outcome.audio_s / 3600:.2f} h audio, {xrt:.0f}x real time", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class BatchRun:
+    """One batch: submit ``jobs`` through ``client``, store every result, collect the rows."""
+
+    def __init__(self, client: Any, store: BatchStore, cfg: Config, opts: BatchOptions,
+                 on_error: Callable[[str], None]) -> None:
+        self.client, self.store, self.opts, self.on_error = client, store, opts, on_error
+        self.toml = effective_config_toml(scoring_config(cfg))
+        self.chash = config_hash(cfg, opts.transcribe, opts.model)
+        self.outcome = BatchOutcome()
+        self._rows: dict[int, dict[str, Any]] = {}
+
+    def run(self, jobs: Sequence[CallJob]) -> BatchOutcome:
+        from distributed import as_completed
+
+        if self.opts.transcribe:
+            self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model))
+        threads = max(1, sum(self.client.nthreads().values()))
+        self.outcome.workers = len(self.client.nthreads())
+        pending, by_key = iter(jobs), {}
+        done = as_completed()
+        progress = _Progress(len(jobs), self.opts.progress)
+        t0 = time.perf_counter()
+
+        def submit(job: CallJob | None, known: str | None = None) -> None:
+            if job is None:
+                return
+            if known is None:
+                known = self.store.known_hash(job, self.chash) if self.opts.resume else ""
+            fut = self.client.submit(score_call, job, self.toml, self.chash, known, self.opts.transcribe,
+                                     key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}", pure=False)
+            by_key[fut.key] = job
+            done.add(fut)
+
+        try:
+            for _ in range(threads * IN_FLIGHT_PER_THREAD):
+                submit(next(pending, None))
+            for fut in done:
+                job = by_key.pop(fut.key)
+                result = self._result(fut, job)
+                fut.release()
+                if result.skipped and not self._take_earlier(result):
+                    submit(job, known="")  # the ledger lost the row: score it again
+                    continue
+                if not result.skipped:
+                    self._take(result)
+                self.outcome.wall_s = time.perf_counter() - t0
+                progress.update(self.outcome)
+                submit(next(pending, None))
+        finally:
+            progress.close()
+        self.outcome.wall_s = time.perf_counter() - t0
+        self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
+        return self.outcome
+
+    @staticmethod
+    def _result(fut: Any, job: CallJob) -> CallResult:
+        try:
+            return fut.result()
+        except Exception as err:  # noqa: BLE001 - a worker that died on this call (KilledWorker...)
+            return CallResult(job, error=f"{job.path}: the worker failed on this call ({type(err).__name__}: {err})")
+
+    def _take_earlier(self, result: CallResult) -> bool:
+        row = self.store.scored_row(result.job, result.content_hash, self.chash)
+        if row is None:
+            return False
+        self._rows[result.job.index] = dict(row, path=result.job.path, call_id=result.job.call_id,
+                                            status="already_scored")
+        self.outcome.skipped += 1
+        return True
+
+    def _take(self, result: CallResult) -> None:
+        o = self.outcome
+        if result.error:
+            self.on_error(result.error)
+            self._rows[result.job.index] = failed_row(result.job, result.error, result.content_hash, self.chash)
+            o.failed += 1
+            return
+        call_id = self.store.store_call(result.job, result.events, result.row)
+        self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
+        o.scored += 1
+        o.audio_s += result.audio_s
+        o.worker_cpu_s += result.cpu_s
+        o.peak_rss_mb[result.worker_pid] = max(o.peak_rss_mb.get(result.worker_pid, 0.0), result.peak_rss_mb)

@@ -1,0 +1,109 @@
+"""What a worker does with one call: hash the file, run the ``replay`` pipeline, summarise.
+
+The worker holds one call's state and no store: it returns the call's events (cue windows,
+alerts, clears, words, summary) for the client to store, as ``replay`` would have stored them,
+and the call's row of the per-call table. Every failure of the recording becomes a result with
+an ``error`` (one line naming the file), never an exception out of the task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..audio_io import AudioFileError, probe
+from ..config import Config, config_from_toml
+from ..events import Event
+from ..pipeline import CallPipeline, run_source
+from ..sources import FileSource
+from .inputs import CallJob
+from .table import call_row
+
+log = logging.getLogger(__name__)
+
+HASH_BLOCK = 1 << 20
+TRANSCRIPTION_PLUGIN = "callmonitor-transcription"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call's outcome. ``skipped``: the file's content was already scored with this
+    configuration (nothing was analysed); ``error``: one line, the call has no events."""
+
+    job: CallJob
+    content_hash: str = ""
+    row: dict[str, Any] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    error: str = ""
+    skipped: bool = False
+    audio_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    worker_pid: int = 0
+
+
+def content_hash(path: str) -> str:
+    """BLAKE2b-128 of the file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _peak_rss_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _transcription(transcribe: bool) -> Any:
+    """The worker's loaded model (a :class:`~monitor.batch.runner.TranscriptionPlugin`), or None."""
+    if not transcribe:
+        return None
+    from distributed import get_worker
+    plugin = get_worker().plugins.get(TRANSCRIPTION_PLUGIN)
+    return getattr(plugin, "transcription", None)
+
+
+def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list[Event], dict[str, Any]]:
+    """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing), without a
+    store. Returns the events and the recording's facts. Raises AudioFileError."""
+    src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
+                     realtime=False, block_s=2.0)
+    extra = transcription.for_call(src.rate, src.legs) if transcription is not None else {}
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=None, source=job.path, **extra)
+    events = run_source(pipeline, src.chunks(), [])
+    facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
+             "truncated": bool(src.truncated)}
+    return events, facts
+
+
+def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str = "",
+               transcribe: bool = False) -> CallResult:
+    """The Dask task: one call in, one :class:`CallResult` out (never raises for a bad file).
+
+    ``known_hash``: the content hash this path was already scored with under ``config_hash``
+    (from the client's ledger, with ``--resume``); the same content again is skipped."""
+    t_cpu = time.process_time()
+    try:
+        digest = content_hash(job.path)
+    except OSError as err:
+        return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
+    if known_hash and digest == known_hash:
+        return CallResult(job, content_hash=digest, skipped=True)
+    try:
+        probe(job.path)
+        cfg = config_from_toml(config_toml, "batch configuration")
+        events, facts = run_call(job, cfg, _transcription(transcribe))
+    except AudioFileError as err:
+        return CallResult(job, content_hash=digest, error=str(err))
+    except Exception as err:  # noqa: BLE001 - one bad call must not stop an archive
+        log.exception("%s: scoring failed", job.path)
+        return CallResult(job, content_hash=digest, error=f"{job.path}: scoring failed ({type(err).__name__}: {err})")
+    row = call_row(job, cfg, events, facts, content_hash=digest, config_hash=config_hash)
+    return CallResult(job, content_hash=digest, row=row, events=tuple(events), audio_s=row["duration_s"],
+                      cpu_s=time.process_time() - t_cpu, peak_rss_mb=_peak_rss_mb(), worker_pid=os.getpid())

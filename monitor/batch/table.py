@@ -1,0 +1,146 @@
+"""The per-call table: one row per recording, written as CSV or Parquet.
+
+A row holds the recording (path, duration, channels), the number of alerts of each kind, the
+first warning and first critical time, and for each cue the caller's baseline median and the
+median over the call's cue windows. Failed calls are rows with an ``error`` and empty figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..config import Config
+from ..events import CUE_NAMES, AlertEvent, CallSummaryEvent, CuesEvent, Event
+from .inputs import CallJob
+
+STATUSES: tuple[str, ...] = ("scored", "already_scored", "failed")
+"""``already_scored``: skipped by ``--resume``; its figures come from the earlier run."""
+
+
+class TableError(ValueError):
+    """The table cannot be written or read; the message names the file."""
+
+
+def alert_kinds(cfg: Config) -> tuple[str, ...]:
+    """Every alert kind the configuration can raise, in a stable order."""
+    return tuple(cfg.rules.kinds) + ("possible_emergency", "distress_phrase")
+
+
+def columns(cfg: Config) -> list[str]:
+    """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
+    return (["path", "call_id", "status", "error", "duration_s", "sample_rate", "channels", "legs", "truncated",
+             "alerts", "warning_alerts", "critical_alerts"]
+            + [f"alerts_{k}" for k in alert_kinds(cfg)]
+            + ["first_warning_s", "first_critical_s"]
+            + [f"baseline_{c}" for c in CUE_NAMES] + [f"median_{c}" for c in CUE_NAMES]
+            + ["db_call_id", "content_hash", "config_hash"])
+
+
+def cue_medians(cues: Sequence[CuesEvent], min_speech_s: float) -> dict[str, float | None]:
+    """Median of each cue over the caller's windows holding at least ``min_speech_s`` of speech
+    (the windows the baseline would count); None for a cue never defined there."""
+    kept = [c for c in cues if c.channel == "caller" and (c.speech_s or 0.0) >= min_speech_s]
+    out: dict[str, float | None] = {}
+    for name in CUE_NAMES:
+        values = np.array([c.value(name) for c in kept if c.value(name) is not None], dtype=float)
+        out[name] = round(float(np.median(values)), 4) if len(values) else None
+    return out
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 4)
+
+
+def _first(alerts: Sequence[AlertEvent], severity: str) -> float | None:
+    return min((a.t for a in alerts if a.severity == severity), default=None)
+
+
+def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str, Any], *,
+             content_hash: str, config_hash: str) -> dict[str, Any]:
+    """The table row of one scored call from its events (as ``replay --jsonl`` prints them)."""
+    alerts = [e for e in events if isinstance(e, AlertEvent)]
+    cues = [e for e in events if isinstance(e, CuesEvent)]
+    summary = next(e for e in reversed(events) if isinstance(e, CallSummaryEvent))
+    base = summary.baseline.get("cues", {}) if summary.baseline else {}
+    medians = cue_medians(cues, cfg.analysis.baseline_min_window_speech_s)
+    row: dict[str, Any] = {"path": job.path, "call_id": job.call_id, "status": "scored", "error": "",
+                           "duration_s": summary.duration_s, **facts, "alerts": len(alerts),
+                           "warning_alerts": sum(a.severity == "warning" for a in alerts),
+                           "critical_alerts": sum(a.severity == "critical" for a in alerts)}
+    row.update({f"alerts_{k}": sum(a.kind == k for a in alerts) for k in alert_kinds(cfg)})
+    row.update(first_warning_s=_first(alerts, "warning"), first_critical_s=_first(alerts, "critical"))
+    row.update({f"baseline_{c}": _round((base.get(c) or {}).get("median")) for c in CUE_NAMES})
+    row.update({f"median_{c}": medians[c] for c in CUE_NAMES})
+    row.update(db_call_id=None, content_hash=content_hash, config_hash=config_hash)
+    return row
+
+
+def failed_row(job: CallJob, error: str, content_hash: str = "", config_hash: str = "") -> dict[str, Any]:
+    return {"path": job.path, "call_id": job.call_id, "status": "failed", "error": error,
+            "content_hash": content_hash, "config_hash": config_hash}
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    return v
+
+
+def _write_csv(path: str, cols: list[str], rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([_cell(r.get(c)) for c in cols])
+
+
+def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    text = {"path", "call_id", "status", "error", "legs", "content_hash", "config_hash"}
+    arrays = {}
+    for c in cols:
+        values = [r.get(c) for r in rows]
+        if c in text:
+            arrays[c] = pa.array(["" if v is None else str(v) for v in values], pa.string())
+        elif c == "truncated":
+            arrays[c] = pa.array(values, pa.bool_())
+        elif c in ("sample_rate", "channels", "db_call_id") or c.endswith("alerts") or c.startswith("alerts_"):
+            arrays[c] = pa.array(values, pa.int64())
+        else:
+            arrays[c] = pa.array([None if v is None else float(v) for v in values], pa.float64())
+    pq.write_table(pa.table(arrays), path)
+
+
+def table_format(path: str) -> str:
+    """"csv" or "parquet" from the extension; TableError otherwise."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".csv":
+        return "csv"
+    if ext in (".parquet", ".pq"):
+        return "parquet"
+    raise TableError(f"{path}: the table must end in .csv or .parquet")
+
+
+def write_table(path: str, cfg: Config, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` (in their order) next to ``path`` and rename it into place."""
+    fmt = table_format(path)
+    cols = columns(cfg)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".batch-", suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
+    try:
+        (_write_csv if fmt == "csv" else _write_parquet)(tmp, cols, list(rows))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

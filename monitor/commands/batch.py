@@ -1,0 +1,115 @@
+"""``call-monitor batch INPUT...``: score an archive of recorded calls on all cores or a Dask cluster."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..console import error, info
+from .common import add_config_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="score an archive of recorded calls on all cores or a Dask cluster",
+                       description="Run every recording through the same pipeline as `replay` (acoustic-only "
+                                   "unless --transcribe), in parallel on a local Dask cluster of processes or "
+                                   "on a running one (--scheduler). Every call, its alerts and summary go into "
+                                   "the database; --out writes one row per call.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="recordings, folders (searched recursively for .wav/.flac/.ogg), globs, or a CSV "
+                        "manifest (a path column; optional caller_channel, agent_channel, call_id)")
+    p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler, e.g. tcp://host:8786 (its workers must see the recordings "
+                        "at the same paths)")
+    p.add_argument("--out", metavar="FILE", help="per-call table: summary.csv or summary.parquet")
+    p.add_argument("--resume", action="store_true",
+                   help="skip calls already scored with the same file content and configuration")
+    p.add_argument("--transcribe", action="store_true", help="transcribe with Vosk (default: acoustic-only)")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code (with --transcribe)")
+    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
+                   help="channel of the caller in stereo files (default 1 = right)")
+    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
+                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    """A one-line problem with the options, or None."""
+    if args.workers is not None and args.workers < 1:
+        return f"--workers: must be at least 1, got {args.workers}"
+    if args.workers is not None and args.scheduler:
+        return "--workers and --scheduler: give one or the other (a cluster has its own workers)"
+    if args.out:
+        from ..batch.table import TableError, table_format
+        try:
+            table_format(args.out)
+        except TableError as err:
+            return str(err)
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            return f"{args.out}: cannot write the table (no such folder, or not writable)"
+        if args.out.lower().endswith((".parquet", ".pq")):
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                return f"{args.out}: Parquet needs pyarrow (pip install pyarrow), or write a .csv"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from .common import ConfigError, StoreError, config_from_args
+    from ..batch.inputs import InputError, expand_inputs
+
+    problem = _check_args(args)
+    if problem:
+        error(problem)
+        return 2
+    try:
+        cfg = config_from_args(args)
+        jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel)
+    except (ConfigError, InputError) as err:
+        error(str(err))
+        return 2
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        error("batch needs Dask: pip install 'dask[distributed]'")
+        return 2
+    return _run(args, cfg, jobs)
+
+
+def _run(args: argparse.Namespace, cfg, jobs) -> int:
+    from ..batch.ledger import BatchStore
+    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client
+    from ..batch.table import write_table
+
+    opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
+                        model=args.model, resume=args.resume,
+                        progress=not args.quiet and sys.stdout.isatty())
+    try:
+        store = BatchStore.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
+    except StoreError as err:
+        error(str(err))
+        return 2
+    try:
+        with dask_client(opts) as client:
+            outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs)
+    except ClusterError as err:
+        error(str(err))
+        return 2
+    finally:
+        store.close()
+    if args.out:
+        try:
+            write_table(args.out, cfg, outcome.rows)
+        except OSError as err:
+            error(f"{args.out}: cannot write the table ({err.strerror or err})")
+            return 1
+    info(f"{outcome.scored} scored, {outcome.skipped} already scored, {outcome.failed} failed; "
+         f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s on {outcome.workers} worker(s) "
+         f"({outcome.xrt:.0f}x real time)" + (f"; table: {args.out}" if args.out else ""))
+    return 1 if outcome.failed else 0

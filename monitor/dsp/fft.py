@@ -1,0 +1,105 @@
+"""Real FFTs of float32 frames: scipy's pocketfft, without importing ``scipy.fft``.
+
+``scipy.fft`` pulls ``scipy.special`` and the array-API layer in on import
+(about 0.2 s of CPU on a small machine, more than a whole ``call-monitor
+analyze`` of a short file). The transforms themselves live in the small
+compiled module ``scipy.fft._pocketfft.pypocketfft``, which imports nothing
+else; it is loaded straight from scipy's installation and called with the
+arguments ``scipy.fft.rfft``/``irfft`` pass it, so the results are
+bit-identical to theirs (tests/test_dsp_fast.py checks it). Should the module
+not be where it is expected, ``scipy.fft`` itself is used.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+from functools import lru_cache
+from types import ModuleType
+
+import numpy as np
+
+_MODULE = "scipy.fft._pocketfft.pypocketfft"
+
+
+@lru_cache(maxsize=1)
+def _pocketfft() -> ModuleType | None:
+    """scipy's compiled pocketfft module, loaded without its parent packages (None if not found)."""
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.origin:
+        return None
+    folder = os.path.join(os.path.dirname(spec.origin), "fft", "_pocketfft")
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(folder, "pypocketfft" + suffix)
+        if os.path.isfile(path):
+            loader = importlib.machinery.ExtensionFileLoader(_MODULE, path)
+            module_spec = importlib.util.spec_from_file_location(_MODULE, path, loader=loader)
+            module = importlib.util.module_from_spec(module_spec)
+            try:
+                loader.exec_module(module)
+            except ImportError:
+                return None
+            return module
+    return None
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` cut or zero-padded to ``n`` along its last axis (as scipy.fft does it)."""
+    if x.shape[-1] >= n:
+        return x[..., :n]
+    z = np.zeros(x.shape[:-1] + (n,), x.dtype)
+    z[..., :x.shape[-1]] = x
+    return z
+
+
+def rfft(x: np.ndarray, n: int) -> np.ndarray:
+    """``scipy.fft.rfft(x, n, axis=-1)`` of float32 or float64 rows.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., m)], float32 or float64
+    n : int, transform length (``x`` is cut or zero-padded to it)
+
+    Returns
+    -------
+    spectrum : np.ndarray [shape=(..., n // 2 + 1)], complex64 or complex128
+    """
+    pf = _pocketfft()
+    if pf is None:
+        import scipy.fft
+        return scipy.fft.rfft(x, n, axis=-1)
+    x = np.array(x, dtype=x.dtype.newbyteorder("="), copy=None if x.flags.aligned else True)
+    return pf.r2c(_fit(x, n), (x.ndim - 1,), True, 0, None, 1)
+
+
+def irfft(x: np.ndarray, n: int) -> np.ndarray:
+    """``scipy.fft.irfft(x, n, axis=-1)``: the real signal of length ``n`` of half-spectra ``x``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., k)], real or complex (real rows are taken as spectra with zero phase)
+    n : int
+
+    Returns
+    -------
+    signal : np.ndarray [shape=(..., n)], float32 for single-precision input
+    """
+    pf = _pocketfft()
+    if pf is None:
+        import scipy.fft
+        return scipy.fft.irfft(x, n, axis=-1)
+    x = np.array(x, dtype=x.dtype.newbyteorder("="), copy=None if x.flags.aligned else True)
+    if x.dtype.kind != "c":
+        x = x + 0.j
+    return pf.c2r(_fit(x, n // 2 + 1), (x.ndim - 1,), n, False, 2, None, 1)
+
+
+@lru_cache(maxsize=64)
+def next_fast_len(target: int, real: bool = True) -> int:
+    """``scipy.fft.next_fast_len``: the smallest length >= ``target`` that pocketfft does fastest."""
+    pf = _pocketfft()
+    if pf is None:
+        import scipy.fft
+        return scipy.fft.next_fast_len(target, real=real)
+    return int(pf.good_size(target, real))

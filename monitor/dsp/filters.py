@@ -1,0 +1,157 @@
+"""Running filters on numpy arrays: moving average, running minimum and maximum, a low-pass FIR.
+
+These replace the few ``scipy.ndimage`` and ``scipy.signal`` functions the
+analyzer used, whose imports cost far more than the analysis of a short
+recording. Each gives the same numbers as the scipy function it names
+(tests/test_dsp_fast.py compares them bit for bit): the moving average
+repeats ``scipy.ndimage.uniform_filter1d``'s running sum in double precision
+(a sequential ``cumsum`` is the same additions in the same order), the
+running extrema are exact whatever the algorithm (van Herk / Gil-Werman
+blocks here), and the FIR is ``scipy.signal.firwin``'s Kaiser design, whose
+single-precision taps it equals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _extend(x: np.ndarray, before: int, after: int, mode: str, cval: float) -> np.ndarray:
+    """``x`` (shape (..., n)) extended along its last axis as ``scipy.ndimage`` does."""
+    if mode == "nearest":
+        pad = [(0, 0)] * (x.ndim - 1) + [(before, after)]
+        return np.pad(x, pad, mode="edge")
+    if mode == "constant":
+        out = np.full(x.shape[:-1] + (x.shape[-1] + before + after,), cval, x.dtype)
+        out[..., before:before + x.shape[-1]] = x
+        return out
+    raise ValueError(f"mode {mode!r}: only 'nearest' and 'constant' are supported")
+
+
+def _margins(size: int, origin: int) -> tuple[int, int]:
+    """Samples of the window left and right of the output sample (``scipy.ndimage``'s convention)."""
+    before = size // 2 + origin
+    after = size - 1 - before
+    if before < 0 or after < 0:
+        raise ValueError(f"origin {origin} outside a window of {size}")
+    return before, after
+
+
+def moving_average(x: np.ndarray, size: int, mode: str = "nearest", cval: float = 0.0,
+                   origin: int = 0, count: int | None = None) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter1d(x, size, axis=-1, mode=mode, cval=cval, origin=origin)``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., n)], float
+    size : int, window length
+    mode : "nearest" (edge values repeated) or "constant" (``cval`` beyond the ends)
+    origin : int, shift of the window (``size // 2 + origin`` samples lie left of the output sample)
+    count : int, optional
+        Only the first ``count`` outputs (the same values as those of the whole row).
+
+    Returns
+    -------
+    mean : np.ndarray [shape=(..., count or n)], ``x``'s dtype
+        Each row's running sum in double precision, updated sample by sample
+        (add the entering sample, subtract the leaving one) and divided by ``size``.
+    """
+    n = x.shape[-1] if count is None else min(int(count), x.shape[-1])
+    if n == 0:
+        return x[..., :0].copy()
+    before, after = _margins(size, origin)
+    if before == 0 and n - 1 + size <= x.shape[-1]:  # the outputs wanted need no extension
+        e = np.asarray(x[..., :n - 1 + size], np.float64)
+    else:
+        e = _extend(np.asarray(x, np.float64), before, after, mode, cval)
+    steps = np.empty(x.shape[:-1] + (n,), np.float64)
+    steps[..., 0] = np.cumsum(e[..., :size], axis=-1)[..., -1]
+    np.subtract(e[..., size:size + n - 1], e[..., :n - 1], out=steps[..., 1:])
+    total = np.cumsum(steps, axis=-1, out=steps)
+    total /= size
+    return total.astype(x.dtype, copy=False)
+
+
+def _window_reduce(e: np.ndarray, size: int, reduce: np.ufunc, fill: float) -> np.ndarray:
+    """``reduce`` over every window of ``size`` consecutive samples of the rows of ``e``.
+
+    Van Herk / Gil-Werman: running ``reduce`` forwards and backwards within blocks of
+    ``size``; each window spans at most two blocks. Shape (..., m) -> (..., m - size + 1).
+    """
+    m = e.shape[-1]
+    n = m - size + 1
+    total = -(-m // size) * size
+    ext = np.full(e.shape[:-1] + (total,), fill, e.dtype)
+    ext[..., :m] = e
+    blocks = ext.reshape(e.shape[:-1] + (-1, size))
+    prefix = reduce.accumulate(blocks, axis=-1).reshape(ext.shape)
+    suffix = reduce.accumulate(blocks[..., ::-1], axis=-1)[..., ::-1].reshape(ext.shape)
+    return reduce(suffix[..., :n], prefix[..., size - 1:size - 1 + n])
+
+
+def trailing_min(x: np.ndarray, window: int) -> np.ndarray:
+    """``out[i] = min(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
+    w = max(1, int(window))
+    return _window_reduce(_extend(x, w - 1, 0, "constant", np.inf), w, np.minimum, np.inf) if len(x) else x.copy()
+
+
+def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
+    """``out[i] = max(x[max(0, i-window+1) : i+1])``. Shape (n,) -> (n,)."""
+    w = max(1, int(window))
+    return _window_reduce(_extend(x, w - 1, 0, "constant", -np.inf), w, np.maximum, -np.inf) if len(x) else x.copy()
+
+
+def _along(x: np.ndarray, axis: int, fn) -> np.ndarray:
+    """``fn`` (working on the last axis) applied along ``axis``."""
+    if axis in (-1, x.ndim - 1):
+        return fn(x)
+    return np.moveaxis(fn(np.moveaxis(x, axis, -1)), -1, axis)
+
+
+def uniform_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "nearest", cval: float = 0.0,
+                     origin: int = 0) -> np.ndarray:
+    """``scipy.ndimage.uniform_filter1d`` (modes "nearest" and "constant"): :func:`moving_average` along ``axis``."""
+    x = np.asarray(x)
+    return _along(x, axis, lambda v: moving_average(v, size, mode, cval, origin))
+
+
+def _extremum_filter1d(x: np.ndarray, size: int, axis: int, mode: str, cval: float, origin: int,
+                       reduce: np.ufunc, fill: float) -> np.ndarray:
+    x = np.asarray(x)
+    if x.shape[axis] == 0:
+        return x.copy()
+    before, after = _margins(size, origin)
+    return _along(x, axis, lambda v: _window_reduce(_extend(v, before, after, mode, cval), size, reduce, fill))
+
+
+def minimum_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "nearest", cval: float = 0.0,
+                     origin: int = 0) -> np.ndarray:
+    """``scipy.ndimage.minimum_filter1d`` (modes "nearest" and "constant"). Shape kept."""
+    return _extremum_filter1d(x, size, axis, mode, cval, origin, np.minimum, np.inf)
+
+
+def maximum_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "nearest", cval: float = 0.0,
+                     origin: int = 0) -> np.ndarray:
+    """``scipy.ndimage.maximum_filter1d`` (modes "nearest" and "constant"). Shape kept."""
+    return _extremum_filter1d(x, size, axis, mode, cval, origin, np.maximum, -np.inf)
+
+
+def kaiser_lowpass(numtaps: int, cutoff: float, beta: float) -> np.ndarray:
+    """Windowed-sinc low-pass FIR: ``scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta))``.
+
+    Parameters
+    ----------
+    numtaps : int, odd
+    cutoff : float, fraction of the Nyquist frequency (0 < cutoff < 1)
+    beta : float, Kaiser window shape
+
+    Returns
+    -------
+    taps : np.ndarray [shape=(numtaps,)], float64, summing to 1
+        Equal to firwin's within a few 1e-18, and exactly equal once cast to float32.
+    """
+    m = np.arange(numtaps) - 0.5 * (numtaps - 1)
+    h = cutoff * np.sinc(cutoff * m)
+    a = 0.5 * (numtaps - 1)
+    h = h * (np.i0(beta * np.sqrt(1 - ((np.arange(numtaps) - a) / a) ** 2.0)) / np.i0(beta))
+    return h / np.sum(h)

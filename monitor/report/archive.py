@@ -1,0 +1,263 @@
+"""The overview page of a scored archive (``call-monitor report --batch summary.csv -o archive.html``).
+
+From the per-call table ``call-monitor batch`` writes: calls by alert kind and severity, the
+distribution of each watched cue over the calls against the configured thresholds (the call's
+median against the absolute limit, and its change from the caller's own baseline against the
+rule's baseline test), and the flagged calls, most serious first, each linked to its own call
+report (written beside the page from the store, or from the recording). One self-contained page:
+CSS inline, the figure as a data URI, no scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as _dt
+import io
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..config import Config, RuleConfig
+from .data import ReportError
+from .figure import SEVERITY_COLOURS, _pyplot, fmt_time
+from .html import CSS, _e
+
+MAX_CALL_REPORTS = 100
+"""Flagged calls that get their own report beside the page (the most serious first)."""
+
+_NEEDED = ("path", "status", "alerts")
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: str
+    severity: str
+    calls: int
+    alerts: int
+
+
+def _number(v: Any) -> float | None:
+    if v is None or v == "":
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def read_table(path: str) -> list[dict[str, Any]]:
+    """The rows of a batch table (CSV or Parquet); ReportError naming the file otherwise."""
+    if not os.path.isfile(path):
+        raise ReportError(f"{path}: no such batch table")
+    try:
+        if path.lower().endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+            rows = pq.read_table(path).to_pylist()
+        else:
+            with open(path, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+    except ImportError:
+        raise ReportError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+    except Exception as err:  # noqa: BLE001 - csv, unicode and arrow errors alike: one line
+        raise ReportError(f"{path}: not a batch table ({err})") from None
+    if not rows or any(c not in rows[0] for c in _NEEDED):
+        raise ReportError(f"{path}: not a batch table (needs the columns {', '.join(_NEEDED)} and a row; "
+                          f"write one with call-monitor batch --out)")
+    return rows
+
+
+def kind_counts(rows: Sequence[dict[str, Any]], cfg: Config) -> list[KindCount]:
+    """Per alert kind in the table: its configured severity, calls with one or more, alerts in all."""
+    severity = {r.kind: r.severity for r in cfg.rules.acoustic}
+    severity.update(possible_emergency=cfg.rules.possible_emergency.severity,
+                    distress_phrase=cfg.rules.distress_phrase.severity)
+    kinds = [c[len("alerts_"):] for c in rows[0] if c.startswith("alerts_")]
+    out = []
+    for k in kinds:
+        n = [int(_number(r.get(f"alerts_{k}")) or 0) for r in rows]
+        out.append(KindCount(k, severity.get(k, "warning"), sum(x > 0 for x in n), sum(n)))
+    return sorted(out, key=lambda c: (c.severity != "critical", -c.calls, c.kind))
+
+
+def flagged(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Calls with an alert: critical ones first (earliest critical first), then by alert count."""
+    hit = [r for r in rows if (_number(r.get("alerts")) or 0) > 0]
+    return sorted(hit, key=lambda r: (_number(r.get("first_critical_s")) is None,
+                                      _number(r.get("first_critical_s")) or 0.0, -(_number(r.get("alerts")) or 0)))
+
+
+def cue_change(row: dict[str, Any], rule: RuleConfig) -> float | None:
+    """The call's median of the rule's cue against its baseline, in the unit of the rule's
+    baseline test: a fraction (``relative_change``) or a difference (``delta``)."""
+    median, base = _number(row.get(f"median_{rule.cue}")), _number(row.get(f"baseline_{rule.cue}"))
+    if median is None or base is None:
+        return None
+    if rule.relative_change is not None:
+        return median / base - 1.0 if base else None
+    return median - base
+
+
+def _panel(ax: Any, values: list[float], limit: float | None, title: str, xlabel: str) -> None:
+    if values:
+        ax.hist(values, bins=min(30, max(5, len(values) // 3)), color="#1f5fa8", alpha=0.8)
+    else:
+        ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="#777")
+    if limit is not None:
+        ax.axvline(limit, color=SEVERITY_COLOURS["warning"], lw=2, ls="--")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def render_distributions(rows: Sequence[dict[str, Any]], cfg: Config) -> bytes:
+    """PNG: per enabled acoustic rule, the calls' median of its cue (dashed: the absolute limit)
+    and its change from the caller's baseline (dashed: the baseline test)."""
+    plt = _pyplot()
+    rules = [r for r in cfg.rules.acoustic if r.enabled]
+    scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
+    fig, axes = plt.subplots(len(rules), 2, figsize=(10, 1.9 * len(rules) + 0.4), squeeze=False)
+    for (left, right), rule in zip(axes, rules):
+        medians = [v for v in (_number(r.get(f"median_{rule.cue}")) for r in scored) if v is not None]
+        changes = [v for v in (cue_change(r, rule) for r in scored) if v is not None]
+        limit = rule.relative_change if rule.relative_change is not None else rule.delta
+        unit = "fraction of baseline" if rule.relative_change is not None else "difference from baseline"
+        _panel(left, medians, rule.absolute, f"{rule.kind}: call median of {rule.cue}", rule.cue)
+        _panel(right, changes, limit, f"{rule.kind}: change from the caller's baseline", unit)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _num(v: Any, fmt: str = "{:.2f}") -> str:
+    x = _number(v)
+    return "" if x is None else fmt.format(x)
+
+
+def _kinds_table(counts: Sequence[KindCount], n_calls: int) -> str:
+    body = "".join(
+        f"<tr><td>{_e(c.kind)}</td><td><span class=\"sev {_e(c.severity)}\">{_e(c.severity)}</span></td>"
+        f"<td class=\"num\">{c.calls}</td><td class=\"num\">{100.0 * c.calls / max(1, n_calls):.1f} %</td>"
+        f"<td class=\"num\">{c.alerts}</td></tr>" for c in counts)
+    return ("<table id=\"kinds\"><tr><th>alert kind</th><th>severity</th><th>calls</th><th>share of calls</th>"
+            f"<th>alerts</th></tr>{body}</table>")
+
+
+def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[str, str]) -> str:
+    if not rows:
+        return "<p class=\"muted\">No call raised an alert.</p>"
+    kinds = [c for c in rows[0] if c.startswith("alerts_")]
+    out = []
+    for r in rows:
+        name = _e(os.path.basename(str(r["path"])))
+        cell = f"<a href=\"{_e(links[r['path']])}\">{name}</a>" if r["path"] in links else name
+        which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds if (_number(r.get(k)) or 0) > 0)
+        crit = _number(r.get("first_critical_s"))
+        out.append(f"<tr class=\"alert{' critical' if crit is not None else ''}\"><td>{cell}<br>"
+                   f"<span class=\"muted\">{_e(r.get('call_id') or '')}</span></td>"
+                   f"<td class=\"num\">{_e(fmt_time(_number(r.get('duration_s')) or 0))}</td>"
+                   f"<td class=\"num\">{_num(r.get('alerts'), '{:.0f}')}</td><td>{_e(which)}</td>"
+                   f"<td class=\"time\">{_e(fmt_time(_number(r.get('first_warning_s'))))}</td>"
+                   f"<td class=\"time\">{_e(fmt_time(crit))}</td></tr>")
+    return ("<table id=\"flagged\"><tr><th>call</th><th>duration</th><th>alerts</th><th>kinds</th>"
+            f"<th>first warning</th><th>first critical</th></tr>{''.join(out)}</table>")
+
+
+def _failed_list(rows: Sequence[dict[str, Any]]) -> str:
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if not failed:
+        return ""
+    items = "".join(f"<li><code>{_e(r.get('error') or r['path'])}</code></li>" for r in failed)
+    return f"<h2 id=\"failed\">Calls that could not be scored ({len(failed)})</h2><ul>{items}</ul>"
+
+
+def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config, png: bytes,
+                        links: dict[str, str], notes: Sequence[str] = ()) -> str:
+    scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
+    hours = sum(_number(r.get("duration_s")) or 0.0 for r in scored) / 3600
+    crit = sum(_number(r.get("first_critical_s")) is not None for r in scored)
+    warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
+    flag = flagged(scored)
+    banner_cls = "critical" if crit else "warning" if flag else "ok"
+    banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
+              f"of {len(scored)} scored")
+    note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
+    img = base64.b64encode(png).decode("ascii")
+    generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>Archive report: {_e(os.path.basename(table))}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>Archive report: {_e(os.path.basename(table))}</h1>"
+        f"<p class=\"meta\">{len(rows)} calls &middot; {len(scored)} scored &middot; "
+        f"{len(rows) - len(scored)} failed &middot; {hours:.2f} h of audio</p>"
+        f"<p class=\"meta\">table: <code>{_e(table)}</code> &middot; generated {_e(generated)} by call-monitor</p>"
+        f"<div class=\"banner {banner_cls}\">{_e(banner)}</div>"
+        + (f"<div class=\"notes\">{note_html}</div>" if note_html else "")
+        + "<h2 id=\"by-kind\">Calls by alert kind and severity</h2>" + _kinds_table(kind_counts(rows, cfg), len(scored))
+        + "<h2 id=\"cues\">Cues over the archive against the thresholds</h2>"
+        + f"<figure><img id=\"distributions\" alt=\"Distribution of each cue\" src=\"data:image/png;base64,{img}\">"
+        "<figcaption>Per alert rule: left, each call's median of the cue over its caller windows (dashed: the "
+        "absolute limit); right, that median against the caller's own baseline (dashed: the rule's baseline "
+        "test). The rules also need the change to persist; a median beyond a line is a call worth a look, not "
+        "an alert.</figcaption></figure>"
+        + f"<h2 id=\"flagged-calls\">Flagged calls ({len(flag)})</h2>" + _flagged_table(flag, links)
+        + _failed_list(rows) + "</main></body></html>\n")
+
+
+def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
+                       on_error: Callable[[str], None]) -> dict[str, str]:
+    """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
+    from the store when it holds the call, else from the recording. Returns path -> link."""
+    from ..store import Store
+    from . import from_file, render, write_atomic
+    from .data import from_store
+
+    db = os.path.expanduser(cfg.storage.db)
+    store = Store.open(db, snapshot_every_s=cfg.storage.snapshot_every_s) if os.path.isfile(db) else None
+    links: dict[str, str] = {}
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for r in flagged(rows)[:MAX_CALL_REPORTS]:
+            call_id = _number(r.get("db_call_id"))
+            name = f"call-{int(call_id)}.html" if call_id is not None else f"call-{len(links) + 1}.html"
+            try:
+                record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
+                if record is not None and record.source == r["path"]:
+                    data = from_store(store, int(call_id), cfg)
+                else:
+                    data = from_file(str(r["path"]), cfg)
+                write_atomic(os.path.join(folder, name), render(data, "html"))
+            except (ReportError, OSError) as err:
+                on_error(f"{r['path']}: call report not written ({err})")
+                continue
+            links[r["path"]] = os.path.relpath(os.path.join(folder, name), page_dir)
+    finally:
+        if store is not None:
+            store.close()
+    return links
+
+
+def archive_report(table: str, output: str, cfg: Config, on_error: Callable[[str], None]) -> int:
+    """Write the archive page to ``output`` and the flagged calls' reports into ``<output stem>_calls/``.
+    Returns how many call reports were written. Raises ReportError."""
+    from . import write_atomic
+
+    rows = read_table(table)
+    page_dir = os.path.dirname(os.path.abspath(output))
+    folder = os.path.splitext(os.path.abspath(output))[0] + "_calls"
+    links = write_call_reports(rows, cfg, folder, page_dir, on_error)
+    notes = []
+    n_flagged = len(flagged(rows))
+    if n_flagged > len(links):
+        notes.append(f"{n_flagged - len(links)} flagged call(s) have no report of their own "
+                     f"(at most {MAX_CALL_REPORTS} are written, and only for recordings or stored calls found).")
+    page = render_archive_html(table, rows, cfg, render_distributions(rows, cfg), links, notes)
+    write_atomic(output, page.encode("utf-8"))
+    return len(links)

@@ -1,0 +1,12 @@
+"""The supervisor's console (``call-monitor supervisor``): every agent's alerts on one live page.
+
+- :mod:`.store`: the console's own SQLite database (alerts de-duplicated by daemon and alert id,
+  acknowledgements, agents' heartbeats, call report links).
+- :mod:`.auth`: the shared and per-agent tokens, compared in constant time, and the signed
+  session cookie of the page.
+- :mod:`.app`: the ASGI application (Starlette): the webhook the daemons post to, the page, its
+  Server-Sent Events stream and the acknowledgements.
+
+Only what an alert or a heartbeat needs is kept: no audio and no transcript ever reach the console
+(an alert's evidence holds at most the distress phrase that fired).
+"""

@@ -1,0 +1,373 @@
+"""The console's ASGI application (Starlette), served by uvicorn.
+
+Routes:
+
+- ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
+  (stored, de-duplicated by daemon and alert id, before the answer) or a ``heartbeat``. Bearer
+  token: the shared one or the agent's own (which may post only as that agent).
+- ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
+  without a token or cookie a 401 page says how to get in.
+- ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
+  ``ack``, ``agent`` and ``report`` as they happen.
+- ``GET /api/state``, ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``): for the page and API clients.
+
+Every request but the 401 page needs the token (or the session cookie); a refused request is
+logged with its method, path and peer, never with its body or query. Bodies over
+``max_body_bytes`` get 413, bad JSON 400, a well-formed but wrong body 422.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, AsyncIterator, Mapping
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal
+from .store import ConsoleStore, Heartbeat, IncomingAlert
+
+log = logging.getLogger("monitor.supervisor")
+
+KEEPALIVE_S = 15.0
+CLIENT_QUEUE = 2000
+"""A page that falls this many events behind is disconnected (its EventSource reconnects and
+gets the whole state again)."""
+REPORT_SCHEMES = ("http://", "https://", "file://")
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    max_body_bytes: int = 65536
+    silent_after_s: float = 90.0
+    secure_cookie: bool = False
+
+
+# --------------------------------------------------------------------------- live updates
+
+
+@dataclass(eq=False)
+class _Client:
+    queue: "asyncio.Queue[str | None]" = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+
+
+class Hub:
+    """The open event streams; :meth:`publish` hands one SSE message to each (from the event loop)."""
+
+    def __init__(self) -> None:
+        self._clients: set[_Client] = set()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def subscribe(self) -> _Client:
+        c = _Client()
+        self._clients.add(c)
+        return c
+
+    def unsubscribe(self, c: _Client) -> None:
+        self._clients.discard(c)
+
+    def publish(self, event: str, data: Any) -> None:
+        msg = sse(event, data)
+        for c in list(self._clients):
+            try:
+                c.queue.put_nowait(msg)
+            except asyncio.QueueFull:  # too slow: drop it, its browser reconnects
+                self._clients.discard(c)
+                c.queue = asyncio.Queue(1)
+                c.queue.put_nowait(None)
+
+    def close(self) -> None:
+        for c in list(self._clients):
+            c.queue = asyncio.Queue(1)
+            c.queue.put_nowait(None)
+        self._clients.clear()
+
+
+def sse(event: str, data: Any) -> str:
+    """One Server-Sent Events message (``data`` as one line of JSON)."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class BadBody(ValueError):
+    """A well-formed JSON body that is not a valid alert or heartbeat (422)."""
+
+
+def _text(d: Mapping[str, Any], key: str, *, limit: int, required: bool = True) -> str:
+    v = d.get(key)
+    if v is None and not required:
+        return ""
+    if not isinstance(v, str) or not v.strip() or len(v) > limit:
+        raise BadBody(f"{key}: expected a non-empty string of at most {limit} characters")
+    return v.strip()
+
+
+def _number(d: Mapping[str, Any], key: str, *, required: bool = False) -> float | None:
+    v = d.get(key)
+    if v is None and not required:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise BadBody(f"{key}: expected a number")
+    return float(v)
+
+
+def _int(d: Mapping[str, Any], key: str, *, required: bool = False) -> int | None:
+    v = d.get(key)
+    if v is None and not required:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise BadBody(f"{key}: expected a non-negative integer")
+    return v
+
+
+def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
+    """The fields of a webhook alert the console keeps; raises BadBody."""
+    severity = d.get("severity")
+    if severity not in ("warning", "critical"):
+        raise BadBody("severity: expected \"warning\" or \"critical\"")
+    evidence = d.get("evidence", {})
+    actions = d.get("actions", [])
+    if not isinstance(evidence, dict):
+        raise BadBody("evidence: expected an object")
+    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+        raise BadBody("actions: expected a list of strings")
+    return IncomingAlert(daemon_id=_text(d, "daemon_id", limit=100), alert_id=_int(d, "alert_id", required=True),
+                         agent=_text(d, "agent", limit=200), kind=_text(d, "kind", limit=100), severity=severity,
+                         message=_text(d, "message", limit=2000), t=_number(d, "t", required=True),
+                         evidence=evidence, actions=tuple(actions), call_id=_int(d, "call_id"),
+                         call_started_at=_number(d, "call_started_at"), at=_number(d, "at"))
+
+
+def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
+    """A heartbeat's sender and status; call report links with another scheme are dropped."""
+    status = d.get("status")
+    if not isinstance(status, dict):
+        raise BadBody("status: expected an object")
+    reports = []
+    for r in status.get("reports") or []:
+        if (isinstance(r, dict) and isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)
+                and r["url"].startswith(REPORT_SCHEMES) and len(r["url"]) <= 2000):
+            reports.append((r["call_id"], r["url"]))
+    return Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
+                     every_s=_number(d, "every_s"), status=status, reports=tuple(reports))
+
+
+# --------------------------------------------------------------------------- the application
+
+
+class Console:
+    """Request handlers around one store, one token set and one hub."""
+
+    def __init__(self, store: ConsoleStore, auth: Auth, settings: ConsoleSettings = ConsoleSettings()) -> None:
+        self.store, self.auth, self.settings = store, auth, settings
+        self.hub = Hub()
+        self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
+
+    # ---------------------------------------------------------------- auth helpers
+
+    def _refuse(self, request: Request, why: str, status: int = 401) -> JSONResponse:
+        peer = request.client.host if request.client else "?"
+        log.warning("%d %s %s from %s: %s", status, request.method, request.url.path, peer, why)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": why}, status_code=status, headers=headers)
+
+    def _supervisor(self, request: Request) -> bool:
+        """A supervisor's request: the session cookie or the shared token as bearer."""
+        if self.auth.check_session(request.cookies.get(SESSION_COOKIE)):
+            return True
+        p = self.auth.bearer(request.headers.get("authorization"))
+        return p is not None and p.supervisor
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise HTTPException(413, f"body over {limit} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise HTTPException(413, f"body over {limit} bytes")
+        return bytes(body)
+
+    async def _json(self, request: Request) -> Any:
+        try:
+            body = await self._body(request)
+        except HTTPException as err:
+            raise HTTPException(err.status_code, err.detail) from None
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise HTTPException(400, "malformed JSON") from None
+
+    # ---------------------------------------------------------------- webhook
+
+    async def webhook(self, request: Request) -> Response:
+        principal = self.auth.bearer(request.headers.get("authorization"))
+        if principal is None:
+            return self._refuse(request, "missing or wrong token"
+                                if request.headers.get("authorization") else "missing token")
+        try:
+            body = await self._json(request)
+        except HTTPException as err:
+            return self._refuse(request, err.detail, err.status_code)
+        if not isinstance(body, dict):
+            return self._refuse(request, "expected a JSON object", 400)
+        kind = body.get("type")
+        try:
+            if kind == "alert":
+                return await self._alert(request, principal, parse_alert(body))
+            if kind == "heartbeat":
+                return await self._heartbeat(request, principal, parse_heartbeat(body))
+            raise BadBody(f"type: expected \"alert\" or \"heartbeat\", got {kind!r}")
+        except BadBody as err:
+            return self._refuse(request, str(err), 422)
+
+    def _may_post_as(self, principal: Principal, agent: str) -> bool:
+        return principal.supervisor or principal.name == agent
+
+    async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
+        if not self._may_post_as(principal, alert.agent):
+            return self._refuse(request, f"this token may post only as agent {principal.name!r}", 403)
+        row, new = await run_in_threadpool(self.store.add_alert, alert)
+        if new:
+            self.hub.publish("alert", row)
+            log.info("alert %s (%s) from %s, call %s", row["id"], row["kind"], row["agent"], row["call_id"])
+        return JSONResponse({"id": row["id"], "stored": "new" if new else "duplicate"},
+                            status_code=201 if new else 200)
+
+    async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat) -> Response:
+        if not self._may_post_as(principal, hb.agent):
+            return self._refuse(request, f"this token may post only as agent {principal.name!r}", 403)
+        peer = request.client.host if request.client else None
+        agent, reports = await run_in_threadpool(self.store.heartbeat, hb, peer)
+        self.hub.publish("agent", agent)
+        for r in reports:
+            self.hub.publish("report", r)
+        return JSONResponse({"ok": True})
+
+    # ---------------------------------------------------------------- page
+
+    async def index(self, request: Request) -> Response:
+        token = request.query_params.get("token")
+        if token is not None:
+            p = self.auth.check(token)
+            if p is None or not p.supervisor:
+                self._refuse(request, "wrong token in the address")
+                return self._login_page("The token in this address is not this console's token.")
+            resp = RedirectResponse("/", status_code=303)
+            resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
+                            samesite="strict", secure=self.settings.secure_cookie, path="/")
+            return resp
+        if not self._supervisor(request):
+            self._refuse(request, "no token or session")
+            return self._login_page("This console needs its token.")
+        nonce = secrets.token_urlsafe(16)
+        html = self.page.replace("{{nonce}}", nonce)
+        return HTMLResponse(html, headers=_page_headers(nonce))
+
+    def _login_page(self, why: str) -> HTMLResponse:
+        nonce = secrets.token_urlsafe(16)
+        html = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+                f"content='width=device-width,initial-scale=1'><title>call-monitor: token needed</title>"
+                f"<style nonce='{nonce}'>body{{font:16px system-ui,sans-serif;margin:2em;max-width:40em}}</style>"
+                f"</head><body><h1>401: token needed</h1><p>{why}</p><p>Open the address that "
+                f"<code>call-monitor supervisor</code> printed, with <code>?token=</code> and the token from "
+                f"its token file, once; this browser then keeps a session.</p></body></html>")
+        return HTMLResponse(html, status_code=401, headers={**_page_headers(nonce), "WWW-Authenticate": "Bearer"})
+
+    async def state(self, request: Request) -> Response:
+        if not self._supervisor(request):
+            return self._refuse(request, "missing token")
+        return JSONResponse(await run_in_threadpool(self.snapshot))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
+                "alerts": self.store.alerts(), "agents": self.store.agents()}
+
+    async def events(self, request: Request) -> Response:
+        if not self._supervisor(request):
+            return self._refuse(request, "missing token")
+        client = self.hub.subscribe()
+        snapshot = await run_in_threadpool(self.snapshot)
+        return StreamingResponse(self._stream(client, snapshot), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def _stream(self, client: _Client, snapshot: dict[str, Any]) -> AsyncIterator[str]:
+        try:
+            yield "retry: 1000\n\n" + sse("state", snapshot)
+            while True:
+                try:
+                    msg = await asyncio.wait_for(client.queue.get(), KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    yield sse("tick", {"now": time.time()})
+                    continue
+                if msg is None:
+                    return
+                yield msg
+        finally:
+            self.hub.unsubscribe(client)
+
+    async def ack(self, request: Request) -> Response:
+        if not self._supervisor(request):
+            return self._refuse(request, "missing token")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return self._refuse(request, "expected application/json", 415)
+        try:
+            body = await self._json(request)
+        except HTTPException as err:
+            return self._refuse(request, err.detail, err.status_code)
+        by = body.get("by") if isinstance(body, dict) else None
+        if not isinstance(by, str) or not by.strip() or len(by) > 80:
+            return self._refuse(request, "by: expected a name of at most 80 characters", 422)
+        row = await run_in_threadpool(self.store.acknowledge, request.path_params["alert"], by.strip())
+        if row is None:
+            return JSONResponse({"error": "no such alert"}, status_code=404)
+        self.hub.publish("ack", {"id": row["id"], "acked_by": row["acked_by"], "acked_at": row["acked_at"]})
+        log.info("alert %s acknowledged by %s", row["id"], row["acked_by"])
+        return JSONResponse(row)
+
+
+def _page_headers(nonce: str) -> dict[str, str]:
+    """Nothing but the page's own script, style and event stream; not framed; not cached."""
+    return {"Content-Security-Policy": f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+                                       f"connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                                       f"form-action 'none'; frame-ancestors 'none'",
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _lifespan(console: Console):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        console.hub.close()  # open event streams end, so that shutdown does not wait for them
+    return lifespan
+
+
+def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = ConsoleSettings()) -> Starlette:
+    console = Console(store, auth, settings)
+    app = Starlette(routes=[
+        Route("/", console.index, methods=["GET"]),
+        Route("/webhook", console.webhook, methods=["POST"]),
+        Route("/events", console.events, methods=["GET"]),
+        Route("/api/state", console.state, methods=["GET"]),
+        Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
+    ], lifespan=_lifespan(console))
+    app.state.console = console
+    return app

@@ -1,0 +1,117 @@
+"""Tokens and sessions of the supervisor's console.
+
+The shared token (``supervisor.token_file``, made on first start) lets a supervisor open the page
+and lets any daemon post; a per-agent token (``supervisor.agent_tokens``, ``NAME:TOKEN``) lets one
+daemon post as agent NAME only. Every presented token is compared with every known one by
+:func:`hmac.compare_digest`, with no early exit, so the time taken says nothing about which one
+matched or how much of it. A browser holds a session cookie instead of the token: an expiry and a
+nonce signed with a key derived from the shared token (so changing the token ends every session).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+SESSION_COOKIE = "cm_session"
+SESSION_S = 12 * 3600.0
+MIN_TOKEN_CHARS = 16
+
+
+class TokenFileError(ValueError):
+    """The token file cannot be read or made; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token belongs to: the supervisor (shared token) or one agent."""
+
+    name: str
+    supervisor: bool
+
+
+def load_or_create_token(path: str | os.PathLike[str]) -> tuple[str, bool]:
+    """The token in ``path``, made (random, 256 bits, file mode 0600, folder 0700) when the file
+    does not exist; returns (token, created)."""
+    p = Path(path).expanduser()
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_token(p), False
+    except OSError as err:
+        raise TokenFileError(f"{p}: cannot create the token file ({err.strerror or err})") from None
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    return token, True
+
+
+def _read_token(p: Path) -> str:
+    try:
+        token = p.read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise TokenFileError(f"{p}: cannot read the token file ({getattr(err, 'strerror', None) or err})") \
+            from None
+    if not token or len(token[0].strip()) < MIN_TOKEN_CHARS:
+        raise TokenFileError(f"{p}: the token file must hold a token of at least {MIN_TOKEN_CHARS} characters")
+    return token[0].strip()
+
+
+def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
+    """``("alice:TOKEN", ...)`` -> {TOKEN: "alice"}; raises ValueError for a malformed entry."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        name, sep, token = entry.partition(":")
+        if not sep or not name.strip() or len(token.strip()) < MIN_TOKEN_CHARS:
+            raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: expected \"NAME:TOKEN\" with a "
+                             f"token of at least {MIN_TOKEN_CHARS} characters")
+        out[token.strip()] = name.strip()
+    return out
+
+
+class Auth:
+    def __init__(self, token: str, agent_tokens: Mapping[str, str] | None = None) -> None:
+        self._tokens: list[tuple[bytes, Principal]] = [(token.encode(), Principal("supervisor", True))]
+        self._tokens += [(t.encode(), Principal(name, False)) for t, name in (agent_tokens or {}).items()]
+        self._key = hmac.new(token.encode(), b"callmonitor console session", hashlib.sha256).digest()
+
+    def check(self, presented: str | None) -> Principal | None:
+        """The principal of ``presented`` or None; every known token is compared."""
+        if not presented:
+            return None
+        given = presented.encode()
+        found = None
+        for token, principal in self._tokens:
+            if hmac.compare_digest(given, token) and found is None:
+                found = principal
+        return found
+
+    def bearer(self, authorization: str | None) -> Principal | None:
+        """The principal of an ``Authorization: Bearer TOKEN`` header value."""
+        scheme, _, value = (authorization or "").partition(" ")
+        return self.check(value.strip()) if scheme.lower() == "bearer" else None
+
+    def new_session(self, now: float | None = None) -> str:
+        expires = int((time.time() if now is None else now) + SESSION_S)
+        body = f"{expires}.{secrets.token_urlsafe(16)}"
+        return f"{body}.{self._sign(body)}"
+
+    def check_session(self, cookie: str | None, now: float | None = None) -> bool:
+        body, _, sig = (cookie or "").rpartition(".")
+        if not body or not hmac.compare_digest(sig.encode(), self._sign(body).encode()):
+            return False
+        try:
+            expires = int(body.split(".", 1)[0])
+        except ValueError:
+            return False
+        return (time.time() if now is None else now) < expires
+
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,244 @@
+"""The console's own SQLite database: alerts from every daemon, acknowledgements, agents.
+
+One file in WAL mode with ``synchronous=FULL``, created mode 0600 (folder 0700). An alert is
+committed before the webhook answers; ``UNIQUE (daemon_id, alert_id)`` makes a retried post a
+no-op, so delivery stays at-least-once on the daemon's side and each alert is shown once.
+Thread-safe: every statement runs under one lock (the ASGI handlers call it from worker threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x434D5356  # "CMSV": tells the console's database from the daemon's
+
+_SCHEMA = """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    daemon_id TEXT NOT NULL,           -- the posting daemon's database id
+    alert_id INTEGER NOT NULL,         -- the alert's id in that database
+    agent TEXT NOT NULL,
+    call_id INTEGER,
+    call_started_at REAL,              -- unix seconds (daemon clock)
+    at REAL,                           -- the alert's wall-clock time (daemon clock)
+    t REAL NOT NULL,                   -- seconds into the call
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    evidence TEXT NOT NULL,            -- JSON
+    actions TEXT NOT NULL,             -- JSON list
+    received_at REAL NOT NULL,
+    acked_by TEXT,
+    acked_at REAL,
+    UNIQUE (daemon_id, alert_id)
+);
+CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
+CREATE TABLE agents (
+    daemon_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    every_s REAL,
+    status TEXT NOT NULL,              -- JSON of the last heartbeat's status
+    remote TEXT
+);
+CREATE TABLE reports (
+    daemon_id TEXT NOT NULL,
+    call_id INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    PRIMARY KEY (daemon_id, call_id)
+);
+"""
+
+_ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
+                  "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at")
+
+
+class ConsoleStoreError(RuntimeError):
+    """The database cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class IncomingAlert:
+    """A validated webhook alert (only these fields are kept)."""
+
+    daemon_id: str
+    alert_id: int
+    agent: str
+    kind: str
+    severity: str
+    message: str
+    t: float
+    evidence: Mapping[str, Any]
+    actions: tuple[str, ...]
+    call_id: int | None = None
+    call_started_at: float | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A validated heartbeat."""
+
+    daemon_id: str
+    agent: str
+    every_s: float | None
+    status: Mapping[str, Any]
+    reports: tuple[tuple[int, str], ...] = ()
+
+
+class ConsoleStore:
+    """Use :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> "ConsoleStore":
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise ConsoleStoreError(f"{p}: is a directory, not a database file")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o600))
+            conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=10.0)
+        except (OSError, sqlite3.Error) as err:
+            raise ConsoleStoreError(f"{p}: cannot open the database ({getattr(err, 'strerror', None) or err})") \
+                from None
+        try:
+            cls._prepare(conn, p)
+        except ConsoleStoreError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise ConsoleStoreError(f"{p}: not a callmonitor console database ({err})") from None
+        return cls(conn, p)
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection, p: Path) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        if (tables or version) and app_id != APPLICATION_ID:
+            raise ConsoleStoreError(f"{p}: not a callmonitor console database (a daemon's events database "
+                                    f"or another file)")
+        if version > SCHEMA_VERSION:
+            raise ConsoleStoreError(f"{p}: console database schema {version} is newer than this "
+                                    f"call-monitor understands ({SCHEMA_VERSION}); upgrade call-monitor")
+        if str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() != "wal":
+            raise ConsoleStoreError(f"{p}: cannot switch the database to WAL mode")
+        conn.execute("PRAGMA synchronous = FULL")
+        if version == 0:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+
+    def journal_mode(self) -> str:
+        with self._lock:
+            return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    # ------------------------------------------------------------------ alerts
+
+    def add_alert(self, a: IncomingAlert, now: float | None = None) -> tuple[dict[str, Any], bool]:
+        """Store ``a`` (committed on return) unless this daemon's alert id is already stored;
+        returns (the stored alert, whether it is new)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, "
+                "severity, message, evidence, actions, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (a.daemon_id, a.alert_id, a.agent, a.call_id, a.call_started_at, a.at, a.t, a.kind, a.severity,
+                 a.message, json.dumps(a.evidence, ensure_ascii=False), json.dumps(list(a.actions)), now))
+            row = self._select_alerts("a.daemon_id = ? AND a.alert_id = ?", (a.daemon_id, a.alert_id))[0]
+            return row, cur.rowcount == 1
+
+    def acknowledge(self, alert_pk: int, by: str, now: float | None = None) -> dict[str, Any] | None:
+        """Acknowledge alert ``alert_pk`` (the first acknowledgement stands); None if there is no such alert."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._conn.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_at IS NULL",
+                               (by, now, alert_pk))
+            rows = self._select_alerts("a.id = ?", (alert_pk,))
+            return rows[0] if rows else None
+
+    def alerts(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Every open (unacknowledged) alert and the latest acknowledged ones, newest first."""
+        with self._lock:
+            return (self._select_alerts("a.acked_at IS NULL", ()) +
+                    self._select_alerts("a.acked_at IS NOT NULL", (), limit=limit))
+
+    def count_alerts(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
+
+    def _select_alerts(self, where: str, args: tuple[Any, ...], limit: int = -1) -> list[dict[str, Any]]:
+        cols = ", ".join(f"a.{c}" for c in _ALERT_COLUMNS)
+        rows = self._conn.execute(
+            f"SELECT {cols}, r.url FROM alerts a LEFT JOIN reports r ON r.daemon_id = a.daemon_id AND "
+            f"r.call_id = a.call_id WHERE {where} ORDER BY a.received_at DESC, a.id DESC LIMIT ?",
+            (*args, limit)).fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(_ALERT_COLUMNS, r[:-1]))
+            d["evidence"], d["actions"], d["report_url"] = json.loads(d["evidence"]), json.loads(d["actions"]), r[-1]
+            out.append(d)
+        return out
+
+    # ------------------------------------------------------------------ agents
+
+    def heartbeat(self, hb: Heartbeat, remote: str | None = None,
+                  now: float | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Record a heartbeat; returns (the agent, the call reports it names that were not known)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute(
+                    "INSERT INTO agents (daemon_id, agent, first_seen, last_seen, every_s, status, remote) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (daemon_id) DO UPDATE SET agent = excluded.agent, "
+                    "last_seen = excluded.last_seen, every_s = excluded.every_s, status = excluded.status, "
+                    "remote = excluded.remote",
+                    (hb.daemon_id, hb.agent, now, now, hb.every_s, json.dumps(hb.status, ensure_ascii=False),
+                     remote))
+                new = []
+                for call_id, url in hb.reports:
+                    cur = self._conn.execute("INSERT OR IGNORE INTO reports (daemon_id, call_id, url) VALUES (?,?,?)",
+                                             (hb.daemon_id, call_id, url))
+                    if cur.rowcount == 1:
+                        new.append({"daemon_id": hb.daemon_id, "call_id": call_id, "url": url})
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return self._agents("daemon_id = ?", (hb.daemon_id,))[0], new
+
+    def agents(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._agents("1", ())
+
+    def _agents(self, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        rows = self._conn.execute(f"SELECT daemon_id, agent, first_seen, last_seen, every_s, status FROM agents "
+                                  f"WHERE {where} ORDER BY agent, daemon_id", args).fetchall()
+        return [{"daemon_id": r[0], "agent": r[1], "first_seen": r[2], "last_seen": r[3], "every_s": r[4],
+                 "status": json.loads(r[5])} for r in rows]

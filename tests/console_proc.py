@@ -1,0 +1,96 @@
+"""``call-monitor supervisor`` as a real subprocess on 127.0.0.1, and a small HTTP client for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConsoleProcess:
+    """Starts the console, waits for its one start line and parses the addresses from it."""
+
+    def __init__(self, tmp: Path, port: int = 0, extra: tuple[str, ...] = (), env: dict | None = None) -> None:
+        self.tmp = Path(tmp)
+        self.db = self.tmp / "console.db"
+        self.token_file = self.tmp / "console.token"
+        e = {**os.environ, "HOME": str(self.tmp), "XDG_CONFIG_HOME": str(self.tmp / "cfg"),
+             "PYTHONPATH": str(ROOT), **(env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "supervisor", "--listen",
+                                      f"127.0.0.1:{port}", "--db", str(self.db), "--token-file", str(self.token_file),
+                                      *extra], cwd=ROOT, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        self.err: list[str] = []
+        self._started = threading.Event()
+        threading.Thread(target=self._read_err, daemon=True).start()
+        if not self._started.wait(20):
+            self.kill()
+            raise AssertionError("the console did not start: " + "\n".join(self.err))
+        line = next(e for e in self.err if "daemons: --webhook" in e)
+        self.base = re.search(r"console (http://\S+?)/\?token", line).group(1)
+        self.port = int(self.base.rsplit(":", 1)[1])
+        self.webhook = f"{self.base}/webhook"
+        self.token = self.token_file.read_text().strip()
+
+    def _read_err(self) -> None:
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+            if "daemons: --webhook" in line:
+                self._started.set()
+
+    def request(self, method: str, path: str, body: bytes | None = None, token: str | None = "",
+                headers: dict | None = None) -> tuple[int, bytes]:
+        """(status, body); ``token=""`` means the console's own token, None none."""
+        h = {"Content-Type": "application/json", **(headers or {})}
+        tok = self.token if token == "" else token
+        if tok is not None:
+            h["Authorization"] = f"Bearer {tok}"
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def post(self, obj, token: str | None = "") -> tuple[int, dict]:
+        status, body = self.request("POST", "/webhook", json.dumps(obj).encode(), token=token)
+        return status, json.loads(body or b"{}")
+
+    def state(self) -> dict:
+        status, body = self.request("GET", "/api/state")
+        assert status == 200, body
+        return json.loads(body)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 10) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def alert_body(alert_id: int = 1, *, daemon_id: str = "d-test", agent: str = "alice", severity: str = "critical",
+               kind: str = "possible_emergency", t: float = 95.0, call_id: int = 7, **extra) -> dict:
+    """A webhook alert as the daemon posts it."""
+    started = time.time() - t - 1
+    return {"type": "alert", "source": "call-monitor", "t": t, "kind": kind, "severity": severity,
+            "message": "Possible emergency: slow speech and long pauses agree (evidence 3.4, raised at 3)",
+            "evidence": {"score": 3.4, "families": {"tempo": 1.8, "pausing": 1.6}, "since": t - 2, "until": t},
+            "actions": ["Ask the caller how they feel right now", "Keep the caller on the line"],
+            "call_id": call_id, "alert_id": alert_id, "agent": agent, "daemon_id": daemon_id,
+            "call_started_at": started, "at": started + t, **extra}

@@ -1,0 +1,282 @@
+"""`call-monitor batch`: an archive of recorded calls scored on a real Dask LocalCluster.
+
+Every batch here runs the real command in a subprocess on 2 worker processes (one thread each)
+over fixture calls, into a real SQLite file; the per-call table is read back as a user would.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.batch.inputs import CallJob, InputError, expand_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "audio_fixtures" / "calls"
+ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
+    ("normal", "8k"), ("deteriorating", "8k"), ("slow_talker", "8k"), ("labored_start", "8k"),
+    ("breathy_normal", "8k"), ("noisy_line", "16k"), ("deteriorating_female", "8k"),
+    ("deteriorating_noisy", "8k"), ("real_caller", "8k"), ("deteriorating_holdout", "16k"))]
+"""Ten fixture calls (about 32 minutes of audio) with a bad and a missing file: a dozen."""
+
+
+def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def db_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def stored_call(db: Path, call_id: int) -> dict:
+    """What the store holds of one call, without ids and wall-clock times."""
+    (baseline, summary, duration), = db_rows(db, "SELECT baseline, summary, duration_s FROM calls WHERE id = ?",
+                                             (call_id,))
+    summary = json.loads(summary)
+    summary.pop("call_id")
+    return {
+        "alerts": db_rows(db, "SELECT t, kind, severity, message, evidence, actions FROM alerts "
+                              "WHERE call_id = ? ORDER BY id", (call_id,)),
+        "clears": db_rows(db, "SELECT t, kind, reason FROM alert_clears WHERE call_id = ? ORDER BY id", (call_id,)),
+        "cues": db_rows(db, "SELECT channel, t, cues FROM cue_snapshots WHERE call_id = ? ORDER BY id", (call_id,)),
+        "baseline": json.loads(baseline) if baseline else None, "summary": summary,
+        "duration_s": round(duration, 3)}
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> dict:
+    """The dozen calls scored once on 2 workers into a database and a CSV table."""
+    tmp = tmp_path_factory.mktemp("batch")
+    bad = tmp / "garbled.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    missing = tmp / "gone.wav"
+    db, out = tmp / "events.db", tmp / "summary.csv"
+    done = cli("batch", *map(str, ARCHIVE[:5]), str(bad), *map(str, ARCHIVE[5:]), str(missing),
+               "--workers", "2", "--db", str(db), "--out", str(out))
+    return {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else [],
+            "bad": bad, "missing": missing, "tmp": tmp}
+
+
+def test_every_call_gets_one_row_in_the_order_given(archive):
+    rows = archive["rows"]
+    assert [r["path"] for r in rows] == ([str(p) for p in ARCHIVE[:5]] + [str(archive["bad"])]
+                                         + [str(p) for p in ARCHIVE[5:]] + [str(archive["missing"])])
+    scored = [r for r in rows if r["status"] == "scored"]
+    assert len(scored) == 10
+    for r in scored:
+        assert r["error"] == "" and float(r["duration_s"]) > 150 and r["channels"] == "2"
+        assert r["legs"] == "caller+agent" and r["db_call_id"]
+
+
+def test_bad_and_missing_files_are_rows_with_their_error_and_the_batch_goes_on(archive):
+    done, rows = archive["done"], {r["path"]: r for r in archive["rows"]}
+    assert done.returncode == 1
+    bad, missing = rows[str(archive["bad"])], rows[str(archive["missing"])]
+    assert bad["status"] == "failed" and str(archive["bad"]) in bad["error"]
+    assert missing["status"] == "failed" and "No such file" in missing["error"]
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 2 and all(str(archive["tmp"]) in line for line in errors)
+    assert "Traceback" not in done.stderr
+    assert "10 scored, 0 already scored, 2 failed" in done.stderr
+    assert not db_rows(archive["db"], "SELECT id FROM calls WHERE source IN (?, ?)",
+                       (str(archive["bad"]), str(archive["missing"])))
+
+
+def test_the_table_counts_alerts_per_kind_with_first_warning_and_critical(archive):
+    rows = {Path(r["path"]).name: r for r in archive["rows"] if r["status"] == "scored"}
+    for name, r in rows.items():
+        alerts = db_rows(archive["db"], "SELECT kind, severity, t FROM alerts WHERE call_id = ?",
+                         (int(r["db_call_id"]),))
+        assert int(r["alerts"]) == len(alerts)
+        kinds = [k for k in r if k.startswith("alerts_")]
+        assert sum(int(r[k]) for k in kinds) == len(alerts), name
+        for kind, _, _ in alerts:
+            assert int(r[f"alerts_{kind}"]) >= 1
+        crit = [t for _, sev, t in alerts if sev == "critical"]
+        assert (float(r["first_critical_s"]) if r["first_critical_s"] else None) == (min(crit) if crit else None)
+    assert int(rows["deteriorating_8k.wav"]["alerts_possible_emergency"]) >= 1
+    assert rows["normal_8k.wav"]["alerts"] == "0"
+
+
+def test_the_table_holds_the_baseline_and_median_of_each_cue(archive):
+    r = next(r for r in archive["rows"] if r["path"].endswith("deteriorating_8k.wav"))
+    stored = json.loads(db_rows(archive["db"], "SELECT baseline FROM calls WHERE id = ?",
+                                (int(r["db_call_id"]),))[0][0])
+    assert float(r["baseline_speech_rate_sps"]) == pytest.approx(stored["cues"]["speech_rate_sps"]["median"], abs=1e-4)
+    # the caller slows down after the baseline: the call's median rate is below the baseline
+    assert float(r["median_speech_rate_sps"]) < float(r["baseline_speech_rate_sps"])
+    assert 0 < float(r["median_pause_ratio"]) < 1
+
+
+def test_alerts_and_everything_stored_equal_what_replay_stores(archive, tmp_path):
+    """Each call is stored exactly as `replay --no-transcribe` stores it: alerts at the same times
+    with the same evidence, clears, cue snapshots, baseline and summary."""
+    files = [str(p) for p in ARCHIVE[:4]] + [str(ARCHIVE[5])]
+    db = tmp_path / "replay.db"
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), *files)
+    assert done.returncode == 0, done.stderr
+    replayed = {src: cid for cid, src in db_rows(db, "SELECT id, source FROM calls")}
+    batch = {r["path"]: int(r["db_call_id"]) for r in archive["rows"] if r["status"] == "scored"}
+    printed = [json.loads(line) for line in done.stdout.splitlines()]
+    printed_alerts = [(e["t"], e["kind"]) for e in printed if e["type"] == "alert"]
+    n_alerts = 0
+    for f in files:
+        ours, theirs = stored_call(archive["db"], batch[f]), stored_call(db, replayed[f])
+        assert ours == theirs, f
+        n_alerts += len(ours["alerts"])
+    assert n_alerts == len(printed_alerts) > 0
+
+
+def test_the_table_is_also_written_as_parquet(archive, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "summary.parquet"
+    done = cli("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(archive["db"]),
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(out).to_pylist()
+    csv_rows = {r["path"]: r for r in archive["rows"]}
+    assert [r["path"] for r in table] == [str(p) for p in ARCHIVE]
+    for r in table:
+        assert r["status"] == "already_scored"
+        assert r["alerts"] == int(csv_rows[r["path"]]["alerts"])
+        assert r["median_speech_rate_sps"] == pytest.approx(float(csv_rows[r["path"]]["median_speech_rate_sps"]))
+
+
+def _ledger(db: Path) -> list[tuple]:
+    try:
+        return db_rows(db, "SELECT path, call_id FROM batch_calls")
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_call(tmp_path):
+    files = [str(p) for p in ARCHIVE[:8]]
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    args = [sys.executable, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(_ledger(db)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the client, its scheduler and its workers, mid-batch
+        proc.wait()
+    before = _ledger(db)
+    assert 2 <= len(before) < len(files), "the batch must be killed part-way"
+
+    done = cli("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    assert sorted(r["status"] for r in rows) == sorted(["already_scored"] * len(before)
+                                                       + ["scored"] * (len(files) - len(before)))
+    after = _ledger(db)
+    assert sorted(p for p, _ in after) == sorted(files)  # every call once in the ledger
+    calls = db_rows(db, "SELECT id, source, summary FROM calls")
+    assert sorted(src for _, src, _ in calls) == sorted(files)  # no orphan, no duplicate
+    assert all(summary for _, _, summary in calls)
+    assert {cid for _, cid in after} == {cid for cid, _, _ in calls}
+    assert {int(r["db_call_id"]) for r in rows} == {cid for _, cid in after}
+
+    again = cli("batch", *files, "--workers", "2", "--db", str(db), "--resume")
+    assert again.returncode == 0 and f"0 scored, {len(files)} already scored" in again.stderr
+    assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
+
+
+def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
+    call = tmp_path / "call.wav"
+    call.write_bytes(ARCHIVE[0].read_bytes())
+    db = tmp_path / "events.db"
+    base = ["batch", str(call), "--workers", "2", "--db", str(db), "--resume"]
+    assert "1 scored" in cli(*base).stderr
+    assert "1 already scored" in cli(*base).stderr
+    stricter = tmp_path / "stricter.toml"
+    stricter.write_text("[rules.slow_speech]\nrelative_change = -0.1\n")
+    assert "1 scored" in cli(*base, "--config", str(stricter)).stderr
+    call.write_bytes(ARCHIVE[1].read_bytes())  # new content at the same path
+    assert "1 scored" in cli(*base).stderr
+    assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
+
+
+def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
+    for args, needle in (
+            (["batch", str(tmp_path)], "holds no recording"),
+            (["batch", str(tmp_path / "*.wav")], "matches no recording"),
+            (["batch", str(ARCHIVE[0]), "--out", str(tmp_path / "s.xlsx")], ".csv or .parquet"),
+            (["batch", str(ARCHIVE[0]), "--workers", "0"], "at least 1"),
+            (["batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(tmp_path / "e.db")],
+             "cannot reach the Dask scheduler")):
+        done = cli(*args, timeout=120)
+        assert done.returncode == 2, (args, done.stderr)
+        assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# ------------------------------------------------------------------ inputs (no cluster)
+
+def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for p in ("a/one.wav", "a/b/two.FLAC", "a/b/notes.txt", "three.ogg"):
+        (tmp_path / p).write_bytes(b"")
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\nthree.ogg,0,-1,C-17\na/one.wav,,,\n")
+    jobs = expand_inputs([str(tmp_path / "a"), str(manifest), str(tmp_path / "*.ogg")])
+    assert [Path(j.path).relative_to(tmp_path).as_posix() for j in jobs] == ["a/one.wav", "a/b/two.FLAC", "three.ogg"]
+    assert [j.index for j in jobs] == [0, 1, 2]
+    assert jobs[2] == CallJob(str(tmp_path / "three.ogg"), caller_channel=0, agent_channel=None, call_id="C-17",
+                              index=2)
+
+
+def test_a_manifest_without_a_path_column_is_named(tmp_path):
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("file\nx.wav\n")
+    with pytest.raises(InputError, match="calls.csv: a manifest needs a 'path' column"):
+        expand_inputs([str(manifest)])
+
+
+# ------------------------------------------------------------------ the archive report
+
+def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_calls(archive, tmp_path):
+    page = tmp_path / "archive.html"
+    done = cli("report", "--batch", str(archive["out"]), "--db", str(archive["db"]), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    rows = archive["rows"]
+    flagged = [r for r in rows if r["status"] == "scored" and int(r["alerts"]) > 0]
+    assert f"{len(rows)} calls &middot; 10 scored &middot; 2 failed" in html
+    assert "<td>possible_emergency</td><td><span class=\"sev critical\">critical</span></td>" in html
+    emergencies = sum(int(r["alerts_possible_emergency"]) > 0 for r in rows if r["status"] == "scored")
+    assert f"<td class=\"num\">{emergencies}</td>" in html
+    assert html.count("data:image/png;base64,") == 1 and "http" not in html.replace("http-equiv", "")
+    assert f"Flagged calls ({len(flagged)})" in html
+    for r in flagged:  # each flagged call links its own self-contained report, written from the store
+        link = tmp_path / "archive_calls" / f"call-{r['db_call_id']}.html"
+        assert f"href=\"archive_calls/call-{r['db_call_id']}.html\"" in html
+        assert "Call report:" in link.read_text()
+    assert str(archive["missing"]) in html.split("could not be scored")[1]
+
+
+def test_the_archive_report_names_a_bad_table(tmp_path):
+    table = tmp_path / "summary.csv"
+    table.write_text("a,b\n1,2\n")
+    done = cli("report", "--batch", str(table), "-o", str(tmp_path / "a.html"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"call-monitor: error: {table}: not a batch table (needs the columns path, " \
+                                  f"status, alerts and a row; write one with call-monitor batch --out)"

@@ -1,0 +1,77 @@
+"""Detection on the evaluation corpus's slice: calls the thresholds were not tuned on.
+
+The slice (tools/eval_corpus.py --slice) holds a few calls per condition: severe, moderate and
+mild labored callers, normal calls over poor lines, and hard negatives (a naturally slow caller,
+a hesitant one, a breathy but healthy voice, one who laughs and coughs). Each is replayed at
+16 kHz and at 8 kHz through the replay pipeline, acoustic-only. ``make eval`` measures the full
+corpus; these tests keep its headline properties in ``make test``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tools import evaluate as ev
+
+
+@pytest.fixture(scope="module")
+def results(eval_slice, tmp_path_factory) -> dict[tuple[str, int], dict]:
+    jobs = ev.load_jobs(eval_slice, "all")
+    settings = ev.Settings(cache_dir=str(tmp_path_factory.mktemp("cues")))
+    return {(r["id"], r["rate"]): r for r in ev.evaluate_jobs(jobs, settings, workers=2)}
+
+
+def by_condition(results: dict, **want: object) -> list[dict]:
+    return [r for r in results.values() if all(r["condition"].get(k) == v for k, v in want.items())]
+
+
+def test_severe_labored_callers_are_critical_within_30_s_of_the_onset(results):
+    severe = by_condition(results, group="labored", severity="severe")
+    assert len(severe) >= 4  # an espeak caller and a real one, at both rates
+    for r in severe:
+        assert r["time_to_critical_s"] is not None and r["time_to_critical_s"] <= 30.0, r["id"]
+        assert r["criticals_before_onset"] == 0, r["id"]
+
+
+def test_a_mild_labored_caller_is_not_critical(results):
+    for r in by_condition(results, group="labored", severity="mild"):
+        assert r["first_critical_t"] is None, r["id"]
+
+
+@pytest.mark.parametrize("negative", ["slow", "breathy", "laugh_cough"])
+def test_hard_negatives_raise_no_critical(results, negative):
+    calls = by_condition(results, negative=negative)
+    assert calls
+    for r in calls:
+        assert r["first_critical_t"] is None, (r["id"], r["rate"])
+
+
+def test_normal_calls_over_noisy_lines_raise_no_critical(results):
+    calls = [r for r in by_condition(results, group="normal") if not r["condition"]["hold"]]
+    assert len(calls) >= 4
+    for r in calls:
+        assert r["first_critical_t"] is None, (r["id"], r["rate"])
+
+
+# Known weaknesses, measured on the full corpus too: kept here so that a fix shows up as an
+# unexpected pass (strict xfail) rather than going unnoticed.
+
+@pytest.mark.xfail(strict=True, reason="known false alarm: the hesitant caller (long pauses while "
+                   "looking for a number) reaches critical at both rates")
+def test_a_hesitant_caller_raises_no_critical(results):
+    for r in by_condition(results, negative="hesitant"):
+        assert r["first_critical_t"] is None, (r["id"], r["rate"])
+
+
+@pytest.mark.xfail(strict=True, reason="known false alarm: the normal call with a hold and mains hum "
+                   "reaches critical at 16 kHz")
+def test_a_normal_call_with_a_hold_raises_no_critical(results):
+    for r in by_condition(results, group="normal", hold=True):
+        assert r["first_critical_t"] is None, (r["id"], r["rate"])
+
+
+def test_a_moderate_caller_with_long_pauses_and_breaths_is_critical_within_40_s(results):
+    moderate = by_condition(results, group="labored", severity="moderate", degrade="pauses_breaths")
+    assert moderate
+    for r in moderate:  # within 30 s is the target; today these come 30-35 s after the onset
+        assert r["time_to_critical_s"] is not None and r["time_to_critical_s"] <= 40.0, (r["id"], r["rate"])

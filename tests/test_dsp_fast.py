@@ -1,0 +1,109 @@
+"""The analyzer's own FFT, running filters, peak picking and FIR design give scipy's numbers exactly.
+
+They replace ``scipy.fft``, ``scipy.ndimage`` and ``scipy.signal`` in the analyzer only
+to spare their import time; every comparison here is bit for bit, so the analyzer's
+frames are the ones it computed with scipy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.fft
+import scipy.ndimage as nd
+import scipy.signal as ss
+
+from monitor.dsp import fft, filters, peaks
+
+RNG = np.random.default_rng(20260522)
+
+
+def signals(count: int = 40):
+    """Random signals of random length, every third rounded so that it holds plateaus."""
+    for i in range(count):
+        x = (RNG.standard_normal(int(RNG.integers(1, 2500))) * 10).astype(np.float32)
+        yield np.round(x) if i % 3 == 0 else x
+
+
+@pytest.mark.parametrize("nfft, length", [(2000, 1601), (1000, 801), (250, 200), (64, 64), (81, 100)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rfft_and_irfft_equal_scipy_fft(nfft, length, dtype):
+    x = RNG.standard_normal((37, length)).astype(dtype)
+    spec = fft.rfft(x, nfft)
+    assert spec.dtype == scipy.fft.rfft(x, nfft, axis=1).dtype
+    assert np.array_equal(spec, scipy.fft.rfft(x, nfft, axis=1))
+    lnp = np.log(np.abs(spec) ** 2 + 1e-30).astype(dtype)
+    assert np.array_equal(fft.irfft(lnp, nfft), scipy.fft.irfft(lnp, nfft, axis=1))
+    assert np.array_equal(fft.irfft(spec, nfft), scipy.fft.irfft(spec, nfft, axis=1))
+
+
+def test_rfft_of_a_strided_view_equals_scipy():
+    x = RNG.standard_normal(5000).astype(np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(x, 300)[::80]
+    assert np.array_equal(fft.rfft(view, 512), scipy.fft.rfft(view, 512, axis=1))
+
+
+@pytest.mark.parametrize("target", [1, 7, 97, 641, 1601, 2001, 4097])
+def test_next_fast_len_equals_scipy(target):
+    assert fft.next_fast_len(target, real=True) == scipy.fft.next_fast_len(target, real=True)
+
+
+def test_moving_average_equals_uniform_filter1d_in_every_mode_and_origin():
+    for x in signals():
+        size = int(RNG.integers(1, 50))
+        for mode in ("nearest", "constant"):
+            for origin in {0, -(size // 2), (size - 1) // 2}:
+                assert np.array_equal(filters.moving_average(x, size, mode, 0.0, origin),
+                                      nd.uniform_filter1d(x, size, mode=mode, origin=origin))
+
+
+def test_filters_along_either_axis_of_a_matrix_equal_ndimage():
+    x = (RNG.standard_normal((300, 7)) * 5).astype(np.float32)
+    for axis in (0, 1):
+        for ours, theirs in ((filters.uniform_filter1d, nd.uniform_filter1d),
+                             (filters.minimum_filter1d, nd.minimum_filter1d),
+                             (filters.maximum_filter1d, nd.maximum_filter1d)):
+            got, want = ours(x, 5, axis=axis, mode="nearest"), theirs(x, 5, axis=axis, mode="nearest")
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_trailing_extrema_equal_ndimage_with_a_shifted_origin():
+    for x in signals():
+        w = int(RNG.integers(1, 1200))
+        o = (w - 1) // 2
+        assert np.array_equal(filters.trailing_min(x, w),
+                              nd.minimum_filter1d(x, w, mode="constant", cval=np.inf, origin=o))
+        assert np.array_equal(filters.trailing_max(x, w),
+                              nd.maximum_filter1d(x, w, mode="constant", cval=-np.inf, origin=o))
+
+
+def test_trailing_min_of_nothing_is_nothing():
+    assert filters.trailing_min(np.zeros(0, np.float32), 400).shape == (0,)
+
+
+@pytest.mark.filterwarnings("ignore:some peaks have a prominence of 0")
+@pytest.mark.parametrize("distance, wlen, prominence", [(5, 41, 2.5), (1, 7, 0.0), (12, 3, 1.0)])
+def test_find_peaks_equals_scipy_including_plateaus_and_ties(distance, wlen, prominence):
+    for x in signals(60):
+        y = np.cumsum(x) if len(x) % 2 else x
+        want, _ = ss.find_peaks(y, prominence=prominence, wlen=wlen, distance=distance)
+        assert np.array_equal(peaks.find_peaks(y, prominence, wlen, distance), want)
+
+
+def test_local_maxima_reports_a_plateau_at_its_middle_and_never_the_ends():
+    x = np.array([3, 1, 2, 2, 2, 2, 0, 5, 5, 9])
+    assert peaks.local_maxima(x).tolist() == [3]
+
+
+@pytest.mark.parametrize("down", range(2, 13))
+def test_kaiser_lowpass_gives_firwins_single_precision_taps(down):
+    theirs = ss.firwin(20 * down + 1, 1.0 / down, window=("kaiser", 5.0))
+    ours = filters.kaiser_lowpass(20 * down + 1, 1.0 / down, 5.0)
+    assert np.allclose(ours, theirs, rtol=0, atol=1e-15)
+    assert np.array_equal(ours.astype(np.float32), theirs.astype(np.float32))
+
+
+def test_the_first_outputs_of_a_moving_average_are_those_of_the_whole_row():
+    x = (RNG.standard_normal((20, 269)) ** 2).astype(np.float32)
+    whole = nd.uniform_filter1d(x, 134, axis=1, mode="constant", origin=-67)
+    assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=135), whole[:, :135])
+    assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=200), whole[:, :200])

@@ -1,0 +1,266 @@
+"""The supervisor's console as a real ``call-monitor supervisor`` process on 127.0.0.1.
+
+Real daemons' alerts (``call-monitor replay --webhook``) are stored once each, through a console
+restart and a full redelivery of the daemon's outbox; requests without the token, oversized or
+malformed ones are refused with the right status and store nothing; a live daemon
+(``call-monitor run`` on a private PulseAudio server) shows up through its heartbeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from console_proc import ROOT, ConsoleProcess, alert_body  # noqa: E402
+from pulse import have_pulse, pulse  # noqa: E402,F401
+
+from monitor.commands.supervisor import is_loopback, parse_listen  # noqa: E402
+from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens  # noqa: E402
+from monitor.supervisor.store import ConsoleStore, ConsoleStoreError  # noqa: E402
+
+CALLS = ROOT / "audio_fixtures" / "calls"
+PY = sys.executable
+
+
+def _env(tmp: Path) -> dict:
+    return {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "cfg"), "PYTHONPATH": str(ROOT)}
+
+
+def _replay(tmp: Path, console: ConsoleProcess, wav: str, db: Path, *extra: str, url: str | None = None):
+    r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(CALLS / wav), "--no-transcribe", "--jsonl",
+                        "--db", str(db), "--webhook", url or console.webhook, "--webhook-token-file",
+                        str(console.token_file), *extra], cwd=ROOT, env=_env(tmp), capture_output=True, text=True,
+                       timeout=300)
+    alerts = [json.loads(line) for line in r.stdout.splitlines() if '"type": "alert"' in line]
+    return r, alerts
+
+
+def _wait(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _daemon_alerts(db: Path) -> set[int]:
+    with sqlite3.connect(db) as con:
+        return {r[0] for r in con.execute("SELECT id FROM alerts")}
+
+
+def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path):
+    console = ConsoleProcess(tmp_path / "console")
+    daemon_db = tmp_path / "agent" / "events.db"
+    try:
+        r, printed = _replay(tmp_path, console, "deteriorating_16k.wav", daemon_db)
+        assert r.returncode == 0, r.stderr
+        assert any(a["severity"] == "critical" for a in printed)
+        state = console.state()
+        got = {a["alert_id"]: a for a in state["alerts"]}
+        assert sorted(got) == sorted(a["alert_id"] for a in printed)
+        with sqlite3.connect(daemon_db) as con:
+            (daemon_id,), = con.execute("SELECT value FROM meta WHERE key = 'instance_id'").fetchall()
+            (started,), = con.execute("SELECT started_at FROM calls").fetchall()
+        for a in printed:
+            stored = got[a["alert_id"]]
+            assert stored["daemon_id"] == daemon_id and "@" in stored["agent"]  # user@host by default
+            assert stored["kind"] == a["kind"] and stored["severity"] == a["severity"] and stored["t"] == a["t"]
+            assert stored["evidence"] == a["evidence"] and stored["actions"] == a["actions"]
+            assert stored["call_id"] == a["call_id"]
+            assert stored["call_started_at"] == pytest.approx(started, abs=0.01)
+            assert stored["at"] == pytest.approx(started + a["t"], abs=0.01)
+        first = len(printed)
+
+        # the console goes down: a second call's alerts wait in the daemon's outbox
+        port = console.port
+        assert console.stop() == 0
+        assert any("console stopped" in e for e in console.err)
+        r, printed2 = _replay(tmp_path, console, "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
+        assert r.returncode == 0 and printed2
+        assert f"{len(printed2)} alert(s) not delivered yet" in r.stderr
+        # ... it comes back on the same address with the same database
+        console = ConsoleProcess(tmp_path / "console", port=port)
+        assert len(console.state()["alerts"]) == first
+        # every delivery retried, as after responses lost in transit: nothing shows twice
+        with sqlite3.connect(daemon_db) as con:
+            con.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = 0")
+        r, printed3 = _replay(tmp_path, console, "normal_8k.wav", daemon_db)
+        assert r.returncode == 0, r.stderr
+        alerts = console.state()["alerts"]
+        ids = [a["alert_id"] for a in alerts]
+        assert len(ids) == len(set(ids)) == first + len(printed2) + len(printed3)
+        assert set(ids) == _daemon_alerts(daemon_db)
+        with sqlite3.connect(daemon_db) as con:
+            assert {s for (s,) in con.execute("SELECT status FROM deliveries")} == {"delivered"}
+        with sqlite3.connect(console.db) as con:
+            assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] == len(ids)
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert os.stat(console.db).st_mode & 0o777 == 0o600
+        assert os.stat(console.token_file).st_mode & 0o777 == 0o600
+    finally:
+        console.kill()
+
+
+def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
+    agent_token = "alice-token-0123456789"
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{agent_token}"]\n')
+    console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    try:
+        marker = "BODY-MARKER-4711"
+        good = alert_body(1, message=marker)
+        assert console.post(good, token=None)[0] == 401
+        assert console.post(good, token="not-the-token-at-all")[0] == 401
+        status, body = console.request("POST", "/webhook", json.dumps(good).encode(), token=None,
+                                       headers={"Authorization": "Basic eDp5"})
+        assert status == 401
+        big = alert_body(2, message="x" * 70_000)
+        assert console.post(big)[0] == 413
+        assert console.request("POST", "/webhook", b'{"type": "alert", "alert_id": ')[0] == 400
+        assert console.request("POST", "/webhook", b"\xff\xfe not json")[0] == 400
+        assert console.post([1, 2, 3])[0] == 400
+        assert console.post({**good, "severity": "apocalyptic"})[0] == 422
+        assert console.post({**good, "alert_id": "one"})[0] == 422
+        assert console.post({**good, "type": "words"})[0] == 422
+        assert console.post({**good, "agent": "bob"}, token=agent_token)[0] == 403  # an agent posts as itself only
+        # the page, its event stream and acknowledgements need the token too
+        status, page = console.request("GET", "/", token=None)
+        assert status == 401 and b"token" in page
+        assert console.request("GET", "/?token=wrong-token-wrong-token", token=None)[0] == 401
+        assert console.request("GET", "/events", token=None)[0] == 401
+        assert console.request("GET", "/api/state", token=agent_token)[0] == 401  # agents post, supervisors read
+        assert console.request("POST", "/api/alerts/1/ack", b'{"by": "eve"}', token=None)[0] == 401
+        assert console.state()["alerts"] == []
+        assert console.alive()
+        # still serving: a good post from the agent's own token is stored
+        status, body = console.post(good, token=agent_token)
+        assert status == 201 and body["stored"] == "new"
+        assert console.post(good)[1]["stored"] == "duplicate"
+        (stored,) = console.state()["alerts"]
+        assert stored["message"] == marker and stored["agent"] == "alice"
+        refusals = [e for e in console.err if e.startswith("call-monitor: warning: 4")]
+        assert any("401 POST /webhook from 127.0.0.1" in e for e in refusals)
+        assert any("413 POST /webhook" in e for e in refusals) and any("400 POST /webhook" in e for e in refusals)
+        assert not any(marker in e for e in console.err)  # logged without their bodies
+        assert [e for e in console.err if console.token in e] == [console.err[0]]  # printed once, when made
+        assert console.err[0].startswith("call-monitor: new token written to")
+    finally:
+        console.kill()
+
+
+def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
+    console = ConsoleProcess(tmp_path)
+    try:
+        status, body = console.post(alert_body(1))
+        assert status == 201
+        pk = body["id"]
+        t0 = time.time()
+        status, raw = console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
+        assert status == 200
+        again = console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Eve"}')
+        assert json.loads(again[1])["acked_by"] == "Dana"  # the first acknowledgement stands
+        assert console.request("POST", "/api/alerts/999/ack", b'{"by": "Dana"}')[0] == 404
+        assert console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": ""}')[0] == 422
+        (a,) = console.state()["alerts"]
+        assert a["acked_by"] == "Dana" and t0 - 1 < a["acked_at"] < time.time() + 1
+    finally:
+        console.kill()
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
+def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):  # noqa: F811
+    console = ConsoleProcess(tmp_path / "console")
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text('[delivery]\nheartbeat_s = 0.5\nagent_name = "Alice (desk 4)"\n')
+    env = {**pulse.full_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "PYTHONPATH": str(ROOT)}
+    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-notify",
+                               "--no-transcribe", "--db", str(tmp_path / "agent.db"), "--config", str(cfg),
+                               "--webhook", console.webhook, "--webhook-token-file", str(console.token_file)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def agent():
+            agents = console.state()["agents"]
+            return agents[0] if agents else None
+
+        assert _wait(lambda: (a := agent()) is not None and a["status"]["devices_open"], 20), \
+            daemon.stderr.read() if daemon.poll() is not None else "no heartbeat"
+        a = agent()
+        assert a["agent"] == "Alice (desk 4)" and a["every_s"] == 0.5
+        assert a["status"]["in_call"] is False and a["status"]["devices"]["caller"]["state"] == "running"
+        seen = a["last_seen"]
+        assert _wait(lambda: agent()["last_seen"] > seen, 5)  # beats keep coming
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(10) == 0
+        assert agent()["status"].get("stopped") is True
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(5)
+        console.kill()
+
+
+# ---------------------------------------------------------------------------- pieces
+
+
+def test_tokens_are_made_private_and_compared_for_whom_they_belong(tmp_path):
+    token, created = load_or_create_token(tmp_path / "sub" / "token")
+    assert created and len(token) >= 40 and os.stat(tmp_path / "sub" / "token").st_mode & 0o777 == 0o600
+    assert load_or_create_token(tmp_path / "sub" / "token") == (token, False)
+    auth = Auth(token, parse_agent_tokens(("bob:bob-token-0123456789",)))
+    assert auth.check(token).supervisor
+    assert auth.check("bob-token-0123456789").name == "bob" and not auth.check("bob-token-0123456789").supervisor
+    assert auth.check(token[:-1]) is None and auth.check("") is None and auth.check(None) is None
+    assert auth.bearer(f"Bearer {token}").supervisor and auth.bearer(token) is None
+    cookie = auth.new_session(now=1000.0)
+    assert auth.check_session(cookie, now=1001.0)
+    assert not auth.check_session(cookie, now=1000.0 + 13 * 3600)  # expired
+    assert not auth.check_session(cookie[:-1] + ("0" if cookie[-1] != "0" else "1"), now=1001.0)
+    assert not Auth("another-token-0123456789").check_session(cookie, now=1001.0)
+    with pytest.raises(ValueError, match="NAME:TOKEN"):
+        parse_agent_tokens(("carol:short",))
+
+
+def test_listen_addresses():
+    assert parse_listen("127.0.0.1:8640") == ("127.0.0.1", 8640)
+    assert parse_listen("[::1]:9000") == ("::1", 9000)
+    for bad in ("8640", "host:", ":80", "h:99999"):
+        with pytest.raises(ValueError, match="HOST:PORT"):
+            parse_listen(bad)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
+
+
+def test_console_refuses_a_daemon_database(tmp_path):
+    from monitor.store import Store
+    Store.open(tmp_path / "events.db").close()
+    with pytest.raises(ConsoleStoreError, match="not a callmonitor console database"):
+        ConsoleStore.open(tmp_path / "events.db")
+
+
+def test_command_line_errors_are_one_line(tmp_path):
+    def run(*args):
+        return subprocess.run([PY, "-m", "monitor.cli", "supervisor", "--db", str(tmp_path / "c.db"),
+                               "--token-file", str(tmp_path / "t"), *args], cwd=ROOT, env=_env(tmp_path),
+                              capture_output=True, text=True, timeout=30)
+
+    r = run("--listen", "nowhere")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "HOST:PORT" in r.stderr
+    r = run("--listen", "127.0.0.1:0", "--tls-cert", str(tmp_path / "missing.pem"))
+    assert r.returncode == 2 and "go together" in r.stderr
+    (tmp_path / "empty").write_text("")
+    r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(CALLS / "normal_8k.wav"), "--webhook",
+                        "http://127.0.0.1:9/webhook", "--webhook-token-file", str(tmp_path / "empty"),
+                        "--db", str(tmp_path / "e.db")], cwd=ROOT, env=_env(tmp_path), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "the token file is empty" in r.stderr and "Traceback" not in r.stderr

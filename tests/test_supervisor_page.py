@@ -1,0 +1,107 @@
+"""The console's page in headless Chromium (Debian's ``chromium``, over the DevTools protocol).
+
+Two pages are open on a real ``call-monitor supervisor`` process: a laptop-sized one and a
+phone-sized one. A critical alert posted to the webhook appears on both within 2 s without a
+reload, with the agent, the call time, the evidence and the actions; acknowledging it on one page
+moves it to "Acknowledged" on the other. Screenshots are kept as test artefacts in
+``tests/artifacts/`` (and the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cdp import CHROMIUM, Browser  # noqa: E402
+from console_proc import ConsoleProcess, alert_body  # noqa: E402
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LIVE = "document.getElementById('conn') && document.getElementById('conn').textContent === 'live'"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
+
+
+def _keep(path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(path, ARTIFACTS / path.name)
+
+
+def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool) -> None:
+    status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
+                                 "every_s": 30, "status": {
+                                     "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
+                                     "devices_open": True, "in_call": in_call,
+                                     "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
+                                     if in_call else None, "last_error": None,
+                                     "reports": [{"call_id": 7, "url": "https://reports.example/call-7-report.html"}]
+                                     if in_call else []}})
+    assert status == 200, body
+
+
+def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path):
+    console = ConsoleProcess(tmp_path / "console")
+    browser = None
+    try:
+        browser = Browser(tmp_path)
+        laptop = browser.new_page(f"{console.base}/?token={console.token}")
+        phone = browser.new_page(f"{console.base}/?token={console.token}", width=390, height=844, mobile=True)
+        for page in (laptop, phone):
+            page.wait(LIVE, timeout=30)
+            assert page.eval("location.pathname + location.search") == "/"  # the token left the address bar
+            assert "cm_session" not in page.eval("document.cookie")  # HttpOnly
+        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
+        _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+        assert console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning",
+                                       kind="slow_speech", call_id=3,
+                                       message="Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"))[0] == 201
+        laptop.wait("document.querySelectorAll('#warning article').length === 1")
+
+        t0 = time.monotonic()
+        status, body = console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)"))
+        assert status == 201
+        pk = body["id"]
+        card = f"document.querySelector('#critical article[data-id=\"{pk}\"]')"
+        laptop.wait(f"{card} !== null")
+        phone.wait(f"{card} !== null")
+        appeared = time.monotonic() - t0
+        assert appeared < 2.0, f"the critical alert took {appeared:.2f} s to appear"
+        text = laptop.eval(f"{card}.innerText")
+        for part in ("CRITICAL", "Alice (desk 4)", "into the call", "Possible emergency", "score",
+                     "Keep the caller on the line", "Acknowledge", "Call report"):
+            assert part.lower() in text.lower(), (part, text)
+        assert laptop.eval(f"{card}.querySelector('a.report').href") == "https://reports.example/call-7-report.html"
+        assert laptop.eval("document.body.classList.contains('flash')")  # the visible alarm
+        assert laptop.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
+        assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-alice\"]').dataset.state") == "in-call"
+        assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-bob\"]').dataset.state") == "connected"
+        assert laptop.eval("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
+        assert phone.eval("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+        shot = laptop.screenshot(tmp_path / "console-laptop-critical.png")
+        _keep(shot)
+
+        laptop.eval("document.getElementById('who').value = 'Dana'; "
+                    "document.getElementById('who').dispatchEvent(new Event('change'))")
+        t1 = time.monotonic()
+        laptop.eval(f"{card}.querySelector('button.ack').click()")
+        acked = f"document.querySelector('#acked article[data-id=\"{pk}\"] .ackinfo')"
+        info, _ = phone.wait(f"{acked} && {acked}.textContent")
+        shared = time.monotonic() - t1
+        assert "Acknowledged by Dana" in info
+        assert shared < 2.0, f"the acknowledgement took {shared:.2f} s to reach the other page"
+        assert phone.eval(f"{card} === null")  # no longer among the open critical alerts
+        stored = next(a for a in console.state()["alerts"] if a["id"] == pk)
+        assert stored["acked_by"] == "Dana" and stored["acked_at"] is not None
+        _keep(phone.screenshot(tmp_path / "console-phone-acknowledged.png"))
+        print(f"\nconsole page: critical alert on both pages {appeared:.2f} s after the POST; acknowledgement "
+              f"on the other page after {shared:.2f} s; screenshots in {ARTIFACTS}")
+        assert json.loads(console.request("GET", "/api/state")[1])["alerts"]
+    finally:
+        if browser is not None:
+            browser.close()
+        console.kill()
