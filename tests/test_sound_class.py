@@ -57,6 +57,26 @@ def test_inaudible_frames_are_silence_and_no_periodicity_is_no_speech():
     assert np.isin(sound[20:80], (BREATH, COUGH)).all()
 
 
+def test_the_analyzer_context_covers_the_sound_class_reach():
+    from monitor.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
+    assert PARAMS.context_frames <= min(CONTEXT_RIGHT, LOCAL_LEFT)
+
+
+def test_a_short_sound_right_after_speech_is_its_tail_not_a_breath():
+    n = 200
+    active = np.zeros(n, bool)
+    active[20:100] = True
+    audible = active.copy()
+    audible[103:120] = True           # 170 ms of noise 30 ms after the phrase
+    audible[150:190] = True           # 400 ms of noise well after it
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    scores[20:100] = [5.0, 0.0, 0.0]
+    strength = np.where(active, 0.9, 0.0).astype(np.float32)
+    sound = sound_classes(audible, active, scores, strength, PARAMS)
+    assert (sound[25:95] == SPEECH).all()
+    assert (sound[103:120] == SILENCE).all() and (sound[155:185] == BREATH).all()
+
+
 def test_short_non_speech_inside_speech_stays_speech():
     n = 200
     scores = np.tile([5.0, 0.0, 0.0], (n, 1)).astype(np.float32)

@@ -47,6 +47,7 @@ CLASS_NAMES = ("silence", "speech", "breath", "cough")
 
 SPEC_RATE = 8000
 SPEC_LENGTH = 256       # 32 ms at 8 kHz
+SPEC_EVERY = 2          # the spectral shape of every 2nd frame (by absolute index), held for the next
 SPEC_COLUMNS = ("flatness_db", "centroid_khz", "low_share_db", "mid_share_db", "high_share_db", "zcr")
 FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low_share_db", "mid_share_db",
             "high_share_db", "zcr", "above_floor_db", "onset_db", "below_peak_db", "level_sd_db", "flux_db",
@@ -74,6 +75,8 @@ class SoundClassParams:
     min_speech_strength: float = 0.3  # speech has periodicity this strong ...
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
+    tail_frames: int = 25             # non-speech shorter than this that starts within
+    tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
     max_flanked_frames: int = 0       # non-speech shorter than this that touches (no silence between)
     flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
                                       # ends); 0 = off (on, it costs more on real breathing than it
@@ -88,7 +91,8 @@ class SoundClassParams:
         scores = window + self.score_frames // 2
         return (max(scores, self.voicing_reach_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
-                + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0))
+                + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
+                + self.tail_frames + self.tail_gap_frames)
 
 
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
@@ -128,6 +132,29 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     zcr = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / (frames.shape[1] - 1)
     out = np.column_stack([flat, centroid, 10.0 * np.log10(shares + 1e-6), zcr])
     return out.astype(np.float32)
+
+
+def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
+    """Rows of frames without a spectral shape of their own (absolute index ``first + i`` not a
+    multiple of :data:`SPEC_EVERY`) take the shape of the frame before (the first row, if it
+    has none, the one after). The features average it over ``smooth_frames`` anyway.
+
+    Parameters
+    ----------
+    spec : np.ndarray [shape=(n, 6)]  rows of frames ``first .. first + n``
+    first : int  absolute index of the first row
+
+    Returns
+    -------
+    spec : np.ndarray [shape=(n, 6)]
+    """
+    n = len(spec)
+    if n == 0:
+        return spec
+    idx = np.arange(n)
+    src = idx - (first + idx) % SPEC_EVERY
+    src = np.where(src < 0, src + SPEC_EVERY, src)
+    return spec[np.minimum(src, n - 1)]
 
 
 def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray,
@@ -281,8 +308,24 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     other = minimum_filter1d(maximum_filter1d(other, m, mode="nearest"), m, mode="nearest") & heard
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
+    tail = _tails(other, active & ~other, params.tail_frames, params.tail_gap_frames) if params.tail_frames else 0
     kind = np.where(smooth[:, 2] > smooth[:, 1], COUGH, BREATH).astype(np.uint8)
-    return np.where(other, kind, np.where(active, SPEECH, SILENCE)).astype(np.uint8)
+    sound = np.where(other, kind, np.where(active, SPEECH, SILENCE)).astype(np.uint8)
+    return np.where(tail, SILENCE, sound).astype(np.uint8)
+
+
+def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray:
+    """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
+    ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath."""
+    n = len(other)
+    s, e = runs(other)
+    csum = np.concatenate([[0], np.cumsum(speech)])
+    near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
+    keep = (e - s < max_frames) & near
+    mask = np.zeros(n + 1, np.int32)
+    np.add.at(mask, s[keep], 1)
+    np.add.at(mask, e[keep], -1)
+    return np.cumsum(mask[:n]) > 0
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
