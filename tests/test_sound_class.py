@@ -93,7 +93,7 @@ def test_speech_only_where_the_voice_activity_is_breaths_wherever_audible():
     active[100:180] = True          # a quiet sound (20-100) the voice activity leaves out
     scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
     scores[100:] = [5.0, 0.0, 0.0]
-    sound = sound_classes(audible, active, scores, np.full(n, 0.9, np.float32), PARAMS)
+    sound = sound_classes(audible, active, scores, np.where(active, 0.9, 0.0).astype(np.float32), PARAMS)
     assert (sound[:20] == SILENCE).all() and (sound[180:] == SILENCE).all()
     assert (sound[25:95] == BREATH).all() and (sound[105:180] == SPEECH).all()
     # speech-like but under the voice activity: silence, never speech

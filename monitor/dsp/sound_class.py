@@ -81,7 +81,9 @@ class SoundClassParams:
     flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
                                       # ends); 0 = off (on, it costs more on real breathing than it
                                       # gains on espeak-ng's labored voices)
-    voiced_strength: float = 0.6      # a frame this periodic is voiced (the events' voiced share)
+    voiced_strength: float = 0.6      # a frame this periodic is voiced (the events' voiced share), and
+    voiced_share: float = 0.8         # where at least this share of a centred window of
+    voiced_frames: int = 31           # this many frames is voiced, it is speech (a held vowel, a tone)
 
     @property
     def context_frames(self) -> int:
@@ -89,7 +91,7 @@ class SoundClassParams:
         audible = self.audible_gap_frames + self.audible_min_frames
         window = max(self.smooth_frames // 2 + self.onset_lag_frames, self.event_reach_frames + audible)
         scores = window + self.score_frames // 2
-        return (max(scores, self.voicing_reach_frames // 2) + 2 * (self.min_event_frames // 2)
+        return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
                 + self.tail_frames + self.tail_gap_frames)
@@ -286,7 +288,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         sound; :data:`BREATH` or :data:`COUGH` where audible or active and taken for that;
         :data:`SILENCE` elsewhere. Non-speech runs shorter than ``min_event_frames`` are
         speech, speech runs shorter than ``min_island_frames`` between non-speech frames
-        are not, short non-speech runs that touch a long speech run are speech (the breathy
+        are not, a frame in a long voiced stretch (``voiced_frames``) is speech, short
+        non-speech runs that touch a long speech run are speech (the breathy
         onset or end of a phrase), and nothing without some periodicity within
         ``voicing_reach_frames`` is speech.
     """
@@ -299,7 +302,9 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     best = np.argmax(smooth, axis=1)
     reach = params.voicing_reach_frames
     periodic_near = maximum_filter1d(strength, reach, mode="nearest") >= params.min_speech_strength
-    other = ((best > 0) | ~periodic_near) & heard
+    voiced = uniform_filter1d((strength >= params.voiced_strength).astype(np.float32), params.voiced_frames,
+                              mode="nearest") >= params.voiced_share
+    other = ((best > 0) | ~periodic_near) & heard & ~voiced
     # opening: a non-speech decision must hold for min_event_frames
     m = params.min_event_frames | 1
     other = maximum_filter1d(minimum_filter1d(other, m, mode="nearest"), m, mode="nearest")
