@@ -8,7 +8,7 @@ import os
 import sys
 
 COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status",
-            "install_service", "report", "supervisor", "batch")
+            "install_service", "report", "supervisor", "batch", "purge")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,19 +52,22 @@ class AnalysisConfig:
     hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", min=0.1, max=5.0)
     baseline_min_speech_s: float = _k(
         30.0, "the caller's baseline freezes once the caller has spoken this many seconds "
-        "(the first 30-60 s of speech describe the caller's normal self)", min=0)
+        "(the first 30-60 s of speech describe the caller's normal self)", min=0, max=600.0)
     baseline_max_s: float = _k(
         60.0, "if the caller has not spoken baseline_min_speech_s within this many seconds of "
         "call time after first speaking, the baseline freezes with what it has (at least "
-        "baseline_min_windows windows)", gt=0)
+        "baseline_min_windows windows); at least baseline_min_speech_s", gt=0, max=1800.0)
     baseline_min_window_speech_s: float = _k(
         5.0, "a cue window counts for the baseline only if the caller spoke at least this long "
-        "in it (windows where the caller mostly listens say little about their speech)", min=0)
-    baseline_min_windows: int = _k(10, "fewest qualifying cue windows a baseline needs", min=1)
+        "in it (windows where the caller mostly listens say little about their speech); at most "
+        "window_speech_s", min=0, max=60.0)
+    baseline_min_windows: int = _k(10, "fewest qualifying cue windows a baseline needs", min=1, max=600)
     min_pause_s: float = _k(0.25, "a silence inside speech this long or longer is a pause "
-                            "(the 250 ms convention of the prosody literature)", gt=0)
+                            "(the 250 ms convention of the prosody literature); below max_pause_s",
+                            min=0.05, max=5.0)
     max_pause_s: float = _k(5.0, "a silence longer than this is the speaker stopping, not a pause "
-                            "(silences while the other party speaks are turn gaps either way)", gt=0)
+                            "(silences while the other party speaks are turn gaps either way)",
+                            min=0.1, max=60.0)
 
 
 _RULE_DOCS = MappingProxyType({
@@ -102,16 +105,16 @@ class RuleConfig:
     cue: str
     direction: str
     enabled: bool = _k(True, _RULE_DOCS["enabled"])
-    relative_change: float | None = _k(None, _RULE_DOCS["relative_change"], min=-1.0)
-    delta: float | None = _k(None, _RULE_DOCS["delta"])
-    mad_k: float = _k(2.0, _RULE_DOCS["mad_k"], min=0)
-    gate: float | None = _k(None, _RULE_DOCS["gate"])
-    absolute: float | None = _k(None, _RULE_DOCS["absolute"])
-    min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0)
+    relative_change: float | None = _k(None, _RULE_DOCS["relative_change"], min=-1.0, max=100.0)
+    delta: float | None = _k(None, _RULE_DOCS["delta"], min=-1000.0, max=1000.0)
+    mad_k: float = _k(2.0, _RULE_DOCS["mad_k"], min=0, max=20.0)
+    gate: float | None = _k(None, _RULE_DOCS["gate"], min=-1000.0, max=1000.0)
+    absolute: float | None = _k(None, _RULE_DOCS["absolute"], min=-1000.0, max=1000.0)
+    min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0, max=60.0)
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
-    persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0)
-    clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0)
-    cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0)
+    persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0, max=600.0)
+    clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0, max=600.0)
+    cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0, max=3600.0)
 
 
 ACOUSTIC_KINDS: tuple[str, ...] = (
@@ -218,9 +221,9 @@ class PhraseRuleConfig:
                        "possible_emergency together with acoustic alerts)",
                        choices=("warning", "critical"))
     escalate_within_s: float = _k(120.0, "a phrase counts towards possible_emergency for this "
-                                  "many seconds", min=0)
+                                  "many seconds", min=0, max=3600.0)
     cooldown_s: float = _k(30.0, "the same phrase does not alert again within this many seconds",
-                           min=0)
+                           min=0, max=3600.0)
 
 
 @dataclass(frozen=True)
@@ -304,8 +307,9 @@ class DaemonConfig:
                      "PipeWire source (e.g. softphone.monitor); \"\" = the default input")
     agent: str = _k("", "agent's leg (microphone); \"\" = none")
     call_start_silence_s: float = _k(5.0, "speech after at least this much silence starts a call",
-                                     min=0)
-    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call", gt=0)
+                                     min=0, max=600.0)
+    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call", min=1.0,
+                                   max=3600.0)
     status_socket: str = _k("", "Unix socket for `call-monitor status`; \"\" = "
                             "$XDG_RUNTIME_DIR/callmonitor.sock")
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
@@ -323,11 +327,15 @@ class DeliveryConfig:
     notify: bool = _k(True, "desktop notification through notify-send")
     webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off",
                           kind="url")
-    timeout_s: float = _k(5.0, "webhook request timeout", gt=0)
+    timeout_s: float = _k(5.0, "webhook request timeout", min=0.5, max=60.0)
     retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
-                      "given up; 0 = until delivered (the queue survives restarts)", min=0)
-    backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", gt=0)
-    max_backoff_s: float = _k(300.0, "longest retry delay", gt=0)
+                      "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)
+    backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", min=0.1, max=60.0)
+    max_backoff_s: float = _k(300.0, "longest retry delay (a pending critical alert is retried at "
+                              "least every 3 s all the same)", min=1.0, max=3600.0)
+    include_phrase_text: bool = _k(True, "the webhook carries the caller's own words that matched a "
+                                   "distress phrase (the excerpt); false sends only which listed "
+                                   "phrase matched. The terminal and desktop always show them")
     webhook_token_file: str = _k("", "file holding the token sent to the webhook as "
                                  "\"Authorization: Bearer\" (the supervisor console's token file, "
                                  "or this agent's own token); \"\" = none")
@@ -352,7 +360,7 @@ class SupervisorConfig:
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
                                        "characters): such a token may post only as agent NAME")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
-                               "silent", gt=0)
+                               "silent", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
 
@@ -366,7 +374,13 @@ def _default_db(env: Mapping[str, str]) -> str:
 class StorageConfig:
     db: str = _k("~/.local/share/callmonitor/events.db", "SQLite database (created mode 0600)")
     snapshot_every_s: float = _k(5.0, "store one cue snapshot per channel every this many "
-                                 "seconds of call", gt=0)
+                                 "seconds of call", gt=0, max=3600.0)
+    transcripts: bool = _k(True, "store the transcript (the caller's and agent's words) in the "
+                           "database; false keeps words out of the database (alerts still name a "
+                           "distress phrase's words)")
+    retention_days: float = _k(30.0, "calls older than this many days are deleted with everything they "
+                               "hold (daily by the daemon; `call-monitor purge`); 0 = keep forever",
+                               min=0, max=36500.0)
 
 
 @dataclass(frozen=True)
@@ -397,6 +411,14 @@ _ALL_CUES = ALL_CUES
 # --------------------------------------------------------------------------- validation
 
 
+def _allowed(meta: Mapping[str, Any]) -> str:
+    """" (allowed: 0.5 to 60)" for a key with both bounds, else ""."""
+    low = meta.get("min", meta.get("gt"))
+    if low is None or "max" not in meta:
+        return ""
+    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:g} to {meta['max']:g})"
+
+
 def _check_value(value: Any, ftype: str, meta: Mapping[str, Any], where: str) -> Any:
     """Coerce and check one value; ``where`` is "source: dotted.key"."""
     optional = "None" in ftype
@@ -424,11 +446,11 @@ def _check_value(value: Any, ftype: str, meta: Mapping[str, Any], where: str) ->
             raise ConfigError(f"{where}: must be a list of strings, got {value!r}")
         value = tuple(value)
     if "min" in meta and value < meta["min"]:
-        raise ConfigError(f"{where}: must be >= {meta['min']}, got {value!r}")
+        raise ConfigError(f"{where}: must be >= {meta['min']}, got {value!r}{_allowed(meta)}")
     if "gt" in meta and value <= meta["gt"]:
-        raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}")
+        raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}{_allowed(meta)}")
     if "max" in meta and value > meta["max"]:
-        raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}")
+        raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(f"{where}: must be one of {', '.join(meta['choices'])}, got {value!r}")
     if meta.get("kind") == "url" and value and not value.startswith(("http://", "https://")):
@@ -560,14 +582,26 @@ def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
     return replace(cfg, rules=replace(rules, acoustic=tuple(acoustic)))
 
 
+def _relation_check(fail, origin: Mapping[str, str]):
+    """``relation(low, high, lo, hi, strict, why)``: ``low`` must stay below ``high``; the error
+    names the key the user set (the one that is not a default)."""
+    def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
+        if (lo < hi) if strict else (lo <= hi):
+            return
+        why = f": {why}" if why else ""
+        if high in origin and low not in origin:
+            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
+        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
+    return relation
+
+
 def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
     def fail(key: str, problem: str) -> None:
         raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
 
     a = cfg.analysis
-    if a.window_speech_s > a.window_max_s:
-        fail("analysis.window_speech_s", f"must be <= analysis.window_max_s ({a.window_max_s}), "
-             f"got {a.window_speech_s}")
+    relation = _relation_check(fail, origin)
+    relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
     for r in cfg.rules.acoustic:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             fail(f"rules.{r.kind}.relative_change",
@@ -590,6 +624,15 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         fail("rules.possible_emergency.min_score",
              f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
              f"got {pe.min_score}")
+    relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
+    relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
+             a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
+    relation("analysis.baseline_min_window_speech_s", "analysis.window_speech_s", a.baseline_min_window_speech_s,
+             a.window_speech_s, False, "a window holds about that much speech")
+    for r in cfg.rules.acoustic:
+        if r.enabled:
+            relation(f"rules.{r.kind}.min_speech_s", "analysis.window_speech_s", r.min_speech_s,
+                     a.window_speech_s, False, "else the rule never judges a window")
     if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
         fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
              f", got {cfg.delivery.max_backoff_s}")

@@ -31,7 +31,11 @@ from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .sources import Chunk
 from .segmenter import PREROLL_S, Segmenter
-from .store import Store
+from .store import Store, StoreError
+from .store_guard import StoreGuard
+
+PURGE_EVERY_S = 86400.0
+"""Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
 
 
@@ -45,6 +49,8 @@ class Daemon:
         self.sinks = dict(sinks)
         self.reload_fn = reload
         self._log = log or (lambda level, msg: None)
+        self.guard = StoreGuard(store, log=self.log)
+        self._last_purge: float | None = None
         self.webhook = webhook
         self.notify = notify
         self.transcription = transcription
@@ -130,13 +136,14 @@ class Daemon:
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
             if hasattr(self.source, "stats") else "live"
-        self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.store,
+        self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"live:{label}", started_at=time.time() - (self._now - first),
                                      **extra)
         self.calls += 1
         self.active = {}
-        self.log("info", f"call {self.pipeline.call_id} started")
-        self.emit([StatusEvent(t=0.0, level="info", message=f"call {self.pipeline.call_id} started")])
+        name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
+        self.log("info", f"call {name} started")
+        self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
             self._open_audio()
         chunks, self._preroll = list(self._preroll), collections.deque()
@@ -204,6 +211,35 @@ class Daemon:
         self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
                                    channels=len(self.source.legs), subtype="PCM_16")
 
+    # ------------------------------------------------------------------ housekeeping
+    def close_interrupted(self) -> None:
+        """Calls a crash left open are closed as interrupted (one line if there were any)."""
+        try:
+            ids = self.store.close_interrupted()
+        except StoreError as err:
+            self.log("error", f"calls left open not closed: {err}")
+            return
+        if ids:
+            self.log("warning", f"closed {len(ids)} call(s) left open by an earlier stop as interrupted "
+                                f"(call {', '.join(map(str, ids))})")
+
+    def purge_old(self, now: float | None = None) -> None:
+        """Apply ``storage.retention_days`` (at start, then daily)."""
+        now = time.time() if now is None else now
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S:
+            return
+        self._last_purge = now
+        days = self.cfg.storage.retention_days
+        if days <= 0:
+            return
+        try:
+            counts = self.store.purge(now - days * 86400.0)
+        except StoreError as err:
+            self.log("warning", f"old calls not purged: {err}")
+            return
+        if counts.get("calls"):
+            self.log("info", f"purged {counts['calls']} call(s) older than {days:g} days")
+
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
         self._reload = False
@@ -252,6 +288,8 @@ class Daemon:
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
+            "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
+                      "dropped": self.guard.dropped},
         }
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
@@ -275,6 +313,8 @@ class Daemon:
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
         d = self.cfg.daemon
+        self.close_interrupted()
+        self.purge_old()
         for chunk in self.source.chunks():
             self._now = chunk.t0 + len(chunk.samples) / self.source.rate
             self._drain_msgs()
@@ -282,6 +322,8 @@ class Daemon:
                 self._do_reload()
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
+                self.guard.retry()  # between calls: write what a failing database held back
+                self.purge_old()
                 self._preroll.append(chunk)
                 while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
                     self._preroll.popleft()
@@ -303,4 +345,6 @@ class Daemon:
         self._drain_msgs()
         if self.pipeline is not None:
             self._end_call(self._stop_reason or "capture ended")
+        if not self.guard.retry(force=True):
+            self.log("error", f"{self.guard.held} record(s) could not be written to {self.store.path}")
         return 0

@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import Resampler
+from .audio_io import EdgeConditioner, Resampler
 from .devices import DeviceError, ResolvedSource, resolve
 from .sources import Chunk
 
@@ -70,6 +70,7 @@ class _Leg:
     stream: object = None
     rate: int = 0
     resampler: Resampler | None = None
+    edge: EdgeConditioner | None = None  # DC/rumble high-pass and sample checks at the device rate
     buf: list = field(default_factory=list)  # resampled, not yet emitted
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
@@ -174,6 +175,7 @@ class LiveSource:
         if rate != leg.rate:
             leg.rate = rate
             leg.resampler = Resampler(rate, self.rate, 1)
+            leg.edge = EdgeConditioner(rate, 1)
         stats.device_rate = rate
 
     def _close(self, leg: _Leg) -> None:
@@ -263,7 +265,7 @@ class LiveSource:
                 return
             if gen != leg.generation and leg.stream is not None:
                 continue  # a block from a stream already replaced
-            x = block[:, :1]
+            x = leg.edge.process(block[:, :1]) if leg.edge is not None else block[:, :1]
             y = leg.resampler.process(x) if leg.resampler is not None else x
             if not len(y):
                 continue

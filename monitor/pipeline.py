@@ -22,6 +22,7 @@ from .phrases import PhraseSpotter
 from .rules import AlertEngine
 from .sources import Chunk
 from .store import Store
+from .store_guard import StoreGuard
 
 Sink = Callable[[Event], None]
 
@@ -35,7 +36,7 @@ class CallPipeline:
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
-        self.store = store
+        self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
         self.analyzers = {leg: StreamingAnalyzer(rate) for leg in legs}
         self.cues = CueTracker(cfg.analysis, legs)
@@ -48,11 +49,16 @@ class CallPipeline:
         self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}
         self._fed = {leg: 0 for leg in self.transcribers}
         self._hop = rate // 100
-        self.call_id = store.start_call(source, started_at) if store else None
+        self._call_token = self.store.start_call(source, started_at) if self.store is not None else None
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
+
+    @property
+    def call_id(self) -> int | None:
+        """The call's database id (None without a store, or while its row could not be written)."""
+        return self.store.real_id(self._call_token) if self.store is not None else None
 
     # -- feeding -------------------------------------------------------------
     def process(self, chunk: Chunk) -> list[Event]:
@@ -92,7 +98,7 @@ class CallPipeline:
         events += self._route(self.engine.close(t_end))
         summary = self.summary()
         if self.store is not None:
-            self.store.end_call(self.call_id, self.duration_s, summary.to_dict())
+            self.store.end_call(self._call_token, self.duration_s, summary.to_dict())
             self.store.flush()
         return events + [summary]
 
@@ -102,12 +108,12 @@ class CallPipeline:
         for cues in cue_events:
             baseline = self.baseline.add(cues)
             if baseline is not None and not self._baseline_stored and self.store is not None:
-                self.store.set_baseline(self.call_id, baseline.to_dict())
+                self.store.set_baseline(self._call_token, baseline.to_dict())
                 self._baseline_stored = True
             cues = replace(cues, baseline_ready=baseline is not None)
             self.last_cues = cues
             if self.store is not None:
-                self.store.add_cues(self.call_id, cues)
+                self.store.add_cues(self._call_token, cues)
             out.append(cues)
             out.extend(self._route(self.engine.update(cues, baseline)))
         return out
@@ -117,8 +123,8 @@ class CallPipeline:
         for tr in self.transcribers.values():
             batch = tr.close() if final else tr.poll()
             for w in batch:
-                if self.store is not None and w.final:
-                    self.store.add_words(self.call_id, w)
+                if self.store is not None and w.final and self.cfg.storage.transcripts:
+                    self.store.add_words(self._call_token, w)
                 out.append(w)
                 self.cues.add_words(w)
                 if w.channel == "caller" and self.spotter is not None:
@@ -127,15 +133,17 @@ class CallPipeline:
         return out
 
     def _route(self, events: Iterable[Event]) -> list[Event]:
-        """Store alerts (commit first), stamp ids, keep them for the summary."""
+        """Store alerts (commit first; marked ``stored=False`` when the database fails), stamp
+        ids, keep them for the summary."""
         out: list[Event] = []
         for ev in events:
             if isinstance(ev, AlertEvent):
                 if self.store is not None:
-                    ev = self.store.add_alert(self.call_id, ev)
+                    ev = self.store.add_alert(self._call_token, ev)
                 self.alerts.append(ev)
             elif isinstance(ev, AlertClearedEvent) and self.store is not None:
-                self.store.add_clear(self.call_id, ev)
+                self.store.add_clear(self._call_token, ev)
+                ev = replace(ev, call_id=self.call_id)
             out.append(ev)
         return out
 
@@ -150,8 +158,8 @@ class CallPipeline:
         ended = self.engine.close(round(self.duration_s, 3))
         if self.store is not None:
             try:
-                self._route(ended)
-                self.store.end_call(self.call_id, self.duration_s, {"aborted": True})
+                ended = self._route(ended)
+                self.store.end_call(self._call_token, self.duration_s, {"aborted": True})
                 self.store.flush()
             except Exception:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 pass

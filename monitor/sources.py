@@ -65,6 +65,10 @@ class FileSource:
     def duration_s(self) -> float:
         return self._stream.duration_s
 
+    def problems(self) -> str | None:
+        """After the chunks: what was wrong with the samples or the header (one phrase), or None."""
+        return self._stream.problems()
+
     def chunks(self) -> Iterator[Chunk]:
         start = time.monotonic()
         n = 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ..console import error, warning
+from ..console import error, log, warning
 from .common import add_call_options, add_config_options
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import CallPipeline, run_source
     from ..sinks.terminal import HumanSink, JsonlSink
     from ..sources import FileSource
+    from ..store_guard import StoreGuard
     from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     from .run import start_webhook, webhook_token
     overrides = {}
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         return 2
     failed = 0
+    guard = StoreGuard(store, log=log)
     try:
         for path in args.files:
             try:
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-            pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+            pipeline = CallPipeline(cfg, src.rate, src.legs, store=guard, source=path, **extra)
             progress = Progress(path, src.info.duration_s)
             try:
                 run_source(pipeline, src.chunks(), [*sinks, progress])
@@ -108,10 +110,20 @@ def run(args: argparse.Namespace) -> int:
             progress.done()
             if src.truncated:
                 warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+            if src.problems():
+                warning(f"{path}: {src.problems()}")
     finally:
         if webhook is not None:
             _drain(webhook, args.webhook_wait, store.path)
-        store.close()
+        if not guard.retry(force=True):
+            error(f"{store.path}: {guard.held} record(s) (calls, alerts) could not be written; "
+                  "the alerts above were printed but are not in the database")
+            failed += 1
+        try:
+            store.close()
+        except StoreError as err:
+            error(str(err))
+            failed += 1
     return 1 if failed else 0
 
 

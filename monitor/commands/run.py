@@ -46,7 +46,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
+    from .common import ConfigError, StoreError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     overrides = overrides_from(args)
     try:
@@ -54,6 +54,23 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return 2
+    from ..dblock import DatabaseLock
+    from ..quiet import NativeStderrDivert
+    try:
+        lock = DatabaseLock(cfg.storage.db).acquire()  # before any device opens: one daemon per database
+    except StoreError as err:
+        error(str(err))
+        return 2
+    divert = NativeStderrDivert().start()  # PortAudio/ALSA/JACK chatter off stderr: one line per state change
+    try:
+        return _run(args, cfg, overrides)
+    finally:
+        divert.close()
+        lock.release()
+
+
+def _run(args: argparse.Namespace, cfg, overrides: dict) -> int:
+    from .common import ModelError, StoreError, config_from_args, open_store, open_transcription
     from ..devices import DeviceError
     from ..live import LiveSource
     legs = {"caller": cfg.daemon.caller}
@@ -162,7 +179,8 @@ def start_webhook(cfg, store, token: str | None):
     d = cfg.delivery
     return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
                        backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log,
-                       identity=Identity.of(store, d.agent_name), token=token).start()
+                       identity=Identity.of(store, d.agent_name), token=token,
+                       include_phrase_text=d.include_phrase_text).start()
 
 
 def report_link(base: str):
