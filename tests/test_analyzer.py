@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from monitor.analyzer import WITHOUT_SOUND_CLASS, StreamingAnalyzer, analyze_signal
+from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, StreamingAnalyzer, analyze_signal
 from monitor.audio_io import AnalysisStream
 from monitor.dsp.energy import frame_energy_db
 from monitor.dsp.framing import frame_signal, n_frames
@@ -369,7 +369,7 @@ def test_syllable_nuclei_only_in_voiced_speech():
     whispered = analyze_signal(noise, rate, WITHOUT_SOUND_CLASS)
     assert whispered.speech.mean() > 0.4      # it is loud and shaped like speech ...
     assert whispered.nucleus.sum() == 0       # ... but not voiced: no nucleus
-    heard = analyze_signal(noise, rate)       # and the sound class takes it for another sound
+    heard = analyze_signal(noise, rate, WITH_SOUND_CLASS)  # the sound class takes it for another sound
     assert heard.speech.mean() < 0.1 and heard.nucleus.sum() == 0 and (heard.sound > 1).mean() > 0.4
     sung = analyze_signal(harmonic(150, rate, 4.0) * syllabic, rate)
     assert abs(int(sung.nucleus.sum()) - 16) <= 1
