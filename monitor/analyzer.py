@@ -60,7 +60,7 @@ class AnalyzerConfig:
 
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
-"""The analyzer with the sound class on: breaths and coughs are told from speech."""
+"""The analyzer with the sound class on (the default): breaths and coughs are told from speech."""
 WITHOUT_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=False))
 """The analyzer with every audible frame taken for speech (as before the sound class)."""
 

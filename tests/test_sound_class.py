@@ -172,8 +172,8 @@ def test_breaths_become_pause_time_and_are_counted(held_out, held_out_speech):
 CALL = tsc.ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
 
 
-def test_the_sound_class_is_off_by_default_and_on_for_analyze():
-    assert not AnalyzerConfig().sound.enabled and WITH_SOUND_CLASS.sound.enabled
+def test_the_sound_class_is_on_by_default():
+    assert AnalyzerConfig().sound.enabled and WITH_SOUND_CLASS.sound.enabled
     assert not WITHOUT_SOUND_CLASS.sound.enabled
 
 

@@ -61,7 +61,7 @@ _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 class SoundClassParams:
     """Settings of the sound classes; frame counts at the 10 ms hop."""
 
-    enabled: bool = False          # off: every audible frame is speech (the analyzer before the class)
+    enabled: bool = True           # off: every audible frame is speech (the analyzer before the class)
     smooth_frames: int = 11        # feature averaging window (centred)
     score_frames: int = 7          # score averaging window (centred)
     event_reach_frames: int = 20   # an event's features reach this far each side (within the event)
