@@ -382,7 +382,9 @@ def first_order_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarra
     nb = -(-n // size)
     blocks = np.concatenate([u, np.zeros((nb * size - n, channels))]).reshape(nb, size, channels)
     m, carry, a_block = _recurrence_matrices(a)
-    zero_state = np.matmul(blocks.transpose(0, 2, 1), m).transpose(0, 2, 1)  # (nb, size, channels)
+    # one matrix product over every (block, channel) row: a single BLAS call, not one per block
+    rows = np.ascontiguousarray(blocks.transpose(0, 2, 1)).reshape(nb * channels, size)
+    zero_state = (rows @ m).reshape(nb, channels, size).transpose(0, 2, 1)  # (nb, size, channels)
     ends = first_order_recurrence(zero_state[:, -1, :], a_block, y0) if nb > 1 else None
     entering = y0[None, :] if ends is None else np.concatenate([y0[None, :], ends[:-1]])
     y = zero_state + entering[:, None, :] * carry[None, :, None]
