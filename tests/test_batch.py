@@ -242,8 +242,9 @@ def transcript(db: Path, call_id: int) -> list[tuple]:
 @pytest.fixture(scope="module")
 def transcribed(tmp_path_factory) -> dict:
     """Three short calls (Korean speech the model recognises, and 20 s of a stereo fixture call at
-    8 kHz: two legs) transcribed by a batch on 2 workers, so that one worker transcribes two calls;
-    and each replayed with transcription on its own, as a user replays one recording."""
+    8 kHz: two legs, decoded at once by two threads) transcribed by a batch on 2 workers, so that
+    one worker transcribes two calls; and each replayed with transcription on its own, as a user
+    replays one recording."""
     tmp = tmp_path_factory.mktemp("transcribe")
     env = {**os.environ, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp / "models"))}
     cfg = tmp / "ko.toml"
@@ -255,9 +256,10 @@ def transcribed(tmp_path_factory) -> dict:
     db, out = tmp / "batch.db", tmp / "summary.csv"
     done = cli("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "2", "--db", str(db),
                "--out", str(out), env=env)
-    replays = [subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--config", str(cfg), "--db",
-                                 str(tmp / f"replay{i}.db"), f], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True) for i, f in enumerate(files)]
+    replays = [subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--config", str(cfg),
+                                 "--db", str(tmp / f"replay{i}.db"), f],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for i, f in enumerate(files)]
     replay_errors = [p.communicate(timeout=900)[1] if p.wait(timeout=900) else "" for p in replays]
     return {"done": done, "db": db, "rows": read_csv(out) if out.exists() else [], "files": files,
             "replay_dbs": [tmp / f"replay{i}.db" for i in range(len(files))], "replay_errors": replay_errors}

@@ -125,9 +125,24 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
     return TranscriptionPlugin()
 
 
+def _worker_environ(transcribe: bool) -> dict[str, Any]:
+    """The variables Dask sets in its worker processes, less ``OPENBLAS_NUM_THREADS`` when transcribing.
+
+    Dask pins OpenBLAS to one thread; the BLAS inside Vosk, so pinned and called at once by a
+    call's two recognizer threads (one per leg), gives words that change from run to run. Without
+    the pin a worker's BLAS is set up as ``replay``'s is, from the user's environment."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    if transcribe:
+        environ.pop("OPENBLAS_NUM_THREADS", None)
+    return environ
+
+
 @contextmanager
 def dask_client(opts: BatchOptions) -> Iterator[Any]:
     """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
+    import dask
     from distributed import Client, LocalCluster
 
     if opts.scheduler:
@@ -139,8 +154,9 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             yield client
         return
     n = opts.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:
             yield client
