@@ -242,13 +242,13 @@ def transcript(db: Path, call_id: int) -> list[tuple]:
 @pytest.fixture(scope="module")
 def transcribed(tmp_path_factory) -> dict:
     """Three short calls (Korean speech the model recognises, and 20 s of a stereo fixture call at
-    8 kHz: two legs, decoded at once by two threads) transcribed by a batch on 2 workers, so that
+    8 kHz: two legs, both transcribed, decoded at once by two threads) transcribed by a batch on 2 workers, so that
     one worker transcribes two calls; and each replayed with transcription on its own, as a user
     replays one recording."""
     tmp = tmp_path_factory.mktemp("transcribe")
     env = {**os.environ, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp / "models"))}
     cfg = tmp / "ko.toml"
-    cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    cfg.write_text('[transcription]\nlanguage = "ko"\nagent = true\n', encoding="utf-8")
     stereo = tmp / "stereo.wav"
     x, sr = sf.read(ARCHIVE[0], frames=8000 * 20)
     sf.write(stereo, x, sr)

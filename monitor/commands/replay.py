@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..audio_io import AudioFileError
     from ..pipeline import CallPipeline, run_source
     from ..sinks.terminal import HumanSink, JsonlSink
-    from ..sources import FileSource
+    from ..sources import FileSource, replay_block_s
     from ..store_guard import StoreGuard
     from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     from .run import start_webhook, webhook_token
@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 src = FileSource(path, caller_channel=args.caller_channel,
                                  agent_channel=None if args.agent_channel < 0 else args.agent_channel,
-                                 realtime=args.realtime, block_s=0.5 if args.realtime else 2.0)
+                                 realtime=args.realtime,
+                                 block_s=replay_block_s(realtime=args.realtime, transcribe=bool(transcription)))
             except AudioFileError as err:
                 error(str(err))
                 failed += 1
