@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs
+from monitor.models import packaged_model_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "audio_fixtures" / "calls"
@@ -26,11 +28,12 @@ ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
     ("breathy_normal", "8k"), ("noisy_line", "16k"), ("deteriorating_female", "8k"),
     ("deteriorating_noisy", "8k"), ("real_caller", "8k"), ("deteriorating_holdout", "16k"))]
 """Ten fixture calls (about 32 minutes of audio) with a bad and a missing file: a dozen."""
+SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
 
 
-def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def cli(*args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, env=env)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -227,6 +230,83 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
         done = cli(*args, timeout=120)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# ------------------------------------------------------------------ --transcribe (the Korean Vosk model)
+
+def transcript(db: Path, call_id: int) -> list[tuple]:
+    return db_rows(db, 'SELECT channel, t, start, "end", text, words FROM transcript WHERE call_id = ? '
+                       "ORDER BY id", (call_id,))
+
+
+@pytest.fixture(scope="module")
+def transcribed(tmp_path_factory) -> dict:
+    """Three short calls (Korean speech the model recognises, and 20 s of a stereo fixture call at
+    8 kHz: two legs, both transcribed, decoded at once by two threads) transcribed by a batch on 2 workers, so that
+    one worker transcribes two calls; and each replayed with transcription on its own, as a user
+    replays one recording."""
+    tmp = tmp_path_factory.mktemp("transcribe")
+    env = {**os.environ, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp / "models"))}
+    cfg = tmp / "ko.toml"
+    cfg.write_text('[transcription]\nlanguage = "ko"\nagent = true\n', encoding="utf-8")
+    stereo = tmp / "stereo.wav"
+    x, sr = sf.read(ARCHIVE[0], frames=8000 * 20)
+    sf.write(stereo, x, sr)
+    files = [str(SPEECH / "ko_passage.wav"), str(SPEECH / "ko_distress.wav"), str(stereo)]
+    db, out = tmp / "batch.db", tmp / "summary.csv"
+    done = cli("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "2", "--db", str(db),
+               "--out", str(out), env=env)
+    replays = [subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--config", str(cfg),
+                                 "--db", str(tmp / f"replay{i}.db"), f],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for i, f in enumerate(files)]
+    replay_errors = [p.communicate(timeout=900)[1] if p.wait(timeout=900) else "" for p in replays]
+    return {"done": done, "db": db, "rows": read_csv(out) if out.exists() else [], "files": files,
+            "replay_dbs": [tmp / f"replay{i}.db" for i in range(len(files))], "replay_errors": replay_errors}
+
+
+def test_a_transcribed_batch_stores_each_calls_words_exactly_as_replay_does(transcribed):
+    assert transcribed["done"].returncode == 0, transcribed["done"].stderr
+    assert transcribed["replay_errors"] == ["", "", ""]
+    batch = {r["path"]: int(r["db_call_id"]) for r in transcribed["rows"]}
+    for f, replay_db in zip(transcribed["files"], transcribed["replay_dbs"]):
+        (replayed,), = db_rows(replay_db, "SELECT id FROM calls")
+        ours, theirs = transcript(transcribed["db"], batch[f]), transcript(replay_db, replayed)
+        assert ours == theirs, f  # the same words at the same times, utterance by utterance
+        assert len(ours) >= 1 and all(json.loads(words) for *_, words in ours)
+        assert stored_call(transcribed["db"], batch[f]) == stored_call(replay_db, replayed), f
+        assert stored_call(transcribed["db"], batch[f])["summary"]["transcribed"] is True
+    passage = transcript(transcribed["db"], batch[transcribed["files"][0]])
+    assert len(passage) >= 4  # the recognizer ends utterances at the passage's pauses
+    assert {channel for channel, *_ in transcript(transcribed["db"], batch[transcribed["files"][2]])} \
+        == {"caller", "agent"}
+
+
+def test_a_transcribed_batch_writes_its_per_call_table(transcribed):
+    rows = transcribed["rows"]
+    assert [r["path"] for r in rows] == transcribed["files"]
+    assert [r["status"] for r in rows] == ["scored"] * 3 and all(r["db_call_id"] for r in rows)
+    assert [r["legs"] for r in rows] == ["caller", "caller", "caller+agent"]
+    assert [r["sample_rate"] for r in rows] == ["16000", "16000", "8000"]
+    assert "3 scored, 0 already scored, 0 failed" in transcribed["done"].stderr
+
+
+def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    cfg = tmp_path / "xx.toml"
+    cfg.write_text('[transcription]\nlanguage = "xx"\n')
+    not_a_model = tmp_path / "vosk-model-small-ko-0.22"
+    not_a_model.mkdir()
+    for args, needle in ((["--config", str(cfg)], "no Vosk model for language 'xx'"),
+                         (["--model", str(not_a_model)], str(not_a_model))):
+        db = tmp_path / "e.db"
+        done = cli("batch", "--transcribe", *args, str(ARCHIVE[0]), "--workers", "2", "--db", str(db),
+                   timeout=120, env=env)
+        assert done.returncode == 2, done.stderr
+        assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert not db.exists() or not db_rows(db, "SELECT id FROM calls")  # nothing scored acoustic-only
 
 
 # ------------------------------------------------------------------ inputs (no cluster)
