@@ -6,8 +6,8 @@ is validated on its own, so an error names the file (or "command line") and the 
 
     ConfigError("config.toml: rules.slow_speech.persist_s: must be >= 0, got -3")
 
-All thresholds live here, in one place, with the reasons for their defaults (see
-``/work/shared/notes/acoustic-cues.md`` for the sources).  ``effective_config_toml`` in
+All thresholds live here, in one place, with the reasons for their defaults (the published
+measurements they rest on are cited beside them).  ``effective_config_toml`` in
 :mod:`monitor.config_toml` prints the merged result as commented TOML.
 """
 

@@ -239,7 +239,7 @@ def bench_peers_section(ctx: Context) -> None:
         rows.append(timing_row(f"librosa pyin ({y['audio_s']:.0f} s piece)",
                                Timing(y["audio_s"], y["seconds"], y["cpu_seconds"]), ours))
     ctx.results["peers"] = rows
-    notes.append("targets: >= 20x the parselmouth set, >= 5x openSMILE (issue 2); ratios from CPU time")
+    notes.append("targets: >= 20x the parselmouth set, >= 5x openSMILE; ratios from CPU time")
     print_table(f"peers: the same {audio_s:.0f} s of 16 kHz speech, one thread", TIMING_HEADER, rows, notes)
 
 
@@ -446,7 +446,7 @@ def bench_soak(ctx: Context) -> None:
                  f"errors logged: {len(r['errors'])}"])
 
 
-# ---------------------------------------------------------------- replay (issue 3)
+# ---------------------------------------------------------------- replay
 
 _REPLAY_CHILD = r"""
 import resource, sys, time, json, tempfile, os
@@ -517,7 +517,7 @@ def bench_replay(ctx: Context) -> None:
                  "speech mask only (analyzer VOICE_ONLY)"])
 
 
-# ---------------------------------------------------------------- transcription (issue 4)
+# ---------------------------------------------------------------- transcription
 
 def bench_transcription(ctx: Context) -> None:
     """Vosk alone, the transcriber gated and ungated (tools.bench_transcribe), and the whole
@@ -553,7 +553,7 @@ def bench_transcription(ctx: Context) -> None:
                 ["", "audio s", "cpu s", "RTF (cpu)", "RTF (wall)"], rows)
 
 
-# ---------------------------------------------------------------- live daemon (issue 5)
+# ---------------------------------------------------------------- live daemon
 
 LIVE_FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
 LIVE_CUT_S = 150.0
@@ -789,7 +789,7 @@ def bench_live(ctx: Context) -> None:
                  "the agent's analyzer VOICE_ONLY"])
 
 
-# ---------------------------------------------------------------- start-up (issue 14)
+# ---------------------------------------------------------------- start-up
 
 STARTUP_RUNS = 7
 """Each command is started this many times; the table shows the fastest run (least disturbed)."""
