@@ -89,15 +89,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             data = _stored(cfg, int(target))
         payload = render(data, fmt)
-    except ReportError as err:
-        error(str(err))
-        return 1
-    except StoreError as err:
-        error(str(err))
-        return 2
-    except ImportError as err:
-        error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
-        return 2
+    except (ReportError, StoreError, ImportError) as err:
+        return _failed(err)
     try:
         write_atomic(args.output, payload)
     except OSError as err:
@@ -105,6 +98,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     info(f"report written to {args.output}")
     return 0
+
+
+def _failed(err: Exception) -> int:
+    """One error line for a report that could not be made; the exit status (1: the call or the
+    table, 2: the database or a missing package)."""
+    if isinstance(err, ImportError):
+        error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
+        return 2
+    error(str(err))
+    from ..report import ReportError
+    return 1 if isinstance(err, ReportError) else 2
 
 
 def _stored(cfg, call_id: int):
@@ -136,15 +140,8 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
     from ..report.archive import archive_report
     try:
         n = archive_report(args.batch, args.output, cfg, on_error=error)
-    except ReportError as err:
-        error(str(err))
-        return 1
-    except StoreError as err:
-        error(str(err))
-        return 2
-    except ImportError as err:
-        error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
-        return 2
+    except (ReportError, StoreError, ImportError) as err:
+        return _failed(err)
     except OSError as err:
         error(f"{args.output}: cannot write the report ({err.strerror or err})")
         return 1
