@@ -33,13 +33,12 @@ The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from . import fft as sfft
-from .filters import maximum_filter1d, minimum_filter1d, uniform_filter1d  # scipy.ndimage's, without its import cost
-
-from .runs import close_gaps, drop_short, runs
+from .runs import close_gaps, drop_short, runs, runs_to_mask
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
 """Values of the per-frame ``sound`` column."""
@@ -97,8 +96,94 @@ class SoundClassParams:
                 + self.tail_frames + self.tail_gap_frames)
 
 
-def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
-    return tuple(int(round(f * n_fft / rate)) for f in _BAND_HZ)
+def _edge_padded(x: np.ndarray, size: int) -> np.ndarray:
+    """``x`` (shape (n, ...)) with its first and last rows repeated ``size // 2`` times each side
+    (``scipy.ndimage``'s "nearest" mode for a centred window of odd ``size``)."""
+    h = size // 2
+    e = np.empty((len(x) + 2 * h,) + x.shape[1:], x.dtype)
+    e[h:h + len(x)] = x
+    e[:h] = x[0]
+    e[h + len(x):] = x[-1]
+    return e
+
+
+def window_sum(x: np.ndarray, size: int) -> np.ndarray:
+    """Sum over the centred window of ``size`` (odd) rows of every row, the ends extended.
+
+    Booleans are counted exactly (a running sum of integers); floats are summed in a fixed
+    order within each window (sums of 1, 2, 4, ... rows, combined by the bits of ``size``), so
+    each window's sum does not depend on the rows outside it: streaming equals the whole signal.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,) or (n, d)], bool or float
+    size : int, odd
+
+    Returns
+    -------
+    sums : np.ndarray [shape=x.shape], int64 (bool input) or ``x``'s float dtype
+    """
+    n, size = len(x), size | 1
+    e = _edge_padded(x, size)
+    if x.dtype == bool:
+        c = np.cumsum(e, axis=0, dtype=np.int64)
+        out = c[size - 1:].copy()
+        out[1:] -= c[: n - 1]
+        return out
+    total, offset, width = None, 0, 1  # e[i:i + width] summed, for every i
+    while True:
+        if size & width:
+            part = e[offset: offset + n]
+            total = part.copy() if total is None else total + part
+            offset += width
+        if 2 * width > size:
+            return total
+        e, width = e[:-width] + e[width:], 2 * width
+
+
+def window_max(x: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over the centred window of ``size`` (odd) rows, the ends extended.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,) or (n, d)]
+    size : int, odd
+
+    Returns
+    -------
+    maxima : np.ndarray [shape=x.shape]
+    """
+    m, width = _edge_padded(x, size | 1), 1
+    while 2 * width <= size:  # log2(size) steps: m[i] is the maximum of width rows from i
+        m, width = np.maximum(m[:-width], m[width:]), 2 * width
+    return np.maximum(m[: len(x)], m[size - width: size - width + len(x)])
+
+
+def _dilate(mask: np.ndarray, size: int) -> np.ndarray:
+    """Frames with a True frame within the centred window of ``size`` (shape (n,), bool)."""
+    return window_sum(mask, size) > 0
+
+
+def _erode(mask: np.ndarray, size: int) -> np.ndarray:
+    """Frames whose centred window of ``size`` is all True (shape (n,), bool)."""
+    return window_sum(mask, size) == size
+
+
+@lru_cache(maxsize=4)
+def _band_weights(n_fft: int, rate: int) -> tuple[slice, np.ndarray]:
+    """The 300-3400 Hz bins of an ``n_fft``-point spectrum and, for each, its weight in the
+    band's total power, in its centroid (kHz), and in the 300-1000, 1000-2000 and 2000-3400 Hz
+    shares: one matrix product gives them all. Shapes: weights (bins, 5), float32."""
+    b0, b1, b2, b3 = (int(round(f * n_fft / rate)) for f in _BAND_HZ)
+    k = np.arange(b0, b3)
+    weights = np.column_stack([np.ones(len(k)), k * (rate / n_fft / 1000.0), k < b1, (k >= b1) & (k < b2), k >= b2])
+    return slice(b0, b3), weights.astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    """``np.hanning(n)`` as float32 (shape (n,))."""
+    return np.hanning(n).astype(np.float32)
 
 
 def spectral_shape(frames: np.ndarray) -> np.ndarray:
@@ -116,24 +201,22 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
         2000-3400 Hz in the band's power (dB), and the zero-crossing rate (crossings per
         sample).
     """
-    n = frames.shape[0]
+    n, length = frames.shape
     if n == 0:
         return np.zeros((0, len(SPEC_COLUMNS)), np.float32)
     x = frames - frames.mean(axis=1, keepdims=True)
-    spec = sfft.rfft(x * np.hanning(frames.shape[1]).astype(np.float32), frames.shape[1])
-    b0, b1, b2, b3 = _band_bins(frames.shape[1], SPEC_RATE)
-    power = (spec.real[:, b0:b3] ** 2 + spec.imag[:, b0:b3] ** 2) + 1e-12
-    total = power.sum(axis=1)
-    log_p = np.log(power)
-    flat = 10.0 / np.log(10.0) * (log_p.mean(axis=1) - np.log(total / power.shape[1]))
-    freqs = np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / frames.shape[1] / 1000.0)
-    centroid = power @ freqs / total
-    shares = np.stack([power[:, : b1 - b0].sum(axis=1), power[:, b1 - b0: b2 - b0].sum(axis=1),
-                       power[:, b2 - b0:].sum(axis=1)], axis=1) / total[:, None]
+    band, weights = _band_weights(length, SPEC_RATE)
+    spec = sfft.rfft(x * _hann(length), length)[:, band]
+    power = spec.real ** 2 + spec.imag ** 2 + np.float32(1e-12)
+    sums = power @ weights  # total, centroid numerator, three band powers
+    total = sums[:, 0]
+    out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
+    out[:, 0] = np.float32(10.0 / np.log(10.0)) * (np.log(power).mean(axis=1) - np.log(total / power.shape[1]))
+    out[:, 1] = sums[:, 1] / total
+    out[:, 2:5] = 10.0 * np.log10(sums[:, 2:5] / total[:, None] + np.float32(1e-6))
     signs = np.signbit(x)
-    zcr = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / (frames.shape[1] - 1)
-    out = np.column_stack([flat, centroid, 10.0 * np.log10(shares + 1e-6), zcr])
-    return out.astype(np.float32)
+    out[:, 5] = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / np.float32(length - 1)
+    return out
 
 
 def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
@@ -199,7 +282,7 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     run_of = np.cumsum(np.bincount(starts, minlength=n + 1)[:n]) - 1
     inside = mask & (run_of >= 0)
     idx = np.arange(n)
-    r = np.clip(run_of, 0, max(len(starts) - 1, 0))
+    r = np.maximum(run_of, 0)
     lo = np.maximum(starts[r] if len(starts) else idx, idx - reach)
     hi = np.minimum(ends[r] if len(ends) else idx, idx + reach + 1)
     lo, hi = np.where(inside, lo, idx), np.where(inside, hi, idx)
@@ -225,27 +308,38 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     -------
     features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES`
     """
-    k = params.smooth_frames
-    strength = strength.astype(np.float32)
-    energy = energy_db.astype(np.float32)
-    lag = params.onset_lag_frames
-    rise = np.zeros(len(energy), np.float32)
-    rise[lag:] = energy[lag:] - energy[:-lag] if len(energy) > lag else 0.0
-    shares = spec[:, 2:5].astype(np.float32)
-    step = np.zeros(len(energy), np.float32)
-    step[1:] = np.abs(np.diff(shares, axis=0)).sum(axis=1) if len(energy) > 1 else 0.0
+    k = params.smooth_frames | 1
+    n, lag = len(energy_db), params.onset_lag_frames
+    energy = energy_db.astype(np.float32, copy=False)
     # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
-    cols = np.column_stack([strength, spec, np.clip(energy - floor_db, 0.0, 60.0),
-                            np.clip(level_db - energy, 0.0, 60.0), energy, energy ** 2,
-                            np.where(audible, step, 0.0)]).astype(np.float32)
-    means = uniform_filter1d(cols, k, axis=0, mode="nearest")
-    peaks = maximum_filter1d(np.column_stack([strength, np.clip(rise, 0.0, 40.0)]), k, axis=0, mode="nearest")
-    level_sd = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
+    cols = np.zeros((n, 13), np.float32)
+    cols[:, 0] = strength
+    cols[:, 1:7] = spec
+    cols[:, 7] = np.clip(energy - floor_db, 0.0, 60.0)
+    cols[:, 8] = np.clip(level_db - energy, 0.0, 60.0)
+    cols[:, 9] = energy
+    cols[:, 10] = energy * energy
+    if n > 1:
+        cols[1:, 11] = np.abs(np.diff(spec[:, 2:5], axis=0)).sum(axis=1) * audible[1:]
+    means = window_sum(cols, k) / k
+    tops = np.zeros((n, 2), np.float32)  # strength and the level's rise over onset_lag_frames
+    tops[:, 0] = strength
+    if n > lag:
+        tops[lag:, 1] = np.clip(energy[lag:] - energy[:-lag], 0.0, 40.0)
+    peaks = window_max(tops, k)
+    out = np.empty((n, len(FEATURES)), np.float32)
+    out[:, 0] = means[:, 0]
+    out[:, 1] = peaks[:, 0]
+    out[:, 2:9] = means[:, 1:8]
+    out[:, 9] = peaks[:, 1]
+    out[:, 10] = means[:, 8]
+    out[:, 11] = np.sqrt(np.maximum(means[:, 10].astype(np.float32) - means[:, 9].astype(np.float32) ** 2, 0.0))
+    out[:, 12] = means[:, 11]
     ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
                              params.event_reach_frames)
-    extent = length / (2 * params.event_reach_frames + 1)
-    return np.column_stack([means[:, 0], peaks[:, 0], means[:, 1:7], means[:, 7], peaks[:, 1], means[:, 8],
-                            level_sd, means[:, 11], ev, extent]).astype(np.float32)
+    out[:, 13:15] = ev
+    out[:, 15] = length / (2 * params.event_reach_frames + 1)
+    return out
 
 
 def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidden_w: np.ndarray,
@@ -297,40 +391,43 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if n == 0:
         return np.zeros(0, np.uint8)
     heard = audible | active
-    smooth = uniform_filter1d(scores, params.score_frames, axis=0, mode="nearest")
-    smooth[:, 2] -= params.cough_margin
-    best = np.argmax(smooth, axis=1)
-    reach = params.voicing_reach_frames
-    periodic_near = maximum_filter1d(strength, reach, mode="nearest") >= params.min_speech_strength
-    voiced = uniform_filter1d((strength >= params.voiced_strength).astype(np.float32), params.voiced_frames,
-                              mode="nearest") >= params.voiced_share
-    other = ((best > 0) | ~periodic_near) & heard & ~voiced
+    k = params.score_frames | 1
+    smooth = window_sum(scores, k) / k
+    speech_score, breath_score, cough_score = smooth[:, 0], smooth[:, 1], smooth[:, 2] - params.cough_margin
+    near = np.column_stack([strength >= params.min_speech_strength, strength >= params.voiced_strength])
+    if params.voicing_reach_frames | 1 == params.voiced_frames | 1:  # one pass for both counts
+        count = window_sum(near, params.voiced_frames | 1)
+        periodic_near, voiced_count = count[:, 0] > 0, count[:, 1]
+    else:
+        periodic_near = _dilate(near[:, 0], params.voicing_reach_frames | 1)
+        voiced_count = window_sum(near[:, 1], params.voiced_frames | 1)
+    voiced = voiced_count >= params.voiced_share * (params.voiced_frames | 1)
+    other = ((np.maximum(breath_score, cough_score) > speech_score) | ~periodic_near) & heard & ~voiced
+    if not other.any():
+        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
     # opening: a non-speech decision must hold for min_event_frames
     m = params.min_event_frames | 1
-    other = maximum_filter1d(minimum_filter1d(other, m, mode="nearest"), m, mode="nearest")
+    other = _dilate(_erode(other, m), m)
     # closing: a speech island inside a breath or cough must hold for min_island_frames
     m = params.min_island_frames | 1
-    other = minimum_filter1d(maximum_filter1d(other, m, mode="nearest"), m, mode="nearest") & heard
+    other = _erode(_dilate(other, m), m) & heard
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
-    tail = _tails(other, active & ~other, params.tail_frames, params.tail_gap_frames) if params.tail_frames else 0
-    kind = np.where(smooth[:, 2] > smooth[:, 1], COUGH, BREATH).astype(np.uint8)
-    sound = np.where(other, kind, np.where(active, SPEECH, SILENCE)).astype(np.uint8)
-    return np.where(tail, SILENCE, sound).astype(np.uint8)
+    sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
+    sound[other] = np.where(cough_score[other] > breath_score[other], COUGH, BREATH)
+    if params.tail_frames:
+        sound[_tails(other, active & ~other, params.tail_frames, params.tail_gap_frames)] = SILENCE
+    return sound
 
 
 def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray:
     """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
     ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath."""
-    n = len(other)
     s, e = runs(other)
     csum = np.concatenate([[0], np.cumsum(speech)])
     near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
     keep = (e - s < max_frames) & near
-    mask = np.zeros(n + 1, np.int32)
-    np.add.at(mask, s[keep], 1)
-    np.add.at(mask, e[keep], -1)
-    return np.cumsum(mask[:n]) > 0
+    return runs_to_mask(s[keep], e[keep], len(other))
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
