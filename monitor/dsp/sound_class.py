@@ -75,7 +75,11 @@ class SoundClassParams:
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
     tail_frames: int = 25             # non-speech shorter than this that starts within
-    tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
+    tail_gap_frames: int = 13         # this many frames after speech is the speech's tail: silence
+    kind_reach_frames: int = 30       # an event's kind (breath or cough) is its mean over this reach
+    min_breath_frames: int = 20       # a breath lasts at least 200 ms (shorter: silence)
+    head_frames: int = 25             # non-speech shorter than this that ends within
+    head_gap_frames: int = 4          # this many frames before speech is the phrase's onset: silence
     max_flanked_frames: int = 0       # non-speech shorter than this that touches (no silence between)
     flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
                                       # ends); 0 = off (on, it costs more on real breathing than it
@@ -93,7 +97,8 @@ class SoundClassParams:
         return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
-                + self.tail_frames + self.tail_gap_frames)
+                + max(self.tail_frames + self.tail_gap_frames, self.head_frames + self.head_gap_frames,
+                      self.kind_reach_frames, self.min_breath_frames))
 
 
 def _edge_padded(x: np.ndarray, size: int) -> np.ndarray:
@@ -413,10 +418,23 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     other = _erode(_dilate(other, m), m) & heard
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
+    # one kind per event: the mean score difference over the event (within kind_reach_frames)
+    lean, _ = event_means(other, (cough_score - breath_score)[:, None], params.kind_reach_frames)
+    cough = lean[:, 0] > 0
     sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
-    sound[other] = np.where(cough_score[other] > breath_score[other], COUGH, BREATH)
+    sound[other] = np.where(cough[other], COUGH, BREATH)
+    # silence: a phrase's decay, a phrase's onset, and breath-like sounds too brief for a breath
+    speech = active & ~other
+    quiet = np.zeros(n, bool)
     if params.tail_frames:
-        sound[_tails(other, active & ~other, params.tail_frames, params.tail_gap_frames)] = SILENCE
+        quiet |= _tails(other, speech, params.tail_frames, params.tail_gap_frames)
+    if params.head_frames:
+        quiet |= _tails(other[::-1], speech[::-1], params.head_frames, params.head_gap_frames)[::-1]
+    if params.min_breath_frames > params.min_event_frames:
+        s, e = runs(other)
+        short = e - s < params.min_breath_frames
+        quiet |= runs_to_mask(s[short], e[short], n) & ~cough
+    sound[quiet] = SILENCE
     return sound
 
 
