@@ -284,14 +284,14 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     """
     n = len(mask)
     starts, ends = runs(mask)
-    run_of = np.cumsum(np.bincount(starts, minlength=n + 1)[:n]) - 1
-    inside = mask & (run_of >= 0)
+    if len(starts) == 0:
+        return np.zeros(values.shape, np.float32), np.zeros(n, np.int64)
+    run = np.maximum(np.cumsum(np.bincount(starts, minlength=n)[:n]) - 1, 0)  # each frame's run (or the first)
     idx = np.arange(n)
-    r = np.maximum(run_of, 0)
-    lo = np.maximum(starts[r] if len(starts) else idx, idx - reach)
-    hi = np.minimum(ends[r] if len(ends) else idx, idx + reach + 1)
-    lo, hi = np.where(inside, lo, idx), np.where(inside, hi, idx)
-    csum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64)])
+    lo = np.where(mask, np.maximum(starts[run], idx - reach), idx)
+    hi = np.where(mask, np.minimum(ends[run], idx + reach + 1), idx)
+    csum = np.zeros((n + 1, values.shape[1]))
+    np.cumsum(values, axis=0, dtype=np.float64, out=csum[1:])
     length = hi - lo
     means = (csum[hi] - csum[lo]) / np.maximum(length, 1)[:, None]
     return means.astype(np.float32), length
@@ -316,32 +316,33 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     k = params.smooth_frames | 1
     n, lag = len(energy_db), params.onset_lag_frames
     energy = energy_db.astype(np.float32, copy=False)
-    # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
-    cols = np.zeros((n, 13), np.float32)
+    # every windowed mean in one pass: strength, spectrum, above floor, under peak, flux, level, level²
+    cols = np.empty((n, 13), np.float32)
     cols[:, 0] = strength
     cols[:, 1:7] = spec
-    cols[:, 7] = np.clip(energy - floor_db, 0.0, 60.0)
-    cols[:, 8] = np.clip(level_db - energy, 0.0, 60.0)
-    cols[:, 9] = energy
-    cols[:, 10] = energy * energy
-    if n > 1:
-        cols[1:, 11] = np.abs(np.diff(spec[:, 2:5], axis=0)).sum(axis=1) * audible[1:]
-    means = window_sum(cols, k) / k
-    tops = np.zeros((n, 2), np.float32)  # strength and the level's rise over onset_lag_frames
-    tops[:, 0] = strength
-    if n > lag:
-        tops[lag:, 1] = np.clip(energy[lag:] - energy[:-lag], 0.0, 40.0)
-    peaks = window_max(tops, k)
+    np.subtract(energy, floor_db, out=cols[:, 7])
+    np.subtract(level_db, energy, out=cols[:, 8])
+    np.clip(cols[:, 7:9], 0.0, 60.0, out=cols[:, 7:9])
+    cols[0, 9] = 0.0
+    np.multiply(np.abs(np.diff(spec[:, 2:5], axis=0)).sum(axis=1), audible[1:], out=cols[1:, 9])
+    cols[:, 10] = energy
+    np.square(energy, out=cols[:, 11])
+    cols[:, 12] = 0.0
+    if n > lag:  # the level's rise over onset_lag_frames (its window maximum, not mean, is used)
+        np.subtract(energy[lag:], energy[:-lag], out=cols[lag:, 12])
+        np.clip(cols[:, 12], 0.0, 40.0, out=cols[:, 12])
+    means = window_sum(cols[:, :12], k) / np.float32(k)
+    peaks = window_max(cols[:, ::12], k)  # strength and rise
+    ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
+                             params.event_reach_frames)
     out = np.empty((n, len(FEATURES)), np.float32)
     out[:, 0] = means[:, 0]
     out[:, 1] = peaks[:, 0]
     out[:, 2:9] = means[:, 1:8]
     out[:, 9] = peaks[:, 1]
     out[:, 10] = means[:, 8]
-    out[:, 11] = np.sqrt(np.maximum(means[:, 10].astype(np.float32) - means[:, 9].astype(np.float32) ** 2, 0.0))
-    out[:, 12] = means[:, 11]
-    ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
-                             params.event_reach_frames)
+    out[:, 11] = np.sqrt(np.maximum(means[:, 11] - means[:, 10] ** 2, 0.0))
+    out[:, 12] = means[:, 9]
     out[:, 13:15] = ev
     out[:, 15] = length / (2 * params.event_reach_frames + 1)
     return out
@@ -416,6 +417,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     # closing: a speech island inside a breath or cough must hold for min_island_frames
     m = params.min_island_frames | 1
     other = _erode(_dilate(other, m), m) & heard
+    if not other.any():
+        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # one kind per event: the mean score difference over the event (within kind_reach_frames)
