@@ -4,23 +4,25 @@ Four stages, all vectorised over frames:
 
 1. :func:`spectral_shape` (raw, per frame): the shape of the short-time spectrum of the
    8 kHz signal between 300 and 3400 Hz (the telephone band, so that 16 kHz and 8 kHz audio
-   give the same features): spectral flatness, centroid, the shares of three bands, and the
-   zero-crossing rate;
+   give the same features): spectral flatness, centroid and the shares of three bands, on
+   every :data:`SPEC_EVERY`-th frame (held for the frames between);
 2. :func:`audible_events`: every sound that stands out of the noise floor, down to
    ``below_peak_db`` under the recent peak level (quieter than the voice activity needs:
    a breath between phrases is 10-25 dB under the speech), in runs ("events");
 3. :func:`class_features` (contextual): those columns, the periodicity (the pitch tracker's
    correlation strength), the level above the floor and under the peak, the envelope's
-   modulation, the spectral flux and the sharpest onset, averaged over a short window around
-   each frame; and the same frame's *event* seen over a bounded window that stops at the
-   event's ends (``event_reach_frames`` each side): its share of voiced frames, its mean
-   periodicity and its length within that reach;
+   modulation and the sharpest onset, averaged over a short window around each frame; and
+   the same frame's *event* seen over a bounded window that stops at the event's ends
+   (``event_reach_frames`` each side): its share of voiced frames, its mean periodicity and
+   its length within that reach;
 4. :func:`sound_classes`: a small network scores speech / breath / cough for each frame
    (:func:`class_scores`), the scores are averaged over a short window, and every audible
    frame takes the best class; a non-speech decision must hold for ``min_event_frames``
-   (a morphological opening), so that a consonant between vowels stays speech. Speech is
-   only ever found where the voice activity is (so speech time never grows); breaths and
-   coughs anywhere audible.
+   (a morphological opening), so that a consonant between vowels stays speech. Each event
+   takes one kind (breath or cough) from its mean scores; breath-like sounds shorter than
+   ``min_breath_frames``, and short sounds just after or before a phrase (its decay, its
+   onset) are silence. Speech is only ever found where the voice activity is (so speech
+   time never grows); breaths and coughs anywhere audible.
 
 Every window is centred and bounded (:attr:`SoundClassParams.context_frames` each side in
 all), so the classes of a frame depend only on the frames within that reach: the streaming
@@ -38,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import fft as sfft
-from .runs import close_gaps, drop_short, runs, runs_to_mask
+from .runs import runs, runs_to_mask
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
 """Values of the per-frame ``sound`` column."""
@@ -46,11 +48,11 @@ CLASS_NAMES = ("silence", "speech", "breath", "cough")
 
 SPEC_RATE = 8000
 SPEC_LENGTH = 256       # 32 ms at 8 kHz
-SPEC_EVERY = 2          # the spectral shape of every 2nd frame (by absolute index), held for the next
-SPEC_COLUMNS = ("flatness_db", "centroid_khz", "low_share_db", "mid_share_db", "high_share_db", "zcr")
+SPEC_EVERY = 4          # the spectral shape of every 4th frame (by absolute index), held for the next 3
+SPEC_COLUMNS = ("flatness_db", "centroid_khz", "low_share_db", "mid_share_db", "high_share_db")
 FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low_share_db", "mid_share_db",
-            "high_share_db", "zcr", "above_floor_db", "onset_db", "below_peak_db", "level_sd_db", "flux_db",
-            "event_voiced", "event_strength", "event_extent")
+            "high_share_db", "above_floor_db", "onset_db", "below_peak_db", "level_sd_db", "event_voiced",
+            "event_strength", "event_extent")
 """Columns of :func:`class_features`, in order (the model's input)."""
 
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
@@ -73,7 +75,7 @@ class SoundClassParams:
     audible_min_frames: int = 8    # audible events shorter than 80 ms are dropped
     min_speech_strength: float = 0.3  # speech has periodicity this strong ...
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
-    cough_margin: float = 1.0         # a cough's score must beat the others by this much
+    cough_margin: float = 0.5         # a cough's score must beat the others by this much
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 13         # this many frames after speech is the speech's tail: silence
     kind_reach_frames: int = 30       # an event's kind (breath or cough) is its mean over this reach
@@ -200,27 +202,24 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    shape : np.ndarray [shape=(n, 6)], float32
+    shape : np.ndarray [shape=(n, 5)], float32
         Columns :data:`SPEC_COLUMNS`: flatness (dB, <= 0: geometric over arithmetic mean of
-        the power spectrum), centroid (kHz), the shares of 300-1000, 1000-2000 and
-        2000-3400 Hz in the band's power (dB), and the zero-crossing rate (crossings per
-        sample).
+        the power spectrum), centroid (kHz), and the shares of 300-1000, 1000-2000 and
+        2000-3400 Hz in the band's power (dB).
     """
     n, length = frames.shape
     if n == 0:
         return np.zeros((0, len(SPEC_COLUMNS)), np.float32)
-    x = frames - frames.mean(axis=1, keepdims=True)
     band, weights = _band_weights(length, SPEC_RATE)
-    spec = sfft.rfft(x * _hann(length), length)[:, band]
+    spec = sfft.rfft(frames * _hann(length), length)[:, band]  # a DC offset stays below the band
     power = spec.real ** 2 + spec.imag ** 2 + np.float32(1e-12)
     sums = power @ weights  # total, centroid numerator, three band powers
-    total = sums[:, 0]
+    total = sums[:, :1]
     out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
-    out[:, 0] = np.float32(10.0 / np.log(10.0)) * (np.log(power).mean(axis=1) - np.log(total / power.shape[1]))
-    out[:, 1] = sums[:, 1] / total
-    out[:, 2:5] = 10.0 * np.log10(sums[:, 2:5] / total[:, None] + np.float32(1e-6))
-    signs = np.signbit(x)
-    out[:, 5] = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / np.float32(length - 1)
+    mean_log = np.log(power).mean(axis=1)
+    out[:, 0] = np.float32(10.0 / np.log(10.0)) * (mean_log - np.log(total[:, 0] / power.shape[1]))
+    out[:, 1:] = sums[:, 1:] / total
+    out[:, 2:] = 10.0 * np.log10(out[:, 2:] + np.float32(1e-6))
     return out
 
 
@@ -231,12 +230,12 @@ def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
 
     Parameters
     ----------
-    spec : np.ndarray [shape=(n, 6)]  rows of frames ``first .. first + n``
+    spec : np.ndarray [shape=(n, 5)]  rows of frames ``first .. first + n``
     first : int  absolute index of the first row
 
     Returns
     -------
-    spec : np.ndarray [shape=(n, 6)]
+    spec : np.ndarray [shape=(n, 5)]
     """
     n = len(spec)
     if n == 0:
@@ -264,7 +263,14 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     """
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
-    return drop_short(close_gaps(raw, params.audible_gap_frames), params.audible_min_frames)
+    # runs of sound; gaps shorter than audible_gap_frames bridged, then runs under audible_min_frames dropped
+    edges = np.diff(raw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    kept = starts[1:] - ends[:-1] >= params.audible_gap_frames  # gaps left open
+    starts = np.concatenate([starts[:1], starts[1:][kept]])
+    ends = np.concatenate([ends[:-1][kept], ends[-1:]])
+    long = ends - starts >= params.audible_min_frames
+    return runs_to_mask(starts[long], ends[long], len(raw))
 
 
 def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -303,7 +309,7 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
 
     Parameters
     ----------
-    spec : np.ndarray [shape=(n, 6)]  :func:`spectral_shape` (rows of inaudible frames are 0)
+    spec : np.ndarray [shape=(n, 5)]  :func:`spectral_shape` (rows of inaudible frames are 0)
     strength : np.ndarray [shape=(n,)]  correlation strength of the pitch tracker (0 = none)
     energy_db, floor_db, level_db : np.ndarray [shape=(n,)]  level, noise floor and recent peak
         level (dBFS)
@@ -311,40 +317,37 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES`
+    features : np.ndarray [shape=(n, 14)], float32, columns :data:`FEATURES`
     """
     k = params.smooth_frames | 1
     n, lag = len(energy_db), params.onset_lag_frames
     energy = energy_db.astype(np.float32, copy=False)
-    # every windowed mean in one pass: strength, spectrum, above floor, under peak, flux, level, level²
-    cols = np.empty((n, 13), np.float32)
+    # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level²
+    cols = np.empty((n, 12), np.float32)
     cols[:, 0] = strength
-    cols[:, 1:7] = spec
-    np.subtract(energy, floor_db, out=cols[:, 7])
-    np.subtract(level_db, energy, out=cols[:, 8])
-    np.clip(cols[:, 7:9], 0.0, 60.0, out=cols[:, 7:9])
-    cols[0, 9] = 0.0
-    np.multiply(np.abs(np.diff(spec[:, 2:5], axis=0)).sum(axis=1), audible[1:], out=cols[1:, 9])
-    cols[:, 10] = energy
-    np.square(energy, out=cols[:, 11])
-    cols[:, 12] = 0.0
+    cols[:, 1:6] = spec
+    np.subtract(energy, floor_db, out=cols[:, 6])
+    np.subtract(level_db, energy, out=cols[:, 7])
+    np.clip(cols[:, 6:8], 0.0, 60.0, out=cols[:, 6:8])
+    cols[:, 8] = energy
+    np.square(energy, out=cols[:, 9])
+    cols[:, 11] = 0.0
     if n > lag:  # the level's rise over onset_lag_frames (its window maximum, not mean, is used)
-        np.subtract(energy[lag:], energy[:-lag], out=cols[lag:, 12])
-        np.clip(cols[:, 12], 0.0, 40.0, out=cols[:, 12])
-    means = window_sum(cols[:, :12], k) / np.float32(k)
-    peaks = window_max(cols[:, ::12], k)  # strength and rise
-    ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
-                             params.event_reach_frames)
+        np.subtract(energy[lag:], energy[:-lag], out=cols[lag:, 11])
+        np.clip(cols[:, 11], 0.0, 40.0, out=cols[:, 11])
+    means = window_sum(cols[:, :10], k) / np.float32(k)
+    peaks = window_max(cols[:, ::11], k)  # strength and rise
+    cols[:, 10] = strength >= params.voiced_strength
+    ev, length = event_means(audible, cols[:, 10::-10], params.event_reach_frames)  # voiced, strength
     out = np.empty((n, len(FEATURES)), np.float32)
     out[:, 0] = means[:, 0]
     out[:, 1] = peaks[:, 0]
-    out[:, 2:9] = means[:, 1:8]
-    out[:, 9] = peaks[:, 1]
-    out[:, 10] = means[:, 8]
-    out[:, 11] = np.sqrt(np.maximum(means[:, 11] - means[:, 10] ** 2, 0.0))
-    out[:, 12] = means[:, 9]
-    out[:, 13:15] = ev
-    out[:, 15] = length / (2 * params.event_reach_frames + 1)
+    out[:, 2:8] = means[:, 1:7]
+    out[:, 8] = peaks[:, 1]
+    out[:, 9] = means[:, 7]
+    out[:, 10] = np.sqrt(np.maximum(means[:, 9] - means[:, 8] ** 2, 0.0))
+    out[:, 11:13] = ev
+    out[:, 13] = length / (2 * params.event_reach_frames + 1)
     return out
 
 
