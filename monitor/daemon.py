@@ -29,9 +29,9 @@ from typing import Any, Callable
 from .config import Config, ConfigError
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
-from .sources import Chunk
-from .segmenter import PREROLL_S, Segmenter
-from .store import Store
+from .capture.sources import Chunk
+from .capture.segmenter import PREROLL_S, Segmenter
+from .delivery.store import Store
 
 
 

@@ -3,7 +3,7 @@
 source chunks -> StreamingAnalyzer per leg -> CueTracker -> BaselineBuilder
 -> AlertEngine -> events. Alerts are committed to the store before they are
 returned, so no sink ever sees an alert that is not stored. Replay and the
-live daemon both drive :class:`CallPipeline` with :class:`~monitor.sources.Chunk`.
+live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sources.Chunk`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .analyzer import StreamingAnalyzer
-from .baseline import BaselineBuilder
-from .cues import CueTracker
+from .analysis.analyzer import StreamingAnalyzer
+from .analysis.baseline import BaselineBuilder
+from .analysis.cue_windows import CueTracker
 from .config import Config
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
-from .phrases import PhraseSpotter
-from .rules import AlertEngine
-from .sources import Chunk
-from .store import Store
+from .transcription.phrases import PhraseSpotter
+from .alerts.rules import AlertEngine
+from .capture.sources import Chunk
+from .delivery.store import Store
 
 Sink = Callable[[Event], None]
 

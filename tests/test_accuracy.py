@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.analyzer import StreamingAnalyzer
-from monitor.audio_io import AnalysisStream
-from monitor.frames import Frames
-from monitor.measures import SpanMeasures, span_measures
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import SpanMeasures, span_measures
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "audio_fixtures" / "real"

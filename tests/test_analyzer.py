@@ -16,13 +16,13 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from monitor.analyzer import StreamingAnalyzer, analyze_signal
-from monitor.audio_io import AnalysisStream
-from monitor.dsp.energy import frame_energy_db
-from monitor.dsp.framing import frame_signal, n_frames
-from monitor.dsp.runs import runs
-from monitor.frames import Frames
-from monitor.measures import response_latencies, span_measures
+from monitor.analysis.analyzer import StreamingAnalyzer, analyze_signal
+from monitor.capture.audio_files import AnalysisStream
+from monitor.analysis.dsp.energy import frame_energy_db
+from monitor.analysis.dsp.framing import frame_signal, n_frames
+from monitor.analysis.dsp.runs import runs
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import response_latencies, span_measures
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "audio_fixtures" / "real"

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pulse import pulse  # noqa: E402,F401
 
 from monitor.config import load_config  # noqa: E402
-from monitor.segmenter import Segmenter  # noqa: E402
+from monitor.capture.segmenter import Segmenter  # noqa: E402
 from monitor.pipeline import CallPipeline, run_source  # noqa: E402
-from monitor.sources import Chunk, FileSource  # noqa: E402
+from monitor.capture.sources import Chunk, FileSource  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
@@ -164,7 +164,7 @@ def test_a_call_whose_audio_fails_ends_its_raised_alerts_as_call_ended(tmp_path)
     """The capture dies mid-call with alerts raised: the sinks and the store hear that the call
     ended with them still raised, never silence (which would leave them looking active) and never
     a 'recovered' all-clear."""
-    from monitor.store import Store
+    from monitor.delivery.store import Store
     cfg = load_config(None, user_config=False)
     src = FileSource(FIXTURE)
     heard: list = []
@@ -348,7 +348,7 @@ class RecordedLine:
     """A recorded two-leg call as the daemon's input, paced as fast as the daemon reads it."""
 
     def __init__(self, path: Path) -> None:
-        from monitor.sources import FileSource
+        from monitor.capture.sources import FileSource
         self._file = FileSource(path)
         self.rate, self.legs = self._file.rate, self._file.legs
 
@@ -365,7 +365,7 @@ def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path):
     import soundfile as sf
     from monitor.config import load_config
     from monitor.daemon import Daemon as InProcess
-    from monitor.store import Store
+    from monitor.delivery.store import Store
 
     x, sr = sf.read(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav", frames=8000 * 30, dtype="float32")
     gap = np.zeros((8000 * 12, 2), np.float32)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.events import AlertEvent
-from monitor.sinks.notify import NotifySink
+from monitor.delivery.sinks.notify import NotifySink
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send")
@@ -42,7 +42,7 @@ def test_critical_alert_reaches_dunst(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
         from monitor.events import AlertEvent
-        from monitor.sinks.notify import NotifySink
+        from monitor.delivery.sinks.notify import NotifySink
         s = NotifySink(log=lambda l, m: print("LOG", l, m, file=sys.stderr))
         ok1 = s.send(AlertEvent(t=74.0, kind="possible_emergency", severity="critical",
                                 message="Several cues agree", actions=("Get the caller's exact location",)))

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from monitor.analyzer import analyze_signal
-from monitor.models import packaged_model_dirs
+from monitor.analysis.analyzer import analyze_signal
+from monitor.transcription.vosk_models import packaged_model_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "audio_fixtures" / "calls"

@@ -29,7 +29,7 @@ from monitor.events import Word, WordsEvent  # noqa: E402
 from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,  # noqa: E402
                             render)
 from monitor.report.figure import fmt_time  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.delivery.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "audio_fixtures" / "calls"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
-from monitor.dsp.runs import runs
-from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, sound_classes,
+from monitor.analysis.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analysis.dsp.runs import runs
+from monitor.analysis.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, sound_classes,
                                      spectral_shape)
-from monitor.frames import Frames
-from monitor.measures import span_measures
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import span_measures
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)

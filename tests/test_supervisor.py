@@ -242,7 +242,7 @@ def test_listen_addresses():
 
 
 def test_console_refuses_a_daemon_database(tmp_path):
-    from monitor.store import Store
+    from monitor.delivery.store import Store
     Store.open(tmp_path / "events.db").close()
     with pytest.raises(ConsoleStoreError, match="not a callmonitor console database"):
         ConsoleStore.open(tmp_path / "events.db")

@@ -10,8 +10,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_daemon import Hook  # noqa: E402
 
 from monitor.events import AlertEvent  # noqa: E402
-from monitor.sinks.webhook import WebhookSink  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.delivery.sinks.webhook import WebhookSink  # noqa: E402
+from monitor.delivery.store import Store  # noqa: E402
 
 
 def _alert(store):

@@ -151,7 +151,7 @@ TIMING_HEADER = ["", "audio s", "wall s", "x-real-time", "cpu s", "x-RT (cpu)", 
 
 def stream_frames(x: np.ndarray, rate: int, chunk_s: float, cfg=None) -> int:
     """Feed ``x`` in ``chunk_s`` chunks; return the number of frames produced."""
-    from monitor.analyzer import StreamingAnalyzer
+    from monitor.analysis.analyzer import StreamingAnalyzer
     an = StreamingAnalyzer(rate, cfg)
     step = max(1, int(round(chunk_s * rate)))
     n = 0
@@ -161,7 +161,7 @@ def stream_frames(x: np.ndarray, rate: int, chunk_s: float, cfg=None) -> int:
 
 
 def bench_analyzer(ctx: Context) -> None:
-    from monitor.analyzer import analyze_signal
+    from monitor.analysis.analyzer import analyze_signal
     rows = []
     for rate in (16000, 8000):
         x = ctx.speech(rate)
@@ -192,7 +192,7 @@ def bench_analyzer(ctx: Context) -> None:
 def _without_sound_class(ctx: Context) -> list[list]:
     """The analyzer with the sound class on (as ``analyze`` runs it) and off (the default
     config), and the class's share of the time with it on."""
-    from monitor.analyzer import WITH_SOUND_CLASS, AnalyzerConfig
+    from monitor.analysis.analyzer import WITH_SOUND_CLASS, AnalyzerConfig
     x = ctx.speech(16000)
     on = timed(lambda: stream_frames(x, 16000, 1.0, WITH_SOUND_CLASS), len(x) / 16000, REPEAT)
     off = timed(lambda: stream_frames(x, 16000, 1.0, AnalyzerConfig()), len(x) / 16000, REPEAT)
@@ -240,8 +240,8 @@ def bench_peers_section(ctx: Context) -> None:
 
 _MEMORY_CHILD = r"""
 import resource, sys, time, json
-from monitor.analyzer import StreamingAnalyzer
-from monitor.audio_io import AnalysisStream
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream
 path = sys.argv[1]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 stream = AnalysisStream(path, block_s=1.0)
@@ -305,8 +305,8 @@ _REPLAY_CHILD = r"""
 import resource, sys, time, json, tempfile, os
 from monitor.config import load_config
 from monitor.pipeline import CallPipeline, run_source
-from monitor.sources import FileSource
-from monitor.store import Store
+from monitor.capture.sources import FileSource
+from monitor.delivery.store import Store
 path = sys.argv[1]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cfg = load_config(user_config=False)
@@ -375,7 +375,7 @@ def bench_transcription(ctx: Context) -> None:
     subprocess.run([sys.executable, "-m", "tools.bench_transcribe", "--minutes", f"{minutes:g}"], env=env,
                    cwd=ROOT, check=False)
     import soundfile as sf
-    from monitor.models import packaged_model_dirs
+    from monitor.transcription.vosk_models import packaged_model_dirs
     with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
         x, rate = sf.read(str(ROOT / "audio_fixtures" / "generated" / "speech" / "ko_passage.wav"), dtype="int16")
         reps = int(np.ceil(minutes * 60 * rate / len(x)))
@@ -481,7 +481,7 @@ def bench_live(ctx: Context) -> None:
 
     import soundfile as sf
 
-    from monitor.models import ModelError, packaged_model_dirs
+    from monitor.transcription.vosk_models import ModelError, packaged_model_dirs
 
     pulse_mod = _pulse_helpers()
     if not pulse_mod.have_pulse():

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 from ..config import Config
-from ..config_toml import effective_config_toml
+from ..config.toml import effective_config_toml
 from .inputs import CallJob
 from .ledger import BatchStore
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
@@ -85,7 +85,7 @@ def _transcription_plugin(config_toml: str, model: str | None) -> Any:
     from distributed import WorkerPlugin
 
     from ..config import config_from_toml
-    from ..transcription_setup import TranscriptionSetup
+    from ..transcription.setup import TranscriptionSetup
 
     class TranscriptionPlugin(WorkerPlugin):
         """Loads the Vosk model once per worker process, for every call it scores."""

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..audio_io import AudioFileError, probe
+from ..capture.audio_files import AudioFileError, probe
 from ..config import Config, config_from_toml
 from ..events import Event
 from ..pipeline import CallPipeline, run_source
-from ..sources import FileSource
+from ..capture.sources import FileSource
 from .inputs import CallJob
 from .table import call_row
 

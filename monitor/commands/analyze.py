@@ -35,10 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
     """Summary record of one file and whether it was truncated. Raises AudioFileError."""
-    from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
-    from ..audio_io import AnalysisStream
-    from ..frames import Frames
-    from ..measures import span_measures
+    from ..analysis.analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
+    from ..capture.audio_files import AnalysisStream
+    from ..analysis.frame_features import Frames
+    from ..analysis.span_measures import span_measures
     stream = AnalysisStream(path, [channel] if channel is not None else None)
     analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
     frames = Frames.concat(list(analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate)))))
@@ -88,7 +88,7 @@ def _human(rec: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio_io import AudioFileError
+    from ..capture.audio_files import AudioFileError
     failed = 0
     for path in args.files:
         try:

@@ -11,10 +11,10 @@ from ..console import info
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
-    from ..store import Store
-    from ..transcription_setup import TranscriptionSetup
+    from ..delivery.store import Store
+    from ..transcription.setup import TranscriptionSetup
 
-_LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.models", "StoreError": "monitor.store"}
+_LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models", "StoreError": "monitor.delivery.store"}
 
 
 def __getattr__(name: str):
@@ -52,7 +52,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     model folder that is not a model."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
         return None
-    from ..transcription_setup import TranscriptionSetup
+    from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
         info(TranscriptionSetup.missing_message(cfg))
@@ -71,7 +71,7 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
 
 
 def open_store(cfg: Config) -> Store:
-    from ..store import Store
+    from ..delivery.store import Store
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 

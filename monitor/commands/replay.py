@@ -53,10 +53,10 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio_io import AudioFileError
+    from ..capture.audio_files import AudioFileError
     from ..pipeline import CallPipeline, run_source
-    from ..sinks.terminal import HumanSink, JsonlSink
-    from ..sources import FileSource
+    from ..delivery.sinks.terminal import HumanSink, JsonlSink
+    from ..capture.sources import FileSource
     from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     from .run import start_webhook, webhook_token
     overrides = {}

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _stored(cfg, call_id: int):
     from ..report import ReportError, from_store
-    from ..store import Store
+    from ..delivery.store import Store
 
     db = os.path.expanduser(cfg.storage.db)
     if not os.path.isfile(db):

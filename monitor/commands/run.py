@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return 2
-    from ..devices import DeviceError
-    from ..live import LiveSource
+    from ..capture.devices import DeviceError
+    from ..capture.live import LiveSource
     legs = {"caller": cfg.daemon.caller}
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     from ..daemon import Daemon
-    from ..status import StatusServer, socket_path
-    from ..sinks.terminal import HumanSink, JsonlSink
+    from ..delivery.status_socket import StatusServer, socket_path
+    from ..delivery.sinks.terminal import HumanSink, JsonlSink
     sinks = {}
     if args.jsonl:
         sinks["terminal"] = JsonlSink()
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg.delivery.webhook_url:
         webhook = start_webhook(cfg, store, token)
         sinks["webhook"] = webhook
-    from ..sinks.notify import NotifySink
+    from ..delivery.sinks.notify import NotifySink
     notify = NotifySink(log=log)
     if cfg.delivery.notify:
         sinks["notify"] = notify
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if webhook is not None:
         webhook.log = daemon.log  # delivery failures become the daemon's last problem
         if cfg.delivery.heartbeat_s > 0:
-            from ..sinks.webhook import Heartbeat
+            from ..delivery.sinks.webhook import Heartbeat
             link = report_link(cfg.delivery.report_url_base)
             heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity,
                                   lambda: daemon.heartbeat_status(link), every_s=cfg.delivery.heartbeat_s,
@@ -151,14 +151,14 @@ def run(args: argparse.Namespace) -> int:
 def webhook_token(cfg) -> str | None:
     """The bearer token for the webhook, from delivery.webhook_token_file (None without one);
     raises TokenError (a ValueError) naming the file."""
-    from ..sinks.webhook import read_token
+    from ..delivery.sinks.webhook import read_token
     path = cfg.delivery.webhook_token_file
     return read_token(path) if path and cfg.delivery.webhook_url else None
 
 
 def start_webhook(cfg, store, token: str | None):
     """The started WebhookSink of delivery.webhook_url, posting as this agent."""
-    from ..sinks.webhook import Identity, WebhookSink
+    from ..delivery.sinks.webhook import Identity, WebhookSink
     d = cfg.delivery
     return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
                        backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log,

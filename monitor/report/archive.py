@@ -215,7 +215,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                        on_error: Callable[[str], None]) -> dict[str, str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
     from the store when it holds the call, else from the recording. Returns path -> link."""
-    from ..store import Store
+    from ..delivery.store import Store
     from . import from_file, render, write_atomic
     from .data import from_store
 

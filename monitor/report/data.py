@@ -23,19 +23,19 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..audio_io import AudioFileError, probe
-from ..baseline import Baseline
+from ..capture.audio_files import AudioFileError, probe
+from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES
-from ..dsp.runs import runs
+from ..analysis.dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
-from ..frames import HOP_S
-from ..measures import pause_runs
-from ..dsp.sound_class import BREATH, COUGH
-from ..phrases import PhraseMatcher
-from ..sources import Chunk, FileSource
-from ..store import Store
-from ..transcription_setup import matcher_for
+from ..analysis.frame_features import HOP_S
+from ..analysis.span_measures import pause_runs
+from ..analysis.dsp.sound_class import BREATH, COUGH
+from ..transcription.phrases import PhraseMatcher
+from ..capture.sources import Chunk, FileSource
+from ..delivery.store import Store
+from ..transcription.setup import matcher_for
 
 ENVELOPE_HOP_S = HOP_S
 """Resolution of the stored waveform envelope (peak per 10 ms), reduced for plotting."""
@@ -316,7 +316,7 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str) 
 def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
                 duration_s: float | None) -> tuple[dict[str, LegTrack], tuple[str, ...]] | None:
     """Waveform and speech regions of a stored call's audio, or None if it does not fit."""
-    from ..analyzer import StreamingAnalyzer
+    from ..analysis.analyzer import StreamingAnalyzer
 
     try:
         info = probe(path)

@@ -14,8 +14,8 @@ import subprocess
 import threading
 from typing import Callable
 
-from ..console import log as console_log
-from ..events import AlertEvent, Event
+from ...console import log as console_log
+from ...events import AlertEvent, Event
 
 Log = Callable[[str, str], None]
 

@@ -27,8 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..console import log as console_log
-from ..events import AlertEvent, Event
+from ...console import log as console_log
+from ...events import AlertEvent, Event
 from ..store import Delivery, Store
 
 Log = Callable[[str, str], None]

@@ -8,7 +8,7 @@ is validated on its own, so an error names the file (or "command line") and the 
 
 All thresholds live here, in one place, with the reasons for their defaults (see
 ``/work/shared/notes/acoustic-cues.md`` for the sources).  ``effective_config_toml`` in
-:mod:`monitor.config_toml` prints the merged result as commented TOML.
+:mod:`monitor.config.toml` prints the merged result as commented TOML.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .cue_registry import ALL_CUES, FAMILIES, cue
+from ..cue_registry import ALL_CUES, FAMILIES, cue
 
 
 class ConfigError(ValueError):
@@ -264,8 +264,8 @@ class ActionsConfig:
 
 
 def _default_phrases_en() -> tuple[str, ...]:
-    """The English list of :mod:`monitor.phrases`, flattened (categories are for reading it)."""
-    from .phrases import DEFAULT_PHRASES_EN as by_category
+    """The English list of :mod:`monitor.config.default_phrases`, flattened (categories are for reading it)."""
+    from .default_phrases import DEFAULT_PHRASES_EN as by_category
 
     return tuple(p for phrases in by_category.values() for p in phrases)
 
@@ -275,7 +275,7 @@ DEFAULT_PHRASES_EN: tuple[str, ...] = _default_phrases_en()
 
 @dataclass(frozen=True)
 class PhrasesConfig:
-    """Distress phrases per language (matched by ``monitor.phrases``)."""
+    """Distress phrases per language (matched by ``monitor.transcription.phrases``)."""
 
     language: str = _k("", "language whose list is used; \"\" = the transcription language")
     tolerance: float = _k(0.3, "largest word-level edit distance, as a fraction of the phrase's "
@@ -685,5 +685,5 @@ def key_docs(cls: type) -> dict[str, str]:
 
 
 def effective_config_toml(cfg: Config) -> str:
-    from .config_toml import effective_config_toml as render
+    from .toml import effective_config_toml as render
     return render(cfg)

@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .audio_io import Resampler
+from ..capture.audio_files import Resampler
 from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
 from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
 from .dsp.framing import frame_signal, n_frames
@@ -31,7 +31,7 @@ from .dsp import sound_class_model as model
 from .dsp.sound_class import (SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams, class_features,
                               class_scores, sound_classes, spectral_shape)
 from .dsp.syllables import SyllableParams, intensity_db, nuclei
-from .frames import Frames
+from .frame_features import Frames
 
 RATES = (8000, 16000)
 PITCH_RATE = 8000
@@ -211,7 +211,7 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 10)]  :func:`monitor.dsp.sound_class.class_features`
+    features : np.ndarray [shape=(n, 10)]  :func:`monitor.analysis.dsp.sound_class.class_features`
     active : np.ndarray [shape=(n,)], bool  the voice-activity mask of any sound
     """
     cfg = cfg or WITH_SOUND_CLASS

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from .config import Config
+from ..config import Config
 
 
 def socket_path(cfg: Config, env: dict | None = None) -> str:

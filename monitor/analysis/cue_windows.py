@@ -12,7 +12,7 @@ back than ``window_max_s`` of call time, so that old speech ages out::
 
 A talkative caller is judged on the last ~10-15 s of the call, a caller who says three words at
 a time on the last minute of it: later rather than never. The span measures inside the window
-(:func:`~monitor.measures.span_measures`) leave the agent's speech and turn gaps out, so the
+(:func:`~monitor.analysis.span_measures.span_measures`) leave the agent's speech and turn gaps out, so the
 rates are per second of the caller's own turn time. Response latency is the mean over the
 caller's last ``latency_turns`` answers within ``window_max_s``.
 
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import AnalysisConfig
-from .events import CuesEvent, Word, WordsEvent
-from .frames import HOP_S, Frames
-from .measures import SpanMeasures, response_latencies, span_measures
+from ..config import AnalysisConfig
+from ..events import CuesEvent, Word, WordsEvent
+from .frame_features import HOP_S, Frames
+from .span_measures import SpanMeasures, response_latencies, span_measures
 
 LONG_WORD_GAP_S = 0.5
 """A silence between two words of one turn at least this long counts as a long gap."""

@@ -3,7 +3,7 @@
 The PortAudio callback only copies the block into a bounded queue (the
 python-sounddevice ``rec_unlimited.py`` pattern); everything else happens in
 the consumer, :meth:`LiveSource.chunks`, which resamples each leg from the
-device rate to the analyzer rate and yields :class:`~monitor.sources.Chunk`
+device rate to the analyzer rate and yields :class:`~monitor.capture.sources.Chunk`
 objects whose columns are the legs.
 
 One clock: the source clock starts when the source starts (monotonic). The
@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_io import Resampler
+from .audio_files import Resampler
 from .devices import DeviceError, ResolvedSource, resolve
 from .sources import Chunk
 

@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
-from .dsp.filters import kaiser_lowpass
+from ..analysis.dsp.filters import kaiser_lowpass
 
 
 class AudioFileError(Exception):

@@ -1,6 +1,6 @@
 """The alert engine: rules from the configuration, judged once per hop on the caller's cues.
 
-Each acoustic rule compares one cue with the caller's :class:`~monitor.baseline.Baseline`
+Each acoustic rule compares one cue with the caller's :class:`~monitor.analysis.baseline.Baseline`
 (a relative or dB change, widened by the baseline's own spread) and with an absolute
 floor or ceiling (so a caller in trouble from the first second still alerts, before or
 without a baseline).  A rule raises after its cue stayed beyond threshold ``persist_s``
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .baseline import Baseline, CueStats
-from .config import Config, EmergencyRuleConfig, RuleConfig
-from .cue_registry import cue
-from .events import AlertClearedEvent, AlertEvent, CuesEvent, Event
+from ..analysis.baseline import Baseline, CueStats
+from ..config import Config, EmergencyRuleConfig, RuleConfig
+from ..cue_registry import cue
+from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
 EPS = 1e-9
 

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config
-from .models import ModelInfo, load_model, no_model_message, resolve_model
+from ..config import Config
+from .vosk_models import ModelInfo, load_model, no_model_message, resolve_model
 from .phrases import PhraseMatcher
-from .transcribe import Transcriber
+from .recognizer import Transcriber
 
 
 def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
@@ -38,7 +38,7 @@ class TranscriptionSetup:
 
         ``model`` (``--model``) is a folder or a language code; else the config's
         ``transcription.model``, else ``transcription.language``. A folder that is
-        not a Vosk model raises :class:`monitor.models.ModelError` naming it.
+        not a Vosk model raises :class:`monitor.transcription.vosk_models.ModelError` naming it.
         """
         choice = model or cfg.transcription.model or ""
         lang = cfg.transcription.language

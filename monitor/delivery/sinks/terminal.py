@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent
+from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent
 
 
 def _clock(t: float) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
+from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 
 SCHEMA_VERSION = 2

@@ -20,7 +20,7 @@ Every window is centred and bounded (``context_frames`` each side in all), so th
 of a frame depend only on the frames within that reach: the streaming analyzer gives the
 same classes as the whole-signal analysis.
 
-The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
+The model's numbers live in :mod:`monitor.analysis.dsp.sound_class_model`, written by
 ``tools/train_sound_class.py`` (fixed seed, real recordings).
 """
 
@@ -52,7 +52,7 @@ class SoundClassParams:
     """Settings of the sound classes; frame counts at the 10 ms hop."""
 
     enabled: bool = False          # off by default until the alert rules are tuned on it (see
-                                   # monitor.analyzer.WITH_SOUND_CLASS, which ``analyze`` uses)
+                                   # monitor.analysis.analyzer.WITH_SOUND_CLASS, which ``analyze`` uses)
     smooth_frames: int = 11        # feature averaging window (centred)
     score_frames: int = 7          # score averaging window (centred)
     min_event_frames: int = 19     # a breath or cough lasts at least 190 ms (odd: a centred window)

@@ -6,7 +6,7 @@ analyzer's 10 ms voice-activity mask for the chunk). ``feed`` only copies the
 chunk into a bounded backlog and returns; a worker thread owned by the
 transcriber does everything else:
 
-1. **resampling** to the model's rate with :class:`monitor.audio_io.Resampler`
+1. **resampling** to the model's rate with :class:`monitor.capture.audio_files.Resampler`
    (the same streaming polyphase resampler as the file edge: chunk boundaries
    leave no seams, the output equals resampling the whole stream at once);
 2. **voice-activity gating** (``gate=True`` and a mask given): a silence is fed
@@ -46,8 +46,8 @@ from typing import Any, Deque
 
 import numpy as np
 
-from .audio_io import Resampler
-from .events import Word, WordsEvent
+from ..capture.audio_files import Resampler
+from ..events import Word, WordsEvent
 
 FRAME_S = 0.01
 """Hop of the voice-activity mask passed to :meth:`Transcriber.feed`."""
@@ -116,8 +116,8 @@ class _Item:
 class Transcriber:
     """Vosk recognizer for one channel, in its own thread.
 
-    ``model`` is a loaded ``vosk.Model`` (see :func:`monitor.models.load_model`);
-    ``model_rate`` its sample rate (:attr:`monitor.models.ModelInfo.sample_rate`).
+    ``model`` is a loaded ``vosk.Model`` (see :func:`monitor.transcription.vosk_models.load_model`);
+    ``model_rate`` its sample rate (:attr:`monitor.transcription.vosk_models.ModelInfo.sample_rate`).
     """
 
     def __init__(self, model: Any, channel: str, input_rate: int, *, gate: bool = True,

@@ -24,7 +24,7 @@ import numpy as np
 
 from .dsp.runs import close_gaps, runs, runs_to_mask
 from .dsp.sound_class import BREATH, COUGH
-from .frames import HOP_S, Frames
+from .frame_features import HOP_S, Frames
 
 
 @dataclass(frozen=True)

@@ -32,29 +32,14 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
-from .events import Word, WordsEvent
+from ..config.default_phrases import DEFAULT_PHRASES_EN
+from ..events import Word, WordsEvent
 
 ONSET_PENALTY = 0.25
 INSERT_COST = 0.5
 MAX_JOIN_DISTANCE = 0.2
 """Two words stand for one only when their concatenation is (nearly) that word."""
 DEFAULT_MAX_DISTANCE = 0.3
-
-DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "breathing": ("i can't breathe", "i can't catch my breath", "short of breath",
-                  "hard to breathe", "trouble breathing", "out of breath"),
-    "chest": ("my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
-              "tightness in my chest", "my chest is tight"),
-    "dizziness": ("i feel dizzy", "i'm dizzy", "light headed", "lightheaded",
-                  "the room is spinning"),
-    "fainting": ("i'm going to faint", "i feel faint", "i'm passing out", "going to pass out"),
-    "heart_or_stroke": ("heart attack", "having a stroke", "my arm is numb", "i can't feel my arm",
-                        "my face is drooping"),
-    "help": ("call an ambulance", "i need an ambulance", "call nine one one", "please help me",
-             "somebody help me", "call for help", "i need a doctor"),
-})
-"""Default English list by category. "i need help" (bare or with any short word after it)
-is left out on purpose: on a support line every caller says "I need help with my bill"."""
 
 EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "en": MappingProxyType({

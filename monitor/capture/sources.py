@@ -15,7 +15,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from .audio_io import AnalysisStream, AudioFileError, probe
+from .audio_files import AnalysisStream, AudioFileError, probe
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import fields
 from typing import Any
 
-from .config import (ActionsConfig, AnalysisConfig, Config, DaemonConfig, DeliveryConfig,
+from .schema import (ActionsConfig, AnalysisConfig, Config, DaemonConfig, DeliveryConfig,
                      EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, key_docs)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .config import AnalysisConfig
-from .cue_registry import ALL_CUES
-from .events import CuesEvent
+from ..config import AnalysisConfig
+from ..cue_registry import ALL_CUES
+from ..events import CuesEvent
 
 BASELINE_CUES: tuple[str, ...] = ALL_CUES
 MAD_TO_SD = 1.4826
