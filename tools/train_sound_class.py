@@ -12,7 +12,7 @@ Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and 
 odd-numbered speech files are held out, and every figure printed is on them. The model is a
 network with one tanh hidden layer of 12 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
-choice; ``--write`` stores its numbers in ``monitor/analysis/dsp/sound_class_model.py``.
+choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
 
     .venv/bin/python -m tools.train_sound_class --write
     .venv/bin/python -m tools.train_sound_class --shared ../shared        # figures on all 128
@@ -33,17 +33,17 @@ from scipy.signal import firwin, resample_poly
 
 from monitor.analysis.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, analyze_signal, class_inputs
 from monitor.capture.audio_files import AnalysisStream
-from monitor.analysis.dsp.energy import frame_energy_db, smooth_db
-from monitor.analysis.dsp.framing import frame_signal
-from monitor.analysis.dsp.runs import close_gaps, drop_short, runs
-from monitor.analysis.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH
+from monitor.dsp.energy import frame_energy_db, smooth_db
+from monitor.dsp.framing import frame_signal
+from monitor.dsp.runs import close_gaps, drop_short, runs
+from monitor.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 BREATHING = ROOT / "audio_fixtures" / "breathing"
 REAL = ROOT / "audio_fixtures" / "real"
-MODEL = ROOT / "monitor" / "analysis" / "dsp" / "sound_class_model.py"
+MODEL = ROOT / "monitor" / "dsp" / "sound_class_model.py"
 SEED = 11
 TRAIN_SPEAKERS = frozenset(f"s{i:02d}" for i in range(1, 17))
 LABEL = {"breathing-deep": BREATH, "breathing-shallow": BREATH, "cough-heavy": COUGH, "vowel-a": SPEECH}
@@ -282,7 +282,7 @@ def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> No
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, help="the shared data folder (its breathing/ folder: all 128)")
-    ap.add_argument("--write", action="store_true", help="store the model in monitor/analysis/dsp/sound_class_model.py")
+    ap.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
     ap.add_argument("--mixes", type=int, default=60, help="mixtures per half (default 60)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("model written to %s", MODEL.relative_to(ROOT))
         import importlib
 
-        import monitor.analysis.dsp.sound_class_model as m
+        import monitor.dsp.sound_class_model as m
         importlib.reload(m)
     print_figures(te_b, te_s, test_mix)
     return 0

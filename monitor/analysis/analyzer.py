@@ -22,15 +22,15 @@ from typing import Iterator
 
 import numpy as np
 
-from ..capture.audio_files import Resampler
-from .dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
-from .dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
-from .dsp.framing import frame_signal, n_frames
-from .dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
-from .dsp import sound_class_model as model
-from .dsp.sound_class import (SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams, class_features,
+from ..dsp.resample import Resampler
+from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
+from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
+from ..dsp.framing import frame_signal, n_frames
+from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
+from ..dsp import sound_class_model as model
+from ..dsp.sound_class import (SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams, class_features,
                               class_scores, sound_classes, spectral_shape)
-from .dsp.syllables import SyllableParams, intensity_db, nuclei
+from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
 
 RATES = (8000, 16000)
@@ -211,7 +211,7 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 10)]  :func:`monitor.analysis.dsp.sound_class.class_features`
+    features : np.ndarray [shape=(n, 10)]  :func:`monitor.dsp.sound_class.class_features`
     active : np.ndarray [shape=(n,)], bool  the voice-activity mask of any sound
     """
     cfg = cfg or WITH_SOUND_CLASS

@@ -17,7 +17,7 @@ class Frames:
     ``t`` is the frame centre in seconds from the start of the stream. Values
     that are undefined for a frame (F0, HNR of unvoiced frames) are NaN.
     ``sound`` is the frame's sound class (uint8): 0 silence, 1 speech, 2 breath,
-    3 cough or other non-speech sound (``monitor.analysis.dsp.sound_class``); ``speech`` is
+    3 cough or other non-speech sound (``monitor.dsp.sound_class``); ``speech`` is
     ``sound == 1``, and only speech frames are voiced or hold a syllable nucleus.
     """
 

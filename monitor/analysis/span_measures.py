@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .dsp.runs import close_gaps, runs, runs_to_mask
-from .dsp.sound_class import BREATH, COUGH
+from ..dsp.runs import close_gaps, runs, runs_to_mask
+from ..dsp.sound_class import BREATH, COUGH
 from .frame_features import HOP_S, Frames
 
 

@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .audio_files import Resampler
+from ..dsp.resample import Resampler
 from .devices import DeviceError, ResolvedSource, resolve
 from .sources import Chunk
 

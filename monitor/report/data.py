@@ -27,11 +27,11 @@ from ..capture.audio_files import AudioFileError, probe
 from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES
-from ..analysis.dsp.runs import runs
+from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..analysis.frame_features import HOP_S
 from ..analysis.span_measures import pause_runs
-from ..analysis.dsp.sound_class import BREATH, COUGH
+from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
 from ..capture.sources import Chunk, FileSource
 from ..delivery.store import Store

@@ -6,7 +6,7 @@ analyzer's 10 ms voice-activity mask for the chunk). ``feed`` only copies the
 chunk into a bounded backlog and returns; a worker thread owned by the
 transcriber does everything else:
 
-1. **resampling** to the model's rate with :class:`monitor.capture.audio_files.Resampler`
+1. **resampling** to the model's rate with :class:`monitor.dsp.resample.Resampler`
    (the same streaming polyphase resampler as the file edge: chunk boundaries
    leave no seams, the output equals resampling the whole stream at once);
 2. **voice-activity gating** (``gate=True`` and a mask given): a silence is fed
@@ -46,7 +46,7 @@ from typing import Any, Deque
 
 import numpy as np
 
-from ..capture.audio_files import Resampler
+from ..dsp.resample import Resampler
 from ..events import Word, WordsEvent
 
 FRAME_S = 0.01

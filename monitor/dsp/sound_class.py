@@ -20,7 +20,7 @@ Every window is centred and bounded (``context_frames`` each side in all), so th
 of a frame depend only on the frames within that reach: the streaming analyzer gives the
 same classes as the whole-signal analysis.
 
-The model's numbers live in :mod:`monitor.analysis.dsp.sound_class_model`, written by
+The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
 ``tools/train_sound_class.py`` (fixed seed, real recordings).
 """
 
