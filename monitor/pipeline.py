@@ -8,6 +8,7 @@ live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sourc
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Callable, Iterable
 
@@ -22,6 +23,8 @@ from .transcription.phrases import PhraseSpotter
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk
 from .delivery.store import Store
+
+log = logging.getLogger(__name__)
 
 Sink = Callable[[Event], None]
 
@@ -126,6 +129,12 @@ class CallPipeline:
                         out.extend(self._route(self.engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt)))
         return out
 
+    def reconfigure(self, cfg: Config) -> list[Event]:
+        """New thresholds for the rest of the call (a reloaded configuration): the alerts that the
+        change raises or clears, stored as any other."""
+        self.cfg = cfg
+        return self._route(self.engine.reconfigure(cfg))
+
     def _route(self, events: Iterable[Event]) -> list[Event]:
         """Store alerts (commit first), stamp ids, keep them for the summary."""
         out: list[Event] = []
@@ -153,8 +162,8 @@ class CallPipeline:
                 self._route(ended)
                 self.store.end_call(self.call_id, self.duration_s, {"aborted": True})
                 self.store.flush()
-            except Exception:  # noqa: BLE001 - the caller reports the first failure, not this echo
-                pass
+            except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
+                log.debug("call %s: not closed after its failure: %s", self.call_id, err)
         return ended
 
     def summary(self) -> CallSummaryEvent:

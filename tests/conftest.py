@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,21 @@ def eval_slice() -> Path:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return EVAL_SLICE
+
+
+@pytest.fixture
+def monitor_logs():
+    """Every record the package logs during the test, as (level name in lower case, message)."""
+    records: list[tuple[str, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.levelname.lower(), record.getMessage()))
+
+    logger, handler = logging.getLogger("monitor"), Keep()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -18,9 +18,9 @@ from scipy.signal import resample_poly
 
 from monitor.analysis.analyzer import StreamingAnalyzer, analyze_signal
 from monitor.capture.audio_files import AnalysisStream
-from monitor.analysis.dsp.energy import frame_energy_db
-from monitor.analysis.dsp.framing import frame_signal, n_frames
-from monitor.analysis.dsp.runs import runs
+from monitor.dsp.energy import frame_energy_db
+from monitor.dsp.framing import frame_signal, n_frames
+from monitor.dsp.runs import runs
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import response_latencies, span_measures
 

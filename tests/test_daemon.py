@@ -74,7 +74,7 @@ class Hook:
 
 class Daemon:
     def __init__(self, args, env, cwd):
-        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", *args], env=env, cwd=cwd,
+        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", "-v", *args], env=env, cwd=cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[tuple[float, dict]] = []
         self.err: list[str] = []
@@ -344,26 +344,12 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
-class RecordedLine:
-    """A recorded two-leg call as the daemon's input, paced as fast as the daemon reads it."""
-
-    def __init__(self, path: Path) -> None:
-        from monitor.capture.sources import FileSource
-        self._file = FileSource(path)
-        self.rate, self.legs = self._file.rate, self._file.legs
-
-    def chunks(self):
-        return self._file.chunks()
-
-    def stop(self) -> None:
-        pass
-
-
-def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path):
+def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):
     """The database disappears under a running call: the call stops with one error line, the
     next call's failure is reported the same way, and the daemon itself keeps running."""
     import soundfile as sf
     from monitor.config import load_config
+    from monitor.capture.sources import FileSource
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
 
@@ -374,16 +360,13 @@ def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path):
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 8.0},
                       user_config=False)
     store = Store.open(tmp_path / "e.db")
-    logs: list[tuple[str, str]] = []
-
     def close_the_database(event) -> None:
         if event.type == "cues" and event.t >= 5.0:
             store.close()
 
-    daemon = InProcess(cfg, RecordedLine(call), store, {"breaker": close_the_database},
-                       log=lambda level, msg: logs.append((level, msg)))
+    daemon = InProcess(cfg, FileSource(call), store, {"breaker": close_the_database})
     assert daemon.run() == 0
-    errors = [msg for level, msg in logs if level == "error"]
+    errors = [msg for level, msg in monitor_logs if level == "error"]
     assert errors and all("\n" not in m and "Traceback" not in m for m in errors)
     assert any("call 1 stopped" in m for m in errors)
     assert len(errors) >= 2, "the second call's failure is reported too"

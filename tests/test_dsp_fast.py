@@ -12,7 +12,7 @@ import scipy.fft
 import scipy.ndimage as nd
 import scipy.signal as ss
 
-from monitor.analysis.dsp import fft, filters, peaks
+from monitor.dsp import fft, filters, peaks
 
 RNG = np.random.default_rng(20260522)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from monitor.analysis.analyzer import WITH_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
-from monitor.analysis.dsp.runs import runs
-from monitor.analysis.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, sound_classes,
+from monitor.dsp.runs import runs
+from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, sound_classes,
                                      spectral_shape)
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import span_measures

@@ -53,7 +53,7 @@ def test_importing_the_cli_and_building_every_parser_imports_nothing_heavy(tmp_p
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     modules = json.loads(proc.stdout)
     assert heavy(modules) == []
-    assert not [m for m in modules if m.startswith(("monitor.analysis.analyzer", "monitor.analysis.dsp", "monitor.pipeline",
+    assert not [m for m in modules if m.startswith(("monitor.analysis.analyzer", "monitor.dsp", "monitor.pipeline",
                                                     "monitor.delivery.store", "monitor.transcription.recognizer"))]
 
 

@@ -30,13 +30,12 @@ def _wait(pred, timeout):
     return False
 
 
-def test_down_then_back_delivers_once_and_logs_failures(tmp_path):
+def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs):
     hook = Hook()
     hook.up = False
-    logs = []
+    logs = monitor_logs
     store = Store.open(tmp_path / "e.db")
-    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2,
-                       log=lambda lvl, m: logs.append((lvl, m)), poll_s=0.05).start()
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2, poll_s=0.05).start()
     try:
         ev = _alert(store)
         sink(ev)
@@ -59,31 +58,29 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path):
         hook.close()
 
 
-def test_delivered_after_restart_when_endpoint_returns(tmp_path):
+def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
     hook = Hook()
     port = hook.server.server_address[1]
     url = hook.url
     hook.close()  # nothing listens: connection refused
     store = Store.open(tmp_path / "e.db")
-    logs = []
-    sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1,
-                       log=lambda lvl, m: logs.append(m), poll_s=0.05).start()
+    sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1, poll_s=0.05).start()
     ev = _alert(store)
     sink(ev)
     assert _wait(lambda: sink.failures >= 1, 5)
-    assert "refused" in logs[0].lower()
+    assert "refused" in monitor_logs[0][1].lower()
     sink.close()
     store.close()  # the daemon stops with the alert undelivered
     hook2 = Hook(port)  # the endpoint comes back
     store = Store.open(tmp_path / "e.db")
-    sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05, log=lambda lvl, m: None).start()
+    sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05).start()
     try:
         assert _wait(lambda: hook2.received, 5)
         time.sleep(0.5)
         assert [p["alert_id"] for _, p in hook2.received] == [ev.alert_id]
         # a third start delivers nothing again
         sink.close()
-        sink = WebhookSink(store, url, poll_s=0.05, log=lambda lvl, m: None).start()
+        sink = WebhookSink(store, url, poll_s=0.05).start()
         time.sleep(0.5)
         assert len(hook2.received) == 1
     finally:
@@ -92,17 +89,15 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path):
         hook2.close()
 
 
-def test_gives_up_after_retries(tmp_path):
+def test_gives_up_after_retries(tmp_path, monitor_logs):
     hook = Hook()
     hook.up = False
     store = Store.open(tmp_path / "e.db")
-    logs = []
-    sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
-                       log=lambda lvl, m: logs.append(m)).start()
+    sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05).start()
     try:
         sink(_alert(store))
         assert _wait(lambda: store.deliveries("failed"), 5)
-        assert sink.failures == 3 and "giving up" in logs[-1]
+        assert sink.failures == 3 and "giving up" in monitor_logs[-1][1]
     finally:
         sink.close()
         store.close()

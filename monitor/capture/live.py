@@ -24,6 +24,7 @@ backoff; every loss and recovery is reported through ``on_status``.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -35,10 +36,12 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .devices import DeviceError, ResolvedSource, resolve
-from .sources import Chunk
+from .sources import Chunk, Source
 
 StatusCallback = Callable[[str, str], None]
 """on_status(level, message): level is "info" or "warning"."""
+
+log = logging.getLogger(__name__)
 
 _OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens at a time
 
@@ -79,7 +82,7 @@ class _Leg:
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
 
 
-class LiveSource:
+class LiveSource(Source):
     """Capture ``{leg: SOURCE}`` (caller first) at ``rate`` Hz; iterate :meth:`chunks` until :meth:`stop`."""
 
     def __init__(self, sources: dict[str, str], *, rate: int = 16000, block_s: float = 0.1,
@@ -130,7 +133,8 @@ class LiveSource:
         try:
             sd.check_input_settings(device=dev, channels=1, samplerate=self.rate, dtype="float32")
             return self.rate
-        except Exception:
+        except Exception as err:  # noqa: BLE001 - PortAudio says no in many ways: use the device's own rate
+            log.debug("%s: %d Hz not accepted (%s); using its default rate", leg.stats.label, self.rate, err)
             info = sd.query_devices(dev, "input")
             return int(info["default_samplerate"])
 
@@ -182,8 +186,8 @@ class LiveSource:
             try:
                 stream.abort()
                 stream.close()
-            except Exception:
-                pass
+            except Exception as err:  # noqa: BLE001 - a stream of a vanished device is gone anyway
+                log.debug("%s leg: stream not closed cleanly: %s", leg.name, err)
 
     def _supervise(self, leg: _Leg) -> None:
         """Keep the leg's stream open: detect a stall, close, reopen with backoff."""
@@ -243,10 +247,6 @@ class LiveSource:
 
     def stop(self) -> None:
         self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
 
     def close(self) -> None:
         self._stop.set()

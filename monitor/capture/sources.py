@@ -27,13 +27,22 @@ class Chunk:
 
 
 class Source(Protocol):
+    """Where a call's audio comes from: ``rate`` Hz (the analyzer's), its ``legs`` ("caller"
+    first), and :meth:`chunks` until the audio ends or :meth:`stop` is called."""
+
     rate: int
     legs: tuple[str, ...]
 
-    def chunks(self) -> Iterator[Chunk]: ...
+    def chunks(self) -> Iterator[Chunk]:
+        """Chunks in call order, ``samples`` shape (n, len(legs))."""
+        ...
+
+    def stop(self) -> None:
+        """End :meth:`chunks` early (from another thread or a signal handler)."""
+        ...
 
 
-class FileSource:
+class FileSource(Source):
     """A recorded call. Mono: the caller only. Stereo: caller and agent channels
     (default right = caller, left = agent, the usual call-recording layout).
 
@@ -56,6 +65,7 @@ class FileSource:
         self.rate = self._stream.rate
         self.info = info
         self.realtime = realtime
+        self._stopped = False
 
     @property
     def truncated(self) -> bool:
@@ -65,10 +75,15 @@ class FileSource:
     def duration_s(self) -> float:
         return self._stream.duration_s
 
+    def stop(self) -> None:
+        self._stopped = True
+
     def chunks(self) -> Iterator[Chunk]:
         start = time.monotonic()
         n = 0
         for block in self._stream:
+            if self._stopped:
+                return
             t0 = n / self.rate
             if self.realtime:
                 delay = start + t0 - time.monotonic()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from ..console import info
+from ..console import LEVELS, info
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
@@ -22,6 +23,25 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class ExitStatus(IntEnum):
+    """What a command's exit code says."""
+
+    OK = 0
+    FAILED = 1
+    """the command started and then failed (the monitor stopped on an error)"""
+    BAD_SETUP = 2
+    """bad input or setup: a configuration, file, device, model or database it cannot use"""
+
+
+def add_logging_options(p: argparse.ArgumentParser) -> None:
+    """``-v`` (progress: calls, reloads, deliveries) and ``--log-level``; warnings and errors only
+    by default."""
+    p.add_argument("-v", "--verbose", action="store_const", const="info", dest="log_level",
+                   help="also log progress (same as --log-level info)")
+    p.add_argument("--log-level", choices=LEVELS, default="warning",
+                   help="least severe messages logged on stderr (default warning)")
 
 
 def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
@@ -75,5 +95,5 @@ def open_store(cfg: Config) -> Store:
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
-__all__ = ["add_config_options", "add_call_options", "add_transcription_options", "config_from_args",
+__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options", "add_transcription_options", "config_from_args",
            "open_store", "open_transcription", "ConfigError", "ModelError", "StoreError"]

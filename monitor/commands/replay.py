@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..console import error, warning
-from .common import add_call_options, add_config_options
+from .common import add_call_options, add_config_options, add_logging_options
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="at the end, wait up to S seconds for the outbox to be delivered (default 10)")
     add_call_options(p)
     add_config_options(p)
+    add_logging_options(p)
     p.set_defaults(run=run)
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 
-from ..console import error, info, log
-from .common import add_config_options, add_transcription_options
+from ..console import error
+from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_transcription_options(p)
     p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
     add_config_options(p)
+    add_logging_options(p)
     p.set_defaults(run=run)
 
 
@@ -45,107 +50,132 @@ def overrides_from(args: argparse.Namespace) -> dict:
     return o
 
 
+class _Stop(Exception):
+    """Setup failed: the one-line message is already said; exit with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _fail(message: str) -> _Stop:
+    error(message)
+    return _Stop(ExitStatus.BAD_SETUP)
+
+
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
+    from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     overrides = overrides_from(args)
     try:
         cfg = config_from_args(args, overrides)
     except ConfigError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
+    try:
+        with contextlib.ExitStack() as stack:
+            return _serve(args, cfg, lambda: config_from_args(args, overrides), stack)
+    except _Stop as stop:
+        return stop.status
+
+
+def _serve(args: argparse.Namespace, cfg, reload, stack: contextlib.ExitStack) -> int:
+    """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
+    from ..daemon import Daemon
+    from ..delivery.sinks.notify import NotifySink
+    from ..delivery.status_socket import StatusServer, socket_path
+    from .common import ModelError, StoreError, open_store, open_transcription
+    source = _live_source(cfg)
+    try:
+        token = webhook_token(cfg)
+        store = open_store(cfg)
+    except (StoreError, ValueError) as err:
+        raise _fail(str(err)) from None
+    stack.callback(store.close)
+    sinks, webhook = _sinks(args, cfg, store, token, stack)
+    notify = NotifySink()
+    stack.callback(notify.close, 0.3)
+    if cfg.delivery.notify:
+        sinks["notify"] = notify
+    try:
+        transcription = open_transcription(args, cfg, live=True)
+    except ModelError as err:
+        raise _fail(str(err)) from None
+    daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
+                    transcription=transcription)
+    source.on_status = daemon.source_status
+    daemon.install_signals()
+    try:
+        status = StatusServer(socket_path(cfg), daemon.state)
+    except (RuntimeError, OSError) as err:
+        raise _fail(f"status socket: {err}") from None
+    stack.callback(status.close)
+    _start_capture(source, cfg)
+    _start_heartbeat(cfg, webhook, token, daemon, stack)
+    names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
+    log.info("listening (%s); status socket %s", names, status.path)
+    rc = _run_daemon(daemon)
+    log.info("stopped (%s)", daemon.stop_reason or "capture ended")
+    return rc
+
+
+def _live_source(cfg):
+    """The LiveSource of daemon.caller (and daemon.agent); bad devices stop the command."""
     from ..capture.devices import DeviceError
     from ..capture.live import LiveSource
     legs = {"caller": cfg.daemon.caller}
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
     try:
-        source = LiveSource(legs, on_status=log)
+        return LiveSource(legs)
     except DeviceError as err:
-        error(str(err))
-        return 2
+        raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing
-        error(f"cannot use the audio system: {err}")
-        return 2
-    try:
-        token = webhook_token(cfg)
-        store = open_store(cfg)
-    except (StoreError, ValueError) as err:
-        error(str(err))
-        return 2
+        raise _fail(f"cannot use the audio system: {err}") from None
 
-    from ..daemon import Daemon
-    from ..delivery.status_socket import StatusServer, socket_path
+
+def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: contextlib.ExitStack):
+    """The terminal and webhook sinks the options ask for, and the webhook sink (or None)."""
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     sinks = {}
     if args.jsonl:
         sinks["terminal"] = JsonlSink()
     elif cfg.delivery.terminal:
         sinks["terminal"] = HumanSink(bell=cfg.delivery.bell)
-    webhook = notify = heartbeat = None
+    webhook = None
     if cfg.delivery.webhook_url:
         webhook = start_webhook(cfg, store, token)
+        stack.callback(webhook.close, 0.5)
         sinks["webhook"] = webhook
-    from ..delivery.sinks.notify import NotifySink
-    notify = NotifySink(log=log)
-    if cfg.delivery.notify:
-        sinks["notify"] = notify
+    return sinks, webhook
 
-    try:
-        transcription = open_transcription(args, cfg, live=True)
-    except ModelError as err:
-        error(str(err))
-        store.close()
-        return 2
 
-    def reload():
-        return config_from_args(args, overrides)
-
-    daemon = Daemon(cfg, source, store, sinks, reload=reload, log=log, webhook=webhook, notify=notify,
-                    transcription=transcription)
-    source.on_status = daemon.source_status
-    if webhook is not None:
-        webhook.log = daemon.log  # delivery failures become the daemon's last problem
-        if cfg.delivery.heartbeat_s > 0:
-            from ..delivery.sinks.webhook import Heartbeat
-            link = report_link(cfg.delivery.report_url_base)
-            heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity,
-                                  lambda: daemon.heartbeat_status(link), every_s=cfg.delivery.heartbeat_s,
-                                  token=token, timeout_s=cfg.delivery.timeout_s, log=log)
-    daemon.install_signals()
-    try:
-        status = StatusServer(socket_path(cfg), daemon.state)
-    except (RuntimeError, OSError) as err:
-        error(f"status socket: {err}")
-        store.close()
-        return 2
+def _start_capture(source, cfg) -> None:
     try:
         source.start()
-    except Exception as err:
-        status.close()
-        store.close()
-        error(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
-              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}")
-        return 2
-    if heartbeat is not None:
-        heartbeat.start()
-    names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
-    info(f"listening ({names}); status socket {status.path}")
+    except Exception as err:  # noqa: BLE001 - whatever PortAudio raises, one line
+        raise _fail(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
+                    f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+
+
+def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.ExitStack) -> None:
+    """Heartbeats to the supervisor console beside the webhook (delivery.heartbeat_s)."""
+    if webhook is None or cfg.delivery.heartbeat_s <= 0:
+        return
+    from ..delivery.sinks.webhook import Heartbeat
+    link = report_link(cfg.delivery.report_url_base)
+    heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity, lambda: daemon.heartbeat_status(link),
+                          every_s=cfg.delivery.heartbeat_s, token=token, timeout_s=cfg.delivery.timeout_s)
+    heartbeat.start()
+    stack.callback(heartbeat.close, 0.5)
+
+
+def _run_daemon(daemon) -> int:
     try:
-        rc = daemon.run()
+        return daemon.run()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
         error(f"the monitor stopped: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}")
-        rc = 1
-    finally:
-        status.close()
-        if heartbeat is not None:
-            heartbeat.close(0.5)
-        if webhook is not None:
-            webhook.close(0.5)
-        notify.close(0.3)
-        store.close()
-    info(f"stopped ({daemon._stop_reason or 'capture ended'})")
-    return rc
+        return ExitStatus.FAILED
 
 
 def webhook_token(cfg) -> str | None:
@@ -161,7 +191,7 @@ def start_webhook(cfg, store, token: str | None):
     from ..delivery.sinks.webhook import Identity, WebhookSink
     d = cfg.delivery
     return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
-                       backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log,
+                       backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s,
                        identity=Identity.of(store, d.agent_name), token=token).start()
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
 import os
 import signal
 import socket
 import sys
 
-from ..console import error, info, warning
+from ..console import configure_logging, error, info, warning
 from .common import add_config_options
 
 
@@ -83,23 +82,6 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     return None
 
 
-class _Formatter(logging.Formatter):
-    """The one-line shape of :mod:`monitor.console`: ``call-monitor: warning: ...``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return f"call-monitor: {level}{record.getMessage()}"
-
-
-def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logger = logging.getLogger("monitor.supervisor")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)
@@ -142,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
-    _setup_logging()
+    configure_logging("info", "monitor.supervisor")
     import uvicorn
     app = create_app(store, Auth(token, agent_tokens),
                      ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s,

@@ -8,25 +8,23 @@ every failure is logged (the first of each kind as a warning) and never raised.
 
 from __future__ import annotations
 
+import logging
 import queue
 import shutil
 import subprocess
 import threading
-from typing import Callable
 
-from ...console import log as console_log
 from ...events import AlertEvent, Event
 
-Log = Callable[[str, str], None]
+log = logging.getLogger(__name__)
 
 
 class NotifySink:
     def __init__(self, *, command: str = "notify-send", app_name: str = "call-monitor",
-                 timeout_s: float = 5.0, log: Log | None = None) -> None:
+                 timeout_s: float = 5.0) -> None:
         self.command = command
         self.app_name = app_name
         self.timeout_s = timeout_s
-        self.log = log or console_log
         self.sent = 0
         self.failures = 0
         self._warned: set[str] = set()
@@ -54,9 +52,9 @@ class NotifySink:
 
     def _fail(self, key: str, message: str) -> None:
         self.failures += 1
-        level = "warning" if key not in self._warned else "info"
+        level = logging.WARNING if key not in self._warned else logging.INFO
         self._warned.add(key)
-        self.log(level, f"desktop notification failed: {message}")
+        log.log(level, "desktop notification failed: %s", message)
 
     def _work(self) -> None:
         while True:

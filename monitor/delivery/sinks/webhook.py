@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import socket
 import threading
@@ -27,11 +28,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ...console import log as console_log
 from ...events import AlertEvent, Event
 from ..store import Delivery, Store
 
-Log = Callable[[str, str], None]
+log = logging.getLogger(__name__)
 
 
 class TokenError(ValueError):
@@ -102,7 +102,7 @@ def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
 
 class WebhookSink:
     def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
-                 backoff_s: float = 2.0, max_backoff_s: float = 300.0, log: Log | None = None,
+                 backoff_s: float = 2.0, max_backoff_s: float = 300.0,
                  poll_s: float = 0.5, identity: Identity | None = None, token: str | None = None) -> None:
         self.store = store
         self.url = url
@@ -113,7 +113,6 @@ class WebhookSink:
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        self.log = log or console_log
         self.poll_s = poll_s
         self.delivered = 0
         self.failures = 0
@@ -169,19 +168,19 @@ class WebhookSink:
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
-                    self.log("warning", f"webhook {self.url}: alert {d.alert_id} failed "
+                    log.warning(f"webhook {self.url}: alert {d.alert_id} failed "
                              f"({self.last_error}); giving up after {attempts} attempts")
                 else:
                     delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    self.log("warning", f"webhook {self.url}: alert {d.alert_id} not delivered "
+                    log.warning(f"webhook {self.url}: alert {d.alert_id} not delivered "
                              f"({self.last_error}); retry {attempts} in {delay:.1f} s")
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
             if d.attempts:
-                self.log("info", f"webhook {self.url}: alert {d.alert_id} delivered after "
+                log.info(f"webhook {self.url}: alert {d.alert_id} delivered after "
                          f"{d.attempts + 1} attempts")
         return n
 
@@ -190,7 +189,7 @@ class WebhookSink:
             try:
                 self.deliver_due()
             except Exception as err:  # never let the worker die (database busy, ...)
-                self.log("warning", f"webhook worker: {_describe(err)}")
+                log.warning(f"webhook worker: {_describe(err)}")
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
@@ -216,11 +215,9 @@ class Heartbeat:
     :meth:`close` sends a last beat with ``"stopped": true``."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
-                 every_s: float, token: str | None = None, timeout_s: float = 5.0,
-                 log: Log | None = None) -> None:
+                 every_s: float, token: str | None = None, timeout_s: float = 5.0) -> None:
         self.url, self.identity, self.status = url, identity, status
         self.every_s, self.token, self.timeout_s = every_s, token, timeout_s
-        self.log = log or console_log
         self.sent = 0
         self.failures = 0
         self._failing = False
@@ -245,11 +242,11 @@ class Heartbeat:
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
             if not self._failing:
-                self.log("warning", f"heartbeat {self.url}: {_describe(err)}")
+                log.warning(f"heartbeat {self.url}: {_describe(err)}")
             self._failing = True
             return False
         if self._failing:
-            self.log("info", f"heartbeat {self.url}: delivered again")
+            log.info(f"heartbeat {self.url}: delivered again")
         self._failing = False
         self.sent += 1
         return True
