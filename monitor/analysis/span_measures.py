@@ -93,6 +93,18 @@ def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = 
     return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
 
 
+def _voice_measures(frames: Frames) -> dict[str, float | None]:
+    """F0 median, HNR and CPPS over the voiced frames and loudness over the speech frames of a
+    span with speech."""
+    voiced = frames.voiced
+    f0 = frames.f0_hz[voiced]
+    power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
+    return {"f0_median_hz": _opt(np.nanmedian(f0)) if np.isfinite(f0).any() else None,
+            "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
+            "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
+            "loudness_dbfs": _opt(10.0 * np.log10(power.mean()))}
+
+
 def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_s: float = 0.25,
                   max_pause_s: float | None = None, exclude: np.ndarray | None = None) -> SpanMeasures:
     """Measures over ``frames`` (one channel, consecutive 10 ms frames).
@@ -133,9 +145,6 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     phrase_len = (ph_e - ph_s) * HOP_S
     csum = np.concatenate([[0], np.cumsum(frames.nucleus)])
     syl_per_phrase = csum[ph_e] - csum[ph_s]
-    voiced = frames.voiced
-    f0 = frames.f0_hz[voiced]
-    power = np.power(10.0, frames.energy_db[speech].astype(np.float64) / 10.0)
     return SpanMeasures(
         duration_s=duration,
         speech_s=speech_s,
@@ -150,10 +159,7 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         phrases=int(len(ph_s)),
         mean_phrase_s=float(phrase_len.mean()) if len(ph_s) else None,
         syllables_per_phrase=float(syl_per_phrase.mean()) if len(ph_s) else None,
-        f0_median_hz=_opt(np.nanmedian(f0)) if np.isfinite(f0).any() else None,
-        hnr_db=_opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
-        cpps_db=_opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
-        loudness_dbfs=_opt(10.0 * np.log10(power.mean())),
+        **_voice_measures(frames),
         breaths=events[0], breath_s=events[1], coughs=events[2],
         paused_breath_share=_breath_share(frames.sound, ps, pe),
     )

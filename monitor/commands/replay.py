@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..console import error, warning
-from .common import add_call_options, add_config_options, add_logging_options
+from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -54,10 +54,7 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture.audio_files import AudioFileError
-    from ..pipeline import CallPipeline, run_source
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
-    from ..capture.sources import FileSource
     from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
     from .run import start_webhook, webhook_token
     overrides = {}
@@ -71,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         store = open_store(cfg)
     except (ConfigError, StoreError, ValueError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
     sinks = [sink]
     webhook = start_webhook(cfg, store, token) if args.webhook else None
@@ -84,36 +81,41 @@ def run(args: argparse.Namespace) -> int:
         if webhook is not None:
             webhook.close()
         store.close()
-        return 2
-    failed = 0
+        return ExitStatus.BAD_SETUP
     try:
-        for path in args.files:
-            try:
-                src = FileSource(path, caller_channel=args.caller_channel,
-                                 agent_channel=None if args.agent_channel < 0 else args.agent_channel,
-                                 realtime=args.realtime, block_s=0.5 if args.realtime else 2.0)
-            except AudioFileError as err:
-                error(str(err))
-                failed += 1
-                continue
-            extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-            pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
-            progress = Progress(path, src.info.duration_s)
-            try:
-                run_source(pipeline, src.chunks(), [*sinks, progress])
-            except AudioFileError as err:
-                progress.done()
-                error(str(err))
-                failed += 1
-                continue
-            progress.done()
-            if src.truncated:
-                warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+        failed = sum(not _replay_file(path, args, cfg, store, transcription, sinks) for path in args.files)
     finally:
         if webhook is not None:
             _drain(webhook, args.webhook_wait, store.path)
         store.close()
-    return 1 if failed else 0
+    return ExitStatus.FAILED if failed else ExitStatus.OK
+
+
+def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
+    """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be read."""
+    from ..capture.audio_files import AudioFileError
+    from ..capture.sources import FileSource
+    from ..pipeline import CallPipeline, run_source
+    try:
+        src = FileSource(path, caller_channel=args.caller_channel,
+                         agent_channel=None if args.agent_channel < 0 else args.agent_channel,
+                         realtime=args.realtime, block_s=0.5 if args.realtime else 2.0)
+    except AudioFileError as err:
+        error(str(err))
+        return False
+    extra = transcription.for_call(src.rate, src.legs) if transcription else {}
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+    progress = Progress(path, src.info.duration_s)
+    try:
+        run_source(pipeline, src.chunks(), [*sinks, progress])
+    except AudioFileError as err:
+        progress.done()
+        error(str(err))
+        return False
+    progress.done()
+    if src.truncated:
+        warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+    return True
 
 
 def _drain(webhook, wait_s: float, db) -> None:

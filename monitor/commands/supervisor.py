@@ -95,7 +95,6 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         error(problem)
         return 2
-    from ..supervisor.app import ConsoleSettings, create_app
     from ..supervisor.auth import Auth, TokenFileError, load_or_create_token, parse_agent_tokens
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
@@ -125,10 +124,20 @@ def run(args: argparse.Namespace) -> int:
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
     configure_logging("info", "monitor.supervisor")
+    if not _serve(args, sc, store, sock, Auth(token, agent_tokens), tls):
+        return 2
+    info("console stopped")
+    return 0
+
+
+def _serve(args: argparse.Namespace, sc, store, sock: socket.socket, auth, tls: bool) -> bool:
+    """Serve the console on ``sock`` until a signal stops it; False (said) if TLS cannot be used.
+    Closes the socket and the store either way."""
     import uvicorn
-    app = create_app(store, Auth(token, agent_tokens),
-                     ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s,
-                                     secure_cookie=tls))
+
+    from ..supervisor.app import ConsoleSettings, create_app
+    app = create_app(store, auth, ConsoleSettings(max_body_bytes=sc.max_body_bytes,
+                                                  silent_after_s=sc.silent_after_s, secure_cookie=tls))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                             timeout_graceful_shutdown=2, server_header=False)
@@ -138,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         store.close()
         error(f"{args.tls_cert}: cannot use the TLS certificate and key ({err})")
-        return 2
+        return False
     server = uvicorn.Server(config)
     for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after its graceful
         signal.signal(sig, lambda s, f: None)    # shutdown: let it land here, then close and exit 0
@@ -147,5 +156,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         store.close()
-    info("console stopped")
-    return 0
+    return True

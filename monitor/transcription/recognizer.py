@@ -156,21 +156,12 @@ class Transcriber:
         self._error: BaseException | None = None
         self._received = 0
         self._dropped = 0
-        self._expected_t0: float | None = None
 
         # worker-only state
+        self._start_segment(0.0)  # the segment's resampler, speech mask and remainders
         self._seg_t0: float | None = None
-        self._seg_next_in = 0.0  # call time right after the last input sample of the segment
-        self._resampler = Resampler(self.input_rate, self.model_rate, 1)
-        self._mask = np.zeros(0, dtype=bool)  # speech per frame of the segment, from _mask_base
-        self._mask_base = 0
-        self._mask_known = 0  # frames of the segment with a known mask value
         self._last_speech = True
-        self._rem = np.zeros(0, dtype=np.float32)  # model-rate samples short of a whole frame
-        self._frame_pos = 0  # segment frame index of _rem[0]
         self._since_speech = self._hang_frames + 1  # frames since the last speech frame
-        self._stash = np.zeros(0, dtype=np.float32)  # trailing skipped audio, for pre-roll
-        self._stash_frame = 0  # segment frame index of _stash[0]
         self._pre_start = 0  # segment frame index of the pre-roll being fed
         self._map = _TimeMap()
         self._rec_samples = 0  # samples given to the recognizer
@@ -320,15 +311,15 @@ class Transcriber:
 
     def _start_segment(self, t0: float) -> None:
         self._seg_t0 = t0
-        self._seg_next_in = t0
+        self._seg_next_in = t0  # call time right after the last input sample of the segment
         self._resampler = Resampler(self.input_rate, self.model_rate, 1)
-        self._mask = np.zeros(0, dtype=bool)
+        self._mask = np.zeros(0, dtype=bool)  # speech per frame of the segment, from _mask_base
         self._mask_base = 0
-        self._mask_known = 0
-        self._rem = np.zeros(0, dtype=np.float32)
-        self._frame_pos = 0
-        self._stash = np.zeros(0, dtype=np.float32)
-        self._stash_frame = 0
+        self._mask_known = 0  # frames of the segment with a known mask value
+        self._rem = np.zeros(0, dtype=np.float32)  # model-rate samples short of a whole frame
+        self._frame_pos = 0  # segment frame index of _rem[0]
+        self._stash = np.zeros(0, dtype=np.float32)  # trailing skipped audio, for pre-roll
+        self._stash_frame = 0  # segment frame index of _stash[0]
 
     def _end_segment(self) -> None:
         if self._seg_t0 is None:
