@@ -1,16 +1,45 @@
-"""Fixtures shared by the test modules."""
+"""What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
+private PulseAudio server and a webhook receiver."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from pulse import pulse  # noqa: F401 - the private PulseAudio server, as a fixture for every module
+
 ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "audio_fixtures" / "calls"
+SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
+PY = sys.executable
 EVAL_SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
+
+
+def call_monitor(*args: str | os.PathLike, timeout: float = 900, **kw) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` from this checkout in a fresh interpreter: output captured as text."""
+    kw.setdefault("env", dict(os.environ, PYTHONPATH=str(ROOT)))
+    return subprocess.run([PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout, **kw)
+
+
+def fixture_label(name: str) -> dict:
+    """The labels of the fixture call ``name`` (``make fixtures`` writes them beside the audio)."""
+    return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def fixture_labels() -> dict[str, dict]:
+    """Every fixture call's labels, by call name."""
+    return {p.stem: fixture_label(p.stem) for p in sorted(CALLS.glob("*.json"))}
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +68,46 @@ def monitor_logs():
     yield records
     logger.removeHandler(handler)
     logger.setLevel(level)
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1; ``up`` False answers 503. Alerts go to ``received``, the
+    daemon's heartbeats to ``heartbeats``."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.received: list[tuple[float, dict]] = []
+        self.heartbeats: list[tuple[float, dict]] = []
+        self.up = True
+        hook = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not hook.up:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                post = json.loads(body)
+                (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook():
+    """A webhook receiver on 127.0.0.1 for the test's duration."""
+    receiver = Hook()
+    yield receiver
+    receiver.close()

@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import ROOT, SPEECH
+
 from monitor.analysis.analyzer import StreamingAnalyzer
 from monitor.capture.audio_files import AnalysisStream
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import SpanMeasures, span_measures
 
-ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "audio_fixtures" / "real"
-SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
 FIGURES: dict[str, float] = {}
 
 

@@ -16,6 +16,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from conftest import CALLS, ROOT
+
 from monitor.analysis.analyzer import StreamingAnalyzer, analyze_signal
 from monitor.capture.audio_files import AnalysisStream
 from monitor.dsp.energy import frame_energy_db
@@ -24,9 +26,7 @@ from monitor.dsp.runs import runs
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import response_latencies, span_measures
 
-ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "audio_fixtures" / "real"
-CALLS = ROOT / "audio_fixtures" / "calls"
 # a 7.1 s LibriVox reading at 16 kHz in which the analyzer finds no pause of its own
 READING = REAL / "pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.flac"
 # a 4 s CMU Arctic sentence (16 kHz), no pause either

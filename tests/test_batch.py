@@ -17,20 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CALLS, ROOT, call_monitor as cli
+
 from monitor.batch.inputs import CallJob, InputError, expand_inputs
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
 ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
     ("normal", "8k"), ("deteriorating", "8k"), ("slow_talker", "8k"), ("labored_start", "8k"),
     ("breathy_normal", "8k"), ("noisy_line", "16k"), ("deteriorating_female", "8k"),
     ("deteriorating_noisy", "8k"), ("real_caller", "8k"), ("deteriorating_holdout", "16k"))]
 """Ten fixture calls (about 32 minutes of audio) with a bad and a missing file: a dozen."""
-
-
-def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

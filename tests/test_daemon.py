@@ -8,13 +8,11 @@ that the critical alert reaches the JSON output, SQLite and a real HTTP server o
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,53 +21,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pulse import pulse  # noqa: E402,F401
+from conftest import Hook, PY, ROOT
 
-from monitor.config import load_config  # noqa: E402
-from monitor.capture.segmenter import Segmenter  # noqa: E402
-from monitor.pipeline import CallPipeline, run_source  # noqa: E402
-from monitor.capture.sources import Chunk, FileSource  # noqa: E402
+from monitor.config import load_config
+from monitor.capture.segmenter import Segmenter
+from monitor.pipeline import CallPipeline, run_source
+from monitor.capture.sources import Chunk, FileSource
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
-PY = sys.executable
 FIGURES = os.environ.get("CALLMONITOR_LIVE_FIGURES")  # make bench: where to write the measured figures
-
-
-class Hook:
-    """A webhook receiver on 127.0.0.1; ``up`` False answers 503. Alerts go to ``received``, the
-    daemon's heartbeats to ``heartbeats``."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.received: list[tuple[float, dict]] = []
-        self.heartbeats: list[tuple[float, dict]] = []
-        self.up = True
-        hook = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not hook.up:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                post = json.loads(body)
-                (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Daemon:

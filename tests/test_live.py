@@ -11,10 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pulse import PulseServer, have_pulse, pulse  # noqa: E402,F401
-
-from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve  # noqa: E402
+from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
 
 def _tone(path, freq, seconds=2.0, rate=48000, amp=0.3):

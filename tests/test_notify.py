@@ -8,14 +8,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+
+from conftest import ROOT
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.notify import NotifySink
 
-ROOT = Path(__file__).resolve().parents[1]
 NEEDED = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send")
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 HEAVY = ("numpy", "scipy", "vosk", "matplotlib", "soundfile", "sounddevice", "cffi")
 """Packages a command that does not analyse audio must not import (each costs 0.05-0.8 s)."""
 

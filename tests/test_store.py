@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
+
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from monitor.delivery.store import SCHEMA_VERSION, Store, StoreError
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def alert(t: float, kind: str = "slow_speech", severity: str = "warning") -> AlertEvent:

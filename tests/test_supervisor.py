@@ -13,22 +13,20 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from console_proc import ROOT, ConsoleProcess, alert_body  # noqa: E402
-from pulse import have_pulse, pulse  # noqa: E402,F401
+from console_proc import ROOT, ConsoleProcess, alert_body
+from pulse import have_pulse
 
-from monitor.commands.supervisor import is_loopback, parse_listen  # noqa: E402
-from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens  # noqa: E402
-from monitor.supervisor.store import ConsoleStore, ConsoleStoreError  # noqa: E402
+from conftest import CALLS, PY
 
-CALLS = ROOT / "audio_fixtures" / "calls"
-PY = sys.executable
+from monitor.commands.supervisor import is_loopback, parse_listen
+from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
+from monitor.supervisor.store import ConsoleStore, ConsoleStoreError
+
 
 
 def _env(tmp: Path) -> dict:
@@ -178,7 +176,7 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
 
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
-def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):  # noqa: F811
+def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     cfg = tmp_path / "agent.toml"
     cfg.write_text('[delivery]\nheartbeat_s = 0.5\nagent_name = "Alice (desk 4)"\n')

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_daemon import Hook  # noqa: E402
+from conftest import Hook
 
-from monitor.events import AlertEvent  # noqa: E402
-from monitor.delivery.sinks.webhook import WebhookSink  # noqa: E402
-from monitor.delivery.store import Store  # noqa: E402
+from monitor.events import AlertEvent
+from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.delivery.store import Store
 
 
 def _alert(store):
