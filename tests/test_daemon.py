@@ -330,3 +330,33 @@ def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, moni
     assert errors and all("\n" not in m and "Traceback" not in m for m in errors)
     assert any("call 1 stopped" in m for m in errors)
     assert len(errors) >= 2, "the second call's failure is reported too"
+
+
+def test_a_labored_caller_played_live_on_two_legs_is_critical_within_40_s(pulse, env, tmp_path, eval_slice):
+    """A caller labored from the first word (the corpus slice's real-speech call), the agent on
+    the microphone leg and the caller on the softphone leg, played live in real time."""
+    label = json.loads((eval_slice / "slice_9001.json").read_text())
+    x, r = sf.read(eval_slice / label["files"]["16000"], dtype="float32")
+    legs = {}
+    for name, channel in (("agent", 0), ("caller", 1)):
+        legs[name] = tmp_path / f"{name}.wav"
+        sf.write(legs[name], x[:, channel], r)
+    hook = Hook()
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--db",
+                str(tmp_path / "events.db"), "--webhook", hook.url, "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        d.wait_running(env)
+        t_play = time.monotonic()
+        players = [pulse.play(legs["caller"], "softphone"), pulse.play(legs["agent"], "mic")]
+        deadline = t_play + label["trouble_onset_s"] + 40.0
+        while time.monotonic() < deadline and not any(p["severity"] == "critical" for _, p in hook.received):
+            time.sleep(0.1)
+        got = [t for t, p in hook.received if p["severity"] == "critical"]
+        for p in players:
+            p.kill()
+    finally:
+        d.kill()
+        hook.close()
+    assert got, f"no critical alert within 40 s of the onset; stderr: {d.err[-5:]}"
+    assert got[0] - t_play <= label["trouble_onset_s"] + 40.0
