@@ -132,9 +132,3 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
     known = [s.name for s in sources or []]
     hint = f"; sound-server sources: {', '.join(known)}" if known else ""
     raise DeviceError(f"no input device or source named '{spec}'{hint} (see `call-monitor devices`)")
-
-
-def open_env(resolved: ResolvedSource) -> dict[str, str]:
-    """Environment to set while the stream opens."""
-    return {"PULSE_SOURCE": resolved.pulse_source} if resolved.pulse_source else {}
-

@@ -16,6 +16,7 @@ Nothing here needs matplotlib.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,6 +37,8 @@ from ..transcription.phrases import PhraseMatcher
 from ..capture.sources import Chunk, FileSource
 from ..delivery.store import Store
 from ..transcription.setup import matcher_for
+
+log = logging.getLogger(__name__)
 
 ENVELOPE_HOP_S = HOP_S
 """Resolution of the stored waveform envelope (peak per 10 ms), reduced for plotting."""
@@ -92,10 +95,6 @@ class ReportData:
     started_at: float | None = None
     transcribed: bool = False
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def audio_available(self) -> bool:
-        return bool(self.tracks)
 
     @property
     def critical(self) -> int:
@@ -222,8 +221,8 @@ def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[U
             try:
                 for m in matcher.match(text):
                     u.distress.append((m.start_word, m.end_word, m.phrase))
-            except Exception:  # noqa: BLE001 - a matcher problem must not lose the report
-                pass
+            except Exception as err:  # noqa: BLE001 - a matcher problem must not lose the report
+                log.warning("distress phrases not marked in the transcript at %.1f s: %s", w.t, err)
         out.append(u)
     out.sort(key=lambda u: (u.start, u.t))
     return out
