@@ -123,6 +123,7 @@ def _stored(cfg, call_id: int):
 
 def _archive(args: argparse.Namespace, fmt: str) -> int:
     """``report --batch TABLE -o archive.html``: the overview page of a scored archive."""
+    from .common import ConfigError, StoreError, config_from_args
     if fmt != "html":
         error(f"{args.output}: an archive report is an .html page")
         return 2
