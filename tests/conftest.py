@@ -31,6 +31,16 @@ def call_monitor(*args: str | os.PathLike, timeout: float = 900, **kw) -> subpro
                           cwd=ROOT, timeout=timeout, **kw)
 
 
+def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
+    """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(every_s)
+    return False
+
+
 def fixture_label(name: str) -> dict:
     """The labels of the fixture call ``name`` (``make fixtures`` writes them beside the audio)."""
     return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))

@@ -21,7 +21,7 @@ import pytest
 from console_proc import ROOT, ConsoleProcess, alert_body
 from pulse import have_pulse
 
-from conftest import CALLS, PY
+from conftest import CALLS, PY, wait_for
 
 from monitor.commands.supervisor import is_loopback, parse_listen
 from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
@@ -40,15 +40,6 @@ def _replay(tmp: Path, console: ConsoleProcess, wav: str, db: Path, *extra: str,
                        timeout=300)
     alerts = [json.loads(line) for line in r.stdout.splitlines() if '"type": "alert"' in line]
     return r, alerts
-
-
-def _wait(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _daemon_alerts(db: Path) -> set[int]:
@@ -191,13 +182,13 @@ def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
             agents = console.state()["agents"]
             return agents[0] if agents else None
 
-        assert _wait(lambda: (a := agent()) is not None and a["status"]["devices_open"], 20), \
+        assert wait_for(lambda: (a := agent()) is not None and a["status"]["devices_open"], 20), \
             daemon.stderr.read() if daemon.poll() is not None else "no heartbeat"
         a = agent()
         assert a["agent"] == "Alice (desk 4)" and a["every_s"] == 0.5
         assert a["status"]["in_call"] is False and a["status"]["devices"]["caller"]["state"] == "running"
         seen = a["last_seen"]
-        assert _wait(lambda: agent()["last_seen"] > seen, 5)  # beats keep coming
+        assert wait_for(lambda: agent()["last_seen"] > seen, 5)  # beats keep coming
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
         assert agent()["status"].get("stopped") is True

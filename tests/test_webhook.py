@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import Hook
+from conftest import Hook, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.webhook import WebhookSink
@@ -18,17 +18,7 @@ def _alert(store):
                                             actions=("Keep the caller on the line",)))
 
 
-def _wait(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs):
-    hook = Hook()
+def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs, hook):
     hook.up = False
     logs = monitor_logs
     store = Store.open(tmp_path / "e.db")
@@ -36,11 +26,11 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs):
     try:
         ev = _alert(store)
         sink(ev)
-        assert _wait(lambda: sink.failures >= 2, 5)
+        assert wait_for(lambda: sink.failures >= 2, 5)
         assert all(lvl == "warning" and "HTTP 503" in m for lvl, m in logs)
         assert not hook.received
         hook.up = True
-        assert _wait(lambda: hook.received, 5)
+        assert wait_for(lambda: hook.received, 5)
         time.sleep(1.0)  # no second delivery
         assert len(hook.received) == 1
         body = hook.received[0][1]
@@ -52,7 +42,6 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs):
     finally:
         sink.close()
         store.close()
-        hook.close()
 
 
 def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
@@ -64,7 +53,7 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
     sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1, poll_s=0.05).start()
     ev = _alert(store)
     sink(ev)
-    assert _wait(lambda: sink.failures >= 1, 5)
+    assert wait_for(lambda: sink.failures >= 1, 5)
     assert "refused" in monitor_logs[0][1].lower()
     sink.close()
     store.close()  # the daemon stops with the alert undelivered
@@ -72,7 +61,7 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05).start()
     try:
-        assert _wait(lambda: hook2.received, 5)
+        assert wait_for(lambda: hook2.received, 5)
         time.sleep(0.5)
         assert [p["alert_id"] for _, p in hook2.received] == [ev.alert_id]
         # a third start delivers nothing again
@@ -86,16 +75,14 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
         hook2.close()
 
 
-def test_gives_up_after_retries(tmp_path, monitor_logs):
-    hook = Hook()
+def test_gives_up_after_retries(tmp_path, monitor_logs, hook):
     hook.up = False
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05).start()
     try:
         sink(_alert(store))
-        assert _wait(lambda: store.deliveries("failed"), 5)
+        assert wait_for(lambda: store.deliveries("failed"), 5)
         assert sink.failures == 3 and "giving up" in monitor_logs[-1][1]
     finally:
         sink.close()
         store.close()
-        hook.close()

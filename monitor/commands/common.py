@@ -8,7 +8,7 @@ import os
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from ..console import LEVELS, info
+from ..console import LEVELS, error, info
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
@@ -90,10 +90,21 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     return load_config(args.config, extra or None)
 
 
+def config_or_error(args: argparse.Namespace, overrides: dict | None = None) -> Config | None:
+    """:func:`config_from_args`, or None once its error is said in one line."""
+    from ..config import ConfigError
+    try:
+        return config_from_args(args, overrides)
+    except ConfigError as err:
+        error(str(err))
+        return None
+
+
 def open_store(cfg: Config) -> Store:
     from ..delivery.store import Store
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
-__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options", "add_transcription_options", "config_from_args",
-           "open_store", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options",
+           "add_transcription_options", "config_from_args", "config_or_error", "open_store",
+           "open_transcription", "ConfigError", "ModelError", "StoreError"]

@@ -56,14 +56,9 @@ class Progress:
 def run(args: argparse.Namespace) -> int:
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
-    from .run import start_webhook, webhook_token
-    overrides = {}
-    if args.webhook is not None:
-        overrides["delivery.webhook_url"] = args.webhook
-    if args.webhook_token_file is not None:
-        overrides["delivery.webhook_token_file"] = args.webhook_token_file
+    from .run import start_webhook, webhook_overrides, webhook_token
     try:
-        cfg = config_from_args(args, overrides)
+        cfg = config_from_args(args, webhook_overrides(args))
         token = webhook_token(cfg) if args.webhook else None
         store = open_store(cfg)
     except (ConfigError, StoreError, ValueError) as err:

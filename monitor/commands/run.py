@@ -33,16 +33,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def overrides_from(args: argparse.Namespace) -> dict:
+def webhook_overrides(args: argparse.Namespace) -> dict:
+    """The configuration keys that ``--webhook`` and ``--webhook-token-file`` set."""
     o = {}
-    if args.caller is not None:
-        o["daemon.caller"] = args.caller
-    if args.agent is not None:
-        o["daemon.agent"] = args.agent
     if args.webhook is not None:
         o["delivery.webhook_url"] = args.webhook
     if getattr(args, "webhook_token_file", None) is not None:
         o["delivery.webhook_token_file"] = args.webhook_token_file
+    return o
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    o = webhook_overrides(args)
+    if args.caller is not None:
+        o["daemon.caller"] = args.caller
+    if args.agent is not None:
+        o["daemon.agent"] = args.agent
     if args.no_notify:
         o["delivery.notify"] = False
     if args.socket:
