@@ -10,7 +10,7 @@ import sys
 from .console import configure_logging
 
 COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status",
-            "install_service", "report", "supervisor", "batch")
+            "install_service", "report", "supervisor", "batch", "purge")
 
 
 def build_parser() -> argparse.ArgumentParser:

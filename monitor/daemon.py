@@ -31,12 +31,16 @@ from typing import Any, Callable, Iterator
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source
 from .config import Config, ConfigError
-from .delivery.store import Store
+from .delivery.store import Store, StoreError
+from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 
 log = logging.getLogger(__name__)
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
+
+PURGE_EVERY_S = 86400.0
+"""Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
 
 class _LastProblem(logging.Handler):
@@ -51,7 +55,6 @@ class _LastProblem(logging.Handler):
                         "at": round(record.created, 3)}
 
 
-
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None, status_path: str | None = None) -> None:
@@ -60,6 +63,8 @@ class Daemon:
         self.store = store
         self.sinks = dict(sinks)
         self.reload_fn = reload
+        self.guard = StoreGuard(store)
+        self._last_purge: float | None = None
         self.webhook = webhook
         self.notify = notify
         self.transcription = transcription
@@ -152,13 +157,14 @@ class Daemon:
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
             if hasattr(self.source, "stats") else "live"
-        self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.store,
+        self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"live:{label}", started_at=time.time() - (self._now - first),
                                      **extra)
         self.calls += 1
         self.active = {}
-        log.info(f"call {self.pipeline.call_id} started")
-        self.emit([StatusEvent(t=0.0, level="info", message=f"call {self.pipeline.call_id} started")])
+        name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
+        log.info(f"call {name} started")
+        self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
             self._open_audio()
         chunks, self._preroll = list(self._preroll), collections.deque()
@@ -226,6 +232,35 @@ class Daemon:
         self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
                                    channels=len(self.source.legs), subtype="PCM_16")
 
+    # ------------------------------------------------------------------ housekeeping
+    def close_interrupted(self) -> None:
+        """Calls a crash left open are closed as interrupted (one line if there were any)."""
+        try:
+            ids = self.store.close_interrupted()
+        except StoreError as err:
+            log.error(f"calls left open not closed: {err}")
+            return
+        if ids:
+            log.warning(f"closed {len(ids)} call(s) left open by an earlier stop as interrupted "
+                                f"(call {', '.join(map(str, ids))})")
+
+    def purge_old(self, now: float | None = None) -> None:
+        """Apply ``storage.retention_days`` (at start, then daily)."""
+        now = time.time() if now is None else now
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S:
+            return
+        self._last_purge = now
+        days = self.cfg.storage.retention_days
+        if days <= 0:
+            return
+        try:
+            counts = self.store.purge(now - days * 86400.0)
+        except StoreError as err:
+            log.warning(f"old calls not purged: {err}")
+            return
+        if counts.get("calls"):
+            log.info(f"purged {counts['calls']} call(s) older than {days:g} days")
+
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
         self._reload = False
@@ -273,6 +308,8 @@ class Daemon:
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
+            "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
+                      "dropped": self.guard.dropped},
         }
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
@@ -297,7 +334,11 @@ class Daemon:
     def run(self) -> int:
         """Listen, cut calls and run them until the source ends or :meth:`request_stop`."""
         with self._watching_problems():
+            self.close_interrupted()
+            self.purge_old()
             self._listen()
+            if not self.guard.retry(force=True):
+                log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
         return 0
 
     def _listen(self) -> None:
@@ -309,14 +350,7 @@ class Daemon:
                 self._do_reload()
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
-                self._preroll.append(chunk)
-                while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
-                    self._preroll.popleft()
-                if onset and self.segmenter.silence_before_onset() >= d.call_start_silence_s:
-                    try:
-                        self._start_call()
-                    except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on
-                        self._abort_call(err)
+                self._between_calls(chunk, onset)
             else:
                 try:
                     self._feed(chunk)
@@ -330,3 +364,17 @@ class Daemon:
         self._drain_msgs()
         if self.pipeline is not None:
             self._end_call(self.stop_reason or "capture ended")
+
+    def _between_calls(self, chunk: Chunk, onset: bool) -> None:
+        """Keep the pre-roll, write what a failing database held back, purge, and start a call on
+        speech after enough silence."""
+        self.guard.retry()
+        self.purge_old()
+        self._preroll.append(chunk)
+        while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
+            self._preroll.popleft()
+        if onset and self.segmenter.silence_before_onset() >= self.cfg.daemon.call_start_silence_s:
+            try:
+                self._start_call()
+            except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on
+                self._abort_call(err)

@@ -104,6 +104,9 @@ class AlertEvent(Event):
     actions: tuple[str, ...] = ()
     call_id: int | None = None
     alert_id: int | None = None
+    stored: bool = True
+    """False when the database could not commit it: the alert went to the sinks all the same and
+    is written to the database once it works again."""
 
     type = "alert"
 

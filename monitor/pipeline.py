@@ -23,6 +23,7 @@ from .transcription.phrases import PhraseSpotter
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk
 from .delivery.store import Store
+from .delivery.store_guard import StoreGuard
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class CallPipeline:
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
-        self.store = store
+        self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
         self.analyzers = {leg: StreamingAnalyzer(rate) for leg in legs}
         self.cues = CueTracker(cfg.analysis, legs)
@@ -51,11 +52,16 @@ class CallPipeline:
         self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}
         self._fed = {leg: 0 for leg in self.transcribers}
         self._hop = rate // 100
-        self.call_id = store.start_call(source, started_at) if store else None
+        self._call_token = self.store.start_call(source, started_at) if self.store is not None else None
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
+
+    @property
+    def call_id(self) -> int | None:
+        """The call's database id (None without a store, or while its row could not be written)."""
+        return self.store.real_id(self._call_token) if self.store is not None else None
 
     # -- feeding -------------------------------------------------------------
     def process(self, chunk: Chunk) -> list[Event]:
@@ -95,7 +101,7 @@ class CallPipeline:
         events += self._route(self.engine.close(t_end))
         summary = self.summary()
         if self.store is not None:
-            self.store.end_call(self.call_id, self.duration_s, summary.to_dict())
+            self.store.end_call(self._call_token, self.duration_s, summary.to_dict())
             self.store.flush()
         return events + [summary]
 
@@ -105,12 +111,12 @@ class CallPipeline:
         for cues in cue_events:
             baseline = self.baseline.add(cues)
             if baseline is not None and not self._baseline_stored and self.store is not None:
-                self.store.set_baseline(self.call_id, baseline.to_dict())
+                self.store.set_baseline(self._call_token, baseline.to_dict())
                 self._baseline_stored = True
             cues = replace(cues, baseline_ready=baseline is not None)
             self.last_cues = cues
             if self.store is not None:
-                self.store.add_cues(self.call_id, cues)
+                self.store.add_cues(self._call_token, cues)
             out.append(cues)
             out.extend(self._route(self.engine.update(cues, baseline)))
         return out
@@ -120,8 +126,8 @@ class CallPipeline:
         for tr in self.transcribers.values():
             batch = tr.close() if final else tr.poll()
             for w in batch:
-                if self.store is not None and w.final:
-                    self.store.add_words(self.call_id, w)
+                if self.store is not None and w.final and self.cfg.storage.transcripts:
+                    self.store.add_words(self._call_token, w)
                 out.append(w)
                 self.cues.add_words(w)
                 if w.channel == "caller" and self.spotter is not None:
@@ -136,15 +142,17 @@ class CallPipeline:
         return self._route(self.engine.reconfigure(cfg))
 
     def _route(self, events: Iterable[Event]) -> list[Event]:
-        """Store alerts (commit first), stamp ids, keep them for the summary."""
+        """Store alerts (commit first; marked ``stored=False`` when the database fails), stamp
+        ids, keep them for the summary."""
         out: list[Event] = []
         for ev in events:
             if isinstance(ev, AlertEvent):
                 if self.store is not None:
-                    ev = self.store.add_alert(self.call_id, ev)
+                    ev = self.store.add_alert(self._call_token, ev)
                 self.alerts.append(ev)
             elif isinstance(ev, AlertClearedEvent) and self.store is not None:
-                self.store.add_clear(self.call_id, ev)
+                self.store.add_clear(self._call_token, ev)
+                ev = replace(ev, call_id=self.call_id)
             out.append(ev)
         return out
 
@@ -159,8 +167,8 @@ class CallPipeline:
         ended = self.engine.close(round(self.duration_s, 3))
         if self.store is not None:
             try:
-                self._route(ended)
-                self.store.end_call(self.call_id, self.duration_s, {"aborted": True})
+                ended = self._route(ended)
+                self.store.end_call(self._call_token, self.duration_s, {"aborted": True})
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)

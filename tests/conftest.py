@@ -121,3 +121,81 @@ def hook():
     receiver = Hook()
     yield receiver
     receiver.close()
+
+
+class Daemon:
+    """``call-monitor run -v ARGS`` as a process: its JSON events and stderr lines collected as they come."""
+
+    def __init__(self, args, env, cwd):
+        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", "-v", *args], env=env, cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[tuple[float, dict]] = []
+        self.err: list[str] = []
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            try:
+                self.lines.append((time.monotonic(), json.loads(line)))
+            except json.JSONDecodeError:  # human output (no --jsonl)
+                self.lines.append((time.monotonic(), {"type": "text", "text": line}))
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def wait_err(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in e for e in self.err):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return False
+
+    def status(self, env):
+        r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait_running(self, env, timeout=8):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                st = self.status(env)
+                if all(s["state"] == "running" for s in st["legs"].values()):
+                    return st
+            except (AssertionError, json.JSONDecodeError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError("capture did not start: " + "\n".join(self.err))
+
+    def usage(self):
+        """(cpu seconds, peak RSS MB) of the daemon so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        hwm = 0.0
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) / 1024
+        return cpu, hwm
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def env(pulse, tmp_path):
+    """The private PulseAudio server's environment for a daemon, with no user configuration."""
+    e = pulse.full_env()
+    e["HOME"] = str(tmp_path)  # no user config
+    e["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
+    e["PYTHONPATH"] = str(ROOT)
+    return e

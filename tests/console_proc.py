@@ -38,7 +38,7 @@ class ConsoleProcess:
             self.kill()
             raise AssertionError("the console did not start: " + "\n".join(self.err))
         line = next(e for e in self.err if "daemons: --webhook" in e)
-        self.base = re.search(r"console (http://\S+?)/\?token", line).group(1)
+        self.base = re.search(r"console (https?://\S+?)/\?token", line).group(1)
         self.port = int(self.base.rsplit(":", 1)[1])
         self.webhook = f"{self.base}/webhook"
         self.token = self.token_file.read_text().strip()

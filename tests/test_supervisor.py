@@ -253,3 +253,63 @@ def test_command_line_errors_are_one_line(tmp_path):
                         "--db", str(tmp_path / "e.db")], cwd=ROOT, env=_env(tmp_path), capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "the token file is empty" in r.stderr and "Traceback" not in r.stderr
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    cert, key = tmp / "console.crt", tmp / "console.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path):
+    import http.client
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    console = ConsoleProcess(tmp_path, extra=("--tls-cert", str(cert), "--tls-key", str(key)))
+    try:
+        assert console.base.startswith("https://127.0.0.1:")
+        trusted = ssl.create_default_context(cafile=str(cert))
+        con = http.client.HTTPSConnection("127.0.0.1", console.port, context=trusted, timeout=10)
+        con.request("GET", f"/?token={console.token}")
+        r = con.getresponse()
+        r.read()
+        cookie = r.getheader("Set-Cookie") or ""
+        assert r.status in (302, 303, 307) and "HttpOnly" in cookie and "Secure" in cookie
+        assert "SameSite=Strict" in cookie or "samesite=strict" in cookie.lower()
+        con.request("POST", "/webhook", json.dumps(alert_body(1)),
+                    {"Authorization": f"Bearer {console.token}", "Content-Type": "application/json"})
+        r = con.getresponse()
+        assert r.status == 201 and json.loads(r.read())["stored"] == "new"
+        # a client that does not trust the certificate, or speaks plain HTTP, gets nothing
+        with pytest.raises(ssl.SSLError):
+            untrusted = http.client.HTTPSConnection("127.0.0.1", console.port, timeout=10,
+                                                    context=ssl.create_default_context())
+            untrusted.request("GET", "/")
+        plain = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
+        try:
+            plain.request("GET", f"/?token={console.token}")
+            refused = plain.getresponse().status >= 400
+        except (http.client.HTTPException, OSError):
+            refused = True
+        assert refused, "plain HTTP was served on the TLS port"
+        assert console.alive()
+    finally:
+        console.kill()
+
+
+def test_listening_beyond_loopback_without_tls_warns(tmp_path):
+    r = subprocess.Popen([PY, "-m", "monitor.cli", "supervisor", "--listen", "0.0.0.0:0", "--db",
+                          str(tmp_path / "c.db"), "--token-file", str(tmp_path / "t")], cwd=ROOT, env=_env(tmp_path),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("daemons: --webhook" in x for x in lines):
+            lines.append(r.stderr.readline().rstrip("\n"))
+        assert any("without TLS" in x and x.startswith("call-monitor: warning:") for x in lines), lines
+    finally:
+        r.kill()
+        r.wait(5)

@@ -27,6 +27,14 @@ Sections (all by default, in this order):
 - ``memory``: peak RSS of a streaming pass (AnalysisStream -> StreamingAnalyzer,
   frames discarded) over a 10-minute and a 60-minute WAV, each in a fresh
   subprocess (resource.getrusage ru_maxrss); they should be about equal.
+- ``analyze_memory``: peak RSS of ``call-monitor analyze`` itself on a
+  10-minute and a 6-hour WAV, each in a fresh subprocess: flat.
+- ``soak``: 8 hours of call audio through the daemon (``monitor.daemon``: call
+  segmentation, one pipeline per call, SQLite store, webhook to a server on
+  127.0.0.1) fed at full speed from a looping source (calls with and without
+  alerts, separated by silence, so calls start and end); RSS, open file
+  descriptors and threads sampled every simulated 10 minutes. RSS growth
+  must stay under 10 MB.
 
 Times are wall-clock and process CPU; ratios use CPU time, which holds up
 when other jobs share the machine. Every thread pool is pinned to one thread.
@@ -297,6 +305,146 @@ def bench_memory(ctx: Context) -> None:
                 "(AnalysisStream -> StreamingAnalyzer)",
                 ["", "audio s", "frames", "after import MB", "peak MB", "peak - import MB", "x-RT (cpu)"],
                 rows, [f"60 min - 10 min peak: {growth:+.1f} MB (must be about 0: memory independent of length)"])
+
+
+_ANALYZE_CHILD = r"""
+import contextlib, io, json, resource, sys, time
+from monitor.cli import main
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = io.StringIO()
+c = time.process_time()
+with contextlib.redirect_stdout(out):
+    rc = main(["analyze", "--json", sys.argv[1]])
+cpu = time.process_time() - c
+rec = json.loads(out.getvalue())
+print(json.dumps({"rc": rc, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "base_kb": base,
+                  "audio_s": rec["duration_s"], "syllables": rec["syllables"], "cpu": cpu}))
+"""
+
+
+def bench_analyze_memory(ctx: Context) -> None:
+    rows, peaks = [], []
+    with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
+        for minutes in (10, 360):
+            path = Path(tmp) / f"speech_{minutes}min.wav"
+            write_long_wav(path, minutes, ctx)
+            r = _child(_ANALYZE_CHILD, str(path))
+            peaks.append(r["peak_kb"])
+            length = f"{minutes} min" if minutes < 60 else f"{minutes / 60:g} h"
+            rows.append([f"call-monitor analyze, {length} WAV ({path.stat().st_size / 1e6:,.0f} MB)",
+                         r["audio_s"], r["syllables"], r["base_kb"] / 1024, r["peak_kb"] / 1024,
+                         f"{r['audio_s'] / r['cpu']:,.0f}x"])
+            path.unlink()
+    growth = (peaks[1] - peaks[0]) / 1024
+    ctx.results["analyze_growth_mb"] = growth
+    print_table("analyze_memory: peak RSS (ru_maxrss) of `call-monitor analyze`, fresh process each",
+                ["", "audio s", "syllables", "after import MB", "peak MB", "x-RT (cpu)"], rows,
+                [f"6 h - 10 min peak: {growth:+.1f} MB (must be about 0: frames are reduced as they come)"])
+
+
+# ---------------------------------------------------------------- soak
+
+_SOAK_CHILD = r"""
+import http.server, json, os, sys, tempfile, threading, time
+import numpy as np, soundfile as sf
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.capture.sources import Chunk
+from monitor.delivery.store import Store
+
+hours, root = float(sys.argv[1]), sys.argv[2]
+RATE, BLOCK_S, GAP_S, SAMPLE_S = 16000, 0.5, 30.0, 600.0
+
+def caller_and_agent(name):
+    x, r = sf.read(os.path.join(root, "audio_fixtures", "calls", name), dtype="float32")
+    assert r == RATE
+    return x[:, [1, 0]]  # caller, agent
+
+loop = []
+for name in ("normal_16k.wav", "deteriorating_16k.wav"):
+    loop += [caller_and_agent(name), np.zeros((int(GAP_S * RATE), 2), np.float32)]
+loop = np.concatenate(loop)
+
+class LoopingSource:
+    rate, legs = RATE, ("caller", "agent")
+    def __init__(self, total_s, on_block):
+        self.total, self.on_block, self._stop = int(total_s * RATE), on_block, False
+    def chunks(self):
+        n, step = 0, int(BLOCK_S * RATE)
+        while n < self.total and not self._stop:
+            i = n % len(loop)
+            block = loop[i:i + step]
+            yield Chunk(n / RATE, block)
+            n += len(block)
+            self.on_block(n / RATE)
+    def stop(self):
+        self._stop = True
+
+received = []
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        received.append(1)
+        self.send_response(204); self.end_headers()
+    def log_message(self, *a): pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+def usage():
+    st = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+    return {"rss_mb": int(st["VmRSS"].split()[0]) / 1024, "threads": int(st["Threads"]),
+            "fds": len(os.listdir("/proc/self/fd"))}
+
+samples, next_sample = [], [0.0]
+def on_block(t):
+    if t >= next_sample[0]:
+        samples.append({"t_h": round(t / 3600, 3), **usage()})
+        next_sample[0] += SAMPLE_S
+
+with tempfile.TemporaryDirectory() as tmp:
+    db = os.path.join(tmp, "soak.db")
+    cfg = load_config(overrides={"storage.db": db, "daemon.call_end_silence_s": 20.0}, user_config=False)
+    store = Store.open(db)
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    webhook = WebhookSink(store, url, log=lambda *a: None).start()
+    logs = []
+    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook,
+                    log=lambda level, msg: logs.append((level, msg)))
+    c, w = time.process_time(), time.perf_counter()
+    daemon.run()
+    cpu, wall = time.process_time() - c, time.perf_counter() - w
+    time.sleep(1.5)
+    samples.append({"t_h": hours, **usage()})
+    webhook.close(1.0)
+    calls = len(store.list_calls()); alerts = len(store.list_alerts())
+    size_mb = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p)) / 1e6
+    store.close()
+print(json.dumps({"samples": samples, "cpu": cpu, "wall": wall, "calls": calls, "alerts": alerts,
+                  "delivered": len(received), "db_mb": size_mb,
+                  "errors": [m for level, m in logs if level == "error"]}))
+"""
+
+
+def bench_soak(ctx: Context) -> None:
+    hours = float(os.environ.get("CALLMONITOR_SOAK_HOURS", "8"))
+    r = _child(_SOAK_CHILD, str(hours), str(ROOT))
+    s = r["samples"]
+    first = next((x for x in s if x["t_h"] >= 10 / 60), s[0])  # after the first 10 simulated minutes
+    growth = max(x["rss_mb"] for x in s if x["t_h"] >= first["t_h"]) - first["rss_mb"]
+    ctx.results["soak_rss_growth_mb"] = growth
+    rows = [[f"{x['t_h']:.2f} h", x["rss_mb"], x["fds"], x["threads"]] for i, x in enumerate(s)
+            if i % 6 == 0 or x is first or i == len(s) - 1]  # hourly, after warm-up, and at the end
+    print_table(f"soak: {hours:g} h of call audio through the daemon at full speed (looping source, calls start "
+                "and end; SQLite store; webhook on 127.0.0.1)",
+                ["simulated time", "RSS MB", "open fds", "threads"], rows,
+                [f"{r['calls']} calls, {r['alerts']} alerts, {r['delivered']} webhook deliveries, database "
+                 f"{r['db_mb']:.1f} MB; {hours * 3600 / r['cpu']:,.0f}x real time (cpu), {r['wall']:.0f} s wall",
+                 f"RSS growth after the first 10 min: {growth:+.1f} MB (must be < 10); fds "
+                 f"{min(x['fds'] for x in s)}-{max(x['fds'] for x in s)}, threads "
+                 f"{min(x['threads'] for x in s)}-{max(x['threads'] for x in s)} over {len(s)} samples "
+                 "(every simulated 10 min)",
+                 f"errors logged: {len(r['errors'])}"])
 
 
 # ---------------------------------------------------------------- replay (issue 3)
@@ -801,6 +949,9 @@ SECTIONS: list[Section] = [
     Section("peers", "parselmouth set, openSMILE eGeMAPS LLD, librosa pyin on the same audio", bench_peers_section),
     Section("memory", "peak memory of a streaming pass, 10 min vs 60 min file", bench_memory),
     Section("replay", "replay x-real-time and peak memory, 10 and 60 min stereo calls", bench_replay),
+    Section("analyze_memory", "peak memory of `call-monitor analyze`, 10 min vs 6 h file", bench_analyze_memory),
+    Section("soak", "8 h of calls through the daemon: RSS, fds and threads every 10 simulated minutes",
+            bench_soak),
     Section("batch", "call-monitor batch on 50 calls: 1 and 2 local workers, external dask scheduler", bench_batch),
     Section("transcription", "Vosk and the pipeline with transcription, gating savings", bench_transcription),
     Section("live", "the live daemon, two legs with transcription: CPU share, memory, alert latency",

@@ -35,6 +35,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..dsp.resample import Resampler
+from .audio_files import EdgeConditioner
 from .devices import DeviceError, ResolvedSource, resolve
 from .sources import Chunk, Source
 
@@ -73,6 +74,7 @@ class _Leg:
     stream: object = None
     rate: int = 0
     resampler: Resampler | None = None
+    edge: EdgeConditioner | None = None  # DC/rumble high-pass and sample checks at the device rate
     buf: list = field(default_factory=list)  # resampled, not yet emitted
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
@@ -178,6 +180,7 @@ class LiveSource(Source):
         if rate != leg.rate:
             leg.rate = rate
             leg.resampler = Resampler(rate, self.rate, 1)
+            leg.edge = EdgeConditioner(rate, 1)
         stats.device_rate = rate
 
     def _close(self, leg: _Leg) -> None:
@@ -263,7 +266,7 @@ class LiveSource(Source):
                 return
             if gen != leg.generation and leg.stream is not None:
                 continue  # a block from a stream already replaced
-            x = block[:, :1]
+            x = leg.edge.process(block[:, :1]) if leg.edge is not None else block[:, :1]
             y = leg.resampler.process(x) if leg.resampler is not None else x
             if not len(y):
                 continue

@@ -78,6 +78,10 @@ class FileSource(Source):
     def stop(self) -> None:
         self._stopped = True
 
+    def problems(self) -> str | None:
+        """After the chunks: what was wrong with the samples or the header (one phrase), or None."""
+        return self._stream.problems()
+
     def chunks(self) -> Iterator[Chunk]:
         start = time.monotonic()
         n = 0

@@ -38,16 +38,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, StoreError, config_from_args, open_store
+    from ..delivery.store import Store
+    from .common import ConfigError, StoreError, config_from_args
     try:
         since = parse_since(args.since) if args.since else None
         cfg = config_from_args(args)
-        store = open_store(cfg)
+        store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError, StoreError) as err:
         error(str(err))
         return 2
     try:
-        for stored in store.list_alerts(since=since, call_id=args.call):
+        try:
+            alerts = store.list_alerts(since=since, call_id=args.call)
+        except StoreError as err:
+            error(str(err))
+            return 2
+        for stored in alerts:
             ev = stored.event
             if args.jsonl:
                 print(json.dumps(ev.to_dict() | {"created_at": stored.created_at}))
@@ -55,5 +61,8 @@ def run(args: argparse.Namespace) -> int:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
                 print(f"{when}  call {ev.call_id:<4} t={ev.t:7.1f}s  {ev.severity:8s} {ev.kind}: {ev.message}")
     finally:
-        store.close()
+        try:
+            store.close()
+        except StoreError:
+            pass
     return 0

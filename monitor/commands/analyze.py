@@ -13,6 +13,8 @@ from ..console import error, warning
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
     import numpy as np
 
+    from ..capture.audio_files import AnalysisStream
+
 BATCH_S = 10.0
 """Audio handed to the analyzer at a time. Nobody waits on ``analyze``'s frames, so it batches
 more than live capture does: the analyzer's fixed cost per batch is then paid once per 10 s
@@ -33,23 +35,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def analyze_file(path: str, channel: int | None) -> tuple[dict, bool]:
-    """Summary record of one file and whether it was truncated. Raises AudioFileError."""
+def analyze_file(path: str, channel: int | None) -> tuple[dict, "AnalysisStream"]:
+    """Summary record of one file and its stream (``truncated``, ``problems()``). Raises AudioFileError.
+
+    Frames are reduced batch by batch (:class:`~monitor.analysis.span_stream.SpanAccumulator`), so memory
+    stays flat whatever the recording's length."""
     from ..analysis.analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
     from ..capture.audio_files import AnalysisStream
-    from ..analysis.frame_features import Frames
-    from ..analysis.span_measures import span_measures
+    from ..analysis.span_stream import SpanAccumulator
     stream = AnalysisStream(path, [channel] if channel is not None else None)
     analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
-    frames = Frames.concat(list(analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate)))))
+    acc = SpanAccumulator()
+    for frames in analyzer.iter_chunks(_batches(stream, int(BATCH_S * stream.rate))):
+        acc.add(frames)
     duration = stream.duration_s
-    m = span_measures(frames, duration)
+    m = acc.result(duration)
     record = {"file": path, "channel": channel if channel is not None else "mix",
               "sample_rate": stream.info.rate, **m.as_dict()}
     record["duration_s"] = duration
     record["breaths_per_min"] = m.breaths / duration * 60.0 if duration > 0 else None
     return {k: _round(record[k]) for k in JSON_KEYS} | {"syllables_per_phrase": _round(m.syllables_per_phrase)}, \
-        stream.truncated
+        stream
 
 
 def _batches(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
@@ -92,12 +98,14 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            rec, truncated = analyze_file(path, args.channel)
+            rec, stream = analyze_file(path, args.channel)
         except AudioFileError as err:
             error(str(err))
             failed += 1
             continue
-        if truncated:
+        if stream.truncated:
             warning(f"{path}: truncated recording, analysed the {rec['duration_s']:.2f} s it holds")
+        if stream.problems():
+            warning(f"{path}: {stream.problems()}")
         print(json.dumps(rec) if args.json else _human(rec), flush=True)
     return 1 if failed else 0

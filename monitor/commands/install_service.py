@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +48,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+class UnitArgumentError(ValueError):
+    """An argument that cannot go into a unit file (control characters)."""
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
+
+
+def systemd_quote(arg: str, what: str = "argument") -> str:
+    """One ExecStart argument as systemd.service(5) reads it back verbatim.
+
+    ``%`` becomes ``%%`` (specifiers) and ``$`` becomes ``$$`` (environment expansion);
+    anything but plain characters is double-quoted with ``\\`` and ``\"`` escaped.
+    Control characters (a newline would start a new directive) are refused.
+    """
+    bad = [c for c in arg if ord(c) < 0x20 or ord(c) == 0x7F]
+    if bad:
+        raise UnitArgumentError(f"{what} {arg!r}: contains a control character ({bad[0]!r}); "
+                                "a unit file cannot carry it")
+    text = arg.replace("%", "%%").replace("$", "$$")
+    if _PLAIN.fullmatch(arg):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def exec_start(args: argparse.Namespace) -> str:
+    """The ExecStart line's value. Raises UnitArgumentError."""
     local = os.path.join(os.path.dirname(sys.executable), "call-monitor")
     exe = local if os.access(local, os.X_OK) else shutil.which("call-monitor")
     cmd = [exe] if exe else [sys.executable, "-m", "monitor.cli"]
@@ -59,11 +84,16 @@ def exec_start(args: argparse.Namespace) -> str:
             if opt in ("config", "db"):
                 v = os.path.abspath(os.path.expanduser(v))
             cmd += [f"--{opt}", v]
-    return " ".join(shlex.quote(c) for c in cmd)
+    named = {i + 1: cmd[i] for i in range(len(cmd) - 1) if cmd[i].startswith("--")}
+    return " ".join(systemd_quote(c, named.get(i, "argument")) for i, c in enumerate(cmd))
 
 
 def run(args: argparse.Namespace) -> int:
-    unit = UNIT.format(exec_start=exec_start(args))
+    try:
+        unit = UNIT.format(exec_start=exec_start(args))
+    except UnitArgumentError as err:
+        error(str(err))
+        return 2
     if args.print:
         print(unit, end="")
         return 0

@@ -77,13 +77,32 @@ def run(args: argparse.Namespace) -> int:
             webhook.close()
         store.close()
         return ExitStatus.BAD_SETUP
+    from ..delivery.store_guard import StoreGuard
+    guard = StoreGuard(store)
+    failed = 0
     try:
-        failed = sum(not _replay_file(path, args, cfg, store, transcription, sinks) for path in args.files)
+        failed = sum(not _replay_file(path, args, cfg, guard, transcription, sinks) for path in args.files)
     finally:
         if webhook is not None:
             _drain(webhook, args.webhook_wait, store.path)
-        store.close()
+        failed += _close(store, guard)
     return ExitStatus.FAILED if failed else ExitStatus.OK
+
+
+def _close(store, guard) -> int:
+    """Write what the guard held back and close the store; the number of problems said."""
+    from .common import StoreError
+    problems = 0
+    if not guard.retry(force=True):
+        error(f"{store.path}: {guard.held} record(s) (calls, alerts) could not be written; "
+              "the alerts above were printed but are not in the database")
+        problems += 1
+    try:
+        store.close()
+    except StoreError as err:
+        error(str(err))
+        problems += 1
+    return problems
 
 
 def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
@@ -110,6 +129,8 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
     progress.done()
     if src.truncated:
         warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+    if src.problems():
+        warning(f"{path}: {src.problems()}")
     return True
 
 

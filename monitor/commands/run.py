@@ -78,11 +78,24 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    from ..capture.quiet import NativeStderrDivert
     try:
         with contextlib.ExitStack() as stack:
+            stack.callback(_database_lock(cfg).release)  # before any device opens: one daemon per database
+            stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
             return _serve(args, cfg, lambda: config_from_args(args, overrides), stack)
     except _Stop as stop:
         return stop.status
+
+
+def _database_lock(cfg):
+    """The database's lock, held while the daemon runs (a second daemon on it is refused)."""
+    from ..delivery.dblock import DatabaseLock
+    from .common import StoreError
+    try:
+        return DatabaseLock(cfg.storage.db).acquire()
+    except StoreError as err:
+        raise _fail(str(err)) from None
 
 
 def _serve(args: argparse.Namespace, cfg, reload, stack: contextlib.ExitStack) -> int:
@@ -198,7 +211,8 @@ def start_webhook(cfg, store, token: str | None):
     d = cfg.delivery
     return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
                        backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s,
-                       identity=Identity.of(store, d.agent_name), token=token).start()
+                       identity=Identity.of(store, d.agent_name), token=token,
+                       include_phrase_text=d.include_phrase_text).start()
 
 
 def report_link(base: str):

@@ -29,6 +29,14 @@ _SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig
 # --------------------------------------------------------------------------- validation
 
 
+def _allowed(meta: Mapping[str, Any]) -> str:
+    """" (allowed: 0.5 to 60)" for a key with both bounds, else ""."""
+    low = meta.get("min", meta.get("gt"))
+    if low is None or "max" not in meta:
+        return ""
+    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:g} to {meta['max']:g})"
+
+
 def _value_type(annotation: Any) -> tuple[Any, bool]:
     """(the type a key holds, whether it may be None) from its resolved annotation."""
     if isinstance(annotation, UnionType):
@@ -82,11 +90,11 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
     if kind is bool:
         return value
     if "min" in meta and value < meta["min"]:
-        raise ConfigError(f"{where}: must be >= {meta['min']}, got {value!r}")
+        raise ConfigError(f"{where}: must be >= {meta['min']}, got {value!r}{_allowed(meta)}")
     if "gt" in meta and value <= meta["gt"]:
-        raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}")
+        raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}{_allowed(meta)}")
     if "max" in meta and value > meta["max"]:
-        raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}")
+        raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
     if "choices" in meta:
         _check_choice(value, meta, where)
     if meta.get("kind") == "url" and value and not value.startswith(("http://", "https://")):
@@ -209,14 +217,26 @@ def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
     return replace(cfg, rules=replace(rules, acoustic=tuple(acoustic)))
 
 
+def _relation_check(fail, origin: Mapping[str, str]):
+    """``relation(low, high, lo, hi, strict, why)``: ``low`` must stay below ``high``; the error
+    names the key the user set (the one that is not a default)."""
+    def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
+        if (lo < hi) if strict else (lo <= hi):
+            return
+        why = f": {why}" if why else ""
+        if high in origin and low not in origin:
+            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
+        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
+    return relation
+
+
 def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
     def fail(key: str, problem: str) -> None:
         raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
 
     a = cfg.analysis
-    if a.window_speech_s > a.window_max_s:
-        fail("analysis.window_speech_s", f"must be <= analysis.window_max_s ({a.window_max_s}), "
-             f"got {a.window_speech_s}")
+    relation = _relation_check(fail, origin)
+    relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
     for r in cfg.rules.acoustic:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             fail(f"rules.{r.kind}.relative_change",
@@ -239,6 +259,15 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         fail("rules.possible_emergency.min_score",
              f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
              f"got {pe.min_score}")
+    relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
+    relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
+             a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
+    relation("analysis.baseline_min_window_speech_s", "analysis.window_speech_s", a.baseline_min_window_speech_s,
+             a.window_speech_s, False, "a window holds about that much speech")
+    for r in cfg.rules.acoustic:
+        if r.enabled:
+            relation(f"rules.{r.kind}.min_speech_s", "analysis.window_speech_s", r.min_speech_s,
+                     a.window_speech_s, False, "else the rule never judges a window")
     if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
         fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
              f", got {cfg.delivery.max_backoff_s}")

@@ -51,19 +51,22 @@ class AnalysisConfig:
     hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", min=0.1, max=5.0)
     baseline_min_speech_s: float = _k(
         30.0, "the caller's baseline freezes once the caller has spoken this many seconds "
-        "(the first 30-60 s of speech describe the caller's normal self)", min=0)
+        "(the first 30-60 s of speech describe the caller's normal self)", min=0, max=600.0)
     baseline_max_s: float = _k(
         60.0, "if the caller has not spoken baseline_min_speech_s within this many seconds of "
         "call time after first speaking, the baseline freezes with what it has (at least "
-        "baseline_min_windows windows)", gt=0)
+        "baseline_min_windows windows); at least baseline_min_speech_s", gt=0, max=1800.0)
     baseline_min_window_speech_s: float = _k(
         5.0, "a cue window counts for the baseline only if the caller spoke at least this long "
-        "in it (windows where the caller mostly listens say little about their speech)", min=0)
-    baseline_min_windows: int = _k(10, "fewest qualifying cue windows a baseline needs", min=1)
+        "in it (windows where the caller mostly listens say little about their speech); at most "
+        "window_speech_s", min=0, max=60.0)
+    baseline_min_windows: int = _k(10, "fewest qualifying cue windows a baseline needs", min=1, max=600)
     min_pause_s: float = _k(0.25, "a silence inside speech this long or longer is a pause "
-                            "(the 250 ms convention of the prosody literature)", gt=0)
+                            "(the 250 ms convention of the prosody literature); below max_pause_s",
+                            min=0.05, max=5.0)
     max_pause_s: float = _k(5.0, "a silence longer than this is the speaker stopping, not a pause "
-                            "(silences while the other party speaks are turn gaps either way)", gt=0)
+                            "(silences while the other party speaks are turn gaps either way)",
+                            min=0.1, max=60.0)
 
 
 _RULE_DOCS = MappingProxyType({
@@ -101,16 +104,16 @@ class RuleConfig:
     cue: str = field(metadata={"choices": ALL_CUES, "unknown": "cue"})
     direction: str = field(metadata={"choices": ("below", "above"), "problem": 'must be "below" or "above"'})
     enabled: bool = _k(True, _RULE_DOCS["enabled"])
-    relative_change: float | None = _k(None, _RULE_DOCS["relative_change"], min=-1.0)
-    delta: float | None = _k(None, _RULE_DOCS["delta"])
-    mad_k: float = _k(2.0, _RULE_DOCS["mad_k"], min=0)
-    gate: float | None = _k(None, _RULE_DOCS["gate"])
-    absolute: float | None = _k(None, _RULE_DOCS["absolute"])
-    min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0)
+    relative_change: float | None = _k(None, _RULE_DOCS["relative_change"], min=-1.0, max=100.0)
+    delta: float | None = _k(None, _RULE_DOCS["delta"], min=-1000.0, max=1000.0)
+    mad_k: float = _k(2.0, _RULE_DOCS["mad_k"], min=0, max=20.0)
+    gate: float | None = _k(None, _RULE_DOCS["gate"], min=-1000.0, max=1000.0)
+    absolute: float | None = _k(None, _RULE_DOCS["absolute"], min=-1000.0, max=1000.0)
+    min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0, max=60.0)
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
-    persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0)
-    clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0)
-    cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0)
+    persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0, max=600.0)
+    clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0, max=600.0)
+    cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0, max=3600.0)
 
 
 ACOUSTIC_KINDS: tuple[str, ...] = (
@@ -217,9 +220,9 @@ class PhraseRuleConfig:
                        "possible_emergency together with acoustic alerts)",
                        choices=("warning", "critical"))
     escalate_within_s: float = _k(120.0, "a phrase counts towards possible_emergency for this "
-                                  "many seconds", min=0)
+                                  "many seconds", min=0, max=3600.0)
     cooldown_s: float = _k(30.0, "the same phrase does not alert again within this many seconds",
-                           min=0)
+                           min=0, max=3600.0)
 
 
 @dataclass(frozen=True)
@@ -303,8 +306,9 @@ class DaemonConfig:
                      "PipeWire source (e.g. softphone.monitor); \"\" = the default input")
     agent: str = _k("", "agent's leg (microphone); \"\" = none")
     call_start_silence_s: float = _k(5.0, "speech after at least this much silence starts a call",
-                                     min=0)
-    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call", gt=0)
+                                     min=0, max=600.0)
+    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call", min=1.0,
+                                   max=3600.0)
     status_socket: str = _k("", "Unix socket for `call-monitor status`; \"\" = "
                             "$XDG_RUNTIME_DIR/callmonitor.sock")
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
@@ -322,11 +326,15 @@ class DeliveryConfig:
     notify: bool = _k(True, "desktop notification through notify-send")
     webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off",
                           kind="url")
-    timeout_s: float = _k(5.0, "webhook request timeout", gt=0)
+    timeout_s: float = _k(5.0, "webhook request timeout", min=0.5, max=60.0)
     retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
-                      "given up; 0 = until delivered (the queue survives restarts)", min=0)
-    backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", gt=0)
-    max_backoff_s: float = _k(300.0, "longest retry delay", gt=0)
+                      "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)
+    backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", min=0.1, max=60.0)
+    max_backoff_s: float = _k(300.0, "longest retry delay (a pending critical alert is retried at "
+                              "least every 3 s all the same)", min=1.0, max=3600.0)
+    include_phrase_text: bool = _k(True, "the webhook carries the caller's own words that matched a "
+                                   "distress phrase (the excerpt); false sends only which listed "
+                                   "phrase matched. The terminal and desktop always show them")
     webhook_token_file: str = _k("", "file holding the token sent to the webhook as "
                                  "\"Authorization: Bearer\" (the supervisor console's token file, "
                                  "or this agent's own token); \"\" = none")
@@ -351,7 +359,7 @@ class SupervisorConfig:
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
                                        "characters): such a token may post only as agent NAME")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
-                               "silent", gt=0)
+                               "silent", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
 
@@ -365,7 +373,13 @@ def _default_db(env: Mapping[str, str]) -> str:
 class StorageConfig:
     db: str = _k("~/.local/share/callmonitor/events.db", "SQLite database (created mode 0600)")
     snapshot_every_s: float = _k(5.0, "store one cue snapshot per channel every this many "
-                                 "seconds of call", gt=0)
+                                 "seconds of call", gt=0, max=3600.0)
+    transcripts: bool = _k(True, "store the transcript (the caller's and agent's words) in the "
+                           "database; false keeps words out of the database (alerts still name a "
+                           "distress phrase's words)")
+    retention_days: float = _k(30.0, "calls older than this many days are deleted with everything they "
+                               "hold (daily by the daemon; `call-monitor purge`); 0 = keep forever",
+                               min=0, max=36500.0)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,14 @@ def _comment(doc: str) -> str:
     return "".join(f"# {line}\n" for line in textwrap.wrap(doc, 92))
 
 
+def _bounds(meta: Any) -> str:
+    """" (allowed: 0.5 to 60)" from a key's checks, or ""."""
+    low = f">= {meta['min']:g}" if "min" in meta else f"> {meta['gt']:g}" if "gt" in meta else None
+    high = f"<= {meta['max']:g}" if "max" in meta else None
+    parts = [p for p in (low, high) if p]
+    return f" (allowed: {', '.join(parts)})" if parts else ""
+
+
 def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = ()) -> str:
     docs = key_docs(cls)
     out = [f"\n{_comment(doc) if doc else ''}[{name}]\n"]
@@ -46,7 +54,7 @@ def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] 
         if f.name in skip:
             continue
         if f.name in docs:
-            out.append(_comment(docs[f.name]))
+            out.append(_comment(docs[f.name] + _bounds(f.metadata)))
         elif f.name == "cue":
             out.append(_comment("the cue this rule watches"))
         elif f.name == "direction":

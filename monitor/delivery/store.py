@@ -103,6 +103,28 @@ class StoreError(RuntimeError):
     """The database cannot be used; the message names the file and the problem."""
 
 
+BUSY_TIMEOUT_S = 2.0
+"""How long a statement waits for another writer's lock before it fails (and the alert goes
+out marked as not stored instead of waiting)."""
+
+
+def _describe(exc: BaseException) -> str:
+    """sqlite3's error as a short phrase a person can act on."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = text.lower()
+    if "full" in low:
+        return "the disk is full"
+    if "locked" in low or "busy" in low:
+        return f"the database is locked by another program (waited {BUSY_TIMEOUT_S:g} s)"
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return f"the database file is damaged ({text})"
+    if "readonly" in low or "read-only" in low:
+        return "the database cannot be written (read-only)"
+    if "disk i/o" in low:
+        return "disk I/O error"
+    return text
+
+
 def _too_new(p: Path, version: int) -> StoreError:
     return StoreError(f"{p}: database schema version {version} is newer than this callmonitor "
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
@@ -189,7 +211,7 @@ class Store:
             raise StoreError(f"{p}: cannot write the database (permission denied)")
         try:
             conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None,
-                                   timeout=10.0)
+                                   timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open the database ({exc})") from None
         try:
@@ -197,14 +219,49 @@ class Store:
         except StoreError:
             conn.close()
             raise
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise StoreError(f"{p}: cannot open the database: {_describe(exc)}") from None
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{p}: not a callmonitor database ({exc})") from None
         return cls(conn, p, snapshot_every_s, clock)
 
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> "Store":
+        """Open an existing database for reading only: nothing is created or changed, and a
+        database on a read-only filesystem is read as it is. Raises StoreError."""
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise StoreError(f"{p}: no database there (nothing has been recorded to it yet)")
+        if p.is_dir():
+            raise StoreError(f"{p}: is a directory, not a database file")
+        if not os.access(p, os.R_OK):
+            raise StoreError(f"{p}: cannot read the database (permission denied)")
+        last: BaseException | None = None
+        for flags in ("mode=ro", "immutable=1"):  # immutable: read-only media, no -shm can be made
+            try:
+                conn = sqlite3.connect(f"{p.resolve().as_uri()}?{flags}", uri=True, check_same_thread=False,
+                                       isolation_level=None, timeout=BUSY_TIMEOUT_S)
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            except sqlite3.Error as exc:
+                last = exc
+                continue
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise _too_new(p, version)
+            if version == 0 or not _TABLES <= tables:
+                conn.close()
+                what = "an empty file" if not tables else "it holds other tables"
+                raise StoreError(f"{p}: not a callmonitor database ({what})")
+            return cls(conn, p, 5.0, time.time)
+        raise StoreError(f"{p}: cannot read the database: {_describe(last)}")
+
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -258,9 +315,11 @@ class Store:
         with self._lock:
             if self._conn is None:
                 return
-            self._commit()
-            self._conn.close()
-            self._conn = None  # type: ignore[assignment]
+            try:
+                self._commit()
+            finally:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
 
     def __enter__(self) -> "Store":
         return self
@@ -275,25 +334,48 @@ class Store:
             self._conn.execute("BEGIN")
 
     def _commit(self) -> None:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the database is closed")
         if self._conn.in_transaction:
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
         self._last_commit = time.monotonic()
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn is not None and self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
     def _write(self, sql: str, args: tuple[Any, ...], *, commit: bool) -> int:
         with self._lock:
-            self._begin()
+            if self._conn is None:
+                raise StoreError(f"{self.path}: the database is closed")
             try:
+                self._begin()
                 cur = self._conn.execute(sql, args)
             except sqlite3.IntegrityError as exc:
                 raise StoreError(f"{self.path}: {exc}") from None
+            except sqlite3.Error as exc:  # full, locked past the busy timeout, damaged, gone
+                self._rollback()
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
             if commit or time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S:
                 self._commit()
             return int(cur.lastrowid or 0)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            cur = self._conn.execute(sql, args)
-            return cur.fetchall()
+            if self._conn is None:
+                raise StoreError(f"{self.path}: the database is closed")
+            try:
+                cur = self._conn.execute(sql, args)
+                return cur.fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
 
     def flush(self) -> None:
         """Commit batched cue snapshots and transcript lines now."""
@@ -475,11 +557,56 @@ class Store:
                         "last_error = ? WHERE id = ?", (next_attempt_at, error, delivery_id),
                         commit=True)
 
+    def reschedule_pending(self, target: str, at: float) -> None:
+        """Make every pending delivery to ``target`` due at ``at`` (the endpoint is back)."""
+        self._write("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND target = ? "
+                    "AND next_attempt_at > ?", (at, target, at), commit=True)
+
     def _delivery(self, r: tuple[Any, ...]) -> Delivery:
         return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3], attempts=r[4],
                         next_attempt_at=r[5], last_error=r[6], alert=self._alert(r[7:]))
 
     # ------------------------------------------------------------------ misc
+
+    def close_interrupted(self, source_prefix: str = "live:", now: float | None = None) -> list[int]:
+        """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
+        thing recorded for the call, the summary ``{"interrupted": true}``. Returns their ids."""
+        ids = [r[0] for r in self._read("SELECT id FROM calls WHERE ended_at IS NULL AND source LIKE ?",
+                                        (source_prefix + "%",))]
+        for call_id in ids:
+            last = self._read(
+                "SELECT MAX(x) FROM (SELECT MAX(created_at) AS x FROM alerts WHERE call_id = ?1 "
+                "UNION ALL SELECT MAX(created_at) FROM alert_clears WHERE call_id = ?1 "
+                "UNION ALL SELECT started_at + MAX(t) FROM cue_snapshots c JOIN calls k ON k.id = c.call_id "
+                "WHERE call_id = ?1 UNION ALL SELECT started_at FROM calls WHERE id = ?1)", (call_id,))[0][0]
+            started = self._read("SELECT started_at FROM calls WHERE id = ?", (call_id,))[0][0]
+            ended = float(last if last is not None else started)
+            self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
+                        (ended, max(0.0, ended - started), _json({"interrupted": True}), call_id), commit=True)
+        return ids
+
+    def purge(self, before: float) -> dict[str, int]:
+        """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
+        returns the rows deleted per table. Undelivered webhook rows of those calls go too."""
+        counts: dict[str, int] = {}
+        with self._lock:
+            old = "SELECT id FROM calls WHERE started_at < ? AND ended_at IS NOT NULL"
+            try:
+                self._commit()
+                self._conn.execute("BEGIN IMMEDIATE")
+                counts["deliveries"] = self._conn.execute(
+                    f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
+                    (before,)).rowcount
+                for table in ("alert_clears", "alerts", "cue_snapshots", "transcript"):
+                    counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})",
+                                                       (before,)).rowcount
+                counts["calls"] = self._conn.execute(
+                    "DELETE FROM calls WHERE started_at < ? AND ended_at IS NOT NULL", (before,)).rowcount
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+        return counts
 
     def instance_id(self) -> str:
         """A random id made once for this database and kept in it (table ``meta``): it names the

@@ -38,7 +38,7 @@ class NotifySink:
         urgency = "critical" if ev.severity == "critical" else "normal"
         label = "CRITICAL" if ev.severity == "critical" else "Warning"
         summary = f"{label}: {ev.kind.replace('_', ' ')}"
-        body = ev.message
+        body = ev.message if ev.stored else ev.message + " (not stored: the database is failing)"
         if ev.actions:
             body += "\n" + "\n".join(f"• {a}" for a in ev.actions[:5])
         return urgency, summary, body

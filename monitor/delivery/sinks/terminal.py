@@ -42,7 +42,8 @@ class HumanSink:
         if isinstance(ev, AlertEvent):
             head = "CRITICAL" if ev.severity == "critical" else "warning "
             bell = "\a" if self.bell and ev.severity == "critical" else ""
-            lines = [f"{bell}[{_clock(ev.t)}] {head} {ev.kind}: {ev.message}"]
+            unstored = "" if ev.stored else " [not stored: database failing]"
+            lines = [f"{bell}[{_clock(ev.t)}] {head} {ev.kind}: {ev.message}{unstored}"]
             for action in ev.actions:
                 lines.append(f"             -> {action}")
             return "\n".join(lines)

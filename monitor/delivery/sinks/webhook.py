@@ -8,6 +8,13 @@ queue lives in the database, an alert not delivered before a restart is
 delivered by the next daemon once the endpoint answers, and one that was
 delivered is never posted again.
 
+Critical alerts are never left waiting on a long backoff: a pending critical is retried at
+least every ``CRITICAL_RETRY_S``, and the first success after failures makes every pending
+delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
+return. An alert the database could not store (``stored=False``) is delivered from memory
+with the same retry rules. ``include_phrase_text=False`` leaves the caller's words (the
+distress phrase excerpt) out of what is posted.
+
 Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
 the database's own id, so that a console tells apart equal alert ids of different daemons)
 and the call's wall-clock start, and carries ``Authorization: Bearer TOKEN`` when a token is
@@ -16,6 +23,7 @@ given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the 
 
 from __future__ import annotations
 
+import collections
 import getpass
 import json
 import logging
@@ -25,13 +33,35 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from ...events import AlertEvent, Event
-from ..store import Delivery, Store
+from ..store import Delivery, Store, StoreError
 
 log = logging.getLogger(__name__)
+
+CRITICAL_RETRY_S = 3.0
+"""A pending critical alert is retried at least this often, whatever the backoff reached."""
+MEMORY_LIMIT = 10_000
+"""Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
+
+
+def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
+    """The alert without the caller's own words: the excerpt of what was said is removed from the
+    evidence, and the message names the listed phrase it matched instead."""
+    ev = dict(alert.evidence)
+    nested = ev.get("phrase") if isinstance(ev.get("phrase"), dict) else None
+    excerpt = ev.get("excerpt") if nested is None else nested.get("excerpt")
+    listed = ev.get("phrase") if nested is None else nested.get("phrase")
+    if not isinstance(excerpt, str) or not excerpt:
+        return alert
+    if nested is None:
+        ev["excerpt"] = None
+    else:
+        ev["phrase"] = {**nested, "excerpt": None}
+    message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
+    return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
 
 
 class TokenError(ValueError):
@@ -75,11 +105,11 @@ def read_token(path: str) -> str:
 
 
 def payload(alert: AlertEvent, identity: Identity | None = None,
-            call_started_at: float | None = None) -> bytes:
+            call_started_at: float | None = None, include_phrase_text: bool = True) -> bytes:
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
     ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
-    time ``at`` (unix seconds)."""
-    d = alert.to_dict()
+    time ``at`` (unix seconds). ``include_phrase_text=False`` withholds the caller's words."""
+    d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
     d["source"] = "call-monitor"
     if identity is not None:
         d["agent"], d["daemon_id"] = identity.agent, identity.daemon_id
@@ -87,6 +117,15 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
         d["call_started_at"] = round(call_started_at, 3)
         d["at"] = round(call_started_at + alert.t, 3)
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class _Held:
+    """An alert the database could not store, delivered from memory."""
+
+    alert: AlertEvent
+    attempts: int = 0
+    next_at: float = 0.0
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
@@ -103,8 +142,13 @@ def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
 class WebhookSink:
     def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
                  backoff_s: float = 2.0, max_backoff_s: float = 300.0,
-                 poll_s: float = 0.5, identity: Identity | None = None, token: str | None = None) -> None:
+                 poll_s: float = 0.5, identity: Identity | None = None, token: str | None = None,
+                 include_phrase_text: bool = True) -> None:
         self.store = store
+        self.include_phrase_text = include_phrase_text
+        self._memory: collections.deque[_Held] = collections.deque()
+        self._memory_lock = threading.Lock()
+        self._store_warned = False
         self.url = url
         self.identity = identity
         self.token = token
@@ -126,12 +170,32 @@ class WebhookSink:
         return self
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, AlertEvent) and event.alert_id is not None:
-            self.store.enqueue_delivery(event.alert_id, self.url)
-            self._wake.set()
+        if not isinstance(event, AlertEvent):
+            return
+        if event.alert_id is not None and event.stored:
+            try:
+                self.store.enqueue_delivery(event.alert_id, self.url)
+                self._wake.set()
+                return
+            except StoreError as err:  # the outbox cannot be written: deliver from memory
+                if not self._store_warned:
+                    self._store_warned = True
+                    log.warning(f"webhook {self.url}: outbox not writable ({err}); "
+                             "delivering from memory")
+        with self._memory_lock:
+            if len(self._memory) >= MEMORY_LIMIT:
+                lost = self._memory.popleft()
+                log.warning(f"webhook {self.url}: too many undelivered alerts held in memory; "
+                         f"dropped the oldest ({lost.alert.kind} at {lost.alert.t:.1f} s)")
+            self._memory.append(_Held(event, next_at=time.time()))
+        self._wake.set()
 
     def pending(self) -> int:
-        return sum(1 for d in self.store.deliveries("pending") if d.target == self.url)
+        held = len(self._memory)
+        try:
+            return held + sum(1 for d in self.store.deliveries("pending") if d.target == self.url)
+        except StoreError:
+            return held
 
     def _started_at(self, call_id: int | None) -> float | None:
         if call_id is None:
@@ -141,10 +205,19 @@ class WebhookSink:
             self._call_start[call_id] = None if call is None else call.started_at
         return self._call_start[call_id]
 
-    def _post(self, d: Delivery) -> None:
-        body = payload(d.alert, self.identity, self._started_at(d.alert.call_id))
+    def _retry_delay(self, attempts: int, severity: str) -> float:
+        delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
+        return min(delay, CRITICAL_RETRY_S) if severity == "critical" else delay
+
+    def _post(self, d: Delivery | _Held) -> None:
+        tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.alert.call_id}-{d.alert.kind}-{d.alert.t}"
+        try:
+            started = self._started_at(d.alert.call_id)
+        except StoreError:  # the database is failing: post without the call's start
+            started = None
+        body = payload(d.alert, self.identity, started, self.include_phrase_text)
         post_json(self.url, body, token=self.token, timeout_s=self.timeout_s,
-                  headers={"X-Callmonitor-Delivery": str(d.id)})
+                  headers={"X-Callmonitor-Delivery": tag})
 
     def wait_delivered(self, timeout_s: float) -> int:
         """Wait until nothing is pending for this URL (or ``timeout_s``); returns what is still pending."""
@@ -153,6 +226,35 @@ class WebhookSink:
             self._wake.set()
             time.sleep(min(self.poll_s, 0.1))
         return left
+
+    def deliver_memory(self) -> int:
+        """One pass over the alerts held in memory; returns how many were delivered."""
+        now = time.time()
+        with self._memory_lock:
+            due = [h for h in self._memory if h.next_at <= now]
+        n = 0
+        for h in due:
+            if self._stop.is_set():
+                break
+            try:
+                self._post(h)
+            except Exception as err:  # HTTP error, refused, timeout, DNS...
+                self.failures += 1
+                self.last_error = _describe(err)
+                h.attempts += 1
+                if self.retries and h.attempts > self.retries:
+                    with self._memory_lock:
+                        self._memory.remove(h)
+                    log.warning(f"webhook {self.url}: unstored {h.alert.kind} alert failed "
+                             f"({self.last_error}); giving up after {h.attempts} attempts")
+                else:
+                    h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
+                continue
+            with self._memory_lock:
+                self._memory.remove(h)
+            self.delivered += 1
+            n += 1
+        return n
 
     def deliver_due(self) -> int:
         """One pass over the due outbox rows for this URL; returns how many were delivered."""
@@ -171,7 +273,7 @@ class WebhookSink:
                     log.warning(f"webhook {self.url}: alert {d.alert_id} failed "
                              f"({self.last_error}); giving up after {attempts} attempts")
                 else:
-                    delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
+                    delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
                     log.warning(f"webhook {self.url}: alert {d.alert_id} not delivered "
                              f"({self.last_error}); retry {attempts} in {delay:.1f} s")
@@ -182,11 +284,14 @@ class WebhookSink:
             if d.attempts:
                 log.info(f"webhook {self.url}: alert {d.alert_id} delivered after "
                          f"{d.attempts + 1} attempts")
+                # the endpoint is back: what waited on a long backoff is due now
+                self.store.reschedule_pending(self.url, time.time())
         return n
 
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
+                self.deliver_memory()
                 self.deliver_due()
             except Exception as err:  # never let the worker die (database busy, ...)
                 log.warning(f"webhook worker: {_describe(err)}")

@@ -1,0 +1,94 @@
+"""Delivery after an outage: a critical alert reaches the supervisor within seconds of the
+endpoint's return, however long the outage grew the backoff; an alert the database could not
+store is delivered from memory; the caller's words stay out of the webhook when asked.
+
+A real HTTP server on 127.0.0.1 and a real SQLite outbox.
+"""
+
+from __future__ import annotations
+
+import time
+
+from conftest import Hook, wait_for
+
+from monitor.events import AlertEvent
+from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, WebhookSink
+from monitor.delivery.store import Store
+
+
+def _alert(store, kind="possible_emergency", severity="critical", t=12.0):
+    call = store.start_call("test", time.time())
+    return store.add_alert(call, AlertEvent(t=t, kind=kind, severity=severity, message="several cues agree",
+                                            evidence={"x": 1}, actions=("Keep the caller on the line",)))
+
+
+def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path, monitor_logs):
+    """A 25 s outage with the default backoff (2 s doubling, up to 300 s): without a cap the next
+    retry would come 30 s or more after the first failure; the criticals and the warning that
+    waited with them arrive within 10 s of the endpoint coming back."""
+    hook = Hook()
+    hook.up = False
+    store = Store.open(tmp_path / "e.db")
+    logs = monitor_logs
+    sink = WebhookSink(store, hook.url).start()
+    try:
+        alerts = [_alert(store, t=10.0), _alert(store, kind="slow_speech", severity="warning", t=11.0),
+                  _alert(store, t=30.0)]
+        for a in alerts:
+            sink(a)
+        time.sleep(25.0)
+        assert hook.received == []
+        back = time.monotonic()
+        hook.up = True
+        assert wait_for(lambda: len(hook.received) == 3, 10.0), (hook.received, logs)
+        delays = [t - back for t, _ in hook.received]
+        assert max(delays) < 10.0
+        crit = [t - back for t, body in hook.received if body["severity"] == "critical"]
+        assert max(crit) <= CRITICAL_RETRY_S + 1.0
+        assert sorted(b["alert_id"] for _, b in hook.received) == sorted(a.alert_id for a in alerts)
+        assert store.deliveries("pending") == []
+    finally:
+        sink.close()
+        hook.close()
+        store.close()
+
+
+def test_an_alert_the_database_could_not_store_is_delivered_from_memory(tmp_path):
+    hook = Hook()
+    hook.up = False
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        store.close()  # the database is gone
+        sink(AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m", stored=False))
+        time.sleep(2.0)
+        hook.up = True
+        assert wait_for(lambda: len(hook.received) == 1, 10.0)
+        body = hook.received[0][1]
+        assert body["kind"] == "possible_emergency" and body["stored"] is False
+        assert sink.pending() == 0
+    finally:
+        sink.close()
+        hook.close()
+
+
+def test_the_callers_words_stay_out_of_the_webhook_when_asked(tmp_path):
+    hook = Hook()
+    store = Store.open(tmp_path / "e.db")
+    call = store.start_call("test", time.time())
+    words = "oh god i cant breathe please"
+    alert = store.add_alert(call, AlertEvent(
+        t=3.0, kind="distress_phrase", message=f'Distress phrase: the caller said "{words}"',
+        evidence={"phrase": "i can't breathe", "excerpt": words, "since": 3.0, "until": 3.0}))
+    sink = WebhookSink(store, hook.url, include_phrase_text=False, poll_s=0.05).start()
+    try:
+        sink(alert)
+        assert wait_for(lambda: len(hook.received) == 1, 10.0)
+        raw = str(hook.received[0][1])
+        assert words not in raw and "breathe please" not in raw
+        assert "i can't breathe" in hook.received[0][1]["message"]  # which listed phrase matched
+        assert store.list_alerts()[0].event.evidence["excerpt"] == words  # the database keeps them
+    finally:
+        sink.close()
+        hook.close()
+        store.close()

@@ -1,0 +1,328 @@
+"""Samples at the edge: whatever a recording holds, the analysis gets finite, in-range,
+offset-free samples, says once what it fixed, and never prints a library's complaint.
+
+Property tests (Hypothesis) state the invariants over many generated signals and files; the
+named cases are the ones a hostile user and a failing machine tried.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from conftest import ROOT, PY
+
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream, EdgeConditioner, Highpass, fill_nonfinite, first_order_recurrence
+from monitor.cli import main as cli_main
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import span_measures
+from monitor.analysis.span_stream import SpanAccumulator
+
+SPEECH = ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"
+
+
+def speech(seconds: float = 20.0) -> tuple[np.ndarray, int]:
+    """The caller's leg of a fixture call: real speech with pauses, float32 at 16 kHz."""
+    x, sr = sf.read(SPEECH, frames=int(seconds * 16000), dtype="float32")
+    return (x[:, 1] if x.ndim == 2 else x).copy(), sr
+
+
+def analyze(path: Path) -> tuple[dict, list[str]]:
+    r = subprocess.run([PY, "-m", "monitor.cli", "analyze", "--json", str(path)], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    rec = json.loads(r.stdout) if r.stdout.strip() else None
+    return rec, r.stderr.strip().splitlines()
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    x, sr = speech()
+    path = tmp_path_factory.mktemp("edge") / "clean.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    rec, err = analyze(path)
+    assert err == [] and rec["syllables"] > 20
+    return x, sr, rec
+
+
+# --------------------------------------------------------------------------- the conditioner
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.integers(1, 3000), elements=st.floats(-1, 1, width=32)),
+       st.lists(st.integers(1, 700), min_size=1, max_size=12))
+def test_any_split_of_a_stream_gives_the_samples_of_the_whole(x, cuts):
+    whole = EdgeConditioner(16000, 1).process(x[:, None])
+    edge = EdgeConditioner(16000, 1)
+    parts, i = [], 0
+    for n in cuts * (len(x) // max(1, sum(cuts)) + 1):
+        parts.append(edge.process(x[i:i + n, None]))
+        i += n
+        if i >= len(x):
+            break
+    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=0, atol=1e-6)  # float32 rounding at most
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 5000), elements=st.floats(-1, 1)), st.floats(-0.999, 0.999),
+       st.floats(-1, 1))
+def test_the_block_matrix_recurrence_equals_the_sequential_one(u, a, y0):
+    want = np.empty_like(u)
+    y = y0
+    for i, v in enumerate(u):  # the definition, sample by sample
+        y = a * y + v
+        want[i] = y
+    got = first_order_recurrence(u[:, None], a, np.array([y0]))[:, 0]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.integers(1, 2000),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)))
+def test_every_sample_out_of_the_edge_is_finite_and_in_range(x):
+    edge = EdgeConditioner(8000, 1)
+    y = edge.process(x[:, None])
+    assert np.isfinite(y).all()
+    # the input is clipped to [-1, 1] (and the filter starts as if the first sample had always been
+    # there), so the high-pass output is bounded by the L1 norm of its impulse response
+    impulse = np.zeros((8000 * 5, 1))
+    impulse[1] = 1.0  # after a zero first sample: the filter's own response
+    l1 = np.abs(Highpass(8000, 1).process(impulse)).sum()
+    assert np.abs(y).max() <= l1 + 1e-5
+    assert edge.nonfinite + edge.clipped <= len(x)
+
+
+def test_invalid_samples_take_the_previous_valid_value():
+    x = np.array([[0.1], [np.nan], [np.inf], [0.3], [1e30], [-0.2]], np.float32)
+    y, last, n = fill_nonfinite(x, np.zeros(1))
+    assert n == 3
+    np.testing.assert_allclose(y[:, 0], [0.1, 0.1, 0.1, 0.3, 0.3, -0.2])
+    assert last[0] == pytest.approx(-0.2)
+
+
+def test_a_dc_offset_is_gone_from_the_first_sample():
+    x, sr = speech(5.0)
+    y = EdgeConditioner(sr, 1).process((x + 0.4)[:, None])[:, 0]
+    assert abs(float(y[: sr // 10].mean())) < 0.01  # no start-up transient of the offset
+    assert abs(float(y.mean())) < 1e-3
+
+
+# --------------------------------------------------------------------------- bad samples in files
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["nan", "inf", "huge", "dc", "clip"]),
+       every=st.integers(50, 5000), level=st.floats(0.05, 0.5))
+def test_bad_samples_give_the_clean_speech_time_and_finite_measures(tmp_path, clean, kind, every, level):
+    x, sr, ref = clean
+    y = x.copy()
+    if kind == "nan":
+        y[::every] = np.nan
+    elif kind == "inf":
+        y[::every] = np.inf
+    elif kind == "huge":
+        y[::every] = 1e30
+    elif kind == "dc":
+        y = y + level
+    else:  # a hot recording clipped by the file format's range: 2x louder than full scale in places
+        y = np.clip(y * (1.0 + level), -1.0, 1.0)
+    stream = AnalysisStream(_write(tmp_path / "bad.wav", y, sr))
+    frames = Frames.concat(list(StreamingAnalyzer(stream.rate).iter_chunks(b[:, 0] for b in stream)))
+    m = span_measures(frames, stream.duration_s)
+    assert m.speech_s == pytest.approx(ref["speech_s"], rel=0.05)
+    for v in m.as_dict().values():
+        assert v is None or np.isfinite(v)
+    if kind in ("nan", "inf", "huge"):
+        assert "invalid sample" in (stream.problems() or "")
+
+
+def _write(path: Path, y: np.ndarray, sr: int) -> Path:
+    sf.write(path, y, sr, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "huge", "dc"])
+def test_the_cases_that_went_wrong_in_silence(tmp_path, clean, kind):
+    """One NaN every 1,000 samples, Inf, 1e30 values, a +0.4 offset: the clean answer (within
+    5 %), one warning line naming the file and how many samples were fixed, nothing else."""
+    x, sr, ref = clean
+    y = x + 0.4 if kind == "dc" else x.copy()
+    if kind != "dc":
+        y[::1000] = {"nan": np.nan, "inf": np.inf, "huge": 1e30}[kind]
+    path = _write(tmp_path / f"{kind}.wav", y, sr)
+    rec, err = analyze(path)
+    assert rec["syllables"] == pytest.approx(ref["syllables"], rel=0.05)
+    assert rec["speech_s"] == pytest.approx(ref["speech_s"], rel=0.05)
+    if kind == "dc":
+        assert err == []
+    else:
+        assert len(err) == 1 and err[0].startswith(f"call-monitor: warning: {path}: ")
+        assert f"{len(y[::1000])} invalid sample(s)" in err[0]
+
+
+def test_all_nan_is_silence_said_once(tmp_path):
+    path = _write(tmp_path / "nan.wav", np.full(16000 * 3, np.nan, np.float32), 16000)
+    rec, err = analyze(path)
+    assert rec["speech_s"] == 0 and len(err) == 1 and "48000 invalid sample(s)" in err[0]
+
+
+# --------------------------------------------------------------------------- headers and junk
+
+
+def test_a_data_chunk_that_declares_too_little_is_read_as_far_as_samples_go(tmp_path, clean):
+    x, sr, ref = clean
+    path = tmp_path / "short_header.wav"
+    sf.write(path, x, sr, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"data")
+    raw[i + 4:i + 8] = struct.pack("<I", 1000)
+    path.write_bytes(bytes(raw))
+    rec, err = analyze(path)
+    assert rec["duration_s"] == pytest.approx(len(x) / sr, abs=0.01)
+    assert rec["syllables"] == pytest.approx(ref["syllables"], rel=0.05)
+    assert len(err) == 1 and "declares 0.03 s of audio but 20.00 s follow" in err[0]
+
+
+def test_a_data_chunk_followed_by_another_chunk_is_not_a_mismatch(tmp_path):
+    x, sr = speech(2.0)
+    path = tmp_path / "list.wav"
+    sf.write(path, x, sr, subtype="PCM_16")
+    raw = path.read_bytes() + b"LIST" + struct.pack("<I", 12) + b"INFOISFT\x00\x00\x00\x00"
+    riff = struct.pack("<I", len(raw) - 8)
+    path.write_bytes(raw[:4] + riff + raw[8:])
+    rec, err = analyze(path)
+    assert err == [] and rec["duration_s"] == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_named_pipe_a_link_loop_and_random_bytes_are_named_truly(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.wav"
+    os.symlink(loop, loop)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(np.random.default_rng(1).bytes(50_000))
+    r = subprocess.run([PY, "-m", "monitor.cli", "analyze", str(fifo), str(loop), str(junk)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file",
+        f"call-monitor: error: {loop}: symbolic link loop",
+        f"call-monitor: error: {junk}: not an audio file (format not recognised; WAV, FLAC or OGG expected)",
+    ]
+
+
+# --------------------------------------------------------------------------- mutated files
+
+
+@pytest.fixture(scope="module")
+def valid_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("valid")
+    x, sr = speech(1.5)
+    out = {}
+    for fmt, subtype in (("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS")):
+        p = d / f"v.{fmt.lower()}"
+        sf.write(p, x, sr, format=fmt, subtype=subtype)
+        out[fmt] = p.read_bytes()
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_files_give_a_record_or_one_clear_line(tmp_path, capfd, valid_files, data):
+    """Random bytes, truncations and header mutations of valid WAV/FLAC/OGG files: a record, or
+    one error line naming the file; nothing from a library on stderr, never a traceback."""
+    fmt = data.draw(st.sampled_from(sorted(valid_files)))
+    blob = bytearray(valid_files[fmt])
+    how = data.draw(st.sampled_from(["truncate", "header", "random", "flip"]))
+    if how == "truncate":
+        blob = blob[:data.draw(st.integers(0, len(blob)))]
+    elif how == "header":
+        for _ in range(data.draw(st.integers(1, 8))):
+            i = data.draw(st.integers(0, min(63, len(blob) - 1)))
+            blob[i] = data.draw(st.integers(0, 255))
+    elif how == "random":
+        blob = bytearray(data.draw(st.binary(min_size=0, max_size=4096)))
+    else:
+        for _ in range(data.draw(st.integers(1, 30))):
+            i = data.draw(st.integers(0, len(blob) - 1))
+            blob[i] ^= 1 << data.draw(st.integers(0, 7))
+    path = tmp_path / f"m.{fmt.lower()}"
+    path.write_bytes(bytes(blob))
+    capfd.readouterr()
+    rc = cli_main(["analyze", "--json", str(path)])
+    out, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    if rc == 0:
+        rec = json.loads(out)
+        assert rec["file"] == str(path)
+        assert all(line.startswith(f"call-monitor: warning: {path}: ") for line in lines), lines
+        assert len(lines) <= 2  # truncated, and what was fixed
+    else:
+        assert len(lines) == 1 and lines[0].startswith(f"call-monitor: error: {path}: "), lines
+
+
+# --------------------------------------------------------------------------- flat memory in analyze
+
+
+def _frames(rng: np.random.Generator, n: int) -> Frames:
+    speech = rng.random(n) < rng.uniform(0.2, 0.9)
+    # runs, not salt and pepper: pauses and phrases of realistic lengths
+    speech = np.repeat(speech[: max(1, n // 7) + 1], 7)[:n]
+    speech = speech.copy()
+    voiced = speech & (rng.random(n) < 0.7)
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    return Frames(t=np.arange(n) * 0.01, energy_db=f32(rng.uniform(-60, -10, n)), floor_db=f32(np.full(n, -60.0)),
+                  speech=speech, voiced=voiced, f0_hz=f32(np.where(voiced, rng.uniform(80, 300, n), np.nan)),
+                  hnr_db=f32(rng.uniform(0, 20, n)), cpps_db=f32(rng.uniform(5, 25, n)),
+                  slope_db_khz=f32(np.zeros(n)), intensity_db=f32(np.zeros(n)),
+                  nucleus=speech & (rng.random(n) < 0.05),
+                  sound=np.where(speech, 1, np.repeat(rng.integers(0, 4, n // 5 + 1), 5)[:n] % 4).astype(np.uint8))
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), cuts=st.lists(st.integers(1, 500), min_size=1))
+def test_span_measures_from_running_sums_equal_those_of_all_frames(seed, n, cuts):
+    frames = _frames(np.random.default_rng(seed), n)
+    acc, i, k = SpanAccumulator(), 0, 0
+    while i < n:
+        step = cuts[k % len(cuts)]
+        acc.add(frames[i:i + step])
+        i, k = i + step, k + 1
+    got, want = acc.result(n * 0.01).as_dict(), span_measures(frames, n * 0.01).as_dict()
+    for key, v in want.items():
+        if key == "f0_median_hz" and v is not None:
+            assert got[key] == pytest.approx(v, abs=0.01)
+        elif v is None or isinstance(v, int):
+            assert got[key] == v, key
+        else:
+            assert got[key] == pytest.approx(v, rel=1e-5, abs=1e-9), key
+
+
+@settings(max_examples=8, deadline=None)
+@given(block_s=st.floats(0.05, 3.0))
+def test_any_block_size_reads_the_same_conditioned_stream(block_s):
+    """44.1 kHz with an offset: edge, then resampling to 16 kHz, the same for any block size."""
+    x, _ = speech(4.0)
+    buf = io.BytesIO()
+    y = np.interp(np.arange(int(len(x) * 44100 / 16000)) * 16000 / 44100, np.arange(len(x)), x) + 0.2
+    sf.write(buf, y.astype(np.float32), 44100, format="WAV", subtype="FLOAT")
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"cm_edge_{os.getpid()}.wav"
+    path.write_bytes(buf.getvalue())
+    try:
+        ref = np.concatenate(list(AnalysisStream(path, block_s=1.0)))
+        got = np.concatenate(list(AnalysisStream(path, block_s=block_s)))
+    finally:
+        path.unlink()
+    assume(len(ref) == len(got))
+    np.testing.assert_allclose(got, ref, atol=2e-6)

@@ -1,0 +1,51 @@
+"""The live daemon on a private PulseAudio server: a sound-server restart leaves one line per
+state change on stderr (no PortAudio/ALSA chatter), and a second daemon on the same database
+is refused while the first one runs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+from conftest import PY, Daemon
+
+
+def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        d.wait_running(env)
+        pulse.stop()
+        assert d.wait_err("input lost", 8), d.err
+        time.sleep(3.0)  # a few failed reopenings while the server is gone
+        pulse.start()
+        assert d.wait_err("reopened", 20), d.err
+        d.proc.send_signal(signal.SIGINT)
+        assert d.proc.wait(10) == 0
+        time.sleep(0.2)
+        assert d.err, "the daemon said nothing"
+        foreign = [line for line in d.err if not line.startswith("call-monitor:")]
+        assert foreign == [], "\n".join(d.err)
+        assert len(d.err) <= 12, "\n".join(d.err)  # listening, lost, a few retries, reopened, stopped
+    finally:
+        d.kill()
+
+
+def test_a_second_daemon_on_the_same_database_is_refused_while_the_first_runs(pulse, env, tmp_path):
+    db = tmp_path / "e.db"
+    first = Daemon(["--caller", "softphone.monitor", "--db", str(db), "--no-notify", "--no-transcribe",
+                    "--socket", str(tmp_path / "one.sock")], env, tmp_path)
+    try:
+        assert first.wait_err("listening", 20), first.err
+        r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db", str(db),
+                            "--no-notify", "--no-transcribe", "--socket", str(tmp_path / "two.sock")],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2
+        assert r.stderr.strip().splitlines() == [
+            f"call-monitor: error: {db}: already used by another call-monitor daemon (pid {first.proc.pid}); "
+            "one daemon per database (give this one another --db)"]
+        assert first.proc.poll() is None
+    finally:
+        first.kill()

@@ -1,0 +1,334 @@
+"""A broken database never costs an alert: disk full, damaged pages, a held lock, a closed
+file, two daemons, a crash mid-call, a read-only filesystem.
+
+Disk-full cases run on a real small tmpfs (skipped with the reason where mounting is not
+allowed); everything else on real SQLite files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, PY
+
+from monitor.config import load_config
+from monitor.delivery.dblock import DatabaseLock
+from monitor.events import AlertEvent
+from monitor.pipeline import CallPipeline, run_source
+from monitor.capture.sources import FileSource
+from monitor.delivery.store import Store, StoreError
+from monitor.delivery.store_guard import StoreGuard
+
+CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_8k.wav"
+
+
+def cli(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=env)
+
+
+def no_traceback(r: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
+
+
+@pytest.fixture(scope="module")
+def reference_alerts() -> list[tuple[str, float]]:
+    """The alerts of the call with a healthy database."""
+    cfg = load_config(None, user_config=False)
+    src = FileSource(CALL, block_s=2.0)
+    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
+    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
+    assert any(k == "possible_emergency" for k, _ in alerts)
+    return alerts
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 16 MB tmpfs (root only)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill(mnt: Path) -> Path:
+    """Fill the filesystem to the last byte."""
+    filler = mnt / f"filler{len(list(mnt.glob('filler*')))}"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 512, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    return filler
+
+
+# --------------------------------------------------------------------------- disk full
+
+
+def test_a_full_disk_mid_call_loses_no_alert_and_writes_them_when_space_returns(tmpfs, reference_alerts,
+                                                                               monitor_logs):
+    cfg = load_config(None, user_config=False)
+    logs = monitor_logs
+    store = Store.open(tmpfs / "e.db")
+    guard = StoreGuard(store, retry_s=0.0)
+    src = FileSource(CALL, block_s=2.0)
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=guard, source="call")
+    state = {}
+
+    def disk_fills_then_frees(event) -> None:
+        if event.type == "cues" and event.t >= 60 and "filler" not in state:
+            state["filler"] = fill(tmpfs)
+        if event.type == "cues" and event.t >= 150 and "freed" not in state:
+            state["freed"] = True
+            state["held_at_free"] = guard.held
+            state["filler"].unlink()
+
+    events = run_source(pipeline, src.chunks(), [disk_fills_then_frees])
+    alerts = [e for e in events if e.type == "alert"]
+    assert [(a.kind, a.t) for a in alerts] == reference_alerts
+    unstored = [a for a in alerts if not a.stored]
+    assert unstored and all(60 <= a.t <= 150 for a in unstored)
+    errors = [m for level, m in logs if level == "error"]
+    assert len(errors) == 1 and "the disk is full" in errors[0] and "\n" not in errors[0]
+    assert state["held_at_free"] >= len(unstored)
+    assert guard.held == 0 and any("works again" in m for _, m in logs)
+    stored = [(a.event.kind, a.event.t) for a in store.list_alerts()]
+    assert stored == reference_alerts, "what was held is written once the disk has room"
+    assert store.get_call(pipeline.call_id).ended_at is not None
+    store.close()
+
+
+def test_replay_onto_a_full_disk_prints_every_alert_with_one_error_line(tmpfs, reference_alerts):
+    """The disk fills while the database is in use (another connection keeps its files open)."""
+    db = tmpfs / "e.db"
+    in_use = Store.open(db)
+    fill(tmpfs)
+    try:
+        r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    finally:
+        in_use.close()
+    no_traceback(r)
+    alerts = [json.loads(line) for line in r.stdout.splitlines() if '"alert"' in line]
+    alerts = [a for a in alerts if a["type"] == "alert"]
+    assert [(a["kind"], a["t"]) for a in alerts] == reference_alerts
+    assert all(a["stored"] is False for a in alerts)
+    errors = [line for line in r.stderr.splitlines() if "error" in line]
+    assert r.returncode == 1 and len(errors) == 2, r.stderr  # the failure, and what stayed unwritten
+    assert "the disk is full" in errors[0] and "could not be written" in errors[1]
+
+
+# --------------------------------------------------------------------------- damaged, locked, closed
+
+
+@pytest.fixture
+def recorded_db(tmp_path) -> Path:
+    db = tmp_path / "e.db"
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    assert r.returncode == 0, r.stderr
+    c = sqlite3.connect(db)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    return db
+
+
+def test_damaged_pages_behind_a_valid_header_are_one_line_in_every_command(recorded_db, tmp_path):
+    raw = bytearray(recorded_db.read_bytes())
+    page = 4096
+    assert len(raw) > 4 * page
+    rng = np.random.default_rng(7)
+    raw[page:len(raw)] = rng.bytes(len(raw) - page)  # the header page stays valid
+    recorded_db.write_bytes(bytes(raw))
+    for args in (["alerts", "--db", str(recorded_db)],
+                 ["replay", "--jsonl", "--no-transcribe", "--db", str(recorded_db), str(CALL)],
+                 ["purge", "--older-than", "1d", "--db", str(recorded_db)],
+                 ["report", "1", "--db", str(recorded_db), "-o", str(tmp_path / "r.html")]):
+        r = cli(*args)
+        no_traceback(r)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("call-monitor: error:")]
+        assert r.returncode != 0 and errors, (args, r.stderr)
+        assert all(str(recorded_db) in line for line in errors), r.stderr
+        if args[0] == "replay":  # the call is still monitored: its alerts are printed, marked
+            printed = [json.loads(x) for x in r.stdout.splitlines() if '"type": "alert"' in x]
+            assert printed and all(a["stored"] is False for a in printed)
+        else:
+            assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_database_locked_by_another_writer_is_one_line_within_seconds(recorded_db):
+    holder = sqlite3.connect(recorded_db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO calls (started_at, source) VALUES (0, 'holder')")
+    try:
+        t0 = time.monotonic()
+        r = cli("replay", "--no-transcribe", "--db", str(recorded_db), str(CALL))
+        took = time.monotonic() - t0
+        no_traceback(r)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "locked" in lines[0], r.stderr
+        assert took < 30
+        r = cli("alerts", "--db", str(recorded_db))
+        no_traceback(r)
+        assert r.returncode in (0, 2) and len(r.stderr.strip().splitlines()) <= 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_store_that_fails_mid_call_still_delivers_every_alert_to_every_sink(tmp_path, reference_alerts, monitor_logs):
+    """The database file is closed under a running call (gone): every alert reaches the sinks,
+    marked as not stored; one error line."""
+    cfg = load_config(None, user_config=False)
+    store = Store.open(tmp_path / "e.db")
+    logs = monitor_logs
+    guard = StoreGuard(store)
+    src = FileSource(CALL, block_s=2.0)
+    seen: list = []
+
+    def sink(ev) -> None:
+        if ev.type == "cues" and ev.t >= 30 and store._conn is not None:
+            store.close()
+        if ev.type == "alert":
+            seen.append(ev)
+
+    run_source(CallPipeline(cfg, src.rate, src.legs, store=guard, source="call"), src.chunks(), [sink])
+    assert [(a.kind, a.t) for a in seen] == reference_alerts
+    assert all(not a.stored for a in seen)
+    assert len([m for level, m in logs if level == "error"]) == 1
+
+
+def test_alert_cleared_events_carry_the_call_id(tmp_path):
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(CALL))
+    clears = [json.loads(x) for x in r.stdout.splitlines() if '"alert_cleared"' in x]
+    assert clears and all(c["call_id"] == 1 for c in clears)
+
+
+# --------------------------------------------------------------------------- alerts reads only
+
+
+def test_alerts_never_creates_a_database(tmp_path):
+    db = tmp_path / "new.db"
+    r = cli("alerts", "--db", str(db))
+    assert r.returncode == 2 and not db.exists()
+    assert r.stderr.strip() == f"call-monitor: error: {db}: no database there (nothing has been recorded to it yet)"
+
+
+def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs):
+    db = tmpfs / "e.db"
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    assert r.returncode == 0, r.stderr
+    n = sum(1 for x in r.stdout.splitlines() if '"type": "alert"' in x)
+    ro = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True, text=True)
+    if ro.returncode != 0:
+        pytest.skip(f"cannot remount read-only: {ro.stderr.strip()}")
+    r = cli("alerts", "--jsonl", "--db", str(db))
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == n
+
+
+# --------------------------------------------------------------------------- one daemon per database
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
+    db = tmp_path / "e.db"
+    with DatabaseLock(db):
+        r = cli("run", "--caller", "whatever", "--db", str(db), "--socket", str(tmp_path / "s2"), timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"call-monitor: error: {db}: already used by another call-monitor daemon "
+                                f"(pid {os.getpid()}); one daemon per database (give this one another --db)")
+    with DatabaseLock(db):  # released: it can be taken again
+        pass
+
+
+def test_the_lock_dies_with_its_process(tmp_path):
+    db = tmp_path / "e.db"
+    holder = subprocess.Popen([PY, "-c", "import sys, time; from monitor.delivery.dblock import DatabaseLock; "
+                               f"DatabaseLock({str(db)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreError, match=f"pid {holder.pid}"):
+            DatabaseLock(db).acquire()
+    finally:
+        holder.kill()
+        holder.wait(5)
+    DatabaseLock(db).acquire().release()
+
+
+# --------------------------------------------------------------------------- interrupted calls
+
+
+def test_calls_left_open_by_a_crash_are_closed_as_interrupted_on_the_next_start(tmp_path, monitor_logs):
+    from monitor.daemon import Daemon
+
+    store = Store.open(tmp_path / "e.db")
+    crashed = store.start_call("live:caller=softphone.monitor", time.time() - 100)
+    store.add_alert(crashed, AlertEvent(t=40.0, kind="slow_speech", message="m"))
+    replayed = store.start_call("/some/file.wav", time.time() - 50)  # a replay's call is left alone
+
+    class Silence:
+        rate, legs = 8000, ("caller",)
+
+        def chunks(self):
+            from monitor.capture.sources import Chunk
+            for i in range(3):
+                yield Chunk(i * 1.0, np.zeros((8000, 1), np.float32))
+
+        def stop(self):
+            pass
+
+    logs = monitor_logs
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    Daemon(cfg, Silence(), store, {}).run()
+    call = store.get_call(crashed)
+    assert call.ended_at is not None and call.summary == {"interrupted": True}
+    assert call.ended_at >= call.started_at
+    assert store.get_call(replayed).ended_at is None
+    assert any(f"call {crashed}" in m and "interrupted" in m for _, m in logs)
+    store.close()
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    now = time.time()
+    old = store.start_call("old", now - 40 * 86400)
+    a = store.add_alert(old, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.enqueue_delivery(a.alert_id, "http://127.0.0.1:9/hook")
+    store.end_call(old, 10.0, ended_at=now - 40 * 86400 + 10)
+    recent = store.start_call("recent", now - 86400)
+    store.add_alert(recent, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(recent, 10.0)
+    store.close()
+    r = cli("purge", "--db", str(db))  # default: storage.retention_days = 30
+    assert r.returncode == 0, r.stderr
+    assert "purged 1 call(s) older than 30 days" in r.stderr
+    store = Store.open(db)
+    assert [c.source for c in store.list_calls()] == ["recent"]
+    assert len(store.list_alerts()) == 1 and store.deliveries() == []
+    store.close()
+    r = cli("purge", "--older-than", "soon", "--db", str(db))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr

@@ -1,0 +1,67 @@
+"""``install-service`` writes a unit file that systemd reads back as given: ``%`` and ``$`` are
+escaped, odd arguments quoted, control characters refused with one line."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, PY
+
+from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
+
+
+
+def _args(**kw) -> argparse.Namespace:
+    base = dict(caller=None, agent=None, config=None, db=None, webhook=None)
+    return argparse.Namespace(**(base | kw))
+
+
+@pytest.mark.parametrize("arg, quoted", [
+    ("softphone.monitor", "softphone.monitor"),
+    ("100%", '"100%%"'),
+    ("a%Zb", '"a%%Zb"'),
+    ("$HOME", '"$$HOME"'),
+    ("my sink", '"my sink"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ("back\\slash", '"back\\\\slash"'),
+    ("", '""'),
+])
+def test_arguments_are_escaped_per_systemd_rules(arg, quoted):
+    assert systemd_quote(arg) == quoted
+
+
+@pytest.mark.parametrize("bad", ["a\nExecStartPre=/bin/rm -rf ~", "tab\there", "bell\x07", "del\x7f"])
+def test_control_characters_are_refused(bad):
+    with pytest.raises(UnitArgumentError, match="control character"):
+        exec_start(_args(caller=bad))
+
+
+def test_a_newline_in_caller_is_one_clear_line_and_no_unit(tmp_path):
+    r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path),
+                        "--caller", "sink\n[Service]\nExecStartPre=/bin/false"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 2 and not (tmp_path / "callmonitor.service").exists()
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("call-monitor: error: --caller ")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
+    hostile = dict(caller="a%Zb$HOME \"q\" \\x", agent="mic;rm -rf ~", db=str(tmp_path / "my db%n$x.db"),
+                   webhook="http://127.0.0.1:8080/a?b=1&c=%20")
+    r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path),
+                        *[x for k, v in hostile.items() for x in (f"--{k}", v)]],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    unit = tmp_path / "callmonitor.service"
+    assert "%%Z" in unit.read_text() and "$$HOME" in unit.read_text()
+    v = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert v.returncode == 0, v.stderr
+    # the same unit with the escaping undone is what systemd refused
+    raw = tmp_path / "raw.service"
+    raw.write_text(unit.read_text().replace("%%", "%"))
+    v = subprocess.run(["systemd-analyze", "verify", str(raw)], capture_output=True, text=True, timeout=60)
+    assert v.returncode != 0 and "specifier" in v.stderr.lower()
