@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .analysis.analyzer import StreamingAnalyzer
+from .analysis.analyzer import VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import CueTracker
 from .config import Config
@@ -41,8 +41,10 @@ class CallPipeline:
         self.legs = legs
         self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
-        self.analyzers = {leg: StreamingAnalyzer(rate) for leg in legs}
         self.cues = CueTracker(cfg.analysis, legs)
+        # the cues read only the other legs' speech mask: their analyzers skip the cepstrum and nuclei
+        self.analyzers = {leg: StreamingAnalyzer(rate, None if leg == self.cues.channel else VOICE_ONLY)
+                          for leg in legs}
         self.baseline = BaselineBuilder(cfg.analysis)
         self.engine = AlertEngine(cfg)
         self.transcribers = transcribers or {}

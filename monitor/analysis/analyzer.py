@@ -56,10 +56,17 @@ class AnalyzerConfig:
     vad: VadParams = field(default_factory=VadParams)
     syllables: SyllableParams = field(default_factory=SyllableParams)
     sound: SoundClassParams = field(default_factory=SoundClassParams)
+    voice_only: bool = False
+    """Only what tells when the party speaks (level, F0 and its strength, noise floor, sound
+    class, voicing, HNR, intensity): no cepstrum (``cpps_db`` and ``slope_db_khz`` are NaN) and
+    no syllable nuclei. For a leg whose frames serve only as the other party's speech mask."""
 
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
 """The analyzer with the sound class on: breaths and coughs are told from speech."""
+
+VOICE_ONLY = AnalyzerConfig(voice_only=True)
+"""The analyzer for a leg whose frames serve only as a speech mask (see ``voice_only``)."""
 
 
 @dataclass(frozen=True)
@@ -138,13 +145,15 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     if cfg.sound.enabled and audible.any():
         sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
         spec[audible] = spectral_shape(sframes[audible])
-    cl = lay.plan.frame_length
-    cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
-    part, part_slope = cepstral_residuals(cframes[keep], lay.plan)
     slope = np.full(count, np.nan, np.float32)
-    slope[keep] = part_slope
+    if cfg.voice_only:
+        part = np.zeros((len(range(count)[keep]), 0), np.float32)
+    else:
+        cl = lay.plan.frame_length
+        cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
+        part, slope[keep] = cepstral_residuals(cframes[keep], lay.plan)
     return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
 
 
@@ -173,10 +182,29 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
-    nuc = nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w])
+    nuc = (np.zeros(len(speech), bool) if cfg.voice_only
+           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w]))
     local = slice(a - w.start, b - w.start)
-    # CPPS on the frames with a cepstrum (their smoothing reaches one such frame each side),
-    # interpolated in between; the slope likewise
+    cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
+    sl = slice(a, b)
+    v = voiced[local]
+    f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
+    hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
+    t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
+    return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
+                  hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
+                  nucleus=nuc[local], sound=sound[local])
+
+
+def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,
+              n: int, res_row0: int) -> tuple[np.ndarray, np.ndarray]:
+    """CPPS and spectral slope of frames ``a .. b`` (shapes (b - a,)); NaN when ``voice_only``.
+
+    CPPS on the frames with a cepstrum (their smoothing reaches one such frame each side),
+    interpolated in between; the slope likewise.
+    """
+    if cfg.voice_only:
+        return np.full(b - a, np.nan, np.float32), np.full(b - a, np.nan, np.float32)
     margin = 2 * lay.every
     lo, hi = max(0, a - margin), min(n, b + margin)
     idx = np.arange(lo, hi)
@@ -186,14 +214,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)
                    ).astype(np.float32)
     slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
-    sl = slice(a, b)
-    v = voiced[local]
-    f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
-    hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
-    t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
-    return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
-                  hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
-                  nucleus=nuc[local], sound=sound[local])
+    return cp, slope
 
 
 def _sound(active: np.ndarray, spec: np.ndarray, strength: np.ndarray, energy: np.ndarray, floor: np.ndarray,

@@ -35,6 +35,15 @@ LONG_WORD_GAP_S = 0.5
 LATENCY_HISTORY_S = 15.0
 """Extra history kept so that a turn that began before the window still has its offset."""
 
+LATENCY_SETTLED_S = 1.0
+"""An answer whose onset lies this far before the hop no longer changes as frames arrive (its
+offset, onset and the other party's next start are all decided by then), so it is kept, not
+measured again."""
+
+LATENCY_REACH_S = 12.0
+"""Frames before the first unsettled answer that its measure may read: the longest latency
+(``response_latencies``' ``max_latency_s``, 10 s) and the gap bridging around the offset."""
+
 
 def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: float,
                  max_s: float) -> float:
@@ -93,6 +102,9 @@ class CueTracker:
         self._speech_total_s = 0.0  # caller speech of the call so far (frames emitted)
         self._speech_dropped_s = 0.0  # caller speech in frames already trimmed
         self.transcribed = False
+        # response latencies already settled: onset times (s) and latencies, onsets < _settled_t
+        self._answers = (np.zeros(0), np.zeros(0))
+        self._settled_t = 0.0
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
@@ -142,7 +154,7 @@ class CueTracker:
             other_win = other.between(t0, t)
             if len(other_win) == len(win):
                 exclude = other_win.speech
-            latency = self._latency(me, other.between(0.0, t), t)
+            latency = self._latency(other, t)
         m = span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
                           exclude=exclude)
         call_speech = self._speech_dropped_s + float(me.speech.sum()) * HOP_S
@@ -156,11 +168,26 @@ class CueTracker:
                          call_speech_s=round(call_speech, 3),
                          **self.word_cues(t0, t, m.turn_s))
 
-    def _latency(self, me: Frames, other: Frames, t: float) -> float | None:
-        """Mean response latency of the caller's last ``latency_turns`` answers within the cap."""
+    def _latency(self, other: Frames, t: float) -> float | None:
+        """Mean response latency of the caller's last ``latency_turns`` answers within the cap.
+
+        Only the answers not yet settled are measured, over the frames they can reach
+        (``LATENCY_REACH_S`` before the first of them); the settled ones are kept from earlier
+        hops. The result equals measuring all kept frames every hop: an answer's measure
+        depends only on the frames around its offset and onset.
+        """
+        start = max(0.0, self._settled_t - LATENCY_REACH_S)
+        me, other = self._frames[self.channel].between(start, t), other.between(start, t)
         n = min(len(me), len(other))
         onset, lat = response_latencies(me[:n], other[:n])
-        recent = lat[onset >= t - self.cfg.window_max_s][-self.cfg.latency_turns:]
+        new = onset >= self._settled_t
+        onset = np.concatenate([self._answers[0], onset[new]])
+        lat = np.concatenate([self._answers[1], lat[new]])
+        oldest = t - self.cfg.window_max_s  # later hops never count older answers
+        self._settled_t = max(self._settled_t, t - LATENCY_SETTLED_S)
+        kept = (onset < self._settled_t) & (onset >= oldest)
+        self._answers = (onset[kept], lat[kept])
+        recent = lat[onset >= oldest][-self.cfg.latency_turns:]
         return float(np.mean(recent)) if len(recent) else None
 
     def frames(self, leg: str) -> Frames:

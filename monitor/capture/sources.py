@@ -42,6 +42,20 @@ class Source(Protocol):
         ...
 
 
+def replay_block_s(*, realtime: bool, transcribe: bool) -> float:
+    """Seconds of audio per chunk when a recorded call is replayed.
+
+    Paced in real time: live-sized blocks (0.5 s). With transcription: 2 s, since the
+    recognizer is kept in step block by block and the word cues see the words it has
+    finished by the end of each block. Acoustic-only: 10 s; its frames and cues do not
+    depend on the block length, and larger blocks pay the analyzer's fixed cost per
+    batch (the left context of its noise floor and levels) less often.
+    """
+    if realtime:
+        return 0.5
+    return 2.0 if transcribe else 10.0
+
+
 class FileSource(Source):
     """A recorded call. Mono: the caller only. Stereo: caller and agent channels
     (default right = caller, left = agent, the usual call-recording layout).

@@ -108,12 +108,13 @@ def _close(store, guard) -> int:
 def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
     """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be read."""
     from ..capture.audio_files import AudioFileError
-    from ..capture.sources import FileSource
+    from ..capture.sources import FileSource, replay_block_s
     from ..pipeline import CallPipeline, run_source
     try:
         src = FileSource(path, caller_channel=args.caller_channel,
                          agent_channel=None if args.agent_channel < 0 else args.agent_channel,
-                         realtime=args.realtime, block_s=0.5 if args.realtime else 2.0)
+                         realtime=args.realtime,
+                         block_s=replay_block_s(realtime=args.realtime, transcribe=bool(transcription)))
     except AudioFileError as err:
         error(str(err))
         return False

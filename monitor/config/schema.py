@@ -298,6 +298,9 @@ class TranscriptionConfig:
                     "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
     language: str = _k("en-us", "language code of the calls, as Vosk names its models (en-us, de, "
                         "fr, ko, ...); the phrase list of its first part (en) applies")
+    agent: bool = _k(False, "transcribe the agent's leg too; no rule reads the agent's words (response "
+                     "latency is measured on the sound of both legs), so they would only add to the "
+                     "transcript, at the cost of a second recognizer (about as much CPU as the caller's)")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class TranscriptionSetup:
     matcher: PhraseMatcher | None
     language: str
     live: bool = False
+    agent: bool = False  # transcribe the agent's leg too (transcription.agent)
 
     @classmethod
     def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
@@ -54,14 +55,20 @@ class TranscriptionSetup:
             return None
         language = (cfg.phrases.language or info.language or lang or "").lower()
         return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
-                   live=live)
+                   live=live, agent=cfg.transcription.agent)
 
     @staticmethod
     def missing_message(cfg: Config) -> str:
         return no_model_message(cfg.transcription.language)
 
+    def transcribed_legs(self, legs: tuple[str, ...]) -> tuple[str, ...]:
+        """The legs that get a recognizer: the caller's (the only words a rule reads), and the
+        agent's as well when ``transcription.agent`` asks for it."""
+        return tuple(leg for leg in legs if leg != "agent" or self.agent)
+
     def for_call(self, rate: int, legs: tuple[str, ...]) -> dict[str, Any]:
-        """Keyword arguments for :class:`monitor.pipeline.CallPipeline`: a transcriber per leg.
+        """Keyword arguments for :class:`monitor.pipeline.CallPipeline`: a transcriber per
+        transcribed leg (:meth:`transcribed_legs`), all sharing the one loaded model.
 
         Replay never drops audio and keeps the recognizer in step with the
         cue windows (so its pace is the recognizer's); the live daemon drops the
@@ -69,5 +76,5 @@ class TranscriptionSetup:
         """
         transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
                                          on_full="drop" if self.live else "block")
-                        for leg in legs}
+                        for leg in self.transcribed_legs(legs)}
         return {"transcribers": transcribers, "phrase_matcher": self.matcher, "words_in_step": not self.live}
