@@ -65,6 +65,7 @@ class Daemon:
         self.reload_fn = reload
         self.guard = StoreGuard(store)
         self._last_purge: float | None = None
+        self._interrupted_closed = False
         self.webhook = webhook
         self.notify = notify
         self.transcription = transcription
@@ -233,8 +234,16 @@ class Daemon:
                                    channels=len(self.source.legs), subtype="PCM_16")
 
     # ------------------------------------------------------------------ housekeeping
+    def _store_open(self) -> bool:
+        """False while the database could not be opened yet (its problem was said at start)."""
+        return getattr(self.store, "is_open", True)
+
     def close_interrupted(self) -> None:
-        """Calls a crash left open are closed as interrupted (one line if there were any)."""
+        """Calls a crash left open are closed as interrupted (one line if there were any); with a
+        database not opened yet, once it opens and this daemon's own calls are written."""
+        if self._interrupted_closed or not self._store_open() or self.guard.held:
+            return
+        self._interrupted_closed = True
         try:
             ids = self.store.close_interrupted()
         except StoreError as err:
@@ -247,7 +256,7 @@ class Daemon:
     def purge_old(self, now: float | None = None) -> None:
         """Apply ``storage.retention_days`` (at start, then daily)."""
         now = time.time() if now is None else now
-        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S:
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S or not self._store_open():
             return
         self._last_purge = now
         days = self.cfg.storage.retention_days
@@ -339,6 +348,7 @@ class Daemon:
             self._listen()
             if not self.guard.retry(force=True):
                 log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
+            self.close_interrupted()  # if the database only opened during the last call
         return 0
 
     def _listen(self) -> None:
@@ -366,9 +376,11 @@ class Daemon:
             self._end_call(self.stop_reason or "capture ended")
 
     def _between_calls(self, chunk: Chunk, onset: bool) -> None:
-        """Keep the pre-roll, write what a failing database held back, purge, and start a call on
-        speech after enough silence."""
+        """Keep the pre-roll, write what a failing database held back, close the calls a crash
+        left open once the database opens, purge, and start a call on speech after enough
+        silence."""
         self.guard.retry()
+        self.close_interrupted()
         self.purge_old()
         self._preroll.append(chunk)
         while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:

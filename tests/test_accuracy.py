@@ -1,4 +1,4 @@
-"""Accuracy of the analyzer against transcripts and Praat (issue 2).
+"""Accuracy of the analyzer against transcripts and Praat.
 
 Every real utterance of audio_fixtures/real/manifest.csv goes through the
 product's path once per session: ``AnalysisStream`` (conversion to 16 or 8 kHz

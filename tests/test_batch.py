@@ -11,15 +11,16 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
-from conftest import CALLS, ROOT, call_monitor as cli
+from conftest import CALLS, PY, ROOT, SPEECH, call_monitor as cli
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs
+from monitor.transcription.vosk_models import packaged_model_dirs
 
 ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
     ("normal", "8k"), ("deteriorating", "8k"), ("slow_talker", "8k"), ("labored_start", "8k"),
@@ -165,7 +166,7 @@ def _ledger(db: Path) -> list[tuple]:
 def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_call(tmp_path):
     files = [str(p) for p in ARCHIVE[:8]]
     db, out = tmp_path / "events.db", tmp_path / "summary.csv"
-    args = [sys.executable, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)]
+    args = [PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -222,6 +223,86 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
         done = cli(*args, timeout=120)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# ------------------------------------------------------------------ --transcribe (the Korean Vosk model)
+
+def transcript(db: Path, call_id: int) -> list[tuple]:
+    return db_rows(db, 'SELECT channel, t, start, "end", text, words FROM transcript WHERE call_id = ? '
+                       "ORDER BY id", (call_id,))
+
+
+@pytest.fixture(scope="module")
+def transcribed(tmp_path_factory) -> dict:
+    """Three short calls (Korean speech the model recognises, and 20 s of a stereo fixture call at
+    8 kHz: two legs, the caller's transcribed, the default) transcribed by a batch on 2 workers, so
+    that one worker transcribes two calls; and each replayed with transcription on its own, as a
+    user replays one recording. (With ``transcription.agent`` on, two recognizers decode at once,
+    and Vosk's words then vary from run to run in replay too: nothing to compare exactly.)"""
+    tmp = tmp_path_factory.mktemp("transcribe")
+    # the recognizers' OpenBLAS gives run-to-run differences on two legs when pinned to one thread
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["VOSK_MODEL_PATH"] = str(packaged_model_dirs(tmp / "models"))
+    cfg = tmp / "ko.toml"
+    cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    stereo = tmp / "stereo.wav"
+    x, sr = sf.read(ARCHIVE[0], frames=8000 * 20)
+    sf.write(stereo, x, sr)
+    files = [str(SPEECH / "ko_passage.wav"), str(SPEECH / "ko_distress.wav"), str(stereo)]
+    db, out = tmp / "batch.db", tmp / "summary.csv"
+    done = cli("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "2", "--db", str(db),
+               "--out", str(out), env=env)
+    replays = [subprocess.Popen([PY, "-m", "monitor.cli", "replay", "--config", str(cfg),
+                                 "--db", str(tmp / f"replay{i}.db"), f],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for i, f in enumerate(files)]
+    replay_errors = [p.communicate(timeout=900)[1] if p.wait(timeout=900) else "" for p in replays]
+    return {"done": done, "db": db, "rows": read_csv(out) if out.exists() else [], "files": files,
+            "replay_dbs": [tmp / f"replay{i}.db" for i in range(len(files))], "replay_errors": replay_errors}
+
+
+def test_a_transcribed_batch_stores_each_calls_words_exactly_as_replay_does(transcribed):
+    assert transcribed["done"].returncode == 0, transcribed["done"].stderr
+    assert transcribed["replay_errors"] == ["", "", ""]
+    batch = {r["path"]: int(r["db_call_id"]) for r in transcribed["rows"]}
+    for f, replay_db in zip(transcribed["files"], transcribed["replay_dbs"]):
+        (replayed,), = db_rows(replay_db, "SELECT id FROM calls")
+        ours, theirs = transcript(transcribed["db"], batch[f]), transcript(replay_db, replayed)
+        assert ours == theirs, f  # the same words at the same times, utterance by utterance
+        assert len(ours) >= 1 and all(json.loads(words) for *_, words in ours)
+        assert stored_call(transcribed["db"], batch[f]) == stored_call(replay_db, replayed), f
+        assert stored_call(transcribed["db"], batch[f])["summary"]["transcribed"] is True
+    passage = transcript(transcribed["db"], batch[transcribed["files"][0]])
+    assert len(passage) >= 4  # the recognizer ends utterances at the passage's pauses
+    assert {channel for channel, *_ in transcript(transcribed["db"], batch[transcribed["files"][2]])} \
+        == {"caller"}
+
+
+def test_a_transcribed_batch_writes_its_per_call_table(transcribed):
+    rows = transcribed["rows"]
+    assert [r["path"] for r in rows] == transcribed["files"]
+    assert [r["status"] for r in rows] == ["scored"] * 3 and all(r["db_call_id"] for r in rows)
+    assert [r["legs"] for r in rows] == ["caller", "caller", "caller+agent"]
+    assert [r["sample_rate"] for r in rows] == ["16000", "16000", "8000"]
+    assert "3 scored, 0 already scored, 0 failed" in transcribed["done"].stderr
+
+
+def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    cfg = tmp_path / "xx.toml"
+    cfg.write_text('[transcription]\nlanguage = "xx"\n')
+    not_a_model = tmp_path / "vosk-model-small-ko-0.22"
+    not_a_model.mkdir()
+    for args, needle in ((["--config", str(cfg)], "no Vosk model for language 'xx'"),
+                         (["--model", str(not_a_model)], str(not_a_model))):
+        db = tmp_path / "e.db"
+        done = cli("batch", "--transcribe", *args, str(ARCHIVE[0]), "--workers", "2", "--db", str(db),
+                   timeout=120, env=env)
+        assert done.returncode == 2, done.stderr
+        assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        assert not db.exists() or not db_rows(db, "SELECT id FROM calls")  # nothing scored acoustic-only
 
 
 # ------------------------------------------------------------------ inputs (no cluster)

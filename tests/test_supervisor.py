@@ -313,3 +313,18 @@ def test_listening_beyond_loopback_without_tls_warns(tmp_path):
     finally:
         r.kill()
         r.wait(5)
+
+
+def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path):
+    console = ConsoleProcess(tmp_path)
+    try:
+        broken = tmp_path / "broken.db"
+        broken.write_bytes(b"this is not a database " * 200)
+        r, alerts = _replay(tmp_path, console, "deteriorating_8k.wav", broken)
+        assert alerts and all(a.get("stored") is False for a in alerts), r.stderr
+        assert wait_for(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr
+        stored = console.state()["alerts"]
+        assert sorted((a["kind"], a["t"]) for a in stored) == sorted((a["kind"], a["t"]) for a in alerts)
+        assert all(a["alert_id"] >= 1 << 62 for a in stored)  # not the database's ids: it had none
+    finally:
+        console.kill()

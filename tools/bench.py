@@ -198,16 +198,16 @@ def bench_analyzer(ctx: Context) -> None:
 
 
 def _without_sound_class(ctx: Context) -> list[list]:
-    """The analyzer with the sound class on (as ``analyze`` runs it) and off (the default
-    config), and the class's share of the time with it on."""
-    from monitor.analysis.analyzer import WITH_SOUND_CLASS, AnalyzerConfig
+    """The analyzer with the sound class on (the default) and off, and the class's share of the
+    time with it on."""
+    from monitor.analysis.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS
     x = ctx.speech(16000)
     on = timed(lambda: stream_frames(x, 16000, 1.0, WITH_SOUND_CLASS), len(x) / 16000, REPEAT)
-    off = timed(lambda: stream_frames(x, 16000, 1.0, AnalyzerConfig()), len(x) / 16000, REPEAT)
+    off = timed(lambda: stream_frames(x, 16000, 1.0, WITHOUT_SOUND_CLASS), len(x) / 16000, REPEAT)
     ctx.results["analyzer_16000_stream_sound_class"] = on
     ctx.results["sound_class_share"] = 1.0 - off.cpu / on.cpu  # process CPU: less disturbed by others
-    return [timing_row("analyzer 16 kHz, streaming 1 s chunks, with the sound class", on),
-            timing_row("analyzer 16 kHz, streaming 1 s chunks, without it (default)", off)]
+    return [timing_row("analyzer 16 kHz, streaming 1 s chunks, with the sound class (default)", on),
+            timing_row("analyzer 16 kHz, streaming 1 s chunks, without it", off)]
 
 
 def _ours(ctx: Context) -> Timing:
@@ -240,7 +240,7 @@ def bench_peers_section(ctx: Context) -> None:
         rows.append(timing_row(f"librosa pyin ({y['audio_s']:.0f} s piece)",
                                Timing(y["audio_s"], y["seconds"], y["cpu_seconds"]), ours))
     ctx.results["peers"] = rows
-    notes.append("targets: >= 20x the parselmouth set, >= 5x openSMILE (issue 2); ratios from CPU time")
+    notes.append("targets: >= 20x the parselmouth set, >= 5x openSMILE; ratios from CPU time")
     print_table(f"peers: the same {audio_s:.0f} s of 16 kHz speech, one thread", TIMING_HEADER, rows, notes)
 
 
@@ -345,7 +345,7 @@ def bench_analyze_memory(ctx: Context) -> None:
 # ---------------------------------------------------------------- soak
 
 _SOAK_CHILD = r"""
-import http.server, json, os, sys, tempfile, threading, time
+import http.server, json, logging, os, sys, tempfile, threading, time
 import numpy as np, soundfile as sf
 from monitor.config import load_config
 from monitor.daemon import Daemon
@@ -407,10 +407,15 @@ with tempfile.TemporaryDirectory() as tmp:
     cfg = load_config(overrides={"storage.db": db, "daemon.call_end_silence_s": 20.0}, user_config=False)
     store = Store.open(db)
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    webhook = WebhookSink(store, url, log=lambda *a: None).start()
+    webhook = WebhookSink(store, url).start()
     logs = []
-    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook,
-                    log=lambda level, msg: logs.append((level, msg)))
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            logs.append((record.levelname.lower(), record.getMessage()))
+
+    logging.getLogger("monitor").addHandler(Keep())
+    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook)
     c, w = time.process_time(), time.perf_counter()
     daemon.run()
     cpu, wall = time.process_time() - c, time.perf_counter() - w
@@ -447,7 +452,7 @@ def bench_soak(ctx: Context) -> None:
                  f"errors logged: {len(r['errors'])}"])
 
 
-# ---------------------------------------------------------------- replay (issue 3)
+# ---------------------------------------------------------------- replay
 
 _REPLAY_CHILD = r"""
 import resource, sys, time, json, tempfile, os
@@ -518,7 +523,7 @@ def bench_replay(ctx: Context) -> None:
                  "speech mask only (analyzer VOICE_ONLY)"])
 
 
-# ---------------------------------------------------------------- transcription (issue 4)
+# ---------------------------------------------------------------- transcription
 
 def bench_transcription(ctx: Context) -> None:
     """Vosk alone, the transcriber gated and ungated (tools.bench_transcribe), and the whole
@@ -554,7 +559,7 @@ def bench_transcription(ctx: Context) -> None:
                 ["", "audio s", "cpu s", "RTF (cpu)", "RTF (wall)"], rows)
 
 
-# ---------------------------------------------------------------- live daemon (issue 5)
+# ---------------------------------------------------------------- live daemon
 
 LIVE_FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
 LIVE_CUT_S = 150.0
@@ -790,7 +795,7 @@ def bench_live(ctx: Context) -> None:
                  "the agent's analyzer VOICE_ONLY"])
 
 
-# ---------------------------------------------------------------- start-up (issue 14)
+# ---------------------------------------------------------------- start-up
 
 STARTUP_RUNS = 7
 """Each command is started this many times; the table shows the fastest run (least disturbed)."""

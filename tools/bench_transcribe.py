@@ -1,4 +1,4 @@
-"""Benchmark of the transcription stage (issue 4).
+"""Benchmark of the transcription stage.
 
 Builds N minutes of Korean espeak-ng speech (sentences tiled with short gaps)
 and a call of the same length that is 50 % silence, then measures, on one

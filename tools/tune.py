@@ -34,10 +34,16 @@ once, with the chosen values, and never used in choosing.
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import sys
+import os
+
+if __name__ == "__main__":  # one BLAS thread per worker process, set before numpy loads
+    for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
 import time
 import tomllib
 from dataclasses import dataclass, replace

@@ -12,7 +12,7 @@ Per-frame features come in two stages:
 :func:`analyze_signal` computes both over a whole signal. The
 :class:`StreamingAnalyzer` carries sample remainders and a window of raw
 features so that feeding chunks of any size gives the same frames; it holds
-back ``CONTEXT_RIGHT`` frames (0.4 s) until their right context arrives.
+back ``CONTEXT_RIGHT`` frames (0.95 s: the sound class's reach) until their right context arrives.
 """
 
 from __future__ import annotations
@@ -28,16 +28,17 @@ from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level,
 from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
-from ..dsp.sound_class import (SILENCE, SPEC_COLUMNS, SPEC_LENGTH, SPEECH, SoundClassParams, class_features,
-                              class_scores, sound_classes, spectral_shape)
+from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
+                               audible_events, class_features, class_scores, hold_spectral_shape, sound_classes,
+                               spectral_shape)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
 
 RATES = (8000, 16000)
 PITCH_RATE = 8000
 CONTEXT_LEFT = 1100
-CONTEXT_RIGHT = 40
-LOCAL_LEFT = 60
+CONTEXT_RIGHT = 95
+LOCAL_LEFT = 95
 """Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
 BLOCK_FRAMES = 1000
 MIN_EMIT = 25
@@ -63,7 +64,9 @@ class AnalyzerConfig:
 
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
-"""The analyzer with the sound class on: breaths and coughs are told from speech."""
+"""The analyzer with the sound class on (the default): breaths and coughs are told from speech."""
+WITHOUT_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=False))
+"""The analyzer with every audible frame taken for speech (as before the sound class)."""
 
 VOICE_ONLY = AnalyzerConfig(voice_only=True)
 """The analyzer for a leg whose frames serve only as a speech mask (see ``voice_only``)."""
@@ -144,7 +147,9 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and audible.any():
         sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
-        spec[audible] = spectral_shape(sframes[audible])
+        # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
+        even = audible & ((first + np.arange(count)) % SPEC_EVERY == 0)
+        spec[even] = spectral_shape(sframes[even])
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     slope = np.full(count, np.nan, np.float32)
@@ -178,7 +183,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
     strength = raw["strength"][w]
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
-    sound = _sound(active, raw["spec"][w], strength, energy[w], floor[w], cfg.sound)
+    sound = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level[w], cfg)
     speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
@@ -217,14 +222,16 @@ def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analyze
     return cp, slope
 
 
-def _sound(active: np.ndarray, spec: np.ndarray, strength: np.ndarray, energy: np.ndarray, floor: np.ndarray,
-           params: SoundClassParams) -> np.ndarray:
-    """Sound class of each frame (shape (n,), uint8); all audible frames are speech when disabled."""
+def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.ndarray, energy: np.ndarray,
+           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
+    """Sound class of each frame (shape (n,), uint8); all active frames are speech when disabled."""
+    params = cfg.sound
     if not params.enabled:
         return np.where(active, SPEECH, SILENCE).astype(np.uint8)
-    feats = class_features(spec, strength, energy, floor, params)
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, params)
+    feats = class_features(hold_spectral_shape(spec, spec_first), strength, energy, floor, level, audible, params)
     scores = class_scores(feats, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
-    return sound_classes(active, scores, strength, params)
+    return sound_classes(audible, active, scores, strength, params)
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -232,19 +239,22 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 10)]  :func:`monitor.dsp.sound_class.class_features`
-    active : np.ndarray [shape=(n,)], bool  the voice-activity mask of any sound
+    features : np.ndarray [shape=(n, d)]  :func:`monitor.dsp.sound_class.class_features`
+    heard : np.ndarray [shape=(n,)], bool  the frames that get a class: audible or voice-active
     """
     cfg = cfg or WITH_SOUND_CLASS
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
     if raw is None:
-        return np.zeros((0, len(SPEC_COLUMNS) + 4), np.float32), np.zeros(0, bool)
+        return np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, bool)
     energy = raw["energy_db"]
     floor = noise_floor_db(energy, cfg.vad)
     level = peak_level(energy, cfg.vad)
     active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
-    return class_features(raw["spec"], raw["strength"], energy, floor, cfg.sound), active
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
+    feats = class_features(hold_spectral_shape(raw["spec"], 0), raw["strength"], energy, floor, level, audible,
+                           cfg.sound)
+    return feats, audible | active
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:

@@ -42,6 +42,8 @@ class BatchOptions:
     """Address of a running ``dask scheduler`` (tcp://host:8786)."""
     transcribe: bool = False
     model: str | None = None
+    model_info: Any = None
+    """With ``transcribe``: the :class:`~monitor.transcription.vosk_models.ModelInfo` of :func:`transcription_model`."""
     resume: bool = False
     progress: bool = True
 
@@ -81,29 +83,67 @@ def config_hash(cfg: Config, transcribe: bool = False, model: str | None = None)
     return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def _transcription_plugin(config_toml: str, model: str | None) -> Any:
+def transcription_model(cfg: Config, model: str | None) -> Any:
+    """The Vosk model a ``--transcribe`` batch loads on every worker (a
+    :class:`~monitor.transcription.vosk_models.ModelInfo`), found on the client before any worker
+    starts.
+
+    Raises :class:`~monitor.transcription.vosk_models.ModelError` (one line) when there is none or
+    the folder is not a model: a batch asked to transcribe never falls back to acoustic-only."""
+    from ..transcription.vosk_models import FETCH_HINT, ModelError
+    from ..transcription.setup import TranscriptionSetup
+
+    info = TranscriptionSetup.resolve(cfg, model)
+    if info is None:
+        lang = model or cfg.transcription.language or "en-us"
+        raise ModelError(f"--transcribe: no Vosk model for language '{lang}'; " + FETCH_HINT.format(lang=lang))
+    return info
+
+
+def _transcription_plugin(config_toml: str, info: Any) -> Any:
     from distributed import WorkerPlugin
 
     from ..config import config_from_toml
     from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import ModelError
 
     class TranscriptionPlugin(WorkerPlugin):
-        """Loads the Vosk model once per worker process, for every call it scores."""
+        """Loads the Vosk model once per worker process, for every call it scores; ``error``: why
+        it could not (the worker's calls then fail with it)."""
 
         name = TRANSCRIPTION_PLUGIN
 
         def __init__(self) -> None:
             self.transcription = None
+            self.error = ""
 
         def setup(self, worker: Any) -> None:
-            self.transcription = TranscriptionSetup.create(config_from_toml(config_toml, "batch"), model)
+            try:
+                self.transcription = TranscriptionSetup.load(config_from_toml(config_toml, "batch"), info)
+            except ModelError as err:
+                self.error = str(err)
 
     return TranscriptionPlugin()
+
+
+def _worker_environ(transcribe: bool) -> dict[str, Any]:
+    """The variables Dask sets in its worker processes, less ``OPENBLAS_NUM_THREADS`` when transcribing.
+
+    Dask pins OpenBLAS to one thread; the BLAS inside Vosk, so pinned and called at once by a
+    call's two recognizer threads (one per leg), gives words that change from run to run. Without
+    the pin a worker's BLAS is set up as ``replay``'s is, from the user's environment."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    if transcribe:
+        environ.pop("OPENBLAS_NUM_THREADS", None)
+    return environ
 
 
 @contextmanager
 def dask_client(opts: BatchOptions) -> Iterator[Any]:
     """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
+    import dask
     from distributed import Client, LocalCluster
 
     if opts.scheduler:
@@ -115,8 +155,9 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             yield client
         return
     n = opts.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:
             yield client
@@ -162,7 +203,7 @@ class BatchRun:
         from distributed import as_completed
 
         if self.opts.transcribe:
-            self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model))
+            self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
         threads = max(1, sum(self.client.nthreads().values()))
         self.outcome.workers = len(self.client.nthreads())
         pending, by_key = iter(jobs), {}

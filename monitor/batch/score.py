@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..capture.audio_files import AudioFileError, probe
 from ..config import Config, config_from_toml
 from ..events import Event
+from ..transcription.vosk_models import ModelError
 from ..pipeline import CallPipeline, run_source
 from ..capture.sources import FileSource
 from .inputs import CallJob
@@ -55,18 +57,79 @@ def content_hash(path: str) -> str:
     return h.hexdigest()
 
 
+def _cpu_s() -> float:
+    """CPU time of this process and of its finished children (the forked transcribing ones)."""
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
 def _peak_rss_mb() -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _transcription(transcribe: bool) -> Any:
-    """The worker's loaded model (a :class:`~monitor.batch.runner.TranscriptionPlugin`), or None."""
+    """The worker's loaded model (the transcription plugin's), or None without ``transcribe``.
+    Raises ModelError when the worker could not load it."""
     if not transcribe:
         return None
     from distributed import get_worker
     plugin = get_worker().plugins.get(TRANSCRIPTION_PLUGIN)
-    return getattr(plugin, "transcription", None)
+    setup = getattr(plugin, "transcription", None)
+    if setup is None:
+        raise ModelError(getattr(plugin, "error", "") or "the worker has no Vosk model loaded")
+    return setup
+
+
+def _in_forked_child(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a child forked from this process, its result (or exception) sent back pickled.
+
+    Vosk's recognition of a call depends on what the process decoded before (the same audio
+    decoded twice in one process gives different words), so each transcribed call is decoded in
+    a fresh copy of the worker, its model loaded and never used: the words of a call are then
+    those ``replay`` gives for that recording alone, whichever calls the worker scored before.
+    (``os.fork`` itself: Dask's worker processes are daemonic and multiprocessing refuses them children.)"""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child(write_fd, fn, args)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        data = fh.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError(f"the transcribing process died (wait status {status})")
+    ok, value = pickle.loads(data)
+    if ok:
+        return value
+    if value.audio:
+        raise AudioFileError(value.message)
+    raise RuntimeError(f"{value.kind}: {value.message}")
+
+
+@dataclass(frozen=True)
+class _ChildError:
+    kind: str
+    message: str
+    audio: bool
+
+
+def _child(write_fd: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """The forked child: run, send the pickled outcome, exit without returning to the worker."""
+    code = 0
+    try:
+        try:
+            payload = pickle.dumps((True, fn(*args)))
+        except Exception as err:  # noqa: BLE001 - sent to the parent, raised there
+            payload = pickle.dumps((False, _ChildError(type(err).__name__, str(err),
+                                                       isinstance(err, AudioFileError))))
+        with os.fdopen(write_fd, "wb") as fh:
+            fh.write(payload)
+    except BaseException:  # noqa: BLE001 - the parent sees an empty pipe
+        code = 1
+    finally:
+        os._exit(code)
 
 
 def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list[Event], dict[str, Any]]:
@@ -88,7 +151,7 @@ def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str
 
     ``known_hash``: the content hash this path was already scored with under ``config_hash``
     (from the client's ledger, with ``--resume``); the same content again is skipped."""
-    t_cpu = time.process_time()
+    t_cpu = _cpu_s()
     try:
         digest = content_hash(job.path)
     except OSError as err:
@@ -98,12 +161,18 @@ def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str
     try:
         probe(job.path)
         cfg = config_from_toml(config_toml, "batch configuration")
-        events, facts = run_call(job, cfg, _transcription(transcribe))
+        transcription = _transcription(transcribe)
+        if transcription is None:
+            events, facts = run_call(job, cfg)
+        else:
+            events, facts = _in_forked_child(run_call, job, cfg, transcription)
     except AudioFileError as err:
         return CallResult(job, content_hash=digest, error=str(err))
+    except ModelError as err:
+        return CallResult(job, content_hash=digest, error=f"{job.path}: cannot transcribe ({err})")
     except Exception as err:  # noqa: BLE001 - one bad call must not stop an archive
         log.exception("%s: scoring failed", job.path)
         return CallResult(job, content_hash=digest, error=f"{job.path}: scoring failed ({type(err).__name__}: {err})")
     row = call_row(job, cfg, events, facts, content_hash=digest, config_hash=config_hash)
     return CallResult(job, content_hash=digest, row=row, events=tuple(events), audio_s=row["duration_s"],
-                      cpu_s=time.process_time() - t_cpu, peak_rss_mb=_peak_rss_mb(), worker_pid=os.getpid())
+                      cpu_s=_cpu_s() - t_cpu, peak_rss_mb=_peak_rss_mb(), worker_pid=os.getpid())

@@ -200,10 +200,12 @@ class LiveSource(Source):
                 try:
                     self._open(leg)
                 except Exception as err:  # device or server gone
-                    leg.stats.state = "lost"
-                    leg.stats.last_error = _one_line(err)
-                    self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): cannot open "
-                                   f"({leg.stats.last_error}); retrying in {delay:.1f} s")
+                    problem = _one_line(err)
+                    changed = leg.stats.state != "lost" or leg.stats.last_error != problem
+                    leg.stats.state, leg.stats.last_error = "lost", problem
+                    if changed:  # one line per state change; the retries themselves stay quiet
+                        self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): cannot open "
+                                       f"({problem}); retrying, at most every {self.max_backoff_s:g} s")
                     if self._stop.wait(delay):
                         break
                     delay = min(delay * 2, self.max_backoff_s)

@@ -87,8 +87,16 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client
     from ..batch.table import write_table
 
+    from ..batch.runner import transcription_model
+    from ..transcription.vosk_models import ModelError
+
+    try:
+        model_info = transcription_model(cfg, args.model) if args.transcribe else None
+    except ModelError as err:
+        error(str(err))
+        return 2
     opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
-                        model=args.model, resume=args.resume,
+                        model=args.model, model_info=model_info, resume=args.resume,
                         progress=not args.quiet and sys.stdout.isatty())
     try:
         store = BatchStore.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)

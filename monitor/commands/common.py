@@ -6,13 +6,14 @@ import argparse
 import importlib
 import os
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..console import LEVELS, error, info
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
     from ..delivery.store import Store
+    from ..delivery.store_guard import PendingStore
     from ..transcription.setup import TranscriptionSetup
 
 _LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models", "StoreError": "monitor.delivery.store"}
@@ -105,6 +106,25 @@ def open_store(cfg: Config) -> Store:
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
+def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = None) -> Store | PendingStore:
+    """The database, or when it cannot be opened a PendingStore that keeps trying (alerts go on,
+    marked as not stored). ``check`` runs on each store opened (raising StoreError closes it again).
+    Raises SchemaTooNew (a StoreError) for a database of a newer callmonitor."""
+    from ..delivery.store import StoreError
+    from ..delivery.store_guard import open_or_pending
+
+    def opener() -> Store:
+        store = open_store(cfg)
+        if check is not None:
+            try:
+                check(store)
+            except StoreError:
+                store.close()
+                raise
+        return store
+    return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
+
+
 __all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options",
            "add_transcription_options", "config_from_args", "config_or_error", "open_store",
-           "open_transcription", "ConfigError", "ModelError", "StoreError"]
+           "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

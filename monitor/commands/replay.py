@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from ..console import error, warning
 from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
@@ -55,12 +57,13 @@ class Progress:
 
 def run(args: argparse.Namespace) -> int:
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
-    from .common import ConfigError, ModelError, StoreError, config_from_args, open_store, open_transcription
+    from .common import (ConfigError, ModelError, StoreError, config_from_args, open_store_or_pending,
+                         open_transcription)
     from .run import start_webhook, webhook_overrides, webhook_token
     try:
         cfg = config_from_args(args, webhook_overrides(args))
         token = webhook_token(cfg) if args.webhook else None
-        store = open_store(cfg)
+        store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
     except (ConfigError, StoreError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -77,15 +80,16 @@ def run(args: argparse.Namespace) -> int:
             webhook.close()
         store.close()
         return ExitStatus.BAD_SETUP
-    from ..delivery.store_guard import StoreGuard
+    from ..delivery.store_guard import PendingStore, StoreGuard
     guard = StoreGuard(store)
     failed = 0
-    try:
-        failed = sum(not _replay_file(path, args, cfg, guard, transcription, sinks) for path in args.files)
-    finally:
-        if webhook is not None:
-            _drain(webhook, args.webhook_wait, store.path)
-        failed += _close(store, guard)
+    with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
+        try:
+            failed = sum(not _replay_file(path, args, cfg, guard, transcription, sinks) for path in args.files)
+        finally:
+            if webhook is not None:
+                _drain(webhook, args.webhook_wait, store.path)
+            failed += _close(store, guard)
     return ExitStatus.FAILED if failed else ExitStatus.OK
 
 
@@ -94,7 +98,7 @@ def _close(store, guard) -> int:
     from .common import StoreError
     problems = 0
     if not guard.retry(force=True):
-        error(f"{store.path}: {guard.held} record(s) (calls, alerts) could not be written; "
+        error(f"{guard.last_error}; {guard.held} record(s) (calls, alerts) could not be written: "
               "the alerts above were printed but are not in the database")
         problems += 1
     try:
@@ -133,6 +137,43 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
     if src.problems():
         warning(f"{path}: {src.problems()}")
     return True
+
+
+class _OneLineFailure(logging.Filter):
+    """The store guard's log in a replay: its failure line waits, so that a failure lasting to
+    the end is one line (said with what stayed unwritten); one the database recovers from is said
+    just before the line that says so (whatever the log level). Other records pass from ``shown``
+    on."""
+
+    def __init__(self, held_back: list[str], shown: int) -> None:
+        super().__init__()
+        self.held_back = held_back
+        self.shown = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            self.held_back.append(record.getMessage())
+            return False
+        if self.held_back:  # the database works again: the failure, then the line that says so
+            error(self.held_back[0])
+            self.held_back.clear()
+            return True
+        return record.levelno >= self.shown
+
+
+@contextlib.contextmanager
+def _one_line_failure(guard, held_back: list[str]) -> Iterator[None]:
+    """``guard``'s records go through :class:`_OneLineFailure` meanwhile (its logger lets info
+    records reach the filter, to see the database recover)."""
+    logger = logging.getLogger(type(guard).__module__)
+    level, keep = logger.level, _OneLineFailure(held_back, logger.getEffectiveLevel())
+    logger.setLevel(min(keep.shown, logging.INFO))
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+        logger.setLevel(level)
 
 
 def _drain(webhook, wait_s: float, db) -> None:

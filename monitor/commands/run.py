@@ -81,36 +81,46 @@ def run(args: argparse.Namespace) -> int:
     from ..capture.quiet import NativeStderrDivert
     try:
         with contextlib.ExitStack() as stack:
-            stack.callback(_database_lock(cfg).release)  # before any device opens: one daemon per database
+            lock = _database_lock(cfg)  # before any device opens: one daemon per database
+            stack.callback(lock.release)
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
-            return _serve(args, cfg, lambda: config_from_args(args, overrides), stack)
+            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack)
     except _Stop as stop:
         return stop.status
 
 
 def _database_lock(cfg):
-    """The database's lock, held while the daemon runs (a second daemon on it is refused)."""
-    from ..delivery.dblock import DatabaseLock
+    """The database's lock, held while the daemon runs (a second daemon on it is refused). Where
+    no lock file can be made the database says why when it is opened, and the lock is taken once
+    it opens (:func:`_take_lock`)."""
+    from ..delivery.dblock import DatabaseInUse, DatabaseLock
     from .common import StoreError
+    lock = DatabaseLock(cfg.storage.db)
     try:
-        return DatabaseLock(cfg.storage.db).acquire()
-    except StoreError as err:
+        lock.acquire()
+    except DatabaseInUse as err:
         raise _fail(str(err)) from None
+    except StoreError:  # no lock file where the database should be: the database says why below
+        pass
+    return lock
 
 
-def _serve(args: argparse.Namespace, cfg, reload, stack: contextlib.ExitStack) -> int:
+def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack) -> int:
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from ..delivery.status_socket import StatusServer, socket_path
-    from .common import ModelError, StoreError, open_store, open_transcription
+    from .common import ModelError, StoreError, open_store_or_pending, open_transcription
     source = _live_source(cfg)
     try:
         token = webhook_token(cfg)
-        store = open_store(cfg)
+        store = open_store_or_pending(cfg, check=lambda opened: _take_lock(lock))
     except (StoreError, ValueError) as err:
         raise _fail(str(err)) from None
     stack.callback(store.close)
+    if not getattr(store, "is_open", True):
+        error(f"{store.error}; alerts go on, marked as not stored; the database is tried again every "
+              f"{store.retry_s:g} s and what was held back is written once it opens")
     sinks, webhook = _sinks(args, cfg, store, token, stack)
     notify = NotifySink()
     stack.callback(notify.close, 0.3)
@@ -195,6 +205,21 @@ def _run_daemon(daemon) -> int:
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
         error(f"the monitor stopped: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}")
         return ExitStatus.FAILED
+
+
+def _take_lock(lock) -> None:
+    """The database's daemon lock, if this daemon does not hold it yet (it could not be made at
+    start); raises DatabaseInUse when another daemon took it meanwhile, else runs without it."""
+    from ..delivery.dblock import DatabaseInUse
+    from ..delivery.store import StoreError
+    if lock.held:
+        return
+    try:
+        lock.acquire()
+    except DatabaseInUse:
+        raise
+    except StoreError as err:
+        log.warning(f"{err}; running without the one-daemon-per-database lock")
 
 
 def webhook_token(cfg) -> str | None:

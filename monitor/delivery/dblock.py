@@ -15,6 +15,10 @@ from pathlib import Path
 from .store import StoreError
 
 
+class DatabaseInUse(StoreError):
+    """Another daemon holds the database's lock."""
+
+
 class DatabaseLock:
     """``DatabaseLock(db).acquire()`` or raise StoreError naming the holder; ``release()``."""
 
@@ -34,12 +38,16 @@ class DatabaseLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             os.close(fd)
-            raise StoreError(f"{self.db}: already used by another call-monitor daemon (pid {holder}); "
+            raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); "
                              "one daemon per database (give this one another --db)") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -103,6 +103,10 @@ class StoreError(RuntimeError):
     """The database cannot be used; the message names the file and the problem."""
 
 
+class SchemaTooNew(StoreError):
+    """The database was written by a newer callmonitor: using it needs an upgrade, not a retry."""
+
+
 BUSY_TIMEOUT_S = 2.0
 """How long a statement waits for another writer's lock before it fails (and the alert goes
 out marked as not stored instead of waiting)."""
@@ -125,8 +129,8 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
-def _too_new(p: Path, version: int) -> StoreError:
-    return StoreError(f"{p}: database schema version {version} is newer than this callmonitor "
+def _too_new(p: Path, version: int) -> SchemaTooNew:
+    return SchemaTooNew(f"{p}: database schema version {version} is newer than this callmonitor "
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
 
 

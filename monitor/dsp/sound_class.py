@@ -1,24 +1,30 @@
 """Per-frame sound class: silence, speech, breath, cough or other non-speech sound.
 
-Three stages, all vectorised over frames:
+Four stages, all vectorised over frames:
 
 1. :func:`spectral_shape` (raw, per frame): the shape of the short-time spectrum of the
    8 kHz signal between 300 and 3400 Hz (the telephone band, so that 16 kHz and 8 kHz audio
    give the same features): spectral flatness, centroid, the shares of three bands, and the
    zero-crossing rate;
-2. :func:`class_features` (contextual): those columns and the periodicity (the pitch
-   tracker's correlation strength) averaged over a short window around each frame, the
-   strongest periodicity nearby, the level above the noise floor and the sharpest onset
-   nearby (coughs are explosive, breaths swell);
-3. :func:`sound_classes`: a linear (softmax) model scores speech / breath / cough for each
-   frame, the scores are averaged over a short window, and every audible frame (the voice
-   activity mask) takes the best class; a non-speech decision must hold for
-   ``min_event_frames`` (a morphological opening), so that a consonant between vowels stays
-   speech.
+2. :func:`audible_events`: every sound that stands out of the noise floor, down to
+   ``below_peak_db`` under the recent peak level (quieter than the voice activity needs:
+   a breath between phrases is 10-25 dB under the speech), in runs ("events");
+3. :func:`class_features` (contextual): those columns, the periodicity (the pitch tracker's
+   correlation strength), the level above the floor and under the peak, the envelope's
+   modulation, the spectral flux and the sharpest onset, averaged over a short window around
+   each frame; and the same frame's *event* seen over a bounded window that stops at the
+   event's ends (``event_reach_frames`` each side): its share of voiced frames, its mean
+   periodicity and its length within that reach;
+4. :func:`sound_classes`: a small network scores speech / breath / cough for each frame
+   (:func:`class_scores`), the scores are averaged over a short window, and every audible
+   frame takes the best class; a non-speech decision must hold for ``min_event_frames``
+   (a morphological opening), so that a consonant between vowels stays speech. Speech is
+   only ever found where the voice activity is (so speech time never grows); breaths and
+   coughs anywhere audible.
 
-Every window is centred and bounded (``context_frames`` each side in all), so the classes
-of a frame depend only on the frames within that reach: the streaming analyzer gives the
-same classes as the whole-signal analysis.
+Every window is centred and bounded (:attr:`SoundClassParams.context_frames` each side in
+all), so the classes of a frame depend only on the frames within that reach: the streaming
+analyzer gives the same classes as the whole-signal analysis.
 
 The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
 ``tools/train_sound_class.py`` (fixed seed, real recordings).
@@ -33,15 +39,19 @@ import numpy as np
 from . import fft as sfft
 from .filters import maximum_filter1d, minimum_filter1d, uniform_filter1d  # scipy.ndimage's, without its import cost
 
+from .runs import close_gaps, drop_short, runs
+
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
 """Values of the per-frame ``sound`` column."""
 CLASS_NAMES = ("silence", "speech", "breath", "cough")
 
 SPEC_RATE = 8000
 SPEC_LENGTH = 256       # 32 ms at 8 kHz
+SPEC_EVERY = 2          # the spectral shape of every 2nd frame (by absolute index), held for the next
 SPEC_COLUMNS = ("flatness_db", "centroid_khz", "low_share_db", "mid_share_db", "high_share_db", "zcr")
 FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low_share_db", "mid_share_db",
-            "high_share_db", "zcr", "above_floor_db", "onset_db")
+            "high_share_db", "zcr", "above_floor_db", "onset_db", "below_peak_db", "level_sd_db", "flux_db",
+            "event_voiced", "event_strength", "event_extent")
 """Columns of :func:`class_features`, in order (the model's input)."""
 
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
@@ -51,25 +61,40 @@ _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 class SoundClassParams:
     """Settings of the sound classes; frame counts at the 10 ms hop."""
 
-    enabled: bool = False          # off by default until the alert rules are tuned on it (see
-                                   # monitor.analysis.analyzer.WITH_SOUND_CLASS, which ``analyze`` uses)
+    enabled: bool = True           # off: every audible frame is speech (the analyzer before the class)
     smooth_frames: int = 11        # feature averaging window (centred)
     score_frames: int = 7          # score averaging window (centred)
-    min_event_frames: int = 19     # a breath or cough lasts at least 190 ms (odd: a centred window)
+    event_reach_frames: int = 20   # an event's features reach this far each side (within the event)
+    min_event_frames: int = 15     # a breath or cough lasts at least 150 ms (odd: a centred window)
     min_island_frames: int = 9     # speech inside a non-speech sound lasts at least 90 ms
     onset_lag_frames: int = 3      # onset = rise of the level over 30 ms
+    floor_margin_db: float = 6.0   # an audible sound stands this far above the noise floor ...
+    below_peak_db: float = 50.0    # ... and no further than this under the recent peak level
+    audible_gap_frames: int = 4    # gaps shorter than 40 ms inside an audible event are bridged
+    audible_min_frames: int = 8    # audible events shorter than 80 ms are dropped
     min_speech_strength: float = 0.3  # speech has periodicity this strong ...
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
-    voiced_strength: float = 0.6      # a frame this periodic is voiced, and where at least
-    voiced_share: float = 0.8         # this share of the feature window is voiced, it is speech
+    tail_frames: int = 25             # non-speech shorter than this that starts within
+    tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
+    max_flanked_frames: int = 0       # non-speech shorter than this that touches (no silence between)
+    flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
+                                      # ends); 0 = off (on, it costs more on real breathing than it
+                                      # gains on espeak-ng's labored voices)
+    voiced_strength: float = 0.6      # a frame this periodic is voiced (the events' voiced share), and
+    voiced_share: float = 0.8         # where at least this share of a centred window of
+    voiced_frames: int = 31           # this many frames is voiced, it is speech (a held vowel, a tone)
 
     @property
     def context_frames(self) -> int:
         """Frames each side that a frame's class can depend on."""
-        scores = self.smooth_frames // 2 + self.onset_lag_frames + self.score_frames // 2
-        return (max(scores, self.voicing_reach_frames // 2) + 2 * (self.min_event_frames // 2)
-                + 2 * (self.min_island_frames // 2))
+        audible = self.audible_gap_frames + self.audible_min_frames
+        window = max(self.smooth_frames // 2 + self.onset_lag_frames, self.event_reach_frames + audible)
+        scores = window + self.score_frames // 2
+        return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
+                + 2 * (self.min_island_frames // 2)
+                + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
+                + self.tail_frames + self.tail_gap_frames)
 
 
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
@@ -111,30 +136,116 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
+    """Rows of frames without a spectral shape of their own (absolute index ``first + i`` not a
+    multiple of :data:`SPEC_EVERY`) take the shape of the frame before (the first row, if it
+    has none, the one after). The features average it over ``smooth_frames`` anyway.
+
+    Parameters
+    ----------
+    spec : np.ndarray [shape=(n, 6)]  rows of frames ``first .. first + n``
+    first : int  absolute index of the first row
+
+    Returns
+    -------
+    spec : np.ndarray [shape=(n, 6)]
+    """
+    n = len(spec)
+    if n == 0:
+        return spec
+    idx = np.arange(n)
+    src = idx - (first + idx) % SPEC_EVERY
+    src = np.where(src < 0, src + SPEC_EVERY, src)
+    return spec[np.minimum(src, n - 1)]
+
+
+def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray,
+                   absolute_min_db: float, params: SoundClassParams) -> np.ndarray:
+    """Frames of any sound that stands out of the noise floor (breaths too, which the voice
+    activity, made for speech, leaves out when they are far under the speech).
+
+    Parameters
+    ----------
+    energy_db, floor_db, level_db : np.ndarray [shape=(n,)]  level, noise floor and recent
+        peak level (dBFS)
+    absolute_min_db : float  nothing under this level is audible
+
+    Returns
+    -------
+    audible : np.ndarray [shape=(n,)], bool
+    """
+    raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
+           & (energy_db > absolute_min_db))
+    return drop_short(close_gaps(raw, params.audible_gap_frames), params.audible_min_frames)
+
+
+def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of each column of ``values`` over the frames of the same run of ``mask`` within
+    ``reach`` frames each side, and the length of that stretch (frames).
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n,)], bool
+    values : np.ndarray [shape=(n, d)]
+    reach : int
+
+    Returns
+    -------
+    means : np.ndarray [shape=(n, d)], float32  (0 outside the runs)
+    length : np.ndarray [shape=(n,)], int  (0 outside the runs)
+    """
+    n = len(mask)
+    starts, ends = runs(mask)
+    run_of = np.cumsum(np.bincount(starts, minlength=n + 1)[:n]) - 1
+    inside = mask & (run_of >= 0)
+    idx = np.arange(n)
+    r = np.clip(run_of, 0, max(len(starts) - 1, 0))
+    lo = np.maximum(starts[r] if len(starts) else idx, idx - reach)
+    hi = np.minimum(ends[r] if len(ends) else idx, idx + reach + 1)
+    lo, hi = np.where(inside, lo, idx), np.where(inside, hi, idx)
+    csum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64)])
+    length = hi - lo
+    means = (csum[hi] - csum[lo]) / np.maximum(length, 1)[:, None]
+    return means.astype(np.float32), length
+
+
 def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray, floor_db: np.ndarray,
-                   params: SoundClassParams) -> np.ndarray:
-    """Model input of each frame: its neighbourhood's periodicity, spectrum and level.
+                   level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams) -> np.ndarray:
+    """Model input of each frame: its neighbourhood's periodicity, spectrum and level, and its event's.
 
     Parameters
     ----------
     spec : np.ndarray [shape=(n, 6)]  :func:`spectral_shape` (rows of inaudible frames are 0)
     strength : np.ndarray [shape=(n,)]  correlation strength of the pitch tracker (0 = none)
-    energy_db, floor_db : np.ndarray [shape=(n,)]  level and noise floor (dBFS)
+    energy_db, floor_db, level_db : np.ndarray [shape=(n,)]  level, noise floor and recent peak
+        level (dBFS)
+    audible : np.ndarray [shape=(n,)], bool  :func:`audible_events`
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 10)], float32, columns :data:`FEATURES`
+    features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES`
     """
     k = params.smooth_frames
-    s_mean = uniform_filter1d(strength.astype(np.float32), k, mode="nearest")
-    s_max = maximum_filter1d(strength.astype(np.float32), k, mode="nearest")
-    shape = uniform_filter1d(spec.astype(np.float32), k, axis=0, mode="nearest")
-    above = uniform_filter1d(np.clip(energy_db - floor_db, 0.0, 60.0).astype(np.float32), k, mode="nearest")
+    strength = strength.astype(np.float32)
+    energy = energy_db.astype(np.float32)
     lag = params.onset_lag_frames
-    rise = np.zeros(len(energy_db), np.float32)
-    rise[lag:] = energy_db[lag:] - energy_db[:-lag] if len(energy_db) > lag else 0.0
-    onset = maximum_filter1d(np.clip(rise, 0.0, 40.0), k, mode="nearest")
-    return np.column_stack([s_mean, s_max, shape, above, onset]).astype(np.float32)
+    rise = np.zeros(len(energy), np.float32)
+    rise[lag:] = energy[lag:] - energy[:-lag] if len(energy) > lag else 0.0
+    shares = spec[:, 2:5].astype(np.float32)
+    step = np.zeros(len(energy), np.float32)
+    step[1:] = np.abs(np.diff(shares, axis=0)).sum(axis=1) if len(energy) > 1 else 0.0
+    # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
+    cols = np.column_stack([strength, spec, np.clip(energy - floor_db, 0.0, 60.0),
+                            np.clip(level_db - energy, 0.0, 60.0), energy, energy ** 2,
+                            np.where(audible, step, 0.0)]).astype(np.float32)
+    means = uniform_filter1d(cols, k, axis=0, mode="nearest")
+    peaks = maximum_filter1d(np.column_stack([strength, np.clip(rise, 0.0, 40.0)]), k, axis=0, mode="nearest")
+    level_sd = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
+    ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
+                             params.event_reach_frames)
+    extent = length / (2 * params.event_reach_frames + 1)
+    return np.column_stack([means[:, 0], peaks[:, 0], means[:, 1:7], means[:, 7], peaks[:, 1], means[:, 8],
+                            level_sd, means[:, 11], ev, extent]).astype(np.float32)
 
 
 def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidden_w: np.ndarray,
@@ -159,40 +270,81 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
     return (np.tanh(z @ hidden_w + hidden_b) @ out_w + out_b).astype(np.float32)
 
 
-def sound_classes(active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
+def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
                   params: SoundClassParams) -> np.ndarray:
     """Sound class of each frame.
 
     Parameters
     ----------
-    active : np.ndarray [shape=(n,)], bool  audible frames (voice activity of any sound)
+    audible : np.ndarray [shape=(n,)], bool  :func:`audible_events`
+    active : np.ndarray [shape=(n,)], bool  the voice activity (where speech can be)
     scores : np.ndarray [shape=(n, 3)]  :func:`class_scores`
     strength : np.ndarray [shape=(n,)]  correlation strength
 
     Returns
     -------
     sound : np.ndarray [shape=(n,)], uint8
-        :data:`SILENCE` where not active, else :data:`SPEECH`, :data:`BREATH` or
-        :data:`COUGH`. Non-speech runs shorter than ``min_event_frames`` are speech, speech
-        runs shorter than ``min_island_frames`` between non-speech frames are not, a
-        frame whose window is mostly voiced is speech, and nothing without some periodicity within ``voicing_reach_frames`` is speech.
+        :data:`SPEECH` where the voice activity is and the frame is not taken for another
+        sound; :data:`BREATH` or :data:`COUGH` where audible or active and taken for that;
+        :data:`SILENCE` elsewhere. Non-speech runs shorter than ``min_event_frames`` are
+        speech, speech runs shorter than ``min_island_frames`` between non-speech frames
+        are not, a frame in a long voiced stretch (``voiced_frames``) is speech, short
+        non-speech runs that touch a long speech run are speech (the breathy
+        onset or end of a phrase), and nothing without some periodicity within
+        ``voicing_reach_frames`` is speech.
     """
     n = len(active)
     if n == 0:
         return np.zeros(0, np.uint8)
+    heard = audible | active
     smooth = uniform_filter1d(scores, params.score_frames, axis=0, mode="nearest")
     smooth[:, 2] -= params.cough_margin
     best = np.argmax(smooth, axis=1)
     reach = params.voicing_reach_frames
     periodic_near = maximum_filter1d(strength, reach, mode="nearest") >= params.min_speech_strength
-    voiced = uniform_filter1d((strength >= params.voiced_strength).astype(np.float32), params.smooth_frames,
+    voiced = uniform_filter1d((strength >= params.voiced_strength).astype(np.float32), params.voiced_frames,
                               mode="nearest") >= params.voiced_share
-    other = ((best > 0) | ~periodic_near) & active & ~voiced
+    other = ((best > 0) | ~periodic_near) & heard & ~voiced
     # opening: a non-speech decision must hold for min_event_frames
     m = params.min_event_frames | 1
     other = maximum_filter1d(minimum_filter1d(other, m, mode="nearest"), m, mode="nearest")
     # closing: a speech island inside a breath or cough must hold for min_island_frames
     m = params.min_island_frames | 1
-    other = minimum_filter1d(maximum_filter1d(other, m, mode="nearest"), m, mode="nearest")
+    other = minimum_filter1d(maximum_filter1d(other, m, mode="nearest"), m, mode="nearest") & heard
+    if params.max_flanked_frames:
+        other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
+    tail = _tails(other, active & ~other, params.tail_frames, params.tail_gap_frames) if params.tail_frames else 0
     kind = np.where(smooth[:, 2] > smooth[:, 1], COUGH, BREATH).astype(np.uint8)
-    return np.where(active, np.where(other & active, kind, SPEECH), SILENCE).astype(np.uint8)
+    sound = np.where(other, kind, np.where(active, SPEECH, SILENCE)).astype(np.uint8)
+    return np.where(tail, SILENCE, sound).astype(np.uint8)
+
+
+def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray:
+    """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
+    ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath."""
+    n = len(other)
+    s, e = runs(other)
+    csum = np.concatenate([[0], np.cumsum(speech)])
+    near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
+    keep = (e - s < max_frames) & near
+    mask = np.zeros(n + 1, np.int32)
+    np.add.at(mask, s[keep], 1)
+    np.add.at(mask, e[keep], -1)
+    return np.cumsum(mask[:n]) > 0
+
+
+def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
+             ) -> np.ndarray:
+    """Runs of ``other`` shorter than ``max_frames`` that touch a run of ``speech`` of at least
+    ``speech_frames`` frames, with no silence between (all shapes (n,), bool): the breathy
+    onset or end of a phrase, not a breath of its own."""
+    n = len(other)
+    s, e = runs(other)
+    ss, se = runs(speech & heard)
+    long = se - ss >= speech_frames
+    keep = (e - s < max_frames) & (s > 0) & (e < n)
+    keep &= np.isin(e, ss[long]) | np.isin(s, se[long])
+    mask = np.zeros(n + 1, np.int32)
+    np.add.at(mask, s[keep], 1)
+    np.add.at(mask, e[keep], -1)
+    return np.cumsum(mask[:n]) > 0

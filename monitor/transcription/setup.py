@@ -41,6 +41,20 @@ class TranscriptionSetup:
         ``transcription.model``, else ``transcription.language``. A folder that is
         not a Vosk model raises :class:`monitor.transcription.vosk_models.ModelError` naming it.
         """
+        info = cls.resolve(cfg, model)
+        return None if info is None else cls.load(cfg, info, live=live)
+
+    @classmethod
+    def load(cls, cfg: Config, info: ModelInfo, *, live: bool = False) -> "TranscriptionSetup":
+        """Load the model :meth:`resolve` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
+        language = (cfg.phrases.language or info.language or cfg.transcription.language or "").lower()
+        return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
+                   live=live, agent=cfg.transcription.agent)
+
+    @staticmethod
+    def resolve(cfg: Config, model: str | None = None) -> ModelInfo | None:
+        """The model :meth:`create` would load, without loading it; ``None`` when none is found.
+        Raises :class:`monitor.transcription.vosk_models.ModelError` for a folder that is not a Vosk model."""
         choice = model or cfg.transcription.model or ""
         lang = cfg.transcription.language
         folder: str | None = None
@@ -50,12 +64,7 @@ class TranscriptionSetup:
                 folder = path
             else:
                 lang = choice
-        info = resolve_model(folder, lang, download=folder is None)
-        if info is None:
-            return None
-        language = (cfg.phrases.language or info.language or lang or "").lower()
-        return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
-                   live=live, agent=cfg.transcription.agent)
+        return resolve_model(folder, lang, download=folder is None)
 
     @staticmethod
     def missing_message(cfg: Config) -> str:

@@ -28,12 +28,13 @@ import getpass
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from ...events import AlertEvent, Event
@@ -119,6 +120,16 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
 
 
+MEMORY_ID_BASE = 1 << 62
+"""An alert the database could not store has no id of its own; it is posted with a random id at
+or above this (far above any the database gives), the same on every retry, so that a receiver
+that de-duplicates by (daemon, alert id), as the supervisor's console does, keeps it once."""
+
+
+def _memory_id() -> int:
+    return MEMORY_ID_BASE + secrets.randbits(60)
+
+
 @dataclass
 class _Held:
     """An alert the database could not store, delivered from memory."""
@@ -126,6 +137,7 @@ class _Held:
     alert: AlertEvent
     attempts: int = 0
     next_at: float = 0.0
+    memory_id: int = field(default_factory=_memory_id)
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
@@ -215,7 +227,10 @@ class WebhookSink:
             started = self._started_at(d.alert.call_id)
         except StoreError:  # the database is failing: post without the call's start
             started = None
-        body = payload(d.alert, self.identity, started, self.include_phrase_text)
+        alert = d.alert
+        if isinstance(d, _Held) and alert.alert_id is None:
+            alert = replace(alert, alert_id=d.memory_id)
+        body = payload(alert, self.identity, started, self.include_phrase_text)
         post_json(self.url, body, token=self.token, timeout_s=self.timeout_s,
                   headers={"X-Callmonitor-Delivery": tag})
 

@@ -1,0 +1,306 @@
+"""A database that cannot be opened when a command starts never silences an alert.
+
+`replay` and the daemon start anyway: one error line names the database and the problem, every
+alert reaches every sink marked as not stored, the database is tried again and what was held
+back is written once it opens. A database of a newer schema and a second daemon on the same
+database are still refused with one line. Every unusable database here is a real file made
+unusable: a directory where the file should be, a file of garbage, a read-only folder (or, as
+root, a path under a file), a database another program holds an exclusive lock on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pulse import have_pulse
+
+from conftest import CALLS, PY, Daemon as DaemonProcess, call_monitor as cli
+
+from monitor.capture.sources import FileSource
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
+from monitor.delivery.store_guard import PendingStore, StoreGuard, open_or_pending
+from monitor.pipeline import CallPipeline, run_source
+
+CALL = CALLS / "deteriorating_8k.wav"
+ERROR = "call-monitor: error: "
+
+
+@pytest.fixture(scope="module")
+def reference_alerts() -> list[tuple[str, float]]:
+    """The alerts of the call with a healthy database."""
+    cfg = load_config(None, user_config=False)
+    src = FileSource(CALL, block_s=2.0)
+    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
+    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
+    assert any(k == "possible_emergency" for k, _ in alerts)
+    return alerts
+
+
+CRASHED = "live:caller=softphone.monitor"
+
+
+def a_recorded_database(db: Path) -> Path:
+    """A callmonitor database with a replayed call and a live call a crash left open."""
+    with Store.open(db) as store:
+        call = store.start_call("/earlier/call.wav", time.time() - 100)
+        store.end_call(call, 10.0)
+        store.start_call(CRASHED, time.time() - 50)
+    return db
+
+
+# --------------------------------------------------------------------------- unusable databases
+
+
+def a_directory(tmp_path: Path) -> tuple[Path, str]:
+    db = tmp_path / "events.db"
+    db.mkdir()
+    return db, "is a directory"
+
+
+def garbage(tmp_path: Path) -> tuple[Path, str]:
+    db = tmp_path / "events.db"
+    db.write_bytes(np.random.default_rng(3).bytes(50_000))
+    return db, "not a callmonitor database"
+
+
+def a_read_only_folder(tmp_path: Path) -> tuple[Path, str]:
+    if os.geteuid() == 0:
+        pytest.skip("running as root: folder permissions do not apply (see the path under a file)")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    return folder / "events.db", "permission denied"
+
+
+def under_a_file(tmp_path: Path) -> tuple[Path, str]:
+    (tmp_path / "plain").write_text("a file, not a folder\n")
+    return tmp_path / "plain" / "events.db", "Not a directory"
+
+
+UNUSABLE = [a_directory, garbage, a_read_only_folder, under_a_file]
+
+
+@pytest.fixture
+def held_lock(tmp_path):
+    """A callmonitor database another program holds an exclusive lock on."""
+    db = a_recorded_database(tmp_path / "events.db")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO calls (started_at, source) VALUES (0, 'holder')")
+    yield db, holder
+    holder.close()  # rolls back; closing twice is allowed
+
+
+def one_error_line(r: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR), r.stderr
+    return lines[0]
+
+
+def printed_alerts(stdout: str) -> list[dict]:
+    return [e for e in map(json.loads, stdout.splitlines()) if e["type"] == "alert"]
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@pytest.mark.parametrize("unusable", UNUSABLE, ids=lambda f: f.__name__)
+def test_replay_on_a_database_that_cannot_be_opened_prints_every_alert_with_one_error_line(
+        unusable, tmp_path, reference_alerts):
+    db, problem = unusable(tmp_path)
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    line = one_error_line(r)
+    alerts = printed_alerts(r.stdout)
+    assert [(a["kind"], a["t"]) for a in alerts] == reference_alerts
+    assert all(a["stored"] is False and a["alert_id"] is None for a in alerts)
+    assert r.returncode == 1
+    assert str(db) in line and problem in line and "could not be written" in line
+
+
+def test_replay_on_a_locked_database_prints_every_alert_with_one_error_line(held_lock, reference_alerts):
+    db, _ = held_lock
+    t0 = time.monotonic()
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    line = one_error_line(r)
+    assert [(a["kind"], a["t"]) for a in printed_alerts(r.stdout)] == reference_alerts
+    assert all(a["stored"] is False for a in printed_alerts(r.stdout))
+    assert r.returncode == 1 and str(db) in line and "locked" in line
+    assert time.monotonic() - t0 < 60, "the lock is waited for a bounded time per attempt"
+
+
+def test_replay_refuses_a_database_of_a_newer_schema(tmp_path):
+    db = a_recorded_database(tmp_path / "events.db")
+    with sqlite3.connect(db) as c:
+        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    line = one_error_line(r)
+    assert r.returncode == 2 and r.stdout == ""
+    assert str(db) in line and "upgrade call-monitor" in line
+
+
+# --------------------------------------------------------------------------- the store that opens late
+
+
+def test_a_database_that_cannot_be_opened_is_tried_again_and_gets_what_was_held(tmp_path, reference_alerts,
+                                                                                monitor_logs):
+    """The database is a directory at start; it is cleared mid-call. Alerts before that go out
+    marked as not stored; once the database opens, the held call row and alerts are written,
+    in order, and the later alerts are stored as they happen."""
+    db = tmp_path / "events.db"
+    db.mkdir()
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
+    assert isinstance(store, PendingStore) and "is a directory" in store.error
+    logs = monitor_logs
+    guard = StoreGuard(store, retry_s=0.0)
+    src = FileSource(CALL, block_s=2.0)
+    pipeline = CallPipeline(load_config(None, user_config=False), src.rate, src.legs, store=guard,
+                            source="call")
+
+    def clear_the_way(event) -> None:
+        if event.type == "cues" and event.t >= 100 and db.is_dir():
+            db.rmdir()
+            wait_until_open(store)
+
+    alerts = [e for e in run_source(pipeline, src.chunks(), [clear_the_way]) if e.type == "alert"]
+    assert [(a.kind, a.t) for a in alerts] == reference_alerts
+    before, after = [a for a in alerts if a.t < 100], [a for a in alerts if a.t > 102]
+    assert before and all(not a.stored for a in before)
+    assert after and all(a.stored and a.alert_id is not None for a in after)
+    assert [m for level, m in logs if level == "error"] == [], "the opening failure is the command's line"
+    assert any("works again" in m for _, m in logs) and guard.held == 0
+    assert [(a.event.kind, a.event.t) for a in store.list_alerts()] == reference_alerts
+    assert store.get_call(pipeline.call_id).ended_at is not None
+    store.close()
+
+
+def wait_until_open(store: PendingStore, timeout: float = 20.0) -> None:
+    """The monitor goes on while the store's background attempt runs: give it the time it needs."""
+    deadline = time.monotonic() + timeout
+    while store.try_open() is None:
+        assert time.monotonic() < deadline, store.error
+        time.sleep(0.05)
+    time.sleep(1.1)  # the guard's next retry of what it holds is due
+
+
+def test_a_newer_schema_is_raised_not_retried(tmp_path):
+    db = a_recorded_database(tmp_path / "events.db")
+    with sqlite3.connect(db) as c:
+        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew, match="upgrade call-monitor"):
+        open_or_pending(lambda: Store.open(db), db)
+
+
+def test_a_pending_store_fails_every_write_with_the_opening_problem(tmp_path):
+    db, problem = garbage(tmp_path)
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=3600)
+    with pytest.raises(StoreError, match=problem):
+        store.start_call("call")
+    assert store.due_deliveries() == [] and store.deliveries("pending") == []  # an outbox it cannot read
+    assert store.instance_id() == store.instance_id() != ""
+    store.close()
+
+
+# --------------------------------------------------------------------------- the daemon (in process)
+
+
+class RecordedLine:
+    """A recorded call as the daemon's input, as fast as the daemon reads it."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = FileSource(path, block_s=2.0)
+        self.rate, self.legs = self._file.rate, self._file.legs
+
+    def chunks(self):
+        return self._file.chunks()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_the_daemon_on_a_locked_database_raises_every_alert_and_writes_them_once_the_lock_goes(
+        held_lock, tmp_path, reference_alerts, monitor_logs):
+    db, holder = held_lock
+    cfg = load_config(overrides={"storage.db": str(db), "daemon.call_end_silence_s": 30.0}, user_config=False)
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
+    assert isinstance(store, PendingStore) and "locked" in store.error
+    logs = monitor_logs
+    seen: list = []
+    released: list[float] = []  # the call time at which the lock went
+
+    def sink(event) -> None:
+        if event.type == "alert":
+            seen.append(event)
+        if event.type == "cues" and event.t >= 100 and not released:
+            released.append(event.t)
+            holder.close()  # the other program ends: its transaction is rolled back, the lock goes
+            wait_until_open(store)
+
+    daemon = Daemon(cfg, RecordedLine(CALL), store, {"sink": sink})
+    assert daemon.run() == 0
+    assert sorted(a.kind for a in seen) == sorted(k for k, _ in reference_alerts)
+    before, after = [a for a in seen if a.t <= released[0]], [a for a in seen if a.t > released[0]]
+    assert before and all(not a.stored and a.alert_id is None for a in before)
+    assert after and all(a.stored and a.alert_id is not None for a in after)
+    assert [m for level, m in logs if level == "error"] == []
+    assert any("works again" in m for _, m in logs) and daemon.guard.held == 0
+    stored = [(a.event.kind, a.event.t) for a in store.list_alerts()]
+    assert stored == [(a.kind, a.t) for a in seen], "every alert is in the database at the end, in order"
+    crashed, = [c for c in store.list_calls() if c.source == CRASHED]
+    assert crashed.summary == {"interrupted": True}, "closed once the database opened"
+    call, = [c for c in store.list_calls() if c.source.startswith("live:") and c.source != CRASHED]
+    assert call.ended_at is not None and call.summary["alerts"] == len(reference_alerts)
+    store.close()
+
+
+# --------------------------------------------------------------------------- the daemon (subprocess)
+
+
+def start_daemon(db: Path, env: dict, tmp_path: Path) -> DaemonProcess:
+    return DaemonProcess(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--no-notify",
+                          "--no-transcribe"], env, tmp_path)
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")
+@pytest.mark.parametrize("unusable", [garbage, under_a_file], ids=lambda f: f.__name__)
+def test_the_daemon_starts_on_a_database_that_cannot_be_opened(unusable, env, tmp_path):
+    db, problem = unusable(tmp_path)
+    daemon = start_daemon(db, env, tmp_path)
+    try:
+        assert daemon.wait_err("listening", 30), daemon.err
+        errors = [x for x in daemon.err if x.startswith(ERROR)]
+        assert len(errors) == 1, daemon.err
+        assert str(db) in errors[0] and problem in errors[0] and "alerts go on" in errors[0]
+        r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
+                           text=True, timeout=10, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["store"]["failing"] is True
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(10) == 0
+        assert not any("Traceback" in line for line in daemon.err), daemon.err
+    finally:
+        daemon.kill()
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")
+def test_the_daemon_refuses_a_database_of_a_newer_schema(env, tmp_path):
+    db = a_recorded_database(tmp_path / "events.db")
+    with sqlite3.connect(db) as c:
+        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db", str(db),
+                        "--no-notify", "--no-transcribe"], env=env, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    line = one_error_line(r)
+    assert r.returncode == 2 and str(db) in line and "upgrade call-monitor" in line
