@@ -62,6 +62,24 @@ def eval_slice() -> Path:
     return EVAL_SLICE
 
 
+ALERTING_CALL = CALLS / "deteriorating_8k.wav"
+"""The fixture call the database-failure tests replay: it raises warnings and a possible_emergency."""
+
+
+@pytest.fixture(scope="session")
+def reference_alerts() -> list[tuple[str, float]]:
+    """(kind, t) of every alert of :data:`ALERTING_CALL` replayed with a healthy database."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.pipeline import CallPipeline, run_source
+    cfg = load_config(None, user_config=False)
+    src = FileSource(ALERTING_CALL, block_s=2.0)
+    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
+    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
+    assert any(k == "possible_emergency" for k, _ in alerts)
+    return alerts
+
+
 @pytest.fixture
 def monitor_logs():
     """Every record the package logs during the test, as (level name in lower case, message)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, PY
+from conftest import ALERTING_CALL as CALL, PY, ROOT, call_monitor
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseLock
@@ -27,27 +27,14 @@ from monitor.capture.sources import FileSource
 from monitor.delivery.store import Store, StoreError
 from monitor.delivery.store_guard import StoreGuard
 
-CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_8k.wav"
 
-
-def cli(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout, env=env)
+def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS``: a database problem is said within two minutes."""
+    return call_monitor(*args, timeout=timeout, **kw)
 
 
 def no_traceback(r: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
-
-
-@pytest.fixture(scope="module")
-def reference_alerts() -> list[tuple[str, float]]:
-    """The alerts of the call with a healthy database."""
-    cfg = load_config(None, user_config=False)
-    src = FileSource(CALL, block_s=2.0)
-    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
-    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
-    assert any(k == "possible_emergency" for k, _ in alerts)
-    return alerts
 
 
 @pytest.fixture

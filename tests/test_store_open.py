@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from pulse import have_pulse
 
-from conftest import CALLS, PY, Daemon as DaemonProcess, call_monitor as cli
+from conftest import ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -32,21 +32,7 @@ from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreErr
 from monitor.delivery.store_guard import PendingStore, StoreGuard, open_or_pending
 from monitor.pipeline import CallPipeline, run_source
 
-CALL = CALLS / "deteriorating_8k.wav"
 ERROR = "call-monitor: error: "
-
-
-@pytest.fixture(scope="module")
-def reference_alerts() -> list[tuple[str, float]]:
-    """The alerts of the call with a healthy database."""
-    cfg = load_config(None, user_config=False)
-    src = FileSource(CALL, block_s=2.0)
-    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
-    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
-    assert any(k == "possible_emergency" for k, _ in alerts)
-    return alerts
-
-
 CRASHED = "live:caller=softphone.monitor"
 
 
