@@ -106,7 +106,8 @@ def report(request):
             print(text, flush=True)
     else:
         print(text)
-    out = request.config.cache.mkdir("accuracy") / "figures.json" if request.config.cache else None
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    out = cache.mkdir("accuracy") / "figures.json" if cache else None
     if out is not None:
         out.write_text(json.dumps(FIGURES, indent=1))
 
