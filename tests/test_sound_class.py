@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
-from monitor.dsp.runs import runs
+from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer,
+                                       analyze_signal)
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import span_measures
 from monitor.dsp.filters import maximum_filter1d, uniform_filter1d
-from monitor.dsp.runs import close_gaps, drop_short
+from monitor.dsp.runs import close_gaps, drop_short, runs
 from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, audible_events, event_means,
                                      sound_classes, spectral_shape, window_max, window_sum)
-from monitor.frames import Frames
-from monitor.measures import span_measures
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -60,7 +60,7 @@ def test_inaudible_frames_are_silence_and_no_periodicity_is_no_speech():
 
 
 def test_the_analyzer_context_covers_the_sound_class_reach():
-    from monitor.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
+    from monitor.analysis.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
     assert PARAMS.context_frames <= min(CONTEXT_RIGHT, LOCAL_LEFT)
 
 
