@@ -240,10 +240,11 @@ def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
     n = len(spec)
     if n == 0:
         return spec
-    idx = np.arange(n)
-    src = idx - (first + idx) % SPEC_EVERY
-    src = np.where(src < 0, src + SPEC_EVERY, src)
-    return spec[np.minimum(src, n - 1)]
+    j0 = (-first) % SPEC_EVERY  # the first row with a shape of its own
+    if j0 >= n:
+        return spec[np.full(n, n - 1)]
+    own = spec[j0::SPEC_EVERY]
+    return np.concatenate([np.repeat(own[:1], j0, axis=0), np.repeat(own, SPEC_EVERY, axis=0)[: n - j0]])
 
 
 def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray,
@@ -264,13 +265,18 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
     # runs of sound; gaps shorter than audible_gap_frames bridged, then runs under audible_min_frames dropped
-    edges = np.diff(raw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    n, step = len(raw), raw.view(np.int8)
+    if n == 0:
+        return raw
+    edges = np.empty(n + 1, np.int8)  # +1 where a run starts, -1 after it ends
+    edges[0], edges[n] = step[0], -step[-1]
+    np.subtract(step[1:], step[:-1], out=edges[1:n])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     kept = starts[1:] - ends[:-1] >= params.audible_gap_frames  # gaps left open
     starts = np.concatenate([starts[:1], starts[1:][kept]])
     ends = np.concatenate([ends[:-1][kept], ends[-1:]])
     long = ends - starts >= params.audible_min_frames
-    return runs_to_mask(starts[long], ends[long], len(raw))
+    return runs_to_mask(starts[long], ends[long], n)
 
 
 def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -335,19 +341,18 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     if n > lag:  # the level's rise over onset_lag_frames (its window maximum, not mean, is used)
         np.subtract(energy[lag:], energy[:-lag], out=cols[lag:, 11])
         np.clip(cols[:, 11], 0.0, 40.0, out=cols[:, 11])
-    means = window_sum(cols[:, :10], k) / np.float32(k)
-    peaks = window_max(cols[:, ::11], k)  # strength and rise
+    sums = window_sum(cols[:, :10], k)
+    out = np.empty((n, len(FEATURES)), np.float32)  # columns FEATURES
+    np.divide(sums[:, 1:7], np.float32(k), out=out[:, 2:8])  # spectrum, above floor
+    out[:, 0] = sums[:, 0] / np.float32(k)
+    out[:, 9] = sums[:, 7] / np.float32(k)
+    out[:, 1::7] = window_max(cols[:, ::11], k)  # the strongest periodicity and rise
+    level = sums[:, 8:10] / np.float32(k)  # mean level and mean square level
+    np.sqrt(np.maximum(level[:, 1] - level[:, 0] ** 2, 0.0), out=out[:, 10])
     cols[:, 10] = strength >= params.voiced_strength
     ev, length = event_means(audible, cols[:, 10::-10], params.event_reach_frames)  # voiced, strength
-    out = np.empty((n, len(FEATURES)), np.float32)
-    out[:, 0] = means[:, 0]
-    out[:, 1] = peaks[:, 0]
-    out[:, 2:8] = means[:, 1:7]
-    out[:, 8] = peaks[:, 1]
-    out[:, 9] = means[:, 7]
-    out[:, 10] = np.sqrt(np.maximum(means[:, 9] - means[:, 8] ** 2, 0.0))
     out[:, 11:13] = ev
-    out[:, 13] = length / (2 * params.event_reach_frames + 1)
+    np.divide(length, 2 * params.event_reach_frames + 1, out=out[:, 13], casting="unsafe")
     return out
 
 
@@ -412,11 +417,12 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         voiced_count = window_sum(near[:, 1], params.voiced_frames | 1)
     voiced = voiced_count >= params.voiced_share * (params.voiced_frames | 1)
     other = ((np.maximum(breath_score, cough_score) > speech_score) | ~periodic_near) & heard & ~voiced
-    if not other.any():
-        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
     # opening: a non-speech decision must hold for min_event_frames
     m = params.min_event_frames | 1
-    other = _dilate(_erode(other, m), m)
+    core = _erode(other, m)
+    if not core.any():  # nothing lasts: all speech or silence (most of the time in a call)
+        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
+    other = _dilate(core, m)
     # closing: a speech island inside a breath or cough must hold for min_island_frames
     m = params.min_island_frames | 1
     other = _erode(_dilate(other, m), m) & heard
