@@ -374,8 +374,13 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
     -------
     scores : np.ndarray [shape=(n, 3)], float32
     """
-    z = ((features - mean) / scale).astype(np.float32)
-    return (np.tanh(z @ hidden_w + hidden_b) @ out_w + out_b).astype(np.float32)
+    z = np.subtract(features, mean, dtype=np.float32)
+    z /= scale
+    hidden = z @ hidden_w
+    hidden += hidden_b
+    scores = np.tanh(hidden, out=hidden) @ out_w
+    scores += out_b
+    return scores
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
@@ -406,8 +411,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         return np.zeros(0, np.uint8)
     heard = audible | active
     k = params.score_frames | 1
-    smooth = window_sum(scores, k) / k
-    speech_score, breath_score, cough_score = smooth[:, 0], smooth[:, 1], smooth[:, 2] - params.cough_margin
+    lead = window_sum(scores[:, 1:] - scores[:, :1], k) / k  # breath's and cough's lead over speech
+    breath_lead, cough_lead = lead[:, 0], lead[:, 1] - params.cough_margin
     near = np.column_stack([strength >= params.min_speech_strength, strength >= params.voiced_strength])
     if params.voicing_reach_frames | 1 == params.voiced_frames | 1:  # one pass for both counts
         count = window_sum(near, params.voiced_frames | 1)
@@ -416,7 +421,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         periodic_near = _dilate(near[:, 0], params.voicing_reach_frames | 1)
         voiced_count = window_sum(near[:, 1], params.voiced_frames | 1)
     voiced = voiced_count >= params.voiced_share * (params.voiced_frames | 1)
-    other = ((np.maximum(breath_score, cough_score) > speech_score) | ~periodic_near) & heard & ~voiced
+    other = ((np.maximum(breath_lead, cough_lead) > 0) | ~periodic_near) & heard & ~voiced
     # opening: a non-speech decision must hold for min_event_frames
     m = params.min_event_frames | 1
     core = _erode(other, m)
@@ -431,7 +436,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # one kind per event: the mean score difference over the event (within kind_reach_frames)
-    lean, _ = event_means(other, (cough_score - breath_score)[:, None], params.kind_reach_frames)
+    lean, _ = event_means(other, (cough_lead - breath_lead)[:, None], params.kind_reach_frames)
     cough = lean[:, 0] > 0
     sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
     sound[other] = np.where(cough[other], COUGH, BREATH)
