@@ -295,17 +295,21 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     length : np.ndarray [shape=(n,)], int  (0 outside the runs)
     """
     n = len(mask)
-    starts, ends = runs(mask)
-    if len(starts) == 0:
+    if not mask.any():
         return np.zeros(values.shape, np.float32), np.zeros(n, np.int64)
-    run = np.maximum(np.cumsum(np.bincount(starts, minlength=n)[:n]) - 1, 0)  # each frame's run (or the first)
+    step = mask.view(np.int8)
+    edges = np.empty(n + 1, np.int8)  # +1 where a run starts, -1 after it ends
+    edges[0], edges[n] = step[0], -step[-1]
+    np.subtract(step[1:], step[:-1], out=edges[1:n])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    run = np.cumsum(edges[:n] == 1) - 1  # each frame's run (-1 before the first: masked below)
     idx = np.arange(n)
     lo = np.where(mask, np.maximum(starts[run], idx - reach), idx)
     hi = np.where(mask, np.minimum(ends[run], idx + reach + 1), idx)
     csum = np.zeros((n + 1, values.shape[1]))
     np.cumsum(values, axis=0, dtype=np.float64, out=csum[1:])
     length = hi - lo
-    means = (csum[hi] - csum[lo]) / np.maximum(length, 1)[:, None]
+    means = (np.take(csum, hi, axis=0) - np.take(csum, lo, axis=0)) / np.maximum(length, 1)[:, None]
     return means.astype(np.float32), length
 
 
