@@ -12,7 +12,8 @@ Per-frame features come in two stages:
 :func:`analyze_signal` computes both over a whole signal. The
 :class:`StreamingAnalyzer` carries sample remainders and a window of raw
 features so that feeding chunks of any size gives the same frames; it holds
-back ``CONTEXT_RIGHT`` frames (0.95 s: the sound class's reach) until their right context arrives.
+back ``CONTEXT_RIGHT`` frames (0.95 s: the sound class's reach) until their right context arrives,
+and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ CONTEXT_RIGHT = 95
 LOCAL_LEFT = 95
 """Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
 BLOCK_FRAMES = 1000
-MIN_EMIT = 25
-"""Frames are computed and emitted in batches of at least 0.25 s: both stages cost about the
-same whatever the batch, so tiny live chunks would otherwise pay them a hundred times a second."""
+EMIT_GRID = 50
+"""Frames are emitted in batches that end on multiples of 50 frames (0.5 s of call time), and
+their raw features computed just before: both stages cost about the same whatever the batch, so
+tiny live chunks would otherwise pay them fifty times a second. The cue windows end on whole
+seconds (every ``analysis.hop_s``, 1 s by default, a multiple of the grid), so the frames a cue
+report needs come out the moment their right context has arrived: the batches delay no cue and
+no alert. What waits up to 0.5 s longer than frame by frame is the speech mask that gates the
+recognizer's audio."""
 
 
 @dataclass(frozen=True)
@@ -333,16 +339,28 @@ class StreamingAnalyzer:
         if self._flushed:
             raise RuntimeError("analyzer already flushed")
         chunk = _check_signal(chunk)
-        # nothing can be emitted before MIN_EMIT more frames' samples arrived: small live chunks
-        # wait here, and are taken in (joined, decimated) together; the decimation is exact for
-        # any split of the stream, so the frames are the same
+        # nothing can be emitted before the samples of the next grid point's right context have
+        # arrived: small live chunks wait here, and are taken in (joined, decimated) together; the
+        # decimation is exact for any split of the stream, so the frames are the same
         self._n_pending += len(chunk)
-        if self._n_pending < MIN_EMIT * self._lay.hop:
+        if self._n_input + self._n_pending < self._samples_needed:
             self._pending.append(chunk.copy())  # the caller may reuse its buffer
             return Frames.empty()
         self._pending.append(chunk)
         self._take_pending()
         return self._process()
+
+    @property
+    def _next_end(self) -> int:
+        """The next grid point frames are emitted up to."""
+        return (self._n_emitted // EMIT_GRID + 1) * EMIT_GRID
+
+    @property
+    def _samples_needed(self) -> int:
+        """Input samples without which the frames up to :attr:`_next_end` cannot be emitted
+        (their right context's last frame must fit at the native rate)."""
+        lay = self._lay
+        return (self._next_end + CONTEXT_RIGHT - 1) * lay.hop + lay.reach + lay.win // 2
 
     def _take_pending(self) -> None:
         """Append the pending chunks to the sample buffers (and their 8 kHz version)."""
@@ -364,7 +382,7 @@ class StreamingAnalyzer:
         phop = lay.hop // lay.pdec
         avail = min(avail, max(0, (low_end - lay.preach - (lay.win // 2) // lay.pdec - lay.ppad) // phop + 1))
         avail = min(avail, n_frames(self._n_input, lay.win, lay.hop))
-        if avail - self._n_raw >= MIN_EMIT:  # raw features in batches too (their cost per call is fixed)
+        if avail >= self._next_end + CONTEXT_RIGHT:  # raw features only when a batch can go out
             self._compute_raw(avail)
         return self._emit(final=False)
 
@@ -402,8 +420,8 @@ class StreamingAnalyzer:
             self._low0 += keep_low
 
     def _emit(self, final: bool) -> Frames:
-        end = self._n_raw if final else self._n_raw - CONTEXT_RIGHT
-        if end <= self._n_emitted or (not final and end - self._n_emitted < MIN_EMIT):
+        end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // EMIT_GRID * EMIT_GRID
+        if end <= self._n_emitted:
             return Frames.empty()
         lo = self._raw0
         out = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._n_emitted - lo,
