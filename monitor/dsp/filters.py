@@ -18,9 +18,13 @@ import numpy as np
 
 def _extend(x: np.ndarray, before: int, after: int, mode: str, cval: float) -> np.ndarray:
     """``x`` (shape (..., n)) extended along its last axis as ``scipy.ndimage`` does."""
-    if mode == "nearest":
-        pad = [(0, 0)] * (x.ndim - 1) + [(before, after)]
-        return np.pad(x, pad, mode="edge")
+    if mode == "nearest":  # np.pad(mode="edge") without its per-call bookkeeping
+        n = x.shape[-1]
+        out = np.empty(x.shape[:-1] + (n + before + after,), x.dtype)
+        out[..., before:before + n] = x
+        out[..., :before] = x[..., :1]
+        out[..., before + n:] = x[..., n - 1:n]
+        return out
     if mode == "constant":
         out = np.full(x.shape[:-1] + (x.shape[-1] + before + after,), cval, x.dtype)
         out[..., before:before + x.shape[-1]] = x
