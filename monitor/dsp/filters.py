@@ -69,11 +69,23 @@ def moving_average(x: np.ndarray, size: int, mode: str = "nearest", cval: float 
     else:
         e = _extend(np.asarray(x, np.float64), before, after, mode, cval)
     steps = np.empty(x.shape[:-1] + (n,), np.float64)
-    steps[..., 0] = np.cumsum(e[..., :size], axis=-1)[..., -1]
+    steps[..., 0] = _sequential_sum(e[..., :size])
     np.subtract(e[..., size:size + n - 1], e[..., :n - 1], out=steps[..., 1:])
     total = np.cumsum(steps, axis=-1, out=steps)
     total /= size
     return total.astype(x.dtype, copy=False)
+
+
+def _sequential_sum(e: np.ndarray) -> np.ndarray:
+    """Sum along the last axis, element after element (as ``cumsum(e)[..., -1]``, not numpy's
+    pairwise ``sum``). Shape (..., m) -> (...).
+
+    Rows are summed side by side: with the summed axis first and the rows contiguous, numpy
+    adds one whole row of partial sums at a time, in the same order as the running sum.
+    """
+    if e.ndim == 1:
+        return np.cumsum(e)[-1]
+    return np.add.reduce(np.ascontiguousarray(np.moveaxis(e, -1, 0)), axis=0)
 
 
 def _window_reduce(e: np.ndarray, size: int, reduce: np.ufunc, fill: float) -> np.ndarray:
