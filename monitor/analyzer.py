@@ -329,6 +329,7 @@ class StreamingAnalyzer:
         self._flushed = False
         self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
         self._n_pending = 0
+        self._nothing = Frames.empty()  # returned for every chunk that completes no frame (no rows to change)
 
     @property
     def frames_emitted(self) -> int:
@@ -345,7 +346,7 @@ class StreamingAnalyzer:
         self._n_pending += len(chunk)
         if self._n_input + self._n_pending < self._samples_needed:
             self._pending.append(chunk.copy())  # the caller may reuse its buffer
-            return Frames.empty()
+            return self._nothing
         self._pending.append(chunk)
         self._take_pending()
         return self._process()
@@ -422,7 +423,7 @@ class StreamingAnalyzer:
     def _emit(self, final: bool) -> Frames:
         end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // EMIT_GRID * EMIT_GRID
         if end <= self._n_emitted:
-            return Frames.empty()
+            return self._nothing
         lo = self._raw0
         out = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._n_emitted - lo,
                           end - lo, res_row0=self._res_row0)
