@@ -180,7 +180,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     energy = raw["energy_db"]
     n = len(energy)
     b = n if b is None else b
-    floor = noise_floor_db(energy, cfg.vad)
+    floor = _floor_from(energy, max(0, a - LOCAL_LEFT), cfg.vad)
     inten = intensity_db(energy, cfg.syllables)
     syl_level = trailing_max(inten, cfg.syllables.level_window_frames)
     # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
@@ -205,6 +205,17 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
                   nucleus=nuc[local], sound=sound[local])
+
+
+def _floor_from(energy: np.ndarray, lo: int, vad: VadParams) -> np.ndarray:
+    """The noise floor of frames ``lo ..`` (shape (n,) like ``energy``; NaN before ``lo``).
+
+    Only the frames its trailing minimum and its smoothing reach before ``lo`` are read, not
+    the whole left context the peak levels need."""
+    start = max(0, lo - (vad.floor_window_frames - 1) - vad.smooth_frames // 2)
+    floor = np.full(len(energy), np.nan, np.float32)
+    floor[lo:] = noise_floor_db(energy[start:], vad)[lo - start:]
+    return floor
 
 
 def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,
