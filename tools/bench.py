@@ -11,7 +11,10 @@ Sections (all by default, in this order):
   (tools.bench_audio.long_speech) at 16 kHz and 8 kHz, streaming in 1 s chunks
   and whole-signal; at 16 kHz also in 10 s chunks (what ``call-monitor
   analyze`` feeds); plus streaming in 20 ms chunks (a live capture's block
-  size) on a 60 s piece.
+  size) on a 60 s piece, with and without the sound class; a bare numpy pass
+  (framing, rfft, autocorrelation, cepstrum, tilt) as the peer measured in the
+  same run, the targets (750x in 1 s chunks, 400x in 20 ms blocks) and the
+  analyzer's CPU by stage at 1 s and 20 ms.
 - ``peers``: on the same 16 kHz audio, the parselmouth set (pitch ac, HNR cc,
   intensity, CPPS, de Jong & Wempe nuclei), openSMILE eGeMAPSv02 LLDs and
   librosa pyin (tools.bench_peers), each with how many times faster the
