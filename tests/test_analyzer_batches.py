@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.analyzer import CONTEXT_RIGHT, EMIT_GRID, StreamingAnalyzer, analyze_signal
-from monitor.audio_io import AnalysisStream
+from monitor.analysis.analyzer import CONTEXT_RIGHT, EMIT_GRID, StreamingAnalyzer, analyze_signal
+from monitor.capture.audio_files import AnalysisStream
 from monitor.config import load_config
 from monitor.pipeline import CallPipeline
-from monitor.sources import Chunk
+from monitor.capture.sources import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from monitor.audio_io import EdgeConditioner, Highpass
+from monitor.capture.audio_files import EdgeConditioner, Highpass
 from monitor.dsp import iir
 
 

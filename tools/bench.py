@@ -162,7 +162,7 @@ TIMING_HEADER = ["", "audio s", "wall s", "x-real-time", "cpu s", "x-RT (cpu)", 
 
 def stream_frames(x: np.ndarray, rate: int, chunk_s: float, cfg=None) -> int:
     """Feed ``x`` in ``chunk_s`` chunks; return the number of frames produced."""
-    from monitor.analyzer import StreamingAnalyzer
+    from monitor.analysis.analyzer import StreamingAnalyzer
     an = StreamingAnalyzer(rate, cfg)
     step = max(1, int(round(chunk_s * rate)))
     n = 0
@@ -200,7 +200,7 @@ def bare_pass(x: np.ndarray, rate: int, chunk_s: float = 1.0) -> int:
 
 
 def bench_analyzer(ctx: Context) -> None:
-    from monitor.analyzer import WITHOUT_SOUND_CLASS, analyze_signal
+    from monitor.analysis.analyzer import WITHOUT_SOUND_CLASS, analyze_signal
     rows = []
     for rate in (16000, 8000):
         x = ctx.speech(rate)
@@ -244,7 +244,7 @@ def bench_analyzer(ctx: Context) -> None:
         print_table(f"analyzer by stage: 16 kHz, {chunk_s * 1000:.0f} ms chunks, {seconds:.0f} s, with the sound "
                     f"class ({seconds / total:,.0f}x real time with the timers)", ["stage", "share of CPU"],
                     [[k, f"{v:.1%}"] for k, v in shares.items()],
-                    ["timers around the functions monitor.analyzer calls (process CPU)"])
+                    ["timers around the functions monitor.analysis.analyzer calls (process CPU)"])
 
 
 STAGES = (("_take_pending", "streaming shell: joining chunks, 8 kHz decimation"),
@@ -253,13 +253,13 @@ STAGES = (("_take_pending", "streaming shell: joining chunks, 8 kHz decimation")
           ("noise_floor_db", "noise floor"), ("intensity_db", "intensity"), ("trailing_max", "peak level"),
           ("voice_activity", "voice activity"), ("_sound", "sound class: features, network, decisions"),
           ("nuclei", "syllable nuclei"), ("_cepstral", "CPPS and slope (smoothing, peak)"))
-"""Stages timed by :func:`analyzer_stages`: (name in monitor.analyzer, label)."""
+"""Stages timed by :func:`analyzer_stages`: (name in monitor.analysis.analyzer, label)."""
 
 
 def analyzer_stages(x: np.ndarray, rate: int, chunk_s: float) -> tuple[dict[str, float], float]:
     """Share of the streaming analyzer's CPU per stage (timers wrapped around the functions the
     analyzer module calls, restored afterwards); returns the shares and the total CPU seconds."""
-    import monitor.analyzer as an
+    import monitor.analysis.analyzer as an
     spent: dict[str, float] = {}
     saved = {}
     owner = {"_take_pending": an.StreamingAnalyzer}
@@ -299,8 +299,9 @@ def analyzer_stages(x: np.ndarray, rate: int, chunk_s: float) -> tuple[dict[str,
 
 
 def _without_sound_class(ctx: Context) -> list[list]:
-    """The analyzer with the sound class on and off, and the class's share of the time with it on."""
-    from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS
+    """The analyzer with the sound class on (the default) and off, and the class's share of the
+    time with it on."""
+    from monitor.analysis.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS
     x = ctx.speech(16000)
     on = timed(lambda: stream_frames(x, 16000, 1.0, WITH_SOUND_CLASS), len(x) / 16000, REPEAT)
     off = timed(lambda: stream_frames(x, 16000, 1.0, WITHOUT_SOUND_CLASS), len(x) / 16000, REPEAT)
@@ -348,8 +349,8 @@ def bench_peers_section(ctx: Context) -> None:
 
 _MEMORY_CHILD = r"""
 import resource, sys, time, json
-from monitor.analyzer import StreamingAnalyzer
-from monitor.audio_io import AnalysisStream
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream
 path = sys.argv[1]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 stream = AnalysisStream(path, block_s=1.0)
@@ -445,13 +446,13 @@ def bench_analyze_memory(ctx: Context) -> None:
 # ---------------------------------------------------------------- soak
 
 _SOAK_CHILD = r"""
-import http.server, json, os, sys, tempfile, threading, time
+import http.server, json, logging, os, sys, tempfile, threading, time
 import numpy as np, soundfile as sf
 from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.sinks.webhook import WebhookSink
-from monitor.sources import Chunk
-from monitor.store import Store
+from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.capture.sources import Chunk
+from monitor.delivery.store import Store
 
 hours, root = float(sys.argv[1]), sys.argv[2]
 RATE, BLOCK_S, GAP_S, SAMPLE_S = 16000, 0.5, 30.0, 600.0
@@ -507,10 +508,15 @@ with tempfile.TemporaryDirectory() as tmp:
     cfg = load_config(overrides={"storage.db": db, "daemon.call_end_silence_s": 20.0}, user_config=False)
     store = Store.open(db)
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    webhook = WebhookSink(store, url, log=lambda *a: None).start()
+    webhook = WebhookSink(store, url).start()
     logs = []
-    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook,
-                    log=lambda level, msg: logs.append((level, msg)))
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            logs.append((record.levelname.lower(), record.getMessage()))
+
+    logging.getLogger("monitor").addHandler(Keep())
+    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook)
     c, w = time.process_time(), time.perf_counter()
     daemon.run()
     cpu, wall = time.process_time() - c, time.perf_counter() - w
@@ -553,8 +559,8 @@ _REPLAY_CHILD = r"""
 import resource, sys, time, json, tempfile, os
 from monitor.config import load_config
 from monitor.pipeline import CallPipeline, run_source
-from monitor.sources import FileSource, replay_block_s
-from monitor.store import Store
+from monitor.capture.sources import FileSource, replay_block_s
+from monitor.delivery.store import Store
 path = sys.argv[1]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cfg = load_config(user_config=False)
@@ -638,7 +644,7 @@ def bench_transcription(ctx: Context) -> None:
     subprocess.run([sys.executable, "-m", "tools.bench_transcribe", "--minutes", f"{minutes:g}"], env=env,
                    cwd=ROOT, check=False)
     import soundfile as sf
-    from monitor.models import packaged_model_dirs
+    from monitor.transcription.vosk_models import packaged_model_dirs
     with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
         x, rate = sf.read(str(ROOT / "audio_fixtures" / "generated" / "speech" / "ko_passage.wav"), dtype="int16")
         reps = int(np.ceil(minutes * 60 * rate / len(x)))
@@ -744,7 +750,7 @@ def bench_live(ctx: Context) -> None:
 
     import soundfile as sf
 
-    from monitor.models import ModelError, packaged_model_dirs
+    from monitor.transcription.vosk_models import ModelError, packaged_model_dirs
 
     pulse_mod = _pulse_helpers()
     if not pulse_mod.have_pulse():
