@@ -107,3 +107,15 @@ def test_the_first_outputs_of_a_moving_average_are_those_of_the_whole_row():
     whole = nd.uniform_filter1d(x, 134, axis=1, mode="constant", origin=-67)
     assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=135), whole[:, :135])
     assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=200), whole[:, :200])
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 50])
+def test_a_moving_average_of_any_number_of_rows_equals_each_row_alone(rows):
+    """The pitch tracker's lag energies: every row's running sum in the same order, whether the
+    batch holds one frame (summed on its own) or many (summed side by side); in double precision,
+    where a different order of the additions would show."""
+    x = RNG.standard_normal((rows, 269)) ** 2 * 10.0 ** RNG.uniform(-8, 1, (rows, 1))
+    got = filters.moving_average(x, 134, "constant", 0.0, -67, count=135)
+    for r in range(rows):
+        want = nd.uniform_filter1d(x[r], 134, mode="constant", origin=-67)[:135]
+        assert np.array_equal(got[r], want)

@@ -80,11 +80,12 @@ def _sequential_sum(e: np.ndarray) -> np.ndarray:
     """Sum along the last axis, element after element (as ``cumsum(e)[..., -1]``, not numpy's
     pairwise ``sum``). Shape (..., m) -> (...).
 
-    Rows are summed side by side: with the summed axis first and the rows contiguous, numpy
-    adds one whole row of partial sums at a time, in the same order as the running sum.
+    Rows are summed side by side: with the summed axis first and two or more rows contiguous,
+    numpy adds one whole row of partial sums at a time, in the same order as the running sum.
+    A single row would be summed pairwise: it takes the running sum itself.
     """
-    if e.ndim == 1:
-        return np.cumsum(e)[-1]
+    if e.ndim == 1 or e.size < 2 * e.shape[-1]:
+        return np.cumsum(e, axis=-1)[..., -1]
     return np.add.reduce(np.ascontiguousarray(np.moveaxis(e, -1, 0)), axis=0)
 
 
