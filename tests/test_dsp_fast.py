@@ -119,3 +119,14 @@ def test_a_moving_average_of_any_number_of_rows_equals_each_row_alone(rows):
     for r in range(rows):
         want = nd.uniform_filter1d(x[r], 134, mode="constant", origin=-67)[:135]
         assert np.array_equal(got[r], want)
+
+
+@pytest.mark.parametrize("columns", [1, 2, 13])
+@pytest.mark.parametrize("mode", ["nearest", "constant"])
+def test_a_moving_average_down_the_columns_equals_ndimage_in_double_precision(columns, mode):
+    """The sound class's windowed means run down the columns of a frames x features matrix:
+    each column's running sum in ndimage's order, for any number of columns."""
+    x = RNG.standard_normal((290, columns)) * 10.0 ** RNG.uniform(-6, 2, (290, columns))
+    for size in (3, 7, 11):
+        assert np.array_equal(filters.uniform_filter1d(x, size, axis=0, mode=mode),
+                              nd.uniform_filter1d(x, size, axis=0, mode=mode))

@@ -129,7 +129,33 @@ def uniform_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "near
                      origin: int = 0) -> np.ndarray:
     """``scipy.ndimage.uniform_filter1d`` (modes "nearest" and "constant"): :func:`moving_average` along ``axis``."""
     x = np.asarray(x)
+    if x.ndim == 2 and axis in (0, -2) and x.shape[0] and x.shape[1] >= 2:
+        return _moving_average_down(x, size, mode, cval, origin)
     return _along(x, axis, lambda v: moving_average(v, size, mode, cval, origin))
+
+
+def _moving_average_down(x: np.ndarray, size: int, mode: str, cval: float, origin: int) -> np.ndarray:
+    """:func:`moving_average` of each column of a matrix, without moving its axes: the running
+    sums of all columns advance one row at a time, each column's additions in the same order.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, c)], c >= 2 (a single column would be summed pairwise)
+
+    Returns
+    -------
+    mean : np.ndarray [shape=(n, c)], ``x``'s dtype
+    """
+    n = x.shape[0]
+    before, after = _margins(size, origin)
+    e = _extend(np.asarray(x, np.float64).T, before, after, mode, cval).T  # (n + size - 1, c), rows apart
+    e = np.ascontiguousarray(e)
+    steps = np.empty(x.shape, np.float64)
+    np.add.reduce(e[:size], axis=0, out=steps[0])
+    np.subtract(e[size:size + n - 1], e[:n - 1], out=steps[1:])
+    np.cumsum(steps, axis=0, out=steps)
+    steps /= size
+    return steps.astype(x.dtype, copy=False)
 
 
 def _extremum_filter1d(x: np.ndarray, size: int, axis: int, mode: str, cval: float, origin: int,
