@@ -107,3 +107,26 @@ def test_the_first_outputs_of_a_moving_average_are_those_of_the_whole_row():
     whole = nd.uniform_filter1d(x, 134, axis=1, mode="constant", origin=-67)
     assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=135), whole[:, :135])
     assert np.array_equal(filters.moving_average(x, 134, "constant", 0.0, -67, count=200), whole[:, :200])
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 50])
+def test_a_moving_average_of_any_number_of_rows_equals_each_row_alone(rows):
+    """The pitch tracker's lag energies: every row's running sum in the same order, whether the
+    batch holds one frame (summed on its own) or many (summed side by side); in double precision,
+    where a different order of the additions would show."""
+    x = RNG.standard_normal((rows, 269)) ** 2 * 10.0 ** RNG.uniform(-8, 1, (rows, 1))
+    got = filters.moving_average(x, 134, "constant", 0.0, -67, count=135)
+    for r in range(rows):
+        want = nd.uniform_filter1d(x[r], 134, mode="constant", origin=-67)[:135]
+        assert np.array_equal(got[r], want)
+
+
+@pytest.mark.parametrize("columns", [1, 2, 13])
+@pytest.mark.parametrize("mode", ["nearest", "constant"])
+def test_a_moving_average_down_the_columns_equals_ndimage_in_double_precision(columns, mode):
+    """The sound class's windowed means run down the columns of a frames x features matrix:
+    each column's running sum in ndimage's order, for any number of columns."""
+    x = RNG.standard_normal((290, columns)) * 10.0 ** RNG.uniform(-6, 2, (290, columns))
+    for size in (3, 7, 11):
+        assert np.array_equal(filters.uniform_filter1d(x, size, axis=0, mode=mode),
+                              nd.uniform_filter1d(x, size, axis=0, mode=mode))

@@ -12,7 +12,8 @@ Per-frame features come in two stages:
 :func:`analyze_signal` computes both over a whole signal. The
 :class:`StreamingAnalyzer` carries sample remainders and a window of raw
 features so that feeding chunks of any size gives the same frames; it holds
-back ``CONTEXT_RIGHT`` frames (0.95 s: the sound class's reach) until their right context arrives.
+back ``CONTEXT_RIGHT`` frames (0.95 s: the sound class's reach) until their right context arrives,
+and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ CONTEXT_RIGHT = 95
 LOCAL_LEFT = 95
 """Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
 BLOCK_FRAMES = 1000
-MIN_EMIT = 25
-"""Frames are computed and emitted in batches of at least 0.25 s: both stages cost about the
-same whatever the batch, so tiny live chunks would otherwise pay them a hundred times a second."""
+EMIT_GRID = 50
+"""Frames are emitted in batches that end on multiples of 50 frames (0.5 s of call time), and
+their raw features computed just before: both stages cost about the same whatever the batch, so
+tiny live chunks would otherwise pay them fifty times a second. The cue windows end on whole
+seconds (every ``analysis.hop_s``, 1 s by default, a multiple of the grid), so the frames a cue
+report needs come out the moment their right context has arrived: the batches delay no cue and
+no alert. What waits up to 0.5 s longer than frame by frame is the speech mask that gates the
+recognizer's audio."""
 
 
 @dataclass(frozen=True)
@@ -163,19 +169,37 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
 
 
+@dataclass(frozen=True)
+class _Scores:
+    """Sound-class scores (shape (n, 3)) of the frames ``first .. first + n`` (absolute indices)
+    that are final: their features reach no frame outside what was known when they were made."""
+
+    first: int
+    values: np.ndarray
+
+    def from_frame(self, frame: int) -> np.ndarray:
+        """The rows of frames ``frame ..`` (none if ``frame`` is not among them)."""
+        if not self.first <= frame <= self.first + len(self.values):
+            return self.values[:0]
+        return self.values[frame - self.first:]
+
+
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
-                a: int = 0, b: int | None = None, res_row0: int = 0) -> Frames:
-    """Frames ``a .. b`` of a run of raw features that starts at frame ``first``.
+                a: int = 0, b: int | None = None, res_row0: int = 0,
+                known: _Scores | None = None) -> tuple[Frames, _Scores | None]:
+    """Frames ``a .. b`` of a run of raw features that starts at frame ``first``, and the
+    sound-class scores now final (for the next call's ``known``).
 
     Only the noise floor and the peak levels need the long left context (they
     are trailing minima/maxima over seconds); every other decision is local,
     so it is computed over ``a - LOCAL_LEFT .. b + CONTEXT_RIGHT`` only, and the
-    2-D cepstral work over ``a - 2 .. b + 2``.
+    2-D cepstral work over ``a - 2 .. b + 2``. The sound class's features of the frames
+    whose scores are ``known`` are not computed again.
     """
     energy = raw["energy_db"]
     n = len(energy)
     b = n if b is None else b
-    floor = noise_floor_db(energy, cfg.vad)
+    floor = _floor_from(energy, max(0, a - LOCAL_LEFT), cfg.vad)
     inten = intensity_db(energy, cfg.syllables)
     syl_level = trailing_max(inten, cfg.syllables.level_window_frames)
     # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
@@ -184,7 +208,8 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
     strength = raw["strength"][w]
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
-    sound = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level[w], cfg)
+    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level[w],
+                           cfg, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
@@ -197,9 +222,23 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
     hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
     t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
+    final = None
+    if scores is not None:  # the scores whose features reach no frame past the window's end
+        final = _Scores(first + w.start, scores[:max(0, len(scores) - feature_reach(cfg.sound))])
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
-                  nucleus=nuc[local], sound=sound[local])
+                  nucleus=nuc[local], sound=sound[local]), final
+
+
+def _floor_from(energy: np.ndarray, lo: int, vad: VadParams) -> np.ndarray:
+    """The noise floor of frames ``lo ..`` (shape (n,) like ``energy``; NaN before ``lo``).
+
+    Only the frames its trailing minimum and its smoothing reach before ``lo`` are read, not
+    the whole left context the peak levels need."""
+    start = max(0, lo - (vad.floor_window_frames - 1) - vad.smooth_frames // 2)
+    floor = np.full(len(energy), np.nan, np.float32)
+    floor[lo:] = noise_floor_db(energy[start:], vad)[lo - start:]
+    return floor
 
 
 def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,
@@ -223,16 +262,36 @@ def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analyze
     return cp, slope
 
 
+def feature_reach(params: SoundClassParams) -> int:
+    """Frames each side that a frame's sound-class features depend on: its event's reach, plus
+    the gap bridging and the shortest event that decide where an audible event begins and ends."""
+    return (max(params.event_reach_frames, params.smooth_frames // 2 + 1, params.onset_lag_frames)
+            + params.audible_gap_frames + params.audible_min_frames)
+
+
 def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.ndarray, energy: np.ndarray,
-           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
-    """Sound class of each frame (shape (n,), uint8); all active frames are speech when disabled."""
+           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig,
+           known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sound class of each frame (shape (n,), uint8; all active frames are speech when the class
+    is disabled) and the class scores (shape (n, 3), None when disabled).
+
+    ``known``: the scores of the first ``len(known)`` frames, from an earlier call; the features
+    are computed from :func:`feature_reach` frames before the first frame without a score.
+    """
     params = cfg.sound
     if not params.enabled:
-        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
+        return np.where(active, SPEECH, SILENCE).astype(np.uint8), None
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, params)
-    feats = class_features(hold_spectral_shape(spec, spec_first), strength, energy, floor, level, audible, params)
-    scores = class_scores(feats, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
-    return sound_classes(audible, active, scores, strength, params)
+    done = 0 if known is None else len(known)
+    start = max(0, done - feature_reach(params)) if done else 0
+    cut = slice(start, None)
+    feats = class_features(hold_spectral_shape(spec[cut], spec_first + start), strength[cut], energy[cut],
+                           floor[cut], level[cut], audible[cut], params)
+    scores = class_scores(feats[done - start:], model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
+                          model.OUT_W, model.OUT_B)
+    if done:
+        scores = np.concatenate([known, scores])
+    return sound_classes(audible, active, scores, strength, params), scores
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +339,7 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     cfg = cfg or AnalyzerConfig()
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
-    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg)
+    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg)[0]
 
 
 def _whole_raw(x: np.ndarray, lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray] | None:
@@ -324,6 +383,8 @@ class StreamingAnalyzer:
         self._flushed = False
         self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
         self._n_pending = 0
+        self._scores: _Scores | None = None  # sound-class scores already final (see _contextual)
+        self._nothing = Frames.empty()  # returned for every chunk that completes no frame (no rows to change)
 
     @property
     def frames_emitted(self) -> int:
@@ -334,16 +395,28 @@ class StreamingAnalyzer:
         if self._flushed:
             raise RuntimeError("analyzer already flushed")
         chunk = _check_signal(chunk)
-        # nothing can be emitted before MIN_EMIT more frames' samples arrived: small live chunks
-        # wait here, and are taken in (joined, decimated) together; the decimation is exact for
-        # any split of the stream, so the frames are the same
+        # nothing can be emitted before the samples of the next grid point's right context have
+        # arrived: small live chunks wait here, and are taken in (joined, decimated) together; the
+        # decimation is exact for any split of the stream, so the frames are the same
         self._n_pending += len(chunk)
-        if self._n_pending < MIN_EMIT * self._lay.hop:
+        if self._n_input + self._n_pending < self._samples_needed:
             self._pending.append(chunk.copy())  # the caller may reuse its buffer
-            return Frames.empty()
+            return self._nothing
         self._pending.append(chunk)
         self._take_pending()
         return self._process()
+
+    @property
+    def _next_end(self) -> int:
+        """The next grid point frames are emitted up to."""
+        return (self._n_emitted // EMIT_GRID + 1) * EMIT_GRID
+
+    @property
+    def _samples_needed(self) -> int:
+        """Input samples without which the frames up to :attr:`_next_end` cannot be emitted
+        (their right context's last frame must fit at the native rate)."""
+        lay = self._lay
+        return (self._next_end + CONTEXT_RIGHT - 1) * lay.hop + lay.reach + lay.win // 2
 
     def _take_pending(self) -> None:
         """Append the pending chunks to the sample buffers (and their 8 kHz version)."""
@@ -365,7 +438,7 @@ class StreamingAnalyzer:
         phop = lay.hop // lay.pdec
         avail = min(avail, max(0, (low_end - lay.preach - (lay.win // 2) // lay.pdec - lay.ppad) // phop + 1))
         avail = min(avail, n_frames(self._n_input, lay.win, lay.hop))
-        if avail - self._n_raw >= MIN_EMIT:  # raw features in batches too (their cost per call is fixed)
+        if avail >= self._next_end + CONTEXT_RIGHT:  # raw features only when a batch can go out
             self._compute_raw(avail)
         return self._emit(final=False)
 
@@ -403,12 +476,13 @@ class StreamingAnalyzer:
             self._low0 += keep_low
 
     def _emit(self, final: bool) -> Frames:
-        end = self._n_raw if final else self._n_raw - CONTEXT_RIGHT
-        if end <= self._n_emitted or (not final and end - self._n_emitted < MIN_EMIT):
-            return Frames.empty()
+        end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // EMIT_GRID * EMIT_GRID
+        if end <= self._n_emitted:
+            return self._nothing
         lo = self._raw0
-        out = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._n_emitted - lo,
-                          end - lo, res_row0=self._res_row0)
+        out, self._scores = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg,
+                                        self._n_emitted - lo, end - lo, res_row0=self._res_row0,
+                                        known=self._scores)
         self._n_emitted = end
         # CPPS of the next frames reaches back this far
         drop = max(0, (end - 2 * self._lay.every - 1) // self._lay.every - self._res_row0)

@@ -18,9 +18,13 @@ import numpy as np
 
 def _extend(x: np.ndarray, before: int, after: int, mode: str, cval: float) -> np.ndarray:
     """``x`` (shape (..., n)) extended along its last axis as ``scipy.ndimage`` does."""
-    if mode == "nearest":
-        pad = [(0, 0)] * (x.ndim - 1) + [(before, after)]
-        return np.pad(x, pad, mode="edge")
+    if mode == "nearest":  # np.pad(mode="edge") without its per-call bookkeeping
+        n = x.shape[-1]
+        out = np.empty(x.shape[:-1] + (n + before + after,), x.dtype)
+        out[..., before:before + n] = x
+        out[..., :before] = x[..., :1]
+        out[..., before + n:] = x[..., n - 1:n]
+        return out
     if mode == "constant":
         out = np.full(x.shape[:-1] + (x.shape[-1] + before + after,), cval, x.dtype)
         out[..., before:before + x.shape[-1]] = x
@@ -65,11 +69,24 @@ def moving_average(x: np.ndarray, size: int, mode: str = "nearest", cval: float 
     else:
         e = _extend(np.asarray(x, np.float64), before, after, mode, cval)
     steps = np.empty(x.shape[:-1] + (n,), np.float64)
-    steps[..., 0] = np.cumsum(e[..., :size], axis=-1)[..., -1]
+    steps[..., 0] = _sequential_sum(e[..., :size])
     np.subtract(e[..., size:size + n - 1], e[..., :n - 1], out=steps[..., 1:])
     total = np.cumsum(steps, axis=-1, out=steps)
     total /= size
     return total.astype(x.dtype, copy=False)
+
+
+def _sequential_sum(e: np.ndarray) -> np.ndarray:
+    """Sum along the last axis, element after element (as ``cumsum(e)[..., -1]``, not numpy's
+    pairwise ``sum``). Shape (..., m) -> (...).
+
+    Rows are summed side by side: with the summed axis first and two or more rows contiguous,
+    numpy adds one whole row of partial sums at a time, in the same order as the running sum.
+    A single row would be summed pairwise: it takes the running sum itself.
+    """
+    if e.ndim == 1 or e.size < 2 * e.shape[-1]:
+        return np.cumsum(e, axis=-1)[..., -1]
+    return np.add.reduce(np.ascontiguousarray(np.moveaxis(e, -1, 0)), axis=0)
 
 
 def _window_reduce(e: np.ndarray, size: int, reduce: np.ufunc, fill: float) -> np.ndarray:
@@ -112,7 +129,33 @@ def uniform_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "near
                      origin: int = 0) -> np.ndarray:
     """``scipy.ndimage.uniform_filter1d`` (modes "nearest" and "constant"): :func:`moving_average` along ``axis``."""
     x = np.asarray(x)
+    if x.ndim == 2 and axis in (0, -2) and x.shape[0] and x.shape[1] >= 2:
+        return _moving_average_down(x, size, mode, cval, origin)
     return _along(x, axis, lambda v: moving_average(v, size, mode, cval, origin))
+
+
+def _moving_average_down(x: np.ndarray, size: int, mode: str, cval: float, origin: int) -> np.ndarray:
+    """:func:`moving_average` of each column of a matrix, without moving its axes: the running
+    sums of all columns advance one row at a time, each column's additions in the same order.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, c)], c >= 2 (a single column would be summed pairwise)
+
+    Returns
+    -------
+    mean : np.ndarray [shape=(n, c)], ``x``'s dtype
+    """
+    n = x.shape[0]
+    before, after = _margins(size, origin)
+    e = _extend(np.asarray(x, np.float64).T, before, after, mode, cval).T  # (n + size - 1, c), rows apart
+    e = np.ascontiguousarray(e)
+    steps = np.empty(x.shape, np.float64)
+    np.add.reduce(e[:size], axis=0, out=steps[0])
+    np.subtract(e[size:size + n - 1], e[:n - 1], out=steps[1:])
+    np.cumsum(steps, axis=0, out=steps)
+    steps /= size
+    return steps.astype(x.dtype, copy=False)
 
 
 def _extremum_filter1d(x: np.ndarray, size: int, axis: int, mode: str, cval: float, origin: int,
