@@ -197,8 +197,22 @@ class EmergencyRuleConfig:
                            max=len(FAMILIES))
     max_grade: float = _k(1.5, "a cue's grade is capped here, so one family can add at most this "
                           "much to the score", min=1.0, max=10.0)
-    smooth_s: float = _k(3.0, "time constant (s) of the smoothing of each family's strength: "
-                         "evidence must hold for a few seconds to count fully", min=0, max=60.0)
+    smooth_s: float = _k(0.0, "time constant (s) of a smoothing of each family's grade before it "
+                         "accumulates (0 = none: the accumulation already averages)", min=0, max=60.0)
+    drift: float = _k(0.5, "grade subtracted from each family's grade before it accumulates, per "
+                      "second: a cue within this fraction of its threshold drains the family's "
+                      "evidence, so healthy fluctuation never builds up", min=0.0, max=5.0)
+    evidence_s: float = _k(4.0, "accumulated grade beyond the drift (grade x seconds) at which a "
+                           "family agrees: with drift 0.5, 4 s at grade 1.5, 8 s at grade 1",
+                           gt=0.0, max=600.0)
+    single_family: float = _k(0.0, "one family alone raises it once its accumulated change from the "
+                              "caller's own baseline (absolute limits left out) reaches this many "
+                              "times evidence_s (0 = never: two families must agree)",
+                              min=0.0, max=100.0)
+    stale_s: float = _k(10.0, "evidence accumulates per second of call time while the caller has "
+                        "spoken within this many seconds; over longer silences (a hold, a long "
+                        "agent turn) their cue window is stale and the sums hold still", gt=0.0,
+                        max=600.0)
     kinds: tuple[str, ...] = _k(EMERGENCY_KINDS, "the acoustic rules whose grades count (the "
                                 "breathing family, audible_breathing, is left out by default: on the "
                                 "evaluation corpus's tuning half the breath classifier's false breaths "

@@ -10,10 +10,12 @@ every rule as it was: they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
 *grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
-(tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest,
-smoothed grade, and the alert is raised when enough families agree strongly enough, or
-when a recent distress phrase (:meth:`AlertEngine.on_phrase`) meets an agreeing family.
-Deterministic, pure Python, no I/O.
+(tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest grade,
+and a one-sided CUSUM per family accumulates that grade beyond a drift while the caller takes
+part in the call. The alert is raised when enough families have accumulated enough evidence,
+when one family's change from the caller's own baseline has accumulated far enough on its own
+(if ``single_family`` is set), or when a recent distress phrase
+(:meth:`AlertEngine.on_phrase`) meets an agreeing family. Deterministic, pure Python, no I/O.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Judgement:
     grade: float = 0.0
     """How far beyond: 1 at the threshold (or graded absolute limit), 2 twice as far, 0 at or
     before the baseline (or the typical value)."""
+    change: float = 0.0
+    """The grade of the change from the caller's own baseline alone (0 without a baseline)."""
 
 
 def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgement:
@@ -62,10 +66,11 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgemen
     by_absolute = rule.absolute is not None and past(value, rule.absolute)
     basis = ("baseline+absolute" if by_baseline and by_absolute else
              "baseline" if by_baseline else "absolute" if by_absolute else None)
-    grade = max(_grade(value, b, _effective(rule, threshold, below)),
-                _grade(value, cue(rule.cue).typical, rule.absolute))
+    change = _grade(value, b, _effective(rule, threshold, below))
+    grade = max(change, _grade(value, cue(rule.cue).typical, rule.absolute))
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
-                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade)
+                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade,
+                     change=change)
 
 
 def _baseline_threshold(rule: RuleConfig, stats: CueStats) -> float | None:
@@ -142,51 +147,136 @@ class _Phrase:
     excerpt: str
 
 
-class Fusion:
-    """The evidence behind ``possible_emergency``, by family (see the module docstring).
+EVIDENCE_CAP = 1.5
+"""The accumulator holds at most this many times the evidence its strongest decision needs
+(``max(max_grade, single_family) * evidence_s``), so that it drains within seconds of speech once
+the trouble passes instead of remembering an old episode for minutes."""
 
-    :meth:`update` takes one hop's judgements; a family's strength follows its strongest grade
-    (capped at ``max_grade``) with time constant ``smooth_s``; a family without a judged cue
-    this hop keeps its strength. Families at strength >= 1 *agree*.
+
+class Fusion:
+    """The evidence behind ``possible_emergency``, accumulated per family (see the module docstring).
+
+    Every hop, a family's grade is its strongest judged cue's grade (capped at ``max_grade``,
+    optionally smoothed over ``smooth_s``). A one-sided CUSUM per family accumulates that grade
+    minus ``drift``, weighted by the hop's seconds while the caller takes part in the call (see
+    :meth:`AlertEngine._weight`): ``S = clip(S + w * (grade - drift), 0, cap)``. A cue within
+    ``drift`` of its threshold drains the sum, so healthy fluctuation never builds up; a severe
+    change fills it within seconds, a mild one later, one at the drift never. A family's *level*
+    is ``S / evidence_s`` (capped at ``max_grade``); at level 1 it *agrees*. A second sum per
+    family, :attr:`change`, accumulates the grade of the change from the caller's own baseline
+    alone: a family alone is judged on it (``single_family``), so that a caller whose manner is
+    slow, hesitant, quiet or breathy from the start (a baseline that already holds it) does not
+    reach critical on one family's absolute limit. A family without a judged cue this hop keeps
+    its sums.
+
+    Weighing by call time rather than by the seconds of new caller speech is measured: a
+    labored caller says little, and speech-weighted sums reached critical later for exactly the
+    callers who need it sooner (tools/onset_budget.py, the corpus's tuning half).
     """
 
     def __init__(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...],
-                 strength: Mapping[str, float] | None = None) -> None:
+                 evidence: Mapping[str, float] | None = None) -> None:
         self.pe = pe
         self.family_of = {r.kind: cue(r.cue).family for r in rules if r.kind in pe.kinds}
         families = set(self.family_of.values())
-        self.strength = {f: v for f, v in (strength or {}).items() if f in families}
+        self.evidence = {f: v for f, v in (evidence or {}).items() if f in families}
+        """Per family, the accumulated grade beyond the drift (grade x seconds)."""
+        self.change: dict[str, float] = {}
+        """Per family, the same accumulation of the change from the caller's own baseline alone
+        (absolute limits left out): what a single family is judged on."""
+        self.grade: dict[str, float] = {}
+        """Per family, its (smoothed) grade at the last judged hop."""
+        self.since: dict[str, tuple[float, float]] = {}
+        """Per family, (call time, seconds of speech accumulated) since its sum last left zero."""
         self.best: dict[str, tuple[str, Judgement]] = {}
         """Per family, the rule kind and judgement of its strongest cue when it last rose."""
+        self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
 
-    def update(self, dt: float, judged: Mapping[str, Judgement]) -> None:
+    def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement]) -> None:
+        """One hop of ``dt`` seconds of call time, accumulated with ``weight`` (seconds: ``dt``
+        while the caller takes part in the call, 0 while their cue window is stale)."""
         grades: dict[str, tuple[float, str]] = {}
+        changes: dict[str, float] = {}
         for kind, j in judged.items():
             family = self.family_of.get(kind)
-            if family is not None and j.grade >= grades.get(family, (-1.0, ""))[0]:
+            if family is None:
+                continue
+            if j.grade >= grades.get(family, (-1.0, ""))[0]:
                 grades[family] = (min(j.grade, self.pe.max_grade), kind)
+            changes[family] = max(changes.get(family, 0.0), min(j.change, self.pe.max_grade))
         alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
+        for family, change in changes.items():
+            self.change[family] = min(self.cap, max(0.0, self.change.get(family, 0.0)
+                                                    + weight * (change - self.pe.drift)))
         for family, (grade, kind) in grades.items():
-            old = self.strength.get(family, 0.0)
-            self.strength[family] = old + alpha * (grade - old)
-            if grade >= old or family not in self.best:
+            old_grade = self.grade.get(family, grade)
+            g = self.grade[family] = old_grade + alpha * (grade - old_grade)
+            old = self.evidence.get(family, 0.0)
+            new = min(self.cap, max(0.0, old + weight * (g - self.pe.drift)))
+            self.evidence[family] = new
+            if new <= 0.0:
+                self.since.pop(family, None)
+            elif old <= 0.0 or family not in self.since:
+                self.since[family] = (t, weight)
+            else:
+                start, held = self.since[family]
+                self.since[family] = (start, held + weight)
+            if grade >= old_grade or family not in self.best:
                 self.best[family] = (kind, judged[kind])
 
+    def level(self, family: str) -> float:
+        """The family's accumulated evidence in units of ``evidence_s``, capped at ``max_grade``."""
+        return min(self.evidence.get(family, 0.0) / self.pe.evidence_s, self.pe.max_grade)
+
     def agreeing(self) -> dict[str, float]:
-        """Families at strength >= 1, strongest first."""
-        agree = {f: v for f, v in self.strength.items() if v >= 1.0 - EPS}
+        """Families at level >= 1, strongest first."""
+        agree = {f: self.level(f) for f in self.evidence if self.level(f) >= 1.0 - EPS}
         return dict(sorted(agree.items(), key=lambda kv: -kv[1]))
 
     def score(self) -> float:
         return float(sum(self.agreeing().values()))
 
+    def alone(self) -> str | None:
+        """The family whose evidence alone makes an emergency (``single_family`` x ``evidence_s``)."""
+        if self.pe.single_family <= 0:
+            return None
+        need = self.pe.single_family * self.pe.evidence_s
+        strong = [f for f, v in self.change.items() if v >= need - EPS]
+        return max(strong, key=lambda f: self.change[f]) if strong else None
+
     def acoustic(self) -> bool:
-        """Enough families agree strongly enough without a phrase."""
-        return len(self.agreeing()) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS
+        """Enough families agree strongly enough without a phrase, or one family alone is far
+        enough beyond for long enough."""
+        agree = self.agreeing()
+        return ((len(agree) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS)
+                or self.alone() is not None)
 
     def holds(self, phrase: bool) -> bool:
         return self.acoustic() or (phrase and self.pe.with_phrase
                                    and len(self.agreeing()) >= self.pe.phrase_min_families)
+
+    def reconfigured(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...]) -> "Fusion":
+        """The same accumulated evidence under new settings (families no longer counted drop out)."""
+        new = Fusion(pe, rules, self.evidence)
+        new.change = {f: min(v, new.cap) for f, v in self.change.items() if f in new.evidence}
+        new.grade = {f: v for f, v in self.grade.items() if f in new.evidence}
+        new.since = {f: v for f, v in self.since.items() if f in new.evidence}
+        new.best = {f: v for f, v in self.best.items() if f in new.evidence}
+        for f in new.evidence:
+            new.evidence[f] = min(new.evidence[f], new.cap)
+        return new
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per family with evidence: what accumulated, its level, since when, over how much speech."""
+        out = {}
+        for f, v in sorted(self.evidence.items(), key=lambda kv: -kv[1]):
+            if v > 0:
+                start, held = self.since.get(f, (None, 0.0))
+                out[f] = {"evidence": round(v, 3), "level": round(self.level(f), 3),
+                          "change_evidence": round(self.change.get(f, 0.0), 3),
+                          "grade": round(self.grade.get(f, 0.0), 3), "since": start,
+                          "held_s": round(held, 2)}
+        return out
 
 
 class AlertEngine:
@@ -207,6 +297,8 @@ class AlertEngine:
         self._phrase_raised: dict[str, float] = {}
         self._emergency_by_phrase = False  # the raised possible_emergency counted a distress phrase
         self._last_t: float | None = None
+        self._last_speech: float | None = None  # the caller's speech in the call at the last hop
+        self._last_spoke: float | None = None  # call time of the last hop that brought caller speech
 
     def reconfigure(self, config: Config) -> list[Event]:
         """Take new thresholds mid-call (SIGHUP) keeping each kept kind's state.
@@ -228,7 +320,7 @@ class AlertEngine:
         e = self._emergency
         e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
         self.config, self._rules, self._state = config, rules, state
-        self.fusion = Fusion(pe, rules, self.fusion.strength)
+        self.fusion = self.fusion.reconfigured(pe, rules)
         # the emergency ends here too when its rule is off or the kinds that made it lost their rules
         if e.active and (not pe.enabled or (agreed and not self._agreement(t))):
             e.active, e.since, e.beyond_s, e.recovered_s = False, None, 0.0, None
@@ -269,9 +361,21 @@ class AlertEngine:
                 out.append(self._alert(rule, self._last[rule.kind], state, t))
             elif step == "clear":
                 out.append(AlertClearedEvent(t=t, kind=rule.kind))
-        self.fusion.update(hop if first else dt, judged)
+        self.fusion.update(t, hop if first else dt, self._weight(cues, hop if first else dt), judged)
         out.extend(self._judge_emergency(t, dt))
         return out
+
+    def _weight(self, cues: CuesEvent, dt: float) -> float:
+        """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the
+        last ``stale_s`` (their cue window is fresh), else 0 (a hold or a long agent turn adds
+        no new evidence about the caller)."""
+        total = cues.call_speech_s if cues.call_speech_s is not None else cues.speech_s
+        if total is not None and total > (self._last_speech if self._last_speech is not None else 0.0) + EPS:
+            self._last_spoke = cues.t
+        self._last_speech = max(total or 0.0, self._last_speech or 0.0)
+        stale = self.config.rules.possible_emergency.stale_s
+        fresh = self._last_spoke is not None and cues.t - self._last_spoke <= stale + EPS
+        return dt if fresh else 0.0
 
     def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
         return AlertEvent(t=t, kind=rule.kind, severity=rule.severity,
@@ -340,19 +444,31 @@ class AlertEngine:
     def _emergency_alert(self, t: float) -> AlertEvent:
         pe = self.config.rules.possible_emergency
         phrase = self._recent_phrase(t)
-        agree = self.fusion.agreeing()
-        best = {f: self.fusion.best[f] for f in agree if f in self.fusion.best}
+        fusion = self.fusion
+        agree = fusion.agreeing()
+        alone = fusion.alone() if len(agree) < pe.min_families or fusion.score() < pe.min_score - EPS else None
+        shown = list(agree) + ([alone] if alone is not None and alone not in agree else [])
+        best = {f: fusion.best[f] for f in shown if f in fusion.best}
         labels = [kind.replace("_", " ") for kind, _ in best.values()]
         what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
         message = f"Possible emergency: {what}" if what else "Possible emergency:"
+        accumulated = fusion.report()
         if phrase is not None and self._emergency_by_phrase:
             message += f"{' and ' if what else ' '}the caller said \"{phrase.excerpt}\""
+        elif alone is not None:
+            acc = accumulated.get(alone, {})
+            message += (f" far beyond the caller's own baseline for {acc.get('held_s', 0.0):.0f} s "
+                        f"(evidence {fusion.change[alone]:.1f}, one family raises it at "
+                        f"{pe.single_family * pe.evidence_s:g})")
         elif len(agree) > 1:
-            message += f" agree (evidence {self.fusion.score():.1f}, raised at {pe.min_score:g})"
+            message += f" agree (evidence {fusion.score():.1f}, raised at {pe.min_score:g})"
         evidence: dict[str, Any] = {
-            "score": self.fusion.score(), "min_score": pe.min_score,
-            "families": {f: round(v, 3) for f, v in agree.items()},
+            "score": fusion.score(), "min_score": pe.min_score,
+            "families": {f: round(fusion.level(f), 3) for f in shown},
             "count": len(agree), "min_families": pe.min_families,
+            "single_family": alone,
+            "accumulated": {f: accumulated[f] for f in shown if f in accumulated},
+            "evidence_s": pe.evidence_s, "drift": pe.drift,
             "kinds": [kind for kind, _ in best.values()],
             "cues": {kind: self._evidence(self.config.rules.rule(kind), j, t, t)
                      for kind, j in best.values()},

@@ -70,7 +70,7 @@ import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import asdict, dataclass, field, replace  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Iterable, Mapping, Sequence  # noqa: E402
@@ -285,9 +285,16 @@ def frames_key(job: Job) -> str:
                   "numpy": np.__version__, "scipy": scipy.__version__, "python": platform.python_version()})
 
 
+CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "latency_turns", "hop_s", "min_pause_s",
+                                       "max_pause_s")
+"""The ``[analysis]`` keys the cue tracker reads (the baseline's keys act after it, in :func:`judge_cues`)."""
+
+
 def cue_key(job: Job, cfg: Config, frames: str | None = None) -> str:
-    """Cache key of a file's cue stream: its frames' key, ``config.analysis`` and the cue code."""
-    return _hash({"frames": frames or frames_key(job), "analysis": asdict(cfg.analysis), "code": CUE_DIGEST})
+    """Cache key of a file's cue stream: its frames' key, the cue tracker's ``[analysis]`` keys
+    (:data:`CUE_ANALYSIS_KEYS`) and the cue code."""
+    analysis = {k: getattr(cfg.analysis, k) for k in CUE_ANALYSIS_KEYS}
+    return _hash({"frames": frames or frames_key(job), "analysis": analysis, "code": CUE_DIGEST})
 
 
 class _RecordingAnalyzer:
