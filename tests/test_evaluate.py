@@ -161,6 +161,9 @@ def test_cache_key_follows_audio_channels_and_analysis(jobs):
     assert ev.cue_key(a, cfg) != ev.cue_key(b, cfg)
     assert ev.cue_key(a, cfg) != ev.cue_key(replace(a, caller_channel=0, agent_channel=1), cfg)
     assert ev.cue_key(a, cfg) != ev.cue_key(a, changed)
+    # the baseline's keys act after the cue tracker: a cached cue stream serves them all
+    later = replace(cfg, analysis=replace(cfg.analysis, baseline_min_speech_s=15.0, baseline_max_s=20.0))
+    assert ev.cue_key(a, cfg) == ev.cue_key(a, later)
 
 
 def test_later_runs_read_the_cache_and_agree(tmp_path, jobs):
