@@ -149,8 +149,8 @@ class _Phrase:
 
 EVIDENCE_CAP = 1.5
 """The accumulator holds at most this many times the evidence its strongest decision needs
-(``max(max_grade, single_family) * evidence_s``), so that it drains within seconds of speech once
-the trouble passes instead of remembering an old episode for minutes."""
+(``max(max_grade, single_family) * evidence_s``), so that it drains within seconds once the
+trouble passes instead of remembering an old episode for minutes."""
 
 
 class Fusion:
@@ -187,7 +187,7 @@ class Fusion:
         self.grade: dict[str, float] = {}
         """Per family, its (smoothed) grade at the last judged hop."""
         self.since: dict[str, tuple[float, float]] = {}
-        """Per family, (call time, seconds of speech accumulated) since its sum last left zero."""
+        """Per family, (call time, seconds accumulated) since its sum last left zero."""
         self.best: dict[str, tuple[str, Judgement]] = {}
         """Per family, the rule kind and judgement of its strongest cue when it last rose."""
         self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
@@ -206,23 +206,29 @@ class Fusion:
             changes[family] = max(changes.get(family, 0.0), min(j.change, self.pe.max_grade))
         alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
         for family, change in changes.items():
-            self.change[family] = min(self.cap, max(0.0, self.change.get(family, 0.0)
-                                                    + weight * (change - self.pe.drift)))
+            self.change[family] = self._step(self.change.get(family, 0.0), weight, change)
         for family, (grade, kind) in grades.items():
             old_grade = self.grade.get(family, grade)
             g = self.grade[family] = old_grade + alpha * (grade - old_grade)
-            old = self.evidence.get(family, 0.0)
-            new = min(self.cap, max(0.0, old + weight * (g - self.pe.drift)))
-            self.evidence[family] = new
-            if new <= 0.0:
-                self.since.pop(family, None)
-            elif old <= 0.0 or family not in self.since:
-                self.since[family] = (t, weight)
-            else:
-                start, held = self.since[family]
-                self.since[family] = (start, held + weight)
+            self._accumulate(family, t, weight, g)
             if grade >= old_grade or family not in self.best:
                 self.best[family] = (kind, judged[kind])
+
+    def _step(self, total: float, weight: float, grade: float) -> float:
+        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)``."""
+        return min(self.cap, max(0.0, total + weight * (grade - self.pe.drift)))
+
+    def _accumulate(self, family: str, t: float, weight: float, grade: float) -> None:
+        """Step the family's sum and keep since when (and for how long) it has been above zero."""
+        old = self.evidence.get(family, 0.0)
+        new = self.evidence[family] = self._step(old, weight, grade)
+        if new <= 0.0:
+            self.since.pop(family, None)
+        elif old <= 0.0 or family not in self.since:
+            self.since[family] = (t, weight)
+        else:
+            start, held = self.since[family]
+            self.since[family] = (start, held + weight)
 
     def level(self, family: str) -> float:
         """The family's accumulated evidence in units of ``evidence_s``, capped at ``max_grade``."""
@@ -267,7 +273,7 @@ class Fusion:
         return new
 
     def report(self) -> dict[str, dict[str, float]]:
-        """Per family with evidence: what accumulated, its level, since when, over how much speech."""
+        """Per family with evidence: what accumulated, its level, since when, for how long."""
         out = {}
         for f, v in sorted(self.evidence.items(), key=lambda kv: -kv[1]):
             if v > 0:
@@ -369,10 +375,14 @@ class AlertEngine:
         """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the
         last ``stale_s`` (their cue window is fresh), else 0 (a hold or a long agent turn adds
         no new evidence about the caller)."""
-        total = cues.call_speech_s if cues.call_speech_s is not None else cues.speech_s
-        if total is not None and total > (self._last_speech if self._last_speech is not None else 0.0) + EPS:
+        total = cues.call_speech_s
+        if total is None:  # no running total: the window's speech says whether the caller spoke
+            spoke = bool(cues.speech_s)
+        else:
+            spoke = total > (self._last_speech or 0.0) + EPS
+            self._last_speech = max(total, self._last_speech or 0.0)
+        if spoke:
             self._last_spoke = cues.t
-        self._last_speech = max(total or 0.0, self._last_speech or 0.0)
         stale = self.config.rules.possible_emergency.stale_s
         fresh = self._last_spoke is not None and cues.t - self._last_spoke <= stale + EPS
         return dt if fresh else 0.0
