@@ -7,6 +7,8 @@ import importlib
 import os
 import sys
 
+from .console import configure_logging
+
 COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status",
             "install_service", "report", "supervisor", "batch", "purge")
 
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    configure_logging(getattr(args, "log_level", None) or "warning")
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

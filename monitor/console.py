@@ -1,10 +1,13 @@
-"""One-line messages on stderr, the same shape for every command."""
+"""One-line messages on stderr, the same shape for every command, and the package's logging in
+that shape (``call-monitor: warning: ...``)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 PROG = "call-monitor"
+LEVELS = ("debug", "info", "warning", "error")
 
 
 def error(message: str) -> None:
@@ -19,6 +22,31 @@ def info(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
-def log(level: str, message: str) -> None:
-    """One line at ``level`` ("error", "warning" or anything else for info): the daemon's and sinks' logger."""
-    {"error": error, "warning": warning}.get(level, info)(message)
+class OneLineFormatter(logging.Formatter):
+    """``call-monitor: MESSAGE`` below warnings, ``call-monitor: LEVEL: MESSAGE`` from them on."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"{PROG}: {level}{record.getMessage()}"
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: str = "warning", name: str = "monitor") -> None:
+    """Log records of logger ``name`` (and below) from ``level`` on, one line each on stderr."""
+    handler = _Stderr()
+    handler.setFormatter(OneLineFormatter())
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False

@@ -11,45 +11,59 @@ Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store) and exit within 2 s; SIGHUP reloads the configuration, handing
 the new thresholds to the running call's AlertEngine.
 
-Status: ``state()`` is what the status socket (``status.py``) answers; the
-speech/silence bookkeeping lives in ``segmenter.py``.
+Status: ``state()`` is what the status socket (``delivery/status_socket.py``) answers, with the
+last warning or error the package logged; the speech/silence bookkeeping lives in
+``capture/segmenter.py``.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import logging
 import os
 import queue
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-
+from .capture.segmenter import PREROLL_S, Segmenter
+from .capture.sources import Chunk, Source
 from .config import Config, ConfigError
+from .delivery.store import Store, StoreError
+from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
-from .sources import Chunk
-from .segmenter import PREROLL_S, Segmenter
-from .store import Store, StoreError
-from .store_guard import StoreGuard
+
+log = logging.getLogger(__name__)
+_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
 
+class _LastProblem(logging.Handler):
+    """Keeps the package's last warning or error for the status socket and the heartbeat."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.problem: dict | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.problem = {"level": record.levelname.lower(), "message": record.getMessage(),
+                        "at": round(record.created, 3)}
+
 
 class Daemon:
-    def __init__(self, cfg: Config, source, store: Store, sinks: dict[str, Callable[[Event], None]],
-                 *, reload: Callable[[], Config] | None = None, log: Callable[[str, str], None] | None = None,
-                 webhook=None, notify=None, transcription=None, status_path: str | None = None) -> None:
+    def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
+                 *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None, status_path: str | None = None) -> None:
         self.cfg = cfg
         self.source = source
         self.store = store
         self.sinks = dict(sinks)
         self.reload_fn = reload
-        self._log = log or (lambda level, msg: None)
-        self.guard = StoreGuard(store, log=self.log)
+        self.guard = StoreGuard(store)
         self._last_purge: float | None = None
         self._interrupted_closed = False
         self.webhook = webhook
@@ -62,10 +76,10 @@ class Daemon:
         self.alerts_total = 0
         self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
         self.reports: collections.deque[dict] = collections.deque(maxlen=10)
-        self.last_problem: dict | None = None
+        self._problems = _LastProblem()
         self.active: dict[str, dict] = {}
         self.started_at = time.time()
-        self._stop_reason: str | None = None
+        self.stop_reason: str | None = None
         self._reload = False
         self._msgs: "queue.Queue[tuple[str, str]]" = queue.Queue()
         self._sink_errors: dict[str, int] = {}
@@ -74,24 +88,31 @@ class Daemon:
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
 
-    def log(self, level: str, message: str) -> None:
-        """Hand a line to the logger; warnings and errors are kept as the last problem
-        (for the status socket and the supervisor's heartbeat)."""
-        if level in ("warning", "error"):
-            self.last_problem = {"level": level, "message": message, "at": round(time.time(), 3)}
-        self._log(level, message)
+    @property
+    def last_problem(self) -> dict | None:
+        """The last warning or error logged while :meth:`run` ran: level, message and time."""
+        return self._problems.problem
+
+    @contextlib.contextmanager
+    def _watching_problems(self) -> Iterator[None]:
+        logger = logging.getLogger("monitor")
+        logger.addHandler(self._problems)
+        try:
+            yield
+        finally:
+            logger.removeHandler(self._problems)
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stop") -> None:
-        self._stop_reason = reason
+        self.stop_reason = reason
         self.source.stop()
 
     def request_reload(self) -> None:
         self._reload = True
 
     def source_status(self, level: str, message: str) -> None:
-        """From capture threads: reported on stderr now, as a status event by the main loop."""
-        self.log(level, message)
+        """From capture threads: logged now, and a status event from the main loop."""
+        log.log(_LEVELS.get(level, logging.INFO), "%s", message)
         self._msgs.put((level, message))
 
     def install_signals(self) -> None:
@@ -116,7 +137,7 @@ class Daemon:
                 except Exception as err:  # one failing sink never stops the others
                     n = self._sink_errors[name] = self._sink_errors.get(name, 0) + 1
                     if n <= 3 or n % 100 == 0:
-                        self.log("warning", f"{name} output failed: {err}")
+                        log.warning(f"{name} output failed: {err}")
 
     def _status_event(self, level: str, message: str) -> StatusEvent:
         t = self._now - self.call_origin if self.pipeline is not None else self._now
@@ -143,7 +164,7 @@ class Daemon:
         self.calls += 1
         self.active = {}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
-        self.log("info", f"call {name} started")
+        log.info(f"call {name} started")
         self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
             self._open_audio()
@@ -157,7 +178,7 @@ class Daemon:
             try:
                 self._audio.write(chunk.samples)
             except Exception as err:
-                self.log("warning", f"call audio not written: {err}")
+                log.warning(f"call audio not written: {err}")
                 self._audio = None
         self.emit(self.pipeline.process(c))
 
@@ -166,12 +187,12 @@ class Daemon:
         what can be closed, and go on listening for the next call."""
         p, self.pipeline = self.pipeline, None
         why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        self.log("error", f"call {p.call_id if p else '?'} stopped: {why}")
+        log.error(f"call {p.call_id if p else '?'} stopped: {why}")
         if p is not None:
             try:
                 self.emit(p.abort(timeout_s=1.0))  # alerts still raised end with the call
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
-                self.log("error", f"call {p.call_id} not closed: {close_err}")
+                log.error(f"call {p.call_id} not closed: {close_err}")
         if self._audio is not None:
             self._audio.close()
             self._audio = None
@@ -187,7 +208,7 @@ class Daemon:
             self._audio.close()
             self._audio = None
         self.active = {}
-        self.log("info", f"call {p.call_id} ended ({why}): {p.duration_s:.1f} s, {len(p.alerts)} alert(s)")
+        log.info(f"call {p.call_id} ended ({why}): {p.duration_s:.1f} s, {len(p.alerts)} alert(s)")
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
             self._write_report(p.call_id)
 
@@ -196,9 +217,9 @@ class Daemon:
         from . import report
 
         path = report.maybe_write_call_report(self.cfg, self.store, call_id,
-                                              on_error=lambda why: self.log("warning", f"call report: {why}"))
+                                              on_error=lambda why: log.warning(f"call report: {why}"))
         if path:
-            self.log("info", f"call report: {path}")
+            log.info(f"call report: {path}")
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
 
     def _open_audio(self) -> None:
@@ -226,10 +247,10 @@ class Daemon:
         try:
             ids = self.store.close_interrupted()
         except StoreError as err:
-            self.log("error", f"calls left open not closed: {err}")
+            log.error(f"calls left open not closed: {err}")
             return
         if ids:
-            self.log("warning", f"closed {len(ids)} call(s) left open by an earlier stop as interrupted "
+            log.warning(f"closed {len(ids)} call(s) left open by an earlier stop as interrupted "
                                 f"(call {', '.join(map(str, ids))})")
 
     def purge_old(self, now: float | None = None) -> None:
@@ -244,10 +265,10 @@ class Daemon:
         try:
             counts = self.store.purge(now - days * 86400.0)
         except StoreError as err:
-            self.log("warning", f"old calls not purged: {err}")
+            log.warning(f"old calls not purged: {err}")
             return
         if counts.get("calls"):
-            self.log("info", f"purged {counts['calls']} call(s) older than {days:g} days")
+            log.info(f"purged {counts['calls']} call(s) older than {days:g} days")
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
@@ -257,13 +278,12 @@ class Daemon:
         try:
             cfg = self.reload_fn()
         except ConfigError as err:
-            self.log("warning", f"configuration not reloaded: {err}")
+            log.warning(f"configuration not reloaded: {err}")
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
         self.cfg = cfg
         if self.pipeline is not None:
-            self.pipeline.cfg = cfg
-            self.emit(self.pipeline._route(self.pipeline.engine.reconfigure(cfg)))
+            self.emit(self.pipeline.reconfigure(cfg))
         if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
             self.sinks["terminal"].bell = cfg.delivery.bell
         if self.notify is not None:
@@ -271,7 +291,7 @@ class Daemon:
                 self.sinks["notify"] = self.notify
             else:
                 self.sinks.pop("notify", None)
-        self.log("info", "configuration reloaded")
+        log.info("configuration reloaded")
         self.emit([self._status_event("info", "configuration reloaded")])
 
     # ------------------------------------------------------------------ status
@@ -321,9 +341,18 @@ class Daemon:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
+        """Listen, cut calls and run them until the source ends or :meth:`request_stop`."""
+        with self._watching_problems():
+            self.close_interrupted()
+            self.purge_old()
+            self._listen()
+            if not self.guard.retry(force=True):
+                log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
+            self.close_interrupted()  # if the database only opened during the last call
+        return 0
+
+    def _listen(self) -> None:
         d = self.cfg.daemon
-        self.close_interrupted()
-        self.purge_old()
         for chunk in self.source.chunks():
             self._now = chunk.t0 + len(chunk.samples) / self.source.rate
             self._drain_msgs()
@@ -331,17 +360,7 @@ class Daemon:
                 self._do_reload()
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
-                self.guard.retry()  # between calls: write what a failing database held back
-                self.close_interrupted()
-                self.purge_old()
-                self._preroll.append(chunk)
-                while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
-                    self._preroll.popleft()
-                if onset and self.segmenter.silence_before_onset() >= d.call_start_silence_s:
-                    try:
-                        self._start_call()
-                    except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on
-                        self._abort_call(err)
+                self._between_calls(chunk, onset)
             else:
                 try:
                     self._feed(chunk)
@@ -350,12 +369,24 @@ class Daemon:
                     continue
                 if self.segmenter.silence_s(self._now) >= d.call_end_silence_s:
                     self._end_call(f"{d.call_end_silence_s:g} s of silence")
-            if self._stop_reason:
+            if self.stop_reason:
                 break
         self._drain_msgs()
         if self.pipeline is not None:
-            self._end_call(self._stop_reason or "capture ended")
-        if not self.guard.retry(force=True):
-            self.log("error", f"{self.guard.held} record(s) could not be written to {self.store.path}")
-        self.close_interrupted()  # if the database only opened during the last call
-        return 0
+            self._end_call(self.stop_reason or "capture ended")
+
+    def _between_calls(self, chunk: Chunk, onset: bool) -> None:
+        """Keep the pre-roll, write what a failing database held back, close the calls a crash
+        left open once the database opens, purge, and start a call on speech after enough
+        silence."""
+        self.guard.retry()
+        self.close_interrupted()
+        self.purge_old()
+        self._preroll.append(chunk)
+        while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
+            self._preroll.popleft()
+        if onset and self.segmenter.silence_before_onset() >= self.cfg.daemon.call_start_silence_s:
+            try:
+                self._start_call()
+            except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on
+                self._abort_call(err)

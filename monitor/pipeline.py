@@ -3,26 +3,29 @@
 source chunks -> StreamingAnalyzer per leg -> CueTracker -> BaselineBuilder
 -> AlertEngine -> events. Alerts are committed to the store before they are
 returned, so no sink ever sees an alert that is not stored. Replay and the
-live daemon both drive :class:`CallPipeline` with :class:`~monitor.sources.Chunk`.
+live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sources.Chunk`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Callable, Iterable
 
 import numpy as np
 
-from .analyzer import VOICE_ONLY, StreamingAnalyzer
-from .baseline import BaselineBuilder
-from .cues import CueTracker
+from .analysis.analyzer import VOICE_ONLY, StreamingAnalyzer
+from .analysis.baseline import BaselineBuilder
+from .analysis.cue_windows import CueTracker
 from .config import Config
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
-from .phrases import PhraseSpotter
-from .rules import AlertEngine
-from .sources import Chunk
-from .store import Store
-from .store_guard import StoreGuard
+from .transcription.phrases import PhraseSpotter
+from .alerts.rules import AlertEngine
+from .capture.sources import Chunk
+from .delivery.store import Store
+from .delivery.store_guard import StoreGuard
+
+log = logging.getLogger(__name__)
 
 Sink = Callable[[Event], None]
 
@@ -134,6 +137,12 @@ class CallPipeline:
                         out.extend(self._route(self.engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt)))
         return out
 
+    def reconfigure(self, cfg: Config) -> list[Event]:
+        """New thresholds for the rest of the call (a reloaded configuration): the alerts that the
+        change raises or clears, stored as any other."""
+        self.cfg = cfg
+        return self._route(self.engine.reconfigure(cfg))
+
     def _route(self, events: Iterable[Event]) -> list[Event]:
         """Store alerts (commit first; marked ``stored=False`` when the database fails), stamp
         ids, keep them for the summary."""
@@ -163,8 +172,8 @@ class CallPipeline:
                 ended = self._route(ended)
                 self.store.end_call(self._call_token, self.duration_s, {"aborted": True})
                 self.store.flush()
-            except Exception:  # noqa: BLE001 - the caller reports the first failure, not this echo
-                pass
+            except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
+                log.debug("call %s: not closed after its failure: %s", self.call_id, err)
         return ended
 
     def summary(self) -> CallSummaryEvent:

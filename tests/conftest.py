@@ -1,15 +1,55 @@
-"""Fixtures shared by the test modules."""
+"""What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
+private PulseAudio server and a webhook receiver."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import logging
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from pulse import pulse  # noqa: F401 - the private PulseAudio server, as a fixture for every module
+
 ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "audio_fixtures" / "calls"
+SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
+PY = sys.executable
 EVAL_SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
+
+
+def call_monitor(*args: str | os.PathLike, timeout: float = 900, **kw) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` from this checkout in a fresh interpreter: output captured as text."""
+    kw.setdefault("env", dict(os.environ, PYTHONPATH=str(ROOT)))
+    return subprocess.run([PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout, **kw)
+
+
+def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
+    """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(every_s)
+    return False
+
+
+def fixture_label(name: str) -> dict:
+    """The labels of the fixture call ``name`` (``make fixtures`` writes them beside the audio)."""
+    return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def fixture_labels() -> dict[str, dict]:
+    """Every fixture call's labels, by call name."""
+    return {p.stem: fixture_label(p.stem) for p in sorted(CALLS.glob("*.json"))}
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +60,160 @@ def eval_slice() -> Path:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return EVAL_SLICE
+
+
+ALERTING_CALL = CALLS / "deteriorating_8k.wav"
+"""The fixture call the database-failure tests replay: it raises warnings and a possible_emergency."""
+
+
+@pytest.fixture(scope="session")
+def reference_alerts() -> list[tuple[str, float]]:
+    """(kind, t) of every alert of :data:`ALERTING_CALL` replayed with a healthy database."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.pipeline import CallPipeline, run_source
+    cfg = load_config(None, user_config=False)
+    src = FileSource(ALERTING_CALL, block_s=2.0)
+    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
+    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
+    assert any(k == "possible_emergency" for k, _ in alerts)
+    return alerts
+
+
+@pytest.fixture
+def monitor_logs():
+    """Every record the package logs during the test, as (level name in lower case, message)."""
+    records: list[tuple[str, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.levelname.lower(), record.getMessage()))
+
+    logger, handler = logging.getLogger("monitor"), Keep()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1; ``up`` False answers 503. Alerts go to ``received``, the
+    daemon's heartbeats to ``heartbeats``."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.received: list[tuple[float, dict]] = []
+        self.heartbeats: list[tuple[float, dict]] = []
+        self.up = True
+        hook = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not hook.up:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                post = json.loads(body)
+                (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook():
+    """A webhook receiver on 127.0.0.1 for the test's duration."""
+    receiver = Hook()
+    yield receiver
+    receiver.close()
+
+
+class Daemon:
+    """``call-monitor run -v ARGS`` as a process: its JSON events and stderr lines collected as they come."""
+
+    def __init__(self, args, env, cwd):
+        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", "-v", *args], env=env, cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[tuple[float, dict]] = []
+        self.err: list[str] = []
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            try:
+                self.lines.append((time.monotonic(), json.loads(line)))
+            except json.JSONDecodeError:  # human output (no --jsonl)
+                self.lines.append((time.monotonic(), {"type": "text", "text": line}))
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def wait_err(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in e for e in self.err):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return False
+
+    def status(self, env):
+        r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait_running(self, env, timeout=8):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                st = self.status(env)
+                if all(s["state"] == "running" for s in st["legs"].values()):
+                    return st
+            except (AssertionError, json.JSONDecodeError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError("capture did not start: " + "\n".join(self.err))
+
+    def usage(self):
+        """(cpu seconds, peak RSS MB) of the daemon so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        hwm = 0.0
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) / 1024
+        return cpu, hwm
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def env(pulse, tmp_path):
+    """The private PulseAudio server's environment for a daemon, with no user configuration."""
+    e = pulse.full_env()
+    e["HOME"] = str(tmp_path)  # no user config
+    e["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
+    e["PYTHONPATH"] = str(ROOT)
+    return e

@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.analyzer import StreamingAnalyzer
-from monitor.audio_io import AnalysisStream
-from monitor.frames import Frames
-from monitor.measures import SpanMeasures, span_measures
+from conftest import ROOT, SPEECH
 
-ROOT = Path(__file__).resolve().parents[1]
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import SpanMeasures, span_measures
+
 REAL = ROOT / "audio_fixtures" / "real"
-SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
 FIGURES: dict[str, float] = {}
 
 
@@ -106,7 +106,8 @@ def report(request):
             print(text, flush=True)
     else:
         print(text)
-    out = request.config.cache.mkdir("accuracy") / "figures.json" if request.config.cache else None
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    out = cache.mkdir("accuracy") / "figures.json" if cache else None
     if out is not None:
         out.write_text(json.dumps(FIGURES, indent=1))
 

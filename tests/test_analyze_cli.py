@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, call_monitor
+
 REAL = ROOT / "audio_fixtures" / "real"
 ARCTIC = REAL / "deepspeech/arctic_a0024.flac"           # 16 kHz, 4.0 s
 LJ = REAL / "coqui-tts-ljspeech/wavs/LJ001-0001.flac"    # 22.05 kHz, 9.7 s
@@ -32,9 +33,7 @@ EXTRA_KEYS = {"syllables_per_phrase", "breaths", "breaths_per_min", "coughs"}  #
 
 
 def cli(*args: str | os.PathLike) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "analyze", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    return call_monitor("analyze", *args, timeout=120)
 
 
 def records(out: str) -> list[dict]:

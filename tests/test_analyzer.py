@@ -16,17 +16,17 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, StreamingAnalyzer, analyze_signal
-from monitor.audio_io import AnalysisStream, Highpass
+from conftest import CALLS, ROOT
+
+from monitor.analysis.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, StreamingAnalyzer, analyze_signal
+from monitor.capture.audio_files import AnalysisStream, Highpass
 from monitor.dsp.energy import frame_energy_db
 from monitor.dsp.framing import frame_signal, n_frames
 from monitor.dsp.runs import runs
-from monitor.frames import Frames
-from monitor.measures import response_latencies, span_measures
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import response_latencies, span_measures
 
-ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "audio_fixtures" / "real"
-CALLS = ROOT / "audio_fixtures" / "calls"
 # a 7.1 s LibriVox reading at 16 kHz in which the analyzer finds no pause of its own
 READING = REAL / "pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.flac"
 # a 4 s CMU Arctic sentence (16 kHz), no pause either

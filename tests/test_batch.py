@@ -11,29 +11,22 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from monitor.batch.inputs import CallJob, InputError, expand_inputs
-from monitor.models import packaged_model_dirs
+from conftest import CALLS, PY, ROOT, SPEECH, call_monitor as cli
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
+from monitor.batch.inputs import CallJob, InputError, expand_inputs
+from monitor.transcription.vosk_models import packaged_model_dirs
+
 ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
     ("normal", "8k"), ("deteriorating", "8k"), ("slow_talker", "8k"), ("labored_start", "8k"),
     ("breathy_normal", "8k"), ("noisy_line", "16k"), ("deteriorating_female", "8k"),
     ("deteriorating_noisy", "8k"), ("real_caller", "8k"), ("deteriorating_holdout", "16k"))]
 """Ten fixture calls (about 32 minutes of audio) with a bad and a missing file: a dozen."""
-SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
-
-
-def cli(*args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -173,7 +166,7 @@ def _ledger(db: Path) -> list[tuple]:
 def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_call(tmp_path):
     files = [str(p) for p in ARCHIVE[:8]]
     db, out = tmp_path / "events.db", tmp_path / "summary.csv"
-    args = [sys.executable, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)]
+    args = [PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -259,7 +252,7 @@ def transcribed(tmp_path_factory) -> dict:
     db, out = tmp / "batch.db", tmp / "summary.csv"
     done = cli("batch", "--transcribe", "--config", str(cfg), *files, "--workers", "2", "--db", str(db),
                "--out", str(out), env=env)
-    replays = [subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--config", str(cfg),
+    replays = [subprocess.Popen([PY, "-m", "monitor.cli", "replay", "--config", str(cfg),
                                  "--db", str(tmp / f"replay{i}.db"), f],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                for i, f in enumerate(files)]

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
+from conftest import ROOT
+
 from monitor.config import (AnalysisConfig, ConfigError, DaemonConfig, DeliveryConfig, EmergencyRuleConfig,
                             PhraseRuleConfig, RuleConfig, StorageConfig, config_from_toml)
 from monitor.pipeline import CallPipeline, run_source
-from monitor.sources import Chunk
+from monitor.capture.sources import Chunk
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _numeric(prefix: str, cls: type) -> list[tuple[str, dict]]:

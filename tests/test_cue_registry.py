@@ -7,7 +7,7 @@ from dataclasses import fields
 from monitor.config import DEFAULT_RULES, Config
 from monitor.cue_registry import ALL_CUES, CUES, FAMILIES, cue, panels
 from monitor.events import CuesEvent
-from monitor.rules import AlertEngine, judge
+from monitor.alerts.rules import AlertEngine, judge
 
 _NOT_CUES = {"t", "channel", "speech_s", "window_s", "turn_s", "call_speech_s", "baseline_ready"}
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.cues import CueTracker, window_start
-from monitor.frames import HOP_S, Frames
+from monitor.analysis.cue_windows import CueTracker, window_start
+from monitor.analysis.frame_features import HOP_S, Frames
 
 CFG = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0)
 

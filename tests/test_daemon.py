@@ -8,14 +8,11 @@ that the critical alert reaches the JSON output, SQLite and a real HTTP server o
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,119 +20,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pulse import pulse  # noqa: E402,F401
+from conftest import Daemon, Hook, PY, ROOT
 
-from monitor.config import load_config  # noqa: E402
-from monitor.segmenter import Segmenter  # noqa: E402
-from monitor.pipeline import CallPipeline, run_source  # noqa: E402
-from monitor.sources import Chunk, FileSource  # noqa: E402
+from monitor.config import load_config
+from monitor.capture.segmenter import Segmenter
+from monitor.pipeline import CallPipeline, run_source
+from monitor.capture.sources import Chunk, FileSource
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
-PY = sys.executable
 FIGURES = os.environ.get("CALLMONITOR_LIVE_FIGURES")  # make bench: where to write the measured figures
-
-
-class Hook:
-    """A webhook receiver on 127.0.0.1; ``up`` False answers 503. Alerts go to ``received``, the
-    daemon's heartbeats to ``heartbeats``."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.received: list[tuple[float, dict]] = []
-        self.heartbeats: list[tuple[float, dict]] = []
-        self.up = True
-        hook = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not hook.up:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                post = json.loads(body)
-                (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Daemon:
-    def __init__(self, args, env, cwd):
-        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", *args], env=env, cwd=cwd,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[tuple[float, dict]] = []
-        self.err: list[str] = []
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
-
-    def _read_out(self):
-        for line in self.proc.stdout:
-            try:
-                self.lines.append((time.monotonic(), json.loads(line)))
-            except json.JSONDecodeError:  # human output (no --jsonl)
-                self.lines.append((time.monotonic(), {"type": "text", "text": line}))
-
-    def _read_err(self):
-        for line in self.proc.stderr:
-            self.err.append(line.rstrip("\n"))
-
-    def wait_err(self, text, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in e for e in self.err):
-                return True
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        return False
-
-    def status(self, env):
-        r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
-                           text=True, timeout=10)
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)
-
-    def wait_running(self, env, timeout=8):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                st = self.status(env)
-                if all(s["state"] == "running" for s in st["legs"].values()):
-                    return st
-            except (AssertionError, json.JSONDecodeError):
-                pass
-            time.sleep(0.2)
-        raise AssertionError("capture did not start: " + "\n".join(self.err))
-
-    def usage(self):
-        """(cpu seconds, peak RSS MB) of the daemon so far."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-        hwm = 0.0
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1]) / 1024
-        return cpu, hwm
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 def _caller_cut(path, segments):
@@ -151,20 +44,11 @@ def _replay(path):
     return [e for e in run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), []) if e.type == "alert"]
 
 
-@pytest.fixture
-def env(pulse, tmp_path):
-    e = pulse.full_env()
-    e["HOME"] = str(tmp_path)  # no user config
-    e["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
-    e["PYTHONPATH"] = str(ROOT)
-    return e
-
-
 def test_a_call_whose_audio_fails_ends_its_raised_alerts_as_call_ended(tmp_path):
     """The capture dies mid-call with alerts raised: the sinks and the store hear that the call
     ended with them still raised, never silence (which would leave them looking active) and never
     a 'recovered' all-clear."""
-    from monitor.store import Store
+    from monitor.delivery.store import Store
     cfg = load_config(None, user_config=False)
     src = FileSource(FIXTURE)
     heard: list = []
@@ -344,28 +228,14 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
-class RecordedLine:
-    """A recorded two-leg call as the daemon's input, paced as fast as the daemon reads it."""
-
-    def __init__(self, path: Path) -> None:
-        from monitor.sources import FileSource
-        self._file = FileSource(path)
-        self.rate, self.legs = self._file.rate, self._file.legs
-
-    def chunks(self):
-        return self._file.chunks()
-
-    def stop(self) -> None:
-        pass
-
-
-def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path):
+def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):
     """The database disappears under a running call: one error line says so, both calls are still
     monitored (alerts go on, marked as not stored), and the daemon itself keeps running."""
     import soundfile as sf
     from monitor.config import load_config
+    from monitor.capture.sources import FileSource
     from monitor.daemon import Daemon as InProcess
-    from monitor.store import Store
+    from monitor.delivery.store import Store
 
     x, sr = sf.read(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav", frames=8000 * 30, dtype="float32")
     gap = np.zeros((8000 * 12, 2), np.float32)
@@ -374,16 +244,13 @@ def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path):
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 8.0},
                       user_config=False)
     store = Store.open(tmp_path / "e.db")
-    logs: list[tuple[str, str]] = []
-
     def close_the_database(event) -> None:
         if event.type == "cues" and event.t >= 5.0:
             store.close()
 
-    daemon = InProcess(cfg, RecordedLine(call), store, {"breaker": close_the_database},
-                       log=lambda level, msg: logs.append((level, msg)))
+    daemon = InProcess(cfg, FileSource(call), store, {"breaker": close_the_database})
     assert daemon.run() == 0
-    errors = [msg for level, msg in logs if level == "error"]
+    errors = [msg for level, msg in monitor_logs if level == "error"]
     assert errors and all("\n" not in m and "Traceback" not in m for m in errors)
     assert "alerts go on, marked as not stored" in errors[0]
     assert daemon.calls == 2, "the second call is monitored too"

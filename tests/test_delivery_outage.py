@@ -7,16 +7,13 @@ A real HTTP server on 127.0.0.1 and a real SQLite outbox.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_daemon import Hook  # noqa: E402
+from conftest import Hook, wait_for
 
-from monitor.events import AlertEvent  # noqa: E402
-from monitor.sinks.webhook import CRITICAL_RETRY_S, WebhookSink  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.events import AlertEvent
+from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, WebhookSink
+from monitor.delivery.store import Store
 
 
 def _alert(store, kind="possible_emergency", severity="critical", t=12.0):
@@ -25,24 +22,15 @@ def _alert(store, kind="possible_emergency", severity="critical", t=12.0):
                                             evidence={"x": 1}, actions=("Keep the caller on the line",)))
 
 
-def _wait(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path):
+def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path, monitor_logs):
     """A 25 s outage with the default backoff (2 s doubling, up to 300 s): without a cap the next
     retry would come 30 s or more after the first failure; the criticals and the warning that
     waited with them arrive within 10 s of the endpoint coming back."""
     hook = Hook()
     hook.up = False
     store = Store.open(tmp_path / "e.db")
-    logs = []
-    sink = WebhookSink(store, hook.url, log=lambda lvl, m: logs.append((lvl, m))).start()
+    logs = monitor_logs
+    sink = WebhookSink(store, hook.url).start()
     try:
         alerts = [_alert(store, t=10.0), _alert(store, kind="slow_speech", severity="warning", t=11.0),
                   _alert(store, t=30.0)]
@@ -52,14 +40,14 @@ def test_pending_criticals_arrive_within_10_s_of_the_endpoints_return(tmp_path):
         assert hook.received == []
         back = time.monotonic()
         hook.up = True
-        assert _wait(lambda: len(hook.received) == 3, 10.0), (hook.received, logs)
+        assert wait_for(lambda: len(hook.received) == 3, 10.0), (hook.received, logs)
         delays = [t - back for t, _ in hook.received]
         assert max(delays) < 10.0
         crit = [t - back for t, body in hook.received if body["severity"] == "critical"]
         assert max(crit) <= CRITICAL_RETRY_S + 1.0
         assert sorted(b["alert_id"] for _, b in hook.received) == sorted(a.alert_id for a in alerts)
         # the hook records a body before it answers; the sink marks it delivered after the answer
-        assert _wait(lambda: store.deliveries("pending") == [], 5.0), store.deliveries("pending")
+        assert wait_for(lambda: store.deliveries("pending") == [], 5.0), store.deliveries("pending")
     finally:
         sink.close()
         hook.close()
@@ -70,13 +58,13 @@ def test_an_alert_the_database_could_not_store_is_delivered_from_memory(tmp_path
     hook = Hook()
     hook.up = False
     store = Store.open(tmp_path / "e.db")
-    sink = WebhookSink(store, hook.url, log=lambda *a: None, poll_s=0.05).start()
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
         store.close()  # the database is gone
         sink(AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m", stored=False))
         time.sleep(2.0)
         hook.up = True
-        assert _wait(lambda: len(hook.received) == 1, 10.0)
+        assert wait_for(lambda: len(hook.received) == 1, 10.0)
         body = hook.received[0][1]
         assert body["kind"] == "possible_emergency" and body["stored"] is False
         assert sink.pending() == 0
@@ -96,7 +84,7 @@ def test_the_callers_words_stay_out_of_the_webhook_when_asked(tmp_path):
     sink = WebhookSink(store, hook.url, include_phrase_text=False, poll_s=0.05).start()
     try:
         sink(alert)
-        assert _wait(lambda: len(hook.received) == 1, 10.0)
+        assert wait_for(lambda: len(hook.received) == 1, 10.0)
         raw = str(hook.received[0][1])
         assert words not in raw and "breathe please" not in raw
         assert "i can't breathe" in hook.received[0][1]["message"]  # which listed phrase matched

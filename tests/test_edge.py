@@ -12,7 +12,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +20,16 @@ import soundfile as sf
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from monitor.analyzer import StreamingAnalyzer
-from monitor.audio_io import AnalysisStream, EdgeConditioner, Highpass, fill_nonfinite, first_order_recurrence
-from monitor.cli import main as cli_main
-from monitor.frames import Frames
-from monitor.measures import span_measures
-from monitor.span_stream import SpanAccumulator
+from conftest import ROOT, PY
 
-ROOT = Path(__file__).resolve().parents[1]
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream, EdgeConditioner, Highpass, fill_nonfinite, first_order_recurrence
+from monitor.cli import main as cli_main
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import span_measures
+from monitor.analysis.span_stream import SpanAccumulator
+
 SPEECH = ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"
-PY = sys.executable
 
 
 def speech(seconds: float = 20.0) -> tuple[np.ndarray, int]:

@@ -11,16 +11,16 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import ROOT
+
 from tools import eval_corpus as ec
 from tools.make_fixtures import DISTRESS_WORDS
 
-ROOT = Path(__file__).resolve().parents[1]
 SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 FIXTURE_KEYS = {"name", "files", "sample_rates", "channels", "duration_s", "trouble_onset_s", "expected_alerts",
                 "forbidden_alerts", "max_severity", "turns", "generator"}

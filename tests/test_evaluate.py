@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CALLS, ROOT
+
 from monitor.config import load_config
 from monitor.events import AlertEvent
 from tools import evaluate as ev
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
 SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 NAMES = ("normal", "deteriorating", "labored_start")
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, fixture_label as label
+
 FIXTURES = ROOT / "audio_fixtures"
 CALLS = FIXTURES / "calls"
 SPEECH = FIXTURES / "generated" / "speech"
@@ -46,10 +47,6 @@ def up_to_date() -> dict[str, tuple[float, str]]:
     run_generator(FIXTURES)
     files = sorted(CALLS.glob("*.wav")) + sorted(CALLS.glob("*.json")) + sorted(SPEECH.glob("*"))
     return {str(p): (p.stat().st_mtime_ns, digest(p)) for p in files}
-
-
-def label(name: str) -> dict:
-    return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def call_audio(name: str, rate: int = 16000) -> np.ndarray:

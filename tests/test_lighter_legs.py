@@ -10,22 +10,22 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from monitor.analyzer import VOICE_ONLY, AnalyzerConfig, StreamingAnalyzer, analyze_signal
-from monitor.config import AnalysisConfig, load_config
-from monitor.cues import CueTracker
-from monitor.frames import HOP_S, Frames
-from monitor.measures import response_latencies
-from monitor.pipeline import CallPipeline, run_source
-from monitor.sources import FileSource, replay_block_s
-from monitor.transcription_setup import TranscriptionSetup
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from monitor.analysis.analyzer import VOICE_ONLY, AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.config import AnalysisConfig, load_config
+from monitor.analysis.cue_windows import CueTracker
+from monitor.analysis.frame_features import HOP_S, Frames
+from monitor.analysis.span_measures import response_latencies
+from monitor.pipeline import CallPipeline, run_source
+from monitor.capture.sources import FileSource, replay_block_s
+from monitor.transcription.setup import TranscriptionSetup
+
 CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
 VOICE_COLUMNS = ("t", "energy_db", "floor_db", "speech", "voiced", "f0_hz", "hnr_db", "intensity_db", "sound")
 

@@ -11,10 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pulse import PulseServer, have_pulse, pulse  # noqa: E402,F401
-
-from monitor.devices import DeviceError, PulseSource, InputDevice, resolve  # noqa: E402
+from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
 
 def _tone(path, freq, seconds=2.0, rate=48000, amp=0.3):
@@ -56,7 +53,7 @@ def test_resolve_names_indexes_and_pulse_sources():
 def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
     import sounddevice as sd
     sd._terminate(); sd._initialize()  # PortAudio read the device list before the server started
-    from monitor.live import LiveSource
+    from monitor.capture.live import LiveSource
     _tone(tmp_path / "a.wav", 440)
     _tone(tmp_path / "b.wav", 1000)
     msgs = []
@@ -98,7 +95,7 @@ def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
 def test_leg_survives_server_restart(pulse, tmp_path):
     import sounddevice as sd
     sd._terminate(); sd._initialize()
-    from monitor.live import LiveSource
+    from monitor.capture.live import LiveSource
     msgs = []
     src = LiveSource({"caller": "softphone.monitor"}, on_status=lambda lvl, m: msgs.append((lvl, m)),
                      backoff_s=0.3)
@@ -178,7 +175,7 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
     audio queued meanwhile keeps its place on the call clock, no silence is inserted in either leg."""
     import sounddevice as sd
     sd._terminate(); sd._initialize()
-    from monitor.live import LiveSource
+    from monitor.capture.live import LiveSource
     times = [0.5, 1.5, 4.0, 5.0]
     _bursts(tmp_path / "c.wav", times, 5.5)
     _bursts(tmp_path / "a.wav", [t + 0.2 for t in times], 5.5, freq=700)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from monitor.models import (ModelError, check_model_dir, find_models, load_model, no_model_message,
+from monitor.transcription.vosk_models import (ModelError, check_model_dir, find_models, load_model, no_model_message,
                             packaged_model_dirs, parse_model_name, resolve_model)
 
 
@@ -87,6 +87,6 @@ def test_the_model_rate_is_read_from_its_mfcc_conf(tmp_path, model_root):
     m = tmp_path / "vosk-model-small-xx-8k"
     (m / "conf").mkdir(parents=True)
     (m / "conf" / "mfcc.conf").write_text("--use-energy=false\n--sample-frequency=8000\n")
-    from monitor.models import model_sample_rate
+    from monitor.transcription.vosk_models import model_sample_rate
     assert model_sample_rate(m) == 8000
     assert model_sample_rate(model_root / "vosk-model-small-ko") == 16000

@@ -8,14 +8,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from monitor.events import AlertEvent
-from monitor.sinks.notify import NotifySink
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from monitor.events import AlertEvent
+from monitor.delivery.sinks.notify import NotifySink
+
 NEEDED = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send")
 
 
@@ -27,9 +27,9 @@ def test_format_urgency():
     assert NotifySink.format(warn)[0] == "normal"
 
 
-def test_missing_notify_send_is_logged_not_raised():
-    logs = []
-    sink = NotifySink(command="no-such-notify-send", log=lambda lvl, m: logs.append((lvl, m)))
+def test_missing_notify_send_is_logged_not_raised(monitor_logs):
+    logs = monitor_logs
+    sink = NotifySink(command="no-such-notify-send")
     ev = AlertEvent(t=1.0, kind="slow_speech", severity="warning", message="w")
     assert sink.send(ev) is False and sink.send(ev) is False
     assert logs[0][0] == "warning" and "not found" in logs[0][1] and logs[1][0] == "info"
@@ -42,8 +42,10 @@ def test_critical_alert_reaches_dunst(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
         from monitor.events import AlertEvent
-        from monitor.sinks.notify import NotifySink
-        s = NotifySink(log=lambda l, m: print("LOG", l, m, file=sys.stderr))
+        from monitor.console import configure_logging
+        from monitor.delivery.sinks.notify import NotifySink
+        configure_logging("info")
+        s = NotifySink()
         ok1 = s.send(AlertEvent(t=74.0, kind="possible_emergency", severity="critical",
                                 message="Several cues agree", actions=("Get the caller's exact location",)))
         ok2 = s.send(AlertEvent(t=70.0, kind="slow_speech", severity="warning", message="Slower"))

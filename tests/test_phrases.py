@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.events import Word, WordsEvent
-from monitor.phrases import DEFAULT_PHRASES_EN, PhraseMatcher, PhraseSpotter, normalize
+from monitor.transcription.phrases import DEFAULT_PHRASES_EN, PhraseMatcher, PhraseSpotter, normalize
 
 
 @pytest.fixture(scope="module")

@@ -18,18 +18,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
+from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label
+
 SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
 RATES = ("16k", "8k")
 CUE_KEYS = {"type", "t", "channel", "speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s",
             "mean_phrase_s", "hnr_db", "cpps_db", "loudness_dbfs", "response_latency_s"}
 ALERT_KEYS = {"type", "t", "kind", "severity", "message", "evidence", "actions"}
-
-
-def cli(*args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, **kw)
 
 
 def split_calls(stdout: str) -> list[list[dict]]:
@@ -60,10 +55,6 @@ def replayed(tmp_path_factory) -> dict:
 
 def alerts_of(events: list[dict]) -> list[dict]:
     return [e for e in events if e["type"] == "alert"]
-
-
-def label(name: str) -> dict:
-    return json.loads((CALLS / f"{name}.json").read_text())
 
 
 @pytest.mark.parametrize("rate", RATES)

@@ -18,12 +18,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from monitor.analyzer import analyze_signal
-from monitor.models import packaged_model_dirs
+from conftest import CALLS, ROOT, SPEECH
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
-SPEECH = ROOT / "audio_fixtures" / "generated" / "speech"
+from monitor.analysis.analyzer import analyze_signal
+from monitor.transcription.vosk_models import packaged_model_dirs
+
 PHRASE = "여보세요"
 
 

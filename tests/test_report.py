@@ -21,18 +21,18 @@ import pytest
 import soundfile as sf
 
 pytest.importorskip("matplotlib")
-import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.image as mpimg
 
-from monitor import cli  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.events import Word, WordsEvent  # noqa: E402
-from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,  # noqa: E402
+from conftest import CALLS, ROOT
+
+from monitor import cli
+from monitor.config import load_config
+from monitor.events import Word, WordsEvent
+from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,
                             render)
-from monitor.report.figure import fmt_time  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.report.figure import fmt_time
+from monitor.delivery.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
 

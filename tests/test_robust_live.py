@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pulse import pulse  # noqa: E402,F401
-from test_daemon import PY, Daemon, env  # noqa: E402,F401
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import PY, Daemon
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):

@@ -14,10 +14,10 @@ from typing import Iterable
 
 import pytest
 
-from monitor.baseline import Baseline, BaselineBuilder
+from monitor.analysis.baseline import Baseline, BaselineBuilder
 from monitor.config import Config, load_config
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
-from monitor.rules import AlertEngine
+from monitor.alerts.rules import AlertEngine
 
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0,

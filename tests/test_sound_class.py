@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer,
+                                       analyze_signal)
+from monitor.analysis.frame_features import Frames
+from monitor.analysis.span_measures import span_measures
 from monitor.dsp.runs import runs
 from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, event_means,
                                      sound_classes, spectral_shape)
-from monitor.frames import Frames
-from monitor.measures import span_measures
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -58,7 +59,7 @@ def test_inaudible_frames_are_silence_and_no_periodicity_is_no_speech():
 
 
 def test_the_analyzer_context_covers_the_sound_class_reach():
-    from monitor.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
+    from monitor.analysis.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
     assert PARAMS.context_frames <= min(CONTEXT_RIGHT, LOCAL_LEFT)
 
 

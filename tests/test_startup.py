@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 HEAVY = ("numpy", "scipy", "vosk", "matplotlib", "soundfile", "sounddevice", "cffi")
 """Packages a command that does not analyse audio must not import (each costs 0.05-0.8 s)."""
 
@@ -53,8 +54,8 @@ def test_importing_the_cli_and_building_every_parser_imports_nothing_heavy(tmp_p
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     modules = json.loads(proc.stdout)
     assert heavy(modules) == []
-    assert not [m for m in modules if m.startswith(("monitor.analyzer", "monitor.dsp", "monitor.pipeline",
-                                                    "monitor.store", "monitor.transcribe"))]
+    assert not [m for m in modules if m.startswith(("monitor.analysis.analyzer", "monitor.dsp", "monitor.pipeline",
+                                                    "monitor.delivery.store", "monitor.transcription.recognizer"))]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["analyze", "--help"], ["status"], ["config"], ["alerts"],

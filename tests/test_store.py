@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
-from monitor.store import SCHEMA_VERSION, Store, StoreError
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
+from monitor.delivery.store import SCHEMA_VERSION, Store, StoreError
+
 
 
 def alert(t: float, kind: str = "slow_speech", severity: str = "warning") -> AlertEvent:
@@ -250,7 +251,7 @@ def test_an_unwritable_directory_is_refused(tmp_path):
 WRITER = textwrap.dedent("""
     import sys
     from monitor.events import AlertEvent, CuesEvent
-    from monitor.store import Store
+    from monitor.delivery.store import Store
     store = Store.open(sys.argv[1])
     call = store.start_call("live", 0.0)
     i = 0

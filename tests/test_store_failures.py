@@ -11,44 +11,30 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import ALERTING_CALL as CALL, PY, ROOT, call_monitor
+
 from monitor.config import load_config
-from monitor.dblock import DatabaseLock
+from monitor.delivery.dblock import DatabaseLock
 from monitor.events import AlertEvent
 from monitor.pipeline import CallPipeline, run_source
-from monitor.sources import FileSource
-from monitor.store import Store, StoreError
-from monitor.store_guard import StoreGuard
-
-ROOT = Path(__file__).resolve().parents[1]
-CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_8k.wav"
-PY = sys.executable
+from monitor.capture.sources import FileSource
+from monitor.delivery.store import Store, StoreError
+from monitor.delivery.store_guard import StoreGuard
 
 
-def cli(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout, env=env)
+def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS``: a database problem is said within two minutes."""
+    return call_monitor(*args, timeout=timeout, **kw)
 
 
 def no_traceback(r: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
-
-
-@pytest.fixture(scope="module")
-def reference_alerts() -> list[tuple[str, float]]:
-    """The alerts of the call with a healthy database."""
-    cfg = load_config(None, user_config=False)
-    src = FileSource(CALL, block_s=2.0)
-    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
-    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
-    assert any(k == "possible_emergency" for k, _ in alerts)
-    return alerts
 
 
 @pytest.fixture
@@ -85,11 +71,12 @@ def fill(mnt: Path) -> Path:
 # --------------------------------------------------------------------------- disk full
 
 
-def test_a_full_disk_mid_call_loses_no_alert_and_writes_them_when_space_returns(tmpfs, reference_alerts):
+def test_a_full_disk_mid_call_loses_no_alert_and_writes_them_when_space_returns(tmpfs, reference_alerts,
+                                                                               monitor_logs):
     cfg = load_config(None, user_config=False)
-    logs: list[tuple[str, str]] = []
+    logs = monitor_logs
     store = Store.open(tmpfs / "e.db")
-    guard = StoreGuard(store, log=lambda level, msg: logs.append((level, msg)), retry_s=0.0)
+    guard = StoreGuard(store, retry_s=0.0)
     src = FileSource(CALL, block_s=2.0)
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=guard, source="call")
     state = {}
@@ -195,13 +182,13 @@ def test_a_database_locked_by_another_writer_is_one_line_within_seconds(recorded
         holder.close()
 
 
-def test_a_store_that_fails_mid_call_still_delivers_every_alert_to_every_sink(tmp_path, reference_alerts):
+def test_a_store_that_fails_mid_call_still_delivers_every_alert_to_every_sink(tmp_path, reference_alerts, monitor_logs):
     """The database file is closed under a running call (gone): every alert reaches the sinks,
     marked as not stored; one error line."""
     cfg = load_config(None, user_config=False)
     store = Store.open(tmp_path / "e.db")
-    logs: list[tuple[str, str]] = []
-    guard = StoreGuard(store, log=lambda level, msg: logs.append((level, msg)))
+    logs = monitor_logs
+    guard = StoreGuard(store)
     src = FileSource(CALL, block_s=2.0)
     seen: list = []
 
@@ -263,7 +250,7 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
 
 def test_the_lock_dies_with_its_process(tmp_path):
     db = tmp_path / "e.db"
-    holder = subprocess.Popen([PY, "-c", "import sys, time; from monitor.dblock import DatabaseLock; "
+    holder = subprocess.Popen([PY, "-c", "import sys, time; from monitor.delivery.dblock import DatabaseLock; "
                                f"DatabaseLock({str(db)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -279,7 +266,7 @@ def test_the_lock_dies_with_its_process(tmp_path):
 # --------------------------------------------------------------------------- interrupted calls
 
 
-def test_calls_left_open_by_a_crash_are_closed_as_interrupted_on_the_next_start(tmp_path):
+def test_calls_left_open_by_a_crash_are_closed_as_interrupted_on_the_next_start(tmp_path, monitor_logs):
     from monitor.daemon import Daemon
 
     store = Store.open(tmp_path / "e.db")
@@ -291,16 +278,16 @@ def test_calls_left_open_by_a_crash_are_closed_as_interrupted_on_the_next_start(
         rate, legs = 8000, ("caller",)
 
         def chunks(self):
-            from monitor.sources import Chunk
+            from monitor.capture.sources import Chunk
             for i in range(3):
                 yield Chunk(i * 1.0, np.zeros((8000, 1), np.float32))
 
         def stop(self):
             pass
 
-    logs: list[tuple[str, str]] = []
+    logs = monitor_logs
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
-    Daemon(cfg, Silence(), store, {}, log=lambda level, msg: logs.append((level, msg))).run()
+    Daemon(cfg, Silence(), store, {}).run()
     call = store.get_call(crashed)
     assert call.ended_at is not None and call.summary == {"interrupted": True}
     assert call.ended_at >= call.started_at

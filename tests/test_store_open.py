@@ -16,45 +16,23 @@ import signal
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pulse import have_pulse
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pulse import have_pulse, pulse  # noqa: E402,F401
+from conftest import ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli
 
-from monitor.config import load_config  # noqa: E402
-from monitor.daemon import Daemon  # noqa: E402
-from monitor.pipeline import CallPipeline, run_source  # noqa: E402
-from monitor.sources import FileSource  # noqa: E402
-from monitor.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError  # noqa: E402
-from monitor.store_guard import PendingStore, StoreGuard, open_or_pending  # noqa: E402
+from monitor.capture.sources import FileSource
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
+from monitor.delivery.store_guard import PendingStore, StoreGuard, open_or_pending
+from monitor.pipeline import CallPipeline, run_source
 
-ROOT = Path(__file__).resolve().parents[1]
-CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_8k.wav"
-PY = sys.executable
 ERROR = "call-monitor: error: "
-
-
-def cli(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout, env=env)
-
-
-@pytest.fixture(scope="module")
-def reference_alerts() -> list[tuple[str, float]]:
-    """The alerts of the call with a healthy database."""
-    cfg = load_config(None, user_config=False)
-    src = FileSource(CALL, block_s=2.0)
-    events = run_source(CallPipeline(cfg, src.rate, src.legs), src.chunks(), [])
-    alerts = [(e.kind, e.t) for e in events if e.type == "alert"]
-    assert any(k == "possible_emergency" for k, _ in alerts)
-    return alerts
-
-
 CRASHED = "live:caller=softphone.monitor"
 
 
@@ -162,7 +140,8 @@ def test_replay_refuses_a_database_of_a_newer_schema(tmp_path):
 # --------------------------------------------------------------------------- the store that opens late
 
 
-def test_a_database_that_cannot_be_opened_is_tried_again_and_gets_what_was_held(tmp_path, reference_alerts):
+def test_a_database_that_cannot_be_opened_is_tried_again_and_gets_what_was_held(tmp_path, reference_alerts,
+                                                                                monitor_logs):
     """The database is a directory at start; it is cleared mid-call. Alerts before that go out
     marked as not stored; once the database opens, the held call row and alerts are written,
     in order, and the later alerts are stored as they happen."""
@@ -170,8 +149,8 @@ def test_a_database_that_cannot_be_opened_is_tried_again_and_gets_what_was_held(
     db.mkdir()
     store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
     assert isinstance(store, PendingStore) and "is a directory" in store.error
-    logs: list[tuple[str, str]] = []
-    guard = StoreGuard(store, log=lambda level, msg: logs.append((level, msg)), retry_s=0.0)
+    logs = monitor_logs
+    guard = StoreGuard(store, retry_s=0.0)
     src = FileSource(CALL, block_s=2.0)
     pipeline = CallPipeline(load_config(None, user_config=False), src.rate, src.legs, store=guard,
                             source="call")
@@ -238,12 +217,12 @@ class RecordedLine:
 
 
 def test_the_daemon_on_a_locked_database_raises_every_alert_and_writes_them_once_the_lock_goes(
-        held_lock, tmp_path, reference_alerts):
+        held_lock, tmp_path, reference_alerts, monitor_logs):
     db, holder = held_lock
     cfg = load_config(overrides={"storage.db": str(db), "daemon.call_end_silence_s": 30.0}, user_config=False)
     store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
     assert isinstance(store, PendingStore) and "locked" in store.error
-    logs: list[tuple[str, str]] = []
+    logs = monitor_logs
     seen: list = []
     released: list[float] = []  # the call time at which the lock went
 
@@ -255,7 +234,7 @@ def test_the_daemon_on_a_locked_database_raises_every_alert_and_writes_them_once
             holder.close()  # the other program ends: its transaction is rolled back, the lock goes
             wait_until_open(store)
 
-    daemon = Daemon(cfg, RecordedLine(CALL), store, {"sink": sink}, log=lambda level, msg: logs.append((level, msg)))
+    daemon = Daemon(cfg, RecordedLine(CALL), store, {"sink": sink})
     assert daemon.run() == 0
     assert sorted(a.kind for a in seen) == sorted(k for k, _ in reference_alerts)
     before, after = [a for a in seen if a.t <= released[0]], [a for a in seen if a.t > released[0]]
@@ -275,56 +254,30 @@ def test_the_daemon_on_a_locked_database_raises_every_alert_and_writes_them_once
 # --------------------------------------------------------------------------- the daemon (subprocess)
 
 
-@pytest.fixture
-def env(pulse, tmp_path):
-    e = pulse.full_env()
-    e["HOME"] = str(tmp_path)  # no user config
-    e["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
-    e["PYTHONPATH"] = str(ROOT)
-    return e
-
-
-def start_daemon(db: Path, env: dict, tmp_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--jsonl",
-                             "--db", str(db), "--no-notify", "--no-transcribe"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_line(proc: subprocess.Popen, text: str, timeout: float) -> list[str]:
-    """stderr lines up to the one containing ``text``."""
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if text in line:
-            return lines
-    raise AssertionError(f"no {text!r} on stderr: {lines}")
+def start_daemon(db: Path, env: dict, tmp_path: Path) -> DaemonProcess:
+    return DaemonProcess(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--no-notify",
+                          "--no-transcribe"], env, tmp_path)
 
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")
 @pytest.mark.parametrize("unusable", [garbage, under_a_file], ids=lambda f: f.__name__)
 def test_the_daemon_starts_on_a_database_that_cannot_be_opened(unusable, env, tmp_path):
     db, problem = unusable(tmp_path)
-    proc = start_daemon(db, env, tmp_path)
+    daemon = start_daemon(db, env, tmp_path)
     try:
-        lines = wait_line(proc, "listening", 30)
-        errors = [x for x in lines if x.startswith(ERROR)]
-        assert len(errors) == 1, lines
+        assert daemon.wait_err("listening", 30), daemon.err
+        errors = [x for x in daemon.err if x.startswith(ERROR)]
+        assert len(errors) == 1, daemon.err
         assert str(db) in errors[0] and problem in errors[0] and "alerts go on" in errors[0]
         r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
                            text=True, timeout=10, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["store"]["failing"] is True
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-        assert "Traceback" not in proc.stderr.read()
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(10) == 0
+        assert not any("Traceback" in line for line in daemon.err), daemon.err
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+        daemon.kill()
 
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")

@@ -13,22 +13,20 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from console_proc import ROOT, ConsoleProcess, alert_body  # noqa: E402
-from pulse import have_pulse, pulse  # noqa: E402,F401
+from console_proc import ROOT, ConsoleProcess, alert_body
+from pulse import have_pulse
 
-from monitor.commands.supervisor import is_loopback, parse_listen  # noqa: E402
-from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens  # noqa: E402
-from monitor.supervisor.store import ConsoleStore, ConsoleStoreError  # noqa: E402
+from conftest import CALLS, PY, wait_for
 
-CALLS = ROOT / "audio_fixtures" / "calls"
-PY = sys.executable
+from monitor.commands.supervisor import is_loopback, parse_listen
+from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
+from monitor.supervisor.store import ConsoleStore, ConsoleStoreError
+
 
 
 def _env(tmp: Path) -> dict:
@@ -42,15 +40,6 @@ def _replay(tmp: Path, console: ConsoleProcess, wav: str, db: Path, *extra: str,
                        timeout=300)
     alerts = [json.loads(line) for line in r.stdout.splitlines() if '"type": "alert"' in line]
     return r, alerts
-
-
-def _wait(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _daemon_alerts(db: Path) -> set[int]:
@@ -178,7 +167,7 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
 
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
-def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):  # noqa: F811
+def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     cfg = tmp_path / "agent.toml"
     cfg.write_text('[delivery]\nheartbeat_s = 0.5\nagent_name = "Alice (desk 4)"\n')
@@ -193,13 +182,13 @@ def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):  # noqa
             agents = console.state()["agents"]
             return agents[0] if agents else None
 
-        assert _wait(lambda: (a := agent()) is not None and a["status"]["devices_open"], 20), \
+        assert wait_for(lambda: (a := agent()) is not None and a["status"]["devices_open"], 20), \
             daemon.stderr.read() if daemon.poll() is not None else "no heartbeat"
         a = agent()
         assert a["agent"] == "Alice (desk 4)" and a["every_s"] == 0.5
         assert a["status"]["in_call"] is False and a["status"]["devices"]["caller"]["state"] == "running"
         seen = a["last_seen"]
-        assert _wait(lambda: agent()["last_seen"] > seen, 5)  # beats keep coming
+        assert wait_for(lambda: agent()["last_seen"] > seen, 5)  # beats keep coming
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
         assert agent()["status"].get("stopped") is True
@@ -242,7 +231,7 @@ def test_listen_addresses():
 
 
 def test_console_refuses_a_daemon_database(tmp_path):
-    from monitor.store import Store
+    from monitor.delivery.store import Store
     Store.open(tmp_path / "events.db").close()
     with pytest.raises(ConsoleStoreError, match="not a callmonitor console database"):
         ConsoleStore.open(tmp_path / "events.db")
@@ -333,7 +322,7 @@ def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path)
         broken.write_bytes(b"this is not a database " * 200)
         r, alerts = _replay(tmp_path, console, "deteriorating_8k.wav", broken)
         assert alerts and all(a.get("stored") is False for a in alerts), r.stderr
-        assert _wait(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr
+        assert wait_for(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr
         stored = console.state()["alerts"]
         assert sorted((a["kind"], a["t"]) for a in stored) == sorted((a["kind"], a["t"]) for a in alerts)
         assert all(a["alert_id"] >= 1 << 62 for a in stored)  # not the database's ids: it had none

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cdp import CHROMIUM, Browser  # noqa: E402
-from console_proc import ConsoleProcess, alert_body  # noqa: E402
+from cdp import CHROMIUM, Browser
+from console_proc import ConsoleProcess, alert_body
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 LIVE = "document.getElementById('conn') && document.getElementById('conn').textContent === 'live'"

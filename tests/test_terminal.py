@@ -3,7 +3,7 @@
 import io
 
 from monitor.events import AlertClearedEvent, AlertEvent
-from monitor.sinks.terminal import HumanSink, JsonlSink
+from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
 
 
 def lines(*events) -> list[str]:

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from monitor.audio_io import Resampler
+from monitor.dsp.resample import Resampler
 from monitor.events import WordsEvent
-from monitor.models import load_model, packaged_model_dirs, resolve_model
-from monitor.phrases import PhraseMatcher, PhraseSpotter
-from monitor.transcribe import Transcriber
+from monitor.transcription.vosk_models import load_model, packaged_model_dirs, resolve_model
+from monitor.transcription.phrases import PhraseMatcher, PhraseSpotter
+from monitor.transcription.recognizer import Transcriber
 from tools.bench_transcribe import say  # Korean espeak-ng speech, trimmed (shared with the bench)
 
 RATE = 16000
@@ -240,7 +240,7 @@ def test_the_streaming_resampler_equals_resampling_the_whole_signal(rates):
     x = np.random.default_rng(3).normal(size=3 * rin)
     g = np.gcd(rin, rout)
     whole = resample_poly(x, rout // g, rin // g)
-    r = Resampler(rin, rout, 1)  # the transcriber's resampler (monitor.audio_io)
+    r = Resampler(rin, rout, 1)  # the transcriber's resampler (monitor.dsp.resample)
     rng = np.random.default_rng(4)
     out, i = [], 0
     while i < len(x):

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
+
+from conftest import CALLS
 
 from monitor.config import load_config
 from tools import evaluate as ev
 from tools import tune
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "audio_fixtures" / "calls"
 
 
 def metrics(det=0.5, med=20.0, fa=0, pre=0, nwarn=0.0) -> dict:

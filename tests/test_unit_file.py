@@ -6,15 +6,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, PY
+
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
 
 
 def _args(**kw) -> argparse.Namespace:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_daemon import Hook  # noqa: E402
+from conftest import Hook, wait_for
 
-from monitor.events import AlertEvent  # noqa: E402
-from monitor.sinks.webhook import WebhookSink  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.events import AlertEvent
+from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.delivery.store import Store
 
 
 def _alert(store):
@@ -21,30 +18,19 @@ def _alert(store):
                                             actions=("Keep the caller on the line",)))
 
 
-def _wait(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_down_then_back_delivers_once_and_logs_failures(tmp_path):
-    hook = Hook()
+def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs, hook):
     hook.up = False
-    logs = []
+    logs = monitor_logs
     store = Store.open(tmp_path / "e.db")
-    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2,
-                       log=lambda lvl, m: logs.append((lvl, m)), poll_s=0.05).start()
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2, poll_s=0.05).start()
     try:
         ev = _alert(store)
         sink(ev)
-        assert _wait(lambda: sink.failures >= 2, 5)
+        assert wait_for(lambda: sink.failures >= 2, 5)
         assert all(lvl == "warning" and "HTTP 503" in m for lvl, m in logs)
         assert not hook.received
         hook.up = True
-        assert _wait(lambda: hook.received, 5)
+        assert wait_for(lambda: hook.received, 5)
         time.sleep(1.0)  # no second delivery
         assert len(hook.received) == 1
         body = hook.received[0][1]
@@ -56,34 +42,31 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path):
     finally:
         sink.close()
         store.close()
-        hook.close()
 
 
-def test_delivered_after_restart_when_endpoint_returns(tmp_path):
+def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
     hook = Hook()
     port = hook.server.server_address[1]
     url = hook.url
     hook.close()  # nothing listens: connection refused
     store = Store.open(tmp_path / "e.db")
-    logs = []
-    sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1,
-                       log=lambda lvl, m: logs.append(m), poll_s=0.05).start()
+    sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, timeout_s=1, poll_s=0.05).start()
     ev = _alert(store)
     sink(ev)
-    assert _wait(lambda: sink.failures >= 1, 5)
-    assert "refused" in logs[0].lower()
+    assert wait_for(lambda: sink.failures >= 1, 5)
+    assert "refused" in monitor_logs[0][1].lower()
     sink.close()
     store.close()  # the daemon stops with the alert undelivered
     hook2 = Hook(port)  # the endpoint comes back
     store = Store.open(tmp_path / "e.db")
-    sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05, log=lambda lvl, m: None).start()
+    sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05).start()
     try:
-        assert _wait(lambda: hook2.received, 5)
+        assert wait_for(lambda: hook2.received, 5)
         time.sleep(0.5)
         assert [p["alert_id"] for _, p in hook2.received] == [ev.alert_id]
         # a third start delivers nothing again
         sink.close()
-        sink = WebhookSink(store, url, poll_s=0.05, log=lambda lvl, m: None).start()
+        sink = WebhookSink(store, url, poll_s=0.05).start()
         time.sleep(0.5)
         assert len(hook2.received) == 1
     finally:
@@ -92,18 +75,14 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path):
         hook2.close()
 
 
-def test_gives_up_after_retries(tmp_path):
-    hook = Hook()
+def test_gives_up_after_retries(tmp_path, monitor_logs, hook):
     hook.up = False
     store = Store.open(tmp_path / "e.db")
-    logs = []
-    sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05,
-                       log=lambda lvl, m: logs.append(m)).start()
+    sink = WebhookSink(store, hook.url, retries=2, backoff_s=0.05, max_backoff_s=0.1, poll_s=0.05).start()
     try:
         sink(_alert(store))
-        assert _wait(lambda: store.deliveries("failed"), 5)
-        assert sink.failures == 3 and "giving up" in logs[-1]
+        assert wait_for(lambda: store.deliveries("failed"), 5)
+        assert sink.failures == 3 and "giving up" in monitor_logs[-1][1]
     finally:
         sink.close()
         store.close()
-        hook.close()

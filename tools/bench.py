@@ -159,7 +159,7 @@ TIMING_HEADER = ["", "audio s", "wall s", "x-real-time", "cpu s", "x-RT (cpu)", 
 
 def stream_frames(x: np.ndarray, rate: int, chunk_s: float, cfg=None) -> int:
     """Feed ``x`` in ``chunk_s`` chunks; return the number of frames produced."""
-    from monitor.analyzer import StreamingAnalyzer
+    from monitor.analysis.analyzer import StreamingAnalyzer
     an = StreamingAnalyzer(rate, cfg)
     step = max(1, int(round(chunk_s * rate)))
     n = 0
@@ -169,7 +169,7 @@ def stream_frames(x: np.ndarray, rate: int, chunk_s: float, cfg=None) -> int:
 
 
 def bench_analyzer(ctx: Context) -> None:
-    from monitor.analyzer import analyze_signal
+    from monitor.analysis.analyzer import analyze_signal
     rows = []
     for rate in (16000, 8000):
         x = ctx.speech(rate)
@@ -198,8 +198,9 @@ def bench_analyzer(ctx: Context) -> None:
 
 
 def _without_sound_class(ctx: Context) -> list[list]:
-    """The analyzer with the sound class on and off, and the class's share of the time with it on."""
-    from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS
+    """The analyzer with the sound class on (the default) and off, and the class's share of the
+    time with it on."""
+    from monitor.analysis.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS
     x = ctx.speech(16000)
     on = timed(lambda: stream_frames(x, 16000, 1.0, WITH_SOUND_CLASS), len(x) / 16000, REPEAT)
     off = timed(lambda: stream_frames(x, 16000, 1.0, WITHOUT_SOUND_CLASS), len(x) / 16000, REPEAT)
@@ -247,8 +248,8 @@ def bench_peers_section(ctx: Context) -> None:
 
 _MEMORY_CHILD = r"""
 import resource, sys, time, json
-from monitor.analyzer import StreamingAnalyzer
-from monitor.audio_io import AnalysisStream
+from monitor.analysis.analyzer import StreamingAnalyzer
+from monitor.capture.audio_files import AnalysisStream
 path = sys.argv[1]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 stream = AnalysisStream(path, block_s=1.0)
@@ -344,13 +345,13 @@ def bench_analyze_memory(ctx: Context) -> None:
 # ---------------------------------------------------------------- soak
 
 _SOAK_CHILD = r"""
-import http.server, json, os, sys, tempfile, threading, time
+import http.server, json, logging, os, sys, tempfile, threading, time
 import numpy as np, soundfile as sf
 from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.sinks.webhook import WebhookSink
-from monitor.sources import Chunk
-from monitor.store import Store
+from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.capture.sources import Chunk
+from monitor.delivery.store import Store
 
 hours, root = float(sys.argv[1]), sys.argv[2]
 RATE, BLOCK_S, GAP_S, SAMPLE_S = 16000, 0.5, 30.0, 600.0
@@ -406,10 +407,15 @@ with tempfile.TemporaryDirectory() as tmp:
     cfg = load_config(overrides={"storage.db": db, "daemon.call_end_silence_s": 20.0}, user_config=False)
     store = Store.open(db)
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    webhook = WebhookSink(store, url, log=lambda *a: None).start()
+    webhook = WebhookSink(store, url).start()
     logs = []
-    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook,
-                    log=lambda level, msg: logs.append((level, msg)))
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            logs.append((record.levelname.lower(), record.getMessage()))
+
+    logging.getLogger("monitor").addHandler(Keep())
+    daemon = Daemon(cfg, LoopingSource(hours * 3600, on_block), store, {"webhook": webhook}, webhook=webhook)
     c, w = time.process_time(), time.perf_counter()
     daemon.run()
     cpu, wall = time.process_time() - c, time.perf_counter() - w
@@ -452,8 +458,8 @@ _REPLAY_CHILD = r"""
 import resource, sys, time, json, tempfile, os
 from monitor.config import load_config
 from monitor.pipeline import CallPipeline, run_source
-from monitor.sources import FileSource, replay_block_s
-from monitor.store import Store
+from monitor.capture.sources import FileSource, replay_block_s
+from monitor.delivery.store import Store
 path = sys.argv[1]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cfg = load_config(user_config=False)
@@ -529,7 +535,7 @@ def bench_transcription(ctx: Context) -> None:
     subprocess.run([sys.executable, "-m", "tools.bench_transcribe", "--minutes", f"{minutes:g}"], env=env,
                    cwd=ROOT, check=False)
     import soundfile as sf
-    from monitor.models import packaged_model_dirs
+    from monitor.transcription.vosk_models import packaged_model_dirs
     with tempfile.TemporaryDirectory(prefix="callmonitor-bench-") as tmp:
         x, rate = sf.read(str(ROOT / "audio_fixtures" / "generated" / "speech" / "ko_passage.wav"), dtype="int16")
         reps = int(np.ceil(minutes * 60 * rate / len(x)))
@@ -635,7 +641,7 @@ def bench_live(ctx: Context) -> None:
 
     import soundfile as sf
 
-    from monitor.models import ModelError, packaged_model_dirs
+    from monitor.transcription.vosk_models import ModelError, packaged_model_dirs
 
     pulse_mod = _pulse_helpers()
     if not pulse_mod.have_pulse():

@@ -6,7 +6,7 @@ core:
 
 * Vosk alone: a bare ``KaldiRecognizer`` fed the continuous speech at 16 kHz,
   CPU seconds per second of audio (real-time factor);
-* the :class:`monitor.transcribe.Transcriber` on the 50 %-silence call,
+* the :class:`monitor.transcription.recognizer.Transcriber` on the 50 %-silence call,
   without and with voice-activity gating: worker CPU, audio fed and skipped,
   and the CPU saved by the gate;
 * peak RSS of the process with the model loaded.
@@ -31,8 +31,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.models import load_model, packaged_model_dirs, resolve_model  # noqa: E402
-from monitor.transcribe import Transcriber  # noqa: E402
+from monitor.transcription.vosk_models import load_model, packaged_model_dirs, resolve_model  # noqa: E402
+from monitor.transcription.recognizer import Transcriber  # noqa: E402
 
 RATE = 16000
 SENTENCES = (

@@ -13,7 +13,7 @@ like the project's fixture calls (``audio_fixtures/calls``): every label file in
 expect_critical call without a ``trouble_onset_s`` is scored from the start of the call.
 
 Every call is replayed at each asked rate (one *file*) through the pipeline of
-``call-monitor replay --no-transcribe`` (:class:`~monitor.sources.FileSource` in 2 s blocks ->
+``call-monitor replay --no-transcribe`` (:class:`~monitor.capture.sources.FileSource` in 2 s blocks ->
 :class:`~monitor.pipeline.CallPipeline` -> :func:`~monitor.pipeline.run_source`, in process, no
 database), in a pool of ``-j`` worker processes. The configuration is the built-in defaults,
 then ``--config``, then ``--set`` (the user's own config file is not read, so that a figure does
@@ -28,11 +28,11 @@ things are cached per file (``--cache``, pickles under a hash):
   the alerts (:class:`CueStream`), keyed by the frames' key, ``config.analysis`` and the cue
   code (:data:`CUE_SOURCES`).
 
-A file whose cues are cached reruns only :class:`~monitor.baseline.BaselineBuilder` and
-:class:`~monitor.rules.AlertEngine` (:func:`judge_cues`, which mirrors ``CallPipeline._judge``),
+A file whose cues are cached reruns only :class:`~monitor.analysis.baseline.BaselineBuilder` and
+:class:`~monitor.alerts.rules.AlertEngine` (:func:`judge_cues`, which mirrors ``CallPipeline._judge``),
 so threshold changes cost little; one whose frames are cached reruns the cue tracker first
 (:func:`track_cues`, which mirrors ``CallPipeline.process``), so a change of a cue window or of
-``monitor/cues.py`` does not rerun the analyzer. Tests compare both with full replays.
+``monitor/analysis/cue_windows.py`` does not rerun the analyzer. Tests compare both with full replays.
 
 Scores (:func:`row_metrics`), per split, overall and per condition (:data:`DIMENSIONS`):
 
@@ -79,15 +79,15 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
 import monitor  # noqa: E402
-from monitor.audio_io import AudioFileError, probe  # noqa: E402
-from monitor.baseline import BaselineBuilder  # noqa: E402
+from monitor.capture.audio_files import AudioFileError, probe  # noqa: E402
+from monitor.analysis.baseline import BaselineBuilder  # noqa: E402
 from monitor.config import AnalysisConfig, Config, ConfigError, load_config, parse_override  # noqa: E402
-from monitor.cues import CueTracker  # noqa: E402
+from monitor.analysis.cue_windows import CueTracker  # noqa: E402
 from monitor.events import AlertEvent, CuesEvent, Event  # noqa: E402
-from monitor.frames import Frames  # noqa: E402
+from monitor.analysis.frame_features import Frames  # noqa: E402
 from monitor.pipeline import CallPipeline, run_source  # noqa: E402
-from monitor.rules import AlertEngine  # noqa: E402
-from monitor.sources import FileSource  # noqa: E402
+from monitor.alerts.rules import AlertEngine  # noqa: E402
+from monitor.capture.sources import FileSource  # noqa: E402
 
 PROG = "evaluate"
 RATES = (16000, 8000)

@@ -14,6 +14,12 @@ Writes, under the output folder OUT (normally ``audio_fixtures``):
   on the left channel and caller on the right, with the label file
   ``<name>.json`` (scenario, onset of trouble, alerts expected and forbidden, turns).
 
+The calls themselves are data, in ``tools/fixture_data/``: one file per call (voices, seed, the
+alerts it must and must not raise, the line, its dialogue as [agent text, caller delivery, caller
+text] turns, where the delivery is "normal", "slow", "breathy" or a severity from 0 to 1 along the
+dialogue's deterioration), ``dialogue_NAME.json`` for a dialogue several calls share, and
+``index.json`` for their order.
+
 Everything is deterministic: fixed seeds, sox in repeatable mode. A file is
 skipped when its label (or index entry) carries the same parameter hash: the hash
 covers the scenario, the generator's source, the voice variant files, the real
@@ -49,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_SRC = ROOT / "audio_fixtures"
 VARIANTS_DIR = FIXTURES_SRC / "espeak"
 REAL_DIR = FIXTURES_SRC / "real"
+FIXTURE_DATA = Path(__file__).resolve().parent / "fixture_data"  # the calls' dialogues and labels
 
 TURN_RMS = 0.05  # speech RMS of every synthesised turn before its gain (the mix sets channel levels)
 AGENT_CHANNEL = 0  # left
@@ -494,431 +501,52 @@ def dialogue(pairs: Sequence[tuple[str, str | Delivery, str | None]]) -> tuple[T
     return tuple(turns)
 
 
+SLOW = replace(CALLER, rate=115, pause_s=(0.35, 0.7), gap_s=(0.5, 1.0), style="slow_well")
+BREATHY = replace(CALLER, rate=165, style="breathy")
+NAMED_DELIVERIES = {"normal": CALLER, "slow": SLOW, "breathy": BREATHY}
+"""Caller deliveries a dialogue's turns name; a number is a severity along its deterioration."""
+
+
+def caller_delivery(spec: str | float, deterioration: dict) -> Delivery:
+    """A turn's caller delivery: a named one, or :func:`deteriorated` at severity ``spec`` with the
+    dialogue's ``deterioration`` (its rates and voice variants, and optionally the style it is labelled)."""
+    if isinstance(spec, str):
+        return NAMED_DELIVERIES[spec]
+    args = dict(deterioration)
+    style = args.pop("style", None)
+    delivery = deteriorated(spec, **args)
+    return replace(delivery, style=style) if style else delivery
+
+
+def read_data(name: str) -> dict:
+    return json.loads((FIXTURE_DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def load_dialogue(spec: str | dict) -> tuple[Turn, ...]:
+    """Turns of a dialogue given inline or by name (``dialogue_NAME.json``, shared by calls)."""
+    if isinstance(spec, str):
+        spec = read_data(f"dialogue_{spec}")
+    if "real" in spec:
+        return real_dialogue([(agent, tuple(clips)) for agent, clips in spec["real"]])
+    deterioration = spec.get("deterioration", {})
+    return dialogue([(agent, caller_delivery(d, deterioration), caller) for agent, d, caller in spec["turns"]])
+
+
+def load_scenario(data: dict) -> Scenario:
+    """A scenario from its data file: voices, seed, labels, line and dialogue."""
+    extra = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()
+             if k in ("expected_alerts", "forbidden_alerts", "max_severity", "caller_source",
+                      "caller_level_dbfs", "agent_level_dbfs")}
+    if "line" in data:
+        extra["line"] = Line(**data["line"])
+    return Scenario(name=data["name"], description=data["description"], agent=Voice(**data["agent"]),
+                    caller=Voice(**data["caller"]) if data["caller"] else None, seed=data["seed"],
+                    turns=load_dialogue(data["dialogue"]), **extra)
+
+
 def scenarios() -> list[Scenario]:
-    n = CALLER
-    f_det = lambda s: deteriorated(s, 165, 96, "cmbreathyf", "cmlaboredf")  # noqa: E731
-    labored_f = lambda s: replace(deteriorated(s, 150, 96, "cmbreathyf", "cmlaboredf"), style="labored")  # noqa: E731
-    bank_card = dialogue([
-        ("Thank you for calling Harbour Bank, you're speaking with Megan. How can I help?", n,
-         "Hello Megan. My debit card was declined at the petrol station this morning, twice. "
-         "I have plenty of money in the account, so I don't understand what happened."),
-        ("I'm sorry about that. Can I take your name and the last four digits of the card?", n,
-         "It's Graham Whitfield, and the card ends in three eight one six. I've had it for about two years. "
-         "It has never been declined before."),
-        ("Thank you, Graham. I can see a security block on the card from last night. "
-         "Did you make a purchase online around eleven o'clock?", n,
-         "No, I was asleep by then. I didn't buy anything online at all yesterday. "
-         "Does that mean somebody has my card details?"),
-        ("It may do. The system stopped the payment, so no money has left your account. "
-         "I'll cancel this card and order you a new one.", n,
-         "Right, thank you. How long will the new card take to arrive? "
-         "I need to pay for a few things this week."),
-        ("It should arrive within five working days.", deteriorated(0.2, 160, 96),
-         "Okay. Sorry, give me a second. I've had to sit down. I feel a bit strange."),
-        ("Of course. Take your time. Are you alright?", deteriorated(0.4, 160, 96),
-         "I'm not sure. My chest is tight, and my left arm feels heavy. It came on quite suddenly."),
-        ("Graham, those can be signs of something serious. Is anyone with you?", deteriorated(0.6, 160, 96),
-         "No. I'm at home on my own. I'm sweating, and it's hard to catch my breath."),
-        ("I want to get you help right now. Can you tell me your address?", deteriorated(0.8, 160, 96),
-         "Twelve... Orchard Road... the house... with the blue door."),
-        ("I'm calling an ambulance for you. Please stay on the line with me.", deteriorated(0.95, 160, 96),
-         "Okay... it hurts... I can't... breathe properly."),
-        ("Help is on the way, Graham. Keep talking to me. Can you unlock the front door?",
-         deteriorated(1.0, 160, 96),
-         "I'll try... it's... just here."),
-        ("You're doing really well. The ambulance is a few minutes away.", deteriorated(1.0, 160, 96),
-         "Thank you... I'm... still here."),
-    ])
-    slow = replace(CALLER, rate=115, pause_s=(0.35, 0.7), gap_s=(0.5, 1.0), style="slow_well")
-    breathy = replace(CALLER, rate=165, style="breathy")
-    return [
-        Scenario(
-            name="normal",
-            description="A healthy caller reports evening broadband drop-outs; three minutes, "
-                        "relaxed turn-taking. No alert of any kind.",
-            agent=Voice("en", "f3", pitch=55),
-            caller=Voice("en-us", None, pitch=45, amplitude=40),
-            seed=101,
-            turns=dialogue([
-                ("Good afternoon, you're through to Northwind Broadband support, my name is Claire. "
-                 "How can I help you today?", n,
-                 "Hi Claire. My internet keeps dropping out every evening, usually around seven o'clock. "
-                 "It comes back after ten minutes or so, but it's driving my kids crazy. "
-                 "They can't do their homework when it happens."),
-                ("I'm sorry to hear that. Can I take the account number or the postcode of the property, please?", n,
-                 "Sure. The account number is four seven two, nine one eight, three three. "
-                 "The postcode is B T seven, one N N. The account is in my name, David Morales."),
-                ("Thank you, David. I can see the account here. "
-                 "Which lights are showing on the router when the connection drops?", n,
-                 "The power light stays green the whole time. The internet light turns orange and starts blinking. "
-                 "After a while it goes back to white by itself, and then everything works again."),
-                ("~Mm hm.", n, None),
-                ("That helps a lot. Is the router connected directly to the main phone socket, "
-                 "or through an extension cable?", n,
-                 "It's on an extension cable, about five meters long. The main socket is in the hallway, "
-                 "and the router sits on a shelf in the living room. We moved it there last spring, when we redecorated."),
-                ("Extension cables can pick up interference. Would you be able to plug the router straight "
-                 "into the main socket for a few days, just as a test?", n,
-                 "Yes, I can do that tonight. There's a small table by the front door, so it can sit there for now. "
-                 "Do I need to restart anything after I move it?"),
-                ("Just switch it off, move it, and switch it back on. It may take about three minutes to connect. "
-                 "I'll also run a line test from my side while we're talking.", n,
-                 "Okay, that's fine. I've got time. Honestly, I'm just glad it might be something simple. "
-                 "I was worried we'd need a new line put in."),
-                ("While the test runs, can I confirm the best contact number for you?", n,
-                 "It's my mobile, the one ending in five five two. You can also email me, but I check my phone "
-                 "much more often. Texts are best during the day."),
-                ("The line test has finished, and it shows some noise on the line in the evenings, "
-                 "which matches what you're seeing. I'm going to book a follow up check for Friday.", n,
-                 "Friday works for me. I work from home on Fridays anyway, so somebody will be in all day. "
-                 "Will the engineer need to come inside the house?"),
-                ("Only if the test on Friday still shows a fault. If it does, we'll send you a text message "
-                 "with a time slot the day before.", n,
-                 "Perfect. And if the extension cable turns out to be the problem, should I just buy a better one? "
-                 "Or is there something you'd recommend?"),
-                ("A shielded cable usually solves it. There's a list of approved ones on our website, under home "
-                 "equipment. Is there anything else I can help with today?", n,
-                 "No, I think that covers everything. Thanks a lot for your help, Claire. Have a good evening."),
-                ("You're welcome, David. Thank you for calling Northwind Broadband, goodbye.", n, None),
-            ]),
-        ),
-        Scenario(
-            name="deteriorating",
-            description="The motivating story: a caller whose phone will not charge has a heart attack during "
-                        "the call. Normal for the first minute and a half, then progressively slower replies, "
-                        "slower speech, longer pauses, shorter phrases with audible inhalations, a weaker and "
-                        "breathier voice, and finally 'I can't breathe, my chest hurts'.",
-            agent=Voice("en-us", "f2", pitch=60),
-            caller=Voice("en-us", None, pitch=38, amplitude=40),
-            seed=202,
-            expected_alerts=("possible_emergency",),
-            forbidden_alerts=(),
-            max_severity="critical",
-            turns=dialogue([
-                ("Thank you for calling Brightline Mobile, this is Sarah. What can I do for you today?", n,
-                 "Hi Sarah. My phone stopped charging this morning. I plugged it in overnight like always, "
-                 "and when I woke up it was at twelve percent. Now it won't charge at all."),
-                ("I'm sorry about that. Which phone model do you have, and how old is it?", n,
-                 "It's the Pixel seven. I bought it about a year and a half ago, directly from your store "
-                 "on Main Street. It's been working fine until now."),
-                ("Okay. Have you tried a different cable, or a different charger?", n,
-                 "Yes, I tried the cable from my wife's phone, and I also tried the charger in the car. "
-                 "Nothing happens. The little lightning symbol doesn't show up at all."),
-                ("Let's check the charging port. Could you look inside the port with a flashlight, "
-                 "and tell me if you see any dust or lint?", n,
-                 "Hold on, let me grab a flashlight from the kitchen drawer. Okay, I'm looking now. "
-                 "There is some grey fluff in there, I think. It's hard to see."),
-                ("That's quite common. You can gently clean it with a wooden toothpick. "
-                 "Please don't use anything metal.", deteriorated(0.15),
-                 "Okay, a wooden toothpick. I think we have some in the cupboard. Sorry, give me a second. "
-                 "I feel a bit strange. I had to sit down."),
-                ("Take your time. Are you alright?", deteriorated(0.35),
-                 "I'm fine, I think. Just a little dizzy. My arm feels heavy. "
-                 "I got some fluff out of the port. Should I try the cable again?"),
-                ("Yes, please try the cable again, and tell me if the charging symbol appears.", deteriorated(0.5),
-                 "It's plugged in now. Nothing yet. Sorry, I'm a bit out of breath. It's warm in here. "
-                 "I have a pressure in my chest."),
-                ("Sir, you said you have pressure in your chest. How are you feeling right now?", deteriorated(0.7),
-                 "Not good. The pain is going down my left arm. I'm sweating. I can't catch my breath."),
-                ("Okay, I'm going to help you. Are you alone at home? Can you tell me your address?",
-                 deteriorated(0.85),
-                 "My wife is at work. I live at fourteen Oak Street. I feel sick. It hurts."),
-                ("I'm calling an ambulance for you now. Please stay on the line with me, "
-                 "and unlock your front door if you can.", deteriorated(1.0),
-                 "I... can't... breathe. My chest hurts. Please... hurry."),
-                ("Help is on the way. Stay with me. Sit down and try to breathe slowly. Are you still there?",
-                 deteriorated(1.0),
-                 "Yes... I'm here. It's... really bad. I'm so tired."),
-                ("You're doing well. The paramedics are about five minutes away. Keep talking to me.",
-                 deteriorated(1.0), "Okay... the door... is open."),
-            ]),
-        ),
-        Scenario(
-            name="deteriorating_female",
-            description="The same story with another caller, voice and text: a woman reporting a car insurance "
-                        "claim becomes light-headed and breathless after about a minute and a half; her replies "
-                        "slow down, her phrases shorten between audible inhalations and her voice weakens and "
-                        "turns breathy until she says 'it's hard to breathe, my chest hurts'.",
-            agent=Voice("en", "m3", pitch=40),
-            caller=Voice("en-us", "cmnormalf", pitch=66, amplitude=40),
-            seed=252,
-            expected_alerts=("possible_emergency",),
-            forbidden_alerts=(),
-            max_severity="critical",
-            turns=dialogue([
-                ("Hello, Summit Insurance claims line, this is Daniel. How can I help you today?", n,
-                 "Hi Daniel. I need to make a claim for my car. Someone reversed into it in the supermarket car "
-                 "park this morning, and the rear bumper is cracked. The other driver gave me his details."),
-                ("I'm sorry to hear that. Is anyone hurt, and is the car still safe to drive?", n,
-                 "No, nobody was hurt, it was very slow. The car drives fine, but one of the rear lights is broken. "
-                 "I don't want to get stopped by the police."),
-                ("Understood. Could I take your policy number, please?", n,
-                 "Yes, it's S M four four one, seven zero nine, two. The policy is in my name, Laura Bennett. "
-                 "My husband is a named driver as well."),
-                ("Thank you, Laura. Do you have the other driver's name and registration number?", n,
-                 "I do. His name is Peter Grant, and the registration is K L two one, X Y Z. "
-                 "I took photos of both cars, and of his insurance certificate."),
-                ("That's very helpful. You'll be able to upload the photos once I've set up the claim.", f_det(0.15),
-                 "Great. Sorry, can you give me a moment? I've come over a bit light headed. "
-                 "I think I stood up too quickly."),
-                ("Of course, take your time. Do you want to sit down?", f_det(0.35),
-                 "I'm sitting now. My heart is racing. It's probably nothing. Where do I send the photos?"),
-                ("I'll email you a link. Laura, are you feeling alright? You sound short of breath.", f_det(0.55),
-                 "Not really. My chest feels tight. I can't... get enough air. My hands are tingling."),
-                ("I think we should get you some help. Is anyone with you?", f_det(0.75),
-                 "No... I'm on my own. My husband... is at work. I feel faint."),
-                ("I'm going to call an ambulance for you. What's your home address?", f_det(0.9),
-                 "Nine... Mill Lane. Near the church. Please... hurry."),
-                ("The ambulance is on its way. Stay on the line with me, and keep talking to me.", f_det(1.0),
-                 "I'm... here. It's hard... to breathe. My chest... hurts."),
-                ("You're doing really well, Laura. Help is only a few minutes away.", f_det(1.0),
-                 "Okay... I'll stay... on the line."),
-            ]),
-        ),
-        Scenario(
-            name="deteriorating_holdout",
-            description="Held out from tuning (added after the thresholds were set): a man calling his bank "
-                        "about a blocked card grows breathless after about a minute; slower replies, shorter "
-                        "phrases with inhalations, a weaker, breathier voice. Another voice, agent and text "
-                        "than the other deteriorating calls.",
-            agent=Voice("en-us", "f4", pitch=52),
-            caller=Voice("en", None, pitch=38, amplitude=40),
-            seed=404,
-            expected_alerts=("possible_emergency",),
-            forbidden_alerts=(),
-            max_severity="critical",
-            turns=bank_card,
-        ),
-        Scenario(
-            name="deteriorating_noisy",
-            description="Held out from tuning (added after the thresholds were set): the bank card call of "
-                        "deteriorating_holdout with another caller voice over a poor line: pink and brown noise "
-                        "20 dB below the caller's healthy speech plus mains hum, so that his weakened voice ends "
-                        "up less than 10 dB above the noise.",
-            agent=Voice("en-us", "f4", pitch=52),
-            caller=Voice("en-gb-scotland", None, pitch=44, amplitude=40),
-            seed=505,
-            expected_alerts=("possible_emergency",),
-            forbidden_alerts=(),
-            max_severity="critical",
-            line=Line(snr_db=20.0, hum_snr_db=35.0, mains_hz=60.0),
-            turns=bank_card,
-        ),
-        Scenario(
-            name="labored_start",
-            description="An elderly caller reports a broken boiler but is short of breath from the first word: "
-                        "slow, weak, breathy speech in short phrases with audible inhalations, long replies "
-                        "delays; she mentions a tight chest and the agent calls an ambulance.",
-            agent=Voice("en-us", "m3", pitch=45),
-            caller=Voice("en", "cmlaboredf", pitch=58, amplitude=40),
-            seed=303,
-            expected_alerts=("possible_emergency",),
-            forbidden_alerts=(),
-            max_severity="critical",
-            turns=dialogue([
-                ("Good morning, Eastgate Energy customer service, my name is Tom. How can I help?", labored_f(0.85),
-                 "Hello. Yes. My heating... stopped working. Last night. The house is very cold."),
-                ("I'm sorry to hear that. Can I have your name and the first line of your address, please?",
-                 labored_f(0.85),
-                 "It's Margaret Hill. Twenty two... Elm Road. I've lived here... forty years."),
-                ("Thank you, Margaret. Is the boiler showing any lights, or an error code on the display?",
-                 labored_f(0.9),
-                 "There's a red light. It's blinking. I can't read... the little numbers. "
-                 "My glasses... are upstairs. I can't manage the stairs today."),
-                ("Margaret, you sound quite short of breath. Is that usual for you?", labored_f(0.95),
-                 "Not like this. It started... yesterday evening. It's worse... when I talk. "
-                 "My ankles are swollen too."),
-                ("I'm worried about you. Do you have any chest pain, or does anything feel tight?", labored_f(0.95),
-                 "A bit tight. Like a band... around my chest. I didn't want... to make a fuss."),
-                ("You're not making a fuss at all. I think you need a doctor today. "
-                 "Is there someone with you at home?", labored_f(1.0),
-                 "No. My son... lives in Leeds. My neighbour... has a key."),
-                ("I'd like to call an ambulance for you. Is that alright with you?", labored_f(1.0),
-                 "Yes. Please. I'm frightened. I can't... breathe properly."),
-                ("I'm arranging it now. Stay on the line with me, and keep sitting upright.", labored_f(1.0),
-                 "Thank you. I'm... still here. Please... don't hang up."),
-                ("The ambulance is on its way. Is your front door unlocked, or does your neighbour need to open it?",
-                 labored_f(1.0),
-                 "The door... is unlocked. I left it... for the postman. I'm sitting... in the front room."),
-                ("Good. Stay where you are, Margaret. They'll be with you very soon.", labored_f(1.0), None),
-            ]),
-        ),
-        Scenario(
-            name="breathy_normal",
-            description="A caller with a naturally breathy voice chases a missed parcel delivery; normal speech "
-                        "rate, pauses and replies throughout. Only breathy_voice may be raised, as a warning.",
-            agent=Voice("en-gb-x-rp", None, pitch=45),
-            caller=Voice("en-us", "cmbreathyf", pitch=62, amplitude=40),
-            seed=404,
-            expected_alerts=("breathy_voice",),
-            forbidden_alerts=tuple(k for k in ALERT_KINDS if k != "breathy_voice"),
-            max_severity="warning",
-            turns=dialogue([
-                ("Hello, you're speaking with Parcelpoint customer care, my name is James. How can I help you?",
-                 breathy,
-                 "Hi James. I had a parcel due yesterday, and the tracking says you tried to deliver it. "
-                 "But I was home all day, and nobody rang the doorbell."),
-                ("I'm sorry about that. Could you give me the tracking number, please?", breathy,
-                 "Yes, it's P P nine four seven, two two eight, one five. It was supposed to be a pair of running "
-                 "shoes for my daughter. Her birthday is on Saturday."),
-                ("Thank you. I can see a failed delivery attempt at four fifteen in the afternoon. "
-                 "The driver left a card, according to the notes.", breathy,
-                 "I didn't find any card. I checked the letterbox and the porch this morning. "
-                 "Maybe it blew away, it was quite windy yesterday."),
-                ("Just to check, is the delivery address flat three, twenty nine Orchard Road?", breathy,
-                 "Yes, that's right. It's the ground floor flat, the one with the blue door. "
-                 "Maybe the driver went to the wrong door, it happens a lot here."),
-                ("That's possible. I can arrange a redelivery for tomorrow, or you can collect it from our depot "
-                 "on Station Road.", breathy,
-                 "A redelivery would be better. I don't have a car at the moment, mine is at the garage. "
-                 "Can you give me a time window?"),
-                ("Tomorrow's deliveries in your area are between nine in the morning and one in the afternoon.",
-                 breathy,
-                 "That's fine. I'll be working from home. Could you ask the driver to knock loudly? "
-                 "The doorbell isn't very reliable, to be honest."),
-                ("Of course, I'll add a note for the driver to knock. Would you also like a text message "
-                 "when the driver is close?", breathy,
-                 "Yes please, that would be really helpful. My mobile number should be on the order. "
-                 "It ends in four four six."),
-                ("I can see it. You'll get a message about thirty minutes before the driver arrives. "
-                 "Is there anything else?", breathy,
-                 "Actually, yes. If it doesn't arrive tomorrow, can I get a refund for the delivery charge? "
-                 "I paid extra for next day delivery."),
-                ("If tomorrow's delivery fails too, you can claim the delivery charge back through our website, "
-                 "under refunds. Would you also like to set a safe place for future deliveries, in case you're out?",
-                 breathy,
-                 "That's a good idea. The side gate is usually unlocked, and there's a covered bin store next to it. "
-                 "Parcels would stay dry there."),
-                ("I've added the bin store by the side gate as your safe place. The driver will take a photo "
-                 "when they leave something there.", breathy,
-                 "Lovely, a photo would put my mind at rest. Does that apply to every parcel, or just this one?"),
-                ("It applies to all future deliveries to your address, and you can change it on our website "
-                 "at any time.", breathy,
-                 "Perfect. I'll let my husband know as well, he orders a lot of things online. "
-                 "Thank you for sorting this out so quickly. I really appreciate it."),
-                ("You're welcome. Have a lovely day, and I hope your daughter enjoys her shoes.", breathy,
-                 "Thanks, she will. Bye now."),
-            ]),
-        ),
-        Scenario(
-            name="slow_talker",
-            description="A well, steady slow talker orders a replacement bank card: slow but constant speech "
-                        "rate from the first word, normal voice, unhurried but ordinary replies. "
-                        "No critical alert.",
-            agent=Voice("en", "f4", pitch=60),
-            caller=Voice("en-us", None, pitch=30, amplitude=40),
-            seed=505,
-            expected_alerts=(),
-            forbidden_alerts=("possible_emergency", "breathy_voice", "weak_voice", "distress_phrase"),
-            max_severity="warning",
-            turns=dialogue([
-                ("Good morning, Riverside Bank, you're speaking to Emma. How can I help you today?", slow,
-                 "Good morning, Emma. I'd like to order a new bank card, please. Mine is getting old, "
-                 "and the chip stopped working at the supermarket yesterday."),
-                ("I can help with that. Can I start with your full name and date of birth?", slow,
-                 "My name is Walter Henderson. I was born on the third of March, nineteen fifty one. "
-                 "I've been with your bank for a very long time."),
-                ("Thank you, Mr Henderson. For security, could you tell me the last three digits "
-                 "of your account number?", slow,
-                 "Let me see. I have my statement right here on the table. The last three digits are seven, "
-                 "two, nine."),
-                ("That's correct, thank you. Is the card damaged, or has it been lost or stolen?", slow,
-                 "No, nothing like that. It's just worn out. The magnetic strip is scratched, "
-                 "and the chip looks a little bit bent."),
-                ("Understood. I'll cancel the old card once the new one is activated. "
-                 "Shall I send it to the address we have on file?", slow,
-                 "Yes, please. That's the house on Willow Lane. I've lived there with my wife "
-                 "for almost thirty years now."),
-                ("The new card will arrive within five working days. Your PIN will stay the same.", slow,
-                 "That's good news. I always worry about remembering a new number. "
-                 "My wife says I should write it down, but I never do."),
-                ("Your PIN will not change, so you don't need to remember anything new. "
-                 "Is there anything else I can help you with?", slow,
-                 "Yes, one more thing. Could you tell me whether my pension payment has arrived this month? "
-                 "It usually comes on the first."),
-                ("I can see a payment from the pension service on the first of this month, "
-                 "so it has arrived.", slow,
-                 "Wonderful. And while I'm on the phone, could you tell me the opening hours of the branch on "
-                 "High Street? I'd like to pay in a cheque from my grandson."),
-                ("The High Street branch is open from nine until five on weekdays, and until half past twelve "
-                 "on Saturdays.", slow,
-                 "Thank you. I'll go on Saturday morning, then. Thank you very much for your help, Emma. "
-                 "You've been very patient with me."),
-                ("It's my pleasure, Mr Henderson. Have a lovely day.", slow, None),
-            ]),
-        ),
-        Scenario(
-            name="noisy_line",
-            description="A healthy caller books a plumber over a crackly line: continuous pink and brown noise "
-                        "at about 17 dB SNR plus mains hum on the caller's channel. No alert of any kind.",
-            agent=Voice("en-us", "f3", pitch=55),
-            caller=Voice("en-gb-scotland", None, pitch=50, amplitude=40),
-            seed=606,
-            line=Line(snr_db=17.0, hum_snr_db=32.0, mains_hz=50.0),
-            turns=dialogue([
-                ("Hi, thanks for calling HomeFix, this is Rachel speaking. How can I help?", n,
-                 "Hello Rachel. I'd like to book a plumber, please. We've got a leak under the kitchen sink. "
-                 "It's not a big leak, but the cupboard floor is getting soaked."),
-                ("Okay, I can arrange that. Is the water coming from the tap connections or from the waste pipe?", n,
-                 "I think it's the waste pipe. The drip only starts when we run the dishwasher or empty the sink. "
-                 "The rest of the time it stays dry."),
-                ("That sounds like a loose joint or a worn seal. Have you been able to turn off the water, "
-                 "or put a bucket underneath?", n,
-                 "There's a bucket under there now. I emptied it twice today. I haven't turned the water off, "
-                 "because the taps themselves seem fine."),
-                ("That's sensible. How old is the kitchen, roughly? Older plastic fittings can become brittle.", n,
-                 "It was fitted about twelve years ago, before we moved in. The pipes under the sink are grey "
-                 "plastic, and one of the joints has a white crust on it."),
-                ("Thanks, that's useful. What's the address, and the best phone number for the plumber to reach you?", n,
-                 "It's forty eight Castle Street, flat two. The best number is my mobile, the one I'm calling "
-                 "from now. Sorry about the line, it's always crackly in this flat."),
-                ("~Okay.", n, None),
-                ("No problem, I can hear you fine. Our earliest slot is tomorrow morning between eight and twelve. "
-                 "Would that work?", n,
-                 "Tomorrow morning is good. I start work at one, so I'll be here until half twelve. "
-                 "Will the plumber bring the parts with them?"),
-                ("They carry the common seals and joints, so most leaks like this are fixed on the first visit.", n,
-                 "Great. Roughly how much will it cost? I just want to have an idea before they come round."),
-                ("The call out charge is sixty five pounds, which includes the first hour of work. "
-                 "Parts are extra, but seals are usually only a few pounds.", n,
-                 "That sounds reasonable. Please go ahead and book it. Can I pay by card on the day?"),
-                ("Yes, the plumber will take card payment. Is there parking near the flat?", n,
-                 "There's a residents' bay right outside the building. I can give the plumber a visitor permit "
-                 "when they arrive, so they won't get a ticket."),
-                ("That's perfect. Is there anything they should know about getting into the building?", n,
-                 "The front door has a keypad, but I'll come down and let them in. The flat is on the second floor, "
-                 "and there's no lift, I'm afraid."),
-                ("That's fine. I've booked you in, and you'll get a confirmation by text in a few minutes.", n,
-                 "Brilliant, thank you very much. I'll keep the bucket under there until tomorrow."),
-                ("Good idea. Thanks for calling HomeFix, and have a nice evening.", n, None),
-            ]),
-        ),
-        Scenario(
-            name="real_caller",
-            description="The caller's leg is real human read speech (LJ Speech, Linda Johnson, public domain) "
-                        "cut into turns between a synthetic agent's questions. No alert of any kind.",
-            agent=Voice("en-us", "f4", pitch=58),
-            caller=None,
-            caller_source="LJ Speech LJ001-0001..0023 (audio_fixtures/real/coqui-tts-ljspeech)",
-            seed=707,
-            turns=real_dialogue([
-                ("Good afternoon, City Library, rare books desk, this is Anna. How can I help you today?",
-                 ("LJ001-0001", "LJ001-0002")),
-                ("I see. And where did printing first appear, in your reading?",
-                 ("LJ001-0003", "LJ001-0004", "LJ001-0005")),
-                ("That's fascinating. Was there a particular early book you wanted to ask about?",
-                 ("LJ001-0006", "LJ001-0007", "LJ001-0008")),
-                ("We do have a facsimile of that Bible. What do you mean by printing, exactly?",
-                 ("LJ001-0009", "LJ001-0010", "LJ001-0011")),
-                ("Why does the form of the letter matter so much?", ("LJ001-0012", "LJ001-0013")),
-                ("And how did the craftsmen of the Middle Ages approach it?", ("LJ001-0014", "LJ001-0015")),
-                ("I see. So the written hand came first?", ("LJ001-0016", "LJ001-0017")),
-                ("Which typefaces did the first books use?", ("LJ001-0018", "LJ001-0019", "LJ001-0020")),
-                ("And the Gutenberg Bible itself?", ("LJ001-0021", "LJ001-0022", "LJ001-0023")),
-                ("Thank you, that's very helpful. I'll put the facsimile aside for you at the front desk.", ()),
-            ]),
-        ),
-    ]
+    """The fixture calls, in the order of ``fixture_data/index.json``."""
+    return [load_scenario(read_data(name)) for name in read_data("index")["calls"]]
 
 
 def real_dialogue(pairs: Sequence[tuple[str, tuple[str, ...]]]) -> tuple[Turn, ...]:

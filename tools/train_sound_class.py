@@ -39,8 +39,9 @@ import numpy as np  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 from scipy.signal import firwin, resample_poly  # noqa: E402
 
-from monitor.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, analyze_signal, class_inputs  # noqa: E402,E501
-from monitor.audio_io import AnalysisStream  # noqa: E402
+from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig,  # noqa: E402
+                                       analyze_signal, class_inputs)
+from monitor.capture.audio_files import AnalysisStream  # noqa: E402
 from monitor.dsp.energy import frame_energy_db, smooth_db  # noqa: E402
 from monitor.dsp.framing import frame_signal  # noqa: E402
 from monitor.dsp.runs import close_gaps, drop_short, runs  # noqa: E402

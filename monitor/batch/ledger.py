@@ -1,6 +1,6 @@
 """The client's store for a batch: each scored call written in one transaction with its ledger row.
 
-:class:`BatchStore` is the ordinary :class:`~monitor.store.Store` (the calls, alerts, clears,
+:class:`BatchStore` is the ordinary :class:`~monitor.delivery.store.Store` (the calls, alerts, clears,
 cue snapshots, transcript and summary go in exactly as ``replay`` writes them) plus a
 ``batch_calls`` ledger: which file content was scored with which configuration, into which
 stored call, and the call's row of the per-call table. A call and its ledger row are committed
@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
-from ..store import Store, StoreError
+from ..delivery.store import Store, StoreError
 from .inputs import CallJob
 
 _LEDGER = """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 from ..config import Config
-from ..config_toml import effective_config_toml
+from ..config.toml import effective_config_toml
 from .inputs import CallJob
 from .ledger import BatchStore
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
@@ -43,7 +43,7 @@ class BatchOptions:
     transcribe: bool = False
     model: str | None = None
     model_info: Any = None
-    """With ``transcribe``: the :class:`~monitor.models.ModelInfo` of :func:`transcription_model`."""
+    """With ``transcribe``: the :class:`~monitor.transcription.vosk_models.ModelInfo` of :func:`transcription_model`."""
     resume: bool = False
     progress: bool = True
 
@@ -85,12 +85,13 @@ def config_hash(cfg: Config, transcribe: bool = False, model: str | None = None)
 
 def transcription_model(cfg: Config, model: str | None) -> Any:
     """The Vosk model a ``--transcribe`` batch loads on every worker (a
-    :class:`~monitor.models.ModelInfo`), found on the client before any worker starts.
+    :class:`~monitor.transcription.vosk_models.ModelInfo`), found on the client before any worker
+    starts.
 
-    Raises :class:`~monitor.models.ModelError` (one line) when there is none or the folder is not a model:
-    a batch asked to transcribe never falls back to acoustic-only."""
-    from ..models import FETCH_HINT, ModelError
-    from ..transcription_setup import TranscriptionSetup
+    Raises :class:`~monitor.transcription.vosk_models.ModelError` (one line) when there is none or
+    the folder is not a model: a batch asked to transcribe never falls back to acoustic-only."""
+    from ..transcription.vosk_models import FETCH_HINT, ModelError
+    from ..transcription.setup import TranscriptionSetup
 
     info = TranscriptionSetup.resolve(cfg, model)
     if info is None:
@@ -103,8 +104,8 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
     from distributed import WorkerPlugin
 
     from ..config import config_from_toml
-    from ..models import ModelError
-    from ..transcription_setup import TranscriptionSetup
+    from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import ModelError
 
     class TranscriptionPlugin(WorkerPlugin):
         """Loads the Vosk model once per worker process, for every call it scores; ``error``: why

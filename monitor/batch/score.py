@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..audio_io import AudioFileError, probe
+from ..capture.audio_files import AudioFileError, probe
 from ..config import Config, config_from_toml
 from ..events import Event
-from ..models import ModelError
+from ..transcription.vosk_models import ModelError
 from ..pipeline import CallPipeline, run_source
-from ..sources import FileSource
+from ..capture.sources import FileSource
 from .inputs import CallJob
 from .table import call_row
 

@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..store import Store
+    from ..delivery.store import Store
     from .common import ConfigError, StoreError, config_from_args
     try:
         since = parse_since(args.since) if args.since else None

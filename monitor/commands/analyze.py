@@ -13,7 +13,7 @@ from ..console import error, warning
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
     import numpy as np
 
-    from ..audio_io import AnalysisStream
+    from ..capture.audio_files import AnalysisStream
 
 BATCH_S = 10.0
 """Audio handed to the analyzer at a time. Nobody waits on ``analyze``'s frames, so it batches
@@ -38,11 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def analyze_file(path: str, channel: int | None) -> tuple[dict, "AnalysisStream"]:
     """Summary record of one file and its stream (``truncated``, ``problems()``). Raises AudioFileError.
 
-    Frames are reduced batch by batch (:class:`~monitor.span_stream.SpanAccumulator`), so memory
+    Frames are reduced batch by batch (:class:`~monitor.analysis.span_stream.SpanAccumulator`), so memory
     stays flat whatever the recording's length."""
-    from ..analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
-    from ..audio_io import AnalysisStream
-    from ..span_stream import SpanAccumulator
+    from ..analysis.analyzer import WITH_SOUND_CLASS, StreamingAnalyzer
+    from ..capture.audio_files import AnalysisStream
+    from ..analysis.span_stream import SpanAccumulator
     stream = AnalysisStream(path, [channel] if channel is not None else None)
     analyzer = StreamingAnalyzer(stream.rate, WITH_SOUND_CLASS)
     acc = SpanAccumulator()
@@ -94,7 +94,7 @@ def _human(rec: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio_io import AudioFileError
+    from ..capture.audio_files import AudioFileError
     failed = 0
     for path in args.files:
         try:

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
     from ..batch.table import write_table
 
     from ..batch.runner import transcription_model
-    from ..models import ModelError
+    from ..transcription.vosk_models import ModelError
 
     try:
         model_info = transcription_model(cfg, args.model) if args.transcribe else None

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+from enum import IntEnum
 from typing import TYPE_CHECKING, Callable
 
-from ..console import info
+from ..console import LEVELS, error, info
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
-    from ..store import Store
-    from ..store_guard import PendingStore
-    from ..transcription_setup import TranscriptionSetup
+    from ..delivery.store import Store
+    from ..delivery.store_guard import PendingStore
+    from ..transcription.setup import TranscriptionSetup
 
-_LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.models", "StoreError": "monitor.store"}
+_LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models", "StoreError": "monitor.delivery.store"}
 
 
 def __getattr__(name: str):
@@ -23,6 +24,25 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class ExitStatus(IntEnum):
+    """What a command's exit code says."""
+
+    OK = 0
+    FAILED = 1
+    """the command started and then failed (the monitor stopped on an error)"""
+    BAD_SETUP = 2
+    """bad input or setup: a configuration, file, device, model or database it cannot use"""
+
+
+def add_logging_options(p: argparse.ArgumentParser) -> None:
+    """``-v`` (progress: calls, reloads, deliveries) and ``--log-level``; warnings and errors only
+    by default."""
+    p.add_argument("-v", "--verbose", action="store_const", const="info", dest="log_level",
+                   help="also log progress (same as --log-level info)")
+    p.add_argument("--log-level", choices=LEVELS, default="warning",
+                   help="least severe messages logged on stderr (default warning)")
 
 
 def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
@@ -53,7 +73,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     model folder that is not a model."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
         return None
-    from ..transcription_setup import TranscriptionSetup
+    from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
         info(TranscriptionSetup.missing_message(cfg))
@@ -71,8 +91,18 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     return load_config(args.config, extra or None)
 
 
+def config_or_error(args: argparse.Namespace, overrides: dict | None = None) -> Config | None:
+    """:func:`config_from_args`, or None once its error is said in one line."""
+    from ..config import ConfigError
+    try:
+        return config_from_args(args, overrides)
+    except ConfigError as err:
+        error(str(err))
+        return None
+
+
 def open_store(cfg: Config) -> Store:
-    from ..store import Store
+    from ..delivery.store import Store
     return Store.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
 
 
@@ -80,8 +110,8 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     """The database, or when it cannot be opened a PendingStore that keeps trying (alerts go on,
     marked as not stored). ``check`` runs on each store opened (raising StoreError closes it again).
     Raises SchemaTooNew (a StoreError) for a database of a newer callmonitor."""
-    from ..store import StoreError
-    from ..store_guard import open_or_pending
+    from ..delivery.store import StoreError
+    from ..delivery.store_guard import open_or_pending
 
     def opener() -> Store:
         store = open_store(cfg)
@@ -95,5 +125,6 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["add_config_options", "add_call_options", "add_transcription_options", "config_from_args",
-           "open_store", "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options",
+           "add_transcription_options", "config_from_args", "config_or_error", "open_store",
+           "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..devices import input_devices, pulse_sources
+    from ..capture.devices import input_devices, pulse_sources
     with ThreadPoolExecutor(1) as pool:  # pactl answers while PortAudio scans the devices
         pending = pool.submit(pulse_sources)
         try:

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import FETCH_HINT, describe, find_models
+    from ..transcription.vosk_models import FETCH_HINT, describe, find_models
     models = find_models()
     for info in models:
         if args.json:

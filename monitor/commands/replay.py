@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
-from ..console import error, log, warning
-from .common import add_call_options, add_config_options
+from ..console import error, warning
+from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -27,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="at the end, wait up to S seconds for the outbox to be delivered (default 10)")
     add_call_options(p)
     add_config_options(p)
+    add_logging_options(p)
     p.set_defaults(run=run)
 
 
@@ -53,26 +56,17 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio_io import AudioFileError
-    from ..pipeline import CallPipeline, run_source
-    from ..sinks.terminal import HumanSink, JsonlSink
-    from ..sources import FileSource, replay_block_s
-    from ..store_guard import PendingStore, StoreGuard
+    from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from .common import (ConfigError, ModelError, StoreError, config_from_args, open_store_or_pending,
                          open_transcription)
-    from .run import start_webhook, webhook_token
-    overrides = {}
-    if args.webhook is not None:
-        overrides["delivery.webhook_url"] = args.webhook
-    if args.webhook_token_file is not None:
-        overrides["delivery.webhook_token_file"] = args.webhook_token_file
+    from .run import start_webhook, webhook_overrides, webhook_token
     try:
-        cfg = config_from_args(args, overrides)
+        cfg = config_from_args(args, webhook_overrides(args))
         token = webhook_token(cfg) if args.webhook else None
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
     except (ConfigError, StoreError, ValueError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
     sinks = [sink]
     webhook = start_webhook(cfg, store, token) if args.webhook else None
@@ -85,63 +79,101 @@ def run(args: argparse.Namespace) -> int:
         if webhook is not None:
             webhook.close()
         store.close()
-        return 2
+        return ExitStatus.BAD_SETUP
+    from ..delivery.store_guard import PendingStore, StoreGuard
+    guard = StoreGuard(store)
     failed = 0
-    guard = StoreGuard(store, log=_one_line_log([store.error] if isinstance(store, PendingStore) else []))
-    try:
-        for path in args.files:
-            try:
-                src = FileSource(path, caller_channel=args.caller_channel,
-                                 agent_channel=None if args.agent_channel < 0 else args.agent_channel,
-                                 realtime=args.realtime,
-                                 block_s=replay_block_s(realtime=args.realtime, transcribe=bool(transcription)))
-            except AudioFileError as err:
-                error(str(err))
-                failed += 1
-                continue
-            extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-            pipeline = CallPipeline(cfg, src.rate, src.legs, store=guard, source=path, **extra)
-            progress = Progress(path, src.info.duration_s)
-            try:
-                run_source(pipeline, src.chunks(), [*sinks, progress])
-            except AudioFileError as err:
-                progress.done()
-                error(str(err))
-                failed += 1
-                continue
-            progress.done()
-            if src.truncated:
-                warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
-            if src.problems():
-                warning(f"{path}: {src.problems()}")
-    finally:
-        if webhook is not None:
-            _drain(webhook, args.webhook_wait, store.path)
-        if not guard.retry(force=True):
-            error(f"{guard.last_error}; {guard.held} record(s) (calls, alerts) could not be written: "
-                  "the alerts above were printed but are not in the database")
-            failed += 1
+    with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
         try:
-            store.close()
-        except StoreError as err:
-            error(str(err))
-            failed += 1
-    return 1 if failed else 0
+            failed = sum(not _replay_file(path, args, cfg, guard, transcription, sinks) for path in args.files)
+        finally:
+            if webhook is not None:
+                _drain(webhook, args.webhook_wait, store.path)
+            failed += _close(store, guard)
+    return ExitStatus.FAILED if failed else ExitStatus.OK
 
 
-def _one_line_log(held_back: list[str]):
-    """The guard's logger for a replay: its failure line waits, so that a failure lasting to the
-    end is one line (said with what stayed unwritten); one the database recovers from is said
-    just before the line that says so."""
-    def log_line(level: str, message: str) -> None:
-        if level == "error":
-            held_back.append(message)
-            return
-        if held_back:
-            error(held_back.pop(0))
-            held_back.clear()
-        log(level, message)
-    return log_line
+def _close(store, guard) -> int:
+    """Write what the guard held back and close the store; the number of problems said."""
+    from .common import StoreError
+    problems = 0
+    if not guard.retry(force=True):
+        error(f"{guard.last_error}; {guard.held} record(s) (calls, alerts) could not be written: "
+              "the alerts above were printed but are not in the database")
+        problems += 1
+    try:
+        store.close()
+    except StoreError as err:
+        error(str(err))
+        problems += 1
+    return problems
+
+
+def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
+    """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be read."""
+    from ..capture.audio_files import AudioFileError
+    from ..capture.sources import FileSource, replay_block_s
+    from ..pipeline import CallPipeline, run_source
+    try:
+        src = FileSource(path, caller_channel=args.caller_channel,
+                         agent_channel=None if args.agent_channel < 0 else args.agent_channel,
+                         realtime=args.realtime,
+                         block_s=replay_block_s(realtime=args.realtime, transcribe=bool(transcription)))
+    except AudioFileError as err:
+        error(str(err))
+        return False
+    extra = transcription.for_call(src.rate, src.legs) if transcription else {}
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+    progress = Progress(path, src.info.duration_s)
+    try:
+        run_source(pipeline, src.chunks(), [*sinks, progress])
+    except AudioFileError as err:
+        progress.done()
+        error(str(err))
+        return False
+    progress.done()
+    if src.truncated:
+        warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
+    if src.problems():
+        warning(f"{path}: {src.problems()}")
+    return True
+
+
+class _OneLineFailure(logging.Filter):
+    """The store guard's log in a replay: its failure line waits, so that a failure lasting to
+    the end is one line (said with what stayed unwritten); one the database recovers from is said
+    just before the line that says so (whatever the log level). Other records pass from ``shown``
+    on."""
+
+    def __init__(self, held_back: list[str], shown: int) -> None:
+        super().__init__()
+        self.held_back = held_back
+        self.shown = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            self.held_back.append(record.getMessage())
+            return False
+        if self.held_back:  # the database works again: the failure, then the line that says so
+            error(self.held_back[0])
+            self.held_back.clear()
+            return True
+        return record.levelno >= self.shown
+
+
+@contextlib.contextmanager
+def _one_line_failure(guard, held_back: list[str]) -> Iterator[None]:
+    """``guard``'s records go through :class:`_OneLineFailure` meanwhile (its logger lets info
+    records reach the filter, to see the database recover)."""
+    logger = logging.getLogger(type(guard).__module__)
+    level, keep = logger.level, _OneLineFailure(held_back, logger.getEffectiveLevel())
+    logger.setLevel(min(keep.shown, logging.INFO))
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+        logger.setLevel(level)
 
 
 def _drain(webhook, wait_s: float, db) -> None:

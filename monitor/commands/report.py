@@ -52,7 +52,7 @@ def _check_output(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, ModelError, StoreError, config_from_args, open_transcription
+    from .common import ModelError, StoreError, config_or_error, open_transcription
     if (args.target is None) == (args.batch is None):
         error("report: give a recording or call id, or --batch TABLE (one of them)")
         return 2
@@ -66,10 +66,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         error("reports need matplotlib: pip install callmonitor[report]")
         return 2
-    try:
-        cfg = config_from_args(args)
-    except ConfigError as err:
-        error(str(err))
+    cfg = config_or_error(args)
+    if cfg is None:
         return 2
     from ..report import ReportError, from_file, render, write_atomic
     from ..report.data import check_recording
@@ -90,22 +88,24 @@ def run(args: argparse.Namespace) -> int:
             data = _stored(cfg, int(target))
         payload = render(data, fmt)
     except (ReportError, StoreError, ImportError) as err:
-        return _failed(err)
+        return _failed(err, args.output)
     try:
         write_atomic(args.output, payload)
     except OSError as err:
-        error(f"{args.output}: cannot write the report ({err.strerror or err})")
-        return 1
+        return _failed(err, args.output)
     info(f"report written to {args.output}")
     return 0
 
 
-def _failed(err: Exception) -> int:
-    """One error line for a report that could not be made; the exit status (1: the call or the
-    table, 2: the database or a missing package)."""
+def _failed(err: Exception, output: str) -> int:
+    """Say in one line why the report was not made; the exit status: 1 when the report itself
+    failed (its content, writing it), 2 when its setup did (database, matplotlib)."""
     if isinstance(err, ImportError):
         error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
         return 2
+    if isinstance(err, OSError):
+        error(f"{output}: cannot write the report ({err.strerror or err})")
+        return 1
     error(str(err))
     from ..report import ReportError
     return 1 if isinstance(err, ReportError) else 2
@@ -113,7 +113,7 @@ def _failed(err: Exception) -> int:
 
 def _stored(cfg, call_id: int):
     from ..report import ReportError, from_store
-    from ..store import Store
+    from ..delivery.store import Store
 
     db = os.path.expanduser(cfg.storage.db)
     if not os.path.isfile(db):
@@ -127,23 +127,18 @@ def _stored(cfg, call_id: int):
 
 def _archive(args: argparse.Namespace, fmt: str) -> int:
     """``report --batch TABLE -o archive.html``: the overview page of a scored archive."""
-    from .common import ConfigError, StoreError, config_from_args
+    from .common import StoreError, config_or_error
     if fmt != "html":
         error(f"{args.output}: an archive report is an .html page")
         return 2
-    try:
-        cfg = config_from_args(args)
-    except ConfigError as err:
-        error(str(err))
+    cfg = config_or_error(args)
+    if cfg is None:
         return 2
     from ..report import ReportError
     from ..report.archive import archive_report
     try:
         n = archive_report(args.batch, args.output, cfg, on_error=error)
-    except (ReportError, StoreError, ImportError) as err:
-        return _failed(err)
-    except OSError as err:
-        error(f"{args.output}: cannot write the report ({err.strerror or err})")
-        return 1
+    except (ReportError, StoreError, ImportError, OSError) as err:
+        return _failed(err, args.output)
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")
     return 0

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 
-from ..console import error, info, log
-from .common import add_config_options, add_transcription_options
+from ..console import error
+from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,19 +29,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_transcription_options(p)
     p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
     add_config_options(p)
+    add_logging_options(p)
     p.set_defaults(run=run)
 
 
-def overrides_from(args: argparse.Namespace) -> dict:
+def webhook_overrides(args: argparse.Namespace) -> dict:
+    """The configuration keys that ``--webhook`` and ``--webhook-token-file`` set."""
     o = {}
-    if args.caller is not None:
-        o["daemon.caller"] = args.caller
-    if args.agent is not None:
-        o["daemon.agent"] = args.agent
     if args.webhook is not None:
         o["delivery.webhook_url"] = args.webhook
     if getattr(args, "webhook_token_file", None) is not None:
         o["delivery.webhook_token_file"] = args.webhook_token_file
+    return o
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    o = webhook_overrides(args)
+    if args.caller is not None:
+        o["daemon.caller"] = args.caller
+    if args.agent is not None:
+        o["daemon.agent"] = args.agent
     if args.no_notify:
         o["delivery.notify"] = False
     if args.socket:
@@ -45,137 +56,162 @@ def overrides_from(args: argparse.Namespace) -> dict:
     return o
 
 
+class _Stop(Exception):
+    """Setup failed: the one-line message is already said; exit with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _fail(message: str) -> _Stop:
+    error(message)
+    return _Stop(ExitStatus.BAD_SETUP)
+
+
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, StoreError, config_from_args
+    from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     overrides = overrides_from(args)
     try:
         cfg = config_from_args(args, overrides)
     except ConfigError as err:
         error(str(err))
-        return 2
-    from ..dblock import DatabaseInUse, DatabaseLock
-    from ..quiet import NativeStderrDivert
+        return ExitStatus.BAD_SETUP
+    from ..capture.quiet import NativeStderrDivert
+    try:
+        with contextlib.ExitStack() as stack:
+            lock = _database_lock(cfg)  # before any device opens: one daemon per database
+            stack.callback(lock.release)
+            stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
+            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack)
+    except _Stop as stop:
+        return stop.status
+
+
+def _database_lock(cfg):
+    """The database's lock, held while the daemon runs (a second daemon on it is refused). Where
+    no lock file can be made the database says why when it is opened, and the lock is taken once
+    it opens (:func:`_take_lock`)."""
+    from ..delivery.dblock import DatabaseInUse, DatabaseLock
+    from .common import StoreError
     lock = DatabaseLock(cfg.storage.db)
     try:
-        lock.acquire()  # before any device opens: one daemon per database
+        lock.acquire()
     except DatabaseInUse as err:
-        error(str(err))
-        return 2
+        raise _fail(str(err)) from None
     except StoreError:  # no lock file where the database should be: the database says why below
         pass
-    divert = NativeStderrDivert().start()  # PortAudio/ALSA/JACK chatter off stderr: one line per state change
-    try:
-        return _run(args, cfg, overrides, lock)
-    finally:
-        divert.close()
-        lock.release()
+    return lock
 
 
-def _run(args: argparse.Namespace, cfg, overrides: dict, lock) -> int:
-    from .common import ModelError, StoreError, config_from_args, open_store_or_pending, open_transcription
-    from ..devices import DeviceError
-    from ..live import LiveSource
-    legs = {"caller": cfg.daemon.caller}
-    if cfg.daemon.agent:
-        legs["agent"] = cfg.daemon.agent
-    try:
-        source = LiveSource(legs, on_status=log)
-    except DeviceError as err:
-        error(str(err))
-        return 2
-    except OSError as err:  # PortAudio library missing
-        error(f"cannot use the audio system: {err}")
-        return 2
+def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack) -> int:
+    """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
+    from ..daemon import Daemon
+    from ..delivery.sinks.notify import NotifySink
+    from ..delivery.status_socket import StatusServer, socket_path
+    from .common import ModelError, StoreError, open_store_or_pending, open_transcription
+    source = _live_source(cfg)
     try:
         token = webhook_token(cfg)
         store = open_store_or_pending(cfg, check=lambda opened: _take_lock(lock))
     except (StoreError, ValueError) as err:
-        error(str(err))
-        return 2
+        raise _fail(str(err)) from None
+    stack.callback(store.close)
     if not getattr(store, "is_open", True):
         error(f"{store.error}; alerts go on, marked as not stored; the database is tried again every "
               f"{store.retry_s:g} s and what was held back is written once it opens")
+    sinks, webhook = _sinks(args, cfg, store, token, stack)
+    notify = NotifySink()
+    stack.callback(notify.close, 0.3)
+    if cfg.delivery.notify:
+        sinks["notify"] = notify
+    try:
+        transcription = open_transcription(args, cfg, live=True)
+    except ModelError as err:
+        raise _fail(str(err)) from None
+    daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
+                    transcription=transcription)
+    source.on_status = daemon.source_status
+    daemon.install_signals()
+    try:
+        status = StatusServer(socket_path(cfg), daemon.state)
+    except (RuntimeError, OSError) as err:
+        raise _fail(f"status socket: {err}") from None
+    stack.callback(status.close)
+    _start_capture(source, cfg)
+    _start_heartbeat(cfg, webhook, token, daemon, stack)
+    names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
+    log.info("listening (%s); status socket %s", names, status.path)
+    rc = _run_daemon(daemon)
+    log.info("stopped (%s)", daemon.stop_reason or "capture ended")
+    return rc
 
-    from ..daemon import Daemon
-    from ..status import StatusServer, socket_path
-    from ..sinks.terminal import HumanSink, JsonlSink
+
+def _live_source(cfg):
+    """The LiveSource of daemon.caller (and daemon.agent); bad devices stop the command."""
+    from ..capture.devices import DeviceError
+    from ..capture.live import LiveSource
+    legs = {"caller": cfg.daemon.caller}
+    if cfg.daemon.agent:
+        legs["agent"] = cfg.daemon.agent
+    try:
+        return LiveSource(legs)
+    except DeviceError as err:
+        raise _fail(str(err)) from None
+    except OSError as err:  # PortAudio library missing
+        raise _fail(f"cannot use the audio system: {err}") from None
+
+
+def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: contextlib.ExitStack):
+    """The terminal and webhook sinks the options ask for, and the webhook sink (or None)."""
+    from ..delivery.sinks.terminal import HumanSink, JsonlSink
     sinks = {}
     if args.jsonl:
         sinks["terminal"] = JsonlSink()
     elif cfg.delivery.terminal:
         sinks["terminal"] = HumanSink(bell=cfg.delivery.bell)
-    webhook = notify = heartbeat = None
+    webhook = None
     if cfg.delivery.webhook_url:
         webhook = start_webhook(cfg, store, token)
+        stack.callback(webhook.close, 0.5)
         sinks["webhook"] = webhook
-    from ..sinks.notify import NotifySink
-    notify = NotifySink(log=log)
-    if cfg.delivery.notify:
-        sinks["notify"] = notify
+    return sinks, webhook
 
-    try:
-        transcription = open_transcription(args, cfg, live=True)
-    except ModelError as err:
-        error(str(err))
-        store.close()
-        return 2
 
-    def reload():
-        return config_from_args(args, overrides)
-
-    daemon = Daemon(cfg, source, store, sinks, reload=reload, log=log, webhook=webhook, notify=notify,
-                    transcription=transcription)
-    source.on_status = daemon.source_status
-    if webhook is not None:
-        webhook.log = daemon.log  # delivery failures become the daemon's last problem
-        if cfg.delivery.heartbeat_s > 0:
-            from ..sinks.webhook import Heartbeat
-            link = report_link(cfg.delivery.report_url_base)
-            heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity,
-                                  lambda: daemon.heartbeat_status(link), every_s=cfg.delivery.heartbeat_s,
-                                  token=token, timeout_s=cfg.delivery.timeout_s, log=log)
-    daemon.install_signals()
-    try:
-        status = StatusServer(socket_path(cfg), daemon.state)
-    except (RuntimeError, OSError) as err:
-        error(f"status socket: {err}")
-        store.close()
-        return 2
+def _start_capture(source, cfg) -> None:
     try:
         source.start()
-    except Exception as err:
-        status.close()
-        store.close()
-        error(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
-              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}")
-        return 2
-    if heartbeat is not None:
-        heartbeat.start()
-    names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
-    info(f"listening ({names}); status socket {status.path}")
+    except Exception as err:  # noqa: BLE001 - whatever PortAudio raises, one line
+        raise _fail(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
+                    f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+
+
+def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.ExitStack) -> None:
+    """Heartbeats to the supervisor console beside the webhook (delivery.heartbeat_s)."""
+    if webhook is None or cfg.delivery.heartbeat_s <= 0:
+        return
+    from ..delivery.sinks.webhook import Heartbeat
+    link = report_link(cfg.delivery.report_url_base)
+    heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity, lambda: daemon.heartbeat_status(link),
+                          every_s=cfg.delivery.heartbeat_s, token=token, timeout_s=cfg.delivery.timeout_s)
+    heartbeat.start()
+    stack.callback(heartbeat.close, 0.5)
+
+
+def _run_daemon(daemon) -> int:
     try:
-        rc = daemon.run()
+        return daemon.run()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
         error(f"the monitor stopped: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}")
-        rc = 1
-    finally:
-        status.close()
-        if heartbeat is not None:
-            heartbeat.close(0.5)
-        if webhook is not None:
-            webhook.close(0.5)
-        notify.close(0.3)
-        store.close()
-    info(f"stopped ({daemon._stop_reason or 'capture ended'})")
-    return rc
+        return ExitStatus.FAILED
 
 
 def _take_lock(lock) -> None:
     """The database's daemon lock, if this daemon does not hold it yet (it could not be made at
     start); raises DatabaseInUse when another daemon took it meanwhile, else runs without it."""
-    from ..dblock import DatabaseInUse
-    from ..store import StoreError
+    from ..delivery.dblock import DatabaseInUse
+    from ..delivery.store import StoreError
     if lock.held:
         return
     try:
@@ -183,23 +219,23 @@ def _take_lock(lock) -> None:
     except DatabaseInUse:
         raise
     except StoreError as err:
-        log("warning", f"{err}; running without the one-daemon-per-database lock")
+        log.warning(f"{err}; running without the one-daemon-per-database lock")
 
 
 def webhook_token(cfg) -> str | None:
     """The bearer token for the webhook, from delivery.webhook_token_file (None without one);
     raises TokenError (a ValueError) naming the file."""
-    from ..sinks.webhook import read_token
+    from ..delivery.sinks.webhook import read_token
     path = cfg.delivery.webhook_token_file
     return read_token(path) if path and cfg.delivery.webhook_url else None
 
 
 def start_webhook(cfg, store, token: str | None):
     """The started WebhookSink of delivery.webhook_url, posting as this agent."""
-    from ..sinks.webhook import Identity, WebhookSink
+    from ..delivery.sinks.webhook import Identity, WebhookSink
     d = cfg.delivery
     return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
-                       backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s, log=log,
+                       backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s,
                        identity=Identity.of(store, d.agent_name), token=token,
                        include_phrase_text=d.include_phrase_text).start()
 

@@ -57,7 +57,7 @@ def render(st: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..status import query_status, socket_path
+    from ..delivery.status_socket import query_status, socket_path
     from .common import ConfigError, config_from_args
     path = args.socket
     if not path:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
 import os
 import signal
 import socket
 import sys
 
-from ..console import error, info, warning
+from ..console import configure_logging, error, info, warning
 from .common import add_config_options
 
 
@@ -83,23 +82,6 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     return None
 
 
-class _Formatter(logging.Formatter):
-    """The one-line shape of :mod:`monitor.console`: ``call-monitor: warning: ...``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return f"call-monitor: {level}{record.getMessage()}"
-
-
-def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logger = logging.getLogger("monitor.supervisor")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)
@@ -113,7 +95,6 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         error(problem)
         return 2
-    from ..supervisor.app import ConsoleSettings, create_app
     from ..supervisor.auth import Auth, TokenFileError, load_or_create_token, parse_agent_tokens
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
@@ -142,11 +123,21 @@ def run(args: argparse.Namespace) -> int:
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
-    _setup_logging()
+    configure_logging("info", "monitor.supervisor")
+    if not _serve(args, sc, store, sock, Auth(token, agent_tokens), tls):
+        return 2
+    info("console stopped")
+    return 0
+
+
+def _serve(args: argparse.Namespace, sc, store, sock: socket.socket, auth, tls: bool) -> bool:
+    """Serve the console on ``sock`` until a signal stops it; False (said) if TLS cannot be used.
+    Closes the socket and the store either way."""
     import uvicorn
-    app = create_app(store, Auth(token, agent_tokens),
-                     ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s,
-                                     secure_cookie=tls))
+
+    from ..supervisor.app import ConsoleSettings, create_app
+    app = create_app(store, auth, ConsoleSettings(max_body_bytes=sc.max_body_bytes,
+                                                  silent_after_s=sc.silent_after_s, secure_cookie=tls))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                             timeout_graceful_shutdown=2, server_header=False)
@@ -156,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         store.close()
         error(f"{args.tls_cert}: cannot use the TLS certificate and key ({err})")
-        return 2
+        return False
     server = uvicorn.Server(config)
     for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after its graceful
         signal.signal(sig, lambda s, f: None)    # shutdown: let it land here, then close and exit 0
@@ -165,5 +156,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         store.close()
-    info("console stopped")
-    return 0
+    return True

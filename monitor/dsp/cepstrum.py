@@ -77,8 +77,6 @@ class CepstrumPlan:
     fit_x: np.ndarray       # ln(quefrency) of those bins
     pair_inv_dx: np.ndarray  # 1 / (x[n2 + i] - x[i]) for Theil's incomplete method
     x_kept: np.ndarray      # ln(quefrency) of the kept bins, (q_hi - q_lo,), bin 0 at dq/2
-    trend_lo: int           # trend range in kept-bin coordinates: trend_lo .. trend_hi - 1
-    trend_hi: int
     peak_lo: int            # peak search range in kept-bin coordinates: peak_lo .. peak_hi
     peak_hi: int
     q_kernel: np.ndarray    # quefrency smoothing kernel (odd length)
@@ -155,7 +153,7 @@ def make_plan(rate: int, params: CepstrumParams) -> CepstrumPlan:
         rate=rate, frame_length=frame_length, nfft=nfft, n_bins=n_bins, window=gaussian(frame_length),
         preemph=np.float32(a), n_q=n_q, q_step=q_step, q_lo=q_lo, q_hi=q_hi,
         fit_idx=fit_idx, fit_x=fit_x.astype(np.float32), pair_inv_dx=pair_inv_dx.astype(np.float32),
-        x_kept=x_kept.astype(np.float32), trend_lo=t0 - q_lo, trend_hi=t1 + 1 - q_lo,
+        x_kept=x_kept.astype(np.float32),
         peak_lo=p0 - q_lo, peak_hi=p1 - q_lo, q_kernel=q_kernel, t_kernel=_time_kernel(params.time_smooth_s),
         slope_bins=(int(sel_idx[0]), int(sel_idx[-1]) + 1), slope_proj=slope_proj.astype(np.float32),
     )

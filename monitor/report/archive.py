@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..config import Config, RuleConfig
+from ..cue_registry import cue
 from .data import ReportError
 from .figure import SEVERITY_COLOURS, _pyplot, fmt_time
 from .html import CSS, _e
@@ -126,7 +127,9 @@ def render_distributions(rows: Sequence[dict[str, Any]], cfg: Config) -> bytes:
         changes = [v for v in (cue_change(r, rule) for r in scored) if v is not None]
         limit = rule.relative_change if rule.relative_change is not None else rule.delta
         unit = "fraction of baseline" if rule.relative_change is not None else "difference from baseline"
-        _panel(left, medians, rule.absolute, f"{rule.kind}: call median of {rule.cue}", rule.cue)
+        watched = cue(rule.cue)
+        _panel(left, medians, rule.absolute, f"{rule.kind}: call median of the {watched.label}",
+               f"{watched.label} ({watched.unit})" if watched.unit else watched.label)
         _panel(right, changes, limit, f"{rule.kind}: change from the caller's baseline", unit)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -215,7 +218,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                        on_error: Callable[[str], None]) -> dict[str, str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
     from the store when it holds the call, else from the recording. Returns path -> link."""
-    from ..store import Store
+    from ..delivery.store import Store
     from . import from_file, render, write_atomic
     from .data import from_store
 

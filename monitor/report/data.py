@@ -16,6 +16,7 @@ Nothing here needs matplotlib.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,19 +24,21 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..audio_io import AudioFileError, probe
-from ..baseline import Baseline
+from ..capture.audio_files import AudioFileError, probe
+from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
-from ..frames import HOP_S
-from ..measures import pause_runs
+from ..analysis.frame_features import HOP_S
+from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
-from ..phrases import PhraseMatcher
-from ..sources import Chunk, FileSource
-from ..store import Store
-from ..transcription_setup import matcher_for
+from ..transcription.phrases import PhraseMatcher
+from ..capture.sources import Chunk, FileSource
+from ..delivery.store import Store
+from ..transcription.setup import matcher_for
+
+log = logging.getLogger(__name__)
 
 ENVELOPE_HOP_S = HOP_S
 """Resolution of the stored waveform envelope (peak per 10 ms), reduced for plotting."""
@@ -92,10 +95,6 @@ class ReportData:
     started_at: float | None = None
     transcribed: bool = False
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def audio_available(self) -> bool:
-        return bool(self.tracks)
 
     @property
     def critical(self) -> int:
@@ -222,8 +221,8 @@ def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[U
             try:
                 for m in matcher.match(text):
                     u.distress.append((m.start_word, m.end_word, m.phrase))
-            except Exception:  # noqa: BLE001 - a matcher problem must not lose the report
-                pass
+            except Exception as err:  # noqa: BLE001 - a matcher problem must not lose the report
+                log.warning("distress phrases not marked in the transcript at %.1f s: %s", w.t, err)
         out.append(u)
     out.sort(key=lambda u: (u.start, u.t))
     return out
@@ -316,7 +315,7 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str) 
 def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
                 duration_s: float | None) -> tuple[dict[str, LegTrack], tuple[str, ...]] | None:
     """Waveform and speech regions of a stored call's audio, or None if it does not fit."""
-    from ..analyzer import StreamingAnalyzer
+    from ..analysis.analyzer import StreamingAnalyzer
 
     try:
         info = probe(path)

@@ -182,12 +182,44 @@ def _transcript(ax: Any, data: ReportData) -> None:
                 bbox=dict(boxstyle="round,pad=0.15", fc="#ffe0e0", ec=DISTRESS, lw=0.6) if hot else None)
 
 
+def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
+    """One panel of cues sharing a unit, over the caller's baseline band (q1-q3) and median."""
+    b = data.baseline
+    for c in series:
+        t, v = _series(data, c.name)
+        if len(t):
+            ax.plot(t, v, c.style, color=c.colour, linewidth=1.3, label=c.label)
+        st = b.stats(c.name) if b is not None else None
+        if st is not None:
+            ax.axhspan(st.q1, st.q3, color=c.colour if len(series) > 1 else BAND, alpha=0.15, linewidth=0)
+            ax.axhline(st.median, color=c.colour if len(series) > 1 else BAND, linewidth=0.8,
+                       linestyle=":")
+    ax.set_ylabel(series[0].unit)
+    ax.set_title(title + (" (band: caller's baseline q1-q3, dotted: median)" if b is not None
+                          else " (no baseline: the caller did not speak long enough)"),
+                 loc="left", fontsize=9)
+    if len(series) > 1:
+        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=len(series))
+    ax.grid(True, axis="y", alpha=0.3)
+
+
+def _legend(fig: Any, data: ReportData) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles = [Line2D([], [], color=SEVERITY_COLOURS["warning"], lw=1.2, label="warning alert"),
+               Line2D([], [], color=SEVERITY_COLOURS["critical"], lw=2, label="critical alert"),
+               Patch(color=BAND, alpha=0.4, label="baseline band / baseline period")]
+    if data.tracks:
+        handles += [Patch(color=CALLER, alpha=0.6, label="caller speech"),
+                    Patch(color=AGENT, alpha=0.6, label="agent speech"),
+                    Patch(color=PAUSE, alpha=0.3, label="caller pause")]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.005))
+
+
 def render_png(data: ReportData, dpi: int = 100) -> bytes:
     """The timeline picture as PNG bytes."""
     plt = _pyplot()
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     panels = registry_panels()
     heights = [1.6] + [1.0] * len(panels) + [1.3]
     fig, axes = plt.subplots(len(heights), 1, figsize=(14, 15), sharex=True,
@@ -198,25 +230,8 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
         ax_for: dict[str, Any] = {}
         b = data.baseline
         for ax, (title, series) in zip(cue_axes, panels):
-            unit = series[0].unit
-            for c in series:
-                cue, label, colour, style = c.name, c.label, c.colour, c.style
-                ax_for[cue] = ax
-                t, v = _series(data, cue)
-                if len(t):
-                    ax.plot(t, v, style, color=colour, linewidth=1.3, label=label)
-                st = b.stats(cue) if b is not None else None
-                if st is not None:
-                    ax.axhspan(st.q1, st.q3, color=colour if len(series) > 1 else BAND, alpha=0.15, linewidth=0)
-                    ax.axhline(st.median, color=colour if len(series) > 1 else BAND, linewidth=0.8,
-                               linestyle=":")
-            ax.set_ylabel(unit)
-            ax.set_title(title + (" (band: caller's baseline q1-q3, dotted: median)" if b is not None
-                                  else " (no baseline: the caller did not speak long enough)"),
-                         loc="left", fontsize=9)
-            if len(series) > 1:
-                ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=len(series))
-            ax.grid(True, axis="y", alpha=0.3)
+            _cue_panel(ax, title, series, data)
+            ax_for.update({c.name: ax for c in series})
         if b is not None:
             for ax in [top] + cue_axes:
                 ax.axvspan(b.start_t, b.end_t,
@@ -229,15 +244,7 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
         tax.set_xticks([x for x in ticks if 0 <= x <= max(data.duration_s, 1.0)])
         tax.set_xticklabels([fmt_time(x) for x in tax.get_xticks()])
         tax.set_xlabel("call time (m:ss)")
-        handles = [Line2D([], [], color=SEVERITY_COLOURS["warning"], lw=1.2, label="warning alert"),
-                   Line2D([], [], color=SEVERITY_COLOURS["critical"], lw=2, label="critical alert"),
-                   Patch(color=BAND, alpha=0.4, label="baseline band / baseline period")]
-        if data.tracks:
-            handles += [Patch(color=CALLER, alpha=0.6, label="caller speech"),
-                        Patch(color=AGENT, alpha=0.6, label="agent speech"),
-                        Patch(color=PAUSE, alpha=0.3, label="caller pause")]
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
-                   bbox_to_anchor=(0.5, 0.005))
+        _legend(fig, data)
         crit = data.critical
         fig.suptitle(f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
                      + (f", {crit} critical" if crit else ""), x=0.01, ha="left", fontsize=12,

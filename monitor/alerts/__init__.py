@@ -1,0 +1,1 @@
+"""Alerts: the rules that compare each cue with the caller's baseline and the fusion that raises\nwarnings and critical alerts."""

@@ -1,0 +1,532 @@
+"""The alert engine: rules from the configuration, judged once per hop on the caller's cues.
+
+Each acoustic rule compares one cue with the caller's :class:`~monitor.analysis.baseline.Baseline`
+(a relative or dB change, widened by the baseline's own spread) and with an absolute
+floor or ceiling (so a caller in trouble from the first second still alerts, before or
+without a baseline).  A rule raises after its cue stayed beyond threshold ``persist_s``
+seconds, clears after ``clear_s`` seconds of recovery, and does not repeat within
+``cooldown_s``.  Missing values (``None``, or windows where the caller hardly spoke) leave
+every rule as it was: they never raise, clear or count time.
+
+``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
+*grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
+(tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest grade,
+and a one-sided CUSUM per family accumulates that grade beyond a drift while the caller takes
+part in the call. The alert is raised when enough families have accumulated enough evidence,
+when one family's change from the caller's own baseline has accumulated far enough on its own
+(if ``single_family`` is set), or when a recent distress phrase
+(:meth:`AlertEngine.on_phrase`) meets an agreeing family. Deterministic, pure Python, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..analysis.baseline import Baseline, CueStats
+from ..config import Config, EmergencyRuleConfig, RuleConfig
+from ..cue_registry import cue
+from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
+
+EPS = 1e-9
+
+@dataclass(frozen=True)
+class Judgement:
+    """One rule's verdict on one cue value."""
+
+    value: float
+    beyond: bool
+    baseline: float | None
+    threshold: float | None
+    """The baseline-derived threshold (None without a usable baseline)."""
+    absolute: float | None
+    basis: str | None
+    """What fired: "baseline", "absolute", "baseline+absolute" or None."""
+    grade: float = 0.0
+    """How far beyond: 1 at the threshold (or graded absolute limit), 2 twice as far, 0 at or
+    before the baseline (or the typical value)."""
+    change: float = 0.0
+    """The grade of the change from the caller's own baseline alone (0 without a baseline)."""
+
+
+def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgement:
+    """Compare ``value`` with the rule's baseline threshold and its absolute limit."""
+    below = rule.direction == "below"
+
+    def past(v: float, limit: float) -> bool:
+        return v < limit if below else v > limit
+
+    stats = baseline.stats(rule.cue) if baseline is not None else None
+    b = stats.median if stats is not None else None
+    threshold = _baseline_threshold(rule, stats) if stats is not None else None
+    by_baseline = (threshold is not None and past(value, threshold)
+                   and (rule.gate is None or not past(rule.gate, value)))
+    by_absolute = rule.absolute is not None and past(value, rule.absolute)
+    basis = ("baseline+absolute" if by_baseline and by_absolute else
+             "baseline" if by_baseline else "absolute" if by_absolute else None)
+    change = _grade(value, b, _effective(rule, threshold, below))
+    grade = max(change, _grade(value, cue(rule.cue).typical, rule.absolute))
+    return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
+                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade,
+                     change=change)
+
+
+def _baseline_threshold(rule: RuleConfig, stats: CueStats) -> float | None:
+    """The baseline test's limit: the relative or delta change, widened by ``mad_k`` spreads."""
+    below = rule.direction == "below"
+    b = stats.median
+    candidates = []
+    if rule.relative_change is not None and b > 0:
+        candidates.append(b * (1.0 + rule.relative_change))
+    if rule.delta is not None:
+        candidates.append(b + rule.delta)
+    if not candidates:
+        return None
+    threshold = min(candidates) if below else max(candidates)
+    if rule.mad_k > 0:
+        guard = b - rule.mad_k * stats.spread if below else b + rule.mad_k * stats.spread
+        threshold = min(threshold, guard) if below else max(threshold, guard)
+    return threshold
+
+
+def _effective(rule: RuleConfig, threshold: float | None, below: bool) -> float | None:
+    """The baseline threshold moved out to the gate, when the gate lies further."""
+    if threshold is None or rule.gate is None:
+        return threshold
+    return min(threshold, rule.gate) if below else max(threshold, rule.gate)
+
+
+def _grade(value: float, origin: float | None, limit: float | None) -> float:
+    """``(value - origin) / (limit - origin)``, at least 0: 1 at the limit, 0 at the origin."""
+    if origin is None or limit is None or abs(limit - origin) < EPS:
+        return 0.0
+    return max(0.0, (value - origin) / (limit - origin))
+
+
+class _Hysteresis:
+    """Persist / clear / cooldown bookkeeping for one alert kind."""
+
+    def __init__(self, persist_s: float, clear_s: float, cooldown_s: float) -> None:
+        self.persist_s, self.clear_s, self.cooldown_s = persist_s, clear_s, cooldown_s
+        self.active = False
+        self.since: float | None = None      # start of the current run beyond threshold
+        self.beyond_s = 0.0
+        self.recovered_s: float | None = None
+        self.last_raised: float | None = None
+        self.raised_since: float | None = None
+
+    def step(self, t: float, dt: float, beyond: bool) -> str | None:
+        """Advance by one judged hop; returns "raise", "clear" or None."""
+        if beyond:
+            self.recovered_s = None
+            if self.since is None:
+                self.since, self.beyond_s = t, 0.0
+            else:
+                self.beyond_s += dt
+            cooled = self.last_raised is None or t - self.last_raised >= self.cooldown_s - EPS
+            if not self.active and cooled and self.beyond_s >= self.persist_s - EPS:
+                self.active, self.last_raised, self.raised_since = True, t, self.since
+                return "raise"
+            return None
+        self.since, self.beyond_s = None, 0.0
+        if not self.active:
+            return None
+        self.recovered_s = 0.0 if self.recovered_s is None else self.recovered_s + dt
+        if self.recovered_s >= self.clear_s - EPS:
+            self.active, self.recovered_s = False, None
+            return "clear"
+        return None
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    t: float
+    phrase: str
+    excerpt: str
+
+
+EVIDENCE_CAP = 1.5
+"""The accumulator holds at most this many times the evidence its strongest decision needs
+(``max(max_grade, single_family) * evidence_s``), so that it drains within seconds once the
+trouble passes instead of remembering an old episode for minutes."""
+
+
+class Fusion:
+    """The evidence behind ``possible_emergency``, accumulated per family (see the module docstring).
+
+    Every hop, a family's grade is its strongest judged cue's grade (capped at ``max_grade``,
+    optionally smoothed over ``smooth_s``). A one-sided CUSUM per family accumulates that grade
+    minus ``drift``, weighted by the hop's seconds while the caller takes part in the call (see
+    :meth:`AlertEngine._weight`): ``S = clip(S + w * (grade - drift), 0, cap)``. A cue within
+    ``drift`` of its threshold drains the sum, so healthy fluctuation never builds up; a severe
+    change fills it within seconds, a mild one later, one at the drift never. A family's *level*
+    is ``S / evidence_s`` (capped at ``max_grade``); at level 1 it *agrees*. A second sum per
+    family, :attr:`change`, accumulates the grade of the change from the caller's own baseline
+    alone: a family alone is judged on it (``single_family``), so that a caller whose manner is
+    slow, hesitant, quiet or breathy from the start (a baseline that already holds it) does not
+    reach critical on one family's absolute limit. A family without a judged cue this hop keeps
+    its sums.
+
+    Weighing by call time rather than by the seconds of new caller speech is measured: a
+    labored caller says little, and speech-weighted sums reached critical later for exactly the
+    callers who need it sooner (tools/onset_budget.py, the corpus's tuning half).
+    """
+
+    def __init__(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...],
+                 evidence: Mapping[str, float] | None = None) -> None:
+        self.pe = pe
+        self.family_of = {r.kind: cue(r.cue).family for r in rules if r.kind in pe.kinds}
+        families = set(self.family_of.values())
+        self.evidence = {f: v for f, v in (evidence or {}).items() if f in families}
+        """Per family, the accumulated grade beyond the drift (grade x seconds)."""
+        self.change: dict[str, float] = {}
+        """Per family, the same accumulation of the change from the caller's own baseline alone
+        (absolute limits left out): what a single family is judged on."""
+        self.grade: dict[str, float] = {}
+        """Per family, its (smoothed) grade at the last judged hop."""
+        self.since: dict[str, tuple[float, float]] = {}
+        """Per family, (call time, seconds accumulated) since its sum last left zero."""
+        self.best: dict[str, tuple[str, Judgement]] = {}
+        """Per family, the rule kind and judgement of its strongest cue when it last rose."""
+        self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
+
+    def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement]) -> None:
+        """One hop of ``dt`` seconds of call time, accumulated with ``weight`` (seconds: ``dt``
+        while the caller takes part in the call, 0 while their cue window is stale)."""
+        grades: dict[str, tuple[float, str]] = {}
+        changes: dict[str, float] = {}
+        for kind, j in judged.items():
+            family = self.family_of.get(kind)
+            if family is None:
+                continue
+            if j.grade >= grades.get(family, (-1.0, ""))[0]:
+                grades[family] = (min(j.grade, self.pe.max_grade), kind)
+            changes[family] = max(changes.get(family, 0.0), min(j.change, self.pe.max_grade))
+        alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
+        for family, change in changes.items():
+            self.change[family] = self._step(self.change.get(family, 0.0), weight, change)
+        for family, (grade, kind) in grades.items():
+            old_grade = self.grade.get(family, grade)
+            g = self.grade[family] = old_grade + alpha * (grade - old_grade)
+            self._accumulate(family, t, weight, g)
+            if grade >= old_grade or family not in self.best:
+                self.best[family] = (kind, judged[kind])
+
+    def _step(self, total: float, weight: float, grade: float) -> float:
+        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)``."""
+        return min(self.cap, max(0.0, total + weight * (grade - self.pe.drift)))
+
+    def _accumulate(self, family: str, t: float, weight: float, grade: float) -> None:
+        """Step the family's sum and keep since when (and for how long) it has been above zero."""
+        old = self.evidence.get(family, 0.0)
+        new = self.evidence[family] = self._step(old, weight, grade)
+        if new <= 0.0:
+            self.since.pop(family, None)
+        elif old <= 0.0 or family not in self.since:
+            self.since[family] = (t, weight)
+        else:
+            start, held = self.since[family]
+            self.since[family] = (start, held + weight)
+
+    def level(self, family: str) -> float:
+        """The family's accumulated evidence in units of ``evidence_s``, capped at ``max_grade``."""
+        return min(self.evidence.get(family, 0.0) / self.pe.evidence_s, self.pe.max_grade)
+
+    def agreeing(self) -> dict[str, float]:
+        """Families at level >= 1, strongest first."""
+        agree = {f: self.level(f) for f in self.evidence if self.level(f) >= 1.0 - EPS}
+        return dict(sorted(agree.items(), key=lambda kv: -kv[1]))
+
+    def score(self) -> float:
+        return float(sum(self.agreeing().values()))
+
+    def alone(self) -> str | None:
+        """The family whose evidence alone makes an emergency (``single_family`` x ``evidence_s``)."""
+        if self.pe.single_family <= 0:
+            return None
+        need = self.pe.single_family * self.pe.evidence_s
+        strong = [f for f, v in self.change.items() if v >= need - EPS]
+        return max(strong, key=lambda f: self.change[f]) if strong else None
+
+    def acoustic(self) -> bool:
+        """Enough families agree strongly enough without a phrase, or one family alone is far
+        enough beyond for long enough."""
+        agree = self.agreeing()
+        return ((len(agree) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS)
+                or self.alone() is not None)
+
+    def holds(self, phrase: bool) -> bool:
+        return self.acoustic() or (phrase and self.pe.with_phrase
+                                   and len(self.agreeing()) >= self.pe.phrase_min_families)
+
+    def reconfigured(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...]) -> "Fusion":
+        """The same accumulated evidence under new settings (families no longer counted drop out)."""
+        new = Fusion(pe, rules, self.evidence)
+        new.change = {f: min(v, new.cap) for f, v in self.change.items() if f in new.evidence}
+        new.grade = {f: v for f, v in self.grade.items() if f in new.evidence}
+        new.since = {f: v for f, v in self.since.items() if f in new.evidence}
+        new.best = {f: v for f, v in self.best.items() if f in new.evidence}
+        for f in new.evidence:
+            new.evidence[f] = min(new.evidence[f], new.cap)
+        return new
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per family with evidence: what accumulated, its level, since when, for how long."""
+        out = {}
+        for f, v in sorted(self.evidence.items(), key=lambda kv: -kv[1]):
+            if v > 0:
+                start, held = self.since.get(f, (None, 0.0))
+                out[f] = {"evidence": round(v, 3), "level": round(self.level(f), 3),
+                          "change_evidence": round(self.change.get(f, 0.0), 3),
+                          "grade": round(self.grade.get(f, 0.0), 3), "since": start,
+                          "held_s": round(held, 2)}
+        return out
+
+
+class AlertEngine:
+    """Judges one call's caller cues; create one engine per call."""
+
+    def __init__(self, config: Config, channel: str = "caller") -> None:
+        self.config = config
+        self.channel = channel
+        self._rules = tuple(r for r in config.rules.acoustic if r.enabled)
+        self._state = {r.kind: _Hysteresis(r.persist_s, r.clear_s, r.cooldown_s)
+                       for r in self._rules}
+        self._last: dict[str, Judgement] = {}
+        pe = config.rules.possible_emergency
+        self._emergency = _Hysteresis(pe.persist_s, pe.clear_s, pe.cooldown_s)
+        self.fusion = Fusion(pe, self._rules)
+        self._window_s: float | None = None
+        self._phrase: _Phrase | None = None
+        self._phrase_raised: dict[str, float] = {}
+        self._emergency_by_phrase = False  # the raised possible_emergency counted a distress phrase
+        self._last_t: float | None = None
+        self._last_speech: float | None = None  # the caller's speech in the call at the last hop
+        self._last_spoke: float | None = None  # call time of the last hop that brought caller speech
+
+    def reconfigure(self, config: Config) -> list[Event]:
+        """Take new thresholds mid-call (SIGHUP) keeping each kept kind's state.
+
+        Returns clears for active alerts whose rule was removed or disabled.
+        """
+        out: list[Event] = []
+        rules = tuple(r for r in config.rules.acoustic if r.enabled)
+        state: dict[str, _Hysteresis] = {}
+        for r in rules:
+            s = self._state.get(r.kind) or _Hysteresis(r.persist_s, r.clear_s, r.cooldown_s)
+            s.persist_s, s.clear_s, s.cooldown_s = r.persist_s, r.clear_s, r.cooldown_s
+            state[r.kind] = s
+        t = self._last_t or 0.0
+        agreed = self._agreement(t)
+        out.extend(AlertClearedEvent(t=t, kind=k, reason="rule_disabled") for k, s in self._state.items()
+                   if s.active and k not in state)
+        pe = config.rules.possible_emergency
+        e = self._emergency
+        e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
+        self.config, self._rules, self._state = config, rules, state
+        self.fusion = self.fusion.reconfigured(pe, rules)
+        # the emergency ends here too when its rule is off or the kinds that made it lost their rules
+        if e.active and (not pe.enabled or (agreed and not self._agreement(t))):
+            e.active, e.since, e.beyond_s, e.recovered_s = False, None, 0.0, None
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency", reason="rule_disabled"))
+        return out
+
+    @property
+    def active_kinds(self) -> tuple[str, ...]:
+        """Kinds with an alert raised and not cleared (possible_emergency last)."""
+        kinds = tuple(k for k, s in self._state.items() if s.active)
+        return kinds + (("possible_emergency",) if self._emergency.active else ())
+
+    # ------------------------------------------------------------------ cues
+
+    def update(self, cues: CuesEvent, baseline: Baseline | None) -> list[Event]:
+        """Judge one hop of caller cues; returns alerts and clears, in rule order."""
+        if cues.channel != self.channel:
+            return []
+        t = cues.t
+        hop = self.config.analysis.hop_s
+        first = self._last_t is None
+        dt = 0.0 if first else max(0.0, min(t - self._last_t, hop))
+        self._last_t = t if self._last_t is None else max(t, self._last_t)
+        self._window_s = cues.window_s
+        out: list[Event] = []
+        judged: dict[str, Judgement] = {}
+        for rule in self._rules:
+            value = cues.value(rule.cue)
+            if value is None or (rule.min_speech_s > 0 and cues.speech_s is not None
+                                 and cues.speech_s < rule.min_speech_s):
+                continue
+            j = judged[rule.kind] = judge(rule, float(value), baseline)
+            state = self._state[rule.kind]
+            if j.beyond:
+                self._last[rule.kind] = j
+            step = state.step(t, dt, j.beyond)
+            if step == "raise":
+                out.append(self._alert(rule, self._last[rule.kind], state, t))
+            elif step == "clear":
+                out.append(AlertClearedEvent(t=t, kind=rule.kind))
+        self.fusion.update(t, hop if first else dt, self._weight(cues, hop if first else dt), judged)
+        out.extend(self._judge_emergency(t, dt))
+        return out
+
+    def _weight(self, cues: CuesEvent, dt: float) -> float:
+        """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the
+        last ``stale_s`` (their cue window is fresh), else 0 (a hold or a long agent turn adds
+        no new evidence about the caller)."""
+        total = cues.call_speech_s
+        if total is None:  # no running total: the window's speech says whether the caller spoke
+            spoke = bool(cues.speech_s)
+        else:
+            spoke = total > (self._last_speech or 0.0) + EPS
+            self._last_speech = max(total, self._last_speech or 0.0)
+        if spoke:
+            self._last_spoke = cues.t
+        stale = self.config.rules.possible_emergency.stale_s
+        fresh = self._last_spoke is not None and cues.t - self._last_spoke <= stale + EPS
+        return dt if fresh else 0.0
+
+    def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
+        return AlertEvent(t=t, kind=rule.kind, severity=rule.severity,
+                          message=self._message(rule, j, t - (state.raised_since or t)),
+                          evidence=self._evidence(rule, j, state.raised_since or t, t),
+                          actions=self._actions(rule.severity))
+
+    def _evidence(self, rule: RuleConfig, j: Judgement, since: float, t: float) -> dict[str, Any]:
+        rel = None
+        if j.baseline is not None and j.baseline != 0:
+            rel = (j.value - j.baseline) / abs(j.baseline)
+        return {
+            "cue": rule.cue, "direction": rule.direction, "value": j.value,
+            "baseline": j.baseline,
+            "threshold": j.threshold if j.basis in ("baseline", "baseline+absolute")
+            or j.absolute is None else j.absolute,
+            "baseline_threshold": j.threshold, "absolute": j.absolute, "basis": j.basis,
+            "relative_change": rel,
+            "change": None if j.baseline is None else j.value - j.baseline,
+            "grade": j.grade, "since": since, "until": t, "window_s": self._window_s,
+        }
+
+    def _message(self, rule: RuleConfig, j: Judgement, held_s: float) -> str:
+        label, unit = cue(rule.cue).label, cue(rule.cue).unit
+        title = rule.kind.replace("_", " ").capitalize()
+        u = f" {unit}" if unit else ""
+        word = "below" if rule.direction == "below" else "above"
+        if j.basis and j.basis.startswith("baseline") and j.baseline is not None:
+            if (rule.delta is not None and rule.relative_change is None) or j.baseline == 0:
+                du = " dB" if unit.startswith("dB") else u  # a difference of levels is in dB
+                diff = f"{abs(j.value - j.baseline):.1f}{du} {word}"
+            else:
+                diff = f"{abs(j.value - j.baseline) / abs(j.baseline) * 100:.0f} % {word}"
+            how = (f"{diff} the caller's baseline {j.baseline:.2f}{u} "
+                   f"(threshold {j.threshold:.2f}{u})")
+        else:
+            limit = "floor" if rule.direction == "below" else "ceiling"
+            how = f"{word} the absolute {limit} {j.absolute:.2f}{u}"
+        return f"{title}: {label} {j.value:.2f}{u}, {how}, for {held_s:.0f} s"
+
+    def _actions(self, severity: str) -> tuple[str, ...]:
+        a = self.config.actions
+        return a.critical if severity == "critical" else a.warning
+
+    # ------------------------------------------------------------------ emergency
+
+    def _agreement(self, t: float) -> bool:
+        """Whether the fused evidence (with a recent distress phrase) makes a possible emergency."""
+        return self.fusion.holds(self._recent_phrase(t) is not None)
+
+    def _judge_emergency(self, t: float, dt: float) -> list[Event]:
+        pe = self.config.rules.possible_emergency
+        if not pe.enabled:
+            return []
+        step = self._emergency.step(t, dt, self._agreement(t))
+        if step == "clear":
+            # raised on a phrase and the same families still agree: only the phrase aged
+            aged = self._emergency_by_phrase and len(self.fusion.agreeing()) >= pe.phrase_min_families
+            return [AlertClearedEvent(t=t, kind="possible_emergency",
+                                      reason="phrase_expired" if aged else "recovered")]
+        if step != "raise":
+            return []
+        self._emergency_by_phrase = not self.fusion.acoustic()
+        return [self._emergency_alert(t)]
+
+    def _emergency_alert(self, t: float) -> AlertEvent:
+        pe = self.config.rules.possible_emergency
+        phrase = self._recent_phrase(t)
+        fusion = self.fusion
+        agree = fusion.agreeing()
+        alone = fusion.alone() if len(agree) < pe.min_families or fusion.score() < pe.min_score - EPS else None
+        shown = list(agree) + ([alone] if alone is not None and alone not in agree else [])
+        best = {f: fusion.best[f] for f in shown if f in fusion.best}
+        labels = [kind.replace("_", " ") for kind, _ in best.values()]
+        what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
+        message = f"Possible emergency: {what}" if what else "Possible emergency:"
+        accumulated = fusion.report()
+        if phrase is not None and self._emergency_by_phrase:
+            message += f"{' and ' if what else ' '}the caller said \"{phrase.excerpt}\""
+        elif alone is not None:
+            acc = accumulated.get(alone, {})
+            message += (f" far beyond the caller's own baseline for {acc.get('held_s', 0.0):.0f} s "
+                        f"(evidence {fusion.change[alone]:.1f}, one family raises it at "
+                        f"{pe.single_family * pe.evidence_s:g})")
+        elif len(agree) > 1:
+            message += f" agree (evidence {fusion.score():.1f}, raised at {pe.min_score:g})"
+        evidence: dict[str, Any] = {
+            "score": fusion.score(), "min_score": pe.min_score,
+            "families": {f: round(fusion.level(f), 3) for f in shown},
+            "count": len(agree), "min_families": pe.min_families,
+            "single_family": alone,
+            "accumulated": {f: accumulated[f] for f in shown if f in accumulated},
+            "evidence_s": pe.evidence_s, "drift": pe.drift,
+            "kinds": [kind for kind, _ in best.values()],
+            "cues": {kind: self._evidence(self.config.rules.rule(kind), j, t, t)
+                     for kind, j in best.values()},
+            "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
+                                                   "excerpt": phrase.excerpt},
+            "since": self._emergency.raised_since, "until": t, "window_s": self._window_s,
+        }
+        return AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
+                          message=message, evidence=evidence, actions=self._actions(pe.severity))
+
+    def _recent_phrase(self, t: float) -> _Phrase | None:
+        p = self._phrase
+        if p is None or t - p.t > self.config.rules.distress_phrase.escalate_within_s + EPS:
+            return None
+        return p
+
+    # ------------------------------------------------------------------ phrases
+
+    def on_phrase(self, t: float, phrase: str, excerpt: str) -> list[Event]:
+        """The transcript matched ``phrase`` at call time ``t``; ``excerpt`` is what was said."""
+        cfg = self.config.rules.distress_phrase
+        if not cfg.enabled:
+            return []
+        key = " ".join(phrase.lower().split())
+        last = self._phrase_raised.get(key)
+        out: list[Event] = []
+        if last is None or abs(t - last) >= cfg.cooldown_s - EPS:
+            self._phrase_raised[key] = t
+            out.append(AlertEvent(
+                t=t, kind="distress_phrase", severity=cfg.severity,
+                message=f"Distress phrase: the caller said \"{excerpt}\"",
+                evidence={"phrase": phrase, "excerpt": excerpt, "since": t, "until": t},
+                actions=(self.config.actions.critical if cfg.severity == "critical"
+                         else self.config.actions.distress_phrase)))
+        self._phrase = _Phrase(t, phrase, excerpt)
+        now = t if self._last_t is None else max(t, self._last_t)
+        out.extend(self._judge_emergency(now, 0.0))
+        return out
+
+    # ------------------------------------------------------------------ end
+
+    def close(self, t: float) -> list[Event]:
+        """End of the call: every active alert ends with reason ``call_ended`` (acoustic kinds first)."""
+        out: list[Event] = [AlertClearedEvent(t=t, kind=k, reason="call_ended")
+                            for k, s in self._state.items() if s.active]
+        if self._emergency.active:
+            out.append(AlertClearedEvent(t=t, kind="possible_emergency", reason="call_ended"))
+        for s in list(self._state.values()) + [self._emergency]:
+            s.active, s.since, s.beyond_s, s.recovered_s = False, None, 0.0, None
+        self._phrase = None
+        return out

@@ -1,0 +1,431 @@
+"""The acoustic analyzer: whole-signal function and its streaming shell.
+
+Per-frame features come in two stages:
+
+* *raw* features depend only on the samples around a frame (level, F0 and
+  correlation strength, cepstral residual, spectral slope);
+* *contextual* features depend on neighbouring frames (noise floor, voice
+  activity, voicing, CPPS smoothing, intensity contour, syllable nuclei),
+  each within a bounded number of frames to the left (``CONTEXT_LEFT``)
+  and right (``CONTEXT_RIGHT``).
+
+:func:`analyze_signal` computes both over a whole signal. The
+:class:`StreamingAnalyzer` carries sample remainders and a window of raw
+features so that feeding chunks of any size gives the same frames; it holds
+back ``CONTEXT_RIGHT`` frames (0.95 s: the sound class's reach) until their right context arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+import numpy as np
+
+from ..dsp.resample import Resampler
+from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
+from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
+from ..dsp.framing import frame_signal, n_frames
+from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
+from ..dsp import sound_class_model as model
+from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
+                               audible_events, class_features, class_scores, hold_spectral_shape, sound_classes,
+                               spectral_shape)
+from ..dsp.syllables import SyllableParams, intensity_db, nuclei
+from .frame_features import Frames
+
+RATES = (8000, 16000)
+PITCH_RATE = 8000
+CONTEXT_LEFT = 1100
+CONTEXT_RIGHT = 95
+LOCAL_LEFT = 95
+"""Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
+BLOCK_FRAMES = 1000
+MIN_EMIT = 25
+"""Frames are computed and emitted in batches of at least 0.25 s: both stages cost about the
+same whatever the batch, so tiny live chunks would otherwise pay them a hundred times a second."""
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """All analyzer settings."""
+
+    window_s: float = 0.025
+    cepstrum_every: int = 2  # cepstrum of every 2nd frame (20 ms); frames between are interpolated
+    pitch: PitchParams = field(default_factory=PitchParams)
+    cepstrum: CepstrumParams = field(default_factory=CepstrumParams)
+    vad: VadParams = field(default_factory=VadParams)
+    syllables: SyllableParams = field(default_factory=SyllableParams)
+    sound: SoundClassParams = field(default_factory=SoundClassParams)
+    voice_only: bool = False
+    """Only what tells when the party speaks (level, F0 and its strength, noise floor, sound
+    class, voicing, HNR, intensity): no cepstrum (``cpps_db`` and ``slope_db_khz`` are NaN) and
+    no syllable nuclei. For a leg whose frames serve only as the other party's speech mask."""
+
+
+WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
+"""The analyzer with the sound class on (the default): breaths and coughs are told from speech."""
+WITHOUT_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=False))
+"""The analyzer with every audible frame taken for speech (as before the sound class)."""
+
+VOICE_ONLY = AnalyzerConfig(voice_only=True)
+"""The analyzer for a leg whose frames serve only as a speech mask (see ``voice_only``)."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Window lengths and offsets at one sample rate (derived, not configured)."""
+
+    rate: int
+    hop: int
+    win: int
+    prate: int      # pitch, voicing and HNR are measured at 8 kHz (F0 <= 400 Hz needs no more)
+    pdec: int       # rate // prate
+    pitch_len: int  # at prate
+    ppad: int       # zeros before the 8 kHz signal
+    preach: int     # 8 kHz samples needed right of a frame centre
+    plan: CepstrumPlan
+    sparse_plan: CepstrumPlan  # the same, its time smoothing seen on every ``every``-th frame
+    every: int
+    pad_left: int   # zeros before the signal so that every window starts at >= 0
+    reach: int      # samples needed right of a frame centre
+
+    @staticmethod
+    def make(rate: int, cfg: AnalyzerConfig) -> "_Layout":
+        if rate not in RATES:
+            raise ValueError(f"analyzer needs 8000 or 16000 Hz audio, got {rate}")
+        hop = rate // 100
+        win = int(round(cfg.window_s * rate))
+        prate = PITCH_RATE
+        pitch_len = segment_length(prate, cfg.pitch)
+        plan = make_plan(rate, cfg.cepstrum)
+        left = max(win // 2, plan.frame_length // 2 + 1)
+        reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
+        every = max(1, int(cfg.cepstrum_every))
+        return _Layout(rate, hop, win, prate, rate // prate, pitch_len, pitch_len // 2 + 1,
+                       pitch_len - pitch_len // 2, plan, _sparse(plan, every), every, left - win // 2, reach)
+
+    def centre(self, frame: int) -> int:
+        """Centre of ``frame`` in padded-signal samples."""
+        return frame * self.hop + self.win // 2 + self.pad_left
+
+    def pcentre(self, frame: int) -> int:
+        """Centre of ``frame`` in padded 8 kHz samples."""
+        return frame * (self.hop // self.pdec) + (self.win // 2) // self.pdec + self.ppad
+
+
+def _sparse(plan: CepstrumPlan, every: int) -> CepstrumPlan:
+    """The plan's 3-tap time smoothing when only every ``every``-th frame has a cepstrum and the
+    frames between are linear interpolations of their neighbours (``every`` 1 or 2)."""
+    if every == 1:
+        return plan
+    k0, k1, k2 = (float(k) for k in plan.t_kernel)
+    kernel = np.array([k0 / 2, k1 + (k0 + k2) / 2, k2 / 2], np.float32)
+    return replace(plan, t_kernel=kernel)
+
+
+def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: int, first: int, count: int,
+                  lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray]:
+    """Raw features of frames ``first .. first+count`` from ``padded[start:]`` and ``low[low_start:]``.
+
+    ``padded`` is (a slice of) the zero-padded signal, beginning at padded
+    sample ``start``; ``low`` the same signal at 8 kHz (padded by ``lay.ppad``),
+    for pitch. Shapes: every output (count,) except ``residual`` (k, q): the cepstral
+    residuals of just the frames that have one (absolute index a multiple of ``lay.every``), in order.
+    """
+    c0 = lay.centre(first) - start
+    frames = frame_signal(padded, lay.win, lay.hop, c0 - lay.win // 2, count)
+    energy = frame_energy_db(frames)
+    p0 = lay.pcentre(first) - low_start
+    seg = frame_signal(low, lay.pitch_len, lay.hop // lay.pdec, p0 - lay.pitch_len // 2, count)
+    # frames too quiet to ever be speech (see VadParams.absolute_min_db) need no pitch
+    audible = energy > cfg.vad.absolute_min_db
+    f0 = np.full(count, np.nan, np.float32)
+    strength = np.zeros(count, np.float32)
+    if audible.any():
+        f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
+    spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
+    if cfg.sound.enabled and audible.any():
+        sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
+        # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
+        even = audible & ((first + np.arange(count)) % SPEC_EVERY == 0)
+        spec[even] = spectral_shape(sframes[even])
+    # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
+    keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
+    slope = np.full(count, np.nan, np.float32)
+    if cfg.voice_only:
+        part = np.zeros((len(range(count)[keep]), 0), np.float32)
+    else:
+        cl = lay.plan.frame_length
+        cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
+        part, slope[keep] = cepstral_residuals(cframes[keep], lay.plan)
+    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
+
+
+def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
+                a: int = 0, b: int | None = None, res_row0: int = 0) -> Frames:
+    """Frames ``a .. b`` of a run of raw features that starts at frame ``first``.
+
+    Only the noise floor and the peak levels need the long left context (they
+    are trailing minima/maxima over seconds); every other decision is local,
+    so it is computed over ``a - LOCAL_LEFT .. b + CONTEXT_RIGHT`` only, and the
+    2-D cepstral work over ``a - 2 .. b + 2``.
+    """
+    energy = raw["energy_db"]
+    n = len(energy)
+    b = n if b is None else b
+    floor = noise_floor_db(energy, cfg.vad)
+    inten = intensity_db(energy, cfg.syllables)
+    syl_level = trailing_max(inten, cfg.syllables.level_window_frames)
+    # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
+    same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
+    vad_level = syl_level if same else peak_level(energy, cfg.vad)
+    w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
+    strength = raw["strength"][w]
+    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
+    sound = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level[w], cfg)
+    speech = sound == SPEECH
+    voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
+    periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
+    nuc = (np.zeros(len(speech), bool) if cfg.voice_only
+           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w]))
+    local = slice(a - w.start, b - w.start)
+    cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
+    sl = slice(a, b)
+    v = voiced[local]
+    f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
+    hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
+    t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
+    return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
+                  hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
+                  nucleus=nuc[local], sound=sound[local])
+
+
+def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,
+              n: int, res_row0: int) -> tuple[np.ndarray, np.ndarray]:
+    """CPPS and spectral slope of frames ``a .. b`` (shapes (b - a,)); NaN when ``voice_only``.
+
+    CPPS on the frames with a cepstrum (their smoothing reaches one such frame each side),
+    interpolated in between; the slope likewise.
+    """
+    if cfg.voice_only:
+        return np.full(b - a, np.nan, np.float32), np.full(b - a, np.nan, np.float32)
+    margin = 2 * lay.every
+    lo, hi = max(0, a - margin), min(n, b + margin)
+    idx = np.arange(lo, hi)
+    has = (first + idx) % lay.every == 0
+    at = idx[has]
+    rows = (first + at) // lay.every - res_row0  # raw["residual"] row of each frame with a cepstrum
+    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)
+                   ).astype(np.float32)
+    slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
+    return cp, slope
+
+
+def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.ndarray, energy: np.ndarray,
+           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
+    """Sound class of each frame (shape (n,), uint8); all active frames are speech when disabled."""
+    params = cfg.sound
+    if not params.enabled:
+        return np.where(active, SPEECH, SILENCE).astype(np.uint8)
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, params)
+    feats = class_features(hold_spectral_shape(spec, spec_first), strength, energy, floor, level, audible, params)
+    scores = class_scores(feats, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
+    return sound_classes(audible, active, scores, strength, params)
+
+
+def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The sound-class model's input for a whole signal, for training and evaluation.
+
+    Returns
+    -------
+    features : np.ndarray [shape=(n, d)]  :func:`monitor.dsp.sound_class.class_features`
+    heard : np.ndarray [shape=(n,)], bool  the frames that get a class: audible or voice-active
+    """
+    cfg = cfg or WITH_SOUND_CLASS
+    lay = _Layout.make(rate, cfg)
+    raw = _whole_raw(_check_signal(x), lay, cfg)
+    if raw is None:
+        return np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, bool)
+    energy = raw["energy_db"]
+    floor = noise_floor_db(energy, cfg.vad)
+    level = peak_level(energy, cfg.vad)
+    active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
+    feats = class_features(hold_spectral_shape(raw["spec"], 0), raw["strength"], energy, floor, level, audible,
+                           cfg.sound)
+    return feats, audible | active
+
+
+def _check_signal(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"analyzer takes mono audio of shape (n,), got {x.shape}")
+    return x.astype(np.float32, copy=False)
+
+
+def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> Frames:
+    """Frame features of a whole mono signal.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)], float, full scale +-1
+    rate : int, 8000 or 16000
+
+    Returns
+    -------
+    Frames with ``1 + (n - 0.025 rate) // (0.01 rate)`` rows (0 if shorter than a window)
+    """
+    cfg = cfg or AnalyzerConfig()
+    lay = _Layout.make(rate, cfg)
+    raw = _whole_raw(_check_signal(x), lay, cfg)
+    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg)
+
+
+def _whole_raw(x: np.ndarray, lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray] | None:
+    """Raw features of every frame of a whole signal (None if shorter than a window)."""
+    count = n_frames(len(x), lay.win, lay.hop)
+    if count == 0:
+        return None
+    padded = np.concatenate([np.zeros(lay.pad_left, np.float32), x, np.zeros(lay.reach + lay.hop, np.float32)])
+    low = Resampler(lay.rate, lay.prate, 1).process(x[:, None], final=True)[:, 0]  # as the stream does
+    low = np.concatenate([np.zeros(lay.ppad, np.float32), low, np.zeros(lay.preach + lay.hop, np.float32)])
+    blocks = [_raw_features(padded, 0, low, 0, a, min(BLOCK_FRAMES, count - a), lay, cfg)
+              for a in range(0, count, BLOCK_FRAMES)]
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+class StreamingAnalyzer:
+    """Stateful analyzer: feed chunks of any size, get frames as they complete.
+
+    ``feed(chunk)`` returns the frames whose full context has arrived (they
+    lag the input by ``CONTEXT_RIGHT`` frames plus a window); ``flush()``
+    returns the rest at the end of the stream. The frames equal those of
+    :func:`analyze_signal` on the concatenated input.
+    """
+
+    def __init__(self, rate: int, cfg: AnalyzerConfig | None = None) -> None:
+        self.cfg = cfg or AnalyzerConfig()
+        self.rate = rate
+        self._lay = _Layout.make(rate, self.cfg)
+        self._samples = np.zeros(self._lay.pad_left, np.float32)  # padded signal from _sample0
+        self._sample0 = 0          # padded index of _samples[0]
+        self._low = np.zeros(self._lay.ppad, np.float32)  # the same at 8 kHz, from _low0
+        self._low0 = 0
+        self._decimate = Resampler(rate, self._lay.prate, 1)  # exact across chunks
+        self._n_input = 0          # real samples received
+        self._n_raw = 0            # frames with raw features
+        self._raw: dict[str, np.ndarray] = {}
+        self._raw0 = 0             # frame index of the first buffered raw row
+        self._res = np.zeros((0, 0), np.float32)  # cepstral residuals: only the rows CPPS still needs
+        self._res_row0 = 0         # _res[0] is the cepstrum of frame _res_row0 * every
+        self._n_emitted = 0
+        self._flushed = False
+        self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
+        self._n_pending = 0
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._n_emitted
+
+    def feed(self, chunk: np.ndarray) -> Frames:
+        """Add samples (shape (n,), float) and return the frames now complete."""
+        if self._flushed:
+            raise RuntimeError("analyzer already flushed")
+        chunk = _check_signal(chunk)
+        # nothing can be emitted before MIN_EMIT more frames' samples arrived: small live chunks
+        # wait here, and are taken in (joined, decimated) together; the decimation is exact for
+        # any split of the stream, so the frames are the same
+        self._n_pending += len(chunk)
+        if self._n_pending < MIN_EMIT * self._lay.hop:
+            self._pending.append(chunk.copy())  # the caller may reuse its buffer
+            return Frames.empty()
+        self._pending.append(chunk)
+        self._take_pending()
+        return self._process()
+
+    def _take_pending(self) -> None:
+        """Append the pending chunks to the sample buffers (and their 8 kHz version)."""
+        if not self._pending:
+            return
+        chunk = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._pending, self._n_pending = [], 0
+        self._samples = np.concatenate([self._samples, chunk])
+        self._low = np.concatenate([self._low, self._decimate.process(chunk[:, None])[:, 0]])
+        self._n_input += len(chunk)
+
+    def _process(self) -> Frames:
+        """Raw features of the frames the buffered samples complete, and the frames now final."""
+        lay = self._lay
+        # frames whose right reach is available at both rates
+        end = self._sample0 + len(self._samples)
+        avail = max(0, (end - lay.reach - lay.win // 2 - lay.pad_left) // lay.hop + 1)
+        low_end = self._low0 + len(self._low)
+        phop = lay.hop // lay.pdec
+        avail = min(avail, max(0, (low_end - lay.preach - (lay.win // 2) // lay.pdec - lay.ppad) // phop + 1))
+        avail = min(avail, n_frames(self._n_input, lay.win, lay.hop))
+        if avail - self._n_raw >= MIN_EMIT:  # raw features in batches too (their cost per call is fixed)
+            self._compute_raw(avail)
+        return self._emit(final=False)
+
+    def flush(self) -> Frames:
+        """End of stream: return every remaining frame."""
+        if self._flushed:
+            return Frames.empty()
+        self._flushed = True
+        self._take_pending()
+        lay = self._lay
+        self._samples = np.concatenate([self._samples, np.zeros(lay.reach + lay.hop, np.float32)])
+        tail = self._decimate.process(np.zeros((0, 1), np.float32), final=True)[:, 0]
+        self._low = np.concatenate([self._low, tail, np.zeros(lay.preach + lay.hop, np.float32)])
+        self._compute_raw(n_frames(self._n_input, lay.win, lay.hop))
+        return self._emit(final=True)
+
+    def _compute_raw(self, upto: int) -> None:
+        lay = self._lay
+        while self._n_raw < upto:
+            count = min(BLOCK_FRAMES, upto - self._n_raw)
+            new = _raw_features(self._samples, self._sample0, self._low, self._low0, self._n_raw, count, lay,
+                                self.cfg)
+            res = new.pop("residual")
+            self._res = res if not len(self._res) else np.concatenate([self._res, res])
+            self._raw = new if not self._raw else {k: np.concatenate([self._raw[k], new[k]]) for k in new}
+            self._n_raw += count
+        # drop samples no future frame needs
+        keep_from = lay.centre(self._n_raw) - (lay.pad_left + lay.win // 2) - self._sample0
+        if keep_from > 0:
+            self._samples = self._samples[keep_from:]
+            self._sample0 += keep_from
+        keep_low = lay.pcentre(self._n_raw) - lay.pitch_len // 2 - self._low0
+        if keep_low > 0:
+            self._low = self._low[keep_low:]
+            self._low0 += keep_low
+
+    def _emit(self, final: bool) -> Frames:
+        end = self._n_raw if final else self._n_raw - CONTEXT_RIGHT
+        if end <= self._n_emitted or (not final and end - self._n_emitted < MIN_EMIT):
+            return Frames.empty()
+        lo = self._raw0
+        out = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._n_emitted - lo,
+                          end - lo, res_row0=self._res_row0)
+        self._n_emitted = end
+        # CPPS of the next frames reaches back this far
+        drop = max(0, (end - 2 * self._lay.every - 1) // self._lay.every - self._res_row0)
+        if drop:
+            self._res = self._res[drop:]
+            self._res_row0 += drop
+        cut = max(0, end - CONTEXT_LEFT - lo)
+        if cut:
+            self._raw = {k: v[cut:] for k, v in self._raw.items()}
+            self._raw0 += cut
+        return out
+
+    def iter_chunks(self, chunks: Iterator[np.ndarray]) -> Iterator[Frames]:
+        """Feed every chunk, then flush; yield non-empty frame batches."""
+        for chunk in chunks:
+            out = self.feed(chunk)
+            if len(out):
+                yield out
+        out = self.flush()
+        if len(out):
+            yield out

@@ -1,0 +1,149 @@
+"""The caller's own baseline: robust statistics of their cues over their first speech.
+
+:class:`BaselineBuilder` takes the caller's :class:`~monitor.events.CuesEvent` stream, keeps
+the windows in which the caller actually spoke, and freezes a :class:`Baseline` (median,
+MAD and quartiles per cue) once the caller has spoken ``baseline_min_speech_s`` seconds,
+or ``baseline_max_s`` seconds after they first spoke if they say little.  After freezing it
+never changes: later trouble must not leak into the reference.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..config import AnalysisConfig
+from ..cue_registry import ALL_CUES
+from ..events import CuesEvent
+
+BASELINE_CUES: tuple[str, ...] = ALL_CUES
+MAD_TO_SD = 1.4826
+"""MAD times this estimates the standard deviation of normally distributed values."""
+
+
+@dataclass(frozen=True)
+class CueStats:
+    """Robust statistics of one cue over the baseline windows."""
+
+    median: float
+    mad: float
+    q1: float
+    q3: float
+    n: int
+
+    @property
+    def spread(self) -> float:
+        """Robust standard deviation (1.4826 x MAD)."""
+        return MAD_TO_SD * self.mad
+
+    @classmethod
+    def of(cls, values: list[float]) -> "CueStats":
+        med = statistics.median(values)
+        mad = statistics.median(abs(v - med) for v in values)
+        if len(values) >= 2:
+            q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        else:
+            q1 = q3 = med
+        return cls(median=med, mad=mad, q1=q1, q3=q3, n=len(values))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Per-cue statistics over the baseline period of one call."""
+
+    cues: Mapping[str, CueStats] = field(default_factory=lambda: MappingProxyType({}))
+    start_t: float = 0.0
+    """Call time where the first baseline window starts."""
+    end_t: float = 0.0
+    """Call time of the last baseline window (its end)."""
+    speech_s: float = 0.0
+    """Estimated seconds of caller speech the baseline covers."""
+    windows: int = 0
+
+    def stats(self, cue: str) -> CueStats | None:
+        return self.cues.get(cue)
+
+    def median(self, cue: str) -> float | None:
+        s = self.cues.get(cue)
+        return None if s is None else s.median
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_t": self.start_t, "end_t": self.end_t, "speech_s": self.speech_s,
+                "windows": self.windows,
+                "cues": {k: {"median": s.median, "mad": s.mad, "q1": s.q1, "q3": s.q3, "n": s.n}
+                         for k, s in self.cues.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Baseline":
+        cues = {k: CueStats(median=v["median"], mad=v["mad"], q1=v["q1"], q3=v["q3"], n=v["n"])
+                for k, v in d.get("cues", {}).items()}
+        return cls(cues=MappingProxyType(cues), start_t=d.get("start_t", 0.0),
+                   end_t=d.get("end_t", 0.0), speech_s=d.get("speech_s", 0.0),
+                   windows=d.get("windows", 0))
+
+
+class BaselineBuilder:
+    """Accumulates one channel's cue windows until the baseline freezes."""
+
+    def __init__(self, analysis: AnalysisConfig, channel: str = "caller") -> None:
+        self._cfg = analysis
+        self.channel = channel
+        self._values: dict[str, list[float]] = {c: [] for c in BASELINE_CUES}
+        self._windows = 0
+        self._first_t: float | None = None
+        self._last_window_t: float | None = None
+        self._first_speech_t: float | None = None
+        self._speech_s = 0.0
+        self._frozen: Baseline | None = None
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The frozen baseline, or None while it is still being collected."""
+        return self._frozen
+
+    @property
+    def ready(self) -> bool:
+        return self._frozen is not None
+
+    @property
+    def speech_s(self) -> float:
+        """Estimated seconds of speech on this channel so far."""
+        return self._speech_s
+
+    def add(self, cues: CuesEvent) -> Baseline | None:
+        """Feed one cue window; returns the frozen baseline once there is one."""
+        if self._frozen is not None or cues.channel != self.channel:
+            return self._frozen
+        self._speech_s = max(self._speech_s, cues.call_speech_s or 0.0)
+        speech = cues.speech_s or 0.0
+        if speech > 0 and self._first_speech_t is None:
+            self._first_speech_t = cues.t
+        if speech >= self._cfg.baseline_min_window_speech_s and speech > 0:
+            self._windows += 1
+            if self._first_t is None:
+                self._first_t = max(0.0, cues.t - (cues.window_s or 0.0))
+            self._last_window_t = cues.t
+            for name in BASELINE_CUES:
+                v = cues.value(name)
+                if v is not None:
+                    self._values[name].append(float(v))
+        enough = self._windows >= self._cfg.baseline_min_windows
+        spoke = self._speech_s >= self._cfg.baseline_min_speech_s
+        waited = (self._first_speech_t is not None
+                  and cues.t - self._first_speech_t >= self._cfg.baseline_max_s)
+        if enough and (spoke or waited):
+            self._frozen = self.current()
+        return self._frozen
+
+    def current(self) -> Baseline | None:
+        """Statistics of what has been collected so far (None before any speech window)."""
+        if self._frozen is not None:
+            return self._frozen
+        if self._windows == 0:
+            return None
+        stats = {k: CueStats.of(v) for k, v in self._values.items() if v}
+        return Baseline(cues=MappingProxyType(stats), start_t=self._first_t or 0.0,
+                        end_t=self._last_window_t or 0.0, speech_s=round(self._speech_s, 3),
+                        windows=self._windows)

@@ -1,0 +1,205 @@
+"""Cue windows over the caller's own speaking time, every hop.
+
+At each hop time ``T`` the window reaches back from ``T`` over the caller's **own turn time**
+(their speech and the pauses inside their turns; the agent's speech and the gaps between turns
+do not count) until it holds ``window_speech_s`` seconds of caller speech, but never further
+back than ``window_max_s`` of call time, so that old speech ages out::
+
+    call time  ----------------------------------------------------------------> T
+    agent      ==== ask ====            ===== ask =====            == ask ==
+    caller             .. answer .. p ..               ... a .. p .. a ..     .. a ..
+    window                       [<----- holds window_speech_s of caller speech ----->)
+
+A talkative caller is judged on the last ~10-15 s of the call, a caller who says three words at
+a time on the last minute of it: later rather than never. The span measures inside the window
+(:func:`~monitor.analysis.span_measures.span_measures`) leave the agent's speech and turn gaps out, so the
+rates are per second of the caller's own turn time. Response latency is the mean over the
+caller's last ``latency_turns`` answers within ``window_max_s``.
+
+The work per hop depends on ``window_max_s``, not on the length of the call: frames older than
+the cap (plus the latency history) are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import AnalysisConfig
+from ..events import CuesEvent, Word, WordsEvent
+from .frame_features import HOP_S, Frames
+from .span_measures import SpanMeasures, response_latencies, span_measures
+
+LONG_WORD_GAP_S = 0.5
+"""A silence between two words of one turn at least this long counts as a long gap."""
+
+LATENCY_HISTORY_S = 15.0
+"""Extra history kept so that a turn that began before the window still has its offset."""
+
+LATENCY_SETTLED_S = 1.0
+"""An answer whose onset lies this far before the hop no longer changes as frames arrive (its
+offset, onset and the other party's next start are all decided by then), so it is kept, not
+measured again."""
+
+LATENCY_REACH_S = 12.0
+"""Frames before the first unsettled answer that its measure may read: the longest latency
+(``response_latencies``' ``max_latency_s``, 10 s) and the gap bridging around the offset."""
+
+
+def window_start(t: np.ndarray, speech: np.ndarray, t_end: float, speech_s: float,
+                 max_s: float) -> float:
+    """Start of the shortest window ending at ``t_end`` that holds ``speech_s`` of speech.
+
+    Parameters
+    ----------
+    t : np.ndarray [shape=(n,)]  frame times, sorted (frames from ``t_end`` on are ignored)
+    speech : np.ndarray [shape=(n,)], bool
+    t_end : float
+    speech_s : float  speech the window should hold
+    max_s : float  the window never starts before ``t_end - max_s``
+
+    Returns
+    -------
+    t0 : float  window start (``t_end - max_s`` or 0 when the speech is not there)
+    """
+    floor = max(0.0, t_end - max_s)
+    need = int(np.ceil(speech_s / HOP_S - 1e-9))
+    idx = np.flatnonzero(speech[:int(np.searchsorted(t, t_end))])
+    if need <= 0 or len(idx) < need:
+        return floor
+    start = float(t[idx[-need]]) - HOP_S / 2
+    return max(floor, start)
+
+
+def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
+    """Audible breaths and coughs per minute of the caller's turn time, their mean length and the
+    share of pauses that hold a breath (None without turn time)."""
+    if m.turn_s <= 0:
+        return {"breaths_per_min": None, "paused_breath_share": None, "mean_breath_s": None,
+                "coughs_per_min": None}
+    return {"breaths_per_min": 60.0 * m.breaths / m.turn_s,
+            "paused_breath_share": m.paused_breath_share,
+            "mean_breath_s": m.breath_s / m.breaths if m.breaths else None,
+            "coughs_per_min": 60.0 * m.coughs / m.turn_s}
+
+
+class CueTracker:
+    """Collects frames of each leg (on one call clock) and reports the caller's cues.
+
+    ``add(leg, frames)`` appends frames as the analyzers emit them; ``due()`` returns a
+    :class:`CuesEvent` for every hop time ``T`` that all legs have reached, measured over the
+    caller's window ending at ``T`` (see the module docstring).
+    """
+
+    def __init__(self, analysis: AnalysisConfig, legs: tuple[str, ...], channel: str = "caller") -> None:
+        self.cfg = analysis
+        self.legs = legs
+        self.channel = channel
+        self.other = next((leg for leg in legs if leg != channel), None)
+        self._frames: dict[str, Frames] = {leg: Frames.empty() for leg in legs}
+        self._reached: dict[str, float] = {leg: 0.0 for leg in legs}
+        self._next_t = analysis.hop_s
+        self._words: list[Word] = []
+        self._speech_total_s = 0.0  # caller speech of the call so far (frames emitted)
+        self._speech_dropped_s = 0.0  # caller speech in frames already trimmed
+        self.transcribed = False
+        # response latencies already settled: onset times (s) and latencies, onsets < _settled_t
+        self._answers = (np.zeros(0), np.zeros(0))
+        self._settled_t = 0.0
+
+    def add(self, leg: str, frames: Frames) -> None:
+        if len(frames):
+            self._frames[leg] = Frames.concat([self._frames[leg], frames])
+            self._reached[leg] = float(frames.t[-1]) + HOP_S / 2
+
+    def add_words(self, event: WordsEvent) -> None:
+        """Final recognised words of the measured channel feed the word-based cues."""
+        self.transcribed = True
+        if event.final and event.channel == self.channel:
+            self._words.extend(event.words)
+
+    def word_cues(self, t0: float, t: float, turn_s: float) -> dict[str, float | int | None]:
+        """Words per minute of turn time, mean gap between words inside turns, long gaps."""
+        if not self.transcribed:
+            return {}
+        words = [w for w in self._words if t0 <= w.start < t]
+        if not words:
+            return {"words_per_min": 0.0 if turn_s > 0 else None, "mean_word_gap_s": None, "long_word_gaps": 0}
+        starts = np.array([w.start for w in words])
+        ends = np.array([w.end for w in words])
+        gaps = starts[1:] - ends[:-1]
+        inside = gaps[(gaps >= 0) & (gaps <= self.cfg.max_pause_s)]
+        return {"words_per_min": 60.0 * len(words) / turn_s if turn_s > 0 else None,
+                "mean_word_gap_s": float(inside.mean()) if len(inside) else None,
+                "long_word_gaps": int(np.sum(inside >= LONG_WORD_GAP_S))}
+
+    def due(self, final: bool = False) -> list[CuesEvent]:
+        """Cue events for every hop time reached (all hops up to the end when ``final``)."""
+        reached = min(self._reached.values())
+        out = []
+        while self._next_t <= reached + (self.cfg.hop_s if final else 0.0) + 1e-9:
+            out.append(self.measure(self._next_t))
+            self._next_t += self.cfg.hop_s
+            self._trim()
+        return out
+
+    def measure(self, t: float) -> CuesEvent:
+        """Cues of the caller's window ending at call time ``t``."""
+        me = self._frames[self.channel].between(0.0, t)
+        t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
+        win = me.between(t0, t)
+        exclude = np.zeros(len(win), dtype=bool)
+        latency = None
+        if self.other is not None:
+            other = self._frames[self.other]
+            other_win = other.between(t0, t)
+            if len(other_win) == len(win):
+                exclude = other_win.speech
+            latency = self._latency(other, t)
+        m = span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
+                          exclude=exclude)
+        call_speech = self._speech_dropped_s + float(me.speech.sum()) * HOP_S
+        return CuesEvent(t=round(t, 3), channel=self.channel, speech_rate_sps=m.speech_rate_sps,
+                         articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
+                         mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,
+                         mean_phrase_s=m.mean_phrase_s, hnr_db=m.hnr_db, cpps_db=m.cpps_db,
+                         loudness_dbfs=m.loudness_dbfs, response_latency_s=latency,
+                         **breath_cues(m), speech_s=m.speech_s,
+                         window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
+                         call_speech_s=round(call_speech, 3),
+                         **self.word_cues(t0, t, m.turn_s))
+
+    def _latency(self, other: Frames, t: float) -> float | None:
+        """Mean response latency of the caller's last ``latency_turns`` answers within the cap.
+
+        Only the answers not yet settled are measured, over the frames they can reach
+        (``LATENCY_REACH_S`` before the first of them); the settled ones are kept from earlier
+        hops. The result equals measuring all kept frames every hop: an answer's measure
+        depends only on the frames around its offset and onset.
+        """
+        start = max(0.0, self._settled_t - LATENCY_REACH_S)
+        me, other = self._frames[self.channel].between(start, t), other.between(start, t)
+        n = min(len(me), len(other))
+        onset, lat = response_latencies(me[:n], other[:n])
+        new = onset >= self._settled_t
+        onset = np.concatenate([self._answers[0], onset[new]])
+        lat = np.concatenate([self._answers[1], lat[new]])
+        oldest = t - self.cfg.window_max_s  # later hops never count older answers
+        self._settled_t = max(self._settled_t, t - LATENCY_SETTLED_S)
+        kept = (onset < self._settled_t) & (onset >= oldest)
+        self._answers = (onset[kept], lat[kept])
+        recent = lat[onset >= oldest][-self.cfg.latency_turns:]
+        return float(np.mean(recent)) if len(recent) else None
+
+    def frames(self, leg: str) -> Frames:
+        return self._frames[leg]
+
+    def _trim(self) -> None:
+        keep_from = self._next_t - self.cfg.window_max_s - LATENCY_HISTORY_S - 1.0
+        for leg, fr in self._frames.items():
+            if len(fr) and fr.t[0] < keep_from - 5.0:
+                cut = int(np.searchsorted(fr.t, keep_from))
+                if leg == self.channel:
+                    self._speech_dropped_s += float(fr.speech[:cut].sum()) * HOP_S
+                self._frames[leg] = fr[cut:]
+        if self._words and self._words[0].start < keep_from - 5.0:
+            self._words = [w for w in self._words if w.start >= keep_from]

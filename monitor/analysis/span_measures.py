@@ -1,0 +1,217 @@
+"""Measures over a span of frames: rate, pauses, phrases, voice; and response latency.
+
+Definitions (de Jong & Wempe 2009/2010; the 250 ms pause convention):
+
+* a *pause* is a silence of at least ``min_pause_s`` inside speech, i.e.
+  between the first and the last speech frame of the span; silences that
+  overlap the other party's speech are turn gaps, not pauses, and are left
+  out (``exclude``);
+* a *phrase* (breath group) is the speech between two pauses;
+* a *breath* (or *cough*) is a run of frames of that sound class
+  (``Frames.sound``); breaths and coughs are pause time, never speech;
+  ``paused_breath_share`` is the share of pauses that hold a breath;
+* speaking time is the time from the first speech onset to the last offset
+  minus pauses and excluded gaps; speech rate = syllables / span duration;
+  articulation rate = syllables / speaking time; pause ratio = pause time /
+  (pause time + speaking time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..dsp.runs import close_gaps, runs, runs_to_mask
+from ..dsp.sound_class import BREATH, COUGH
+from .frame_features import HOP_S, Frames
+
+
+@dataclass(frozen=True)
+class SpanMeasures:
+    """Measures of one span; ``None`` where undefined (no speech, no voicing)."""
+
+    duration_s: float
+    speech_s: float
+    turn_s: float          # speaking time plus pauses (the speaker's own turn time)
+    syllables: int
+    speech_rate_sps: float | None
+    articulation_rate_sps: float | None
+    pauses: int
+    pause_ratio: float | None
+    mean_pause_s: float | None
+    phrases: int
+    mean_phrase_s: float | None
+    syllables_per_phrase: float | None
+    f0_median_hz: float | None
+    hnr_db: float | None
+    cpps_db: float | None
+    loudness_dbfs: float | None
+    breaths: int = 0                     # audible breaths (runs of breath frames)
+    breath_s: float = 0.0                # their total duration
+    coughs: int = 0                      # coughs and other non-speech sounds
+    paused_breath_share: float | None = None  # share of pauses holding a breath (None: no pause)
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return asdict(self)
+
+
+def _opt(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = None,
+               max_pause: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pauses inside speech.
+
+    Parameters
+    ----------
+    speech : np.ndarray [shape=(n,)], bool
+    min_pause : int, frames
+    exclude : np.ndarray [shape=(n,)], bool, optional
+        Frames where the other party speaks: a silence touching them is a turn gap.
+    max_pause : int, optional
+        Longer silences are not pauses either (the speaker has stopped).
+
+    Returns
+    -------
+    starts, ends : np.ndarray [shape=(k,)]  pause frame ranges
+    gap : np.ndarray [shape=(n,)], bool  frames of silences that are neither speech nor pause
+        (before the first and after the last speech frame, and excluded gaps)
+    """
+    n = len(speech)
+    s, e = runs(~speech)
+    inside = (s > 0) & (e < n)
+    long_enough = (e - s) >= min_pause
+    keep = inside & long_enough
+    if max_pause is not None:
+        keep &= (e - s) <= max_pause
+    if exclude is not None and len(s):
+        cs = np.concatenate([[0], np.cumsum(exclude)])
+        keep &= (cs[e] - cs[s]) == 0
+    drop = ~keep & (long_enough | ~inside)
+    return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
+
+
+def _voice_measures(frames: Frames) -> dict[str, float | None]:
+    """F0 median, HNR and CPPS over the voiced frames and loudness over the speech frames of a
+    span with speech."""
+    voiced = frames.voiced
+    f0 = frames.f0_hz[voiced]
+    power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
+    return {"f0_median_hz": _opt(np.nanmedian(f0)) if np.isfinite(f0).any() else None,
+            "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
+            "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
+            "loudness_dbfs": _opt(10.0 * np.log10(power.mean()))}
+
+
+def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_s: float = 0.25,
+                  max_pause_s: float | None = None, exclude: np.ndarray | None = None) -> SpanMeasures:
+    """Measures over ``frames`` (one channel, consecutive 10 ms frames).
+
+    Parameters
+    ----------
+    frames : Frames, n frames
+    duration_s : float, optional
+        Total time of the span (default: n * 10 ms).
+    min_pause_s, max_pause_s : float
+    exclude : np.ndarray [shape=(n,)], bool, optional
+        Other party's speech, to tell turn gaps from pauses. In a dialogue
+        the speech rate is taken over the speaker's own turn time (speaking
+        time plus pauses), not the whole span, so that the other party's
+        turns do not slow it down.
+    """
+    n = len(frames)
+    duration = float(duration_s) if duration_s is not None else n * HOP_S
+    speech = frames.speech
+    speech_s = float(speech.sum()) * HOP_S
+    syl = int(frames.nucleus.sum())
+    events = _sound_events(frames.sound)
+    if not speech.any():
+        return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None,
+                            None, None, None, None, None, *events)
+    min_pause = int(round(min_pause_s / HOP_S))
+    max_pause = int(round(max_pause_s / HOP_S)) if max_pause_s else None
+    ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
+    pause_len = (pe - ps) * HOP_S
+    pause_s = float(pause_len.sum())
+    first, last = np.nonzero(speech)[0][[0, -1]]
+    active = np.zeros(n, dtype=bool)
+    active[first:last + 1] = True
+    speaking = active & ~gap & ~runs_to_mask(ps, pe, n)
+    speaking_s = float(speaking.sum()) * HOP_S
+    # phrases: speaking runs separated by pauses or gaps
+    ph_s, ph_e = runs(speaking)
+    phrase_len = (ph_e - ph_s) * HOP_S
+    csum = np.concatenate([[0], np.cumsum(frames.nucleus)])
+    syl_per_phrase = csum[ph_e] - csum[ph_s]
+    return SpanMeasures(
+        duration_s=duration,
+        speech_s=speech_s,
+        turn_s=pause_s + speaking_s,
+        syllables=syl,
+        speech_rate_sps=(syl / (pause_s + speaking_s) if exclude is not None and pause_s + speaking_s > 0
+                         else syl / duration if duration > 0 else None),
+        articulation_rate_sps=syl / speaking_s if speaking_s > 0 else None,
+        pauses=int(len(ps)),
+        pause_ratio=pause_s / (pause_s + speaking_s) if speaking_s + pause_s > 0 else None,
+        mean_pause_s=float(pause_len.mean()) if len(ps) else 0.0,
+        phrases=int(len(ph_s)),
+        mean_phrase_s=float(phrase_len.mean()) if len(ph_s) else None,
+        syllables_per_phrase=float(syl_per_phrase.mean()) if len(ph_s) else None,
+        **_voice_measures(frames),
+        breaths=events[0], breath_s=events[1], coughs=events[2],
+        paused_breath_share=_breath_share(frames.sound, ps, pe),
+    )
+
+
+def _sound_events(sound: np.ndarray) -> tuple[int, float, int]:
+    """Breath count, breath seconds and cough count of a sound-class column (shape (n,))."""
+    b_s, b_e = runs(sound == BREATH)
+    c_s, _ = runs(sound == COUGH)
+    return int(len(b_s)), float((b_e - b_s).sum()) * HOP_S, int(len(c_s))
+
+
+def _breath_share(sound: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> float | None:
+    """Share of the pauses ``[ps, pe)`` that hold at least one breath frame."""
+    if not len(ps):
+        return None
+    cs = np.concatenate([[0], np.cumsum(sound == BREATH)])
+    return float(np.mean(cs[pe] - cs[ps] > 0))
+
+
+def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float = 0.25,
+                       max_latency_s: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Times the listener took to answer after the other party stopped.
+
+    Both channels are frames on one clock (same ``t``). An *offset* of the
+    other party is the end of one of its speech runs (gaps shorter than
+    ``min_turn_gap_s`` bridged); the listener's answer is its first speech
+    onset after that offset, provided the other party has not resumed before
+    it and the listener was silent at the offset.
+
+    Returns
+    -------
+    onset_t : np.ndarray [shape=(k,)]  time of each answer's onset (s)
+    latency_s : np.ndarray [shape=(k,)]
+    """
+    n = min(len(listener), len(other))
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    gap = int(round(min_turn_gap_s / HOP_S))
+    o_s, o_e = runs(close_gaps(other.speech[:n], gap))
+    l_s, _ = runs(close_gaps(listener.speech[:n], gap))
+    if len(o_e) == 0 or len(l_s) == 0:
+        return np.zeros(0), np.zeros(0)
+    o_e = o_e[o_e < n]
+    nxt = np.searchsorted(l_s, o_e)
+    ok = nxt < len(l_s)
+    o_e, nxt = o_e[ok], nxt[ok]
+    onset = l_s[nxt]
+    resumed = o_s[np.minimum(np.searchsorted(o_s, o_e), len(o_s) - 1)]
+    resumed = np.where(np.searchsorted(o_s, o_e) < len(o_s), resumed, n + 1)
+    silent_at_offset = ~listener.speech[np.maximum(o_e - 1, 0)]
+    lat = (onset - o_e) * HOP_S
+    keep = (onset <= resumed) & silent_at_offset & (lat <= max_latency_s)
+    t = listener.t[:n]
+    return t[onset[keep]], lat[keep]

@@ -1,0 +1,134 @@
+"""Input devices and sound-server sources, and resolving a SOURCE string to one.
+
+A SOURCE is, in this order: a sounddevice index ("3"), a PulseAudio/PipeWire
+source name as ``pactl list short sources`` shows it ("softphone.monitor"),
+or a fragment of a sounddevice input device name ("USB"). A pulse source is
+opened through the ALSA ``pulse`` device with ``PULSE_SOURCE`` set to its
+name while the stream opens (the ALSA pulse plugin reads it then), so two
+legs can be two different pulse sources at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+
+class DeviceError(Exception):
+    """A SOURCE that cannot be resolved; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    index: int
+    name: str
+    channels: int
+    default_rate: float
+    hostapi: str
+
+
+@dataclass(frozen=True)
+class PulseSource:
+    index: int
+    name: str
+    driver: str
+    spec: str
+    state: str
+
+    @property
+    def monitor(self) -> bool:
+        return self.name.endswith(".monitor")
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """What to open: ``device`` for sounddevice, and ``pulse_source`` for PULSE_SOURCE."""
+
+    spec: str
+    device: int | str | None
+    pulse_source: str | None
+    label: str
+
+
+def input_devices() -> list[InputDevice]:
+    import sounddevice as sd
+    apis = sd.query_hostapis()
+    out = []
+    for i, d in enumerate(sd.query_devices()):
+        if d["max_input_channels"] > 0:
+            out.append(InputDevice(i, d["name"], int(d["max_input_channels"]),
+                                   float(d["default_samplerate"]), apis[d["hostapi"]]["name"]))
+    return out
+
+
+def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
+    """Sources of the PulseAudio/PipeWire server, or None when there is no server (or no pactl)."""
+    if shutil.which("pactl") is None:
+        return None
+    try:
+        r = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True, text=True,
+                           timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    out = []
+    for line in r.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        try:
+            idx = int(parts[0])
+        except ValueError:
+            continue
+        out.append(PulseSource(idx, parts[1], parts[2] if len(parts) > 2 else "",
+                               parts[3] if len(parts) > 3 else "", parts[4] if len(parts) > 4 else ""))
+    return out
+
+
+def _pulse_device(devices: list[InputDevice]) -> int | None:
+    for d in devices:
+        if d.name == "pulse":
+            return d.index
+    for d in devices:
+        if "pulse" in d.name.lower():
+            return d.index
+    return None
+
+
+def resolve(spec: str, *, devices: list[InputDevice] | None = None,
+            sources: list[PulseSource] | None | bool = False) -> ResolvedSource:
+    """Turn a SOURCE string into what to open; DeviceError with a one-line reason otherwise."""
+    spec = (spec or "").strip()
+    devices = input_devices() if devices is None else devices
+    if not spec:
+        return ResolvedSource("", None, None, "default input")
+    if spec.isdigit():
+        idx = int(spec)
+        for d in devices:
+            if d.index == idx:
+                return ResolvedSource(spec, idx, None, f"{d.name} (#{idx})")
+        raise DeviceError(f"no input device with index {idx} (see `call-monitor devices`)")
+    if sources is False:
+        sources = pulse_sources()
+    for s in sources or []:
+        if s.name == spec:
+            pd = _pulse_device(devices)
+            if pd is None:
+                raise DeviceError(f"{spec} is a sound-server source but PortAudio has no 'pulse' "
+                                  "device (install libasound2-plugins)")
+            return ResolvedSource(spec, pd, spec, spec)
+    matches = [d for d in devices if spec.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == spec.lower()]
+    if exact:
+        matches = exact
+    if len(matches) == 1:
+        d = matches[0]
+        return ResolvedSource(spec, d.index, None, f"{d.name} (#{d.index})")
+    if len(matches) > 1:
+        names = ", ".join(f"#{d.index} {d.name}" for d in matches[:5])
+        raise DeviceError(f"input '{spec}' is ambiguous: {names}; give an index")
+    known = [s.name for s in sources or []]
+    hint = f"; sound-server sources: {', '.join(known)}" if known else ""
+    raise DeviceError(f"no input device or source named '{spec}'{hint} (see `call-monitor devices`)")

@@ -1,0 +1,340 @@
+"""Live capture: one sounddevice InputStream per leg, aligned on one call clock.
+
+The PortAudio callback only copies the block into a bounded queue (the
+python-sounddevice ``rec_unlimited.py`` pattern); everything else happens in
+the consumer, :meth:`LiveSource.chunks`, which resamples each leg from the
+device rate to the analyzer rate and yields :class:`~monitor.capture.sources.Chunk`
+objects whose columns are the legs.
+
+One clock: the source clock starts when the source starts (monotonic). The
+callback stamps each block with the time it arrived; a stream's first block is
+placed on the clock at that time, the following ones by counting. When a
+block arrives more than ``gap_s`` after where counting puts it (its device
+vanished, it was reopened), or a leg delivers nothing for that long, the gap
+is filled with silence, so the other leg keeps flowing and a reopened leg
+resumes at the right time. Placement uses the arrival stamp, never the time
+the consumer gets round to a block: a consumer that falls behind (a slow
+chunk, CPU contention) delays the chunks but inserts no silence.
+
+Faults: input overflows and blocks dropped on a full queue are counted, not
+fatal. A stream that stops delivering (device unplugged, sound server gone)
+is closed and reopened by a per-leg supervisor thread with exponential
+backoff; every loss and recovery is reported through ``on_status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..dsp.resample import Resampler
+from .audio_files import EdgeConditioner
+from .devices import DeviceError, ResolvedSource, resolve
+from .sources import Chunk, Source
+
+StatusCallback = Callable[[str, str], None]
+"""on_status(level, message): level is "info" or "warning"."""
+
+log = logging.getLogger(__name__)
+
+_OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens at a time
+
+
+@dataclass
+class LegStats:
+    leg: str
+    source: str
+    label: str = ""
+    device_rate: int = 0
+    state: str = "starting"  # starting | running | lost | reopening
+    overflows: int = 0
+    dropped_blocks: int = 0
+    reopens: int = 0
+    gap_fill_s: float = 0.0
+    last_error: str = ""
+    level_dbfs: float | None = None
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class _Leg:
+    name: str
+    resolved: ResolvedSource
+    stats: LegStats
+    q: "queue.Queue[tuple[int, float, np.ndarray]]"
+    stream: object = None
+    rate: int = 0
+    resampler: Resampler | None = None
+    edge: EdgeConditioner | None = None  # DC/rumble high-pass and sample checks at the device rate
+    buf: list = field(default_factory=list)  # resampled, not yet emitted
+    buffered: int = 0
+    pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
+    last_block: float = 0.0  # monotonic time of the current stream's last callback
+    opened_at: float = 0.0
+    generation: int = 0
+    placed_gen: int = 0  # the stream whose first block has been placed on the clock
+
+
+class LiveSource(Source):
+    """Capture ``{leg: SOURCE}`` (caller first) at ``rate`` Hz; iterate :meth:`chunks` until :meth:`stop`."""
+
+    def __init__(self, sources: dict[str, str], *, rate: int = 16000, block_s: float = 0.1,
+                 queue_s: float = 20.0, gap_s: float = 0.5, stall_s: float = 1.5,
+                 first_block_s: float = 4.0, backoff_s: float = 0.5, max_backoff_s: float = 10.0,
+                 on_status: StatusCallback | None = None, resolve_fn=resolve,
+                 device_rate: int | None = None) -> None:
+        if "caller" not in sources:
+            raise ValueError("the caller leg is required")
+        self.rate = rate
+        self.device_rate = device_rate  # None: the analyzer rate if the device takes it, else its own
+        self.block_s = block_s
+        self.gap_s = gap_s
+        self.stall_s = stall_s
+        self.first_block_s = first_block_s
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.on_status = on_status or (lambda level, msg: None)
+        self.legs = tuple(sorted(sources, key=lambda k: k != "caller"))
+        self._legs: dict[str, _Leg] = {}
+        for name in self.legs:
+            res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            nq = max(8, int(queue_s / block_s))
+            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label), queue.Queue(nq))
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._t_start = 0.0
+        self.emitted = 0
+
+    # ------------------------------------------------------------------ status
+    def stats(self) -> dict[str, dict]:
+        return {name: leg.stats.to_dict() for name, leg in self._legs.items()}
+
+    @property
+    def overflows(self) -> int:
+        return sum(leg.stats.overflows for leg in self._legs.values())
+
+    def now(self) -> float:
+        """Seconds on the source clock."""
+        return time.monotonic() - self._t_start if self._t_start else 0.0
+
+    # ------------------------------------------------------------------ streams
+    def _device_rate(self, leg: _Leg) -> int:
+        import sounddevice as sd
+        dev = leg.resolved.device
+        if self.device_rate:
+            return self.device_rate
+        try:
+            sd.check_input_settings(device=dev, channels=1, samplerate=self.rate, dtype="float32")
+            return self.rate
+        except Exception as err:  # noqa: BLE001 - PortAudio says no in many ways: use the device's own rate
+            log.debug("%s: %d Hz not accepted (%s); using its default rate", leg.stats.label, self.rate, err)
+            info = sd.query_devices(dev, "input")
+            return int(info["default_samplerate"])
+
+    def _open(self, leg: _Leg) -> None:
+        import sounddevice as sd
+        leg.generation += 1
+        gen = leg.generation
+        q = leg.q
+        stats = leg.stats
+        leg.opened_at = time.monotonic()
+        leg.last_block = 0.0
+
+        def callback(indata, frames, time_info, status):  # PortAudio thread: stamp, copy and queue only
+            now = time.monotonic()
+            if status.input_overflow:
+                stats.overflows += 1
+            if gen == leg.generation:
+                leg.last_block = now  # the stream delivers, however far behind the consumer is
+            try:
+                q.put_nowait((gen, now, indata.copy()))
+            except queue.Full:
+                stats.dropped_blocks += 1
+
+        with _OPEN_LOCK:
+            saved = os.environ.get("PULSE_SOURCE")
+            if leg.resolved.pulse_source:
+                os.environ["PULSE_SOURCE"] = leg.resolved.pulse_source
+            try:
+                rate = self._device_rate(leg)
+                stream = sd.InputStream(device=leg.resolved.device, channels=1, samplerate=rate,
+                                        dtype="float32", blocksize=int(rate * self.block_s),
+                                        callback=callback)
+                stream.start()
+            finally:
+                if leg.resolved.pulse_source:
+                    if saved is None:
+                        os.environ.pop("PULSE_SOURCE", None)
+                    else:
+                        os.environ["PULSE_SOURCE"] = saved
+        leg.stream = stream
+        if rate != leg.rate:
+            leg.rate = rate
+            leg.resampler = Resampler(rate, self.rate, 1)
+            leg.edge = EdgeConditioner(rate, 1)
+        stats.device_rate = rate
+
+    def _close(self, leg: _Leg) -> None:
+        stream, leg.stream = leg.stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception as err:  # noqa: BLE001 - a stream of a vanished device is gone anyway
+                log.debug("%s leg: stream not closed cleanly: %s", leg.name, err)
+
+    def _supervise(self, leg: _Leg) -> None:
+        """Keep the leg's stream open: detect a stall, close, reopen with backoff."""
+        delay = self.backoff_s
+        while not self._stop.is_set():
+            if leg.stream is None:
+                try:
+                    self._open(leg)
+                except Exception as err:  # device or server gone
+                    problem = _one_line(err)
+                    changed = leg.stats.state != "lost" or leg.stats.last_error != problem
+                    leg.stats.state, leg.stats.last_error = "lost", problem
+                    if changed:  # one line per state change; the retries themselves stay quiet
+                        self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): cannot open "
+                                       f"({problem}); retrying, at most every {self.max_backoff_s:g} s")
+                    if self._stop.wait(delay):
+                        break
+                    delay = min(delay * 2, self.max_backoff_s)
+                    continue
+                if leg.stats.state in ("lost", "reopening"):
+                    leg.stats.reopens += 1
+                    self.on_status("info", f"{leg.name} leg ({leg.stats.source}): reopened, capturing "
+                                   f"again at {leg.rate} Hz")
+                    delay = self.backoff_s
+                leg.stats.state = "starting"
+            now = time.monotonic()
+            stream = leg.stream
+            inactive = stream is not None and not stream.active
+            if leg.last_block:
+                leg.stats.state = "running"
+                stalled = now - leg.last_block > self.stall_s
+            else:
+                stalled = now - leg.opened_at > self.first_block_s
+            if inactive or stalled:
+                why = "stream stopped" if inactive else "no audio for %.1f s" % (
+                    now - (leg.last_block or leg.opened_at))
+                leg.stats.state = "reopening"
+                leg.stats.last_error = why
+                self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): input lost ({why}); "
+                               "reopening")
+                self._close(leg)
+                if self._stop.wait(delay):
+                    break
+                delay = min(delay * 2, self.max_backoff_s)
+                continue
+            self._stop.wait(0.1)
+
+    # ------------------------------------------------------------------ consumer
+    def start(self) -> None:
+        """Open every leg (raises on the first attempt's failure, e.g. a missing device)."""
+        self._t_start = time.monotonic()
+        for leg in self._legs.values():
+            self._open(leg)
+        for leg in self._legs.values():
+            t = threading.Thread(target=self._supervise, args=(leg,), name=f"live-{leg.name}",
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=1.0)
+        for leg in self._legs.values():
+            self._close(leg)
+
+    def _drain(self, leg: _Leg) -> None:
+        while True:
+            try:
+                gen, t_block, block = leg.q.get_nowait()
+            except queue.Empty:
+                return
+            if gen != leg.generation and leg.stream is not None:
+                continue  # a block from a stream already replaced
+            x = leg.edge.process(block[:, :1]) if leg.edge is not None else block[:, :1]
+            y = leg.resampler.process(x) if leg.resampler is not None else x
+            if not len(y):
+                continue
+            # place on the clock by the block's arrival (not by now: the consumer may be late):
+            # a stream's first block where it arrived, later ones by counting unless they
+            # arrive more than gap_s late (audio lost); the gap is filled with silence
+            start = round((t_block - self._t_start) * self.rate) - len(y)
+            behind = start - leg.pos
+            if gen != leg.placed_gen:
+                leg.placed_gen = gen
+                if behind > 0:
+                    self._pad(leg, behind)
+            elif behind > self.gap_s * self.rate:
+                self._pad(leg, behind)
+            leg.buf.append(y[:, 0].astype(np.float32, copy=False))
+            leg.buffered += len(y)
+            leg.pos += len(y)
+
+    def _pad(self, leg: _Leg, n: int) -> None:
+        leg.buf.append(np.zeros(n, np.float32))
+        leg.buffered += n
+        leg.pos += n
+        leg.stats.gap_fill_s += n / self.rate
+
+    def _take(self, leg: _Leg, n: int) -> np.ndarray:
+        x = np.concatenate(leg.buf) if len(leg.buf) > 1 else leg.buf[0]
+        out, rest = x[:n], x[n:]
+        leg.buf = [rest] if len(rest) else []
+        leg.buffered -= n
+        return out
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Aligned chunks until :meth:`stop` (then returns within ~0.1 s)."""
+        if not self._t_start:
+            self.start()
+        legs = [self._legs[n] for n in self.legs]
+        try:
+            while not self._stop.is_set():
+                time.sleep(self.block_s / 2)
+                for leg in legs:
+                    self._drain(leg)
+                # a leg that delivers nothing (lost, reopening) is padded once it lags the
+                # clock by more than gap_s, so the other leg and the call clock go on
+                lag_limit = int((self.now() - self.gap_s - self.block_s) * self.rate)
+                for leg in legs:
+                    if leg.pos < lag_limit and (leg.stats.state != "running" or len(legs) > 1
+                                                or time.monotonic() - (leg.last_block or 0) > self.gap_s):
+                        self._pad(leg, lag_limit - leg.pos)
+                n = min(leg.buffered for leg in legs)
+                if n <= 0:
+                    continue
+                cols = [self._take(leg, n) for leg in legs]
+                samples = np.stack(cols, axis=1)
+                rms = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0)) + 1e-12
+                for leg, r in zip(legs, rms):
+                    leg.stats.level_dbfs = round(float(20 * np.log10(r)), 1)
+                t0 = self.emitted / self.rate
+                self.emitted += n
+                yield Chunk(t0, samples)
+        finally:
+            self.close()
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
+
+
+__all__ = ["LiveSource", "LegStats", "DeviceError"]

@@ -1,0 +1,357 @@
+"""Loading the configuration: TOML layers validated against the schema, merged in order.
+
+Each key is checked against its dataclass field's resolved type annotation
+(:func:`typing.get_type_hints`) and its metadata (``min``, ``max``, ``gt``, ``choices``,
+``kind``), so a new key needs no code here.  Layers, later ones win: built-in defaults <- the
+user's config file <- ``--config FILE`` <- command-line overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import fields, replace
+from pathlib import Path
+from types import MappingProxyType, UnionType
+from typing import Any, Mapping, get_args, get_origin, get_type_hints
+
+from ..cue_registry import cue
+from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
+                     DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
+                     StorageConfig, SupervisorConfig, TranscriptionConfig, _default_db)
+
+SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
+                             "delivery", "storage", "supervisor")
+_SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig, "transcription":
+                            TranscriptionConfig, "daemon": DaemonConfig, "delivery": DeliveryConfig,
+                            "storage": StorageConfig, "supervisor": SupervisorConfig})
+
+# --------------------------------------------------------------------------- validation
+
+
+def _allowed(meta: Mapping[str, Any]) -> str:
+    """" (allowed: 0.5 to 60)" for a key with both bounds, else ""."""
+    low = meta.get("min", meta.get("gt"))
+    if low is None or "max" not in meta:
+        return ""
+    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:g} to {meta['max']:g})"
+
+
+def _value_type(annotation: Any) -> tuple[Any, bool]:
+    """(the type a key holds, whether it may be None) from its resolved annotation."""
+    if isinstance(annotation, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0], len(args) < len(get_args(annotation))
+    return annotation, False
+
+
+def _check_type(value: Any, kind: Any, optional: bool, where: str) -> Any:
+    """Coerce ``value`` to ``kind`` (bool, int, float, str or tuple of str) or fail."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: must be an integer, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            extra = " or false" if optional else ""
+            raise ConfigError(f"{where}: must be a number{extra}, got {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: must be a string, got {value!r}")
+    elif get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: must be a list of strings, got {value!r}")
+        value = tuple(value)
+    return value
+
+
+def _check_choice(value: Any, meta: Mapping[str, Any], where: str) -> None:
+    choices = meta["choices"]
+    if value in choices:
+        return
+    if "unknown" in meta:
+        raise ConfigError(f"{where}: unknown {meta['unknown']} {value!r} (known: {', '.join(choices)})")
+    problem = meta.get("problem") or f"must be one of {', '.join(choices)}"
+    raise ConfigError(f"{where}: {problem}, got {value!r}")
+
+
+def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: str) -> Any:
+    """Coerce and check one value against its annotation and field metadata; ``where`` is
+    "source: dotted.key"."""
+    kind, optional = _value_type(annotation)
+    if optional and value is False:
+        return None
+    value = _check_type(value, kind, optional, where)
+    if kind is bool:
+        return value
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{where}: must be >= {meta['min']}, got {value!r}{_allowed(meta)}")
+    if "gt" in meta and value <= meta["gt"]:
+        raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}{_allowed(meta)}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
+    if "choices" in meta:
+        _check_choice(value, meta, where)
+    if meta.get("kind") == "url" and value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: must be an http:// or https:// URL (or \"\"), got {value!r}")
+    return value
+
+
+def _check_table(raw: Any, cls: type, prefix: str, source: str,
+                 skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {prefix}: must be a table, got {raw!r}")
+    known = {f.name: f for f in fields(cls) if f.name not in skip}
+    hints = get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{source}: {prefix}.{key}: unknown key (known: "
+                              f"{', '.join(known)})")
+        out[key] = _check_value(value, hints[key], known[key].metadata, f"{source}: {prefix}.{key}")
+    return out
+
+
+def _check_layer(raw: Mapping[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """Validate one layer (a parsed TOML file); returns {section: {key: value}} (rules nested)."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, table in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{source}: {section}: unknown section (known: {', '.join(SECTIONS)})")
+        if section in _SIMPLE:
+            out[section] = _check_table(table, _SIMPLE[section], section, source)
+        elif section == "phrases":
+            out[section] = _check_phrases(table, source)
+        else:
+            out[section] = _check_rules(table, source)
+    return out
+
+
+def _check_phrases(table: Any, source: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: phrases: must be a table, got {table!r}")
+    plain = {k: v for k, v in table.items() if k in ("language", "tolerance")}
+    out = _check_table(plain, PhrasesConfig, "phrases", source, skip=("phrases",))
+    lists: dict[str, tuple[str, ...]] = {}
+    for lang, value in table.items():
+        if lang in plain:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{source}: phrases.{lang}: must be a list of non-empty phrases "
+                              f"(a language code with its list), got {value!r}")
+        lists[lang] = tuple(value)
+    out["phrases"] = lists
+    return out
+
+
+def _check_rules(table: Any, source: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: rules: must be a table, got {table!r}")
+    out: dict[str, Any] = {}
+    for kind, rule in table.items():
+        prefix = f"rules.{kind}"
+        if kind == "possible_emergency":
+            checked = _check_table(rule, EmergencyRuleConfig, prefix, source)
+        elif kind == "distress_phrase":
+            checked = _check_table(rule, PhraseRuleConfig, prefix, source)
+        else:
+            checked = _check_table(rule, RuleConfig, prefix, source, skip=("kind",))
+            if kind not in ACOUSTIC_KINDS and ("cue" not in checked or "direction" not in checked):
+                raise ConfigError(f"{source}: {prefix}: unknown rule kind (known: "
+                                  f"{', '.join(ACOUSTIC_KINDS)}, possible_emergency, "
+                                  "distress_phrase); a new rule needs 'cue' and 'direction'")
+        out[kind] = checked
+    return out
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str, str]) -> Config:
+    cfg = Config(storage=StorageConfig(db=_default_db(env)))
+    origin: dict[str, str] = {}
+    for source, layer in layers:
+        for section, values in layer.items():
+            for key in _flat_keys(section, values):
+                origin[key] = source
+            cfg = _apply(cfg, section, values)
+    cfg = replace(cfg, storage=replace(cfg.storage, db=str(Path(cfg.storage.db).expanduser())),
+                  sources=tuple(s for s, _ in layers if s != "command line"))
+    _cross_check(cfg, origin)
+    return cfg
+
+
+def _flat_keys(section: str, values: Mapping[str, Any]) -> list[str]:
+    if section == "rules":
+        return [f"rules.{kind}.{k}" for kind, table in values.items() for k in table]
+    return [f"{section}.{k}" for k in values]
+
+
+def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
+    if section in _SIMPLE:
+        return replace(cfg, **{section: replace(getattr(cfg, section), **values)})
+    if section == "phrases":
+        values = dict(values)
+        lists = dict(cfg.phrases.phrases)
+        lists.update(values.pop("phrases", {}))
+        return replace(cfg, phrases=replace(cfg.phrases, phrases=MappingProxyType(lists),
+                                            **values))
+    rules = cfg.rules
+    acoustic = list(rules.acoustic)
+    for kind, table in values.items():
+        if kind == "possible_emergency":
+            rules = replace(rules, possible_emergency=replace(rules.possible_emergency, **table))
+        elif kind == "distress_phrase":
+            rules = replace(rules, distress_phrase=replace(rules.distress_phrase, **table))
+        else:
+            idx = next((i for i, r in enumerate(acoustic) if r.kind == kind), None)
+            if idx is None:
+                acoustic.append(RuleConfig(kind=kind, **table))
+            else:
+                acoustic[idx] = replace(acoustic[idx], **table)
+    return replace(cfg, rules=replace(rules, acoustic=tuple(acoustic)))
+
+
+def _relation_check(fail, origin: Mapping[str, str]):
+    """``relation(low, high, lo, hi, strict, why)``: ``low`` must stay below ``high``; the error
+    names the key the user set (the one that is not a default)."""
+    def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
+        if (lo < hi) if strict else (lo <= hi):
+            return
+        why = f": {why}" if why else ""
+        if high in origin and low not in origin:
+            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
+        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
+    return relation
+
+
+def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
+
+    a = cfg.analysis
+    relation = _relation_check(fail, origin)
+    relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
+    for r in cfg.rules.acoustic:
+        if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
+            fail(f"rules.{r.kind}.relative_change",
+                 "an enabled rule needs relative_change, delta or absolute")
+        for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
+            if v is not None and (v >= 0) != (r.direction == "above"):
+                fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"
+                     f" for direction \"{r.direction}\", got {v}")
+    pe = cfg.rules.possible_emergency
+    for kind in pe.kinds:
+        if kind not in cfg.rules.kinds:
+            fail("rules.possible_emergency.kinds",
+                 f"unknown kind {kind!r} (known: {', '.join(cfg.rules.kinds)})")
+    families = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
+    if pe.enabled and pe.min_families > len(families):
+        fail("rules.possible_emergency.min_families",
+             f"must be <= the families of its enabled kinds ({len(families)}: "
+             f"{', '.join(sorted(families)) or 'none'}), got {pe.min_families}")
+    if pe.enabled and pe.min_score > pe.max_grade * len(families):
+        fail("rules.possible_emergency.min_score",
+             f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
+             f"got {pe.min_score}")
+    relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
+    relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
+             a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
+    relation("analysis.baseline_min_window_speech_s", "analysis.window_speech_s", a.baseline_min_window_speech_s,
+             a.window_speech_s, False, "a window holds about that much speech")
+    for r in cfg.rules.acoustic:
+        if r.enabled:
+            relation(f"rules.{r.kind}.min_speech_s", "analysis.window_speech_s", r.min_speech_s,
+                     a.window_speech_s, False, "else the rule never judges a window")
+    if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
+        fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
+             f", got {cfg.delivery.max_backoff_s}")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "callmonitor" / "config.toml"
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML file; any problem becomes a one-line ConfigError naming the file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML ({exc})") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"rules.slow_speech.persist_s=8"`` -> ``("rules.slow_speech.persist_s", 8)``.
+
+    The value is read as a TOML value; anything that is not one is taken as a plain string.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"command line: {text!r}: expected KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
+
+
+def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"command line: {dotted}: expected section.key")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"command line: {dotted}: conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                overrides: Mapping[str, Any] | None = None, *,
+                env: Mapping[str, str] | None = None, user_config: bool = True) -> Config:
+    """Defaults <- user config (if present) <- ``path`` <- ``overrides`` (dotted keys)."""
+    env = os.environ if env is None else env
+    layers: list[tuple[str, dict[str, dict[str, Any]]]] = []
+    if user_config:
+        up = user_config_path(env)
+        if up.is_file():
+            layers.append((str(up), _check_layer(read_toml(up), str(up))))
+    if path is not None:
+        layers.append((str(path), _check_layer(read_toml(path), str(path))))
+    if overrides:
+        layers.append(("command line", _check_layer(_nest(overrides), "command line")))
+    return _build(layers, env)
+
+
+def config_from_toml(text: str, source: str = "<string>") -> Config:
+    """Defaults <- the given TOML text (no user config); for tests and round trips."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML ({exc})") from None
+    return _build([(source, _check_layer(raw, source))], os.environ)

@@ -1,0 +1,95 @@
+"""Render a :class:`~monitor.config.Config` as commented TOML (``call-monitor config``).
+
+The output parses back (tomllib) to the same configuration; ``false`` stands for an
+unset optional threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from dataclasses import fields
+from typing import Any
+
+from .schema import (ActionsConfig, AnalysisConfig, Config, DaemonConfig, DeliveryConfig,
+                     EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
+                     StorageConfig, SupervisorConfig, TranscriptionConfig, key_docs)
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "false"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (tuple, list)):
+        if not v:
+            return "[]"
+        return "[\n" + "".join(f"    {_value(x)},\n" for x in v) + "]"
+    raise TypeError(f"cannot render {v!r} as TOML")
+
+
+def _comment(doc: str) -> str:
+    return "".join(f"# {line}\n" for line in textwrap.wrap(doc, 92))
+
+
+def _bounds(meta: Any) -> str:
+    """" (allowed: 0.5 to 60)" from a key's checks, or ""."""
+    low = f">= {meta['min']:g}" if "min" in meta else f"> {meta['gt']:g}" if "gt" in meta else None
+    high = f"<= {meta['max']:g}" if "max" in meta else None
+    parts = [p for p in (low, high) if p]
+    return f" (allowed: {', '.join(parts)})" if parts else ""
+
+
+def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = ()) -> str:
+    docs = key_docs(cls)
+    out = [f"\n{_comment(doc) if doc else ''}[{name}]\n"]
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        if f.name in docs:
+            out.append(_comment(docs[f.name] + _bounds(f.metadata)))
+        elif f.name == "cue":
+            out.append(_comment("the cue this rule watches"))
+        elif f.name == "direction":
+            out.append(_comment("\"below\" or \"above\": the direction of trouble"))
+        out.append(f"{f.name} = {_value(getattr(obj, f.name))}\n")
+    return "".join(out)
+
+
+def effective_config_toml(cfg: Config) -> str:
+    parts = ["# callmonitor: effective configuration",
+             f"# read from: {', '.join(cfg.sources) if cfg.sources else 'built-in defaults only'}",
+             "# Save as ~/.config/callmonitor/config.toml and edit; unset keys keep their defaults.\n"]
+    parts.append(_table("analysis", cfg.analysis, AnalysisConfig,
+                        "Cue windows and the caller's baseline."))
+    for rule in cfg.rules.acoustic:
+        parts.append(_table(f"rules.{rule.kind}", rule, RuleConfig,
+                            f"Alert rule {rule.kind}: {rule.cue} {rule.direction} its threshold.",
+                            skip=("kind",)))
+    parts.append(_table("rules.possible_emergency", cfg.rules.possible_emergency,
+                        EmergencyRuleConfig, "Critical alert when several kinds agree."))
+    parts.append(_table("rules.distress_phrase", cfg.rules.distress_phrase, PhraseRuleConfig,
+                        "Alert when the transcript holds a distress phrase."))
+    parts.append(_table("actions", cfg.actions, ActionsConfig,
+                        "Recommended actions attached to alerts."))
+    ph = _table("phrases", cfg.phrases, PhrasesConfig,
+                "Distress phrases: one list per language code.", skip=("phrases",))
+    for lang, phrases in cfg.phrases.phrases.items():
+        key = lang if re.fullmatch(r"[A-Za-z0-9_-]+", lang) else json.dumps(lang, ensure_ascii=False)
+        ph += f"# distress phrases in {lang!r}\n{key} = {_value(phrases)}\n"
+    parts.append(ph)
+    parts.append(_table("transcription", cfg.transcription, TranscriptionConfig,
+                        "Local speech recognition (Vosk)."))
+    parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run)."))
+    parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered."))
+    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store."))
+    parts.append(_table("supervisor", cfg.supervisor, SupervisorConfig,
+                        "The supervisor's console (call-monitor supervisor)."))
+    return "\n".join(parts)

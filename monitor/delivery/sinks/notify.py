@@ -1,0 +1,92 @@
+"""Desktop notifications through ``notify-send`` (freedesktop notifications).
+
+Critical alerts go out with critical urgency (they stay until dismissed on most
+desktops), warnings with normal urgency. ``notify-send`` runs in a background
+thread so a slow or missing notification server never delays the pipeline;
+every failure is logged (the first of each kind as a warning) and never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import subprocess
+import threading
+
+from ...events import AlertEvent, Event
+
+log = logging.getLogger(__name__)
+
+
+class NotifySink:
+    def __init__(self, *, command: str = "notify-send", app_name: str = "call-monitor",
+                 timeout_s: float = 5.0) -> None:
+        self.command = command
+        self.app_name = app_name
+        self.timeout_s = timeout_s
+        self.sent = 0
+        self.failures = 0
+        self._warned: set[str] = set()
+        self._q: "queue.Queue[AlertEvent | None]" = queue.Queue(100)
+        self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def format(ev: AlertEvent) -> tuple[str, str, str]:
+        """(urgency, summary, body) of an alert."""
+        urgency = "critical" if ev.severity == "critical" else "normal"
+        label = "CRITICAL" if ev.severity == "critical" else "Warning"
+        summary = f"{label}: {ev.kind.replace('_', ' ')}"
+        body = ev.message if ev.stored else ev.message + " (not stored: the database is failing)"
+        if ev.actions:
+            body += "\n" + "\n".join(f"• {a}" for a in ev.actions[:5])
+        return urgency, summary, body
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, AlertEvent):
+            try:
+                self._q.put_nowait(event)
+            except queue.Full:
+                self._fail("queue full", "notification dropped: too many pending")
+
+    def _fail(self, key: str, message: str) -> None:
+        self.failures += 1
+        level = logging.WARNING if key not in self._warned else logging.INFO
+        self._warned.add(key)
+        log.log(level, "desktop notification failed: %s", message)
+
+    def _work(self) -> None:
+        while True:
+            ev = self._q.get()
+            if ev is None:
+                return
+            self.send(ev)
+
+    def send(self, ev: AlertEvent) -> bool:
+        if shutil.which(self.command) is None:
+            self._fail("missing", f"{self.command} not found (install libnotify-bin)")
+            return False
+        urgency, summary, body = self.format(ev)
+        try:
+            r = subprocess.run([self.command, "-u", urgency, "-a", self.app_name, "-c", "call-monitor",
+                                summary, body], capture_output=True, text=True, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            self._fail("timeout", f"{self.command} did not return within {self.timeout_s:g} s")
+            return False
+        except OSError as err:
+            self._fail("oserror", str(err))
+            return False
+        if r.returncode != 0:
+            why = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[0]
+            self._fail("exit", f"{self.command}: {why}")
+            return False
+        self.sent += 1
+        return True
+
+    def close(self, timeout: float = 1.0) -> None:
+        try:
+            self._q.put_nowait(None)
+        except queue.Full:
+            return
+        self._thread.join(timeout)

@@ -1,0 +1,67 @@
+"""Terminal output of events: JSON lines, or lines a person reads."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent
+
+
+def _clock(t: float) -> str:
+    m, s = divmod(max(0.0, t), 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+class JsonlSink:
+    """One JSON object per event per line."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        self.out.write(event.to_json() + "\n")
+        self.out.flush()
+
+
+class HumanSink:
+    """Alerts, clears, final words and the call summary as readable lines (cues are not printed)."""
+
+    def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True) -> None:
+        self.out = out or sys.stdout
+        self.bell = bell
+        self.show_words = show_words
+
+    def __call__(self, event: Event) -> None:
+        line = self.format(event)
+        if line:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def format(self, ev: Event) -> str | None:
+        if isinstance(ev, AlertEvent):
+            head = "CRITICAL" if ev.severity == "critical" else "warning "
+            bell = "\a" if self.bell and ev.severity == "critical" else ""
+            unstored = "" if ev.stored else " [not stored: database failing]"
+            lines = [f"{bell}[{_clock(ev.t)}] {head} {ev.kind}: {ev.message}{unstored}"]
+            for action in ev.actions:
+                lines.append(f"             -> {action}")
+            return "\n".join(lines)
+        if isinstance(ev, AlertClearedEvent):
+            if ev.reason == "call_ended":
+                return f"[{_clock(ev.t)}] call ended with {ev.kind} still raised"
+            if ev.reason == "rule_disabled":
+                return f"[{_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
+            if ev.reason == "phrase_expired":
+                return (f"[{_clock(ev.t)}] ended    {ev.kind}: the distress phrase is no longer recent; "
+                        f"the other alerts stay raised")
+            return f"[{_clock(ev.t)}] cleared  {ev.kind}"
+        if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
+            return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
+        if isinstance(ev, StatusEvent):
+            return f"[{_clock(ev.t)}] {ev.level}: {ev.message}"
+        if isinstance(ev, CallSummaryEvent):
+            kinds = ", ".join(ev.alert_kinds) or "none"
+            return (f"== {ev.file or 'call'}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
+                    f"({ev.critical_alerts} critical): {kinds}")
+        return None

@@ -1,0 +1,385 @@
+"""Supervisor webhook: HTTP POST of the alert JSON, delivered from the SQLite outbox.
+
+The daemon queues each stored alert in the store's ``deliveries`` table
+(:meth:`WebhookSink.__call__`), and a worker thread posts what is due with a
+timeout; a failure is logged and retried with exponential backoff (``backoff_s``
+doubling up to ``max_backoff_s``; ``retries`` = 0 keeps trying). Because the
+queue lives in the database, an alert not delivered before a restart is
+delivered by the next daemon once the endpoint answers, and one that was
+delivered is never posted again.
+
+Critical alerts are never left waiting on a long backoff: a pending critical is retried at
+least every ``CRITICAL_RETRY_S``, and the first success after failures makes every pending
+delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
+return. An alert the database could not store (``stored=False``) is delivered from memory
+with the same retry rules. ``include_phrase_text=False`` leaves the caller's words (the
+distress phrase excerpt) out of what is posted.
+
+Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
+the database's own id, so that a console tells apart equal alert ids of different daemons)
+and the call's wall-clock start, and carries ``Authorization: Bearer TOKEN`` when a token is
+given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the same URL.
+"""
+
+from __future__ import annotations
+
+import collections
+import getpass
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+from ...events import AlertEvent, Event
+from ..store import Delivery, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+CRITICAL_RETRY_S = 3.0
+"""A pending critical alert is retried at least this often, whatever the backoff reached."""
+MEMORY_LIMIT = 10_000
+"""Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
+
+
+def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
+    """The alert without the caller's own words: the excerpt of what was said is removed from the
+    evidence, and the message names the listed phrase it matched instead."""
+    ev = dict(alert.evidence)
+    nested = ev.get("phrase") if isinstance(ev.get("phrase"), dict) else None
+    excerpt = ev.get("excerpt") if nested is None else nested.get("excerpt")
+    listed = ev.get("phrase") if nested is None else nested.get("phrase")
+    if not isinstance(excerpt, str) or not excerpt:
+        return alert
+    if nested is None:
+        ev["excerpt"] = None
+    else:
+        ev["phrase"] = {**nested, "excerpt": None}
+    message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
+    return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
+
+
+class TokenError(ValueError):
+    """The webhook token file cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who posts: the agent's name and the daemon's id (:meth:`Store.instance_id`)."""
+
+    agent: str
+    daemon_id: str
+
+    @classmethod
+    def of(cls, store: Store, agent_name: str = "") -> "Identity":
+        return cls(agent_name or default_agent_name(), store.instance_id())
+
+
+def default_agent_name() -> str:
+    """``user@host`` of this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def read_token(path: str) -> str:
+    """The token in ``path`` (first line, stripped); raises TokenError naming the file."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as f:
+            token = f.readline().strip()
+    except FileNotFoundError:
+        raise TokenError(f"{path}: no such token file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise TokenError(f"{path}: cannot read the token ({getattr(err, 'strerror', None) or err})") \
+            from None
+    if not token:
+        raise TokenError(f"{path}: the token file is empty")
+    return token
+
+
+def payload(alert: AlertEvent, identity: Identity | None = None,
+            call_started_at: float | None = None, include_phrase_text: bool = True) -> bytes:
+    """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
+    ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
+    time ``at`` (unix seconds). ``include_phrase_text=False`` withholds the caller's words."""
+    d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
+    d["source"] = "call-monitor"
+    if identity is not None:
+        d["agent"], d["daemon_id"] = identity.agent, identity.daemon_id
+    if call_started_at is not None:
+        d["call_started_at"] = round(call_started_at, 3)
+        d["at"] = round(call_started_at + alert.t, 3)
+    return json.dumps(d, ensure_ascii=False).encode("utf-8")
+
+
+MEMORY_ID_BASE = 1 << 62
+"""An alert the database could not store has no id of its own; it is posted with a random id at
+or above this (far above any the database gives), the same on every retry, so that a receiver
+that de-duplicates by (daemon, alert id), as the supervisor's console does, keeps it once."""
+
+
+def _memory_id() -> int:
+    return MEMORY_ID_BASE + secrets.randbits(60)
+
+
+@dataclass
+class _Held:
+    """An alert the database could not store, delivered from memory."""
+
+    alert: AlertEvent
+    attempts: int = 0
+    next_at: float = 0.0
+    memory_id: int = field(default_factory=_memory_id)
+
+
+def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
+              headers: Mapping[str, str] | None = None) -> None:
+    """POST ``body`` as JSON; raises on a refused connection, a timeout or a non-2xx answer."""
+    h = {"Content-Type": "application/json", "User-Agent": "call-monitor", **(headers or {})}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method="POST", headers=h)
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        resp.read(1 << 16)
+
+
+class WebhookSink:
+    def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
+                 backoff_s: float = 2.0, max_backoff_s: float = 300.0,
+                 poll_s: float = 0.5, identity: Identity | None = None, token: str | None = None,
+                 include_phrase_text: bool = True) -> None:
+        self.store = store
+        self.include_phrase_text = include_phrase_text
+        self._memory: collections.deque[_Held] = collections.deque()
+        self._memory_lock = threading.Lock()
+        self._store_warned = False
+        self.url = url
+        self.identity = identity
+        self.token = token
+        self._call_start: dict[int, float | None] = {}
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.poll_s = poll_s
+        self.delivered = 0
+        self.failures = 0
+        self.last_error = ""
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="webhook", daemon=True)
+
+    def start(self) -> "WebhookSink":
+        self._thread.start()
+        return self
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, AlertEvent):
+            return
+        if event.alert_id is not None and event.stored:
+            try:
+                self.store.enqueue_delivery(event.alert_id, self.url)
+                self._wake.set()
+                return
+            except StoreError as err:  # the outbox cannot be written: deliver from memory
+                if not self._store_warned:
+                    self._store_warned = True
+                    log.warning(f"webhook {self.url}: outbox not writable ({err}); "
+                             "delivering from memory")
+        with self._memory_lock:
+            if len(self._memory) >= MEMORY_LIMIT:
+                lost = self._memory.popleft()
+                log.warning(f"webhook {self.url}: too many undelivered alerts held in memory; "
+                         f"dropped the oldest ({lost.alert.kind} at {lost.alert.t:.1f} s)")
+            self._memory.append(_Held(event, next_at=time.time()))
+        self._wake.set()
+
+    def pending(self) -> int:
+        held = len(self._memory)
+        try:
+            return held + sum(1 for d in self.store.deliveries("pending") if d.target == self.url)
+        except StoreError:
+            return held
+
+    def _started_at(self, call_id: int | None) -> float | None:
+        if call_id is None:
+            return None
+        if call_id not in self._call_start:
+            call = self.store.get_call(call_id)
+            self._call_start[call_id] = None if call is None else call.started_at
+        return self._call_start[call_id]
+
+    def _retry_delay(self, attempts: int, severity: str) -> float:
+        delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
+        return min(delay, CRITICAL_RETRY_S) if severity == "critical" else delay
+
+    def _post(self, d: Delivery | _Held) -> None:
+        tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.alert.call_id}-{d.alert.kind}-{d.alert.t}"
+        try:
+            started = self._started_at(d.alert.call_id)
+        except StoreError:  # the database is failing: post without the call's start
+            started = None
+        alert = d.alert
+        if isinstance(d, _Held) and alert.alert_id is None:
+            alert = replace(alert, alert_id=d.memory_id)
+        body = payload(alert, self.identity, started, self.include_phrase_text)
+        post_json(self.url, body, token=self.token, timeout_s=self.timeout_s,
+                  headers={"X-Callmonitor-Delivery": tag})
+
+    def wait_delivered(self, timeout_s: float) -> int:
+        """Wait until nothing is pending for this URL (or ``timeout_s``); returns what is still pending."""
+        deadline = time.monotonic() + timeout_s
+        while (left := self.pending()) and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(min(self.poll_s, 0.1))
+        return left
+
+    def deliver_memory(self) -> int:
+        """One pass over the alerts held in memory; returns how many were delivered."""
+        now = time.time()
+        with self._memory_lock:
+            due = [h for h in self._memory if h.next_at <= now]
+        n = 0
+        for h in due:
+            if self._stop.is_set():
+                break
+            try:
+                self._post(h)
+            except Exception as err:  # HTTP error, refused, timeout, DNS...
+                self.failures += 1
+                self.last_error = _describe(err)
+                h.attempts += 1
+                if self.retries and h.attempts > self.retries:
+                    with self._memory_lock:
+                        self._memory.remove(h)
+                    log.warning(f"webhook {self.url}: unstored {h.alert.kind} alert failed "
+                             f"({self.last_error}); giving up after {h.attempts} attempts")
+                else:
+                    h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
+                continue
+            with self._memory_lock:
+                self._memory.remove(h)
+            self.delivered += 1
+            n += 1
+        return n
+
+    def deliver_due(self) -> int:
+        """One pass over the due outbox rows for this URL; returns how many were delivered."""
+        n = 0
+        for d in self.store.due_deliveries(target=self.url):
+            if self._stop.is_set():
+                break
+            try:
+                self._post(d)
+            except Exception as err:  # HTTP error, refused, timeout, DNS...
+                self.failures += 1
+                self.last_error = _describe(err)
+                attempts = d.attempts + 1
+                if self.retries and attempts > self.retries:
+                    self.store.mark_failed(d.id, None, self.last_error)
+                    log.warning(f"webhook {self.url}: alert {d.alert_id} failed "
+                             f"({self.last_error}); giving up after {attempts} attempts")
+                else:
+                    delay = self._retry_delay(attempts, d.alert.severity)
+                    self.store.mark_failed(d.id, time.time() + delay, self.last_error)
+                    log.warning(f"webhook {self.url}: alert {d.alert_id} not delivered "
+                             f"({self.last_error}); retry {attempts} in {delay:.1f} s")
+                continue
+            self.store.mark_delivered(d.id)
+            self.delivered += 1
+            n += 1
+            if d.attempts:
+                log.info(f"webhook {self.url}: alert {d.alert_id} delivered after "
+                         f"{d.attempts + 1} attempts")
+                # the endpoint is back: what waited on a long backoff is due now
+                self.store.reschedule_pending(self.url, time.time())
+        return n
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.deliver_memory()
+                self.deliver_due()
+            except Exception as err:  # never let the worker die (database busy, ...)
+                log.warning(f"webhook worker: {_describe(err)}")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def close(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, urllib.error.HTTPError):
+        return f"HTTP {err.code} {err.reason}"
+    if isinstance(err, urllib.error.URLError):
+        return str(err.reason)
+    return str(err) or type(err).__name__
+
+
+class Heartbeat:
+    """Posts ``{"type": "heartbeat", agent, daemon_id, at, every_s, status}`` to ``url`` every
+    ``every_s`` seconds from a thread (``status()`` gives the daemon's state: devices, call, last
+    error); a failed beat is logged once per outage and not queued (the next one replaces it).
+    :meth:`close` sends a last beat with ``"stopped": true``."""
+
+    def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
+                 every_s: float, token: str | None = None, timeout_s: float = 5.0) -> None:
+        self.url, self.identity, self.status = url, identity, status
+        self.every_s, self.token, self.timeout_s = every_s, token, timeout_s
+        self.sent = 0
+        self.failures = 0
+        self._failing = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="heartbeat", daemon=True)
+
+    def start(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def body(self, stopped: bool = False) -> bytes:
+        status = dict(self.status())
+        if stopped:
+            status["stopped"] = True
+        return json.dumps({"type": "heartbeat", "source": "call-monitor", "agent": self.identity.agent,
+                           "daemon_id": self.identity.daemon_id, "at": round(time.time(), 3),
+                           "every_s": self.every_s, "status": status}, ensure_ascii=False).encode("utf-8")
+
+    def beat(self, stopped: bool = False) -> bool:
+        try:
+            post_json(self.url, self.body(stopped), token=self.token, timeout_s=self.timeout_s)
+        except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
+            self.failures += 1
+            if not self._failing:
+                log.warning(f"heartbeat {self.url}: {_describe(err)}")
+            self._failing = True
+            return False
+        if self._failing:
+            log.info(f"heartbeat {self.url}: delivered again")
+        self._failing = False
+        self.sent += 1
+        return True
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            self.beat()
+            self._stop.wait(self.every_s)
+
+    def close(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            saved, self.timeout_s = self.timeout_s, min(self.timeout_s, timeout)
+            self.beat(stopped=True)
+            self.timeout_s = saved

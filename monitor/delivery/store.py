@@ -1,0 +1,627 @@
+"""SQLite store: calls, alerts, cue snapshots, transcript and the webhook outbox.
+
+One file in WAL mode with ``synchronous=FULL``: :meth:`Store.add_alert` commits before it
+returns, so an alert that any sink has seen survives a SIGKILL or a power cut.  Cue
+snapshots and transcript lines are batched and committed at most a second later (or with
+the next alert).  The file is created mode 0600 in a directory created 0700.
+
+Thread-safe for one writer thread plus readers: every statement runs under one lock on a
+connection opened with ``check_same_thread=False``.  Other processes (``call-monitor
+alerts`` while the daemon runs) read concurrently thanks to WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
+                     WordsEvent, _clean)
+
+SCHEMA_VERSION = 2
+"""1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
+end become 'call_ended', the others 'recovered')."""
+
+_SCHEMA = """
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,          -- wall clock, unix seconds
+    source TEXT NOT NULL,              -- file path or device
+    ended_at REAL,
+    duration_s REAL,
+    baseline TEXT,                     -- JSON
+    summary TEXT                       -- JSON
+);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    t REAL NOT NULL,                   -- seconds into the call
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    evidence TEXT NOT NULL,            -- JSON
+    actions TEXT NOT NULL,             -- JSON list
+    created_at REAL NOT NULL
+);
+CREATE INDEX alerts_call ON alerts(call_id, t);
+CREATE INDEX alerts_created ON alerts(created_at);
+CREATE TABLE alert_clears (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    t REAL NOT NULL,
+    kind TEXT NOT NULL,
+    alert_id INTEGER REFERENCES alerts(id),
+    created_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT 'recovered'   -- events.CLEAR_REASONS
+);
+CREATE TABLE cue_snapshots (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    channel TEXT NOT NULL,
+    t REAL NOT NULL,
+    cues TEXT NOT NULL                 -- JSON of the CuesEvent
+);
+CREATE INDEX cue_snapshots_call ON cue_snapshots(call_id, channel, t);
+CREATE TABLE transcript (
+    id INTEGER PRIMARY KEY,
+    call_id INTEGER NOT NULL REFERENCES calls(id),
+    channel TEXT NOT NULL,
+    t REAL NOT NULL,
+    start REAL,
+    "end" REAL,
+    text TEXT NOT NULL,
+    words TEXT NOT NULL                -- JSON list of {word, start, end, conf}
+);
+CREATE INDEX transcript_call ON transcript(call_id, start);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL REFERENCES alerts(id),
+    target TEXT NOT NULL,              -- e.g. the webhook URL
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    delivered_at REAL,
+    UNIQUE (alert_id, target)
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+"""
+
+_TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
+_CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message names the file and the problem."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer callmonitor: using it needs an upgrade, not a retry."""
+
+
+BUSY_TIMEOUT_S = 2.0
+"""How long a statement waits for another writer's lock before it fails (and the alert goes
+out marked as not stored instead of waiting)."""
+
+
+def _describe(exc: BaseException) -> str:
+    """sqlite3's error as a short phrase a person can act on."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = text.lower()
+    if "full" in low:
+        return "the disk is full"
+    if "locked" in low or "busy" in low:
+        return f"the database is locked by another program (waited {BUSY_TIMEOUT_S:g} s)"
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return f"the database file is damaged ({text})"
+    if "readonly" in low or "read-only" in low:
+        return "the database cannot be written (read-only)"
+    if "disk i/o" in low:
+        return "disk I/O error"
+    return text
+
+
+def _too_new(p: Path, version: int) -> SchemaTooNew:
+    return SchemaTooNew(f"{p}: database schema version {version} is newer than this callmonitor "
+                      f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: int
+    started_at: float
+    source: str
+    ended_at: float | None
+    duration_s: float | None
+    baseline: Mapping[str, Any] | None
+    summary: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert as stored: the event (with ids) and when it was committed (unix seconds)."""
+
+    event: AlertEvent
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: deliver ``alert`` to ``target``."""
+
+    id: int
+    alert_id: int
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    alert: AlertEvent
+
+
+def _json(value: Any) -> str:
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Store:
+    """Use :meth:`open`; close with :meth:`close` or a ``with`` block."""
+
+    COMMIT_EVERY_S = 1.0
+    """Longest delay before batched cue snapshots and transcript lines are committed."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, snapshot_every_s: float,
+                 clock: Callable[[], float]) -> None:
+        self._conn = conn
+        self.path = path
+        self.snapshot_every_s = snapshot_every_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._last_commit = time.monotonic()
+        self._last_snapshot: dict[tuple[int, str], float] = {}
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0,
+             clock: Callable[[], float] = time.time) -> "Store":
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise StoreError(f"{p}: is a directory, not a database file")
+        try:
+            if not p.parent.exists():
+                p.parent.mkdir(parents=True, mode=0o700)
+            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+        except PermissionError:
+            raise StoreError(f"{p}: cannot create or write the database (permission denied)") \
+                from None
+        except OSError as exc:
+            raise StoreError(f"{p}: cannot open the database ({exc.strerror or exc})") from None
+        if not os.access(p, os.W_OK):
+            raise StoreError(f"{p}: cannot write the database (permission denied)")
+        try:
+            conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{p}: cannot open the database ({exc})") from None
+        try:
+            cls._prepare(conn, p)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise StoreError(f"{p}: cannot open the database: {_describe(exc)}") from None
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{p}: not a callmonitor database ({exc})") from None
+        return cls(conn, p, snapshot_every_s, clock)
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> "Store":
+        """Open an existing database for reading only: nothing is created or changed, and a
+        database on a read-only filesystem is read as it is. Raises StoreError."""
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise StoreError(f"{p}: no database there (nothing has been recorded to it yet)")
+        if p.is_dir():
+            raise StoreError(f"{p}: is a directory, not a database file")
+        if not os.access(p, os.R_OK):
+            raise StoreError(f"{p}: cannot read the database (permission denied)")
+        last: BaseException | None = None
+        for flags in ("mode=ro", "immutable=1"):  # immutable: read-only media, no -shm can be made
+            try:
+                conn = sqlite3.connect(f"{p.resolve().as_uri()}?{flags}", uri=True, check_same_thread=False,
+                                       isolation_level=None, timeout=BUSY_TIMEOUT_S)
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            except sqlite3.Error as exc:
+                last = exc
+                continue
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise _too_new(p, version)
+            if version == 0 or not _TABLES <= tables:
+                conn.close()
+                what = "an empty file" if not tables else "it holds other tables"
+                raise StoreError(f"{p}: not a callmonitor database ({what})")
+            return cls(conn, p, 5.0, time.time)
+        raise StoreError(f"{p}: cannot read the database: {_describe(last)}")
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection, p: Path) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise _too_new(p, version)
+        if version == 0 and tables:
+            raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
+                             f"{', '.join(sorted(tables)[:5])})")
+        if version >= 1 and not _TABLES <= tables:
+            raise StoreError(f"{p}: damaged callmonitor database (missing tables: "
+                             f"{', '.join(sorted(_TABLES - tables))})")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if version < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # re-check inside the write lock: another process may have just created or migrated it
+                now = conn.execute("PRAGMA user_version").fetchone()[0]
+                if now > SCHEMA_VERSION:
+                    raise _too_new(p, now)
+                if now == 0:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                elif now == 1:
+                    Store._migrate_1_to_2(conn, p)
+                if now < SCHEMA_VERSION:
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _migrate_1_to_2(conn: sqlite3.Connection, p: Path) -> None:
+        """Add ``alert_clears.reason``. Version 1 wrote a clear for every alert still raised at the
+        end of a call, so clears at (or after) the call's end become ``call_ended``."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(alert_clears)")}
+        if "reason" in columns:
+            raise StoreError(f"{p}: damaged callmonitor database (schema version 1 with a version 2 "
+                             f"alert_clears table)")
+        conn.execute("ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered'")
+        conn.execute("UPDATE alert_clears SET reason = 'call_ended' WHERE t >= "
+                     "(SELECT duration_s FROM calls WHERE calls.id = alert_clears.call_id) - 0.001")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._commit()
+            finally:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+
+    def _commit(self) -> None:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the database is closed")
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+        self._last_commit = time.monotonic()
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn is not None and self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def _write(self, sql: str, args: tuple[Any, ...], *, commit: bool) -> int:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"{self.path}: the database is closed")
+            try:
+                self._begin()
+                cur = self._conn.execute(sql, args)
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+            except sqlite3.Error as exc:  # full, locked past the busy timeout, damaged, gone
+                self._rollback()
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+            if commit or time.monotonic() - self._last_commit >= self.COMMIT_EVERY_S:
+                self._commit()
+            return int(cur.lastrowid or 0)
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"{self.path}: the database is closed")
+            try:
+                cur = self._conn.execute(sql, args)
+                return cur.fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+
+    def flush(self) -> None:
+        """Commit batched cue snapshots and transcript lines now."""
+        with self._lock:
+            self._commit()
+
+    # ------------------------------------------------------------------ calls
+
+    def start_call(self, source: str, started_at: float | None = None) -> int:
+        at = self._clock() if started_at is None else started_at
+        return self._write("INSERT INTO calls (started_at, source) VALUES (?, ?)",
+                           (at, str(source)), commit=True)
+
+    def end_call(self, call_id: int, duration_s: float, summary: Any = None,
+                 ended_at: float | None = None) -> None:
+        at = self._clock() if ended_at is None else ended_at
+        self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
+                    (at, float(duration_s), None if summary is None else _json(summary),
+                     call_id), commit=True)
+
+    def set_baseline(self, call_id: int, baseline: Any) -> None:
+        self._write("UPDATE calls SET baseline = ? WHERE id = ?", (_json(baseline), call_id),
+                    commit=True)
+
+    def get_call(self, call_id: int) -> CallRecord | None:
+        rows = self._read("SELECT * FROM calls WHERE id = ?", (call_id,))
+        return self._call(rows[0]) if rows else None
+
+    def list_calls(self, limit: int | None = None) -> list[CallRecord]:
+        sql = "SELECT * FROM calls ORDER BY id DESC"
+        rows = self._read(sql + " LIMIT ?", (limit,)) if limit else self._read(sql)
+        return [self._call(r) for r in rows]
+
+    @staticmethod
+    def _call(r: tuple[Any, ...]) -> CallRecord:
+        return CallRecord(id=r[0], started_at=r[1], source=r[2], ended_at=r[3], duration_s=r[4],
+                          baseline=_loads(r[5]), summary=_loads(r[6]))
+
+    # ------------------------------------------------------------------ alerts
+
+    def add_alert(self, call_id: int, alert: AlertEvent) -> AlertEvent:
+        """Store and commit ``alert``; returns it with ``alert_id`` and ``call_id`` set."""
+        alert_id = self._write(
+            "INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (call_id, float(alert.t), alert.kind, alert.severity, alert.message,
+             _json(dict(alert.evidence)), _json(list(alert.actions)), self._clock()),
+            commit=True)
+        return AlertEvent(t=alert.t, kind=alert.kind, severity=alert.severity,
+                          message=alert.message, evidence=alert.evidence, actions=alert.actions,
+                          call_id=call_id, alert_id=alert_id)
+
+    def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> int:
+        rows = self._read("SELECT id FROM alerts WHERE call_id = ? AND kind = ? "
+                          "ORDER BY id DESC LIMIT 1", (call_id, cleared.kind))
+        return self._write("INSERT INTO alert_clears (call_id, t, kind, alert_id, created_at, reason) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (call_id, float(cleared.t), cleared.kind,
+                            rows[0][0] if rows else None, self._clock(), cleared.reason), commit=True)
+
+    def list_alerts(self, since: float | None = None,
+                    call_id: int | None = None) -> list[StoredAlert]:
+        """Alerts in commit order; ``since`` is a unix time compared with ``created_at``."""
+        where, args = [], []
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(float(since))
+        if call_id is not None:
+            where.append("call_id = ?")
+            args.append(call_id)
+        sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        return [StoredAlert(self._alert(r), r[8]) for r in self._read(sql + " ORDER BY id",
+                                                                       tuple(args))]
+
+    def list_clears(self, call_id: int) -> list[AlertClearedEvent]:
+        rows = self._read("SELECT t, kind, reason FROM alert_clears WHERE call_id = ? ORDER BY id",
+                          (call_id,))
+        return [AlertClearedEvent(t=r[0], kind=r[1], call_id=call_id, reason=r[2]) for r in rows]
+
+    @staticmethod
+    def _alert(r: tuple[Any, ...]) -> AlertEvent:
+        return AlertEvent(t=r[2], kind=r[3], severity=r[4], message=r[5],
+                          evidence=json.loads(r[6]), actions=tuple(json.loads(r[7])),
+                          call_id=r[1], alert_id=r[0])
+
+    # ------------------------------------------------------------------ cues and words
+
+    def add_cues(self, call_id: int, cues: CuesEvent) -> bool:
+        """Keep one snapshot per channel every ``snapshot_every_s``; True if this one was kept."""
+        key = (call_id, cues.channel)
+        with self._lock:
+            last = self._last_snapshot.get(key)
+            if last is not None and cues.t - last < self.snapshot_every_s - 1e-9:
+                return False
+            self._last_snapshot[key] = cues.t
+            self._write("INSERT INTO cue_snapshots (call_id, channel, t, cues) VALUES (?,?,?,?)",
+                        (call_id, cues.channel, float(cues.t), _json(cues)), commit=False)
+            return True
+
+    def cue_snapshots(self, call_id: int, channel: str | None = None) -> list[CuesEvent]:
+        sql = "SELECT cues FROM cue_snapshots WHERE call_id = ?"
+        args: tuple[Any, ...] = (call_id,)
+        if channel is not None:
+            sql += " AND channel = ?"
+            args += (channel,)
+        out = []
+        for (text,) in self._read(sql + " ORDER BY t, id", args):
+            d = json.loads(text)
+            out.append(CuesEvent(t=d["t"], channel=d["channel"],
+                                 **{k: v for k, v in d.items() if k in _CUE_FIELDS}))
+        return out
+
+    def add_words(self, call_id: int, words: WordsEvent) -> bool:
+        """Store a final recognition result (partials are ignored); True if stored."""
+        if not words.final or not (words.text or words.words):
+            return False
+        start = min((w.start for w in words.words), default=None)
+        end = max((w.end for w in words.words), default=None)
+        self._write('INSERT INTO transcript (call_id, channel, t, start, "end", text, words) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (call_id, words.channel, float(words.t), start, end, words.text,
+                     _json([w.to_dict() for w in words.words])), commit=False)
+        return True
+
+    def transcript(self, call_id: int) -> list[WordsEvent]:
+        rows = self._read('SELECT channel, t, text, words FROM transcript WHERE call_id = ? '
+                          "ORDER BY COALESCE(start, t), id", (call_id,))
+        return [WordsEvent(t=r[1], channel=r[0], final=True, text=r[2],
+                           words=tuple(Word(w["word"], w["start"], w["end"], w["conf"])
+                                       for w in json.loads(r[3])))
+                for r in rows]
+
+    # ------------------------------------------------------------------ webhook outbox
+
+    def enqueue_delivery(self, alert_id: int, target: str,
+                         next_attempt_at: float | None = None) -> int:
+        """Queue ``alert_id`` for ``target`` (idempotent: one row per alert and target)."""
+        at = self._clock() if next_attempt_at is None else next_attempt_at
+        with self._lock:
+            self._write("INSERT OR IGNORE INTO deliveries (alert_id, target, next_attempt_at, "
+                        "created_at) VALUES (?, ?, ?, ?)",
+                        (alert_id, target, at, self._clock()), commit=True)
+            return int(self._read("SELECT id FROM deliveries WHERE alert_id = ? AND target = ?",
+                                  (alert_id, target))[0][0])
+
+    _DELIVERY_SELECT = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
+                        "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
+
+    def due_deliveries(self, now: float | None = None, limit: int = 100,
+                       target: str | None = None) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due (for ``target`` only, if given), oldest first."""
+        now = self._clock() if now is None else now
+        where, args = "d.status = 'pending' AND d.next_attempt_at <= ?", [now]
+        if target is not None:
+            where += " AND d.target = ?"
+            args.append(target)
+        rows = self._read(f"{self._DELIVERY_SELECT} WHERE {where} ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                          (*args, limit))
+        return [self._delivery(r) for r in rows]
+
+    def deliveries(self, status: str | None = None) -> list[Delivery]:
+        """Every delivery (or those with ``status``), in order."""
+        rows = (self._read(self._DELIVERY_SELECT + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
+                else self._read(self._DELIVERY_SELECT + " ORDER BY d.id"))
+        return [self._delivery(r) for r in rows]
+
+    def mark_delivered(self, delivery_id: int) -> None:
+        self._write("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, "
+                    "delivered_at = ?, last_error = NULL WHERE id = ?",
+                    (self._clock(), delivery_id), commit=True)
+
+    def mark_failed(self, delivery_id: int, next_attempt_at: float | None, error: str) -> None:
+        """Record a failed attempt; retry at ``next_attempt_at``, or give up when it is None."""
+        if next_attempt_at is None:
+            self._write("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
+                        "last_error = ? WHERE id = ?", (error, delivery_id), commit=True)
+        else:
+            self._write("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
+                        "last_error = ? WHERE id = ?", (next_attempt_at, error, delivery_id),
+                        commit=True)
+
+    def reschedule_pending(self, target: str, at: float) -> None:
+        """Make every pending delivery to ``target`` due at ``at`` (the endpoint is back)."""
+        self._write("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND target = ? "
+                    "AND next_attempt_at > ?", (at, target, at), commit=True)
+
+    def _delivery(self, r: tuple[Any, ...]) -> Delivery:
+        return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3], attempts=r[4],
+                        next_attempt_at=r[5], last_error=r[6], alert=self._alert(r[7:]))
+
+    # ------------------------------------------------------------------ misc
+
+    def close_interrupted(self, source_prefix: str = "live:", now: float | None = None) -> list[int]:
+        """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
+        thing recorded for the call, the summary ``{"interrupted": true}``. Returns their ids."""
+        ids = [r[0] for r in self._read("SELECT id FROM calls WHERE ended_at IS NULL AND source LIKE ?",
+                                        (source_prefix + "%",))]
+        for call_id in ids:
+            last = self._read(
+                "SELECT MAX(x) FROM (SELECT MAX(created_at) AS x FROM alerts WHERE call_id = ?1 "
+                "UNION ALL SELECT MAX(created_at) FROM alert_clears WHERE call_id = ?1 "
+                "UNION ALL SELECT started_at + MAX(t) FROM cue_snapshots c JOIN calls k ON k.id = c.call_id "
+                "WHERE call_id = ?1 UNION ALL SELECT started_at FROM calls WHERE id = ?1)", (call_id,))[0][0]
+            started = self._read("SELECT started_at FROM calls WHERE id = ?", (call_id,))[0][0]
+            ended = float(last if last is not None else started)
+            self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
+                        (ended, max(0.0, ended - started), _json({"interrupted": True}), call_id), commit=True)
+        return ids
+
+    def purge(self, before: float) -> dict[str, int]:
+        """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
+        returns the rows deleted per table. Undelivered webhook rows of those calls go too."""
+        counts: dict[str, int] = {}
+        with self._lock:
+            old = "SELECT id FROM calls WHERE started_at < ? AND ended_at IS NOT NULL"
+            try:
+                self._commit()
+                self._conn.execute("BEGIN IMMEDIATE")
+                counts["deliveries"] = self._conn.execute(
+                    f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
+                    (before,)).rowcount
+                for table in ("alert_clears", "alerts", "cue_snapshots", "transcript"):
+                    counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})",
+                                                       (before,)).rowcount
+                counts["calls"] = self._conn.execute(
+                    "DELETE FROM calls WHERE started_at < ? AND ended_at IS NOT NULL", (before,)).rowcount
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+        return counts
+
+    def instance_id(self) -> str:
+        """A random id made once for this database and kept in it (table ``meta``): it names the
+        daemon to a supervisor console, which tells apart alerts by (instance id, alert id), so a
+        new database never reuses the identity whose alert ids it would repeat."""
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?)",
+                        (uuid.uuid4().hex,), commit=True)
+            return str(self._read("SELECT value FROM meta WHERE key = 'instance_id'")[0][0])
+
+
+    def journal_mode(self) -> str:
+        return str(self._read("PRAGMA journal_mode")[0][0])

@@ -1,0 +1,296 @@
+"""A store that never stops an alert: failures are held, said once, and written later.
+
+:class:`StoreGuard` stands in front of a :class:`~monitor.delivery.store.Store` for the call pipeline.
+When the database cannot commit (disk full, file damaged, locked past the busy timeout, gone),
+the alert still goes to every sink, stamped ``stored=False``; one error line says what failed.
+Calls, alerts, clears and baselines that could not be written are held in order and written
+when the store works again (retried at most every ``retry_s``, on the next write or on
+:meth:`retry`); one line says so. Cue snapshots and transcript lines are not held: while the
+store fails they are dropped and counted (``dropped``).
+
+Calls begun while the store fails get a provisional negative id; once their row is written,
+:meth:`real_id` maps it to the database id.
+
+A database that cannot even be opened when a command starts is a :class:`PendingStore`
+(:func:`open_or_pending`): every write fails as above until an opening attempt (at most every
+``retry_s``) succeeds, so the guard holds what it cannot write from the first alert on. A newer
+schema is not retried: that needs an upgrade, and :func:`open_or_pending` raises it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import replace
+from typing import Any, Callable
+
+from ..events import AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
+from .store import SchemaTooNew, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+MAX_HELD = 100_000
+"""Held writes beyond this are dropped oldest first (and counted): memory stays bounded."""
+
+OPEN_RETRY_S = 5.0
+"""A database that could not be opened is tried again at most this often (an attempt on a locked
+database waits up to the store's busy timeout)."""
+
+
+class PendingStore:
+    """A database that could not be opened: uses fail with the opening problem until it opens.
+
+    ``opener`` makes the real :class:`Store` (raising StoreError). It is tried again in a
+    background thread, at most every ``retry_s`` after the last attempt ended, whenever the store
+    is used, so that an attempt waiting on a locked database never holds up the audio; ``try_open
+    (force=True)`` tries now and waits. Once it succeeds, everything goes to the opened store.
+    While it is not open the webhook outbox reads as empty (there is nothing in it that could be
+    delivered) and :meth:`instance_id` is an id made for this process, so a supervisor console
+    never mixes its alerts up with another daemon's.
+    """
+
+    def __init__(self, opener: Callable[[], Store], path: Any, error: StoreError,
+                 retry_s: float = OPEN_RETRY_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._opener = opener
+        self.path = path
+        self.error = str(error)
+        self.retry_s = retry_s
+        self._clock = clock
+        self._last_try = clock()
+        self._lock = threading.Lock()
+        self._attempt: threading.Thread | None = None
+        self._store: Store | None = None
+        self._provisional_id = f"unopened-{uuid.uuid4().hex}"
+
+    @property
+    def is_open(self) -> bool:
+        return self._store is not None
+
+    def try_open(self, force: bool = False) -> Store | None:
+        """The opened store, or None while it cannot be opened: starts an attempt in the
+        background if one is due (``force``: tries now and waits for the outcome)."""
+        if force:
+            attempt = self._attempt
+            if attempt is not None:
+                attempt.join()
+            self._open_once()
+            return self._store
+        with self._lock:
+            busy = self._attempt is not None and self._attempt.is_alive()
+            if self._store is None and not busy and self._clock() - self._last_try >= self.retry_s:
+                self._attempt = threading.Thread(target=self._open_once, name="store-open", daemon=True)
+                self._attempt.start()
+            return self._store
+
+    def _open_once(self) -> None:
+        if self._store is not None:
+            return
+        try:
+            store = self._opener()
+        except StoreError as err:
+            with self._lock:
+                self.error = str(err)
+                self._last_try = self._clock()
+            return
+        with self._lock:
+            if self._store is None:
+                self._store = store
+                return
+        store.close()  # a forced attempt and a background one both succeeded: keep the first
+
+    def _require(self) -> Store:
+        store = self.try_open()
+        if store is None:
+            raise StoreError(self.error)
+        return store
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._store is not None:
+            return getattr(self._store, name)
+        return lambda *args, **kwargs: getattr(self._require(), name)(*args, **kwargs)
+
+    def due_deliveries(self, *args: Any, **kwargs: Any) -> list:
+        store = self.try_open()
+        return [] if store is None else store.due_deliveries(*args, **kwargs)
+
+    def deliveries(self, *args: Any, **kwargs: Any) -> list:
+        store = self.try_open()
+        return [] if store is None else store.deliveries(*args, **kwargs)
+
+    def instance_id(self) -> str:
+        store = self.try_open()
+        return self._provisional_id if store is None else store.instance_id()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def open_or_pending(opener: Callable[[], Store], path: Any,
+                    retry_s: float = OPEN_RETRY_S) -> Store | PendingStore:
+    """``opener()``, or a :class:`PendingStore` retrying it when it fails; a database of a newer
+    schema raises :class:`~monitor.delivery.store.SchemaTooNew` (the error names the file)."""
+    try:
+        return opener()
+    except SchemaTooNew:
+        raise
+    except StoreError as err:
+        return PendingStore(opener, path, err, retry_s=retry_s)
+
+
+class StoreGuard:
+    def __init__(self, store: Store | PendingStore, retry_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.path = store.path
+        self.retry_s = retry_s
+        self._clock = clock
+        self._held: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._ids: dict[int, int] = {}
+        self._next_provisional = -1
+        self._last_try = -1e9
+        self.failing = not getattr(store, "is_open", True)  # its opening failure was already said
+        self.last_error: str | None = getattr(store, "error", None) if self.failing else None
+        self.failures = 0
+        self.dropped = 0
+        self.held_dropped = 0
+        self.written_late = 0
+
+    # ------------------------------------------------------------------ state
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def real_id(self, call_id: int | None) -> int | None:
+        """The database id of ``call_id`` (None while its row is not written)."""
+        if call_id is None or call_id > 0:
+            return call_id
+        return self._ids.get(call_id)
+
+    def _fail(self, err: StoreError) -> None:
+        self.failures += 1
+        if not self.failing:
+            self.last_error = str(err)
+            self.failing = True
+            log.error(f"{err}; alerts go on, marked as not stored, and are written when the "
+                      "database works again")
+
+    def _hold(self, op: str, *args: Any) -> None:
+        if len(self._held) >= MAX_HELD:
+            self._held.popleft()
+            self.held_dropped += 1
+        self._held.append((op, args))
+
+    def _works(self, n: int) -> None:
+        """A write went through: say once that the database works again."""
+        if self.failing:
+            self.failing = False
+            log.info(f"{self.path}: the database works again; {n} held record(s) written")
+
+    def retry(self, force: bool = False) -> bool:
+        """Write what is held, if it is time to try; True when nothing is held any more."""
+        if isinstance(self.store, PendingStore) and not self.store.is_open:
+            if self.store.try_open(force=force) is not None and not self._held:
+                self._works(0)
+        if not self._held:
+            return True
+        now = self._clock()
+        if not force and now - self._last_try < self.retry_s:
+            return False
+        self._last_try = now
+        n = 0
+        try:
+            while self._held:
+                op, args = self._held[0]
+                self._replay(op, args)
+                self._held.popleft()
+                n += 1
+        except StoreError as err:
+            self.written_late += n
+            self.failures += 1
+            if not self.failing:
+                self._fail(err)
+            return False
+        self.written_late += n
+        self._works(n)
+        return True
+
+    def _replay(self, op: str, args: tuple[Any, ...]) -> None:
+        if op == "start_call":
+            provisional, source, started_at = args
+            self._ids[provisional] = self.store.start_call(source, started_at)
+            return
+        call_id = self.real_id(args[0])
+        if call_id is None:  # its call row was dropped from a full hold: nothing to attach it to
+            return
+        getattr(self.store, op)(call_id, *args[1:])
+
+    def _do(self, op: str, call_id: int | None, *args: Any, hold: bool = True) -> Any:
+        """Run ``op`` now if nothing older is held and the store works; else hold it (or drop)."""
+        if self.retry():
+            real = self.real_id(call_id)
+            if real is not None or call_id is None:
+                try:
+                    done = getattr(self.store, op)(*((real,) if call_id is not None else ()), *args)
+                    if hold:  # cues and words may skip the database: only a held kind proves it works
+                        self._works(0)
+                    return done
+                except StoreError as err:
+                    self._fail(err)
+        if hold:
+            self._hold(op, call_id, *args)
+        else:
+            self.dropped += 1
+        return None
+
+    # ------------------------------------------------------------------ the pipeline's store
+    def start_call(self, source: str, started_at: float | None = None) -> int:
+        at = time.time() if started_at is None else started_at
+        if self.retry():
+            try:
+                call_id = self.store.start_call(source, at)
+                self._works(0)
+                return call_id
+            except StoreError as err:
+                self._fail(err)
+        provisional = self._next_provisional
+        self._next_provisional -= 1
+        self._hold("start_call", provisional, source, at)
+        return provisional
+
+    def end_call(self, call_id: int, duration_s: float, summary: Any = None,
+                 ended_at: float | None = None) -> None:
+        self._do("end_call", call_id, duration_s, summary, time.time() if ended_at is None else ended_at)
+
+    def set_baseline(self, call_id: int, baseline: Any) -> None:
+        self._do("set_baseline", call_id, baseline)
+
+    def add_alert(self, call_id: int, alert: AlertEvent) -> AlertEvent:
+        stored = self._do("add_alert", call_id, alert)
+        if stored is not None:
+            return stored
+        return replace(alert, call_id=self.real_id(call_id), stored=False)
+
+    def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> None:
+        self._do("add_clear", call_id, cleared)
+
+    def add_cues(self, call_id: int, cues: CuesEvent) -> None:
+        self._do("add_cues", call_id, cues, hold=False)
+
+    def add_words(self, call_id: int, words: WordsEvent) -> None:
+        self._do("add_words", call_id, words, hold=False)
+
+    def flush(self) -> None:
+        if self.retry(force=True):
+            try:
+                self.store.flush()
+            except StoreError as err:
+                self._fail(err)
+
+    def __getattr__(self, name: str) -> Any:  # reads and the rest go to the store itself
+        return getattr(self.store, name)

@@ -1,0 +1,1 @@
+"""Transcription: Vosk models, the per-leg recognizer, its setup from the configuration, and\ndistress-phrase spotting in the words."""

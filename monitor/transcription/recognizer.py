@@ -1,0 +1,481 @@
+"""Per-channel speech recognition with Vosk in a worker thread.
+
+The pipeline calls :meth:`Transcriber.feed` with each chunk of one channel
+(call time ``t0``, float32 mono samples at the input rate, optionally the
+analyzer's 10 ms voice-activity mask for the chunk). ``feed`` only copies the
+chunk into a bounded backlog and returns; a worker thread owned by the
+transcriber does everything else:
+
+1. **resampling** to the model's rate with :class:`monitor.dsp.resample.Resampler`
+   (the same streaming polyphase resampler as the file edge: chunk boundaries
+   leave no seams, the output equals resampling the whole stream at once);
+2. **voice-activity gating** (``gate=True`` and a mask given): a silence is fed
+   for ``hangover_s`` after speech (so the recognizer sees the trailing silence
+   it needs to endpoint an utterance), then skipped; ``preroll_s`` of the
+   silence before the next speech is fed again so word onsets are not clipped;
+3. **recognition** with a ``KaldiRecognizer`` (``SetWords``, ``SetPartialWords``)
+   fed in slices of at most 0.2 s;
+4. **time mapping**: a piecewise offset table maps recognizer time (seconds of
+   audio fed) back onto call time, so skipped silence, dropped backlog and
+   jumps in ``t0`` never shift a word. Every time in a :class:`WordsEvent`
+   is a call time.
+
+Results are collected with :meth:`poll` (non-blocking) and :meth:`close`
+(flushes the last utterance and joins the worker).
+
+Backlog policy (``on_full``) when the worker falls behind by more than
+``max_backlog_s`` of audio:
+
+* ``"drop"`` (default, for live audio): the oldest queued chunks are dropped
+  and counted in :attr:`TranscriberStats.dropped_s`; ``feed`` never blocks and
+  the transcript stays current (a drop is a time jump, mapped like any other);
+* ``"block"`` (for replay as fast as possible): ``feed`` waits for room, so
+  the whole file is transcribed and replay runs at the recognizer's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Deque
+
+import numpy as np
+
+from ..dsp.resample import Resampler
+from ..events import Word, WordsEvent
+
+FRAME_S = 0.01
+"""Hop of the voice-activity mask passed to :meth:`Transcriber.feed`."""
+
+_NOISE_TOKEN = re.compile(r"^(\[.*\]|<.*>)$")
+
+
+class TranscriberError(RuntimeError):
+    """The recognizer worker failed; the message names the channel."""
+
+
+@dataclass(frozen=True)
+class TranscriberStats:
+    """Work done so far (seconds are seconds of audio)."""
+
+    channel: str
+    received_s: float  # audio handed to feed()
+    fed_s: float  # audio given to the recognizer
+    skipped_s: float  # silence left out by the gate
+    dropped_s: float  # backlog dropped because the worker fell behind
+    backlog_s: float  # audio queued, not yet processed
+    cpu_s: float  # CPU time of the worker thread
+    finals: int
+    partials: int
+    finished: bool
+
+    @property
+    def real_time_factor(self) -> float:
+        """Worker CPU seconds per second of audio received."""
+        return self.cpu_s / self.received_s if self.received_s > 0 else math.nan
+
+
+class _TimeMap:
+    """Piecewise-constant offset from recognizer time to call time."""
+
+    def __init__(self) -> None:
+        self.rec_starts: list[float] = []
+        self.offsets: list[float] = []
+
+    def add(self, rec_t: float, call_t: float) -> None:
+        if self.rec_starts and self.rec_starts[-1] == rec_t:
+            self.offsets[-1] = call_t - rec_t
+        else:
+            self.rec_starts.append(rec_t)
+            self.offsets.append(call_t - rec_t)
+
+    def to_call(self, rec_t: float, *, end: bool = False) -> float:
+        if not self.rec_starts:
+            return rec_t
+        i = int(np.searchsorted(self.rec_starts, rec_t, side="left" if end else "right")) - 1
+        return rec_t + self.offsets[max(i, 0)]
+
+    def forget_before(self, rec_t: float) -> None:
+        i = int(np.searchsorted(self.rec_starts, rec_t, side="right")) - 1
+        if i > 0:
+            del self.rec_starts[:i], self.offsets[:i]
+
+
+@dataclass
+class _Item:
+    t0: float
+    x: np.ndarray
+    speech: np.ndarray | None
+
+
+class Transcriber:
+    """Vosk recognizer for one channel, in its own thread.
+
+    ``model`` is a loaded ``vosk.Model`` (see :func:`monitor.transcription.vosk_models.load_model`);
+    ``model_rate`` its sample rate (:attr:`monitor.transcription.vosk_models.ModelInfo.sample_rate`).
+    """
+
+    def __init__(self, model: Any, channel: str, input_rate: int, *, gate: bool = True,
+                 model_rate: int = 16000, hangover_s: float = 0.5, preroll_s: float = 0.2,
+                 max_backlog_s: float = 30.0, on_full: str = "drop",
+                 partial_interval_s: float = 0.5, slice_s: float = 0.2) -> None:
+        import vosk
+
+        if input_rate <= 0 or model_rate <= 0:
+            raise ValueError(f"transcriber {channel}: sample rates must be positive")
+        if on_full not in ("drop", "block"):
+            raise ValueError(f"transcriber {channel}: on_full must be 'drop' or 'block', not {on_full!r}")
+        self.channel = channel
+        self.input_rate = int(input_rate)
+        self.model_rate = int(model_rate)
+        self.gate = gate
+        self._hop = self.model_rate // 100
+        self._hang_frames = int(round(hangover_s / FRAME_S))
+        self._pre_frames = int(round(preroll_s / FRAME_S))
+        self._max_backlog = int(max_backlog_s * self.input_rate)
+        self._on_full = on_full
+        self._partial_every = int(partial_interval_s * self.model_rate)
+        self._slice = max(1, int(slice_s * self.model_rate))
+
+        self._rec = vosk.KaldiRecognizer(model, float(self.model_rate))
+        self._rec.SetWords(True)
+        if hasattr(self._rec, "SetPartialWords"):
+            self._rec.SetPartialWords(True)
+
+        # shared with the worker, under _cond
+        self._cond = threading.Condition()
+        self._items: Deque[_Item] = deque()
+        self._backlog = 0
+        self._closing = False
+        self._events: list[WordsEvent] = []
+        self._error: BaseException | None = None
+        self._received = 0
+        self._dropped = 0
+
+        # worker-only state
+        self._start_segment(0.0)  # the segment's resampler, speech mask and remainders
+        self._seg_t0: float | None = None
+        self._last_speech = True
+        self._since_speech = self._hang_frames + 1  # frames since the last speech frame
+        self._pre_start = 0  # segment frame index of the pre-roll being fed
+        self._map = _TimeMap()
+        self._rec_samples = 0  # samples given to the recognizer
+        self._next_call: float | None = None  # call time right after the last fed sample
+        self._since_partial = 0
+        self._partial_text = ""
+        self._skipped = 0  # model-rate samples
+        self._finals = 0
+        self._partials = 0
+        self._cpu = 0.0
+        self._finished = False
+        self._busy = False  # the worker is processing an item
+
+        self._thread = threading.Thread(target=self._run, name=f"transcriber-{channel}", daemon=True)
+        self._thread.start()
+
+    # ---- producer side (pipeline thread) -------------------------------------------------
+
+    def feed(self, t0: float, samples: np.ndarray, speech: np.ndarray | None = None) -> None:
+        """Queue one chunk; never blocks with ``on_full="drop"``.
+
+        ``speech``: voice activity per 10 ms frame, frames starting at ``t0``;
+        frames beyond its end take its last value.
+        """
+        x = np.asarray(samples)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1:
+            raise ValueError(f"transcriber {self.channel}: expected mono samples, got shape {x.shape}")
+        x = np.array(x, dtype=np.float32, copy=True)
+        mask = None if speech is None else np.array(speech, dtype=bool, copy=True).reshape(-1)
+        with self._cond:
+            if self._closing:
+                raise RuntimeError(f"transcriber {self.channel}: feed() after close()")
+            self._raise_error()
+            if self._on_full == "block":
+                while self._backlog + len(x) > self._max_backlog and self._items and self._error is None:
+                    self._cond.wait(0.5)
+            else:
+                while self._items and self._backlog + len(x) > self._max_backlog:
+                    old = self._items.popleft()
+                    self._backlog -= len(old.x)
+                    self._dropped += len(old.x)
+            self._items.append(_Item(float(t0), x, mask))
+            self._backlog += len(x)
+            self._received += len(x)
+            self._cond.notify_all()
+
+    def poll(self) -> list[WordsEvent]:
+        """Results produced since the last call (non-blocking)."""
+        with self._cond:
+            self._raise_error()
+            out, self._events = self._events, []
+        return out
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued chunk has been recognised (replay keeps words in step this way).
+
+        Returns False if ``timeout`` passed first. The live daemon never calls it.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while (self._items or self._busy) and self._error is None and not self._finished:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left if left is not None else 0.5)
+            self._raise_error()
+        return True
+
+    def close(self, timeout: float | None = None) -> list[WordsEvent]:
+        """Finish the queued audio, flush the last utterance, join the worker.
+
+        Returns the events not yet polled. If the worker does not finish within
+        ``timeout`` seconds, returns what it has (``stats().finished`` is False).
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return self.poll()
+
+    def stats(self) -> TranscriberStats:
+        with self._cond:
+            return TranscriberStats(
+                channel=self.channel,
+                received_s=self._received / self.input_rate,
+                fed_s=self._rec_samples / self.model_rate,
+                skipped_s=self._skipped / self.model_rate,
+                dropped_s=self._dropped / self.input_rate,
+                backlog_s=self._backlog / self.input_rate,
+                cpu_s=self._cpu,
+                finals=self._finals,
+                partials=self._partials,
+                finished=self._finished,
+            )
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise TranscriberError(f"transcriber {self.channel}: {self._error}") from self._error
+
+    # ---- worker ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._items and not self._closing:
+                        self._cond.wait()
+                    if not self._items:
+                        break
+                    item = self._items.popleft()
+                    self._backlog -= len(item.x)
+                    self._busy = True
+                    self._cond.notify_all()
+                c0 = time.thread_time()
+                self._process(item)
+                with self._cond:
+                    self._cpu += time.thread_time() - c0
+                    self._busy = False
+                    self._cond.notify_all()
+            c0 = time.thread_time()
+            self._end_segment()
+            self._result(self._rec.FinalResult(), final=True)
+            self._add_cpu(time.thread_time() - c0)
+        except BaseException as exc:  # noqa: BLE001 - reported through poll()
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._finished = True
+                self._cond.notify_all()
+
+    def _add_cpu(self, dt: float) -> None:
+        with self._cond:
+            self._cpu += dt
+
+    def _process(self, item: _Item) -> None:
+        tol = 1.5 / self.input_rate
+        if self._seg_t0 is None or abs(item.t0 - self._seg_next_in) > tol:
+            self._end_segment()
+            self._start_segment(item.t0)
+        self._store_mask(item.t0, item.speech)
+        self._seg_next_in = item.t0 + len(item.x) / self.input_rate
+        self._gate_and_feed(self._resampler.process(item.x[:, None])[:, 0], final=False)
+
+    def _start_segment(self, t0: float) -> None:
+        self._seg_t0 = t0
+        self._seg_next_in = t0  # call time right after the last input sample of the segment
+        self._resampler = Resampler(self.input_rate, self.model_rate, 1)
+        self._mask = np.zeros(0, dtype=bool)  # speech per frame of the segment, from _mask_base
+        self._mask_base = 0
+        self._mask_known = 0  # frames of the segment with a known mask value
+        self._rem = np.zeros(0, dtype=np.float32)  # model-rate samples short of a whole frame
+        self._frame_pos = 0  # segment frame index of _rem[0]
+        self._stash = np.zeros(0, dtype=np.float32)  # trailing skipped audio, for pre-roll
+        self._stash_frame = 0  # segment frame index of _stash[0]
+
+    def _end_segment(self) -> None:
+        if self._seg_t0 is None:
+            return
+        self._gate_and_feed(self._resampler.process(np.zeros((0, 1), np.float32), final=True)[:, 0], final=True)
+        self._seg_t0 = None
+
+    def _store_mask(self, t0: float, speech: np.ndarray | None) -> None:
+        if speech is None or len(speech) == 0:
+            if speech is None:
+                self._last_speech = True  # no mask: treat as speech (feed everything)
+            return
+        assert self._seg_t0 is not None
+        start = int(round((t0 - self._seg_t0) / FRAME_S))
+        end = start + len(speech)
+        need = end - self._mask_base
+        if need > len(self._mask):
+            self._mask = np.concatenate([self._mask, np.zeros(need - len(self._mask), dtype=bool)])
+        lo = start - self._mask_base
+        if lo < 0:
+            speech, lo = speech[-lo:], 0
+        self._mask[lo:lo + len(speech)] = speech
+        self._mask_known = max(self._mask_known, end)
+        self._last_speech = bool(speech[-1]) if len(speech) else self._last_speech
+
+    def _frames_speech(self, f0: int, n: int) -> np.ndarray:
+        """Speech flags of segment frames f0..f0+n; unknown frames take the last known value."""
+        out = np.full(n, self._last_speech, dtype=bool)
+        lo, hi = f0 - self._mask_base, min(f0 + n, self._mask_known) - self._mask_base
+        if hi > lo:
+            out[:hi - lo] = self._mask[lo:hi]
+        # frames consumed: forget them
+        drop = min(f0 + n, self._mask_known) - self._mask_base
+        if drop > 0:
+            self._mask = self._mask[drop:]
+            self._mask_base += drop
+        return out
+
+    def _gate_and_feed(self, y: np.ndarray, *, final: bool) -> None:
+        hop = self._hop
+        audio = np.concatenate([self._rem, y]) if len(self._rem) else y
+        n_frames = len(audio) // hop if not final else -(-len(audio) // hop)
+        if n_frames == 0:
+            self._rem = audio
+            return
+        f0 = self._frame_pos
+        used = min(len(audio), n_frames * hop)
+        self._rem = audio[used:]
+        self._frame_pos = f0 + n_frames
+        audio = audio[:used]
+        if not self.gate:
+            keep = np.ones(n_frames, dtype=bool)
+            pre = np.zeros(0, dtype=np.float32)
+        else:
+            speech = self._frames_speech(f0, n_frames)
+            keep, pre = self._decide(speech, audio, f0)
+        if len(pre):
+            self._feed_run(self._stash_frame_time(), pre)
+        # runs of kept frames -> pieces of audio with their call start
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+        fed = 0
+        for a, b in zip(edges[::2], edges[1::2]):
+            run = audio[a * hop:b * hop]
+            self._feed_run(self._frame_time(f0 + a), run)
+            fed += len(run)
+        self._skipped += len(audio) - fed - len(pre)  # pre-roll was counted when stashed
+        self._update_stash(keep, audio, f0)
+
+    def _decide(self, speech: np.ndarray, audio: np.ndarray, f0: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames to feed (hangover after speech, pre-roll before it) and stashed pre-roll audio."""
+        n = len(speech)
+        idx = np.arange(n)
+        last = np.maximum.accumulate(np.where(speech, idx, -1 - self._since_speech))
+        keep = (idx - last) <= self._hang_frames
+        nxt = np.minimum.accumulate(np.where(speech, idx, n + self._pre_frames + 1)[::-1])[::-1]
+        keep |= (nxt - idx) <= self._pre_frames
+        self._since_speech = int(n - 1 - last[-1])
+        pre = np.zeros(0, dtype=np.float32)
+        if speech.any() and len(self._stash):
+            s = int(np.argmax(speech))
+            want = (self._pre_frames - s) * self._hop
+            if want > 0 and self._stash_frame + len(self._stash) // self._hop == f0:
+                pre = self._stash[-want:]
+                self._pre_start = self._stash_frame + (len(self._stash) - len(pre)) // self._hop
+        return keep, pre
+
+    def _update_stash(self, keep: np.ndarray, audio: np.ndarray, f0: int) -> None:
+        if not self.gate:
+            return
+        if keep[-1]:
+            self._stash = np.zeros(0, dtype=np.float32)
+            return
+        kept = np.flatnonzero(keep)
+        first_skip = int(kept[-1]) + 1 if len(kept) else 0
+        tail = audio[first_skip * self._hop:]
+        start = f0 + first_skip
+        if first_skip == 0 and len(self._stash) and self._stash_frame + len(self._stash) // self._hop == f0:
+            tail = np.concatenate([self._stash, tail])
+            start = self._stash_frame
+        limit = self._pre_frames * self._hop
+        if len(tail) > limit:
+            cut = (len(tail) - limit) // self._hop * self._hop
+            tail, start = tail[cut:], start + cut // self._hop
+        self._stash, self._stash_frame = tail, start
+
+    def _stash_frame_time(self) -> float:
+        return self._frame_time(self._pre_start)
+
+    def _frame_time(self, frame: int) -> float:
+        assert self._seg_t0 is not None
+        return self._seg_t0 + frame * self._hop / self.model_rate
+
+    def _feed_run(self, call_t: float, audio: np.ndarray) -> None:
+        if len(audio) == 0:
+            return
+        if self._next_call is None or abs(call_t - self._next_call) > 0.5 / self.model_rate:
+            self._map.add(self._rec_samples / self.model_rate, call_t)
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+        for i in range(0, len(pcm), self._slice):
+            piece = pcm[i:i + self._slice]
+            done = self._rec.AcceptWaveform(piece.tobytes())
+            self._rec_samples += len(piece)
+            self._next_call = call_t + (i + len(piece)) / self.model_rate
+            if done:
+                self._result(self._rec.Result(), final=True)
+                self._since_partial = 0
+            else:
+                self._since_partial += len(piece)
+                if self._since_partial >= self._partial_every:
+                    self._since_partial = 0
+                    self._result(self._rec.PartialResult(), final=False)
+
+    def _result(self, raw: str, *, final: bool) -> None:
+        data = json.loads(raw)
+        text_key, words_key = ("text", "result") if final else ("partial", "partial_result")
+        words = tuple(
+            Word(word=w["word"],
+                 start=float(self._map.to_call(float(w["start"]))),
+                 end=float(self._map.to_call(float(w["end"]), end=True)),
+                 conf=float(w.get("conf", 1.0)))
+            for w in data.get(words_key, ()) if not _NOISE_TOKEN.match(w.get("word", ""))
+        )
+        text = " ".join(w.word for w in words) if words or data.get(words_key) else \
+            " ".join(t for t in str(data.get(text_key, "")).split() if not _NOISE_TOKEN.match(t))
+        now = float(self._next_call) if self._next_call is not None else 0.0
+        if final:
+            self._map.forget_before(self._rec_samples / self.model_rate - 2.0)
+            self._partial_text = ""
+            if not text:
+                return
+            self._finals += 1
+        else:
+            if not text or text == self._partial_text:
+                return
+            self._partial_text = text
+            self._partials += 1
+        event = WordsEvent(t=now, channel=self.channel, final=final, words=words, text=text)
+        with self._cond:
+            self._events.append(event)

@@ -1,0 +1,89 @@
+"""From configuration to transcribers: model resolution, loading once, one recognizer per leg and call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config
+from .vosk_models import ModelInfo, load_model, no_model_message, resolve_model
+from .phrases import PhraseMatcher
+from .recognizer import Transcriber
+
+
+def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
+    """The distress-phrase matcher the configuration gives for ``language`` (default: the
+    transcription language); None when that language has no list."""
+    language = (language or cfg.phrases.language or cfg.transcription.language or "").lower()
+    phrases = cfg.phrases.for_language(language)
+    if not phrases:
+        return None
+    return PhraseMatcher(phrases, cfg.phrases.tolerance, language=language.split("-")[0])
+
+
+@dataclass
+class TranscriptionSetup:
+    """A loaded Vosk model and the distress-phrase matcher for its language."""
+
+    info: ModelInfo
+    model: Any
+    matcher: PhraseMatcher | None
+    language: str
+    live: bool = False
+    agent: bool = False  # transcribe the agent's leg too (transcription.agent)
+
+    @classmethod
+    def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
+        """Resolve and load the model; ``None`` (acoustic-only) when none is found.
+
+        ``model`` (``--model``) is a folder or a language code; else the config's
+        ``transcription.model``, else ``transcription.language``. A folder that is
+        not a Vosk model raises :class:`monitor.transcription.vosk_models.ModelError` naming it.
+        """
+        info = cls.resolve(cfg, model)
+        return None if info is None else cls.load(cfg, info, live=live)
+
+    @classmethod
+    def load(cls, cfg: Config, info: ModelInfo, *, live: bool = False) -> "TranscriptionSetup":
+        """Load the model :meth:`resolve` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
+        language = (cfg.phrases.language or info.language or cfg.transcription.language or "").lower()
+        return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
+                   live=live, agent=cfg.transcription.agent)
+
+    @staticmethod
+    def resolve(cfg: Config, model: str | None = None) -> ModelInfo | None:
+        """The model :meth:`create` would load, without loading it; ``None`` when none is found.
+        Raises :class:`monitor.transcription.vosk_models.ModelError` for a folder that is not a Vosk model."""
+        choice = model or cfg.transcription.model or ""
+        lang = cfg.transcription.language
+        folder: str | None = None
+        if choice:
+            path = os.path.expanduser(choice)
+            if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
+                folder = path
+            else:
+                lang = choice
+        return resolve_model(folder, lang, download=folder is None)
+
+    @staticmethod
+    def missing_message(cfg: Config) -> str:
+        return no_model_message(cfg.transcription.language)
+
+    def transcribed_legs(self, legs: tuple[str, ...]) -> tuple[str, ...]:
+        """The legs that get a recognizer: the caller's (the only words a rule reads), and the
+        agent's as well when ``transcription.agent`` asks for it."""
+        return tuple(leg for leg in legs if leg != "agent" or self.agent)
+
+    def for_call(self, rate: int, legs: tuple[str, ...]) -> dict[str, Any]:
+        """Keyword arguments for :class:`monitor.pipeline.CallPipeline`: a transcriber per
+        transcribed leg (:meth:`transcribed_legs`), all sharing the one loaded model.
+
+        Replay never drops audio and keeps the recognizer in step with the
+        cue windows (so its pace is the recognizer's); the live daemon drops the
+        oldest audio rather than fall behind, and never waits for words.
+        """
+        transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
+                                         on_full="drop" if self.live else "block")
+                        for leg in self.transcribed_legs(legs)}
+        return {"transcribers": transcribers, "phrase_matcher": self.matcher, "words_in_step": not self.live}
