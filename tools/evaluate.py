@@ -95,9 +95,10 @@ DETECT_WITHIN_S = 30.0
 """A critical alert this soon after the labelled onset counts as detected in time."""
 REPLAY_BLOCK_S = 2.0
 """Block length ``call-monitor replay`` reads files in (without ``--realtime``)."""
-ANALYZER_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "dsp/*.py")
+ANALYZER_SOURCES: tuple[str, ...] = ("analysis/analyzer.py", "analysis/frame_features.py", "capture/audio_files.py",
+                                     "capture/sources.py", "dsp/*.py")
 """Package files (relative to the package) whose code or data decides the analyzers' frames."""
-CUE_SOURCES: tuple[str, ...] = ("cues.py", "measures.py", "events.py", "pipeline.py")
+CUE_SOURCES: tuple[str, ...] = ("analysis/cue_windows.py", "analysis/span_measures.py", "events.py", "pipeline.py")
 """Package files that decide, from the frames, the caller's cue stream."""
 CACHE_VERSION = 1
 RATE_BUCKETS = ((130.0, "<130"), (160.0, "130-160"), (math.inf, ">160"))

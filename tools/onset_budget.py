@@ -29,11 +29,11 @@ import sys
 from dataclasses import replace
 from typing import Any, Sequence
 
-from monitor.baseline import BaselineBuilder
+from monitor.analysis.baseline import BaselineBuilder
 from monitor.config import Config, ConfigError
 from monitor.cue_registry import cue
 from monitor.events import AlertEvent
-from monitor.rules import AlertEngine, judge
+from monitor.alerts.rules import AlertEngine, judge
 from tools import evaluate as ev
 
 PROG = "onset_budget"
