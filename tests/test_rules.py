@@ -523,3 +523,67 @@ def test_baseline_statistics_are_robust_and_round_trip():
     assert b.median("hnr_db") == 14.0 and b.stats("hnr_db").mad == 0.0  # one outlier ignored
     assert b.stats("response_latency_s") is None                          # never measured
     assert Baseline.from_dict(b.to_dict()) == b
+
+
+# --------------------------------------------------------------------------- short window
+
+SHORT_NORMAL = {k: v for k, v in NORMAL.items() if k != "speech_s"}
+
+
+def short_cues(t: float, short: dict[str, float] | None = None, **changes: float | None) -> CuesEvent:
+    """Cues whose short window (3 s of speech) holds ``short``'s values over the normal caller's."""
+    window = {**SHORT_NORMAL, "speech_s": 3.0, "window_s": 5.0, **(short or {})}
+    return dataclasses.replace(cues(t, **changes), short=window)
+
+
+@pytest.fixture
+def short_base() -> Baseline:
+    """A baseline whose short windows vary twice as much as its long ones."""
+    builder = BaselineBuilder(config().analysis)
+    for t in range(1, 61):
+        jitter = (t % 5 - 2) * 0.05
+        builder.add(short_cues(t, {"speech_rate_sps": 3.5 + 2 * jitter, "mean_phrase_s": 2.8 + 2 * jitter},
+                               speech_rate_sps=3.5 + jitter, mean_phrase_s=2.8 + jitter))
+    assert builder.baseline is not None
+    return builder.baseline
+
+
+def test_the_baseline_keeps_the_short_windows_spread_apart(short_base):
+    long, short = short_base.stats("speech_rate_sps"), short_base.stats("speech_rate_sps", short=True)
+    assert long.median == pytest.approx(3.5) and short.median == pytest.approx(3.5)
+    assert short.spread == pytest.approx(2 * long.spread)
+    restored = Baseline.from_dict(short_base.to_dict())
+    assert restored.stats("speech_rate_sps", short=True) == short
+
+
+def test_a_severe_change_in_the_callers_last_seconds_is_critical_before_the_long_window_shows_it(short_base):
+    engine = AlertEngine(config(**{"possible_emergency.short_drift": 1.0}))
+    run(engine, [short_cues(t) for t in range(61, 100)], short_base)
+    # the last 3 s of speech: a third of the speech rate and a 0.9 s phrase (grades 2 capped, 1.94);
+    # the long window still holds the caller's normal manner
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9}
+    events = run(engine, [short_cues(t, bad) for t in range(100, 130)], short_base)
+    [critical] = alerts(events)
+    # the two families gain about 1 a second from the short window: a summed level of 2.8 after 5 s
+    assert critical.kind == "possible_emergency" and critical.t == 104.0
+    ev = critical.evidence
+    assert {c["window"] for c in ev["cues"].values()} == {"short"}
+    assert ev["accumulated"]["tempo"]["window"] == "short"
+    assert ev["accumulated"]["tempo"]["short_evidence"] == pytest.approx(5.0)
+    assert ev["accumulated"]["tempo"]["evidence"] == 0.0
+    assert ev["short_drift"] == 1.0
+
+
+def test_short_windows_within_their_drift_never_accumulate(short_base):
+    # the short window's grades stay at 0.75 (under the short drift of 1.0) for minutes
+    engine = AlertEngine(config(**{"possible_emergency.short_drift": 1.0}))
+    mild = {"speech_rate_sps": 3.5 - 0.75 * 0.875, "mean_phrase_s": 2.8 - 0.75 * 0.98}
+    assert run(engine, [short_cues(t, mild) for t in range(61, 400)], short_base) == []
+    assert not any(engine.fusion.short_evidence.values())
+
+
+def test_a_short_window_not_yet_full_of_speech_is_not_judged(short_base):
+    engine = AlertEngine(config(**{"possible_emergency.short_drift": 1.0}))
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9, "speech_s": 1.5}
+    assert run(engine, [short_cues(t, bad) for t in range(61, 200)], short_base) == []
+    assert engine.fusion.short_evidence == {}

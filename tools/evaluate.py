@@ -286,7 +286,8 @@ def frames_key(job: Job) -> str:
                   "numpy": np.__version__, "scipy": scipy.__version__, "python": platform.python_version()})
 
 
-CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "latency_turns", "hop_s", "min_pause_s",
+CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "short_speech_s", "short_max_s",
+                                       "latency_turns", "hop_s", "min_pause_s",
                                        "max_pause_s")
 """The ``[analysis]`` keys the cue tracker reads (the baseline's keys act after it, in :func:`judge_cues`)."""
 

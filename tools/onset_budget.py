@@ -10,9 +10,11 @@ the alert engine of the configuration while this records, in seconds after the o
 - ``base``: when the baseline froze (``contam`` when its last window reached past the onset:
   trouble leaked into the reference);
 - ``post``: the first hop whose cue window lies wholly after the onset (the window is filled);
+- ``spost``: the same for the short window;
 - ``g1 <family>``: the first hop at which the family's strongest raw grade reaches 1 (its cue at
   its threshold, before any smoothing or accumulation);
 - ``two``: the first hop at which two families' raw grades are at 1 or more together;
+- ``s1``: the first hop at which any family's short-window grade reaches 1;
 - ``crit``: the first critical alert.
 
 The table gives, per condition (degrade, onset, severity), the median of each (``-`` when fewer
@@ -47,7 +49,8 @@ def budget(job: ev.Job, stream: ev.CueStream, cfg: Config) -> dict[str, Any]:
     engine = AlertEngine(cfg)
     pe = cfg.rules.possible_emergency
     rules = [r for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds]
-    out: dict[str, Any] = {"base": None, "contam": False, "post": None, "two": None, "crit": None}
+    out: dict[str, Any] = {"base": None, "contam": False, "post": None, "spost": None, "two": None, "s1": None,
+                           "crit": None}
     for c in stream.cues:
         baseline = builder.add(c)
         if baseline is not None and out["base"] is None:
@@ -58,6 +61,11 @@ def budget(job: ev.Job, stream: ev.CueStream, cfg: Config) -> dict[str, Any]:
             continue
         if out["post"] is None and c.window_s is not None and c.t - c.window_s >= onset:
             out["post"] = c.t - onset
+        short_window = c.short_value("window_s")
+        if out["spost"] is None and short_window is not None and c.t - short_window >= onset:
+            out["spost"] = c.t - onset
+        if out["s1"] is None and any(j.grade >= 1.0 for j in engine.judge_short(c, baseline).values()):
+            out["s1"] = c.t - onset
         grades: dict[str, float] = {}
         for r in rules:
             v = c.value(r.cue)
@@ -83,7 +91,7 @@ def _median(values: Sequence[float | None]) -> str:
     return "-" if math.isinf(m) else f"{m:.0f}"
 
 
-COLUMNS = ("base", "post", *(f"g1 {f}" for f in FAMILY_ORDER), "two", "crit")
+COLUMNS = ("base", "post", "spost", *(f"g1 {f}" for f in FAMILY_ORDER), "two", "s1", "crit")
 
 
 def table(rows: list[tuple[ev.Job, dict[str, Any]]]) -> str:

@@ -49,6 +49,14 @@ class AnalysisConfig:
     window_max_s: float = _k(
         90.0, "the cue window never reaches further back than this many seconds of call time, so "
         "that old speech ages out", min=5.0, max=600.0)
+    short_speech_s: float = _k(
+        3.0, "a short window is measured too, reaching back until it holds this many seconds of "
+        "the caller's speech (about one answer): noisier per hop, but wholly after a change of the "
+        "caller's manner within seconds of labored speech, so its evidence accumulates sooner "
+        "(0 = off)", min=0.0, max=60.0)
+    short_max_s: float = _k(
+        30.0, "the short window never reaches further back than this many seconds of call time "
+        "(nor does the last answer's latency it reports)", min=2.0, max=600.0)
     latency_turns: int = _k(3, "response latency is the mean over the caller's last this many "
                             "answers (within window_max_s)", min=1, max=20)
     hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", min=0.1, max=5.0)
@@ -222,6 +230,12 @@ class EmergencyRuleConfig:
                       "evidence, so healthy fluctuation never builds up (0.85 chosen on the "
                       "tuning half over 0.5-1.15: lower drifts let healthy callers over noisy "
                       "lines and holds accumulate)", min=0.0, max=5.0)
+    short_drift: float = _k(1.0, "the drift of the short window's sums: its grades (a few seconds of "
+                            "the caller's speech against the baseline's short windows) are noisier "
+                            "than the long window's, so more is taken off per second (at max_grade "
+                            "or above the short window adds nothing)", min=0.0, max=10.0)
+    short_absolute: bool = _k(True, "the short window is graded against the absolute limits too (false: "
+                              "only against the caller's baseline, so it adds nothing before there is one)")
     evidence_s: float = _k(2.0, "accumulated grade beyond the drift (grade x seconds) at which a "
                            "family agrees: 3 s at grade 1.5, 1 s at grade 3; the score of two "
                            "families needs twice that each", gt=0.0, max=600.0)
