@@ -166,6 +166,24 @@ def test_cache_key_follows_audio_channels_and_analysis(jobs):
     assert ev.cue_key(a, cfg) == ev.cue_key(a, later)
 
 
+def test_the_cache_digests_cover_the_modules_that_make_frames_and_cues():
+    package = Path(ev.monitor.__file__).parent
+    for pattern in ev.ANALYZER_SOURCES + ev.CUE_SOURCES:
+        assert any(package.glob(pattern)), f"{pattern} names no file of the package"
+    covered = {p.relative_to(package).as_posix() for pattern in ev.ANALYZER_SOURCES + ev.CUE_SOURCES
+               for p in package.glob(pattern)}
+    assert {"analysis/analyzer.py", "analysis/cue_windows.py", "analysis/span_measures.py"} <= covered
+
+
+def test_a_critical_alert_in_the_scores_names_its_cues_and_their_windows():
+    alert = AlertEvent(t=40.0, kind="possible_emergency", severity="critical",
+                       evidence={"cues": {"slow_speech": {"window": "short"}, "long_pauses": {"window": "long"}}})
+    assert ev.alert_record(alert) == {"t": 40.0, "kind": "possible_emergency", "severity": "critical",
+                                      "cues": ["slow_speech/short", "long_pauses/long"]}
+    warning = AlertEvent(t=12.0, kind="slow_speech", severity="warning", evidence={"value": 2.0})
+    assert ev.alert_record(warning) == {"t": 12.0, "kind": "slow_speech", "severity": "warning"}
+
+
 def test_later_runs_read_the_cache_and_agree(tmp_path, jobs):
     jobs = [j for j in jobs if j.id == "labored_start"]
     settings = ev.Settings(cache_dir=str(tmp_path / "cache"))

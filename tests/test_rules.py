@@ -20,7 +20,7 @@ from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 from monitor.alerts.rules import AlertEngine
 
 # The thresholds these tests are written against, independent of the tuned defaults.
-_TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0,
+_TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
                cooldown_s=60.0)
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
@@ -42,6 +42,7 @@ TEST_RULES: dict[str, dict[str, object]] = {
     # it; one family alone never does (single_family = 0)
     "possible_emergency": dict(enabled=True, min_score=2.8, min_families=2, max_grade=2.0,
                                smooth_s=0.0, drift=0.5, evidence_s=3.0, single_family=0.0,
+                               short_drift=1.0, short_absolute=True,
                                stale_s=10.0, with_phrase=True, phrase_min_families=1,
                                severity="critical", persist_s=0.0, clear_s=15.0,
                                cooldown_s=120.0,
@@ -50,7 +51,7 @@ TEST_RULES: dict[str, dict[str, object]] = {
     "distress_phrase": dict(enabled=True, severity="warning", escalate_within_s=120.0,
                             cooldown_s=30.0),
 }
-TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
+TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, short_speech_s=3.0, short_max_s=30.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
                      baseline_min_window_speech_s=5.0, baseline_min_windows=10)
 
 
@@ -557,7 +558,7 @@ def test_the_baseline_keeps_the_short_windows_spread_apart(short_base):
 
 
 def test_a_severe_change_in_the_callers_last_seconds_is_critical_before_the_long_window_shows_it(short_base):
-    engine = AlertEngine(config(**{"possible_emergency.short_drift": 1.0}))
+    engine = AlertEngine(config())
     run(engine, [short_cues(t) for t in range(61, 100)], short_base)
     # the last 3 s of speech: a third of the speech rate and a 0.9 s phrase (grades 2 capped, 1.94);
     # the long window still holds the caller's normal manner
@@ -576,14 +577,21 @@ def test_a_severe_change_in_the_callers_last_seconds_is_critical_before_the_long
 
 def test_short_windows_within_their_drift_never_accumulate(short_base):
     # the short window's grades stay at 0.75 (under the short drift of 1.0) for minutes
-    engine = AlertEngine(config(**{"possible_emergency.short_drift": 1.0}))
+    engine = AlertEngine(config())
     mild = {"speech_rate_sps": 3.5 - 0.75 * 0.875, "mean_phrase_s": 2.8 - 0.75 * 0.98}
     assert run(engine, [short_cues(t, mild) for t in range(61, 400)], short_base) == []
     assert not any(engine.fusion.short_evidence.values())
 
 
 def test_a_short_window_not_yet_full_of_speech_is_not_judged(short_base):
-    engine = AlertEngine(config(**{"possible_emergency.short_drift": 1.0}))
+    engine = AlertEngine(config())
     bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9, "speech_s": 1.5}
     assert run(engine, [short_cues(t, bad) for t in range(61, 200)], short_base) == []
     assert engine.fusion.short_evidence == {}
+
+
+def test_a_rule_whose_short_window_is_off_counts_its_long_window_only(short_base):
+    engine = AlertEngine(config(**{"slow_speech.short_window": False}))
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9}
+    assert run(engine, [short_cues(t, bad) for t in range(61, 200)], short_base) == []
+    assert {f for f, v in engine.fusion.short_evidence.items() if v > 0} == {"pausing"}

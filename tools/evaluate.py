@@ -423,9 +423,19 @@ def file_result(job: Job, events: Iterable[Event], source: str) -> dict[str, Any
         "warnings": sum(a.severity == "warning" for a in alerts),
         "criticals": sum(a.severity == "critical" for a in alerts),
         "normal_s": normal_s, "normal_warnings": sum(a.severity == "warning" and a.t < normal_s for a in alerts),
-        "alerts": [{"t": a.t, "kind": a.kind, "severity": a.severity} for a in alerts],
+        "alerts": [alert_record(a) for a in alerts],
         "source": source, "error": None,
     }
+
+
+def alert_record(a: AlertEvent) -> dict[str, Any]:
+    """An alert in the scores: time, kind, severity and, for possible_emergency, the cues behind
+    it with the window each was judged on ("slow_speech/short")."""
+    out: dict[str, Any] = {"t": a.t, "kind": a.kind, "severity": a.severity}
+    cues = a.evidence.get("cues") if a.kind == "possible_emergency" else None
+    if cues:
+        out["cues"] = [f"{kind}/{c.get('window', 'long')}" for kind, c in cues.items()]
+    return out
 
 
 @dataclass(frozen=True)

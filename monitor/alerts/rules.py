@@ -436,7 +436,7 @@ class AlertEngine:
         judged = {}
         for rule in self._rules:
             value = cues.short_value(rule.cue)
-            if value is None or rule.kind not in pe.kinds:
+            if value is None or rule.kind not in pe.kinds or not rule.short_window:
                 continue
             if not pe.short_absolute:
                 rule = replace(rule, absolute=None)

@@ -52,11 +52,13 @@ class AnalysisConfig:
     short_speech_s: float = _k(
         3.0, "a short window is measured too, reaching back until it holds this many seconds of "
         "the caller's speech (about one answer): noisier per hop, but wholly after a change of the "
-        "caller's manner within seconds of labored speech, so its evidence accumulates sooner "
-        "(0 = off)", min=0.0, max=60.0)
+        "caller's manner within ~6 s of it (the long window: ~19 s), so its evidence accumulates "
+        "sooner (0 = off; 3 s chosen on the evaluation corpus's tuning half over 2, 4 and 5, which "
+        "were no better and 2 s cost a false critical)", min=0.0, max=60.0)
     short_max_s: float = _k(
         30.0, "the short window never reaches further back than this many seconds of call time "
-        "(nor does the last answer's latency it reports)", min=2.0, max=600.0)
+        "(nor does the last answer's latency it reports; 20-45 s made no difference on the tuning "
+        "half)", min=2.0, max=600.0)
     latency_turns: int = _k(3, "response latency is the mean over the caller's last this many "
                             "answers (within window_max_s)", min=1, max=20)
     hop_s: float = _k(1.0, "seconds between two cue reports (and engine updates)", min=0.1, max=5.0)
@@ -99,6 +101,9 @@ _RULE_DOCS = MappingProxyType({
                 "(false = no absolute test)",
     "min_speech_s": "the rule judges a cue window only if the caller spoke at least this long in "
                     "it; other windows count as missing values (neither raise nor clear)",
+    "short_window": "possible_emergency also accumulates this rule's grade over the short window "
+                    "(the caller's last few seconds of speech, analysis.short_speech_s; for "
+                    "response latency their last answer) when the rule is one of its kinds",
     "severity": "\"warning\" or \"critical\"",
     "persist_s": "hysteresis: the cue must stay beyond its threshold this many seconds before the "
                  "alert is raised",
@@ -121,6 +126,7 @@ class RuleConfig:
     gate: float | None = _k(None, _RULE_DOCS["gate"], min=-1000.0, max=1000.0)
     absolute: float | None = _k(None, _RULE_DOCS["absolute"], min=-1000.0, max=1000.0)
     min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0, max=60.0)
+    short_window: bool = _k(True, _RULE_DOCS["short_window"])
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
     persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0, max=600.0)
     clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0, max=600.0)
@@ -140,8 +146,11 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # On the evaluation corpus's tuning half a 20 % drop held 6 s also fired on healthy callers
     # over noisy lines; three robust spreads and 15 s of persistence halved those warnings, and
     # a 30 % drop (chosen with the evidence accumulation) cost no detection and fewer false alarms.
+    # Its short window stays out of possible_emergency: on the tuning half a 3 s window's speech
+    # rate dropped past the threshold on healthy callers over babble, holds and hum (three more
+    # false criticals for one detection).
     RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.3, absolute=1.5,
-               min_speech_s=6.0, mad_k=3.0, persist_s=15.0),
+               min_speech_s=6.0, mad_k=3.0, persist_s=15.0, short_window=False),
     # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
     # inhalation pauses (Lee 1993). +60 % over the caller's baseline and at least 0.25; over
     # 0.32 (a third of the turn silent; healthy fixtures stay under 0.25) fires without one.
@@ -161,8 +170,10 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # 50 % drop, three robust spreads and 15 s to stay quiet on healthy callers; a noisy line
     # alone brings phrases down to ~0.75 s (babble and holds further), so the absolute floor is
     # 0.5 s (chosen on the tuning half over 0.7).
+    # (Its short window stays out of possible_emergency: it cost false criticals and found nothing
+    # the pause ratio's short window did not.)
     RuleConfig("short_phrases", "mean_phrase_s", "below", relative_change=-0.5, absolute=0.5,
-               min_speech_s=6.0, mad_k=3.0, persist_s=15.0),
+               min_speech_s=6.0, mad_k=3.0, persist_s=15.0, short_window=False),
     # Breathiness from the harmonics-to-noise ratio of voiced frames: a drop of 3 dB against the
     # caller's own baseline, or under 4 dB at all (normal running speech measures 8-13 dB here
     # on wide-band, telephone and noisy lines alike; breathy voices 0-2 dB; the corpus's breathy
@@ -175,8 +186,10 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # voice; 4 dB held 8 s (chosen on the corpus's tuning half over 6 and 8: a weakening voice
     # is graded sooner, and healthy callers' level holds within 4 dB). Line levels vary too
     # much for an absolute floor.
+    # (Its short window stays out of possible_emergency: a 3 s window's level follows babble and
+    # holds, four more false criticals on the tuning half.)
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-4.0, min_speech_s=3.0,
-               persist_s=8.0),
+               persist_s=8.0, short_window=False),
     # Audible breathing: healthy callers' breaths are rarely audible on a phone line (a few a
     # minute at most, and the classifier finds a spurious one now and then: two in a 13 s window
     # already read as 9 a minute); a breathless caller inhales audibly between short phrases,
@@ -230,12 +243,15 @@ class EmergencyRuleConfig:
                       "evidence, so healthy fluctuation never builds up (0.85 chosen on the "
                       "tuning half over 0.5-1.15: lower drifts let healthy callers over noisy "
                       "lines and holds accumulate)", min=0.0, max=5.0)
-    short_drift: float = _k(1.0, "the drift of the short window's sums: its grades (a few seconds of "
-                            "the caller's speech against the baseline's short windows) are noisier "
-                            "than the long window's, so more is taken off per second (at max_grade "
-                            "or above the short window adds nothing)", min=0.0, max=10.0)
-    short_absolute: bool = _k(True, "the short window is graded against the absolute limits too (false: "
-                              "only against the caller's baseline, so it adds nothing before there is one)")
+    short_drift: float = _k(1.2, "the drift of the short windows' sums: their grades (a few seconds "
+                            "of the caller's speech against the baseline's short windows) are "
+                            "noisier than the long window's, so more is taken off per second (1.2 "
+                            "chosen on the tuning half over 0.85-2: 1.0 and lower doubled the false "
+                            "criticals; at max_grade or above the short window adds nothing)",
+                            min=0.0, max=10.0)
+    short_absolute: bool = _k(True, "the short window is graded against the absolute limits too "
+                              "(false: only against the caller's baseline, so it adds nothing before "
+                              "there is one; no difference on the tuning half)")
     evidence_s: float = _k(2.0, "accumulated grade beyond the drift (grade x seconds) at which a "
                            "family agrees: 3 s at grade 1.5, 1 s at grade 3; the score of two "
                            "families needs twice that each", gt=0.0, max=600.0)
