@@ -264,7 +264,7 @@ def test_command_prints_table_and_writes_json(tmp_path, capsys):
     f = data["files"][0]
     assert {"id", "rate", "split", "condition", "first_warning_t", "first_critical_t", "time_to_critical_s",
             "alerts"} <= set(f)
-    assert all({"t", "kind", "severity"} == set(a) for a in f["alerts"])
+    assert all({"t", "kind", "severity"} <= set(a) <= {"t", "kind", "severity", "cues"} for a in f["alerts"])
     overall = data["tables"]["fixtures"][0]
     assert overall["label"] == "overall" and {"detected_30s", "median_ttc_s", "p90_ttc_s", "false_alarm_files",
                                               "warnings_per_hour", "criticals_per_hour",
