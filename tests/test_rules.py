@@ -51,7 +51,8 @@ TEST_RULES: dict[str, dict[str, object]] = {
     "distress_phrase": dict(enabled=True, severity="warning", escalate_within_s=120.0,
                             cooldown_s=30.0),
 }
-TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, short_speech_s=3.0, short_max_s=30.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
+TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, short_speech_s=3.0, short_max_s=30.0, hop_s=1.0,
+                     baseline_min_speech_s=30.0, baseline_max_s=60.0,
                      baseline_min_window_speech_s=5.0, baseline_min_windows=10)
 
 

@@ -22,8 +22,8 @@ last answer alone (the per-turn unit of a dialogue): noisier per hop, but it lie
 change of the caller's manner within seconds of labored speech, where the long window needs
 20 s and more. The event carries it in ``short``.
 
-The work per hop depends on ``window_max_s``, not on the length of the call: frames older than
-the cap (plus the latency history) are dropped.
+The work per hop depends on ``window_max_s`` and ``short_max_s``, not on the length of the call:
+frames older than the longer cap (plus the latency history) are dropped.
 """
 
 from __future__ import annotations
@@ -231,7 +231,8 @@ class CueTracker:
         return self._frames[leg]
 
     def _trim(self) -> None:
-        keep_from = self._next_t - self.cfg.window_max_s - LATENCY_HISTORY_S - 1.0
+        reach = max(self.cfg.window_max_s, self.cfg.short_max_s)
+        keep_from = self._next_t - reach - LATENCY_HISTORY_S - 1.0
         for leg, fr in self._frames.items():
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 cut = int(np.searchsorted(fr.t, keep_from))
