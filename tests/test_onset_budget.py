@@ -56,12 +56,14 @@ def test_the_table_has_a_row_per_condition_with_medians():
 
 
 def test_the_short_window_is_filled_and_graded_sooner_than_the_long_one():
-    # the short window (3 s of speech) turns labored 4 s after the onset, the long one at 16 s
-    cfg = load_config(None, None, user_config=False)
+    # the short window (3 s of speech) turns labored 4 s after the onset, the long one at 16 s;
+    # the short windows of speech rate and pause ratio count
+    cfg = load_config(overrides={"rules.slow_speech.short_window": True, "rules.long_pauses.short_window": True},
+                      user_config=False)
     cues = [CuesEvent(t=float(t), speech_s=8.0, window_s=16.0, call_speech_s=0.5 * t,
                       short={**(LABORED if t >= 104 else HEALTHY), "speech_s": 3.0, "window_s": 4.0},
                       **(LABORED if t >= 108 else HEALTHY)) for t in range(1, 200)]
     b = ob.budget(job(100.0), ev.CueStream(cues=tuple(cues), duration_s=200.0), cfg)
     assert b["spost"] == 4.0 and b["post"] == 16.0
-    assert b["s1"] == 4.0 and b["two"] == 8.0  # pause ratio's short window grades first
+    assert b["s1"] == 4.0 and b["two"] == 8.0  # the short windows grade first
     assert b["crit"] is not None and b["crit"] < 8.0 + 5.0
