@@ -12,7 +12,8 @@ every rule as it was: they never raise, clear or count time.
 *grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
 (tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest grade,
 and a one-sided CUSUM per family accumulates that grade beyond a drift while the caller takes
-part in the call. The alert is raised when enough families have accumulated enough evidence,
+part in the call (a second one per family the grades of the short window, the caller's last few
+seconds of speech, with a drift of its own). The alert is raised when enough families have accumulated enough evidence,
 when one family's change from the caller's own baseline has accumulated far enough on its own
 (if ``single_family`` is set), or when a recent distress phrase
 (:meth:`AlertEngine.on_phrase`) meets an agreeing family. Deterministic, pure Python, no I/O.
