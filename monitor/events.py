@@ -81,6 +81,10 @@ class CuesEvent(Event):
     """The caller's own turn time in the window: their speech and the pauses inside their turns."""
     call_speech_s: float | None = None
     """Seconds of caller speech in the call so far."""
+    short: Mapping[str, float | None] = field(default_factory=dict)
+    """The same acoustic cues over the short window (the caller's last few seconds of speech;
+    ``response_latency_s`` is their last answer's), with its ``speech_s`` and ``window_s``; empty
+    when the short window is off."""
     words_per_min: float | None = None
     mean_word_gap_s: float | None = None
     long_word_gaps: int | None = None
@@ -90,6 +94,11 @@ class CuesEvent(Event):
 
     def value(self, name: str) -> float | None:
         v = getattr(self, name)
+        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+    def short_value(self, name: str) -> float | None:
+        """The cue over the short window (None when absent or not finite)."""
+        v = self.short.get(name)
         return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 

@@ -104,7 +104,7 @@ def test_user_config_can_be_skipped(env):
      "config.toml: rules.possible_emergency.min_families: must be <= the families of its enabled "
      "kinds (4: latency, pausing, tempo, voice), got 6"),
     ("[rules.possible_emergency]\nmin_score = 13\n",
-     "config.toml: rules.possible_emergency.min_score: must be <= max_grade x families (7.5), got 13.0"),
+     "config.toml: rules.possible_emergency.min_score: must be <= max_grade x families (12.5), got 13.0"),
     ("[analysis]\nhop_s = 1e-9\n", "config.toml: analysis.hop_s: must be >= 0.1, got 1e-09"),
     ("[analysis]\nhop_s = 30\n", "config.toml: analysis.hop_s: must be <= 5.0, got 30.0"),
     ("[analysis]\nwindow_speech_s = 50\nwindow_max_s = 40\n",

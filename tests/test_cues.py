@@ -157,3 +157,46 @@ def test_audible_breaths_in_the_pauses_are_counted_per_minute_of_turn_time():
     assert late.paused_breath_share == pytest.approx(1.0)
     assert late.mean_breath_s == pytest.approx(0.4, abs=0.02)
     assert late.coughs_per_min == 0.0
+
+
+SHORT = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
+                       short_speech_s=3.0, short_max_s=30.0)
+
+
+def test_the_short_window_holds_the_callers_last_seconds_of_speech_and_their_last_answer():
+    period = 10.0
+    gaps = [0.5, 0.5, 0.5, 3.0, 3.0, 1.0]
+    agent = [(k * period, k * period + 4.0) for k in range(len(gaps))]
+    caller = [(k * period + 4.0 + g, k * period + 4.0 + g + 2.0) for k, g in enumerate(gaps)]
+    by_t = {c.t: c for c in track(timeline(60.0, agent), timeline(60.0, caller), SHORT)}
+    late = by_t[58.0]  # answers end at 53.0 and 57.0
+    assert late.short["speech_s"] == pytest.approx(3.0, abs=0.02)
+    assert late.speech_s == pytest.approx(8.0, abs=0.02)
+    assert late.short["window_s"] < late.window_s
+    # the long window averages the last three answers, the short one reports the last alone
+    assert late.response_latency_s == pytest.approx((3.0 + 3.0 + 1.0) / 3, abs=0.02)
+    assert late.short["response_latency_s"] == pytest.approx(1.0, abs=0.02)
+    assert late.short["speech_rate_sps"] == pytest.approx(4.0, abs=0.5)
+
+
+def test_a_change_in_the_callers_manner_fills_the_short_window_first():
+    # 3 s answers without pauses, then from 60 s answers of 1 s speech, 1 s pause, 1 s speech
+    period, n = 12.0, 10
+    agent = timeline(period * n, [(k * period, k * period + 6.0) for k in range(n)])
+    spans = [(k * period + 8.0, k * period + 11.0) for k in range(5)]
+    spans += [s for k in range(5, n) for s in ((k * period + 8.0, k * period + 9.0),
+                                                (k * period + 10.0, k * period + 11.0))]
+    caller = timeline(period * n, spans)
+    first = next(c for c in track(agent, caller, SHORT) if c.t >= 72.0)  # one changed answer
+    # short: 58-59 s (the old answer's last second), 68-69 and 70-71 s; one pause in 3 s of speech
+    assert first.short["mean_phrase_s"] == pytest.approx(1.0, abs=0.02)
+    assert first.short["pause_ratio"] == pytest.approx(0.25, abs=0.02)
+    # long: two old 3 s answers still fill most of its 8 s of speech
+    assert first.mean_phrase_s == pytest.approx(2.0, abs=0.02)
+    assert first.pause_ratio == pytest.approx(1 / 9, abs=0.02)
+
+
+def test_without_a_short_window_the_event_carries_none():
+    agent, caller = dialogue(turns=4, agent_s=3.0, gap_s=0.5, answer_s=4.0)
+    off = AnalysisConfig(window_speech_s=8.0, short_speech_s=0.0)
+    assert all(c.short == {} for c in track(agent, caller, off))

@@ -161,6 +161,27 @@ def test_cache_key_follows_audio_channels_and_analysis(jobs):
     assert ev.cue_key(a, cfg) != ev.cue_key(b, cfg)
     assert ev.cue_key(a, cfg) != ev.cue_key(replace(a, caller_channel=0, agent_channel=1), cfg)
     assert ev.cue_key(a, cfg) != ev.cue_key(a, changed)
+    # the baseline's keys act after the cue tracker: a cached cue stream serves them all
+    later = replace(cfg, analysis=replace(cfg.analysis, baseline_min_speech_s=15.0, baseline_max_s=20.0))
+    assert ev.cue_key(a, cfg) == ev.cue_key(a, later)
+
+
+def test_the_cache_digests_cover_the_modules_that_make_frames_and_cues():
+    package = Path(ev.monitor.__file__).parent
+    for pattern in ev.ANALYZER_SOURCES + ev.CUE_SOURCES:
+        assert any(package.glob(pattern)), f"{pattern} names no file of the package"
+    covered = {p.relative_to(package).as_posix() for pattern in ev.ANALYZER_SOURCES + ev.CUE_SOURCES
+               for p in package.glob(pattern)}
+    assert {"analysis/analyzer.py", "analysis/cue_windows.py", "analysis/span_measures.py"} <= covered
+
+
+def test_a_critical_alert_in_the_scores_names_its_cues_and_their_windows():
+    alert = AlertEvent(t=40.0, kind="possible_emergency", severity="critical",
+                       evidence={"cues": {"slow_speech": {"window": "short"}, "long_pauses": {"window": "long"}}})
+    assert ev.alert_record(alert) == {"t": 40.0, "kind": "possible_emergency", "severity": "critical",
+                                      "cues": ["slow_speech/short", "long_pauses/long"]}
+    warning = AlertEvent(t=12.0, kind="slow_speech", severity="warning", evidence={"value": 2.0})
+    assert ev.alert_record(warning) == {"t": 12.0, "kind": "slow_speech", "severity": "warning"}
 
 
 def test_later_runs_read_the_cache_and_agree(tmp_path, jobs):
@@ -243,7 +264,7 @@ def test_command_prints_table_and_writes_json(tmp_path, capsys):
     f = data["files"][0]
     assert {"id", "rate", "split", "condition", "first_warning_t", "first_critical_t", "time_to_critical_s",
             "alerts"} <= set(f)
-    assert all({"t", "kind", "severity"} == set(a) for a in f["alerts"])
+    assert all({"t", "kind", "severity"} <= set(a) <= {"t", "kind", "severity", "cues"} for a in f["alerts"])
     overall = data["tables"]["fixtures"][0]
     assert overall["label"] == "overall" and {"detected_30s", "median_ttc_s", "p90_ttc_s", "false_alarm_files",
                                               "warnings_per_hour", "criticals_per_hour",

@@ -20,7 +20,7 @@ from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 from monitor.alerts.rules import AlertEngine
 
 # The thresholds these tests are written against, independent of the tuned defaults.
-_TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0,
+_TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
                cooldown_s=60.0)
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
@@ -37,9 +37,13 @@ TEST_RULES: dict[str, dict[str, object]] = {
                           delta=-3.0, gate=False, absolute=4.0, min_speech_s=3.0, persist_s=8.0),
     "weak_voice": dict(_TIMING, cue="loudness_dbfs", direction="below", relative_change=False,
                        delta=-6.0, gate=False, absolute=False, min_speech_s=3.0, persist_s=8.0),
-    # fusion: two families at 1.5 (score 3) raise it; one family, capped at 2, never does
+    # fusion: each family accumulates (grade - 0.5) per second while the caller takes part; at
+    # 3 it agrees (level 1), levels are capped at 2; two families at a summed level of 2.8 raise
+    # it; one family alone never does (single_family = 0)
     "possible_emergency": dict(enabled=True, min_score=2.8, min_families=2, max_grade=2.0,
-                               smooth_s=2.0, with_phrase=True, phrase_min_families=1,
+                               smooth_s=0.0, drift=0.5, evidence_s=3.0, single_family=0.0,
+                               short_drift=1.0, short_absolute=True,
+                               stale_s=10.0, with_phrase=True, phrase_min_families=1,
                                severity="critical", persist_s=0.0, clear_s=15.0,
                                cooldown_s=120.0,
                                kinds=["slow_speech", "long_pauses", "slow_response",
@@ -47,7 +51,8 @@ TEST_RULES: dict[str, dict[str, object]] = {
     "distress_phrase": dict(enabled=True, severity="warning", escalate_within_s=120.0,
                             cooldown_s=30.0),
 }
-TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, hop_s=1.0, baseline_min_speech_s=30.0, baseline_max_s=60.0,
+TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, short_speech_s=3.0, short_max_s=30.0, hop_s=1.0,
+                     baseline_min_speech_s=30.0, baseline_max_s=60.0,
                      baseline_min_window_speech_s=5.0, baseline_min_windows=10)
 
 
@@ -277,12 +282,13 @@ def test_two_families_well_beyond_their_thresholds_raise_one_critical_possible_e
     cfg = config()
     engine = AlertEngine(cfg)
     events = run(engine, [cues(t) for t in range(61, 100)] + deteriorating(100, 180), base)
-    # tempo (speech rate 37 % down: grade 1.5) and pausing (pause ratio 0.38: grade 1.5) agree;
-    # their smoothed strengths pass the score of 2.8 after 5 s, before each warning's 6 s
+    # tempo (speech rate 37 % down: grade 1.49) and pausing (pause ratio 0.38: grade 1.5) each
+    # accumulate about 1.0 a second; after 5 s both stand near level 5/3 (score 3.3 >= 2.8),
+    # before each warning's 6 s of persistence
     kinds = [a.kind for a in alerts(events)]
     assert kinds == ["possible_emergency", "slow_speech", "long_pauses", "short_phrases"]
     [critical] = alerts(events, "possible_emergency")
-    assert critical.severity == "critical" and critical.t == 105.0
+    assert critical.severity == "critical" and critical.t == 104.0
     assert critical.actions == cfg.actions.critical
     text = " ".join(critical.actions).lower()
     for needed in ("how they feel", "location", "emergency services", "on the line",
@@ -295,6 +301,12 @@ def test_two_families_well_beyond_their_thresholds_raise_one_critical_possible_e
     assert ev["cues"]["slow_speech"]["baseline"] == pytest.approx(3.5)
     assert ev["cues"]["slow_speech"]["grade"] == pytest.approx(1.3 / 0.875)
     assert "slow speech" in critical.message and "long pauses" in critical.message
+    # what accumulated, since when, over how long
+    acc = ev["accumulated"]
+    assert set(acc) == {"tempo", "pausing"}
+    assert acc["tempo"]["evidence"] == pytest.approx(5 * (1.3 / 0.875 - 0.5), abs=1e-3)
+    assert acc["tempo"]["since"] == 100.0 and acc["tempo"]["held_s"] == pytest.approx(5.0)
+    assert ev["single_family"] is None
     # recovery clears the kinds and then the emergency
     events = run(engine, [cues(t) for t in range(180, 230)], base)
     assert [c.kind for c in clears(events)] == ["slow_speech", "long_pauses", "short_phrases",
@@ -308,12 +320,64 @@ def test_one_family_alone_however_strong_is_not_an_emergency(base):
     assert engine.fusion.agreeing() == {"tempo": pytest.approx(2.0)}
 
 
-def test_two_families_just_past_their_thresholds_are_not_an_emergency(base):
-    engine = AlertEngine(config())  # voice 3.5 dB and loudness 7 dB down: grades 1.17 each
-    seq = [cues(t, hnr_db=10.5, loudness_dbfs=-32.0) for t in range(100, 300)]
-    events = run(engine, seq, base)
-    assert sorted(a.kind for a in alerts(events)) == ["breathy_voice", "weak_voice"]
-    assert engine.fusion.score() == pytest.approx(7 / 3, abs=0.01)
+def test_two_families_within_the_drift_of_their_thresholds_never_accumulate(base):
+    engine = AlertEngine(config())  # voice 1 dB and loudness 2 dB down: grades 0.33 < drift 0.5
+    seq = [cues(t, hnr_db=13.0, loudness_dbfs=-27.0) for t in range(100, 400)]
+    assert run(engine, seq, base) == []
+    assert engine.fusion.score() == 0.0 and not any(engine.fusion.evidence.values())
+
+
+def first_critical(seq: list[CuesEvent], base: Baseline) -> float | None:
+    return next((a.t for a in alerts(run(AlertEngine(config()), seq, base))
+                 if a.kind == "possible_emergency"), None)
+
+
+def test_a_severe_change_is_critical_within_seconds_a_milder_one_later(base):
+    # voice and loudness: 3.5 dB and 7 dB down (grades 1.17) accumulate 0.67 a second and reach
+    # a summed level of 2.8 after 7 s; 6 dB and 12 dB down (grades 2) accumulate 1.5 a second
+    # and reach it after 3 s
+    mild = [cues(t, hnr_db=10.5, loudness_dbfs=-32.0) for t in range(100, 200)]
+    severe = [cues(t, hnr_db=8.0, loudness_dbfs=-37.0) for t in range(100, 200)]
+    assert first_critical(severe, base) == 102.0
+    assert first_critical(mild, base) == 106.0
+
+
+def test_evidence_holds_still_while_the_caller_is_silent(base):
+    cfg = config(**{"possible_emergency.stale_s": 3.0})
+    engine = AlertEngine(cfg)
+    run(engine, [cues(t) for t in range(61, 100)], base)  # the caller has spoken 49.5 s by 99 s
+    bad = dict(speech_rate_sps=SLOW, pause_ratio=0.38, mean_phrase_s=1.5)
+    # the caller's last words come at 100 s, then a hold: the last window's cues stay as they were
+    silent = [cues(t, call_speech_s=50.0, **bad) for t in range(100, 160)]
+    assert alerts(run(engine, silent, base), "possible_emergency") == []
+    # 100..103 s count (stale_s = 3), then nothing more: both families hold at 4 x 0.99
+    held = {f: v for f, v in engine.fusion.evidence.items() if v > 0}
+    assert held == {"tempo": pytest.approx(4 * 0.9857, abs=1e-3), "pausing": pytest.approx(4.0)}
+    # the caller speaks again: the next hop adds to what was held
+    back = [cues(t, call_speech_s=50.0 + (t - 159), **bad) for t in range(160, 170)]
+    [critical] = alerts(run(engine, back, base), "possible_emergency")
+    assert critical.t == 160.0
+
+
+def test_one_family_far_beyond_the_callers_own_baseline_is_critical_when_configured(base):
+    engine = AlertEngine(config(**{"possible_emergency.single_family": 4.0}))
+    # speech rate 0.4 syll/s against a baseline of 3.5: change grade capped at 2, 1.5 a second;
+    # 4 x 3 = 12 of change accumulated after 8 s
+    events = run(engine, [cues(t, speech_rate_sps=0.4) for t in range(100, 140)], base)
+    [critical] = alerts(events, "possible_emergency")
+    assert critical.t == 107.0
+    assert critical.evidence["single_family"] == "tempo"
+    assert critical.evidence["accumulated"]["tempo"]["change_evidence"] == pytest.approx(12.0)
+    assert "far beyond the caller's own baseline" in critical.message
+
+
+def test_one_family_on_an_absolute_limit_alone_is_not_critical():
+    # a hesitant caller who pauses a lot from the first word: no baseline shows a change, so
+    # the absolute limit alone (pause ratio 0.6) is not enough for one family
+    engine = AlertEngine(config(**{"possible_emergency.single_family": 4.0}))
+    events = run(engine, [cues(t, pause_ratio=0.6) for t in range(1, 200)], None)
+    assert [a.kind for a in alerts(events)] == ["long_pauses"]
+    assert engine.fusion.agreeing() == {"pausing": pytest.approx(2.0)}
 
 
 def test_a_distress_phrase_alone_is_a_warning(base):
@@ -371,8 +435,9 @@ def test_an_acoustic_alert_soon_after_a_phrase_escalates_too(base):
     assert [a.kind for a in engine.on_phrase(100.0, "chest pain", "chest pain")] == [
         "distress_phrase"]
     events = run(engine, [cues(t, speech_rate_sps=SLOW) for t in range(101, 120)], base)
-    # tempo agrees (strength >= 1) after 3 s, sooner than slow_speech's 6 s of persistence
-    assert [(a.kind, a.t) for a in alerts(events)] == [("possible_emergency", 103.0),
+    # tempo (grade 1.49) agrees (level 1: 3 accumulated) after 4 s, sooner than slow_speech's
+    # 6 s of persistence
+    assert [(a.kind, a.t) for a in alerts(events)] == [("possible_emergency", 104.0),
                                                         ("slow_speech", 107.0)]
 
 
@@ -393,10 +458,11 @@ def test_close_ends_what_is_active_as_call_ended_not_recovered(base):
 
 
 def test_new_thresholds_mid_call_keep_the_state(base):
-    engine = AlertEngine(config())
+    engine = AlertEngine(config(**{"possible_emergency.enabled": False}))
     run(engine, [cues(t, speech_rate_sps=SLOW, hnr_db=10.0) for t in range(100, 107)], base)
     assert engine.active_kinds == ("slow_speech",)  # breathy_voice needs 8 s: pending
-    cfg = config(**{"slow_speech.enabled": False, "breathy_voice.persist_s": 20})
+    cfg = config(**{"slow_speech.enabled": False, "breathy_voice.persist_s": 20,
+                    "possible_emergency.enabled": False})
     assert [(c.kind, c.reason) for c in engine.reconfigure(cfg)] == [("slow_speech", "rule_disabled")]
     events = run(engine, [cues(t, speech_rate_sps=SLOW, hnr_db=10.0) for t in range(107, 125)],
                  base)
@@ -459,3 +525,74 @@ def test_baseline_statistics_are_robust_and_round_trip():
     assert b.median("hnr_db") == 14.0 and b.stats("hnr_db").mad == 0.0  # one outlier ignored
     assert b.stats("response_latency_s") is None                          # never measured
     assert Baseline.from_dict(b.to_dict()) == b
+
+
+# --------------------------------------------------------------------------- short window
+
+SHORT_NORMAL = {k: v for k, v in NORMAL.items() if k != "speech_s"}
+
+
+def short_cues(t: float, short: dict[str, float] | None = None, **changes: float | None) -> CuesEvent:
+    """Cues whose short window (3 s of speech) holds ``short``'s values over the normal caller's."""
+    window = {**SHORT_NORMAL, "speech_s": 3.0, "window_s": 5.0, **(short or {})}
+    return dataclasses.replace(cues(t, **changes), short=window)
+
+
+@pytest.fixture
+def short_base() -> Baseline:
+    """A baseline whose short windows vary twice as much as its long ones."""
+    builder = BaselineBuilder(config().analysis)
+    for t in range(1, 61):
+        jitter = (t % 5 - 2) * 0.05
+        builder.add(short_cues(t, {"speech_rate_sps": 3.5 + 2 * jitter, "mean_phrase_s": 2.8 + 2 * jitter},
+                               speech_rate_sps=3.5 + jitter, mean_phrase_s=2.8 + jitter))
+    assert builder.baseline is not None
+    return builder.baseline
+
+
+def test_the_baseline_keeps_the_short_windows_spread_apart(short_base):
+    long, short = short_base.stats("speech_rate_sps"), short_base.stats("speech_rate_sps", short=True)
+    assert long.median == pytest.approx(3.5) and short.median == pytest.approx(3.5)
+    assert short.spread == pytest.approx(2 * long.spread)
+    restored = Baseline.from_dict(short_base.to_dict())
+    assert restored.stats("speech_rate_sps", short=True) == short
+
+
+def test_a_severe_change_in_the_callers_last_seconds_is_critical_before_the_long_window_shows_it(short_base):
+    engine = AlertEngine(config())
+    run(engine, [short_cues(t) for t in range(61, 100)], short_base)
+    # the last 3 s of speech: a third of the speech rate and a 0.9 s phrase (grades 2 capped, 1.94);
+    # the long window still holds the caller's normal manner
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9}
+    events = run(engine, [short_cues(t, bad) for t in range(100, 130)], short_base)
+    [critical] = alerts(events)
+    # the two families gain about 1 a second from the short window: a summed level of 2.8 after 5 s
+    assert critical.kind == "possible_emergency" and critical.t == 104.0
+    ev = critical.evidence
+    assert {c["window"] for c in ev["cues"].values()} == {"short"}
+    assert ev["accumulated"]["tempo"]["window"] == "short"
+    assert ev["accumulated"]["tempo"]["short_evidence"] == pytest.approx(5.0)
+    assert ev["accumulated"]["tempo"]["evidence"] == 0.0
+    assert ev["short_drift"] == 1.0
+
+
+def test_short_windows_within_their_drift_never_accumulate(short_base):
+    # the short window's grades stay at 0.75 (under the short drift of 1.0) for minutes
+    engine = AlertEngine(config())
+    mild = {"speech_rate_sps": 3.5 - 0.75 * 0.875, "mean_phrase_s": 2.8 - 0.75 * 0.98}
+    assert run(engine, [short_cues(t, mild) for t in range(61, 400)], short_base) == []
+    assert not any(engine.fusion.short_evidence.values())
+
+
+def test_a_short_window_not_yet_full_of_speech_is_not_judged(short_base):
+    engine = AlertEngine(config())
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9, "speech_s": 1.5}
+    assert run(engine, [short_cues(t, bad) for t in range(61, 200)], short_base) == []
+    assert engine.fusion.short_evidence == {}
+
+
+def test_a_rule_whose_short_window_is_off_counts_its_long_window_only(short_base):
+    engine = AlertEngine(config(**{"slow_speech.short_window": False}))
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9}
+    assert run(engine, [short_cues(t, bad) for t in range(61, 200)], short_base) == []
+    assert {f for f, v in engine.fusion.short_evidence.items() if v > 0} == {"pausing"}

@@ -70,7 +70,7 @@ import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import asdict, dataclass, field, replace  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Iterable, Mapping, Sequence  # noqa: E402
@@ -95,9 +95,10 @@ DETECT_WITHIN_S = 30.0
 """A critical alert this soon after the labelled onset counts as detected in time."""
 REPLAY_BLOCK_S = 2.0
 """Block length ``call-monitor replay`` reads files in (without ``--realtime``)."""
-ANALYZER_SOURCES: tuple[str, ...] = ("analyzer.py", "audio_io.py", "sources.py", "frames.py", "dsp/*.py")
+ANALYZER_SOURCES: tuple[str, ...] = ("analysis/analyzer.py", "analysis/frame_features.py", "capture/audio_files.py",
+                                     "capture/sources.py", "dsp/*.py")
 """Package files (relative to the package) whose code or data decides the analyzers' frames."""
-CUE_SOURCES: tuple[str, ...] = ("cues.py", "measures.py", "events.py", "pipeline.py")
+CUE_SOURCES: tuple[str, ...] = ("analysis/cue_windows.py", "analysis/span_measures.py", "events.py", "pipeline.py")
 """Package files that decide, from the frames, the caller's cue stream."""
 CACHE_VERSION = 1
 RATE_BUCKETS = ((130.0, "<130"), (160.0, "130-160"), (math.inf, ">160"))
@@ -285,9 +286,17 @@ def frames_key(job: Job) -> str:
                   "numpy": np.__version__, "scipy": scipy.__version__, "python": platform.python_version()})
 
 
+CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "short_speech_s", "short_max_s",
+                                       "latency_turns", "hop_s", "min_pause_s",
+                                       "max_pause_s")
+"""The ``[analysis]`` keys the cue tracker reads (the baseline's keys act after it, in :func:`judge_cues`)."""
+
+
 def cue_key(job: Job, cfg: Config, frames: str | None = None) -> str:
-    """Cache key of a file's cue stream: its frames' key, ``config.analysis`` and the cue code."""
-    return _hash({"frames": frames or frames_key(job), "analysis": asdict(cfg.analysis), "code": CUE_DIGEST})
+    """Cache key of a file's cue stream: its frames' key, the cue tracker's ``[analysis]`` keys
+    (:data:`CUE_ANALYSIS_KEYS`) and the cue code."""
+    analysis = {k: getattr(cfg.analysis, k) for k in CUE_ANALYSIS_KEYS}
+    return _hash({"frames": frames or frames_key(job), "analysis": analysis, "code": CUE_DIGEST})
 
 
 class _RecordingAnalyzer:
@@ -414,9 +423,19 @@ def file_result(job: Job, events: Iterable[Event], source: str) -> dict[str, Any
         "warnings": sum(a.severity == "warning" for a in alerts),
         "criticals": sum(a.severity == "critical" for a in alerts),
         "normal_s": normal_s, "normal_warnings": sum(a.severity == "warning" and a.t < normal_s for a in alerts),
-        "alerts": [{"t": a.t, "kind": a.kind, "severity": a.severity} for a in alerts],
+        "alerts": [alert_record(a) for a in alerts],
         "source": source, "error": None,
     }
+
+
+def alert_record(a: AlertEvent) -> dict[str, Any]:
+    """An alert in the scores: time, kind, severity and, for possible_emergency, the cues behind
+    it with the window each was judged on ("slow_speech/short")."""
+    out: dict[str, Any] = {"t": a.t, "kind": a.kind, "severity": a.severity}
+    cues = a.evidence.get("cues") if a.kind == "possible_emergency" else None
+    if cues:
+        out["cues"] = [f"{kind}/{c.get('window', 'long')}" for kind, c in cues.items()]
+    return out
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ WARNING_WEIGHT = 0.005
 ignored: 20 warnings per hour of normal time cost as much as a tenth of the detections."""
 
 
-def objective(m: Mapping[str, Any]) -> tuple:
+def objective(m: Mapping[str, Any], false_alarm_weight: float = FALSE_ALARM_WEIGHT) -> tuple:
     """Sort key of a trial's tune-split metrics (higher is better); see the module docstring."""
     det = m["detected_30s"] or 0.0
     med = m["median_ttc_s"] if m["median_ttc_s"] is not None else math.inf
@@ -138,15 +138,17 @@ def objective(m: Mapping[str, Any]) -> tuple:
     if violations == 0 and nwarn <= MAX_NORMAL_WARNINGS_PER_HOUR + 1e-9:
         return (1, det, -med)
     exposed = max(1, (m["forbidden"] or 0) + (m["labored"] or 0))
-    balanced = det - FALSE_ALARM_WEIGHT * violations / exposed - WARNING_WEIGHT * nwarn
+    balanced = det - false_alarm_weight * violations / exposed - WARNING_WEIGHT * nwarn
     return (0, round(balanced, 6), -med)
 
 
 class Search:
     """Coordinate search over a grid, each trial scored on ``jobs`` (the tune split)."""
 
-    def __init__(self, jobs: Sequence[ev.Job], settings: ev.Settings, workers: int) -> None:
+    def __init__(self, jobs: Sequence[ev.Job], settings: ev.Settings, workers: int,
+                 false_alarm_weight: float = FALSE_ALARM_WEIGHT) -> None:
         self.jobs, self.settings, self.workers = jobs, settings, workers
+        self.false_alarm_weight = false_alarm_weight
         self.trials: dict[tuple, Trial] = {}
         self.replayed = 0
         self.from_frames = 0
@@ -174,7 +176,8 @@ class Search:
             for key, values in grid.items():
                 for v in values:
                     trial = self.score({**choice, key: v})
-                    if objective(trial.metrics) > objective(best.metrics):
+                    if objective(trial.metrics, self.false_alarm_weight) > objective(best.metrics,
+                                                                                      self.false_alarm_weight):
                         best, changed = trial, True
                 choice = dict(best.values)
             print(f"pass {n + 1}: {'changed' if changed else 'no change'}", flush=True)
@@ -200,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passes", type=int, default=3, metavar="N", help="coordinate-search passes at most (3)")
     p.add_argument("--tune-split", default="tune", help="split the values are chosen on (tune)")
     p.add_argument("--test-split", default="test", help="split reported with the choice (test)")
+    p.add_argument("--false-alarm-weight", type=float, default=FALSE_ALARM_WEIGHT, metavar="W",
+                   help=f"cost of a false critical in detections-within-30-s per exposed file ({FALSE_ALARM_WEIGHT:g})")
     return p
 
 
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ev.make_config(settings)
     start = {k: config_value(cfg, k) for k in grid}
     t0 = time.perf_counter()
-    search = Search(tune_jobs, settings, args.jobs)
+    search = Search(tune_jobs, settings, args.jobs, args.false_alarm_weight)
     try:
         best = search.run(grid, start, args.passes)
     except ev.CorpusError as exc:

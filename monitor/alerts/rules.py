@@ -10,20 +10,23 @@ every rule as it was: they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
 *grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
-(tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest,
-smoothed grade, and the alert is raised when enough families agree strongly enough, or
-when a recent distress phrase (:meth:`AlertEngine.on_phrase`) meets an agreeing family.
-Deterministic, pure Python, no I/O.
+(tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest grade,
+and a one-sided CUSUM per family accumulates that grade beyond a drift while the caller takes
+part in the call (a second one per family the grades of the short window, the caller's last few
+seconds of speech, with a drift of its own). The alert is raised when enough families have accumulated enough evidence,
+when one family's change from the caller's own baseline has accumulated far enough on its own
+(if ``single_family`` is set), or when a recent distress phrase
+(:meth:`AlertEngine.on_phrase`) meets an agreeing family. Deterministic, pure Python, no I/O.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..analysis.baseline import Baseline, CueStats
+from ..analysis.baseline import SHORT_SLACK_S, Baseline, CueStats
 from ..config import Config, EmergencyRuleConfig, RuleConfig
 from ..cue_registry import cue
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
@@ -45,16 +48,19 @@ class Judgement:
     grade: float = 0.0
     """How far beyond: 1 at the threshold (or graded absolute limit), 2 twice as far, 0 at or
     before the baseline (or the typical value)."""
+    change: float = 0.0
+    """The grade of the change from the caller's own baseline alone (0 without a baseline)."""
 
 
-def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgement:
-    """Compare ``value`` with the rule's baseline threshold and its absolute limit."""
+def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool = False) -> Judgement:
+    """Compare ``value`` with the rule's baseline threshold and its absolute limit; ``short``:
+    the value is the short window's, judged against the baseline's short windows."""
     below = rule.direction == "below"
 
     def past(v: float, limit: float) -> bool:
         return v < limit if below else v > limit
 
-    stats = baseline.stats(rule.cue) if baseline is not None else None
+    stats = baseline.stats(rule.cue, short) if baseline is not None else None
     b = stats.median if stats is not None else None
     threshold = _baseline_threshold(rule, stats) if stats is not None else None
     by_baseline = (threshold is not None and past(value, threshold)
@@ -62,10 +68,11 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None) -> Judgemen
     by_absolute = rule.absolute is not None and past(value, rule.absolute)
     basis = ("baseline+absolute" if by_baseline and by_absolute else
              "baseline" if by_baseline else "absolute" if by_absolute else None)
-    grade = max(_grade(value, b, _effective(rule, threshold, below)),
-                _grade(value, cue(rule.cue).typical, rule.absolute))
+    change = _grade(value, b, _effective(rule, threshold, below))
+    grade = max(change, _grade(value, cue(rule.cue).typical, rule.absolute))
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
-                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade)
+                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade,
+                     change=change)
 
 
 def _baseline_threshold(rule: RuleConfig, stats: CueStats) -> float | None:
@@ -142,51 +149,195 @@ class _Phrase:
     excerpt: str
 
 
-class Fusion:
-    """The evidence behind ``possible_emergency``, by family (see the module docstring).
+EVIDENCE_CAP = 1.5
+"""The accumulator holds at most this many times the evidence its strongest decision needs
+(``max(max_grade, single_family) * evidence_s``), so that it drains within seconds once the
+trouble passes instead of remembering an old episode for minutes."""
 
-    :meth:`update` takes one hop's judgements; a family's strength follows its strongest grade
-    (capped at ``max_grade``) with time constant ``smooth_s``; a family without a judged cue
-    this hop keeps its strength. Families at strength >= 1 *agree*.
+
+WINDOWS: tuple[str, ...] = ("long", "short")
+"""The cue windows whose grades accumulate: the long one and the short one (see
+:mod:`monitor.analysis.cue_windows`)."""
+
+
+class Fusion:
+    """The evidence behind ``possible_emergency``, accumulated per family (see the module docstring).
+
+    Every hop, a family's grade is its strongest judged cue's grade (capped at ``max_grade``,
+    optionally smoothed over ``smooth_s``). A one-sided CUSUM per family accumulates that grade
+    minus ``drift``, weighted by the hop's seconds while the caller takes part in the call (see
+    :meth:`AlertEngine._weight`): ``S = clip(S + w * (grade - drift), 0, cap)``. A cue within
+    ``drift`` of its threshold drains the sum, so healthy fluctuation never builds up; a severe
+    change fills it within seconds, a mild one later, one at the drift never. The short window's
+    grades (a few seconds of the caller's speech, judged against the baseline's short windows)
+    accumulate in a second sum per family with their own ``short_drift`` (higher: they are
+    noisier), so that a severe change counts within seconds of labored speech instead of once
+    the long window has filled with it. A family's *level* is the larger of its two sums over
+    ``evidence_s`` (capped at ``max_grade``); at level 1 it *agrees*. A third sum per family,
+    :attr:`change`, accumulates the long window's grade of the change from the caller's own
+    baseline alone: a family alone is judged on it (``single_family``), so that a caller whose
+    manner is slow, hesitant, quiet or breathy from the start (a baseline that already holds it)
+    does not reach critical on one family's absolute limit. A family without a judged cue this
+    hop keeps its sums.
+
+    Weighing by call time rather than by the seconds of new caller speech is measured: a
+    labored caller says little, and speech-weighted sums reached critical later for exactly the
+    callers who need it sooner (tools/onset_budget.py, the corpus's tuning half).
     """
 
     def __init__(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...],
-                 strength: Mapping[str, float] | None = None) -> None:
+                 evidence: Mapping[str, float] | None = None) -> None:
         self.pe = pe
         self.family_of = {r.kind: cue(r.cue).family for r in rules if r.kind in pe.kinds}
         families = set(self.family_of.values())
-        self.strength = {f: v for f, v in (strength or {}).items() if f in families}
-        self.best: dict[str, tuple[str, Judgement]] = {}
-        """Per family, the rule kind and judgement of its strongest cue when it last rose."""
+        self.evidence = {f: v for f, v in (evidence or {}).items() if f in families}
+        """Per family, the long window's accumulated grade beyond the drift (grade x seconds)."""
+        self.short_evidence: dict[str, float] = {}
+        """Per family, the short window's accumulated grade beyond ``short_drift``."""
+        self.change: dict[str, float] = {}
+        """Per family, the same accumulation of the change from the caller's own baseline alone
+        (absolute limits left out): what a single family is judged on."""
+        self.grade: dict[str, float] = {}
+        """Per family, its (smoothed) long-window grade at the last judged hop."""
+        self.short_grade: dict[str, float] = {}
+        """Per family, its short-window grade at the last judged hop."""
+        self.since: dict[tuple[str, str], tuple[float, float]] = {}
+        """Per (window, family), (call time, seconds accumulated) since its sum last left zero."""
+        self.best: dict[tuple[str, str], tuple[str, Judgement]] = {}
+        """Per (window, family), the rule kind and judgement of its strongest cue when it last rose."""
+        self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
 
-    def update(self, dt: float, judged: Mapping[str, Judgement]) -> None:
+    def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
+               judged_short: Mapping[str, Judgement] | None = None) -> None:
+        """One hop of ``dt`` seconds of call time, accumulated with ``weight`` (seconds: ``dt``
+        while the caller takes part in the call, 0 while their cue window is stale); ``judged``
+        holds the long window's judgements per rule kind, ``judged_short`` the short window's."""
+        grades = self._family_grades(judged)
+        for family, change in self._family_grades(judged, change=True).items():
+            self.change[family] = self._step(self.change.get(family, 0.0), weight, change[0], self.pe.drift)
+        alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
+        for family, (grade, kind) in grades.items():
+            old_grade = self.grade.get(family, grade)
+            g = self.grade[family] = old_grade + alpha * (grade - old_grade)
+            self._accumulate("long", family, t, weight, g)
+            self._keep_best("long", family, kind, judged[kind], grade >= old_grade)
+        for family, (grade, kind) in self._family_grades(judged_short or {}).items():
+            rose = grade >= self.short_grade.get(family, grade)
+            self.short_grade[family] = grade
+            self._accumulate("short", family, t, weight, grade)
+            self._keep_best("short", family, kind, (judged_short or {})[kind], rose)
+
+    def _family_grades(self, judged: Mapping[str, Judgement], change: bool = False) -> dict[str, tuple[float, str]]:
+        """Per family, its strongest cue's grade (or change grade), capped, and that cue's rule kind."""
         grades: dict[str, tuple[float, str]] = {}
         for kind, j in judged.items():
             family = self.family_of.get(kind)
-            if family is not None and j.grade >= grades.get(family, (-1.0, ""))[0]:
-                grades[family] = (min(j.grade, self.pe.max_grade), kind)
-        alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
-        for family, (grade, kind) in grades.items():
-            old = self.strength.get(family, 0.0)
-            self.strength[family] = old + alpha * (grade - old)
-            if grade >= old or family not in self.best:
-                self.best[family] = (kind, judged[kind])
+            g = j.change if change else j.grade
+            if family is not None and g >= grades.get(family, (-1.0, ""))[0]:
+                grades[family] = (min(g, self.pe.max_grade), kind)
+        return grades
+
+    def _keep_best(self, window: str, family: str, kind: str, j: Judgement, rose: bool) -> None:
+        if rose or (window, family) not in self.best:
+            self.best[(window, family)] = (kind, j)
+
+    def _step(self, total: float, weight: float, grade: float, drift: float) -> float:
+        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)``."""
+        return min(self.cap, max(0.0, total + weight * (grade - drift)))
+
+    def _sums(self, window: str) -> dict[str, float]:
+        return self.short_evidence if window == "short" else self.evidence
+
+    def _accumulate(self, window: str, family: str, t: float, weight: float, grade: float) -> None:
+        """Step the window's sum of the family and keep since when (and for how long) it has been
+        above zero."""
+        sums = self._sums(window)
+        drift = self.pe.short_drift if window == "short" else self.pe.drift
+        old = sums.get(family, 0.0)
+        new = sums[family] = self._step(old, weight, grade, drift)
+        key = (window, family)
+        if new <= 0.0:
+            self.since.pop(key, None)
+        elif old <= 0.0 or key not in self.since:
+            self.since[key] = (t, weight)
+        else:
+            start, held = self.since[key]
+            self.since[key] = (start, held + weight)
+
+    def window(self, family: str) -> str:
+        """The window whose sum of the family is larger ("long" on a tie)."""
+        return "short" if self.short_evidence.get(family, 0.0) > self.evidence.get(family, 0.0) else "long"
+
+    def level(self, family: str) -> float:
+        """The family's larger accumulated evidence in units of ``evidence_s``, capped at ``max_grade``."""
+        total = max(self.evidence.get(family, 0.0), self.short_evidence.get(family, 0.0))
+        return min(total / self.pe.evidence_s, self.pe.max_grade)
+
+    def families(self) -> set[str]:
+        return set(self.evidence) | set(self.short_evidence)
+
+    def cause(self, family: str) -> tuple[str, Judgement, str] | None:
+        """The rule kind, judgement and window behind the family's level."""
+        w = self.window(family)
+        best = self.best.get((w, family))
+        return None if best is None else (best[0], best[1], w)
 
     def agreeing(self) -> dict[str, float]:
-        """Families at strength >= 1, strongest first."""
-        agree = {f: v for f, v in self.strength.items() if v >= 1.0 - EPS}
-        return dict(sorted(agree.items(), key=lambda kv: -kv[1]))
+        """Families at level >= 1, strongest first."""
+        agree = {f: self.level(f) for f in self.families() if self.level(f) >= 1.0 - EPS}
+        return dict(sorted(agree.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def score(self) -> float:
         return float(sum(self.agreeing().values()))
 
+    def alone(self) -> str | None:
+        """The family whose evidence alone makes an emergency (``single_family`` x ``evidence_s``)."""
+        if self.pe.single_family <= 0:
+            return None
+        need = self.pe.single_family * self.pe.evidence_s
+        strong = [f for f, v in self.change.items() if v >= need - EPS]
+        return max(strong, key=lambda f: self.change[f]) if strong else None
+
     def acoustic(self) -> bool:
-        """Enough families agree strongly enough without a phrase."""
-        return len(self.agreeing()) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS
+        """Enough families agree strongly enough without a phrase, or one family alone is far
+        enough beyond for long enough."""
+        agree = self.agreeing()
+        return ((len(agree) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS)
+                or self.alone() is not None)
 
     def holds(self, phrase: bool) -> bool:
         return self.acoustic() or (phrase and self.pe.with_phrase
                                    and len(self.agreeing()) >= self.pe.phrase_min_families)
+
+    def reconfigured(self, pe: EmergencyRuleConfig, rules: tuple[RuleConfig, ...]) -> "Fusion":
+        """The same accumulated evidence under new settings (families no longer counted drop out)."""
+        new = Fusion(pe, rules, self.evidence)
+        kept = set(new.family_of.values())
+        new.evidence = {f: min(v, new.cap) for f, v in new.evidence.items()}
+        new.short_evidence = {f: min(v, new.cap) for f, v in self.short_evidence.items() if f in kept}
+        new.change = {f: min(v, new.cap) for f, v in self.change.items() if f in kept}
+        new.grade = {f: v for f, v in self.grade.items() if f in kept}
+        new.short_grade = {f: v for f, v in self.short_grade.items() if f in kept}
+        new.since = {k: v for k, v in self.since.items() if k[1] in kept}
+        new.best = {k: v for k, v in self.best.items() if k[1] in kept}
+        return new
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per family with evidence: what accumulated in each window, its level, the window behind
+        it, since when and for how long that window's sum has been accumulating."""
+        out = {}
+        for f in sorted(self.families(), key=lambda f: (-self.level(f), f)):
+            if self.level(f) > 0:
+                w = self.window(f)
+                start, held = self.since.get((w, f), (None, 0.0))
+                out[f] = {"evidence": round(self.evidence.get(f, 0.0), 3),
+                          "short_evidence": round(self.short_evidence.get(f, 0.0), 3),
+                          "window": w, "level": round(self.level(f), 3),
+                          "change_evidence": round(self.change.get(f, 0.0), 3),
+                          "grade": round(self.grade.get(f, 0.0), 3),
+                          "short_grade": round(self.short_grade.get(f, 0.0), 3),
+                          "since": start, "held_s": round(held, 2)}
+        return out
 
 
 class AlertEngine:
@@ -207,6 +358,8 @@ class AlertEngine:
         self._phrase_raised: dict[str, float] = {}
         self._emergency_by_phrase = False  # the raised possible_emergency counted a distress phrase
         self._last_t: float | None = None
+        self._last_speech: float | None = None  # the caller's speech in the call at the last hop
+        self._last_spoke: float | None = None  # call time of the last hop that brought caller speech
 
     def reconfigure(self, config: Config) -> list[Event]:
         """Take new thresholds mid-call (SIGHUP) keeping each kept kind's state.
@@ -228,7 +381,7 @@ class AlertEngine:
         e = self._emergency
         e.persist_s, e.clear_s, e.cooldown_s = pe.persist_s, pe.clear_s, pe.cooldown_s
         self.config, self._rules, self._state = config, rules, state
-        self.fusion = Fusion(pe, rules, self.fusion.strength)
+        self.fusion = self.fusion.reconfigured(pe, rules)
         # the emergency ends here too when its rule is off or the kinds that made it lost their rules
         if e.active and (not pe.enabled or (agreed and not self._agreement(t))):
             e.active, e.since, e.beyond_s, e.recovered_s = False, None, 0.0, None
@@ -269,9 +422,43 @@ class AlertEngine:
                 out.append(self._alert(rule, self._last[rule.kind], state, t))
             elif step == "clear":
                 out.append(AlertClearedEvent(t=t, kind=rule.kind))
-        self.fusion.update(hop if first else dt, judged)
+        self.fusion.update(t, hop if first else dt, self._weight(cues, hop if first else dt), judged,
+                           self.judge_short(cues, baseline))
         out.extend(self._judge_emergency(t, dt))
         return out
+
+    def judge_short(self, cues: CuesEvent, baseline: Baseline | None) -> dict[str, Judgement]:
+        """The emergency's rules judged on the short window, when it holds its full share of speech
+        (against the baseline's short windows; absolute limits only if ``short_absolute``)."""
+        pe = self.config.rules.possible_emergency
+        need = self.config.analysis.short_speech_s
+        if need <= 0 or (cues.short_value("speech_s") or 0.0) < need - SHORT_SLACK_S:
+            return {}
+        judged = {}
+        for rule in self._rules:
+            value = cues.short_value(rule.cue)
+            if value is None or rule.kind not in pe.kinds or not rule.short_window:
+                continue
+            if not pe.short_absolute:
+                rule = replace(rule, absolute=None)
+            judged[rule.kind] = judge(rule, float(value), baseline, short=True)
+        return judged
+
+    def _weight(self, cues: CuesEvent, dt: float) -> float:
+        """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the
+        last ``stale_s`` (their cue window is fresh), else 0 (a hold or a long agent turn adds
+        no new evidence about the caller)."""
+        total = cues.call_speech_s
+        if total is None:  # no running total: the window's speech says whether the caller spoke
+            spoke = bool(cues.speech_s)
+        else:
+            spoke = total > (self._last_speech or 0.0) + EPS
+            self._last_speech = max(total, self._last_speech or 0.0)
+        if spoke:
+            self._last_spoke = cues.t
+        stale = self.config.rules.possible_emergency.stale_s
+        fresh = self._last_spoke is not None and cues.t - self._last_spoke <= stale + EPS
+        return dt if fresh else 0.0
 
     def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
         return AlertEvent(t=t, kind=rule.kind, severity=rule.severity,
@@ -340,22 +527,34 @@ class AlertEngine:
     def _emergency_alert(self, t: float) -> AlertEvent:
         pe = self.config.rules.possible_emergency
         phrase = self._recent_phrase(t)
-        agree = self.fusion.agreeing()
-        best = {f: self.fusion.best[f] for f in agree if f in self.fusion.best}
-        labels = [kind.replace("_", " ") for kind, _ in best.values()]
+        fusion = self.fusion
+        agree = fusion.agreeing()
+        alone = fusion.alone() if len(agree) < pe.min_families or fusion.score() < pe.min_score - EPS else None
+        shown = list(agree) + ([alone] if alone is not None and alone not in agree else [])
+        best = {f: c for f in shown if (c := fusion.cause(f)) is not None}
+        labels = [kind.replace("_", " ") for kind, _, _ in best.values()]
         what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
         message = f"Possible emergency: {what}" if what else "Possible emergency:"
+        accumulated = fusion.report()
         if phrase is not None and self._emergency_by_phrase:
             message += f"{' and ' if what else ' '}the caller said \"{phrase.excerpt}\""
+        elif alone is not None:
+            acc = accumulated.get(alone, {})
+            message += (f" far beyond the caller's own baseline for {acc.get('held_s', 0.0):.0f} s "
+                        f"(evidence {fusion.change[alone]:.1f}, one family raises it at "
+                        f"{pe.single_family * pe.evidence_s:g})")
         elif len(agree) > 1:
-            message += f" agree (evidence {self.fusion.score():.1f}, raised at {pe.min_score:g})"
+            message += f" agree (evidence {fusion.score():.1f}, raised at {pe.min_score:g})"
         evidence: dict[str, Any] = {
-            "score": self.fusion.score(), "min_score": pe.min_score,
-            "families": {f: round(v, 3) for f, v in agree.items()},
+            "score": fusion.score(), "min_score": pe.min_score,
+            "families": {f: round(fusion.level(f), 3) for f in shown},
             "count": len(agree), "min_families": pe.min_families,
-            "kinds": [kind for kind, _ in best.values()],
-            "cues": {kind: self._evidence(self.config.rules.rule(kind), j, t, t)
-                     for kind, j in best.values()},
+            "single_family": alone,
+            "accumulated": {f: accumulated[f] for f in shown if f in accumulated},
+            "evidence_s": pe.evidence_s, "drift": pe.drift, "short_drift": pe.short_drift,
+            "kinds": [kind for kind, _, _ in best.values()],
+            "cues": {kind: {**self._evidence(self.config.rules.rule(kind), j, t, t), "window": w}
+                     for kind, j, w in best.values()},
             "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
                                                    "excerpt": phrase.excerpt},
             "since": self._emergency.raised_since, "until": t, "window_s": self._window_s,

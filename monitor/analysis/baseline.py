@@ -5,6 +5,11 @@ the windows in which the caller actually spoke, and freezes a :class:`Baseline` 
 MAD and quartiles per cue) once the caller has spoken ``baseline_min_speech_s`` seconds,
 or ``baseline_max_s`` seconds after they first spoke if they say little.  After freezing it
 never changes: later trouble must not leak into the reference.
+
+The short windows (:attr:`~monitor.events.CuesEvent.short`) get statistics of their own, from
+the same hops, so that a short window is judged against the spread of windows of its own length
+(a 3 s window varies more than an 8 s one) and a single answer's latency against the caller's
+single answers.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from ..cue_registry import ALL_CUES
 from ..events import CuesEvent
 
 BASELINE_CUES: tuple[str, ...] = ALL_CUES
+SHORT_SLACK_S = 0.05
+"""A short window counts when it holds its ``short_speech_s`` of speech within this (frame rounding)."""
 MAD_TO_SD = 1.4826
 """MAD times this estimates the standard deviation of normally distributed values."""
 
@@ -61,9 +68,12 @@ class Baseline:
     speech_s: float = 0.0
     """Estimated seconds of caller speech the baseline covers."""
     windows: int = 0
+    short: Mapping[str, CueStats] = field(default_factory=lambda: MappingProxyType({}))
+    """Per-cue statistics of the short windows over the same period."""
 
-    def stats(self, cue: str) -> CueStats | None:
-        return self.cues.get(cue)
+    def stats(self, cue: str, short: bool = False) -> CueStats | None:
+        """The cue's statistics over the long windows, or over the short ones."""
+        return (self.short if short else self.cues).get(cue)
 
     def median(self, cue: str) -> float | None:
         s = self.cues.get(cue)
@@ -71,17 +81,22 @@ class Baseline:
 
     def to_dict(self) -> dict[str, Any]:
         return {"start_t": self.start_t, "end_t": self.end_t, "speech_s": self.speech_s,
-                "windows": self.windows,
-                "cues": {k: {"median": s.median, "mad": s.mad, "q1": s.q1, "q3": s.q3, "n": s.n}
-                         for k, s in self.cues.items()}}
+                "windows": self.windows, "cues": _stats_dict(self.cues), "short": _stats_dict(self.short)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Baseline":
-        cues = {k: CueStats(median=v["median"], mad=v["mad"], q1=v["q1"], q3=v["q3"], n=v["n"])
-                for k, v in d.get("cues", {}).items()}
-        return cls(cues=MappingProxyType(cues), start_t=d.get("start_t", 0.0),
+        return cls(cues=_stats_of_dict(d.get("cues", {})), start_t=d.get("start_t", 0.0),
                    end_t=d.get("end_t", 0.0), speech_s=d.get("speech_s", 0.0),
-                   windows=d.get("windows", 0))
+                   windows=d.get("windows", 0), short=_stats_of_dict(d.get("short", {})))
+
+
+def _stats_dict(stats: Mapping[str, CueStats]) -> dict[str, dict[str, float]]:
+    return {k: {"median": s.median, "mad": s.mad, "q1": s.q1, "q3": s.q3, "n": s.n} for k, s in stats.items()}
+
+
+def _stats_of_dict(d: Mapping[str, Mapping[str, float]]) -> Mapping[str, CueStats]:
+    return MappingProxyType({k: CueStats(median=v["median"], mad=v["mad"], q1=v["q1"], q3=v["q3"], n=int(v["n"]))
+                             for k, v in d.items()})
 
 
 class BaselineBuilder:
@@ -91,6 +106,7 @@ class BaselineBuilder:
         self._cfg = analysis
         self.channel = channel
         self._values: dict[str, list[float]] = {c: [] for c in BASELINE_CUES}
+        self._short: dict[str, list[float]] = {}
         self._windows = 0
         self._first_t: float | None = None
         self._last_window_t: float | None = None
@@ -129,6 +145,7 @@ class BaselineBuilder:
                 v = cues.value(name)
                 if v is not None:
                     self._values[name].append(float(v))
+            self._add_short(cues)
         enough = self._windows >= self._cfg.baseline_min_windows
         spoke = self._speech_s >= self._cfg.baseline_min_speech_s
         waited = (self._first_speech_t is not None
@@ -137,6 +154,15 @@ class BaselineBuilder:
             self._frozen = self.current()
         return self._frozen
 
+    def _add_short(self, cues: CuesEvent) -> None:
+        """Keep the short window's cues when it holds its full share of speech."""
+        if (cues.short_value("speech_s") or 0.0) < self._cfg.short_speech_s - SHORT_SLACK_S:
+            return
+        for name in BASELINE_CUES:
+            v = cues.short_value(name)
+            if v is not None:
+                self._short.setdefault(name, []).append(float(v))
+
     def current(self) -> Baseline | None:
         """Statistics of what has been collected so far (None before any speech window)."""
         if self._frozen is not None:
@@ -144,6 +170,7 @@ class BaselineBuilder:
         if self._windows == 0:
             return None
         stats = {k: CueStats.of(v) for k, v in self._values.items() if v}
+        short = {k: CueStats.of(v) for k, v in self._short.items() if v}
         return Baseline(cues=MappingProxyType(stats), start_t=self._first_t or 0.0,
                         end_t=self._last_window_t or 0.0, speech_s=round(self._speech_s, 3),
-                        windows=self._windows)
+                        windows=self._windows, short=MappingProxyType(short))

@@ -16,8 +16,14 @@ a time on the last minute of it: later rather than never. The span measures insi
 rates are per second of the caller's own turn time. Response latency is the mean over the
 caller's last ``latency_turns`` answers within ``window_max_s``.
 
-The work per hop depends on ``window_max_s``, not on the length of the call: frames older than
-the cap (plus the latency history) are dropped.
+A **short window** (``short_speech_s``, a few seconds of the caller's speech within
+``short_max_s``) is measured too, with the same span measures, and the latency of the caller's
+last answer alone (the per-turn unit of a dialogue): noisier per hop, but it lies wholly after a
+change of the caller's manner within seconds of labored speech, where the long window needs
+20 s and more. The event carries it in ``short``.
+
+The work per hop depends on ``window_max_s`` and ``short_max_s``, not on the length of the call:
+frames older than the longer cap (plus the latency history) are dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from ..config import AnalysisConfig
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
+
+SHORT_SPAN_CUES: tuple[str, ...] = ("speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s",
+                                     "mean_phrase_s", "hnr_db", "cpps_db", "loudness_dbfs")
+"""The span measures the short window reports (with the breath cues and the last answer's latency)."""
 
 LONG_WORD_GAP_S = 0.5
 """A silence between two words of one turn at least this long counts as a long gap."""
@@ -143,20 +153,14 @@ class CueTracker:
         return out
 
     def measure(self, t: float) -> CuesEvent:
-        """Cues of the caller's window ending at call time ``t``."""
+        """Cues of the caller's window ending at call time ``t`` (and of the short window)."""
         me = self._frames[self.channel].between(0.0, t)
+        other = self._frames[self.other] if self.other is not None else None
         t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
-        win = me.between(t0, t)
-        exclude = np.zeros(len(win), dtype=bool)
-        latency = None
-        if self.other is not None:
-            other = self._frames[self.other]
-            other_win = other.between(t0, t)
-            if len(other_win) == len(win):
-                exclude = other_win.speech
-            latency = self._latency(other, t)
-        m = span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
-                          exclude=exclude)
+        m = self._span(me, other, t0, t)
+        answers = self._latency(other, t) if other is not None else (np.zeros(0), np.zeros(0))
+        recent = answers[1][-self.cfg.latency_turns:]
+        latency = float(np.mean(recent)) if len(recent) else None
         call_speech = self._speech_dropped_s + float(me.speech.sum()) * HOP_S
         return CuesEvent(t=round(t, 3), channel=self.channel, speech_rate_sps=m.speech_rate_sps,
                          articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
@@ -166,10 +170,43 @@ class CueTracker:
                          **breath_cues(m), speech_s=m.speech_s,
                          window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
                          call_speech_s=round(call_speech, 3),
+                         short=self._short(me, other, t, answers),
                          **self.word_cues(t0, t, m.turn_s))
 
-    def _latency(self, other: Frames, t: float) -> float | None:
-        """Mean response latency of the caller's last ``latency_turns`` answers within the cap.
+    def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
+        """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""
+        win = me.between(t0, t)
+        exclude = np.zeros(len(win), dtype=bool)
+        if other is not None:
+            other_win = other.between(t0, t)
+            if len(other_win) == len(win):
+                exclude = other_win.speech
+        return span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
+                             exclude=exclude)
+
+    def _short(self, me: Frames, other: Frames | None, t: float,
+               answers: tuple[np.ndarray, np.ndarray]) -> dict[str, float | None]:
+        """The cues over the short window (the caller's last ``short_speech_s`` of speech, within
+        ``short_max_s``) and the latency of the caller's last answer within ``short_max_s``; empty
+        when the short window is off. ``speech_s`` and ``window_s`` say how much speech it holds
+        and how far back it reaches."""
+        if self.cfg.short_speech_s <= 0:
+            return {}
+        t0 = window_start(me.t, me.speech, t, self.cfg.short_speech_s, self.cfg.short_max_s)
+        m = self._span(me, other, t0, t)
+        out: dict[str, float | None] = {name: getattr(m, name) for name in SHORT_SPAN_CUES}
+        if m.speech_s <= 0:
+            out["mean_pause_s"] = None
+        out.update(breath_cues(m))
+        onset, lat = answers
+        latest = lat[onset >= t - self.cfg.short_max_s]
+        out["response_latency_s"] = float(latest[-1]) if len(latest) else None
+        out["speech_s"], out["window_s"] = m.speech_s, round(t - t0, 3)
+        return out
+
+    def _latency(self, other: Frames, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Onset times and response latencies of the caller's answers within the cap, oldest
+        first (shapes (k,), (k,)).
 
         Only the answers not yet settled are measured, over the frames they can reach
         (``LATENCY_REACH_S`` before the first of them); the settled ones are kept from earlier
@@ -187,14 +224,15 @@ class CueTracker:
         self._settled_t = max(self._settled_t, t - LATENCY_SETTLED_S)
         kept = (onset < self._settled_t) & (onset >= oldest)
         self._answers = (onset[kept], lat[kept])
-        recent = lat[onset >= oldest][-self.cfg.latency_turns:]
-        return float(np.mean(recent)) if len(recent) else None
+        recent = onset >= oldest
+        return onset[recent], lat[recent]
 
     def frames(self, leg: str) -> Frames:
         return self._frames[leg]
 
     def _trim(self) -> None:
-        keep_from = self._next_t - self.cfg.window_max_s - LATENCY_HISTORY_S - 1.0
+        reach = max(self.cfg.window_max_s, self.cfg.short_max_s)
+        keep_from = self._next_t - reach - LATENCY_HISTORY_S - 1.0
         for leg, fr in self._frames.items():
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 cut = int(np.searchsorted(fr.t, keep_from))
