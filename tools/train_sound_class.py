@@ -14,10 +14,8 @@ their energy) into silences between real utterances, 10-25 dB below the speech.
 Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and the
 odd-numbered speech files are held out, and every figure printed is on them. The model is a
 network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
-(class-balanced with speech weighted 1.5, L2; a quarter of the mixtures' speech frames), with a
-fixed seed for every random choice; ``--write`` stores its numbers in
-``monitor/dsp/sound_class_model.py``. The figures printed give, for each kind of recording,
-its speech share and syllables per minute with the class on and off.
+(class-balanced, L2), with a fixed seed for every random
+choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
 
     .venv/bin/python -m tools.train_sound_class --write
     .venv/bin/python -m tools.train_sound_class --shared ../shared        # figures on all 128
@@ -61,12 +59,8 @@ SEED = 11
 TRAIN_SPEAKERS = frozenset(f"s{i:02d}" for i in range(1, 17))
 LABEL = {"breathing-deep": BREATH, "breathing-shallow": BREATH, "cough-heavy": COUGH, "vowel-a": SPEECH}
 MAX_FRAMES = 1500  # frames per recording and band in the training set
-MIX_SPEECH_SHARE = 0.25  # share of the mixtures' speech frames kept (their breaths all are): the
-                         # speech frames outnumber the breaths 15 to 1, and the fit's time follows them
 ONSET_TOL_S = 0.1
 HIDDEN = 16
-SPEECH_WEIGHT = 1.5  # speech's weight against breath and cough in the fit (2: more breath taken for speech,
-                     # 1: more speech taken for breath; both measured worse on the held-out figures)
 
 
 @dataclass(frozen=True)
@@ -199,21 +193,20 @@ def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndar
     for sig, iv in mixes:
         for s, rate in ((sig, 16000), (telephone(sig), 8000)):
             f, y = labelled(s, rate, mix_labels(s, rate, iv))
-            keep = (y != SPEECH) | (rng.random(len(y)) < MIX_SPEECH_SHARE)
-            xs.append(f[keep])
-            ys.append(y[keep])
+            xs.append(f)
+            ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
 
 
 def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3
         ) -> dict[str, np.ndarray]:
-    """Class-balanced (speech weighted :data:`SPEECH_WEIGHT` times) network with one tanh hidden layer on
+    """Class-balanced (speech weighted twice) network with one tanh hidden layer on
     standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
     k, d, h = 3, Z.shape[1], hidden
     Y = np.eye(k)[y - 1]
-    w = (np.array([SPEECH_WEIGHT, 1.0, 1.0]) / np.bincount(y - 1, minlength=k))[y - 1]
+    w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, minlength=k))[y - 1]
     w = w / w.sum()
     sizes = [(d, h), (h,), (h, k), (k,)]
     cuts = np.cumsum([int(np.prod(s)) for s in sizes])[:-1]
@@ -336,11 +329,9 @@ def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> No
     out = sys.stdout
     out.write(f"held out: {len({c.name[:3] for c in test_breath})} speakers (s17-s32), "
               f"{len(test_speech)} speech files (odd-numbered)\n")
-    off = recording_figures(test_breath, WITHOUT_SOUND_CLASS)
     for kind, v in sorted(recording_figures(test_breath).items()):
         out.write(f"  {kind:18s} {v['seconds']:6.0f} s  speech {100 * v['speech_share']:5.1f} %  "
-                  f"syllables/min {v['syllables_per_min']:5.1f}   (class off: {100 * off[kind]['speech_share']:5.1f} %, "
-                  f"{off[kind]['syllables_per_min']:5.1f}/min)\n")
+                  f"syllables/min {v['syllables_per_min']:5.1f}\n")
     good = 0
     breath_recs = [c for c in test_breath if c.kind.startswith("breathing")]
     for c in breath_recs:

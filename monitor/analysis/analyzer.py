@@ -151,12 +151,11 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     if audible.any():
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
-    if cfg.sound.enabled:  # the spectral shape of every SPEC_EVERY-th frame (absolute index; see hold_spectral_shape)
-        j0 = (-first) % SPEC_EVERY
-        rows = j0 + SPEC_EVERY * np.flatnonzero(audible[j0::SPEC_EVERY])
-        if len(rows):
-            sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
-            spec[rows] = spectral_shape(sframes[rows])
+    if cfg.sound.enabled and audible.any():
+        sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
+        # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
+        even = audible & ((first + np.arange(count)) % SPEC_EVERY == 0)
+        spec[even] = spectral_shape(sframes[even])
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     slope = np.full(count, np.nan, np.float32)
