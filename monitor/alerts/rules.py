@@ -13,10 +13,11 @@ every rule as it was: they never raise, clear or count time.
 (tempo, pausing, latency, voice, loudness, breathing) counts once with its strongest grade,
 and a one-sided CUSUM per family accumulates that grade beyond a drift while the caller takes
 part in the call (a second one per family the grades of the short window, the caller's last few
-seconds of speech, with a drift of its own). The alert is raised when enough families have accumulated enough evidence,
-when one family's change from the caller's own baseline has accumulated far enough on its own
-(if ``single_family`` is set), or when a recent distress phrase
-(:meth:`AlertEngine.on_phrase`) meets an agreeing family. Deterministic, pure Python, no I/O.
+seconds of speech, with a drift of its own). The alert is raised when enough families have
+accumulated enough evidence, when one family's change from the caller's own baseline has
+accumulated far enough on its own (if ``single_family`` is set), or when a recent distress
+phrase (:meth:`AlertEngine.on_phrase`) meets an agreeing family. Deterministic, pure Python,
+no I/O.
 """
 
 from __future__ import annotations
