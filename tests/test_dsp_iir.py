@@ -1,5 +1,5 @@
-"""The edge high-pass's recurrence ``y[n] = a y[n-1] + u[n]``: the definition itself, bit for bit,
-and the same samples whatever the blocks a stream comes in."""
+"""The edge high-pass's recurrence ``y[n] = a y[n-1] + u[n]``: the definition itself, bit for bit
+(that any split of a stream gives exactly the whole's samples is specified in test_edge.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from monitor.capture.audio_files import EdgeConditioner, Highpass
+from monitor.capture.audio_files import Highpass
 from monitor.dsp import iir
 
 
@@ -48,20 +48,6 @@ def test_channels_are_filtered_apart():
     got = iir.first_order_recurrence(u, 0.99, y0)
     for c in range(3):
         assert np.array_equal(got[:, c], sequential(u[:, c], 0.99, y0[c]))
-
-
-@settings(max_examples=40, deadline=None)
-@given(hnp.arrays(np.float32, st.integers(2, 4000), elements=st.floats(-1, 1, width=32)),
-       st.lists(st.integers(1, 900), min_size=1, max_size=10))
-def test_any_split_of_a_stream_gives_exactly_the_samples_of_the_whole(x, cuts):
-    whole = EdgeConditioner(16000, 1).process(x[:, None])
-    edge = EdgeConditioner(16000, 1)
-    parts, i = [], 0
-    while i < len(x):
-        for n in cuts:
-            parts.append(edge.process(x[i:i + n, None]))
-            i += n
-    assert np.array_equal(np.concatenate(parts), whole)
 
 
 def test_a_stereo_block_keeps_its_layout_and_values():
