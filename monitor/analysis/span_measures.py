@@ -86,9 +86,8 @@ def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = 
     keep = inside & long_enough
     if max_pause is not None:
         keep &= (e - s) <= max_pause
-    if exclude is not None and len(s):
-        cs = np.concatenate([[0], np.cumsum(exclude)])
-        keep &= (cs[e] - cs[s]) == 0
+    if exclude is not None and len(s) and exclude.any():
+        keep &= _counts(exclude, s, e) == 0
     drop = ~keep & (long_enough | ~inside)
     return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
 
@@ -97,11 +96,13 @@ def _voice_measures(frames: Frames) -> dict[str, float | None]:
     """F0 median, HNR and CPPS over the voiced frames and loudness over the speech frames of a
     span with speech."""
     voiced = frames.voiced
-    f0 = frames.f0_hz[voiced]
+    any_voiced = bool(voiced.any())
+    f0 = frames.f0_hz[voiced] if any_voiced else frames.f0_hz[:0]
+    f0 = f0[~np.isnan(f0)]  # the median of the values nanmedian keeps
     power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
-    return {"f0_median_hz": _opt(np.nanmedian(f0)) if np.isfinite(f0).any() else None,
-            "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
-            "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
+    return {"f0_median_hz": _opt(np.median(f0)) if len(f0) else None,
+            "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if any_voiced else None,
+            "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if any_voiced else None,
             "loudness_dbfs": _opt(10.0 * np.log10(power.mean()))}
 
 
@@ -124,10 +125,11 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     n = len(frames)
     duration = float(duration_s) if duration_s is not None else n * HOP_S
     speech = frames.speech
-    speech_s = float(speech.sum()) * HOP_S
-    syl = int(frames.nucleus.sum())
+    n_speech = int(np.count_nonzero(speech))
+    speech_s = float(n_speech) * HOP_S
+    syl = int(np.count_nonzero(frames.nucleus))
     events = _sound_events(frames.sound)
-    if not speech.any():
+    if not n_speech:
         return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None,
                             None, None, None, None, None, *events)
     min_pause = int(round(min_pause_s / HOP_S))
@@ -135,16 +137,17 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
     pause_len = (pe - ps) * HOP_S
     pause_s = float(pause_len.sum())
-    first, last = np.nonzero(speech)[0][[0, -1]]
-    active = np.zeros(n, dtype=bool)
-    active[first:last + 1] = True
-    speaking = active & ~gap & ~runs_to_mask(ps, pe, n)
+    first, last = int(np.argmax(speech)), n - 1 - int(np.argmax(speech[::-1]))
+    speaking = ~gap
+    speaking[:first] = False
+    speaking[last + 1:] = False
+    if len(ps):
+        speaking &= ~runs_to_mask(ps, pe, n)
     speaking_s = float(speaking.sum()) * HOP_S
     # phrases: speaking runs separated by pauses or gaps
     ph_s, ph_e = runs(speaking)
     phrase_len = (ph_e - ph_s) * HOP_S
-    csum = np.concatenate([[0], np.cumsum(frames.nucleus)])
-    syl_per_phrase = csum[ph_e] - csum[ph_s]
+    syl_per_phrase = _counts(frames.nucleus, ph_s, ph_e)
     return SpanMeasures(
         duration_s=duration,
         speech_s=speech_s,
@@ -167,6 +170,8 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
 
 def _sound_events(sound: np.ndarray) -> tuple[int, float, int]:
     """Breath count, breath seconds and cough count of a sound-class column (shape (n,))."""
+    if not np.any(sound >= min(BREATH, COUGH)):  # the usual window: neither
+        return 0, 0.0, 0
     b_s, b_e = runs(sound == BREATH)
     c_s, _ = runs(sound == COUGH)
     return int(len(b_s)), float((b_e - b_s).sum()) * HOP_S, int(len(c_s))
@@ -176,8 +181,17 @@ def _breath_share(sound: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> float | 
     """Share of the pauses ``[ps, pe)`` that hold at least one breath frame."""
     if not len(ps):
         return None
-    cs = np.concatenate([[0], np.cumsum(sound == BREATH)])
-    return float(np.mean(cs[pe] - cs[ps] > 0))
+    breath = sound == BREATH
+    if not breath.any():
+        return 0.0
+    return float(np.mean(_counts(breath, ps, pe) > 0))
+
+
+def _counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """True frames of ``mask`` (shape (n,)) in each range ``[starts[i], ends[i])``; shape (k,)."""
+    cs = np.zeros(len(mask) + 1, np.int64)
+    np.cumsum(mask, out=cs[1:])
+    return cs[ends] - cs[starts]
 
 
 def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float = 0.25,
