@@ -60,6 +60,22 @@ def _opt(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _mean(x: np.ndarray) -> float:
+    """``float(np.mean(x))`` of a non-empty float64, integer or bool array (shape (n,)): the same
+    pairwise sum in double precision divided by n, without ``np.mean``'s bookkeeping."""
+    return float(np.add.reduce(x, dtype=np.float64)) / len(x)
+
+
+def _median(x: np.ndarray) -> np.floating:
+    """``np.median(x)`` of a non-empty array without NaN (shape (n,)): the middle value, or the
+    mean of the two middle values, in ``x``'s precision."""
+    k = len(x) // 2
+    if len(x) % 2:
+        return np.partition(x, k)[k]
+    low, high = np.partition(x, (k - 1, k))[k - 1:k + 1]
+    return (low + high) / x.dtype.type(2)
+
+
 def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = None,
                max_pause: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pauses inside speech.
@@ -100,10 +116,10 @@ def _voice_measures(frames: Frames) -> dict[str, float | None]:
     f0 = frames.f0_hz[voiced] if any_voiced else frames.f0_hz[:0]
     f0 = f0[~np.isnan(f0)]  # the median of the values nanmedian keeps
     power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
-    return {"f0_median_hz": _opt(np.median(f0)) if len(f0) else None,
+    return {"f0_median_hz": _opt(_median(f0)) if len(f0) else None,
             "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if any_voiced else None,
             "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if any_voiced else None,
-            "loudness_dbfs": _opt(10.0 * np.log10(power.mean()))}
+            "loudness_dbfs": _opt(10.0 * np.log10(_mean(power)))}
 
 
 def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_s: float = 0.25,
@@ -158,10 +174,10 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         articulation_rate_sps=syl / speaking_s if speaking_s > 0 else None,
         pauses=int(len(ps)),
         pause_ratio=pause_s / (pause_s + speaking_s) if speaking_s + pause_s > 0 else None,
-        mean_pause_s=float(pause_len.mean()) if len(ps) else 0.0,
+        mean_pause_s=_mean(pause_len) if len(ps) else 0.0,
         phrases=int(len(ph_s)),
-        mean_phrase_s=float(phrase_len.mean()) if len(ph_s) else None,
-        syllables_per_phrase=float(syl_per_phrase.mean()) if len(ph_s) else None,
+        mean_phrase_s=_mean(phrase_len) if len(ph_s) else None,
+        syllables_per_phrase=_mean(syl_per_phrase) if len(ph_s) else None,
         **_voice_measures(frames),
         breaths=events[0], breath_s=events[1], coughs=events[2],
         paused_breath_share=_breath_share(frames.sound, ps, pe),
@@ -184,7 +200,7 @@ def _breath_share(sound: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> float | 
     breath = sound == BREATH
     if not breath.any():
         return 0.0
-    return float(np.mean(_counts(breath, ps, pe) > 0))
+    return _mean(_counts(breath, ps, pe) > 0)
 
 
 def _counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
