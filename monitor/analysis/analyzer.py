@@ -25,7 +25,8 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
-from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
+from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, voice_activity
+from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
@@ -200,20 +201,21 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     b = n if b is None else b
     floor = _floor_from(energy, max(0, a - LOCAL_LEFT), cfg.vad)
     inten = intensity_db(energy, cfg.syllables)
-    syl_level = trailing_max(inten, cfg.syllables.level_window_frames)
-    # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
-    same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
-    vad_level = syl_level if same else peak_level(energy, cfg.vad)
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
+    # the trailing peak of the intensity over the local window only (shape (len(w),)); one serves
+    # the VAD and the nuclei when their settings agree
+    syl_level = trailing_max_between(inten, cfg.syllables.level_window_frames, w.start, w.stop)
+    same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
+    vad_level = syl_level if same else peak_level(energy, cfg.vad)[w]
     strength = raw["strength"][w]
-    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
-    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level[w],
+    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level)
+    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
     nuc = (np.zeros(len(speech), bool) if cfg.voice_only
-           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w]))
+           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level))
     local = slice(a - w.start, b - w.start)
     cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
     sl = slice(a, b)
