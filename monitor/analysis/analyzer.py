@@ -365,9 +365,16 @@ class StreamingAnalyzer:
     :func:`analyze_signal` on the concatenated input.
     """
 
-    def __init__(self, rate: int, cfg: AnalyzerConfig | None = None) -> None:
+    def __init__(self, rate: int, cfg: AnalyzerConfig | None = None, emit_grid: int = EMIT_GRID) -> None:
+        """``emit_grid``: frames come out in batches ending on multiples of this many frames
+        (:data:`EMIT_GRID` by default). A leg whose frames serve only the cue windows can take the
+        cue hop (100 frames for ``analysis.hop_s`` = 1 s): its cue reports come out no later, and
+        small live chunks pay the batches' fixed cost half as often."""
+        if emit_grid < 1:
+            raise ValueError(f"emit_grid must be a positive number of frames, got {emit_grid}")
         self.cfg = cfg or AnalyzerConfig()
         self.rate = rate
+        self._grid = int(emit_grid)
         self._lay = _Layout.make(rate, self.cfg)
         self._samples = np.zeros(self._lay.pad_left, np.float32)  # padded signal from _sample0
         self._sample0 = 0          # padded index of _samples[0]
@@ -410,7 +417,7 @@ class StreamingAnalyzer:
     @property
     def _next_end(self) -> int:
         """The next grid point frames are emitted up to."""
-        return (self._n_emitted // EMIT_GRID + 1) * EMIT_GRID
+        return (self._n_emitted // self._grid + 1) * self._grid
 
     @property
     def _samples_needed(self) -> int:
@@ -477,7 +484,7 @@ class StreamingAnalyzer:
             self._low0 += keep_low
 
     def _emit(self, final: bool) -> Frames:
-        end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // EMIT_GRID * EMIT_GRID
+        end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // self._grid * self._grid
         if end <= self._n_emitted:
             return self._nothing
         lo = self._raw0
