@@ -253,13 +253,12 @@ def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analyze
         return np.full(b - a, np.nan, np.float32), np.full(b - a, np.nan, np.float32)
     margin = 2 * lay.every
     lo, hi = max(0, a - margin), min(n, b + margin)
-    idx = np.arange(lo, hi)
-    has = (first + idx) % lay.every == 0
-    at = idx[has]
-    rows = (first + at) // lay.every - res_row0  # raw["residual"] row of each frame with a cepstrum
-    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)
-                   ).astype(np.float32)
-    slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
+    at = np.arange(lo + (-(first + lo)) % lay.every, hi, lay.every)  # the frames with a cepstrum
+    row0 = (first + int(at[0])) // lay.every - res_row0 if len(at) else 0
+    rows = slice(row0, row0 + len(at))  # their raw["residual"] rows, consecutive
+    wanted = np.arange(a, b)
+    cp = np.interp(wanted, at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)).astype(np.float32)
+    slope = np.interp(wanted, at, raw["slope"][at]).astype(np.float32)
     return cp, slope
 
 
