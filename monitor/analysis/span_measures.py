@@ -153,12 +153,7 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
     pause_len = (pe - ps) * HOP_S
     pause_s = float(pause_len.sum())
-    first, last = int(np.argmax(speech)), n - 1 - int(np.argmax(speech[::-1]))
-    speaking = ~gap
-    speaking[:first] = False
-    speaking[last + 1:] = False
-    if len(ps):
-        speaking &= ~runs_to_mask(ps, pe, n)
+    speaking = _speaking(speech, gap, ps, pe)
     speaking_s = float(speaking.sum()) * HOP_S
     # phrases: speaking runs separated by pauses or gaps
     ph_s, ph_e = runs(speaking)
@@ -182,6 +177,19 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         breaths=events[0], breath_s=events[1], coughs=events[2],
         paused_breath_share=_breath_share(frames.sound, ps, pe),
     )
+
+
+def _speaking(speech: np.ndarray, gap: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> np.ndarray:
+    """Speaking frames (shape (n,), bool): from the first to the last speech frame, neither
+    a gap nor one of the pauses ``[ps, pe)``."""
+    n = len(speech)
+    first, last = int(np.argmax(speech)), n - 1 - int(np.argmax(speech[::-1]))
+    speaking = ~gap
+    speaking[:first] = False
+    speaking[last + 1:] = False
+    if len(ps):
+        speaking &= ~runs_to_mask(ps, pe, n)
+    return speaking
 
 
 def _sound_events(sound: np.ndarray) -> tuple[int, float, int]:
