@@ -256,7 +256,7 @@ def bench_analyzer(ctx: Context) -> None:
 STAGES = (("_take_pending", "streaming shell: joining chunks, 8 kHz decimation"),
           ("frame_energy_db", "framing, energy"), ("pitch_frames", "F0 and periodicity (cross-correlation)"),
           ("spectral_shape", "sound class: spectral shape"), ("cepstral_residuals", "cepstrum (per frame)"),
-          ("noise_floor_db", "noise floor"), ("intensity_db", "intensity"), ("trailing_max_between", "peak level"),
+          ("_floor_from", "noise floor"), ("intensity_db", "intensity"), ("trailing_max_between", "peak level"),
           ("voice_activity", "voice activity"), ("_sound", "sound class: features, network, decisions"),
           ("nuclei", "syllable nuclei"), ("_cepstral", "CPPS and slope (smoothing, peak)"))
 """Stages timed by :func:`analyzer_stages`: (name in monitor.analysis.analyzer, label)."""
