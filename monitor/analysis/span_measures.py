@@ -66,6 +66,12 @@ def _mean(x: np.ndarray) -> float:
     return float(np.add.reduce(x, dtype=np.float64)) / len(x)
 
 
+def _mean_as(x: np.ndarray) -> np.floating:
+    """``np.mean(x)`` of a non-empty float array (shape (n,)): the pairwise sum in ``x``'s
+    precision, divided by n in double precision and rounded back to it."""
+    return x.dtype.type(float(np.add.reduce(x)) / len(x))
+
+
 def _median(x: np.ndarray) -> np.floating:
     """``np.median(x)`` of a non-empty array without NaN (shape (n,)): the middle value, or the
     mean of the two middle values, in ``x``'s precision."""
@@ -117,8 +123,8 @@ def _voice_measures(frames: Frames) -> dict[str, float | None]:
     f0 = f0[~np.isnan(f0)]  # the median of the values nanmedian keeps
     power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
     return {"f0_median_hz": _opt(_median(f0)) if len(f0) else None,
-            "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if any_voiced else None,
-            "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if any_voiced else None,
+            "hnr_db": _opt(_mean_as(frames.hnr_db[voiced])) if any_voiced else None,
+            "cpps_db": _opt(_mean_as(frames.cpps_db[voiced])) if any_voiced else None,
             "loudness_dbfs": _opt(10.0 * np.log10(_mean(power)))}
 
 
