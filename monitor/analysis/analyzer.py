@@ -149,7 +149,9 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     audible = energy > cfg.vad.absolute_min_db
     f0 = np.full(count, np.nan, np.float32)
     strength = np.zeros(count, np.float32)
-    if audible.any():
+    if audible.all():  # the usual block of speech: the frames' view itself, no gathered copy
+        f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
+    elif audible.any():
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and audible.any():
