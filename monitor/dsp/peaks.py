@@ -104,7 +104,7 @@ def prominences(x: np.ndarray, peaks: np.ndarray, wlen: int) -> np.ndarray:
     half = int(wlen) // 2
     top = x[peaks]
     # both sides at once, over x padded with +inf (a sample beyond the ends stops the walk outwards)
-    padded = np.concatenate([np.full(half, np.inf), x, np.full(half, np.inf)])
+    padded = np.concatenate([np.full(half, np.inf, x.dtype), x, np.full(half, np.inf, x.dtype)])
     sides = np.array([-1, 1])[None, :, None]  # walk left, walk right
     idx = (peaks + half)[:, None, None] + sides * np.arange(half + 1)[None, None, :]  # (k, 2, half + 1)
     v = padded[idx]
