@@ -241,9 +241,8 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
     np.subtract(y, mean[:, None], out=x[:, :length])
     x[:, :length] *= plan.window
     spec = sfft.rfft(x, plan.nfft)[:, :plan.n_bins]
-    # re^2 + im^2: the squares of the interleaved parts in one contiguous pass, then their sums
-    sq = np.square(spec.view(spec.real.dtype))
-    power = np.add(sq[:, 0::2], sq[:, 1::2])
+    power = spec.real * spec.real
+    power += spec.imag * spec.imag
     np.maximum(power, 1e-30, out=power)
     lnp = np.log(power, out=power)
     lo, hi = plan.slope_bins
