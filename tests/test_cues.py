@@ -200,3 +200,24 @@ def test_without_a_short_window_the_event_carries_none():
     agent, caller = dialogue(turns=4, agent_s=3.0, gap_s=0.5, answer_s=4.0)
     off = AnalysisConfig(window_speech_s=8.0, short_speech_s=0.0)
     assert all(c.short == {} for c in track(agent, caller, off))
+
+
+def test_background_talk_over_a_hold_is_not_the_callers_speech():
+    # the caller answers for 20 s at -25 dB; over a 30 s hold the line carries talk at -50 dB
+    caller = timeline(60.0, [(0.0, 20.0), (30.0, 60.0)])
+    agent = np.zeros_like(caller)
+    fr = frames(caller)
+    fr.energy_db[int(30.0 / HOP_S):] = np.where(caller[int(30.0 / HOP_S):], -50.0, -70.0)
+
+    def at_end(cfg: AnalysisConfig):
+        tracker = CueTracker(cfg, ("agent", "caller"))
+        tracker.add("agent", frames(agent))
+        tracker.add("caller", fr)
+        return tracker.due(final=True)[-1]
+
+    gated = at_end(CFG)
+    assert gated.call_speech_s == pytest.approx(20.0, abs=0.05)
+    assert gated.speech_s == pytest.approx(8.0, abs=0.05)  # the window reaches back to the answer
+    ungated = at_end(AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
+                                    voice_gate_db=0.0))
+    assert ungated.call_speech_s == pytest.approx(50.0, abs=0.05)
