@@ -270,9 +270,12 @@ class EmergencyRuleConfig:
                             "chosen on the tuning half over 0.85-2: lower drifts added false "
                             "criticals; at max_grade or above the short window adds nothing)",
                             min=0.0, max=10.0)
-    short_absolute: bool = _k(True, "the short window is graded against the absolute limits too "
+    short_absolute: bool = _k(False, "the short window is graded against the absolute limits too "
                               "(false: only against the caller's baseline, so it adds nothing before "
-                              "there is one; no difference on the tuning half)")
+                              "there is one: a few seconds of speech are too noisy to judge against "
+                              "a population's limit; on the tuning half, with the background-talk "
+                              "gate, true added a false critical before a labored caller's onset "
+                              "and no detection)")
     evidence_s: float = _k(1.0, "accumulated grade beyond the drift (grade x seconds) at which a "
                            "family agrees: 2 s at grade 1.5, 1 s at grade 2; two families reach "
                            "min_score 3 at 1.5 times that each (chosen with drift, see there)",
