@@ -38,7 +38,6 @@ import numpy as np
 
 from . import fft as sfft
 
-from .runs import runs
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
 """Values of the per-frame ``sound`` column."""
@@ -178,7 +177,7 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     """
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
-    starts, ends = runs(raw)
+    starts, ends = _runs(raw)
     if len(starts) > 1:  # gaps shorter than audible_gap_frames between two runs are bridged
         join = starts[1:] - ends[:-1] < params.audible_gap_frames
         starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
@@ -413,8 +412,17 @@ def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
     ext[1:h + 1] = mask[0]
     ext[h + 1:h + 1 + n] = mask
     ext[h + 1 + n:] = mask[n - 1]
-    total = np.cumsum(ext, out=ext)
+    total = np.add.accumulate(ext, out=ext)
     return total[size:] - total[:n]
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`monitor.dsp.runs.runs` for a boolean mask, with fewer temporaries: the start and
+    end (exclusive) of each run of True (shapes (n,) -> (k,), (k,))."""
+    padded = np.zeros(len(mask) + 2, np.int8)
+    padded[1:-1] = mask
+    step = padded[1:] - padded[:-1]
+    return (step == 1).nonzero()[0], (step == -1).nonzero()[0]
 
 
 def _run_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
@@ -422,15 +430,16 @@ def _run_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
     edges = np.zeros(n + 1, np.int32)
     edges[starts] += 1
     edges[ends] -= 1
-    return np.cumsum(edges[:n]) > 0
+    return np.add.accumulate(edges[:n]) > 0
 
 
 def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray:
     """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
     ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath."""
     n = len(other)
-    s, e = runs(other)
-    csum = np.concatenate([[0], np.cumsum(speech)])
+    s, e = _runs(other)
+    csum = np.zeros(n + 1, np.int32)
+    np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
     near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
     keep = (e - s < max_frames) & near
     return _run_mask(s[keep], e[keep], n)
@@ -442,8 +451,8 @@ def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frame
     ``speech_frames`` frames, with no silence between (all shapes (n,), bool): the breathy
     onset or end of a phrase, not a breath of its own."""
     n = len(other)
-    s, e = runs(other)
-    ss, se = runs(speech & heard)
+    s, e = _runs(other)
+    ss, se = _runs(speech & heard)
     long = se - ss >= speech_frames
     keep = (e - s < max_frames) & (s > 0) & (e < n)
     keep &= np.isin(e, ss[long]) | np.isin(s, se[long])
