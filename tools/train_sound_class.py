@@ -12,7 +12,8 @@ vowel and speech: speech). Mixtures add real breaths (cut out of the breathing r
 their energy) into silences between real utterances, 10-25 dB below the speech.
 
 Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and the
-odd-numbered speech files are held out, and every figure printed is on them. The model is a
+odd-numbered speech files are held out, and every figure printed is on them (and on renderings
+of espeak-ng's weak voices, labored and breathy, with inhalations, which never train). The model is a
 network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
 choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
@@ -61,6 +62,20 @@ LABEL = {"breathing-deep": BREATH, "breathing-shallow": BREATH, "cough-heavy": C
 MAX_FRAMES = 1500  # frames per recording and band in the training set
 ONSET_TOL_S = 0.1
 HIDDEN = 16
+TURN_RMS = 0.05  # the speech level of the weak voices' turns (the fixture calls' turns before their gain)
+WEAK_SEED = 5  # the weak voices' renderings (pauses, inhalations, noise) draw from their own seed
+WEAK_TEXTS = (
+    "I was carrying the shopping up the stairs when it started. Now I keep stopping every few steps and "
+    "my legs feel like lead. The neighbour said I should ring you, so here I am, sorry to bother you.",
+    "It began this morning after breakfast. I sat down in the kitchen and waited but it is no better. "
+    "My husband is at work and the car is with him, I do not know what to do.")
+WEAK_VOICES = (("en-us", "cmlabored", 45), ("en", "cmlaboredf", 62), ("en-gb-scotland", "ev_m3_labored", 40),
+               ("en-us-nyc", "ev_f2_labored", 66), ("en-gb-x-rp", "ev_m5_labored", 35),
+               ("en-029", "ev_f4_labored", 58), ("en-us", "cmbreathy", 45), ("en-gb-x-rp", "ev_f3_breathy", 60),
+               ("en", "ev_m1_breathy", 38))
+"""espeak-ng's weak voices (accent, the project's labored or breathy variant or one the evaluation
+corpus derives, pitch), at amplitude 40, as the fixture calls and the evaluation corpus make their
+callers; their texts are none the fixture calls read."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,42 @@ def espeak_clips() -> list[Clip]:
     """The synthetic (espeak-ng) speech that ``make fixtures`` generates, breathy and labored
     voices included (for training only: breathy speech is speech, not breath)."""
     return [Clip(p.name, "speech", True, load(p)) for p in sorted(ESPEAK.glob("*.wav"))]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A weak voice's turn: 16 kHz audio, its phrases and inhalations (seconds)."""
+
+    variant: str
+    x: np.ndarray
+    phrases: tuple[tuple[float, float], ...]
+    inhalations: tuple[tuple[float, float], ...]
+
+
+def weak_voices() -> list[Rendering]:
+    """Every :data:`WEAK_TEXTS` in every :data:`WEAK_VOICES`, delivered as the fixture calls deliver
+    a labored (severity 0.9) or breathy (0.5) caller: short phrases, long pauses, audible
+    inhalations in some pauses; each turn with half a second of silence each side and white noise
+    50 dB under the speech's level (seed :data:`WEAK_SEED`)."""
+    import tempfile
+
+    from tools.eval_corpus import prepare_espeak
+    from tools.make_fixtures import Espeak, Turn, Voice, deteriorated, render_turn
+
+    rng = np.random.default_rng(WEAK_SEED)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        espeak = Espeak(prepare_espeak(Path(tmp)), Path(tmp), 2)
+        for accent, variant, pitch in WEAK_VOICES:
+            delivery = deteriorated(0.9 if "labored" in variant else 0.5, breathy=variant, labored=variant)
+            for text in WEAK_TEXTS:
+                r = render_turn(espeak, Voice(accent, None, pitch, 40), Turn("caller", text, delivery), rng,
+                                max_lead_s=1.0)
+                x = np.concatenate([np.zeros(8000), r.audio, np.zeros(8000)])
+                x += 10 ** (-50 / 20) * TURN_RMS * rng.standard_normal(len(x))
+                out.append(Rendering(variant, x.astype(np.float32), tuple((a + 0.5, b + 0.5) for a, b, _ in r.phrases),
+                                     tuple((a + 0.5, b + 0.5) for a, b in r.inhalations)))
+    return out
 
 
 def noise_breath(rng: np.random.Generator, duration: float) -> np.ndarray:
@@ -314,6 +365,27 @@ def fixture_detection(rate: int, calls: Path = CALLS) -> tuple[int, int, int]:
     return hits, misses, false
 
 
+def weak_voice_figures(renderings: list[Rendering], rate: int) -> dict[str, dict[str, float]]:
+    """Per kind (labored, breathy): the share of the phrases' speech frames (class off) that the
+    class keeps as speech, breath and cough events per minute, and the inhalations (per minute,
+    and the share overlapped by a breath event)."""
+    acc: dict[str, np.ndarray] = {}
+    for r in renderings:
+        sig = r.x if rate == 16000 else telephone(r.x)
+        on, off = analyze_signal(sig, rate, WITH_SOUND_CLASS), analyze_signal(sig, rate, WITHOUT_SOUND_CLASS)
+        inside = np.zeros(len(on.t), bool)
+        for a, b in r.phrases:
+            inside |= (on.t >= a) & (on.t < b)
+        s, e = runs(on.sound == BREATH)
+        ts, te = on.t[s], on.t[np.maximum(e - 1, 0)]
+        found = sum(bool(((ts <= b) & (te >= a)).any()) for a, b in r.inhalations)
+        a = acc.setdefault("labored" if "labored" in r.variant else "breathy", np.zeros(7))
+        a += ((on.sound == SPEECH)[inside].sum(), (off.sound == SPEECH)[inside].sum(), len(s),
+              len(runs(on.sound == COUGH)[0]), found, len(r.inhalations), len(r.x) / 16000 / 60)
+    return {k: {"speech_kept": a[0] / max(a[1], 1), "breaths_per_min": a[2] / a[6], "coughs_per_min": a[3] / a[6],
+                "inhalations_per_min": a[5] / a[6], "inhalations_found": a[4] / max(a[5], 1)} for k, a in acc.items()}
+
+
 def speech_change(clips: list[Clip]) -> tuple[float, float]:
     """Relative change (%) of total speech time and syllables on real speech, classifier on vs off."""
     off = WITHOUT_SOUND_CLASS
@@ -348,6 +420,13 @@ def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> No
         out.write(f"  synthetic inhalations of the fixture calls (caller leg), {rate // 1000} kHz: recall "
                   f"{100 * h / max(h + m, 1):.1f} % precision {100 * h / max(h + f, 1):.1f} % "
                   f"({h} hits, {m} misses, {f} false)\n")
+    weak = weak_voices()
+    for rate in (16000, 8000):
+        for kind, v in sorted(weak_voice_figures(weak, rate).items()):
+            out.write(f"  espeak-ng {kind} voices, {rate // 1000} kHz: phrases' speech kept "
+                      f"{100 * v['speech_kept']:5.1f} %, breaths {v['breaths_per_min']:4.1f}/min (inhalations "
+                      f"{v['inhalations_per_min']:4.1f}/min, {100 * v['inhalations_found']:3.0f} % found), "
+                      f"coughs {v['coughs_per_min']:4.1f}/min\n")
     ds, dn = speech_change(test_speech)
     out.write(f"  real speech, classifier on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
 
