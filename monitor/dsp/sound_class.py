@@ -83,6 +83,11 @@ class SoundClassParams:
     voiced_strength: float = 0.6      # a frame this periodic is voiced (the events' voiced share), and
     voiced_share: float = 0.8         # where at least this share of a centred window of
     voiced_frames: int = 31           # this many frames is voiced, it is speech (a held vowel, a tone)
+    voiced_after_frames: int = 34     # a periodic stretch of speech of voiced_after_min_frames to
+    voiced_after_min_frames: int = 10  # this many frames right after a breath or cough, with at least
+    voiced_after_share: float = 0.5    # this share of its frames at least voiced_after_strength
+    voiced_after_strength: float = 0.45  # periodic and every frame voiced_after_under_peak_db under
+    voiced_after_under_peak_db: float = 6.0  # the recent peak level, is part of it (a voiced exhalation)
 
     @property
     def context_frames(self) -> int:
@@ -93,7 +98,7 @@ class SoundClassParams:
         return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
-                + self.tail_frames + self.tail_gap_frames)
+                + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1))
 
 
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
@@ -344,7 +349,7 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
-                  params: SoundClassParams) -> np.ndarray:
+                  params: SoundClassParams, under_peak_db: np.ndarray | None = None) -> np.ndarray:
     """Sound class of each frame.
 
     Parameters
@@ -353,6 +358,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     active : np.ndarray [shape=(n,)], bool  the voice activity (where speech can be)
     scores : np.ndarray [shape=(n, 3)]  :func:`class_scores`
     strength : np.ndarray [shape=(n,)]  correlation strength
+    under_peak_db : np.ndarray [shape=(n,)], optional  how far each frame's level is under the
+        recent peak level (dB); without it, every frame counts as under it
 
     Returns
     -------
@@ -363,8 +370,9 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         speech, speech runs shorter than ``min_island_frames`` between non-speech frames
         are not, a frame in a long voiced stretch (``voiced_frames``) is speech, short
         non-speech runs that touch a long speech run are speech (the breathy
-        onset or end of a phrase), and nothing without some periodicity within
-        ``voicing_reach_frames`` is speech.
+        onset or end of a phrase), nothing without some periodicity within
+        ``voicing_reach_frames`` is speech, and a short, quiet, periodic stretch right
+        after a breath or cough is part of it (``voiced_after_*``).
     """
     n = len(active)
     if n == 0:
@@ -385,10 +393,16 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     other = (window_counts(window_counts(other, m) > 0, m) == m) & heard
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
+    # the tails and the voiced stretches after breaths are both found from the same decisions
+    # (their reaches do not add up)
+    tail = _tails(other, active & ~other, params.tail_frames, params.tail_gap_frames) if params.tail_frames else None
+    if params.voiced_after_frames:
+        quiet = np.ones(n, bool) if under_peak_db is None else under_peak_db >= params.voiced_after_under_peak_db
+        other = other | _voiced_after(other, active & ~other, strength >= params.voiced_after_strength, quiet, params)
     sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
     sound[other] = np.where(smooth[other, 2] > smooth[other, 1], COUGH, BREATH)
-    if params.tail_frames:  # the decay of a phrase is silence
-        sound[_tails(other, active & ~other, params.tail_frames, params.tail_gap_frames)] = SILENCE
+    if tail is not None:  # the decay of a phrase is silence
+        sound[tail] = SILENCE
     return sound
 
 
@@ -442,6 +456,22 @@ def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> 
     np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
     near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
     keep = (e - s < max_frames) & near
+    return _run_mask(s[keep], e[keep], n)
+
+
+def _voiced_after(other: np.ndarray, speech: np.ndarray, periodic: np.ndarray, quiet: np.ndarray,
+                  params: SoundClassParams) -> np.ndarray:
+    """Runs of ``speech`` that start right where ``other`` ends, last ``voiced_after_min_frames``
+    to ``voiced_after_frames`` frames, are at least ``voiced_after_share`` ``periodic`` and all
+    ``quiet`` (shapes (n,), bool): a breath or cough that goes on voiced (a voiced exhalation, a
+    moan), not a word, which is louder or has no breath glued to its start."""
+    n = len(other)
+    s, e = _runs(speech)
+    counts = np.zeros((n + 1, 2), np.int32)
+    np.add.accumulate(np.column_stack([periodic, quiet]), axis=0, out=counts[1:], dtype=np.int32)
+    share = counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s)
+    keep = ((s > 0) & other[np.maximum(s - 1, 0)] & (e - s >= params.voiced_after_min_frames)
+            & (e - s < params.voiced_after_frames) & share & (counts[e, 1] - counts[s, 1] == e - s))
     return _run_mask(s[keep], e[keep], n)
 
 
