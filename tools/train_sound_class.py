@@ -76,6 +76,18 @@ WEAK_VOICES = (("en-us", "cmlabored", 45), ("en", "cmlaboredf", 62), ("en-gb-sco
 """espeak-ng's weak voices (accent, the project's labored or breathy variant or one the evaluation
 corpus derives, pitch), at amplitude 40, as the fixture calls and the evaluation corpus make their
 callers; their texts are none the fixture calls read."""
+WEAK_TRAIN_TEXTS = (
+    "We went to the seaside last summer and the weather was lovely the whole week. "
+    "The children built castles in the sand and we ate fish and chips on the pier.",
+    "My appointment is on Thursday at ten, but I am not sure I can get there on my own. "
+    "Could somebody from the surgery call me back about the transport please.")
+WEAK_TRAIN_VOICES = (("en-us", "cmlabored", 50), ("en", "cmlaboredf", 60), ("en-gb-x-gbclan", "ev_m1_labored", 45),
+                     ("en-us", "ev_m2_labored", 32), ("en-gb-scotland", "ev_f1_labored", 55),
+                     ("en-us-nyc", "ev_f5_labored", 70), ("en-029", "ev_m4_breathy", 42), ("en", "cmbreathyf", 64),
+                     ("en-gb-x-gbcwmd", "ev_f1_breathy", 58))
+"""The weak voices that train (with ``--weak-share`` above 0): other texts, and derived variants
+other than the measured ones (they share the project's own cmlabored and cmlaboredf, in other
+accents or pitches)."""
 
 
 @dataclass(frozen=True)
@@ -126,30 +138,68 @@ class Rendering:
     inhalations: tuple[tuple[float, float], ...]
 
 
-def weak_voices() -> list[Rendering]:
-    """Every :data:`WEAK_TEXTS` in every :data:`WEAK_VOICES`, delivered as the fixture calls deliver
-    a labored (severity 0.9) or breathy (0.5) caller: short phrases, long pauses, audible
-    inhalations in some pauses; each turn with half a second of silence each side and white noise
-    50 dB under the speech's level (seed :data:`WEAK_SEED`)."""
+def weak_turns(voices: tuple[tuple[str, str, int], ...], texts: tuple[str, ...], inhale: bool, seed: int
+               ) -> list[tuple[str, object]]:
+    """Every text in every voice, delivered as the fixture calls deliver a labored (severity 0.9)
+    or breathy (0.5) caller: short phrases, long pauses, audible inhalations in some pauses
+    (``inhale``). Returns (variant, ``make_fixtures.Rendered``) pairs, 16 kHz."""
     import tempfile
+    from dataclasses import replace
 
     from tools.eval_corpus import prepare_espeak
     from tools.make_fixtures import Espeak, Turn, Voice, deteriorated, render_turn
 
-    rng = np.random.default_rng(WEAK_SEED)
+    rng = np.random.default_rng(seed)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         espeak = Espeak(prepare_espeak(Path(tmp)), Path(tmp), 2)
-        for accent, variant, pitch in WEAK_VOICES:
+        for accent, variant, pitch in voices:
             delivery = deteriorated(0.9 if "labored" in variant else 0.5, breathy=variant, labored=variant)
-            for text in WEAK_TEXTS:
-                r = render_turn(espeak, Voice(accent, None, pitch, 40), Turn("caller", text, delivery), rng,
-                                max_lead_s=1.0)
-                x = np.concatenate([np.zeros(8000), r.audio, np.zeros(8000)])
-                x += 10 ** (-50 / 20) * TURN_RMS * rng.standard_normal(len(x))
-                out.append(Rendering(variant, x.astype(np.float32), tuple((a + 0.5, b + 0.5) for a, b, _ in r.phrases),
-                                     tuple((a + 0.5, b + 0.5) for a, b in r.inhalations)))
+            delivery = delivery if inhale else replace(delivery, inhale_p=0.0)
+            out += [(variant, render_turn(espeak, Voice(accent, None, pitch, 40), Turn("caller", text, delivery),
+                                          rng, max_lead_s=1.0)) for text in texts]
     return out
+
+
+def weak_voices() -> list[Rendering]:
+    """The measured weak voices (:data:`WEAK_VOICES` reading :data:`WEAK_TEXTS`, with inhalations,
+    seed :data:`WEAK_SEED`), each turn with half a second of silence each side and white noise
+    50 dB under the speech's level."""
+    rng = np.random.default_rng(WEAK_SEED)
+    out = []
+    for variant, r in weak_turns(WEAK_VOICES, WEAK_TEXTS, True, WEAK_SEED):
+        x = np.concatenate([np.zeros(8000), r.audio, np.zeros(8000)])
+        x += 10 ** (-50 / 20) * TURN_RMS * rng.standard_normal(len(x))
+        out.append(Rendering(variant, x.astype(np.float32), tuple((a + 0.5, b + 0.5) for a, b, _ in r.phrases),
+                             tuple((a + 0.5, b + 0.5) for a, b in r.inhalations)))
+    return out
+
+
+def weak_speech_clips() -> list[Clip]:
+    """The phrases of :data:`WEAK_TRAIN_VOICES` reading :data:`WEAK_TRAIN_TEXTS` (no inhalations,
+    seed :data:`SEED`), one clip each at the turns' speech level, for training."""
+    clips = []
+    for variant, r in weak_turns(WEAK_TRAIN_VOICES, WEAK_TRAIN_TEXTS, False, SEED):
+        for a, b, _ in r.phrases:
+            seg = r.audio[int(a * 16000): int(b * 16000)]
+            clips.append(Clip(f"{variant}@{a:.2f}", "speech", True,
+                              (seg / np.sqrt(np.mean(seg ** 2)) * TURN_RMS).astype(np.float32)))
+    return clips
+
+
+def weak_frames(clips: list[Clip], share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Features of a random ``share`` of the weak voices' *voiced* frames (the pitch tracker's
+    voicing, class off), both bands, all labelled speech: a weak voice's periodic frames are
+    speech; its unvoiced, noisy ones are left out (they look like breath, and train nothing)."""
+    xs, ys = [np.zeros((0, len(FEATURES)), np.float32)], [np.zeros(0, np.int64)]
+    for c in clips:
+        for sig, rate in ((c.x, 16000), (telephone(c.x), 8000)):
+            feats, heard = class_inputs(sig, rate)
+            voiced = analyze_signal(sig, rate, WITHOUT_SOUND_CLASS).voiced[: len(heard)]
+            keep = heard & voiced & (rng.random(len(heard)) < share)
+            xs.append(feats[keep])
+            ys.append(np.full(int(keep.sum()), SPEECH, np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def noise_breath(rng: np.random.Generator, duration: float) -> np.ndarray:
@@ -436,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, help="the shared data folder (its breathing/ folder: all 128)")
     ap.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
     ap.add_argument("--mixes", type=int, default=60, help="mixtures per half (default 60)")
+    ap.add_argument("--weak-share", type=float, default=0.0,
+                    help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.shared / "breathing" if args.shared else BREATHING
@@ -457,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
         train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, args.mixes, below_db=(6.0, 20.0),
                          snr_db=(12.0, 30.0))  # noisy lines
         X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
+        if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
+            Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
+            log.info("weak voices: %d voiced frames as speech", len(yw))
+            X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
         log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
         write_model(fit(X, y, rng))
         log.info("model written to %s", MODEL.relative_to(ROOT))

@@ -395,10 +395,11 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
     # (their reaches do not add up)
-    tail = _tails(other, active & ~other, params.tail_frames, params.tail_gap_frames) if params.tail_frames else None
-    if params.voiced_after_frames:
-        quiet = np.ones(n, bool) if under_peak_db is None else under_peak_db >= params.voiced_after_under_peak_db
-        other = other | _voiced_after(other, active & ~other, strength >= params.voiced_after_strength, quiet, params)
+    speech = active & ~other
+    tail = _tails(other, speech, params.tail_frames, params.tail_gap_frames) if params.tail_frames else None
+    after = _voiced_after(other, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
+    if after is not None:
+        other = other | after
     sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
     sound[other] = np.where(smooth[other, 2] > smooth[other, 1], COUGH, BREATH)
     if tail is not None:  # the decay of a phrase is silence
@@ -447,32 +448,44 @@ def _run_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
     return np.add.accumulate(edges[:n]) > 0
 
 
-def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray:
+def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray | None:
     """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
-    ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath."""
+    ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath. None if there is none."""
     n = len(other)
     s, e = _runs(other)
+    keep = e - s < max_frames
+    if not keep.any():
+        return None
+    s, e = s[keep], e[keep]
     csum = np.zeros(n + 1, np.int32)
     np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
-    near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
-    keep = (e - s < max_frames) & near
-    return _run_mask(s[keep], e[keep], n)
+    keep = csum[s] - csum[np.maximum(s - gap, 0)] > 0
+    return _run_mask(s[keep], e[keep], n) if keep.any() else None
 
 
-def _voiced_after(other: np.ndarray, speech: np.ndarray, periodic: np.ndarray, quiet: np.ndarray,
-                  params: SoundClassParams) -> np.ndarray:
+def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
+                  params: SoundClassParams) -> np.ndarray | None:
     """Runs of ``speech`` that start right where ``other`` ends, last ``voiced_after_min_frames``
-    to ``voiced_after_frames`` frames, are at least ``voiced_after_share`` ``periodic`` and all
-    ``quiet`` (shapes (n,), bool): a breath or cough that goes on voiced (a voiced exhalation, a
-    moan), not a word, which is louder or has no breath glued to its start."""
+    to ``voiced_after_frames`` frames, have at least ``voiced_after_share`` of their frames
+    ``voiced_after_strength`` periodic and all ``voiced_after_under_peak_db`` under the peak
+    (shapes (n,); ``under_peak_db`` None: all are): a breath or cough that goes on voiced (a voiced
+    exhalation, a moan), not a word, which is louder or has no breath glued to its start. None
+    if there is none."""
     n = len(other)
     s, e = _runs(speech)
-    counts = np.zeros((n + 1, 2), np.int32)
-    np.add.accumulate(np.column_stack([periodic, quiet]), axis=0, out=counts[1:], dtype=np.int32)
-    share = counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s)
     keep = ((s > 0) & other[np.maximum(s - 1, 0)] & (e - s >= params.voiced_after_min_frames)
-            & (e - s < params.voiced_after_frames) & share & (counts[e, 1] - counts[s, 1] == e - s))
-    return _run_mask(s[keep], e[keep], n)
+            & (e - s < params.voiced_after_frames))
+    if not keep.any():
+        return None
+    s, e = s[keep], e[keep]
+    counts = np.zeros((n + 1, 2), np.int32)
+    quiet = (np.ones(n, bool) if under_peak_db is None
+             else np.asarray(under_peak_db) >= params.voiced_after_under_peak_db)
+    np.add.accumulate(np.column_stack([strength >= params.voiced_after_strength, quiet]), axis=0,
+                      out=counts[1:], dtype=np.int32)
+    keep = ((counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s))
+            & (counts[e, 1] - counts[s, 1] == e - s))
+    return _run_mask(s[keep], e[keep], n) if keep.any() else None
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
