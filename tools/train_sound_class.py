@@ -299,15 +299,16 @@ def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndar
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3
-        ) -> dict[str, np.ndarray]:
-    """Class-balanced (speech weighted twice) network with one tanh hidden layer on
-    standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
+def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3,
+        sample_weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Class-balanced (speech weighted twice; ``sample_weight`` within a class) network with one
+    tanh hidden layer on standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
     k, d, h = 3, Z.shape[1], hidden
     Y = np.eye(k)[y - 1]
-    w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, minlength=k))[y - 1]
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
+    w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, weights=sw, minlength=k))[y - 1] * sw
     w = w / w.sum()
     sizes = [(d, h), (h,), (h, k), (k,)]
     cuts = np.cumsum([int(np.prod(s)) for s in sizes])[:-1]
@@ -488,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mixes", type=int, default=60, help="mixtures per half (default 60)")
     ap.add_argument("--weak-share", type=float, default=0.0,
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
+    ap.add_argument("--weak-weight", type=float, default=1.0,
+                    help="with --weak-share: each weak voiced frame's weight against another speech frame's")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.shared / "breathing" if args.shared else BREATHING
@@ -509,12 +512,14 @@ def main(argv: list[str] | None = None) -> int:
         train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, args.mixes, below_db=(6.0, 20.0),
                          snr_db=(12.0, 30.0))  # noisy lines
         X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
+        sw = np.ones(len(y))
         if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
             Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
-            log.info("weak voices: %d voiced frames as speech", len(yw))
+            log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
             X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
+            sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
         log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
-        write_model(fit(X, y, rng))
+        write_model(fit(X, y, rng, sample_weight=sw))
         log.info("model written to %s", MODEL.relative_to(ROOT))
         import importlib
 

@@ -76,6 +76,7 @@ class SoundClassParams:
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
+    min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence
     max_flanked_frames: int = 0       # non-speech shorter than this that touches (no silence between)
     flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
                                       # ends); 0 = off (on, it costs more on real breathing than it
@@ -98,7 +99,8 @@ class SoundClassParams:
         return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
-                + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1))
+                + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
+                      self.min_sound_frames + self.tail_gap_frames))
 
 
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
@@ -396,7 +398,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     # the tails and the voiced stretches after breaths are both found from the same decisions
     # (their reaches do not add up)
     speech = active & ~other
-    tail = _tails(other, speech, params.tail_frames, params.tail_gap_frames) if params.tail_frames else None
+    tail = _tails(other, speech, params) if params.tail_frames or params.min_sound_frames else None
     after = _voiced_after(other, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
     if after is not None:
         other = other | after
@@ -448,18 +450,26 @@ def _run_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
     return np.add.accumulate(edges[:n]) > 0
 
 
-def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray | None:
-    """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
-    ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath. None if there is none."""
+def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> np.ndarray | None:
+    """Runs of ``other`` that are silence (shapes (n,), bool; None if there is none): shorter
+    than ``tail_frames`` and starting at most ``tail_gap_frames`` after a ``speech`` frame (the
+    decay of a phrase, not a breath), or shorter than ``min_sound_frames``, alone (no other sound
+    within ``tail_gap_frames``) and with no speech right after them (a click, a smack: too brief
+    for a breath; right before speech, it is the phrase's breathy onset or an inhalation)."""
     n = len(other)
     s, e = _runs(other)
-    keep = e - s < max_frames
+    keep = e - s < max(params.tail_frames, params.min_sound_frames)
     if not keep.any():
         return None
     s, e = s[keep], e[keep]
     csum = np.zeros(n + 1, np.int32)
     np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
-    keep = csum[s] - csum[np.maximum(s - gap, 0)] > 0
+    keep = (e - s < params.tail_frames) & (csum[s] - csum[np.maximum(s - params.tail_gap_frames, 0)] > 0)
+    near = np.zeros(n + 1, np.int32)  # other sounds within tail_gap_frames: a train of bursts is a sound
+    np.add.accumulate(other, out=near[1:], dtype=np.int32)
+    gap = params.tail_gap_frames
+    alone = (near[s] - near[np.maximum(s - gap, 0)] == 0) & (near[np.minimum(e + gap, n)] - near[e] == 0)
+    keep |= (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
     return _run_mask(s[keep], e[keep], n) if keep.any() else None
 
 
