@@ -200,3 +200,49 @@ def test_without_a_short_window_the_event_carries_none():
     agent, caller = dialogue(turns=4, agent_s=3.0, gap_s=0.5, answer_s=4.0)
     off = AnalysisConfig(window_speech_s=8.0, short_speech_s=0.0)
     assert all(c.short == {} for c in track(agent, caller, off))
+
+
+def test_background_talk_over_a_hold_is_not_the_callers_speech():
+    # the caller answers for 20 s at -25 dB; over a 30 s hold the line carries talk at -50 dB
+    caller = timeline(60.0, [(0.0, 20.0), (30.0, 60.0)])
+    agent = np.zeros_like(caller)
+    fr = frames(caller)
+    fr.energy_db[int(30.0 / HOP_S):] = np.where(caller[int(30.0 / HOP_S):], -50.0, -70.0)
+
+    def at_end(cfg: AnalysisConfig):
+        tracker = CueTracker(cfg, ("agent", "caller"))
+        tracker.add("agent", frames(agent))
+        tracker.add("caller", fr)
+        return tracker.due(final=True)[-1]
+
+    gated = at_end(CFG)
+    assert gated.call_speech_s == pytest.approx(20.0, abs=0.05)
+    assert gated.speech_s == pytest.approx(8.0, abs=0.05)  # the window reaches back to the answer
+    ungated = at_end(AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
+                                    voice_gate_db=0.0))
+    assert ungated.call_speech_s == pytest.approx(50.0, abs=0.05)
+
+
+def test_streaming_in_chunks_equals_the_whole_call_with_background_talk_and_trimming():
+    # 240 s (frames older than the caps are dropped on the way); talk at -50 dB between turns
+    agent, caller = dialogue(turns=16, agent_s=6.0, gap_s=2.0, answer_s=5.0)
+    near = np.convolve((agent | caller).astype(float), np.ones(41), mode="same") > 0  # 0.2 s apart
+    talk = ~near & (np.arange(len(caller)) % 300 < 120)
+    fr = frames(caller | talk)
+    fr.energy_db[talk] = -50.0
+    whole = CueTracker(CFG, ("agent", "caller"))
+    whole.add("agent", frames(agent))
+    whole.add("caller", fr)
+    expected = whole.due(final=True)
+    streamed = CueTracker(CFG, ("agent", "caller"))
+    got = []
+    step = 37  # 0.37 s of frames at a time, off the hop grid
+    for a in range(0, len(caller), step):
+        streamed.add("agent", frames(agent)[a:a + step])
+        streamed.add("caller", fr[a:a + step])
+        got.extend(streamed.due())
+    got.extend(streamed.due(final=True))
+    assert [repr(e) for e in got] == [repr(e) for e in expected]
+    # the talk is not the caller, once the caller has spoken (before it, it is all there is to hear)
+    before_first_word = talk[:int(np.argmax(caller))].sum() * HOP_S
+    assert expected[-1].call_speech_s == pytest.approx(16 * 5.0 + before_first_word, abs=0.05)

@@ -69,3 +69,36 @@ def test_search_keeps_a_value_only_when_it_scores_better(tmp_path, capsys):
     assert tune.objective(best.metrics) == max(scores.values())
     assert search.replayed == len(jobs)  # the second trial read the cached cues
     assert "det@30" in capsys.readouterr().out
+
+
+def result(call_id: str, detected: bool) -> dict:
+    """One labored file's scores: critical 10 s after the onset, or none."""
+    return {"id": call_id, "expect_critical": True, "forbid_critical": False, "onset_s": 50.0,
+            "time_to_critical_s": 10.0 if detected else None, "duration_s": 120.0, "criticals": int(detected),
+            "warnings": 0, "criticals_before_onset": 0, "normal_s": 50.0, "normal_warnings": 0}
+
+
+def test_folds_cut_by_call_so_both_sample_rates_of_a_call_fall_together():
+    ids = [f"eval_{n}" for n in range(1000, 1240, 2)]
+    folds = [tune.fold_of(i, 2) for i in ids]
+    assert folds == [tune.fold_of(i, 2) for i in ids]  # fixed
+    assert 0.35 < sum(folds) / len(folds) < 0.65  # even seeds (one half of a corpus) still split in two
+    assert {tune.fold_of(i, 1) for i in ids} == {0}
+
+
+def test_a_trial_that_wins_on_one_fold_only_ranks_below_one_that_holds_on_both():
+    ids = [f"eval_{n}" for n in range(1000, 1040, 2)]
+    fold0 = [i for i in ids if tune.fold_of(i, 2) == 0]
+    fold1 = [i for i in ids if tune.fold_of(i, 2) == 1]
+    # lucky: every call of fold 0 found, none of fold 1; steady: half of each fold
+    lucky = [result(i, True) for i in fold0] + [result(i, False) for i in fold1]
+    steady = ([result(i, k % 2 == 0) for k, i in enumerate(fold0)]
+              + [result(i, k % 2 == 0) for k, i in enumerate(fold1)])
+
+    def trial(results: list) -> tune.Trial:
+        return tune.Trial((), ev.row_metrics(results), results)
+
+    assert ev.row_metrics(lucky)["detected_30s"] >= ev.row_metrics(steady)["detected_30s"]
+    assert tune.robust_key(trial(steady), 2) > tune.robust_key(trial(lucky), 2)
+    # with one fold the whole split decides, as before
+    assert tune.robust_key(trial(lucky), 1) == tune.objective(ev.row_metrics(lucky))

@@ -28,9 +28,12 @@ frames older than the longer cap (plus the latency history) are dropped.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..config import AnalysisConfig
+from ..dsp.voice_gate import own_voice
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -92,6 +95,17 @@ def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
             "coughs_per_min": 60.0 * m.coughs / m.turn_s}
 
 
+def own_speech(frames: Frames, gate_db: float) -> Frames:
+    """``frames`` with the speech runs too faint to be the caller's own voice (background talk,
+    :func:`~monitor.dsp.voice_gate.own_voice`) turned to silence: no speech, voicing or syllable."""
+    voice = own_voice(frames.energy_db, frames.speech, gate_db)
+    faint = frames.speech & ~voice
+    if not faint.any():
+        return frames
+    return replace(frames, speech=voice, voiced=frames.voiced & voice, nucleus=frames.nucleus & voice,
+                   sound=np.where(faint, np.uint8(0), frames.sound).astype(frames.sound.dtype))
+
+
 class CueTracker:
     """Collects frames of each leg (on one call clock) and reports the caller's cues.
 
@@ -109,8 +123,8 @@ class CueTracker:
         self._reached: dict[str, float] = {leg: 0.0 for leg in legs}
         self._next_t = analysis.hop_s
         self._words: list[Word] = []
-        self._speech_total_s = 0.0  # caller speech of the call so far (frames emitted)
-        self._speech_dropped_s = 0.0  # caller speech in frames already trimmed
+        self._voice_s = 0.0  # the caller's own speech of the call so far, counted hop by hop
+        self._counted_t = 0.0  # call time up to which it is counted
         self.transcribed = False
         # response latencies already settled: onset times (s) and latencies, onsets < _settled_t
         self._answers = (np.zeros(0), np.zeros(0))
@@ -154,14 +168,17 @@ class CueTracker:
 
     def measure(self, t: float) -> CuesEvent:
         """Cues of the caller's window ending at call time ``t`` (and of the short window)."""
-        me = self._frames[self.channel].between(0.0, t)
+        me = own_speech(self._frames[self.channel].between(0.0, t), self.cfg.voice_gate_db)
         other = self._frames[self.other] if self.other is not None else None
         t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
         m = self._span(me, other, t0, t)
-        answers = self._latency(other, t) if other is not None else (np.zeros(0), np.zeros(0))
+        answers = self._latency(me, other, t) if other is not None else (np.zeros(0), np.zeros(0))
         recent = answers[1][-self.cfg.latency_turns:]
         latency = float(np.mean(recent)) if len(recent) else None
-        call_speech = self._speech_dropped_s + float(me.speech.sum()) * HOP_S
+        new = me.t >= self._counted_t
+        self._voice_s += float(me.speech[new].sum()) * HOP_S
+        self._counted_t = t
+        call_speech = self._voice_s
         return CuesEvent(t=round(t, 3), channel=self.channel, speech_rate_sps=m.speech_rate_sps,
                          articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
                          mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,
@@ -204,7 +221,7 @@ class CueTracker:
         out["speech_s"], out["window_s"] = m.speech_s, round(t - t0, 3)
         return out
 
-    def _latency(self, other: Frames, t: float) -> tuple[np.ndarray, np.ndarray]:
+    def _latency(self, me: Frames, other: Frames, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Onset times and response latencies of the caller's answers within the cap, oldest
         first (shapes (k,), (k,)).
 
@@ -214,7 +231,7 @@ class CueTracker:
         depends only on the frames around its offset and onset.
         """
         start = max(0.0, self._settled_t - LATENCY_REACH_S)
-        me, other = self._frames[self.channel].between(start, t), other.between(start, t)
+        me, other = me.between(start, t), other.between(start, t)
         n = min(len(me), len(other))
         onset, lat = response_latencies(me[:n], other[:n])
         new = onset >= self._settled_t
@@ -236,8 +253,6 @@ class CueTracker:
         for leg, fr in self._frames.items():
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 cut = int(np.searchsorted(fr.t, keep_from))
-                if leg == self.channel:
-                    self._speech_dropped_s += float(fr.speech[:cut].sum()) * HOP_S
                 self._frames[leg] = fr[cut:]
         if self._words and self._words[0].start < keep_from - 5.0:
             self._words = [w for w in self._words if w.start >= keep_from]
