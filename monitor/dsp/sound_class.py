@@ -209,12 +209,11 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     """
     n = len(mask)
     idx = np.arange(n)
-    first = mask.copy()
-    first[1:] &= ~mask[:-1]
-    last = mask.copy()
-    last[:-1] &= ~mask[1:]
-    start = np.maximum.accumulate(np.where(first, idx, 0))  # the run's first frame
-    end = np.minimum.accumulate(np.where(last, idx + 1, n)[::-1])[::-1]  # the frame after the run
+    edge = np.zeros(n + 1, bool)  # edge[i]: mask changes between frames i - 1 and i
+    np.not_equal(mask[1:], mask[:-1], out=edge[1:n])
+    edge[0], edge[n] = mask[0] if n else False, mask[n - 1] if n else False
+    start = np.maximum.accumulate(np.where(edge[:n], idx, 0))  # the run's first frame
+    end = np.minimum.accumulate(np.where(edge[1:], idx + 1, n)[::-1])[::-1]  # the frame after the run
     lo = np.where(mask, np.maximum(start, idx - reach), idx)
     hi = np.where(mask, np.minimum(end, idx + reach + 1), idx)
     csum = np.zeros((n + 1, values.shape[1]))
@@ -269,8 +268,10 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     out[:, 10] = means[:, 8]
     out[:, 11] = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
     out[:, 12] = means[:, 11]
-    ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
-                             params.event_reach_frames)
+    voicing = np.empty((n, 2), np.float32)
+    voicing[:, 0] = strength >= params.voiced_strength
+    voicing[:, 1] = strength
+    ev, length = event_means(audible, voicing, params.event_reach_frames)
     out[:, 13:15] = ev
     out[:, 15] = length / (2 * params.event_reach_frames + 1)
     return out
