@@ -20,7 +20,8 @@ Four stages, all vectorised over frames:
    frame takes the best class; a non-speech decision must hold for ``min_event_frames``
    (a morphological opening), so that a consonant between vowels stays speech. Speech is
    only ever found where the voice activity is (so speech time never grows); breaths and
-   coughs anywhere audible.
+   coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
+   cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
 
 Every window is centred and bounded (:attr:`SoundClassParams.context_frames` each side in
 all), so the classes of a frame depend only on the frames within that reach: the streaming
