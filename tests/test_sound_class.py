@@ -78,6 +78,45 @@ def test_a_short_sound_right_after_speech_is_its_tail_not_a_breath():
     assert (sound[103:120] == SILENCE).all() and (sound[155:185] == BREATH).all()
 
 
+def test_a_quiet_voiced_stretch_right_after_a_breath_is_part_of_it():
+    """A voiced exhalation or a moan: short, periodic, under the speech's level, glued to the end
+    of a breath. A louder stretch, or one with silence before it, is a word and stays speech."""
+    n = 200
+    audible = np.zeros(n, bool)
+    audible[20:80] = True
+    active = np.zeros(n, bool)
+    active[60:80] = True                       # 200 ms of periodic sound right after the breath
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    scores[60:80] = [5.0, 0.0, 0.0]
+    strength = np.where(active, 0.9, 0.0).astype(np.float32)
+    quiet = sound_classes(audible, active, scores, strength, PARAMS, np.full(n, 10.0, np.float32))
+    assert (quiet[20:80] == BREATH).all()
+    loud = sound_classes(audible, active, scores, strength, PARAMS, np.full(n, 2.0, np.float32))
+    assert (loud[25:55] == BREATH).all() and (loud[62:80] == SPEECH).all()
+    audible[55:62] = False                     # 70 ms of silence between them
+    apart = sound_classes(audible, active, scores, strength, PARAMS, np.full(n, 10.0, np.float32))
+    assert (apart[62:80] == SPEECH).all()
+
+
+def test_a_lone_brief_sound_is_silence_not_a_breath():
+    """A click or a smack in a pause (under 200 ms, nothing around it) is silence; as long, right
+    before speech, it is an inhalation or the phrase's onset and stays a breath."""
+    n = 300
+    audible = np.zeros(n, bool)
+    audible[50:67] = True                      # 170 ms alone
+    audible[150:167] = True                    # 170 ms right before a phrase
+    audible[250:290] = True                    # 400 ms alone
+    active = np.zeros(n, bool)
+    active[167:230] = True
+    audible |= active
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    scores[active] = [5.0, 0.0, 0.0]
+    sound = sound_classes(audible, active, scores, np.where(active, 0.9, 0.0).astype(np.float32), PARAMS)
+    assert (sound[50:67] == SILENCE).all()
+    assert (sound[152:165] == BREATH).all() and (sound[170:228] == SPEECH).all()
+    assert (sound[252:288] == BREATH).all()
+
+
 def test_short_non_speech_inside_speech_stays_speech():
     n = 200
     scores = np.tile([5.0, 0.0, 0.0], (n, 1)).astype(np.float32)

@@ -12,7 +12,8 @@ vowel and speech: speech). Mixtures add real breaths (cut out of the breathing r
 their energy) into silences between real utterances, 10-25 dB below the speech.
 
 Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and the
-odd-numbered speech files are held out, and every figure printed is on them. The model is a
+odd-numbered speech files are held out, and every figure printed is on them (and on renderings
+of espeak-ng's weak voices, labored and breathy, with inhalations, which never train). The model is a
 network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
 choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
@@ -61,6 +62,32 @@ LABEL = {"breathing-deep": BREATH, "breathing-shallow": BREATH, "cough-heavy": C
 MAX_FRAMES = 1500  # frames per recording and band in the training set
 ONSET_TOL_S = 0.1
 HIDDEN = 16
+TURN_RMS = 0.05  # the speech level of the weak voices' turns (the fixture calls' turns before their gain)
+WEAK_SEED = 5  # the weak voices' renderings (pauses, inhalations, noise) draw from their own seed
+WEAK_TEXTS = (
+    "I was carrying the shopping up the stairs when it started. Now I keep stopping every few steps and "
+    "my legs feel like lead. The neighbour said I should ring you, so here I am, sorry to bother you.",
+    "It began this morning after breakfast. I sat down in the kitchen and waited but it is no better. "
+    "My husband is at work and the car is with him, I do not know what to do.")
+WEAK_VOICES = (("en-us", "cmlabored", 45), ("en", "cmlaboredf", 62), ("en-gb-scotland", "ev_m3_labored", 40),
+               ("en-us-nyc", "ev_f2_labored", 66), ("en-gb-x-rp", "ev_m5_labored", 35),
+               ("en-029", "ev_f4_labored", 58), ("en-us", "cmbreathy", 45), ("en-gb-x-rp", "ev_f3_breathy", 60),
+               ("en", "ev_m1_breathy", 38))
+"""espeak-ng's weak voices (accent, the project's labored or breathy variant or one the evaluation
+corpus derives, pitch), at amplitude 40, as the fixture calls and the evaluation corpus make their
+callers; their texts are none the fixture calls read."""
+WEAK_TRAIN_TEXTS = (
+    "We went to the seaside last summer and the weather was lovely the whole week. "
+    "The children built castles in the sand and we ate fish and chips on the pier.",
+    "My appointment is on Thursday at ten, but I am not sure I can get there on my own. "
+    "Could somebody from the surgery call me back about the transport please.")
+WEAK_TRAIN_VOICES = (("en-us", "cmlabored", 50), ("en", "cmlaboredf", 60), ("en-gb-x-gbclan", "ev_m1_labored", 45),
+                     ("en-us", "ev_m2_labored", 32), ("en-gb-scotland", "ev_f1_labored", 55),
+                     ("en-us-nyc", "ev_f5_labored", 70), ("en-029", "ev_m4_breathy", 42), ("en", "cmbreathyf", 64),
+                     ("en-gb-x-gbcwmd", "ev_f1_breathy", 58))
+"""The weak voices that train (with ``--weak-share`` above 0): other texts, and derived variants
+other than the measured ones (they share the project's own cmlabored and cmlaboredf, in other
+accents or pitches)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +126,80 @@ def espeak_clips() -> list[Clip]:
     """The synthetic (espeak-ng) speech that ``make fixtures`` generates, breathy and labored
     voices included (for training only: breathy speech is speech, not breath)."""
     return [Clip(p.name, "speech", True, load(p)) for p in sorted(ESPEAK.glob("*.wav"))]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A weak voice's turn: 16 kHz audio, its phrases and inhalations (seconds)."""
+
+    variant: str
+    x: np.ndarray
+    phrases: tuple[tuple[float, float], ...]
+    inhalations: tuple[tuple[float, float], ...]
+
+
+def weak_turns(voices: tuple[tuple[str, str, int], ...], texts: tuple[str, ...], inhale: bool, seed: int
+               ) -> list[tuple[str, object]]:
+    """Every text in every voice, delivered as the fixture calls deliver a labored (severity 0.9)
+    or breathy (0.5) caller: short phrases, long pauses, audible inhalations in some pauses
+    (``inhale``). Returns (variant, ``make_fixtures.Rendered``) pairs, 16 kHz."""
+    import tempfile
+    from dataclasses import replace
+
+    from tools.eval_corpus import prepare_espeak
+    from tools.make_fixtures import Espeak, Turn, Voice, deteriorated, render_turn
+
+    rng = np.random.default_rng(seed)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        espeak = Espeak(prepare_espeak(Path(tmp)), Path(tmp), 2)
+        for accent, variant, pitch in voices:
+            delivery = deteriorated(0.9 if "labored" in variant else 0.5, breathy=variant, labored=variant)
+            delivery = delivery if inhale else replace(delivery, inhale_p=0.0)
+            out += [(variant, render_turn(espeak, Voice(accent, None, pitch, 40), Turn("caller", text, delivery),
+                                          rng, max_lead_s=1.0)) for text in texts]
+    return out
+
+
+def weak_voices() -> list[Rendering]:
+    """The measured weak voices (:data:`WEAK_VOICES` reading :data:`WEAK_TEXTS`, with inhalations,
+    seed :data:`WEAK_SEED`), each turn with half a second of silence each side and white noise
+    50 dB under the speech's level."""
+    rng = np.random.default_rng(WEAK_SEED)
+    out = []
+    for variant, r in weak_turns(WEAK_VOICES, WEAK_TEXTS, True, WEAK_SEED):
+        x = np.concatenate([np.zeros(8000), r.audio, np.zeros(8000)])
+        x += 10 ** (-50 / 20) * TURN_RMS * rng.standard_normal(len(x))
+        out.append(Rendering(variant, x.astype(np.float32), tuple((a + 0.5, b + 0.5) for a, b, _ in r.phrases),
+                             tuple((a + 0.5, b + 0.5) for a, b in r.inhalations)))
+    return out
+
+
+def weak_speech_clips() -> list[Clip]:
+    """The phrases of :data:`WEAK_TRAIN_VOICES` reading :data:`WEAK_TRAIN_TEXTS` (no inhalations,
+    seed :data:`SEED`), one clip each at the turns' speech level, for training."""
+    clips = []
+    for variant, r in weak_turns(WEAK_TRAIN_VOICES, WEAK_TRAIN_TEXTS, False, SEED):
+        for a, b, _ in r.phrases:
+            seg = r.audio[int(a * 16000): int(b * 16000)]
+            clips.append(Clip(f"{variant}@{a:.2f}", "speech", True,
+                              (seg / np.sqrt(np.mean(seg ** 2)) * TURN_RMS).astype(np.float32)))
+    return clips
+
+
+def weak_frames(clips: list[Clip], share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Features of a random ``share`` of the weak voices' *voiced* frames (the pitch tracker's
+    voicing, class off), both bands, all labelled speech: a weak voice's periodic frames are
+    speech; its unvoiced, noisy ones are left out (they look like breath, and train nothing)."""
+    xs, ys = [np.zeros((0, len(FEATURES)), np.float32)], [np.zeros(0, np.int64)]
+    for c in clips:
+        for sig, rate in ((c.x, 16000), (telephone(c.x), 8000)):
+            feats, heard = class_inputs(sig, rate)
+            voiced = analyze_signal(sig, rate, WITHOUT_SOUND_CLASS).voiced[: len(heard)]
+            keep = heard & voiced & (rng.random(len(heard)) < share)
+            xs.append(feats[keep])
+            ys.append(np.full(int(keep.sum()), SPEECH, np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def noise_breath(rng: np.random.Generator, duration: float) -> np.ndarray:
@@ -198,15 +299,16 @@ def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndar
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3
-        ) -> dict[str, np.ndarray]:
-    """Class-balanced (speech weighted twice) network with one tanh hidden layer on
-    standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
+def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3,
+        sample_weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Class-balanced (speech weighted twice; ``sample_weight`` within a class) network with one
+    tanh hidden layer on standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
     k, d, h = 3, Z.shape[1], hidden
     Y = np.eye(k)[y - 1]
-    w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, minlength=k))[y - 1]
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
+    w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, weights=sw, minlength=k))[y - 1] * sw
     w = w / w.sum()
     sizes = [(d, h), (h,), (h, k), (k,)]
     cuts = np.cumsum([int(np.prod(s)) for s in sizes])[:-1]
@@ -314,6 +416,27 @@ def fixture_detection(rate: int, calls: Path = CALLS) -> tuple[int, int, int]:
     return hits, misses, false
 
 
+def weak_voice_figures(renderings: list[Rendering], rate: int) -> dict[str, dict[str, float]]:
+    """Per kind (labored, breathy): the share of the phrases' speech frames (class off) that the
+    class keeps as speech, breath and cough events per minute, and the inhalations (per minute,
+    and the share overlapped by a breath event)."""
+    acc: dict[str, np.ndarray] = {}
+    for r in renderings:
+        sig = r.x if rate == 16000 else telephone(r.x)
+        on, off = analyze_signal(sig, rate, WITH_SOUND_CLASS), analyze_signal(sig, rate, WITHOUT_SOUND_CLASS)
+        inside = np.zeros(len(on.t), bool)
+        for a, b in r.phrases:
+            inside |= (on.t >= a) & (on.t < b)
+        s, e = runs(on.sound == BREATH)
+        ts, te = on.t[s], on.t[np.maximum(e - 1, 0)]
+        found = sum(bool(((ts <= b) & (te >= a)).any()) for a, b in r.inhalations)
+        a = acc.setdefault("labored" if "labored" in r.variant else "breathy", np.zeros(7))
+        a += ((on.sound == SPEECH)[inside].sum(), (off.sound == SPEECH)[inside].sum(), len(s),
+              len(runs(on.sound == COUGH)[0]), found, len(r.inhalations), len(r.x) / 16000 / 60)
+    return {k: {"speech_kept": a[0] / max(a[1], 1), "breaths_per_min": a[2] / a[6], "coughs_per_min": a[3] / a[6],
+                "inhalations_per_min": a[5] / a[6], "inhalations_found": a[4] / max(a[5], 1)} for k, a in acc.items()}
+
+
 def speech_change(clips: list[Clip]) -> tuple[float, float]:
     """Relative change (%) of total speech time and syllables on real speech, classifier on vs off."""
     off = WITHOUT_SOUND_CLASS
@@ -348,6 +471,13 @@ def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> No
         out.write(f"  synthetic inhalations of the fixture calls (caller leg), {rate // 1000} kHz: recall "
                   f"{100 * h / max(h + m, 1):.1f} % precision {100 * h / max(h + f, 1):.1f} % "
                   f"({h} hits, {m} misses, {f} false)\n")
+    weak = weak_voices()
+    for rate in (16000, 8000):
+        for kind, v in sorted(weak_voice_figures(weak, rate).items()):
+            out.write(f"  espeak-ng {kind} voices, {rate // 1000} kHz: phrases' speech kept "
+                      f"{100 * v['speech_kept']:5.1f} %, breaths {v['breaths_per_min']:4.1f}/min (inhalations "
+                      f"{v['inhalations_per_min']:4.1f}/min, {100 * v['inhalations_found']:3.0f} % found), "
+                      f"coughs {v['coughs_per_min']:4.1f}/min\n")
     ds, dn = speech_change(test_speech)
     out.write(f"  real speech, classifier on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
 
@@ -357,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, help="the shared data folder (its breathing/ folder: all 128)")
     ap.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
     ap.add_argument("--mixes", type=int, default=60, help="mixtures per half (default 60)")
+    ap.add_argument("--weak-share", type=float, default=0.0,
+                    help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
+    ap.add_argument("--weak-weight", type=float, default=1.0,
+                    help="with --weak-share: each weak voiced frame's weight against another speech frame's")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.shared / "breathing" if args.shared else BREATHING
@@ -378,8 +512,14 @@ def main(argv: list[str] | None = None) -> int:
         train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, args.mixes, below_db=(6.0, 20.0),
                          snr_db=(12.0, 30.0))  # noisy lines
         X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
+        sw = np.ones(len(y))
+        if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
+            Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
+            log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
+            X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
+            sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
         log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
-        write_model(fit(X, y, rng))
+        write_model(fit(X, y, rng, sample_weight=sw))
         log.info("model written to %s", MODEL.relative_to(ROOT))
         import importlib
 

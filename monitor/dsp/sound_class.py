@@ -20,7 +20,8 @@ Four stages, all vectorised over frames:
    frame takes the best class; a non-speech decision must hold for ``min_event_frames``
    (a morphological opening), so that a consonant between vowels stays speech. Speech is
    only ever found where the voice activity is (so speech time never grows); breaths and
-   coughs anywhere audible.
+   coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
+   cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
 
 Every window is centred and bounded (:attr:`SoundClassParams.context_frames` each side in
 all), so the classes of a frame depend only on the frames within that reach: the streaming
@@ -37,9 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft as sfft
-from .filters import maximum_filter1d, minimum_filter1d, uniform_filter1d  # scipy.ndimage's, without its import cost
 
-from .runs import close_gaps, drop_short, runs
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
 """Values of the per-frame ``sound`` column."""
@@ -55,6 +54,7 @@ FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low
 """Columns of :func:`class_features`, in order (the model's input)."""
 
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
+_HANN = np.hanning(SPEC_LENGTH).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class SoundClassParams:
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
+    min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence
     max_flanked_frames: int = 0       # non-speech shorter than this that touches (no silence between)
     flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
                                       # ends); 0 = off (on, it costs more on real breathing than it
@@ -84,6 +85,11 @@ class SoundClassParams:
     voiced_strength: float = 0.6      # a frame this periodic is voiced (the events' voiced share), and
     voiced_share: float = 0.8         # where at least this share of a centred window of
     voiced_frames: int = 31           # this many frames is voiced, it is speech (a held vowel, a tone)
+    voiced_after_frames: int = 34     # a periodic stretch of speech of voiced_after_min_frames to
+    voiced_after_min_frames: int = 10  # this many frames right after a breath or cough, with at least
+    voiced_after_share: float = 0.5    # this share of its frames at least voiced_after_strength
+    voiced_after_strength: float = 0.45  # periodic and every frame voiced_after_under_peak_db under
+    voiced_after_under_peak_db: float = 6.0  # the recent peak level, is part of it (a voiced exhalation)
 
     @property
     def context_frames(self) -> int:
@@ -94,7 +100,8 @@ class SoundClassParams:
         return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
-                + self.tail_frames + self.tail_gap_frames)
+                + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
+                      self.min_sound_frames + self.tail_gap_frames))
 
 
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
@@ -116,24 +123,26 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
         2000-3400 Hz in the band's power (dB), and the zero-crossing rate (crossings per
         sample).
     """
-    n = frames.shape[0]
+    n, length = frames.shape
     if n == 0:
         return np.zeros((0, len(SPEC_COLUMNS)), np.float32)
-    x = frames - frames.mean(axis=1, keepdims=True)
-    spec = sfft.rfft(x * np.hanning(frames.shape[1]).astype(np.float32), frames.shape[1])
-    b0, b1, b2, b3 = _band_bins(frames.shape[1], SPEC_RATE)
-    power = (spec.real[:, b0:b3] ** 2 + spec.imag[:, b0:b3] ** 2) + 1e-12
-    total = power.sum(axis=1)
-    log_p = np.log(power)
-    flat = 10.0 / np.log(10.0) * (log_p.mean(axis=1) - np.log(total / power.shape[1]))
-    freqs = np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / frames.shape[1] / 1000.0)
-    centroid = power @ freqs / total
-    shares = np.stack([power[:, : b1 - b0].sum(axis=1), power[:, b1 - b0: b2 - b0].sum(axis=1),
-                       power[:, b2 - b0:].sum(axis=1)], axis=1) / total[:, None]
+    x = frames - np.add.reduce(frames, axis=1, keepdims=True) / np.float32(length)  # the rows' means
+    window = _HANN if length == SPEC_LENGTH else np.hanning(length).astype(np.float32)
+    spec = sfft.rfft(x * window, length)
+    b0, b1, b2, b3 = _band_bins(length, SPEC_RATE)
+    band = spec[:, b0:b3]
+    power = band.real * band.real
+    power += band.imag * band.imag
+    power += np.float32(1e-12)
+    total = np.add.reduce(power, axis=1)
+    out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
+    out[:, 0] = 10.0 / np.log(10.0) * (np.log(power).mean(axis=1) - np.log(total / power.shape[1]))
+    out[:, 1] = power @ (np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / length / 1000.0)) / total
+    for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0)), start=2):
+        out[:, col] = 10.0 * np.log10(np.add.reduce(power[:, lo:hi], axis=1) / total + 1e-6)
     signs = np.signbit(x)
-    zcr = np.count_nonzero(signs[:, 1:] != signs[:, :-1], axis=1) / (frames.shape[1] - 1)
-    out = np.column_stack([flat, centroid, 10.0 * np.log10(shares + 1e-6), zcr])
-    return out.astype(np.float32)
+    out[:, 5] = np.add.reduce(signs[:, 1:] != signs[:, :-1], axis=1, dtype=np.intp) / (length - 1)
+    return out
 
 
 def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
@@ -176,7 +185,12 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     """
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
-    return drop_short(close_gaps(raw, params.audible_gap_frames), params.audible_min_frames)
+    starts, ends = _runs(raw)
+    if len(starts) > 1:  # gaps shorter than audible_gap_frames between two runs are bridged
+        join = starts[1:] - ends[:-1] < params.audible_gap_frames
+        starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
+    long = ends - starts >= params.audible_min_frames
+    return _run_mask(starts[long], ends[long], len(raw))
 
 
 def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,15 +209,16 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     length : np.ndarray [shape=(n,)], int  (0 outside the runs)
     """
     n = len(mask)
-    starts, ends = runs(mask)
-    run_of = np.cumsum(np.bincount(starts, minlength=n + 1)[:n]) - 1
-    inside = mask & (run_of >= 0)
     idx = np.arange(n)
-    r = np.clip(run_of, 0, max(len(starts) - 1, 0))
-    lo = np.maximum(starts[r] if len(starts) else idx, idx - reach)
-    hi = np.minimum(ends[r] if len(ends) else idx, idx + reach + 1)
-    lo, hi = np.where(inside, lo, idx), np.where(inside, hi, idx)
-    csum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64)])
+    edge = np.zeros(n + 1, bool)  # edge[i]: mask changes between frames i - 1 and i
+    np.not_equal(mask[1:], mask[:-1], out=edge[1:n])
+    edge[0], edge[n] = mask[0] if n else False, mask[n - 1] if n else False
+    start = np.maximum.accumulate(np.where(edge[:n], idx, 0))  # the run's first frame
+    end = np.minimum.accumulate(np.where(edge[1:], idx + 1, n)[::-1])[::-1]  # the frame after the run
+    lo = np.where(mask, np.maximum(start, idx - reach), idx)
+    hi = np.where(mask, np.minimum(end, idx + reach + 1), idx)
+    csum = np.zeros((n + 1, values.shape[1]))
+    np.cumsum(values, axis=0, dtype=np.float64, out=csum[1:])
     length = hi - lo
     means = (csum[hi] - csum[lo]) / np.maximum(length, 1)[:, None]
     return means.astype(np.float32), length
@@ -225,27 +240,94 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     -------
     features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES`
     """
-    k = params.smooth_frames
-    strength = strength.astype(np.float32)
-    energy = energy_db.astype(np.float32)
-    lag = params.onset_lag_frames
-    rise = np.zeros(len(energy), np.float32)
-    rise[lag:] = energy[lag:] - energy[:-lag] if len(energy) > lag else 0.0
-    shares = spec[:, 2:5].astype(np.float32)
-    step = np.zeros(len(energy), np.float32)
-    step[1:] = np.abs(np.diff(shares, axis=0)).sum(axis=1) if len(energy) > 1 else 0.0
+    n = len(energy_db)
+    strength = np.asarray(strength, np.float32)
+    energy = np.asarray(energy_db, np.float32)
     # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
-    cols = np.column_stack([strength, spec, np.clip(energy - floor_db, 0.0, 60.0),
-                            np.clip(level_db - energy, 0.0, 60.0), energy, energy ** 2,
-                            np.where(audible, step, 0.0)]).astype(np.float32)
-    means = uniform_filter1d(cols, k, axis=0, mode="nearest")
-    peaks = maximum_filter1d(np.column_stack([strength, np.clip(rise, 0.0, 40.0)]), k, axis=0, mode="nearest")
-    level_sd = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
-    ev, length = event_means(audible, np.column_stack([strength >= params.voiced_strength, strength]),
-                             params.event_reach_frames)
-    extent = length / (2 * params.event_reach_frames + 1)
-    return np.column_stack([means[:, 0], peaks[:, 0], means[:, 1:7], means[:, 7], peaks[:, 1], means[:, 8],
-                            level_sd, means[:, 11], ev, extent]).astype(np.float32)
+    cols = np.empty((n, 12), np.float32)
+    cols[:, 0] = strength
+    cols[:, 1:7] = spec
+    cols[:, 7] = np.clip(energy - floor_db, 0.0, 60.0)
+    cols[:, 8] = np.clip(level_db - energy, 0.0, 60.0)
+    cols[:, 9] = energy
+    cols[:, 10] = energy * energy
+    cols[0, 11] = 0.0
+    shares = cols[:, 3:6]  # the three bands' shares
+    np.add.reduce(np.abs(shares[1:] - shares[:-1]), axis=1, out=cols[1:, 11])
+    cols[~audible, 11] = 0.0
+    means = _moving_means(cols, params.smooth_frames)
+    lag = params.onset_lag_frames
+    rise = np.zeros((n, 2), np.float32)
+    rise[:, 0] = strength
+    rise[lag:, 1] = np.clip(energy[lag:] - energy[:-lag], 0.0, 40.0)
+    peaks = _running_max(rise, params.smooth_frames)
+    out = np.empty((n, len(FEATURES)), np.float32)
+    out[:, 0] = means[:, 0]
+    out[:, 1] = peaks[:, 0]
+    out[:, 2:9] = means[:, 1:8]
+    out[:, 9] = peaks[:, 1]
+    out[:, 10] = means[:, 8]
+    out[:, 11] = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
+    out[:, 12] = means[:, 11]
+    voicing = np.empty((n, 2), np.float32)
+    voicing[:, 0] = strength >= params.voiced_strength
+    voicing[:, 1] = strength
+    ev, length = event_means(audible, voicing, params.event_reach_frames)
+    out[:, 13:15] = ev
+    out[:, 15] = length / (2 * params.event_reach_frames + 1)
+    return out
+
+
+def _moving_means(x: np.ndarray, size: int) -> np.ndarray:
+    """Centred moving average of each column (``scipy.ndimage.uniform_filter1d(x, size, axis=0,
+    mode="nearest")``, the same running sums in double precision as
+    :func:`monitor.dsp.filters.uniform_filter1d`, for two columns or more).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, c)]
+    size : int
+
+    Returns
+    -------
+    means : np.ndarray [shape=(n, c)], ``x``'s dtype
+    """
+    n, before = len(x), size // 2
+    ext = np.empty((n + size - 1, x.shape[1]), np.float64)
+    ext[:before] = x[0]
+    ext[before:before + n] = x
+    ext[before + n:] = x[n - 1]
+    steps = np.empty((n, x.shape[1]), np.float64)
+    np.add.reduce(ext[:size], axis=0, out=steps[0])
+    np.subtract(ext[size:size + n - 1], ext[:n - 1], out=steps[1:])
+    np.cumsum(steps, axis=0, out=steps)
+    steps /= size
+    return steps.astype(x.dtype, copy=False)
+
+
+def _running_max(x: np.ndarray, size: int) -> np.ndarray:
+    """Centred running maximum of each column (``scipy.ndimage.maximum_filter1d(x, size, axis=0,
+    mode="nearest")``).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, c)]
+    size : int
+
+    Returns
+    -------
+    maxima : np.ndarray [shape=(n, c)]
+    """
+    n, before = len(x), size // 2
+    ext = np.empty((n + size - 1, x.shape[1]), x.dtype)
+    ext[:before] = x[0]
+    ext[before:before + n] = x
+    ext[before + n:] = x[n - 1]
+    span, top = 1, ext
+    while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
+        top = np.maximum(top[:-span], top[span:])
+        span *= 2
+    return np.maximum(top[:n], top[size - span:size - span + n])
 
 
 def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidden_w: np.ndarray,
@@ -271,7 +353,7 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
-                  params: SoundClassParams) -> np.ndarray:
+                  params: SoundClassParams, under_peak_db: np.ndarray | None = None) -> np.ndarray:
     """Sound class of each frame.
 
     Parameters
@@ -280,6 +362,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     active : np.ndarray [shape=(n,)], bool  the voice activity (where speech can be)
     scores : np.ndarray [shape=(n, 3)]  :func:`class_scores`
     strength : np.ndarray [shape=(n,)]  correlation strength
+    under_peak_db : np.ndarray [shape=(n,)], optional  how far each frame's level is under the
+        recent peak level (dB); without it, every frame counts as under it
 
     Returns
     -------
@@ -290,47 +374,130 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         speech, speech runs shorter than ``min_island_frames`` between non-speech frames
         are not, a frame in a long voiced stretch (``voiced_frames``) is speech, short
         non-speech runs that touch a long speech run are speech (the breathy
-        onset or end of a phrase), and nothing without some periodicity within
-        ``voicing_reach_frames`` is speech.
+        onset or end of a phrase), nothing without some periodicity within
+        ``voicing_reach_frames`` is speech, and a short, quiet, periodic stretch right
+        after a breath or cough is part of it (``voiced_after_*``).
     """
     n = len(active)
     if n == 0:
         return np.zeros(0, np.uint8)
     heard = audible | active
-    smooth = uniform_filter1d(scores, params.score_frames, axis=0, mode="nearest")
+    smooth = _moving_means(scores, params.score_frames)
     smooth[:, 2] -= params.cough_margin
     best = np.argmax(smooth, axis=1)
-    reach = params.voicing_reach_frames
-    periodic_near = maximum_filter1d(strength, reach, mode="nearest") >= params.min_speech_strength
-    voiced = uniform_filter1d((strength >= params.voiced_strength).astype(np.float32), params.voiced_frames,
-                              mode="nearest") >= params.voiced_share
+    periodic_near = window_counts(strength >= params.min_speech_strength, params.voicing_reach_frames) > 0
+    voiced = ((window_counts(strength >= params.voiced_strength, params.voiced_frames) / params.voiced_frames
+               ).astype(np.float32) >= params.voiced_share)  # the moving average's values, exactly
     other = ((best > 0) | ~periodic_near) & heard & ~voiced
     # opening: a non-speech decision must hold for min_event_frames
     m = params.min_event_frames | 1
-    other = maximum_filter1d(minimum_filter1d(other, m, mode="nearest"), m, mode="nearest")
+    other = window_counts(window_counts(other, m) == m, m) > 0
     # closing: a speech island inside a breath or cough must hold for min_island_frames
     m = params.min_island_frames | 1
-    other = minimum_filter1d(maximum_filter1d(other, m, mode="nearest"), m, mode="nearest") & heard
+    other = (window_counts(window_counts(other, m) > 0, m) == m) & heard
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
-    tail = _tails(other, active & ~other, params.tail_frames, params.tail_gap_frames) if params.tail_frames else 0
-    kind = np.where(smooth[:, 2] > smooth[:, 1], COUGH, BREATH).astype(np.uint8)
-    sound = np.where(other, kind, np.where(active, SPEECH, SILENCE)).astype(np.uint8)
-    return np.where(tail, SILENCE, sound).astype(np.uint8)
+    # the tails and the voiced stretches after breaths are both found from the same decisions
+    # (their reaches do not add up)
+    speech = active & ~other
+    tail = _tails(other, speech, params) if params.tail_frames or params.min_sound_frames else None
+    after = _voiced_after(other, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
+    if after is not None:
+        other = other | after
+    sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
+    sound[other] = np.where(smooth[other, 2] > smooth[other, 1], COUGH, BREATH)
+    if tail is not None:  # the decay of a phrase is silence
+        sound[tail] = SILENCE
+    return sound
 
 
-def _tails(other: np.ndarray, speech: np.ndarray, max_frames: int, gap: int) -> np.ndarray:
-    """Runs of ``other`` shorter than ``max_frames`` that start at most ``gap`` frames after a
-    ``speech`` frame (shapes (n,), bool): the decay of a phrase, not a breath."""
+def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
+    """True frames of ``mask`` in the centred window of ``size`` (odd) frames around each frame,
+    the ends repeated beyond the edges (``scipy.ndimage``'s "nearest"): ``> 0`` is the running
+    maximum (a dilation), ``== size`` the running minimum (an erosion).
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n,)], bool
+    size : int, odd
+
+    Returns
+    -------
+    counts : np.ndarray [shape=(n,)], int32
+    """
+    n, h = len(mask), size // 2
+    ext = np.empty(n + size, np.int32)
+    ext[0] = 0
+    ext[1:h + 1] = mask[0]
+    ext[h + 1:h + 1 + n] = mask
+    ext[h + 1 + n:] = mask[n - 1]
+    total = np.add.accumulate(ext, out=ext)
+    return total[size:] - total[:n]
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`monitor.dsp.runs.runs` for a boolean mask, with fewer temporaries: the start and
+    end (exclusive) of each run of True (shapes (n,) -> (k,), (k,))."""
+    padded = np.zeros(len(mask) + 2, np.int8)
+    padded[1:-1] = mask
+    step = padded[1:] - padded[:-1]
+    return (step == 1).nonzero()[0], (step == -1).nonzero()[0]
+
+
+def _run_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
+    """Frames inside the runs ``[starts[i], ends[i])`` (shape (n,), bool)."""
+    edges = np.zeros(n + 1, np.int32)
+    edges[starts] += 1
+    edges[ends] -= 1
+    return np.add.accumulate(edges[:n]) > 0
+
+
+def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> np.ndarray | None:
+    """Runs of ``other`` that are silence (shapes (n,), bool; None if there is none): shorter
+    than ``tail_frames`` and starting at most ``tail_gap_frames`` after a ``speech`` frame (the
+    decay of a phrase, not a breath), or shorter than ``min_sound_frames``, alone (no other sound
+    within ``tail_gap_frames``) and with no speech right after them (a click, a smack: too brief
+    for a breath; right before speech, it is the phrase's breathy onset or an inhalation)."""
     n = len(other)
-    s, e = runs(other)
-    csum = np.concatenate([[0], np.cumsum(speech)])
-    near = csum[s] - csum[np.maximum(s - gap, 0)] > 0
-    keep = (e - s < max_frames) & near
-    mask = np.zeros(n + 1, np.int32)
-    np.add.at(mask, s[keep], 1)
-    np.add.at(mask, e[keep], -1)
-    return np.cumsum(mask[:n]) > 0
+    s, e = _runs(other)
+    keep = e - s < max(params.tail_frames, params.min_sound_frames)
+    if not keep.any():
+        return None
+    s, e = s[keep], e[keep]
+    csum = np.zeros(n + 1, np.int32)
+    np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
+    keep = (e - s < params.tail_frames) & (csum[s] - csum[np.maximum(s - params.tail_gap_frames, 0)] > 0)
+    near = np.zeros(n + 1, np.int32)  # other sounds within tail_gap_frames: a train of bursts is a sound
+    np.add.accumulate(other, out=near[1:], dtype=np.int32)
+    gap = params.tail_gap_frames
+    alone = (near[s] - near[np.maximum(s - gap, 0)] == 0) & (near[np.minimum(e + gap, n)] - near[e] == 0)
+    keep |= (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
+    return _run_mask(s[keep], e[keep], n) if keep.any() else None
+
+
+def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
+                  params: SoundClassParams) -> np.ndarray | None:
+    """Runs of ``speech`` that start right where ``other`` ends, last ``voiced_after_min_frames``
+    to ``voiced_after_frames`` frames, have at least ``voiced_after_share`` of their frames
+    ``voiced_after_strength`` periodic and all ``voiced_after_under_peak_db`` under the peak
+    (shapes (n,); ``under_peak_db`` None: all are): a breath or cough that goes on voiced (a voiced
+    exhalation, a moan), not a word, which is louder or has no breath glued to its start. None
+    if there is none."""
+    n = len(other)
+    s, e = _runs(speech)
+    keep = ((s > 0) & other[np.maximum(s - 1, 0)] & (e - s >= params.voiced_after_min_frames)
+            & (e - s < params.voiced_after_frames))
+    if not keep.any():
+        return None
+    s, e = s[keep], e[keep]
+    counts = np.zeros((n + 1, 2), np.int32)
+    quiet = (np.ones(n, bool) if under_peak_db is None
+             else np.asarray(under_peak_db) >= params.voiced_after_under_peak_db)
+    np.add.accumulate(np.column_stack([strength >= params.voiced_after_strength, quiet]), axis=0,
+                      out=counts[1:], dtype=np.int32)
+    keep = ((counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s))
+            & (counts[e, 1] - counts[s, 1] == e - s))
+    return _run_mask(s[keep], e[keep], n) if keep.any() else None
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
@@ -339,12 +506,9 @@ def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frame
     ``speech_frames`` frames, with no silence between (all shapes (n,), bool): the breathy
     onset or end of a phrase, not a breath of its own."""
     n = len(other)
-    s, e = runs(other)
-    ss, se = runs(speech & heard)
+    s, e = _runs(other)
+    ss, se = _runs(speech & heard)
     long = se - ss >= speech_frames
     keep = (e - s < max_frames) & (s > 0) & (e < n)
     keep &= np.isin(e, ss[long]) | np.isin(s, se[long])
-    mask = np.zeros(n + 1, np.int32)
-    np.add.at(mask, s[keep], 1)
-    np.add.at(mask, e[keep], -1)
-    return np.cumsum(mask[:n]) > 0
+    return _run_mask(s[keep], e[keep], n)
