@@ -25,7 +25,8 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
-from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, trailing_max, voice_activity
+from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, smooth_db, voice_activity
+from ..dsp.filters import trailing_max_between, trailing_min_between
 from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
@@ -148,7 +149,9 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     audible = energy > cfg.vad.absolute_min_db
     f0 = np.full(count, np.nan, np.float32)
     strength = np.zeros(count, np.float32)
-    if audible.any():
+    if audible.all():  # the usual block of speech: the frames' view itself, no gathered copy
+        f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
+    elif audible.any():
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and audible.any():
@@ -200,20 +203,21 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     b = n if b is None else b
     floor = _floor_from(energy, max(0, a - LOCAL_LEFT), cfg.vad)
     inten = intensity_db(energy, cfg.syllables)
-    syl_level = trailing_max(inten, cfg.syllables.level_window_frames)
-    # one trailing peak of the intensity serves the VAD and the nuclei when their settings agree
-    same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
-    vad_level = syl_level if same else peak_level(energy, cfg.vad)
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
+    # the trailing peak of the intensity over the local window only (shape (len(w),)); one serves
+    # the VAD and the nuclei when their settings agree
+    syl_level = trailing_max_between(inten, cfg.syllables.level_window_frames, w.start, w.stop)
+    same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
+    vad_level = syl_level if same else peak_level(energy, cfg.vad)[w]
     strength = raw["strength"][w]
-    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level[w])
-    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level[w],
+    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level)
+    sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
     voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
     periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
     nuc = (np.zeros(len(speech), bool) if cfg.voice_only
-           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level[w]))
+           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level))
     local = slice(a - w.start, b - w.start)
     cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
     sl = slice(a, b)
@@ -236,7 +240,9 @@ def _floor_from(energy: np.ndarray, lo: int, vad: VadParams) -> np.ndarray:
     the whole left context the peak levels need."""
     start = max(0, lo - (vad.floor_window_frames - 1) - vad.smooth_frames // 2)
     floor = np.full(len(energy), np.nan, np.float32)
-    floor[lo:] = noise_floor_db(energy[start:], vad)[lo - start:]
+    # noise_floor_db of energy[start:], its trailing minimum taken only where it is kept
+    floor[lo:] = trailing_min_between(smooth_db(energy[start:], vad.smooth_frames), vad.floor_window_frames,
+                                      lo - start, len(energy) - start)
     return floor
 
 
@@ -251,13 +257,12 @@ def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analyze
         return np.full(b - a, np.nan, np.float32), np.full(b - a, np.nan, np.float32)
     margin = 2 * lay.every
     lo, hi = max(0, a - margin), min(n, b + margin)
-    idx = np.arange(lo, hi)
-    has = (first + idx) % lay.every == 0
-    at = idx[has]
-    rows = (first + at) // lay.every - res_row0  # raw["residual"] row of each frame with a cepstrum
-    cp = np.interp(np.arange(a, b), at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)
-                   ).astype(np.float32)
-    slope = np.interp(np.arange(a, b), at, raw["slope"][at]).astype(np.float32)
+    at = np.arange(lo + (-(first + lo)) % lay.every, hi, lay.every)  # the frames with a cepstrum
+    row0 = (first + int(at[0])) // lay.every - res_row0 if len(at) else 0
+    rows = slice(row0, row0 + len(at))  # their raw["residual"] rows, consecutive
+    wanted = np.arange(a, b)
+    cp = np.interp(wanted, at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)).astype(np.float32)
+    slope = np.interp(wanted, at, raw["slope"][at]).astype(np.float32)
     return cp, slope
 
 
@@ -363,9 +368,16 @@ class StreamingAnalyzer:
     :func:`analyze_signal` on the concatenated input.
     """
 
-    def __init__(self, rate: int, cfg: AnalyzerConfig | None = None) -> None:
+    def __init__(self, rate: int, cfg: AnalyzerConfig | None = None, emit_grid: int = EMIT_GRID) -> None:
+        """``emit_grid``: frames come out in batches ending on multiples of this many frames
+        (:data:`EMIT_GRID` by default). A leg whose frames serve only the cue windows can take the
+        cue hop (100 frames for ``analysis.hop_s`` = 1 s): its cue reports come out no later, and
+        small live chunks pay the batches' fixed cost half as often."""
+        if emit_grid < 1:
+            raise ValueError(f"emit_grid must be a positive number of frames, got {emit_grid}")
         self.cfg = cfg or AnalyzerConfig()
         self.rate = rate
+        self._grid = int(emit_grid)
         self._lay = _Layout.make(rate, self.cfg)
         self._samples = np.zeros(self._lay.pad_left, np.float32)  # padded signal from _sample0
         self._sample0 = 0          # padded index of _samples[0]
@@ -408,7 +420,7 @@ class StreamingAnalyzer:
     @property
     def _next_end(self) -> int:
         """The next grid point frames are emitted up to."""
-        return (self._n_emitted // EMIT_GRID + 1) * EMIT_GRID
+        return (self._n_emitted // self._grid + 1) * self._grid
 
     @property
     def _samples_needed(self) -> int:
@@ -475,7 +487,7 @@ class StreamingAnalyzer:
             self._low0 += keep_low
 
     def _emit(self, final: bool) -> Frames:
-        end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // EMIT_GRID * EMIT_GRID
+        end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // self._grid * self._grid
         if end <= self._n_emitted:
             return self._nothing
         lo = self._raw0

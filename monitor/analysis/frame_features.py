@@ -38,7 +38,7 @@ class Frames:
         return len(self.t)
 
     def __getitem__(self, index: slice | np.ndarray) -> "Frames":
-        return Frames(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return Frames(*[getattr(self, name)[index] for name in _COLUMNS])
 
     @staticmethod
     def empty() -> "Frames":
@@ -53,10 +53,13 @@ class Frames:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Frames.empty()
-        return Frames(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                         for f in fields(Frames)})
+        return Frames(*[np.concatenate([getattr(p, name) for p in parts]) for name in _COLUMNS])
 
     def between(self, t0: float, t1: float) -> "Frames":
         """Frames whose centre lies in ``[t0, t1)`` (the frames are sorted by time)."""
-        a, b = np.searchsorted(self.t, [t0, t1])
+        a, b = np.searchsorted(self.t, (t0, t1))
         return self[a:b]
+
+
+_COLUMNS = tuple(f.name for f in fields(Frames))
+"""The columns of :class:`Frames` in the order of its fields (what ``fields`` would give, read once)."""

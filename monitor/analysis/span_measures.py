@@ -60,6 +60,28 @@ def _opt(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _mean(x: np.ndarray) -> float:
+    """``float(np.mean(x))`` of a non-empty float64, integer or bool array (shape (n,)): the same
+    pairwise sum in double precision divided by n, without ``np.mean``'s bookkeeping."""
+    return float(np.add.reduce(x, dtype=np.float64)) / len(x)
+
+
+def _mean_as(x: np.ndarray) -> np.floating:
+    """``np.mean(x)`` of a non-empty float array (shape (n,)): the pairwise sum in ``x``'s
+    precision, divided by n in double precision and rounded back to it."""
+    return x.dtype.type(float(np.add.reduce(x)) / len(x))
+
+
+def _median(x: np.ndarray) -> np.floating:
+    """``np.median(x)`` of a non-empty array without NaN (shape (n,)): the middle value, or the
+    mean of the two middle values, in ``x``'s precision."""
+    k = len(x) // 2
+    if len(x) % 2:
+        return np.partition(x, k)[k]
+    low, high = np.partition(x, (k - 1, k))[k - 1:k + 1]
+    return (low + high) / x.dtype.type(2)
+
+
 def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = None,
                max_pause: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pauses inside speech.
@@ -86,9 +108,8 @@ def pause_runs(speech: np.ndarray, min_pause: int, exclude: np.ndarray | None = 
     keep = inside & long_enough
     if max_pause is not None:
         keep &= (e - s) <= max_pause
-    if exclude is not None and len(s):
-        cs = np.concatenate([[0], np.cumsum(exclude)])
-        keep &= (cs[e] - cs[s]) == 0
+    if exclude is not None and len(s) and exclude.any():
+        keep &= _counts(exclude, s, e) == 0
     drop = ~keep & (long_enough | ~inside)
     return s[keep], e[keep], runs_to_mask(s[drop], e[drop], n)
 
@@ -97,12 +118,14 @@ def _voice_measures(frames: Frames) -> dict[str, float | None]:
     """F0 median, HNR and CPPS over the voiced frames and loudness over the speech frames of a
     span with speech."""
     voiced = frames.voiced
-    f0 = frames.f0_hz[voiced]
+    any_voiced = bool(voiced.any())
+    f0 = frames.f0_hz[voiced] if any_voiced else frames.f0_hz[:0]
+    f0 = f0[~np.isnan(f0)]  # the median of the values nanmedian keeps
     power = np.power(10.0, frames.energy_db[frames.speech].astype(np.float64) / 10.0)
-    return {"f0_median_hz": _opt(np.nanmedian(f0)) if np.isfinite(f0).any() else None,
-            "hnr_db": _opt(np.mean(frames.hnr_db[voiced])) if voiced.any() else None,
-            "cpps_db": _opt(np.mean(frames.cpps_db[voiced])) if voiced.any() else None,
-            "loudness_dbfs": _opt(10.0 * np.log10(power.mean()))}
+    return {"f0_median_hz": _opt(_median(f0)) if len(f0) else None,
+            "hnr_db": _opt(_mean_as(frames.hnr_db[voiced])) if any_voiced else None,
+            "cpps_db": _opt(_mean_as(frames.cpps_db[voiced])) if any_voiced else None,
+            "loudness_dbfs": _opt(10.0 * np.log10(_mean(power)))}
 
 
 def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_s: float = 0.25,
@@ -124,10 +147,11 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     n = len(frames)
     duration = float(duration_s) if duration_s is not None else n * HOP_S
     speech = frames.speech
-    speech_s = float(speech.sum()) * HOP_S
-    syl = int(frames.nucleus.sum())
+    n_speech = int(np.count_nonzero(speech))
+    speech_s = float(n_speech) * HOP_S
+    syl = int(np.count_nonzero(frames.nucleus))
     events = _sound_events(frames.sound)
-    if not speech.any():
+    if not n_speech:
         return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None,
                             None, None, None, None, None, *events)
     min_pause = int(round(min_pause_s / HOP_S))
@@ -135,16 +159,12 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)
     pause_len = (pe - ps) * HOP_S
     pause_s = float(pause_len.sum())
-    first, last = np.nonzero(speech)[0][[0, -1]]
-    active = np.zeros(n, dtype=bool)
-    active[first:last + 1] = True
-    speaking = active & ~gap & ~runs_to_mask(ps, pe, n)
+    speaking = _speaking(speech, gap, ps, pe)
     speaking_s = float(speaking.sum()) * HOP_S
     # phrases: speaking runs separated by pauses or gaps
     ph_s, ph_e = runs(speaking)
     phrase_len = (ph_e - ph_s) * HOP_S
-    csum = np.concatenate([[0], np.cumsum(frames.nucleus)])
-    syl_per_phrase = csum[ph_e] - csum[ph_s]
+    syl_per_phrase = _counts(frames.nucleus, ph_s, ph_e)
     return SpanMeasures(
         duration_s=duration,
         speech_s=speech_s,
@@ -155,18 +175,33 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
         articulation_rate_sps=syl / speaking_s if speaking_s > 0 else None,
         pauses=int(len(ps)),
         pause_ratio=pause_s / (pause_s + speaking_s) if speaking_s + pause_s > 0 else None,
-        mean_pause_s=float(pause_len.mean()) if len(ps) else 0.0,
+        mean_pause_s=_mean(pause_len) if len(ps) else 0.0,
         phrases=int(len(ph_s)),
-        mean_phrase_s=float(phrase_len.mean()) if len(ph_s) else None,
-        syllables_per_phrase=float(syl_per_phrase.mean()) if len(ph_s) else None,
+        mean_phrase_s=_mean(phrase_len) if len(ph_s) else None,
+        syllables_per_phrase=_mean(syl_per_phrase) if len(ph_s) else None,
         **_voice_measures(frames),
         breaths=events[0], breath_s=events[1], coughs=events[2],
         paused_breath_share=_breath_share(frames.sound, ps, pe),
     )
 
 
+def _speaking(speech: np.ndarray, gap: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> np.ndarray:
+    """Speaking frames (shape (n,), bool): from the first to the last speech frame, neither
+    a gap nor one of the pauses ``[ps, pe)``."""
+    n = len(speech)
+    first, last = int(np.argmax(speech)), n - 1 - int(np.argmax(speech[::-1]))
+    speaking = ~gap
+    speaking[:first] = False
+    speaking[last + 1:] = False
+    if len(ps):
+        speaking &= ~runs_to_mask(ps, pe, n)
+    return speaking
+
+
 def _sound_events(sound: np.ndarray) -> tuple[int, float, int]:
     """Breath count, breath seconds and cough count of a sound-class column (shape (n,))."""
+    if not np.any(sound >= min(BREATH, COUGH)):  # the usual window: neither
+        return 0, 0.0, 0
     b_s, b_e = runs(sound == BREATH)
     c_s, _ = runs(sound == COUGH)
     return int(len(b_s)), float((b_e - b_s).sum()) * HOP_S, int(len(c_s))
@@ -176,8 +211,17 @@ def _breath_share(sound: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> float | 
     """Share of the pauses ``[ps, pe)`` that hold at least one breath frame."""
     if not len(ps):
         return None
-    cs = np.concatenate([[0], np.cumsum(sound == BREATH)])
-    return float(np.mean(cs[pe] - cs[ps] > 0))
+    breath = sound == BREATH
+    if not breath.any():
+        return 0.0
+    return _mean(_counts(breath, ps, pe) > 0)
+
+
+def _counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """True frames of ``mask`` (shape (n,)) in each range ``[starts[i], ends[i])``; shape (k,)."""
+    cs = np.zeros(len(mask) + 1, np.int64)
+    np.cumsum(mask, out=cs[1:])
+    return cs[ends] - cs[starts]
 
 
 def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float = 0.25,

@@ -348,7 +348,7 @@ class EdgeConditioner:
         if len(x) == 0:
             return x.astype(np.float32, copy=False)
         with np.errstate(invalid="ignore"):
-            clean = float(np.abs(x).max()) <= 1.0  # NaN compares False: the careful path
+            clean = bool(x.max() <= 1.0) and bool(x.min() >= -1.0)  # NaN compares False: the careful path
         if clean:  # the usual block: nothing to replace or clip
             self._last = x[-1].astype(np.float64)
             return self.highpass.process(x).astype(np.float32)

@@ -118,6 +118,32 @@ def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
     return _window_reduce(_extend(x, w - 1, 0, "constant", -np.inf), w, np.maximum, -np.inf) if len(x) else x.copy()
 
 
+def trailing_max_between(x: np.ndarray, window: int, start: int, stop: int) -> np.ndarray:
+    """``trailing_max(x, window)[start:stop]``, reading only the samples those outputs need.
+
+    Shape (n,) -> (stop - start,), ``0 <= start <= stop <= n``.
+    """
+    return _trailing_between(x, window, start, stop, np.maximum, -np.inf)
+
+
+def trailing_min_between(x: np.ndarray, window: int, start: int, stop: int) -> np.ndarray:
+    """``trailing_min(x, window)[start:stop]``, reading only the samples those outputs need.
+
+    Shape (n,) -> (stop - start,), ``0 <= start <= stop <= n``.
+    """
+    return _trailing_between(x, window, start, stop, np.minimum, np.inf)
+
+
+def _trailing_between(x: np.ndarray, window: int, start: int, stop: int, reduce: np.ufunc,
+                      fill: float) -> np.ndarray:
+    w = max(1, int(window))
+    if stop <= start:
+        return x[:0].copy()
+    lo = max(0, start - w + 1)
+    ext = _extend(x[lo:stop], w - 1 - (start - lo), 0, "constant", fill)
+    return _window_reduce(ext, w, reduce, fill)
+
+
 def _along(x: np.ndarray, axis: int, fn) -> np.ndarray:
     """``fn`` (working on the last axis) applied along ``axis``."""
     if axis in (-1, x.ndim - 1):

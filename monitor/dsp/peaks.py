@@ -102,18 +102,15 @@ def prominences(x: np.ndarray, peaks: np.ndarray, wlen: int) -> np.ndarray:
     prominence : np.ndarray [shape=(k,)], float64
     """
     half = int(wlen) // 2
-    n = len(x)
-    offsets = np.arange(half + 1)
-    top = x[peaks][:, None]
-
-    def base(direction: int) -> np.ndarray:
-        idx = peaks[:, None] + direction * offsets[None, :]
-        inside = (idx >= 0) & (idx <= n - 1)
-        v = np.where(inside, x[np.clip(idx, 0, n - 1)], np.inf)
-        reach = np.logical_and.accumulate(inside & (v <= top), axis=1)
-        return np.min(np.where(reach, v, np.inf), axis=1)
-
-    return x[peaks] - np.maximum(base(-1), base(1))
+    top = x[peaks]
+    # both sides at once, over x padded with +inf (a sample beyond the ends stops the walk outwards)
+    padded = np.concatenate([np.full(half, np.inf, x.dtype), x, np.full(half, np.inf, x.dtype)])
+    sides = np.array([-1, 1])[None, :, None]  # walk left, walk right
+    idx = (peaks + half)[:, None, None] + sides * np.arange(half + 1)[None, None, :]  # (k, 2, half + 1)
+    v = padded[idx]
+    reach = np.logical_and.accumulate(v <= top[:, None, None], axis=2)
+    base = np.where(reach, v, np.inf).min(axis=2)  # (k, 2)
+    return top - np.maximum(base[:, 0], base[:, 1])
 
 
 def find_peaks(x: np.ndarray, prominence: float, wlen: int, distance: int) -> np.ndarray:

@@ -185,11 +185,11 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     np.subtract(x, x.mean(axis=1, keepdims=True), out=xw[:, :n_win])
     xw[:, :n_win] *= w
     head = xw[:, :n_win]
-    e0 = np.sum(head * head, axis=1)
+    e0 = np.add.reduce(head * head, axis=1)
     # the window shifted by k - 1, k, k + 1 (rows of a strided view, gathered as whole rows)
     view = strided_view(xw.ravel(), (n, n_win + 1, n_win), (2 * n_win, 1, 1))  # (n, n_win + 1, n_win)
-    shifted = view[np.arange(n)[:, None], (k - 1)[:, None] + np.arange(3)[None, :]]  # (n, 3, n_win)
-    acf = np.sum(head[:, None, :] * shifted, axis=2)  # (n, 3)
+    shifted = view[np.arange(n)[:, None], (k - 1)[:, None] + np.arange(3)[None, :]]  # (n, 3, n_win), a copy
+    acf = np.add.reduce(np.multiply(head[:, None, :], shifted, out=shifted), axis=2)  # (n, 3)
     r = acf / np.maximum(e0, 1e-30)[:, None] / _window_acf(n_win)[k[:, None] + np.arange(-1, 2)[None, :]]
     _, peak = parabolic(r[:, 0], r[:, 1], r[:, 2])
     return np.where(ok & (e0 > 1e-20), peak, 0.0).astype(np.float32)

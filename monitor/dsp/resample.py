@@ -61,9 +61,16 @@ class Resampler:
         samples, and the same operations for a sample whatever the block.
         """
         d, ctx = self.down, self.ctx
-        out = self._taps[0] * seg[ctx:ctx + n:d]
+        m = n // d
+        # the samples of each phase (index modulo d) side by side: the tap slices become contiguous
+        phases = [np.ascontiguousarray(seg[p::d]) for p in range(d)]
+
+        def taken(i: int) -> np.ndarray:  # seg[i:i + n:d]
+            return phases[i % d][i // d:i // d + m]
+
+        out = self._taps[0] * taken(ctx)
         for j, w in zip(self._offsets, self._taps[1:]):
-            out += w * (seg[ctx - j:ctx - j + n:d] + seg[ctx + j:ctx + j + n:d])
+            out += w * (taken(ctx - j) + taken(ctx + j))
         return out
 
     def process(self, x: np.ndarray, final: bool = False) -> np.ndarray:

@@ -16,9 +16,10 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     -------
     starts, ends : np.ndarray [shape=(k,)], int
     """
-    m = np.asarray(mask, dtype=np.int8)
-    d = np.diff(np.concatenate([[0], m, [0]]))
-    return np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+    padded = np.zeros(len(mask) + 2, np.int8)  # False before and after: every run starts and ends
+    padded[1:-1] = np.asarray(mask, dtype=bool)
+    edges = np.flatnonzero(padded[1:] != padded[:-1])  # starts and ends alternate
+    return edges[::2], edges[1::2]
 
 
 def runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
