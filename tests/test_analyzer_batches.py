@@ -3,7 +3,8 @@
 Live audio arrives in 20 ms blocks; the analyzer computes and emits frames in batches that end
 on multiples of ``EMIT_GRID`` frames, so that its fixed cost per batch is paid a few times a
 second rather than fifty. The cue windows end on whole seconds, a multiple of the grid, so a
-cue report comes out as soon as the right context of its last frame has arrived.
+cue report comes out as soon as the right context of its last frame has arrived. In a call, a leg
+without a recognizer is analysed in batches of one cue hop, with its cue reports just as early.
 """
 
 from __future__ import annotations
@@ -64,3 +65,18 @@ def test_cue_reports_come_a_fixed_second_after_their_window_whatever_the_batches
     assert len(delays) == 28  # t = 1 .. 28 s: the last two seconds wait for the end of the call
     assert max(delays) <= 1.02 + 1e-6
     assert min(delays) >= 1.0  # the right context itself is not skipped
+
+
+def test_in_a_call_legs_without_a_recognizer_are_analysed_once_per_cue_hop():
+    x, rate = call_legs(12.0)
+    cfg = load_config(user_config=False)
+    pipe = CallPipeline(cfg, rate, ("caller", "agent"))
+    hop_frames = round(cfg.analysis.hop_s * 100)
+    step = rate // 50
+    emitted = set()
+    for i in range(0, len(x), step):
+        pipe.process(Chunk(i / rate, x[i:i + step]))
+        for leg, an in pipe.analyzers.items():
+            assert an.frames_emitted % hop_frames == 0, leg
+            emitted.add(an.frames_emitted)
+    assert max(emitted) >= 10 * hop_frames  # frames did come out while the call went on
