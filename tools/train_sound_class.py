@@ -18,8 +18,15 @@ network with one tanh hidden layer of 16 units and a softmax output, fitted by L
 (class-balanced, L2), with a fixed seed for every random
 choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
 
-    .venv/bin/python -m tools.train_sound_class --write
-    .venv/bin/python -m tools.train_sound_class --shared ../shared        # figures on all 128
+The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed subset, through
+the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
+edge now has one at 10 Hz); the model file's header names the command, and ``--check`` in place
+of ``--write`` retrains and fails unless the committed file is byte for byte what it writes.
+``--shared`` takes the shared data folder beside the checkout.
+
+    .venv/bin/python -m tools.train_sound_class --write --edge-highpass 20x2
+    .venv/bin/python -m tools.train_sound_class --check --edge-highpass 20x2
+    .venv/bin/python -m tools.train_sound_class --shared <the shared data folder> --mixes 150   # figures
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from scipy.signal import firwin, resample_poly  # noqa: E402
 
 from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig,  # noqa: E402
                                        analyze_signal, class_inputs)
-from monitor.capture.audio_files import AnalysisStream  # noqa: E402
+from monitor.capture.audio_files import AnalysisStream, Highpass  # noqa: E402
 from monitor.dsp.energy import frame_energy_db, smooth_db  # noqa: E402
 from monitor.dsp.framing import frame_signal  # noqa: E402
 from monitor.dsp.runs import close_gaps, drop_short, runs  # noqa: E402
@@ -99,11 +106,48 @@ class Clip:
     x: np.ndarray  # 16 kHz mono float32
 
 
-def load(path: Path) -> np.ndarray:
-    """A recording as the product reads it, at 16 kHz (8 kHz files are upsampled)."""
+@dataclass(frozen=True)
+class Edge:
+    """The high-pass the recordings pass at the edge: ``sections`` first-order sections at
+    ``hz`` in series. ``None`` in its place is the product's edge (``HIGHPASS_HZ``, one section)."""
+
+    hz: float
+    sections: int
+
+
+def parse_edge(text: str) -> Edge:
+    """``"20x2"`` -> ``Edge(20.0, 2)``."""
+    hz, _, n = text.partition("x")
+    try:
+        edge = Edge(float(hz), int(n or 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not HZxSECTIONS (e.g. 20x2)") from None
+    if not (0 < edge.hz < 4000 and 1 <= edge.sections <= 4):
+        raise argparse.ArgumentTypeError(f"{text!r}: a cut-off in 0-4000 Hz and 1-4 sections")
+    return edge
+
+
+def load(path: Path, edge: Edge | None = None) -> np.ndarray:
+    """A recording as the product reads it, at 16 kHz (8 kHz files are upsampled); with ``edge``,
+    through that high-pass in place of the product's."""
     stream = AnalysisStream(path, [0])
+    if edge is not None:  # the conditioner's other steps stay; only its filter is another
+        stream._edge.highpass = EdgeFilter(edge, stream.info.rate, 1)
     x = np.concatenate(list(stream))[:, 0]
     return x if stream.rate == 16000 else resample_poly(x, 2, 1).astype(np.float32)
+
+
+class EdgeFilter:
+    """An :class:`Edge`'s sections in series, streaming (each carries its state from block to
+    block), in place of the conditioner's ``Highpass``. Shape (n, channels) -> float64."""
+
+    def __init__(self, edge: Edge, rate: int, channels: int) -> None:
+        self.sections = [Highpass(rate, channels, edge.hz) for _ in range(edge.sections)]
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        for section in self.sections:
+            x = section.process(x)
+        return x
 
 
 def telephone(x: np.ndarray) -> np.ndarray:
@@ -113,20 +157,20 @@ def telephone(x: np.ndarray) -> np.ndarray:
     return resample_poly(y, 1, 2).astype(np.float32)
 
 
-def breathing_clips(folder: Path) -> list[Clip]:
+def breathing_clips(folder: Path, edge: Edge | None = None) -> list[Clip]:
     rows = list(csv.DictReader((folder / "manifest.csv").open()))
-    return [Clip(r["file"], r["kind"], r["speaker"] in TRAIN_SPEAKERS, load(folder / r["file"])) for r in rows]
+    return [Clip(r["file"], r["kind"], r["speaker"] in TRAIN_SPEAKERS, load(folder / r["file"], edge)) for r in rows]
 
 
-def speech_clips() -> list[Clip]:
+def speech_clips(edge: Edge | None = None) -> list[Clip]:
     rows = list(csv.DictReader((REAL / "manifest.csv").open()))
-    return [Clip(r["path"], "speech", i % 2 == 0, load(REAL / r["path"])) for i, r in enumerate(rows)]
+    return [Clip(r["path"], "speech", i % 2 == 0, load(REAL / r["path"], edge)) for i, r in enumerate(rows)]
 
 
-def espeak_clips() -> list[Clip]:
+def espeak_clips(edge: Edge | None = None) -> list[Clip]:
     """The synthetic (espeak-ng) speech that ``make fixtures`` generates, breathy and labored
     voices included (for training only: breathy speech is speech, not breath)."""
-    return [Clip(p.name, "speech", True, load(p)) for p in sorted(ESPEAK.glob("*.wav"))]
+    return [Clip(p.name, "speech", True, load(p, edge)) for p in sorted(ESPEAK.glob("*.wav"))]
 
 
 @dataclass(frozen=True)
@@ -341,6 +385,8 @@ def command_line(args: argparse.Namespace) -> str:
     words = [".venv/bin/python -m tools.train_sound_class --write"]
     words += ["--shared <the shared data folder>"] if args.shared else []
     words += [f"--mixes {args.mixes}"] if args.mixes != DEFAULT_MIXES else []
+    if args.edge_highpass is not None:
+        words += [f"--edge-highpass {args.edge_highpass.hz:g}x{args.edge_highpass.sections}"]
     if args.weak_share > 0:
         words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
     return " ".join(words)
@@ -516,7 +562,7 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
     """The model's numbers: the training clips, their mixtures and those :func:`main` adds
     (synthetic breaths, espeak-ng speech, noisy lines), and the weak voices if asked."""
     synth = synthetic_breaths(rng, 200)
-    espeak = espeak_clips()
+    espeak = espeak_clips(args.edge_highpass)
     train_mix += mix(tr_s, synth, rng, args.mixes, gap_s=(0.05, 0.4), below_db=(6.0, 25.0))
     train_mix += mix(espeak, synth + breath_snippets(tr_b), rng, args.mixes, gap_s=(0.05, 0.4),
                      below_db=(6.0, 25.0))
@@ -545,6 +591,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     ap.add_argument("--weak-weight", type=float, default=1.0,
                     help="with --weak-share: each weak voiced frame's weight against another speech frame's")
+    ap.add_argument("--edge-highpass", type=parse_edge, metavar="HZxSECTIONS",
+                    help="the recordings (training and figures) through this high-pass in place of the edge's "
+                         "(20x2: two first-order sections at 20 Hz, the edge the shipped model was trained with)")
     return ap.parse_args(argv)
 
 
@@ -556,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {folder / 'manifest.csv'}: no such manifest", file=sys.stderr)
         return 1
     rng = np.random.default_rng(SEED)
-    breath, speech = breathing_clips(folder), speech_clips()
+    breath, speech = breathing_clips(folder, args.edge_highpass), speech_clips(args.edge_highpass)
     tr_b, te_b = [c for c in breath if c.train], [c for c in breath if not c.train]
     tr_s, te_s = [c for c in speech if c.train], [c for c in speech if not c.train]
     train_mix = mix(tr_s, breath_snippets(tr_b), rng, args.mixes)
