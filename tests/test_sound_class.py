@@ -238,3 +238,68 @@ def test_streaming_equals_whole_signal(held_out, what):
     for name in ("sound", "speech", "voiced", "nucleus"):
         assert np.array_equal(getattr(got, name), getattr(whole, name)), name
     assert np.array_equal(got.hnr_db, whole.hnr_db, equal_nan=True)
+
+
+def _params(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    d, h = len(tsc.FEATURES), tsc.HIDDEN
+    return {"MEAN": rng.normal(size=d), "SCALE": rng.uniform(0.5, 2, d), "HIDDEN_W": rng.normal(size=(d, h)),
+            "HIDDEN_B": rng.normal(size=h), "OUT_W": rng.normal(size=(h, 3)), "OUT_B": rng.normal(size=3)}
+
+
+def test_the_model_file_is_the_same_bytes_for_the_same_numbers_and_names_its_command():
+    args = tsc.parse(["--write", "--shared", "somewhere"])
+    command = tsc.command_line(args)
+    assert command == ".venv/bin/python -m tools.train_sound_class --write --shared <the shared data folder>"
+    text = tsc.model_text(_params(1), command)
+    assert text == tsc.model_text(_params(1), command)
+    assert text != tsc.model_text(_params(2), command)
+    assert f"``{command}``" in text and f"seed {tsc.SEED}" in text
+    assert "--mixes" not in command and "--weak" not in command  # defaults are not spelled out
+    weak = tsc.command_line(tsc.parse(["--write", "--weak-share", "0.6", "--mixes", "90"]))
+    assert weak.endswith("--write --mixes 90 --weak-share 0.6 --weak-weight 1")
+
+
+def test_the_written_model_loads_with_the_numbers_rounded_to_five_decimals(tmp_path):
+    params = _params(3)
+    path = tmp_path / "model.py"
+    path.write_text(tsc.model_text(params, "cmd"))
+    loaded: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), loaded)
+    for name, value in params.items():
+        assert loaded[name].dtype == np.float32 and loaded[name].shape == value.shape
+        np.testing.assert_allclose(loaded[name], value, atol=6e-6)
+
+
+def test_check_passes_only_on_exactly_the_model_the_tool_writes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tsc, "ROOT", tmp_path)
+    path = tmp_path / "model.py"
+    text = tsc.model_text(_params(4), "cmd")
+    path.write_text(text)
+    assert tsc.check_model(text, path) == 0
+    path.write_text(tsc.model_text(_params(5), "cmd"))
+    assert tsc.check_model(text, path) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: model.py: differs") and "(MEAN)" in err[0]
+
+
+def test_the_committed_model_names_the_command_that_writes_it():
+    head = tsc.MODEL.read_text().split('"""')[1]
+    assert "Written by (seed 11): ``.venv/bin/python -m tools.train_sound_class --write" in head
+
+
+def test_the_edge_option_names_sections_of_the_products_highpass():
+    from monitor.capture.audio_files import HIGHPASS_HZ, Highpass
+    assert tsc.parse_edge("20x2") == tsc.Edge(20.0, 2) and tsc.parse_edge("10") == tsc.Edge(10.0, 1)
+    for bad in ("20y", "x2", "0x1", "20x9"):
+        with pytest.raises(Exception):
+            tsc.parse_edge(bad)
+    args = tsc.parse(["--check", "--edge-highpass", "20x2"])
+    assert tsc.command_line(args).endswith("--write --edge-highpass 20x2")
+    x = np.random.default_rng(6).standard_normal((16000, 1)) + 0.3  # an offset, two blocks
+    one = tsc.EdgeFilter(tsc.Edge(HIGHPASS_HZ, 1), 16000, 1)
+    product = Highpass(16000, 1)
+    np.testing.assert_array_equal(np.concatenate([one.process(x[:7000]), one.process(x[7000:])]),
+                                  np.concatenate([product.process(x[:7000]), product.process(x[7000:])]))
+    two = tsc.EdgeFilter(tsc.Edge(20.0, 2), 16000, 1).process(x)
+    assert abs(two[8000:].mean()) < 0.01  # the offset is gone

@@ -18,8 +18,15 @@ network with one tanh hidden layer of 16 units and a softmax output, fitted by L
 (class-balanced, L2), with a fixed seed for every random
 choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
 
-    .venv/bin/python -m tools.train_sound_class --write
-    .venv/bin/python -m tools.train_sound_class --shared ../shared        # figures on all 128
+The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed subset, through
+the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
+edge now has one at 10 Hz); the model file's header names the command, and ``--check`` in place
+of ``--write`` retrains and fails unless the committed file is byte for byte what it writes.
+``--shared`` takes the shared data folder beside the checkout.
+
+    .venv/bin/python -m tools.train_sound_class --write --edge-highpass 20x2
+    .venv/bin/python -m tools.train_sound_class --check --edge-highpass 20x2
+    .venv/bin/python -m tools.train_sound_class --shared <the shared data folder> --mixes 150   # figures
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from scipy.signal import firwin, resample_poly  # noqa: E402
 
 from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig,  # noqa: E402
                                        analyze_signal, class_inputs)
-from monitor.capture.audio_files import AnalysisStream  # noqa: E402
+from monitor.capture.audio_files import AnalysisStream, Highpass  # noqa: E402
 from monitor.dsp.energy import frame_energy_db, smooth_db  # noqa: E402
 from monitor.dsp.framing import frame_signal  # noqa: E402
 from monitor.dsp.runs import close_gaps, drop_short, runs  # noqa: E402
@@ -62,6 +69,7 @@ LABEL = {"breathing-deep": BREATH, "breathing-shallow": BREATH, "cough-heavy": C
 MAX_FRAMES = 1500  # frames per recording and band in the training set
 ONSET_TOL_S = 0.1
 HIDDEN = 16
+DEFAULT_MIXES = 60
 TURN_RMS = 0.05  # the speech level of the weak voices' turns (the fixture calls' turns before their gain)
 WEAK_SEED = 5  # the weak voices' renderings (pauses, inhalations, noise) draw from their own seed
 WEAK_TEXTS = (
@@ -98,11 +106,48 @@ class Clip:
     x: np.ndarray  # 16 kHz mono float32
 
 
-def load(path: Path) -> np.ndarray:
-    """A recording as the product reads it, at 16 kHz (8 kHz files are upsampled)."""
+@dataclass(frozen=True)
+class Edge:
+    """The high-pass the recordings pass at the edge: ``sections`` first-order sections at
+    ``hz`` in series. ``None`` in its place is the product's edge (``HIGHPASS_HZ``, one section)."""
+
+    hz: float
+    sections: int
+
+
+def parse_edge(text: str) -> Edge:
+    """``"20x2"`` -> ``Edge(20.0, 2)``."""
+    hz, _, n = text.partition("x")
+    try:
+        edge = Edge(float(hz), int(n or 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not HZxSECTIONS (e.g. 20x2)") from None
+    if not (0 < edge.hz < 4000 and 1 <= edge.sections <= 4):
+        raise argparse.ArgumentTypeError(f"{text!r}: a cut-off in 0-4000 Hz and 1-4 sections")
+    return edge
+
+
+def load(path: Path, edge: Edge | None = None) -> np.ndarray:
+    """A recording as the product reads it, at 16 kHz (8 kHz files are upsampled); with ``edge``,
+    through that high-pass in place of the product's."""
     stream = AnalysisStream(path, [0])
+    if edge is not None:  # the conditioner's other steps stay; only its filter is another
+        stream._edge.highpass = EdgeFilter(edge, stream.info.rate, 1)
     x = np.concatenate(list(stream))[:, 0]
     return x if stream.rate == 16000 else resample_poly(x, 2, 1).astype(np.float32)
+
+
+class EdgeFilter:
+    """An :class:`Edge`'s sections in series, streaming (each carries its state from block to
+    block), in place of the conditioner's ``Highpass``. Shape (n, channels) -> float64."""
+
+    def __init__(self, edge: Edge, rate: int, channels: int) -> None:
+        self.sections = [Highpass(rate, channels, edge.hz) for _ in range(edge.sections)]
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        for section in self.sections:
+            x = section.process(x)
+        return x
 
 
 def telephone(x: np.ndarray) -> np.ndarray:
@@ -112,20 +157,20 @@ def telephone(x: np.ndarray) -> np.ndarray:
     return resample_poly(y, 1, 2).astype(np.float32)
 
 
-def breathing_clips(folder: Path) -> list[Clip]:
+def breathing_clips(folder: Path, edge: Edge | None = None) -> list[Clip]:
     rows = list(csv.DictReader((folder / "manifest.csv").open()))
-    return [Clip(r["file"], r["kind"], r["speaker"] in TRAIN_SPEAKERS, load(folder / r["file"])) for r in rows]
+    return [Clip(r["file"], r["kind"], r["speaker"] in TRAIN_SPEAKERS, load(folder / r["file"], edge)) for r in rows]
 
 
-def speech_clips() -> list[Clip]:
+def speech_clips(edge: Edge | None = None) -> list[Clip]:
     rows = list(csv.DictReader((REAL / "manifest.csv").open()))
-    return [Clip(r["path"], "speech", i % 2 == 0, load(REAL / r["path"])) for i, r in enumerate(rows)]
+    return [Clip(r["path"], "speech", i % 2 == 0, load(REAL / r["path"], edge)) for i, r in enumerate(rows)]
 
 
-def espeak_clips() -> list[Clip]:
+def espeak_clips(edge: Edge | None = None) -> list[Clip]:
     """The synthetic (espeak-ng) speech that ``make fixtures`` generates, breathy and labored
     voices included (for training only: breathy speech is speech, not breath)."""
-    return [Clip(p.name, "speech", True, load(p)) for p in sorted(ESPEAK.glob("*.wav"))]
+    return [Clip(p.name, "speech", True, load(p, edge)) for p in sorted(ESPEAK.glob("*.wav"))]
 
 
 @dataclass(frozen=True)
@@ -334,14 +379,44 @@ def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HI
     return {"MEAN": mean, "SCALE": scale, "HIDDEN_W": W1, "HIDDEN_B": b1, "OUT_W": W2, "OUT_B": b2}
 
 
-def write_model(params: dict[str, np.ndarray], path: Path = MODEL) -> None:
+def command_line(args: argparse.Namespace) -> str:
+    """The command that writes this model, as the model file's header names it (the shared
+    folder as a placeholder, never its path)."""
+    words = [".venv/bin/python -m tools.train_sound_class --write"]
+    words += ["--shared <the shared data folder>"] if args.shared else []
+    words += [f"--mixes {args.mixes}"] if args.mixes != DEFAULT_MIXES else []
+    if args.edge_highpass is not None:
+        words += [f"--edge-highpass {args.edge_highpass.hz:g}x{args.edge_highpass.sections}"]
+    if args.weak_share > 0:
+        words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
+    return " ".join(words)
+
+
+def model_text(params: dict[str, np.ndarray], command: str) -> str:
+    """The model file's text: the same numbers give the same bytes (rounded to 5 decimals)."""
     def arr(v: np.ndarray) -> str:
         return f"np.array({np.round(v, 5).tolist()}, np.float32)"
     lines = ['"""Numbers of the sound-class model (written by tools/train_sound_class.py; do not edit by hand).',
-             "", f"Features (in order): {', '.join(FEATURES)}; classes: speech, breath, cough.", '"""', "",
-             "import numpy as np", ""]
+             "", f"Features (in order): {', '.join(FEATURES)}; classes: speech, breath, cough.", "",
+             f"Written by (seed {SEED}): ``{command}``; ``--check`` in place of ``--write``",
+             "retrains and compares.", '"""', "", "import numpy as np", ""]
     lines += [f"{k} = {arr(v)}" for k, v in params.items()]
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def check_model(text: str, path: Path = MODEL) -> int:
+    """0 if ``path`` holds exactly ``text``; else 1 with a one-line error naming the first
+    line that differs."""
+    old = path.read_text().splitlines() if path.is_file() else []
+    new = text.splitlines()
+    if old == new:
+        log.info("%s: the tool writes exactly this model", path.relative_to(ROOT))
+        return 0
+    at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    name = new[at].split(" = ")[0][:40] if at < len(new) else "the end"
+    print(f"error: {path.relative_to(ROOT)}: differs from the retrained model at line {at + 1} ({name})",
+          file=sys.stderr)
+    return 1
 
 
 # ---------------------------------------------------------------- figures
@@ -482,44 +557,64 @@ def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> No
     out.write(f"  real speech, classifier on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mix, rng: np.random.Generator
+          ) -> dict[str, np.ndarray]:
+    """The model's numbers: the training clips, their mixtures and those :func:`main` adds
+    (synthetic breaths, espeak-ng speech, noisy lines), and the weak voices if asked."""
+    synth = synthetic_breaths(rng, 200)
+    espeak = espeak_clips(args.edge_highpass)
+    train_mix += mix(tr_s, synth, rng, args.mixes, gap_s=(0.05, 0.4), below_db=(6.0, 25.0))
+    train_mix += mix(espeak, synth + breath_snippets(tr_b), rng, args.mixes, gap_s=(0.05, 0.4),
+                     below_db=(6.0, 25.0))
+    train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, args.mixes, below_db=(6.0, 20.0),
+                     snr_db=(12.0, 30.0))  # noisy lines
+    X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
+    sw = np.ones(len(y))
+    if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
+        Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
+        log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
+        X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
+        sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
+    log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
+    return fit(X, y, rng, sample_weight=sw)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, help="the shared data folder (its breathing/ folder: all 128)")
-    ap.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
-    ap.add_argument("--mixes", type=int, default=60, help="mixtures per half (default 60)")
+    todo = ap.add_mutually_exclusive_group()
+    todo.add_argument("--write", action="store_true", help="store the model in monitor/dsp/sound_class_model.py")
+    todo.add_argument("--check", action="store_true",
+                      help="retrain as --write would and fail unless the committed model is exactly that")
+    ap.add_argument("--mixes", type=int, default=DEFAULT_MIXES, help=f"mixtures per half (default {DEFAULT_MIXES})")
     ap.add_argument("--weak-share", type=float, default=0.0,
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     ap.add_argument("--weak-weight", type=float, default=1.0,
                     help="with --weak-share: each weak voiced frame's weight against another speech frame's")
-    args = ap.parse_args(argv)
+    ap.add_argument("--edge-highpass", type=parse_edge, metavar="HZxSECTIONS",
+                    help="the recordings (training and figures) through this high-pass in place of the edge's "
+                         "(20x2: two first-order sections at 20 Hz, the edge the shipped model was trained with)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.shared / "breathing" if args.shared else BREATHING
     if not (folder / "manifest.csv").is_file():
         print(f"error: {folder / 'manifest.csv'}: no such manifest", file=sys.stderr)
         return 1
     rng = np.random.default_rng(SEED)
-    breath, speech = breathing_clips(folder), speech_clips()
+    breath, speech = breathing_clips(folder, args.edge_highpass), speech_clips(args.edge_highpass)
     tr_b, te_b = [c for c in breath if c.train], [c for c in breath if not c.train]
     tr_s, te_s = [c for c in speech if c.train], [c for c in speech if not c.train]
     train_mix = mix(tr_s, breath_snippets(tr_b), rng, args.mixes)
     test_mix = mix(te_s, breath_snippets(te_b), rng, args.mixes)
-    if args.write:
-        synth = synthetic_breaths(rng, 200)
-        espeak = espeak_clips()
-        train_mix += mix(tr_s, synth, rng, args.mixes, gap_s=(0.05, 0.4), below_db=(6.0, 25.0))
-        train_mix += mix(espeak, synth + breath_snippets(tr_b), rng, args.mixes, gap_s=(0.05, 0.4),
-                         below_db=(6.0, 25.0))
-        train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, args.mixes, below_db=(6.0, 20.0),
-                         snr_db=(12.0, 30.0))  # noisy lines
-        X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
-        sw = np.ones(len(y))
-        if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
-            Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
-            log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
-            X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
-            sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
-        log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
-        write_model(fit(X, y, rng, sample_weight=sw))
+    if args.write or args.check:
+        text = model_text(train(args, tr_b, tr_s, train_mix, rng), command_line(args))
+        if args.check:
+            return check_model(text)
+        MODEL.write_text(text)
         log.info("model written to %s", MODEL.relative_to(ROOT))
         import importlib
 
