@@ -132,7 +132,7 @@ def load(path: Path, edge: Edge | None = None) -> np.ndarray:
     through that high-pass in place of the product's."""
     stream = AnalysisStream(path, [0])
     if edge is not None:  # the conditioner's other steps stay; only its filter is another
-        stream._edge.highpass = EdgeFilter(edge, stream.info.rate, 1)
+        stream.edge.highpass = EdgeFilter(edge, stream.info.rate, 1)
     x = np.concatenate(list(stream))[:, 0]
     return x if stream.rate == 16000 else resample_poly(x, 2, 1).astype(np.float32)
 

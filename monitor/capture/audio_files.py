@@ -390,7 +390,7 @@ class AnalysisStream:
         self.rate = analysis_rate(self.info.rate)
         self._reader = BlockReader(self.info, max(1, int(block_s * self.info.rate)))
         width = len(channels) if channels else 1
-        self._edge = EdgeConditioner(self.info.rate, width)
+        self.edge = EdgeConditioner(self.info.rate, width)  # its high-pass may be swapped before reading
         self._resampler = Resampler(self.info.rate, self.rate, width)
 
     @property
@@ -400,7 +400,7 @@ class AnalysisStream:
     def problems(self) -> str | None:
         """After iteration: one phrase on what was wrong with the samples or the header, or None."""
         parts = list(self._reader.notes)
-        fixed = self._edge.problem()
+        fixed = self.edge.problem()
         if fixed:
             parts.append(fixed)
         return "; ".join(parts) or None
@@ -419,7 +419,7 @@ class AnalysisStream:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for block in self._reader:
-            out = self._resampler.process(self._edge.process(self._select(block)))
+            out = self._resampler.process(self.edge.process(self._select(block)))
             if len(out):
                 yield out
         tail = self._resampler.process(np.zeros((0, self._resampler.channels), np.float32), final=True)
