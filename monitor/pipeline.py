@@ -17,6 +17,7 @@ import numpy as np
 from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import CueTracker
+from .analysis.frame_features import HOP_S
 from .config import Config
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
 from .transcription.phrases import PhraseSpotter
@@ -67,9 +68,10 @@ class CallPipeline:
         with smaller batches (a hop's frames are due when their right context arrives either way),
         for about a third less of the analyzer's time in 20 ms blocks; a leg with a recognizer
         keeps the 0.5 s grid, so that its audio reaches the recognizer no later than that."""
-        if leg in self.transcribers:
-            return EMIT_GRID
-        return max(1, round(self.cfg.analysis.hop_s * 100))
+        frames = self.cfg.analysis.hop_s / HOP_S
+        if leg in self.transcribers or abs(frames - round(frames)) > 1e-6:
+            return EMIT_GRID  # a hop that is no whole number of frames ends off any grid
+        return max(1, round(frames))
 
     @property
     def call_id(self) -> int | None:

@@ -9,6 +9,7 @@ without a recognizer is analysed in batches of one cue hop, with its cue reports
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,16 +68,32 @@ def test_cue_reports_come_a_fixed_second_after_their_window_whatever_the_batches
     assert min(delays) >= 1.0  # the right context itself is not skipped
 
 
-def test_in_a_call_legs_without_a_recognizer_are_analysed_once_per_cue_hop():
-    x, rate = call_legs(12.0)
-    cfg = load_config(user_config=False)
-    pipe = CallPipeline(cfg, rate, ("caller", "agent"))
-    hop_frames = round(cfg.analysis.hop_s * 100)
+def emitted_per_block(pipe: CallPipeline, x: np.ndarray, rate: int) -> dict[str, set[int]]:
+    """Feed ``x`` in 20 ms blocks; the frame counts each leg's analyzer had emitted after each block."""
     step = rate // 50
-    emitted = set()
+    seen: dict[str, set[int]] = {leg: set() for leg in pipe.analyzers}
     for i in range(0, len(x), step):
         pipe.process(Chunk(i / rate, x[i:i + step]))
         for leg, an in pipe.analyzers.items():
-            assert an.frames_emitted % hop_frames == 0, leg
-            emitted.add(an.frames_emitted)
-    assert max(emitted) >= 10 * hop_frames  # frames did come out while the call went on
+            seen[leg].add(an.frames_emitted)
+    return seen
+
+
+def test_in_a_call_legs_without_a_recognizer_are_analysed_once_per_cue_hop():
+    x, rate = call_legs(12.0)
+    cfg = load_config(user_config=False)
+    hop_frames = round(cfg.analysis.hop_s * 100)
+    seen = emitted_per_block(CallPipeline(cfg, rate, ("caller", "agent")), x, rate)
+    for leg, counts in seen.items():
+        assert all(n % hop_frames == 0 for n in counts), leg
+        assert max(counts) >= 10 * hop_frames  # frames did come out while the call went on
+
+
+def test_a_hop_that_is_no_whole_number_of_frames_keeps_the_default_grid():
+    x, rate = call_legs(6.0)
+    cfg = load_config(user_config=False)
+    cfg = replace(cfg, analysis=replace(cfg.analysis, hop_s=0.125))
+    seen = emitted_per_block(CallPipeline(cfg, rate, ("caller", "agent")), x, rate)
+    for counts in seen.values():
+        assert all(n % EMIT_GRID == 0 for n in counts)
+        assert any(n % 100 for n in counts)  # batches of half a second, not of a whole one

@@ -831,10 +831,9 @@ def bench_live(ctx: Context) -> None:
         deadline = time.monotonic() + 90
         st = None
         while time.monotonic() < deadline and daemon.poll() is None:
-            if any("listening" in e for e in err):
-                st = _daemon_status(env)
-                if st and st["legs"] and all(s["state"] == "running" for s in st["legs"].values()):
-                    break
+            st = _daemon_status(env)  # the status socket answers once the daemon is up
+            if st and st["legs"] and all(s["state"] == "running" for s in st["legs"].values()):
+                break
             time.sleep(0.2)
         else:
             raise RuntimeError("the daemon did not start capturing: " + "\n".join(err[-10:]))
