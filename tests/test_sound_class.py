@@ -7,6 +7,8 @@ of the speakers held out from training (s17-s32) and the odd-numbered real speec
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 
@@ -15,8 +17,8 @@ from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, An
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import span_measures
 from monitor.dsp.runs import runs
-from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEECH, SoundClassParams, event_means,
-                                     sound_classes, spectral_shape)
+from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEECH, SoundClassParams, class_features,
+                                     event_means, sound_classes, spectral_shape)
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -140,6 +142,13 @@ def test_speech_only_where_the_voice_activity_is_breaths_wherever_audible():
     sound = sound_classes(audible, active, np.tile([5.0, 0.0, 0.0], (n, 1)).astype(np.float32),
                           np.full(n, 0.9, np.float32), PARAMS)
     assert (sound[:100] == SILENCE).all()
+
+
+def test_no_frames_give_no_features():
+    none = np.zeros(0, np.float32)
+    features = class_features(np.zeros((0, len(SPEC_COLUMNS)), np.float32), none, none, none, none,
+                              np.zeros(0, bool), SoundClassParams())
+    assert len(features) == 0
 
 
 def test_event_means_stop_at_the_event_and_reach_no_further():
@@ -292,7 +301,7 @@ def test_the_edge_option_names_sections_of_the_products_highpass():
     from monitor.capture.audio_files import HIGHPASS_HZ, Highpass
     assert tsc.parse_edge("20x2") == tsc.Edge(20.0, 2) and tsc.parse_edge("10") == tsc.Edge(10.0, 1)
     for bad in ("20y", "x2", "0x1", "20x9"):
-        with pytest.raises(Exception):
+        with pytest.raises(argparse.ArgumentTypeError):
             tsc.parse_edge(bad)
     args = tsc.parse(["--check", "--edge-highpass", "20x2"])
     assert tsc.command_line(args).endswith("--write --edge-highpass 20x2")

@@ -39,6 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import logging  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -407,11 +408,11 @@ def model_text(params: dict[str, np.ndarray], command: str) -> str:
 def check_model(text: str, path: Path = MODEL) -> int:
     """0 if ``path`` holds exactly ``text``; else 1 with a one-line error naming the first
     line that differs."""
-    old = path.read_text().splitlines() if path.is_file() else []
-    new = text.splitlines()
-    if old == new:
+    current = path.read_text() if path.is_file() else ""
+    if current == text:
         log.info("%s: the tool writes exactly this model", path.relative_to(ROOT))
         return 0
+    old, new = current.splitlines(keepends=True), text.splitlines(keepends=True)
     at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
     name = new[at].split(" = ")[0][:40] if at < len(new) else "the end"
     print(f"error: {path.relative_to(ROOT)}: differs from the retrained model at line {at + 1} ({name})",
@@ -601,6 +602,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.shared / "breathing" if args.shared else BREATHING
+    if args.weak_weight != 1.0 and args.weak_share <= 0:
+        print("error: --weak-weight weighs the weak voices that --weak-share adds; give both", file=sys.stderr)
+        return 2
+    if shutil.which("espeak-ng") is None:
+        print("error: espeak-ng: not installed (the figures render its voices; make setup installs it)",
+              file=sys.stderr)
+        return 1
     if not (folder / "manifest.csv").is_file():
         print(f"error: {folder / 'manifest.csv'}: no such manifest", file=sys.stderr)
         return 1

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft as sfft
+from .runs import runs, runs_to_mask
 
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
@@ -185,12 +186,12 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     """
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
-    starts, ends = _runs(raw)
+    starts, ends = runs(raw)
     if len(starts) > 1:  # gaps shorter than audible_gap_frames between two runs are bridged
         join = starts[1:] - ends[:-1] < params.audible_gap_frames
         starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
     long = ends - starts >= params.audible_min_frames
-    return _run_mask(starts[long], ends[long], len(raw))
+    return runs_to_mask(starts[long], ends[long], len(raw))
 
 
 def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -241,6 +242,8 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES`
     """
     n = len(energy_db)
+    if n == 0:
+        return np.zeros((0, len(FEATURES)), np.float32)
     strength = np.asarray(strength, np.float32)
     energy = np.asarray(energy_db, np.float32)
     # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
@@ -293,6 +296,8 @@ def _moving_means(x: np.ndarray, size: int) -> np.ndarray:
     means : np.ndarray [shape=(n, c)], ``x``'s dtype
     """
     n, before = len(x), size // 2
+    if n == 0:
+        return x.copy()
     ext = np.empty((n + size - 1, x.shape[1]), np.float64)
     ext[:before] = x[0]
     ext[before:before + n] = x
@@ -319,6 +324,8 @@ def _running_max(x: np.ndarray, size: int) -> np.ndarray:
     maxima : np.ndarray [shape=(n, c)]
     """
     n, before = len(x), size // 2
+    if n == 0:
+        return x.copy()
     ext = np.empty((n + size - 1, x.shape[1]), x.dtype)
     ext[:before] = x[0]
     ext[before:before + n] = x
@@ -426,6 +433,8 @@ def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
     counts : np.ndarray [shape=(n,)], int32
     """
     n, h = len(mask), size // 2
+    if n == 0:
+        return np.zeros(0, np.int32)
     ext = np.empty(n + size, np.int32)
     ext[0] = 0
     ext[1:h + 1] = mask[0]
@@ -435,23 +444,6 @@ def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
     return total[size:] - total[:n]
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`monitor.dsp.runs.runs` for a boolean mask, with fewer temporaries: the start and
-    end (exclusive) of each run of True (shapes (n,) -> (k,), (k,))."""
-    padded = np.zeros(len(mask) + 2, np.int8)
-    padded[1:-1] = mask
-    step = padded[1:] - padded[:-1]
-    return (step == 1).nonzero()[0], (step == -1).nonzero()[0]
-
-
-def _run_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
-    """Frames inside the runs ``[starts[i], ends[i])`` (shape (n,), bool)."""
-    edges = np.zeros(n + 1, np.int32)
-    edges[starts] += 1
-    edges[ends] -= 1
-    return np.add.accumulate(edges[:n]) > 0
-
-
 def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> np.ndarray | None:
     """Runs of ``other`` that are silence (shapes (n,), bool; None if there is none): shorter
     than ``tail_frames`` and starting at most ``tail_gap_frames`` after a ``speech`` frame (the
@@ -459,7 +451,7 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> n
     within ``tail_gap_frames``) and with no speech right after them (a click, a smack: too brief
     for a breath; right before speech, it is the phrase's breathy onset or an inhalation)."""
     n = len(other)
-    s, e = _runs(other)
+    s, e = runs(other)
     keep = e - s < max(params.tail_frames, params.min_sound_frames)
     if not keep.any():
         return None
@@ -472,7 +464,7 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> n
     gap = params.tail_gap_frames
     alone = (near[s] - near[np.maximum(s - gap, 0)] == 0) & (near[np.minimum(e + gap, n)] - near[e] == 0)
     keep |= (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
-    return _run_mask(s[keep], e[keep], n) if keep.any() else None
+    return runs_to_mask(s[keep], e[keep], n) if keep.any() else None
 
 
 def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
@@ -484,7 +476,7 @@ def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, u
     exhalation, a moan), not a word, which is louder or has no breath glued to its start. None
     if there is none."""
     n = len(other)
-    s, e = _runs(speech)
+    s, e = runs(speech)
     keep = ((s > 0) & other[np.maximum(s - 1, 0)] & (e - s >= params.voiced_after_min_frames)
             & (e - s < params.voiced_after_frames))
     if not keep.any():
@@ -497,7 +489,7 @@ def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, u
                       out=counts[1:], dtype=np.int32)
     keep = ((counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s))
             & (counts[e, 1] - counts[s, 1] == e - s))
-    return _run_mask(s[keep], e[keep], n) if keep.any() else None
+    return runs_to_mask(s[keep], e[keep], n) if keep.any() else None
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
@@ -506,9 +498,9 @@ def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frame
     ``speech_frames`` frames, with no silence between (all shapes (n,), bool): the breathy
     onset or end of a phrase, not a breath of its own."""
     n = len(other)
-    s, e = _runs(other)
-    ss, se = _runs(speech & heard)
+    s, e = runs(other)
+    ss, se = runs(speech & heard)
     long = se - ss >= speech_frames
     keep = (e - s < max_frames) & (s > 0) & (e < n)
     keep &= np.isin(e, ss[long]) | np.isin(s, se[long])
-    return _run_mask(s[keep], e[keep], n)
+    return runs_to_mask(s[keep], e[keep], n)
