@@ -246,3 +246,32 @@ def test_streaming_in_chunks_equals_the_whole_call_with_background_talk_and_trim
     # the talk is not the caller, once the caller has spoken (before it, it is all there is to hear)
     before_first_word = talk[:int(np.argmax(caller))].sum() * HOP_S
     assert expected[-1].call_speech_s == pytest.approx(16 * 5.0 + before_first_word, abs=0.05)
+
+
+def test_background_talk_over_a_hold_longer_than_the_frames_kept_is_still_not_the_caller():
+    # the caller answers for 20 s at -25 dB, then a 200 s hold carries talk at -50 dB: once the
+    # caller's words have left the frames kept, the talk alone would set the caller's level
+    caller = timeline(220.0, [(0.0, 20.0), (30.0, 220.0)])
+    fr = frames(caller)
+    fr.energy_db[int(30.0 / HOP_S):] = np.where(caller[int(30.0 / HOP_S):], -50.0, -70.0)
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    tracker.add("agent", frames(np.zeros_like(caller)))
+    tracker.add("caller", fr)
+    events = tracker.due(final=True)
+    assert max(e.call_speech_s for e in events) == pytest.approx(20.0, abs=0.05)
+    assert events[-1].speech_s == 0.0  # nothing of the caller in the last 90 s
+
+
+def test_a_caller_whose_voice_weakens_for_good_is_heard_again_at_the_new_level():
+    # 20 s at -25 dB, then answers 22 dB weaker (beyond the 18 dB gate) for 5 minutes
+    spans = [(0.0, 20.0)] + [(25.0 + 10 * k, 30.0 + 10 * k) for k in range(30)]
+    caller = timeline(330.0, spans)
+    fr = frames(caller)
+    fr.energy_db[int(22.0 / HOP_S):] = np.where(caller[int(22.0 / HOP_S):], -47.0, -70.0)
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    tracker.add("agent", frames(np.zeros_like(caller)))
+    tracker.add("caller", fr)
+    events = tracker.due(final=True)
+    heard_from = next(e.t for e in events if e.call_speech_s > 20.5)
+    assert 60.0 < heard_from < 260.0  # not while the healthy words set the level; not never
+    assert events[-1].speech_s >= 8.0

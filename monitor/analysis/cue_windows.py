@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..config import AnalysisConfig
-from ..dsp.voice_gate import own_voice
+from ..dsp.voice_gate import held_level_db, own_voice, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -52,6 +52,12 @@ LATENCY_SETTLED_S = 1.0
 """An answer whose onset lies this far before the hop no longer changes as frames arrive (its
 offset, onset and the other party's next start are all decided by then), so it is kept, not
 measured again."""
+
+VOICE_LEVEL_DECAY_DB_PER_S = 0.05
+"""How fast the caller's level, held from hop to hop for the background-talk gate, may fall (3 dB
+a minute): talk 25 dB under the caller over a hold stays below the gate for more than two minutes
+after the caller's words have left the frames kept, and a caller whose voice weakens by more than
+the gate for good is heard at the new level about a minute and a half after that."""
 
 LATENCY_REACH_S = 12.0
 """Frames before the first unsettled answer that its measure may read: the longest latency
@@ -95,10 +101,11 @@ def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
             "coughs_per_min": 60.0 * m.coughs / m.turn_s}
 
 
-def own_speech(frames: Frames, gate_db: float) -> Frames:
+def own_speech(frames: Frames, gate_db: float, level_db: float | None = None) -> Frames:
     """``frames`` with the speech runs too faint to be the caller's own voice (background talk,
-    :func:`~monitor.dsp.voice_gate.own_voice`) turned to silence: no speech, voicing or syllable."""
-    voice = own_voice(frames.energy_db, frames.speech, gate_db)
+    :func:`~monitor.dsp.voice_gate.own_voice`, against ``level_db``, by default the level of
+    ``frames``' speech) turned to silence: no speech, voicing or syllable."""
+    voice = own_voice(frames.energy_db, frames.speech, gate_db, level_db)
     faint = frames.speech & ~voice
     if not faint.any():
         return frames
@@ -124,6 +131,7 @@ class CueTracker:
         self._next_t = analysis.hop_s
         self._words: list[Word] = []
         self._voice_s = 0.0  # the caller's own speech of the call so far, counted hop by hop
+        self._level_db: float | None = None  # the caller's level, held from hop to hop
         self._counted_t = 0.0  # call time up to which it is counted
         self.transcribed = False
         # response latencies already settled: onset times (s) and latencies, onsets < _settled_t
@@ -168,7 +176,10 @@ class CueTracker:
 
     def measure(self, t: float) -> CuesEvent:
         """Cues of the caller's window ending at call time ``t`` (and of the short window)."""
-        me = own_speech(self._frames[self.channel].between(0.0, t), self.cfg.voice_gate_db)
+        mine = self._frames[self.channel].between(0.0, t)
+        self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
+                                       VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
+        me = own_speech(mine, self.cfg.voice_gate_db, self._level_db)
         other = self._frames[self.other] if self.other is not None else None
         t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
         m = self._span(me, other, t0, t)

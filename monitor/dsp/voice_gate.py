@@ -35,6 +35,28 @@ def speaker_level_db(energy_db: np.ndarray, speech: np.ndarray, quantile: float 
     return quantile_linear(e, quantile) if len(e) else None  # np.quantile's number, without its overhead
 
 
+def held_level_db(held_db: float | None, now_db: float | None, decay_db: float) -> float | None:
+    """The speaker's level carried from one step to the next: the level measured now, or the
+    level held before less ``decay_db``, whichever is higher. Over a long stretch without the
+    speaker (a hold with background talk), the frames kept hold only the talk, and the level
+    measured on them alone would let the talk through; the held level falls slowly instead.
+
+    Parameters
+    ----------
+    held_db : float or None  the level held at the previous step (None: none yet)
+    now_db : float or None  the level measured now (None: no speech kept)
+    decay_db : float >= 0  how far the held level may fall in one step
+
+    Returns
+    -------
+    level_db : float or None
+    """
+    if held_db is None:
+        return now_db
+    fallen = held_db - decay_db
+    return fallen if now_db is None else max(now_db, fallen)
+
+
 def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
               level_db: float | None = None) -> np.ndarray:
     """The speech frames that belong to runs within ``gate_db`` of the speaker's level.
