@@ -186,6 +186,8 @@ class CueTracker:
         answers = self._latency(me, other, t) if other is not None else (np.zeros(0), np.zeros(0))
         recent = answers[1][-self.cfg.latency_turns:]
         latency = float(np.mean(recent)) if len(recent) else None
+        # each frame is counted once, gated as it is at this hop: a word that the hop cuts keeps
+        # the gate's verdict on its part before the cut (a few quiet frames of its onset may go)
         new = me.t >= self._counted_t
         self._voice_s += float(me.speech[new].sum()) * HOP_S
         self._counted_t = t
@@ -238,8 +240,9 @@ class CueTracker:
 
         Only the answers not yet settled are measured, over the frames they can reach
         (``LATENCY_REACH_S`` before the first of them); the settled ones are kept from earlier
-        hops. The result equals measuring all kept frames every hop: an answer's measure
-        depends only on the frames around its offset and onset.
+        hops. An answer's measure depends only on the frames around its offset and onset, so
+        this equals measuring all kept frames every hop, with the background-talk gate as it
+        stood at the hop that settled the answer.
         """
         start = max(0.0, self._settled_t - LATENCY_REACH_S)
         me, other = me.between(start, t), other.between(start, t)
