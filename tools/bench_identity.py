@@ -3,8 +3,8 @@
 ``python -m tools.bench_identity dump OUT.npz`` writes every column of the frames of the bench
 signal (120 s of real speech at 16 kHz: whole signal, 1 s chunks, 20 ms blocks, voice-only, no
 sound class; 60 s at 8 kHz) and of both legs of every fixture call (audio_fixtures/calls/*.wav,
-1 s chunks). Run it in two checkouts (say main and a branch, each with ``PYTHONPATH`` set to its
-own folder), then ``python -m tools.bench_identity compare A.npz B.npz`` counts the frames and
+1 s chunks). Run it in two checkouts (before and after a change, each with ``PYTHONPATH`` set to
+its own folder), then ``python -m tools.bench_identity compare A.npz B.npz`` counts the frames and
 names every column that differs (exit 1 if any does).
 """
 

@@ -564,6 +564,7 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
     (synthetic breaths, espeak-ng speech, noisy lines), and the weak voices if asked."""
     synth = synthetic_breaths(rng, 200)
     espeak = espeak_clips(args.edge_highpass)
+    train_mix = list(train_mix)  # the caller's list stays as it was
     train_mix += mix(tr_s, synth, rng, args.mixes, gap_s=(0.05, 0.4), below_db=(6.0, 25.0))
     train_mix += mix(espeak, synth + breath_snippets(tr_b), rng, args.mixes, gap_s=(0.05, 0.4),
                      below_db=(6.0, 25.0))

@@ -33,6 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..config import AnalysisConfig
+from ..dsp.sound_class import SILENCE
 from ..dsp.voice_gate import held_level_db, own_voice, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
@@ -110,7 +111,7 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None) ->
     if not faint.any():
         return frames
     return replace(frames, speech=voice, voiced=frames.voiced & voice, nucleus=frames.nucleus & voice,
-                   sound=np.where(faint, np.uint8(0), frames.sound).astype(frames.sound.dtype))
+                   sound=np.where(faint, np.uint8(SILENCE), frames.sound).astype(frames.sound.dtype))
 
 
 class CueTracker:

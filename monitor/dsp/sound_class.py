@@ -56,6 +56,7 @@ FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low
 
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 _HANN = np.hanning(SPEC_LENGTH).astype(np.float32)
+_HANN.flags.writeable = False  # shared by every call: read only
 
 
 @dataclass(frozen=True)
