@@ -174,14 +174,10 @@ def _moving_average_down(x: np.ndarray, size: int, mode: str, cval: float, origi
     """
     n = x.shape[0]
     before, after = _margins(size, origin)
+    if mode == "nearest" and origin == 0:
+        return columns_mean(x, size)
     e = _extend(np.asarray(x, np.float64).T, before, after, mode, cval).T  # (n + size - 1, c), rows apart
-    e = np.ascontiguousarray(e)
-    steps = np.empty(x.shape, np.float64)
-    np.add.reduce(e[:size], axis=0, out=steps[0])
-    np.subtract(e[size:size + n - 1], e[:n - 1], out=steps[1:])
-    np.cumsum(steps, axis=0, out=steps)
-    steps /= size
-    return steps.astype(x.dtype, copy=False)
+    return _running_means_down(np.ascontiguousarray(e), n, size).astype(x.dtype, copy=False)
 
 
 def _extremum_filter1d(x: np.ndarray, size: int, axis: int, mode: str, cval: float, origin: int,
@@ -202,6 +198,9 @@ def minimum_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "near
 def maximum_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "nearest", cval: float = 0.0,
                      origin: int = 0) -> np.ndarray:
     """``scipy.ndimage.maximum_filter1d`` (modes "nearest" and "constant"). Shape kept."""
+    x = np.asarray(x)
+    if x.ndim == 2 and axis in (0, -2) and mode == "nearest" and origin == 0:
+        return columns_max(x, size)
     return _extremum_filter1d(x, size, axis, mode, cval, origin, np.maximum, -np.inf)
 
 
@@ -224,3 +223,92 @@ def kaiser_lowpass(numtaps: int, cutoff: float, beta: float) -> np.ndarray:
     a = 0.5 * (numtaps - 1)
     h = h * (np.i0(beta * np.sqrt(1 - ((np.arange(numtaps) - a) / a) ** 2.0)) / np.i0(beta))
     return h / np.sum(h)
+
+
+def columns_mean(x: np.ndarray, size: int) -> np.ndarray:
+    """Centred moving average of each column (``scipy.ndimage.uniform_filter1d(x, size, axis=0,
+    mode="nearest")``): the running sums of all columns advance one row at a time, in double
+    precision, each column's additions in the same order.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, c)]
+    size : int
+
+    Returns
+    -------
+    means : np.ndarray [shape=(n, c)], ``x``'s dtype
+    """
+    n, before = len(x), size // 2
+    if n == 0:
+        return x.copy()
+    ext = np.empty((n + size - 1, x.shape[1]), np.float64)
+    ext[:before] = x[0]
+    ext[before:before + n] = x
+    ext[before + n:] = x[n - 1]
+    return _running_means_down(ext, n, size).astype(x.dtype, copy=False)
+
+
+def _running_means_down(e: np.ndarray, n: int, size: int) -> np.ndarray:
+    """Means of every ``size`` consecutive rows of the extended matrix ``e`` (shape
+    (n + size - 1, c), float64) -> (n, c) float64: the running sums of all columns advance one
+    row at a time, each column's additions in the same order."""
+    steps = np.empty((n, e.shape[1]), np.float64)
+    np.add.reduce(e[:size], axis=0, out=steps[0])
+    np.subtract(e[size:size + n - 1], e[:n - 1], out=steps[1:])
+    np.cumsum(steps, axis=0, out=steps)
+    steps /= size
+    return steps
+
+
+def columns_max(x: np.ndarray, size: int) -> np.ndarray:
+    """Centred running maximum of each column (``scipy.ndimage.maximum_filter1d(x, size, axis=0,
+    mode="nearest")``).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, c)]
+    size : int
+
+    Returns
+    -------
+    maxima : np.ndarray [shape=(n, c)]
+    """
+    n, before = len(x), size // 2
+    if n == 0:
+        return x.copy()
+    ext = np.empty((n + size - 1, x.shape[1]), x.dtype)
+    ext[:before] = x[0]
+    ext[before:before + n] = x
+    ext[before + n:] = x[n - 1]
+    span, top = 1, ext
+    while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
+        top = np.maximum(top[:-span], top[span:])
+        span *= 2
+    return np.maximum(top[:n], top[size - span:size - span + n])
+
+
+def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
+    """True frames of ``mask`` in the centred window of ``size`` (odd) frames around each frame,
+    the ends repeated beyond the edges (``scipy.ndimage``'s "nearest"): ``> 0`` is the running
+    maximum (a dilation), ``== size`` the running minimum (an erosion).
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n,)], bool
+    size : int, odd
+
+    Returns
+    -------
+    counts : np.ndarray [shape=(n,)], int32
+    """
+    n, h = len(mask), size // 2
+    if n == 0:
+        return np.zeros(0, np.int32)
+    ext = np.empty(n + size, np.int32)
+    ext[0] = 0
+    ext[1:h + 1] = mask[0]
+    ext[h + 1:h + 1 + n] = mask
+    ext[h + 1 + n:] = mask[n - 1]
+    total = np.add.accumulate(ext, out=ext)
+    return total[size:] - total[:n]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft as sfft
+from .filters import columns_max, columns_mean, window_counts
 from .runs import runs, runs_to_mask
 
 
@@ -259,12 +260,12 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     shares = cols[:, 3:6]  # the three bands' shares
     np.add.reduce(np.abs(shares[1:] - shares[:-1]), axis=1, out=cols[1:, 11])
     cols[~audible, 11] = 0.0
-    means = _moving_means(cols, params.smooth_frames)
+    means = columns_mean(cols, params.smooth_frames)
     lag = params.onset_lag_frames
     rise = np.zeros((n, 2), np.float32)
     rise[:, 0] = strength
     rise[lag:, 1] = np.clip(energy[lag:] - energy[:-lag], 0.0, 40.0)
-    peaks = _running_max(rise, params.smooth_frames)
+    peaks = columns_max(rise, params.smooth_frames)
     out = np.empty((n, len(FEATURES)), np.float32)
     out[:, 0] = means[:, 0]
     out[:, 1] = peaks[:, 0]
@@ -282,60 +283,6 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     return out
 
 
-def _moving_means(x: np.ndarray, size: int) -> np.ndarray:
-    """Centred moving average of each column (``scipy.ndimage.uniform_filter1d(x, size, axis=0,
-    mode="nearest")``, the same running sums in double precision as
-    :func:`monitor.dsp.filters.uniform_filter1d`, for two columns or more).
-
-    Parameters
-    ----------
-    x : np.ndarray [shape=(n, c)]
-    size : int
-
-    Returns
-    -------
-    means : np.ndarray [shape=(n, c)], ``x``'s dtype
-    """
-    n, before = len(x), size // 2
-    if n == 0:
-        return x.copy()
-    ext = np.empty((n + size - 1, x.shape[1]), np.float64)
-    ext[:before] = x[0]
-    ext[before:before + n] = x
-    ext[before + n:] = x[n - 1]
-    steps = np.empty((n, x.shape[1]), np.float64)
-    np.add.reduce(ext[:size], axis=0, out=steps[0])
-    np.subtract(ext[size:size + n - 1], ext[:n - 1], out=steps[1:])
-    np.cumsum(steps, axis=0, out=steps)
-    steps /= size
-    return steps.astype(x.dtype, copy=False)
-
-
-def _running_max(x: np.ndarray, size: int) -> np.ndarray:
-    """Centred running maximum of each column (``scipy.ndimage.maximum_filter1d(x, size, axis=0,
-    mode="nearest")``).
-
-    Parameters
-    ----------
-    x : np.ndarray [shape=(n, c)]
-    size : int
-
-    Returns
-    -------
-    maxima : np.ndarray [shape=(n, c)]
-    """
-    n, before = len(x), size // 2
-    if n == 0:
-        return x.copy()
-    ext = np.empty((n + size - 1, x.shape[1]), x.dtype)
-    ext[:before] = x[0]
-    ext[before:before + n] = x
-    ext[before + n:] = x[n - 1]
-    span, top = 1, ext
-    while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
-        top = np.maximum(top[:-span], top[span:])
-        span *= 2
-    return np.maximum(top[:n], top[size - span:size - span + n])
 
 
 def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidden_w: np.ndarray,
@@ -390,7 +337,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if n == 0:
         return np.zeros(0, np.uint8)
     heard = audible | active
-    smooth = _moving_means(scores, params.score_frames)
+    smooth = columns_mean(scores, params.score_frames)
     smooth[:, 2] -= params.cough_margin
     best = np.argmax(smooth, axis=1)
     periodic_near = window_counts(strength >= params.min_speech_strength, params.voicing_reach_frames) > 0
@@ -418,31 +365,6 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
         sound[tail] = SILENCE
     return sound
 
-
-def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
-    """True frames of ``mask`` in the centred window of ``size`` (odd) frames around each frame,
-    the ends repeated beyond the edges (``scipy.ndimage``'s "nearest"): ``> 0`` is the running
-    maximum (a dilation), ``== size`` the running minimum (an erosion).
-
-    Parameters
-    ----------
-    mask : np.ndarray [shape=(n,)], bool
-    size : int, odd
-
-    Returns
-    -------
-    counts : np.ndarray [shape=(n,)], int32
-    """
-    n, h = len(mask), size // 2
-    if n == 0:
-        return np.zeros(0, np.int32)
-    ext = np.empty(n + size, np.int32)
-    ext[0] = 0
-    ext[1:h + 1] = mask[0]
-    ext[h + 1:h + 1 + n] = mask
-    ext[h + 1 + n:] = mask[n - 1]
-    total = np.add.accumulate(ext, out=ext)
-    return total[size:] - total[:n]
 
 
 def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> np.ndarray | None:
