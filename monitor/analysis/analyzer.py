@@ -25,8 +25,9 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
-from ..dsp.energy import VadParams, frame_energy_db, noise_floor_db, peak_level, smooth_db, voice_activity
-from ..dsp.filters import trailing_max_between, trailing_min_between
+from ..dsp.energy import (VadParams, frame_energy_db, noise_floor_db, noise_floor_db_from, peak_level,
+                          voice_activity)
+from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
@@ -238,11 +239,8 @@ def _floor_from(energy: np.ndarray, lo: int, vad: VadParams) -> np.ndarray:
 
     Only the frames its trailing minimum and its smoothing reach before ``lo`` are read, not
     the whole left context the peak levels need."""
-    start = max(0, lo - (vad.floor_window_frames - 1) - vad.smooth_frames // 2)
     floor = np.full(len(energy), np.nan, np.float32)
-    # noise_floor_db of energy[start:], its trailing minimum taken only where it is kept
-    floor[lo:] = trailing_min_between(smooth_db(energy[start:], vad.smooth_frames), vad.floor_window_frames,
-                                      lo - start, len(energy) - start)
+    floor[lo:] = noise_floor_db_from(energy, lo, vad)
     return floor
 
 

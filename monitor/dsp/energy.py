@@ -64,6 +64,14 @@ def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
     return trailing_min(smooth_db(energy_db, params.smooth_frames), params.floor_window_frames)
 
 
+def noise_floor_db_from(energy_db: np.ndarray, lo: int, params: VadParams) -> np.ndarray:
+    """``noise_floor_db(energy_db, params)[lo:]``, reading only the frames its trailing minimum
+    and its smoothing reach before ``lo``. Shape (n,) -> (n - lo,)."""
+    start = max(0, lo - (params.floor_window_frames - 1) - params.smooth_frames // 2)
+    return filters.trailing_min_between(smooth_db(energy_db[start:], params.smooth_frames), params.floor_window_frames,
+                                        lo - start, len(energy_db) - start)
+
+
 def peak_level(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
     """Recent peak level: trailing maximum of the 30 ms smoothed level. Shape (n,) -> (n,)."""
     return trailing_max(smooth_db(energy_db, 3), params.level_window_frames)
