@@ -16,11 +16,17 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
+from conftest import CALLS
+from monitor.analysis.analyzer import EMIT_GRID
+from monitor.capture.audio_files import AnalysisStream
+from monitor.capture.sources import Chunk
+from monitor.config import load_config
 from monitor.dsp.resample import Resampler
 from monitor.events import WordsEvent
 from monitor.transcription.vosk_models import load_model, packaged_model_dirs, resolve_model
 from monitor.transcription.phrases import PhraseMatcher, PhraseSpotter
 from monitor.transcription.recognizer import Transcriber
+from monitor.pipeline import CallPipeline
 from tools.bench_transcribe import say  # Korean espeak-ng speech, trimmed (shared with the bench)
 
 RATE = 16000
@@ -251,3 +257,23 @@ def test_the_streaming_resampler_equals_resampling_the_whole_signal(rates):
     y = np.concatenate(out)
     assert len(y) == len(whole)
     assert np.max(np.abs(y - whole)) < 1e-5
+
+
+def test_in_a_call_a_transcribed_leg_keeps_half_second_batches_and_the_other_leg_one_per_hop(ko_model):
+    """The recognizer gets a leg's audio as soon as its voice activity is known: that leg's
+    analyzer emits every 0.5 s; a leg whose frames serve only the cue windows, once per cue hop."""
+    stream = AnalysisStream(CALLS / "deteriorating_16k.wav", [1, 0])
+    x = np.concatenate(list(stream))[: 8 * stream.rate]
+    cfg = load_config(user_config=False)
+    transcriber = Transcriber(ko_model, "caller", stream.rate, on_full="block")
+    pipe = CallPipeline(cfg, stream.rate, ("caller", "agent"), transcribers={"caller": transcriber})
+    seen: dict[str, set[int]] = {"caller": set(), "agent": set()}
+    step = stream.rate // 50
+    for i in range(0, len(x), step):
+        pipe.process(Chunk(i / stream.rate, x[i:i + step]))
+        for leg, an in pipe.analyzers.items():
+            seen[leg].add(an.frames_emitted)
+    pipe.finish()
+    hop = round(cfg.analysis.hop_s * 100)
+    assert all(n % EMIT_GRID == 0 for n in seen["caller"]) and any(n % hop for n in seen["caller"])
+    assert all(n % hop == 0 for n in seen["agent"])
