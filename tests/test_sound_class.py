@@ -62,7 +62,8 @@ def test_inaudible_frames_are_silence_and_no_periodicity_is_no_speech():
 
 def test_the_analyzer_context_covers_the_sound_class_reach():
     from monitor.analysis.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
-    assert PARAMS.context_frames <= min(CONTEXT_RIGHT, LOCAL_LEFT)
+    assert PARAMS.context_right_frames <= CONTEXT_RIGHT
+    assert PARAMS.context_left_frames <= LOCAL_LEFT
 
 
 def test_a_short_sound_right_after_speech_is_its_tail_not_a_breath():
@@ -312,3 +313,21 @@ def test_the_edge_option_names_sections_of_the_products_highpass():
                                   np.concatenate([product.process(x[:7000]), product.process(x[7000:])]))
     two = tsc.EdgeFilter(tsc.Edge(20.0, 2), 16000, 1).process(x)
     assert abs(two[8000:].mean()) < 0.01  # the offset is gone
+
+
+def test_a_quiet_word_right_after_a_phrases_tail_stays_speech():
+    # a phrase (frames 20-80), its 20-frame trailing sound, then a quiet, voiced 25-frame word
+    n = 200
+    active = np.zeros(n, bool)
+    active[20:80] = active[100:125] = True
+    audible = active.copy()
+    audible[80:100] = True
+    speech_like = np.tile(np.array([[3.0, -3.0, -3.0]], np.float32), (n, 1))
+    breath_like = np.tile(np.array([[-3.0, 3.0, -3.0]], np.float32), (n, 1))
+    scores = np.where(active[:, None], speech_like, breath_like)
+    strength = np.where(active, 0.7, 0.0).astype(np.float32)
+    under_peak = np.where(np.arange(n) >= 100, 10.0, 0.0).astype(np.float32)  # the word 10 dB down
+    sound = sound_classes(audible, active, scores, strength, PARAMS, under_peak)
+    assert (sound[20:80] == SPEECH).all()
+    assert (sound[80:100] == SILENCE).all()  # the phrase's tail
+    assert (sound[100:125] == SPEECH).all()  # not a breath of its own

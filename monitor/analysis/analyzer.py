@@ -41,8 +41,9 @@ RATES = (8000, 16000)
 PITCH_RATE = 8000
 CONTEXT_LEFT = 1100
 CONTEXT_RIGHT = 95
-LOCAL_LEFT = 95
-"""Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus)."""
+LOCAL_LEFT = 130
+"""Left context of the local decisions (gap bridging, burst dropping, dips around a nucleus, the
+sound class's look back over a breath and a phrase's tail before a voiced stretch)."""
 BLOCK_FRAMES = 1000
 EMIT_GRID = 50
 """Frames are emitted in batches that end on multiples of 50 frames (0.5 s of call time), and

@@ -23,9 +23,10 @@ Four stages, all vectorised over frames:
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
 
-Every window is centred and bounded (:attr:`SoundClassParams.context_frames` each side in
-all), so the classes of a frame depend only on the frames within that reach: the streaming
-analyzer gives the same classes as the whole-signal analysis.
+Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
+:attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
+only on the frames within that reach: the streaming analyzer gives the same classes as the
+whole-signal analysis.
 
 The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
 ``tools/train_sound_class.py`` (fixed seed, real recordings).
@@ -96,15 +97,31 @@ class SoundClassParams:
 
     @property
     def context_frames(self) -> int:
-        """Frames each side that a frame's class can depend on."""
+        """Frames each side that a frame's class can depend on (the larger of the two sides)."""
+        return max(self.context_left_frames, self.context_right_frames)
+
+    @property
+    def context_left_frames(self) -> int:
+        """Frames before a frame that its class can depend on: a voiced stretch after a breath
+        looks back over the stretch and the breath, and whether that breath is a phrase's tail."""
+        tail = self.tail_frames + self.tail_gap_frames
+        return self._decisions_reach() + max(tail, self.voiced_after_frames + tail,
+                                             self.min_sound_frames + self.tail_gap_frames)
+
+    @property
+    def context_right_frames(self) -> int:
+        """Frames after a frame that its class can depend on."""
+        return self._decisions_reach() + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
+                                             self.min_sound_frames + self.tail_gap_frames)
+
+    def _decisions_reach(self) -> int:
+        """Frames each side that the non-speech decisions before the final rules depend on."""
         audible = self.audible_gap_frames + self.audible_min_frames
         window = max(self.smooth_frames // 2 + self.onset_lag_frames, self.event_reach_frames + audible)
         scores = window + self.score_frames // 2
         return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
-                + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0)
-                + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
-                      self.min_sound_frames + self.tail_gap_frames))
+                + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0))
 
 
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
@@ -353,10 +370,11 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
-    # (their reaches do not add up)
     speech = active & ~other
     tail = _tails(other, speech, params) if params.tail_frames or params.min_sound_frames else None
-    after = _voiced_after(other, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
+    # a stretch after a phrase's own tail (which becomes silence) has no breath before it
+    before = other if tail is None else other & ~tail
+    after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
     if after is not None:
         other = other | after
     sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
