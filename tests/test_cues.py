@@ -55,6 +55,22 @@ def track(agent: np.ndarray, caller: np.ndarray, cfg: AnalysisConfig = CFG) -> l
     return tracker.due(final=True)
 
 
+def quieter_from(caller: np.ndarray, from_s: float, level_db: float) -> Frames:
+    """Frames of ``caller`` (speech at -25 dB) whose speech from ``from_s`` on is at ``level_db``."""
+    fr = frames(caller)
+    i = int(round(from_s / HOP_S))
+    fr.energy_db[i:] = np.where(caller[i:], level_db, -70.0)
+    return fr
+
+
+def track_caller(caller: Frames, cfg: AnalysisConfig = CFG) -> list:
+    """Every cue event of a call whose agent stays silent."""
+    tracker = CueTracker(cfg, ("agent", "caller"))
+    tracker.add("agent", frames(np.zeros(len(caller), dtype=bool)))
+    tracker.add("caller", caller)
+    return tracker.due(final=True)
+
+
 def test_the_window_reaches_back_until_it_holds_the_speech_it_needs():
     speech = timeline(100.0, [(10.0, 14.0), (50.0, 53.0), (80.0, 82.0)])
     t = (np.arange(len(speech)) + 0.5) * HOP_S
@@ -204,22 +220,12 @@ def test_without_a_short_window_the_event_carries_none():
 
 def test_background_talk_over_a_hold_is_not_the_callers_speech():
     # the caller answers for 20 s at -25 dB; over a 30 s hold the line carries talk at -50 dB
-    caller = timeline(60.0, [(0.0, 20.0), (30.0, 60.0)])
-    agent = np.zeros_like(caller)
-    fr = frames(caller)
-    fr.energy_db[int(30.0 / HOP_S):] = np.where(caller[int(30.0 / HOP_S):], -50.0, -70.0)
-
-    def at_end(cfg: AnalysisConfig):
-        tracker = CueTracker(cfg, ("agent", "caller"))
-        tracker.add("agent", frames(agent))
-        tracker.add("caller", fr)
-        return tracker.due(final=True)[-1]
-
-    gated = at_end(CFG)
+    fr = quieter_from(timeline(60.0, [(0.0, 20.0), (30.0, 60.0)]), 30.0, -50.0)
+    gated = track_caller(fr)[-1]
     assert gated.call_speech_s == pytest.approx(20.0, abs=0.05)
     assert gated.speech_s == pytest.approx(8.0, abs=0.05)  # the window reaches back to the answer
-    ungated = at_end(AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
-                                    voice_gate_db=0.0))
+    ungated = track_caller(fr, AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3,
+                                              hop_s=1.0, voice_gate_db=0.0))[-1]
     assert ungated.call_speech_s == pytest.approx(50.0, abs=0.05)
 
 
@@ -251,13 +257,7 @@ def test_streaming_in_chunks_equals_the_whole_call_with_background_talk_and_trim
 def test_background_talk_over_a_hold_longer_than_the_frames_kept_is_still_not_the_caller():
     # the caller answers for 20 s at -25 dB, then a 200 s hold carries talk at -50 dB: once the
     # caller's words have left the frames kept, the talk alone would set the caller's level
-    caller = timeline(220.0, [(0.0, 20.0), (30.0, 220.0)])
-    fr = frames(caller)
-    fr.energy_db[int(30.0 / HOP_S):] = np.where(caller[int(30.0 / HOP_S):], -50.0, -70.0)
-    tracker = CueTracker(CFG, ("agent", "caller"))
-    tracker.add("agent", frames(np.zeros_like(caller)))
-    tracker.add("caller", fr)
-    events = tracker.due(final=True)
+    events = track_caller(quieter_from(timeline(220.0, [(0.0, 20.0), (30.0, 220.0)]), 30.0, -50.0))
     assert max(e.call_speech_s for e in events) == pytest.approx(20.0, abs=0.05)
     assert events[-1].speech_s == 0.0  # nothing of the caller in the last 90 s
 
@@ -265,13 +265,7 @@ def test_background_talk_over_a_hold_longer_than_the_frames_kept_is_still_not_th
 def test_a_caller_whose_voice_weakens_for_good_is_heard_again_at_the_new_level():
     # 20 s at -25 dB, then answers 22 dB weaker (beyond the 18 dB gate) for 5 minutes
     spans = [(0.0, 20.0)] + [(25.0 + 10 * k, 30.0 + 10 * k) for k in range(30)]
-    caller = timeline(330.0, spans)
-    fr = frames(caller)
-    fr.energy_db[int(22.0 / HOP_S):] = np.where(caller[int(22.0 / HOP_S):], -47.0, -70.0)
-    tracker = CueTracker(CFG, ("agent", "caller"))
-    tracker.add("agent", frames(np.zeros_like(caller)))
-    tracker.add("caller", fr)
-    events = tracker.due(final=True)
+    events = track_caller(quieter_from(timeline(330.0, spans), 22.0, -47.0))
     heard_from = next(e.t for e in events if e.call_speech_s > 20.5)
     assert 60.0 < heard_from < 260.0  # not while the healthy words set the level; not never
     assert events[-1].speech_s >= 8.0

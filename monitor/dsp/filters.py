@@ -239,14 +239,20 @@ def columns_mean(x: np.ndarray, size: int) -> np.ndarray:
     -------
     means : np.ndarray [shape=(n, c)], ``x``'s dtype
     """
-    n, before = len(x), size // 2
-    if n == 0:
+    if len(x) == 0:
         return x.copy()
-    ext = np.empty((n + size - 1, x.shape[1]), np.float64)
+    return _running_means_down(_nearest_rows(x, size, np.float64), len(x), size).astype(x.dtype, copy=False)
+
+
+def _nearest_rows(x: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
+    """``x`` (shape (n, c), n > 0) with its first and last rows repeated for a centred window of
+    ``size`` rows (``scipy.ndimage``'s "nearest"): shape (n + size - 1, c), rows contiguous."""
+    n, before = len(x), size // 2
+    ext = np.empty((n + size - 1, x.shape[1]), dtype)
     ext[:before] = x[0]
     ext[before:before + n] = x
     ext[before + n:] = x[n - 1]
-    return _running_means_down(ext, n, size).astype(x.dtype, copy=False)
+    return ext
 
 
 def _running_means_down(e: np.ndarray, n: int, size: int) -> np.ndarray:
@@ -274,14 +280,10 @@ def columns_max(x: np.ndarray, size: int) -> np.ndarray:
     -------
     maxima : np.ndarray [shape=(n, c)]
     """
-    n, before = len(x), size // 2
+    n = len(x)
     if n == 0:
         return x.copy()
-    ext = np.empty((n + size - 1, x.shape[1]), x.dtype)
-    ext[:before] = x[0]
-    ext[before:before + n] = x
-    ext[before + n:] = x[n - 1]
-    span, top = 1, ext
+    span, top = 1, _nearest_rows(x, size, x.dtype)
     while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
         top = np.maximum(top[:-span], top[span:])
         span *= 2
