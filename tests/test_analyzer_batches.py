@@ -34,7 +34,6 @@ def call_legs(seconds: float) -> tuple[np.ndarray, int]:
 def test_frames_come_out_in_batches_ending_on_the_grid_and_as_soon_as_their_context_is_there():
     x, rate = call_legs(20.0)
     caller = x[:, 0]
-    hop = rate // 100
     an = StreamingAnalyzer(rate)
     whole = analyze_signal(caller, rate)
     step = rate // 50  # 20 ms live blocks
@@ -45,7 +44,7 @@ def test_frames_come_out_in_batches_ending_on_the_grid_and_as_soon_as_their_cont
             assert an.frames_emitted % EMIT_GRID == 0
         # every grid point whose right context (CONTEXT_RIGHT frames, each with its 50 ms reach
         # and window) has arrived is out
-        complete = (received - an._lay.reach - an._lay.win // 2) // hop + 1
+        complete = an.frames_reached(received)
         due = max(0, complete - CONTEXT_RIGHT) // EMIT_GRID * EMIT_GRID
         assert an.frames_emitted >= min(due, len(whole) - len(whole) % EMIT_GRID)
     an.flush()

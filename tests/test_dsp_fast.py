@@ -42,6 +42,17 @@ def test_rfft_of_a_strided_view_equals_scipy():
     assert np.array_equal(fft.rfft(view, 512), scipy.fft.rfft(view, 512, axis=1))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_power_in_place_is_the_squared_magnitude_bit_for_bit(dtype):
+    x = RNG.standard_normal((7, 300)).astype(dtype)
+    spec = fft.rfft(x, 320)
+    expected = spec.real * spec.real + spec.imag * spec.imag
+    band = spec[:, 12:140]  # a band of the spectrum, as the analyzer takes it
+    expected_band = expected[:, 12:140].copy()
+    assert np.array_equal(fft.power_in_place(band), expected_band)
+    assert np.array_equal(fft.power_in_place(fft.rfft(x, 320)), expected)
+
+
 @pytest.mark.parametrize("target", [1, 7, 97, 641, 1601, 2001, 4097])
 def test_next_fast_len_equals_scipy(target):
     assert fft.next_fast_len(target, real=True) == scipy.fft.next_fast_len(target, real=True)

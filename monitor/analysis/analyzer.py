@@ -400,6 +400,13 @@ class StreamingAnalyzer:
     def frames_emitted(self) -> int:
         return self._n_emitted
 
+    def frames_reached(self, samples: int) -> int:
+        """Frames whose window and right reach (at the native rate) lie within the first
+        ``samples`` input samples: a frame is emitted once ``CONTEXT_RIGHT`` more are reached
+        and its batch's grid point is (see ``emit_grid``)."""
+        lay = self._lay
+        return max(0, (samples - lay.reach - lay.win // 2) // lay.hop + 1)
+
     def feed(self, chunk: np.ndarray) -> Frames:
         """Add samples (shape (n,), float) and return the frames now complete."""
         if self._flushed:

@@ -241,8 +241,7 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
     np.subtract(y, mean[:, None], out=x[:, :length])
     x[:, :length] *= plan.window
     spec = sfft.rfft(x, plan.nfft)[:, :plan.n_bins]
-    power = spec.real * spec.real
-    power += spec.imag * spec.imag
+    power = sfft.power_in_place(spec)
     np.maximum(power, 1e-30, out=power)
     lnp = np.log(power, out=power)
     lo, hi = plan.slope_bins

@@ -150,9 +150,7 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     window = _HANN if length == SPEC_LENGTH else np.hanning(length).astype(np.float32)
     spec = sfft.rfft(x * window, length)
     b0, b1, b2, b3 = _band_bins(length, SPEC_RATE)
-    band = spec[:, b0:b3]
-    power = band.real * band.real
-    power += band.imag * band.imag
+    power = sfft.power_in_place(spec[:, b0:b3])
     power += np.float32(1e-12)
     total = np.add.reduce(power, axis=1)
     out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
