@@ -18,13 +18,13 @@ and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 
 from ..dsp.resample import Resampler
-from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan
+from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan, sparse_plan
 from ..dsp.energy import (VadParams, frame_energy_db, noise_floor_db, noise_floor_db_from, peak_level,
                           voice_activity)
 from ..dsp.filters import trailing_max_between
@@ -60,7 +60,7 @@ class AnalyzerConfig:
     """All analyzer settings."""
 
     window_s: float = 0.025
-    cepstrum_every: int = 2  # cepstrum of every 2nd frame (20 ms); frames between are interpolated
+    cepstrum_every: int = 3  # cepstrum of every 3rd frame (30 ms); frames between are interpolated
     pitch: PitchParams = field(default_factory=PitchParams)
     cepstrum: CepstrumParams = field(default_factory=CepstrumParams)
     vad: VadParams = field(default_factory=VadParams)
@@ -112,7 +112,7 @@ class _Layout:
         reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
         every = max(1, int(cfg.cepstrum_every))
         return _Layout(rate, hop, win, prate, rate // prate, pitch_len, pitch_len // 2 + 1,
-                       pitch_len - pitch_len // 2, plan, _sparse(plan, every), every, left - win // 2, reach)
+                       pitch_len - pitch_len // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
 
     def centre(self, frame: int) -> int:
         """Centre of ``frame`` in padded-signal samples."""
@@ -121,16 +121,6 @@ class _Layout:
     def pcentre(self, frame: int) -> int:
         """Centre of ``frame`` in padded 8 kHz samples."""
         return frame * (self.hop // self.pdec) + (self.win // 2) // self.pdec + self.ppad
-
-
-def _sparse(plan: CepstrumPlan, every: int) -> CepstrumPlan:
-    """The plan's 3-tap time smoothing when only every ``every``-th frame has a cepstrum and the
-    frames between are linear interpolations of their neighbours (``every`` 1 or 2)."""
-    if every == 1:
-        return plan
-    k0, k1, k2 = (float(k) for k in plan.t_kernel)
-    kernel = np.array([k0 / 2, k1 + (k0 + k2) / 2, k2 / 2], np.float32)
-    return replace(plan, t_kernel=kernel)
 
 
 def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: int, first: int, count: int,

@@ -27,7 +27,7 @@ after Praat's resampling to ``2 f_max``) and ``1 / rate`` at 8 kHz.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -157,6 +157,17 @@ def make_plan(rate: int, params: CepstrumParams) -> CepstrumPlan:
         peak_lo=p0 - q_lo, peak_hi=p1 - q_lo, q_kernel=q_kernel, t_kernel=_time_kernel(params.time_smooth_s),
         slope_bins=(int(sel_idx[0]), int(sel_idx[-1]) + 1), slope_proj=slope_proj.astype(np.float32),
     )
+
+
+def sparse_plan(plan: CepstrumPlan, every: int) -> CepstrumPlan:
+    """The plan's 3-tap time smoothing when only every ``every``-th frame has a cepstrum and the
+    frames between are linear interpolations of their neighbours: a frame next to one with a
+    cepstrum is ``(every - 1) / every`` of it and ``1 / every`` of the next such frame."""
+    if every == 1:
+        return plan
+    k0, k1, k2 = (float(k) for k in plan.t_kernel)
+    kernel = np.array([k0 / every, k1 + (k0 + k2) * (every - 1) / every, k2 / every], np.float32)
+    return replace(plan, t_kernel=kernel)
 
 
 def _median(a: np.ndarray) -> np.ndarray:
