@@ -229,6 +229,9 @@ def bench_analyzer(ctx: Context) -> None:
     rows.append(timing_row(f"analyzer 16 kHz, streaming 20 ms chunks, batches on the 1 s cue hop ({t.audio_s:.0f} s)",
                            t))
     rows += _without_sound_class(ctx)
+    t = timed(lambda: stream_frames(x, 16000, 4.0, emit_grid=400), len(x) / 16000, REPEAT)
+    ctx.results["analyzer_16000_stream_4s"] = t
+    rows.append(timing_row("analyzer 16 kHz, streaming 4 s chunks in 4 s batches", t))
     bare = timed(lambda: bare_pass(x, 16000), len(x) / 16000, REPEAT)
     ctx.results["bare_pass_16000"] = bare
     rows.append(timing_row("peer in the same run: a bare numpy pass, 1 s blocks (the practical ceiling)", bare))
@@ -243,6 +246,10 @@ def bench_analyzer(ctx: Context) -> None:
                  f"target >= 400x: {'met' if grid >= 400 else 'not met'}; frames out up to 0.5 s later than on the "
                  "default 0.5 s grid, cue reports no later; a call's legs without a recognizer are analysed so, "
                  "a leg with one keeps the 0.5 s grid")
+    per_s, per_batch = batch_costs(ctx.results["analyzer_16000_stream"], ctx.results["analyzer_16000_stream_4s"], 4)
+    notes.append(f"1 s chunks: {per_s * 1e3:.2f} ms of CPU per second of audio + {per_batch * 1e3:.2f} ms per batch "
+                 f"(solved from the 1 s and 4 s rows); the batches' fixed cost is "
+                 f"{per_batch / (per_s + per_batch):.0%} of the 1 s figure")
     notes.append(f"sound class cost (share of the analyzer's time, 16 kHz streaming 1 s chunks): "
                  f"{ctx.results['sound_class_share']:.1%} (target <= 15 %)")
     print_table(f"analyzer: {ctx.seconds:.0f} s of real speech, one thread", TIMING_HEADER[:-1],
@@ -254,6 +261,14 @@ def bench_analyzer(ctx: Context) -> None:
                     f"class ({seconds / total:,.0f}x real time with the timers)", ["stage", "share of CPU"],
                     [[k, f"{v:.1%}"] for k, v in shares.items()],
                     ["timers around the functions monitor.analysis.analyzer calls (process CPU)"])
+
+
+def batch_costs(one: Timing, many: Timing, seconds: int) -> tuple[float, float]:
+    """CPU seconds per second of audio and per batch, from the same audio streamed in 1 s batches
+    (``one``) and in ``seconds``-second batches (``many``): ``one = p + c``, ``many = p + c / seconds``."""
+    t1, tn = one.cpu / one.audio_s, many.cpu / many.audio_s
+    per_batch = (t1 - tn) / (1.0 - 1.0 / seconds)
+    return t1 - per_batch, per_batch
 
 
 STAGES = (("_take_pending", "streaming shell: joining chunks, 8 kHz decimation"),
