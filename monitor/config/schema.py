@@ -261,8 +261,7 @@ class EmergencyRuleConfig:
     enabled: bool = _k(True, "false switches the rule off")
     min_score: float = _k(3.0, "evidence score (sum of the agreeing families' levels) that raises "
                           "it: two families at level 1.5, or three at level 1 (3 chosen on the "
-                          "tuning half over 2-4, with evidence_s 1 and drift 1; 2.5 and 3 equal "
-                          "with evidence_s 0.5)", min=0.5, max=20.0)
+                          "tuning half over 2-4, with evidence_s 1 and drift 1)", min=0.5, max=20.0)
     min_families: int = _k(2, "fewest families that must agree (level >= 1): a slow but well "
                            "caller, a quiet or a noisy line each move one family", min=1,
                            max=len(FAMILIES))
@@ -291,14 +290,10 @@ class EmergencyRuleConfig:
                               "a population's limit; on the tuning half, with the background-talk "
                               "gate, true added a false critical before a labored caller's onset "
                               "and no detection)")
-    evidence_s: float = _k(0.5, "accumulated grade beyond the drift (grade x seconds) at which a "
-                           "family agrees: 1 s at grade 1.5, 2 s at grade 1.25; two families reach "
-                           "min_score 3 at 1.5 times that each. 0.5 chosen on the tuning half over "
-                           "0.6-1 by tools.tune's two-fold search, with the drift held at 1 (the "
-                           "drift keeps a cue short of its threshold from accumulating; this only "
-                           "sets how much beyond it agrees): one more labored call within 30 s on "
-                           "one fold, the median 2 s sooner on the other, no false critical or "
-                           "warning more; 0.4 added false criticals", gt=0.0, max=600.0)
+    evidence_s: float = _k(1.0, "accumulated grade beyond the drift (grade x seconds) at which a "
+                           "family agrees: 2 s at grade 1.5, 1 s at grade 2; two families reach "
+                           "min_score 3 at 1.5 times that each (chosen with drift, see there)",
+                           gt=0.0, max=600.0)
     single_family: float = _k(0.0, "one family alone raises it once its accumulated change from the "
                               "caller's own baseline (absolute limits left out) reaches this many "
                               "times evidence_s (0 = never: two families must agree; on the "
