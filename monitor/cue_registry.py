@@ -38,6 +38,9 @@ class Cue:
     colour: str = "#1f5fa8"
     """Line colour in the report (the caller's blue unless a panel draws two cues)."""
     style: str = "-"
+    of_speech: bool = True
+    """Measured over the window's speech frames (False: from the turns' timing or the transcript),
+    so it says nothing about the caller when that "speech" is a steady tone (mains hum)."""
 
     @property
     def worse(self) -> str:
@@ -55,15 +58,17 @@ CUES: tuple[Cue, ...] = (
     Cue("hnr_db", "HNR", "dB", "below", "voice", 10.0, panel="Voice quality", colour="#17becf"),
     Cue("cpps_db", "CPPS", "dB", "below", "voice", None, panel="Voice quality"),
     Cue("loudness_dbfs", "loudness", "dBFS", "below", "loudness", None, panel="Loudness"),
-    Cue("response_latency_s", "response latency", "s", "above", "latency", 0.7),
+    Cue("response_latency_s", "response latency", "s", "above", "latency", 0.7, of_speech=False),
     Cue("breaths_per_min", "audible breaths", "/min", "above", "breathing", 2.0, panel="Breathing"),
     Cue("paused_breath_share", "pauses holding a breath", "", "above", "breathing", 0.05),
     Cue("mean_breath_s", "mean breath", "s", "above", "breathing", 0.35),
     Cue("coughs_per_min", "coughs", "/min", "above", "breathing", 0.0, panel="Breathing",
         colour="#8c564b", style="--"),
-    Cue("words_per_min", "word rate", "words/min", "below", "tempo", 160.0, words=True),
-    Cue("mean_word_gap_s", "mean gap between words", "s", "above", "pausing", 0.1, words=True),
-    Cue("long_word_gaps", "long gaps between words", "", "above", "pausing", 0.0, words=True),
+    Cue("words_per_min", "word rate", "words/min", "below", "tempo", 160.0, words=True, of_speech=False),
+    Cue("mean_word_gap_s", "mean gap between words", "s", "above", "pausing", 0.1, words=True,
+        of_speech=False),
+    Cue("long_word_gaps", "long gaps between words", "", "above", "pausing", 0.0, words=True,
+        of_speech=False),
 )
 
 BY_NAME: Mapping[str, Cue] = MappingProxyType({c.name: c for c in CUES})
@@ -72,6 +77,8 @@ ACOUSTIC_CUES: tuple[str, ...] = tuple(c.name for c in CUES if not c.words)
 WORD_CUES: tuple[str, ...] = tuple(c.name for c in CUES if c.words)
 """Word-based cues, present when a transcriber runs (``None`` otherwise)."""
 ALL_CUES: tuple[str, ...] = ACOUSTIC_CUES + WORD_CUES
+SPEECH_CUES: frozenset[str] = frozenset(c.name for c in CUES if c.of_speech)
+"""Cues measured over the window's speech frames (see :attr:`Cue.of_speech`)."""
 
 
 def cue(name: str) -> Cue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from monitor.config import DEFAULT_RULES, Config
-from monitor.cue_registry import ALL_CUES, CUES, FAMILIES, cue, panels
+from monitor.cue_registry import ALL_CUES, CUES, FAMILIES, SPEECH_CUES, WORD_CUES, cue, panels
 from monitor.events import CuesEvent
 from monitor.alerts.rules import AlertEngine, judge
 
@@ -41,3 +41,7 @@ def test_the_report_panels_come_from_the_registry():
     assert titles[0] == "Speech rate" and "Voice quality" in titles
     drawn = {c.name for _, series in panels() for c in series}
     assert {"speech_rate_sps", "pause_ratio", "hnr_db", "loudness_dbfs"} <= drawn
+
+
+def test_the_cues_over_the_windows_speech_are_all_but_latency_and_the_transcripts():
+    assert SPEECH_CUES == set(ALL_CUES) - {"response_latency_s"} - set(WORD_CUES)

@@ -53,7 +53,8 @@ TEST_RULES: dict[str, dict[str, object]] = {
 }
 TEST_ANALYSIS = dict(window_speech_s=8.0, window_max_s=90.0, short_speech_s=3.0, short_max_s=30.0, hop_s=1.0,
                      baseline_min_speech_s=30.0, baseline_max_s=60.0,
-                     baseline_min_window_speech_s=5.0, baseline_min_windows=10)
+                     baseline_min_window_speech_s=5.0, baseline_min_windows=10,
+                     tone_max_articulation_sps=0.5, tone_min_hnr_db=15.0)
 
 
 def config(**overrides: object) -> Config:
@@ -325,6 +326,57 @@ def test_two_families_within_the_drift_of_their_thresholds_never_accumulate(base
     seq = [cues(t, hnr_db=13.0, loudness_dbfs=-27.0) for t in range(100, 400)]
     assert run(engine, seq, base) == []
     assert engine.fusion.score() == 0.0 and not any(engine.fusion.evidence.values())
+
+
+# --------------------------------------------------------------------------- a tone taken for speech
+
+# mains hum that the voice activity detector took for a monologue: 8 s of "speech" without a
+# syllable in it, far more harmonic than a voice, and (read as speech) slow, unbroken and quiet
+HUM = dict(articulation_rate_sps=0.0, speech_rate_sps=0.0, pause_ratio=0.0, mean_phrase_s=8.0,
+           hnr_db=34.0, loudness_dbfs=-40.0, speech_s=8.0)
+
+
+def test_a_window_of_steady_harmonic_sound_without_syllables_is_not_judged(base):
+    engine = AlertEngine(config())
+    assert run(engine, [cues(t, **HUM) for t in range(100, 300)], base) == []
+    assert not any(engine.fusion.evidence.values())
+
+
+def test_response_latency_is_still_judged_over_a_tone(base):
+    engine = AlertEngine(config())
+    events = run(engine, [cues(t, **HUM, response_latency_s=5.0) for t in range(100, 120)], base)
+    assert [a.kind for a in alerts(events)] == ["slow_response"]
+
+
+def test_a_whispered_callers_syllable_less_speech_is_judged_as_usual(base):
+    # no syllable nuclei either, but no harmonics: a whisper or an aphonic caller, not a tone
+    whisper = dict(HUM, hnr_db=0.5)
+    events = run(AlertEngine(config()), [cues(t, **whisper) for t in range(100, 140)], base)
+    assert {"slow_speech", "breathy_voice", "weak_voice"} <= {a.kind for a in alerts(events)}
+    assert "possible_emergency" in {a.kind for a in alerts(events)}
+
+
+def test_speech_that_has_syllables_is_judged_however_harmonic(base):
+    clear_voice = dict(HUM, articulation_rate_sps=4.4)
+    events = run(AlertEngine(config()), [cues(t, **clear_voice) for t in range(100, 140)], base)
+    assert "possible_emergency" in {a.kind for a in alerts(events)}
+
+
+def test_the_tone_check_can_be_switched_off(base):
+    cfg = config()
+    engine = AlertEngine(dataclasses.replace(
+        cfg, analysis=dataclasses.replace(cfg.analysis, tone_max_articulation_sps=0.0)))
+    events = run(engine, [cues(t, **HUM) for t in range(100, 140)], base)
+    assert "possible_emergency" in {a.kind for a in alerts(events)}
+
+
+def test_a_short_window_of_a_tone_is_not_judged(short_base):
+    engine = AlertEngine(config())
+    run(engine, [short_cues(t) for t in range(61, 100)], short_base)
+    whisper = {"articulation_rate_sps": 0.0, "hnr_db": 1.0, "speech_rate_sps": 1.2}
+    assert {"slow_speech", "breathy_voice"} <= set(engine.judge_short(short_cues(100, whisper), short_base))
+    hum = dict(whisper, hnr_db=34.0)
+    assert set(engine.judge_short(short_cues(100, hum), short_base)) <= {"slow_response"}
 
 
 def first_critical(seq: list[CuesEvent], base: Baseline) -> float | None:

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 from ..analysis.baseline import SHORT_SLACK_S, Baseline, CueStats
 from ..config import Config, EmergencyRuleConfig, RuleConfig
-from ..cue_registry import cue
+from ..cue_registry import SPEECH_CUES, cue
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
 EPS = 1e-9
@@ -409,10 +409,13 @@ class AlertEngine:
         self._window_s = cues.window_s
         out: list[Event] = []
         judged: dict[str, Judgement] = {}
+        tone = self._tone(cues.value("articulation_rate_sps"), cues.value("hnr_db"))
         for rule in self._rules:
             value = cues.value(rule.cue)
             if value is None or (rule.min_speech_s > 0 and cues.speech_s is not None
                                  and cues.speech_s < rule.min_speech_s):
+                continue
+            if tone and rule.cue in SPEECH_CUES:
                 continue
             j = judged[rule.kind] = judge(rule, float(value), baseline)
             state = self._state[rule.kind]
@@ -436,14 +439,27 @@ class AlertEngine:
         if need <= 0 or (cues.short_value("speech_s") or 0.0) < need - SHORT_SLACK_S:
             return {}
         judged = {}
+        tone = self._tone(cues.short_value("articulation_rate_sps"), cues.short_value("hnr_db"))
         for rule in self._rules:
             value = cues.short_value(rule.cue)
             if value is None or rule.kind not in pe.kinds or not rule.short_window:
+                continue
+            if tone and rule.cue in SPEECH_CUES:
                 continue
             if not pe.short_absolute:
                 rule = replace(rule, absolute=None)
             judged[rule.kind] = judge(rule, float(value), baseline, short=True)
         return judged
+
+    def _tone(self, articulation_sps: float | None, hnr_db: float | None) -> bool:
+        """Whether a window's "speech" is a steady tone, not the caller: fewer than
+        ``analysis.tone_max_articulation_sps`` syllables per second of it and yet as harmonic as
+        ``analysis.tone_min_hnr_db`` or more. Voiced speech that harmonic has vowels, hence
+        syllables; mains hum taken for speech has none (a whispered or aphonic caller's speech has
+        no syllable nuclei either, but no harmonics: it is kept)."""
+        a = self.config.analysis
+        return (a.tone_max_articulation_sps > 0 and articulation_sps is not None and hnr_db is not None
+                and articulation_sps < a.tone_max_articulation_sps and hnr_db >= a.tone_min_hnr_db)
 
     def _weight(self, cues: CuesEvent, dt: float) -> float:
         """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the

@@ -91,6 +91,20 @@ class AnalysisConfig:
         "criticals) but also a severe labored caller's own breathy, weak words, whose runs peak "
         "8-19 dB below their healthy level, and missed them; 15 and 20 dB did no better than 18",
         min=0.0, max=60.0)
+    tone_max_articulation_sps: float = _k(
+        0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
+        "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "
+        "for speech (mains hum), not the caller talking: the cues measured over its speech "
+        "(rates, pauses, phrases, voice quality, loudness, breaths) are not judged on it, as if "
+        "the caller had not spoken (response latency still is). Speech runs at 3-7 syllables per "
+        "second of speech; on the evaluation corpus's tuning half windows under 0.5 came only "
+        "from lines with noise, and a monologue over hum, read as 8 s phrases at 0 syllables a "
+        "second, made a false critical (0 = off)", min=0.0, max=3.0)
+    tone_min_hnr_db: float = _k(
+        15.0, "see tone_max_articulation_sps: voiced speech this harmonic has vowels, hence "
+        "syllables (running speech measures 8-13 dB here, hum taken for speech 16-38 dB); a "
+        "whispered or aphonic caller's speech, which has no syllable nuclei either, measures "
+        "about 0 dB and is judged as usual", min=0.0, max=60.0)
 
 
 _RULE_DOCS = MappingProxyType({
