@@ -40,7 +40,7 @@ import numpy as np
 
 from . import fft as sfft
 from .filters import columns_max, columns_mean, window_counts
-from .runs import runs, runs_to_mask
+from .runs import bridged_runs, runs, runs_to_mask
 
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
@@ -203,12 +203,8 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     """
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
-    starts, ends = runs(raw)
-    if len(starts) > 1:  # gaps shorter than audible_gap_frames between two runs are bridged
-        join = starts[1:] - ends[:-1] < params.audible_gap_frames
-        starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
-    long = ends - starts >= params.audible_min_frames
-    return runs_to_mask(starts[long], ends[long], len(raw))
+    # gaps shorter than audible_gap_frames between two runs are bridged, short events dropped
+    return bridged_runs(raw, params.audible_gap_frames, params.audible_min_frames)
 
 
 def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
