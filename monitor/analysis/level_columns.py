@@ -50,9 +50,12 @@ class _Smoothed:
         """The running sums (float64, undivided) of the windows of frames ``done ..``, continuing
         the chain from frame ``done - 1`` (from its start when ``done`` is 0). Shape (n - done,)."""
         n, h = len(energy), self.size // 2
-        first = done - 1 - h if self._carry is not None else -h  # the first sample read (nearest ends)
-        idx = np.clip(np.arange(first, n + h), 0, n - 1)
-        e = np.power(10.0, energy[idx] / 10.0).astype(np.float64)
+        first = done - 1 - h if self._carry is not None else -h  # the first sample read
+        lo = max(first, 0)
+        e = np.empty(n + h - first, np.float64)  # samples first .. n + h, the ends repeated (nearest)
+        e[lo - first:n - first] = np.power(10.0, energy[lo:] / 10.0)
+        e[:lo - first] = e[lo - first]
+        e[n - first:] = e[n - first - 1]
         if self._carry is not None:
             return running_sums_after(e, self.size, self._carry, n - done)
         start = np.cumsum(e[:self.size])[-1]  # element after element, as the whole pass sums it

@@ -174,12 +174,15 @@ def trailing_after(history: np.ndarray, new: np.ndarray, window: int, reduce: np
         fill = np.inf if reduce is np.minimum else -np.inf
         return _trailing_between(np.concatenate([history, new]), w, h, h + m, reduce, fill)
     out = reduce.accumulate(new)
-    first = np.arange(m) + (h - w + 1)  # history index each window starts at
-    reach = first < h
-    if h and reach.any():
-        suffix = reduce.accumulate(history[::-1])[::-1]  # suffix[i] = reduce(history[i:])
-        got = int(np.count_nonzero(reach))  # the windows that reach back are the first ones
-        out[:got] = reduce(out[:got], suffix[np.maximum(first[:got], 0)])
+    lo, got = h - w + 1, min(m, w - 1)  # window k starts at history index lo + k; the first got reach back
+    if h == 0 or got == 0:
+        return out
+    i0, i1 = max(0, lo), max(1, lo + got)  # the history indices those windows start at: i0 .. i1 (excl.)
+    suffix = reduce.accumulate(history[i0:i1][::-1])[::-1]  # reduce(history[i:i1]) for i in i0 .. i1
+    if i1 < h:
+        suffix = reduce(suffix, reduce.reduce(history[i1:]))
+    starts = np.maximum(np.arange(lo, lo + got), i0) - i0
+    out[:got] = reduce(out[:got], suffix[starts])
     return out
 
 
