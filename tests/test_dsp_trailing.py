@@ -28,3 +28,30 @@ def test_a_window_longer_than_the_signal_reaches_back_to_its_first_sample():
     x = np.array([3.0, 1.0, 2.0, 0.5], np.float32)
     assert filters.trailing_min_between(x, 1000, 1, 4).tolist() == [1.0, 1.0, 0.5]
     assert filters.trailing_max_between(x, 1000, 2, 4).tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_a_trailing_extremum_carried_on_from_the_samples_before_equals_the_whole_signals(name):
+    whole = getattr(filters, f"trailing_{name}")
+    reduce = np.maximum if name == "max" else np.minimum
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(1, 300))
+        window = int(rng.integers(1, 120))
+        x = rng.standard_normal(n).astype(np.float32)
+        split = int(rng.integers(0, n + 1))
+        history = x[max(0, split - (window - 1)):split]  # all the windows reach back, or all there is
+        assert np.array_equal(filters.trailing_after(history, x[split:], window, reduce), whole(x, window)[split:])
+
+
+def test_running_sums_carried_on_from_a_window_equal_one_pass_over_the_whole_row():
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n, size = int(rng.integers(2, 200)), int(rng.integers(1, 12))
+        e = (rng.random(n + size).astype(np.float32) ** 8).astype(np.float64)  # wide range: sums round
+        whole = filters.moving_average(e, size, origin=-(size // 2), count=n)  # window e[i:i + size]
+        first = np.cumsum(e[:size])[-1]
+        split = int(rng.integers(1, n))
+        head = filters.running_sums_after(e, size, first, split - 1)
+        tail = filters.running_sums_after(e[split - 1:], size, head[-1] if split > 1 else first, n - split)
+        assert np.array_equal(np.concatenate([[first], head, tail]) / size, whole)

@@ -274,10 +274,11 @@ def batch_costs(one: Timing, many: Timing, seconds: int) -> tuple[float, float]:
 STAGES = (("_take_pending", "streaming shell: joining chunks, 8 kHz decimation"),
           ("frame_energy_db", "framing, energy"), ("pitch_frames", "F0 and periodicity (cross-correlation)"),
           ("spectral_shape", "sound class: spectral shape"), ("cepstral_residuals", "cepstrum (per frame)"),
-          ("_floor_from", "noise floor"), ("intensity_db", "intensity"), ("trailing_max_between", "peak level"),
+          ("update", "noise floor, intensity, peak level (kept frame by frame)"),
           ("voice_activity", "voice activity"), ("_sound", "sound class: features, network, decisions"),
           ("nuclei", "syllable nuclei"), ("_cepstral", "CPPS and slope (smoothing, peak)"))
-"""Stages timed by :func:`analyzer_stages`: (name in monitor.analysis.analyzer, label)."""
+"""Stages timed by :func:`analyzer_stages`: (name in monitor.analysis.analyzer, or of a method of the
+streaming shell: ``_take_pending`` of StreamingAnalyzer, ``update`` of LevelColumns; label)."""
 
 
 def analyzer_stages(x: np.ndarray, rate: int, chunk_s: float) -> tuple[dict[str, float], float]:
@@ -286,7 +287,7 @@ def analyzer_stages(x: np.ndarray, rate: int, chunk_s: float) -> tuple[dict[str,
     import monitor.analysis.analyzer as an
     spent: dict[str, float] = {}
     saved = {}
-    owner = {"_take_pending": an.StreamingAnalyzer}
+    owner = {"_take_pending": an.StreamingAnalyzer, "update": an.LevelColumns}
 
     def timer(fn, label):
         def wrapped(*args, **kwargs):
@@ -314,11 +315,12 @@ def analyzer_stages(x: np.ndarray, rate: int, chunk_s: float) -> tuple[dict[str,
     raw_parts = [label for name, label in STAGES[1:5]]
     shares = {label: spent.get(label, 0.0) / total for _, label in STAGES}
     shares["raw features: the rest (framing views, masks)"] = (raw - sum(spent.get(k, 0.0) for k in raw_parts)) / total
-    ctx_parts = [label for _, label in STAGES[5:]]
+    levels = spent.get(STAGES[5][1], 0.0)  # called by the stream before the contextual stage
+    ctx_parts = [label for _, label in STAGES[6:]]
     shares["contextual: the rest (windows, columns)"] = (
         (contextual - sum(spent.get(k, 0.0) for k in ctx_parts)) / total)
     shares["streaming shell: the rest (buffers, emission)"] = (
-        (total - raw - contextual - spent.get(STAGES[0][1], 0.0)) / total)
+        (total - raw - contextual - levels - spent.get(STAGES[0][1], 0.0)) / total)
     return shares, total
 
 

@@ -36,6 +36,7 @@ from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC
                                spectral_shape)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
+from .level_columns import LevelColumns
 
 RATES = (8000, 16000)
 PITCH_RATE = 8000
@@ -180,9 +181,13 @@ class _Scores:
 
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
                 a: int = 0, b: int | None = None, res_row0: int = 0,
-                known: _Scores | None = None) -> tuple[Frames, _Scores | None]:
+                known: _Scores | None = None,
+                levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[Frames, _Scores | None]:
     """Frames ``a .. b`` of a run of raw features that starts at frame ``first``, and the
     sound-class scores now final (for the next call's ``known``).
+
+    ``levels``: the intensity, the noise floor and the intensity's trailing peak of every frame
+    (shapes (n,)), if the caller keeps them (see :class:`LevelColumns`); else computed here (:func:`_levels`).
 
     Only the noise floor and the peak levels need the long left context (they
     are trailing minima/maxima over seconds); every other decision is local,
@@ -193,12 +198,13 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     energy = raw["energy_db"]
     n = len(energy)
     b = n if b is None else b
-    floor = _floor_from(energy, max(0, a - LOCAL_LEFT), cfg.vad)
-    inten = intensity_db(energy, cfg.syllables)
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
-    # the trailing peak of the intensity over the local window only (shape (len(w),)); one serves
-    # the VAD and the nuclei when their settings agree
-    syl_level = trailing_max_between(inten, cfg.syllables.level_window_frames, w.start, w.stop)
+    # the trailing peak of the intensity over the local window (shape (len(w),)); one serves the VAD
+    # and the nuclei when their settings agree
+    if levels is None:
+        inten, floor, syl_level = _levels(energy, w, cfg)
+    else:
+        inten, floor, syl_level = levels[0], levels[1], levels[2][w]
     same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
     vad_level = syl_level if same else peak_level(energy, cfg.vad)[w]
     strength = raw["strength"][w]
@@ -223,6 +229,14 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
                   nucleus=nuc[local], sound=sound[local]), final
+
+
+def _levels(energy: np.ndarray, w: slice, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intensity (shape (n,)), its trailing peak over the local window ``w`` only (shape (len(w),))
+    and the noise floor (shape (n,), NaN before ``w``)."""
+    inten = intensity_db(energy, cfg.syllables)
+    level = trailing_max_between(inten, cfg.syllables.level_window_frames, w.start, w.stop)
+    return inten, _floor_from(energy, w.start, cfg.vad), level
 
 
 def _floor_from(energy: np.ndarray, lo: int, vad: VadParams) -> np.ndarray:
@@ -384,6 +398,7 @@ class StreamingAnalyzer:
         self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
         self._n_pending = 0
         self._scores: _Scores | None = None  # sound-class scores already final (see _contextual)
+        self._levels = LevelColumns(self.cfg.syllables, self.cfg.vad)  # intensity, floor, peak of the raw buffer
         self._nothing = Frames.empty()  # returned for every chunk that completes no frame (no rows to change)
 
     @property
@@ -487,9 +502,10 @@ class StreamingAnalyzer:
         if end <= self._n_emitted:
             return self._nothing
         lo = self._raw0
+        levels = self._levels.update(self._raw["energy_db"], final)
         out, self._scores = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg,
                                         self._n_emitted - lo, end - lo, res_row0=self._res_row0,
-                                        known=self._scores)
+                                        known=self._scores, levels=levels)
         self._n_emitted = end
         # CPPS of the next frames reaches back this far
         drop = max(0, (end - 2 * self._lay.every - 1) // self._lay.every - self._res_row0)
@@ -499,6 +515,7 @@ class StreamingAnalyzer:
         cut = max(0, end - CONTEXT_LEFT - lo)
         if cut:
             self._raw = {k: v[cut:] for k, v in self._raw.items()}
+            self._levels.cut(cut)
             self._raw0 += cut
         return out
 

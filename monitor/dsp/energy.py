@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import filters
-from .runs import close_gaps, drop_short
+from .runs import bridged_runs
 
 FLOOR_DB = -100.0
 
@@ -108,4 +108,4 @@ def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.nda
                 & (energy_db > level - params.periodic_below_peak_db)
                 & (energy_db > params.absolute_min_db))
     raw |= periodic
-    return drop_short(close_gaps(raw, params.min_gap_frames), params.min_speech_frames)
+    return bridged_runs(raw, params.min_gap_frames, params.min_speech_frames)

@@ -144,6 +144,48 @@ def _trailing_between(x: np.ndarray, window: int, start: int, stop: int, reduce:
     return _window_reduce(ext, w, reduce, fill)
 
 
+def running_sums_after(e: np.ndarray, size: int, carry: float, count: int) -> np.ndarray:
+    """The running sums :func:`moving_average` accumulates, continued: ``carry`` is the sum of the
+    window ``e[0:size]`` as that chain reached it, and the next ``count`` windows
+    ``e[i + 1:i + 1 + size]`` follow by the same additions (add the entering sample, subtract the
+    leaving one), so their sums equal those of one chain over the whole row bit for bit.
+
+    Shapes: ``e`` (m,), float64, ``m >= size + count`` -> (count,), float64 (undivided).
+    """
+    out = np.empty(count + 1, np.float64)
+    out[0] = carry
+    np.subtract(e[size:size + count], e[:count], out=out[1:])
+    np.cumsum(out, out=out)
+    return out[1:]
+
+
+def trailing_after(history: np.ndarray, new: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
+    """``reduce`` (``np.maximum`` or ``np.minimum``) over the trailing ``window`` samples of
+    ``concat(history, new)`` at each sample of ``new``: the running extremum of ``new`` met with
+    the suffix extrema of ``history`` (exact, whatever the order).
+
+    Shapes: ``history`` (h,), the samples just before ``new`` (all a window reaches, or all
+    there are); ``new`` (m,) -> (m,).
+    """
+    w, h, m = max(1, int(window)), len(history), len(new)
+    if m == 0:
+        return new.copy()
+    if m > w:  # windows that lie within ``new``: the blocks
+        fill = np.inf if reduce is np.minimum else -np.inf
+        return _trailing_between(np.concatenate([history, new]), w, h, h + m, reduce, fill)
+    out = reduce.accumulate(new)
+    lo, got = h - w + 1, min(m, w - 1)  # window k starts at history index lo + k; the first got reach back
+    if h == 0 or got == 0:
+        return out
+    i0, i1 = max(0, lo), max(1, lo + got)  # the history indices those windows start at: i0 .. i1 (excl.)
+    suffix = reduce.accumulate(history[i0:i1][::-1])[::-1]  # reduce(history[i:i1]) for i in i0 .. i1
+    if i1 < h:
+        suffix = reduce(suffix, reduce.reduce(history[i1:]))
+    starts = np.maximum(np.arange(lo, lo + got), i0) - i0
+    out[:got] = reduce(out[:got], suffix[starts])
+    return out
+
+
 def _along(x: np.ndarray, axis: int, fn) -> np.ndarray:
     """``fn`` (working on the last axis) applied along ``axis``."""
     if axis in (-1, x.ndim - 1):

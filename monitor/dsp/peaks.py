@@ -63,22 +63,23 @@ def _by_distance(peaks: np.ndarray, height: np.ndarray, distance: int) -> np.nda
     over those few peaks, never over samples.
     """
     keep = np.ones(len(peaks), bool)
-    close = np.diff(peaks) < distance
+    close = peaks[1:] - peaks[:-1] < distance
     if not close.any():
         return keep
     order = np.argsort(height)
     involved = np.zeros(len(peaks), bool)
     involved[:-1] |= close
     involved[1:] |= close
-    for j in order[::-1]:
-        if not involved[j] or not keep[j]:
+    at = peaks.tolist()
+    for j in order[involved[order]][::-1].tolist():  # the involved peaks, highest first
+        if not keep[j]:
             continue
         k = j - 1
-        while k >= 0 and peaks[j] - peaks[k] < distance:
+        while k >= 0 and at[j] - at[k] < distance:
             keep[k] = False
             k -= 1
         k = j + 1
-        while k < len(peaks) and peaks[k] - peaks[j] < distance:
+        while k < len(at) and at[k] - at[j] < distance:
             keep[k] = False
             k += 1
     return keep

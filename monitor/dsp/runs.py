@@ -46,3 +46,16 @@ def drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
     if short.any():
         out &= ~runs_to_mask(s[short], e[short], len(out))
     return out
+
+
+def bridged_runs(mask: np.ndarray, min_gap: int, min_len: int) -> np.ndarray:
+    """``drop_short(close_gaps(mask, min_gap), min_len)`` from one pass over the runs: runs of True
+    closer than ``min_gap`` are joined, then joined runs shorter than ``min_len`` dropped.
+    Shape (n,) -> (n,), bool."""
+    starts, ends = runs(mask)
+    if len(starts) > 1:
+        join = starts[1:] - ends[:-1] < min_gap
+        if join.any():
+            starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
+    long = ends - starts >= min_len
+    return runs_to_mask(starts[long], ends[long], len(mask))

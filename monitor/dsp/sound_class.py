@@ -40,7 +40,7 @@ import numpy as np
 
 from . import fft as sfft
 from .filters import columns_max, columns_mean, window_counts
-from .runs import runs, runs_to_mask
+from .runs import bridged_runs, runs, runs_to_mask
 
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
@@ -156,8 +156,10 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
     out[:, 0] = 10.0 / np.log(10.0) * (np.log(power).mean(axis=1) - np.log(total / power.shape[1]))
     out[:, 1] = power @ (np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / length / 1000.0)) / total
-    for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0)), start=2):
-        out[:, col] = 10.0 * np.log10(np.add.reduce(power[:, lo:hi], axis=1) / total + 1e-6)
+    bands = out[:, 2:5]  # the three bands' power, then their shares in dB (one pass for all three)
+    for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0))):
+        np.add.reduce(power[:, lo:hi], axis=1, out=bands[:, col])
+    bands[:] = 10.0 * np.log10(bands / total[:, None] + 1e-6)
     signs = np.signbit(x)
     out[:, 5] = np.add.reduce(signs[:, 1:] != signs[:, :-1], axis=1, dtype=np.intp) / (length - 1)
     return out
@@ -203,12 +205,8 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     """
     raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
            & (energy_db > absolute_min_db))
-    starts, ends = runs(raw)
-    if len(starts) > 1:  # gaps shorter than audible_gap_frames between two runs are bridged
-        join = starts[1:] - ends[:-1] < params.audible_gap_frames
-        starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
-    long = ends - starts >= params.audible_min_frames
-    return runs_to_mask(starts[long], ends[long], len(raw))
+    # gaps shorter than audible_gap_frames between two runs are bridged, short events dropped
+    return bridged_runs(raw, params.audible_gap_frames, params.audible_min_frames)
 
 
 def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:

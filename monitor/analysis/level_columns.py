@@ -1,0 +1,86 @@
+"""The level's contextual columns of a stream, kept frame by frame instead of recomputed per batch.
+
+The intensity contour, its trailing peak level and the noise floor of a frame are final once the
+few frames its smoothing reaches to the right have arrived; before, every batch recomputed them
+over the whole raw buffer (about 1300 frames). :class:`LevelColumns` keeps the final values and
+computes each batch only the new frames and the few at the end that are not final yet. The
+smoothing's running sum is carried from frame to frame exactly as one pass over the whole signal
+accumulates it, and the trailing extrema are exact, so the columns are bit for bit those of
+:func:`monitor.analysis.analyzer.analyze_signal`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dsp.energy import VadParams
+from ..dsp.filters import running_sums_after, trailing_after
+from ..dsp.syllables import SyllableParams
+
+
+class _Smoothed:
+    """``smooth_db`` of a growing energy column (power average over ``size`` frames, nearest
+    ends) and a trailing extremum of it over ``window`` frames, both kept where final."""
+
+    def __init__(self, size: int, window: int, reduce: np.ufunc) -> None:
+        self.size, self.window, self.reduce = int(size), max(1, int(window)), reduce
+        self.values = np.zeros(0, np.float32)    # final smoothed values, from the buffer's first frame
+        self.extreme = np.zeros(0, np.float32)   # final trailing extrema, the same frames
+        self._carry: float | None = None         # the running sum of the last final frame's window
+
+    def update(self, energy: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Smoothed values and trailing extrema of every frame of ``energy`` (shape (n,), the
+        buffer the kept columns start with); keeps those that no later frame changes."""
+        done, n, h = len(self.values), len(energy), self.size // 2
+        if n == done:
+            return self.values, self.extreme
+        sums = self._sums(energy, done)
+        mean = (sums / self.size).astype(np.float32)
+        smooth = (10.0 * np.log10(mean + 1e-10)).astype(np.float32)
+        history = self.values[max(0, done - (self.window - 1)):]
+        extreme = trailing_after(history, smooth, self.window, self.reduce)
+        keep = (n if final else max(done, n - h)) - done
+        if keep:
+            self._carry = float(sums[keep - 1])
+            self.values = np.concatenate([self.values, smooth[:keep]])
+            self.extreme = np.concatenate([self.extreme, extreme[:keep]])
+        return np.concatenate([self.values, smooth[keep:]]), np.concatenate([self.extreme, extreme[keep:]])
+
+    def _sums(self, energy: np.ndarray, done: int) -> np.ndarray:
+        """The running sums (float64, undivided) of the windows of frames ``done ..``, continuing
+        the chain from frame ``done - 1`` (from its start when ``done`` is 0). Shape (n - done,)."""
+        n, h = len(energy), self.size // 2
+        first = done - 1 - h if self._carry is not None else -h  # the first sample read
+        lo = max(first, 0)
+        e = np.empty(n + h - first, np.float64)  # samples first .. n + h, the ends repeated (nearest)
+        e[lo - first:n - first] = np.power(10.0, energy[lo:] / 10.0)
+        e[:lo - first] = e[lo - first]
+        e[n - first:] = e[n - first - 1]
+        if self._carry is not None:
+            return running_sums_after(e, self.size, self._carry, n - done)
+        start = np.cumsum(e[:self.size])[-1]  # element after element, as the whole pass sums it
+        return np.concatenate([[start], running_sums_after(e, self.size, start, n - 1)])
+
+    def cut(self, rows: int) -> None:
+        """Drop the first ``rows`` frames (the buffer's start moved on)."""
+        self.values, self.extreme = self.values[rows:], self.extreme[rows:]
+
+
+class LevelColumns:
+    """Intensity, the noise floor and the intensity's trailing peak of a stream's raw buffer."""
+
+    def __init__(self, syllables: SyllableParams, vad: VadParams) -> None:
+        self._intensity = _Smoothed(syllables.smooth_frames, syllables.level_window_frames, np.maximum)
+        self._floor = _Smoothed(vad.smooth_frames, vad.floor_window_frames, np.minimum)
+
+    def update(self, energy: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Intensity (dB), the noise floor and the intensity's trailing peak (``level_window_frames``)
+        of every frame of the raw buffer ``energy`` (shapes (n,), float32); ``final``: the stream ended."""
+        intensity, level = self._intensity.update(energy, final)
+        _, floor = self._floor.update(energy, final)
+        return intensity, floor, level
+
+    def cut(self, rows: int) -> None:
+        """Drop the first ``rows`` frames, as the raw buffer does."""
+        self._intensity.cut(rows)
+        self._floor.cut(rows)

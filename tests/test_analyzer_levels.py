@@ -1,0 +1,36 @@
+"""The level columns a stream keeps frame by frame are those of the whole signal, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.analysis.level_columns import LevelColumns
+from monitor.dsp.energy import VadParams, noise_floor_db
+from monitor.dsp.filters import trailing_max
+from monitor.dsp.syllables import SyllableParams, intensity_db
+
+
+def _energy(n: int, seed: int) -> np.ndarray:
+    """A level column with speech-like jumps (silence at -100 dB, bursts up to 0 dB)."""
+    rng = np.random.default_rng(seed)
+    e = np.repeat(rng.uniform(-100.0, 0.0, n // 7 + 1), 7)[:n] + rng.normal(0.0, 3.0, n)
+    return np.clip(e, -100.0, 0.0).astype(np.float32)
+
+
+def test_intensity_floor_and_peak_fed_in_pieces_with_the_buffer_cut_equal_the_whole_signals():
+    syl, vad = SyllableParams(), VadParams()
+    for seed in range(6):
+        energy = _energy(4000, seed)
+        want = (intensity_db(energy, syl), noise_floor_db(energy, vad),
+                trailing_max(intensity_db(energy, syl), syl.level_window_frames))
+        rng = np.random.default_rng(seed)
+        cols, first, end = LevelColumns(syl, vad), 0, 0
+        while end < len(energy):
+            end = min(len(energy), end + int(rng.integers(1, 400)))
+            got = cols.update(energy[first:end], final=end == len(energy))
+            final = end if end == len(energy) else end - vad.smooth_frames // 2  # the rows no later frame changes
+            for g, w in zip(got, want):
+                assert np.array_equal(g[:final - first], w[first:final])
+            cut = max(0, end - 1100 - first)  # the analyzer keeps 1100 frames of left context
+            cols.cut(cut)
+            first += cut
