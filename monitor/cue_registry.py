@@ -39,8 +39,9 @@ class Cue:
     """Line colour in the report (the caller's blue unless a panel draws two cues)."""
     style: str = "-"
     of_speech: bool = True
-    """Measured over the window's speech frames (False: from the turns' timing or the transcript),
-    so it says nothing about the caller when that "speech" is a steady tone (mains hum)."""
+    """Measured from what the window takes for the caller's sounds (their speech, its pauses and
+    the breaths between), so it says nothing about the caller when that "speech" is a steady tone
+    such as mains hum (False: from the turns' timing or the transcript)."""
 
     @property
     def worse(self) -> str:

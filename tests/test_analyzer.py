@@ -586,14 +586,15 @@ def test_stereo_file_channel_choice(tmp_path):
     assert mixed.ndim == 1 and np.allclose(mixed, (both[:, 0] + both[:, 1]) / 2, atol=1e-6)
 
 
-@pytest.mark.parametrize("every", [2, 3])
-def test_cpps_of_every_nth_frame_is_that_of_the_frames_between_interpolated(every):
+@pytest.mark.parametrize("rate", [8000, 16000])
+@pytest.mark.parametrize("every", [2, 3, 4])
+def test_cpps_of_every_nth_frame_is_that_of_the_frames_between_interpolated(every, rate):
     """The cepstrum is taken on every ``every``-th frame only; the sparse plan's time smoothing
     gives those frames the CPPS they would have if each frame between had a cepstrum of its own,
     the linear interpolation of its two neighbours'."""
     from monitor.dsp.cepstrum import CepstrumParams, cpps, make_plan, sparse_plan
     params = CepstrumParams()
-    plan = make_plan(16000, params)
+    plan = make_plan(rate, params)
     rng = np.random.default_rng(7)
     sparse = np.exp(rng.normal(0.0, 1.0, (12, plan.q_hi - plan.q_lo))).astype(np.float32)
     frac = (np.arange(every) / every)[None, :, None]
@@ -601,4 +602,12 @@ def test_cpps_of_every_nth_frame_is_that_of_the_frames_between_interpolated(ever
     full = np.concatenate([full, sparse[-1:]]).astype(np.float32)
     want = cpps(full, plan, params)[::every]
     got = cpps(sparse, sparse_plan(plan, every), params)
-    assert np.allclose(got[1:-1], want[1:-1], atol=1e-3)  # the ends repeat themselves differently
+    assert np.allclose(got, want, rtol=0.0, atol=1e-5)
+
+
+def test_the_cepstrum_step_is_one_whole_number_per_sample_rate():
+    from monitor.analysis.analyzer import AnalyzerConfig
+    assert AnalyzerConfig(cepstrum_every=(1, 1)).cepstrum_every == (1, 1)
+    for bad in (2, (2,), (2, 0), (2, 2.5)):
+        with pytest.raises(ValueError, match="cepstrum_every"):
+            AnalyzerConfig(cepstrum_every=bad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from monitor.analysis.analyzer import CONTEXT_LEFT
 from monitor.analysis.level_columns import LevelColumns
 from monitor.dsp.energy import VadParams, noise_floor_db
 from monitor.dsp.filters import trailing_max
@@ -31,6 +32,19 @@ def test_intensity_floor_and_peak_fed_in_pieces_with_the_buffer_cut_equal_the_wh
             final = end if end == len(energy) else end - vad.smooth_frames // 2  # the rows no later frame changes
             for g, w in zip(got, want):
                 assert np.array_equal(g[:final - first], w[first:final])
-            cut = max(0, end - 1100 - first)  # the analyzer keeps 1100 frames of left context
+            cut = max(0, end - CONTEXT_LEFT - first)  # as the analyzer cuts its raw buffer
             cols.cut(cut)
             first += cut
+
+
+def test_the_frames_the_next_smoothing_window_reads_cannot_be_dropped():
+    import pytest
+    syl, vad = SyllableParams(), VadParams()
+    cols = LevelColumns(syl, vad)
+    energy = _energy(200, 1)
+    cols.update(energy[:100], final=False)
+    with pytest.raises(ValueError, match="cannot drop"):
+        cols.cut(95)  # 100 frames, the last few not final yet: the smoothing still reads the frames before them
+    cols.cut(80)
+    got = cols.update(energy[80:200], final=True)
+    assert np.array_equal(got[0], intensity_db(energy, syl)[80:])

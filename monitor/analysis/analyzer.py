@@ -76,6 +76,12 @@ class AnalyzerConfig:
     class, voicing, HNR, intensity): no cepstrum (``cpps_db`` and ``slope_db_khz`` are NaN) and
     no syllable nuclei. For a leg whose frames serve only as the other party's speech mask."""
 
+    def __post_init__(self) -> None:
+        every = self.cepstrum_every
+        if not (isinstance(every, tuple) and len(every) == len(RATES) and all(isinstance(k, int) and k >= 1
+                                                                            for k in every)):
+            raise ValueError(f"cepstrum_every: one step of 1 or more frames per rate {RATES}, got {every!r}")
+
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
 """The analyzer with the sound class on (the default): breaths and coughs are told from speech."""
@@ -191,24 +197,21 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     sound-class scores now final (for the next call's ``known``).
 
     ``levels``: the intensity, the noise floor and the intensity's trailing peak of every frame
-    (shapes (n,)), if the caller keeps them (see :class:`LevelColumns`); else computed here (:func:`_levels`).
+    (shapes (n,)), if the caller keeps them (see :class:`LevelColumns`); else computed here
+    (:func:`_levels`).
 
     Only the noise floor and the peak levels need the long left context (they
     are trailing minima/maxima over seconds); every other decision is local,
     so it is computed over ``a - LOCAL_LEFT .. b + CONTEXT_RIGHT`` only, and the
-    2-D cepstral work over ``a - 2 .. b + 2``. The sound class's features of the frames
-    whose scores are ``known`` are not computed again.
+    2-D cepstral work over two cepstra each side of ``a .. b`` (``2 * every`` frames). The
+    sound class's features of the frames whose scores are ``known`` are not computed again.
     """
     energy = raw["energy_db"]
     n = len(energy)
     b = n if b is None else b
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
-    # the trailing peak of the intensity over the local window (shape (len(w),)); one serves the VAD
-    # and the nuclei when their settings agree
-    if levels is None:
-        inten, floor, syl_level = _levels(energy, w, cfg)
-    else:
-        inten, floor, syl_level = levels[0], levels[1], levels[2][w]
+    inten, floor, level = _levels(energy, cfg) if levels is None else levels
+    syl_level = level[w]  # the intensity's trailing peak: it serves the VAD too when their settings agree
     same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
     vad_level = syl_level if same else peak_level(energy, cfg.vad)[w]
     strength = raw["strength"][w]
@@ -235,22 +238,12 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
                   nucleus=nuc[local], sound=sound[local]), final
 
 
-def _levels(energy: np.ndarray, w: slice, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Intensity (shape (n,)), its trailing peak over the local window ``w`` only (shape (len(w),))
-    and the noise floor (shape (n,), NaN before ``w``)."""
+def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intensity, the noise floor and the intensity's trailing peak of every frame of a whole
+    signal (shapes (n,)), in :class:`LevelColumns`'s order."""
     inten = intensity_db(energy, cfg.syllables)
-    level = trailing_max_between(inten, cfg.syllables.level_window_frames, w.start, w.stop)
-    return inten, _floor_from(energy, w.start, cfg.vad), level
-
-
-def _floor_from(energy: np.ndarray, lo: int, vad: VadParams) -> np.ndarray:
-    """The noise floor of frames ``lo ..`` (shape (n,) like ``energy``; NaN before ``lo``).
-
-    Only the frames its trailing minimum and its smoothing reach before ``lo`` are read, not
-    the whole left context the peak levels need."""
-    floor = np.full(len(energy), np.nan, np.float32)
-    floor[lo:] = noise_floor_db_from(energy, lo, vad)
-    return floor
+    level = trailing_max_between(inten, cfg.syllables.level_window_frames, 0, len(inten))
+    return inten, noise_floor_db_from(energy, 0, cfg.vad), level
 
 
 def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,

@@ -1,9 +1,9 @@
 """The level's contextual columns of a stream, kept frame by frame instead of recomputed per batch.
 
 The intensity contour, its trailing peak level and the noise floor of a frame are final once the
-few frames its smoothing reaches to the right have arrived; before, every batch recomputed them
-over the whole raw buffer (about 1300 frames). :class:`LevelColumns` keeps the final values and
-computes each batch only the new frames and the few at the end that are not final yet. The
+few frames its smoothing reaches to the right have arrived. :class:`LevelColumns` keeps the final
+values and computes each batch only the new frames and the few at the end that are not final yet,
+instead of the whole raw buffer (about 1300 frames). The
 smoothing's running sum is carried from frame to frame exactly as one pass over the whole signal
 accumulates it, and the trailing extrema are exact, so the columns are bit for bit those of
 :func:`monitor.analysis.analyzer.analyze_signal`.
@@ -48,7 +48,9 @@ class _Smoothed:
 
     def _sums(self, energy: np.ndarray, done: int) -> np.ndarray:
         """The running sums (float64, undivided) of the windows of frames ``done ..``, continuing
-        the chain from frame ``done - 1`` (from its start when ``done`` is 0). Shape (n - done,)."""
+        the chain from frame ``done - 1`` (from its start when ``done`` is 0). Shape (n - done,).
+        The same sums as :func:`monitor.dsp.energy.smooth_db` through
+        :func:`monitor.dsp.filters.moving_average` ("nearest" ends): change them together."""
         n, h = len(energy), self.size // 2
         first = done - 1 - h if self._carry is not None else -h  # the first sample read
         lo = max(first, 0)
@@ -60,6 +62,12 @@ class _Smoothed:
             return running_sums_after(e, self.size, self._carry, n - done)
         start = np.cumsum(e[:self.size])[-1]  # element after element, as the whole pass sums it
         return np.concatenate([[start], running_sums_after(e, self.size, start, n - 1)])
+
+    @property
+    def droppable(self) -> int:
+        """Frames :meth:`cut` may drop: the next window's running sum reads the ``size // 2 + 1``
+        frames before the first one not final yet, so they stay."""
+        return max(0, len(self.values) - (self.size // 2 + 1))
 
     def cut(self, rows: int) -> None:
         """Drop the first ``rows`` frames (the buffer's start moved on)."""
@@ -81,6 +89,10 @@ class LevelColumns:
         return intensity, floor, level
 
     def cut(self, rows: int) -> None:
-        """Drop the first ``rows`` frames, as the raw buffer does."""
+        """Drop the first ``rows`` frames, as the raw buffer does (ValueError, and nothing dropped,
+        if a smoothing still reads them)."""
+        keep = min(self._intensity.droppable, self._floor.droppable)
+        if rows > keep:
+            raise ValueError(f"cannot drop {rows} frames: the smoothing still reads all but the first {keep}")
         self._intensity.cut(rows)
         self._floor.cut(rows)
