@@ -451,8 +451,7 @@ class StreamingAnalyzer:
         """Raw features of the frames the buffered samples complete, and the frames now final."""
         lay = self._lay
         # frames whose right reach is available at both rates
-        end = self._sample0 + len(self._samples)
-        avail = max(0, (end - lay.reach - lay.win // 2 - lay.pad_left) // lay.hop + 1)
+        avail = self.frames_reached(self._sample0 + len(self._samples) - lay.pad_left)
         low_end = self._low0 + len(self._low)
         phop = lay.hop // lay.pdec
         avail = min(avail, max(0, (low_end - lay.preach - (lay.win // 2) // lay.pdec - lay.ppad) // phop + 1))

@@ -68,10 +68,7 @@ def moving_average(x: np.ndarray, size: int, mode: str = "nearest", cval: float 
         e = np.asarray(x[..., :n - 1 + size], np.float64)
     else:
         e = _extend(np.asarray(x, np.float64), before, after, mode, cval)
-    steps = np.empty(x.shape[:-1] + (n,), np.float64)
-    steps[..., 0] = _sequential_sum(e[..., :size])
-    np.subtract(e[..., size:size + n - 1], e[..., :n - 1], out=steps[..., 1:])
-    total = np.cumsum(steps, axis=-1, out=steps)
+    total = _sum_chain(e, size, _sequential_sum(e[..., :size]), n - 1)
     total /= size
     return total.astype(x.dtype, copy=False)
 
@@ -152,11 +149,17 @@ def running_sums_after(e: np.ndarray, size: int, carry: float, count: int) -> np
 
     Shapes: ``e`` (m,), float64, ``m >= size + count`` -> (count,), float64 (undivided).
     """
-    out = np.empty(count + 1, np.float64)
-    out[0] = carry
-    np.subtract(e[size:size + count], e[:count], out=out[1:])
-    np.cumsum(out, out=out)
-    return out[1:]
+    return _sum_chain(e, size, carry, count)[1:]
+
+
+def _sum_chain(e: np.ndarray, size: int, first: np.ndarray | float, count: int) -> np.ndarray:
+    """``first`` (the sum of each row's window ``e[..., 0:size]``) and the sums of the next
+    ``count`` windows, each from the one before by adding the entering sample and subtracting the
+    leaving one. Shapes: ``e`` (..., m), float64, ``m >= size + count`` -> (..., count + 1)."""
+    out = np.empty(e.shape[:-1] + (count + 1,), np.float64)
+    out[..., 0] = first
+    np.subtract(e[..., size:size + count], e[..., :count], out=out[..., 1:])
+    return np.cumsum(out, axis=-1, out=out)
 
 
 def trailing_after(history: np.ndarray, new: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
