@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.dsp.runs import bridged_runs, close_gaps, drop_short
+from monitor.dsp.filters import window_counts
+from monitor.dsp.runs import apart_runs_to_mask, bridged_runs, close_gaps, drop_short, open_then_close, runs, runs_to_mask
 
 
 def test_bridged_runs_equal_closing_the_gaps_then_dropping_the_short_runs():
@@ -19,3 +20,23 @@ def test_bridged_runs_equal_closing_the_gaps_then_dropping_the_short_runs():
 def test_a_gap_shorter_than_the_bridge_joins_two_runs_into_one_long_enough_to_keep():
     mask = np.array([0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0], bool)
     assert bridged_runs(mask, 3, 5).astype(int).tolist() == [0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_the_mask_of_runs_apart_equals_the_mask_of_any_runs():
+    rng = np.random.default_rng(12)
+    for _ in range(2000):
+        n = int(rng.integers(0, 80))
+        s, e = runs(rng.random(n) < rng.uniform(0.1, 0.9))
+        some = rng.random(len(s)) < 0.6
+        assert np.array_equal(apart_runs_to_mask(s[some], e[some], n), runs_to_mask(s[some], e[some], n))
+
+
+def test_opening_then_closing_from_the_runs_equals_the_running_counts():
+    rng = np.random.default_rng(13)
+    for _ in range(4000):
+        n = int(rng.integers(0, 70))
+        mask = rng.random(n) < rng.uniform(0.05, 0.95)
+        o, c = 2 * int(rng.integers(0, 9)) + 1, 2 * int(rng.integers(0, 9)) + 1
+        opened = window_counts(window_counts(mask, o) == o, o) > 0
+        closed = window_counts(window_counts(opened, c) > 0, c) == c
+        assert np.array_equal(open_then_close(mask, o, c), closed)

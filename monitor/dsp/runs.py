@@ -18,7 +18,7 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     padded = np.zeros(len(mask) + 2, np.int8)  # False before and after: every run starts and ends
     padded[1:-1] = np.asarray(mask, dtype=bool)
-    edges = np.flatnonzero(padded[1:] != padded[:-1])  # starts and ends alternate
+    edges = (padded[1:] != padded[:-1]).nonzero()[0]  # starts and ends alternate
     return edges[::2], edges[1::2]
 
 
@@ -26,6 +26,16 @@ def runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
     """Boolean mask of length ``n`` that is True on ``[starts[i], ends[i])`` for every i."""
     edges = np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
     return np.cumsum(edges[:n]) > 0
+
+
+def apart_runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
+    """:func:`runs_to_mask` of runs as :func:`runs` gives them, or any subset of those: in
+    order, non-empty and apart (each ends before the next starts). Every start and end toggles
+    the mask once. Shapes (k,), (k,) -> (n,), bool."""
+    toggle = np.zeros(n + 1, bool)
+    toggle[starts] = True
+    toggle[ends] = True
+    return np.logical_xor.accumulate(toggle[:n])
 
 
 def close_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
@@ -58,4 +68,44 @@ def bridged_runs(mask: np.ndarray, min_gap: int, min_len: int) -> np.ndarray:
         if join.any():
             starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
     long = ends - starts >= min_len
-    return runs_to_mask(starts[long], ends[long], len(mask))
+    return apart_runs_to_mask(starts[long], ends[long], len(mask))
+
+
+def open_then_close(mask: np.ndarray, open_size: int, close_size: int) -> np.ndarray:
+    """A morphological opening (``open_size`` frames) then closing (``close_size`` frames) with
+    centred windows, the ends repeated beyond the edges (``scipy.ndimage``'s "nearest"), from
+    the runs (equal to ``dilate(erode(mask))`` then ``erode(dilate(...))`` with those windows).
+
+    The opening keeps the runs of at least ``open_size`` frames, and those of more than
+    ``open_size // 2`` that touch an end; the closing fills the gaps shorter than ``close_size``
+    between two runs, and those of at most ``close_size // 2`` frames at an end.
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n,)], bool
+    open_size, close_size : int, odd
+
+    Returns
+    -------
+    mask : np.ndarray [shape=(n,)], bool
+    """
+    n = len(mask)
+    starts, ends = runs(mask)
+    length = ends - starts
+    keep = length >= open_size
+    if len(starts):  # a run at an end has its erosion's window cut short there
+        if starts[0] == 0:
+            keep[0] = length[0] > open_size // 2 or ends[0] == n
+        if ends[-1] == n:
+            keep[-1] = length[-1] > open_size // 2 or starts[-1] == 0
+    starts, ends = starts[keep], ends[keep]
+    if len(starts) > 1:
+        join = starts[1:] - ends[:-1] < close_size
+        if join.any():
+            starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
+    if len(starts):
+        if starts[0] <= close_size // 2:
+            starts[0] = 0
+        if n - ends[-1] <= close_size // 2:
+            ends[-1] = n
+    return apart_runs_to_mask(starts, ends, n)

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import fft as sfft
 from .filters import columns_max, columns_mean, window_counts
-from .runs import bridged_runs, runs, runs_to_mask
+from .runs import apart_runs_to_mask, bridged_runs, open_then_close, runs
 
 
 SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
@@ -226,13 +226,12 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     """
     n = len(mask)
     idx = np.arange(n)
-    edge = np.zeros(n + 1, bool)  # edge[i]: mask changes between frames i - 1 and i
-    np.not_equal(mask[1:], mask[:-1], out=edge[1:n])
-    edge[0], edge[n] = mask[0] if n else False, mask[n - 1] if n else False
-    start = np.maximum.accumulate(np.where(edge[:n], idx, 0))  # the run's first frame
-    end = np.minimum.accumulate(np.where(edge[1:], idx + 1, n)[::-1])[::-1]  # the frame after the run
-    lo = np.where(mask, np.maximum(start, idx - reach), idx)
-    hi = np.where(mask, np.minimum(end, idx + reach + 1), idx)
+    # outside the runs both bounds are the frame after (an empty stretch); inside, the run's
+    # first frame (one after the last frame outside) and the first frame after it, within reach
+    outside = np.where(mask, -1, idx)
+    lo = np.maximum(np.maximum.accumulate(outside) + 1, idx - reach)
+    after = np.where(mask, n, idx)
+    hi = np.maximum(np.minimum(np.minimum.accumulate(after[::-1])[::-1], idx + (reach + 1)), lo)
     csum = np.zeros((n + 1, values.shape[1]))
     np.cumsum(values, axis=0, dtype=np.float64, out=csum[1:])
     length = hi - lo
@@ -265,19 +264,19 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     cols = np.empty((n, 12), np.float32)
     cols[:, 0] = strength
     cols[:, 1:7] = spec
-    cols[:, 7] = np.clip(energy - floor_db, 0.0, 60.0)
-    cols[:, 8] = np.clip(level_db - energy, 0.0, 60.0)
+    _clip_into(np.subtract(energy, floor_db, out=cols[:, 7]), 0.0, 60.0)  # np.clip without its wrapper
+    _clip_into(np.subtract(level_db, energy, out=cols[:, 8]), 0.0, 60.0)
     cols[:, 9] = energy
-    cols[:, 10] = energy * energy
+    np.multiply(energy, energy, out=cols[:, 10])
     cols[0, 11] = 0.0
     shares = cols[:, 3:6]  # the three bands' shares
     np.add.reduce(np.abs(shares[1:] - shares[:-1]), axis=1, out=cols[1:, 11])
-    cols[~audible, 11] = 0.0
+    cols[:, 11] *= audible  # 0 where not audible (the flux is finite and >= 0)
     means = columns_mean(cols, params.smooth_frames)
     lag = params.onset_lag_frames
     rise = np.zeros((n, 2), np.float32)
     rise[:, 0] = strength
-    rise[lag:, 1] = np.clip(energy[lag:] - energy[:-lag], 0.0, 40.0)
+    _clip_into(np.subtract(energy[lag:], energy[:-lag], out=rise[lag:, 1]), 0.0, 40.0)
     peaks = columns_max(rise, params.smooth_frames)
     out = np.empty((n, len(FEATURES)), np.float32)
     out[:, 0] = means[:, 0]
@@ -296,6 +295,11 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     return out
 
 
+
+
+def _clip_into(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``np.clip(x, low, high, out=x)`` (the same values, NaN kept) by two ufunc calls."""
+    return np.minimum(np.maximum(x, low, out=x), high, out=x)
 
 
 def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidden_w: np.ndarray,
@@ -357,12 +361,9 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     voiced = ((window_counts(strength >= params.voiced_strength, params.voiced_frames) / params.voiced_frames
                ).astype(np.float32) >= params.voiced_share)  # the moving average's values, exactly
     other = ((best > 0) | ~periodic_near) & heard & ~voiced
-    # opening: a non-speech decision must hold for min_event_frames
-    m = params.min_event_frames | 1
-    other = window_counts(window_counts(other, m) == m, m) > 0
-    # closing: a speech island inside a breath or cough must hold for min_island_frames
-    m = params.min_island_frames | 1
-    other = (window_counts(window_counts(other, m) > 0, m) == m) & heard
+    # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
+    # inside a breath or cough must hold for min_island_frames
+    other = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
     if params.max_flanked_frames:
         other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
@@ -401,7 +402,7 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> n
     gap = params.tail_gap_frames
     alone = (near[s] - near[np.maximum(s - gap, 0)] == 0) & (near[np.minimum(e + gap, n)] - near[e] == 0)
     keep |= (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
-    return runs_to_mask(s[keep], e[keep], n) if keep.any() else None
+    return apart_runs_to_mask(s[keep], e[keep], n) if keep.any() else None
 
 
 def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
@@ -426,7 +427,7 @@ def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, u
                       out=counts[1:], dtype=np.int32)
     keep = ((counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s))
             & (counts[e, 1] - counts[s, 1] == e - s))
-    return runs_to_mask(s[keep], e[keep], n) if keep.any() else None
+    return apart_runs_to_mask(s[keep], e[keep], n) if keep.any() else None
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
@@ -440,4 +441,4 @@ def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frame
     long = se - ss >= speech_frames
     keep = (e - s < max_frames) & (s > 0) & (e < n)
     keep &= np.isin(e, ss[long]) | np.isin(s, se[long])
-    return runs_to_mask(s[keep], e[keep], n)
+    return apart_runs_to_mask(s[keep], e[keep], n)
