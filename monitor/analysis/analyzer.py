@@ -219,17 +219,18 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
-    voiced = speech & (strength >= cfg.pitch.voicing_threshold) & (strength > 0)
-    periodic = speech & (strength >= cfg.syllables.min_strength) & (strength > 0)
+    some = speech & (strength > 0)
+    voiced = some & (strength >= cfg.pitch.voicing_threshold)
+    periodic = some & (strength >= cfg.syllables.min_strength)
     nuc = (np.zeros(len(speech), bool) if cfg.voice_only
            else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level))
     local = slice(a - w.start, b - w.start)
     cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
     sl = slice(a, b)
     v = voiced[local]
-    f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32)
-    hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32)
-    t = ((first + np.arange(a, b)) * lay.hop + lay.win / 2) / lay.rate
+    f0 = np.where(v, raw["f0"][sl], np.nan).astype(np.float32, copy=False)
+    hnr = np.where(v, hnr_from_strength(raw["strength"][sl]), np.nan).astype(np.float32, copy=False)
+    t = (np.arange(first + a, first + b) * lay.hop + lay.win / 2) / lay.rate
     final = None
     if scores is not None:  # the scores whose features reach no frame past the window's end
         final = _Scores(first + w.start, scores[:max(0, len(scores) - feature_reach(cfg.sound))])

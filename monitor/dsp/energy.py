@@ -101,11 +101,9 @@ def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.nda
     speech : np.ndarray [shape=(n,)], bool
     """
     level = peak_level(energy_db, params) if level_db is None else level_db
-    raw = ((energy_db > floor_db + params.floor_margin_db)
-           & (energy_db > level - params.below_peak_db)
-           & (energy_db > params.absolute_min_db))
-    periodic = ((strength >= params.periodic_strength)
-                & (energy_db > level - params.periodic_below_peak_db)
-                & (energy_db > params.absolute_min_db))
-    raw |= periodic
+    # above each bound is above the highest (np.maximum keeps a NaN, which no level is above)
+    raw = energy_db > np.maximum(np.maximum(floor_db + params.floor_margin_db, level - params.below_peak_db),
+                                 params.absolute_min_db)
+    raw |= (strength >= params.periodic_strength) & (
+        energy_db > np.maximum(level - params.periodic_below_peak_db, params.absolute_min_db))
     return bridged_runs(raw, params.min_gap_frames, params.min_speech_frames)

@@ -62,13 +62,22 @@ def bridged_runs(mask: np.ndarray, min_gap: int, min_len: int) -> np.ndarray:
     """``drop_short(close_gaps(mask, min_gap), min_len)`` from one pass over the runs: runs of True
     closer than ``min_gap`` are joined, then joined runs shorter than ``min_len`` dropped.
     Shape (n,) -> (n,), bool."""
-    starts, ends = runs(mask)
-    if len(starts) > 1:
-        join = starts[1:] - ends[:-1] < min_gap
-        if join.any():
-            starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
+    starts, ends = _joined(*runs(mask), min_gap)
     long = ends - starts >= min_len
     return apart_runs_to_mask(starts[long], ends[long], len(mask))
+
+
+def _joined(starts: np.ndarray, ends: np.ndarray, min_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Runs (in order, apart) with the gaps shorter than ``min_gap`` between them closed.
+    Shapes (k,), (k,) -> (j,), (j,)."""
+    if len(starts) < 2:
+        return starts, ends
+    apart = np.empty(len(starts) + 1, bool)  # apart[i]: a gap of min_gap or more before run i
+    np.greater_equal(starts[1:] - ends[:-1], min_gap, out=apart[1:-1])
+    if apart[1:-1].all():
+        return starts, ends
+    apart[0] = apart[-1] = True
+    return starts[apart[:-1]], ends[apart[1:]]
 
 
 def open_then_close(mask: np.ndarray, open_size: int, close_size: int) -> np.ndarray:
@@ -98,11 +107,7 @@ def open_then_close(mask: np.ndarray, open_size: int, close_size: int) -> np.nda
             keep[0] = length[0] > open_size // 2 or ends[0] == n
         if ends[-1] == n:
             keep[-1] = length[-1] > open_size // 2 or starts[-1] == 0
-    starts, ends = starts[keep], ends[keep]
-    if len(starts) > 1:
-        join = starts[1:] - ends[:-1] < close_size
-        if join.any():
-            starts, ends = starts[np.concatenate([[True], ~join])], ends[np.concatenate([~join, [True]])]
+    starts, ends = _joined(starts[keep], ends[keep], close_size)
     if len(starts):
         if starts[0] <= close_size // 2:
             starts[0] = 0

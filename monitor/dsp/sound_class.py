@@ -203,8 +203,9 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     -------
     audible : np.ndarray [shape=(n,)], bool
     """
-    raw = ((energy_db > floor_db + params.floor_margin_db) & (energy_db > level_db - params.below_peak_db)
-           & (energy_db > absolute_min_db))
+    # above each bound is above the highest (np.maximum keeps a NaN, which no level is above)
+    raw = energy_db > np.maximum(np.maximum(floor_db + params.floor_margin_db, level_db - params.below_peak_db),
+                                 absolute_min_db)
     # gaps shorter than audible_gap_frames between two runs are bridged, short events dropped
     return bridged_runs(raw, params.audible_gap_frames, params.audible_min_frames)
 
