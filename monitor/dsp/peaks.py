@@ -24,7 +24,7 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     den = y0 - 2 * y1 + y2
     concave = den < 0
     delta = np.where(concave, 0.5 * (y0 - y2) / np.where(concave, den, -1.0), 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
+    delta = np.minimum(np.maximum(delta, -0.5, out=delta), 0.5, out=delta)  # np.clip without its wrapper
     return delta, y1 - 0.25 * (y0 - y2) * delta
 
 
@@ -43,16 +43,16 @@ def local_maxima(x: np.ndarray) -> np.ndarray:
     -------
     peaks : np.ndarray [shape=(k,)], int, increasing
     """
-    n = len(x)
-    if n < 3:
+    if len(x) < 3:
         return np.zeros(0, np.intp)
-    change = np.flatnonzero(x[1:] != x[:-1]) + 1  # first sample of each run of equal values but the first
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [n]]) - 1      # last sample of each run
-    inner = (starts > 0) & (ends < n - 1)
-    s, e = starts[inner], ends[inner]
-    peak = (x[s - 1] < x[s]) & (x[e + 1] < x[s])
-    return ((s[peak] + e[peak]) // 2).astype(np.intp)
+    last = (x[1:] != x[:-1]).nonzero()[0]  # the last sample of every run of equal values but the last run
+    if len(last) < 2:  # no run with a run on both sides
+        return np.zeros(0, np.intp)
+    value = x[last]       # the runs' values (all but the last run)
+    after = x[last + 1]   # the values of the runs after them
+    # the inner runs: run k + 1 spans last[k] + 1 .. last[k + 1]
+    peak = (value[:-1] < value[1:]) & (after[1:] < value[1:])
+    return ((last[:-1] + 1 + last[1:]) // 2)[peak]
 
 
 def _by_distance(peaks: np.ndarray, height: np.ndarray, distance: int) -> np.ndarray:
@@ -105,7 +105,8 @@ def prominences(x: np.ndarray, peaks: np.ndarray, wlen: int) -> np.ndarray:
     half = int(wlen) // 2
     top = x[peaks]
     # both sides at once, over x padded with +inf (a sample beyond the ends stops the walk outwards)
-    padded = np.concatenate([np.full(half, np.inf, x.dtype), x, np.full(half, np.inf, x.dtype)])
+    padded = np.full(len(x) + 2 * half, np.inf, x.dtype)
+    padded[half:half + len(x)] = x
     sides = np.array([-1, 1])[None, :, None]  # walk left, walk right
     idx = (peaks + half)[:, None, None] + sides * np.arange(half + 1)[None, None, :]  # (k, 2, half + 1)
     v = padded[idx]

@@ -180,12 +180,12 @@ def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
     spec : np.ndarray [shape=(n, 6)]
     """
     n = len(spec)
-    if n == 0:
-        return spec
-    idx = np.arange(n)
-    src = idx - (first + idx) % SPEC_EVERY
-    src = np.where(src < 0, src + SPEC_EVERY, src)
-    return spec[np.minimum(src, n - 1)]
+    own = (-first) % SPEC_EVERY  # the first row with a shape of its own
+    if own >= n:
+        return spec[np.full(n, n - 1)]
+    times = np.full(-(-(n - own) // SPEC_EVERY), SPEC_EVERY)  # each shape held for SPEC_EVERY rows ...
+    times[0] += own  # ... the first also for the rows before it
+    return np.repeat(spec[own::SPEC_EVERY], times, axis=0)[:n]
 
 
 def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray,
