@@ -342,20 +342,20 @@ def window_counts(mask: np.ndarray, size: int) -> np.ndarray:
 
     Parameters
     ----------
-    mask : np.ndarray [shape=(n,)], bool
+    mask : np.ndarray [shape=(n,) or (n, k)], bool (k masks: each column counted down the frames)
     size : int, odd
 
     Returns
     -------
-    counts : np.ndarray [shape=(n,)], int32
+    counts : np.ndarray [shape=(n,) or (n, k)], int32
     """
     n, h = len(mask), size // 2
     if n == 0:
-        return np.zeros(0, np.int32)
-    ext = np.empty(n + size, np.int32)
+        return np.zeros(mask.shape, np.int32)
+    ext = np.empty((n + size,) + mask.shape[1:], np.int32)
     ext[0] = 0
     ext[1:h + 1] = mask[0]
     ext[h + 1:h + 1 + n] = mask
     ext[h + 1 + n:] = mask[n - 1]
-    total = np.add.accumulate(ext, out=ext)
+    total = np.add.accumulate(ext, axis=0, out=ext)
     return total[size:] - total[:n]

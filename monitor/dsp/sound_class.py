@@ -321,8 +321,8 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
     -------
     scores : np.ndarray [shape=(n, 3)], float32
     """
-    z = ((features - mean) / scale).astype(np.float32)
-    return (np.tanh(z @ hidden_w + hidden_b) @ out_w + out_b).astype(np.float32)
+    z = ((features - mean) / scale).astype(np.float32, copy=False)
+    return (np.tanh(z @ hidden_w + hidden_b) @ out_w + out_b).astype(np.float32, copy=False)
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
@@ -358,10 +358,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     smooth = columns_mean(scores, params.score_frames)
     smooth[:, 2] -= params.cough_margin
     best = np.argmax(smooth, axis=1)
-    periodic_near = window_counts(strength >= params.min_speech_strength, params.voicing_reach_frames) > 0
-    voiced = ((window_counts(strength >= params.voiced_strength, params.voiced_frames) / params.voiced_frames
-               ).astype(np.float32) >= params.voiced_share)  # the moving average's values, exactly
-    other = ((best > 0) | ~periodic_near) & heard & ~voiced
+    aperiodic, voiced = _periodicity(strength, params)
+    other = ((best > 0) | aperiodic) & heard & ~voiced
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
     other = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
@@ -375,11 +373,29 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
     if after is not None:
         other = other | after
-    sound = np.where(active, SPEECH, SILENCE).astype(np.uint8)
-    sound[other] = np.where(smooth[other, 2] > smooth[other, 1], COUGH, BREATH)
+    sound = np.where(active, np.uint8(SPEECH), np.uint8(SILENCE))
+    np.copyto(sound, np.where(smooth[:, 2] > smooth[:, 1], np.uint8(COUGH), np.uint8(BREATH)), where=other)
     if tail is not None:  # the decay of a phrase is silence
         sound[tail] = SILENCE
     return sound
+
+
+def _periodicity(strength: np.ndarray, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray]:
+    """Frames with no periodicity within ``voicing_reach_frames`` (``min_speech_strength``), and
+    frames in a voiced stretch (``voiced_share`` of the ``voiced_frames`` around them
+    ``voiced_strength`` periodic); shapes (n,) -> (n,), (n,), bool. The two running counts in one
+    pass when their windows are the same."""
+    size = params.voiced_frames
+    if params.voicing_reach_frames == size:
+        both = np.empty((len(strength), 2), bool)
+        np.greater_equal(strength, params.min_speech_strength, out=both[:, 0])
+        np.greater_equal(strength, params.voiced_strength, out=both[:, 1])
+        counts = window_counts(both, size)
+        aperiodic, voiced = counts[:, 0] == 0, counts[:, 1]
+    else:
+        aperiodic = window_counts(strength >= params.min_speech_strength, params.voicing_reach_frames) == 0
+        voiced = window_counts(strength >= params.voiced_strength, size)
+    return aperiodic, (voiced / size).astype(np.float32) >= params.voiced_share  # the moving average's values
 
 
 
