@@ -28,15 +28,16 @@ class _Smoothed:
         self.extreme = np.zeros(0, np.float32)   # final trailing extrema, the same frames
         self._carry: float | None = None         # the running sum of the last final frame's window
 
-    def update(self, energy: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Smoothed values and trailing extrema of every frame of ``energy`` (shape (n,), the
-        buffer the kept columns start with); keeps those that no later frame changes."""
+    def update(self, energy: np.ndarray, final: bool, values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """Smoothed values (None unless ``values``) and trailing extrema of every frame of
+        ``energy`` (shape (n,), the buffer the kept columns start with); keeps those that no later
+        frame changes."""
         done, n, h = len(self.values), len(energy), self.size // 2
         if n == done:
-            return self.values, self.extreme
+            return self.values if values else None, self.extreme
         sums = self._sums(energy, done)
         mean = (sums / self.size).astype(np.float32)
-        smooth = (10.0 * np.log10(mean + 1e-10)).astype(np.float32)
+        smooth = (10.0 * np.log10(mean + 1e-10)).astype(np.float32, copy=False)
         history = self.values[max(0, done - (self.window - 1)):]
         extreme = trailing_after(history, smooth, self.window, self.reduce)
         keep = (n if final else max(done, n - h)) - done
@@ -44,7 +45,8 @@ class _Smoothed:
             self._carry = float(sums[keep - 1])
             self.values = np.concatenate([self.values, smooth[:keep]])
             self.extreme = np.concatenate([self.extreme, extreme[:keep]])
-        return np.concatenate([self.values, smooth[keep:]]), np.concatenate([self.extreme, extreme[keep:]])
+        extreme = np.concatenate([self.extreme, extreme[keep:]])
+        return np.concatenate([self.values, smooth[keep:]]) if values else None, extreme
 
     def _sums(self, energy: np.ndarray, done: int) -> np.ndarray:
         """The running sums (float64, undivided) of the windows of frames ``done ..``, continuing
@@ -85,7 +87,7 @@ class LevelColumns:
         """Intensity (dB), the noise floor and the intensity's trailing peak (``level_window_frames``)
         of every frame of the raw buffer ``energy`` (shapes (n,), float32); ``final``: the stream ended."""
         intensity, level = self._intensity.update(energy, final)
-        _, floor = self._floor.update(energy, final)
+        _, floor = self._floor.update(energy, final, values=False)
         return intensity, floor, level
 
     def cut(self, rows: int) -> None:

@@ -159,7 +159,7 @@ def _sum_chain(e: np.ndarray, size: int, first: np.ndarray | float, count: int) 
     out = np.empty(e.shape[:-1] + (count + 1,), np.float64)
     out[..., 0] = first
     np.subtract(e[..., size:size + count], e[..., :count], out=out[..., 1:])
-    return np.cumsum(out, axis=-1, out=out)
+    return np.add.accumulate(out, axis=-1, out=out)  # np.cumsum's additions, without its wrapper
 
 
 def trailing_after(history: np.ndarray, new: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
@@ -184,8 +184,9 @@ def trailing_after(history: np.ndarray, new: np.ndarray, window: int, reduce: np
     suffix = reduce.accumulate(history[i0:i1][::-1])[::-1]  # reduce(history[i:i1]) for i in i0 .. i1
     if i1 < h:
         suffix = reduce(suffix, reduce.reduce(history[i1:]))
-    starts = np.maximum(np.arange(lo, lo + got), i0) - i0
-    out[:got] = reduce(out[:got], suffix[starts])
+    if lo < 0:  # the first windows start before the history: they all take its whole suffix
+        suffix = suffix[np.maximum(np.arange(lo, lo + got), i0) - i0]
+    reduce(out[:got], suffix, out=out[:got])
     return out
 
 
@@ -307,7 +308,7 @@ def _running_means_down(e: np.ndarray, n: int, size: int) -> np.ndarray:
     steps = np.empty((n, e.shape[1]), np.float64)
     np.add.reduce(e[:size], axis=0, out=steps[0])
     np.subtract(e[size:size + n - 1], e[:n - 1], out=steps[1:])
-    np.cumsum(steps, axis=0, out=steps)
+    np.add.accumulate(steps, axis=0, out=steps)  # np.cumsum's additions, without its wrapper
     steps /= size
     return steps
 

@@ -234,9 +234,9 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     after = np.where(mask, n, idx)
     hi = np.maximum(np.minimum(np.minimum.accumulate(after[::-1])[::-1], idx + (reach + 1)), lo)
     csum = np.zeros((n + 1, values.shape[1]))
-    np.cumsum(values, axis=0, dtype=np.float64, out=csum[1:])
+    np.add.accumulate(values, axis=0, dtype=np.float64, out=csum[1:])  # np.cumsum without its wrapper
     length = hi - lo
-    means = (csum[hi] - csum[lo]) / np.maximum(length, 1)[:, None]
+    means = (np.take(csum, hi, axis=0) - np.take(csum, lo, axis=0)) / np.maximum(length, 1)[:, None]
     return means.astype(np.float32), length
 
 
@@ -287,7 +287,7 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     out[:, 10] = means[:, 8]
     out[:, 11] = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
     out[:, 12] = means[:, 11]
-    voicing = np.empty((n, 2), np.float32)
+    voicing = np.empty((n, 2))  # float64, as event_means sums them
     voicing[:, 0] = strength >= params.voiced_strength
     voicing[:, 1] = strength
     ev, length = event_means(audible, voicing, params.event_reach_frames)
