@@ -360,6 +360,20 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     best = np.argmax(smooth, axis=1)
     aperiodic, voiced = _periodicity(strength, params)
     other = ((best > 0) | aperiodic) & heard & ~voiced
+    sound = np.where(active, np.uint8(SPEECH), np.uint8(SILENCE))
+    if not other.any():  # no decision to open, close or extend (the usual window of speech)
+        return sound
+    other, tail = _decisions(other, heard, active, strength, under_peak_db, params)
+    np.copyto(sound, np.where(smooth[:, 2] > smooth[:, 1], np.uint8(COUGH), np.uint8(BREATH)), where=other)
+    if tail is not None:  # the decay of a phrase is silence
+        sound[tail] = SILENCE
+    return sound
+
+
+def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strength: np.ndarray,
+               under_peak_db: np.ndarray | None, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray | None]:
+    """The frames of another sound than speech from the frames taken for one, and the phrases'
+    tails among them (see :func:`sound_classes`; shapes (n,), bool; the tails None if none)."""
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
     other = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
@@ -371,13 +385,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     # a stretch after a phrase's own tail (which becomes silence) has no breath before it
     before = other if tail is None else other & ~tail
     after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
-    if after is not None:
-        other = other | after
-    sound = np.where(active, np.uint8(SPEECH), np.uint8(SILENCE))
-    np.copyto(sound, np.where(smooth[:, 2] > smooth[:, 1], np.uint8(COUGH), np.uint8(BREATH)), where=other)
-    if tail is not None:  # the decay of a phrase is silence
-        sound[tail] = SILENCE
-    return sound
+    return (other if after is None else other | after), tail
 
 
 def _periodicity(strength: np.ndarray, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray]:
@@ -431,6 +439,8 @@ def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, u
     exhalation, a moan), not a word, which is louder or has no breath glued to its start. None
     if there is none."""
     n = len(other)
+    if not (other[:-1] & speech[1:]).any():  # no speech right after another sound (the usual case)
+        return None
     s, e = runs(speech)
     keep = ((s > 0) & other[np.maximum(s - 1, 0)] & (e - s >= params.voiced_after_min_frames)
             & (e - s < params.voiced_after_frames))
