@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -134,5 +136,5 @@ def find_peaks(x: np.ndarray, prominence: float, wlen: int, distance: int) -> np
     peaks = local_maxima(x)
     if len(peaks) == 0:
         return peaks
-    peaks = peaks[_by_distance(peaks, x[peaks], int(np.ceil(distance)))]
+    peaks = peaks[_by_distance(peaks, x[peaks], math.ceil(distance))]
     return peaks[prominences(x, peaks, wlen) >= prominence]
