@@ -24,10 +24,11 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
         The parabola's value at the vertex.
     """
     den = y0 - 2 * y1 + y2
-    concave = den < 0
-    delta = np.where(concave, 0.5 * (y0 - y2) / np.where(concave, den, -1.0), 0.0)
+    d = y0 - y2
+    delta = np.zeros_like(d)  # 0 where not concave
+    np.divide(0.5 * d, den, out=delta, where=den < 0)
     delta = np.minimum(np.maximum(delta, -0.5, out=delta), 0.5, out=delta)  # np.clip without its wrapper
-    return delta, y1 - 0.25 * (y0 - y2) * delta
+    return delta, y1 - 0.25 * d * delta
 
 
 def local_maxima(x: np.ndarray) -> np.ndarray:
