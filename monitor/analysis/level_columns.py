@@ -43,10 +43,15 @@ class _Smoothed:
         keep = (n if final else max(done, n - h)) - done
         if keep:
             self._carry = float(sums[keep - 1])
-            self.values = np.concatenate([self.values, smooth[:keep]])
-            self.extreme = np.concatenate([self.extreme, extreme[:keep]])
-        extreme = np.concatenate([self.extreme, extreme[keep:]])
-        return np.concatenate([self.values, smooth[keep:]]) if values else None, extreme
+        # every frame's column, the final ones kept as its start (a view: no array here is written again)
+        extreme = np.concatenate([self.extreme, extreme])
+        self.extreme = extreme[:done + keep]
+        if values:
+            smooth = np.concatenate([self.values, smooth])
+            self.values = smooth[:done + keep]
+            return smooth, extreme
+        self.values = np.concatenate([self.values, smooth[:keep]])
+        return None, extreme
 
     def _sums(self, energy: np.ndarray, done: int) -> np.ndarray:
         """The running sums (float64, undivided) of the windows of frames ``done ..``, continuing
