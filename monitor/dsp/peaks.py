@@ -23,9 +23,10 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     """
     den = y0 - 2 * y1 + y2
     concave = den < 0
-    delta = np.where(concave, 0.5 * (y0 - y2) / np.where(concave, den, -1.0), 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
-    return delta, y1 - 0.25 * (y0 - y2) * delta
+    slope = y0 - y2
+    delta = np.where(concave, 0.5 * slope / np.where(concave, den, -1.0), 0.0)
+    delta = np.minimum(np.maximum(delta, -0.5), 0.5)  # np.clip's, without its wrapper
+    return delta, y1 - 0.25 * slope * delta
 
 
 def local_maxima(x: np.ndarray) -> np.ndarray:
