@@ -318,9 +318,10 @@ def _cpps_block(r: np.ndarray, plan: CepstrumPlan, first: bool, last: bool) -> n
     ln = np.log(qs, out=qs)  # kept bins kh .. w - kh - 1
     s, b = robust_trend(ln, plan, kh)
     p0, p1 = plan.peak_lo - kh, plan.peak_hi - kh
-    best = np.argmax(ln[:, p0:p1 + 1], axis=1) + p0
-    rows = np.arange(n)
-    delta, peak = parabolic(ln[rows, best - 1], ln[rows, best], ln[rows, best + 1])
+    best = ln[:, p0:p1 + 1].argmax(axis=1) + p0
+    at = np.arange(0, ln.size, ln.shape[1])[:n] + best  # each row's peak in ln's rows laid end to end
+    flat = ln.ravel()
+    delta, peak = parabolic(flat.take(at - 1), flat.take(at), flat.take(at + 1))
     q = (plan.q_lo + kh + best + delta) * plan.q_step
     trend = s * np.log(q) + b
     return (_DB * (peak - trend)).astype(np.float32)
