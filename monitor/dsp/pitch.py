@@ -14,11 +14,13 @@ from functools import lru_cache
 import numpy as np
 
 from . import fft as sfft
+from . import scipy_core
 from .filters import moving_average
 from .framing import strided_view
 from .peaks import parabolic
 
 
+_CONSTANT = 4  # scipy.ndimage's code of the mode "constant"
 _THREE = np.arange(3)
 _THREE.flags.writeable = False
 
@@ -73,12 +75,29 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     ref = sfft.rfft(s[:, :ref_length], nfft)
     c = sfft.irfft(np.conj(ref) * spec, nfft)[:, :max_lag + 1]
     # energy of the window at each lag: a moving sum of squares (accumulated in double)
-    box = moving_average(np.square(s), ref_length, mode="constant", origin=-(ref_length // 2), count=max_lag + 1)
-    e_lag = box * np.float32(ref_length)
+    e_lag = _window_energies(s, ref_length, max_lag + 1)
     e_ref = e_lag[:, :1]
     r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
     r[(e_ref[:, 0] <= 1e-20)] = 0.0
     return np.clip(r, -1.0, 1.0)
+
+
+def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
+    """Sums of squares of ``s[:, k:k + length]`` for k < ``count``, shape (n, count), float32: the
+    moving average of the squares (its running sum in double) times ``length``.
+
+    The moving average is scipy's compiled ``uniform_filter1d`` (the same numbers as
+    :func:`moving_average`, tests/test_dsp_fast.py) when it is found: a third faster.
+    """
+    sq = np.square(s[:, :count - 1 + length])
+    nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
+    if nd is None:
+        box = moving_average(sq, length, mode="constant", origin=-(length // 2), count=count)
+    else:
+        box = np.empty_like(sq)
+        nd.uniform_filter1d(sq, length, 1, box, _CONSTANT, 0.0, -(length // 2))
+        box = box[:, :count]
+    return box * np.float32(length)
 
 
 def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tuple[np.ndarray, np.ndarray]:
