@@ -256,7 +256,7 @@ def cepstral_residuals(frames: np.ndarray, plan: CepstrumPlan) -> tuple[np.ndarr
     np.maximum(power, 1e-30, out=power)
     lnp = np.log(power, out=power)
     lo, hi = plan.slope_bins
-    slope = np.sum(lnp[:, lo:hi] * plan.slope_proj, axis=1)  # not BLAS: equal for any batch
+    slope = np.add.reduce(lnp[:, lo:hi] * plan.slope_proj, axis=1)  # not BLAS: equal for any batch
     ceps = sfft.irfft(lnp, plan.n_q)[:, plan.q_lo:plan.q_hi]
     c2 = ceps * ceps
     np.maximum(c2, 1e-30, out=c2)

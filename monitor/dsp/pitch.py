@@ -78,8 +78,10 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     e_lag = _window_energies(s, ref_length, max_lag + 1)
     e_ref = e_lag[:, :1]
     r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
-    r[(e_ref[:, 0] <= 1e-20)] = 0.0
-    return np.clip(r, -1.0, 1.0)
+    silent = e_ref[:, 0] <= 1e-20
+    if silent.any():
+        r[silent] = 0.0
+    return np.clip(r, -1.0, 1.0, out=r)
 
 
 def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
