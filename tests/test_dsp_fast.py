@@ -141,3 +141,12 @@ def test_a_moving_average_down_the_columns_equals_ndimage_in_double_precision(co
     for size in (3, 7, 11):
         assert np.array_equal(filters.uniform_filter1d(x, size, axis=0, mode=mode),
                               nd.uniform_filter1d(x, size, axis=0, mode=mode))
+
+
+def test_the_pitch_trackers_window_energies_are_the_moving_average_with_or_without_scipys_loop(monkeypatch):
+    from monitor.dsp import pitch, scipy_core
+    x = np.random.default_rng(3).standard_normal((37, 269)).astype(np.float32)
+    want = filters.moving_average(np.square(x), 134, "constant", 0.0, -67, count=135) * np.float32(134)
+    assert np.array_equal(pitch._window_energies(x, 134, 135), want)
+    monkeypatch.setattr(scipy_core, "compiled", lambda *args: None)
+    assert np.array_equal(pitch._window_energies(x, 134, 135), want)

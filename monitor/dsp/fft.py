@@ -4,7 +4,7 @@
 (about 0.2 s of CPU on a small machine, more than a whole ``call-monitor
 analyze`` of a short file). The transforms themselves live in the small
 compiled module ``scipy.fft._pocketfft.pypocketfft``, which imports nothing
-else; it is loaded straight from scipy's installation and called with the
+else; it is loaded straight from scipy's installation (:mod:`.scipy_core`) and called with the
 arguments ``scipy.fft.rfft``/``irfft`` pass it, so the results are
 bit-identical to theirs (tests/test_dsp_fast.py checks it). Should the module
 not be where it is expected, ``scipy.fft`` itself is used.
@@ -12,36 +12,17 @@ not be where it is expected, ``scipy.fft`` itself is used.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
 from functools import lru_cache
 from types import ModuleType
 
 import numpy as np
 
-_MODULE = "scipy.fft._pocketfft.pypocketfft"
+from . import scipy_core
 
 
-@lru_cache(maxsize=1)
 def _pocketfft() -> ModuleType | None:
     """scipy's compiled pocketfft module, loaded without its parent packages (None if not found)."""
-    spec = importlib.util.find_spec("scipy")
-    if spec is None or not spec.origin:
-        return None
-    folder = os.path.join(os.path.dirname(spec.origin), "fft", "_pocketfft")
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = os.path.join(folder, "pypocketfft" + suffix)
-        if os.path.isfile(path):
-            loader = importlib.machinery.ExtensionFileLoader(_MODULE, path)
-            module_spec = importlib.util.spec_from_file_location(_MODULE, path, loader=loader)
-            module = importlib.util.module_from_spec(module_spec)
-            try:
-                loader.exec_module(module)
-            except ImportError:
-                return None
-            return module
-    return None
+    return scipy_core.compiled("fft._pocketfft", "pypocketfft", "r2c")
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
