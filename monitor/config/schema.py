@@ -102,9 +102,9 @@ class AnalysisConfig:
         "weak words follow a question or their own clearer words within seconds. 10 s, as "
         "possible_emergency's stale_s (a hold: nobody spoke for that long). On the evaluation "
         "corpus's tuning half it removed the one false critical over a hold (2 -> 1 of 132) and "
-        "changed no other file's critical; the same for 6-12 dB and 8-10 s; 5 s dropped a severe "
-        "caller's faint words in long turns (two labored files later), 15 s came too late for a "
-        "23 s hold", min=0.0, max=120.0)
+        "changed no other file's critical; the same for 6-12 dB and 8-10 s; 5 s dropped talk "
+        "in a severe caller's long turns and made two of their criticals later (at 8 dB one past "
+        "30 s), 15 s came too late for a 23 s hold", min=0.0, max=120.0)
     tone_max_articulation_sps: float = _k(
         0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
         "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "
