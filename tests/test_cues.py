@@ -263,9 +263,53 @@ def test_background_talk_over_a_hold_longer_than_the_frames_kept_is_still_not_th
 
 
 def test_a_caller_whose_voice_weakens_for_good_is_heard_again_at_the_new_level():
-    # 20 s at -25 dB, then answers 22 dB weaker (beyond the 18 dB gate) for 5 minutes
+    # 20 s at -25 dB, then answers 22 dB weaker (beyond the 18 dB gate) to the agent's questions
+    # for 5 minutes
     spans = [(0.0, 20.0)] + [(25.0 + 10 * k, 30.0 + 10 * k) for k in range(30)]
-    events = track_caller(quieter_from(timeline(330.0, spans), 22.0, -47.0))
+    questions = timeline(330.0, [(20.0 + 10 * k, 25.0 + 10 * k) for k in range(30)])
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    tracker.add("agent", frames(questions))
+    tracker.add("caller", quieter_from(timeline(330.0, spans), 22.0, -47.0))
+    events = tracker.due(final=True)
     heard_from = next(e.t for e in events if e.call_speech_s > 20.5)
     assert 60.0 < heard_from < 260.0  # not while the healthy words set the level; not never
     assert events[-1].speech_s >= 8.0
+
+
+def hold_call(talk_db: float, hold: tuple[float, float] = (30.0, 60.0), cfg: AnalysisConfig = CFG) -> list:
+    """Agent and caller talk in turns (5 s each at -25 dB); over ``hold`` neither does, and the
+    caller's line carries talk at ``talk_db`` in 1 s bursts every 2 s. Every cue event."""
+    agent = timeline(90.0, [(10.0 * k, 10.0 * k + 5.0) for k in range(9) if not hold[0] <= 10.0 * k < hold[1]])
+    caller = timeline(90.0, [(10.0 * k + 5.0, 10.0 * k + 10.0) for k in range(9)
+                             if not hold[0] <= 10.0 * k + 5.0 < hold[1]])
+    burst = timeline(90.0, [(t, t + 1.0) for t in np.arange(hold[0] + 0.5, hold[1] - 1.0, 2.0)])
+    fr = frames(caller | burst)
+    fr.energy_db[burst] = talk_db
+    tracker = CueTracker(cfg, ("agent", "caller"))
+    tracker.add("agent", frames(agent))
+    tracker.add("caller", fr)
+    return tracker.due(final=True)
+
+
+def test_faint_talk_that_goes_on_over_a_hold_is_not_the_caller_after_ten_quiet_seconds():
+    # talk 12 dB under the caller passes the 18 dB gate; over a 30 s hold (nobody speaks) the
+    # bursts that begin more than 10 s after the agent's or the caller's last clear words go
+    events = hold_call(-37.0)
+    at = {e.t: e.call_speech_s for e in events}
+    heard = at[60.0] - at[30.0]  # caller speech counted over the hold
+    assert heard == pytest.approx(5.0, abs=0.05)  # the bursts at 30.5-39.5 s (5 of them, 1 s each)
+    assert at[90.0] - at[60.0] == pytest.approx(15.0, abs=0.05)  # the caller's answers after it
+
+
+def test_talk_nearly_as_loud_as_the_caller_over_a_hold_is_still_heard():
+    # within 10 dB of the caller's level a run is the caller's, whatever came before it
+    events = hold_call(-30.0)
+    at = {e.t: e.call_speech_s for e in events}
+    assert at[60.0] - at[30.0] == pytest.approx(15.0, abs=0.05)
+
+
+def test_without_the_hold_test_the_faint_talk_over_a_hold_reads_as_the_caller():
+    off = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
+                         voice_hold_quiet_s=0.0)
+    at = {e.t: e.call_speech_s for e in hold_call(-37.0, cfg=off)}
+    assert at[60.0] - at[30.0] == pytest.approx(15.0, abs=0.05)  # all 15 bursts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.dsp.voice_gate import own_voice, speaker_level_db
+from monitor.dsp.voice_gate import hold_talk, own_voice, seconds_since, speaker_level_db
 
 
 def level_track(*runs: tuple[int, int, float], n: int = 400, floor: float = -70.0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,3 +54,40 @@ def test_the_level_is_a_high_quantile_of_the_speech_frames():
 def test_no_speech_no_change():
     energy, speech = level_track(n=50)
     assert not own_voice(energy, speech, gate_db=15.0).any()
+
+
+def test_the_silence_before_a_run_is_counted_back_to_the_last_talk():
+    talk = np.array([True, True, False, False, False, False, False, False])
+    assert np.allclose(seconds_since(talk, np.array([0, 2, 6]), 0.5), [0.0, 0.0, 2.0])
+    # what came before the frames is not known: it counts as talk
+    assert np.allclose(seconds_since(np.zeros(8, dtype=bool), np.array([0, 3]), 0.5), [0.0, 1.5])
+
+
+HOLD = dict(level_db=-25.0, gate_db=10.0, quiet_s=2.0, hop_s=0.1)
+
+
+def test_faint_talk_long_after_both_parties_spoke_is_held_talk():
+    # the caller at -25 dB on frames 0-10, then silence; faint runs (-40 dB) at 1.5 s and 3.5 s
+    energy, speech = level_track((0, 10, -25.0), (25, 30, -40.0), (45, 50, -40.0), n=60)
+    held = hold_talk(energy, speech, np.zeros(60, dtype=bool), **HOLD)
+    assert not held[25:30].any()  # 1.5 s after the caller's words: kept
+    assert held[45:50].all()  # 3.5 s after them, and faint runs do not end the silence
+
+
+def test_the_agents_speech_ends_the_silence():
+    energy, speech = level_track((0, 10, -25.0), (45, 50, -40.0), n=60)
+    agent = np.zeros(60, dtype=bool)
+    agent[30:40] = True  # a question just before the faint answer
+    assert not hold_talk(energy, speech, agent, **HOLD).any()
+
+
+def test_a_run_near_the_callers_level_is_never_held_talk():
+    energy, speech = level_track((0, 10, -25.0), (45, 50, -33.0), n=60)  # 8 dB down: not faint
+    assert not hold_talk(energy, speech, np.zeros(60, dtype=bool), **HOLD).any()
+
+
+def test_the_hold_test_is_off_without_a_level_a_gate_or_a_quiet_time():
+    energy, speech = level_track((45, 50, -40.0), n=60)
+    quiet = np.zeros(60, dtype=bool)
+    for off in (dict(HOLD, level_db=None), dict(HOLD, gate_db=0.0), dict(HOLD, quiet_s=0.0)):
+        assert not hold_talk(energy, speech, quiet, **off).any()

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..config import AnalysisConfig
 from ..dsp.sound_class import SILENCE
-from ..dsp.voice_gate import held_level_db, own_voice, speaker_level_db
+from ..dsp.voice_gate import held_level_db, hold_talk, own_voice, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -102,11 +102,27 @@ def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
             "coughs_per_min": 60.0 * m.coughs / m.turn_s}
 
 
-def own_speech(frames: Frames, gate_db: float, level_db: float | None = None) -> Frames:
-    """``frames`` with the speech runs too faint to be the caller's own voice (background talk,
-    :func:`~monitor.dsp.voice_gate.own_voice`, against ``level_db``, by default the level of
-    ``frames``' speech) turned to silence: no speech, voicing or syllable."""
+def other_speech(frames: Frames, other: Frames | None) -> np.ndarray:
+    """The other party's speech on ``frames``' clock: True where the other leg has a speech frame
+    at the same time (the legs share the call's frame grid). Shape (n,), bool."""
+    if other is None or not len(other) or not len(frames):
+        return np.zeros(len(frames), dtype=bool)
+    i = np.clip(np.searchsorted(other.t, frames.t - HOP_S / 2), 0, len(other) - 1)
+    return other.speech[i] & (np.abs(other.t[i] - frames.t) < HOP_S / 2)
+
+
+def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, other: Frames | None = None,
+               hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0) -> Frames:
+    """``frames`` with the speech that is not the caller's own voice turned to silence (no speech,
+    voicing or syllable): runs too faint to be the caller
+    (:func:`~monitor.dsp.voice_gate.own_voice`, against ``level_db``, by default the level of
+    ``frames``' speech) and, when ``other`` (the agent's frames) is given, faint runs that begin
+    ``hold_quiet_s`` into a silence of both parties (:func:`~monitor.dsp.voice_gate.hold_talk`)."""
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level_db)
+    if other is not None and hold_quiet_s > 0 and gate_db > 0:
+        level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
+        voice &= ~hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
+                            hold_gate_db, hold_quiet_s, HOP_S)
     faint = frames.speech & ~voice
     if not faint.any():
         return frames
@@ -180,8 +196,9 @@ class CueTracker:
         mine = self._frames[self.channel].between(0.0, t)
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
-        me = own_speech(mine, self.cfg.voice_gate_db, self._level_db)
         other = self._frames[self.other] if self.other is not None else None
+        me = own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
+                        self.cfg.voice_hold_quiet_s)
         t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
         m = self._span(me, other, t0, t)
         answers = self._latency(me, other, t) if other is not None else (np.zeros(0), np.zeros(0))

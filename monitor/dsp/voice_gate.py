@@ -7,6 +7,11 @@ between turns and in the pauses inside them. A run of speech frames whose loudes
 more than ``gate_db`` below the speaker's level (a high quantile of their speech frames' energy)
 is such background talk. The test is per run, not per frame, so that the quiet onsets and
 endings of the speaker's own words are kept with the words they belong to.
+
+Over a hold neither party speaks, and talk in the background can pass that level test all the
+same (babble a few dB louder than usual). A speaker's own words, however weak, answer the other
+party or go on from their own clearer words within seconds; talk that starts after a long
+silence of both parties and stays faint is the room, not the speaker (:func:`hold_talk`).
 """
 
 from __future__ import annotations
@@ -83,3 +88,62 @@ def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
     peaks = np.maximum.reduceat(np.where(speech, e, -np.inf), starts)
     loud = peaks >= level - gate_db
     return runs_to_mask(starts[loud], ends[loud], len(speech))
+
+
+def seconds_since(talk: np.ndarray, starts: np.ndarray, hop_s: float) -> np.ndarray:
+    """For each run start, the time back to the last frame of ``talk`` before it.
+
+    What came before the frames given is not known: it counts as talk, so a run with no talk
+    before it measures the time from the first frame.
+
+    Parameters
+    ----------
+    talk : np.ndarray [shape=(n,)], bool
+    starts : np.ndarray [shape=(k,)], int  frame indices
+    hop_s : float  seconds per frame
+
+    Returns
+    -------
+    since_s : np.ndarray [shape=(k,)]  seconds from the end of the last talk to each start
+    """
+    last = np.maximum.accumulate(np.where(np.asarray(talk, dtype=bool), np.arange(len(talk)), -1))
+    before = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)
+    return (starts - before - 1) * hop_s
+
+
+def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
+              gate_db: float, quiet_s: float, hop_s: float) -> np.ndarray:
+    """The speech frames of faint runs that begin after a long silence of both parties: talk in
+    the background over a hold.
+
+    A run is faint when its loudest frame stays more than ``gate_db`` below the speaker's level;
+    the silence before it is the time back to the other party's last speech frame or the
+    speaker's last run that is not faint, whichever is later. Faint runs do not end the silence,
+    so a stretch of babble stays background however long it lasts. The test looks only back in
+    time: a run's verdict does not change as later frames arrive.
+
+    Parameters
+    ----------
+    energy_db : np.ndarray [shape=(n,)]  the speaker's frame energy, dB
+    speech : np.ndarray [shape=(n,)], bool  the speaker's speech frames
+    other : np.ndarray [shape=(n,)], bool  the other party's speech frames, on the same clock
+    level_db : float or None  the speaker's level (None: nothing is dropped)
+    gate_db : float  how far below the level a run is faint (<= 0: off)
+    quiet_s : float  a faint run beginning more than this after both parties last spoke is
+        background talk (<= 0: off)
+    hop_s : float  seconds per frame
+
+    Returns
+    -------
+    held : np.ndarray [shape=(n,)], bool  the frames of those runs
+    """
+    speech = np.asarray(speech, dtype=bool)
+    if gate_db <= 0 or quiet_s <= 0 or level_db is None or not speech.any():
+        return np.zeros(len(speech), dtype=bool)
+    starts, ends = runs(speech)
+    e = np.nan_to_num(np.asarray(energy_db, dtype=np.float64), nan=-np.inf)
+    peaks = np.maximum.reduceat(np.where(speech, e, -np.inf), starts)
+    clear = peaks >= level_db - gate_db
+    talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
+    held = ~clear & (seconds_since(talk, starts, hop_s) > quiet_s)
+    return runs_to_mask(starts[held], ends[held], len(speech))
