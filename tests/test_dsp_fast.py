@@ -150,3 +150,16 @@ def test_the_pitch_trackers_window_energies_are_the_moving_average_with_or_witho
     assert np.array_equal(pitch._window_energies(x, 134, 135), want)
     monkeypatch.setattr(scipy_core, "compiled", lambda *args: None)
     assert np.array_equal(pitch._window_energies(x, 134, 135), want)
+
+
+def test_a_compiled_module_that_fails_to_load_is_not_found(tmp_path, monkeypatch):
+    import importlib.machinery
+    import sys
+    from monitor.dsp import scipy_core
+    folder = tmp_path / "scipy" / "ndimage"
+    folder.mkdir(parents=True)
+    (tmp_path / "scipy" / "__init__.py").write_text("")
+    (folder / ("_nd_image" + importlib.machinery.EXTENSION_SUFFIXES[0])).write_bytes(b"not a shared library")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "scipy", raising=False)
+    assert scipy_core.compiled.__wrapped__("ndimage", "_nd_image", "uniform_filter1d") is None
