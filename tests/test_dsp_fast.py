@@ -182,3 +182,14 @@ def test_a_compiled_module_that_fails_to_load_is_not_found(tmp_path, monkeypatch
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "scipy", raising=False)
     assert scipy_core.compiled.__wrapped__("ndimage", "_nd_image", "uniform_filter1d") is None
+
+
+def test_the_parabola_at_each_rows_column_is_the_parabola_through_its_three_samples():
+    a = RNG.standard_normal((9, 12)).astype(np.float32)
+    col = RNG.integers(1, 11, 9)
+    rows = np.arange(9)
+    want = peaks.parabolic(a[rows, col - 1], a[rows, col], a[rows, col + 1])
+    got = peaks.parabolic_at(a, col)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert np.array_equal(peaks.row_values(a[:, 1:], col - 1), a[rows, col])  # a view of no contiguous rows too
+    assert [v.shape for v in peaks.parabolic_at(a[:0], col[:0])] == [(0,), (0,)]

@@ -18,7 +18,7 @@ from . import fft as sfft
 from . import scipy_core
 from .filters import moving_average
 from .framing import strided_view
-from .peaks import parabolic
+from .peaks import parabolic, parabolic_at, row_values
 
 
 _CONSTANT = 4  # scipy.ndimage's code of the mode "constant"
@@ -135,7 +135,7 @@ def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tup
     f0 : np.ndarray [shape=(n,)]  Hz of the best local maximum (parabolic interpolation)
     strength : np.ndarray [shape=(n,)]  interpolated correlation at that lag (0 if none)
     """
-    n, m = r.shape
+    m = r.shape[1]
     lo = max(2, int(np.floor(rate / params.f0_max)))
     hi = min(m - 2, int(np.ceil(rate / params.f0_min)))
     mid = r[:, lo:hi + 1]
@@ -145,10 +145,8 @@ def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tup
     # Praat's candidate strength: r - octave_cost * log2(f_min / f)
     score = np.where(is_peak, mid - _octave_penalty(lo, hi, rate, params.f0_min, params.octave_cost), -np.inf)
     best = score.argmax(axis=1)
-    found = np.isfinite(score.ravel().take(np.arange(0, score.size, hi + 1 - lo) + best))
-    at = np.arange(lo, n * m, m)[:n] + best  # each row's best lag, as an index into r's rows laid end to end
-    flat = r.ravel()
-    delta, peak = parabolic(flat.take(at - 1), flat.take(at), flat.take(at + 1))
+    found = np.isfinite(row_values(score, best))
+    delta, peak = parabolic_at(r, best + lo)
     lag = (best + lo) + delta
     f0 = np.where(found, rate / lag, np.nan)
     strength = np.where(found, np.minimum(np.maximum(peak, 0.0), 1.0), 0.0)
