@@ -22,8 +22,8 @@ from .peaks import parabolic, parabolic_at, row_values
 
 
 _CONSTANT = 4  # scipy.ndimage's code of the mode "constant"
-_THREE = np.arange(3)
-_THREE.flags.writeable = False
+_AROUND = np.arange(3)  # the lags k - 1, k, k + 1 as steps from k - 1
+_AROUND.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -230,14 +230,14 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     w = _hanning(n_win)
     start = length // 2 - n_win // 2
     x = segments[:, start:start + n_win].astype(np.float32, copy=False)
-    xw = np.empty((n, 2 * n_win), np.float32)  # zero beyond the window
-    xw[:, n_win:] = 0.0
+    xw = np.empty((n, 2 * n_win), np.float32)
+    xw[:, n_win:] = 0.0  # zero beyond the window
     np.subtract(x, x.mean(axis=1, keepdims=True), out=xw[:, :n_win])
     xw[:, :n_win] *= w
     head = xw[:, :n_win]
     e0 = np.add.reduce(head * head, axis=1)
     # the window shifted by k - 1, k, k + 1: whole rows of a strided view of every start, gathered
-    shifts = (k - 1)[:, None] + _THREE  # (n, 3)
+    shifts = (k - 1)[:, None] + _AROUND  # (n, 3)
     view = strided_view(xw.ravel(), (xw.size - n_win + 1, n_win), (1, 1))
     shifted = view[shifts + np.arange(0, xw.size, 2 * n_win)[:, None]]  # (n, 3, n_win), a copy
     acf = np.add.reduce(np.multiply(head[:, None, :], shifted, out=shifted), axis=2)  # (n, 3)
