@@ -13,7 +13,8 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     Parameters
     ----------
     y0, y1, y2 : np.ndarray [shape=(n,)]
-        Values left of, at and right of each sampled maximum.
+        Values left of, at and right of each sampled maximum, of one float dtype (``delta``
+        has ``y0 - y2``'s: a wider ``y1`` would be cut to it).
 
     Returns
     -------
