@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import numpy as np
 import pytest
@@ -84,6 +85,16 @@ def test_values_count_only_where_the_rule_would_judge_them():
     assert list(pl.judged_values(stream, rule, cfg, "short")) == [3.1]
 
 
+def test_the_grid_holds_each_rules_current_limit_and_the_proposals_for_the_tuning_driver():
+    cfg = load_config(None, {}, user_config=False)
+    rules = [cfg.rules.rule("slow_speech"), cfg.rules.rule("weak_voice")]
+    healthy = {("slow_speech", "long"): files(*([3.0, 2.0 + 0.1 * k, 2.0 + 0.1 * k] for k in range(10))),
+               ("weak_voice", "long"): files([-30.0, -31.0])}
+    grid = tomllib.loads(pl.grid_text(rules, healthy, 2, [0.9, 1.0], 5.0))
+    # the current limit first, then each quantile's; a rule without an absolute limit is left out
+    assert grid == {"rules.slow_speech.absolute": [1.5, 2.1, 2.0]}
+
+
 def test_healthy_files_are_those_without_an_onset_that_must_stay_below_critical():
     job = ev.Job(id="c", rate=16000, path="c.flac", split="tune", caller_channel=1, agent_channel=0,
                  duration_s=60.0, onset_s=None, expect_critical=False, forbid_critical=True,
@@ -104,8 +115,10 @@ def test_the_proposal_prints_each_cue_and_the_options_that_apply_it(tmp_path, ca
         label["files"] = {r: str(CALLS / f) for r, f in label["files"].items()}
         (folder / f"{name}.json").write_text(json.dumps(label))
     out = tmp_path / "limits.json"
+    grid = tmp_path / "grid.toml"
     assert pl.main([str(folder), "--split", "all", "--rates", "16000", "--cache", str(tmp_path / "cache"),
-                    "--json", str(out)]) == 0
+                    "--json", str(out), "--grid", str(grid)]) == 0
+    assert '"rules.slow_response.absolute" = [2.5' in grid.read_text()
     text = capsys.readouterr().out
     assert "2 healthy files" in text
     assert "slow_speech (speech_rate_sps, trouble below)" in text

@@ -3,7 +3,7 @@
     python -m tools.population_limits DIR [--split tune] [--rates 16000,8000] [--cache DIR]
                                           [--config FILE] [--set KEY=VALUE ...]
                                           [--hold-s 5] [--call-quantile 0.9] [--window-quantile 0.99]
-                                          [--json OUT.json]
+                                          [--grid GRID.toml [--grid-quantiles Q,Q,...]] [--json OUT.json]
 
 Each acoustic rule grades its cue against the caller's baseline and against an absolute limit
 measured from the cue's typical healthy value (:func:`monitor.alerts.rules.judge`): the only
@@ -28,6 +28,10 @@ Per cue it proposes:
 - for comparison, the ``--window-quantile`` quantile of all healthy windows pooled (files
   weighted equally), and the short window's figures.
 
+With ``--grid`` it also writes a ``tools.tune`` grid of each emergency rule's current limit and
+the proposals at several quantiles, for a fold-robust comparison
+(``python -m tools.tune DIR --grid GRID.toml --folds 2``).
+
 It prints, per cue, the current and proposed values, the share of healthy files that hold past
 each limit, and the same share among the labored files from the first word (``onset=start``,
 after their onset): how many of them the limit alone can find. The proposal is the figures'
@@ -44,6 +48,7 @@ if __name__ == "__main__":  # one BLAS thread, set before numpy loads
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any, Iterable, Mapping, Sequence  # noqa: E402
 
@@ -256,6 +261,21 @@ def set_lines(proposals: Sequence[Proposal]) -> list[str]:
             if p.absolute is not None and p.absolute_now is not None]
 
 
+def grid_text(rules: Sequence[RuleConfig], healthy: Mapping[tuple[str, str], list[FileValues]], hold_hops: int,
+              quantiles: Sequence[float], hold_s: float) -> str:
+    """A ``tools.tune`` grid (TOML): per rule of ``rules`` with an absolute limit now, that limit
+    and the proposed one at each of ``quantiles``, so that a fold-robust search can compare them."""
+    lines = [f"# absolute limits: each rule's current one, then the value that a share of {', '.join(f'{q:g}' for q in quantiles)}",
+             f"# of the healthy files never holds past for {hold_s:g} s (tools.population_limits)"]
+    for r in rules:
+        if r.absolute is None:
+            continue
+        values = [r.absolute] + [held_limit(healthy[(r.kind, "long")], hold_hops, q, r.direction) for q in quantiles]
+        unique = list(dict.fromkeys(float(f"{v:.3g}") for v in values if v is not None))
+        lines.append(f'"rules.{r.kind}.absolute" = [{", ".join(f"{v:g}" for v in unique)}]')
+    return "\n".join(lines) + "\n"
+
+
 def fail(message: str, code: int = 2) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
     return code
@@ -270,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of judged windows a file must stay past a limit to count as past it (5)")
     p.add_argument("--call-quantile", type=float, default=0.9, metavar="Q",
                    help="share of healthy files that never hold past the proposed limit (0.9)")
+    p.add_argument("--grid", metavar="GRID.toml", help="also write a tools.tune grid of each emergency rule's "
+                   "current limit and the proposals at --grid-quantiles")
+    p.add_argument("--grid-quantiles", default="0.9,0.93,0.95,0.96,0.97,0.98,0.99,1", metavar="Q,Q",
+                   help="the --call-quantile values the grid tries (0.9 ... 1)")
     p.add_argument("--window-quantile", type=float, default=0.99, metavar="Q",
                    help="quantile of the pooled windows printed for comparison (0.99)")
     return p
@@ -294,6 +318,12 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[dict[str, Any]]]:
         proposals.append(p)
         lines += proposal_lines(p, healthy[(r.kind, "long")], labored[(r.kind, "long")], hold_hops) + [""]
     lines += ["proposed limits:", " ".join(set_lines(proposals))]
+    if args.grid:
+        kinds = cfg.rules.possible_emergency.kinds
+        quantiles = [float(q) for q in args.grid_quantiles.split(",") if q.strip()]
+        text = grid_text([r for r in rules if r.kind in kinds], healthy, hold_hops, quantiles, args.hold_s)
+        Path(args.grid).write_text(text, encoding="utf-8")
+        lines.append(f"grid: {args.grid}")
     return lines, [vars(p) for p in proposals]
 
 
@@ -303,8 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail("--call-quantile and --window-quantile must lie in (0, 1], --hold-s above 0")
     try:
         lines, proposals = run(args)
-    except (ConfigError, ev.CorpusError) as exc:
+    except (ConfigError, ev.CorpusError, ValueError) as exc:
         return fail(str(exc))
+    except OSError as exc:
+        return fail(f"{args.grid}: cannot write ({exc.strerror or exc})")
     print("\n".join(lines))
     if args.json:
         try:
