@@ -7,7 +7,7 @@ APT_PACKAGES := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils esp
                 dbus libnotify-bin dunst xvfb chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune clean
+.PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune limits clean
 
 setup: system-packages $(STAMP)
 
@@ -51,6 +51,12 @@ eval: eval-corpus
 # Thresholds chosen on the tuning half only (the grid lists the values tried); prints the test half.
 tune: eval-corpus
 	$(PY) -m tools.tune $(EVAL_DIR) --grid tools/eval_data/grid.toml -j $(EVAL_JOBS) --json tune_results.json
+
+# Each rule cue's typical value and absolute limit as the tuning half's healthy calls measure them,
+# with a grid of the limits at several quantiles for a fold-robust comparison (make tune's driver).
+limits: eval-corpus
+	$(PY) -m tools.population_limits $(EVAL_DIR) --split tune --grid limits_grid.toml
+	$(PY) -m tools.tune $(EVAL_DIR) --grid limits_grid.toml --folds 2 -j $(EVAL_JOBS) --json limits_results.json
 
 test: setup fixtures
 	$(PY) -m pytest -q tests

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..analysis.baseline import SHORT_SLACK_S, Baseline, CueStats
-from ..config import Config, EmergencyRuleConfig, RuleConfig
+from ..config import AnalysisConfig, Config, EmergencyRuleConfig, RuleConfig
 from ..cue_registry import SPEECH_CUES, cue
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
@@ -106,6 +106,18 @@ def _grade(value: float, origin: float | None, limit: float | None) -> float:
     if origin is None or limit is None or abs(limit - origin) < EPS:
         return 0.0
     return max(0.0, (value - origin) / (limit - origin))
+
+
+def steady_tone(analysis: AnalysisConfig, articulation_sps: float | None, hnr_db: float | None) -> bool:
+    """Whether a window's "speech" is a steady tone, not the caller: fewer than
+    ``analysis.tone_max_articulation_sps`` syllables per second of it and yet as harmonic as
+    ``analysis.tone_min_hnr_db`` or more. Voiced speech that harmonic has vowels, hence
+    syllables; mains hum taken for speech has none (a whispered or aphonic caller's speech has
+    no syllable nuclei either, but no harmonics: it is kept). The rules skip the speech cues
+    (:data:`~monitor.cue_registry.SPEECH_CUES`) of such a window."""
+    a = analysis
+    return (a.tone_max_articulation_sps > 0 and articulation_sps is not None and hnr_db is not None
+            and articulation_sps < a.tone_max_articulation_sps and hnr_db >= a.tone_min_hnr_db)
 
 
 class _Hysteresis:
@@ -452,14 +464,7 @@ class AlertEngine:
         return judged
 
     def _tone(self, articulation_sps: float | None, hnr_db: float | None) -> bool:
-        """Whether a window's "speech" is a steady tone, not the caller: fewer than
-        ``analysis.tone_max_articulation_sps`` syllables per second of it and yet as harmonic as
-        ``analysis.tone_min_hnr_db`` or more. Voiced speech that harmonic has vowels, hence
-        syllables; mains hum taken for speech has none (a whispered or aphonic caller's speech has
-        no syllable nuclei either, but no harmonics: it is kept)."""
-        a = self.config.analysis
-        return (a.tone_max_articulation_sps > 0 and articulation_sps is not None and hnr_db is not None
-                and articulation_sps < a.tone_max_articulation_sps and hnr_db >= a.tone_min_hnr_db)
+        return steady_tone(self.config.analysis, articulation_sps, hnr_db)
 
     def _weight(self, cues: CuesEvent, dt: float) -> float:
         """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the
