@@ -128,3 +128,16 @@ def test_the_proposal_prints_each_cue_and_the_options_that_apply_it(tmp_path, ca
     assert 1.5 < proposals["slow_speech"]["typical"] < 6.0
     assert proposals["weak_voice"]["absolute_now"] is None
     assert pl.main([str(folder), "--call-quantile", "1.5"]) == 2
+
+
+def test_a_file_that_cannot_be_read_is_not_reported_as_the_grid_that_cannot_be_written(tmp_path, monkeypatch,
+                                                                                       capsys):
+    def unreadable(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "calls/normal.flac")
+
+    monkeypatch.setattr(ev, "load_jobs", unreadable)
+    assert pl.main([str(tmp_path), "--grid", str(tmp_path / "grid.toml")]) == 2
+    assert "calls/normal.flac: cannot read" in capsys.readouterr().err
+    monkeypatch.setattr(ev, "load_jobs", lambda *args, **kwargs: [])
+    assert pl.main([str(tmp_path), "--grid", str(tmp_path / "no_such_folder" / "grid.toml")]) == 2
+    assert "grid.toml: cannot write" in capsys.readouterr().err

@@ -322,7 +322,10 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[dict[str, Any]]]:
         kinds = cfg.rules.possible_emergency.kinds
         quantiles = [float(q) for q in args.grid_quantiles.split(",") if q.strip()]
         text = grid_text([r for r in rules if r.kind in kinds], healthy, hold_hops, quantiles, args.hold_s)
-        Path(args.grid).write_text(text, encoding="utf-8")
+        try:
+            Path(args.grid).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{args.grid}: cannot write ({exc.strerror or exc})") from None
         lines.append(f"grid: {args.grid}")
     return lines, [vars(p) for p in proposals]
 
@@ -335,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         lines, proposals = run(args)
     except (ConfigError, ev.CorpusError, ValueError) as exc:
         return fail(str(exc))
-    except OSError as exc:
-        return fail(f"{args.grid}: cannot write ({exc.strerror or exc})")
+    except OSError as exc:  # a call's audio or the cache
+        return fail(f"{exc.filename or args.folder}: cannot read ({exc.strerror or exc})")
     print("\n".join(lines))
     if args.json:
         try:
