@@ -80,9 +80,10 @@ def test_values_count_only_where_the_rule_would_judge_them():
               cues(3.0, rule.min_speech_s, None, need),          # no value
               cues(4.0, rule.min_speech_s, 0.5, need, articulation=0.2, hnr=30.0),  # a steady tone
               cues(5.0, rule.min_speech_s + 4.0, 2.9, need - 1.0),  # the short window holds too little
+              CuesEvent(t=6.0, speech_rate_sps=2.8, short={"speech_rate_sps": 2.8}),  # neither says how much
               ]
-    assert list(pl.judged_values(stream, rule, cfg, "long")) == [3.1, 2.9]
-    assert list(pl.judged_values(stream, rule, cfg, "short")) == [3.1]
+    assert list(pl.judged_values(stream, rule, cfg, "long")) == [3.1, 2.9, 2.8]  # as AlertEngine.update
+    assert list(pl.judged_values(stream, rule, cfg, "short")) == [3.1]  # as AlertEngine.judge_short
 
 
 def test_the_grid_holds_each_rules_current_limit_and_the_proposals_for_the_tuning_driver():

@@ -162,18 +162,22 @@ def share_held_past(files: Sequence[FileValues], limit: float | None, hold_hops:
 def judged_values(stream: Sequence[CuesEvent], rule: RuleConfig, cfg: Config, window: str) -> np.ndarray:
     """The rule's cue on every hop of ``stream`` it would be judged on, (n,): the long window
     once it holds ``min_speech_s`` of speech, the short one once it holds ``short_speech_s``;
-    never over a steady tone (a speech cue) or where the cue is missing."""
+    never over a steady tone (a speech cue) or where the cue is missing. The same tests as
+    :meth:`~monitor.alerts.rules.AlertEngine.update` and ``judge_short``: a long window that
+    does not say how much speech it holds is judged, a short one is not."""
     short = window == "short"
-    need = cfg.analysis.short_speech_s - SHORT_SLACK_S if short else rule.min_speech_s
+    if short and cfg.analysis.short_speech_s <= 0:
+        return np.zeros(0)
     get = (lambda c, n: c.short_value(n)) if short else (lambda c, n: c.value(n))
-    speech = "speech_s"
     out = []
     for c in stream:
-        if c.channel != "caller":
+        if c.channel != "caller" or get(c, rule.cue) is None:
             continue
-        value, spoken = get(c, rule.cue), (get(c, speech) if short else c.speech_s)
-        if value is None or (need > 0 and (spoken is None or spoken < need)):
+        if short and (c.short_value("speech_s") or 0.0) < cfg.analysis.short_speech_s - SHORT_SLACK_S:
             continue
+        if not short and rule.min_speech_s > 0 and c.speech_s is not None and c.speech_s < rule.min_speech_s:
+            continue
+        value = get(c, rule.cue)
         if rule.cue in SPEECH_CUES and steady_tone(cfg.analysis, get(c, "articulation_rate_sps"), get(c, "hnr_db")):
             continue
         out.append(float(value))
