@@ -48,8 +48,8 @@ if __name__ == "__main__":  # one BLAS thread, set before numpy loads
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any, Iterable, Mapping, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -190,6 +190,8 @@ def is_healthy(job: ev.Job) -> bool:
 
 
 def is_labored_from_start(job: ev.Job) -> bool:
+    """A labored caller whose trouble is there from the first word (``onset=start``): the files
+    an absolute limit alone has to find, their baseline holding the trouble already."""
     return job.expect_critical and job.condition.get("onset") == "start"
 
 
@@ -202,6 +204,7 @@ def load_stream(job: ev.Job, cfg: Config, cache_dir: str | None) -> list[CuesEve
 
 
 def after_onset(stream: Sequence[CuesEvent], onset_s: float | None) -> list[CuesEvent]:
+    """The cue events from ``onset_s`` on (all of them without an onset)."""
     return [c for c in stream if onset_s is None or c.t >= onset_s]
 
 
