@@ -276,18 +276,27 @@ def test_a_caller_whose_voice_weakens_for_good_is_heard_again_at_the_new_level()
     assert events[-1].speech_s >= 8.0
 
 
-def hold_call(talk_db: float, hold: tuple[float, float] = (30.0, 60.0), cfg: AnalysisConfig = CFG) -> list:
-    """Agent and caller talk in turns (5 s each at -25 dB); over ``hold`` neither does, and the
-    caller's line carries talk at ``talk_db`` in 1 s bursts every 2 s. Every cue event."""
-    agent = timeline(90.0, [(10.0 * k, 10.0 * k + 5.0) for k in range(9) if not hold[0] <= 10.0 * k < hold[1]])
-    caller = timeline(90.0, [(10.0 * k + 5.0, 10.0 * k + 10.0) for k in range(9)
-                             if not hold[0] <= 10.0 * k + 5.0 < hold[1]])
-    burst = timeline(90.0, [(t, t + 1.0) for t in np.arange(hold[0] + 0.5, hold[1] - 1.0, 2.0)])
+def hold_legs(talk_db: float, hold: tuple[float, float] = (30.0, 60.0),
+              duration_s: float = 90.0) -> tuple[Frames, Frames]:
+    """The agent's and the caller's frames: they talk in turns (5 s each at -25 dB); over ``hold``
+    neither does, and the caller's line carries talk at ``talk_db`` in 1 s bursts every 2 s."""
+    turns = range(int(duration_s // 10))
+    agent = timeline(duration_s, [(10.0 * k, 10.0 * k + 5.0) for k in turns if not hold[0] <= 10.0 * k < hold[1]])
+    caller = timeline(duration_s, [(10.0 * k + 5.0, 10.0 * k + 10.0) for k in turns
+                                   if not hold[0] <= 10.0 * k + 5.0 < hold[1]])
+    burst = timeline(duration_s, [(t, t + 1.0) for t in np.arange(hold[0] + 0.5, hold[1] - 1.0, 2.0)])
     fr = frames(caller | burst)
     fr.energy_db[burst] = talk_db
+    return frames(agent), fr
+
+
+def hold_call(talk_db: float, hold: tuple[float, float] = (30.0, 60.0), cfg: AnalysisConfig = CFG,
+              duration_s: float = 90.0) -> list:
+    """Every cue event of :func:`hold_legs`' call."""
+    agent, caller = hold_legs(talk_db, hold, duration_s)
     tracker = CueTracker(cfg, ("agent", "caller"))
-    tracker.add("agent", frames(agent))
-    tracker.add("caller", fr)
+    tracker.add("agent", agent)
+    tracker.add("caller", caller)
     return tracker.due(final=True)
 
 
@@ -313,3 +322,35 @@ def test_without_the_hold_test_the_faint_talk_over_a_hold_reads_as_the_caller():
                          voice_hold_quiet_s=0.0)
     at = {e.t: e.call_speech_s for e in hold_call(-37.0, cfg=off)}
     assert at[60.0] - at[30.0] == pytest.approx(15.0, abs=0.05)  # all 15 bursts
+
+
+def test_the_hold_test_does_not_depend_on_the_level_gate():
+    no_level_gate = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
+                                   voice_gate_db=0.0)
+    at = {e.t: e.call_speech_s for e in hold_call(-37.0, cfg=no_level_gate)}
+    assert at[60.0] - at[30.0] == pytest.approx(5.0, abs=0.05)  # as with it: 5 bursts before 40 s
+
+
+def test_streaming_in_chunks_equals_the_whole_call_over_a_hold_longer_than_the_frames_kept():
+    agent, caller = hold_legs(-37.0, hold=(30.0, 200.0), duration_s=240.0)
+    expected = hold_call(-37.0, hold=(30.0, 200.0), duration_s=240.0)
+    streamed = CueTracker(CFG, ("agent", "caller"))
+    got = []
+    for a in range(0, len(caller), 37):  # the caller's leg 0.37 s at a time, the agent's 5.18 s ahead
+        if a % 518 == 0:
+            streamed.add("agent", agent[a:a + 518])
+        streamed.add("caller", caller[a:a + 37])
+        got.extend(streamed.due())
+    got.extend(streamed.due(final=True))
+    assert [repr(e) for e in got] == [repr(e) for e in expected]
+
+
+def test_faint_talk_over_a_long_hold_is_heard_again_once_the_held_level_comes_within_the_gate():
+    # the hold test measures faintness against the held level, which falls 3 dB a minute once the
+    # caller's words have left the frames kept (about 106 s with the default windows): talk 12 dB
+    # under the caller is background for about 2 minutes of a hold, not for ever
+    events = hold_call(-37.0, hold=(30.0, 400.0), cfg=AnalysisConfig(), duration_s=430.0)
+    at = {round(e.t, 3): e.call_speech_s for e in events}
+    assert at[120.0] - at[30.0] == pytest.approx(5.0, abs=0.05)
+    heard_again = next(t for t in sorted(at) if t > 41.0 and at[t] - at[t - 1.0] > 0.05)
+    assert 140.0 < heard_again < 200.0

@@ -229,6 +229,8 @@ def test_a_gradual_onset_is_also_scored_from_the_first_turn_past_the_mild_level(
              {"speaker": "caller", "start_s": 90.0, "severity": 0.35},  # no worse than a mild caller
              {"speaker": "caller", "start_s": 110.0, "severity": 0.5}]
     assert ev.past_mild_s({"turns": turns}, 60.0) == 110.0
+    later = turns + [{"speaker": "caller", "start_s": 130.0, "severity": 0.8}]
+    assert ev.past_mild_s({"turns": later[::-1]}, 60.0) == 110.0  # the first in time, in any order
     assert ev.past_mild_s({"turns": turns[:4]}, 60.0) == 60.0  # never past it: the onset
     assert ev.past_mild_s({"turns": turns}, 120.0) == 120.0  # never before the onset
     assert ev.past_mild_s({}, 60.0) == 60.0 and ev.past_mild_s({"turns": turns}, None) is None

@@ -80,9 +80,10 @@ def test_values_count_only_where_the_rule_would_judge_them():
               cues(3.0, rule.min_speech_s, None, need),          # no value
               cues(4.0, rule.min_speech_s, 0.5, need, articulation=0.2, hnr=30.0),  # a steady tone
               cues(5.0, rule.min_speech_s + 4.0, 2.9, need - 1.0),  # the short window holds too little
+              CuesEvent(t=6.0, speech_rate_sps=2.8, short={"speech_rate_sps": 2.8}),  # neither says how much
               ]
-    assert list(pl.judged_values(stream, rule, cfg, "long")) == [3.1, 2.9]
-    assert list(pl.judged_values(stream, rule, cfg, "short")) == [3.1]
+    assert list(pl.judged_values(stream, rule, cfg, "long")) == [3.1, 2.9, 2.8]  # as AlertEngine.update
+    assert list(pl.judged_values(stream, rule, cfg, "short")) == [3.1]  # as AlertEngine.judge_short
 
 
 def test_the_grid_holds_each_rules_current_limit_and_the_proposals_for_the_tuning_driver():
@@ -128,3 +129,16 @@ def test_the_proposal_prints_each_cue_and_the_options_that_apply_it(tmp_path, ca
     assert 1.5 < proposals["slow_speech"]["typical"] < 6.0
     assert proposals["weak_voice"]["absolute_now"] is None
     assert pl.main([str(folder), "--call-quantile", "1.5"]) == 2
+
+
+def test_a_file_that_cannot_be_read_is_not_reported_as_the_grid_that_cannot_be_written(tmp_path, monkeypatch,
+                                                                                       capsys):
+    def unreadable(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "calls/normal.flac")
+
+    monkeypatch.setattr(ev, "load_jobs", unreadable)
+    assert pl.main([str(tmp_path), "--grid", str(tmp_path / "grid.toml")]) == 2
+    assert "calls/normal.flac: cannot read" in capsys.readouterr().err
+    monkeypatch.setattr(ev, "load_jobs", lambda *args, **kwargs: [])
+    assert pl.main([str(tmp_path), "--grid", str(tmp_path / "no_such_folder" / "grid.toml")]) == 2
+    assert "grid.toml: cannot write" in capsys.readouterr().err

@@ -210,7 +210,7 @@ def past_mild_s(label: Mapping[str, Any], onset: float | None) -> float | None:
         return None
     starts = [float(t["start_s"]) for t in label.get("turns") or ()
               if t.get("speaker") == "caller" and float(t.get("severity") or 0.0) > MILD_SEVERITY]
-    return max(float(onset), starts[0]) if starts else float(onset)
+    return max(float(onset), min(starts)) if starts else float(onset)
 
 
 def load_jobs(folder: str | os.PathLike, split: str = "all", rates: Sequence[int] = RATES,

@@ -48,8 +48,8 @@ if __name__ == "__main__":  # one BLAS thread, set before numpy loads
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any, Iterable, Mapping, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -162,18 +162,22 @@ def share_held_past(files: Sequence[FileValues], limit: float | None, hold_hops:
 def judged_values(stream: Sequence[CuesEvent], rule: RuleConfig, cfg: Config, window: str) -> np.ndarray:
     """The rule's cue on every hop of ``stream`` it would be judged on, (n,): the long window
     once it holds ``min_speech_s`` of speech, the short one once it holds ``short_speech_s``;
-    never over a steady tone (a speech cue) or where the cue is missing."""
+    never over a steady tone (a speech cue) or where the cue is missing. The same tests as
+    :meth:`~monitor.alerts.rules.AlertEngine.update` and ``judge_short``: a long window that
+    does not say how much speech it holds is judged, a short one is not."""
     short = window == "short"
-    need = cfg.analysis.short_speech_s - SHORT_SLACK_S if short else rule.min_speech_s
+    if short and cfg.analysis.short_speech_s <= 0:
+        return np.zeros(0)
     get = (lambda c, n: c.short_value(n)) if short else (lambda c, n: c.value(n))
-    speech = "speech_s"
     out = []
     for c in stream:
-        if c.channel != "caller":
+        if c.channel != "caller" or get(c, rule.cue) is None:
             continue
-        value, spoken = get(c, rule.cue), (get(c, speech) if short else c.speech_s)
-        if value is None or (need > 0 and (spoken is None or spoken < need)):
+        if short and (c.short_value("speech_s") or 0.0) < cfg.analysis.short_speech_s - SHORT_SLACK_S:
             continue
+        if not short and rule.min_speech_s > 0 and c.speech_s is not None and c.speech_s < rule.min_speech_s:
+            continue
+        value = get(c, rule.cue)
         if rule.cue in SPEECH_CUES and steady_tone(cfg.analysis, get(c, "articulation_rate_sps"), get(c, "hnr_db")):
             continue
         out.append(float(value))
@@ -186,6 +190,8 @@ def is_healthy(job: ev.Job) -> bool:
 
 
 def is_labored_from_start(job: ev.Job) -> bool:
+    """A labored caller whose trouble is there from the first word (``onset=start``): the files
+    an absolute limit alone has to find, their baseline holding the trouble already."""
     return job.expect_critical and job.condition.get("onset") == "start"
 
 
@@ -198,6 +204,7 @@ def load_stream(job: ev.Job, cfg: Config, cache_dir: str | None) -> list[CuesEve
 
 
 def after_onset(stream: Sequence[CuesEvent], onset_s: float | None) -> list[CuesEvent]:
+    """The cue events from ``onset_s`` on (all of them without an onset)."""
     return [c for c in stream if onset_s is None or c.t >= onset_s]
 
 
@@ -322,7 +329,10 @@ def run(args: argparse.Namespace) -> tuple[list[str], list[dict[str, Any]]]:
         kinds = cfg.rules.possible_emergency.kinds
         quantiles = [float(q) for q in args.grid_quantiles.split(",") if q.strip()]
         text = grid_text([r for r in rules if r.kind in kinds], healthy, hold_hops, quantiles, args.hold_s)
-        Path(args.grid).write_text(text, encoding="utf-8")
+        try:
+            Path(args.grid).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{args.grid}: cannot write ({exc.strerror or exc})") from None
         lines.append(f"grid: {args.grid}")
     return lines, [vars(p) for p in proposals]
 
@@ -335,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         lines, proposals = run(args)
     except (ConfigError, ev.CorpusError, ValueError) as exc:
         return fail(str(exc))
-    except OSError as exc:
-        return fail(f"{args.grid}: cannot write ({exc.strerror or exc})")
+    except OSError as exc:  # a call's audio or the cache
+        return fail(f"{exc.filename or args.folder}: cannot read ({exc.strerror or exc})")
     print("\n".join(lines))
     if args.json:
         try:

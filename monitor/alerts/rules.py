@@ -421,7 +421,7 @@ class AlertEngine:
         self._window_s = cues.window_s
         out: list[Event] = []
         judged: dict[str, Judgement] = {}
-        tone = self._tone(cues.value("articulation_rate_sps"), cues.value("hnr_db"))
+        tone = steady_tone(self.config.analysis, cues.value("articulation_rate_sps"), cues.value("hnr_db"))
         for rule in self._rules:
             value = cues.value(rule.cue)
             if value is None or (rule.min_speech_s > 0 and cues.speech_s is not None
@@ -451,7 +451,8 @@ class AlertEngine:
         if need <= 0 or (cues.short_value("speech_s") or 0.0) < need - SHORT_SLACK_S:
             return {}
         judged = {}
-        tone = self._tone(cues.short_value("articulation_rate_sps"), cues.short_value("hnr_db"))
+        tone = steady_tone(self.config.analysis, cues.short_value("articulation_rate_sps"),
+                           cues.short_value("hnr_db"))
         for rule in self._rules:
             value = cues.short_value(rule.cue)
             if value is None or rule.kind not in pe.kinds or not rule.short_window:
@@ -462,9 +463,6 @@ class AlertEngine:
                 rule = replace(rule, absolute=None)
             judged[rule.kind] = judge(rule, float(value), baseline, short=True)
         return judged
-
-    def _tone(self, articulation_sps: float | None, hnr_db: float | None) -> bool:
-        return steady_tone(self.config.analysis, articulation_sps, hnr_db)
 
     def _weight(self, cues: CuesEvent, dt: float) -> float:
         """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the

@@ -104,7 +104,11 @@ class AnalysisConfig:
         "corpus's tuning half it removed the one false critical over a hold (2 -> 1 of 132) and "
         "changed no other file's critical; the same for 6-12 dB and 8-10 s; 5 s dropped talk "
         "in a severe caller's long turns and made two of their criticals later (at 8 dB one past "
-        "30 s), 15 s came too late for a 23 s hold", min=0.0, max=120.0)
+        "30 s), 15 s came too late for a 23 s hold. Needs the agent's leg (a mono call has no "
+        "hold test). Faint is measured against the caller's held level, which falls 3 dB a "
+        "minute once their words have left the frames kept: with the default windows talk 12 dB "
+        "under the caller is background for the first 2.3 minutes of a hold, 15 dB under for "
+        "3.3", min=0.0, max=120.0)
     tone_max_articulation_sps: float = _k(
         0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
         "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "

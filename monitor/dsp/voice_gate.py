@@ -119,8 +119,11 @@ def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, leve
     A run is faint when its loudest frame stays more than ``gate_db`` below the speaker's level;
     the silence before it is the time back to the other party's last speech frame or the
     speaker's last run that is not faint, whichever is later. Faint runs do not end the silence,
-    so a stretch of babble stays background however long it lasts. The test looks only back in
-    time: a run's verdict does not change as later frames arrive.
+    so a stretch of babble stays background as long as it stays ``gate_db`` below ``level_db``.
+    The test looks only back in time: for a given level, a run's verdict depends on nothing
+    after its end. (A caller of this function that holds the level from step to step and drops
+    old frames sees a verdict change when the level moves past the run's peak; what came before
+    the first frame counts as talk, see :func:`seconds_since`.)
 
     Parameters
     ----------
