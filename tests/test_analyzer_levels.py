@@ -48,3 +48,12 @@ def test_the_frames_the_next_smoothing_window_reads_cannot_be_dropped():
     cols.cut(80)
     got = cols.update(energy[80:200], final=True)
     assert np.array_equal(got[0], intensity_db(energy, syl)[80:])
+
+
+def test_the_columns_handed_out_are_read_only_as_the_kept_frames_are_their_start():
+    import pytest
+    cols, energy = LevelColumns(SyllableParams(), VadParams()), _energy(300, 2)
+    for end in (100, 100, 300):  # new frames, none, the last
+        for column in cols.update(energy[:end], final=end == 300):
+            with pytest.raises(ValueError, match="read-only"):
+                column[0] = 0.0

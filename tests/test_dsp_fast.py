@@ -143,10 +143,53 @@ def test_a_moving_average_down_the_columns_equals_ndimage_in_double_precision(co
                               nd.uniform_filter1d(x, size, axis=0, mode=mode))
 
 
-def test_the_pitch_trackers_window_energies_are_the_moving_average_with_or_without_scipys_loop(monkeypatch):
+class _ForeignLoop:
+    """A ``_nd_image`` of another scipy version: other arguments, or other mode codes."""
+
+    def __init__(self, fails: bool) -> None:
+        self.fails = fails
+
+    def uniform_filter1d(self, x, size, axis, out, mode, cval, origin) -> None:
+        if self.fails:
+            raise TypeError("uniform_filter1d() takes 8 arguments")
+        out[...] = nd.uniform_filter1d(x, size, axis, mode="nearest", origin=origin)
+
+
+@pytest.mark.parametrize("core", ["scipy's", "absent", "other arguments", "other mode codes"])
+def test_the_pitch_trackers_window_energies_are_the_moving_average_whatever_scipys_loop(core, monkeypatch):
     from monitor.dsp import pitch, scipy_core
     x = np.random.default_rng(3).standard_normal((37, 269)).astype(np.float32)
     want = filters.moving_average(np.square(x), 134, "constant", 0.0, -67, count=135) * np.float32(134)
-    assert np.array_equal(pitch._window_energies(x, 134, 135), want)
-    monkeypatch.setattr(scipy_core, "compiled", lambda *args: None)
-    assert np.array_equal(pitch._window_energies(x, 134, 135), want)
+    if core != "scipy's":
+        found = {"absent": None, "other arguments": _ForeignLoop(True), "other mode codes": _ForeignLoop(False)}
+        monkeypatch.setattr(scipy_core, "compiled", lambda *args: found[core])
+    pitch._uniform_loop.cache_clear()
+    try:
+        assert (pitch._uniform_loop() is None) == (core != "scipy's")
+        assert np.array_equal(pitch._window_energies(x, 134, 135), want)
+    finally:
+        pitch._uniform_loop.cache_clear()
+
+
+def test_a_compiled_module_that_fails_to_load_is_not_found(tmp_path, monkeypatch):
+    import importlib.machinery
+    import sys
+    from monitor.dsp import scipy_core
+    folder = tmp_path / "scipy" / "ndimage"
+    folder.mkdir(parents=True)
+    (tmp_path / "scipy" / "__init__.py").write_text("")
+    (folder / ("_nd_image" + importlib.machinery.EXTENSION_SUFFIXES[0])).write_bytes(b"not a shared library")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "scipy", raising=False)
+    assert scipy_core.compiled.__wrapped__("ndimage", "_nd_image", "uniform_filter1d") is None
+
+
+def test_the_parabola_at_each_rows_column_is_the_parabola_through_its_three_samples():
+    a = RNG.standard_normal((9, 12)).astype(np.float32)
+    col = RNG.integers(1, 11, 9)
+    rows = np.arange(9)
+    want = peaks.parabolic(a[rows, col - 1], a[rows, col], a[rows, col + 1])
+    got = peaks.parabolic_at(a, col)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert np.array_equal(peaks.row_values(a[:, 1:], col - 1), a[rows, col])  # a view of no contiguous rows too
+    assert [v.shape for v in peaks.parabolic_at(a[:0], col[:0])] == [(0,), (0,)]

@@ -40,3 +40,14 @@ def test_opening_then_closing_from_the_runs_equals_the_running_counts():
         opened = window_counts(window_counts(mask, o) == o, o) > 0
         closed = window_counts(window_counts(opened, c) > 0, c) == c
         assert np.array_equal(open_then_close(mask, o, c), closed)
+
+
+def test_counting_several_masks_at_once_equals_counting_each_alone():
+    rng = np.random.default_rng(14)
+    for n in (0, 1, 2, 9, 60):
+        masks = rng.random((n, 3)) < 0.5
+        for size in (1, 3, 31):
+            together = window_counts(masks, size)
+            assert together.shape == (n, 3)
+            for k in range(3):
+                assert np.array_equal(together[:, k], window_counts(masks[:, k], size))

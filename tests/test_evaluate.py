@@ -222,6 +222,30 @@ def test_metrics_count_misses_as_infinitely_late():
     assert "miss" in ev.format_row({"label": "overall", **m})
 
 
+def test_a_gradual_onset_is_also_scored_from_the_first_turn_past_the_mild_level():
+    turns = [{"speaker": "caller", "start_s": 10.0, "severity": 0.0},
+             {"speaker": "caller", "start_s": 60.0, "severity": 0.07},   # the labelled onset: any trouble
+             {"speaker": "agent", "start_s": 80.0, "severity": 0.9},
+             {"speaker": "caller", "start_s": 90.0, "severity": 0.35},  # no worse than a mild caller
+             {"speaker": "caller", "start_s": 110.0, "severity": 0.5}]
+    assert ev.past_mild_s({"turns": turns}, 60.0) == 110.0
+    assert ev.past_mild_s({"turns": turns[:4]}, 60.0) == 60.0  # never past it: the onset
+    assert ev.past_mild_s({"turns": turns}, 120.0) == 120.0  # never before the onset
+    assert ev.past_mild_s({}, 60.0) == 60.0 and ev.past_mild_s({"turns": turns}, None) is None
+    # a critical 55 s after the onset is 5 s after the caller got past the mild level
+    late = {**result(60.0, 55.0), "time_past_mild_to_critical_s": 5.0}
+    missed = {**result(60.0, None), "time_past_mild_to_critical_s": None}
+    m = ev.row_metrics([late, missed, result(60.0, 20.0)])  # the last: a result without the field
+    assert m["detected_30s"] == pytest.approx(1 / 3) and m["detected_30s_past_mild"] == pytest.approx(2 / 3)
+    assert "67%" in ev.format_row({"label": "overall", **m})
+
+
+def test_the_mild_level_is_the_corpus_s_mild_peak():
+    from tools.eval_corpus import SEVERITY_PEAK
+
+    assert ev.MILD_SEVERITY == max(SEVERITY_PEAK["mild"])
+
+
 def test_metrics_false_alarms_and_rates():
     rows = [result(None, expect=False, forbid=True, duration=1800.0, warnings=1, criticals=1),
             result(None, expect=False, forbid=True, duration=1800.0),

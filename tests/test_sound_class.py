@@ -331,3 +331,16 @@ def test_a_quiet_word_right_after_a_phrases_tail_stays_speech():
     assert (sound[20:80] == SPEECH).all()
     assert (sound[80:100] == SILENCE).all()  # the phrase's tail
     assert (sound[100:125] == SPEECH).all()  # not a breath of its own
+
+
+def test_with_nothing_taken_for_another_sound_no_decision_takes_any_frame():
+    # why sound_classes returns the voice activity at once when no frame is taken for another sound
+    from monitor.dsp.sound_class import _decisions
+    rng = np.random.default_rng(15)
+    for params in (PARAMS, SoundClassParams(max_flanked_frames=10)):
+        for n in (1, 2, 50, 300):
+            heard = rng.random(n) < 0.8
+            active = heard & (rng.random(n) < 0.7)
+            other, tail = _decisions(np.zeros(n, bool), heard, active, rng.random(n).astype(np.float32),
+                                     rng.uniform(0, 20, n).astype(np.float32), params)
+            assert not other.any() and tail is None

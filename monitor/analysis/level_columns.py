@@ -43,11 +43,12 @@ class _Smoothed:
         keep = (n if final else max(done, n - h)) - done
         if keep:
             self._carry = float(sums[keep - 1])
-        # every frame's column, the final ones kept as its start (a view: no array here is written again)
-        extreme = np.concatenate([self.extreme, extreme])
+        # every frame's column, the final ones kept as a view of its start: read only, as the
+        # caller must not change what is kept
+        extreme = _read_only(np.concatenate([self.extreme, extreme]))
         self.extreme = extreme[:done + keep]
         if values:
-            smooth = np.concatenate([self.values, smooth])
+            smooth = _read_only(np.concatenate([self.values, smooth]))
             self.values = smooth[:done + keep]
             return smooth, extreme
         self.values = np.concatenate([self.values, smooth[:keep]])
@@ -79,6 +80,12 @@ class _Smoothed:
     def cut(self, rows: int) -> None:
         """Drop the first ``rows`` frames (the buffer's start moved on)."""
         self.values, self.extreme = self.values[rows:], self.extreme[rows:]
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, flagged read only."""
+    a.flags.writeable = False
+    return a
 
 
 class LevelColumns:

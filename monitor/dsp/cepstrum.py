@@ -34,7 +34,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import fft as sfft
 from .framing import gaussian, strided_view
-from .peaks import parabolic
+from .peaks import parabolic_at
 
 _CHUNK = 64     # frames per piece of work (keeps the arrays in cache)
 _DB = 10.0 / np.log(10.0)  # natural-log power -> dB
@@ -319,9 +319,7 @@ def _cpps_block(r: np.ndarray, plan: CepstrumPlan, first: bool, last: bool) -> n
     s, b = robust_trend(ln, plan, kh)
     p0, p1 = plan.peak_lo - kh, plan.peak_hi - kh
     best = ln[:, p0:p1 + 1].argmax(axis=1) + p0
-    at = np.arange(0, ln.size, ln.shape[1])[:n] + best  # each row's peak in ln's rows laid end to end
-    flat = ln.ravel()
-    delta, peak = parabolic(flat.take(at - 1), flat.take(at), flat.take(at + 1))
+    delta, peak = parabolic_at(ln, best)
     q = (plan.q_lo + kh + best + delta) * plan.q_step
     trend = s * np.log(q) + b
     return (_DB * (peak - trend)).astype(np.float32)

@@ -4,9 +4,9 @@
 (about 0.2 s of CPU on a small machine, more than a whole ``call-monitor
 analyze`` of a short file). The transforms themselves live in the small
 compiled module ``scipy.fft._pocketfft.pypocketfft``, which imports nothing
-else; it is loaded straight from scipy's installation (:mod:`.scipy_core`) and called with the
-arguments ``scipy.fft.rfft``/``irfft`` pass it, so the results are
-bit-identical to theirs (tests/test_dsp_fast.py checks it). Should the module
+else; it is loaded straight from scipy's installation (:mod:`.scipy_core`)
+and called with the arguments ``scipy.fft.rfft``/``irfft`` pass it, so the
+results are bit-identical to theirs (tests/test_dsp_fast.py checks it). Should the module
 not be where it is expected, ``scipy.fft`` itself is used.
 """
 

@@ -3,8 +3,8 @@
 The edge's high-pass runs this recurrence over every sample of every recording, so its cost
 is a large share of a replay. numpy has no recursive filter, and ``scipy.signal`` costs about
 half a second to import; its compiled core ``scipy.signal._sigtools`` imports nothing but
-numpy, so it is loaded straight from scipy's installation (as :mod:`monitor.dsp.fft` loads
-pocketfft) and its ``_linear_filter`` (the loop behind ``scipy.signal.lfilter``) is called
+numpy, so it is loaded straight from scipy's installation (:mod:`monitor.dsp.scipy_core`, as
+pocketfft is) and its ``_linear_filter`` (the loop behind ``scipy.signal.lfilter``) is called
 with the one-pole filter ``1 / (1 - a z^-1)``. That is the recurrence itself, in the order of
 its definition: one rounding per multiplication and per addition, so any split of a stream
 into blocks, with the state carried, gives the samples of the whole bit for bit. Should the
@@ -14,37 +14,19 @@ module not be found, a block-matrix form in numpy gives the same to rounding (1e
 from __future__ import annotations
 
 import functools
-import importlib.machinery
-import importlib.util
-import os
 from types import ModuleType
 
 import numpy as np
 
-_MODULE = "scipy.signal._sigtools"
+from . import scipy_core
+
 BLOCK = 64
 """Samples per block of the block-matrix fallback."""
 
 
-@functools.lru_cache(maxsize=1)
 def _sigtools() -> ModuleType | None:
     """scipy's compiled ``_sigtools`` module, loaded without ``scipy.signal`` (None if not found)."""
-    spec = importlib.util.find_spec("scipy")
-    if spec is None or not spec.origin:
-        return None
-    folder = os.path.join(os.path.dirname(spec.origin), "signal")
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = os.path.join(folder, "_sigtools" + suffix)
-        if os.path.isfile(path):
-            loader = importlib.machinery.ExtensionFileLoader(_MODULE, path)
-            module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(_MODULE, path,
-                                                                                          loader=loader))
-            try:
-                loader.exec_module(module)
-            except ImportError:
-                return None
-            return module if hasattr(module, "_linear_filter") else None
-    return None
+    return scipy_core.compiled("signal", "_sigtools", "_linear_filter")
 
 
 def first_order_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     Parameters
     ----------
     y0, y1, y2 : np.ndarray [shape=(n,)]
-        Values left of, at and right of each sampled maximum.
+        Values left of, at and right of each sampled maximum, of one float dtype (``delta``
+        has ``y0 - y2``'s: a wider ``y1`` would be cut to it).
 
     Returns
     -------
@@ -29,6 +30,24 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     np.divide(0.5 * d, den, out=delta, where=den < 0)
     delta = np.minimum(np.maximum(delta, -0.5, out=delta), 0.5, out=delta)  # np.clip without its wrapper
     return delta, y1 - 0.25 * d * delta
+
+
+def parabolic_at(a: np.ndarray, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parabolic` through the columns ``col[i] - 1 .. col[i] + 1`` of each row ``i`` of
+    ``a`` (0 < col < m - 1). Shapes (n, m), (n,) -> (n,), (n,)."""
+    flat, at = a.ravel(), _flat_index(a, col)
+    return parabolic(flat.take(at - 1), flat.take(at), flat.take(at + 1))
+
+
+def row_values(a: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """``a[i, col[i]]`` for each row ``i``. Shapes (n, m), (n,) -> (n,)."""
+    return a.ravel().take(_flat_index(a, col))
+
+
+def _flat_index(a: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Where ``a[i, col[i]]`` lies in ``a.ravel()`` (a view of a C-contiguous ``a``): one take
+    from it costs less than ``a[np.arange(n), col]``. Shapes (n, m), (n,) -> (n,)."""
+    return np.arange(0, a.size, a.shape[1]) + col
 
 
 def local_maxima(x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ gives r = 1 at its period. HNR follows as ``10 log10(r / (1 - r))``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,12 +18,12 @@ from . import fft as sfft
 from . import scipy_core
 from .filters import moving_average
 from .framing import strided_view
-from .peaks import parabolic
+from .peaks import parabolic, parabolic_at, row_values
 
 
 _CONSTANT = 4  # scipy.ndimage's code of the mode "constant"
-_THREE = np.arange(3)
-_THREE.flags.writeable = False
+_AROUND = np.arange(3)  # the lags k - 1, k, k + 1 as steps from k - 1
+_AROUND.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,36 @@ def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
     """Sums of squares of ``s[:, k:k + length]`` for k < ``count``, shape (n, count), float32: the
     moving average of the squares (its running sum in double) times ``length``.
 
-    The moving average is scipy's compiled ``uniform_filter1d`` (the same numbers as
-    :func:`moving_average`, tests/test_dsp_fast.py) when it is found: a third faster.
+    The moving average is scipy's compiled ``uniform_filter1d`` loop (the same numbers as
+    :func:`moving_average`) when :func:`_uniform_loop` finds it: a third faster.
     """
     sq = np.square(s[:, :count - 1 + length])
-    nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
-    if nd is None:
+    loop = _uniform_loop()
+    if loop is None:
         box = moving_average(sq, length, mode="constant", origin=-(length // 2), count=count)
     else:
         box = np.empty_like(sq)
-        nd.uniform_filter1d(sq, length, 1, box, _CONSTANT, 0.0, -(length // 2))
+        loop(sq, length, 1, box, _CONSTANT, 0.0, -(length // 2))
         box = box[:, :count]
     return box * np.float32(length)
+
+
+@lru_cache(maxsize=1)
+def _uniform_loop() -> Callable[..., None] | None:
+    """scipy's compiled ``uniform_filter1d(input, size, axis, output, mode, cval, origin)``, or None
+    if it is not found or does not give :func:`moving_average`'s numbers on a probe: its
+    arguments and mode codes are private to scipy, and another version may change them."""
+    nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
+    if nd is None:
+        return None
+    probe = np.square(np.linspace(-1.0, 2.0, 26, dtype=np.float32)).reshape(2, 13)
+    got = np.empty_like(probe)
+    try:
+        nd.uniform_filter1d(probe, 4, 1, got, _CONSTANT, 0.0, -2)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    same = np.array_equal(got, moving_average(probe, 4, mode="constant", origin=-2))
+    return nd.uniform_filter1d if same else None
 
 
 def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +135,7 @@ def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tup
     f0 : np.ndarray [shape=(n,)]  Hz of the best local maximum (parabolic interpolation)
     strength : np.ndarray [shape=(n,)]  interpolated correlation at that lag (0 if none)
     """
-    n, m = r.shape
+    m = r.shape[1]
     lo = max(2, int(np.floor(rate / params.f0_max)))
     hi = min(m - 2, int(np.ceil(rate / params.f0_min)))
     mid = r[:, lo:hi + 1]
@@ -126,10 +145,8 @@ def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tup
     # Praat's candidate strength: r - octave_cost * log2(f_min / f)
     score = np.where(is_peak, mid - _octave_penalty(lo, hi, rate, params.f0_min, params.octave_cost), -np.inf)
     best = score.argmax(axis=1)
-    found = np.isfinite(score.ravel().take(np.arange(0, score.size, hi + 1 - lo) + best))
-    at = np.arange(lo, n * m, m)[:n] + best  # each row's best lag, as an index into r's rows laid end to end
-    flat = r.ravel()
-    delta, peak = parabolic(flat.take(at - 1), flat.take(at), flat.take(at + 1))
+    found = np.isfinite(row_values(score, best))
+    delta, peak = parabolic_at(r, best + lo)
     lag = (best + lo) + delta
     f0 = np.where(found, rate / lag, np.nan)
     strength = np.where(found, np.minimum(np.maximum(peak, 0.0), 1.0), 0.0)
@@ -213,14 +230,14 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     w = _hanning(n_win)
     start = length // 2 - n_win // 2
     x = segments[:, start:start + n_win].astype(np.float32, copy=False)
-    xw = np.empty((n, 2 * n_win), np.float32)  # zero beyond the window
-    xw[:, n_win:] = 0.0
+    xw = np.empty((n, 2 * n_win), np.float32)
+    xw[:, n_win:] = 0.0  # zero beyond the window
     np.subtract(x, x.mean(axis=1, keepdims=True), out=xw[:, :n_win])
     xw[:, :n_win] *= w
     head = xw[:, :n_win]
     e0 = np.add.reduce(head * head, axis=1)
     # the window shifted by k - 1, k, k + 1: whole rows of a strided view of every start, gathered
-    shifts = (k - 1)[:, None] + _THREE  # (n, 3)
+    shifts = (k - 1)[:, None] + _AROUND  # (n, 3)
     view = strided_view(xw.ravel(), (xw.size - n_win + 1, n_win), (1, 1))
     shifted = view[shifts + np.arange(0, xw.size, 2 * n_win)[:, None]]  # (n, 3, n_win), a copy
     acf = np.add.reduce(np.multiply(head[:, None, :], shifted, out=shifted), axis=2)  # (n, 3)

@@ -27,9 +27,9 @@ def compiled(folder: str, name: str, needs: str) -> ModuleType | None:
         path = os.path.join(path_folder, name + suffix)
         if os.path.isfile(path):
             loader = importlib.machinery.ExtensionFileLoader(qualified, path)
-            module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(qualified, path,
-                                                                                          loader=loader))
-            try:
+            try:  # an extension module is opened and initialised by module_from_spec already
+                module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(qualified, path,
+                                                                                              loader=loader))
                 loader.exec_module(module)
             except ImportError:
                 return None
