@@ -94,7 +94,7 @@ class SoundClassParams:
     voiced_after_min_frames: int = 10  # this many frames right after a breath or cough, with at least
     voiced_after_share: float = 0.5    # this share of its frames at least voiced_after_strength
     voiced_after_strength: float = 0.45  # periodic and every frame voiced_after_under_peak_db under
-    voiced_after_under_peak_db: float = 3.0  # the recent peak level, is part of it (a voiced exhalation)
+    voiced_after_under_peak_db: float = 6.0  # the recent peak level, is part of it (a voiced exhalation)
 
     @property
     def context_frames(self) -> int:
