@@ -22,6 +22,8 @@ Four stages, all vectorised over frames:
    only ever found where the voice activity is (so speech time never grows); breaths and
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
+   A sound is one breath or one cough: each frame takes its sound's mean scores within
+   ``label_reach_frames`` each side, not its own.
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
@@ -364,7 +366,10 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     sound = np.where(active, np.uint8(SPEECH), np.uint8(SILENCE))
     if not other.any():  # no decision to open, close or extend (the usual window of speech)
         return sound
-    other, tail, opened = _decisions(other, heard, active, strength, under_peak_db, params)
+    # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
+    # inside a breath or cough must hold for min_island_frames
+    opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
+    other, tail = _decisions(opened, heard, active, strength, under_peak_db, params)
     np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
               where=other)
     if tail is not None:  # the decay of a phrase is silence
@@ -386,23 +391,19 @@ def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams
 
 
 def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strength: np.ndarray,
-               under_peak_db: np.ndarray | None, params: SoundClassParams
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """The frames of another sound than speech from the frames taken for one, the phrases'
-    tails among them and the sounds as the opening and closing leave them (see
-    :func:`sound_classes`; shapes (n,), bool; the tails None if none)."""
-    # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
-    # inside a breath or cough must hold for min_island_frames
-    other = opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
+               under_peak_db: np.ndarray | None, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray | None]:
+    """The frames of another sound than speech from the sounds the opening and closing leave,
+    and the phrases' tails among them (see :func:`sound_classes`; shapes (n,), bool; the tails
+    None if none)."""
     if params.max_flanked_frames:
-        other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
+        other = other & ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
     speech = active & ~other
     tail = _tails(other, speech, params) if params.tail_frames or params.min_sound_frames else None
     # a stretch after a phrase's own tail (which becomes silence) has no breath before it
     before = other if tail is None else other & ~tail
     after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
-    return (other if after is None else other | after), tail, opened
+    return (other if after is None else other | after), tail
 
 
 def _periodicity(strength: np.ndarray, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray]:
