@@ -101,6 +101,25 @@ def test_a_quiet_voiced_stretch_right_after_a_breath_is_part_of_it():
     assert (apart[62:80] == SPEECH).all()
 
 
+def test_a_sound_is_one_breath_or_one_cough_not_a_train_of_fragments():
+    """A breath whose middle scores a little like a cough is one breath, and a cough whose middle
+    scores like a breath one cough: each frame takes its sound's mean scores (within
+    ``label_reach_frames`` each side), not its own, which left fragments counted as events."""
+    n = 200
+    audible = np.zeros(n, bool)
+    audible[20:120] = True                     # one sound of a second
+    active = np.zeros(n, bool)
+    strength = np.zeros(n, np.float32)
+    breath = np.tile([0.0, 2.0, 0.0], (n, 1)).astype(np.float32)
+    breath[60:68, 2] = 5.0                     # 80 ms that score cough above breath, margin included
+    cough = np.tile([0.0, 0.0, 5.0], (n, 1)).astype(np.float32)
+    cough[60:68, 1] = 8.0
+    for scores, kind in ((breath, BREATH), (cough, COUGH)):
+        assert (sound_classes(audible, active, scores, strength, PARAMS)[20:120] == kind).all()
+        own = sound_classes(audible, active, scores, strength, SoundClassParams(label_reach_frames=0))
+        assert len(runs(own == kind)[0]) == 2  # frame by frame: the sound broken in two
+
+
 def test_a_lone_brief_sound_is_silence_not_a_breath():
     """A click or a smack in a pause (under 200 ms, nothing around it) is silence; as long, right
     before speech, it is an inhalation or the phrase's onset and stays a breath."""

@@ -13,8 +13,9 @@ their energy) into silences between real utterances, 10-25 dB below the speech.
 
 Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and the
 odd-numbered speech files are held out, and every figure printed is on them (and on renderings
-of espeak-ng's weak voices, labored and breathy, with inhalations, which never train). The model is a
-network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
+of espeak-ng's weak voices, labored and breathy, with inhalations, which never train);
+``--figures-on train`` prints the same figures for the training side, where decisions are tuned.
+The model is a network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
 choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
 
@@ -524,10 +525,15 @@ def speech_change(clips: list[Clip]) -> tuple[float, float]:
     return tuple(100.0 * (tot[0] / tot[1] - 1.0))
 
 
-def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes) -> None:
+def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes, side: str = "test") -> None:
+    """Every figure on one side's recordings, speech files and mixtures (``side``: "test", the
+    held-out speakers s17-s32 and odd-numbered speech files, or "train", s01-s16 and the
+    even-numbered ones, to tune the decisions on); the weak voices and fixture calls are the same
+    for both."""
     out = sys.stdout
-    out.write(f"held out: {len({c.name[:3] for c in test_breath})} speakers (s17-s32), "
-              f"{len(test_speech)} speech files (odd-numbered)\n")
+    who = ("held out", "s17-s32", "odd") if side == "test" else ("training side", "s01-s16", "even")
+    out.write(f"{who[0]}: {len({c.name[:3] for c in test_breath})} speakers ({who[1]}), "
+              f"{len(test_speech)} speech files ({who[2]}-numbered)\n")
     for kind, v in sorted(recording_figures(test_breath).items()):
         out.write(f"  {kind:18s} {v['seconds']:6.0f} s  speech {100 * v['speech_share']:5.1f} %  "
                   f"syllables/min {v['syllables_per_min']:5.1f}\n")
@@ -596,6 +602,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--edge-highpass", type=parse_edge, metavar="HZxSECTIONS",
                     help="the recordings (training and figures) through this high-pass in place of the edge's "
                          "(20x2: two first-order sections at 20 Hz, the edge the shipped model was trained with)")
+    ap.add_argument("--figures-on", choices=("test", "train"), default="test",
+                    help="the figures of the held-out side (default) or of the training side (speakers s01-s16, "
+                         "even-numbered speech files, the training mixtures), where the decisions are tuned")
     return ap.parse_args(argv)
 
 
@@ -629,7 +638,10 @@ def main(argv: list[str] | None = None) -> int:
 
         import monitor.dsp.sound_class_model as m
         importlib.reload(m)
-    print_figures(te_b, te_s, test_mix)
+    if args.figures_on == "train":
+        print_figures(tr_b, tr_s, train_mix, "train")
+    else:
+        print_figures(te_b, te_s, test_mix)
     return 0
 
 

@@ -22,6 +22,8 @@ Four stages, all vectorised over frames:
    only ever found where the voice activity is (so speech time never grows); breaths and
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
+   A sound is one breath or one cough: each frame takes its sound's mean scores within
+   ``label_reach_frames`` each side, not its own.
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
@@ -79,6 +81,7 @@ class SoundClassParams:
     min_speech_strength: float = 0.3  # speech has periodicity this strong ...
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
+    label_reach_frames: int = 35      # a sound is cough or breath by its mean scores this far each side
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
     min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence
@@ -87,7 +90,7 @@ class SoundClassParams:
                                       # ends); 0 = off (on, it costs more on real breathing than it
                                       # gains on espeak-ng's labored voices)
     voiced_strength: float = 0.6      # a frame this periodic is voiced (the events' voiced share), and
-    voiced_share: float = 0.8         # where at least this share of a centred window of
+    voiced_share: float = 0.9         # where at least this share of a centred window of
     voiced_frames: int = 31           # this many frames is voiced, it is speech (a held vowel, a tone)
     voiced_after_frames: int = 34     # a periodic stretch of speech of voiced_after_min_frames to
     voiced_after_min_frames: int = 10  # this many frames right after a breath or cough, with at least
@@ -106,13 +109,13 @@ class SoundClassParams:
         looks back over the stretch and the breath, and whether that breath is a phrase's tail."""
         tail = self.tail_frames + self.tail_gap_frames
         return self._decisions_reach() + max(tail, self.voiced_after_frames + tail,
-                                             self.min_sound_frames + self.tail_gap_frames)
+                                             self.min_sound_frames + self.tail_gap_frames, self.label_reach_frames)
 
     @property
     def context_right_frames(self) -> int:
         """Frames after a frame that its class can depend on."""
         return self._decisions_reach() + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
-                                             self.min_sound_frames + self.tail_gap_frames)
+                                             self.min_sound_frames + self.tail_gap_frames, self.label_reach_frames)
 
     def _decisions_reach(self) -> int:
         """Frames each side that the non-speech decisions before the final rules depend on."""
@@ -363,22 +366,37 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     sound = np.where(active, np.uint8(SPEECH), np.uint8(SILENCE))
     if not other.any():  # no decision to open, close or extend (the usual window of speech)
         return sound
-    other, tail = _decisions(other, heard, active, strength, under_peak_db, params)
-    np.copyto(sound, np.where(smooth[:, 2] > smooth[:, 1], np.uint8(COUGH), np.uint8(BREATH)), where=other)
+    # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
+    # inside a breath or cough must hold for min_island_frames
+    opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
+    other, tail = _decisions(opened, heard, active, strength, under_peak_db, params)
+    np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
+              where=other)
     if tail is not None:  # the decay of a phrase is silence
         sound[tail] = SILENCE
     return sound
 
 
+def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams) -> np.ndarray:
+    """How much a frame's cough score beats its breath score (``cough_margin`` taken off): the
+    frame's own, or with ``label_reach_frames``, the mean over its sound (the run of ``opened``)
+    within that reach each side, so that a sound is one event, not a train of cough and breath
+    fragments. Shapes (n, 3), (n,) -> (n,)."""
+    odds = smooth[:, 2] - smooth[:, 1]
+    cough = (odds > 0) & opened
+    if not params.label_reach_frames or not cough.any() or np.array_equal(cough, opened):
+        return odds  # every sound all cough or all breath: so are its means
+    means, length = event_means(opened, odds[:, None], params.label_reach_frames)
+    return np.where(length > 0, means[:, 0], odds)
+
+
 def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strength: np.ndarray,
                under_peak_db: np.ndarray | None, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray | None]:
-    """The frames of another sound than speech from the frames taken for one, and the phrases'
-    tails among them (see :func:`sound_classes`; shapes (n,), bool; the tails None if none)."""
-    # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
-    # inside a breath or cough must hold for min_island_frames
-    other = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
+    """The frames of another sound than speech from the sounds the opening and closing leave,
+    and the phrases' tails among them (see :func:`sound_classes`; shapes (n,), bool; the tails
+    None if none)."""
     if params.max_flanked_frames:
-        other &= ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
+        other = other & ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
     speech = active & ~other
     tail = _tails(other, speech, params) if params.tail_frames or params.min_sound_frames else None
