@@ -363,3 +363,20 @@ def test_with_nothing_taken_for_another_sound_no_decision_takes_any_frame():
             other, tail = _decisions(np.zeros(n, bool), heard, active, rng.random(n).astype(np.float32),
                                      rng.uniform(0, 20, n).astype(np.float32), params)
             assert not other.any() and tail is None
+
+
+def test_breath_onset_errors_measure_each_reference_onset_against_the_nearest_detected_one():
+    rng = np.random.default_rng(3)
+    quiet = np.zeros(16000, np.float32)
+    breath = 0.05 * tsc.noise_breath(rng, 0.6)
+    x = np.concatenate([quiet, breath, quiet, breath, quiet]).astype(np.float32)
+    x += 1e-4 * rng.standard_normal(len(x)).astype(np.float32)
+    err = tsc.onset_errors(x)
+    assert len(err) == 2  # the two bursts are the energy reference's two events
+    assert np.all(err >= 0)
+    ok, n = tsc.onset_agreement(x)
+    assert n == 2 and ok == int((err <= tsc.ONSET_TOL_S).sum())
+    # a held vowel-like tone is no breath: its onset is infinitely far from any detected one
+    tone = (0.1 * np.sin(2 * np.pi * 180 * np.arange(16000) / 16000)).astype(np.float32)
+    err = tsc.onset_errors(np.concatenate([quiet, tone, quiet]))
+    assert len(err) == 1 and np.isinf(err[0])
