@@ -46,6 +46,18 @@ def fixture_label(name: str) -> dict:
     return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def fixture_folder(tmp_path: Path, names: tuple[str, ...]) -> Path:
+    """A folder ``calls`` under ``tmp_path`` with the labels of the fixture calls ``names``, their
+    audio pointing back at the fixtures (a corpus for tools.evaluate, tools.tune and the like)."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in names:
+        label = fixture_label(name)
+        label["files"] = {rate: str(CALLS / f) for rate, f in label["files"].items()}
+        (folder / f"{name}.json").write_text(json.dumps(label), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fixture_labels() -> dict[str, dict]:
     """Every fixture call's labels, by call name."""

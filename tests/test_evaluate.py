@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CALLS, ROOT
+from conftest import ROOT, fixture_folder
 
 from monitor.config import load_config
 from monitor.events import AlertEvent
@@ -27,20 +27,9 @@ SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 NAMES = ("normal", "deteriorating", "labored_start")
 
 
-def fixture_folder(tmp_path: Path, names=NAMES) -> Path:
-    """A folder with a few fixture labels whose audio points back at the fixtures."""
-    folder = tmp_path / "calls"
-    folder.mkdir()
-    for name in names:
-        label = json.loads((CALLS / f"{name}.json").read_text())
-        label["files"] = {rate: str(CALLS / f) for rate, f in label["files"].items()}
-        (folder / f"{name}.json").write_text(json.dumps(label))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory) -> list[ev.Job]:
-    return ev.load_jobs(fixture_folder(tmp_path_factory.mktemp("fx")), rates=(16000,))
+    return ev.load_jobs(fixture_folder(tmp_path_factory.mktemp("fx"), NAMES), rates=(16000,))
 
 
 @pytest.fixture(scope="module")

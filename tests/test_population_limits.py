@@ -7,7 +7,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from conftest import CALLS
+from conftest import fixture_folder
 
 from monitor.config import load_config
 from monitor.events import CuesEvent
@@ -109,12 +109,7 @@ def test_healthy_files_are_those_without_an_onset_that_must_stay_below_critical(
 
 
 def test_the_proposal_prints_each_cue_and_the_options_that_apply_it(tmp_path, capsys):
-    folder = tmp_path / "calls"
-    folder.mkdir()
-    for name in ("normal", "slow_talker"):
-        label = json.loads((CALLS / f"{name}.json").read_text())
-        label["files"] = {r: str(CALLS / f) for r, f in label["files"].items()}
-        (folder / f"{name}.json").write_text(json.dumps(label))
+    folder = fixture_folder(tmp_path, ("normal", "slow_talker"))
     out = tmp_path / "limits.json"
     grid = tmp_path / "grid.toml"
     assert pl.main([str(folder), "--split", "all", "--rates", "16000", "--cache", str(tmp_path / "cache"),

@@ -1,12 +1,11 @@
 """The tuning driver (tools/tune.py): what it optimises, how it reads a grid, and a real search."""
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 
-from conftest import CALLS
+from conftest import fixture_folder
 
 from monitor.config import load_config
 from tools import evaluate as ev
@@ -53,12 +52,7 @@ def test_config_value_reads_rules_and_sections():
 
 
 def test_search_keeps_a_value_only_when_it_scores_better(tmp_path, capsys):
-    folder = tmp_path / "calls"
-    folder.mkdir()
-    for name in ("normal", "deteriorating"):
-        label = json.loads((CALLS / f"{name}.json").read_text())
-        label["files"] = {r: str(CALLS / f) for r, f in label["files"].items()}
-        (folder / f"{name}.json").write_text(json.dumps(label))
+    folder = fixture_folder(tmp_path, ("normal", "deteriorating"))
     jobs = ev.load_jobs(folder, rates=(16000,))
     search = tune.Search(jobs, ev.Settings(cache_dir=str(tmp_path / "cache")), workers=1)
     start = {"rules.slow_speech.enabled": True}
