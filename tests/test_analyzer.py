@@ -18,11 +18,13 @@ from scipy.signal import resample_poly
 
 from conftest import CALLS, ROOT
 
-from monitor.analysis.analyzer import WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, StreamingAnalyzer, analyze_signal
+from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer,
+                                       analyze_signal)
 from monitor.capture.audio_files import AnalysisStream, Highpass
 from monitor.dsp.energy import frame_energy_db
 from monitor.dsp.framing import frame_signal, n_frames
 from monitor.dsp.runs import runs
+from monitor.dsp.sound_class import BREATH, COUGH, SoundClassParams
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import response_latencies, span_measures
 
@@ -514,6 +516,28 @@ def test_streaming_tiny_and_huge_chunks_and_iter_chunks():
     assert len(an.flush()) == 0
     with pytest.raises(RuntimeError):
         an.feed(x[:160])
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_streaming_coughs_beside_breaths_in_chunks_of_any_size_equals_whole_signal(rate):
+    """A sound is one cough or one breath by its mean scores within label_reach_frames each side,
+    which the classes' context covers: real coughs beside real breaths (Coswara, a held-out
+    speaker) stream to the whole signal's frames, every column, in chunks of 10 ms to 4.1 s."""
+    cough, _ = load(ROOT / "audio_fixtures" / "breathing" / "s17_cough-heavy.flac")
+    breath, _ = load(ROOT / "audio_fixtures" / "breathing" / "s17_breathing-deep.flac")
+    x = np.concatenate([breath[:96000], cough[:96000], breath[96000:]])
+    if rate == 8000:
+        x = resample_poly(x, 1, 2).astype(np.float32)
+    whole = analyze_signal(x, rate)
+    sound = whole.sound.astype(int)
+    change = np.flatnonzero(np.diff(sound))
+    assert (sound[change] + sound[change + 1] == BREATH + COUGH).any()  # a cough and a breath side by side
+    per_frame = analyze_signal(x, rate, AnalyzerConfig(sound=SoundClassParams(label_reach_frames=0)))
+    assert not np.array_equal(per_frame.sound, whole.sound)  # the sounds' means decide some frames
+    for seconds in (0.01, 0.37, 1.0, 4.1):
+        an, size = StreamingAnalyzer(rate), int(seconds * rate)
+        parts = [an.feed(x[i:i + size]) for i in range(0, len(x), size)]
+        assert_frames_equal(Frames.concat(parts + [an.flush()]), whole)
 
 
 def test_streaming_frames_lag_by_a_bounded_delay():
