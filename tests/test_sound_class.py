@@ -380,3 +380,11 @@ def test_breath_onset_errors_measure_each_reference_onset_against_the_nearest_de
     tone = (0.1 * np.sin(2 * np.pi * 180 * np.arange(16000) / 16000)).astype(np.float32)
     err = tsc.onset_errors(np.concatenate([quiet, tone, quiet]))
     assert len(err) == 1 and np.isinf(err[0])
+
+
+def test_the_figures_are_on_the_held_out_side_unless_the_training_side_is_asked_for(capsys):
+    assert tsc.parse([]).figures_on == "test"
+    assert tsc.parse(["--figures-on", "train"]).figures_on == "train"
+    with pytest.raises(SystemExit):
+        tsc.parse(["--figures-on", "both"])
+    assert "invalid choice: 'both'" in capsys.readouterr().err

@@ -529,26 +529,30 @@ def speech_change(clips: list[Clip]) -> tuple[float, float]:
     return tuple(100.0 * (tot[0] / tot[1] - 1.0))
 
 
-def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes, side: str = "test") -> None:
-    """Every figure on one side's recordings, speech files and mixtures (``side``: "test", the
-    held-out speakers s17-s32 and odd-numbered speech files, or "train", s01-s16 and the
-    even-numbered ones, to tune the decisions on); the weak voices and fixture calls are the same
-    for both."""
+SIDES = {"test": ("held out", "s17-s32", "odd"), "train": ("training side", "s01-s16", "even")}
+
+
+def print_figures(breath: list[Clip], speech: list[Clip], mixes, side: str = "test") -> None:
+    """Every figure on one side's recordings, speech files and mixtures (``side``, a key of
+    :data:`SIDES`: "test", the held-out speakers s17-s32 and odd-numbered speech files, or
+    "train", s01-s16 and the even-numbered ones, to tune the decisions on); the weak voices and
+    fixture calls are the same for both."""
     out = sys.stdout
-    who = ("held out", "s17-s32", "odd") if side == "test" else ("training side", "s01-s16", "even")
-    out.write(f"{who[0]}: {len({c.name[:3] for c in test_breath})} speakers ({who[1]}), "
-              f"{len(test_speech)} speech files ({who[2]}-numbered)\n")
-    for kind, v in sorted(recording_figures(test_breath).items()):
+    who = SIDES[side]
+    out.write(f"{who[0]}: {len({c.name[:3] for c in breath})} speakers ({who[1]}), "
+              f"{len(speech)} speech files ({who[2]}-numbered)\n")
+    for kind, v in sorted(recording_figures(breath).items()):
         out.write(f"  {kind:18s} {v['seconds']:6.0f} s  speech {100 * v['speech_share']:5.1f} %  "
                   f"syllables/min {v['syllables_per_min']:5.1f}\n")
-    breath_recs = [c for c in test_breath if c.kind.startswith("breathing")]
+    breath_recs = [c for c in breath if c.kind.startswith("breathing")]
     errors = [onset_errors(c.x) for c in breath_recs]
     good = sum(len(e) > 0 and (e <= ONSET_TOL_S).sum() >= 0.8 * len(e) for e in errors)
     every = np.concatenate(errors) if errors else np.zeros(0)
     found = every[np.isfinite(every)]
     out.write(f"  breath onsets within 100 ms of the energy reference (>= 80 % of them): "
               f"{good} of {len(breath_recs)} recordings; {int((every <= ONSET_TOL_S).sum())} of {len(every)} "
-              f"onsets, median error {1000 * np.median(found) if len(found) else float('nan'):.0f} ms\n")
+              f"onsets, median error {1000 * np.median(found) if len(found) else float('nan'):.0f} ms "
+              f"(recordings with no breath found left out)\n")
     for band in ("16k", "tel8k"):
         h, m, f = detection(mixes, band)
         out.write(f"  breaths mixed into real speech pauses, {band}: recall {100 * h / max(h + m, 1):.1f} % "
@@ -565,7 +569,7 @@ def print_figures(test_breath: list[Clip], test_speech: list[Clip], mixes, side:
                       f"{100 * v['speech_kept']:5.1f} %, breaths {v['breaths_per_min']:4.1f}/min (inhalations "
                       f"{v['inhalations_per_min']:4.1f}/min, {100 * v['inhalations_found']:3.0f} % found), "
                       f"coughs {v['coughs_per_min']:4.1f}/min\n")
-    ds, dn = speech_change(test_speech)
+    ds, dn = speech_change(speech)
     out.write(f"  real speech, classifier on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
 
 
@@ -607,7 +611,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--edge-highpass", type=parse_edge, metavar="HZxSECTIONS",
                     help="the recordings (training and figures) through this high-pass in place of the edge's "
                          "(20x2: two first-order sections at 20 Hz, the edge the shipped model was trained with)")
-    ap.add_argument("--figures-on", choices=("test", "train"), default="test",
+    ap.add_argument("--figures-on", choices=tuple(SIDES), default="test",
                     help="the figures of the held-out side (default) or of the training side (speakers s01-s16, "
                          "even-numbered speech files, the training mixtures), where the decisions are tuned")
     return ap.parse_args(argv)
