@@ -22,8 +22,9 @@ Four stages, all vectorised over frames:
    only ever found where the voice activity is (so speech time never grows); breaths and
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
-   A sound is one breath or one cough: each frame takes its sound's mean scores within
-   ``label_reach_frames`` each side, not its own.
+   Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
+   side, not its own, so that a sound is not a train of cough and breath fragments (a sound
+   longer than twice that reach can still change label along its length).
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
@@ -81,7 +82,7 @@ class SoundClassParams:
     min_speech_strength: float = 0.3  # speech has periodicity this strong ...
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
-    label_reach_frames: int = 35      # a sound is cough or breath by its mean scores this far each side
+    label_reach_frames: int = 35      # a sound's frame is cough or breath by the sound's mean scores this far each side
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
     min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence
