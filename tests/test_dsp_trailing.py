@@ -8,15 +8,22 @@ import pytest
 from monitor.dsp import filters
 
 
+def random_signals(seed: int, shortest: int):
+    """500 random float32 signals of ``shortest`` to 299 samples, each with a window of 1-119
+    samples, and the generator, for the test's own further draws: (rng, x, window)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(500):
+        n = int(rng.integers(shortest, 300))
+        window = int(rng.integers(1, 120))
+        yield rng, rng.standard_normal(n).astype(np.float32), window
+
+
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_a_trailing_extremum_between_two_indices_is_that_slice_of_the_whole_signals(name):
     whole = getattr(filters, f"trailing_{name}")
     between = getattr(filters, f"trailing_{name}_between")
-    rng = np.random.default_rng(7)
-    for _ in range(500):
-        n = int(rng.integers(0, 300))
-        window = int(rng.integers(1, 120))
-        x = rng.standard_normal(n).astype(np.float32)
+    for rng, x, window in random_signals(7, 0):
+        n = len(x)
         start = int(rng.integers(0, n + 1))
         stop = int(rng.integers(start, n + 1))
         got = between(x, window, start, stop)
@@ -34,12 +41,8 @@ def test_a_window_longer_than_the_signal_reaches_back_to_its_first_sample():
 def test_a_trailing_extremum_carried_on_from_the_samples_before_equals_the_whole_signals(name):
     whole = getattr(filters, f"trailing_{name}")
     reduce = np.maximum if name == "max" else np.minimum
-    rng = np.random.default_rng(11)
-    for _ in range(500):
-        n = int(rng.integers(1, 300))
-        window = int(rng.integers(1, 120))
-        x = rng.standard_normal(n).astype(np.float32)
-        split = int(rng.integers(0, n + 1))
+    for rng, x, window in random_signals(11, 1):
+        split = int(rng.integers(0, len(x) + 1))
         history = x[max(0, split - (window - 1)):split]  # all the windows reach back, or all there is
         assert np.array_equal(filters.trailing_after(history, x[split:], window, reduce), whole(x, window)[split:])
 

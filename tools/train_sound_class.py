@@ -54,7 +54,7 @@ from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, An
 from monitor.capture.audio_files import AnalysisStream, Highpass  # noqa: E402
 from monitor.dsp.energy import frame_energy_db, smooth_db  # noqa: E402
 from monitor.dsp.framing import frame_signal  # noqa: E402
-from monitor.dsp.runs import close_gaps, drop_short, runs  # noqa: E402
+from monitor.dsp.runs import bridged_runs, runs  # noqa: E402
 from monitor.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ def energy_events(x: np.ndarray, rate: int = 16000) -> tuple[np.ndarray, np.ndar
     """
     e = smooth_db(frame_energy_db(frame_signal(x, rate // 40, rate // 100)), 5)
     lo, hi = np.percentile(e, [10, 95])
-    mask = drop_short(close_gaps(e > lo + 0.35 * (hi - lo), 15), 20)
+    mask = bridged_runs(e > lo + 0.35 * (hi - lo), 15, 20)
     return runs(mask)
 
 

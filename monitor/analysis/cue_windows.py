@@ -120,9 +120,9 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     ``hold_gate_db`` below that level that begin ``hold_quiet_s`` into a silence of both parties
     (:func:`~monitor.dsp.voice_gate.hold_talk`). Each test has its own switch (a gate or quiet
     time of 0 turns it off); without the agent's leg there is no hold test."""
-    voice = own_voice(frames.energy_db, frames.speech, gate_db, level_db)
+    level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
+    voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
     if other is not None and hold_quiet_s > 0 and hold_gate_db > 0:
-        level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
         voice &= ~hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
                             hold_gate_db, hold_quiet_s, HOP_S)
     faint = frames.speech & ~voice

@@ -82,12 +82,18 @@ def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
     level = speaker_level_db(energy_db, speech) if level_db is None else level_db
     if gate_db <= 0 or level is None or not speech.any():
         return speech.copy()
+    starts, ends, peaks = _run_peaks(energy_db, speech)
+    loud = peaks >= level - gate_db
+    return runs_to_mask(starts[loud], ends[loud], len(speech))
+
+
+def _run_peaks(energy_db: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of ``speech`` (starts, ends) and each run's loudest frame (dB; NaN counts as
+    -inf). Shapes (n,), (n,) bool with a True -> (k,), (k,), (k,)."""
     starts, ends = runs(speech)
     e = np.nan_to_num(np.asarray(energy_db, dtype=np.float64), nan=-np.inf)
     # reduceat reaches from one run's start to the next's: the silence between is left out
-    peaks = np.maximum.reduceat(np.where(speech, e, -np.inf), starts)
-    loud = peaks >= level - gate_db
-    return runs_to_mask(starts[loud], ends[loud], len(speech))
+    return starts, ends, np.maximum.reduceat(np.where(speech, e, -np.inf), starts)
 
 
 def seconds_since(talk: np.ndarray, starts: np.ndarray, hop_s: float) -> np.ndarray:
@@ -143,9 +149,7 @@ def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, leve
     speech = np.asarray(speech, dtype=bool)
     if gate_db <= 0 or quiet_s <= 0 or level_db is None or not speech.any():
         return np.zeros(len(speech), dtype=bool)
-    starts, ends = runs(speech)
-    e = np.nan_to_num(np.asarray(energy_db, dtype=np.float64), nan=-np.inf)
-    peaks = np.maximum.reduceat(np.where(speech, e, -np.inf), starts)
+    starts, ends, peaks = _run_peaks(energy_db, speech)
     clear = peaks >= level_db - gate_db
     talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
     held = ~clear & (seconds_since(talk, starts, hop_s) > quiet_s)
