@@ -155,6 +155,15 @@ def test_command_line_overrides_are_validated(env):
         parse_override("novalue")
 
 
+def test_a_rule_is_corroborated_by_other_families_of_evidence_only(env):
+    cfg = load_config(overrides={"rules.weak_voice.corroborate": ["pausing", "voice"]}, env=env)
+    assert cfg.rules.rule("weak_voice").corroborate == ("pausing", "voice")
+    with pytest.raises(ConfigError, match="rules.weak_voice.corroborate: 'loudness' is not a family"):
+        load_config(overrides={"rules.weak_voice.corroborate": ["loudness"]}, env=env)
+    with pytest.raises(ConfigError, match="rules.weak_voice.corroborate: 'speed' is not a family"):
+        load_config(overrides={"rules.weak_voice.corroborate": ["speed"]}, env=env)
+
+
 def test_false_unsets_an_optional_threshold(env, tmp_path):
     write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml",
           "[rules.slow_speech]\nabsolute = 1.5\n")

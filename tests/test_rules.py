@@ -21,7 +21,7 @@ from monitor.alerts.rules import AlertEngine
 
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
-               cooldown_s=60.0)
+               cooldown_s=60.0, absolute_min_change=0.0, corroborate=[], corroborate_s=5.0)
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
     "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
@@ -269,6 +269,63 @@ def test_a_disabled_rule_never_fires(base):
     cfg = config(**{"slow_speech.enabled": False})
     engine = AlertEngine(cfg)
     assert run(engine, [cues(t, speech_rate_sps=1.0) for t in range(100, 200)], base) == []
+
+
+# --------------------------------------------------------------------------- what counts for a warning
+
+
+def breathy_from_the_start() -> Baseline:
+    """The baseline of a caller whose HNR sits at 4.2 dB from the first word, just short of the
+    test's 4 dB floor: their threshold is 3 dB below it, 1.2 dB."""
+    builder = BaselineBuilder(config().analysis)
+    for t in range(1, 61):
+        builder.add(cues(t, hnr_db=4.2 + (t % 3 - 1) * 0.05))
+    assert builder.baseline is not None
+    return builder.baseline
+
+
+def test_past_the_absolute_limit_alone_a_caller_with_a_baseline_must_also_have_moved_from_it():
+    own = breathy_from_the_start()
+    cfg = config(**{"breathy_voice.absolute_min_change": 0.75})
+    # 3.8 dB is past the 4 dB floor but hardly moved from the caller's own 4.2 (grade 0.13) ...
+    assert run(AlertEngine(cfg), [cues(t, hnr_db=3.8) for t in range(100, 200)], own) == []
+    # ... the same value warns without the test, and before there is a baseline at all
+    assert [a.kind for a in alerts(run(AlertEngine(config()), [cues(t, hnr_db=3.8) for t in range(100, 120)], own))] \
+        == ["breathy_voice"]
+    assert [a.kind for a in alerts(run(AlertEngine(cfg), [cues(t, hnr_db=3.8) for t in range(1, 20)], None))] \
+        == ["breathy_voice"]
+    # 1.9 dB is three quarters of the way to the caller's threshold (1.2 dB): it warns
+    [alert] = alerts(run(AlertEngine(cfg), [cues(t, hnr_db=1.9) for t in range(100, 120)], own))
+    assert alert.evidence["basis"] == "absolute" and alert.evidence["baseline_threshold"] == pytest.approx(1.2)
+
+
+def test_a_rule_that_needs_corroboration_warns_only_with_another_family_past(base):
+    cfg = config(**{"weak_voice.corroborate": ["pausing", "tempo"]})
+    # a voice 8 dB quieter than the baseline, alone: not a warning
+    assert run(AlertEngine(cfg), [cues(t, loudness_dbfs=-33.0) for t in range(100, 200)], base) == []
+    # with the pauses past their threshold (0.45 ratio) as well, it is
+    events = run(AlertEngine(cfg), [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5) for t in range(100, 120)], base)
+    warning = next(a for a in alerts(events) if a.kind == "weak_voice")
+    assert warning.t == 108.0 and warning.evidence["corroborated_by"] == ["long_pauses"]
+
+
+def test_corroboration_outlasts_a_flicker_of_the_other_cue_by_corroborate_s(base):
+    cfg = config(**{"weak_voice.corroborate": ["pausing"], "weak_voice.corroborate_s": 3.0,
+                    "long_pauses.persist_s": 100.0})
+    # the pause ratio is past its threshold every fourth second: within 3 s, it corroborates
+    flicker = [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5 if t % 4 == 0 else 0.2) for t in range(100, 120)]
+    assert len(alerts(run(AlertEngine(cfg), flicker, base), "weak_voice")) == 1
+    # every sixth second is too seldom
+    sparse = [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5 if t % 6 == 0 else 0.2) for t in range(100, 200)]
+    assert alerts(run(AlertEngine(cfg), sparse, base), "weak_voice") == []
+
+
+def test_corroboration_leaves_the_emergency_grades_as_they_were(base):
+    plain, corroborated = config(), config(**{"weak_voice.corroborate": ["voice"], "weak_voice.absolute_min_change": 1.0})
+    seq = [cues(t, loudness_dbfs=-36.0, speech_rate_sps=1.8) for t in range(100, 160)]
+    e1, e2 = AlertEngine(plain), AlertEngine(corroborated)
+    run(e1, seq, base), run(e2, seq, base)
+    assert e1.fusion.evidence == e2.fusion.evidence and e1.fusion.grade == e2.fusion.grade
 
 
 # --------------------------------------------------------------------------- emergencies

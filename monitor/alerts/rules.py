@@ -5,7 +5,11 @@ Each acoustic rule compares one cue with the caller's :class:`~monitor.analysis.
 floor or ceiling (so a caller in trouble from the first second still alerts, before or
 without a baseline).  A rule raises after its cue stayed beyond threshold ``persist_s``
 seconds, clears after ``clear_s`` seconds of recovery, and does not repeat within
-``cooldown_s``.  Missing values (``None``, or windows where the caller hardly spoke) leave
+``cooldown_s``. What counts towards that persistence (:func:`counts_for_warning`): once the
+caller has a baseline, the absolute limit alone only when the cue also moved from it
+(``absolute_min_change``); for a rule that names families to ``corroborate`` (audible breaths,
+loudness: cues that babble or the line move on their own), only while a rule of one of them is
+past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).  Missing values (``None``, or windows where the caller hardly spoke) leave
 every rule as it was: they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
@@ -74,6 +78,37 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
                      threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade,
                      change=change)
+
+
+def families_past(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement]) -> dict[str, str]:
+    """Per family of evidence with a rule past its threshold or absolute limit in ``judged``
+    (judgements per rule kind at one hop), the first such rule's kind."""
+    out: dict[str, str] = {}
+    for r in rules:
+        if r.kind in judged and judged[r.kind].beyond:
+            out.setdefault(cue(r.cue).family, r.kind)
+    return out
+
+
+def counts_for_warning(rule: RuleConfig, j: Judgement, t: float, past_at: Mapping[str, tuple[float, str]]) -> bool:
+    """Whether the rule's judgement at call time ``t`` counts towards its warning's persistence:
+    its cue is past (``j.beyond``); a value past the absolute limit alone, where the caller's
+    baseline gives a threshold, has also moved ``rule.absolute_min_change`` of the way towards
+    it; and, if the rule names families to ``corroborate``, a rule of one of them was past its
+    limits within the last ``rule.corroborate_s`` (``past_at``: per family, the last call time
+    and rule kind, from :func:`families_past`). Warnings only: the grades ``possible_emergency``
+    fuses do not depend on it."""
+    if not j.beyond:
+        return False
+    if j.basis == "absolute" and j.threshold is not None and j.change < rule.absolute_min_change - EPS:
+        return False
+    return not rule.corroborate or bool(corroborating(rule, t, past_at))
+
+
+def corroborating(rule: RuleConfig, t: float, past_at: Mapping[str, tuple[float, str]]) -> list[str]:
+    """The rule kinds of the families the rule names to ``corroborate`` that were past their
+    limits within ``rule.corroborate_s`` of call time ``t`` (see :func:`counts_for_warning`)."""
+    return [past_at[f][1] for f in rule.corroborate if f in past_at and t - past_at[f][0] <= rule.corroborate_s + EPS]
 
 
 def _baseline_threshold(rule: RuleConfig, stats: CueStats) -> float | None:
@@ -363,6 +398,8 @@ class AlertEngine:
         self._state = {r.kind: _Hysteresis(r.persist_s, r.clear_s, r.cooldown_s)
                        for r in self._rules}
         self._last: dict[str, Judgement] = {}
+        self._with: dict[str, tuple[str, ...]] = {}  # per kind, the corroborating rules at its last count
+        self._past_at: dict[str, tuple[float, str]] = {}  # per family, when and which rule was last past
         pe = config.rules.possible_emergency
         self._emergency = _Hysteresis(pe.persist_s, pe.clear_s, pe.cooldown_s)
         self.fusion = Fusion(pe, self._rules)
@@ -419,7 +456,16 @@ class AlertEngine:
         dt = 0.0 if first else max(0.0, min(t - self._last_t, hop))
         self._last_t = t if self._last_t is None else max(t, self._last_t)
         self._window_s = cues.window_s
-        out: list[Event] = []
+        judged = self.judge_long(cues, baseline)
+        out = self._step_warnings(t, dt, judged)
+        self.fusion.update(t, hop if first else dt, self._weight(cues, hop if first else dt), judged,
+                           self.judge_short(cues, baseline))
+        out.extend(self._judge_emergency(t, dt))
+        return out
+
+    def judge_long(self, cues: CuesEvent, baseline: Baseline | None) -> dict[str, Judgement]:
+        """Every rule judged on the long window, where it holds the rule's ``min_speech_s`` (the
+        cues measured over speech left out when that speech is a steady tone)."""
         judged: dict[str, Judgement] = {}
         tone = steady_tone(self.config.analysis, cues.value("articulation_rate_sps"), cues.value("hnr_db"))
         for rule in self._rules:
@@ -429,18 +475,28 @@ class AlertEngine:
                 continue
             if tone and rule.cue in SPEECH_CUES:
                 continue
-            j = judged[rule.kind] = judge(rule, float(value), baseline)
-            state = self._state[rule.kind]
-            if j.beyond:
+            judged[rule.kind] = judge(rule, float(value), baseline)
+        return judged
+
+    def _step_warnings(self, t: float, dt: float, judged: Mapping[str, Judgement]) -> list[Event]:
+        """Each judged rule's hysteresis one hop on (:func:`counts_for_warning`); the warnings
+        raised and cleared, in rule order."""
+        out: list[Event] = []
+        self._past_at.update({f: (t, kind) for f, kind in families_past(self._rules, judged).items()})
+        for rule in self._rules:
+            j = judged.get(rule.kind)
+            if j is None:
+                continue
+            counts = counts_for_warning(rule, j, t, self._past_at)
+            if counts:
                 self._last[rule.kind] = j
-            step = state.step(t, dt, j.beyond)
+                self._with[rule.kind] = tuple(corroborating(rule, t, self._past_at))
+            state = self._state[rule.kind]
+            step = state.step(t, dt, counts)
             if step == "raise":
                 out.append(self._alert(rule, self._last[rule.kind], state, t))
             elif step == "clear":
                 out.append(AlertClearedEvent(t=t, kind=rule.kind))
-        self.fusion.update(t, hop if first else dt, self._weight(cues, hop if first else dt), judged,
-                           self.judge_short(cues, baseline))
-        out.extend(self._judge_emergency(t, dt))
         return out
 
     def judge_short(self, cues: CuesEvent, baseline: Baseline | None) -> dict[str, Judgement]:
@@ -483,7 +539,8 @@ class AlertEngine:
     def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
         return AlertEvent(t=t, kind=rule.kind, severity=rule.severity,
                           message=self._message(rule, j, t - (state.raised_since or t)),
-                          evidence=self._evidence(rule, j, state.raised_since or t, t),
+                          evidence={**self._evidence(rule, j, state.raised_since or t, t),
+                                    "corroborated_by": list(self._with.get(rule.kind, ()))},
                           actions=self._actions(rule.severity))
 
     def _evidence(self, rule: RuleConfig, j: Judgement, since: float, t: float) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType, UnionType
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
-from ..cue_registry import cue
+from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, _default_db)
@@ -241,6 +241,10 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             fail(f"rules.{r.kind}.relative_change",
                  "an enabled rule needs relative_change, delta or absolute")
+        for family in r.corroborate:
+            if family not in FAMILIES or family == cue(r.cue).family:
+                fail(f"rules.{r.kind}.corroborate", f"{family!r} is not a family of evidence other than "
+                     f"the rule's own ({', '.join(f for f in FAMILIES if f != cue(r.cue).family)})")
         for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
             if v is not None and (v >= 0) != (r.direction == "above"):
                 fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"

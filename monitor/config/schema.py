@@ -147,6 +147,19 @@ _RULE_DOCS = MappingProxyType({
     "short_window": "possible_emergency also accumulates this rule's grade over the short window "
                     "(the caller's last few seconds of speech, analysis.short_speech_s; for "
                     "response latency their last answer) when the rule is one of its kinds",
+    "absolute_min_change": "once the caller's baseline gives the rule a threshold, a value past the "
+                           "absolute limit alone (not past that threshold) counts towards a warning "
+                           "only if it has also moved this far from the baseline towards the "
+                           "threshold (0 at the baseline, 1 at the threshold; 0 = the absolute limit "
+                           "alone suffices): a caller who is breathy, hesitant or slow from the first "
+                           "word is warned before there is a baseline, and not again for staying as "
+                           "they were (possible_emergency grades the cue as before)",
+    "corroborate": "families of evidence (" + ", ".join(FAMILIES) + ") of which a rule must be past "
+                   "its threshold or absolute limit at the same hop for this rule to count towards "
+                   "a warning ([] = the rule's own cue suffices); possible_emergency grades the cue "
+                   "as before",
+    "corroborate_s": "a rule of a family named in corroborate counts if it was past within this many "
+                     "seconds (a cue at its threshold flickers past and back from hop to hop)",
     "severity": "\"warning\" or \"critical\"",
     "persist_s": "hysteresis: the cue must stay beyond its threshold this many seconds before the "
                  "alert is raised",
@@ -170,6 +183,9 @@ class RuleConfig:
     absolute: float | None = _k(None, _RULE_DOCS["absolute"], min=-1000.0, max=1000.0)
     min_speech_s: float = _k(0.0, _RULE_DOCS["min_speech_s"], min=0, max=60.0)
     short_window: bool = _k(True, _RULE_DOCS["short_window"])
+    absolute_min_change: float = _k(0.75, _RULE_DOCS["absolute_min_change"], min=0, max=1.0)
+    corroborate: tuple[str, ...] = _k((), _RULE_DOCS["corroborate"])
+    corroborate_s: float = _k(5.0, _RULE_DOCS["corroborate_s"], min=0, max=60.0)
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
     persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0, max=600.0)
     clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0, max=600.0)
@@ -186,6 +202,12 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # 2-8 % of the normal calls and hard negatives stay past each for 5 s of judged windows
     # (tools/population_limits.py); limits derived from those calls at any one quantile, or per
     # cue by a fold-robust search, found no labored caller more without a false critical more.
+    # Once the caller's baseline gives a rule a threshold, a value past the absolute limit alone
+    # warns only if it has also moved 3/4 of the way from the baseline to that threshold
+    # (absolute_min_change): on the tuning half the absolute limits alone warned hard negatives
+    # whose baselines already held their manner (breathy, hesitant, elderly, a monologue over hum;
+    # change grades 0-0.75) 7 times; 0.75 and 1 removed them all, 0.5 five, 0.25 none, and none
+    # moved a labored caller's first warning (tools/warning_table.py).
     # Speech rate (over the caller's own turn time): listeners notice ~10 % tempo changes; a 20 %
     # drop held for seconds is a clear slowing, outside window-to-window noise (the MAD widening
     # below guards noisy callers). Conversational speech runs ~3-5 syllables/s: under 1.5 is
@@ -237,11 +259,16 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # Loudness of speech frames: a 6 dB drop is half the sound pressure, a clearly weaker
     # voice; 4 dB held 8 s (chosen on the corpus's tuning half over 6 and 8: a weakening voice
     # is graded sooner, and healthy callers' level holds within 4 dB). Line levels vary too
-    # much for an absolute floor.
+    # much for an absolute floor, and for a warning on the level alone: babble read as the
+    # caller over the first seconds of a hold drops it by 10-15 dB (the tuning half's six
+    # warnings on babble and holds before a labored caller's onset or on normal calls, none with
+    # a cue of another family past its threshold), so a weaker voice warns while the tempo,
+    # pauses, latency or voice quality are past theirs too. On the tuning half that kept every
+    # labored call's first warning within 30 s that was (48 of 72), median 18.8 -> 19.8 s.
     # (Its short window stays out of possible_emergency: a 3 s window's level follows babble and
     # holds, four more false criticals on the tuning half.)
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-4.0, min_speech_s=3.0,
-               persist_s=8.0, short_window=False),
+               persist_s=8.0, short_window=False, corroborate=("tempo", "pausing", "latency", "voice")),
     # Audible breathing: healthy callers' breaths are rarely audible on a phone line (a few a
     # minute at most, and the classifier finds a spurious one now and then: two in a 13 s window
     # already read as 9 a minute); a breathless caller inhales audibly between short phrases,
@@ -249,9 +276,15 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # baseline and at least 15, or over 30 a minute at all, held 10 s: on the corpus's tuning
     # half the classifier's false breaths on babble noise and holds made 8 / 10 / 15 a warning
     # on healthy callers (these values halved the warnings per hour of normal call time and
-    # cost no detection; the rule is a warning and out of possible_emergency's kinds).
+    # cost no detection; the rule is a warning and out of possible_emergency's kinds). Breaths
+    # between short phrases and long pauses, not breaths alone: the breaths warn while the pause
+    # ratio or the phrase length is past its threshold too. On the tuning half the eight warnings
+    # left were babble (and one hum) on healthy stretches, with the pausing family's grade at
+    # 0-0.8; a labored caller's breathing warnings came with grades of 0.9-4. It removed all
+    # eight (normal call time 4.6 -> 2.9 warnings an hour) and made one labored call's first
+    # warning 2 s later, past 30 s.
     RuleConfig("audible_breathing", "breaths_per_min", "above", delta=12.0, gate=15.0,
-               absolute=30.0, min_speech_s=4.0, persist_s=10.0),
+               absolute=30.0, min_speech_s=4.0, persist_s=10.0, corroborate=("pausing",)),
 )
 
 
