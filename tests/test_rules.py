@@ -321,7 +321,8 @@ def test_corroboration_outlasts_a_flicker_of_the_other_cue_by_corroborate_s(base
 
 
 def test_corroboration_leaves_the_emergency_grades_as_they_were(base):
-    plain, corroborated = config(), config(**{"weak_voice.corroborate": ["voice"], "weak_voice.absolute_min_change": 1.0})
+    plain = config()
+    corroborated = config(**{"weak_voice.corroborate": ["voice"], "weak_voice.absolute_min_change": 1.0})
     seq = [cues(t, loudness_dbfs=-36.0, speech_rate_sps=1.8) for t in range(100, 160)]
     e1, e2 = AlertEngine(plain), AlertEngine(corroborated)
     run(e1, seq, base), run(e2, seq, base)

@@ -9,8 +9,9 @@ seconds, clears after ``clear_s`` seconds of recovery, and does not repeat withi
 caller has a baseline, the absolute limit alone only when the cue also moved from it
 (``absolute_min_change``); for a rule that names families to ``corroborate`` (audible breaths,
 loudness: cues that babble or the line move on their own), only while a rule of one of them is
-past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).  Missing values (``None``, or windows where the caller hardly spoke) leave
-every rule as it was: they never raise, clear or count time.
+past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).
+Missing values (``None``, or windows where the caller hardly spoke) leave every rule as it was:
+they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
 *grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
@@ -90,7 +91,8 @@ def families_past(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement]
     return out
 
 
-def counts_for_warning(rule: RuleConfig, j: Judgement, t: float, past_at: Mapping[str, tuple[float, str]]) -> bool:
+def counts_for_warning(rule: RuleConfig, j: Judgement, t: float,
+                       past_at: Mapping[str, tuple[float, str]]) -> bool:
     """Whether the rule's judgement at call time ``t`` counts towards its warning's persistence:
     its cue is past (``j.beyond``); a value past the absolute limit alone, where the caller's
     baseline gives a threshold, has also moved ``rule.absolute_min_change`` of the way towards
@@ -108,7 +110,8 @@ def counts_for_warning(rule: RuleConfig, j: Judgement, t: float, past_at: Mappin
 def corroborating(rule: RuleConfig, t: float, past_at: Mapping[str, tuple[float, str]]) -> list[str]:
     """The rule kinds of the families the rule names to ``corroborate`` that were past their
     limits within ``rule.corroborate_s`` of call time ``t`` (see :func:`counts_for_warning`)."""
-    return [past_at[f][1] for f in rule.corroborate if f in past_at and t - past_at[f][0] <= rule.corroborate_s + EPS]
+    return [past_at[f][1] for f in rule.corroborate
+            if f in past_at and t - past_at[f][0] <= rule.corroborate_s + EPS]
 
 
 def _baseline_threshold(rule: RuleConfig, stats: CueStats) -> float | None:

@@ -206,8 +206,9 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # warns only if it has also moved 3/4 of the way from the baseline to that threshold
     # (absolute_min_change): on the tuning half the absolute limits alone warned hard negatives
     # whose baselines already held their manner (breathy, hesitant, elderly, a monologue over hum;
-    # change grades 0-0.75) 7 times; 0.75 and 1 removed them all, 0.5 five, 0.25 none, and none
-    # moved a labored caller's first warning (tools/warning_table.py).
+    # change grades 0-0.75) 7 times; 0.75 and 1 removed them all (hard negatives 12.9 -> 9.0
+    # warnings an hour), 0.5 five, 0.25 none, and none moved a labored caller's first warning
+    # (tools/warning_table.py; the later warnings of callers labored from the first word go too).
     # Speech rate (over the caller's own turn time): listeners notice ~10 % tempo changes; a 20 %
     # drop held for seconds is a clear slowing, outside window-to-window noise (the MAD widening
     # below guards noisy callers). Conversational speech runs ~3-5 syllables/s: under 1.5 is
@@ -263,8 +264,11 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # caller over the first seconds of a hold drops it by 10-15 dB (the tuning half's six
     # warnings on babble and holds before a labored caller's onset or on normal calls, none with
     # a cue of another family past its threshold), so a weaker voice warns while the tempo,
-    # pauses, latency or voice quality are past theirs too. On the tuning half that kept every
-    # labored call's first warning within 30 s that was (48 of 72), median 18.8 -> 19.8 s.
+    # pauses, latency or voice quality are past theirs too (within corroborate_s, 5 s: a cue at
+    # its threshold flickers past and back). On the tuning half that removed the six (normal call
+    # time 4.6 -> 3.1 warnings an hour); with the breaths' corroboration below, 48 of 72 labored
+    # calls' first warnings within 30 s of the onset as before, median 18.8 -> 19.0 s
+    # (corroborate_s 0, every hop: 19.8 s; 3 s as 5; 8 s one warning more on a normal call).
     # (Its short window stays out of possible_emergency: a 3 s window's level follows babble and
     # holds, four more false criticals on the tuning half.)
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-4.0, min_speech_s=3.0,
@@ -281,8 +285,8 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # ratio or the phrase length is past its threshold too. On the tuning half the eight warnings
     # left were babble (and one hum) on healthy stretches, with the pausing family's grade at
     # 0-0.8; a labored caller's breathing warnings came with grades of 0.9-4. It removed all
-    # eight (normal call time 4.6 -> 2.9 warnings an hour) and made one labored call's first
-    # warning 2 s later, past 30 s.
+    # eight (normal call time 4.6 -> 2.9 warnings an hour); alone it made one labored call's
+    # first warning 2 s later, past 30 s, which the weak voice's corroboration gives back.
     RuleConfig("audible_breathing", "breaths_per_min", "above", delta=12.0, gate=15.0,
                absolute=30.0, min_speech_s=4.0, persist_s=10.0, corroborate=("pausing",)),
 )
