@@ -131,6 +131,21 @@ def test_response_latency_is_the_mean_of_the_last_answers():
     assert by_t[60.0].response_latency_s == pytest.approx(3.0, abs=0.02)
 
 
+def test_a_caller_talking_through_the_agent_s_last_word_has_not_answered_it():
+    # the caller's line carries talk all through the agent's turn (4.0-4.2 s: a pause shorter
+    # than the 0.25 s that bridges a turn); their next run after a real silence is not an answer
+    # given 5 s after the agent stopped
+    from monitor.analysis.span_measures import response_latencies
+    agent = frames(timeline(20.0, [(0.0, 4.1)]))
+    caller = frames(timeline(20.0, [(1.0, 4.0), (4.2, 7.0), (9.1, 11.0)]))
+    onsets, latencies = response_latencies(caller, agent)
+    assert len(latencies) == 0
+    # with a real silence at the offset, the next run is the answer
+    quiet = frames(timeline(20.0, [(1.0, 3.5), (4.6, 7.0)]))
+    onsets, latencies = response_latencies(quiet, agent)
+    assert latencies == pytest.approx([0.5], abs=0.02)
+
+
 def test_memory_and_work_per_hop_do_not_grow_with_the_call():
     tracker = CueTracker(CFG, ("agent", "caller"))
     agent, caller = dialogue(turns=1, agent_s=4.0, gap_s=0.5, answer_s=5.0)

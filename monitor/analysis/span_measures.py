@@ -232,7 +232,11 @@ def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float
     other party is the end of one of its speech runs (gaps shorter than
     ``min_turn_gap_s`` bridged); the listener's answer is its first speech
     onset after that offset, provided the other party has not resumed before
-    it and the listener was silent at the offset.
+    it and the listener was silent at the offset (their gaps bridged the same
+    way: a listener who pauses for less than ``min_turn_gap_s`` across the
+    offset is still talking, and their next run is no answer; talk on the
+    caller's line over the agent's turn, such as babble, made latencies of
+    several seconds out of that).
 
     Returns
     -------
@@ -244,7 +248,8 @@ def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float
         return np.zeros(0), np.zeros(0)
     gap = int(round(min_turn_gap_s / HOP_S))
     o_s, o_e = runs(close_gaps(other.speech[:n], gap))
-    l_s, _ = runs(close_gaps(listener.speech[:n], gap))
+    speaking = close_gaps(listener.speech[:n], gap)
+    l_s, _ = runs(speaking)
     if len(o_e) == 0 or len(l_s) == 0:
         return np.zeros(0), np.zeros(0)
     o_e = o_e[o_e < n]
@@ -254,7 +259,7 @@ def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float
     onset = l_s[nxt]
     resumed = o_s[np.minimum(np.searchsorted(o_s, o_e), len(o_s) - 1)]
     resumed = np.where(np.searchsorted(o_s, o_e) < len(o_s), resumed, n + 1)
-    silent_at_offset = ~listener.speech[np.maximum(o_e - 1, 0)]
+    silent_at_offset = ~speaking[np.maximum(o_e - 1, 0)]  # a pause shorter than the gap is no silence
     lat = (onset - o_e) * HOP_S
     keep = (onset <= resumed) & silent_at_offset & (lat <= max_latency_s)
     t = listener.t[:n]
