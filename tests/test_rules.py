@@ -307,6 +307,7 @@ def test_a_rule_that_needs_corroboration_warns_only_with_another_family_past(bas
     events = run(AlertEngine(cfg), [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5) for t in range(100, 120)], base)
     warning = next(a for a in alerts(events) if a.kind == "weak_voice")
     assert warning.t == 108.0 and warning.evidence["corroborated_by"] == ["long_pauses"]
+    assert warning.message.endswith(", with long pauses")
 
 
 def test_corroboration_outlasts_a_flicker_of_the_other_cue_by_corroborate_s(base):

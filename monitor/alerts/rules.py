@@ -540,10 +540,13 @@ class AlertEngine:
         return dt if fresh else 0.0
 
     def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
-        return AlertEvent(t=t, kind=rule.kind, severity=rule.severity,
-                          message=self._message(rule, j, t - (state.raised_since or t)),
+        together = list(self._with.get(rule.kind, ()))
+        message = self._message(rule, j, t - (state.raised_since or t))
+        if together:
+            message += ", with " + " and ".join(k.replace("_", " ") for k in together)
+        return AlertEvent(t=t, kind=rule.kind, severity=rule.severity, message=message,
                           evidence={**self._evidence(rule, j, state.raised_since or t, t),
-                                    "corroborated_by": list(self._with.get(rule.kind, ()))},
+                                    "corroborated_by": together},
                           actions=self._actions(rule.severity))
 
     def _evidence(self, rule: RuleConfig, j: Judgement, since: float, t: float) -> dict[str, Any]:
