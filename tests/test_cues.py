@@ -14,6 +14,7 @@ import pytest
 from monitor.config import AnalysisConfig
 from monitor.analysis.cue_windows import CueTracker, window_start
 from monitor.analysis.frame_features import HOP_S, Frames
+from monitor.dsp.runs import runs
 
 CFG = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0)
 
@@ -144,6 +145,54 @@ def test_a_caller_talking_through_the_agent_s_last_word_has_not_answered_it():
     quiet = frames(timeline(20.0, [(1.0, 3.5), (4.6, 7.0)]))
     onsets, latencies = response_latencies(quiet, agent)
     assert latencies == pytest.approx([0.5], abs=0.02)
+
+
+def talk_through_dialogue(seed: int, duration_s: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
+    """Agent turns of 2-5 s; after each, the caller either answers after 0.1-3 s or was already
+    talking across the agent's last word, pausing 0.1-0.4 s around it (bridged or not by the
+    0.25 s turn gap); now and then the caller starts a word in a pause of the agent's shorter than
+    that gap (no offset, no answer). Offsets anywhere between two hops."""
+    rng = np.random.default_rng(seed)
+    agent, caller, t = [], [], 0.3
+    while t < duration_s - 12.0:
+        end = t + rng.uniform(2.0, 5.0)
+        if rng.random() < 0.3:
+            caller.append((end + rng.uniform(0.02, 0.08), end + 0.5))
+            agent.append((t, end))
+            t, end = end + rng.uniform(0.15, 0.24), end + rng.uniform(1.0, 2.0)
+        agent.append((t, end))
+        if rng.random() < 0.5:
+            before = rng.uniform(0.0, 0.2)
+            caller += [(end - 1.0, end - before), (end - before + rng.uniform(0.1, 0.4), end + 1.5)]
+        answer = end + 1.5 + rng.uniform(0.3, 1.0) if caller and caller[-1][1] > end else end + rng.uniform(0.1, 3.0)
+        caller.append((answer, answer + rng.uniform(1.0, 3.0)))
+        t = caller[-1][1] + rng.uniform(0.1, 1.5)
+    return timeline(duration_s, agent), timeline(duration_s, caller)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streamed_latency_at_every_hop_is_the_latency_of_all_frames_up_to_it(seed):
+    # the caller's pauses around the agent's last word are bridged on both sides of the hop that
+    # cuts them; answers measured once and kept equal answers measured again over every frame
+    from monitor.analysis.span_measures import response_latencies
+    agent, caller = talk_through_dialogue(seed)
+    a_fr, c_fr = frames(agent), frames(caller)
+    for step in (1, 37, 518):
+        streamed, got = CueTracker(CFG, ("agent", "caller")), []
+        for a in range(0, len(caller), step):
+            streamed.add("agent", a_fr[a:a + step])
+            streamed.add("caller", c_fr[a:a + step])
+            got.extend(streamed.due())
+        got.extend(streamed.due(final=True))
+        for e in got:
+            n = int(round(e.t / HOP_S))
+            onset, lat = response_latencies(c_fr[:n], a_fr[:n])
+            last = lat[onset >= e.t - CFG.window_max_s][-CFG.latency_turns:]
+            expected = float(np.mean(last)) if len(last) else None
+            assert e.response_latency_s == pytest.approx(expected, abs=1e-9), (step, e.t)
+    # the dialogue has both: turns the caller talked across (no answer) and answers
+    onset, lat = response_latencies(c_fr, a_fr)
+    assert 5 <= len(lat) <= len(runs(agent)[0]) - 2
 
 
 def test_memory_and_work_per_hop_do_not_grow_with_the_call():
