@@ -3,6 +3,7 @@ fusion fitted on them."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -121,3 +122,36 @@ def test_the_scores_count_detections_within_30_s_and_false_criticals():
     assert (s["det30"], s["expected"], s["fa"], s["pre"], s["forbid"]) == (1, 3, 1, 1, 1)
     assert s["median"] == 150.0  # nearest rank of 12, 150, inf
     assert math.isinf(fl.scores(files[3:], [[]])["median"])
+
+
+def test_a_record_round_trips_and_a_bad_one_is_a_one_line_error(tmp_path, capsys):
+    rec = fl.record(corpus(), load_config(None, None, user_config=False))
+    fl.save_record(rec, str(tmp_path / "rec.npz"))
+    back = fl.load_record(str(tmp_path / "rec.npz"))
+    assert back.files == rec.files and np.array_equal(back.grades, rec.grades, equal_nan=True)
+    (tmp_path / "other.npz").write_bytes(b"not a record")
+    for name, why in (("missing.npz", "cannot read"), ("other.npz", "not a record of tools.fusion_llr")):
+        assert fl.main(["unread", "--from-record", str(tmp_path / name), "--check"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"fusion_llr: error: {tmp_path / name}: {why}") and err.count("\n") == 1
+
+
+def test_from_the_command_line_the_record_s_check_and_files_are_written_as_json(tmp_path, capsys):
+    rec = fl.record(corpus(), load_config(None, None, user_config=False))
+    fl.save_record(rec, str(tmp_path / "rec.npz"))
+    assert fl.main(["unread", "--from-record", str(tmp_path / "rec.npz"), "--check",
+                    "--json", str(tmp_path / "out.json")]) == 0
+    assert capsys.readouterr().out == "today's fusion from the record: 4 of 4 files' criticals as the engine's\n"
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert [f["id"] for f in data["files"]] == ["healthy", "labored", "held", "mild"]
+    assert data["check"][0].startswith("today's fusion from the record: 4 of 4")
+
+
+def test_a_split_without_calls_or_an_unknown_split_is_refused(tmp_path, capsys):
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "a.json").write_text(json.dumps({"files": {"16000": "a.flac"}}))
+    assert fl.main([str(tmp_path / "calls"), "--split", "tune"]) == 2
+    assert capsys.readouterr().err.startswith("fusion_llr: error: ")
+    with pytest.raises(SystemExit):
+        fl.main([str(tmp_path / "calls"), "--split", "tuning"])
+    assert "invalid choice: 'tuning'" in capsys.readouterr().err

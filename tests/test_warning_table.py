@@ -49,3 +49,12 @@ def test_a_labored_caller_s_first_warning_is_timed_from_the_onset():
     lines = wt.labored_lines(found())
     assert lines[0] == "labored files expected critical: 1"
     assert "within 30 s 1/1 (100 %)" in lines[1]
+
+
+def test_command_line_errors_are_one_line_naming_the_tool(tmp_path, capsys):
+    assert wt.main([str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == f"warning_table: error: {tmp_path / 'nowhere'}: no such folder\n"
+    assert wt.main([str(tmp_path), "--set", "rules.weak_voice.corroborate=[\"loudness\"]"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("warning_table: error: command line: rules.weak_voice.corroborate: 'loudness'")
+    assert err.count("\n") == 1

@@ -73,7 +73,7 @@ import time  # noqa: E402
 from dataclasses import dataclass, field, replace  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable, Iterable, Mapping, Sequence  # noqa: E402
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
@@ -90,6 +90,8 @@ from monitor.alerts.rules import AlertEngine  # noqa: E402
 from monitor.capture.sources import FileSource  # noqa: E402
 
 PROG = "evaluate"
+SPLITS: tuple[str, ...] = ("tune", "test", "fixtures", "all")
+"""The corpus's splits (``all``: every one; a fixture folder has one, ``fixtures``)."""
 RATES = (16000, 8000)
 DETECT_WITHIN_S = 30.0
 """A critical alert this soon after the labelled onset counts as detected in time."""
@@ -369,11 +371,12 @@ def track_cues(record: FrameRecord, analysis: AnalysisConfig) -> CueStream:
     return CueStream(cues=tuple(cues), duration_s=record.duration_s)
 
 
-def judge_cues(stream: CueStream, cfg: Config) -> list[Event]:
+def judge_cues(stream: CueStream, cfg: Config, engine: AlertEngine | None = None) -> list[Event]:
     """Baseline and alert engine over a cached cue stream, as ``CallPipeline._judge`` and
-    ``CallPipeline.finish`` run them (keep the two in step: a test compares them)."""
+    ``CallPipeline.finish`` run them (keep the two in step: a test compares them). ``engine``: a
+    fresh engine of ``cfg`` to use (one whose fusion records what it is handed), else a new one."""
     builder = BaselineBuilder(cfg.analysis)
-    engine = AlertEngine(cfg)
+    engine = AlertEngine(cfg) if engine is None else engine
     out: list[Event] = []
     for cues in stream.cues:
         baseline = builder.add(cues)
@@ -382,6 +385,15 @@ def judge_cues(stream: CueStream, cfg: Config) -> list[Event]:
         out.extend(engine.update(cues, baseline))
     out.extend(engine.close(round(stream.duration_s, 3)))
     return out
+
+
+def cue_streams(jobs: Sequence[Job], cfg: Config, cache_dir: str | None) -> Iterator[tuple[Job, CueStream]]:
+    """Each job with its cue stream: cached, else replayed (one at a time, in this process)."""
+    for job in jobs:
+        stream, _ = cached_stream(job, cfg, cache_dir)
+        if stream is None:
+            _, _, stream = replay_file(job, cfg)
+        yield job, stream
 
 
 def _cache_path(cache_dir: str, key: str) -> Path:
@@ -824,8 +836,28 @@ def settings_from_args(args: argparse.Namespace, extra: Mapping[str, Any] | None
     return settings
 
 
-def fail(message: str, code: int = 2) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+def corpus_tool_parser(prog: str, description: str, split: str = "tune") -> argparse.ArgumentParser:
+    """The options of a tool that reads one split of the corpus: :func:`add_common_options` and
+    ``--split`` (one of :data:`SPLITS`)."""
+    p = argparse.ArgumentParser(prog=f"python -m tools.{prog}", description=description)
+    add_common_options(p)
+    p.add_argument("--split", choices=SPLITS, default=split, help=f"split to read (default {split})")
+    return p
+
+
+def corpus_of(args: argparse.Namespace) -> tuple[Settings, Config, list[Job]]:
+    """A corpus tool's settings, configuration and files (:func:`corpus_tool_parser`'s options);
+    raises ConfigError or CorpusError (one line), also for a split without calls."""
+    settings = settings_from_args(args)
+    jobs = load_jobs(args.folder, args.split, args.rates, args.limit_calls)
+    if not jobs:
+        raise CorpusError(f"{args.folder}: no calls in split {args.split!r}")
+    return settings, make_config(settings), jobs
+
+
+def fail(message: str, code: int = 2, prog: str = PROG) -> int:
+    """Print ``prog: error: message`` on stderr; returns ``code`` (the exit status)."""
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     return code
 
 
@@ -919,7 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}",
                                 description="Replay a labelled corpus through the pipeline and score detection.")
     add_common_options(p)
-    p.add_argument("--split", choices=("tune", "test", "fixtures", "all"), default="all",
+    p.add_argument("--split", choices=SPLITS, default="all",
                    help="which split to evaluate (default all; fixture folders have one split, 'fixtures')")
     p.add_argument("--compare", metavar="OLD.json", help="print before/after against an earlier --json result")
     p.add_argument("--files", action="store_true", help="also print one line per file")

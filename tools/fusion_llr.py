@@ -38,12 +38,11 @@ import json
 import math
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from monitor.alerts.rules import EPS, AlertEngine, Fusion, Judgement
-from monitor.analysis.baseline import BaselineBuilder
 from monitor.config import Config, ConfigError, EmergencyRuleConfig
 from monitor.cue_registry import cue
 from monitor.events import AlertEvent
@@ -107,16 +106,11 @@ def emergency_families(cfg: Config) -> tuple[str, ...]:
 
 def record_file(job: ev.Job, stream: ev.CueStream, cfg: Config,
                 families: Sequence[str]) -> tuple[dict[str, Any], list[tuple[float, float, float, np.ndarray]]]:
-    """One file through the baseline and the engine: its meta (with the engine's first critical
-    times) and its hops."""
-    builder = BaselineBuilder(cfg.analysis)
+    """One file through the baseline and the engine (``evaluate.judge_cues``): its meta (with
+    the engine's first critical times) and its hops."""
     engine = AlertEngine(cfg)
     engine.fusion = rec = _RecordingFusion(cfg.rules.possible_emergency, engine._rules, families)
-    crits: list[float] = []
-    for c in stream.cues:
-        baseline = builder.add(c)
-        events = engine.update(replace(c, baseline_ready=baseline is not None), baseline)
-        crits += [e.t for e in events if isinstance(e, AlertEvent) and e.severity == "critical"]
+    crits = [e.t for e in ev.judge_cues(stream, cfg, engine) if isinstance(e, AlertEvent) and e.severity == "critical"]
     meta = {"id": job.id, "rate": job.rate, "onset_s": job.onset_s, "expect": job.expect_critical,
             "forbid": job.forbid_critical, "group": job.condition.get("group"),
             "condition": {k: job.condition.get(k) for k in ("degrade", "onset", "severity", "noise")},
@@ -143,17 +137,10 @@ def record(files: Iterable[tuple[ev.Job, ev.CueStream]], cfg: Config) -> Record:
         t = np.array([h[0] for h in hops])
         parts.append((np.full(len(hops), i), t, np.array([h[1] for h in hops]),
                       np.array([h[2] for h in hops]), np.stack([h[3] for h in hops]), hop_labels(meta, t)))
+    if not parts:
+        raise ev.CorpusError("no calls to record")
     cols = [np.concatenate(c) for c in zip(*parts)]
     return Record(families, tuple(metas), *cols)
-
-
-def streams(jobs: Sequence[ev.Job], cfg: Config, cache_dir: str | None) -> Iterator[tuple[ev.Job, ev.CueStream]]:
-    """Each job with its cue stream: cached, else replayed."""
-    for job in jobs:
-        stream, _ = ev.cached_stream(job, cfg, cache_dir)
-        if stream is None:
-            _, _, stream = ev.replay_file(job, cfg)
-        yield job, stream
 
 
 def save_record(rec: Record, path: str) -> None:
@@ -162,10 +149,17 @@ def save_record(rec: Record, path: str) -> None:
 
 
 def load_record(path: str) -> Record:
-    z = np.load(path)
-    meta = json.loads(str(z["meta"]))
-    return Record(tuple(meta["families"]), tuple(meta["files"]), z["file_index"], z["t"], z["dt"], z["weight"],
-                  z["grades"], z["label"])
+    """The record :func:`save_record` wrote; raises CorpusError (one line) for a file that is
+    missing, unreadable or not such a record."""
+    try:
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+            return Record(tuple(meta["families"]), tuple(meta["files"]), z["file_index"], z["t"], z["dt"],
+                          z["weight"], z["grades"], z["label"])
+    except OSError as exc:
+        raise ev.CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ev.CorpusError(f"{path}: not a record of tools.{PROG} ({exc})") from None
 
 
 # =========================================================================== simulation
@@ -499,33 +493,43 @@ def run_folds(rec: Record, pe: EmergencyRuleConfig) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}", description=__doc__.split("\n")[0])
-    ev.add_common_options(p)
-    p.add_argument("--split", default="tune", help="split to read (default tune)")
+    p = ev.corpus_tool_parser(PROG, __doc__.split("\n")[0])
     p.add_argument("--record", metavar="OUT.npz", help="write the record")
-    p.add_argument("--from-record", metavar="IN.npz", help="read a record instead of the corpus")
+    p.add_argument("--from-record", metavar="IN.npz", help="read a record instead of the corpus (DIR unread)")
     p.add_argument("--check", action="store_true", help="today's fusion from the record against the engine")
     p.add_argument("--folds", action="store_true", help="fit on one fold, score the other")
     args = p.parse_args(argv)
     try:
-        settings = ev.settings_from_args(args)
-        cfg = ev.make_config(settings)
         if args.from_record:
+            cfg = ev.make_config(ev.settings_from_args(args))
             rec = load_record(args.from_record)
         else:
-            jobs = ev.load_jobs(args.folder, args.split, args.rates, args.limit_calls)
-            rec = record(streams(jobs, cfg, settings.cache_dir), cfg)
+            settings, cfg, jobs = ev.corpus_of(args)
+            rec = record(ev.cue_streams(jobs, cfg, settings.cache_dir), cfg)
     except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc))
-    if args.record:
-        save_record(rec, args.record)
-    pe = cfg.rules.possible_emergency
+        return ev.fail(str(exc), prog=PROG)
+    return report(rec, cfg.rules.possible_emergency, args)
+
+
+def report(rec: Record, pe: EmergencyRuleConfig, args: argparse.Namespace) -> int:
+    """Write the record (``--record``), print the check and the folds, write them as JSON
+    (``--json``: the files' meta and the printed lines); the exit status."""
+    lines: dict[str, list[str]] = {}
     if args.check:
         same, differ = check(rec, pe)
-        print(f"today's fusion from the record: {same} of {len(rec.files)} files' criticals as the engine's"
-              + (f"; differ: {' '.join(differ)}" if differ else ""))
+        lines["check"] = [f"today's fusion from the record: {same} of {len(rec.files)} files' criticals as "
+                          "the engine's" + (f"; differ: {' '.join(differ)}" if differ else "")]
     if args.folds:
-        print("\n".join(run_folds(rec, pe)))
+        lines["folds"] = run_folds(rec, pe)
+    if lines:
+        print("\n".join(line for part in lines.values() for line in part))
+    for path, write in ((args.record, lambda p: save_record(rec, p)),
+                        (args.json, lambda p: ev.write_json(p, {"files": list(rec.files), **lines}))):
+        try:
+            if path:
+                write(path)
+        except OSError as exc:
+            return ev.fail(f"{path}: cannot write ({exc.strerror or exc})", prog=PROG)
     return 0
 
 

@@ -24,7 +24,6 @@ thresholds, the fusion's requirements and its smoothing or accumulation cost.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -109,23 +108,16 @@ def table(rows: list[tuple[ev.Job, dict[str, Any]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}", description=__doc__.split("\n")[0])
-    ev.add_common_options(p)
-    p.add_argument("--split", default="tune", help="split to read (default tune)")
+    p = ev.corpus_tool_parser(PROG, __doc__.split("\n")[0])
     p.add_argument("--files", action="store_true", help="also print one line per file")
     args = p.parse_args(argv)
     try:
-        settings = ev.settings_from_args(args)
-        jobs = [j for j in ev.load_jobs(args.folder, args.split, args.rates, args.limit_calls)
-                if j.expect_critical]
+        settings, cfg, jobs = ev.corpus_of(args)
     except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc))
-    cfg = ev.make_config(settings)
+        return ev.fail(str(exc), prog=PROG)
+    labored = [j for j in jobs if j.expect_critical]
     rows = []
-    for job in jobs:
-        stream, _ = ev.cached_stream(job, cfg, settings.cache_dir)
-        if stream is None:
-            _, _, stream = ev.replay_file(job, cfg)
+    for job, stream in ev.cue_streams(labored, cfg, settings.cache_dir):
         b = budget(job, stream, cfg)
         rows.append((job, b))
         if args.files:

@@ -23,22 +23,19 @@ late, and the share within 30 s) beside the first critical.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from monitor.alerts.rules import AlertEngine, Fusion, Judgement, counts_for_warning, families_past
-from monitor.analysis.baseline import BaselineBuilder
 from monitor.config import Config, ConfigError
 from monitor.events import AlertEvent
 from tools import evaluate as ev
-from tools.fusion_llr import streams
 
 PROG = "warning_table"
 
@@ -55,16 +52,11 @@ class _JudgedFusion(Fusion):
 
 
 def replay(stream: ev.CueStream, cfg: Config) -> tuple[list[AlertEvent], list[tuple[float, dict[str, Judgement]]]]:
-    """The file's alerts and its hops' judgements, from its cue stream (as ``evaluate.judge_cues``)."""
-    builder = BaselineBuilder(cfg.analysis)
+    """The file's alerts and its hops' judgements, from its cue stream (``evaluate.judge_cues``)."""
     engine = AlertEngine(cfg)
     engine.fusion = rec = _JudgedFusion(cfg.rules.possible_emergency, engine._rules)
     rec.hops = []
-    alerts: list[AlertEvent] = []
-    for c in stream.cues:
-        baseline = builder.add(c)
-        alerts += [e for e in engine.update(replace(c, baseline_ready=baseline is not None), baseline)
-                   if isinstance(e, AlertEvent)]
+    alerts = [e for e in ev.judge_cues(stream, cfg, engine) if isinstance(e, AlertEvent)]
     return alerts, rec.hops
 
 
@@ -228,24 +220,23 @@ def to_json(found: Sequence[FileWarnings]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}", description=__doc__.split("\n")[0])
-    ev.add_common_options(p)
-    p.add_argument("--split", default="tune", help="split to read (default tune)")
+    p = ev.corpus_tool_parser(PROG, __doc__.split("\n")[0])
     p.add_argument("--rows", action="store_true", help="print one row per healthy-stretch warning")
     args = p.parse_args(argv)
     try:
-        settings = ev.settings_from_args(args)
-        cfg = ev.make_config(settings)
-        jobs = ev.load_jobs(args.folder, args.split, args.rates, args.limit_calls)
+        settings, cfg, jobs = ev.corpus_of(args)
     except (ConfigError, ev.CorpusError) as exc:
-        return ev.fail(str(exc))
-    found = collect(streams(jobs, cfg, settings.cache_dir), cfg)
+        return ev.fail(str(exc), prog=PROG)
+    found = collect(ev.cue_streams(jobs, cfg, settings.cache_dir), cfg)
     if args.rows:
         rows = sorted((r for f in found for r in f.rows), key=lambda r: (r["kind"], r["condition"], r["id"]))
         print("\n".join([ROW_HEADER] + [format_row(r) for r in rows]) + "\n")
     print("\n".join(summary_lines(found) + labored_lines(found)))
     if args.json:
-        ev.write_json(args.json, to_json(found))
+        try:
+            ev.write_json(args.json, to_json(found))
+        except OSError as exc:
+            return ev.fail(f"{args.json}: cannot write ({exc.strerror or exc})", prog=PROG)
     return 0
 
 
