@@ -162,6 +162,18 @@ def test_a_rule_is_corroborated_by_other_families_of_evidence_only(env):
         load_config(overrides={"rules.weak_voice.corroborate": ["loudness"]}, env=env)
     with pytest.raises(ConfigError, match="rules.weak_voice.corroborate: 'speed' is not a family"):
         load_config(overrides={"rules.weak_voice.corroborate": ["speed"]}, env=env)
+    with pytest.raises(ConfigError, match="rules.weak_voice.corroborate: names a family more than once"):
+        load_config(overrides={"rules.weak_voice.corroborate": ["voice", "voice"]}, env=env)
+
+
+def test_a_rule_corroborated_only_by_families_no_enabled_rule_watches_is_refused(env):
+    # audible breaths warn only with the pausing family past: with its rules off they never would
+    off = {"rules.long_pauses.enabled": False, "rules.short_phrases.enabled": False}
+    with pytest.raises(ConfigError, match=r"^command line: rules.long_pauses.enabled: no enabled rule watches "
+                                          r"pausing, which rules.audible_breathing.corroborate needs"):
+        load_config(overrides=off, env=env)
+    load_config(overrides={**off, "rules.audible_breathing.corroborate": []}, env=env)
+    load_config(overrides={**off, "rules.audible_breathing.enabled": False}, env=env)
 
 
 def test_false_unsets_an_optional_threshold(env, tmp_path):

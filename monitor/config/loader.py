@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType, UnionType
-from typing import Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
 
 from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
@@ -230,6 +230,26 @@ def _relation_check(fail, origin: Mapping[str, str]):
     return relation
 
 
+def _check_corroborate(cfg: Config, rule: RuleConfig, fail: Callable[[str, str], None],
+                       origin: Mapping[str, str]) -> None:
+    """The families a rule names to ``corroborate`` are families of evidence other than its own,
+    each named once, and an enabled rule watches one of them (else the rule never warns; the
+    error names the key that was set: the list, or a rule switched off)."""
+    own, key, named = cue(rule.cue).family, f"rules.{rule.kind}.corroborate", rule.corroborate
+    for family in named:
+        if family not in FAMILIES or family == own:
+            fail(key, f"{family!r} is not a family of evidence other than the rule's own "
+                      f"({', '.join(f for f in FAMILIES if f != own)})")
+    if len(set(named)) < len(named):
+        fail(key, f"names a family more than once: {', '.join(named)}")
+    watched = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled}
+    if rule.enabled and named and not watched & set(named):
+        switched = [f"rules.{r.kind}.enabled" for r in cfg.rules.acoustic if cue(r.cue).family in named]
+        at = key if key in origin else next((k for k in switched if k in origin), key)
+        fail(at, f"no enabled rule watches {' or '.join(named)}, which {key} needs: rules.{rule.kind} "
+                 f"would never warn (enable one, or set {key} = [])")
+
+
 def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
     def fail(key: str, problem: str) -> None:
         raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
@@ -241,10 +261,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             fail(f"rules.{r.kind}.relative_change",
                  "an enabled rule needs relative_change, delta or absolute")
-        for family in r.corroborate:
-            if family not in FAMILIES or family == cue(r.cue).family:
-                fail(f"rules.{r.kind}.corroborate", f"{family!r} is not a family of evidence other than "
-                     f"the rule's own ({', '.join(f for f in FAMILIES if f != cue(r.cue).family)})")
+        _check_corroborate(cfg, r, fail, origin)
         for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
             if v is not None and (v >= 0) != (r.direction == "above"):
                 fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"

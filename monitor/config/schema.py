@@ -155,9 +155,10 @@ _RULE_DOCS = MappingProxyType({
                            "word is warned before there is a baseline, and not again for staying as "
                            "they were (possible_emergency grades the cue as before)",
     "corroborate": "families of evidence (" + ", ".join(FAMILIES) + ") of which a rule must be past "
-                   "its threshold or absolute limit at the same hop for this rule to count towards "
-                   "a warning ([] = the rule's own cue suffices); possible_emergency grades the cue "
-                   "as before",
+                   "its threshold or absolute limit too, at the same hop or within corroborate_s, "
+                   "for this rule to count towards a warning and to keep it raised (uncorroborated "
+                   "for clear_s, it clears) ([] = the rule's own cue suffices; an enabled rule must "
+                   "watch one of the families); possible_emergency grades the cue as before",
     "corroborate_s": "a rule of a family named in corroborate counts if it was past within this many "
                      "seconds (a cue at its threshold flickers past and back from hop to hop)",
     "severity": "\"warning\" or \"critical\"",
