@@ -321,6 +321,31 @@ def test_corroboration_outlasts_a_flicker_of_the_other_cue_by_corroborate_s(base
     assert alerts(run(AlertEngine(cfg), sparse, base), "weak_voice") == []
 
 
+def test_a_corroborated_warning_holds_while_corroborated_and_clears_once_it_is_not(base):
+    cfg = config(**{"weak_voice.corroborate": ["pausing"], "long_pauses.persist_s": 100.0})
+    engine = AlertEngine(cfg)
+    # a weak voice with long pauses until 130 s, then the weak voice alone
+    seq = [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5 if t < 130 else 0.2) for t in range(100, 200)]
+    events = run(engine, seq, base)
+    [raised], [ended] = alerts(events, "weak_voice"), clears(events, "weak_voice")
+    assert raised.t == 108.0
+    # counted until 134 s (the pauses last past at 129 s, within corroborate_s), clear_s (10 s) later
+    assert ended.t == 145.0 and ended.reason == "recovered"
+    # with the pauses past again it warns anew: persist_s (8 s) counted from scratch
+    more = [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5) for t in range(200, 240)]
+    assert [a.t for a in alerts(run(engine, more, base), "weak_voice")] == [208.0]
+
+
+def test_reconfiguring_corroboration_mid_call_takes_the_new_families_at_the_next_hop(base):
+    engine = AlertEngine(config(**{"weak_voice.corroborate": ["tempo"]}))
+    seq = [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5) for t in range(100, 120)]
+    assert alerts(run(engine, seq, base), "weak_voice") == []  # the pauses are not its corroboration
+    assert engine.reconfigure(config(**{"weak_voice.corroborate": ["pausing"]})) == []
+    [warning] = alerts(run(engine, [cues(t, loudness_dbfs=-33.0, pause_ratio=0.5) for t in range(120, 140)],
+                           base), "weak_voice")
+    assert warning.t == 128.0 and warning.evidence["corroborated_by"] == ["long_pauses"]
+
+
 def test_corroboration_leaves_the_emergency_grades_as_they_were(base):
     plain = config()
     corroborated = config(**{"weak_voice.corroborate": ["voice"], "weak_voice.absolute_min_change": 1.0})
@@ -531,7 +556,8 @@ def test_an_emergency_whose_kinds_lose_their_rules_ends_as_rule_disabled(base):
     engine = AlertEngine(config())
     run(engine, deteriorating(100, 130), base)
     assert "possible_emergency" in engine.active_kinds
-    ended = engine.reconfigure(config(**{"long_pauses.enabled": False, "short_phrases.enabled": False}))
+    ended = engine.reconfigure(config(**{"long_pauses.enabled": False, "short_phrases.enabled": False,
+                                         "audible_breathing.corroborate": []}))  # else never warns
     assert [(c.kind, c.reason) for c in ended] == [("long_pauses", "rule_disabled"),
                                                    ("short_phrases", "rule_disabled"),
                                                    ("possible_emergency", "rule_disabled")]

@@ -10,7 +10,8 @@ caller has a baseline, the absolute limit alone only when the cue also moved fro
 (``absolute_min_change``); for a rule that names families to ``corroborate`` (audible breaths,
 loudness: cues that babble or the line move on their own), only while a rule of one of them is
 past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).
-Missing values (``None``, or windows where the caller hardly spoke) leave every rule as it was:
+A raised warning counts its recovery the same way: one that no longer counts for ``clear_s``
+clears, its own cue past or not. Missing values (``None``, or windows where the caller hardly spoke) leave every rule as it was:
 they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
