@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from monitor.alerts.rules import AlertEngine, Fusion, Judgement, counts_for_warning, families_past
+from monitor.alerts.rules import AlertEngine, Fusion, Judgement, warning_counts
 from monitor.config import Config, ConfigError
 from monitor.events import AlertEvent
 from tools import evaluate as ev
@@ -61,16 +61,14 @@ def replay(stream: ev.CueStream, cfg: Config) -> tuple[list[AlertEvent], list[tu
 
 
 def counted(hops: Sequence[tuple[float, Mapping[str, Judgement]]], cfg: Config) -> dict[str, np.ndarray]:
-    """Per rule kind, per hop: 1 if its judgement counted towards its warning
-    (:func:`~monitor.alerts.rules.counts_for_warning`), 0 if not, -1 where it was not judged."""
+    """Per rule kind, per hop: 1 if its judgement counted towards its warning (as the engine
+    counts, :func:`~monitor.alerts.rules.warning_counts`), 0 if not, -1 where it was not judged."""
     rules = tuple(r for r in cfg.rules.acoustic if r.enabled)
     out = {r.kind: np.full(len(hops), -1, dtype=np.int8) for r in rules}
     past_at: dict[str, tuple[float, str]] = {}
     for i, (t, judged) in enumerate(hops):
-        past_at.update({f: (t, kind) for f, kind in families_past(rules, judged).items()})
-        for r in rules:
-            if r.kind in judged:
-                out[r.kind][i] = counts_for_warning(r, judged[r.kind], t, past_at)
+        for kind, counts in warning_counts(rules, judged, t, past_at).items():
+            out[kind][i] = counts
     return out
 
 

@@ -11,8 +11,8 @@ caller has a baseline, the absolute limit alone only when the cue also moved fro
 loudness: cues that babble or the line move on their own), only while a rule of one of them is
 past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).
 A raised warning counts its recovery the same way: one that no longer counts for ``clear_s``
-clears, its own cue past or not. Missing values (``None``, or windows where the caller hardly spoke) leave every rule as it was:
-they never raise, clear or count time.
+clears, its own cue past or not. Missing values (``None``, or windows where the caller hardly
+spoke) leave every rule as it was: they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
 *grades* its cue (1 at its threshold, 2 twice as far beyond it), each family of cues
@@ -106,6 +106,15 @@ def counts_for_warning(rule: RuleConfig, j: Judgement, t: float,
     if j.basis == "absolute" and j.threshold is not None and j.change < rule.absolute_min_change - EPS:
         return False
     return not rule.corroborate or bool(corroborating(rule, t, past_at))
+
+
+def warning_counts(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement], t: float,
+                   past_at: dict[str, tuple[float, str]]) -> dict[str, bool]:
+    """Per rule kind judged at call time ``t`` (``judged``), whether it counts towards its warning
+    (:func:`counts_for_warning`), once ``past_at`` has taken the families past at ``t``
+    (:func:`families_past`; updated in place, it carries the corroboration from hop to hop)."""
+    past_at.update({f: (t, kind) for f, kind in families_past(rules, judged).items()})
+    return {r.kind: counts_for_warning(r, judged[r.kind], t, past_at) for r in rules if r.kind in judged}
 
 
 def corroborating(rule: RuleConfig, t: float, past_at: Mapping[str, tuple[float, str]]) -> list[str]:
@@ -486,14 +495,13 @@ class AlertEngine:
         """Each judged rule's hysteresis one hop on (:func:`counts_for_warning`); the warnings
         raised and cleared, in rule order."""
         out: list[Event] = []
-        self._past_at.update({f: (t, kind) for f, kind in families_past(self._rules, judged).items()})
+        counted = warning_counts(self._rules, judged, t, self._past_at)
         for rule in self._rules:
-            j = judged.get(rule.kind)
-            if j is None:
+            counts = counted.get(rule.kind)
+            if counts is None:
                 continue
-            counts = counts_for_warning(rule, j, t, self._past_at)
             if counts:
-                self._last[rule.kind] = j
+                self._last[rule.kind] = judged[rule.kind]
                 self._with[rule.kind] = tuple(corroborating(rule, t, self._past_at))
             state = self._state[rule.kind]
             step = state.step(t, dt, counts)
