@@ -155,3 +155,24 @@ def test_a_split_without_calls_or_an_unknown_split_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         fl.main([str(tmp_path / "calls"), "--split", "tuning"])
     assert "invalid choice: 'tuning'" in capsys.readouterr().err
+
+
+def test_the_replayed_alert_keeps_the_configured_persistence_clear_and_cooldown():
+    pe = load_config(overrides={"rules.possible_emergency.persist_s": 2.0, "rules.possible_emergency.clear_s": 3.0,
+                                "rules.possible_emergency.cooldown_s": 10.0}, user_config=False).rules.possible_emergency
+    t = np.arange(40.0)
+    holds = np.isin(t, [*range(5, 9), *range(10, 12), *range(20, 30)])
+    # raised after 2 s held (7 s); the 1 s gap at 9 s does not clear it, the 8 s from 12 s do;
+    # held again from 20 s, raised at 22 s, past the 10 s cooldown
+    assert fl.raises(t, holds, pe) == [7.0, 22.0]
+    shipped = load_config(None, None, user_config=False).rules.possible_emergency  # no persistence
+    assert fl.raises(t, holds, shipped) == [5.0]  # within the 120 s cooldown once
+
+
+@pytest.mark.parametrize("key", ["smooth_s", "single_family"])
+def test_a_fusion_setting_the_record_does_not_replay_is_refused(tmp_path, capsys, key):
+    rec = fl.record(corpus(), load_config(None, None, user_config=False))
+    fl.save_record(rec, str(tmp_path / "rec.npz"))
+    assert fl.main(["unread", "--from-record", str(tmp_path / "rec.npz"), "--check",
+                    "--set", f"rules.possible_emergency.{key}=2"]) == 2
+    assert capsys.readouterr().err.startswith(f"fusion_llr: error: rules.possible_emergency.{key}: ")

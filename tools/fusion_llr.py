@@ -42,7 +42,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from monitor.alerts.rules import EPS, AlertEngine, Fusion, Judgement
+from monitor.alerts.rules import EPS, EVIDENCE_CAP, AlertEngine, Fusion, Judgement, _Hysteresis
 from monitor.config import Config, ConfigError, EmergencyRuleConfig
 from monitor.cue_registry import cue
 from monitor.events import AlertEvent
@@ -189,10 +189,11 @@ def cusum(total: np.ndarray, weight: np.ndarray, step: np.ndarray, cap: float) -
 
 
 def today_holds(pad: Mapping[str, np.ndarray], pe: EmergencyRuleConfig) -> np.ndarray:
-    """(N, T) whether today's fusion (long and short sums per family, levels, score) holds."""
+    """(N, T) whether today's fusion (long and short sums per family, levels, score) holds; no
+    smoothing, single family or phrase (:func:`unsimulated` says which settings need them)."""
     g = np.minimum(pad["grades"], pe.max_grade)
     n, steps, _, f = g.shape
-    cap = 1.5 * max(pe.max_grade, pe.single_family) * pe.evidence_s
+    cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
     sums = np.zeros((n, 2, f))
     drift = np.array([pe.drift, pe.short_drift])[None, :, None]
     holds = np.zeros((n, steps), bool)
@@ -205,33 +206,30 @@ def today_holds(pad: Mapping[str, np.ndarray], pe: EmergencyRuleConfig) -> np.nd
     return holds & pad["valid"]
 
 
-def raises(t: np.ndarray, holds: np.ndarray, clear_s: float = 15.0, cooldown_s: float = 120.0) -> list[float]:
-    """The times a hysteresis with no persistence raises, from one file's hop times ``t`` (T,)
-    and whether the fusion holds (T,)."""
-    out: list[float] = []
-    active, last, recovered, prev = False, None, None, None
-    for tk, h in zip(t, holds):
-        dt = 0.0 if prev is None else min(1.0, tk - prev)
-        prev = tk
-        if h:
-            recovered = None
-            if not active and (last is None or tk - last >= cooldown_s - EPS):
-                active, last = True, tk
-                out.append(float(tk))
-        elif active:
-            recovered = 0.0 if recovered is None else recovered + dt
-            if recovered >= clear_s - EPS:
-                active, recovered = False, None
-    return out
+def unsimulated(pe: EmergencyRuleConfig) -> str | None:
+    """The first ``possible_emergency`` key whose setting :func:`today_holds` does not replay
+    (a smoothing of the grades, one family alone), or None."""
+    for key, value in (("smooth_s", pe.smooth_s), ("single_family", pe.single_family)):
+        if value > 0:
+            return f"rules.possible_emergency.{key}"
+    return None
 
 
-def first_criticals(pad: Mapping[str, np.ndarray], holds: np.ndarray) -> list[list[float]]:
-    """Per file, the criticals raised (hop times), from the (N, T) ``holds``."""
+def raises(t: np.ndarray, holds: np.ndarray, pe: EmergencyRuleConfig, hop_s: float = 1.0) -> list[float]:
+    """The times the alert's hysteresis (``pe``'s persist, clear and cooldown, as the engine's)
+    raises, from one file's hop times ``t`` (T,) and whether the fusion holds (T,)."""
+    state = _Hysteresis(pe.persist_s, pe.clear_s, pe.cooldown_s)
+    dt = np.minimum(np.diff(t, prepend=t[:1]), hop_s) if len(t) else t
+    return [float(tk) for tk, d, h in zip(t, dt, holds) if state.step(float(tk), float(d), bool(h)) == "raise"]
+
+
+def first_criticals(pad: Mapping[str, np.ndarray], holds: np.ndarray, pe: EmergencyRuleConfig) -> list[list[float]]:
+    """Per file, the criticals raised (hop times), from the (N, T) ``holds`` (:func:`raises`)."""
     out = []
     for i in range(holds.shape[0]):
         v = pad["valid"][i]
         ts, hs = pad["t"][i][v], holds[i][v]
-        out.append(raises(ts, hs) if hs.any() else [])
+        out.append(raises(ts, hs, pe) if hs.any() else [])
     return out
 
 
@@ -264,7 +262,7 @@ def check(rec: Record, pe: EmergencyRuleConfig) -> tuple[int, list[str]]:
     """How many files' criticals today's fusion, simulated from the record, puts exactly where the
     engine raised them; the ids of those it does not."""
     pad = padded(rec)
-    sim = first_criticals(pad, today_holds(pad, pe))
+    sim = first_criticals(pad, today_holds(pad, pe), pe)
     same = [np.allclose(a, m["criticals"], atol=1e-9) if len(a) == len(m["criticals"]) else False
             for a, m in zip(sim, rec.files)]
     return sum(same), [f"{m['id']}@{m['rate']}" for m, ok in zip(rec.files, same) if not ok]
@@ -403,13 +401,13 @@ RULE_GRID = {"joint": [{"min_family": m, "drift": d} for m in (0.5, 2.0) for d i
 
 
 def lowest_clean(fit: Record, pad: Mapping[str, np.ndarray], llr: np.ndarray, rule: LlrRule,
-                 allowed: int) -> tuple[LlrRule, dict] | None:
+                 allowed: int, pe: EmergencyRuleConfig) -> tuple[LlrRule, dict] | None:
     """The lowest threshold of the mode's :data:`LADDER` with at most ``allowed`` false criticals
     (files with one, counting labored files with one before their onset) on ``fit``, and its
     scores; None if none is."""
     for h in LADDER[rule.mode]:
         r = replace(rule, threshold=h)
-        s = scores(fit.files, first_criticals(pad, llr_holds(pad, llr, r)))
+        s = scores(fit.files, first_criticals(pad, llr_holds(pad, llr, r), pe))
         if s["fa"] + s["pre"] <= allowed:
             return r, s
     return None
@@ -426,7 +424,8 @@ def settings() -> list[tuple[dict, LlrRule]]:
     return out
 
 
-def choose(rec: Record, fit_files: np.ndarray, allowed: int, mode: str) -> tuple[dict, LlrRule, np.ndarray, dict]:
+def choose(rec: Record, fit_files: np.ndarray, allowed: int, mode: str,
+           pe: EmergencyRuleConfig) -> tuple[dict, LlrRule, np.ndarray, dict]:
     """On the fitting fold: per setting the curves and the lowest threshold with at most ``allowed``
     false criticals; the one with the most detections within 30 s (then the shortest median)."""
     fit = subset(rec, fit_files)
@@ -436,7 +435,7 @@ def choose(rec: Record, fit_files: np.ndarray, allowed: int, mode: str) -> tuple
         if rule.mode != mode:
             continue
         curves = fit_curves(fit, np.arange(len(fit.files)), setting["prior_s"], setting["clip"])
-        got = lowest_clean(fit, pad, llr_of(curves, pad["grades"], setting["combine"]), rule, allowed)
+        got = lowest_clean(fit, pad, llr_of(curves, pad["grades"], setting["combine"]), rule, allowed, pe)
         if got is None:
             continue
         key = (got[1]["det30"], -(got[1]["median"] or math.inf))
@@ -450,7 +449,7 @@ def today_clean(fit: Record, pe: EmergencyRuleConfig, allowed: int) -> tuple[flo
     """Today's fusion with the lowest ``min_score`` (3 to 8) with at most ``allowed`` false criticals on ``fit``."""
     pad = padded(fit)
     for ms in np.arange(3.0, 8.01, 0.25):
-        s = scores(fit.files, first_criticals(pad, today_holds(pad, replace(pe, min_score=float(ms)))))
+        s = scores(fit.files, first_criticals(pad, today_holds(pad, replace(pe, min_score=float(ms))), pe))
         if s["fa"] + s["pre"] <= allowed:
             return float(ms), s
     return math.inf, {}
@@ -461,18 +460,18 @@ def fold_lines(rec: Record, pe: EmergencyRuleConfig, fit_files: np.ndarray, held
     false critical, and for at most today's), scored on ``held_files``."""
     held, fit = subset(rec, held_files), subset(rec, fit_files)
     pad, fpad = padded(held), padded(fit)
-    shipped = scores(fit.files, first_criticals(fpad, today_holds(fpad, pe)))
-    lines = ["  today as shipped:  " + fmt(scores(held.files, first_criticals(pad, today_holds(pad, pe))))
+    shipped = scores(fit.files, first_criticals(fpad, today_holds(fpad, pe), pe))
+    lines = ["  today as shipped:  " + fmt(scores(held.files, first_criticals(pad, today_holds(pad, pe), pe)))
              + f"   (fitting fold: {fmt(shipped)})"]
     for allowed in sorted({0, shipped["fa"] + shipped["pre"]}):
         ms, s_fit = today_clean(fit, pe, allowed)
-        s = scores(held.files, first_criticals(pad, today_holds(pad, replace(pe, min_score=ms))))
+        s = scores(held.files, first_criticals(pad, today_holds(pad, replace(pe, min_score=ms)), pe))
         lines.append(f"  at most {allowed} false on the fitting fold:")
         lines.append(f"    today, min_score {ms:g}: {fmt(s)}   (fitting fold: {fmt(s_fit)})")
         for mode in RULE_GRID:
-            setting, rule, curves, s_fit = choose(rec, fit_files, allowed, mode)
+            setting, rule, curves, s_fit = choose(rec, fit_files, allowed, mode, pe)
             llr = llr_of(curves, pad["grades"], setting["combine"])
-            s = scores(held.files, first_criticals(pad, llr_holds(pad, llr, rule)))
+            s = scores(held.files, first_criticals(pad, llr_holds(pad, llr, rule), pe))
             lines.append(f"    LLR {mode} {setting} threshold {rule.threshold:g} drift {rule.drift:g}"
                          + (f" min_family {rule.min_family:g}" if mode == "joint" else "")
                          + f": {fmt(s)}   (fitting fold: {fmt(s_fit)})")
@@ -508,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
             rec = record(ev.cue_streams(jobs, cfg, settings.cache_dir), cfg)
     except (ConfigError, ev.CorpusError) as exc:
         return ev.fail(str(exc), prog=PROG)
+    if (key := unsimulated(cfg.rules.possible_emergency)) is not None and (args.check or args.folds):
+        return ev.fail(f"{key}: the record's fusion is replayed without it (0 as shipped)", prog=PROG)
     return report(rec, cfg.rules.possible_emergency, args)
 
 
