@@ -3,6 +3,8 @@ labored callers are warned."""
 
 from __future__ import annotations
 
+import pytest
+
 from monitor.config import load_config
 from monitor.events import CuesEvent
 from tools import evaluate as ev
@@ -58,3 +60,9 @@ def test_command_line_errors_are_one_line_naming_the_tool(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("warning_table: error: command line: rules.weak_voice.corroborate: 'loudness'")
     assert err.count("\n") == 1
+
+
+def test_the_help_says_the_tool_runs_in_one_process(capsys):
+    with pytest.raises(SystemExit):
+        wt.main(["--help"])
+    assert "ignored: this tool runs in one process" in " ".join(capsys.readouterr().out.split())

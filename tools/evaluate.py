@@ -806,8 +806,9 @@ def parse_rates(text: str) -> tuple[int, ...]:
     return rates
 
 
-def add_common_options(p: argparse.ArgumentParser) -> None:
-    """Options shared with the tuning driver."""
+def add_common_options(p: argparse.ArgumentParser, workers: bool = True) -> None:
+    """Options shared with the tuning driver (``workers``: the tool runs ``-j`` processes; else
+    it takes the option and runs in one)."""
     p.add_argument("folder", metavar="DIR", help="corpus folder (index.json and <id>.json labels) or "
                    "a folder of fixture calls")
     p.add_argument("--rates", type=parse_rates, default=RATES, metavar="R,R",
@@ -816,7 +817,8 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one configuration key (dotted, as call-monitor --set); repeatable")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="worker processes (default: the machine's cores)")
+                   help="worker processes (default: the machine's cores)" if workers
+                   else "ignored: this tool runs in one process")
     p.add_argument("--limit-calls", type=int, metavar="N", help="only the first N calls (by label file name)")
     p.add_argument("--cache", metavar="DIR", default=default_cache_dir(),
                    help="cue cache folder (default: %(default)s)")
@@ -840,7 +842,7 @@ def corpus_tool_parser(prog: str, description: str, split: str = "tune") -> argp
     """The options of a tool that reads one split of the corpus: :func:`add_common_options` and
     ``--split`` (one of :data:`SPLITS`)."""
     p = argparse.ArgumentParser(prog=f"python -m tools.{prog}", description=description)
-    add_common_options(p)
+    add_common_options(p, workers=False)
     p.add_argument("--split", choices=SPLITS, default=split, help=f"split to read (default {split})")
     return p
 

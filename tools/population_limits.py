@@ -291,7 +291,7 @@ def fail(message: str, code: int = 2) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m tools.{PROG}",
                                 description="Typical values and absolute limits from a split's healthy files.")
-    ev.add_common_options(p)
+    ev.add_common_options(p, workers=False)
     p.add_argument("--split", default="tune", help="split to measure (tune; never the test split for tuning)")
     p.add_argument("--hold-s", type=float, default=5.0, metavar="S",
                    help="seconds of judged windows a file must stay past a limit to count as past it (5)")
