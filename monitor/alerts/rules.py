@@ -97,7 +97,7 @@ def counts_for_warning(rule: RuleConfig, j: Judgement, t: float,
     """Whether the rule's judgement at call time ``t`` counts towards its warning's persistence:
     its cue is past (``j.beyond``); a value past the absolute limit alone, where the caller's
     baseline gives a threshold, has also moved ``rule.absolute_min_change`` of the way towards
-    it; and, if the rule names families to ``corroborate``, a rule of one of them was past its
+    it (``j.change``: towards the gate where that lies further); and, if the rule names families to ``corroborate``, a rule of one of them was past its
     limits within the last ``rule.corroborate_s`` (``past_at``: per family, the last call time
     and rule kind, from :func:`families_past`). Warnings only: the grades ``possible_emergency``
     fuses do not depend on it."""

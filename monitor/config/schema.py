@@ -150,7 +150,8 @@ _RULE_DOCS = MappingProxyType({
     "absolute_min_change": "once the caller's baseline gives the rule a threshold, a value past the "
                            "absolute limit alone (not past that threshold) counts towards a warning "
                            "only if it has also moved this far from the baseline towards the "
-                           "threshold (0 at the baseline, 1 at the threshold; 0 = the absolute limit "
+                           "threshold (or the gate, where that lies further) (0 at the baseline, 1 "
+                           "at the threshold; 0 = the absolute limit "
                            "alone suffices): a caller who is breathy, hesitant or slow from the first "
                            "word is warned before there is a baseline, and not again for staying as "
                            "they were (possible_emergency grades the cue as before)",
