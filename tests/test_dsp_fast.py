@@ -163,12 +163,12 @@ def test_the_pitch_trackers_window_energies_are_the_moving_average_whatever_scip
     if core != "scipy's":
         found = {"absent": None, "other arguments": _ForeignLoop(True), "other mode codes": _ForeignLoop(False)}
         monkeypatch.setattr(scipy_core, "compiled", lambda *args: found[core])
-    pitch._uniform_loop.cache_clear()
+    filters.compiled_mean.cache_clear()
     try:
-        assert (pitch._uniform_loop() is None) == (core != "scipy's")
+        assert (filters.compiled_mean() is None) == (core != "scipy's")
         assert np.array_equal(pitch._window_energies(x, 134, 135), want)
     finally:
-        pitch._uniform_loop.cache_clear()
+        filters.compiled_mean.cache_clear()
 
 
 def test_a_compiled_module_that_fails_to_load_is_not_found(tmp_path, monkeypatch):
