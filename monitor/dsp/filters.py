@@ -353,7 +353,25 @@ def _running_means_down(e: np.ndarray, n: int, size: int) -> np.ndarray:
     return steps
 
 
-def columns_max(x: np.ndarray, size: int) -> np.ndarray:
+@lru_cache(maxsize=1)
+def compiled_max() -> Callable[..., None] | None:
+    """scipy's compiled ``min_or_max_filter1d(input, size, axis, output, mode, cval, origin,
+    minimum)``, or None if it is not found or does not give :func:`columns_max`'s numbers on a
+    probe (with plateaus and ties). Its comparisons treat a NaN otherwise than ``np.maximum``
+    does: for finite values only."""
+    nd = scipy_core.compiled("ndimage", "_nd_image", "min_or_max_filter1d")
+    if nd is None:
+        return None
+    probe = np.round(np.sin(np.arange(26, dtype=np.float32)) * 3.0).reshape(13, 2)
+    got = np.empty_like(probe)
+    try:
+        nd.min_or_max_filter1d(probe, 5, 0, got, NEAREST, 0.0, 0, 0)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return nd.min_or_max_filter1d if np.array_equal(got, columns_max(probe, 5)) else None
+
+
+def columns_max(x: np.ndarray, size: int, finite: bool = False) -> np.ndarray:
     """Centred running maximum of each column (``scipy.ndimage.maximum_filter1d(x, size, axis=0,
     mode="nearest")``).
 
@@ -361,6 +379,7 @@ def columns_max(x: np.ndarray, size: int) -> np.ndarray:
     ----------
     x : np.ndarray [shape=(n, c)]
     size : int
+    finite : bool  the caller knows every value is finite: scipy's compiled loop may serve
 
     Returns
     -------
@@ -369,6 +388,11 @@ def columns_max(x: np.ndarray, size: int) -> np.ndarray:
     n = len(x)
     if n == 0:
         return x.copy()
+    loop = compiled_max() if finite else None
+    if loop is not None:
+        out = np.empty(x.shape, x.dtype)
+        loop(x, size, 0, out, NEAREST, 0.0, 0, 0)
+        return out
     span, top = 1, _nearest_rows(x, size, x.dtype)
     while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
         top = np.maximum(top[:-span], top[span:])

@@ -267,13 +267,15 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarra
     length : np.ndarray [shape=(n,)], int  (0 outside the runs)
     """
     n = len(mask)
-    idx = np.arange(n)
+    idx, back, ahead = _reach_bounds(n, reach)
     # outside the runs both bounds are the frame after (an empty stretch); inside, the run's
     # first frame (one after the last frame outside) and the first frame after it, within reach
-    outside = np.where(mask, -1, idx)
-    lo = np.maximum(np.maximum.accumulate(outside) + 1, idx - reach)
+    lo = np.maximum.accumulate(np.where(mask, -1, idx))
+    lo += 1
+    np.maximum(lo, back, out=lo)
     after = np.where(mask, n, idx)
-    hi = np.maximum(np.minimum(np.minimum.accumulate(after[::-1])[::-1], idx + (reach + 1)), lo)
+    hi = np.minimum(np.minimum.accumulate(after[::-1])[::-1], ahead)
+    np.maximum(hi, lo, out=hi)
     csum = np.zeros((n + 1, values.shape[1]))
     np.add.accumulate(values, axis=0, dtype=np.float64, out=csum[1:])  # np.cumsum without its wrapper
     length = hi - lo
@@ -283,6 +285,17 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarra
         return (sums / np.maximum(length, 1)[:, None]).astype(np.float32), length
     np.true_divide(sums, np.maximum(length, 1)[:, None], out=out, casting="unsafe")
     return length
+
+
+@lru_cache(maxsize=8)
+def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame indices ``i`` of ``n`` frames, ``i - reach`` and ``i + reach + 1`` (shapes (n,),
+    read only: shared by every call with the same ``n``)."""
+    idx = np.arange(n)
+    bounds = (idx, idx - reach, idx + (reach + 1))
+    for b in bounds:
+        b.flags.writeable = False
+    return bounds
 
 
 def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray, floor_db: np.ndarray,
@@ -313,7 +326,10 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     columns_mean(cols, params.smooth_frames, out=out[:, :_WINDOWED])  # every windowed mean in one pass
     level_sd = out[:, 11]  # the means of the level's square, of the level in column 9 (for now)
     np.sqrt(np.maximum(level_sd - out[:, 9] ** 2, 0.0), out=level_sd)
-    out[:, _PEAKS] = columns_max(cols[:, :2], params.smooth_frames)  # strength and onset
+    # strength and onset: the running means end finite only if every value of theirs is
+    # (a NaN or an infinity, once summed in, stays in), as the compiled maxima need
+    finite = np.isfinite(out[n - 1, :2]).all()
+    out[:, _PEAKS] = columns_max(cols[:, :2], params.smooth_frames, finite=bool(finite))
     voicing = np.empty((n, 2))  # float64, as event_means sums them
     np.greater_equal(strength, params.voiced_strength, out=voicing[:, 0])
     voicing[:, 1] = strength
