@@ -371,7 +371,7 @@ def compiled_max() -> Callable[..., None] | None:
     return nd.min_or_max_filter1d if np.array_equal(got, columns_max(probe, 5)) else None
 
 
-def columns_max(x: np.ndarray, size: int, finite: bool = False) -> np.ndarray:
+def columns_max(x: np.ndarray, size: int, finite: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """Centred running maximum of each column (``scipy.ndimage.maximum_filter1d(x, size, axis=0,
     mode="nearest")``).
 
@@ -380,24 +380,25 @@ def columns_max(x: np.ndarray, size: int, finite: bool = False) -> np.ndarray:
     x : np.ndarray [shape=(n, c)]
     size : int
     finite : bool  the caller knows every value is finite: scipy's compiled loop may serve
+    out : np.ndarray [shape=(n, c)], optional  where to write the maxima (any strides)
 
     Returns
     -------
-    maxima : np.ndarray [shape=(n, c)]
+    maxima : np.ndarray [shape=(n, c)]  (``out``, if given)
     """
     n = len(x)
     if n == 0:
-        return x.copy()
+        return x.copy() if out is None else out
     loop = compiled_max() if finite else None
     if loop is not None:
-        out = np.empty(x.shape, x.dtype)
+        out = np.empty(x.shape, x.dtype) if out is None else out
         loop(x, size, 0, out, NEAREST, 0.0, 0, 0)
         return out
     span, top = 1, _nearest_rows(x, size, x.dtype)
     while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
         top = np.maximum(top[:-span], top[span:])
         span *= 2
-    return np.maximum(top[:n], top[size - span:size - span + n])
+    return np.maximum(top[:n], top[size - span:size - span + n], out=out)
 
 
 def window_counts(mask: np.ndarray, size: int) -> np.ndarray:

@@ -168,8 +168,7 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     crossings = _crossings(x)
     x *= _HANN if length == SPEC_LENGTH else np.hanning(length).astype(np.float32)
     b0, b1, b2, b3 = _band_bins(length, SPEC_RATE)
-    squares = np.square(sfft.rfft(x, length)[:, b0:b3].view(np.float32))  # re², im², ...
-    power = np.add(squares[:, 0::2], squares[:, 1::2])  # |spectrum|² (fft.power_in_place's sums)
+    power = sfft.band_power(sfft.rfft(x, length), b0, b3)
     power += np.float32(1e-12)
     total = np.add.reduce(power, axis=1)
     out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
@@ -329,7 +328,7 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     # strength and onset: the running means end finite only if every value of theirs is
     # (a NaN or an infinity, once summed in, stays in), as the compiled maxima need
     finite = np.isfinite(out[n - 1, :2]).all()
-    out[:, _PEAKS] = columns_max(cols[:, :2], params.smooth_frames, finite=bool(finite))
+    columns_max(cols[:, :2], params.smooth_frames, finite=bool(finite), out=out[:, _PEAKS])
     voicing = np.empty((n, 2))  # float64, as event_means sums them
     np.greater_equal(strength, params.voiced_strength, out=voicing[:, 0])
     voicing[:, 1] = strength
@@ -340,8 +339,8 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
 
 _WINDOWED = 13
 """Columns of :func:`_windowed_columns`, averaged into the first columns of :data:`FEATURES`."""
-_PEAKS = [1, 9]
-"""Columns of :data:`FEATURES` that take the windowed maxima (strength, onset) instead."""
+_PEAKS = slice(1, 10, 8)
+"""Columns of :data:`FEATURES` that take the windowed maxima (strength, onset) instead: 1 and 9."""
 
 
 def _windowed_columns(spec: np.ndarray, spec_first: int | None, strength: np.ndarray, energy: np.ndarray,
