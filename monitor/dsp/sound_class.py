@@ -444,6 +444,8 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
     opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
+    if not opened.any():  # no sound lasts long enough (most windows with a decision to open)
+        return sound
     other, tail = _decisions(opened, heard, active, strength, under_peak_db, params)
     np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
               where=other)
