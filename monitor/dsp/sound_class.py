@@ -37,6 +37,7 @@ The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -327,8 +328,8 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     np.sqrt(np.maximum(level_sd - out[:, 9] ** 2, 0.0), out=level_sd)
     # strength and onset: the running means end finite only if every value of theirs is
     # (a NaN or an infinity, once summed in, stays in), as the compiled maxima need
-    finite = np.isfinite(out[n - 1, :2]).all()
-    columns_max(cols[:, :2], params.smooth_frames, finite=bool(finite), out=out[:, _PEAKS])
+    finite = math.isfinite(out[n - 1, 0] + out[n - 1, 1])
+    columns_max(cols[:, :2], params.smooth_frames, finite=finite, out=out[:, _PEAKS])
     voicing = np.empty((n, 2))  # float64, as event_means sums them
     np.greater_equal(strength, params.voiced_strength, out=voicing[:, 0])
     voicing[:, 1] = strength
