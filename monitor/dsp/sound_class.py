@@ -322,7 +322,7 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
         return np.zeros((0, len(FEATURES)), np.float32)
     out = np.empty((n, len(FEATURES)), np.float32)
     cols = _windowed_columns(spec, spec_first, np.asarray(strength, np.float32), np.asarray(energy_db, np.float32),
-                             floor_db, level_db, audible, params)
+                             floor_db, level_db, audible, params).T  # (n, 13): a view of the rows
     columns_mean(cols, params.smooth_frames, out=out[:, :_WINDOWED])  # every windowed mean in one pass
     level_sd = out[:, 11]  # the means of the level's square, of the level in column 9 (for now)
     np.sqrt(np.maximum(level_sd - out[:, 9] ** 2, 0.0), out=level_sd)
@@ -348,31 +348,31 @@ def _windowed_columns(spec: np.ndarray, spec_first: int | None, strength: np.nda
                       floor_db: np.ndarray, level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams
                       ) -> np.ndarray:
     """The columns whose windowed means (and, the first two, maxima) :func:`class_features` takes,
-    each where its mean goes in :data:`FEATURES`: strength, the level's rise over
-    ``onset_lag_frames`` (its maximum is the onset), the spectral shape, the level above the floor,
-    the level, under the peak, the level's square, the spectral flux. Shapes (n, 6), (n,) ... ->
-    (n, 13), float32 (``spec_first``: see :func:`class_features`)."""
+    as rows (each contiguous), each where its mean goes in :data:`FEATURES`: strength, the level's
+    rise over ``onset_lag_frames`` (its maximum is the onset), the spectral shape, the level above
+    the floor, the level, under the peak, the level's square, the spectral flux. Shapes (n, 6),
+    (n,) ... -> (13, n), float32 (``spec_first``: see :func:`class_features`)."""
     n = len(energy)
-    cols = np.empty((n, _WINDOWED), np.float32)
-    cols[:, 0] = strength
+    rows = np.empty((_WINDOWED, n), np.float32)
+    rows[0] = strength
     lag = params.onset_lag_frames
-    cols[:lag, 1] = 0.0
-    _clip_into(np.subtract(energy[lag:], energy[:-lag], out=cols[lag:, 1]), 0.0, 40.0)
+    rows[1, :lag] = 0.0
+    _clip_into(np.subtract(energy[lag:], energy[:-lag], out=rows[1, lag:]), 0.0, 40.0)
     if spec_first is None:
-        cols[:, 2:8] = spec
+        rows[2:8] = spec.T
     else:
-        hold_spectral_shape(spec, spec_first, out=cols[:, 2:8])
-    _clip_into(np.subtract(energy, floor_db, out=cols[:, 8]), 0.0, 60.0)  # np.clip without its wrapper
-    cols[:, 9] = energy
-    _clip_into(np.subtract(level_db, energy, out=cols[:, 10]), 0.0, 60.0)
-    np.multiply(energy, energy, out=cols[:, 11])
-    flux = cols[:, 12]  # the three bands' shares' absolute changes, added in order
+        hold_spectral_shape(spec, spec_first, out=rows[2:8].T)
+    _clip_into(np.subtract(energy, floor_db, out=rows[8]), 0.0, 60.0)  # np.clip without its wrapper
+    rows[9] = energy
+    _clip_into(np.subtract(level_db, energy, out=rows[10]), 0.0, 60.0)
+    np.multiply(energy, energy, out=rows[11])
+    flux = rows[12]  # the three bands' shares' absolute changes, added in order
     flux[0] = 0.0
-    steps = np.abs(cols[1:, 4:7] - cols[:-1, 4:7])
-    np.add(steps[:, 0], steps[:, 1], out=flux[1:])
-    flux[1:] += steps[:, 2]
+    steps = np.abs(rows[4:7, 1:] - rows[4:7, :-1])
+    np.add(steps[0], steps[1], out=flux[1:])
+    flux[1:] += steps[2]
     flux *= audible  # 0 where not audible (the flux is finite and >= 0)
-    return cols
+    return rows
 
 
 def _clip_into(x: np.ndarray, low: float, high: float) -> np.ndarray:
