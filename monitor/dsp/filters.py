@@ -8,7 +8,10 @@ repeats ``scipy.ndimage.uniform_filter1d``'s running sum in double precision
 (a sequential ``cumsum`` is the same additions in the same order), the
 running extrema are exact whatever the algorithm (van Herk / Gil-Werman
 blocks here), and the FIR is ``scipy.signal.firwin``'s Kaiser design, whose
-single-precision taps it equals.
+single-precision taps it equals. The column means and maxima (and the pitch tracker's window
+energies) call scipy's compiled loops themselves, loaded alone by :mod:`.scipy_core`, when a probe
+finds them giving these numbers: one C call instead of a few numpy ones, which counts in the
+streaming analyzer's small batches.
 """
 
 from __future__ import annotations
