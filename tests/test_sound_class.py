@@ -17,8 +17,9 @@ from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, An
 from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import span_measures
 from monitor.dsp.runs import runs
+from monitor.dsp import sound_class
 from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEECH, SoundClassParams, class_features,
-                                     event_means, sound_classes, spectral_shape)
+                                     event_means, hold_spectral_shape, sound_classes, spectral_shape)
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -169,6 +170,59 @@ def test_no_frames_give_no_features():
     features = class_features(np.zeros((0, len(SPEC_COLUMNS)), np.float32), none, none, none, none,
                               np.zeros(0, bool), SoundClassParams())
     assert len(features) == 0
+
+
+def _class_inputs(seed: int, n: int = 240):
+    """Random inputs of the features and decisions, with quiet stretches, plateaus and a few
+    frames without any periodicity."""
+    rng = np.random.default_rng(seed)
+    energy = np.round(rng.uniform(-80, -20, n)).astype(np.float32)
+    energy[50:70] = -90.0
+    floor = np.full(n, -70.0, np.float32)
+    level = np.maximum.accumulate(energy)
+    strength = np.where(rng.random(n) < 0.3, 0.0, rng.random(n)).astype(np.float32)
+    spec = rng.normal(size=(n, len(SPEC_COLUMNS))).astype(np.float32)
+    return spec, strength, energy, floor, level, rng.random(n) < 0.8
+
+
+@pytest.mark.parametrize("first", [0, 1, 7])
+def test_features_hold_the_spectral_shape_themselves_as_hold_spectral_shape_does(first):
+    spec, strength, energy, floor, level, audible = _class_inputs(first)
+    held = class_features(hold_spectral_shape(spec, first), strength, energy, floor, level, audible, PARAMS)
+    assert np.array_equal(class_features(spec, strength, energy, floor, level, audible, PARAMS, first), held)
+
+
+def test_the_features_and_classes_are_the_same_with_or_without_scipys_compiled_loops(monkeypatch):
+    from monitor.dsp import filters
+    spec, strength, energy, floor, level, audible = _class_inputs(3)
+    active = strength > 0.5
+    scores = np.random.default_rng(4).normal(size=(len(energy), 3)).astype(np.float32)
+
+    def run():
+        return (class_features(spec, strength, energy, floor, level, audible, PARAMS, 0),
+                sound_classes(audible, active, scores, strength, PARAMS, level - energy))
+    with_loops = run()
+    assert filters.compiled_mean() is not None and filters.compiled_max() is not None
+    monkeypatch.setattr(filters, "compiled_mean", lambda: None)
+    monkeypatch.setattr(filters, "compiled_max", lambda: None)
+    monkeypatch.setattr(sound_class, "compiled_mean", lambda: None)
+    without = run()
+    assert all(np.array_equal(a, b) for a, b in zip(with_loops, without))
+
+
+def test_a_nan_in_the_strength_reaches_the_maxima_as_numpy_spreads_it():
+    spec, strength, energy, floor, level, audible = _class_inputs(5)
+    strength[100] = np.nan
+    features = class_features(spec, strength, energy, floor, level, audible, PARAMS, 0)
+    peaks = features[:, 1]  # the strength's windowed maximum: NaN over the window around frame 100
+    reach = PARAMS.smooth_frames // 2
+    assert np.isnan(peaks[100 - reach:100 + reach + 1]).all() and not np.isnan(peaks[:100 - reach]).any()
+
+
+def test_the_spectral_shape_of_a_strided_view_is_that_of_its_copy():
+    x = np.random.default_rng(6).standard_normal(8000).astype(np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(x, 256)[::160]
+    assert np.array_equal(spectral_shape(view), spectral_shape(np.ascontiguousarray(view)))
 
 
 def test_event_means_stop_at_the_event_and_reach_no_further():

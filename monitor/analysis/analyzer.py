@@ -32,7 +32,7 @@ from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
 from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
-                               audible_events, class_features, class_scores, hold_spectral_shape, sound_classes,
+                               audible_events, class_features, class_scores, sound_classes,
                                spectral_shape)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
@@ -158,10 +158,9 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and audible.any():
-        sframes = frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, count)
         # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
-        even = audible & ((first + np.arange(count)) % SPEC_EVERY == 0)
-        spec[even] = spectral_shape(sframes[even])
+        own = slice((-first) % SPEC_EVERY, None, SPEC_EVERY)
+        _spectral_rows(_spectral_frames(seg, low, p0, lay)[own], audible[own], spec[own])
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     slope = np.full(count, np.nan, np.float32)
@@ -172,6 +171,25 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
         part, slope[keep] = cepstral_residuals(cframes[keep], lay.plan)
     return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
+
+
+def _spectral_frames(seg: np.ndarray, low: np.ndarray, p0: int, lay: _Layout) -> np.ndarray:
+    """The 8 kHz frames of the spectral shape (shape (count, SPEC_LENGTH)), centred on the
+    frames' centres: the middles of the pitch tracker's frames ``seg`` (shape (count,
+    pitch_len)) when they hold them (a view), else framed from ``low`` (``p0``: frame 0's centre)."""
+    off = lay.pitch_len // 2 - SPEC_LENGTH // 2
+    if 0 <= off <= lay.pitch_len - SPEC_LENGTH:
+        return seg[:, off:off + SPEC_LENGTH]
+    return frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, len(seg))
+
+
+def _spectral_rows(frames: np.ndarray, audible: np.ndarray, out: np.ndarray) -> None:
+    """The spectral shape of the audible ``frames`` (shapes (k, SPEC_LENGTH), (k,)) into their
+    rows of ``out`` (shape (k, 6)), the others left as they are."""
+    if audible.all():  # the usual block of speech: the frames' view itself, no gathered copy
+        out[:] = spectral_shape(frames)
+    else:
+        out[audible] = spectral_shape(frames[audible])
 
 
 @dataclass(frozen=True)
@@ -290,8 +308,8 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
     done = 0 if known is None else len(known)
     start = max(0, done - feature_reach(params)) if done else 0
     cut = slice(start, None)
-    feats = class_features(hold_spectral_shape(spec[cut], spec_first + start), strength[cut], energy[cut],
-                           floor[cut], level[cut], audible[cut], params)
+    feats = class_features(spec[cut], strength[cut], energy[cut], floor[cut], level[cut], audible[cut], params,
+                           spec_first + start)
     scores = class_scores(feats[done - start:], model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
                           model.OUT_W, model.OUT_B)
     if done:
@@ -317,8 +335,7 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
     level = peak_level(energy, cfg.vad)
     active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
-    feats = class_features(hold_spectral_shape(raw["spec"], 0), raw["strength"], energy, floor, level, audible,
-                           cfg.sound)
+    feats = class_features(raw["spec"], raw["strength"], energy, floor, level, audible, cfg.sound, 0)
     return feats, audible | active
 
 

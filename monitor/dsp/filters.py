@@ -8,12 +8,23 @@ repeats ``scipy.ndimage.uniform_filter1d``'s running sum in double precision
 (a sequential ``cumsum`` is the same additions in the same order), the
 running extrema are exact whatever the algorithm (van Herk / Gil-Werman
 blocks here), and the FIR is ``scipy.signal.firwin``'s Kaiser design, whose
-single-precision taps it equals.
+single-precision taps it equals. The column means and maxima (and the pitch tracker's window
+energies) call scipy's compiled loops themselves, loaded alone by :mod:`.scipy_core`, when a probe
+finds them giving these numbers: one C call instead of a few numpy ones, which counts in the
+streaming analyzer's small batches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+
 import numpy as np
+
+from . import scipy_core
+
+NEAREST, CONSTANT = 0, 4
+"""scipy.ndimage's codes of the modes "nearest" and "constant" (private to scipy: see :func:`compiled_mean`)."""
 
 
 def _extend(x: np.ndarray, before: int, after: int, mode: str, cval: float) -> np.ndarray:
@@ -271,23 +282,55 @@ def kaiser_lowpass(numtaps: int, cutoff: float, beta: float) -> np.ndarray:
     return h / np.sum(h)
 
 
-def columns_mean(x: np.ndarray, size: int) -> np.ndarray:
+@lru_cache(maxsize=1)
+def compiled_mean() -> Callable[..., None] | None:
+    """scipy's compiled ``uniform_filter1d(input, size, axis, output, mode, cval, origin)`` (one C
+    loop per row or column, the output cast to the output array's type), or None if it is not
+    found or does not give :func:`moving_average`'s numbers on a probe in both modes the analyzer
+    uses: its arguments and mode codes are private to scipy, and another version may change them."""
+    nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
+    if nd is None:
+        return None
+    probe = np.square(np.linspace(-1.0, 2.0, 26, dtype=np.float32)).reshape(2, 13)
+    for mode, code, origin in (("constant", CONSTANT, -2), ("nearest", NEAREST, 0)):
+        got = np.empty_like(probe)
+        try:
+            nd.uniform_filter1d(probe, 4, 1, got, code, 0.0, origin)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+        if not np.array_equal(got, moving_average(probe, 4, mode=mode, origin=origin)):
+            return None
+    return nd.uniform_filter1d
+
+
+def columns_mean(x: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
     """Centred moving average of each column (``scipy.ndimage.uniform_filter1d(x, size, axis=0,
     mode="nearest")``): the running sums of all columns advance one row at a time, in double
-    precision, each column's additions in the same order.
+    precision, each column's additions in the same order (scipy's compiled loop when
+    :func:`compiled_mean` finds it).
 
     Parameters
     ----------
     x : np.ndarray [shape=(n, c)]
     size : int
+    out : np.ndarray [shape=(n, c)], optional  where to write the means (any strides)
 
     Returns
     -------
-    means : np.ndarray [shape=(n, c)], ``x``'s dtype
+    means : np.ndarray [shape=(n, c)], ``x``'s dtype (``out``'s, if given)
     """
     if len(x) == 0:
-        return x.copy()
-    return _running_means_down(_nearest_rows(x, size, np.float64), len(x), size).astype(x.dtype, copy=False)
+        return x.copy() if out is None else out
+    loop = compiled_mean()
+    if loop is not None:
+        out = np.empty(x.shape, x.dtype) if out is None else out
+        loop(x, size, 0, out, NEAREST, 0.0, 0)
+        return out
+    means = _running_means_down(_nearest_rows(x, size, np.float64), len(x), size)
+    if out is None:
+        return means.astype(x.dtype, copy=False)
+    out[...] = means
+    return out
 
 
 def _nearest_rows(x: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
@@ -313,7 +356,25 @@ def _running_means_down(e: np.ndarray, n: int, size: int) -> np.ndarray:
     return steps
 
 
-def columns_max(x: np.ndarray, size: int) -> np.ndarray:
+@lru_cache(maxsize=1)
+def compiled_max() -> Callable[..., None] | None:
+    """scipy's compiled ``min_or_max_filter1d(input, size, axis, output, mode, cval, origin,
+    minimum)``, or None if it is not found or does not give :func:`columns_max`'s numbers on a
+    probe (with plateaus and ties). Its comparisons treat a NaN otherwise than ``np.maximum``
+    does: for finite values only."""
+    nd = scipy_core.compiled("ndimage", "_nd_image", "min_or_max_filter1d")
+    if nd is None:
+        return None
+    probe = np.round(np.sin(np.arange(26, dtype=np.float32)) * 3.0).reshape(13, 2)
+    got = np.empty_like(probe)
+    try:
+        nd.min_or_max_filter1d(probe, 5, 0, got, NEAREST, 0.0, 0, 0)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return nd.min_or_max_filter1d if np.array_equal(got, columns_max(probe, 5)) else None
+
+
+def columns_max(x: np.ndarray, size: int, finite: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """Centred running maximum of each column (``scipy.ndimage.maximum_filter1d(x, size, axis=0,
     mode="nearest")``).
 
@@ -321,19 +382,26 @@ def columns_max(x: np.ndarray, size: int) -> np.ndarray:
     ----------
     x : np.ndarray [shape=(n, c)]
     size : int
+    finite : bool  the caller knows every value is finite: scipy's compiled loop may serve
+    out : np.ndarray [shape=(n, c)], optional  where to write the maxima (any strides)
 
     Returns
     -------
-    maxima : np.ndarray [shape=(n, c)]
+    maxima : np.ndarray [shape=(n, c)]  (``out``, if given)
     """
     n = len(x)
     if n == 0:
-        return x.copy()
+        return x.copy() if out is None else out
+    loop = compiled_max() if finite else None
+    if loop is not None:
+        out = np.empty(x.shape, x.dtype) if out is None else out
+        loop(x, size, 0, out, NEAREST, 0.0, 0, 0)
+        return out
     span, top = 1, _nearest_rows(x, size, x.dtype)
     while 2 * span <= size:  # top[i]: the maximum of ext[i : i + span], span doubling
         top = np.maximum(top[:-span], top[span:])
         span *= 2
-    return np.maximum(top[:n], top[size - span:size - span + n])
+    return np.maximum(top[:n], top[size - span:size - span + n], out=out)
 
 
 def window_counts(mask: np.ndarray, size: int) -> np.ndarray:

@@ -8,20 +8,17 @@ gives r = 1 at its period. HNR follows as ``10 log10(r / (1 - r))``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from . import fft as sfft
-from . import scipy_core
-from .filters import moving_average
+from .filters import CONSTANT, compiled_mean, moving_average
 from .framing import strided_view
 from .peaks import parabolic, parabolic_at, row_values
 
 
-_CONSTANT = 4  # scipy.ndimage's code of the mode "constant"
 _AROUND = np.arange(3)  # the lags k - 1, k, k + 1 as steps from k - 1
 _AROUND.flags.writeable = False
 
@@ -90,35 +87,17 @@ def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
     moving average of the squares (its running sum in double) times ``length``.
 
     The moving average is scipy's compiled ``uniform_filter1d`` loop (the same numbers as
-    :func:`moving_average`) when :func:`_uniform_loop` finds it: a third faster.
+    :func:`moving_average`) when :func:`~.filters.compiled_mean` finds it: a third faster.
     """
     sq = np.square(s[:, :count - 1 + length])
-    loop = _uniform_loop()
+    loop = compiled_mean()
     if loop is None:
         box = moving_average(sq, length, mode="constant", origin=-(length // 2), count=count)
     else:
         box = np.empty_like(sq)
-        loop(sq, length, 1, box, _CONSTANT, 0.0, -(length // 2))
+        loop(sq, length, 1, box, CONSTANT, 0.0, -(length // 2))
         box = box[:, :count]
     return box * np.float32(length)
-
-
-@lru_cache(maxsize=1)
-def _uniform_loop() -> Callable[..., None] | None:
-    """scipy's compiled ``uniform_filter1d(input, size, axis, output, mode, cval, origin)``, or None
-    if it is not found or does not give :func:`moving_average`'s numbers on a probe: its
-    arguments and mode codes are private to scipy, and another version may change them."""
-    nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
-    if nd is None:
-        return None
-    probe = np.square(np.linspace(-1.0, 2.0, 26, dtype=np.float32)).reshape(2, 13)
-    got = np.empty_like(probe)
-    try:
-        nd.uniform_filter1d(probe, 4, 1, got, _CONSTANT, 0.0, -2)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    same = np.array_equal(got, moving_average(probe, 4, mode="constant", origin=-2))
-    return nd.uniform_filter1d if same else None
 
 
 def pitch_from_correlation(r: np.ndarray, rate: int, params: PitchParams) -> tuple[np.ndarray, np.ndarray]:

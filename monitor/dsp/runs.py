@@ -62,8 +62,11 @@ def bridged_runs(mask: np.ndarray, min_gap: int, min_len: int) -> np.ndarray:
     """``drop_short(close_gaps(mask, min_gap), min_len)`` from one pass over the runs: runs of True
     closer than ``min_gap`` are joined, then joined runs shorter than ``min_len`` dropped.
     Shape (n,) -> (n,), bool."""
-    starts, ends = _joined(*runs(mask), min_gap)
+    found = runs(mask)
+    starts, ends = _joined(*found, min_gap)
     long = ends - starts >= min_len
+    if starts is found[0] and long.all():  # nothing bridged, nothing dropped: the mask as it is
+        return np.array(mask, dtype=bool)
     return apart_runs_to_mask(starts[long], ends[long], len(mask))
 
 
@@ -107,6 +110,8 @@ def open_then_close(mask: np.ndarray, open_size: int, close_size: int) -> np.nda
             keep[0] = length[0] > open_size // 2 or ends[0] == n
         if ends[-1] == n:
             keep[-1] = length[-1] > open_size // 2 or starts[-1] == 0
+    if not keep.any():  # nothing to close
+        return np.zeros(n, bool)
     starts, ends = _joined(starts[keep], ends[keep], close_size)
     if len(starts):
         if starts[0] <= close_size // 2:

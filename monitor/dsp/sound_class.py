@@ -37,12 +37,14 @@ The model's numbers live in :mod:`monitor.dsp.sound_class_model`, written by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from . import fft as sfft
-from .filters import columns_max, columns_mean, window_counts
+from .filters import NEAREST, columns_max, columns_mean, compiled_mean, window_counts
 from .runs import apart_runs_to_mask, bridged_runs, open_then_close, runs
 
 
@@ -62,6 +64,7 @@ FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 _HANN = np.hanning(SPEC_LENGTH).astype(np.float32)
 _HANN.flags.writeable = False  # shared by every call: read only
+_DB = 10.0 / np.log(10.0)  # a numpy double: the flatness is scaled in double precision
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,18 @@ class SoundClassParams:
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0))
 
 
+@lru_cache(maxsize=4)
 def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
     return tuple(int(round(f * n_fft / rate)) for f in _BAND_HZ)
+
+
+@lru_cache(maxsize=4)
+def _centroid_khz(length: int) -> np.ndarray:
+    """Frequencies (kHz, float32) of the band's bins, read only. Shape (b3 - b0,)."""
+    b0, _, _, b3 = _band_bins(length, SPEC_RATE)
+    khz = np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / length / 1000.0)
+    khz.flags.writeable = False
+    return khz
 
 
 def spectral_shape(frames: np.ndarray) -> np.ndarray:
@@ -137,7 +150,7 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    frames : np.ndarray [shape=(n, 256)], float32, 8 kHz samples
+    frames : np.ndarray [shape=(n, 256)], float32, 8 kHz samples (any row step: a strided view)
 
     Returns
     -------
@@ -150,26 +163,42 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     n, length = frames.shape
     if n == 0:
         return np.zeros((0, len(SPEC_COLUMNS)), np.float32)
-    x = frames - np.add.reduce(frames, axis=1, keepdims=True) / np.float32(length)  # the rows' means
-    window = _HANN if length == SPEC_LENGTH else np.hanning(length).astype(np.float32)
-    spec = sfft.rfft(x * window, length)
+    x = np.add.reduce(frames, axis=1, keepdims=True)  # the rows' means, then the rows less them
+    x /= np.float32(length)
+    x = np.subtract(frames, x)
+    crossings = _crossings(x)
+    x *= _HANN if length == SPEC_LENGTH else np.hanning(length).astype(np.float32)
     b0, b1, b2, b3 = _band_bins(length, SPEC_RATE)
-    power = sfft.power_in_place(spec[:, b0:b3])
+    power = sfft.band_power(sfft.rfft(x, length), b0, b3)
     power += np.float32(1e-12)
     total = np.add.reduce(power, axis=1)
     out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
-    out[:, 0] = 10.0 / np.log(10.0) * (np.log(power).mean(axis=1) - np.log(total / power.shape[1]))
-    out[:, 1] = power @ (np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / length / 1000.0)) / total
-    bands = out[:, 2:5]  # the three bands' power, then their shares in dB (one pass for all three)
+    flat = np.add.reduce(np.log(power), axis=1)  # mean of the log: np.mean's sum and division
+    np.true_divide(flat, np.intp(b3 - b0), out=flat, casting="unsafe")
+    flat -= np.log(total / (b3 - b0))
+    np.multiply(flat, _DB, out=out[:, 0], casting="unsafe")  # in double, as 10 / ln 10 is
+    np.divide(power @ _centroid_khz(length), total, out=out[:, 1])
+    bands = out[:, 2:5]  # the three bands' power, then their shares in dB
     for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0))):
         np.add.reduce(power[:, lo:hi], axis=1, out=bands[:, col])
-    bands[:] = 10.0 * np.log10(bands / total[:, None] + 1e-6)
-    signs = np.signbit(x)
-    out[:, 5] = np.add.reduce(signs[:, 1:] != signs[:, :-1], axis=1, dtype=np.intp) / (length - 1)
+    bands /= total[:, None]
+    bands += 1e-6
+    np.log10(bands, out=bands)
+    bands *= 10.0
+    out[:, 5] = crossings / (length - 1)
     return out
 
 
-def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
+def _crossings(x: np.ndarray) -> np.ndarray:
+    """Sign changes along each row (shape (n, m) -> (n,)); counted in bytes when they fit."""
+    signs = np.signbit(x)
+    changes = np.not_equal(signs[:, 1:], signs[:, :-1])
+    if changes.shape[1] <= 255:
+        return np.add.reduce(changes.view(np.uint8), axis=1, dtype=np.uint8)
+    return np.add.reduce(changes, axis=1, dtype=np.intp)
+
+
+def hold_spectral_shape(spec: np.ndarray, first: int, out: np.ndarray | None = None) -> np.ndarray:
     """Rows of frames without a spectral shape of their own (absolute index ``first + i`` not a
     multiple of :data:`SPEC_EVERY`) take the shape of the frame before (the first row, if it
     has none, the one after). The features average it over ``smooth_frames`` anyway.
@@ -178,18 +207,24 @@ def hold_spectral_shape(spec: np.ndarray, first: int) -> np.ndarray:
     ----------
     spec : np.ndarray [shape=(n, 6)]  rows of frames ``first .. first + n``
     first : int  absolute index of the first row
+    out : np.ndarray [shape=(n, 6)], optional  where to write them (any strides)
 
     Returns
     -------
     spec : np.ndarray [shape=(n, 6)]
     """
     n = len(spec)
+    out = np.empty_like(spec) if out is None else out
     own = (-first) % SPEC_EVERY  # the first row with a shape of its own
     if own >= n:
-        return spec[np.full(n, n - 1)]
-    times = np.full(-(-(n - own) // SPEC_EVERY), SPEC_EVERY)  # each shape held for SPEC_EVERY rows ...
-    times[0] += own  # ... the first also for the rows before it
-    return np.repeat(spec[own::SPEC_EVERY], times, axis=0)[:n]
+        out[:] = spec[n - 1]
+        return out
+    out[:own] = spec[own]
+    shapes = spec[own::SPEC_EVERY]
+    for lag in range(SPEC_EVERY):  # each shape held for SPEC_EVERY rows
+        held = out[own + lag::SPEC_EVERY]
+        held[:] = shapes[:len(held)]
+    return out
 
 
 def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray,
@@ -214,7 +249,8 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     return bridged_runs(raw, params.audible_gap_frames, params.audible_min_frames)
 
 
-def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
     """Mean of each column of ``values`` over the frames of the same run of ``mask`` within
     ``reach`` frames each side, and the length of that stretch (frames).
 
@@ -223,34 +259,55 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int) -> tuple[np.nd
     mask : np.ndarray [shape=(n,)], bool
     values : np.ndarray [shape=(n, d)]
     reach : int
+    out : np.ndarray [shape=(n, d)], float32, optional  where to write the means
 
     Returns
     -------
-    means : np.ndarray [shape=(n, d)], float32  (0 outside the runs)
+    means : np.ndarray [shape=(n, d)], float32  (0 outside the runs; not returned with ``out``)
     length : np.ndarray [shape=(n,)], int  (0 outside the runs)
     """
     n = len(mask)
-    idx = np.arange(n)
+    idx, back, ahead = _reach_bounds(n, reach)
     # outside the runs both bounds are the frame after (an empty stretch); inside, the run's
     # first frame (one after the last frame outside) and the first frame after it, within reach
-    outside = np.where(mask, -1, idx)
-    lo = np.maximum(np.maximum.accumulate(outside) + 1, idx - reach)
+    lo = np.maximum.accumulate(np.where(mask, -1, idx))
+    lo += 1
+    np.maximum(lo, back, out=lo)
     after = np.where(mask, n, idx)
-    hi = np.maximum(np.minimum(np.minimum.accumulate(after[::-1])[::-1], idx + (reach + 1)), lo)
+    hi = np.minimum(np.minimum.accumulate(after[::-1])[::-1], ahead)
+    np.maximum(hi, lo, out=hi)
     csum = np.zeros((n + 1, values.shape[1]))
     np.add.accumulate(values, axis=0, dtype=np.float64, out=csum[1:])  # np.cumsum without its wrapper
     length = hi - lo
-    means = (np.take(csum, hi, axis=0) - np.take(csum, lo, axis=0)) / np.maximum(length, 1)[:, None]
-    return means.astype(np.float32), length
+    sums = np.take(csum, hi, axis=0)
+    sums -= np.take(csum, lo, axis=0)
+    if out is None:
+        return (sums / np.maximum(length, 1)[:, None]).astype(np.float32), length
+    np.true_divide(sums, np.maximum(length, 1)[:, None], out=out, casting="unsafe")
+    return length
+
+
+@lru_cache(maxsize=8)
+def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame indices ``i`` of ``n`` frames, ``i - reach`` and ``i + reach + 1`` (shapes (n,),
+    read only: shared by every call with the same ``n``)."""
+    idx = np.arange(n)
+    bounds = (idx, idx - reach, idx + (reach + 1))
+    for b in bounds:
+        b.flags.writeable = False
+    return bounds
 
 
 def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray, floor_db: np.ndarray,
-                   level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams) -> np.ndarray:
+                   level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams,
+                   spec_first: int | None = None) -> np.ndarray:
     """Model input of each frame: its neighbourhood's periodicity, spectrum and level, and its event's.
 
     Parameters
     ----------
-    spec : np.ndarray [shape=(n, 6)]  :func:`spectral_shape` (rows of inaudible frames are 0)
+    spec : np.ndarray [shape=(n, 6)]  :func:`spectral_shape` (rows of inaudible frames are 0);
+        with ``spec_first`` (the absolute index of its first row), only the rows of frames with
+        a shape of their own count (:func:`hold_spectral_shape` holds them here)
     strength : np.ndarray [shape=(n,)]  correlation strength of the pitch tracker (0 = none)
     energy_db, floor_db, level_db : np.ndarray [shape=(n,)]  level, noise floor and recent peak
         level (dBFS)
@@ -263,43 +320,59 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     n = len(energy_db)
     if n == 0:
         return np.zeros((0, len(FEATURES)), np.float32)
-    strength = np.asarray(strength, np.float32)
-    energy = np.asarray(energy_db, np.float32)
-    # every windowed mean in one pass: strength, spectrum, above floor, under peak, level, level², flux
-    cols = np.empty((n, 12), np.float32)
-    cols[:, 0] = strength
-    cols[:, 1:7] = spec
-    _clip_into(np.subtract(energy, floor_db, out=cols[:, 7]), 0.0, 60.0)  # np.clip without its wrapper
-    _clip_into(np.subtract(level_db, energy, out=cols[:, 8]), 0.0, 60.0)
-    cols[:, 9] = energy
-    np.multiply(energy, energy, out=cols[:, 10])
-    cols[0, 11] = 0.0
-    shares = cols[:, 3:6]  # the three bands' shares
-    np.add.reduce(np.abs(shares[1:] - shares[:-1]), axis=1, out=cols[1:, 11])
-    cols[:, 11] *= audible  # 0 where not audible (the flux is finite and >= 0)
-    means = columns_mean(cols, params.smooth_frames)
-    lag = params.onset_lag_frames
-    rise = np.zeros((n, 2), np.float32)
-    rise[:, 0] = strength
-    _clip_into(np.subtract(energy[lag:], energy[:-lag], out=rise[lag:, 1]), 0.0, 40.0)
-    peaks = columns_max(rise, params.smooth_frames)
     out = np.empty((n, len(FEATURES)), np.float32)
-    out[:, 0] = means[:, 0]
-    out[:, 1] = peaks[:, 0]
-    out[:, 2:9] = means[:, 1:8]
-    out[:, 9] = peaks[:, 1]
-    out[:, 10] = means[:, 8]
-    out[:, 11] = np.sqrt(np.maximum(means[:, 10] - means[:, 9] ** 2, 0.0))
-    out[:, 12] = means[:, 11]
+    cols = _windowed_columns(spec, spec_first, np.asarray(strength, np.float32), np.asarray(energy_db, np.float32),
+                             floor_db, level_db, audible, params).T  # (n, 13): a view of the rows
+    columns_mean(cols, params.smooth_frames, out=out[:, :_WINDOWED])  # every windowed mean in one pass
+    level_sd = out[:, 11]  # the means of the level's square, of the level in column 9 (for now)
+    np.sqrt(np.maximum(level_sd - out[:, 9] ** 2, 0.0), out=level_sd)
+    # strength and onset: the running means end finite only if every value of theirs is
+    # (a NaN or an infinity, once summed in, stays in), as the compiled maxima need
+    finite = math.isfinite(out[n - 1, 0] + out[n - 1, 1])
+    columns_max(cols[:, :2], params.smooth_frames, finite=finite, out=out[:, _PEAKS])
     voicing = np.empty((n, 2))  # float64, as event_means sums them
-    voicing[:, 0] = strength >= params.voiced_strength
+    np.greater_equal(strength, params.voiced_strength, out=voicing[:, 0])
     voicing[:, 1] = strength
-    ev, length = event_means(audible, voicing, params.event_reach_frames)
-    out[:, 13:15] = ev
-    out[:, 15] = length / (2 * params.event_reach_frames + 1)
+    length = event_means(audible, voicing, params.event_reach_frames, out=out[:, 13:15])
+    np.true_divide(length, 2 * params.event_reach_frames + 1, out=out[:, 15], casting="unsafe")
     return out
 
 
+_WINDOWED = 13
+"""Columns of :func:`_windowed_columns`, averaged into the first columns of :data:`FEATURES`."""
+_PEAKS = slice(1, 10, 8)
+"""Columns of :data:`FEATURES` that take the windowed maxima (strength, onset) instead: 1 and 9."""
+
+
+def _windowed_columns(spec: np.ndarray, spec_first: int | None, strength: np.ndarray, energy: np.ndarray,
+                      floor_db: np.ndarray, level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams
+                      ) -> np.ndarray:
+    """The columns whose windowed means (and, the first two, maxima) :func:`class_features` takes,
+    as rows (each contiguous), each where its mean goes in :data:`FEATURES`: strength, the level's
+    rise over ``onset_lag_frames`` (its maximum is the onset), the spectral shape, the level above
+    the floor, the level, under the peak, the level's square, the spectral flux. Shapes (n, 6),
+    (n,) ... -> (13, n), float32 (``spec_first``: see :func:`class_features`)."""
+    n = len(energy)
+    rows = np.empty((_WINDOWED, n), np.float32)
+    rows[0] = strength
+    lag = params.onset_lag_frames
+    rows[1, :lag] = 0.0
+    _clip_into(np.subtract(energy[lag:], energy[:-lag], out=rows[1, lag:]), 0.0, 40.0)
+    if spec_first is None:
+        rows[2:8] = spec.T
+    else:
+        hold_spectral_shape(spec, spec_first, out=rows[2:8].T)
+    _clip_into(np.subtract(energy, floor_db, out=rows[8]), 0.0, 60.0)  # np.clip without its wrapper
+    rows[9] = energy
+    _clip_into(np.subtract(level_db, energy, out=rows[10]), 0.0, 60.0)
+    np.multiply(energy, energy, out=rows[11])
+    flux = rows[12]  # the three bands' shares' absolute changes, added in order
+    flux[0] = 0.0
+    steps = np.abs(rows[4:7, 1:] - rows[4:7, :-1])
+    np.add(steps[0], steps[1], out=flux[1:])
+    flux[1:] += steps[2]
+    flux *= audible  # 0 where not audible (the flux is finite and >= 0)
+    return rows
 
 
 def _clip_into(x: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -325,8 +398,10 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
     -------
     scores : np.ndarray [shape=(n, 3)], float32
     """
-    z = ((features - mean) / scale).astype(np.float32, copy=False)
-    return (np.tanh(z @ hidden_w + hidden_b) @ out_w + out_b).astype(np.float32, copy=False)
+    z = np.subtract(features, mean)
+    z /= scale  # rounded to float32 below anyway
+    hidden = z.astype(np.float32, copy=False) @ hidden_w + hidden_b
+    return (np.tanh(hidden, out=hidden) @ out_w + out_b).astype(np.float32, copy=False)
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
@@ -362,14 +437,16 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     smooth = columns_mean(scores, params.score_frames)
     smooth[:, 2] -= params.cough_margin
     best = np.argmax(smooth, axis=1)
-    aperiodic, voiced = _periodicity(strength, params)
-    other = ((best > 0) | aperiodic) & heard & ~voiced
-    sound = np.where(active, np.uint8(SPEECH), np.uint8(SILENCE))
+    aperiodic, unvoiced = _periodicity(strength, params)
+    other = ((best > 0) | aperiodic) & heard & unvoiced
+    sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
     if not other.any():  # no decision to open, close or extend (the usual window of speech)
         return sound
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
     opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
+    if not opened.any():  # no sound lasts long enough (most windows with a decision to open)
+        return sound
     other, tail = _decisions(opened, heard, active, strength, under_peak_db, params)
     np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
               where=other)
@@ -409,21 +486,30 @@ def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strengt
 
 def _periodicity(strength: np.ndarray, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray]:
     """Frames with no periodicity within ``voicing_reach_frames`` (``min_speech_strength``), and
-    frames in a voiced stretch (``voiced_share`` of the ``voiced_frames`` around them
-    ``voiced_strength`` periodic); shapes (n,) -> (n,), (n,), bool. The two running counts in one
-    pass when their windows are the same."""
+    frames outside a voiced stretch (a voiced stretch: ``voiced_share`` of the ``voiced_frames``
+    around a frame ``voiced_strength`` periodic); shapes (n,) -> (n,), (n,), bool. Both from one
+    moving average of the two masks when their windows are the same."""
     size = params.voiced_frames
-    if params.voicing_reach_frames == size:
-        both = np.empty((len(strength), 2), bool)
-        np.greater_equal(strength, params.min_speech_strength, out=both[:, 0])
-        np.greater_equal(strength, params.voiced_strength, out=both[:, 1])
-        counts = window_counts(both, size)
-        aperiodic, voiced = counts[:, 0] == 0, counts[:, 1]
-    else:
+    if params.voicing_reach_frames != size:
         aperiodic = window_counts(strength >= params.min_speech_strength, params.voicing_reach_frames) == 0
-        voiced = window_counts(strength >= params.voiced_strength, size)
-    return aperiodic, (voiced / size).astype(np.float32) >= params.voiced_share  # the moving average's values
+        return aperiodic, ~_voiced(window_counts(strength >= params.voiced_strength, size), size, params)
+    both = np.empty((len(strength), 2), np.float32)  # the two masks as 0 and 1
+    np.greater_equal(strength, params.min_speech_strength, out=both[:, 0])
+    np.greater_equal(strength, params.voiced_strength, out=both[:, 1])
+    loop = compiled_mean()
+    if loop is None:
+        counts = window_counts(both.astype(bool), size)
+        return counts[:, 0] == 0, ~_voiced(counts[:, 1], size, params)
+    # the shares of the windows: the running sums of 0 and 1 are exact, k / size rounded once
+    shares = np.empty(both.shape, np.float32)
+    loop(both, size, 0, shares, NEAREST, 0.0, 0)
+    return shares[:, 0] == 0, shares[:, 1] < params.voiced_share
 
+
+def _voiced(counts: np.ndarray, size: int, params: SoundClassParams) -> np.ndarray:
+    """Frames whose window of ``size`` holds at least ``voiced_share`` voiced frames (the moving
+    average's float32 values), from the counts. Shape (n,) -> (n,), bool."""
+    return (counts / size).astype(np.float32) >= params.voiced_share
 
 
 def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> np.ndarray | None:
