@@ -365,6 +365,11 @@ class EmergencyRuleConfig:
                               "tuning half 3 to 12 each added more false criticals, most of them "
                               "before a labored caller's onset, than detections)",
                               min=0.0, max=100.0)
+    single_families: tuple[str, ...] = _k(FAMILIES, "the families that single_family lets raise it "
+                                          "alone (on the tuning half, with the turn gap bridged "
+                                          "in the response latency, latency alone at 0.5-24 raised "
+                                          "no false critical and found one labored file sooner; "
+                                          "pausing or loudness alone added false criticals)")
     stale_s: float = _k(10.0, "evidence accumulates per second of call time while the caller has "
                         "spoken within this many seconds; over longer silences (a hold, a long "
                         "agent turn) their cue window is stale and the sums hold still", gt=0.0,
