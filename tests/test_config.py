@@ -98,6 +98,9 @@ def test_user_config_can_be_skipped(env):
     ("[rules.slow_sppech]\npersist_s = 3\n", "config.toml: rules.slow_sppech: unknown rule kind"),
     ("[rules.possible_emergency]\nkinds = [\"slow_speech\", \"sneezing\"]\n",
      "config.toml: rules.possible_emergency.kinds: unknown kind 'sneezing'"),
+    ("[rules.possible_emergency]\nsingle_families = [\"latency\", \"speed\"]\n",
+     "config.toml: rules.possible_emergency.single_families: unknown family 'speed' (known: tempo, "
+     "pausing, latency, voice, loudness, breathing)"),
     ("[rules.possible_emergency]\nmin_families = 0\n",
      "config.toml: rules.possible_emergency.min_families: must be >= 1, got 0"),
     ("[rules.possible_emergency]\nmin_families = 6\n[rules.weak_voice]\nenabled = false\n",

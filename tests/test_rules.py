@@ -507,6 +507,18 @@ def test_one_family_far_beyond_the_callers_own_baseline_is_critical_when_configu
     assert "far beyond the caller's own baseline" in critical.message
 
 
+def test_only_the_families_named_in_single_families_raise_it_alone(base):
+    latency_alone = config(**{"possible_emergency.single_family": 4.0,
+                              "possible_emergency.single_families": ["latency"]})
+    # the tempo as far beyond the baseline as above: not a family that may go alone
+    events = run(AlertEngine(latency_alone), [cues(t, speech_rate_sps=0.4) for t in range(100, 140)], base)
+    assert alerts(events, "possible_emergency") == []
+    # answers after 4 s against a baseline of 0.6 s: the latency alone is critical
+    events = run(AlertEngine(latency_alone), [cues(t, response_latency_s=4.0) for t in range(100, 140)], base)
+    [critical] = alerts(events, "possible_emergency")
+    assert critical.evidence["single_family"] == "latency"
+
+
 def test_one_family_on_an_absolute_limit_alone_is_not_critical():
     # a hesitant caller who pauses a lot from the first word: no baseline shows a change, so
     # the absolute limit alone (pause ratio 0.6) is not enough for one family

@@ -356,7 +356,7 @@ class Fusion:
         if self.pe.single_family <= 0:
             return None
         need = self.pe.single_family * self.pe.evidence_s
-        strong = [f for f, v in self.change.items() if v >= need - EPS]
+        strong = [f for f, v in self.change.items() if v >= need - EPS and f in self.pe.single_families]
         return max(strong, key=lambda f: self.change[f]) if strong else None
 
     def acoustic(self) -> bool:
