@@ -19,7 +19,7 @@ def gated(kept_spans: list[tuple[float, float]], speech_spans: list[tuple[float,
     """15 s of 10 ms frames with the analyzer's speech and the gate's kept speech in the spans given."""
     t = (np.arange(1500) + 0.5) * 0.01
     mask = [np.any([(t >= a) & (t < b) for a, b in spans], axis=0) for spans in (speech_spans, kept_spans)]
-    return GatedFrames(t, mask[0], mask[1], mask[1])
+    return GatedFrames(t, mask[0], mask[1], mask[1], np.zeros(len(t), dtype=bool))
 
 
 def test_the_label_gives_turns_phrases_and_holds():
@@ -35,7 +35,8 @@ def test_kept_speech_outside_the_callers_phrases_is_placed_where_it_lies():
     # phrases, 2 s over the hold, and the caller's two phrases
     kept = [(0.5, 1.5), (6.5, 7.5), (4.2, 4.8), (11.0, 13.0), (3.0, 4.0), (5.0, 6.0)]
     out = place_seconds(gated(kept, kept), label_spans(LABEL))
-    assert out == pytest.approx({"hold": 2.0, "agent": 1.0, "gap": 1.0, "inner": 0.6, "voice": 2.0, "lost": 0.0})
+    assert out == pytest.approx({"hold": 2.0, "agent": 1.0, "gap": 1.0, "inner": 0.6, "voice": 2.0, "lost": 0.0,
+                                 "sounds": 0.0})
 
 
 def test_the_callers_speech_the_gate_dropped_is_lost():

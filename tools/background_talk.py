@@ -21,7 +21,8 @@ verdict in between). Against the label file's turns (speaker, start, end, phrase
   breath taken for speech lands here too).
 
 What the gate costs the caller: ``voice`` is the analyzer's speech inside the caller's phrases,
-``lost`` the part of it the gate turned to silence. Times within ``MARGIN_S`` of a turn's or a
+``lost`` the part of it the gate turned to silence. ``sounds``: the seconds of breaths and coughs
+kept outside the caller's turns (``SETTLE_S`` after them). Times within ``MARGIN_S`` of a turn's or a
 phrase's edge count as inside it (the labels are the synthesiser's, the frames 10 ms each).
 """
 
@@ -44,6 +45,7 @@ import numpy as np  # noqa: E402
 from monitor.analysis.cue_windows import CueTracker  # noqa: E402
 from monitor.analysis.frame_features import HOP_S, Frames  # noqa: E402
 from monitor.config import AnalysisConfig, parse_override  # noqa: E402
+from monitor.dsp.sound_class import SILENCE  # noqa: E402
 from tools.evaluate import (FrameRecord, Job, Settings, cache_load, default_cache_dir, frames_key,  # noqa: E402
                             load_jobs, make_config, replay_file)
 
@@ -59,13 +61,14 @@ PLACES: tuple[str, ...] = ("hold", "agent", "gap", "inner")
 @dataclass(frozen=True)
 class GatedFrames:
     """The caller's frames of one file as the cue tracker kept them: frame times, the analyzer's
-    speech, the speech left after the gate at the first hop that sees it and ``SETTLE_S`` later
-    (shapes (n,), (n,) bool, (n,) bool, (n,) bool)."""
+    speech, the speech left after the gate at the first hop that sees it and ``SETTLE_S`` later,
+    and the breaths and coughs left ``SETTLE_S`` later (shapes (n,), (n,) bool x 4)."""
 
     t: np.ndarray
     speech: np.ndarray
     kept: np.ndarray
     settled: np.ndarray
+    sounds: np.ndarray
 
 
 class _GateRecorder(CueTracker):
@@ -78,6 +81,7 @@ class _GateRecorder(CueTracker):
         self.settle_s = settle_s
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.settled: list[np.ndarray] = []
+        self.sounds: list[np.ndarray] = []
         self._done_t = 0.0
         self._settled_t = 0.0
         self.last = Frames.empty()  # the caller's frames as the last hop gated them
@@ -96,7 +100,9 @@ class _GateRecorder(CueTracker):
     def settle(self, me: Frames, upto: float) -> None:
         """Record the verdicts of the frames from the last settled time to ``upto``."""
         if upto > self._settled_t:
-            self.settled.append(me.between(self._settled_t, upto).speech)
+            now = me.between(self._settled_t, upto)
+            self.settled.append(now.speech)
+            self.sounds.append(~now.speech & (now.sound != SILENCE))
             self._settled_t = upto
 
 
@@ -112,11 +118,11 @@ def gated_frames(record: FrameRecord, analysis: AnalysisConfig) -> GatedFrames:
         tracker.add(leg, frames)
     tracker.due(final=True)
     if not tracker.parts:
-        return GatedFrames(np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool))
+        return GatedFrames(np.zeros(0), *(np.zeros(0, bool) for _ in range(4)))
     tracker.settle(tracker.last, np.inf)
     t, speech, kept = (np.concatenate(col) for col in zip(*tracker.parts))
-    settled = np.concatenate(tracker.settled)
-    return GatedFrames(t, speech, kept, settled[:len(t)])
+    settled, sounds = np.concatenate(tracker.settled), np.concatenate(tracker.sounds)
+    return GatedFrames(t, speech, kept, settled[:len(t)], sounds[:len(t)])
 
 
 def inside(t: np.ndarray, spans: Sequence[tuple[float, float]], margin: float = MARGIN_S) -> np.ndarray:
@@ -141,7 +147,7 @@ def place_seconds(g: GatedFrames, spans: Mapping[str, list[tuple[float, float]]]
                   settled: bool = True) -> dict[str, float]:
     """Seconds of kept speech per place (:data:`PLACES`) and the caller's own ``voice`` and ``lost``
     seconds (module docstring), by the verdicts ``SETTLE_S`` after each frame or at once."""
-    g = GatedFrames(g.t, g.speech, g.settled if settled else g.kept, g.settled)
+    g = GatedFrames(g.t, g.speech, g.settled if settled else g.kept, g.settled, g.sounds)
     in_turn = inside(g.t, spans["caller_turns"])
     phrase = inside(g.t, spans["caller_phrases"])
     hold = inside(g.t, spans["holds"], 0.0)
@@ -152,6 +158,7 @@ def place_seconds(g: GatedFrames, spans: Mapping[str, list[tuple[float, float]]]
     out = {k: float(v.sum()) * HOP_S for k, v in where.items()}
     out["voice"] = float((g.speech & phrase).sum()) * HOP_S
     out["lost"] = float((g.speech & ~g.kept & phrase).sum()) * HOP_S
+    out["sounds"] = float((g.sounds & ~in_turn).sum()) * HOP_S
     return out
 
 
@@ -173,14 +180,15 @@ def file_row(job: Job, settings: Settings, settled: bool = True) -> dict[str, An
 def summary(rows: Sequence[Mapping[str, Any]], key: str) -> list[str]:
     """Lines of totals per value of ``key``: files, minutes, seconds per place (and per hour of
     call), the caller's voice and the share of it lost."""
-    lines = [f"{key:<22} files   min " + "".join(f"{p:>8} s/h" for p in PLACES) + "   voice s  lost s  lost%"]
+    lines = [f"{key:<22} files   min " + "".join(f"{p:>8} s/h" for p in PLACES)
+             + "   voice s  lost s  lost%  sounds s"]
     for value in sorted({str(r[key]) for r in rows}):
         sub = [r for r in rows if str(r[key]) == value]
         hours = sum(r["minutes"] for r in sub) / 60.0
         cells = "".join(f"{sum(r[p] for r in sub):>6.1f} {sum(r[p] for r in sub) / hours:>5.0f}" for p in PLACES)
         voice, lost = sum(r["voice"] for r in sub), sum(r["lost"] for r in sub)
         lines.append(f"{value:<22} {len(sub):>5} {60 * hours:>5.0f} {cells} {voice:>9.1f} {lost:>7.1f} "
-                     f"{100 * lost / voice if voice else 0:>5.1f}%")
+                     f"{100 * lost / voice if voice else 0:>5.1f}% {sum(r['sounds'] for r in sub):>9.1f}")
     return lines
 
 
