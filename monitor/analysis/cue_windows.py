@@ -195,12 +195,7 @@ class CueTracker:
 
     def measure(self, t: float) -> CuesEvent:
         """Cues of the caller's window ending at call time ``t`` (and of the short window)."""
-        mine = self._frames[self.channel].between(0.0, t)
-        self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
-                                       VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
-        other = self._frames[self.other] if self.other is not None else None
-        me = own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
-                        self.cfg.voice_hold_quiet_s)
+        me, other = self.caller_voice(t)
         t0 = window_start(me.t, me.speech, t, self.cfg.window_speech_s, self.cfg.window_max_s)
         m = self._span(me, other, t0, t)
         answers = self._latency(me, other, t) if other is not None else (np.zeros(0), np.zeros(0))
@@ -222,6 +217,17 @@ class CueTracker:
                          call_speech_s=round(call_speech, 3),
                          short=self._short(me, other, t, answers),
                          **self.word_cues(t0, t, m.turn_s))
+
+    def caller_voice(self, t: float) -> tuple[Frames, Frames | None]:
+        """The caller's kept frames before call time ``t`` with the background talk turned to
+        silence (:func:`own_speech`), and the agent's frames (None without the agent's leg).
+        Holds the caller's level from the previous hop: call it once per hop, in order."""
+        mine = self._frames[self.channel].between(0.0, t)
+        self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
+                                       VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
+        other = self._frames[self.other] if self.other is not None else None
+        return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
+                          self.cfg.voice_hold_quiet_s), other
 
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""
