@@ -18,8 +18,8 @@ from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import span_measures
 from monitor.dsp.runs import runs
 from monitor.dsp import sound_class
-from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEECH, SoundClassParams, class_features,
-                                     event_means, hold_spectral_shape, sound_classes, spectral_shape)
+from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEECH, SoundClassParams,
+                                     class_features, event_means, hold_spectral_shape, sound_classes, spectral_shape)
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -170,6 +170,15 @@ def test_no_frames_give_no_features():
     features = class_features(np.zeros((0, len(SPEC_COLUMNS)), np.float32), none, none, none, none,
                               np.zeros(0, bool), SoundClassParams())
     assert len(features) == 0
+
+
+@pytest.mark.parametrize("first", [0, 1])
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_rows_without_a_spectral_shape_of_their_own_hold_the_one_before_or_else_the_first_after(n, first):
+    spec = np.arange(n * len(SPEC_COLUMNS), dtype=np.float32).reshape(n, len(SPEC_COLUMNS))
+    own = [i for i in range(n) if (first + i) % SPEC_EVERY == 0]
+    held = [max([j for j in own if j <= i], default=min(own, default=n - 1)) for i in range(n)]
+    assert np.array_equal(hold_spectral_shape(spec, first), spec[held])
 
 
 def _class_inputs(seed: int, n: int = 240):
