@@ -144,6 +144,25 @@ def test_a_moving_average_down_the_columns_equals_ndimage_in_double_precision(co
                               nd.uniform_filter1d(x, size, axis=0, mode=mode))
 
 
+@pytest.mark.parametrize("columns", [1, 2, 13])
+@pytest.mark.parametrize("loop", ["scipy's loop", "numpy"])
+def test_the_column_means_and_maxima_are_ndimages_with_scipys_loop_or_without(columns, loop, monkeypatch):
+    """columns_mean and columns_max give ndimage's numbers for any number of columns and any
+    window, odd or even, longer than the column or not, whether scipy's compiled loops serve
+    or the numpy code (a single column too, whose first window numpy would sum pairwise)."""
+    if loop == "numpy":
+        monkeypatch.setattr(filters, "compiled_mean", lambda: None)
+        monkeypatch.setattr(filters, "compiled_max", lambda: None)
+    for n in (1, 2, 9, 290):
+        x = RNG.standard_normal((n, columns)) * 10.0 ** RNG.uniform(-6, 2, (n, columns))
+        for size in (1, 2, 3, 10, 11, 12, 31):
+            for y in (x, x.astype(np.float32)):
+                want = nd.uniform_filter1d(y, size, axis=0, mode="nearest")
+                assert np.array_equal(filters.columns_mean(y, size), want)
+                want = nd.maximum_filter1d(y, size, axis=0, mode="nearest")
+                assert np.array_equal(filters.columns_max(y, size, finite=True), want)
+
+
 class _ForeignLoop:
     """A ``_nd_image`` of another scipy version: other arguments, or other mode codes."""
 
@@ -170,6 +189,38 @@ def test_the_pitch_trackers_window_energies_are_the_moving_average_whatever_scip
         assert np.array_equal(pitch._window_energies(x, 134, 135), want)
     finally:
         filters.compiled_mean.cache_clear()
+
+
+class _ForeignMax:
+    """A ``_nd_image`` of another scipy version: other arguments, or the minimum for the maximum."""
+
+    def __init__(self, fails: bool) -> None:
+        self.fails = fails
+
+    def min_or_max_filter1d(self, x, size, axis, out, mode, cval, origin, minimum) -> None:
+        if self.fails:
+            raise TypeError("min_or_max_filter1d() takes 9 arguments")
+        out[...] = (nd.maximum_filter1d if minimum else nd.minimum_filter1d)(x, size, axis, mode="nearest")
+
+
+@pytest.mark.parametrize("core", ["scipy's", "absent", "other arguments", "other flag"])
+def test_the_column_maxima_are_the_running_maxima_whatever_scipys_loop(core, monkeypatch):
+    """The compiled maximum serves only if its probe gives columns_max's numbers; the probe runs
+    once (its result cached until cache_clear)."""
+    from monitor.dsp import scipy_core
+    x = np.round(RNG.standard_normal((57, 2)) * 3).astype(np.float32)
+    want = nd.maximum_filter1d(x, 11, axis=0, mode="nearest")
+    if core != "scipy's":
+        found = {"absent": None, "other arguments": _ForeignMax(True), "other flag": _ForeignMax(False)}
+        monkeypatch.setattr(scipy_core, "compiled", lambda *args: found[core])
+    filters.compiled_max.cache_clear()
+    try:
+        assert (filters.compiled_max() is None) == (core != "scipy's")
+        assert np.array_equal(filters.columns_max(x, 11, finite=True), want)
+        filters.compiled_max()
+        assert filters.compiled_max.cache_info().misses == 1
+    finally:
+        filters.compiled_max.cache_clear()
 
 
 def test_a_compiled_module_that_fails_to_load_is_not_found(tmp_path, monkeypatch):
