@@ -332,6 +332,71 @@ def test_streaming_equals_whole_signal(held_out, what):
     assert np.array_equal(got.hnr_db, whole.hnr_db, equal_nan=True)
 
 
+def _streamed(x: np.ndarray, rate: int, chunk: int, cfg: AnalyzerConfig = WITH_SOUND_CLASS) -> Frames:
+    an = StreamingAnalyzer(rate, cfg)
+    return Frames.concat([an.feed(x[i:i + chunk]) for i in range(0, len(x), chunk)] + [an.flush()])
+
+
+def _assert_same_frames(got: Frames, want: Frames) -> None:
+    assert len(got) == len(want)
+    for name in Frames.__dataclass_fields__:
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+
+
+def _caller(rate: int, seconds: float) -> np.ndarray:
+    import soundfile as sf
+    x = sf.read(CALL, dtype="float32")[0][: int(seconds * 16000), 1]
+    return x if rate == 16000 else np.ascontiguousarray(x[::2])
+
+
+def test_the_spectral_frames_are_the_middles_of_the_pitch_trackers_frames():
+    from monitor.analysis.analyzer import SPEC_LENGTH, _Layout, _spectral_frames
+    from monitor.dsp.framing import frame_signal
+    low = np.random.default_rng(7).standard_normal(6000).astype(np.float32)
+    for rate in (16000, 8000):
+        lay = _Layout.make(rate, WITH_SOUND_CLASS)
+        p0, hop = lay.pcentre(3), lay.hop // lay.pdec
+        seg = frame_signal(low, lay.pitch_len, hop, p0 - lay.pitch_len // 2, 40)
+        frames = _spectral_frames(seg, low, p0, lay)
+        assert np.shares_memory(frames, seg) and not frames.flags.writeable  # a view, read only
+        assert np.array_equal(frames, frame_signal(low, SPEC_LENGTH, hop, p0 - SPEC_LENGTH // 2, 40))
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_a_pitch_window_shorter_than_the_spectral_one_still_gives_the_whole_signals_frames(rate):
+    """A pitch tracker's window under the spectral shape's 256 samples (f0_min 100 Hz, no ac
+    window: 161 samples) frames the spectral shape from the 8 kHz signal, padded for it."""
+    from monitor.dsp.pitch import PitchParams
+    cfg = AnalyzerConfig(pitch=PitchParams(f0_min=100.0, ac_window_s=0.0))
+    x = _caller(rate, 12.0)
+    whole = analyze_signal(x, rate, cfg)
+    assert whole.speech.any()
+    _assert_same_frames(_streamed(x, rate, rate // 50 + 7, cfg), whole)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaN and the infinity, on purpose
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_streams_without_scipys_loops_and_with_a_nan_or_an_infinity_give_the_whole_signals_frames(rate, monkeypatch):
+    """The compiled means and maxima or numpy's, in batches of 20 ms, 1 s or odd sizes, with a
+    NaN or an infinity in the samples (the compiled maximum drops a NaN: numpy's serves there)."""
+    from monitor.dsp import filters, pitch
+    x = _caller(rate, 9.0)
+    for bad in (None, np.nan, np.inf):
+        y = x.copy()
+        if bad is not None:
+            y[6 * rate + 11] = bad
+        whole = analyze_signal(y, rate)
+        for chunk in (rate // 50, rate, 1237):
+            _assert_same_frames(_streamed(y, rate, chunk), whole)
+        with monkeypatch.context() as m:
+            for module in (filters, sound_class, pitch):
+                m.setattr(module, "compiled_mean", lambda: None)
+            m.setattr(filters, "compiled_max", lambda: None)
+            _assert_same_frames(analyze_signal(y, rate), whole)
+            _assert_same_frames(_streamed(y, rate, 1237), whole)
+
+
 def _params(seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     d, h = len(tsc.FEATURES), tsc.HIDDEN
