@@ -163,6 +163,20 @@ def test_the_column_means_and_maxima_are_ndimages_with_scipys_loop_or_without(co
                 assert np.array_equal(filters.columns_max(y, size, finite=True), want)
 
 
+@pytest.mark.parametrize("rows", [0, 1, 30])
+def test_the_column_means_and_maxima_are_new_arrays_or_the_output_given(rows):
+    x = RNG.standard_normal((rows, 3)).astype(np.float32)
+    x.flags.writeable = False
+    for size in (1, 5):
+        for out in (filters.columns_mean(x, size), filters.columns_max(x, size),
+                    filters.columns_max(x, size, finite=True)):
+            assert out.flags.writeable and not np.shares_memory(out, x)
+        given = np.empty((rows, 3), np.float32)
+        assert filters.columns_mean(x, size, out=given) is given
+        assert filters.columns_max(x, size, finite=True, out=given) is given
+        assert filters.columns_max(x, size, out=given) is given
+
+
 class _ForeignLoop:
     """A ``_nd_image`` of another scipy version: other arguments, or other mode codes."""
 

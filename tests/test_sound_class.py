@@ -219,6 +219,29 @@ def test_the_features_and_classes_are_the_same_with_or_without_scipys_compiled_l
     assert all(np.array_equal(a, b) for a, b in zip(with_loops, without))
 
 
+def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Read-only copies: a function that writes into its input raises on them."""
+    out = [np.array(a) for a in arrays]
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+@pytest.mark.parametrize("params", [PARAMS, SoundClassParams(smooth_frames=1, score_frames=1, label_reach_frames=0)])
+def test_the_features_scores_and_classes_leave_their_inputs_alone_and_hand_out_no_view_of_them(params):
+    """Inputs read only (the analyzer keeps the raw columns and the final scores for the next
+    batch): nothing writes into them, and no output is a view of one that a caller could write."""
+    spec, strength, energy, floor, level, audible = _frozen(*_class_inputs(8))
+    inputs = (spec, strength, energy, floor, level, audible)
+    features = class_features(spec, strength, energy, floor, level, audible, params, 1)
+    scores = sound_class.class_scores(*_frozen(features, *_params(2).values()))
+    scores, active = _frozen(scores, strength > 0.5)
+    sound = sound_classes(audible, active, scores, strength, params, level - energy)
+    events = sound_class.audible_events(energy, floor, level, -60.0, params)
+    for out in (features, sound, events):
+        assert out.flags.writeable and not any(np.shares_memory(out, a) for a in inputs + (scores, active))
+
+
 def test_a_nan_in_the_strength_reaches_the_maxima_as_numpy_spreads_it():
     spec, strength, energy, floor, level, audible = _class_inputs(5)
     strength[100] = np.nan
