@@ -251,6 +251,30 @@ def test_a_nan_in_the_strength_reaches_the_maxima_as_numpy_spreads_it():
     assert np.isnan(peaks[100 - reach:100 + reach + 1]).all() and not np.isnan(peaks[:100 - reach]).any()
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaNs and infinities, on purpose
+@pytest.mark.parametrize("mean_loop, max_loop", [(True, True), (True, False), (False, True)])
+def test_a_nan_or_an_infinity_anywhere_gives_numpys_features_whichever_compiled_loop_serves(mean_loop, max_loop,
+                                                                                          monkeypatch):
+    """The compiled maximum serves only where the running means (compiled or numpy's) end
+    finite: a NaN or an infinity in any input, at an end or inside, gives numpy's features."""
+    from monitor.dsp import filters
+    loops = (filters.compiled_mean, filters.compiled_max)
+
+    def features(mean: bool, peak: bool, inputs: list[np.ndarray]) -> np.ndarray:
+        with monkeypatch.context() as m:
+            for module in (filters, sound_class):
+                m.setattr(module, "compiled_mean", loops[0] if mean else lambda: None)
+            m.setattr(filters, "compiled_max", loops[1] if peak else lambda: None)
+            return class_features(*inputs, PARAMS, 0)
+    for column in range(5):  # spec, strength, energy, floor, level
+        for value in (np.nan, np.inf, -np.inf):
+            for at in (0, 117, 239):
+                inputs = list(_class_inputs(10))
+                inputs[column].reshape(len(inputs[column]), -1)[at, -1] = value
+                want = features(False, False, inputs)
+                assert np.array_equal(features(mean_loop, max_loop, inputs), want, equal_nan=True)
+
+
 def test_the_spectral_shape_of_a_strided_view_is_that_of_its_copy():
     x = np.random.default_rng(6).standard_normal(8000).astype(np.float32)
     view = np.lib.stride_tricks.sliding_window_view(x, 256)[::160]
