@@ -293,14 +293,16 @@ def compiled_mean() -> Callable[..., None] | None:
     nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
     if nd is None:
         return None
-    probe = np.square(np.linspace(-1.0, 2.0, 26, dtype=np.float32)).reshape(2, 13)
+    # in double precision and over 5 samples (not a power of two), so that a loop that divides
+    # each step by the size (scipy before 1.0) rounds otherwise than the running sum
+    probe = np.square(np.linspace(-1.0, 2.0, 26)).reshape(2, 13)
     for mode, code, origin in (("constant", CONSTANT, -2), ("nearest", NEAREST, 0)):
         got = np.empty_like(probe)
         try:
-            nd.uniform_filter1d(probe, 4, 1, got, code, 0.0, origin)
+            nd.uniform_filter1d(probe, 5, 1, got, code, 0.0, origin)
         except (TypeError, ValueError, RuntimeError):
             return None
-        if not np.array_equal(got, moving_average(probe, 4, mode=mode, origin=origin)):
+        if not np.array_equal(got, moving_average(probe, 5, mode=mode, origin=origin)):
             return None
     return nd.uniform_filter1d
 
