@@ -144,6 +144,39 @@ def test_a_moving_average_down_the_columns_equals_ndimage_in_double_precision(co
                               nd.uniform_filter1d(x, size, axis=0, mode=mode))
 
 
+@pytest.mark.parametrize("columns", [1, 2, 13])
+@pytest.mark.parametrize("loop", ["scipy's loop", "numpy"])
+def test_the_column_means_and_maxima_are_ndimages_with_scipys_loop_or_without(columns, loop, monkeypatch):
+    """columns_mean and columns_max give ndimage's numbers for any number of columns and any
+    window, odd or even, longer than the column or not, whether scipy's compiled loops serve
+    or the numpy code (a single column too, whose first window numpy would sum pairwise)."""
+    if loop == "numpy":
+        monkeypatch.setattr(filters, "compiled_mean", lambda: None)
+        monkeypatch.setattr(filters, "compiled_max", lambda: None)
+    for n in (1, 2, 9, 290):
+        x = RNG.standard_normal((n, columns)) * 10.0 ** RNG.uniform(-6, 2, (n, columns))
+        for size in (1, 2, 3, 10, 11, 12, 31):
+            for y in (x, x.astype(np.float32)):
+                want = nd.uniform_filter1d(y, size, axis=0, mode="nearest")
+                assert np.array_equal(filters.columns_mean(y, size), want)
+                want = nd.maximum_filter1d(y, size, axis=0, mode="nearest")
+                assert np.array_equal(filters.columns_max(y, size, finite=True), want)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 30])
+def test_the_column_means_and_maxima_are_new_arrays_or_the_output_given(rows):
+    x = RNG.standard_normal((rows, 3)).astype(np.float32)
+    x.flags.writeable = False
+    for size in (1, 5):
+        for out in (filters.columns_mean(x, size), filters.columns_max(x, size),
+                    filters.columns_max(x, size, finite=True)):
+            assert out.flags.writeable and not np.shares_memory(out, x)
+        given = np.empty((rows, 3), np.float32)
+        assert filters.columns_mean(x, size, out=given) is given
+        assert filters.columns_max(x, size, finite=True, out=given) is given
+        assert filters.columns_max(x, size, out=given) is given
+
+
 class _ForeignLoop:
     """A ``_nd_image`` of another scipy version: other arguments, or other mode codes."""
 
@@ -156,13 +189,28 @@ class _ForeignLoop:
         out[...] = nd.uniform_filter1d(x, size, axis, mode="nearest", origin=origin)
 
 
-@pytest.mark.parametrize("core", ["scipy's", "absent", "other arguments", "other mode codes"])
+class _RunningMeanLoop:
+    """The ``_nd_image`` of scipy before 1.0: its running mean adds each step divided by the size."""
+
+    def uniform_filter1d(self, x, size, axis, out, mode, cval, origin) -> None:
+        before, after = filters._margins(size, origin)
+        e = filters._extend(np.moveaxis(np.asarray(x, np.float64), axis, -1), before, after,
+                            {0: "nearest", 4: "constant"}[mode], cval)
+        n = x.shape[axis]
+        steps = np.empty(e.shape[:-1] + (n,))
+        steps[..., 0] = np.cumsum(e[..., :size], axis=-1)[..., -1] / size
+        steps[..., 1:] = (e[..., size:size + n - 1] - e[..., :n - 1]) / size
+        np.moveaxis(out, axis, -1)[...] = np.add.accumulate(steps, axis=-1)
+
+
+@pytest.mark.parametrize("core", ["scipy's", "absent", "other arguments", "other mode codes", "a running mean"])
 def test_the_pitch_trackers_window_energies_are_the_moving_average_whatever_scipys_loop(core, monkeypatch):
     from monitor.dsp import pitch, scipy_core
     x = np.random.default_rng(3).standard_normal((37, 269)).astype(np.float32)
     want = filters.moving_average(np.square(x), 134, "constant", 0.0, -67, count=135) * np.float32(134)
     if core != "scipy's":
-        found = {"absent": None, "other arguments": _ForeignLoop(True), "other mode codes": _ForeignLoop(False)}
+        found = {"absent": None, "other arguments": _ForeignLoop(True), "other mode codes": _ForeignLoop(False),
+                 "a running mean": _RunningMeanLoop()}
         monkeypatch.setattr(scipy_core, "compiled", lambda *args: found[core])
     filters.compiled_mean.cache_clear()
     try:
@@ -170,6 +218,38 @@ def test_the_pitch_trackers_window_energies_are_the_moving_average_whatever_scip
         assert np.array_equal(pitch._window_energies(x, 134, 135), want)
     finally:
         filters.compiled_mean.cache_clear()
+
+
+class _ForeignMax:
+    """A ``_nd_image`` of another scipy version: other arguments, or the minimum for the maximum."""
+
+    def __init__(self, fails: bool) -> None:
+        self.fails = fails
+
+    def min_or_max_filter1d(self, x, size, axis, out, mode, cval, origin, minimum) -> None:
+        if self.fails:
+            raise TypeError("min_or_max_filter1d() takes 9 arguments")
+        out[...] = (nd.maximum_filter1d if minimum else nd.minimum_filter1d)(x, size, axis, mode="nearest")
+
+
+@pytest.mark.parametrize("core", ["scipy's", "absent", "other arguments", "other flag"])
+def test_the_column_maxima_are_the_running_maxima_whatever_scipys_loop(core, monkeypatch):
+    """The compiled maximum serves only if its probe gives columns_max's numbers; the probe runs
+    once (its result cached until cache_clear)."""
+    from monitor.dsp import scipy_core
+    x = np.round(RNG.standard_normal((57, 2)) * 3).astype(np.float32)
+    want = nd.maximum_filter1d(x, 11, axis=0, mode="nearest")
+    if core != "scipy's":
+        found = {"absent": None, "other arguments": _ForeignMax(True), "other flag": _ForeignMax(False)}
+        monkeypatch.setattr(scipy_core, "compiled", lambda *args: found[core])
+    filters.compiled_max.cache_clear()
+    try:
+        assert (filters.compiled_max() is None) == (core != "scipy's")
+        assert np.array_equal(filters.columns_max(x, 11, finite=True), want)
+        filters.compiled_max()
+        assert filters.compiled_max.cache_info().misses == 1
+    finally:
+        filters.compiled_max.cache_clear()
 
 
 def test_a_compiled_module_that_fails_to_load_is_not_found(tmp_path, monkeypatch):

@@ -22,6 +22,15 @@ def test_a_gap_shorter_than_the_bridge_joins_two_runs_into_one_long_enough_to_ke
     assert bridged_runs(mask, 3, 5).astype(int).tolist() == [0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
 
 
+def test_bridged_runs_hand_out_a_new_mask_even_when_nothing_is_bridged_or_dropped():
+    mask = np.array([0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0], bool)
+    mask.flags.writeable = False
+    for gap, length in ((2, 3), (5, 3), (2, 4)):  # as it is, bridged, one run dropped
+        out = bridged_runs(mask, gap, length)
+        assert out.flags.writeable and not np.shares_memory(out, mask)
+    assert bridged_runs(mask, 2, 3).tolist() == mask.tolist()
+
+
 def test_the_mask_of_runs_apart_equals_the_mask_of_any_runs():
     rng = np.random.default_rng(12)
     for _ in range(2000):

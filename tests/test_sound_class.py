@@ -18,8 +18,8 @@ from monitor.analysis.frame_features import Frames
 from monitor.analysis.span_measures import span_measures
 from monitor.dsp.runs import runs
 from monitor.dsp import sound_class
-from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEECH, SoundClassParams, class_features,
-                                     event_means, hold_spectral_shape, sound_classes, spectral_shape)
+from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEECH, SoundClassParams,
+                                     class_features, event_means, hold_spectral_shape, sound_classes, spectral_shape)
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -172,6 +172,15 @@ def test_no_frames_give_no_features():
     assert len(features) == 0
 
 
+@pytest.mark.parametrize("first", [0, 1])
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_rows_without_a_spectral_shape_of_their_own_hold_the_one_before_or_else_the_first_after(n, first):
+    spec = np.arange(n * len(SPEC_COLUMNS), dtype=np.float32).reshape(n, len(SPEC_COLUMNS))
+    own = [i for i in range(n) if (first + i) % SPEC_EVERY == 0]
+    held = [max([j for j in own if j <= i], default=min(own, default=n - 1)) for i in range(n)]
+    assert np.array_equal(hold_spectral_shape(spec, first), spec[held])
+
+
 def _class_inputs(seed: int, n: int = 240):
     """Random inputs of the features and decisions, with quiet stretches, plateaus and a few
     frames without any periodicity."""
@@ -210,6 +219,29 @@ def test_the_features_and_classes_are_the_same_with_or_without_scipys_compiled_l
     assert all(np.array_equal(a, b) for a, b in zip(with_loops, without))
 
 
+def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Read-only copies: a function that writes into its input raises on them."""
+    out = [np.array(a) for a in arrays]
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+@pytest.mark.parametrize("params", [PARAMS, SoundClassParams(smooth_frames=1, score_frames=1, label_reach_frames=0)])
+def test_the_features_scores_and_classes_leave_their_inputs_alone_and_hand_out_no_view_of_them(params):
+    """Inputs read only (the analyzer keeps the raw columns and the final scores for the next
+    batch): nothing writes into them, and no output is a view of one that a caller could write."""
+    spec, strength, energy, floor, level, audible = _frozen(*_class_inputs(8))
+    inputs = (spec, strength, energy, floor, level, audible)
+    features = class_features(spec, strength, energy, floor, level, audible, params, 1)
+    scores = sound_class.class_scores(*_frozen(features, *_params(2).values()))
+    scores, active = _frozen(scores, strength > 0.5)
+    sound = sound_classes(audible, active, scores, strength, params, level - energy)
+    events = sound_class.audible_events(energy, floor, level, -60.0, params)
+    for out in (features, sound, events):
+        assert out.flags.writeable and not any(np.shares_memory(out, a) for a in inputs + (scores, active))
+
+
 def test_a_nan_in_the_strength_reaches_the_maxima_as_numpy_spreads_it():
     spec, strength, energy, floor, level, audible = _class_inputs(5)
     strength[100] = np.nan
@@ -217,6 +249,30 @@ def test_a_nan_in_the_strength_reaches_the_maxima_as_numpy_spreads_it():
     peaks = features[:, 1]  # the strength's windowed maximum: NaN over the window around frame 100
     reach = PARAMS.smooth_frames // 2
     assert np.isnan(peaks[100 - reach:100 + reach + 1]).all() and not np.isnan(peaks[:100 - reach]).any()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaNs and infinities, on purpose
+@pytest.mark.parametrize("mean_loop, max_loop", [(True, True), (True, False), (False, True)])
+def test_a_nan_or_an_infinity_anywhere_gives_numpys_features_whichever_compiled_loop_serves(mean_loop, max_loop,
+                                                                                          monkeypatch):
+    """The compiled maximum serves only where the running means (compiled or numpy's) end
+    finite: a NaN or an infinity in any input, at an end or inside, gives numpy's features."""
+    from monitor.dsp import filters
+    loops = (filters.compiled_mean, filters.compiled_max)
+
+    def features(mean: bool, peak: bool, inputs: list[np.ndarray]) -> np.ndarray:
+        with monkeypatch.context() as m:
+            for module in (filters, sound_class):
+                m.setattr(module, "compiled_mean", loops[0] if mean else lambda: None)
+            m.setattr(filters, "compiled_max", loops[1] if peak else lambda: None)
+            return class_features(*inputs, PARAMS, 0)
+    for column in range(5):  # spec, strength, energy, floor, level
+        for value in (np.nan, np.inf, -np.inf):
+            for at in (0, 117, 239):
+                inputs = list(_class_inputs(10))
+                inputs[column].reshape(len(inputs[column]), -1)[at, -1] = value
+                want = features(False, False, inputs)
+                assert np.array_equal(features(mean_loop, max_loop, inputs), want, equal_nan=True)
 
 
 def test_the_spectral_shape_of_a_strided_view_is_that_of_its_copy():
@@ -321,6 +377,71 @@ def test_streaming_equals_whole_signal(held_out, what):
     for name in ("sound", "speech", "voiced", "nucleus"):
         assert np.array_equal(getattr(got, name), getattr(whole, name)), name
     assert np.array_equal(got.hnr_db, whole.hnr_db, equal_nan=True)
+
+
+def _streamed(x: np.ndarray, rate: int, chunk: int, cfg: AnalyzerConfig = WITH_SOUND_CLASS) -> Frames:
+    an = StreamingAnalyzer(rate, cfg)
+    return Frames.concat([an.feed(x[i:i + chunk]) for i in range(0, len(x), chunk)] + [an.flush()])
+
+
+def _assert_same_frames(got: Frames, want: Frames) -> None:
+    assert len(got) == len(want)
+    for name in Frames.__dataclass_fields__:
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+
+
+def _caller(rate: int, seconds: float) -> np.ndarray:
+    import soundfile as sf
+    x = sf.read(CALL, dtype="float32")[0][: int(seconds * 16000), 1]
+    return x if rate == 16000 else np.ascontiguousarray(x[::2])
+
+
+def test_the_spectral_frames_are_the_middles_of_the_pitch_trackers_frames():
+    from monitor.analysis.analyzer import SPEC_LENGTH, _Layout, _spectral_frames
+    from monitor.dsp.framing import frame_signal
+    low = np.random.default_rng(7).standard_normal(6000).astype(np.float32)
+    for rate in (16000, 8000):
+        lay = _Layout.make(rate, WITH_SOUND_CLASS)
+        p0, hop = lay.pcentre(3), lay.hop // lay.pdec
+        seg = frame_signal(low, lay.pitch_len, hop, p0 - lay.pitch_len // 2, 40)
+        frames = _spectral_frames(seg, low, p0, lay)
+        assert np.shares_memory(frames, seg) and not frames.flags.writeable  # a view, read only
+        assert np.array_equal(frames, frame_signal(low, SPEC_LENGTH, hop, p0 - SPEC_LENGTH // 2, 40))
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_a_pitch_window_shorter_than_the_spectral_one_still_gives_the_whole_signals_frames(rate):
+    """A pitch tracker's window under the spectral shape's 256 samples (f0_min 100 Hz, no ac
+    window: 161 samples) frames the spectral shape from the 8 kHz signal, padded for it."""
+    from monitor.dsp.pitch import PitchParams
+    cfg = AnalyzerConfig(pitch=PitchParams(f0_min=100.0, ac_window_s=0.0))
+    x = _caller(rate, 12.0)
+    whole = analyze_signal(x, rate, cfg)
+    assert whole.speech.any()
+    _assert_same_frames(_streamed(x, rate, rate // 50 + 7, cfg), whole)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaN and the infinity, on purpose
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_streams_without_scipys_loops_and_with_a_nan_or_an_infinity_give_the_whole_signals_frames(rate, monkeypatch):
+    """The compiled means and maxima or numpy's, in batches of 20 ms, 1 s or odd sizes, with a
+    NaN or an infinity in the samples (the compiled maximum drops a NaN: numpy's serves there)."""
+    from monitor.dsp import filters, pitch
+    x = _caller(rate, 9.0)
+    for bad in (None, np.nan, np.inf):
+        y = x.copy()
+        if bad is not None:
+            y[6 * rate + 11] = bad
+        whole = analyze_signal(y, rate)
+        for chunk in (rate // 50, rate, 1237):
+            _assert_same_frames(_streamed(y, rate, chunk), whole)
+        with monkeypatch.context() as m:
+            for module in (filters, sound_class, pitch):
+                m.setattr(module, "compiled_mean", lambda: None)
+            m.setattr(filters, "compiled_max", lambda: None)
+            _assert_same_frames(analyze_signal(y, rate), whole)
+            _assert_same_frames(_streamed(y, rate, 1237), whole)
 
 
 def _params(seed: int) -> dict[str, np.ndarray]:

@@ -102,7 +102,7 @@ class _Layout:
     prate: int      # pitch, voicing and HNR are measured at 8 kHz (F0 <= 400 Hz needs no more)
     pdec: int       # rate // prate
     pitch_len: int  # at prate
-    ppad: int       # zeros before the 8 kHz signal
+    ppad: int       # zeros before the 8 kHz signal (the longer 8 kHz window's left half, plus one)
     preach: int     # 8 kHz samples needed right of a frame centre
     plan: CepstrumPlan
     sparse_plan: CepstrumPlan  # the same, its time smoothing seen on every ``every``-th frame
@@ -122,8 +122,9 @@ class _Layout:
         left = max(win // 2, plan.frame_length // 2 + 1)
         reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
         every = max(1, int(cfg.cepstrum_every[RATES.index(rate)]))
-        return _Layout(rate, hop, win, prate, rate // prate, pitch_len, pitch_len // 2 + 1,
-                       pitch_len - pitch_len // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
+        span = max(pitch_len, SPEC_LENGTH)  # the pitch tracker's window or the spectral shape's, centred alike
+        return _Layout(rate, hop, win, prate, rate // prate, pitch_len, span // 2 + 1,
+                       span - span // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
 
     def centre(self, frame: int) -> int:
         """Centre of ``frame`` in padded-signal samples."""
@@ -506,7 +507,7 @@ class StreamingAnalyzer:
         if keep_from > 0:
             self._samples = self._samples[keep_from:]
             self._sample0 += keep_from
-        keep_low = lay.pcentre(self._n_raw) - lay.pitch_len // 2 - self._low0
+        keep_low = lay.pcentre(self._n_raw) - (lay.ppad - 1) - self._low0  # the longer window's left half
         if keep_low > 0:
             self._low = self._low[keep_low:]
             self._low0 += keep_low

@@ -287,18 +287,22 @@ def compiled_mean() -> Callable[..., None] | None:
     """scipy's compiled ``uniform_filter1d(input, size, axis, output, mode, cval, origin)`` (one C
     loop per row or column, the output cast to the output array's type), or None if it is not
     found or does not give :func:`moving_average`'s numbers on a probe in both modes the analyzer
-    uses: its arguments and mode codes are private to scipy, and another version may change them."""
+    uses: its arguments and mode codes are private to scipy, and another version may change them.
+    Probed once per process: the answer is cached (the module's only state; ``cache_clear`` probes
+    again)."""
     nd = scipy_core.compiled("ndimage", "_nd_image", "uniform_filter1d")
     if nd is None:
         return None
-    probe = np.square(np.linspace(-1.0, 2.0, 26, dtype=np.float32)).reshape(2, 13)
+    # in double precision and over 5 samples (not a power of two), so that a loop that divides
+    # each step by the size (scipy before 1.0) rounds otherwise than the running sum
+    probe = np.square(np.linspace(-1.0, 2.0, 26)).reshape(2, 13)
     for mode, code, origin in (("constant", CONSTANT, -2), ("nearest", NEAREST, 0)):
         got = np.empty_like(probe)
         try:
-            nd.uniform_filter1d(probe, 4, 1, got, code, 0.0, origin)
+            nd.uniform_filter1d(probe, 5, 1, got, code, 0.0, origin)
         except (TypeError, ValueError, RuntimeError):
             return None
-        if not np.array_equal(got, moving_average(probe, 4, mode=mode, origin=origin)):
+        if not np.array_equal(got, moving_average(probe, 5, mode=mode, origin=origin)):
             return None
     return nd.uniform_filter1d
 
@@ -347,9 +351,10 @@ def _nearest_rows(x: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
 def _running_means_down(e: np.ndarray, n: int, size: int) -> np.ndarray:
     """Means of every ``size`` consecutive rows of the extended matrix ``e`` (shape
     (n + size - 1, c), float64) -> (n, c) float64: the running sums of all columns advance one
-    row at a time, each column's additions in the same order."""
+    row at a time, each column's additions in the same order (a single column's first window
+    by a running sum too: numpy's ``add.reduce`` of one contiguous column is pairwise)."""
     steps = np.empty((n, e.shape[1]), np.float64)
-    np.add.reduce(e[:size], axis=0, out=steps[0])
+    steps[0] = _sequential_sum(e[:size].T)
     np.subtract(e[size:size + n - 1], e[:n - 1], out=steps[1:])
     np.add.accumulate(steps, axis=0, out=steps)  # np.cumsum's additions, without its wrapper
     steps /= size
@@ -361,7 +366,7 @@ def compiled_max() -> Callable[..., None] | None:
     """scipy's compiled ``min_or_max_filter1d(input, size, axis, output, mode, cval, origin,
     minimum)``, or None if it is not found or does not give :func:`columns_max`'s numbers on a
     probe (with plateaus and ties). Its comparisons treat a NaN otherwise than ``np.maximum``
-    does: for finite values only."""
+    does: for finite values only. Probed once per process, as :func:`compiled_mean`."""
     nd = scipy_core.compiled("ndimage", "_nd_image", "min_or_max_filter1d")
     if nd is None:
         return None

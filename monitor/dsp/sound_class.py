@@ -216,8 +216,8 @@ def hold_spectral_shape(spec: np.ndarray, first: int, out: np.ndarray | None = N
     n = len(spec)
     out = np.empty_like(spec) if out is None else out
     own = (-first) % SPEC_EVERY  # the first row with a shape of its own
-    if own >= n:
-        out[:] = spec[n - 1]
+    if own >= n:  # none has: all take the last row (no rows: nothing to take)
+        out[:] = spec[n - 1:]
         return out
     out[:own] = spec[own]
     shapes = spec[own::SPEC_EVERY]
