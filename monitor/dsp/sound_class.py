@@ -445,7 +445,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     aperiodic, unvoiced = _periodicity(strength, params)
     other = ((best > 0) | aperiodic) & heard & unvoiced
     mute = params.mute_frames[rate != SPEC_RATE]
-    if mute:  # a sound the voice activity never touches is no speech (see SoundClassParams.mute_frames)
+    if mute and (heard > active).any():  # a sound the voice activity never touches is no speech
         other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
     sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
     if not other.any():  # no decision to open, close or extend (the usual window of speech)
