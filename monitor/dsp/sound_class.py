@@ -24,7 +24,9 @@ Four stages, all vectorised over frames:
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
-   longer than twice that reach can still change label along its length).
+   longer than twice that reach can still change label along its length). At 8 kHz, a sound
+   the voice activity never touches (``mute_frames``) is no speech whatever its scores: the
+   telephone band leaves a breath only its quiet middle, which the model often scores as speech.
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
