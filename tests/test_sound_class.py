@@ -82,6 +82,25 @@ def test_a_short_sound_right_after_speech_is_its_tail_not_a_breath():
     assert (sound[103:120] == SILENCE).all() and (sound[155:185] == BREATH).all()
 
 
+def test_at_8_khz_a_sound_the_voice_activity_never_touches_is_no_speech():
+    """The telephone band leaves a breath only its quiet middle, which the model often scores as
+    speech; but speech is only ever where the voice activity is, so at 8 kHz a sound with no
+    voice activity within ``mute_frames`` (200 ms of it) is a breath whatever the scores say. At
+    16 kHz, where the model sees the whole breath, the scores decide (silence here)."""
+    n = 200
+    audible = np.zeros(n, bool)
+    audible[100:140] = True                    # 400 ms in a pause
+    active = np.zeros(n, bool)
+    scores = np.tile([3.0, 0.0, 0.0], (n, 1)).astype(np.float32)  # taken for speech
+    strength = np.where(np.arange(n) % 4 == 0, 0.4, 0.0).astype(np.float32)  # some weak periodicity
+    narrow = sound_classes(audible, active, scores, strength, PARAMS, rate=8000)
+    wide = sound_classes(audible, active, scores, strength, PARAMS, rate=16000)
+    assert (narrow[100:140] == BREATH).all() and (narrow[:100] == SILENCE).all()
+    assert (wide == SILENCE).all()
+    audible[100:125] = False                   # 150 ms: too brief for a sound of its own
+    assert (sound_classes(audible, active, scores, strength, PARAMS, rate=8000) == SILENCE).all()
+
+
 def test_a_quiet_voiced_stretch_right_after_a_breath_is_part_of_it():
     """A voiced exhalation or a moan: short, periodic, under the speech's level, glued to the end
     of a breath. A louder stretch, or one with silence before it, is a word and stays speech."""

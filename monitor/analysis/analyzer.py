@@ -236,7 +236,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     strength = raw["strength"][w]
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level)
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
-                           cfg, known.from_frame(first + w.start) if known is not None else None)
+                           cfg, lay.rate, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
     some = speech & (strength > 0)
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
@@ -294,10 +294,10 @@ def feature_reach(params: SoundClassParams) -> int:
 
 
 def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.ndarray, energy: np.ndarray,
-           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig,
+           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig, rate: int,
            known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Sound class of each frame (shape (n,), uint8; all active frames are speech when the class
-    is disabled) and the class scores (shape (n, 3), None when disabled).
+    is disabled) and the class scores (shape (n, 3), None when disabled), at ``rate`` (Hz).
 
     ``known``: the scores of the first ``len(known)`` frames, from an earlier call; the features
     are computed from :func:`feature_reach` frames before the first frame without a score.
@@ -315,7 +315,7 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
                           model.OUT_W, model.OUT_B)
     if done:
         scores = np.concatenate([known, scores])
-    return sound_classes(audible, active, scores, strength, params, level - energy), scores
+    return sound_classes(audible, active, scores, strength, params, level - energy, rate), scores
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:

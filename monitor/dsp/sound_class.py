@@ -24,7 +24,9 @@ Four stages, all vectorised over frames:
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
-   longer than twice that reach can still change label along its length).
+   longer than twice that reach can still change label along its length). At 8 kHz, a sound
+   the voice activity never touches (``mute_frames``) is no speech whatever its scores: the
+   telephone band leaves a breath only its quiet middle, which the model often scores as speech.
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
@@ -101,6 +103,9 @@ class SoundClassParams:
     voiced_after_share: float = 0.5    # this share of its frames at least voiced_after_strength
     voiced_after_strength: float = 0.45  # periodic and every frame voiced_after_under_peak_db under
     voiced_after_under_peak_db: float = 6.0  # the recent peak level, is part of it (a voiced exhalation)
+    mute_frames: tuple[int, int] = (20, 0)  # at 8 and at 16 kHz: an audible sound with no voice activity
+                                      # within this many frames each side (and at least min_sound_frames
+                                      # of it) is not speech, whatever the model says; 0 = off
 
     @property
     def context_frames(self) -> int:
@@ -126,7 +131,8 @@ class SoundClassParams:
         audible = self.audible_gap_frames + self.audible_min_frames
         window = max(self.smooth_frames // 2 + self.onset_lag_frames, self.event_reach_frames + audible)
         scores = window + self.score_frames // 2
-        return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2) + 2 * (self.min_event_frames // 2)
+        mute = max(self.mute_frames) + audible if max(self.mute_frames) else 0
+        return (max(scores, self.voicing_reach_frames // 2, self.voiced_frames // 2, mute) + 2 * (self.min_event_frames // 2)
                 + 2 * (self.min_island_frames // 2)
                 + (self.max_flanked_frames + self.flank_speech_frames if self.max_flanked_frames else 0))
 
@@ -405,7 +411,7 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
-                  params: SoundClassParams, under_peak_db: np.ndarray | None = None) -> np.ndarray:
+                  params: SoundClassParams, under_peak_db: np.ndarray | None = None, rate: int = 16000) -> np.ndarray:
     """Sound class of each frame.
 
     Parameters
@@ -416,6 +422,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     strength : np.ndarray [shape=(n,)]  correlation strength
     under_peak_db : np.ndarray [shape=(n,)], optional  how far each frame's level is under the
         recent peak level (dB); without it, every frame counts as under it
+    rate : int  the signal's sample rate (8000 or 16000; some decisions depend on the band)
 
     Returns
     -------
@@ -439,6 +446,9 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     best = np.argmax(smooth, axis=1)
     aperiodic, unvoiced = _periodicity(strength, params)
     other = ((best > 0) | aperiodic) & heard & unvoiced
+    mute = params.mute_frames[rate != SPEC_RATE]
+    if mute and (heard > active).any():  # a sound the voice activity never touches is no speech
+        other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
     sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
     if not other.any():  # no decision to open, close or extend (the usual window of speech)
         return sound
@@ -453,6 +463,14 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if tail is not None:  # the decay of a phrase is silence
         sound[tail] = SILENCE
     return sound
+
+
+def _mute(heard: np.ndarray, active: np.ndarray, reach: int, min_frames: int) -> np.ndarray:
+    """Frames of a sound (a run of ``heard``) with no ``active`` frame within ``reach`` frames each
+    side inside the sound, and at least ``min_frames`` of the sound there: a sound the voice
+    activity never touches. Shapes (n,) -> (n,), bool."""
+    means, length = event_means(heard, active[:, None].astype(np.float32), reach)
+    return (length >= min_frames) & (means[:, 0] == 0)
 
 
 def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams) -> np.ndarray:
