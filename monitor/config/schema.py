@@ -282,7 +282,7 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # with a rule of another family past too (absolute_corroborate) or under 1.6 dB
     # (absolute_alone_grade 1.2): on the corpus's tuning half the breathy hard negatives stayed at
     # 2.1-3.3 dB with nothing else past (4 warnings, all gone), callers labored from the first word
-    # had their pauses, tempo or breaths past too, or 0.1-1.9 dB; their first warnings within 30 s
+    # had their pauses, tempo or breaths past too, or 0.1-2.0 dB; their first warnings within 30 s
     # as before (17 of 24), 4 of them 1-7 s later (1.3: a mild caller's warning lost; 0: a severe
     # one's). The long pauses' limit alone stays: the same lost a moderate caller's warning (README).
     RuleConfig("breathy_voice", "hnr_db", "below", delta=-4.0, absolute=3.0, min_speech_s=3.0,
