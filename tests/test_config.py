@@ -169,6 +169,15 @@ def test_a_rule_is_corroborated_by_other_families_of_evidence_only(env):
         load_config(overrides={"rules.weak_voice.corroborate": ["voice", "voice"]}, env=env)
 
 
+def test_absolute_corroborate_names_other_families_of_evidence_only(env):
+    cfg = load_config(overrides={"rules.breathy_voice.absolute_corroborate": ["pausing", "tempo"]}, env=env)
+    assert cfg.rules.rule("breathy_voice").absolute_corroborate == ("pausing", "tempo")
+    with pytest.raises(ConfigError, match="rules.breathy_voice.absolute_corroborate: 'voice' is not a family"):
+        load_config(overrides={"rules.breathy_voice.absolute_corroborate": ["voice"]}, env=env)
+    with pytest.raises(ConfigError, match="rules.breathy_voice.absolute_corroborate: names a family more than"):
+        load_config(overrides={"rules.breathy_voice.absolute_corroborate": ["tempo", "tempo"]}, env=env)
+
+
 def test_a_rule_corroborated_only_by_families_no_enabled_rule_watches_is_refused(env):
     # audible breaths warn only with the pausing family past: with its rules off they never would
     off = {"rules.long_pauses.enabled": False, "rules.short_phrases.enabled": False}

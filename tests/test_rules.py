@@ -21,7 +21,8 @@ from monitor.alerts.rules import AlertEngine
 
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
-               cooldown_s=60.0, absolute_min_change=0.0, corroborate=[], corroborate_s=5.0)
+               cooldown_s=60.0, absolute_min_change=0.0, corroborate=[], absolute_corroborate=[],
+               absolute_alone_grade=0.0, corroborate_s=5.0)
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
     "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
@@ -297,6 +298,35 @@ def test_past_the_absolute_limit_alone_a_caller_with_a_baseline_must_also_have_m
     # 1.9 dB is three quarters of the way to the caller's threshold (1.2 dB): it warns
     [alert] = alerts(run(AlertEngine(cfg), [cues(t, hnr_db=1.9) for t in range(100, 120)], own))
     assert alert.evidence["basis"] == "absolute" and alert.evidence["baseline_threshold"] == pytest.approx(1.2)
+
+
+def test_before_a_baseline_the_absolute_limit_alone_warns_with_a_family_it_names_past_too():
+    cfg = config(**{"breathy_voice.absolute_corroborate": ["pausing"]})
+    # a caller breathy from the first word (3 dB, past the 4 dB floor), nothing else past: no warning
+    assert alerts(run(AlertEngine(cfg), [cues(t, hnr_db=3.0) for t in range(1, 60)], None)) == []
+    # breathy with long pauses (0.5, past their 0.45 limit) from the first word: warned as before
+    seq = [cues(t, hnr_db=3.0, pause_ratio=0.5) for t in range(1, 20)]
+    warning = next(a for a in alerts(run(AlertEngine(cfg), seq, None)) if a.kind == "breathy_voice")
+    assert warning.t == 9.0 and warning.evidence["corroborated_by"] == ["long_pauses"]
+    assert warning.message.endswith(", with long pauses")
+    # without the key the absolute limit alone suffices
+    assert [a.kind for a in alerts(run(AlertEngine(config()), [cues(t, hnr_db=3.0) for t in range(1, 20)],
+                                       None))] == ["breathy_voice"]
+
+
+def test_before_a_baseline_a_value_far_past_the_absolute_limit_warns_alone_from_absolute_alone_grade():
+    # HNR is graded from its typical 10 dB: 1 at the 4 dB floor, 1.5 at 1 dB
+    cfg = config(**{"breathy_voice.absolute_corroborate": ["pausing"], "breathy_voice.absolute_alone_grade": 1.5})
+    assert alerts(run(AlertEngine(cfg), [cues(t, hnr_db=1.3) for t in range(1, 60)], None)) == []
+    [warning] = alerts(run(AlertEngine(cfg), [cues(t, hnr_db=1.0) for t in range(1, 20)], None))
+    assert warning.evidence["basis"] == "absolute" and warning.evidence["corroborated_by"] == []
+
+
+def test_once_a_baseline_gives_a_threshold_absolute_corroborate_no_longer_applies(base):
+    cfg = config(**{"breathy_voice.absolute_corroborate": ["pausing"]})
+    # HNR 9 dB below the caller's baseline is past the threshold and the floor: it warns alone
+    [warning] = alerts(run(AlertEngine(cfg), [cues(t, hnr_db=3.0) for t in range(100, 120)], base))
+    assert warning.evidence["basis"] == "baseline+absolute" and warning.evidence["corroborated_by"] == []
 
 
 def test_a_rule_that_needs_corroboration_warns_only_with_another_family_past(base):

@@ -7,7 +7,9 @@ without a baseline).  A rule raises after its cue stayed beyond threshold ``pers
 seconds, clears after ``clear_s`` seconds of recovery, and does not repeat within
 ``cooldown_s``. What counts towards that persistence (:func:`counts_for_warning`): once the
 caller has a baseline, the absolute limit alone only when the cue also moved from it
-(``absolute_min_change``); for a rule that names families to ``corroborate`` (audible breaths,
+(``absolute_min_change``), and before it, for a rule that names ``absolute_corroborate``
+families, only while one of them is past too or the value is far past the limit
+(``absolute_alone_grade``); for a rule that names families to ``corroborate`` (audible breaths,
 loudness: cues that babble or the line move on their own), only while a rule of one of them is
 past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).
 A raised warning counts its recovery the same way: one that no longer counts for ``clear_s``
@@ -99,13 +101,26 @@ def counts_for_warning(rule: RuleConfig, j: Judgement, t: float,
     baseline gives a threshold, has also moved ``rule.absolute_min_change`` of the way towards
     it (``j.change``: towards the gate where that lies further); and, if the rule names families to ``corroborate``, a rule of one of them was past its
     limits within the last ``rule.corroborate_s`` (``past_at``: per family, the last call time
-    and rule kind, from :func:`families_past`). Warnings only: the grades ``possible_emergency``
-    fuses do not depend on it."""
+    and rule kind, from :func:`families_past`); a value past the absolute limit alone before there is
+    a baseline threshold, for a rule that names ``absolute_corroborate`` families, only while one of
+    them was past too (:func:`alone_before_baseline`). Warnings only: the grades
+    ``possible_emergency`` fuses do not depend on it."""
     if not j.beyond:
         return False
     if j.basis == "absolute" and j.threshold is not None and j.change < rule.absolute_min_change - EPS:
         return False
+    if alone_before_baseline(rule, j) and not corroborating(rule, t, past_at, rule.absolute_corroborate):
+        return False
     return not rule.corroborate or bool(corroborating(rule, t, past_at))
+
+
+def alone_before_baseline(rule: RuleConfig, j: Judgement) -> bool:
+    """Whether ``j`` is past the rule's absolute limit alone before the caller's baseline gives the
+    rule a threshold, for a rule that names families to ``absolute_corroborate`` such a value, and
+    short of ``rule.absolute_alone_grade`` (``j.grade``: 1 at the limit, from the cue's typical
+    value), beyond which it counts on its own."""
+    return (bool(rule.absolute_corroborate) and j.basis == "absolute" and j.threshold is None
+            and (rule.absolute_alone_grade <= 0 or j.grade < rule.absolute_alone_grade - EPS))
 
 
 def warning_counts(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement], t: float,
@@ -117,10 +132,13 @@ def warning_counts(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement
     return {r.kind: counts_for_warning(r, judged[r.kind], t, past_at) for r in rules if r.kind in judged}
 
 
-def corroborating(rule: RuleConfig, t: float, past_at: Mapping[str, tuple[float, str]]) -> list[str]:
-    """The rule kinds of the families the rule names to ``corroborate`` that were past their
-    limits within ``rule.corroborate_s`` of call time ``t`` (see :func:`counts_for_warning`)."""
-    return [past_at[f][1] for f in rule.corroborate
+def corroborating(rule: RuleConfig, t: float, past_at: Mapping[str, tuple[float, str]],
+                  families: tuple[str, ...] | None = None) -> list[str]:
+    """The rule kinds of the ``families`` (default: those the rule names to ``corroborate``) that
+    were past their limits within ``rule.corroborate_s`` of call time ``t`` (see
+    :func:`counts_for_warning`)."""
+    named = rule.corroborate if families is None else families
+    return [past_at[f][1] for f in named
             if f in past_at and t - past_at[f][0] <= rule.corroborate_s + EPS]
 
 
@@ -502,7 +520,9 @@ class AlertEngine:
                 continue
             if counts:
                 self._last[rule.kind] = judged[rule.kind]
-                self._with[rule.kind] = tuple(corroborating(rule, t, self._past_at))
+                named = rule.corroborate + (rule.absolute_corroborate
+                                            if alone_before_baseline(rule, judged[rule.kind]) else ())
+                self._with[rule.kind] = tuple(dict.fromkeys(corroborating(rule, t, self._past_at, named)))
             state = self._state[rule.kind]
             step = state.step(t, dt, counts)
             if step == "raise":

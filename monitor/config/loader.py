@@ -235,19 +235,26 @@ def _check_corroborate(cfg: Config, rule: RuleConfig, fail: Callable[[str, str],
     """The families a rule names to ``corroborate`` are families of evidence other than its own,
     each named once, and an enabled rule watches one of them (else the rule never warns; the
     error names the key that was set: the list, or a rule switched off)."""
-    own, key, named = cue(rule.cue).family, f"rules.{rule.kind}.corroborate", rule.corroborate
-    for family in named:
-        if family not in FAMILIES or family == own:
-            fail(key, f"{family!r} is not a family of evidence other than the rule's own "
-                      f"({', '.join(f for f in FAMILIES if f != own)})")
-    if len(set(named)) < len(named):
-        fail(key, f"names a family more than once: {', '.join(named)}")
+    key, named = f"rules.{rule.kind}.corroborate", rule.corroborate
+    _check_families(rule, "corroborate", named, fail)
     watched = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled}
     if rule.enabled and named and not watched & set(named):
         switched = [f"rules.{r.kind}.enabled" for r in cfg.rules.acoustic if cue(r.cue).family in named]
         at = key if key in origin else next((k for k in switched if k in origin), key)
         fail(at, f"no enabled rule watches {' or '.join(named)}, which {key} needs: rules.{rule.kind} "
                  f"would never warn (enable one, or set {key} = [])")
+
+
+def _check_families(rule: RuleConfig, name: str, named: tuple[str, ...],
+                    fail: Callable[[str, str], None]) -> None:
+    """``named`` (the rule's key ``name``) lists families of evidence other than the rule's own, once each."""
+    own, key = cue(rule.cue).family, f"rules.{rule.kind}.{name}"
+    for family in named:
+        if family not in FAMILIES or family == own:
+            fail(key, f"{family!r} is not a family of evidence other than the rule's own "
+                      f"({', '.join(f for f in FAMILIES if f != own)})")
+    if len(set(named)) < len(named):
+        fail(key, f"names a family more than once: {', '.join(named)}")
 
 
 def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
@@ -262,6 +269,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
             fail(f"rules.{r.kind}.relative_change",
                  "an enabled rule needs relative_change, delta or absolute")
         _check_corroborate(cfg, r, fail, origin)
+        _check_families(r, "absolute_corroborate", r.absolute_corroborate, fail)
         for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
             if v is not None and (v >= 0) != (r.direction == "above"):
                 fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"
