@@ -42,3 +42,14 @@ def test_kept_speech_outside_the_callers_phrases_is_placed_where_it_lies():
 def test_the_callers_speech_the_gate_dropped_is_lost():
     out = place_seconds(gated([(3.0, 4.0)], [(3.0, 4.0), (5.0, 6.0)]), label_spans(LABEL))
     assert out["voice"] == pytest.approx(2.0) and out["lost"] == pytest.approx(1.0)
+
+
+def test_command_line_errors_are_one_line_naming_the_tool(tmp_path, capsys):
+    from tools import background_talk as bt
+    assert bt.main([str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == f"background_talk: error: {tmp_path / 'nowhere'}: no such folder\n"
+    assert bt.main([str(tmp_path), "--set", "nope=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("background_talk: error: ") and err.count("\n") == 1
+    with pytest.raises(SystemExit):
+        bt.main([str(tmp_path), "--split", "everything"])

@@ -1,9 +1,9 @@
 """Where background talk is taken for the caller: the caller's speech frames the cue windows keep
 (after the background-talk gate), set against the corpus's own record of who spoke when.
 
-    python -m tools.background_talk DIR [--split tune|test|all] [--cache DIR] [--noise babble|all]
+    python -m tools.background_talk DIR [--split tune|test|fixtures|all] [--cache DIR] [--noise babble|all]
                                         [--set KEY=VALUE ...] [--verdict settled|first] [--files]
-                                        [--json OUT.json]
+                                        [--json OUT.json]  (and tools.evaluate's other corpus options)
 
 Every file (one call at one sample rate) is read from the evaluation's frame cache (``--cache``,
 see :mod:`tools.evaluate`; a file without cached frames is replayed), and the cue tracker's gate
@@ -34,7 +34,6 @@ if __name__ == "__main__":  # one BLAS thread, as tools.evaluate
     for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -44,10 +43,12 @@ import numpy as np  # noqa: E402
 
 from monitor.analysis.cue_windows import CueTracker  # noqa: E402
 from monitor.analysis.frame_features import HOP_S, Frames  # noqa: E402
-from monitor.config import AnalysisConfig, parse_override  # noqa: E402
+from monitor.config import AnalysisConfig, Config, ConfigError  # noqa: E402
 from monitor.dsp.sound_class import SILENCE  # noqa: E402
-from tools.evaluate import (FrameRecord, Job, Settings, cache_load, default_cache_dir, frames_key,  # noqa: E402
-                            load_jobs, make_config, replay_file)
+from tools import evaluate as ev  # noqa: E402
+from tools.evaluate import FrameRecord, Job, cache_load, frames_key, replay_file  # noqa: E402
+
+PROG = "background_talk"
 
 SETTLE_S = 15.0
 """A frame's verdict is read again this long after it (the hold test's reach, ``voice_hold_quiet_s``
@@ -162,10 +163,10 @@ def place_seconds(g: GatedFrames, spans: Mapping[str, list[tuple[float, float]]]
     return out
 
 
-def file_row(job: Job, settings: Settings, settled: bool = True) -> dict[str, Any]:
-    """One file's figures: its id, rate, condition and :func:`place_seconds`."""
-    cfg = make_config(settings)
-    record = cache_load(settings.cache_dir, frames_key(job), FrameRecord)
+def file_row(job: Job, cfg: Config, cache_dir: str | None, settled: bool = True) -> dict[str, Any]:
+    """One file's figures: its id, rate, condition and :func:`place_seconds` (its frames from the
+    evaluation's cache ``cache_dir``, or replayed)."""
+    record = cache_load(cache_dir, frames_key(job), FrameRecord) if cache_dir else None
     if record is None:
         record = replay_file(job, cfg)[1]
     label = json.loads(Path(job.path).with_name(f"{job.id}.json").read_text())
@@ -198,21 +199,18 @@ def snr_band(r: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="background_talk", description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder")
-    ap.add_argument("--split", default="tune", choices=("tune", "test", "all"))
-    ap.add_argument("--cache", default=default_cache_dir())
+    ap = ev.corpus_tool_parser(PROG, __doc__.split("\n\n")[0])
     ap.add_argument("--noise", default="babble", help="the line noise of the files measured, or 'all'")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--files", action="store_true", help="print one line per file")
     ap.add_argument("--verdict", default="settled", choices=("settled", "first"),
                     help="each frame's verdict SETTLE_S after it (default) or at the first hop that sees it")
-    ap.add_argument("--json", help="write the per-file rows here")
     args = ap.parse_args(argv)
-    settings = Settings(config=None, overrides=tuple(parse_override(s) for s in args.set), cache_dir=args.cache)
-    jobs = [j for j in load_jobs(args.folder, args.split)
-            if args.noise == "all" or j.condition.get("noise") == args.noise]
-    rows = [file_row(j, settings, args.verdict == "settled") for j in jobs]
+    try:
+        settings, cfg, jobs = ev.corpus_of(args)
+    except (ConfigError, ev.CorpusError) as exc:
+        return ev.fail(str(exc), prog=PROG)
+    jobs = [j for j in jobs if args.noise == "all" or j.condition.get("noise") == args.noise]
+    rows = [file_row(j, cfg, settings.cache_dir, args.verdict == "settled") for j in jobs]
     for r in rows:
         r["snr"] = snr_band(r)
         r["hold_group"] = f"{r['group']}/{'hold' if r['on_hold'] else 'no hold'}"
@@ -223,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in ("noise", "hold_group", "snr", "severity", "degrade"):
         print("\n".join(summary(rows, key)) + "\n")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        try:
+            ev.write_json(args.json, {"files": rows})
+        except OSError as exc:
+            return ev.fail(f"{args.json}: cannot write ({exc.strerror or exc})", prog=PROG)
     return 0
 
 
