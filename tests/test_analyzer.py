@@ -398,6 +398,30 @@ def test_syllable_nuclei_only_in_voiced_speech():
     assert analyze_signal(white(16000, -20), 16000).nucleus.sum() == 0
 
 
+def test_a_nucleus_the_class_model_takes_for_breath_needs_a_vowel_around_it():
+    """A voiced blip in a breath (the model scores breath or cough above speech, the class rules
+    keep it speech) is a syllable only with 150 ms of periodic frames within 250 ms of it; a
+    peak the model takes for speech is one whatever its length (a short word)."""
+    from monitor.dsp.syllables import SyllableParams, supported
+    params = SyllableParams()
+    n, peak = 200, 100
+    breath_like = np.tile([0.0, 2.0, 0.0], (n, 1))   # scores (speech, breath, cough)
+    speech_like = np.tile([2.0, 0.0, 0.0], (n, 1))
+    blip = np.zeros(n, bool)
+    blip[peak - 3:peak + 4] = True                    # 70 ms periodic
+    vowel = np.zeros(n, bool)
+    vowel[peak - 8:peak + 8] = True                   # 160 ms periodic
+    far = blip.copy()
+    far[peak + 30:peak + 60] = True                   # periodic, but more than 250 ms away
+    at = np.array([peak])
+    assert not supported(at, blip, breath_like, params)[0]
+    assert not supported(at, far, breath_like, params)[0]
+    assert supported(at, vowel, breath_like, params)[0]
+    assert supported(at, blip, speech_like, params)[0]
+    # the stretch stops at the signal's ends: a peak near the start counts what is there
+    assert supported(np.array([3]), vowel[peak - 11:], breath_like, params)[0]
+
+
 # ---------------------------------------------------------------- pauses and phrases
 
 @pytest.mark.parametrize("rate", [16000, 8000])

@@ -242,7 +242,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
     periodic = some & (strength >= cfg.syllables.min_strength)
     nuc = (np.zeros(len(speech), bool) if cfg.voice_only
-           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level))
+           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level, strength, scores))
     local = slice(a - w.start, b - w.start)
     cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
     sl = slice(a, b)

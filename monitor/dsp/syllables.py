@@ -21,6 +21,10 @@ class SyllableParams:
     level_window_frames: int = 1000
     min_strength: float = 0.45       # periodicity a nucleus needs (breathy vowels stay below
                                     # the 0.45 voicing threshold but are still syllables)
+    support_frames: int = 25        # half-width of the stretch around a peak where its vowel is sought
+    min_support_frames: int = 15    # periodic frames (``min_strength``) within that stretch that a
+                                    # nucleus the sound-class model leans to breath or cough for
+                                    # needs: 150 ms of vowel (0: no such test)
 
 
 def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
@@ -29,7 +33,8 @@ def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
 
 
 def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
-           params: SyllableParams, level_db: np.ndarray | None = None) -> np.ndarray:
+           params: SyllableParams, level_db: np.ndarray | None = None,
+           strength: np.ndarray | None = None, scores: np.ndarray | None = None) -> np.ndarray:
     """Syllable nuclei as a boolean mask over frames.
 
     Parameters
@@ -38,13 +43,18 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     voiced, speech : np.ndarray [shape=(n,)], bool
     level_db : np.ndarray [shape=(n,)], optional
         Trailing peak of ``intensity``, if the caller has it already.
+    strength : np.ndarray [shape=(n,)], optional
+    scores : np.ndarray [shape=(n, 3)], optional
+        Periodicity (normalised autocorrelation peak) and sound-class scores (speech, breath,
+        cough) of each frame, for the support test (:func:`supported`); without them (the class
+        disabled) that test is skipped.
 
     Returns
     -------
     nucleus : np.ndarray [shape=(n,)], bool
         Local maxima standing ``min_dip_db`` above the dips on both sides
         (within ``prominence_window``), within ``below_peak_db`` of the
-        recent peak level, in voiced speech.
+        recent peak level, in voiced speech, and supported (:func:`supported`).
     """
     out = np.zeros(len(intensity), dtype=bool)
     if len(intensity) < 3:
@@ -52,5 +62,27 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     level = trailing_max(intensity, params.level_window_frames) if level_db is None else level_db
     peaks = find_peaks(intensity, params.min_dip_db, params.prominence_window, params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
+    if strength is not None and scores is not None and params.min_support_frames > 0 and len(keep):
+        keep = keep[supported(keep, strength >= params.min_strength, scores, params)]
     out[keep] = True
     return out
+
+
+def supported(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, params: SyllableParams) -> np.ndarray:
+    """Which peaks (all in speech) sit on a vowel rather than on a breath's or a cough's stray
+    periodic frames: those where the sound-class model scores speech at least as high as breath
+    and cough (the class rules keep many a frame the model leans against as speech), and those
+    with at least ``min_support_frames`` ``periodic`` frames within ``support_frames`` each side
+    (frames beyond the ends count as not periodic). A short word the model takes for speech
+    keeps its syllable; a voiced blip in a breath, which it does not, needs a vowel around it.
+
+    Periodicity is a raw feature and a frame's scores are final once the frames its features
+    reach are there, so the test needs no more context than the peak's own class.
+
+    Shapes: peaks (k,), int; periodic (n,), bool; scores (n, 3) -> (k,), bool.
+    """
+    count = np.concatenate(([0], np.cumsum(periodic)))  # count[j]: periodic frames before frame j
+    lo = np.maximum(peaks - params.support_frames, 0)
+    hi = np.minimum(peaks + params.support_frames + 1, len(periodic))
+    speechlike = scores[peaks, 0] >= np.maximum(scores[peaks, 1], scores[peaks, 2])
+    return speechlike | (count[hi] - count[lo] >= params.min_support_frames)
