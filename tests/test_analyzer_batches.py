@@ -13,8 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
 
-from monitor.analysis.analyzer import CONTEXT_RIGHT, EMIT_GRID, StreamingAnalyzer, analyze_signal
+from monitor.analysis.analyzer import CONTEXT_RIGHT, EMIT_GRID, AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analysis.frame_features import Frames
 from monitor.capture.audio_files import AnalysisStream
 from monitor.config import load_config
 from monitor.pipeline import CallPipeline
@@ -22,6 +26,10 @@ from monitor.capture.sources import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = ROOT / "audio_fixtures" / "calls" / "deteriorating_16k.wav"
+BREATHING = ROOT / "audio_fixtures" / "breathing"
+VOICED_BREATHS = ("s04_cough-heavy", "s05_breathing-deep", "s05_cough-heavy", "s09_breathing-deep",
+                  "s10_breathing-deep", "s03_cough-heavy")
+"""Breathing and coughs with voiced blips the sound-class model leans to breath or cough for (45 s)."""
 
 
 def call_legs(seconds: float) -> tuple[np.ndarray, int]:
@@ -96,3 +104,29 @@ def test_a_hop_that_is_no_whole_number_of_frames_keeps_the_default_grid():
     for counts in seen.values():
         assert all(n % EMIT_GRID == 0 for n in counts)
         assert any(n % 100 for n in counts)  # batches of half a second, not of a whole one
+
+
+def streamed(x: np.ndarray, rate: int, chunk: int, grid: int, cfg: AnalyzerConfig | None = None) -> Frames:
+    """``x`` fed in chunks of ``chunk`` samples to an analyzer emitting on a grid of ``grid`` frames."""
+    an = StreamingAnalyzer(rate, cfg, emit_grid=grid)
+    return Frames.concat([an.feed(x[i:i + chunk]) for i in range(0, len(x), chunk)] + [an.flush()])
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_batches_end(rate):
+    """A nucleus the sound-class model leans to breath or cough for needs periodic frames within
+    ``support_frames`` (250 ms) each side; a batch's right context (``CONTEXT_RIGHT``, 950 ms)
+    holds them all. So breathing and coughs, 45 s (past the analyzer's 11 s of left context),
+    give the whole signal's nuclei with a batch ending at every frame (10 ms blocks, a grid of
+    one frame), every 7 frames (odd chunks), every 50 (20 ms live blocks: every peak lies within
+    25 frames of a batch end) and every 100 (4.1 s chunks)."""
+    x = np.concatenate([sf.read(BREATHING / f"{name}.flac", dtype="float32")[0] for name in VOICED_BREATHS])
+    if rate == 8000:
+        x = resample_poly(x, 1, 2).astype(np.float32)
+    cfg = AnalyzerConfig()
+    whole = analyze_signal(x, rate, cfg)
+    no_test = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, min_support_frames=0)))
+    assert (no_test.nucleus & ~whole.nucleus).sum() >= 3  # the vowel test takes some peaks ...
+    assert whole.nucleus.sum() >= 3                       # ... and keeps others
+    for grid, chunk in ((1, rate // 100), (7, 1237), (EMIT_GRID, rate // 50), (100, int(4.1 * rate))):
+        assert np.array_equal(streamed(x, rate, chunk, grid, cfg).nucleus, whole.nucleus), (grid, chunk)
