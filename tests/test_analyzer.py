@@ -422,6 +422,24 @@ def test_a_nucleus_the_class_model_takes_for_breath_needs_a_vowel_around_it():
     assert supported(np.array([3]), vowel[peak - 11:], breath_like, params)[0]
 
 
+def test_the_vowel_test_takes_only_a_stretch_it_can_fill_and_the_analyzer_holds():
+    """``min_support_frames`` from 0 (no test) to the whole stretch (``2 * support_frames + 1``):
+    more would take every syllable the model leans to breath for, whatever its vowel. The stretch
+    lies within the frames a batch holds each side (``LOCAL_LEFT``, ``CONTEXT_RIGHT``), or a
+    stream would count fewer periodic frames near a batch's end than the whole signal does."""
+    from monitor.analysis.analyzer import CONTEXT_RIGHT, LOCAL_LEFT
+    from monitor.dsp.syllables import SyllableParams
+    assert SyllableParams(support_frames=10, min_support_frames=21).min_support_frames == 21
+    assert SyllableParams(support_frames=0, min_support_frames=0).support_frames == 0
+    for bad in ({"min_support_frames": 52}, {"min_support_frames": -1}, {"support_frames": -1}):
+        with pytest.raises(ValueError, match="support_frames"):
+            SyllableParams(**bad)
+    reach = min(CONTEXT_RIGHT, LOCAL_LEFT)
+    assert AnalyzerConfig(syllables=SyllableParams(support_frames=reach)).syllables.support_frames == reach
+    with pytest.raises(ValueError, match="support_frames"):
+        AnalyzerConfig(syllables=SyllableParams(support_frames=reach + 1))
+
+
 # ---------------------------------------------------------------- pauses and phrases
 
 @pytest.mark.parametrize("rate", [16000, 8000])

@@ -81,6 +81,9 @@ class AnalyzerConfig:
         if not (isinstance(every, tuple) and len(every) == len(RATES) and all(isinstance(k, int) and k >= 1
                                                                             for k in every)):
             raise ValueError(f"cepstrum_every: one step of 1 or more frames per rate {RATES}, got {every!r}")
+        if self.syllables.support_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):  # a batch's frames each side
+            raise ValueError(f"syllables.support_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
+                             f"context a batch holds), got {self.syllables.support_frames}")
 
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))

@@ -22,9 +22,16 @@ class SyllableParams:
     min_strength: float = 0.45       # periodicity a nucleus needs (breathy vowels stay below
                                     # the 0.45 voicing threshold but are still syllables)
     support_frames: int = 25        # half-width of the stretch around a peak where its vowel is sought
+                                    # (within the context a batch holds: AnalyzerConfig checks)
     min_support_frames: int = 15    # periodic frames (``min_strength``) within that stretch that a
                                     # nucleus the sound-class model leans to breath or cough for
                                     # needs: 150 ms of vowel (0: no such test)
+
+    def __post_init__(self) -> None:
+        if self.support_frames < 0 or not 0 <= self.min_support_frames <= 2 * self.support_frames + 1:
+            raise ValueError(f"support_frames >= 0 and min_support_frames from 0 (no support test) to the "
+                             f"stretch's 2 * support_frames + 1 frames, got {self.support_frames} and "
+                             f"{self.min_support_frames}")
 
 
 def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
