@@ -419,7 +419,7 @@ def test_a_nucleus_the_class_model_takes_for_breath_needs_a_vowel_around_it():
     assert supported(at, vowel, breath_like, params)[0]
     assert supported(at, blip, speech_like, params)[0]
     # the stretch stops at the signal's ends: a peak near the start counts what is there
-    assert supported(np.array([3]), vowel[peak - 11:], breath_like, params)[0]
+    assert supported(np.array([3]), vowel[peak - 11:], breath_like[peak - 11:], params)[0]
 
 
 def test_the_vowel_test_takes_only_a_stretch_it_can_fill_and_the_analyzer_holds():
