@@ -337,8 +337,12 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
         return np.zeros((0, len(FEATURES)), np.float32)
     out = np.empty((len(FEATURES), n), np.float32)  # the features as rows, each contiguous
     strength = np.asarray(strength, np.float32)
+    # the voiced frames (0 or 1) right before the windowed columns, whose first is the strength:
+    # the two rows whose event means are taken, one array (exact in float32, summed in double)
+    both = np.empty((1 + _WINDOWED, n), np.float32)
+    np.greater_equal(strength, params.voiced_strength, out=both[0])
     rows = _windowed_columns(spec, spec_first, strength, np.asarray(energy_db, np.float32), floor_db, level_db,
-                             audible, params)  # (13, n)
+                             audible, params, out=both[1:])  # (13, n)
     columns_mean(rows.T, params.smooth_frames, out=out[:_WINDOWED].T)  # every windowed mean in one pass
     level_sd = out[11]  # the means of the level's square, of the level in row 9 (for now)
     np.sqrt(np.maximum(level_sd - out[9] ** 2, 0.0), out=level_sd)
@@ -346,12 +350,19 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     # (a NaN or an infinity, once summed in, stays in), as the compiled maxima need
     finite = math.isfinite(out[0, n - 1] + out[1, n - 1])
     columns_max(rows[:2].T, params.smooth_frames, finite=finite, out=out[_PEAKS].T)
-    voicing = np.empty((2, n), np.float32)  # 0 and 1, and the strength: exact in float32, summed in double
-    np.greater_equal(strength, params.voiced_strength, out=voicing[0])
-    voicing[1] = strength
-    length = _event_means_rows(audible, voicing, params.event_reach_frames, out[13:15])
-    np.true_divide(length, 2 * params.event_reach_frames + 1, out=out[15], casting="unsafe")
+    length = _event_means_rows(audible, both[:2], params.event_reach_frames, out[13:15])
+    _extents(params.event_reach_frames).take(length, out=out[15])  # length / (2 reach + 1), rounded once
     return out.T
+
+
+@lru_cache(maxsize=4)
+def _extents(reach: int) -> np.ndarray:
+    """``k / (2 reach + 1)`` in double rounded to float32 for every stretch length ``k`` an event
+    can have within ``reach`` each side (shape (2 reach + 2,), read only): a gather in place of a
+    division."""
+    table = (np.arange(2 * reach + 2) / (2 * reach + 1)).astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 _WINDOWED = 13
@@ -361,15 +372,15 @@ _PEAKS = slice(1, 10, 8)
 
 
 def _windowed_columns(spec: np.ndarray, spec_first: int | None, strength: np.ndarray, energy: np.ndarray,
-                      floor_db: np.ndarray, level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams
-                      ) -> np.ndarray:
+                      floor_db: np.ndarray, level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """The columns whose windowed means (and, the first two, maxima) :func:`class_features` takes,
     as rows (each contiguous), each where its mean goes in :data:`FEATURES`: strength, the level's
     rise over ``onset_lag_frames`` (its maximum is the onset), the spectral shape, the level above
     the floor, the level, under the peak, the level's square, the spectral flux. Shapes (n, 6),
-    (n,) ... -> (13, n), float32 (``spec_first``: see :func:`class_features`)."""
+    (n,) ... -> (13, n), float32, into ``out`` if given (``spec_first``: see :func:`class_features`)."""
     n = len(energy)
-    rows = np.empty((_WINDOWED, n), np.float32)
+    rows = np.empty((_WINDOWED, n), np.float32) if out is None else out
     rows[0] = strength
     lag = params.onset_lag_frames
     rows[1, :lag] = 0.0
