@@ -282,11 +282,10 @@ def _event_means_rows(mask: np.ndarray, rows: np.ndarray, reach: int, out: np.nd
     """:func:`event_means` of the rows of ``rows`` (shape (d, n)) into ``out`` (shape (d, n),
     float32, any strides), in double precision; returns the stretches' lengths (shape (n,))."""
     n = len(mask)
-    idx, back, ahead = _reach_bounds(n, reach)
+    idx, next_idx, back, ahead = _reach_bounds(n, reach)
     # outside the runs both bounds are the frame after (an empty stretch); inside, the run's
     # first frame (one after the last frame outside) and the first frame after it, within reach
-    lo = np.maximum.accumulate(np.where(mask, -1, idx))
-    lo += 1
+    lo = np.maximum.accumulate(np.where(mask, 0, next_idx))
     np.maximum(lo, back, out=lo)
     after = np.where(mask, n, idx)
     hi = np.minimum(np.minimum.accumulate(after[::-1])[::-1], ahead)
@@ -302,11 +301,11 @@ def _event_means_rows(mask: np.ndarray, rows: np.ndarray, reach: int, out: np.nd
 
 
 @lru_cache(maxsize=8)
-def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame indices ``i`` of ``n`` frames, ``i - reach`` and ``i + reach + 1`` (shapes (n,),
-    read only: shared by every call with the same ``n``)."""
+def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frame indices ``i`` of ``n`` frames, ``i + 1``, ``i - reach`` and ``i + reach + 1`` (shapes
+    (n,), read only: shared by every call with the same ``n``)."""
     idx = np.arange(n)
-    bounds = (idx, idx - reach, idx + (reach + 1))
+    bounds = (idx, idx + 1, idx - reach, idx + (reach + 1))
     for b in bounds:
         b.flags.writeable = False
     return bounds
