@@ -338,7 +338,7 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
     active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
     feats = class_features(raw["spec"], raw["strength"], energy, floor, level, audible, cfg.sound, 0)
-    return feats, audible | active
+    return np.ascontiguousarray(feats), audible | active  # rows contiguous, as training has always had them
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:
