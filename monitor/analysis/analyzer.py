@@ -188,7 +188,7 @@ def _spectral_frames(seg: np.ndarray, low: np.ndarray, p0: int, lay: _Layout) ->
 def _spectral_rows(frames: np.ndarray, audible: np.ndarray, out: np.ndarray) -> None:
     """The spectral shape of the audible ``frames`` (shapes (k, SPEC_LENGTH), (k,)) into their
     rows of ``out`` (shape (k, 6)), the others left as they are."""
-    if np.count_nonzero(audible) == len(audible):  # the usual block of speech: the frames' view itself, no gathered copy
+    if np.count_nonzero(audible) == len(audible):  # the usual block of speech: the frames' view, no gathered copy
         out[:] = spectral_shape(frames)
     else:
         out[audible] = spectral_shape(frames[audible])

@@ -65,7 +65,7 @@ def bridged_runs(mask: np.ndarray, min_gap: int, min_len: int) -> np.ndarray:
     found = runs(mask)
     starts, ends = _joined(*found, min_gap)
     long = ends - starts >= min_len
-    if starts is found[0] and np.count_nonzero(long) == len(long):  # nothing bridged, nothing dropped: the mask as it is
+    if starts is found[0] and np.count_nonzero(long) == len(long):  # nothing bridged or dropped: the mask as it is
         return np.array(mask, dtype=bool)
     return apart_runs_to_mask(starts[long], ends[long], len(mask))
 

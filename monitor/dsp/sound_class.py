@@ -470,7 +470,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if mute and np.count_nonzero(heard > active):  # a sound the voice activity never touches is no speech
         other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
     sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
-    if not np.count_nonzero(other):  # (faster than .any()) no decision to open, close or extend (the usual window of speech)
+    if not np.count_nonzero(other):  # (than .any(), faster) no decision to open, close or extend: the usual window
         return sound
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
