@@ -19,6 +19,7 @@ and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -33,7 +34,7 @@ from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_le
 from ..dsp import sound_class_model as model
 from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
                                audible_events, class_features, class_scores, sound_classes,
-                               spectral_shape)
+                               spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
 from .level_columns import LevelColumns
@@ -312,11 +313,28 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
     cut = slice(start, None)
     feats = class_features(spec[cut], strength[cut], energy[cut], floor[cut], level[cut], audible[cut], params,
                            spec_first + start)
-    scores = class_scores(feats[done - start:], model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
-                          model.OUT_W, model.OUT_B)
+    rows = feats[done - start:]
+    scores = class_scores(rows, *(_tiled_model() if len(rows) <= TILED_ROWS else _model()))
     if done:
         scores = np.concatenate([known, scores])
     return sound_classes(audible, active, scores, strength, params, level - energy, rate), scores
+
+
+TILED_ROWS = 512
+"""Batches of up to this many frames take the sound-class model's vectors as tiled rows."""
+
+
+def _model() -> tuple[np.ndarray, ...]:
+    """The sound-class model's numbers in :func:`class_scores`'s order."""
+    return model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B
+
+
+@lru_cache(maxsize=1)
+def _tiled_model() -> tuple[np.ndarray, ...]:
+    """:func:`_model` with its vectors as :data:`TILED_ROWS` rows (:func:`tiled`; read only)."""
+    mean, scale, hidden_w, hidden_b, out_w, out_b = _model()
+    return (tiled(mean, TILED_ROWS), tiled(scale, TILED_ROWS), hidden_w, tiled(hidden_b, TILED_ROWS), out_w,
+            tiled(out_b, TILED_ROWS))
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -411,23 +411,41 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
     """Class scores (log-odds up to a constant) of speech, breath and cough: a network with
     one small tanh hidden layer on the standardised features.
 
+    The vectors (``mean``, ``scale``, the biases) may come as :func:`tiled` rows, at least one per
+    frame: the same numbers, without broadcasting a short vector over the frames (which costs more
+    than the arithmetic on a batch of a few hundred frames).
+
     Parameters
     ----------
     features : np.ndarray [shape=(n, d)]
-    mean, scale : np.ndarray [shape=(d,)]  standardisation
+    mean, scale : np.ndarray [shape=(d,) or (m, d), m >= n]  standardisation
     hidden_w : np.ndarray [shape=(d, h)]
-    hidden_b : np.ndarray [shape=(h,)]
+    hidden_b : np.ndarray [shape=(h,) or (m, h)]
     out_w : np.ndarray [shape=(h, 3)]
-    out_b : np.ndarray [shape=(3,)]
+    out_b : np.ndarray [shape=(3,) or (m, 3)]
 
     Returns
     -------
     scores : np.ndarray [shape=(n, 3)], float32
     """
-    z = np.subtract(features, mean, order="C")  # rows contiguous, whatever the features' layout
-    z /= scale  # rounded to float32 below anyway
-    hidden = z.astype(np.float32, copy=False) @ hidden_w + hidden_b
-    return (np.tanh(hidden, out=hidden) @ out_w + out_b).astype(np.float32, copy=False)
+    n = len(features)
+    z = np.subtract(features, _per_row(mean, n), order="C")  # rows contiguous, whatever the features' layout
+    z /= _per_row(scale, n)  # rounded to float32 below anyway
+    hidden = z.astype(np.float32, copy=False) @ hidden_w + _per_row(hidden_b, n)
+    return (np.tanh(hidden, out=hidden) @ out_w + _per_row(out_b, n)).astype(np.float32, copy=False)
+
+
+def _per_row(values: np.ndarray, n: int) -> np.ndarray:
+    """A vector as it is (broadcast over the rows), or the first ``n`` of its :func:`tiled` rows."""
+    return values if values.ndim == 1 else values[:n]
+
+
+def tiled(vector: np.ndarray, rows: int) -> np.ndarray:
+    """``vector`` (shape (d,)) repeated on ``rows`` rows: shape (rows, d), contiguous, read only
+    (for :func:`class_scores`)."""
+    out = np.ascontiguousarray(np.broadcast_to(vector, (rows, len(vector))))
+    out.flags.writeable = False
+    return out
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
