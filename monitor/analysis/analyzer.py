@@ -19,6 +19,7 @@ and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -33,7 +34,7 @@ from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_le
 from ..dsp import sound_class_model as model
 from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
                                audible_events, class_features, class_scores, sound_classes,
-                               spectral_shape)
+                               spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
 from .level_columns import LevelColumns
@@ -156,12 +157,13 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     audible = energy > cfg.vad.absolute_min_db
     f0 = np.full(count, np.nan, np.float32)
     strength = np.zeros(count, np.float32)
-    if audible.all():  # the usual block of speech: the frames' view itself, no gathered copy
+    n_audible = np.count_nonzero(audible)  # (faster than .all() and .any())
+    if n_audible == count:  # the usual block of speech: the frames' view itself, no gathered copy
         f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
-    elif audible.any():
+    elif n_audible:
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
-    if cfg.sound.enabled and audible.any():
+    if cfg.sound.enabled and n_audible:
         # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
         own = slice((-first) % SPEC_EVERY, None, SPEC_EVERY)
         _spectral_rows(_spectral_frames(seg, low, p0, lay)[own], audible[own], spec[own])
@@ -190,7 +192,7 @@ def _spectral_frames(seg: np.ndarray, low: np.ndarray, p0: int, lay: _Layout) ->
 def _spectral_rows(frames: np.ndarray, audible: np.ndarray, out: np.ndarray) -> None:
     """The spectral shape of the audible ``frames`` (shapes (k, SPEC_LENGTH), (k,)) into their
     rows of ``out`` (shape (k, 6)), the others left as they are."""
-    if audible.all():  # the usual block of speech: the frames' view itself, no gathered copy
+    if np.count_nonzero(audible) == len(audible):  # the usual block of speech: the frames' view, no gathered copy
         out[:] = spectral_shape(frames)
     else:
         out[audible] = spectral_shape(frames[audible])
@@ -314,11 +316,28 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
     cut = slice(start, None)
     feats = class_features(spec[cut], strength[cut], energy[cut], floor[cut], level[cut], audible[cut], params,
                            spec_first + start)
-    scores = class_scores(feats[done - start:], model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
-                          model.OUT_W, model.OUT_B)
+    rows = feats[done - start:]
+    scores = class_scores(rows, *(_tiled_model() if len(rows) <= TILED_ROWS else _model()))
     if done:
         scores = np.concatenate([known, scores])
     return sound_classes(audible, active, scores, strength, params, level - energy, rate), scores
+
+
+TILED_ROWS = 512
+"""Batches of up to this many frames take the sound-class model's vectors as tiled rows."""
+
+
+def _model() -> tuple[np.ndarray, ...]:
+    """The sound-class model's numbers in :func:`class_scores`'s order."""
+    return model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B
+
+
+@lru_cache(maxsize=1)
+def _tiled_model() -> tuple[np.ndarray, ...]:
+    """:func:`_model` with its vectors as :data:`TILED_ROWS` rows (:func:`tiled`; read only)."""
+    mean, scale, hidden_w, hidden_b, out_w, out_b = _model()
+    return (tiled(mean, TILED_ROWS), tiled(scale, TILED_ROWS), hidden_w, tiled(hidden_b, TILED_ROWS), out_w,
+            tiled(out_b, TILED_ROWS))
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -340,7 +359,7 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
     active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
     feats = class_features(raw["spec"], raw["strength"], energy, floor, level, audible, cfg.sound, 0)
-    return feats, audible | active
+    return np.ascontiguousarray(feats), audible | active  # rows contiguous, as training has always had them
 
 
 def _check_signal(x: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ def close_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
     out = np.asarray(mask, dtype=bool).copy()
     s, e = runs(~out)
     inner = (s > 0) & (e < len(out)) & (e - s < min_gap)
-    if inner.any():
+    if np.count_nonzero(inner):  # faster than .any()
         out |= runs_to_mask(s[inner], e[inner], len(out))
     return out
 
@@ -53,7 +53,7 @@ def drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
     out = np.asarray(mask, dtype=bool).copy()
     s, e = runs(out)
     short = e - s < min_len
-    if short.any():
+    if np.count_nonzero(short):
         out &= ~runs_to_mask(s[short], e[short], len(out))
     return out
 
@@ -65,7 +65,7 @@ def bridged_runs(mask: np.ndarray, min_gap: int, min_len: int) -> np.ndarray:
     found = runs(mask)
     starts, ends = _joined(*found, min_gap)
     long = ends - starts >= min_len
-    if starts is found[0] and long.all():  # nothing bridged, nothing dropped: the mask as it is
+    if starts is found[0] and np.count_nonzero(long) == len(long):  # nothing bridged or dropped: the mask as it is
         return np.array(mask, dtype=bool)
     return apart_runs_to_mask(starts[long], ends[long], len(mask))
 
@@ -77,7 +77,7 @@ def _joined(starts: np.ndarray, ends: np.ndarray, min_gap: int) -> tuple[np.ndar
         return starts, ends
     apart = np.empty(len(starts) + 1, bool)  # apart[i]: a gap of min_gap or more before run i
     np.greater_equal(starts[1:] - ends[:-1], min_gap, out=apart[1:-1])
-    if apart[1:-1].all():
+    if np.count_nonzero(apart[1:-1]) == len(starts) - 1:
         return starts, ends
     apart[0] = apart[-1] = True
     return starts[apart[:-1]], ends[apart[1:]]
@@ -110,7 +110,7 @@ def open_then_close(mask: np.ndarray, open_size: int, close_size: int) -> np.nda
             keep[0] = length[0] > open_size // 2 or ends[0] == n
         if ends[-1] == n:
             keep[-1] = length[-1] > open_size // 2 or starts[-1] == 0
-    if not keep.any():  # nothing to close
+    if not np.count_nonzero(keep):  # nothing to close
         return np.zeros(n, bool)
     starts, ends = _joined(starts[keep], ends[keep], close_size)
     if len(starts):

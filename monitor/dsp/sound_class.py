@@ -160,7 +160,7 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    shape : np.ndarray [shape=(n, 6)], float32
+    shape : np.ndarray [shape=(n, 6)], float32 (a view of its columns, each contiguous)
         Columns :data:`SPEC_COLUMNS`: flatness (dB, <= 0: geometric over arithmetic mean of
         the power spectrum), centroid (kHz), the shares of 300-1000, 1000-2000 and
         2000-3400 Hz in the band's power (dB), and the zero-crossing rate (crossings per
@@ -178,21 +178,21 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     power = sfft.band_power(sfft.rfft(x, length), b0, b3)
     power += np.float32(1e-12)
     total = np.add.reduce(power, axis=1)
-    out = np.empty((n, len(SPEC_COLUMNS)), np.float32)
+    rows = np.empty((len(SPEC_COLUMNS), n), np.float32)  # the columns as contiguous rows
     flat = np.add.reduce(np.log(power), axis=1)  # mean of the log: np.mean's sum and division
     np.true_divide(flat, np.intp(b3 - b0), out=flat, casting="unsafe")
     flat -= np.log(total / (b3 - b0))
-    np.multiply(flat, _DB, out=out[:, 0], casting="unsafe")  # in double, as 10 / ln 10 is
-    np.divide(power @ _centroid_khz(length), total, out=out[:, 1])
-    bands = out[:, 2:5]  # the three bands' power, then their shares in dB
+    np.multiply(flat, _DB, out=rows[0], casting="unsafe")  # in double, as 10 / ln 10 is
+    np.divide(power @ _centroid_khz(length), total, out=rows[1])
+    bands = rows[2:5]  # the three bands' power, then their shares in dB
     for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0))):
-        np.add.reduce(power[:, lo:hi], axis=1, out=bands[:, col])
-    bands /= total[:, None]
+        np.add.reduce(power[:, lo:hi], axis=1, out=bands[col])
+    bands /= total
     bands += 1e-6
     np.log10(bands, out=bands)
     bands *= 10.0
-    out[:, 5] = crossings / (length - 1)
-    return out
+    np.true_divide(crossings, length - 1, out=rows[5], casting="unsafe")  # in double, then rounded
+    return rows.T
 
 
 def _crossings(x: np.ndarray) -> np.ndarray:
@@ -272,33 +272,40 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarra
     means : np.ndarray [shape=(n, d)], float32  (0 outside the runs; not returned with ``out``)
     length : np.ndarray [shape=(n,)], int  (0 outside the runs)
     """
+    if out is None:
+        means = np.empty((values.shape[1], len(mask)), np.float32)
+        return means.T, _event_means_rows(mask, values.T, reach, means)
+    return _event_means_rows(mask, values.T, reach, out.T)
+
+
+def _event_means_rows(mask: np.ndarray, rows: np.ndarray, reach: int, out: np.ndarray) -> np.ndarray:
+    """:func:`event_means` of the rows of ``rows`` (shape (d, n)) into ``out`` (shape (d, n),
+    float32, any strides), in double precision; returns the stretches' lengths (shape (n,))."""
     n = len(mask)
-    idx, back, ahead = _reach_bounds(n, reach)
+    idx, next_idx, back, ahead = _reach_bounds(n, reach)
     # outside the runs both bounds are the frame after (an empty stretch); inside, the run's
     # first frame (one after the last frame outside) and the first frame after it, within reach
-    lo = np.maximum.accumulate(np.where(mask, -1, idx))
-    lo += 1
+    lo = np.maximum.accumulate(np.where(mask, 0, next_idx))
     np.maximum(lo, back, out=lo)
     after = np.where(mask, n, idx)
     hi = np.minimum(np.minimum.accumulate(after[::-1])[::-1], ahead)
     np.maximum(hi, lo, out=hi)
-    csum = np.zeros((n + 1, values.shape[1]))
-    np.add.accumulate(values, axis=0, dtype=np.float64, out=csum[1:])  # np.cumsum without its wrapper
+    csum = np.empty((len(rows), n + 1))
+    csum[:, 0] = 0.0
+    np.add.accumulate(rows, axis=1, dtype=np.float64, out=csum[:, 1:])  # np.cumsum without its wrapper
     length = hi - lo
-    sums = np.take(csum, hi, axis=0)
-    sums -= np.take(csum, lo, axis=0)
-    if out is None:
-        return (sums / np.maximum(length, 1)[:, None]).astype(np.float32), length
-    np.true_divide(sums, np.maximum(length, 1)[:, None], out=out, casting="unsafe")
+    sums = csum.take(hi, axis=1)  # the method: np.take's wrapper costs more than the gather
+    sums -= csum.take(lo, axis=1)
+    np.true_divide(sums, np.maximum(length, 1), out=out, casting="unsafe")
     return length
 
 
 @lru_cache(maxsize=8)
-def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame indices ``i`` of ``n`` frames, ``i - reach`` and ``i + reach + 1`` (shapes (n,),
-    read only: shared by every call with the same ``n``)."""
+def _reach_bounds(n: int, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frame indices ``i`` of ``n`` frames, ``i + 1``, ``i - reach`` and ``i + reach + 1`` (shapes
+    (n,), read only: shared by every call with the same ``n``)."""
     idx = np.arange(n)
-    bounds = (idx, idx - reach, idx + (reach + 1))
+    bounds = (idx, idx + 1, idx - reach, idx + (reach + 1))
     for b in bounds:
         b.flags.writeable = False
     return bounds
@@ -321,27 +328,40 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
 
     Returns
     -------
-    features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES`
+    features : np.ndarray [shape=(n, 16)], float32, columns :data:`FEATURES` (a view of its
+        columns, each contiguous)
     """
     n = len(energy_db)
     if n == 0:
         return np.zeros((0, len(FEATURES)), np.float32)
-    out = np.empty((n, len(FEATURES)), np.float32)
-    cols = _windowed_columns(spec, spec_first, np.asarray(strength, np.float32), np.asarray(energy_db, np.float32),
-                             floor_db, level_db, audible, params).T  # (n, 13): a view of the rows
-    columns_mean(cols, params.smooth_frames, out=out[:, :_WINDOWED])  # every windowed mean in one pass
-    level_sd = out[:, 11]  # the means of the level's square, of the level in column 9 (for now)
-    np.sqrt(np.maximum(level_sd - out[:, 9] ** 2, 0.0), out=level_sd)
+    out = np.empty((len(FEATURES), n), np.float32)  # the features as rows, each contiguous
+    strength = np.asarray(strength, np.float32)
+    # the voiced frames (0 or 1) right before the windowed columns, whose first is the strength:
+    # the two rows whose event means are taken, one array (exact in float32, summed in double)
+    both = np.empty((1 + _WINDOWED, n), np.float32)
+    np.greater_equal(strength, params.voiced_strength, out=both[0])
+    rows = _windowed_columns(spec, spec_first, strength, np.asarray(energy_db, np.float32), floor_db, level_db,
+                             audible, params, out=both[1:])  # (13, n)
+    columns_mean(rows.T, params.smooth_frames, out=out[:_WINDOWED].T)  # every windowed mean in one pass
+    level_sd = out[11]  # the means of the level's square, of the level in row 9 (for now)
+    np.sqrt(np.maximum(level_sd - out[9] ** 2, 0.0), out=level_sd)
     # strength and onset: the running means end finite only if every value of theirs is
     # (a NaN or an infinity, once summed in, stays in), as the compiled maxima need
-    finite = math.isfinite(out[n - 1, 0] + out[n - 1, 1])
-    columns_max(cols[:, :2], params.smooth_frames, finite=finite, out=out[:, _PEAKS])
-    voicing = np.empty((n, 2))  # float64, as event_means sums them
-    np.greater_equal(strength, params.voiced_strength, out=voicing[:, 0])
-    voicing[:, 1] = strength
-    length = event_means(audible, voicing, params.event_reach_frames, out=out[:, 13:15])
-    np.true_divide(length, 2 * params.event_reach_frames + 1, out=out[:, 15], casting="unsafe")
-    return out
+    finite = math.isfinite(out[0, n - 1] + out[1, n - 1])
+    columns_max(rows[:2].T, params.smooth_frames, finite=finite, out=out[_PEAKS].T)
+    length = _event_means_rows(audible, both[:2], params.event_reach_frames, out[13:15])
+    _extents(params.event_reach_frames).take(length, out=out[15])  # length / (2 reach + 1), rounded once
+    return out.T
+
+
+@lru_cache(maxsize=4)
+def _extents(reach: int) -> np.ndarray:
+    """``k / (2 reach + 1)`` in double rounded to float32 for every stretch length ``k`` an event
+    can have within ``reach`` each side (shape (2 reach + 2,), read only): a gather in place of a
+    division."""
+    table = (np.arange(2 * reach + 2) / (2 * reach + 1)).astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 _WINDOWED = 13
@@ -351,15 +371,15 @@ _PEAKS = slice(1, 10, 8)
 
 
 def _windowed_columns(spec: np.ndarray, spec_first: int | None, strength: np.ndarray, energy: np.ndarray,
-                      floor_db: np.ndarray, level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams
-                      ) -> np.ndarray:
+                      floor_db: np.ndarray, level_db: np.ndarray, audible: np.ndarray, params: SoundClassParams,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """The columns whose windowed means (and, the first two, maxima) :func:`class_features` takes,
     as rows (each contiguous), each where its mean goes in :data:`FEATURES`: strength, the level's
     rise over ``onset_lag_frames`` (its maximum is the onset), the spectral shape, the level above
     the floor, the level, under the peak, the level's square, the spectral flux. Shapes (n, 6),
-    (n,) ... -> (13, n), float32 (``spec_first``: see :func:`class_features`)."""
+    (n,) ... -> (13, n), float32, into ``out`` if given (``spec_first``: see :func:`class_features`)."""
     n = len(energy)
-    rows = np.empty((_WINDOWED, n), np.float32)
+    rows = np.empty((_WINDOWED, n), np.float32) if out is None else out
     rows[0] = strength
     lag = params.onset_lag_frames
     rows[1, :lag] = 0.0
@@ -368,15 +388,15 @@ def _windowed_columns(spec: np.ndarray, spec_first: int | None, strength: np.nda
         rows[2:8] = spec.T
     else:
         hold_spectral_shape(spec, spec_first, out=rows[2:8].T)
-    _clip_into(np.subtract(energy, floor_db, out=rows[8]), 0.0, 60.0)  # np.clip without its wrapper
+    np.subtract(energy, floor_db, out=rows[8])
     rows[9] = energy
-    _clip_into(np.subtract(level_db, energy, out=rows[10]), 0.0, 60.0)
+    np.subtract(level_db, energy, out=rows[10])
+    _clip_into(rows[8:11:2], 0.0, 60.0)  # both at once: np.clip without its wrapper
     np.multiply(energy, energy, out=rows[11])
     flux = rows[12]  # the three bands' shares' absolute changes, added in order
     flux[0] = 0.0
-    steps = np.abs(rows[4:7, 1:] - rows[4:7, :-1])
-    np.add(steps[0], steps[1], out=flux[1:])
-    flux[1:] += steps[2]
+    steps = np.subtract(rows[4:7, 1:], rows[4:7, :-1])
+    np.add.reduce(np.abs(steps, out=steps), axis=0, out=flux[1:])  # row by row: (a + b) + c
     flux *= audible  # 0 where not audible (the flux is finite and >= 0)
     return rows
 
@@ -391,23 +411,41 @@ def class_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, hidd
     """Class scores (log-odds up to a constant) of speech, breath and cough: a network with
     one small tanh hidden layer on the standardised features.
 
+    The vectors (``mean``, ``scale``, the biases) may come as :func:`tiled` rows, at least one per
+    frame: the same numbers, without broadcasting a short vector over the frames (which costs more
+    than the arithmetic on a batch of a few hundred frames).
+
     Parameters
     ----------
     features : np.ndarray [shape=(n, d)]
-    mean, scale : np.ndarray [shape=(d,)]  standardisation
+    mean, scale : np.ndarray [shape=(d,) or (m, d), m >= n]  standardisation
     hidden_w : np.ndarray [shape=(d, h)]
-    hidden_b : np.ndarray [shape=(h,)]
+    hidden_b : np.ndarray [shape=(h,) or (m, h)]
     out_w : np.ndarray [shape=(h, 3)]
-    out_b : np.ndarray [shape=(3,)]
+    out_b : np.ndarray [shape=(3,) or (m, 3)]
 
     Returns
     -------
     scores : np.ndarray [shape=(n, 3)], float32
     """
-    z = np.subtract(features, mean)
-    z /= scale  # rounded to float32 below anyway
-    hidden = z.astype(np.float32, copy=False) @ hidden_w + hidden_b
-    return (np.tanh(hidden, out=hidden) @ out_w + out_b).astype(np.float32, copy=False)
+    n = len(features)
+    z = np.subtract(features, _per_row(mean, n), order="C")  # rows contiguous, whatever the features' layout
+    z /= _per_row(scale, n)  # rounded to float32 below anyway
+    hidden = z.astype(np.float32, copy=False) @ hidden_w + _per_row(hidden_b, n)
+    return (np.tanh(hidden, out=hidden) @ out_w + _per_row(out_b, n)).astype(np.float32, copy=False)
+
+
+def _per_row(values: np.ndarray, n: int) -> np.ndarray:
+    """A vector as it is (broadcast over the rows), or the first ``n`` of its :func:`tiled` rows."""
+    return values if values.ndim == 1 else values[:n]
+
+
+def tiled(vector: np.ndarray, rows: int) -> np.ndarray:
+    """``vector`` (shape (d,)) repeated on ``rows`` rows: shape (rows, d), contiguous, read only
+    (for :func:`class_scores`)."""
+    out = np.ascontiguousarray(np.broadcast_to(vector, (rows, len(vector))))
+    out.flags.writeable = False
+    return out
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
@@ -443,19 +481,19 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     heard = audible | active
     smooth = columns_mean(scores, params.score_frames)
     smooth[:, 2] -= params.cough_margin
-    best = np.argmax(smooth, axis=1)
+    best = smooth.argmax(axis=1)
     aperiodic, unvoiced = _periodicity(strength, params)
     other = ((best > 0) | aperiodic) & heard & unvoiced
     mute = params.mute_frames[rate != SPEC_RATE]
-    if mute and (heard > active).any():  # a sound the voice activity never touches is no speech
+    if mute and np.count_nonzero(heard > active):  # a sound the voice activity never touches is no speech
         other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
     sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
-    if not other.any():  # no decision to open, close or extend (the usual window of speech)
+    if not np.count_nonzero(other):  # (than .any(), faster) no decision to open, close or extend: the usual window
         return sound
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
     opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
-    if not opened.any():  # no sound lasts long enough (most windows with a decision to open)
+    if not np.count_nonzero(opened):  # no sound lasts long enough (most windows with a decision to open)
         return sound
     other, tail = _decisions(opened, heard, active, strength, under_peak_db, params)
     np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
@@ -480,7 +518,7 @@ def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams
     fragments. Shapes (n, 3), (n,) -> (n,)."""
     odds = smooth[:, 2] - smooth[:, 1]
     cough = (odds > 0) & opened
-    if not params.label_reach_frames or not cough.any() or np.array_equal(cough, opened):
+    if not params.label_reach_frames or not np.count_nonzero(cough) or np.array_equal(cough, opened):
         return odds  # every sound all cough or all breath: so are its means
     means, length = event_means(opened, odds[:, None], params.label_reach_frames)
     return np.where(length > 0, means[:, 0], odds)
@@ -511,17 +549,27 @@ def _periodicity(strength: np.ndarray, params: SoundClassParams) -> tuple[np.nda
     if params.voicing_reach_frames != size:
         aperiodic = window_counts(strength >= params.min_speech_strength, params.voicing_reach_frames) == 0
         return aperiodic, ~_voiced(window_counts(strength >= params.voiced_strength, size), size, params)
-    both = np.empty((len(strength), 2), np.float32)  # the two masks as 0 and 1
-    np.greater_equal(strength, params.min_speech_strength, out=both[:, 0])
-    np.greater_equal(strength, params.voiced_strength, out=both[:, 1])
+    both = np.empty((2, len(strength)), np.float32)  # the two masks as rows of 0 and 1, by one comparison
+    np.greater_equal(strength, _thresholds(strength.dtype, params.min_speech_strength, params.voiced_strength),
+                     out=both)
     loop = compiled_mean()
     if loop is None:
-        counts = window_counts(both.astype(bool), size)
+        counts = window_counts(both.T.astype(bool), size)
         return counts[:, 0] == 0, ~_voiced(counts[:, 1], size, params)
     # the shares of the windows: the running sums of 0 and 1 are exact, k / size rounded once
     shares = np.empty(both.shape, np.float32)
-    loop(both, size, 0, shares, NEAREST, 0.0, 0)
-    return shares[:, 0] == 0, shares[:, 1] < params.voiced_share
+    loop(both, size, 1, shares, NEAREST, 0.0, 0)
+    return shares[0] == 0, shares[1] < params.voiced_share
+
+
+@lru_cache(maxsize=8)
+def _thresholds(dtype: np.dtype, *values: float) -> np.ndarray:
+    """``values`` as a column (shape (k, 1), read only) of the type a comparison of an array of
+    ``dtype`` with each of them as a Python float is made in, so that one comparison of the array
+    with the column gives the same masks as k comparisons."""
+    column = np.array(values, np.result_type(np.zeros(0, dtype), 0.0))[:, None]
+    column.flags.writeable = False
+    return column
 
 
 def _voiced(counts: np.ndarray, size: int, params: SoundClassParams) -> np.ndarray:
@@ -539,7 +587,7 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> n
     n = len(other)
     s, e = runs(other)
     keep = e - s < max(params.tail_frames, params.min_sound_frames)
-    if not keep.any():
+    if not np.count_nonzero(keep):
         return None
     s, e = s[keep], e[keep]
     csum = np.zeros(n + 1, np.int32)
@@ -550,7 +598,7 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> n
     gap = params.tail_gap_frames
     alone = (near[s] - near[np.maximum(s - gap, 0)] == 0) & (near[np.minimum(e + gap, n)] - near[e] == 0)
     keep |= (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
-    return apart_runs_to_mask(s[keep], e[keep], n) if keep.any() else None
+    return apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None
 
 
 def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
@@ -562,12 +610,12 @@ def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, u
     exhalation, a moan), not a word, which is louder or has no breath glued to its start. None
     if there is none."""
     n = len(other)
-    if not (other[:-1] & speech[1:]).any():  # no speech right after another sound (the usual case)
+    if not np.count_nonzero(other[:-1] & speech[1:]):  # no speech right after another sound (the usual case)
         return None
     s, e = runs(speech)
     keep = ((s > 0) & other[np.maximum(s - 1, 0)] & (e - s >= params.voiced_after_min_frames)
             & (e - s < params.voiced_after_frames))
-    if not keep.any():
+    if not np.count_nonzero(keep):
         return None
     s, e = s[keep], e[keep]
     counts = np.zeros((n + 1, 2), np.int32)
@@ -577,7 +625,7 @@ def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, u
                       out=counts[1:], dtype=np.int32)
     keep = ((counts[e, 0] - counts[s, 0] >= params.voiced_after_share * (e - s))
             & (counts[e, 1] - counts[s, 1] == e - s))
-    return apart_runs_to_mask(s[keep], e[keep], n) if keep.any() else None
+    return apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None
 
 
 def _flanked(other: np.ndarray, speech: np.ndarray, heard: np.ndarray, max_frames: int, speech_frames: int
