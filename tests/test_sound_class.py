@@ -627,7 +627,7 @@ def test_a_noisy_line_lies_its_signal_to_noise_ratio_under_the_speech():
 
 
 def test_the_noisy_line_options_are_checked_and_spelled_out_when_not_the_default(capsys):
-    assert tsc.parse([]).line_noises == tsc.LINE_NOISES and tsc.parse([]).noisy_snr == tsc.NOISY_SNR_DB
+    assert tsc.parse([]).line_noises == ("white",) and tsc.parse([]).noisy_snr == (12.0, 30.0)  # the shipped model's
     assert tsc.parse_noises("white, pink") == ("white", "pink") and tsc.parse_range("12,30") == (12.0, 30.0)
     for bad in ("crackle", ""):
         with pytest.raises(argparse.ArgumentTypeError):
@@ -635,6 +635,20 @@ def test_the_noisy_line_options_are_checked_and_spelled_out_when_not_the_default
     for bad in ("30,12", "5", "a,b"):
         with pytest.raises(argparse.ArgumentTypeError):
             tsc.parse_range(bad)
-    old = tsc.command_line(tsc.parse(["--write", "--line-noises", "white", "--noisy-snr", "12,30"]))
-    assert old.endswith("--write --line-noises white --noisy-snr 12,30")
-    assert tsc.command_line(tsc.parse(["--write", "--noisy-share", "2"])).endswith("--write --noisy-share 2")
+    assert tsc.command_line(tsc.parse(["--write", "--line-noises", "white", "--noisy-snr", "12,30"])).endswith("--write")
+    lines = tsc.command_line(tsc.parse(["--write", "--line-noises", "pink,hum50", "--noisy-snr", "5,30",
+                                        "--noisy-share", "2", "--unlabelled-gaps"]))
+    assert lines.endswith("--write --line-noises pink,hum50 --noisy-snr 5,30 --noisy-share 2 --unlabelled-gaps")
+
+
+def test_a_noisy_lines_silences_can_be_left_unlabelled_and_then_train_nothing():
+    speech = [tsc.Clip(f"c{i}", "speech", True, np.full(8000, 0.1, np.float32)) for i in range(3)]
+    kept = tsc.mix(speech, [np.full(1600, 0.01, np.float32)], np.random.default_rng(7), 1, noises=("pink",))
+    (x, breath, line), = tsc.mix(speech, [np.full(1600, 0.01, np.float32)], np.random.default_rng(7), 1,
+                                 noises=("pink",), gaps=False)
+    np.testing.assert_array_equal(x, kept[0][0])  # the same mixture, with the silences named
+    assert line[0][0] == 0.5 and line[0][1] == breath[0][0] and line[1][0] == breath[0][1]
+    y = tsc.mix_labels(x, 16000, breath, line)
+    t = (np.arange(len(y)) * 160 + 200) / 16000
+    assert (y[t < 0.5] == SPEECH).all() and (y[(t >= line[0][0]) & (t < line[0][1])] == 0).all()
+    assert (y[(t >= breath[0][0]) & (t < breath[0][1])] == BREATH).all() and y[-1] == SPEECH

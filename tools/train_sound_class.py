@@ -5,9 +5,9 @@ Data: the breathing, cough and sustained-vowel recordings in ``audio_fixtures/br
 beside the checkout (its ``breathing/`` folder), and the real speech of ``audio_fixtures/real/``.
 Each recording is analysed at 16 kHz and as an 8 kHz telephone-band version (300-3400 Hz);
 espeak-ng speech (breathy and labored voices too) is speech, and synthetic noise breaths
-(:func:`noise_breath`) join the real ones in the mixtures, some on a noisy line (white, pink,
-brown, mains hum or babble of other training speech, 5-30 dB under the speech: the evaluation
-corpus's line noises, by its generators);
+(:func:`noise_breath`) join the real ones in the mixtures, some on a noisy line (white noise
+12-30 dB under the speech; ``--line-noises`` and ``--noisy-snr`` put the evaluation corpus's
+line noises there instead, by its generators: measured, not taken);
 its audible frames are labelled by what the recording is (breathing: breath, cough: cough,
 vowel and speech: speech). Mixtures add real breaths (cut out of the breathing recordings by
 their energy) into silences between real utterances, 10-25 dB below the speech.
@@ -312,7 +312,8 @@ LINE_NOISES = ("white", "pink", "brown", "hum50", "hum60", "babble")
 and brown)."""
 HELD_OUT_NOISES = {"pink": ("pink",), "hum": ("hum50", "hum60"), "babble": ("babble",), "white": ("white",)}
 """The held-out figures' line noises, each from one or more kinds of :data:`LINE_NOISES`."""
-NOISY_SNR_DB = (5.0, 30.0)  # the training's noisy lines, dB under the speech
+NOISY_NOISES = ("white",)  # the training's noisy lines: their noises (the shipped model's)
+NOISY_SNR_DB = (12.0, 30.0)  # and their level, dB under the speech
 NOISY_SEED = 23  # the held-out noisy lines draw from their own seed (the other figures stay as they were)
 
 
@@ -336,13 +337,15 @@ def line_noise(kind: str, n: int, rng: np.random.Generator, talk: list[np.ndarra
 
 def mix(speech: list[Clip], breaths: list[np.ndarray], rng: np.random.Generator, count: int,
         gap_s: tuple[float, float] = (0.25, 0.6), below_db: tuple[float, float] = (10.0, 25.0),
-        snr_db: tuple[float, float] = (50.0, 50.0), noises: tuple[str, ...] = ("white",)
-        ) -> list[tuple[np.ndarray, list[tuple[float, float]]]]:
+        snr_db: tuple[float, float] = (50.0, 50.0), noises: tuple[str, ...] = ("white",), gaps: bool = True
+        ) -> list[tuple]:
     """Utterances with a breath in the silence between them, ``below_db`` under the speech
     (10-25 dB), ``gap_s`` of silence each side, a line noise ``snr_db`` under the speech (one of
     ``noises`` at random, :func:`line_noise`; babble from the other clips of ``speech``).
 
-    Returns (16 kHz signal, breath intervals in seconds) pairs.
+    Returns (16 kHz signal, breath intervals in seconds) pairs; with ``gaps`` False, triples that
+    add the silences each side of the breath (the line alone there: babble or a noise's swell is
+    no speech of the caller's), which :func:`dataset` leaves unlabelled.
     """
     out = []
     for i in range(count):
@@ -357,8 +360,9 @@ def mix(speech: list[Clip], breaths: list[np.ndarray], rng: np.random.Generator,
         gain = level * 10 ** (-rng.uniform(*snr_db) / 20)
         talk = [c.x for j, c in enumerate(speech) if j not in pair] if kind == "babble" else []
         x += (gain * line_noise(kind, len(x), rng, talk)).astype(np.float32)
-        t0 = (len(a) + len(gap1)) / 16000
-        out.append((x, [(t0, t0 + len(br) / 16000)]))
+        t0, t1 = (len(a) + len(gap1)) / 16000, (len(a) + len(gap1) + len(br)) / 16000
+        line = [] if gaps else [[(len(a) / 16000, t0), (t1, t1 + len(gap2) / 16000)]]
+        out.append((x, [(t0, t1)], *line))
     return out
 
 
@@ -372,10 +376,14 @@ def breath_snippets(clips: list[Clip]) -> list[np.ndarray]:
     return out
 
 
-def mix_labels(x: np.ndarray, rate: int, intervals: list[tuple[float, float]]) -> np.ndarray:
+def mix_labels(x: np.ndarray, rate: int, intervals: list[tuple[float, float]],
+               unlabelled: list[tuple[float, float]] = ()) -> np.ndarray:
+    """Per frame: breath within ``intervals``, none (0) within ``unlabelled``, else speech."""
     n = 1 + (len(x) - rate // 40) // (rate // 100)
     y = np.full(n, SPEECH, np.int64)
     t = (np.arange(n) * (rate // 100) + rate // 80) / rate
+    for a, b in unlabelled:
+        y[(t >= a) & (t < b)] = 0
     for a, b in intervals:
         y[(t >= a) & (t < b)] = BREATH
     return y
@@ -394,9 +402,9 @@ def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndar
             pick = rng.permutation(len(y))[:MAX_FRAMES]
             xs.append(f[pick])
             ys.append(y[pick])
-    for sig, iv in mixes:
+    for sig, iv, *line in mixes:
         for s, rate in ((sig, 16000), (telephone(sig), 8000)):
-            f, y = labelled(s, rate, mix_labels(s, rate, iv))
+            f, y = labelled(s, rate, mix_labels(s, rate, iv, *line))
             xs.append(f)
             ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
@@ -445,12 +453,13 @@ def command_line(args: argparse.Namespace) -> str:
     words += [f"--mixes {args.mixes}"] if args.mixes != DEFAULT_MIXES else []
     if args.edge_highpass is not None:
         words += [f"--edge-highpass {args.edge_highpass.hz:g}x{args.edge_highpass.sections}"]
-    if args.line_noises != LINE_NOISES:
+    if args.line_noises != NOISY_NOISES:
         words += [f"--line-noises {','.join(args.line_noises)}"]
     if args.noisy_snr != NOISY_SNR_DB:
         words += [f"--noisy-snr {args.noisy_snr[0]:g},{args.noisy_snr[1]:g}"]
     if args.noisy_share != 1.0:
         words += [f"--noisy-share {args.noisy_share:g}"]
+    words += ["--unlabelled-gaps"] if args.unlabelled_gaps else []
     if args.weak_share > 0:
         words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
     return " ".join(words)
@@ -684,7 +693,8 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
     train_mix += mix(espeak, synth + breath_snippets(tr_b), rng, args.mixes, gap_s=(0.05, 0.4),
                      below_db=(6.0, 25.0))
     train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, round(args.mixes * args.noisy_share),
-                     below_db=(6.0, 20.0), snr_db=args.noisy_snr, noises=args.line_noises)  # noisy lines
+                     below_db=(6.0, 20.0), snr_db=args.noisy_snr, noises=args.line_noises,
+                     gaps=not args.unlabelled_gaps)  # noisy lines
     X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
     sw = np.ones(len(y))
     if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
@@ -708,14 +718,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     ap.add_argument("--weak-weight", type=float, default=1.0,
                     help="with --weak-share: each weak voiced frame's weight against another speech frame's")
-    ap.add_argument("--line-noises", type=parse_noises, default=LINE_NOISES, metavar="KIND,...",
-                    help=f"with --write: the noisy lines' noises (default {','.join(LINE_NOISES)}; white alone "
-                         "with --noisy-snr 12,30 is the model before them)")
+    ap.add_argument("--line-noises", type=parse_noises, default=NOISY_NOISES, metavar="KIND,...",
+                    help=f"with --write: the noisy lines' noises, of {','.join(LINE_NOISES)} (default "
+                         f"{','.join(NOISY_NOISES)})")
     ap.add_argument("--noisy-snr", type=parse_range, default=NOISY_SNR_DB, metavar="LO,HI",
                     help=f"with --write: the noisy lines' noise, dB under the speech (default "
                          f"{NOISY_SNR_DB[0]:g},{NOISY_SNR_DB[1]:g})")
     ap.add_argument("--noisy-share", type=float, default=1.0,
                     help="with --write: noisy-line mixtures per clean one of --mixes (default 1)")
+    ap.add_argument("--unlabelled-gaps", action="store_true",
+                    help="with --write: the noisy lines' silences around the breath (the line alone) train "
+                         "nothing (by default they are speech, as on the clean mixtures)")
     ap.add_argument("--edge-highpass", type=parse_edge, metavar="HZxSECTIONS",
                     help="the recordings (training and figures) through this high-pass in place of the edge's "
                          "(20x2: two first-order sections at 20 Hz, the edge the shipped model was trained with)")
