@@ -582,3 +582,73 @@ def test_the_figures_are_on_the_held_out_side_unless_the_training_side_is_asked_
     with pytest.raises(SystemExit):
         tsc.parse(["--figures-on", "both"])
     assert "invalid choice: 'both'" in capsys.readouterr().err
+
+
+def test_the_noisy_lines_use_the_generators_of_the_fixture_calls_and_the_evaluation_corpus():
+    from tools.eval_corpus import talker_mix
+    from tools.make_fixtures import colored_noise, hum
+    n = 16000
+    np.testing.assert_array_equal(tsc.line_noise("hum60", n, np.random.default_rng(0), []), hum(n, 60.0))
+    for kind, exponent in (("pink", 1.0), ("brown", 2.0)):
+        np.testing.assert_array_equal(tsc.line_noise(kind, n, np.random.default_rng(1), []),
+                                      colored_noise(np.random.default_rng(1), n, exponent))
+    talk = [np.sin(np.arange(8000) * f) for f in (0.1, 0.2, 0.3)]
+    np.testing.assert_array_equal(tsc.line_noise("babble", n, np.random.default_rng(2), talk),
+                                  talker_mix(np.random.default_rng(2), n, talk))
+    with pytest.raises(ValueError):
+        tsc.line_noise("crackle", n, np.random.default_rng(3), [])
+
+
+def test_a_noisy_lines_babble_is_other_speech_than_the_mixtures_own(monkeypatch):
+    speech = [tsc.Clip(f"c{i}", "speech", True, np.full(4000 + 100 * i, 0.1, np.float32)) for i in range(5)]
+    seen = []
+
+    def noise(kind, n, rng, talk):
+        seen.append((n, {len(x) for x in talk}))
+        return np.zeros(n)
+
+    monkeypatch.setattr(tsc, "line_noise", noise)
+    breath = [np.full(800, 0.01, np.float32)]
+    for x, _ in tsc.mix(speech, breath, np.random.default_rng(4), 20, noises=("babble",)):
+        n, talk = seen.pop(0)
+        own = {len(c.x) for c in speech} - talk
+        assert n == len(x) and len(talk) == 3 and len(own) == 2  # the two utterances of the mixture left out
+
+
+def test_a_noisy_line_lies_its_signal_to_noise_ratio_under_the_speech():
+    speech = [tsc.Clip(f"c{i}", "speech", True, np.random.default_rng(i).standard_normal(16000).astype(np.float32))
+              for i in range(3)]  # a third for the babble
+    for kind in tsc.LINE_NOISES:
+        (x, iv), = tsc.mix(speech, [np.zeros(800, np.float32)], np.random.default_rng(5), 1,
+                           gap_s=(0.0, 0.0), snr_db=(20.0, 20.0), noises=(kind,))
+        a = int(iv[0][0] * 16000)
+        noise = x[a: a + 800]  # the breath is silent: the gap is the line alone
+        assert 20 * np.log10(np.sqrt(np.mean(noise ** 2))) == pytest.approx(-20.0, abs=3.5 if kind != "white" else 1)
+
+
+def test_the_noisy_line_options_are_checked_and_spelled_out_when_not_the_default(capsys):
+    assert tsc.parse([]).line_noises == ("white",) and tsc.parse([]).noisy_snr == (12.0, 30.0)  # the shipped model's
+    assert tsc.parse_noises("white, pink") == ("white", "pink") and tsc.parse_range("12,30") == (12.0, 30.0)
+    for bad in ("crackle", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            tsc.parse_noises(bad)
+    for bad in ("30,12", "5", "a,b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            tsc.parse_range(bad)
+    assert tsc.command_line(tsc.parse(["--write", "--line-noises", "white", "--noisy-snr", "12,30"])).endswith("--write")
+    lines = tsc.command_line(tsc.parse(["--write", "--line-noises", "pink,hum50", "--noisy-snr", "5,30",
+                                        "--noisy-share", "2", "--unlabelled-gaps"]))
+    assert lines.endswith("--write --line-noises pink,hum50 --noisy-snr 5,30 --noisy-share 2 --unlabelled-gaps")
+
+
+def test_a_noisy_lines_silences_can_be_left_unlabelled_and_then_train_nothing():
+    speech = [tsc.Clip(f"c{i}", "speech", True, np.full(8000, 0.1, np.float32)) for i in range(3)]
+    kept = tsc.mix(speech, [np.full(1600, 0.01, np.float32)], np.random.default_rng(7), 1, noises=("pink",))
+    (x, breath, line), = tsc.mix(speech, [np.full(1600, 0.01, np.float32)], np.random.default_rng(7), 1,
+                                 noises=("pink",), gaps=False)
+    np.testing.assert_array_equal(x, kept[0][0])  # the same mixture, with the silences named
+    assert line[0][0] == 0.5 and line[0][1] == breath[0][0] and line[1][0] == breath[0][1]
+    y = tsc.mix_labels(x, 16000, breath, line)
+    t = (np.arange(len(y)) * 160 + 200) / 16000
+    assert (y[t < 0.5] == SPEECH).all() and (y[(t >= line[0][0]) & (t < line[0][1])] == 0).all()
+    assert (y[(t >= breath[0][0]) & (t < breath[0][1])] == BREATH).all() and y[-1] == SPEECH

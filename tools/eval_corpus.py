@@ -815,7 +815,12 @@ def babble_clips() -> tuple[tuple[str, np.ndarray], ...]:
 
 def babble(rng: np.random.Generator, n: int, exclude: set[str], talkers: int = 6) -> np.ndarray:
     """Several real talkers at once (each a random sequence of real clips), unit RMS."""
-    clips = [x for cid, x in babble_clips() if cid not in exclude]
+    return talker_mix(rng, n, [x for cid, x in babble_clips() if cid not in exclude], talkers)
+
+
+def talker_mix(rng: np.random.Generator, n: int, clips: list[np.ndarray], talkers: int = 6) -> np.ndarray:
+    """``talkers`` streams of ``clips`` at once (each a random sequence of them, each clip at unit
+    RMS, the stream from a random offset), unit RMS. Shape (n,)."""
     out = np.zeros(n)
     for _ in range(talkers):
         order = rng.permutation(len(clips))

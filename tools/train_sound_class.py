@@ -6,14 +6,16 @@ beside the checkout (its ``breathing/`` folder), and the real speech of ``audio_
 Each recording is analysed at 16 kHz and as an 8 kHz telephone-band version (300-3400 Hz);
 espeak-ng speech (breathy and labored voices too) is speech, and synthetic noise breaths
 (:func:`noise_breath`) join the real ones in the mixtures, some on a noisy line (white noise
-12-30 dB under the speech);
+12-30 dB under the speech; ``--line-noises`` and ``--noisy-snr`` put the evaluation corpus's
+line noises there instead, by its generators: measured, not taken);
 its audible frames are labelled by what the recording is (breathing: breath, cough: cough,
 vowel and speech: speech). Mixtures add real breaths (cut out of the breathing recordings by
 their energy) into silences between real utterances, 10-25 dB below the speech.
 
 Speakers s01-s16 and the even-numbered speech files train; speakers s17-s32 and the
 odd-numbered speech files are held out, and every figure printed is on them (and on renderings
-of espeak-ng's weak voices, labored and breathy, with inhalations, which never train);
+of espeak-ng's weak voices, labored and breathy, with inhalations, which never train; and of
+held-out breaths and speech over each line noise, 5-20 dB under the speech);
 ``--figures-on train`` prints the same figures for the training side, where decisions are tuned.
 The model is a network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
@@ -127,6 +129,26 @@ def parse_edge(text: str) -> Edge:
     if not (0 < edge.hz < 4000 and 1 <= edge.sections <= 4):
         raise argparse.ArgumentTypeError(f"{text!r}: a cut-off in 0-4000 Hz and 1-4 sections")
     return edge
+
+
+def parse_noises(text: str) -> tuple[str, ...]:
+    """``"white,pink"`` -> ``("white", "pink")``, each one of :data:`LINE_NOISES`."""
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    bad = [k for k in kinds if k not in LINE_NOISES]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: not line noises (of {', '.join(LINE_NOISES)})")
+    return kinds
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """``"5,30"`` -> ``(5.0, 30.0)`` (dB, low to high)."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not LO,HI (e.g. 5,30)") from None
+    if not lo <= hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: LO above HI")
+    return lo, hi
 
 
 def load(path: Path, edge: Edge | None = None) -> np.ndarray:
@@ -284,25 +306,63 @@ def labelled(x: np.ndarray, rate: int, label: int | np.ndarray) -> tuple[np.ndar
     return feats[keep], y[keep]
 
 
+LINE_NOISES = ("white", "pink", "brown", "hum50", "hum60", "babble")
+"""The noises of the training's noisy lines: those the evaluation corpus puts on its calls' lines
+(white, pink, mains hum at 50 or 60 Hz, babble) and brown (the fixture calls' lines carry pink
+and brown)."""
+HELD_OUT_NOISES = {"pink": ("pink",), "hum": ("hum50", "hum60"), "babble": ("babble",), "white": ("white",)}
+"""The held-out figures' line noises, each from one or more kinds of :data:`LINE_NOISES`."""
+NOISY_NOISES = ("white",)  # the training's noisy lines: their noises (the shipped model's)
+NOISY_SNR_DB = (12.0, 30.0)  # and their level, dB under the speech
+NOISY_SEED = 23  # the held-out noisy lines draw from their own seed (the other figures stay as they were)
+
+
+def line_noise(kind: str, n: int, rng: np.random.Generator, talk: list[np.ndarray]) -> np.ndarray:
+    """A line's noise, by the generators that make the fixture calls and the evaluation corpus:
+    ``kind`` one of :data:`LINE_NOISES`; babble is six talkers of ``talk`` (16 kHz speech).
+    Shape (n,), unit RMS (white: standard normal)."""
+    from tools.eval_corpus import talker_mix
+    from tools.make_fixtures import colored_noise, hum
+
+    if kind == "white":
+        return rng.standard_normal(n)
+    if kind in ("pink", "brown"):
+        return colored_noise(rng, n, 1.0 if kind == "pink" else 2.0)
+    if kind.startswith("hum"):
+        return hum(n, float(kind[3:]))
+    if kind == "babble":
+        return talker_mix(rng, n, talk)
+    raise ValueError(f"{kind!r}: not a line noise ({', '.join(LINE_NOISES)})")
+
+
 def mix(speech: list[Clip], breaths: list[np.ndarray], rng: np.random.Generator, count: int,
         gap_s: tuple[float, float] = (0.25, 0.6), below_db: tuple[float, float] = (10.0, 25.0),
-        snr_db: tuple[float, float] = (50.0, 50.0)) -> list[tuple[np.ndarray, list[tuple[float, float]]]]:
+        snr_db: tuple[float, float] = (50.0, 50.0), noises: tuple[str, ...] = ("white",), gaps: bool = True
+        ) -> list[tuple]:
     """Utterances with a breath in the silence between them, ``below_db`` under the speech
-    (10-25 dB), ``gap_s`` of silence each side, white noise ``snr_db`` under the speech.
+    (10-25 dB), ``gap_s`` of silence each side, a line noise ``snr_db`` under the speech (one of
+    ``noises`` at random, :func:`line_noise`; babble from the other clips of ``speech``).
 
-    Returns (16 kHz signal, breath intervals in seconds) pairs.
+    Returns (16 kHz signal, breath intervals in seconds) pairs; with ``gaps`` False, triples that
+    add the silences each side of the breath (the line alone there: babble or a noise's swell is
+    no speech of the caller's), which :func:`dataset` leaves unlabelled.
     """
     out = []
     for i in range(count):
-        a, b = (speech[j].x for j in rng.choice(len(speech), 2, replace=False))
+        pair = rng.choice(len(speech), 2, replace=False)
+        a, b = (speech[j].x for j in pair)
         br = breaths[rng.integers(len(breaths))]
         level = np.sqrt(np.mean(np.square(np.concatenate([a, b])))) + 1e-9
         br = br * (level * 10 ** (-rng.uniform(*below_db) / 20) / (np.sqrt(np.mean(br ** 2)) + 1e-12))
         gap1, gap2 = (np.zeros(int(rng.uniform(*gap_s) * 16000), np.float32) for _ in range(2))
         x = np.concatenate([a, gap1, br, gap2, b]).astype(np.float32)
-        x += (level * 10 ** (-rng.uniform(*snr_db) / 20) * rng.standard_normal(len(x))).astype(np.float32)
-        t0 = (len(a) + len(gap1)) / 16000
-        out.append((x, [(t0, t0 + len(br) / 16000)]))
+        kind = noises[rng.integers(len(noises))] if len(noises) > 1 else noises[0]
+        gain = level * 10 ** (-rng.uniform(*snr_db) / 20)
+        talk = [c.x for j, c in enumerate(speech) if j not in pair] if kind == "babble" else []
+        x += (gain * line_noise(kind, len(x), rng, talk)).astype(np.float32)
+        t0, t1 = (len(a) + len(gap1)) / 16000, (len(a) + len(gap1) + len(br)) / 16000
+        line = [] if gaps else [[(len(a) / 16000, t0), (t1, t1 + len(gap2) / 16000)]]
+        out.append((x, [(t0, t1)], *line))
     return out
 
 
@@ -316,10 +376,14 @@ def breath_snippets(clips: list[Clip]) -> list[np.ndarray]:
     return out
 
 
-def mix_labels(x: np.ndarray, rate: int, intervals: list[tuple[float, float]]) -> np.ndarray:
+def mix_labels(x: np.ndarray, rate: int, intervals: list[tuple[float, float]],
+               unlabelled: list[tuple[float, float]] = ()) -> np.ndarray:
+    """Per frame: breath within ``intervals``, none (0) within ``unlabelled``, else speech."""
     n = 1 + (len(x) - rate // 40) // (rate // 100)
     y = np.full(n, SPEECH, np.int64)
     t = (np.arange(n) * (rate // 100) + rate // 80) / rate
+    for a, b in unlabelled:
+        y[(t >= a) & (t < b)] = 0
     for a, b in intervals:
         y[(t >= a) & (t < b)] = BREATH
     return y
@@ -338,9 +402,9 @@ def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndar
             pick = rng.permutation(len(y))[:MAX_FRAMES]
             xs.append(f[pick])
             ys.append(y[pick])
-    for sig, iv in mixes:
+    for sig, iv, *line in mixes:
         for s, rate in ((sig, 16000), (telephone(sig), 8000)):
-            f, y = labelled(s, rate, mix_labels(s, rate, iv))
+            f, y = labelled(s, rate, mix_labels(s, rate, iv, *line))
             xs.append(f)
             ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
@@ -389,6 +453,13 @@ def command_line(args: argparse.Namespace) -> str:
     words += [f"--mixes {args.mixes}"] if args.mixes != DEFAULT_MIXES else []
     if args.edge_highpass is not None:
         words += [f"--edge-highpass {args.edge_highpass.hz:g}x{args.edge_highpass.sections}"]
+    if args.line_noises != NOISY_NOISES:
+        words += [f"--line-noises {','.join(args.line_noises)}"]
+    if args.noisy_snr != NOISY_SNR_DB:
+        words += [f"--noisy-snr {args.noisy_snr[0]:g},{args.noisy_snr[1]:g}"]
+    if args.noisy_share != 1.0:
+        words += [f"--noisy-share {args.noisy_share:g}"]
+    words += ["--unlabelled-gaps"] if args.unlabelled_gaps else []
     if args.weak_share > 0:
         words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
     return " ".join(words)
@@ -520,13 +591,50 @@ def weak_voice_figures(renderings: list[Rendering], rate: int) -> dict[str, dict
 
 def speech_change(clips: list[Clip]) -> tuple[float, float]:
     """Relative change (%) of total speech time and syllables on real speech, classifier on vs off."""
-    off = WITHOUT_SOUND_CLASS
+    return signal_speech_change([c.x for c in clips])
+
+
+def signal_speech_change(signals: list[np.ndarray], rate: int = 16000) -> tuple[float, float]:
+    """Relative change (%) of total speech time and syllables, classifier on vs off; each signal
+    shape (n,) at ``rate``."""
     tot = np.zeros((2, 2))
-    for c in clips:
-        for i, cfg in enumerate((WITH_SOUND_CLASS, off)):
-            f = analyze_signal(c.x, 16000, cfg)
+    for x in signals:
+        for i, cfg in enumerate((WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS)):
+            f = analyze_signal(x, rate, cfg)
             tot[i] += (f.speech.sum(), f.nucleus.sum())
     return tuple(100.0 * (tot[0] / tot[1] - 1.0))
+
+
+def noisy_speech(speech: list[Clip], noises: tuple[str, ...], snr_db: tuple[float, float],
+                 rng: np.random.Generator) -> list[np.ndarray]:
+    """Each speech clip with half a second of silence each side over a line noise (one of
+    ``noises`` at random, ``snr_db`` under the clip's level; babble from the other clips).
+    Shape (n,) each, 16 kHz."""
+    out = []
+    for i, c in enumerate(speech):
+        x = np.concatenate([np.zeros(8000, np.float32), c.x, np.zeros(8000, np.float32)])
+        kind = noises[rng.integers(len(noises))]
+        gain = np.sqrt(np.mean(np.square(c.x))) * 10 ** (-rng.uniform(*snr_db) / 20)
+        talk = [d.x for j, d in enumerate(speech) if j != i] if kind == "babble" else []
+        out.append(x + (gain * line_noise(kind, len(x), rng, talk)).astype(np.float32))
+    return out
+
+
+def noisy_line_figures(breath: list[Clip], speech: list[Clip], count: int, snr_db: tuple[float, float] = (5.0, 20.0)
+                       ) -> None:
+    """Per held-out line noise (:data:`HELD_OUT_NOISES`, ``snr_db`` under the speech, seed
+    :data:`NOISY_SEED`): ``count`` breaths mixed into speech pauses (recall and precision at 16
+    and 8 kHz), and the speech clips over the noise (speech time and syllables, class on vs off)."""
+    snippets = breath_snippets(breath)
+    for k, (name, kinds) in enumerate(HELD_OUT_NOISES.items()):
+        rng = np.random.default_rng([NOISY_SEED, k])
+        mixes = mix(speech, snippets, rng, count, snr_db=snr_db, noises=kinds)
+        bands = [detection(mixes, band) for band in ("16k", "tel8k")]
+        ds, dn = signal_speech_change(noisy_speech(speech, kinds, snr_db, rng))
+        sys.stdout.write(f"  over {name} at {snr_db[0]:g}-{snr_db[1]:g} dB: mixed breaths 16k / 8k recall "
+                         + " / ".join(f"{100 * h / max(h + m, 1):.1f}" for h, m, _ in bands) + " % precision "
+                         + " / ".join(f"{100 * h / max(h + f, 1):.1f}" for h, _, f in bands)
+                         + f" %; real speech on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
 
 
 SIDES = {"test": ("held out", "s17-s32", "odd"), "train": ("training side", "s01-s16", "even")}
@@ -571,6 +679,7 @@ def print_figures(breath: list[Clip], speech: list[Clip], mixes, side: str = "te
                       f"coughs {v['coughs_per_min']:4.1f}/min\n")
     ds, dn = speech_change(speech)
     out.write(f"  real speech, classifier on vs off: speech time {ds:+.2f} %, syllables {dn:+.2f} %\n")
+    noisy_line_figures(breath, speech, len(mixes))
 
 
 def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mix, rng: np.random.Generator
@@ -583,8 +692,9 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
     train_mix += mix(tr_s, synth, rng, args.mixes, gap_s=(0.05, 0.4), below_db=(6.0, 25.0))
     train_mix += mix(espeak, synth + breath_snippets(tr_b), rng, args.mixes, gap_s=(0.05, 0.4),
                      below_db=(6.0, 25.0))
-    train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, args.mixes, below_db=(6.0, 20.0),
-                     snr_db=(12.0, 30.0))  # noisy lines
+    train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, round(args.mixes * args.noisy_share),
+                     below_db=(6.0, 20.0), snr_db=args.noisy_snr, noises=args.line_noises,
+                     gaps=not args.unlabelled_gaps)  # noisy lines
     X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
     sw = np.ones(len(y))
     if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
@@ -608,6 +718,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     ap.add_argument("--weak-weight", type=float, default=1.0,
                     help="with --weak-share: each weak voiced frame's weight against another speech frame's")
+    ap.add_argument("--line-noises", type=parse_noises, default=NOISY_NOISES, metavar="KIND,...",
+                    help=f"with --write: the noisy lines' noises, of {','.join(LINE_NOISES)} (default "
+                         f"{','.join(NOISY_NOISES)})")
+    ap.add_argument("--noisy-snr", type=parse_range, default=NOISY_SNR_DB, metavar="LO,HI",
+                    help=f"with --write: the noisy lines' noise, dB under the speech (default "
+                         f"{NOISY_SNR_DB[0]:g},{NOISY_SNR_DB[1]:g})")
+    ap.add_argument("--noisy-share", type=float, default=1.0,
+                    help="with --write: noisy-line mixtures per clean one of --mixes (default 1)")
+    ap.add_argument("--unlabelled-gaps", action="store_true",
+                    help="with --write: the noisy lines' silences around the breath (the line alone) train "
+                         "nothing (by default they are speech, as on the clean mixtures)")
     ap.add_argument("--edge-highpass", type=parse_edge, metavar="HZxSECTIONS",
                     help="the recordings (training and figures) through this high-pass in place of the edge's "
                          "(20x2: two first-order sections at 20 Hz, the edge the shipped model was trained with)")
