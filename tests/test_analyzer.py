@@ -677,3 +677,20 @@ def test_the_cepstrum_step_is_one_whole_number_per_sample_rate():
     for bad in (2, (2,), (2, 0), (2, 2.5)):
         with pytest.raises(ValueError, match="cepstrum_every"):
             AnalyzerConfig(cepstrum_every=bad)
+
+
+def test_an_analyzer_scores_with_the_model_as_it_is_when_the_analyzer_is_made(monkeypatch):
+    """The sound-class model's numbers are read when an analyzer is made, not kept from an
+    earlier one: after the model changes (``tools.train_sound_class --write`` reloads it and
+    measures the new one in the same process), short batches and long ones alike score with
+    the new numbers, so a stream in 1 s chunks still gives the whole signal's frames."""
+    from monitor.dsp import sound_class_model as model
+    breath, _ = load(ROOT / "audio_fixtures" / "breathing" / "s17_breathing-deep.flac")
+    x = np.concatenate([load(ARCTIC)[0], breath[:48000]])  # 7 s: more frames than a short batch
+    before = analyze_signal(x[:48000], 16000)  # 3 s: one short batch, made with the model as it was
+    monkeypatch.setattr(model, "OUT_B", model.OUT_B + np.float32([0.0, 40.0, 0.0]))  # breath scores 40 up
+    after = analyze_signal(x[:48000], 16000)
+    assert (after.sound == BREATH).sum() > (before.sound == BREATH).sum()
+    an = StreamingAnalyzer(16000)
+    streamed = Frames.concat([an.feed(x[i:i + 16000]) for i in range(0, len(x), 16000)] + [an.flush()])
+    assert_frames_equal(streamed, analyze_signal(x, 16000))

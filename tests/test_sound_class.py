@@ -652,3 +652,21 @@ def test_a_noisy_lines_silences_can_be_left_unlabelled_and_then_train_nothing():
     t = (np.arange(len(y)) * 160 + 200) / 16000
     assert (y[t < 0.5] == SPEECH).all() and (y[(t >= line[0][0]) & (t < line[0][1])] == 0).all()
     assert (y[(t >= breath[0][0]) & (t < breath[0][1])] == BREATH).all() and y[-1] == SPEECH
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 511, 512])
+def test_the_network_gives_the_same_scores_with_its_vectors_as_tiled_rows(n):
+    """:func:`class_scores` takes the standardisation and the biases as vectors or as
+    :func:`tiled` rows, at least one per frame (read only): the same scores bit for bit, for
+    the features as :func:`class_features` hands them (a view of its columns) or in contiguous
+    rows (as training has them)."""
+    from monitor.dsp import sound_class_model as model
+    features = class_features(*_class_inputs(n, n), PARAMS, 0)
+    vectors = (model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
+    rows = [sound_class.tiled(v, 512) if v.ndim == 1 else v for v in vectors]
+    for v, r in zip(vectors, rows):
+        assert r is v or (r.shape == (512, len(v)) and not r.flags.writeable and np.array_equal(r[-1], v))
+    scores = sound_class.class_scores(features, *vectors)
+    assert scores.shape == (n, 3) and scores.dtype == np.float32
+    assert np.array_equal(sound_class.class_scores(features, *rows), scores)
+    assert np.array_equal(sound_class.class_scores(np.ascontiguousarray(features), *rows), scores)

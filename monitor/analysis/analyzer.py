@@ -19,7 +19,6 @@ and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -213,12 +212,12 @@ class _Scores:
         return self.values[frame - self.first:]
 
 
-def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig,
+def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, network: _Network,
                 a: int = 0, b: int | None = None, res_row0: int = 0,
                 known: _Scores | None = None,
                 levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[Frames, _Scores | None]:
     """Frames ``a .. b`` of a run of raw features that starts at frame ``first``, and the
-    sound-class scores now final (for the next call's ``known``).
+    sound-class scores now final (for the next call's ``known``), by the analyzer's ``network``.
 
     ``levels``: the intensity, the noise floor and the intensity's trailing peak of every frame
     (shapes (n,)), if the caller keeps them (see :class:`LevelColumns`); else computed here
@@ -241,7 +240,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     strength = raw["strength"][w]
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level)
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
-                           cfg, lay.rate, known.from_frame(first + w.start) if known is not None else None)
+                           cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
     some = speech & (strength > 0)
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
@@ -299,10 +298,11 @@ def feature_reach(params: SoundClassParams) -> int:
 
 
 def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.ndarray, energy: np.ndarray,
-           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig, rate: int,
+           floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig, rate: int, network: _Network,
            known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Sound class of each frame (shape (n,), uint8; all active frames are speech when the class
-    is disabled) and the class scores (shape (n, 3), None when disabled), at ``rate`` (Hz).
+    is disabled) and the class scores (shape (n, 3), None when disabled) by ``network``, at
+    ``rate`` (Hz).
 
     ``known``: the scores of the first ``len(known)`` frames, from an earlier call; the features
     are computed from :func:`feature_reach` frames before the first frame without a score.
@@ -316,8 +316,7 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
     cut = slice(start, None)
     feats = class_features(spec[cut], strength[cut], energy[cut], floor[cut], level[cut], audible[cut], params,
                            spec_first + start)
-    rows = feats[done - start:]
-    scores = class_scores(rows, *(_tiled_model() if len(rows) <= TILED_ROWS else _model()))
+    scores = network.scores(feats[done - start:])
     if done:
         scores = np.concatenate([known, scores])
     return sound_classes(audible, active, scores, strength, params, level - energy, rate), scores
@@ -327,17 +326,27 @@ TILED_ROWS = 512
 """Batches of up to this many frames take the sound-class model's vectors as tiled rows."""
 
 
-def _model() -> tuple[np.ndarray, ...]:
-    """The sound-class model's numbers in :func:`class_scores`'s order."""
-    return model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B
+@dataclass(frozen=True)
+class _Network:
+    """The sound-class model's numbers as they are when an analyzer is made, in
+    :func:`class_scores`'s order, and the same with its vectors as :data:`TILED_ROWS` rows
+    (:func:`tiled`; read only). Each analyzer holds its own: a model reloaded in the process (as
+    ``tools.train_sound_class --write`` does) serves every analyzer made after, in batches of
+    any size."""
 
+    plain: tuple[np.ndarray, ...]
+    tiled: tuple[np.ndarray, ...]
 
-@lru_cache(maxsize=1)
-def _tiled_model() -> tuple[np.ndarray, ...]:
-    """:func:`_model` with its vectors as :data:`TILED_ROWS` rows (:func:`tiled`; read only)."""
-    mean, scale, hidden_w, hidden_b, out_w, out_b = _model()
-    return (tiled(mean, TILED_ROWS), tiled(scale, TILED_ROWS), hidden_w, tiled(hidden_b, TILED_ROWS), out_w,
-            tiled(out_b, TILED_ROWS))
+    @staticmethod
+    def load() -> "_Network":
+        mean, scale, hidden_w, hidden_b, out_w, out_b = plain = (model.MEAN, model.SCALE, model.HIDDEN_W,
+                                                                 model.HIDDEN_B, model.OUT_W, model.OUT_B)
+        return _Network(plain, (tiled(mean, TILED_ROWS), tiled(scale, TILED_ROWS), hidden_w,
+                                tiled(hidden_b, TILED_ROWS), out_w, tiled(out_b, TILED_ROWS)))
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """:func:`class_scores` of ``features`` (shape (n, 16)) -> (n, 3), float32."""
+        return class_scores(features, *(self.tiled if len(features) <= TILED_ROWS else self.plain))
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -384,7 +393,7 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     cfg = cfg or AnalyzerConfig()
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
-    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg)[0]
+    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg, _Network.load())[0]
 
 
 def _whole_raw(x: np.ndarray, lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray] | None:
@@ -436,6 +445,7 @@ class StreamingAnalyzer:
         self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
         self._n_pending = 0
         self._scores: _Scores | None = None  # sound-class scores already final (see _contextual)
+        self._network = _Network.load()  # the sound-class model as it is now, for this analyzer's life
         self._levels = LevelColumns(self.cfg.syllables, self.cfg.vad)  # intensity, floor, peak of the raw buffer
         self._nothing = Frames.empty()  # returned for every chunk that completes no frame (no rows to change)
 
@@ -540,7 +550,7 @@ class StreamingAnalyzer:
             return self._nothing
         lo = self._raw0
         levels = self._levels.update(self._raw["energy_db"], final)
-        out, self._scores = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg,
+        out, self._scores = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._network,
                                         self._n_emitted - lo, end - lo, res_row0=self._res_row0,
                                         known=self._scores, levels=levels)
         self._n_emitted = end

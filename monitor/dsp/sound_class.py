@@ -269,7 +269,8 @@ def event_means(mask: np.ndarray, values: np.ndarray, reach: int, out: np.ndarra
 
     Returns
     -------
-    means : np.ndarray [shape=(n, d)], float32  (0 outside the runs; not returned with ``out``)
+    means : np.ndarray [shape=(n, d)], float32  (0 outside the runs; a view of its columns, each
+        contiguous; not returned with ``out``)
     length : np.ndarray [shape=(n,)], int  (0 outside the runs)
     """
     if out is None:
@@ -321,7 +322,8 @@ def class_features(spec: np.ndarray, strength: np.ndarray, energy_db: np.ndarray
     spec : np.ndarray [shape=(n, 6)]  :func:`spectral_shape` (rows of inaudible frames are 0);
         with ``spec_first`` (the absolute index of its first row), only the rows of frames with
         a shape of their own count (:func:`hold_spectral_shape` holds them here)
-    strength : np.ndarray [shape=(n,)]  correlation strength of the pitch tracker (0 = none)
+    strength : np.ndarray [shape=(n,)]  correlation strength of the pitch tracker (0 = none),
+        taken as float32 (as the analyzer has it) by every feature
     energy_db, floor_db, level_db : np.ndarray [shape=(n,)]  level, noise floor and recent peak
         level (dBFS)
     audible : np.ndarray [shape=(n,)], bool  :func:`audible_events`
@@ -488,7 +490,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if mute and np.count_nonzero(heard > active):  # a sound the voice activity never touches is no speech
         other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
     sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
-    if not np.count_nonzero(other):  # (than .any(), faster) no decision to open, close or extend: the usual window
+    if not np.count_nonzero(other):  # no decision to open, close or extend (the usual window of speech)
         return sound
     # opening: a non-speech decision must hold for min_event_frames; closing: a speech island
     # inside a breath or cough must hold for min_island_frames
