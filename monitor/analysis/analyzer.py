@@ -318,7 +318,8 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
                           model.OUT_W, model.OUT_B)
     if done:
         scores = np.concatenate([known, scores])
-    return sound_classes(audible, active, scores, strength, params, level - energy, rate), scores
+    return sound_classes(audible, active, scores, strength, params, level - energy, rate,
+                         (energy, floor, level)), scores
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
