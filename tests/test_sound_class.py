@@ -19,7 +19,8 @@ from monitor.analysis.span_measures import span_measures
 from monitor.dsp.runs import runs
 from monitor.dsp import sound_class
 from monitor.dsp.sound_class import (BREATH, COUGH, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEECH, SoundClassParams,
-                                     class_features, event_means, hold_spectral_shape, sound_classes, spectral_shape)
+                                     audible_events, class_features, event_means, faint_sounds, hold_spectral_shape,
+                                     sound_classes, spectral_shape)
 from tools import train_sound_class as tsc
 
 PARAMS = SoundClassParams(enabled=True)
@@ -157,6 +158,45 @@ def test_a_lone_brief_sound_is_silence_not_a_breath():
     assert (sound[50:67] == SILENCE).all()
     assert (sound[152:165] == BREATH).all() and (sound[170:228] == SPEECH).all()
     assert (sound[252:288] == BREATH).all()
+
+
+def test_a_breath_starts_where_its_faint_sound_rises_out_of_quiet():
+    """The quiet start of a breath, under what the audible events take (faint: down to
+    ``lead_below_peak_db`` under the peak and ``lead_min_db``), is part of the breath when it
+    rises out of quiet at most ``lead_frames`` before it; a longer faint stretch (noise, a
+    murmur) or one that follows speech without a pause (a phrase's decay) is not."""
+    n = 300
+    audible = np.zeros(n, bool)
+    audible[60:140] = True                     # the breath the model finds
+    active = np.zeros(n, bool)
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    strength = np.zeros(n, np.float32)
+    energy = np.full(n, -100.0)
+    energy[40:140] = -72.0                     # 200 ms of its faint start, quiet before
+    levels = (energy, np.full(n, -100.0), np.full(n, -20.0))
+    without = sound_classes(audible, active, scores, strength, PARAMS)
+    assert (without[40:60] == SILENCE).all() and runs(without == BREATH)[0][0] == 60
+    sound = sound_classes(audible, active, scores, strength, PARAMS, levels=levels)
+    assert (sound[40:140] == BREATH).all() and (sound[:40] == SILENCE).all()
+    energy[:40] = -72.0                        # faint all along: no start to move to
+    assert (sound_classes(audible, active, scores, strength, PARAMS, levels=levels)[:60] == SILENCE).all()
+    active[10:40] = True                       # a phrase, its faint decay, then the breath
+    scores[active] = [5.0, 0.0, 0.0]
+    energy[10:40] = -30.0
+    after = sound_classes(audible | active, active, scores, np.where(active, 0.9, 0.0).astype(np.float32), PARAMS,
+                          levels=levels)
+    assert (after[40:60] == SILENCE).all() and (after[60:140] == BREATH).all()
+
+
+def test_faint_sounds_reach_under_the_audible_events_bounds():
+    """A breath's start at -72 dBFS, 52 dB under the peak, is faint but not audible (-65 dBFS, 50 dB)."""
+    n = 100
+    floor, level = np.full(n, -100.0), np.full(n, -20.0)
+    energy = np.full(n, -100.0)
+    energy[20:90] = -72.0
+    audible = audible_events(energy, floor, level, -65.0, PARAMS)
+    faint = faint_sounds(energy, floor, level, PARAMS)
+    assert not audible.any() and faint[20:90].all() and not faint[:20].any() and not faint[90:].any()
 
 
 def test_short_non_speech_inside_speech_stays_speech():

@@ -319,7 +319,8 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
     scores = network.scores(feats[done - start:])
     if done:
         scores = np.concatenate([known, scores])
-    return sound_classes(audible, active, scores, strength, params, level - energy, rate), scores
+    return sound_classes(audible, active, scores, strength, params, level - energy, rate,
+                         (energy, floor, level)), scores
 
 
 TILED_ROWS = 512

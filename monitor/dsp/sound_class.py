@@ -27,6 +27,10 @@ Four stages, all vectorised over frames:
    longer than twice that reach can still change label along its length). At 8 kHz, a sound
    the voice activity never touches (``mute_frames``) is no speech whatever its scores: the
    telephone band leaves a breath only its quiet middle, which the model often scores as speech.
+   A breath starts where its sound rises out of quiet: the faint stretch (:func:`faint_sounds`,
+   quieter than the audible events need) of at most ``lead_frames`` right before a breath or a
+   cough (the inhalation before it), with no speech, is breath. It needs no look-ahead of its own:
+   the sound after it is decided within the reach the final rules already have.
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
@@ -103,6 +107,9 @@ class SoundClassParams:
     voiced_after_share: float = 0.5    # this share of its frames at least voiced_after_strength
     voiced_after_strength: float = 0.45  # periodic and every frame voiced_after_under_peak_db under
     voiced_after_under_peak_db: float = 6.0  # the recent peak level, is part of it (a voiced exhalation)
+    lead_frames: int = 30             # faint sound of at most this many frames right before a breath
+    lead_below_peak_db: float = 55.0  # or cough, no speech and down to this far under the peak and
+    lead_min_db: float = -75.0        # this level (dBFS), is where the breath starts (0 frames = off)
     mute_frames: tuple[int, int] = (20, 0)  # at 8 and at 16 kHz: an audible sound with no voice activity
                                       # within this many frames each side (and at least min_sound_frames
                                       # of it) is not speech, whatever the model says; 0 = off
@@ -124,7 +131,8 @@ class SoundClassParams:
     def context_right_frames(self) -> int:
         """Frames after a frame that its class can depend on."""
         return self._decisions_reach() + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
-                                             self.min_sound_frames + self.tail_gap_frames, self.label_reach_frames)
+                                             self.min_sound_frames + self.tail_gap_frames, self.label_reach_frames,
+                                             self.lead_frames)
 
     def _decisions_reach(self) -> int:
         """Frames each side that the non-speech decisions before the final rules depend on."""
@@ -248,8 +256,23 @@ def audible_events(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.nda
     -------
     audible : np.ndarray [shape=(n,)], bool
     """
+    return _bridged_gate(energy_db, floor_db, level_db, params.below_peak_db, absolute_min_db, params)
+
+
+def faint_sounds(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray, params: SoundClassParams
+                 ) -> np.ndarray:
+    """Frames of any sound down to ``lead_below_peak_db`` under the recent peak level and
+    ``lead_min_db`` (the start of a breath, quieter than :func:`audible_events` needs), in runs
+    as there. Shapes (n,) -> (n,), bool."""
+    return _bridged_gate(energy_db, floor_db, level_db, params.lead_below_peak_db, params.lead_min_db, params)
+
+
+def _bridged_gate(energy_db: np.ndarray, floor_db: np.ndarray, level_db: np.ndarray, below_peak_db: float,
+                  absolute_min_db: float, params: SoundClassParams) -> np.ndarray:
+    """Frames ``floor_margin_db`` above the floor, at most ``below_peak_db`` under the peak and
+    above ``absolute_min_db``, short gaps bridged and short runs dropped. Shapes (n,) -> (n,), bool."""
     # above each bound is above the highest (np.maximum keeps a NaN, which no level is above)
-    raw = energy_db > np.maximum(np.maximum(floor_db + params.floor_margin_db, level_db - params.below_peak_db),
+    raw = energy_db > np.maximum(np.maximum(floor_db + params.floor_margin_db, level_db - below_peak_db),
                                  absolute_min_db)
     # gaps shorter than audible_gap_frames between two runs are bridged, short events dropped
     return bridged_runs(raw, params.audible_gap_frames, params.audible_min_frames)
@@ -451,7 +474,8 @@ def tiled(vector: np.ndarray, rows: int) -> np.ndarray:
 
 
 def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, strength: np.ndarray,
-                  params: SoundClassParams, under_peak_db: np.ndarray | None = None, rate: int = 16000) -> np.ndarray:
+                  params: SoundClassParams, under_peak_db: np.ndarray | None = None, rate: int = 16000,
+                  levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Sound class of each frame.
 
     Parameters
@@ -463,6 +487,9 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     under_peak_db : np.ndarray [shape=(n,)], optional  how far each frame's level is under the
         recent peak level (dB); without it, every frame counts as under it
     rate : int  the signal's sample rate (8000 or 16000; some decisions depend on the band)
+    levels : tuple of np.ndarray [shape=(n,)], optional  the level, the noise floor and the recent
+        peak level (dBFS) for :func:`faint_sounds`, where a breath starts (without them, no breath
+        starts before its first frame the model takes for one)
 
     Returns
     -------
@@ -502,7 +529,24 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
               where=other)
     if tail is not None:  # the decay of a phrase is silence
         sound[tail] = SILENCE
+    if levels is not None and params.lead_frames:  # a breath starts where its sound starts
+        _breath_leads(sound, faint_sounds(*levels, params), active | opened, opened, params.lead_frames)
     return sound
+
+
+def _breath_leads(sound: np.ndarray, faint: np.ndarray, taken: np.ndarray, opened: np.ndarray,
+                  max_frames: int) -> None:
+    """Makes breath (in ``sound``, shape (n,), uint8) the runs of ``faint`` frames not ``taken``
+    (speech or a sound of its own; shapes (n,), bool) of at most ``max_frames`` frames that rise out
+    of quiet (no faint frame before them) and end where a run of ``opened`` (a breath or cough) starts:
+    the sound's quiet start, which the averaging windows and the audible events' bounds leave out
+    (before a cough, the inhalation before it)."""
+    n = len(faint)
+    s, e = runs(faint & ~taken)
+    keep = (e < n) & (e - s <= max_frames) & (s > 0)
+    keep[keep] = opened[e[keep]] & ~faint[s[keep] - 1]
+    if keep.any():
+        sound[apart_runs_to_mask(s[keep], e[keep], n)] = BREATH
 
 
 def _mute(heard: np.ndarray, active: np.ndarray, reach: int, min_frames: int) -> np.ndarray:
