@@ -108,7 +108,6 @@ class SoundClassParams:
     mute_frames: tuple[int, int] = (20, 0)  # at 8 and at 16 kHz: an audible sound with no voice activity
                                       # within this many frames each side (and at least min_sound_frames
                                       # of it) is not speech, whatever the model says; 0 = off
-    mute_voiced_share: float = 0.5    # unless at least this share of it there is voiced (voiced_strength)
 
     @property
     def context_frames(self) -> int:
@@ -491,7 +490,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     other = ((best > 0) | aperiodic) & heard & unvoiced
     mute = params.mute_frames[rate != SPEC_RATE]
     if mute and np.count_nonzero(heard > active):  # a sound the voice activity never touches is no speech
-        other |= _mute(heard, active, strength, mute, params) & unvoiced
+        other |= _mute(heard, active, mute, params.min_sound_frames) & unvoiced
     sound = active.astype(np.uint8)  # SPEECH (1) where active, SILENCE (0) elsewhere
     if not np.count_nonzero(other):  # (than .any(), faster) no decision to open, close or extend: the usual window
         return sound
@@ -508,15 +507,12 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     return sound
 
 
-def _mute(heard: np.ndarray, active: np.ndarray, strength: np.ndarray, reach: int, params: SoundClassParams
-          ) -> np.ndarray:
+def _mute(heard: np.ndarray, active: np.ndarray, reach: int, min_frames: int) -> np.ndarray:
     """Frames of a sound (a run of ``heard``) with no ``active`` frame within ``reach`` frames each
-    side inside the sound, at least ``min_sound_frames`` of the sound there, and less than
-    ``mute_voiced_share`` of it ``voiced_strength`` periodic: a sound the voice activity never
-    touches, and no murmur. Shapes (n,) -> (n,), bool."""
-    both = np.column_stack([active, strength >= params.voiced_strength]).astype(np.float32)
-    means, length = event_means(heard, both, reach)
-    return (length >= params.min_sound_frames) & (means[:, 0] == 0) & (means[:, 1] < params.mute_voiced_share)
+    side inside the sound, and at least ``min_frames`` of the sound there: a sound the voice
+    activity never touches. Shapes (n,) -> (n,), bool."""
+    means, length = event_means(heard, active[:, None].astype(np.float32), reach)
+    return (length >= min_frames) & (means[:, 0] == 0)
 
 
 def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams) -> np.ndarray:
