@@ -21,7 +21,8 @@ Four stages, all vectorised over frames:
    (a morphological opening), so that a consonant between vowels stays speech. Speech is
    only ever found where the voice activity is (so speech time never grows); breaths and
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
-   cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
+   cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence
+   (unless it lies in the middle of a pause, near the speech's level: a short breath).
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
    longer than twice that reach can still change label along its length). At 8 kHz, a sound
