@@ -199,6 +199,31 @@ def test_faint_sounds_reach_under_the_audible_events_bounds():
     assert not audible.any() and faint[20:90].all() and not faint[:20].any() and not faint[90:].any()
 
 
+def test_a_brief_sound_in_the_middle_of_a_pause_within_36_db_of_the_peak_is_a_short_breath():
+    """A click or a smack sits at a phrase's edge, or far under the speech: a brief sound with no
+    speech within 150 ms each side that comes within 36 dB of the recent peak level is a short
+    breath; as brief but 40 dB under it, or 100 ms after a phrase, it is silence."""
+    n = 400
+    active = np.zeros(n, bool)
+    active[20:100] = True                      # a phrase
+    audible = active.copy()
+    audible[110:127] = True                    # 170 ms, 100 ms after the phrase
+    audible[200:217] = True                    # 170 ms in the middle of the pause
+    audible[300:317] = True                    # the same, 40 dB under the peak
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    scores[active] = [5.0, 0.0, 0.0]
+    under_peak = np.full(n, 30.0, np.float32)
+    under_peak[300:317] = 40.0
+    sound = sound_classes(audible, active, scores, np.where(active, 0.9, 0.0).astype(np.float32), PARAMS,
+                          under_peak)
+    assert (sound[110:127] == SILENCE).all() and (sound[300:317] == SILENCE).all()
+    assert (sound[202:215] == BREATH).all()
+    # without the exception, every lone brief sound is silence
+    off = sound_classes(audible, active, scores, np.where(active, 0.9, 0.0).astype(np.float32),
+                        SoundClassParams(mid_pause_frames=0), under_peak)
+    assert (off[200:217] == SILENCE).all()
+
+
 def test_short_non_speech_inside_speech_stays_speech():
     n = 200
     scores = np.tile([5.0, 0.0, 0.0], (n, 1)).astype(np.float32)

@@ -21,7 +21,8 @@ Four stages, all vectorised over frames:
    (a morphological opening), so that a consonant between vowels stays speech. Speech is
    only ever found where the voice activity is (so speech time never grows); breaths and
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
-   cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence.
+   cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence
+   (unless it lies in the middle of a pause, near the speech's level: a short breath).
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
    longer than twice that reach can still change label along its length). At 8 kHz, a sound
@@ -94,7 +95,9 @@ class SoundClassParams:
     label_reach_frames: int = 35      # a sound's frame is cough or breath by the sound's mean scores this far each side
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
-    min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence
+    min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence,
+    mid_pause_frames: int = 15        # unless no speech is within this many frames each side (0 = off)
+    mid_pause_under_peak_db: float = 36.0  # and it comes within this much of the recent peak level
     max_flanked_frames: int = 0       # non-speech shorter than this that touches (no silence between)
     flank_speech_frames: int = 30     # a speech run at least this long is speech (breathy phrase
                                       # ends); 0 = off (on, it costs more on real breathing than it
@@ -124,15 +127,16 @@ class SoundClassParams:
         """Frames before a frame that its class can depend on: a voiced stretch after a breath
         looks back over the stretch and the breath, and whether that breath is a phrase's tail."""
         tail = self.tail_frames + self.tail_gap_frames
-        return self._decisions_reach() + max(tail, self.voiced_after_frames + tail,
-                                             self.min_sound_frames + self.tail_gap_frames, self.label_reach_frames)
+        brief = self.min_sound_frames + max(self.tail_gap_frames, self.mid_pause_frames)
+        return self._decisions_reach() + max(tail, self.voiced_after_frames + max(tail, brief), brief,
+                                             self.label_reach_frames)
 
     @property
     def context_right_frames(self) -> int:
         """Frames after a frame that its class can depend on."""
         return self._decisions_reach() + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
-                                             self.min_sound_frames + self.tail_gap_frames, self.label_reach_frames,
-                                             self.lead_frames)
+                                             self.min_sound_frames + max(self.tail_gap_frames, self.mid_pause_frames),
+                                             self.label_reach_frames, self.lead_frames)
 
     def _decisions_reach(self) -> int:
         """Frames each side that the non-speech decisions before the final rules depend on."""
@@ -579,7 +583,7 @@ def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strengt
         other = other & ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
     speech = active & ~other
-    tail = _tails(other, speech, params) if params.tail_frames or params.min_sound_frames else None
+    tail = _tails(other, speech, params, under_peak_db) if params.tail_frames or params.min_sound_frames else None
     # a stretch after a phrase's own tail (which becomes silence) has no breath before it
     before = other if tail is None else other & ~tail
     after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
@@ -624,12 +628,17 @@ def _voiced(counts: np.ndarray, size: int, params: SoundClassParams) -> np.ndarr
     return (counts / size).astype(np.float32) >= params.voiced_share
 
 
-def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> np.ndarray | None:
+def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, under_peak_db: np.ndarray | None = None
+           ) -> np.ndarray | None:
     """Runs of ``other`` that are silence (shapes (n,), bool; None if there is none): shorter
     than ``tail_frames`` and starting at most ``tail_gap_frames`` after a ``speech`` frame (the
     decay of a phrase, not a breath), or shorter than ``min_sound_frames``, alone (no other sound
     within ``tail_gap_frames``) and with no speech right after them (a click, a smack: too brief
-    for a breath; right before speech, it is the phrase's breathy onset or an inhalation)."""
+    for a breath; right before speech, it is the phrase's breathy onset or an inhalation). A brief
+    sound in the middle of a pause (no speech within ``mid_pause_frames`` each side) that comes
+    within ``mid_pause_under_peak_db`` of the recent peak level (``under_peak_db``, dB per frame;
+    None: the exception is off) is a short breath, not a click: clicks and smacks sit at a
+    phrase's edges, or far under the speech."""
     n = len(other)
     s, e = runs(other)
     keep = e - s < max(params.tail_frames, params.min_sound_frames)
@@ -643,8 +652,24 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams) -> n
     np.add.accumulate(other, out=near[1:], dtype=np.int32)
     gap = params.tail_gap_frames
     alone = (near[s] - near[np.maximum(s - gap, 0)] == 0) & (near[np.minimum(e + gap, n)] - near[e] == 0)
-    keep |= (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
+    brief = (e - s < params.min_sound_frames) & ~speech[np.minimum(e, n - 1)] & alone
+    if params.mid_pause_frames and under_peak_db is not None and np.count_nonzero(brief):
+        brief &= ~_mid_pause(s, e, csum, under_peak_db, params)
+    keep |= brief
     return apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None
+
+
+def _mid_pause(s: np.ndarray, e: np.ndarray, speech_csum: np.ndarray, under_peak_db: np.ndarray,
+               params: SoundClassParams) -> np.ndarray:
+    """Which of the runs ``s .. e`` (shapes (k,), each shorter than ``min_sound_frames``) have no
+    speech within ``mid_pause_frames`` each side (``speech_csum``: the speech mask's counts, shape
+    (n + 1,)) and a frame within ``mid_pause_under_peak_db`` of the recent peak level
+    (``under_peak_db``, shape (n,)). Shape (k,), bool."""
+    n, reach = len(speech_csum) - 1, params.mid_pause_frames
+    quiet = ((speech_csum[s] - speech_csum[np.maximum(s - reach, 0)] == 0)
+             & (speech_csum[np.minimum(e + reach, n)] - speech_csum[e] == 0))
+    frames = np.minimum(s[:, None] + np.arange(params.min_sound_frames), (e - 1)[:, None])
+    return quiet & (np.asarray(under_peak_db)[frames].min(axis=1) <= params.mid_pause_under_peak_db)
 
 
 def _voiced_after(other: np.ndarray, speech: np.ndarray, strength: np.ndarray, under_peak_db: np.ndarray | None,
