@@ -130,3 +130,17 @@ def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_bat
     assert whole.nucleus.any()                            # ... and keeps others
     for grid, chunk in ((1, rate // 100), (7, 1237), (EMIT_GRID, rate // 50), (100, int(4.1 * rate))):
         assert np.array_equal(streamed(x, rate, chunk, grid, cfg).nucleus, whole.nucleus), (grid, chunk)
+
+
+def test_a_sound_class_reaching_past_the_frames_held_back_is_refused():
+    """A batch emits its frames ``CONTEXT_RIGHT`` frames before its end (``LOCAL_LEFT`` after its
+    local start): a sound class whose classes depend on frames further away (a faint start
+    longer than that, say) would class a frame otherwise than the whole call, so the streaming
+    analyzer refuses it; with the sound class off, its settings reach nothing."""
+    from monitor.analysis.analyzer import LOCAL_LEFT
+    from monitor.dsp.sound_class import SoundClassParams
+    for far in (SoundClassParams(lead_frames=CONTEXT_RIGHT), SoundClassParams(tail_frames=LOCAL_LEFT)):
+        with pytest.raises(ValueError, match="context"):
+            StreamingAnalyzer(16000, AnalyzerConfig(sound=far))
+        StreamingAnalyzer(16000, AnalyzerConfig(sound=replace(far, enabled=False)))
+    assert StreamingAnalyzer(8000).cfg.sound.context_right_frames <= CONTEXT_RIGHT

@@ -172,13 +172,13 @@ def test_a_breath_starts_where_its_faint_sound_rises_out_of_quiet():
     scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
     strength = np.zeros(n, np.float32)
     energy = np.full(n, -100.0)
-    energy[40:140] = -72.0                     # 200 ms of its faint start, quiet before
+    energy[42:140] = -72.0                     # 180 ms of its faint start, quiet before
     levels = (energy, np.full(n, -100.0), np.full(n, -20.0))
     without = sound_classes(audible, active, scores, strength, PARAMS)
-    assert (without[40:60] == SILENCE).all() and runs(without == BREATH)[0][0] == 60
+    assert (without[42:60] == SILENCE).all() and runs(without == BREATH)[0][0] == 60
     sound = sound_classes(audible, active, scores, strength, PARAMS, levels=levels)
-    assert (sound[40:140] == BREATH).all() and (sound[:40] == SILENCE).all()
-    energy[:40] = -72.0                        # faint all along: no start to move to
+    assert (sound[42:140] == BREATH).all() and (sound[:42] == SILENCE).all()
+    energy[:42] = -72.0                        # faint all along: no start to move to
     assert (sound_classes(audible, active, scores, strength, PARAMS, levels=levels)[:60] == SILENCE).all()
     active[10:40] = True                       # a phrase, its faint decay, then the breath
     scores[active] = [5.0, 0.0, 0.0]
@@ -186,6 +186,22 @@ def test_a_breath_starts_where_its_faint_sound_rises_out_of_quiet():
     after = sound_classes(audible | active, active, scores, np.where(active, 0.9, 0.0).astype(np.float32), PARAMS,
                           levels=levels)
     assert (after[40:60] == SILENCE).all() and (after[60:140] == BREATH).all()
+
+
+def test_a_faint_start_makes_no_breath_of_its_own_before_a_sound_too_brief_to_keep():
+    """A faint stretch before a click (under ``min_sound_frames``, alone: silence) is no breath's
+    start: the rule would leave a breath made only of it, counted as one."""
+    n = 200
+    audible = np.zeros(n, bool)
+    audible[60:75] = True                      # 150 ms the model takes for breath, alone
+    active = np.zeros(n, bool)
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    strength = np.zeros(n, np.float32)
+    energy = np.full(n, -100.0)
+    energy[50:75] = -72.0                      # 100 ms of faint sound before it, quiet before
+    levels = (energy, np.full(n, -100.0), np.full(n, -20.0))
+    assert (sound_classes(audible, active, scores, strength, PARAMS) == SILENCE).all()
+    assert (sound_classes(audible, active, scores, strength, PARAMS, levels=levels) == SILENCE).all()
 
 
 def test_faint_sounds_reach_under_the_audible_events_bounds():

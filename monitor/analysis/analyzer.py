@@ -379,6 +379,14 @@ def _check_signal(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
+def _check_context(sound: SoundClassParams) -> None:
+    """Raises ValueError if the sound class (on) reaches past the frames a batch holds around
+    the ones it emits, where its classes would differ from the whole call's."""
+    if sound.enabled and (sound.context_right_frames > CONTEXT_RIGHT or sound.context_left_frames > LOCAL_LEFT):
+        raise ValueError(f"the sound class reaches {sound.context_left_frames} frames back and "
+                         f"{sound.context_right_frames} on, past the analyzer's context ({LOCAL_LEFT}, {CONTEXT_RIGHT})")
+
+
 def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> Frames:
     """Frame features of a whole mono signal.
 
@@ -427,6 +435,7 @@ class StreamingAnalyzer:
         if emit_grid < 1:
             raise ValueError(f"emit_grid must be a positive number of frames, got {emit_grid}")
         self.cfg = cfg or AnalyzerConfig()
+        _check_context(self.cfg.sound)
         self.rate = rate
         self._grid = int(emit_grid)
         self._lay = _Layout.make(rate, self.cfg)

@@ -30,8 +30,9 @@ Four stages, all vectorised over frames:
    telephone band leaves a breath only its quiet middle, which the model often scores as speech.
    A breath starts where its sound rises out of quiet: the faint stretch (:func:`faint_sounds`,
    quieter than the audible events need) of at most ``lead_frames`` right before a breath or a
-   cough (the inhalation before it), with no speech, is breath. It needs no look-ahead of its own:
-   the sound after it is decided within the reach the final rules already have.
+   cough (the inhalation before it) that the opening keeps for ``min_sound_frames`` at least (a
+   briefer one may be dropped, which would leave a breath made only of its start), with no
+   speech, is breath. Its look-ahead is that stretch and those frames of the sound.
 
 Every window is bounded (:attr:`SoundClassParams.context_left_frames` before a frame and
 :attr:`SoundClassParams.context_right_frames` after it, in all), so the classes of a frame depend
@@ -110,9 +111,10 @@ class SoundClassParams:
     voiced_after_share: float = 0.5    # this share of its frames at least voiced_after_strength
     voiced_after_strength: float = 0.45  # periodic and every frame voiced_after_under_peak_db under
     voiced_after_under_peak_db: float = 6.0  # the recent peak level, is part of it (a voiced exhalation)
-    lead_frames: int = 30             # faint sound of at most this many frames right before a breath
-    lead_below_peak_db: float = 55.0  # or cough, no speech and down to this far under the peak and
-    lead_min_db: float = -75.0        # this level (dBFS), is where the breath starts (0 frames = off)
+    lead_frames: int = 19             # faint sound of at most this many frames right before a breath
+    lead_below_peak_db: float = 55.0  # or cough (of min_sound_frames at least), no speech and down to
+    lead_min_db: float = -75.0        # this far under the peak and this level (dBFS), is where the
+                                      # breath starts (0 frames = off)
     mute_frames: tuple[int, int] = (20, 0)  # at 8 and at 16 kHz: an audible sound with no voice activity
                                       # within this many frames each side (and at least min_sound_frames
                                       # of it) is not speech, whatever the model says; 0 = off
@@ -136,7 +138,8 @@ class SoundClassParams:
         """Frames after a frame that its class can depend on."""
         return self._decisions_reach() + max(self.tail_frames + self.tail_gap_frames, self.voiced_after_frames + 1,
                                              self.min_sound_frames + max(self.tail_gap_frames, self.mid_pause_frames),
-                                             self.label_reach_frames, self.lead_frames)
+                                             self.label_reach_frames,
+                                             self.lead_frames + self.min_sound_frames - 1 if self.lead_frames else 0)
 
     def _decisions_reach(self) -> int:
         """Frames each side that the non-speech decisions before the final rules depend on."""
@@ -534,21 +537,24 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if tail is not None:  # the decay of a phrase is silence
         sound[tail] = SILENCE
     if levels is not None and params.lead_frames:  # a breath starts where its sound starts
-        _breath_leads(sound, faint_sounds(*levels, params), active | opened, opened, params.lead_frames)
+        _breath_leads(sound, faint_sounds(*levels, params), active | opened, opened, params)
     return sound
 
 
 def _breath_leads(sound: np.ndarray, faint: np.ndarray, taken: np.ndarray, opened: np.ndarray,
-                  max_frames: int) -> None:
+                  params: SoundClassParams) -> None:
     """Makes breath (in ``sound``, shape (n,), uint8) the runs of ``faint`` frames not ``taken``
-    (speech or a sound of its own; shapes (n,), bool) of at most ``max_frames`` frames that rise out
-    of quiet (no faint frame before them) and end where a run of ``opened`` (a breath or cough) starts:
-    the sound's quiet start, which the averaging windows and the audible events' bounds leave out
-    (before a cough, the inhalation before it)."""
-    n = len(faint)
+    (speech or a sound of its own; shapes (n,), bool) of at most ``lead_frames`` frames that rise out
+    of quiet (no faint frame before them) and end where a run of ``opened`` (a breath or cough) of at
+    least ``min_sound_frames`` starts (a briefer one may be dropped as silence, which would leave a breath
+    made only of its start): the sound's quiet start, which the averaging windows and the audible
+    events' bounds leave out (before a cough, the inhalation before it)."""
+    n, max_frames, sound_frames = len(faint), params.lead_frames, params.min_sound_frames
     s, e = runs(faint & ~taken)
-    keep = (e < n) & (e - s <= max_frames) & (s > 0)
-    keep[keep] = opened[e[keep]] & ~faint[s[keep] - 1]
+    keep = (e + sound_frames <= n) & (e - s <= max_frames) & (s > 0)
+    keep[keep] = ~faint[s[keep] - 1]
+    held = np.concatenate([[0], np.cumsum(opened)])  # the sound's first sound_frames frames all opened
+    keep[keep] = held[e[keep] + sound_frames] - held[e[keep]] == sound_frames
     if keep.any():
         sound[apart_runs_to_mask(s[keep], e[keep], n)] = BREATH
 
