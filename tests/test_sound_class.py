@@ -68,6 +68,13 @@ def test_the_analyzer_context_covers_the_sound_class_reach():
     assert PARAMS.context_left_frames <= LOCAL_LEFT
 
 
+def test_the_class_reach_back_covers_a_breaths_faint_start_and_the_quiet_before_it():
+    """Whether a faint stretch rises out of quiet is read at the frame before it, up to
+    ``lead_frames`` before the breath: the reach back holds that however long the stretch may be."""
+    long_start = SoundClassParams(lead_frames=200)
+    assert long_start.context_left_frames >= long_start._decisions_reach() + 201
+
+
 def test_a_short_sound_right_after_speech_is_its_tail_not_a_breath():
     n = 200
     active = np.zeros(n, bool)

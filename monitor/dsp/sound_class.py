@@ -127,11 +127,12 @@ class SoundClassParams:
     @property
     def context_left_frames(self) -> int:
         """Frames before a frame that its class can depend on: a voiced stretch after a breath
-        looks back over the stretch and the breath, and whether that breath is a phrase's tail."""
+        looks back over the stretch and the breath, and whether that breath is a phrase's tail; a
+        breath's faint start, over the start and the frame before it (quiet or not)."""
         tail = self.tail_frames + self.tail_gap_frames
         brief = self.min_sound_frames + max(self.tail_gap_frames, self.mid_pause_frames)
         return self._decisions_reach() + max(tail, self.voiced_after_frames + max(tail, brief), brief,
-                                             self.label_reach_frames)
+                                             self.label_reach_frames, self.lead_frames + 1)
 
     @property
     def context_right_frames(self) -> int:
