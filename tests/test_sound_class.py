@@ -758,3 +758,17 @@ def test_the_network_gives_the_same_scores_with_its_vectors_as_tiled_rows(n):
     assert scores.shape == (n, 3) and scores.dtype == np.float32
     assert np.array_equal(sound_class.class_scores(features, *rows), scores)
     assert np.array_equal(sound_class.class_scores(np.ascontiguousarray(features), *rows), scores)
+
+
+@pytest.mark.parametrize("argv", [["--noisy-share", "-1"], ["--noisy-share", "nan"], ["--noisy-share", "inf"],
+                                  ["--noisy-share", "x"], ["--noisy-snr", "5,inf"], ["--noisy-snr", "nan,30"],
+                                  ["--noisy-snr", "30,5"], ["--noisy-snr", "x"], ["--line-noises", "bogus"]])
+def test_a_bad_noisy_line_value_is_a_one_line_error_naming_its_option_before_any_training(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        tsc.parse(["--write", *argv])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"error: argument {argv[0]}: " in err and "Traceback" not in err
+
+
+def test_the_noisy_share_may_be_none_or_any_finite_number_of_noisy_lines_per_clean_mixture():
+    assert [tsc.parse(["--noisy-share", v]).noisy_share for v in ("0", "0.5", "2")] == [0.0, 0.5, 2.0]

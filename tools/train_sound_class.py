@@ -146,9 +146,22 @@ def parse_range(text: str) -> tuple[float, float]:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: not LO,HI (e.g. 5,30)") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise argparse.ArgumentTypeError(f"{text!r}: not finite")
     if not lo <= hi:
         raise argparse.ArgumentTypeError(f"{text!r}: LO above HI")
     return lo, hi
+
+
+def parse_share(text: str) -> float:
+    """``"0.5"`` -> 0.5: a finite share, 0 or more (0: no noisy lines)."""
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number") from None
+    if not 0.0 <= share < np.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a finite share, 0 or more")
+    return share
 
 
 def load(path: Path, edge: Edge | None = None) -> np.ndarray:
@@ -724,7 +737,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--noisy-snr", type=parse_range, default=NOISY_SNR_DB, metavar="LO,HI",
                     help=f"with --write: the noisy lines' noise, dB under the speech (default "
                          f"{NOISY_SNR_DB[0]:g},{NOISY_SNR_DB[1]:g})")
-    ap.add_argument("--noisy-share", type=float, default=1.0,
+    ap.add_argument("--noisy-share", type=parse_share, default=1.0,
                     help="with --write: noisy-line mixtures per clean one of --mixes (default 1)")
     ap.add_argument("--unlabelled-gaps", action="store_true",
                     help="with --write: the noisy lines' silences around the breath (the line alone) train "
