@@ -772,3 +772,17 @@ def test_a_bad_noisy_line_value_is_a_one_line_error_naming_its_option_before_any
 
 def test_the_noisy_share_may_be_none_or_any_finite_number_of_noisy_lines_per_clean_mixture():
     assert [tsc.parse(["--noisy-share", v]).noisy_share for v in ("0", "0.5", "2")] == [0.0, 0.5, 2.0]
+
+
+def test_a_noisy_speech_clips_babble_is_the_other_clips_of_its_own_side(monkeypatch):
+    held_out = [tsc.Clip(f"c{i}", "speech", False, np.full(4000 + 100 * i, 0.1, np.float32)) for i in range(4)]
+    seen = []
+
+    def noise(kind, n, rng, talk):
+        seen.append({len(x) for x in talk})
+        return np.zeros(n)
+
+    monkeypatch.setattr(tsc, "line_noise", noise)
+    tsc.noisy_speech(held_out, ("babble",), (5.0, 20.0), np.random.default_rng(8))
+    lengths = [len(c.x) for c in held_out]
+    assert seen == [set(lengths) - {n} for n in lengths]  # each clip's babble: the three others, nothing else
