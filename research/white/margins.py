@@ -1,6 +1,6 @@
 """The voice activity's floor margin against the floor's steadiness, offline (research script).
 
-    PYTHONPATH=. python research/white/margins.py /tmp/evfull [--noise white,babble]
+    PYTHONPATH=. python research/white/margins.py DIR [--noise white,babble]
 
 Per tuning-half file (caller channel, whole signal): the seconds of labelled caller phrase time
 and of time outside the caller's turns (holds, agent turns, gaps) that the voice activity takes

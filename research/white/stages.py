@@ -1,6 +1,6 @@
 """Where the caller's labelled phrase time is lost, stage by stage (research script).
 
-    PYTHONPATH=. python research/white/stages.py /tmp/evfull --cache CACHE [--noise white,none] [--json OUT]
+    PYTHONPATH=. python research/white/stages.py DIR --cache CACHE [--noise white,none] [--json OUT]
 
 For every tuning-half file: the caller's channel through the analyzer's stages again (whole
 signal, which equals the stream), each frame inside a labelled caller phrase followed through

@@ -1,7 +1,7 @@
 """Hops whose window the tone check voids (articulation rate under analysis.tone_max_articulation_sps
 with HNR at analysis.tone_min_hnr_db or more), per line condition, from the evaluation's cue cache.
 
-    PYTHONPATH=. python research/white/tone.py /tmp/evfull CACHE [MONITOR_DIR_OF_THE_CACHE'S_CODE]
+    PYTHONPATH=. python research/white/tone.py DIR CACHE [MONITOR_DIR_OF_THE_CACHE'S_CODE]
 """
 import sys
 from collections import defaultdict
