@@ -25,8 +25,8 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan, sparse_plan
-from ..dsp.energy import (VadParams, frame_energy_db, noise_floor_db, noise_floor_db_from, peak_level,
-                          voice_activity)
+from ..dsp.energy import (VadParams, floor_margin_db, frame_energy_db, noise_floor_db, noise_floor_db_from,
+                          peak_level, slow_floor_db_from, voice_activity)
 from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
@@ -215,12 +215,12 @@ class _Scores:
 def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, network: _Network,
                 a: int = 0, b: int | None = None, res_row0: int = 0,
                 known: _Scores | None = None,
-                levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[Frames, _Scores | None]:
+                levels: tuple[np.ndarray, ...] | None = None) -> tuple[Frames, _Scores | None]:
     """Frames ``a .. b`` of a run of raw features that starts at frame ``first``, and the
     sound-class scores now final (for the next call's ``known``), by the analyzer's ``network``.
 
-    ``levels``: the intensity, the noise floor and the intensity's trailing peak of every frame
-    (shapes (n,)), if the caller keeps them (see :class:`LevelColumns`); else computed here
+    ``levels``: the intensity, the noise floor, the intensity's trailing peak and the slow floor of
+    every frame (shapes (n,)), if the caller keeps them (see :class:`LevelColumns`); else computed here
     (:func:`_levels`).
 
     Only the noise floor and the peak levels need the long left context (they
@@ -233,12 +233,13 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     n = len(energy)
     b = n if b is None else b
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
-    inten, floor, level = _levels(energy, cfg) if levels is None else levels
+    inten, floor, level, slow = _levels(energy, cfg) if levels is None else levels
     syl_level = level[w]  # the intensity's trailing peak: it serves the VAD too when their settings agree
     same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
     vad_level = syl_level if same else peak_level(energy, cfg.vad)[w]
     strength = raw["strength"][w]
-    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level)
+    margin = floor_margin_db(floor[w], slow[w], cfg.vad) if cfg.vad.steady_margin else None
+    active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level, margin)
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
     speech = sound == SPEECH
@@ -262,12 +263,13 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
                   nucleus=nuc[local], sound=sound[local]), final
 
 
-def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Intensity, the noise floor and the intensity's trailing peak of every frame of a whole
-    signal (shapes (n,)), in :class:`LevelColumns`'s order."""
+def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Intensity, the noise floor, the intensity's trailing peak and the slow floor of every frame
+    of a whole signal (shapes (n,)), in :class:`LevelColumns`'s order."""
     inten = intensity_db(energy, cfg.syllables)
     level = trailing_max_between(inten, cfg.syllables.level_window_frames, 0, len(inten))
-    return inten, noise_floor_db_from(energy, 0, cfg.vad), level
+    floor = noise_floor_db_from(energy, 0, cfg.vad)
+    return inten, floor, level, slow_floor_db_from(energy, 0, cfg.vad) if cfg.vad.steady_margin else floor
 
 
 def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,
@@ -366,7 +368,8 @@ def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) ->
     energy = raw["energy_db"]
     floor = noise_floor_db(energy, cfg.vad)
     level = peak_level(energy, cfg.vad)
-    active = voice_activity(energy, floor, raw["strength"], cfg.vad, level)
+    margin = floor_margin_db(floor, slow_floor_db_from(energy, 0, cfg.vad), cfg.vad) if cfg.vad.steady_margin else None
+    active = voice_activity(energy, floor, raw["strength"], cfg.vad, level, margin)
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound)
     feats = class_features(raw["spec"], raw["strength"], energy, floor, level, audible, cfg.sound, 0)
     return np.ascontiguousarray(feats), audible | active  # rows contiguous, as training has always had them

@@ -89,24 +89,31 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 
 
 class LevelColumns:
-    """Intensity, the noise floor and the intensity's trailing peak of a stream's raw buffer."""
+    """Intensity, the noise floor, the intensity's trailing peak and the slow floor (the floor of
+    the level smoothed over ``VadParams.spread_smooth_frames``) of a stream's raw buffer."""
 
     def __init__(self, syllables: SyllableParams, vad: VadParams) -> None:
         self._intensity = _Smoothed(syllables.smooth_frames, syllables.level_window_frames, np.maximum)
         self._floor = _Smoothed(vad.smooth_frames, vad.floor_window_frames, np.minimum)
+        # the slow floor only serves the steady margin: without it, the floor stands in for it
+        self._slow = (_Smoothed(vad.spread_smooth_frames, vad.floor_window_frames, np.minimum)
+                      if vad.steady_margin else None)
 
-    def update(self, energy: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Intensity (dB), the noise floor and the intensity's trailing peak (``level_window_frames``)
-        of every frame of the raw buffer ``energy`` (shapes (n,), float32); ``final``: the stream ended."""
+    def update(self, energy: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Intensity (dB), the noise floor, the intensity's trailing peak (``level_window_frames``)
+        and the slow floor (the floor itself when the steady margin is off) of every frame of the raw
+        buffer ``energy`` (shapes (n,), float32); ``final``: the stream ended."""
         intensity, level = self._intensity.update(energy, final)
         _, floor = self._floor.update(energy, final, values=False)
-        return intensity, floor, level
+        slow = floor if self._slow is None else self._slow.update(energy, final, values=False)[1]
+        return intensity, floor, level, slow
 
     def cut(self, rows: int) -> None:
         """Drop the first ``rows`` frames, as the raw buffer does (ValueError, and nothing dropped,
         if a smoothing still reads them)."""
-        keep = min(self._intensity.droppable, self._floor.droppable)
+        smoothed = [c for c in (self._intensity, self._floor, self._slow) if c is not None]
+        keep = min(c.droppable for c in smoothed)
         if rows > keep:
             raise ValueError(f"cannot drop {rows} frames: the smoothing still reads all but the first {keep}")
-        self._intensity.cut(rows)
-        self._floor.cut(rows)
+        for c in smoothed:
+            c.cut(rows)
