@@ -388,18 +388,6 @@ def test_the_spectral_shape_of_a_strided_view_is_that_of_its_copy():
     assert np.array_equal(spectral_shape(view), spectral_shape(np.ascontiguousarray(view)))
 
 
-def test_the_spectral_shape_of_a_frame_is_the_same_alone_as_among_others():
-    """The streaming analyzer takes a block's frames in other groups than the whole signal does."""
-    from monitor.dsp.pitch import mean_free_spectra
-    rng = np.random.default_rng(9)
-    frames = (rng.standard_normal((60, 269)) * np.exp(rng.normal(0, 2, (60, 1)))).astype(np.float32)
-    mean_free, spectra = mean_free_spectra(frames)
-    whole = sound_class.spectral_shape_of(mean_free, spectra)
-    for a in range(0, 40, 3):
-        for n in (1, 2, 3, 7, 20):
-            assert np.array_equal(sound_class.spectral_shape_of(mean_free[a:a + n], spectra[a:a + n]), whole[a:a + n])
-
-
 def test_event_means_stop_at_the_event_and_reach_no_further():
     mask = np.zeros(30, bool)
     mask[5:10] = True
@@ -516,39 +504,17 @@ def _caller(rate: int, seconds: float) -> np.ndarray:
     return x if rate == 16000 else np.ascontiguousarray(x[::2])
 
 
-def test_the_spectral_shape_is_taken_from_the_pitch_trackers_own_frames():
-    from monitor.analysis.analyzer import _Layout, _pitch_and_shape
+def test_the_spectral_frames_are_the_middles_of_the_pitch_trackers_frames():
+    from monitor.analysis.analyzer import SPEC_LENGTH, _Layout, _spectral_frames
     from monitor.dsp.framing import frame_signal
-    from monitor.dsp.pitch import cross_correlation_segments, pitch_frames
     low = np.random.default_rng(7).standard_normal(6000).astype(np.float32)
     for rate in (16000, 8000):
         lay = _Layout.make(rate, WITH_SOUND_CLASS)
-        seg = frame_signal(low, lay.pitch_len, lay.hop // lay.pdec, lay.pcentre(3) - lay.pitch_len // 2, 40)
-        spec = np.zeros((40, 6), np.float32)
-        got = _pitch_and_shape(seg, 3, lay, WITH_SOUND_CLASS, spec)
-        assert all(np.array_equal(a, b, equal_nan=True)
-                   for a, b in zip(got, pitch_frames(seg, lay.prate, WITH_SOUND_CLASS.pitch)))
-        own = np.flatnonzero((3 + np.arange(40)) % SPEC_EVERY == 0)  # by absolute index
-        want = spectral_shape(cross_correlation_segments(seg, lay.prate, WITH_SOUND_CLASS.pitch)[own])
-        assert np.allclose(spec[own], want, rtol=1e-5, atol=1e-5)
-        assert not np.delete(spec, own, axis=0).any()  # the others are held from these later
-
-
-def test_the_spectral_shapes_hann_window_in_the_frequency_domain_is_a_periodic_hann_over_the_padded_frame():
-    from monitor.dsp import fft as sfft
-    from monitor.dsp.sound_class import _band_bins
-    rng = np.random.default_rng(8)
-    frames = rng.standard_normal((5, 269)).astype(np.float32) + np.sin(np.arange(269) / 3.0).astype(np.float32)
-    mean_free = frames - frames.mean(axis=1, keepdims=True)
-    nfft = 270
-    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nfft) / nfft)
-    spectrum = np.fft.rfft(mean_free.astype(np.float64) * hann[:269], nfft)
-    b0, _, _, b3 = _band_bins(nfft, 8000)
-    power = np.abs(spectrum[:, b0:b3]) ** 2
-    flatness = 10 * np.log10(np.exp(np.log(power).mean(axis=1)) / power.mean(axis=1))
-    centroid = (power * np.arange(b0, b3) * 8000 / nfft / 1000).sum(axis=1) / power.sum(axis=1)
-    shape = sound_class.spectral_shape_of(mean_free, sfft.rfft(mean_free, nfft))
-    assert np.allclose(shape[:, 0], flatness, atol=1e-3) and np.allclose(shape[:, 1], centroid, atol=1e-4)
+        p0, hop = lay.pcentre(3), lay.hop // lay.pdec
+        seg = frame_signal(low, lay.pitch_len, hop, p0 - lay.pitch_len // 2, 40)
+        frames = _spectral_frames(seg, low, p0, lay)
+        assert np.shares_memory(frames, seg) and not frames.flags.writeable  # a view, read only
+        assert np.array_equal(frames, frame_signal(low, SPEC_LENGTH, hop, p0 - SPEC_LENGTH // 2, 40))
 
 
 @pytest.mark.parametrize("rate", [16000, 8000])
@@ -792,6 +758,23 @@ def test_the_network_gives_the_same_scores_with_its_vectors_as_tiled_rows(n):
     assert scores.shape == (n, 3) and scores.dtype == np.float32
     assert np.array_equal(sound_class.class_scores(features, *rows), scores)
     assert np.array_equal(sound_class.class_scores(np.ascontiguousarray(features), *rows), scores)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 511, 512])
+def test_the_network_with_its_standardisation_folded_in_gives_the_scores_up_to_rounding(n):
+    """:func:`folded_scores` (what the analyzer runs: five numpy calls) is :func:`class_scores`
+    (what training fits) with ``(x - mean) / scale`` folded into the hidden layer; its biases as
+    vectors or :func:`tiled` rows give the same scores bit for bit."""
+    from monitor.dsp import sound_class_model as model
+    features = class_features(*_class_inputs(n, n), PARAMS, 0)
+    plain = sound_class.folded(model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
+    rows = [sound_class.tiled(v, 512) if v.ndim == 1 else v for v in plain]
+    scores = sound_class.folded_scores(features, *plain)
+    assert scores.shape == (n, 3) and scores.dtype == np.float32
+    want = sound_class.class_scores(features, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W,
+                                    model.OUT_B)
+    assert np.allclose(scores, want, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(sound_class.folded_scores(features, *rows), scores)
 
 
 @pytest.mark.parametrize("argv", [["--noisy-share", "-1"], ["--noisy-share", "nan"], ["--noisy-share", "inf"],

@@ -272,10 +272,8 @@ def batch_costs(one: Timing, many: Timing, seconds: int) -> tuple[float, float]:
 
 
 STAGES = (("_take_pending", "streaming shell: joining chunks, 8 kHz decimation"),
-          ("frame_energy_db", "framing, energy"),
-          ("mean_free_spectra", "F0: the frames' spectra (the sound class's spectral shape takes them over)"),
-          ("pitch_frames", "F0 and periodicity (cross-correlation)"),
-          ("spectral_shape_of", "sound class: spectral shape"), ("cepstral_residuals", "cepstrum (per frame)"),
+          ("frame_energy_db", "framing, energy"), ("pitch_frames", "F0 and periodicity (cross-correlation)"),
+          ("spectral_shape", "sound class: spectral shape"), ("cepstral_residuals", "cepstrum (per frame)"),
           ("update", "noise floor, intensity, peak level (kept frame by frame)"),
           ("voice_activity", "voice activity"), ("_sound", "sound class: features, network, decisions"),
           ("nuclei", "syllable nuclei"), ("_cepstral", "CPPS and slope (smoothing, peak)"))
@@ -314,11 +312,11 @@ def analyzer_stages(x: np.ndarray, rate: int, chunk_s: float) -> tuple[dict[str,
         for name, (holder, fn) in saved.items():
             setattr(holder, name, fn)
     raw, contextual = spent.pop("raw", 0.0), spent.pop("contextual", 0.0)
-    raw_parts = [label for name, label in STAGES[1:6]]
+    raw_parts = [label for name, label in STAGES[1:5]]
     shares = {label: spent.get(label, 0.0) / total for _, label in STAGES}
     shares["raw features: the rest (framing views, masks)"] = (raw - sum(spent.get(k, 0.0) for k in raw_parts)) / total
-    levels = spent.get(STAGES[6][1], 0.0)  # called by the stream before the contextual stage
-    ctx_parts = [label for _, label in STAGES[7:]]
+    levels = spent.get(STAGES[5][1], 0.0)  # called by the stream before the contextual stage
+    ctx_parts = [label for _, label in STAGES[6:]]
     shares["contextual: the rest (windows, columns)"] = (
         (contextual - sum(spent.get(k, 0.0) for k in ctx_parts)) / total)
     shares["streaming shell: the rest (buffers, emission)"] = (

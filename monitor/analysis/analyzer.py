@@ -29,12 +29,11 @@ from ..dsp.energy import (VadParams, frame_energy_db, noise_floor_db, noise_floo
                           voice_activity)
 from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, n_frames
-from ..dsp.pitch import (PitchParams, cross_correlation_segments, hnr_from_strength, mean_free_spectra,
-                         pitch_frames, segment_length)
+from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
-from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEECH, SoundClassParams,
+from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
                                audible_events, class_features, folded, folded_scores, sound_classes,
-                               spectral_shape_of, tiled)
+                               spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
 from .level_columns import LevelColumns
@@ -126,8 +125,9 @@ class _Layout:
         left = max(win // 2, plan.frame_length // 2 + 1)
         reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
         every = max(1, int(cfg.cepstrum_every[RATES.index(rate)]))
-        return _Layout(rate, hop, win, prate, rate // prate, pitch_len, pitch_len // 2 + 1,
-                       pitch_len - pitch_len // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
+        span = max(pitch_len, SPEC_LENGTH)  # the pitch tracker's window or the spectral shape's, centred alike
+        return _Layout(rate, hop, win, prate, rate // prate, pitch_len, span // 2 + 1,
+                       span - span // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
 
     def centre(self, frame: int) -> int:
         """Centre of ``frame`` in padded-signal samples."""
@@ -156,15 +156,16 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     audible = energy > cfg.vad.absolute_min_db
     f0 = np.full(count, np.nan, np.float32)
     strength = np.zeros(count, np.float32)
-    spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     n_audible = np.count_nonzero(audible)  # (faster than .all() and .any())
     if n_audible == count:  # the usual block of speech: the frames' view itself, no gathered copy
-        f0[:], strength[:] = _pitch_and_shape(seg, first, lay, cfg, spec)
+        f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
     elif n_audible:
-        shape = spec[audible]
-        f0[audible], strength[audible] = _pitch_and_shape(seg[audible], first, lay, cfg, shape,
-                                                          np.flatnonzero(audible))
-        spec[audible] = shape
+        f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
+    spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
+    if cfg.sound.enabled and n_audible:
+        # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
+        own = slice((-first) % SPEC_EVERY, None, SPEC_EVERY)
+        _spectral_rows(_spectral_frames(seg, low, p0, lay)[own], audible[own], spec[own])
     # the cepstrum (the costliest part) of every ``every``-th frame, by absolute frame index
     keep = slice((-first) % lay.every, None, lay.every)  # a strided view, no copy
     slope = np.full(count, np.nan, np.float32)
@@ -177,20 +178,23 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
     return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
 
 
-def _pitch_and_shape(seg: np.ndarray, first: int, lay: _Layout, cfg: AnalyzerConfig, spec: np.ndarray,
-                     at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """F0 and correlation strength of the pitch tracker's frames ``seg`` (shape (k, pitch_len)),
-    and with the sound class on, the spectral shape of those with one of their own (absolute
-    index ``first + at`` a multiple of :data:`SPEC_EVERY`; ``at``: shape (k,), None for ``0 .. k``)
-    into their rows of ``spec`` (shape (k, 6)), from the pitch tracker's own mean-free frames and
-    spectra (:func:`~monitor.dsp.pitch.mean_free_spectra`)."""
-    spectra = mean_free_spectra(cross_correlation_segments(seg, lay.prate, cfg.pitch))
-    out = pitch_frames(seg, lay.prate, cfg.pitch, spectra)
-    if cfg.sound.enabled:
-        own = (slice((-first) % SPEC_EVERY, None, SPEC_EVERY) if at is None
-               else np.flatnonzero((first + at) % SPEC_EVERY == 0))
-        spec[own] = spectral_shape_of(spectra[0][own], spectra[1][own])
-    return out
+def _spectral_frames(seg: np.ndarray, low: np.ndarray, p0: int, lay: _Layout) -> np.ndarray:
+    """The 8 kHz frames of the spectral shape (shape (count, SPEC_LENGTH)), centred on the
+    frames' centres: the middles of the pitch tracker's frames ``seg`` (shape (count,
+    pitch_len)) when they hold them (a view), else framed from ``low`` (``p0``: frame 0's centre)."""
+    off = lay.pitch_len // 2 - SPEC_LENGTH // 2
+    if 0 <= off <= lay.pitch_len - SPEC_LENGTH:
+        return seg[:, off:off + SPEC_LENGTH]
+    return frame_signal(low, SPEC_LENGTH, lay.hop // lay.pdec, p0 - SPEC_LENGTH // 2, len(seg))
+
+
+def _spectral_rows(frames: np.ndarray, audible: np.ndarray, out: np.ndarray) -> None:
+    """The spectral shape of the audible ``frames`` (shapes (k, SPEC_LENGTH), (k,)) into their
+    rows of ``out`` (shape (k, 6)), the others left as they are."""
+    if np.count_nonzero(audible) == len(audible):  # the usual block of speech: the frames' view, no gathered copy
+        out[:] = spectral_shape(frames)
+    else:
+        out[audible] = spectral_shape(frames[audible])
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,7 @@ def segment_length(rate: int, params: PitchParams) -> int:
     return n
 
 
-def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag: int,
-                                 spectra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag: int) -> np.ndarray:
     """Normalised cross-correlation of each segment's head with itself at every lag.
 
     Parameters
@@ -58,8 +57,6 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     ref_length : int
         Length of the reference window (samples).
     max_lag : int
-    spectra : tuple of np.ndarray, optional
-        :func:`mean_free_spectra` of ``segments``, if the caller has them already.
 
     Returns
     -------
@@ -70,8 +67,9 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     if length < ref_length + max_lag:
         raise ValueError(f"segments of {length} samples are shorter than ref_length + max_lag "
                          f"({ref_length} + {max_lag})")
-    s, spec = mean_free_spectra(segments) if spectra is None else spectra
+    s = (segments - segments.mean(axis=1, keepdims=True)).astype(np.float32, copy=False)
     nfft = sfft.next_fast_len(length, real=True)
+    spec = sfft.rfft(s, nfft)
     ref = sfft.rfft(s[:, :ref_length], nfft)
     c = sfft.irfft(np.conj(ref) * spec, nfft)[:, :max_lag + 1]
     # energy of the window at each lag: a moving sum of squares (accumulated in double)
@@ -82,32 +80,6 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     if silent.any():
         r[silent] = 0.0
     return np.clip(r, -1.0, 1.0, out=r)
-
-
-def mean_free_spectra(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each segment less its mean, and its spectrum: what the cross-correlation starts from
-    (and the sound class's spectral shape takes over, :func:`cross_correlation_segments`).
-
-    Parameters
-    ----------
-    segments : np.ndarray [shape=(n, L)]
-
-    Returns
-    -------
-    mean_free : np.ndarray [shape=(n, L)], float32
-    spectra : np.ndarray [shape=(n, next_fast_len(L) // 2 + 1)], complex64
-        ``rfft`` of the mean-free rows, zero-padded to ``next_fast_len(L)``.
-    """
-    s = (segments - segments.mean(axis=1, keepdims=True)).astype(np.float32, copy=False)
-    return s, sfft.rfft(s, sfft.next_fast_len(segments.shape[1], real=True))
-
-
-def cross_correlation_segments(segments: np.ndarray, rate: int, params: PitchParams) -> np.ndarray:
-    """The middle samples of each frame that :func:`pitch_frames` cross-correlates (a view).
-    Shape (n, segment_length) -> (n, 2 ceil(rate / f0_min) + 1)."""
-    m = _cc_length(rate, params)
-    off = segments.shape[1] // 2 - m // 2
-    return segments[:, off:off + m]
 
 
 def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
@@ -183,22 +155,21 @@ def hnr_from_strength(strength: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(r / (1.0 - r))
 
 
-def pitch_frames(segments: np.ndarray, rate: int, params: PitchParams,
-                 spectra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pitch_frames(segments: np.ndarray, rate: int, params: PitchParams) -> tuple[np.ndarray, np.ndarray]:
     """F0 and correlation strength for frames of ``segment_length(rate, params)`` samples.
 
     Parameters
     ----------
     segments : np.ndarray [shape=(n, segment_length)]
-    spectra : tuple of np.ndarray, optional
-        :func:`mean_free_spectra` of :func:`cross_correlation_segments`, if the caller has them
 
     Returns
     -------
     f0 : np.ndarray [shape=(n,)], strength : np.ndarray [shape=(n,)]
     """
     ref = int(np.ceil(rate / params.f0_min))
-    r = normalized_cross_correlation(cross_correlation_segments(segments, rate, params), ref, ref, spectra)
+    m = _cc_length(rate, params)
+    off = segments.shape[1] // 2 - m // 2
+    r = normalized_cross_correlation(segments[:, off:off + m], ref, ref)
     f0, strength = pitch_from_correlation(r, rate, params)
     if params.ac_window_s > 0:
         # only frames strong enough to be voiced can report an F0: check just those

@@ -2,12 +2,10 @@
 
 Four stages, all vectorised over frames:
 
-1. :func:`spectral_shape_of` (raw, every :data:`SPEC_EVERY`-th frame, held for the frames
-   between): the shape of the short-time spectrum of the 8 kHz signal between 300 and 3400 Hz
-   (the telephone band, so that 16 kHz and 8 kHz audio give the same features): spectral
-   flatness, centroid, the shares of three bands, and the zero-crossing rate. The spectrum is
-   the pitch tracker's own (its 269-sample mean-free segment, 34 ms), Hann-windowed in the
-   frequency domain: the class takes no transform of its own;
+1. :func:`spectral_shape` (raw, per frame): the shape of the short-time spectrum of the
+   8 kHz signal between 300 and 3400 Hz (the telephone band, so that 16 kHz and 8 kHz audio
+   give the same features): spectral flatness, centroid, the shares of three bands, and the
+   zero-crossing rate;
 2. :func:`audible_events`: every sound that stands out of the noise floor, down to
    ``below_peak_db`` under the recent peak level (quieter than the voice activity needs:
    a breath between phrases is 10-25 dB under the speech), in runs ("events");
@@ -63,6 +61,7 @@ SILENCE, SPEECH, BREATH, COUGH = 0, 1, 2, 3
 CLASS_NAMES = ("silence", "speech", "breath", "cough")
 
 SPEC_RATE = 8000
+SPEC_LENGTH = 256       # 32 ms at 8 kHz
 SPEC_EVERY = 2          # the spectral shape of every 2nd frame (by absolute index), held for the next
 SPEC_COLUMNS = ("flatness_db", "centroid_khz", "low_share_db", "mid_share_db", "high_share_db", "zcr")
 FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low_share_db", "mid_share_db",
@@ -71,6 +70,8 @@ FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low
 """Columns of :func:`class_features`, in order (the model's input)."""
 
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
+_HANN = np.hanning(SPEC_LENGTH).astype(np.float32)
+_HANN.flags.writeable = False  # shared by every call: read only
 _DB = 10.0 / np.log(10.0)  # a numpy double: the flatness is scaled in double precision
 
 
@@ -157,31 +158,21 @@ def _band_bins(n_fft: int, rate: int) -> tuple[int, ...]:
     return tuple(int(round(f * n_fft / rate)) for f in _BAND_HZ)
 
 
+@lru_cache(maxsize=4)
+def _centroid_khz(length: int) -> np.ndarray:
+    """Frequencies (kHz, float32) of the band's bins, read only. Shape (b3 - b0,)."""
+    b0, _, _, b3 = _band_bins(length, SPEC_RATE)
+    khz = np.arange(b0, b3, dtype=np.float32) * (SPEC_RATE / length / 1000.0)
+    khz.flags.writeable = False
+    return khz
+
+
 def spectral_shape(frames: np.ndarray) -> np.ndarray:
-    """Spectral shape of 8 kHz frames in the 300-3400 Hz band (:func:`spectral_shape_of` their
-    mean-free rows and spectra, as the pitch tracker has them).
+    """Spectral shape of 8 kHz frames in the 300-3400 Hz band.
 
     Parameters
     ----------
-    frames : np.ndarray [shape=(n, m)], float32, 8 kHz samples (any row step: a strided view)
-
-    Returns
-    -------
-    shape : np.ndarray [shape=(n, 6)], float32 (a view of its columns, each contiguous)
-    """
-    mean_free = np.subtract(frames, np.mean(frames, axis=1, keepdims=True), dtype=np.float32)
-    return spectral_shape_of(mean_free, sfft.rfft(mean_free, sfft.next_fast_len(frames.shape[1], real=True)))
-
-
-def spectral_shape_of(mean_free: np.ndarray, spectra: np.ndarray) -> np.ndarray:
-    """Spectral shape of 8 kHz frames in the 300-3400 Hz band, from the frames less their means
-    and their spectra (zero-padded to ``2 (k - 1)`` samples), Hann-windowed in the frequency
-    domain (a periodic window over the padded length): the pitch tracker's own transform.
-
-    Parameters
-    ----------
-    mean_free : np.ndarray [shape=(n, m)], float32  8 kHz frames less their means
-    spectra : np.ndarray [shape=(n, k)], complex64  their ``rfft`` over ``2 (k - 1) >= m`` samples
+    frames : np.ndarray [shape=(n, 256)], float32, 8 kHz samples (any row step: a strided view)
 
     Returns
     -------
@@ -191,46 +182,33 @@ def spectral_shape_of(mean_free: np.ndarray, spectra: np.ndarray) -> np.ndarray:
         2000-3400 Hz in the band's power (dB), and the zero-crossing rate (crossings per
         sample).
     """
-    n, length = mean_free.shape
+    n, length = frames.shape
     if n == 0:
         return np.zeros((0, len(SPEC_COLUMNS)), np.float32)
-    nfft = 2 * (spectra.shape[1] - 1)
-    b0, _, _, b3 = _band_bins(nfft, SPEC_RATE)
-    # the Hann window as 2 X[k] - X[k - 1] - X[k + 1]: four times the windowed spectrum (the shape is ratios)
-    windowed = np.multiply(spectra[:, b0:b3], np.float32(2.0))
-    windowed -= spectra[:, b0 - 1:b3 - 1]
-    windowed -= spectra[:, b0 + 1:b3 + 1]
-    power = sfft.power_in_place(windowed)
+    x = np.add.reduce(frames, axis=1, keepdims=True)  # the rows' means, then the rows less them
+    x /= np.float32(length)
+    x = np.subtract(frames, x)
+    crossings = _crossings(x)
+    x *= _HANN if length == SPEC_LENGTH else np.hanning(length).astype(np.float32)
+    b0, b1, b2, b3 = _band_bins(length, SPEC_RATE)
+    power = sfft.band_power(sfft.rfft(x, length), b0, b3)
     power += np.float32(1e-12)
-    # (n, 5): the band's power, the centroid's sum, the three bands' power; a single row doubled, as numpy
-    # would take it as a vector (gemv), whose sums differ from a row's in a matrix product (gemm)
-    sums = power @ _band_weights(nfft) if n > 1 else (power[[0, 0]] @ _band_weights(nfft))[:1]
+    total = np.add.reduce(power, axis=1)
     rows = np.empty((len(SPEC_COLUMNS), n), np.float32)  # the columns as contiguous rows
-    np.divide(sums.T[1:], sums.T[0], out=rows[1:5])  # the centroid, the three bands' shares
-    bands = rows[2:5]
-    bands += np.float32(1e-6)
+    flat = np.add.reduce(np.log(power), axis=1)  # mean of the log: np.mean's sum and division
+    np.true_divide(flat, np.intp(b3 - b0), out=flat, casting="unsafe")
+    flat -= np.log(total / (b3 - b0))
+    np.multiply(flat, _DB, out=rows[0], casting="unsafe")  # in double, as 10 / ln 10 is
+    np.divide(power @ _centroid_khz(length), total, out=rows[1])
+    bands = rows[2:5]  # the three bands' power, then their shares in dB
+    for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0))):
+        np.add.reduce(power[:, lo:hi], axis=1, out=bands[col])
+    bands /= total
+    bands += 1e-6
     np.log10(bands, out=bands)
-    bands *= np.float32(10.0)
-    flat = rows[0]  # mean log less log mean, in dB
-    np.add.reduce(np.log(power, out=power), axis=1, out=flat)
-    flat -= np.float32(b3 - b0) * np.log(sums.T[0])
-    flat *= np.float32(_DB / (b3 - b0))
-    flat += np.float32(_DB * math.log(b3 - b0))
-    np.multiply(_crossings(mean_free), np.float32(1.0 / (length - 1)), out=rows[5], casting="unsafe")
+    bands *= 10.0
+    np.true_divide(crossings, length - 1, out=rows[5], casting="unsafe")  # in double, then rounded
     return rows.T
-
-
-@lru_cache(maxsize=4)
-def _band_weights(nfft: int) -> np.ndarray:
-    """Weights of the band's bins (rows) giving, by one product with their power, the band's
-    power, the centroid's weighted sum (kHz) and the power of 300-1000, 1000-2000 and 2000-3400
-    Hz (columns). Shape (b3 - b0, 5), float32, read only."""
-    b0, b1, b2, b3 = _band_bins(nfft, SPEC_RATE)
-    bins = np.arange(b0, b3)
-    weights = np.stack([np.ones(len(bins)), bins * (SPEC_RATE / nfft / 1000.0), bins < b1,
-                        (bins >= b1) & (bins < b2), bins >= b2], axis=1).astype(np.float32)
-    weights.flags.writeable = False
-    return weights
 
 
 def _crossings(x: np.ndarray) -> np.ndarray:
