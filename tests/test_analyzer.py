@@ -420,6 +420,10 @@ def test_a_nucleus_the_class_model_takes_for_breath_needs_a_vowel_around_it():
     assert supported(at, blip, speech_like, params)[0]
     # the stretch stops at the signal's ends: a peak near the start counts what is there
     assert supported(np.array([3]), vowel[peak - 11:], breath_like[peak - 11:], params)[0]
+    # peaks of both kinds at once: each by its own test
+    both = breath_like.copy()
+    both[40] = [2.0, 0.0, 0.0]
+    assert supported(np.array([40, peak]), blip, both, params).tolist() == [True, False]
 
 
 def test_the_vowel_test_takes_only_a_stretch_it_can_fill_and_the_analyzer_holds():

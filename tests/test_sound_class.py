@@ -760,6 +760,23 @@ def test_the_network_gives_the_same_scores_with_its_vectors_as_tiled_rows(n):
     assert np.array_equal(sound_class.class_scores(np.ascontiguousarray(features), *rows), scores)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 511, 512])
+def test_the_network_with_its_standardisation_folded_in_gives_the_scores_up_to_rounding(n):
+    """:func:`folded_scores` (what the analyzer runs: five numpy calls) is :func:`class_scores`
+    (what training fits) with ``(x - mean) / scale`` folded into the hidden layer; its biases as
+    vectors or :func:`tiled` rows give the same scores bit for bit."""
+    from monitor.dsp import sound_class_model as model
+    features = class_features(*_class_inputs(n, n), PARAMS, 0)
+    plain = sound_class.folded(model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W, model.OUT_B)
+    rows = [sound_class.tiled(v, 512) if v.ndim == 1 else v for v in plain]
+    scores = sound_class.folded_scores(features, *plain)
+    assert scores.shape == (n, 3) and scores.dtype == np.float32
+    want = sound_class.class_scores(features, model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B, model.OUT_W,
+                                    model.OUT_B)
+    assert np.allclose(scores, want, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(sound_class.folded_scores(features, *rows), scores)
+
+
 @pytest.mark.parametrize("argv", [["--noisy-share", "-1"], ["--noisy-share", "nan"], ["--noisy-share", "inf"],
                                   ["--noisy-share", "x"], ["--noisy-snr", "5,inf"], ["--noisy-snr", "nan,30"],
                                   ["--noisy-snr", "30,5"], ["--noisy-snr", "x"], ["--line-noises", "bogus"]])

@@ -32,7 +32,7 @@ from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
 from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
-                               audible_events, class_features, class_scores, sound_classes,
+                               audible_events, class_features, folded, folded_scores, sound_classes,
                                spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
 from .frame_features import Frames
@@ -331,25 +331,24 @@ TILED_ROWS = 512
 
 @dataclass(frozen=True)
 class _Network:
-    """The sound-class model's numbers as they are when an analyzer is made, in
-    :func:`class_scores`'s order, and the same with its vectors as :data:`TILED_ROWS` rows
-    (:func:`tiled`; read only). Each analyzer holds its own: a model reloaded in the process (as
-    ``tools.train_sound_class --write`` does) serves every analyzer made after, in batches of
-    any size."""
+    """The sound-class model's numbers as they are when an analyzer is made, its standardisation
+    folded into the hidden layer (:func:`folded`), and the same with its biases as
+    :data:`TILED_ROWS` rows (:func:`tiled`; read only). Each analyzer holds its own: a model
+    reloaded in the process (as ``tools.train_sound_class --write`` does) serves every analyzer
+    made after, in batches of any size."""
 
     plain: tuple[np.ndarray, ...]
     tiled: tuple[np.ndarray, ...]
 
     @staticmethod
     def load() -> "_Network":
-        mean, scale, hidden_w, hidden_b, out_w, out_b = plain = (model.MEAN, model.SCALE, model.HIDDEN_W,
-                                                                 model.HIDDEN_B, model.OUT_W, model.OUT_B)
-        return _Network(plain, (tiled(mean, TILED_ROWS), tiled(scale, TILED_ROWS), hidden_w,
-                                tiled(hidden_b, TILED_ROWS), out_w, tiled(out_b, TILED_ROWS)))
+        hidden_w, hidden_b, out_w, out_b = plain = folded(model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
+                                                          model.OUT_W, model.OUT_B)
+        return _Network(plain, (hidden_w, tiled(hidden_b, TILED_ROWS), out_w, tiled(out_b, TILED_ROWS)))
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        """:func:`class_scores` of ``features`` (shape (n, 16)) -> (n, 3), float32."""
-        return class_scores(features, *(self.tiled if len(features) <= TILED_ROWS else self.plain))
+        """:func:`folded_scores` of ``features`` (shape (n, 16)) -> (n, 3), float32."""
+        return folded_scores(features, *(self.tiled if len(features) <= TILED_ROWS else self.plain))
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -70,26 +70,32 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     peaks = find_peaks(intensity, params.min_dip_db, params.prominence_window, params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
     if strength is not None and scores is not None and params.min_support_frames > 0 and len(keep):
-        keep = keep[supported(keep, strength >= params.min_strength, scores, params)]
+        keep = keep[supported(keep, strength, scores, params)]
     out[keep] = True
     return out
 
 
-def supported(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, params: SyllableParams) -> np.ndarray:
+def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, params: SyllableParams) -> np.ndarray:
     """Which peaks (all in speech) sit on a vowel rather than on a breath's or a cough's stray
     periodic frames: those where the sound-class model scores speech at least as high as breath
     and cough (the class rules keep many a frame the model leans against as speech), and those
-    with at least ``min_support_frames`` ``periodic`` frames within ``support_frames`` each side
-    (frames beyond the ends count as not periodic). A short word the model takes for speech
-    keeps its syllable; a voiced blip in a breath, which it does not, needs a vowel around it.
+    with at least ``min_support_frames`` periodic frames (``strength`` at least ``min_strength``)
+    within ``support_frames`` each side (frames beyond the ends count as not periodic). A short
+    word the model takes for speech keeps its syllable; a voiced blip in a breath, which it does
+    not, needs a vowel around it. The periodic frames are counted only around the other peaks.
 
     Periodicity is a raw feature and a frame's scores are final once the frames its features
     reach are there, so the test needs no more context than the peak's own class.
 
-    Shapes: peaks (k,), int; periodic (n,), bool; scores (n, 3) -> (k,), bool.
+    Shapes: peaks (k,), int; strength (n,); scores (n, 3) -> (k,), bool.
     """
-    count = np.concatenate(([0], np.cumsum(periodic)))  # count[j]: periodic frames before frame j
-    lo = np.maximum(peaks - params.support_frames, 0)
-    hi = np.minimum(peaks + params.support_frames + 1, len(periodic))
-    speechlike = scores[peaks, 0] >= np.maximum(scores[peaks, 1], scores[peaks, 2])
+    at = scores[peaks]
+    speechlike = at[:, 0] >= np.maximum(at[:, 1], at[:, 2])
+    if np.count_nonzero(speechlike) == len(peaks):  # every peak on a frame the model takes for speech
+        return speechlike
+    n, reach = len(strength), params.support_frames
+    count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
+    np.add.accumulate(strength >= params.min_strength, out=count[1:], dtype=np.intp)
+    lo = np.maximum(peaks - reach, 0)
+    hi = np.minimum(peaks + reach + 1, n)
     return speechlike | (count[hi] - count[lo] >= params.min_support_frames)
