@@ -35,6 +35,8 @@ $(STAMP): pyproject.toml
 
 EVAL_DIR := audio_fixtures/generated/eval
 EVAL_JOBS ?= $(shell nproc)
+# Draws of the corpus design (tools/eval_corpus.py --replicates): each adds 240 calls with new seeds.
+EVAL_REPLICATES ?= 2
 
 fixtures: setup
 	$(PY) tools/make_fixtures.py audio_fixtures
@@ -42,7 +44,7 @@ fixtures: setup
 
 # The evaluation corpus (make eval): generated once, regenerated only where its inputs changed.
 eval-corpus: setup
-	$(PY) -m tools.eval_corpus $(EVAL_DIR) -j $(EVAL_JOBS)
+	$(PY) -m tools.eval_corpus $(EVAL_DIR) --replicates $(EVAL_REPLICATES) -j $(EVAL_JOBS)
 
 # Detection figures on both halves of the corpus; the test half's are the ones that count.
 eval: eval-corpus

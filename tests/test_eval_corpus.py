@@ -77,8 +77,48 @@ def busy_mask(lab: dict, n: int, pad_s: float = 0.3) -> np.ndarray:
 
 
 def full_plans() -> list[ec.CallPlan]:
+    return [ec.plan_call(seed, cell, "eval") for seed, cell in ec.full_calls()]
+
+
+def test_the_first_replicate_keeps_the_seeds_and_cells_it_always_had():
     cells = ec.design()
-    return [ec.plan_call(ec.BASE_SEED + i, cells[i // 2], "eval") for i in range(2 * len(cells))]
+    first = ec.full_calls(1)
+    assert [seed for seed, _ in first] == list(range(1000, 1240))
+    assert all(cell == cells[(seed - 1000) // 2] for seed, cell in first)
+    assert ec.full_calls(3)[: len(first)] == first == ec.full_calls()[: len(first)]
+
+
+def test_each_replicate_draws_every_cell_again_once_in_each_half_with_new_seeds():
+    cells, calls = ec.design(), ec.full_calls(3)
+    assert ec.REPLICATES == 2 and len(ec.full_calls()) == 2 * 2 * len(cells)
+    seeds = [seed for seed, _ in calls]
+    assert len(set(seeds)) == len(seeds) and max(seeds) < ec.SLICE_BASE_SEED
+    for r in range(3):
+        rep = [(seed, cell) for seed, cell in calls if ec.replicate_of(seed) == r]
+        for parity in (0, 1):
+            half = Counter(cell for seed, cell in rep if seed % 2 == parity)
+            assert half == Counter(cells)
+    one_half = [cell for seed, cell in ec.full_calls() if seed % 2 == 0]
+    groups = Counter(c.group for c in one_half)
+    critical = sum(c.group == "labored" and c.severity != "mild" for c in one_half)
+    assert (critical, groups["normal"], groups["hard_negative"]) == (72, 84, 48)
+
+
+def test_replicates_are_bounded_by_the_slice_seeds():
+    assert ec.max_replicates() * 2 * len(ec.design()) + ec.BASE_SEED <= ec.SLICE_BASE_SEED
+    for bad in (0, ec.max_replicates() + 1):
+        with pytest.raises(ValueError):
+            ec.full_calls(bad)
+
+
+def test_keep_existing_keeps_a_call_whose_inputs_changed(tmp_path):
+    (tmp_path / "eval_1000.json").write_text(json.dumps({"seed": 1000, "generator": {"params_sha256": "old"}}))
+    for rate in ("16k", "8k"):
+        (tmp_path / f"eval_1000_{rate}.flac").write_bytes(b"")
+    todo, ids = ec.jobs_for(tmp_path, False, tmp_path, False, replicates=1)
+    assert len(ids) == 240 and "eval_1000" in ids and 1000 in {j.seed for j in todo}
+    todo, _ = ec.jobs_for(tmp_path, False, tmp_path, False, replicates=1, keep_existing=True)
+    assert len(todo) == 239 and 1000 not in {j.seed for j in todo}
 
 
 def test_full_corpus_has_the_composition_asked_for():
@@ -378,6 +418,13 @@ def test_an_up_to_date_slice_is_skipped(labels):
     done = run_cli(str(SLICE), "--slice")
     assert done.returncode == 0
     assert "0 call(s) written" in done.stdout
+
+
+def test_replicates_outside_the_full_corpus_range_are_refused(tmp_path):
+    for args in (["--replicates", "0"], ["--replicates", str(ec.max_replicates() + 1)], ["--slice", "--replicates", "2"]):
+        done = run_cli(str(tmp_path / "out"), *args)
+        assert done.returncode == 2 and "--replicates" in done.stderr and len(done.stderr.splitlines()) == 1
+        assert not (tmp_path / "out").exists()
 
 
 def test_bad_output_folder_is_one_line_error(tmp_path):

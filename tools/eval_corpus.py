@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the labelled evaluation corpus: seeded stereo calls for measuring detection.
 
-    .venv/bin/python -m tools.eval_corpus OUT [--slice] [-j N] [--force]
+    .venv/bin/python -m tools.eval_corpus OUT [--slice] [--replicates N] [-j N] [--force] [--keep-existing]
 
 Writes ``OUT/<call_id>_16k.flac`` and ``OUT/<call_id>_8k.flac`` (telephone band, G.711
 on some calls), stereo, agent on the left (channel 0) and caller on the right (channel 1),
@@ -9,18 +9,23 @@ the label ``OUT/<call_id>.json`` beside them and ``OUT/index.json`` (every call'
 split and condition). ``--slice`` writes the small set of shorter calls the tests use
 instead of the full corpus.
 
-Call ``i`` of the full corpus has seed ``BASE_SEED + i`` and everything about it derives
-from that seed: its condition (group, severity, onset, degraded cues or kind of hard
-negative, caller source, noise type and codec) from the seed's pair ``seed // 2``, so
-both calls of a pair share a condition and fall into different halves (the split is the
-seed's parity), and the rest (voices, dialogue, rate, levels, SNR, line events) from the
-seed itself. The machinery (espeak-ng voices, turn rendering, deterioration curve, real
+The full corpus draws the design (:func:`design`, one cell per pair of calls) ``--replicates``
+times (:data:`REPLICATES`): call ``i`` of replicate ``r`` (from 0) has seed
+``BASE_SEED + r * 2 * len(design()) + i`` and the cell ``design()[i // 2]``, so the first
+replicate's seeds (1000-1239) and conditions do not depend on how many replicates follow.
+Everything about a call derives from its cell and seed: its line's noise type and codec from
+the seed's pair ``seed // 2``, so both calls of a pair share a condition and fall into
+different halves (the split is the seed's parity), and the rest (voices, dialogue, rate,
+levels, SNR, line events) from the seed itself. The machinery (espeak-ng voices, turn rendering, deterioration curve, real
 recordings) is tools/make_fixtures.py's; the dialogue grammar and voice lists are the
 data files in ``tools/eval_data/``, described in ``tools/eval_data/README.md``.
 
 A call is skipped when its label carries the same parameter hash (the seed, this
 generator's and make_fixtures' source, the data files, the voice variants, the real
-recordings and breath sounds, the espeak-ng and sox versions) and its audio exists.
+recordings and breath sounds, the espeak-ng and sox versions) and its audio exists;
+with ``--keep-existing`` whenever its label (of the same seed) and audio exist, whatever
+its hash (to add replicates to a corpus when the generator changed in ways that leave the
+calls' content as it was; the label keeps the hash of the generator that wrote it).
 """
 from __future__ import annotations
 
@@ -85,6 +90,7 @@ from tools.make_fixtures import (
 EVAL_VERSION = 1
 BASE_SEED = 1000  # even: seed parity is the split, pairs (2k, 2k+1) share a condition
 SLICE_BASE_SEED = 9000
+REPLICATES = 2  # draws of the design in the full corpus (make eval-corpus)
 DATA_DIR = Path(__file__).resolve().parent / "eval_data"
 BREATHING_DIR = FIXTURES_SRC / "breathing"
 NOISE_FLOOR_DBFS = -66.0
@@ -138,6 +144,26 @@ def design() -> list[Cell]:
     cells += [Cell("normal") for _ in range(36)] + [Cell("normal", source="real") for _ in range(6)]
     cells += [Cell("hard_negative", negative=neg) for neg in NEGATIVES for _ in range(4)]
     return cells
+
+
+def max_replicates() -> int:
+    """Replicates whose seeds stay below the slice's."""
+    return (SLICE_BASE_SEED - BASE_SEED) // (2 * len(design()))
+
+
+def full_calls(replicates: int = REPLICATES) -> list[tuple[int, Cell]]:
+    """(seed, cell) of every call of the full corpus, replicate after replicate: each replicate
+    holds every cell of :func:`design` twice (a pair of consecutive seeds, one in each half)."""
+    if not 1 <= replicates <= max_replicates():
+        raise ValueError(f"replicates must be 1..{max_replicates()}, not {replicates}")
+    cells = design()
+    n = 2 * len(cells)
+    return [(BASE_SEED + r * n + i, cells[i // 2]) for r in range(replicates) for i in range(n)]
+
+
+def replicate_of(seed: int) -> int:
+    """The replicate (from 0) a full-corpus seed belongs to."""
+    return (seed - BASE_SEED) // (2 * len(design()))
 
 
 def slice_design() -> list[Cell]:
@@ -1046,20 +1072,27 @@ def generate(job: Job) -> tuple[str, float, float]:
     return plan.call_id, len(audio) / SR, time.perf_counter() - started
 
 
-def jobs_for(out: Path, slice_only: bool, data_path: Path, force: bool) -> tuple[list[Job], list[str]]:
+def corpus_calls(slice_only: bool, replicates: int = REPLICATES) -> tuple[list[tuple[int, Cell]], str]:
+    """((seed, cell) of every call, id prefix) of the slice or the full corpus."""
+    if slice_only:
+        return [(SLICE_BASE_SEED + i, cell) for i, cell in enumerate(slice_design())], "slice"
+    return full_calls(replicates), "eval"
+
+
+def jobs_for(out: Path, slice_only: bool, data_path: Path, force: bool, replicates: int = REPLICATES,
+             keep_existing: bool = False) -> tuple[list[Job], list[str]]:
     inputs = corpus_inputs()
-    cells = slice_design() if slice_only else design()
-    base, prefix = (SLICE_BASE_SEED, "slice") if slice_only else (BASE_SEED, "eval")
+    calls, prefix = corpus_calls(slice_only, replicates)
     todo, ids = [], []
-    for i in range(len(cells) * (1 if slice_only else 2)):
-        seed = base + i
-        cell = cells[i] if slice_only else cells[i // 2]
+    for seed, cell in calls:
         call_id = f"{prefix}_{seed}"
         ids.append(call_id)
         digest = sha({"inputs": inputs, "seed": seed, "cell": asdict(cell)})
         old = load_json(out / f"{call_id}.json")
-        fresh = (old and old.get("generator", {}).get("params_sha256") == digest
-                 and (out / f"{call_id}_16k.flac").exists() and (out / f"{call_id}_8k.flac").exists())
+        audio = (out / f"{call_id}_16k.flac").exists() and (out / f"{call_id}_8k.flac").exists()
+        same = bool(old) and (old.get("generator", {}).get("params_sha256") == digest
+                              or (keep_existing and old.get("seed") == seed))
+        fresh = same and audio
         if force or not fresh:
             todo.append(Job(out, seed, cell, prefix, digest, data_path, tuple(sorted(inputs["versions"].items()))))
     return todo, ids
@@ -1069,7 +1102,9 @@ def write_index(out: Path, ids: list[str]) -> dict:
     calls = []
     for call_id in ids:
         lab = load_json(out / f"{call_id}.json") or {}
+        seed = lab.get("seed")
         calls.append({"id": call_id, "split": lab.get("split"), "duration_s": lab.get("duration_s"),
+                      "replicate": replicate_of(seed) if call_id.startswith("eval_") and seed is not None else None,
                       "expect_critical": lab.get("expect_critical"), "forbid_critical": lab.get("forbid_critical"),
                       "trouble_onset_s": lab.get("trouble_onset_s"), "condition": lab.get("condition")})
     index = {"description": "evaluation corpus made by tools/eval_corpus.py; one label per call beside its audio",
@@ -1095,14 +1130,15 @@ def prepare_espeak(out: Path) -> Path:
     return parent
 
 
-def run(out: Path, slice_only: bool, jobs: int, force: bool, log=print) -> dict:
+def run(out: Path, slice_only: bool, jobs: int, force: bool, log=print, replicates: int = REPLICATES,
+        keep_existing: bool = False) -> dict:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     ignore = out / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n")
     data_path = prepare_espeak(out)
-    todo, ids = jobs_for(out, slice_only, data_path, force)
+    todo, ids = jobs_for(out, slice_only, data_path, force, replicates, keep_existing)
     audio_s = 0.0
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for call_id, dur, wall in pool.map(generate, todo):
@@ -1122,10 +1158,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--slice", action="store_true", help="write the small slice of short calls the tests use")
     ap.add_argument("-j", "--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)),
                     help="calls generated in parallel")
+    ap.add_argument("--replicates", type=int, default=None, metavar="N",
+                    help=f"draws of the design in the full corpus, each with new seeds after the ones "
+                         f"before ({REPLICATES}; 1: the first 240 calls only)")
     ap.add_argument("--force", action="store_true", help="regenerate even when up to date")
+    ap.add_argument("--keep-existing", action="store_true",
+                    help="keep every call whose label and audio exist, even if its inputs changed")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         print(f"eval_corpus: -j must be at least 1, not {args.jobs}", file=sys.stderr)
+        return 2
+    if args.replicates is not None and (args.slice or not 1 <= args.replicates <= max_replicates()):
+        print(f"eval_corpus: --replicates must be 1..{max_replicates()} and is for the full corpus only",
+              file=sys.stderr)
         return 2
     if args.out.exists() and not args.out.is_dir():
         print(f"eval_corpus: {args.out}: not a folder", file=sys.stderr)
@@ -1135,7 +1180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"eval_corpus: {tool} is not installed (apt-get install {tool})", file=sys.stderr)
             return 1
     try:
-        run(args.out, args.slice, args.jobs, args.force)
+        run(args.out, args.slice, args.jobs, args.force, replicates=args.replicates or REPLICATES,
+            keep_existing=args.keep_existing)
     except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
         detail = exc.stderr.decode(errors="replace").strip() if getattr(exc, "stderr", None) else ""
         print(f"eval_corpus: failed: {exc} {detail}".rstrip(), file=sys.stderr)
