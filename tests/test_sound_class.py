@@ -803,3 +803,69 @@ def test_a_noisy_speech_clips_babble_is_the_other_clips_of_its_own_side(monkeypa
     tsc.noisy_speech(held_out, ("babble",), (5.0, 20.0), np.random.default_rng(8))
     lengths = [len(c.x) for c in held_out]
     assert seen == [set(lengths) - {n} for n in lengths]  # each clip's babble: the three others, nothing else
+
+
+def _phrase_then(sound: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 0.8 s voiced phrase (a 150 Hz tone with harmonics), then ``sound``, then silence, then
+    the phrase again; white noise 60 dB down. 16 kHz."""
+    t = np.arange(12800) / 16000
+    phrase = 0.3 * sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 6))
+    x = np.concatenate([phrase, sound, np.zeros(4800), phrase])
+    return (x + 1e-4 * rng.standard_normal(len(x))).astype(np.float32)
+
+
+def _hiss(rng: np.random.Generator, n: int, low: bool = True) -> np.ndarray:
+    """Noise under a Hann window, low-passed at 1.2 kHz (a breath's dull hiss) or white (a
+    fricative's bright one). Shape (n,), unit RMS."""
+    from scipy.signal import butter, sosfilt
+    x = rng.standard_normal(n)
+    x = sosfilt(butter(4, 1200, fs=16000, output="sos"), x) if low else x
+    x = x * np.hanning(n)
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def test_a_long_faint_dull_aperiodic_sound_in_speech_is_breath_like_a_loud_bright_or_short_one_is_not():
+    rng = np.random.default_rng(3)
+    noise = 0.5 * _hiss(rng, 6400)  # 400 ms
+    faint = _phrase_then(0.01 * noise, rng)
+    found = tsc.speech_breaths(faint)
+    t = np.arange(len(found)) / 100
+    assert found[(t > 0.9) & (t < 1.1)].all() and not found[t < 0.75].any() and not found[t > 1.3].any()
+    assert not tsc.speech_breaths(_phrase_then(0.3 * noise, rng)).any()  # as loud as the phrase: speech
+    assert not tsc.speech_breaths(_phrase_then(0.01 * noise[:1600] * 4, rng)).any()  # 100 ms: a consonant
+    assert not tsc.speech_breaths(_phrase_then(0.005 * _hiss(rng, 6400, low=False), rng)).any()  # a fricative
+
+
+def test_a_speech_clips_breath_like_sounds_train_nothing_alone_or_in_a_mixture():
+    rng = np.random.default_rng(4)
+    x = _phrase_then(0.005 * _hiss(rng, 6400), rng)
+    plain = tsc.Clip("a", "speech", True, x)
+    named = tsc.with_inner(plain)
+    assert len(named.inner) == 1 and 0.8 <= named.inner[0][0] < 0.95 and 1.05 < named.inner[0][1] <= 1.25
+    label, weight = tsc.frame_labels(named, tsc.Labels())
+    t = (np.arange(len(label)) * 160 + 200) / 16000
+    assert (label[(t > 0.95) & (t < 1.05)] == 0).all() and (label[t < 0.8] == SPEECH).all() and weight == 1.0
+    assert tsc.frame_labels(plain, tsc.Labels()) == (SPEECH, 1.0)
+    other = tsc.Clip("b", "speech", True, np.full(8000, 0.1, np.float32))
+    breath = [np.full(1600, 0.01, np.float32)]
+    (_, iv), = tsc.mix([plain, other], breath, np.random.default_rng(1), 1)  # none named: as before
+    (x2, iv2, left), = tsc.mix([named, other], breath, np.random.default_rng(1), 1)
+    assert iv2 == iv and len(left) == 1
+    y = tsc.mix_labels(x2, 16000, iv2, left)
+    assert (y == 0).sum() > 15 and (y == BREATH).sum() > 5 and (y == SPEECH).sum() > 100
+
+
+def test_a_breathing_recording_can_be_breath_from_its_energy_onset_with_its_start_weighed_more():
+    rng = np.random.default_rng(5)
+    env = np.zeros(48000)
+    env[8000:16000] = np.hanning(8000)  # one 0.5 s breath at 0.5 s, faint hiss elsewhere
+    x = (rng.standard_normal(48000) * (0.2 * env + 0.003)).astype(np.float32)
+    clip = tsc.Clip("s01_breathing-deep", "breathing-deep", True, x)
+    assert tsc.frame_labels(clip, tsc.Labels()) == (BREATH, 1.0)
+    (s,), (e,) = tsc.energy_events(x)
+    y, w = tsc.frame_labels(clip, tsc.Labels(breath_from_energy=True, onset_weight=3.0))
+    assert (y[s - 5: e + 5] == BREATH).all() and (y[: s - 5] == 0).all() and (y[e + 5:] == 0).all()
+    assert (w[s: min(s + 50, e)] == 3.0).all() and (w[:s] == 1.0).all() and (w[s + 50:] == 1.0).all()
+    command = tsc.command_line(tsc.parse(["--write", "--speech-breaths-out", "--breath-from-energy",
+                                          "--onset-weight", "3"]))
+    assert command.endswith("--write --speech-breaths-out --breath-from-energy --onset-weight 3")

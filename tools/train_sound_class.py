@@ -25,7 +25,9 @@ The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed
 the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
 edge now has one at 10 Hz); the model file's header names the command, and ``--check`` in place
 of ``--write`` retrains and fails unless the committed file is byte for byte what it writes.
-``--shared`` takes the shared data folder beside the checkout.
+``--shared`` takes the shared data folder beside the checkout. ``--speech-breaths-out``,
+``--breath-from-energy`` and ``--onset-weight`` change the training labels (:class:`Labels`,
+:func:`speech_breaths`; measured, not taken).
 
     .venv/bin/python -m tools.train_sound_class --write --edge-highpass 20x2
     .venv/bin/python -m tools.train_sound_class --check --edge-highpass 20x2
@@ -108,6 +110,7 @@ class Clip:
     kind: str     # breathing-deep, breathing-shallow, cough-heavy, vowel-a or speech
     train: bool
     x: np.ndarray  # 16 kHz mono float32
+    inner: tuple[tuple[float, float], ...] = ()  # breath-like sounds left out of training (seconds)
 
 
 @dataclass(frozen=True)
@@ -311,12 +314,15 @@ def energy_events(x: np.ndarray, rate: int = 16000) -> tuple[np.ndarray, np.ndar
     return runs(mask)
 
 
-def labelled(x: np.ndarray, rate: int, label: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of the audible frames (labels per frame or one for all)."""
+def labelled(x: np.ndarray, rate: int, label: int | np.ndarray, weight: float | np.ndarray = 1.0
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and weights of the audible frames (labels and weights per frame, in
+    frames of the 16 kHz signal, or one for all; 0 labels are left out)."""
     feats, active = class_inputs(x, rate)
-    y = np.broadcast_to(label, active.shape)[: len(active)]
+    y = _fitted(label, len(active)) if np.ndim(label) else np.full(len(active), label, np.int64)
+    w = _fitted(weight, len(active)) if np.ndim(weight) else np.full(len(active), weight)
     keep = active & (y > 0)
-    return feats[keep], y[keep]
+    return feats[keep], y[keep], w[keep]
 
 
 LINE_NOISES = ("white", "pink", "brown", "hum50", "hum60", "babble")
@@ -358,7 +364,8 @@ def mix(speech: list[Clip], breaths: list[np.ndarray], rng: np.random.Generator,
 
     Returns (16 kHz signal, breath intervals in seconds) pairs; with ``gaps`` False, triples that
     add the silences each side of the breath (the line alone there: babble or a noise's swell is
-    no speech of the caller's), which :func:`dataset` leaves unlabelled.
+    no speech of the caller's), which :func:`dataset` leaves unlabelled; the same when a
+    speech clip names breath-like sounds of its own (``Clip.inner``), with theirs.
     """
     out = []
     for i in range(count):
@@ -374,8 +381,10 @@ def mix(speech: list[Clip], breaths: list[np.ndarray], rng: np.random.Generator,
         talk = [c.x for j, c in enumerate(speech) if j not in pair] if kind == "babble" else []
         x += (gain * line_noise(kind, len(x), rng, talk)).astype(np.float32)
         t0, t1 = (len(a) + len(gap1)) / 16000, (len(a) + len(gap1) + len(br)) / 16000
-        line = [] if gaps else [[(len(a) / 16000, t0), (t1, t1 + len(gap2) / 16000)]]
-        out.append((x, [(t0, t1)], *line))
+        line = [] if gaps else [(len(a) / 16000, t0), (t1, t1 + len(gap2) / 16000)]
+        tb = t1 + len(gap2) / 16000  # the speech's own breath-like sounds (with_inner) train nothing either
+        line += list(speech[pair[0]].inner) + [(p + tb, q + tb) for p, q in speech[pair[1]].inner]
+        out.append((x, [(t0, t1)], line) if line else (x, [(t0, t1)]))
     return out
 
 
@@ -407,20 +416,104 @@ def synthetic_breaths(rng: np.random.Generator, count: int) -> list[np.ndarray]:
     return [noise_breath(rng, rng.uniform(0.25, 0.8)) for _ in range(count)]
 
 
-def dataset(clips: list[Clip], mixes, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
+@dataclass(frozen=True)
+class Labels:
+    """How frames are labelled beyond what their recording is (the shipped model's: as it is).
+
+    ``breath_from_energy``: a breathing recording's frames are breath only within its
+    energy events (:func:`energy_events`, ``margin_frames`` each side; the reference the onset
+    figure uses), the rest of its audible frames left out. ``onset_weight``: a breathing
+    recording's frames within ``onset_frames`` of an energy event's onset weigh this much.
+    """
+
+    breath_from_energy: bool = False
+    margin_frames: int = 5
+    onset_weight: float = 1.0
+    onset_frames: int = 50
+
+
+SPEECH_BREATH_STRENGTH = 0.45  # a breath-like sound inside speech: periodicity (the 110 ms mean) under this,
+SPEECH_BREATH_FRAMES = 20      # for at least this many audible frames in a row,
+SPEECH_BREATH_UNDER_PEAK_DB = 10.0  # on average this far under the recent peak level,
+SPEECH_BREATH_MAX_CENTROID_KHZ = 1.7  # and with a mean spectral centroid under this (fricatives lie higher)
+
+
+def speech_breaths(x: np.ndarray) -> np.ndarray:
+    """The frames of breath-like sounds in speech (16 kHz): audible runs of at least
+    :data:`SPEECH_BREATH_FRAMES` whose mean periodicity stays under
+    :data:`SPEECH_BREATH_STRENGTH` and which lie on average :data:`SPEECH_BREATH_UNDER_PEAK_DB`
+    under the recent peak level (a loud aperiodic word start stays speech), with a mean spectral
+    centroid under :data:`SPEECH_BREATH_MAX_CENTROID_KHZ` (the training speech's "sh" of
+    "selfish", final "f" of "himself" and final "ts" of "hearts" lie at 1.75-2.06 kHz; its
+    sounds between phrases at 1.23-1.65). Shape (n,) -> (frames,), bool."""
+    feats, heard = class_inputs(x, 16000)
+    weak = heard & (feats[:, FEATURES.index("strength_mean")] < SPEECH_BREATH_STRENGTH)
+    s, e = runs(weak)
+    under, centroid = feats[:, FEATURES.index("below_peak_db")], feats[:, FEATURES.index("centroid_khz")]
+    out = np.zeros(len(heard), bool)
+    for a, b in zip(s, e):
+        out[a:b] = (b - a >= SPEECH_BREATH_FRAMES and under[a:b].mean() >= SPEECH_BREATH_UNDER_PEAK_DB
+                    and centroid[a:b].mean() < SPEECH_BREATH_MAX_CENTROID_KHZ)
+    return out
+
+
+def with_inner(c: Clip) -> Clip:
+    """``c`` with its breath-like sounds (:func:`speech_breaths`) named, to be left out of
+    training wherever it is heard (alone or in a mixture)."""
+    s, e = runs(speech_breaths(c.x))
+    return Clip(c.name, c.kind, c.train, c.x, tuple((int(a) / 100, int(b) / 100) for a, b in zip(s, e)))
+
+
+def _fitted(mask: np.ndarray, n: int) -> np.ndarray:
+    """``mask`` cut or padded (with its last value) to ``n`` frames. Shape (k,) -> (n,)."""
+    if not len(mask):
+        return np.zeros(n, mask.dtype)
+    return np.concatenate([mask[:n], np.repeat(mask[-1:], max(n - len(mask), 0))])
+
+
+def breath_frames(x: np.ndarray, labels: Labels) -> tuple[np.ndarray, np.ndarray]:
+    """A breathing recording's (16 kHz) per-frame labels (breath, or 0 outside its energy
+    events with ``labels.breath_from_energy``) and weights. Shapes (n,) -> (frames,), (frames,)."""
+    n = 1 + (len(x) - 400) // 160
+    y = np.full(n, BREATH if not labels.breath_from_energy else 0, np.int64)
+    w = np.ones(n)
+    s, e = energy_events(x)
+    for a, b in zip(s, e):
+        if labels.breath_from_energy:
+            y[max(a - labels.margin_frames, 0): b + labels.margin_frames] = BREATH
+        w[a: min(a + labels.onset_frames, b)] = labels.onset_weight
+    return y, w
+
+
+def frame_labels(c: Clip, labels: Labels) -> tuple[int | np.ndarray, float | np.ndarray]:
+    """A clip's labels and weights, one for all its frames or per frame (16 kHz frames)."""
+    if c.kind.startswith("breathing") and (labels.breath_from_energy or labels.onset_weight != 1.0):
+        return breath_frames(c.x, labels)
+    if c.inner:
+        return mix_labels(c.x, 16000, [], c.inner), 1.0
+    return LABEL.get(c.kind, SPEECH), 1.0
+
+
+def dataset(clips: list[Clip], mixes, rng: np.random.Generator, labels: Labels = Labels()
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and weights of the clips' audible frames (at most :data:`MAX_FRAMES` of
+    each, at random) and of the mixtures', both bands. Shapes (k, d), (k,), (k,)."""
+    xs, ys, ws = [], [], []
     for c in clips:
+        label, weight = frame_labels(c, labels)
         for sig, rate in ((c.x, 16000), (telephone(c.x), 8000)):
-            f, y = labelled(sig, rate, LABEL.get(c.kind, SPEECH))
+            f, y, w = labelled(sig, rate, label, weight)
             pick = rng.permutation(len(y))[:MAX_FRAMES]
             xs.append(f[pick])
             ys.append(y[pick])
+            ws.append(w[pick])
     for sig, iv, *line in mixes:
         for s, rate in ((sig, 16000), (telephone(sig), 8000)):
-            f, y = labelled(s, rate, mix_labels(s, rate, iv, *line))
+            f, y, w = labelled(s, rate, mix_labels(s, rate, iv, *line))
             xs.append(f)
             ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys)
+            ws.append(w)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
 
 def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3,
@@ -473,6 +566,9 @@ def command_line(args: argparse.Namespace) -> str:
     if args.noisy_share != 1.0:
         words += [f"--noisy-share {args.noisy_share:g}"]
     words += ["--unlabelled-gaps"] if args.unlabelled_gaps else []
+    words += ["--speech-breaths-out"] if args.speech_breaths_out else []
+    words += ["--breath-from-energy"] if args.breath_from_energy else []
+    words += [f"--onset-weight {args.onset_weight:g}"] if args.onset_weight != 1.0 else []
     if args.weak_share > 0:
         words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
     return " ".join(words)
@@ -539,7 +635,7 @@ def detection(mixes, band: str) -> tuple[int, int, int]:
     """Hits, misses and false breath events on mixtures: a detected breath event (a run of
     breath frames) is a hit if it overlaps a labelled breath."""
     hits = misses = false = 0
-    for x, iv in mixes:
+    for x, iv, *_ in mixes:
         sig, rate = (x, 16000) if band == "16k" else (telephone(x), 8000)
         f = analyze_signal(sig, rate, WITH_SOUND_CLASS)
         s, e = runs(f.sound == BREATH)
@@ -708,8 +804,7 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
     train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, round(args.mixes * args.noisy_share),
                      below_db=(6.0, 20.0), snr_db=args.noisy_snr, noises=args.line_noises,
                      gaps=not args.unlabelled_gaps)  # noisy lines
-    X, y = dataset(tr_b + tr_s + espeak, train_mix, rng)
-    sw = np.ones(len(y))
+    X, y, sw = dataset(tr_b + tr_s + espeak, train_mix, rng, labels_of(args))
     if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
         Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
         log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
@@ -748,7 +843,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--figures-on", choices=tuple(SIDES), default="test",
                     help="the figures of the held-out side (default) or of the training side (speakers s01-s16, "
                          "even-numbered speech files, the training mixtures), where the decisions are tuned")
+    ap.add_argument("--speech-breaths-out", action="store_true",
+                    help="with --write: the breath-like sounds inside the training's real speech (the speakers' "
+                         "own breaths, and some long fricatives) train nothing (by default they are speech)")
+    ap.add_argument("--breath-from-energy", action="store_true",
+                    help="with --write: a breathing recording's frames are breath within its energy events "
+                         "(the onset reference), its other audible frames left out (by default all are breath)")
+    ap.add_argument("--onset-weight", type=parse_share, default=1.0,
+                    help="with --write: a breath's first 500 ms (from its energy onset) weigh this much (default 1)")
     return ap.parse_args(argv)
+
+
+def labels_of(args: argparse.Namespace) -> Labels:
+    """The :class:`Labels` the options ask for."""
+    return Labels(breath_from_energy=args.breath_from_energy, onset_weight=args.onset_weight)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -769,6 +877,8 @@ def main(argv: list[str] | None = None) -> int:
     breath, speech = breathing_clips(folder, args.edge_highpass), speech_clips(args.edge_highpass)
     tr_b, te_b = [c for c in breath if c.train], [c for c in breath if not c.train]
     tr_s, te_s = [c for c in speech if c.train], [c for c in speech if not c.train]
+    if args.speech_breaths_out and (args.write or args.check):
+        tr_s = [with_inner(c) for c in tr_s]
     train_mix = mix(tr_s, breath_snippets(tr_b), rng, args.mixes)
     test_mix = mix(te_s, breath_snippets(te_b), rng, args.mixes)
     if args.write or args.check:
