@@ -17,12 +17,12 @@ import pytest
 from monitor.analysis.baseline import Baseline, BaselineBuilder
 from monitor.config import Config, load_config
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
-from monitor.alerts.rules import AlertEngine
+from monitor.alerts.rules import AlertEngine, judge
 
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
                cooldown_s=60.0, absolute_min_change=0.0, corroborate=[], absolute_corroborate=[],
-               absolute_alone_grade=0.0, corroborate_s=5.0)
+               absolute_alone_grade=0.0, corroborate_s=5.0, absolute_grade_min_change=0.0)
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
     "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
@@ -298,6 +298,32 @@ def test_past_the_absolute_limit_alone_a_caller_with_a_baseline_must_also_have_m
     # 1.9 dB is three quarters of the way to the caller's threshold (1.2 dB): it warns
     [alert] = alerts(run(AlertEngine(cfg), [cues(t, hnr_db=1.9) for t in range(100, 120)], own))
     assert alert.evidence["basis"] == "absolute" and alert.evidence["baseline_threshold"] == pytest.approx(1.2)
+
+
+def test_past_the_absolute_limit_alone_a_caller_with_a_baseline_adds_evidence_only_if_they_also_moved():
+    own = breathy_from_the_start()
+    cfg = config(**{"breathy_voice.absolute_grade_min_change": 0.75})
+    rule = cfg.rules.rule("breathy_voice")
+    # 3.8 dB is past the 4 dB floor but hardly moved from the caller's own 4.2: graded on that change
+    stays = judge(rule, 3.8, own)
+    assert stays.beyond and stays.grade == pytest.approx(stays.change) and stays.grade < 0.2
+    # ... without the test, and before there is a baseline, graded from the typical 10 dB (past 1)
+    assert judge(config().rules.rule("breathy_voice"), 3.8, own).grade > 1.0
+    assert judge(rule, 3.8, None).grade > 1.0
+    # 1.9 dB is three quarters of the way to the caller's threshold (1.2 dB): the floor's grade counts
+    assert judge(rule, 1.9, own).grade == pytest.approx((1.9 - 10.0) / (4.0 - 10.0))
+
+
+def test_a_voice_breathy_from_the_first_word_does_not_make_a_brief_slowing_critical():
+    own = breathy_from_the_start()
+    # the caller stays as breathy as their baseline, then slows by 31 % for 15 s (a spelled name)
+    seq = [cues(t, hnr_db=3.8) for t in range(100, 200)]
+    seq += [cues(t, hnr_db=3.8, speech_rate_sps=2.4) for t in range(200, 215)]
+    graded = config(**{"breathy_voice.absolute_grade_min_change": 0.75})
+    assert alerts(run(AlertEngine(graded), seq, own), "possible_emergency") == []
+    # graded from the floor the voice family agrees all along, and the slowing alone makes it critical
+    [critical] = alerts(run(AlertEngine(config()), seq, own), "possible_emergency")
+    assert set(critical.evidence["families"]) == {"voice", "tempo"}
 
 
 def test_before_a_baseline_the_absolute_limit_alone_warns_with_a_family_it_names_past_too():

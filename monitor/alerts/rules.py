@@ -78,7 +78,7 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool
     basis = ("baseline+absolute" if by_baseline and by_absolute else
              "baseline" if by_baseline else "absolute" if by_absolute else None)
     change = _grade(value, b, _effective(rule, threshold, below))
-    grade = max(change, _grade(value, cue(rule.cue).typical, rule.absolute))
+    grade = max(change, _absolute_grade(rule, value, threshold, change))
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
                      threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade,
                      change=change)
@@ -165,6 +165,16 @@ def _effective(rule: RuleConfig, threshold: float | None, below: bool) -> float 
     if threshold is None or rule.gate is None:
         return threshold
     return min(threshold, rule.gate) if below else max(threshold, rule.gate)
+
+
+def _absolute_grade(rule: RuleConfig, value: float, threshold: float | None, change: float) -> float:
+    """The value's grade from the rule's absolute limit (graded from the cue's typical value), or 0
+    where the caller's baseline gives a threshold and the value has moved less than
+    ``rule.absolute_grade_min_change`` of the way to it (``change``): a caller breathy or slow from
+    the first word who stays as they were adds no evidence once their baseline holds their manner."""
+    if threshold is not None and change < rule.absolute_grade_min_change - EPS:
+        return 0.0
+    return _grade(value, cue(rule.cue).typical, rule.absolute)
 
 
 def _grade(value: float, origin: float | None, limit: float | None) -> float:
