@@ -551,6 +551,22 @@ def test_evidence_holds_still_while_the_caller_is_silent(base):
     assert critical.t == 160.0
 
 
+def test_with_min_turns_two_the_families_agree_only_once_a_second_turn_adds_to_them(base):
+    engine = AlertEngine(config(**{"possible_emergency.min_turns": 2,
+                                   "possible_emergency.turn_gap_s": 2.0}))
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    bad = dict(hnr_db=8.0, loudness_dbfs=-37.0)  # critical after 3 s in one turn (test above)
+    # one answer of 10 s, spoken without a gap: one turn, however severe
+    answer = [cues(t, call_speech_s=50.0 + (t - 99), **bad) for t in range(100, 110)]
+    assert alerts(run(engine, answer, base), "possible_emergency") == []
+    # 4 s without speech, then the caller answers again as labored: the second turn agrees
+    gap = [cues(t, call_speech_s=60.0, **bad) for t in range(110, 114)]
+    again = [cues(t, call_speech_s=60.0 + (t - 113), **bad) for t in range(114, 120)]
+    assert alerts(run(engine, gap, base), "possible_emergency") == []
+    [critical] = alerts(run(engine, again, base), "possible_emergency")
+    assert critical.t == 114.0
+
+
 def test_one_family_far_beyond_the_callers_own_baseline_is_critical_when_configured(base):
     engine = AlertEngine(config(**{"possible_emergency.single_family": 4.0}))
     # speech rate 0.4 syll/s against a baseline of 3.5: change grade capped at 2, 1.5 a second;

@@ -85,7 +85,7 @@ class _RecordingFusion(Fusion):
         self.hops: list[tuple[float, float, float, np.ndarray]] = []
 
     def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
-               judged_short: Mapping[str, Judgement] | None = None) -> None:
+               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None) -> None:
         g = np.full((2, len(self.order)), np.nan)
         for w, js in enumerate((judged, judged_short or {})):
             for kind, j in js.items():
@@ -94,7 +94,7 @@ class _RecordingFusion(Fusion):
                     i = self.order.index(family)
                     g[w, i] = j.grade if math.isnan(g[w, i]) else max(g[w, i], j.grade)
         self.hops.append((t, dt, weight, g))
-        super().update(t, dt, weight, judged, judged_short)
+        super().update(t, dt, weight, judged, judged_short, turn)
 
 
 def emergency_families(cfg: Config) -> tuple[str, ...]:
@@ -208,8 +208,9 @@ def today_holds(pad: Mapping[str, np.ndarray], pe: EmergencyRuleConfig) -> np.nd
 
 def unsimulated(pe: EmergencyRuleConfig) -> str | None:
     """The first ``possible_emergency`` key whose setting :func:`today_holds` does not replay
-    (a smoothing of the grades, one family alone), or None."""
-    for key, value in (("smooth_s", pe.smooth_s), ("single_family", pe.single_family)):
+    (a smoothing of the grades, one family alone, evidence over several caller turns), or None."""
+    for key, value in (("smooth_s", pe.smooth_s), ("single_family", pe.single_family),
+                       ("min_turns", pe.min_turns - 1)):
         if value > 0:
             return f"rules.possible_emergency.{key}"
     return None

@@ -294,13 +294,33 @@ class Fusion:
         """Per (window, family), (call time, seconds accumulated) since its sum last left zero."""
         self.best: dict[tuple[str, str], tuple[str, Judgement]] = {}
         """Per (window, family), the rule kind and judgement of its strongest cue when it last rose."""
+        self.turns: dict[str, frozenset[int]] = {}
+        """Per family, the caller turns (counted ones) in which one of its sums grew since they
+        last were both zero (``min_turns``)."""
+        self._pushed: set[str] = set()  # the families whose grade was beyond its drift this hop
         self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
 
     def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
-               judged_short: Mapping[str, Judgement] | None = None) -> None:
+               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None) -> None:
         """One hop of ``dt`` seconds of call time, accumulated with ``weight`` (seconds: ``dt``
         while the caller takes part in the call, 0 while their cue window is stale); ``judged``
-        holds the long window's judgements per rule kind, ``judged_short`` the short window's."""
+        holds the long window's judgements per rule kind, ``judged_short`` the short window's;
+        ``turn`` is the caller's turn when it counts towards ``min_turns`` (else None)."""
+        self._pushed = set()
+        self._update_sums(t, dt, weight, judged, judged_short or {})
+        self._note_turns(turn)
+
+    def _note_turns(self, turn: int | None) -> None:
+        """Add ``turn`` to the turns of each family pushed up this hop (a grade beyond its drift,
+        whether or not the sum is at its cap); forget a family's turns once both sums are zero."""
+        for f in self.families():
+            if self.evidence.get(f, 0.0) <= 0.0 and self.short_evidence.get(f, 0.0) <= 0.0:
+                self.turns.pop(f, None)
+            elif turn is not None and f in self._pushed:
+                self.turns[f] = self.turns.get(f, frozenset()) | {turn}
+
+    def _update_sums(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
+                     judged_short: Mapping[str, Judgement]) -> None:
         grades = self._family_grades(judged)
         for family, change in self._family_grades(judged, change=True).items():
             self.change[family] = self._step(self.change.get(family, 0.0), weight, change[0], self.pe.drift)
@@ -310,11 +330,11 @@ class Fusion:
             g = self.grade[family] = old_grade + alpha * (grade - old_grade)
             self._accumulate("long", family, t, weight, g)
             self._keep_best("long", family, kind, judged[kind], grade >= old_grade)
-        for family, (grade, kind) in self._family_grades(judged_short or {}).items():
+        for family, (grade, kind) in self._family_grades(judged_short).items():
             rose = grade >= self.short_grade.get(family, grade)
             self.short_grade[family] = grade
             self._accumulate("short", family, t, weight, grade)
-            self._keep_best("short", family, kind, (judged_short or {})[kind], rose)
+            self._keep_best("short", family, kind, judged_short[kind], rose)
 
     def _family_grades(self, judged: Mapping[str, Judgement], change: bool = False) -> dict[str, tuple[float, str]]:
         """Per family, its strongest cue's grade (or change grade), capped, and that cue's rule kind."""
@@ -344,6 +364,8 @@ class Fusion:
         drift = self.pe.short_drift if window == "short" else self.pe.drift
         old = sums.get(family, 0.0)
         new = sums[family] = self._step(old, weight, grade, drift)
+        if weight > 0 and grade > drift:
+            self._pushed.add(family)
         key = (window, family)
         if new <= 0.0:
             self.since.pop(key, None)
@@ -373,7 +395,8 @@ class Fusion:
 
     def agreeing(self) -> dict[str, float]:
         """Families at level >= 1, strongest first."""
-        agree = {f: self.level(f) for f in self.families() if self.level(f) >= 1.0 - EPS}
+        agree = {f: self.level(f) for f in self.families() if self.level(f) >= 1.0 - EPS
+                 and len(self.turns.get(f, ())) >= self.pe.min_turns}
         return dict(sorted(agree.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def score(self) -> float:
@@ -409,6 +432,7 @@ class Fusion:
         new.short_grade = {f: v for f, v in self.short_grade.items() if f in kept}
         new.since = {k: v for k, v in self.since.items() if k[1] in kept}
         new.best = {k: v for k, v in self.best.items() if k[1] in kept}
+        new.turns = {f: v for f, v in self.turns.items() if f in kept}
         return new
 
     def report(self) -> dict[str, dict[str, Any]]:
@@ -451,6 +475,8 @@ class AlertEngine:
         self._last_t: float | None = None
         self._last_speech: float | None = None  # the caller's speech in the call at the last hop
         self._last_spoke: float | None = None  # call time of the last hop that brought caller speech
+        self._turn = 0  # the caller's turns so far (min_turns), and the hops with speech in the last
+        self._turn_hops = 0
 
     def reconfigure(self, config: Config) -> list[Event]:
         """Take new thresholds mid-call (SIGHUP) keeping each kept kind's state.
@@ -499,8 +525,10 @@ class AlertEngine:
         self._window_s = cues.window_s
         judged = self.judge_long(cues, baseline)
         out = self._step_warnings(t, dt, judged)
-        self.fusion.update(t, hop if first else dt, self._weight(cues, hop if first else dt), judged,
-                           self.judge_short(cues, baseline))
+        spoke_before = self._last_spoke
+        weight = self._weight(cues, hop if first else dt)
+        self.fusion.update(t, hop if first else dt, weight, judged, self.judge_short(cues, baseline),
+                           self._count_turn(t, spoke_before, hop))
         out.extend(self._judge_emergency(t, dt))
         return out
 
@@ -577,6 +605,17 @@ class AlertEngine:
         stale = self.config.rules.possible_emergency.stale_s
         fresh = self._last_spoke is not None and cues.t - self._last_spoke <= stale + EPS
         return dt if fresh else 0.0
+
+    def _count_turn(self, t: float, spoke_before: float | None, hop: float) -> int | None:
+        """The caller's turn at this hop if it counts towards ``min_turns`` (it has held
+        ``turn_speech_s`` of speech), else None. A turn begins when the caller speaks after
+        ``turn_gap_s`` without speech."""
+        pe = self.config.rules.possible_emergency
+        if self._last_spoke == t:
+            if spoke_before is None or t - spoke_before > pe.turn_gap_s + EPS:
+                self._turn, self._turn_hops = self._turn + 1, 0
+            self._turn_hops += 1
+        return self._turn if self._turn_hops * hop >= pe.turn_speech_s - EPS else None
 
     def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
         together = list(self._with.get(rule.kind, ()))

@@ -418,6 +418,19 @@ class EmergencyRuleConfig:
                         "spoken within this many seconds; over longer silences (a hold, a long "
                         "agent turn) their cue window is stale and the sums hold still", gt=0.0,
                         max=600.0)
+    min_turns: int = _k(1, "a family agrees only once its grade has pushed its evidence up in this "
+                        "many of the caller's turns (1 = in any one): a caller spelling a name is "
+                        "slow and pausing for one answer, a labored caller in every answer after the "
+                        "onset. 1: on the tuning half 2 removed no spelled name (the windows carry the "
+                        "letters into the next answer) and cost up to half the labored files found "
+                        "within 30 s", min=1, max=10)
+    turn_gap_s: float = _k(2.0, "a new caller turn begins when the caller speaks again after this "
+                           "many seconds without speech (min_turns counts turns so delimited)",
+                           gt=0.0, max=60.0)
+    turn_speech_s: float = _k(0.0, "a turn counts towards min_turns once it holds this many seconds "
+                              "(hops) of the caller's speech, so that the window's hold-over from "
+                              "the previous answer does not count as the next one's", min=0.0,
+                              max=60.0)
     kinds: tuple[str, ...] = _k(EMERGENCY_KINDS, "the acoustic rules whose grades count (the "
                                 "breathing family, audible_breathing, is left out by default: on the "
                                 "evaluation corpus's tuning half the breath classifier's false breaths "
