@@ -144,3 +144,23 @@ def test_a_sound_class_reaching_past_the_frames_held_back_is_refused():
             StreamingAnalyzer(16000, AnalyzerConfig(sound=far))
         StreamingAnalyzer(16000, AnalyzerConfig(sound=replace(far, enabled=False)))
     assert StreamingAnalyzer(8000).cfg.sound.context_right_frames <= CONTEXT_RIGHT
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_a_frames_class_scores_are_the_same_bits_whichever_frames_share_the_networks_product(rate):
+    """A stream scores each frame with the few frames of its batch, the whole signal with all of
+    them; a matrix product's last bit depends on how many rows share it and where a row sits, and
+    a score a last bit apart can tip a class or a syllable's vowel test the other way. So the
+    scores of a frame are the same bits in batches of any size, starting anywhere."""
+    from monitor.analysis.analyzer import _Network, class_inputs
+    x = np.concatenate([sf.read(BREATHING / f"{name}.flac", dtype="float32")[0] for name in VOICED_BREATHS[:3]])
+    if rate == 8000:
+        x = resample_poly(x, 1, 2).astype(np.float32)
+    features, _ = class_inputs(x, rate)
+    network = _Network.load()
+    whole = network.scores(features, 0)
+    for size in (1, 2, 7, 50, 145, 513, 1001):
+        for start in (0, 3, 16):
+            parts = [network.scores(features[a:a + size], a) for a in range(start, len(features), size)]
+            assert np.array_equal(np.concatenate(parts), whole[start:]), (size, start)
+    assert np.array_equal(network.scores(features[:0], 5), np.zeros((0, 3), np.float32))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
+import pytest
 
 from monitor.analysis.analyzer import AnalyzerConfig, StreamingAnalyzer, analyze_signal
+from monitor.analysis.frame_features import Frames
 from monitor.dsp.energy import (VadParams, floor_margin_db, frame_energy_db, noise_floor_db, slow_floor_db_from,
                                 voice_activity)
 from monitor.dsp.framing import frame_signal
@@ -73,3 +75,42 @@ def test_with_the_steady_margin_the_stream_in_any_chunks_equals_the_whole_signal
     speech = np.concatenate([p.speech for p in parts])
     assert np.array_equal(speech, whole.speech) and np.array_equal(np.concatenate([p.floor_db for p in parts]),
                                                                    whole.floor_db)
+
+
+@pytest.mark.parametrize("key, value", [("steady_margin_db", -1.0), ("steady_margin_db", float("nan")),
+                                        ("steady_margin_db", float("inf")), ("spread_gain", 0.0),
+                                        ("spread_gain", -4.0), ("spread_gain", float("nan")),
+                                        ("spread_smooth_frames", 0), ("spread_smooth_frames", -25),
+                                        ("spread_smooth_frames", 25.0)])
+def test_an_impossible_steady_margin_setting_is_refused_in_one_line_naming_its_key(key, value):
+    # before: a NaN gain made every margin NaN and the voice activity heard almost nothing, a NaN
+    # steady margin turned the option silently off, and no smoothing raised a filter's own error
+    with pytest.raises(ValueError, match=f"^vad.{key}: [^\n]*$"):
+        VadParams(**{"steady_margin_db": 3.0, key: value})
+
+
+def test_a_steady_margin_at_or_above_the_floor_margin_is_off_and_an_even_smoothing_is_allowed():
+    assert not VadParams(steady_margin_db=7.0).steady_margin and not VadParams(steady_margin_db=6.0).steady_margin
+    assert VadParams(steady_margin_db=0.0, spread_smooth_frames=24).steady_margin
+
+
+def test_a_slow_smoothing_longer_than_a_stream_batch_holds_on_is_refused_where_the_analyzer_is_configured():
+    # before: accepted, and a stream stopped half way ("cannot drop ... frames") where the whole
+    # signal was analysed
+    with pytest.raises(ValueError, match="^vad.spread_smooth_frames: at most 191 frames"):
+        AnalyzerConfig(vad=VadParams(steady_margin_db=3.0, spread_smooth_frames=1201))
+    AnalyzerConfig(vad=VadParams(steady_margin_db=3.0, spread_smooth_frames=191))
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_with_the_steady_margin_every_column_of_a_stream_in_any_batches_equals_the_whole_signals(rate):
+    cfg = replace(AnalyzerConfig(), vad=STEADY)
+    n, t = 16 * rate, np.arange(16 * rate) / rate  # longer than the raw buffer: the stream cuts it
+    noise = np.random.default_rng(3).standard_normal(n) * 10 ** (-45.0 / 20)
+    x = (noise + np.sin(2 * np.pi * 140 * t) * 0.01 * ((t % 1.3) < 0.5) * (1 + (t > 8))).astype(np.float32)
+    whole = analyze_signal(x, rate, cfg)
+    for grid, chunk in ((1, rate // 50), (7, 997), (50, rate // 50), (100, rate)):
+        sa = StreamingAnalyzer(rate, cfg, emit_grid=grid)
+        got = Frames.concat([sa.feed(x[a:a + chunk]) for a in range(0, n, chunk)] + [sa.flush()])
+        for f in fields(Frames):
+            assert np.array_equal(getattr(got, f.name), getattr(whole, f.name), equal_nan=True), (grid, f.name)

@@ -84,6 +84,9 @@ class AnalyzerConfig:
         if self.syllables.support_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):  # a batch's frames each side
             raise ValueError(f"syllables.support_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
                              f"context a batch holds), got {self.syllables.support_frames}")
+        if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
+            raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
+                             f"batch holds on), got {self.vad.spread_smooth_frames}")
 
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
@@ -318,37 +321,49 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
     cut = slice(start, None)
     feats = class_features(spec[cut], strength[cut], energy[cut], floor[cut], level[cut], audible[cut], params,
                            spec_first + start)
-    scores = network.scores(feats[done - start:])
+    scores = network.scores(feats[done - start:], spec_first + done)
     if done:
         scores = np.concatenate([known, scores])
     return sound_classes(audible, active, scores, strength, params, level - energy, rate,
                          (energy, floor, level)), scores
 
 
-TILED_ROWS = 512
-"""Batches of up to this many frames take the sound-class model's vectors as tiled rows."""
+SCORE_BLOCK = 16
+"""The sound-class network scores frames in blocks of this many, aligned on the frame index."""
 
 
 @dataclass(frozen=True)
 class _Network:
     """The sound-class model's numbers as they are when an analyzer is made, its standardisation
-    folded into the hidden layer (:func:`folded`), and the same with its biases as
-    :data:`TILED_ROWS` rows (:func:`tiled`; read only). Each analyzer holds its own: a model
-    reloaded in the process (as ``tools.train_sound_class --write`` does) serves every analyzer
-    made after, in batches of any size."""
+    folded into the hidden layer (:func:`folded`), its biases as :data:`SCORE_BLOCK` rows
+    (:func:`tiled`: adding a block's rows costs less than broadcasting a vector). Each analyzer
+    holds its own: a model reloaded in the process (as ``tools.train_sound_class --write`` does)
+    serves every analyzer made after, in batches of any size."""
 
-    plain: tuple[np.ndarray, ...]
-    tiled: tuple[np.ndarray, ...]
+    blocked: tuple[np.ndarray, ...]
 
     @staticmethod
     def load() -> "_Network":
-        hidden_w, hidden_b, out_w, out_b = plain = folded(model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
-                                                          model.OUT_W, model.OUT_B)
-        return _Network(plain, (hidden_w, tiled(hidden_b, TILED_ROWS), out_w, tiled(out_b, TILED_ROWS)))
+        hidden_w, hidden_b, out_w, out_b = folded(model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
+                                                  model.OUT_W, model.OUT_B)
+        return _Network((hidden_w, tiled(hidden_b, SCORE_BLOCK), out_w, tiled(out_b, SCORE_BLOCK)))
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        """:func:`folded_scores` of ``features`` (shape (n, 16)) -> (n, 3), float32."""
-        return folded_scores(features, *(self.tiled if len(features) <= TILED_ROWS else self.plain))
+    def scores(self, features: np.ndarray, first: int) -> np.ndarray:
+        """:func:`folded_scores` of ``features`` (shape (n, d)), whose first row is frame ``first``
+        -> (n, 3), float32.
+
+        A matrix product's last bit depends on how many rows share it and where a row sits among
+        them (the BLAS kernels differ), and a stream scores a frame with other frames than the
+        whole signal does. So the rows go in blocks of :data:`SCORE_BLOCK` frames aligned on the
+        frame index (zero rows fill the ends), one product of the same shape per block: a frame's
+        scores are the same bits in any batch.
+        """
+        n, d = features.shape
+        lead = first % SCORE_BLOCK
+        rows = np.zeros((-(-(lead + n) // SCORE_BLOCK) * SCORE_BLOCK, d), np.float32)
+        rows[lead:lead + n] = features
+        out = folded_scores(rows.reshape(-1, SCORE_BLOCK, d), *self.blocked)
+        return out.reshape(-1, out.shape[-1])[lead:lead + n]
 
 
 def class_inputs(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +31,26 @@ class VadParams:
     periodic_strength: float = 0.6  # clearly periodic frames count as speech even before a floor is known
     periodic_below_peak_db: float = 25.0
 
+    def __post_init__(self) -> None:
+        for name in ("steady_margin_db", "spread_gain"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"vad.{name}: a finite number, got {getattr(self, name)!r}")
+        if self.steady_margin_db < 0:
+            raise ValueError(f"vad.steady_margin_db: 0 dB or more (a margin above the floor), "
+                             f"got {self.steady_margin_db!r}")
+        if self.spread_gain <= 0:
+            raise ValueError(f"vad.spread_gain: more than 0 (the margin grows with the noise's spread), "
+                             f"got {self.spread_gain!r}")
+        if not (isinstance(self.spread_smooth_frames, int) and self.spread_smooth_frames >= 1):
+            raise ValueError(f"vad.spread_smooth_frames: a whole number of frames, 1 or more, "
+                             f"got {self.spread_smooth_frames!r}")
+
     @property
     def steady_margin(self) -> bool:
         """Whether a steady noise floor gets a smaller margin (:func:`floor_margin_db`). Off by
         default: measured on the evaluation corpus, a 3 dB margin heard more of the callers' speech
-        over white and pink noise but found no more labored calls and cost false alarms."""
+        over white and pink noise but found no more labored calls and cost false alarms
+        (a ``steady_margin_db`` at or above ``floor_margin_db`` is off, as the default)."""
         return self.steady_margin_db < self.floor_margin_db
 
 

@@ -482,8 +482,9 @@ def folded_scores(features: np.ndarray, hidden_w: np.ndarray, hidden_b: np.ndarr
                   out_b: np.ndarray) -> np.ndarray:
     """:func:`class_scores` by the :func:`folded` network: the same up to rounding, in five numpy
     calls. Shapes (n, d), (d, h), (h,) or (m >= n, h) (:func:`tiled`), (h, 3), (3,) or (m, 3) ->
-    (n, 3), float32."""
-    n = len(features)
+    (n, 3), float32; or blocks of rows (k, n, d) -> (k, n, 3), each block's rows taking the
+    vectors' (or their first ``n`` rows')."""
+    n = features.shape[-2]
     hidden = features @ hidden_w
     hidden += _per_row(hidden_b, n)
     out = np.tanh(hidden, out=hidden) @ out_w
