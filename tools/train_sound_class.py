@@ -19,7 +19,9 @@ held-out breaths and speech over each line noise, 5-20 dB under the speech);
 ``--figures-on train`` prints the same figures for the training side, where decisions are tuned.
 The model is a network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
-choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
+choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``. ``--restarts K``
+fits K networks from K starting points (``--seed S``: seeds S, S + 1, ...) and stores their mean as
+one network of K * 16 hidden units (the mean of their scores; one matrix product as before).
 
 The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed subset, through
 the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
