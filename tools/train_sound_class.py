@@ -846,11 +846,11 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
 
 def starts(args: argparse.Namespace, rng: np.random.Generator) -> list[np.random.Generator]:
     """The generators the fit's ``--restarts`` starting points are drawn from: with ``--seed S``,
-    seeds S, S + 1, ... (so the networks of one seed can be fitted apart and averaged); without,
-    the data's generator in turn, where the data's draws leave it (the first is the shipped start)."""
-    if args.seed is None:
-        return [rng] * args.restarts
-    return [np.random.default_rng(args.seed + i) for i in range(args.restarts)]
+    seeds S, S + 1, ...; without, the data's generator where the data's draws leave it (the shipped
+    start), then seeds 1, 2, ... (so each network can be fitted apart, and the shipped one is the first)."""
+    first = [rng] if args.seed is None else []
+    seed = 1 if args.seed is None else args.seed
+    return first + [np.random.default_rng(seed + i) for i in range(args.restarts - len(first))]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -891,8 +891,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--onset-weight", type=parse_share, default=1.0,
                     help="with --write: a breath's first 500 ms (from its energy onset) weigh this much (default 1)")
     ap.add_argument("--seed", type=int, metavar="S",
-                    help="with --write: the fit's starting points drawn from seeds S, S + 1, ... (by default from the "
-                         "data's generator, where the data's draws leave it)")
+                    help="with --write: the fit's starting points drawn from seeds S, S + 1, ... (by default the first "
+                         "from the data's generator, where the data's draws leave it, as shipped; the others 1, 2, ...)")
     ap.add_argument("--restarts", type=parse_restarts, default=1, metavar="K",
                     help="with --write: the mean of K networks fitted from K starting points, as one network of "
                          "K times the hidden units (default 1)")
