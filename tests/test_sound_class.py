@@ -571,6 +571,42 @@ def test_the_model_file_is_the_same_bytes_for_the_same_numbers_and_names_its_com
     assert weak.endswith("--write --mixes 90 --weak-share 0.6 --weak-weight 1")
 
 
+def test_networks_averaged_into_one_wider_layer_score_the_mean_of_their_scores():
+    """``--restarts K``: K networks fitted from K starting points become one network of K times
+    the hidden units, scoring the mean of their scores (one matrix product, as the analyzer runs)."""
+    nets = [_params(seed) for seed in (6, 7, 8)]
+    one = {key: nets[0][key] for key in ("MEAN", "SCALE")}
+    both = {**one, **tsc.averaged([{k: v for k, v in n.items() if k not in one} for n in nets])}
+    assert both["HIDDEN_W"].shape == (len(tsc.FEATURES), 3 * tsc.HIDDEN) and both["OUT_W"].shape == (3 * tsc.HIDDEN, 3)
+    features = np.random.default_rng(9).normal(size=(50, len(tsc.FEATURES))).astype(np.float32)
+    each = [sound_class.class_scores(features, one["MEAN"], one["SCALE"], n["HIDDEN_W"], n["HIDDEN_B"], n["OUT_W"],
+                                     n["OUT_B"]) for n in nets]
+    mean = sound_class.class_scores(features, *(both[k] for k in ("MEAN", "SCALE", "HIDDEN_W", "HIDDEN_B", "OUT_W",
+                                                                     "OUT_B")))
+    np.testing.assert_allclose(mean, np.mean(each, axis=0), rtol=1e-4, atol=1e-4)
+    alone = {k: v for k, v in nets[0].items() if k not in one}
+    assert tsc.averaged([alone]) is alone
+
+
+def test_restarts_draw_their_starts_from_consecutive_seeds_and_are_named_in_the_command():
+    args = tsc.parse(["--write", "--seed", "3", "--restarts", "4"])
+    firsts = [r.normal() for r in tsc.starts(args, np.random.default_rng(0))]
+    assert firsts == [np.random.default_rng(s).normal() for s in (3, 4, 5, 6)]
+    data = np.random.default_rng(0)
+    shipped, other = tsc.starts(tsc.parse(["--write", "--restarts", "2"]), data)
+    assert shipped is data and other.normal() == np.random.default_rng(1).normal()  # the shipped start first
+    assert tsc.command_line(args).endswith("--write --seed 3 --restarts 4")
+    assert "--seed" not in tsc.command_line(tsc.parse(["--write"])) and "--restarts" not in tsc.command_line(
+        tsc.parse(["--write"]))
+
+
+@pytest.mark.parametrize("bad", ["0", "17", "x", "2.5"])
+def test_a_bad_number_of_restarts_is_a_one_line_error(bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        tsc.parse(["--write", "--restarts", bad])
+    assert stop.value.code == 2 and "error: argument --restarts: " in capsys.readouterr().err
+
+
 def test_the_written_model_loads_with_the_numbers_rounded_to_five_decimals(tmp_path):
     params = _params(3)
     path = tmp_path / "model.py"

@@ -19,7 +19,9 @@ held-out breaths and speech over each line noise, 5-20 dB under the speech);
 ``--figures-on train`` prints the same figures for the training side, where decisions are tuned.
 The model is a network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
 (class-balanced, L2), with a fixed seed for every random
-choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``.
+choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``. ``--restarts K``
+fits K networks from K starting points (``--seed S``: seeds S, S + 1, ...) and stores their mean as
+one network of K * 16 hidden units (the mean of their scores; one matrix product as before).
 
 The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed subset, through
 the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
@@ -516,17 +518,29 @@ def dataset(clips: list[Clip], mixes, rng: np.random.Generator, labels: Labels =
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HIDDEN, l2: float = 1e-3,
-        sample_weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator | list[np.random.Generator], hidden: int = HIDDEN,
+        l2: float = 1e-3, sample_weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Class-balanced (speech weighted twice; ``sample_weight`` within a class) network with one
-    tanh hidden layer on standardised features, fitted by L-BFGS from a seeded start (deterministic)."""
+    tanh hidden layer on standardised features, fitted by L-BFGS from a seeded start (deterministic).
+
+    With a list of k generators, k networks, each fitted from a starting point drawn from its
+    generator, folded into one of k * ``hidden`` units whose scores are the mean of theirs
+    (:func:`averaged`): the mean of k draws of a noisy fit, at the cost of a wider hidden layer."""
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
-    k, d, h = 3, Z.shape[1], hidden
-    Y = np.eye(k)[y - 1]
+    k = 3
     sw = np.ones(len(y)) if sample_weight is None else sample_weight
     w = (np.array([2.0, 1.0, 1.0]) / np.bincount(y - 1, weights=sw, minlength=k))[y - 1] * sw
-    w = w / w.sum()
+    starts = rng if isinstance(rng, list) else [rng]
+    nets = [fit_network(Z, np.eye(k)[y - 1], w / w.sum(), r, hidden, l2) for r in starts]
+    return {"MEAN": mean, "SCALE": scale, **averaged(nets)}
+
+
+def fit_network(Z: np.ndarray, Y: np.ndarray, w: np.ndarray, rng: np.random.Generator, hidden: int, l2: float
+                ) -> dict[str, np.ndarray]:
+    """One network fitted by L-BFGS from a start drawn from ``rng``: standardised features ``Z``
+    (shape (n, d)), one-hot classes ``Y`` (n, 3), weights ``w`` (n,, summing to 1)."""
+    d, h, k = Z.shape[1], hidden, Y.shape[1]
     sizes = [(d, h), (h,), (h, k), (k,)]
     cuts = np.cumsum([int(np.prod(s)) for s in sizes])[:-1]
 
@@ -548,7 +562,21 @@ def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, hidden: int = HI
     theta0 = np.concatenate([rng.normal(0, 0.3, int(np.prod(s))) for s in sizes])
     res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 800})
     W1, b1, W2, b2 = unpack(res.x)
-    return {"MEAN": mean, "SCALE": scale, "HIDDEN_W": W1, "HIDDEN_B": b1, "OUT_W": W2, "OUT_B": b2}
+    return {"HIDDEN_W": W1, "HIDDEN_B": b1, "OUT_W": W2, "OUT_B": b2}
+
+
+def averaged(nets: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """k networks of h hidden units on the same inputs as one of k * h units whose scores are
+    the mean of their scores (the pre-softmax log-odds, which is what the class compares): their
+    hidden layers side by side, their output weights stacked and divided by k, the mean output
+    bias. One network is itself. Shapes HIDDEN_W (d, k * h), HIDDEN_B (k * h,), OUT_W (k * h, 3)."""
+    if len(nets) == 1:
+        return nets[0]
+    k = len(nets)
+    return {"HIDDEN_W": np.concatenate([n["HIDDEN_W"] for n in nets], axis=1),
+            "HIDDEN_B": np.concatenate([n["HIDDEN_B"] for n in nets]),
+            "OUT_W": np.concatenate([n["OUT_W"] for n in nets], axis=0) / k,
+            "OUT_B": np.mean([n["OUT_B"] for n in nets], axis=0)}
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -569,6 +597,8 @@ def command_line(args: argparse.Namespace) -> str:
     words += ["--speech-breaths-out"] if args.speech_breaths_out else []
     words += ["--breath-from-energy"] if args.breath_from_energy else []
     words += [f"--onset-weight {args.onset_weight:g}"] if args.onset_weight != 1.0 else []
+    words += [f"--seed {args.seed}"] if args.seed is not None else []
+    words += [f"--restarts {args.restarts}"] if args.restarts != 1 else []
     if args.weak_share > 0:
         words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
     return " ".join(words)
@@ -811,7 +841,16 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
         X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
         sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
     log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
-    return fit(X, y, rng, sample_weight=sw)
+    return fit(X, y, starts(args, rng), sample_weight=sw)
+
+
+def starts(args: argparse.Namespace, rng: np.random.Generator) -> list[np.random.Generator]:
+    """The generators the fit's ``--restarts`` starting points are drawn from: with ``--seed S``,
+    seeds S, S + 1, ...; without, the data's generator where the data's draws leave it (the shipped
+    start), then seeds 1, 2, ... (so each network can be fitted apart, and the shipped one is the first)."""
+    first = [rng] if args.seed is None else []
+    seed = 1 if args.seed is None else args.seed
+    return first + [np.random.default_rng(seed + i) for i in range(args.restarts - len(first))]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -851,7 +890,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                          "(the onset reference), its other audible frames left out (by default all are breath)")
     ap.add_argument("--onset-weight", type=parse_share, default=1.0,
                     help="with --write: a breath's first 500 ms (from its energy onset) weigh this much (default 1)")
+    ap.add_argument("--seed", type=int, metavar="S",
+                    help="with --write: the fit's starting points drawn from seeds S, S + 1, ... (by default the first "
+                         "from the data's generator, where the data's draws leave it, as shipped; the others 1, 2, ...)")
+    ap.add_argument("--restarts", type=parse_restarts, default=1, metavar="K",
+                    help="with --write: the mean of K networks fitted from K starting points, as one network of "
+                         "K times the hidden units (default 1)")
     return ap.parse_args(argv)
+
+
+def parse_restarts(text: str) -> int:
+    """``"5"`` -> 5: a number of networks, 1 to 16."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+    if not 1 <= k <= 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: not 1 to 16")
+    return k
 
 
 def labels_of(args: argparse.Namespace) -> Labels:
