@@ -94,17 +94,21 @@ def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
 def noise_floor_db_from(energy_db: np.ndarray, lo: int, params: VadParams) -> np.ndarray:
     """``noise_floor_db(energy_db, params)[lo:]``, reading only the frames its trailing minimum
     and its smoothing reach before ``lo``. Shape (n,) -> (n - lo,)."""
-    start = max(0, lo - (params.floor_window_frames - 1) - params.smooth_frames // 2)
-    return filters.trailing_min_between(smooth_db(energy_db[start:], params.smooth_frames), params.floor_window_frames,
-                                        lo - start, len(energy_db) - start)
+    return _floor_from(energy_db, lo, params.smooth_frames, params.floor_window_frames)
 
 
 def slow_floor_db_from(energy_db: np.ndarray, lo: int, params: VadParams) -> np.ndarray:
     """The floor of the level smoothed over ``spread_smooth_frames`` (a trailing minimum over
     ``floor_window_frames``, as :func:`noise_floor_db_from`), frames ``lo ..``. Shape (n,) -> (n - lo,)."""
-    start = max(0, lo - (params.floor_window_frames - 1) - params.spread_smooth_frames // 2)
-    return filters.trailing_min_between(smooth_db(energy_db[start:], params.spread_smooth_frames),
-                                        params.floor_window_frames, lo - start, len(energy_db) - start)
+    return _floor_from(energy_db, lo, params.spread_smooth_frames, params.floor_window_frames)
+
+
+def _floor_from(energy_db: np.ndarray, lo: int, smooth: int, window: int) -> np.ndarray:
+    """Trailing minimum over ``window`` frames of the level smoothed over ``smooth`` frames, frames
+    ``lo ..``, reading only the frames both reach before ``lo``. Shape (n,) -> (n - lo,)."""
+    start = max(0, lo - (window - 1) - smooth // 2)
+    return filters.trailing_min_between(smooth_db(energy_db[start:], smooth), window, lo - start,
+                                        len(energy_db) - start)
 
 
 def floor_margin_db(floor_db: np.ndarray, slow_floor_db: np.ndarray, params: VadParams) -> np.ndarray:
