@@ -199,15 +199,16 @@ class CallPipeline:
             baseline=b.to_dict() if b is not None else {}, transcribed=bool(self.transcribers))
 
 
-def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> list[Event]:
-    """Drive ``pipeline`` with every chunk, handing each event to every sink; return all events."""
-    events: list[Event] = []
+def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:
+    """Drive ``pipeline`` with every chunk, handing each event to every sink as it comes.
+
+    Keeps no event: what the call holds stays the same however long it lasts (the replay command
+    and the daemon's sinks print, post and store each event, and need none of them afterwards)."""
 
     def emit(batch: list[Event]) -> None:
         for ev in batch:
             for sink in sinks:
                 sink(ev)
-        events.extend(batch)
 
     try:
         for chunk in chunks:
@@ -219,4 +220,12 @@ def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink
             pass
         raise
     emit(pipeline.finish())
+
+
+def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> list[Event]:
+    """:func:`feed_source`, and return all the call's events: one cue window a hop, so the list
+    grows with the call (about 1.5 kB a hop, 5 MB an hour at 1 s hops); for callers that read the
+    events afterwards (the report, the evaluation), not for the replay command."""
+    events: list[Event] = []
+    feed_source(pipeline, chunks, [*sinks, events.append])
     return events

@@ -18,10 +18,10 @@ from scipy.signal import resample_poly
 
 from conftest import CALLS, ROOT
 
-from monitor.analysis.analyzer import (WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig, StreamingAnalyzer,
-                                       analyze_signal)
+from monitor.analysis.analyzer import (VOICE_ONLY, WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS, AnalyzerConfig,
+                                       StreamingAnalyzer, analyze_signal)
 from monitor.capture.audio_files import AnalysisStream, Highpass
-from monitor.dsp.energy import frame_energy_db
+from monitor.dsp.energy import VadParams, frame_energy_db
 from monitor.dsp.framing import frame_signal, n_frames
 from monitor.dsp.runs import runs
 from monitor.dsp.sound_class import BREATH, COUGH, SoundClassParams
@@ -584,6 +584,40 @@ def test_streaming_coughs_beside_breaths_in_chunks_of_any_size_equals_whole_sign
         an, size = StreamingAnalyzer(rate), int(seconds * rate)
         parts = [an.feed(x[i:i + size]) for i in range(0, len(x), size)]
         assert_frames_equal(Frames.concat(parts + [an.flush()]), whole)
+
+
+def level_steps(rate: int, every_s: float, seconds: float = 40.0) -> np.ndarray:
+    """Speech over a noise whose level steps between -60 and -30 dBFS every ``every_s`` seconds,
+    the speech's own level stepping too (by 14 dB every third step). Shape (seconds * rate,)."""
+    x, native = load(LJ)
+    x = resample_poly(x, rate // 50, native // 50).astype(np.float32)
+    n = int(seconds * rate)
+    speech = np.resize(np.concatenate([x, np.zeros(rate // 2, np.float32)]), n)
+    step = np.arange(n) // int(round(every_s * rate))
+    noise = np.where(step % 2, 10 ** (-30 / 20), 10 ** (-60 / 20)).astype(np.float32)
+    gain = np.where(step % 3, 1.0, 0.2).astype(np.float32)
+    return speech * gain + noise * np.random.default_rng(0).standard_normal(n).astype(np.float32)
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+@pytest.mark.parametrize("every_s", [0.77, 7.0])
+@pytest.mark.parametrize("cfg", [None, VOICE_ONLY, AnalyzerConfig(vad=VadParams(steady_margin_db=3.0))],
+                         ids=["default", "voice_only", "steady_margin"])
+def test_streaming_equals_whole_signal_when_the_level_steps_at_the_chunk_boundaries(rate, every_s, cfg):
+    """The noise floor smooths the level over 9 frames (the slow floor over 25) before its
+    trailing minimum: a frame's floor reads 4 (12) frames to its right. A stream holds frames back
+    until their right context has arrived, so a level step at the very end of a chunk (every
+    0.77 s: a boundary of 1-frame and 7-frame chunks; every 7 s: of all four sizes) changes no
+    frame; nor in the cue hop's batches (100 frames) of a leg that serves as a speech mask."""
+    x = level_steps(rate, every_s)
+    whole = analyze_signal(x, rate, cfg)
+    assert len(np.unique(np.round(whole.floor_db))) > 4 and whole.speech.any()  # the floor follows the steps
+    hop = rate // 100
+    for size in (hop, 7 * hop, rate, 10 * rate):
+        for grid in ((50, 100) if cfg is VOICE_ONLY else (50,)):
+            an = StreamingAnalyzer(rate, cfg, grid)
+            parts = [an.feed(x[i:i + size]) for i in range(0, len(x), size)]
+            assert_frames_equal(Frames.concat(parts + [an.flush()]), whole)
 
 
 def test_streaming_frames_lag_by_a_bounded_delay():

@@ -584,10 +584,13 @@ def bench_soak(ctx: Context) -> None:
 _REPLAY_CHILD = r"""
 import resource, sys, time, json, tempfile, os
 from monitor.config import load_config
-from monitor.pipeline import CallPipeline, run_source
+from monitor.pipeline import CallPipeline, feed_source
 from monitor.capture.sources import FileSource, replay_block_s
 from monitor.delivery.store import Store
 path = sys.argv[1]
+counts = {"events": 0, "alerts": 0}
+def count(e):  # the events are counted as they come, kept by no one (as the command's sinks)
+    counts["events"] += 1; counts["alerts"] += e.type == "alert"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cfg = load_config(user_config=False)
 with tempfile.TemporaryDirectory() as tmp:
@@ -595,13 +598,12 @@ with tempfile.TemporaryDirectory() as tmp:
     src = FileSource(path, block_s=replay_block_s(realtime=False, transcribe=False))  # as the command
     pipe = CallPipeline(cfg, src.rate, src.legs, store=store, source=path)
     c = time.process_time(); w = time.perf_counter()
-    events = run_source(pipe, src.chunks(), [])
+    feed_source(pipe, src.chunks(), [count])
     cpu = time.process_time() - c; wall = time.perf_counter() - w
     store.close()
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"peak_kb": ru.ru_maxrss, "base_kb": base, "process_cpu": ru.ru_utime + ru.ru_stime,
-                  "audio_s": src.duration_s, "cpu": cpu, "wall": wall, "events": len(events),
-                  "alerts": sum(e.type == "alert" for e in events)}))
+                  "audio_s": src.duration_s, "cpu": cpu, "wall": wall, **counts}))
 """
 
 

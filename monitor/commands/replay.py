@@ -113,7 +113,7 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
     """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be read."""
     from ..capture.audio_files import AudioFileError
     from ..capture.sources import FileSource, replay_block_s
-    from ..pipeline import CallPipeline, run_source
+    from ..pipeline import CallPipeline, feed_source
     try:
         src = FileSource(path, caller_channel=args.caller_channel,
                          agent_channel=None if args.agent_channel < 0 else args.agent_channel,
@@ -126,7 +126,7 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
     progress = Progress(path, src.info.duration_s)
     try:
-        run_source(pipeline, src.chunks(), [*sinks, progress])
+        feed_source(pipeline, src.chunks(), [*sinks, progress])
     except AudioFileError as err:
         progress.done()
         error(str(err))
