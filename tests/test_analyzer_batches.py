@@ -164,3 +164,17 @@ def test_a_frames_class_scores_are_the_same_bits_whichever_frames_share_the_netw
             parts = [network.scores(features[a:a + size], a) for a in range(start, len(features), size)]
             assert np.array_equal(np.concatenate(parts), whole[start:]), (size, start)
     assert np.array_equal(network.scores(features[:0], 5), np.zeros((0, 3), np.float32))
+
+
+def test_a_frames_spectral_shape_is_the_same_bits_in_a_batch_of_any_size():
+    """The class's spectral columns of a frame (flatness, centroid, band shares, zero crossings)
+    come out the same bits whether the frame is scored in a stream's small batch or with the whole
+    signal: nothing in them is a matrix product over the batch's rows."""
+    from monitor.dsp.sound_class import spectral_shape
+    rng = np.random.default_rng(7)
+    frames = (rng.standard_normal((600, 256)) * np.linspace(0.01, 0.5, 600)[:, None]).astype(np.float32)
+    whole = spectral_shape(frames)
+    for size in (1, 2, 7, 50, 145, 513):
+        for start in (0, 3, 16):
+            parts = [spectral_shape(frames[a:a + size]) for a in range(start, len(frames), size)]
+            assert np.array_equal(np.concatenate(parts), whole[start:]), (size, start)

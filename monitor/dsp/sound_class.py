@@ -199,7 +199,9 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     np.true_divide(flat, np.intp(b3 - b0), out=flat, casting="unsafe")
     flat -= np.log(total / (b3 - b0))
     np.multiply(flat, _DB, out=rows[0], casting="unsafe")  # in double, as 10 / ln 10 is
-    np.divide(power @ _centroid_khz(length), total, out=rows[1])
+    # a row-wise sum, not a matrix product: a product's last bit depends on where a row sits in
+    # its batch, and a stream's batches are not the whole signal's
+    np.divide(np.add.reduce(power * _centroid_khz(length), axis=1), total, out=rows[1])
     bands = rows[2:5]  # the three bands' power, then their shares in dB
     for col, (lo, hi) in enumerate(((0, b1 - b0), (b1 - b0, b2 - b0), (b2 - b0, b3 - b0))):
         np.add.reduce(power[:, lo:hi], axis=1, out=bands[col])
