@@ -90,6 +90,33 @@ def test_a_short_sound_right_after_speech_is_its_tail_not_a_breath():
     assert (sound[103:120] == SILENCE).all() and (sound[155:185] == BREATH).all()
 
 
+def test_a_breaths_own_first_burst_taken_for_speech_makes_it_no_tail():
+    """A breath whose first 70 ms the voice activity takes (the model scores its start as breath,
+    but the opening drops that as too brief) is no phrase's tail: the only speech before it is a
+    run shorter than ``own_start_frames`` right against it. After a phrase, or after a short word
+    the model takes for speech throughout, the sound is still the phrase's tail."""
+    n = 300
+    active = np.zeros(n, bool)
+    active[100:107] = True                     # the breath's first 70 ms
+    audible = np.zeros(n, bool)
+    audible[100:130] = True                    # 300 ms in all
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    scores[103:106] = [7.0, 0.0, 0.0]          # the burst's end scores speech
+    strength = np.where(active, 0.5, 0.0).astype(np.float32)
+    sound = sound_classes(audible | active, active, scores, strength, PARAMS)
+    assert (sound[100:107] == SPEECH).all() and (sound[107:130] == BREATH).all()
+    off = sound_classes(audible | active, active, scores, strength, SoundClassParams(own_start_frames=0))
+    assert (off[107:130] == SILENCE).all()
+    word = scores.copy()
+    word[100:106] = [7.0, 0.0, 0.0]            # a short word: speech throughout
+    assert (sound_classes(audible | active, active, word, strength, PARAMS)[107:130] == SILENCE).all()
+    active[80:98] = True                       # a phrase 20 ms before the burst
+    phrase = scores.copy()
+    phrase[80:98] = [7.0, 0.0, 0.0]
+    strength = np.where(active, 0.5, 0.0).astype(np.float32)
+    assert (sound_classes(audible | active, active, phrase, strength, PARAMS)[107:130] == SILENCE).all()
+
+
 def test_at_8_khz_a_sound_the_voice_activity_never_touches_is_no_speech():
     """The telephone band leaves a breath only its quiet middle, which the model often scores as
     speech; but speech is only ever where the voice activity is, so at 8 kHz a sound with no

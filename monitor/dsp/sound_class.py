@@ -22,7 +22,10 @@ Four stages, all vectorised over frames:
    only ever found where the voice activity is (so speech time never grows); breaths and
    coughs anywhere audible. A short, quiet, periodic stretch glued to the end of a breath or
    cough joins it (a voiced exhalation), and a lone sound too brief for a breath is silence
-   (unless it lies in the middle of a pause, near the speech's level: a short breath).
+   (unless it lies in the middle of a pause, near the speech's level: a short breath). A
+   short sound right after speech is the phrase's tail (silence), unless that speech is only a
+   run of under ``own_start_frames`` right against the sound that the model began to score as
+   non-speech (the breath's own first burst, which the opening leaves to the voice activity).
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
    longer than twice that reach can still change label along its length). At 8 kHz, a sound
@@ -95,7 +98,10 @@ class SoundClassParams:
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
     label_reach_frames: int = 35      # a sound's frame is cough or breath by the sound's mean scores this far each side
     tail_frames: int = 25             # non-speech shorter than this that starts within
-    tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence
+    tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence,
+    own_start_frames: int = 9         # unless that speech is only a run shorter than this right before
+                                      # the sound, part of it decided non-speech before the opening
+                                      # (the sound's own start); 0 = off
     min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence,
     mid_pause_frames: int = 15        # unless no speech is within this many frames each side (0 = off)
     mid_pause_under_peak_db: float = 36.0  # and it comes within this much of the recent peak level
@@ -129,7 +135,7 @@ class SoundClassParams:
         """Frames before a frame that its class can depend on: a voiced stretch after a breath
         looks back over the stretch and the breath, and whether that breath is a phrase's tail; a
         breath's faint start, over the start and the frame before it (quiet or not)."""
-        tail = self.tail_frames + self.tail_gap_frames
+        tail = self.tail_frames + max(self.tail_gap_frames, self.own_start_frames)
         brief = self.min_sound_frames + max(self.tail_gap_frames, self.mid_pause_frames)
         return self._decisions_reach() + max(tail, self.voiced_after_frames + max(tail, brief), brief,
                                              self.label_reach_frames, self.lead_frames + 1)
@@ -558,7 +564,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     opened = open_then_close(other, params.min_event_frames | 1, params.min_island_frames | 1) & heard
     if not np.count_nonzero(opened):  # no sound lasts long enough (most windows with a decision to open)
         return sound
-    other, tail = _decisions(opened, heard, active, strength, under_peak_db, params)
+    other, tail = _decisions(opened, heard, active, strength, under_peak_db, params, other)
     np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
               where=other)
     if tail is not None:  # the decay of a phrase is silence
@@ -608,15 +614,18 @@ def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams
 
 
 def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strength: np.ndarray,
-               under_peak_db: np.ndarray | None, params: SoundClassParams) -> tuple[np.ndarray, np.ndarray | None]:
+               under_peak_db: np.ndarray | None, params: SoundClassParams, decided: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
     """The frames of another sound than speech from the sounds the opening and closing leave,
     and the phrases' tails among them (see :func:`sound_classes`; shapes (n,), bool; the tails
-    None if none)."""
+    None if none). ``decided``: the non-speech decisions before the opening (shape (n,), bool;
+    None: the sounds' own starts are not looked for)."""
     if params.max_flanked_frames:
         other = other & ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
     speech = active & ~other
-    tail = _tails(other, speech, params, under_peak_db) if params.tail_frames or params.min_sound_frames else None
+    tail = (_tails(other, speech, params, under_peak_db, decided) if params.tail_frames or params.min_sound_frames
+            else None)
     # a stretch after a phrase's own tail (which becomes silence) has no breath before it
     before = other if tail is None else other & ~tail
     after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
@@ -661,8 +670,8 @@ def _voiced(counts: np.ndarray, size: int, params: SoundClassParams) -> np.ndarr
     return (counts / size).astype(np.float32) >= params.voiced_share
 
 
-def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, under_peak_db: np.ndarray | None = None
-           ) -> np.ndarray | None:
+def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, under_peak_db: np.ndarray | None = None,
+           decided: np.ndarray | None = None) -> np.ndarray | None:
     """Runs of ``other`` that are silence (shapes (n,), bool; None if there is none): shorter
     than ``tail_frames`` and starting at most ``tail_gap_frames`` after a ``speech`` frame (the
     decay of a phrase, not a breath), or shorter than ``min_sound_frames``, alone (no other sound
@@ -671,7 +680,10 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, unde
     sound in the middle of a pause (no speech within ``mid_pause_frames`` each side) that comes
     within ``mid_pause_under_peak_db`` of the recent peak level (``under_peak_db``, dB per frame;
     None: the exception is off) is a short breath, not a click: clicks and smacks sit at a
-    phrase's edges, or far under the speech."""
+    phrase's edges, or far under the speech. A sound is no tail when the only speech within
+    ``tail_gap_frames`` before it is a run shorter than ``own_start_frames`` right before it, some
+    of it ``decided`` non-speech before the opening dropped that as too brief: the sound's own
+    start (a breath's first burst), not a phrase."""
     n = len(other)
     s, e = runs(other)
     keep = e - s < max(params.tail_frames, params.min_sound_frames)
@@ -680,7 +692,10 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, unde
     s, e = s[keep], e[keep]
     csum = np.zeros(n + 1, np.int32)
     np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
-    keep = (e - s < params.tail_frames) & (csum[s] - csum[np.maximum(s - params.tail_gap_frames, 0)] > 0)
+    after = csum[s] - csum[np.maximum(s - params.tail_gap_frames, 0)] > 0
+    if params.own_start_frames and decided is not None and np.count_nonzero(after):
+        after &= ~_own_start(s, speech, decided, params)
+    keep = (e - s < params.tail_frames) & after
     near = np.zeros(n + 1, np.int32)  # other sounds within tail_gap_frames: a train of bursts is a sound
     np.add.accumulate(other, out=near[1:], dtype=np.int32)
     gap = params.tail_gap_frames
@@ -690,6 +705,23 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, unde
         brief &= ~_mid_pause(s, e, csum, under_peak_db, params)
     keep |= brief
     return apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None
+
+
+def _own_start(s: np.ndarray, speech: np.ndarray, decided: np.ndarray, params: SoundClassParams) -> np.ndarray:
+    """Which of the sounds starting at ``s`` (shape (k,)) have right before them a run of ``speech``
+    shorter than ``own_start_frames``, with no other speech within ``tail_gap_frames`` before the
+    sound and a frame of the run ``decided`` non-speech (shapes (n,), bool): the sound's own start,
+    which the opening left as speech. Shape (k,), bool."""
+    reach = max(params.own_start_frames, params.tail_gap_frames)
+    idx = s[:, None] - np.arange(1, reach + 1)  # the frames before each sound, nearest first
+    inside = idx >= 0
+    idx = np.maximum(idx, 0)
+    sp = speech[idx] & inside
+    run = np.logical_and.accumulate(sp, axis=1)  # the speech run right before the sound
+    length = run.sum(axis=1)
+    return ((length > 0) & (length < params.own_start_frames)
+            & (sp[:, :params.tail_gap_frames].sum(axis=1) == np.minimum(length, params.tail_gap_frames))
+            & (run & decided[idx]).any(axis=1))
 
 
 def _mid_pause(s: np.ndarray, e: np.ndarray, speech_csum: np.ndarray, under_peak_db: np.ndarray,
