@@ -84,6 +84,9 @@ class AnalyzerConfig:
         if self.syllables.support_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):  # a batch's frames each side
             raise ValueError(f"syllables.support_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
                              f"context a batch holds), got {self.syllables.support_frames}")
+        if self.syllables.alone_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):
+            raise ValueError(f"syllables.alone_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
+                             f"context a batch holds), got {self.syllables.alone_frames}")
         if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
             raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
                              f"batch holds on), got {self.vad.spread_smooth_frames}")

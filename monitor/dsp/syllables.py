@@ -26,12 +26,20 @@ class SyllableParams:
     min_support_frames: int = 15    # periodic frames (``min_strength``) within that stretch that a
                                     # nucleus the sound-class model leans to breath or cough for
                                     # needs: 150 ms of vowel (0: no such test)
+    max_vowel_lean: float = 0.0     # how far the model may lean to breath or cough over the vowel of a
+                                    # peak that stands alone (its mean score margin over the periodic
+                                    # frames of that stretch); inf: no such test
+    alone_frames: int = 95          # half-width of the stretch around a peak where running speech is sought
+    alone_periodic_frames: int = 50  # a peak with fewer periodic frames within it stands alone (500 ms)
 
     def __post_init__(self) -> None:
         if self.support_frames < 0 or not 0 <= self.min_support_frames <= 2 * self.support_frames + 1:
             raise ValueError(f"support_frames >= 0 and min_support_frames from 0 (no support test) to the "
                              f"stretch's 2 * support_frames + 1 frames, got {self.support_frames} and "
                              f"{self.min_support_frames}")
+        if self.alone_frames < 0 or not 0 <= self.alone_periodic_frames <= 2 * self.alone_frames + 1:
+            raise ValueError(f"alone_frames >= 0 and alone_periodic_frames from 0 to the stretch's "
+                             f"2 * alone_frames + 1 frames, got {self.alone_frames} and {self.alone_periodic_frames}")
 
 
 def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
@@ -69,33 +77,71 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     level = trailing_max(intensity, params.level_window_frames) if level_db is None else level_db
     peaks = find_peaks(intensity, params.min_dip_db, params.prominence_window, params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
-    if strength is not None and scores is not None and params.min_support_frames > 0 and len(keep):
+    if strength is not None and scores is not None and len(keep):
         keep = keep[supported(keep, strength, scores, params)]
     out[keep] = True
     return out
 
 
 def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, params: SyllableParams) -> np.ndarray:
-    """Which peaks (all in speech) sit on a vowel rather than on a breath's or a cough's stray
-    periodic frames: those where the sound-class model scores speech at least as high as breath
-    and cough (the class rules keep many a frame the model leans against as speech), and those
-    with at least ``min_support_frames`` periodic frames (``strength`` at least ``min_strength``)
-    within ``support_frames`` each side (frames beyond the ends count as not periodic). A short
-    word the model takes for speech keeps its syllable; a voiced blip in a breath, which it does
-    not, needs a vowel around it. The periodic frames are counted only around the other peaks.
+    """Which peaks (all in speech) sit on a vowel rather than on a breath's or a cough's voicing.
+
+    A peak's vowel is the periodic frames (``strength`` at least ``min_strength``) within
+    ``support_frames`` each side (frames beyond the ends count as not periodic). Two tests:
+
+    * a peak where the sound-class model scores breath or cough above speech (the class rules
+      keep many a frame the model leans against as speech) needs at least ``min_support_frames``
+      periodic frames in that stretch: a short word the model takes for speech keeps its
+      syllable, a voiced blip in a breath needs a vowel around it (0: no such test);
+    * a peak that stands alone (fewer than ``alone_periodic_frames`` periodic frames within
+      ``alone_frames`` each side: no running speech around it) holds no syllable where, over its
+      vowel, the model's speech score falls short of the better of breath and cough by more than
+      ``max_vowel_lean`` on average: a breath or a cough voiced for a while (a moan, a cough's
+      voiced tail), which the class rules keep as speech for its periodicity. In running speech
+      the model's lean decides nothing (over hum or babble it leans to breath on many a vowel).
 
     Periodicity is a raw feature and a frame's scores are final once the frames its features
-    reach are there, so the test needs no more context than the peak's own class.
+    reach are there, so the tests need no more context than their stretches.
 
     Shapes: peaks (k,), int; strength (n,); scores (n, 3) -> (k,), bool.
     """
     at = scores[peaks]
     speechlike = at[:, 0] >= np.maximum(at[:, 1], at[:, 2])
-    if np.count_nonzero(speechlike) == len(peaks):  # every peak on a frame the model takes for speech
-        return speechlike
-    n, reach = len(strength), params.support_frames
+    lean_test = bool(np.isfinite(params.max_vowel_lean))
+    if not lean_test and (params.min_support_frames == 0 or np.count_nonzero(speechlike) == len(peaks)):
+        return speechlike | (params.min_support_frames == 0)
+    n = len(strength)
+    periodic = strength >= params.min_strength
+    if np.count_nonzero(speechlike) == len(peaks) and _running(peaks, periodic, params):
+        return speechlike  # every peak on a frame the model takes for speech, in running speech (the usual case)
     count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
-    np.add.accumulate(strength >= params.min_strength, out=count[1:], dtype=np.intp)
-    lo = np.maximum(peaks - reach, 0)
-    hi = np.minimum(peaks + reach + 1, n)
-    return speechlike | (count[hi] - count[lo] >= params.min_support_frames)
+    np.cumsum(periodic, out=count[1:])
+    reach = np.array([params.support_frames, params.alone_frames if lean_test else 0])
+    within = count[np.minimum(peaks[:, None] + reach + 1, n)] - count[np.maximum(peaks[:, None] - reach, 0)]
+    ok = speechlike | (within[:, 0] >= params.min_support_frames)
+    alone = within[:, 1] < params.alone_periodic_frames
+    if lean_test and np.count_nonzero(alone):
+        ok[alone] &= _vowel_lean(peaks[alone], periodic, scores, params.support_frames) >= -params.max_vowel_lean
+    return ok
+
+
+def _vowel_lean(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, reach: int) -> np.ndarray:
+    """The mean of speech's score less the better of breath's and cough's over the ``periodic``
+    frames within ``reach`` each side of each peak (the peak's own among them). The same frames
+    in the same order in any batch: the same sums. Shapes (k,), (n,), (n, 3) -> (k,)."""
+    n = len(periodic)
+    at = peaks[:, None] + np.arange(-reach, reach + 1)
+    vowel = (at >= 0) & (at < n)
+    at = np.clip(at, 0, n - 1)
+    vowel &= periodic[at]
+    rows = scores[at]  # (k, 2 * reach + 1, 3)
+    lean = rows[..., 0] - np.maximum(rows[..., 1], rows[..., 2])
+    return np.where(vowel, lean, 0).sum(axis=1, dtype=np.float64) / np.maximum(vowel.sum(axis=1), 1)
+
+
+def _running(peaks: np.ndarray, periodic: np.ndarray, params: SyllableParams) -> bool:
+    """Whether every peak has at least ``alone_periodic_frames`` ``periodic`` frames within
+    ``alone_frames`` each side, by the stretch all those stretches share (one count: sufficient,
+    not necessary). Shapes (k,), (n,)."""
+    lo, hi = max(int(peaks.max()) - params.alone_frames, 0), int(peaks.min()) + params.alone_frames + 1
+    return np.count_nonzero(periodic[lo:hi]) >= params.alone_periodic_frames
