@@ -101,6 +101,9 @@ def test_user_config_can_be_skipped(env):
     ("[rules.possible_emergency]\nsingle_families = [\"latency\", \"speed\"]\n",
      "config.toml: rules.possible_emergency.single_families: unknown family 'speed' (known: tempo, "
      "pausing, latency, voice, loudness, breathing)"),
+    ("[rules.possible_emergency]\npaired_families = [\"speed\"]\n",
+     "config.toml: rules.possible_emergency.paired_families: unknown family 'speed' (known: tempo, "
+     "pausing, latency, voice, loudness, breathing)"),
     ("[rules.possible_emergency]\nmin_families = 0\n",
      "config.toml: rules.possible_emergency.min_families: must be >= 1, got 0"),
     ("[rules.possible_emergency]\nmin_families = 6\n[rules.weak_voice]\nenabled = false\n",

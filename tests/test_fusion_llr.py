@@ -169,7 +169,7 @@ def test_the_replayed_alert_keeps_the_configured_persistence_clear_and_cooldown(
     assert fl.raises(t, holds, shipped) == [5.0]  # within the 120 s cooldown once
 
 
-@pytest.mark.parametrize("key", ["smooth_s", "single_family", "min_turns"])
+@pytest.mark.parametrize("key", ["smooth_s", "single_family", "min_turns", "paired_grade"])
 def test_a_fusion_setting_the_record_does_not_replay_is_refused(tmp_path, capsys, key):
     rec = fl.record(corpus(), load_config(None, None, user_config=False))
     fl.save_record(rec, str(tmp_path / "rec.npz"))

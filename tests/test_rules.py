@@ -591,6 +591,40 @@ def test_only_the_families_named_in_single_families_raise_it_alone(base):
     assert critical.evidence["single_family"] == "latency"
 
 
+# A caller labored from the first word, short of every absolute limit: answers after 3.4 s (latency
+# graded 0.82 from its typical 0.7 s towards the limit of 4 s) and a pause ratio of 0.4 (0.83 towards
+# 0.45). With a drift of 1 neither family accumulates; paired_grade lets the pair raise it.
+NEAR_LIMITS = dict(response_latency_s=3.4, pause_ratio=0.4)
+PAIRED = {"possible_emergency.drift": 1.0, "possible_emergency.paired_grade": 0.8,
+          "possible_emergency.paired_s": 3.0}
+
+
+def test_two_families_near_their_absolute_limits_together_are_not_critical_by_default():
+    engine = AlertEngine(config(**{"possible_emergency.drift": 1.0}))
+    assert alerts(run(engine, [cues(t, **NEAR_LIMITS) for t in range(1, 120)], None)) == []
+
+
+def test_the_latency_and_another_family_near_their_absolute_limits_for_paired_s_are_critical():
+    engine = AlertEngine(config(**PAIRED))
+    [critical] = alerts(run(engine, [cues(t, **NEAR_LIMITS) for t in range(1, 120)], None))
+    assert critical.kind == "possible_emergency" and critical.t == 3.0  # 3 s of the caller's speech
+    assert critical.evidence["paired"]["families"] == {"latency": pytest.approx(0.818, abs=1e-3),
+                                                       "pausing": pytest.approx(0.833, abs=1e-3)}
+    assert "past 0.8 of their absolute limits together for 3 s" in critical.message
+
+
+def test_a_pair_needs_one_of_the_paired_families_and_paired_s_without_a_break():
+    # the same pause ratio with slow speech (1.9 syll/s: 0.8 towards the floor of 1.5) but quick
+    # answers: no family of paired_families (the latency) is in the pair
+    slow = dict(pause_ratio=0.4, speech_rate_sps=1.9)
+    assert alerts(run(AlertEngine(config(**PAIRED)), [cues(t, **slow) for t in range(1, 120)], None)) == []
+    # 2 s of the pair, one quick answer (the count starts again), then 3 s more
+    seq = ([cues(t, **NEAR_LIMITS) for t in (1, 2)] + [cues(3, pause_ratio=0.4)]
+           + [cues(t, **NEAR_LIMITS) for t in range(4, 20)])
+    [critical] = alerts(run(AlertEngine(config(**PAIRED)), seq, None))
+    assert critical.t == 6.0
+
+
 def test_one_family_on_an_absolute_limit_alone_is_not_critical():
     # a hesitant caller who pauses a lot from the first word: no baseline shows a change, so
     # the absolute limit alone (pause ratio 0.6) is not enough for one family

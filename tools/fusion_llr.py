@@ -208,9 +208,10 @@ def today_holds(pad: Mapping[str, np.ndarray], pe: EmergencyRuleConfig) -> np.nd
 
 def unsimulated(pe: EmergencyRuleConfig) -> str | None:
     """The first ``possible_emergency`` key whose setting :func:`today_holds` does not replay
-    (a smoothing of the grades, one family alone, evidence over several caller turns), or None."""
+    (a smoothing of the grades, one family alone, evidence over several caller turns, a pair of
+    families near their absolute limits), or None."""
     for key, value in (("smooth_s", pe.smooth_s), ("single_family", pe.single_family),
-                       ("min_turns", pe.min_turns - 1)):
+                       ("min_turns", pe.min_turns - 1), ("paired_grade", pe.paired_grade)):
         if value > 0:
             return f"rules.possible_emergency.{key}"
     return None

@@ -59,6 +59,9 @@ class Judgement:
     before the baseline (or the typical value)."""
     change: float = 0.0
     """The grade of the change from the caller's own baseline alone (0 without a baseline)."""
+    absolute_grade: float = 0.0
+    """The grade from the absolute limit alone (graded from the cue's typical value; 0 without a
+    limit, or where ``absolute_grade_min_change`` leaves it out)."""
 
 
 def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool = False) -> Judgement:
@@ -78,10 +81,10 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool
     basis = ("baseline+absolute" if by_baseline and by_absolute else
              "baseline" if by_baseline else "absolute" if by_absolute else None)
     change = _grade(value, b, _effective(rule, threshold, below))
-    grade = max(change, _absolute_grade(rule, value, threshold, change))
+    absolute_grade = _absolute_grade(rule, value, threshold, change)
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
-                     threshold=threshold, absolute=rule.absolute, basis=basis, grade=grade,
-                     change=change)
+                     threshold=threshold, absolute=rule.absolute, basis=basis,
+                     grade=max(change, absolute_grade), change=change, absolute_grade=absolute_grade)
 
 
 def families_past(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement]) -> dict[str, str]:
@@ -297,6 +300,12 @@ class Fusion:
         self.turns: dict[str, frozenset[int]] = {}
         """Per family, the caller turns (counted ones) in which one of its sums grew since they
         last were both zero (``min_turns``)."""
+        self.absolute: dict[str, float] = {}
+        """Per family, its strongest cue's grade from the absolute limit alone at its last judged hop
+        (long window): what a caller labored from the first word shows (``paired_grade``)."""
+        self.paired_held = 0.0
+        """Seconds (weighted as the sums) that two families' absolute grades have been at least
+        ``paired_grade`` together, one of them of ``paired_families``."""
         self._pushed: set[str] = set()  # the families whose grade was beyond its drift this hop
         self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
 
@@ -308,7 +317,16 @@ class Fusion:
         ``turn`` is the caller's turn when it counts towards ``min_turns`` (else None)."""
         self._pushed = set()
         self._update_sums(t, dt, weight, judged, judged_short or {})
+        self._update_paired(weight, judged)
         self._note_turns(turn)
+
+    def _update_paired(self, weight: float, judged: Mapping[str, Judgement]) -> None:
+        """Take the families' absolute grades of this hop (a family not judged keeps its last) and
+        count the weighted seconds a pair stays at ``paired_grade`` (a hop without one restarts it;
+        a hop of weight 0 holds it still, as the sums)."""
+        self.absolute.update({f: g for f, (g, _) in self._family_grades(judged, absolute=True).items()})
+        if self.pe.paired_grade > 0 and weight > 0:
+            self.paired_held = self.paired_held + weight if self.pair() is not None else 0.0
 
     def _note_turns(self, turn: int | None) -> None:
         """Add ``turn`` to the turns of each family pushed up this hop (a grade beyond its drift,
@@ -336,12 +354,14 @@ class Fusion:
             self._accumulate("short", family, t, weight, grade)
             self._keep_best("short", family, kind, judged_short[kind], rose)
 
-    def _family_grades(self, judged: Mapping[str, Judgement], change: bool = False) -> dict[str, tuple[float, str]]:
-        """Per family, its strongest cue's grade (or change grade), capped, and that cue's rule kind."""
+    def _family_grades(self, judged: Mapping[str, Judgement], change: bool = False,
+                       absolute: bool = False) -> dict[str, tuple[float, str]]:
+        """Per family, its strongest cue's grade (or change grade, or absolute grade), capped, and
+        that cue's rule kind."""
         grades: dict[str, tuple[float, str]] = {}
         for kind, j in judged.items():
             family = self.family_of.get(kind)
-            g = j.change if change else j.grade
+            g = j.absolute_grade if absolute else j.change if change else j.grade
             if family is not None and g >= grades.get(family, (-1.0, ""))[0]:
                 grades[family] = (min(g, self.pe.max_grade), kind)
         return grades
@@ -410,12 +430,32 @@ class Fusion:
         strong = [f for f, v in self.change.items() if v >= need - EPS and f in self.pe.single_families]
         return max(strong, key=lambda f: self.change[f]) if strong else None
 
+    def pair(self) -> tuple[str, str] | None:
+        """The strongest family of ``paired_families`` and the strongest other family whose absolute
+        grades are both at least ``paired_grade`` (None if there are not two, or it is off)."""
+        need = self.pe.paired_grade
+        if need <= 0:
+            return None
+        past = {f: g for f, g in self.absolute.items() if g >= need - EPS}
+        named = [f for f in self.pe.paired_families if f in past]
+        if not named:
+            return None
+        first = max(named, key=lambda f: past[f])
+        others = [f for f in past if f != first]
+        return (first, max(others, key=lambda f: past[f])) if others else None
+
+    def paired(self) -> tuple[str, str] | None:
+        """The pair of :meth:`pair` once it has held ``paired_s`` (None before or without one)."""
+        pair = self.pair()
+        return pair if pair is not None and self.paired_held >= self.pe.paired_s - EPS else None
+
     def acoustic(self) -> bool:
-        """Enough families agree strongly enough without a phrase, or one family alone is far
-        enough beyond for long enough."""
+        """Enough families agree strongly enough without a phrase, one family alone is far
+        enough beyond for long enough, or two families past ``paired_grade`` of their absolute
+        limits together for ``paired_s``."""
         agree = self.agreeing()
         return ((len(agree) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS)
-                or self.alone() is not None)
+                or self.alone() is not None or self.paired() is not None)
 
     def holds(self, phrase: bool) -> bool:
         return self.acoustic() or (phrase and self.pe.with_phrase
@@ -433,6 +473,8 @@ class Fusion:
         new.since = {k: v for k, v in self.since.items() if k[1] in kept}
         new.best = {k: v for k, v in self.best.items() if k[1] in kept}
         new.turns = {f: v for f, v in self.turns.items() if f in kept}
+        new.absolute = {f: v for f, v in self.absolute.items() if f in kept}
+        new.paired_held = self.paired_held
         return new
 
     def report(self) -> dict[str, dict[str, Any]]:
@@ -690,8 +732,11 @@ class AlertEngine:
         phrase = self._recent_phrase(t)
         fusion = self.fusion
         agree = fusion.agreeing()
-        alone = fusion.alone() if len(agree) < pe.min_families or fusion.score() < pe.min_score - EPS else None
-        shown = list(agree) + ([alone] if alone is not None and alone not in agree else [])
+        short = len(agree) < pe.min_families or fusion.score() < pe.min_score - EPS
+        alone = fusion.alone() if short else None
+        paired = fusion.paired() if short and alone is None else None
+        extra = [alone] if alone is not None else list(paired or ())
+        shown = list(agree) + [f for f in extra if f not in agree]
         best = {f: c for f in shown if (c := fusion.cause(f)) is not None}
         labels = [kind.replace("_", " ") for kind, _, _ in best.values()]
         what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
@@ -704,6 +749,9 @@ class AlertEngine:
             message += (f" far beyond the caller's own baseline for {acc.get('held_s', 0.0):.0f} s "
                         f"(evidence {fusion.change[alone]:.1f}, one family raises it at "
                         f"{pe.single_family * pe.evidence_s:g})")
+        elif paired is not None:
+            message += (f" past {pe.paired_grade:g} of their absolute limits together for "
+                        f"{fusion.paired_held:.0f} s")
         elif len(agree) > 1:
             message += f" agree (evidence {fusion.score():.1f}, raised at {pe.min_score:g})"
         evidence: dict[str, Any] = {
@@ -711,6 +759,8 @@ class AlertEngine:
             "families": {f: round(fusion.level(f), 3) for f in shown},
             "count": len(agree), "min_families": pe.min_families,
             "single_family": alone,
+            "paired": None if paired is None else {"families": {f: round(fusion.absolute[f], 3) for f in paired},
+                                                   "held_s": fusion.paired_held, "paired_grade": pe.paired_grade},
             "accumulated": {f: accumulated[f] for f in shown if f in accumulated},
             "evidence_s": pe.evidence_s, "drift": pe.drift, "short_drift": pe.short_drift,
             "kinds": [kind for kind, _, _ in best.values()],

@@ -279,10 +279,11 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
         if kind not in cfg.rules.kinds:
             fail("rules.possible_emergency.kinds",
                  f"unknown kind {kind!r} (known: {', '.join(cfg.rules.kinds)})")
-    for family in pe.single_families:
-        if family not in FAMILIES:
-            fail("rules.possible_emergency.single_families",
-                 f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
+    for key, named in (("single_families", pe.single_families), ("paired_families", pe.paired_families)):
+        for family in named:
+            if family not in FAMILIES:
+                fail(f"rules.possible_emergency.{key}",
+                     f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
     families = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
     if pe.enabled and pe.min_families > len(families):
         fail("rules.possible_emergency.min_families",

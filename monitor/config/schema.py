@@ -414,6 +414,22 @@ class EmergencyRuleConfig:
                                           "in the response latency, latency alone at 0.5-24 raised "
                                           "no false critical and found one labored file sooner; "
                                           "pausing or loudness alone added false criticals)")
+    paired_grade: float = _k(0.0, "two families whose cues are both at least this far towards their "
+                             "absolute limits (graded from the cue's typical value: 1 at the limit), "
+                             "one of them of paired_families, for paired_s raise it too: a caller "
+                             "labored from the first word (whose baseline holds the trouble) shows "
+                             "it on the absolute limits alone (0 = off; measured on the evaluation "
+                             "corpus's tuning half: 0.85 with paired_s 3 found 86 -> 91 of 144 labored "
+                             "files within 30 s, better on both folds, no false critical more; 0.7 "
+                             "made hesitant callers critical, and the evaluation slice's hesitant "
+                             "caller reaches 0.83, so it stays off: README, \"Callers labored from "
+                             "the first word\")", min=0.0, max=10.0)
+    paired_s: float = _k(3.0, "seconds (counted while the caller takes part in the call, as the "
+                         "evidence) the pair must hold paired_grade together (at 0.75-0.8, 1-3 gave "
+                         "the same on the tuning half, 5-15 fewer files within 30 s)", min=0.0, max=600.0)
+    paired_families: tuple[str, ...] = _k(("latency",), "the families one of which must be in the "
+                                          "pair of paired_grade (the latency: the one family whose "
+                                          "healthy callers stay far from its absolute limit)")
     stale_s: float = _k(10.0, "evidence accumulates per second of call time while the caller has "
                         "spoken within this many seconds; over longer silences (a hold, a long "
                         "agent turn) their cue window is stale and the sums hold still", gt=0.0,
