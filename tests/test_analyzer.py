@@ -499,9 +499,10 @@ def test_the_vowel_test_takes_only_a_stretch_it_can_fill_and_the_analyzer_holds(
         with pytest.raises(ValueError, match="support_frames"):
             SyllableParams(**bad)
     reach = min(CONTEXT_RIGHT, LOCAL_LEFT)
-    assert AnalyzerConfig(syllables=SyllableParams(support_frames=reach)).syllables.support_frames == reach
+    no_lean = SyllableParams(support_frames=reach, max_vowel_lean=float("inf"))
+    assert AnalyzerConfig(syllables=no_lean).syllables.support_frames == reach
     with pytest.raises(ValueError, match="support_frames"):
-        AnalyzerConfig(syllables=SyllableParams(support_frames=reach + 1))
+        AnalyzerConfig(syllables=SyllableParams(support_frames=reach + 1, max_vowel_lean=float("inf")))
     # so is the stretch where running speech around a peak is sought
     assert AnalyzerConfig(syllables=SyllableParams(alone_frames=reach)).syllables.alone_frames == reach
     for bad in ({"alone_frames": reach + 1},):
@@ -510,6 +511,28 @@ def test_the_vowel_test_takes_only_a_stretch_it_can_fill_and_the_analyzer_holds(
     for bad in ({"alone_frames": 10, "alone_periodic_frames": 22}, {"alone_periodic_frames": -1}):
         with pytest.raises(ValueError, match="alone_frames"):
             SyllableParams(**bad)
+
+
+def test_the_vowels_lean_reads_only_class_scores_a_batch_has_made_final():
+    """The lean averages the class scores over the vowel's stretch, and a frame's score is final
+    only once its features' reach (``feature_reach``, 320 ms) has arrived: with the lean on, the
+    stretch ends that far inside the batch's right context (630 ms), or a stream in 10 ms blocks
+    would average scores the whole signal never has (with a 950 ms stretch and a threshold of 3.5,
+    a lone cough's syllable the whole signal keeps was lost). Without the lean, or without the
+    class, the stretch may fill the context; NaN or -inf would turn the test off unsaid."""
+    from monitor.analysis.analyzer import CONTEXT_RIGHT, feature_reach
+    from monitor.dsp.syllables import SyllableParams
+    lean_reach = CONTEXT_RIGHT - feature_reach(SoundClassParams())
+    assert lean_reach == 63
+    assert AnalyzerConfig(syllables=SyllableParams(support_frames=lean_reach)).syllables.support_frames == lean_reach
+    with pytest.raises(ValueError, match="support_frames"):
+        AnalyzerConfig(syllables=SyllableParams(support_frames=lean_reach + 1))
+    wide = SyllableParams(support_frames=CONTEXT_RIGHT)
+    assert AnalyzerConfig(syllables=wide, sound=SoundClassParams(enabled=False)).syllables is wide
+    for bad in (float("nan"), -float("inf")):
+        with pytest.raises(ValueError, match="max_vowel_lean"):
+            SyllableParams(max_vowel_lean=bad)
+    assert SyllableParams(max_vowel_lean=-0.5).max_vowel_lean == -0.5  # the model must lean to speech
 
 
 # ---------------------------------------------------------------- pauses and phrases

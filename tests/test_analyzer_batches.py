@@ -9,7 +9,7 @@ without a recognizer is analysed in batches of one cue hop, with its cue reports
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,10 @@ BREATHING = ROOT / "audio_fixtures" / "breathing"
 VOICED_BREATHS = ("s04_cough-heavy", "s05_breathing-deep", "s05_cough-heavy", "s09_breathing-deep",
                   "s10_breathing-deep", "s03_cough-heavy")
 """Breathing and coughs with voiced blips the sound-class model leans to breath or cough for (45 s)."""
+LONE_SOUNDS = ("s09_breathing-deep", "s03_breathing-deep", "s04_breathing-deep", "s05_cough-heavy",
+               "s07_breathing-shallow", "s16_breathing-shallow")
+"""Breathing and a cough (43 s) with lone voiced sounds the model leans against (three syllables at
+16 kHz, two at 8 kHz) and, at 16 kHz, a breath whose first burst the voice activity takes."""
 
 
 def call_legs(seconds: float) -> tuple[np.ndarray, int]:
@@ -132,6 +136,31 @@ def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_bat
     assert whole.nucleus.any()                            # ... and keeps others
     for grid, chunk in ((1, rate // 100), (7, 1237), (EMIT_GRID, rate // 50), (100, int(4.1 * rate))):
         assert np.array_equal(streamed(x, rate, chunk, grid, cfg).nucleus, whole.nucleus), (grid, chunk)
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_a_lone_syllable_and_a_breaths_own_first_burst_are_decided_alike_wherever_the_batches_end(rate):
+    """The lone-syllable test counts periodic frames 950 ms each side of a peak and averages the
+    class scores over its vowel; a breath's own first burst looks 100 ms back from the breath. On
+    breathing where both rules decide something, every frame column of a stream equals the whole
+    signal's: a batch ending at every frame (10 ms blocks, a grid of one frame), every 7 frames,
+    every 50 (20 ms blocks, 1 s and 10 s chunks) and every 100 (a speech-mask leg's grid)."""
+    x = np.concatenate([sf.read(BREATHING / f"{name}.flac", dtype="float32")[0] for name in LONE_SOUNDS])
+    if rate == 8000:
+        x = resample_poly(x, 1, 2).astype(np.float32)
+    cfg = AnalyzerConfig()
+    whole = analyze_signal(x, rate, cfg)
+    no_lean = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, max_vowel_lean=float("inf"))))
+    no_own = analyze_signal(x, rate, replace(cfg, sound=replace(cfg.sound, own_start_frames=0)))
+    assert (no_lean.nucleus & ~whole.nucleus).sum() >= 2           # the lone-syllable test takes peaks
+    assert (no_own.sound != whole.sound).any() == (rate == 16000)  # a first burst moves frames
+    hop = rate // 100
+    for grid, chunk in ((1, hop), (7, 7 * hop), (EMIT_GRID, rate // 50), (EMIT_GRID, rate), (EMIT_GRID, 10 * rate),
+                        (100, int(4.1 * rate))):
+        got = streamed(x, rate, chunk, grid, cfg)
+        for column in fields(Frames):
+            a, b = getattr(got, column.name), getattr(whole, column.name)
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (grid, chunk, column.name)
 
 
 def test_a_sound_class_reaching_past_the_frames_held_back_is_refused():

@@ -18,6 +18,7 @@ and emits them in batches ending on a grid of ``EMIT_GRID`` frames.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -56,6 +57,13 @@ no alert. What waits up to 0.5 s longer than frame by frame is the speech mask t
 recognizer's audio."""
 
 
+def feature_reach(params: SoundClassParams) -> int:
+    """Frames each side that a frame's sound-class features depend on: its event's reach, plus
+    the gap bridging and the shortest event that decide where an audible event begins and ends."""
+    return (max(params.event_reach_frames, params.smooth_frames // 2 + 1, params.onset_lag_frames)
+            + params.audible_gap_frames + params.audible_min_frames)
+
+
 @dataclass(frozen=True)
 class AnalyzerConfig:
     """All analyzer settings."""
@@ -87,6 +95,13 @@ class AnalyzerConfig:
         if self.syllables.alone_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):
             raise ValueError(f"syllables.alone_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
                              f"context a batch holds), got {self.syllables.alone_frames}")
+        # the vowel's lean reads the class scores over the stretch: a score is final only where its
+        # features' reach lies within the batch's right context
+        lean = self.sound.enabled and math.isfinite(self.syllables.max_vowel_lean)
+        if lean and self.syllables.support_frames > CONTEXT_RIGHT - feature_reach(self.sound):
+            raise ValueError(f"syllables.support_frames: at most {CONTEXT_RIGHT - feature_reach(self.sound)} "
+                             f"frames with the vowel's lean on (the context a batch holds, less the class "
+                             f"features' reach), got {self.syllables.support_frames}")
         if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
             raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
                              f"batch holds on), got {self.vad.spread_smooth_frames}")
@@ -296,13 +311,6 @@ def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analyze
     cp = np.interp(wanted, at, cpps(raw["residual"][rows], lay.sparse_plan, cfg.cepstrum)).astype(np.float32)
     slope = np.interp(wanted, at, raw["slope"][at]).astype(np.float32)
     return cp, slope
-
-
-def feature_reach(params: SoundClassParams) -> int:
-    """Frames each side that a frame's sound-class features depend on: its event's reach, plus
-    the gap bridging and the shortest event that decide where an audible event begins and ends."""
-    return (max(params.event_reach_frames, params.smooth_frames // 2 + 1, params.onset_lag_frames)
-            + params.audible_gap_frames + params.audible_min_frames)
 
 
 def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.ndarray, energy: np.ndarray,

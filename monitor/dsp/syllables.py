@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ class SyllableParams:
         if self.alone_frames < 0 or not 0 <= self.alone_periodic_frames <= 2 * self.alone_frames + 1:
             raise ValueError(f"alone_frames >= 0 and alone_periodic_frames from 0 to the stretch's "
                              f"2 * alone_frames + 1 frames, got {self.alone_frames} and {self.alone_periodic_frames}")
+        if not self.max_vowel_lean > -math.inf:  # NaN or -inf would turn the test off unsaid
+            raise ValueError(f"max_vowel_lean: a number or inf (no such test), got {self.max_vowel_lean}")
 
 
 def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
@@ -101,7 +104,8 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
       the model's lean decides nothing (over hum or babble it leans to breath on many a vowel).
 
     Periodicity is a raw feature and a frame's scores are final once the frames its features
-    reach are there, so the tests need no more context than their stretches.
+    reach are there, so the tests need no more context than their stretches, and the lean the
+    class features' reach beyond its own (:class:`AnalyzerConfig` checks both).
 
     Shapes: peaks (k,), int; strength (n,); scores (n, 3) -> (k,), bool.
     """
