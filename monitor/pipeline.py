@@ -202,8 +202,9 @@ class CallPipeline:
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:
     """Drive ``pipeline`` with every chunk, handing each event to every sink as it comes.
 
-    Keeps no event: what the call holds stays the same however long it lasts (the replay command
-    and the daemon's sinks print, post and store each event, and need none of them afterwards)."""
+    Keeps no event: what the call holds stays the same however long it lasts (the replay command's
+    sinks print, post and store each event and need none of them afterwards; the live daemon
+    feeds its pipelines from its own capture loop and keeps none either)."""
 
     def emit(batch: list[Event]) -> None:
         for ev in batch:
