@@ -119,9 +119,9 @@ def streamed(x: np.ndarray, rate: int, chunk: int, grid: int, cfg: AnalyzerConfi
 @pytest.mark.parametrize("rate", [16000, 8000])
 def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_batches_end(rate):
     """A nucleus the sound-class model leans to breath or cough for needs periodic frames within
-    ``support_frames`` (250 ms) each side, and one that stands alone (``alone_frames``, 950 ms each
-    side) a vowel the model does not lean against; a batch's right context (``CONTEXT_RIGHT``,
-    950 ms) holds them all. So breathing and coughs, 45 s (past the analyzer's 11 s of left context),
+    ``support_frames`` (250 ms) each side; a batch's right context (``CONTEXT_RIGHT``, 950 ms) holds
+    them. (This signal's peaks are taken by that vowel-length test; the lone-syllable test is
+    exercised by the next test.) So breathing and coughs, 45 s (past the analyzer's 11 s of left context),
     give the whole signal's nuclei with a batch ending at every frame (10 ms blocks, a grid of
     one frame), every 7 frames (odd chunks), every 50 (20 ms live blocks: every peak lies within
     25 frames of a batch end) and every 100 (4.1 s chunks)."""

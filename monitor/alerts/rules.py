@@ -324,8 +324,10 @@ class Fusion:
         """Take the families' absolute grades of this hop (a family not judged keeps its last) and
         count the weighted seconds a pair stays at ``paired_grade`` (a hop without one restarts it;
         a hop of weight 0 holds it still, as the sums)."""
+        if self.pe.paired_grade <= 0:  # off: nothing reads them
+            return
         self.absolute.update({f: g for f, (g, _) in self._family_grades(judged, absolute=True).items()})
-        if self.pe.paired_grade > 0 and weight > 0:
+        if weight > 0:
             self.paired_held = self.paired_held + weight if self.pair() is not None else 0.0
 
     def _note_turns(self, turn: int | None) -> None:

@@ -89,12 +89,10 @@ class AnalyzerConfig:
         if not (isinstance(every, tuple) and len(every) == len(RATES) and all(isinstance(k, int) and k >= 1
                                                                             for k in every)):
             raise ValueError(f"cepstrum_every: one step of 1 or more frames per rate {RATES}, got {every!r}")
-        if self.syllables.support_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):  # a batch's frames each side
-            raise ValueError(f"syllables.support_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
-                             f"context a batch holds), got {self.syllables.support_frames}")
-        if self.syllables.alone_frames > min(CONTEXT_RIGHT, LOCAL_LEFT):
-            raise ValueError(f"syllables.alone_frames: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
-                             f"context a batch holds), got {self.syllables.alone_frames}")
+        for name in ("support_frames", "alone_frames"):  # stretches around a peak: a batch's frames each side
+            if getattr(self.syllables, name) > min(CONTEXT_RIGHT, LOCAL_LEFT):
+                raise ValueError(f"syllables.{name}: at most {min(CONTEXT_RIGHT, LOCAL_LEFT)} frames (the "
+                                 f"context a batch holds), got {getattr(self.syllables, name)}")
         # the vowel's lean reads the class scores over the stretch: a score is final only where its
         # features' reach lies within the batch's right context
         lean = self.sound.enabled and math.isfinite(self.syllables.max_vowel_lean)
