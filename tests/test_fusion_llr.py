@@ -17,7 +17,8 @@ from tools.tune import fold_of
 
 HEALTHY = dict(speech_rate_sps=3.5, articulation_rate_sps=4.4, pause_ratio=0.15, mean_pause_s=0.5,
                mean_phrase_s=2.8, hnr_db=12.0, cpps_db=12.0, loudness_dbfs=-25.0, response_latency_s=0.6)
-LABORED = dict(HEALTHY, speech_rate_sps=1.8, pause_ratio=0.45, mean_phrase_s=1.0)
+# breaths in a third of the pauses: the slowing they make counts as tempo too (net_breath_share)
+LABORED = dict(HEALTHY, speech_rate_sps=1.8, pause_ratio=0.45, mean_phrase_s=1.0, paused_breath_share=0.3)
 
 
 def stream(onset: float, end: float, hold: tuple[float, float] = (0.0, 0.0)) -> ev.CueStream:

@@ -17,7 +17,7 @@ import pytest
 from monitor.analysis.baseline import Baseline, BaselineBuilder
 from monitor.config import Config, load_config
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Event
-from monitor.alerts.rules import AlertEngine, judge
+from monitor.alerts.rules import AlertEngine, judge, net_of_pauses
 
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
@@ -26,7 +26,7 @@ _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
     "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
-                        delta=False, gate=False, absolute=1.5, min_speech_s=6.0),
+                        delta=False, gate=False, absolute=1.5, min_speech_s=6.0, net_of_pauses=0.0),
     "long_pauses": dict(_TIMING, cue="pause_ratio", direction="above", relative_change=0.6,
                         delta=False, gate=0.25, absolute=0.45, min_speech_s=6.0),
     "slow_response": dict(_TIMING, cue="response_latency_s", direction="above",
@@ -466,6 +466,72 @@ def test_two_families_within_the_drift_of_their_thresholds_never_accumulate(base
     seq = [cues(t, hnr_db=13.0, loudness_dbfs=-27.0) for t in range(100, 400)]
     assert run(engine, seq, base) == []
     assert engine.fusion.score() == 0.0 and not any(engine.fusion.evidence.values())
+
+
+# --------------------------------------------------------------------------- pauses counted once
+
+# The test caller's baseline pauses 0.2 of their turn time and articulates 4.4 syll/s (speech rate
+# 3.5). A caller looking for a number pauses 0.45 of it and articulates as before: the speech rate
+# falls to 4.4 x 0.55 = 2.42 syll/s (31 % down) on the pauses alone. (A new hesitant caller of the
+# research corpus at its false critical: pause ratio 0.44 against 0.08, speech rate 2.73 against
+# 4.30, articulation rate 4.86 against 4.58.)
+HESITANT = dict(pause_ratio=0.45, speech_rate_sps=4.4 * 0.55, articulation_rate_sps=4.4)
+NET = {"slow_speech.net_of_pauses": 1.0, "slow_speech.net_breath_share": 0.0}
+
+
+def test_a_caller_who_only_pauses_longer_moves_the_pausing_family_not_tempo_too(base):
+    engine = AlertEngine(config(**NET))
+    events = run(engine, [cues(t, **HESITANT) for t in range(100, 300)], base)
+    assert [a.kind for a in alerts(events)] == ["long_pauses"]
+    assert set(engine.fusion.agreeing()) == {"pausing"}
+    # judged as the rate of a caller pausing as in their baseline: 2.42 x 0.8 / 0.55 = 3.52
+    assert engine.judge_long(cues(300, **HESITANT), base)["slow_speech"].grade == 0.0
+
+
+def test_without_net_of_pauses_the_same_pauses_count_in_tempo_and_pausing_and_are_critical(base):
+    engine = AlertEngine(config(**{**NET, "slow_speech.net_of_pauses": 0.0}))
+    events = run(engine, [cues(t, **HESITANT) for t in range(100, 300)], base)
+    assert "possible_emergency" in [a.kind for a in alerts(events)]
+    assert set(alerts(events, "possible_emergency")[0].evidence["families"]) == {"tempo", "pausing"}
+
+
+def test_pauses_that_hold_audible_breaths_slow_the_tempo_too(base):
+    engine = AlertEngine(config(**NET))  # a third of the pauses hold a breath: a breathless caller's
+    events = run(engine, [cues(t, paused_breath_share=0.3, **HESITANT) for t in range(100, 300)], base)
+    [critical] = alerts(events, "possible_emergency")
+    assert set(critical.evidence["families"]) == {"tempo", "pausing"}
+
+
+def test_net_breath_share_sets_how_many_pauses_must_hold_a_breath(base):
+    engine = AlertEngine(config(**{**NET, "slow_speech.net_breath_share": 0.5}))
+    events = run(engine, [cues(t, paused_breath_share=0.3, **HESITANT) for t in range(100, 300)], base)
+    assert alerts(events, "possible_emergency") == []
+
+
+def test_a_caller_who_also_articulates_slower_still_moves_tempo(base):
+    engine = AlertEngine(config(**NET))  # 4.4 -> 3.0 syll/s of speech: net of the pauses 2.4 syll/s
+    slower = dict(HESITANT, articulation_rate_sps=3.0, speech_rate_sps=3.0 * 0.55)
+    events = run(engine, [cues(t, **slower) for t in range(100, 300)], base)
+    [critical] = alerts(events, "possible_emergency")
+    assert set(critical.evidence["families"]) == {"tempo", "pausing"}
+    assert critical.evidence["cues"]["slow_speech"]["value"] == pytest.approx(3.0 * 0.8)
+    assert critical.evidence["cues"]["slow_speech"]["measured"] == pytest.approx(3.0 * 0.55)
+    [warning] = alerts(events, "slow_speech")
+    assert "2.40 syll/s net of the longer silent pauses (measured 1.65 syll/s)" in warning.message
+
+
+def test_net_of_pauses_takes_nothing_out_before_a_baseline_or_when_the_caller_pauses_less():
+    rule = config(**NET).rules.rule("slow_speech")
+    stats = normal_baseline().stats("pause_ratio")
+    assert net_of_pauses(rule, 2.0, 0.45, 0.0, None) == 2.0
+    assert net_of_pauses(rule, 4.0, 0.1, 0.0, stats) == 4.0
+    assert net_of_pauses(rule, 2.2, 0.45, 0.0, stats) == pytest.approx(2.2 * 0.8 / 0.55)
+    assert net_of_pauses(replace_rule(rule, net_of_pauses=0.5), 2.2, 0.45, 0.0, stats) == \
+        pytest.approx(2.2 * (0.8 / 0.55) ** 0.5)
+
+
+def replace_rule(rule, **changes):
+    return dataclasses.replace(rule, **changes)
 
 
 # --------------------------------------------------------------------------- a tone taken for speech

@@ -34,7 +34,7 @@ from monitor.analysis.baseline import BaselineBuilder
 from monitor.config import Config, ConfigError
 from monitor.cue_registry import cue
 from monitor.events import AlertEvent
-from monitor.alerts.rules import AlertEngine, judge
+from monitor.alerts.rules import AlertEngine
 from tools import evaluate as ev
 
 PROG = "onset_budget"
@@ -66,12 +66,11 @@ def budget(job: ev.Job, stream: ev.CueStream, cfg: Config) -> dict[str, Any]:
         if out["s1"] is None and any(j.grade >= 1.0 for j in engine.judge_short(c, baseline).values()):
             out["s1"] = c.t - onset
         grades: dict[str, float] = {}
+        judged = engine.judge_long(c, baseline)  # as the engine judges them (speech rate net of pauses)
         for r in rules:
-            v = c.value(r.cue)
-            if v is None or (r.min_speech_s > 0 and (c.speech_s or 0.0) < r.min_speech_s):
-                continue
-            fam = cue(r.cue).family
-            grades[fam] = max(grades.get(fam, 0.0), judge(r, float(v), baseline).grade)
+            if r.kind in judged:
+                fam = cue(r.cue).family
+                grades[fam] = max(grades.get(fam, 0.0), judged[r.kind].grade)
         for fam, g in grades.items():
             if g >= 1.0 and out.get(f"g1 {fam}") is None:
                 out[f"g1 {fam}"] = c.t - onset

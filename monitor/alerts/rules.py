@@ -13,7 +13,9 @@ families, only while one of them is past too or the value is far past the limit
 loudness: cues that babble or the line move on their own), only while a rule of one of them is
 past its limits too (within ``corroborate_s``: a cue at its threshold flickers past and back).
 A raised warning counts its recovery the same way: one that no longer counts for ``clear_s``
-clears, its own cue past or not. Missing values (``None``, or windows where the caller hardly
+clears, its own cue past or not. A rule with ``net_of_pauses`` (the speech rate) judges its cue net of
+the rise of the caller's silent pauses (:func:`net_of_pauses`): the pauses count once, in the
+pausing family. Missing values (``None``, or windows where the caller hardly
 spoke) leave every rule as it was: they never raise, clear or count time.
 
 ``possible_emergency`` (critical) fuses the evidence (see :class:`Fusion`): every rule
@@ -59,6 +61,8 @@ class Judgement:
     before the baseline (or the typical value)."""
     change: float = 0.0
     """The grade of the change from the caller's own baseline alone (0 without a baseline)."""
+    measured: float | None = None
+    """The cue as measured, where ``value`` is it net of the pauses' rise (``net_of_pauses``), else None."""
     absolute_grade: float = 0.0
     """The grade from the absolute limit alone (graded from the cue's typical value; 0 without a
     limit, or where ``absolute_grade_min_change`` leaves it out)."""
@@ -85,6 +89,29 @@ def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool
     return Judgement(value=value, beyond=by_baseline or by_absolute, baseline=b,
                      threshold=threshold, absolute=rule.absolute, basis=basis,
                      grade=max(change, absolute_grade), change=change, absolute_grade=absolute_grade)
+
+
+def net_of_pauses(rule: RuleConfig, value: float, pause_ratio: float | None, breath_share: float | None,
+                  stats: CueStats | None) -> float:
+    """``value`` (the rule's cue over the caller's turn time, pauses included: the speech rate) with
+    ``rule.net_of_pauses`` of the pause ratio's rise above the caller's baseline median (``stats``)
+    taken out, unless more than ``rule.net_breath_share`` of the window's pauses hold an audible
+    breath (``breath_share``; 0: any of them).
+
+    A speech rate is the articulation rate times (1 - pause ratio), so
+    ``value * ((1 - base) / (1 - pause_ratio)) ** share`` is, at share 1, the rate of a caller who
+    speaks as they do now but pauses as in their baseline: silent pauses are the pausing family's
+    evidence and count there once (a hesitant caller looking for a number pauses, and articulates
+    as before). Pauses that hold breaths are a breathless caller's, and the slowing they make is
+    counted as tempo too. Unchanged without a baseline, a pause ratio or a rise."""
+    if rule.net_of_pauses <= 0 or pause_ratio is None or stats is None:
+        return value
+    if breath_share is not None and breath_share > rule.net_breath_share + EPS:
+        return value
+    base = stats.median
+    if not base < pause_ratio < 1.0:
+        return value
+    return value * ((1.0 - base) / (1.0 - pause_ratio)) ** rule.net_of_pauses
 
 
 def families_past(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement]) -> dict[str, str]:
@@ -588,7 +615,11 @@ class AlertEngine:
                 continue
             if tone and rule.cue in SPEECH_CUES:
                 continue
-            judged[rule.kind] = judge(rule, float(value), baseline)
+            stats = baseline.stats("pause_ratio") if baseline is not None else None
+            net = net_of_pauses(rule, float(value), cues.value("pause_ratio"),
+                                cues.value("paused_breath_share"), stats)
+            j = judge(rule, net, baseline)
+            judged[rule.kind] = j if net == value else replace(j, measured=float(value))
         return judged
 
     def _step_warnings(self, t: float, dt: float, judged: Mapping[str, Judgement]) -> list[Event]:
@@ -631,7 +662,10 @@ class AlertEngine:
                 continue
             if not pe.short_absolute:
                 rule = replace(rule, absolute=None)
-            judged[rule.kind] = judge(rule, float(value), baseline, short=True)
+            stats = baseline.stats("pause_ratio", short=True) if baseline is not None else None
+            value = net_of_pauses(rule, float(value), cues.short_value("pause_ratio"),
+                                  cues.short_value("paused_breath_share"), stats)
+            judged[rule.kind] = judge(rule, value, baseline, short=True)
         return judged
 
     def _weight(self, cues: CuesEvent, dt: float) -> float:
@@ -684,6 +718,7 @@ class AlertEngine:
             "relative_change": rel,
             "change": None if j.baseline is None else j.value - j.baseline,
             "grade": j.grade, "since": since, "until": t, "window_s": self._window_s,
+            "measured": j.measured,
         }
 
     def _message(self, rule: RuleConfig, j: Judgement, held_s: float) -> str:
@@ -702,7 +737,8 @@ class AlertEngine:
         else:
             limit = "floor" if rule.direction == "below" else "ceiling"
             how = f"{word} the absolute {limit} {j.absolute:.2f}{u}"
-        return f"{title}: {label} {j.value:.2f}{u}, {how}, for {held_s:.0f} s"
+        net = "" if j.measured is None else f" net of the longer silent pauses (measured {j.measured:.2f}{u})"
+        return f"{title}: {label} {j.value:.2f}{u}{net}, {how}, for {held_s:.0f} s"
 
     def _actions(self, severity: str) -> tuple[str, ...]:
         a = self.config.actions

@@ -176,6 +176,17 @@ _RULE_DOCS = MappingProxyType({
     "absolute_alone_grade": "a value past the absolute limit this far (graded from the cue's "
                             "typical value: 1 at the limit, 2 twice as far) counts before a baseline "
                             "without absolute_corroborate's families (0 = always needs them)",
+    "net_of_pauses": "for a cue measured over the caller's turn time with its pauses (the speech "
+                     "rate): the share of the pause ratio's rise above the caller's baseline taken "
+                     "out before the value is judged (1: all of it, the rate judged as if the caller "
+                     "paused as in their baseline; 0: none). A speech rate is the articulation rate "
+                     "times (1 - pause ratio), so without it longer pauses count twice, in the tempo "
+                     "family and in pausing's",
+    "net_breath_share": "net_of_pauses takes nothing out of a window in which more than this share "
+                        "of the pauses hold an audible breath (0: any breath; 1: it always takes "
+                        "its share out): "
+                        "silent pauses count once, in the pausing family; the slowing that pauses "
+                        "holding breaths make counts as tempo too",
     "corroborate_s": "a rule of a family named in corroborate counts if it was past within this many "
                      "seconds (a cue at its threshold flickers past and back from hop to hop)",
     "severity": "\"warning\" or \"critical\"",
@@ -207,6 +218,8 @@ class RuleConfig:
     absolute_corroborate: tuple[str, ...] = _k((), _RULE_DOCS["absolute_corroborate"])
     absolute_alone_grade: float = _k(0.0, _RULE_DOCS["absolute_alone_grade"], min=0, max=100.0)
     corroborate_s: float = _k(5.0, _RULE_DOCS["corroborate_s"], min=0, max=60.0)
+    net_of_pauses: float = _k(0.0, _RULE_DOCS["net_of_pauses"], min=0, max=1.0)
+    net_breath_share: float = _k(0.0, _RULE_DOCS["net_breath_share"], min=0, max=1.0)
     severity: str = _k("warning", _RULE_DOCS["severity"], choices=("warning", "critical"))
     persist_s: float = _k(6.0, _RULE_DOCS["persist_s"], min=0, max=600.0)
     clear_s: float = _k(10.0, _RULE_DOCS["clear_s"], min=0, max=600.0)
@@ -243,8 +256,18 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # Its short window stays out of possible_emergency: on the tuning half a 3 s window's speech
     # rate dropped past the threshold on healthy callers over babble, holds and hum (three more
     # false criticals for one detection).
+    # Its value is judged net of the silent pauses' rise (net_of_pauses 1, net_breath_share 0): a
+    # speech rate is the articulation rate times (1 - pause ratio), so a caller who only pauses
+    # longer moved tempo and pausing together, and two families agreed on the same pauses. That
+    # made 23 of 120 new hesitant healthy files critical (research/hesitant: seeds 7000-7173;
+    # pausing with tempo in 13 of them, the articulation rate 8 % under the baseline at the
+    # critical); net of the silent pauses 13. Pauses holding an audible breath keep counting as
+    # tempo too: netting every pause out cost 10 labored files within 30 s on the tuning half
+    # (86 -> 76 of 144), netting only the silent ones 3 (86 -> 83), with 3 false criticals fewer
+    # there (10 -> 7 of 264); tempo-only callers, whose slowing is measured partly as more pauses
+    # and who breathe silently in the corpus, lose most (within 30 s 17 -> 12 %).
     RuleConfig("slow_speech", "speech_rate_sps", "below", relative_change=-0.3, absolute=1.5,
-               min_speech_s=6.0, mad_k=3.0, persist_s=15.0, short_window=False),
+               min_speech_s=6.0, mad_k=3.0, persist_s=15.0, short_window=False, net_of_pauses=1.0),
     # Pause ratio: acute heart failure raises it (Schobi 2022) and labored breathing adds
     # inhalation pauses (Lee 1993). +60 % over the caller's baseline and at least 0.25; over
     # 0.32 (a third of the turn silent; healthy fixtures stay under 0.25) fires without one.
