@@ -418,3 +418,41 @@ def test_faint_talk_over_a_long_hold_is_heard_again_once_the_held_level_comes_wi
     assert at[120.0] - at[30.0] == pytest.approx(5.0, abs=0.05)
     heard_again = next(t for t in sorted(at) if t > 41.0 and at[t] - at[t - 1.0] > 0.05)
     assert 140.0 < heard_again < 200.0
+
+
+SHORT_HOLD = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0,
+                            voice_hold_long_s=0.0)
+"""CFG without the long-hold test (``voice_hold_long_s`` 15 s by default)."""
+
+
+def test_once_a_hold_has_gone_on_its_first_seconds_of_faint_talk_are_background_too():
+    # talk 12 dB under the caller over a 30 s hold: the hold test drops the bursts that begin more
+    # than 10 s into it, and keeps the first five (30.5-39.5 s) as the caller's quiet speech
+    plain = {e.t: e for e in hold_call(-37.0, cfg=SHORT_HOLD)}
+    assert plain[50.0].loudness_dbfs < -27.0  # the window reaches back over the first five bursts
+    # once a burst begins more than 15 s into the silence (46.5 s), the five are background too
+    wide = {e.t: e for e in hold_call(-37.0)}
+    assert wide[46.0].loudness_dbfs == plain[46.0].loudness_dbfs  # not yet
+    assert wide[50.0].loudness_dbfs == pytest.approx(-25.0, abs=1e-3)  # the caller's words alone
+    assert wide[50.0].speech_s == pytest.approx(8.0, abs=0.05)
+    # what the cue windows saw before stays counted: the call's speech counts each frame once
+    assert wide[60.0].call_speech_s == plain[60.0].call_speech_s
+
+
+def test_a_faint_answer_that_the_agent_follows_within_the_long_hold_time_is_kept():
+    # the caller speaks (0-10 s), the agent asks (10-15 s), the caller answers faintly (-37 dB) in
+    # 1 s bursts from 16 s to 27 s and the agent speaks again at 29 s: a silence of 14 s, shorter
+    # than a long hold's 15 s, so nothing the hold test kept is taken back
+    agent = frames(timeline(60.0, [(10.0, 15.0), (29.0, 34.0)]))
+    burst = timeline(60.0, [(t, t + 1.0) for t in np.arange(16.0, 28.0, 2.0)])
+    caller = frames(timeline(60.0, [(0.0, 10.0), (35.0, 60.0)]) | burst)
+    caller.energy_db[burst] = -37.0
+
+    def events(cfg: AnalysisConfig) -> list:
+        tracker = CueTracker(cfg, ("agent", "caller"))
+        tracker.add("agent", agent)
+        tracker.add("caller", caller)
+        return tracker.due(final=True)
+    plain, wide = events(SHORT_HOLD), events(CFG)
+    assert {e.t: e.call_speech_s for e in plain}[29.0] == pytest.approx(15.0, abs=0.05)  # 5 bursts kept
+    assert [repr(e) for e in wide] == [repr(e) for e in plain]

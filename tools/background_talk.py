@@ -52,7 +52,8 @@ PROG = "background_talk"
 
 SETTLE_S = 15.0
 """A frame's verdict is read again this long after it (the hold test's reach, ``voice_hold_quiet_s``
-10 s, is behind it by then): the verdict the cue windows see from then on."""
+10 s, is behind it by then): the verdict the cue windows see from then on (longer with the long-hold
+test, :func:`settle_s`)."""
 MARGIN_S = 0.15
 """Tolerance around the labelled edges of turns and phrases."""
 PLACES: tuple[str, ...] = ("hold", "agent", "gap", "inner")
@@ -107,10 +108,16 @@ class _GateRecorder(CueTracker):
             self._settled_t = upto
 
 
+def settle_s(analysis: AnalysisConfig) -> float:
+    """How long after a frame its verdict is read: ``SETTLE_S``, or longer when the long-hold test
+    (``voice_hold_long_s``) may still take a hold's first seconds back after that."""
+    return max(SETTLE_S, analysis.voice_hold_long_s + 1.0)
+
+
 def gated_frames(record: FrameRecord, analysis: AnalysisConfig) -> GatedFrames:
     """The caller's frames of a recorded file through the gate, fed as ``tools.evaluate.track_cues``
     feeds the cue tracker."""
-    tracker = _GateRecorder(analysis, record.legs, SETTLE_S)
+    tracker = _GateRecorder(analysis, record.legs, settle_s(analysis))
     for step in record.fed:
         for leg, frames in zip(record.legs, step):
             tracker.add(leg, frames)

@@ -34,7 +34,8 @@ import numpy as np
 
 from ..config import AnalysisConfig
 from ..dsp.sound_class import SILENCE
-from ..dsp.voice_gate import held_level_db, hold_talk, own_voice, speaker_level_db
+from ..dsp.runs import runs, runs_to_mask
+from ..dsp.voice_gate import held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -111,20 +112,69 @@ def other_speech(frames: Frames, other: Frames | None) -> np.ndarray:
     return other.speech[i] & (np.abs(other.t[i] - frames.t) < HOP_S / 2)
 
 
+def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
+                   gate_db: float, long_s: float, hop_s: float) -> np.ndarray:
+    """The speech frames of every faint run of a long silence of both parties: once a faint run
+    begins more than ``long_s`` into a silence (a hold), the faint runs before it in that silence
+    are background talk too, the hold's first seconds that
+    :func:`~monitor.dsp.voice_gate.hold_talk` keeps.
+
+    A silence begins at the other party's last speech frame or the speaker's last run that is not
+    faint, as in :func:`~monitor.dsp.voice_gate.hold_talk`; faint runs do not end it. A faint
+    answer that the other party or the speaker's own clear words follow within ``long_s`` is kept.
+    The verdict of a run can change after its end (when the silence grows past ``long_s``): the
+    cue windows see a hold's first seconds as speech until then.
+
+    Parameters
+    ----------
+    energy_db : np.ndarray [shape=(n,)]  the speaker's frame energy, dB
+    speech : np.ndarray [shape=(n,)], bool  the speaker's speech frames
+    other : np.ndarray [shape=(n,)], bool  the other party's speech frames, on the same clock
+    level_db : float or None  the speaker's level (None: nothing is dropped)
+    gate_db : float  how far below the level a run is faint (<= 0: off)
+    long_s : float  a silence in which a faint run begins more than this after its start is a
+        hold (<= 0: off)
+    hop_s : float  seconds per frame
+
+    Returns
+    -------
+    held : np.ndarray [shape=(n,)], bool  the frames of the faint runs of those silences
+    """
+    speech = np.asarray(speech, dtype=bool)
+    if gate_db <= 0 or long_s <= 0 or level_db is None or not speech.any():
+        return np.zeros(len(speech), dtype=bool)
+    starts, ends = runs(speech)
+    e = np.nan_to_num(np.asarray(energy_db, dtype=np.float64), nan=-np.inf)
+    clear = np.maximum.reduceat(np.where(speech, e, -np.inf), starts) >= level_db - gate_db
+    talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
+    last = np.maximum.accumulate(np.where(talk, np.arange(len(talk)), -1))
+    silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence
+    late = ~clear & (seconds_since(talk, starts, hop_s) > long_s)
+    group = np.unique(silence, return_inverse=True)[1]
+    long_silence = np.bincount(group, weights=late.astype(np.float64)) > 0
+    held = ~clear & long_silence[group]
+    return runs_to_mask(starts[held], ends[held], len(speech))
+
+
 def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, other: Frames | None = None,
-               hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0) -> Frames:
+               hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0, hold_long_s: float = 0.0) -> Frames:
     """``frames`` with the speech that is not the caller's own voice turned to silence (no speech,
     voicing or syllable): runs too faint to be the caller
     (:func:`~monitor.dsp.voice_gate.own_voice`, against ``level_db``, by default the level of
     ``frames``' speech) and, when ``other`` (the agent's frames) is given, runs more than
     ``hold_gate_db`` below that level that begin ``hold_quiet_s`` into a silence of both parties
-    (:func:`~monitor.dsp.voice_gate.hold_talk`). Each test has its own switch (a gate or quiet
-    time of 0 turns it off); without the agent's leg there is no hold test."""
+    (:func:`~monitor.dsp.voice_gate.hold_talk`) and every such run of a silence in which one begins
+    ``hold_long_s`` into it (:func:`long_hold_talk`). Each test has its own switch (a gate or quiet
+    time of 0 turns it off; the long-hold test is part of the hold test and off with it); without
+    the agent's leg there is no hold test."""
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
     if other is not None and hold_quiet_s > 0 and hold_gate_db > 0:
-        voice &= ~hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
-                            hold_gate_db, hold_quiet_s, HOP_S)
+        held = hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
+                         hold_gate_db, hold_quiet_s, HOP_S)
+        held |= long_hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
+                               hold_gate_db, hold_long_s, HOP_S)
+        voice &= ~held
     faint = frames.speech & ~voice
     if not faint.any():
         return frames
@@ -227,7 +277,7 @@ class CueTracker:
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
         other = self._frames[self.other] if self.other is not None else None
         return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
-                          self.cfg.voice_hold_quiet_s), other
+                          self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s), other
 
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""

@@ -109,6 +109,18 @@ class AnalysisConfig:
         "minute once their words have left the frames kept: with the default windows talk 12 dB "
         "under the caller is background for the first 2.3 minutes of a hold, 15 dB under for "
         "3.3", min=0.0, max=120.0)
+    voice_hold_long_s: float = _k(
+        15.0, "once a faint run of caller speech (voice_hold_gate_db) begins more than this many "
+        "seconds into a silence of both parties (a hold), every faint run of that silence is talk "
+        "in the background, its first voice_hold_quiet_s too, which the hold test keeps (0 = off): "
+        "read as the caller, a hold's first seconds of babble made the windows after the hold "
+        "quiet, halting speech. A faint answer that the agent or the caller's clear words follow "
+        "within this time is kept. 15 s: on 348 new healthy calls (research/margin) files with a "
+        "critical 40 -> 36 (over babble 14 -> 10), warnings 201 -> 196; on the evaluation "
+        "corpus's tuning half no false critical or warning moved and one severe caller's late "
+        "critical, made of a hold's babble, went (109 s after the onset); 10 s also took a "
+        "severe caller's faint answer (a critical 12 -> 32 s after the onset); 20 s removed "
+        "the same criticals and fewer warnings", min=0.0, max=600.0)
     tone_max_articulation_sps: float = _k(
         0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
         "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "

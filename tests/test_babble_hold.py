@@ -1,0 +1,51 @@
+"""Babble over a hold, on a call made the way the evaluation corpus makes its calls: once the hold
+has gone on, its first seconds of background talk are not the caller's speech either."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from tools import eval_corpus as ec
+from tools import evaluate as ev
+from tools.background_talk import gated_frames, label_spans, place_seconds
+
+SEED = 7400
+"""A seed the evaluation corpus never holds; the call is a hesitant caller's, 97 s long, with a
+23.6 s hold from 37.6 s on."""
+
+
+@pytest.fixture(scope="module")
+def babble_hold_call(tmp_path_factory) -> tuple[ev.Job, dict]:
+    """A short hesitant caller's call over babble at 20 dB SNR with a hold, at 16 kHz: its job and
+    its label."""
+    out = tmp_path_factory.mktemp("babble_hold")
+    line = tuple(sorted(dict(noise="babble", snr_db=20.0, codec="none", packet_loss=False, hold=True,
+                             overlap=False).items()))
+    cell = ec.Cell("hard_negative", negative="hesitant", short=True, line=line)
+    inputs = ec.corpus_inputs()
+    digest = ec.sha({"inputs": inputs, "seed": SEED, "cell": asdict(cell)})
+    ec.generate(ec.Job(out, SEED, cell, "bab", digest, ec.prepare_espeak(out),
+                       tuple(sorted(inputs["versions"].items()))))
+    ec.write_index(out, [f"bab_{SEED}"])
+    job = next(j for j in ev.load_jobs(out, "all", rates=(16000,)))
+    return job, json.loads((out / f"bab_{SEED}.json").read_text())
+
+
+def test_the_holds_first_seconds_of_babble_are_not_the_callers_once_the_hold_has_gone_on(babble_hold_call):
+    job, label = babble_hold_call
+    assert [e for e in label["events"] if e["kind"] == "hold"]
+    cfg = load_config(None, user_config=False)
+    record = ev.replay_file(job, cfg)[1]
+    spans = label_spans(label)
+    plain = place_seconds(gated_frames(record, replace(cfg.analysis, voice_hold_long_s=0.0)), spans)
+    long_hold = place_seconds(gated_frames(record, cfg.analysis), spans)  # 15 s by default
+    assert plain["hold"] > 2.0  # the hold test keeps the first 10 s of the hold's babble
+    assert long_hold["hold"] < plain["hold"] - 1.0  # taken back once the hold has gone on 15 s
+    # nothing else moves: the caller's own words, and the talk outside the hold
+    assert long_hold["lost"] == plain["lost"]
+    assert {k: long_hold[k] for k in ("agent", "gap", "inner")} == {k: plain[k] for k in ("agent", "gap", "inner")}
