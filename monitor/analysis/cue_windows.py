@@ -34,8 +34,8 @@ import numpy as np
 
 from ..config import AnalysisConfig
 from ..dsp.sound_class import SILENCE
-from ..dsp.runs import runs, runs_to_mask
-from ..dsp.voice_gate import held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
+from ..dsp.runs import runs_to_mask
+from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -143,10 +143,7 @@ def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
     speech = np.asarray(speech, dtype=bool)
     if gate_db <= 0 or long_s <= 0 or level_db is None or not speech.any():
         return np.zeros(len(speech), dtype=bool)
-    starts, ends = runs(speech)
-    e = np.nan_to_num(np.asarray(energy_db, dtype=np.float64), nan=-np.inf)
-    clear = np.maximum.reduceat(np.where(speech, e, -np.inf), starts) >= level_db - gate_db
-    talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
+    starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db)
     last = np.maximum.accumulate(np.where(talk, np.arange(len(talk)), -1))
     silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence
     late = ~clear & (seconds_since(talk, starts, hop_s) > long_s)

@@ -149,8 +149,18 @@ def hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, leve
     speech = np.asarray(speech, dtype=bool)
     if gate_db <= 0 or quiet_s <= 0 or level_db is None or not speech.any():
         return np.zeros(len(speech), dtype=bool)
+    starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db)
+    held = ~clear & (seconds_since(talk, starts, hop_s) > quiet_s)
+    return runs_to_mask(starts[held], ends[held], len(speech))
+
+
+def faint_runs(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float,
+               gate_db: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The speaker's runs of ``speech`` (starts, ends), which of them are clear (their loudest
+    frame within ``gate_db`` of ``level_db``; the others are faint) and the talk that ends a
+    silence (the clear runs' frames and the other party's speech).
+    Shapes (n,), (n,) bool with a True, (n,) bool -> (k,), (k,), (k,) bool, (n,) bool."""
     starts, ends, peaks = _run_peaks(energy_db, speech)
     clear = peaks >= level_db - gate_db
     talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
-    held = ~clear & (seconds_since(talk, starts, hop_s) > quiet_s)
-    return runs_to_mask(starts[held], ends[held], len(speech))
+    return starts, ends, clear, talk
