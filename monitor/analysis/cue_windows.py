@@ -167,10 +167,9 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
     if other is not None and hold_quiet_s > 0 and hold_gate_db > 0:
-        held = hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
-                         hold_gate_db, hold_quiet_s, HOP_S)
-        held |= long_hold_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
-                               hold_gate_db, hold_long_s, HOP_S)
+        theirs = other_speech(frames, other)
+        held = hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, HOP_S)
+        held |= long_hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_long_s, HOP_S)
         voice &= ~held
     faint = frames.speech & ~voice
     if not faint.any():
