@@ -114,6 +114,16 @@ def net_of_pauses(rule: RuleConfig, value: float, pause_ratio: float | None, bre
     return value * ((1.0 - base) / (1.0 - pause_ratio)) ** rule.net_of_pauses
 
 
+def net_value(rule: RuleConfig, value: float, cues: CuesEvent, baseline: Baseline | None,
+              short: bool = False) -> float:
+    """``value`` of the long window's cues (``short``: the short window's) net of the pauses'
+    rise (:func:`net_of_pauses`), from the same window's pause ratio and breath share and the
+    baseline's matching statistics."""
+    read = cues.short_value if short else cues.value
+    stats = baseline.stats("pause_ratio", short) if baseline is not None else None
+    return net_of_pauses(rule, value, read("pause_ratio"), read("paused_breath_share"), stats)
+
+
 def families_past(rules: tuple[RuleConfig, ...], judged: Mapping[str, Judgement]) -> dict[str, str]:
     """Per family of evidence with a rule past its threshold or absolute limit in ``judged``
     (judgements per rule kind at one hop), the first such rule's kind."""
@@ -615,9 +625,7 @@ class AlertEngine:
                 continue
             if tone and rule.cue in SPEECH_CUES:
                 continue
-            stats = baseline.stats("pause_ratio") if baseline is not None else None
-            net = net_of_pauses(rule, float(value), cues.value("pause_ratio"),
-                                cues.value("paused_breath_share"), stats)
+            net = net_value(rule, float(value), cues, baseline)
             j = judge(rule, net, baseline)
             judged[rule.kind] = j if net == value else replace(j, measured=float(value))
         return judged
@@ -662,10 +670,8 @@ class AlertEngine:
                 continue
             if not pe.short_absolute:
                 rule = replace(rule, absolute=None)
-            stats = baseline.stats("pause_ratio", short=True) if baseline is not None else None
-            value = net_of_pauses(rule, float(value), cues.short_value("pause_ratio"),
-                                  cues.short_value("paused_breath_share"), stats)
-            judged[rule.kind] = judge(rule, value, baseline, short=True)
+            judged[rule.kind] = judge(rule, net_value(rule, float(value), cues, baseline, short=True),
+                                      baseline, short=True)
         return judged
 
     def _weight(self, cues: CuesEvent, dt: float) -> float:
