@@ -430,11 +430,13 @@ def test_a_nucleus_the_class_model_takes_for_breath_needs_a_vowel_around_it():
 def test_a_lone_voiced_sound_the_model_leans_against_holds_no_syllable():
     """A peak that stands alone (under 500 ms of periodic frames within 950 ms each side) holds a
     syllable only where the sound-class model, on average over its vowel (the periodic frames
-    within 250 ms each side), scores speech at least as high as breath and cough: a breath or a
-    cough voiced for a while, which the class rules keep as speech for its periodicity, holds
-    none, even where the peak's own frame scores as speech; a lone word keeps its syllable, and
-    the frames around its vowel that are not periodic (a breath before it) do not count. In
-    running speech the model's lean decides nothing (over hum it leans to breath on many a vowel)."""
+    within 250 ms each side), scores speech above the better of breath and cough by 1 or more: a
+    breath or a cough voiced for a while, which the class rules keep as speech for its periodicity,
+    holds none, even where the peak's own frame scores as speech, nor does a voiced sound the model
+    hardly tells from a breath (real speech's vowels lean to speech by 2.4 or more in 95 of 100);
+    a lone word keeps its syllable, and the frames around its vowel that are not periodic (a
+    breath before it) do not count. In running speech the model's lean decides nothing (over hum
+    it leans to breath on many a vowel)."""
     from monitor.dsp.syllables import SyllableParams, supported
     params = SyllableParams()
     n, peak = 400, 200
@@ -451,8 +453,9 @@ def test_a_lone_voiced_sound_the_model_leans_against_holds_no_syllable():
 
     assert not supported(at, vowel, lean(-2.0, at_peak=1.0), params)[0]  # a voiced breath, its peak scored speech
     assert not supported(at, vowel, lean(-0.2), params)[0]
-    assert supported(at, vowel, lean(0.2), params)[0]                     # a lone short word
-    assert supported(at, vowel, lean(1.0, elsewhere=-3.0), params)[0]     # ... after a breath
+    assert not supported(at, vowel, lean(0.8), params)[0]                 # hardly told from a breath
+    assert supported(at, vowel, lean(1.2), params)[0]                     # a lone short word
+    assert supported(at, vowel, lean(2.0, elsewhere=-3.0), params)[0]     # ... after a breath
     cough = np.column_stack([np.zeros(n), np.zeros(n), np.full(n, 2.0)]).astype(np.float32)
     assert not supported(at, vowel, cough, params)[0]                     # a cough's voiced tail
     running = vowel.copy()
@@ -466,7 +469,7 @@ def test_a_lone_voiced_sound_the_model_leans_against_holds_no_syllable():
 
 def test_breaths_and_coughs_lose_syllables_to_the_models_lean_and_real_speech_none():
     """On the training speakers' breathing and coughs (s01-s16 of the committed recordings), the
-    model's lean over a lone sound's vowel takes a third of the syllables the vowel's length
+    model's lean over a lone sound's vowel takes two fifths of the syllables the vowel's length
     leaves (voiced breaths, coughs' voiced tails), while real speech, at 16 kHz and in the
     telephone band, keeps every one."""
     from monitor.dsp.syllables import SyllableParams
@@ -479,7 +482,7 @@ def test_breaths_and_coughs_lose_syllables_to_the_models_lean_and_real_speech_no
         with_lean, without = analyze_signal(x, rate).nucleus, analyze_signal(x, rate, off).nucleus
         assert not (with_lean & ~without).any(), path.name  # it only takes
         on, before = on + with_lean.sum(), before + without.sum()
-    assert before >= 25 and on <= 0.75 * before, (on, before)  # 30 -> 21
+    assert before >= 25 and on <= 0.6 * before, (on, before)  # 30 -> 18 (21 when a lean not against speech sufficed)
     for path in (READING, ARCTIC, LJ):
         y, rate = load(path)
         for sig, r in ((y, rate), (resample_poly(y, 8000, rate).astype(np.float32), 8000)):
