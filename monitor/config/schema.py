@@ -463,10 +463,11 @@ class EmergencyRuleConfig:
                                "evaluation corpus's tuning half: 0.75 finds one tempo-only labored "
                                "file more within 30 s (3 -> 4 of 24; 83 -> 84 of 144 labored files), "
                                "no false critical more there (7 of 264) or on 348 new healthy calls "
-                               "(25 of 348); 0.25-0.6 found one more on the tuning half but made a "
-                               "slow caller over hum or a hesitant caller over babble critical among "
-                               "the new calls; without it the tempo alone made a normal caller over "
-                               "hum critical on the tuning half (research/tempo/README.md). Off by "
+                               "(25 of 348); 0.25 found two more on the tuning half, 0.5-0.6 one, but "
+                               "made a slow caller over hum (0.25-0.5) or hesitant callers over "
+                               "babble (0.25, or 0.6 with single_family 6) critical among the new "
+                               "calls; without it the tempo alone made a normal caller over hum "
+                               "critical on the tuning half (research/tempo/README.md). Off by "
                                "default with single_family: one file is within chance",
                                min=0.0, max=10.0)
     single_support_families: tuple[str, ...] = _k(("pausing",), "the families one of which must have "
