@@ -657,6 +657,47 @@ def test_only_the_families_named_in_single_families_raise_it_alone(base):
     assert critical.evidence["single_family"] == "latency"
 
 
+# A tempo-only labored caller against a healthy caller's slower stretch: both speak far slower than
+# their baseline (0.4 syll/s: the tempo's change grade at its cap, 2), but the labored caller's
+# pauses have grown with it (pause ratio 0.3 against 0.2: 0.83 of the way to the long pauses'
+# threshold of 0.32, short of it), where the healthy one's (short answers, hum read as speech in
+# the pauses) are as in their baseline. With a drift of 1 the pauses never accumulate on their own.
+TEMPO_ALONE = {"possible_emergency.drift": 1.0, "possible_emergency.single_family": 4.0,
+               "possible_emergency.single_families": ["tempo"], "possible_emergency.single_support": 0.75}
+
+
+def test_with_single_support_the_tempo_alone_is_critical_once_the_pauses_have_grown_too(base):
+    engine = AlertEngine(config(**TEMPO_ALONE))
+    slower = [cues(t, speech_rate_sps=0.4, pause_ratio=0.3) for t in range(100, 140)]
+    [critical] = alerts(run(engine, slower, base), "possible_emergency")
+    # (2 - 1) a second from 100 s: the 4 x 3 = 12 of change needed at 111 s
+    assert critical.t == 111.0 and critical.evidence["single_family"] == "tempo"
+    assert list(engine.fusion.agreeing()) == ["tempo"]  # the pauses alone never agree
+
+
+def test_with_single_support_a_slowing_whose_pauses_stay_as_they_were_is_not_critical(base):
+    engine = AlertEngine(config(**TEMPO_ALONE))
+    slower = [cues(t, speech_rate_sps=0.4) for t in range(100, 200)]
+    assert alerts(run(engine, slower, base), "possible_emergency") == []
+    assert engine.fusion.change.get("tempo", 0.0) == 0.0
+    # without the condition the same slowing is critical, as a family alone always was
+    alone = AlertEngine(config(**{**TEMPO_ALONE, "possible_emergency.single_support": 0.0}))
+    [critical] = alerts(run(alone, slower, base), "possible_emergency")
+    assert critical.t == 111.0
+
+
+def test_a_family_alone_does_not_widen_the_cap_of_the_families_sums(base):
+    # the tempo at its cap for 100 s: its sum stops at 1.5 x max_grade x evidence_s = 9 whatever
+    # single_family is; the change sum of the family alone at 1.5 x single_family x evidence_s
+    slower = [cues(t, speech_rate_sps=0.4) for t in range(100, 200)]
+    for single in (0.0, 8.0):
+        engine = AlertEngine(config(**{"possible_emergency.drift": 1.0,
+                                       "possible_emergency.single_family": single}))
+        run(engine, slower, base)
+        assert engine.fusion.evidence["tempo"] == pytest.approx(9.0)
+        assert engine.fusion.change["tempo"] == pytest.approx(1.5 * max(2.0, single) * 3.0)
+
+
 # A caller labored from the first word, short of every absolute limit: answers after 3.4 s (latency
 # graded 0.82 from its typical 0.7 s towards the limit of 4 s) and a pause ratio of 0.4 (0.83 towards
 # 0.45). With a drift of 1 neither family accumulates; paired_grade lets the pair raise it.

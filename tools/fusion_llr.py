@@ -193,7 +193,7 @@ def today_holds(pad: Mapping[str, np.ndarray], pe: EmergencyRuleConfig) -> np.nd
     smoothing, single family or phrase (:func:`unsimulated` says which settings need them)."""
     g = np.minimum(pad["grades"], pe.max_grade)
     n, steps, _, f = g.shape
-    cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
+    cap = EVIDENCE_CAP * pe.max_grade * pe.evidence_s
     sums = np.zeros((n, 2, f))
     drift = np.array([pe.drift, pe.short_drift])[None, :, None]
     holds = np.zeros((n, steps), bool)

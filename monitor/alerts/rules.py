@@ -279,9 +279,10 @@ class _Phrase:
 
 
 EVIDENCE_CAP = 1.5
-"""The accumulator holds at most this many times the evidence its strongest decision needs
-(``max(max_grade, single_family) * evidence_s``), so that it drains within seconds once the
-trouble passes instead of remembering an old episode for minutes."""
+"""An accumulator holds at most this many times the evidence its decision needs (the families'
+sums ``max_grade * evidence_s``, the change sums of one family alone ``max(max_grade,
+single_family) * evidence_s``), so that it drains within seconds once the trouble passes instead
+of remembering an old episode for minutes."""
 
 
 WINDOWS: tuple[str, ...] = ("long", "short")
@@ -306,8 +307,11 @@ class Fusion:
     :attr:`change`, accumulates the long window's grade of the change from the caller's own
     baseline alone: a family alone is judged on it (``single_family``), so that a caller whose
     manner is slow, hesitant, quiet or breathy from the start (a baseline that already holds it)
-    does not reach critical on one family's absolute limit. A family without a judged cue this
-    hop keeps its sums.
+    does not reach critical on one family's absolute limit. With ``single_support`` that sum grows
+    only while another family of ``single_support_families`` has moved that far from the baseline
+    as well (a labored caller's slower syllables come with longer pauses; a healthy caller's
+    slower window of short answers or of hum in their pauses does not). A family without a judged
+    cue this hop keeps its sums.
 
     Weighing by call time rather than by the seconds of new caller speech is measured: a
     labored caller says little, and speech-weighted sums reached critical later for exactly the
@@ -325,7 +329,8 @@ class Fusion:
         """Per family, the short window's accumulated grade beyond ``short_drift``."""
         self.change: dict[str, float] = {}
         """Per family, the same accumulation of the change from the caller's own baseline alone
-        (absolute limits left out): what a single family is judged on."""
+        (absolute limits left out), while a family of ``single_support_families`` has moved
+        ``single_support`` from the baseline too (else it drains): what a single family is judged on."""
         self.grade: dict[str, float] = {}
         """Per family, its (smoothed) long-window grade at the last judged hop."""
         self.short_grade: dict[str, float] = {}
@@ -344,7 +349,8 @@ class Fusion:
         """Seconds (weighted as the sums) that two families' absolute grades have been at least
         ``paired_grade`` together, one of them of ``paired_families``."""
         self._pushed: set[str] = set()  # the families whose grade was beyond its drift this hop
-        self.cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
+        self.cap = EVIDENCE_CAP * pe.max_grade * pe.evidence_s
+        self.change_cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
 
     def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
                judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None) -> None:
@@ -379,8 +385,11 @@ class Fusion:
     def _update_sums(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
                      judged_short: Mapping[str, Judgement]) -> None:
         grades = self._family_grades(judged)
-        for family, change in self._family_grades(judged, change=True).items():
-            self.change[family] = self._step(self.change.get(family, 0.0), weight, change[0], self.pe.drift)
+        changes = self._family_grades(judged, change=True)
+        for family, (change, _) in changes.items():
+            supported = change if self._supported(family, changes) else 0.0
+            self.change[family] = self._step(self.change.get(family, 0.0), weight, supported, self.pe.drift,
+                                             self.change_cap)
         alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
         for family, (grade, kind) in grades.items():
             old_grade = self.grade.get(family, grade)
@@ -392,6 +401,14 @@ class Fusion:
             self.short_grade[family] = grade
             self._accumulate("short", family, t, weight, grade)
             self._keep_best("short", family, kind, judged_short[kind], rose)
+
+    def _supported(self, family: str, changes: Mapping[str, tuple[float, str]]) -> bool:
+        """Whether ``family``'s change may accumulate towards ``single_family`` this hop: always
+        without ``single_support``, else while another family of ``single_support_families`` has
+        moved that far from the caller's baseline too (``changes``: per family, its change grade)."""
+        need = self.pe.single_support
+        return need <= 0 or any(g >= need - EPS for f, (g, _) in changes.items()
+                                if f != family and f in self.pe.single_support_families)
 
     def _family_grades(self, judged: Mapping[str, Judgement], change: bool = False,
                        absolute: bool = False) -> dict[str, tuple[float, str]]:
@@ -409,9 +426,10 @@ class Fusion:
         if rose or (window, family) not in self.best:
             self.best[(window, family)] = (kind, j)
 
-    def _step(self, total: float, weight: float, grade: float, drift: float) -> float:
-        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)``."""
-        return min(self.cap, max(0.0, total + weight * (grade - drift)))
+    def _step(self, total: float, weight: float, grade: float, drift: float, cap: float | None = None) -> float:
+        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)`` (``cap``: the
+        families' sums' own, :attr:`cap`, unless given)."""
+        return min(self.cap if cap is None else cap, max(0.0, total + weight * (grade - drift)))
 
     def _sums(self, window: str) -> dict[str, float]:
         return self.short_evidence if window == "short" else self.evidence
@@ -506,7 +524,7 @@ class Fusion:
         kept = set(new.family_of.values())
         new.evidence = {f: min(v, new.cap) for f, v in new.evidence.items()}
         new.short_evidence = {f: min(v, new.cap) for f, v in self.short_evidence.items() if f in kept}
-        new.change = {f: min(v, new.cap) for f, v in self.change.items() if f in kept}
+        new.change = {f: min(v, new.change_cap) for f, v in self.change.items() if f in kept}
         new.grade = {f: v for f, v in self.grade.items() if f in kept}
         new.short_grade = {f: v for f, v in self.short_grade.items() if f in kept}
         new.since = {k: v for k, v in self.since.items() if k[1] in kept}

@@ -442,13 +442,40 @@ class EmergencyRuleConfig:
                               "caller's own baseline (absolute limits left out) reaches this many "
                               "times evidence_s (0 = never: two families must agree; on the "
                               "tuning half 3 to 12 each added more false criticals, most of them "
-                              "before a labored caller's onset, than detections)",
+                              "before a labored caller's onset, than detections; the tempo alone "
+                              "at 2-12 one to three, see single_support). Its accumulation has a "
+                              "cap of its own: the families' sums keep theirs (1.5 x max_grade x "
+                              "evidence_s) whatever this is",
                               min=0.0, max=100.0)
     single_families: tuple[str, ...] = _k(FAMILIES, "the families that single_family lets raise it "
                                           "alone (on the tuning half, with the turn gap bridged "
                                           "in the response latency, latency alone at 0.5-24 raised "
                                           "no false critical and found one labored file sooner; "
                                           "pausing or loudness alone added false criticals)")
+    single_support: float = _k(0.0, "a family's change from the caller's own baseline accumulates "
+                               "towards single_family only while a family of single_support_families "
+                               "has also moved this far from the baseline towards its threshold (its "
+                               "change grade: 0 at the baseline, 1 at the threshold; 0 = no such "
+                               "condition): a labored caller's slower syllables come with longer "
+                               "pauses, where a healthy caller's slower windows (short answers, "
+                               "spelled letters, hum read as speech in their pauses) mostly do not. "
+                               "Measured with single_family 4 and single_families [\"tempo\"] on the "
+                               "evaluation corpus's tuning half: 0.75 finds one tempo-only labored "
+                               "file more within 30 s (3 -> 4 of 24; 83 -> 84 of 144 labored files), "
+                               "no false critical more there (7 of 264) or on 348 new healthy calls "
+                               "(25 of 348); 0.25 found two more on the tuning half, 0.5-0.6 one, but "
+                               "made a slow caller over hum (0.25-0.5) or hesitant callers over "
+                               "babble (0.25, or 0.6 with single_family 6) critical among the new "
+                               "calls; without it the tempo alone made a normal caller over hum "
+                               "critical on the tuning half (research/tempo/README.md). Off by "
+                               "default with single_family: one file is within chance",
+                               min=0.0, max=10.0)
+    single_support_families: tuple[str, ...] = _k(("pausing",), "the families one of which must have "
+                                                  "moved single_support for a family alone to "
+                                                  "accumulate (never the family itself; the pausing "
+                                                  "family: a tempo-only labored caller's pause ratio "
+                                                  "rose to 2-3 times its baseline on the tuning "
+                                                  "half, their response latency stayed)")
     paired_grade: float = _k(0.0, "two families whose cues are both at least this far towards their "
                              "absolute limits (graded from the cue's typical value: 1 at the limit), "
                              "one of them of paired_families, for paired_s raise it too: a caller "
