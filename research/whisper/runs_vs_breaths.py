@@ -1,7 +1,7 @@
 """Whispered speech against real breaths: measures of the runs the sound class calls breath (research).
 
     PYTHONPATH=. python research/whisper/runs_vs_breaths.py CORPUS BREATHING [--calls id,id,...]
-        [--pkl OUT.pkl]
+        [--pkl OUT.pkl] [--margin HEALTHY_CALLS]
 
 Three kinds of run, each a run of frames (at least 0.15 s) the sound class calls BREATH, 16 kHz:
 
@@ -9,7 +9,9 @@ Three kinds of run, each a run of frames (at least 0.15 s) the sound class calls
   (speech the class takes for breath);
 - ``inhalation``: inside a labelled caller inhalation of the same calls (real breaths of the corpus);
 - ``deep`` / ``shallow``: anywhere in the breathing recordings (folder BREATHING with its
-  ``manifest.csv``) of the training speakers s01-s16.
+  ``manifest.csv``) of the training speakers s01-s16;
+- with ``--margin``, every 16 kHz call of that folder of healthy calls: ``margin whisper`` (inside
+  the caller's phrases), ``margin inhalation``, ``margin other`` (elsewhere in the caller's channel).
 
 Per run: its length; ``mod``, the share of the run's frame-energy envelope (dB, mean removed)
 power at 2-8 Hz; ``rough``, the share of its variance a quadratic (one rise and fall) leaves;
@@ -110,19 +112,23 @@ def measured_runs(x: np.ndarray, region: np.ndarray | None, m: dict) -> list[dic
     return out
 
 
-def corpus_runs(corpus: str, calls: tuple[str, ...]) -> list[dict]:
+def corpus_runs(corpus: str, split: str, calls: tuple[str, ...] | None, prefix: str = "") -> list[dict]:
+    """Runs of the calls ``calls`` (all with None) of ``split``: inside the caller's labelled
+    phrases (``whisper``), inside the labelled inhalations (``inhalation``) and, with a
+    ``prefix``, anywhere outside the caller's phrases (``other``); kinds named ``prefix + kind``."""
     rows = []
-    for job in ev.load_jobs(corpus, "tune", rates=(RATE,)):
-        if job.id not in calls:
+    for job in ev.load_jobs(corpus, split, rates=(RATE,)):
+        if calls is not None and job.id not in calls:
             continue
         label = json.loads(Path(job.path).with_name(f"{job.id}.json").read_text())
         x = caller_samples(job)
         m = stage_masks(x, job.rate, an.AnalyzerConfig())
         caller = [t for t in label["turns"] if t["speaker"] == "caller"]
-        phrases = [(p["start_s"], p["end_s"]) for t in caller for p in t.get("phrases", [])]
-        inh = [(i["start_s"], i["end_s"]) for t in caller for i in t.get("inhalations", [])]
-        for kind, spans in (("whisper", phrases), ("inhalation", inh)):
-            rows += [r | {"kind": kind, "src": job.id} for r in measured_runs(x, inside(m["t"], spans, 0.0), m)]
+        phrases = inside(m["t"], [(p["start_s"], p["end_s"]) for t in caller for p in t.get("phrases", [])], 0.0)
+        inh = inside(m["t"], [(i["start_s"], i["end_s"]) for t in caller for i in t.get("inhalations", [])], 0.0)
+        regions = {"whisper": phrases, "inhalation": inh} | ({"other": ~phrases & ~inh} if prefix else {})
+        for kind, region in regions.items():
+            rows += [r | {"kind": prefix + kind, "src": job.id} for r in measured_runs(x, region, m)]
     return rows
 
 
@@ -152,7 +158,8 @@ def best_threshold(speech: np.ndarray, breath: np.ndarray) -> tuple[float, str, 
 
 
 def report(rows: list[dict]) -> None:
-    kinds = ("whisper", "inhalation", "deep", "shallow")
+    kinds = tuple(k for k in ("whisper", "inhalation", "deep", "shallow", "margin whisper", "margin inhalation",
+                               "margin other") if any(r["kind"] == k for r in rows))
     by = {k: [r for r in rows if r["kind"] == k] for k in kinds}
     for k in kinds:
         d = np.array([r["dur"] for r in by[k]])
@@ -174,8 +181,30 @@ def report(rows: list[dict]) -> None:
               f"breath runs taken for speech {lost:.0%} ({per})")
 
 
+def held_out_logistic(rows: list[dict]) -> None:
+    """A logistic regression on all measures, whisper against the real breaths (corpus and
+    recordings), each source's runs scored by the model fitted without them."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rows = [r for r in rows if r["kind"] in ("whisper", "inhalation", "deep", "shallow")]
+    x = np.array([[r[m] for m in MEASURES] for r in rows])
+    y = np.array([r["kind"] == "whisper" for r in rows])
+    src = np.array([r["src"] for r in rows])
+    p = np.zeros(len(rows))
+    for s in np.unique(src):
+        out = src == s
+        model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000))
+        p[out] = model.fit(x[~out], y[~out]).predict_proba(x[out])[:, 1]
+    print("\nlogistic regression on all measures, leave one source out: share of runs taken for speech")
+    for c in (0.5, 0.7, 0.8, 0.9):
+        print(f"  p > {c}: " + "  ".join(f"{k} {np.mean(p[np.array([r['kind'] == k for r in rows])] > c):.0%}"
+                                     for k in ("whisper", "inhalation", "deep", "shallow")))
+
+
 def rules(rows: list[dict]) -> None:
-    kinds = ("whisper", "inhalation", "deep", "shallow")
+    kinds = ("whisper", "inhalation", "deep", "shallow", "margin whisper", "margin inhalation", "margin other")
     print("\nruns (seconds) each rule takes for speech")
     for name, rule in RULES:
         cells = []
@@ -206,11 +235,14 @@ def main() -> None:
     args = sys.argv[1:]
     corpus, breathing = args[0], Path(args[1])
     calls = tuple(args[args.index("--calls") + 1].split(",")) if "--calls" in args else CALLS
-    rows = corpus_runs(corpus, calls) + recording_runs(breathing)
+    rows = corpus_runs(corpus, "tune", calls) + recording_runs(breathing)
+    if "--margin" in args:
+        rows += corpus_runs(args[args.index("--margin") + 1], "all", None, "margin ")
     if "--pkl" in args:
         with open(args[args.index("--pkl") + 1], "wb") as fh:
             pickle.dump(rows, fh)
     report(rows)
+    held_out_logistic(rows)
     rules(rows)
 
 
