@@ -426,10 +426,10 @@ class Fusion:
         if rose or (window, family) not in self.best:
             self.best[(window, family)] = (kind, j)
 
-    def _step(self, total: float, weight: float, grade: float, drift: float, cap: float | None = None) -> float:
-        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)`` (``cap``: the
-        families' sums' own, :attr:`cap`, unless given)."""
-        return min(self.cap if cap is None else cap, max(0.0, total + weight * (grade - drift)))
+    @staticmethod
+    def _step(total: float, weight: float, grade: float, drift: float, cap: float) -> float:
+        """One CUSUM step: ``clip(total + weight * (grade - drift), 0, cap)``."""
+        return min(cap, max(0.0, total + weight * (grade - drift)))
 
     def _sums(self, window: str) -> dict[str, float]:
         return self.short_evidence if window == "short" else self.evidence
@@ -440,7 +440,7 @@ class Fusion:
         sums = self._sums(window)
         drift = self.pe.short_drift if window == "short" else self.pe.drift
         old = sums.get(family, 0.0)
-        new = sums[family] = self._step(old, weight, grade, drift)
+        new = sums[family] = self._step(old, weight, grade, drift, self.cap)
         if weight > 0 and grade > drift:
             self._pushed.add(family)
         key = (window, family)
