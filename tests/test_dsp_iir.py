@@ -72,3 +72,17 @@ def test_loading_the_compiled_loop_does_not_import_scipy_signal():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert "scipy.signal'" not in out and "scipy.stats" not in out
+
+
+def test_a_compiled_loop_that_answers_otherwise_is_not_used(monkeypatch):
+    class Changed:  # scipy's private loop with another meaning of its arguments
+        @staticmethod
+        def _linear_filter(b, a, x, axis, zi):
+            return x * 2.0, zi
+
+    iir._sigtools.cache_clear()
+    monkeypatch.setattr(iir.scipy_core, "compiled", lambda *names: Changed)
+    try:
+        assert iir._sigtools() is None
+    finally:
+        iir._sigtools.cache_clear()

@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 import soundfile as sf
 
-from ..dsp.iir import first_order_recurrence, recurrence_rows  # noqa: F401 - re-exported
+from ..dsp.iir import recurrence_rows
 from ..dsp.resample import Resampler
 from .quiet import native_stderr_silenced
 

@@ -24,9 +24,23 @@ BLOCK = 64
 """Samples per block of the block-matrix fallback."""
 
 
+@functools.lru_cache(maxsize=1)
 def _sigtools() -> ModuleType | None:
-    """scipy's compiled ``_sigtools`` module, loaded without ``scipy.signal`` (None if not found)."""
-    return scipy_core.compiled("signal", "_sigtools", "_linear_filter")
+    """scipy's compiled ``_sigtools`` module, loaded without ``scipy.signal``, or None if it is not
+    found or its ``_linear_filter`` does not give :func:`block_recurrence`'s numbers on a probe: its
+    arguments are private to scipy, and another version may change them. Probed once per process
+    (the answer is cached)."""
+    st = scipy_core.compiled("signal", "_sigtools", "_linear_filter")
+    if st is None:
+        return None
+    probe = np.linspace(-1.0, 1.0, 2 * BLOCK + 3).reshape(1, -1)
+    y0 = np.array([0.25])
+    try:
+        got, _ = st._linear_filter(np.ones(1), np.array([1.0, -0.9]), probe, -1, (0.9 * y0).reshape(-1, 1))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    want = block_recurrence(probe.T, 0.9, y0).T
+    return st if got.shape == want.shape and np.allclose(got, want, rtol=0.0, atol=1e-12) else None
 
 
 def first_order_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarray:
@@ -76,7 +90,9 @@ def _recurrence_matrices(a: float) -> tuple[np.ndarray, np.ndarray, float]:
     lag = k[None, :] - k[:, None]
     with np.errstate(under="ignore"):
         m = np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0)
-        return m, a ** (k + 1), float(a ** BLOCK)
+        carry = a ** (k + 1)
+    m.flags.writeable = carry.flags.writeable = False  # shared by every caller of the cache
+    return m, carry, float(a ** BLOCK)
 
 
 def block_recurrence(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarray:

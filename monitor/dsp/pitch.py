@@ -228,7 +228,9 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
 @lru_cache(maxsize=8)
 def _hanning(n: int) -> np.ndarray:
     """Hanning window of n samples without zero ends, float32."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(n) + 1) / (n + 1))).astype(np.float32)
+    w = (0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(n) + 1) / (n + 1))).astype(np.float32)
+    w.flags.writeable = False  # shared by every caller of the cache
+    return w
 
 
 @lru_cache(maxsize=8)
@@ -236,4 +238,6 @@ def _window_acf(n: int) -> np.ndarray:
     """Normalised autocorrelation of :func:`_hanning` at lags 0 .. n - 1, float32."""
     w = _hanning(n).astype(np.float64)
     full = np.correlate(w, w, mode="full")[n - 1:]
-    return (full / full[0]).astype(np.float32)
+    acf = (full / full[0]).astype(np.float32)
+    acf.flags.writeable = False  # shared by every caller of the cache
+    return acf
