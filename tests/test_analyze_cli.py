@@ -29,7 +29,7 @@ READING = REAL / "pocketsphinx/test/data/librivox/sense_and_sensibility_01_auste
 KEYS = ["file", "channel", "duration_s", "sample_rate", "speech_s", "syllables", "speech_rate_sps",
         "articulation_rate_sps", "pauses", "pause_ratio", "mean_pause_s", "phrases", "mean_phrase_s",
         "f0_median_hz", "hnr_db", "cpps_db", "loudness_dbfs"]
-EXTRA_KEYS = {"syllables_per_phrase", "breaths", "breaths_per_min", "coughs"}  # the issue asks for "at least" KEYS; this one is welcome
+EXTRA_KEYS = {"syllables_per_phrase", "breaths", "breaths_per_min", "coughs"}  # the contract is "at least" KEYS; these are welcome
 
 
 def cli(*args: str | os.PathLike) -> subprocess.CompletedProcess:

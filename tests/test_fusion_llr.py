@@ -10,31 +10,17 @@ import numpy as np
 import pytest
 
 from monitor.config import load_config
-from monitor.events import CuesEvent
 from tools import evaluate as ev
 from tools import fusion_llr as fl
 from tools.tune import fold_of
 
-HEALTHY = dict(speech_rate_sps=3.5, articulation_rate_sps=4.4, pause_ratio=0.15, mean_pause_s=0.5,
-               mean_phrase_s=2.8, hnr_db=12.0, cpps_db=12.0, loudness_dbfs=-25.0, response_latency_s=0.6)
-# breaths in a third of the pauses: the slowing they make counts as tempo too (net_breath_share)
-LABORED = dict(HEALTHY, speech_rate_sps=1.8, pause_ratio=0.45, mean_phrase_s=1.0, paused_breath_share=0.3)
+from cue_streams import HEALTHY, LABORED, cue_stream, eval_job as job
+
 
 
 def stream(onset: float, end: float, hold: tuple[float, float] = (0.0, 0.0)) -> ev.CueStream:
-    """A caller who speaks half the time in 8 s windows, healthy until ``onset``, labored after,
-    silent over ``hold`` (their running speech total stands still)."""
-    def spoken(t: float) -> float:
-        return 0.5 * (t - max(0.0, min(t, hold[1]) - hold[0]))
-    cues = [CuesEvent(t=float(t), speech_s=8.0, window_s=16.0, call_speech_s=spoken(t),
-                      **(LABORED if t >= onset + 8 else HEALTHY)) for t in range(1, int(end))]
-    return ev.CueStream(cues=tuple(cues), duration_s=end)
-
-
-def job(call: str, onset: float | None, expect: bool, rate: int = 16000) -> ev.Job:
-    return ev.Job(id=call, rate=rate, path=f"{call}.flac", split="tune", caller_channel=1, agent_channel=0,
-                  duration_s=200.0, onset_s=onset, expect_critical=expect, forbid_critical=onset is None,
-                  condition={"group": "normal" if onset is None else "labored"})
+    """Healthy until ``onset``, labored from 8 s after it (a window's length)."""
+    return cue_stream(HEALTHY, LABORED, onset + 8, end, hold)
 
 
 def corpus() -> list[tuple[ev.Job, ev.CueStream]]:

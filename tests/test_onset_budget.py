@@ -7,23 +7,17 @@ from monitor.events import CuesEvent
 from tools import evaluate as ev
 from tools import onset_budget as ob
 
-HEALTHY = dict(speech_rate_sps=3.5, articulation_rate_sps=4.4, pause_ratio=0.15, mean_pause_s=0.5,
-               mean_phrase_s=2.8, hnr_db=12.0, cpps_db=12.0, loudness_dbfs=-25.0, response_latency_s=0.6)
-# breaths in a third of the pauses: the slowing they make counts as tempo too (net_breath_share)
-LABORED = dict(HEALTHY, speech_rate_sps=1.8, pause_ratio=0.45, mean_phrase_s=1.0, paused_breath_share=0.3)
+from cue_streams import HEALTHY, LABORED, cue_stream, eval_job
+
 
 
 def stream(onset: float, end: float) -> ev.CueStream:
-    """A caller who speaks half the time in 8 s windows, healthy until ``onset``, labored after."""
-    cues = [CuesEvent(t=float(t), speech_s=8.0, window_s=16.0, call_speech_s=0.5 * t,
-                      **(LABORED if t >= onset + 8 else HEALTHY)) for t in range(1, int(end))]
-    return ev.CueStream(cues=tuple(cues), duration_s=end)
+    """Healthy until ``onset``, labored from 8 s after it (a window's length)."""
+    return cue_stream(HEALTHY, LABORED, onset + 8, end)
 
 
 def job(onset: float) -> ev.Job:
-    return ev.Job(id="c", rate=16000, path="c.flac", split="tune", caller_channel=1, agent_channel=0,
-                  duration_s=200.0, onset_s=onset, expect_critical=True, forbid_critical=False,
-                  condition={"degrade": "all", "onset": "abrupt", "severity": "severe"})
+    return eval_job("c", onset, True, condition={"degrade": "all", "onset": "abrupt", "severity": "severe"})
 
 
 def test_the_steps_to_a_critical_alert_come_in_order():

@@ -43,8 +43,9 @@ def test_fixture_set_complete_with_licences():
 
 
 def test_de_jong_wempe_reproduces_published_agreement():
-    """Issue 2 quotes Pearson r = 0.990 and a median absolute error of 7.7 % for
-    Praat running de Jong & Wempe (-25 dB, 2 dB, 0.3 s) on these 61 files."""
+    """Praat running de Jong & Wempe (-25 dB, 2 dB, 0.3 s) on these 61 files agrees with
+    their hand counts as measured when they were imported (Pearson r = 0.990, a median
+    absolute error of 7.7 %)."""
     rows = manifest()
     truth = [int(r["syllables"]) for r in rows]
     est = [praat_syllables(REAL / r["path"]).syllables for r in rows]

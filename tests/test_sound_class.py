@@ -430,7 +430,7 @@ def test_event_means_stop_at_the_event_and_reach_no_further():
 def test_breathing_and_coughs_are_not_speech(held_out):
     figs = tsc.recording_figures(held_out)
     # today (without the class) about 47 % of breathing and 41 % of coughs count as speech
-    # (the issue asks <= 5 %, <= 10 % and <= 3 syllables a minute: breathing is not there yet)
+    # (the targets are <= 5 %, <= 10 % and <= 3 syllables a minute: breathing is not there yet)
     for kind in ("breathing-deep", "breathing-shallow"):
         assert figs[kind]["speech_share"] < 0.10, (kind, figs[kind])
         assert figs[kind]["syllables_per_min"] < 16, (kind, figs[kind])
@@ -454,7 +454,7 @@ def test_real_speech_is_unchanged_within_2_percent(held_out_speech):
 def test_breaths_in_the_pauses_of_real_speech_are_found(held_out, held_out_speech):
     rng = np.random.default_rng(tsc.SEED)
     mixes = tsc.mix(held_out_speech, tsc.breath_snippets(held_out), rng, 30)
-    # the issue asks 0.9 and 0.9 (on these 30 mixtures: 80 % and 89 % at both rates; on the
+    # the targets are 0.9 and 0.9 (on these 30 mixtures: 80 % and 89 % at both rates; on the
     # training tool's 60: 93 % and 81-86 %)
     for band in ("16k", "tel8k"):
         hits, misses, false = tsc.detection(mixes, band)

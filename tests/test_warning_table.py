@@ -6,27 +6,17 @@ from __future__ import annotations
 import pytest
 
 from monitor.config import load_config
-from monitor.events import CuesEvent
 from tools import evaluate as ev
 from tools import warning_table as wt
 
-HEALTHY = dict(speech_rate_sps=3.5, articulation_rate_sps=4.4, pause_ratio=0.15, mean_pause_s=0.5,
-               mean_phrase_s=2.8, hnr_db=12.0, cpps_db=12.0, loudness_dbfs=-25.0, response_latency_s=0.6)
+from cue_streams import HEALTHY, LABORED, cue_stream as stream, eval_job
+
 HESITANT = dict(HEALTHY, pause_ratio=0.4)  # past the 0.32 ceiling from the first word
-LABORED = dict(HEALTHY, speech_rate_sps=1.8, pause_ratio=0.45, mean_phrase_s=1.0)
-
-
-def stream(before: dict, after: dict, change: float, end: float = 200.0) -> ev.CueStream:
-    cues = [CuesEvent(t=float(t), speech_s=8.0, window_s=16.0, call_speech_s=0.5 * t,
-                      **(after if t >= change else before)) for t in range(1, int(end))]
-    return ev.CueStream(cues=tuple(cues), duration_s=end)
 
 
 def job(call: str, onset: float | None, group: str) -> ev.Job:
-    return ev.Job(id=call, rate=16000, path=f"{call}.flac", split="tune", caller_channel=1, agent_channel=0,
-                  duration_s=200.0, onset_s=onset, expect_critical=onset is not None,
-                  forbid_critical=onset is None, condition={"group": group, "negative": "hesitant"
-                                                            if group == "hard_negative" else None})
+    return eval_job(call, onset, onset is not None, condition={
+        "group": group, "negative": "hesitant" if group == "hard_negative" else None})
 
 
 def found() -> list[wt.FileWarnings]:

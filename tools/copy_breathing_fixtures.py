@@ -6,7 +6,7 @@ manifest.csv with the trimmed durations. Trimming keeps the beginning of each re
 deep breathing its first 9 s, shallow breathing its first 7 s, heavy coughs their first 6 s,
 and a few whole sustained vowels (the shortest ones, both genders). Uses sox.
 
-    .venv/bin/python -m tools.copy_breathing_fixtures --shared ../shared
+    .venv/bin/python -m tools.copy_breathing_fixtures --shared SHARED   # the shared data folder
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Copy the 61 transcribed real-speech WAV utterances from ../shared/speech into
-audio_fixtures/real/ as lossless 16-bit FLAC, with licences and attribution.
+"""Copy the 61 transcribed real-speech WAV utterances of the shared data folder's speech/
+into audio_fixtures/real/ as lossless 16-bit FLAC, with licences and attribution.
 
-Run once by a maintainer (needs ../shared/speech); the result is committed, so a
-fresh clone's tests do not need ../shared/:
+Run once by a maintainer (needs the shared data folder, by default the ``shared`` folder
+beside the checkout); the result is committed, so a fresh clone's tests do not need it:
 
-    python -m tools.import_real_speech [--shared ../shared/speech] [--out audio_fixtures/real]
+    python -m tools.import_real_speech [--shared SHARED/speech] [--out audio_fixtures/real]
 
 Selection: every WAV with a transcript except the FSDD digits (whole-word clips)
 and the headerless .raw files. Each file is verified bit-exact after writing

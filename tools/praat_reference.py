@@ -211,7 +211,7 @@ def praat_hnr_mean(audio, rate: float | None = None) -> float:
 
 
 def praat_cpps(audio, rate: float | None = None, fit: str = "Robust") -> float:
-    """Smoothed cepstral peak prominence (dB) over the whole sound, as in the issue."""
+    """Smoothed cepstral peak prominence (dB) over the whole sound (Praat's Get CPPS)."""
     pc = call(to_sound(audio, rate), "To PowerCepstrogram", 60, 0.01, 5000, 50)
     # Get CPPS: subtract tilt before smoothing, time averaging window, quefrency
     # averaging window, peak search pitch range (2), tolerance, interpolation,
