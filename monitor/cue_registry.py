@@ -83,6 +83,8 @@ WORD_CUES: tuple[str, ...] = tuple(c.name for c in CUES if c.words)
 ALL_CUES: tuple[str, ...] = ACOUSTIC_CUES + WORD_CUES
 SPEECH_CUES: frozenset[str] = frozenset(c.name for c in CUES if c.of_speech)
 """Cues measured over the window's speech frames (see :attr:`Cue.of_speech`)."""
+SPAN_CUES: tuple[str, ...] = tuple(c.name for c in CUES if c.of_speech and not c.words and c.family != "breathing")
+"""Cues measured over a span of the caller's speech frames alone (the breath cues count the pauses too)."""
 
 
 def cue(name: str) -> Cue:

@@ -12,14 +12,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-from .cue_registry import ACOUSTIC_CUES, WORD_CUES
-
 Severity = str  # "warning" | "critical"
-
-CUE_NAMES: tuple[str, ...] = ACOUSTIC_CUES
-"""Acoustic cues reported once per hop for each channel (declared in :mod:`monitor.cue_registry`)."""
-WORD_CUE_NAMES: tuple[str, ...] = WORD_CUES
-"""Word-based cues, present when a transcriber runs (``None`` otherwise)."""
 
 
 def _clean(value: Any) -> Any:

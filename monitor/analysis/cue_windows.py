@@ -33,6 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..config import AnalysisConfig
+from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs_to_mask
 from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
@@ -40,8 +41,7 @@ from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
 
-SHORT_SPAN_CUES: tuple[str, ...] = ("speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s",
-                                     "mean_phrase_s", "hnr_db", "cpps_db", "loudness_dbfs")
+SHORT_SPAN_CUES: tuple[str, ...] = SPAN_CUES
 """The span measures the short window reports (with the breath cues and the last answer's latency)."""
 
 LONG_WORD_GAP_S = 0.5

@@ -16,7 +16,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..config import Config
-from ..events import CUE_NAMES, AlertEvent, CallSummaryEvent, CuesEvent, Event
+from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
+from ..events import AlertEvent, CallSummaryEvent, CuesEvent, Event
 from .inputs import CallJob
 
 STATUSES: tuple[str, ...] = ("scored", "already_scored", "failed")

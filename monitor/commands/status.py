@@ -7,7 +7,12 @@ import json
 import time
 
 from ..console import error
+from ..cue_registry import cue
 from .common import add_config_options
+
+STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s", "hnr_db", "loudness_dbfs",
+                                "breaths_per_min")
+"""The cues the status line shows (labels and units from the cue registry)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +25,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _fmt(v, nd=2, unit=""):
+def _fmt(v: float | None, nd: int = 2, unit: str = "") -> str:
     return "n/a" if v is None else f"{v:.{nd}f}{unit}"
+
+
+def _cue_text(name: str, v: float | None) -> str:
+    """``label value unit`` of a cue, as the registry names it."""
+    c = cue(name)
+    sep = '' if c.unit.startswith('/') else ' '
+    return f"{c.label} {_fmt(v, 2 if c.unit in ('', 'syll/s') else 1, (sep + c.unit) if c.unit else '')}"
 
 
 def render(st: dict) -> str:
@@ -38,9 +50,7 @@ def render(st: dict) -> str:
             lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
         cues = c.get("cues")
         if cues:
-            lines.append(f"    cues: speech rate {_fmt(cues.get('speech_rate_sps'), 2, '/s')}, pause ratio "
-                         f"{_fmt(cues.get('pause_ratio'))}, mean phrase {_fmt(cues.get('mean_phrase_s'), 1, ' s')}, "
-                         f"HNR {_fmt(cues.get('hnr_db'), 1, ' dB')}, loudness {_fmt(cues.get('loudness_dbfs'), 1, ' dBFS')}")
+            lines.append("    cues: " + ", ".join(_cue_text(name, cues.get(name)) for name in STATUS_CUES))
     else:
         lines.append("  no call in progress")
     lines.append(f"  calls {st['calls']}, alerts {st['alerts']}, overflows {st['overflows']}")

@@ -1,0 +1,31 @@
+"""``call-monitor status`` without ``--json``: the daemon's state as lines a person reads."""
+
+from __future__ import annotations
+
+from monitor.commands.status import render
+
+STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
+         "legs": {"caller": {"label": "softphone.monitor", "state": "running", "device_rate": 48000,
+                             "level_dbfs": -31.4, "overflows": 0, "dropped_blocks": 0, "reopens": 1}},
+         "call": {"call_id": 7, "t": 42.0, "alerts": 2, "baseline_ready": True,
+                  "active_alerts": {"slow_speech": {"severity": "warning", "t": 30.0}},
+                  "cues": {"speech_rate_sps": 2.104, "pause_ratio": 0.41, "mean_phrase_s": 1.26,
+                           "hnr_db": None, "loudness_dbfs": -33.2, "breaths_per_min": 14.0}}}
+
+
+def test_the_call_s_cues_are_named_and_measured_as_the_cue_registry_says():
+    text = render(STATE)
+    assert ("cues: speech rate 2.10 syll/s, pause ratio 0.41, mean phrase length 1.3 s, HNR n/a, "
+            "loudness -33.2 dBFS, audible breaths 14.0/min") in text
+
+
+def test_each_leg_the_call_and_its_active_alerts_have_a_line():
+    lines = render(STATE).splitlines()
+    assert lines[0] == "call-monitor daemon pid 4242, up 61 s, database alerts.db"
+    assert any("softphone.monitor [running] 48000 Hz, level -31.4 dBFS" in ln and "reopens 1" in ln for ln in lines)
+    assert "  call 7: 42 s, 2 alert(s), baseline ready" in lines
+    assert "    active warning slow_speech since 30 s" in lines
+
+
+def test_without_a_call_it_says_so():
+    assert "  no call in progress" in render(dict(STATE, call=None)).splitlines()
