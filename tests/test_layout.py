@@ -1,8 +1,8 @@
 """The package's plan: folders in the data's order, imports that only run downwards, short functions.
 
 The stages, lowest first: the base layer every stage uses (events, the cue registry, the pure
-DSP functions, the configuration, console messages), then ``capture`` -> ``analysis`` -> ``transcription`` ->
-``alerts`` -> ``delivery``, then what runs the pipeline (``pipeline``), the services on top of it
+DSP functions, the configuration, console messages, whole-file writes), then ``capture`` ->
+``analysis`` -> ``transcription`` -> ``alerts`` -> ``delivery``, then what runs the pipeline (``pipeline``), the services on top of it
 (``report``, ``batch``, ``supervisor``, ``daemon``) and the command line (``commands``, ``cli``).
 A module may import from its own layer or a lower one, never from a higher one, and no two
 modules may import each other, however indirectly (imports inside functions count too).
@@ -19,7 +19,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "monitor"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("monitor.cue_registry", "monitor.events", "monitor.config", "monitor.console", "monitor.dsp"),
+    ("monitor.cue_registry", "monitor.events", "monitor.config", "monitor.console", "monitor.files", "monitor.dsp"),
     ("monitor.capture",),
     ("monitor.analysis",),
     ("monitor.transcription",),

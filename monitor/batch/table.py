@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from ..config import Config
 from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
+from ..files import replaced
 from ..events import AlertEvent, CallSummaryEvent, CuesEvent, Event
 from .inputs import CallJob
 
@@ -133,15 +133,5 @@ def write_table(path: str, cfg: Config, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` (in their order) next to ``path`` and rename it into place."""
     fmt = table_format(path)
     cols = columns(cfg)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".batch-", suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
+    with replaced(path, ".batch-") as tmp:
         (_write_csv if fmt == "csv" else _write_parquet)(tmp, cols, list(rows))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

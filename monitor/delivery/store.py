@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping
 
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
+from .sqlite_file import connect_private
 
 SCHEMA_VERSION = 2
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
@@ -202,20 +203,12 @@ class Store:
         if p.is_dir():
             raise StoreError(f"{p}: is a directory, not a database file")
         try:
-            if not p.parent.exists():
-                p.parent.mkdir(parents=True, mode=0o700)
-            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+            conn = connect_private(p, BUSY_TIMEOUT_S)
         except PermissionError:
             raise StoreError(f"{p}: cannot create or write the database (permission denied)") \
                 from None
         except OSError as exc:
             raise StoreError(f"{p}: cannot open the database ({exc.strerror or exc})") from None
-        if not os.access(p, os.W_OK):
-            raise StoreError(f"{p}: cannot write the database (permission denied)")
-        try:
-            conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: cannot open the database ({exc})") from None
         try:

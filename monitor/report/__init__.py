@@ -9,9 +9,9 @@ daemon calls when a call ends.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Callable
 
+from ..files import replaced
 from .data import ReportData, ReportError, from_file, from_store
 
 MATPLOTLIB_HINT = "reports need matplotlib: pip install callmonitor[report]"
@@ -29,19 +29,8 @@ def render(data: ReportData, fmt: str) -> bytes:
 
 def write_atomic(path: str, payload: bytes) -> None:
     """Write next to ``path`` and rename, mode 0600 (reports hold call content)."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with replaced(path, ".report-", mode=0o600) as tmp, open(tmp, "wb") as fh:
+        fh.write(payload)
 
 
 def write_call_report(store: Any, call_id: int, path: str, cfg: Any = None) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..delivery.sqlite_file import connect_private
+
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x434D5356  # "CMSV": tells the console's database from the daemon's
 
@@ -109,9 +111,7 @@ class ConsoleStore:
         if p.is_dir():
             raise ConsoleStoreError(f"{p}: is a directory, not a database file")
         try:
-            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o600))
-            conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=10.0)
+            conn = connect_private(p, 10.0)
         except (OSError, sqlite3.Error) as err:
             raise ConsoleStoreError(f"{p}: cannot open the database ({getattr(err, 'strerror', None) or err})") \
                 from None
