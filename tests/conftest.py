@@ -24,10 +24,19 @@ PY = sys.executable
 EVAL_SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 
 
-def call_monitor(*args: str | os.PathLike, timeout: float = 900, **kw) -> subprocess.CompletedProcess:
-    """``call-monitor ARGS`` from this checkout in a fresh interpreter: output captured as text."""
+PERMISSIONS_BIND: tuple[str, ...] = (
+    ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ())
+"""A command prefix under which file permissions bind the program even when the suite runs as root
+(CI does): root's capabilities to override them are dropped (util-linux's setpriv)."""
+
+
+def call_monitor(*args: str | os.PathLike, timeout: float = 900, permissions_bind: bool = False,
+                 **kw) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` from this checkout in a fresh interpreter: output captured as text.
+    With ``permissions_bind``, file permissions apply to it even when the suite runs as root."""
     kw.setdefault("env", dict(os.environ, PYTHONPATH=str(ROOT)))
-    return subprocess.run([PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
+    prefix = PERMISSIONS_BIND if permissions_bind else ()
+    return subprocess.run([*prefix, PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT, timeout=timeout, **kw)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import PERMISSIONS_BIND, ROOT
 
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from monitor.delivery.store import SCHEMA_VERSION, Store, StoreError
@@ -240,12 +240,15 @@ def test_a_path_under_a_file_is_refused(tmp_path):
         Store.open(tmp_path / "file" / "events.db")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_an_unwritable_directory_is_refused(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    with pytest.raises(StoreError, match="permission denied"):
-        Store.open(locked / "events.db")
+    code = ("import sys; from monitor.delivery.store import Store, StoreError\n"
+            "try: Store.open(sys.argv[1])\nexcept StoreError as e: sys.exit(str(e))")
+    r = subprocess.run([*PERMISSIONS_BIND, sys.executable, "-c", code, str(locked / "events.db")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"{locked / 'events.db'}: cannot create or write the database (permission denied)"
 
 
 WRITER = textwrap.dedent("""
