@@ -210,7 +210,20 @@ def _along(x: np.ndarray, axis: int, fn) -> np.ndarray:
 
 def uniform_filter1d(x: np.ndarray, size: int, axis: int = -1, mode: str = "nearest", cval: float = 0.0,
                      origin: int = 0) -> np.ndarray:
-    """``scipy.ndimage.uniform_filter1d`` (modes "nearest" and "constant"): :func:`moving_average` along ``axis``."""
+    """``scipy.ndimage.uniform_filter1d`` (modes "nearest" and "constant"): :func:`moving_average` along ``axis``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., n, ...)], ``n`` along ``axis``
+    size : int, samples averaged
+    axis : int
+    mode : "nearest" (edges repeated) or "constant" (``cval`` beyond the edges)
+    origin : int, shift of the window's centre
+
+    Returns
+    -------
+    y : np.ndarray [shape=x.shape]
+    """
     x = np.asarray(x)
     if x.ndim == 2 and axis in (0, -2) and x.shape[0] and x.shape[1] >= 2:
         return _moving_average_down(x, size, mode, cval, origin)

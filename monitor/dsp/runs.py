@@ -23,7 +23,17 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray:
-    """Boolean mask of length ``n`` that is True on ``[starts[i], ends[i])`` for every i."""
+    """Boolean mask of length ``n`` that is True on ``[starts[i], ends[i])`` for every i.
+
+    Parameters
+    ----------
+    starts, ends : np.ndarray [shape=(k,)], int, 0 <= start <= end <= n
+    n : int
+
+    Returns
+    -------
+    mask : np.ndarray [shape=(n,)], bool
+    """
     edges = np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
     return np.cumsum(edges[:n]) > 0
 
@@ -39,7 +49,17 @@ def apart_runs_to_mask(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarr
 
 
 def close_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
-    """Fill runs of False shorter than ``min_gap`` that lie between two runs of True."""
+    """Fill runs of False shorter than ``min_gap`` that lie between two runs of True.
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n,)], bool
+    min_gap : int, frames
+
+    Returns
+    -------
+    closed : np.ndarray [shape=(n,)], bool (a new array)
+    """
     out = np.asarray(mask, dtype=bool).copy()
     s, e = runs(~out)
     inner = (s > 0) & (e < len(out)) & (e - s < min_gap)
@@ -49,7 +69,17 @@ def close_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
 
 
 def drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """Remove runs of True shorter than ``min_len``."""
+    """Remove runs of True shorter than ``min_len``.
+
+    Parameters
+    ----------
+    mask : np.ndarray [shape=(n,)], bool
+    min_len : int, frames
+
+    Returns
+    -------
+    kept : np.ndarray [shape=(n,)], bool (a new array)
+    """
     out = np.asarray(mask, dtype=bool).copy()
     s, e = runs(out)
     short = e - s < min_len
