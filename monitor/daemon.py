@@ -199,10 +199,15 @@ class Daemon:
         self.active = {}
 
     def _end_call(self, why: str) -> None:
-        p, self.pipeline = self.pipeline, None
+        p = self.pipeline
         if p is None:
             return
-        events = p.finish()
+        try:
+            events = p.finish()
+        except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
+            self._abort_call(err)
+            return
+        self.pipeline = None
         self.emit(events)
         if self._audio is not None:
             self._audio.close()
@@ -345,10 +350,12 @@ class Daemon:
         with self._watching_problems():
             self.close_interrupted()
             self.purge_old()
-            self._listen()
-            if not self.guard.retry(force=True):
-                log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
-            self.close_interrupted()  # if the database only opened during the last call
+            try:
+                self._listen()
+            finally:  # what the guard holds is written however the listening ended
+                if not self.guard.retry(force=True):
+                    log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
+                self.close_interrupted()  # if the database only opened during the last call
         return 0
 
     def _listen(self) -> None:
