@@ -78,6 +78,12 @@ class CallPipeline:
         return max(1, round(frames))
 
     @property
+    def call_token(self) -> int | None:
+        """The call's id in its store: the database id, or a store guard's stand-in for it while
+        the guard holds the call back (None without a store)."""
+        return self._call_token
+
+    @property
     def call_id(self) -> int | None:
         """The call's database id (None without a store, or while its row could not be written)."""
         return self.store.real_id(self._call_token) if self.store is not None else None
