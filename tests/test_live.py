@@ -132,6 +132,48 @@ def test_leg_survives_server_restart(pulse, tmp_path):
     assert np.max(np.abs(after)) > 0.1
 
 
+def test_a_leg_reopened_at_another_device_rate_is_captured_at_its_pitch_and_speed(pulse, tmp_path):
+    """The device comes back at another rate (here: the server restarts while the rate asked for
+    changes from 48 to 8 kHz): the blocks of the new stream are conditioned at the new rate from
+    the first one, so a tone played at once keeps its pitch and its length on the 16 kHz clock."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.3)
+    _tone(tmp_path / "a.wav", 1000, seconds=1.5)
+    events = {}
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        src.device_rate = 8000  # what the device takes when it comes back
+        pulse.stop()
+        time.sleep(1.0)
+        pulse.start()
+        deadline = time.monotonic() + 10
+        while src.stats()["caller"]["reopens"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        events["played"] = src.now()
+        pulse.play(tmp_path / "a.wav").wait(10)
+        time.sleep(0.5)
+        src.stop()
+
+    th = threading.Thread(target=driver)
+    th.start()
+    chunks = _capture(src, 30)
+    th.join()
+    assert src.stats()["caller"]["reopens"] >= 1 and src.stats()["caller"]["device_rate"] == 8000
+    x = np.concatenate([c.samples for c in chunks])[:, 0]
+    loud = np.flatnonzero(np.abs(x) > 0.1)
+    assert len(loud) and loud[0] / 16000 >= events["played"] - 0.2
+    # the null sink's monitor gets about 1.4 s of paplay's 1.5 s tone at any rate; a block
+    # resampled at the old rate would be 2 or 6 times too long or too short
+    assert abs((loud[-1] - loud[0]) / 16000 - 1.5) < 0.15, "the tone keeps its length"
+    tone = x[loud[0]:loud[-1]]
+    assert _power_at(tone, 16000, 1000) > 20 * max(_power_at(tone, 16000, f) for f in (167, 333, 3000, 6000))
+
+
 def test_devices_command_marks_monitor_sources(pulse):
     import subprocess
     r = subprocess.run([sys.executable, "-m", "monitor.cli", "devices"], capture_output=True, text=True,
