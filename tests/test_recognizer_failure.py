@@ -31,22 +31,28 @@ from monitor.transcription.vosk_models import packaged_model_dirs
 FAILURE = "speech recognition failed"
 
 
-@pytest.fixture(scope="module")
-def failing_model(tmp_path_factory) -> Path:
-    """The packaged Korean model with an unreadable list of silence phones for endpointing."""
+def edited_model(tmp_path_factory, conf_file: str, setting: str, edited: str) -> Path:
+    """A copy of the packaged Korean model (links to its files) with one setting of
+    ``conf/<conf_file>`` edited."""
     packaged = packaged_model_dirs(tmp_path_factory.mktemp("models")) / "vosk-model-small-ko"
-    folder = tmp_path_factory.mktemp("failing") / "vosk-model-small-ko"
+    folder = tmp_path_factory.mktemp("edited") / "vosk-model-small-ko"
     folder.mkdir()
     for part in packaged.iterdir():
         if part.name != "conf":
             (folder / part.name).symlink_to(part.resolve(), target_is_directory=part.is_dir())
     shutil.copytree(packaged / "conf", folder / "conf")
-    conf = folder / "conf" / "model.conf"
+    conf = folder / "conf" / conf_file
     text = conf.read_text(encoding="utf-8")
-    conf.write_text(text.replace("--endpoint.silence-phones=1:2:3:4:5:6:7:8:9:10",
-                                 "--endpoint.silence-phones=1:2:x"), encoding="utf-8")
-    assert conf.read_text(encoding="utf-8") != text
+    assert setting in text
+    conf.write_text(text.replace(setting, edited), encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="module")
+def failing_model(tmp_path_factory) -> Path:
+    """The packaged Korean model with an unreadable list of silence phones for endpointing."""
+    return edited_model(tmp_path_factory, "model.conf", "--endpoint.silence-phones=1:2:3:4:5:6:7:8:9:10",
+                        "--endpoint.silence-phones=1:2:x")
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +144,15 @@ def test_the_daemon_monitors_the_call_without_words_and_keeps_running(failing_mo
     assert [c.summary.get("aborted") for c in calls] == [None] and calls[0].ended_at is not None
     assert len(_warnings(monitor_logs)) == 1
     assert not [msg for level, msg in monitor_logs if level == "error"]
+
+
+def test_a_model_vosk_loads_but_cannot_start_a_recognizer_with_is_refused_at_start(tmp_path_factory, tmp_path):
+    """Feature sizes the model's network does not fit: Vosk loads the model, and fails only when a
+    recognizer starts. That is found when the model is loaded: one line naming it, exit 2."""
+    misfit = edited_model(tmp_path_factory, "mfcc.conf", "--num-ceps=40", "--num-ceps=13")
+    done = subprocess.run([PY, "-m", "monitor.cli", "replay", "--model", str(misfit), "--db", str(tmp_path / "e.db"),
+                           str(CALLS / "normal_8k.wav")], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(misfit) in lines[0] and "cannot start a recognizer" in lines[0], done.stderr
