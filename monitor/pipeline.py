@@ -111,8 +111,8 @@ class CallPipeline:
         self._pending[leg] = pending[n:]
         if n > 0:
             t0, self._fed[leg] = self._fed[leg] / self.rate, self._fed[leg] + n
-            self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], speech if len(speech) else None),
-                             None)
+            mask = speech if len(speech) else None
+            self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
     def finish(self) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise."""
@@ -150,7 +150,10 @@ class CallPipeline:
     def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []
         for leg, tr in list(self.transcribers.items()):
-            for w in self._recognizer(leg, tr.close if final else tr.poll, []):
+            batch = self._recognizer(leg, tr.close if final else tr.poll, [])
+            if final and batch and leg in self.transcribers:
+                self._recognizer(leg, tr.poll, [])  # a failure after its last words is said as well
+            for w in batch:
                 if self.store is not None and w.final and self.cfg.storage.transcripts:
                     self.store.add_words(self._call_token, w)
                 out.append(w)
