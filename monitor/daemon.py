@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import signal
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -41,6 +42,45 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
+
+
+def audio_folder(cfg: Config) -> Path:
+    """Where the daemon writes call audio: ``daemon.audio_dir``, else the database's folder."""
+    return Path(os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(
+        os.path.expanduser(cfg.storage.db)) or "."))
+
+
+def audio_folder_problem(cfg: Config) -> str | None:
+    """Why the daemon could not write call audio (``daemon.write_audio``), in one line; None when
+    it can (the folder is made if missing)."""
+    folder = audio_folder(cfg)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
+    return None
+
+
+def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
+    """A new, empty, private file for a call's audio: ``call-<id>.wav``, or without an id
+    ``call-started-<local start time>.wav`` (``-2``, ``-3``, ... if that exists), never an
+    earlier call's file."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if call_id is not None:
+        path = folder / f"call-{call_id}.wav"
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        return path
+    stem = "call-started-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
+    for n in range(1, 1000):
+        path = folder / (f"{stem}.wav" if n == 1 else f"{stem}-{n}.wav")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: too many call audio files named {stem}-N.wav")
 
 
 class _LastProblem(logging.Handler):
@@ -84,6 +124,7 @@ class Daemon:
         self._msgs: "queue.Queue[tuple[str, str]]" = queue.Queue()
         self._sink_errors: dict[str, int] = {}
         self._audio = None
+        self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
@@ -167,7 +208,7 @@ class Daemon:
         log.info(f"call {name} started")
         self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
-            self._open_audio()
+            self._open_audio(time.time() - (self._now - first))
         chunks, self._preroll = list(self._preroll), collections.deque()
         for ch in chunks:
             self._feed(ch)
@@ -193,20 +234,21 @@ class Daemon:
                 self.emit(p.abort(timeout_s=1.0))  # alerts still raised end with the call
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
                 log.error(f"call {p.call_id} not closed: {close_err}")
-        if self._audio is not None:
-            self._audio.close()
-            self._audio = None
+        self._close_audio()
         self.active = {}
 
     def _end_call(self, why: str) -> None:
-        p, self.pipeline = self.pipeline, None
+        p = self.pipeline
         if p is None:
             return
-        events = p.finish()
+        try:
+            events = p.finish()
+        except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
+            self._abort_call(err)
+            return
+        self.pipeline = None
         self.emit(events)
-        if self._audio is not None:
-            self._audio.close()
-            self._audio = None
+        self._close_audio()
         self.active = {}
         log.info(f"call {p.call_id} ended ({why}): {p.duration_s:.1f} s, {len(p.alerts)} alert(s)")
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
@@ -222,16 +264,44 @@ class Daemon:
             log.info(f"call report: {path}")
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
 
-    def _open_audio(self) -> None:
+    def _open_audio(self, started_at: float) -> None:
+        """Write the call's audio (``daemon.write_audio``) to ``call-<id>.wav``; while the database
+        holds the call back (no id yet), to a file named by the call's start, renamed once the id is
+        known (:meth:`_name_audio`). A folder or file that fails is a warning: the call is
+        monitored without its audio, as when writing fails mid-call (:meth:`_feed`)."""
         import soundfile as sf
-        d = Path(os.path.expanduser(self.cfg.daemon.audio_dir or os.path.dirname(
-            os.path.expanduser(self.cfg.storage.db)) or "."))
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = d / f"call-{self.pipeline.call_id}.wav"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
-        self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
-                                   channels=len(self.source.legs), subtype="PCM_16")
+        p = self.pipeline
+        try:
+            path = new_audio_file(audio_folder(self.cfg), p.call_id, started_at)
+            self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
+                                       channels=len(self.source.legs), subtype="PCM_16")
+        except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
+            log.warning(f"call {p.call_id if p.call_id is not None else '(not stored yet)'}: "
+                        f"audio not written: {err}")
+            return
+        if p.call_id is None:
+            self._unnamed_audio.append((p.call_token, path))
+
+    def _close_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        self._name_audio()
+
+    def _name_audio(self) -> None:
+        """Give the audio of calls the database has written late its ``call-<id>.wav`` name (what
+        the call report looks for)."""
+        waiting: list[tuple[int, Path]] = []
+        for token, path in self._unnamed_audio:
+            call_id = self.guard.real_id(token)
+            if call_id is None:
+                waiting.append((token, path))
+                continue
+            try:
+                path.rename(path.with_name(f"call-{call_id}.wav"))
+            except OSError as err:
+                log.warning(f"call {call_id}: its audio keeps the name {path.name}: {err}")
+        self._unnamed_audio = waiting
 
     # ------------------------------------------------------------------ housekeeping
     def _store_open(self) -> bool:
@@ -345,10 +415,13 @@ class Daemon:
         with self._watching_problems():
             self.close_interrupted()
             self.purge_old()
-            self._listen()
-            if not self.guard.retry(force=True):
-                log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
-            self.close_interrupted()  # if the database only opened during the last call
+            try:
+                self._listen()
+            finally:  # what the guard holds is written however the listening ended
+                if not self.guard.retry(force=True):
+                    log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
+                self._name_audio()
+                self.close_interrupted()  # if the database only opened during the last call
         return 0
 
     def _listen(self) -> None:
@@ -379,7 +452,8 @@ class Daemon:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash
         left open once the database opens, purge, and start a call on speech after enough
         silence."""
-        self.guard.retry()
+        if self.guard.retry() and self._unnamed_audio:
+            self._name_audio()
         self.close_interrupted()
         self.purge_old()
         self._preroll.append(chunk)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from .analysis.frame_features import HOP_S
 from .config import Config
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
 from .transcription.phrases import PhraseSpotter
+from .transcription.recognizer import TranscriberError
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk
 from .delivery.store import Store
@@ -29,6 +30,7 @@ from .delivery.store_guard import StoreGuard
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Event], None]
+T = TypeVar("T")
 
 
 class CallPipeline:
@@ -44,6 +46,8 @@ class CallPipeline:
         self.source = source
         self.cues = CueTracker(cfg.analysis, legs)
         self.transcribers = transcribers or {}
+        self.transcribed = bool(self.transcribers)  # transcription was on (the summary says so)
+        self.recognizer_errors: list[str] = []  # a leg's recognizer that failed: the call went on without it
         # the cues read only the other legs' speech mask: their analyzers skip the cepstrum and nuclei
         self.analyzers = {leg: StreamingAnalyzer(rate, None if leg == self.cues.channel else VOICE_ONLY,
                                                  self._emit_grid(leg))
@@ -74,6 +78,12 @@ class CallPipeline:
         return max(1, round(frames))
 
     @property
+    def call_token(self) -> int | None:
+        """The call's id in its store: the database id, or a store guard's stand-in for it while
+        the guard holds the call back (None without a store)."""
+        return self._call_token
+
+    @property
     def call_id(self) -> int | None:
         """The call's database id (None without a store, or while its row could not be written)."""
         return self.store.real_id(self._call_token) if self.store is not None else None
@@ -89,8 +99,8 @@ class CallPipeline:
             if leg in self.transcribers:
                 self._transcribe(leg, x, frames.speech)
         if self.words_in_step:  # replay: let the recognizer catch up so word cues see its words
-            for tr in self.transcribers.values():
-                tr.wait_idle()
+            for leg, tr in list(self.transcribers.items()):
+                self._recognizer(leg, tr.wait_idle, True)
         words = self._words()
         return words + self._judge(self.cues.due())
 
@@ -98,10 +108,11 @@ class CallPipeline:
         """Feed the recognizer the audio whose voice activity is known (gating skips long silences)."""
         pending = np.concatenate([self._pending[leg], x]) if len(x) else self._pending[leg]
         n = len(pending) if final else min(len(pending), len(speech) * self._hop)
-        if n > 0:
-            self.transcribers[leg].feed(self._fed[leg] / self.rate, pending[:n], speech if len(speech) else None)
-            self._fed[leg] += n
         self._pending[leg] = pending[n:]
+        if n > 0:
+            t0, self._fed[leg] = self._fed[leg] / self.rate, self._fed[leg] + n
+            mask = speech if len(speech) else None
+            self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
     def finish(self) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise."""
@@ -138,8 +149,10 @@ class CallPipeline:
 
     def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []
-        for tr in self.transcribers.values():
-            batch = tr.close() if final else tr.poll()
+        for leg, tr in list(self.transcribers.items()):
+            batch = self._recognizer(leg, tr.close if final else tr.poll, [])
+            if final and batch and leg in self.transcribers:
+                self._recognizer(leg, tr.poll, [])  # a failure after its last words is said as well
             for w in batch:
                 if self.store is not None and w.final and self.cfg.storage.transcripts:
                     self.store.add_words(self._call_token, w)
@@ -149,6 +162,22 @@ class CallPipeline:
                     for hit in self.spotter.push(w):
                         out.extend(self._route(self.engine.on_phrase(hit.t, hit.match.phrase, hit.match.excerpt)))
         return out
+
+    def _recognizer(self, leg: str, call: Callable[[], T], instead: T) -> T:
+        """``call()`` on ``leg``'s recognizer; if the recognizer has failed, ``instead``: the leg
+        goes on without it (one warning), its acoustic cues and alerts as before, its word cues
+        unknown and no distress phrases from it."""
+        try:
+            return call()
+        except TranscriberError as err:
+            self.transcribers.pop(leg, None)
+            self._pending.pop(leg, None)
+            if leg == self.cues.channel:
+                self.cues.forget_words()
+            self.recognizer_errors.append(str(err))
+            log.warning("call %s (%s): speech recognition failed (%s); the call goes on without "
+                        "transcription of the %s leg", self.call_id, self.source, err, leg)
+            return instead
 
     def reconfigure(self, cfg: Config) -> list[Event]:
         """New thresholds for the rest of the call (a reloaded configuration): the alerts that the
@@ -177,8 +206,8 @@ class CallPipeline:
 
         Returns the clears for the sinks. Storing is best effort here (the store may be what
         failed); alerts already raised are stored."""
-        for tr in self.transcribers.values():
-            tr.close(timeout=timeout_s)
+        for leg, tr in list(self.transcribers.items()):
+            self._recognizer(leg, lambda: tr.close(timeout=timeout_s), [])
         ended = self.engine.close(round(self.duration_s, 3))
         if self.store is not None:
             try:
@@ -196,7 +225,7 @@ class CallPipeline:
             t=round(self.duration_s, 3), file=self.source or None, call_id=self.call_id,
             duration_s=round(self.duration_s, 3), alerts=len(self.alerts),
             critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
-            baseline=b.to_dict() if b is not None else {}, transcribed=bool(self.transcribers))
+            baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed)
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

@@ -87,7 +87,7 @@ def test_bad_and_missing_files_are_rows_with_their_error_and_the_batch_goes_on(a
     assert done.returncode == 1
     bad, missing = rows[str(archive["bad"])], rows[str(archive["missing"])]
     assert bad["status"] == "failed" and str(archive["bad"]) in bad["error"]
-    assert missing["status"] == "failed" and "No such file" in missing["error"]
+    assert missing["status"] == "failed" and "no such file" in missing["error"]
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 2 and all(str(archive["tmp"]) in line for line in errors)
     assert "Traceback" not in done.stderr
@@ -210,6 +210,17 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     call.write_bytes(ARCHIVE[1].read_bytes())  # new content at the same path
     assert "1 scored" in cli(*base).stderr
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
+
+
+def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    out = tmp_path / "summary.csv"
+    done = cli("batch", str(fifo), "--workers", "1", "--db", str(tmp_path / "e.db"), "--out", str(out), timeout=120)
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert errors == [f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file"], done.stderr
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed")]
 
 
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):

@@ -285,3 +285,40 @@ def test_a_labored_caller_played_live_on_two_legs_is_critical_within_40_s(pulse,
         hook.close()
     assert got, f"no critical alert within 40 s of the onset; stderr: {d.err[-5:]}"
     assert got[0] - t_play <= label["trouble_onset_s"] + 40.0
+
+
+def test_what_a_failing_database_held_back_is_written_even_when_the_capture_fails(tmp_path):
+    """The database cannot be opened during a call; then the capture itself fails. The error
+    reaches the command, and the call the store guard held is written on the way out."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_guard import open_or_pending
+
+    x, sr = sf.read(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    gap = np.zeros((8000 * 10, 2), np.float32)
+    line = tmp_path / "line.wav"
+    sf.write(line, np.concatenate([gap, x, gap]), sr)
+    db = tmp_path / "e.db"
+    db.mkdir()  # a directory where the database should be, until the capture fails
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=3600)
+
+    class FailingLine:
+        def __init__(self) -> None:
+            self._file = FileSource(line)
+            self.rate, self.legs = self._file.rate, self._file.legs
+
+        def chunks(self):
+            yield from self._file.chunks()
+            db.rmdir()
+            raise OSError("capture device vanished")
+
+        def stop(self) -> None:
+            pass
+
+    cfg = load_config(overrides={"storage.db": str(db), "daemon.call_end_silence_s": 6.0}, user_config=False)
+    daemon = InProcess(cfg, FailingLine(), store, {})
+    with pytest.raises(OSError, match="vanished"):
+        daemon.run()
+    calls = store.list_calls()
+    assert len(calls) == 1 and calls[0].ended_at is not None and daemon.guard.held == 0
+    store.close()

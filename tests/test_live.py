@@ -92,6 +92,37 @@ def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
     assert abs(on[0] - on[1]) < 0.15
 
 
+def _through_a_server_restart(src, pulse, tone: Path, *, outage_s: float = 1.5, settle_s: float = 0.5,
+                              on_stop=lambda: None) -> tuple[np.ndarray, float]:
+    """Capture ``src`` (the caller leg) while the server stops for ``outage_s`` and comes back
+    (``on_stop`` runs as it stops), then play ``tone`` ``settle_s`` after the leg is reopened.
+    Returns the caller's audio and the clock time at which the tone was played."""
+    played = []
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        on_stop()
+        pulse.stop()
+        time.sleep(outage_s)
+        pulse.start()
+        deadline = time.monotonic() + 10
+        while src.stats()["caller"]["reopens"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(settle_s)
+        played.append(src.now())
+        pulse.play(tone).wait(10)
+        time.sleep(0.5)
+        src.stop()
+
+    th = threading.Thread(target=driver)
+    th.start()
+    chunks = _capture(src, 30)
+    th.join()
+    return np.concatenate([c.samples for c in chunks])[:, 0], played[0]
+
+
 def test_leg_survives_server_restart(pulse, tmp_path):
     import sounddevice as sd
     sd._terminate(); sd._initialize()
@@ -100,36 +131,38 @@ def test_leg_survives_server_restart(pulse, tmp_path):
     src = LiveSource({"caller": "softphone.monitor"}, on_status=lambda lvl, m: msgs.append((lvl, m)),
                      backoff_s=0.3)
     _tone(tmp_path / "a.wav", 440, seconds=1.5)
-    events = {}
-
-    def driver():
-        deadline = time.monotonic() + 6
-        while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pulse.stop()
-        events["killed"] = src.now()
-        time.sleep(1.5)
-        pulse.start()
-        deadline = time.monotonic() + 10
-        while src.stats()["caller"]["reopens"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        events["played"] = src.now()
-        pulse.play(tmp_path / "a.wav").wait(10)
-        time.sleep(0.5)
-        src.stop()
-
-    th = threading.Thread(target=driver)
-    th.start()
-    chunks = _capture(src, 30)
-    th.join()
-    x = np.concatenate([c.samples for c in chunks])[:, 0]
+    x, played = _through_a_server_restart(src, pulse, tmp_path / "a.wav")
     assert src.stats()["caller"]["reopens"] >= 1
     assert any("input lost" in m for _, m in msgs) and any("reopened" in m for _, m in msgs)
     # the clock went on through the outage, and the tone after the restart was captured
-    assert len(x) / 16000 > events["played"]
-    after = x[int(events["played"] * 16000):]
+    assert len(x) / 16000 > played
+    after = x[int(played * 16000):]
     assert np.max(np.abs(after)) > 0.1
+
+
+def test_a_leg_reopened_at_another_device_rate_is_captured_at_its_pitch_and_speed(pulse, tmp_path):
+    """The device comes back at another rate (here: the server restarts while the rate asked for
+    changes from 48 to 8 kHz): the blocks of the new stream are conditioned at the new rate from
+    the first one, so a tone played at once keeps its pitch and its length on the 16 kHz clock."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.3)
+    _tone(tmp_path / "a.wav", 1000, seconds=1.5)
+
+    def comes_back_at_8k():
+        src.device_rate = 8000
+
+    x, played = _through_a_server_restart(src, pulse, tmp_path / "a.wav", outage_s=1.0, settle_s=0.0,
+                                          on_stop=comes_back_at_8k)
+    assert src.stats()["caller"]["reopens"] >= 1 and src.stats()["caller"]["device_rate"] == 8000
+    loud = np.flatnonzero(np.abs(x) > 0.1)
+    assert len(loud) and loud[0] / 16000 >= played - 0.2
+    # the null sink's monitor gets about 1.4 s of paplay's 1.5 s tone at any rate; a block
+    # resampled at the old rate would be 2 or 6 times too long or too short
+    assert abs((loud[-1] - loud[0]) / 16000 - 1.5) < 0.15, "the tone keeps its length"
+    tone = x[loud[0]:loud[-1]]
+    assert _power_at(tone, 16000, 1000) > 20 * max(_power_at(tone, 16000, f) for f in (167, 333, 3000, 6000))
 
 
 def test_devices_command_marks_monitor_sources(pulse):

@@ -4,6 +4,7 @@ escaped, odd arguments quoted, control characters refused with one line."""
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 
@@ -65,3 +66,37 @@ def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
     raw.write_text(unit.read_text().replace("%%", "%"))
     v = subprocess.run(["systemd-analyze", "verify", str(raw)], capture_output=True, text=True, timeout=60)
     assert v.returncode != 0 and "specifier" in v.stderr.lower()
+
+
+def _install(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``)."""
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path / "units"), *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("problem", ["missing", "bad key", "bad value"])
+def test_a_configuration_the_daemon_could_not_use_is_one_line_exit_2_and_no_unit(tmp_path, problem):
+    conf = tmp_path / "monitor.toml"
+    if problem == "bad key":
+        conf.write_text("[daemon]\nno_such_key = 1\n", encoding="utf-8")
+    elif problem == "bad value":
+        conf.write_text("[daemon]\ncall_end_silence_s = -5\n", encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("call-monitor: error: ") and str(conf) in r.stderr
+    assert not (tmp_path / "units").exists()
+
+
+def test_the_unit_does_not_restart_a_daemon_refused_with_exit_2(tmp_path):
+    conf = tmp_path / "monitor.toml"
+    conf.write_text("[daemon]\ncall_end_silence_s = 30\n", encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
+    assert r.returncode == 0, r.stderr
+    lines = (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
+    assert "Restart=on-failure" in lines and "RestartPreventExitStatus=2" in lines
+    conf.write_text("[daemon]\ncall_end_silence_s = -5\n", encoding="utf-8")  # broken after installing
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    started = subprocess.run([PY, "-m", "monitor.cli", "run", "--config", str(conf), "--db", str(tmp_path / "e.db")],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert started.returncode == 2, "the status the unit does not restart"

@@ -214,6 +214,12 @@ class CueTracker:
         if event.final and event.channel == self.channel:
             self._words.extend(event.words)
 
+    def forget_words(self) -> None:
+        """The recognizer failed: the word-based cues are unknown from now on (as without
+        transcription), not a caller who stopped saying words."""
+        self.transcribed = False
+        self._words = []
+
     def word_cues(self, t0: float, t: float, turn_s: float) -> dict[str, float | int | None]:
         """Words per minute of turn time, mean gap between words inside turns, long gaps."""
         if not self.transcribed:

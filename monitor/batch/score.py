@@ -153,13 +153,16 @@ def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str
     (from the client's ledger, with ``--resume``); the same content again is skipped."""
     t_cpu = _cpu_s()
     try:
+        probe(job.path)  # before reading it whole: a named pipe or a device would block the worker for ever
+    except AudioFileError as err:
+        return CallResult(job, error=str(err))
+    try:
         digest = content_hash(job.path)
     except OSError as err:
         return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
     if known_hash and digest == known_hash:
         return CallResult(job, content_hash=digest, skipped=True)
     try:
-        probe(job.path)
         cfg = config_from_toml(config_toml, "batch configuration")
         transcription = _transcription(transcribe)
         if transcription is None:

@@ -65,6 +65,16 @@ class LegStats:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+@dataclass(frozen=True)
+class _Conditioning:
+    """What a stream's blocks go through, at the stream's device rate: the edge's DC/rumble
+    high-pass and sample checks, then the resampler to the analyzer rate (both streaming)."""
+
+    rate: int
+    edge: EdgeConditioner
+    resampler: Resampler
+
+
 @dataclass
 class _Leg:
     name: str
@@ -73,8 +83,10 @@ class _Leg:
     q: "queue.Queue[tuple[int, float, np.ndarray]]"
     stream: object = None
     rate: int = 0
-    resampler: Resampler | None = None
-    edge: EdgeConditioner | None = None  # DC/rumble high-pass and sample checks at the device rate
+    # by stream generation, made before the stream starts: each block is conditioned at the rate
+    # of the stream that delivered it, also the first blocks of a stream reopened at a new rate
+    # and the last ones of the stream it replaced
+    conditioning: dict[int, _Conditioning] = field(default_factory=dict)
     buf: list = field(default_factory=list)  # resampled, not yet emitted
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
@@ -169,7 +181,12 @@ class LiveSource(Source):
                 stream = sd.InputStream(device=leg.resolved.device, channels=1, samplerate=rate,
                                         dtype="float32", blocksize=int(rate * self.block_s),
                                         callback=callback)
-                stream.start()
+                self._condition(leg, gen, rate)  # before start(): its first block may come at once
+                try:
+                    stream.start()
+                except BaseException:
+                    leg.conditioning.pop(gen, None)
+                    raise
             finally:
                 if leg.resolved.pulse_source:
                     if saved is None:
@@ -177,11 +194,15 @@ class LiveSource(Source):
                     else:
                         os.environ["PULSE_SOURCE"] = saved
         leg.stream = stream
-        if rate != leg.rate:
-            leg.rate = rate
-            leg.resampler = Resampler(rate, self.rate, 1)
-            leg.edge = EdgeConditioner(rate, 1)
+        leg.rate = rate
         stats.device_rate = rate
+
+    def _condition(self, leg: _Leg, gen: int, rate: int) -> None:
+        """The conditioning of stream ``gen`` at ``rate``: the previous stream's (its filters'
+        state goes on) when the rate is the same, else new."""
+        last = leg.conditioning.get(max(leg.conditioning)) if leg.conditioning else None
+        leg.conditioning[gen] = last if last is not None and last.rate == rate else \
+            _Conditioning(rate, EdgeConditioner(rate, 1), Resampler(rate, self.rate, 1))
 
     def _close(self, leg: _Leg) -> None:
         stream, leg.stream = leg.stream, None
@@ -268,8 +289,12 @@ class LiveSource(Source):
                 return
             if gen != leg.generation and leg.stream is not None:
                 continue  # a block from a stream already replaced
-            x = leg.edge.process(block[:, :1]) if leg.edge is not None else block[:, :1]
-            y = leg.resampler.process(x) if leg.resampler is not None else x
+            chain = leg.conditioning.get(gen)
+            if chain is None:
+                continue  # a stream that never started
+            for old in [g for g in list(leg.conditioning) if g < gen]:  # streams no block comes from any more
+                leg.conditioning.pop(old, None)
+            y = chain.resampler.process(chain.edge.process(block[:, :1]))
             if not len(y):
                 continue
             # place on the clock by the block's arrival (not by now: the consumer may be late):

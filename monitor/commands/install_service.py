@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..console import error, info
+from .common import ExitStatus
 
 UNIT = """\
 [Unit]
@@ -24,6 +25,8 @@ ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
+# exit 2 is a setup the daemon cannot use (configuration, device, database): restarting repeats it
+RestartPreventExitStatus=2
 UMask=0077
 # no network access is needed except an optional webhook
 NoNewPrivileges=yes
@@ -88,12 +91,25 @@ def exec_start(args: argparse.Namespace) -> str:
     return " ".join(systemd_quote(c, named.get(i, "argument")) for i, c in enumerate(cmd))
 
 
+def daemon_overrides(args: argparse.Namespace) -> dict:
+    """The configuration keys the unit's ``run`` options set."""
+    from .run import webhook_overrides
+    o = webhook_overrides(args)
+    for leg in ("caller", "agent"):
+        if getattr(args, leg):
+            o[f"daemon.{leg}"] = getattr(args, leg)
+    return o
+
+
 def run(args: argparse.Namespace) -> int:
+    from .common import config_or_error
+    if config_or_error(args, daemon_overrides(args)) is None:  # the unit would fail at every start
+        return ExitStatus.BAD_SETUP
     try:
         unit = UNIT.format(exec_start=exec_start(args))
     except UnitArgumentError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     if args.print:
         print(unit, end="")
         return 0

