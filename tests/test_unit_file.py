@@ -88,15 +88,16 @@ def test_a_configuration_the_daemon_could_not_use_is_one_line_exit_2_and_no_unit
     assert not (tmp_path / "units").exists()
 
 
-def test_the_unit_does_not_restart_a_daemon_refused_with_exit_2(tmp_path):
+def test_the_unit_retries_a_refused_daemon_for_minutes_not_for_ever(tmp_path):
     conf = tmp_path / "monitor.toml"
     conf.write_text("[daemon]\ncall_end_silence_s = 30\n", encoding="utf-8")
     r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
     assert r.returncode == 0, r.stderr
     lines = (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
-    assert "Restart=on-failure" in lines and "RestartPreventExitStatus=2" in lines
+    assert "Restart=on-failure" in lines and "RestartSec=10" in lines  # a sink that appears late is found
+    assert "StartLimitIntervalSec=900" in lines and "StartLimitBurst=30" in lines  # then it gives up
     conf.write_text("[daemon]\ncall_end_silence_s = -5\n", encoding="utf-8")  # broken after installing
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
     started = subprocess.run([PY, "-m", "monitor.cli", "run", "--config", str(conf), "--db", str(tmp_path / "e.db")],
                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
-    assert started.returncode == 2, "the status the unit does not restart"
+    assert started.returncode == 2 and started.stderr.count("\n") == 1, "one line saying why, in the journal"

@@ -18,15 +18,18 @@ UNIT = """\
 Description=callmonitor: local real-time call monitor
 After=pipewire-pulse.service pulseaudio.service
 Wants=pipewire-pulse.service
+# a daemon that keeps failing is given up after 30 starts in 15 minutes (about 5 minutes of tries)
+StartLimitIntervalSec=900
+StartLimitBurst=30
 
 [Service]
 Type=simple
 ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
+# exit 2 (a configuration, device or database it cannot use) is retried too: the softphone's
+# sink may appear only after the session starts
 Restart=on-failure
-RestartSec=5
-# exit 2 is a setup the daemon cannot use (configuration, device, database): restarting repeats it
-RestartPreventExitStatus=2
+RestartSec=10
 UMask=0077
 # no network access is needed except an optional webhook
 NoNewPrivileges=yes
