@@ -10,7 +10,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from ..console import error
-from .common import add_config_options
+from .common import ExitStatus, add_config_options
 
 _UNITS = MappingProxyType({"s": 1, "m": 60, "h": 3600, "d": 86400})
 
@@ -46,13 +46,13 @@ def run(args: argparse.Namespace) -> int:
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError, StoreError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     try:
         try:
             alerts = store.list_alerts(since=since, call_id=args.call)
         except StoreError as err:
             error(str(err))
-            return 2
+            return ExitStatus.BAD_SETUP
         for stored in alerts:
             ev = stored.event
             if args.jsonl:
@@ -65,4 +65,4 @@ def run(args: argparse.Namespace) -> int:
             store.close()
         except StoreError:
             pass
-    return 0
+    return ExitStatus.OK

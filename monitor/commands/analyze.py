@@ -9,6 +9,7 @@ import numbers
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..console import error, warning
+from .common import ExitStatus
 
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
     import numpy as np
@@ -108,4 +109,4 @@ def run(args: argparse.Namespace) -> int:
         if stream.problems():
             warning(f"{path}: {stream.problems()}")
         print(json.dumps(rec) if args.json else _human(rec), flush=True)
-    return 1 if failed else 0
+    return ExitStatus.FAILED if failed else ExitStatus.OK

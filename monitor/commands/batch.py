@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..console import error, info
-from .common import add_config_options
+from .common import ExitStatus, add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,18 +67,18 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_args(args)
     if problem:
         error(problem)
-        return 2
+        return ExitStatus.BAD_SETUP
     try:
         cfg = config_from_args(args)
         jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel)
     except (ConfigError, InputError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     try:
         import distributed  # noqa: F401
     except ImportError:
         error("batch needs Dask: pip install 'dask[distributed]'")
-        return 2
+        return ExitStatus.BAD_SETUP
     return _run(args, cfg, jobs)
 
 
@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
         model_info = transcription_model(cfg, args.model) if args.transcribe else None
     except ModelError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
                         model=args.model, model_info=model_info, resume=args.resume,
                         progress=not args.quiet and sys.stdout.isatty())
@@ -102,13 +102,13 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
         store = BatchStore.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
     except StoreError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     try:
         with dask_client(opts) as client:
             outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs)
     except ClusterError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     finally:
         store.close()
     if args.out:
@@ -116,8 +116,8 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
             write_table(args.out, cfg, outcome.rows)
         except OSError as err:
             error(f"{args.out}: cannot write the table ({err.strerror or err})")
-            return 1
+            return ExitStatus.FAILED
     info(f"{outcome.scored} scored, {outcome.skipped} already scored, {outcome.failed} failed; "
          f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s on {outcome.workers} worker(s) "
          f"({outcome.xrt:.0f}x real time)" + (f"; table: {args.out}" if args.out else ""))
-    return 1 if outcome.failed else 0
+    return ExitStatus.FAILED if outcome.failed else ExitStatus.OK

@@ -31,7 +31,8 @@ class ExitStatus(IntEnum):
 
     OK = 0
     FAILED = 1
-    """the command started and then failed (the monitor stopped on an error)"""
+    """the command ran and failed, wholly or for some of its inputs (a file not analysed, a call
+    not scored, a daemon not answering; the monitor stopped on an error)"""
     BAD_SETUP = 2
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
 

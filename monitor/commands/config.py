@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..console import error
-from .common import add_config_options
+from .common import ExitStatus, add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
     except ConfigError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     print(effective_config_toml(cfg), end="")
-    return 0
+    return ExitStatus.OK

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..console import error, warning
+from .common import ExitStatus
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,13 +29,13 @@ def run(args: argparse.Namespace) -> int:
             devs = input_devices()
         except OSError as err:
             error(f"cannot use the audio system: {err}")
-            return 2
+            return ExitStatus.BAD_SETUP
         srcs = pending.result()
     if args.json:
         print(json.dumps({"devices": [d.__dict__ for d in devs],
                           "sources": None if srcs is None else
                           [dict(s.__dict__, monitor=s.monitor) for s in srcs]}))
-        return 0
+        return ExitStatus.OK
     print("Input devices (SOURCE = index or name fragment):")
     for d in devs:
         print(f"  {d.index:3d}  {d.name}  [{d.hostapi}, {d.channels} ch, {d.default_rate:.0f} Hz]")
@@ -42,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
         print("  (none)")
     if srcs is None:
         warning("no PulseAudio/PipeWire server answered (pactl); sound-server sources not listed")
-        return 0
+        return ExitStatus.OK
     print("Sound-server sources (SOURCE = name; 'monitor' = what a sink plays, e.g. the softphone's output):")
     for s in srcs:
         tag = "monitor" if s.monitor else "input  "
         print(f"  {tag}  {s.name}  [{s.spec}]")
-    return 0
+    return ExitStatus.OK

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     if args.print:
         print(unit, end="")
-        return 0
+        return ExitStatus.OK
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     d = Path(args.unit_dir or os.path.join(base, "systemd", "user"))
     try:
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         os.chmod(path, 0o600)
     except OSError as err:
         error(f"cannot write the unit: {err}")
-        return 1
+        return ExitStatus.FAILED
     info(f"wrote {path}")
     if args.enable:
         for cmd in (["systemctl", "--user", "daemon-reload"],
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]}")
-                return 1
+                return ExitStatus.FAILED
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
-    return 0
+    return ExitStatus.OK

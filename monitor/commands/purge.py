@@ -8,7 +8,7 @@ import re
 import time
 
 from ..console import error, info
-from .common import add_config_options
+from .common import ExitStatus, add_config_options
 
 _UNITS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 
@@ -38,23 +38,23 @@ def run(args: argparse.Namespace) -> int:
         age = parse_age(args.older_than) if args.older_than else cfg.storage.retention_days * 86400.0
     except (ValueError, ConfigError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     if age <= 0:
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
-        return 0
+        return ExitStatus.OK
     if not os.path.exists(cfg.storage.db):
         info(f"{cfg.storage.db}: no database there: nothing to purge")
-        return 0
+        return ExitStatus.OK
     try:
         store = open_store(cfg)
     except StoreError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     try:
         counts = store.purge(time.time() - age)
     except StoreError as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     finally:
         try:
             store.close()
@@ -63,4 +63,4 @@ def run(args: argparse.Namespace) -> int:
     rest = ", ".join(f"{n} {table}" for table, n in counts.items() if table != "calls" and n)
     info(f"purged {counts.get('calls', 0)} call(s) older than {age / 86400:g} days"
          + (f" ({rest})" if rest else ""))
-    return 0
+    return ExitStatus.OK

@@ -7,7 +7,7 @@ import os
 from types import MappingProxyType
 
 from ..console import error, info
-from .common import add_call_options, add_config_options
+from .common import ExitStatus, add_call_options, add_config_options
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
@@ -55,20 +55,20 @@ def run(args: argparse.Namespace) -> int:
     from .common import ModelError, StoreError, config_or_error, open_transcription
     if (args.target is None) == (args.batch is None):
         error("report: give a recording or call id, or --batch TABLE (one of them)")
-        return 2
+        return ExitStatus.BAD_SETUP
     fmt = _check_output(args.output)
     if fmt is None:
-        return 2
+        return ExitStatus.BAD_SETUP
     if args.batch is not None:
         return _archive(args, fmt)
     try:
         import matplotlib  # noqa: F401 - fail early, before a long replay
     except ImportError:
         error("reports need matplotlib: pip install callmonitor[report]")
-        return 2
+        return ExitStatus.BAD_SETUP
     cfg = config_or_error(args)
     if cfg is None:
-        return 2
+        return ExitStatus.BAD_SETUP
     from ..report import ReportError, from_file, render, write_atomic
     from ..report.data import check_recording
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                 transcription = open_transcription(args, cfg)
             except ModelError as err:  # a broken model folder: one clear line
                 error(str(err))
-                return 2
+                return ExitStatus.BAD_SETUP
             data = from_file(target, cfg, transcription=transcription,
                              caller_channel=args.caller_channel,
                              agent_channel=None if args.agent_channel < 0 else args.agent_channel)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         return _failed(err, args.output)
     info(f"report written to {args.output}")
-    return 0
+    return ExitStatus.OK
 
 
 def _failed(err: Exception, output: str) -> int:
@@ -102,13 +102,13 @@ def _failed(err: Exception, output: str) -> int:
     failed (its content, writing it), 2 when its setup did (database, matplotlib)."""
     if isinstance(err, ImportError):
         error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
-        return 2
+        return ExitStatus.BAD_SETUP
     if isinstance(err, OSError):
         error(f"{output}: cannot write the report ({err.strerror or err})")
-        return 1
+        return ExitStatus.FAILED
     error(str(err))
     from ..report import ReportError
-    return 1 if isinstance(err, ReportError) else 2
+    return ExitStatus.FAILED if isinstance(err, ReportError) else ExitStatus.BAD_SETUP
 
 
 def _stored(cfg, call_id: int):
@@ -130,10 +130,10 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
     from .common import StoreError, config_or_error
     if fmt != "html":
         error(f"{args.output}: an archive report is an .html page")
-        return 2
+        return ExitStatus.BAD_SETUP
     cfg = config_or_error(args)
     if cfg is None:
-        return 2
+        return ExitStatus.BAD_SETUP
     from ..report import ReportError
     from ..report.archive import archive_report
     try:
@@ -141,4 +141,4 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")
-    return 0
+    return ExitStatus.OK

@@ -8,7 +8,7 @@ import time
 
 from ..console import error
 from ..cue_registry import cue
-from .common import add_config_options
+from .common import ExitStatus, add_config_options
 
 STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s", "hnr_db", "loudness_dbfs",
                                 "breaths_per_min")
@@ -75,17 +75,17 @@ def run(args: argparse.Namespace) -> int:
             path = socket_path(config_from_args(args))
         except ConfigError as err:
             error(str(err))
-            return 2
+            return ExitStatus.BAD_SETUP
     try:
         st = query_status(path)
     except FileNotFoundError:
         error(f"no daemon running (no status socket at {path})")
-        return 1
+        return ExitStatus.FAILED
     except OSError as err:
         error(f"no daemon answering at {path} ({err.strerror or err})")
-        return 1
+        return ExitStatus.FAILED
     except ValueError:
         error(f"{path}: the daemon's answer was not readable status JSON")
-        return 1
+        return ExitStatus.FAILED
     print(json.dumps(st) if args.json else render(st))
-    return 0
+    return ExitStatus.OK

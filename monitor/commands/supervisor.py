@@ -10,7 +10,7 @@ import socket
 import sys
 
 from ..console import configure_logging, error, info, warning
-from .common import add_config_options
+from .common import ExitStatus, add_config_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -90,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
         host, port = parse_listen(cfg.supervisor.listen)
     except (ConfigError, ValueError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     problem = _check_tls(args)
     if problem:
         error(problem)
-        return 2
+        return ExitStatus.BAD_SETUP
     from ..supervisor.auth import Auth, TokenFileError, load_or_create_token, parse_agent_tokens
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         store = ConsoleStore.open(sc.db)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
         error(str(err))
-        return 2
+        return ExitStatus.BAD_SETUP
     token_file = os.path.expanduser(sc.token_file)
     if created:
         info(f"new token written to {token_file} (mode 0600): {token}")
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         store.close()
         error(f"cannot listen on {host}:{port} ({err.strerror or err})")
-        return 2
+        return ExitStatus.BAD_SETUP
     tls = bool(args.tls_cert)
     if not is_loopback(host) and not tls:
         warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "
@@ -125,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
          f"--webhook-token-file {token_file}")
     configure_logging("info", "monitor.supervisor")
     if not _serve(args, sc, store, sock, Auth(token, agent_tokens), tls):
-        return 2
+        return ExitStatus.BAD_SETUP
     info("console stopped")
-    return 0
+    return ExitStatus.OK
 
 
 def _serve(args: argparse.Namespace, sc, store, sock: socket.socket, auth, tls: bool) -> bool:
