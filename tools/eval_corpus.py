@@ -330,16 +330,19 @@ def variant_lines(variant: str | None, system_variants: Path) -> list[str]:
 def build_variants(data_path: Path, system_variants: Path) -> None:
     """Add to DATA_PATH/espeak-ng-data a breathy and a labored version of every caller variant.
 
-    Each is the variant with the phonation lines of voices.json appended (later lines override
-    earlier ones in a variant file), so that a caller keeps his or her formants and stays voiced.
+    Each is the variant with the phonation lines of voices.json for its gender appended (later lines
+    override earlier ones in a variant file), so that a caller keeps his or her formants and stays voiced.
     """
     target = data_path / "espeak-ng-data" / "voices" / "!v"
     voices = load_data("voices.json")
-    variants = voices["male_variants"] + voices["female_variants"] + list(voices["elderly_variants"].values())
-    for variant in variants:
-        base = variant_lines(variant, system_variants)
-        for kind, name in zip(("breathy", "labored"), degraded_variants(variant)):
-            (target / name).write_text("\n".join(base + [f"name {name}"] + voices["phonation"][kind]) + "\n")
+    elderly = voices["elderly_variants"]
+    for gender, variants in (("male", voices["male_variants"] + [elderly["male"]]),
+                             ("female", voices["female_variants"] + [elderly["female"]])):
+        phonation = voices["phonation"][gender]
+        for variant in variants:
+            base = variant_lines(variant, system_variants)
+            for kind, name in zip(("breathy", "labored"), degraded_variants(variant)):
+                (target / name).write_text("\n".join(base + [f"name {name}"] + phonation[kind]) + "\n")
 
 
 def rate_for(rng: np.random.Generator, cell: Cell) -> int:
