@@ -46,7 +46,11 @@ def voicing(x: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
-    tmp = Path(tempfile.mkdtemp())
+    with tempfile.TemporaryDirectory() as folder:
+        report(Path(folder))
+
+
+def report(tmp: Path) -> None:
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
     system = Path(re.search(r"Data at:\s*(\S+)", version).group(1)) / "voices" / "!v"  # type: ignore[union-attr]
     ec.build_espeak_data(tmp, VARIANTS_DIR)

@@ -62,7 +62,8 @@ def main() -> None:
         for turn in lab["turns"]:
             if turn["speaker"] != "caller" or turn["source"] != "espeak-ng":
                 continue
-            idx = np.concatenate([np.arange(int(ph["start_s"] * 100), int(ph["end_s"] * 100)) for ph in turn["phrases"]])
+            idx = np.concatenate([np.arange(int(ph["start_s"] * 100), int(ph["end_s"] * 100))
+                                  for ph in turn["phrases"]])
             idx = idx[idx < len(voiced)]
             idx = idx[audible[idx]]
             if idx.size < 20:
