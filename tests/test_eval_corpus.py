@@ -386,6 +386,47 @@ def test_labored_turns_are_slower_and_pause_longer_than_the_healthy_ones(labels)
     assert sum(len(t["inhalations"]) for t in sick) >= 3
 
 
+# The caller variants whose degraded versions used to be whispers (Praat: a pitch in 0-4 % of the
+# labored renderings' audible frames, 1-17 % of the breathy female ones), at the corpus's pitches.
+FORMERLY_WHISPERED = (("en", None, 40), ("en-us-nyc", "f2", 68), ("en-gb-x-rp", "cmnormalf", 60),
+                      ("en-gb-x-gbcwmd", "f5", 60), ("en-gb-x-gbcwmd", "f3", 72))
+
+
+def praat_voicing(x: np.ndarray, sr: int = 16000) -> tuple[float, float]:
+    """(% of audible 10 ms frames with a Praat pitch, median harmonics-to-noise ratio in dB) of mono X (n,)."""
+    parselmouth = pytest.importorskip("parselmouth")
+    snd = parselmouth.Sound(x, sr)
+    f0 = snd.to_pitch(time_step=0.01).selected_array["frequency"]
+    inten = snd.to_intensity(time_step=0.01).values[0]
+    n = min(len(f0), len(inten))
+    audible = inten[:n] > inten[:n].max() - 35.0
+    hnr = snd.to_harmonicity_cc(time_step=0.01).values[0]
+    return 100.0 * float((f0[:n][audible] > 0).mean()), float(np.median(hnr[hnr > -199]))
+
+
+@pytest.fixture(scope="module")
+def corpus_espeak(tmp_path_factory):
+    """espeak-ng with the corpus's voice variants, as its generator runs it."""
+    from tools.make_fixtures import Espeak
+
+    tmp = tmp_path_factory.mktemp("espeak")
+    return Espeak(ec.prepare_espeak(tmp), tmp, 1)
+
+
+@pytest.mark.parametrize("accent,variant,pitch", FORMERLY_WHISPERED)
+def test_breathy_and_labored_callers_are_voiced_and_breathier_than_their_healthy_voice(accent, variant, pitch,
+                                                                                      corpus_espeak):
+    from tools.make_fixtures import SynthRequest, Voice
+
+    text = "I'm calling about a payment on my account that I don't understand."
+    breathy, labored = ec.degraded_variants(variant)
+    (v_mod, h_mod), (v_br, h_br), (v_lab, h_lab) = (
+        praat_voicing(corpus_espeak.say(SynthRequest(Voice(accent, v, pitch, 40), rate, text, gap)))
+        for v, rate, gap in ((variant, 170, 0), (breathy, 140, 1), (labored, 100, 3)))
+    assert v_br >= 40 and v_lab >= 40, (v_mod, v_br, v_lab)
+    assert max(h_br, h_lab) <= h_mod - 5, (h_mod, h_br, h_lab)
+
+
 def test_breath_source_is_labelled(labels):
     for lab in labels:
         n = sum(len(t["inhalations"]) for t in lab["turns"])

@@ -302,7 +302,7 @@ def choose_voices(rng: np.random.Generator, v: dict, negative: str | None) -> tu
         variant = v["elderly_variants"]["female" if female else "male"]
     lo, hi = v["pitch"]["female" if female else "male"]
     caller = Voice(accent, variant, int(rng.integers(lo, hi + 1)), v["caller_amplitude"])
-    breathy, labored = degraded_variants(variant, female)
+    breathy, labored = degraded_variants(variant)
     a_female = bool(rng.random() < 0.5)
     a_variants = [x for x in v["female_variants" if a_female else "male_variants"] if x != variant]
     a_accents = [a for a in v["accents"] if a != accent]
@@ -312,33 +312,37 @@ def choose_voices(rng: np.random.Generator, v: dict, negative: str | None) -> tu
     return caller, agent, breathy, labored
 
 
-def degraded_variants(variant: str | None, female: bool) -> tuple[str, str]:
+def degraded_variants(variant: str | None) -> tuple[str, str]:
     """The breathy and labored versions of a caller's variant (see build_variants)."""
-    if variant is None or variant in ("grandpa",):
-        return "cmbreathy", "cmlabored"
-    if variant in ("cmnormalf", "grandma"):
-        return "cmbreathyf", "cmlaboredf"
-    return f"ev_{variant}_breathy", f"ev_{variant}_labored"
+    base = variant or "none"
+    return f"ev_{base}_breathy", f"ev_{base}_labored"
+
+
+def variant_lines(variant: str | None, system_variants: Path) -> list[str]:
+    """The lines of a caller's variant file without its name (the project's or espeak-ng's; none: empty)."""
+    if variant is None:
+        return ["language variant"]
+    own = VARIANTS_DIR / variant
+    text = (own if own.is_file() else system_variants / variant).read_text(errors="replace")
+    return [ln for ln in text.splitlines() if not ln.strip().startswith("name ")]
 
 
 def build_variants(data_path: Path, system_variants: Path) -> None:
-    """Add to DATA_PATH/espeak-ng-data breathy and labored versions of espeak-ng's m*/f* variants.
+    """Add to DATA_PATH/espeak-ng-data a breathy and a labored version of every caller variant.
 
-    Each is the system variant with the phonation lines of the project's cmbreathy or
-    cmlabored variant appended (later lines override earlier ones in a variant file).
+    Each is the variant with the phonation lines of voices.json for its gender appended (later lines
+    override earlier ones in a variant file), so that a caller keeps his or her formants and stays voiced.
     """
     target = data_path / "espeak-ng-data" / "voices" / "!v"
-    extra = {kind: [ln for ln in (VARIANTS_DIR / src).read_text().splitlines()
-                    if ln.split()[:1] and ln.split()[0] in ("breath", "breathw", "voicing", "flutter")]
-             for kind, src in (("breathy", "cmbreathy"), ("labored", "cmlabored"))}
     voices = load_data("voices.json")
-    for variant in [x for x in voices["male_variants"] + voices["female_variants"] if x and x[0] in "mf"
-                    and x[1:].isdigit()]:
-        base = [ln for ln in (system_variants / variant).read_text(errors="replace").splitlines()
-                if not ln.strip().startswith("name ")]
-        for kind, lines in extra.items():
-            name = f"ev_{variant}_{kind}"
-            (target / name).write_text("\n".join(base + [f"name {name}"] + lines) + "\n")
+    elderly = voices["elderly_variants"]
+    for gender, variants in (("male", voices["male_variants"] + [elderly["male"]]),
+                             ("female", voices["female_variants"] + [elderly["female"]])):
+        phonation = voices["phonation"][gender]
+        for variant in variants:
+            base = variant_lines(variant, system_variants)
+            for kind, name in zip(("breathy", "labored"), degraded_variants(variant)):
+                (target / name).write_text("\n".join(base + [f"name {name}"] + phonation[kind]) + "\n")
 
 
 def rate_for(rng: np.random.Generator, cell: Cell) -> int:
