@@ -151,8 +151,8 @@ class CallPipeline:
         out: list[Event] = []
         for leg, tr in list(self.transcribers.items()):
             batch = self._recognizer(leg, tr.close if final else tr.poll, [])
-            if final and batch and leg in self.transcribers:
-                self._recognizer(leg, tr.poll, [])  # a failure after its last words is said as well
+            if final and batch and leg in self.transcribers:  # a failure after its last words is said too
+                batch = batch + self._recognizer(leg, tr.poll, [])
             for w in batch:
                 if self.store is not None and w.final and self.cfg.storage.transcripts:
                     self.store.add_words(self._call_token, w)

@@ -94,19 +94,10 @@ def exec_start(args: argparse.Namespace) -> str:
     return " ".join(systemd_quote(c, named.get(i, "argument")) for i, c in enumerate(cmd))
 
 
-def daemon_overrides(args: argparse.Namespace) -> dict:
-    """The configuration keys the unit's ``run`` options set."""
-    from .run import webhook_overrides
-    o = webhook_overrides(args)
-    for leg in ("caller", "agent"):
-        if getattr(args, leg):
-            o[f"daemon.{leg}"] = getattr(args, leg)
-    return o
-
-
 def run(args: argparse.Namespace) -> int:
     from .common import config_or_error
-    if config_or_error(args, daemon_overrides(args)) is None:  # the unit would fail at every start
+    from .run import overrides_from
+    if config_or_error(args, overrides_from(args)) is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
     try:
         unit = UNIT.format(exec_start=exec_start(args))

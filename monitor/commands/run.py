@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def webhook_overrides(args: argparse.Namespace) -> dict:
     """The configuration keys that ``--webhook`` and ``--webhook-token-file`` set."""
     o = {}
-    if args.webhook is not None:
+    if getattr(args, "webhook", None) is not None:
         o["delivery.webhook_url"] = args.webhook
     if getattr(args, "webhook_token_file", None) is not None:
         o["delivery.webhook_token_file"] = args.webhook_token_file
@@ -44,14 +44,16 @@ def webhook_overrides(args: argparse.Namespace) -> dict:
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
+    """The configuration keys ``run``'s options set (``install-service`` has some of them: the
+    others count as not given)."""
     o = webhook_overrides(args)
-    if args.caller is not None:
+    if getattr(args, "caller", None) is not None:
         o["daemon.caller"] = args.caller
-    if args.agent is not None:
+    if getattr(args, "agent", None) is not None:
         o["daemon.agent"] = args.agent
-    if args.no_notify:
+    if getattr(args, "no_notify", False):
         o["delivery.notify"] = False
-    if args.socket:
+    if getattr(args, "socket", None):
         o["daemon.status_socket"] = args.socket
     return o
 
