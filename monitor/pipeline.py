@@ -29,6 +29,10 @@ from .delivery.store_guard import StoreGuard
 
 log = logging.getLogger(__name__)
 
+RECOGNIZER_FAILURE = "recognizer_failure"
+"""The log record attribute that marks the warning of a leg's failed recognizer (a batch worker
+leaves the saying to its client, which names the call's row)."""
+
 Sink = Callable[[Event], None]
 T = TypeVar("T")
 
@@ -176,7 +180,8 @@ class CallPipeline:
                 self.cues.forget_words()
             self.recognizer_errors.append(str(err))
             log.warning("call %s (%s): speech recognition failed (%s); the call goes on without "
-                        "transcription of the %s leg", self.call_id, self.source, err, leg)
+                        "transcription of the %s leg", self.call_id, self.source, err, leg,
+                        extra={RECOGNIZER_FAILURE: True})
             return instead
 
     def reconfigure(self, cfg: Config) -> list[Event]:

@@ -9,6 +9,7 @@ worker fails and :class:`~monitor.transcription.recognizer.TranscriberError` rea
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -156,3 +157,29 @@ def test_a_model_vosk_loads_but_cannot_start_a_recognizer_with_is_refused_at_sta
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(misfit) in lines[0] and "cannot start a recognizer" in lines[0], done.stderr
+
+
+def test_a_transcribed_batch_says_which_calls_it_scored_without_their_words(failing_model, tmp_path):
+    """Scored acoustically as replay goes on, but never passed off as transcribed: the row's error,
+    one line each, exit 1; and ``--resume`` scores such a call again."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20)
+    call = tmp_path / "call.wav"
+    sf.write(call, x, sr)
+    db, out = tmp_path / "batch.db", tmp_path / "table.csv"
+    args = ["batch", "--transcribe", "--model", str(failing_model), str(call), "--workers", "1", "--db", str(db),
+            "--out", str(out)]
+    for run in ("first", "resumed"):
+        done = subprocess.run([PY, "-m", "monitor.cli", *args, *(["--resume"] if run == "resumed" else [])],
+                              capture_output=True, text=True, cwd=ROOT, timeout=600,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = [line for line in done.stderr.splitlines() if FAILURE in line]
+        assert len(lines) == 1 and str(call) in lines[0] and "scored without its words" in lines[0], done.stderr
+        assert "1 scored (1 without their words), 0 already scored, 0 failed" in done.stderr, run
+        with open(out, newline="") as fh:
+            (row,) = list(csv.DictReader(fh))
+        assert row["status"] == "scored" and FAILURE in row["error"] and row["db_call_id"]
+    with Store.open(db) as store:
+        calls = store.list_calls()
+    assert len(calls) == 2 and all(c.ended_at is not None and c.summary for c in calls), "nothing scored is lost"

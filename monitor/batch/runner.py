@@ -56,6 +56,9 @@ class BatchOutcome:
     scored: int = 0
     skipped: int = 0
     failed: int = 0
+    without_words: int = 0
+    """Scored calls whose speech recognition failed (``--transcribe``): scored acoustically, the
+    row's ``error`` says so."""
     audio_s: float = 0.0
     wall_s: float = 0.0
     worker_cpu_s: float = 0.0
@@ -251,7 +254,7 @@ class BatchRun:
 
     def _take_earlier(self, result: CallResult) -> bool:
         row = self.store.scored_row(result.job, result.content_hash, self.chash)
-        if row is None:
+        if row is None or row.get("error"):  # lost, or scored without its words: score it again
             return False
         self._rows[result.job.index] = dict(row, path=result.job.path, call_id=result.job.call_id,
                                             status="already_scored")
@@ -268,6 +271,9 @@ class BatchRun:
         call_id = self.store.store_call(result.job, result.events, result.row)
         self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
         o.scored += 1
+        if result.row.get("error"):
+            self.on_error(result.row["error"])
+            o.without_words += 1
         o.audio_s += result.audio_s
         o.worker_cpu_s += result.cpu_s
         o.peak_rss_mb[result.worker_pid] = max(o.peak_rss_mb.get(result.worker_pid, 0.0), result.peak_rss_mb)

@@ -20,7 +20,7 @@ from ..capture.audio_files import AudioFileError, probe
 from ..config import Config, config_from_toml
 from ..events import Event
 from ..transcription.vosk_models import ModelError
-from ..pipeline import CallPipeline, run_source
+from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, run_source
 from ..capture.sources import FileSource
 from .inputs import CallJob
 from .table import call_row
@@ -132,16 +132,27 @@ def _child(write_fd: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None
         os._exit(code)
 
 
+def _said_by_the_client(record: logging.LogRecord) -> bool:
+    """Log filter: a recognizer's failure is said once, by the client, from the call's row."""
+    return not getattr(record, RECOGNIZER_FAILURE, False)
+
+
 def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list[Event], dict[str, Any]]:
     """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing), without a
-    store. Returns the events and the recording's facts. Raises AudioFileError."""
+    store. Returns the events and the recording's facts (with ``recognizer_errors``: the failures
+    of a leg's recognizer, after which the call went on without its words). Raises AudioFileError."""
     src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
                      realtime=False, block_s=2.0)
     extra = transcription.for_call(src.rate, src.legs) if transcription is not None else {}
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=None, source=job.path, **extra)
-    events = run_source(pipeline, src.chunks(), [])
+    pipeline_log = logging.getLogger(CallPipeline.__module__)
+    pipeline_log.addFilter(_said_by_the_client)
+    try:
+        events = run_source(pipeline, src.chunks(), [])
+    finally:
+        pipeline_log.removeFilter(_said_by_the_client)
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
-             "truncated": bool(src.truncated)}
+             "truncated": bool(src.truncated), "recognizer_errors": tuple(pipeline.recognizer_errors)}
     return events, facts
 
 
@@ -176,6 +187,9 @@ def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str
     except Exception as err:  # noqa: BLE001 - one bad call must not stop an archive
         log.exception("%s: scoring failed", job.path)
         return CallResult(job, content_hash=digest, error=f"{job.path}: scoring failed ({type(err).__name__}: {err})")
+    unheard = facts.pop("recognizer_errors", ())
     row = call_row(job, cfg, events, facts, content_hash=digest, config_hash=config_hash)
+    if unheard:  # scored acoustically, as replay goes on; the row and the batch's exit say so
+        row["error"] = f"{job.path}: speech recognition failed ({'; '.join(unheard)}); scored without its words"
     return CallResult(job, content_hash=digest, row=row, events=tuple(events), audio_s=row["duration_s"],
                       cpu_s=_cpu_s() - t_cpu, peak_rss_mb=_peak_rss_mb(), worker_pid=os.getpid())
