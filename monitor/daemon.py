@@ -178,7 +178,7 @@ class Daemon:
                 except Exception as err:  # one failing sink never stops the others
                     n = self._sink_errors[name] = self._sink_errors.get(name, 0) + 1
                     if n <= 3 or n % 100 == 0:
-                        log.warning(f"{name} output failed: {err}")
+                        log.warning("%s output failed: %s", name, err)
 
     def _status_event(self, level: str, message: str) -> StatusEvent:
         t = self._now - self.call_origin if self.pipeline is not None else self._now
@@ -205,7 +205,7 @@ class Daemon:
         self.calls += 1
         self.active = {}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
-        log.info(f"call {name} started")
+        log.info("call %s started", name)
         self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
             self._open_audio(time.time() - (self._now - first))
@@ -219,7 +219,7 @@ class Daemon:
             try:
                 self._audio.write(chunk.samples)
             except Exception as err:
-                log.warning(f"call audio not written: {err}")
+                log.warning("call audio not written: %s", err)
                 self._audio = None
         self.emit(self.pipeline.process(c))
 
@@ -228,12 +228,12 @@ class Daemon:
         what can be closed, and go on listening for the next call."""
         p, self.pipeline = self.pipeline, None
         why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        log.error(f"call {p.call_id if p else '?'} stopped: {why}")
+        log.error("call %s stopped: %s", p.call_id if p else "?", why)
         if p is not None:
             try:
                 self.emit(p.abort(timeout_s=1.0))  # alerts still raised end with the call
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
-                log.error(f"call {p.call_id} not closed: {close_err}")
+                log.error("call %s not closed: %s", p.call_id, close_err)
         self._close_audio()
         self.active = {}
 
@@ -250,7 +250,7 @@ class Daemon:
         self.emit(events)
         self._close_audio()
         self.active = {}
-        log.info(f"call {p.call_id} ended ({why}): {p.duration_s:.1f} s, {len(p.alerts)} alert(s)")
+        log.info("call %s ended (%s): %.1f s, %s alert(s)", p.call_id, why, p.duration_s, len(p.alerts))
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
             self._write_report(p.call_id)
 
@@ -259,9 +259,9 @@ class Daemon:
         from . import report
 
         path = report.maybe_write_call_report(self.cfg, self.store, call_id,
-                                              on_error=lambda why: log.warning(f"call report: {why}"))
+                                              on_error=lambda why: log.warning("call report: %s", why))
         if path:
-            log.info(f"call report: {path}")
+            log.info("call report: %s", path)
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
 
     def _open_audio(self, started_at: float) -> None:
@@ -276,8 +276,8 @@ class Daemon:
             self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
                                        channels=len(self.source.legs), subtype="PCM_16")
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
-            log.warning(f"call {p.call_id if p.call_id is not None else '(not stored yet)'}: "
-                        f"audio not written: {err}")
+            log.warning("call %s: audio not written: %s",
+                        p.call_id if p.call_id is not None else "(not stored yet)", err)
             return
         if p.call_id is None:
             self._unnamed_audio.append((p.call_token, path))
@@ -300,7 +300,7 @@ class Daemon:
             try:
                 path.rename(path.with_name(f"call-{call_id}.wav"))
             except OSError as err:
-                log.warning(f"call {call_id}: its audio keeps the name {path.name}: {err}")
+                log.warning("call %s: its audio keeps the name %s: %s", call_id, path.name, err)
         self._unnamed_audio = waiting
 
     # ------------------------------------------------------------------ housekeeping
@@ -317,11 +317,11 @@ class Daemon:
         try:
             ids = self.store.close_interrupted()
         except StoreError as err:
-            log.error(f"calls left open not closed: {err}")
+            log.error("calls left open not closed: %s", err)
             return
         if ids:
-            log.warning(f"closed {len(ids)} call(s) left open by an earlier stop as interrupted "
-                                f"(call {', '.join(map(str, ids))})")
+            log.warning("closed %s call(s) left open by an earlier stop as interrupted (call %s)",
+                        len(ids), ", ".join(map(str, ids)))
 
     def purge_old(self, now: float | None = None) -> None:
         """Apply ``storage.retention_days`` (at start, then daily)."""
@@ -335,10 +335,10 @@ class Daemon:
         try:
             counts = self.store.purge(now - days * 86400.0)
         except StoreError as err:
-            log.warning(f"old calls not purged: {err}")
+            log.warning("old calls not purged: %s", err)
             return
         if counts.get("calls"):
-            log.info(f"purged {counts['calls']} call(s) older than {days:g} days")
+            log.info("purged %s call(s) older than %g days", counts["calls"], days)
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
@@ -348,7 +348,7 @@ class Daemon:
         try:
             cfg = self.reload_fn()
         except ConfigError as err:
-            log.warning(f"configuration not reloaded: {err}")
+            log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
         self.cfg = cfg
@@ -419,7 +419,7 @@ class Daemon:
                 self._listen()
             finally:  # what the guard holds is written however the listening ended
                 if not self.guard.retry(force=True):
-                    log.error(f"{self.guard.held} record(s) could not be written to {self.store.path}")
+                    log.error("%s record(s) could not be written to %s", self.guard.held, self.store.path)
                 self._name_audio()
                 self.close_interrupted()  # if the database only opened during the last call
         return 0

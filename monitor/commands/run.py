@@ -231,7 +231,7 @@ def _take_lock(lock) -> None:
     except DatabaseInUse:
         raise
     except StoreError as err:
-        log.warning(f"{err}; running without the one-daemon-per-database lock")
+        log.warning("%s; running without the one-daemon-per-database lock", err)
 
 
 def webhook_token(cfg) -> str | None:

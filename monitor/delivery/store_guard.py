@@ -177,8 +177,7 @@ class StoreGuard:
         if not self.failing:
             self.last_error = str(err)
             self.failing = True
-            log.error(f"{err}; alerts go on, marked as not stored, and are written when the "
-                      "database works again")
+            log.error("%s; alerts go on, marked as not stored, and are written when the database works again", err)
 
     def _hold(self, op: str, *args: Any) -> None:
         if len(self._held) >= MAX_HELD:
@@ -190,7 +189,7 @@ class StoreGuard:
         """A write went through: say once that the database works again."""
         if self.failing:
             self.failing = False
-            log.info(f"{self.path}: the database works again; {n} held record(s) written")
+            log.info("%s: the database works again; %s held record(s) written", self.path, n)
 
     def retry(self, force: bool = False) -> bool:
         """Write what is held, if it is time to try; True when nothing is held any more."""

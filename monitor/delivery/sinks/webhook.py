@@ -192,13 +192,12 @@ class WebhookSink:
             except StoreError as err:  # the outbox cannot be written: deliver from memory
                 if not self._store_warned:
                     self._store_warned = True
-                    log.warning(f"webhook {self.url}: outbox not writable ({err}); "
-                             "delivering from memory")
+                    log.warning("webhook %s: outbox not writable (%s); delivering from memory", self.url, err)
         with self._memory_lock:
             if len(self._memory) >= MEMORY_LIMIT:
                 lost = self._memory.popleft()
-                log.warning(f"webhook {self.url}: too many undelivered alerts held in memory; "
-                         f"dropped the oldest ({lost.alert.kind} at {lost.alert.t:.1f} s)")
+                log.warning("webhook %s: too many undelivered alerts held in memory; dropped the oldest "
+                            "(%s at %.1f s)", self.url, lost.alert.kind, lost.alert.t)
             self._memory.append(_Held(event, next_at=time.time()))
         self._wake.set()
 
@@ -260,8 +259,8 @@ class WebhookSink:
                 if self.retries and h.attempts > self.retries:
                     with self._memory_lock:
                         self._memory.remove(h)
-                    log.warning(f"webhook {self.url}: unstored {h.alert.kind} alert failed "
-                             f"({self.last_error}); giving up after {h.attempts} attempts")
+                    log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
+                                self.url, h.alert.kind, self.last_error, h.attempts)
                 else:
                     h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
                 continue
@@ -285,20 +284,19 @@ class WebhookSink:
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
-                    log.warning(f"webhook {self.url}: alert {d.alert_id} failed "
-                             f"({self.last_error}); giving up after {attempts} attempts")
+                    log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
+                                self.url, d.alert_id, self.last_error, attempts)
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    log.warning(f"webhook {self.url}: alert {d.alert_id} not delivered "
-                             f"({self.last_error}); retry {attempts} in {delay:.1f} s")
+                    log.warning("webhook %s: alert %s not delivered (%s); retry %s in %.1f s",
+                                self.url, d.alert_id, self.last_error, attempts, delay)
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
             if d.attempts:
-                log.info(f"webhook {self.url}: alert {d.alert_id} delivered after "
-                         f"{d.attempts + 1} attempts")
+                log.info("webhook %s: alert %s delivered after %s attempts", self.url, d.alert_id, d.attempts + 1)
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(self.url, time.time())
         return n
@@ -309,7 +307,7 @@ class WebhookSink:
                 self.deliver_memory()
                 self.deliver_due()
             except Exception as err:  # never let the worker die (database busy, ...)
-                log.warning(f"webhook worker: {_describe(err)}")
+                log.warning("webhook worker: %s", _describe(err))
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
@@ -362,11 +360,11 @@ class Heartbeat:
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
             if not self._failing:
-                log.warning(f"heartbeat {self.url}: {_describe(err)}")
+                log.warning("heartbeat %s: %s", self.url, _describe(err))
             self._failing = True
             return False
         if self._failing:
-            log.info(f"heartbeat {self.url}: delivered again")
+            log.info("heartbeat %s: delivered again", self.url)
         self._failing = False
         self.sent += 1
         return True
