@@ -703,12 +703,35 @@ def test_a_family_alone_does_not_widen_the_cap_of_the_families_sums(base):
 # 0.45). With a drift of 1 neither family accumulates; paired_grade lets the pair raise it.
 NEAR_LIMITS = dict(response_latency_s=3.4, pause_ratio=0.4)
 PAIRED = {"possible_emergency.drift": 1.0, "possible_emergency.paired_grade": 0.8,
-          "possible_emergency.paired_s": 3.0}
+          "possible_emergency.paired_count": 2, "possible_emergency.paired_s": 3.0}
+# The same caller also slow (1.9 syll/s: 0.8 towards the floor of 1.5) and breathy (HNR 5.5 dB: 0.75
+# towards the limit of 4 dB from its typical 10 dB): four families lean towards their limits at once.
+FOUR_NEAR_LIMITS = dict(NEAR_LIMITS, speech_rate_sps=1.9, hnr_db=5.5)
 
 
 def test_two_families_near_their_absolute_limits_together_are_not_critical_by_default():
     engine = AlertEngine(config(**{"possible_emergency.drift": 1.0}))
     assert alerts(run(engine, [cues(t, **NEAR_LIMITS) for t in range(1, 120)], None)) == []
+
+
+def test_four_families_leaning_towards_their_absolute_limits_together_are_critical_by_default():
+    engine = AlertEngine(config(**{"possible_emergency.drift": 1.0}))
+    events = run(engine, [cues(t, **FOUR_NEAR_LIMITS) for t in range(1, 120)], None)
+    [critical] = [a for a in alerts(events) if a.kind == "possible_emergency"]
+    assert critical.severity == "critical" and critical.t == 3.0  # paired_s: 3 s of the caller's speech
+    assert critical.evidence["paired"]["families"] == {
+        "latency": pytest.approx(0.818, abs=1e-3), "pausing": pytest.approx(0.833, abs=1e-3),
+        "tempo": pytest.approx(0.8, abs=1e-3), "voice": pytest.approx(0.75, abs=1e-3)}
+    assert "past 0.6 of their absolute limits together for 3 s" in critical.message
+
+
+def test_three_families_leaning_or_four_without_the_latency_are_not_critical():
+    three = dict(FOUR_NEAR_LIMITS, hnr_db=10.0)  # a modal voice
+    quick = dict(FOUR_NEAR_LIMITS, response_latency_s=0.7, mean_phrase_s=0.9)  # quick answers, short phrases
+    for leaning in (three, quick):
+        engine = AlertEngine(config(**{"possible_emergency.drift": 1.0}))
+        events = run(engine, [cues(t, **leaning) for t in range(1, 120)], None)
+        assert [a for a in alerts(events) if a.kind == "possible_emergency"] == [], leaning
 
 
 def test_the_latency_and_another_family_near_their_absolute_limits_for_paired_s_are_critical():

@@ -346,8 +346,8 @@ class Fusion:
         """Per family, its strongest cue's grade from the absolute limit alone at its last judged hop
         (long window): what a caller labored from the first word shows (``paired_grade``)."""
         self.paired_held = 0.0
-        """Seconds (weighted as the sums) that two families' absolute grades have been at least
-        ``paired_grade`` together, one of them of ``paired_families``."""
+        """Seconds (weighted as the sums) that ``paired_count`` families' absolute grades have been at
+        least ``paired_grade`` together, one of them of ``paired_families``."""
         self._pushed: set[str] = set()  # the families whose grade was beyond its drift this hop
         self.cap = EVIDENCE_CAP * pe.max_grade * pe.evidence_s
         self.change_cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
@@ -365,8 +365,8 @@ class Fusion:
 
     def _update_paired(self, weight: float, judged: Mapping[str, Judgement]) -> None:
         """Take the families' absolute grades of this hop (a family not judged keeps its last) and
-        count the weighted seconds a pair stays at ``paired_grade`` (a hop without one restarts it;
-        a hop of weight 0 holds it still, as the sums)."""
+        count the weighted seconds ``paired_count`` families stay at ``paired_grade`` (a hop without
+        them restarts it; a hop of weight 0 holds it still, as the sums)."""
         if self.pe.paired_grade <= 0:  # off: nothing reads them
             return
         self.absolute.update({f: g for f, (g, _) in self._family_grades(judged, absolute=True).items()})
@@ -487,9 +487,10 @@ class Fusion:
         strong = [f for f, v in self.change.items() if v >= need - EPS and f in self.pe.single_families]
         return max(strong, key=lambda f: self.change[f]) if strong else None
 
-    def pair(self) -> tuple[str, str] | None:
-        """The strongest family of ``paired_families`` and the strongest other family whose absolute
-        grades are both at least ``paired_grade`` (None if there are not two, or it is off)."""
+    def pair(self) -> tuple[str, ...] | None:
+        """The strongest family of ``paired_families`` and the ``paired_count - 1`` strongest other
+        families, when all their absolute grades are at least ``paired_grade`` (None if there are
+        not that many, or it is off)."""
         need = self.pe.paired_grade
         if need <= 0:
             return None
@@ -498,18 +499,19 @@ class Fusion:
         if not named:
             return None
         first = max(named, key=lambda f: past[f])
-        others = [f for f in past if f != first]
-        return (first, max(others, key=lambda f: past[f])) if others else None
+        others = sorted((f for f in past if f != first), key=lambda f: (-past[f], f))
+        more = self.pe.paired_count - 1
+        return (first, *others[:more]) if len(others) >= more else None
 
-    def paired(self) -> tuple[str, str] | None:
-        """The pair of :meth:`pair` once it has held ``paired_s`` (None before or without one)."""
+    def paired(self) -> tuple[str, ...] | None:
+        """The families of :meth:`pair` once they have held ``paired_s`` (None before or without them)."""
         pair = self.pair()
         return pair if pair is not None and self.paired_held >= self.pe.paired_s - EPS else None
 
     def acoustic(self) -> bool:
         """Enough families agree strongly enough without a phrase, one family alone is far
-        enough beyond for long enough, or two families past ``paired_grade`` of their absolute
-        limits together for ``paired_s``."""
+        enough beyond for long enough, or ``paired_count`` families past ``paired_grade`` of their
+        absolute limits together for ``paired_s``."""
         agree = self.agreeing()
         return ((len(agree) >= self.pe.min_families and self.score() >= self.pe.min_score - EPS)
                 or self.alone() is not None or self.paired() is not None)
