@@ -1,0 +1,104 @@
+"""`call-monitor batch --scheduler`: an archive scored on a Dask cluster started with Dask's own
+commands, as the README tells an operator to (a `dask scheduler` and `dask worker` processes, one
+thread each), here all on 127.0.0.1. The calls are stored exactly as `replay` stores them.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import CALLS, PY, ROOT, call_monitor as cli, wait_for
+
+FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
+
+
+def _dask(*args: str, log: Path) -> subprocess.Popen:
+    """A Dask command (scheduler or worker) in its own process group, its output in ``log``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(log, "w") as out:
+        return subprocess.Popen([PY, "-m", "distributed.cli.dask_" + args[0], *args[1:]], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[str]:
+    """A scheduler on a free loopback port and two single-threaded worker processes; its address."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    info = tmp / "scheduler.json"
+    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                      "--scheduler-file", str(info), log=tmp / "scheduler.log")
+    workers: list[subprocess.Popen] = []
+    try:
+        assert wait_for(info.exists, 60), (tmp / "scheduler.log").read_text()
+        address = json.loads(info.read_text())["address"]
+        workers = [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
+                         log=tmp / f"worker{i}.log") for i in range(2)]
+        from distributed import Client
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        for proc in [*workers, scheduler]:
+            _stop(proc)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _alerts(db: Path) -> dict[str, list[tuple]]:
+    import sqlite3
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT c.source, a.t, a.kind, a.severity, a.evidence FROM alerts a "
+                            "JOIN calls c ON c.id = a.call_id ORDER BY a.id").fetchall()
+    finally:
+        conn.close()
+    out: dict[str, list[tuple]] = {}
+    for source, *alert in rows:
+        out.setdefault(source, []).append(tuple(alert))
+    return out
+
+
+def test_an_archive_on_a_dask_cluster_is_scored_as_replay_scores_it(cluster, tmp_path):
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    done = cli("batch", *map(str, FILES), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "3 scored, 0 already scored, 0 failed" in done.stderr and "2 worker(s)" in done.stderr
+    rows = _rows(out)
+    assert [r["path"] for r in rows] == list(map(str, FILES))
+    assert all(r["status"] == "scored" and r["db_call_id"] for r in rows)
+    replayed = tmp_path / "replay.db"
+    again = cli("replay", "--no-transcribe", "--db", str(replayed), *map(str, FILES))
+    assert again.returncode == 0, again.stderr
+    assert _alerts(db) == _alerts(replayed)
+    assert any(severity == "critical" for *_, severity, _ in _alerts(db)[str(FILES[0])])
+
+
+def test_a_rerun_with_resume_on_the_cluster_scores_nothing_again(cluster, tmp_path):
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    first = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--quiet")
+    assert first.returncode == 0, first.stderr
+    again = cli("batch", *map(str, FILES[:2]), "--scheduler", cluster, "--db", str(db), "--out", str(out),
+                "--resume", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert "0 scored, 2 already scored, 0 failed" in again.stderr
+    assert [r["status"] for r in _rows(out)] == ["already_scored", "already_scored"]
