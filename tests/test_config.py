@@ -29,7 +29,7 @@ def test_defaults_load_without_any_file(env):
     cfg = load_config(env=env)
     assert cfg.analysis.window_speech_s > 0 and cfg.analysis.hop_s == 1.0
     assert cfg.analysis.window_max_s >= 60.0
-    assert cfg.analysis.baseline_min_speech_s == 30.0 and cfg.analysis.baseline_max_s == 60.0
+    assert cfg.analysis.baseline_min_speech_s == 35.0 and cfg.analysis.baseline_max_s == 60.0
     assert cfg.rules.kinds == ACOUSTIC_KINDS
     slow = cfg.rules.rule("slow_speech")
     assert slow.cue == "speech_rate_sps" and slow.direction == "below"
