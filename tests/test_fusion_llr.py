@@ -127,7 +127,10 @@ def test_from_the_command_line_the_record_s_check_and_files_are_written_as_json(
     rec = fl.record(corpus(), load_config(None, None, user_config=False))
     fl.save_record(rec, str(tmp_path / "rec.npz"))
     assert fl.main(["unread", "--from-record", str(tmp_path / "rec.npz"), "--check",
-                    "--json", str(tmp_path / "out.json")]) == 0
+                    "--json", str(tmp_path / "out.json")]) == 2, "the four-family path is not replayed"
+    assert "rules.possible_emergency.paired_grade" in capsys.readouterr().err
+    assert fl.main(["unread", "--from-record", str(tmp_path / "rec.npz"), "--check", "--set",
+                    "rules.possible_emergency.paired_grade=0", "--json", str(tmp_path / "out.json")]) == 0
     assert capsys.readouterr().out == "today's fusion from the record: 4 of 4 files' criticals as the engine's\n"
     data = json.loads((tmp_path / "out.json").read_text())
     assert [f["id"] for f in data["files"]] == ["healthy", "labored", "held", "mild"]

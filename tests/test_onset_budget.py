@@ -49,7 +49,9 @@ def test_the_table_has_a_row_per_condition_with_medians():
     assert lines[0].split()[:3] == ["condition", "files", "contam"]
     assert any(line.startswith("degrade=all") and line.split()[1] == "3" for line in lines)
     overall = next(line for line in lines if line.startswith("all "))
-    assert overall.split()[3:5] == ["-40", "16"]  # base froze 40 s before, post 16 s after the onset
+    # the baseline froze 39 s before the onset (baseline_max_s, 60 s after the caller's first words),
+    # the window was labored 16 s after it
+    assert overall.split()[3:5] == ["-39", "16"]
 
 
 def test_the_short_window_is_filled_and_graded_sooner_than_the_long_one():

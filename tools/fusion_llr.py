@@ -510,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ev.CorpusError) as exc:
         return ev.fail(str(exc), prog=PROG)
     if (key := unsimulated(cfg.rules.possible_emergency)) is not None and (args.check or args.folds):
-        return ev.fail(f"{key}: the record's fusion is replayed without it (0 as shipped)", prog=PROG)
+        return ev.fail(f"{key}: the record's fusion is replayed without it (compare the fusions without it: "
+                       f"--set {key}=0, on the record and on the corpus)", prog=PROG)
     return report(rec, cfg.rules.possible_emergency, args)
 
 
