@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -234,6 +235,51 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
         done = cli(*args, timeout=120)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+
+def test_a_database_it_cannot_use_is_one_line_and_exit_2(tmp_path):
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database\n")
+    for db, needle in ((not_a_db, "not a callmonitor database"), (tmp_path, "is a directory")):
+        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(db), timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"call-monitor: error: {db}: ")
+        assert needle in done.stderr
+
+
+def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_path):
+    files = [str(p) for p in ARCHIVE[:6]]
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db),
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not _ledger(db) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    scored = len(_ledger(db))
+    assert proc.returncode == 130 and 1 <= scored < len(files), err
+    assert err.splitlines() == [f"call-monitor: error: interrupted: every call scored before it is in {db}; the "
+                                f"same command with --resume scores the rest and writes {out}"]
+    done = cli("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    assert f"{len(files) - scored} scored, {scored} already scored" in done.stderr
+    assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
+
+
+def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
+    """Dask's default HTTP port taken (another batch, a Dask dashboard): the batch's stderr is its
+    own summary line, and nothing of it listens beyond the loopback."""
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:  # already taken by another program: the same condition
+            pass
+        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(tmp_path / "e.db"), timeout=120)
+    assert done.returncode == 0 and done.stderr.splitlines() == [
+        line for line in done.stderr.splitlines() if line.startswith("call-monitor: 1 scored")], done.stderr
 
 
 # ------------------------------------------------------------------ --transcribe (the Korean Vosk model)

@@ -84,10 +84,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, cfg, jobs) -> int:
     from ..batch.ledger import BatchStore
-    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client
+    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
     from ..batch.table import write_table
-
-    from ..batch.runner import transcription_model
+    from ..delivery.store import StoreError
     from ..transcription.vosk_models import ModelError
 
     try:
@@ -109,6 +108,10 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    except KeyboardInterrupt:
+        error(f"interrupted: every call scored before it is in {store.path}; the same command with "
+              "--resume scores the rest" + (f" and writes {args.out}" if args.out else ""))
+        return ExitStatus.INTERRUPTED
     finally:
         store.close()
     if args.out:
