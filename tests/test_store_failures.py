@@ -320,3 +320,22 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     store.close()
     r = cli("purge", "--older-than", "soon", "--db", str(db))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr
+
+
+def test_purge_older_than_zero_deletes_every_ended_call_and_keeps_an_open_one(tmp_path):
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    ended = store.start_call("ended", time.time() - 60)
+    store.add_alert(ended, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(ended, 10.0)
+    store.start_call("open", time.time() - 30)
+    store.close()
+    r = cli("purge", "--older-than", "0d", "--db", str(db))
+    assert r.returncode == 0 and r.stderr.startswith("call-monitor: purged 1 call(s) older than 0 days"), r.stderr
+    store = Store.open(db)
+    assert [c.source for c in store.list_calls()] == ["open"] and store.list_alerts() == []
+    store.close()
+    keep = tmp_path / "keep.toml"
+    keep.write_text("[storage]\nretention_days = 0\n")
+    r = cli("purge", "--config", str(keep), "--db", str(db))
+    assert r.returncode == 0 and "keep forever" in r.stderr
