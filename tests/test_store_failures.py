@@ -243,7 +243,7 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         r = cli("run", "--caller", "whatever", "--db", str(db), "--socket", str(tmp_path / "s2"), timeout=30)
     assert r.returncode == 2
     assert r.stderr.strip() == (f"call-monitor: error: {db}: already used by another call-monitor daemon "
-                                f"(pid {os.getpid()}); one daemon per database (give this one another --db)")
+                                f"(pid {os.getpid()}); one daemon per database (give this one another --db and --socket)")
     with DatabaseLock(db):  # released: it can be taken again
         pass
 
