@@ -79,7 +79,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
-        info(TranscriptionSetup.missing_message(cfg))
+        info(TranscriptionSetup.missing_message(cfg, getattr(args, "model", None)))
     return setup
 
 
