@@ -377,6 +377,16 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
                               index=2)
 
 
+def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):
+    """Both legs of a stereo recording scored as the caller: two calls, not one silently dropped."""
+    manifest = tmp_path / "legs.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\n"
+                        "call.wav,1,0,right\ncall.wav,0,1,left\ncall.wav,1,0,right again\n")
+    (tmp_path / "call.wav").write_bytes(b"")
+    jobs = expand_inputs([str(manifest), str(tmp_path / "call.wav")])
+    assert [(j.caller_channel, j.agent_channel, j.call_id, j.index) for j in jobs] == [(1, 0, "right", 0),
+                                                                                      (0, 1, "left", 1)]
+
 def test_a_manifest_without_a_path_column_is_named(tmp_path):
     manifest = tmp_path / "calls.csv"
     manifest.write_text("file\nx.wav\n")
