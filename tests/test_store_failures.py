@@ -220,6 +220,21 @@ def test_alerts_never_creates_a_database(tmp_path):
     assert r.stderr.strip() == f"call-monitor: error: {db}: no database there (nothing has been recorded to it yet)"
 
 
+def test_alerts_says_when_there_are_none_and_names_a_call_that_is_not_there(tmp_path):
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    quiet = store.start_call("quiet.wav", time.time() - 60)
+    store.end_call(quiet, 10.0)
+    store.close()
+    r = cli("alerts", "--db", str(db))
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == f"call-monitor: no alerts in {db}\n"
+    r = cli("alerts", "--db", str(db), "--call", str(quiet), "--since", "2h")
+    assert r.returncode == 0 and r.stderr == f"call-monitor: no alerts in call {quiet} since 2h in {db}\n"
+    r = cli("alerts", "--db", str(db), "--jsonl")
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""  # an empty stream is the answer
+    r = cli("alerts", "--db", str(db), "--call", "99")
+    assert r.returncode == 1 and r.stderr == f"call-monitor: error: call 99: no such call in {db}\n"
+
 def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs):
     db = tmpfs / "e.db"
     r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
