@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import select
 import signal
 import socket
 import sqlite3
@@ -280,6 +281,40 @@ def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
         done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(tmp_path / "e.db"), timeout=120)
     assert done.returncode == 0 and done.stderr.splitlines() == [
         line for line in done.stderr.splitlines() if line.startswith("call-monitor: 1 scored")], done.stderr
+
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(tmp_path):
+    """The README's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
+    dask = Path(PY).with_name("dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                 "--dashboard-address", "127.0.0.1:0"], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(ARCHIVE[0]), "--scheduler", address,
+                                  "--db", str(tmp_path / "e.db")], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        assert select.select([batch.stderr], [], [], 60)[0], "nothing said while waiting for workers"
+        said = batch.stderr.readline()  # before any worker exists
+        assert said == (f"call-monitor: warning: {address}: the scheduler has no workers yet; the batch waits for "
+                        f"them (start them with: dask worker {address} --nthreads 1)\n")
+        started.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1"], env=env,
+                                        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+        rest = batch.communicate(timeout=300)[1]
+        assert batch.returncode == 0 and "1 scored, 0 already scored, 0 failed" in rest, rest
+    finally:
+        for proc in reversed(started):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
 
 
 # ------------------------------------------------------------------ --transcribe (the Korean Vosk model)

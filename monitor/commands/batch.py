@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..console import error, info
+from ..console import error, info, warning
 from .common import ExitStatus, add_config_options
 
 
@@ -104,6 +104,9 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
         return ExitStatus.BAD_SETUP
     try:
         with dask_client(opts) as client:
+            if opts.scheduler and not client.scheduler_info().get("workers"):
+                warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
+                        f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
             outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs)
     except ClusterError as err:
         error(str(err))
