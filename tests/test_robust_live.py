@@ -1,6 +1,7 @@
 """The live daemon on a private PulseAudio server: a sound-server restart leaves one line per
 state change on stderr (no PortAudio/ALSA chatter), and a second daemon on the same database
-is refused while the first one runs (on another database, it is told to take its own status socket)."""
+is refused while the first one runs (on another database, it is told to take its own status socket);
+one source named for both legs is refused."""
 
 from __future__ import annotations
 
@@ -79,3 +80,12 @@ def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_sock
             two.kill()
     finally:
         first.kill()
+
+
+def test_one_source_for_both_legs_is_refused_in_one_line(pulse, env, tmp_path):
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--agent", "softphone.monitor",
+                        "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "call-monitor: error: caller and agent both on softphone.monitor: the agent's leg is another source "
+        "(the microphone; see `call-monitor devices`)"]
