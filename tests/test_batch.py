@@ -226,10 +226,13 @@ def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
 
 
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
+    (tmp_path / "tables" / "summary.csv").mkdir(parents=True)
     for args, needle in (
             (["batch", str(tmp_path)], "holds no recording"),
             (["batch", str(tmp_path / "*.wav")], "matches no recording"),
             (["batch", str(ARCHIVE[0]), "--out", str(tmp_path / "s.xlsx")], ".csv or .parquet"),
+            (["batch", str(ARCHIVE[0]), "--out", str(tmp_path / "tables" / "summary.csv")],
+             "a folder of that name is there"),
             (["batch", str(ARCHIVE[0]), "--workers", "0"], "at least 1"),
             (["batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(tmp_path / "e.db")],
              "cannot reach the Dask scheduler")):

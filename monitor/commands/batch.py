@@ -52,6 +52,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             return f"{args.out}: cannot write the table (no such folder, or not writable)"
+        if os.path.isdir(args.out):
+            return f"{args.out}: cannot write the table (a folder of that name is there)"
         if args.out.lower().endswith((".parquet", ".pq")):
             try:
                 import pyarrow  # noqa: F401
