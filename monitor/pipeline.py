@@ -9,6 +9,7 @@ live daemon both drive :class:`CallPipeline` with :class:`~monitor.capture.sourc
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from typing import Callable, Iterable, TypeVar
 
@@ -64,7 +65,10 @@ class CallPipeline:
         self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}
         self._fed = {leg: 0 for leg in self.transcribers}
         self._hop = rate // 100
-        self._call_token = self.store.start_call(source, started_at) if self.store is not None else None
+        # a recording is stored by its absolute path, so that a report of the call finds its audio
+        # from any working folder (events and the summary keep the name it was given by)
+        stored = os.path.abspath(source) if source and os.path.isfile(source) else source
+        self._call_token = self.store.start_call(stored, started_at) if self.store is not None else None
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
         self._baseline_stored = False

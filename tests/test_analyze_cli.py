@@ -164,6 +164,18 @@ def test_truncated_recording_is_analysed_as_far_as_it_goes(files, key, held_s):
     assert rec["speech_s"] > 0.3 and rec["syllables"] > 0
 
 
+def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, tmp_path):
+    """Replay reads in longer blocks (10 s acoustic-only) than analyze (1 s): the block the file
+    ends inside is read again in small pieces, so neither loses the audio before the cut."""
+    (rec,) = records(cli("--json", files["trunc_flac"]).stdout)
+    replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", files["trunc_flac"],
+                            timeout=120)
+    assert replayed.returncode == 0, replayed.stderr
+    (summary,) = [e for e in records(replayed.stdout) if e["type"] == "call_summary"]
+    assert 4.0 < rec["duration_s"] == pytest.approx(summary["duration_s"], abs=0.01)
+    assert f"truncated recording, replayed the {summary['duration_s']:.2f} s it holds" in replayed.stderr
+
+
 # ---------------------------------------------------------------- bad files
 
 BAD = {"missing": "no such file", "empty": "empty", "directory": "directory",

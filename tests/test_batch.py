@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -224,16 +226,98 @@ def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
 
 
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
+    (tmp_path / "tables" / "summary.csv").mkdir(parents=True)
     for args, needle in (
             (["batch", str(tmp_path)], "holds no recording"),
             (["batch", str(tmp_path / "*.wav")], "matches no recording"),
             (["batch", str(ARCHIVE[0]), "--out", str(tmp_path / "s.xlsx")], ".csv or .parquet"),
+            (["batch", str(ARCHIVE[0]), "--out", str(tmp_path / "tables" / "summary.csv")],
+             "a folder of that name is there"),
             (["batch", str(ARCHIVE[0]), "--workers", "0"], "at least 1"),
             (["batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(tmp_path / "e.db")],
              "cannot reach the Dask scheduler")):
         done = cli(*args, timeout=120)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+
+def test_a_database_it_cannot_use_is_one_line_and_exit_2(tmp_path):
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database\n")
+    for db, needle in ((not_a_db, "not a callmonitor database"), (tmp_path, "is a directory")):
+        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(db), timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"call-monitor: error: {db}: ")
+        assert needle in done.stderr
+
+
+def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_path):
+    files = [str(p) for p in ARCHIVE[:6]]
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db),
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not _ledger(db) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    scored = len(_ledger(db))
+    assert proc.returncode == 130 and 1 <= scored < len(files), err
+    assert err.splitlines() == [f"call-monitor: error: interrupted: every call scored before it is in {db}; the "
+                                f"same command with --resume scores the rest and writes {out}"]
+    done = cli("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
+    assert f"{len(files) - scored} scored, {scored} already scored" in done.stderr
+    assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
+
+
+def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
+    """Dask's default HTTP port taken (another batch, a Dask dashboard): the batch's stderr is its
+    own summary line, and nothing of it listens beyond the loopback."""
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:  # already taken by another program: the same condition
+            pass
+        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(tmp_path / "e.db"), timeout=120)
+    assert done.returncode == 0 and done.stderr.splitlines() == [
+        line for line in done.stderr.splitlines() if line.startswith("call-monitor: 1 scored")], done.stderr
+
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(tmp_path):
+    """The README's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
+    dask = Path(PY).with_name("dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                 "--dashboard-address", "127.0.0.1:0"], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(ARCHIVE[0]), "--scheduler", address,
+                                  "--db", str(tmp_path / "e.db")], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        assert select.select([batch.stderr], [], [], 60)[0], "nothing said while waiting for workers"
+        said = batch.stderr.readline()  # before any worker exists
+        assert said == (f"call-monitor: warning: {address}: the scheduler has no workers yet; the batch waits for "
+                        f"them (start them with: dask worker {address} --nthreads 1)\n")
+        started.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1"], env=env,
+                                        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+        rest = batch.communicate(timeout=300)[1]
+        assert batch.returncode == 0 and "1 scored, 0 already scored, 0 failed" in rest, rest
+    finally:
+        for proc in reversed(started):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
 
 
 # ------------------------------------------------------------------ --transcribe (the Korean Vosk model)
@@ -330,6 +414,16 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
     assert jobs[2] == CallJob(str(tmp_path / "three.ogg"), caller_channel=0, agent_channel=None, call_id="C-17",
                               index=2)
 
+
+def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):
+    """Both legs of a stereo recording scored as the caller: two calls, not one silently dropped."""
+    manifest = tmp_path / "legs.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\n"
+                        "call.wav,1,0,right\ncall.wav,0,1,left\ncall.wav,1,0,right again\n")
+    (tmp_path / "call.wav").write_bytes(b"")
+    jobs = expand_inputs([str(manifest), str(tmp_path / "call.wav")])
+    assert [(j.caller_channel, j.agent_channel, j.call_id, j.index) for j in jobs] == [(1, 0, "right", 0),
+                                                                                      (0, 1, "left", 1)]
 
 def test_a_manifest_without_a_path_column_is_named(tmp_path):
     manifest = tmp_path / "calls.csv"

@@ -122,6 +122,10 @@ def test_user_config_can_be_skipped(env):
     ("[phrases]\nen = \"help\"\n", "config.toml: phrases.en: must be a list of non-empty phrases"),
     ("[delivery]\nwebhook_url = \"ftp://x\"\n",
      "config.toml: delivery.webhook_url: must be an http:// or https:// URL"),
+    ("[delivery]\nwebhook_url = \"http://\"\n",
+     "config.toml: delivery.webhook_url: must be an http:// or https:// URL with a host (or \"\"), got 'http://'"),
+    ("[delivery]\nwebhook_url = \"http://host:99999/webhook\"\n",
+     "config.toml: delivery.webhook_url: must be an http:// or https:// URL with a host"),
     ("[storage]\nsnapshot_every_s = 0\n", "config.toml: storage.snapshot_every_s: must be > 0"),
     ("analysis = 3\n", "config.toml: analysis: must be a table"),
 ])

@@ -90,3 +90,14 @@ def test_the_model_rate_is_read_from_its_mfcc_conf(tmp_path, model_root):
     from monitor.transcription.vosk_models import model_sample_rate
     assert model_sample_rate(m) == 8000
     assert model_sample_rate(model_root / "vosk-model-small-ko") == 16000
+
+
+def test_replay_without_the_model_asked_for_names_that_language(tmp_path):
+    from conftest import CALLS, ROOT, call_monitor
+
+    env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "PYTHONPATH": str(ROOT)}
+    done = call_monitor("replay", CALLS / "normal_8k.wav", "--model", "zz", "--db", tmp_path / "e.db", env=env)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "acoustic-only" in line]
+    assert said == [f"call-monitor: {no_model_message('zz')}"]

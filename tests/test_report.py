@@ -239,6 +239,19 @@ def test_stored_call_with_its_audio(det, tmp_path):
     decode_png(png)
 
 
+def test_a_call_replayed_by_a_relative_path_gets_its_waveform_from_any_folder(tmp_path, monkeypatch):
+    """replay stores the recording's absolute path, so `report ID` run elsewhere finds the audio."""
+    db = tmp_path / "events.db"
+    monkeypatch.chdir(CALLS)
+    assert cli.main(["replay", "normal_8k.wav", "--no-transcribe", "--db", str(db)]) == 0
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open(db) as store:
+        (call,) = store.list_calls()
+        got = from_store(store, call.id, cfg)
+    assert call.source == str(CALLS / "normal_8k.wav")
+    assert set(got.tracks) == {"caller", "agent"}
+
 def test_daemon_hook_writes_report_on_critical(det, tmp_path):
     rdir = tmp_path / "reports"
     cfg = load_config(None, {"storage.db": str(det["db"]), "daemon.report_on_critical": True,

@@ -1,9 +1,12 @@
 """The live daemon on a private PulseAudio server: a sound-server restart leaves one line per
 state change on stderr (no PortAudio/ALSA chatter), and a second daemon on the same database
-is refused while the first one runs."""
+is refused while the first one runs (on another database, it is told to take its own status socket);
+one source named for both legs is refused."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import time
@@ -48,7 +51,41 @@ def test_a_second_daemon_on_the_same_database_is_refused_while_the_first_runs(pu
         assert r.returncode == 2
         assert r.stderr.strip().splitlines() == [
             f"call-monitor: error: {db}: already used by another call-monitor daemon (pid {first.proc.pid}); "
-            "one daemon per database (give this one another --db)"]
+            "one daemon per database (give this one another --db and --socket)"]
         assert first.proc.poll() is None
     finally:
         first.kill()
+
+
+def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_socket(pulse, env, tmp_path):
+    """The status socket defaults to one per session ($XDG_RUNTIME_DIR), not one per database."""
+    first = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "one.db"), "--no-notify",
+                    "--no-transcribe"], env, tmp_path)
+    try:
+        assert first.wait_err("listening", 20), first.err
+        second = [PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db", str(tmp_path / "two.db"),
+                  "--no-notify", "--no-transcribe"]
+        r = subprocess.run(second, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        sock = os.path.join(env["XDG_RUNTIME_DIR"], "callmonitor.sock")
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+            f"call-monitor: error: status socket: another call-monitor daemon is running (status socket {sock}); "
+            "give this one another --socket, and `call-monitor status --socket` asks it"]
+        two = Daemon(second[4:] + ["--socket", str(tmp_path / "two.sock")], env, tmp_path)
+        try:
+            assert two.wait_err("listening", 20), two.err
+            asked = subprocess.run([PY, "-m", "monitor.cli", "status", "--json", "--socket", str(tmp_path / "two.sock")],
+                                   env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+            assert asked.returncode == 0 and json.loads(asked.stdout)["pid"] == two.proc.pid, asked.stderr
+        finally:
+            two.kill()
+    finally:
+        first.kill()
+
+
+def test_one_source_for_both_legs_is_refused_in_one_line(pulse, env, tmp_path):
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--agent", "softphone.monitor",
+                        "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "call-monitor: error: caller and agent both on softphone.monitor: the agent's leg is another source "
+        "(the microphone; see `call-monitor devices`)"]

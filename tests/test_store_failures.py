@@ -220,6 +220,21 @@ def test_alerts_never_creates_a_database(tmp_path):
     assert r.stderr.strip() == f"call-monitor: error: {db}: no database there (nothing has been recorded to it yet)"
 
 
+def test_alerts_says_when_there_are_none_and_names_a_call_that_is_not_there(tmp_path):
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    quiet = store.start_call("quiet.wav", time.time() - 60)
+    store.end_call(quiet, 10.0)
+    store.close()
+    r = cli("alerts", "--db", str(db))
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == f"call-monitor: no alerts in {db}\n"
+    r = cli("alerts", "--db", str(db), "--call", str(quiet), "--since", "2h")
+    assert r.returncode == 0 and r.stderr == f"call-monitor: no alerts in call {quiet} since 2h in {db}\n"
+    r = cli("alerts", "--db", str(db), "--jsonl")
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""  # an empty stream is the answer
+    r = cli("alerts", "--db", str(db), "--call", "99")
+    assert r.returncode == 1 and r.stderr == f"call-monitor: error: call 99: no such call in {db}\n"
+
 def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs):
     db = tmpfs / "e.db"
     r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
@@ -243,7 +258,7 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         r = cli("run", "--caller", "whatever", "--db", str(db), "--socket", str(tmp_path / "s2"), timeout=30)
     assert r.returncode == 2
     assert r.stderr.strip() == (f"call-monitor: error: {db}: already used by another call-monitor daemon "
-                                f"(pid {os.getpid()}); one daemon per database (give this one another --db)")
+                                f"(pid {os.getpid()}); one daemon per database (give this one another --db and --socket)")
     with DatabaseLock(db):  # released: it can be taken again
         pass
 
@@ -320,3 +335,22 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     store.close()
     r = cli("purge", "--older-than", "soon", "--db", str(db))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr
+
+
+def test_purge_older_than_zero_deletes_every_ended_call_and_keeps_an_open_one(tmp_path):
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    ended = store.start_call("ended", time.time() - 60)
+    store.add_alert(ended, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(ended, 10.0)
+    store.start_call("open", time.time() - 30)
+    store.close()
+    r = cli("purge", "--older-than", "0d", "--db", str(db))
+    assert r.returncode == 0 and r.stderr.startswith("call-monitor: purged 1 call(s) older than 0 days"), r.stderr
+    store = Store.open(db)
+    assert [c.source for c in store.list_calls()] == ["open"] and store.list_alerts() == []
+    store.close()
+    keep = tmp_path / "keep.toml"
+    keep.write_text("[storage]\nretention_days = 0\n")
+    r = cli("purge", "--config", str(keep), "--db", str(db))
+    assert r.returncode == 0 and "keep forever" in r.stderr

@@ -247,6 +247,11 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "HOST:PORT" in r.stderr
     r = run("--listen", "127.0.0.1:0", "--tls-cert", str(tmp_path / "missing.pem"))
     assert r.returncode == 2 and "go together" in r.stderr
+    (tmp_path / "not.pem").write_text("not a certificate\n")
+    r = run("--listen", "127.0.0.1:0", "--tls-cert", str(tmp_path / "not.pem"), "--tls-key", str(tmp_path / "not.pem"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr  # said before any address is announced
+    assert r.stderr.startswith(f"call-monitor: error: {tmp_path / 'not.pem'}: cannot use the TLS certificate and key")
+    assert not (tmp_path / "t").exists(), "no token made for a console that cannot start"
     (tmp_path / "empty").write_text("")
     r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(CALLS / "normal_8k.wav"), "--webhook",
                         "http://127.0.0.1:9/webhook", "--webhook-token-file", str(tmp_path / "empty"),

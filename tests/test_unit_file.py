@@ -101,3 +101,20 @@ def test_the_unit_retries_a_refused_daemon_for_minutes_not_for_ever(tmp_path):
     started = subprocess.run([PY, "-m", "monitor.cli", "run", "--config", str(conf), "--db", str(tmp_path / "e.db")],
                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert started.returncode == 2 and started.stderr.count("\n") == 1, "one line saying why, in the journal"
+
+
+def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refused(tmp_path):
+    token = tmp_path / "supervisor.token"
+    token.write_text("s3cret\n", encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", "http://127.0.0.1:8640/webhook",
+                 "--webhook-token-file", str(token))
+    assert r.returncode == 0, r.stderr
+    start = next(line for line in (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
+                 if line.startswith("ExecStart="))
+    assert start.endswith(f" run --caller softphone.monitor --webhook http://127.0.0.1:8640/webhook "
+                          f"--webhook-token-file {token}")
+    shutil.rmtree(tmp_path / "units")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", "http://127.0.0.1:8640/webhook",
+                 "--webhook-token-file", str(tmp_path / "missing.token"))
+    assert r.returncode == 2 and r.stderr == f"call-monitor: error: {tmp_path / 'missing.token'}: no such token file\n"
+    assert not (tmp_path / "units").exists()

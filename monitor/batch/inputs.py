@@ -95,18 +95,24 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None) -> li
 def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0) -> list[CallJob]:
     """Every recording the inputs name, once each (first mention wins), numbered in order, with
     absolute paths (the workers of a cluster read them from a path they share with the client).
+    A manifest's row that names a recording again with other channels (its other leg as the
+    caller, say) is a call of its own.
 
     Raises InputError for a folder or pattern with no recording, or a bad manifest."""
     jobs: list[CallJob] = []
     seen: set[str] = set()
+    legs_seen: set[tuple[str, int, int | None]] = set()
     for item in items:
         found = _expand_one(item, caller_channel, agent_channel)
         if os.path.isdir(item) and not found:
             raise InputError(f"{item}: the folder holds no recording ({', '.join(AUDIO_SUFFIXES)})")
+        listed = item.lower().endswith(".csv") and os.path.isfile(item)
         for job in found:
-            key = os.path.abspath(job.path)
-            if key in seen:
+            path = os.path.abspath(job.path)
+            legs = (path, job.caller_channel, job.agent_channel)
+            if legs in legs_seen or (path in seen and not listed):
                 continue
-            seen.add(key)
-            jobs.append(CallJob(key, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
+            seen.add(path)
+            legs_seen.add(legs)
+            jobs.append(CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
     return jobs

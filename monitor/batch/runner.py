@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -144,6 +146,21 @@ def _worker_environ(transcribe: bool) -> dict[str, Any]:
 
 
 @contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored while the worker processes are spawned, so that they inherit it: Ctrl-C at a
+    terminal reaches the whole process group, and the workers, rather than dying mid-call with
+    Dask's tracebacks, are closed by the client, which alone stops on it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
 def dask_client(opts: BatchOptions) -> Iterator[Any]:
     """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
     import dask
@@ -158,8 +175,12 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             yield client
         return
     n = opts.workers or os.cpu_count() or 1
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}), \
+            _workers_ignore_ctrl_c():
+        # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets a
+        # free port on the loopback: its default 8787 is taken by any other batch or Dask running.
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:

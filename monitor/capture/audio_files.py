@@ -210,6 +210,28 @@ class BlockReader:
         with native_stderr_silenced():
             return sf.SoundFile(self.info.path), None
 
+    def _salvage(self, fh: sf.SoundFile, want: int) -> Iterator[np.ndarray]:
+        """The frames before the point where a read of ``want`` frames failed (a compressed
+        file cut short inside the block), read again from the block's start in 10 ms pieces, as
+        one block (none if the decoder cannot go back): whatever the block length a command
+        reads with, the recording holds as much audio."""
+        piece = max(1, self.info.rate // 100)
+        got: list[np.ndarray] = []
+        try:
+            fh.seek(self.frames_read)
+            while want > 0:
+                part = fh.read(min(piece, want), dtype="float32", always_2d=True)
+                if not len(part):
+                    break
+                got.append(part)
+                want -= len(part)
+        except (sf.LibsndfileError, RuntimeError):
+            pass
+        if got:
+            block = np.concatenate(got)
+            self.frames_read += len(block)
+            yield block
+
     def __iter__(self) -> Iterator[np.ndarray]:
         wav = _wav_data(self.info.path) if self.info.format == "WAV" else None
         if wav is not None and wav.available_frames > wav.declared_frames:
@@ -235,6 +257,7 @@ class BlockReader:
                         block = fh.read(want, dtype="float32", always_2d=True)
                     except (sf.LibsndfileError, RuntimeError):
                         self.truncated = True
+                        yield from self._salvage(fh, want)
                         return
                     if len(block) == 0:
                         break

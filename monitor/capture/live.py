@@ -121,6 +121,10 @@ class LiveSource(Source):
             res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
             nq = max(8, int(queue_s / block_s))
             self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label), queue.Queue(nq))
+        opened = {(leg.resolved.device, leg.resolved.pulse_source) for leg in self._legs.values()}
+        if len(opened) < len(self._legs):  # one source named twice, however it was named
+            raise DeviceError(f"caller and agent both on {res.label}: the agent's leg is another source "
+                              "(the microphone; see `call-monitor devices`)")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._t_start = 0.0

@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from types import MappingProxyType
 
-from ..console import error
+from ..console import error, info
 from .common import ExitStatus, add_config_options
 
 _UNITS = MappingProxyType({"s": 1, "m": 60, "h": 3600, "d": 86400})
@@ -50,9 +50,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             alerts = store.list_alerts(since=since, call_id=args.call)
+            if args.call is not None and not alerts and store.get_call(args.call) is None:
+                error(f"call {args.call}: no such call in {cfg.storage.db}")
+                return ExitStatus.FAILED
         except StoreError as err:
             error(str(err))
             return ExitStatus.BAD_SETUP
+        if not alerts and not args.jsonl:
+            info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
+                 + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}")
         for stored in alerts:
             ev = stored.event
             if args.jsonl:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..console import error, info
+from ..console import error, info, warning
 from .common import ExitStatus, add_config_options
 
 
@@ -52,6 +52,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             return f"{args.out}: cannot write the table (no such folder, or not writable)"
+        if os.path.isdir(args.out):
+            return f"{args.out}: cannot write the table (a folder of that name is there)"
         if args.out.lower().endswith((".parquet", ".pq")):
             try:
                 import pyarrow  # noqa: F401
@@ -84,10 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, cfg, jobs) -> int:
     from ..batch.ledger import BatchStore
-    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client
+    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
     from ..batch.table import write_table
-
-    from ..batch.runner import transcription_model
+    from ..delivery.store import StoreError
     from ..transcription.vosk_models import ModelError
 
     try:
@@ -105,10 +106,17 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
         return ExitStatus.BAD_SETUP
     try:
         with dask_client(opts) as client:
+            if opts.scheduler and not client.scheduler_info().get("workers"):
+                warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
+                        f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
             outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs)
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    except KeyboardInterrupt:
+        error(f"interrupted: every call scored before it is in {store.path}; the same command with "
+              "--resume scores the rest" + (f" and writes {args.out}" if args.out else ""))
+        return ExitStatus.INTERRUPTED
     finally:
         store.close()
     if args.out:

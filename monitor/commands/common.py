@@ -35,6 +35,8 @@ class ExitStatus(IntEnum):
     not scored, a daemon not answering; the monitor stopped on an error)"""
     BAD_SETUP = 2
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
+    INTERRUPTED = 130
+    """stopped by Ctrl-C (SIGINT), as a shell reports a command its signal ended"""
 
 
 def add_logging_options(p: argparse.ArgumentParser) -> None:
@@ -77,7 +79,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
-        info(TranscriptionSetup.missing_message(cfg))
+        info(TranscriptionSetup.missing_message(cfg, getattr(args, "model", None)))
     return setup
 
 

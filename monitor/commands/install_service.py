@@ -48,6 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE")
     p.add_argument("--db", metavar="FILE")
     p.add_argument("--webhook", metavar="URL")
+    p.add_argument("--webhook-token-file", metavar="FILE",
+                   help="the supervisor's token for the webhook (as `run`; read now, so a missing one is said here)")
     p.add_argument("--unit-dir", metavar="DIR", help="default: $XDG_CONFIG_HOME/systemd/user")
     p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload/enable --now")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
@@ -84,20 +86,27 @@ def exec_start(args: argparse.Namespace) -> str:
     exe = local if os.access(local, os.X_OK) else shutil.which("call-monitor")
     cmd = [exe] if exe else [sys.executable, "-m", "monitor.cli"]
     cmd.append("run")
-    for opt in ("caller", "agent", "config", "db", "webhook"):
-        v = getattr(args, opt)
+    for opt in ("caller", "agent", "config", "db", "webhook", "webhook_token_file"):
+        v = getattr(args, opt, None)
         if v:
-            if opt in ("config", "db"):
+            if opt in ("config", "db", "webhook_token_file"):
                 v = os.path.abspath(os.path.expanduser(v))
-            cmd += [f"--{opt}", v]
+            cmd += [f"--{opt.replace('_', '-')}", v]
     named = {i + 1: cmd[i] for i in range(len(cmd) - 1) if cmd[i].startswith("--")}
     return " ".join(systemd_quote(c, named.get(i, "argument")) for i, c in enumerate(cmd))
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..delivery.sinks.webhook import TokenError
     from .common import config_or_error
-    from .run import overrides_from
-    if config_or_error(args, overrides_from(args)) is None:  # the unit would fail at every start
+    from .run import overrides_from, webhook_token
+    cfg = config_or_error(args, overrides_from(args))
+    if cfg is None:  # the unit would fail at every start
+        return ExitStatus.BAD_SETUP
+    try:
+        webhook_token(cfg)
+    except TokenError as err:
+        error(str(err))
         return ExitStatus.BAD_SETUP
     try:
         unit = UNIT.format(exec_start=exec_start(args))

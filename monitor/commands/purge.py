@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Delete calls (with their alerts, cue snapshots, transcript and webhook "
                                    "outbox rows) that started more than AGE ago; default: the configuration's "
                                    "storage.retention_days. Calls still open are kept.")
-    p.add_argument("--older-than", metavar="AGE", help="30d, 12h or 2w (default: storage.retention_days)")
+    p.add_argument("--older-than", metavar="AGE",
+                   help="30d, 12h or 2w; 0d purges every call that has ended (default: storage.retention_days)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ConfigError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    if age <= 0:
+    if age <= 0 and not args.older_than:
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
         return ExitStatus.OK
     if not os.path.exists(cfg.storage.db):

@@ -79,6 +79,12 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     for path in (args.tls_cert, args.tls_key):
         if path and not os.access(path, os.R_OK):
             return f"{path}: cannot read the file"
+    if args.tls_cert:  # loaded once here, so that a bad pair is said before the console's address is
+        import ssl
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+            return f"{args.tls_cert}: cannot use the TLS certificate and key ({err})"
     return None
 
 

@@ -39,7 +39,7 @@ class DatabaseLock:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             os.close(fd)
             raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); "
-                             "one daemon per database (give this one another --db)") from None
+                             "one daemon per database (give this one another --db and --socket)") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

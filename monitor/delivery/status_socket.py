@@ -49,7 +49,8 @@ class StatusServer:
             except OSError:
                 os.unlink(path)  # stale socket of a dead daemon
             else:
-                raise RuntimeError(f"another call-monitor daemon is running (status socket {path})")
+                raise RuntimeError(f"another call-monitor daemon is running (status socket {path}); give "
+                                   "this one another --socket, and `call-monitor status --socket` asks it")
         Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)

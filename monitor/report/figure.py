@@ -115,7 +115,7 @@ def _alert_markers(axes: list[Any], top: Any, data: ReportData) -> None:
         for ax in axes:
             ax.axvline(a.t, color=colour, linewidth=lw, alpha=0.9, zorder=5)
         top.annotate(f"{a.kind} {fmt_time(a.t)}", xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
-                     xytext=(2, 2 + 9 * (i % 4)), textcoords="offset points", fontsize=7, color=colour,
+                     xytext=(2, 14 + 9 * (i % 4)), textcoords="offset points", fontsize=7, color=colour,
                      rotation=0, ha="left", va="bottom", annotation_clip=False,
                      fontweight="bold" if a.severity == "critical" else "normal")
 
@@ -249,7 +249,7 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
         fig.suptitle(f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
                      + (f", {crit} critical" if crit else ""), x=0.01, ha="left", fontsize=12,
                      fontweight="bold", color=SEVERITY_COLOURS["critical"] if crit else "#222222")
-        fig.subplots_adjust(left=0.06, right=0.985, top=0.93, bottom=0.05)
+        fig.subplots_adjust(left=0.06, right=0.985, top=0.91, bottom=0.05)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
         return buf.getvalue()

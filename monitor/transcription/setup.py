@@ -55,20 +55,24 @@ class TranscriptionSetup:
     def resolve(cfg: Config, model: str | None = None) -> ModelInfo | None:
         """The model :meth:`create` would load, without loading it; ``None`` when none is found.
         Raises :class:`monitor.transcription.vosk_models.ModelError` for a folder that is not a Vosk model."""
-        choice = model or cfg.transcription.model or ""
-        lang = cfg.transcription.language
-        folder: str | None = None
-        if choice:
-            path = os.path.expanduser(choice)
-            if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
-                folder = path
-            else:
-                lang = choice
+        folder, lang = TranscriptionSetup.asked(cfg, model)
         return resolve_model(folder, lang, download=folder is None)
 
     @staticmethod
-    def missing_message(cfg: Config) -> str:
-        return no_model_message(cfg.transcription.language)
+    def asked(cfg: Config, model: str | None = None) -> tuple[str | None, str]:
+        """(model folder or None, language code) that ``--model`` or else the configuration asks for."""
+        choice = model or cfg.transcription.model or ""
+        if choice:
+            path = os.path.expanduser(choice)
+            if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
+                return path, cfg.transcription.language
+            return None, choice
+        return None, cfg.transcription.language
+
+    @staticmethod
+    def missing_message(cfg: Config, model: str | None = None) -> str:
+        """The one line said when no model is found for the language asked for."""
+        return no_model_message(TranscriptionSetup.asked(cfg, model)[1])
 
     def transcribed_legs(self, legs: tuple[str, ...]) -> tuple[str, ...]:
         """The legs that get a recognizer: the caller's (the only words a rule reads), and the
