@@ -461,3 +461,15 @@ def test_the_archive_report_names_a_bad_table(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == f"call-monitor: error: {table}: not a batch table (needs the columns path, " \
                                   f"status, alerts and a row; write one with call-monitor batch --out)"
+
+
+def test_a_worker_reports_its_own_peak_memory_not_that_of_the_process_that_started_it():
+    """Linux carries ``ru_maxrss`` across exec: a worker spawned by a large process (a notebook, the
+    benchmark) must not report that process's peak as its own."""
+    child = ("import sys; sys.path.insert(0, sys.argv[1]); from monitor.batch.score import _peak_rss_mb; "
+             "print(_peak_rss_mb())")
+    parent = ("import subprocess, sys, numpy as np; big = np.ones(50_000_000); "  # 400 MB touched
+              f"print(subprocess.run([sys.executable, '-c', {child!r}, sys.argv[1]], capture_output=True, "
+              "text=True, check=True).stdout)")
+    done = subprocess.run([PY, "-c", parent, str(ROOT)], capture_output=True, text=True, check=True, timeout=120)
+    assert 10.0 < float(done.stdout) < 200.0, done.stdout

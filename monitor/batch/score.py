@@ -64,6 +64,16 @@ def _cpu_s() -> float:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): Linux's VmHWM, its own address space's. (Its
+    ``ru_maxrss`` is carried across exec: a worker process spawned by a large parent would report
+    the parent's peak.)"""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
