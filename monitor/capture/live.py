@@ -19,7 +19,12 @@ chunk, CPU contention) delays the chunks but inserts no silence.
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal. A stream that stops delivering (device unplugged, sound server gone)
 is closed and reopened by a per-leg supervisor thread with exponential
-backoff; every loss and recovery is reported through ``on_status``.
+backoff; every loss and recovery is reported through ``on_status``. A sound-server
+source that vanishes (the softphone's sink unloaded) is a loss too, although its
+stream may go on delivering: the server moves a stream whose source is removed to
+its fallback source, often the microphone. The supervisor looks every
+``source_check_s`` for the source by name and index and reopens the leg on its own
+source once it is back.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import DeviceError, ResolvedSource, resolve
+from .devices import DeviceError, ResolvedSource, pulse_sources, resolve
 from .sources import Chunk, Source
 
 StatusCallback = Callable[[str, str], None]
@@ -94,6 +99,8 @@ class _Leg:
     opened_at: float = 0.0
     generation: int = 0
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
+    source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
+    checked_at: float = 0.0  # monotonic time the source was last looked for
 
 
 class LiveSource(Source):
@@ -102,7 +109,7 @@ class LiveSource(Source):
     def __init__(self, sources: dict[str, str], *, rate: int = 16000, block_s: float = 0.1,
                  queue_s: float = 20.0, gap_s: float = 0.5, stall_s: float = 1.5,
                  first_block_s: float = 4.0, backoff_s: float = 0.5, max_backoff_s: float = 10.0,
-                 on_status: StatusCallback | None = None, resolve_fn=resolve,
+                 source_check_s: float = 1.0, on_status: StatusCallback | None = None, resolve_fn=resolve,
                  device_rate: int | None = None) -> None:
         if "caller" not in sources:
             raise ValueError("the caller leg is required")
@@ -114,6 +121,7 @@ class LiveSource(Source):
         self.first_block_s = first_block_s
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.source_check_s = source_check_s
         self.on_status = on_status or (lambda level, msg: None)
         self.legs = tuple(sorted(sources, key=lambda k: k != "caller"))
         self._legs: dict[str, _Leg] = {}
@@ -176,6 +184,7 @@ class LiveSource(Source):
             except queue.Full:
                 stats.dropped_blocks += 1
 
+        leg.source_index = self._pulse_index(leg)  # DeviceError while the source is gone
         with _OPEN_LOCK:
             saved = os.environ.get("PULSE_SOURCE")
             if leg.resolved.pulse_source:
@@ -200,6 +209,34 @@ class LiveSource(Source):
         leg.stream = stream
         leg.rate = rate
         stats.device_rate = rate
+
+    def _pulse_index(self, leg: _Leg) -> int | None:
+        """The index of the leg's sound-server source now (None: not a pulse leg, or the server
+        did not answer, which the stream itself will show); DeviceError when the source is gone."""
+        name = leg.resolved.pulse_source
+        if not name:
+            return None
+        sources = pulse_sources()
+        if sources is None:
+            return None
+        for s in sources:
+            if s.name == name:
+                return s.index
+        raise DeviceError(f"source {name} is gone")
+
+    def _source_moved(self, leg: _Leg, now: float) -> str | None:
+        """Why the leg's stream no longer records its own source (gone, or removed and made
+        again: the stream was moved to another one), looked at every ``source_check_s``."""
+        if leg.source_index is None or now - leg.checked_at < self.source_check_s:
+            return None
+        leg.checked_at = now
+        try:
+            index = self._pulse_index(leg)
+        except DeviceError as err:
+            return str(err)
+        if index is not None and index != leg.source_index:
+            return f"source {leg.resolved.pulse_source} was removed and made again"
+        return None
 
     def _condition(self, leg: _Leg, gen: int, rate: int) -> None:
         """The conditioning of stream ``gen`` at ``rate``: the previous stream's (its filters'
@@ -249,9 +286,10 @@ class LiveSource(Source):
                 stalled = now - leg.last_block > self.stall_s
             else:
                 stalled = now - leg.opened_at > self.first_block_s
-            if inactive or stalled:
-                why = "stream stopped" if inactive else "no audio for %.1f s" % (
-                    now - (leg.last_block or leg.opened_at))
+            moved = None if inactive or stalled else self._source_moved(leg, now)
+            if inactive or stalled or moved:
+                why = moved or ("stream stopped" if inactive else "no audio for %.1f s" % (
+                    now - (leg.last_block or leg.opened_at)))
                 leg.stats.state = "reopening"
                 leg.stats.last_error = why
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): input lost ({why}); "
