@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import Daemon, Hook, PY, ROOT
+from conftest import Daemon, Hook, PY, ROOT, wait_for
 
 from monitor.config import load_config
 from monitor.capture.segmenter import Segmenter
@@ -204,6 +204,31 @@ def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-mic" in lines[0] and lines[0].startswith("call-monitor: error:")
     assert "softphone.monitor" in lines[0]  # lists what exists
+
+
+def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitored(pulse, env, tmp_path):
+    """The headset is not plugged in when the session starts: the daemon does not refuse to start
+    (a service would give up restarting it after a few minutes, the caller unmonitored); it
+    monitors the caller, says in one line that the microphone is missing, and takes it once it
+    appears."""
+    mic = [line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
+                                                      capture_output=True, text=True).stdout.splitlines()
+           if "sink_name=mic" in line][0]
+    subprocess.run(["pactl", "unload-module", mic], env=env, check=True)
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("agent leg (mic.monitor): cannot open", 20), d.err
+        assert wait_for(lambda: d.status(env)["legs"]["caller"]["state"] == "running", 8)
+        assert d.status(env)["legs"]["agent"]["state"] == "lost"
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=mic"], env=env, check=True)
+        st = d.wait_running(env, timeout=15)
+        assert st["legs"]["agent"]["reopens"] == 1
+        assert len([e for e in d.err if "agent leg" in e]) == 2  # missing, then found
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
 
 
 def test_sighup_reloads_configuration(pulse, env, tmp_path):

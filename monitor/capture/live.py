@@ -24,7 +24,9 @@ source that vanishes (the softphone's sink unloaded) is a loss too, although its
 stream may go on delivering: the server moves a stream whose source is removed to
 its fallback source, often the microphone. The supervisor looks every
 ``source_check_s`` for the source by name and index and reopens the leg on its own
-source once it is back.
+source once it is back. An optional leg (the agent's microphone) that is missing
+when the source starts is such a lost leg from the start, looked for again with
+backoff, instead of an error.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class _Conditioning:
 @dataclass
 class _Leg:
     name: str
-    resolved: ResolvedSource
+    resolved: ResolvedSource | None  # None: an optional leg not found yet (resolved when it opens)
     stats: LegStats
     q: "queue.Queue[tuple[int, float, np.ndarray]]"
     stream: object = None
@@ -110,7 +112,7 @@ class LiveSource(Source):
                  queue_s: float = 20.0, gap_s: float = 0.5, stall_s: float = 1.5,
                  first_block_s: float = 4.0, backoff_s: float = 0.5, max_backoff_s: float = 10.0,
                  source_check_s: float = 1.0, on_status: StatusCallback | None = None, resolve_fn=resolve,
-                 device_rate: int | None = None) -> None:
+                 device_rate: int | None = None, optional: tuple[str, ...] = ()) -> None:
         if "caller" not in sources:
             raise ValueError("the caller leg is required")
         self.rate = rate
@@ -124,14 +126,22 @@ class LiveSource(Source):
         self.source_check_s = source_check_s
         self.on_status = on_status or (lambda level, msg: None)
         self.legs = tuple(sorted(sources, key=lambda k: k != "caller"))
+        self.optional = frozenset(optional)
+        self._resolve = resolve_fn
         self._legs: dict[str, _Leg] = {}
         for name in self.legs:
-            res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            try:
+                res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            except DeviceError:
+                if name not in self.optional:
+                    raise
+                res = None  # looked for again at each attempt to open it
             nq = max(8, int(queue_s / block_s))
-            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label), queue.Queue(nq))
-        opened = {(leg.resolved.device, leg.resolved.pulse_source) for leg in self._legs.values()}
-        if len(opened) < len(self._legs):  # one source named twice, however it was named
-            raise DeviceError(f"caller and agent both on {res.label}: the agent's leg is another source "
+            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label if res else sources[name]),
+                                    queue.Queue(nq))
+        found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
+        if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
+            raise DeviceError(f"caller and agent both on {found[-1].label}: the agent's leg is another source "
                               "(the microphone; see `call-monitor devices`)")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -166,6 +176,9 @@ class LiveSource(Source):
 
     def _open(self, leg: _Leg) -> None:
         import sounddevice as sd
+        if leg.resolved is None:
+            leg.resolved = self._resolve(leg.stats.source)  # DeviceError while it is still missing
+            leg.stats.label = leg.resolved.label
         leg.generation += 1
         gen = leg.generation
         q = leg.q
@@ -303,10 +316,16 @@ class LiveSource(Source):
 
     # ------------------------------------------------------------------ consumer
     def start(self) -> None:
-        """Open every leg (raises on the first attempt's failure, e.g. a missing device)."""
+        """Open every leg (raises on the first attempt's failure, e.g. a missing device, except for
+        an optional leg: its supervisor says why and goes on trying)."""
         self._t_start = time.monotonic()
         for leg in self._legs.values():
-            self._open(leg)
+            try:
+                self._open(leg)
+            except Exception:  # noqa: BLE001 - whatever PortAudio raises
+                if leg.name not in self.optional:
+                    raise
+                leg.stream = None
         for leg in self._legs.values():
             t = threading.Thread(target=self._supervise, args=(leg,), name=f"live-{leg.name}",
                                  daemon=True)
