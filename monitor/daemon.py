@@ -43,6 +43,22 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
+AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.status_socket", "storage.db", "delivery.terminal",
+                 "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
+                 "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
+                 "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
+                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent")
+"""Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
+recognizer are opened at start): changed, they are named in the reload's line."""
+
+
+def changed_at_next_start(old: Config, new: Config) -> list[str]:
+    """The keys of :data:`AT_NEXT_START` whose value differs between ``old`` and ``new``."""
+    def value(cfg: Config, key: str):
+        section, name = key.split(".")
+        return getattr(getattr(cfg, section), name)
+    return [k for k in AT_NEXT_START if value(old, k) != value(new, k)]
+
 
 def audio_folder(cfg: Config) -> Path:
     """Where the daemon writes call audio: ``daemon.audio_dir``, else the database's folder."""
@@ -351,6 +367,7 @@ class Daemon:
             log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
+        later = changed_at_next_start(self.cfg, cfg)
         self.cfg = cfg
         if self.pipeline is not None:
             self.emit(self.pipeline.reconfigure(cfg))
@@ -361,6 +378,11 @@ class Daemon:
                 self.sinks["notify"] = self.notify
             else:
                 self.sinks.pop("notify", None)
+        if later:
+            message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
+            log.warning("%s", message)
+            self.emit([self._status_event("warning", message)])
+            return
         log.info("configuration reloaded")
         self.emit([self._status_event("info", "configuration reloaded")])
 
@@ -425,7 +447,6 @@ class Daemon:
         return 0
 
     def _listen(self) -> None:
-        d = self.cfg.daemon
         for chunk in self.source.chunks():
             self._now = chunk.t0 + len(chunk.samples) / self.source.rate
             self._drain_msgs()
@@ -440,8 +461,9 @@ class Daemon:
                 except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
                     self._abort_call(err)
                     continue
-                if self.segmenter.silence_s(self._now) >= d.call_end_silence_s:
-                    self._end_call(f"{d.call_end_silence_s:g} s of silence")
+                end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
+                if self.segmenter.silence_s(self._now) >= end_s:
+                    self._end_call(f"{end_s:g} s of silence")
             if self.stop_reason:
                 break
         self._drain_msgs()

@@ -253,6 +253,31 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
+def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_apply(tmp_path, monitor_logs):
+    """SIGHUP mid-call with a shorter ``daemon.call_end_silence_s`` and another caller source: the
+    next 10 s of silence end the call (the start's 20 s no longer hold), and the reload's one line
+    says that the caller source applies at the next start instead of claiming it applied."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 20, dtype="float32")
+    gap = np.zeros((16000 * 10, 2), np.float32)
+    call = tmp_path / "two_calls.wav"
+    sf.write(call, np.concatenate([gap, x, gap, x, gap]), sr)
+    overrides = {"storage.db": str(tmp_path / "e.db")}
+    cfg = load_config(overrides=overrides, user_config=False)
+    reloaded = load_config(overrides={**overrides, "daemon.call_end_silence_s": 6.0,
+                                      "daemon.caller": "another.monitor"}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(call), store, {}, reload=lambda: reloaded)
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t == 5.0 and daemon.calls == 1 \
+            and daemon.request_reload()
+        assert daemon.run() == 0
+    assert daemon.calls == 2
+    (line,) = [m for level, m in monitor_logs if "configuration reloaded" in m]
+    assert line == "configuration reloaded, except what applies at the next start: daemon.caller"
+
+
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):
     """The database disappears under a running call: one error line says so, both calls are still
     monitored (alerts go on, marked as not stored), and the daemon itself keeps running."""
