@@ -270,6 +270,13 @@ class Daemon:
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
             self._write_report(p.call_id)
 
+    def _silence_reason(self, end_s: float) -> str:
+        """Why the silence that ended a call: quiet legs, or legs whose input is lost."""
+        legs = self.source.stats() if hasattr(self.source, "stats") else {}
+        lost = [f"{leg} input lost: {s.get('last_error') or s.get('state')}" for leg, s in legs.items()
+                if s.get("state") in ("lost", "reopening")]
+        return f"{end_s:g} s of silence" + (f"; {'; '.join(lost)}" if lost else "")
+
     def _write_report(self, call_id: int) -> None:
         """The call report of a call with a critical alert (daemon.report_on_critical)."""
         from . import report
@@ -463,7 +470,7 @@ class Daemon:
                     continue
                 end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
                 if self.segmenter.silence_s(self._now) >= end_s:
-                    self._end_call(f"{end_s:g} s of silence")
+                    self._end_call(self._silence_reason(end_s))
             if self.stop_reason:
                 break
         self._drain_msgs()

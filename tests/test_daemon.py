@@ -197,6 +197,35 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         d.kill()
 
 
+def test_a_call_whose_softphone_sink_vanishes_ends_saying_the_input_was_lost(pulse, env, tmp_path):
+    """The softphone's sink is unloaded mid-call and stays away: the caller leg is lost (not the
+    microphone's audio in its place), the call ends after the end silence with the lost input
+    as its reason, and the daemon goes on listening."""
+    cut = tmp_path / "talk.wav"
+    _caller_cut(cut, [(6.2, 17.5)])
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[daemon]\ncall_end_silence_s = 3\n")
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--config", str(cfg), "--db",
+                str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(cut)
+        assert d.wait_err("call 1 started", 10), d.err
+        sink = [line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
+                                                           capture_output=True, text=True).stdout.splitlines()
+                if "sink_name=softphone" in line][0]
+        subprocess.run(["pactl", "unload-module", sink], env=env, check=True)  # the player moves to "mic"
+        assert d.wait_err("call 1 ended", 15), d.err
+        (ended,) = [e for e in d.err if "call 1 ended" in e]
+        assert "caller input lost: source softphone.monitor is gone" in ended
+        player.kill()
+        assert d.status(env)["legs"]["caller"]["state"] == "lost" and d.proc.poll() is None
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+
+
 def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
     r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "no-such-mic", "--db", str(tmp_path / "e.db")],
                        env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path)
