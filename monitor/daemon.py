@@ -417,7 +417,7 @@ class Daemon:
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
-                      "dropped": self.guard.dropped},
+                      "dropped": self.guard.dropped, "error": self.guard.last_error},
         }
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
