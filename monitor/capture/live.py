@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -224,13 +225,15 @@ class LiveSource(Source):
         stats.device_rate = rate
 
     def _pulse_index(self, leg: _Leg) -> int | None:
-        """The index of the leg's sound-server source now (None: not a pulse leg, or the server
-        did not answer, which the stream itself will show); DeviceError when the source is gone."""
+        """The index of the leg's sound-server source now (None: not a pulse leg, or no pactl to
+        ask); DeviceError when the source is gone or the server does not answer."""
         name = leg.resolved.pulse_source
         if not name:
             return None
         sources = pulse_sources()
         if sources is None:
+            if shutil.which("pactl") and not self._stop.is_set():  # rather than PortAudio's riddles
+                raise DeviceError("the sound server does not answer")
             return None
         for s in sources:
             if s.name == name:
@@ -243,12 +246,15 @@ class LiveSource(Source):
         if leg.source_index is None or now - leg.checked_at < self.source_check_s:
             return None
         leg.checked_at = now
-        try:
-            index = self._pulse_index(leg)
-        except DeviceError as err:
-            return str(err)
-        if index is not None and index != leg.source_index:
-            return f"source {leg.resolved.pulse_source} was removed and made again"
+        sources = pulse_sources()
+        if sources is None:  # no answer: a server that is gone stops the stream, which says so
+            return None
+        name = leg.resolved.pulse_source
+        index = next((src.index for src in sources if src.name == name), None)
+        if index is None:
+            return f"source {name} is gone"
+        if index != leg.source_index:
+            return f"source {name} was removed and made again"
         return None
 
     def _condition(self, leg: _Leg, gen: int, rate: int) -> None:
