@@ -178,8 +178,12 @@ class LiveSource(Source):
     def _open(self, leg: _Leg) -> None:
         import sounddevice as sd
         if leg.resolved is None:
-            leg.resolved = self._resolve(leg.stats.source)  # DeviceError while it is still missing
-            leg.stats.label = leg.resolved.label
+            found = self._resolve(leg.stats.source)  # DeviceError while it is still missing
+            if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
+                   for o in self._legs.values() if o is not leg and o.resolved is not None):
+                raise DeviceError(f"{found.label} is the other leg's source")
+            leg.resolved = found
+            leg.stats.label = found.label
         leg.generation += 1
         gen = leg.generation
         q = leg.q
