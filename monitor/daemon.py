@@ -43,6 +43,22 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
+AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.status_socket", "storage.db", "delivery.terminal",
+                 "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
+                 "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
+                 "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
+                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent")
+"""Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
+recognizer are opened at start): changed, they are named in the reload's line."""
+
+
+def changed_at_next_start(old: Config, new: Config) -> list[str]:
+    """The keys of :data:`AT_NEXT_START` whose value differs between ``old`` and ``new``."""
+    def value(cfg: Config, key: str):
+        section, name = key.split(".")
+        return getattr(getattr(cfg, section), name)
+    return [k for k in AT_NEXT_START if value(old, k) != value(new, k)]
+
 
 def audio_folder(cfg: Config) -> Path:
     """Where the daemon writes call audio: ``daemon.audio_dir``, else the database's folder."""
@@ -254,6 +270,13 @@ class Daemon:
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
             self._write_report(p.call_id)
 
+    def _silence_reason(self, end_s: float) -> str:
+        """Why the silence that ended a call: quiet legs, or legs whose input is lost."""
+        legs = self.source.stats() if hasattr(self.source, "stats") else {}
+        lost = [f"{leg} input lost: {s.get('last_error') or s.get('state')}" for leg, s in legs.items()
+                if s.get("state") in ("lost", "reopening")]
+        return f"{end_s:g} s of silence" + (f"; {'; '.join(lost)}" if lost else "")
+
     def _write_report(self, call_id: int) -> None:
         """The call report of a call with a critical alert (daemon.report_on_critical)."""
         from . import report
@@ -351,6 +374,7 @@ class Daemon:
             log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
+        later = changed_at_next_start(self.cfg, cfg)
         self.cfg = cfg
         if self.pipeline is not None:
             self.emit(self.pipeline.reconfigure(cfg))
@@ -361,6 +385,11 @@ class Daemon:
                 self.sinks["notify"] = self.notify
             else:
                 self.sinks.pop("notify", None)
+        if later:
+            message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
+            log.warning("%s", message)
+            self.emit([self._status_event("warning", message)])
+            return
         log.info("configuration reloaded")
         self.emit([self._status_event("info", "configuration reloaded")])
 
@@ -388,7 +417,7 @@ class Daemon:
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
-                      "dropped": self.guard.dropped},
+                      "dropped": self.guard.dropped, "error": self.guard.last_error},
         }
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
@@ -425,7 +454,6 @@ class Daemon:
         return 0
 
     def _listen(self) -> None:
-        d = self.cfg.daemon
         for chunk in self.source.chunks():
             self._now = chunk.t0 + len(chunk.samples) / self.source.rate
             self._drain_msgs()
@@ -440,8 +468,9 @@ class Daemon:
                 except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
                     self._abort_call(err)
                     continue
-                if self.segmenter.silence_s(self._now) >= d.call_end_silence_s:
-                    self._end_call(f"{d.call_end_silence_s:g} s of silence")
+                end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
+                if self.segmenter.silence_s(self._now) >= end_s:
+                    self._end_call(self._silence_reason(end_s))
             if self.stop_reason:
                 break
         self._drain_msgs()

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import Daemon, Hook, PY, ROOT
+from conftest import Daemon, Hook, PY, ROOT, wait_for
 
 from monitor.config import load_config
 from monitor.capture.segmenter import Segmenter
@@ -197,6 +197,35 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         d.kill()
 
 
+def test_a_call_whose_softphone_sink_vanishes_ends_saying_the_input_was_lost(pulse, env, tmp_path):
+    """The softphone's sink is unloaded mid-call and stays away: the caller leg is lost (not the
+    microphone's audio in its place), the call ends after the end silence with the lost input
+    as its reason, and the daemon goes on listening."""
+    cut = tmp_path / "talk.wav"
+    _caller_cut(cut, [(6.2, 17.5)])
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[daemon]\ncall_end_silence_s = 3\n")
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--config", str(cfg), "--db",
+                str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(cut)
+        assert d.wait_err("call 1 started", 10), d.err
+        sink = [line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
+                                                           capture_output=True, text=True).stdout.splitlines()
+                if "sink_name=softphone" in line][0]
+        subprocess.run(["pactl", "unload-module", sink], env=env, check=True)  # the player moves to "mic"
+        assert d.wait_err("call 1 ended", 15), d.err
+        (ended,) = [e for e in d.err if "call 1 ended" in e]
+        assert "caller input lost: source softphone.monitor is gone" in ended
+        player.kill()
+        assert d.status(env)["legs"]["caller"]["state"] == "lost" and d.proc.poll() is None
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+
+
 def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
     r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "no-such-mic", "--db", str(tmp_path / "e.db")],
                        env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path)
@@ -204,6 +233,31 @@ def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-mic" in lines[0] and lines[0].startswith("call-monitor: error:")
     assert "softphone.monitor" in lines[0]  # lists what exists
+
+
+def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitored(pulse, env, tmp_path):
+    """The headset is not plugged in when the session starts: the daemon does not refuse to start
+    (a service would give up restarting it after a few minutes, the caller unmonitored); it
+    monitors the caller, says in one line that the microphone is missing, and takes it once it
+    appears."""
+    mic = [line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
+                                                      capture_output=True, text=True).stdout.splitlines()
+           if "sink_name=mic" in line][0]
+    subprocess.run(["pactl", "unload-module", mic], env=env, check=True)
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("agent leg (mic.monitor): cannot open", 20), d.err
+        assert wait_for(lambda: d.status(env)["legs"]["caller"]["state"] == "running", 8)
+        assert d.status(env)["legs"]["agent"]["state"] == "lost"
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=mic"], env=env, check=True)
+        st = d.wait_running(env, timeout=15)
+        assert st["legs"]["agent"]["reopens"] == 1
+        assert len([e for e in d.err if "agent leg" in e]) == 2  # missing, then found
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
 
 
 def test_sighup_reloads_configuration(pulse, env, tmp_path):
@@ -226,6 +280,31 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         assert d.proc.wait(3) == 0
     finally:
         d.kill()
+
+
+def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_apply(tmp_path, monitor_logs):
+    """SIGHUP mid-call with a shorter ``daemon.call_end_silence_s`` and another caller source: the
+    next 10 s of silence end the call (the start's 20 s no longer hold), and the reload's one line
+    says that the caller source applies at the next start instead of claiming it applied."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 20, dtype="float32")
+    gap = np.zeros((16000 * 10, 2), np.float32)
+    call = tmp_path / "two_calls.wav"
+    sf.write(call, np.concatenate([gap, x, gap, x, gap]), sr)
+    overrides = {"storage.db": str(tmp_path / "e.db")}
+    cfg = load_config(overrides=overrides, user_config=False)
+    reloaded = load_config(overrides={**overrides, "daemon.call_end_silence_s": 6.0,
+                                      "daemon.caller": "another.monitor"}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(call), store, {}, reload=lambda: reloaded)
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t == 5.0 and daemon.calls == 1 \
+            and daemon.request_reload()
+        assert daemon.run() == 0
+    assert daemon.calls == 2
+    (line,) = [m for level, m in monitor_logs if "configuration reloaded" in m]
+    assert line == "configuration reloaded, except what applies at the next start: daemon.caller"
 
 
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):

@@ -93,3 +93,29 @@ def test_the_callers_words_stay_out_of_the_webhook_when_asked(tmp_path):
         sink.close()
         hook.close()
         store.close()
+
+
+def test_an_outage_is_one_warning_per_alert_however_many_retries_and_one_line_when_delivered(tmp_path,
+                                                                                             monitor_logs):
+    """A critical alert is retried every few seconds while the supervisor is down: an hour of outage
+    would be a thousand lines per alert. Each alert says once that it is not delivered, and once
+    that it is."""
+    hook = Hook()
+    hook.up = False
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
+    try:
+        alerts = [_alert(store, t=10.0), _alert(store, kind="slow_speech", severity="warning", t=11.0)]
+        for a in alerts:
+            sink(a)
+        assert wait_for(lambda: sink.failures >= 10, 10.0), sink.failures  # five retries each at least
+        hook.up = True
+        assert wait_for(lambda: store.deliveries("pending") == [], 10.0)
+        warnings = [m for level, m in monitor_logs if level == "warning" and "not delivered" in m]
+        assert sorted(int(m.split("alert ")[1].split()[0]) for m in warnings) == sorted(a.alert_id for a in alerts)
+        delivered = [m for level, m in monitor_logs if level == "info" and "delivered after" in m]
+        assert len(delivered) == 2
+    finally:
+        sink.close()
+        hook.close()
+        store.close()

@@ -165,6 +165,66 @@ def test_a_leg_reopened_at_another_device_rate_is_captured_at_its_pitch_and_spee
     assert _power_at(tone, 16000, 1000) > 20 * max(_power_at(tone, 16000, f) for f in (167, 333, 3000, 6000))
 
 
+def _pactl(pulse, *args: str) -> str:
+    import subprocess
+    return subprocess.run(["pactl", *args], env=pulse.full_env(), capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_followed_back(pulse, tmp_path):
+    """The softphone's sink is unloaded mid-call: the server moves the caller leg's stream to its
+    fallback source (here the microphone's), where it would go on delivering the agent's voice as
+    the caller's. The leg is reported lost instead and carries silence, the agent's leg goes on,
+    and once the sink is back the caller leg records it again."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    _tone(tmp_path / "a.wav", 440, seconds=12.0)
+    _tone(tmp_path / "b.wav", 1000, seconds=1.5)
+    msgs = []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, backoff_s=0.3,
+                     max_backoff_s=0.6, on_status=lambda lvl, m: msgs.append(m))
+    marks = {}
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while any(s["state"] != "running" for s in src.stats().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        player = pulse.play(tmp_path / "a.wav")  # the caller, still playing when the sink goes
+        time.sleep(1.0)
+        sink = [line.split()[0] for line in _pactl(pulse, "list", "short", "modules").splitlines()
+                if "sink_name=softphone" in line][0]
+        _pactl(pulse, "unload-module", sink)  # the server moves the player to the "mic" sink
+        marks["gone"] = src.now()
+        time.sleep(4.0)
+        marks["back"] = src.now()
+        _pactl(pulse, "load-module", "module-null-sink", "sink_name=softphone")
+        deadline = time.monotonic() + 5
+        while src.stats()["caller"]["reopens"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        player.kill()
+        time.sleep(0.5)
+        marks["played"] = src.now()
+        pulse.play(tmp_path / "b.wav").wait(10)
+        time.sleep(0.5)
+        src.stop()
+
+    th = threading.Thread(target=driver)
+    th.start()
+    x = np.concatenate([c.samples for c in _capture(src, 30)])
+    th.join()
+    # from 2 s after the sink went until it came back, the 440 Hz caller audio plays into the
+    # microphone's sink: the agent's leg has it, the caller's leg has silence
+    gone = slice(int((marks["gone"] + 2.0) * 16000), int(marks["back"] * 16000))
+    assert np.max(np.abs(x[gone, 1])) > 0.1
+    assert np.max(np.abs(x[gone, 0])) < 1e-3, "the caller leg recorded the microphone's source"
+    after = x[int(marks["played"] * 16000):, 0]
+    assert np.max(np.abs(after)) > 0.1, "the caller leg records the sink once it is back"
+    assert _power_at(after, 16000, 1000) > 20 * _power_at(after, 16000, 440)
+    assert any("source softphone.monitor is gone" in m for m in msgs), msgs
+    assert src.stats()["caller"]["reopens"] >= 1
+
+
 def test_devices_command_marks_monitor_sources(pulse):
     import subprocess
     r = subprocess.run([sys.executable, "-m", "monitor.cli", "devices"], capture_output=True, text=True,

@@ -33,6 +33,8 @@ def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_pat
         assert foreign == [], "\n".join(d.err)
         # listening, lost, cannot open (once, however many retries), reopened, and the stop
         assert sum("cannot open" in line for line in d.err) <= 1, "\n".join(d.err)
+        # in words, not PortAudio's ("Illegal combination of I/O devices [PaErrorCode -9993]")
+        assert all("the sound server does not answer" in line for line in d.err if "cannot open" in line)
         assert sum("input lost" in line for line in d.err) == 1, "\n".join(d.err)
         assert len(d.err) <= 8, "\n".join(d.err)
     finally:

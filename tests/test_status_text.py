@@ -29,3 +29,16 @@ def test_each_leg_the_call_and_its_active_alerts_have_a_line():
 
 def test_without_a_call_it_says_so():
     assert "  no call in progress" in render(dict(STATE, call=None)).splitlines()
+
+
+def test_a_lost_leg_says_why():
+    lost = {"caller": dict(STATE["legs"]["caller"], state="lost", last_error="source softphone.monitor is gone")}
+    assert "[lost: source softphone.monitor is gone]" in render(dict(STATE, legs=lost))
+
+
+def test_a_failing_database_and_what_it_holds_back_have_a_line():
+    store = {"failing": True, "held": 3, "failures": 1, "dropped": 0, "error": "e.db: the disk is full"}
+    assert "  database failing (e.db: the disk is full): 3 record(s) held, written once it works" in \
+        render(dict(STATE, store=store)).splitlines()
+    working = dict(store, failing=False, held=0)
+    assert "database" not in render(dict(STATE, store=working)).split("\n", 1)[1]

@@ -19,7 +19,14 @@ chunk, CPU contention) delays the chunks but inserts no silence.
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal. A stream that stops delivering (device unplugged, sound server gone)
 is closed and reopened by a per-leg supervisor thread with exponential
-backoff; every loss and recovery is reported through ``on_status``.
+backoff; every loss and recovery is reported through ``on_status``. A sound-server
+source that vanishes (the softphone's sink unloaded) is a loss too, although its
+stream may go on delivering: the server moves a stream whose source is removed to
+its fallback source, often the microphone. The supervisor looks every
+``source_check_s`` for the source by name and index and reopens the leg on its own
+source once it is back. An optional leg (the agent's microphone) that is missing
+when the source starts is such a lost leg from the start, looked for again with
+backoff, instead of an error.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +44,7 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import DeviceError, ResolvedSource, resolve
+from .devices import DeviceError, ResolvedSource, pulse_sources, resolve
 from .sources import Chunk, Source
 
 StatusCallback = Callable[[str, str], None]
@@ -78,7 +86,7 @@ class _Conditioning:
 @dataclass
 class _Leg:
     name: str
-    resolved: ResolvedSource
+    resolved: ResolvedSource | None  # None: an optional leg not found yet (resolved when it opens)
     stats: LegStats
     q: "queue.Queue[tuple[int, float, np.ndarray]]"
     stream: object = None
@@ -94,6 +102,8 @@ class _Leg:
     opened_at: float = 0.0
     generation: int = 0
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
+    source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
+    checked_at: float = 0.0  # monotonic time the source was last looked for
 
 
 class LiveSource(Source):
@@ -102,8 +112,8 @@ class LiveSource(Source):
     def __init__(self, sources: dict[str, str], *, rate: int = 16000, block_s: float = 0.1,
                  queue_s: float = 20.0, gap_s: float = 0.5, stall_s: float = 1.5,
                  first_block_s: float = 4.0, backoff_s: float = 0.5, max_backoff_s: float = 10.0,
-                 on_status: StatusCallback | None = None, resolve_fn=resolve,
-                 device_rate: int | None = None) -> None:
+                 source_check_s: float = 1.0, on_status: StatusCallback | None = None, resolve_fn=resolve,
+                 device_rate: int | None = None, optional: tuple[str, ...] = ()) -> None:
         if "caller" not in sources:
             raise ValueError("the caller leg is required")
         self.rate = rate
@@ -114,16 +124,25 @@ class LiveSource(Source):
         self.first_block_s = first_block_s
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.source_check_s = source_check_s
         self.on_status = on_status or (lambda level, msg: None)
         self.legs = tuple(sorted(sources, key=lambda k: k != "caller"))
+        self.optional = frozenset(optional)
+        self._resolve = resolve_fn
         self._legs: dict[str, _Leg] = {}
         for name in self.legs:
-            res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            try:
+                res = resolve_fn(sources[name])  # DeviceError for a bad SOURCE, before anything opens
+            except DeviceError:
+                if name not in self.optional:
+                    raise
+                res = None  # looked for again at each attempt to open it
             nq = max(8, int(queue_s / block_s))
-            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label), queue.Queue(nq))
-        opened = {(leg.resolved.device, leg.resolved.pulse_source) for leg in self._legs.values()}
-        if len(opened) < len(self._legs):  # one source named twice, however it was named
-            raise DeviceError(f"caller and agent both on {res.label}: the agent's leg is another source "
+            self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label if res else sources[name]),
+                                    queue.Queue(nq))
+        found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
+        if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
+            raise DeviceError(f"caller and agent both on {found[-1].label}: the agent's leg is another source "
                               "(the microphone; see `call-monitor devices`)")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -158,6 +177,13 @@ class LiveSource(Source):
 
     def _open(self, leg: _Leg) -> None:
         import sounddevice as sd
+        if leg.resolved is None:
+            found = self._resolve(leg.stats.source)  # DeviceError while it is still missing
+            if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
+                   for o in self._legs.values() if o is not leg and o.resolved is not None):
+                raise DeviceError(f"{found.label} is the other leg's source")
+            leg.resolved = found
+            leg.stats.label = found.label
         leg.generation += 1
         gen = leg.generation
         q = leg.q
@@ -176,6 +202,7 @@ class LiveSource(Source):
             except queue.Full:
                 stats.dropped_blocks += 1
 
+        leg.source_index = self._pulse_index(leg)  # DeviceError while the source is gone
         with _OPEN_LOCK:
             saved = os.environ.get("PULSE_SOURCE")
             if leg.resolved.pulse_source:
@@ -200,6 +227,39 @@ class LiveSource(Source):
         leg.stream = stream
         leg.rate = rate
         stats.device_rate = rate
+
+    def _pulse_index(self, leg: _Leg) -> int | None:
+        """The index of the leg's sound-server source now (None: not a pulse leg, or no pactl to
+        ask); DeviceError when the source is gone or the server does not answer."""
+        name = leg.resolved.pulse_source
+        if not name:
+            return None
+        sources = pulse_sources()
+        if sources is None:
+            if shutil.which("pactl") and not self._stop.is_set():  # rather than PortAudio's riddles
+                raise DeviceError("the sound server does not answer")
+            return None
+        for s in sources:
+            if s.name == name:
+                return s.index
+        raise DeviceError(f"source {name} is gone")
+
+    def _source_moved(self, leg: _Leg, now: float) -> str | None:
+        """Why the leg's stream no longer records its own source (gone, or removed and made
+        again: the stream was moved to another one), looked at every ``source_check_s``."""
+        if leg.source_index is None or now - leg.checked_at < self.source_check_s:
+            return None
+        leg.checked_at = now
+        sources = pulse_sources()
+        if sources is None:  # no answer: a server that is gone stops the stream, which says so
+            return None
+        name = leg.resolved.pulse_source
+        index = next((src.index for src in sources if src.name == name), None)
+        if index is None:
+            return f"source {name} is gone"
+        if index != leg.source_index:
+            return f"source {name} was removed and made again"
+        return None
 
     def _condition(self, leg: _Leg, gen: int, rate: int) -> None:
         """The conditioning of stream ``gen`` at ``rate``: the previous stream's (its filters'
@@ -249,9 +309,10 @@ class LiveSource(Source):
                 stalled = now - leg.last_block > self.stall_s
             else:
                 stalled = now - leg.opened_at > self.first_block_s
-            if inactive or stalled:
-                why = "stream stopped" if inactive else "no audio for %.1f s" % (
-                    now - (leg.last_block or leg.opened_at))
+            moved = None if inactive or stalled else self._source_moved(leg, now)
+            if inactive or stalled or moved:
+                why = moved or ("stream stopped" if inactive else "no audio for %.1f s" % (
+                    now - (leg.last_block or leg.opened_at)))
                 leg.stats.state = "reopening"
                 leg.stats.last_error = why
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): input lost ({why}); "
@@ -265,10 +326,16 @@ class LiveSource(Source):
 
     # ------------------------------------------------------------------ consumer
     def start(self) -> None:
-        """Open every leg (raises on the first attempt's failure, e.g. a missing device)."""
+        """Open every leg (raises on the first attempt's failure, e.g. a missing device, except for
+        an optional leg: its supervisor says why and goes on trying)."""
         self._t_start = time.monotonic()
         for leg in self._legs.values():
-            self._open(leg)
+            try:
+                self._open(leg)
+            except Exception:  # noqa: BLE001 - whatever PortAudio raises
+                if leg.name not in self.optional:
+                    raise
+                leg.stream = None
         for leg in self._legs.values():
             t = threading.Thread(target=self._supervise, args=(leg,), name=f"live-{leg.name}",
                                  daemon=True)

@@ -168,7 +168,7 @@ def _live_source(cfg):
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
     try:
-        return LiveSource(legs)
+        return LiveSource(legs, optional=("agent",))  # a headset plugged in later: the caller goes on
     except DeviceError as err:
         raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing

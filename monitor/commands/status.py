@@ -39,7 +39,9 @@ def _cue_text(name: str, v: float | None) -> str:
 def render(st: dict) -> str:
     lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
     for leg, s in st["legs"].items():
-        lines.append(f"  {leg:6s} {s['label']} [{s['state']}] {s['device_rate']} Hz, level "
+        state = s["state"] + (f": {s['last_error']}" if s["state"] in ("lost", "reopening")
+                              and s.get("last_error") else "")
+        lines.append(f"  {leg:6s} {s['label']} [{state}] {s['device_rate']} Hz, level "
                      f"{_fmt(s.get('level_dbfs'), 1, ' dBFS')}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
     c = st.get("call")
@@ -54,6 +56,11 @@ def render(st: dict) -> str:
     else:
         lines.append("  no call in progress")
     lines.append(f"  calls {st['calls']}, alerts {st['alerts']}, overflows {st['overflows']}")
+    db = st.get("store") or {}
+    if db.get("failing") or db.get("held"):
+        lines.append(f"  database {'failing' if db.get('failing') else 'working again'}"
+                     + (f" ({db['error']})" if db.get("failing") and db.get("error") else "")
+                     + f": {db.get('held', 0)} record(s) held, written once it works")
     for a in st.get("recent_alerts", [])[-5:]:
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
         lines.append(f"    {when} call {a['call_id']} {a['severity']} {a['kind']} at {a['t']:.0f} s")

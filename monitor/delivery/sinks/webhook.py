@@ -289,8 +289,13 @@ class WebhookSink:
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    log.warning("webhook %s: alert %s not delivered (%s); retry %s in %.1f s",
-                                self.url, d.alert_id, self.last_error, attempts, delay)
+                    # one line when an alert first fails (and when the reason changes), not one
+                    # per retry: a critical alert is retried every few seconds through an outage
+                    level = logging.WARNING if attempts == 1 or self.last_error != d.last_error \
+                        else logging.DEBUG
+                    log.log(level, "webhook %s: alert %s not delivered (%s); retry %s in %.1f s%s",
+                            self.url, d.alert_id, self.last_error, attempts, delay,
+                            "; its next retries are said only if the error changes" if level == logging.WARNING else "")
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
