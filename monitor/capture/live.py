@@ -44,7 +44,7 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import DeviceError, ResolvedSource, pulse_sources, resolve
+from .devices import DeviceError, PulseSource, ResolvedSource, pulse_sources, resolve
 from .sources import Chunk, Source
 
 StatusCallback = Callable[[str, str], None]
@@ -239,10 +239,10 @@ class LiveSource(Source):
             if shutil.which("pactl") and not self._stop.is_set():  # rather than PortAudio's riddles
                 raise DeviceError("the sound server does not answer")
             return None
-        for s in sources:
-            if s.name == name:
-                return s.index
-        raise DeviceError(f"source {name} is gone")
+        index = _index_of(sources, name)
+        if index is None:
+            raise DeviceError(f"source {name} is gone")
+        return index
 
     def _source_moved(self, leg: _Leg, now: float) -> str | None:
         """Why the leg's stream no longer records its own source (gone, or removed and made
@@ -254,7 +254,7 @@ class LiveSource(Source):
         if sources is None:  # no answer: a server that is gone stops the stream, which says so
             return None
         name = leg.resolved.pulse_source
-        index = next((src.index for src in sources if src.name == name), None)
+        index = _index_of(sources, name)
         if index is None:
             return f"source {name} is gone"
         if index != leg.source_index:
@@ -431,6 +431,11 @@ class LiveSource(Source):
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:200]
+
+
+def _index_of(sources: list[PulseSource], name: str) -> int | None:
+    """The index of the sound-server source called ``name`` among ``sources`` (None: not there)."""
+    return next((src.index for src in sources if src.name == name), None)
 
 
 __all__ = ["LiveSource", "LegStats", "DeviceError"]
