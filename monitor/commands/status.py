@@ -44,10 +44,14 @@ def render(st: dict) -> str:
         lines.append(f"  {leg:6s} {s['label']} [{state}] {s['device_rate']} Hz, level "
                      f"{_fmt(s.get('level_dbfs'), 1, ' dBFS')}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
+    b = st.get("boundaries")
+    if b:
+        lines.append(f"  calls cut by {b['based_on']}")
     c = st.get("call")
     if c:
         lines.append(f"  call {c['call_id']}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
-                     f"{'ready' if c['baseline_ready'] else 'collecting'}")
+                     f"{'ready' if c['baseline_ready'] else 'collecting'}"
+                     + (f", ends {c['ends']}" if c.get("ends") else ""))
         for kind, a in c["active_alerts"].items():
             lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
         cues = c.get("cues")
