@@ -586,6 +586,8 @@ class Daemon:
             if not had_call:
                 return {"ok": True, "message": "no call in progress"}
             self._end_call("call-monitor call end")
+            if self.streams is not None:
+                self.streams.ended_by_mark()
             return {"ok": True, "message": f"call {ended} ended"}
         self._end_call("call-monitor call start (the next call)")
         self._start_marked(t0, bounded=bool(self.streams and self.streams.ids))

@@ -103,6 +103,16 @@ def test_without_stream_information_the_silence_decides():
     assert b.silence_may_end()
 
 
+def test_the_streams_of_a_call_ended_by_a_mark_start_no_call_by_speech():
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
+    b.ended_by_mark()  # call-monitor call end while the stream still plays
+    assert not b.speech_may_start()
+    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) == START
+    assert b.speech_may_start()
+
+
 def test_a_stream_that_was_playing_before_the_call_leaves_the_call_to_the_silence():
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset({3})), in_call=False)  # a softphone whose stream never ends

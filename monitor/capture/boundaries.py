@@ -13,7 +13,9 @@ the daemon does with its calls:
   stream appearing (a softphone whose stream plays all the time), or there is no stream
   information now (no such sink, no server answering);
 * speech starts a call (after enough silence) only while a stream plays, or with no stream
-  information: with none playing, what is heard is the agent's own microphone, not a call.
+  information: with none playing, what is heard is the agent's own microphone, not a call;
+  nor does it while only the streams of a call ended by ``call-monitor call end`` play (the
+  integration said that call is over: the next begins with a new stream or ``call start``).
 
 Without any mark (an ALSA device, replay of a file) the rules fall back to silence throughout.
 """
@@ -39,6 +41,7 @@ class StreamBoundaries:
     why: str = "no stream information"
     gone_at: float | None = None  # when the last stream went away (its call not ended yet)
     bounded: bool = False  # the running call is marked by its stream
+    ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
 
     def on_mark(self, mark: StreamsMark, in_call: bool) -> str | None:
         """Take a change of the streams; :data:`START`, :data:`SPLIT` or None (nothing to do now)."""
@@ -73,4 +76,8 @@ class StreamBoundaries:
         return not (self.bounded and self.ids is not None)
 
     def speech_may_start(self) -> bool:
-        return self.ids is None or bool(self.ids)
+        return self.ids is None or bool(self.ids - self.ended)
+
+    def ended_by_mark(self) -> None:
+        """The running call was ended by ``call-monitor call end``: its streams start no call."""
+        self.ended = self.ids or frozenset()
