@@ -532,8 +532,8 @@ class Daemon:
             self._end_call(f"the softphone's stream ended (sink {self._sink()})")
             return
         end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
-        if self.segmenter.silence_s(self._now) >= end_s and (self.streams is None
-                                                              or self.streams.silence_may_end()):
+        silence = min(self.segmenter.silence_s(self._now), self._now - self.call_origin)  # within the call
+        if silence >= end_s and (self.streams is None or self.streams.silence_may_end()):
             self._end_call(self._silence_reason(end_s))
 
     def _sink(self) -> str:
