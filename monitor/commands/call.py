@@ -26,31 +26,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.status_socket import ask, socket_path
-    from .common import ConfigError, config_from_args
-    path = args.socket
-    if not path:
-        try:
-            path = socket_path(config_from_args(args))
-        except ConfigError as err:
-            error(str(err))
-            return ExitStatus.BAD_SETUP
-    try:
-        answer = ask(path, {"call": args.what}, timeout=12.0)
-    except FileNotFoundError:
-        error(f"no daemon running (no status socket at {path})")
-        return ExitStatus.FAILED
-    except OSError as err:
-        error(f"no daemon answering at {path} ({err.strerror or err})")
-        return ExitStatus.FAILED
-    except ValueError:
-        error(f"{path}: the daemon's answer was not readable JSON")
-        return ExitStatus.FAILED
+    from .common import ask_daemon
+    answer = ask_daemon(args, {"call": args.what}, timeout=12.0)  # a call's end flushes its analysis
+    if isinstance(answer, int):
+        return answer
     if answer.get("error"):
         error(f"call {args.what}: {answer['error']}")
         return ExitStatus.FAILED
     if "ok" not in answer:  # the status: a daemon that takes no call marks
-        error(f"the daemon at {path} takes no call marks (an older version: restart it)")
+        error("the daemon takes no call marks (an older version: restart it)")
         return ExitStatus.FAILED
     print(answer.get("message", "done"))
     return ExitStatus.OK

@@ -78,25 +78,9 @@ def render(st: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.status_socket import query_status, socket_path
-    from .common import ConfigError, config_from_args
-    path = args.socket
-    if not path:
-        try:
-            path = socket_path(config_from_args(args))
-        except ConfigError as err:
-            error(str(err))
-            return ExitStatus.BAD_SETUP
-    try:
-        st = query_status(path)
-    except FileNotFoundError:
-        error(f"no daemon running (no status socket at {path})")
-        return ExitStatus.FAILED
-    except OSError as err:
-        error(f"no daemon answering at {path} ({err.strerror or err})")
-        return ExitStatus.FAILED
-    except ValueError:
-        error(f"{path}: the daemon's answer was not readable status JSON")
-        return ExitStatus.FAILED
+    from .common import ask_daemon
+    st = ask_daemon(args, {"status": True})
+    if isinstance(st, int):
+        return st
     print(json.dumps(st) if args.json else render(st))
     return ExitStatus.OK
