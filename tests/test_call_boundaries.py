@@ -155,13 +155,20 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(
 
 def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_path):
     """The caller is silent for 10 s inside the call (on hold) and the end silence is 3 s: the
-    softphone's stream still plays, so it is one call, ended by the stream."""
+    softphone's stream still plays, so it is one call, ended by the stream. A notification's
+    ding played into the same sink meanwhile (a stream of media role "event") is no new call."""
     x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=8.0), dtype="float32")
     held = tmp_path / "held.wav"
     sf.write(held, np.concatenate([x, np.zeros(10 * r, np.float32), x]), r)
+    ding = tmp_path / "ding.wav"
+    sf.write(ding, (0.3 * np.sin(2 * np.pi * 880 * np.arange(r // 2) / r)).astype(np.float32), r)
     d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
     try:
-        pulse.play(held).wait(40)
+        player = pulse.play(held)
+        time.sleep(12.0)
+        subprocess.run(["paplay", "--device=softphone", "--property=media.role=event", str(ding)],
+                       env=pulse.full_env(), timeout=10, check=True)
+        player.wait(40)
         assert d.wait_err("call 1 ended", 10), d.err
         time.sleep(1.0)
         _stop(d)

@@ -13,6 +13,7 @@ that there is no stream information now (no such sink, no server answering), ``w
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import selectors
@@ -46,9 +47,25 @@ def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
     return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
 
 
+def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+    """Every stream of the server as (index, sink index, media role); the role is "" where pactl
+    cannot say it (before PulseAudio 16 pactl has no JSON output: the short listing then)."""
+    try:
+        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True, text=True,
+                           timeout=timeout)
+        if r.returncode == 0:
+            return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
+                    for s in json.loads(r.stdout)]
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        pass
+    rows = _pactl_short("sink-inputs", timeout)
+    return None if rows is None else [(row[0], row[1], "") for row in rows if len(row) > 1]
+
+
 def sink_streams(sink: str, timeout: float = 3.0) -> tuple[StreamIds | None, str]:
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
-    (no pactl, no server answering, no such sink)."""
+    (no pactl, no server answering, no such sink). Event sounds (media role "event": a
+    notification's ding) are no call's stream and do not count."""
     if shutil.which("pactl") is None:
         return None, "no pactl to ask the sound server"
     sinks = _pactl_short("sinks", timeout)
@@ -57,11 +74,10 @@ def sink_streams(sink: str, timeout: float = 3.0) -> tuple[StreamIds | None, str
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
         return None, f"sink {sink} is gone"
-    inputs = _pactl_short("sink-inputs", timeout)
+    inputs = _sink_inputs(timeout)
     if inputs is None:
         return None, "the sound server does not answer"
-    return frozenset(int(row[0]) for row in inputs if len(row) > 1 and row[1] == index
-                     and row[0].isdigit()), ""
+    return frozenset(int(i) for i, on, role in inputs if on == index and i.isdigit() and role != "event"), ""
 
 
 class SinkStreams:
