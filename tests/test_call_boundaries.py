@@ -257,20 +257,40 @@ def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pul
     assert [c["summary"]["ended_by"] for c in calls] == ["3 s of silence", "3 s of silence"]
 
 
-def test_the_silence_mode_ignores_the_streams(pulse, env, tmp_path):
-    """``daemon.call_boundaries = "silence"``: two calls 5 s apart merge, as before streams were
-    watched (the 20 s end silence never passes), and status says the silence decides."""
-    first = _caller_speech("normal", tmp_path / "first.wav", seconds=8.0)
-    d = _daemon(env, tmp_path, '[daemon]\ncall_boundaries = "silence"\n')
+def test_the_silence_mode_ignores_the_streams_and_merges_calls_closer_than_the_end_silence(pulse, env, tmp_path):
+    """``daemon.call_boundaries = "silence"``: the two calls 5 s apart of the first test merge, as
+    before streams were watched (the 20 s end silence never passes): the slow second caller is
+    judged against the first caller's baseline. Status says the silence decides."""
+    first = _caller_speech("normal", tmp_path / "first.wav")
+    second = _caller_speech("slow_talker", tmp_path / "second.wav")
+    d = _daemon(env, tmp_path, SHORT_BASELINE + '[daemon]\ncall_boundaries = "silence"\n')
     try:
         assert d.status(env)["boundaries"]["based_on"] == '20 s of silence (daemon.call_boundaries = "silence")'
         pulse.play(first).wait(30)
         time.sleep(5.0)
-        pulse.play(first).wait(30)
-        assert wait_for(lambda: d.status(env)["call"] is not None, 2)
-        assert d.status(env)["calls"] == 1
+        pulse.play(second).wait(30)
+        assert d.status(env)["calls"] == 1 and d.status(env)["call"] is not None
         _stop(d)
     finally:
         d.kill()
     (call,) = _calls(tmp_path / "e.db")
     assert call["summary"]["ended_by"] == "SIGINT"
+    assert call["baseline"]["cues"]["speech_rate_sps"]["median"] > 3.2, "the first caller's baseline"
+
+
+def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
+    """The softphone removes its stream and makes a new one at once (a codec change): within
+    daemon.stream_end_grace_s, so one call, ended by the second stream's end."""
+    part = _caller_speech("normal", tmp_path / "part.wav", seconds=8.0)
+    d = _daemon(env, tmp_path)
+    try:
+        pulse.play(part).wait(30)
+        pulse.play(part).wait(30)
+        assert d.wait_err("call 1 ended", 10), d.err
+        time.sleep(1.5)
+        _stop(d)
+    finally:
+        d.kill()
+    (call,) = _calls(tmp_path / "e.db")
+    assert call["summary"]["ended_by"] == "the softphone's stream ended (sink softphone)"
+    assert 15.0 < call["summary"]["duration_s"] < 19.0
