@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
-from conftest import CALLS, Daemon, PY, ROOT, wait_for
+from conftest import CALLS, Daemon, PY, ROOT
 
 from monitor.capture.boundaries import SPLIT, START, StreamBoundaries
 from monitor.capture.sources import StreamsMark

@@ -6,7 +6,6 @@ import argparse
 import json
 import time
 
-from ..console import error
 from ..cue_registry import cue
 from .common import ExitStatus, add_config_options
 
