@@ -466,6 +466,8 @@ class Daemon:
         end_s = self.cfg.daemon.call_end_silence_s
         if self.streams is not None and not self.streams.silence_may_end():
             return f"when its stream into sink {self._sink()} ends"
+        if self.streams is not None and self.streams.ids:
+            return f"after {end_s:g} s of silence, or when the streams into sink {self._sink()} end"
         return f"after {end_s:g} s of silence"
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
@@ -590,6 +592,8 @@ class Daemon:
                 self.streams.ended_by_mark()
             return {"ok": True, "message": f"call {ended} ended"}
         self._end_call("call-monitor call start (the next call)")
+        if self.streams is not None:
+            self.streams.ended = frozenset()
         self._start_marked(t0, bounded=bool(self.streams and self.streams.ids))
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
