@@ -195,6 +195,10 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
         assert ended.returncode == 0 and ended.stdout.strip() == "call 2 ended", ended
         again = _call(env, "end")
         assert again.returncode == 0 and again.stdout.strip() == "no call in progress"
+        from monitor.delivery.status_socket import ask  # the socket itself: one JSON line each way
+        sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
+        assert ask(sock, {"call": "end"}) == {"ok": True, "message": "no call in progress"}
+        assert "unknown request" in ask(sock, {"call": "pause"})["error"]
         assert d.status(env)["call"] is None, "the stream still plays, but the call was ended"
         player.kill()
         player.wait(5)
