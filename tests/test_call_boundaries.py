@@ -64,6 +64,19 @@ def _stop(d: Daemon) -> None:
     assert d.proc.wait(5) == 0, d.err
 
 
+STREAM_ENDED = "the softphone's stream ended (sink softphone)"
+
+
+def _one_call_its_stream_ended(d: Daemon, db: Path) -> dict:
+    """Once the daemon says call 1 ended, stop it: the only call in ``db``, ended by its stream."""
+    assert d.wait_err("call 1 ended", 10), d.err
+    time.sleep(1.0)
+    _stop(d)
+    (call,) = _calls(db)
+    assert call["summary"]["ended_by"] == STREAM_ENDED
+    return call
+
+
 # ------------------------------------------------------------------ the rules
 
 
@@ -142,9 +155,8 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(
         d.kill()
     calls = _calls(tmp_path / "e.db")
     assert [c["id"] for c in calls] == [1, 2] and all(c["ended_at"] for c in calls)
-    assert calls[0]["summary"]["ended_by"] == "the softphone's stream ended (sink softphone)"
-    assert calls[1]["summary"]["ended_by"] == "the softphone's stream ended (sink softphone)"
-    assert any("call 1 ended (the softphone's stream ended (sink softphone))" in e for e in d.err)
+    assert [c["summary"]["ended_by"] for c in calls] == [STREAM_ENDED, STREAM_ENDED]
+    assert any(f"call 1 ended ({STREAM_ENDED})" in e for e in d.err)
     rates = [c["baseline"]["cues"]["speech_rate_sps"]["median"] for c in calls]
     assert rates[0] > 3.2 and rates[1] < 2.9, f"each caller's own baseline: {rates}"
     summaries = [e for _, e in d.lines if e["type"] == "call_summary"]
@@ -168,13 +180,9 @@ def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_pa
         subprocess.run(["paplay", "--device=softphone", "--property=media.role=event", str(ding)],
                        env=pulse.full_env(), timeout=10, check=True)
         player.wait(40)
-        assert d.wait_err("call 1 ended", 10), d.err
-        time.sleep(1.0)
-        _stop(d)
+        call = _one_call_its_stream_ended(d, tmp_path / "e.db")
     finally:
         d.kill()
-    (call,) = _calls(tmp_path / "e.db")
-    assert call["summary"]["ended_by"] == "the softphone's stream ended (sink softphone)"
     assert 25.0 < call["summary"]["duration_s"] < 28.0
 
 
@@ -289,11 +297,7 @@ def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
     try:
         pulse.play(part).wait(30)
         pulse.play(part).wait(30)
-        assert d.wait_err("call 1 ended", 10), d.err
-        time.sleep(1.5)
-        _stop(d)
+        call = _one_call_its_stream_ended(d, tmp_path / "e.db")
     finally:
         d.kill()
-    (call,) = _calls(tmp_path / "e.db")
-    assert call["summary"]["ended_by"] == "the softphone's stream ended (sink softphone)"
     assert 15.0 < call["summary"]["duration_s"] < 19.0
