@@ -9,7 +9,7 @@ import sys
 
 from .console import configure_logging
 
-COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status",
+COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status", "call",
             "install_service", "report", "supervisor", "batch", "purge")
 
 

@@ -1,11 +1,18 @@
 """The live daemon: capture, call segmentation, one CallPipeline per call, delivery.
 
 Calls: between calls the daemon listens and keeps the last ``PREROLL_S`` of
-audio. A call starts when speech (either leg above ``speech_dbfs`` for at
-least ``ONSET_S`` within a second) appears after at least
-``daemon.call_start_silence_s`` of silence; its clock starts at the kept
-pre-roll, and it gets its own CallPipeline (own baseline, store row and
-summary). It ends after ``daemon.call_end_silence_s`` of silence on both legs.
+audio. With ``daemon.call_boundaries = "streams+silence"`` and the caller's leg the
+monitor of the softphone's sink, the softphone's streams mark the calls
+(``capture/boundaries.py``): a stream appearing starts a call at that moment, the last
+one going away ends it (after ``daemon.stream_end_grace_s``). Otherwise, and for calls
+their stream does not mark, the silence does: a call starts when speech (either leg above
+``speech_dbfs`` for at least ``ONSET_S`` within a second) appears after at least
+``daemon.call_start_silence_s`` of silence, its clock starting at the kept pre-roll, and
+ends after ``daemon.call_end_silence_s`` of silence on both legs. ``call-monitor call
+start|end`` (over the status socket) marks them too. Every call gets its own CallPipeline
+(own baseline, store row and summary), and its summary says what ended it. All of it
+happens in the capture loop: the stream changes come with the audio chunks, the marks of
+the socket through a queue the loop drains.
 
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store) and exit within 2 s; SIGHUP reloads the configuration, handing
@@ -19,6 +26,7 @@ last warning or error the package logged; the speech/silence bookkeeping lives i
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -29,8 +37,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .capture.boundaries import SPLIT, START, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
-from .capture.sources import Chunk, Source
+from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError
 from .delivery.store import Store, StoreError
 from .delivery.store_guard import StoreGuard
@@ -43,7 +52,8 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
-AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.status_socket", "storage.db", "delivery.terminal",
+AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.call_boundaries", "daemon.status_socket", "storage.db",
+                 "delivery.terminal",
                  "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
                  "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
                  "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
@@ -144,6 +154,9 @@ class Daemon:
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
+        self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
+        self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
+        self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
 
     @property
     def last_problem(self) -> dict | None:
@@ -209,8 +222,12 @@ class Daemon:
             self.emit([self._status_event(level, msg)])
 
     # ------------------------------------------------------------------ calls
-    def _start_call(self) -> None:
-        first = self._preroll[0].t0 if self._preroll else self._now
+    def _start_call(self, at: float | None = None) -> None:
+        """Start a call: at the kept pre-roll (speech onset), or ``at`` on the source clock (a
+        stream or an explicit mark: the call begins there, the audio before it is no part of it)."""
+        if at is not None:
+            self._preroll.clear()
+        first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
@@ -257,8 +274,10 @@ class Daemon:
         p = self.pipeline
         if p is None:
             return
+        if self.streams is not None:
+            self.streams.bounded = False
         try:
-            events = p.finish()
+            events = p.finish(ended_by=why)
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
             self._abort_call(err)
             return
@@ -376,6 +395,8 @@ class Daemon:
             return
         later = changed_at_next_start(self.cfg, cfg)
         self.cfg = cfg
+        if self.streams is not None:
+            self.streams.grace_s = cfg.daemon.stream_end_grace_s
         if self.pipeline is not None:
             self.emit(self.pipeline.reconfigure(cfg))
         if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
@@ -401,7 +422,7 @@ class Daemon:
             cues = p.last_cues.to_dict() if p.last_cues is not None else None
             call = {"call_id": p.call_id, "t": round(p.duration_s, 1), "alerts": len(p.alerts),
                     "active_alerts": dict(self.active), "baseline_ready": p.baseline.baseline is not None,
-                    "cues": cues}
+                    "cues": cues, "ends": self._call_ends()}
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
         return {
             "pid": os.getpid(), "started_at": self.started_at, "uptime_s": round(time.time() - self.started_at, 1),
@@ -409,6 +430,7 @@ class Daemon:
             "overflows": sum(s.get("overflows", 0) for s in legs.values()),
             "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
             "calls": self.calls, "call": call, "alerts": self.alerts_total,
+            "boundaries": self.boundaries_state(),
             "recent_alerts": list(self.recent_alerts),
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.url, "delivered": self.webhook.delivered,
@@ -419,6 +441,34 @@ class Daemon:
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
                       "dropped": self.guard.dropped, "error": self.guard.last_error},
         }
+
+    def boundaries_state(self) -> dict[str, Any]:
+        """What the calls' boundaries are based on now: the mode, the watched sink and its
+        streams (None: no stream information), and the same in words (``based_on``)."""
+        end_s = self.cfg.daemon.call_end_silence_s
+        info = self.source.streams() if hasattr(self.source, "streams") else None
+        out: dict[str, Any] = {"mode": self.boundaries, "sink": info and info["sink"],
+                               "streams": info and info["streams"]}
+        if self.streams is None:
+            out["based_on"] = f"{end_s:g} s of silence (daemon.call_boundaries = \"silence\")"
+        elif info is None:
+            out["based_on"] = (f"{end_s:g} s of silence (the caller's source is no sink's monitor: no "
+                               "softphone streams to watch)")
+        elif info["streams"] is None:
+            out["based_on"] = f"{end_s:g} s of silence while there is no stream information ({info['why']})"
+        else:
+            out["based_on"] = (f"the softphone's streams into sink {info['sink']} ({info['streams']} playing "
+                               f"now), else {end_s:g} s of silence")
+        return out
+
+    def _call_ends(self) -> str:
+        """How the running call will end, in words."""
+        end_s = self.cfg.daemon.call_end_silence_s
+        if self.streams is not None and not self.streams.silence_may_end():
+            return f"when its stream into sink {self._sink()} ends"
+        if self.streams is not None and self.streams.ids:
+            return f"after {end_s:g} s of silence, or when the streams into sink {self._sink()} end"
+        return f"after {end_s:g} s of silence"
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
         """What a supervisor console is told: devices, whether a call runs (its id, start, active
@@ -459,6 +509,7 @@ class Daemon:
             self._drain_msgs()
             if self._reload:
                 self._do_reload()
+            self._marks(chunk)
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
                 self._between_calls(chunk, onset)
@@ -468,14 +519,108 @@ class Daemon:
                 except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
                     self._abort_call(err)
                     continue
-                end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
-                if self.segmenter.silence_s(self._now) >= end_s:
-                    self._end_call(self._silence_reason(end_s))
+                self._end_if_over()
             if self.stop_reason:
                 break
         self._drain_msgs()
+        self._refuse_controls("the daemon is stopping")
         if self.pipeline is not None:
             self._end_call(self.stop_reason or "capture ended")
+
+    def _end_if_over(self) -> None:
+        """End the running call when its stream has gone (for the grace), or after the end
+        silence where the silence decides."""
+        if self.streams is not None and self.streams.stream_ended(self._now):
+            self._end_call(f"the softphone's stream ended (sink {self._sink()})")
+            return
+        end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
+        silence = min(self.segmenter.silence_s(self._now), self._now - self.call_origin)  # within the call
+        if silence >= end_s and (self.streams is None or self.streams.silence_may_end()):
+            self._end_call(self._silence_reason(end_s))
+
+    def _sink(self) -> str:
+        info = self.source.streams() if hasattr(self.source, "streams") else None
+        return info["sink"] if info else "?"
+
+    # ------------------------------------------------------------------ call marks
+    def _marks(self, chunk: Chunk) -> None:
+        """Before the chunk is fed: the explicit marks of the socket, then the stream changes
+        that came with it; a call they start begins with this chunk."""
+        while True:
+            try:
+                what, answer = self._controls.get_nowait()
+            except queue.Empty:
+                break
+            self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
+        if self.streams is None:
+            return
+        for mark in chunk.marks:
+            self._stream_mark(mark, chunk.t0)
+
+    @staticmethod
+    def _answer(answer: concurrent.futures.Future, act: Callable[[], dict]) -> None:
+        try:
+            answer.set_result(act())
+        except Exception as err:  # noqa: BLE001 - the asker hears it in one line, the loop goes on
+            answer.set_result({"error": str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})
+
+    def _stream_mark(self, mark: StreamsMark, t0: float) -> None:
+        action = self.streams.on_mark(mark, in_call=self.pipeline is not None)
+        if action == SPLIT:
+            self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
+        if action in (START, SPLIT):
+            self._start_marked(t0, bounded=True)
+
+    def _start_marked(self, t0: float, *, bounded: bool) -> None:
+        try:
+            self._start_call(at=t0)
+        except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on
+            self._abort_call(err)
+            return
+        if self.streams is not None:
+            self.streams.bounded = bounded
+
+    def _control_mark(self, what: str, t0: float) -> dict:
+        """``call-monitor call start|end``: what it did, for the asker."""
+        ended = self.pipeline.call_id if self.pipeline is not None else None
+        had_call = self.pipeline is not None
+        if what == "end":
+            if not had_call:
+                return {"ok": True, "message": "no call in progress"}
+            self._end_call("call-monitor call end")
+            if self.streams is not None:
+                self.streams.ended_by_mark()
+            return {"ok": True, "message": f"call {ended} ended"}
+        self._end_call("call-monitor call start (the next call)")
+        if self.streams is not None:
+            self.streams.ended = frozenset()
+        self._start_marked(t0, bounded=bool(self.streams and self.streams.ids))
+        if self.pipeline is None:
+            return {"error": "the call could not start (see the daemon's log)"}
+        name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
+        return {"ok": True, "message": f"call {name} started" + (f" (call {ended} ended)" if had_call else "")}
+
+    def control(self, request: dict, timeout_s: float = 8.0) -> dict:
+        """A request of the status socket other than the status (from its thread): ``{"call":
+        "start"}`` or ``{"call": "end"}``, carried out by the capture loop at its next chunk."""
+        what = request.get("call")
+        if what not in ("start", "end"):
+            return {"error": f"unknown request {request!r}: the daemon takes {{\"call\": \"start\"}} and "
+                             "{\"call\": \"end\"}"}
+        answer: concurrent.futures.Future = concurrent.futures.Future()
+        self._controls.put((what, answer))
+        try:
+            return answer.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            return {"error": f"the daemon did not act on it within {timeout_s:g} s (no audio from its capture)"}
+
+    def _refuse_controls(self, why: str) -> None:
+        while True:
+            try:
+                _, answer = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            answer.set_result({"error": why})
 
     def _between_calls(self, chunk: Chunk, onset: bool) -> None:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash
@@ -488,7 +633,8 @@ class Daemon:
         self._preroll.append(chunk)
         while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
             self._preroll.popleft()
-        if onset and self.segmenter.silence_before_onset() >= self.cfg.daemon.call_start_silence_s:
+        if onset and self.segmenter.silence_before_onset() >= self.cfg.daemon.call_start_silence_s \
+                and (self.streams is None or self.streams.speech_may_start()):
             try:
                 self._start_call()
             except Exception as err:  # noqa: BLE001 - e.g. the database is gone: say so, go on

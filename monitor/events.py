@@ -162,7 +162,8 @@ class WordsEvent(Event):
 
 @dataclass(frozen=True)
 class CallSummaryEvent(Event):
-    """End of a call (or of a replayed file)."""
+    """End of a call (or of a replayed file); ``ended_by``: what ended a live call ("the
+    softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay."""
 
     file: str | None = None
     call_id: int | None = None
@@ -172,6 +173,7 @@ class CallSummaryEvent(Event):
     alert_kinds: tuple[str, ...] = ()
     baseline: Mapping[str, Any] = field(default_factory=dict)
     transcribed: bool = False
+    ended_by: str | None = None
 
     type = "call_summary"
 

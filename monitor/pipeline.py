@@ -122,8 +122,9 @@ class CallPipeline:
             mask = speech if len(speech) else None
             self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
-    def finish(self) -> list[Event]:
-        """End of the call: flush analyzers and transcribers, close alerts, summarise."""
+    def finish(self, ended_by: str | None = None) -> list[Event]:
+        """End of the call: flush analyzers and transcribers, close alerts, summarise (with what
+        ended a live call, ``ended_by``)."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
@@ -133,7 +134,7 @@ class CallPipeline:
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
-        summary = self.summary()
+        summary = self.summary(ended_by)
         if self.store is not None:
             self.store.end_call(self._call_token, self.duration_s, summary.to_dict())
             self.store.flush()
@@ -227,14 +228,14 @@ class CallPipeline:
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
         return ended
 
-    def summary(self) -> CallSummaryEvent:
+    def summary(self, ended_by: str | None = None) -> CallSummaryEvent:
         kinds = tuple(dict.fromkeys(a.kind for a in self.alerts))
         b = self.baseline.baseline
         return CallSummaryEvent(
             t=round(self.duration_s, 3), file=self.source or None, call_id=self.call_id,
             duration_s=round(self.duration_s, 3), alerts=len(self.alerts),
             critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
-            baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed)
+            baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed, ended_by=ended_by)
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

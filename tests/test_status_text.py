@@ -42,3 +42,12 @@ def test_a_failing_database_and_what_it_holds_back_have_a_line():
         render(dict(STATE, store=store)).splitlines()
     working = dict(store, failing=False, held=0)
     assert "database" not in render(dict(STATE, store=working)).split("\n", 1)[1]
+
+
+def test_what_the_call_boundaries_are_based_on_and_how_the_call_ends_have_a_line():
+    boundaries = {"mode": "streams+silence", "sink": "softphone", "streams": 1,
+                  "based_on": "the softphone's streams into sink softphone (1 playing now), else 20 s of silence"}
+    call = dict(STATE["call"], ends="when its stream into sink softphone ends")
+    lines = render(dict(STATE, boundaries=boundaries, call=call)).splitlines()
+    assert "  calls cut by the softphone's streams into sink softphone (1 playing now), else 20 s of silence" in lines
+    assert "  call 7: 42 s, 2 alert(s), baseline ready, ends when its stream into sink softphone ends" in lines

@@ -47,3 +47,12 @@ def test_jsonl_carries_the_reason():
     JsonlSink(out)(AlertClearedEvent(t=5.0, kind="slow_speech", call_id=3, reason="call_ended"))
     assert out.getvalue() == ('{"type": "alert_cleared", "t": 5.0, "kind": "slow_speech", "call_id": 3, '
                               '"reason": "call_ended"}\n')
+
+
+def test_a_live_call_s_summary_says_what_ended_it():
+    from monitor.events import CallSummaryEvent
+    (line,) = lines(CallSummaryEvent(t=42.0, file="live:caller=softphone.monitor", duration_s=42.0,
+                                  ended_by="the softphone's stream ended (sink softphone)"))
+    assert line == ("== live:caller=softphone.monitor: 42.0 s, 0 alert(s) (0 critical): none; ended: the "
+                    "softphone's stream ended (sink softphone)")
+    assert "ended" not in lines(CallSummaryEvent(t=42.0, file="call.wav", duration_s=42.0))[0]

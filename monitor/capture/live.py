@@ -27,10 +27,16 @@ its fallback source, often the microphone. The supervisor looks every
 source once it is back. An optional leg (the agent's microphone) that is missing
 when the source starts is such a lost leg from the start, looked for again with
 backoff, instead of an error.
+
+Call marks: with ``watch_streams``, when the caller's leg is the monitor of a sink, the streams
+playing into that sink are watched (``capture/streams.py``) and every change of them is stamped
+on the source clock and carried to the consumer with the first chunk that reaches its time
+(:attr:`Chunk.marks`): the audio and the call boundaries come through one queue, in order.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -45,7 +51,8 @@ import numpy as np
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
 from .devices import DeviceError, PulseSource, ResolvedSource, pulse_sources, resolve
-from .sources import Chunk, Source
+from .sources import Chunk, Source, StreamsMark
+from .streams import SinkStreams, StreamIds, monitored_sink
 
 StatusCallback = Callable[[str, str], None]
 """on_status(level, message): level is "info" or "warning"."""
@@ -113,7 +120,8 @@ class LiveSource(Source):
                  queue_s: float = 20.0, gap_s: float = 0.5, stall_s: float = 1.5,
                  first_block_s: float = 4.0, backoff_s: float = 0.5, max_backoff_s: float = 10.0,
                  source_check_s: float = 1.0, on_status: StatusCallback | None = None, resolve_fn=resolve,
-                 device_rate: int | None = None, optional: tuple[str, ...] = ()) -> None:
+                 device_rate: int | None = None, optional: tuple[str, ...] = (),
+                 watch_streams: bool = False) -> None:
         if "caller" not in sources:
             raise ValueError("the caller leg is required")
         self.rate = rate
@@ -148,10 +156,39 @@ class LiveSource(Source):
         self._threads: list[threading.Thread] = []
         self._t_start = 0.0
         self.emitted = 0
+        caller = self._legs["caller"].resolved
+        self.streams_sink = monitored_sink(caller.pulse_source if caller else None) if watch_streams else None
+        self._watcher: SinkStreams | None = None
+        self._marks: "queue.Queue[StreamsMark]" = queue.Queue()  # a few per call: never full
+        self._pending: collections.deque[StreamsMark] = collections.deque()
 
     # ------------------------------------------------------------------ status
     def stats(self) -> dict[str, dict]:
         return {name: leg.stats.to_dict() for name, leg in self._legs.items()}
+
+    def streams(self) -> dict | None:
+        """What the stream watcher knows: the sink, how many streams play into it (None: no
+        stream information, ``why``); None when the streams are not watched."""
+        w = self._watcher
+        if w is None:
+            return None
+        return {"sink": w.sink, "streams": None if w.ids is None else len(w.ids), "why": w.why}
+
+    def _streams_changed(self, at: float, ids: StreamIds | None, why: str) -> None:
+        """From the watcher's thread: the change, stamped on the source clock, for the consumer."""
+        self._marks.put(StreamsMark(round(max(0.0, at - self._t_start), 3), ids, why))
+
+    def _marks_until(self, t_end: float) -> tuple[StreamsMark, ...]:
+        """The marks up to ``t_end`` on the source clock (later ones wait for their chunk)."""
+        while True:
+            try:
+                self._pending.append(self._marks.get_nowait())
+            except queue.Empty:
+                break
+        out = []
+        while self._pending and self._pending[0].t <= t_end:
+            out.append(self._pending.popleft())
+        return tuple(out)
 
     @property
     def overflows(self) -> int:
@@ -341,12 +378,16 @@ class LiveSource(Source):
                                  daemon=True)
             t.start()
             self._threads.append(t)
+        if self.streams_sink:
+            self._watcher = SinkStreams(self.streams_sink, self._streams_changed).start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         for t in self._threads:
             t.join(timeout=1.0)
         for leg in self._legs.values():
@@ -423,7 +464,7 @@ class LiveSource(Source):
                     leg.stats.level_dbfs = round(float(20 * np.log10(r)), 1)
                 t0 = self.emitted / self.rate
                 self.emitted += n
-                yield Chunk(t0, samples)
+                yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate))
         finally:
             self.close()
 

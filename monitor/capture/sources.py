@@ -19,11 +19,24 @@ from .audio_files import AnalysisStream, AudioFileError, probe
 
 
 @dataclass(frozen=True)
+class StreamsMark:
+    """At ``t`` (the source clock), the streams playing into the caller's sink became ``ids``
+    (None: no stream information now, ``why`` says why); see ``capture/streams.py``."""
+
+    t: float
+    ids: frozenset[int] | None
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Chunk:
-    """``samples`` (n, len(legs)) float32 starting ``t0`` seconds into the call."""
+    """``samples`` (n, len(legs)) float32 starting ``t0`` seconds into the call; ``marks``: what
+    the capture learnt about the call's boundaries up to the chunk's end (a live source's
+    :class:`StreamsMark` objects, in time order)."""
 
     t0: float
     samples: np.ndarray
+    marks: tuple[StreamsMark, ...] = ()
 
 
 class Source(Protocol):

@@ -94,6 +94,28 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     return load_config(args.config, extra or None)
 
 
+def ask_daemon(args: argparse.Namespace, request: dict, timeout: float = 2.0) -> dict | int:
+    """The running daemon's JSON answer to ``request`` over its status socket (``--socket``, else
+    where the configuration puts it), or, once the reason there is none is said in one line, the
+    exit status."""
+    from ..delivery.status_socket import ask, socket_path
+    path = args.socket
+    if not path:
+        cfg = config_or_error(args)
+        if cfg is None:
+            return ExitStatus.BAD_SETUP
+        path = socket_path(cfg)
+    try:
+        return ask(path, request, timeout)
+    except FileNotFoundError:
+        error(f"no daemon running (no status socket at {path})")
+    except OSError as err:
+        error(f"no daemon answering at {path} ({err.strerror or err})")
+    except ValueError:
+        error(f"{path}: the daemon's answer was not readable JSON")
+    return ExitStatus.FAILED
+
+
 def config_or_error(args: argparse.Namespace, overrides: dict | None = None) -> Config | None:
     """:func:`config_from_args`, or None once its error is said in one line."""
     from ..config import ConfigError

@@ -147,7 +147,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     source.on_status = daemon.source_status
     daemon.install_signals()
     try:
-        status = StatusServer(socket_path(cfg), daemon.state)
+        status = StatusServer(socket_path(cfg), daemon.state, daemon.control)
     except (RuntimeError, OSError) as err:
         raise _fail(f"status socket: {err}") from None
     stack.callback(status.close)
@@ -168,7 +168,8 @@ def _live_source(cfg):
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
     try:
-        return LiveSource(legs, optional=("agent",))  # a headset plugged in later: the caller goes on
+        # a headset plugged in later: the caller goes on; the softphone's streams mark the calls
+        return LiveSource(legs, optional=("agent",), watch_streams="streams" in cfg.daemon.call_boundaries)
     except DeviceError as err:
         raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing

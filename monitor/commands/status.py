@@ -6,7 +6,6 @@ import argparse
 import json
 import time
 
-from ..console import error
 from ..cue_registry import cue
 from .common import ExitStatus, add_config_options
 
@@ -44,10 +43,14 @@ def render(st: dict) -> str:
         lines.append(f"  {leg:6s} {s['label']} [{state}] {s['device_rate']} Hz, level "
                      f"{_fmt(s.get('level_dbfs'), 1, ' dBFS')}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
+    b = st.get("boundaries")
+    if b:
+        lines.append(f"  calls cut by {b['based_on']}")
     c = st.get("call")
     if c:
         lines.append(f"  call {c['call_id']}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
-                     f"{'ready' if c['baseline_ready'] else 'collecting'}")
+                     f"{'ready' if c['baseline_ready'] else 'collecting'}"
+                     + (f", ends {c['ends']}" if c.get("ends") else ""))
         for kind, a in c["active_alerts"].items():
             lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
         cues = c.get("cues")
@@ -74,25 +77,9 @@ def render(st: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.status_socket import query_status, socket_path
-    from .common import ConfigError, config_from_args
-    path = args.socket
-    if not path:
-        try:
-            path = socket_path(config_from_args(args))
-        except ConfigError as err:
-            error(str(err))
-            return ExitStatus.BAD_SETUP
-    try:
-        st = query_status(path)
-    except FileNotFoundError:
-        error(f"no daemon running (no status socket at {path})")
-        return ExitStatus.FAILED
-    except OSError as err:
-        error(f"no daemon answering at {path} ({err.strerror or err})")
-        return ExitStatus.FAILED
-    except ValueError:
-        error(f"{path}: the daemon's answer was not readable status JSON")
-        return ExitStatus.FAILED
+    from .common import ask_daemon
+    st = ask_daemon(args, {"status": True})
+    if isinstance(st, int):
+        return st
     print(json.dumps(st) if args.json else render(st))
     return ExitStatus.OK

@@ -646,8 +646,27 @@ class DaemonConfig:
     agent: str = _k("", "agent's leg (microphone); \"\" = none")
     call_start_silence_s: float = _k(5.0, "speech after at least this much silence starts a call",
                                      min=0, max=600.0)
-    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call", min=1.0,
-                                   max=3600.0)
+    call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call (where the "
+                                   "silence decides, see call_boundaries)", min=1.0, max=3600.0)
+    call_boundaries: str = _k(
+        "streams+silence", "what marks where calls begin and end. \"streams+silence\": when the "
+        "caller's leg is the monitor of the softphone's sink (softphone.monitor), the streams the "
+        "softphone plays into that sink: a stream appearing starts a call (closing the running one "
+        "if another stream still plays), the last one going away ends it, and a call whose stream "
+        "marks it is not ended by silence; the silence decides for sources without streams (a "
+        "device, a softphone whose stream never ends); event sounds (a notification's ding) do not "
+        "count, other applications' streams into the same sink do (give the softphone its own "
+        "sink). \"silence\": the silence alone, which "
+        "merges two calls less than call_end_silence_s apart (a busy queue) into one, the second "
+        "caller judged against the first one's baseline (streams+silence is the default for that: "
+        "a normal caller and a slow talker played as two softphone calls 5 s apart made one call "
+        "with silence, two with the streams, their baselines' speech rates 3.6 and 2.5 syll/s). "
+        "`call-monitor call start|end` marks calls in both", choices=("streams+silence", "silence"))
+    stream_end_grace_s: float = _k(
+        1.0, "a call whose stream went away ends when no stream has come back for this long (a "
+        "softphone may make its stream again, e.g. on a codec change: that stays the same call); "
+        "two calls closer than this are one. 1 s is a guess, not measured on real softphones: a "
+        "longer grace only delays the end", min=0.0, max=60.0)
     status_socket: str = _k("", "Unix socket for `call-monitor status`; \"\" = "
                             "$XDG_RUNTIME_DIR/callmonitor.sock")
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")

@@ -1,5 +1,8 @@
-"""The daemon's status socket: a Unix socket (mode 0600, no network port) that answers
-each connection with one JSON object describing the daemon (``call-monitor status``)."""
+"""The daemon's status socket: a Unix socket (mode 0600, no network port). A connection sends
+one JSON request line (or nothing, then closes its side or waits ``REQUEST_WAIT_S``) and gets one
+JSON object back: the daemon's state for ``{"status": true}`` or no request
+(``call-monitor status``); for ``{"call": "start"}`` and ``{"call": "end"}`` (``call-monitor
+call``), what the daemon did (``{"ok": true, "message": ...}``) or ``{"error": ...}``."""
 
 from __future__ import annotations
 
@@ -24,10 +27,23 @@ def socket_path(cfg: Config, env: dict | None = None) -> str:
     return os.path.expanduser(cfg.storage.db) + ".sock"
 
 
+REQUEST_WAIT_S = 0.3
+"""How long the daemon waits for a request on a connection that neither sends one nor closes its
+side (an older client): then it answers with the status."""
+
+
 def query_status(path: str, timeout: float = 2.0) -> dict:
+    return ask(path, {"status": True}, timeout)
+
+
+def ask(path: str, request: dict, timeout: float = 2.0) -> dict:
+    """Send ``request`` to the daemon's socket at ``path`` and return its JSON answer (OSError when
+    there is no daemon there, ValueError for an answer that is no JSON)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
+        s.sendall(json.dumps(request).encode("utf-8") + b"\n")
+        s.shutdown(socket.SHUT_WR)
         data = b""
         while True:
             part = s.recv(65536)
@@ -37,12 +53,36 @@ def query_status(path: str, timeout: float = 2.0) -> dict:
     return json.loads(data.decode("utf-8"))
 
 
-class StatusServer:
-    """Answer each connection on a Unix socket with ``state()`` as JSON."""
+def _read_request(conn: socket.socket) -> dict:
+    """The connection's request line as JSON (``{}`` for none)."""
+    conn.settimeout(REQUEST_WAIT_S)
+    data = b""
+    try:
+        while b"\n" not in data and len(data) < 4096:
+            part = conn.recv(4096)
+            if not part:
+                break
+            data += part
+    except socket.timeout:
+        pass
+    line = data.split(b"\n", 1)[0].strip()
+    if not line:
+        return {}
+    request = json.loads(line.decode("utf-8"))
+    if not isinstance(request, dict):
+        raise ValueError("a request is a JSON object")
+    return request
 
-    def __init__(self, path: str, state: Callable[[], dict]) -> None:
+
+class StatusServer:
+    """Answer each connection on a Unix socket: ``state()`` as JSON, or, for a request other than
+    the status, what ``control(request)`` answers (see the module's docstring)."""
+
+    def __init__(self, path: str, state: Callable[[], dict],
+                 control: Callable[[dict], dict] | None = None) -> None:
         self.path = path
         self.state = state
+        self.control = control
         if os.path.exists(path):
             try:
                 query_status(path, timeout=0.5)
@@ -73,7 +113,7 @@ class StatusServer:
                 continue
             with conn:
                 try:
-                    conn.sendall(json.dumps(self.state(), default=str).encode("utf-8") + b"\n")
+                    conn.sendall(json.dumps(self._answer(conn), default=str).encode("utf-8") + b"\n")
                 except OSError:
                     pass
                 except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
@@ -81,6 +121,18 @@ class StatusServer:
                         conn.sendall(json.dumps({"error": str(err)}).encode("utf-8") + b"\n")
                     except OSError:
                         pass
+
+    def _answer(self, conn: socket.socket) -> dict:
+        try:
+            request = _read_request(conn)
+        except (ValueError, UnicodeDecodeError) as err:
+            return {"error": f"the request is not one line of JSON ({err})"}
+        conn.settimeout(2.0)  # for the answer
+        if not request or request.get("status"):
+            return self.state()
+        if self.control is None:
+            return {"error": "this daemon takes no requests but the status"}
+        return self.control(request)
 
     def close(self) -> None:
         self._stop.set()

@@ -63,5 +63,6 @@ class HumanSink:
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
             return (f"== {ev.file or 'call'}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
-                    f"({ev.critical_alerts} critical): {kinds}")
+                    f"({ev.critical_alerts} critical): {kinds}"
+                    + (f"; ended: {ev.ended_by}" if ev.ended_by else ""))
         return None

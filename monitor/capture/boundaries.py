@@ -1,0 +1,83 @@
+"""Where calls begin and end, from the softphone's streams: the rules, on the source clock.
+
+The capture carries every change of the streams playing into the caller's sink
+(:class:`~monitor.capture.sources.StreamsMark`); :class:`StreamBoundaries` turns them into what
+the daemon does with its calls:
+
+* a stream appearing between calls starts a call; one appearing while another stream still
+  plays starts a new call (the running one is closed first); one appearing while none plays
+  (the softphone re-created its stream, or the sound server came back) goes on with the
+  running call;
+* the last stream going away ends the call once ``grace_s`` has passed without a new one;
+* silence ends a call only when its stream does not mark it: the call did not begin with a
+  stream appearing (a softphone whose stream plays all the time), or there is no stream
+  information now (no such sink, no server answering);
+* speech starts a call (after enough silence) only while a stream plays, or with no stream
+  information: with none playing, what is heard is the agent's own microphone, not a call;
+  nor does it while only the streams of a call ended by ``call-monitor call end`` play (the
+  integration said that call is over: the next begins with a new stream or ``call start``).
+
+Without any mark (an ALSA device, replay of a file) the rules fall back to silence throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sources import StreamsMark
+
+START = "start"
+"""Start a call at the mark."""
+SPLIT = "split"
+"""Close the running call and start a new one at the mark."""
+
+
+@dataclass
+class StreamBoundaries:
+    """The stream state the rules need; see the module's docstring."""
+
+    grace_s: float
+    ids: frozenset[int] | None = None  # the streams playing now; None: no stream information
+    why: str = "no stream information"
+    gone_at: float | None = None  # when the last stream went away (its call not ended yet)
+    bounded: bool = False  # the running call is marked by its stream
+    ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
+
+    def on_mark(self, mark: StreamsMark, in_call: bool) -> str | None:
+        """Take a change of the streams; :data:`START`, :data:`SPLIT` or None (nothing to do now)."""
+        old, self.ids, self.why = self.ids, mark.ids, mark.why
+        if mark.ids is None:  # the silence decides until the streams are known again
+            self.gone_at = None
+            return None
+        if old is None:  # known (again): what plays now was not seen to begin
+            self.bounded = False
+            self.gone_at = None
+            return None
+        if mark.ids - old:
+            self.gone_at = None
+            if not in_call:
+                return START
+            if old & mark.ids:
+                return SPLIT
+            self.bounded = True
+            return None
+        if old and not mark.ids:
+            self.gone_at = mark.t
+        return None
+
+    def stream_ended(self, now: float) -> bool:
+        """True once, when the last stream has been gone ``grace_s`` at ``now``."""
+        if self.gone_at is None or self.ids or now < self.gone_at + self.grace_s:
+            return False
+        self.gone_at = None
+        return True
+
+    def silence_may_end(self) -> bool:
+        return not (self.bounded and self.ids is not None)
+
+    def speech_may_start(self) -> bool:
+        return self.ids is None or bool(self.ids - self.ended)
+
+    def ended_by_mark(self) -> None:
+        """The running call was ended by ``call-monitor call end``: its streams start no call."""
+        self.ended = self.ids or frozenset()

@@ -1,0 +1,164 @@
+"""The softphone's own streams: which sound-server streams (sink-inputs) play into one sink.
+
+A softphone plays each call into its sink as a stream that it creates when the call connects
+and removes when it hangs up, so when the caller's leg is the monitor of that sink
+(``softphone.monitor``), the streams playing into ``softphone`` mark where calls begin and end.
+
+:class:`SinkStreams` watches them in its own thread: ``pactl subscribe`` tells it at once that a
+stream or a sink came or went, and the sink's streams are listed then, and at least every
+``poll_s`` besides (a subscription that a server restart ended is started again). Every change
+of the set of streams is handed to ``on_change(monotonic time, ids, why)``; ``ids`` None means
+that there is no stream information now (no such sink, no server answering), ``why`` says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import shutil
+import subprocess
+import threading
+import time
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+StreamIds = frozenset[int]
+OnChange = Callable[[float, "StreamIds | None", str], None]
+
+
+def monitored_sink(source: str | None) -> str | None:
+    """The sink whose monitor ``source`` is (``softphone.monitor`` -> ``softphone``), else None."""
+    if source and source.endswith(".monitor") and len(source) > len(".monitor"):
+        return source[:-len(".monitor")]
+    return None
+
+
+def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
+    """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
+    try:
+        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
+
+
+def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+    """Every stream of the server as (index, sink index, media role); the role is "" where pactl
+    cannot say it (before PulseAudio 16 pactl has no JSON output: the short listing then)."""
+    try:
+        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True, text=True,
+                           timeout=timeout)
+        if r.returncode == 0:
+            return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
+                    for s in json.loads(r.stdout)]
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        pass
+    rows = _pactl_short("sink-inputs", timeout)
+    return None if rows is None else [(row[0], row[1], "") for row in rows if len(row) > 1]
+
+
+def sink_streams(sink: str, timeout: float = 3.0) -> tuple[StreamIds | None, str]:
+    """The ids of the streams playing into ``sink`` now, and why they are None if they are
+    (no pactl, no server answering, no such sink). Event sounds (media role "event": a
+    notification's ding) are no call's stream and do not count."""
+    if shutil.which("pactl") is None:
+        return None, "no pactl to ask the sound server"
+    sinks = _pactl_short("sinks", timeout)
+    if sinks is None:
+        return None, "the sound server does not answer"
+    index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
+    if index is None:
+        return None, f"sink {sink} is gone"
+    inputs = _sink_inputs(timeout)
+    if inputs is None:
+        return None, "the sound server does not answer"
+    return frozenset(int(i) for i, on, role in inputs if on == index and i.isdigit() and role != "event"), ""
+
+
+class SinkStreams:
+    """Watch the streams playing into ``sink``; see the module's docstring."""
+
+    def __init__(self, sink: str, on_change: OnChange, *, poll_s: float = 1.0) -> None:
+        self.sink = sink
+        self.on_change = on_change
+        self.poll_s = poll_s
+        self.ids: StreamIds | None = None
+        self.why = "not looked at yet"
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
+
+    def start(self) -> "SinkStreams":
+        """Look once (the caller sees the streams there are when this returns), then watch."""
+        self._look(time.monotonic())
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()  # wakes the thread from its wait at once
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        self._end_subscription()
+
+    def _look(self, now: float) -> None:
+        ids, why = sink_streams(self.sink)
+        if ids != self.ids or (ids is None and why != self.why):
+            self.ids, self.why = ids, why
+            self.on_change(now, ids, why)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._subscribe()
+            woke = self._wait()
+            if self._stop.is_set():
+                break
+            self._look(woke)
+
+    def _subscribe(self) -> None:
+        """A running ``pactl subscribe`` (again, after the server restarted); none if it fails."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._end_subscription()
+        try:
+            self._proc = subprocess.Popen(["pactl", "subscribe"], stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        except OSError as err:
+            log.debug("pactl subscribe: %s", err)
+            self._proc = None
+
+    def _wait(self) -> float:
+        """Until the subscription says something (read all it said) or ``poll_s`` passes; the
+        monotonic time it woke."""
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            self._stop.wait(self.poll_s)
+            return time.monotonic()
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(self.poll_s):
+                return time.monotonic()
+            woke = time.monotonic()
+            fd = proc.stdout.fileno()
+            while sel.select(0.02):  # the rest of a burst of events (one listing for all of them)
+                if not os.read(fd, 65536):  # the subscription ended (server gone): started again
+                    self._end_subscription()  # after a pause, not in a tight loop
+                    self._stop.wait(self.poll_s)
+                    return time.monotonic()
+        return woke
+
+    def _end_subscription(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(2)
+            if proc.stdout is not None:
+                proc.stdout.close()

@@ -1,0 +1,40 @@
+"""``call-monitor call start|end``: mark where a call begins or ends, for the running daemon.
+
+For integrations (a softphone's hook, a CRM) that know where calls begin and end: ``call start``
+closes the running call, if any, and starts a new one; ``call end`` ends the running one. The
+daemon carries the mark out in its capture loop and answers what it did, over its status socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..console import error
+from .common import ExitStatus, add_config_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("call", help="tell the running daemon that a call starts or ends",
+                       description="Mark a call's start or end for the running `call-monitor run` (a "
+                                   "softphone hook or a CRM): `start` closes the running call, if any, and "
+                                   "starts a new one; `end` ends the running call. Over the daemon's "
+                                   "Unix status socket.")
+    p.add_argument("what", choices=("start", "end"), help="start a new call, or end the running one")
+    p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon)")
+    add_config_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .common import ask_daemon
+    answer = ask_daemon(args, {"call": args.what}, timeout=12.0)  # a call's end flushes its analysis
+    if isinstance(answer, int):
+        return answer
+    if answer.get("error"):
+        error(f"call {args.what}: {answer['error']}")
+        return ExitStatus.FAILED
+    if "ok" not in answer:  # the status: a daemon that takes no call marks
+        error("the daemon takes no call marks (an older version: restart it)")
+        return ExitStatus.FAILED
+    print(answer.get("message", "done"))
+    return ExitStatus.OK

@@ -1,0 +1,303 @@
+"""Where live calls begin and end: the softphone's streams, explicit marks, and the silence.
+
+The live tests run `call-monitor run` on a private PulseAudio server: a softphone is `paplay
+--device=softphone` (one stream per call, made when it starts, removed when it ends) or, for a
+softphone whose stream plays all the time, one `pacat` fed by the test.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from conftest import CALLS, Daemon, PY, ROOT
+
+from monitor.capture.boundaries import SPLIT, START, StreamBoundaries
+from monitor.capture.sources import StreamsMark
+
+SHORT_BASELINE = ("[analysis]\nbaseline_min_speech_s = 5.0\nbaseline_max_s = 10.0\nbaseline_min_windows = 2\n"
+                  "baseline_min_window_speech_s = 2.0\n")
+"""A baseline after about 5 s of the caller's speech, so that short test calls have one."""
+
+
+def _caller_speech(name: str, path: Path, seconds: float = 16.0, start_s: float = 4.0) -> Path:
+    """``seconds`` of the caller's leg of the fixture call ``name``, as a mono file."""
+    x, r = sf.read(CALLS / f"{name}_16k.wav", dtype="float32")
+    sf.write(path, x[int(start_s * r):int((start_s + seconds) * r), 1], r)
+    return path
+
+
+def _calls(db: Path) -> list[dict]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT id, ended_at, baseline, summary FROM calls ORDER BY id").fetchall()
+    finally:
+        con.close()
+    return [{"id": i, "ended_at": e, "baseline": json.loads(b) if b else None,
+             "summary": json.loads(s) if s else None} for i, e, b, s in rows]
+
+
+def _call(env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "monitor.cli", "call", *args], env=env, capture_output=True, text=True,
+                          timeout=30, cwd=ROOT)
+
+
+def _daemon(env, tmp_path: Path, config: str = "") -> Daemon:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(config)
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    d.wait_running(env, timeout=20)
+    return d
+
+
+def _stop(d: Daemon) -> None:
+    d.proc.send_signal(2)
+    assert d.proc.wait(5) == 0, d.err
+
+
+STREAM_ENDED = "the softphone's stream ended (sink softphone)"
+
+
+def _one_call_its_stream_ended(d: Daemon, db: Path) -> dict:
+    """Once the daemon says call 1 ended, stop it: the only call in ``db``, ended by its stream."""
+    assert d.wait_err("call 1 ended", 10), d.err
+    time.sleep(1.0)
+    _stop(d)
+    (call,) = _calls(db)
+    assert call["summary"]["ended_by"] == STREAM_ENDED
+    return call
+
+
+# ------------------------------------------------------------------ the rules
+
+
+def test_a_stream_appearing_between_calls_starts_one_and_its_end_ends_it_after_the_grace():
+    b = StreamBoundaries(grace_s=1.0)
+    assert b.on_mark(StreamsMark(0.0, frozenset()), in_call=False) is None  # what plays at the start
+    assert not b.speech_may_start(), "no stream plays: what is heard is the agent's microphone"
+    assert b.on_mark(StreamsMark(3.0, frozenset({7})), in_call=False) == START
+    b.bounded = True
+    assert not b.silence_may_end(), "the call's stream decides, not the silence"
+    b.on_mark(StreamsMark(20.0, frozenset()), in_call=True)
+    assert not b.stream_ended(20.9)
+    assert b.stream_ended(21.0) and not b.stream_ended(21.5)
+
+
+def test_a_stream_made_again_within_the_grace_is_the_same_call_and_a_second_stream_is_the_next_call():
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) == START
+    b.on_mark(StreamsMark(5.0, frozenset()), in_call=True)  # a codec change: removed ...
+    assert b.on_mark(StreamsMark(5.4, frozenset({8})), in_call=True) is None  # ... and made again
+    assert not b.stream_ended(9.0) and b.bounded
+    assert b.on_mark(StreamsMark(9.0, frozenset({8, 9})), in_call=True) == SPLIT
+
+
+def test_without_stream_information_the_silence_decides():
+    b = StreamBoundaries(grace_s=1.0)
+    assert b.speech_may_start() and b.silence_may_end()  # a device, a file: no marks at all
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
+    b.bounded = True
+    b.on_mark(StreamsMark(4.0, None, "sink softphone is gone"), in_call=True)
+    assert b.silence_may_end() and b.speech_may_start()
+    # known again (the server came back): what plays was not seen to begin, so the silence decides
+    assert b.on_mark(StreamsMark(9.0, frozenset({12})), in_call=True) is None
+    assert b.silence_may_end()
+
+
+def test_the_streams_of_a_call_ended_by_a_mark_start_no_call_by_speech():
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
+    b.ended_by_mark()  # call-monitor call end while the stream still plays
+    assert not b.speech_may_start()
+    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) == START
+    assert b.speech_may_start()
+
+
+def test_a_stream_that_was_playing_before_the_call_leaves_the_call_to_the_silence():
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({3})), in_call=False)  # a softphone whose stream never ends
+    assert b.speech_may_start() and b.silence_may_end()
+
+
+# ------------------------------------------------------------------ the live daemon
+
+
+def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(pulse, env, tmp_path):
+    """An agent in a busy queue takes the next call 5 s after the last: two calls (two ids, two
+    rows, two summaries), the second caller's baseline their own (a slow talker after a
+    normal one), the first call ended by its stream, not merged by the 20 s end silence."""
+    first = _caller_speech("normal", tmp_path / "first.wav")
+    second = _caller_speech("slow_talker", tmp_path / "second.wav")
+    d = _daemon(env, tmp_path, SHORT_BASELINE)
+    try:
+        status = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
+                                timeout=10).stdout
+        assert "calls cut by the softphone's streams into sink softphone (0 playing now), else 20 s of " \
+               "silence" in status
+        pulse.play(first).wait(30)
+        time.sleep(5.0)
+        pulse.play(second).wait(30)
+        assert d.wait_err("call 2 ended", 10), d.err
+        _stop(d)
+    finally:
+        d.kill()
+    calls = _calls(tmp_path / "e.db")
+    assert [c["id"] for c in calls] == [1, 2] and all(c["ended_at"] for c in calls)
+    assert [c["summary"]["ended_by"] for c in calls] == [STREAM_ENDED, STREAM_ENDED]
+    assert any(f"call 1 ended ({STREAM_ENDED})" in e for e in d.err)
+    rates = [c["baseline"]["cues"]["speech_rate_sps"]["median"] for c in calls]
+    assert rates[0] > 3.2 and rates[1] < 2.9, f"each caller's own baseline: {rates}"
+    summaries = [e for _, e in d.lines if e["type"] == "call_summary"]
+    assert [s["call_id"] for s in summaries] == [1, 2]
+    assert all(15.0 < s["duration_s"] < 19.0 for s in summaries), "each call is its own stream's length"
+
+
+def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_path):
+    """The caller is silent for 10 s inside the call (on hold) and the end silence is 3 s: the
+    softphone's stream still plays, so it is one call, ended by the stream. A notification's
+    ding played into the same sink meanwhile (a stream of media role "event") is no new call."""
+    x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=8.0), dtype="float32")
+    held = tmp_path / "held.wav"
+    sf.write(held, np.concatenate([x, np.zeros(10 * r, np.float32), x]), r)
+    ding = tmp_path / "ding.wav"
+    sf.write(ding, (0.3 * np.sin(2 * np.pi * 880 * np.arange(r // 2) / r)).astype(np.float32), r)
+    d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+    try:
+        player = pulse.play(held)
+        time.sleep(12.0)
+        subprocess.run(["paplay", "--device=softphone", "--property=media.role=event", str(ding)],
+                       env=pulse.full_env(), timeout=10, check=True)
+        player.wait(40)
+        call = _one_call_its_stream_ended(d, tmp_path / "e.db")
+    finally:
+        d.kill()
+    assert 25.0 < call["summary"]["duration_s"] < 28.0
+
+
+def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
+    """A CRM marks the calls: `call start` mid-call closes the running call and starts the next,
+    `call end` ends it; a second `call end` finds no call. The summaries say what ended them."""
+    d = _daemon(env, tmp_path)
+    player = pulse.play(_caller_speech("normal", tmp_path / "long.wav", seconds=40.0))
+    try:
+        assert d.wait_err("call 1 started", 10), d.err
+        time.sleep(3.0)
+        started = _call(env, "start")
+        assert started.returncode == 0 and started.stdout.strip() == "call 2 started (call 1 ended)", started
+        st = d.status(env)
+        assert st["call"]["call_id"] == 2 and st["call"]["ends"] == "when its stream into sink softphone ends"
+        time.sleep(3.0)
+        ended = _call(env, "end")
+        assert ended.returncode == 0 and ended.stdout.strip() == "call 2 ended", ended
+        again = _call(env, "end")
+        assert again.returncode == 0 and again.stdout.strip() == "no call in progress"
+        from monitor.delivery.status_socket import ask  # the socket itself: one JSON line each way
+        sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
+        assert ask(sock, {"call": "end"}) == {"ok": True, "message": "no call in progress"}
+        assert "unknown request" in ask(sock, {"call": "pause"})["error"]
+        assert d.status(env)["call"] is None, "the stream still plays, but the call was ended"
+        player.kill()
+        player.wait(5)
+        time.sleep(1.5)
+        _stop(d)
+    finally:
+        player.kill()
+        d.kill()
+    calls = _calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call start (the next call)",
+                                                         "call-monitor call end"]
+    assert 2.0 < calls[1]["summary"]["duration_s"] < 5.0
+
+
+def test_call_marks_without_a_daemon_are_one_line_errors(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_RUNTIME_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    missing = _call(env, "start", "--socket", str(tmp_path / "none.sock"))
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert missing.stderr.strip() == f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'none.sock'})"
+    dead = tmp_path / "dead.sock"  # the socket a killed daemon left behind: nobody listens
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(dead))
+    s.close()
+    refused = _call(env, "end", "--socket", str(dead))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"call-monitor: error: no daemon answering at {dead} (Connection refused)"
+    default = _call(env, "end")  # the daemon's default socket, in $XDG_RUNTIME_DIR
+    assert default.returncode == 1 and "no daemon running" in default.stderr
+    assert len(default.stderr.strip().splitlines()) == 1
+
+
+def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pulse, env, tmp_path):
+    """The softphone's stream plays before the daemon starts and never ends (it plays silence
+    between calls): two calls 6 s apart are cut by the 3 s end silence, the first said so."""
+    x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0), dtype="float32")
+    gap = np.zeros(6 * r, np.float32)
+    line = np.concatenate([x, gap, x, gap]).astype("<f4").tobytes()
+    softphone = subprocess.Popen(["pacat", "--playback", "--device=softphone", "--raw", "--format=float32le",
+                                  f"--rate={r}", "--channels=1"], env=pulse.full_env(), stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # its stream is there before the daemon
+        d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+        try:
+            st = d.status(env)["boundaries"]
+            assert st["sink"] == "softphone" and st["streams"] == 1
+            feeder = threading.Thread(target=lambda: (softphone.stdin.write(line), softphone.stdin.flush()))
+            feeder.start()
+            assert d.wait_err("call 2 ended", 40), d.err
+            feeder.join(5)
+            _stop(d)
+        finally:
+            d.kill()
+    finally:
+        softphone.kill()
+        softphone.wait(5)
+    calls = _calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == ["3 s of silence", "3 s of silence"]
+
+
+def test_the_silence_mode_ignores_the_streams_and_merges_calls_closer_than_the_end_silence(pulse, env, tmp_path):
+    """``daemon.call_boundaries = "silence"``: the two calls 5 s apart of the first test merge, as
+    before streams were watched (the 20 s end silence never passes): the slow second caller is
+    judged against the first caller's baseline. Status says the silence decides."""
+    first = _caller_speech("normal", tmp_path / "first.wav")
+    second = _caller_speech("slow_talker", tmp_path / "second.wav")
+    d = _daemon(env, tmp_path, SHORT_BASELINE + '[daemon]\ncall_boundaries = "silence"\n')
+    try:
+        assert d.status(env)["boundaries"]["based_on"] == '20 s of silence (daemon.call_boundaries = "silence")'
+        pulse.play(first).wait(30)
+        time.sleep(5.0)
+        pulse.play(second).wait(30)
+        assert d.status(env)["calls"] == 1 and d.status(env)["call"] is not None
+        _stop(d)
+    finally:
+        d.kill()
+    (call,) = _calls(tmp_path / "e.db")
+    assert call["summary"]["ended_by"] == "SIGINT"
+    assert call["baseline"]["cues"]["speech_rate_sps"]["median"] > 3.2, "the first caller's baseline"
+
+
+def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
+    """The softphone removes its stream and makes a new one at once (a codec change): within
+    daemon.stream_end_grace_s, so one call, ended by the second stream's end."""
+    part = _caller_speech("normal", tmp_path / "part.wav", seconds=8.0)
+    d = _daemon(env, tmp_path)
+    try:
+        pulse.play(part).wait(30)
+        pulse.play(part).wait(30)
+        call = _one_call_its_stream_ended(d, tmp_path / "e.db")
+    finally:
+        d.kill()
+    assert 15.0 < call["summary"]["duration_s"] < 19.0
