@@ -153,8 +153,9 @@ class AnalysisConfig:
         8.0, "see voice_background_margin_db: a run is background talk only if its loudest frame "
         "stays this many dB under the caller's level, and only such runs under the agent's "
         "speech set the background's level (a caller talking over the agent is at their own "
-        "level). 8 dB: 6 dB also took a hesitant caller's words (healthy files' warnings 34 -> 36 "
-        "on the tuning half)", min=0.0, max=60.0)
+        "level). 8 dB: 6 dB did the same on the new healthy calls and cost a mild caller's critical "
+        "on the tuning half; 10 dB left more (new healthy calls 16 files critical, warnings "
+        "163)", min=0.0, max=60.0)
     voice_background_min_s: float = _k(
         5.0, "see voice_background_margin_db: seconds of faint runs under the agent's speech, in "
         "the frames kept, before their level is taken for the background's (a caller's few faint "
