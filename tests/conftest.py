@@ -67,6 +67,27 @@ def fixture_folder(tmp_path: Path, names: tuple[str, ...]) -> Path:
     return folder
 
 
+def babble_call(out: Path, seed: int, negative: str | None, snr_db: float, hold: bool) -> tuple:
+    """A short healthy call over babble at ``snr_db``, made as the evaluation corpus makes its calls
+    (``negative``: the hard negative's manner, None: a normal caller), at 16 kHz, in ``out``: its
+    evaluation job and its label."""
+    from dataclasses import asdict
+
+    from tools import eval_corpus as ec
+    from tools import evaluate as ev
+    line = tuple(sorted(dict(noise="babble", snr_db=snr_db, codec="none", packet_loss=False, hold=hold,
+                             overlap=False).items()))
+    cell = (ec.Cell("normal", short=True, line=line) if negative is None
+            else ec.Cell("hard_negative", negative=negative, short=True, line=line))
+    inputs = ec.corpus_inputs()
+    digest = ec.sha({"inputs": inputs, "seed": seed, "cell": asdict(cell)})
+    ec.generate(ec.Job(out, seed, cell, "bab", digest, ec.prepare_espeak(out),
+                       tuple(sorted(inputs["versions"].items()))))
+    ec.write_index(out, [f"bab_{seed}"])
+    job = next(j for j in ev.load_jobs(out, "all", rates=(16000,)))
+    return job, json.loads((out / f"bab_{seed}.json").read_text())
+
+
 @pytest.fixture(scope="session")
 def fixture_labels() -> dict[str, dict]:
     """Every fixture call's labels, by call name."""

@@ -3,14 +3,12 @@ has gone on, its first seconds of background talk are not the caller's speech ei
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
+from conftest import babble_call
 from monitor.config import load_config
-from tools import eval_corpus as ec
 from tools import evaluate as ev
 from tools.background_talk import gated_frames, label_spans, place_seconds
 
@@ -23,17 +21,7 @@ SEED = 7400
 def babble_hold_call(tmp_path_factory) -> tuple[ev.Job, dict]:
     """A short hesitant caller's call over babble at 20 dB SNR with a hold, at 16 kHz: its job and
     its label."""
-    out = tmp_path_factory.mktemp("babble_hold")
-    line = tuple(sorted(dict(noise="babble", snr_db=20.0, codec="none", packet_loss=False, hold=True,
-                             overlap=False).items()))
-    cell = ec.Cell("hard_negative", negative="hesitant", short=True, line=line)
-    inputs = ec.corpus_inputs()
-    digest = ec.sha({"inputs": inputs, "seed": SEED, "cell": asdict(cell)})
-    ec.generate(ec.Job(out, SEED, cell, "bab", digest, ec.prepare_espeak(out),
-                       tuple(sorted(inputs["versions"].items()))))
-    ec.write_index(out, [f"bab_{SEED}"])
-    job = next(j for j in ev.load_jobs(out, "all", rates=(16000,)))
-    return job, json.loads((out / f"bab_{SEED}.json").read_text())
+    return babble_call(tmp_path_factory.mktemp("babble_hold"), SEED, "hesitant", 20.0, hold=True)
 
 
 def test_the_holds_first_seconds_of_babble_are_not_the_callers_once_the_hold_has_gone_on(babble_hold_call):

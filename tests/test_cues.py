@@ -6,7 +6,7 @@ quarter second of speech), so every expected number can be worked out on paper.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -456,3 +456,48 @@ def test_a_faint_answer_that_the_agent_follows_within_the_long_hold_time_is_kept
     plain, wide = events(SHORT_HOLD), events(CFG)
     assert {e.t: e.call_speech_s for e in plain}[29.0] == pytest.approx(15.0, abs=0.05)  # 5 bursts kept
     assert [repr(e) for e in wide] == [repr(e) for e in plain]
+
+
+def babble_call(duration_turns: int = 12) -> tuple[np.ndarray, Frames]:
+    """The agent asks for 6 s, the caller answers for 4 s at -25 dB 3 s later; the caller's line
+    carries talk 13 dB under the caller (bursts of 1.2 s, 0.3 s apart; it passes the 18 dB gate)
+    under the agent's turns and in the gaps, never within 1.2 s of the caller's answers."""
+    agent, caller = dialogue(turns=duration_turns, agent_s=6.0, gap_s=3.0, answer_s=4.0)
+    near = np.convolve(caller.astype(float), np.ones(241), mode="same") > 0
+    talk = ~near & (np.arange(len(caller)) % 150 < 120)
+    fr = frames(caller | talk)
+    fr.energy_db[talk] = -38.0
+    return agent, fr
+
+
+def test_talk_heard_under_the_agents_turns_is_background_there_and_in_the_gaps():
+    agent, fr = babble_call()
+    answers = 12 * 4.0
+    gated = track_caller_with(agent, fr, CFG)[-1]
+    plain = track_caller_with(agent, fr, replace(CFG, voice_background_margin_db=0.0))[-1]
+    assert plain.call_speech_s > answers + 60.0  # without the test the talk reads as the caller
+    # with it, only the talk before the line has shown 5 s of it under the agent stays counted
+    assert answers <= gated.call_speech_s < answers + 8.0
+    assert gated.speech_s == pytest.approx(8.0, abs=0.05)  # the window holds the caller's answers
+
+
+def test_streaming_in_chunks_equals_the_whole_call_with_talk_under_the_agents_turns():
+    agent, fr = babble_call()
+    expected = track_caller_with(agent, fr, CFG)
+    streamed = CueTracker(CFG, ("agent", "caller"))
+    got = []
+    ag = frames(agent)
+    for a in range(0, len(agent), 37):  # 0.37 s of frames at a time, off the hop grid
+        streamed.add("agent", ag[a:a + 37])
+        streamed.add("caller", fr[a:a + 37])
+        got.extend(streamed.due())
+    got.extend(streamed.due(final=True))
+    assert [repr(e) for e in got] == [repr(e) for e in expected]
+
+
+def track_caller_with(agent: np.ndarray, caller: Frames, cfg: AnalysisConfig) -> list:
+    """The cue events of a whole call: the agent's speech mask and the caller's frames."""
+    tracker = CueTracker(cfg, ("agent", "caller"))
+    tracker.add("agent", frames(agent))
+    tracker.add("caller", caller)
+    return tracker.due(final=True)

@@ -310,7 +310,9 @@ def frames_key(job: Job) -> str:
 CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "short_speech_s", "short_max_s",
                                        "latency_turns", "hop_s", "min_pause_s",
                                        "max_pause_s", "voice_gate_db", "voice_hold_gate_db",
-                                       "voice_hold_quiet_s", "voice_hold_long_s")
+                                       "voice_hold_quiet_s", "voice_hold_long_s",
+                                       "voice_background_margin_db", "voice_background_below_db",
+                                       "voice_background_min_s", "voice_background_near_s")
 """The ``[analysis]`` keys the cue tracker reads (the baseline's keys act after it, in :func:`judge_cues`)."""
 
 

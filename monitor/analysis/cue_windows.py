@@ -36,7 +36,7 @@ from ..config import AnalysisConfig
 from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs_to_mask
-from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
+from ..dsp.voice_gate import _run_peaks, faint_runs, held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -153,17 +153,123 @@ def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
     return runs_to_mask(starts[held], ends[held], len(speech))
 
 
+BACKGROUND_UNDER_SHARE = 0.8
+"""A run of the caller's leg with at least this share of its frames under the agent's speech is
+heard while the agent talks (:func:`background_level_db`); one with less than half of them
+(``NOT_UNDER_SHARE``) is not (:func:`background_talk`'s quiet words of the speaker's own)."""
+
+NOT_UNDER_SHARE = 0.5
+
+
+def background_level_db(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
+                        below_db: float, min_s: float, hop_s: float) -> float | None:
+    """The level of the talk in the background of the speaker's leg, heard while the other party
+    speaks: the length-weighted median of the loudest frames of the speaker's runs that lie
+    under the other party's speech (``BACKGROUND_UNDER_SHARE``) and peak more than ``below_db``
+    under ``level_db`` (the speaker's own words over the other party are at their level). None
+    when those runs hold less than ``min_s``: no background talk is heard (a caller's few faint
+    words over the other party are not a line that carries talk).
+
+    Parameters
+    ----------
+    energy_db : np.ndarray [shape=(n,)]  the speaker's frame energy, dB
+    speech : np.ndarray [shape=(n,)], bool  the speaker's speech frames
+    other : np.ndarray [shape=(n,)], bool  the other party's speech frames, on the same clock
+    level_db : float or None  the speaker's level
+    below_db : float  how far below the level a run's loudest frame must stay
+    min_s : float  seconds of such runs needed
+    hop_s : float  seconds per frame
+
+    Returns
+    -------
+    background_db : float or None
+    """
+    speech = np.asarray(speech, dtype=bool)
+    if level_db is None or not speech.any():
+        return None
+    starts, ends, peaks = _run_peaks(energy_db, speech)
+    length = (ends - starts).astype(np.float64)
+    under = _share_under(other, starts, ends)
+    heard = (under >= BACKGROUND_UNDER_SHARE) & (peaks < level_db - below_db)
+    if length[heard].sum() * hop_s < min_s:
+        return None
+    order = np.argsort(peaks[heard], kind="stable")
+    weight = np.cumsum(length[heard][order])
+    return float(peaks[heard][order][np.searchsorted(weight, weight[-1] / 2.0)])
+
+
+def _share_under(other: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Share of each run's frames ``[starts, ends)`` where ``other`` is True. Shapes (n,), (k,), (k,) -> (k,)."""
+    csum = np.concatenate([[0], np.cumsum(np.asarray(other, dtype=np.int64))])
+    return (csum[ends] - csum[starts]) / np.maximum(ends - starts, 1)
+
+
+def background_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
+                    margin_db: float, below_db: float, min_s: float, hop_s: float,
+                    near_s: float = 0.0) -> np.ndarray:
+    """The speech frames of runs no louder than the background talk the speaker's leg carries
+    while the other party speaks (:func:`background_level_db`): runs whose loudest frame stays
+    under that level plus ``margin_db`` and more than ``below_db`` under the speaker's level,
+    wherever they lie (under the other party's turns, in the gaps, over a hold, in the speaker's
+    pauses). The speaker's own words stand above the background they are heard over.
+
+    Parameters
+    ----------
+    energy_db, speech, other, level_db, below_db, min_s, hop_s : as :func:`background_level_db`
+    margin_db : float  how far above the background's level a run may peak and still be it
+        (<= 0: off)
+    near_s : float  a run that lies within this many seconds of one of the speaker's runs that
+        peak within ``below_db`` of their level, and not under the other party's speech, is the
+        speaker's own (their quiet words at the edge of their clear ones; <= 0: none is)
+
+    Returns
+    -------
+    talk : np.ndarray [shape=(n,)], bool  the frames of those runs
+    """
+    speech = np.asarray(speech, dtype=bool)
+    if margin_db <= 0:
+        return np.zeros(len(speech), dtype=bool)
+    background = background_level_db(energy_db, speech, other, level_db, below_db, min_s, hop_s)
+    if background is None or level_db is None:
+        return np.zeros(len(speech), dtype=bool)
+    starts, ends, peaks = _run_peaks(energy_db, speech)
+    clear = peaks >= level_db - below_db
+    talk = ~clear & (peaks < background + margin_db)
+    if near_s > 0:  # the speaker's own quiet words at the edge of their clear ones, not over the other party
+        near = _gap_to_marked(starts, ends, clear, len(speech)) <= int(round(near_s / hop_s))
+        talk &= ~(near & (_share_under(other, starts, ends) < NOT_UNDER_SHARE))
+    return runs_to_mask(starts[talk], ends[talk], len(speech))
+
+
+def _gap_to_marked(starts: np.ndarray, ends: np.ndarray, marked: np.ndarray, n: int) -> np.ndarray:
+    """For each run ``[starts, ends)``, the frames of silence between it and the nearest marked run
+    (either side; ``n`` when there is none). Shapes (k,), (k,), (k,) bool -> (k,) int."""
+    mask = runs_to_mask(starts[marked], ends[marked], n)
+    idx = np.arange(n)
+    last = np.maximum.accumulate(np.where(mask, idx, -n - 1))
+    nxt = np.minimum.accumulate(np.where(mask, idx, 2 * n + 1)[::-1])[::-1]
+    before = starts - 1 - last[np.maximum(starts - 1, 0)]
+    before = np.where(starts > 0, before, n)
+    after = np.where(ends < n, nxt[np.minimum(ends, n - 1)] - ends, n)
+    return np.minimum(np.minimum(before, after), n)
+
+
 def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, other: Frames | None = None,
-               hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0, hold_long_s: float = 0.0) -> Frames:
+               hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0, hold_long_s: float = 0.0,
+               background_margin_db: float = 0.0, background_below_db: float = 0.0,
+               background_min_s: float = 0.0, background_near_s: float = 0.0) -> Frames:
     """``frames`` with the speech that is not the caller's own voice turned to silence (no speech,
     voicing or syllable): runs too faint to be the caller
     (:func:`~monitor.dsp.voice_gate.own_voice`, against ``level_db``, by default the level of
     ``frames``' speech) and, when ``other`` (the agent's frames) is given, runs more than
     ``hold_gate_db`` below that level that begin ``hold_quiet_s`` into a silence of both parties
     (:func:`~monitor.dsp.voice_gate.hold_talk`) and every such run of a silence in which one begins
-    ``hold_long_s`` into it (:func:`long_hold_talk`). Each test has its own switch (a gate or quiet
-    time of 0 turns it off; the long-hold test is part of the hold test and off with it); without
-    the agent's leg there is no hold test."""
+    ``hold_long_s`` into it (:func:`long_hold_talk`), and runs no louder than the background talk
+    heard on the caller's leg while the agent speaks (:func:`background_talk`, with
+    ``background_margin_db``, ``background_below_db``, ``background_min_s`` and
+    ``background_near_s``). Each test has its own switch (a gate, quiet time or margin of 0 turns
+    it off; the long-hold test is part of the hold test and off with it); without the agent's leg
+    there is no hold test and no background test."""
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
     if other is not None and hold_quiet_s > 0 and hold_gate_db > 0:
@@ -171,6 +277,10 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
         held = hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, HOP_S)
         held |= long_hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_long_s, HOP_S)
         voice &= ~held
+    if other is not None and background_margin_db > 0:
+        voice &= ~background_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
+                                  background_margin_db, background_below_db, background_min_s, HOP_S,
+                                  background_near_s)
     faint = frames.speech & ~voice
     if not faint.any():
         return frames
@@ -279,7 +389,9 @@ class CueTracker:
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
         other = self._frames[self.other] if self.other is not None else None
         return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
-                          self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s), other
+                          self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
+                          self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
+                          self.cfg.voice_background_min_s, self.cfg.voice_background_near_s), other
 
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""

@@ -132,6 +132,44 @@ class AnalysisConfig:
         "critical, made of a hold's babble, went (109 s after the onset); 10 s also took a "
         "severe caller's faint answer (a critical 12 -> 32 s after the onset); 20 s removed "
         "the same criticals and fewer warnings", min=0.0, max=600.0)
+    voice_background_margin_db: float = _k(
+        3.0, "the talk the caller's leg carries while the agent speaks is the line's background "
+        "(babble, a television): its level is the median peak of the caller leg's faint runs "
+        "(voice_background_below_db) under the agent's speech, and a run of caller speech anywhere "
+        "(under the agent's turns, in the gaps, over a hold, in the caller's pauses) whose loudest "
+        "frame stays under that level plus this many dB, and voice_background_below_db under the "
+        "caller's level, is background talk and counts as silence (0 = off). A caller's own words "
+        "stand above the background they are heard over. Babble 13-20 dB under the caller passed "
+        "voice_gate_db under the agent's turns and read as the caller's quiet, halting speech: "
+        "a caller who says little was judged almost only on it. On the evaluation corpus's "
+        "tuning half (babble files) talk kept under the agent's turns 2,283 -> 1,676 s, over holds "
+        "126 -> 92 s, in the gaps 858 -> 834 s, the callers' own speech lost 18.9 -> 20.7 s of "
+        "6,987; false criticals 5 -> 4, healthy files' warnings 34 -> 32, detections within 30 s "
+        "as before, critical at all 80 -> 78 % (a severe tempo-only caller's late criticals, raised "
+        "on windows holding 2.3-2.5 s of the caller and 5.7 s of babble); on 348 new healthy calls "
+        "(research/margin) files with a critical 21 -> 15 (over babble 12 -> 6), warnings 165 -> "
+        "158. 5 dB did the same as 3 (research/babble)", min=0.0, max=30.0)
+    voice_background_below_db: float = _k(
+        8.0, "see voice_background_margin_db: a run is background talk only if its loudest frame "
+        "stays this many dB under the caller's level, and only such runs under the agent's "
+        "speech set the background's level (a caller talking over the agent is at their own "
+        "level). 8 dB: 6 dB did the same on the new healthy calls and cost a mild caller's critical "
+        "on the tuning half; 10 dB left more (new healthy calls 16 files critical, warnings "
+        "163)", min=0.0, max=60.0)
+    voice_background_min_s: float = _k(
+        5.0, "see voice_background_margin_db: seconds of faint runs under the agent's speech, in "
+        "the frames kept, before their level is taken for the background's (a caller's few faint "
+        "words over the agent are not a line that carries talk). 2 s made more hesitant callers "
+        "over babble critical (new healthy calls 21 -> 23 files, without voice_background_near_s)",
+        min=0.0, max=120.0)
+    voice_background_near_s: float = _k(
+        1.0, "see voice_background_margin_db: a run within this many seconds of one of the "
+        "caller's runs that are not faint, and not under the agent's speech, is the caller's own "
+        "quiet word at the edge of their clear ones, not background talk (0 = none is). Without "
+        "it the test took hesitant callers' quiet words (the callers' speech lost 18.9 -> 40.5 s "
+        "on the tuning half's babble files) and made five of their calls critical on the new "
+        "healthy calls (21 -> 20 files with a critical, warnings 165 -> 171); 0.5 s: lost 23.4 s, "
+        "criticals as 1 s, warnings 160", min=0.0, max=5.0)
     tone_max_articulation_sps: float = _k(
         0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
         "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "
