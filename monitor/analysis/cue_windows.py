@@ -36,7 +36,8 @@ from ..config import AnalysisConfig
 from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs_to_mask
-from ..dsp.voice_gate import _run_peaks, faint_runs, held_level_db, hold_talk, own_voice, seconds_since, speaker_level_db
+from ..dsp.voice_gate import (faint_runs, held_level_db, hold_talk, own_voice, run_peaks, seconds_since,
+                              speaker_level_db)
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -187,7 +188,7 @@ def background_level_db(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     speech = np.asarray(speech, dtype=bool)
     if level_db is None or not speech.any():
         return None
-    starts, ends, peaks = _run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech)
     length = (ends - starts).astype(np.float64)
     under = _share_under(other, starts, ends)
     heard = (under >= BACKGROUND_UNDER_SHARE) & (peaks < level_db - below_db)
@@ -232,7 +233,7 @@ def background_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray
     background = background_level_db(energy_db, speech, other, level_db, below_db, min_s, hop_s)
     if background is None or level_db is None:
         return np.zeros(len(speech), dtype=bool)
-    starts, ends, peaks = _run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech)
     clear = peaks >= level_db - below_db
     talk = ~clear & (peaks < background + margin_db)
     if near_s > 0:  # the speaker's own quiet words at the edge of their clear ones, not over the other party

@@ -82,12 +82,12 @@ def own_voice(energy_db: np.ndarray, speech: np.ndarray, gate_db: float,
     level = speaker_level_db(energy_db, speech) if level_db is None else level_db
     if gate_db <= 0 or level is None or not speech.any():
         return speech.copy()
-    starts, ends, peaks = _run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech)
     loud = peaks >= level - gate_db
     return runs_to_mask(starts[loud], ends[loud], len(speech))
 
 
-def _run_peaks(energy_db: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_peaks(energy_db: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The runs of ``speech`` (starts, ends) and each run's loudest frame (dB; NaN counts as
     -inf). Shapes (n,), (n,) bool with a True -> (k,), (k,), (k,)."""
     starts, ends = runs(speech)
@@ -160,7 +160,7 @@ def faint_runs(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, lev
     frame within ``gate_db`` of ``level_db``; the others are faint) and the talk that ends a
     silence (the clear runs' frames and the other party's speech).
     Shapes (n,), (n,) bool with a True, (n,) bool -> (k,), (k,), (k,) bool, (n,) bool."""
-    starts, ends, peaks = _run_peaks(energy_db, speech)
+    starts, ends, peaks = run_peaks(energy_db, speech)
     clear = peaks >= level_db - gate_db
     talk = runs_to_mask(starts[clear], ends[clear], len(speech)) | np.asarray(other, dtype=bool)
     return starts, ends, clear, talk
