@@ -179,9 +179,12 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             _workers_ignore_ctrl_c():
         # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets a
         # free port on the loopback: its default 8787 is taken by any other batch or Dask running.
+        # Dask's own log lines are silenced below CRITICAL: a call that fails is the row's error and
+        # one line of ours, and when the batch stops (Ctrl-C) a busy worker's heartbeat may still
+        # reach for the closed scheduler and log an error with a traceback.
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.CRITICAL)
     try:
         with Client(cluster) as client:
             yield client
