@@ -51,3 +51,19 @@ def test_what_the_call_boundaries_are_based_on_and_how_the_call_ends_have_a_line
     lines = render(dict(STATE, boundaries=boundaries, call=call)).splitlines()
     assert "  calls cut by the softphone's streams into sink softphone (1 playing now), else 20 s of silence" in lines
     assert "  call 7: 42 s, 2 alert(s), baseline ready, ends when its stream into sink softphone ends" in lines
+
+
+def test_a_leg_in_digital_silence_says_so_and_its_json_level_stays_a_number():
+    import numpy as np
+    from monitor.capture.live import block_levels_dbfs
+    from monitor.delivery.status_socket import DIGITAL_ZERO_DBFS
+
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(1600) / 16000)
+    levels = block_levels_dbfs(np.stack([np.zeros(1600), tone], axis=1))
+    assert levels[0] == DIGITAL_ZERO_DBFS and abs(levels[1] - (-9.03)) < 0.01  # a half-scale sine
+    muted = {"caller": dict(STATE["legs"]["caller"], level_dbfs=float(levels[0]))}
+    lines = render(dict(STATE, legs=muted)).splitlines()
+    assert any("48000 Hz, level silent (digital zero), overflows 0" in ln for ln in lines), lines
+    assert "-240" not in "\n".join(lines)
+    before_any_audio = {"caller": dict(STATE["legs"]["caller"], level_dbfs=None)}
+    assert "level n/a, overflows" in render(dict(STATE, legs=before_any_audio))
