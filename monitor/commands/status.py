@@ -19,8 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Ask the running `call-monitor run` for its state over its Unix socket "
                                    "(no network port).")
     p.add_argument("--json", action="store_true",
-                   help="print the raw JSON state (a leg's level_dbfs: its last block's level, -240 "
-                        "for digital silence, null before its first block)")
+                   help="print the daemon's state as one JSON object with \"running\": true (a leg's "
+                        "level_dbfs: its last block's level, -240 for digital silence, null before its "
+                        "first block); with no daemon answering, {\"running\": false, \"error\": "
+                        "\"...\"} (the error line is said on stderr too, and the exit status is 1, or 2 "
+                        "for a configuration that cannot be loaded)")
     p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon)")
     add_config_options(p)
     p.set_defaults(run=run)
@@ -87,9 +90,14 @@ def render(st: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ask_daemon
-    st = ask_daemon(args, {"status": True})
-    if isinstance(st, int):
-        return st
-    print(json.dumps(st) if args.json else render(st))
+    from ..console import error
+    from .common import daemon_answer
+    st = daemon_answer(args, {"status": True})
+    if isinstance(st, tuple):  # no daemon answered: one line on stderr, and JSON a script can read
+        status, why = st
+        error(why)
+        if args.json:
+            print(json.dumps({"running": False, "error": why}))
+        return status
+    print(json.dumps({"running": True, **st}) if args.json else render(st))
     return ExitStatus.OK
