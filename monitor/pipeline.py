@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import replace
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Mapping, TypeVar
 
 import numpy as np
 
@@ -43,7 +43,10 @@ class CallPipeline:
 
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
                  source: str = "", started_at: float | None = None, transcribers: dict | None = None,
-                 phrase_matcher=None, words_in_step: bool = False) -> None:
+                 phrase_matcher=None, words_in_step: bool = False,
+                 channels: Mapping[str, int] | None = None) -> None:
+        """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
+        with the stored call so that its report reads the legs from the right channels."""
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
@@ -68,7 +71,7 @@ class CallPipeline:
         # a recording is stored by its absolute path, so that a report of the call finds its audio
         # from any working folder (events and the summary keep the name it was given by)
         stored = os.path.abspath(source) if source and os.path.isfile(source) else source
-        self._call_token = self.store.start_call(stored, started_at) if self.store is not None else None
+        self._call_token = self.store.start_call(stored, started_at, channels) if self.store is not None else None
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
         self._baseline_stored = False

@@ -143,6 +143,21 @@ def test_alerts_and_everything_stored_equal_what_replay_stores(archive, tmp_path
     assert n_alerts == len(printed_alerts) > 0
 
 
+def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path):
+    """The recording's channel of each leg goes with the stored call (its report reads the legs
+    from there): the channels asked for a stereo file, channel 0 alone for a mono one."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    stereo, mono = tmp_path / "caller_left.wav", tmp_path / "caller_only.wav"
+    sf.write(stereo, x[:, [1, 0]], rate)
+    sf.write(mono, x[:, 1], rate)
+    db = tmp_path / "events.db"
+    done = cli("batch", stereo, mono, "--caller-channel", "0", "--agent-channel", "1", "--workers", "1",
+               "--db", db, "--out", tmp_path / "summary.csv", timeout=300)
+    assert done.returncode == 0, done.stderr
+    stored = {src: json.loads(ch) for src, ch in db_rows(db, "SELECT source, channels FROM calls")}
+    assert stored == {str(stereo): {"caller": 0, "agent": 1}, str(mono): {"caller": 0}}
+
+
 def test_the_table_is_also_written_as_parquet(archive, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "summary.parquet"

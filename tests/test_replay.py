@@ -173,6 +173,23 @@ def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
     assert [Path(c[-1]["file"]).name for c in calls] == ["short.wav"]
 
 
+def test_a_channel_a_file_does_not_have_is_one_line_naming_it_and_fails_as_a_bad_file_does(tmp_path):
+    """--caller-channel/--agent-channel beyond a stereo file's channels: that file is not replayed
+    (one line: the file, its channel count, the channel asked) and the exit status is a bad
+    file's, 1; a mono file has no channel to pick and is replayed."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10)
+    stereo, mono = tmp_path / "stereo.wav", tmp_path / "mono.wav"
+    sf.write(stereo, x, sr)
+    sf.write(mono, x[:, 1], sr)
+    for option in ("--caller-channel", "--agent-channel"):
+        done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), option, "2",
+                   str(stereo), str(mono))
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [
+            f"call-monitor: error: {stereo}: has 2 channel(s), channel 2 asked"]
+        assert [Path(c[-1]["file"]).name for c in split_calls(done.stdout)] == ["mono.wav"]
+
+
 def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
     whole = tmp_path / "whole.wav"
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30)

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -251,6 +252,36 @@ def test_a_call_replayed_by_a_relative_path_gets_its_waveform_from_any_folder(tm
         got = from_store(store, call.id, cfg)
     assert call.source == str(CALLS / "normal_8k.wav")
     assert set(got.tracks) == {"caller", "agent"}
+
+def test_a_call_replayed_with_the_caller_on_the_left_is_drawn_with_its_legs_where_they_were(tmp_path):
+    """replay keeps the channel of each leg with the call, and `report ID` reads them from there;
+    a call stored without them (before the calls kept them) is read with the usual layout."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    left = tmp_path / "caller_left.wav"
+    sf.write(left, x[:, [1, 0]], rate)  # the fixture's caller (right) on the left
+    db = tmp_path / "events.db"
+    assert cli.main(["replay", str(left), "--caller-channel", "0", "--agent-channel", "1",
+                     "--no-transcribe", "--db", str(db)]) == 0
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    as_replayed = from_file(str(left), cfg, caller_channel=0, agent_channel=1)
+    with Store.open(db) as store:
+        (call,) = store.list_calls()
+        assert call.channels == {"caller": 0, "agent": 1}
+        got = from_store(store, call.id, cfg)
+    for leg in ("caller", "agent"):
+        assert np.array_equal(got.tracks[leg].env_peak, as_replayed.tracks[leg].env_peak), leg
+    assert got.tracks["caller"].speech == as_replayed.tracks["caller"].speech
+
+    Store.open(db).close()
+    conn = sqlite3.connect(db)  # as a call stored before the calls kept their channels
+    conn.execute("UPDATE calls SET channels = NULL")
+    conn.commit()
+    conn.close()
+    usual = from_file(str(left), cfg)  # right = caller
+    with Store.open(db) as store:
+        old = from_store(store, call.id, cfg)
+    assert np.array_equal(old.tracks["caller"].env_peak, usual.tracks["caller"].env_peak)
+
 
 def test_daemon_hook_writes_report_on_critical(det, tmp_path):
     rdir = tmp_path / "reports"

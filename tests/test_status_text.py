@@ -1,7 +1,12 @@
-"""``call-monitor status`` without ``--json``: the daemon's state as lines a person reads."""
+"""``call-monitor status``: the daemon's state as lines a person reads, and with ``--json`` an
+object a script reads, also when no daemon answers."""
 
 from __future__ import annotations
 
+import json
+import socket
+
+from conftest import call_monitor as cli
 from monitor.commands.status import render
 
 STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
@@ -51,3 +56,41 @@ def test_what_the_call_boundaries_are_based_on_and_how_the_call_ends_have_a_line
     lines = render(dict(STATE, boundaries=boundaries, call=call)).splitlines()
     assert "  calls cut by the softphone's streams into sink softphone (1 playing now), else 20 s of silence" in lines
     assert "  call 7: 42 s, 2 alert(s), baseline ready, ends when its stream into sink softphone ends" in lines
+
+
+def test_a_leg_in_digital_silence_says_so_and_its_json_level_stays_a_number():
+    import numpy as np
+    from monitor.capture.live import block_levels_dbfs
+    from monitor.delivery.status_socket import DIGITAL_ZERO_DBFS
+
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(1600) / 16000)
+    levels = block_levels_dbfs(np.stack([np.zeros(1600), tone], axis=1))
+    assert levels[0] == DIGITAL_ZERO_DBFS and abs(levels[1] - (-9.03)) < 0.01  # a half-scale sine
+    muted = {"caller": dict(STATE["legs"]["caller"], level_dbfs=float(levels[0]))}
+    lines = render(dict(STATE, legs=muted)).splitlines()
+    assert any("48000 Hz, level silent (digital zero), overflows 0" in ln for ln in lines), lines
+    assert "-240" not in "\n".join(lines)
+    before_any_audio = {"caller": dict(STATE["legs"]["caller"], level_dbfs=None)}
+    assert "level n/a, overflows" in render(dict(STATE, legs=before_any_audio))
+
+
+def test_status_json_without_a_daemon_is_still_json_with_the_error_line_and_exit_1(tmp_path):
+    dead = tmp_path / "dead.sock"  # the socket a killed daemon left behind: nobody listens
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(dead))
+    s.close()
+    for sock, why in ((tmp_path / "none.sock", f"no daemon running (no status socket at {tmp_path / 'none.sock'})"),
+                      (dead, f"no daemon answering at {dead} (Connection refused)")):
+        done = cli("status", "--json", "--socket", sock, timeout=30)
+        assert done.returncode == 1
+        assert json.loads(done.stdout) == {"running": False, "error": why}
+        assert done.stderr.strip() == f"call-monitor: error: {why}"
+    text = cli("status", "--socket", tmp_path / "none.sock", timeout=30)
+    assert text.returncode == 1 and text.stdout == "" and len(text.stderr.strip().splitlines()) == 1
+
+
+def test_status_json_with_a_configuration_it_cannot_load_says_so_in_json_and_exits_2(tmp_path):
+    done = cli("status", "--json", "--config", tmp_path / "missing.toml", timeout=30)
+    why = f"{tmp_path / 'missing.toml'}: no such configuration file"
+    assert done.returncode == 2 and json.loads(done.stdout) == {"running": False, "error": why}
+    assert done.stderr.strip() == f"call-monitor: error: {why}"

@@ -116,6 +116,61 @@ def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+V2_SCHEMA = """
+    CREATE TABLE calls (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, source TEXT NOT NULL,
+        ended_at REAL, duration_s REAL, baseline TEXT, summary TEXT);
+    CREATE TABLE alerts (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
+        t REAL NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
+        evidence TEXT NOT NULL, actions TEXT NOT NULL, created_at REAL NOT NULL);
+    CREATE TABLE alert_clears (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL REFERENCES calls(id),
+        t REAL NOT NULL, kind TEXT NOT NULL, alert_id INTEGER REFERENCES alerts(id),
+        created_at REAL NOT NULL, reason TEXT NOT NULL DEFAULT 'recovered');
+    CREATE TABLE cue_snapshots (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
+        t REAL NOT NULL, cues TEXT NOT NULL);
+    CREATE TABLE transcript (id INTEGER PRIMARY KEY, call_id INTEGER NOT NULL, channel TEXT NOT NULL,
+        t REAL NOT NULL, start REAL, "end" REAL, text TEXT NOT NULL, words TEXT NOT NULL);
+    CREATE TABLE deliveries (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, target TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL,
+        UNIQUE (alert_id, target));
+    INSERT INTO calls VALUES (1, 1000.0, '/calls/old.wav', 1100.0, 100.0, '{"end_t": 30.0}', '{"alerts": 1}');
+    INSERT INTO alerts VALUES (1, 1, 40.0, 'slow_speech', 'warning', 'Slow speech', '{}', '[]', 1040.0);
+    INSERT INTO alert_clears VALUES (1, 1, 100.0, 'slow_speech', 1, 1100.0, 'call_ended');
+    PRAGMA user_version = 2;
+"""
+
+
+def test_the_calls_keep_the_recording_s_channel_of_each_leg(db):
+    with Store.open(db) as store:
+        left = store.start_call("/calls/left.wav", 1000.0, {"caller": 0, "agent": 1})
+        alone = store.start_call("/calls/mono.wav", 1000.0, {"caller": 0})
+        live = store.start_call("live:caller=softphone.monitor", 1000.0)
+    with Store.open_readonly(db) as store:
+        assert store.get_call(left).channels == {"caller": 0, "agent": 1}
+        assert store.get_call(alone).channels == {"caller": 0}
+        assert store.get_call(live).channels is None
+
+
+def test_a_version_2_database_is_migrated_in_place_and_keeps_its_calls(tmp_path):
+    p = tmp_path / "v2.db"
+    conn = sqlite3.connect(p)  # schema version 2: the calls did not keep their channels
+    conn.executescript(V2_SCHEMA)
+    conn.close()
+    with Store.open_readonly(p) as store:  # read as it is, before any migration
+        (old,) = store.list_calls()
+        assert old.source == "/calls/old.wav" and old.channels is None
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 2
+    with Store.open(p) as store:
+        (kept,) = store.list_calls()
+        assert kept == old  # the same call: source, times, baseline, summary; no channels known
+        assert kept.summary == {"alerts": 1} and kept.baseline == {"end_t": 30.0}
+        assert [a.event.kind for a in store.list_alerts(call_id=1)] == ["slow_speech"]
+        assert store.list_clears(1)[0].reason == "call_ended"
+        new = store.start_call("/calls/new.wav", 2000.0, {"caller": 0, "agent": 1})
+        assert store.get_call(new).channels == {"caller": 0, "agent": 1}
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
 def test_a_damaged_first_release_database_is_refused_and_left_as_it_was(tmp_path):
     p = tmp_path / "odd.db"
     with Store.open(p):
@@ -225,7 +280,7 @@ def test_another_process_reads_while_the_writer_is_open(db):
      "not a callmonitor database (it holds other tables: songs)"),
     (lambda p: (p.parent.mkdir(parents=True),
                 sqlite3.connect(p).execute("PRAGMA user_version = 99").connection.commit()),
-     "schema version 99 is newer than this callmonitor understands (2); upgrade call-monitor"),
+     f"schema version 99 is newer than this callmonitor understands ({SCHEMA_VERSION}); upgrade call-monitor"),
 ])
 def test_unusable_files_give_one_clear_line(db, setup, message):
     setup(db)

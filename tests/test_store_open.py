@@ -269,7 +269,7 @@ def test_the_daemon_starts_on_a_database_that_cannot_be_opened(unusable, env, tm
         r = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
                            text=True, timeout=10, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        assert json.loads(r.stdout)["store"]["failing"] is True
+        assert json.loads(r.stdout)["running"] is True and json.loads(r.stdout)["store"]["failing"] is True
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(10) == 0
         assert not any("Traceback" in line for line in daemon.err), daemon.err

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
+from ..capture.sources import leg_channels
 from ..delivery.store import Store, StoreError
 from .inputs import CallJob
 
@@ -97,7 +98,8 @@ class BatchStore(Store):
         """Write one scored call as ``replay`` writes it, and its ledger row, in one transaction.
         Returns the stored call's id (also set as the row's ``db_call_id``)."""
         with self.atomic():
-            call_id = self.start_call(job.path)
+            call_id = self.start_call(job.path, channels=leg_channels(row["channels"], job.caller_channel,
+                                                                    job.agent_channel))
             self._replay_writes(call_id, events)
             row = dict(row, db_call_id=call_id)
             self._write("INSERT OR REPLACE INTO batch_calls (path, caller_channel, agent_channel, content_hash, "

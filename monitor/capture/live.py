@@ -48,6 +48,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..delivery.status_socket import DIGITAL_ZERO_DBFS
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
 from .devices import DeviceError, PulseSource, ResolvedSource, pulse_sources, resolve
@@ -58,6 +59,14 @@ StatusCallback = Callable[[str, str], None]
 """on_status(level, message): level is "info" or "warning"."""
 
 log = logging.getLogger(__name__)
+
+
+def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
+    """RMS level (dBFS) of each column of ``samples`` (n, legs) -> (legs,), floored at
+    :data:`~monitor.delivery.status_socket.DIGITAL_ZERO_DBFS` (a column of zeros reads that)."""
+    rms = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0))
+    return 20 * np.log10(np.maximum(rms, 10 ** (DIGITAL_ZERO_DBFS / 20)))
+
 
 _OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens at a time
 
@@ -74,7 +83,7 @@ class LegStats:
     reopens: int = 0
     gap_fill_s: float = 0.0
     last_error: str = ""
-    level_dbfs: float | None = None
+    level_dbfs: float | None = None  # the last block's; None before it, DIGITAL_ZERO_DBFS for zeros
 
     def to_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -459,9 +468,8 @@ class LiveSource(Source):
                     continue
                 cols = [self._take(leg, n) for leg in legs]
                 samples = np.stack(cols, axis=1)
-                rms = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0)) + 1e-12
-                for leg, r in zip(legs, rms):
-                    leg.stats.level_dbfs = round(float(20 * np.log10(r)), 1)
+                for leg, level in zip(legs, block_levels_dbfs(samples)):
+                    leg.stats.level_dbfs = round(float(level), 1)
                 t0 = self.emitted / self.rate
                 self.emitted += n
                 yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate))

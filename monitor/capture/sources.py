@@ -69,6 +69,14 @@ def replay_block_s(*, realtime: bool, transcribe: bool) -> float:
     return 2.0 if transcribe else 10.0
 
 
+def leg_channels(n_channels: int, caller_channel: int = 1, agent_channel: int | None = 0) -> dict[str, int]:
+    """Which channel of a recording with ``n_channels`` each leg is read from: a mono file is the
+    caller alone (channel 0), a stereo file's legs are the asked channels (the agent's if any)."""
+    if n_channels == 1:
+        return {"caller": 0}
+    return {"caller": caller_channel, **({"agent": agent_channel} if agent_channel is not None else {})}
+
+
 class FileSource(Source):
     """A recorded call. Mono: the caller only. Stereo: caller and agent channels
     (default right = caller, left = agent, the usual call-recording layout).
@@ -81,14 +89,12 @@ class FileSource(Source):
                  realtime: bool = False, block_s: float = 0.5) -> None:
         self.path = os.fspath(path)
         info = probe(self.path)
-        if info.channels == 1:
-            channels, self.legs = [0], ("caller",)
-        else:
-            if agent_channel is not None and agent_channel == caller_channel:
-                raise AudioFileError(self.path, f"caller and agent both on channel {caller_channel}")
-            channels = [caller_channel] + ([agent_channel] if agent_channel is not None else [])
-            self.legs = ("caller", "agent") if agent_channel is not None else ("caller",)
-        self._stream = AnalysisStream(self.path, channels, block_s=block_s)
+        if info.channels > 1 and agent_channel is not None and agent_channel == caller_channel:
+            raise AudioFileError(self.path, f"caller and agent both on channel {caller_channel}")
+        self.channels = leg_channels(info.channels, caller_channel, agent_channel)
+        """The recording's channel of each leg (what a stored call keeps, for its report)."""
+        self.legs = tuple(self.channels)
+        self._stream = AnalysisStream(self.path, list(self.channels.values()), block_s=block_s)
         self.rate = self._stream.rate
         self.info = info
         self.realtime = realtime

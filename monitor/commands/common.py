@@ -98,22 +98,35 @@ def ask_daemon(args: argparse.Namespace, request: dict, timeout: float = 2.0) ->
     """The running daemon's JSON answer to ``request`` over its status socket (``--socket``, else
     where the configuration puts it), or, once the reason there is none is said in one line, the
     exit status."""
+    answer = daemon_answer(args, request, timeout)
+    if isinstance(answer, dict):
+        return answer
+    status, why = answer
+    error(why)
+    return status
+
+
+def daemon_answer(args: argparse.Namespace, request: dict,
+                  timeout: float = 2.0) -> dict | tuple[ExitStatus, str]:
+    """:func:`ask_daemon` without saying anything: the answer, or the exit status and the one line
+    that says why there is none (FAILED: no daemon answered; BAD_SETUP: the configuration that
+    says where its socket is cannot be loaded)."""
+    from ..config import ConfigError
     from ..delivery.status_socket import ask, socket_path
     path = args.socket
     if not path:
-        cfg = config_or_error(args)
-        if cfg is None:
-            return ExitStatus.BAD_SETUP
-        path = socket_path(cfg)
+        try:
+            path = socket_path(config_from_args(args))
+        except ConfigError as err:
+            return ExitStatus.BAD_SETUP, str(err)
     try:
         return ask(path, request, timeout)
     except FileNotFoundError:
-        error(f"no daemon running (no status socket at {path})")
+        return ExitStatus.FAILED, f"no daemon running (no status socket at {path})"
     except OSError as err:
-        error(f"no daemon answering at {path} ({err.strerror or err})")
+        return ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})"
     except ValueError:
-        error(f"{path}: the daemon's answer was not readable JSON")
-    return ExitStatus.FAILED
+        return ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON"
 
 
 def config_or_error(args: argparse.Namespace, overrides: dict | None = None) -> Config | None:
@@ -151,5 +164,5 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 
 
 __all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options",
-           "add_transcription_options", "config_from_args", "config_or_error", "open_store",
-           "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+           "add_transcription_options", "ask_daemon", "config_from_args", "config_or_error", "daemon_answer",
+           "open_store", "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

@@ -124,7 +124,7 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
         error(str(err))
         return False
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
     progress = Progress(path, src.info.duration_s)
     try:
         feed_source(pipeline, src.chunks(), [*sinks, progress])

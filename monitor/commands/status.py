@@ -18,7 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="state of the running daemon (devices, call, cues, alerts)",
                        description="Ask the running `call-monitor run` for its state over its Unix socket "
                                    "(no network port).")
-    p.add_argument("--json", action="store_true", help="print the raw JSON state")
+    p.add_argument("--json", action="store_true",
+                   help="print the daemon's state as one JSON object with \"running\": true (a leg's "
+                        "level_dbfs: its last block's level, -240 for digital silence, null before its "
+                        "first block); with no daemon answering, {\"running\": false, \"error\": "
+                        "\"...\"} (the error line is said on stderr too, and the exit status is 1, or 2 "
+                        "for a configuration that cannot be loaded)")
     p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon)")
     add_config_options(p)
     p.set_defaults(run=run)
@@ -35,13 +40,21 @@ def _cue_text(name: str, v: float | None) -> str:
     return f"{c.label} {_fmt(v, 2 if c.unit in ('', 'syll/s') else 1, (sep + c.unit) if c.unit else '')}"
 
 
+def _level_text(v: float | None) -> str:
+    """A leg's level: dBFS, or what its floor means (every sample 0)."""
+    from ..delivery.status_socket import DIGITAL_ZERO_DBFS
+    if v is not None and v <= DIGITAL_ZERO_DBFS:
+        return "silent (digital zero)"
+    return _fmt(v, 1, " dBFS")
+
+
 def render(st: dict) -> str:
     lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
     for leg, s in st["legs"].items():
         state = s["state"] + (f": {s['last_error']}" if s["state"] in ("lost", "reopening")
                               and s.get("last_error") else "")
         lines.append(f"  {leg:6s} {s['label']} [{state}] {s['device_rate']} Hz, level "
-                     f"{_fmt(s.get('level_dbfs'), 1, ' dBFS')}, overflows {s['overflows']}, dropped "
+                     f"{_level_text(s.get('level_dbfs'))}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
     b = st.get("boundaries")
     if b:
@@ -77,9 +90,14 @@ def render(st: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ask_daemon
-    st = ask_daemon(args, {"status": True})
-    if isinstance(st, int):
-        return st
-    print(json.dumps(st) if args.json else render(st))
+    from ..console import error
+    from .common import daemon_answer
+    st = daemon_answer(args, {"status": True})
+    if isinstance(st, tuple):  # no daemon answered: one line on stderr, and JSON a script can read
+        status, why = st
+        error(why)
+        if args.json:
+            print(json.dumps({"running": False, "error": why}))
+        return status
+    print(json.dumps({"running": True, **st}) if args.json else render(st))
     return ExitStatus.OK

@@ -26,9 +26,10 @@ from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 from .sqlite_file import connect_private
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
-end become 'call_ended', the others 'recovered')."""
+end become 'call_ended', the others 'recovered'). 3: ``calls.channels``, the recording's channel of
+each leg (migrated in place: the calls stored before have none, NULL)."""
 
 _SCHEMA = """
 CREATE TABLE calls (
@@ -38,7 +39,8 @@ CREATE TABLE calls (
     ended_at REAL,
     duration_s REAL,
     baseline TEXT,                     -- JSON
-    summary TEXT                       -- JSON
+    summary TEXT,                      -- JSON
+    channels TEXT                      -- JSON {leg: channel of the recording}, NULL if not recorded
 );
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
@@ -144,6 +146,10 @@ class CallRecord:
     duration_s: float | None
     baseline: Mapping[str, Any] | None
     summary: Mapping[str, Any] | None
+    channels: Mapping[str, int] | None = None
+    """The channel of the recording ``source`` each leg was read from (``{"caller": 0, "agent":
+    1}`` for a replay with ``--caller-channel 0``); None when the call did not record it (a live
+    call, or one stored before schema version 3)."""
 
 
 @dataclass(frozen=True)
@@ -286,8 +292,10 @@ class Store:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
-                elif now == 1:
-                    Store._migrate_1_to_2(conn, p)
+                elif now < SCHEMA_VERSION:
+                    if now < 2:
+                        Store._migrate_1_to_2(conn, p)
+                    Store._migrate_2_to_3(conn, p)
                 if now < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
@@ -307,6 +315,15 @@ class Store:
         conn.execute("ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered'")
         conn.execute("UPDATE alert_clears SET reason = 'call_ended' WHERE t >= "
                      "(SELECT duration_s FROM calls WHERE calls.id = alert_clears.call_id) - 0.001")
+
+    @staticmethod
+    def _migrate_2_to_3(conn: sqlite3.Connection, p: Path) -> None:
+        """Add ``calls.channels``; the calls stored before keep NULL (their layout is not known)."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+        if "channels" in columns:
+            raise StoreError(f"{p}: damaged callmonitor database (schema version 2 with a version 3 "
+                             f"calls table)")
+        conn.execute("ALTER TABLE calls ADD COLUMN channels TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -381,10 +398,14 @@ class Store:
 
     # ------------------------------------------------------------------ calls
 
-    def start_call(self, source: str, started_at: float | None = None) -> int:
+    def start_call(self, source: str, started_at: float | None = None,
+                   channels: Mapping[str, int] | None = None) -> int:
+        """A new call from ``source``; ``channels``: the recording's channel of each leg, if it
+        is a recording (see :attr:`CallRecord.channels`)."""
         at = self._clock() if started_at is None else started_at
-        return self._write("INSERT INTO calls (started_at, source) VALUES (?, ?)",
-                           (at, str(source)), commit=True)
+        return self._write("INSERT INTO calls (started_at, source, channels) VALUES (?, ?, ?)",
+                           (at, str(source), None if channels is None else _json(dict(channels))),
+                           commit=True)
 
     def end_call(self, call_id: int, duration_s: float, summary: Any = None,
                  ended_at: float | None = None) -> None:
@@ -408,8 +429,10 @@ class Store:
 
     @staticmethod
     def _call(r: tuple[Any, ...]) -> CallRecord:
+        # a version 2 database read as it is (open_readonly migrates nothing) has no channels column
         return CallRecord(id=r[0], started_at=r[1], source=r[2], ended_at=r[3], duration_s=r[4],
-                          baseline=_loads(r[5]), summary=_loads(r[6]))
+                          baseline=_loads(r[5]), summary=_loads(r[6]),
+                          channels=_loads(r[7]) if len(r) > 7 else None)
 
     # ------------------------------------------------------------------ alerts
 

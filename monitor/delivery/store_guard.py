@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
 from .store import SchemaTooNew, Store, StoreError
@@ -221,8 +221,8 @@ class StoreGuard:
 
     def _replay(self, op: str, args: tuple[Any, ...]) -> None:
         if op == "start_call":
-            provisional, source, started_at = args
-            self._ids[provisional] = self.store.start_call(source, started_at)
+            provisional, source, started_at, channels = args
+            self._ids[provisional] = self.store.start_call(source, started_at, channels)
             return
         call_id = self.real_id(args[0])
         if call_id is None:  # its call row was dropped from a full hold: nothing to attach it to
@@ -248,18 +248,19 @@ class StoreGuard:
         return None
 
     # ------------------------------------------------------------------ the pipeline's store
-    def start_call(self, source: str, started_at: float | None = None) -> int:
+    def start_call(self, source: str, started_at: float | None = None,
+                   channels: Mapping[str, int] | None = None) -> int:
         at = time.time() if started_at is None else started_at
         if self.retry():
             try:
-                call_id = self.store.start_call(source, at)
+                call_id = self.store.start_call(source, at, channels)
                 self._works(0)
                 return call_id
             except StoreError as err:
                 self._fail(err)
         provisional = self._next_provisional
         self._next_provisional -= 1
-        self._hold("start_call", provisional, source, at)
+        self._hold("start_call", provisional, source, at, channels)
         return provisional
 
     def end_call(self, call_id: int, duration_s: float, summary: Any = None,

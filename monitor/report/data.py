@@ -249,7 +249,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     if transcription is not None:
         make = getattr(transcription, "for_call", transcription)
         extra = dict(make(src.rate, src.legs) or {})
-    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, **extra)
+    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
     col = _Collector(src.rate, src.legs)
     add = pipeline.cues.add
 
@@ -299,16 +299,19 @@ def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: st
 # --------------------------------------------------------------------------- from the store
 
 
-def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str) -> list[tuple[str, int, int | None]]:
+def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
+                          channels: Mapping[str, int] | None = None) -> list[tuple[str, int, int | None]]:
     """Audio files that may hold a stored call: (path, caller channel, agent channel).
 
     The daemon writes ``call-<id>.wav`` with one column per leg in (caller, agent) order;
-    a replayed call's source is the recording with the usual layout (right = caller)."""
+    a replayed call's source is the recording with the channels the call kept (``channels``,
+    see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call stored before the
+    calls kept them) the usual layout: right = caller, left = agent."""
     out = []
     d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
     out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
     if source and os.path.isfile(source):
-        out.append((source, 1, 0))
+        out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))
     return out
 
 
@@ -358,7 +361,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     tracks: dict[str, LegTrack] = {}
     legs: tuple[str, ...] = ("caller",)
     if use_audio:
-        for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source):
+        for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source, call.channels):
             if os.path.isfile(path):
                 got = _scan_audio(path, cc, ac, cfg, call.duration_s)
                 if got is not None:
