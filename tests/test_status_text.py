@@ -61,7 +61,7 @@ def test_what_the_call_boundaries_are_based_on_and_how_the_call_ends_have_a_line
 def test_a_leg_in_digital_silence_says_so_and_its_json_level_stays_a_number():
     import numpy as np
     from monitor.capture.live import block_levels_dbfs
-    from monitor.delivery.status_socket import DIGITAL_ZERO_DBFS
+    from monitor.capture.devices import DIGITAL_ZERO_DBFS
 
     tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(1600) / 16000)
     levels = block_levels_dbfs(np.stack([np.zeros(1600), tone], axis=1))

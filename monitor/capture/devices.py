@@ -15,6 +15,14 @@ import subprocess
 from dataclasses import dataclass
 
 
+DIGITAL_ZERO_DBFS = -240.0
+"""A leg's ``level_dbfs`` in the status (the RMS level of its last block, dBFS) has this floor: a
+block of digital silence (every sample 0, a muted or idle source) reads -240, below any real
+signal's level (24-bit audio's least step is near -144 dBFS). The JSON keeps it a number (null:
+no block yet), so that a script comparing levels needs no special case; ``call-monitor status``
+says "silent (digital zero)"."""
+
+
 class DeviceError(Exception):
     """A SOURCE that cannot be resolved; the message is one line for the user."""
 

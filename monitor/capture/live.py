@@ -48,10 +48,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..delivery.status_socket import DIGITAL_ZERO_DBFS
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import DeviceError, PulseSource, ResolvedSource, pulse_sources, resolve
+from .devices import DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, pulse_sources, resolve
 from .sources import Chunk, Source, StreamsMark
 from .streams import SinkStreams, StreamIds, monitored_sink
 
@@ -63,7 +62,7 @@ log = logging.getLogger(__name__)
 
 def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
     """RMS level (dBFS) of each column of ``samples`` (n, legs) -> (legs,), floored at
-    :data:`~monitor.delivery.status_socket.DIGITAL_ZERO_DBFS` (a column of zeros reads that)."""
+    :data:`~monitor.capture.devices.DIGITAL_ZERO_DBFS` (a column of zeros reads that)."""
     rms = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0))
     return 20 * np.log10(np.maximum(rms, 10 ** (DIGITAL_ZERO_DBFS / 20)))
 

@@ -42,7 +42,7 @@ def _cue_text(name: str, v: float | None) -> str:
 
 def _level_text(v: float | None) -> str:
     """A leg's level: dBFS, or what its floor means (every sample 0)."""
-    from ..delivery.status_socket import DIGITAL_ZERO_DBFS
+    from ..capture.devices import DIGITAL_ZERO_DBFS
     if v is not None and v <= DIGITAL_ZERO_DBFS:
         return "silent (digital zero)"
     return _fmt(v, 1, " dBFS")

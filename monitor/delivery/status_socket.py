@@ -27,14 +27,6 @@ def socket_path(cfg: Config, env: dict | None = None) -> str:
     return os.path.expanduser(cfg.storage.db) + ".sock"
 
 
-DIGITAL_ZERO_DBFS = -240.0
-"""A leg's ``level_dbfs`` in the status (the RMS level of its last block, dBFS) has this floor: a
-block of digital silence (every sample 0, a muted or idle source) reads -240, below any real
-signal's level (24-bit audio's least step is near -144 dBFS). The JSON keeps it a number (null:
-no block yet), so that a script comparing levels needs no special case; ``call-monitor status``
-says "silent (digital zero)"."""
-
-
 REQUEST_WAIT_S = 0.3
 """How long the daemon waits for a request on a connection that neither sends one nor closes its
 side (an older client): then it answers with the status."""
