@@ -199,6 +199,37 @@ def test_mono_recordings_are_the_caller_alone(tmp_path):
     assert any(a["kind"] == "breathy_voice" for a in alerts_of(events))
 
 
+def test_a_call_with_a_silent_caller_leg_says_nothing_was_judged(tmp_path):
+    x, sr = sf.read(CALLS / "labored_start_8k.wav")
+    wrong = tmp_path / "caller_on_the_left.wav"  # the caller's voice on the agent's channel, the right one silent
+    sf.write(wrong, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)
+    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(wrong))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].endswith(
+        "0 alert(s) (0 critical): none; no caller speech heard on the caller's leg: nothing judged")
+
+
+def test_a_call_too_short_for_a_baseline_says_it_was_judged_on_absolute_limits_only(tmp_path):
+    x, sr = sf.read(CALLS / "labored_start_8k.wav")
+    short = tmp_path / "first_30s.wav"
+    sf.write(short, x[:30 * sr], sr)
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    assert done.returncode == 0, done.stderr
+    summary = split_calls(done.stdout)[0][-1]
+    assert summary["baseline"] == {} and 1 < summary["caller_speech_s"] < 35
+    human = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    assert (f"no caller baseline ({summary['caller_speech_s']:.0f} s of caller speech): judged against the "
+            f"absolute limits only") in human.stdout.splitlines()[-1]
+
+
+def test_a_call_with_a_baseline_has_no_such_note(replayed):
+    for events in replayed["calls"].values():
+        summary = events[-1]
+        assert summary["baseline"] and summary["caller_speech_s"] > 0
+    done = cli("replay", "--no-transcribe", "--db", str(replayed["db"]), str(CALLS / "deteriorating_8k.wav"))
+    assert "judged" not in done.stdout.splitlines()[-1]
+
+
 def test_realtime_replay_is_paced_like_a_live_call(tmp_path):
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 4)
     short = tmp_path / "four_seconds.wav"
