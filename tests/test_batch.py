@@ -225,6 +225,29 @@ def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
     assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed")]
 
 
+def test_a_sub_folder_it_cannot_search_is_named_and_the_rest_is_scored(tmp_path):
+    archive = tmp_path / "archive"
+    (archive / "locked").mkdir(parents=True)
+    os.symlink(ARCHIVE[0], archive / "call.wav")
+    os.symlink(ARCHIVE[1], archive / "locked" / "hidden.wav")
+    (archive / "locked").chmod(0)
+    try:
+        out = tmp_path / "summary.csv"
+        done = cli("batch", str(archive), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+                   "--out", str(out), timeout=300, permissions_bind=True)
+        named = cli("batch", str(archive / "locked"), "--workers", "1", "--db", str(tmp_path / "e.db"),
+                    timeout=120, permissions_bind=True)
+    finally:
+        (archive / "locked").chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert errors == [f"call-monitor: error: {archive / 'locked'}: cannot search the folder (permission denied); "
+                      f"its recordings are not scored"], done.stderr
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(archive / "call.wav"), "scored")]
+    assert named.returncode == 2 and len(named.stderr.strip().splitlines()) == 1, named.stderr
+    assert "locked: cannot search the folder (permission denied)" in named.stderr
+
+
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
     (tmp_path / "tables" / "summary.csv").mkdir(parents=True)
     for args, needle in (

@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     try:
         cfg = config_from_args(args)
-        jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel)
+        unsearched: list[str] = []
+        jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel,
+                             unsearched)
     except (ConfigError, InputError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -81,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         error("batch needs Dask: pip install 'dask[distributed]'")
         return ExitStatus.BAD_SETUP
-    return _run(args, cfg, jobs)
+    for problem in unsearched:
+        error(problem)
+    status = _run(args, cfg, jobs)
+    return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
 
 
 def _run(args: argparse.Namespace, cfg, jobs) -> int:
