@@ -438,6 +438,19 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
                               index=2)
 
 
+def test_an_mp3_in_a_folder_is_scored_as_replay_reads_it(tmp_path):
+    x, sr = sf.read(ARCHIVE[0])
+    sf.write(tmp_path / "call.mp3", x[:40 * sr], sr, format="MP3")
+    jobs = expand_inputs([str(tmp_path)])
+    assert [Path(j.path).name for j in jobs] == ["call.mp3"]
+    out = tmp_path / "summary.csv"
+    done = cli("batch", str(tmp_path), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+               "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    (row,) = read_csv(out)
+    assert row["status"] == "scored" and abs(float(row["duration_s"]) - 40) < 0.1
+
+
 def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):
     """Both legs of a stereo recording scored as the caller: two calls, not one silently dropped."""
     manifest = tmp_path / "legs.csv"

@@ -218,7 +218,7 @@ def test_a_named_pipe_a_link_loop_and_random_bytes_are_named_truly(tmp_path):
     assert r.stderr.splitlines() == [
         f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file",
         f"call-monitor: error: {loop}: symbolic link loop",
-        f"call-monitor: error: {junk}: not an audio file (format not recognised; WAV, FLAC or OGG expected)",
+        f"call-monitor: error: {junk}: not an audio file (format not recognised; WAV, FLAC, OGG or MP3 expected)",
     ]
 
 

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 """Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
 
 

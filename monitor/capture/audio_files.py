@@ -178,7 +178,7 @@ def _describe_sf_error(text: str) -> str:
     low = text.lower()
     if ("format not recognised" in low or "unknown format" in low or "not a regular file" in low
             or "possibly a pipe" in low or "unsupported" in low):
-        return "not an audio file (format not recognised; WAV, FLAC or OGG expected)"
+        return "not an audio file (format not recognised; WAV, FLAC, OGG or MP3 expected)"
     detail = text.split(":")[-1].strip() or text
     return f"unreadable audio ({detail})"
 

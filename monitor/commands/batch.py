@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "on a running one (--scheduler). Every call, its alerts and summary go into "
                                    "the database; --out writes one row per call.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="recordings, folders (searched recursively for .wav/.flac/.ogg), globs, or a CSV "
+                   help="recordings, folders (searched recursively for .wav/.flac/.ogg/.mp3), globs, or a CSV "
                         "manifest (a path column; optional caller_channel, agent_channel, call_id)")
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
