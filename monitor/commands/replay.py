@@ -132,6 +132,12 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
         progress.done()
         error(str(err))
         return False
+    except KeyboardInterrupt:  # the call was closed as aborted; what it raised so far is stored
+        progress.done()
+        stored = f"call {pipeline.call_id}" if pipeline.call_id is not None else "the call"
+        error(f"{path}: interrupted {pipeline.duration_s:.1f} s into the recording: {stored} is kept as far as "
+              f"it went; no further file is replayed")
+        raise
     progress.done()
     if pipeline.recognizer_errors:  # replayed without transcription: said in one warning, fails the run
         return False
