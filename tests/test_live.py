@@ -305,21 +305,18 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
     assert all(s["gap_fill_s"] - gap0[leg] < 0.06 for leg, s in src.stats().items()), src.stats()
 
 
-def _has_default_input() -> bool:
-    import sounddevice as sd
-    try:
-        sd.query_devices(kind="input")
-    except Exception:  # noqa: BLE001 - PortAudio's "Error querying device -1": none
-        return False
-    return True
-
-
 def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_path):
-    from conftest import call_monitor
-    if _has_default_input():
+    import os
+    import subprocess
+    from conftest import PY, ROOT, call_monitor
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE")}  # no test sound server
+    env["PYTHONPATH"] = str(ROOT)
+    probe = subprocess.run([PY, "-c", "import sounddevice as sd; sd.query_devices(kind='input')"],
+                           env=env, capture_output=True, timeout=60)
+    if probe.returncode == 0:
         pytest.skip("this machine has a default input device: run without --caller would open it")
     done = call_monitor("run", "--no-transcribe", "--no-notify", "--db", str(tmp_path / "e.db"),
-                        "--socket", str(tmp_path / "s"), timeout=60)
+                        "--socket", str(tmp_path / "s"), timeout=60, env=env)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith("call-monitor: error: cannot open the default input (")
