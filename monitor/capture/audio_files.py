@@ -28,6 +28,10 @@ HIGHPASS_HZ = 10.0
 move F0 and turn-taking measures on real speech)."""
 HIGHPASS_SECTIONS = 1
 
+MIN_RATE_HZ = 4000
+"""Lowest sample rate read. Below it a header is damaged rather than a recording of speech (a rate
+of 1 Hz made every sample a second of audio to resample, and the command ran for days)."""
+
 
 class AudioFileError(Exception):
     """A recording that cannot be read; ``str(err)`` is ``"<path>: <problem>"``."""
@@ -170,6 +174,9 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise AudioFileError(p, _describe_sf_error(str(err))) from None
     if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
+    if info.samplerate < MIN_RATE_HZ:
+        raise AudioFileError(p, f"sample rate {info.samplerate} Hz in its header: a damaged header, not a "
+                                f"recording of speech (at least {MIN_RATE_HZ} Hz expected)")
     return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
 
 
