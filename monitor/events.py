@@ -163,7 +163,9 @@ class WordsEvent(Event):
 @dataclass(frozen=True)
 class CallSummaryEvent(Event):
     """End of a call (or of a replayed file); ``ended_by``: what ended a live call ("the
-    softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay."""
+    softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay.
+    ``caller_speech_s``: seconds of caller speech heard in the call (an empty ``baseline`` with
+    little or none of it is a call nothing was judged in against the caller's own normal)."""
 
     file: str | None = None
     call_id: int | None = None
@@ -174,6 +176,7 @@ class CallSummaryEvent(Event):
     baseline: Mapping[str, Any] = field(default_factory=dict)
     transcribed: bool = False
     ended_by: str | None = None
+    caller_speech_s: float | None = None
 
     type = "call_summary"
 

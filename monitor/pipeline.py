@@ -238,7 +238,8 @@ class CallPipeline:
             t=round(self.duration_s, 3), file=self.source or None, call_id=self.call_id,
             duration_s=round(self.duration_s, 3), alerts=len(self.alerts),
             critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
-            baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed, ended_by=ended_by)
+            baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed, ended_by=ended_by,
+            caller_speech_s=round(self.baseline.speech_s, 1))
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

@@ -240,6 +240,29 @@ def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
     assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed")]
 
 
+def test_a_sub_folder_it_cannot_search_is_named_and_the_rest_is_scored(tmp_path):
+    archive = tmp_path / "archive"
+    (archive / "locked").mkdir(parents=True)
+    os.symlink(ARCHIVE[0], archive / "call.wav")
+    os.symlink(ARCHIVE[1], archive / "locked" / "hidden.wav")
+    (archive / "locked").chmod(0)
+    try:
+        out = tmp_path / "summary.csv"
+        done = cli("batch", str(archive), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+                   "--out", str(out), timeout=300, permissions_bind=True)
+        named = cli("batch", str(archive / "locked"), "--workers", "1", "--db", str(tmp_path / "e.db"),
+                    timeout=120, permissions_bind=True)
+    finally:
+        (archive / "locked").chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert errors == [f"call-monitor: error: {archive / 'locked'}: cannot search the folder (permission denied); "
+                      f"its recordings are not scored"], done.stderr
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(archive / "call.wav"), "scored")]
+    assert named.returncode == 2 and len(named.stderr.strip().splitlines()) == 1, named.stderr
+    assert "locked: cannot search the folder (permission denied)" in named.stderr
+
+
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
     (tmp_path / "tables" / "summary.csv").mkdir(parents=True)
     for args, needle in (
@@ -428,6 +451,19 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
     assert [j.index for j in jobs] == [0, 1, 2]
     assert jobs[2] == CallJob(str(tmp_path / "three.ogg"), caller_channel=0, agent_channel=None, call_id="C-17",
                               index=2)
+
+
+def test_an_mp3_in_a_folder_is_scored_as_replay_reads_it(tmp_path):
+    x, sr = sf.read(ARCHIVE[0])
+    sf.write(tmp_path / "call.mp3", x[:40 * sr], sr, format="MP3")
+    jobs = expand_inputs([str(tmp_path)])
+    assert [Path(j.path).name for j in jobs] == ["call.mp3"]
+    out = tmp_path / "summary.csv"
+    done = cli("batch", str(tmp_path), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+               "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    (row,) = read_csv(out)
+    assert row["status"] == "scored" and abs(float(row["duration_s"]) - 40) < 0.1
 
 
 def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):

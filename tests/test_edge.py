@@ -218,8 +218,26 @@ def test_a_named_pipe_a_link_loop_and_random_bytes_are_named_truly(tmp_path):
     assert r.stderr.splitlines() == [
         f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file",
         f"call-monitor: error: {loop}: symbolic link loop",
-        f"call-monitor: error: {junk}: not an audio file (format not recognised; WAV, FLAC or OGG expected)",
+        f"call-monitor: error: {junk}: not an audio file (format not recognised; WAV, FLAC, OGG or MP3 expected)",
     ]
+
+
+def test_a_header_with_a_sample_rate_of_1_hz_is_named_not_resampled_for_days(tmp_path):
+    x = np.random.default_rng(2).normal(0, 0.1, (16000 * 5, 2))
+    damaged = tmp_path / "rate1.wav"
+    sf.write(damaged, x, 16000, subtype="PCM_16")
+    raw = bytearray(damaged.read_bytes())
+    struct.pack_into("<I", raw, 24, 1)  # the fmt chunk's sample rate
+    damaged.write_bytes(bytes(raw))
+    telephone = tmp_path / "rate4k.wav"
+    sf.write(telephone, x[:4000 * 5], 4000, subtype="PCM_16")
+    r = subprocess.run([PY, "-m", "monitor.cli", "analyze", "--json", str(damaged), str(telephone)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"call-monitor: error: {damaged}: sample rate 1 Hz in its header: a damaged header, not a recording of "
+        f"speech (at least 4000 Hz expected)"]
+    assert json.loads(r.stdout)["sample_rate"] == 4000
 
 
 # --------------------------------------------------------------------------- mutated files

@@ -303,3 +303,22 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
     assert np.allclose(np.diff(agent), np.diff(times), atol=0.06), agent
     assert np.allclose(np.array(agent) - np.array(caller), 0.2, atol=0.06), (caller, agent)
     assert all(s["gap_fill_s"] - gap0[leg] < 0.06 for leg, s in src.stats().items()), src.stats()
+
+
+def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_path):
+    import os
+    import subprocess
+    from conftest import PY, ROOT, call_monitor
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE")}  # no test sound server
+    env["PYTHONPATH"] = str(ROOT)
+    probe = subprocess.run([PY, "-c", "import sounddevice as sd; sd.query_devices(kind='input')"],
+                           env=env, capture_output=True, timeout=60)
+    if probe.returncode == 0:
+        pytest.skip("this machine has a default input device: run without --caller would open it")
+    done = call_monitor("run", "--no-transcribe", "--no-notify", "--db", str(tmp_path / "e.db"),
+                        "--socket", str(tmp_path / "s"), timeout=60, env=env)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("call-monitor: error: cannot open the default input (")
+    assert line.endswith("no --caller was given; give --caller SOURCE, the monitor of the softphone's sink "
+                         "(`call-monitor devices` lists them)")

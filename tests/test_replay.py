@@ -216,6 +216,37 @@ def test_mono_recordings_are_the_caller_alone(tmp_path):
     assert any(a["kind"] == "breathy_voice" for a in alerts_of(events))
 
 
+def test_a_call_with_a_silent_caller_leg_says_nothing_was_judged(tmp_path):
+    x, sr = sf.read(CALLS / "labored_start_8k.wav")
+    wrong = tmp_path / "caller_on_the_left.wav"  # the caller's voice on the agent's channel, the right one silent
+    sf.write(wrong, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)
+    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(wrong))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].endswith(
+        "0 alert(s) (0 critical): none; no caller speech heard on the caller's leg: nothing judged")
+
+
+def test_a_call_too_short_for_a_baseline_says_it_was_judged_on_absolute_limits_only(tmp_path):
+    x, sr = sf.read(CALLS / "labored_start_8k.wav")
+    short = tmp_path / "first_30s.wav"
+    sf.write(short, x[:30 * sr], sr)
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    assert done.returncode == 0, done.stderr
+    summary = split_calls(done.stdout)[0][-1]
+    assert summary["baseline"] == {} and 1 < summary["caller_speech_s"] < 35
+    human = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(short))
+    assert (f"no caller baseline ({summary['caller_speech_s']:.0f} s of caller speech): judged against the "
+            f"absolute limits only") in human.stdout.splitlines()[-1]
+
+
+def test_a_call_with_a_baseline_has_no_such_note(replayed):
+    for events in replayed["calls"].values():
+        summary = events[-1]
+        assert summary["baseline"] and summary["caller_speech_s"] > 0
+    done = cli("replay", "--no-transcribe", "--db", str(replayed["db"]), str(CALLS / "deteriorating_8k.wav"))
+    assert "judged" not in done.stdout.splitlines()[-1]
+
+
 def test_realtime_replay_is_paced_like_a_live_call(tmp_path):
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 4)
     short = tmp_path / "four_seconds.wav"
@@ -250,6 +281,24 @@ def test_an_alert_survives_sigkill_mid_call(tmp_path):
     stored = con.execute("SELECT t, kind FROM alerts").fetchall()
     assert set(printed) <= set(stored)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_ctrl_c_stops_a_replay_with_one_line_and_keeps_the_call_as_far_as_it_went(tmp_path):
+    db = tmp_path / "e.db"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--realtime", "--no-transcribe",
+                             "--db", str(db), str(CALLS / "normal_8k.wav"), str(CALLS / "normal_16k.wav")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    (line,) = err.splitlines()
+    assert line.startswith(f"call-monitor: error: {CALLS / 'normal_8k.wav'}: interrupted ") and line.endswith(
+        " s into the recording: call 1 is kept as far as it went; no further file is replayed")
+    (ended_at, duration, summary), = sqlite3.connect(db).execute(
+        "SELECT ended_at, duration_s, summary FROM calls").fetchall()
+    assert ended_at is not None and 0 < duration < 10 and json.loads(summary) == {"aborted": True}
 
 
 def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):

@@ -21,7 +21,7 @@ from conftest import ALERTING_CALL as CALL, PY, ROOT, call_monitor
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseLock
-from monitor.events import AlertEvent
+from monitor.events import AlertEvent, CuesEvent
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import FileSource
 from monitor.delivery.store import Store, StoreError
@@ -335,6 +335,28 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     store.close()
     r = cli("purge", "--older-than", "soon", "--db", str(db))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr
+
+
+def test_purge_deletes_an_old_call_a_killed_replay_left_open_and_keeps_a_running_one(tmp_path):
+    """A replay killed mid-call (SIGKILL, power loss) leaves its call open; retention still applies."""
+    db = tmp_path / "e.db"
+    now = time.time()
+    store = Store.open(db, clock=lambda: now - 3 * 86400 + 20)  # the alert was stored three days ago
+    killed = store.start_call("calls/killed.wav", now - 3 * 86400)
+    store.add_alert(killed, AlertEvent(t=20.0, kind="slow_speech", message="m"))
+    store.add_cues(killed, CuesEvent(t=25.0, speech_rate_sps=3.0))
+    running = store.start_call("calls/running.wav", now - 2 * 86400)  # a long --realtime replay, say
+    store.add_cues(running, CuesEvent(t=2 * 86400 - 5.0, speech_rate_sps=3.0))
+    store.close()
+    r = cli("purge", "--older-than", "1d", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        f"call-monitor: closed 1 call(s) left open by a crash or a kill, nothing recorded for 1 h, as interrupted "
+        f"(call {killed})",
+        "call-monitor: purged 1 call(s) older than 1 days (1 alerts, 1 cue_snapshots)"]
+    store = Store.open(db)
+    assert [c.source for c in store.list_calls()] == ["calls/running.wav"] and store.list_alerts() == []
+    store.close()
 
 
 def test_purge_older_than_zero_deletes_every_ended_call_and_keeps_an_open_one(tmp_path):

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sqlite3
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -315,6 +316,9 @@ def test_listening_beyond_loopback_without_tls_warns(tmp_path):
         while time.monotonic() < deadline and not any("daemons: --webhook" in x for x in lines):
             lines.append(r.stderr.readline().rstrip("\n"))
         assert any("without TLS" in x and x.startswith("call-monitor: warning:") for x in lines), lines
+        (address,) = [x for x in lines if "daemons: --webhook" in x]
+        assert "0.0.0.0" not in address  # no address a daemon on another machine could post to
+        assert f"--webhook http://{socket.gethostname()}:" in address, address
     finally:
         r.kill()
         r.wait(5)

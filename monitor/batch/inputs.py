@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 """Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
 
 
@@ -32,8 +32,17 @@ def _is_audio(name: str) -> bool:
     return name.lower().endswith(AUDIO_SUFFIXES)
 
 
-def _walk(folder: str) -> Iterator[str]:
-    for root, dirs, files in os.walk(folder):
+def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -> Iterator[str]:
+    """The recordings under ``folder``. A folder that cannot be searched is a line in ``problems``
+    (an InputError without the list, or when it is ``folder`` itself and ``named`` as an input)."""
+    def unsearchable(err: OSError) -> None:
+        why = err.strerror or str(err)
+        message = f"{err.filename}: cannot search the folder ({why[:1].lower() + why[1:]}); its recordings are not scored"
+        if problems is None or (named and os.path.normpath(str(err.filename)) == os.path.normpath(folder)):
+            raise InputError(message)
+        problems.append(message)
+
+    for root, dirs, files in os.walk(folder, onerror=unsearchable):
         dirs.sort()
         for name in sorted(files):
             if _is_audio(name):
@@ -77,14 +86,15 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
     return jobs
 
 
-def _expand_one(item: str, caller_channel: int, agent_channel: int | None) -> list[CallJob]:
+def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
+                problems: list[str] | None) -> list[CallJob]:
     if os.path.isdir(item):
-        return [CallJob(p, caller_channel, agent_channel) for p in _walk(item)]
+        return [CallJob(p, caller_channel, agent_channel) for p in _walk(item, problems, named=True)]
     if item.lower().endswith(".csv") and os.path.isfile(item):
         return read_manifest(item, caller_channel, agent_channel)
     if glob.has_magic(item):
         found = sorted(glob.glob(item, recursive=True))
-        paths = [p for f in found for p in (_walk(f) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
+        paths = [p for f in found for p in (_walk(f, problems) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
         if not paths:
             raise InputError(f"{item}: the pattern matches no recording")
         return [CallJob(p, caller_channel, agent_channel) for p in paths]
@@ -92,18 +102,21 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None) -> li
     return [CallJob(item, caller_channel, agent_channel)]
 
 
-def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0) -> list[CallJob]:
+def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0,
+                  problems: list[str] | None = None) -> list[CallJob]:
     """Every recording the inputs name, once each (first mention wins), numbered in order, with
     absolute paths (the workers of a cluster read them from a path they share with the client).
     A manifest's row that names a recording again with other channels (its other leg as the
     caller, say) is a call of its own.
 
-    Raises InputError for a folder or pattern with no recording, or a bad manifest."""
+    Raises InputError for a folder or pattern with no recording, a folder that cannot be searched,
+    or a bad manifest; a sub-folder that cannot be searched is a line in ``problems`` when given
+    (the rest is scored), else an InputError too."""
     jobs: list[CallJob] = []
     seen: set[str] = set()
     legs_seen: set[tuple[str, int, int | None]] = set()
     for item in items:
-        found = _expand_one(item, caller_channel, agent_channel)
+        found = _expand_one(item, caller_channel, agent_channel, problems)
         if os.path.isdir(item) and not found:
             raise InputError(f"{item}: the folder holds no recording ({', '.join(AUDIO_SUFFIXES)})")
         listed = item.lower().endswith(".csv") and os.path.isfile(item)

@@ -95,13 +95,13 @@ def transcription_model(cfg: Config, model: str | None) -> Any:
 
     Raises :class:`~monitor.transcription.vosk_models.ModelError` (one line) when there is none or
     the folder is not a model: a batch asked to transcribe never falls back to acoustic-only."""
-    from ..transcription.vosk_models import FETCH_HINT, ModelError
+    from ..transcription.vosk_models import ModelError, fetch_hint
     from ..transcription.setup import TranscriptionSetup
 
     info = TranscriptionSetup.resolve(cfg, model)
     if info is None:
         lang = model or cfg.transcription.language or "en-us"
-        raise ModelError(f"--transcribe: no Vosk model for language '{lang}'; " + FETCH_HINT.format(lang=lang))
+        raise ModelError(f"--transcribe: no Vosk model for language '{lang}'; " + fetch_hint(lang))
     return info
 
 

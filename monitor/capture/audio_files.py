@@ -28,6 +28,10 @@ HIGHPASS_HZ = 10.0
 move F0 and turn-taking measures on real speech)."""
 HIGHPASS_SECTIONS = 1
 
+MIN_RATE_HZ = 4000
+"""Lowest sample rate read. Below it a header is damaged rather than a recording of speech (a rate
+of 1 Hz made every sample a second of audio to resample, and the command ran for days)."""
+
 
 class AudioFileError(Exception):
     """A recording that cannot be read; ``str(err)`` is ``"<path>: <problem>"``."""
@@ -170,6 +174,9 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise AudioFileError(p, _describe_sf_error(str(err))) from None
     if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
+    if info.samplerate < MIN_RATE_HZ:
+        raise AudioFileError(p, f"sample rate {info.samplerate} Hz in its header: a damaged header, not a "
+                                f"recording of speech (at least {MIN_RATE_HZ} Hz expected)")
     return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
 
 
@@ -178,7 +185,7 @@ def _describe_sf_error(text: str) -> str:
     low = text.lower()
     if ("format not recognised" in low or "unknown format" in low or "not a regular file" in low
             or "possibly a pipe" in low or "unsupported" in low):
-        return "not an audio file (format not recognised; WAV, FLAC or OGG expected)"
+        return "not an audio file (format not recognised; WAV, FLAC, OGG or MP3 expected)"
     detail = text.split(":")[-1].strip() or text
     return f"unreadable audio ({detail})"
 

@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "on a running one (--scheduler). Every call, its alerts and summary go into "
                                    "the database; --out writes one row per call.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="recordings, folders (searched recursively for .wav/.flac/.ogg), globs, or a CSV "
+                   help="recordings, folders (searched recursively for .wav/.flac/.ogg/.mp3), globs, or a CSV "
                         "manifest (a path column; optional caller_channel, agent_channel, call_id)")
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     try:
         cfg = config_from_args(args)
-        jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel)
+        unsearched: list[str] = []
+        jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel,
+                             unsearched)
     except (ConfigError, InputError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -81,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         error("batch needs Dask: pip install 'dask[distributed]'")
         return ExitStatus.BAD_SETUP
-    return _run(args, cfg, jobs)
+    for problem in unsearched:
+        error(problem)
+    status = _run(args, cfg, jobs)
+    return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
 
 
 def _run(args: argparse.Namespace, cfg, jobs) -> int:

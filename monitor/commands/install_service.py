@@ -43,11 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
                        description="Write ~/.config/systemd/user/callmonitor.service running `call-monitor run` "
                                    "with the given options; then `systemctl --user enable --now callmonitor`.")
-    p.add_argument("--caller", metavar="SOURCE")
-    p.add_argument("--agent", metavar="SOURCE")
-    p.add_argument("--config", metavar="FILE")
-    p.add_argument("--db", metavar="FILE")
-    p.add_argument("--webhook", metavar="URL")
+    p.add_argument("--caller", metavar="SOURCE", help="the caller's leg, as `run --caller` (e.g. softphone.monitor)")
+    p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone, as `run --agent`")
+    p.add_argument("--config", metavar="FILE", help="configuration file (TOML) the daemon reads, as `run "
+                   "--config`; loaded now, so one it could not use is refused here")
+    p.add_argument("--db", metavar="FILE", help="the daemon's SQLite database, as `run --db`")
+    p.add_argument("--webhook", metavar="URL", help="supervisor webhook, as `run --webhook`")
     p.add_argument("--webhook-token-file", metavar="FILE",
                    help="the supervisor's token for the webhook (as `run`; read now, so a missing one is said here)")
     p.add_argument("--unit-dir", metavar="DIR", help="default: $XDG_CONFIG_HOME/systemd/user")

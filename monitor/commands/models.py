@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..transcription.vosk_models import FETCH_HINT, describe, find_models
+    from ..transcription.vosk_models import describe, fetch_hint, find_models
     models = find_models()
     for info in models:
         if args.json:
@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(describe(info))
     if not models and not args.json:
-        print("no Vosk models found; " + FETCH_HINT.format(lang="en-us"))
+        print("no Vosk models found; " + fetch_hint("en-us"))
     return 0

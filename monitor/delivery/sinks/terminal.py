@@ -8,9 +8,26 @@ from typing import TextIO
 from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent
 
 
+NO_SPEECH_S = 1.0
+"""Less caller speech than this in a whole call is none: a silent or wrong leg."""
+
+
 def _clock(t: float) -> str:
     m, s = divmod(max(0.0, t), 60)
     return f"{int(m):02d}:{s:04.1f}"
+
+
+def _unjudged(ev: CallSummaryEvent) -> str:
+    """What a call without the caller's baseline was not judged on ("" once there is one).
+
+    A silent caller leg (the caller on the other channel of a stereo file, a muted source) would
+    otherwise read as a clean call."""
+    if ev.baseline or ev.caller_speech_s is None:
+        return ""
+    if ev.caller_speech_s < NO_SPEECH_S:
+        return "; no caller speech heard on the caller's leg: nothing judged"
+    return (f"; no caller baseline ({ev.caller_speech_s:.0f} s of caller speech): judged against "
+            f"the absolute limits only")
 
 
 class JsonlSink:
@@ -63,6 +80,6 @@ class HumanSink:
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
             return (f"== {ev.file or 'call'}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
-                    f"({ev.critical_alerts} critical): {kinds}"
+                    f"({ev.critical_alerts} critical): {kinds}" + _unjudged(ev)
                     + (f"; ended: {ev.ended_by}" if ev.ended_by else ""))
         return None
