@@ -22,6 +22,7 @@ from conftest import CALLS, Daemon, PY, ROOT
 
 from monitor.capture.boundaries import SPLIT, START, StreamBoundaries
 from monitor.capture.sources import StreamsMark
+from monitor.capture.streams import SinkStreams
 
 SHORT_BASELINE = ("[analysis]\nbaseline_min_speech_s = 5.0\nbaseline_max_s = 10.0\nbaseline_min_windows = 2\n"
                   "baseline_min_window_speech_s = 2.0\n")
@@ -301,3 +302,39 @@ def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
     finally:
         d.kill()
     assert 15.0 < call["summary"]["duration_s"] < 19.0
+
+
+# ------------------------------------------------------------------ the stream watcher
+
+
+def _watch(sink: str = "softphone", poll_s: float = 1.0) -> tuple[SinkStreams, list]:
+    changes: list = []
+    return SinkStreams(sink, lambda t, ids, why: changes.append((ids, why)), poll_s=poll_s).start(), changes
+
+
+def test_the_watcher_lists_the_streams_about_once_a_poll_when_nothing_changes(pulse):
+    """Idle, with no stream, and with a stream playing and the capture recording the sink's
+    monitor: each listing is a new client of the sound server, and its events wake nobody, so
+    the streams are listed about once each ``poll_s`` (plus once for the stream's start)."""
+    w, changes = _watch()
+    try:
+        time.sleep(0.3)
+        looks = w.looks
+        time.sleep(2.0)
+        assert w.looks - looks <= 3, f"{w.looks - looks} listings in 2 idle seconds"
+        player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
+        capture = subprocess.Popen(["parec", "--device=softphone.monitor", "--raw"], env=pulse.full_env(),
+                                   stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            looks = w.looks
+            time.sleep(2.0)
+            assert w.looks - looks <= 3, f"{w.looks - looks} listings in 2 s with a stream and a capture"
+            assert w.ids is not None and len(w.ids) == 1
+        finally:
+            for p in (player, capture):
+                p.kill()
+                p.wait(5)
+    finally:
+        w.stop()
+    assert changes[0] == (frozenset(), "") and len(changes[1][0]) == 1

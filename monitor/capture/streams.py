@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import selectors
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 StreamIds = frozenset[int]
+_WAKES = re.compile(rb"' on (sink-input|sink|server) #")
+"""The subscription's events that may change the streams of a sink (not: client, source-output...)."""
 OnChange = Callable[[float, "StreamIds | None", str], None]
 
 
@@ -89,6 +92,7 @@ class SinkStreams:
         self.poll_s = poll_s
         self.ids: StreamIds | None = None
         self.why = "not looked at yet"
+        self.looks = 0  # how many times the streams were listed
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
@@ -109,6 +113,7 @@ class SinkStreams:
         self._end_subscription()
 
     def _look(self, now: float) -> None:
+        self.looks += 1
         ids, why = sink_streams(self.sink)
         if ids != self.ids or (ids is None and why != self.why):
             self.ids, self.why = ids, why
@@ -135,25 +140,35 @@ class SinkStreams:
             self._proc = None
 
     def _wait(self) -> float:
-        """Until the subscription says something (read all it said) or ``poll_s`` passes; the
-        monotonic time it woke."""
+        """Until the subscription tells of a change of the streams, the sinks or the server (read
+        all it said), or ``poll_s`` passes; the monotonic time it woke. The subscription's other
+        events do not wake it: each listing is itself a new client of the server (``new``,
+        ``change``, ``remove`` on client #N), and the capture's recording stream changes too."""
         proc = self._proc
         if proc is None or proc.stdout is None:
             self._stop.wait(self.poll_s)
             return time.monotonic()
+        deadline = time.monotonic() + self.poll_s
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(self.poll_s):
-                return time.monotonic()
-            woke = time.monotonic()
-            fd = proc.stdout.fileno()
-            while sel.select(0.02):  # the rest of a burst of events (one listing for all of them)
-                if not os.read(fd, 65536):  # the subscription ended (server gone): started again
-                    self._end_subscription()  # after a pause, not in a tight loop
-                    self._stop.wait(self.poll_s)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
                     return time.monotonic()
-        return woke
-
+                woke = time.monotonic()
+                said = b""
+                fd = proc.stdout.fileno()
+                while True:  # the rest of a burst of events (one listing for all of them)
+                    part = os.read(fd, 65536)
+                    if not part:  # the subscription ended (server gone): started again
+                        self._end_subscription()  # after a pause, not in a tight loop
+                        self._stop.wait(self.poll_s)
+                        return time.monotonic()
+                    said += part
+                    if not sel.select(0.02):
+                        break
+                if _WAKES.search(said):
+                    return woke
     def _end_subscription(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
