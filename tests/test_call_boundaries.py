@@ -338,3 +338,93 @@ def test_the_watcher_lists_the_streams_about_once_a_poll_when_nothing_changes(pu
     finally:
         w.stop()
     assert changes[0] == (frozenset(), "") and len(changes[1][0]) == 1
+
+
+# ------------------------------------------------------------------ the status socket across versions
+
+
+OLD_STATUS = {"state": "listening", "calls": 3, "call": None}
+
+
+class _OldDaemonSocket:
+    """The status socket of a daemon older than the call marks: it answers every connection
+    with its status at once and closes it, without reading what the client sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                time.sleep(0.01)  # the client's request arrives, unread
+                conn.sendall(json.dumps(OLD_STATUS).encode() + b"\n")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def _bare_env(tmp_path: Path) -> dict:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+            "XDG_RUNTIME_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+
+def test_a_new_client_asks_an_old_daemon_for_its_status_and_hears_it_takes_no_call_marks(tmp_path):
+    """After an upgrade, before the daemon is restarted: `status` sends no request, so the old
+    daemon's answer is read every time; `call start` says the daemon is older (restart it),
+    never "no daemon answering"; a new daemon does not remove the old one's socket."""
+    from monitor.delivery.status_socket import StatusServer, query_status
+    old = _OldDaemonSocket(tmp_path / "old.sock")
+    try:
+        assert all(query_status(old.path) == OLD_STATUS for _ in range(50))
+        st = subprocess.run([PY, "-m", "monitor.cli", "status", "--json", "--socket", old.path],
+                            env=_bare_env(tmp_path), capture_output=True, text=True, timeout=30, cwd=ROOT)
+        assert st.returncode == 0 and json.loads(st.stdout) == OLD_STATUS, st
+        for _ in range(3):
+            mark = _call(_bare_env(tmp_path), "start", "--socket", old.path)
+            assert mark.returncode == 1 and mark.stdout == ""
+            assert mark.stderr.strip() == (f"call-monitor: error: the daemon at {old.path} did not read the "
+                                           "request: an older version, which answers only the status (restart it)")
+        try:
+            StatusServer(old.path, state=dict)
+        except RuntimeError as err:
+            assert "another call-monitor daemon is running" in str(err)
+        else:
+            raise AssertionError("a new daemon took the socket of a running one")
+        assert Path(old.path).exists() and query_status(old.path) == OLD_STATUS
+    finally:
+        old.close()
+
+
+def test_an_old_client_that_sends_nothing_gets_the_status_from_a_new_daemon(tmp_path):
+    """A client that sends no request gets the status: at once when it closes its side, after
+    the daemon's short wait when it just waits for the answer."""
+    from monitor.delivery.status_socket import REQUEST_WAIT_S, StatusServer
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"},
+                          control=lambda r: {"ok": True, "message": "done"})
+    try:
+        for close_side in (True, False):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(3.0)
+                s.connect(server.path)
+                t0 = time.monotonic()
+                if close_side:
+                    s.shutdown(socket.SHUT_WR)
+                answer = s.makefile("rb").readline()
+                took = time.monotonic() - t0
+            assert json.loads(answer) == {"state": "listening"}
+            assert took < 0.2 if close_side else REQUEST_WAIT_S - 0.05 < took < REQUEST_WAIT_S + 0.5
+    finally:
+        server.close()

@@ -94,11 +94,11 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     return load_config(args.config, extra or None)
 
 
-def ask_daemon(args: argparse.Namespace, request: dict, timeout: float = 2.0) -> dict | int:
-    """The running daemon's JSON answer to ``request`` over its status socket (``--socket``, else
-    where the configuration puts it), or, once the reason there is none is said in one line, the
-    exit status."""
-    from ..delivery.status_socket import ask, socket_path
+def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 2.0) -> dict | int:
+    """The running daemon's JSON answer to ``request`` (None: its status) over its status socket
+    (``--socket``, else where the configuration puts it), or, once the reason there is none is
+    said in one line, the exit status."""
+    from ..delivery.status_socket import RequestNotRead, ask, socket_path
     path = args.socket
     if not path:
         cfg = config_or_error(args)
@@ -109,6 +109,9 @@ def ask_daemon(args: argparse.Namespace, request: dict, timeout: float = 2.0) ->
         return ask(path, request, timeout)
     except FileNotFoundError:
         error(f"no daemon running (no status socket at {path})")
+    except RequestNotRead:
+        error(f"the daemon at {path} did not read the request: an older version, which answers only "
+              "the status (restart it)")
     except OSError as err:
         error(f"no daemon answering at {path} ({err.strerror or err})")
     except ValueError:

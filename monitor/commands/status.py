@@ -78,7 +78,7 @@ def render(st: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from .common import ask_daemon
-    st = ask_daemon(args, {"status": True})
+    st = ask_daemon(args, None)
     if isinstance(st, int):
         return st
     print(json.dumps(st) if args.json else render(st))
