@@ -578,7 +578,7 @@ class Daemon:
             self._abort_call(err)
             return
         if self.streams is not None:
-            self.streams.bounded = bounded
+            self.streams.call_started(bounded)
 
     def _control_mark(self, what: str, t0: float) -> dict:
         """``call-monitor call start|end``: what it did, for the asker."""

@@ -132,6 +132,21 @@ def test_a_stream_that_was_playing_before_the_call_leaves_the_call_to_the_silenc
     assert b.speech_may_start() and b.silence_may_end()
 
 
+def test_a_stream_that_went_between_calls_does_not_end_the_next_call_started_by_a_mark():
+    """A CRM's flow: the stream starts call 1, `call end`, the stream goes, `call start`: the
+    stream that went before call 2 began does not end it."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) == START
+    b.call_started(bounded=True)
+    b.ended_by_mark()  # call end
+    b.on_mark(StreamsMark(5.0, frozenset()), in_call=False)  # the stream goes, no call running
+    b.call_started(bounded=False)  # call start, nothing playing
+    assert not b.stream_ended(5.5) and not b.stream_ended(60.0)
+    assert b.silence_may_end()
+
+
+
 # ------------------------------------------------------------------ the live daemon
 
 
@@ -302,6 +317,28 @@ def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
     finally:
         d.kill()
     assert 15.0 < call["summary"]["duration_s"] < 19.0
+
+
+def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pulse, env, tmp_path):
+    """Stream starts call 1, `call end`, the stream goes, `call start`: call 2 runs on (until
+    `call end`), not ended at once by the stream that went before it."""
+    d = _daemon(env, tmp_path)
+    player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=5.0))
+    try:
+        assert d.wait_err("call 1 started", 10), d.err
+        assert _call(env, "end").stdout.strip() == "call 1 ended"
+        player.wait(15)
+        time.sleep(1.5)  # the stream has gone, longer than the grace
+        assert _call(env, "start").stdout.strip() == "call 2 started"
+        time.sleep(2.5)
+        assert d.status(env)["call"]["call_id"] == 2, d.err
+        assert _call(env, "end").stdout.strip() == "call 2 ended"
+        _stop(d)
+    finally:
+        player.kill()
+        d.kill()
+    calls = _calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call end", "call-monitor call end"]
 
 
 # ------------------------------------------------------------------ the stream watcher

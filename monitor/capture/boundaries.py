@@ -65,6 +65,12 @@ class StreamBoundaries:
             self.gone_at = mark.t
         return None
 
+    def call_started(self, bounded: bool) -> None:
+        """A call started (by a stream, by ``call start``, ``bounded`` when its stream marks it):
+        a stream that went before it ends no call, its own ends it."""
+        self.bounded = bounded
+        self.gone_at = None
+
     def stream_ended(self, now: float) -> bool:
         """True once, when the last stream has been gone ``grace_s`` at ``now``."""
         if self.gone_at is None or self.ids or now < self.gone_at + self.grace_s:
