@@ -465,3 +465,30 @@ def test_an_old_client_that_sends_nothing_gets_the_status_from_a_new_daemon(tmp_
             assert took < 0.2 if close_side else REQUEST_WAIT_S - 0.05 < took < REQUEST_WAIT_S + 0.5
     finally:
         server.close()
+
+
+def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_goes_on(pulse):
+    """Whatever fails in the watcher's thread (here the consumer of its changes, once), it says
+    that there is no stream information (so the silence decides), and it watches on."""
+    changes: list = []
+
+    def on_change(t: float, ids, why: str) -> None:
+        changes.append((ids, why))
+        if len(changes) == 2:
+            raise RuntimeError("the consumer broke\nsecond line")
+
+    w = SinkStreams("softphone", on_change, poll_s=0.3).start()
+    player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
+    try:
+        deadline = time.monotonic() + 5.0
+        while len(changes) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w._thread.is_alive()
+    finally:
+        player.kill()
+        player.wait(5)
+        w.stop()
+    assert changes[0] == (frozenset(), "")
+    assert len(changes[1][0]) == 1, "the stream appears: the consumer fails on it"
+    assert changes[2] == (None, "stream watcher failed: the consumer broke")
+    assert changes[3] == changes[1], "the next look tells the streams again"

@@ -13,6 +13,7 @@ that there is no stream information now (no such sink, no server answering), ``w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -42,7 +43,8 @@ def monitored_sink(source: str | None) -> str | None:
 def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
     """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
     try:
-        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, encoding="utf-8",
+                           errors="replace", timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if r.returncode != 0:
@@ -54,8 +56,8 @@ def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
     """Every stream of the server as (index, sink index, media role); the role is "" where pactl
     cannot say it (before PulseAudio 16 pactl has no JSON output: the short listing then)."""
     try:
-        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True,
+                           encoding="utf-8", errors="replace", timeout=timeout)
         if r.returncode == 0:
             return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
                     for s in json.loads(r.stdout)]
@@ -121,11 +123,30 @@ class SinkStreams:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._subscribe()
-            woke = self._wait()
-            if self._stop.is_set():
-                break
-            self._look(woke)
+            try:
+                self._subscribe()
+                woke = self._wait()
+                if self._stop.is_set():
+                    break
+                self._look(woke)
+            except Exception as err:  # noqa: BLE001 - the watcher goes on; meanwhile the silence decides
+                log.exception("the stream watcher of sink %s failed", self.sink)
+                self._failed(err)
+                self._stop.wait(self.poll_s)
+
+    def _failed(self, err: Exception) -> None:
+        """Say that there is no stream information (the calls' silence takes over) and start the
+        subscription again at the next try."""
+        said = str(err).strip().splitlines()
+        self.ids, self.why = None, f"stream watcher failed: {said[0] if said else type(err).__name__}"
+        try:
+            self.on_change(time.monotonic(), None, self.why)
+        except Exception:  # noqa: BLE001 - logged; the next look reports again
+            log.exception("the stream watcher of sink %s could not report its failure", self.sink)
+        try:
+            self._end_subscription()
+        except Exception:  # noqa: BLE001 - a subscription that does not end is left behind
+            log.exception("the stream watcher's subscription did not end")
 
     def _subscribe(self) -> None:
         """A running ``pactl subscribe`` (again, after the server restarted); none if it fails."""
@@ -174,6 +195,7 @@ class SinkStreams:
         if proc is not None:
             if proc.poll() is None:
                 proc.kill()
-            proc.wait(2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(1)
             if proc.stdout is not None:
                 proc.stdout.close()
