@@ -551,7 +551,8 @@ class Daemon:
                 what, answer = self._controls.get_nowait()
             except queue.Empty:
                 break
-            self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
+            if answer.set_running_or_notify_cancel():  # not given up by its asker
+                self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
         if self.streams is None:
             return
         for mark in chunk.marks:
@@ -612,7 +613,10 @@ class Daemon:
         try:
             return answer.result(timeout_s)
         except concurrent.futures.TimeoutError:
-            return {"error": f"the daemon did not act on it within {timeout_s:g} s (no audio from its capture)"}
+            if not answer.cancel():  # the loop took it just now: its answer follows at once
+                return answer.result()
+            return {"error": f"the daemon did not act on it within {timeout_s:g} s (its capture loop was busy or "
+                             "got no audio), and will not: nothing was done"}
 
     def _refuse_controls(self, why: str) -> None:
         while True:
@@ -620,7 +624,8 @@ class Daemon:
                 _, answer = self._controls.get_nowait()
             except queue.Empty:
                 return
-            answer.set_result({"error": why})
+            if answer.set_running_or_notify_cancel():
+                answer.set_result({"error": why})
 
     def _between_calls(self, chunk: Chunk, onset: bool) -> None:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash

@@ -492,3 +492,33 @@ def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_g
     assert len(changes[1][0]) == 1, "the stream appears: the consumer fails on it"
     assert changes[2] == (None, "stream watcher failed: the consumer broke")
     assert changes[3] == changes[1], "the next look tells the streams again"
+
+
+def test_a_call_mark_the_daemon_did_not_act_on_in_time_is_not_carried_out_later(tmp_path):
+    """The capture loop is busy for 1 s while `call start` waits 0.3 s for it: the asker hears
+    that nothing was done, and nothing is (a retry would otherwise start two calls)."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=20.0), dtype="float32")
+    call = tmp_path / "call.wav"
+    sf.write(call, np.stack([x, np.zeros_like(x)], axis=1), r)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    answers: list[dict] = []
+
+    def busy_once(event) -> None:
+        if event.type == "cues" and not answers:
+            asker = threading.Thread(target=lambda: answers.append(daemon.control({"call": "start"}, 0.3)))
+            asker.start()
+            time.sleep(1.0)
+            asker.join()
+
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(call), store, {"busy": busy_once})
+        assert daemon.run() == 0
+    assert answers == [{"error": "the daemon did not act on it within 0.3 s (its capture loop was busy or got no "
+                                 "audio), and will not: nothing was done"}]
+    assert daemon.calls == 1
+    assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["capture ended"]
