@@ -593,9 +593,7 @@ class Daemon:
                 self.streams.ended_by_mark()
             return {"ok": True, "message": f"call {ended} ended"}
         self._end_call("call-monitor call start (the next call)")
-        if self.streams is not None:
-            self.streams.ended = frozenset()
-        self._start_marked(t0, bounded=bool(self.streams and self.streams.ids))
+        self._start_marked(t0, bounded=self.streams is not None and self.streams.marked_start())
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"

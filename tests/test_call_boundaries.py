@@ -147,6 +147,20 @@ def test_a_stream_that_went_between_calls_does_not_end_the_next_call_started_by_
 
 
 
+def test_call_start_is_marked_by_the_streams_only_when_one_playing_was_seen_to_begin():
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({3})), in_call=False)  # plays all the time, since before
+    assert not b.marked_start(), "the silence ends it"
+    b.on_mark(StreamsMark(5.0, frozenset({3, 4})), in_call=True)
+    assert b.marked_start(), "stream 4 began: its end ends the call"
+    b.ended_by_mark()  # call end while 3 and 4 play on
+    assert not b.marked_start(), "the streams of a call ended by a mark mark no call"
+    b.on_mark(StreamsMark(9.0, None, "the sound server does not answer"), in_call=False)
+    b.on_mark(StreamsMark(12.0, frozenset({3, 4})), in_call=False)
+    assert not b.marked_start(), "known again: what plays was not seen to begin"
+
+
+
 # ------------------------------------------------------------------ the live daemon
 
 
@@ -339,6 +353,29 @@ def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pu
         d.kill()
     calls = _calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call end", "call-monitor call end"]
+
+
+def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silence(pulse, env, tmp_path):
+    """The softphone's stream plays from before the daemon and never ends: a call `call start`
+    began is ended by the 3 s end silence, not left running for as long as the stream plays."""
+    softphone = subprocess.Popen(["pacat", "--playback", "--device=softphone", "--raw", "--format=float32le",
+                                  "--rate=16000", "--channels=1"], env=pulse.full_env(), stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+        try:
+            assert d.status(env)["boundaries"]["streams"] == 1
+            assert _call(env, "start").stdout.strip() == "call 1 started"
+            assert d.status(env)["call"]["ends"] != "when its stream into sink softphone ends"
+            assert d.wait_err("call 1 ended", 8), d.err
+            _stop(d)
+        finally:
+            d.kill()
+    finally:
+        softphone.kill()
+        softphone.wait(5)
+    assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["3 s of silence"]
 
 
 # ------------------------------------------------------------------ the stream watcher

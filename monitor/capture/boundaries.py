@@ -11,7 +11,9 @@ the daemon does with its calls:
 * the last stream going away ends the call once ``grace_s`` has passed without a new one;
 * silence ends a call only when its stream does not mark it: the call did not begin with a
   stream appearing (a softphone whose stream plays all the time), or there is no stream
-  information now (no such sink, no server answering);
+  information now (no such sink, no server answering); a call ``call-monitor call start``
+  began is marked by the streams only when one playing then was seen to begin (not before
+  the daemon watched, not one of a call ``call end`` closed);
 * speech starts a call (after enough silence) only while a stream plays, or with no stream
   information: with none playing, what is heard is the agent's own microphone, not a call;
   nor does it while only the streams of a call ended by ``call-monitor call end`` play (the
@@ -42,17 +44,20 @@ class StreamBoundaries:
     gone_at: float | None = None  # when the last stream went away (its call not ended yet)
     bounded: bool = False  # the running call is marked by its stream
     ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
+    begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
 
     def on_mark(self, mark: StreamsMark, in_call: bool) -> str | None:
         """Take a change of the streams; :data:`START`, :data:`SPLIT` or None (nothing to do now)."""
         old, self.ids, self.why = self.ids, mark.ids, mark.why
         if mark.ids is None:  # the silence decides until the streams are known again
             self.gone_at = None
+            self.begun = frozenset()
             return None
         if old is None:  # known (again): what plays now was not seen to begin
             self.bounded = False
             self.gone_at = None
             return None
+        self.begun = (self.begun | (mark.ids - old)) & mark.ids
         if mark.ids - old:
             self.gone_at = None
             if not in_call:
@@ -70,6 +75,14 @@ class StreamBoundaries:
         a stream that went before it ends no call, its own ends it."""
         self.bounded = bounded
         self.gone_at = None
+
+    def marked_start(self) -> bool:
+        """``call-monitor call start``: whether the streams mark the call it starts: only when a
+        stream playing now was seen to begin and was not one of a call ended by ``call end`` (a
+        softphone's stream that plays all the time leaves the call's end to the silence)."""
+        bounded = bool(self.ids and self.begun - self.ended)
+        self.ended = frozenset()
+        return bounded
 
     def stream_ended(self, now: float) -> bool:
         """True once, when the last stream has been gone ``grace_s`` at ``now``."""
