@@ -559,3 +559,36 @@ def test_a_call_mark_the_daemon_did_not_act_on_in_time_is_not_carried_out_later(
                                  "audio), and will not: nothing was done"}]
     assert daemon.calls == 1
     assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["capture ended"]
+
+
+def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp_path):
+    """A `call` request waits for the capture loop (here 3 s): meanwhile `status` is answered at
+    once, and a second daemon starting on the same socket is told that this one runs."""
+    from monitor.delivery.status_socket import StatusServer, ask, query_status
+    release = threading.Event()
+
+    def slow_control(request: dict) -> dict:
+        release.wait(3.0)
+        return {"ok": True, "message": "call 1 started"}
+
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"}, control=slow_control)
+    marks: list[dict] = []
+    try:
+        asker = threading.Thread(target=lambda: marks.append(ask(server.path, {"call": "start"}, 5.0)))
+        asker.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert query_status(server.path) == {"state": "listening"}
+        assert time.monotonic() - t0 < 0.3
+        try:
+            StatusServer(server.path, state=dict)
+        except RuntimeError as err:
+            assert "another call-monitor daemon is running" in str(err)
+        else:
+            raise AssertionError("a second daemon took the socket")
+        release.set()
+        asker.join(5)
+        assert marks == [{"ok": True, "message": "call 1 started"}]
+    finally:
+        release.set()
+        server.close()

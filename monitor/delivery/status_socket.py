@@ -135,28 +135,40 @@ class StatusServer:
                 conn, _ = self.sock.accept()
             except (socket.timeout, OSError):
                 continue
-            with conn:
-                try:
-                    conn.sendall(json.dumps(self._answer(conn), default=str).encode("utf-8") + b"\n")
-                except OSError:
-                    pass
-                except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
-                    try:
-                        conn.sendall(json.dumps({"error": str(err)}).encode("utf-8") + b"\n")
-                    except OSError:
-                        pass
+            answer, slow = self._answer(conn)
+            if slow:  # carried out by the capture loop: in a short-lived thread of its own, so that
+                threading.Thread(target=self._reply, args=(conn, answer), name="status-control",
+                                 daemon=True).start()  # the socket answers the others meanwhile
+            else:
+                self._reply(conn, answer)
 
-    def _answer(self, conn: socket.socket) -> dict:
+    def _answer(self, conn: socket.socket) -> tuple[Callable[[], dict], bool]:
+        """What answers the connection's request, and whether that waits for the capture loop."""
         try:
             request = _read_request(conn)
         except (ValueError, UnicodeDecodeError) as err:
-            return {"error": f"the request is not one line of JSON ({err})"}
-        conn.settimeout(2.0)  # for the answer
+            return (lambda: {"error": f"the request is not one line of JSON ({err})"}), False
+        except OSError as err:
+            return (lambda: {"error": f"the request could not be read ({err})"}), False
         if not request or request.get("status"):
-            return self.state()
-        if self.control is None:
-            return {"error": "this daemon takes no requests but the status"}
-        return self.control(request)
+            return self.state, False
+        control = self.control
+        if control is None:
+            return (lambda: {"error": "this daemon takes no requests but the status"}), False
+        return (lambda: control(request)), True
+
+    @staticmethod
+    def _reply(conn: socket.socket, answer: Callable[[], dict]) -> None:
+        with conn:
+            try:
+                body = answer()
+            except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
+                body = {"error": str(err)}
+            try:
+                conn.settimeout(2.0)
+                conn.sendall(json.dumps(body, default=str).encode("utf-8") + b"\n")
+            except OSError:
+                pass
 
     def close(self) -> None:
         self._stop.set()
