@@ -60,9 +60,36 @@ def _daemon(env, tmp_path: Path, config: str = "") -> Daemon:
     return d
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: their command names."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if int(fields[1].split()[1]) == pid:
+            out[int(stat.parent.name)] = fields[0].split("(", 1)[1]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _stop(d: Daemon) -> None:
+    """SIGINT: the daemon exits within 2 s, cleanly, and leaves no child behind (the stream
+    watcher's ``pactl subscribe``)."""
+    children = _children(d.proc.pid)
+    t0 = time.monotonic()
     d.proc.send_signal(2)
     assert d.proc.wait(5) == 0, d.err
+    assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
+    time.sleep(0.2)
+    assert not [name for pid, name in children.items() if _alive(pid)], children
 
 
 STREAM_ENDED = "the softphone's stream ended (sink softphone)"
