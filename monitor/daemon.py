@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .capture.boundaries import SPLIT, START, StreamBoundaries
+from .capture.boundaries import Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError
@@ -269,13 +269,15 @@ class Daemon:
                 log.error("call %s not closed: %s", p.call_id, close_err)
         self._close_audio()
         self.active = {}
+        if self.streams is not None:
+            self.streams.call_ended()
 
     def _end_call(self, why: str) -> None:
         p = self.pipeline
         if p is None:
             return
         if self.streams is not None:
-            self.streams.bounded = False
+            self.streams.call_ended()
         try:
             events = p.finish(ended_by=why)
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
@@ -396,7 +398,7 @@ class Daemon:
         later = changed_at_next_start(self.cfg, cfg)
         self.cfg = cfg
         if self.streams is not None:
-            self.streams.grace_s = cfg.daemon.stream_end_grace_s
+            self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
         if self.pipeline is not None:
             self.emit(self.pipeline.reconfigure(cfg))
         if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
@@ -567,9 +569,9 @@ class Daemon:
 
     def _stream_mark(self, mark: StreamsMark, t0: float) -> None:
         action = self.streams.on_mark(mark, in_call=self.pipeline is not None)
-        if action == SPLIT:
+        if action is Action.SPLIT:
             self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
-        if action in (START, SPLIT):
+        if action is not None:
             self._start_marked(t0, bounded=True)
 
     def _start_marked(self, t0: float, *, bounded: bool) -> None:

@@ -20,7 +20,7 @@ import soundfile as sf
 
 from conftest import CALLS, Daemon, PY, ROOT
 
-from monitor.capture.boundaries import SPLIT, START, StreamBoundaries
+from monitor.capture.boundaries import Action, StreamBoundaries
 from monitor.capture.sources import StreamsMark
 from monitor.capture.streams import SinkStreams
 
@@ -112,8 +112,8 @@ def test_a_stream_appearing_between_calls_starts_one_and_its_end_ends_it_after_t
     b = StreamBoundaries(grace_s=1.0)
     assert b.on_mark(StreamsMark(0.0, frozenset()), in_call=False) is None  # what plays at the start
     assert not b.speech_may_start(), "no stream plays: what is heard is the agent's microphone"
-    assert b.on_mark(StreamsMark(3.0, frozenset({7})), in_call=False) == START
-    b.bounded = True
+    assert b.on_mark(StreamsMark(3.0, frozenset({7})), in_call=False) is Action.START
+    b.call_started(bounded=True)
     assert not b.silence_may_end(), "the call's stream decides, not the silence"
     b.on_mark(StreamsMark(20.0, frozenset()), in_call=True)
     assert not b.stream_ended(20.9)
@@ -123,11 +123,11 @@ def test_a_stream_appearing_between_calls_starts_one_and_its_end_ends_it_after_t
 def test_a_stream_made_again_within_the_grace_is_the_same_call_and_a_second_stream_is_the_next_call():
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
-    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) == START
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) is Action.START
     b.on_mark(StreamsMark(5.0, frozenset()), in_call=True)  # a codec change: removed ...
     assert b.on_mark(StreamsMark(5.4, frozenset({8})), in_call=True) is None  # ... and made again
     assert not b.stream_ended(9.0) and b.bounded
-    assert b.on_mark(StreamsMark(9.0, frozenset({8, 9})), in_call=True) == SPLIT
+    assert b.on_mark(StreamsMark(9.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
 
 
 def test_without_stream_information_the_silence_decides():
@@ -135,7 +135,7 @@ def test_without_stream_information_the_silence_decides():
     assert b.speech_may_start() and b.silence_may_end()  # a device, a file: no marks at all
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
     b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
-    b.bounded = True
+    b.call_started(bounded=True)
     b.on_mark(StreamsMark(4.0, None, "sink softphone is gone"), in_call=True)
     assert b.silence_may_end() and b.speech_may_start()
     # known again (the server came back): what plays was not seen to begin, so the silence decides
@@ -149,7 +149,7 @@ def test_the_streams_of_a_call_ended_by_a_mark_start_no_call_by_speech():
     b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
     b.ended_by_mark()  # call-monitor call end while the stream still plays
     assert not b.speech_may_start()
-    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) == START
+    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) is Action.START
     assert b.speech_may_start()
 
 
@@ -164,7 +164,7 @@ def test_a_stream_that_went_between_calls_does_not_end_the_next_call_started_by_
     stream that went before call 2 began does not end it."""
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
-    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) == START
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) is Action.START
     b.call_started(bounded=True)
     b.ended_by_mark()  # call end
     b.on_mark(StreamsMark(5.0, frozenset()), in_call=False)  # the stream goes, no call running
@@ -408,9 +408,18 @@ def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silenc
 # ------------------------------------------------------------------ the stream watcher
 
 
+def _wait_for(ok, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _watch(sink: str = "softphone", poll_s: float = 1.0) -> tuple[SinkStreams, list]:
+    """A watcher of ``sink`` and the changes it reported, once it has looked a first time."""
     changes: list = []
-    return SinkStreams(sink, lambda t, ids, why: changes.append((ids, why)), poll_s=poll_s).start(), changes
+    w = SinkStreams(sink, lambda t, ids, why: changes.append((ids, why)), poll_s=poll_s).start()
+    _wait_for(lambda: changes)
+    return w, changes
 
 
 def test_the_watcher_lists_the_streams_about_once_a_poll_when_nothing_changes(pulse):
@@ -542,6 +551,7 @@ def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_g
             raise RuntimeError("the consumer broke\nsecond line")
 
     w = SinkStreams("softphone", on_change, poll_s=0.3).start()
+    _wait_for(lambda: changes)
     player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
     try:
         deadline = time.monotonic() + 5.0
@@ -619,3 +629,51 @@ def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp
     finally:
         release.set()
         server.close()
+
+
+def test_the_watcher_follows_a_sound_server_restart_and_stops_at_once_leaving_no_child(pulse):
+    """The server goes away (no stream information, said why) and comes back (its streams again,
+    the subscription started anew); stop() takes well under a second and ends ``pactl subscribe``."""
+    w, changes = _watch(poll_s=0.3)
+    try:
+        deadline = time.monotonic() + 3.0
+        while w._proc is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = w._proc
+        assert changes == [(frozenset(), "")] and first is not None and first.poll() is None
+        pulse.stop()
+        time.sleep(1.5)
+        assert changes[-1] == (None, "the sound server does not answer")
+        pulse.start()
+        deadline = time.monotonic() + 5.0
+        while changes[-1] != (frozenset(), "") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert changes[-1] == (frozenset(), "")
+        player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
+        try:
+            deadline = time.monotonic() + 3.0
+            while not changes[-1][0] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert changes[-1][0] and len(changes[-1][0]) == 1, "the new subscription reports the new stream"
+        finally:
+            player.kill()
+            player.wait(5)
+        proc = w._proc
+    finally:
+        t0 = time.monotonic()
+        w.stop()
+        took = time.monotonic() - t0
+    assert took < 0.6
+    assert first.poll() is not None and proc is not None and proc.poll() is not None
+    assert not w._thread.is_alive()
+
+
+def test_without_pactl_the_watcher_says_so_and_the_silence_decides(pulse, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    w, changes = _watch(poll_s=0.3)
+    try:
+        time.sleep(0.8)
+    finally:
+        w.stop()
+    assert changes == [(None, "no pactl to ask the sound server")]
+    assert w.ids is None and not w._thread.is_alive()

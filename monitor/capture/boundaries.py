@@ -24,30 +24,38 @@ Without any mark (an ALSA device, replay of a file) the rules fall back to silen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
 
 from .sources import StreamsMark
 
-START = "start"
-"""Start a call at the mark."""
-SPLIT = "split"
-"""Close the running call and start a new one at the mark."""
+
+class Action(enum.Enum):
+    """What a change of the streams asks of the daemon."""
+
+    START = "start"
+    """Start a call at the mark."""
+    SPLIT = "split"
+    """Close the running call and start a new one at the mark."""
 
 
-@dataclass
 class StreamBoundaries:
-    """The stream state the rules need; see the module's docstring."""
+    """The stream state the rules need, changed only by its methods; see the module's docstring."""
 
-    grace_s: float
-    ids: frozenset[int] | None = None  # the streams playing now; None: no stream information
-    why: str = "no stream information"
-    gone_at: float | None = None  # when the last stream went away (its call not ended yet)
-    bounded: bool = False  # the running call is marked by its stream
-    ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
-    begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self.ids: frozenset[int] | None = None  # the streams playing now; None: no stream information
+        self.why = "no stream information"
+        self.gone_at: float | None = None  # when the last stream went away (its call not ended yet)
+        self.bounded = False  # the running call is marked by its stream
+        self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
+        self.begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
 
-    def on_mark(self, mark: StreamsMark, in_call: bool) -> str | None:
-        """Take a change of the streams; :data:`START`, :data:`SPLIT` or None (nothing to do now)."""
+    def reconfigure(self, grace_s: float) -> None:
+        """A reloaded ``daemon.stream_end_grace_s``."""
+        self.grace_s = grace_s
+
+    def on_mark(self, mark: StreamsMark, in_call: bool) -> Action | None:
+        """Take a change of the streams; what to do now, or None (nothing)."""
         old, self.ids, self.why = self.ids, mark.ids, mark.why
         if mark.ids is None:  # the silence decides until the streams are known again
             self.gone_at = None
@@ -61,9 +69,9 @@ class StreamBoundaries:
         if mark.ids - old:
             self.gone_at = None
             if not in_call:
-                return START
+                return Action.START
             if old & mark.ids:
-                return SPLIT
+                return Action.SPLIT
             self.bounded = True
             return None
         if old and not mark.ids:
@@ -83,6 +91,10 @@ class StreamBoundaries:
         bounded = bool(self.ids and self.begun - self.ended)
         self.ended = frozenset()
         return bounded
+
+    def call_ended(self) -> None:
+        """The running call ended or failed, however: no call is marked by a stream now."""
+        self.bounded = False
 
     def stream_ended(self, now: float) -> bool:
         """True once, when the last stream has been gone ``grace_s`` at ``now``."""

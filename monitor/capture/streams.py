@@ -28,6 +28,10 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 StreamIds = frozenset[int]
+PACTL_TIMEOUT_S = 1.0
+"""How long one pactl listing may take (a local server answers in milliseconds)."""
+STOP_JOIN_S = 0.5
+"""How long :meth:`SinkStreams.stop` waits for the watcher's thread (the daemon stops within 2 s)."""
 _WAKES = re.compile(rb"' on (sink-input|sink|server) #")
 """The subscription's events that may change the streams of a sink (not: client, source-output...)."""
 OnChange = Callable[[float, "StreamIds | None", str], None]
@@ -67,7 +71,7 @@ def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
     return None if rows is None else [(row[0], row[1], "") for row in rows if len(row) > 1]
 
 
-def sink_streams(sink: str, timeout: float = 3.0) -> tuple[StreamIds | None, str]:
+def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S) -> tuple[StreamIds | None, str]:
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
     (no pactl, no server answering, no such sink). Event sounds (media role "event": a
     notification's ding) are no call's stream and do not count."""
@@ -100,18 +104,20 @@ class SinkStreams:
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
 
     def start(self) -> "SinkStreams":
-        """Look once (the caller sees the streams there are when this returns), then watch."""
-        self._look(time.monotonic())
+        """Watch, in the watcher's thread (its first look too: a sound server that hangs does not
+        hold up the start)."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Within about half a second, whatever pactl does: the thread is joined for at most
+        ``STOP_JOIN_S`` (a listing that hangs ends with its own timeout, in a daemon thread)."""
         self._stop.set()
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.kill()  # wakes the thread from its wait at once
         if self._thread.is_alive():
-            self._thread.join(2.0)
+            self._thread.join(STOP_JOIN_S)
         self._end_subscription()
 
     def _look(self, now: float) -> None:
@@ -122,6 +128,11 @@ class SinkStreams:
             self.on_change(now, ids, why)
 
     def _run(self) -> None:
+        try:
+            self._look(time.monotonic())
+        except Exception as err:  # noqa: BLE001 - as below
+            log.exception("the stream watcher of sink %s failed", self.sink)
+            self._failed(err)
         while not self._stop.is_set():
             try:
                 self._subscribe()
