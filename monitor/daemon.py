@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .capture.boundaries import Action, StreamBoundaries
+from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError
@@ -225,8 +225,8 @@ class Daemon:
     def _start_call(self, at: float | None = None) -> None:
         """Start a call: at the kept pre-roll (speech onset), or ``at`` on the source clock (a
         stream or an explicit mark: the call begins there, the audio before it is no part of it)."""
-        if at is not None:
-            self._preroll.clear()
+        while self._preroll and at is not None and self._preroll[0].t0 < at - 1e-9:
+            self._preroll.popleft()  # the call begins at ``at``: what came before is no part of it
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
@@ -569,10 +569,23 @@ class Daemon:
 
     def _stream_mark(self, mark: StreamsMark, t0: float) -> None:
         action = self.streams.on_mark(mark, in_call=self.pipeline is not None)
+        if action is Action.START:
+            self._preroll.clear()  # the call begins at this chunk, once start_due says it does
         if action is Action.SPLIT:
             self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
-        if action is not None:
             self._start_marked(t0, bounded=True)
+
+    def _start_when_due(self) -> None:
+        """The call a stream began starts (with the audio kept from its mark) once its stream has
+        played long enough; a stream gone before is no call."""
+        began = self.streams.held
+        at = self.streams.start_due(self._now)
+        if at is not None:
+            self._start_marked(self._preroll[0].t0, bounded=True)
+        elif self.streams.held is None:
+            log.info("a stream into sink %s ended after %.1f s: no call (shorter than %g s)", self._sink(),
+                     self._now - began, STREAM_CALL_MIN_S)
+            self._preroll.clear()
 
     def _start_marked(self, t0: float, *, bounded: bool) -> None:
         try:
@@ -636,6 +649,9 @@ class Daemon:
         self.close_interrupted()
         self.purge_old()
         self._preroll.append(chunk)
+        if self.streams is not None and self.streams.held is not None:  # a stream began a call
+            self._start_when_due()
+            return
         while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
             self._preroll.popleft()
         if onset and self.segmenter.silence_before_onset() >= self.cfg.daemon.call_start_silence_s \

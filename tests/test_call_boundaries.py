@@ -147,6 +147,7 @@ def test_the_streams_of_a_call_ended_by_a_mark_start_no_call_by_speech():
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
     b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
+    b.call_started(bounded=True)
     b.ended_by_mark()  # call-monitor call end while the stream still plays
     assert not b.speech_may_start()
     assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) is Action.START
@@ -185,6 +186,23 @@ def test_call_start_is_marked_by_the_streams_only_when_one_playing_was_seen_to_b
     b.on_mark(StreamsMark(9.0, None, "the sound server does not answer"), in_call=False)
     b.on_mark(StreamsMark(12.0, frozenset({3, 4})), in_call=False)
     assert not b.marked_start(), "known again: what plays was not seen to begin"
+
+
+
+def test_a_stream_that_began_between_calls_is_a_call_once_it_has_played_3_s():
+    """A stream gone within 3 s (a click, a short tone) is no call; one that plays on is, from
+    the moment it began."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({5})), in_call=False) is Action.START
+    assert b.start_due(2.0) is None
+    b.on_mark(StreamsMark(2.5, frozenset()), in_call=False)
+    assert b.start_due(2.6) is None and b.start_due(9.0) is None, "gone before 3 s: no call"
+    assert b.on_mark(StreamsMark(10.0, frozenset({6})), in_call=False) is Action.START
+    b.on_mark(StreamsMark(10.2, frozenset()), in_call=False)  # made again at once: the same call
+    assert b.on_mark(StreamsMark(10.3, frozenset({7})), in_call=False) is None
+    assert b.start_due(12.9) is None
+    assert b.start_due(13.0) == 10.0 and b.start_due(14.0) is None
 
 
 
@@ -403,6 +421,26 @@ def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silenc
         softphone.kill()
         softphone.wait(5)
     assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["3 s of silence"]
+
+
+def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path):
+    """A 1.5 s stream (a tone, no speech) before the call: no call is stored or delivered for
+    it; the call that follows is call 1, from its own stream's start."""
+    r = 16000
+    tone = tmp_path / "tone.wav"
+    sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(1.5 * r)) / r)).astype(np.float32), r)
+    d = _daemon(env, tmp_path)
+    try:
+        pulse.play(tone).wait(10)
+        time.sleep(2.0)
+        assert d.wait_err("no call (shorter than 3 s)", 3), d.err
+        assert d.status(env)["call"] is None
+        pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=8.0)).wait(30)
+        call = _one_call_its_stream_ended(d, tmp_path / "e.db")
+    finally:
+        d.kill()
+    assert 7.5 < call["summary"]["duration_s"] < 9.5
+    assert [e["call_id"] for _, e in d.lines if e["type"] == "call_summary"] == [1]
 
 
 # ------------------------------------------------------------------ the stream watcher

@@ -4,7 +4,10 @@ The capture carries every change of the streams playing into the caller's sink
 (:class:`~monitor.capture.sources.StreamsMark`); :class:`StreamBoundaries` turns them into what
 the daemon does with its calls:
 
-* a stream appearing between calls starts a call; one appearing while another stream still
+* a stream appearing between calls starts a call at that moment once it has played
+  ``STREAM_CALL_MIN_S`` (until then the daemon keeps the audio from the mark): one that is
+  gone before (a click, a short tone, a stream with nothing to monitor) is no call, neither
+  stored nor delivered; one appearing while another stream still
   plays starts a new call (the running one is closed first); one appearing while none plays
   (the softphone re-created its stream, or the sound server came back) goes on with the
   running call;
@@ -29,11 +32,18 @@ import enum
 from .sources import StreamsMark
 
 
+STREAM_CALL_MIN_S = 3.0
+"""How long a stream that began between calls plays before it is a call. Shorter ones (a click,
+a short tone, a stream that opened and closed) are none; a real call shorter than this has
+nothing the analysis could use (a baseline needs several seconds of the caller's speech)."""
+
+
 class Action(enum.Enum):
     """What a change of the streams asks of the daemon."""
 
     START = "start"
-    """Start a call at the mark."""
+    """A call begins at the mark: keep the audio from there; :meth:`StreamBoundaries.start_due`
+    says when it starts (or that it does not)."""
     SPLIT = "split"
     """Close the running call and start a new one at the mark."""
 
@@ -49,6 +59,7 @@ class StreamBoundaries:
         self.bounded = False  # the running call is marked by its stream
         self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
         self.begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
+        self.held: float | None = None  # when a stream began the call that has not started yet
 
     def reconfigure(self, grace_s: float) -> None:
         """A reloaded ``daemon.stream_end_grace_s``."""
@@ -59,6 +70,7 @@ class StreamBoundaries:
         old, self.ids, self.why = self.ids, mark.ids, mark.why
         if mark.ids is None:  # the silence decides until the streams are known again
             self.gone_at = None
+            self.held = None
             self.begun = frozenset()
             return None
         if old is None:  # known (again): what plays now was not seen to begin
@@ -69,6 +81,9 @@ class StreamBoundaries:
         if mark.ids - old:
             self.gone_at = None
             if not in_call:
+                if self.held is not None:  # made again at once: the same call, from its first stream
+                    return None
+                self.held = mark.t
                 return Action.START
             if old & mark.ids:
                 return Action.SPLIT
@@ -78,11 +93,25 @@ class StreamBoundaries:
             self.gone_at = mark.t
         return None
 
+    def start_due(self, now: float) -> float | None:
+        """When the call a stream began (:data:`Action.START`) starts, once its streams have
+        played ``STREAM_CALL_MIN_S`` at ``now``; None before, and for good when they went first."""
+        if self.held is None:
+            return None
+        if not self.ids:
+            self.held = None
+            return None
+        if now - self.held < STREAM_CALL_MIN_S:
+            return None
+        at, self.held = self.held, None
+        return at
+
     def call_started(self, bounded: bool) -> None:
         """A call started (by a stream, by ``call start``, ``bounded`` when its stream marks it):
         a stream that went before it ends no call, its own ends it."""
         self.bounded = bounded
         self.gone_at = None
+        self.held = None
 
     def marked_start(self) -> bool:
         """``call-monitor call start``: whether the streams mark the call it starts: only when a
