@@ -56,9 +56,9 @@ def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
     return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
 
 
-def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
-    """Every stream of the server as (index, sink index, media role); the role is "" where pactl
-    cannot say it (before PulseAudio 16 pactl has no JSON output: the short listing then)."""
+def _json_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+    """Every stream of the server as (index, sink index, media role), from pactl's JSON (PulseAudio
+    16 and later); None when that fails."""
     try:
         r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True,
                            encoding="utf-8", errors="replace", timeout=timeout)
@@ -67,11 +67,55 @@ def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
                     for s in json.loads(r.stdout)]
     except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
         pass
-    rows = _pactl_short("sink-inputs", timeout)
-    return None if rows is None else [(row[0], row[1], "") for row in rows if len(row) > 1]
+    return None
 
 
-def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S) -> tuple[StreamIds | None, str]:
+_INPUT = re.compile(r"^Sink Input #(\d+)$", re.M)
+_ON_SINK = re.compile(r"^\tSink: (\d+)$", re.M)
+_ROLE = re.compile(r'^\t\tmedia\.role = "([^"]*)"$', re.M)
+
+
+def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+    """The same from the long listing, in the C locale (every PulseAudio); None when the server
+    does not answer."""
+    try:
+        r = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, encoding="utf-8",
+                           errors="replace", timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    heads = list(_INPUT.finditer(r.stdout))
+    rows = []
+    for head, after in zip(heads, heads[1:] + [None]):
+        block = r.stdout[head.end():after.start() if after else len(r.stdout)]
+        sink, role = _ON_SINK.search(block), _ROLE.search(block)
+        if sink:
+            rows.append((head.group(1), sink.group(1), role.group(1) if role else ""))
+    return rows
+
+
+class SinkInputs:
+    """Lists the server's streams with their media roles: pactl's JSON while it has some, else
+    (before PulseAudio 16) the long listing, from then on (one process per listing)."""
+
+    def __init__(self) -> None:
+        self.json = True
+
+    def __call__(self, timeout: float) -> list[tuple[str, str, str]] | None:
+        if self.json:
+            rows = _json_inputs(timeout)
+            if rows is not None:
+                return rows
+        rows = _long_inputs(timeout)
+        if rows is not None and self.json:
+            log.info("pactl has no JSON output (PulseAudio before 16): the long listing tells the streams' roles")
+            self.json = False
+        return rows
+
+
+def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S,
+                 inputs: SinkInputs | None = None) -> tuple[StreamIds | None, str]:
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
     (no pactl, no server answering, no such sink). Event sounds (media role "event": a
     notification's ding) are no call's stream and do not count."""
@@ -83,10 +127,10 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S) -> tuple[StreamIds
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
         return None, f"sink {sink} is gone"
-    inputs = _sink_inputs(timeout)
-    if inputs is None:
+    rows = (inputs or SinkInputs())(timeout)
+    if rows is None:
         return None, "the sound server does not answer"
-    return frozenset(int(i) for i, on, role in inputs if on == index and i.isdigit() and role != "event"), ""
+    return frozenset(int(i) for i, on, role in rows if on == index and i.isdigit() and role != "event"), ""
 
 
 class SinkStreams:
@@ -99,6 +143,7 @@ class SinkStreams:
         self.ids: StreamIds | None = None
         self.why = "not looked at yet"
         self.looks = 0  # how many times the streams were listed
+        self.inputs = SinkInputs()
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
@@ -122,7 +167,7 @@ class SinkStreams:
 
     def _look(self, now: float) -> None:
         self.looks += 1
-        ids, why = sink_streams(self.sink)
+        ids, why = sink_streams(self.sink, inputs=self.inputs)
         if ids != self.ids or (ids is None and why != self.why):
             self.ids, self.why = ids, why
             self.on_change(now, ids, why)
