@@ -742,3 +742,33 @@ def test_an_event_sound_is_no_stream_of_a_call_read_from_json_and_from_the_long_
             p.kill()
             p.wait(5)
 
+
+def test_a_client_sending_its_request_a_byte_at_a_time_holds_the_socket_no_longer_than_the_wait(tmp_path):
+    """A request line trickling in (a byte every 0.1 s) is cut at REQUEST_WAIT_S all told; the
+    next client is answered at once after that."""
+    from monitor.delivery.status_socket import REQUEST_WAIT_S, StatusServer, query_status
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"})
+    stop = threading.Event()
+
+    def trickle() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(server.path)
+            for byte in b'{"status": true}':
+                if stop.wait(0.1):
+                    return
+                try:
+                    s.send(bytes([byte]))
+                except OSError:
+                    return
+
+    slow = threading.Thread(target=trickle)
+    try:
+        slow.start()
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        assert query_status(server.path) == {"state": "listening"}
+        assert time.monotonic() - t0 < REQUEST_WAIT_S + 0.25
+    finally:
+        stop.set()
+        slow.join(3)
+        server.close()

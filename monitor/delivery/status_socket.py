@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,8 +34,8 @@ LIVENESS_TIMEOUT_S = 3.0
 that listens is never removed, however slowly it answers (only a socket nobody listens on is)."""
 
 REQUEST_WAIT_S = 0.3
-"""How long the daemon waits for a request on a connection that neither sends one nor closes its
-side (an older client): then it answers with the status."""
+"""How long the daemon waits for a connection's request line, all told: one that neither sends one
+nor closes its side (an older client) is then answered with the status."""
 
 
 class RequestNotRead(ConnectionError):
@@ -74,11 +75,16 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
 
 
 def _read_request(conn: socket.socket) -> dict:
-    """The connection's request line as JSON (``{}`` for none)."""
-    conn.settimeout(REQUEST_WAIT_S)
+    """The connection's request line as JSON (``{}`` for none), read within ``REQUEST_WAIT_S``
+    all told (a client that sends a byte at a time holds the socket no longer)."""
+    deadline = time.monotonic() + REQUEST_WAIT_S
     data = b""
     try:
         while b"\n" not in data and len(data) < 4096:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            conn.settimeout(left)
             part = conn.recv(4096)
             if not part:
                 break
