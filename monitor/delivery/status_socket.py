@@ -1,8 +1,9 @@
 """The daemon's status socket: a Unix socket (mode 0600, no network port). A connection sends
 one JSON request line (or nothing, then closes its side or waits ``REQUEST_WAIT_S``) and gets one
-JSON object back: the daemon's state for ``{"status": true}`` or no request
-(``call-monitor status`` sends none: every version of the daemon answers that); for ``{"call": "start"}`` and ``{"call": "end"}`` (``call-monitor
-call``), what the daemon did (``{"ok": true, "message": ...}``) or ``{"error": ...}``."""
+JSON object back: the daemon's state for ``{"status": true}`` or no request (``call-monitor
+status`` sends none: every version of the daemon answers that); for ``{"call": "start"}`` and
+``{"call": "end"}`` (``call-monitor call``), what the daemon did (``{"ok": true, "message":
+...}``) or ``{"error": ...}``."""
 
 from __future__ import annotations
 
