@@ -446,6 +446,31 @@ def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path
     assert [e["call_id"] for _, e in d.lines if e["type"] == "call_summary"] == [1]
 
 
+def test_a_second_stream_starting_while_the_call_plays_is_the_next_call(pulse, env, tmp_path):
+    """The next call's stream appears 6 s into the running call, whose stream still plays (the
+    softphone answers the next call before it removes the last one's stream): the running call
+    is closed there, the next starts there, with its own row; it ends when the last stream goes.
+    (A call-waiting tone overlapping a call does the same: not told apart yet.)"""
+    first = _caller_speech("normal", tmp_path / "first.wav", seconds=12.0)
+    second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
+    d = _daemon(env, tmp_path)
+    try:
+        a = pulse.play(first)
+        time.sleep(6.0)
+        b = pulse.play(second)
+        assert d.wait_err("call 1 ended", 5), d.err
+        a.wait(20)
+        b.wait(20)
+        assert d.wait_err("call 2 ended", 5), d.err
+        _stop(d)
+    finally:
+        d.kill()
+    calls = _calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == [
+        "a new stream started playing into sink softphone (the next call)", STREAM_ENDED]
+    assert 5.0 < calls[0]["summary"]["duration_s"] < 7.5 and 9.5 < calls[1]["summary"]["duration_s"] < 12.5
+
+
 # ------------------------------------------------------------------ the stream watcher
 
 
