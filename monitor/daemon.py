@@ -157,6 +157,7 @@ class Daemon:
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
         self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
+        self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
 
     @property
     def last_problem(self) -> dict | None:
@@ -260,6 +261,7 @@ class Daemon:
         """The running call failed (recognizer error, database error): say so in one line, close
         what can be closed, and go on listening for the next call."""
         p, self.pipeline = self.pipeline, None
+        self._held = []
         why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         log.error("call %s stopped: %s", p.call_id if p else "?", why)
         if p is not None:
@@ -515,6 +517,9 @@ class Daemon:
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
                 self._between_calls(chunk, onset)
+            elif self._held or (self.streams is not None and self.streams.split_pending):
+                self._held.append(chunk)  # the running call's audio, while a split may be due
+                self._split_when_due()
             else:
                 try:
                     self._feed(chunk)
@@ -526,8 +531,36 @@ class Daemon:
                 break
         self._drain_msgs()
         self._refuse_controls("the daemon is stopping")
+        self._flush_held()
         if self.pipeline is not None:
             self._end_call(self.stop_reason or "capture ended")
+
+    def _split_when_due(self) -> None:
+        """Close the running call where the new streams began once they have played long enough
+        (the next call starts there, with the audio held back since); feed the held audio to the
+        running call if they went before."""
+        due = self.streams.split_due(self._now)
+        if due:
+            held, self._held = self._held, []
+            self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
+            self._preroll = collections.deque(held)
+            self._start_marked(held[0].t0, bounded=True)
+        elif due is False or not self.streams.split_pending:
+            self._flush_held()
+
+    def _flush_held(self) -> None:
+        """The audio held back for a split that did not come, to the running call."""
+        held, self._held = self._held, []
+        for chunk in held:
+            if self.pipeline is None:
+                return
+            try:
+                self._feed(chunk)
+            except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
+                self._abort_call(err)
+                return
+        if held and self.pipeline is not None:
+            self._end_if_over()
 
     def _end_if_over(self) -> None:
         """End the running call when its stream has gone (for the grace), or after the end
@@ -571,9 +604,6 @@ class Daemon:
         action = self.streams.on_mark(mark, in_call=self.pipeline is not None)
         if action is Action.START:
             self._preroll.clear()  # the call begins at this chunk, once start_due says it does
-        if action is Action.SPLIT:
-            self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
-            self._start_marked(t0, bounded=True)
 
     def _start_when_due(self) -> None:
         """The call a stream began starts (with the audio kept from its mark) once its stream has
@@ -598,6 +628,7 @@ class Daemon:
 
     def _control_mark(self, what: str, t0: float) -> dict:
         """``call-monitor call start|end``: what it did, for the asker."""
+        self._flush_held()  # a split the mark overrides (ending the call clears it): its audio first
         ended = self.pipeline.call_id if self.pipeline is not None else None
         had_call = self.pipeline is not None
         if what == "end":

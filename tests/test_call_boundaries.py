@@ -128,6 +128,18 @@ def test_a_stream_made_again_within_the_grace_is_the_same_call_and_a_second_stre
     assert b.on_mark(StreamsMark(5.4, frozenset({8})), in_call=True) is None  # ... and made again
     assert not b.stream_ended(9.0) and b.bounded
     assert b.on_mark(StreamsMark(9.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    assert b.split_due(11.9) is None and b.split_due(12.0) is True and not b.split_pending
+
+
+def test_a_stream_beside_the_calls_gone_within_3_s_leaves_the_call_whole():
+    """A call-waiting tone (stream 9 beside the call's stream 8 for 2 s) splits nothing."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({8})), in_call=False)
+    b.call_started(bounded=True)
+    assert b.on_mark(StreamsMark(5.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    assert b.split_due(6.0) is None and b.split_pending
+    b.on_mark(StreamsMark(7.0, frozenset({8})), in_call=True)
+    assert b.split_due(7.1) is False and not b.split_pending and b.split_due(9.0) is None
 
 
 def test_without_stream_information_the_silence_decides():
@@ -446,19 +458,25 @@ def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path
     assert [e["call_id"] for _, e in d.lines if e["type"] == "call_summary"] == [1]
 
 
-def test_a_second_stream_starting_while_the_call_plays_is_the_next_call(pulse, env, tmp_path):
-    """The next call's stream appears 6 s into the running call, whose stream still plays (the
-    softphone answers the next call before it removes the last one's stream): the running call
-    is closed there, the next starts there, with its own row; it ends when the last stream goes.
-    (A call-waiting tone overlapping a call does the same: not told apart yet.)"""
+def test_a_second_stream_starting_while_the_call_plays_is_the_next_call_a_short_tone_is_not(pulse, env,
+                                                                                            tmp_path):
+    """A 1.5 s tone beside the call 3 s in (call waiting) leaves it whole. The next call's stream
+    appears 6 s into the running call, whose stream still plays (the softphone answers the next
+    call before it removes the last one's stream): once it has played 3 s the running call is
+    closed where it appeared, the next starts there, with its own row, and ends when the last
+    stream goes."""
     first = _caller_speech("normal", tmp_path / "first.wav", seconds=12.0)
     second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
+    tone = tmp_path / "tone.wav"
+    sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * np.arange(24000) / 16000)).astype(np.float32), 16000)
     d = _daemon(env, tmp_path)
     try:
         a = pulse.play(first)
-        time.sleep(6.0)
+        time.sleep(3.0)
+        pulse.play(tone).wait(10)
+        time.sleep(1.5)
         b = pulse.play(second)
-        assert d.wait_err("call 1 ended", 5), d.err
+        assert d.wait_err("call 1 ended", 8), d.err
         a.wait(20)
         b.wait(20)
         assert d.wait_err("call 2 ended", 5), d.err

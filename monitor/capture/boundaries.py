@@ -8,7 +8,9 @@ the daemon does with its calls:
   ``STREAM_CALL_MIN_S`` (until then the daemon keeps the audio from the mark): one that is
   gone before (a click, a short tone, a stream with nothing to monitor) is no call, neither
   stored nor delivered; one appearing while another stream still
-  plays starts a new call (the running one is closed first); one appearing while none plays
+  plays starts a new call there (the running one is closed there) once it has played
+  ``STREAM_CALL_MIN_S`` too (meanwhile the daemon holds the running call's audio back; a tone
+  gone before, e.g. call waiting, leaves the call whole); one appearing while none plays
   (the softphone re-created its stream, or the sound server came back) goes on with the
   running call;
 * the last stream going away ends the call once ``grace_s`` has passed without a new one;
@@ -45,7 +47,8 @@ class Action(enum.Enum):
     """A call begins at the mark: keep the audio from there; :meth:`StreamBoundaries.start_due`
     says when it starts (or that it does not)."""
     SPLIT = "split"
-    """Close the running call and start a new one at the mark."""
+    """A new call may begin at the mark: hold the running call's audio from there;
+    :meth:`StreamBoundaries.split_due` says whether the running call is closed there."""
 
 
 class StreamBoundaries:
@@ -60,6 +63,8 @@ class StreamBoundaries:
         self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
         self.begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
         self.held: float | None = None  # when a stream began the call that has not started yet
+        self.split_at: float | None = None  # when streams began beside the running call's ...
+        self.splitting: frozenset[int] = frozenset()  # ... these, not yet a call of their own
 
     def reconfigure(self, grace_s: float) -> None:
         """A reloaded ``daemon.stream_end_grace_s``."""
@@ -72,6 +77,7 @@ class StreamBoundaries:
             self.gone_at = None
             self.held = None
             self.begun = frozenset()
+            self.split_at = None
             return None
         if old is None:  # known (again): what plays now was not seen to begin
             self.bounded = False
@@ -86,6 +92,9 @@ class StreamBoundaries:
                 self.held = mark.t
                 return Action.START
             if old & mark.ids:
+                if self.split_at is None:
+                    self.split_at, self.splitting = mark.t, frozenset()
+                self.splitting |= mark.ids - old
                 return Action.SPLIT
             self.bounded = True
             return None
@@ -112,6 +121,7 @@ class StreamBoundaries:
         self.bounded = bounded
         self.gone_at = None
         self.held = None
+        self.split_at = None
 
     def marked_start(self) -> bool:
         """``call-monitor call start``: whether the streams mark the call it starts: only when a
@@ -124,6 +134,25 @@ class StreamBoundaries:
     def call_ended(self) -> None:
         """The running call ended or failed, however: no call is marked by a stream now."""
         self.bounded = False
+        self.split_at = None
+
+    @property
+    def split_pending(self) -> bool:
+        return self.split_at is not None
+
+    def split_due(self, now: float) -> bool | None:
+        """Whether the running call is closed at the mark of :data:`Action.SPLIT`: True once the
+        streams that began beside it have played ``STREAM_CALL_MIN_S`` at ``now``, False when
+        they went before (and then for good); None meanwhile, or with no split pending."""
+        if self.split_at is None:
+            return None
+        if not (self.ids or frozenset()) & self.splitting:
+            self.split_at = None
+            return False
+        if now - self.split_at < STREAM_CALL_MIN_S:
+            return None
+        self.split_at = None
+        return True
 
     def stream_ended(self, now: float) -> bool:
         """True once, when the last stream has been gone ``grace_s`` at ``now``."""
