@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .capture.boundaries import SPLIT, START, StreamBoundaries
+from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError
@@ -157,6 +157,7 @@ class Daemon:
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
         self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
+        self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
 
     @property
     def last_problem(self) -> dict | None:
@@ -225,8 +226,8 @@ class Daemon:
     def _start_call(self, at: float | None = None) -> None:
         """Start a call: at the kept pre-roll (speech onset), or ``at`` on the source clock (a
         stream or an explicit mark: the call begins there, the audio before it is no part of it)."""
-        if at is not None:
-            self._preroll.clear()
+        while self._preroll and at is not None and self._preroll[0].t0 < at - 1e-9:
+            self._preroll.popleft()  # the call begins at ``at``: what came before is no part of it
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
@@ -260,6 +261,7 @@ class Daemon:
         """The running call failed (recognizer error, database error): say so in one line, close
         what can be closed, and go on listening for the next call."""
         p, self.pipeline = self.pipeline, None
+        self._held = []
         why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         log.error("call %s stopped: %s", p.call_id if p else "?", why)
         if p is not None:
@@ -269,13 +271,15 @@ class Daemon:
                 log.error("call %s not closed: %s", p.call_id, close_err)
         self._close_audio()
         self.active = {}
+        if self.streams is not None:
+            self.streams.call_ended()
 
     def _end_call(self, why: str) -> None:
         p = self.pipeline
         if p is None:
             return
         if self.streams is not None:
-            self.streams.bounded = False
+            self.streams.call_ended()
         try:
             events = p.finish(ended_by=why)
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
@@ -396,7 +400,7 @@ class Daemon:
         later = changed_at_next_start(self.cfg, cfg)
         self.cfg = cfg
         if self.streams is not None:
-            self.streams.grace_s = cfg.daemon.stream_end_grace_s
+            self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
         if self.pipeline is not None:
             self.emit(self.pipeline.reconfigure(cfg))
         if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
@@ -513,6 +517,9 @@ class Daemon:
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
                 self._between_calls(chunk, onset)
+            elif self._held or (self.streams is not None and self.streams.split_pending):
+                self._held.append(chunk)  # the running call's audio, while a split may be due
+                self._split_when_due()
             else:
                 try:
                     self._feed(chunk)
@@ -524,8 +531,36 @@ class Daemon:
                 break
         self._drain_msgs()
         self._refuse_controls("the daemon is stopping")
+        self._flush_held()
         if self.pipeline is not None:
             self._end_call(self.stop_reason or "capture ended")
+
+    def _split_when_due(self) -> None:
+        """Close the running call where the new streams began once they have played long enough
+        (the next call starts there, with the audio held back since); feed the held audio to the
+        running call if they went before."""
+        due = self.streams.split_due(self._now)
+        if due:
+            held, self._held = self._held, []
+            self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
+            self._preroll = collections.deque(held)
+            self._start_marked(held[0].t0, bounded=True)
+        elif due is False or not self.streams.split_pending:
+            self._flush_held()
+
+    def _flush_held(self) -> None:
+        """The audio held back for a split that did not come, to the running call."""
+        held, self._held = self._held, []
+        for chunk in held:
+            if self.pipeline is None:
+                return
+            try:
+                self._feed(chunk)
+            except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
+                self._abort_call(err)
+                return
+        if held and self.pipeline is not None:
+            self._end_if_over()
 
     def _end_if_over(self) -> None:
         """End the running call when its stream has gone (for the grace), or after the end
@@ -551,7 +586,8 @@ class Daemon:
                 what, answer = self._controls.get_nowait()
             except queue.Empty:
                 break
-            self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
+            if answer.set_running_or_notify_cancel():  # not given up by its asker
+                self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
         if self.streams is None:
             return
         for mark in chunk.marks:
@@ -566,10 +602,20 @@ class Daemon:
 
     def _stream_mark(self, mark: StreamsMark, t0: float) -> None:
         action = self.streams.on_mark(mark, in_call=self.pipeline is not None)
-        if action == SPLIT:
-            self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
-        if action in (START, SPLIT):
-            self._start_marked(t0, bounded=True)
+        if action is Action.START:
+            self._preroll.clear()  # the call begins at this chunk, once start_due says it does
+
+    def _start_when_due(self) -> None:
+        """The call a stream began starts (with the audio kept from its mark) once its stream has
+        played long enough; a stream gone before is no call."""
+        began = self.streams.held
+        at = self.streams.start_due(self._now)
+        if at is not None:
+            self._start_marked(self._preroll[0].t0, bounded=True)
+        elif self.streams.held is None:
+            log.info("a stream into sink %s ended after %.1f s: no call (shorter than %g s)", self._sink(),
+                     self._now - began, STREAM_CALL_MIN_S)
+            self._preroll.clear()
 
     def _start_marked(self, t0: float, *, bounded: bool) -> None:
         try:
@@ -578,10 +624,11 @@ class Daemon:
             self._abort_call(err)
             return
         if self.streams is not None:
-            self.streams.bounded = bounded
+            self.streams.call_started(bounded)
 
     def _control_mark(self, what: str, t0: float) -> dict:
         """``call-monitor call start|end``: what it did, for the asker."""
+        self._flush_held()  # a split the mark overrides (ending the call clears it): its audio first
         ended = self.pipeline.call_id if self.pipeline is not None else None
         had_call = self.pipeline is not None
         if what == "end":
@@ -592,9 +639,7 @@ class Daemon:
                 self.streams.ended_by_mark()
             return {"ok": True, "message": f"call {ended} ended"}
         self._end_call("call-monitor call start (the next call)")
-        if self.streams is not None:
-            self.streams.ended = frozenset()
-        self._start_marked(t0, bounded=bool(self.streams and self.streams.ids))
+        self._start_marked(t0, bounded=self.streams is not None and self.streams.marked_start())
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
@@ -612,7 +657,10 @@ class Daemon:
         try:
             return answer.result(timeout_s)
         except concurrent.futures.TimeoutError:
-            return {"error": f"the daemon did not act on it within {timeout_s:g} s (no audio from its capture)"}
+            if not answer.cancel():  # the loop took it just now: its answer follows at once
+                return answer.result()
+            return {"error": f"the daemon did not act on it within {timeout_s:g} s (its capture loop was busy or "
+                             "got no audio), and will not: nothing was done"}
 
     def _refuse_controls(self, why: str) -> None:
         while True:
@@ -620,7 +668,8 @@ class Daemon:
                 _, answer = self._controls.get_nowait()
             except queue.Empty:
                 return
-            answer.set_result({"error": why})
+            if answer.set_running_or_notify_cancel():
+                answer.set_result({"error": why})
 
     def _between_calls(self, chunk: Chunk, onset: bool) -> None:
         """Keep the pre-roll, write what a failing database held back, close the calls a crash
@@ -631,6 +680,9 @@ class Daemon:
         self.close_interrupted()
         self.purge_old()
         self._preroll.append(chunk)
+        if self.streams is not None and self.streams.held is not None:  # a stream began a call
+            self._start_when_due()
+            return
         while self._preroll and self._preroll[0].t0 < self._now - PREROLL_S - 1e-9:
             self._preroll.popleft()
         if onset and self.segmenter.silence_before_onset() >= self.cfg.daemon.call_start_silence_s \

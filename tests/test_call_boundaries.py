@@ -20,8 +20,9 @@ import soundfile as sf
 
 from conftest import CALLS, Daemon, PY, ROOT
 
-from monitor.capture.boundaries import SPLIT, START, StreamBoundaries
+from monitor.capture.boundaries import Action, StreamBoundaries
 from monitor.capture.sources import StreamsMark
+from monitor.capture.streams import SinkStreams
 
 SHORT_BASELINE = ("[analysis]\nbaseline_min_speech_s = 5.0\nbaseline_max_s = 10.0\nbaseline_min_windows = 2\n"
                   "baseline_min_window_speech_s = 2.0\n")
@@ -59,9 +60,36 @@ def _daemon(env, tmp_path: Path, config: str = "") -> Daemon:
     return d
 
 
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: their command names."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if int(fields[1].split()[1]) == pid:
+            out[int(stat.parent.name)] = fields[0].split("(", 1)[1]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _stop(d: Daemon) -> None:
+    """SIGINT: the daemon exits within 2 s, cleanly, and leaves no child behind (the stream
+    watcher's ``pactl subscribe``)."""
+    children = _children(d.proc.pid)
+    t0 = time.monotonic()
     d.proc.send_signal(2)
     assert d.proc.wait(5) == 0, d.err
+    assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
+    time.sleep(0.2)
+    assert not [name for pid, name in children.items() if _alive(pid)], children
 
 
 STREAM_ENDED = "the softphone's stream ended (sink softphone)"
@@ -84,8 +112,8 @@ def test_a_stream_appearing_between_calls_starts_one_and_its_end_ends_it_after_t
     b = StreamBoundaries(grace_s=1.0)
     assert b.on_mark(StreamsMark(0.0, frozenset()), in_call=False) is None  # what plays at the start
     assert not b.speech_may_start(), "no stream plays: what is heard is the agent's microphone"
-    assert b.on_mark(StreamsMark(3.0, frozenset({7})), in_call=False) == START
-    b.bounded = True
+    assert b.on_mark(StreamsMark(3.0, frozenset({7})), in_call=False) is Action.START
+    b.call_started(bounded=True)
     assert not b.silence_may_end(), "the call's stream decides, not the silence"
     b.on_mark(StreamsMark(20.0, frozenset()), in_call=True)
     assert not b.stream_ended(20.9)
@@ -95,11 +123,23 @@ def test_a_stream_appearing_between_calls_starts_one_and_its_end_ends_it_after_t
 def test_a_stream_made_again_within_the_grace_is_the_same_call_and_a_second_stream_is_the_next_call():
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
-    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) == START
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) is Action.START
     b.on_mark(StreamsMark(5.0, frozenset()), in_call=True)  # a codec change: removed ...
     assert b.on_mark(StreamsMark(5.4, frozenset({8})), in_call=True) is None  # ... and made again
     assert not b.stream_ended(9.0) and b.bounded
-    assert b.on_mark(StreamsMark(9.0, frozenset({8, 9})), in_call=True) == SPLIT
+    assert b.on_mark(StreamsMark(9.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    assert b.split_due(11.9) is None and b.split_due(12.0) is True and not b.split_pending
+
+
+def test_a_stream_beside_the_calls_gone_within_3_s_leaves_the_call_whole():
+    """A call-waiting tone (stream 9 beside the call's stream 8 for 2 s) splits nothing."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({8})), in_call=False)
+    b.call_started(bounded=True)
+    assert b.on_mark(StreamsMark(5.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    assert b.split_due(6.0) is None and b.split_pending
+    b.on_mark(StreamsMark(7.0, frozenset({8})), in_call=True)
+    assert b.split_due(7.1) is False and not b.split_pending and b.split_due(9.0) is None
 
 
 def test_without_stream_information_the_silence_decides():
@@ -107,7 +147,7 @@ def test_without_stream_information_the_silence_decides():
     assert b.speech_may_start() and b.silence_may_end()  # a device, a file: no marks at all
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
     b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
-    b.bounded = True
+    b.call_started(bounded=True)
     b.on_mark(StreamsMark(4.0, None, "sink softphone is gone"), in_call=True)
     assert b.silence_may_end() and b.speech_may_start()
     # known again (the server came back): what plays was not seen to begin, so the silence decides
@@ -119,9 +159,10 @@ def test_the_streams_of_a_call_ended_by_a_mark_start_no_call_by_speech():
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
     b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
+    b.call_started(bounded=True)
     b.ended_by_mark()  # call-monitor call end while the stream still plays
     assert not b.speech_may_start()
-    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) == START
+    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=False) is Action.START
     assert b.speech_may_start()
 
 
@@ -129,6 +170,52 @@ def test_a_stream_that_was_playing_before_the_call_leaves_the_call_to_the_silenc
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset({3})), in_call=False)  # a softphone whose stream never ends
     assert b.speech_may_start() and b.silence_may_end()
+
+
+def test_a_stream_that_went_between_calls_does_not_end_the_next_call_started_by_a_mark():
+    """A CRM's flow: the stream starts call 1, `call end`, the stream goes, `call start`: the
+    stream that went before call 2 began does not end it."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) is Action.START
+    b.call_started(bounded=True)
+    b.ended_by_mark()  # call end
+    b.on_mark(StreamsMark(5.0, frozenset()), in_call=False)  # the stream goes, no call running
+    b.call_started(bounded=False)  # call start, nothing playing
+    assert not b.stream_ended(5.5) and not b.stream_ended(60.0)
+    assert b.silence_may_end()
+
+
+
+def test_call_start_is_marked_by_the_streams_only_when_one_playing_was_seen_to_begin():
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({3})), in_call=False)  # plays all the time, since before
+    assert not b.marked_start(), "the silence ends it"
+    b.on_mark(StreamsMark(5.0, frozenset({3, 4})), in_call=True)
+    assert b.marked_start(), "stream 4 began: its end ends the call"
+    b.ended_by_mark()  # call end while 3 and 4 play on
+    assert not b.marked_start(), "the streams of a call ended by a mark mark no call"
+    b.on_mark(StreamsMark(9.0, None, "the sound server does not answer"), in_call=False)
+    b.on_mark(StreamsMark(12.0, frozenset({3, 4})), in_call=False)
+    assert not b.marked_start(), "known again: what plays was not seen to begin"
+
+
+
+def test_a_stream_that_began_between_calls_is_a_call_once_it_has_played_3_s():
+    """A stream gone within 3 s (a click, a short tone) is no call; one that plays on is, from
+    the moment it began."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({5})), in_call=False) is Action.START
+    assert b.start_due(2.0) is None
+    b.on_mark(StreamsMark(2.5, frozenset()), in_call=False)
+    assert b.start_due(2.6) is None and b.start_due(9.0) is None, "gone before 3 s: no call"
+    assert b.on_mark(StreamsMark(10.0, frozenset({6})), in_call=False) is Action.START
+    b.on_mark(StreamsMark(10.2, frozenset()), in_call=False)  # made again at once: the same call
+    assert b.on_mark(StreamsMark(10.3, frozenset({7})), in_call=False) is None
+    assert b.start_due(12.9) is None
+    assert b.start_due(13.0) == 10.0 and b.start_due(14.0) is None
+
 
 
 # ------------------------------------------------------------------ the live daemon
@@ -172,13 +259,16 @@ def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_pa
     held = tmp_path / "held.wav"
     sf.write(held, np.concatenate([x, np.zeros(10 * r, np.float32), x]), r)
     ding = tmp_path / "ding.wav"
-    sf.write(ding, (0.3 * np.sin(2 * np.pi * 880 * np.arange(r // 2) / r)).astype(np.float32), r)
+    sf.write(ding, (0.3 * np.sin(2 * np.pi * 880 * np.arange(3 * r) / r)).astype(np.float32), r)
     d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
     try:
         player = pulse.play(held)
         time.sleep(12.0)
-        subprocess.run(["paplay", "--device=softphone", "--property=media.role=event", str(ding)],
-                       env=pulse.full_env(), timeout=10, check=True)
+        dinging = subprocess.Popen(["paplay", "--device=softphone", "--property=media.role=event", str(ding)],
+                                   env=pulse.full_env())
+        time.sleep(1.0)
+        assert d.status(env)["boundaries"]["streams"] == 1, "the ding's role was read: not counted"
+        assert dinging.wait(10) == 0
         player.wait(40)
         call = _one_call_its_stream_ended(d, tmp_path / "e.db")
     finally:
@@ -301,3 +391,427 @@ def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
     finally:
         d.kill()
     assert 15.0 < call["summary"]["duration_s"] < 19.0
+
+
+def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pulse, env, tmp_path):
+    """Stream starts call 1, `call end`, the stream goes, `call start`: call 2 runs on (until
+    `call end`), not ended at once by the stream that went before it."""
+    d = _daemon(env, tmp_path)
+    player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=5.0))
+    try:
+        assert d.wait_err("call 1 started", 10), d.err
+        assert _call(env, "end").stdout.strip() == "call 1 ended"
+        player.wait(15)
+        time.sleep(1.5)  # the stream has gone, longer than the grace
+        assert _call(env, "start").stdout.strip() == "call 2 started"
+        time.sleep(2.5)
+        assert d.status(env)["call"]["call_id"] == 2, d.err
+        assert _call(env, "end").stdout.strip() == "call 2 ended"
+        _stop(d)
+    finally:
+        player.kill()
+        d.kill()
+    calls = _calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call end", "call-monitor call end"]
+
+
+def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silence(pulse, env, tmp_path):
+    """The softphone's stream plays from before the daemon and never ends: a call `call start`
+    began is ended by the 3 s end silence, not left running for as long as the stream plays."""
+    softphone = subprocess.Popen(["pacat", "--playback", "--device=softphone", "--raw", "--format=float32le",
+                                  "--rate=16000", "--channels=1"], env=pulse.full_env(), stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+        try:
+            assert d.status(env)["boundaries"]["streams"] == 1
+            assert _call(env, "start").stdout.strip() == "call 1 started"
+            assert d.status(env)["call"]["ends"] != "when its stream into sink softphone ends"
+            assert d.wait_err("call 1 ended", 8), d.err
+            _stop(d)
+        finally:
+            d.kill()
+    finally:
+        softphone.kill()
+        softphone.wait(5)
+    assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["3 s of silence"]
+
+
+def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path):
+    """A 1.5 s stream (a tone, no speech) before the call: no call is stored or delivered for
+    it; the call that follows is call 1, from its own stream's start."""
+    r = 16000
+    tone = tmp_path / "tone.wav"
+    sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(1.5 * r)) / r)).astype(np.float32), r)
+    d = _daemon(env, tmp_path)
+    try:
+        pulse.play(tone).wait(10)
+        time.sleep(2.0)
+        assert d.wait_err("no call (shorter than 3 s)", 3), d.err
+        assert d.status(env)["call"] is None
+        pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=8.0)).wait(30)
+        call = _one_call_its_stream_ended(d, tmp_path / "e.db")
+    finally:
+        d.kill()
+    assert 7.5 < call["summary"]["duration_s"] < 9.5
+    assert [e["call_id"] for _, e in d.lines if e["type"] == "call_summary"] == [1]
+
+
+def test_a_second_stream_starting_while_the_call_plays_is_the_next_call_a_short_tone_is_not(pulse, env,
+                                                                                            tmp_path):
+    """A 1.5 s tone beside the call 3 s in (call waiting) leaves it whole. The next call's stream
+    appears 6 s into the running call, whose stream still plays (the softphone answers the next
+    call before it removes the last one's stream): once it has played 3 s the running call is
+    closed where it appeared, the next starts there, with its own row, and ends when the last
+    stream goes."""
+    first = _caller_speech("normal", tmp_path / "first.wav", seconds=12.0)
+    second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
+    tone = tmp_path / "tone.wav"
+    sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * np.arange(24000) / 16000)).astype(np.float32), 16000)
+    d = _daemon(env, tmp_path)
+    try:
+        a = pulse.play(first)
+        time.sleep(3.0)
+        pulse.play(tone).wait(10)
+        time.sleep(1.5)
+        b = pulse.play(second)
+        assert d.wait_err("call 1 ended", 8), d.err
+        a.wait(20)
+        b.wait(20)
+        assert d.wait_err("call 2 ended", 5), d.err
+        _stop(d)
+    finally:
+        d.kill()
+    calls = _calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == [
+        "a new stream started playing into sink softphone (the next call)", STREAM_ENDED]
+    assert 5.0 < calls[0]["summary"]["duration_s"] < 7.5 and 9.5 < calls[1]["summary"]["duration_s"] < 12.5
+
+
+# ------------------------------------------------------------------ the stream watcher
+
+
+def _wait_for(ok, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _watch(sink: str = "softphone", poll_s: float = 1.0) -> tuple[SinkStreams, list]:
+    """A watcher of ``sink`` and the changes it reported, once it has looked a first time."""
+    changes: list = []
+    w = SinkStreams(sink, lambda t, ids, why: changes.append((ids, why)), poll_s=poll_s).start()
+    _wait_for(lambda: changes)
+    return w, changes
+
+
+def test_the_watcher_lists_the_streams_about_once_a_poll_when_nothing_changes(pulse):
+    """Idle, with no stream, and with a stream playing and the capture recording the sink's
+    monitor: each listing is a new client of the sound server, and its events wake nobody, so
+    the streams are listed about once each ``poll_s`` (plus once for the stream's start)."""
+    w, changes = _watch()
+    try:
+        time.sleep(0.3)
+        looks = w.looks
+        time.sleep(2.0)
+        assert w.looks - looks <= 3, f"{w.looks - looks} listings in 2 idle seconds"
+        player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
+        capture = subprocess.Popen(["parec", "--device=softphone.monitor", "--raw"], env=pulse.full_env(),
+                                   stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            looks = w.looks
+            time.sleep(2.0)
+            assert w.looks - looks <= 3, f"{w.looks - looks} listings in 2 s with a stream and a capture"
+            assert w.ids is not None and len(w.ids) == 1
+        finally:
+            for p in (player, capture):
+                p.kill()
+                p.wait(5)
+    finally:
+        w.stop()
+    assert changes[0] == (frozenset(), "") and len(changes[1][0]) == 1
+
+
+# ------------------------------------------------------------------ the status socket across versions
+
+
+OLD_STATUS = {"state": "listening", "calls": 3, "call": None}
+
+
+class _OldDaemonSocket:
+    """The status socket of a daemon older than the call marks: it answers every connection
+    with its status at once and closes it, without reading what the client sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                time.sleep(0.01)  # the client's request arrives, unread
+                conn.sendall(json.dumps(OLD_STATUS).encode() + b"\n")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def _bare_env(tmp_path: Path) -> dict:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+            "XDG_RUNTIME_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+
+def test_a_new_client_asks_an_old_daemon_for_its_status_and_hears_it_takes_no_call_marks(tmp_path):
+    """After an upgrade, before the daemon is restarted: `status` sends no request, so the old
+    daemon's answer is read every time; `call start` says the daemon is older (restart it),
+    never "no daemon answering"; a new daemon does not remove the old one's socket."""
+    from monitor.delivery.status_socket import StatusServer, query_status
+    old = _OldDaemonSocket(tmp_path / "old.sock")
+    try:
+        assert all(query_status(old.path) == OLD_STATUS for _ in range(50))
+        st = subprocess.run([PY, "-m", "monitor.cli", "status", "--json", "--socket", old.path],
+                            env=_bare_env(tmp_path), capture_output=True, text=True, timeout=30, cwd=ROOT)
+        assert st.returncode == 0 and json.loads(st.stdout) == OLD_STATUS, st
+        for _ in range(3):
+            mark = _call(_bare_env(tmp_path), "start", "--socket", old.path)
+            assert mark.returncode == 1 and mark.stdout == ""
+            assert mark.stderr.strip() == (f"call-monitor: error: the daemon at {old.path} did not read the "
+                                           "request: an older version, which answers only the status (restart it)")
+        try:
+            StatusServer(old.path, state=dict)
+        except RuntimeError as err:
+            assert "another call-monitor daemon is running" in str(err)
+        else:
+            raise AssertionError("a new daemon took the socket of a running one")
+        assert Path(old.path).exists() and query_status(old.path) == OLD_STATUS
+    finally:
+        old.close()
+
+
+def test_an_old_client_that_sends_nothing_gets_the_status_from_a_new_daemon(tmp_path):
+    """A client that sends no request gets the status: at once when it closes its side, after
+    the daemon's short wait when it just waits for the answer."""
+    from monitor.delivery.status_socket import REQUEST_WAIT_S, StatusServer
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"},
+                          control=lambda r: {"ok": True, "message": "done"})
+    try:
+        for close_side in (True, False):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(3.0)
+                s.connect(server.path)
+                t0 = time.monotonic()
+                if close_side:
+                    s.shutdown(socket.SHUT_WR)
+                answer = s.makefile("rb").readline()
+                took = time.monotonic() - t0
+            assert json.loads(answer) == {"state": "listening"}
+            assert took < 0.2 if close_side else REQUEST_WAIT_S - 0.05 < took < REQUEST_WAIT_S + 0.5
+    finally:
+        server.close()
+
+
+def test_a_failure_in_the_watcher_leaves_no_stream_information_and_the_watcher_goes_on(pulse):
+    """Whatever fails in the watcher's thread (here the consumer of its changes, once), it says
+    that there is no stream information (so the silence decides), and it watches on."""
+    changes: list = []
+
+    def on_change(t: float, ids, why: str) -> None:
+        changes.append((ids, why))
+        if len(changes) == 2:
+            raise RuntimeError("the consumer broke\nsecond line")
+
+    w = SinkStreams("softphone", on_change, poll_s=0.3).start()
+    _wait_for(lambda: changes)
+    player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
+    try:
+        deadline = time.monotonic() + 5.0
+        while len(changes) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w._thread.is_alive()
+    finally:
+        player.kill()
+        player.wait(5)
+        w.stop()
+    assert changes[0] == (frozenset(), "")
+    assert len(changes[1][0]) == 1, "the stream appears: the consumer fails on it"
+    assert changes[2] == (None, "stream watcher failed: the consumer broke")
+    assert changes[3] == changes[1], "the next look tells the streams again"
+
+
+def test_a_call_mark_the_daemon_did_not_act_on_in_time_is_not_carried_out_later(tmp_path):
+    """The capture loop is busy for 1 s while `call start` waits 0.3 s for it: the asker hears
+    that nothing was done, and nothing is (a retry would otherwise start two calls)."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=20.0), dtype="float32")
+    call = tmp_path / "call.wav"
+    sf.write(call, np.stack([x, np.zeros_like(x)], axis=1), r)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    answers: list[dict] = []
+
+    def busy_once(event) -> None:
+        if event.type == "cues" and not answers:
+            asker = threading.Thread(target=lambda: answers.append(daemon.control({"call": "start"}, 0.3)))
+            asker.start()
+            time.sleep(1.0)
+            asker.join()
+
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(call), store, {"busy": busy_once})
+        assert daemon.run() == 0
+    assert answers == [{"error": "the daemon did not act on it within 0.3 s (its capture loop was busy or got no "
+                                 "audio), and will not: nothing was done"}]
+    assert daemon.calls == 1
+    assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["capture ended"]
+
+
+def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp_path):
+    """A `call` request waits for the capture loop (here 3 s): meanwhile `status` is answered at
+    once, and a second daemon starting on the same socket is told that this one runs."""
+    from monitor.delivery.status_socket import StatusServer, ask, query_status
+    release = threading.Event()
+
+    def slow_control(request: dict) -> dict:
+        release.wait(3.0)
+        return {"ok": True, "message": "call 1 started"}
+
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"}, control=slow_control)
+    marks: list[dict] = []
+    try:
+        asker = threading.Thread(target=lambda: marks.append(ask(server.path, {"call": "start"}, 5.0)))
+        asker.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert query_status(server.path) == {"state": "listening"}
+        assert time.monotonic() - t0 < 0.3
+        try:
+            StatusServer(server.path, state=dict)
+        except RuntimeError as err:
+            assert "another call-monitor daemon is running" in str(err)
+        else:
+            raise AssertionError("a second daemon took the socket")
+        release.set()
+        asker.join(5)
+        assert marks == [{"ok": True, "message": "call 1 started"}]
+    finally:
+        release.set()
+        server.close()
+
+
+def test_the_watcher_follows_a_sound_server_restart_and_stops_at_once_leaving_no_child(pulse):
+    """The server goes away (no stream information, said why) and comes back (its streams again,
+    the subscription started anew); stop() takes well under a second and ends ``pactl subscribe``."""
+    w, changes = _watch(poll_s=0.3)
+    try:
+        deadline = time.monotonic() + 3.0
+        while w._proc is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = w._proc
+        assert changes == [(frozenset(), "")] and first is not None and first.poll() is None
+        pulse.stop()
+        time.sleep(1.5)
+        assert changes[-1] == (None, "the sound server does not answer")
+        pulse.start()
+        deadline = time.monotonic() + 5.0
+        while changes[-1] != (frozenset(), "") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert changes[-1] == (frozenset(), "")
+        player = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=pulse.full_env())
+        try:
+            deadline = time.monotonic() + 3.0
+            while not changes[-1][0] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert changes[-1][0] and len(changes[-1][0]) == 1, "the new subscription reports the new stream"
+        finally:
+            player.kill()
+            player.wait(5)
+        proc = w._proc
+    finally:
+        t0 = time.monotonic()
+        w.stop()
+        took = time.monotonic() - t0
+    assert took < 0.6
+    assert first.poll() is not None and proc is not None and proc.poll() is not None
+    assert not w._thread.is_alive()
+
+
+def test_without_pactl_the_watcher_says_so_and_the_silence_decides(pulse, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    w, changes = _watch(poll_s=0.3)
+    try:
+        time.sleep(0.8)
+    finally:
+        w.stop()
+    assert changes == [(None, "no pactl to ask the sound server")]
+    assert w.ids is None and not w._thread.is_alive()
+
+
+def test_an_event_sound_is_no_stream_of_a_call_read_from_json_and_from_the_long_listing(pulse):
+    """A notification's ding (media role "event") playing into the sink beside the call's stream
+    is not counted, whether the roles come from pactl's JSON or (before PulseAudio 16, which has
+    no JSON) from the long listing."""
+    from monitor.capture.streams import SinkInputs, _long_inputs, sink_streams
+    e = pulse.full_env()
+    call = subprocess.Popen(["paplay", "--device=softphone", "--raw", "/dev/zero"], env=e)
+    ding = subprocess.Popen(["paplay", "--device=softphone", "--raw", "--property=media.role=event", "/dev/zero"],
+                            env=e)
+    try:
+        _wait_for(lambda: len(_long_inputs(1.0) or []) == 2)
+        json_rows, long_rows = SinkInputs()(1.0), _long_inputs(1.0)
+        assert sorted(json_rows) == sorted(long_rows) and sorted(r for _, _, r in long_rows) == ["", "event"]
+        old_pactl = SinkInputs()
+        old_pactl.json = False  # as it is once JSON failed and the long listing answered
+        (call_id,) = [int(i) for i, _, role in long_rows if role == ""]
+        assert sink_streams("softphone") == sink_streams("softphone", inputs=old_pactl) == (frozenset({call_id}), "")
+    finally:
+        for p in (call, ding):
+            p.kill()
+            p.wait(5)
+
+
+def test_a_client_sending_its_request_a_byte_at_a_time_holds_the_socket_no_longer_than_the_wait(tmp_path):
+    """A request line trickling in (a byte every 0.1 s) is cut at REQUEST_WAIT_S all told; the
+    next client is answered at once after that."""
+    from monitor.delivery.status_socket import REQUEST_WAIT_S, StatusServer, query_status
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"})
+    stop = threading.Event()
+
+    def trickle() -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(server.path)
+            for byte in b'{"status": true}':
+                if stop.wait(0.1):
+                    return
+                try:
+                    s.send(bytes([byte]))
+                except OSError:
+                    return
+
+    slow = threading.Thread(target=trickle)
+    try:
+        slow.start()
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        assert query_status(server.path) == {"state": "listening"}
+        assert time.monotonic() - t0 < REQUEST_WAIT_S + 0.25
+    finally:
+        stop.set()
+        slow.join(3)
+        server.close()

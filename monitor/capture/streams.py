@@ -13,9 +13,11 @@ that there is no stream information now (no such sink, no server answering), ``w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import selectors
 import shutil
 import subprocess
@@ -26,6 +28,12 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 StreamIds = frozenset[int]
+PACTL_TIMEOUT_S = 1.0
+"""How long one pactl listing may take (a local server answers in milliseconds)."""
+STOP_JOIN_S = 0.5
+"""How long :meth:`SinkStreams.stop` waits for the watcher's thread (the daemon stops within 2 s)."""
+_WAKES = re.compile(rb"' on (sink-input|sink|server) #")
+"""The subscription's events that may change the streams of a sink (not: client, source-output...)."""
 OnChange = Callable[[float, "StreamIds | None", str], None]
 
 
@@ -39,7 +47,8 @@ def monitored_sink(source: str | None) -> str | None:
 def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
     """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
     try:
-        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, encoding="utf-8",
+                           errors="replace", timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if r.returncode != 0:
@@ -47,22 +56,66 @@ def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
     return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
 
 
-def _sink_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
-    """Every stream of the server as (index, sink index, media role); the role is "" where pactl
-    cannot say it (before PulseAudio 16 pactl has no JSON output: the short listing then)."""
+def _json_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+    """Every stream of the server as (index, sink index, media role), from pactl's JSON (PulseAudio
+    16 and later); None when that fails."""
     try:
-        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True,
+                           encoding="utf-8", errors="replace", timeout=timeout)
         if r.returncode == 0:
             return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
                     for s in json.loads(r.stdout)]
     except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
         pass
-    rows = _pactl_short("sink-inputs", timeout)
-    return None if rows is None else [(row[0], row[1], "") for row in rows if len(row) > 1]
+    return None
 
 
-def sink_streams(sink: str, timeout: float = 3.0) -> tuple[StreamIds | None, str]:
+_INPUT = re.compile(r"^Sink Input #(\d+)$", re.M)
+_ON_SINK = re.compile(r"^\tSink: (\d+)$", re.M)
+_ROLE = re.compile(r'^\t\tmedia\.role = "([^"]*)"$', re.M)
+
+
+def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
+    """The same from the long listing, in the C locale (every PulseAudio); None when the server
+    does not answer."""
+    try:
+        r = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, encoding="utf-8",
+                           errors="replace", timeout=timeout, env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    heads = list(_INPUT.finditer(r.stdout))
+    rows = []
+    for head, after in zip(heads, heads[1:] + [None]):
+        block = r.stdout[head.end():after.start() if after else len(r.stdout)]
+        sink, role = _ON_SINK.search(block), _ROLE.search(block)
+        if sink:
+            rows.append((head.group(1), sink.group(1), role.group(1) if role else ""))
+    return rows
+
+
+class SinkInputs:
+    """Lists the server's streams with their media roles: pactl's JSON while it has some, else
+    (before PulseAudio 16) the long listing, from then on (one process per listing)."""
+
+    def __init__(self) -> None:
+        self.json = True
+
+    def __call__(self, timeout: float) -> list[tuple[str, str, str]] | None:
+        if self.json:
+            rows = _json_inputs(timeout)
+            if rows is not None:
+                return rows
+        rows = _long_inputs(timeout)
+        if rows is not None and self.json:
+            log.info("pactl has no JSON output (PulseAudio before 16): the long listing tells the streams' roles")
+            self.json = False
+        return rows
+
+
+def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S,
+                 inputs: SinkInputs | None = None) -> tuple[StreamIds | None, str]:
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
     (no pactl, no server answering, no such sink). Event sounds (media role "event": a
     notification's ding) are no call's stream and do not count."""
@@ -74,10 +127,10 @@ def sink_streams(sink: str, timeout: float = 3.0) -> tuple[StreamIds | None, str
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
         return None, f"sink {sink} is gone"
-    inputs = _sink_inputs(timeout)
-    if inputs is None:
+    rows = (inputs or SinkInputs())(timeout)
+    if rows is None:
         return None, "the sound server does not answer"
-    return frozenset(int(i) for i, on, role in inputs if on == index and i.isdigit() and role != "event"), ""
+    return frozenset(int(i) for i, on, role in rows if on == index and i.isdigit() and role != "event"), ""
 
 
 class SinkStreams:
@@ -89,38 +142,67 @@ class SinkStreams:
         self.poll_s = poll_s
         self.ids: StreamIds | None = None
         self.why = "not looked at yet"
+        self.looks = 0  # how many times the streams were listed
+        self.inputs = SinkInputs()
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name=f"streams-{sink}", daemon=True)
 
     def start(self) -> "SinkStreams":
-        """Look once (the caller sees the streams there are when this returns), then watch."""
-        self._look(time.monotonic())
+        """Watch, in the watcher's thread (its first look too: a sound server that hangs does not
+        hold up the start)."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Within about half a second, whatever pactl does: the thread is joined for at most
+        ``STOP_JOIN_S`` (a listing that hangs ends with its own timeout, in a daemon thread)."""
         self._stop.set()
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.kill()  # wakes the thread from its wait at once
         if self._thread.is_alive():
-            self._thread.join(2.0)
+            self._thread.join(STOP_JOIN_S)
         self._end_subscription()
 
     def _look(self, now: float) -> None:
-        ids, why = sink_streams(self.sink)
+        self.looks += 1
+        ids, why = sink_streams(self.sink, inputs=self.inputs)
         if ids != self.ids or (ids is None and why != self.why):
             self.ids, self.why = ids, why
             self.on_change(now, ids, why)
 
     def _run(self) -> None:
+        try:
+            self._look(time.monotonic())
+        except Exception as err:  # noqa: BLE001 - as below
+            log.exception("the stream watcher of sink %s failed", self.sink)
+            self._failed(err)
         while not self._stop.is_set():
-            self._subscribe()
-            woke = self._wait()
-            if self._stop.is_set():
-                break
-            self._look(woke)
+            try:
+                self._subscribe()
+                woke = self._wait()
+                if self._stop.is_set():
+                    break
+                self._look(woke)
+            except Exception as err:  # noqa: BLE001 - the watcher goes on; meanwhile the silence decides
+                log.exception("the stream watcher of sink %s failed", self.sink)
+                self._failed(err)
+                self._stop.wait(self.poll_s)
+
+    def _failed(self, err: Exception) -> None:
+        """Say that there is no stream information (the calls' silence takes over) and start the
+        subscription again at the next try."""
+        said = str(err).strip().splitlines()
+        self.ids, self.why = None, f"stream watcher failed: {said[0] if said else type(err).__name__}"
+        try:
+            self.on_change(time.monotonic(), None, self.why)
+        except Exception:  # noqa: BLE001 - logged; the next look reports again
+            log.exception("the stream watcher of sink %s could not report its failure", self.sink)
+        try:
+            self._end_subscription()
+        except Exception:  # noqa: BLE001 - a subscription that does not end is left behind
+            log.exception("the stream watcher's subscription did not end")
 
     def _subscribe(self) -> None:
         """A running ``pactl subscribe`` (again, after the server restarted); none if it fails."""
@@ -135,30 +217,41 @@ class SinkStreams:
             self._proc = None
 
     def _wait(self) -> float:
-        """Until the subscription says something (read all it said) or ``poll_s`` passes; the
-        monotonic time it woke."""
+        """Until the subscription tells of a change of the streams, the sinks or the server (read
+        all it said), or ``poll_s`` passes; the monotonic time it woke. The subscription's other
+        events do not wake it: each listing is itself a new client of the server (``new``,
+        ``change``, ``remove`` on client #N), and the capture's recording stream changes too."""
         proc = self._proc
         if proc is None or proc.stdout is None:
             self._stop.wait(self.poll_s)
             return time.monotonic()
+        deadline = time.monotonic() + self.poll_s
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(self.poll_s):
-                return time.monotonic()
-            woke = time.monotonic()
-            fd = proc.stdout.fileno()
-            while sel.select(0.02):  # the rest of a burst of events (one listing for all of them)
-                if not os.read(fd, 65536):  # the subscription ended (server gone): started again
-                    self._end_subscription()  # after a pause, not in a tight loop
-                    self._stop.wait(self.poll_s)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
                     return time.monotonic()
-        return woke
-
+                woke = time.monotonic()
+                said = b""
+                fd = proc.stdout.fileno()
+                while True:  # the rest of a burst of events (one listing for all of them)
+                    part = os.read(fd, 65536)
+                    if not part:  # the subscription ended (server gone): started again
+                        self._end_subscription()  # after a pause, not in a tight loop
+                        self._stop.wait(self.poll_s)
+                        return time.monotonic()
+                    said += part
+                    if not sel.select(0.02):
+                        break
+                if _WAKES.search(said):
+                    return woke
     def _end_subscription(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
             if proc.poll() is None:
                 proc.kill()
-            proc.wait(2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(1)
             if proc.stdout is not None:
                 proc.stdout.close()

@@ -94,10 +94,10 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     return load_config(args.config, extra or None)
 
 
-def ask_daemon(args: argparse.Namespace, request: dict, timeout: float = 2.0) -> dict | int:
-    """The running daemon's JSON answer to ``request`` over its status socket (``--socket``, else
-    where the configuration puts it), or, once the reason there is none is said in one line, the
-    exit status."""
+def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 2.0) -> dict | int:
+    """The running daemon's JSON answer to ``request`` (None: its status) over its status socket
+    (``--socket``, else where the configuration puts it), or, once the reason there is none is
+    said in one line, the exit status."""
     answer = daemon_answer(args, request, timeout)
     if isinstance(answer, dict):
         return answer
@@ -106,13 +106,13 @@ def ask_daemon(args: argparse.Namespace, request: dict, timeout: float = 2.0) ->
     return status
 
 
-def daemon_answer(args: argparse.Namespace, request: dict,
+def daemon_answer(args: argparse.Namespace, request: dict | None,
                   timeout: float = 2.0) -> dict | tuple[ExitStatus, str]:
     """:func:`ask_daemon` without saying anything: the answer, or the exit status and the one line
     that says why there is none (FAILED: no daemon answered; BAD_SETUP: the configuration that
     says where its socket is cannot be loaded)."""
     from ..config import ConfigError
-    from ..delivery.status_socket import ask, socket_path
+    from ..delivery.status_socket import RequestNotRead, ask, socket_path
     path = args.socket
     if not path:
         try:
@@ -123,6 +123,9 @@ def daemon_answer(args: argparse.Namespace, request: dict,
         return ask(path, request, timeout)
     except FileNotFoundError:
         return ExitStatus.FAILED, f"no daemon running (no status socket at {path})"
+    except RequestNotRead:
+        return ExitStatus.FAILED, (f"the daemon at {path} did not read the request: an older version, "
+                                   "which answers only the status (restart it)")
     except OSError as err:
         return ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})"
     except ValueError:

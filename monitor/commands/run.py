@@ -151,6 +151,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     except (RuntimeError, OSError) as err:
         raise _fail(f"status socket: {err}") from None
     stack.callback(status.close)
+    stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
     _start_capture(source, cfg)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
     names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())

@@ -92,7 +92,7 @@ def render(st: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..console import error
     from .common import daemon_answer
-    st = daemon_answer(args, {"status": True})
+    st = daemon_answer(args, None)
     if isinstance(st, tuple):  # no daemon answered: one line on stderr, and JSON a script can read
         status, why = st
         error(why)

@@ -690,19 +690,13 @@ class DaemonConfig:
     call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call (where the "
                                    "silence decides, see call_boundaries)", min=1.0, max=3600.0)
     call_boundaries: str = _k(
-        "streams+silence", "what marks where calls begin and end. \"streams+silence\": when the "
-        "caller's leg is the monitor of the softphone's sink (softphone.monitor), the streams the "
-        "softphone plays into that sink: a stream appearing starts a call (closing the running one "
-        "if another stream still plays), the last one going away ends it, and a call whose stream "
-        "marks it is not ended by silence; the silence decides for sources without streams (a "
-        "device, a softphone whose stream never ends); event sounds (a notification's ding) do not "
-        "count, other applications' streams into the same sink do (give the softphone its own "
-        "sink). \"silence\": the silence alone, which "
-        "merges two calls less than call_end_silence_s apart (a busy queue) into one, the second "
-        "caller judged against the first one's baseline (streams+silence is the default for that: "
-        "a normal caller and a slow talker played as two softphone calls 5 s apart made one call "
-        "with silence, two with the streams, their baselines' speech rates 3.6 and 2.5 syll/s). "
-        "`call-monitor call start|end` marks calls in both", choices=("streams+silence", "silence"))
+        "streams+silence", "what marks where calls begin and end (README: \"Where calls begin and "
+        "end\"). \"streams+silence\": with the caller's leg the monitor of the softphone's sink, "
+        "the softphone's streams into it start and end the calls, the silence where there are none. "
+        "\"silence\": the silence alone. The default because the silence alone merges calls less "
+        "than call_end_silence_s apart (a busy queue), the second caller judged against the first "
+        "one's baseline. `call-monitor call start|end` marks calls in both",
+        choices=("streams+silence", "silence"))
     stream_end_grace_s: float = _k(
         1.0, "a call whose stream went away ends when no stream has come back for this long (a "
         "softphone may make its stream again, e.g. on a codec change: that stays the same call); "

@@ -1,15 +1,18 @@
 """The daemon's status socket: a Unix socket (mode 0600, no network port). A connection sends
 one JSON request line (or nothing, then closes its side or waits ``REQUEST_WAIT_S``) and gets one
-JSON object back: the daemon's state for ``{"status": true}`` or no request
-(``call-monitor status``); for ``{"call": "start"}`` and ``{"call": "end"}`` (``call-monitor
-call``), what the daemon did (``{"ok": true, "message": ...}``) or ``{"error": ...}``."""
+JSON object back: the daemon's state for ``{"status": true}`` or no request (``call-monitor
+status`` sends none: every version of the daemon answers that); for ``{"call": "start"}`` and
+``{"call": "end"}`` (``call-monitor call``), what the daemon did (``{"ok": true, "message":
+...}``) or ``{"error": ...}``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -27,38 +30,62 @@ def socket_path(cfg: Config, env: dict | None = None) -> str:
     return os.path.expanduser(cfg.storage.db) + ".sock"
 
 
+LIVENESS_TIMEOUT_S = 3.0
+"""How long a starting daemon waits for the answer of a daemon already at its socket path: one
+that listens is never removed, however slowly it answers (only a socket nobody listens on is)."""
+
 REQUEST_WAIT_S = 0.3
-"""How long the daemon waits for a request on a connection that neither sends one nor closes its
-side (an older client): then it answers with the status."""
+"""How long the daemon waits for a connection's request line, all told: one that neither sends one
+nor closes its side (an older client) is then answered with the status."""
+
+
+class RequestNotRead(ConnectionError):
+    """The daemon closed the connection without reading the request: a daemon older than the
+    requests other than the status (it answers every connection with its status, unread)."""
 
 
 def query_status(path: str, timeout: float = 2.0) -> dict:
-    return ask(path, {"status": True}, timeout)
+    """The daemon's state: the connection sends nothing and closes its side (which every version
+    of the daemon answers with its status, at once)."""
+    return ask(path, None, timeout)
 
 
-def ask(path: str, request: dict, timeout: float = 2.0) -> dict:
-    """Send ``request`` to the daemon's socket at ``path`` and return its JSON answer (OSError when
-    there is no daemon there, ValueError for an answer that is no JSON)."""
+def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
+    """Send ``request`` (None: nothing, for the status) to the daemon's socket at ``path`` and
+    return its JSON answer (OSError when there is no daemon there, :class:`RequestNotRead` when it
+    did not read the request, ValueError for an answer that is no JSON)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
-        s.sendall(json.dumps(request).encode("utf-8") + b"\n")
-        s.shutdown(socket.SHUT_WR)
         data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
+        try:
+            if request is not None:
+                s.sendall(json.dumps(request).encode("utf-8") + b"\n")
+            s.shutdown(socket.SHUT_WR)
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                data += part
+        except (BrokenPipeError, ConnectionResetError) as err:
+            if request is None:
+                raise
+            raise RequestNotRead(err.errno, "the daemon closed the connection without reading the request") \
+                from err
     return json.loads(data.decode("utf-8"))
 
 
 def _read_request(conn: socket.socket) -> dict:
-    """The connection's request line as JSON (``{}`` for none)."""
-    conn.settimeout(REQUEST_WAIT_S)
+    """The connection's request line as JSON (``{}`` for none), read within ``REQUEST_WAIT_S``
+    all told (a client that sends a byte at a time holds the socket no longer)."""
+    deadline = time.monotonic() + REQUEST_WAIT_S
     data = b""
     try:
         while b"\n" not in data and len(data) < 4096:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            conn.settimeout(left)
             part = conn.recv(4096)
             if not part:
                 break
@@ -85,9 +112,13 @@ class StatusServer:
         self.control = control
         if os.path.exists(path):
             try:
-                query_status(path, timeout=0.5)
-            except OSError:
-                os.unlink(path)  # stale socket of a dead daemon
+                query_status(path, timeout=LIVENESS_TIMEOUT_S)
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)  # stale socket of a dead daemon: nobody listens
+            except (OSError, ValueError) as err:  # someone listens, however it answers: not ours to remove
+                raise RuntimeError(f"the status socket {path} is in use but its daemon does not answer ({err}); "
+                                   "stop that daemon, or give this one another --socket") from err
             else:
                 raise RuntimeError(f"another call-monitor daemon is running (status socket {path}); give "
                                    "this one another --socket, and `call-monitor status --socket` asks it")
@@ -111,28 +142,40 @@ class StatusServer:
                 conn, _ = self.sock.accept()
             except (socket.timeout, OSError):
                 continue
-            with conn:
-                try:
-                    conn.sendall(json.dumps(self._answer(conn), default=str).encode("utf-8") + b"\n")
-                except OSError:
-                    pass
-                except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
-                    try:
-                        conn.sendall(json.dumps({"error": str(err)}).encode("utf-8") + b"\n")
-                    except OSError:
-                        pass
+            answer, slow = self._answer(conn)
+            if slow:  # carried out by the capture loop: in a short-lived thread of its own, so that
+                threading.Thread(target=self._reply, args=(conn, answer), name="status-control",
+                                 daemon=True).start()  # the socket answers the others meanwhile
+            else:
+                self._reply(conn, answer)
 
-    def _answer(self, conn: socket.socket) -> dict:
+    def _answer(self, conn: socket.socket) -> tuple[Callable[[], dict], bool]:
+        """What answers the connection's request, and whether that waits for the capture loop."""
         try:
             request = _read_request(conn)
         except (ValueError, UnicodeDecodeError) as err:
-            return {"error": f"the request is not one line of JSON ({err})"}
-        conn.settimeout(2.0)  # for the answer
+            return (lambda: {"error": f"the request is not one line of JSON ({err})"}), False
+        except OSError as err:
+            return (lambda: {"error": f"the request could not be read ({err})"}), False
         if not request or request.get("status"):
-            return self.state()
-        if self.control is None:
-            return {"error": "this daemon takes no requests but the status"}
-        return self.control(request)
+            return self.state, False
+        control = self.control
+        if control is None:
+            return (lambda: {"error": "this daemon takes no requests but the status"}), False
+        return (lambda: control(request)), True
+
+    @staticmethod
+    def _reply(conn: socket.socket, answer: Callable[[], dict]) -> None:
+        with conn:
+            try:
+                body = answer()
+            except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
+                body = {"error": str(err)}
+            try:
+                conn.settimeout(2.0)
+                conn.sendall(json.dumps(body, default=str).encode("utf-8") + b"\n")
+            except OSError:
+                pass
 
     def close(self) -> None:
         self._stop.set()
