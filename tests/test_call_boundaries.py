@@ -316,7 +316,8 @@ def test_call_marks_without_a_daemon_are_one_line_errors(tmp_path):
            "XDG_RUNTIME_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     missing = _call(env, "start", "--socket", str(tmp_path / "none.sock"))
     assert missing.returncode == 1 and missing.stdout == ""
-    assert missing.stderr.strip() == f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'none.sock'})"
+    none = tmp_path / "none.sock"
+    assert missing.stderr.strip() == f"call-monitor: error: no daemon running (no status socket at {none})"
     dead = tmp_path / "dead.sock"  # the socket a killed daemon left behind: nobody listens
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(dead))

@@ -37,7 +37,8 @@ def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -
     (an InputError without the list, or when it is ``folder`` itself and ``named`` as an input)."""
     def unsearchable(err: OSError) -> None:
         why = err.strerror or str(err)
-        message = f"{err.filename}: cannot search the folder ({why[:1].lower() + why[1:]}); its recordings are not scored"
+        why = why[:1].lower() + why[1:]
+        message = f"{err.filename}: cannot search the folder ({why}); its recordings are not scored"
         if problems is None or (named and os.path.normpath(str(err.filename)) == os.path.normpath(folder)):
             raise InputError(message)
         problems.append(message)

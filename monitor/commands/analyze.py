@@ -29,7 +29,8 @@ JSON_KEYS = ("file", "channel", "duration_s", "sample_rate", "speech_s", "syllab
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="acoustic summary of recordings (speech rate, pauses, voice)",
                        description="Analyse each FILE (WAV, FLAC, OGG, MP3) and print a summary per file.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="a recording (WAV, FLAC, OGG, MP3); several are analysed one after the other")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a recording (WAV, FLAC, OGG, MP3); several are analysed one after the other")
     p.add_argument("--channel", type=int, default=None, metavar="N",
                    help="analyse channel N only (0 = left, 1 = right); default: mix all channels")
     p.add_argument("--json", action="store_true", help="one JSON object per line per file")

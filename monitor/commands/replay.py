@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay recorded calls through the monitor and print alerts",
                        description="Replay each recorded call (WAV, FLAC, OGG, MP3) through the same pipeline as "
                                    "the live daemon. Mono = caller only; stereo = caller and agent legs.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="a recorded call (WAV, FLAC, OGG, MP3); each file is one call")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a recorded call (WAV, FLAC, OGG, MP3); each file is one call")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
     p.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
