@@ -7,6 +7,7 @@ softphone whose stream plays all the time, one `pacat` fed by the test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -14,6 +15,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -93,6 +95,21 @@ def _stop(d: Daemon) -> None:
 
 
 STREAM_ENDED = "the softphone's stream ended (sink softphone)"
+
+
+@contextlib.contextmanager
+def _stream_playing_all_the_time(pulse, rate: int) -> Iterator[subprocess.Popen]:
+    """A softphone whose one stream into the sink plays from before the daemon starts and never
+    ends (``pacat`` fed by the test through its stdin: nothing fed, it plays silence)."""
+    softphone = subprocess.Popen(["pacat", "--playback", "--device=softphone", "--raw", "--format=float32le",
+                                  f"--rate={rate}", "--channels=1"], env=pulse.full_env(), stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # its stream is there before the daemon
+        yield softphone
+    finally:
+        softphone.kill()
+        softphone.wait(5)
 
 
 def _one_call_its_stream_ended(d: Daemon, db: Path) -> dict:
@@ -336,11 +353,7 @@ def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pul
     x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0), dtype="float32")
     gap = np.zeros(6 * r, np.float32)
     line = np.concatenate([x, gap, x, gap]).astype("<f4").tobytes()
-    softphone = subprocess.Popen(["pacat", "--playback", "--device=softphone", "--raw", "--format=float32le",
-                                  f"--rate={r}", "--channels=1"], env=pulse.full_env(), stdin=subprocess.PIPE,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)  # its stream is there before the daemon
+    with _stream_playing_all_the_time(pulse, r) as softphone:
         d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
         try:
             st = d.status(env)["boundaries"]
@@ -352,9 +365,6 @@ def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pul
             _stop(d)
         finally:
             d.kill()
-    finally:
-        softphone.kill()
-        softphone.wait(5)
     calls = _calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["3 s of silence", "3 s of silence"]
 
@@ -419,11 +429,7 @@ def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pu
 def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silence(pulse, env, tmp_path):
     """The softphone's stream plays from before the daemon and never ends: a call `call start`
     began is ended by the 3 s end silence, not left running for as long as the stream plays."""
-    softphone = subprocess.Popen(["pacat", "--playback", "--device=softphone", "--raw", "--format=float32le",
-                                  "--rate=16000", "--channels=1"], env=pulse.full_env(), stdin=subprocess.PIPE,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
+    with _stream_playing_all_the_time(pulse, 16000):
         d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
         try:
             assert d.status(env)["boundaries"]["streams"] == 1
@@ -433,9 +439,6 @@ def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silenc
             _stop(d)
         finally:
             d.kill()
-    finally:
-        softphone.kill()
-        softphone.wait(5)
     assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["3 s of silence"]
 
 
