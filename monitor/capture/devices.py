@@ -70,20 +70,27 @@ def input_devices() -> list[InputDevice]:
     return out
 
 
-def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
-    """Sources of the PulseAudio/PipeWire server, or None when there is no server (or no pactl)."""
-    if shutil.which("pactl") is None:
-        return None
+def pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
+    """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
     try:
-        r = subprocess.run(["pactl", "list", "short", "sources"], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, encoding="utf-8",
+                           errors="replace", timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if r.returncode != 0:
         return None
+    return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
+
+
+def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
+    """Sources of the PulseAudio/PipeWire server, or None when there is no server (or no pactl)."""
+    if shutil.which("pactl") is None:
+        return None
+    rows = pactl_short("sources", timeout)
+    if rows is None:
+        return None
     out = []
-    for line in r.stdout.splitlines():
-        parts = line.split("\t")
+    for parts in rows:
         if len(parts) < 2:
             continue
         try:

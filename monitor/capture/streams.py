@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Callable
 
+from .devices import pactl_short
+
 log = logging.getLogger(__name__)
 
 StreamIds = frozenset[int]
@@ -42,18 +44,6 @@ def monitored_sink(source: str | None) -> str | None:
     if source and source.endswith(".monitor") and len(source) > len(".monitor"):
         return source[:-len(".monitor")]
     return None
-
-
-def _pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
-    """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
-    try:
-        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, encoding="utf-8",
-                           errors="replace", timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if r.returncode != 0:
-        return None
-    return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
 
 
 def _json_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
@@ -121,7 +111,7 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S,
     notification's ding) are no call's stream and do not count."""
     if shutil.which("pactl") is None:
         return None, "no pactl to ask the sound server"
-    sinks = _pactl_short("sinks", timeout)
+    sinks = pactl_short("sinks", timeout)
     if sinks is None:
         return None, "the sound server does not answer"
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
