@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
 import pytest
 
+from conftest import ROOT, call_monitor
 from monitor.cli import COMMANDS, build_parser
 
 
@@ -34,3 +36,22 @@ def test_install_service_help_says_what_caller_and_webhook_are() -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "--caller SOURCE       the caller's leg" in out
     assert "--webhook URL         supervisor webhook" in out
+
+
+def test_config_takes_no_db_option_since_it_would_only_echo_it_back() -> None:
+    assert "--db" not in _subparsers()["config"]._option_string_actions
+
+
+@pytest.mark.parametrize("command", ["status", "call"])
+def test_the_commands_that_ask_the_daemon_say_that_db_only_finds_its_socket(command: str) -> None:
+    db = _subparsers()[command]._option_string_actions["--db"]
+    assert "only to find its socket, FILE.sock" in db.help
+
+
+@pytest.mark.parametrize("command", [["status"], ["call", "start"]])
+def test_db_finds_the_socket_of_a_daemon_run_with_it_where_nothing_else_places_it(command, tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"} | {
+        "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    done = call_monitor(*command, "--db", tmp_path / "e.db", timeout=30, env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"call-monitor: error: no daemon running (no status socket at {tmp_path}/e.db.sock)"

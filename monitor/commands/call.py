@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..console import error
-from .common import ExitStatus, add_config_options
+from .common import ExitStatus, add_daemon_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "starts a new one; `end` ends the running call. Over the daemon's "
                                    "Unix status socket.")
     p.add_argument("what", choices=("start", "end"), help="start a new call, or end the running one")
-    p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon)")
-    add_config_options(p)
+    add_daemon_options(p)
     p.set_defaults(run=run)
 
 

@@ -56,6 +56,19 @@ def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
                        "~/.local/share/callmonitor/events.db)")
 
 
+def add_daemon_options(p: argparse.ArgumentParser) -> None:
+    """Options of commands that ask the running daemon over its status socket: where the socket is.
+
+    ``--db`` finds a daemon started with ``run --db FILE``: its socket is ``FILE.sock`` when neither
+    ``daemon.status_socket`` nor ``$XDG_RUNTIME_DIR`` places it elsewhere (no other use here)."""
+    p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon: daemon.status_socket, "
+                   "else $XDG_RUNTIME_DIR/callmonitor.sock, else the database's path + .sock)")
+    add_config_options(p, db=False)
+    p.add_argument("--db", metavar="FILE", help="the database the daemon was started with (run --db FILE): "
+                   "only to find its socket, FILE.sock, where neither daemon.status_socket nor "
+                   "$XDG_RUNTIME_DIR places it")
+
+
 def add_call_options(p: argparse.ArgumentParser) -> None:
     """Options of commands that run recorded calls: legs of stereo files, transcription."""
     p.add_argument("--caller-channel", type=int, default=1, metavar="N",
@@ -166,6 +179,6 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options",
+__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options", "add_daemon_options",
            "add_transcription_options", "ask_daemon", "config_from_args", "config_or_error", "daemon_answer",
            "open_store", "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

@@ -12,7 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="print the effective configuration (TOML, documented)",
                        description="Print the configuration in effect: defaults, then "
                                    "~/.config/callmonitor/config.toml, then --config FILE.")
-    add_config_options(p, db=True)
+    add_config_options(p, db=False)  # a --db here would only echo itself as storage.db
     p.set_defaults(run=run)
 
 

@@ -7,7 +7,7 @@ import json
 import time
 
 from ..cue_registry import cue
-from .common import ExitStatus, add_config_options
+from .common import ExitStatus, add_daemon_options
 
 STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s", "hnr_db", "loudness_dbfs",
                                 "breaths_per_min")
@@ -24,8 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "first block); with no daemon answering, {\"running\": false, \"error\": "
                         "\"...\"} (the error line is said on stderr too, and the exit status is 1, or 2 "
                         "for a configuration that cannot be loaded)")
-    p.add_argument("--socket", metavar="PATH", help="status socket (default: as the daemon)")
-    add_config_options(p)
+    add_daemon_options(p)
     p.set_defaults(run=run)
 
 
