@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,34 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     store.close()
     r = cli("purge", "--older-than", "soon", "--db", str(db))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr
+
+
+def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp_path):
+    """Seconds to weeks, or an ISO date, in both; a bad value is one line naming the option (exit 2)."""
+    db = tmp_path / "e.db"
+    now = time.time()
+    store = Store.open(db, clock=lambda: now - 2 * 86400 + 1)  # a call of two days ago, its alert with it
+    call = store.start_call("two_days_ago", now - 2 * 86400)
+    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(call, 10.0, ended_at=now - 2 * 86400 + 10)
+    store.close()
+    yesterday = datetime.fromtimestamp(now - 86400).isoformat(timespec="minutes")
+    three_days_ago = datetime.fromtimestamp(now - 3 * 86400).isoformat(timespec="minutes")
+    for when in ("259200s", "4320m", "72h", "3d", "1w", three_days_ago):
+        assert len(cli("alerts", "--db", str(db), "--since", when).stdout.splitlines()) == 1, when
+    for when in ("86400s", "1440m", "24h", "1d", "0.1w", yesterday):
+        r = cli("alerts", "--db", str(db), "--since", when)
+        assert r.returncode == 0 and r.stdout == "" and "no alerts since" in r.stderr, when
+    for when in ("259200s", "4320m", "72h", "3d", "1w", three_days_ago):
+        r = cli("purge", "--db", str(db), "--older-than", when)
+        assert r.returncode == 0 and "purged 0 call(s)" in r.stderr, (when, r.stderr)
+    r = cli("purge", "--db", str(db), "--older-than", yesterday)
+    assert r.stderr.strip() == f"call-monitor: purged 1 call(s) started before {yesterday} (1 alerts)"
+    for command, option in (("alerts", "--since"), ("purge", "--older-than")):
+        r = cli(command, "--db", str(db), option, "3 months")
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr == (f"call-monitor: error: {option} '3 months': expected a duration (a number and s, m, h, "
+                            f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
 
 
 def test_purge_deletes_an_old_call_a_killed_replay_left_open_and_keeps_a_running_one(tmp_path):

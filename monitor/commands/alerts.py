@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import time
 from datetime import datetime
-from types import MappingProxyType
 
 from ..console import error, info
-from .common import ExitStatus, add_config_options
-
-_UNITS = MappingProxyType({"s": 1, "m": 60, "h": 3600, "d": 86400})
-
-
-def parse_since(text: str, now: float | None = None) -> float:
-    """``30m``, ``2h``, ``7d`` (ago) or an ISO date/time -> unix seconds. Raises ValueError."""
-    now = time.time() if now is None else now
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
-    if m:
-        return now - float(m.group(1)) * _UNITS[m.group(2)]
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise ValueError(f"--since {text!r}: expected a duration like 30m, 2h, 7d or an ISO date "
-                         f"like 2026-11-22T10:00") from None
+from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alerts", help="list stored alerts", description="List alerts from the database.")
-    p.add_argument("--since", metavar="WHEN", help="only alerts since WHEN (30m, 2h, 7d or an ISO date)")
+    p.add_argument("--since", metavar="WHEN",
+                   help=f"only alerts since WHEN: {WHEN_FORMATS}")
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per alert")
     add_config_options(p)
@@ -41,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..delivery.store import Store
     from .common import ConfigError, StoreError, config_from_args
     try:
-        since = parse_since(args.since) if args.since else None
+        since = parse_when(args.since, "--since") if args.since else None
         cfg = config_from_args(args)
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError, StoreError) as err:

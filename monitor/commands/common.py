@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
+import time
+from datetime import datetime
 from enum import IntEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable
 
 from ..console import LEVELS, error, info
@@ -37,6 +41,33 @@ class ExitStatus(IntEnum):
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
     INTERRUPTED = 130
     """stopped by Ctrl-C (SIGINT), as a shell reports a command its signal ended"""
+
+
+DURATION_UNITS = MappingProxyType({"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0})
+"""The units of a duration on the command line (``alerts --since``, ``purge --older-than``)."""
+
+WHEN_FORMATS = "a duration (a number and s, m, h, d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00"
+"""What :func:`parse_when` reads, as the help texts and its error say it."""
+
+
+def parse_duration(text: str) -> float | None:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` (a number, then a unit of ``DURATION_UNITS``) ->
+    seconds; None for any other text."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    return float(m.group(1)) * DURATION_UNITS[m.group(2)] if m else None
+
+
+def parse_when(text: str, option: str, now: float | None = None) -> float:
+    """A duration ago (:func:`parse_duration`) or an ISO date/time (local time unless it says) ->
+    unix seconds. Raises ValueError with a one-line message naming ``option``."""
+    now = time.time() if now is None else now
+    seconds = parse_duration(text)
+    if seconds is not None:
+        return now - seconds
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected {WHEN_FORMATS}") from None
 
 
 def add_logging_options(p: argparse.ArgumentParser) -> None:
@@ -179,6 +210,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["ExitStatus", "add_logging_options", "add_config_options", "add_call_options", "add_daemon_options",
-           "add_transcription_options", "ask_daemon", "config_from_args", "config_or_error", "daemon_answer",
-           "open_store", "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "parse_duration", "parse_when", "add_logging_options",
+           "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
+           "config_from_args", "config_or_error", "daemon_answer", "open_store", "open_store_or_pending",
+           "open_transcription", "ConfigError", "ModelError", "StoreError"]
