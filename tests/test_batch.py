@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -156,6 +157,21 @@ def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path)
     assert done.returncode == 0, done.stderr
     stored = {src: json.loads(ch) for src, ch in db_rows(db, "SELECT source, channels FROM calls")}
     assert stored == {str(stereo): {"caller": 0, "agent": 1}, str(mono): {"caller": 0}}
+
+
+def test_the_table_says_how_much_caller_speech_was_judged_so_that_a_call_with_none_shows(tmp_path):
+    """A stereo call whose caller leg is silent (the caller on the other channel, say) judged nothing:
+    its row says 0 s of caller speech rather than reading as a clean call."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    heard, silent = tmp_path / "heard.wav", tmp_path / "silent_caller.wav"
+    sf.write(heard, x, rate)
+    sf.write(silent, np.column_stack([x[:, 0], np.zeros(len(x), np.float32)]), rate)
+    out = tmp_path / "summary.csv"
+    done = cli("batch", heard, silent, "--workers", "1", "--db", tmp_path / "events.db", "--out", out, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {Path(r["path"]).name: r for r in read_csv(out)}
+    assert float(rows["heard.wav"]["caller_speech_s"]) > 10
+    assert float(rows["silent_caller.wav"]["caller_speech_s"]) == 0 and rows["silent_caller.wav"]["alerts"] == "0"
 
 
 def test_the_table_is_also_written_as_parquet(archive, tmp_path):

@@ -1,6 +1,8 @@
 """The per-call table: one row per recording, written as CSV or Parquet.
 
-A row holds the recording (path, duration, channels), the number of alerts of each kind, the
+A row holds the recording (path, duration, channels), the seconds of the caller's speech judged
+(``caller_speech_s``: 0 for a call where nothing was judged, the caller's leg silent or on the
+other channel), the number of alerts of each kind, the
 first warning and first critical time, and for each cue the caller's baseline median and the
 median over the call's cue windows. Failed calls are rows with an ``error`` and empty figures.
 """
@@ -35,8 +37,8 @@ def alert_kinds(cfg: Config) -> tuple[str, ...]:
 
 def columns(cfg: Config) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
-    return (["path", "call_id", "status", "error", "duration_s", "sample_rate", "channels", "legs", "truncated",
-             "alerts", "warning_alerts", "critical_alerts"]
+    return (["path", "call_id", "status", "error", "duration_s", "caller_speech_s", "sample_rate", "channels",
+             "legs", "truncated", "alerts", "warning_alerts", "critical_alerts"]
             + [f"alerts_{k}" for k in alert_kinds(cfg)]
             + ["first_warning_s", "first_critical_s"]
             + [f"baseline_{c}" for c in CUE_NAMES] + [f"median_{c}" for c in CUE_NAMES]
@@ -71,7 +73,8 @@ def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str
     base = summary.baseline.get("cues", {}) if summary.baseline else {}
     medians = cue_medians(cues, cfg.analysis.baseline_min_window_speech_s)
     row: dict[str, Any] = {"path": job.path, "call_id": job.call_id, "status": "scored", "error": "",
-                           "duration_s": summary.duration_s, **facts, "alerts": len(alerts),
+                           "duration_s": summary.duration_s, "caller_speech_s": summary.caller_speech_s,
+                           **facts, "alerts": len(alerts),
                            "warning_alerts": sum(a.severity == "warning" for a in alerts),
                            "critical_alerts": sum(a.severity == "critical" for a in alerts)}
     row.update({f"alerts_{k}": sum(a.kind == k for a in alerts) for k in alert_kinds(cfg)})
