@@ -23,7 +23,8 @@ from hypothesis.extra import numpy as hnp
 from conftest import ROOT, PY
 
 from monitor.analysis.analyzer import StreamingAnalyzer
-from monitor.capture.audio_files import AnalysisStream, EdgeConditioner, Highpass, fill_nonfinite
+from monitor.capture.audio_files import (AnalysisStream, EdgeConditioner, FlatTops, Highpass, equal_runs,
+                                         fill_nonfinite)
 from monitor.dsp.iir import first_order_recurrence
 from monitor.cli import main as cli_main
 from monitor.analysis.frame_features import Frames
@@ -236,8 +237,92 @@ def test_a_header_with_a_sample_rate_of_1_hz_is_named_not_resampled_for_days(tmp
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
         f"call-monitor: error: {damaged}: sample rate 1 Hz in its header: a damaged header, not a recording of "
-        f"speech (at least 4000 Hz expected)"]
+        f"speech (at least 4000 Hz expected)",
+        f"call-monitor: warning: {telephone}: sample rate 4000 Hz: the voice band above 2000 Hz is cut (telephone "
+        f"speech reaches 3400 Hz, 8000 Hz expected); voice cues suffer"]
     assert json.loads(r.stdout)["sample_rate"] == 4000
+
+
+def test_a_rate_below_8_khz_is_one_warning_naming_the_file_and_its_rate_and_8_khz_none(tmp_path):
+    x, sr = speech(6.0)
+    cut, telephone = tmp_path / "six_khz.wav", tmp_path / "eight_khz.wav"
+    sf.write(cut, x[: 6000 * 5], 6000, subtype="PCM_16")  # the band above 3 kHz is gone
+    sf.write(telephone, x[: 8000 * 5], 8000, subtype="PCM_16")
+    rec, err = analyze(cut)
+    assert rec["sample_rate"] == 6000
+    assert err == [f"call-monitor: warning: {cut}: sample rate 6000 Hz: the voice band above 3000 Hz is cut "
+                   f"(telephone speech reaches 3400 Hz, 8000 Hz expected); voice cues suffer"]
+    assert analyze(telephone)[1] == []
+
+
+# --------------------------------------------------------------------------- clipped recordings
+
+
+def clipped(x: np.ndarray, gain: float, ceiling: float) -> np.ndarray:
+    """``x`` after a gain stage that clips at ``ceiling`` (of full scale)."""
+    return np.clip(x / np.abs(x).max() * ceiling * gain, -ceiling, ceiling).astype(np.float32)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_a_voice_clipped_inside_full_scale_is_one_warning_line_naming_the_file(tmp_path, clean, subtype):
+    """An AGC that clipped at 0.7 of full scale before the file was written: no sample beyond full
+    scale, but flat tops at the file's own peak."""
+    x, sr, _ = clean
+    path = tmp_path / "agc.wav"
+    sf.write(path, clipped(x, 2.0, 0.7), sr, subtype=subtype)
+    _, err = analyze(path)
+    assert len(err) == 1 and err[0].startswith(f"call-monitor: warning: {path}: flat-topped at 0.70 of full scale: ")
+    assert err[0].endswith(" runs of 4 or more equal samples at its peak (clipped before or as it was written); "
+                           "voice cues suffer")
+
+
+def test_a_voice_clipped_at_full_scale_by_the_sample_format_is_said_too(tmp_path, clean):
+    x, sr, _ = clean
+    path = tmp_path / "hot.wav"
+    sf.write(path, clipped(x, 2.0, 1.0), sr, subtype="PCM_16")  # 16-bit: +32767 and -32768 are the ceiling
+    _, err = analyze(path)
+    assert len(err) == 1 and "flat-topped at 1.00 of full scale" in err[0]
+
+
+def test_the_clipped_channel_of_a_stereo_call_is_named_whichever_leg_is_analysed(tmp_path, clean):
+    x, sr, _ = clean
+    path = tmp_path / "caller_clipped.wav"
+    sf.write(path, np.column_stack([x, clipped(x, 2.0, 0.5)]), sr, subtype="PCM_16")
+    for channel in ([0], [1], None):
+        stream = AnalysisStream(path, channel)
+        for _ in stream:
+            pass
+        assert stream.problems().startswith("channel 1 flat-topped at 0.50 of full scale: ")
+
+
+def test_a_few_samples_at_the_peak_are_not_clipping(tmp_path, clean):
+    """A crest held for two samples, or one knock that hit the ceiling, is said as nothing."""
+    x, sr, _ = clean
+    y = x / np.abs(x).max() * 0.6
+    i = int(np.argmax(np.abs(y)))
+    y[i + 1] = y[i]  # the peak, twice
+    y[sr: sr + 40] = 0.9  # then one knock, flat at a higher ceiling
+    path = tmp_path / "knock.wav"
+    sf.write(path, y, sr, subtype="FLOAT")
+    assert analyze(path)[1] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.integers(1, 3000), elements=st.sampled_from([-0.5, -0.25, 0.0, 0.25, 0.5, 0.75])),
+       st.lists(st.integers(1, 700), min_size=1, max_size=12))
+def test_any_split_of_a_stream_counts_the_flat_tops_of_the_whole(x, cuts):
+    whole = FlatTops(1, 3)
+    whole.add(x[:, None])
+    parts, i = FlatTops(1, 3), 0
+    for n in cuts * (len(x) // max(1, sum(cuts)) + 1):
+        parts.add(x[i:i + n, None])
+        i += n
+        if i >= len(x):
+            break
+    values, lengths = equal_runs(x)
+    want = [int(np.sum((lengths >= 3) & (values == x.max()))) if x.max() > 0 else 0,
+            int(np.sum((lengths >= 3) & (values == x.min()))) if x.min() < 0 else 0]
+    assert whole.counts().tolist() == parts.counts().tolist() == [want]
 
 
 # --------------------------------------------------------------------------- mutated files

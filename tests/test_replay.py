@@ -204,6 +204,23 @@ def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
     assert 14 < summary["duration_s"] < 16
 
 
+def test_a_clipped_caller_on_a_6_khz_recording_is_said_in_one_warning_line_naming_the_file(tmp_path):
+    """Replay says what analyze says: the voice band a low rate cuts, and a leg clipped inside full
+    scale (an AGC that clipped at 0.7 before the file was written), in one line."""
+    x, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    x[:, 1] = np.clip(x[:, 1] / np.abs(x[:, 1]).max() * 1.4, -0.7, 0.7)
+    path = tmp_path / "agc_6k.wav"
+    sf.write(path, x, 6000, subtype="PCM_16")
+    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(path))
+    assert done.returncode == 0
+    line, = done.stderr.splitlines()
+    assert line.startswith(f"call-monitor: warning: {path}: sample rate 6000 Hz: the voice band above 3000 Hz is "
+                           f"cut (telephone speech reaches 3400 Hz, 8000 Hz expected); channel 1 flat-topped at 0.70 "
+                           f"of full scale: ")
+    assert line.endswith(" runs of 3 or more equal samples at its peak (clipped before or as it was written); voice "
+                         "cues suffer")
+
+
 def test_mono_recordings_are_the_caller_alone(tmp_path):
     x, sr = sf.read(CALLS / "labored_start_8k.wav")
     mono = tmp_path / "caller.flac"

@@ -402,6 +402,108 @@ class EdgeConditioner:
         return ", ".join(parts) or None
 
 
+FLAT_TOP_RUN_S = 0.00025
+"""A run of equal samples this long (at least ``FLAT_TOP_MIN_SAMPLES``) at a channel's own
+highest or lowest value is a flat top: the waveform was clipped there, at full scale or inside
+it (an AGC or a gain stage that clipped before the file was written). 0.25 ms is 3 samples at
+8 kHz, 4 at 16 kHz, 12 at 48 kHz: the crest of a slow wave at a high rate rounds to a few equal
+samples, and a clipped one stays flat for longer at a higher rate. Measured on the shared real
+speech and breathing recordings, the fixture calls and the margin calls (1,227 files, 8 to
+44.1 kHz): at most one such run in a file (a cough that reached full scale; coarsely quantized
+8 kHz digits), where a fixture voice clipped at 0.7 of full scale after a 2x gain has 872 in
+3 minutes and one clipped at full scale after a 1.5x gain 80 (a gain of 1.2 gives 2: mild
+clipping of short crests goes unsaid)."""
+FLAT_TOP_MIN_SAMPLES = 3
+
+FLAT_TOP_MIN_RUNS = 3
+"""Flat tops a channel needs before it is said to be clipped: one or two are a cough or a knock
+that reached the ceiling, not a voice clipped throughout."""
+
+VOICE_BAND_RATE_HZ = 8000
+"""Below this sample rate (telephone speech's 8 kHz) the band above half the rate is gone:
+the voice cues (HNR, CPPS, syllables, breaths) are measured on less than the telephone band,
+which is said in one warning line."""
+
+
+def flat_top_samples(rate: int) -> int:
+    """The shortest run of equal samples counted as a flat top at ``rate`` Hz."""
+    return max(FLAT_TOP_MIN_SAMPLES, int(np.ceil(FLAT_TOP_RUN_S * rate - 1e-9)))
+
+
+def equal_runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal consecutive samples: each run's value and length, shapes (n,) -> (k,), (k,)."""
+    starts = np.concatenate([[0], np.flatnonzero(v[1:] != v[:-1]) + 1])
+    return v[starts], np.diff(np.append(starts, len(v)))
+
+
+class FlatTops:
+    """Counts, channel by channel, the flat tops of a recording's raw samples (n, channels),
+    block by block: runs of at least ``min_run`` equal samples at the channel's own highest
+    (or lowest) value so far. A higher peak later starts the count again (the earlier runs were
+    below the file's peak); a run across a block boundary is one run, so any split of a stream
+    counts as the whole."""
+
+    def __init__(self, channels: int, min_run: int) -> None:
+        self.min_run = min_run
+        self.peak = np.zeros((channels, 2))       # highest and -lowest value so far (0: none yet)
+        self.runs = np.zeros((channels, 2), int)  # flat tops at each, closed runs
+        self._tail: list[tuple[float, int]] = [(np.nan, 0)] * channels  # the open run: value, length
+
+    def add(self, x: np.ndarray) -> None:
+        """One block of raw samples (n, channels), float."""
+        if len(x) == 0:
+            return
+        with np.errstate(invalid="ignore"):
+            valid = np.abs(x) <= INVALID_LEVEL  # NaN, Inf and corruption are not the waveform's peak
+        x = x if valid.all() else np.where(valid, x, 0.0)
+        for c in range(x.shape[1]):  # a loop over the channels, not over samples
+            self._add_channel(c, x[:, c])
+
+    def _add_channel(self, c: int, v: np.ndarray) -> None:
+        ends = np.array([v.max(), -v.min()], np.float64)
+        rose = ends > self.peak[c]
+        self.peak[c] = np.maximum(self.peak[c], ends)
+        self.runs[c][rose] = 0
+        values, lengths = equal_runs(v)
+        tail_value, tail_len = self._tail[c]
+        if values[0] == tail_value:
+            lengths[0] += tail_len
+        else:
+            self._count(c, np.array([tail_value]), np.array([tail_len]))
+        self._count(c, values[:-1], lengths[:-1])
+        self._tail[c] = (float(values[-1]), int(lengths[-1]))
+
+    def _count(self, c: int, values: np.ndarray, lengths: np.ndarray) -> None:
+        long = lengths >= self.min_run
+        for side, sign in enumerate((1.0, -1.0)):
+            if self.peak[c, side] > 0:
+                self.runs[c, side] += int(np.count_nonzero(long & (values * sign == self.peak[c, side])))
+
+    def counts(self) -> np.ndarray:
+        """Flat tops per channel at its highest and at its lowest value, the open run included,
+        shape (channels, 2)."""
+        out = self.runs.copy()
+        for c, (value, length) in enumerate(self._tail):
+            for side, sign in enumerate((1.0, -1.0)):
+                if length >= self.min_run and self.peak[c, side] > 0 and value * sign == self.peak[c, side]:
+                    out[c, side] += 1
+        return out
+
+    def problem(self) -> str | None:
+        """One phrase naming the clipped channels, their level and flat tops, or None."""
+        counts = self.counts()
+        clipped = [c for c in range(len(counts)) if counts[c].sum() >= FLAT_TOP_MIN_RUNS]
+        if not clipped:
+            return None
+        parts = []
+        for c in clipped:
+            level = max(self.peak[c, side] for side in (0, 1) if counts[c, side])
+            where = f"channel {c} " if len(counts) > 1 else ""
+            parts.append(f"{where}flat-topped at {level:.2f} of full scale: {counts[c].sum()} runs of "
+                         f"{self.min_run} or more equal samples at its peak")
+        return ", ".join(parts) + " (clipped before or as it was written)"
+
+
 class AnalysisStream:
     """A recording as blocks at the analyzer rate: float32, shape (n, len(channels)).
 
@@ -419,6 +521,7 @@ class AnalysisStream:
         self.channels = channels
         self.rate = analysis_rate(self.info.rate)
         self._reader = BlockReader(self.info, max(1, int(block_s * self.info.rate)))
+        self.flat_tops = FlatTops(self.info.channels, flat_top_samples(self.info.rate))
         width = len(channels) if channels else 1
         self.edge = EdgeConditioner(self.info.rate, width)  # its high-pass may be swapped before reading
         self._resampler = Resampler(self.info.rate, self.rate, width)
@@ -429,11 +532,18 @@ class AnalysisStream:
 
     def problems(self) -> str | None:
         """After iteration: one phrase on what was wrong with the samples or the header, or None."""
-        parts = list(self._reader.notes)
-        fixed = self.edge.problem()
-        if fixed:
-            parts.append(fixed)
-        return "; ".join(parts) or None
+        parts = [*self._reader.notes, self.edge.problem()]
+        voice = [self._band_problem(), self.flat_tops.problem()]  # what the voice cues suffer from
+        if any(voice):
+            parts += [*voice, "voice cues suffer"]
+        return "; ".join(p for p in parts if p) or None
+
+    def _band_problem(self) -> str | None:
+        """The voice band a rate below telephone speech's cuts, or None."""
+        if self.info.rate >= VOICE_BAND_RATE_HZ:
+            return None
+        return (f"sample rate {self.info.rate} Hz: the voice band above {self.info.rate // 2} Hz is cut "
+                f"(telephone speech reaches 3400 Hz, {VOICE_BAND_RATE_HZ} Hz expected)")
 
     @property
     def duration_s(self) -> float:
@@ -449,6 +559,7 @@ class AnalysisStream:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for block in self._reader:
+            self.flat_tops.add(block)
             out = self._resampler.process(self.edge.process(self._select(block)))
             if len(out):
                 yield out
