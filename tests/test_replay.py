@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label
+from monitor.config import load_config
 
 SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
 RATES = ("16k", "8k")
@@ -74,6 +75,27 @@ def test_each_fixture_call_raises_what_its_label_expects(replayed, name, rate):
         assert critical, "a labored call must raise a critical alert"
         assert critical[0]["t"] <= lab["trouble_onset_s"] + 30.0, (
             f"critical alert at {critical[0]['t']} s, trouble began at {lab['trouble_onset_s']} s")
+
+
+def test_each_alert_is_stamped_when_it_was_raised_so_the_emergency_may_precede_the_warnings_it_names(replayed):
+    """A warning is raised once its cue stayed past its threshold for the rule's persist_s (on the long
+    window); possible_emergency is raised from its own accumulated evidence (each family's strongest
+    grade, on the long or the short window), not from the warnings. Every alert's time is when it was
+    raised, and the lines come in that order: in the demo call the critical alert names slow responses
+    (of the caller's last few seconds, the short window) well before the long window's warning."""
+    cfg = load_config(None, user_config=False)
+    for name, events in replayed["calls"].items():
+        alerts = alerts_of(events)
+        assert [a["t"] for a in alerts] == sorted(a["t"] for a in alerts), name
+        for a in alerts:
+            assert a["evidence"]["until"] == a["t"], name
+            if a["kind"] != "possible_emergency":
+                assert a["t"] - a["evidence"]["since"] >= cfg.rules.rule(a["kind"]).persist_s - 1e-6, name
+    demo = alerts_of(replayed["calls"]["deteriorating_16k.wav"])
+    critical = next(a for a in demo if a["kind"] == "possible_emergency")
+    warned = {a["kind"]: a["t"] for a in demo if a["severity"] == "warning"}
+    later = [k for k in critical["evidence"]["kinds"] if warned.get(k, float("inf")) > critical["t"]]
+    assert later and all(critical["evidence"]["cues"][k]["until"] == critical["t"] for k in later)
 
 
 def test_cue_events_come_once_per_hop_with_every_cue(replayed):
