@@ -174,6 +174,21 @@ def test_the_table_says_how_much_caller_speech_was_judged_so_that_a_call_with_no
     assert float(rows["silent_caller.wav"]["caller_speech_s"]) == 0 and rows["silent_caller.wav"]["alerts"] == "0"
 
 
+def test_the_table_names_what_was_wrong_with_a_recordings_samples(tmp_path):
+    """A call clipped flat inside its full scale is still scored; its row says it was clipped, as replay
+    warns, and a clean call's row says nothing."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    clean, clipped = tmp_path / "clean.wav", tmp_path / "clipped.wav"
+    sf.write(clean, x, rate)
+    sf.write(clipped, np.clip(2 * x, -0.7, 0.7), rate)
+    out = tmp_path / "summary.csv"
+    done = cli("batch", clean, clipped, "--workers", "1", "--db", tmp_path / "events.db", "--out", out, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {Path(r["path"]).name: r for r in read_csv(out)}
+    assert rows["clean.wav"]["problems"] == ""
+    assert rows["clipped.wav"]["status"] == "scored" and "flat-topped at 0.70" in rows["clipped.wav"]["problems"]
+
+
 def test_the_table_is_also_written_as_parquet(archive, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "summary.parquet"

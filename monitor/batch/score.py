@@ -162,7 +162,8 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     finally:
         pipeline_log.removeFilter(_said_by_the_client)
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
-             "truncated": bool(src.truncated), "recognizer_errors": tuple(pipeline.recognizer_errors)}
+             "truncated": bool(src.truncated), "problems": src.problems() or "",
+             "recognizer_errors": tuple(pipeline.recognizer_errors)}
     return events, facts
 
 

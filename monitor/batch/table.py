@@ -2,7 +2,8 @@
 
 A row holds the recording (path, duration, channels), the seconds of the caller's speech judged
 (``caller_speech_s``: 0 for a call where nothing was judged, the caller's leg silent or on the
-other channel), the number of alerts of each kind, the
+other channel), what was wrong with its samples (``problems``: clipped, a cut voice band, a corrupt
+stretch; as ``replay`` warns), the number of alerts of each kind, the
 first warning and first critical time, and for each cue the caller's baseline median and the
 median over the call's cue windows. Failed calls are rows with an ``error`` and empty figures.
 """
@@ -38,7 +39,7 @@ def alert_kinds(cfg: Config) -> tuple[str, ...]:
 def columns(cfg: Config) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
     return (["path", "call_id", "status", "error", "duration_s", "caller_speech_s", "sample_rate", "channels",
-             "legs", "truncated", "alerts", "warning_alerts", "critical_alerts"]
+             "legs", "truncated", "problems", "alerts", "warning_alerts", "critical_alerts"]
             + [f"alerts_{k}" for k in alert_kinds(cfg)]
             + ["first_warning_s", "first_critical_s"]
             + [f"baseline_{c}" for c in CUE_NAMES] + [f"median_{c}" for c in CUE_NAMES]
@@ -107,7 +108,7 @@ def _write_csv(path: str, cols: list[str], rows: Iterable[dict[str, Any]]) -> No
 def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    text = {"path", "call_id", "status", "error", "legs", "content_hash", "config_hash"}
+    text = {"path", "call_id", "status", "error", "legs", "problems", "content_hash", "config_hash"}
     arrays = {}
     for c in cols:
         values = [r.get(c) for r in rows]
