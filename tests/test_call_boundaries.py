@@ -218,6 +218,24 @@ def test_call_start_is_marked_by_the_streams_only_when_one_playing_was_seen_to_b
 
 
 
+def test_a_call_handed_over_to_a_new_stream_within_the_grace_is_not_split():
+    """A softphone dialling out plays its ringback tone as a stream (7) from the dial; on the
+    answer it makes the call's stream (8) and removes the tone's 0.1 s later (baresip 1.0.0:
+    70 ms): the same call, not the next. A running call's stream that plays on past the grace
+    beside a new one (the softphone took the next call first) is still split off."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) is Action.START
+    assert b.start_due(4.0) == 1.0
+    b.call_started(bounded=True)
+    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=True) is Action.SPLIT
+    assert b.on_mark(StreamsMark(9.1, frozenset({8})), in_call=True) is None
+    assert not b.split_pending and b.split_due(12.0) is None and not b.stream_ended(12.0)
+    assert b.on_mark(StreamsMark(20.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    b.on_mark(StreamsMark(21.5, frozenset({9})), in_call=True)  # went after the grace
+    assert b.split_pending and b.split_due(23.0) is True
+
+
 def test_a_stream_that_began_between_calls_is_a_call_once_it_has_played_3_s():
     """A stream gone within 3 s (a click, a short tone) is no call; one that plays on is, from
     the moment it began."""
