@@ -22,8 +22,7 @@ from typing import Iterator
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, Daemon
-from test_call_boundaries import SHORT_BASELINE, STREAM_ENDED, _calls, _stop
+from conftest import CALLS, SHORT_BASELINE, STREAM_ENDED, start_daemon, stop_daemon, stored_calls
 
 MODULES = Path("/usr/lib/baresip/modules")
 pytestmark = pytest.mark.skipif(shutil.which("baresip") is None or not (MODULES / "pulse.so").exists(),
@@ -119,12 +118,9 @@ def test_two_baresip_calls_are_two_calls_from_their_ring_to_their_hang_up(pulse,
     """The agent dials out (3.5 s of ringback tone before the answer), talks 6 s and hangs up;
     2 s later a call comes in (rings 1 s), 6 s talk, the caller hangs up: two stored calls, each
     ended by its stream, each as long as its ring and talk, the ringback tone no call of its own."""
-    (tmp_path / "c.toml").write_text(SHORT_BASELINE)
-    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(tmp_path / "c.toml"), "--db",
-                str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"], env, tmp_path)
+    d = start_daemon(env, tmp_path, SHORT_BASELINE)
     try:
         with _user_agents(pulse, tmp_path) as (agent, caller):
-            d.wait_running(env, timeout=20)
             agent.command("dial", caller.uri)
             time.sleep(3.5)
             caller.command("accept")
@@ -137,10 +133,10 @@ def test_two_baresip_calls_are_two_calls_from_their_ring_to_their_hang_up(pulse,
             time.sleep(6.0)
             caller.command("hangup")
             assert d.wait_err("call 2 ended", 5), d.err
-        _stop(d)
+        stop_daemon(d)
     finally:
         d.kill()
-    calls = _calls(tmp_path / "e.db")
+    calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == [STREAM_ENDED, STREAM_ENDED], d.err
     durations = [c["summary"]["duration_s"] for c in calls]
     assert 9.0 < durations[0] < 11.0 and 6.5 < durations[1] < 8.5, durations
