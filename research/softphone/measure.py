@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import contextlib
 import json
 import re
 import socket
@@ -87,6 +88,10 @@ class Agent:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            self._events()
+
+    def _events(self) -> None:
         buf = b""
         while (data := self.sock.recv(65536)):
             buf += data
@@ -207,7 +212,7 @@ def summarize(path: Path) -> list[str]:
 
     def after(evs, kind, t):
         return next(e[0] for e in evs if e[1] == kind and e[0] > t)
-    for name, evs in sections:
+    for name, evs in sections[:-1]:  # the last: "end"
         news = [e for e in evs if e[1] == "new"]
         cmds = [e for e in evs if ":" in e[1]]
         stats[f"{name}: streams into softphone"].append(len(news))
