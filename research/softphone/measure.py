@@ -8,7 +8,7 @@ clock (seconds since the start): ``pactl subscribe``'s sink-input events, listin
 every 20 ms, baresip's events and the commands sent.
 
     python research/softphone/measure.py streams --reps 5 --out DIR    # the stream timings
-    python research/softphone/measure.py daemon --out DIR [--grace S]   # call-monitor run on the calls
+    python research/softphone/measure.py daemon --out DIR [--grace S] [--alert mic]  # call-monitor run
 
 Run from the repository root with PYTHONPATH=. (it uses tests/pulse.py's private server).
 """
@@ -41,7 +41,7 @@ UA = """\
 sip_listen 127.0.0.1:{sip}
 audio_player pulse,{sink}
 audio_source aufile,{voice}
-audio_alert pulse,{sink}
+audio_alert pulse,{alert}
 module_path /usr/lib/baresip/modules
 module g711.so
 module aufile.so
@@ -67,10 +67,10 @@ class Agent:
     """One baresip and its ctrl_tcp socket (netstring-framed JSON); its events go to the log."""
 
     def __init__(self, name: str, sip: int, ctrl: int, sink: str, voice: Path, root: Path, env: dict,
-                 log: Log) -> None:
+                 log: Log, alert: str | None = None) -> None:
         conf = root / name
         conf.mkdir()
-        (conf / "config").write_text(UA.format(sip=sip, sink=sink, voice=voice, ctrl=ctrl))
+        (conf / "config").write_text(UA.format(sip=sip, sink=sink, voice=voice, ctrl=ctrl, alert=alert or sink))
         self.uri = f"sip:{name}@127.0.0.1:{sip}"
         (conf / "accounts").write_text(f"<{self.uri}>;regint=0\n")
         (conf / "contacts").write_text("")
@@ -246,6 +246,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--grace", type=float, help="daemon.stream_end_grace_s for the daemon run")
+    ap.add_argument("--alert", help="the agent's ringtone into this sink (mic), not into softphone")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="cmsp"))
@@ -257,7 +258,8 @@ def main() -> None:
     x, r = sf.read(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav", dtype="int16")
     sf.write(root / "caller.wav", x[4 * r:, 1], r)  # the caller's leg, from 4 s in
     sf.write(root / "agent.wav", 0 * x[:, 0], r)  # baresip hangs up at the end of its file
-    a = Agent("agent", free_port(True), free_port(), "softphone", root / "agent.wav", root, env, log)
+    a = Agent("agent", free_port(True), free_port(), "softphone", root / "agent.wav", root, env, log,
+              args.alert)
     c = Agent("caller", free_port(True), free_port(), "mic", root / "caller.wav", root, env, log)
     daemon = None
     try:
