@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# baresip: a real softphone for tests/test_softphone.py (Debian ships its PulseAudio module in baresip-x11)
 APT_PACKAGES := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
-                dbus libnotify-bin dunst xvfb chromium
+                dbus libnotify-bin dunst xvfb chromium baresip-core baresip-x11
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune limits clean

@@ -1,5 +1,6 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
-private PulseAudio server and a webhook receiver."""
+private PulseAudio server, a webhook receiver, and the live daemon on the sink ``softphone`` (start,
+stop, its stored calls)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import http.server
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -249,6 +251,69 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+SHORT_BASELINE = ("[analysis]\nbaseline_min_speech_s = 5.0\nbaseline_max_s = 10.0\nbaseline_min_windows = 2\n"
+                  "baseline_min_window_speech_s = 2.0\n")
+"""A baseline after about 5 s of the caller's speech, so that short test calls have one."""
+
+
+def stored_calls(db: Path) -> list[dict]:
+    """The calls stored in the daemon's database ``db``: id, ended_at, baseline and summary (parsed)."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT id, ended_at, baseline, summary FROM calls ORDER BY id").fetchall()
+    finally:
+        con.close()
+    return [{"id": i, "ended_at": e, "baseline": json.loads(b) if b else None,
+             "summary": json.loads(s) if s else None} for i, e, b, s in rows]
+
+
+def start_daemon(env, tmp_path: Path, config: str = "") -> Daemon:
+    """``call-monitor run`` on ``softphone.monitor`` with ``config`` (TOML), its database
+    ``tmp_path/e.db``, once it is capturing."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(config)
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    d.wait_running(env, timeout=20)
+    return d
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: their command names."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if int(fields[1].split()[1]) == pid:
+            out[int(stat.parent.name)] = fields[0].split("(", 1)[1]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_daemon(d: Daemon) -> None:
+    """SIGINT: the daemon exits within 2 s, cleanly, and leaves no child behind (the stream
+    watcher's ``pactl subscribe``)."""
+    children = _children(d.proc.pid)
+    t0 = time.monotonic()
+    d.proc.send_signal(2)
+    assert d.proc.wait(5) == 0, d.err
+    assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
+    time.sleep(0.2)
+    assert not [name for pid, name in children.items() if _alive(pid)], children
+
+
+STREAM_ENDED = "the softphone's stream ended (sink softphone)"
+"""The ``ended_by`` of a call its stream into the sink ``softphone`` ended."""
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -20,16 +19,12 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
-from conftest import CALLS, Daemon, PY, ROOT
+from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, start_daemon, stop_daemon,
+                      stored_calls)
 
 from monitor.capture.boundaries import Action, StreamBoundaries
 from monitor.capture.sources import StreamsMark
 from monitor.capture.streams import SinkStreams
-
-SHORT_BASELINE = ("[analysis]\nbaseline_min_speech_s = 5.0\nbaseline_max_s = 10.0\nbaseline_min_windows = 2\n"
-                  "baseline_min_window_speech_s = 2.0\n")
-"""A baseline after about 5 s of the caller's speech, so that short test calls have one."""
-
 
 def _caller_speech(name: str, path: Path, seconds: float = 16.0, start_s: float = 4.0) -> Path:
     """``seconds`` of the caller's leg of the fixture call ``name``, as a mono file."""
@@ -38,63 +33,9 @@ def _caller_speech(name: str, path: Path, seconds: float = 16.0, start_s: float 
     return path
 
 
-def _calls(db: Path) -> list[dict]:
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute("SELECT id, ended_at, baseline, summary FROM calls ORDER BY id").fetchall()
-    finally:
-        con.close()
-    return [{"id": i, "ended_at": e, "baseline": json.loads(b) if b else None,
-             "summary": json.loads(s) if s else None} for i, e, b, s in rows]
-
-
 def _call(env, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([PY, "-m", "monitor.cli", "call", *args], env=env, capture_output=True, text=True,
                           timeout=30, cwd=ROOT)
-
-
-def _daemon(env, tmp_path: Path, config: str = "") -> Daemon:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(config)
-    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
-                "--no-notify", "--no-transcribe"], env, tmp_path)
-    d.wait_running(env, timeout=20)
-    return d
-
-
-def _children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: their command names."""
-    out = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        if int(fields[1].split()[1]) == pid:
-            out[int(stat.parent.name)] = fields[0].split("(", 1)[1]
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _stop(d: Daemon) -> None:
-    """SIGINT: the daemon exits within 2 s, cleanly, and leaves no child behind (the stream
-    watcher's ``pactl subscribe``)."""
-    children = _children(d.proc.pid)
-    t0 = time.monotonic()
-    d.proc.send_signal(2)
-    assert d.proc.wait(5) == 0, d.err
-    assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
-    time.sleep(0.2)
-    assert not [name for pid, name in children.items() if _alive(pid)], children
-
-
-STREAM_ENDED = "the softphone's stream ended (sink softphone)"
 
 
 @contextlib.contextmanager
@@ -116,8 +57,8 @@ def _one_call_its_stream_ended(d: Daemon, db: Path) -> dict:
     """Once the daemon says call 1 ended, stop it: the only call in ``db``, ended by its stream."""
     assert d.wait_err("call 1 ended", 10), d.err
     time.sleep(1.0)
-    _stop(d)
-    (call,) = _calls(db)
+    stop_daemon(d)
+    (call,) = stored_calls(db)
     assert call["summary"]["ended_by"] == STREAM_ENDED
     return call
 
@@ -218,6 +159,24 @@ def test_call_start_is_marked_by_the_streams_only_when_one_playing_was_seen_to_b
 
 
 
+def test_a_call_handed_over_to_a_new_stream_within_the_grace_is_not_split():
+    """A softphone dialling out plays its ringback tone as a stream (7) from the dial; on the
+    answer it makes the call's stream (8) and removes the tone's 0.1 s later (baresip 1.0.0:
+    70 ms): the same call, not the next. A running call's stream that plays on past the grace
+    beside a new one (the softphone took the next call first) is still split off."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False) is Action.START
+    assert b.start_due(4.0) == 1.0
+    b.call_started(bounded=True)
+    assert b.on_mark(StreamsMark(9.0, frozenset({7, 8})), in_call=True) is Action.SPLIT
+    assert b.on_mark(StreamsMark(9.1, frozenset({8})), in_call=True) is None
+    assert not b.split_pending and b.split_due(12.0) is None and not b.stream_ended(12.0)
+    assert b.on_mark(StreamsMark(20.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    b.on_mark(StreamsMark(21.5, frozenset({9})), in_call=True)  # went after the grace
+    assert b.split_pending and b.split_due(23.0) is True
+
+
 def test_a_stream_that_began_between_calls_is_a_call_once_it_has_played_3_s():
     """A stream gone within 3 s (a click, a short tone) is no call; one that plays on is, from
     the moment it began."""
@@ -244,7 +203,7 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(
     normal one), the first call ended by its stream, not merged by the 20 s end silence."""
     first = _caller_speech("normal", tmp_path / "first.wav")
     second = _caller_speech("slow_talker", tmp_path / "second.wav")
-    d = _daemon(env, tmp_path, SHORT_BASELINE)
+    d = start_daemon(env, tmp_path, SHORT_BASELINE)
     try:
         status = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
                                 timeout=10).stdout
@@ -254,10 +213,10 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(
         time.sleep(5.0)
         pulse.play(second).wait(30)
         assert d.wait_err("call 2 ended", 10), d.err
-        _stop(d)
+        stop_daemon(d)
     finally:
         d.kill()
-    calls = _calls(tmp_path / "e.db")
+    calls = stored_calls(tmp_path / "e.db")
     assert [c["id"] for c in calls] == [1, 2] and all(c["ended_at"] for c in calls)
     assert [c["summary"]["ended_by"] for c in calls] == [STREAM_ENDED, STREAM_ENDED]
     assert any(f"call 1 ended ({STREAM_ENDED})" in e for e in d.err)
@@ -277,7 +236,7 @@ def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_pa
     sf.write(held, np.concatenate([x, np.zeros(10 * r, np.float32), x]), r)
     ding = tmp_path / "ding.wav"
     sf.write(ding, (0.3 * np.sin(2 * np.pi * 880 * np.arange(3 * r) / r)).astype(np.float32), r)
-    d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+    d = start_daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
     try:
         player = pulse.play(held)
         time.sleep(12.0)
@@ -296,7 +255,7 @@ def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_pa
 def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
     """A CRM marks the calls: `call start` mid-call closes the running call and starts the next,
     `call end` ends it; a second `call end` finds no call. The summaries say what ended them."""
-    d = _daemon(env, tmp_path)
+    d = start_daemon(env, tmp_path)
     player = pulse.play(_caller_speech("normal", tmp_path / "long.wav", seconds=40.0))
     try:
         assert d.wait_err("call 1 started", 10), d.err
@@ -318,11 +277,11 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
         player.kill()
         player.wait(5)
         time.sleep(1.5)
-        _stop(d)
+        stop_daemon(d)
     finally:
         player.kill()
         d.kill()
-    calls = _calls(tmp_path / "e.db")
+    calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call start (the next call)",
                                                          "call-monitor call end"]
     assert 2.0 < calls[1]["summary"]["duration_s"] < 5.0
@@ -354,7 +313,7 @@ def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pul
     gap = np.zeros(6 * r, np.float32)
     line = np.concatenate([x, gap, x, gap]).astype("<f4").tobytes()
     with _stream_playing_all_the_time(pulse, r) as softphone:
-        d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+        d = start_daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
         try:
             st = d.status(env)["boundaries"]
             assert st["sink"] == "softphone" and st["streams"] == 1
@@ -362,10 +321,10 @@ def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pul
             feeder.start()
             assert d.wait_err("call 2 ended", 40), d.err
             feeder.join(5)
-            _stop(d)
+            stop_daemon(d)
         finally:
             d.kill()
-    calls = _calls(tmp_path / "e.db")
+    calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["3 s of silence", "3 s of silence"]
 
 
@@ -375,17 +334,17 @@ def test_the_silence_mode_ignores_the_streams_and_merges_calls_closer_than_the_e
     judged against the first caller's baseline. Status says the silence decides."""
     first = _caller_speech("normal", tmp_path / "first.wav")
     second = _caller_speech("slow_talker", tmp_path / "second.wav")
-    d = _daemon(env, tmp_path, SHORT_BASELINE + '[daemon]\ncall_boundaries = "silence"\n')
+    d = start_daemon(env, tmp_path, SHORT_BASELINE + '[daemon]\ncall_boundaries = "silence"\n')
     try:
         assert d.status(env)["boundaries"]["based_on"] == '20 s of silence (daemon.call_boundaries = "silence")'
         pulse.play(first).wait(30)
         time.sleep(5.0)
         pulse.play(second).wait(30)
         assert d.status(env)["calls"] == 1 and d.status(env)["call"] is not None
-        _stop(d)
+        stop_daemon(d)
     finally:
         d.kill()
-    (call,) = _calls(tmp_path / "e.db")
+    (call,) = stored_calls(tmp_path / "e.db")
     assert call["summary"]["ended_by"] == "SIGINT"
     assert call["baseline"]["cues"]["speech_rate_sps"]["median"] > 3.2, "the first caller's baseline"
 
@@ -394,7 +353,7 @@ def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
     """The softphone removes its stream and makes a new one at once (a codec change): within
     daemon.stream_end_grace_s, so one call, ended by the second stream's end."""
     part = _caller_speech("normal", tmp_path / "part.wav", seconds=8.0)
-    d = _daemon(env, tmp_path)
+    d = start_daemon(env, tmp_path)
     try:
         pulse.play(part).wait(30)
         pulse.play(part).wait(30)
@@ -407,7 +366,7 @@ def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
 def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pulse, env, tmp_path):
     """Stream starts call 1, `call end`, the stream goes, `call start`: call 2 runs on (until
     `call end`), not ended at once by the stream that went before it."""
-    d = _daemon(env, tmp_path)
+    d = start_daemon(env, tmp_path)
     player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=5.0))
     try:
         assert d.wait_err("call 1 started", 10), d.err
@@ -418,11 +377,11 @@ def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pu
         time.sleep(2.5)
         assert d.status(env)["call"]["call_id"] == 2, d.err
         assert _call(env, "end").stdout.strip() == "call 2 ended"
-        _stop(d)
+        stop_daemon(d)
     finally:
         player.kill()
         d.kill()
-    calls = _calls(tmp_path / "e.db")
+    calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call end", "call-monitor call end"]
 
 
@@ -430,16 +389,16 @@ def test_call_start_with_a_stream_that_plays_all_the_time_is_ended_by_the_silenc
     """The softphone's stream plays from before the daemon and never ends: a call `call start`
     began is ended by the 3 s end silence, not left running for as long as the stream plays."""
     with _stream_playing_all_the_time(pulse, 16000):
-        d = _daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
+        d = start_daemon(env, tmp_path, "[daemon]\ncall_end_silence_s = 3\n")
         try:
             assert d.status(env)["boundaries"]["streams"] == 1
             assert _call(env, "start").stdout.strip() == "call 1 started"
             assert d.status(env)["call"]["ends"] != "when its stream into sink softphone ends"
             assert d.wait_err("call 1 ended", 8), d.err
-            _stop(d)
+            stop_daemon(d)
         finally:
             d.kill()
-    assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["3 s of silence"]
+    assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == ["3 s of silence"]
 
 
 def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path):
@@ -448,7 +407,7 @@ def test_a_stream_shorter_than_3_s_between_calls_is_no_call(pulse, env, tmp_path
     r = 16000
     tone = tmp_path / "tone.wav"
     sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(1.5 * r)) / r)).astype(np.float32), r)
-    d = _daemon(env, tmp_path)
+    d = start_daemon(env, tmp_path)
     try:
         pulse.play(tone).wait(10)
         time.sleep(2.0)
@@ -473,7 +432,7 @@ def test_a_second_stream_starting_while_the_call_plays_is_the_next_call_a_short_
     second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
     tone = tmp_path / "tone.wav"
     sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * np.arange(24000) / 16000)).astype(np.float32), 16000)
-    d = _daemon(env, tmp_path)
+    d = start_daemon(env, tmp_path)
     try:
         a = pulse.play(first)
         time.sleep(3.0)
@@ -484,10 +443,10 @@ def test_a_second_stream_starting_while_the_call_plays_is_the_next_call_a_short_
         a.wait(20)
         b.wait(20)
         assert d.wait_err("call 2 ended", 5), d.err
-        _stop(d)
+        stop_daemon(d)
     finally:
         d.kill()
-    calls = _calls(tmp_path / "e.db")
+    calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == [
         "a new stream started playing into sink softphone (the next call)", STREAM_ENDED]
     assert 5.0 < calls[0]["summary"]["duration_s"] < 7.5 and 9.5 < calls[1]["summary"]["duration_s"] < 12.5
@@ -683,7 +642,7 @@ def test_a_call_mark_the_daemon_did_not_act_on_in_time_is_not_carried_out_later(
     assert answers == [{"error": "the daemon did not act on it within 0.3 s (its capture loop was busy or got no "
                                  "audio), and will not: nothing was done"}]
     assert daemon.calls == 1
-    assert [c["summary"]["ended_by"] for c in _calls(tmp_path / "e.db")] == ["capture ended"]
+    assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == ["capture ended"]
 
 
 def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp_path):

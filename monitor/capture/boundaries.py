@@ -10,7 +10,9 @@ the daemon does with its calls:
   stored nor delivered; one appearing while another stream still
   plays starts a new call there (the running one is closed there) once it has played
   ``STREAM_CALL_MIN_S`` too (meanwhile the daemon holds the running call's audio back; a tone
-  gone before, e.g. call waiting, leaves the call whole); one appearing while none plays
+  gone before, e.g. call waiting, leaves the call whole), unless the running call's streams
+  go within ``grace_s`` of it appearing (the softphone handed the call over to a new stream:
+  a ringback tone giving way to the answered call's audio); one appearing while none plays
   (the softphone re-created its stream, or the sound server came back) goes on with the
   running call;
 * the last stream going away ends the call once ``grace_s`` has passed without a new one;
@@ -100,6 +102,9 @@ class StreamBoundaries:
             return None
         if old and not mark.ids:
             self.gone_at = mark.t
+        elif self.split_at is not None and mark.ids <= self.splitting and mark.t - self.split_at <= self.grace_s:
+            self.split_at = None  # handed over: the running call's streams gave way to the new ones
+            self.bounded = True
         return None
 
     def start_due(self, now: float) -> float | None:
