@@ -24,7 +24,7 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, ROOT
+from conftest import CALLS, ROOT, call_monitor
 
 from monitor import cli
 from monitor.config import load_config
@@ -219,6 +219,28 @@ def test_stored_call_report(det, tmp_path, capsys):
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in data.alerts)
     assert "i can't catch my breath" in text.replace("  ", " ") or "catch my breath" in " ".join(page.marks)
     assert any("chest hurts" in m for m in page.marks)
+
+
+def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_path):
+    """A report only reads: a read-only copy of the database in a read-only folder (another
+    user's, an archive's) is reported as it is, and left as it was."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    db = folder / "events.db"
+    shutil.copy(det["db"], db)
+    before = db.read_bytes()
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    out = tmp_path / "stored.html"
+    try:
+        done = call_monitor("report", str(det["data"].call_id), "--db", str(db), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
+    assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
+    assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["events.db"]
 
 
 def test_stored_call_with_its_audio(det, tmp_path):

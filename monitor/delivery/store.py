@@ -231,7 +231,18 @@ class Store:
         return cls(conn, p, snapshot_every_s, clock)
 
     @classmethod
-    def open_readonly(cls, path: str | os.PathLike[str]) -> "Store":
+    def open_to_read(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0) -> "Store":
+        """An existing database for a command that only reads it (a report): opened as by
+        :meth:`open` (an older one upgraded in place) when it and its folder can be written, else
+        read as it is (:meth:`open_readonly`: a read-only copy, folder or filesystem, another
+        user's database). Raises StoreError."""
+        p = Path(path).expanduser()
+        if os.access(p, os.W_OK) and os.access(p.parent, os.W_OK | os.X_OK):
+            return cls.open(p, snapshot_every_s=snapshot_every_s)
+        return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0) -> "Store":
         """Open an existing database for reading only: nothing is created or changed, and a
         database on a read-only filesystem is read as it is. Raises StoreError."""
         p = Path(path).expanduser()
@@ -259,7 +270,7 @@ class Store:
                 conn.close()
                 what = "an empty file" if not tables else "it holds other tables"
                 raise StoreError(f"{p}: not a callmonitor database ({what})")
-            return cls(conn, p, 5.0, time.time)
+            return cls(conn, p, snapshot_every_s, time.time)
         raise StoreError(f"{p}: cannot read the database: {_describe(last)}")
 
     @staticmethod

@@ -223,7 +223,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
     from .data import from_store
 
     db = os.path.expanduser(cfg.storage.db)
-    store = Store.open(db, snapshot_every_s=cfg.storage.snapshot_every_s) if os.path.isfile(db) else None
+    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if os.path.isfile(db) else None
     links: dict[str, str] = {}
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
