@@ -238,6 +238,18 @@ def test_console_refuses_a_daemon_database(tmp_path):
         ConsoleStore.open(tmp_path / "events.db")
 
 
+def test_the_daemons_database_refuses_the_consoles_by_name_not_as_damaged(tmp_path):
+    """The console's database given as a daemon's (`replay --db`, `alerts --db`) is said to be
+    the console's, in every way it is opened; it is neither damaged nor changed."""
+    from monitor.delivery.store import Store, StoreError
+    ConsoleStore.open(tmp_path / "supervisor.db").close()
+    before = (tmp_path / "supervisor.db").read_bytes()
+    for opener in (Store.open, Store.open_readonly):
+        with pytest.raises(StoreError, match="the supervisor console's database .*not a daemon's events database"):
+            opener(tmp_path / "supervisor.db")
+    assert (tmp_path / "supervisor.db").read_bytes() == before
+
+
 def test_command_line_errors_are_one_line(tmp_path):
     def run(*args):
         return subprocess.run([PY, "-m", "monitor.cli", "supervisor", "--db", str(tmp_path / "c.db"),

@@ -132,6 +132,16 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
+def _console_database(conn: sqlite3.Connection, p: Path) -> StoreError | None:
+    """The error for the supervisor console's database (told by its application id) given where
+    a daemon's events database belongs, else None."""
+    from ..supervisor.store import APPLICATION_ID
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        return None
+    return StoreError(f"{p}: the supervisor console's database (call-monitor supervisor --db), not a "
+                      f"daemon's events database")
+
+
 def _too_new(p: Path, version: int) -> SchemaTooNew:
     return SchemaTooNew(f"{p}: database schema version {version} is newer than this callmonitor "
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
@@ -263,6 +273,10 @@ class Store:
             except sqlite3.Error as exc:
                 last = exc
                 continue
+            console = _console_database(conn, p)
+            if console is not None:
+                conn.close()
+                raise console
             if version > SCHEMA_VERSION:
                 conn.close()
                 raise _too_new(p, version)
@@ -279,6 +293,9 @@ class Store:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        console = _console_database(conn, p)
+        if console is not None:
+            raise console
         if version > SCHEMA_VERSION:
             raise _too_new(p, version)
         if version == 0 and tables:
