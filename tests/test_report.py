@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -187,6 +188,20 @@ def test_file_report_html(det):
     for phrase in ("catch my breath", "chest hurts", "pressure in my chest"):
         assert phrase in marked, page.marks
     assert "charging" not in marked
+
+
+def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_percentage(det):
+    """As the alerts say it ("4.8 dB below the caller's baseline"): a fraction of a dBFS value
+    means nothing (-24 to -34 dBFS is not "-43 %")."""
+    from monitor.report.data import cue_rows
+    rows = {r.label: r for r in cue_rows(det["data"])}
+    cells = dict(re.findall(r'<tr class="[^"]*"><td>([^<(]+?)(?: \([^)]*\))?</td>.*?<td class="num chg">([^<]*)</td></tr>',
+                            det["html"]))
+    for label in ("HNR", "CPPS", "Loudness"):
+        r = rows[label]
+        assert cells[label] == f"{r.worst - r.baseline:+.1f} dB", (label, cells[label])
+    r = rows["Speech rate"]
+    assert cells["Speech rate"] == f"{100 * (r.worst - r.baseline) / r.baseline:+.0f} %"
 
 
 def test_file_report_png_cli(tmp_path):
