@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -534,6 +535,26 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
         assert f"href=\"archive_calls/call-{r['db_call_id']}.html\"" in html
         assert "Call report:" in link.read_text()
     assert str(archive["missing"]) in html.split("could not be scored")[1]
+
+
+def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_own_report(tmp_path):
+    """A manifest may name a recording once per pair of legs: each of its rows is a call with a
+    report of its own, not both rows the last one's."""
+    manifest = tmp_path / "legs.csv"
+    manifest.write_text(f"path,caller_channel,agent_channel,call_id\n{CALLS / 'deteriorating_8k.wav'},1,0,with-agent\n"
+                        f"{CALLS / 'deteriorating_8k.wav'},1,-1,caller-alone\n")
+    db, out, page = tmp_path / "events.db", tmp_path / "summary.csv", tmp_path / "archive.html"
+    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(db), "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    assert [r["call_id"] for r in rows] == ["with-agent", "caller-alone"] and all(int(r["alerts"]) for r in rows)
+    done = cli("report", "--batch", str(out), "--db", str(db), "-o", str(page))
+    assert done.returncode == 0 and done.stderr.strip().endswith("(2 call report(s) beside it)"), done.stderr
+    html = page.read_text()
+    links = re.findall(r'<td><a href="archive_calls/(call-\d+\.html)">deteriorating_8k\.wav</a><br>'
+                       r'<span class="muted">([^<]*)</span>', html)
+    assert sorted(links) == sorted((f"call-{r['db_call_id']}.html", r["call_id"]) for r in rows)
+    assert "no report of their own" not in html
 
 
 def test_the_archive_report_names_a_bad_table(tmp_path):

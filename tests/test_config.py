@@ -153,6 +153,17 @@ def test_unreadable_and_malformed_files(env, tmp_path):
         load_config(broken, env=env)
 
 
+def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeypatch):
+    """`--config DIR` is a folder given for a file, not a file that is missing."""
+    import argparse
+    from monitor.commands.common import config_from_args
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    with pytest.raises(ConfigError, match=f"^{tmp_path}: is a directory, not a configuration file$"):
+        config_from_args(argparse.Namespace(config=str(tmp_path), db=None))
+    with pytest.raises(ConfigError, match="missing.toml: no such configuration file$"):
+        config_from_args(argparse.Namespace(config=str(tmp_path / "missing.toml"), db=None))
+
+
 def test_command_line_overrides_are_validated(env):
     with pytest.raises(ConfigError, match="^command line: analysis.window_speech_s: must be >= 1.0"):
         load_config(overrides={"analysis.window_speech_s": 0}, env=env)

@@ -286,6 +286,16 @@ def test_a_call_with_a_baseline_has_no_such_note(replayed):
     assert "judged" not in done.stdout.splitlines()[-1]
 
 
+def test_the_summary_counts_the_caller_speech_of_the_whole_call_not_only_the_baseline(replayed):
+    """caller_speech_s is the caller's speech heard in the whole call: it goes on growing after the
+    baseline froze (at about 35 s of it)."""
+    for name, events in replayed["calls"].items():
+        summary = events[-1]
+        heard = max(c["call_speech_s"] or 0.0 for c in events if c["type"] == "cues" and c["channel"] == "caller")
+        assert summary["caller_speech_s"] == pytest.approx(heard, abs=0.05), name
+        assert summary["caller_speech_s"] > summary["baseline"]["speech_s"] + 10, name
+
+
 def test_realtime_replay_is_paced_like_a_live_call(tmp_path):
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 4)
     short = tmp_path / "four_seconds.wav"

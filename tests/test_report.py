@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -24,7 +25,7 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, ROOT
+from conftest import CALLS, ROOT, call_monitor
 
 from monitor import cli
 from monitor.config import load_config
@@ -189,6 +190,20 @@ def test_file_report_html(det):
     assert "charging" not in marked
 
 
+def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_percentage(det):
+    """As the alerts say it ("4.8 dB below the caller's baseline"): a fraction of a dBFS value
+    means nothing (-24 to -34 dBFS is not "-43 %")."""
+    from monitor.report.data import cue_rows
+    rows = {r.label: r for r in cue_rows(det["data"])}
+    cells = dict(re.findall(r'<tr class="[^"]*"><td>([^<(]+?)(?: \([^)]*\))?</td>.*?<td class="num chg">([^<]*)</td></tr>',
+                            det["html"]))
+    for label in ("HNR", "CPPS", "Loudness"):
+        r = rows[label]
+        assert cells[label] == f"{r.worst - r.baseline:+.1f} dB", (label, cells[label])
+    r = rows["Speech rate"]
+    assert cells["Speech rate"] == f"{100 * (r.worst - r.baseline) / r.baseline:+.0f} %"
+
+
 def test_file_report_png_cli(tmp_path):
     """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
     x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
@@ -219,6 +234,28 @@ def test_stored_call_report(det, tmp_path, capsys):
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in data.alerts)
     assert "i can't catch my breath" in text.replace("  ", " ") or "catch my breath" in " ".join(page.marks)
     assert any("chest hurts" in m for m in page.marks)
+
+
+def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_path):
+    """A report only reads: a read-only copy of the database in a read-only folder (another
+    user's, an archive's) is reported as it is, and left as it was."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    db = folder / "events.db"
+    shutil.copy(det["db"], db)
+    before = db.read_bytes()
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    out = tmp_path / "stored.html"
+    try:
+        done = call_monitor("report", str(det["data"].call_id), "--db", str(db), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
+    assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
+    assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["events.db"]
 
 
 def test_stored_call_with_its_audio(det, tmp_path):

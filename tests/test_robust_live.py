@@ -1,7 +1,7 @@
 """The live daemon on a private PulseAudio server: a sound-server restart leaves one line per
 state change on stderr (no PortAudio/ALSA chatter), and a second daemon on the same database
 is refused while the first one runs (on another database, it is told to take its own status socket);
-one source named for both legs is refused."""
+one source named for both legs is refused; a status socket path too long is one line."""
 
 from __future__ import annotations
 
@@ -91,3 +91,17 @@ def test_one_source_for_both_legs_is_refused_in_one_line(pulse, env, tmp_path):
     assert r.returncode == 2 and r.stderr.splitlines() == [
         "call-monitor: error: caller and agent both on softphone.monitor: the agent's leg is another source "
         "(the microphone; see `call-monitor devices`)"]
+
+
+def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_and_the_way_out(pulse, env, tmp_path):
+    """Without $XDG_RUNTIME_DIR the socket is the database's path + .sock, which a deep folder
+    makes longer than the 107 bytes a Unix socket's path holds."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    sock = deep / "e.db.sock"
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db", str(deep / "e.db"),
+                        "--socket", str(sock), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"call-monitor: error: status socket {sock}: AF_UNIX path too long (a Unix socket's path holds at most "
+        "107 bytes: give a shorter one with --socket PATH or daemon.status_socket)"]

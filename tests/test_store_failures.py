@@ -357,6 +357,7 @@ def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp
     for when in ("259200s", "4320m", "72h", "3d", "1w", three_days_ago):
         r = cli("purge", "--db", str(db), "--older-than", when)
         assert r.returncode == 0 and "purged 0 call(s)" in r.stderr, (when, r.stderr)
+        assert r.stderr.strip().endswith(f"older than {when}" if when[-1].isalpha() else f"started before {when}")
     r = cli("purge", "--db", str(db), "--older-than", yesterday)
     assert r.stderr.strip() == f"call-monitor: purged 1 call(s) started before {yesterday} (1 alerts)"
     for command, option in (("alerts", "--since"), ("purge", "--older-than")):
@@ -382,7 +383,7 @@ def test_purge_deletes_an_old_call_a_killed_replay_left_open_and_keeps_a_running
     assert r.stderr.splitlines() == [
         f"call-monitor: closed 1 call(s) left open by a crash or a kill, nothing recorded for 1 h, as interrupted "
         f"(call {killed})",
-        "call-monitor: purged 1 call(s) older than 1 days (1 alerts, 1 cue_snapshots)"]
+        "call-monitor: purged 1 call(s) older than 1d (1 alerts, 1 cue_snapshots)"]
     store = Store.open(db)
     assert [c.source for c in store.list_calls()] == ["calls/running.wav"] and store.list_alerts() == []
     store.close()
@@ -397,7 +398,7 @@ def test_purge_older_than_zero_deletes_every_ended_call_and_keeps_an_open_one(tm
     store.start_call("open", time.time() - 30)
     store.close()
     r = cli("purge", "--older-than", "0d", "--db", str(db))
-    assert r.returncode == 0 and r.stderr.startswith("call-monitor: purged 1 call(s) older than 0 days"), r.stderr
+    assert r.returncode == 0 and r.stderr.startswith("call-monitor: purged 1 call(s) older than 0d"), r.stderr
     store = Store.open(db)
     assert [c.source for c in store.list_calls()] == ["open"] and store.list_alerts() == []
     store.close()

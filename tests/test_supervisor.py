@@ -221,6 +221,14 @@ def test_tokens_are_made_private_and_compared_for_whom_they_belong(tmp_path):
         parse_agent_tokens(("carol:short",))
 
 
+def test_an_agent_token_given_to_two_agents_is_refused_not_kept_for_the_last_one():
+    """A copied line would otherwise make the first agent's posts refused (403) as another's."""
+    assert parse_agent_tokens(("bob:bob-token-0123456789", "bob:bob-new-token-0123456789")) == {
+        "bob-token-0123456789": "bob", "bob-new-token-0123456789": "bob"}  # a token changing hands
+    with pytest.raises(ValueError, match="alice and bob have the same token; each agent needs its own"):
+        parse_agent_tokens(("alice:same-token-0123456789", "bob:same-token-0123456789"))
+
+
 def test_listen_addresses():
     assert parse_listen("127.0.0.1:8640") == ("127.0.0.1", 8640)
     assert parse_listen("[::1]:9000") == ("::1", 9000)
@@ -238,6 +246,18 @@ def test_console_refuses_a_daemon_database(tmp_path):
         ConsoleStore.open(tmp_path / "events.db")
 
 
+def test_the_daemons_database_refuses_the_consoles_by_name_not_as_damaged(tmp_path):
+    """The console's database given as a daemon's (`replay --db`, `alerts --db`) is said to be
+    the console's, in every way it is opened; it is neither damaged nor changed."""
+    from monitor.delivery.store import Store, StoreError
+    ConsoleStore.open(tmp_path / "supervisor.db").close()
+    before = (tmp_path / "supervisor.db").read_bytes()
+    for opener in (Store.open, Store.open_readonly):
+        with pytest.raises(StoreError, match="the supervisor console's database .*not a daemon's events database"):
+            opener(tmp_path / "supervisor.db")
+    assert (tmp_path / "supervisor.db").read_bytes() == before
+
+
 def test_command_line_errors_are_one_line(tmp_path):
     def run(*args):
         return subprocess.run([PY, "-m", "monitor.cli", "supervisor", "--db", str(tmp_path / "c.db"),
@@ -253,6 +273,11 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr  # said before any address is announced
     assert r.stderr.startswith(f"call-monitor: error: {tmp_path / 'not.pem'}: cannot use the TLS certificate and key")
     assert not (tmp_path / "t").exists(), "no token made for a console that cannot start"
+    (tmp_path / "t").write_text("the-shared-token-0123456789\n")
+    (tmp_path / "agents.toml").write_text('[supervisor]\nagent_tokens = ["alice:the-shared-token-0123456789"]\n')
+    r = run("--listen", "127.0.0.1:0", "--config", str(tmp_path / "agents.toml"))
+    assert r.returncode == 2 and r.stderr == (f"call-monitor: error: supervisor.agent_tokens: alice: that is the shared "
+                                              f"token of {tmp_path / 't'}; an agent's token must be its own\n")
     (tmp_path / "empty").write_text("")
     r = subprocess.run([PY, "-m", "monitor.cli", "replay", str(CALLS / "normal_8k.wav"), "--webhook",
                         "http://127.0.0.1:9/webhook", "--webhook-token-file", str(tmp_path / "empty"),

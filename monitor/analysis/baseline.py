@@ -125,14 +125,16 @@ class BaselineBuilder:
 
     @property
     def speech_s(self) -> float:
-        """Estimated seconds of speech on this channel so far."""
+        """Estimated seconds of speech on this channel so far in the call (also after the freeze)."""
         return self._speech_s
 
     def add(self, cues: CuesEvent) -> Baseline | None:
         """Feed one cue window; returns the frozen baseline once there is one."""
-        if self._frozen is not None or cues.channel != self.channel:
+        if cues.channel != self.channel:
             return self._frozen
-        self._speech_s = max(self._speech_s, cues.call_speech_s or 0.0)
+        self._speech_s = max(self._speech_s, cues.call_speech_s or 0.0)  # the whole call's, past the freeze
+        if self._frozen is not None:
+            return self._frozen
         speech = cues.speech_s or 0.0
         if speech > 0 and self._first_speech_t is None:
             self._first_speech_t = cues.t

@@ -1,7 +1,7 @@
 """The per-call table: one row per recording, written as CSV or Parquet.
 
-A row holds the recording (path, duration, channels), the seconds of the caller's speech judged
-(``caller_speech_s``: 0 for a call where nothing was judged, the caller's leg silent or on the
+A row holds the recording (path, duration, channels), the seconds of the caller's speech in
+the whole call (``caller_speech_s``: under 1 s for a call where nothing was judged, the caller's leg silent or on the
 other channel), what was wrong with its samples (``problems``: clipped, a cut voice band, a corrupt
 stretch; as ``replay`` warns), the number of alerts of each kind, the
 first warning and first critical time, and for each cue the caller's baseline median and the

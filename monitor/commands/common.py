@@ -134,7 +134,8 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
     if args.config and not os.path.isfile(args.config):
-        raise ConfigError(f"{args.config}: no such configuration file")
+        raise ConfigError(f"{args.config}: " + ("is a directory, not a configuration file" if os.path.isdir(args.config)
+                                                else "no such configuration file"))
     return load_config(args.config, extra or None)
 
 

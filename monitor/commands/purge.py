@@ -64,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
         info(f"closed {len(left_open)} call(s) left open by a crash or a kill, nothing recorded for "
              f"{LEFT_OPEN_IDLE_S / 3600:g} h, as interrupted (call {', '.join(map(str, left_open))})")
     rest = ", ".join(f"{n} {table}" for table, n in counts.items() if table != "calls" and n)
-    older = f"older than {age / 86400:g} days" if age is not None else f"started before {args.older_than}"
+    if age is None:
+        older = f"started before {args.older_than}"
+    else:  # as the user said it (90m, not 0.0625 days), else the retention period
+        older = f"older than {args.older_than.strip() if args.older_than else f'{age / 86400:g} days'}"
     info(f"purged {counts.get('calls', 0)} call(s) {older}"
          + (f" ({rest})" if rest else ""))
     return ExitStatus.OK

@@ -118,7 +118,7 @@ def _stored(cfg, call_id: int):
     db = os.path.expanduser(cfg.storage.db)
     if not os.path.isfile(db):
         raise ReportError(f"call {call_id}: no database at {db} (give --db FILE)")
-    store = Store.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
+    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
     try:
         return from_store(store, call_id, cfg)
     finally:

@@ -10,6 +10,9 @@ import os
 from ..console import error
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
+SUN_PATH_BYTES = 108
+"""The size of a Unix socket's address (Linux's sun_path), its terminating NUL included."""
+
 log = logging.getLogger(__name__)
 
 
@@ -146,10 +149,13 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
                     transcription=transcription)
     source.on_status = daemon.source_status
     daemon.install_signals()
+    sock = socket_path(cfg)
     try:
-        status = StatusServer(socket_path(cfg), daemon.state, daemon.control)
-    except (RuntimeError, OSError) as err:
+        status = StatusServer(sock, daemon.state, daemon.control)
+    except RuntimeError as err:
         raise _fail(f"status socket: {err}") from None
+    except OSError as err:
+        raise _fail(f"status socket {sock}: {err.strerror or err}{_long_socket_hint(sock)}") from None
     stack.callback(status.close)
     stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
     _start_capture(source, cfg)
@@ -237,6 +243,14 @@ def _take_lock(lock) -> None:
         raise
     except StoreError as err:
         log.warning("%s; running without the one-daemon-per-database lock", err)
+
+
+def _long_socket_hint(path: str) -> str:
+    """What to do about a socket path longer than a Unix socket's address holds ("" if it is not)."""
+    if len(os.fsencode(path)) < SUN_PATH_BYTES:
+        return ""
+    return (f" (a Unix socket's path holds at most {SUN_PATH_BYTES - 1} bytes: give a shorter one with "
+            f"--socket PATH or daemon.status_socket)")
 
 
 def webhook_token(cfg) -> str | None:

@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         agent_tokens = parse_agent_tokens(sc.agent_tokens)
         token, created = load_or_create_token(sc.token_file)
+        if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything
+            raise ValueError(f"supervisor.agent_tokens: {agent_tokens[token]}: that is the shared token of "
+                             f"{sc.token_file}; an agent's token must be its own")
         store = ConsoleStore.open(sc.db)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
         error(str(err))

@@ -755,7 +755,8 @@ class SupervisorConfig:
     token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "
                          "mode 0600 with a random token on first start)")
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
-                                       "characters): such a token may post only as agent NAME")
+                                       "characters): such a token may post only as agent NAME; each "
+                                       "agent's token its own (not another's, nor the shared one)")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
                                "silent", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,

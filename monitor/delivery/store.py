@@ -132,6 +132,16 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
+def _console_database(conn: sqlite3.Connection, p: Path) -> StoreError | None:
+    """The error for the supervisor console's database (told by its application id) given where
+    a daemon's events database belongs, else None."""
+    from ..supervisor.store import APPLICATION_ID
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        return None
+    return StoreError(f"{p}: the supervisor console's database (call-monitor supervisor --db), not a "
+                      f"daemon's events database")
+
+
 def _too_new(p: Path, version: int) -> SchemaTooNew:
     return SchemaTooNew(f"{p}: database schema version {version} is newer than this callmonitor "
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
@@ -231,7 +241,18 @@ class Store:
         return cls(conn, p, snapshot_every_s, clock)
 
     @classmethod
-    def open_readonly(cls, path: str | os.PathLike[str]) -> "Store":
+    def open_to_read(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0) -> "Store":
+        """An existing database for a command that only reads it (a report): opened as by
+        :meth:`open` (an older one upgraded in place) when it and its folder can be written, else
+        read as it is (:meth:`open_readonly`: a read-only copy, folder or filesystem, another
+        user's database). Raises StoreError."""
+        p = Path(path).expanduser()
+        if os.access(p, os.W_OK) and os.access(p.parent, os.W_OK | os.X_OK):
+            return cls.open(p, snapshot_every_s=snapshot_every_s)
+        return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0) -> "Store":
         """Open an existing database for reading only: nothing is created or changed, and a
         database on a read-only filesystem is read as it is. Raises StoreError."""
         p = Path(path).expanduser()
@@ -252,6 +273,10 @@ class Store:
             except sqlite3.Error as exc:
                 last = exc
                 continue
+            console = _console_database(conn, p)
+            if console is not None:
+                conn.close()
+                raise console
             if version > SCHEMA_VERSION:
                 conn.close()
                 raise _too_new(p, version)
@@ -259,7 +284,7 @@ class Store:
                 conn.close()
                 what = "an empty file" if not tables else "it holds other tables"
                 raise StoreError(f"{p}: not a callmonitor database ({what})")
-            return cls(conn, p, 5.0, time.time)
+            return cls(conn, p, snapshot_every_s, time.time)
         raise StoreError(f"{p}: cannot read the database: {_describe(last)}")
 
     @staticmethod
@@ -268,6 +293,9 @@ class Store:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        console = _console_database(conn, p)
+        if console is not None:
+            raise console
         if version > SCHEMA_VERSION:
             raise _too_new(p, version)
         if version == 0 and tables:

@@ -152,14 +152,21 @@ def _kinds_table(counts: Sequence[KindCount], n_calls: int) -> str:
             f"<th>alerts</th></tr>{body}</table>")
 
 
-def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[str, str]) -> str:
+def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    """What tells one row of the table from another: a recording may be a call more than once
+    (a manifest naming each leg of a stereo file as the caller), each with its own stored call."""
+    return str(row["path"]), str(row.get("db_call_id") or ""), str(row.get("call_id") or "")
+
+
+def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, str], str]) -> str:
     if not rows:
         return "<p class=\"muted\">No call raised an alert.</p>"
     kinds = [c for c in rows[0] if c.startswith("alerts_")]
     out = []
     for r in rows:
         name = _e(os.path.basename(str(r["path"])))
-        cell = f"<a href=\"{_e(links[r['path']])}\">{name}</a>" if r["path"] in links else name
+        link = links.get(row_key(r))
+        cell = f"<a href=\"{_e(link)}\">{name}</a>" if link is not None else name
         which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds if (_number(r.get(k)) or 0) > 0)
         crit = _number(r.get("first_critical_s"))
         out.append(f"<tr class=\"alert{' critical' if crit is not None else ''}\"><td>{cell}<br>"
@@ -181,7 +188,7 @@ def _failed_list(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config, png: bytes,
-                        links: dict[str, str], notes: Sequence[str] = ()) -> str:
+                        links: dict[tuple[str, str, str], str], notes: Sequence[str] = ()) -> str:
     scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
     hours = sum(_number(r.get("duration_s")) or 0.0 for r in scored) / 3600
     crit = sum(_number(r.get("first_critical_s")) is not None for r in scored)
@@ -215,16 +222,16 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
 
 
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
-                       on_error: Callable[[str], None]) -> dict[str, str]:
+                       on_error: Callable[[str], None]) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
-    from the store when it holds the call, else from the recording. Returns path -> link."""
+    from the store when it holds the call, else from the recording. Returns :func:`row_key` -> link."""
     from ..delivery.store import Store
     from . import from_file, render, write_atomic
     from .data import from_store
 
     db = os.path.expanduser(cfg.storage.db)
-    store = Store.open(db, snapshot_every_s=cfg.storage.snapshot_every_s) if os.path.isfile(db) else None
-    links: dict[str, str] = {}
+    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if os.path.isfile(db) else None
+    links: dict[tuple[str, str, str], str] = {}
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         for r in flagged(rows)[:MAX_CALL_REPORTS]:
@@ -240,7 +247,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
             except (ReportError, OSError) as err:
                 on_error(f"{r['path']}: call report not written ({err})")
                 continue
-            links[r["path"]] = os.path.relpath(os.path.join(folder, name), page_dir)
+            links[row_key(r)] = os.path.relpath(os.path.join(folder, name), page_dir)
     finally:
         if store is not None:
             store.close()

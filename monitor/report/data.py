@@ -398,8 +398,20 @@ class CueRow:
     direction: str
 
     @property
+    def in_db(self) -> bool:
+        """A level in decibels: its change is a difference in dB, as the alerts say it (a
+        fraction of a dB or dBFS value means nothing: -24 to -34 dBFS is not "-43 %")."""
+        return self.unit.startswith("dB")
+
+    @property
     def change(self) -> float | None:
-        if self.baseline is None or self.worst is None or self.baseline == 0:
+        """The worst window's change from the baseline median: in dB for :attr:`in_db`, else a
+        fraction of the baseline."""
+        if self.baseline is None or self.worst is None:
+            return None
+        if self.in_db:
+            return self.worst - self.baseline
+        if self.baseline == 0:
             return None
         return (self.worst - self.baseline) / abs(self.baseline)
 

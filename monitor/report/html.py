@@ -114,6 +114,12 @@ def _evidence(ev: Mapping[str, Any]) -> str:
     return f"<ul class=\"evidence\">{''.join(items)}</ul>" if items else "<span class=\"muted\">none</span>"
 
 
+WORSE_FRACTION = 0.15
+"""The cue table marks a worst window this far from the baseline median, the wrong way."""
+WORSE_DB = 3.0
+"""The same for a level in dB (half or twice the power)."""
+
+
 def _cue_table(rows: list[CueRow]) -> str:
     if not rows:
         return "<p class=\"muted\">No cue windows with caller speech.</p>"
@@ -122,14 +128,16 @@ def _cue_table(rows: list[CueRow]) -> str:
     for r in rows:
         unit = f" {r.unit}" if r.unit else ""
         chg = r.change
-        worse = chg is not None and ((chg < -0.15) if r.direction == "low" else (chg > 0.15))
+        beyond = WORSE_DB if r.in_db else WORSE_FRACTION
+        worse = chg is not None and ((chg < -beyond) if r.direction == "low" else (chg > beyond))
+        shown = (f"{chg:+.1f} dB" if r.in_db else f"{100 * chg:+.0f} %") if chg is not None else "-"
         band = f"{_num(r.q1)} - {_num(r.q3)}" if r.q1 is not None else "-"
         out.append(
             f"<tr class=\"{'worse' if worse else ''}\"><td>{_e(r.label)}{_e(unit and ' (' + r.unit + ')')}</td>"
             f"<td class=\"num\">{_e(_num(r.baseline))}</td><td class=\"num\">{_e(band)}</td>"
             f"<td class=\"num\">{_e(_num(r.worst))}</td>"
             f"<td class=\"num time\">{_e(fmt_time(r.worst_t)) if r.worst_t is not None else '-'}</td>"
-            f"<td class=\"num chg\">{_e(f'{100 * chg:+.0f} %') if chg is not None else '-'}</td></tr>")
+            f"<td class=\"num chg\">{_e(shown)}</td></tr>")
     out.append("</tbody></table>")
     return "".join(out)
 

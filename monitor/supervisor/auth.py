@@ -72,7 +72,10 @@ def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
         if not sep or not name.strip() or len(token.strip()) < MIN_TOKEN_CHARS:
             raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: expected \"NAME:TOKEN\" with a "
                              f"token of at least {MIN_TOKEN_CHARS} characters")
-        out[token.strip()] = name.strip()
+        other = out.setdefault(token.strip(), name.strip())
+        if other != name.strip():  # one token, two agents: it would post only as the last one named
+            raise ValueError(f"supervisor.agent_tokens: {other} and {name.strip()} have the same token; "
+                             f"each agent needs its own")
     return out
 
 
