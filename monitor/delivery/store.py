@@ -132,11 +132,15 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
+CONSOLE_APPLICATION_ID = 0x434D5356
+"""SQLite's application id of the supervisor console's database ("CMSV"): tells it from a
+daemon's events database, which a daemon's commands refuse by name."""
+
+
 def _console_database(conn: sqlite3.Connection, p: Path) -> StoreError | None:
     """The error for the supervisor console's database (told by its application id) given where
     a daemon's events database belongs, else None."""
-    from ..supervisor.store import APPLICATION_ID
-    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+    if conn.execute("PRAGMA application_id").fetchone()[0] != CONSOLE_APPLICATION_ID:
         return None
     return StoreError(f"{p}: the supervisor console's database (call-monitor supervisor --db), not a "
                       f"daemon's events database")

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..delivery.sqlite_file import connect_private
+from ..delivery.store import CONSOLE_APPLICATION_ID
 
 SCHEMA_VERSION = 1
-APPLICATION_ID = 0x434D5356  # "CMSV": tells the console's database from the daemon's
+APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's
 
 _SCHEMA = """
 CREATE TABLE alerts (
