@@ -342,6 +342,25 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
 
+def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
+    """``timeout`` or systemd stopping a batch (the whole group, as both do): the same one line,
+    every call scored so far in the ledger, and the exit status a shell gives SIGTERM."""
+    files = [str(p) for p in ARCHIVE[:6]]
+    db = tmp_path / "events.db"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not _ledger(db) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    scored = len(_ledger(db))
+    assert proc.returncode == 143 and 1 <= scored < len(files), err
+    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; "
+                                "the same command with --resume scores the rest"]
+
+
 def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
     """Dask's default HTTP port taken (another batch, a Dask dashboard): the batch's stderr is its
     own summary line, and nothing of it listens beyond the loopback."""

@@ -41,6 +41,23 @@ class ExitStatus(IntEnum):
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
     INTERRUPTED = 130
     """stopped by Ctrl-C (SIGINT), as a shell reports a command its signal ended"""
+    TERMINATED = 143
+    """stopped by SIGTERM (``timeout``, systemd, a script), as a shell reports it"""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt: a command stops on it as it does on
+    Ctrl-C (what it did so far kept, said in one line), and exits :attr:`ExitStatus.TERMINATED`."""
+
+
+def exit_status_of(stop: KeyboardInterrupt) -> ExitStatus:
+    """The exit status of a command that ``stop`` (Ctrl-C or :class:`Terminated`) ended."""
+    return ExitStatus.TERMINATED if isinstance(stop, Terminated) else ExitStatus.INTERRUPTED
+
+
+def stopped_by(stop: KeyboardInterrupt) -> str:
+    """How a command's one line says ``stop`` ended it: "interrupted" (Ctrl-C), "stopped by SIGTERM"."""
+    return "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
 
 
 DURATION_UNITS = MappingProxyType({"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0})
@@ -211,7 +228,8 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "parse_duration", "parse_when", "add_logging_options",
+__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
+           "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
            "config_from_args", "config_or_error", "daemon_answer", "open_store", "open_store_or_pending",
            "open_transcription", "ConfigError", "ModelError", "StoreError"]
