@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType, UnionType
-from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Iterable, Mapping, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 from ..cue_registry import FAMILIES, cue
@@ -401,3 +401,12 @@ def config_from_toml(text: str, source: str = "<string>") -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML ({exc})") from None
     return _build([(source, _check_layer(raw, source))], os.environ)
+
+
+def changed_keys(old: Config, new: Config, keys: Iterable[str]) -> list[str]:
+    """The ``section.name`` keys among ``keys`` whose value differs between ``old`` and ``new``
+    (what a reload cannot apply to a running command, named in its line)."""
+    def value(cfg: Config, key: str) -> Any:
+        section, name = key.split(".")
+        return getattr(getattr(cfg, section), name)
+    return [k for k in keys if value(old, k) != value(new, k)]

@@ -756,7 +756,8 @@ class SupervisorConfig:
                          "mode 0600 with a random token on first start)")
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
                                        "characters): such a token may post only as agent NAME; each "
-                                       "agent's token its own (not another's, nor the shared one)")
+                                       "agent's token its own (not another's, nor the shared one); "
+                                       "read again, with the token file, on SIGHUP")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
                                "silent", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
