@@ -576,6 +576,39 @@ def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_o
     assert "no report of their own" not in html
 
 
+def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_it_with_them(tmp_path):
+    """A manifest row with the caller on the left channel: the table says so (as a manifest would:
+    caller_channel, agent_channel, -1 for none), and a call report rebuilt from the recording (the
+    database elsewhere) judges the same leg the batch did, not the default one."""
+    import soundfile as sf
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    sf.write(tmp_path / "left_caller.wav", x[:, ::-1], rate)
+    manifest = tmp_path / "legs.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,left\n"
+                        "left_caller.wav,0,-1,left-alone\n")
+    out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
+    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(tmp_path / "events.db"),
+               "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    assert [(r["caller_channel"], r["agent_channel"]) for r in rows] == [("0", "1"), ("0", "-1")]
+    assert all(int(r["critical_alerts"]) == 1 for r in rows)
+    done = cli("report", "--batch", str(out), "--db", str(tmp_path / "elsewhere.db"), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    reports = sorted((tmp_path / "archive_calls").glob("call-*.html"))
+    assert len(reports) == 2
+    for report in reports:
+        assert 'class="banner critical">1 critical alert(s)' in report.read_text()
+
+
+def test_the_archive_report_of_a_table_without_channel_columns_takes_the_default_legs():
+    """A table written before it recorded the channels: caller on channel 1, agent on 0."""
+    from monitor.report.archive import legs_of
+    assert legs_of({"path": "a.wav"}) == {"caller_channel": 1, "agent_channel": 0}
+    assert legs_of({"path": "a.wav", "caller_channel": "0", "agent_channel": "-1"}) == \
+        {"caller_channel": 0, "agent_channel": None}
+
+
 def test_the_archive_report_names_a_bad_table(tmp_path):
     table = tmp_path / "summary.csv"
     table.write_text("a,b\n1,2\n")
