@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
-                     StorageConfig, SupervisorConfig, TranscriptionConfig, _default_db)
+                     StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
                              "delivery", "storage", "supervisor")
@@ -184,7 +184,9 @@ def _check_rules(table: Any, source: str) -> dict[str, Any]:
 
 
 def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str, str]) -> Config:
-    cfg = Config(storage=StorageConfig(db=_default_db(env)))
+    paths = default_paths(env)
+    cfg = Config(storage=StorageConfig(db=paths["storage.db"]),
+                 supervisor=SupervisorConfig(db=paths["supervisor.db"], token_file=paths["supervisor.token_file"]))
     origin: dict[str, str] = {}
     for source, layer in layers:
         for section, values in layer.items():
@@ -324,8 +326,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
 
 def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
-    return Path(base) / "callmonitor" / "config.toml"
+    return xdg_home("XDG_CONFIG_HOME", env) / "callmonitor" / "config.toml"
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
