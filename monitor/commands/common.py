@@ -144,9 +144,20 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     return setup
 
 
+PATH_OPTIONS = ("config", "db", "token_file", "socket")
+"""Options naming a file that are refused empty (``--db ""`` from an unset shell variable would
+otherwise mean the default silently)."""
+
+
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
-    """Load the effective configuration; raises ConfigError with a one-line message."""
+    """Load the effective configuration; raises ConfigError with a one-line message (an empty
+    path given to one of :data:`PATH_OPTIONS` too)."""
     from ..config import ConfigError, load_config
+    for option in PATH_OPTIONS:
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a file, or leave the "
+                              "option out for the configured one")
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
