@@ -180,6 +180,21 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         console.kill()
 
 
+def test_a_reload_names_what_applies_only_at_the_next_start(tmp_path):
+    cfg = tmp_path / "console.toml"
+    cfg.write_text('[supervisor]\nlisten = "127.0.0.1:0"\n')
+    console = ConsoleProcess(tmp_path, port=None, extra=("--config", str(cfg)))
+    try:
+        cfg.write_text('[supervisor]\nlisten = "127.0.0.1:1"\nsilent_after_s = 30\n')
+        console.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reloaded" in console.err[-1], 10), console.err
+        assert console.err[-1] == ("call-monitor: warning: configuration reloaded, except what applies at the next "
+                                   "start: supervisor.listen")
+        assert console.state()["silent_after_s"] == 30  # the rest applies at once, on the same address
+    finally:
+        console.kill()
+
+
 def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
     console = ConsoleProcess(tmp_path)
     try:

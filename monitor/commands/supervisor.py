@@ -139,10 +139,13 @@ def run(args: argparse.Namespace) -> int:
     scheme = "https" if tls else "http"
     shown = _reachable_host(host)
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
+    from ..supervisor.app import create_app
+    app = create_app(store, auth, _settings(cfg.supervisor, tls))
+    configure_logging("info", "monitor.supervisor")
+    signal.signal(signal.SIGHUP, _Reload(args, cfg, app.state.console, tls).on_signal)  # before the line
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
-    configure_logging("info", "monitor.supervisor")
-    if not _serve(args, cfg, store, sock, auth, tls):
+    if not _serve(args, app, store, sock):
         return ExitStatus.BAD_SETUP
     info("console stopped")
     return ExitStatus.OK
@@ -204,13 +207,11 @@ class _Reload:
         threading.Thread(target=self, name="console-reload", daemon=True).start()
 
 
-def _serve(args: argparse.Namespace, cfg, store, sock: socket.socket, auth, tls: bool) -> bool:
+def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
     """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration);
     False (said) if TLS cannot be used. Closes the socket and the store either way."""
     import uvicorn
 
-    from ..supervisor.app import create_app
-    app = create_app(store, auth, _settings(cfg.supervisor, tls))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                             timeout_graceful_shutdown=2, server_header=False)
@@ -224,7 +225,6 @@ def _serve(args: argparse.Namespace, cfg, store, sock: socket.socket, auth, tls:
     server = uvicorn.Server(config)
     for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after its graceful
         signal.signal(sig, lambda s, f: None)    # shutdown: let it land here, then close and exit 0
-    signal.signal(signal.SIGHUP, _Reload(args, cfg, app.state.console, tls).on_signal)
     try:
         server.run(sockets=[sock])
     finally:
