@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from typing import Iterator
 
 from .console import configure_logging
 
@@ -30,16 +34,37 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     configure_logging(getattr(args, "log_level", None) or "warning")
+    from .commands.common import exit_status_of
     try:
-        return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+        with _sigterm_as_interrupt():
+            return int(args.run(args) or 0)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): each command's own line said
+        return int(exit_status_of(stop))
     except BrokenPipeError:  # the reader went away (call-monitor replay --jsonl | head)
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's final flush quiet
         except OSError:
             pass
         return 141
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``timeout``, systemd, a script) stops a command as Ctrl-C does: it raises
+    :class:`~monitor.commands.common.Terminated`, a KeyboardInterrupt. The daemon and the console
+    put their own handler in place; the previous one is back afterwards."""
+    from .commands.common import Terminated
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated("SIGTERM")
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,12 @@ class Cue:
         """"low" or "high": the report's wording of :attr:`trouble`."""
         return "low" if self.trouble == "below" else "high"
 
+    @property
+    def in_db(self) -> bool:
+        """A level in decibels (dB, dBFS): its change from the baseline is a difference in dB (a
+        fraction of a dB or dBFS value means nothing: -24 to -34 dBFS is not "-43 %")."""
+        return self.unit.startswith("dB")
+
 
 CUES: tuple[Cue, ...] = (
     Cue("speech_rate_sps", "speech rate", "syll/s", "below", "tempo", 3.5, panel="Speech rate"),

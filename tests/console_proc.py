@@ -21,15 +21,16 @@ from conftest import ROOT
 class ConsoleProcess:
     """Starts the console, waits for its one start line and parses the addresses from it."""
 
-    def __init__(self, tmp: Path, port: int = 0, extra: tuple[str, ...] = (), env: dict | None = None) -> None:
+    def __init__(self, tmp: Path, port: int | None = 0, extra: tuple[str, ...] = (), env: dict | None = None) -> None:
+        """``port`` None: no ``--listen`` (the configuration's ``supervisor.listen``)."""
         self.tmp = Path(tmp)
         self.db = self.tmp / "console.db"
         self.token_file = self.tmp / "console.token"
         e = {**os.environ, "HOME": str(self.tmp), "XDG_CONFIG_HOME": str(self.tmp / "cfg"),
              "PYTHONPATH": str(ROOT), **(env or {})}
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "supervisor", "--listen",
-                                      f"127.0.0.1:{port}", "--db", str(self.db), "--token-file", str(self.token_file),
-                                      *extra], cwd=ROOT, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        listen = () if port is None else ("--listen", f"127.0.0.1:{port}")
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "supervisor", *listen,
+                                      "--db", str(self.db), "--token-file", str(self.token_file), *extra], cwd=ROOT, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.err: list[str] = []
         self._started = threading.Event()

@@ -342,6 +342,25 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
 
+def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
+    """``timeout`` or systemd stopping a batch (the whole group, as both do): the same one line,
+    every call scored so far in the ledger, and the exit status a shell gives SIGTERM."""
+    files = [str(p) for p in ARCHIVE[:6]]
+    db = tmp_path / "events.db"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not _ledger(db) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    scored = len(_ledger(db))
+    assert proc.returncode == 143 and 1 <= scored < len(files), err
+    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; "
+                                "the same command with --resume scores the rest"]
+
+
 def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
     """Dask's default HTTP port taken (another batch, a Dask dashboard): the batch's stderr is its
     own summary line, and nothing of it listens beyond the loopback."""
@@ -555,6 +574,39 @@ def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_o
                        r'<span class="muted">([^<]*)</span>', html)
     assert sorted(links) == sorted((f"call-{r['db_call_id']}.html", r["call_id"]) for r in rows)
     assert "no report of their own" not in html
+
+
+def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_it_with_them(tmp_path):
+    """A manifest row with the caller on the left channel: the table says so (as a manifest would:
+    caller_channel, agent_channel, -1 for none), and a call report rebuilt from the recording (the
+    database elsewhere) judges the same leg the batch did, not the default one."""
+    import soundfile as sf
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    sf.write(tmp_path / "left_caller.wav", x[:, ::-1], rate)
+    manifest = tmp_path / "legs.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\nleft_caller.wav,0,1,left\n"
+                        "left_caller.wav,0,-1,left-alone\n")
+    out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
+    done = cli("batch", str(manifest), "--workers", "1", "--quiet", "--db", str(tmp_path / "events.db"),
+               "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    assert [(r["caller_channel"], r["agent_channel"]) for r in rows] == [("0", "1"), ("0", "-1")]
+    assert all(int(r["critical_alerts"]) == 1 for r in rows)
+    done = cli("report", "--batch", str(out), "--db", str(tmp_path / "elsewhere.db"), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    reports = sorted((tmp_path / "archive_calls").glob("call-*.html"))
+    assert len(reports) == 2
+    for report in reports:
+        assert 'class="banner critical">1 critical alert(s)' in report.read_text()
+
+
+def test_the_archive_report_of_a_table_without_channel_columns_takes_the_default_legs():
+    """A table written before it recorded the channels: caller on channel 1, agent on 0."""
+    from monitor.report.archive import legs_of
+    assert legs_of({"path": "a.wav"}) == {"caller_channel": 1, "agent_channel": 0}
+    assert legs_of({"path": "a.wav", "caller_channel": "0", "agent_channel": "-1"}) == \
+        {"caller_channel": 0, "agent_channel": None}
 
 
 def test_the_archive_report_names_a_bad_table(tmp_path):

@@ -287,6 +287,14 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
     assert 2.0 < calls[1]["summary"]["duration_s"] < 5.0
 
 
+def test_call_names_its_argument_by_its_choices(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = _call(env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "call-monitor call: error: the following arguments are required: {start,end}"
+    assert "what" not in done.stderr
+
+
 def test_call_marks_without_a_daemon_are_one_line_errors(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
            "XDG_RUNTIME_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}

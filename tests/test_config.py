@@ -49,6 +49,22 @@ def test_defaults_load_without_any_file(env):
     assert cfg.sources == ()
 
 
+def test_the_databases_and_the_token_file_follow_the_xdg_base_directories(tmp_path):
+    """Every file callmonitor makes by default goes where the configuration file is read from: data
+    under $XDG_DATA_HOME, the token beside the configuration under $XDG_CONFIG_HOME; without them
+    (or with a relative path, which the specification says to ignore) under ~/.local/share and
+    ~/.config."""
+    home, data, conf = tmp_path / "home", tmp_path / "data", tmp_path / "conf"
+    cfg = load_config(env={"HOME": str(home), "XDG_DATA_HOME": str(data), "XDG_CONFIG_HOME": str(conf)})
+    assert (cfg.storage.db, cfg.supervisor.db, cfg.supervisor.token_file) == (
+        str(data / "callmonitor/events.db"), str(data / "callmonitor/supervisor.db"),
+        str(conf / "callmonitor/supervisor.token"))
+    cfg = load_config(env={"HOME": str(home), "XDG_DATA_HOME": "relative", "XDG_CONFIG_HOME": ""})
+    assert (cfg.storage.db, cfg.supervisor.db, cfg.supervisor.token_file) == (
+        str(home / ".local/share/callmonitor/events.db"), str(home / ".local/share/callmonitor/supervisor.db"),
+        str(home / ".config/callmonitor/supervisor.token"))
+
+
 def test_every_default_key_is_documented():
     text = effective_config_toml(Config())
     lines = text.splitlines()

@@ -332,18 +332,23 @@ def test_an_alert_survives_sigkill_mid_call(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_ctrl_c_stops_a_replay_with_one_line_and_keeps_the_call_as_far_as_it_went(tmp_path):
+@pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                     (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_far_as_it_went(tmp_path, sig, status,
+                                                                                            said):
+    """Ctrl-C, or SIGTERM from ``timeout``, systemd or a script: one line, the call closed as
+    interrupted with its alerts so far, and the exit status a shell gives the signal (128 + its number)."""
     db = tmp_path / "e.db"
     proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--realtime", "--no-transcribe",
                              "--db", str(db), str(CALLS / "normal_8k.wav"), str(CALLS / "normal_16k.wav")],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     (line,) = err.splitlines()
-    assert line.startswith(f"call-monitor: error: {CALLS / 'normal_8k.wav'}: interrupted ") and line.endswith(
+    assert line.startswith(f"call-monitor: error: {CALLS / 'normal_8k.wav'}: {said} ") and line.endswith(
         " s into the recording: call 1 is kept as far as it went; no further file is replayed")
     (ended_at, duration, summary), = sqlite3.connect(db).execute(
         "SELECT ended_at, duration_s, summary FROM calls").fetchall()

@@ -204,6 +204,23 @@ def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_perce
     assert cells["Speech rate"] == f"{100 * (r.worst - r.baseline) / r.baseline:+.0f} %"
 
 
+def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):
+    """A loudness alert's evidence says "change: -10.1 dB", not a percentage of a dBFS value; in a
+    combined alert's cues too, beside the percentage of a cue that is no level."""
+    from dataclasses import replace
+    first = det["data"].alerts[0]
+    weak = replace(first, kind="weak_voice", evidence={"cue": "loudness_dbfs", "value": -34.1, "baseline": -24.0,
+                                                       "relative_change": -0.42, "change": -10.1})
+    combined = replace(first, kind="possible_emergency", evidence={"cues": {
+        "weak_voice": {"cue": "loudness_dbfs", "value": -34.1, "baseline": -24.0, "relative_change": -0.42},
+        "slow_speech": {"cue": "speech_rate_sps", "value": 2.0, "baseline": 4.0, "relative_change": -0.5}}})
+    page = render(replace(det["data"], alerts=[weak, combined]), "html").decode()
+    assert "<li>change: -10.1 dB</li>" in page
+    assert "-42 %" not in page and "<li>relative_change:" not in page
+    assert "loudness_dbfs -34.1, baseline -24, -10.1 dB" in page
+    assert "speech_rate_sps 2, baseline 4, -50 %" in page
+
+
 def test_file_report_png_cli(tmp_path):
     """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
     x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
@@ -405,6 +422,23 @@ def test_bad_inputs(tmp_path, capsys, det):
     notdb.write_text("not sqlite")
     assert "other.db" in _fails(capsys, "1", "-o", out, "--db", str(notdb))
     assert not os.path.exists(out)
+
+
+def test_a_missing_database_exits_2_as_for_every_command_that_reads_one(tmp_path, capsys):
+    none = tmp_path / "none.db"
+    assert cli.main(["report", "1", "-o", str(tmp_path / "r.html"), "--db", str(none)]) == 2
+    assert capsys.readouterr().err.strip() == f"call-monitor: error: call 1: no database at {none} (give --db FILE)"
+    assert cli.main(["alerts", "--db", str(none)]) == 2
+
+
+def test_an_empty_path_option_is_refused_not_taken_for_the_default(tmp_path, capsys):
+    """``--db "$DB"`` with DB unset: one line, exit 2, rather than the default database."""
+    for argv in (["report", "1", "-o", str(tmp_path / "r.html"), "--db", ""], ["alerts", "--db", ""],
+                 ["purge", "--db", " "], ["report", "1", "-o", str(tmp_path / "r.html"), "--config", ""]):
+        assert cli.main(argv) == 2, argv
+        option = argv[argv.index("") - 1] if "" in argv else "--db"
+        assert capsys.readouterr().err == (f"call-monitor: error: {option} \"\": an empty path; give a file, or "
+                                           "leave the option out for the configured one\n")
 
 
 def test_missing_matplotlib_is_one_clear_line(tmp_path, capsys, monkeypatch):

@@ -148,6 +148,53 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         console.kill()
 
 
+def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_were(tmp_path):
+    """As the daemon does: SIGHUP reads the configuration and the token file again, says so in one
+    line and keeps serving from the same database; a configuration it cannot use changes nothing."""
+    alice, bob = "alice-token-0123456789", "bob-token-0123456789ab"
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}"]\n')
+    console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    try:
+        assert console.post(alert_body(1, agent="alice"), token=alice)[0] == 201
+        assert console.post(alert_body(1, agent="bob", daemon_id="d-bob"), token=bob)[0] == 401
+        cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}", "bob:{bob}"]\n')
+        console.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any("configuration reloaded" in e for e in console.err), 10), console.err
+        assert console.err[-1] == "call-monitor: configuration reloaded (tokens: the shared one and 2 agent(s))"
+        assert console.post(alert_body(1, agent="bob", daemon_id="d-bob"), token=bob)[0] == 201
+        cfg.write_text('[supervisor]\nagent_tokens = ["carol:short"]\n')
+        console.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any("not reloaded" in e for e in console.err), 10), console.err
+        assert console.err[-1].startswith("call-monitor: warning: configuration not reloaded, the console goes on "
+                                          "with the one it had: supervisor.agent_tokens: carol: ")
+        assert console.post(alert_body(2, agent="bob", daemon_id="d-bob"), token=bob)[0] == 201
+        assert console.alive() and len(console.state()["alerts"]) == 3
+        cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}"]\n')
+        console.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: console.err[-1] == "call-monitor: configuration reloaded (tokens: the shared one "
+                                                  "and 1 agent(s))", 10), console.err
+        assert console.post(alert_body(3, agent="bob", daemon_id="d-bob"), token=bob)[0] == 401
+        assert console.stop() == 0
+    finally:
+        console.kill()
+
+
+def test_a_reload_names_what_applies_only_at_the_next_start(tmp_path):
+    cfg = tmp_path / "console.toml"
+    cfg.write_text('[supervisor]\nlisten = "127.0.0.1:0"\n')
+    console = ConsoleProcess(tmp_path, port=None, extra=("--config", str(cfg)))
+    try:
+        cfg.write_text('[supervisor]\nlisten = "127.0.0.1:1"\nsilent_after_s = 30\n')
+        console.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reloaded" in console.err[-1], 10), console.err
+        assert console.err[-1] == ("call-monitor: warning: configuration reloaded, except what applies at the next "
+                                   "start: supervisor.listen")
+        assert console.state()["silent_after_s"] == 30  # the rest applies at once, on the same address
+    finally:
+        console.kill()
+
+
 def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
     console = ConsoleProcess(tmp_path)
     try:

@@ -103,3 +103,33 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
         if browser is not None:
             browser.close()
         console.kill()
+
+
+def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(tmp_path):
+    """``replay --webhook`` sends alerts and no heartbeat: the panel does not say nobody reported
+    while its alerts show; it lists the sender as "alerts only, no heartbeat" beside the live ones,
+    and with nothing at all it says no daemon has sent a heartbeat."""
+    console = ConsoleProcess(tmp_path / "console")
+    browser = None
+    try:
+        browser = Browser(tmp_path)
+        page = browser.new_page(f"{console.base}/?token={console.token}")
+        page.wait(LIVE, timeout=30)
+        assert page.eval("document.getElementById('agents').innerText.trim()") == "No daemon has sent a heartbeat yet."
+        assert console.post(alert_body(1, daemon_id="d-replay", agent="qa@laptop"))[0] == 201
+        row = "document.querySelector('#agents [data-daemon=\"d-replay\"]')"
+        page.wait(f"{row} !== null")
+        assert page.eval(f"{row}.dataset.state") == "alerts-only"
+        text = page.eval(f"{row}.innerText")
+        assert "qa@laptop" in text and "alerts only, no heartbeat" in text and "last alert" in text
+        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+        page.wait("document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
+        assert page.eval("[...document.querySelectorAll('#agents .agentrow')].map(r => r.dataset.state)") == \
+            ["connected", "alerts-only"]  # by name: Alice, then qa@laptop
+        _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
+        page.wait(f"{row}.dataset.state === 'connected'")
+        assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 2
+    finally:
+        if browser is not None:
+            browser.close()
+        console.kill()

@@ -24,7 +24,7 @@ from ..config.toml import effective_config_toml
 from .inputs import CallJob
 from .ledger import BatchStore
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
-from .table import failed_row
+from .table import failed_row, job_cells
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +280,7 @@ class BatchRun:
         row = self.store.scored_row(result.job, result.content_hash, self.chash)
         if row is None or row.get("error"):  # lost, or scored without its words: score it again
             return False
-        self._rows[result.job.index] = dict(row, path=result.job.path, call_id=result.job.call_id,
-                                            status="already_scored")
+        self._rows[result.job.index] = dict(row, **job_cells(result.job), status="already_scored")
         self.outcome.skipped += 1
         return True
 

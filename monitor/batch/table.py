@@ -1,6 +1,8 @@
 """The per-call table: one row per recording, written as CSV or Parquet.
 
-A row holds the recording (path, duration, channels), the seconds of the caller's speech in
+A row holds the recording (path, the channels of its caller and agent legs as scored:
+``caller_channel``, ``agent_channel`` with -1 for none, as a manifest gives them; duration,
+channels), the seconds of the caller's speech in
 the whole call (``caller_speech_s``: under 1 s for a call where nothing was judged, the caller's leg silent or on the
 other channel), what was wrong with its samples (``problems``: clipped, a cut voice band, a corrupt
 stretch; as ``replay`` warns), the number of alerts of each kind, the
@@ -38,7 +40,7 @@ def alert_kinds(cfg: Config) -> tuple[str, ...]:
 
 def columns(cfg: Config) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
-    return (["path", "call_id", "status", "error", "duration_s", "caller_speech_s", "sample_rate", "channels",
+    return (["path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s", "caller_speech_s", "sample_rate", "channels",
              "legs", "truncated", "problems", "alerts", "warning_alerts", "critical_alerts"]
             + [f"alerts_{k}" for k in alert_kinds(cfg)]
             + ["first_warning_s", "first_critical_s"]
@@ -65,6 +67,13 @@ def _first(alerts: Sequence[AlertEvent], severity: str) -> float | None:
     return min((a.t for a in alerts if a.severity == severity), default=None)
 
 
+def job_cells(job: CallJob) -> dict[str, Any]:
+    """The row's cells that name the call: its recording, its legs' channels (-1: no agent leg)
+    and its id from the manifest."""
+    return {"path": job.path, "caller_channel": job.caller_channel,
+            "agent_channel": -1 if job.agent_channel is None else job.agent_channel, "call_id": job.call_id}
+
+
 def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str, Any], *,
              content_hash: str, config_hash: str) -> dict[str, Any]:
     """The table row of one scored call from its events (as ``replay --jsonl`` prints them)."""
@@ -73,7 +82,7 @@ def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str
     summary = next(e for e in reversed(events) if isinstance(e, CallSummaryEvent))
     base = summary.baseline.get("cues", {}) if summary.baseline else {}
     medians = cue_medians(cues, cfg.analysis.baseline_min_window_speech_s)
-    row: dict[str, Any] = {"path": job.path, "call_id": job.call_id, "status": "scored", "error": "",
+    row: dict[str, Any] = {**job_cells(job), "status": "scored", "error": "",
                            "duration_s": summary.duration_s, "caller_speech_s": summary.caller_speech_s,
                            **facts, "alerts": len(alerts),
                            "warning_alerts": sum(a.severity == "warning" for a in alerts),
@@ -87,7 +96,7 @@ def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str
 
 
 def failed_row(job: CallJob, error: str, content_hash: str = "", config_hash: str = "") -> dict[str, Any]:
-    return {"path": job.path, "call_id": job.call_id, "status": "failed", "error": error,
+    return {**job_cells(job), "status": "failed", "error": error,
             "content_hash": content_hash, "config_hash": config_hash}
 
 
@@ -116,7 +125,7 @@ def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> No
             arrays[c] = pa.array(["" if v is None else str(v) for v in values], pa.string())
         elif c == "truncated":
             arrays[c] = pa.array(values, pa.bool_())
-        elif c in ("sample_rate", "channels", "db_call_id") or c.endswith("alerts") or c.startswith("alerts_"):
+        elif c in ("caller_channel", "agent_channel", "sample_rate", "channels", "db_call_id") or c.endswith("alerts") or c.startswith("alerts_"):
             arrays[c] = pa.array(values, pa.int64())
         else:
             arrays[c] = pa.array([None if v is None else float(v) for v in values], pa.float64())

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_config_options
+from .common import ExitStatus, add_config_options, exit_status_of, stopped_by
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -118,10 +118,10 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    except KeyboardInterrupt:
-        error(f"interrupted: every call scored before it is in {store.path}; the same command with "
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
+        error(f"{stopped_by(stop)}: every call scored before it is in {store.path}; the same command with "
               "--resume scores the rest" + (f" and writes {args.out}" if args.out else ""))
-        return ExitStatus.INTERRUPTED
+        return exit_status_of(stop)
     finally:
         store.close()
     if args.out:

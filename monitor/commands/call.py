@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "softphone hook or a CRM): `start` closes the running call, if any, and "
                                    "starts a new one; `end` ends the running call. Over the daemon's "
                                    "Unix status socket.")
-    p.add_argument("what", choices=("start", "end"), help="start a new call, or end the running one")
+    p.add_argument("what", choices=("start", "end"), metavar="{start,end}",
+                   help="start a new call, or end the running one")
     add_daemon_options(p)
     p.set_defaults(run=run)
 

@@ -41,6 +41,23 @@ class ExitStatus(IntEnum):
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
     INTERRUPTED = 130
     """stopped by Ctrl-C (SIGINT), as a shell reports a command its signal ended"""
+    TERMINATED = 143
+    """stopped by SIGTERM (``timeout``, systemd, a script), as a shell reports it"""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt: a command stops on it as it does on
+    Ctrl-C (what it did so far kept, said in one line), and exits :attr:`ExitStatus.TERMINATED`."""
+
+
+def exit_status_of(stop: KeyboardInterrupt) -> ExitStatus:
+    """The exit status of a command that ``stop`` (Ctrl-C or :class:`Terminated`) ended."""
+    return ExitStatus.TERMINATED if isinstance(stop, Terminated) else ExitStatus.INTERRUPTED
+
+
+def stopped_by(stop: KeyboardInterrupt) -> str:
+    """How a command's one line says ``stop`` ended it: "interrupted" (Ctrl-C), "stopped by SIGTERM"."""
+    return "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
 
 
 DURATION_UNITS = MappingProxyType({"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0})
@@ -127,9 +144,20 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     return setup
 
 
+PATH_OPTIONS = ("config", "db", "token_file", "socket")
+"""Options naming a file that are refused empty (``--db ""`` from an unset shell variable would
+otherwise mean the default silently)."""
+
+
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
-    """Load the effective configuration; raises ConfigError with a one-line message."""
+    """Load the effective configuration; raises ConfigError with a one-line message (an empty
+    path given to one of :data:`PATH_OPTIONS` too)."""
     from ..config import ConfigError, load_config
+    for option in PATH_OPTIONS:
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a file, or leave the "
+                              "option out for the configured one")
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
@@ -211,7 +239,8 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "parse_duration", "parse_when", "add_logging_options",
+__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
+           "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
            "config_from_args", "config_or_error", "daemon_answer", "open_store", "open_store_or_pending",
            "open_transcription", "ConfigError", "ModelError", "StoreError"]

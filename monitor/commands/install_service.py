@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.print:
         print(unit, end="")
         return ExitStatus.OK
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    d = Path(args.unit_dir or os.path.join(base, "systemd", "user"))
+    from ..config.schema import xdg_home
+    d = Path(args.unit_dir or xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user")
     try:
         d.mkdir(parents=True, exist_ok=True)
         path = d / "callmonitor.service"

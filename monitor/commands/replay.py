@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Iterator
 
 from ..console import error, warning
-from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
+from .common import ExitStatus, add_call_options, add_config_options, add_logging_options, stopped_by
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -133,11 +133,11 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
         progress.done()
         error(str(err))
         return False
-    except KeyboardInterrupt:  # the call was closed as aborted; what it raised so far is stored
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the call was closed as aborted; its alerts are stored
         progress.done()
         stored = f"call {pipeline.call_id}" if pipeline.call_id is not None else "the call"
-        error(f"{path}: interrupted {pipeline.duration_s:.1f} s into the recording: {stored} is kept as far as "
-              f"it went; no further file is replayed")
+        error(f"{path}: {stopped_by(stop)} {pipeline.duration_s:.1f} s into the recording: {stored} is kept as far "
+              f"as it went; no further file is replayed")
         raise
     progress.done()
     if pipeline.recognizer_errors:  # replayed without transcription: said in one warning, fails the run

@@ -112,12 +112,14 @@ def _failed(err: Exception, output: str) -> int:
 
 
 def _stored(cfg, call_id: int):
-    from ..report import ReportError, from_store
-    from ..delivery.store import Store
+    """The report data of stored call ``call_id``; a database that is not there is a StoreError
+    (exit 2, as for every command that reads one)."""
+    from ..report import from_store
+    from ..delivery.store import Store, StoreError
 
     db = os.path.expanduser(cfg.storage.db)
     if not os.path.isfile(db):
-        raise ReportError(f"call {call_id}: no database at {db} (give --db FILE)")
+        raise StoreError(f"call {call_id}: no database at {db} (give --db FILE)")
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
     try:
         return from_store(store, call_id, cfg)

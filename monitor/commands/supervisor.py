@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import signal
 import socket
 import sys
+import threading
 
 from ..console import configure_logging, error, info, warning
 from .common import ExitStatus, add_config_options
+
+log = logging.getLogger("monitor.supervisor")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "serves a live page",
                        description="Receive every daemon's alerts and heartbeats (give the daemons the webhook "
                                    "address it prints), store them in its own SQLite database and show them on a "
-                                   "live page with acknowledgements. Every request needs the token.")
+                                   "live page with acknowledgements. Every request needs the token. SIGHUP reloads its "
+                                   "configuration and tokens.")
     p.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (supervisor.listen, "
                    "default 127.0.0.1:8640; port 0 picks a free one)")
     p.add_argument("--db", metavar="FILE", help="the console's database (supervisor.db)")
@@ -109,15 +114,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         error(problem)
         return ExitStatus.BAD_SETUP
-    from ..supervisor.auth import Auth, TokenFileError, load_or_create_token, parse_agent_tokens
+    from ..supervisor.auth import TokenFileError
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
     try:
-        agent_tokens = parse_agent_tokens(sc.agent_tokens)
-        token, created = load_or_create_token(sc.token_file)
-        if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything
-            raise ValueError(f"supervisor.agent_tokens: {agent_tokens[token]}: that is the shared token of "
-                             f"{sc.token_file}; an agent's token must be its own")
+        auth, token, created = _load_auth(sc, create=True)
         store = ConsoleStore.open(sc.db)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
         error(str(err))
@@ -138,23 +139,79 @@ def run(args: argparse.Namespace) -> int:
     scheme = "https" if tls else "http"
     shown = _reachable_host(host)
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
+    from ..supervisor.app import create_app
+    app = create_app(store, auth, _settings(cfg.supervisor, tls))
+    configure_logging("info", "monitor.supervisor")
+    signal.signal(signal.SIGHUP, _Reload(args, cfg, app.state.console, tls).on_signal)  # before the line
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
-    configure_logging("info", "monitor.supervisor")
-    if not _serve(args, sc, store, sock, Auth(token, agent_tokens), tls):
+    if not _serve(args, app, store, sock):
         return ExitStatus.BAD_SETUP
     info("console stopped")
     return ExitStatus.OK
 
 
-def _serve(args: argparse.Namespace, sc, store, sock: socket.socket, auth, tls: bool) -> bool:
-    """Serve the console on ``sock`` until a signal stops it; False (said) if TLS cannot be used.
-    Closes the socket and the store either way."""
+def _load_auth(sc, create: bool):
+    """(Auth, shared token, whether its file was made now) from ``sc`` (supervisor's section): the
+    shared token (its file made when ``create``) and the agents' own. Raises TokenFileError or
+    ValueError with a one-line message."""
+    from ..supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
+    agent_tokens = parse_agent_tokens(sc.agent_tokens)
+    token, created = load_or_create_token(sc.token_file, create=create)
+    if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything
+        raise ValueError(f"supervisor.agent_tokens: {agent_tokens[token]}: that is the shared token of "
+                         f"{sc.token_file}; an agent's token must be its own")
+    return Auth(token, agent_tokens), token, created
+
+
+def _settings(sc, tls: bool):
+    from ..supervisor.app import ConsoleSettings
+    return ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s, secure_cookie=tls)
+
+
+AT_NEXT_START = ("supervisor.listen", "supervisor.db")
+"""Keys a reload (SIGHUP) cannot apply to a running console (its socket and database are opened
+at start): changed, they are named in the reload's line."""
+
+
+class _Reload:
+    """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
+    (``supervisor.agent_tokens``, the token file), ``silent_after_s`` and ``max_body_bytes`` apply
+    at once; a configuration or token that cannot be used leaves the console as it was. Either
+    way one line says so."""
+
+    def __init__(self, args: argparse.Namespace, cfg, console, tls: bool) -> None:
+        self.args, self.cfg, self.console, self.tls = args, cfg, console, tls
+
+    def __call__(self) -> None:
+        from ..config import changed_keys
+        from ..supervisor.auth import TokenFileError
+        from .common import ConfigError, config_from_args
+        try:
+            cfg = config_from_args(self.args, _overrides(self.args))
+            auth = _load_auth(cfg.supervisor, create=False)[0]
+        except (ConfigError, TokenFileError, ValueError) as err:
+            log.warning("configuration not reloaded, the console goes on with the one it had: %s", err)
+            return
+        later = changed_keys(self.cfg, cfg, AT_NEXT_START)
+        self.console.reconfigure(auth, _settings(cfg.supervisor, self.tls))
+        self.cfg = cfg
+        if later:
+            log.warning("configuration reloaded, except what applies at the next start: %s", ", ".join(later))
+        else:
+            log.info("configuration reloaded (tokens: the shared one and %d agent(s))",
+                     len(cfg.supervisor.agent_tokens))
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        """The handler of SIGHUP: the reload runs beside the server's loop, not inside it."""
+        threading.Thread(target=self, name="console-reload", daemon=True).start()
+
+
+def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
+    """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration);
+    False (said) if TLS cannot be used. Closes the socket and the store either way."""
     import uvicorn
 
-    from ..supervisor.app import ConsoleSettings, create_app
-    app = create_app(store, auth, ConsoleSettings(max_body_bytes=sc.max_body_bytes,
-                                                  silent_after_s=sc.silent_after_s, secure_cookie=tls))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                             timeout_graceful_shutdown=2, server_header=False)

@@ -3,7 +3,7 @@ validates TOML layers against it, and the renderer that prints the merged result
 
 from __future__ import annotations
 
-from .loader import SECTIONS, config_from_toml, load_config, parse_override, read_toml, user_config_path
+from .loader import SECTIONS, changed_keys, config_from_toml, load_config, parse_override, read_toml, user_config_path
 from .schema import (ACOUSTIC_KINDS, DEFAULT_PHRASES_EN, DEFAULT_RULES, ActionsConfig, AnalysisConfig,
                      Config, ConfigError, DaemonConfig, DeliveryConfig, EmergencyRuleConfig,
                      PhraseRuleConfig, PhrasesConfig, RuleConfig, RulesConfig, StorageConfig,
@@ -13,6 +13,6 @@ from .toml import effective_config_toml
 __all__ = ["ACOUSTIC_KINDS", "DEFAULT_PHRASES_EN", "DEFAULT_RULES", "SECTIONS", "ActionsConfig",
            "AnalysisConfig", "Config", "ConfigError", "DaemonConfig", "DeliveryConfig",
            "EmergencyRuleConfig", "PhraseRuleConfig", "PhrasesConfig", "RuleConfig", "RulesConfig",
-           "StorageConfig", "SupervisorConfig", "TranscriptionConfig", "config_from_toml",
+           "StorageConfig", "SupervisorConfig", "TranscriptionConfig", "changed_keys", "config_from_toml",
            "effective_config_toml", "key_docs", "load_config", "parse_override", "read_toml",
            "user_config_path"]

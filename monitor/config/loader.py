@@ -13,13 +13,13 @@ import tomllib
 from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType, UnionType
-from typing import Any, Callable, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Iterable, Mapping, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
-                     StorageConfig, SupervisorConfig, TranscriptionConfig, _default_db)
+                     StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
                              "delivery", "storage", "supervisor")
@@ -184,7 +184,9 @@ def _check_rules(table: Any, source: str) -> dict[str, Any]:
 
 
 def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str, str]) -> Config:
-    cfg = Config(storage=StorageConfig(db=_default_db(env)))
+    paths = default_paths(env)
+    cfg = Config(storage=StorageConfig(db=paths["storage.db"]),
+                 supervisor=SupervisorConfig(db=paths["supervisor.db"], token_file=paths["supervisor.token_file"]))
     origin: dict[str, str] = {}
     for source, layer in layers:
         for section, values in layer.items():
@@ -324,8 +326,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
 
 def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
-    return Path(base) / "callmonitor" / "config.toml"
+    return xdg_home("XDG_CONFIG_HOME", env) / "callmonitor" / "config.toml"
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -401,3 +402,12 @@ def config_from_toml(text: str, source: str = "<string>") -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML ({exc})") from None
     return _build([(source, _check_layer(raw, source))], os.environ)
+
+
+def changed_keys(old: Config, new: Config, keys: Iterable[str]) -> list[str]:
+    """The ``section.name`` keys among ``keys`` whose value differs between ``old`` and ``new``
+    (what a reload cannot apply to a running command, named in its line)."""
+    def value(cfg: Config, key: str) -> Any:
+        section, name = key.split(".")
+        return getattr(getattr(cfg, section), name)
+    return [k for k in keys if value(old, k) != value(new, k)]

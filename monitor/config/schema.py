@@ -14,6 +14,7 @@ validates each layer against these dataclasses' type annotations and field metad
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -751,26 +752,45 @@ class SupervisorConfig:
     listen: str = _k("127.0.0.1:8640", "HOST:PORT the console listens on (other than loopback "
                      "only with TLS, or with a warning)")
     db: str = _k("~/.local/share/callmonitor/supervisor.db", "the console's own SQLite database "
-                 "(created mode 0600)")
+                 "(created mode 0600); under $XDG_DATA_HOME when set, as storage.db")
     token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "
-                         "mode 0600 with a random token on first start)")
+                         "mode 0600 with a random token on first start); under $XDG_CONFIG_HOME "
+                         "when set, as the configuration file")
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
                                        "characters): such a token may post only as agent NAME; each "
-                                       "agent's token its own (not another's, nor the shared one)")
+                                       "agent's token its own (not another's, nor the shared one); "
+                                       "read again, with the token file, on SIGHUP")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
                                "silent", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
 
 
-def _default_db(env: Mapping[str, str]) -> str:
-    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/share")
-    return str(Path(base) / "callmonitor" / "events.db")
+XDG_HOMES = MappingProxyType({"XDG_DATA_HOME": ".local/share", "XDG_CONFIG_HOME": ".config"})
+"""The XDG base directories callmonitor's files go in, and their defaults under ``$HOME``."""
+
+
+def xdg_home(variable: str, env: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME`` or ``$XDG_CONFIG_HOME`` from ``env`` as the XDG Base Directory
+    specification reads it (unset, empty or relative: its default under ``$HOME``)."""
+    value = env.get(variable) or ""
+    if os.path.isabs(value):
+        return Path(value)
+    return Path(env.get("HOME") or Path.home()) / XDG_HOMES[variable]
+
+
+def default_paths(env: Mapping[str, str]) -> dict[str, str]:
+    """The defaults of the keys that name a file under the XDG base directories, for ``env``:
+    ``storage.db``, ``supervisor.db`` (data) and ``supervisor.token_file`` (config)."""
+    data, config = xdg_home("XDG_DATA_HOME", env) / "callmonitor", xdg_home("XDG_CONFIG_HOME", env) / "callmonitor"
+    return {"storage.db": str(data / "events.db"), "supervisor.db": str(data / "supervisor.db"),
+            "supervisor.token_file": str(config / "supervisor.token")}
 
 
 @dataclass(frozen=True)
 class StorageConfig:
-    db: str = _k("~/.local/share/callmonitor/events.db", "SQLite database (created mode 0600)")
+    db: str = _k("~/.local/share/callmonitor/events.db", "SQLite database (created mode 0600); "
+                 "under $XDG_DATA_HOME when set")
     snapshot_every_s: float = _k(5.0, "store one cue snapshot per channel every this many "
                                  "seconds of call", gt=0, max=3600.0)
     transcripts: bool = _k(True, "store the transcript (the caller's and agent's words) in the "

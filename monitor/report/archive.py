@@ -221,6 +221,14 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         + _failed_list(rows) + "</main></body></html>\n")
 
 
+def legs_of(row: dict[str, Any]) -> dict[str, int | None]:
+    """The caller and agent channels a row was scored with (``from_file``'s keywords); a table
+    written before it had these columns: the defaults of ``batch`` (caller 1, agent 0)."""
+    caller, agent = _number(row.get("caller_channel")), _number(row.get("agent_channel"))
+    return {"caller_channel": 1 if caller is None else int(caller),
+            "agent_channel": 0 if agent is None else None if agent < 0 else int(agent)}
+
+
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
                        on_error: Callable[[str], None]) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
@@ -242,7 +250,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                 if record is not None and record.source == r["path"]:
                     data = from_store(store, int(call_id), cfg)
                 else:
-                    data = from_file(str(r["path"]), cfg)
+                    data = from_file(str(r["path"]), cfg, **legs_of(r))
                 write_atomic(os.path.join(folder, name), render(data, "html"))
             except (ReportError, OSError) as err:
                 on_error(f"{r['path']}: call report not written ({err})")

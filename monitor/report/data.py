@@ -27,7 +27,7 @@ import numpy as np
 from ..capture.audio_files import AudioFileError, probe
 from ..analysis.baseline import Baseline
 from ..config import Config
-from ..cue_registry import CUES
+from ..cue_registry import CUES, cue
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..analysis.frame_features import HOP_S
@@ -399,9 +399,9 @@ class CueRow:
 
     @property
     def in_db(self) -> bool:
-        """A level in decibels: its change is a difference in dB, as the alerts say it (a
-        fraction of a dB or dBFS value means nothing: -24 to -34 dBFS is not "-43 %")."""
-        return self.unit.startswith("dB")
+        """A level in decibels: its change is a difference in dB, as the alerts say it
+        (:attr:`monitor.cue_registry.Cue.in_db`)."""
+        return cue(self.name).in_db
 
     @property
     def change(self) -> float | None:

@@ -10,6 +10,7 @@ import html
 import json
 from typing import Any, Mapping
 
+from ..cue_registry import cue
 from ..events import AlertClearedEvent
 from .data import CueRow, ReportData, Utterance, cue_rows
 from .figure import fmt_time
@@ -79,6 +80,25 @@ def _value(v: Any) -> str:
     return str(v)
 
 
+def _in_db(name: Any) -> bool:
+    """The evidence's cue is a level in decibels (:attr:`~monitor.cue_registry.Cue.in_db`)."""
+    try:
+        return cue(str(name)).in_db
+    except KeyError:
+        return False
+
+
+def _change(d: Mapping[str, Any]) -> str | None:
+    """The change from the baseline of an alert's evidence as the cue table says it: a difference
+    in dB for a level, else a percentage of the baseline; None when there is none."""
+    if _in_db(d.get("cue")):
+        value, base = d.get("value"), d.get("baseline")
+        ok = isinstance(value, (int, float)) and isinstance(base, (int, float))
+        return f"{value - base:+.1f} dB" if ok else None
+    rc = d.get("relative_change")
+    return f"{100 * rc:+.0f} %" if isinstance(rc, (int, float)) else None
+
+
 def _cue_line(d: Mapping[str, Any]) -> str:
     """One line for a contributing cue of a combined alert."""
     parts = [f"{d.get('cue', '?')} {_value(d.get('value'))}"]
@@ -86,9 +106,9 @@ def _cue_line(d: Mapping[str, Any]) -> str:
         parts.append(f"baseline {_value(d['baseline'])}")
     if d.get("threshold") is not None:
         parts.append(f"threshold {_value(d['threshold'])}")
-    rc = d.get("relative_change")
-    if isinstance(rc, (int, float)):
-        parts.append(f"{100 * rc:+.0f} %")
+    change = _change(d)
+    if change is not None:
+        parts.append(change)
     if isinstance(d.get("since"), (int, float)) and isinstance(d.get("until"), (int, float)):
         parts.append(f"{fmt_time(d['since'])}-{fmt_time(d['until'])}")
     return ", ".join(parts)
@@ -105,8 +125,12 @@ def _evidence(ev: Mapping[str, Any]) -> str:
             sub = "".join(f"<li><b>{_e(kind)}</b>: {_e(_cue_line(d)) if isinstance(d, Mapping) else _e(_value(d))}</li>"
                           for kind, d in v.items())
             items.append(f"<li class=\"wide\">{_e(k)}:<ul class=\"sub\">{sub}</ul></li>")
+        elif k == "relative_change" and _in_db(ev.get("cue")):
+            continue  # a level's change is a difference in dB, said under "change"
         elif k == "relative_change" and isinstance(v, (int, float)):
             items.append(f"<li>{_e(k)}: {_e(f'{100 * v:+.0f} %')}</li>")
+        elif k == "change" and _in_db(ev.get("cue")) and isinstance(v, (int, float)):
+            items.append(f"<li>{_e(k)}: {_e(f'{v:+.1f} dB')}</li>")
         elif k in ("since", "until") and isinstance(v, (int, float)):
             items.append(f"<li>{_e(k)}: {_e(fmt_time(v))} ({_e(f'{v:.1f}')} s)</li>")
         else:

@@ -179,6 +179,11 @@ class Console:
         self.hub = Hub()
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
 
+    def reconfigure(self, auth: Auth, settings: ConsoleSettings) -> None:
+        """A reloaded configuration: its tokens and settings serve the requests from now on (the
+        sessions a changed shared token signed end)."""
+        self.auth, self.settings = auth, settings
+
     # ---------------------------------------------------------------- auth helpers
 
     def _refuse(self, request: Request, why: str, status: int = 401) -> JSONResponse:

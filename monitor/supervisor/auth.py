@@ -36,10 +36,12 @@ class Principal:
     supervisor: bool
 
 
-def load_or_create_token(path: str | os.PathLike[str]) -> tuple[str, bool]:
+def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> tuple[str, bool]:
     """The token in ``path``, made (random, 256 bits, file mode 0600, folder 0700) when the file
-    does not exist; returns (token, created)."""
+    does not exist and ``create`` (else that is a TokenFileError); returns (token, created)."""
     p = Path(path).expanduser()
+    if not create:
+        return _read_token(p), False
     try:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
