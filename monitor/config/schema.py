@@ -685,6 +685,14 @@ class DaemonConfig:
     caller: str = _k("", "caller's leg: sounddevice name fragment or index, or a PulseAudio/"
                      "PipeWire source (e.g. softphone.monitor); \"\" = the default input")
     agent: str = _k("", "agent's leg (microphone); \"\" = none")
+    wait_for_source: bool = _k(
+        True, "a named caller source missing when the daemon starts (the softphone not started yet, so "
+        "no softphone.monitor; the headset not plugged in) is waited for: one line says so, the status "
+        "says \"waiting\", the source is looked for every second and captured once it appears. On "
+        "because a daemon started at login usually starts before the softphone, and one that exited "
+        "would be restarted by its service until the service gave up. false: exit with status 2 "
+        "naming the missing source (`call-monitor run --no-wait-for-source`). The agent's leg is "
+        "always waited for; a source that goes away later is always looked for again")
     call_start_silence_s: float = _k(5.0, "speech after at least this much silence starts a call",
                                      min=0, max=600.0)
     call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call (where the "
