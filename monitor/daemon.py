@@ -133,6 +133,7 @@ class Daemon:
         self._last_purge: float | None = None
         self._interrupted_closed = False
         self.webhook = webhook
+        self.heartbeat = None  # the webhook's Heartbeat, once it runs (it follows a new URL too)
         self.notify = notify
         self.transcription = transcription
         self.status_path = status_path
@@ -398,6 +399,8 @@ class Daemon:
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
         later = changed_at_next_start(self.cfg, cfg)
+        applied = self._retarget_webhook(cfg)
+        later = [k for k in later if k not in applied]
         self.cfg = cfg
         if self.streams is not None:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
@@ -417,6 +420,28 @@ class Daemon:
             return
         log.info("configuration reloaded")
         self.emit([self._status_event("info", "configuration reloaded")])
+
+    def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
+        """A reload's new webhook URL or token file, applied to the running webhook (and its
+        heartbeat): what is pending goes to the new URL. Returns the keys applied; none without a
+        webhook at the start or with the URL removed (those apply at the next start), or with a
+        token file that cannot be read (one warning line; the old URL and token stay)."""
+        from .delivery.sinks.webhook import TokenError, read_token
+
+        keys = ("delivery.webhook_url", "delivery.webhook_token_file")
+        new, old = cfg.delivery, self.cfg.delivery
+        if self.webhook is None or not new.webhook_url or \
+                (new.webhook_url, new.webhook_token_file) == (old.webhook_url, old.webhook_token_file):
+            return ()
+        try:
+            token = read_token(new.webhook_token_file) if new.webhook_token_file else None
+        except TokenError as err:
+            log.warning("webhook not changed: %s", err)
+            return ()
+        self.webhook.retarget(new.webhook_url, token)
+        if self.heartbeat is not None:
+            self.heartbeat.url, self.heartbeat.token = new.webhook_url, token
+        return keys
 
     # ------------------------------------------------------------------ status
     def state(self) -> dict[str, Any]:

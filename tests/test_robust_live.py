@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import PY, Daemon
+from conftest import PY, Daemon, Hook, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -163,3 +163,42 @@ def test_an_alsa_device_that_appears_after_the_start_is_found(pulse, env, tmp_pa
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
+
+
+def test_after_a_reload_with_a_new_webhook_url_the_pending_alert_arrives_there(pulse, env, tmp_path):
+    """The supervisor's console moved: its old address refuses, the agent edits the webhook URL and
+    reloads (SIGHUP). The alert that kept failing at the old URL is delivered at the new one, and
+    the heartbeats follow; the reload's line does not claim the URL waits for the next start."""
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+
+    old, new = Hook(), Hook()
+    old.close()  # nothing listens there any more: connection refused
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[delivery]\nwebhook_url = "{old.url}"\nbackoff_s = 30\nheartbeat_s = 1\n')
+    db = tmp_path / "e.db"
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(db), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        with Store.open(db) as store:  # an alert of this daemon, queued as its webhook queues it
+            call = store.start_call("live:test", time.time())
+            alert = store.add_alert(call, AlertEvent(t=30.0, kind="possible_emergency", severity="critical",
+                                                     message="several cues agree"))
+            store.enqueue_delivery(alert.alert_id, old.url)
+        assert d.wait_err(f"webhook {old.url}: alert {alert.alert_id} not delivered", 10), d.err
+        cfg.write_text(f'[delivery]\nwebhook_url = "{new.url}"\nbackoff_s = 30\nheartbeat_s = 1\n')
+        d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: new.received, 8), d.err
+        assert [p["alert_id"] for _, p in new.received] == [alert.alert_id]
+        assert wait_for(lambda: new.heartbeats, 5)
+        assert d.status(env)["webhook"]["url"] == new.url
+        assert d.wait_err("configuration reloaded", 5)
+        assert not any("next start" in line for line in d.err), "\n".join(d.err)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+        with Store.open(db) as store:
+            assert [(x.target, x.status) for x in store.deliveries()] == [(new.url, "delivered")]
+    finally:
+        d.kill()
+        new.close()
