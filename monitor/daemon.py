@@ -52,14 +52,16 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
-AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries", "daemon.status_socket", "storage.db",
+AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries",
+                 "daemon.status_socket", "storage.db",
                  "delivery.terminal",
                  "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
                  "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
                  "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
                  "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent")
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
-recognizer are opened at start): changed, they are named in the reload's line."""
+recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
+and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
 
 
 def changed_at_next_start(old: Config, new: Config) -> list[str]:

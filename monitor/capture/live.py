@@ -281,13 +281,13 @@ class LiveSource(Source):
                 except BaseException:
                     leg.conditioning.pop(gen, None)
                     raise
+                leg.stream = stream  # under the lock: PortAudio's list is never read again under it
             finally:
                 if leg.resolved.pulse_source:
                     if saved is None:
                         os.environ.pop("PULSE_SOURCE", None)
                     else:
                         os.environ["PULSE_SOURCE"] = saved
-        leg.stream = stream
         leg.rate = rate
         stats.device_rate = rate
         leg.opened = True
@@ -295,24 +295,25 @@ class LiveSource(Source):
     def _find(self, leg: _Leg) -> ResolvedSource:
         """The leg's SOURCE resolved now; one that is missing and no sound-server source is looked
         for once more in a new PortAudio device list, when one may be read (:meth:`_refresh`)."""
-        try:
+        with _OPEN_LOCK:  # no other leg reads PortAudio's list while it may be read again
+            try:
+                return self._resolve(leg.stats.source)
+            except DeviceError:
+                if not self._refresh(leg.stats.source):
+                    raise
             return self._resolve(leg.stats.source)
-        except DeviceError:
-            if not self._refresh(leg.stats.source):
-                raise
-        return self._resolve(leg.stats.source)
 
     def _refresh(self, spec: str) -> bool:
         """Read PortAudio's device list again for ``spec`` (True) unless it is a sound-server
-        source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open."""
+        source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open.
+        Called holding ``_OPEN_LOCK``, under which streams open and close."""
         if server_source_name(spec) or time.monotonic() - self._refreshed_at < DEVICE_REFRESH_S:
             return False
-        with _OPEN_LOCK:
-            if any(leg.stream is not None for leg in self._legs.values()) or self._stop.is_set():
-                return False
-            refresh_portaudio()
-            self._refreshed_at = time.monotonic()
-            self._device_list += 1  # every leg finds its device again: the indexes may have moved
+        if any(leg.stream is not None for leg in self._legs.values()) or self._stop.is_set():
+            return False
+        refresh_portaudio()
+        self._refreshed_at = time.monotonic()
+        self._device_list += 1  # every leg finds its device again: the indexes may have moved
         log.debug("PortAudio's device list read again, looking for %s", spec)
         return True
 
