@@ -109,7 +109,8 @@ def test_a_caller_source_missing_at_start_is_waited_for_and_captured_once_it_app
                 "--no-transcribe", "--jsonl"], env, tmp_path)
     try:
         assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
-        time.sleep(2.5)  # looked for again a few times: still one line
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=other"], env=env, check=True)
+        time.sleep(2.5)  # looked for again a few times, among other sources now: still one line
         st = d.status(env)
         assert st["legs"]["caller"]["state"] == "waiting" and d.proc.poll() is None
         assert "softphone.monitor" in st["legs"]["caller"]["last_error"]

@@ -281,7 +281,7 @@ class LiveSource(Source):
                 except BaseException:
                     leg.conditioning.pop(gen, None)
                     raise
-                leg.stream = stream  # under the lock: PortAudio's list is never read again under it
+                leg.stream = stream  # set under the lock: PortAudio's list is not read again while it runs
             finally:
                 if leg.resolved.pulse_source:
                     if saved is None:
@@ -416,9 +416,10 @@ class LiveSource(Source):
 
     def _not_open(self, leg: _Leg, problem: str, missing: bool) -> None:
         """The leg could not be opened: ``waiting`` for a source never opened yet, else ``lost``;
-        one line per change of state or reason (the retries themselves stay quiet)."""
+        one line per change of state (of a lost leg's reason too; a waiting leg's reason, which lists
+        the sources there are, changes with any of them); the retries themselves stay quiet."""
         state = "lost" if leg.opened else "waiting"
-        changed = leg.stats.state != state or leg.stats.last_error != problem
+        changed = leg.stats.state != state or (state == "lost" and leg.stats.last_error != problem)
         leg.stats.state, leg.stats.last_error = state, problem
         if not changed:
             return
