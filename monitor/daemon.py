@@ -58,7 +58,8 @@ AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "dae
                  "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
                  "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
                  "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
-                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent")
+                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent",
+                 "transcription.renew_s")
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
 recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
 and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
