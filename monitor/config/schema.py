@@ -675,13 +675,14 @@ class TranscriptionConfig:
                     "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
     language: str = _k("en-us", "language code of the calls, as Vosk names its models (en-us, de, "
                         "fr, ko, ...); the phrase list of its first part (en) applies")
-    renew_s: float = _k(0.0, "the live daemon replaces a call's recognizer by a new one at the first "
-                         "utterance end after this many seconds of speech fed to it (a recognizer's "
-                         "memory grows with what it decoded; every call gets a new one anyway); 0 = "
-                         "once per call. Off because the growth is small and levels off: the Korean "
-                         "model fed 45 min of speech in one recognizer 555 -> 791 MB RSS, renewed every "
-                         "300 s 752 MB (tools/recognizer_memory.py), and a new recognizer starts without "
-                         "the speaker adaptation the old one had built up", min=0, max=86400)
+    renew_s: float = _k(120.0, "the live daemon replaces a call's recognizer by a new one at the first "
+                         "utterance end after this many seconds of speech fed to it (every call gets a "
+                         "new one anyway); 0 = once per call. A recognizer fed in real time keeps "
+                         "growing: the live daemon with the Korean model 782 MB RSS after 1 min of a call, "
+                         "942 after 10, 987 after 24 and still growing (about 1.1 GB after 45 min); with "
+                         "120 s it stays between 839 and 882 MB (research/recognizer_memory). The cost: "
+                         "a new recognizer starts without the speaker adaptation the old one had built "
+                         "up (the words' call times are unchanged)", min=0, max=86400)
     agent: bool = _k(False, "transcribe the agent's leg too; no rule reads the agent's words (response "
                      "latency is measured on the sound of both legs), so they would only add to the "
                      "transcript, at the cost of a second recognizer (about as much CPU as the caller's)")
