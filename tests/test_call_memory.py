@@ -100,10 +100,9 @@ def test_the_memory_a_call_holds_does_not_grow_with_its_length(traced_by_minute)
 
 
 def test_the_live_daemon_gives_every_call_a_recognizer_of_its_own_and_closes_the_last_one(tmp_path):
-    """Vosk's recognizer state lives as long as its call: the daemon makes a new recognizer when a
-    call starts and its worker is finished when the call ends (measured: one recognizer of the
-    Korean model fed 45 min of speech levels off near 870 MB of RSS, the model itself 630 MB of it;
-    see the README's "Transcription")."""
+    """Vosk's recognizer state lives no longer than its call: the daemon makes a new recognizer when
+    a call starts and its worker is finished when the call ends (within a long call it is renewed
+    too, transcription.renew_s; the memory figures are in research/recognizer_memory)."""
     import soundfile as sf
     from monitor.daemon import Daemon
     from monitor.transcription.setup import TranscriptionSetup
