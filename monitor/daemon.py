@@ -52,14 +52,17 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
-AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.call_boundaries", "daemon.status_socket", "storage.db",
+AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries",
+                 "daemon.status_socket", "storage.db",
                  "delivery.terminal",
                  "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
                  "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
                  "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
-                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent")
+                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent",
+                 "transcription.renew_s")
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
-recognizer are opened at start): changed, they are named in the reload's line."""
+recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
+and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
 
 
 def changed_at_next_start(old: Config, new: Config) -> list[str]:
@@ -133,6 +136,7 @@ class Daemon:
         self._last_purge: float | None = None
         self._interrupted_closed = False
         self.webhook = webhook
+        self.heartbeat = None  # the webhook's Heartbeat, once it runs (it follows a new URL too)
         self.notify = notify
         self.transcription = transcription
         self.status_path = status_path
@@ -398,6 +402,8 @@ class Daemon:
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
         later = changed_at_next_start(self.cfg, cfg)
+        applied = self._retarget_webhook(cfg)
+        later = [k for k in later if k not in applied]
         self.cfg = cfg
         if self.streams is not None:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
@@ -417,6 +423,28 @@ class Daemon:
             return
         log.info("configuration reloaded")
         self.emit([self._status_event("info", "configuration reloaded")])
+
+    def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
+        """A reload's new webhook URL or token file, applied to the running webhook (and its
+        heartbeat): what is pending goes to the new URL. Returns the keys applied; none without a
+        webhook at the start or with the URL removed (those apply at the next start), or with a
+        token file that cannot be read (one warning line; the old URL and token stay)."""
+        from .delivery.sinks.webhook import TokenError, read_token
+
+        keys = ("delivery.webhook_url", "delivery.webhook_token_file")
+        new, old = cfg.delivery, self.cfg.delivery
+        if self.webhook is None or not new.webhook_url or \
+                (new.webhook_url, new.webhook_token_file) == (old.webhook_url, old.webhook_token_file):
+            return ()
+        try:
+            token = read_token(new.webhook_token_file) if new.webhook_token_file else None
+        except TokenError as err:
+            log.warning("webhook not changed: %s", err)
+            return ()
+        self.webhook.retarget(new.webhook_url, token)
+        if self.heartbeat is not None:
+            self.heartbeat.url, self.heartbeat.token = new.webhook_url, token
+        return keys
 
     # ------------------------------------------------------------------ status
     def state(self) -> dict[str, Any]:

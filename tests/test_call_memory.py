@@ -97,3 +97,32 @@ def traced_by_minute(tmp_path) -> dict[int, int]:
 def test_the_memory_a_call_holds_does_not_grow_with_its_length(traced_by_minute):
     assert set(traced_by_minute) >= {3, 9}
     assert traced_by_minute[9] - traced_by_minute[3] < GROWTH_BOUND_BYTES
+
+
+def test_the_live_daemon_gives_every_call_a_recognizer_of_its_own_and_closes_the_last_one(tmp_path):
+    """Vosk's recognizer state lives no longer than its call: the daemon makes a new recognizer when
+    a call starts and its worker is finished when the call ends (within a long call it is renewed
+    too, transcription.renew_s; the memory figures are in research/recognizer_memory)."""
+    import soundfile as sf
+    from monitor.daemon import Daemon
+    from monitor.transcription.setup import TranscriptionSetup
+    from monitor.transcription.vosk_models import packaged_model_dirs
+
+    x, sr = sf.read(LOOPED_CALL, frames=16000 * 15, dtype="float32")
+    gap = np.zeros((16000 * 12, 2), np.float32)
+    call = tmp_path / "two_calls.wav"
+    sf.write(call, np.concatenate([gap, x, gap, x, gap]), sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 8.0,
+                                 "transcription.language": "ko"}, user_config=False)
+    setup = TranscriptionSetup.create(cfg, str(packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"),
+                                      live=True)
+    seen: dict[int, object] = {}
+
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = Daemon(cfg, FileSource(call), store, {}, transcription=setup)
+        daemon.sinks["seen"] = lambda ev: daemon.pipeline is not None and seen.setdefault(
+            id(daemon.pipeline.transcribers["caller"]), daemon.pipeline.transcribers["caller"])
+        assert daemon.run() == 0
+    assert daemon.calls == 2
+    first, second = seen.values()
+    assert first.stats().finished and second.stats().finished

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import PY, Daemon
+from conftest import PY, Daemon, Hook, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -105,3 +105,115 @@ def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_a
     assert r.returncode == 2 and r.stderr.splitlines() == [
         f"call-monitor: error: status socket {sock}: AF_UNIX path too long (a Unix socket's path holds at most "
         "107 bytes: give a shorter one with --socket PATH or daemon.status_socket)"]
+
+
+def _unload_sink(env, name):
+    module = [line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
+                                                         capture_output=True, text=True).stdout.splitlines()
+              if f"sink_name={name}" in line][0]
+    subprocess.run(["pactl", "unload-module", module], env=env, check=True)
+
+
+def test_a_caller_source_missing_at_start_is_waited_for_and_captured_once_it_appears(pulse, env, tmp_path):
+    """The daemon starts at login before the softphone: its sink (and so softphone.monitor) is not
+    there yet. The daemon says so in one line, answers its status socket ("waiting"), and captures
+    the caller once the sink is made, without a restart; a call played then is monitored."""
+    _unload_sink(env, "softphone")
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=other"], env=env, check=True)
+        time.sleep(2.5)  # looked for again a few times, among other sources now: still one line
+        st = d.status(env)
+        assert st["legs"]["caller"]["state"] == "waiting" and d.proc.poll() is None
+        assert "softphone.monitor" in st["legs"]["caller"]["last_error"]
+        assert "waiting: " in subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
+                                             text=True, timeout=10).stdout
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
+        st = d.wait_running(env, timeout=10)
+        assert st["legs"]["caller"]["reopens"] == 0
+        assert sum("waiting for caller source" in line for line in d.err) == 1, "\n".join(d.err)
+        assert any("caller leg: source softphone.monitor found" in line for line in d.err), "\n".join(d.err)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+
+
+def test_a_daemon_waiting_for_its_caller_source_stops_cleanly_on_sigterm_and_sigint(pulse, env, tmp_path):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        d = Daemon(["--caller", "phone2.monitor", "--db", str(tmp_path / f"{sig}.db"), "--no-notify",
+                    "--no-transcribe"], env, tmp_path)
+        try:
+            assert d.wait_err("waiting for caller source phone2.monitor", 20), d.err
+            d.proc.send_signal(sig)
+            assert d.proc.wait(5) == 0
+        finally:
+            d.kill()
+
+
+def test_without_waiting_a_missing_caller_source_exits_2_naming_it(pulse, env, tmp_path):
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "phone2.monitor", "--no-wait-for-source",
+                        "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("call-monitor: error: no input device or source named 'phone2.monitor'")
+    assert "softphone.monitor" in line  # what exists
+
+
+def test_an_alsa_device_that_appears_after_the_start_is_found(pulse, env, tmp_path):
+    """PortAudio reads its device list once: an ALSA device defined after the daemon started (here
+    a PCM of the user's ALSA configuration, as a plugged-in card would be) is found because the
+    list is read again while the caller's source is missing."""
+    d = Daemon(["--caller", "headset", "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+               env, tmp_path)
+    try:
+        assert d.wait_err("waiting for caller source headset", 20), d.err
+        (tmp_path / ".asoundrc").write_text('pcm.headset {\n  type pulse\n  device "mic.monitor"\n}\n')
+        st = d.wait_running(env, timeout=15)
+        assert st["legs"]["caller"]["label"].startswith("headset (#"), st["legs"]
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+
+
+def test_after_a_reload_with_a_new_webhook_url_the_pending_alert_arrives_there(pulse, env, tmp_path):
+    """The supervisor's console moved: its old address refuses, the agent edits the webhook URL and
+    reloads (SIGHUP). The alert that kept failing at the old URL is delivered at the new one, and
+    the heartbeats follow; the reload's line does not claim the URL waits for the next start."""
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+
+    old, new = Hook(), Hook()
+    old.close()  # nothing listens there any more: connection refused
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[delivery]\nwebhook_url = "{old.url}"\nbackoff_s = 30\nheartbeat_s = 1\n')
+    db = tmp_path / "e.db"
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(db), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        with Store.open(db) as store:  # an alert of this daemon, queued as its webhook queues it
+            call = store.start_call("live:test", time.time())
+            alert = store.add_alert(call, AlertEvent(t=30.0, kind="possible_emergency", severity="critical",
+                                                     message="several cues agree"))
+            store.enqueue_delivery(alert.alert_id, old.url)
+        assert d.wait_err(f"webhook {old.url}: alert {alert.alert_id} not delivered", 10), d.err
+        cfg.write_text(f'[delivery]\nwebhook_url = "{new.url}"\nbackoff_s = 30\nheartbeat_s = 1\n')
+        d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: new.received, 8), d.err
+        assert [p["alert_id"] for _, p in new.received] == [alert.alert_id]
+        assert wait_for(lambda: new.heartbeats, 5)
+        assert d.status(env)["webhook"]["url"] == new.url
+        assert d.wait_err("configuration reloaded", 5)
+        assert not any("next start" in line for line in d.err), "\n".join(d.err)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+        with Store.open(db) as store:
+            assert [(x.target, x.status) for x in store.deliveries()] == [(new.url, "delivered")]
+    finally:
+        d.kill()
+        new.close()

@@ -83,6 +83,7 @@ class Run:
     events: list[WordsEvent]
     finals_before_close: int
     stats: object
+    renewals: int = 0
 
     @property
     def finals(self) -> list[WordsEvent]:
@@ -94,9 +95,9 @@ class Run:
 
 
 def replay(model, x: np.ndarray, rate: int, *, gate: bool, chunks: str = "fixed", backlog_s: float = 3.0,
-           seed: int = 1) -> Run:
+           seed: int = 1, renew_s: float = 0.0) -> Run:
     """Feed audio like the pipeline would (chunk, t0, speech mask), polling as it goes."""
-    tr = Transcriber(model, "caller", rate, gate=gate, on_full="block", max_backlog_s=backlog_s)
+    tr = Transcriber(model, "caller", rate, gate=gate, on_full="block", max_backlog_s=backlog_s, renew_s=renew_s)
     mask = energy_mask(x, rate)
     hop = rate // 100
     rng = np.random.default_rng(seed)
@@ -112,7 +113,7 @@ def replay(model, x: np.ndarray, rate: int, *, gate: bool, chunks: str = "fixed"
     events += tr.close(timeout=60)
     stats = tr.stats()
     assert stats.finished
-    return Run(events, finals_before, stats)
+    return Run(events, finals_before, stats, tr.renewals)
 
 
 @pytest.fixture(scope="session")
@@ -201,6 +202,22 @@ def test_word_times_hold_when_fed_at_8k_in_random_chunks(ko_model, call_speech):
     run = replay(ko_model, x8, 8000, gate=True, chunks="random", seed=7)
     words = run.words
     assert len(words) >= 12
+    assert [w.start for w in words] == sorted(w.start for w in words)
+    assert np.mean([call_speech.inside((w.start + w.end) / 2) for w in words]) >= 0.95
+    for a, b in call_speech.regions:
+        assert any(a - 0.25 <= w.start <= b for w in words), (a, b)
+
+
+def test_a_recognizer_renewed_at_utterance_ends_keeps_the_words_call_times(ko_model, call_speech,
+                                                                                       gated):
+    """``renew_s`` replaces the recognizer by a new one at the first utterance end after that much
+    audio (a long call's recognizer memory): the words' call times hold across the renewals. The
+    words themselves may differ a little (a new recognizer starts without the speaker adaptation the
+    old one had built up)."""
+    renewed = replay(ko_model, call_speech.audio, RATE, gate=True, chunks="random", renew_s=2.0)
+    assert renewed.renewals >= 1
+    words = renewed.words
+    assert abs(len(words) - len(gated.words)) <= 0.2 * len(gated.words)
     assert [w.start for w in words] == sorted(w.start for w in words)
     assert np.mean([call_speech.inside((w.start + w.end) / 2) for w in words]) >= 0.95
     for a, b in call_speech.regions:

@@ -87,3 +87,54 @@ def test_gives_up_after_retries(tmp_path, monitor_logs, hook):
     finally:
         sink.close()
         store.close()
+
+
+def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_logs, hook):
+    """The supervisor's address changed: the alert that kept failing at the old URL is delivered
+    at the new one, at once and once, and the outbox says where it went."""
+    old = Hook()
+    old.close()  # nothing listens there: connection refused
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, old.url, backoff_s=5.0, timeout_s=1, poll_s=0.05).start()
+    try:
+        ev = _alert(store)
+        sink(ev)
+        assert wait_for(lambda: sink.failures >= 1, 5)
+        sink.retarget(hook.url, None)
+        assert wait_for(lambda: hook.received, 3), "waited for the old URL's backoff"
+        time.sleep(0.5)
+        assert [p["alert_id"] for _, p in hook.received] == [ev.alert_id]
+        (d,) = store.deliveries()
+        assert (d.target, d.status) == (hook.url, "delivered")
+    finally:
+        sink.close()
+        store.close()
+
+
+def test_a_start_with_another_url_delivers_what_an_earlier_url_left_pending(tmp_path, hook):
+    store = Store.open(tmp_path / "e.db")
+    try:
+        ev = _alert(store)
+        store.enqueue_delivery(ev.alert_id, "http://127.0.0.1:9/old-hook")  # left by an earlier daemon
+        sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+        try:
+            assert wait_for(lambda: hook.received, 5)
+            assert [p["alert_id"] for _, p in hook.received] == [ev.alert_id]
+        finally:
+            sink.close()
+    finally:
+        store.close()
+
+
+def test_an_alert_queued_for_both_urls_is_delivered_once_at_the_new_one(tmp_path):
+    store = Store.open(tmp_path / "e.db")
+    try:
+        ev = _alert(store)
+        store.enqueue_delivery(ev.alert_id, "http://new/hook")
+        store.mark_failed(store.deliveries()[0].id, None, "gave up")
+        store.enqueue_delivery(ev.alert_id, "http://old/hook")
+        assert store.retarget_pending("http://new/hook") == 1
+        rows = {d.target: d.status for d in store.deliveries()}
+        assert rows == {"http://new/hook": "pending", "http://old/hook": "failed"}
+    finally:
+        store.close()

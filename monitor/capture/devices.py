@@ -102,6 +102,26 @@ def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
     return out
 
 
+SERVER_SOURCE_PREFIXES = ("alsa_input.", "alsa_output.", "bluez_input.", "bluez_output.", "bluez_source.")
+"""How the sound server names the sources of cards and headsets (a sink's monitor ends in ``.monitor``)."""
+
+
+def server_source_name(spec: str) -> bool:
+    """Whether ``spec`` reads as a sound-server source's name (``softphone.monitor``,
+    ``alsa_input.usb-...``): found through ``pactl`` when it appears, with no need to read
+    PortAudio's device list again."""
+    return spec.endswith(".monitor") or spec.startswith(SERVER_SOURCE_PREFIXES)
+
+
+def refresh_portaudio() -> None:
+    """Read PortAudio's device list again: it is read once, when sounddevice is imported, so an
+    ALSA device that appears later (a USB headset plugged in) is not in it. Pa_Terminate stops and
+    closes every open stream: call it only with none open."""
+    import sounddevice as sd
+    sd._terminate()
+    sd._initialize()
+
+
 def _pulse_device(devices: list[InputDevice]) -> int | None:
     for d in devices:
         if d.name == "pulse":

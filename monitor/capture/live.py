@@ -24,9 +24,17 @@ source that vanishes (the softphone's sink unloaded) is a loss too, although its
 stream may go on delivering: the server moves a stream whose source is removed to
 its fallback source, often the microphone. The supervisor looks every
 ``source_check_s`` for the source by name and index and reopens the leg on its own
-source once it is back. An optional leg (the agent's microphone) that is missing
-when the source starts is such a lost leg from the start, looked for again with
-backoff, instead of an error.
+source once it is back. An optional leg (the agent's microphone; the caller's too when the
+daemon waits for its source) that is missing when the source starts is a ``waiting`` leg
+instead of an error: its source is looked for every ``source_check_s`` (one ``pactl`` listing,
+PortAudio's own list at most every :data:`DEVICE_REFRESH_S`), and the leg captures once it
+appears. A source that goes away later is looked for as often.
+
+Devices that appear later: PortAudio reads its device list once. Sound-server sources (the
+softphone's sink monitor, a headset's ``alsa_input.*``) are found through ``pactl`` and opened
+through the ``pulse`` device, so they need no new list; for any other SOURCE (an ALSA device
+name) that is not found, PortAudio's list is read again (:func:`refresh_portaudio`), but only
+while no stream of this source is open (Pa_Terminate would close it).
 
 Call marks: with ``watch_streams``, when the caller's leg is the monitor of a sink, the streams
 playing into that sink are watched (``capture/streams.py``) and every change of them is stamped
@@ -50,7 +58,8 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, pulse_sources, resolve
+from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, pulse_sources, refresh_portaudio,
+                      resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import SinkStreams, StreamIds, monitored_sink
 
@@ -67,7 +76,11 @@ def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
     return 20 * np.log10(np.maximum(rms, 10 ** (DIGITAL_ZERO_DBFS / 20)))
 
 
-_OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens at a time
+_OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens (or closes) at a time
+
+DEVICE_REFRESH_S = 5.0
+"""PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
+source is missing (a refresh costs about 40 ms of CPU)."""
 
 
 @dataclass
@@ -76,7 +89,7 @@ class LegStats:
     source: str
     label: str = ""
     device_rate: int = 0
-    state: str = "starting"  # starting | running | lost | reopening
+    state: str = "starting"  # starting | running | waiting (never opened yet) | lost | reopening
     overflows: int = 0
     dropped_blocks: int = 0
     reopens: int = 0
@@ -119,6 +132,8 @@ class _Leg:
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
     source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
     checked_at: float = 0.0  # monotonic time the source was last looked for
+    opened: bool = False  # has a stream of this leg ever started
+    device_list: int = 0  # the PortAudio device list ``resolved`` was found in
 
 
 class LiveSource(Source):
@@ -165,7 +180,10 @@ class LiveSource(Source):
         self._t_start = 0.0
         self.emitted = 0
         caller = self._legs["caller"].resolved
-        self.streams_sink = monitored_sink(caller.pulse_source if caller else None) if watch_streams else None
+        self._device_list = 0  # PortAudio device lists read since the start (refresh_portaudio)
+        self._refreshed_at = -DEVICE_REFRESH_S
+        self.streams_sink = monitored_sink(caller.pulse_source if caller else sources["caller"]) \
+            if watch_streams else None
         self._watcher: SinkStreams | None = None
         self._marks: "queue.Queue[StreamsMark]" = queue.Queue()  # a few per call: never full
         self._pending: collections.deque[StreamsMark] = collections.deque()
@@ -222,12 +240,12 @@ class LiveSource(Source):
 
     def _open(self, leg: _Leg) -> None:
         import sounddevice as sd
-        if leg.resolved is None:
-            found = self._resolve(leg.stats.source)  # DeviceError while it is still missing
+        if leg.resolved is None or leg.device_list != self._device_list:  # missing, or PortAudio's list is new
+            found = self._find(leg)  # DeviceError while it is still missing
             if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
                    for o in self._legs.values() if o is not leg and o.resolved is not None):
                 raise DeviceError(f"{found.label} is the other leg's source")
-            leg.resolved = found
+            leg.resolved, leg.device_list = found, self._device_list
             leg.stats.label = found.label
         leg.generation += 1
         gen = leg.generation
@@ -263,15 +281,41 @@ class LiveSource(Source):
                 except BaseException:
                     leg.conditioning.pop(gen, None)
                     raise
+                leg.stream = stream  # set under the lock: PortAudio's list is not read again while it runs
             finally:
                 if leg.resolved.pulse_source:
                     if saved is None:
                         os.environ.pop("PULSE_SOURCE", None)
                     else:
                         os.environ["PULSE_SOURCE"] = saved
-        leg.stream = stream
         leg.rate = rate
         stats.device_rate = rate
+        leg.opened = True
+
+    def _find(self, leg: _Leg) -> ResolvedSource:
+        """The leg's SOURCE resolved now; one that is missing and no sound-server source is looked
+        for once more in a new PortAudio device list, when one may be read (:meth:`_refresh`)."""
+        with _OPEN_LOCK:  # no other leg reads PortAudio's list while it may be read again
+            try:
+                return self._resolve(leg.stats.source)
+            except DeviceError:
+                if not self._refresh(leg.stats.source):
+                    raise
+            return self._resolve(leg.stats.source)
+
+    def _refresh(self, spec: str) -> bool:
+        """Read PortAudio's device list again for ``spec`` (True) unless it is a sound-server
+        source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open.
+        Called holding ``_OPEN_LOCK``, under which streams open and close."""
+        if server_source_name(spec) or time.monotonic() - self._refreshed_at < DEVICE_REFRESH_S:
+            return False
+        if any(leg.stream is not None for leg in self._legs.values()) or self._stop.is_set():
+            return False
+        refresh_portaudio()
+        self._refreshed_at = time.monotonic()
+        self._device_list += 1  # every leg finds its device again: the indexes may have moved
+        log.debug("PortAudio's device list read again, looking for %s", spec)
+        return True
 
     def _pulse_index(self, leg: _Leg) -> int | None:
         """The index of the leg's sound-server source now (None: not a pulse leg, or no pactl to
@@ -314,13 +358,14 @@ class LiveSource(Source):
             _Conditioning(rate, EdgeConditioner(rate, 1), Resampler(rate, self.rate, 1))
 
     def _close(self, leg: _Leg) -> None:
-        stream, leg.stream = leg.stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception as err:  # noqa: BLE001 - a stream of a vanished device is gone anyway
-                log.debug("%s leg: stream not closed cleanly: %s", leg.name, err)
+        with _OPEN_LOCK:  # never while PortAudio's device list is read again
+            stream, leg.stream = leg.stream, None
+            if stream is not None:
+                try:
+                    stream.abort()
+                    stream.close()
+                except Exception as err:  # noqa: BLE001 - a stream of a vanished device is gone anyway
+                    log.debug("%s leg: stream not closed cleanly: %s", leg.name, err)
 
     def _supervise(self, leg: _Leg) -> None:
         """Keep the leg's stream open: detect a stall, close, reopen with backoff."""
@@ -330,17 +375,17 @@ class LiveSource(Source):
                 try:
                     self._open(leg)
                 except Exception as err:  # device or server gone
-                    problem = _one_line(err)
-                    changed = leg.stats.state != "lost" or leg.stats.last_error != problem
-                    leg.stats.state, leg.stats.last_error = "lost", problem
-                    if changed:  # one line per state change; the retries themselves stay quiet
-                        self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): cannot open "
-                                       f"({problem}); retrying, at most every {self.max_backoff_s:g} s")
-                    if self._stop.wait(delay):
+                    missing = isinstance(err, DeviceError)  # looked for every source_check_s
+                    self._not_open(leg, _one_line(err), missing)
+                    if self._stop.wait(min(delay, self.source_check_s) if missing else delay):
                         break
                     delay = min(delay * 2, self.max_backoff_s)
                     continue
-                if leg.stats.state in ("lost", "reopening"):
+                if leg.stats.state == "waiting":
+                    self.on_status("info", f"{leg.name} leg: source {leg.stats.source} found, capturing at "
+                                   f"{leg.rate} Hz")
+                    delay = self.backoff_s
+                elif leg.stats.state in ("lost", "reopening"):
                     leg.stats.reopens += 1
                     self.on_status("info", f"{leg.name} leg ({leg.stats.source}): reopened, capturing "
                                    f"again at {leg.rate} Hz")
@@ -368,6 +413,23 @@ class LiveSource(Source):
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             self._stop.wait(0.1)
+
+    def _not_open(self, leg: _Leg, problem: str, missing: bool) -> None:
+        """The leg could not be opened: ``waiting`` for a source never opened yet, else ``lost``;
+        one line per change of state (of a lost leg's reason too; a waiting leg's reason, which lists
+        the sources there are, changes with any of them); the retries themselves stay quiet."""
+        state = "lost" if leg.opened else "waiting"
+        changed = leg.stats.state != state or (state == "lost" and leg.stats.last_error != problem)
+        leg.stats.state, leg.stats.last_error = state, problem
+        if not changed:
+            return
+        every = min(self.source_check_s, self.max_backoff_s) if missing else self.max_backoff_s
+        if state == "waiting":
+            self.on_status("warning", f"waiting for {leg.name} source {leg.stats.source}: {problem}; "
+                           f"looking for it every {every:g} s")
+        else:
+            self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): cannot open ({problem}); "
+                           f"retrying, at most every {every:g} s")
 
     # ------------------------------------------------------------------ consumer
     def start(self) -> None:

@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(see `call-monitor devices`).")
     p.add_argument("--caller", metavar="SOURCE", help="the caller's leg (daemon.caller)")
     p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone (daemon.agent)")
+    p.add_argument("--wait-for-source", action=argparse.BooleanOptionalAction, default=None,
+                   help="wait for a caller source that is not there yet (the softphone not started, the "
+                        "headset not plugged in) rather than exit 2 (daemon.wait_for_source; default on)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout (as replay)")
     p.add_argument("--webhook", metavar="URL", help="supervisor webhook (delivery.webhook_url)")
     p.add_argument("--webhook-token-file", metavar="FILE",
@@ -54,6 +57,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
         o["daemon.caller"] = args.caller
     if getattr(args, "agent", None) is not None:
         o["daemon.agent"] = args.agent
+    if getattr(args, "wait_for_source", None) is not None:
+        o["daemon.wait_for_source"] = args.wait_for_source
     if getattr(args, "no_notify", False):
         o["delivery.notify"] = False
     if getattr(args, "socket", None):
@@ -174,9 +179,11 @@ def _live_source(cfg):
     legs = {"caller": cfg.daemon.caller}
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
+    # a headset plugged in later: the caller goes on; a softphone started later: its source is
+    # waited for (daemon.wait_for_source; not the default input, which no later start brings)
+    optional = ("agent", "caller") if cfg.daemon.wait_for_source and cfg.daemon.caller else ("agent",)
     try:
-        # a headset plugged in later: the caller goes on; the softphone's streams mark the calls
-        return LiveSource(legs, optional=("agent",), watch_streams="streams" in cfg.daemon.call_boundaries)
+        return LiveSource(legs, optional=optional, watch_streams="streams" in cfg.daemon.call_boundaries)
     except DeviceError as err:
         raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing
@@ -219,6 +226,7 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
     heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity, lambda: daemon.heartbeat_status(link),
                           every_s=cfg.delivery.heartbeat_s, token=token, timeout_s=cfg.delivery.timeout_s)
     heartbeat.start()
+    daemon.heartbeat = heartbeat  # a reload's new URL applies to it too
     stack.callback(heartbeat.close, 0.5)
 
 

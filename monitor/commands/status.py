@@ -50,7 +50,7 @@ def _level_text(v: float | None) -> str:
 def render(st: dict) -> str:
     lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
     for leg, s in st["legs"].items():
-        state = s["state"] + (f": {s['last_error']}" if s["state"] in ("lost", "reopening")
+        state = s["state"] + (f": {s['last_error']}" if s["state"] in ("waiting", "lost", "reopening")
                               and s.get("last_error") else "")
         lines.append(f"  {leg:6s} {s['label']} [{state}] {s['device_rate']} Hz, level "
                      f"{_level_text(s.get('level_dbfs'))}, overflows {s['overflows']}, dropped "

@@ -676,6 +676,14 @@ class TranscriptionConfig:
                     "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
     language: str = _k("en-us", "language code of the calls, as Vosk names its models (en-us, de, "
                         "fr, ko, ...); the phrase list of its first part (en) applies")
+    renew_s: float = _k(120.0, "the live daemon replaces a call's recognizer by a new one at the first "
+                         "utterance end after this many seconds of speech fed to it (every call gets a "
+                         "new one anyway); 0 = once per call. A recognizer fed in real time keeps "
+                         "growing: the live daemon with the Korean model 782 MB RSS after 1 min of a call, "
+                         "942 after 10, 987 after 24 and still growing (about 1.1 GB after 45 min); with "
+                         "120 s it stays between 839 and 882 MB (research/recognizer_memory). The cost: "
+                         "a new recognizer starts without the speaker adaptation the old one had built "
+                         "up (the words' call times are unchanged)", min=0, max=86400)
     agent: bool = _k(False, "transcribe the agent's leg too; no rule reads the agent's words (response "
                      "latency is measured on the sound of both legs), so they would only add to the "
                      "transcript, at the cost of a second recognizer (about as much CPU as the caller's)")
@@ -686,6 +694,14 @@ class DaemonConfig:
     caller: str = _k("", "caller's leg: sounddevice name fragment or index, or a PulseAudio/"
                      "PipeWire source (e.g. softphone.monitor); \"\" = the default input")
     agent: str = _k("", "agent's leg (microphone); \"\" = none")
+    wait_for_source: bool = _k(
+        True, "a named caller source missing when the daemon starts (the softphone not started yet, so "
+        "no softphone.monitor; the headset not plugged in) is waited for: one line says so, the status "
+        "says \"waiting\", the source is looked for every second and captured once it appears. On "
+        "because a daemon started at login usually starts before the softphone, and one that exited "
+        "would be restarted by its service until the service gave up. false: exit with status 2 "
+        "naming the missing source (`call-monitor run --no-wait-for-source`). The agent's leg is "
+        "always waited for; a source that goes away later is always looked for again")
     call_start_silence_s: float = _k(5.0, "speech after at least this much silence starts a call",
                                      min=0, max=600.0)
     call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call (where the "
@@ -723,8 +739,10 @@ class DeliveryConfig:
     terminal: bool = _k(True, "print alerts on the terminal")
     bell: bool = _k(False, "ring the terminal bell on critical alerts")
     notify: bool = _k(True, "desktop notification through notify-send")
-    webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off",
-                          kind="url")
+    webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off. A "
+                          "new URL applies at a reload (SIGHUP) when the daemon started with one, "
+                          "with webhook_token_file; what is pending for the old URL goes to the new "
+                          "one (the same alerts for the same supervisor), as at a start", kind="url")
     timeout_s: float = _k(5.0, "webhook request timeout", min=0.5, max=60.0)
     retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
                       "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)

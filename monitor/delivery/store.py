@@ -614,6 +614,27 @@ class Store:
         self._write("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND target = ? "
                     "AND next_attempt_at > ?", (at, target, at), commit=True)
 
+    def retarget_pending(self, target: str, now: float | None = None) -> int:
+        """Every pending delivery to another target goes to ``target`` instead, due at ``now`` with
+        its attempts counted anew (the webhook URL changed: the same alerts for the same
+        supervisor); returns how many. An alert that has a row for ``target`` already keeps that one
+        (pending again if it had given up) and its row for the other target is closed as failed."""
+        at = self._clock() if now is None else now
+        with self._lock:
+            n = int(self._read("SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND target != ?",
+                               (target,))[0][0])
+            if not n:
+                return 0
+            self._write("UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
+                        "WHERE target = ? AND status = 'failed' AND alert_id IN (SELECT alert_id FROM "
+                        "deliveries WHERE status = 'pending' AND target != ?)", (at, target, target), commit=False)
+            self._write("UPDATE OR IGNORE deliveries SET target = ?, attempts = 0, next_attempt_at = ?, "
+                        "last_error = NULL WHERE status = 'pending' AND target != ?", (target, at, target),
+                        commit=False)
+            self._write("UPDATE deliveries SET status = 'failed', last_error = ? WHERE status = 'pending' "
+                        "AND target != ?", (f"delivered to {target} instead", target), commit=True)
+        return n
+
     def _delivery(self, r: tuple[Any, ...]) -> Delivery:
         return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3], attempts=r[4],
                         next_attempt_at=r[5], last_error=r[6], alert=self._alert(r[7:]))

@@ -14,7 +14,9 @@ transcriber does everything else:
    it needs to endpoint an utterance), then skipped; ``preroll_s`` of the
    silence before the next speech is fed again so word onsets are not clipped;
 3. **recognition** with a ``KaldiRecognizer`` (``SetWords``, ``SetPartialWords``)
-   fed in slices of at most 0.2 s;
+   fed in slices of at most 0.2 s; with ``renew_s``, the recognizer is replaced by a new one
+   at the first utterance end after that much audio (a recognizer's memory grows with the
+   audio it decoded; words and their times go on unchanged);
 4. **time mapping**: a piecewise offset table maps recognizer time (seconds of
    audio fed) back onto call time, so skipped silence, dropped backlog and
    jumps in ``t0`` never shift a word. Every time in a :class:`WordsEvent`
@@ -123,8 +125,7 @@ class Transcriber:
     def __init__(self, model: Any, channel: str, input_rate: int, *, gate: bool = True,
                  model_rate: int = 16000, hangover_s: float = 0.5, preroll_s: float = 0.2,
                  max_backlog_s: float = 30.0, on_full: str = "drop",
-                 partial_interval_s: float = 0.5, slice_s: float = 0.2) -> None:
-        import vosk
+                 partial_interval_s: float = 0.5, slice_s: float = 0.2, renew_s: float = 0.0) -> None:
 
         if input_rate <= 0 or model_rate <= 0:
             raise ValueError(f"transcriber {channel}: sample rates must be positive")
@@ -142,10 +143,11 @@ class Transcriber:
         self._partial_every = int(partial_interval_s * self.model_rate)
         self._slice = max(1, int(slice_s * self.model_rate))
 
-        self._rec = vosk.KaldiRecognizer(model, float(self.model_rate))
-        self._rec.SetWords(True)
-        if hasattr(self._rec, "SetPartialWords"):
-            self._rec.SetPartialWords(True)
+        self._model = model
+        self._renew_samples = int(renew_s * self.model_rate)
+        self._rec = self._recognizer()
+        self._rec_base = 0  # samples given to earlier recognizers (their times start at 0 again)
+        self._renewals = 0
 
         # shared with the worker, under _cond
         self._cond = threading.Condition()
@@ -177,6 +179,20 @@ class Transcriber:
 
         self._thread = threading.Thread(target=self._run, name=f"transcriber-{channel}", daemon=True)
         self._thread.start()
+
+    def _recognizer(self) -> Any:
+        import vosk
+
+        rec = vosk.KaldiRecognizer(self._model, float(self.model_rate))
+        rec.SetWords(True)
+        if hasattr(rec, "SetPartialWords"):
+            rec.SetPartialWords(True)
+        return rec
+
+    @property
+    def renewals(self) -> int:
+        """How many times the recognizer was replaced by a new one (``renew_s``)."""
+        return self._renewals
 
     # ---- producer side (pipeline thread) -------------------------------------------------
 
@@ -450,6 +466,9 @@ class Transcriber:
             if done:
                 self._result(self._rec.Result(), final=True)
                 self._since_partial = 0
+                if self._renew_samples and self._rec_samples - self._rec_base >= self._renew_samples:
+                    self._rec, self._rec_base = self._recognizer(), self._rec_samples  # at an utterance end
+                    self._renewals += 1
             else:
                 self._since_partial += len(piece)
                 if self._since_partial >= self._partial_every:
@@ -458,11 +477,12 @@ class Transcriber:
 
     def _result(self, raw: str, *, final: bool) -> None:
         data = json.loads(raw)
+        base = self._rec_base / self.model_rate  # the recognizer's own times start at its first sample
         text_key, words_key = ("text", "result") if final else ("partial", "partial_result")
         words = tuple(
             Word(word=w["word"],
-                 start=float(self._map.to_call(float(w["start"]))),
-                 end=float(self._map.to_call(float(w["end"]), end=True)),
+                 start=float(self._map.to_call(base + float(w["start"]))),
+                 end=float(self._map.to_call(base + float(w["end"]), end=True)),
                  conf=float(w.get("conf", 1.0)))
             for w in data.get(words_key, ()) if not _NOISE_TOKEN.match(w.get("word", ""))
         )

@@ -32,6 +32,7 @@ class TranscriptionSetup:
     language: str
     live: bool = False
     agent: bool = False  # transcribe the agent's leg too (transcription.agent)
+    renew_s: float = 0.0  # live (the daemon passes transcription.renew_s): a new recognizer within a call after this much speech (transcription.renew_s)
 
     @classmethod
     def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
@@ -49,7 +50,7 @@ class TranscriptionSetup:
         """Load the model :meth:`resolve` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
         language = (cfg.phrases.language or info.language or cfg.transcription.language or "").lower()
         return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
-                   live=live, agent=cfg.transcription.agent)
+                   live=live, agent=cfg.transcription.agent, renew_s=cfg.transcription.renew_s)
 
     @staticmethod
     def resolve(cfg: Config, model: str | None = None) -> ModelInfo | None:
@@ -88,6 +89,7 @@ class TranscriptionSetup:
         oldest audio rather than fall behind, and never waits for words.
         """
         transcribers = {leg: Transcriber(self.model, leg, rate, model_rate=self.info.sample_rate,
-                                         on_full="drop" if self.live else "block")
+                                         on_full="drop" if self.live else "block",
+                                         renew_s=self.renew_s if self.live else 0.0)
                         for leg in self.transcribed_legs(legs)}
         return {"transcribers": transcribers, "phrase_matcher": self.matcher, "words_in_step": not self.live}

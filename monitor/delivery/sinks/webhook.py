@@ -19,6 +19,11 @@ Each post names its sender (:class:`Identity`: the agent's name and the daemon's
 the database's own id, so that a console tells apart equal alert ids of different daemons)
 and the call's wall-clock start, and carries ``Authorization: Bearer TOKEN`` when a token is
 given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the same URL.
+
+One URL at a time: what is pending for another URL (queued before the URL was changed, by this
+daemon before a reload or by an earlier one) goes to the current URL, due at once and with its
+attempts counted anew (:meth:`WebhookSink.retarget`, and at the start): they are the same alerts
+for the same supervisor, and an outbox row left on an old URL would never be delivered.
 """
 
 from __future__ import annotations
@@ -175,6 +180,7 @@ class WebhookSink:
         self.last_error = ""
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._adopted = False  # the outbox's rows for other URLs moved to this one
         self._thread = threading.Thread(target=self._work, name="webhook", daemon=True)
 
     def start(self) -> "WebhookSink":
@@ -200,6 +206,34 @@ class WebhookSink:
                             "(%s at %.1f s)", self.url, lost.alert.kind, lost.alert.t)
             self._memory.append(_Held(event, next_at=time.time()))
         self._wake.set()
+
+    def retarget(self, url: str, token: str | None) -> None:
+        """Post to ``url`` (with ``token``) from now on: the alerts pending for the old URL, in the
+        outbox and in memory, go to the new one at once."""
+        if url == self.url and token == self.token:
+            return
+        old, self.url, self.token = self.url, url, token
+        self._adopted = False
+        with self._memory_lock:
+            for h in self._memory:
+                h.attempts, h.next_at = 0, 0.0
+        log.info("webhook: posting to %s from now on (was %s)", url, old)
+        self._wake.set()
+
+    def _adopt(self) -> None:
+        """Move the outbox's pending rows for other URLs to this one (once, and after each
+        :meth:`retarget`; again later while the database cannot be written)."""
+        if self._adopted:
+            return
+        url = self.url
+        try:
+            n = self.store.retarget_pending(url)
+        except StoreError as err:
+            log.debug("webhook %s: pending deliveries for other URLs not moved yet: %s", url, err)
+            return
+        self._adopted = url == self.url
+        if n:
+            log.info("webhook %s: %s alert(s) pending for an earlier URL go here now", url, n)
 
     def pending(self) -> int:
         held = len(self._memory)
@@ -309,6 +343,7 @@ class WebhookSink:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
+                self._adopt()
                 self.deliver_memory()
                 self.deliver_due()
             except Exception as err:  # never let the worker die (database busy, ...)
@@ -339,7 +374,7 @@ class Heartbeat:
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0) -> None:
-        self.url, self.identity, self.status = url, identity, status
+        self.url, self.identity, self.status = url, identity, status  # url, token: changed by a reload
         self.every_s, self.token, self.timeout_s = every_s, token, timeout_s
         self.sent = 0
         self.failures = 0
