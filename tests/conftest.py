@@ -143,20 +143,21 @@ def monitor_logs():
 
 
 class Hook:
-    """A webhook receiver on 127.0.0.1; ``up`` False answers 503. Alerts go to ``received``, the
-    daemon's heartbeats to ``heartbeats``."""
+    """A webhook receiver on 127.0.0.1; ``up`` False answers 503, ``refuse`` set answers that status
+    (401: a wrong token). Alerts go to ``received``, the daemon's heartbeats to ``heartbeats``."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
         self.heartbeats: list[tuple[float, dict]] = []
         self.up = True
+        self.refuse: int | None = None
         hook = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not hook.up:
-                    self.send_response(503)
+                if not hook.up or hook.refuse:
+                    self.send_response(hook.refuse or 503)
                     self.end_headers()
                     return
                 post = json.loads(body)

@@ -68,7 +68,7 @@ def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path)
             assert stored["evidence"] == a["evidence"] and stored["actions"] == a["actions"]
             assert stored["call_id"] == a["call_id"]
             assert stored["call_started_at"] == pytest.approx(started, abs=0.01)
-            assert stored["at"] == pytest.approx(started + a["t"], abs=0.01)
+            assert started <= stored["at"] <= min(started + a["t"], time.time())  # replayed faster than spoken
         first = len(printed)
 
         # the console goes down: a second call's alerts wait in the daemon's outbox

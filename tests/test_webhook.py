@@ -11,8 +11,8 @@ from monitor.delivery.sinks.webhook import WebhookSink
 from monitor.delivery.store import Store
 
 
-def _alert(store):
-    call = store.start_call("test", time.time())
+def _alert(store, started_at=None):
+    call = store.start_call("test", time.time() if started_at is None else started_at)
     return store.add_alert(call, AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
                                             message="several cues agree", evidence={"x": 1},
                                             actions=("Keep the caller on the line",)))
@@ -137,4 +137,38 @@ def test_an_alert_queued_for_both_urls_is_delivered_once_at_the_new_one(tmp_path
         rows = {d.target: d.status for d in store.deliveries()}
         assert rows == {"http://new/hook": "pending", "http://old/hook": "failed"}
     finally:
+        store.close()
+
+
+def test_a_refused_token_is_said_with_the_way_to_give_the_right_one(tmp_path, monitor_logs, hook):
+    hook.refuse = 401
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05).start()
+    try:
+        sink(_alert(store))
+        assert wait_for(lambda: sink.failures >= 1, 5)
+        (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+        assert "HTTP 401" in said and "no token was sent" in said and "--webhook-token-file" in said
+    finally:
+        sink.close()
+        store.close()
+
+
+def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp_path, hook):
+    """``at`` is the call's start plus the alert's call time; a call replayed faster than it was
+    spoken reaches its 12th second at once, so its alert is stamped with the time it was posted."""
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        live_start = time.time() - 60
+        sink(_alert(store, started_at=live_start))
+        before = time.time()
+        sink(_alert(store))
+        assert wait_for(lambda: len(hook.received) == 2, 5)
+        after = time.time()
+        live, replayed = (p for _, p in hook.received)
+        assert abs(live["at"] - (live_start + 12.0)) < 0.01
+        assert before - 0.01 <= replayed["at"] <= after + 0.01
+    finally:
+        sink.close()
         store.close()

@@ -114,14 +114,16 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
             call_started_at: float | None = None, include_phrase_text: bool = True) -> bytes:
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
     ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
-    time ``at`` (unix seconds). ``include_phrase_text=False`` withholds the caller's words."""
+    time ``at`` (unix seconds: the call's start plus the alert's call time, or the time of posting
+    if that is sooner, as for a call replayed faster than it was spoken). ``include_phrase_text=False`` withholds the caller's words."""
     d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
     d["source"] = "call-monitor"
     if identity is not None:
         d["agent"], d["daemon_id"] = identity.agent, identity.daemon_id
     if call_started_at is not None:
         d["call_started_at"] = round(call_started_at, 3)
-        d["at"] = round(call_started_at + alert.t, 3)
+        # a replay runs faster than the call did: its alerts happened now, not minutes ahead
+        d["at"] = round(min(call_started_at + alert.t, time.time()), 3)
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
 
 
@@ -288,7 +290,7 @@ class WebhookSink:
                 self._post(h)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self.failures += 1
-                self.last_error = _describe(err)
+                self.last_error = _describe(err, self.token)
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
                     with self._memory_lock:
@@ -314,7 +316,7 @@ class WebhookSink:
                 self._post(d)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self.failures += 1
-                self.last_error = _describe(err)
+                self.last_error = _describe(err, self.token)
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
@@ -358,9 +360,14 @@ class WebhookSink:
             self._thread.join(timeout)
 
 
-def _describe(err: BaseException) -> str:
+def _describe(err: BaseException, token: str | None = None) -> str:
+    """One phrase on a failed post; a refused token says how to give the right one."""
     if isinstance(err, urllib.error.HTTPError):
-        return f"HTTP {err.code} {err.reason}"
+        said = f"HTTP {err.code} {err.reason}"
+        if err.code in (401, 403):
+            given = "no token was sent" if not token else "the token sent was refused"
+            said += f": {given} (give the receiver's token with --webhook-token-file or delivery.webhook_token_file)"
+        return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return str(err) or type(err).__name__
@@ -400,7 +407,7 @@ class Heartbeat:
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
             if not self._failing:
-                log.warning("heartbeat %s: %s", self.url, _describe(err))
+                log.warning("heartbeat %s: %s", self.url, _describe(err, self.token))
             self._failing = True
             return False
         if self._failing:
