@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
-from .config import Config, ConfigError
+from .config import Config, ConfigError, changed_keys
 from .delivery.store import Store, StoreError
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
@@ -63,14 +63,6 @@ AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "dae
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
 recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
 and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
-
-
-def changed_at_next_start(old: Config, new: Config) -> list[str]:
-    """The keys of :data:`AT_NEXT_START` whose value differs between ``old`` and ``new``."""
-    def value(cfg: Config, key: str):
-        section, name = key.split(".")
-        return getattr(getattr(cfg, section), name)
-    return [k for k in AT_NEXT_START if value(old, k) != value(new, k)]
 
 
 def audio_folder(cfg: Config) -> Path:
@@ -401,7 +393,7 @@ class Daemon:
             log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
-        later = changed_at_next_start(self.cfg, cfg)
+        later = changed_keys(self.cfg, cfg, AT_NEXT_START)
         applied = self._retarget_webhook(cfg)
         later = [k for k in later if k not in applied]
         self.cfg = cfg
