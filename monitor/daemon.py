@@ -179,6 +179,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stop") -> None:
+        """Stop at the next chunk (from a signal handler too: a second signal, which may come
+        while the first one's handler runs, changes nothing, rather than stopping the source again
+        from inside it)."""
+        if self.stop_reason:
+            return
         self.stop_reason = reason
         self.source.stop()
 
