@@ -171,6 +171,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stop") -> None:
+        """Stop at the next chunk (from a signal handler too: a second signal, which may come
+        while the first one's handler runs, changes nothing, rather than stopping the source again
+        from inside it)."""
+        if self.stop_reason:
+            return
         self.stop_reason = reason
         self.source.stop()
 
@@ -417,26 +422,25 @@ class Daemon:
         self.emit([self._status_event("info", "configuration reloaded")])
 
     def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
-        """A reload's new webhook URL or token file, applied to the running webhook (and its
-        heartbeat): what is pending goes to the new URL. Returns the keys applied; none without a
-        webhook at the start or with the URL removed (those apply at the next start), or with a
+        """A reload's webhook URL and token, applied to the running webhook (and its heartbeat):
+        what is pending goes to a new URL. The token file is read again even when its name did not
+        change (a rotated token written into the same file). Returns the keys applied; none without
+        a webhook at the start or with the URL removed (those apply at the next start), or with a
         token file that cannot be read (one warning line; the old URL and token stay)."""
         from .delivery.sinks.webhook import TokenError, read_token
 
-        keys = ("delivery.webhook_url", "delivery.webhook_token_file")
-        new, old = cfg.delivery, self.cfg.delivery
-        if self.webhook is None or not new.webhook_url or \
-                (new.webhook_url, new.webhook_token_file) == (old.webhook_url, old.webhook_token_file):
+        new = cfg.delivery
+        if self.webhook is None or not new.webhook_url:
             return ()
         try:
             token = read_token(new.webhook_token_file) if new.webhook_token_file else None
         except TokenError as err:
             log.warning("webhook not changed: %s", err)
             return ()
-        self.webhook.retarget(new.webhook_url, token)
+        self.webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
         if self.heartbeat is not None:
             self.heartbeat.url, self.heartbeat.token = new.webhook_url, token
-        return keys
+        return "delivery.webhook_url", "delivery.webhook_token_file"
 
     # ------------------------------------------------------------------ status
     def state(self) -> dict[str, Any]:

@@ -144,11 +144,13 @@ def monitor_logs():
 
 class Hook:
     """A webhook receiver on 127.0.0.1; ``up`` False answers 503, ``refuse`` set answers that status
-    (401: a wrong token). Alerts go to ``received``, the daemon's heartbeats to ``heartbeats``."""
+    (401: a wrong token). Alerts go to ``received``, the daemon's heartbeats to ``heartbeats``, every
+    post's Authorization header to ``authorizations``."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
         self.heartbeats: list[tuple[float, dict]] = []
+        self.authorizations: list[str | None] = []
         self.up = True
         self.refuse: int | None = None
         hook = self
@@ -156,6 +158,7 @@ class Hook:
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.authorizations.append(self.headers.get("Authorization"))
                 if not hook.up or hook.refuse:
                     self.send_response(hook.refuse or 503)
                     self.end_headers()

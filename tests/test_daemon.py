@@ -402,3 +402,29 @@ def test_what_a_failing_database_held_back_is_written_even_when_the_capture_fail
     calls = store.list_calls()
     assert len(calls) == 1 and calls[0].ended_at is not None and daemon.guard.held == 0
     store.close()
+
+
+
+def test_a_storm_of_stop_signals_stops_the_daemon_once_without_a_traceback(pulse, env, tmp_path):
+    """SIGINT and SIGTERM one after the other as fast as they can be sent, many arriving while the
+    first one's handler still runs: the daemon stops once, says so, and ends. (Each handler
+    stopped the source again from inside the one it interrupted: a RecursionError in threading's
+    locks.) A signal that comes once its handlers are back to the defaults ends it as such a signal
+    does, after its cleanup."""
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+               env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        until, n = time.monotonic() + 2.0, 0
+        while time.monotonic() < until and d.proc.poll() is None:
+            try:
+                os.kill(d.proc.pid, signal.SIGTERM if n % 2 else signal.SIGINT)
+            except ProcessLookupError:
+                break
+            n += 1
+        assert d.proc.wait(15) in (0, -signal.SIGTERM, -signal.SIGINT)
+        time.sleep(0.5)  # the last lines
+        assert not any("Traceback" in e or "Error" in e for e in d.err), "\n".join(d.err[-30:])
+        assert len([e for e in d.err if e.startswith("call-monitor: stopped")]) == 1, d.err
+    finally:
+        d.kill()

@@ -307,6 +307,19 @@ def test_a_few_samples_at_the_peak_are_not_clipping(tmp_path, clean):
     assert analyze(path)[1] == []
 
 
+def test_a_silent_dithered_channel_is_not_clipping(tmp_path, clean):
+    """A muted leg of a stereo call, digital silence with a dither of one bit: its peak, 1/32768,
+    is held for runs of samples, but that is no gain stage that clipped."""
+    x, sr, _ = clean
+    dither = np.random.default_rng(1).integers(-1, 2, len(x)) / 32768
+    path = tmp_path / "muted_leg.wav"
+    sf.write(path, np.column_stack([x * 0.5, dither]), sr, subtype="PCM_16")
+    stream = AnalysisStream(path, [0])
+    for _ in stream:
+        pass
+    assert stream.problems() is None
+
+
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(np.float32, st.integers(1, 3000), elements=st.sampled_from([-0.5, -0.25, 0.0, 0.25, 0.5, 0.75])),
        st.lists(st.integers(1, 700), min_size=1, max_size=12))

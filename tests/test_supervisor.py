@@ -180,6 +180,24 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         console.kill()
 
 
+def test_a_storm_of_sighups_neither_stops_nor_hangs_the_console(tmp_path):
+    """SIGHUP after SIGHUP, some arriving while the last one's handler still runs: the console
+    reloads one at a time and goes on serving (a handler that started a thread died in
+    threading's own locks)."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        until = time.monotonic() + 3.0
+        while time.monotonic() < until and console.alive():
+            os.kill(console.proc.pid, signal.SIGHUP)
+            time.sleep(0.0002)
+        assert console.alive(), "\n".join(console.err[-20:])
+        assert wait_for(lambda: console.post(alert_body(1))[0] == 201, 10)
+        assert not any("Traceback" in e for e in console.err)
+        assert console.stop() == 0
+    finally:
+        console.kill()
+
+
 def test_a_reload_names_what_applies_only_at_the_next_start(tmp_path):
     cfg = tmp_path / "console.toml"
     cfg.write_text('[supervisor]\nlisten = "127.0.0.1:0"\n')

@@ -7,7 +7,7 @@ import time
 from conftest import Hook, wait_for
 
 from monitor.events import AlertEvent
-from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.delivery.sinks.webhook import WebhookSink, read_token
 from monitor.delivery.store import Store
 
 
@@ -172,3 +172,35 @@ def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp
     finally:
         sink.close()
         store.close()
+
+
+def test_a_reload_reads_the_token_file_again(tmp_path, hook):
+    """The supervisor's token was rotated: the agent writes the new one into the same token file
+    and reloads (SIGHUP); what the daemon posts from then on carries it, not the one the console
+    now refuses."""
+    import numpy as np
+    import soundfile as sf
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    token_file = tmp_path / "token"
+    token_file.write_text("old-token-" + "a" * 32 + "\n")
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros((16000 * 2, 2), np.float32), 16000)
+    overrides = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": hook.url,
+                 "delivery.webhook_token_file": str(token_file)}
+    cfg = load_config(overrides=overrides, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, token=read_token(str(token_file)), poll_s=0.05).start()
+        try:
+            daemon = Daemon(cfg, FileSource(silence), store, {}, webhook=sink,
+                            reload=lambda: load_config(overrides=overrides, user_config=False))
+            token_file.write_text("new-token-" + "b" * 32 + "\n")
+            daemon.request_reload()
+            assert daemon.run() == 0
+            sink(_alert(store))
+            assert wait_for(lambda: hook.received, 5)
+            assert hook.authorizations == ["Bearer new-token-" + "b" * 32]
+        finally:
+            sink.close()

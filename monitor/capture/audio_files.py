@@ -415,6 +415,11 @@ speech and breathing recordings, the fixture calls and the margin calls (1,227 f
 clipping of short crests goes unsaid)."""
 FLAT_TOP_MIN_SAMPLES = 3
 
+FLAT_TOP_MIN_PEAK = 0.1
+"""A channel whose peak stays below this (-20 dB of full scale) has no flat tops: a muted leg's
+digital silence with a dither of a bit or two holds its peak, a few steps of the sample format,
+for runs of samples, where no gain stage clipped (a clipped voice sits at 0.5 to 1.0)."""
+
 FLAT_TOP_MIN_RUNS = 3
 """Flat tops a channel needs before it is said to be clipped: one or two are a cough or a knock
 that reached the ceiling, not a voice clipped throughout."""
@@ -439,9 +444,9 @@ def equal_runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class FlatTops:
     """Counts, channel by channel, the flat tops of a recording's raw samples (n, channels),
     block by block: runs of at least ``min_run`` equal samples at the channel's own highest
-    (or lowest) value so far. A higher peak later starts the count again (the earlier runs were
-    below the file's peak); a run across a block boundary is one run, so any split of a stream
-    counts as the whole."""
+    (or lowest) value so far, once that is at least ``FLAT_TOP_MIN_PEAK``. A higher peak later
+    starts the count again (the earlier runs were below the file's peak); a run across a block
+    boundary is one run, so any split of a stream counts as the whole."""
 
     def __init__(self, channels: int, min_run: int) -> None:
         self.min_run = min_run
@@ -476,7 +481,7 @@ class FlatTops:
     def _count(self, c: int, values: np.ndarray, lengths: np.ndarray) -> None:
         long = lengths >= self.min_run
         for side, sign in enumerate((1.0, -1.0)):
-            if self.peak[c, side] > 0:
+            if self.peak[c, side] >= FLAT_TOP_MIN_PEAK:
                 self.runs[c, side] += int(np.count_nonzero(long & (values * sign == self.peak[c, side])))
 
     def counts(self) -> np.ndarray:
@@ -485,7 +490,8 @@ class FlatTops:
         out = self.runs.copy()
         for c, (value, length) in enumerate(self._tail):
             for side, sign in enumerate((1.0, -1.0)):
-                if length >= self.min_run and self.peak[c, side] > 0 and value * sign == self.peak[c, side]:
+                peak = self.peak[c, side]
+                if length >= self.min_run and peak >= FLAT_TOP_MIN_PEAK and value * sign == peak:
                     out[c, side] += 1
         return out
 

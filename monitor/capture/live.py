@@ -241,11 +241,11 @@ class LiveSource(Source):
     def _open(self, leg: _Leg) -> None:
         import sounddevice as sd
         if leg.resolved is None or leg.device_list != self._device_list:  # missing, or PortAudio's list is new
-            found = self._find(leg)  # DeviceError while it is still missing
+            found, listed = self._find(leg)  # DeviceError while it is still missing
             if any((o.resolved.device, o.resolved.pulse_source) == (found.device, found.pulse_source)
                    for o in self._legs.values() if o is not leg and o.resolved is not None):
                 raise DeviceError(f"{found.label} is the other leg's source")
-            leg.resolved, leg.device_list = found, self._device_list
+            leg.resolved, leg.device_list = found, listed
             leg.stats.label = found.label
         leg.generation += 1
         gen = leg.generation
@@ -267,6 +267,8 @@ class LiveSource(Source):
 
         leg.source_index = self._pulse_index(leg)  # DeviceError while the source is gone
         with _OPEN_LOCK:
+            if leg.device_list != self._device_list:  # another leg read the list again since: its index may be stale
+                raise DeviceError(f"{leg.stats.source}: PortAudio's device list was read again; looking again")
             saved = os.environ.get("PULSE_SOURCE")
             if leg.resolved.pulse_source:
                 os.environ["PULSE_SOURCE"] = leg.resolved.pulse_source
@@ -292,16 +294,18 @@ class LiveSource(Source):
         stats.device_rate = rate
         leg.opened = True
 
-    def _find(self, leg: _Leg) -> ResolvedSource:
-        """The leg's SOURCE resolved now; one that is missing and no sound-server source is looked
-        for once more in a new PortAudio device list, when one may be read (:meth:`_refresh`)."""
+    def _find(self, leg: _Leg) -> tuple[ResolvedSource, int]:
+        """The leg's SOURCE resolved now, and the PortAudio device list it was found in (another leg
+        may read the list again before this one opens: :meth:`_open` then finds it again); one that
+        is missing and no sound-server source is looked for once more in a new PortAudio device
+        list, when one may be read (:meth:`_refresh`)."""
         with _OPEN_LOCK:  # no other leg reads PortAudio's list while it may be read again
             try:
-                return self._resolve(leg.stats.source)
+                return self._resolve(leg.stats.source), self._device_list
             except DeviceError:
                 if not self._refresh(leg.stats.source):
                     raise
-            return self._resolve(leg.stats.source)
+            return self._resolve(leg.stats.source), self._device_list
 
     def _refresh(self, spec: str) -> bool:
         """Read PortAudio's device list again for ``spec`` (True) unless it is a sound-server

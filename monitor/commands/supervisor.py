@@ -142,10 +142,14 @@ def run(args: argparse.Namespace) -> int:
     from ..supervisor.app import create_app
     app = create_app(store, auth, _settings(cfg.supervisor, tls))
     configure_logging("info", "monitor.supervisor")
-    signal.signal(signal.SIGHUP, _Reload(args, cfg, app.state.console, tls).on_signal)  # before the line
+    reload = _Reload(args, cfg, app.state.console, tls).start()  # SIGHUP handled before the line
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
-    if not _serve(args, app, store, sock):
+    try:
+        served = _serve(args, app, store, sock)
+    finally:
+        reload.close()
+    if not served:
         return ExitStatus.BAD_SETUP
     info("console stopped")
     return ExitStatus.OK
@@ -178,10 +182,38 @@ class _Reload:
     """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
     (``supervisor.agent_tokens``, the token file), ``silent_after_s`` and ``max_body_bytes`` apply
     at once; a configuration or token that cannot be used leaves the console as it was. Either
-    way one line says so."""
+    way one line says so.
+
+    The reload runs in one thread of its own, beside the server's loop, one at a time (signals
+    that come during one make one more); the handler only writes a byte into a pipe that wakes
+    it: it takes no lock, so a signal that interrupts the server's loop while that holds one
+    (starting a worker thread), or interrupts the handler itself, cannot deadlock or crash it."""
 
     def __init__(self, args: argparse.Namespace, cfg, console, tls: bool) -> None:
         self.args, self.cfg, self.console, self.tls = args, cfg, console, tls
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+
+    def start(self) -> "_Reload":
+        """Start the reload thread and handle SIGHUP."""
+        threading.Thread(target=self._run, name="console-reload", daemon=True).start()
+        signal.signal(signal.SIGHUP, self.on_signal)
+        return self
+
+    def close(self) -> None:
+        """SIGHUP ignored from now on; the reload thread ends (after the reload it is in)."""
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        os.close(self._wake_w)  # the thread reads the end of the pipe and closes its end
+
+    def _run(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):  # the signals that came meanwhile: one reload
+                try:
+                    self()
+                except Exception:  # noqa: BLE001 - the next SIGHUP must still reload
+                    log.exception("configuration not reloaded")
+        finally:
+            os.close(self._wake_r)
 
     def __call__(self) -> None:
         from ..config import changed_keys
@@ -203,8 +235,11 @@ class _Reload:
                      len(cfg.supervisor.agent_tokens))
 
     def on_signal(self, signum: int, frame: object) -> None:
-        """The handler of SIGHUP: the reload runs beside the server's loop, not inside it."""
-        threading.Thread(target=self, name="console-reload", daemon=True).start()
+        """The handler of SIGHUP: wakes the reload thread."""
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:  # the pipe is full: a reload is due anyway
+            pass
 
 
 def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
