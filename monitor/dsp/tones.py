@@ -1,0 +1,145 @@
+"""Call-progress tones (ringback, ringtones, busy and dial tones): not the caller's speech.
+
+A softphone plays its ringtone and ringback into the leg the analyzer hears as the caller's,
+and recorded calls often begin with ringback. Such a tone is one to three sinusoids of fixed
+frequency: its spectrum is a few narrow lines that stay where they are. Speech, even a held
+vowel, has many harmonics under its formants, and its F0 (so each harmonic) drifts and jitters.
+Two vectorised stages:
+
+1. :func:`line_spectrum` (raw, per frame): over a 64 ms Hann window of the 8 kHz signal, the
+   share of the 300-3400 Hz band's bins within ``line_db`` of the strongest (the lines), and
+   the power-weighted mean frequency of those bins;
+2. :func:`tone_frames` (contextual): the frames from one measured frame to the next
+   (:data:`TONE_EVERY` frames on) are *steady* where both spectra are lines
+   (``max_line_share`` at most) whose mean frequency moved by at most ``max_drift`` of itself; a frame of an audible sound is tone where at least
+   ``min_share`` of that sound's frames within ``reach_frames`` each side are steady.
+
+Measured on the shared held vowels (32 speakers, 8 kHz): a 31-frame stretch of steady lines
+never occurs (the steadiest voice's lines move 0.5 % per 100 ms at the median), while
+synthetic and baresip's ringback, busy and dial tones hold their lines' frequency to 0.02 %
+(clean, G.711, 20 dB SNR noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from . import fft as sfft
+from .sound_class import event_means
+
+TONE_RATE = 8000
+TONE_LENGTH = 512   # 64 ms at 8 kHz: lines 40 Hz apart (US ringback) are resolved
+TONE_EVERY = 4      # the lines of every 4th frame (by absolute index), compared with the next's
+_BAND_HZ = (300.0, 3400.0)
+
+
+@dataclass(frozen=True)
+class ToneParams:
+    """Settings of the tone test; frame counts at the 10 ms hop."""
+
+    enabled: bool = True
+    line_db: float = 20.0          # a bin this close to the frame's strongest is part of a line
+    max_line_share: float = 0.1    # a tone's lines fill at most this share of the band's bins
+    max_drift: float = 0.001       # a tone's lines move by at most this share of their frequency
+                                   # from one measured frame to the next (TONE_EVERY frames on)
+    reach_frames: int = 50         # a sound's frame is tone where, within this many frames each side
+    min_share: float = 0.6         # of it in the same sound, at least this share is steady
+
+    @property
+    def context_frames(self) -> int:
+        """Frames each side of a frame that its tone decision depends on (beyond the audible events')."""
+        return self.reach_frames + 2 * TONE_EVERY
+
+
+@lru_cache(maxsize=2)
+def _window_and_band(length: int) -> tuple[np.ndarray, int, int, np.ndarray]:
+    """The Hann window, the band's first and last bin + 1, and the band's bin frequencies (Hz)."""
+    hann = np.hanning(length).astype(np.float32)
+    b0, b1 = (int(round(f * length / TONE_RATE)) for f in _BAND_HZ)
+    hz = np.arange(b0, b1, dtype=np.float32) * np.float32(TONE_RATE / length)
+    for a in (hann, hz):
+        a.flags.writeable = False
+    return hann, b0, b1, hz
+
+
+def line_spectrum(frames: np.ndarray, line_db: float, max_share: float) -> np.ndarray:
+    """The lines of 8 kHz frames' spectra in the 300-3400 Hz band.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, TONE_LENGTH)], float32, 8 kHz samples (any row step)
+    line_db : float  a bin within this many dB of the frame's strongest is part of a line
+    max_share : float  the lines' frequency is measured only where they fill at most this
+        share of the band's bins (elsewhere it is 0: no tone)
+
+    Returns
+    -------
+    lines : np.ndarray [shape=(n, 2)], float32  the share of the band's bins that are lines,
+        and the plain mean of the lines' frequencies (Hz; a line, a run of such bins, is at its
+        bins' mean frequency, each weighted by its power above the lines' threshold)
+    """
+    n, length = frames.shape
+    out = np.zeros((n, 2), np.float32)
+    if n == 0:
+        return out
+    hann, b0, b1, hz = _window_and_band(length)
+    x = frames - np.add.reduce(frames, axis=1, keepdims=True) / np.float32(length)
+    x *= hann
+    power = sfft.band_power(sfft.rfft(x, length), b0, b1)
+    # each bin weighs what it has above the lines' threshold (a bin near it, which noise moves in
+    # and out of the lines, moves their frequency by little)
+    weight = power - power.max(axis=1, keepdims=True) * np.float32(10.0 ** (-line_db / 10.0))
+    np.maximum(weight, np.float32(0.0), out=weight)
+    on = weight > 0
+    np.true_divide(np.count_nonzero(on, axis=1), b1 - b0, out=out[:, 0], casting="unsafe")
+    few = np.flatnonzero(out[:, 0] <= max_share)
+    out[few, 1] = _lines_hz(weight[few], on[few], hz)
+    return out
+
+
+def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray) -> np.ndarray:
+    """The plain mean of the frequencies of each row's lines (runs of ``on``), each line at its
+    bins' mean frequency weighted by ``weight``: noise that shifts power between two lines of
+    equal level does not move it. Shapes (k, b), (k, b), (b,) -> (k,); 0 for a row without lines."""
+    k, b = on.shape
+    starts = on.copy()
+    starts[:, 1:] &= ~on[:, :-1]  # a line's first bin (each row begins afresh)
+    flat_on = on.ravel()
+    first = np.flatnonzero(starts.ravel())  # the lines' first bins, row by row
+    line = np.cumsum(starts.ravel()[flat_on]) - 1  # the line of each of their bins
+    w = weight.ravel()[flat_on]
+    line_w = np.bincount(line, w, len(first))
+    line_hz = np.bincount(line, w * np.broadcast_to(hz, (k, b)).ravel()[flat_on], len(first)) / line_w
+    row = first // b
+    count = np.bincount(row, minlength=k)
+    return np.bincount(row, line_hz, k) / np.maximum(count, 1)
+
+
+def tone_frames(lines: np.ndarray, first: int, audible: np.ndarray, params: ToneParams) -> np.ndarray:
+    """Frames of a call-progress tone.
+
+    Parameters
+    ----------
+    lines : np.ndarray [shape=(n, 2)]  :func:`line_spectrum` of the frames whose absolute index
+        is a multiple of :data:`TONE_EVERY` (the other rows are not read)
+    first : int  absolute index of the first row
+    audible : np.ndarray [shape=(n,)], bool  the frames of audible sounds
+
+    Returns
+    -------
+    tone : np.ndarray [shape=(n,)], bool
+    """
+    n = len(audible)
+    own = (-first) % TONE_EVERY  # the first row with lines of its own
+    share, hz = lines[own::TONE_EVERY, 0], lines[own::TONE_EVERY, 1]
+    # each pair of measured frames TONE_EVERY apart whose lines are few and kept their frequency
+    ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
+          & (share[1:] <= params.max_line_share) & (share[:-1] <= params.max_line_share))
+    steady = np.zeros(n, np.float32)
+    held = steady[own:own + TONE_EVERY * len(ok)].reshape(-1, TONE_EVERY)  # the frames from one to the next
+    held[:] = ok[:, None]
+    means, _ = event_means(audible, steady[:, None], params.reach_frames)
+    return audible & (means[:, 0] >= params.min_share)
