@@ -36,7 +36,7 @@ from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC
                                audible_events, class_features, folded, folded_scores, sound_classes,
                                spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
-from ..dsp.tones import TONE_EVERY, TONE_LENGTH, ToneParams, line_spectrum, tone_frames
+from ..dsp.tones import TONE_EVERY, TONE_LENGTH, ToneParams, line_spectrum, steady_frames, tone_frames
 from .frame_features import Frames
 from .level_columns import LevelColumns
 
@@ -189,7 +189,8 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         own = slice((-first) % TONE_EVERY, None, TONE_EVERY)
         heard = audible[own]
         frames8 = frame_signal(low, TONE_LENGTH, lay.hop // lay.pdec, p0 - TONE_LENGTH // 2, count)[own]
-        lines[own][heard] = line_spectrum(frames8[heard], cfg.tones.line_db, cfg.tones.max_line_share)
+        lines[own][heard] = line_spectrum(frames8[heard], cfg.tones.line_db, cfg.tones.max_line_share,
+                                                 cfg.tones.max_lines)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and n_audible:
         # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
@@ -273,9 +274,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
     if cfg.tones.enabled:
-        audible = audible_events(energy[w], floor[w], vad_level, cfg.vad.absolute_min_db, cfg.sound) | active
-        sound = np.where(tone_frames(raw["lines"][w], first + w.start, audible, cfg.tones), SILENCE,
-                         sound).astype(np.uint8)
+        sound = _without_tones(sound, raw["lines"][w], first + w.start, active, energy[w], floor[w], vad_level, cfg)
     speech = sound == SPEECH
     some = speech & (strength > 0)
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
@@ -295,6 +294,19 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
                   nucleus=nuc[local], sound=sound[local]), final
+
+
+def _without_tones(sound: np.ndarray, lines: np.ndarray, first: int, active: np.ndarray, energy: np.ndarray,
+                   floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
+    """``sound`` (shape (n,), uint8) with the frames of call-progress tones silent; ``lines``
+    (shape (n, 2)) their :func:`line_spectrum` rows from absolute frame ``first``, ``active`` the
+    voice activity, ``energy``, ``floor`` and ``level`` the level, noise floor and recent peak
+    (shapes (n,)). Speech without a steady stretch (nearly always) costs no more than that test."""
+    steady = steady_frames(lines, first, cfg.tones)
+    if not steady.any():
+        return sound
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound) | active
+    return np.where(tone_frames(steady, audible, cfg.tones), SILENCE, sound).astype(np.uint8)
 
 
 def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

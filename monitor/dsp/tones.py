@@ -11,7 +11,7 @@ Two vectorised stages:
    the power-weighted mean frequency of those bins;
 2. :func:`tone_frames` (contextual): the frames from one measured frame to the next
    (:data:`TONE_EVERY` frames on) are *steady* where both spectra are lines
-   (``max_line_share`` at most) whose mean frequency moved by at most ``max_drift`` of itself; a frame of an audible sound is tone where at least
+   (``max_line_share`` and ``max_lines`` at most) whose mean frequency moved by at most ``max_drift`` of itself; a frame of an audible sound is tone where at least
    ``min_share`` of that sound's frames within ``reach_frames`` each side are steady.
 
 Measured on the shared held vowels (32 speakers, 8 kHz): a 31-frame stretch of steady lines
@@ -42,7 +42,8 @@ class ToneParams:
 
     enabled: bool = True
     line_db: float = 20.0          # a bin this close to the frame's strongest is part of a line
-    max_line_share: float = 0.1    # a tone's lines fill at most this share of the band's bins
+    max_line_share: float = 0.1    # a tone's lines fill at most this share of the band's bins ...
+    max_lines: int = 3             # ... and are at most this many (one to three sinusoids)
     max_drift: float = 0.001       # a tone's lines move by at most this share of their frequency
                                    # from one measured frame to the next (TONE_EVERY frames on)
     reach_frames: int = 50         # a sound's frame is tone where, within this many frames each side
@@ -65,15 +66,15 @@ def _window_and_band(length: int) -> tuple[np.ndarray, int, int, np.ndarray]:
     return hann, b0, b1, hz
 
 
-def line_spectrum(frames: np.ndarray, line_db: float, max_share: float) -> np.ndarray:
+def line_spectrum(frames: np.ndarray, line_db: float, max_share: float, max_lines: int) -> np.ndarray:
     """The lines of 8 kHz frames' spectra in the 300-3400 Hz band.
 
     Parameters
     ----------
     frames : np.ndarray [shape=(n, TONE_LENGTH)], float32, 8 kHz samples (any row step)
     line_db : float  a bin within this many dB of the frame's strongest is part of a line
-    max_share : float  the lines' frequency is measured only where they fill at most this
-        share of the band's bins (elsewhere it is 0: no tone)
+    max_share, max_lines : float, int  the lines' frequency is measured only where they fill at
+        most this share of the band's bins and are at most this many (elsewhere it is 0: no tone)
 
     Returns
     -------
@@ -96,14 +97,15 @@ def line_spectrum(frames: np.ndarray, line_db: float, max_share: float) -> np.nd
     on = weight > 0
     np.true_divide(np.count_nonzero(on, axis=1), b1 - b0, out=out[:, 0], casting="unsafe")
     few = np.flatnonzero(out[:, 0] <= max_share)
-    out[few, 1] = _lines_hz(weight[few], on[few], hz)
+    out[few, 1] = _lines_hz(weight[few], on[few], hz, max_lines)
     return out
 
 
-def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray) -> np.ndarray:
+def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray, max_lines: int) -> np.ndarray:
     """The plain mean of the frequencies of each row's lines (runs of ``on``), each line at its
     bins' mean frequency weighted by ``weight``: noise that shifts power between two lines of
-    equal level does not move it. Shapes (k, b), (k, b), (b,) -> (k,); 0 for a row without lines."""
+    equal level does not move it. Shapes (k, b), (k, b), (b,) -> (k,); 0 for a row without lines or
+    with more than ``max_lines``."""
     k, b = on.shape
     starts = on.copy()
     starts[:, 1:] &= ~on[:, :-1]  # a line's first bin (each row begins afresh)
@@ -115,31 +117,46 @@ def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray) -> np.ndarray:
     line_hz = np.bincount(line, w * np.broadcast_to(hz, (k, b)).ravel()[flat_on], len(first)) / line_w
     row = first // b
     count = np.bincount(row, minlength=k)
-    return np.bincount(row, line_hz, k) / np.maximum(count, 1)
+    return np.where(count <= max_lines, np.bincount(row, line_hz, k) / np.maximum(count, 1), 0.0)
 
 
-def tone_frames(lines: np.ndarray, first: int, audible: np.ndarray, params: ToneParams) -> np.ndarray:
-    """Frames of a call-progress tone.
+def steady_frames(lines: np.ndarray, first: int, params: ToneParams) -> np.ndarray:
+    """The frames from each measured frame to the next whose spectra are both a few lines
+    (``max_line_share`` at most) that moved by at most ``max_drift`` of their frequency.
 
     Parameters
     ----------
     lines : np.ndarray [shape=(n, 2)]  :func:`line_spectrum` of the frames whose absolute index
         is a multiple of :data:`TONE_EVERY` (the other rows are not read)
     first : int  absolute index of the first row
+
+    Returns
+    -------
+    steady : np.ndarray [shape=(n,)], float32, 0 or 1
+    """
+    n = len(lines)
+    own = (-first) % TONE_EVERY  # the first row with lines of its own
+    share, hz = lines[own::TONE_EVERY, 0], lines[own::TONE_EVERY, 1]
+    ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
+          & (share[1:] <= params.max_line_share) & (share[:-1] <= params.max_line_share))
+    steady = np.zeros(n, np.float32)
+    held = steady[own:own + TONE_EVERY * len(ok)].reshape(-1, TONE_EVERY)  # the frames from one to the next
+    held[:] = ok[:, None]
+    return steady
+
+
+def tone_frames(steady: np.ndarray, audible: np.ndarray, params: ToneParams) -> np.ndarray:
+    """Frames of a call-progress tone: audible frames where at least ``min_share`` of their sound's
+    frames within ``reach_frames`` each side are steady.
+
+    Parameters
+    ----------
+    steady : np.ndarray [shape=(n,)], float32  :func:`steady_frames`
     audible : np.ndarray [shape=(n,)], bool  the frames of audible sounds
 
     Returns
     -------
     tone : np.ndarray [shape=(n,)], bool
     """
-    n = len(audible)
-    own = (-first) % TONE_EVERY  # the first row with lines of its own
-    share, hz = lines[own::TONE_EVERY, 0], lines[own::TONE_EVERY, 1]
-    # each pair of measured frames TONE_EVERY apart whose lines are few and kept their frequency
-    ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
-          & (share[1:] <= params.max_line_share) & (share[:-1] <= params.max_line_share))
-    steady = np.zeros(n, np.float32)
-    held = steady[own:own + TONE_EVERY * len(ok)].reshape(-1, TONE_EVERY)  # the frames from one to the next
-    held[:] = ok[:, None]
     means, _ = event_means(audible, steady[:, None], params.reach_frames)
     return audible & (means[:, 0] >= params.min_share)
