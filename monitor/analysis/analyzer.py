@@ -274,7 +274,8 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
     if cfg.tones.enabled:
-        sound = _without_tones(sound, raw["lines"][w], first + w.start, active, energy[w], floor[w], vad_level, cfg)
+        sound = _without_tones(sound, raw["lines"][w], raw["f0"][w], first + w.start, active, energy[w], floor[w],
+                               vad_level, cfg)
     speech = sound == SPEECH
     some = speech & (strength > 0)
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
@@ -296,13 +297,14 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
                   nucleus=nuc[local], sound=sound[local]), final
 
 
-def _without_tones(sound: np.ndarray, lines: np.ndarray, first: int, active: np.ndarray, energy: np.ndarray,
-                   floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
+def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: int, active: np.ndarray,
+                   energy: np.ndarray, floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
     """``sound`` (shape (n,), uint8) with the frames of call-progress tones silent; ``lines``
-    (shape (n, 2)) their :func:`line_spectrum` rows from absolute frame ``first``, ``active`` the
+    (shape (n, 2)) their :func:`line_spectrum` rows from absolute frame ``first``, ``f0`` their
+    F0 (shape (n,), NaN: none), ``active`` the
     voice activity, ``energy``, ``floor`` and ``level`` the level, noise floor and recent peak
     (shapes (n,)). Speech without a steady stretch (nearly always) costs no more than that test."""
-    steady = steady_frames(lines, first, cfg.tones)
+    steady = steady_frames(lines, f0, first, cfg.tones)
     if not steady.any():
         return sound
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound) | active

@@ -46,6 +46,10 @@ class ToneParams:
     max_lines: int = 3             # ... and are at most this many (one to three sinusoids)
     max_drift: float = 0.001       # a tone's lines move by at most this share of their frequency
                                    # from one measured frame to the next (TONE_EVERY frames on)
+    mains_hz: tuple[float, ...] = (50.0, 60.0, 100.0, 120.0)  # mains hum is a harmonic series of the
+    mains_tolerance: float = 0.02  # mains frequency (or its octave), which the pitch tracker finds: a
+                                   # frame whose F0 is one (within this share) is left to the cue
+                                   # window's tone test (no ringback, busy or dial tone has one)
     reach_frames: int = 50         # a sound's frame is tone where, within this many frames each side
     min_share: float = 0.6         # of it in the same sound, at least this share is steady
 
@@ -120,14 +124,16 @@ def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray, max_lines: int
     return np.where(count <= max_lines, np.bincount(row, line_hz, k) / np.maximum(count, 1), 0.0)
 
 
-def steady_frames(lines: np.ndarray, first: int, params: ToneParams) -> np.ndarray:
+def steady_frames(lines: np.ndarray, f0_hz: np.ndarray, first: int, params: ToneParams) -> np.ndarray:
     """The frames from each measured frame to the next whose spectra are both a few lines
-    (``max_line_share`` at most) that moved by at most ``max_drift`` of their frequency.
+    (``max_line_share`` at most) that moved by at most ``max_drift`` of their frequency, and
+    whose F0 is no mains frequency (``mains_hz``, within ``mains_tolerance``).
 
     Parameters
     ----------
     lines : np.ndarray [shape=(n, 2)]  :func:`line_spectrum` of the frames whose absolute index
         is a multiple of :data:`TONE_EVERY` (the other rows are not read)
+    f0_hz : np.ndarray [shape=(n,)]  the pitch tracker's F0 (NaN: none)
     first : int  absolute index of the first row
 
     Returns
@@ -137,8 +143,10 @@ def steady_frames(lines: np.ndarray, first: int, params: ToneParams) -> np.ndarr
     n = len(lines)
     own = (-first) % TONE_EVERY  # the first row with lines of its own
     share, hz = lines[own::TONE_EVERY, 0], lines[own::TONE_EVERY, 1]
-    ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
-          & (share[1:] <= params.max_line_share) & (share[:-1] <= params.max_line_share))
+    f0 = f0_hz[own::TONE_EVERY, None]
+    mains = np.any(np.abs(f0 - np.asarray(params.mains_hz)) <= params.mains_tolerance * f0, axis=1)
+    pure = (share <= params.max_line_share) & ~mains
+    ok = (np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0) & pure[1:] & pure[:-1]
     steady = np.zeros(n, np.float32)
     held = steady[own:own + TONE_EVERY * len(ok)].reshape(-1, TONE_EVERY)  # the frames from one to the next
     held[:] = ok[:, None]
