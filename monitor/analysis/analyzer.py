@@ -104,6 +104,10 @@ class AnalyzerConfig:
             raise ValueError(f"syllables.support_frames: at most {CONTEXT_RIGHT - feature_reach(self.sound)} "
                              f"frames with the vowel's lean on (the context a batch holds, less the class "
                              f"features' reach), got {self.syllables.support_frames}")
+        tone_reach = self.tones.context_frames + self.sound.audible_gap_frames + self.sound.audible_min_frames
+        if self.tones.enabled and tone_reach > min(CONTEXT_RIGHT, LOCAL_LEFT):  # the tone test's sounds and stretches
+            raise ValueError(f"tones.reach_frames: the tone test reaches {tone_reach} frames each side, past the "
+                             f"context a batch holds ({min(CONTEXT_RIGHT, LOCAL_LEFT)})")
         if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
             raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
                              f"batch holds on), got {self.vad.spread_smooth_frames}")
