@@ -91,28 +91,27 @@ def line_spectrum(frames: np.ndarray, line_db: float, max_share: float, max_line
     if n == 0:
         return out
     hann, b0, b1, hz = _window_and_band(length)
-    x = frames - np.add.reduce(frames, axis=1, keepdims=True) / np.float32(length)
-    x *= hann
-    power = sfft.band_power(sfft.rfft(x, length), b0, b1)
+    power = sfft.band_power(sfft.rfft(frames * hann, length), b0, b1)  # (a DC offset leaks nothing past 300 Hz)
     # each bin weighs what it has above the lines' threshold (a bin near it, which noise moves in
     # and out of the lines, moves their frequency by little)
     weight = power - power.max(axis=1, keepdims=True) * np.float32(10.0 ** (-line_db / 10.0))
     np.maximum(weight, np.float32(0.0), out=weight)
     on = weight > 0
+    starts = on.copy()
+    starts[:, 1:] &= ~on[:, :-1]  # a line's first bin (each row begins afresh)
     np.true_divide(np.count_nonzero(on, axis=1), b1 - b0, out=out[:, 0], casting="unsafe")
-    few = np.flatnonzero(out[:, 0] <= max_share)
-    out[few, 1] = _lines_hz(weight[few], on[few], hz, max_lines)
+    few = np.flatnonzero((out[:, 0] <= max_share) & (np.count_nonzero(starts, axis=1) <= max_lines))
+    if len(few):
+        out[few, 1] = _lines_hz(weight[few], on[few], starts[few], hz)
     return out
 
 
-def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray, max_lines: int) -> np.ndarray:
-    """The plain mean of the frequencies of each row's lines (runs of ``on``), each line at its
-    bins' mean frequency weighted by ``weight``: noise that shifts power between two lines of
-    equal level does not move it. Shapes (k, b), (k, b), (b,) -> (k,); 0 for a row without lines or
-    with more than ``max_lines``."""
+def _lines_hz(weight: np.ndarray, on: np.ndarray, starts: np.ndarray, hz: np.ndarray) -> np.ndarray:
+    """The plain mean of the frequencies of each row's lines (runs of ``on`` beginning at
+    ``starts``), each line at its bins' mean frequency weighted by ``weight``: noise that shifts
+    power between two lines of equal level does not move it. Shapes (k, b), (k, b), (k, b), (b,)
+    -> (k,); every row has a line."""
     k, b = on.shape
-    starts = on.copy()
-    starts[:, 1:] &= ~on[:, :-1]  # a line's first bin (each row begins afresh)
     flat_on = on.ravel()
     first = np.flatnonzero(starts.ravel())  # the lines' first bins, row by row
     line = np.cumsum(starts.ravel()[flat_on]) - 1  # the line of each of their bins
@@ -120,8 +119,7 @@ def _lines_hz(weight: np.ndarray, on: np.ndarray, hz: np.ndarray, max_lines: int
     line_w = np.bincount(line, w, len(first))
     line_hz = np.bincount(line, w * np.broadcast_to(hz, (k, b)).ravel()[flat_on], len(first)) / line_w
     row = first // b
-    count = np.bincount(row, minlength=k)
-    return np.where(count <= max_lines, np.bincount(row, line_hz, k) / np.maximum(count, 1), 0.0)
+    return np.bincount(row, line_hz, k) / np.bincount(row, minlength=k)
 
 
 def steady_frames(lines: np.ndarray, f0_hz: np.ndarray, first: int, params: ToneParams) -> np.ndarray:
