@@ -36,6 +36,7 @@ from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC
                                audible_events, class_features, folded, folded_scores, sound_classes,
                                spectral_shape, tiled)
 from ..dsp.syllables import SyllableParams, intensity_db, nuclei
+from ..dsp.tones import TONE_EVERY, TONE_LENGTH, ToneParams, line_spectrum, steady_frames, tone_frames
 from .frame_features import Frames
 from .level_columns import LevelColumns
 
@@ -79,6 +80,9 @@ class AnalyzerConfig:
     vad: VadParams = field(default_factory=VadParams)
     syllables: SyllableParams = field(default_factory=SyllableParams)
     sound: SoundClassParams = field(default_factory=SoundClassParams)
+    tones: ToneParams = field(default_factory=ToneParams)
+    """Call-progress tones (ringback, ringtones, busy and dial tones) are silence, not speech
+    (:mod:`monitor.dsp.tones`)."""
     voice_only: bool = False
     """Only what tells when the party speaks (level, F0 and its strength, noise floor, sound
     class, voicing, HNR, intensity): no cepstrum (``cpps_db`` and ``slope_db_khz`` are NaN) and
@@ -100,6 +104,10 @@ class AnalyzerConfig:
             raise ValueError(f"syllables.support_frames: at most {CONTEXT_RIGHT - feature_reach(self.sound)} "
                              f"frames with the vowel's lean on (the context a batch holds, less the class "
                              f"features' reach), got {self.syllables.support_frames}")
+        tone_reach = self.tones.context_frames + self.sound.audible_gap_frames + self.sound.audible_min_frames
+        if self.tones.enabled and tone_reach > min(CONTEXT_RIGHT, LOCAL_LEFT):  # the tone test's sounds and stretches
+            raise ValueError(f"tones.reach_frames: the tone test reaches {tone_reach} frames each side, past the "
+                             f"context a batch holds ({min(CONTEXT_RIGHT, LOCAL_LEFT)})")
         if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
             raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
                              f"batch holds on), got {self.vad.spread_smooth_frames}")
@@ -144,7 +152,7 @@ class _Layout:
         left = max(win // 2, plan.frame_length // 2 + 1)
         reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
         every = max(1, int(cfg.cepstrum_every[RATES.index(rate)]))
-        span = max(pitch_len, SPEC_LENGTH)  # the pitch tracker's window or the spectral shape's, centred alike
+        span = max(pitch_len, SPEC_LENGTH, TONE_LENGTH)  # the pitch tracker's, spectral shape's or tone test's window, centred alike
         return _Layout(rate, hop, win, prate, rate // prate, pitch_len, span // 2 + 1,
                        span - span // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
 
@@ -180,6 +188,13 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         f0[:], strength[:] = pitch_frames(seg, lay.prate, cfg.pitch)
     elif n_audible:
         f0[audible], strength[audible] = pitch_frames(seg[audible], lay.prate, cfg.pitch)
+    lines = np.zeros((count, 2), np.float32)
+    if cfg.tones.enabled and n_audible:  # the lines of every TONE_EVERY-th frame (by absolute index)
+        own = slice((-first) % TONE_EVERY, None, TONE_EVERY)
+        heard = audible[own]
+        frames8 = frame_signal(low, TONE_LENGTH, lay.hop // lay.pdec, p0 - TONE_LENGTH // 2, count)[own]
+        lines[own][heard] = line_spectrum(frames8[heard], cfg.tones.line_db, cfg.tones.max_line_share,
+                                                 cfg.tones.max_lines)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and n_audible:
         # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)
@@ -194,7 +209,8 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         cl = lay.plan.frame_length
         cframes = frame_signal(padded, cl + 1, lay.hop, c0 - cl // 2 - 1, count)
         part, slope[keep] = cepstral_residuals(cframes[keep], lay.plan)
-    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "residual": part}
+    return {"energy_db": energy, "f0": f0, "strength": strength, "slope": slope, "spec": spec, "lines": lines,
+            "residual": part}
 
 
 def _spectral_frames(seg: np.ndarray, low: np.ndarray, p0: int, lay: _Layout) -> np.ndarray:
@@ -261,6 +277,9 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level, margin)
     sound, scores = _sound(active, raw["spec"][w], first + w.start, strength, energy[w], floor[w], vad_level,
                            cfg, lay.rate, network, known.from_frame(first + w.start) if known is not None else None)
+    if cfg.tones.enabled:
+        sound = _without_tones(sound, raw["lines"][w], raw["f0"][w], first + w.start, active, energy[w], floor[w],
+                               vad_level, cfg)
     speech = sound == SPEECH
     some = speech & (strength > 0)
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
@@ -280,6 +299,20 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     return Frames(t=t, energy_db=energy[sl], floor_db=floor[sl], speech=speech[local], voiced=v, f0_hz=f0,
                   hnr_db=hnr, cpps_db=cp, slope_db_khz=slope, intensity_db=inten[sl],
                   nucleus=nuc[local], sound=sound[local]), final
+
+
+def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: int, active: np.ndarray,
+                   energy: np.ndarray, floor: np.ndarray, level: np.ndarray, cfg: AnalyzerConfig) -> np.ndarray:
+    """``sound`` (shape (n,), uint8) with the frames of call-progress tones silent; ``lines``
+    (shape (n, 2)) their :func:`line_spectrum` rows from absolute frame ``first``, ``f0`` their
+    F0 (shape (n,), NaN: none), ``active`` the
+    voice activity, ``energy``, ``floor`` and ``level`` the level, noise floor and recent peak
+    (shapes (n,)). Speech without a steady stretch (nearly always) costs no more than that test."""
+    steady = steady_frames(lines, f0, first, cfg.tones)
+    if not steady.any():
+        return sound
+    audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound) | active
+    return np.where(tone_frames(steady, audible, cfg.tones), SILENCE, sound).astype(np.uint8)
 
 
 def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
