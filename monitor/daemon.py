@@ -118,7 +118,8 @@ class _LastProblem(logging.Handler):
 
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
-                 *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None, status_path: str | None = None) -> None:
+                 *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
+                 status_path: str | None = None) -> None:
         self.cfg = cfg
         self.source = source
         self.store = store

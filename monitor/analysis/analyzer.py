@@ -152,7 +152,8 @@ class _Layout:
         left = max(win // 2, plan.frame_length // 2 + 1)
         reach = max(win - win // 2, plan.frame_length - plan.frame_length // 2)
         every = max(1, int(cfg.cepstrum_every[RATES.index(rate)]))
-        span = max(pitch_len, SPEC_LENGTH, TONE_LENGTH)  # the pitch tracker's, spectral shape's or tone test's window, centred alike
+        # the pitch tracker's, the spectral shape's or the tone test's window, centred alike
+        span = max(pitch_len, SPEC_LENGTH, TONE_LENGTH)
         return _Layout(rate, hop, win, prate, rate // prate, pitch_len, span // 2 + 1,
                        span - span // 2, plan, sparse_plan(plan, every), every, left - win // 2, reach)
 
@@ -443,7 +444,8 @@ def _check_context(sound: SoundClassParams) -> None:
     the ones it emits, where its classes would differ from the whole call's."""
     if sound.enabled and (sound.context_right_frames > CONTEXT_RIGHT or sound.context_left_frames > LOCAL_LEFT):
         raise ValueError(f"the sound class reaches {sound.context_left_frames} frames back and "
-                         f"{sound.context_right_frames} on, past the analyzer's context ({LOCAL_LEFT}, {CONTEXT_RIGHT})")
+                         f"{sound.context_right_frames} on, past the analyzer's context "
+                         f"({LOCAL_LEFT}, {CONTEXT_RIGHT})")
 
 
 def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> Frames:

@@ -40,7 +40,8 @@ def alert_kinds(cfg: Config) -> tuple[str, ...]:
 
 def columns(cfg: Config) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
-    return (["path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s", "caller_speech_s", "sample_rate", "channels",
+    return (["path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s",
+             "caller_speech_s", "sample_rate", "channels",
              "legs", "truncated", "problems", "alerts", "warning_alerts", "critical_alerts"]
             + [f"alerts_{k}" for k in alert_kinds(cfg)]
             + ["first_warning_s", "first_critical_s"]
@@ -125,7 +126,8 @@ def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> No
             arrays[c] = pa.array(["" if v is None else str(v) for v in values], pa.string())
         elif c == "truncated":
             arrays[c] = pa.array(values, pa.bool_())
-        elif c in ("caller_channel", "agent_channel", "sample_rate", "channels", "db_call_id") or c.endswith("alerts") or c.startswith("alerts_"):
+        elif (c in ("caller_channel", "agent_channel", "sample_rate", "channels", "db_call_id")
+              or c.endswith("alerts") or c.startswith("alerts_")):
             arrays[c] = pa.array(values, pa.int64())
         else:
             arrays[c] = pa.array([None if v is None else float(v) for v in values], pa.float64())

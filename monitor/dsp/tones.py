@@ -147,7 +147,8 @@ def steady_frames(lines: np.ndarray, f0_hz: np.ndarray, first: int, params: Tone
     f0 = f0_hz[own::TONE_EVERY, None]
     mains = np.any(np.abs(f0 - np.asarray(params.mains_hz)) <= params.mains_tolerance * f0, axis=1)
     pure = (share <= params.max_line_share) & ~mains
-    ok = (np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0) & pure[1:] & pure[:-1]
+    ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
+          & pure[1:] & pure[:-1])
     steady = np.zeros(n, np.float32)
     held = steady[own:own + TONE_EVERY * len(ok)].reshape(-1, TONE_EVERY)  # the frames from one to the next
     held[:] = ok[:, None]

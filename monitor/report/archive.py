@@ -167,7 +167,8 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
         name = _e(os.path.basename(str(r["path"])))
         link = links.get(row_key(r))
         cell = f"<a href=\"{_e(link)}\">{name}</a>" if link is not None else name
-        which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds if (_number(r.get(k)) or 0) > 0)
+        which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds
+                          if (_number(r.get(k)) or 0) > 0)
         crit = _number(r.get("first_critical_s"))
         out.append(f"<tr class=\"alert{' critical' if crit is not None else ''}\"><td>{cell}<br>"
                    f"<span class=\"muted\">{_e(r.get('call_id') or '')}</span></td>"

@@ -32,7 +32,8 @@ class TranscriptionSetup:
     language: str
     live: bool = False
     agent: bool = False  # transcribe the agent's leg too (transcription.agent)
-    renew_s: float = 0.0  # live (the daemon passes transcription.renew_s): a new recognizer within a call after this much speech (transcription.renew_s)
+    renew_s: float = 0.0  # live only (the daemon passes transcription.renew_s): a new recognizer within a call
+    # after this much speech
 
     @classmethod
     def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":

@@ -115,7 +115,8 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
     ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
     time ``at`` (unix seconds: the call's start plus the alert's call time, or the time of posting
-    if that is sooner, as for a call replayed faster than it was spoken). ``include_phrase_text=False`` withholds the caller's words."""
+    if that is sooner, as for a call replayed faster than it was spoken).
+    ``include_phrase_text=False`` withholds the caller's words."""
     d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
     d["source"] = "call-monitor"
     if identity is not None:
