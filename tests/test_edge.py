@@ -23,7 +23,7 @@ from hypothesis.extra import numpy as hnp
 from conftest import ROOT, PY
 
 from monitor.analysis.analyzer import StreamingAnalyzer
-from monitor.capture.audio_files import (AnalysisStream, EdgeConditioner, FlatTops, Highpass, equal_runs,
+from monitor.capture.audio_files import (AnalysisStream, EdgeConditioner, FlatTops, Highpass,
                                          fill_nonfinite)
 from monitor.dsp.iir import first_order_recurrence
 from monitor.cli import main as cli_main
@@ -318,6 +318,13 @@ def test_a_silent_dithered_channel_is_not_clipping(tmp_path, clean):
     for _ in stream:
         pass
     assert stream.problems() is None
+
+
+def equal_runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference: runs of equal consecutive samples, each run's value and length, shapes
+    (n,) -> (k,), (k,)."""
+    starts = np.concatenate([[0], np.flatnonzero(v[1:] != v[:-1]) + 1])
+    return v[starts], np.diff(np.append(starts, len(v)))
 
 
 @settings(max_examples=60, deadline=None)

@@ -435,10 +435,9 @@ def flat_top_samples(rate: int) -> int:
     return max(FLAT_TOP_MIN_SAMPLES, int(np.ceil(FLAT_TOP_RUN_S * rate - 1e-9)))
 
 
-def equal_runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of equal consecutive samples: each run's value and length, shapes (n,) -> (k,), (k,)."""
-    starts = np.concatenate([[0], np.flatnonzero(v[1:] != v[:-1]) + 1])
-    return v[starts], np.diff(np.append(starts, len(v)))
+def at_none() -> np.ndarray:
+    """No sample index, shape (0,)."""
+    return np.zeros(0, np.intp)
 
 
 class FlatTops:
@@ -452,7 +451,7 @@ class FlatTops:
         self.min_run = min_run
         self.peak = np.zeros((channels, 2))       # highest and -lowest value so far (0: none yet)
         self.runs = np.zeros((channels, 2), int)  # flat tops at each, closed runs
-        self._tail: list[tuple[float, int]] = [(np.nan, 0)] * channels  # the open run: value, length
+        self.open = np.zeros((channels, 2), int)  # the run at the peak the last block ended in
 
     def add(self, x: np.ndarray) -> None:
         """One block of raw samples (n, channels), float."""
@@ -461,39 +460,40 @@ class FlatTops:
         with np.errstate(invalid="ignore"):
             valid = np.abs(x) <= INVALID_LEVEL  # NaN, Inf and corruption are not the waveform's peak
         x = x if valid.all() else np.where(valid, x, 0.0)
-        for c in range(x.shape[1]):  # a loop over the channels, not over samples
-            self._add_channel(c, x[:, c])
+        for c in range(x.shape[1]):  # a loop over the channels and sides, not over samples
+            for side, sign in enumerate((1.0, -1.0)):
+                self._add_side(c, side, x[:, c], sign)
 
-    def _add_channel(self, c: int, v: np.ndarray) -> None:
-        ends = np.array([v.max(), -v.min()], np.float64)
-        rose = ends > self.peak[c]
-        self.peak[c] = np.maximum(self.peak[c], ends)
-        self.runs[c][rose] = 0
-        values, lengths = equal_runs(v)
-        tail_value, tail_len = self._tail[c]
-        if values[0] == tail_value:
-            lengths[0] += tail_len
-        else:
-            self._count(c, np.array([tail_value]), np.array([tail_len]))
-        self._count(c, values[:-1], lengths[:-1])
-        self._tail[c] = (float(values[-1]), int(lengths[-1]))
+    def _add_side(self, c: int, side: int, v: np.ndarray, sign: float) -> None:
+        """One channel's block at one side: only the samples at that side's peak so far matter."""
+        top = float(v.max()) if sign > 0 else -float(v.min())
+        if top > self.peak[c, side]:  # a higher peak: what was counted lay below the file's peak
+            self.peak[c, side], self.runs[c, side], self.open[c, side] = top, 0, 0
+        if self.peak[c, side] < FLAT_TOP_MIN_PEAK:  # nothing is counted (a silent or dithered leg)
+            return
+        at = np.flatnonzero(v == sign * self.peak[c, side]) if top == self.peak[c, side] else at_none()
+        if len(at) == 0 or at[0] != 0:
+            self._close(c, side)
+        if len(at) == 0:
+            return
+        breaks = np.flatnonzero(np.diff(at) != 1)
+        lengths = np.append(at[breaks], at[-1]) + 1 - np.insert(at[breaks + 1], 0, at[0])
+        lengths[0] += self.open[c, side]  # 0 unless the block goes on with the open run
+        self.open[c, side] = lengths[-1] if at[-1] == len(v) - 1 else 0
+        closed = lengths[:-1] if self.open[c, side] else lengths
+        if self.peak[c, side] >= FLAT_TOP_MIN_PEAK:
+            self.runs[c, side] += int(np.count_nonzero(closed >= self.min_run))
 
-    def _count(self, c: int, values: np.ndarray, lengths: np.ndarray) -> None:
-        long = lengths >= self.min_run
-        for side, sign in enumerate((1.0, -1.0)):
-            if self.peak[c, side] >= FLAT_TOP_MIN_PEAK:
-                self.runs[c, side] += int(np.count_nonzero(long & (values * sign == self.peak[c, side])))
+    def _close(self, c: int, side: int) -> None:
+        """The open run at a side's peak ended: counted if long enough."""
+        if self.open[c, side] >= self.min_run and self.peak[c, side] >= FLAT_TOP_MIN_PEAK:
+            self.runs[c, side] += 1
+        self.open[c, side] = 0
 
     def counts(self) -> np.ndarray:
         """Flat tops per channel at its highest and at its lowest value, the open run included,
         shape (channels, 2)."""
-        out = self.runs.copy()
-        for c, (value, length) in enumerate(self._tail):
-            for side, sign in enumerate((1.0, -1.0)):
-                peak = self.peak[c, side]
-                if length >= self.min_run and peak >= FLAT_TOP_MIN_PEAK and value * sign == peak:
-                    out[c, side] += 1
-        return out
+        return self.runs + ((self.open >= self.min_run) & (self.peak >= FLAT_TOP_MIN_PEAK))
 
     def problem(self) -> str | None:
         """One phrase naming the clipped channels, their level and flat tops, or None."""
