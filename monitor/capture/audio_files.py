@@ -435,11 +435,6 @@ def flat_top_samples(rate: int) -> int:
     return max(FLAT_TOP_MIN_SAMPLES, int(np.ceil(FLAT_TOP_RUN_S * rate - 1e-9)))
 
 
-def at_none() -> np.ndarray:
-    """No sample index, shape (0,)."""
-    return np.zeros(0, np.intp)
-
-
 class FlatTops:
     """Counts, channel by channel, the flat tops of a recording's raw samples (n, channels),
     block by block: runs of at least ``min_run`` equal samples at the channel's own highest
@@ -471,22 +466,22 @@ class FlatTops:
             self.peak[c, side], self.runs[c, side], self.open[c, side] = top, 0, 0
         if self.peak[c, side] < FLAT_TOP_MIN_PEAK:  # nothing is counted (a silent or dithered leg)
             return
-        at = np.flatnonzero(v == sign * self.peak[c, side]) if top == self.peak[c, side] else at_none()
-        if len(at) == 0 or at[0] != 0:
+        if top < self.peak[c, side]:  # no sample at the peak: an open run ended before the block
             self._close(c, side)
-        if len(at) == 0:
             return
+        at = np.flatnonzero(v == sign * self.peak[c, side])  # at least the block's own top
+        if at[0] != 0:
+            self._close(c, side)
         breaks = np.flatnonzero(np.diff(at) != 1)
         lengths = np.append(at[breaks], at[-1]) + 1 - np.insert(at[breaks + 1], 0, at[0])
         lengths[0] += self.open[c, side]  # 0 unless the block goes on with the open run
         self.open[c, side] = lengths[-1] if at[-1] == len(v) - 1 else 0
         closed = lengths[:-1] if self.open[c, side] else lengths
-        if self.peak[c, side] >= FLAT_TOP_MIN_PEAK:
-            self.runs[c, side] += int(np.count_nonzero(closed >= self.min_run))
+        self.runs[c, side] += int(np.count_nonzero(closed >= self.min_run))
 
     def _close(self, c: int, side: int) -> None:
         """The open run at a side's peak ended: counted if long enough."""
-        if self.open[c, side] >= self.min_run and self.peak[c, side] >= FLAT_TOP_MIN_PEAK:
+        if self.open[c, side] >= self.min_run:  # (only called at a peak of FLAT_TOP_MIN_PEAK or more)
             self.runs[c, side] += 1
         self.open[c, side] = 0
 
