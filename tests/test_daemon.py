@@ -283,6 +283,34 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (its SigCgt mask)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    return bool(mask >> (signum - 1) & 1)
+
+
+def test_a_sighup_while_the_speech_model_loads_is_a_reload_once_the_daemon_runs(pulse, env, tmp_path):
+    """A reload asked for during the start (a service manager's reload while the speech model still
+    loads, seconds on a slow machine) neither ends the daemon, as SIGHUP's default action would,
+    nor is lost: the daemon starts, then reloads."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    models = packaged_model_dirs(tmp_path / "models")
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--model", "ko"],
+               {**env, "VOSK_MODEL_PATH": str(models)}, tmp_path)
+    try:
+        assert wait_for(lambda: d.proc.poll() is None and _catches(d.proc.pid, signal.SIGHUP), 20), d.err
+        with open(f"/proc/{d.proc.pid}/maps") as f:
+            assert "libvosk" not in f.read(), "SIGHUP is handled before the speech model is loaded"
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("listening", 60), d.err
+        assert d.wait_err("configuration reloaded", 5), d.err
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0, d.err
+    finally:
+        d.kill()
+
+
 def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_apply(tmp_path, monitor_logs):
     """SIGHUP mid-call with a shorter ``daemon.call_end_silence_s`` and another caller source: the
     next 10 s of silence end the call (the start's 20 s no longer hold), and the reload's one line

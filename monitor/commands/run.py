@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 
 from ..console import error
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
@@ -66,6 +67,21 @@ def overrides_from(args: argparse.Namespace) -> dict:
     return o
 
 
+class _HangupDuringStart:
+    """SIGHUP before the daemon handles it (a speech model can take seconds to load): held, and a
+    reload once the daemon runs, rather than the default action ending the start."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def install(self) -> "_HangupDuringStart":
+        signal.signal(signal.SIGHUP, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.seen = True
+
+
 class _Stop(Exception):
     """Setup failed: the one-line message is already said; exit with ``status``."""
 
@@ -82,6 +98,7 @@ def _fail(message: str) -> _Stop:
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
+    hangup = _HangupDuringStart().install()
     overrides = overrides_from(args)
     try:
         cfg = config_from_args(args, overrides)
@@ -94,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             lock = _database_lock(cfg)  # before any device opens: one daemon per database
             stack.callback(lock.release)
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
-            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack)
+            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
 
@@ -124,7 +141,8 @@ def _check_audio_folder(cfg) -> None:
         raise _fail(problem)
 
 
-def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack) -> int:
+def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,
+           hangup: _HangupDuringStart) -> int:
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
@@ -154,6 +172,8 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
                     transcription=transcription)
     source.on_status = daemon.source_status
     daemon.install_signals()
+    if hangup.seen:
+        daemon.request_reload()
     sock = socket_path(cfg)
     try:
         status = StatusServer(sock, daemon.state, daemon.control)
