@@ -1,9 +1,10 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
 private PulseAudio server, a webhook receiver, and the live daemon on the sink ``softphone`` (start,
-stop, its stored calls)."""
+stop, its stored calls); and how the suite runs on two workers (``make test``: ``pytest -n 2``)."""
 
 from __future__ import annotations
 
+import fcntl
 import http.server
 import json
 import logging
@@ -90,6 +91,33 @@ def babble_call(out: Path, seed: int, negative: str | None, snr_db: float, hold:
     return job, json.loads((out / f"bab_{seed}.json").read_text())
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How ``pytest -n 2 --dist loadgroup`` shares the tests between its workers: the tests on a
+    private sound server one after another on one worker (they play their audio in real time, mostly
+    waiting, while the other worker computes), every other test with the rest of its module (a
+    module's shared fixtures are computed once)."""
+    for item in items:
+        sound = "pulse" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.xdist_group("sound_server" if sound else item.path.stem))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The figures the tests recorded (``record_property``: the analyzer's accuracy against Praat and
+    the references), in one block at the end from every worker, and in
+    ``.pytest_cache/d/accuracy/figures.json`` so that they can be quoted."""
+    figures = {name: value for key in ("passed", "failed") for rep in terminalreporter.stats.get(key, [])
+               if getattr(rep, "when", None) == "call" for name, value in rep.user_properties}
+    if not figures:
+        return
+    terminalreporter.write_sep("-", "figures the tests measured")
+    for name, value in figures.items():
+        shown = f"{value:8.3f}" if isinstance(value, (int, float)) else str(value)
+        terminalreporter.write_line(f"  {name:<44} {shown}")
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    if cache is not None:
+        (cache.mkdir("accuracy") / "figures.json").write_text(json.dumps(figures, indent=1))
+
+
 @pytest.fixture(scope="session")
 def fixture_labels() -> dict[str, dict]:
     """Every fixture call's labels, by call name."""
@@ -99,9 +127,12 @@ def fixture_labels() -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def eval_slice() -> Path:
     """The evaluation corpus's small slice (``make fixtures`` writes it; generated here if it is
-    missing or stale, which takes about a minute)."""
-    done = subprocess.run([sys.executable, "-m", "tools.eval_corpus", str(EVAL_SLICE), "--slice"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    missing or stale, which takes about a minute; by one worker at a time)."""
+    EVAL_SLICE.parent.mkdir(parents=True, exist_ok=True)
+    with open(EVAL_SLICE.parent / ".eval_slice.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run([sys.executable, "-m", "tools.eval_corpus", str(EVAL_SLICE), "--slice"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return EVAL_SLICE
 

@@ -19,14 +19,13 @@ References: transcript syllable counts (manifest.csv) and Praat's measures
   voiced-frame mean, ``SpanMeasures.cpps_db``, which is printed alongside);
 * F0: Praat ``To Pitch (ac)`` median of voiced frames against our voiced median.
 
-The figures are printed in a block at the end of the module's tests (even
-without ``-s``), stored with ``record_property`` for junit XML, and written
-to .pytest_cache/d/accuracy/figures.json, so they can be quoted.
+The figures are stored with ``record_property`` (junit XML too); the suite
+prints them in a block at its end (even without ``-s``) and writes them to
+.pytest_cache/d/accuracy/figures.json, so they can be quoted (tests/conftest.py).
 """
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,27 +88,6 @@ def agreement(est, truth) -> tuple[float, float]:
 def note(record_property, name: str, value: float) -> None:
     FIGURES[name] = value
     record_property(name, value)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report(request):
-    """Print every figure the module measured, in one block, at its end."""
-    yield
-    if not FIGURES:
-        return
-    lines = ["", "accuracy figures (tests/test_accuracy.py)"]
-    lines += [f"  {k:<44} {v:8.3f}" for k, v in FIGURES.items()]
-    text = "\n".join(lines)
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is not None:
-        with capture.global_and_fixture_disabled():
-            print(text, flush=True)
-    else:
-        print(text)
-    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
-    out = cache.mkdir("accuracy") / "figures.json" if cache else None
-    if out is not None:
-        out.write_text(json.dumps(FIGURES, indent=1))
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,17 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ROOT
+from conftest import EVAL_SLICE as SLICE, ROOT
 
 from tools import eval_corpus as ec
 from tools.make_fixtures import DISTRESS_WORDS
 
-SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 FIXTURE_KEYS = {"name", "files", "sample_rates", "channels", "duration_s", "trouble_onset_s", "expected_alerts",
                 "forbidden_alerts", "max_severity", "turns", "generator"}
 CONDITION_KEYS = {"group", "severity", "onset", "ramp_s", "degrade", "negative", "source", "breaths", "rate_wpm",
@@ -35,10 +35,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def labels() -> list[dict]:
-    """The slice, generated if missing or stale (quick when up to date)."""
-    done = run_cli(str(SLICE), "--slice")
-    assert done.returncode == 0, done.stderr
+def labels(eval_slice: Path) -> list[dict]:
+    """The slice's labels (the slice generated if missing or stale: conftest's ``eval_slice``)."""
     index = json.loads((SLICE / "index.json").read_text(encoding="utf-8"))
     return [json.loads((SLICE / f"{c['id']}.json").read_text(encoding="utf-8")) for c in index["calls"]]
 
