@@ -1,6 +1,7 @@
 """``tools.evaluate`` with a baseline that leaves out its last GUARD seconds of windows when it freezes.
 
-    GUARD=20 PYTHONPATH=. python research/gradual/guard_eval.py DIR --split tune -j 1 --cache C --json OUT.json --files
+    GUARD=20 PYTHONPATH=. python research/gradual/guard_eval.py DIR --split tune -j 1 --cache C \
+        --json OUT.json --files
 
 An experiment (not kept): the baseline freezes when it would (the same keys), but its statistics
 come only from the cue windows that ended at least GUARD seconds before the freeze (when at least

@@ -46,7 +46,8 @@ def main() -> None:
         peak = label["trouble"]["peak_severity"]
         times = ["miss" if by_rate.get(r) is None else f"{by_rate[r]:.0f}" for r in (16000, 8000)]
         rows.append((speech, f"{cid} {c['severity'][:3]} {c['degrade'][:6]:6s} {c['ramp_s']:4.0f} "
-                             f"{turns:5d} {speech:8.1f} {sev:6.2f} {sev / peak:7.2f}  {times[0]:>5s} {times[1]:>5s}"))
+                             f"{turns:5d} {speech:8.1f} {sev:6.2f} {sev / peak:7.2f}  "
+                             f"{times[0]:>5s} {times[1]:>5s}"))
     print(f"id        sev deg    ramp turns speech@{a.within:g} sev    of peak  ttc16  ttc8")
     for _, line in sorted(rows):
         print(line)
