@@ -109,8 +109,23 @@ def other_speech(frames: Frames, other: Frames | None) -> np.ndarray:
     at the same time (the legs share the call's frame grid). Shape (n,), bool."""
     if other is None or not len(other) or not len(frames):
         return np.zeros(len(frames), dtype=bool)
-    i = np.clip(np.searchsorted(other.t, frames.t - HOP_S / 2), 0, len(other) - 1)
+    i = np.clip(_sorted_positions(other.t, frames.t - HOP_S / 2), 0, len(other) - 1)
     return other.speech[i] & (np.abs(other.t[i] - frames.t) < HOP_S / 2)
+
+
+def _sorted_positions(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(a, v)`` of sorted ``a`` and ``v`` (shapes (m,), (n,), both m, n >= 1):
+    the same indices. Two legs on one frame grid put ``v[k]`` just before ``a[i0 + k]`` (or past
+    ``a``'s end): that guess is checked against what searchsorted's answer is (the count of ``a``
+    below ``v[k]``), a few comparisons, far cheaper than n binary searches over the call's kept
+    frames; anything else (a gap in either leg) is searched."""
+    m, n = len(a), len(v)
+    i0 = int(np.searchsorted(a, v[0]))
+    inside = min(n, m - i0)  # the guesses i0 + k < m: a[i0 + k - 1] < v[k] <= a[i0 + k]; the rest past a's end
+    if (np.all(a[i0:i0 + inside - 1] < v[1:inside]) and np.all(v[1:inside] <= a[i0 + 1:i0 + inside])
+            and np.all(v[max(inside, 1):] > a[-1])):
+        return np.minimum(np.arange(i0, i0 + n), m)
+    return np.searchsorted(a, v)
 
 
 def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
@@ -273,13 +288,15 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     there is no hold test and no background test."""
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
-    if other is not None and hold_quiet_s > 0 and hold_gate_db > 0:
-        theirs = other_speech(frames, other)
+    hold = other is not None and hold_quiet_s > 0 and hold_gate_db > 0
+    background = other is not None and background_margin_db > 0
+    theirs = other_speech(frames, other) if hold or background else None  # one map for both tests
+    if hold:
         held = hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, HOP_S)
         held |= long_hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_long_s, HOP_S)
         voice &= ~held
-    if other is not None and background_margin_db > 0:
-        voice &= ~background_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
+    if background:
+        voice &= ~background_talk(frames.energy_db, frames.speech, theirs, level,
                                   background_margin_db, background_below_db, background_min_s, HOP_S,
                                   background_near_s)
     faint = frames.speech & ~voice
