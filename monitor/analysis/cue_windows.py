@@ -109,7 +109,7 @@ def other_speech(frames: Frames, other: Frames | None) -> np.ndarray:
     at the same time (the legs share the call's frame grid). Shape (n,), bool."""
     if other is None or not len(other) or not len(frames):
         return np.zeros(len(frames), dtype=bool)
-    i = np.clip(_sorted_positions(other.t, frames.t - HOP_S / 2), 0, len(other) - 1)
+    i = np.minimum(_sorted_positions(other.t, frames.t - HOP_S / 2), len(other) - 1)  # (never below 0)
     return other.speech[i] & (np.abs(other.t[i] - frames.t) < HOP_S / 2)
 
 
