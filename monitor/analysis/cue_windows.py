@@ -36,8 +36,7 @@ from ..config import AnalysisConfig
 from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs_to_mask
-from ..dsp.voice_gate import (faint_runs, held_level_db, hold_talk, own_voice, run_peaks, seconds_since,
-                              speaker_level_db)
+from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, run_peaks, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -161,9 +160,10 @@ def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
         return np.zeros(len(speech), dtype=bool)
     starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db)
     last = np.maximum.accumulate(np.where(talk, np.arange(len(talk)), -1))
-    silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence
-    late = ~clear & (seconds_since(talk, starts, hop_s) > long_s)
-    group = np.unique(silence, return_inverse=True)[1]
+    silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence: its last talk
+    late = ~clear & ((starts - silence - 1) * hop_s > long_s)  # (voice_gate.seconds_since, from that last talk)
+    group = np.cumsum(silence[1:] != silence[:-1])  # the runs of one silence (``silence`` never decreases)
+    group = np.concatenate([[0], group])
     long_silence = np.bincount(group, weights=late.astype(np.float64)) > 0
     held = ~clear & long_silence[group]
     return runs_to_mask(starts[held], ends[held], len(speech))
