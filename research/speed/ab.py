@@ -107,7 +107,8 @@ def main() -> None:
     for k, v in xrt.items():
         print(f"{k}: median {np.median(v):,.0f}x real time (cpu) over {len(v)} runs")
     ratio = np.array(xrt["after"]) / np.array(xrt["before"])
-    print(f"after / before, median of the pairs: {np.median(ratio):.3f}; load average {os.getloadavg()[0]:.1f}")
+    print(f"after / before, median of the pairs: {np.median(ratio):.3f}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
