@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import CueTracker, window_start
+from monitor.analysis.cue_windows import CueTracker, other_speech, window_start
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.dsp.runs import runs
 
@@ -70,6 +70,20 @@ def track_caller(caller: Frames, cfg: AnalysisConfig = CFG) -> list:
     tracker.add("agent", frames(np.zeros(len(caller), dtype=bool)))
     tracker.add("caller", caller)
     return tracker.due(final=True)
+
+
+@pytest.mark.parametrize("offset, gap", [(0, None), (37, None), (-25, None), (0, (300, 340)), (12, (5, 6))])
+def test_the_other_partys_speech_is_read_at_the_same_frame_time_on_the_callers_clock(offset, gap):
+    """The agent's speech frame at each of the caller's frame times (none where the agent's leg has
+    no frame), the legs offset by ``offset`` frames, the agent's leg with a ``gap`` of frames lost."""
+    rng = np.random.default_rng(offset + 100)
+    agent = frames(rng.random(900) < 0.4, t0=max(offset, 0) * HOP_S)
+    caller = frames(rng.random(700) < 0.4, t0=max(-offset, 0) * HOP_S)
+    if gap is not None:
+        agent = Frames.concat([agent[:gap[0]], agent[gap[1]:]])
+    near = np.abs(agent.t[:, None] - caller.t[None, :]) < HOP_S / 2  # (agent, caller): the same frame time
+    expected = (near & agent.speech[:, None]).any(axis=0)
+    assert np.array_equal(other_speech(caller, agent), expected)
 
 
 def test_the_window_reaches_back_until_it_holds_the_speech_it_needs():

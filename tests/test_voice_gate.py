@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.dsp.voice_gate import hold_talk, own_voice, seconds_since, speaker_level_db
+from monitor.dsp.voice_gate import hold_talk, own_voice, run_peaks, seconds_since, speaker_level_db
 
 
 def level_track(*runs: tuple[int, int, float], n: int = 400, floor: float = -70.0) -> tuple[np.ndarray, np.ndarray]:
@@ -91,3 +91,12 @@ def test_the_hold_test_is_off_without_a_level_a_gate_or_a_quiet_time():
     quiet = np.zeros(60, dtype=bool)
     for off in (dict(HOLD, level_db=None), dict(HOLD, gate_db=0.0), dict(HOLD, quiet_s=0.0)):
         assert not hold_talk(energy, speech, quiet, **off).any()
+
+
+def test_each_runs_peak_is_its_loudest_frame_and_a_frame_without_a_level_counts_for_nothing():
+    energy = np.array([-30, -20, -50, np.nan, -40, np.nan, np.nan, -10], np.float32)
+    speech = np.array([True, True, False, True, True, True, True, False])
+    starts, ends, peaks = run_peaks(energy, speech)
+    assert starts.tolist() == [0, 3] and ends.tolist() == [2, 7]
+    assert peaks.dtype == np.float64 and peaks.tolist() == [-20.0, -40.0]
+    assert run_peaks(np.full(3, np.nan, np.float32), np.ones(3, bool))[2].tolist() == [-np.inf]

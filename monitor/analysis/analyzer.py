@@ -194,8 +194,9 @@ def _raw_features(padded: np.ndarray, start: int, low: np.ndarray, low_start: in
         own = slice((-first) % TONE_EVERY, None, TONE_EVERY)
         heard = audible[own]
         frames8 = frame_signal(low, TONE_LENGTH, lay.hop // lay.pdec, p0 - TONE_LENGTH // 2, count)[own]
-        lines[own][heard] = line_spectrum(frames8[heard], cfg.tones.line_db, cfg.tones.max_line_share,
-                                                 cfg.tones.max_lines)
+        rows = slice(None) if np.count_nonzero(heard) == len(heard) else heard  # all: the view, no gathered copy
+        lines[own][rows] = line_spectrum(frames8[rows], cfg.tones.line_db, cfg.tones.max_line_share,
+                                         cfg.tones.max_lines)
     spec = np.zeros((count, len(SPEC_COLUMNS)), np.float32)
     if cfg.sound.enabled and n_audible:
         # the spectral shape of every other frame (by absolute index; see hold_spectral_shape)

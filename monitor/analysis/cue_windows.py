@@ -36,8 +36,7 @@ from ..config import AnalysisConfig
 from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
 from ..dsp.runs import runs_to_mask
-from ..dsp.voice_gate import (faint_runs, held_level_db, hold_talk, own_voice, run_peaks, seconds_since,
-                              speaker_level_db)
+from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, run_peaks, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
 from .span_measures import SpanMeasures, response_latencies, span_measures
@@ -109,8 +108,23 @@ def other_speech(frames: Frames, other: Frames | None) -> np.ndarray:
     at the same time (the legs share the call's frame grid). Shape (n,), bool."""
     if other is None or not len(other) or not len(frames):
         return np.zeros(len(frames), dtype=bool)
-    i = np.clip(np.searchsorted(other.t, frames.t - HOP_S / 2), 0, len(other) - 1)
+    i = np.minimum(_sorted_positions(other.t, frames.t - HOP_S / 2), len(other) - 1)  # (never below 0)
     return other.speech[i] & (np.abs(other.t[i] - frames.t) < HOP_S / 2)
+
+
+def _sorted_positions(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(a, v)`` of sorted ``a`` and ``v`` (shapes (m,), (n,), both m, n >= 1):
+    the same indices. Two legs on one frame grid put ``v[k]`` just before ``a[i0 + k]`` (or past
+    ``a``'s end): that guess is checked against what searchsorted's answer is (the count of ``a``
+    below ``v[k]``), a few comparisons, far cheaper than n binary searches over the call's kept
+    frames; anything else (a gap in either leg) is searched."""
+    m, n = len(a), len(v)
+    i0 = int(np.searchsorted(a, v[0]))
+    inside = min(n, m - i0)  # the guesses i0 + k < m: a[i0 + k - 1] < v[k] <= a[i0 + k]; the rest past a's end
+    if (np.all(a[i0:i0 + inside - 1] < v[1:inside]) and np.all(v[1:inside] <= a[i0 + 1:i0 + inside])
+            and np.all(v[max(inside, 1):] > a[-1])):
+        return np.minimum(np.arange(i0, i0 + n), m)
+    return np.searchsorted(a, v)
 
 
 def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,
@@ -146,9 +160,10 @@ def long_hold_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
         return np.zeros(len(speech), dtype=bool)
     starts, ends, clear, talk = faint_runs(energy_db, speech, other, level_db, gate_db)
     last = np.maximum.accumulate(np.where(talk, np.arange(len(talk)), -1))
-    silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence
-    late = ~clear & (seconds_since(talk, starts, hop_s) > long_s)
-    group = np.unique(silence, return_inverse=True)[1]
+    silence = np.where(starts > 0, last[np.maximum(starts - 1, 0)], -1)  # each run's silence: its last talk
+    late = ~clear & ((starts - silence - 1) * hop_s > long_s)  # (voice_gate.seconds_since, from that last talk)
+    group = np.cumsum(silence[1:] != silence[:-1])  # the runs of one silence (``silence`` never decreases)
+    group = np.concatenate([[0], group])
     long_silence = np.bincount(group, weights=late.astype(np.float64)) > 0
     held = ~clear & long_silence[group]
     return runs_to_mask(starts[held], ends[held], len(speech))
@@ -273,13 +288,15 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
     there is no hold test and no background test."""
     level = speaker_level_db(frames.energy_db, frames.speech) if level_db is None else level_db
     voice = own_voice(frames.energy_db, frames.speech, gate_db, level)
-    if other is not None and hold_quiet_s > 0 and hold_gate_db > 0:
-        theirs = other_speech(frames, other)
+    hold = other is not None and hold_quiet_s > 0 and hold_gate_db > 0
+    background = other is not None and background_margin_db > 0
+    theirs = other_speech(frames, other) if hold or background else None  # one map for both tests
+    if hold:
         held = hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_quiet_s, HOP_S)
         held |= long_hold_talk(frames.energy_db, frames.speech, theirs, level, hold_gate_db, hold_long_s, HOP_S)
         voice &= ~held
-    if other is not None and background_margin_db > 0:
-        voice &= ~background_talk(frames.energy_db, frames.speech, other_speech(frames, other), level,
+    if background:
+        voice &= ~background_talk(frames.energy_db, frames.speech, theirs, level,
                                   background_margin_db, background_below_db, background_min_s, HOP_S,
                                   background_near_s)
     faint = frames.speech & ~voice

@@ -91,9 +91,11 @@ def run_peaks(energy_db: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, np
     """The runs of ``speech`` (starts, ends) and each run's loudest frame (dB; NaN counts as
     -inf). Shapes (n,), (n,) bool with a True -> (k,), (k,), (k,)."""
     starts, ends = runs(speech)
-    e = np.nan_to_num(np.asarray(energy_db, dtype=np.float64), nan=-np.inf)
-    # reduceat reaches from one run's start to the next's: the silence between is left out
-    return starts, ends, np.maximum.reduceat(np.where(speech, e, -np.inf), starts)
+    e = np.asarray(energy_db)
+    # reduceat reaches from one run's start to the next's: the silence between is left out; the
+    # maxima in the level's own type, then widened (exactly: the same numbers as widening first)
+    heard = np.where(speech & ~np.isnan(e), e, -np.inf)
+    return starts, ends, np.maximum.reduceat(heard, starts).astype(np.float64)
 
 
 def seconds_since(talk: np.ndarray, starts: np.ndarray, hop_s: float) -> np.ndarray:
