@@ -56,4 +56,4 @@ if __name__ == "__main__":
         print()
         if r.sum():
             print("    snr pct 5/25/50/75/95 of running:", np.percentile(snr[r], [5, 25, 50, 75, 95]).round(1),
-                  " of running lean<-1:", np.percentile(snr[r & (lean < -1)], [5, 50, 95]).round(1) if np.sum(r & (lean < -1)) else "-")
+                  " of running lean<-1, min / median / max:", np.percentile(snr[r & (lean < -1)], [0, 50, 100]).round(1) if np.sum(r & (lean < -1)) else "-")
