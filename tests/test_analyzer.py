@@ -460,20 +460,51 @@ def test_a_lone_voiced_sound_the_model_leans_against_holds_no_syllable():
     assert not supported(at, vowel, cough, params)[0]                     # a cough's voiced tail
     running = vowel.copy()
     running[peak + 40:peak + 80] = 0.8                # 400 ms more voice within 950 ms: running speech
-    assert supported(at, running, lean(-2.0, at_peak=1.0), params)[0]
+    assert supported(at, running, lean(-0.8, at_peak=1.0), params)[0]
     running[peak + 40:peak + 51] = 0.0                # 290 ms more: still alone
-    assert not supported(at, running, lean(-2.0, at_peak=1.0), params)[0]
-    off = SyllableParams(max_vowel_lean=float("inf"))
+    assert not supported(at, running, lean(-0.8, at_peak=1.0), params)[0]
+    off = SyllableParams(max_vowel_lean=float("inf"), running_vowel_lean=float("inf"))
     assert supported(at, vowel, lean(-2.0, at_peak=1.0), off)[0]
+
+
+def test_a_voiced_sound_the_model_leans_against_holds_no_syllable_in_running_speech_on_a_clean_line():
+    """In running speech (500 ms or more of periodic frames within 950 ms each side) a peak 20 dB
+    or more above the noise floor holds no syllable where, over its vowel, the model scores the
+    better of breath and cough above speech by more than 1 on average: a cough train voiced for
+    long (the training speakers' cough nuclei lean -2.0 on the median, real speech's vowels +2.4
+    or more in 95 of 100). A vowel the model hardly tells from a breath keeps its syllable there,
+    unlike a lone one; and nearer the floor (a noisy line: over hum or babble the model leans to
+    breath on many a vowel) the lean decides nothing in running speech."""
+    from monitor.dsp.syllables import SyllableParams, supported
+    params = SyllableParams()
+    n, peak = 400, 200
+    running = np.zeros(n, np.float32)
+    running[peak - 10:peak + 10] = 0.8
+    running[peak + 40:peak + 80] = 0.8
+    at = np.array([peak])
+    cough = np.column_stack([np.zeros(n), np.zeros(n), np.full(n, 2.0)]).astype(np.float32)
+    cough[peak, 0] = 3.0                              # its peak's own frame scored speech
+    assert not supported(at, running, cough, params)[0]
+    for margin, kept in ((-1.5, False), (-0.5, True), (0.5, True), (2.0, True)):
+        scores = np.column_stack([np.full(n, margin), np.zeros(n), np.full(n, -5.0)]).astype(np.float32)
+        assert supported(at, running, scores, params)[0] == kept, margin
+    off = SyllableParams(running_vowel_lean=float("inf"))
+    assert supported(at, running, cough, off)[0]
+    assert not supported(at, running, cough, params, np.array([20.0]))[0]
+    assert supported(at, running, cough, params, np.array([19.0]))[0]   # a noisy line
+    vowel = running.copy()
+    vowel[peak + 40:peak + 80] = 0.0                                     # alone: the lone test, at any height
+    assert not supported(at, vowel, cough, params, np.array([5.0]))[0]
 
 
 def test_breaths_and_coughs_lose_syllables_to_the_models_lean_and_real_speech_none():
     """On the training speakers' breathing and coughs (s01-s16 of the committed recordings), the
-    model's lean over a lone sound's vowel takes two fifths of the syllables the vowel's length
-    leaves (voiced breaths, coughs' voiced tails), while real speech, at 16 kHz and in the
-    telephone band, keeps every one."""
+    model's lean over a sound's vowel (a lone sound's, and on a clean line one in running speech)
+    takes more than half the syllables the vowel's length leaves (voiced breaths, coughs' voiced
+    tails), while real speech, at 16 kHz and in the telephone band, keeps every one."""
     from monitor.dsp.syllables import SyllableParams
-    off = dataclasses.replace(WITH_SOUND_CLASS, syllables=SyllableParams(max_vowel_lean=float("inf")))
+    off = dataclasses.replace(WITH_SOUND_CLASS, syllables=SyllableParams(max_vowel_lean=float("inf"),
+                                                                          running_vowel_lean=float("inf")))
     on = before = 0
     for path in sorted((ROOT / "audio_fixtures" / "breathing").glob("s[01]*.flac")):
         if int(path.name[1:3]) > 16 or "vowel" in path.name:
@@ -482,7 +513,7 @@ def test_breaths_and_coughs_lose_syllables_to_the_models_lean_and_real_speech_no
         with_lean, without = analyze_signal(x, rate).nucleus, analyze_signal(x, rate, off).nucleus
         assert not (with_lean & ~without).any(), path.name  # it only takes
         on, before = on + with_lean.sum(), before + without.sum()
-    assert before >= 25 and on <= 0.6 * before, (on, before)  # 30 -> 18 (21 when a lean not against speech sufficed)
+    assert before >= 25 and on <= 0.5 * before, (on, before)  # 30 -> 13 (18 with the lone peaks' test alone)
     for path in (READING, ARCTIC, LJ):
         y, rate = load(path)
         for sig, r in ((y, rate), (resample_poly(y, 8000, rate).astype(np.float32), 8000)):
@@ -502,10 +533,10 @@ def test_the_vowel_test_takes_only_a_stretch_it_can_fill_and_the_analyzer_holds(
         with pytest.raises(ValueError, match="support_frames"):
             SyllableParams(**bad)
     reach = min(CONTEXT_RIGHT, LOCAL_LEFT)
-    no_lean = SyllableParams(support_frames=reach, max_vowel_lean=float("inf"))
+    no_lean = SyllableParams(support_frames=reach, max_vowel_lean=float("inf"), running_vowel_lean=float("inf"))
     assert AnalyzerConfig(syllables=no_lean).syllables.support_frames == reach
     with pytest.raises(ValueError, match="support_frames"):
-        AnalyzerConfig(syllables=SyllableParams(support_frames=reach + 1, max_vowel_lean=float("inf")))
+        AnalyzerConfig(syllables=dataclasses.replace(no_lean, support_frames=reach + 1))
     # so is the stretch where running speech around a peak is sought
     assert AnalyzerConfig(syllables=SyllableParams(alone_frames=reach)).syllables.alone_frames == reach
     for bad in ({"alone_frames": reach + 1},):
@@ -530,11 +561,15 @@ def test_the_vowels_lean_reads_only_class_scores_a_batch_has_made_final():
     assert AnalyzerConfig(syllables=SyllableParams(support_frames=lean_reach)).syllables.support_frames == lean_reach
     with pytest.raises(ValueError, match="support_frames"):
         AnalyzerConfig(syllables=SyllableParams(support_frames=lean_reach + 1))
+    with pytest.raises(ValueError, match="support_frames"):  # the lean in running speech reads them too
+        AnalyzerConfig(syllables=SyllableParams(support_frames=lean_reach + 1, max_vowel_lean=float("inf")))
     wide = SyllableParams(support_frames=CONTEXT_RIGHT)
     assert AnalyzerConfig(syllables=wide, sound=SoundClassParams(enabled=False)).syllables is wide
     for bad in (float("nan"), -float("inf")):
         with pytest.raises(ValueError, match="max_vowel_lean"):
             SyllableParams(max_vowel_lean=bad)
+        with pytest.raises(ValueError, match="running_vowel_lean"):
+            SyllableParams(running_vowel_lean=bad)
     assert SyllableParams(max_vowel_lean=-0.5).max_vowel_lean == -0.5  # the model must lean to speech
 
 

@@ -120,11 +120,12 @@ def streamed(x: np.ndarray, rate: int, chunk: int, grid: int, cfg: AnalyzerConfi
 def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_batches_end(rate):
     """A nucleus the sound-class model leans to breath or cough for needs periodic frames within
     ``support_frames`` (250 ms) each side; a batch's right context (``CONTEXT_RIGHT``, 950 ms) holds
-    them. (This signal's peaks are taken by that vowel-length test; the lone-syllable test is
-    exercised by the next test.) So breathing and coughs, 45 s (past the analyzer's 11 s of left context),
-    give the whole signal's nuclei with a batch ending at every frame (10 ms blocks, a grid of
-    one frame), every 7 frames (odd chunks), every 50 (20 ms live blocks: every peak lies within
-    25 frames of a batch end) and every 100 (4.1 s chunks)."""
+    them; the lean in running speech on a clean line reads the class scores over the same stretch
+    and the noise floor at the peak. (This signal's peaks are taken by those tests; the
+    lone-syllable test is exercised by the next test.) So breathing and coughs, 45 s (past the
+    analyzer's 11 s of left context), give the whole signal's nuclei with a batch ending at every
+    frame (10 ms blocks, a grid of one frame), every 7 frames (odd chunks), every 50 (20 ms live
+    blocks: every peak lies within 25 frames of a batch end) and every 100 (4.1 s chunks)."""
     x = np.concatenate([sf.read(BREATHING / f"{name}.flac", dtype="float32")[0] for name in VOICED_BREATHS])
     if rate == 8000:
         x = resample_poly(x, 1, 2).astype(np.float32)
@@ -134,6 +135,9 @@ def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_bat
                                                                      max_vowel_lean=float("inf"))))
     assert (no_test.nucleus & ~whole.nucleus).sum() >= 2  # the vowel tests take peaks ...
     assert whole.nucleus.any()                            # ... and keeps others
+    no_running = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables,
+                                                                        running_vowel_lean=float("inf"))))
+    assert (no_running.nucleus & ~whole.nucleus).any()    # the lean in running speech takes one (a cough's)
     for grid, chunk in ((1, rate // 100), (7, 1237), (EMIT_GRID, rate // 50), (100, int(4.1 * rate))):
         assert np.array_equal(streamed(x, rate, chunk, grid, cfg).nucleus, whole.nucleus), (grid, chunk)
 

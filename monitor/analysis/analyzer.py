@@ -99,7 +99,8 @@ class AnalyzerConfig:
                                  f"context a batch holds), got {getattr(self.syllables, name)}")
         # the vowel's lean reads the class scores over the stretch: a score is final only where its
         # features' reach lies within the batch's right context
-        lean = self.sound.enabled and math.isfinite(self.syllables.max_vowel_lean)
+        lean = self.sound.enabled and (math.isfinite(self.syllables.max_vowel_lean)
+                                       or math.isfinite(self.syllables.running_vowel_lean))
         if lean and self.syllables.support_frames > CONTEXT_RIGHT - feature_reach(self.sound):
             raise ValueError(f"syllables.support_frames: at most {CONTEXT_RIGHT - feature_reach(self.sound)} "
                              f"frames with the vowel's lean on (the context a batch holds, less the class "
@@ -287,7 +288,7 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     voiced = some & (strength >= cfg.pitch.voicing_threshold)
     periodic = some & (strength >= cfg.syllables.min_strength)
     nuc = (np.zeros(len(speech), bool) if cfg.voice_only
-           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level, strength, scores))
+           else nuclei(inten[w], periodic, speech, cfg.syllables, syl_level, strength, scores, floor[w]))
     local = slice(a - w.start, b - w.start)
     cp, slope = _cepstral(raw, first, lay, cfg, a, b, n, res_row0)
     sl = slice(a, b)

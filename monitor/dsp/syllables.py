@@ -35,6 +35,12 @@ class SyllableParams:
                                     # vowels lean to speech by 2.4 or more in 95 of 100
     alone_frames: int = 95          # half-width of the stretch around a peak where running speech is sought
     alone_periodic_frames: int = 50  # a peak with fewer periodic frames within it stands alone (500 ms)
+    running_vowel_lean: float = 1.0  # as max_vowel_lean, for a peak in running speech (inf: no such test)
+    running_above_floor_db: float = 20.0  # ... whose intensity stands this far above the noise floor (a
+                                    # clean line: over hum or babble the model leans to breath on
+                                    # many a vowel). 1 / 20: coughs' syllables 3.4 -> 1.1 a minute,
+                                    # deep breathing's 2.6 -> 2.3 (training side); real speech, clean
+                                    # or over the noisy lines at 5-20 dB, keeps every syllable
 
     def __post_init__(self) -> None:
         if self.support_frames < 0 or not 0 <= self.min_support_frames <= 2 * self.support_frames + 1:
@@ -44,6 +50,8 @@ class SyllableParams:
         if self.alone_frames < 0 or not 0 <= self.alone_periodic_frames <= 2 * self.alone_frames + 1:
             raise ValueError(f"alone_frames >= 0 and alone_periodic_frames from 0 to the stretch's "
                              f"2 * alone_frames + 1 frames, got {self.alone_frames} and {self.alone_periodic_frames}")
+        if not self.running_vowel_lean > -math.inf:
+            raise ValueError(f"running_vowel_lean: a number or inf (no such test), got {self.running_vowel_lean}")
         if not self.max_vowel_lean > -math.inf:  # NaN or -inf would turn the test off unsaid
             raise ValueError(f"max_vowel_lean: a number or inf (no such test), got {self.max_vowel_lean}")
 
@@ -55,7 +63,8 @@ def intensity_db(energy_db: np.ndarray, params: SyllableParams) -> np.ndarray:
 
 def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
            params: SyllableParams, level_db: np.ndarray | None = None,
-           strength: np.ndarray | None = None, scores: np.ndarray | None = None) -> np.ndarray:
+           strength: np.ndarray | None = None, scores: np.ndarray | None = None,
+           floor_db: np.ndarray | None = None) -> np.ndarray:
     """Syllable nuclei as a boolean mask over frames.
 
     Parameters
@@ -66,9 +75,11 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
         Trailing peak of ``intensity``, if the caller has it already.
     strength : np.ndarray [shape=(n,)], optional
     scores : np.ndarray [shape=(n, 3)], optional
+    floor_db : np.ndarray [shape=(n,)], optional
         Periodicity (normalised autocorrelation peak) and sound-class scores (speech, breath,
-        cough) of each frame, for the support test (:func:`supported`); without them (the class
-        disabled) that test is skipped.
+        cough) of each frame, and the noise floor (dB), for the support test (:func:`supported`);
+        without them (the class disabled) that test is skipped (without the floor, every peak in
+        running speech counts as on a clean line).
 
     Returns
     -------
@@ -84,12 +95,14 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     peaks = find_peaks(intensity, params.min_dip_db, params.prominence_window, params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
     if strength is not None and scores is not None and len(keep):
-        keep = keep[supported(keep, strength, scores, params)]
+        height = None if floor_db is None else intensity[keep] - floor_db[keep]
+        keep = keep[supported(keep, strength, scores, params, height)]
     out[keep] = True
     return out
 
 
-def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, params: SyllableParams) -> np.ndarray:
+def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, params: SyllableParams,
+              height_db: np.ndarray | None = None) -> np.ndarray:
     """Which peaks (all in speech) sit on a vowel rather than on a breath's or a cough's voicing.
 
     A peak's vowel is the periodic frames (``strength`` at least ``min_strength``) within
@@ -103,32 +116,42 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
       ``alone_frames`` each side: no running speech around it) holds no syllable where, over its
       vowel, the model's speech score falls short of the better of breath and cough by more than
       ``max_vowel_lean`` on average: a breath or a cough voiced for a while (a moan, a cough's
-      voiced tail), which the class rules keep as speech for its periodicity. In running speech
-      the model's lean decides nothing (over hum or babble it leans to breath on many a vowel).
+      voiced tail), which the class rules keep as speech for its periodicity;
+    * a peak in running speech whose intensity stands ``running_above_floor_db`` or more above the
+      noise floor (``height_db``, a clean line) holds none where that lean falls short by more than
+      ``running_vowel_lean``: a cough train voiced for long. Nearer the floor the lean decides
+      nothing in running speech (over hum or babble the model leans to breath on many a vowel);
+      without ``height_db`` every peak counts as clean.
 
     Periodicity is a raw feature and a frame's scores are final once the frames its features
     reach are there, so the tests need no more context than their stretches, and the lean the
     class features' reach beyond its own (:class:`AnalyzerConfig` checks both).
 
-    Shapes: peaks (k,), int; strength (n,); scores (n, 3) -> (k,), bool.
+    Shapes: peaks (k,), int; strength (n,); scores (n, 3); height_db (k,) -> (k,), bool.
     """
     at = scores[peaks]
     speechlike = at[:, 0] >= np.maximum(at[:, 1], at[:, 2])
     lean_test = bool(np.isfinite(params.max_vowel_lean))
-    if not lean_test and (params.min_support_frames == 0 or np.count_nonzero(speechlike) == len(peaks)):
+    running_test = bool(np.isfinite(params.running_vowel_lean)) and (
+        height_db is None or bool(np.any(height_db >= params.running_above_floor_db)))
+    if not (lean_test or running_test) and (params.min_support_frames == 0
+                                            or np.count_nonzero(speechlike) == len(peaks)):
         return speechlike | (params.min_support_frames == 0)
     n = len(strength)
     periodic = strength >= params.min_strength
-    if np.count_nonzero(speechlike) == len(peaks) and _running(peaks, periodic, params):
+    if not running_test and np.count_nonzero(speechlike) == len(peaks) and _running(peaks, periodic, params):
         return speechlike  # every peak on a frame the model takes for speech, in running speech (the usual case)
     count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
     np.cumsum(periodic, out=count[1:])
-    reach = np.array([params.support_frames, params.alone_frames if lean_test else 0])
+    reach = np.array([params.support_frames, params.alone_frames if lean_test or running_test else 0])
     within = count[np.minimum(peaks[:, None] + reach + 1, n)] - count[np.maximum(peaks[:, None] - reach, 0)]
     ok = speechlike | (within[:, 0] >= params.min_support_frames)
     alone = within[:, 1] < params.alone_periodic_frames
     if lean_test and np.count_nonzero(alone):
         ok[alone] &= _vowel_lean(peaks[alone], periodic, scores, params.support_frames) >= -params.max_vowel_lean
+    clean = ~alone if height_db is None else ~alone & (height_db >= params.running_above_floor_db)
+    if running_test and np.count_nonzero(clean):
+        ok[clean] &= _vowel_lean(peaks[clean], periodic, scores, params.support_frames) >= -params.running_vowel_lean
     return ok
 
 
