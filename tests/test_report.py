@@ -237,6 +237,24 @@ def test_file_report_png_cli(tmp_path):
     assert not (tmp_path / "unused.db").exists(), "a file report must not write the database"
 
 
+def test_a_report_of_a_clipped_recording_says_so_on_stderr_and_in_its_notes(tmp_path):
+    """What replay warns of a recording (a leg clipped inside full scale, a voice band a low rate
+    cuts), the report says too: one warning line naming the file, and a note on the page."""
+    x, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    x[:, 1] = np.clip(x[:, 1] / np.abs(x[:, 1]).max() * 1.4, -0.7, 0.7)
+    wav = tmp_path / "agc_6k.wav"
+    sf.write(wav, x, 6000, subtype="PCM_16")
+    out = tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "report", str(wav), "-o", str(out),
+                           "--no-transcribe"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and warning[0].startswith(f"call-monitor: warning: {wav}: sample rate 6000 Hz")
+    assert "channel 1 flat-topped at 0.70" in warning[0]
+    page = out.read_text(encoding="utf-8")
+    assert "The recording: sample rate 6000 Hz" in page and "flat-topped at 0.70 of full scale" in page
+
+
 def test_stored_call_report(det, tmp_path, capsys):
     data = det["data"]
     out = tmp_path / "stored.html"

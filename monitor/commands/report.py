@@ -6,7 +6,7 @@ import argparse
 import os
 from types import MappingProxyType
 
-from ..console import error, info
+from ..console import error, info, warning
 from .common import ExitStatus, add_call_options, add_config_options
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             data = from_file(target, cfg, transcription=transcription,
                              caller_channel=args.caller_channel,
                              agent_channel=None if args.agent_channel < 0 else args.agent_channel)
+            if data.problems:  # said as replay says it, and in the report's notes
+                warning(f"{target}: {data.problems}")
         else:
             data = _stored(cfg, int(target))
         payload = render(data, fmt)

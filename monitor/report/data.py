@@ -95,6 +95,8 @@ class ReportData:
     started_at: float | None = None
     transcribed: bool = False
     notes: list[str] = field(default_factory=list)
+    problems: str | None = None
+    """What was wrong with the recording's samples or header (clipping, a cut voice band), or None."""
 
     @property
     def critical(self) -> int:
@@ -273,11 +275,16 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
         notes.append(f"Truncated recording: the report covers the {src.duration_s:.1f} s it holds.")
     if len(src.legs) == 1:
         notes.append("Mono recording: the caller's leg only.")
-    return _from_events(events, cfg, title=os.path.basename(path), source=path,
+    problems = src.problems()
+    if problems:
+        notes.append(f"The recording: {problems}.")
+    data = _from_events(events, cfg, title=os.path.basename(path), source=path,
                         duration_s=pipeline.duration_s, legs=src.legs, tracks=col.tracks(cfg),
                         baseline=pipeline.baseline.baseline, extra_words=words,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
+    data.problems = problems
+    return data
 
 
 def _from_events(events: Sequence[Event], cfg: Config, *, title: str, source: str, duration_s: float,
