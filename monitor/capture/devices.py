@@ -10,6 +10,7 @@ legs can be two different pulse sources at once.
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -165,5 +166,7 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
         names = ", ".join(f"#{d.index} {d.name}" for d in matches[:5])
         raise DeviceError(f"input '{spec}' is ambiguous: {names}; give an index")
     known = [s.name for s in sources or []]
+    close = difflib.get_close_matches(spec, [*known, *(d.name for d in devices)], n=1, cutoff=0.8)
+    guess = f" (did you mean {close[0]}?)" if close else ""
     hint = f"; sound-server sources: {', '.join(known)}" if known else ""
-    raise DeviceError(f"no input device or source named '{spec}'{hint} (see `call-monitor devices`)")
+    raise DeviceError(f"no input device or source named '{spec}'{guess}{hint} (see `call-monitor devices`)")
