@@ -8,6 +8,7 @@ the project's analyzer, and check the full corpus' design from its plans (no aud
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -457,6 +458,19 @@ def test_an_up_to_date_slice_is_skipped(labels):
     done = run_cli(str(SLICE), "--slice")
     assert done.returncode == 0
     assert "0 call(s) written" in done.stdout
+
+
+def test_runs_on_one_folder_at_the_same_time_take_turns(labels, tmp_path):
+    """Both workers of ``make test`` ask for the slice, and every run rebuilds the folder's
+    espeak-ng data, even with every call up to date: three runs on one folder at once each
+    succeed (at once, two in three pairs tripped over each other's files)."""
+    folder = tmp_path / "slice"
+    shutil.copytree(SLICE, folder, symlinks=True)
+    procs = [subprocess.Popen([sys.executable, "-m", "tools.eval_corpus", str(folder), "--slice"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
+    assert all("0 call(s) written" in out for out, _ in outs)
 
 
 def test_replicates_outside_the_full_corpus_range_are_refused(tmp_path):

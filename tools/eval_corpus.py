@@ -30,7 +30,9 @@ calls' content as it was; the label keeps the hash of the generator that wrote i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import fcntl
 import hashlib
 import json
 import os
@@ -43,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -1134,10 +1136,25 @@ def prepare_espeak(out: Path) -> Path:
     return parent
 
 
+@contextlib.contextmanager
+def one_run_at_a_time(out: Path) -> Iterator[None]:
+    """``out`` to this process until the block ends; another run on it waits. Every run rebuilds
+    ``out``'s espeak-ng data, even one that finds every call up to date, and two at once remove
+    and make the same files under each other (the tests' workers both ask for the slice)."""
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def run(out: Path, slice_only: bool, jobs: int, force: bool, log=print, replicates: int = REPLICATES,
         keep_existing: bool = False) -> dict:
-    started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    with one_run_at_a_time(out):
+        return _run(out, slice_only, jobs, force, log, replicates, keep_existing)
+
+
+def _run(out: Path, slice_only: bool, jobs: int, force: bool, log, replicates: int, keep_existing: bool) -> dict:
+    started = time.perf_counter()
     ignore = out / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n")
