@@ -103,7 +103,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """The figures the tests recorded (``record_property``: the analyzer's accuracy against Praat and
     the references), in one block at the end from every worker, and in
-    ``.pytest_cache/d/accuracy/figures.json`` so that they can be quoted."""
+    ``.pytest_cache/d/accuracy/figures.json`` so that they can be quoted. Said by the controller
+    only: a worker's summary would print where nobody reads and write its share of the figures
+    into the same file as the other worker, at the same time."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker
+        return
     figures = {name: value for key in ("passed", "failed") for rep in terminalreporter.stats.get(key, [])
                if getattr(rep, "when", None) == "call" for name, value in rep.user_properties}
     if not figures:
