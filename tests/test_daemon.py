@@ -290,25 +290,36 @@ def _catches(pid: int, signum: int) -> bool:
     return bool(mask >> (signum - 1) & 1)
 
 
+def _maps(pid: int, library: str) -> bool:
+    """Whether process ``pid`` has ``library`` loaded."""
+    with open(f"/proc/{pid}/maps") as f:
+        return library in f.read()
+
+
 def test_a_sighup_while_the_speech_model_loads_is_a_reload_once_the_daemon_runs(pulse, env, tmp_path):
     """A reload asked for during the start (a service manager's reload while the speech model still
     loads, seconds on a slow machine) neither ends the daemon, as SIGHUP's default action would,
-    nor is lost: the daemon starts, then reloads."""
+    nor is lost: the daemon starts, then reloads. (The signal goes once the start holds it and
+    before the speech library loads, half a second or so here; a start the test is too slow to
+    catch there, on a loaded machine, is tried again.)"""
     from monitor.transcription.vosk_models import packaged_model_dirs
     models = packaged_model_dirs(tmp_path / "models")
-    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--model", "ko"],
-               {**env, "VOSK_MODEL_PATH": str(models)}, tmp_path)
-    try:
-        assert wait_for(lambda: d.proc.poll() is None and _catches(d.proc.pid, signal.SIGHUP), 20), d.err
-        with open(f"/proc/{d.proc.pid}/maps") as f:
-            assert "libvosk" not in f.read(), "SIGHUP is handled before the speech model is loaded"
-        d.proc.send_signal(signal.SIGHUP)
-        assert d.wait_err("listening", 60), d.err
-        assert d.wait_err("configuration reloaded", 5), d.err
-        d.proc.send_signal(signal.SIGTERM)
-        assert d.proc.wait(5) == 0, d.err
-    finally:
-        d.kill()
+    for attempt in range(3):
+        d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / f"e{attempt}.db"), "--no-notify",
+                    "--model", "ko"], {**env, "VOSK_MODEL_PATH": str(models)}, tmp_path)
+        try:
+            assert wait_for(lambda: d.proc.poll() is None and _catches(d.proc.pid, signal.SIGHUP), 20), d.err
+            if _maps(d.proc.pid, "libvosk"):
+                continue  # missed: the speech library loads already
+            d.proc.send_signal(signal.SIGHUP)
+            assert d.wait_err("listening", 60), d.err
+            assert d.wait_err("configuration reloaded", 5), d.err
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(5) == 0, d.err
+            return
+        finally:
+            d.kill()
+    pytest.fail("no SIGHUP handler before the speech library loaded, three starts running")
 
 
 def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_apply(tmp_path, monitor_logs):
