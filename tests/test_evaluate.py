@@ -23,7 +23,6 @@ from monitor.config import load_config
 from monitor.events import AlertEvent
 from tools import evaluate as ev
 
-SLICE = ROOT / "audio_fixtures" / "generated" / "eval_slice"
 NAMES = ("normal", "deteriorating", "labored_start")
 
 
@@ -323,11 +322,9 @@ def test_a_missing_audio_file_is_named_and_the_others_still_scored(tmp_path, cap
     assert data["tables"]["fixtures"][0]["files"] == 1
 
 
-@pytest.mark.skipif(not (SLICE / "index.json").is_file(),
-                    reason="no corpus slice: audio_fixtures/generated/eval_slice is made by tools/eval_corpus.py")
-def test_corpus_slice_end_to_end(tmp_path, capsys):
+def test_corpus_slice_end_to_end(eval_slice, tmp_path, capsys):
     out = tmp_path / "slice.json"
-    code = ev.main([str(SLICE), "--limit-calls", "4", "-j", "2", "--cache", str(tmp_path / "cache"),
+    code = ev.main([str(eval_slice), "--limit-calls", "4", "-j", "2", "--cache", str(tmp_path / "cache"),
                     "--json", str(out)])
     assert code == 0, capsys.readouterr().err
     data = json.loads(out.read_text())
