@@ -156,7 +156,7 @@ def steady_frames(lines: np.ndarray, f0_hz: np.ndarray, first: int, params: Tone
     ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
           & pure[1:] & pure[:-1])
     steady = np.zeros(n, np.float32)
-    if not ok.any():  # (speech nearly always: no pair to test for mains hum)
+    if not np.count_nonzero(ok):  # (speech nearly always: no pair to test for mains hum)
         return steady
     f0 = f0_hz[own::TONE_EVERY, None]
     hum = np.any(np.abs(f0 - np.asarray(params.mains_hz)) <= params.mains_tolerance * f0, axis=1)
