@@ -289,6 +289,8 @@ def cpps(residual: np.ndarray, plan: CepstrumPlan, params: CepstrumParams) -> np
         above its robust trend line at the peak.
     """
     n = residual.shape[0]
+    if 0 < n <= _CHUNK:  # (a stream's batch: one piece, no copy)
+        return _cpps_block(residual, plan, True, True)
     out = np.empty(n, np.float32)
     for i in range(0, n, _CHUNK):  # cache-sized pieces with one frame of context on each side
         lo, hi = max(0, i - 1), min(n, i + _CHUNK + 1)

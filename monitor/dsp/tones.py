@@ -124,7 +124,7 @@ def _lines_hz(weight: np.ndarray, on: np.ndarray, starts: np.ndarray, hz: np.nda
     k, b = on.shape
     bins = np.flatnonzero(on)  # the lines' bins, row by row
     begins = starts.ravel()[bins]
-    line = np.cumsum(begins) - 1  # the line of each
+    line = np.add.accumulate(begins, dtype=np.intp) - 1  # the line of each (np.cumsum without its wrapper)
     first = bins[begins]  # the lines' first bins
     w = weight.ravel()[bins]
     line_w = np.bincount(line, w, len(first))
