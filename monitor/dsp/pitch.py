@@ -83,10 +83,10 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
 
 
 def _row_means(x: np.ndarray) -> np.ndarray:
-    """``x.mean(axis=1, keepdims=True)`` without its wrapper's cost: the same sum divided by the
-    row length, the same numbers (in float32, the quotient rounded from double as ``mean`` does
-    equals the one rounded directly). Shape (n, m) -> (n, 1)."""
-    return np.add.reduce(x, axis=1, keepdims=True) / x.dtype.type(x.shape[1])
+    """``x.mean(axis=1, keepdims=True)`` without its wrapper: ``np.mean``'s sum and division (by
+    the count as an intp, as it divides), the same numbers. Shape (n, m) -> (n, 1)."""
+    sums = np.add.reduce(x, axis=1, keepdims=True)
+    return np.true_divide(sums, np.intp(x.shape[1]), out=sums, casting="unsafe")
 
 
 def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
