@@ -312,7 +312,7 @@ def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: 
     voice activity, ``energy``, ``floor`` and ``level`` the level, noise floor and recent peak
     (shapes (n,)). Speech without a steady stretch (nearly always) costs no more than that test."""
     steady = steady_frames(lines, f0, first, cfg.tones)
-    if not steady.any():
+    if not np.count_nonzero(steady):
         return sound
     audible = audible_events(energy, floor, level, cfg.vad.absolute_min_db, cfg.sound) | active
     return np.where(tone_frames(steady, audible, cfg.tones), SILENCE, sound).astype(np.uint8)

@@ -171,9 +171,10 @@ def sparse_plan(plan: CepstrumPlan, every: int) -> CepstrumPlan:
 
 
 def _median(a: np.ndarray) -> np.ndarray:
-    """Median along axis 1 (upper median for even counts), shape (n,)."""
-    k = a.shape[1] // 2
-    return np.sort(a, axis=1)[:, k]  # for rows this short, faster than np.partition
+    """Median along axis 1 (upper median for even counts), shape (n,); ``a`` (a temporary of the
+    caller's) is sorted in place: ``np.sort``'s numbers without its wrapper and copy."""
+    a.sort(axis=1)  # for rows this short, faster than np.partition
+    return a[:, a.shape[1] // 2]
 
 
 def robust_trend(y: np.ndarray, plan: CepstrumPlan, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -288,6 +289,8 @@ def cpps(residual: np.ndarray, plan: CepstrumPlan, params: CepstrumParams) -> np
         above its robust trend line at the peak.
     """
     n = residual.shape[0]
+    if 0 < n <= _CHUNK:  # (a stream's batch: one piece, no copy)
+        return _cpps_block(residual, plan, True, True)
     out = np.empty(n, np.float32)
     for i in range(0, n, _CHUNK):  # cache-sized pieces with one frame of context on each side
         lo, hi = max(0, i - 1), min(n, i + _CHUNK + 1)

@@ -58,11 +58,13 @@ def strided_view(x: np.ndarray, shape: tuple[int, ...], steps: tuple[int, ...]) 
     -------
     view : np.ndarray [shape=shape]
     """
-    if any(n < 0 for n in shape) or any(st < 0 for st in steps):
+    # (min and lists rather than generators: a stream's batch makes six views)
+    if min(shape, default=0) < 0 or min(steps, default=0) < 0:
         raise ValueError(f"strided view {shape} / {steps}: negative sizes or steps")
-    if 0 not in shape and sum((n - 1) * st for n, st in zip(shape, steps)) >= len(x):
+    if 0 not in shape and sum([(n - 1) * st for n, st in zip(shape, steps)]) >= len(x):
         raise ValueError(f"strided view {shape} / {steps} reaches past {len(x)} samples")
-    strides = tuple(s * x.strides[0] for s in steps)
+    step = x.strides[0]
+    strides = tuple([s * step for s in steps])
     if not x.flags.c_contiguous:
         return as_strided(x, shape=shape, strides=strides, writeable=False)
     # over a read-only buffer, so that the view can never be made writeable again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def parabolic(y0: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> tuple[np.ndarra
     """
     den = y0 - 2 * y1 + y2
     d = y0 - y2
-    delta = np.zeros_like(d)  # 0 where not concave
+    delta = np.zeros(d.shape, d.dtype)  # 0 where not concave (np.zeros_like without its wrapper)
     np.divide(0.5 * d, den, out=delta, where=den < 0)
     delta = np.minimum(np.maximum(delta, -0.5, out=delta), 0.5, out=delta)  # np.clip without its wrapper
     return delta, y1 - 0.25 * d * delta
@@ -86,7 +87,7 @@ def _by_distance(peaks: np.ndarray, height: np.ndarray, distance: int) -> np.nda
     """
     keep = np.ones(len(peaks), bool)
     close = peaks[1:] - peaks[:-1] < distance
-    if not close.any():
+    if not np.count_nonzero(close):
         return keep
     order = np.argsort(height)
     involved = np.zeros(len(peaks), bool)
@@ -129,12 +130,20 @@ def prominences(x: np.ndarray, peaks: np.ndarray, wlen: int) -> np.ndarray:
     # both sides at once, over x padded with +inf (a sample beyond the ends stops the walk outwards)
     padded = np.full(len(x) + 2 * half, np.inf, x.dtype)
     padded[half:half + len(x)] = x
-    sides = np.array([-1, 1])[None, :, None]  # walk left, walk right
-    idx = (peaks + half)[:, None, None] + sides * np.arange(half + 1)[None, None, :]  # (k, 2, half + 1)
+    idx = (peaks + half)[:, None, None] + _walks(half)  # (k, 2, half + 1)
     v = padded[idx]
     reach = np.logical_and.accumulate(v <= top[:, None, None], axis=2)
     base = np.where(reach, v, np.inf).min(axis=2)  # (k, 2)
     return top - np.maximum(base[:, 0], base[:, 1])
+
+
+@lru_cache(maxsize=4)
+def _walks(half: int) -> np.ndarray:
+    """The offsets of the walks to the left and to the right of a peak, ``half`` samples each
+    (read only). Shape (2, half + 1)."""
+    walks = np.array([-1, 1])[:, None] * np.arange(half + 1)
+    walks.flags.writeable = False  # shared by every caller of the cache
+    return walks
 
 
 def find_peaks(x: np.ndarray, prominence: float, wlen: int, distance: int) -> np.ndarray:

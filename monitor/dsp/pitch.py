@@ -67,7 +67,7 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     if length < ref_length + max_lag:
         raise ValueError(f"segments of {length} samples are shorter than ref_length + max_lag "
                          f"({ref_length} + {max_lag})")
-    s = (segments - segments.mean(axis=1, keepdims=True)).astype(np.float32, copy=False)
+    s = (segments - _row_means(segments)).astype(np.float32, copy=False)
     nfft = sfft.next_fast_len(length, real=True)
     spec = sfft.rfft(s, nfft)
     ref = sfft.rfft(s[:, :ref_length], nfft)
@@ -77,9 +77,16 @@ def normalized_cross_correlation(segments: np.ndarray, ref_length: int, max_lag:
     e_ref = e_lag[:, :1]
     r = c / np.sqrt(np.maximum(e_ref * e_lag, np.float32(1e-30)))
     silent = e_ref[:, 0] <= 1e-20
-    if silent.any():
+    if np.count_nonzero(silent):  # (faster than .any())
         r[silent] = 0.0
     return np.clip(r, -1.0, 1.0, out=r)
+
+
+def _row_means(x: np.ndarray) -> np.ndarray:
+    """``x.mean(axis=1, keepdims=True)`` without its wrapper: ``np.mean``'s sum and division (by
+    the count as an intp, as it divides), the same numbers. Shape (n, m) -> (n, 1)."""
+    sums = np.add.reduce(x, axis=1, keepdims=True)
+    return np.true_divide(sums, np.intp(x.shape[1]), out=sums, casting="unsafe")
 
 
 def _window_energies(s: np.ndarray, length: int, count: int) -> np.ndarray:
@@ -175,7 +182,7 @@ def pitch_frames(segments: np.ndarray, rate: int, params: PitchParams) -> tuple[
         # only frames strong enough to be voiced can report an F0: check just those
         need = strength >= params.voicing_threshold
         ac = np.zeros(len(f0), np.float32)
-        if need.any():
+        if np.count_nonzero(need):
             ac[need] = ac_strength(segments[need], rate / f0[need], int(round(params.ac_window_s * rate)))
         f0 = np.where(need & (ac >= params.ac_threshold) & (f0 >= params.f0_report_min), f0, np.nan)
     return f0, strength
@@ -211,7 +218,7 @@ def ac_strength(segments: np.ndarray, lag: np.ndarray, n_win: int) -> np.ndarray
     x = segments[:, start:start + n_win].astype(np.float32, copy=False)
     xw = np.empty((n, 2 * n_win), np.float32)
     xw[:, n_win:] = 0.0  # zero beyond the window
-    np.subtract(x, x.mean(axis=1, keepdims=True), out=xw[:, :n_win])
+    np.subtract(x, _row_means(x), out=xw[:, :n_win])
     xw[:, :n_win] *= w
     head = xw[:, :n_win]
     e0 = np.add.reduce(head * head, axis=1)

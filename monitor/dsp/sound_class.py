@@ -588,7 +588,7 @@ def _breath_leads(sound: np.ndarray, faint: np.ndarray, taken: np.ndarray, opene
     keep[keep] = ~faint[s[keep] - 1]
     held = np.concatenate([[0], np.cumsum(opened)])  # the sound's first sound_frames frames all opened
     keep[keep] = held[e[keep] + sound_frames] - held[e[keep]] == sound_frames
-    if keep.any():
+    if np.count_nonzero(keep):
         sound[apart_runs_to_mask(s[keep], e[keep], n)] = BREATH
 
 

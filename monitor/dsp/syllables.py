@@ -131,9 +131,9 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
     """
     at = scores[peaks]
     speechlike = at[:, 0] >= np.maximum(at[:, 1], at[:, 2])
-    lean_test = bool(np.isfinite(params.max_vowel_lean))
-    running_test = bool(np.isfinite(params.running_vowel_lean)) and (
-        height_db is None or bool(np.any(height_db >= params.running_above_floor_db)))
+    lean_test = math.isfinite(params.max_vowel_lean)
+    running_test = math.isfinite(params.running_vowel_lean) and (
+        height_db is None or np.count_nonzero(height_db >= params.running_above_floor_db) > 0)
     if not (lean_test or running_test) and (params.min_support_frames == 0
                                             or np.count_nonzero(speechlike) == len(peaks)):
         return speechlike | (params.min_support_frames == 0)
@@ -142,31 +142,34 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
     if not running_test and np.count_nonzero(speechlike) == len(peaks) and _running(peaks, periodic, params):
         return speechlike  # every peak on a frame the model takes for speech, in running speech (the usual case)
     count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
-    np.cumsum(periodic, out=count[1:])
+    np.add.accumulate(periodic, dtype=np.intp, out=count[1:])  # np.cumsum's additions, without its wrapper
     reach = np.array([params.support_frames, params.alone_frames if lean_test or running_test else 0])
     within = count[np.minimum(peaks[:, None] + reach + 1, n)] - count[np.maximum(peaks[:, None] - reach, 0)]
     ok = speechlike | (within[:, 0] >= params.min_support_frames)
+    if not (lean_test or running_test):
+        return ok
     alone = within[:, 1] < params.alone_periodic_frames
-    if lean_test and np.count_nonzero(alone):
-        ok[alone] &= _vowel_lean(peaks[alone], periodic, scores, params.support_frames) >= -params.max_vowel_lean
+    # the lean's least value for each peak tested: alone, in running speech on a clean line, or none
     clean = ~alone if height_db is None else ~alone & (height_db >= params.running_above_floor_db)
-    if running_test and np.count_nonzero(clean):
-        ok[clean] &= _vowel_lean(peaks[clean], periodic, scores, params.support_frames) >= -params.running_vowel_lean
+    tested = (alone | clean) if lean_test and running_test else (alone if lean_test else clean)
+    if np.count_nonzero(tested):  # (the lean of every peak: nearly all are tested, and they are few)
+        least = np.where(alone, -params.max_vowel_lean, -params.running_vowel_lean)
+        ok &= ~tested | (_vowel_lean(peaks, periodic, scores, params.support_frames, within[:, 0]) >= least)
     return ok
 
 
-def _vowel_lean(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, reach: int) -> np.ndarray:
+def _vowel_lean(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, reach: int,
+                count: np.ndarray) -> np.ndarray:
     """The mean of speech's score less the better of breath's and cough's over the ``periodic``
-    frames within ``reach`` each side of each peak (the peak's own among them). The same frames
-    in the same order in any batch: the same sums. Shapes (k,), (n,), (n, 3) -> (k,)."""
+    frames within ``reach`` each side of each peak (the peak's own among them; ``count``: how many
+    they are). Each frame's lean is computed once, 0 where not periodic and beyond the ends; a
+    peak's stretch is the same frames in the same order in any batch: the same sums. Shapes (k,),
+    (n,), (n, 3), (k,) -> (k,)."""
     n = len(periodic)
-    at = peaks[:, None] + np.arange(-reach, reach + 1)
-    vowel = (at >= 0) & (at < n)
-    at = np.clip(at, 0, n - 1)
-    vowel &= periodic[at]
-    rows = scores[at]  # (k, 2 * reach + 1, 3)
-    lean = rows[..., 0] - np.maximum(rows[..., 1], rows[..., 2])
-    return np.where(vowel, lean, 0).sum(axis=1, dtype=np.float64) / np.maximum(vowel.sum(axis=1), 1)
+    lean = np.zeros(n + 2 * reach, scores.dtype)
+    np.subtract(scores[:, 0], np.maximum(scores[:, 1], scores[:, 2]), out=lean[reach:reach + n], where=periodic)
+    at = peaks[:, None] + np.arange(2 * reach + 1)  # the stretches in the padded frames
+    return lean[at].sum(axis=1, dtype=np.float64) / np.maximum(count, 1)
 
 
 def _running(peaks: np.ndarray, periodic: np.ndarray, params: SyllableParams) -> bool:

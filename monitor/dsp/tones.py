@@ -124,7 +124,7 @@ def _lines_hz(weight: np.ndarray, on: np.ndarray, starts: np.ndarray, hz: np.nda
     k, b = on.shape
     bins = np.flatnonzero(on)  # the lines' bins, row by row
     begins = starts.ravel()[bins]
-    line = np.cumsum(begins) - 1  # the line of each
+    line = np.add.accumulate(begins, dtype=np.intp) - 1  # the line of each (np.cumsum without its wrapper)
     first = bins[begins]  # the lines' first bins
     w = weight.ravel()[bins]
     line_w = np.bincount(line, w, len(first))
@@ -156,7 +156,7 @@ def steady_frames(lines: np.ndarray, f0_hz: np.ndarray, first: int, params: Tone
     ok = ((np.abs(hz[1:] - hz[:-1]) <= params.max_drift * np.minimum(hz[1:], hz[:-1])) & (hz[:-1] > 0)
           & pure[1:] & pure[:-1])
     steady = np.zeros(n, np.float32)
-    if not ok.any():  # (speech nearly always: no pair to test for mains hum)
+    if not np.count_nonzero(ok):  # (speech nearly always: no pair to test for mains hum)
         return steady
     f0 = f0_hz[own::TONE_EVERY, None]
     hum = np.any(np.abs(f0 - np.asarray(params.mains_hz)) <= params.mains_tolerance * f0, axis=1)
