@@ -658,7 +658,7 @@ class Daemon:
         had_call = self.pipeline is not None
         if what == "end":
             if not had_call:
-                return {"ok": True, "message": "no call in progress"}
+                return {"ok": True, "message": self._cancel_pending_call()}
             self._end_call("call-monitor call end")
             if self.streams is not None:
                 self.streams.ended_by_mark()
@@ -669,6 +669,15 @@ class Daemon:
             return {"error": "the call could not start (see the daemon's log)"}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
         return {"ok": True, "message": f"call {name} started" + (f" (call {ended} ended)" if had_call else "")}
+
+    def _cancel_pending_call(self) -> str:
+        """``call end`` with no call running: a call a stream began, not started yet, is called off."""
+        began = self.streams.cancel_pending() if self.streams is not None else None
+        if began is None:
+            return "no call in progress"
+        self._preroll.clear()
+        log.info("call end before the call the stream into sink %s began had started: no call", self._sink())
+        return f"no call in progress; the stream that began {max(0.0, self._now - began):.1f} s ago starts none"
 
     def control(self, request: dict, timeout_s: float = 8.0) -> dict:
         """A request of the status socket other than the status (from its thread): ``{"call":

@@ -194,6 +194,21 @@ def test_a_stream_that_began_between_calls_is_a_call_once_it_has_played_3_s():
 
 
 
+def test_call_end_before_a_streams_call_has_started_calls_it_off():
+    """`call end` in a stream's first 3 s (the agent declines the ring, a CRM knows it is no call):
+    the call it would start does not, and its streams start none by speech; a later stream is a
+    call again. With nothing pending, `call end` changes nothing."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+    assert b.cancel_pending() is None
+    assert b.on_mark(StreamsMark(1.0, frozenset({5})), in_call=False) is Action.START
+    assert b.cancel_pending() == 1.0
+    assert b.start_due(4.0) is None and b.start_due(30.0) is None, "called off: no call"
+    assert not b.speech_may_start(), "its stream plays on: what is heard is no call"
+    b.on_mark(StreamsMark(31.0, frozenset()), in_call=False)
+    assert b.on_mark(StreamsMark(40.0, frozenset({6})), in_call=False) is Action.START
+    assert b.start_due(43.0) == 40.0
+
 # ------------------------------------------------------------------ the live daemon
 
 
@@ -285,6 +300,29 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
     assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call start (the next call)",
                                                          "call-monitor call end"]
     assert 2.0 < calls[1]["summary"]["duration_s"] < 5.0
+
+
+def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path):
+    """The agent declines a ring (or a CRM knows the stream is no call) in its first 3 s: `call end`
+    answers that the stream starts no call, and none starts, though the stream plays on with speech."""
+    d = start_daemon(env, tmp_path)
+    player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0))
+    try:
+        answers = []
+        deadline = time.monotonic() + 2.5  # within the stream's first 3 s, once the daemon has seen it
+        while time.monotonic() < deadline and "starts none" not in "".join(answers):
+            answers.append(_call(env, "end").stdout.strip())
+            time.sleep(0.1)
+        assert answers[-1].startswith("no call in progress; the stream that began ") and \
+            answers[-1].endswith(" s ago starts none"), answers
+        player.wait(30)
+        time.sleep(1.5)
+        stop_daemon(d)
+    finally:
+        player.kill()
+        d.kill()
+    assert stored_calls(tmp_path / "e.db") == []
+    assert not any("call 1 started" in e for e in d.err), d.err
 
 
 def test_call_names_its_argument_by_its_choices(tmp_path):

@@ -175,3 +175,13 @@ class StreamBoundaries:
     def ended_by_mark(self) -> None:
         """The running call was ended by ``call-monitor call end``: its streams start no call."""
         self.ended = self.ids or frozenset()
+
+    def cancel_pending(self) -> float | None:
+        """``call-monitor call end`` before the call a stream began has started (its first 3 s:
+        a ring the agent declines, a stream the CRM knows is no call): that call does not start,
+        nor do its streams start one by speech. When its stream began, or None when none was
+        pending (nothing changes then)."""
+        began, self.held = self.held, None
+        if began is not None:
+            self.ended_by_mark()
+        return began

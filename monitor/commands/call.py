@@ -1,8 +1,9 @@
 """``call-monitor call start|end``: mark where a call begins or ends, for the running daemon.
 
 For integrations (a softphone's hook, a CRM) that know where calls begin and end: ``call start``
-closes the running call, if any, and starts a new one; ``call end`` ends the running one. The
-daemon carries the mark out in its capture loop and answers what it did, over its status socket.
+closes the running call, if any, and starts a new one; ``call end`` ends the running one (or calls
+off the call a stream began and has not started yet). The daemon carries the mark out in its
+capture loop and answers what it did, over its status socket.
 """
 
 from __future__ import annotations
