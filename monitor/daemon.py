@@ -659,9 +659,9 @@ class Daemon:
         if what == "end":
             if not had_call:
                 return {"ok": True, "message": self._cancel_pending_call()}
-            self._end_call("call-monitor call end")
-            if self.streams is not None:
+            if self.streams is not None:  # before the end forgets a split: its streams are the next call's
                 self.streams.ended_by_mark()
+            self._end_call("call-monitor call end")
             return {"ok": True, "message": f"call {ended} ended"}
         self._end_call("call-monitor call start (the next call)")
         self._start_marked(t0, bounded=self.streams is not None and self.streams.marked_start())

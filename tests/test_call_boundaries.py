@@ -209,6 +209,41 @@ def test_call_end_before_a_streams_call_has_started_calls_it_off():
     assert b.on_mark(StreamsMark(40.0, frozenset({6})), in_call=False) is Action.START
     assert b.start_due(43.0) == 40.0
 
+def test_a_short_stream_between_calls_beside_one_playing_all_the_time_is_no_call():
+    """The softphone's stream 1 plays all the time; a 2 s tone (stream 5) is no call though 1
+    plays on; a stream made again at once (5 removed, 6 made) is still the call 5 began."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({1})), in_call=False)
+    assert b.on_mark(StreamsMark(1.0, frozenset({1, 5})), in_call=False) is Action.START
+    b.on_mark(StreamsMark(3.0, frozenset({1})), in_call=False)
+    assert b.start_due(3.1) is None and b.start_due(9.0) is None, "the tone went: no call"
+    assert b.on_mark(StreamsMark(10.0, frozenset({1, 7})), in_call=False) is Action.START
+    b.on_mark(StreamsMark(11.0, frozenset({1})), in_call=False)
+    b.on_mark(StreamsMark(11.0, frozenset({1, 8})), in_call=False)
+    assert b.start_due(12.0) is None and b.start_due(13.0) == 10.0
+
+
+def test_call_end_while_a_stream_beside_the_call_may_split_it_leaves_that_stream_the_next_call():
+    """`call end` 1 s after stream 9 began beside the call's stream 8 (the softphone took the next
+    call before it removed the last one's stream): the running call ends, its stream starts no call
+    by speech, and stream 9 starts the next call once it has played 3 s, as one begun between
+    calls; a stream beside it gone within 3 s (a declined call-waiting ring) starts none."""
+    b = StreamBoundaries(grace_s=1.0)
+    b.on_mark(StreamsMark(0.0, frozenset({8})), in_call=False)
+    b.call_started(bounded=True)
+    assert b.on_mark(StreamsMark(5.0, frozenset({8, 9})), in_call=True) is Action.SPLIT
+    b.ended_by_mark()
+    b.call_ended()
+    assert not b.split_pending and b.ended == {8}
+    assert b.start_due(7.9) is None and b.start_due(8.0) == 5.0
+    b.call_started(bounded=True)
+    assert b.on_mark(StreamsMark(20.0, frozenset({9, 10})), in_call=True) is Action.SPLIT
+    b.ended_by_mark()
+    b.call_ended()
+    b.on_mark(StreamsMark(21.0, frozenset({9})), in_call=False)
+    assert b.start_due(21.1) is None and b.start_due(30.0) is None and not b.speech_may_start()
+
+
 # ------------------------------------------------------------------ the live daemon
 
 
@@ -323,6 +358,31 @@ def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path
         d.kill()
     assert stored_calls(tmp_path / "e.db") == []
     assert not any("call 1 started" in e for e in d.err), d.err
+
+
+def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the_next_starts(pulse, env,
+                                                                                           tmp_path):
+    """The next call's stream appears 3 s into the running call, whose stream still plays, and
+    `call end` comes 1.5 s later (the agent hung up the first): the first call ends there, the
+    next starts from its stream once it has played 3 s and ends when its stream goes."""
+    first = _caller_speech("normal", tmp_path / "first.wav", seconds=8.0)
+    second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
+    d = start_daemon(env, tmp_path)
+    try:
+        a = pulse.play(first)
+        time.sleep(3.0)
+        b = pulse.play(second)
+        time.sleep(1.5)
+        assert _call(env, "end").stdout.strip() == "call 1 ended"
+        a.wait(20)
+        b.wait(20)
+        assert d.wait_err("call 2 ended", 5), d.err
+        stop_daemon(d)
+    finally:
+        d.kill()
+    calls = stored_calls(tmp_path / "e.db")
+    assert [c["summary"]["ended_by"] for c in calls] == ["call-monitor call end", STREAM_ENDED], d.err
+    assert 6.0 < calls[1]["summary"]["duration_s"] < 11.5
 
 
 def test_call_names_its_argument_by_its_choices(tmp_path):

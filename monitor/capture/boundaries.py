@@ -64,7 +64,8 @@ class StreamBoundaries:
         self.bounded = False  # the running call is marked by its stream
         self.ended: frozenset[int] = frozenset()  # the streams of a call ``call end`` closed
         self.begun: frozenset[int] = frozenset()  # the streams playing now that were seen to begin
-        self.held: float | None = None  # when a stream began the call that has not started yet
+        self.held: float | None = None  # when a stream began the call that has not started yet ...
+        self.starting: frozenset[int] = frozenset()  # ... these streams, its own
         self.split_at: float | None = None  # when streams began beside the running call's ...
         self.splitting: frozenset[int] = frozenset()  # ... these, not yet a call of their own
 
@@ -90,8 +91,9 @@ class StreamBoundaries:
             self.gone_at = None
             if not in_call:
                 if self.held is not None:  # made again at once: the same call, from its first stream
+                    self.starting |= mark.ids - old
                     return None
-                self.held = mark.t
+                self.held, self.starting = mark.t, mark.ids - old
                 return Action.START
             if old & mark.ids:
                 if self.split_at is None:
@@ -112,7 +114,7 @@ class StreamBoundaries:
         played ``STREAM_CALL_MIN_S`` at ``now``; None before, and for good when they went first."""
         if self.held is None:
             return None
-        if not self.ids:
+        if not (self.ids or frozenset()) & self.starting:  # its streams went (others may play on)
             self.held = None
             return None
         if now - self.held < STREAM_CALL_MIN_S:
@@ -173,8 +175,16 @@ class StreamBoundaries:
         return self.ids is None or bool(self.ids - self.ended)
 
     def ended_by_mark(self) -> None:
-        """The running call was ended by ``call-monitor call end``: its streams start no call."""
-        self.ended = self.ids or frozenset()
+        """The running call was ended by ``call-monitor call end``: its streams start no call.
+        Streams that began beside it (a split pending) are not its: the call they began starts
+        once they have played ``STREAM_CALL_MIN_S`` (:meth:`start_due`), as one begun between
+        calls. Before :meth:`call_ended`, which forgets the split."""
+        playing = self.ids or frozenset()
+        beside = playing & self.splitting if self.split_at is not None else frozenset()
+        if beside:
+            self.held, self.starting = self.split_at, beside
+        self.split_at = None
+        self.ended = playing - beside
 
     def cancel_pending(self) -> float | None:
         """``call-monitor call end`` before the call a stream began has started (its first 3 s:
