@@ -136,6 +136,7 @@ class StreamBoundaries:
         softphone's stream that plays all the time leaves the call's end to the silence)."""
         bounded = bool(self.ids and self.begun - self.ended)
         self.ended = frozenset()
+        self.split_at = None  # the mark overrides a split pending: the streams beside are the new call's
         return bounded
 
     def call_ended(self) -> None:
