@@ -362,15 +362,16 @@ def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path
 
 def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the_next_starts(pulse, env,
                                                                                            tmp_path):
-    """The next call's stream appears 3 s into the running call, whose stream still plays, and
-    `call end` comes 1.5 s later (the agent hung up the first): the first call ends there, the
-    next starts from its stream once it has played 3 s and ends when its stream goes."""
-    first = _caller_speech("normal", tmp_path / "first.wav", seconds=8.0)
+    """The next call's stream appears 2 s into the running call (5 s into its stream), whose stream
+    still plays, and `call end` comes 1.5 s later (the agent hung up the first): the first call
+    ends there, the next starts from its stream once it has played 3 s and ends when it goes."""
+    first = _caller_speech("normal", tmp_path / "first.wav", seconds=10.0)
     second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
     d = start_daemon(env, tmp_path)
     try:
         a = pulse.play(first)
-        time.sleep(3.0)
+        assert d.wait_err("call 1 started", 6), d.err
+        time.sleep(2.0)
         b = pulse.play(second)
         time.sleep(1.5)
         assert _call(env, "end").stdout.strip() == "call 1 ended"
