@@ -209,6 +209,7 @@ def test_call_end_before_a_streams_call_has_started_calls_it_off():
     assert b.on_mark(StreamsMark(40.0, frozenset({6})), in_call=False) is Action.START
     assert b.start_due(43.0) == 40.0
 
+
 def test_a_short_stream_between_calls_beside_one_playing_all_the_time_is_no_call():
     """The softphone's stream 1 plays all the time; a 2 s tone (stream 5) is no call though 1
     plays on; a stream made again at once (5 removed, 6 made) is still the call 5 began."""
