@@ -52,13 +52,16 @@ def test_resolve_names_indexes_and_pulse_sources():
 
 def test_a_mistyped_source_is_refused_naming_the_source_it_is_close_to():
     """A typo in ``--caller`` (a daemon would otherwise wait for a source that never comes) is
-    answered with the name it was meant to be; a name close to nothing gets no guess."""
+    answered with the name it was meant to be, letter case aside (a source name is case-sensitive); a name
+    close to nothing gets no guess."""
     devs = [InputDevice(0, "pulse", 32, 44100.0, "ALSA")]
     srcs = [PulseSource(1, "softphone.monitor", "module-null-sink.c", "s16le 2ch 44100Hz", "IDLE"),
             PulseSource(2, "mic.monitor", "module-null-sink.c", "s16le 2ch 44100Hz", "IDLE")]
     with pytest.raises(DeviceError, match=r"named 'softphone.montor' \(did you mean softphone.monitor\?\); "
                                           r"sound-server sources: softphone.monitor, mic.monitor"):
         resolve("softphone.montor", devices=devs, sources=srcs)
+    with pytest.raises(DeviceError, match=r"named 'Softphone.Monitor' \(did you mean softphone.monitor\?\)"):
+        resolve("Softphone.Monitor", devices=devs, sources=srcs)
     with pytest.raises(DeviceError) as err:
         resolve("headset", devices=devs, sources=srcs)
     assert "did you mean" not in str(err.value)

@@ -133,6 +133,14 @@ def _pulse_device(devices: list[InputDevice]) -> int | None:
     return None
 
 
+def _close_name(spec: str, names: list[str]) -> str:
+    """' (did you mean NAME?)' for the one name ``spec`` is close to, letter case aside (source
+    names are case-sensitive; a mistyped case is the commonest slip); '' when none is."""
+    by_lower = {n.lower(): n for n in reversed(names)}
+    close = difflib.get_close_matches(spec.lower(), list(by_lower), n=1, cutoff=0.8)
+    return f" (did you mean {by_lower[close[0]]}?)" if close else ""
+
+
 def resolve(spec: str, *, devices: list[InputDevice] | None = None,
             sources: list[PulseSource] | None | bool = False) -> ResolvedSource:
     """Turn a SOURCE string into what to open; DeviceError with a one-line reason otherwise."""
@@ -166,7 +174,6 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
         names = ", ".join(f"#{d.index} {d.name}" for d in matches[:5])
         raise DeviceError(f"input '{spec}' is ambiguous: {names}; give an index")
     known = [s.name for s in sources or []]
-    close = difflib.get_close_matches(spec, [*known, *(d.name for d in devices)], n=1, cutoff=0.8)
-    guess = f" (did you mean {close[0]}?)" if close else ""
+    guess = _close_name(spec, [*known, *(d.name for d in devices)])
     hint = f"; sound-server sources: {', '.join(known)}" if known else ""
     raise DeviceError(f"no input device or source named '{spec}'{guess}{hint} (see `call-monitor devices`)")
