@@ -459,7 +459,7 @@ class Daemon:
             "overflows": sum(s.get("overflows", 0) for s in legs.values()),
             "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
             "calls": self.calls, "call": call, "alerts": self.alerts_total,
-            "boundaries": self.boundaries_state(),
+            "boundaries": self.boundaries_state(), "pending": self._pending_state(),
             "recent_alerts": list(self.recent_alerts),
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.url, "delivered": self.webhook.delivered,
@@ -489,6 +489,18 @@ class Daemon:
             out["based_on"] = (f"the softphone's streams into sink {info['sink']} ({info['streams']} playing "
                                f"now), else {end_s:g} s of silence")
         return out
+
+    def _pending_state(self) -> dict[str, Any] | None:
+        """A stream into the sink that is no call yet: with no call running, the one that begins the
+        next (``start``); beside the running call, one that would split it (``split``). Either is a
+        call once it has played ``STREAM_CALL_MIN_S``; None when there is neither."""
+        if self.streams is None:
+            return None
+        kind = "start" if self.pipeline is None else "split"
+        began = self.streams.held if kind == "start" else self.streams.split_at
+        if began is None:
+            return None
+        return {"kind": kind, "since_s": round(max(0.0, self._now - began), 1), "call_after_s": STREAM_CALL_MIN_S}
 
     def _call_ends(self) -> str:
         """How the running call will end, in words."""

@@ -339,11 +339,19 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
 
 
 def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path):
-    """The agent declines a ring (or a CRM knows the stream is no call) in its first 3 s: `call end`
-    answers that the stream starts no call, and none starts, though the stream plays on with speech."""
+    """The agent declines a ring (or a CRM knows the stream is no call) in its first 3 s: the status
+    shows the stream that is no call yet, `call end` answers that it starts no call, and none starts,
+    though the stream plays on with speech."""
+    from monitor.delivery.status_socket import ask
+    sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
     d = start_daemon(env, tmp_path)
     player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0))
     try:
+        pending = None
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and pending is None:
+            pending = ask(sock, None)["pending"]
+        assert pending is not None and pending["kind"] == "start" and pending["since_s"] < 3.0, pending
         answers = []
         deadline = time.monotonic() + 2.5  # within the stream's first 3 s, once the daemon has seen it
         while time.monotonic() < deadline and "starts none" not in "".join(answers):
@@ -351,6 +359,7 @@ def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path
             time.sleep(0.1)
         assert answers[-1].startswith("no call in progress; the stream that began ") and \
             answers[-1].endswith(" s ago starts none"), answers
+        assert ask(sock, None)["pending"] is None
         player.wait(30)
         time.sleep(1.5)
         stop_daemon(d)
@@ -365,7 +374,10 @@ def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the
                                                                                            tmp_path):
     """The next call's stream appears 2 s into the running call (5 s into its stream), whose stream
     still plays, and `call end` comes 1.5 s later (the agent hung up the first): the first call
-    ends there, the next starts from its stream once it has played 3 s and ends when it goes."""
+    ends there, the next starts from its stream once it has played 3 s and ends when it goes. The
+    status shows that stream beside the call before."""
+    from monitor.delivery.status_socket import ask
+    sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
     first = _caller_speech("normal", tmp_path / "first.wav", seconds=10.0)
     second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
     d = start_daemon(env, tmp_path)
@@ -375,6 +387,7 @@ def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the
         time.sleep(2.0)
         b = pulse.play(second)
         time.sleep(1.5)
+        assert ask(sock, None)["pending"]["kind"] == "split"
         assert _call(env, "end").stdout.strip() == "call 1 ended"
         a.wait(20)
         b.wait(20)

@@ -36,6 +36,16 @@ def test_without_a_call_it_says_so():
     assert "  no call in progress" in render(dict(STATE, call=None)).splitlines()
 
 
+def test_a_stream_that_is_no_call_yet_is_said_with_how_to_call_it_off():
+    ring = {"kind": "start", "since_s": 1.2, "call_after_s": 3.0}
+    lines = render(dict(STATE, call=None, pending=ring)).splitlines()
+    assert lines[lines.index("  no call in progress") + 1] == \
+        "  a stream began 1.2 s ago: a call once it has played 3 s (`call-monitor call end` calls it off)"
+    waiting = {"kind": "split", "since_s": 0.4, "call_after_s": 3.0}
+    assert "    a stream began beside it 0.4 s ago: the next call once it has played 3 s" in \
+        render(dict(STATE, pending=waiting)).splitlines()
+
+
 def test_a_lost_leg_says_why():
     lost = {"caller": dict(STATE["legs"]["caller"], state="lost", last_error="source softphone.monitor is gone")}
     assert "[lost: source softphone.monitor is gone]" in render(dict(STATE, legs=lost))

@@ -47,6 +47,15 @@ def _level_text(v: float | None) -> str:
     return _fmt(v, 1, " dBFS")
 
 
+def _pending_text(p: dict) -> str:
+    """The stream that is no call yet (the daemon's ``pending``), in words."""
+    after = f"{p['call_after_s']:g} s"
+    if p["kind"] == "start":
+        return (f"  a stream began {p['since_s']:.1f} s ago: a call once it has played {after} "
+                "(`call-monitor call end` calls it off)")
+    return f"    a stream began beside it {p['since_s']:.1f} s ago: the next call once it has played {after}"
+
+
 def render(st: dict) -> str:
     lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
     for leg, s in st["legs"].items():
@@ -70,6 +79,9 @@ def render(st: dict) -> str:
             lines.append("    cues: " + ", ".join(_cue_text(name, cues.get(name)) for name in STATUS_CUES))
     else:
         lines.append("  no call in progress")
+    pending = st.get("pending")
+    if pending:
+        lines.append(_pending_text(pending))
     lines.append(f"  calls {st['calls']}, alerts {st['alerts']}, overflows {st['overflows']}")
     db = st.get("store") or {}
     if db.get("failing") or db.get("held"):
