@@ -348,7 +348,7 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # hesitant callers at 1.96-1.98 s; a limit of 1.96-2.15 s found 2 more labored files within
     # 30 s there (44 -> 46 of 72, no false critical more), but the evaluation slice's hesitant
     # caller holds 2.24 s and was critical with it (tests/test_detection.py), so 2.5 s stays; the
-    # other keys gave the same figures or lost a file (README, "The latency's limit").
+    # other keys gave the same figures or lost a file (docs/measurements.md, "The latency's limit").
     RuleConfig("slow_response", "response_latency_s", "above", relative_change=1.0, gate=1.5,
                absolute=2.5, min_speech_s=0.0),
     # Breath groups: ~3.1 s (SD 0.6) in healthy reading, longer in conversation; lung and heart
@@ -376,7 +376,7 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # 2.1-3.3 dB with nothing else past (4 warnings, all gone), callers labored from the first word
     # had their pauses, tempo or breaths past too, or 0.1-2.0 dB; their first warnings within 30 s
     # as before (17 of 24), 4 of them 1-7 s later (1.3: a mild caller's warning lost; 0: a severe
-    # one's). The long pauses' limit alone stays: the same lost a moderate caller's warning (README).
+    # one's). The long pauses' limit alone stays: the same lost a moderate caller's warning (docs/measurements.md).
     # Once the caller's baseline gives the rule a threshold, the floor's grade enters
     # possible_emergency only while HNR has also moved 3/4 of the way from the baseline to it
     # (absolute_grade_min_change, as the warning's absolute_min_change): a voice breathy from the
@@ -384,7 +384,7 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # a baseline of 2.1-2.8), so any other family's brief move made it critical (the doubled
     # corpus's tuning half: a breathy hard negative spelling its name). 0.25-1 gave the same
     # figures there on both folds of tools.tune; the other rules' floors gained nothing and lost a
-    # labored file (README, "The doubled tuning half's false criticals").
+    # labored file (docs/measurements.md, "The doubled tuning half's false criticals").
     RuleConfig("breathy_voice", "hnr_db", "below", delta=-4.0, absolute=3.0, min_speech_s=3.0,
                persist_s=5.0, absolute_corroborate=OTHER_THAN_VOICE, absolute_alone_grade=1.2,
                absolute_grade_min_change=0.75),
@@ -542,7 +542,7 @@ class EmergencyRuleConfig:
                              "four-family grade is 0.50 (a hesitant caller over hum; 0.5 made it "
                              "critical; 0.7 found one file fewer). Two families (paired_count 2) do not "
                              "separate: at 0.85, 21 of 140 new hesitant callers became critical "
-                             "(README, \"Callers labored from the first word\")", min=0.0, max=10.0)
+                             "(docs/measurements.md, \"Callers labored from the first word\")", min=0.0, max=10.0)
     paired_s: float = _k(3.0, "seconds (counted while the caller takes part in the call, as the "
                          "evidence) the families must hold paired_grade together (at 0.75-0.8, 1-3 gave "
                          "the same on the tuning half, 5-15 fewer files within 30 s)", min=0.0, max=600.0)
