@@ -35,7 +35,7 @@ import numpy as np
 from ..config import AnalysisConfig
 from ..cue_registry import SPAN_CUES
 from ..dsp.sound_class import SILENCE
-from ..dsp.runs import runs_to_mask
+from ..dsp.runs import runs, runs_to_mask
 from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, run_peaks, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
@@ -270,6 +270,54 @@ def _gap_to_marked(starts: np.ndarray, ends: np.ndarray, marked: np.ndarray, n: 
     return np.minimum(np.minimum(before, after), n)
 
 
+def floor_hum(frames: Frames, floor_db: float, min_s: float, steady_db: float) -> np.ndarray:
+    """The speech frames of mains hum the voice activity detector took for speech: stretches of
+    speech frames that stand less than ``floor_db`` above the noise floor, hold no syllable
+    nucleus, vary by at most ``steady_db`` (their energy's standard deviation) and either last
+    ``min_s`` or make a whole run of speech. Hum sets the noise floor itself, and the detector
+    keeps a frame that close to the floor only for its periodicity; a voice that stays at the
+    floor, steady and without a syllable, is not talking (babble near the floor varies by 1-2.5 dB).
+    All False when any setting is 0.
+
+    Parameters
+    ----------
+    frames : Frames, n frames (``speech``, ``energy_db``, ``floor_db``, ``nucleus`` read)
+    floor_db, min_s, steady_db : float
+
+    Returns
+    -------
+    hum : np.ndarray [shape=(n,)], bool
+    """
+    speech = frames.speech
+    if floor_db <= 0 or min_s <= 0 or steady_db <= 0 or not speech.any():
+        return np.zeros(len(speech), dtype=bool)
+    e = np.asarray(frames.energy_db, dtype=np.float64)
+    starts, ends = runs(speech & (np.abs(e - frames.floor_db) < floor_db))
+    if not len(starts):
+        return np.zeros(len(speech), dtype=bool)
+    def total(x: np.ndarray) -> np.ndarray:  # sums over each stretch
+        c = np.concatenate([[0.0], np.cumsum(np.where(speech, x, 0.0))])
+        return c[ends] - c[starts]
+    n = (ends - starts).astype(np.float64)
+    mean = total(e) / n
+    spread = np.sqrt(np.maximum(total(e * e) / n - mean * mean, 0.0))
+    padded = np.concatenate([[False], speech, [False]])
+    whole = ~padded[starts] & ~padded[ends + 1]  # no speech frame just before or after: a run of its own
+    hum = ((n * HOP_S >= min_s - 1e-9) | whole) & (total(frames.nucleus.astype(np.float64)) == 0) & (spread <= steady_db)
+    return runs_to_mask(starts[hum], ends[hum], len(speech))
+
+
+def silenced(frames: Frames, taken: np.ndarray) -> Frames:
+    """``frames`` with the speech frames of ``taken`` (shape (n,), bool) turned to silence (no
+    speech, voicing or syllable)."""
+    faint = frames.speech & taken
+    if not faint.any():
+        return frames
+    keep = ~faint
+    return replace(frames, speech=frames.speech & keep, voiced=frames.voiced & keep, nucleus=frames.nucleus & keep,
+                   sound=np.where(faint, np.uint8(SILENCE), frames.sound).astype(frames.sound.dtype))
+
+
 def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, other: Frames | None = None,
                hold_gate_db: float = 0.0, hold_quiet_s: float = 0.0, hold_long_s: float = 0.0,
                background_margin_db: float = 0.0, background_below_db: float = 0.0,
@@ -299,11 +347,7 @@ def own_speech(frames: Frames, gate_db: float, level_db: float | None = None, ot
         voice &= ~background_talk(frames.energy_db, frames.speech, theirs, level,
                                   background_margin_db, background_below_db, background_min_s, HOP_S,
                                   background_near_s)
-    faint = frames.speech & ~voice
-    if not faint.any():
-        return frames
-    return replace(frames, speech=voice, voiced=frames.voiced & voice, nucleus=frames.nucleus & voice,
-                   sound=np.where(faint, np.uint8(SILENCE), frames.sound).astype(frames.sound.dtype))
+    return silenced(frames, ~voice)
 
 
 class CueTracker:
@@ -403,6 +447,8 @@ class CueTracker:
         silence (:func:`own_speech`), and the agent's frames (None without the agent's leg).
         Holds the caller's level from the previous hop: call it once per hop, in order."""
         mine = self._frames[self.channel].between(0.0, t)
+        mine = silenced(mine, floor_hum(mine, self.cfg.voice_hum_floor_db, self.cfg.voice_hum_min_s,
+                                        self.cfg.voice_hum_steady_db))
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
         other = self._frames[self.other] if self.other is not None else None

@@ -171,6 +171,16 @@ class AnalysisConfig:
         "on the tuning half's babble files) and made five of their calls critical on the new "
         "healthy calls (21 -> 20 files with a critical, warnings 165 -> 171); 0.5 s: lost 23.4 s, "
         "criticals as 1 s, warnings 160", min=0.0, max=5.0)
+    voice_hum_floor_db: float = _k(
+        3.0, "a stretch of the caller leg's speech frames that stands less than this many dB above "
+        "the noise floor for voice_hum_min_s without a syllable nucleus is mains hum, not the "
+        "caller, and counts as silence (0 = off): TODO figures", min=0.0, max=30.0)
+    voice_hum_min_s: float = _k(
+        0.3, "see voice_hum_floor_db: how long such a stretch lasts, unless it is a whole run of "
+        "speech (0 = off)", min=0.0, max=10.0)
+    voice_hum_steady_db: float = _k(
+        1.0, "see voice_hum_floor_db: the most such a stretch's frame energy varies (standard "
+        "deviation, dB; 0 = off)", min=0.0, max=20.0)
     tone_max_articulation_sps: float = _k(
         0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
         "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "
