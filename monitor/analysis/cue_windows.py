@@ -447,8 +447,10 @@ class CueTracker:
                          **self.word_cues(t0, t, m.turn_s))
 
     def caller_voice(self, t: float) -> tuple[Frames, Frames | None]:
-        """The caller's kept frames before call time ``t`` with the background talk turned to
-        silence (:func:`own_speech`), and the agent's frames (None without the agent's leg).
+        """The caller's kept frames before call time ``t`` with mains hum at the noise floor
+        (:func:`floor_hum`, first: the caller's level is measured without it) and the background
+        talk turned to silence (:func:`own_speech`), and the agent's frames (None without the
+        agent's leg).
         Holds the caller's level from the previous hop: call it once per hop, in order."""
         mine = self._frames[self.channel].between(0.0, t)
         mine = silenced(mine, floor_hum(mine, self.cfg.voice_hum_floor_db, self.cfg.voice_hum_min_s,
