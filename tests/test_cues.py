@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import CueTracker, other_speech, window_start
+from monitor.analysis.cue_windows import CueTracker, floor_hum, other_speech, window_start
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.dsp.runs import runs
 
@@ -515,3 +515,82 @@ def track_caller_with(agent: np.ndarray, caller: Frames, cfg: AnalysisConfig) ->
     tracker.add("agent", frames(agent))
     tracker.add("caller", caller)
     return tracker.due(final=True)
+
+
+def hum_call(hum_db: float = -32.0) -> tuple[np.ndarray, Frames]:
+    """A dialogue over mains hum: the agent asks for 4 s, the caller answers 1.5 s later for 4 s at
+    -25 dB. The hum, 7 dB under the caller and steady within 0.2 dB, is on the caller's line all
+    the time and sets its noise floor; the detector takes it for speech (it is periodic), so the
+    caller's leg is one run of speech through the whole call, with syllables only in the answers."""
+    agent, caller = dialogue(turns=12, agent_s=4.0, gap_s=1.5, answer_s=4.0)
+    fr = frames(np.ones(len(caller), dtype=bool))
+    hum = ~caller
+    fr.energy_db[hum] = hum_db + 0.2 * np.sin(0.3 * np.arange(int(hum.sum())))
+    fr.floor_db[:] = hum_db - 0.3
+    fr.nucleus[hum] = False
+    return agent, fr
+
+
+def test_mains_hum_at_the_noise_floor_is_not_the_callers_speech():
+    agent, fr = hum_call()
+    answers = 12 * 4.0
+    heard = track_caller_with(agent, fr, CFG)[-1]
+    plain = track_caller_with(agent, fr, replace(CFG, voice_hum_floor_db=0.0))[-1]
+    # without the test the hum, within every gate's reach of the caller's level, reads as a caller
+    # who talks all the time, slowly and quietly
+    assert plain.call_speech_s > answers + 60.0
+    assert plain.articulation_rate_sps < 3.0
+    assert heard.call_speech_s == pytest.approx(answers, abs=0.05)
+    assert heard.articulation_rate_sps == pytest.approx(4.0, abs=0.2)
+    assert heard.loudness_dbfs == pytest.approx(-25.0, abs=0.1)
+    assert heard.pause_ratio == 0.0  # the hum between the answers is no pause of the caller's either
+
+
+def test_streaming_in_chunks_equals_the_whole_call_over_mains_hum():
+    agent, fr = hum_call()
+    expected = track_caller_with(agent, fr, CFG)
+    streamed = CueTracker(CFG, ("agent", "caller"))
+    got = []
+    ag = frames(agent)
+    for a in range(0, len(agent), 37):  # 0.37 s of frames at a time, off the hop grid
+        streamed.add("agent", ag[a:a + 37])
+        streamed.add("caller", fr[a:a + 37])
+        got.extend(streamed.due())
+    got.extend(streamed.due(final=True))
+    assert [repr(e) for e in got] == [repr(e) for e in expected]
+
+
+def at_floor(speech: np.ndarray, floor_db: float = -40.5) -> Frames:
+    """Frames whose speech stands 0.2 dB over a noise floor of ``floor_db``, without syllables."""
+    fr = frames(speech)
+    fr.floor_db[:] = floor_db
+    fr.energy_db[:] = np.where(speech, floor_db + 0.2, floor_db - 10.0)
+    fr.nucleus[:] = False
+    return fr
+
+
+def test_the_hum_test_takes_steady_stretches_at_the_floor_without_a_syllable():
+    fr = at_floor(timeline(3.0, [(0.5, 2.5)]))
+    assert np.array_equal(floor_hum(fr, 3.0, 0.2, 1.0), fr.speech)
+    assert not floor_hum(fr, 0.0, 0.2, 1.0).any()  # any setting at 0 turns the test off
+    assert not floor_hum(fr, 3.0, 0.2, 0.0).any()
+
+
+def test_the_hum_test_keeps_a_syllable_and_speech_that_varies():
+    fr = at_floor(timeline(3.0, [(0.5, 2.5)]))
+    word = fr.nucleus.copy()
+    word[150] = True  # a quiet word at the floor has a syllable
+    assert not floor_hum(replace(fr, nucleus=word), 3.0, 0.2, 1.0).any()
+    babble = fr.energy_db + np.where(np.arange(len(fr)) % 20 < 10, 2.5, -2.5).astype(np.float32)
+    assert not floor_hum(replace(fr, energy_db=babble), 3.0, 0.2, 1.0).any()  # varies by 2.5 dB
+    assert not floor_hum(replace(fr, energy_db=fr.energy_db + 4.0), 3.0, 0.2, 1.0).any()  # above the floor
+
+
+def test_a_short_stretch_at_the_floor_is_hum_only_as_a_run_of_its_own():
+    # 0.1 s at the floor: alone between silences it is taken; at the edge of a louder word it is
+    # the word's quiet onset and stays
+    alone = at_floor(timeline(2.0, [(0.5, 0.6)]))
+    assert floor_hum(alone, 3.0, 0.2, 1.0).sum() == 10
+    onset = at_floor(timeline(2.0, [(0.5, 1.0)]))
+    onset.energy_db[60:100] = -25.0
+    assert not floor_hum(onset, 3.0, 0.2, 1.0).any()

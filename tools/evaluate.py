@@ -312,7 +312,9 @@ CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "short_
                                        "max_pause_s", "voice_gate_db", "voice_hold_gate_db",
                                        "voice_hold_quiet_s", "voice_hold_long_s",
                                        "voice_background_margin_db", "voice_background_below_db",
-                                       "voice_background_min_s", "voice_background_near_s")
+                                       "voice_background_min_s", "voice_background_near_s",
+                                       "voice_hum_floor_db", "voice_hum_min_s",
+                                       "voice_hum_steady_db")
 """The ``[analysis]`` keys the cue tracker reads (the baseline's keys act after it, in :func:`judge_cues`)."""
 
 

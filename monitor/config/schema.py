@@ -171,6 +171,35 @@ class AnalysisConfig:
         "on the tuning half's babble files) and made five of their calls critical on the new "
         "healthy calls (21 -> 20 files with a critical, warnings 165 -> 171); 0.5 s: lost 23.4 s, "
         "criticals as 1 s, warnings 160", min=0.0, max=5.0)
+    voice_hum_floor_db: float = _k(
+        3.0, "a stretch of the caller leg's speech frames within this many dB of the noise floor, "
+        "with no syllable nucleus and a steady level (voice_hum_steady_db), that lasts "
+        "voice_hum_min_s or makes a whole run of speech is mains hum and counts as silence (0 = off). "
+        "Hum sets the noise floor itself and the voice activity detector keeps its frames for their "
+        "periodicity; read as the caller (under the agent's turns, in the gaps, over holds, filling "
+        "the caller's pauses, and in one run with their next word, so the level gates kept it), it "
+        "made windows of slow, quiet, syllable-less speech, which the window's tone test "
+        "(tone_max_articulation_sps) missed once a few of the caller's syllables were in the window "
+        "or, at 8 kHz, the hum's HNR was low. On 348 new healthy calls (research/margin) files with "
+        "a critical 15 -> 8 (over hum 7 -> 0), warnings 158 -> 154; on the evaluation corpus's "
+        "tuning half false criticals 4 -> 3 of 264 (the one over hum gone; a long-pauses warning "
+        "in its place: healthy files' warnings 3.4 -> 3.5 an hour), within 30 s 82 of 144 as before "
+        "(a severe caller over hum 29 -> 25 s after the onset), critical at all 113 -> 112 (a "
+        "moderate caller over hum whose only critical, 36 s after the onset, was raised on a window "
+        "of 2.8 s of their speech and 4.7 s of hum against a baseline whose HNR, 28 dB, was the "
+        "hum's), mild callers and warnings on normal call time as before. 4 dB took a severe "
+        "caller's own faint speech over hum (found 69 s after the onset instead of 25), 6 dB "
+        "also a moderate caller's over pink noise (lost) (research/hum)", min=0.0, max=30.0)
+    voice_hum_min_s: float = _k(
+        0.2, "see voice_hum_floor_db: how long such a stretch lasts unless it is a whole run of "
+        "speech (0 = off). 0.3 s left hum in the caller's shorter pauses (a severe caller over hum "
+        "found 37 s after the onset instead of 25); 0.1 s took stretches of babble and made a "
+        "monologue over babble critical at both rates on the new healthy calls", min=0.0, max=10.0)
+    voice_hum_steady_db: float = _k(
+        1.0, "see voice_hum_floor_db: the most such a stretch's frame energy varies (standard "
+        "deviation, dB; 0 = off). Hum varies by 0.2-0.8 dB (90 % of its stretches), babble near "
+        "the floor by 1.1-2.6: without the test a normal caller over babble got a short-phrases "
+        "warning", min=0.0, max=20.0)
     tone_max_articulation_sps: float = _k(
         0.5, "a cue window whose speech holds fewer syllables than this per second of speech and "
         "whose HNR is at least tone_min_hnr_db is a steady tone the voice activity detector took "
