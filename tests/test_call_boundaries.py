@@ -338,6 +338,19 @@ def test_call_start_and_end_over_the_socket_cut_calls(pulse, env, tmp_path):
     assert 2.0 < calls[1]["summary"]["duration_s"] < 5.0
 
 
+def _pending_seen(sock: str, within_s: float) -> dict | None:
+    """The daemon's ``pending`` status once it shows a stream (None if none within ``within_s``),
+    asked every 50 ms: the stream watcher and the capture loop see a new stream a few hundred ms
+    after it starts, later on a busy machine, and the daemon is not asked in a busy loop."""
+    from monitor.delivery.status_socket import ask
+    deadline = time.monotonic() + within_s
+    while True:
+        pending = ask(sock, None)["pending"]
+        if pending is not None or time.monotonic() >= deadline:
+            return pending
+        time.sleep(0.05)
+
+
 def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path):
     """The agent declines a ring (or a CRM knows the stream is no call) in its first 3 s: the status
     shows the stream that is no call yet, `call end` answers that it starts no call, and none starts,
@@ -347,10 +360,7 @@ def test_call_end_in_a_streams_first_3_s_calls_its_call_off(pulse, env, tmp_path
     d = start_daemon(env, tmp_path)
     player = pulse.play(_caller_speech("normal", tmp_path / "a.wav", seconds=6.0))
     try:
-        pending = None
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and pending is None:
-            pending = ask(sock, None)["pending"]
+        pending = _pending_seen(sock, within_s=3.0)  # gone by then: the stream's call starts
         assert pending is not None and pending["kind"] == "start" and pending["since_s"] < 3.0, pending
         answers = []
         deadline = time.monotonic() + 2.5  # within the stream's first 3 s, once the daemon has seen it
@@ -376,7 +386,6 @@ def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the
     still plays, and `call end` comes 1.5 s later (the agent hung up the first): the first call
     ends there, the next starts from its stream once it has played 3 s and ends when it goes. The
     status shows that stream beside the call before."""
-    from monitor.delivery.status_socket import ask
     sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
     first = _caller_speech("normal", tmp_path / "first.wav", seconds=10.0)
     second = _caller_speech("slow_talker", tmp_path / "second.wav", seconds=10.0)
@@ -387,7 +396,8 @@ def test_call_end_while_the_next_calls_stream_plays_beside_ends_the_call_and_the
         time.sleep(2.0)
         b = pulse.play(second)
         time.sleep(1.5)
-        assert ask(sock, None)["pending"]["kind"] == "split"
+        pending = _pending_seen(sock, within_s=1.0)  # a busy sound server may show the stream late
+        assert pending is not None and pending["kind"] == "split", pending
         assert _call(env, "end").stdout.strip() == "call 1 ended"
         a.wait(20)
         b.wait(20)
