@@ -459,7 +459,7 @@ class Daemon:
             "overflows": sum(s.get("overflows", 0) for s in legs.values()),
             "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
             "calls": self.calls, "call": call, "alerts": self.alerts_total,
-            "boundaries": self.boundaries_state(), "pending": self._pending_state(),
+            "boundaries": self.boundaries_state(), "pending": self._pending_state(p is not None),
             "recent_alerts": list(self.recent_alerts),
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.url, "delivered": self.webhook.delivered,
@@ -490,14 +490,17 @@ class Daemon:
                                f"now), else {end_s:g} s of silence")
         return out
 
-    def _pending_state(self) -> dict[str, Any] | None:
+    def _pending_state(self, in_call: bool) -> dict[str, Any] | None:
         """A stream into the sink that is no call yet: with no call running, the one that begins the
         next (``start``); beside the running call, one that would split it (``split``). Either is a
-        call once it has played ``STREAM_CALL_MIN_S``; None when there is neither."""
-        if self.streams is None:
+        call once it has played ``STREAM_CALL_MIN_S``; None when there is neither. ``in_call`` is
+        whether the status's ``call`` is one: asked from the status socket's thread while the
+        capture loop starts and ends calls, the pending stream's kind agrees with it."""
+        streams = self.streams
+        if streams is None:
             return None
-        kind = "start" if self.pipeline is None else "split"
-        began = self.streams.held if kind == "start" else self.streams.split_at
+        kind = "split" if in_call else "start"
+        began = streams.split_at if in_call else streams.held
         if began is None:
             return None
         return {"kind": kind, "since_s": round(max(0.0, self._now - began), 1), "call_after_s": STREAM_CALL_MIN_S}
