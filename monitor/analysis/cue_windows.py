@@ -276,7 +276,7 @@ def floor_hum(frames: Frames, floor_db: float, min_s: float, steady_db: float) -
     energy varies by at most ``steady_db`` (standard deviation) and that last ``min_s`` or make a
     whole run of speech. Hum is on the line all the time and sets the noise floor itself; the
     detector keeps a frame that close to the floor only for its periodicity. A caller's words
-    stand above the floor and have syllables; babble near the floor varies by more (1-2.5 dB
+    stand above the floor and have syllables; babble near the floor varies by more (1.1-2.6 dB
     against hum's 0.2-0.8 on the evaluation corpus). All False when any setting is 0.
 
     Parameters
