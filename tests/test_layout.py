@@ -10,6 +10,7 @@ modules may import each other, however indirectly (imports inside functions coun
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,29 @@ def test_no_function_in_the_package_is_longer_than_the_limit():
                 if size > LONGEST_FUNCTION:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({size} lines)")
     assert long == []
+
+
+def _named_paragraphs(path: Path) -> list[str]:
+    """The headings, bold paragraph openings and italic list items of a Markdown file (what a
+    citation names), lower case with single spaces."""
+    text = path.read_text(encoding="utf-8")
+    found = re.finditer(r"^#+\s+(.*)$|\*\*([^*]+)\*\*|^- \*([^*]+)\*", text, re.M)
+    return [" ".join(next(g for g in m.groups() if g).lower().split()) for m in found]
+
+
+def test_the_paragraphs_cited_by_name_exist():
+    """The configuration's help, the README and the research notes cite the measurement history's
+    paragraphs (and the README's sections) by name: each such name opens a heading, a bold paragraph
+    or an italic list item of the file cited, so that moving text between the two files leaves no
+    dead citation."""
+    cited = {"docs/measurements.md": ROOT / "docs" / "measurements.md", "README": ROOT / "README.md"}
+    names = {key: _named_paragraphs(path) for key, path in cited.items()}
+    sources = [ROOT / "README.md", PACKAGE / "config" / "schema.py", *sorted((ROOT / "research").glob("*/README.md"))]
+    dead = []
+    for path in sources:
+        text = path.read_text(encoding="utf-8").replace('\\"', '"')
+        for m in re.finditer(r'(docs/measurements\.md|README)(?:,|:| \(|\'s)\s*"([^"]+)"', text):
+            name = " ".join(m.group(2).lower().split()).rstrip(".")
+            if not any(n.startswith(name) for n in names[m.group(1)]):
+                dead.append(f"{path.relative_to(ROOT)}: {m.group(1)} \"{name}\"")
+    assert dead == []
