@@ -523,12 +523,19 @@ def hum_call(hum_db: float = -32.0) -> tuple[np.ndarray, Frames]:
     the time and sets its noise floor; the detector takes it for speech (it is periodic), so the
     caller's leg is one run of speech through the whole call, with syllables only in the answers."""
     agent, caller = dialogue(turns=12, agent_s=4.0, gap_s=1.5, answer_s=4.0)
-    fr = frames(np.ones(len(caller), dtype=bool))
-    hum = ~caller
+    return agent, over_hum(caller, hum_db)
+
+
+def over_hum(speech: np.ndarray, hum_db: float = -32.0) -> Frames:
+    """A leg's frames over mains hum at ``hum_db``, steady within 0.2 dB, which sets the noise floor
+    and which the detector takes for speech: one run of speech through the whole call, with
+    syllables only where ``speech`` (shape (n,), bool) has them."""
+    fr = frames(np.ones(len(speech), dtype=bool))
+    hum = ~speech
     fr.energy_db[hum] = hum_db + 0.2 * np.sin(0.3 * np.arange(int(hum.sum())))
     fr.floor_db[:] = hum_db - 0.3
     fr.nucleus[hum] = False
-    return agent, fr
+    return fr
 
 
 def test_mains_hum_at_the_noise_floor_is_not_the_callers_speech():
@@ -594,3 +601,51 @@ def test_a_short_stretch_at_the_floor_is_hum_only_as_a_run_of_its_own():
     onset = at_floor(timeline(2.0, [(0.5, 1.0)]))
     onset.energy_db[60:100] = -25.0
     assert not floor_hum(onset, 3.0, 0.2, 1.0).any()
+
+
+def answers_with_a_pause(turns: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """The agent asks for 4 s; 1.5 s later the caller answers for 4 s with a pause of 0.6 s in the middle."""
+    agent = [(11.0 * k, 11.0 * k + 4.0) for k in range(turns)]
+    caller = [span for k in range(turns) for span in ((11.0 * k + 5.5, 11.0 * k + 7.2), (11.0 * k + 7.8, 11.0 * k + 9.5))]
+    return timeline(11.0 * turns, agent), timeline(11.0 * turns, caller)
+
+
+def test_mains_hum_on_the_agents_line_is_not_the_agents_speech():
+    """Hum on the agent's line (a headset's ground loop) is one run of "speech" through the call on
+    the agent's leg: without the hum test there, the caller never answers (no latency) and their
+    pauses lie under the agent's "speech" (no pauses)."""
+    agent, caller = answers_with_a_pause()
+    clean = track(agent, caller)[-1]
+
+    def heard(cfg: AnalysisConfig):
+        tracker = CueTracker(cfg, ("agent", "caller"))
+        tracker.add("agent", over_hum(agent))
+        tracker.add("caller", frames(caller))
+        return tracker.due(final=True)[-1]
+
+    plain = heard(replace(CFG, voice_hum_floor_db=0.0))
+    assert plain.response_latency_s is None and plain.pause_ratio == 0.0
+    got = heard(CFG)
+    assert clean.response_latency_s == pytest.approx(1.5, abs=0.05) and clean.pause_ratio > 0.1
+    assert got.response_latency_s == pytest.approx(clean.response_latency_s)
+    assert (got.turn_s, got.speech_s, got.pause_ratio) == (clean.turn_s, clean.speech_s, clean.pause_ratio)
+
+
+def test_streaming_in_chunks_equals_the_whole_call_over_hum_on_the_agents_line():
+    # the agent's turns end 0.07 s before a hop, the caller's answers begin under their last word:
+    # at the hop, the hum after the agent's turn is too short to be told from the agent's speech
+    agent = timeline(132.0, [(11.0 * k, 11.0 * k + 3.93) for k in range(12)])
+    caller = timeline(132.0, [(11.0 * k + 3.9, 11.0 * k + 9.5) for k in range(12)])
+    ag, fr = over_hum(agent), frames(caller)
+    whole = CueTracker(CFG, ("agent", "caller"))
+    whole.add("agent", ag)
+    whole.add("caller", fr)
+    expected = whole.due(final=True)
+    streamed = CueTracker(CFG, ("agent", "caller"))
+    got = []
+    for a in range(0, len(agent), 37):  # 0.37 s of frames at a time, off the hop grid
+        streamed.add("agent", ag[a:a + 37])
+        streamed.add("caller", fr[a:a + 37])
+        got.extend(streamed.due())
+    got.extend(streamed.due(final=True))
+    assert [repr(e) for e in got] == [repr(e) for e in expected]

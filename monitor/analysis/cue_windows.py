@@ -449,19 +449,23 @@ class CueTracker:
     def caller_voice(self, t: float) -> tuple[Frames, Frames | None]:
         """The caller's kept frames before call time ``t`` with mains hum at the noise floor
         (:func:`floor_hum`, first: the caller's level is measured without it) and the background
-        talk turned to silence (:func:`own_speech`), and the agent's frames (None without the
-        agent's leg).
+        talk turned to silence (:func:`own_speech`), and the agent's frames before ``t`` without
+        hum at their floor either (None without the agent's leg).
         Holds the caller's level from the previous hop: call it once per hop, in order."""
-        mine = self._frames[self.channel].between(0.0, t)
-        mine = silenced(mine, floor_hum(mine, self.cfg.voice_hum_floor_db, self.cfg.voice_hum_min_s,
-                                        self.cfg.voice_hum_steady_db))
+        mine = self._without_hum(self._frames[self.channel].between(0.0, t))
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
-        other = self._frames[self.other] if self.other is not None else None
+        other = self._without_hum(self._frames[self.other].between(0.0, t)) if self.other is not None else None
         return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
                           self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                           self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
                           self.cfg.voice_background_min_s, self.cfg.voice_background_near_s), other
+
+    def _without_hum(self, frames: Frames) -> Frames:
+        """``frames`` (cut at the hop: the test reads whole runs) with :func:`floor_hum`'s frames
+        turned to silence."""
+        return silenced(frames, floor_hum(frames, self.cfg.voice_hum_floor_db, self.cfg.voice_hum_min_s,
+                                          self.cfg.voice_hum_steady_db))
 
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""

@@ -172,7 +172,7 @@ class AnalysisConfig:
         "healthy calls (21 -> 20 files with a critical, warnings 165 -> 171); 0.5 s: lost 23.4 s, "
         "criticals as 1 s, warnings 160", min=0.0, max=5.0)
     voice_hum_floor_db: float = _k(
-        3.0, "a stretch of the caller leg's speech frames within this many dB of the noise floor, "
+        3.0, "a stretch of a leg's speech frames within this many dB of the noise floor, "
         "with no syllable nucleus and a steady level (voice_hum_steady_db), that lasts "
         "voice_hum_min_s or makes a whole run of speech is mains hum and counts as silence (0 = off). "
         "Hum sets the noise floor itself and the voice activity detector keeps its frames for their "
@@ -189,7 +189,10 @@ class AnalysisConfig:
         "of 2.8 s of their speech and 4.7 s of hum against a baseline whose HNR, 28 dB, was the "
         "hum's), mild callers and warnings on normal call time as before. 4 dB took a severe "
         "caller's own faint speech over hum (found 69 s after the onset instead of 25), 6 dB "
-        "also a moderate caller's over pink noise (lost) (research/hum)", min=0.0, max=30.0)
+        "also a moderate caller's over pink noise (lost) (research/hum). The agent's leg gets the "
+        "same test: 60 Hz hum 14 dB under the agent's voice made their leg one run of speech, so "
+        "the caller never answered (no latency) and had no pauses; on the evaluation corpus and the "
+        "new healthy calls it takes no agent frame at any hop", min=0.0, max=30.0)
     voice_hum_min_s: float = _k(
         0.2, "see voice_hum_floor_db: how long such a stretch lasts unless it is a whole run of "
         "speech (0 = off). 0.3 s left hum in the caller's shorter pauses (a severe caller over hum "
