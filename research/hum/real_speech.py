@@ -2,7 +2,9 @@
 recordings (speech at -30 dBFS, 1 s of the line before, 0.5 s after) mixed with the corpus's
 mains hum (50 or 60 Hz, ``tools.make_fixtures.hum``), pink or white noise; the frames the test
 takes on the mixture that the clean recording's analysis calls speech, and, for those, how far
-the clean speech stands above the noise in the same frame (the noise's own analysis).
+the clean speech stands above the noise in the same frame (the noise's own analysis). And the
+clean recordings cut to open in their first speech frame (a stream that opens in the caller's
+speech, before the floor is known): what the test takes in their first 4 s.
 
     PYTHONPATH=. python research/hum/real_speech.py [RATE]
 """
@@ -65,7 +67,12 @@ def main() -> None:
                 speech[key] = speech.get(key, 0) + int(clean.speech[:m].sum())
                 taken[key] = taken.get(key, 0) + int(got.sum())
                 over.setdefault(key, []).append((clean.energy_db[:m] - alone.energy_db[:m])[got])
+        first = int(np.flatnonzero(clean.speech)[0]) if clean.speech.any() else 0  # a stream opening in speech
+        opened = analyze_signal(x[int(clean.t[first] * rate):].astype(np.float32), rate)[:400]
+        speech["opens"] = speech.get("opens", 0) + int(opened.speech.sum())
+        taken["opens"] = taken.get("opens", 0) + int(floor_hum(opened, 3.0, 0.2, 1.0).sum())
     print(f"{rate} Hz: noise, SNR | clean speech frames taken | their speech over the noise, dB: median, share above 0")
+    print(f"a stream that opens in the speech, its first 4 s: {taken.pop('opens')} of {speech.pop('opens')} speech frames taken")
     for key in speech:
         o = np.concatenate(over[key])
         level = f"{np.median(o):6.1f} {np.mean(o > 0):5.2f}" if len(o) else "     -     -"
