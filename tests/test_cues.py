@@ -606,7 +606,7 @@ def test_a_short_stretch_at_the_floor_is_hum_only_as_a_run_of_its_own():
 def answers_with_a_pause(turns: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """The agent asks for 4 s; 1.5 s later the caller answers for 4 s with a pause of 0.6 s in the middle."""
     agent = [(11.0 * k, 11.0 * k + 4.0) for k in range(turns)]
-    caller = [span for k in range(turns) for span in ((11.0 * k + 5.5, 11.0 * k + 7.2), (11.0 * k + 7.8, 11.0 * k + 9.5))]
+    caller = [(11.0 * k + a, 11.0 * k + b) for k in range(turns) for a, b in ((5.5, 7.2), (7.8, 9.5))]
     return timeline(11.0 * turns, agent), timeline(11.0 * turns, caller)
 
 
