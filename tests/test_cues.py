@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import CueTracker, floor_hum, other_speech, window_start
+from monitor.analysis.cue_windows import CueTracker, SettledHum, floor_hum, other_speech, window_start
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.dsp.runs import runs
 
@@ -601,6 +601,24 @@ def test_a_short_stretch_at_the_floor_is_hum_only_as_a_run_of_its_own():
     onset = at_floor(timeline(2.0, [(0.5, 1.0)]))
     onset.energy_db[60:100] = -25.0
     assert not floor_hum(onset, 3.0, 0.2, 1.0).any()
+
+
+def test_the_hum_judged_hop_by_hop_is_the_test_over_each_hops_whole_prefix():
+    """Each hop judges only the stretch still open and the frames after it; the verdicts are the
+    test's over everything kept up to the hop, at every hop (hops of 1 s and of 0.37 s), and the
+    frames trimmed from the front take theirs with them."""
+    agent, fr = hum_call()
+    fr.energy_db[2000:2600] += np.where(np.arange(600) % 20 < 10, 2.5, -2.5).astype(np.float32)  # babble-like
+    fr.speech[3000:3040] = False  # a gap: runs of their own around it
+    for hop in (100, 37):
+        settled = SettledHum(3.0, 0.2, 1.0)
+        for end in range(hop, len(fr) + hop, hop):
+            assert np.array_equal(settled.mask(fr[:end]), floor_hum(fr[:end], 3.0, 0.2, 1.0)), end
+    assert floor_hum(fr, 3.0, 0.2, 1.0)[:2000].any() and not floor_hum(fr, 3.0, 0.2, 1.0)[2000:2600].any()
+    settled = SettledHum(3.0, 0.2, 1.0)
+    for end in range(500, len(fr) + 500, 500):
+        front = max(0, end - 3000)  # the kept frames: the last 30 s
+        assert np.array_equal(settled.mask(fr[front:end]), floor_hum(fr[:end], 3.0, 0.2, 1.0)[front:]), end
 
 
 def answers_with_a_pause(turns: int = 12) -> tuple[np.ndarray, np.ndarray]:

@@ -288,9 +288,19 @@ def floor_hum(frames: Frames, floor_db: float, min_s: float, steady_db: float) -
     -------
     hum : np.ndarray [shape=(n,)], bool
     """
+    starts, ends, hum = hum_stretches(frames, floor_db, min_s, steady_db)
+    return runs_to_mask(starts[hum], ends[hum], len(frames.speech))
+
+
+def hum_stretches(frames: Frames, floor_db: float, min_s: float,
+                  steady_db: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stretch of speech frames within ``floor_db`` of the noise floor, ``[starts, ends)``
+    (shapes (k,), int), and whether it is hum (shape (k,), bool), as :func:`floor_hum` judges it.
+    A stretch's verdict reads its own frames and the speech flag of the frame on each side."""
     speech = frames.speech
     if floor_db <= 0 or min_s <= 0 or steady_db <= 0 or not speech.any():
-        return np.zeros(len(speech), dtype=bool)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=bool)
     e = np.asarray(frames.energy_db, dtype=np.float64)
     near = speech & (np.abs(e - frames.floor_db) < floor_db)
     starts, ends = runs(near)
@@ -302,7 +312,35 @@ def floor_hum(frames: Frames, floor_db: float, min_s: float, steady_db: float) -
     alone = ~padded[starts] & ~padded[ends + 1]  # no speech just before or after: a run of its own
     hum = (((ends - starts) * HOP_S >= min_s - 1e-9) | alone) & (spread <= steady_db) \
         & (_stretch_sums(frames.nucleus, starts, ends) == 0)
-    return runs_to_mask(starts[hum], ends[hum], len(speech))
+    return starts, ends, hum
+
+
+class SettledHum:
+    """:func:`floor_hum` over a leg's kept frames, hop by hop, each stretch judged once. Frames do
+    not change once added, so a stretch's verdict is final once the frame after it is in: a hop
+    judges only the stretch still open at the end of the last hop and the frames after it, and the
+    cost of a hop does not grow with the frames kept. Frames trimmed from the front take their
+    verdicts with them (a stretch the trim cuts keeps the verdict of its whole)."""
+
+    def __init__(self, floor_db: float, min_s: float, steady_db: float) -> None:
+        self._args = (floor_db, min_s, steady_db)
+        self._mask = np.zeros(0, dtype=bool)  # the verdicts of the settled frames ...
+        self._open_t = -np.inf  # ... the frames before this time
+
+    def mask(self, frames: Frames) -> np.ndarray:
+        """The hum frames of ``frames`` (the leg's kept frames before the hop: the previous call's
+        frames, less any trimmed from the front, and those after them), shape (n,), bool."""
+        settled_n = int(np.searchsorted(frames.t, self._open_t))
+        lo = max(settled_n - 1, 0)  # the frame before the open stretch: not near, its neighbour
+        part = frames[lo:]
+        starts, ends, hum = hum_stretches(part, *self._args)
+        tail = runs_to_mask(starts[hum], ends[hum], len(part))[settled_n - lo:]
+        out = np.concatenate([self._mask[len(self._mask) - settled_n:], tail])
+        keep = lo + (int(starts[-1]) if len(ends) and ends[-1] == len(part) else len(part))
+        self._mask = out[:keep]
+        if len(frames):
+            self._open_t = float(frames.t[keep]) if keep < len(frames) else float(frames.t[-1]) + HOP_S / 2
+        return out
 
 
 def _stretch_sums(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -378,6 +416,8 @@ class CueTracker:
         # response latencies already settled: onset times (s) and latencies, onsets < _settled_t
         self._answers = (np.zeros(0), np.zeros(0))
         self._settled_t = 0.0
+        self._hum = {leg: SettledHum(analysis.voice_hum_floor_db, analysis.voice_hum_min_s,
+                                     analysis.voice_hum_steady_db) for leg in legs}
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
@@ -452,20 +492,20 @@ class CueTracker:
         talk turned to silence (:func:`own_speech`), and the agent's frames before ``t`` without
         hum at their floor either (None without the agent's leg).
         Holds the caller's level from the previous hop: call it once per hop, in order."""
-        mine = self._without_hum(self._frames[self.channel].between(0.0, t))
+        mine = self._without_hum(self.channel, t)
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
-        other = self._without_hum(self._frames[self.other].between(0.0, t)) if self.other is not None else None
+        other = self._without_hum(self.other, t) if self.other is not None else None
         return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
                           self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                           self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
                           self.cfg.voice_background_min_s, self.cfg.voice_background_near_s), other
 
-    def _without_hum(self, frames: Frames) -> Frames:
-        """``frames`` (cut at the hop: the test reads whole runs) with :func:`floor_hum`'s frames
-        turned to silence."""
-        return silenced(frames, floor_hum(frames, self.cfg.voice_hum_floor_db, self.cfg.voice_hum_min_s,
-                                          self.cfg.voice_hum_steady_db))
+    def _without_hum(self, leg: str, t: float) -> Frames:
+        """The leg's kept frames before ``t`` (cut at the hop: the test reads whole runs) with
+        :func:`floor_hum`'s frames turned to silence (:class:`SettledHum`)."""
+        frames = self._frames[leg].between(0.0, t)
+        return silenced(frames, self._hum[leg].mask(frames))
 
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""
