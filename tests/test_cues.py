@@ -498,15 +498,18 @@ def test_talk_heard_under_the_agents_turns_is_background_there_and_in_the_gaps()
 def test_streaming_in_chunks_equals_the_whole_call_with_talk_under_the_agents_turns():
     agent, fr = babble_call()
     expected = track_caller_with(agent, fr, CFG)
-    streamed = CueTracker(CFG, ("agent", "caller"))
+    assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in expected]
+
+
+def streamed_in_chunks(agent: Frames, caller: Frames, cfg: AnalysisConfig) -> list:
+    """The cue events of a call whose legs' frames come 0.37 s at a time, off the hop grid."""
+    streamed = CueTracker(cfg, ("agent", "caller"))
     got = []
-    ag = frames(agent)
-    for a in range(0, len(agent), 37):  # 0.37 s of frames at a time, off the hop grid
-        streamed.add("agent", ag[a:a + 37])
-        streamed.add("caller", fr[a:a + 37])
+    for a in range(0, len(caller), 37):
+        streamed.add("agent", agent[a:a + 37])
+        streamed.add("caller", caller[a:a + 37])
         got.extend(streamed.due())
-    got.extend(streamed.due(final=True))
-    assert [repr(e) for e in got] == [repr(e) for e in expected]
+    return got + streamed.due(final=True)
 
 
 def track_caller_with(agent: np.ndarray, caller: Frames, cfg: AnalysisConfig) -> list:
@@ -556,15 +559,7 @@ def test_mains_hum_at_the_noise_floor_is_not_the_callers_speech():
 def test_streaming_in_chunks_equals_the_whole_call_over_mains_hum():
     agent, fr = hum_call()
     expected = track_caller_with(agent, fr, CFG)
-    streamed = CueTracker(CFG, ("agent", "caller"))
-    got = []
-    ag = frames(agent)
-    for a in range(0, len(agent), 37):  # 0.37 s of frames at a time, off the hop grid
-        streamed.add("agent", ag[a:a + 37])
-        streamed.add("caller", fr[a:a + 37])
-        got.extend(streamed.due())
-    got.extend(streamed.due(final=True))
-    assert [repr(e) for e in got] == [repr(e) for e in expected]
+    assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in expected]
 
 
 def at_floor(speech: np.ndarray, floor_db: float = -40.5) -> Frames:
@@ -659,11 +654,4 @@ def test_streaming_in_chunks_equals_the_whole_call_over_hum_on_the_agents_line()
     whole.add("agent", ag)
     whole.add("caller", fr)
     expected = whole.due(final=True)
-    streamed = CueTracker(CFG, ("agent", "caller"))
-    got = []
-    for a in range(0, len(agent), 37):  # 0.37 s of frames at a time, off the hop grid
-        streamed.add("agent", ag[a:a + 37])
-        streamed.add("caller", fr[a:a + 37])
-        got.extend(streamed.due())
-    got.extend(streamed.due(final=True))
-    assert [repr(e) for e in got] == [repr(e) for e in expected]
+    assert [repr(e) for e in streamed_in_chunks(ag, fr, CFG)] == [repr(e) for e in expected]
