@@ -68,9 +68,11 @@ def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
     assert v.returncode != 0 and "specifier" in v.stderr.lower()
 
 
-def _install(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``)."""
+def _install(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProcess:
+    """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``), in
+    the environment with ``environ`` on top."""
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    env.update(environ)
     return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path / "units"), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
 
@@ -118,3 +120,36 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
                  "--webhook-token-file", str(tmp_path / "missing.token"))
     assert r.returncode == 2 and r.stderr == f"call-monitor: error: {tmp_path / 'missing.token'}: no such token file\n"
     assert not (tmp_path / "units").exists()
+
+
+def _unit_lines(tmp_path) -> list[str]:
+    return (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
+
+
+def test_the_unit_carries_the_model_path_and_the_folders_its_configuration_was_checked_with(tmp_path):
+    (tmp_path / "my models").mkdir()
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH=f"{tmp_path / 'my models'}:~/vosk",
+                 XDG_DATA_HOME=str(tmp_path / "data"))
+    assert r.returncode == 0, r.stderr
+    lines = _unit_lines(tmp_path)
+    # systemd starts the daemon without the shell's environment: without these, the daemon finds no
+    # model (acoustic-only) and reads another configuration and database than the ones checked here
+    assert f'Environment="VOSK_MODEL_PATH={tmp_path / "my models"}:{tmp_path / "vosk"}"' in lines
+    assert f"Environment=XDG_CONFIG_HOME={tmp_path / 'cfg'}" in lines
+    assert f"Environment=XDG_DATA_HOME={tmp_path / 'data'}" in lines
+    assert lines.index(f"Environment=XDG_DATA_HOME={tmp_path / 'data'}") < \
+        next(i for i, line in enumerate(lines) if line.startswith("ExecStart="))
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH="", XDG_DATA_HOME="relative/data")
+    assert r.returncode == 0, r.stderr
+    assert [line for line in _unit_lines(tmp_path) if line.startswith("Environment=")] == \
+        [f"Environment=XDG_CONFIG_HOME={tmp_path / 'cfg'}"], "unset, empty and relative ones are not carried"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
+    r = _install(tmp_path, VOSK_MODEL_PATH=f'{tmp_path}/a b/100%/$HOME/"q"')
+    assert r.returncode == 0, r.stderr
+    assert f'Environment="VOSK_MODEL_PATH={tmp_path}/a b/100%%/$HOME/\\"q\\""' in _unit_lines(tmp_path)
+    v = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "units" / "callmonitor.service")],
+                       capture_output=True, text=True, timeout=60)
+    assert v.returncode == 0, v.stderr

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Mapping
 
 from ..console import error, info
 from .common import ExitStatus
@@ -24,7 +25,7 @@ StartLimitBurst=30
 
 [Service]
 Type=simple
-ExecStart={exec_start}
+{environment}ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 # exit 2 (a configuration, device or database it cannot use) is retried too: the softphone's
 # sink may appear only after the session starts
@@ -64,21 +65,45 @@ class UnitArgumentError(ValueError):
 _PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
 
 
-def systemd_quote(arg: str, what: str = "argument") -> str:
-    """One ExecStart argument as systemd.service(5) reads it back verbatim.
+def systemd_quote(arg: str, what: str = "argument", *, expands: bool = True) -> str:
+    """One ExecStart argument (or, with ``expands=False``, one ``Environment=`` assignment) as
+    systemd.service(5) reads it back verbatim.
 
-    ``%`` becomes ``%%`` (specifiers) and ``$`` becomes ``$$`` (environment expansion);
-    anything but plain characters is double-quoted with ``\\`` and ``\"`` escaped.
-    Control characters (a newline would start a new directive) are refused.
+    ``%`` becomes ``%%`` (specifiers) and, where the environment is expanded (ExecStart),
+    ``$`` becomes ``$$``; anything but plain characters is double-quoted with ``\\`` and ``\"``
+    escaped. Control characters (a newline would start a new directive) are refused.
     """
     bad = [c for c in arg if ord(c) < 0x20 or ord(c) == 0x7F]
     if bad:
         raise UnitArgumentError(f"{what} {arg!r}: contains a control character ({bad[0]!r}); "
                                 "a unit file cannot carry it")
-    text = arg.replace("%", "%%").replace("$", "$$")
+    text = arg.replace("%", "%%")
+    if expands:
+        text = text.replace("$", "$$")
     if _PLAIN.fullmatch(arg):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+CARRIED_ENVIRONMENT = ("VOSK_MODEL_PATH", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+"""Variables that decide which speech models, configuration and database the daemon finds: set
+where ``install-service`` runs (and its checks used them), they are written into the unit, whose
+daemon systemd starts without the shell's environment."""
+
+
+def environment_lines(env: Mapping[str, str]) -> str:
+    """``Environment=`` lines (each ending in a newline) for the :data:`CARRIED_ENVIRONMENT`
+    variables set in ``env``, their folders made absolute; "" when none is set. Raises
+    UnitArgumentError (a control character)."""
+    lines = []
+    for name in CARRIED_ENVIRONMENT:
+        value = env.get(name, "")
+        if name.startswith("XDG_") and not os.path.isabs(value):
+            continue  # unset, empty or relative: ignored, as the specification says
+        folders = [os.path.abspath(os.path.expanduser(part)) for part in value.split(os.pathsep) if part.strip()]
+        if folders:
+            lines.append(f"Environment={systemd_quote(name + '=' + os.pathsep.join(folders), name, expands=False)}\n")
+    return "".join(lines)
 
 
 def exec_start(args: argparse.Namespace) -> str:
@@ -110,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     try:
-        unit = UNIT.format(exec_start=exec_start(args))
+        unit = UNIT.format(environment=environment_lines(os.environ), exec_start=exec_start(args))
     except UnitArgumentError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
