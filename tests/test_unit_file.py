@@ -153,3 +153,14 @@ def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
     v = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "units" / "callmonitor.service")],
                        capture_output=True, text=True, timeout=60)
     assert v.returncode == 0, v.stderr
+
+
+def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=str(empty))
+    assert r.returncode == 1
+    err = r.stderr.splitlines()
+    assert len(err) == 2 and err[0].startswith("call-monitor: wrote ")  # no traceback
+    assert err[1].startswith("call-monitor: error: systemctl: ") and "is written, but not enabled" in err[1]
+    assert (tmp_path / "units" / "callmonitor.service").is_file()

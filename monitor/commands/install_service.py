@@ -156,9 +156,15 @@ def run(args: argparse.Namespace) -> int:
     if args.enable:
         for cmd in (["systemctl", "--user", "daemon-reload"],
                     ["systemctl", "--user", "enable", "--now", "callmonitor.service"]):
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True)
+            except OSError as err:  # no systemctl: not a systemd system
+                error(f"{cmd[0]}: {err.strerror or err}: the unit {path} is written, but not enabled "
+                      "(install-service needs systemd's user manager)")
+                return ExitStatus.FAILED
             if r.returncode != 0:
-                error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]}")
+                error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]} "
+                      f"(the unit {path} is written, but not enabled)")
                 return ExitStatus.FAILED
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
