@@ -155,6 +155,41 @@ def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
     assert v.returncode == 0, v.stderr
 
 
+def test_installing_again_with_other_options_says_the_running_daemon_needs_a_restart(tmp_path):
+    assert _install(tmp_path, "--caller", "softphone.monitor").returncode == 0
+    same = _install(tmp_path, "--caller", "softphone.monitor")
+    assert same.returncode == 0 and "(the same unit as before)" in same.stderr
+    other = _install(tmp_path, "--caller", "headset.monitor")
+    assert other.returncode == 0, other.stderr
+    assert "(it replaces a different unit)" in other.stderr and "systemctl --user restart callmonitor" in other.stderr
+    assert any(line.endswith(" run --caller headset.monitor") for line in _unit_lines(tmp_path))
+
+
+def _recording_systemctl(tmp_path) -> Path:
+    """A folder with a ``systemctl`` that appends its arguments to ``systemctl.log`` and succeeds:
+    this machine has no systemd user manager to enable a unit with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "systemctl"
+    tool.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "systemctl.log"}\n')
+    tool.chmod(0o755)
+    return bin_dir
+
+
+def test_enable_with_a_changed_unit_restarts_a_running_daemon_so_it_takes_the_new_options(tmp_path):
+    path = f"{_recording_systemctl(tmp_path)}:{os.environ['PATH']}"
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=path).returncode == 0
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=path).returncode == 0
+    r = _install(tmp_path, "--caller", "headset.monitor", "--enable", PATH=path)
+    assert r.returncode == 0, r.stderr
+    calls = (tmp_path / "systemctl.log").read_text().splitlines()
+    enable = ["--user daemon-reload", "--user enable --now callmonitor.service"]
+    # enable --now leaves a running daemon as it is: only the changed unit restarts it
+    assert calls == enable + enable + ["--user daemon-reload", "--user try-restart callmonitor.service",
+                                       enable[1]]
+    assert "restarted with the new unit" in r.stderr
+
+
 def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -144,28 +144,48 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.OK
     from ..config.schema import xdg_home
     d = Path(args.unit_dir or xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user")
+    path = d / "callmonitor.service"
+    try:
+        before = path.read_text() if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        before = ""  # a unit there that cannot be read: replaced, as a changed one
     try:
         d.mkdir(parents=True, exist_ok=True)
-        path = d / "callmonitor.service"
         path.write_text(unit)
         os.chmod(path, 0o600)
     except OSError as err:
         error(f"cannot write the unit: {err}")
         return ExitStatus.FAILED
-    info(f"wrote {path}")
+    changed = before is not None and before != unit
+    info(f"wrote {path}" + (" (it replaces a different unit)" if changed else
+                            " (the same unit as before)" if before is not None else ""))
     if args.enable:
-        for cmd in (["systemctl", "--user", "daemon-reload"],
-                    ["systemctl", "--user", "enable", "--now", "callmonitor.service"]):
-            try:
-                r = subprocess.run(cmd, capture_output=True, text=True)
-            except OSError as err:  # no systemctl: not a systemd system
-                error(f"{cmd[0]}: {err.strerror or err}: the unit {path} is written, but not enabled "
-                      "(install-service needs systemd's user manager)")
-                return ExitStatus.FAILED
-            if r.returncode != 0:
-                error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]} "
-                      f"(the unit {path} is written, but not enabled)")
-                return ExitStatus.FAILED
+        return _enable(path, changed)
+    if changed:
+        info("apply it with: systemctl --user daemon-reload && systemctl --user enable callmonitor "
+             "&& systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
+    return ExitStatus.OK
+
+
+def _enable(path: Path, changed: bool) -> int:
+    """``systemctl --user`` daemon-reload, then (for a ``changed`` unit) try-restart, so that a
+    daemon already running takes the new options, then enable --now. One line for what failed."""
+    steps = [["daemon-reload"], *([["try-restart", "callmonitor.service"]] if changed else []),
+             ["enable", "--now", "callmonitor.service"]]
+    for step in steps:
+        cmd = ["systemctl", "--user", *step]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as err:  # no systemctl: not a systemd system
+            error(f"{cmd[0]}: {err.strerror or err}: the unit {path} is written, but not enabled "
+                  "(install-service needs systemd's user manager)")
+            return ExitStatus.FAILED
+        if r.returncode != 0:
+            error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]} "
+                  f"(the unit {path} is written, but not enabled)")
+            return ExitStatus.FAILED
+    info("callmonitor.service enabled and started" + (" (a daemon that was running restarted with the new unit)"
+                                                      if changed else ""))
     return ExitStatus.OK
