@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, PY
+from conftest import ROOT, PY, call_monitor
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 
@@ -199,3 +199,24 @@ def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tm
     assert len(err) == 2 and err[0].startswith("call-monitor: wrote ")  # no traceback
     assert err[1].startswith("call-monitor: error: systemctl: ") and "is written, but not enabled" in err[1]
     assert (tmp_path / "units" / "callmonitor.service").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    ["install-service", "--unit-dir", ""],
+    ["install-service", "--webhook", "http://127.0.0.1:8640/webhook", "--webhook-token-file", " "],
+    ["run", "--webhook", "http://127.0.0.1:8640/webhook", "--webhook-token-file", ""],
+    ["replay", str(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav"), "--webhook", "http://127.0.0.1:8640/webhook",
+     "--webhook-token-file", ""],
+])
+def test_an_empty_unit_folder_or_token_file_is_refused_not_taken_for_the_default(tmp_path, argv):
+    """``--webhook-token-file "$TOKEN"`` with TOKEN unset would post without the console's token
+    (every post refused), ``--unit-dir "$DIR"`` write the unit where it was not asked to."""
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    r = call_monitor(*argv, "--db", str(tmp_path / "e.db"), env=env, timeout=60) if argv[0] != "install-service" \
+        else call_monitor(*argv, env=env, timeout=60)
+    option = argv[-2]
+    what = "folder" if option == "--unit-dir" else "file"
+    assert r.returncode == 2
+    assert r.stderr == (f"call-monitor: error: {option} \"\": an empty path; give a {what}, or leave the option "
+                        "out for the configured one\n")
+    assert not (tmp_path / "cfg" / "systemd").exists() and not (tmp_path / "e.db").exists()

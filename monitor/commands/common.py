@@ -145,9 +145,10 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     return setup
 
 
-PATH_OPTIONS = ("config", "db", "token_file", "socket")
-"""Options naming a file that are refused empty (``--db ""`` from an unset shell variable would
-otherwise mean the default silently)."""
+PATH_OPTIONS = ("config", "db", "token_file", "socket", "webhook_token_file", "unit_dir")
+"""Options naming a file (or a folder: ``unit_dir``) that are refused empty (``--db ""`` from an
+unset shell variable would otherwise mean the default silently, ``--webhook-token-file ""`` posts
+without the token the console asks for)."""
 
 
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
@@ -157,7 +158,8 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     for option in PATH_OPTIONS:
         value = getattr(args, option, None)
         if value is not None and not value.strip():
-            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a file, or leave the "
+            what = "folder" if option.endswith("_dir") else "file"
+            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a {what}, or leave the "
                               "option out for the configured one")
     extra = dict(overrides or {})
     if getattr(args, "db", None):
