@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
@@ -121,6 +122,9 @@ class Daemon:
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
                  status_path: str | None = None) -> None:
         self.cfg = cfg
+        self.running_cfg = cfg
+        """What the keys of :data:`AT_NEXT_START` run with: the start's values (and a reload's webhook
+        URL and token file once applied); a reload names the keys that differ from these."""
         self.source = source
         self.store = store
         self.sinks = dict(sinks)
@@ -399,9 +403,12 @@ class Daemon:
             log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
-        later = changed_keys(self.cfg, cfg, AT_NEXT_START)
         applied = self._retarget_webhook(cfg)
-        later = [k for k in later if k not in applied]
+        if applied:
+            self.running_cfg = dataclasses.replace(self.running_cfg, delivery=dataclasses.replace(
+                self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
+                webhook_token_file=cfg.delivery.webhook_token_file))
+        later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
         self.cfg = cfg
         if self.streams is not None:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)

@@ -347,6 +347,35 @@ def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_appl
     assert line == "configuration reloaded, except what applies at the next start: daemon.caller"
 
 
+def _reloads(tmp_path, configs, at_s=(3.0, 5.0, 7.0, 9.0)):
+    """A 12 s call through the in-process daemon, reloaded at each of ``at_s`` with the next of
+    ``configs`` (override dicts on the database ``tmp_path/e.db``): the daemon after its run."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
+    call = tmp_path / "call.wav"
+    sf.write(call, x, sr)
+    overrides = {"storage.db": str(tmp_path / "e.db")}
+    loaded = iter([load_config(overrides={**overrides, **c}, user_config=False) for c in configs])
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(load_config(overrides=overrides, user_config=False), FileSource(call), store, {},
+                           reload=lambda: next(loaded))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t in at_s and daemon.request_reload()
+        assert daemon.run() == 0
+    return daemon
+
+
+def test_a_reload_names_the_keys_that_differ_from_what_runs_not_from_the_last_reload(tmp_path, monitor_logs):
+    """The caller source changed by a reload applies at the next start; a reload that puts it
+    back as it runs changes nothing there, and its line must not name it again."""
+    _reloads(tmp_path, [{"daemon.caller": "another.monitor"}, {"daemon.caller": "another.monitor"}, {},
+                        {"daemon.caller": "third.monitor", "rules.slow_speech.persist_s": 9.0}])
+    lines = [m for level, m in monitor_logs if "reloaded" in m]
+    assert lines == ["configuration reloaded, except what applies at the next start: daemon.caller"] * 2 + \
+        ["configuration reloaded", "configuration reloaded, except what applies at the next start: daemon.caller"]
+
+
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):
     """The database disappears under a running call: one error line says so, both calls are still
     monitored (alerts go on, marked as not stored), and the daemon itself keeps running."""
