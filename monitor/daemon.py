@@ -399,6 +399,9 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
+            problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+            if problem:  # as at the start: rather than every call warning that its audio is lost
+                raise ConfigError(problem)
         except ConfigError as err:
             log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])

@@ -376,6 +376,19 @@ def test_a_reload_names_the_keys_that_differ_from_what_runs_not_from_the_last_re
         ["configuration reloaded", "configuration reloaded, except what applies at the next start: daemon.caller"]
 
 
+def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_start(tmp_path, monitor_logs):
+    """``daemon.write_audio`` on, into a folder that cannot be made: one warning, the running
+    configuration stays (a start is refused so, rather than every call losing its audio)."""
+    (tmp_path / "a file").write_text("")
+    folder = tmp_path / "a file" / "audio"
+    daemon = _reloads(tmp_path, [{"daemon.write_audio": True, "daemon.audio_dir": str(folder),
+                                  "rules.slow_speech.persist_s": 9.0}], at_s=(3.0,))
+    (line,) = [m for level, m in monitor_logs if "reloaded" in m]
+    assert line.startswith(f"configuration not reloaded: daemon.audio_dir: cannot write call audio to {folder} (")
+    assert daemon.cfg.rules.rule("slow_speech").persist_s != 9.0 and not daemon.cfg.daemon.write_audio
+    assert not [m for level, m in monitor_logs if "audio not written" in m]
+
+
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):
     """The database disappears under a running call: one error line says so, both calls are still
     monitored (alerts go on, marked as not stored), and the daemon itself keeps running."""

@@ -728,7 +728,9 @@ class DaemonConfig:
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
     audio_dir: str = _k("", "where call audio goes when write_audio is on (call-<id>.wav; "
                         "call-started-<time>.wav until a failing database has written the call), "
-                        "checked when the daemon starts; \"\" = next to the database")
+                        "checked when the daemon starts and when it reloads (a folder it cannot write "
+                        "stops the start, and a reload keeps the running configuration); \"\" = next to "
+                        "the database")
     report_on_critical: bool = _k(False, "write an HTML report for every call with a critical "
                                   "alert")
     report_dir: str = _k("", "where those reports go; \"\" = next to the database")
