@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -121,3 +122,28 @@ def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_oth
     assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {missing}, which does not exist: "
                            "searching the other model folders\n")
     assert "vosk-model-small-ko" in done.stdout
+
+
+def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_no_language_finds(model_root,
+                                                                                                     tmp_path):
+    """An empty or half-unpacked ``vosk-model-small-en-us-0.15`` is listed with what is missing (replay
+    and run refuse it, exit 2); a model in a folder named otherwise is listed as one no language code
+    finds; neither was listed so before (the first as a model, the second not at all)."""
+    models = tmp_path / "models"
+    (models / "vosk-model-small-en-us-0.15" / "conf").mkdir(parents=True)
+    (models / "korean").symlink_to(model_root / "vosk-model-small-ko", target_is_directory=True)
+    (models / "notes").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(models), str(model_root)]))
+    done = call_monitor("models", env=env, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    assert lines[:3] == [
+        ["korean", "?", "VOSK_MODEL_PATH", str(models / "korean"),
+         "not named vosk-model-<language>-...: no language code finds it; use it with --model DIR "
+         "(or transcription.model), or rename it"],
+        ["vosk-model-small-en-us-0.15", "en-us", "VOSK_MODEL_PATH", str(models / "vosk-model-small-en-us-0.15"),
+         "not a Vosk model (missing am/final.mdl or conf/model.conf)"],
+        ["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko")]]
+    as_json = [json.loads(line) for line in call_monitor("models", "--json", env=env, timeout=60).stdout.splitlines()]
+    assert [m["problem"] is None for m in as_json[:3]] == [False, False, True]
+

@@ -75,6 +75,8 @@ class ModelInfo:
     language: str | None
     source: str
     small: bool = False
+    problem: str | None = None
+    """Why it cannot be used as found (not a Vosk model; no language in its name); None if it can."""
 
     @property
     def sample_rate(self) -> int:
@@ -151,7 +153,23 @@ def _vosk_cache_dirs() -> list[Path]:
     return [Path(d) for d in dirs]
 
 
-def _models_in(directory: Path, source: str) -> Iterator[ModelInfo]:
+UNNAMED = ("not named vosk-model-<language>-...: no language code finds it; use it with --model DIR "
+           "(or transcription.model), or rename it")
+"""The problem of a model folder whose name gives no language (:func:`parse_model_name`)."""
+
+
+def _model_problem(path: Path) -> str | None:
+    """What :func:`check_model_dir` says is wrong with ``path`` (without the path); None if nothing."""
+    try:
+        check_model_dir(path)
+    except ModelError as err:
+        return str(err).removeprefix(f"{path}: ")
+    return None
+
+
+def _models_in(directory: Path, source: str, *, unnamed: bool = False) -> Iterator[ModelInfo]:
+    """The folders in ``directory`` named like a model (with their :attr:`ModelInfo.problem` if they
+    are no model), and with ``unnamed`` the models named otherwise (with :data:`UNNAMED`)."""
     try:
         names = sorted(os.listdir(directory))
     except OSError:
@@ -159,10 +177,15 @@ def _models_in(directory: Path, source: str) -> Iterator[ModelInfo]:
     for name in names:
         parsed = parse_model_name(name)
         full = directory / name
-        if parsed is None or not full.is_dir():
+        if not full.is_dir():
+            continue
+        if parsed is None:
+            if unnamed and _model_problem(full) is None:
+                yield ModelInfo(name=name, path=full, language=None, source=source, problem=UNNAMED)
             continue
         lang, small = parsed
-        yield ModelInfo(name=name, path=full, language=lang, source=source, small=small)
+        yield ModelInfo(name=name, path=full, language=lang, source=source, small=small,
+                        problem=_model_problem(full))
 
 
 def _packaged_models() -> Iterator[ModelInfo]:
@@ -180,10 +203,12 @@ def _packaged_models() -> Iterator[ModelInfo]:
 
 
 def find_models(*, env: str | None = None, packages: bool = True) -> list[ModelInfo]:
-    """Every model in the search folders (and installed model packages), in search order."""
+    """Every model in the search folders (and installed model packages), in search order: also the
+    folders named like a model that are none, and the models whose name gives no language, each
+    with its :attr:`ModelInfo.problem`."""
     found: list[ModelInfo] = []
     for directory, source in search_dirs(env):
-        found.extend(_models_in(directory, source))
+        found.extend(_models_in(directory, source, unnamed=True))
     if packages:
         found.extend(_packaged_models())
     return found
@@ -307,5 +332,6 @@ def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_
 
 
 def describe(info: ModelInfo) -> str:
-    """One line for ``call-monitor models``."""
-    return f"{info.name}\t{info.language or '?'}\t{info.source}\t{info.path}"
+    """One line for ``call-monitor models`` (what is wrong with it at the end, if anything)."""
+    problem = f"\t{info.problem}" if info.problem else ""
+    return f"{info.name}\t{info.language or '?'}\t{info.source}\t{info.path}{problem}"
