@@ -147,3 +147,16 @@ def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_
     as_json = [json.loads(line) for line in call_monitor("models", "--json", env=env, timeout=60).stdout.splitlines()]
     assert [m["problem"] is None for m in as_json[:3]] == [False, False, True]
 
+
+
+def test_a_vosk_model_path_that_names_a_model_itself_says_to_name_the_folder_that_holds_it(model_root, tmp_path):
+    """VOSK_MODEL_PATH holds the folders models are in (as vosk reads it): naming the model itself
+    found nothing, and the monitor ran acoustic-only without saying why."""
+    model = model_root / "vosk-model-small-ko"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=str(model), HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = call_monitor("models", env=env, timeout=60)
+    assert done.returncode == 0
+    assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {model}, which is a Vosk model itself: "
+                           f"name the folder that holds it ({model_root}), or give the model with --model DIR\n")
+    assert resolve_model(None, "ko", env=str(model_root)).path == model  # as the line says

@@ -117,8 +117,9 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
 
 def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
     """Folders searched for models, in order, each with its source label. A folder of
-    ``$VOSK_MODEL_PATH`` that does not exist (or is a file) is said in one warning line and
-    searched like the others (it holds nothing)."""
+    ``$VOSK_MODEL_PATH`` that does not exist (or is a file), or that is a model itself rather than
+    the folder holding it, is said in one warning line and searched like the others (it holds
+    nothing)."""
     env_value = os.environ.get(ENV_VAR) if env is None else env
     out: list[tuple[Path, str]] = []
     for part in (env_value or "").split(os.pathsep):
@@ -127,6 +128,9 @@ def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
             if not folder.is_dir():
                 what = "is not a folder" if folder.exists() else "does not exist"
                 log.warning("%s names %s, which %s: searching the other model folders", ENV_VAR, folder, what)
+            elif _model_problem(folder) is None:  # a model itself, not a folder of models: nothing in it is found
+                log.warning("%s names %s, which is a Vosk model itself: name the folder that holds it (%s), "
+                            "or give the model with --model DIR", ENV_VAR, folder, folder.parent)
             out.append((folder, ENV_VAR))
     for d in _vosk_cache_dirs():
         out.append((d, "cache"))
