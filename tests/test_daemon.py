@@ -219,7 +219,9 @@ def test_a_call_whose_softphone_sink_vanishes_ends_saying_the_input_was_lost(pul
         (ended,) = [e for e in d.err if "call 1 ended" in e]
         assert "caller input lost: source softphone.monitor is gone" in ended
         player.kill()
-        assert d.status(env)["legs"]["caller"]["state"] == "lost" and d.proc.poll() is None
+        legs = d.status(env)["legs"]
+        assert legs["caller"]["state"] == "lost" and d.proc.poll() is None
+        assert legs["caller"]["level_dbfs"] is None and legs["agent"]["level_dbfs"] is not None  # no input: no level
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0
     finally:

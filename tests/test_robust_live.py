@@ -128,8 +128,10 @@ def test_a_caller_source_missing_at_start_is_waited_for_and_captured_once_it_app
         st = d.status(env)
         assert st["legs"]["caller"]["state"] == "waiting" and d.proc.poll() is None
         assert "softphone.monitor" in st["legs"]["caller"]["last_error"]
-        assert "waiting: " in subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
-                                             text=True, timeout=10).stdout
+        assert st["legs"]["caller"]["level_dbfs"] is None, "no source: no level (not a muted one's digital zero)"
+        text = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
+                              timeout=10).stdout
+        assert "waiting: " in text and "level n/a," in text and "digital zero" not in text
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         st = d.wait_running(env, timeout=10)
         assert st["legs"]["caller"]["reopens"] == 0
