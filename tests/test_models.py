@@ -192,3 +192,20 @@ def test_a_model_of_another_language_than_configured_and_a_language_without_phra
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [f"call-monitor: warning: {line}" for line in
                                         TranscriptionSetup.notes(english, resolve_model(packaged, "en-us"))]
+
+
+def test_a_model_asked_for_while_transcription_is_off_is_said_not_ignored(model_root, tmp_path):
+    import soundfile as sf
+
+    from conftest import CALLS
+
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    off = tmp_path / "off.toml"
+    off.write_text("[transcription]\nenabled = false\n", encoding="utf-8")
+    model = model_root / "vosk-model-small-ko"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    for option, why in (("--no-transcribe", "--no-transcribe"), (f"--config={off}", "transcription.enabled = false")):
+        done = call_monitor("replay", call, "--model", model, option, "--db", tmp_path / "e.db", env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == f"call-monitor: warning: --model {model} is not used: {why} (acoustic-only)\n"

@@ -137,6 +137,9 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     (said once on stderr, with the command that fetches a model). Raises ModelError for a
     model folder that is not a model."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
+        if getattr(args, "model", None):  # asked for on the command line, and not used: said, not ignored
+            why = "--no-transcribe" if getattr(args, "no_transcribe", False) else "transcription.enabled = false"
+            warning(f"--model {args.model} is not used: {why} (acoustic-only)")
         return None
     from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
