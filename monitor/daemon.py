@@ -54,7 +54,7 @@ PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
 AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries",
-                 "daemon.status_socket", "storage.db",
+                 "daemon.status_socket", "storage.db", "storage.snapshot_every_s",
                  "delivery.terminal",
                  "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
                  "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",

@@ -378,6 +378,14 @@ def test_a_reload_names_the_keys_that_differ_from_what_runs_not_from_the_last_re
         ["configuration reloaded", "configuration reloaded, except what applies at the next start: daemon.caller"]
 
 
+def test_a_reload_names_the_snapshot_interval_as_applying_at_the_next_start(tmp_path, monitor_logs):
+    """The database, with its snapshot interval, is opened at the start: a reload that changes the
+    interval cannot apply it, and said "configuration reloaded" as if it had."""
+    _reloads(tmp_path, [{"storage.snapshot_every_s": 1.0}], at_s=(3.0,))
+    (line,) = [m for level, m in monitor_logs if "reloaded" in m]
+    assert line == "configuration reloaded, except what applies at the next start: storage.snapshot_every_s"
+
+
 def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_start(tmp_path, monitor_logs):
     """``daemon.write_audio`` on, into a folder that cannot be made: one warning, the running
     configuration stays (a start is refused so, rather than every call losing its audio)."""
