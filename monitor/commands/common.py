@@ -170,7 +170,7 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
-    if args.config and not os.path.isfile(args.config):
+    if args.config and (os.path.isdir(args.config) or not os.path.exists(args.config)):  # a pipe is read
         raise ConfigError(f"{args.config}: " + ("is a directory, not a configuration file" if os.path.isdir(args.config)
                                                 else "no such configuration file"))
     return load_config(args.config, extra or None)
