@@ -193,6 +193,9 @@ def test_a_model_of_another_language_than_configured_and_a_language_without_phra
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [f"call-monitor: warning: {line}" for line in
                                         TranscriptionSetup.notes(english, resolve_model(packaged, "en-us"))]
+    verbose = call_monitor("replay", call, "--model", packaged, "--db", tmp_path / "e.db", "-v", env=env)
+    assert f"call-monitor: transcribing with the Vosk model at {packaged} (ko; found as explicit)" in \
+        verbose.stderr.splitlines(), "-v says which model is used"
 
 
 def test_a_model_asked_for_while_transcription_is_off_is_said_not_ignored(model_root, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import re
 import time
@@ -148,6 +149,8 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
         return None
     for note in TranscriptionSetup.notes(cfg, setup.info):
         warning(note)
+    logging.getLogger(__name__).info("transcribing with the Vosk model at %s (%s; found as %s)", setup.info.path,
+                                     setup.language or "language unknown", setup.info.source)
     return setup
 
 
