@@ -84,6 +84,23 @@ def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_sock
         first.kill()
 
 
+def test_a_status_socket_path_naming_a_file_that_is_no_socket_is_refused_and_the_file_kept(pulse, env, tmp_path):
+    """``--socket`` naming a file by mistake (a notes file, a link to one): the daemon took it for a
+    dead daemon's socket and deleted it."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept\n")
+    link = tmp_path / "link.sock"
+    link.symlink_to(notes)
+    for path in (notes, link):
+        r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"),
+                            "--socket", str(path), "--no-notify", "--no-transcribe"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and r.stderr.splitlines() == [
+            f"call-monitor: error: status socket: {path} is there and is no socket (not removed): give the daemon "
+            "another --socket or daemon.status_socket"]
+    assert notes.read_text() == "kept\n" and link.is_symlink()
+
+
 def test_one_source_for_both_legs_is_refused_in_one_line(pulse, env, tmp_path):
     r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--agent", "softphone.monitor",
                         "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
