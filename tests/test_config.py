@@ -298,3 +298,16 @@ def test_a_config_option_naming_dev_null_or_a_pipe_is_read_not_called_missing(tm
     writer.join(10)
     assert done.returncode == 0, done.stderr
     assert "call_end_silence_s = 12.5" in done.stdout
+
+
+def test_config_says_to_save_it_where_the_user_configuration_is_read(tmp_path):
+    """With ``$XDG_CONFIG_HOME`` elsewhere, ~/.config/callmonitor/config.toml is never read: saved
+    there, as the header said, the settings would be ignored."""
+    from conftest import ROOT, call_monitor
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    done = call_monitor("config", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"# Save as {tmp_path / 'xdg' / 'callmonitor' / 'config.toml'} and edit;" in done.stdout
+    env["XDG_CONFIG_HOME"] = ""
+    assert "# Save as ~/.config/callmonitor/config.toml and edit;" in call_monitor("config", env=env, timeout=60).stdout
