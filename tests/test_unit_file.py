@@ -220,3 +220,18 @@ def test_an_empty_unit_folder_or_token_file_is_refused_not_taken_for_the_default
     assert r.stderr == (f"call-monitor: error: {option} \"\": an empty path; give a {what}, or leave the option "
                         "out for the configured one\n")
     assert not (tmp_path / "cfg" / "systemd").exists() and not (tmp_path / "e.db").exists()
+
+
+def test_a_unit_without_a_caller_source_says_it_takes_the_default_input(tmp_path):
+    """Without --caller (nor daemon.caller) the daemon records the default input, on a desktop the
+    microphone: the agent's voice judged as the caller's, every day from login, without a word."""
+    r = _install(tmp_path)
+    assert r.returncode == 0 and (tmp_path / "units" / "callmonitor.service").is_file()
+    assert r.stderr.splitlines()[0] == (
+        "call-monitor: warning: no caller source (--caller or daemon.caller): the unit's daemon will take the "
+        "default input as the caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's "
+        "sink (`call-monitor devices` lists them)")
+    conf = tmp_path / "monitor.toml"
+    conf.write_text('[daemon]\ncaller = "softphone.monitor"\n', encoding="utf-8")
+    for args in (["--caller", "softphone.monitor"], ["--config", str(conf)]):
+        assert "no caller source" not in _install(tmp_path, *args).stderr

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-from ..console import error, info
+from ..console import error, info, warning
 from .common import ExitStatus
 
 UNIT = """\
@@ -134,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
     except TokenError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    if not cfg.daemon.caller:
+        warning("no caller source (--caller or daemon.caller): the unit's daemon will take the default input "
+                "as the caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's sink "
+                "(`call-monitor devices` lists them)")
     try:
         unit = UNIT.format(environment=environment_lines(os.environ), exec_start=exec_start(args))
     except UnitArgumentError as err:
