@@ -235,3 +235,21 @@ def test_a_unit_without_a_caller_source_says_it_takes_the_default_input(tmp_path
     conf.write_text('[daemon]\ncaller = "softphone.monitor"\n', encoding="utf-8")
     for args in (["--caller", "softphone.monitor"], ["--config", str(conf)]):
         assert "no caller source" not in _install(tmp_path, *args).stderr
+
+
+@pytest.mark.parametrize("command", ["install-service", "replay", "run"])
+def test_a_token_file_without_a_webhook_is_said_not_ignored(tmp_path, command):
+    """``--webhook-token-file`` with no webhook to send it to (the --webhook forgotten): one warning."""
+    token = tmp_path / "supervisor.token"
+    token.write_text("s3cret\n", encoding="utf-8")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT),
+               PULSE_SERVER="unix:/nonexistent")
+    args = {"install-service": ["--caller", "softphone.monitor", "--unit-dir", str(tmp_path / "units")],
+            "replay": [str(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav"), "--no-transcribe", "--db",
+                       str(tmp_path / "e.db")],
+            "run": ["--caller", "softphone.monitor", "--no-wait-for-source", "--no-transcribe", "--db",
+                    str(tmp_path / "e.db")]}[command]
+    r = call_monitor(command, *args, "--webhook-token-file", token, env=env, timeout=300)
+    where = "--webhook URL" if command == "replay" else "--webhook URL or delivery.webhook_url"
+    assert r.stderr.splitlines()[0] == (f"call-monitor: warning: --webhook-token-file {token} is not used: there is "
+                                        f"no webhook ({where})")

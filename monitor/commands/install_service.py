@@ -125,10 +125,11 @@ def exec_start(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..delivery.sinks.webhook import TokenError
     from .common import config_or_error
-    from .run import overrides_from, webhook_token
+    from .run import overrides_from, say_unused_token, webhook_token
     cfg = config_or_error(args, overrides_from(args))
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
+    say_unused_token(args, cfg.delivery.webhook_url)
     try:
         webhook_token(cfg)
     except TokenError as err:
