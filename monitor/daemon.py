@@ -36,7 +36,7 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
@@ -83,6 +83,32 @@ def audio_folder_problem(cfg: Config) -> str | None:
     except OSError as err:
         return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
     return None
+
+
+CALL_FILE_SLACK_S = 300.0
+"""A call's audio or report file is written while the call runs or when it ends: one whose time
+is further than this outside the call is another call's, with the same id (another database
+in the same folder), and a purge leaves it."""
+
+
+def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float]]) -> int:
+    """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
+    for ``calls`` ((id, started_at, ended_at), purged from the database): the retention period
+    holds for them too. Returns how many were deleted; one that cannot be is a warning."""
+    from .report import report_path
+    deleted = 0
+    for call_id, started_at, ended_at in calls:
+        for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
+            try:
+                written = path.stat().st_mtime
+                if started_at - CALL_FILE_SLACK_S <= written <= ended_at + CALL_FILE_SLACK_S:
+                    path.unlink()
+                    deleted += 1
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                log.warning("call %s: %s not deleted: %s", call_id, path, err.strerror or err)
+    return deleted
 
 
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
@@ -385,12 +411,15 @@ class Daemon:
         if days <= 0:
             return
         try:
+            calls = self.store.ended_calls_before(now - days * 86400.0)
             counts = self.store.purge(now - days * 86400.0)
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
+        files = purge_call_files(self.cfg, calls)
         if counts.get("calls"):
-            log.info("purged %s call(s) older than %g days", counts["calls"], days)
+            log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
+                     f" and {files} file(s) of their audio and reports" if files else "")
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
