@@ -442,6 +442,8 @@ class Daemon:
                 webhook_token_file=cfg.delivery.webhook_token_file))
         later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
         self.cfg = cfg
+        if self.transcription is not None:  # the distress phrases, from the next call (as analysis keys)
+            self.transcription = self.transcription.with_phrases(cfg)
         if self.streams is not None:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
         if self.pipeline is not None:

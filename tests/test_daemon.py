@@ -386,6 +386,36 @@ def test_a_reload_names_the_snapshot_interval_as_applying_at_the_next_start(tmp_
     assert line == "configuration reloaded, except what applies at the next start: storage.snapshot_every_s"
 
 
+def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_logs):
+    """The phrase lists were read once, with the model, at the start: a reload that changed them
+    said "configuration reloaded" and every later call still spotted the old ones."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.transcription.setup import TranscriptionSetup
+    from monitor.transcription.vosk_models import packaged_model_dirs
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    gap = np.zeros((16000 * 8, 2), np.float32)
+    line = tmp_path / "two_calls.wav"
+    sf.write(line, np.concatenate([gap, x, gap, x, gap]), sr)
+    overrides = {"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 5.0,
+                 "transcription.language": "ko"}
+    cfg = load_config(overrides={**overrides, "phrases.ko": ["도와 주세요"]}, user_config=False)
+    reloaded = load_config(overrides={**overrides, "phrases.ko": ["숨을 못 쉬겠어요"]}, user_config=False)
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    matchers = {}
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {}, reload=lambda: reloaded,
+                           transcription=TranscriptionSetup.create(cfg, str(model)))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and daemon.calls == 1 and ev.t == 3.0 \
+            and daemon.request_reload()
+        daemon.sinks["seen"] = lambda ev: ev.type == "cues" and matchers.setdefault(
+            daemon.calls, daemon.pipeline.spotter.matcher.phrases)
+        assert daemon.run() == 0
+    assert matchers == {1: ("도와 주세요",), 2: ("숨을 못 쉬겠어요",)}
+    assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
+
+
 def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_start(tmp_path, monitor_logs):
     """``daemon.write_audio`` on, into a folder that cannot be made: one warning, the running
     configuration stays (a start is refused so, rather than every call losing its audio)."""

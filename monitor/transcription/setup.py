@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,12 @@ class TranscriptionSetup:
         language = cls.language_of(cfg, info)
         return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
                    live=live, agent=cfg.transcription.agent, renew_s=cfg.transcription.renew_s)
+
+    def with_phrases(self, cfg: Config) -> "TranscriptionSetup":
+        """This setup (the same loaded model) with the distress phrases ``cfg`` lists (a reload's
+        ``[phrases]``: language, tolerance and lists)."""
+        language = self.language_of(cfg, self.info)
+        return dataclasses.replace(self, matcher=matcher_for(cfg, language), language=language)
 
     @staticmethod
     def language_of(cfg: Config, info: ModelInfo) -> str:
