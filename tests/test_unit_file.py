@@ -253,3 +253,15 @@ def test_a_token_file_without_a_webhook_is_said_not_ignored(tmp_path, command):
     where = "--webhook URL" if command == "replay" else "--webhook URL or delivery.webhook_url"
     assert r.stderr.splitlines()[0] == (f"call-monitor: warning: --webhook-token-file {token} is not used: there is "
                                         f"no webhook ({where})")
+
+
+def test_a_call_audio_folder_the_daemon_could_not_write_is_refused_like_a_bad_configuration(tmp_path):
+    """``daemon.write_audio`` into a folder that cannot be made stops every start of the daemon
+    (exit 2, restarted and given up on by systemd): refused here, as a bad configuration is."""
+    (tmp_path / "plain").write_text("a file, not a folder\n")
+    conf = tmp_path / "monitor.toml"
+    conf.write_text(f'[daemon]\nwrite_audio = true\naudio_dir = "{tmp_path / "plain" / "audio"}"\n', encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == (f"call-monitor: error: daemon.audio_dir: cannot write call audio to {tmp_path / 'plain' / 'audio'} "
+                        "(Not a directory)\n")

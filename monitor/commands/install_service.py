@@ -130,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
+    from ..daemon import audio_folder_problem
+    problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+    if problem:  # the daemon refuses to start on it: the unit would fail at every start
+        error(problem)
+        return ExitStatus.BAD_SETUP
     try:
         webhook_token(cfg)
     except TokenError as err:
