@@ -265,3 +265,13 @@ def test_a_call_audio_folder_the_daemon_could_not_write_is_refused_like_a_bad_co
     assert r.returncode == 2 and not (tmp_path / "units").exists()
     assert r.stderr == (f"call-monitor: error: daemon.audio_dir: cannot write call audio to {tmp_path / 'plain' / 'audio'} "
                         "(Not a directory)\n")
+
+
+def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp_path):
+    (tmp_path / "vosk-model-small-en-us-0.15").mkdir()  # unpacking not finished
+    conf = tmp_path / "monitor.toml"
+    conf.write_text(f'[transcription]\nmodel = "{tmp_path / "vosk-model-small-en-us-0.15"}"\n', encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == (f"call-monitor: error: transcription.model: {tmp_path / 'vosk-model-small-en-us-0.15'}: not a "
+                        "Vosk model (missing am/final.mdl or conf/model.conf)\n")

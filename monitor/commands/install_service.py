@@ -130,8 +130,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
-    from ..daemon import audio_folder_problem
-    problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+    problem = _start_problem(cfg)
     if problem:  # the daemon refuses to start on it: the unit would fail at every start
         error(problem)
         return ExitStatus.BAD_SETUP
@@ -177,6 +176,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
     return ExitStatus.OK
+
+
+def _start_problem(cfg) -> str | None:
+    """What in ``cfg`` the daemon would refuse to start on, beyond the configuration's own checks:
+    a call audio folder it cannot write, a transcription.model folder that is no Vosk model."""
+    from ..daemon import audio_folder_problem
+    from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import ModelError, check_model_dir
+    if cfg.daemon.write_audio and (problem := audio_folder_problem(cfg)):
+        return problem
+    folder = TranscriptionSetup.asked(cfg)[0] if cfg.transcription.enabled else None
+    try:
+        if folder:
+            check_model_dir(folder)
+    except ModelError as err:
+        return f"transcription.model: {err}"
+    return None
 
 
 def _enable(path: Path, changed: bool) -> int:
