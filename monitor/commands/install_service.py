@@ -123,9 +123,8 @@ def exec_start(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.sinks.webhook import TokenError
     from .common import config_or_error
-    from .run import overrides_from, say_unused_token, webhook_token
+    from .run import overrides_from, say_unused_token
     cfg = config_or_error(args, overrides_from(args))
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
@@ -133,11 +132,6 @@ def run(args: argparse.Namespace) -> int:
     problem = _start_problem(cfg)
     if problem:  # the daemon refuses to start on it: the unit would fail at every start
         error(problem)
-        return ExitStatus.BAD_SETUP
-    try:
-        webhook_token(cfg)
-    except TokenError as err:
-        error(str(err))
         return ExitStatus.BAD_SETUP
     if not cfg.daemon.caller:
         warning("no caller source (--caller or daemon.caller): the unit's daemon will take the default input "
@@ -180,10 +174,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_problem(cfg) -> str | None:
     """What in ``cfg`` the daemon would refuse to start on, beyond the configuration's own checks:
-    a call audio folder it cannot write, a transcription.model folder that is no Vosk model."""
+    a token file it cannot read, a call audio folder it cannot write, a transcription.model folder
+    that is no Vosk model."""
     from ..daemon import audio_folder_problem
+    from ..delivery.sinks.webhook import TokenError
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError, check_model_dir
+    from .run import webhook_token
+    try:
+        webhook_token(cfg)
+    except TokenError as err:
+        return str(err)
     if cfg.daemon.write_audio and (problem := audio_folder_problem(cfg)):
         return problem
     folder = TranscriptionSetup.asked(cfg)[0] if cfg.transcription.enabled else None
