@@ -504,7 +504,8 @@ class Daemon:
             "recent_alerts": list(self.recent_alerts),
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.url, "delivered": self.webhook.delivered,
-                "failures": self.webhook.failures, "last_error": self.webhook.last_error},
+                "failures": self.webhook.failures, "last_error": self.webhook.last_error,
+                "heartbeat": None if self.heartbeat is None else self.heartbeat.state()},
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,

@@ -221,12 +221,15 @@ def test_after_a_reload_with_a_new_webhook_url_the_pending_alert_arrives_there(p
                                                      message="several cues agree"))
             store.enqueue_delivery(alert.alert_id, old.url)
         assert d.wait_err(f"webhook {old.url}: alert {alert.alert_id} not delivered", 10), d.err
+        beats = d.status(env)["webhook"]["heartbeat"]  # the status said nothing of the console unreachable
+        assert beats["failing"] and beats["failures"] >= 1 and "Connection refused" in beats["last_error"]
         cfg.write_text(f'[delivery]\nwebhook_url = "{new.url}"\nbackoff_s = 30\nheartbeat_s = 1\n')
         d.proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: new.received, 8), d.err
         assert [p["alert_id"] for _, p in new.received] == [alert.alert_id]
         assert wait_for(lambda: new.heartbeats, 5)
-        assert d.status(env)["webhook"]["url"] == new.url
+        webhook = d.status(env)["webhook"]
+        assert webhook["url"] == new.url and not webhook["heartbeat"]["failing"] and webhook["heartbeat"]["sent"] >= 1
         assert d.wait_err("configuration reloaded", 5)
         assert not any("next start" in line for line in d.err), "\n".join(d.err)
         d.proc.send_signal(signal.SIGTERM)

@@ -104,3 +104,15 @@ def test_status_json_with_a_configuration_it_cannot_load_says_so_in_json_and_exi
     why = f"{tmp_path / 'missing.toml'}: no such configuration file"
     assert done.returncode == 2 and json.loads(done.stdout) == {"running": False, "error": why}
     assert done.stderr.strip() == f"call-monitor: error: {why}"
+
+
+def test_the_webhook_line_says_when_the_heartbeats_fail():
+    """Heartbeats failing (the console unreachable) while no alert was due: the line read
+    "failures 0", as if the supervisor could be reached."""
+    webhook = {"url": "http://console:8640/webhook", "delivered": 0, "failures": 0, "last_error": "",
+               "heartbeat": {"sent": 0, "failures": 4, "failing": True, "last_error": "[Errno 111] Connection refused"}}
+    assert ("  webhook http://console:8640/webhook: delivered 0, failures 0; heartbeats sent 0, failing "
+            "([Errno 111] Connection refused)") in render(dict(STATE, webhook=webhook)).splitlines()
+    webhook["heartbeat"] = {"sent": 12, "failures": 4, "failing": False, "last_error": ""}
+    assert ("  webhook http://console:8640/webhook: delivered 0, failures 0; heartbeats sent 12"
+            in render(dict(STATE, webhook=webhook)).splitlines())

@@ -93,8 +93,11 @@ def render(st: dict) -> str:
         lines.append(f"    {when} call {a['call_id']} {a['severity']} {a['kind']} at {a['t']:.0f} s")
     if st.get("webhook"):
         w = st["webhook"]
+        h = w.get("heartbeat")
         lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, failures {w['failures']}"
-                     + (f" (last: {w['last_error']})" if w["last_error"] else ""))
+                     + (f" (last: {w['last_error']})" if w["last_error"] else "")
+                     + (f"; heartbeats sent {h['sent']}" + (f", failing ({h['last_error']})" if h["failing"] else "")
+                        if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
     return "\n".join(lines)
