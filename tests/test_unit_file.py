@@ -275,3 +275,27 @@ def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp
     assert r.returncode == 2 and not (tmp_path / "units").exists()
     assert r.stderr == (f"call-monitor: error: transcription.model: {tmp_path / 'vosk-model-small-en-us-0.15'}: not a "
                         "Vosk model (missing am/final.mdl or conf/model.conf)\n")
+
+
+def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):
+    """systemd starts a user's daemon in the home folder: ``storage.db = "calls.db"`` checked here
+    would be another database there (the command line's --db is written absolute: not said)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    conf = work / "monitor.toml"
+    conf.write_text('[storage]\ndb = "calls.db"\n[delivery]\nwebhook_url = "http://127.0.0.1:8640/webhook"\n'
+                    'webhook_token_file = "console.token"\n', encoding="utf-8")
+    (work / "console.token").write_text("s3cret\n", encoding="utf-8")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    def install(*args):
+        return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",
+                               "--unit-dir", str(tmp_path / "units"), *args], capture_output=True, text=True,
+                              env=env, cwd=work, timeout=60)
+    r = install("--config", str(conf))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "call-monitor: warning: relative paths in the configuration (storage.db = 'calls.db', "
+        "delivery.webhook_token_file = 'console.token') are found from the daemon's working folder, under "
+        "systemd your home folder, not this one: give absolute paths")
+    r = install("--db", "calls.db")
+    assert r.returncode == 0 and "relative paths" not in r.stderr, r.stderr

@@ -133,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
     if problem:  # the daemon refuses to start on it: the unit would fail at every start
         error(problem)
         return ExitStatus.BAD_SETUP
+    relative = _relative_paths(cfg, args)
+    if relative and os.path.realpath(os.getcwd()) != os.path.realpath(Path.home()):
+        warning(f"relative paths in the configuration ({', '.join(relative)}) are found from the daemon's working "
+                "folder, under systemd your home folder, not this one: give absolute paths")
     if not cfg.daemon.caller:
         warning("no caller source (--caller or daemon.caller): the unit's daemon will take the default input "
                 "as the caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's sink "
@@ -170,6 +174,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
     return ExitStatus.OK
+
+
+PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.status_socket",
+             "delivery.webhook_token_file", "transcription.model")
+"""Keys naming a file or folder (``transcription.model`` when it is not a language code)."""
+
+
+def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
+    """``key = 'value'`` of the :data:`PATH_KEYS` whose value in the configuration files is a
+    relative path (``--db`` and ``--webhook-token-file`` are made absolute in the unit)."""
+    from ..transcription.setup import TranscriptionSetup
+    given = {"storage.db": args.db, "delivery.webhook_token_file": args.webhook_token_file}
+    out = []
+    for key in (k for k in PATH_KEYS if not given.get(k)):
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if key == "transcription.model":
+            value = value if TranscriptionSetup.asked(cfg)[0] else ""
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            out.append(f"{key} = {value!r}")
+    return out
 
 
 def _start_problem(cfg) -> str | None:
