@@ -226,3 +226,12 @@ def test_the_fetch_command_runs_an_interpreter_that_has_vosk(tmp_path):
     argv[-1] = "import vosk"  # the same interpreter, without the download
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=dict(os.environ, PATH="/nonexistent"))
     assert done.returncode == 0, done.stderr
+
+
+def test_a_language_passes_over_a_folder_that_is_no_model_for_a_usable_one(model_root, tmp_path):
+    """A half-unpacked ``vosk-model-small-ko-0.22`` first in VOSK_MODEL_PATH stopped replay and run
+    (exit 2) although a usable Korean model was found after it."""
+    broken = tmp_path / "first" / "vosk-model-small-ko-0.22"
+    (broken / "conf").mkdir(parents=True)
+    env = os.pathsep.join([str(tmp_path / "first"), str(model_root)])
+    assert resolve_model(None, "ko", env=env).path == model_root / "vosk-model-small-ko"

@@ -244,7 +244,9 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     is not a model). Otherwise ``lang`` is looked up in the search folders
     folder by folder (exact language before a regional variant, ``en`` finds
     ``en-us``), then in installed model packages, then, with ``download``,
-    fetched by vosk into its cache. With neither, ``None``.
+    fetched by vosk into its cache. With neither, ``None``. A folder named like a
+    model that is none (half unpacked) is passed over for a usable one; with no
+    usable one it is returned, and loading it says what it lacks.
     """
     if model is not None and str(model) != "":
         path = check_model_dir(model)
@@ -256,13 +258,14 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     if not lang:
         return None
     lang = lang.strip().lower()
-    for directory, source in search_dirs(env):
-        hit = _pick(_models_in(directory, source), lang)
+    found = [m for directory, source in search_dirs(env) for m in _models_in(directory, source)]
+    for group in (m for m in found if m.problem is None), _packaged_models():
+        hit = _pick(group, lang)
         if hit is not None:
             return hit
-    hit = _pick(_packaged_models(), lang)
-    if hit is not None:
-        return hit
+    broken = _pick(found, lang)  # no usable one: the folder named for it, whose load then says what it lacks
+    if broken is not None:
+        return broken
     if download:
         return _download(lang)
     return None
