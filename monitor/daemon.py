@@ -509,6 +509,7 @@ class Daemon:
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
+            "last_problem": self.last_problem,
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
                       "dropped": self.guard.dropped, "error": self.guard.last_error},
         }

@@ -425,6 +425,7 @@ def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_st
                                   "rules.slow_speech.persist_s": 9.0}], at_s=(3.0,))
     (line,) = [m for level, m in monitor_logs if "reloaded" in m]
     assert line.startswith(f"configuration not reloaded: daemon.audio_dir: cannot write call audio to {folder} (")
+    assert daemon.state()["last_problem"]["message"] == line, "status says it too, not only the log"
     assert daemon.cfg.rules.rule("slow_speech").persist_s != 9.0 and not daemon.cfg.daemon.write_audio
     assert not [m for level, m in monitor_logs if "audio not written" in m]
 

@@ -116,3 +116,16 @@ def test_the_webhook_line_says_when_the_heartbeats_fail():
     webhook["heartbeat"] = {"sent": 12, "failures": 4, "failing": False, "last_error": ""}
     assert ("  webhook http://console:8640/webhook: delivered 0, failures 0; heartbeats sent 12"
             in render(dict(STATE, webhook=webhook)).splitlines())
+
+
+def test_the_last_warning_or_error_has_a_line():
+    """``systemctl --user reload callmonitor`` with a broken configuration: its warning went only
+    to the journal, and the status looked as after a reload that worked."""
+    import time
+
+    problem = {"level": "warning", "at": time.mktime((2026, 12, 1, 9, 30, 5, 0, 0, -1)),
+               "message": "configuration not reloaded: c.toml: invalid TOML (Expected '=' (at line 2, column 4))"}
+    assert render(dict(STATE, last_problem=problem)).splitlines()[-1] == (
+        "  last warning at 09:30:05: configuration not reloaded: c.toml: invalid TOML (Expected '=' (at line 2, "
+        "column 4))")
+    assert "last " not in render(dict(STATE, last_problem=None))

@@ -100,6 +100,10 @@ def render(st: dict) -> str:
                         if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
+    problem = st.get("last_problem")
+    if problem:  # a reload (systemctl --user reload) refused, say: otherwise only in the journal
+        when = time.strftime("%H:%M:%S", time.localtime(problem["at"]))
+        lines.append(f"  last {problem['level']} at {when}: {problem['message']}")
     return "\n".join(lines)
 
 
