@@ -11,6 +11,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import PY, Daemon, Hook, wait_for
 
 
@@ -180,6 +182,28 @@ def test_without_waiting_a_missing_caller_source_exits_2_naming_it(pulse, env, t
     (line,) = r.stderr.strip().splitlines()
     assert line.startswith("call-monitor: error: no input device or source named 'phone2.monitor'")
     assert "softphone.monitor" in line  # what exists
+
+
+@pytest.mark.parametrize("missing", ["pactl", "server"])
+def test_a_monitor_source_that_cannot_be_looked_up_says_why(pulse, env, tmp_path, missing):
+    """Without pactl (a PipeWire desktop without pulseaudio-utils) or with no sound server
+    answering, softphone.monitor was said not to exist, and `devices` said no server answered."""
+    env = dict(env)
+    if missing == "pactl":
+        env["PATH"] = os.path.dirname(PY)  # the interpreter, and no pactl
+        why = "pactl is not installed (Debian: apt-get install pulseaudio-utils)"
+    else:
+        env["PULSE_SERVER"] = f"unix:{tmp_path / 'no-server'}"
+        why = "no PulseAudio/PipeWire server answered (pactl)"
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-wait-for-source",
+                        "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "call-monitor: error: no input device or source named 'softphone.monitor'; the sound server's sources "
+        f"cannot be listed: {why} (see `call-monitor devices`)"]
+    listed = subprocess.run([PY, "-m", "monitor.cli", "devices"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)
+    assert listed.returncode == 0 and listed.stderr == f"call-monitor: warning: {why}: sound-server sources not listed\n"
 
 
 def test_an_alsa_device_that_appears_after_the_start_is_found(pulse, env, tmp_path):
