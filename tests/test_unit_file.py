@@ -263,8 +263,8 @@ def test_a_call_audio_folder_the_daemon_could_not_write_is_refused_like_a_bad_co
     conf.write_text(f'[daemon]\nwrite_audio = true\naudio_dir = "{tmp_path / "plain" / "audio"}"\n', encoding="utf-8")
     r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
     assert r.returncode == 2 and not (tmp_path / "units").exists()
-    assert r.stderr == (f"call-monitor: error: daemon.audio_dir: cannot write call audio to {tmp_path / 'plain' / 'audio'} "
-                        "(Not a directory)\n")
+    folder = tmp_path / "plain" / "audio"
+    assert r.stderr == f"call-monitor: error: daemon.audio_dir: cannot write call audio to {folder} (Not a directory)\n"
 
 
 def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp_path):

@@ -18,8 +18,9 @@ interrupted, so that it is purged like any other instead of kept for ever."""
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("purge", help="delete calls older than the retention period",
                        description="Delete calls (with their alerts, cue snapshots, transcript and webhook "
-                                   "outbox rows, and the audio and reports the daemon wrote of them) that started more than AGE ago; default: the configuration's "
-                                   "storage.retention_days. Calls still running are kept; a call left open by a crash "
+                                   "outbox rows, and the audio and reports the daemon wrote of them) that started "
+                                   "more than AGE ago; default: the configuration's storage.retention_days. Calls "
+                                   "still running are kept; a call left open by a crash "
                                    "or a kill (nothing recorded for an hour) is closed as interrupted first.")
     p.add_argument("--older-than", metavar="AGE",
                    help=f"{WHEN_FORMATS} (a date: the calls that started before it); "

@@ -21,9 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help="print the daemon's state as one JSON object with \"running\": true (a leg's "
                         "level_dbfs: its last block's level, -240 for digital silence, null before its "
-                        "first block and while it has no input); with no daemon answering, {\"running\": false, \"error\": "
-                        "\"...\"} (the error line is said on stderr too, and the exit status is 1, or 2 "
-                        "for a configuration that cannot be loaded)")
+                        "first block and while it has no input); with no daemon answering, "
+                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too, "
+                        "and the exit status is 1, or 2 for a configuration that cannot be loaded)")
     add_daemon_options(p)
     p.set_defaults(run=run)
 
