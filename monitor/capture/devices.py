@@ -103,6 +103,13 @@ def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:
     return out
 
 
+def no_sources_reason() -> str:
+    """Why the sound server's sources cannot be listed (:func:`pulse_sources` gave None)."""
+    if shutil.which("pactl") is None:
+        return "pactl is not installed (Debian: apt-get install pulseaudio-utils)"
+    return "no PulseAudio/PipeWire server answered (pactl)"
+
+
 SERVER_SOURCE_PREFIXES = ("alsa_input.", "alsa_output.", "bluez_input.", "bluez_output.", "bluez_source.")
 """How the sound server names the sources of cards and headsets (a sink's monitor ends in ``.monitor``)."""
 
@@ -176,4 +183,6 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
     known = [s.name for s in sources or []]
     guess = _close_name(spec, [*known, *(d.name for d in devices)])
     hint = f"; sound-server sources: {', '.join(known)}" if known else ""
+    if sources is None:  # a softphone.monitor cannot be found without them: say why, not only that
+        hint = f"; the sound server's sources cannot be listed: {no_sources_reason()}"
     raise DeviceError(f"no input device or source named '{spec}'{guess}{hint} (see `call-monitor devices`)")

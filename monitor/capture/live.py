@@ -95,7 +95,8 @@ class LegStats:
     reopens: int = 0
     gap_fill_s: float = 0.0
     last_error: str = ""
-    level_dbfs: float | None = None  # the last block's; None before it, DIGITAL_ZERO_DBFS for zeros
+    level_dbfs: float | None = None  # the last block's; None before it and while the leg has no input
+    # (waiting, lost, reopening: its blocks are the gap's zeros), DIGITAL_ZERO_DBFS for zeros
 
     def to_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -533,8 +534,8 @@ class LiveSource(Source):
                     continue
                 cols = [self._take(leg, n) for leg in legs]
                 samples = np.stack(cols, axis=1)
-                for leg, level in zip(legs, block_levels_dbfs(samples)):
-                    leg.stats.level_dbfs = round(float(level), 1)
+                for leg, level in zip(legs, block_levels_dbfs(samples)):  # a leg with no input has no level
+                    leg.stats.level_dbfs = round(float(level), 1) if leg.stats.state == "running" else None
                 t0 = self.emitted / self.rate
                 self.emitted += n
                 yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate))

@@ -101,6 +101,10 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    if model_info is not None:
+        from ..transcription.setup import TranscriptionSetup
+        for note in TranscriptionSetup.notes(cfg, model_info):
+            warning(note)
     opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
                         model=args.model, model_info=model_info, resume=args.resume,
                         progress=not args.quiet and sys.stdout.isatty())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import re
 import time
@@ -12,7 +13,7 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable
 
-from ..console import LEVELS, error, info
+from ..console import LEVELS, error, info, warning
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
@@ -137,17 +138,26 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     (said once on stderr, with the command that fetches a model). Raises ModelError for a
     model folder that is not a model."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
+        if getattr(args, "model", None):  # asked for on the command line, and not used: said, not ignored
+            why = "--no-transcribe" if getattr(args, "no_transcribe", False) else "transcription.enabled = false"
+            warning(f"--model {args.model} is not used: {why} (acoustic-only)")
         return None
     from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
     if setup is None:
         info(TranscriptionSetup.missing_message(cfg, getattr(args, "model", None)))
+        return None
+    for note in TranscriptionSetup.notes(cfg, setup.info):
+        warning(note)
+    logging.getLogger(__name__).info("transcribing with the Vosk model at %s (%s; found as %s)", setup.info.path,
+                                     setup.language or "language unknown", setup.info.source)
     return setup
 
 
-PATH_OPTIONS = ("config", "db", "token_file", "socket")
-"""Options naming a file that are refused empty (``--db ""`` from an unset shell variable would
-otherwise mean the default silently)."""
+PATH_OPTIONS = ("config", "db", "token_file", "socket", "webhook_token_file", "unit_dir")
+"""Options naming a file (or a folder: ``unit_dir``) that are refused empty (``--db ""`` from an
+unset shell variable would otherwise mean the default silently, ``--webhook-token-file ""`` posts
+without the token the console asks for)."""
 
 
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
@@ -157,12 +167,13 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     for option in PATH_OPTIONS:
         value = getattr(args, option, None)
         if value is not None and not value.strip():
-            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a file, or leave the "
+            what = "folder" if option.endswith("_dir") else "file"
+            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a {what}, or leave the "
                               "option out for the configured one")
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
-    if args.config and not os.path.isfile(args.config):
+    if args.config and (os.path.isdir(args.config) or not os.path.exists(args.config)):  # a pipe is read
         raise ConfigError(f"{args.config}: " + ("is a directory, not a configuration file" if os.path.isdir(args.config)
                                                 else "no such configuration file"))
     return load_config(args.config, extra or None)

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..capture.devices import input_devices, pulse_sources
+    from ..capture.devices import input_devices, no_sources_reason, pulse_sources
     with ThreadPoolExecutor(1) as pool:  # pactl answers while PortAudio scans the devices
         pending = pool.submit(pulse_sources)
         try:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if not devs:
         print("  (none)")
     if srcs is None:
-        warning("no PulseAudio/PipeWire server answered (pactl); sound-server sources not listed")
+        warning(f"{no_sources_reason()}: sound-server sources not listed")
         return ExitStatus.OK
     print("Sound-server sources (SOURCE = name; 'monitor' = what a sink plays, e.g. the softphone's output):")
     for s in srcs:

@@ -9,8 +9,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Mapping
 
-from ..console import error, info
+from ..console import error, info, warning
 from .common import ExitStatus
 
 UNIT = """\
@@ -24,7 +25,7 @@ StartLimitBurst=30
 
 [Service]
 Type=simple
-ExecStart={exec_start}
+{environment}ExecStart={exec_start}
 ExecReload=/bin/kill -HUP $MAINPID
 # exit 2 (a configuration, device or database it cannot use) is retried too: the softphone's
 # sink may appear only after the session starts
@@ -64,21 +65,45 @@ class UnitArgumentError(ValueError):
 _PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
 
 
-def systemd_quote(arg: str, what: str = "argument") -> str:
-    """One ExecStart argument as systemd.service(5) reads it back verbatim.
+def systemd_quote(arg: str, what: str = "argument", *, expands: bool = True) -> str:
+    """One ExecStart argument (or, with ``expands=False``, one ``Environment=`` assignment) as
+    systemd.service(5) reads it back verbatim.
 
-    ``%`` becomes ``%%`` (specifiers) and ``$`` becomes ``$$`` (environment expansion);
-    anything but plain characters is double-quoted with ``\\`` and ``\"`` escaped.
-    Control characters (a newline would start a new directive) are refused.
+    ``%`` becomes ``%%`` (specifiers) and, where the environment is expanded (ExecStart),
+    ``$`` becomes ``$$``; anything but plain characters is double-quoted with ``\\`` and ``\"``
+    escaped. Control characters (a newline would start a new directive) are refused.
     """
     bad = [c for c in arg if ord(c) < 0x20 or ord(c) == 0x7F]
     if bad:
         raise UnitArgumentError(f"{what} {arg!r}: contains a control character ({bad[0]!r}); "
                                 "a unit file cannot carry it")
-    text = arg.replace("%", "%%").replace("$", "$$")
+    text = arg.replace("%", "%%")
+    if expands:
+        text = text.replace("$", "$$")
     if _PLAIN.fullmatch(arg):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+CARRIED_ENVIRONMENT = ("VOSK_MODEL_PATH", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+"""Variables that decide which speech models, configuration and database the daemon finds: set
+where ``install-service`` runs (and its checks used them), they are written into the unit, whose
+daemon systemd starts without the shell's environment."""
+
+
+def environment_lines(env: Mapping[str, str]) -> str:
+    """``Environment=`` lines (each ending in a newline) for the :data:`CARRIED_ENVIRONMENT`
+    variables set in ``env``, their folders made absolute; "" when none is set. Raises
+    UnitArgumentError (a control character)."""
+    lines = []
+    for name in CARRIED_ENVIRONMENT:
+        value = env.get(name, "")
+        if name.startswith("XDG_") and not os.path.isabs(value):
+            continue  # unset, empty or relative: ignored, as the specification says
+        folders = [os.path.abspath(os.path.expanduser(part)) for part in value.split(os.pathsep) if part.strip()]
+        if folders:
+            lines.append(f"Environment={systemd_quote(name + '=' + os.pathsep.join(folders), name, expands=False)}\n")
+    return "".join(lines)
 
 
 def exec_start(args: argparse.Namespace) -> str:
@@ -98,19 +123,26 @@ def exec_start(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.sinks.webhook import TokenError
     from .common import config_or_error
-    from .run import overrides_from, webhook_token
+    from .run import overrides_from, say_unused_token
     cfg = config_or_error(args, overrides_from(args))
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
-    try:
-        webhook_token(cfg)
-    except TokenError as err:
-        error(str(err))
+    say_unused_token(args, cfg.delivery.webhook_url)
+    problem = _start_problem(cfg)
+    if problem:  # the daemon refuses to start on it: the unit would fail at every start
+        error(problem)
         return ExitStatus.BAD_SETUP
+    relative = _relative_paths(cfg, args)
+    if relative and os.path.realpath(os.getcwd()) != os.path.realpath(Path.home()):
+        warning(f"relative paths in the configuration ({', '.join(relative)}) are found from the daemon's working "
+                "folder, under systemd your home folder, not this one: give absolute paths")
+    if not cfg.daemon.caller:
+        warning("no caller source (--caller or daemon.caller): the unit's daemon will take the default input "
+                "as the caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's sink "
+                "(`call-monitor devices` lists them)")
     try:
-        unit = UNIT.format(exec_start=exec_start(args))
+        unit = UNIT.format(environment=environment_lines(os.environ), exec_start=exec_start(args))
     except UnitArgumentError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -119,22 +151,93 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.OK
     from ..config.schema import xdg_home
     d = Path(args.unit_dir or xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user")
+    path = d / "callmonitor.service"
+    try:
+        before = path.read_text() if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        before = ""  # a unit there that cannot be read: replaced, as a changed one
     try:
         d.mkdir(parents=True, exist_ok=True)
-        path = d / "callmonitor.service"
         path.write_text(unit)
         os.chmod(path, 0o600)
     except OSError as err:
         error(f"cannot write the unit: {err}")
         return ExitStatus.FAILED
-    info(f"wrote {path}")
+    changed = before is not None and before != unit
+    info(f"wrote {path}" + (" (it replaces a different unit)" if changed else
+                            " (the same unit as before)" if before is not None else ""))
     if args.enable:
-        for cmd in (["systemctl", "--user", "daemon-reload"],
-                    ["systemctl", "--user", "enable", "--now", "callmonitor.service"]):
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]}")
-                return ExitStatus.FAILED
+        return _enable(path, changed)
+    if changed:
+        info("apply it with: systemctl --user daemon-reload && systemctl --user enable callmonitor "
+             "&& systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
+    return ExitStatus.OK
+
+
+PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.status_socket",
+             "delivery.webhook_token_file", "transcription.model")
+"""Keys naming a file or folder (``transcription.model`` when it is not a language code)."""
+
+
+def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
+    """``key = 'value'`` of the :data:`PATH_KEYS` whose value in the configuration files is a
+    relative path (``--db`` and ``--webhook-token-file`` are made absolute in the unit)."""
+    from ..transcription.setup import TranscriptionSetup
+    given = {"storage.db": args.db, "delivery.webhook_token_file": args.webhook_token_file}
+    out = []
+    for key in (k for k in PATH_KEYS if not given.get(k)):
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if key == "transcription.model":
+            value = value if TranscriptionSetup.asked(cfg)[0] else ""
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            out.append(f"{key} = {value!r}")
+    return out
+
+
+def _start_problem(cfg) -> str | None:
+    """What in ``cfg`` the daemon would refuse to start on, beyond the configuration's own checks:
+    a token file it cannot read, a call audio folder it cannot write, a transcription.model folder
+    that is no Vosk model."""
+    from ..daemon import audio_folder_problem
+    from ..delivery.sinks.webhook import TokenError
+    from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import ModelError, check_model_dir
+    from .run import webhook_token
+    try:
+        webhook_token(cfg)
+    except TokenError as err:
+        return str(err)
+    if cfg.daemon.write_audio and (problem := audio_folder_problem(cfg)):
+        return problem
+    folder = TranscriptionSetup.asked(cfg)[0] if cfg.transcription.enabled else None
+    try:
+        if folder:
+            check_model_dir(folder)
+    except ModelError as err:
+        return f"transcription.model: {err}"
+    return None
+
+
+def _enable(path: Path, changed: bool) -> int:
+    """``systemctl --user`` daemon-reload, then (for a ``changed`` unit) try-restart, so that a
+    daemon already running takes the new options, then enable --now. One line for what failed."""
+    steps = [["daemon-reload"], *([["try-restart", "callmonitor.service"]] if changed else []),
+             ["enable", "--now", "callmonitor.service"]]
+    for step in steps:
+        cmd = ["systemctl", "--user", *step]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as err:  # no systemctl: not a systemd system
+            error(f"{cmd[0]}: {err.strerror or err}: the unit {path} is written, but not enabled "
+                  "(install-service needs systemd's user manager)")
+            return ExitStatus.FAILED
+        if r.returncode != 0:
+            error(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]} "
+                  f"(the unit {path} is written, but not enabled)")
+            return ExitStatus.FAILED
+    info("callmonitor.service enabled and started" + (" (a daemon that was running restarted with the new unit)"
+                                                      if changed else ""))
     return ExitStatus.OK

@@ -21,9 +21,10 @@ def run(args: argparse.Namespace) -> int:
     for info in models:
         if args.json:
             print(json.dumps({"name": info.name, "path": str(info.path), "language": info.language,
-                              "source": info.source, "small": info.small, "sample_rate": info.sample_rate}))
+                              "source": info.source, "small": info.small, "sample_rate": info.sample_rate,
+                              "problem": info.problem}))
         else:
             print(describe(info))
-    if not models and not args.json:
-        print("no Vosk models found; " + fetch_hint("en-us"))
+    if not any(info.problem is None for info in models) and not args.json:
+        print(("no usable " if models else "no ") + "Vosk models found; " + fetch_hint("en-us"))
     return 0

@@ -18,8 +18,9 @@ interrupted, so that it is purged like any other instead of kept for ever."""
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("purge", help="delete calls older than the retention period",
                        description="Delete calls (with their alerts, cue snapshots, transcript and webhook "
-                                   "outbox rows) that started more than AGE ago; default: the configuration's "
-                                   "storage.retention_days. Calls still running are kept; a call left open by a crash "
+                                   "outbox rows, and the audio and reports the daemon wrote of them) that started "
+                                   "more than AGE ago; default: the configuration's storage.retention_days. Calls "
+                                   "still running are kept; a call left open by a crash "
                                    "or a kill (nothing recorded for an hour) is closed as interrupted first.")
     p.add_argument("--older-than", metavar="AGE",
                    help=f"{WHEN_FORMATS} (a date: the calls that started before it); "
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
+        calls = store.ended_calls_before(cutoff)
         counts = store.purge(cutoff)
     except StoreError as err:
         error(str(err))
@@ -60,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
             store.close()
         except StoreError:
             pass
+    from ..daemon import purge_call_files
+    files = purge_call_files(cfg, calls)
+    if files:
+        counts["files of call audio and reports"] = files
     if left_open:
         info(f"closed {len(left_open)} call(s) left open by a crash or a kill, nothing recorded for "
              f"{LEFT_OPEN_IDLE_S / 3600:g} h, as interrupted (call {', '.join(map(str, left_open))})")

@@ -60,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
     from .common import (ConfigError, ModelError, StoreError, config_from_args, open_store_or_pending,
                          open_transcription)
-    from .run import start_webhook, webhook_overrides, webhook_token
+    from .run import say_unused_token, start_webhook, webhook_overrides, webhook_token
     try:
         cfg = config_from_args(args, webhook_overrides(args))
+        say_unused_token(args, args.webhook or "", configured=False)
         token = webhook_token(cfg) if args.webhook else None
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
     except (ConfigError, StoreError, ValueError) as err:

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 
-from ..console import error
+from ..console import error, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
 SUN_PATH_BYTES = 108
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    say_unused_token(args, cfg.delivery.webhook_url)
     from ..capture.quiet import NativeStderrDivert
     try:
         with contextlib.ExitStack() as stack:
@@ -279,6 +280,15 @@ def _long_socket_hint(path: str) -> str:
         return ""
     return (f" (a Unix socket's path holds at most {SUN_PATH_BYTES - 1} bytes: give a shorter one with "
             f"--socket PATH or daemon.status_socket)")
+
+
+def say_unused_token(args: argparse.Namespace, webhook: str, *, configured: bool = True) -> None:
+    """One warning when ``--webhook-token-file`` is given and there is no webhook (``webhook`` is
+    the URL in use, "" for none) to send it to, rather than ignoring it without a word.
+    ``configured``: delivery.webhook_url would count (not in replay)."""
+    if getattr(args, "webhook_token_file", None) and not webhook:
+        where = "--webhook URL or delivery.webhook_url" if configured else "--webhook URL"
+        warning(f"--webhook-token-file {args.webhook_token_file} is not used: there is no webhook ({where})")
 
 
 def webhook_token(cfg) -> str | None:

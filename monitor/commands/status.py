@@ -21,9 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help="print the daemon's state as one JSON object with \"running\": true (a leg's "
                         "level_dbfs: its last block's level, -240 for digital silence, null before its "
-                        "first block); with no daemon answering, {\"running\": false, \"error\": "
-                        "\"...\"} (the error line is said on stderr too, and the exit status is 1, or 2 "
-                        "for a configuration that cannot be loaded)")
+                        "first block and while it has no input); with no daemon answering, "
+                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too, "
+                        "and the exit status is 1, or 2 for a configuration that cannot be loaded)")
     add_daemon_options(p)
     p.set_defaults(run=run)
 
@@ -93,10 +93,17 @@ def render(st: dict) -> str:
         lines.append(f"    {when} call {a['call_id']} {a['severity']} {a['kind']} at {a['t']:.0f} s")
     if st.get("webhook"):
         w = st["webhook"]
+        h = w.get("heartbeat")
         lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, failures {w['failures']}"
-                     + (f" (last: {w['last_error']})" if w["last_error"] else ""))
+                     + (f" (last: {w['last_error']})" if w["last_error"] else "")
+                     + (f"; heartbeats sent {h['sent']}" + (f", failing ({h['last_error']})" if h["failing"] else "")
+                        if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
+    problem = st.get("last_problem")
+    if problem:  # a reload (systemctl --user reload) refused, say: otherwise only in the journal
+        when = time.strftime("%H:%M:%S", time.localtime(problem["at"]))
+        lines.append(f"  last {problem['level']} at {when}: {problem['message']}")
     return "\n".join(lines)
 
 

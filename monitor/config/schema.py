@@ -760,7 +760,9 @@ class DaemonConfig:
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
     audio_dir: str = _k("", "where call audio goes when write_audio is on (call-<id>.wav; "
                         "call-started-<time>.wav until a failing database has written the call), "
-                        "checked when the daemon starts; \"\" = next to the database")
+                        "checked when the daemon starts and when it reloads (a folder it cannot write "
+                        "stops the start, and a reload keeps the running configuration); \"\" = next to "
+                        "the database")
     report_on_critical: bool = _k(False, "write an HTML report for every call with a critical "
                                   "alert")
     report_dir: str = _k("", "where those reports go; \"\" = next to the database")
@@ -847,7 +849,8 @@ class StorageConfig:
                            "database; false keeps words out of the database (alerts still name a "
                            "distress phrase's words)")
     retention_days: float = _k(30.0, "calls older than this many days are deleted with everything they "
-                               "hold (daily by the daemon; `call-monitor purge`); 0 = keep forever",
+                               "hold, the audio and reports the daemon wrote of them too (daily by the "
+                               "daemon; `call-monitor purge`); 0 = keep forever",
                                min=0, max=36500.0)
 
 

@@ -63,10 +63,12 @@ def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] 
     return "".join(out)
 
 
-def effective_config_toml(cfg: Config) -> str:
+def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor/config.toml") -> str:
+    """``cfg`` as documented TOML; its header says to save it as ``user_config`` (the user's
+    configuration file, which ``$XDG_CONFIG_HOME`` moves)."""
     parts = ["# callmonitor: effective configuration",
              f"# read from: {', '.join(cfg.sources) if cfg.sources else 'built-in defaults only'}",
-             "# Save as ~/.config/callmonitor/config.toml and edit; unset keys keep their defaults.\n"]
+             f"# Save as {user_config} and edit; unset keys keep their defaults.\n"]
     parts.append(_table("analysis", cfg.analysis, AnalysisConfig,
                         "Cue windows and the caller's baseline."))
     for rule in cfg.rules.acoustic:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from pathlib import Path
@@ -110,6 +111,9 @@ class StatusServer:
         self.path = path
         self.state = state
         self.control = control
+        if os.path.lexists(path) and not stat.S_ISSOCK(os.lstat(path).st_mode):  # a file given for the socket
+            raise RuntimeError(f"{path} is there and is no socket (not removed): give the daemon another "
+                               "--socket or daemon.status_socket")
         if os.path.exists(path):
             try:
                 query_status(path, timeout=LIVENESS_TIMEOUT_S)

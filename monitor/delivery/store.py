@@ -665,6 +665,12 @@ class Store:
             closed.append(call_id)
         return closed
 
+    def ended_calls_before(self, before: float) -> list[tuple[int, float, float]]:
+        """(id, started_at, ended_at) of the calls :meth:`purge` deletes with the same ``before``."""
+        rows = self._read("SELECT id, started_at, ended_at FROM calls WHERE started_at < ? AND ended_at IS NOT NULL",
+                          (before,))
+        return [(int(i), float(a), float(b)) for i, a, b in rows]
+
     def purge(self, before: float) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
         returns the rows deleted per table. Undelivered webhook rows of those calls go too."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -49,9 +50,39 @@ class TranscriptionSetup:
     @classmethod
     def load(cls, cfg: Config, info: ModelInfo, *, live: bool = False) -> "TranscriptionSetup":
         """Load the model :meth:`resolve` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
-        language = (cfg.phrases.language or info.language or cfg.transcription.language or "").lower()
+        language = cls.language_of(cfg, info)
         return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
                    live=live, agent=cfg.transcription.agent, renew_s=cfg.transcription.renew_s)
+
+    def with_phrases(self, cfg: Config) -> "TranscriptionSetup":
+        """This setup (the same loaded model) with the distress phrases ``cfg`` lists (a reload's
+        ``[phrases]``: language, tolerance and lists)."""
+        language = self.language_of(cfg, self.info)
+        return dataclasses.replace(self, matcher=matcher_for(cfg, language), language=language)
+
+    @staticmethod
+    def language_of(cfg: Config, info: ModelInfo) -> str:
+        """The language transcribed with ``info``, whose distress phrases are spotted: the model's
+        (from its name), else ``transcription.language``; ``phrases.language`` names the list."""
+        return (cfg.phrases.language or info.language or cfg.transcription.language or "").lower()
+
+    @staticmethod
+    def notes(cfg: Config, info: ModelInfo) -> list[str]:
+        """What to know about transcribing with ``info``, one line each: a model folder of another
+        language than ``transcription.language`` (its own is transcribed), and a language the
+        configuration lists no distress phrases for (none is spotted)."""
+        notes = []
+        configured = (cfg.transcription.language or "").lower()
+        if info.source == "explicit" and info.language and configured \
+                and info.language.split("-")[0] != configured.split("-")[0]:
+            notes.append(f"{info.path} is a '{info.language}' model, while transcription.language is "
+                         f"'{configured}': the calls are transcribed as '{info.language}'")
+        language = TranscriptionSetup.language_of(cfg, info)
+        if matcher_for(cfg, language) is None:
+            notes.append(f"no distress phrases for '{language}' in the configuration ([phrases] "
+                         f"{language.split('-')[0] or 'en'} = [...]): words are transcribed, but no "
+                         "distress_phrase alert is raised")
+        return notes
 
     @staticmethod
     def resolve(cfg: Config, model: str | None = None) -> ModelInfo | None:

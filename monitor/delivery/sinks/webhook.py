@@ -386,6 +386,7 @@ class Heartbeat:
         self.every_s, self.token, self.timeout_s = every_s, token, timeout_s
         self.sent = 0
         self.failures = 0
+        self.last_error = ""  # why the last beat failed; "" once one is delivered
         self._failing = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="heartbeat", daemon=True)
@@ -407,15 +408,22 @@ class Heartbeat:
             post_json(self.url, self.body(stopped), token=self.token, timeout_s=self.timeout_s)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
+            self.last_error = _describe(err, self.token)
             if not self._failing:
-                log.warning("heartbeat %s: %s", self.url, _describe(err, self.token))
+                log.warning("heartbeat %s: %s", self.url, self.last_error)
             self._failing = True
             return False
         if self._failing:
             log.info("heartbeat %s: delivered again", self.url)
         self._failing = False
+        self.last_error = ""
         self.sent += 1
         return True
+
+    def state(self) -> dict[str, Any]:
+        """For the daemon's status: beats sent and failed, and whether they fail now (and why)."""
+        return {"sent": self.sent, "failures": self.failures, "failing": self._failing,
+                "last_error": self.last_error}
 
     def _work(self) -> None:
         while not self._stop.is_set():
