@@ -33,6 +33,7 @@ import logging
 import os
 import queue
 import signal
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -93,15 +94,17 @@ in the same folder), and a purge leaves it."""
 
 def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float]]) -> int:
     """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
-    for ``calls`` ((id, started_at, ended_at), purged from the database): the retention period
-    holds for them too. Returns how many were deleted; one that cannot be is a warning."""
+    for ``calls`` ((id, started_at, ended_at), the live calls purged from the database): the
+    retention period holds for them too; only regular files (a link or folder is the user's).
+    Returns how many were deleted; one that cannot be is a warning."""
     from .report import report_path
     deleted = 0
     for call_id, started_at, ended_at in calls:
         for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
             try:
-                written = path.stat().st_mtime
-                if started_at - CALL_FILE_SLACK_S <= written <= ended_at + CALL_FILE_SLACK_S:
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and \
+                        started_at - CALL_FILE_SLACK_S <= st.st_mtime <= ended_at + CALL_FILE_SLACK_S:
                     path.unlink()
                     deleted += 1
             except FileNotFoundError:
@@ -411,12 +414,13 @@ class Daemon:
         if days <= 0:
             return
         try:
-            calls = self.store.ended_calls_before(now - days * 86400.0)
+            calls = self.store.ended_calls_before(now - days * 86400.0, source_prefix="live:")
             counts = self.store.purge(now - days * 86400.0)
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
-        files = purge_call_files(self.cfg, calls)
+        # the files beside the database that runs (storage.db applies at the next start)
+        files = purge_call_files(dataclasses.replace(self.cfg, storage=self.running_cfg.storage), calls)
         if counts.get("calls"):
             log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
                      f" and {files} file(s) of their audio and reports" if files else "")

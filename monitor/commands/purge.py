@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
-        calls = store.ended_calls_before(cutoff)
+        calls = store.ended_calls_before(cutoff, source_prefix="live:")  # only the daemon writes files
         counts = store.purge(cutoff)
     except StoreError as err:
         error(str(err))

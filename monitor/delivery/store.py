@@ -665,10 +665,11 @@ class Store:
             closed.append(call_id)
         return closed
 
-    def ended_calls_before(self, before: float) -> list[tuple[int, float, float]]:
-        """(id, started_at, ended_at) of the calls :meth:`purge` deletes with the same ``before``."""
-        rows = self._read("SELECT id, started_at, ended_at FROM calls WHERE started_at < ? AND ended_at IS NOT NULL",
-                          (before,))
+    def ended_calls_before(self, before: float, source_prefix: str = "") -> list[tuple[int, float, float]]:
+        """(id, started_at, ended_at) of the calls :meth:`purge` deletes with the same ``before``,
+        those of ``source_prefix`` (``"live:"``: the daemon's)."""
+        rows = self._read("SELECT id, started_at, ended_at FROM calls WHERE started_at < ? AND ended_at IS NOT NULL "
+                          "AND source LIKE ?", (before, source_prefix + "%"))
         return [(int(i), float(a), float(b)) for i, a, b in rows]
 
     def purge(self, before: float) -> dict[str, int]:
