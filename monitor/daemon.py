@@ -339,11 +339,17 @@ class Daemon:
         """The call report of a call with a critical alert (daemon.report_on_critical)."""
         from . import report
 
-        path = report.maybe_write_call_report(self.cfg, self.store, call_id,
+        path = report.maybe_write_call_report(self.files_cfg(self.cfg), self.store, call_id,
                                               on_error=lambda why: log.warning("call report: %s", why))
         if path:
             log.info("call report: %s", path)
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
+
+    def files_cfg(self, cfg: Config) -> Config:
+        """``cfg`` with the database that runs (``storage.db`` applies at the next start): the call
+        audio and reports go beside it (when their folders are not set), where the purge of its
+        calls finds them."""
+        return dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, db=self.running_cfg.storage.db))
 
     def _open_audio(self, started_at: float) -> None:
         """Write the call's audio (``daemon.write_audio``) to ``call-<id>.wav``; while the database
@@ -353,7 +359,7 @@ class Daemon:
         import soundfile as sf
         p = self.pipeline
         try:
-            path = new_audio_file(audio_folder(self.cfg), p.call_id, started_at)
+            path = new_audio_file(audio_folder(self.files_cfg(self.cfg)), p.call_id, started_at)
             self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
                                        channels=len(self.source.legs), subtype="PCM_16")
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
@@ -419,8 +425,7 @@ class Daemon:
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
-        # the files beside the database that runs (storage.db applies at the next start)
-        files = purge_call_files(dataclasses.replace(self.cfg, storage=self.running_cfg.storage), calls)
+        files = purge_call_files(self.files_cfg(self.cfg), calls)
         if counts.get("calls"):
             log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
                      f" and {files} file(s) of their audio and reports" if files else "")
@@ -432,7 +437,7 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+            problem = audio_folder_problem(self.files_cfg(cfg)) if cfg.daemon.write_audio else None
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:

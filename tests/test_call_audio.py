@@ -178,16 +178,20 @@ def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):
     assert (tmp_path / "call-2-report.html").is_dir() and (tmp_path / f"call-{replayed}-report.html").exists()
 
 
-def test_the_daemons_purge_deletes_the_files_beside_the_database_it_runs(two_calls, tmp_path):
-    """A reload that moves storage.db applies at the next start: the purge deletes the calls of
-    the database that runs, so the files it wrote beside that one."""
+def test_after_a_reload_moving_the_database_the_files_go_and_are_purged_beside_the_one_that_runs(two_calls,
+                                                                                                  tmp_path):
+    """A reload that moves storage.db applies at the next start: the calls are written to the
+    database that runs, so their audio goes beside it, and its purge deletes it there."""
     cfg = load_config(overrides={"storage.db": str(tmp_path / "events.db"), "daemon.call_end_silence_s": 6.0,
                                  "daemon.write_audio": True}, user_config=False)
     moved = dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, db=str(tmp_path / "new" / "x.db")))
     with Store.open(tmp_path / "events.db") as store:
         daemon = Daemon(cfg, FileSource(two_calls), store, {}, reload=lambda: moved)
-        assert daemon.run() == 0 and len(list(tmp_path.glob("call-*.wav"))) == 2
-        daemon._do_reload()
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and daemon.calls == 1 and ev.t == 3.0 \
+            and daemon.request_reload()
+        assert daemon.run() == 0 and daemon.cfg is moved
+        assert sorted(p.name for p in tmp_path.glob("**/call-*.wav")) == ["call-1.wav", "call-2.wav"]
+        assert len(list(tmp_path.glob("call-*.wav"))) == 2
         daemon._last_purge = None
         daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
-        assert store.list_calls() == [] and list(tmp_path.glob("call-*.wav")) == []
+        assert store.list_calls() == [] and list(tmp_path.glob("**/call-*.wav")) == []
