@@ -92,14 +92,15 @@ is further than this outside the call is another call's, with the same id (anoth
 in the same folder), and a purge leaves it."""
 
 
-def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float]]) -> int:
+def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]) -> int:
     """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
-    for ``calls`` ((id, started_at, ended_at), the live calls purged from the database): the
-    retention period holds for them too; only regular files (a link or folder is the user's).
-    Returns how many were deleted; one that cannot be is a warning."""
+    for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
+    source ``live:...``, have any): the retention period holds for them too. Only regular files
+    (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
+    warning."""
     from .report import report_path
     deleted = 0
-    for call_id, started_at, ended_at in calls:
+    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
         for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
             try:
                 st = path.lstat()
@@ -419,13 +420,15 @@ class Daemon:
         days = self.cfg.storage.retention_days
         if days <= 0:
             return
+        deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
+        cfg = self.files_cfg(self.cfg)
         try:
-            calls = self.store.ended_calls_before(now - days * 86400.0, source_prefix="live:")
-            counts = self.store.purge(now - days * 86400.0)
+            counts = self.store.purge(now - days * 86400.0,
+                                      first=lambda calls: deleted.append(purge_call_files(cfg, calls)))
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
-        files = purge_call_files(self.files_cfg(self.cfg), calls)
+        files = sum(deleted)
         if counts.get("calls"):
             log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
                      f" and {files} file(s) of their audio and reports" if files else "")
