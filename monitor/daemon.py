@@ -340,13 +340,13 @@ class Daemon:
         """The call report of a call with a critical alert (daemon.report_on_critical)."""
         from . import report
 
-        path = report.maybe_write_call_report(self.files_cfg(self.cfg), self.store, call_id,
+        path = report.maybe_write_call_report(self._files_cfg(self.cfg), self.store, call_id,
                                               on_error=lambda why: log.warning("call report: %s", why))
         if path:
             log.info("call report: %s", path)
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
 
-    def files_cfg(self, cfg: Config) -> Config:
+    def _files_cfg(self, cfg: Config) -> Config:
         """``cfg`` with the database that runs (``storage.db`` applies at the next start): the call
         audio and reports go beside it (when their folders are not set), where the purge of its
         calls finds them."""
@@ -360,7 +360,7 @@ class Daemon:
         import soundfile as sf
         p = self.pipeline
         try:
-            path = new_audio_file(audio_folder(self.files_cfg(self.cfg)), p.call_id, started_at)
+            path = new_audio_file(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at)
             self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
                                        channels=len(self.source.legs), subtype="PCM_16")
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
@@ -421,7 +421,7 @@ class Daemon:
         if days <= 0:
             return
         deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
-        cfg = self.files_cfg(self.cfg)
+        cfg = self._files_cfg(self.cfg)
         try:
             counts = self.store.purge(now - days * 86400.0,
                                       first=lambda calls: deleted.append(purge_call_files(cfg, calls)))
@@ -440,7 +440,7 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = audio_folder_problem(self.files_cfg(cfg)) if cfg.daemon.write_audio else None
+            problem = audio_folder_problem(self._files_cfg(cfg)) if cfg.daemon.write_audio else None
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:
