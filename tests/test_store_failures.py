@@ -338,6 +338,34 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr
 
 
+def test_purge_hands_over_the_calls_it_deletes_while_no_new_call_can_take_their_ids(tmp_path):
+    """The purge deletes the calls' files (their audio, named by call id) before their rows, in
+    the same transaction: a call that ended meanwhile has its files deleted too, and a new call of
+    a daemon writing to the database cannot take a purged id (SQLite reuses the highest) and have
+    its new audio deleted as the old call's."""
+    store = Store.open(tmp_path / "e.db")
+    now = time.time()
+    ended = store.start_call("live:a", now - 60)
+    store.end_call(ended, 50.0, ended_at=now - 10)
+    running = store.start_call("live:b", now - 5)
+    handed = []
+
+    def first(calls):
+        handed.extend(calls)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            sqlite3.connect(tmp_path / "e.db", timeout=0.1).execute(
+                "INSERT INTO calls (started_at, source) VALUES (?, 'live:c')", (now,))
+
+    assert store.purge(now, first=first)["calls"] == 1
+    assert handed == [(ended, now - 60, now - 10, "live:a")]
+    assert [c.id for c in store.list_calls()] == [running]
+    with pytest.raises(ZeroDivisionError):  # a failing ``first``: nothing deleted, the database usable
+        store.purge(now + 10, first=lambda calls: 1 / 0)
+    assert [c.id for c in store.list_calls()] == [running]
+    store.end_call(running, 5.0)
+    store.close()
+
+
 def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp_path):
     """Seconds to weeks, or an ISO date, in both; a bad value is one line naming the option (exit 2)."""
     db = tmp_path / "e.db"

@@ -50,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    from ..daemon import purge_call_files
+    deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
-        calls = store.ended_calls_before(cutoff)
-        counts = store.purge(cutoff)
+        counts = store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls)))
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -62,10 +63,8 @@ def run(args: argparse.Namespace) -> int:
             store.close()
         except StoreError:
             pass
-    from ..daemon import purge_call_files
-    files = purge_call_files(cfg, calls)
-    if files:
-        counts["files of call audio and reports"] = files
+    if sum(deleted):
+        counts["files of call audio and reports"] = sum(deleted)
     if left_open:
         info(f"closed {len(left_open)} call(s) left open by a crash or a kill, nothing recorded for "
              f"{LEFT_OPEN_IDLE_S / 3600:g} h, as interrupted (call {', '.join(map(str, left_open))})")

@@ -665,21 +665,21 @@ class Store:
             closed.append(call_id)
         return closed
 
-    def ended_calls_before(self, before: float) -> list[tuple[int, float, float]]:
-        """(id, started_at, ended_at) of the calls :meth:`purge` deletes with the same ``before``."""
-        rows = self._read("SELECT id, started_at, ended_at FROM calls WHERE started_at < ? AND ended_at IS NOT NULL",
-                          (before,))
-        return [(int(i), float(a), float(b)) for i, a, b in rows]
-
-    def purge(self, before: float) -> dict[str, int]:
+    def purge(self, before: float,
+              first: Callable[[list[tuple[int, float, float, str]]], None] | None = None) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
-        returns the rows deleted per table. Undelivered webhook rows of those calls go too."""
+        returns the rows deleted per table. Undelivered webhook rows of those calls go too.
+        ``first`` is handed those calls' (id, started_at, ended_at, source) in the same transaction,
+        before their rows go (to delete their files while no new call can take their ids)."""
         counts: dict[str, int] = {}
         with self._lock:
             old = "SELECT id FROM calls WHERE started_at < ? AND ended_at IS NOT NULL"
             try:
                 self._commit()
                 self._conn.execute("BEGIN IMMEDIATE")
+                if first is not None:
+                    first([(int(i), float(a), float(b), str(src)) for i, a, b, src in self._conn.execute(
+                        f"SELECT id, started_at, ended_at, source FROM calls WHERE id IN ({old})", (before,))])
                 counts["deliveries"] = self._conn.execute(
                     f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
                     (before,)).rowcount
@@ -692,6 +692,9 @@ class Store:
             except sqlite3.Error as exc:
                 self._rollback()
                 raise StoreError(f"{self.path}: {_describe(exc)}") from None
+            except BaseException:  # from ``first``: the transaction does not stay open
+                self._rollback()
+                raise
         return counts
 
     def instance_id(self) -> str:

@@ -258,12 +258,13 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     if not lang:
         return None
     lang = lang.strip().lower()
-    found = [m for directory, source in search_dirs(env) for m in _models_in(directory, source)]
-    for group in (m for m in found if m.problem is None), _packaged_models():
+    folders = [list(_models_in(directory, source)) for directory, source in search_dirs(env)]
+    for group in (*([m for m in models if m.problem is None] for models in folders), _packaged_models()):
         hit = _pick(group, lang)
         if hit is not None:
             return hit
-    broken = _pick(found, lang)  # no usable one: the folder named for it, whose load then says what it lacks
+    # no usable one: the folder named for it, whose load then says what it lacks
+    broken = _pick([m for models in folders for m in models], lang)
     if broken is not None:
         return broken
     if download:
