@@ -237,7 +237,8 @@ def _pick(candidates: Iterable[ModelInfo], lang: str) -> ModelInfo | None:
 
 
 def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
-                  download: bool = False, env: str | None = None) -> ModelInfo | None:
+                  download: bool = False, env: str | None = None,
+                  found: list[ModelInfo] | None = None) -> ModelInfo | None:
     """The model to use, or ``None`` when there is none.
 
     An explicit ``model`` folder wins and is checked (:class:`ModelError` if it
@@ -246,7 +247,8 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     ``en-us``), then in installed model packages, then, with ``download``,
     fetched by vosk into its cache. With neither, ``None``. A folder named like a
     model that is none (half unpacked) is passed over for a usable one; with no
-    usable one it is returned, and loading it says what it lacks.
+    usable one it is returned, and loading it says what it lacks. ``found``: the models
+    :func:`find_models` listed, looked up rather than searched for again.
     """
     if model is not None and str(model) != "":
         path = check_model_dir(model)
@@ -258,8 +260,11 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     if not lang:
         return None
     lang = lang.strip().lower()
-    found = [m for directory, source in search_dirs(env) for m in _models_in(directory, source)]
-    for group in (m for m in found if m.problem is None), _packaged_models():
+    if found is None:
+        found, packaged = [m for directory, source in search_dirs(env) for m in _models_in(directory, source)], None
+    else:
+        found, packaged = [m for m in found if m.source != "package"], [m for m in found if m.source == "package"]
+    for group in (m for m in found if m.problem is None), (_packaged_models() if packaged is None else packaged):
         hit = _pick(group, lang)
         if hit is not None:
             return hit
