@@ -140,6 +140,11 @@ class StatusServer:
         self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
         self._thread.start()
 
+    def answer_with(self, state: Callable[[], dict], control: Callable[[dict], dict] | None) -> None:
+        """Answer the connections from now on with ``state`` and ``control`` (a starting daemon's
+        socket, opened before it listens, once it does)."""
+        self.state, self.control = state, control
+
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
@@ -182,6 +187,10 @@ class StatusServer:
                 pass
 
     def close(self) -> None:
+        """Stop answering and remove the socket; a second close does nothing (the path may be
+        another daemon's socket by then)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join(1.0)
         self.sock.close()
