@@ -3,7 +3,8 @@ one JSON request line (or nothing, then closes its side or waits ``REQUEST_WAIT_
 JSON object back: the daemon's state for ``{"status": true}`` or no request (``call-monitor
 status`` sends none: every version of the daemon answers that); for ``{"call": "start"}`` and
 ``{"call": "end"}`` (``call-monitor call``), what the daemon did (``{"ok": true, "message":
-...}``) or ``{"error": ...}``."""
+...}``) or ``{"error": ...}``. The daemon opens it first thing in its start: until it listens, the
+status is ``{"starting": true, ...}`` and a call mark an error (:meth:`StatusServer.answer_with`)."""
 
 from __future__ import annotations
 
