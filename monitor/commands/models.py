@@ -29,11 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
     """The model replay and run load with ``cfg`` and no ``--model`` (of ``found``, or the folder
     transcription.model names; none fetched), and why, in words; or None and why none is."""
-    from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelError, fetch_hint, resolve_model
+    from ..transcription.vosk_models import ModelError, asked_model, fetch_hint, resolve_model
     if not cfg.transcription.enabled:
         return None, "transcription.enabled = false: replay and run are acoustic-only"
-    folder, lang = TranscriptionSetup.asked(cfg)
+    folder, lang = asked_model(cfg.transcription.model or "", cfg.transcription.language)
     model = cfg.transcription.model
     asked = f"transcription.model '{model}'" if model else f"transcription.language '{lang}'"
     try:

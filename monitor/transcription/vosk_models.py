@@ -236,6 +236,17 @@ def _pick(candidates: Iterable[ModelInfo], lang: str) -> ModelInfo | None:
     return None
 
 
+def asked_model(choice: str, language: str) -> tuple[str | None, str]:
+    """(model folder or None, language code) that ``choice`` (``--model`` or transcription.model: a
+    folder or a language code, "" for none) asks for, with transcription.language ``language``."""
+    if choice:
+        path = os.path.expanduser(choice)
+        if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
+            return path, language
+        return None, choice
+    return None, language
+
+
 def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
                   download: bool = False, env: str | None = None,
                   found: list[ModelInfo] | None = None) -> ModelInfo | None:
