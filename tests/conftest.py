@@ -264,7 +264,7 @@ class Daemon:
         while time.monotonic() < deadline:
             try:
                 st = self.status(env)
-                if all(s["state"] == "running" for s in st["legs"].values()):
+                if not st.get("starting") and all(s["state"] == "running" for s in st["legs"].values()):
                     return st
             except (AssertionError, json.JSONDecodeError):
                 pass

@@ -679,7 +679,7 @@ def test_a_new_client_asks_an_old_daemon_for_its_status_and_hears_it_takes_no_ca
         assert all(query_status(old.path) == OLD_STATUS for _ in range(50))
         st = subprocess.run([PY, "-m", "monitor.cli", "status", "--json", "--socket", old.path],
                             env=_bare_env(tmp_path), capture_output=True, text=True, timeout=30, cwd=ROOT)
-        assert st.returncode == 0 and json.loads(st.stdout) == {"running": True, **OLD_STATUS}, st
+        assert st.returncode == 0 and json.loads(st.stdout) == {"running": True, "starting": False, **OLD_STATUS}, st
         for _ in range(3):
             mark = _call(_bare_env(tmp_path), "start", "--socket", old.path)
             assert mark.returncode == 1 and mark.stdout == ""

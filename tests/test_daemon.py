@@ -285,6 +285,67 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
+def test_each_warning_is_said_once_on_the_terminal_and_every_status_stays_in_the_json_lines(pulse, env, tmp_path):
+    """A warning was logged on stderr and printed again as a status line on stdout: twice on the
+    terminal and in the journal, which show both streams. The human output leaves out what logging
+    says (here, with -v, the info lines too); --jsonl keeps every status for scripts."""
+    cfg = tmp_path / "c.toml"
+    for jsonl in (False, True):
+        cfg.write_text("")
+        d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / f"{jsonl}.db"),
+                    "--no-notify", "--no-transcribe", *(["--jsonl"] if jsonl else [])], env, tmp_path)
+        try:
+            d.wait_running(env, timeout=20)
+            cfg.write_text("[delivery]\nbell = 3\n")
+            d.proc.send_signal(signal.SIGHUP)
+            assert d.wait_err("configuration not reloaded", 5), d.err
+            cfg.write_text("")
+            d.proc.send_signal(signal.SIGHUP)
+            assert d.wait_err("configuration reloaded", 5), d.err
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(5) == 0, d.err
+            assert len([e for e in d.err if "configuration not reloaded" in e]) == 1, d.err
+            if jsonl:
+                statuses = [(ev["level"], ev["message"].split(":")[0]) for _, ev in d.lines if ev["type"] == "status"]
+                assert statuses == [("warning", "configuration not reloaded"), ("info", "configuration reloaded")]
+            else:
+                assert [ev["text"] for _, ev in d.lines if "configuration" in ev["text"]] == []
+        finally:
+            d.kill()
+
+
+def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_line(pulse, env, tmp_path, hook):
+    """The speech model loads for seconds before the daemon listens: `status` said "no daemon
+    running" meanwhile. Its status socket opens first and answers that it is starting (`status
+    --json`: "starting": true), a call mark gets one line, and once it listens the full status.
+    (The start is held here by a webhook token file that is a pipe nobody writes to yet.)"""
+    token = tmp_path / "token"
+    os.mkfifo(token)
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe",
+                "--jsonl", "--webhook", hook.url, "--webhook-token-file", str(token)], env, tmp_path)
+
+    def cli(*args):
+        return subprocess.run([PY, "-m", "monitor.cli", *args], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=30)
+    try:
+        assert wait_for(lambda: cli("status").returncode == 0, 20), d.err
+        text = cli("status")
+        assert text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid} starting (opening the capture and "
+                                      "the database, ") and text.stdout.rstrip().endswith(": not listening yet")
+        st = json.loads(cli("status", "--json").stdout)
+        assert (st["running"], st["starting"], st["pid"]) == (True, True, d.proc.pid)
+        mark = cli("call", "start")
+        assert mark.returncode == 1 and len(mark.stderr.splitlines()) == 1
+        assert mark.stderr.startswith("call-monitor: error: call start: the daemon is still starting (")
+        token.write_text("secret\n")  # the start goes on
+        st = d.wait_running(env, timeout=20)
+        assert st["starting"] is False and st["pid"] == d.proc.pid and "caller" in st["legs"]
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0, d.err
+    finally:
+        d.kill()
+
+
 def _catches(pid: int, signum: int) -> bool:
     """Whether process ``pid`` has a handler for ``signum`` (its SigCgt mask)."""
     with open(f"/proc/{pid}/status") as f:

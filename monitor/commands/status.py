@@ -19,9 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Ask the running `call-monitor run` for its state over its Unix socket "
                                    "(no network port).")
     p.add_argument("--json", action="store_true",
-                   help="print the daemon's state as one JSON object with \"running\": true (a leg's "
+                   help="print the daemon's state as one JSON object with \"running\": true and "
+                        "\"starting\": false (a leg's "
                         "level_dbfs: its last block's level, -240 for digital silence, null before its "
-                        "first block and while it has no input); with no daemon answering, "
+                        "first block and while it has no input); while the daemon starts (the speech "
+                        "model loading), {\"running\": true, \"starting\": true, \"pid\", \"uptime_s\", "
+                        "\"db\", \"doing\"} only; with no daemon answering, "
                         "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too, "
                         "and the exit status is 1, or 2 for a configuration that cannot be loaded)")
     add_daemon_options(p)
@@ -56,7 +59,15 @@ def _pending_text(p: dict) -> str:
     return f"    a stream began beside it {p['since_s']:.1f} s ago: the next call once it has played {after}"
 
 
+def render_starting(st: dict) -> str:
+    """A daemon that is starting (its status socket open, the speech model loading, say), in words."""
+    return (f"call-monitor daemon pid {st['pid']} starting ({st['doing']}, {st['uptime_s']:.0f} s so far), "
+            f"database {st['db']}: not listening yet")
+
+
 def render(st: dict) -> str:
+    if st.get("starting"):
+        return render_starting(st)
     lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
     for leg, s in st["legs"].items():
         state = s["state"] + (f": {s['last_error']}" if s["state"] in ("waiting", "lost", "reopening")
@@ -117,5 +128,5 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"running": False, "error": why}))
         return status
-    print(json.dumps({"running": True, **st}) if args.json else render(st))
+    print(json.dumps({"running": True, "starting": False, **st}) if args.json else render(st))
     return ExitStatus.OK

@@ -3,7 +3,8 @@ one JSON request line (or nothing, then closes its side or waits ``REQUEST_WAIT_
 JSON object back: the daemon's state for ``{"status": true}`` or no request (``call-monitor
 status`` sends none: every version of the daemon answers that); for ``{"call": "start"}`` and
 ``{"call": "end"}`` (``call-monitor call``), what the daemon did (``{"ok": true, "message":
-...}``) or ``{"error": ...}``."""
+...}``) or ``{"error": ...}``. The daemon opens it first thing in its start: until it listens, the
+status is ``{"starting": true, ...}`` and a call mark an error (:meth:`StatusServer.answer_with`)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,11 @@ class StatusServer:
         self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
         self._thread.start()
 
+    def answer_with(self, state: Callable[[], dict], control: Callable[[dict], dict] | None) -> None:
+        """Answer the connections from now on with ``state`` and ``control`` (a starting daemon's
+        socket, opened before it listens, once it does)."""
+        self.state, self.control = state, control
+
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
@@ -182,6 +188,10 @@ class StatusServer:
                 pass
 
     def close(self) -> None:
+        """Stop answering and remove the socket; a second close does nothing (the path may be
+        another daemon's socket by then)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join(1.0)
         self.sock.close()

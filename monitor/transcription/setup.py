@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config
-from .vosk_models import ModelInfo, load_model, no_model_message, resolve_model
+from .vosk_models import ModelInfo, asked_model, load_model, no_model_message, resolve_model
 from .phrases import PhraseMatcher
 from .recognizer import Transcriber
 
@@ -94,13 +93,7 @@ class TranscriptionSetup:
     @staticmethod
     def asked(cfg: Config, model: str | None = None) -> tuple[str | None, str]:
         """(model folder or None, language code) that ``--model`` or else the configuration asks for."""
-        choice = model or cfg.transcription.model or ""
-        if choice:
-            path = os.path.expanduser(choice)
-            if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
-                return path, cfg.transcription.language
-            return None, choice
-        return None, cfg.transcription.language
+        return asked_model(model or cfg.transcription.model or "", cfg.transcription.language)
 
     @staticmethod
     def missing_message(cfg: Config, model: str | None = None) -> str:

@@ -236,8 +236,29 @@ def _pick(candidates: Iterable[ModelInfo], lang: str) -> ModelInfo | None:
     return None
 
 
+def asked_model(choice: str, language: str) -> tuple[str | None, str]:
+    """(model folder or None, language code) that ``choice`` (``--model`` or transcription.model: a
+    folder or a language code, "" for none) asks for, with transcription.language ``language``."""
+    if choice:
+        path = os.path.expanduser(choice)
+        if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
+            return path, language
+        return None, choice
+    return None, language
+
+
+def _by_folder(models: list[ModelInfo]) -> list[list[ModelInfo]]:
+    """``models`` (as :func:`find_models` lists them, folder by folder) grouped by the folder
+    holding them, in the order of the search."""
+    groups: dict[Path, list[ModelInfo]] = {}
+    for m in models:
+        groups.setdefault(m.path.parent, []).append(m)
+    return list(groups.values())
+
+
 def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
-                  download: bool = False, env: str | None = None) -> ModelInfo | None:
+                  download: bool = False, env: str | None = None,
+                  found: list[ModelInfo] | None = None) -> ModelInfo | None:
     """The model to use, or ``None`` when there is none.
 
     An explicit ``model`` folder wins and is checked (:class:`ModelError` if it
@@ -246,7 +267,8 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     ``en-us``), then in installed model packages, then, with ``download``,
     fetched by vosk into its cache. With neither, ``None``. A folder named like a
     model that is none (half unpacked) is passed over for a usable one; with no
-    usable one it is returned, and loading it says what it lacks.
+    usable one it is returned, and loading it says what it lacks. ``found``: the models
+    :func:`find_models` listed, looked up rather than searched for again.
     """
     if model is not None and str(model) != "":
         path = check_model_dir(model)
@@ -258,8 +280,13 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
     if not lang:
         return None
     lang = lang.strip().lower()
-    folders = [list(_models_in(directory, source)) for directory, source in search_dirs(env)]
-    for group in (*([m for m in models if m.problem is None] for models in folders), _packaged_models()):
+    if found is None:
+        folders, packaged = [list(_models_in(directory, source)) for directory, source in search_dirs(env)], None
+    else:
+        folders = _by_folder([m for m in found if m.source != "package"])
+        packaged = [m for m in found if m.source == "package"]
+    for group in (*([m for m in models if m.problem is None] for models in folders),
+                  _packaged_models() if packaged is None else packaged):
         hit = _pick(group, lang)
         if hit is not None:
             return hit

@@ -42,12 +42,19 @@ class JsonlSink:
 
 
 class HumanSink:
-    """Alerts, clears, final words and the call summary as readable lines (cues are not printed)."""
+    """Alerts, clears, final words, status lines and the call summary as readable lines (cues are
+    not printed).
 
-    def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True) -> None:
+    ``logged``: the levels of the status lines that logging says on stderr already (the daemon
+    logs each status it emits): left out here, so that the terminal and the journal, which show
+    both streams, say each warning once (the JSON lines keep every status for scripts)."""
+
+    def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True,
+                 logged: frozenset[str] = frozenset()) -> None:
         self.out = out or sys.stdout
         self.bell = bell
         self.show_words = show_words
+        self.logged = logged
 
     def __call__(self, event: Event) -> None:
         line = self.format(event)
@@ -75,7 +82,7 @@ class HumanSink:
             return f"[{_clock(ev.t)}] cleared  {ev.kind}"
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
-        if isinstance(ev, StatusEvent):
+        if isinstance(ev, StatusEvent) and ev.level not in self.logged:
             return f"[{_clock(ev.t)}] {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
