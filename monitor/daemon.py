@@ -33,16 +33,15 @@ import logging
 import os
 import queue
 import signal
-import stat
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
+from .delivery.call_files import audio_folder, audio_folder_problem, new_audio_file, purge_call_files
 from .delivery.store import Store, StoreError
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
@@ -65,74 +64,6 @@ AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "dae
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
 recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
 and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
-
-
-def audio_folder(cfg: Config) -> Path:
-    """Where the daemon writes call audio: ``daemon.audio_dir``, else the database's folder."""
-    return Path(os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(
-        os.path.expanduser(cfg.storage.db)) or "."))
-
-
-def audio_folder_problem(cfg: Config) -> str | None:
-    """Why the daemon could not write call audio (``daemon.write_audio``), in one line; None when
-    it can (the folder is made if missing)."""
-    folder = audio_folder(cfg)
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
-    return None
-
-
-CALL_FILE_SLACK_S = 300.0
-"""A call's audio or report file is written while the call runs or when it ends: one whose time
-is further than this outside the call is another call's, with the same id (another database
-in the same folder), and a purge leaves it."""
-
-
-def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]) -> int:
-    """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
-    for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
-    source ``live:...``, have any): the retention period holds for them too. Only regular files
-    (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
-    warning."""
-    from .report import report_path
-    deleted = 0
-    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
-        for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
-            try:
-                st = path.lstat()
-                if stat.S_ISREG(st.st_mode) and \
-                        started_at - CALL_FILE_SLACK_S <= st.st_mtime <= ended_at + CALL_FILE_SLACK_S:
-                    path.unlink()
-                    deleted += 1
-            except FileNotFoundError:
-                continue
-            except OSError as err:
-                log.warning("call %s: %s not deleted: %s", call_id, path, err.strerror or err)
-    return deleted
-
-
-def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
-    """A new, empty, private file for a call's audio: ``call-<id>.wav``, or without an id
-    ``call-started-<local start time>.wav`` (``-2``, ``-3``, ... if that exists), never an
-    earlier call's file."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if call_id is not None:
-        path = folder / f"call-{call_id}.wav"
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        return path
-    stem = "call-started-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
-    for n in range(1, 1000):
-        path = folder / (f"{stem}.wav" if n == 1 else f"{stem}-{n}.wav")
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{folder}: too many call audio files named {stem}-N.wav")
 
 
 class _LastProblem(logging.Handler):

@@ -201,7 +201,7 @@ def _start_problem(cfg) -> str | None:
     """What in ``cfg`` the daemon would refuse to start on, beyond the configuration's own checks:
     a token file it cannot read, a call audio folder it cannot write, a transcription.model folder
     that is no Vosk model."""
-    from ..daemon import audio_folder_problem
+    from ..delivery.call_files import audio_folder_problem
     from ..delivery.sinks.webhook import TokenError
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError, check_model_dir

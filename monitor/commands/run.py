@@ -156,7 +156,7 @@ def _database_lock(cfg):
 def _check_audio_folder(cfg) -> None:
     """With ``daemon.write_audio``, a folder the call audio cannot go to stops the start (rather than
     every call warning that its audio is lost)."""
-    from ..daemon import audio_folder_problem
+    from ..delivery.call_files import audio_folder_problem
     problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
     if problem:
         raise _fail(problem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from ..delivery.call_files import report_path
 from ..files import replaced
 from .data import ReportData, ReportError, from_file, from_store
 
@@ -42,12 +43,6 @@ def write_call_report(store: Any, call_id: int, path: str, cfg: Any = None) -> s
     fmt = "png" if path.lower().endswith(".png") else "html"
     write_atomic(path, render(data, fmt))
     return path
-
-
-def report_path(cfg: Any, call_id: int) -> str:
-    d = os.path.expanduser(cfg.daemon.report_dir or os.path.dirname(os.path.expanduser(cfg.storage.db))
-                           or ".")
-    return os.path.join(d, f"call-{call_id}-report.html")
 
 
 def maybe_write_call_report(cfg: Any, store: Any, call_id: int | None,

@@ -1,0 +1,90 @@
+"""The files the daemon writes of a call beside its database: its audio (``call-<id>.wav``) and its
+report, where they go, and their deletion with the call when the retention period purges it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable
+
+from ..config import Config
+
+log = logging.getLogger(__name__)
+
+
+def report_path(cfg: Config, call_id: int) -> str:
+    """Where the daemon writes a call's report: ``daemon.report_dir``, else the database's folder."""
+    d = os.path.expanduser(cfg.daemon.report_dir or os.path.dirname(os.path.expanduser(cfg.storage.db))
+                           or ".")
+    return os.path.join(d, f"call-{call_id}-report.html")
+
+
+def audio_folder(cfg: Config) -> Path:
+    """Where the daemon writes call audio: ``daemon.audio_dir``, else the database's folder."""
+    return Path(os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(
+        os.path.expanduser(cfg.storage.db)) or "."))
+
+
+def audio_folder_problem(cfg: Config) -> str | None:
+    """Why the daemon could not write call audio (``daemon.write_audio``), in one line; None when
+    it can (the folder is made if missing)."""
+    folder = audio_folder(cfg)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
+    return None
+
+
+CALL_FILE_SLACK_S = 300.0
+"""A call's audio or report file is written while the call runs or when it ends: one whose time
+is further than this outside the call is another call's, with the same id (another database
+in the same folder), and a purge leaves it."""
+
+
+def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]) -> int:
+    """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
+    for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
+    source ``live:...``, have any): the retention period holds for them too. Only regular files
+    (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
+    warning."""
+    deleted = 0
+    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
+        for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
+            try:
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and \
+                        started_at - CALL_FILE_SLACK_S <= st.st_mtime <= ended_at + CALL_FILE_SLACK_S:
+                    path.unlink()
+                    deleted += 1
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                log.warning("call %s: %s not deleted: %s", call_id, path, err.strerror or err)
+    return deleted
+
+
+def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
+    """A new, empty, private file for a call's audio: ``call-<id>.wav``, or without an id
+    ``call-started-<local start time>.wav`` (``-2``, ``-3``, ... if that exists), never an
+    earlier call's file."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if call_id is not None:
+        path = folder / f"call-{call_id}.wav"
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        return path
+    stem = "call-started-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
+    for n in range(1, 1000):
+        path = folder / (f"{stem}.wav" if n == 1 else f"{stem}-{n}.wav")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: too many call audio files named {stem}-N.wav")
