@@ -41,7 +41,8 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .delivery.call_files import audio_folder, audio_folder_problem, new_audio_file, purge_call_files
+from .delivery.call_files import (audio_folder, audio_folder_problem, new_audio_file, purge_call_files,
+                                  purge_unnamed_audio)
 from .delivery.store import Store, StoreError
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
@@ -359,10 +360,10 @@ class Daemon:
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
-        files = sum(deleted)
-        if counts.get("calls"):
-            log.info("purged %s call(s) older than %g days%s", counts["calls"], days,
-                     f" and {files} file(s) of their audio and reports" if files else "")
+        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, (f for _, f in self._unnamed_audio))
+        if counts.get("calls") or files:
+            log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
+                     f" and {files} file(s) of call audio and reports" if files else "")
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:

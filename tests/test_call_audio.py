@@ -153,6 +153,41 @@ def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_pat
         assert store.list_calls() == [] and list(audio.iterdir()) == []
 
 
+def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_retention(tmp_path):
+    """A call recorded while the database failed, whose daemon stopped before it had an id, left
+    ``call-started-<time>.wav`` and no row: the retention period holds for it too. A recent one, a
+    link of that name and one a running daemon still waits to name stay."""
+    import os
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    old = time.time() - 40 * 86400
+    for name in ("call-started-20261001-101500.wav", "call-started-20261001-111500.wav",
+                 "call-started-20261130-090000.wav"):
+        (audio / name).write_bytes(b"RIFF")
+    for name in ("call-started-20261001-101500.wav", "call-started-20261001-111500.wav"):
+        os.utime(audio / name, (old, old))
+    (audio / "call-started-20261002-080000.wav").symlink_to(audio / "call-started-20261130-090000.wav")
+    settings = tmp_path / "c.toml"
+    settings.write_text(f'[daemon]\naudio_dir = "{audio}"\n', encoding="utf-8")
+    Store.open(tmp_path / "events.db").close()
+    done = cli("purge", "--db", tmp_path / "events.db", "--config", settings, timeout=120)  # 30 days
+    assert done.returncode == 0, done.stderr
+    assert "purged 0 call(s) older than 30 days (2 files of call audio and reports)" in done.stderr
+    assert sorted(p.name for p in audio.iterdir()) == ["call-started-20261002-080000.wav",
+                                                       "call-started-20261130-090000.wav"]
+    (audio / "call-started-20261003-120000.wav").write_bytes(b"RIFF")
+    for name in ("call-started-20261130-090000.wav", "call-started-20261003-120000.wav"):
+        os.utime(audio / name, (old, old))
+    cfg = config(tmp_path, audio)
+    with Store.open(tmp_path / "events.db") as store:
+        daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {})
+        daemon._unnamed_audio.append((1, audio / "call-started-20261130-090000.wav"))  # still to be named
+        daemon.purge_old()  # the daemon's own retention, at its start and daily
+    assert sorted(p.name for p in audio.iterdir()) == ["call-started-20261002-080000.wav",
+                                                       "call-started-20261130-090000.wav"]
+
+
 def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):
     """The daemon writes its own regular files, of live calls: a link or a folder of that name is
     the user's, and so is a recording named like the call id of a replay of it (its report too)."""

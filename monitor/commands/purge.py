@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    from ..delivery.call_files import purge_call_files
+    from ..delivery.call_files import purge_call_files, purge_unnamed_audio
     deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             store.close()
         except StoreError:
             pass
+    deleted.append(purge_unnamed_audio(cfg, cutoff))
     if sum(deleted):
         counts["files of call audio and reports"] = sum(deleted)
     if left_open:

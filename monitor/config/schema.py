@@ -849,8 +849,9 @@ class StorageConfig:
                            "database; false keeps words out of the database (alerts still name a "
                            "distress phrase's words)")
     retention_days: float = _k(30.0, "calls older than this many days are deleted with everything they "
-                               "hold, the audio and reports the daemon wrote of them too (daily by the "
-                               "daemon; `call-monitor purge`); 0 = keep forever",
+                               "hold, the audio and reports the daemon wrote of them too, and the audio "
+                               "of calls the database never named (call-started-*.wav) once older "
+                               "(daily by the daemon; `call-monitor purge`); 0 = keep forever",
                                min=0, max=36500.0)
 
 

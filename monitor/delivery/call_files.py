@@ -70,6 +70,26 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
     return deleted
 
 
+def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -> int:
+    """Delete the audio of calls the database never named (``call-started-*.wav``: written while it
+    failed, the daemon stopped before the call had its id) last written before ``before``: the
+    retention period holds for them too, though no row of theirs is left to purge. Only regular
+    files; ``keep``: files a running daemon still waits to name. Returns how many were deleted."""
+    waiting = {Path(p) for p in keep}
+    deleted = 0
+    for path in audio_folder(cfg).glob("call-started-*.wav"):
+        try:
+            st = path.lstat()
+            if stat.S_ISREG(st.st_mode) and st.st_mtime < before and path not in waiting:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            log.warning("%s not deleted: %s", path, err.strerror or err)
+    return deleted
+
+
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
     """A new, empty, private file for a call's audio: ``call-<id>.wav``, or without an id
     ``call-started-<local start time>.wav`` (``-2``, ``-3``, ... if that exists), never an
