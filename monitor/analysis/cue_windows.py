@@ -216,8 +216,7 @@ def background_level_db(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
 
 def _share_under(other: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Share of each run's frames ``[starts, ends)`` where ``other`` is True. Shapes (n,), (k,), (k,) -> (k,)."""
-    csum = np.concatenate([[0], np.cumsum(np.asarray(other, dtype=np.int64))])
-    return (csum[ends] - csum[starts]) / np.maximum(ends - starts, 1)
+    return _stretch_sums(other, starts, ends) / np.maximum(ends - starts, 1)
 
 
 def background_talk(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, level_db: float | None,

@@ -9,7 +9,7 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..config import Config
 
@@ -57,17 +57,24 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
     deleted = 0
     for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
         for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
-            try:
-                st = path.lstat()
-                if stat.S_ISREG(st.st_mode) and \
-                        started_at - CALL_FILE_SLACK_S <= st.st_mtime <= ended_at + CALL_FILE_SLACK_S:
-                    path.unlink()
-                    deleted += 1
-            except FileNotFoundError:
-                continue
-            except OSError as err:
-                log.warning("call %s: %s not deleted: %s", call_id, path, err.strerror or err)
+            deleted += _delete_own(path, lambda t, a=started_at, b=ended_at:
+                                   a - CALL_FILE_SLACK_S <= t <= b + CALL_FILE_SLACK_S)
     return deleted
+
+
+def _delete_own(path: Path, written_ok: Callable[[float], bool]) -> bool:
+    """Delete ``path`` if it is a regular file (a link or a folder is the user's) last written at a
+    time ``written_ok`` accepts; whether it was. A file that cannot be deleted is a warning."""
+    try:
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode) and written_ok(st.st_mtime):
+            path.unlink()
+            return True
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        log.warning("%s not deleted: %s", path, err.strerror or err)
+    return False
 
 
 def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -> int:
@@ -76,18 +83,8 @@ def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -
     retention period holds for them too, though no row of theirs is left to purge. Only regular
     files; ``keep``: files a running daemon still waits to name. Returns how many were deleted."""
     waiting = {Path(p) for p in keep}
-    deleted = 0
-    for path in audio_folder(cfg).glob("call-started-*.wav"):
-        try:
-            st = path.lstat()
-            if stat.S_ISREG(st.st_mode) and st.st_mtime < before and path not in waiting:
-                path.unlink()
-                deleted += 1
-        except FileNotFoundError:
-            continue
-        except OSError as err:
-            log.warning("%s not deleted: %s", path, err.strerror or err)
-    return deleted
+    return sum(_delete_own(path, lambda t: t < before) for path in audio_folder(cfg).glob("call-started-*.wav")
+               if path not in waiting)
 
 
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:
