@@ -175,21 +175,34 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
             yield client
         return
     n = opts.workers or os.cpu_count() or 1
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}), \
-            _workers_ignore_ctrl_c():
-        # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets a
-        # free port on the loopback: its default 8787 is taken by any other batch or Dask running.
-        # Dask's own log lines are silenced below CRITICAL: a call that fails is the row's error and
-        # one line of ours, and when the batch stops (Ctrl-C) a busy worker's heartbeat may still
-        # reach for the closed scheduler and log an error with a traceback.
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                               silence_logs=logging.CRITICAL)
-    try:
-        with Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
+    with _dask_logs_silenced():
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}), \
+                _workers_ignore_ctrl_c():
+            # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
+            # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                   silence_logs=logging.CRITICAL)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+
+
+@contextmanager
+def _dask_logs_silenced() -> Iterator[None]:
+    """Dask's own log lines below CRITICAL dropped from before the cluster starts until its event
+    loop has stopped (``LocalCluster.close`` joins it).
+
+    A call that fails is the row's error and one line of ours. When the batch stops (Ctrl-C,
+    SIGTERM to the group) the scheduler's sends to the dying workers still log a closed connection
+    with a traceback. ``LocalCluster``'s own ``silence_logs`` is undone inside its close, before
+    its loop stops, so such a line could still come between the two."""
+    from distributed.utils import silence_logging_cmgr
+
+    with silence_logging_cmgr(logging.CRITICAL):
+        yield
 
 
 class _Progress:
