@@ -447,15 +447,19 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
     # weak voice is breathy in the same few seconds, babble read as the caller and holds lower
     # the level alone. The long window (8 s of speech) lags a labored caller who says little:
     # on the voice-only caller below, 14 s after the onset the short window's loudness was
-    # 5.6 dB under its baseline, the long window's 1.1 dB. On the corpus with voiced degraded voices, tuning half: 82 -> 83 of 144 labored
-    # files critical within 30 s of the onset (a moderate voice-only caller over pink noise at
+    # 5.6 dB under its baseline, the long window's 1.1 dB. On the corpus with voiced degraded
+    # voices, tuning half: 82 -> 83 of 144 labored files critical within 30 s of the onset (a moderate voice-only caller over pink noise at
     # 8 kHz, 34 -> 16 s; voice-only 8 -> 9 of 24; folds of tools.tune 49/76 | 33/68 -> 50/76 |
     # 33/68), 17 more labored files 1-14 s sooner (voice-only callers 5-14 s), none later; false
     # criticals 3 of 264, criticals before an onset 0 and warnings as before, and on 348 new
     # healthy calls 8 files critical as before (every alert the same). Without the
     # corroboration the short window made a normal caller over babble critical and two labored
     # callers over babble critical before their onset (each with the voice quality's short grade
-    # under 0.6); a grade of 0.6-1.5 gave the same figures, 0.5 the two before an onset.
+    # under 0.6); short_corroborate_grade 0.6-1.5 found the same within 30 s of the onset
+    # (1.25-1.5: two to five files later), 0.5 made the two critical before their onset again.
+    # With it, delta -3 found one file more within 30 s (a gradual voice-only caller, 35 -> 28 s)
+    # and -2.5 made an elderly caller over babble critical among the new healthy calls: -4 stays
+    # (research/voiceonly/README.md).
     RuleConfig("weak_voice", "loudness_dbfs", "below", delta=-4.0, min_speech_s=3.0,
                persist_s=8.0, short_corroborate=("voice",),
                corroborate=("tempo", "pausing", "latency", "voice")),
