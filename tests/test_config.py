@@ -213,6 +213,12 @@ def test_absolute_corroborate_names_other_families_of_evidence_only(env):
         load_config(overrides={"rules.breathy_voice.absolute_corroborate": ["tempo", "tempo"]}, env=env)
 
 
+def test_short_corroborate_names_other_families_of_evidence_only(env):
+    assert load_config(env=env).rules.rule("weak_voice").short_corroborate == ("voice",)
+    with pytest.raises(ConfigError, match="rules.weak_voice.short_corroborate: 'loudness' is not a family"):
+        load_config(overrides={"rules.weak_voice.short_corroborate": ["loudness"]}, env=env)
+
+
 def test_a_rule_corroborated_only_by_families_no_enabled_rule_watches_is_refused(env):
     # audible breaths warn only with the pausing family past: with its rules off they never would
     off = {"rules.long_pauses.enabled": False, "rules.short_phrases.enabled": False}

@@ -22,7 +22,8 @@ from monitor.alerts.rules import AlertEngine, judge, net_of_pauses
 # The thresholds these tests are written against, independent of the tuned defaults.
 _TIMING = dict(enabled=True, mad_k=2.0, severity="warning", persist_s=6.0, clear_s=10.0, short_window=True,
                cooldown_s=60.0, absolute_min_change=0.0, corroborate=[], absolute_corroborate=[],
-               absolute_alone_grade=0.0, corroborate_s=5.0, absolute_grade_min_change=0.0)
+               absolute_alone_grade=0.0, corroborate_s=5.0, absolute_grade_min_change=0.0,
+               short_corroborate=[], short_corroborate_grade=1.0)
 TEST_RULES: dict[str, dict[str, object]] = {
     # false = no such test (the TOML spelling of None)
     "slow_speech": dict(_TIMING, cue="speech_rate_sps", direction="below", relative_change=-0.25,
@@ -981,3 +982,20 @@ def test_a_rule_whose_short_window_is_off_counts_its_long_window_only(short_base
     bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9}
     assert run(engine, [short_cues(t, bad) for t in range(61, 200)], short_base) == []
     assert {f for f, v in engine.fusion.short_evidence.items() if v > 0} == {"pausing"}
+
+
+def test_a_short_window_that_names_families_to_corroborate_counts_only_while_one_of_them_is_past_too(short_base):
+    # the last 3 s of speech: 12 dB quieter (weak_voice's grade 2) with 0.9 s phrases (pausing)
+    quieter = {"loudness_dbfs": -37.0, "mean_phrase_s": 0.9}
+    alone = AlertEngine(config())
+    [critical] = alerts(run(alone, [short_cues(t, quieter) for t in range(61, 100)], short_base))
+    assert critical.kind == "possible_emergency"
+    # the loudness's short window counts only while the voice quality's is past its threshold too
+    named = {"weak_voice.short_corroborate": ["voice"], "weak_voice.short_corroborate_grade": 1.0}
+    engine = AlertEngine(config(**named))
+    assert run(engine, [short_cues(t, quieter) for t in range(61, 100)], short_base) == []
+    assert engine.fusion.short_evidence.get("loudness", 0.0) == 0.0
+    # quieter and breathier together (HNR 4 dB down, past its 3 dB: grade 1.33): both count
+    breathier = AlertEngine(config(**named))
+    run(breathier, [short_cues(t, {**quieter, "hnr_db": 10.0}) for t in range(61, 100)], short_base)
+    assert breathier.fusion.short_evidence["loudness"] > 0.0

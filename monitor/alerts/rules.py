@@ -692,7 +692,17 @@ class AlertEngine:
                 rule = replace(rule, absolute=None)
             judged[rule.kind] = judge(rule, net_value(rule, float(value), cues, baseline, short=True),
                                       baseline, short=True)
-        return judged
+        return {kind: j if self._short_corroborated(kind, judged) else replace(j, grade=0.0)
+                for kind, j in judged.items()}
+
+    def _short_corroborated(self, kind: str, judged: Mapping[str, Judgement]) -> bool:
+        """Whether the rule ``kind``'s short-window grade counts this hop: always unless it names
+        families to ``short_corroborate``, else while a rule of one of them grades at least
+        ``short_corroborate_grade`` on the short window too (``judged``: this hop's short windows)."""
+        rule = next(r for r in self._rules if r.kind == kind)
+        return not rule.short_corroborate or any(
+            j.grade >= rule.short_corroborate_grade - EPS for k, j in judged.items()
+            if self.fusion.family_of.get(k) in rule.short_corroborate)
 
     def _weight(self, cues: CuesEvent, dt: float) -> float:
         """Seconds the hop adds to the accumulation: ``dt`` while the caller has spoken within the

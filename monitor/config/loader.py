@@ -283,6 +283,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
                  "an enabled rule needs relative_change, delta or absolute")
         _check_corroborate(cfg, r, fail, origin)
         _check_families(r, "absolute_corroborate", r.absolute_corroborate, fail)
+        _check_families(r, "short_corroborate", r.short_corroborate, fail)
         for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
             if v is not None and (v >= 0) != (r.direction == "above"):
                 fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"

@@ -6,10 +6,10 @@
 Runs the baseline and the alert engine over each file's cached cue stream as
 ``tools.evaluate.judge_cues`` does and keeps per hop: t, the long and short windows' cues, the
 baseline's median and robust spread of each (long and short windows, once frozen), each judged
-rule's grade and change grade (long window), each family's level and single-family change sum,
+rule's grade and change grade (long window) and grade (short window), each family's level and single-family change sum,
 and whether possible_emergency is raised. Written as a pickle: a list of dicts (id, rate,
 condition, onset_s, expect, forbid, t (n,), cues/short {name: (n,)}, med/spread/smed/sspread
-{name: (n,)}, grade/change {kind: (n,)}, level/alone {family: (n,)}, crit (n,)).
+{name: (n,)}, grade/change/sgrade {kind: (n,)}, level/alone {family: (n,)}, crit (n,)).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from monitor.cue_registry import FAMILIES
 from tools import evaluate as ev
 
 CUES = ("speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s", "mean_phrase_s",
-        "response_latency_s", "hnr_db", "loudness_dbfs", "paused_breath_share", "speech_s",
+        "response_latency_s", "hnr_db", "cpps_db", "loudness_dbfs", "paused_breath_share", "speech_s",
         "window_s", "turn_s")
 
 
@@ -41,9 +41,10 @@ def profile(stream: ev.CueStream, cfg) -> dict:
         baseline = builder.add(cues)
         cues = replace(cues, baseline_ready=baseline is not None)
         judged = engine.judge_long(cues, baseline)
+        judged_short = engine.judge_short(cues, baseline)
         engine.update(cues, baseline)
         rows.append((cues, baseline, judged, {f: engine.fusion.level(f) for f in FAMILIES},
-                     dict(engine.fusion.change), "possible_emergency" in engine.active_kinds))
+                     dict(engine.fusion.change), "possible_emergency" in engine.active_kinds, judged_short))
     n = len(rows)
 
     def arr(get) -> np.ndarray:
@@ -62,6 +63,8 @@ def profile(stream: ev.CueStream, cfg) -> dict:
     out["grade"] = {r.kind: arr(lambda row, k=r.kind: row[2][k].grade if k in row[2] else None)
                     for r in cfg.rules.acoustic}
     out["change"] = {r.kind: arr(lambda row, k=r.kind: row[2][k].change if k in row[2] else None)
+                     for r in cfg.rules.acoustic}
+    out["sgrade"] = {r.kind: arr(lambda row, k=r.kind: row[6][k].grade if k in row[6] else None)
                      for r in cfg.rules.acoustic}
     out["level"] = {f: arr(lambda r, f=f: r[3][f]) for f in FAMILIES}
     out["alone"] = {f: arr(lambda r, f=f: r[4].get(f, 0.0)) for f in FAMILIES}
