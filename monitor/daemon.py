@@ -425,7 +425,7 @@ class Daemon:
             return ()
         self.webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
         if self.heartbeat is not None:
-            self.heartbeat.url, self.heartbeat.token = new.webhook_url, token
+            self.heartbeat.retarget(new.webhook_url, token)
         return "delivery.webhook_url", "delivery.webhook_token_file"
 
     # ------------------------------------------------------------------ status

@@ -207,6 +207,49 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
             sink.close()
 
 
+def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with_its_own_token(tmp_path, hook):
+    """The supervisor moved (a new URL and its own token) and the daemon reloads while a heartbeat
+    gathers the daemon's status: the beat goes to the new URL with the new token, never the new
+    token to the old receiver (URL and token were read apart, around the status) nor, once the
+    reload is done, anything to the old URL."""
+    import numpy as np
+    import soundfile as sf
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    moved = Hook()
+    tokens = {}
+    for name in ("old", "new"):
+        tokens[name] = tmp_path / name
+        tokens[name].write_text(f"{name}-token-" + "c" * 32 + "\n")
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros((16000, 2), np.float32), 16000)
+    before = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": hook.url,
+              "delivery.webhook_token_file": str(tokens["old"])}
+    after = before | {"delivery.webhook_url": moved.url, "delivery.webhook_token_file": str(tokens["new"])}
+    cfg = load_config(overrides=before, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, token=read_token(str(tokens["old"])), poll_s=0.05).start()
+        try:
+            daemon = Daemon(cfg, FileSource(silence), store, {}, webhook=sink,
+                            reload=lambda: load_config(overrides=after, user_config=False))
+
+            def status_during_a_reload():
+                daemon.request_reload()
+                assert daemon.run() == 0  # the capture loop reloads meanwhile
+                return daemon.heartbeat_status()
+
+            daemon.heartbeat = Heartbeat(hook.url, Identity("agent", store.instance_id()), status_during_a_reload,
+                                         every_s=3600.0, token=read_token(str(tokens["old"])))
+            assert daemon.heartbeat.beat()
+            assert (hook.heartbeats, hook.authorizations) == ([], [])
+            assert len(moved.heartbeats) == 1 and moved.authorizations == ["Bearer new-token-" + "c" * 32]
+        finally:
+            sink.close()
+            moved.close()
+
 def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     """`call-monitor alerts` tells an operator whether each alert reached the supervisor: delivered
     (when), still queued (the failed attempts, why, the next try), failed for good, or never sent
