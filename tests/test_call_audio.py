@@ -268,3 +268,17 @@ def test_a_call_audio_folder_belongs_to_one_database(two_calls, tmp_path):
     (tmp_path / "events.db").unlink()  # its database gone: the folder is free
     assert audio_folder_problem(dataclasses.replace(cfg, storage=dataclasses.replace(
         cfg.storage, db=str(other / "b.db")))) is None
+
+
+def test_a_report_of_another_database_never_draws_the_audio_of_the_daemon_that_owns_the_folder(two_calls, tmp_path):
+    """A QA database replayed beside the daemon's: its call 1 is not the daemon's call-1.wav (whose
+    caller is someone else), whatever their lengths."""
+    from monitor.delivery.call_files import audio_folder_problem
+
+    cfg = config(tmp_path, tmp_path)
+    assert audio_folder_problem(cfg) is None
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(cfg, FileSource(two_calls), store, {}).run() == 0
+    with Store.open(tmp_path / "qa.db") as qa:
+        call = qa.start_call(str(two_calls))
+        assert [p for p, _, _ in call_audio_candidates(cfg, qa, call, str(two_calls))] == [str(two_calls)]
