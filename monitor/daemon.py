@@ -425,7 +425,7 @@ class Daemon:
             return ()
         self.webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
         if self.heartbeat is not None:
-            self.heartbeat.url, self.heartbeat.token = new.webhook_url, token
+            self.heartbeat.retarget(new.webhook_url, token)
         return "delivery.webhook_url", "delivery.webhook_token_file"
 
     # ------------------------------------------------------------------ status
@@ -670,7 +670,23 @@ class Daemon:
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
-        return {"ok": True, "message": f"call {name} started" + (f" (call {ended} ended)" if had_call else "")}
+        answer = {"ok": True, "message": f"call {name} started" + (f" (call {ended} ended)" if had_call else "")}
+        unheard = self._unheard_legs()
+        return answer | {"warning": unheard} if unheard else answer
+
+    def _unheard_legs(self) -> str:
+        """The legs whose source gives no input now (missing, lost), naming each source, in one
+        line; "" when every leg captures."""
+        stats = self.source.stats() if hasattr(self.source, "stats") else {}
+        said = []
+        for leg, s in stats.items():
+            if s["state"] == "waiting":
+                said.append(f"the {leg}'s source {s['source']} is missing (the daemon waits for it): the call "
+                            "hears nothing from it until it appears")
+            elif s["state"] in ("lost", "reopening"):
+                said.append(f"the {leg}'s source {s['source']} gives no input ({s['state']}: "
+                            f"{s.get('last_error') or 'no audio'}): the call hears nothing from it until it is back")
+        return "; ".join(said)
 
     def _cancel_pending_call(self) -> str:
         """``call end`` with no call running: a call a stream began, not started yet, is called off."""

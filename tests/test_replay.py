@@ -367,3 +367,16 @@ def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
     assert "Traceback" not in done.stderr
     done = cli("replay", "--config", str(bad), str(CALLS / "normal_8k.wav"), "--db", str(tmp_path / "e.db"))
     assert done.returncode == 2 and "persist_secs" in done.stderr
+
+
+def test_the_readmes_first_screen_shows_what_make_demo_prints(tmp_path):
+    """The README shows a new user what `make demo` prints: those lines are the demo's own."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("its first alerts and its last line:\n\n") :].split("\n\n")[1]
+    shown = [line[4:] for line in block.splitlines()]
+    done = cli("replay", "audio_fixtures/calls/deteriorating_16k.wav", "--no-transcribe", "--db", tmp_path / "demo.db",
+               timeout=300)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.splitlines()
+    assert len(shown) == 4 and all(line in printed for line in shown), (shown, printed)
+    assert printed[0] == shown[0] and printed[-1] == shown[-1]

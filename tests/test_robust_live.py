@@ -269,3 +269,33 @@ def test_after_a_reload_with_a_new_webhook_url_the_pending_alert_arrives_there(p
     finally:
         d.kill()
         new.close()
+
+
+def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_naming_it(pulse, env, tmp_path):
+    """`call start` (a softphone hook) while the caller's source is not there (the softphone's sink
+    not made yet, a headset unplugged): the call starts, so that nothing of it is lost once the
+    source appears, and the answer says in one line on stderr which source is missing: the call
+    hears nothing from it until then, rather than a call that looks monitored."""
+    _unload_sink(env, "softphone")
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
+        assert wait_for(lambda: subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
+                                               timeout=10).returncode == 0, 20), d.err
+        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert mark.returncode == 0, mark.stderr
+        assert mark.stdout.startswith("call ") and " started" in mark.stdout
+        assert mark.stderr == ("call-monitor: warning: the caller's source softphone.monitor is missing (the daemon "
+                               "waits for it): the call hears nothing from it until it appears\n"), mark.stderr
+        assert d.status(env)["call"] is not None
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
+        d.wait_running(env, timeout=10)
+        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert mark.returncode == 0 and mark.stderr == "", mark.stderr
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()

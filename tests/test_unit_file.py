@@ -299,3 +299,48 @@ def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_
         "systemd your home folder, not this one: give absolute paths")
     r = install("--db", "calls.db")
     assert r.returncode == 0 and "relative paths" not in r.stderr, r.stderr
+
+
+def _options(command: str) -> set[str]:
+    from monitor.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {s for a in sub.choices[command]._actions for s in a.option_strings}
+
+
+def test_install_service_takes_every_option_of_run():
+    assert _options("run") - _options("install-service") == set()
+
+
+def test_the_units_daemon_runs_with_every_run_option_given_to_install_service(tmp_path):
+    """What `install-service` is given for `run` reaches the unit's `run` (files made absolute, a
+    model's language code as it is), read back by the daemon's own parser."""
+    import shlex
+
+    from monitor.cli import build_parser
+
+    token = tmp_path / "t"
+    token.write_text("s3cret\n")
+    given = ["--caller", "softphone.monitor", "--agent", "mic", "--no-wait-for-source", "--jsonl", "--webhook",
+             "http://127.0.0.1:8640/webhook", "--webhook-token-file", str(token), "--no-notify", "--model", "en-us",
+             "--socket", "cm.sock", "--db", "e.db", "--log-level", "info"]
+    r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--print", *given], capture_output=True,
+                       text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path),
+                                                         XDG_CONFIG_HOME=str(tmp_path / "cfg")), timeout=60)
+    assert r.returncode == 0, r.stderr
+    start = next(line for line in r.stdout.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(start.split("=", 1)[1])
+    unit = build_parser().parse_args(argv[argv.index("run"):])
+    here = build_parser().parse_args(["run", *given])
+    expected = vars(here) | {"socket": str(tmp_path / "cm.sock"), "db": str(tmp_path / "e.db")}
+    assert vars(unit) == expected
+    r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--print", "--no-transcribe", "-v"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path)))
+    assert r.returncode == 0 and " run --no-transcribe --log-level info\n" in r.stdout, r.stdout
+
+
+def test_a_model_folder_given_to_install_service_that_is_no_model_is_refused_in_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--model", str(tmp_path / "empty"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("call-monitor: error: --model ")
+    assert not (tmp_path / "units").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from conftest import Hook, wait_for
@@ -204,3 +205,99 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
             assert hook.authorizations == ["Bearer new-token-" + "b" * 32]
         finally:
             sink.close()
+
+
+def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with_its_own_token(tmp_path, hook):
+    """The supervisor moved (a new URL and its own token) and the daemon reloads while a heartbeat
+    gathers the daemon's status: the beat goes to the new URL with the new token, never the new
+    token to the old receiver (URL and token were read apart, around the status) nor, once the
+    reload is done, anything to the old URL."""
+    import numpy as np
+    import soundfile as sf
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    moved = Hook()
+    tokens = {}
+    for name in ("old", "new"):
+        tokens[name] = tmp_path / name
+        tokens[name].write_text(f"{name}-token-" + "c" * 32 + "\n")
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros((16000, 2), np.float32), 16000)
+    before = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": hook.url,
+              "delivery.webhook_token_file": str(tokens["old"])}
+    after = before | {"delivery.webhook_url": moved.url, "delivery.webhook_token_file": str(tokens["new"])}
+    cfg = load_config(overrides=before, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, token=read_token(str(tokens["old"])), poll_s=0.05).start()
+        try:
+            daemon = Daemon(cfg, FileSource(silence), store, {}, webhook=sink,
+                            reload=lambda: load_config(overrides=after, user_config=False))
+
+            def status_during_a_reload():
+                daemon.request_reload()
+                assert daemon.run() == 0  # the capture loop reloads meanwhile
+                return daemon.heartbeat_status()
+
+            daemon.heartbeat = Heartbeat(hook.url, Identity("agent", store.instance_id()), status_during_a_reload,
+                                         every_s=3600.0, token=read_token(str(tokens["old"])))
+            assert daemon.heartbeat.beat()
+            assert (hook.heartbeats, hook.authorizations) == ([], [])
+            assert len(moved.heartbeats) == 1 and moved.authorizations == ["Bearer new-token-" + "c" * 32]
+        finally:
+            sink.close()
+            moved.close()
+
+def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
+    """`call-monitor alerts` tells an operator whether each alert reached the supervisor: delivered
+    (when), still queued (the failed attempts, why, the next try), failed for good, or never sent
+    (no webhook when it was raised); `--jsonl` gives the outbox rows themselves."""
+    import json
+
+    from conftest import call_monitor
+
+    store = Store.open(tmp_path / "e.db")
+    try:
+        unsent = _alert(store)  # raised before any webhook was configured
+        delivered, gave_up, queued = _alert(store), _alert(store), _alert(store)
+        sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+        sink(delivered)
+        assert wait_for(lambda: store.deliveries("delivered"), 5)
+        sink.close()
+        hook.up = False  # 503 from now on
+        sink = WebhookSink(store, hook.url, retries=1, backoff_s=0.05, poll_s=0.05).start()
+        sink(gave_up)
+        assert wait_for(lambda: store.deliveries("failed"), 5)
+        sink.close()
+        sink = WebhookSink(store, hook.url, backoff_s=600.0, poll_s=0.05).start()
+        sink(queued)
+        assert wait_for(lambda: sink.failures >= 1 and store.deliveries("pending")[0].attempts, 5)
+        sink.close()
+    finally:
+        store.close()
+    done = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4
+    assert lines[0].endswith("[webhook: not sent (no webhook when it was raised)]")
+    assert re.search(r"\[webhook: delivered \d\d:\d\d:\d\d\]$", lines[1]), lines[1]
+    assert lines[2].endswith("[webhook: failed for good after 2 attempts (HTTP 503 Service Unavailable)]")
+    assert re.search(r"\[webhook: queued, 1 attempt failed \(HTTP 503 Service Unavailable\), next try "
+                     r"\d\d:\d\d:\d\d\]$", lines[3]), lines[3]
+    done = call_monitor("alerts", "--db", tmp_path / "e.db", "--jsonl", timeout=60)
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["alert_id"] for r in rows] == [a.alert_id for a in (unsent, delivered, gave_up, queued)]
+    assert [[d["status"] for d in r["deliveries"]] for r in rows] == [[], ["delivered"], ["failed"], ["pending"]]
+    assert rows[1]["deliveries"][0]["target"] == hook.url and rows[1]["deliveries"][0]["delivered_at"]
+    assert rows[3]["deliveries"][0]["next_attempt_at"] and rows[1]["deliveries"][0]["next_attempt_at"] is None
+
+
+def test_alerts_of_a_database_no_webhook_ever_took_have_no_delivery_column(tmp_path):
+    from conftest import call_monitor
+
+    with Store.open(tmp_path / "e.db") as store:
+        _alert(store)
+    done = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
+    assert done.returncode == 0 and done.stdout.rstrip().endswith("possible_emergency: several cues agree")

@@ -5,17 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..console import error, info
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
+if TYPE_CHECKING:  # for the annotations only
+    from ..delivery.store import Delivery
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("alerts", help="list stored alerts", description="List alerts from the database.")
+    p = sub.add_parser("alerts", help="list stored alerts",
+                       description="List alerts from the database. Where a webhook took alerts, each line "
+                                   "ends with its delivery: delivered (when), queued (the attempts that "
+                                   "failed, why, and the next try: the running daemon, or the next one "
+                                   "started, delivers it), failed for good (after delivery.retries), or not "
+                                   "sent (no webhook when it was raised).")
     p.add_argument("--since", metavar="WHEN",
                    help=f"only alerts since WHEN: {WHEN_FORMATS}")
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
-    p.add_argument("--jsonl", action="store_true", help="one JSON object per alert")
+    p.add_argument("--jsonl", action="store_true",
+                   help="one JSON object per alert, with \"deliveries\": its webhook deliveries (target, "
+                        "status pending|delivered|failed, attempts, last_error, next_attempt_at, delivered_at)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -42,16 +53,54 @@ def run(args: argparse.Namespace) -> int:
         if not alerts and not args.jsonl:
             info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
                  + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}")
+        try:
+            sent = store.deliveries_of([a.event.alert_id for a in alerts])
+        except StoreError as err:
+            error(str(err))
+            return ExitStatus.BAD_SETUP
         for stored in alerts:
             ev = stored.event
+            rows = sent.get(ev.alert_id, [])
             if args.jsonl:
-                print(json.dumps(ev.to_dict() | {"created_at": stored.created_at}))
+                print(json.dumps(ev.to_dict() | {"created_at": stored.created_at,
+                                                 "deliveries": [_delivery_dict(d) for d in rows]}))
             else:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
-                print(f"{when}  call {ev.call_id:<4} t={ev.t:7.1f}s  {ev.severity:8s} {ev.kind}: {ev.message}")
+                print(f"{when}  call {ev.call_id:<4} t={ev.t:7.1f}s  {ev.severity:8s} {ev.kind}: {ev.message}"
+                      + (f"  [{delivery_text(rows)}]" if sent else ""))
     finally:
         try:
             store.close()
         except StoreError:
             pass
     return ExitStatus.OK
+
+
+_PRECEDENCE = ("delivered", "pending", "failed")
+"""Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
+
+
+def _clock(t: float) -> str:
+    return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+
+
+def delivery_text(rows: list[Delivery]) -> str:
+    """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent."""
+    if not rows:
+        return "webhook: not sent (no webhook when it was raised)"
+    d = min(rows, key=lambda r: _PRECEDENCE.index(r.status))
+    tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
+    if d.status == "delivered":
+        return "webhook: delivered" + (f" {_clock(d.delivered_at)}" if d.delivered_at else "") \
+            + (f" after {tries}" if d.attempts > 1 else "")
+    if d.status == "pending":
+        if not d.attempts:
+            return "webhook: queued, not tried yet"
+        return f"webhook: queued, {tries} failed ({d.last_error}), next try {_clock(d.next_attempt_at)}"
+    return f"webhook: failed for good after {tries} ({d.last_error})"
+
+
+def _delivery_dict(d: Delivery) -> dict:
+    return {"target": d.target, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+            "next_attempt_at": d.next_attempt_at if d.status == "pending" else None,
+            "delivered_at": d.delivered_at}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..console import error
+from ..console import error, warning
 from .common import ExitStatus, add_daemon_options
 
 
@@ -38,4 +38,6 @@ def run(args: argparse.Namespace) -> int:
         error("the daemon takes no call marks (an older version: restart it)")
         return ExitStatus.FAILED
     print(answer.get("message", "done"))
+    if answer.get("warning"):  # started, but a leg's source gives nothing: the call would look monitored
+        warning(answer["warning"])
     return ExitStatus.OK

@@ -41,6 +41,9 @@ class ExitStatus(IntEnum):
     not scored, a daemon not answering; the monitor stopped on an error)"""
     BAD_SETUP = 2
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
+    NOT_READY = 3
+    """``status`` of a daemon that answers but is still starting (its speech model loading): not
+    monitoring yet, as ``systemctl is-active`` is non-zero for a unit still activating"""
     INTERRUPTED = 130
     """stopped by Ctrl-C (SIGINT), as a shell reports a command its signal ended"""
     TERMINATED = 143

@@ -41,17 +41,13 @@ WantedBy=default.target
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .run import add_run_options
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
                        description="Write ~/.config/systemd/user/callmonitor.service running `call-monitor run` "
-                                   "with the given options; then `systemctl --user enable --now callmonitor`.")
-    p.add_argument("--caller", metavar="SOURCE", help="the caller's leg, as `run --caller` (e.g. softphone.monitor)")
-    p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone, as `run --agent`")
-    p.add_argument("--config", metavar="FILE", help="configuration file (TOML) the daemon reads, as `run "
-                   "--config`; loaded now, so one it could not use is refused here")
-    p.add_argument("--db", metavar="FILE", help="the daemon's SQLite database, as `run --db`")
-    p.add_argument("--webhook", metavar="URL", help="supervisor webhook, as `run --webhook`")
-    p.add_argument("--webhook-token-file", metavar="FILE",
-                   help="the supervisor's token for the webhook (as `run`; read now, so a missing one is said here)")
+                                   "with the given options (every option of `run`, checked now: a configuration, "
+                                   "token file or model folder the daemon could not use is refused here); then "
+                                   "`systemctl --user enable --now callmonitor`.")
+    add_run_options(p)
     p.add_argument("--unit-dir", metavar="DIR", help="default: $XDG_CONFIG_HOME/systemd/user")
     p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload/enable --now")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
@@ -106,18 +102,40 @@ def environment_lines(env: Mapping[str, str]) -> str:
     return "".join(lines)
 
 
+RUN_VALUES = ("caller", "agent", "config", "db", "webhook", "webhook_token_file", "model", "socket")
+"""``run``'s options with a value, in the order the unit gives them; then :data:`RUN_FLAGS`,
+``--[no-]wait-for-source`` and ``--log-level``."""
+RUN_FLAGS = ("jsonl", "no_notify", "no_transcribe")
+RUN_PATHS = ("config", "db", "webhook_token_file", "socket")
+"""Options naming a file, made absolute: the unit's daemon runs in the home folder."""
+
+
+def run_arguments(args: argparse.Namespace) -> list[str]:
+    """The arguments of the unit's ``call-monitor run``: every ``run`` option given here (files
+    made absolute; a ``--model`` folder too, a language code as it is)."""
+    from ..transcription.vosk_models import asked_model
+    out: list[str] = []
+    for opt in RUN_VALUES:
+        v = getattr(args, opt, None)
+        if not v:
+            continue
+        if opt in RUN_PATHS or (opt == "model" and asked_model(v, "")[0]):
+            v = os.path.abspath(os.path.expanduser(v))
+        out += [f"--{opt.replace('_', '-')}", v]
+    out += [f"--{opt.replace('_', '-')}" for opt in RUN_FLAGS if getattr(args, opt, False)]
+    if getattr(args, "wait_for_source", None) is not None:
+        out.append("--wait-for-source" if args.wait_for_source else "--no-wait-for-source")
+    if getattr(args, "log_level", None) not in (None, "warning"):  # -v and --log-level share it
+        out += ["--log-level", args.log_level]
+    return out
+
+
 def exec_start(args: argparse.Namespace) -> str:
     """The ExecStart line's value. Raises UnitArgumentError."""
     local = os.path.join(os.path.dirname(sys.executable), "call-monitor")
     exe = local if os.access(local, os.X_OK) else shutil.which("call-monitor")
     cmd = [exe] if exe else [sys.executable, "-m", "monitor.cli"]
-    cmd.append("run")
-    for opt in ("caller", "agent", "config", "db", "webhook", "webhook_token_file"):
-        v = getattr(args, opt, None)
-        if v:
-            if opt in ("config", "db", "webhook_token_file"):
-                v = os.path.abspath(os.path.expanduser(v))
-            cmd += [f"--{opt.replace('_', '-')}", v]
+    cmd += ["run", *run_arguments(args)]
     named = {i + 1: cmd[i] for i in range(len(cmd) - 1) if cmd[i].startswith("--")}
     return " ".join(systemd_quote(c, named.get(i, "argument")) for i, c in enumerate(cmd))
 
@@ -129,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
-    problem = _start_problem(cfg)
+    problem = _start_problem(cfg, args)
     if problem:  # the daemon refuses to start on it: the unit would fail at every start
         error(problem)
         return ExitStatus.BAD_SETUP
@@ -183,9 +201,10 @@ PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.stat
 
 def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
     """``key = 'value'`` of the :data:`PATH_KEYS` whose value in the configuration files is a
-    relative path (``--db`` and ``--webhook-token-file`` are made absolute in the unit)."""
+    relative path (the options naming files are made absolute in the unit)."""
     from ..transcription.setup import TranscriptionSetup
-    given = {"storage.db": args.db, "delivery.webhook_token_file": args.webhook_token_file}
+    given = {"storage.db": args.db, "delivery.webhook_token_file": args.webhook_token_file,
+             "daemon.status_socket": args.socket, "transcription.model": args.model}
     out = []
     for key in (k for k in PATH_KEYS if not given.get(k)):
         section, name = key.split(".")
@@ -197,10 +216,10 @@ def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _start_problem(cfg) -> str | None:
-    """What in ``cfg`` the daemon would refuse to start on, beyond the configuration's own checks:
-    a token file it cannot read, a call audio folder it cannot write, a transcription.model folder
-    that is no Vosk model."""
+def _start_problem(cfg, args: argparse.Namespace) -> str | None:
+    """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
+    configuration's own checks: a token file it cannot read, a call audio folder it cannot write, a
+    ``--model`` or transcription.model folder that is no Vosk model."""
     from ..delivery.call_files import audio_folder_problem
     from ..delivery.sinks.webhook import TokenError
     from ..transcription.setup import TranscriptionSetup
@@ -212,12 +231,13 @@ def _start_problem(cfg) -> str | None:
         return str(err)
     if cfg.daemon.write_audio and (problem := audio_folder_problem(cfg)):
         return problem
-    folder = TranscriptionSetup.asked(cfg)[0] if cfg.transcription.enabled else None
+    transcribes = cfg.transcription.enabled and not args.no_transcribe
+    folder = TranscriptionSetup.asked(cfg, args.model)[0] if transcribes else None
     try:
         if folder:
             check_model_dir(folder)
     except ModelError as err:
-        return f"transcription.model: {err}"
+        return f"--model {err}" if args.model else f"transcription.model: {err}"
     return None
 
 

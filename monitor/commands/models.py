@@ -40,8 +40,8 @@ def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
     except ModelError as err:
         return None, f"{asked}: {err}; replay and run refuse it"
     if info is None:
-        return None, (f"no model for {asked} here (replay and run fetch one into vosk's cache when online, "
-                      f"else are acoustic-only); " + fetch_hint(lang))
+        return None, (f"no model for {asked} here (replay and run are acoustic-only; they download "
+                      f"nothing); " + fetch_hint(lang))
     if info.problem:
         return None, f"{asked} finds {info.path}, which is {info.problem}: replay and run refuse it"
     return info, asked

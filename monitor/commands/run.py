@@ -24,6 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "into calls and raise alerts live. SOURCE: a sounddevice name fragment or "
                                    "index, or a PulseAudio/PipeWire source such as softphone.monitor "
                                    "(see `call-monitor devices`).")
+    add_run_options(p)
+    p.set_defaults(run=run)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """``run``'s options (``install-service`` takes them all, for the unit's ``run``)."""
     p.add_argument("--caller", metavar="SOURCE", help="the caller's leg (daemon.caller)")
     p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone (daemon.agent)")
     p.add_argument("--wait-for-source", action=argparse.BooleanOptionalAction, default=None,
@@ -38,7 +44,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
     add_config_options(p)
     add_logging_options(p)
-    p.set_defaults(run=run)
 
 
 def webhook_overrides(args: argparse.Namespace) -> dict:

@@ -17,7 +17,12 @@ STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="state of the running daemon (devices, call, cues, alerts)",
                        description="Ask the running `call-monitor run` for its state over its Unix socket "
-                                   "(no network port).")
+                                   "(no network port).",
+                       epilog="Exit status: 0 the daemon is listening (monitoring calls); 3 it answers but is "
+                              "still starting (the speech model loading: a call mark is refused meanwhile, so "
+                              "`call-monitor status && ...` waits for 0, as `systemctl is-active` does for a "
+                              "unit still activating); 1 no daemon answers; 2 a configuration that cannot be "
+                              "loaded.")
     p.add_argument("--json", action="store_true",
                    help="print the daemon's state as one JSON object with \"running\": true and "
                         "\"starting\": false (a leg's "
@@ -25,8 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "first block and while it has no input); while the daemon starts (the speech "
                         "model loading), {\"running\": true, \"starting\": true, \"pid\", \"uptime_s\", "
                         "\"db\", \"doing\"} only; with no daemon answering, "
-                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too, "
-                        "and the exit status is 1, or 2 for a configuration that cannot be loaded)")
+                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too)")
     add_daemon_options(p)
     p.set_defaults(run=run)
 
@@ -129,4 +133,4 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"running": False, "error": why}))
         return status
     print(json.dumps({"running": True, "starting": False, **st}) if args.json else render(st))
-    return ExitStatus.OK
+    return ExitStatus.NOT_READY if st.get("starting") else ExitStatus.OK

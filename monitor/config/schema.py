@@ -788,7 +788,8 @@ class DaemonConfig:
     audio_dir: str = _k("", "where call audio goes when write_audio is on (call-<id>.wav; "
                         "call-started-<time>.wav until a failing database has written the call), "
                         "checked when the daemon starts and when it reloads (a folder it cannot write "
-                        "stops the start, and a reload keeps the running configuration); \"\" = next to "
+                        "stops the start, and a reload keeps the running configuration; so does a folder "
+                        "another database's daemon writes to, whose call ids repeat these); \"\" = next to "
                         "the database")
     report_on_critical: bool = _k(False, "write an HTML report for every call with a critical "
                                   "alert")

@@ -1,8 +1,15 @@
 """The files the daemon writes of a call beside its database: its audio (``call-<id>.wav``) and its
-report, where they go, and their deletion with the call when the retention period purges it."""
+report, where they go, and their deletion with the call when the retention period purges it.
+
+The names come from the database's call ids, which another database repeats: a call audio folder
+belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
+reloads) with ``daemon.write_audio``. A daemon of another database is refused that folder in one
+line, rather than its call 1 overwriting the first's ``call-1.wav``, and a purge deletes nothing
+in a folder another database owns."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -29,17 +36,61 @@ def audio_folder(cfg: Config) -> Path:
         os.path.expanduser(cfg.storage.db)) or "."))
 
 
+OWNER_FILE = ".callmonitor-database"
+"""In a call audio folder: the absolute path of the database whose calls' audio it holds."""
+
+
+def database_path(cfg: Config) -> str:
+    """``storage.db`` as the owner file names it: absolute, links resolved."""
+    return os.path.realpath(os.path.expanduser(cfg.storage.db))
+
+
+def other_database(folder: Path, db: str) -> str | None:
+    """The database other than ``db`` whose call files ``folder`` holds: the one its owner file
+    names, while that database exists (one moved or deleted leaves the folder free); else None."""
+    try:
+        owner = (folder / OWNER_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return owner if owner and owner != db and os.path.exists(owner) else None
+
+
 def audio_folder_problem(cfg: Config) -> str | None:
     """Why the daemon could not write call audio (``daemon.write_audio``), in one line; None when
-    it can (the folder is made if missing)."""
-    folder = audio_folder(cfg)
+    it can (the folder is made if missing, and named this database's: :data:`OWNER_FILE`)."""
+    folder, db = audio_folder(cfg), database_path(cfg)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.TemporaryFile(dir=folder):
             pass
+        other = other_database(folder, db)
+        if other is None:
+            _claim(folder, db)
     except OSError as err:
         return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
+    if other is not None:
+        return (f"daemon.audio_dir: {folder} holds the call audio of another database, {other} (its calls have "
+                "the same call-<id>.wav names): give each database its own folder")
     return None
+
+
+def _claim(folder: Path, db: str) -> None:
+    """Name ``db`` in ``folder``'s owner file (raises OSError)."""
+    owner = folder / OWNER_FILE
+    try:
+        if owner.read_text(encoding="utf-8").strip() == db:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=OWNER_FILE + ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(db + "\n")
+        os.replace(tmp, owner)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 CALL_FILE_SLACK_S = 300.0
@@ -54,11 +105,17 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
     source ``live:...``, have any): the retention period holds for them too. Only regular files
     (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
     warning."""
-    deleted = 0
+    deleted, db, others = 0, database_path(cfg), {}
     for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
         for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
-            deleted += _delete_own(path, lambda t, a=started_at, b=ended_at:
-                                   a - CALL_FILE_SLACK_S <= t <= b + CALL_FILE_SLACK_S)
+            if path.parent not in others:  # a folder another database owns: its files are that one's
+                others[path.parent] = other_database(path.parent, db)
+                if others[path.parent]:
+                    log.warning("%s holds the call files of another database, %s: none of them deleted",
+                                path.parent, others[path.parent])
+            if others[path.parent] is None:
+                deleted += _delete_own(path, lambda t, a=started_at, b=ended_at:
+                                       a - CALL_FILE_SLACK_S <= t <= b + CALL_FILE_SLACK_S)
     return deleted
 
 
@@ -83,6 +140,8 @@ def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -
     retention period holds for them too, though no row of theirs is left to purge. Only regular
     files; ``keep``: files a running daemon still waits to name. Returns how many were deleted."""
     waiting = {Path(p) for p in keep}
+    if other_database(audio_folder(cfg), database_path(cfg)):
+        return 0
     return sum(_delete_own(path, lambda t: t < before) for path in audio_folder(cfg).glob("call-started-*.wav")
                if path not in waiting)
 

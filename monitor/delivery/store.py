@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
@@ -186,6 +186,7 @@ class Delivery:
     next_attempt_at: float
     last_error: str | None
     alert: AlertEvent
+    delivered_at: float | None = None
 
 
 def _json(value: Any) -> str:
@@ -574,7 +575,7 @@ class Store:
                                   (alert_id, target))[0][0])
 
     _DELIVERY_SELECT = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
-                        "d.last_error, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
+                        "d.last_error, d.delivered_at, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
 
     def due_deliveries(self, now: float | None = None, limit: int = 100,
                        target: str | None = None) -> list[Delivery]:
@@ -593,6 +594,20 @@ class Store:
         rows = (self._read(self._DELIVERY_SELECT + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
                 else self._read(self._DELIVERY_SELECT + " ORDER BY d.id"))
         return [self._delivery(r) for r in rows]
+
+    def deliveries_of(self, alert_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+        """The outbox rows of ``alert_ids`` (an alert queued for two URLs has two), by alert id;
+        an alert never queued (no webhook then) has none."""
+        out: dict[int, list[Delivery]] = {}
+        ids = list(alert_ids)
+        for i in range(0, len(ids), 500):  # SQLite's limit on the variables of one statement
+            part = ids[i:i + 500]
+            rows = self._read(f"{self._DELIVERY_SELECT} WHERE d.alert_id IN ({','.join('?' * len(part))}) "
+                              "ORDER BY d.id", tuple(part))
+            for r in rows:
+                d = self._delivery(r)
+                out.setdefault(d.alert_id, []).append(d)
+        return out
 
     def mark_delivered(self, delivery_id: int) -> None:
         self._write("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, "
@@ -637,7 +652,7 @@ class Store:
 
     def _delivery(self, r: tuple[Any, ...]) -> Delivery:
         return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3], attempts=r[4],
-                        next_attempt_at=r[5], last_error=r[6], alert=self._alert(r[7:]))
+                        next_attempt_at=r[5], last_error=r[6], delivered_at=r[7], alert=self._alert(r[8:]))
 
     # ------------------------------------------------------------------ misc
 

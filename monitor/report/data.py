@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -313,10 +314,13 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     The daemon writes ``call-<id>.wav`` with one column per leg in (caller, agent) order;
     a replayed call's source is the recording with the channels the call kept (``channels``,
     see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call stored before the
-    calls kept them) the usual layout: right = caller, left = agent."""
+    calls kept them) the usual layout: right = caller, left = agent. A folder another database's
+    daemon writes to holds that database's calls of the same ids, none of this one's."""
+    from ..delivery.call_files import other_database
     out = []
     d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
-    out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
+    if other_database(Path(d), os.path.realpath(str(store.path))) is None:
+        out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
     if source and os.path.isfile(source):
         out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))
     return out

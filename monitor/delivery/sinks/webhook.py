@@ -23,7 +23,11 @@ given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the 
 One URL at a time: what is pending for another URL (queued before the URL was changed, by this
 daemon before a reload or by an earlier one) goes to the current URL, due at once and with its
 attempts counted anew (:meth:`WebhookSink.retarget`, and at the start): they are the same alerts
-for the same supervisor, and an outbox row left on an old URL would never be delivered.
+for the same supervisor, and an outbox row left on an old URL would never be delivered. The URL
+and its token change together (:class:`Target`) and each post reads them once, as it starts: after
+a reload's "configuration reloaded" nothing more is posted to the old URL, except what was already
+on its way (a post begun before, finished within ``timeout_s``: an alert it delivered counts as
+delivered, to the supervisor it reached).
 """
 
 from __future__ import annotations
@@ -128,6 +132,16 @@ def payload(alert: AlertEvent, identity: Identity | None = None,
     return json.dumps(d, ensure_ascii=False).encode("utf-8")
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where posts go: the URL and the token sent there, changed together (by a reload) and read
+    together by each post, so that no post pairs one URL with the other's token (a new token sent
+    to the old receiver) and none begun after the change goes to the old URL."""
+
+    url: str
+    token: str | None = None
+
+
 MEMORY_ID_BASE = 1 << 62
 """An alert the database could not store has no id of its own; it is posted with a random id at
 or above this (far above any the database gives), the same on every retry, so that a receiver
@@ -169,9 +183,8 @@ class WebhookSink:
         self._memory: collections.deque[_Held] = collections.deque()
         self._memory_lock = threading.Lock()
         self._store_warned = False
-        self.url = url
+        self.target = Target(url, token)
         self.identity = identity
-        self.token = token
         self._call_start: dict[int, float | None] = {}
         self.timeout_s = timeout_s
         self.retries = retries
@@ -185,6 +198,14 @@ class WebhookSink:
         self._stop = threading.Event()
         self._adopted = False  # the outbox's rows for other URLs moved to this one
         self._thread = threading.Thread(target=self._work, name="webhook", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    @property
+    def token(self) -> str | None:
+        return self.target.token
 
     def start(self) -> "WebhookSink":
         self._thread.start()
@@ -213,14 +234,15 @@ class WebhookSink:
     def retarget(self, url: str, token: str | None) -> None:
         """Post to ``url`` (with ``token``) from now on: the alerts pending for the old URL, in the
         outbox and in memory, go to the new one at once."""
-        if url == self.url and token == self.token:
+        old = self.target
+        if Target(url, token) == old:
             return
-        old, self.url, self.token = self.url, url, token
+        self.target = Target(url, token)
         self._adopted = False
         with self._memory_lock:
             for h in self._memory:
                 h.attempts, h.next_at = 0, 0.0
-        log.info("webhook: posting to %s from now on (was %s)", url, old)
+        log.info("webhook: posting to %s from now on (was %s)", url, old.url)
         self._wake.set()
 
     def _adopt(self) -> None:
@@ -267,7 +289,8 @@ class WebhookSink:
         if isinstance(d, _Held) and alert.alert_id is None:
             alert = replace(alert, alert_id=d.memory_id)
         body = payload(alert, self.identity, started, self.include_phrase_text)
-        post_json(self.url, body, token=self.token, timeout_s=self.timeout_s,
+        target = self.target  # once: a reload meanwhile changes URL and token together
+        post_json(target.url, body, token=target.token, timeout_s=self.timeout_s,
                   headers={"X-Callmonitor-Delivery": tag})
 
     def wait_delivered(self, timeout_s: float) -> int:
@@ -382,14 +405,23 @@ class Heartbeat:
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0) -> None:
-        self.url, self.identity, self.status = url, identity, status  # url, token: changed by a reload
-        self.every_s, self.token, self.timeout_s = every_s, token, timeout_s
+        self.identity, self.status = identity, status
+        self.target = Target(url, token)  # changed by a reload (:meth:`retarget`)
+        self.every_s, self.timeout_s = every_s, timeout_s
         self.sent = 0
         self.failures = 0
         self.last_error = ""  # why the last beat failed; "" once one is delivered
         self._failing = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="heartbeat", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    def retarget(self, url: str, token: str | None) -> None:
+        """Beat to ``url`` with ``token`` from now on (a beat being built goes there too)."""
+        self.target = Target(url, token)
 
     def start(self) -> "Heartbeat":
         self._thread.start()
@@ -404,17 +436,20 @@ class Heartbeat:
                            "every_s": self.every_s, "status": status}, ensure_ascii=False).encode("utf-8")
 
     def beat(self, stopped: bool = False) -> bool:
+        target = self.target
         try:
-            post_json(self.url, self.body(stopped), token=self.token, timeout_s=self.timeout_s)
+            body = self.body(stopped)
+            target = self.target  # after the body (the daemon's status, which takes a while), and once
+            post_json(target.url, body, token=target.token, timeout_s=self.timeout_s)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
-            self.last_error = _describe(err, self.token)
+            self.last_error = _describe(err, target.token)
             if not self._failing:
-                log.warning("heartbeat %s: %s", self.url, self.last_error)
+                log.warning("heartbeat %s: %s", target.url, self.last_error)
             self._failing = True
             return False
         if self._failing:
-            log.info("heartbeat %s: delivered again", self.url)
+            log.info("heartbeat %s: delivered again", target.url)
         self._failing = False
         self.last_error = ""
         self.sent += 1
