@@ -52,6 +52,15 @@ def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
     return False
 
 
+def scheduler_address(info: Path) -> str | None:
+    """The address in a Dask scheduler's ``--scheduler-file`` once it is written whole (None until
+    then: the scheduler makes the file, then writes it)."""
+    try:
+        return json.loads(info.read_text())["address"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def fixture_label(name: str) -> dict:
     """The labels of the fixture call ``name`` (``make fixtures`` writes them beside the audio)."""
     return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))
