@@ -66,10 +66,22 @@ class Browser:
         return page
 
     def close(self) -> None:
-        try:
-            self.ws.close()
-        except Exception:  # noqa: BLE001 - not connected yet
-            pass
+        """Chromium asked over DevTools to close, as its window's close would (its exit then removes
+        the folder of its singleton socket from the temporary folder, which SIGTERM leaves behind,
+        one per run); terminated if it is still there after 10 s."""
+        if hasattr(self, "ws"):  # connected
+            try:
+                self.send("Browser.close", timeout=10)
+            except Exception:  # noqa: BLE001 - gone before its answer
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                self.ws.close()
+            except Exception:  # noqa: BLE001 - closed by Chromium already
+                pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

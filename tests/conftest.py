@@ -52,6 +52,15 @@ def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
     return False
 
 
+def scheduler_address(info: Path) -> str | None:
+    """The address in a Dask scheduler's ``--scheduler-file`` once it is written whole (None until
+    then: the scheduler makes the file, then writes it)."""
+    try:
+        return json.loads(info.read_text())["address"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def fixture_label(name: str) -> dict:
     """The labels of the fixture call ``name`` (``make fixtures`` writes them beside the audio)."""
     return json.loads((CALLS / f"{name}.json").read_text(encoding="utf-8"))
@@ -229,8 +238,10 @@ class Daemon:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[tuple[float, dict]] = []
         self.err: list[str] = []
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read_out, daemon=True),
+                         threading.Thread(target=self._read_err, daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
     def _read_out(self):
         for line in self.proc.stdout:
@@ -242,6 +253,14 @@ class Daemon:
     def _read_err(self):
         for line in self.proc.stderr:
             self.err.append(line.rstrip("\n"))
+
+    def exited(self, timeout: float) -> int:
+        """Its exit status once it has ended and all it wrote is read: ``lines`` and ``err`` are
+        complete (its last lines, written as it stops, may still be in the pipes when it exits)."""
+        status = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(timeout)
+        return status
 
     def wait_err(self, text, timeout):
         deadline = time.monotonic() + timeout
@@ -344,8 +363,8 @@ def stop_daemon(d: Daemon) -> None:
     d.proc.send_signal(2)
     assert d.proc.wait(5) == 0, d.err
     assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
-    time.sleep(0.2)
-    assert not [name for pid, name in children.items() if _alive(pid)], children
+    d.exited(5)
+    assert wait_for(lambda: not any(_alive(pid) for pid in children), 5), children
 
 
 STREAM_ENDED = "the softphone's stream ended (sink softphone)"

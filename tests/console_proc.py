@@ -34,7 +34,8 @@ class ConsoleProcess:
                                      text=True)
         self.err: list[str] = []
         self._started = threading.Event()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_err, daemon=True)
+        self._reader.start()
         if not self._started.wait(20):
             self.kill()
             raise AssertionError("the console did not start: " + "\n".join(self.err))
@@ -77,8 +78,11 @@ class ConsoleProcess:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 10) -> int:
+        """SIGTERM; its exit status once it has ended and all it wrote is read (``err`` complete)."""
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        status = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return status
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, PY, ROOT, SPEECH, call_monitor as cli
+from conftest import CALLS, PY, ROOT, SPEECH, call_monitor as cli, scheduler_address, wait_for
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs
 from monitor.transcription.vosk_models import packaged_model_dirs
@@ -376,21 +376,17 @@ def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
 
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(tmp_path):
     """The README's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
     dask = Path(PY).with_name("dask")
-    address = f"tcp://127.0.0.1:{_free_port()}"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                 "--dashboard-address", "127.0.0.1:0"], env=env, cwd=tmp_path,
+    info = tmp_path / "scheduler.json"  # its port, bound by itself (a port found free here may be taken by then)
+    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                                 "127.0.0.1:0", "--scheduler-file", str(info)], env=env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
+        assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
+        address = scheduler_address(info)
         batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(ARCHIVE[0]), "--scheduler", address,
                                   "--db", str(tmp_path / "e.db")], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)

@@ -5,7 +5,6 @@ thread each), here all on 127.0.0.1. The calls are stored exactly as `replay` st
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import CALLS, PY, ROOT, call_monitor as cli, wait_for
+from conftest import CALLS, PY, ROOT, call_monitor as cli, scheduler_address, wait_for
 
 FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
 
@@ -46,8 +45,8 @@ def cluster(tmp_path_factory) -> Iterator[str]:
                       "--scheduler-file", str(info), log=tmp / "scheduler.log")
     workers: list[subprocess.Popen] = []
     try:
-        assert wait_for(info.exists, 60), (tmp / "scheduler.log").read_text()
-        address = json.loads(info.read_text())["address"]
+        assert wait_for(lambda: scheduler_address(info), 60), (tmp / "scheduler.log").read_text()
+        address = scheduler_address(info)
         workers = [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
                          log=tmp / f"worker{i}.log") for i in range(2)]
         from distributed import Client

@@ -820,7 +820,7 @@ def test_the_watcher_follows_a_sound_server_restart_and_stops_at_once_leaving_no
         first = w._proc
         assert changes == [(frozenset(), "")] and first is not None and first.poll() is None
         pulse.stop()
-        time.sleep(1.5)
+        _wait_for(lambda: changes[-1][0] is None, 5.0)
         assert changes[-1] == (None, "the sound server does not answer")
         pulse.start()
         deadline = time.monotonic() + 5.0

@@ -14,9 +14,13 @@ import soundfile as sf
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
 
-def _tone(path, freq, seconds=2.0, rate=48000, amp=0.3):
+def _sine(freq, seconds=2.0, rate=48000, amp=0.3) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
-    sf.write(path, (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32), rate)
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _tone(path, freq, seconds=2.0, rate=48000, amp=0.3):
+    sf.write(path, _sine(freq, seconds, rate, amp), rate)
 
 
 def _capture(src, seconds, on_chunk=None):
@@ -35,6 +39,30 @@ def _power_at(x, rate, f):
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     freqs = np.fft.rfftfreq(len(x), 1 / rate)
     return spec[np.argmin(abs(freqs - f))]
+
+
+def _one_line_two_legs(pulse) -> tuple[str, str]:
+    """A stereo sink ``line`` whose left channel is the source ``caller_line`` and whose right is
+    ``agent_line`` (remap sources of its monitor): one player's stereo file reaches both legs at
+    the same instant. (Two players, one per leg, start up to tens of ms apart on a busy machine:
+    legs compared to each other would measure the players.)"""
+    _pactl(pulse, "load-module", "module-null-sink", "sink_name=line", "channels=2",
+           "channel_map=front-left,front-right")
+    for leg, channel in (("caller", "front-left"), ("agent", "front-right")):
+        _pactl(pulse, "load-module", "module-remap-source", f"source_name={leg}_line", "master=line.monitor",
+               "channels=1", f"master_channel_map={channel}", "channel_map=mono", "remix=no")
+    return "caller_line", "agent_line"
+
+
+def _stereo(path: Path, left: np.ndarray, right: np.ndarray, rate: int = 48000) -> Path:
+    sf.write(path, np.stack([left, right], axis=1), rate)
+    return path
+
+
+def _pactl(pulse, *args: str) -> str:
+    import subprocess
+    return subprocess.run(["pactl", *args], env=pulse.full_env(), capture_output=True, text=True,
+                          check=True).stdout
 
 
 def test_resolve_names_indexes_and_pulse_sources():
@@ -71,11 +99,11 @@ def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
     import sounddevice as sd
     sd._terminate(); sd._initialize()  # PortAudio read the device list before the server started
     from monitor.capture.live import LiveSource
-    _tone(tmp_path / "a.wav", 440)
-    _tone(tmp_path / "b.wav", 1000)
+    caller_line, agent_line = _one_line_two_legs(pulse)
+    both = _stereo(tmp_path / "both.wav", _sine(440), _sine(1000))
     msgs = []
     # the device runs at 48 kHz, the analyzer gets 16 kHz
-    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, device_rate=48000,
+    src = LiveSource({"caller": caller_line, "agent": agent_line}, device_rate=48000,
                      on_status=lambda lvl, m: msgs.append(m))
     src.start()
     # wait for the first blocks before playing (the first callback can be ~2 s late)
@@ -86,14 +114,13 @@ def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
         got.append(next(it))
         if all(s["state"] == "running" for s in src.stats().values()):
             break
-    p1 = pulse.play(tmp_path / "a.wav", "softphone")
-    p2 = pulse.play(tmp_path / "b.wav", "mic")
+    player = pulse.play(both, "line")  # the caller's tone on the left, the agent's on the right
     end = time.monotonic() + 3.5
     for ch in it:
         got.append(ch)
         if time.monotonic() > end:
             src.stop()
-    p1.wait(5), p2.wait(5)
+    player.wait(5)
     assert src.legs == ("caller", "agent")
     x = np.concatenate([c.samples for c in got])
     ts = [c.t0 for c in got]
@@ -104,7 +131,7 @@ def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
     assert _power_at(caller, 16000, 440) > 20 * _power_at(caller, 16000, 1000)
     assert _power_at(agent, 16000, 1000) > 20 * _power_at(agent, 16000, 440)
     assert all(s["device_rate"] == 48000 for s in src.stats().values())
-    # same clock: both tones start within 0.15 s of each other
+    # same clock: the tones, played at the same instant, start within 0.15 s of each other
     on = [np.argmax(np.abs(leg) > 0.1) / 16000 for leg in (caller, agent)]
     assert abs(on[0] - on[1]) < 0.15
 
@@ -182,12 +209,6 @@ def test_a_leg_reopened_at_another_device_rate_is_captured_at_its_pitch_and_spee
     assert _power_at(tone, 16000, 1000) > 20 * max(_power_at(tone, 16000, f) for f in (167, 333, 3000, 6000))
 
 
-def _pactl(pulse, *args: str) -> str:
-    import subprocess
-    return subprocess.run(["pactl", *args], env=pulse.full_env(), capture_output=True, text=True,
-                          check=True).stdout
-
-
 def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_followed_back(pulse, tmp_path):
     """The softphone's sink is unloaded mid-call: the server moves the caller leg's stream to its
     fallback source (here the microphone's), where it would go on delivering the agent's voice as
@@ -262,13 +283,13 @@ def test_install_service_writes_user_unit(tmp_path):
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
 
 
-def _bursts(path, times, seconds, rate=48000, freq=1000, amp=0.4, dur=0.06):
+def _bursts(times, seconds, rate=48000, freq=1000, amp=0.4, dur=0.06) -> np.ndarray:
     x = np.zeros(int(seconds * rate), np.float32)
     t = np.arange(int(dur * rate)) / rate
     for at in times:
         i = int(at * rate)
         x[i:i + len(t)] = amp * np.sin(2 * np.pi * freq * t)
-    sf.write(path, x, rate)
+    return x
 
 
 def _onsets(x, rate=16000, thr=0.1, min_gap=0.5):
@@ -286,10 +307,10 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
     import sounddevice as sd
     sd._terminate(); sd._initialize()
     from monitor.capture.live import LiveSource
+    caller_line, agent_line = _one_line_two_legs(pulse)
     times = [0.5, 1.5, 4.0, 5.0]
-    _bursts(tmp_path / "c.wav", times, 5.5)
-    _bursts(tmp_path / "a.wav", [t + 0.2 for t in times], 5.5, freq=700)
-    src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, device_rate=48000)
+    both = _stereo(tmp_path / "both.wav", _bursts(times, 5.5), _bursts([t + 0.2 for t in times], 5.5, freq=700))
+    src = LiveSource({"caller": caller_line, "agent": agent_line}, device_rate=48000)
     src.start()
     it = src.chunks()
     got = []
@@ -300,8 +321,7 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
             break
     time.sleep(0.3)
     gap0 = {leg: s["gap_fill_s"] for leg, s in src.stats().items()}
-    p1 = pulse.play(tmp_path / "c.wav", "softphone")
-    p2 = pulse.play(tmp_path / "a.wav", "mic")
+    player = pulse.play(both, "line")  # the agent's bursts 0.2 s after the caller's, in one stream
     t_play = time.monotonic()
     stalled = False
     for ch in it:
@@ -311,7 +331,7 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
             stalled = True
         if time.monotonic() - t_play > 7.0:
             src.stop()
-    p1.wait(5), p2.wait(5)
+    player.wait(5)
     x = np.concatenate([c.samples for c in got])
     caller, agent = _onsets(x[:, 0]), _onsets(x[:, 1])
     assert len(caller) == len(agent) == 4, (caller, agent)

@@ -51,11 +51,23 @@ def test_critical_alert_reaches_dunst(tmp_path):
         ok2 = s.send(AlertEvent(t=70.0, kind="slow_speech", severity="warning", message="Slower"))
         print(ok1, ok2)
     """))
-    inner = (f"Xvfb :97 -nolisten tcp >/dev/null 2>&1 & X=$!; sleep 0.5; export DISPLAY=:97; "
-             f"dunst >/dev/null 2>&1 & D=$!; sleep 0.7; {sys.executable} {script}; sleep 0.3; "
-             f"dunstctl close-all; sleep 0.2; dunstctl history; kill $D $X")
+    # Xvfb on a display it finds free (a fixed one is another test run's, or a dead one's lock), said
+    # once it takes clients; the alerts sent once dunst owns the notification name on the bus
+    # (before that, the bus would start another dunst, without the display); each wait 20 s at most
+    display = tmp_path / "display"
+    inner = textwrap.dedent(f"""
+        Xvfb -displayfd 1 -nolisten tcp >{display} 2>/dev/null & X=$!
+        i=0; until [ -s {display} ] || [ $i -ge 400 ]; do i=$((i + 1)); sleep 0.05; done
+        export DISPLAY=:$(cat {display})
+        dunst >/dev/null 2>&1 & D=$!
+        i=0; until [ $i -ge 400 ] || dbus-send --session --print-reply --dest=org.freedesktop.DBus \\
+                /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.Notifications \\
+                | grep -q true; do i=$((i + 1)); sleep 0.05; done
+        {sys.executable} {script}; sleep 0.3; dunstctl close-all; sleep 0.2; dunstctl history
+        kill $D $X
+    """)
     r = subprocess.run(["dbus-run-session", "--", "sh", "-c", inner], capture_output=True, text=True,
-                       timeout=30, env={**os.environ, "HOME": str(tmp_path)})
+                       timeout=60, env={**os.environ, "HOME": str(tmp_path)})
     out = r.stdout
     assert out.startswith("True True"), r.stderr
     hist = json.loads(out[out.index("{"):])

@@ -28,8 +28,7 @@ def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_pat
         pulse.start()
         assert d.wait_err("reopened", 20), d.err
         d.proc.send_signal(signal.SIGINT)
-        assert d.proc.wait(10) == 0
-        time.sleep(0.2)
+        assert d.exited(10) == 0
         assert d.err, "the daemon said nothing"
         foreign = [line for line in d.err if not line.startswith("call-monitor:")]
         assert foreign == [], "\n".join(d.err)

@@ -271,7 +271,7 @@ def test_the_daemon_starts_on_a_database_that_cannot_be_opened(unusable, env, tm
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["running"] is True and json.loads(r.stdout)["store"]["failing"] is True
         daemon.proc.send_signal(signal.SIGTERM)
-        assert daemon.proc.wait(10) == 0
+        assert daemon.exited(10) == 0
         assert not any("Traceback" in line for line in daemon.err), daemon.err
     finally:
         daemon.kill()

@@ -33,6 +33,8 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs, 
         assert not hook.received
         hook.up = True
         assert wait_for(lambda: hook.received, 5)
+        # the hook records a body before it answers; the sink marks it delivered after the answer
+        assert wait_for(lambda: store.deliveries("pending") == [], 5), store.deliveries()
         time.sleep(1.0)  # no second delivery
         assert len(hook.received) == 1
         body = hook.received[0][1]
@@ -64,7 +66,7 @@ def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):
     sink = WebhookSink(store, url, backoff_s=0.1, poll_s=0.05).start()
     try:
         assert wait_for(lambda: hook2.received, 5)
-        time.sleep(0.5)
+        assert wait_for(lambda: store.deliveries("pending") == [], 5), store.deliveries()  # marked once answered
         assert [p["alert_id"] for _, p in hook2.received] == [ev.alert_id]
         # a third start delivers nothing again
         sink.close()
@@ -103,7 +105,7 @@ def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_lo
         assert wait_for(lambda: sink.failures >= 1, 5)
         sink.retarget(hook.url, None)
         assert wait_for(lambda: hook.received, 3), "waited for the old URL's backoff"
-        time.sleep(0.5)
+        assert wait_for(lambda: store.deliveries("pending") == [], 5), store.deliveries()  # marked once answered
         assert [p["alert_id"] for _, p in hook.received] == [ev.alert_id]
         (d,) = store.deliveries()
         assert (d.target, d.status) == (hook.url, "delivered")
