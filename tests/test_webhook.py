@@ -303,3 +303,41 @@ def test_alerts_of_a_database_no_webhook_ever_took_have_no_delivery_column(tmp_p
         _alert(store)
     done = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
     assert done.returncode == 0 and done.stdout.rstrip().endswith("possible_emergency: several cues agree")
+
+
+def test_a_stopping_daemons_last_beat_reaches_the_console_after_one_still_on_its_way(tmp_path):
+    """The console is slow (it takes 1.5 s to store a beat) and the daemon stops while a beat is
+    still on its way: the stopped beat is posted after that one is answered, so the console's last
+    word on the daemon is that it stopped, never the running beat stored over it."""
+    import http.server
+    import json
+    import threading
+
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    stored, first_in = [], threading.Event()
+
+    class SlowConsole(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            beat = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            if not beat["status"].get("stopped"):
+                first_in.set()
+                time.sleep(1.5)
+            stored.append(beat["status"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowConsole)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        heartbeat = Heartbeat(f"http://127.0.0.1:{server.server_address[1]}/hook", Identity("agent", "d1"),
+                              lambda: {"call": None}, every_s=3600.0).start()
+        assert first_in.wait(20)
+        heartbeat.close()
+        assert stored == [{"call": None}, {"call": None, "stopped": True}]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -378,6 +378,7 @@ class WebhookSink:
             self._wake.clear()
 
     def close(self, timeout: float = 1.0) -> None:
+        """Stop beating; the stopped beat waits for one still on its way (at most ``timeout_s``)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -401,7 +402,8 @@ class Heartbeat:
     """Posts ``{"type": "heartbeat", agent, daemon_id, at, every_s, status}`` to ``url`` every
     ``every_s`` seconds from a thread (``status()`` gives the daemon's state: devices, call, last
     error); a failed beat is logged once per outage and not queued (the next one replaces it).
-    :meth:`close` sends a last beat with ``"stopped": true``."""
+    :meth:`close` sends a last beat with ``"stopped": true``, after a beat still on its way (beats
+    are posted one at a time, so the console never stores a running beat over the stopped one)."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0) -> None:
@@ -413,6 +415,7 @@ class Heartbeat:
         self.last_error = ""  # why the last beat failed; "" once one is delivered
         self._failing = False
         self._stop = threading.Event()
+        self._posting = threading.Lock()  # one beat on its way at a time: they arrive in order
         self._thread = threading.Thread(target=self._work, name="heartbeat", daemon=True)
 
     @property
@@ -436,6 +439,10 @@ class Heartbeat:
                            "every_s": self.every_s, "status": status}, ensure_ascii=False).encode("utf-8")
 
     def beat(self, stopped: bool = False) -> bool:
+        with self._posting:
+            return self._beat(stopped)
+
+    def _beat(self, stopped: bool) -> bool:
         target = self.target
         try:
             body = self.body(stopped)
@@ -466,6 +473,7 @@ class Heartbeat:
             self._stop.wait(self.every_s)
 
     def close(self, timeout: float = 1.0) -> None:
+        """Stop beating; the stopped beat waits for one still on its way (at most ``timeout_s``)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
