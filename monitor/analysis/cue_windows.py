@@ -280,10 +280,11 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
     energy of the speaker's last ``ref_s`` seconds of speech frames heard while the other party
-    spoke (before the run's start). A run with less than ``min_s`` of such frames before it is
-    clear (no background is heard; a caller's answer is theirs). Unlike
-    :func:`background_level_db`, the reference needs no level of the speaker: babble within a
-    few dB of the caller sets it too.
+    spoke (before the run's start; frames of runs with ``BACKGROUND_UNDER_SHARE`` of theirs under
+    the other party's speech: a caller talking over the agent is not the background). A run with
+    less than ``min_s`` of such frames before it is clear (no background is heard; a caller's
+    answer is theirs). Unlike :func:`background_level_db`, the reference needs no level of the
+    speaker: babble within a few dB of the caller sets it too.
 
     Parameters
     ----------
@@ -302,7 +303,9 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     """
     speech = np.asarray(speech, dtype=bool)
     starts, ends, peaks = run_peaks(energy_db, speech)
-    under = np.flatnonzero(speech & other)
+    other = np.asarray(other, dtype=bool)
+    heard_under = _share_under(other, starts, ends) >= BACKGROUND_UNDER_SHARE  # not the speaker over them
+    under = np.flatnonzero(speech & other & runs_to_mask(starts[heard_under], ends[heard_under], len(speech)))
     n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
     before = np.searchsorted(under, starts)  # frames heard under the other party before each run
     known = before >= n_min
