@@ -275,7 +275,8 @@ HOLD_REFERENCE_QUANTILE = 0.9
 
 
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
-                        ref_s: float, min_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        ref_s: float, min_s: float, hop_s: float,
+                        after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
@@ -295,6 +296,7 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     ref_s : float  seconds of the speaker's speech under the other party the reference reads
     min_s : float  fewest seconds of them a reference needs
     hop_s : float  seconds per frame
+    after : int  only the runs that end after this frame are judged (the others: not clear)
 
     Returns
     -------
@@ -308,13 +310,16 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     under = np.flatnonzero(speech & other & runs_to_mask(starts[heard_under], ends[heard_under], len(speech)))
     n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
     before = np.searchsorted(under, starts)  # frames heard under the other party before each run
-    known = before >= n_min
-    clear = np.ones(len(starts), dtype=bool)
+    known = (before >= n_min) & (ends > after)
+    clear = ends > after
     if known.any():
         heard = np.asarray(energy_db, dtype=np.float64)[under]
         padded = np.concatenate([np.full(n_ref - 1, np.nan), heard])
         last = np.lib.stride_tricks.sliding_window_view(padded, n_ref)[before[known] - 1]  # (m, n_ref)
-        reference = np.nanquantile(last, HOLD_REFERENCE_QUANTILE, axis=1)
+        full = before[known] >= n_ref  # (the NaN-aware quantile, far slower, only where fewer are heard)
+        reference = np.empty(len(last))
+        reference[full] = np.quantile(last[full], HOLD_REFERENCE_QUANTILE, axis=1)
+        reference[~full] = np.nanquantile(last[~full], HOLD_REFERENCE_QUANTILE, axis=1)
         clear[known] = peaks[known] > reference + above_db
     return starts, ends, clear
 
@@ -326,8 +331,11 @@ def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other:
     (:func:`clear_of_background`), whichever is later; talk no louder than the background (the
     babble of a hold) does not end it. None when neither has spoken in the frames given.
     Shapes (n,) each."""
-    starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s)
-    talk = np.asarray(other, dtype=bool) | runs_to_mask(starts[clear], ends[clear], len(t))
+    other = np.asarray(other, dtype=bool)
+    theirs = np.flatnonzero(other)
+    last = int(theirs[-1]) + 1 if len(theirs) else 0  # a run that ends before it cannot be later talk
+    starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last)
+    talk = other | runs_to_mask(starts[clear], ends[clear], len(t))
     idx = np.flatnonzero(talk)
     return float(t[idx[-1]]) + hop_s / 2 if len(idx) else None
 
