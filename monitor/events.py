@@ -74,6 +74,9 @@ class CuesEvent(Event):
     """The caller's own turn time in the window: their speech and the pauses inside their turns."""
     call_speech_s: float | None = None
     """Seconds of caller speech in the call so far."""
+    hold_since: float | None = None
+    """Call time a hold began (a silence of both parties' clear talk, the background's talk
+    aside), while the hop lies in it or shortly after it (``analysis.hold_rest_after_s``); else None."""
     short: Mapping[str, float | None] = field(default_factory=dict)
     """The same acoustic cues over the short window (the caller's last few seconds of speech;
     ``response_latency_s`` is their last answer's), with its ``speech_s`` and ``window_s``; empty

@@ -37,3 +37,22 @@ def test_the_holds_first_seconds_of_babble_are_not_the_callers_once_the_hold_has
     # nothing else moves: the caller's own words, and the talk outside the hold
     assert long_hold["lost"] == plain["lost"]
     assert {k: long_hold[k] for k in ("agent", "gap", "inner")} == {k: plain[k] for k in ("agent", "gap", "inner")}
+
+
+def test_the_hold_is_found_from_the_audio_from_its_start_until_the_window_no_longer_holds_its_talk(babble_hold_call):
+    job, label = babble_hold_call
+    [hold] = [(e["start_s"], e["end_s"]) for e in label["events"] if e["kind"] == "hold"]
+    cfg = load_config(None, user_config=False)
+    quiet, after = cfg.analysis.hold_rest_quiet_s, cfg.analysis.hold_rest_after_s  # 5 s, 10 s by default
+    stream = ev.replay_file(job, cfg)[2]
+    found = {c.t: c.hold_since for c in stream.cues if c.channel == "caller" and c.hold_since is not None}
+    # the babble over the hold does not end it: found once it has lasted quiet s, to after s past its end
+    assert min(found) == pytest.approx(hold[0] + quiet, abs=1.0)
+    assert max(found) == pytest.approx(hold[1] + after, abs=1.0)
+    assert set(found) == set(range(int(min(found)), int(max(found)) + 1))
+    # it began when the agent's last words before it ended (a louder burst of babble may restart it)
+    assert found[min(found)] == pytest.approx(hold[0], abs=0.2)
+    assert all(hold[0] - 0.2 <= since < hold[1] for since in found.values())
+    # off, no hop says so
+    off = ev.replay_file(job, load_config(None, user_config=False, overrides={"analysis.hold_rest_quiet_s": 0.0}))[2]
+    assert all(c.hold_since is None for c in off.cues)

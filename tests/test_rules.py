@@ -618,6 +618,40 @@ def test_evidence_holds_still_while_the_caller_is_silent(base):
     assert critical.t == 160.0
 
 
+def hold_babble(start: int, stop: int, known_from: int) -> list[CuesEvent]:
+    """A hold from ``start`` to ``stop`` s whose babble reads as a quiet, halting caller (loudness
+    8 dB down: grade 1.33; pause ratio 0.38: grade 1.5), found for a hold from ``known_from`` on
+    (the cue events then say when it began)."""
+    bad = dict(loudness_dbfs=-33.0, pause_ratio=0.38)
+    return [cues(t, hold_since=float(start) if t >= known_from else None, **bad) for t in range(start, stop)]
+
+
+def test_over_a_hold_the_hold_families_rest_and_their_evidence_since_it_began_is_undone(base):
+    engine = AlertEngine(config(**{"possible_emergency.hold_families": ["loudness"]}))
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    # two hops of the hold's babble before it is known for one: the loudness family gathers
+    events = run(engine, hold_babble(100, 102, known_from=102), base)
+    assert engine.fusion.evidence["loudness"] > 1.0
+    # once it is, the loudness family goes back to what it was when the hold began, and rests;
+    # the pausing family goes on alone, and one family is no emergency
+    events += run(engine, hold_babble(100, 130, known_from=102)[2:], base)
+    assert engine.fusion.evidence["loudness"] == 0.0
+    assert engine.fusion.evidence["pausing"] > 3.0
+    assert alerts(events, "possible_emergency") == []
+
+
+def test_without_a_hold_or_with_no_hold_families_the_same_cues_are_critical(base):
+    no_hold = AlertEngine(config(**{"possible_emergency.hold_families": ["loudness"]}))
+    run(no_hold, [cues(t) for t in range(61, 100)], base)
+    weaker = [dataclasses.replace(c, hold_since=None) for c in hold_babble(100, 130, known_from=102)]
+    [critical] = alerts(run(no_hold, weaker, base), "possible_emergency")
+    assert critical.t == 104.0
+    none_rest = AlertEngine(config(**{"possible_emergency.hold_families": []}))
+    run(none_rest, [cues(t) for t in range(61, 100)], base)
+    [critical] = alerts(run(none_rest, hold_babble(100, 130, known_from=102), base), "possible_emergency")
+    assert critical.t == 104.0
+
+
 def test_with_min_turns_two_the_families_agree_only_once_a_second_turn_adds_to_them(base):
     engine = AlertEngine(config(**{"possible_emergency.min_turns": 2,
                                    "possible_emergency.turn_gap_s": 2.0}))

@@ -85,7 +85,8 @@ class _RecordingFusion(Fusion):
         self.hops: list[tuple[float, float, float, np.ndarray]] = []
 
     def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
-               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None) -> None:
+               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None,
+               hold_since: float | None = None) -> None:
         g = np.full((2, len(self.order)), np.nan)
         for w, js in enumerate((judged, judged_short or {})):
             for kind, j in js.items():
@@ -93,8 +94,10 @@ class _RecordingFusion(Fusion):
                 if family is not None:
                     i = self.order.index(family)
                     g[w, i] = j.grade if math.isnan(g[w, i]) else max(g[w, i], j.grade)
+        if hold_since is not None:  # the hold families rest: no grade, their sums hold still
+            g[:, [i for i, f in enumerate(self.order) if f in self.pe.hold_families]] = np.nan
         self.hops.append((t, dt, weight, g))
-        super().update(t, dt, weight, judged, judged_short, turn)
+        super().update(t, dt, weight, judged, judged_short, turn, hold_since)
 
 
 def emergency_families(cfg: Config) -> tuple[str, ...]:
@@ -190,7 +193,9 @@ def cusum(total: np.ndarray, weight: np.ndarray, step: np.ndarray, cap: float) -
 
 def today_holds(pad: Mapping[str, np.ndarray], pe: EmergencyRuleConfig) -> np.ndarray:
     """(N, T) whether today's fusion (long and short sums per family, levels, score) holds; no
-    smoothing, single family or phrase (:func:`unsimulated` says which settings need them)."""
+    smoothing, single family or phrase (:func:`unsimulated` says which settings need them); the
+    ``hold_families`` rest over a hold as recorded (no grade), their rewind to its start is not
+    replayed (``--check`` shows where that mattered)."""
     g = np.minimum(pad["grades"], pe.max_grade)
     n, steps, _, f = g.shape
     cap = EVIDENCE_CAP * pe.max_grade * pe.evidence_s

@@ -46,9 +46,10 @@ class _JudgedFusion(Fusion):
     hops: list[tuple[float, dict[str, Judgement]]]
 
     def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
-               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None) -> None:
+               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None,
+               hold_since: float | None = None) -> None:
         self.hops.append((t, dict(judged)))
-        super().update(t, dt, weight, judged, judged_short, turn)
+        super().update(t, dt, weight, judged, judged_short, turn, hold_since)
 
 
 def replay(stream: ev.CueStream, cfg: Config) -> tuple[list[AlertEvent], list[tuple[float, dict[str, Judgement]]]]:

@@ -44,6 +44,10 @@ from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 
 EPS = 1e-9
 
+HOLD_HISTORY_S = 60.0
+"""How far back the fusion keeps the ``hold_families``' sums, to undo a hold's first seconds
+(a hold is found ``analysis.hold_rest_quiet_s`` after it began)."""
+
 @dataclass(frozen=True)
 class Judgement:
     """One rule's verdict on one cue value."""
@@ -349,19 +353,51 @@ class Fusion:
         """Seconds (weighted as the sums) that ``paired_count`` families' absolute grades have been at
         least ``paired_grade`` together, one of them of ``paired_families``."""
         self._pushed: set[str] = set()  # the families whose grade was beyond its drift this hop
+        self._past: dict[tuple[str, str], list[tuple[float, float]]] = {}  # hold_families' recent sums
+        self._resting: frozenset[str] = frozenset()  # the families resting over a hold this hop
+        self._rewound: float | None = None  # the start of the hold whose evidence was last undone
         self.cap = EVIDENCE_CAP * pe.max_grade * pe.evidence_s
         self.change_cap = EVIDENCE_CAP * max(pe.max_grade, pe.single_family) * pe.evidence_s
 
     def update(self, t: float, dt: float, weight: float, judged: Mapping[str, Judgement],
-               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None) -> None:
+               judged_short: Mapping[str, Judgement] | None = None, turn: int | None = None,
+               hold_since: float | None = None) -> None:
         """One hop of ``dt`` seconds of call time, accumulated with ``weight`` (seconds: ``dt``
         while the caller takes part in the call, 0 while their cue window is stale); ``judged``
         holds the long window's judgements per rule kind, ``judged_short`` the short window's;
-        ``turn`` is the caller's turn when it counts towards ``min_turns`` (else None)."""
+        ``turn`` is the caller's turn when it counts towards ``min_turns`` (else None);
+        ``hold_since``: when the hold the hop lies in (or just after) began (:meth:`rest`)."""
         self._pushed = set()
+        self.rest(t, hold_since)
         self._update_sums(t, dt, weight, judged, judged_short or {})
         self._update_paired(weight, judged)
         self._note_turns(turn)
+
+    def rest(self, t: float, hold_since: float | None) -> None:
+        """Over a hold (``hold_since``: when it began; None: no hold) the ``hold_families`` rest:
+        their sums do not move this hop, and once per hold they go back to what they were when it
+        began (the hold's first seconds, before it was known for one, added the babble's
+        evidence). Keeps those families' sums of the last ``HOLD_HISTORY_S`` for that."""
+        names = set(self.pe.hold_families)
+        self._resting = frozenset(names) if hold_since is not None else frozenset()
+        if not names:
+            return
+        for window in ("long", "short"):
+            for family in names:
+                past = self._past.setdefault((window, family), [])
+                past.append((t, self._sums(window).get(family, 0.0)))
+                while past and past[0][0] < t - HOLD_HISTORY_S:
+                    past.pop(0)
+        if hold_since is None or hold_since == self._rewound:
+            return
+        self._rewound = hold_since
+        for (window, family), past in self._past.items():
+            then = next((v for at, v in past if at >= hold_since), None)
+            sums = self._sums(window)
+            if then is not None and family in sums:
+                sums[family] = min(sums[family], then)
+                if sums[family] <= 0.0:
+                    self.since.pop((window, family), None)
 
     def _update_paired(self, weight: float, judged: Mapping[str, Judgement]) -> None:
         """Take the families' absolute grades of this hop (a family not judged keeps its last) and
@@ -439,6 +475,8 @@ class Fusion:
         above zero."""
         sums = self._sums(window)
         drift = self.pe.short_drift if window == "short" else self.pe.drift
+        if family in self._resting:
+            weight = 0.0
         old = sums.get(family, 0.0)
         new = sums[family] = self._step(old, weight, grade, drift, self.cap)
         if weight > 0 and grade > drift:
@@ -534,6 +572,7 @@ class Fusion:
         new.turns = {f: v for f, v in self.turns.items() if f in kept}
         new.absolute = {f: v for f, v in self.absolute.items() if f in kept}
         new.paired_held = self.paired_held
+        new._past, new._rewound = self._past, self._rewound
         return new
 
     def report(self) -> dict[str, dict[str, Any]]:
@@ -629,7 +668,7 @@ class AlertEngine:
         spoke_before = self._last_spoke
         weight = self._weight(cues, hop if first else dt)
         self.fusion.update(t, hop if first else dt, weight, judged, self.judge_short(cues, baseline),
-                           self._count_turn(t, spoke_before, hop))
+                           self._count_turn(t, spoke_before, hop), cues.hold_since)
         out.extend(self._judge_emergency(t, dt))
         return out
 

@@ -269,6 +269,77 @@ def _gap_to_marked(starts: np.ndarray, ends: np.ndarray, marked: np.ndarray, n: 
     return np.minimum(np.minimum(before, after), n)
 
 
+HOLD_REFERENCE_QUANTILE = 0.9
+"""The talk heard on the speaker's leg under the other party's speech, as a reference for
+:func:`clear_of_background`: this quantile of its frames' energy."""
+
+
+def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
+                        ref_s: float, min_s: float, hop_s: float,
+                        after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
+    the speaker's leg carried under the other party's speech just before them: a run is clear
+    when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
+    energy of the speaker's last ``ref_s`` seconds of speech frames heard while the other party
+    spoke (before the run's start; frames of runs with ``BACKGROUND_UNDER_SHARE`` of theirs under
+    the other party's speech: a caller talking over the agent is not the background). A run with
+    less than ``min_s`` of such frames before it is clear (no background is heard; a caller's
+    answer is theirs). Unlike :func:`background_level_db`, the reference needs no level of the
+    speaker: babble within a few dB of the caller sets it too.
+
+    Parameters
+    ----------
+    energy_db : np.ndarray [shape=(n,)]  the speaker's frame energy, dB
+    speech : np.ndarray [shape=(n,)], bool  the speaker's speech frames
+    other : np.ndarray [shape=(n,)], bool  the other party's speech frames, on the same clock
+    above_db : float  how far over the reference a clear run peaks
+    ref_s : float  seconds of the speaker's speech under the other party the reference reads
+    min_s : float  fewest seconds of them a reference needs
+    hop_s : float  seconds per frame
+    after : int  only the runs that end after this frame are judged (the others: not clear)
+
+    Returns
+    -------
+    starts, ends : np.ndarray [shape=(k,)]  the runs
+    clear : np.ndarray [shape=(k,)], bool
+    """
+    speech = np.asarray(speech, dtype=bool)
+    starts, ends, peaks = run_peaks(energy_db, speech)
+    other = np.asarray(other, dtype=bool)
+    heard_under = _share_under(other, starts, ends) >= BACKGROUND_UNDER_SHARE  # not the speaker over them
+    under = np.flatnonzero(speech & other & runs_to_mask(starts[heard_under], ends[heard_under], len(speech)))
+    n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
+    before = np.searchsorted(under, starts)  # frames heard under the other party before each run
+    known = (before >= n_min) & (ends > after)
+    clear = ends > after
+    if known.any():
+        heard = np.asarray(energy_db, dtype=np.float64)[under]
+        padded = np.concatenate([np.full(n_ref - 1, np.nan), heard])
+        last = np.lib.stride_tricks.sliding_window_view(padded, n_ref)[before[known] - 1]  # (m, n_ref)
+        full = before[known] >= n_ref  # (the NaN-aware quantile, far slower, only where fewer are heard)
+        reference = np.empty(len(last))
+        reference[full] = np.quantile(last[full], HOLD_REFERENCE_QUANTILE, axis=1)
+        reference[~full] = np.nanquantile(last[~full], HOLD_REFERENCE_QUANTILE, axis=1)
+        clear[known] = peaks[known] > reference + above_db
+    return starts, ends, clear
+
+
+def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
+                above_db: float, ref_s: float, min_s: float, hop_s: float) -> float | None:
+    """The time the current silence of both parties' clear talk began: the end of the other
+    party's last speech frame or the speaker's last run that stands clear of the background
+    (:func:`clear_of_background`), whichever is later; talk no louder than the background (the
+    babble of a hold) does not end it. None when neither has spoken in the frames given.
+    Shapes (n,) each."""
+    other = np.asarray(other, dtype=bool)
+    theirs = np.flatnonzero(other)
+    last = int(theirs[-1]) + 1 if len(theirs) else 0  # a run that ends before it cannot be later talk
+    starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last)
+    talk = other | runs_to_mask(starts[clear], ends[clear], len(t))
+    idx = np.flatnonzero(talk)
+    return float(t[idx[-1]]) + hop_s / 2 if len(idx) else None
+
+
 def floor_hum(frames: Frames, floor_db: float, min_s: float, steady_db: float) -> np.ndarray:
     """The speech frames of mains hum that the voice activity detector took for speech: stretches of
     speech frames within ``floor_db`` of the noise floor that hold no syllable nucleus, whose
@@ -417,6 +488,7 @@ class CueTracker:
         self._settled_t = 0.0
         self._hum = {leg: SettledHum(analysis.voice_hum_floor_db, analysis.voice_hum_min_s,
                                      analysis.voice_hum_steady_db) for leg in legs}
+        self._hold: tuple[float, float] | None = None  # the last hold found: its start, its last hop
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
@@ -482,7 +554,7 @@ class CueTracker:
                          **breath_cues(m), speech_s=m.speech_s,
                          window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
                          call_speech_s=round(call_speech, 3),
-                         short=self._short(me, other, t, answers),
+                         short=self._short(me, other, t, answers), hold_since=self._hold_since(t),
                          **self.word_cues(t0, t, m.turn_s))
 
     def caller_voice(self, t: float) -> tuple[Frames, Frames | None]:
@@ -495,10 +567,33 @@ class CueTracker:
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
                                        VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
         other = self._without_hum(self.other, t) if self.other is not None else None
+        self._find_hold(mine, other, t)
         return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
                           self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                           self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
                           self.cfg.voice_background_min_s, self.cfg.voice_background_near_s), other
+
+    def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
+        """Note the hold the hop at ``t`` lies in: a silence of both parties' clear talk
+        (:func:`quiet_since`, on the caller's leg before the voice gates) that has lasted
+        ``hold_rest_quiet_s``. Off without the agent's leg."""
+        cfg = self.cfg
+        if other is None or cfg.hold_rest_quiet_s <= 0:
+            return
+        since = quiet_since(mine.t, mine.energy_db, mine.speech, other_speech(mine, other),
+                            cfg.hold_rest_above_db, cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S)
+        if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
+            going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
+            since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
+        if t - since >= cfg.hold_rest_quiet_s - 1e-9:
+            self._hold = (since, t)
+
+    def _hold_since(self, t: float) -> float | None:
+        """When the last hold found began, while the hop at ``t`` lies in it or within
+        ``hold_rest_after_s`` of its end (the cue window still holds its talk), else None."""
+        if self._hold is None or t - self._hold[1] > self.cfg.hold_rest_after_s + 1e-9:
+            return None
+        return self._hold[0]
 
     def _without_hum(self, leg: str, t: float) -> Frames:
         """The leg's kept frames before ``t`` (cut at the hop: the test reads whole runs) with

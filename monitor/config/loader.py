@@ -294,7 +294,8 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
             fail("rules.possible_emergency.kinds",
                  f"unknown kind {kind!r} (known: {', '.join(cfg.rules.kinds)})")
     for key, named in (("single_families", pe.single_families), ("paired_families", pe.paired_families),
-                       ("single_support_families", pe.single_support_families)):
+                       ("single_support_families", pe.single_support_families),
+                       ("hold_families", pe.hold_families)):
         for family in named:
             if family not in FAMILIES:
                 fail(f"rules.possible_emergency.{key}",

@@ -171,6 +171,39 @@ class AnalysisConfig:
         "on the tuning half's babble files) and made five of their calls critical on the new "
         "healthy calls (21 -> 20 files with a critical, warnings 165 -> 171); 0.5 s: lost 23.4 s, "
         "criticals as 1 s, warnings 160", min=0.0, max=5.0)
+    hold_rest_quiet_s: float = _k(
+        5.0, "a stretch this long without the agent's speech and without a run of the caller's leg "
+        "that stands clear of the line's background talk (hold_rest_above_db) is a hold: "
+        "possible_emergency's hold_families rest over it and hold_rest_after_s after it, and what "
+        "they accumulated since it began is undone (0 = off). Babble over a hold, within 10 dB of "
+        "the caller, filled the cue window whole and read as a quiet, halting caller (no level "
+        "test tells it from a labored caller's weak voice: research/babble). On the evaluation "
+        "corpus's tuning half false criticals 3 -> 2 of 264 (a hesitant caller's over babble "
+        "gone), no labored file's critical moved, warnings as before; on 348 new healthy calls "
+        "(research/margin) files with a critical 8 -> 5 (over babble 6 -> 3), warnings 154 as "
+        "before; on 32 more healthy calls with babble over a hold 11 -> 10. 5 s: a labored "
+        "caller's turn seldom holds 5 s without one run clear of the babble",
+        min=0.0, max=120.0)
+    hold_rest_above_db: float = _k(
+        4.0, "see hold_rest_quiet_s: a run of the caller's leg is clear talk, which ends a hold, "
+        "when its loudest frame stands more than this many dB over the talk the leg carried under "
+        "the agent's speech just before it (the 0.9 quantile of the energy of its last "
+        "hold_rest_ref_s of speech frames there, frames of runs with 80 % of theirs under the "
+        "agent's speech: not the caller talking over the agent). On the babble calls of the tuning "
+        "half and the new healthy calls 10 % of the runs over holds and 12 % of those under the "
+        "agent's turns peak more than 4 dB over it, 92 % of healthy callers' phrases and 77 % of "
+        "severe callers' (research/babble)", min=0.0, max=60.0)
+    hold_rest_ref_s: float = _k(
+        3.0, "see hold_rest_above_db: seconds of the caller leg's speech frames under the agent's "
+        "speech that set the reference (the latest ones before the run)", gt=0.0, max=60.0)
+    hold_rest_min_s: float = _k(
+        1.0, "see hold_rest_above_db: with fewer seconds than this of the caller leg's speech "
+        "frames under the agent's speech before it, a run is clear talk (a line without "
+        "background talk has no hold test)", min=0.0, max=60.0)
+    hold_rest_after_s: float = _k(
+        10.0, "see hold_rest_quiet_s: the hold_families rest this many seconds after a hold "
+        "ends too (the cue window still holds the hold's talk, as hold_detect in research/babble "
+        "measured: with 0 or 5 s no false critical went)", min=0.0, max=120.0)
     voice_hum_floor_db: float = _k(
         3.0, "a stretch of a leg's speech frames within this many dB of the noise floor, "
         "with no syllable nucleus and a steady level (voice_hum_steady_db), that lasts "
@@ -582,6 +615,12 @@ class EmergencyRuleConfig:
                                "criticals 5 of 264 and 21 of 348 new healthy calls as before. Off by "
                                "default with single_family: one file is within chance",
                                min=0.0, max=10.0)
+    hold_families: tuple[str, ...] = _k(("loudness",), "the families whose evidence rests over a "
+                                        "hold (analysis.hold_rest_quiet_s) and is undone back to "
+                                        "its start (the loudness: a hold's babble reads as a weak "
+                                        "voice; with the tempo too, 3 more of 32 healthy calls "
+                                        "with babble over a hold lost their criticals but a mild "
+                                        "caller's came 3 s later, research/babble)")
     single_support_families: tuple[str, ...] = _k(("pausing",), "the families one of which must have "
                                                   "moved single_support for a family alone to "
                                                   "accumulate (never the family itself; the pausing "
