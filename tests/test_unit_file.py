@@ -344,3 +344,22 @@ def test_a_model_folder_given_to_install_service_that_is_no_model_is_refused_in_
     r = _install(tmp_path, "--caller", "softphone.monitor", "--model", str(tmp_path / "empty"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("call-monitor: error: --model ")
     assert not (tmp_path / "units").exists()
+
+
+def test_an_empty_value_given_to_install_service_reaches_the_units_daemon(tmp_path):
+    """`run --agent ""` runs without the agent's leg and `--webhook ""` without a webhook, whatever
+    the configuration names: the unit's daemon is given them too, not the configuration's leg and
+    webhook (which install-service did not check either)."""
+    import shlex
+
+    from monitor.cli import build_parser
+
+    conf = tmp_path / "c.toml"
+    conf.write_text('[daemon]\nagent = "mic.monitor"\n[delivery]\nwebhook_url = "http://127.0.0.1:9/hook"\n')
+    r = _install(tmp_path, "--print", "--config", str(conf), "--caller", "softphone.monitor", "--agent", "",
+                 "--webhook", "")
+    assert r.returncode == 0, r.stderr
+    start = next(line for line in r.stdout.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(start.split("=", 1)[1])
+    unit = build_parser().parse_args(argv[argv.index("run"):])
+    assert (unit.caller, unit.agent, unit.webhook) == ("softphone.monitor", "", "")
