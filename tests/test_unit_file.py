@@ -307,8 +307,14 @@ def _options(command: str) -> set[str]:
     return {s for a in sub.choices[command]._actions for s in a.option_strings}
 
 
-def test_install_service_takes_every_option_of_run():
+def test_install_service_takes_every_option_of_run_and_writes_each_into_the_unit():
+    from monitor.cli import build_parser
+    from monitor.commands.install_service import RUN_FLAGS, RUN_VALUES
+
     assert _options("run") - _options("install-service") == set()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    run_dests = {a.dest for a in sub.choices["run"]._actions if a.option_strings} - {"help"}
+    assert run_dests - {*RUN_VALUES, *RUN_FLAGS, "wait_for_source", "log_level"} == set()  # none accepted and dropped
 
 
 def test_the_units_daemon_runs_with_every_run_option_given_to_install_service(tmp_path):
