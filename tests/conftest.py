@@ -1,6 +1,7 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
-private PulseAudio server, a webhook receiver, and the live daemon on the sink ``softphone`` (start,
-stop, its stored calls); and how the suite runs on two workers (``make test``: ``pytest -n 2``)."""
+private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
+receiver, and the live daemon on the sink ``softphone`` (start, stop, its stored calls); and how
+the suite runs on two workers (``make test``: ``pytest -n 2``)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,30 @@ def babble_call(out: Path, seed: int, negative: str | None, snr_db: float, hold:
     ec.write_index(out, [f"bab_{seed}"])
     job = next(j for j in ev.load_jobs(out, "all", rates=(16000,)))
     return job, json.loads((out / f"bab_{seed}.json").read_text())
+
+
+def corpus_calls(out: Path, seeds: tuple[int, ...]) -> Path:
+    """The full evaluation corpus's calls ``seeds`` (its first replicate; even seeds: the tuning
+    half), rendered by its own machinery into ``out`` with their labels and index."""
+    from tools import eval_corpus as ec
+    data_path = ec.prepare_espeak(out)
+    inputs = ec.corpus_inputs()
+    cells = dict(ec.full_calls())
+    for seed in seeds:
+        ec.generate(ec.Job(out, seed, cells[seed], "eval", "test", data_path,
+                           tuple(sorted(inputs["versions"].items()))))
+    ec.write_index(out, [f"eval_{seed}" for seed in seeds])
+    return out
+
+
+def corpus_results(folder: Path, overrides=()) -> dict[tuple[int, int], dict]:
+    """tools.evaluate's row of each call of ``folder`` (:func:`corpus_calls`) at 8 and 16 kHz, by
+    (seed, rate), with the configuration ``overrides`` ((key, value) pairs); the cues cached in
+    the folder."""
+    from tools import evaluate as ev
+    settings = ev.Settings(overrides=tuple(overrides), cache_dir=str(folder / ".cues"))
+    jobs = ev.load_jobs(folder, "all", rates=(8000, 16000))
+    return {(int(r["id"].split("_")[1]), r["rate"]): r for r in ev.evaluate_jobs(jobs, settings, workers=1)}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -282,3 +282,20 @@ def test_a_report_of_another_database_never_draws_the_audio_of_the_daemon_that_o
     with Store.open(tmp_path / "qa.db") as qa:
         call = qa.start_call(str(two_calls))
         assert [p for p, _, _ in call_audio_candidates(cfg, qa, call, str(two_calls))] == [str(two_calls)]
+
+
+def test_a_replayed_call_is_never_drawn_with_a_call_file_of_a_folder_written_before_folders_had_an_owner(
+        two_calls, tmp_path):
+    """Only the daemon's live calls have a call-<id>.wav: a QA database's replayed call 1 beside an
+    audio folder the daemon wrote before folders named their database (no owner file yet: the
+    daemon not started again since) is drawn from its own recording, not the daemon's call-1.wav."""
+    from monitor.delivery.call_files import OWNER_FILE
+
+    cfg = config(tmp_path, tmp_path)
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(cfg, FileSource(two_calls), store, {}).run() == 0
+    (tmp_path / OWNER_FILE).unlink(missing_ok=True)  # as written by an earlier version
+    assert (tmp_path / "call-1.wav").is_file()
+    with Store.open(tmp_path / "qa.db") as qa:
+        call = qa.start_call(str(two_calls))
+        assert [p for p, _, _ in call_audio_candidates(cfg, qa, call, str(two_calls))] == [str(two_calls)]

@@ -294,17 +294,23 @@ def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_pat
 
 
 def test_stored_call_with_its_audio(det, tmp_path):
-    """A call whose audio the daemon wrote (call-<id>.wav, columns caller, agent) gets its waveform."""
+    """A live call whose audio the daemon wrote (call-<id>.wav, columns caller, agent) gets its waveform."""
     data = det["data"]
+    db = tmp_path / "events.db"
+    shutil.copy(det["db"], db)
+    with sqlite3.connect(db) as con:  # the same call as the daemon stores a live one
+        con.execute("UPDATE calls SET source = 'live:softphone.monitor' WHERE id = ?", (data.call_id,))
+    con.close()
     x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
     audio_dir = tmp_path / "audio"
     audio_dir.mkdir()
     sf.write(audio_dir / f"call-{data.call_id}.wav", x[:, [1, 0]], rate)
-    cfg = load_config(None, {"storage.db": str(det["db"]), "daemon.audio_dir": str(audio_dir)},
+    cfg = load_config(None, {"storage.db": str(db), "daemon.audio_dir": str(audio_dir)},
                       user_config=False)
-    with Store.open(det["db"]) as store:
+    with Store.open(db) as store:
         got = from_store(store, data.call_id, cfg)
     assert set(got.tracks) == {"caller", "agent"}
+    assert f"Waveform and speech regions from the call's audio: {audio_dir / f'call-{data.call_id}.wav'}" in got.notes
     caller_speech = sum(b - a for a, b in got.tracks["caller"].speech)
     ref_speech = sum(b - a for a, b in data.tracks["caller"].speech)
     assert abs(caller_speech - ref_speech) < 0.05 * ref_speech

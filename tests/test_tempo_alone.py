@@ -15,8 +15,7 @@ import json
 
 import pytest
 
-from tools import eval_corpus as ec
-from tools import evaluate as ev
+from conftest import corpus_calls, corpus_results as results
 
 TEMPO_ONLY, SLOW = 1296, 1198  # seeds of the full corpus's first replicate (tuning half: even)
 TEMPO_ALONE = (("rules.possible_emergency.single_family", 4.0),
@@ -26,21 +25,7 @@ TEMPO_ALONE = (("rules.possible_emergency.single_family", 4.0),
 
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tempo_calls")
-    data_path = ec.prepare_espeak(out)
-    inputs = ec.corpus_inputs()
-    cells = dict(ec.full_calls())
-    for seed in (TEMPO_ONLY, SLOW):
-        ec.generate(ec.Job(out, seed, cells[seed], "eval", "test", data_path,
-                           tuple(sorted(inputs["versions"].items()))))
-    ec.write_index(out, [f"eval_{TEMPO_ONLY}", f"eval_{SLOW}"])
-    return out
-
-
-def results(folder, overrides=()) -> dict[tuple[int, int], dict]:
-    settings = ev.Settings(overrides=tuple(overrides), cache_dir=str(folder / ".cues"))
-    jobs = ev.load_jobs(folder, "all", rates=(8000, 16000))
-    return {(int(r["id"].split("_")[1]), r["rate"]): r for r in ev.evaluate_jobs(jobs, settings, workers=1)}
+    return corpus_calls(tmp_path_factory.mktemp("tempo_calls"), (TEMPO_ONLY, SLOW))
 
 
 def test_the_calls_are_the_corpus_conditions(calls):

@@ -307,8 +307,14 @@ def _options(command: str) -> set[str]:
     return {s for a in sub.choices[command]._actions for s in a.option_strings}
 
 
-def test_install_service_takes_every_option_of_run():
+def test_install_service_takes_every_option_of_run_and_writes_each_into_the_unit():
+    from monitor.cli import build_parser
+    from monitor.commands.install_service import RUN_FLAGS, RUN_VALUES
+
     assert _options("run") - _options("install-service") == set()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    run_dests = {a.dest for a in sub.choices["run"]._actions if a.option_strings} - {"help"}
+    assert run_dests - {*RUN_VALUES, *RUN_FLAGS, "wait_for_source", "log_level"} == set()  # none accepted and dropped
 
 
 def test_the_units_daemon_runs_with_every_run_option_given_to_install_service(tmp_path):
@@ -344,3 +350,22 @@ def test_a_model_folder_given_to_install_service_that_is_no_model_is_refused_in_
     r = _install(tmp_path, "--caller", "softphone.monitor", "--model", str(tmp_path / "empty"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("call-monitor: error: --model ")
     assert not (tmp_path / "units").exists()
+
+
+def test_an_empty_value_given_to_install_service_reaches_the_units_daemon(tmp_path):
+    """`run --agent ""` runs without the agent's leg and `--webhook ""` without a webhook, whatever
+    the configuration names: the unit's daemon is given them too, not the configuration's leg and
+    webhook (which install-service did not check either)."""
+    import shlex
+
+    from monitor.cli import build_parser
+
+    conf = tmp_path / "c.toml"
+    conf.write_text('[daemon]\nagent = "mic.monitor"\n[delivery]\nwebhook_url = "http://127.0.0.1:9/hook"\n')
+    r = _install(tmp_path, "--print", "--config", str(conf), "--caller", "softphone.monitor", "--agent", "",
+                 "--webhook", "")
+    assert r.returncode == 0, r.stderr
+    start = next(line for line in r.stdout.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(start.split("=", 1)[1])
+    unit = build_parser().parse_args(argv[argv.index("run"):])
+    assert (unit.caller, unit.agent, unit.webhook) == ("softphone.monitor", "", "")

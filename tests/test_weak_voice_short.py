@@ -17,8 +17,7 @@ import json
 
 import pytest
 
-from tools import eval_corpus as ec
-from tools import evaluate as ev
+from conftest import corpus_calls, corpus_results as results
 
 VOICE_ONLY, BABBLE = 1284, 1124  # seeds of the full corpus's first replicate (tuning half: even)
 WITHOUT_SHORT = (("rules.weak_voice.short_window", False),)
@@ -27,21 +26,7 @@ SHORT_ALONE = (("rules.weak_voice.short_corroborate", []),)
 
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory):
-    out = tmp_path_factory.mktemp("weak_voice_calls")
-    data_path = ec.prepare_espeak(out)
-    inputs = ec.corpus_inputs()
-    cells = dict(ec.full_calls())
-    for seed in (VOICE_ONLY, BABBLE):
-        ec.generate(ec.Job(out, seed, cells[seed], "eval", "test", data_path,
-                           tuple(sorted(inputs["versions"].items()))))
-    ec.write_index(out, [f"eval_{VOICE_ONLY}", f"eval_{BABBLE}"])
-    return out
-
-
-def results(folder, overrides=()) -> dict[tuple[int, int], dict]:
-    settings = ev.Settings(overrides=tuple(overrides), cache_dir=str(folder / ".cues"))
-    jobs = ev.load_jobs(folder, "all", rates=(8000, 16000))
-    return {(int(r["id"].split("_")[1]), r["rate"]): r for r in ev.evaluate_jobs(jobs, settings, workers=1)}
+    return corpus_calls(tmp_path_factory.mktemp("weak_voice_calls"), (VOICE_ONLY, BABBLE))
 
 
 def test_the_calls_are_the_corpus_conditions(calls):

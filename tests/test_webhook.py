@@ -252,10 +252,11 @@ def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with
             sink.close()
             moved.close()
 
+
 def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     """`call-monitor alerts` tells an operator whether each alert reached the supervisor: delivered
     (when), still queued (the failed attempts, why, the next try), failed for good, or never sent
-    (no webhook when it was raised); `--jsonl` gives the outbox rows themselves."""
+    (raised with no webhook: none set, or a batch or replay); `--jsonl` gives the outbox rows themselves."""
     import json
 
     from conftest import call_monitor
@@ -283,7 +284,7 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 4
-    assert lines[0].endswith("[webhook: not sent (no webhook when it was raised)]")
+    assert lines[0].endswith("[webhook: not sent (raised with no webhook: none set, or a batch or replay)]")
     assert re.search(r"\[webhook: delivered \d\d:\d\d:\d\d\]$", lines[1]), lines[1]
     assert lines[2].endswith("[webhook: failed for good after 2 attempts (HTTP 503 Service Unavailable)]")
     assert re.search(r"\[webhook: queued, 1 attempt failed \(HTTP 503 Service Unavailable\), next try "

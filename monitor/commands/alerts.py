@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "ends with its delivery: delivered (when), queued (the attempts that "
                                    "failed, why, and the next try: the running daemon, or the next one "
                                    "started, delivers it), failed for good (after delivery.retries), or not "
-                                   "sent (no webhook when it was raised).")
+                                   "sent (raised with no webhook: none was set, or a batch or a replay "
+                                   "without --webhook).")
     p.add_argument("--since", metavar="WHEN",
                    help=f"only alerts since WHEN: {WHEN_FORMATS}")
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
@@ -87,7 +88,7 @@ def _clock(t: float) -> str:
 def delivery_text(rows: list[Delivery]) -> str:
     """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent."""
     if not rows:
-        return "webhook: not sent (no webhook when it was raised)"
+        return "webhook: not sent (raised with no webhook: none set, or a batch or replay)"
     d = min(rows, key=lambda r: _PRECEDENCE.index(r.status))
     tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
     if d.status == "delivered":

@@ -112,14 +112,15 @@ RUN_PATHS = ("config", "db", "webhook_token_file", "socket")
 
 def run_arguments(args: argparse.Namespace) -> list[str]:
     """The arguments of the unit's ``call-monitor run``: every ``run`` option given here (files
-    made absolute; a ``--model`` folder too, a language code as it is)."""
+    made absolute; a ``--model`` folder too, a language code as it is; an empty value as it is:
+    ``--agent ""`` is no agent's leg, ``--webhook ""`` no webhook, whatever the configuration says)."""
     from ..transcription.vosk_models import asked_model
     out: list[str] = []
     for opt in RUN_VALUES:
         v = getattr(args, opt, None)
-        if not v:
+        if v is None:
             continue
-        if opt in RUN_PATHS or (opt == "model" and asked_model(v, "")[0]):
+        if v and (opt in RUN_PATHS or (opt == "model" and asked_model(v, "")[0])):
             v = os.path.abspath(os.path.expanduser(v))
         out += [f"--{opt.replace('_', '-')}", v]
     out += [f"--{opt.replace('_', '-')}" for opt in RUN_FLAGS if getattr(args, opt, False)]

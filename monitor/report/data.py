@@ -311,15 +311,17 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
                           channels: Mapping[str, int] | None = None) -> list[tuple[str, int, int | None]]:
     """Audio files that may hold a stored call: (path, caller channel, agent channel).
 
-    The daemon writes ``call-<id>.wav`` with one column per leg in (caller, agent) order;
-    a replayed call's source is the recording with the channels the call kept (``channels``,
-    see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call stored before the
-    calls kept them) the usual layout: right = caller, left = agent. A folder another database's
-    daemon writes to holds that database's calls of the same ids, none of this one's."""
+    The daemon writes ``call-<id>.wav`` of a live call (source ``live:...``) with one column per
+    leg in (caller, agent) order; a replayed call's source is the recording with the channels the
+    call kept (``channels``, see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call
+    stored before the calls kept them) the usual layout: right = caller, left = agent. A replayed
+    call has no call file: a ``call-<id>.wav`` beside it is a live call's of the same id. A folder
+    another database's daemon writes to holds that database's calls of the same ids, none of this
+    one's."""
     from ..delivery.call_files import other_database
     out = []
     d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
-    if other_database(Path(d), os.path.realpath(str(store.path))) is None:
+    if source.startswith("live:") and other_database(Path(d), os.path.realpath(str(store.path))) is None:
         out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
     if source and os.path.isfile(source):
         out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))

@@ -378,7 +378,8 @@ class WebhookSink:
             self._wake.clear()
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop beating; the stopped beat waits for one still on its way (at most ``timeout_s``)."""
+        """Stop delivering: the worker is joined for at most ``timeout`` (a post on its way ends
+        within ``timeout_s``)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
