@@ -114,6 +114,30 @@ def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_lo
         store.close()
 
 
+def test_an_alert_fetched_for_the_old_url_is_posted_after_a_reload_under_the_new_url_it_went_to(tmp_path, hook):
+    """Two alerts due for the old URL; while the first is on its way there, a reload changes the
+    URL. The first went to the old URL and says so; the second goes to the new one and its outbox
+    row says the new one (what `alerts --jsonl` shows), not the URL it was fetched for."""
+    old = Hook()
+    store = Store.open(tmp_path / "e.db")
+    first, second = _alert(store), _alert(store)
+    for ev in (first, second):
+        store.enqueue_delivery(ev.alert_id, old.url)
+    sink = WebhookSink(store, old.url, timeout_s=2, poll_s=0.05)
+    old.on_post = lambda post: sink.retarget(hook.url, None)  # the reload, while the post is on its way
+    sink.start()
+    try:
+        assert wait_for(lambda: len(store.deliveries("delivered")) == 2, 5), store.deliveries()
+        assert [p["alert_id"] for _, p in old.received] == [first.alert_id]
+        assert [p["alert_id"] for _, p in hook.received] == [second.alert_id]
+        assert {d.alert_id: d.target for d in store.deliveries()} == {first.alert_id: old.url,
+                                                                       second.alert_id: hook.url}
+    finally:
+        sink.close()
+        store.close()
+        old.close()
+
+
 def test_a_start_with_another_url_delivers_what_an_earlier_url_left_pending(tmp_path, hook):
     store = Store.open(tmp_path / "e.db")
     try:
