@@ -321,6 +321,32 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     assert rows[3]["deliveries"][0]["next_attempt_at"] and rows[1]["deliveries"][0]["next_attempt_at"] is None
 
 
+def test_the_alerts_command_dates_a_delivery_of_another_day_and_a_due_retry_waits_for_the_daemon(tmp_path):
+    """An alert raised two days ago and delivered today says the day it was delivered, not a time
+    that reads as the alert's day; an alert whose retry came due while no daemon ran says it is
+    tried when the daemon runs, not a time already past."""
+    import sqlite3
+
+    from conftest import call_monitor
+
+    with Store.open(tmp_path / "e.db") as store:
+        late, waiting = _alert(store), _alert(store)
+        store.mark_delivered(store.enqueue_delivery(late.alert_id, "http://127.0.0.1:9/hook"))
+        queued = store.enqueue_delivery(waiting.alert_id, "http://127.0.0.1:9/hook")
+        store.mark_failed(queued, time.time() - 3600, "Connection refused")  # the daemon stopped an hour ago
+    conn = sqlite3.connect(tmp_path / "e.db")
+    conn.execute("UPDATE alerts SET created_at = created_at - 2 * 86400 WHERE id = ?", (late.alert_id,))
+    conn.commit()
+    conn.close()
+    done = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    today = time.strftime("%Y-%m-%d")
+    assert re.search(rf"\[webhook: delivered {today} \d\d:\d\d:\d\d\]$", lines[0]), lines[0]
+    assert lines[1].endswith("[webhook: queued, 1 attempt failed (Connection refused), next try when the daemon "
+                             "runs]"), lines[1]
+
+
 def test_alerts_of_a_database_no_webhook_ever_took_have_no_delivery_column(tmp_path):
     from conftest import call_monitor
 
