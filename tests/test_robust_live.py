@@ -121,8 +121,15 @@ def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_a
                         "--socket", str(sock), "--no-notify", "--no-transcribe"],
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and r.stderr.splitlines() == [
-        f"call-monitor: error: status socket {sock}: AF_UNIX path too long (a Unix socket's path holds at most "
-        "107 bytes: give a shorter one with --socket PATH or daemon.status_socket)"]
+        f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer than a "
+        "Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or daemon.status_socket"]
+    for asking in (["status"], ["call", "start"]):  # no daemon can be there: said as such, not "no daemon answering"
+        r = subprocess.run([PY, "-m", "monitor.cli", *asking, "--socket", str(sock)], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and r.stderr.splitlines() == [
+            f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer "
+            "than a Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or "
+            "daemon.status_socket"], asking
 
 
 def _unload_sink(env, name):
@@ -298,3 +305,4 @@ def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_na
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
+
