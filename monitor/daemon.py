@@ -41,7 +41,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .delivery.call_files import (audio_folder, audio_folder_problem, new_audio_file, purge_call_files,
+from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store, StoreError
 from .delivery.store_guard import StoreGuard
@@ -372,7 +372,7 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = audio_folder_problem(self._files_cfg(cfg)) if cfg.daemon.write_audio else None
+            problem = call_files_problem(self._files_cfg(cfg))
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:

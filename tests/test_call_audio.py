@@ -270,6 +270,41 @@ def test_a_call_audio_folder_belongs_to_one_database(two_calls, tmp_path):
         cfg.storage, db=str(other / "b.db")))) is None
 
 
+def test_a_report_folder_belongs_to_one_database(tmp_path):
+    """Two databases whose daemons write the reports of critical calls (daemon.report_on_critical)
+    into one daemon.report_dir, apart from their audio: their call ids repeat, so the second
+    daemon's call 1 would overwrite the first's call-1-report.html, and its purge delete it. The
+    folder belongs to the database whose daemon took it first: a daemon of another database is
+    refused it in one line (exit 2), and another database's purge deletes nothing there."""
+    from monitor.delivery.call_files import call_files_problem
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    first = tmp_path / "a" / "events.db"
+    first.parent.mkdir()
+    Store.open(first).close()
+    cfg = load_config(overrides={"storage.db": str(first), "daemon.report_on_critical": True,
+                                 "daemon.report_dir": str(reports)}, user_config=False)
+    assert call_files_problem(cfg) is None  # what `run` checks as it starts
+    theirs = reports / "call-1-report.html"
+    theirs.write_text("<html>the first database's call 1</html>")
+    conf = tmp_path / "b.toml"
+    conf.write_text(f'[daemon]\nreport_on_critical = true\nreport_dir = "{reports}"\n', encoding="utf-8")
+    other = tmp_path / "b" / "events.db"
+    done = cli("run", "--config", conf, "--db", other, "--caller", "nothing.monitor", "--no-wait-for-source",
+               "--no-transcribe", timeout=60)
+    assert done.returncode == 2 and done.stderr == (
+        f"call-monitor: error: daemon.report_dir: {reports} holds the call reports of another database, {first} "
+        "(its calls have the same call-<id>-report.html names): give each database its own folder\n"), done.stderr
+    with Store.open(other) as store:  # the other database's own live call 1, at the same time
+        call = store.start_call("live:caller=x", started_at=time.time() - 60)
+        store.end_call(call, 60.0, ended_at=time.time())
+    done = cli("purge", "--older-than", "0d", "--db", other, "--config", conf, timeout=120)
+    assert done.returncode == 0 and "purged 1 call(s)" in done.stderr, done.stderr
+    assert f"{reports} holds the call files of another database, {first}: none of them deleted" in done.stderr
+    assert theirs.read_text() == "<html>the first database's call 1</html>"
+
+
 def test_a_report_of_another_database_never_draws_the_audio_of_the_daemon_that_owns_the_folder(two_calls, tmp_path):
     """A QA database replayed beside the daemon's: its call 1 is not the daemon's call-1.wav (whose
     caller is someone else), whatever their lengths."""

@@ -220,9 +220,9 @@ def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
 def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
     configuration's own checks: a token file it cannot read, a status socket path too long for a
-    Unix socket, a call audio folder it cannot write, a ``--model`` or transcription.model folder
-    that is no Vosk model."""
-    from ..delivery.call_files import audio_folder_problem
+    Unix socket, a call audio or report folder it cannot write (or another database's), a
+    ``--model`` or transcription.model folder that is no Vosk model."""
+    from ..delivery.call_files import call_files_problem
     from ..delivery.sinks.webhook import TokenError
     from ..delivery.status_socket import socket_path, socket_path_problem
     from ..transcription.setup import TranscriptionSetup
@@ -235,7 +235,7 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     sock = os.path.abspath(os.path.expanduser(args.socket)) if args.socket else socket_path(cfg)  # the unit's
     if problem := socket_path_problem(sock):
         return problem
-    if cfg.daemon.write_audio and (problem := audio_folder_problem(cfg)):
+    if problem := call_files_problem(cfg):
         return problem
     transcribes = cfg.transcription.enabled and not args.no_transcribe
     folder = TranscriptionSetup.asked(cfg, args.model)[0] if transcribes else None

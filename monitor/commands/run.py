@@ -156,11 +156,12 @@ def _database_lock(cfg):
     return lock
 
 
-def _check_audio_folder(cfg) -> None:
-    """With ``daemon.write_audio``, a folder the call audio cannot go to stops the start (rather than
-    every call warning that its audio is lost)."""
-    from ..delivery.call_files import audio_folder_problem
-    problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+def _check_call_folders(cfg) -> None:
+    """With ``daemon.write_audio`` or ``daemon.report_on_critical``, a folder the call audio or
+    reports cannot go to (or another database's) stops the start (rather than every call warning
+    that its audio is lost, or overwriting another database's files)."""
+    from ..delivery.call_files import call_files_problem
+    problem = call_files_problem(cfg)
     if problem:
         raise _fail(problem)
 
@@ -171,7 +172,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
-    _check_audio_folder(cfg)
+    _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     status = _open_status(cfg, starting, stack)
     source = _live_source(cfg)
