@@ -159,8 +159,10 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     link of that name and one a running daemon still waits to name stay."""
     import os
 
+    from monitor.delivery.call_files import audio_folder_problem
+
     audio = tmp_path / "audio"
-    audio.mkdir()
+    assert audio_folder_problem(config(tmp_path, audio)) is None  # the daemon's start names its database there
     old = time.time() - 40 * 86400
     for name in ("call-started-20261001-101500.wav", "call-started-20261001-111500.wav",
                  "call-started-20261130-090000.wav"):
@@ -174,8 +176,8 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     done = cli("purge", "--db", tmp_path / "events.db", "--config", settings, timeout=120)  # 30 days
     assert done.returncode == 0, done.stderr
     assert "purged 0 call(s) older than 30 days (2 files of call audio and reports)" in done.stderr
-    assert sorted(p.name for p in audio.iterdir()) == ["call-started-20261002-080000.wav",
-                                                       "call-started-20261130-090000.wav"]
+    assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
+                                                            "call-started-20261130-090000.wav"]
     (audio / "call-started-20261003-120000.wav").write_bytes(b"RIFF")
     for name in ("call-started-20261130-090000.wav", "call-started-20261003-120000.wav"):
         os.utime(audio / name, (old, old))
@@ -184,8 +186,34 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
         daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {})
         daemon._unnamed_audio.append((1, audio / "call-started-20261130-090000.wav"))  # still to be named
         daemon.purge_old()  # the daemon's own retention, at its start and daily
-    assert sorted(p.name for p in audio.iterdir()) == ["call-started-20261002-080000.wav",
-                                                       "call-started-20261130-090000.wav"]
+    assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
+                                                            "call-started-20261130-090000.wav"]
+
+
+def test_a_purge_of_another_database_leaves_the_unnamed_audio_in_a_folder_that_names_no_database(tmp_path):
+    """A daemon started before audio folders named their database (not restarted since the
+    upgrade) writes ``call-started-*.wav`` beside its database, with no owner file yet. A QA
+    database beside it, purged with a shorter --older-than, deletes none of them: no row says
+    whose they are. Once the daemon's start has named its database there, its purge deletes them."""
+    import os
+
+    from monitor.delivery.call_files import audio_folder_problem
+
+    Store.open(tmp_path / "events.db").close()
+    Store.open(tmp_path / "qa.db").close()
+    daemons = tmp_path / "call-started-20261120-101500.wav"
+    daemons.write_bytes(b"RIFF")
+    three_days_ago = time.time() - 3 * 86400
+    os.utime(daemons, (three_days_ago, three_days_ago))
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
+    assert done.returncode == 0 and "files of call audio" not in done.stderr, done.stderr
+    assert daemons.exists()
+    assert audio_folder_problem(config(tmp_path, tmp_path)) is None  # the daemon started again
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
+    assert done.returncode == 0 and daemons.exists(), done.stderr
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "events.db", timeout=120)
+    assert done.returncode == 0 and "(1 files of call audio and reports)" in done.stderr, done.stderr
+    assert not daemons.exists()
 
 
 def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):

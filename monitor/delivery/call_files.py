@@ -7,7 +7,8 @@ files belongs to one database, named in the folder's :data:`OWNER_FILE` when the
 reloads) with ``daemon.write_audio`` (the audio folder) or ``daemon.report_on_critical`` (the
 report folder). A daemon of another database is refused that folder in one line, rather than its
 call 1 overwriting the first's ``call-1.wav`` or ``call-1-report.html``, and a purge deletes
-nothing in a folder another database owns."""
+nothing in a folder another database owns, nor audio the database never named in a folder that
+does not name it (:func:`purge_unnamed_audio`)."""
 
 from __future__ import annotations
 
@@ -162,10 +163,13 @@ def _delete_own(path: Path, written_ok: Callable[[float], bool]) -> bool:
 def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -> int:
     """Delete the audio of calls the database never named (``call-started-*.wav``: written while it
     failed, the daemon stopped before the call had its id) last written before ``before``: the
-    retention period holds for them too, though no row of theirs is left to purge. Only regular
-    files; ``keep``: files a running daemon still waits to name. Returns how many were deleted."""
+    retention period holds for them too, though no row of theirs is left to purge. Only in an
+    audio folder that names this database (no row tells whose such a file is: in a folder with no
+    owner file yet, written by a daemon started before folders named their database, it may be
+    another database's, whose retention is not this one's); only regular files; ``keep``: files a
+    running daemon still waits to name. Returns how many were deleted."""
     waiting = {Path(p) for p in keep}
-    if other_database(audio_folder(cfg), database_path(cfg)):
+    if owner_of(audio_folder(cfg)) != database_path(cfg):
         return 0
     return sum(_delete_own(path, lambda t: t < before) for path in audio_folder(cfg).glob("call-started-*.wav")
                if path not in waiting)
