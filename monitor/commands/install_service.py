@@ -43,13 +43,16 @@ WantedBy=default.target
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .run import add_run_options
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
-                       description="Write ~/.config/systemd/user/callmonitor.service running `call-monitor run` "
-                                   "with the given options (every option of `run`, checked now: a configuration, "
-                                   "token file or model folder the daemon could not use is refused here); then "
-                                   "`systemctl --user enable --now callmonitor`.")
+                       description="Write callmonitor.service (in $XDG_CONFIG_HOME/systemd/user, ~/.config by "
+                                   "default) running `call-monitor run` with the given options (every option of "
+                                   "`run`, checked now: a configuration, token file, status socket path, call "
+                                   "audio or report folder or model folder the daemon could not use is refused "
+                                   "here). Then `systemctl --user enable --now callmonitor` starts it, now and with "
+                                   "every session (--enable does that too).")
     add_run_options(p)
-    p.add_argument("--unit-dir", metavar="DIR", help="default: $XDG_CONFIG_HOME/systemd/user")
-    p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload/enable --now")
+    p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: $XDG_CONFIG_HOME/systemd/user)")
+    p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload and enable --now "
+                   "(and restart a daemon running with other options)")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
     p.set_defaults(run=run)
 
