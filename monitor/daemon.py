@@ -9,7 +9,9 @@ their stream does not mark, the silence does: a call starts when speech (either 
 ``speech_dbfs`` for at least ``ONSET_S`` within a second) appears after at least
 ``daemon.call_start_silence_s`` of silence, its clock starting at the kept pre-roll, and
 ends after ``daemon.call_end_silence_s`` of silence on both legs. ``call-monitor call
-start|end`` (over the status socket) marks them too. Every call gets its own CallPipeline
+start|end`` (over the status socket) marks them too; while the caller's source of a call ``call
+start`` began gives no input (missing, lost), nothing is heard of it, and that is no silence
+ending it. Every call gets its own CallPipeline
 (own baseline, store row and summary), and its summary says what ended it. All of it
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
 the socket through a queue the loop drains.
@@ -41,7 +43,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .delivery.call_files import (audio_folder, audio_folder_problem, new_audio_file, purge_call_files,
+from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store, StoreError
 from .delivery.store_guard import StoreGuard
@@ -121,6 +123,8 @@ class Daemon:
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
         self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
+        self._marked = False  # the running call was begun by ``call start``
+        self._deaf_until = 0.0  # ... and its caller's source gave no input until then (source clock)
 
     @property
     def last_problem(self) -> dict | None:
@@ -198,6 +202,7 @@ class Daemon:
             self._preroll.popleft()  # the call begins at ``at``: what came before is no part of it
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
+        self._marked, self._deaf_until = False, first
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
             if hasattr(self.source, "stats") else "live"
@@ -372,7 +377,7 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = audio_folder_problem(self._files_cfg(cfg)) if cfg.daemon.write_audio else None
+            problem = call_files_problem(self._files_cfg(cfg))
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:
@@ -497,6 +502,9 @@ class Daemon:
         end_s = self.cfg.daemon.call_end_silence_s
         if self.streams is not None and not self.streams.silence_may_end():
             return f"when its stream into sink {self._sink()} ends"
+        if self._marked and not self._caller_captures():
+            return (f"at `call-monitor call end`, or after {end_s:g} s of silence once the caller's source gives "
+                    "input (none now)")
         if self.streams is not None and self.streams.ids:
             return f"after {end_s:g} s of silence, or when the streams into sink {self._sink()} end"
         return f"after {end_s:g} s of silence"
@@ -596,9 +604,16 @@ class Daemon:
             self._end_call(f"the softphone's stream ended (sink {self._sink()})")
             return
         end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
-        silence = min(self.segmenter.silence_s(self._now), self._now - self.call_origin)  # within the call
+        if self._marked and not self._caller_captures():
+            self._deaf_until = self._now
+        silence = min(self.segmenter.silence_s(self._now), self._now - self._deaf_until)  # within the call
         if silence >= end_s and (self.streams is None or self.streams.silence_may_end()):
             self._end_call(self._silence_reason(end_s))
+
+    def _caller_captures(self) -> bool:
+        """Whether the caller's source gives input now (not missing, lost or reopening)."""
+        stats = self.source.stats() if hasattr(self.source, "stats") else {}
+        return stats.get("caller", {}).get("state", "running") == "running"
 
     def _sink(self) -> str:
         info = self.source.streams() if hasattr(self.source, "streams") else None
@@ -669,6 +684,7 @@ class Daemon:
         self._start_marked(t0, bounded=self.streams is not None and self.streams.marked_start())
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
+        self._marked = True  # the integration said a call runs: a caller's source giving no input is no silence
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
         answer = {"ok": True, "message": f"call {name} started" + (f" (call {ended} ended)" if had_call else "")}
         unheard = self._unheard_legs()
@@ -682,10 +698,12 @@ class Daemon:
         for leg, s in stats.items():
             if s["state"] == "waiting":
                 said.append(f"the {leg}'s source {s['source']} is missing (the daemon waits for it): the call "
-                            "hears nothing from it until it appears")
+                            "hears nothing from it until it appears"
+                            + (", and no silence ends the call before then" if leg == "caller" else ""))
             elif s["state"] in ("lost", "reopening"):
                 said.append(f"the {leg}'s source {s['source']} gives no input ({s['state']}: "
-                            f"{s.get('last_error') or 'no audio'}): the call hears nothing from it until it is back")
+                            f"{s.get('last_error') or 'no audio'}): the call hears nothing from it until it is back"
+                            + (", and no silence ends the call before then" if leg == "caller" else ""))
         return "; ".join(said)
 
     def _cancel_pending_call(self) -> str:

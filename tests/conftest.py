@@ -211,7 +211,8 @@ def monitor_logs():
 class Hook:
     """A webhook receiver on 127.0.0.1; ``up`` False answers 503, ``refuse`` set answers that status
     (401: a wrong token). Alerts go to ``received``, the daemon's heartbeats to ``heartbeats``, every
-    post's Authorization header to ``authorizations``."""
+    post's Authorization header to ``authorizations``; ``on_post(post)``, when set, runs before a post
+    is answered (something that happens while a post is on its way)."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
@@ -219,6 +220,7 @@ class Hook:
         self.authorizations: list[str | None] = []
         self.up = True
         self.refuse: int | None = None
+        self.on_post = None
         hook = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -231,6 +233,8 @@ class Hook:
                     return
                 post = json.loads(body)
                 (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
+                if hook.on_post is not None:
+                    hook.on_post(post)
                 self.send_response(204)
                 self.end_headers()
 

@@ -159,8 +159,10 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     link of that name and one a running daemon still waits to name stay."""
     import os
 
+    from monitor.delivery.call_files import audio_folder_problem
+
     audio = tmp_path / "audio"
-    audio.mkdir()
+    assert audio_folder_problem(config(tmp_path, audio)) is None  # the daemon's start names its database there
     old = time.time() - 40 * 86400
     for name in ("call-started-20261001-101500.wav", "call-started-20261001-111500.wav",
                  "call-started-20261130-090000.wav"):
@@ -174,8 +176,8 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     done = cli("purge", "--db", tmp_path / "events.db", "--config", settings, timeout=120)  # 30 days
     assert done.returncode == 0, done.stderr
     assert "purged 0 call(s) older than 30 days (2 files of call audio and reports)" in done.stderr
-    assert sorted(p.name for p in audio.iterdir()) == ["call-started-20261002-080000.wav",
-                                                       "call-started-20261130-090000.wav"]
+    assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
+                                                            "call-started-20261130-090000.wav"]
     (audio / "call-started-20261003-120000.wav").write_bytes(b"RIFF")
     for name in ("call-started-20261130-090000.wav", "call-started-20261003-120000.wav"):
         os.utime(audio / name, (old, old))
@@ -184,8 +186,34 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
         daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {})
         daemon._unnamed_audio.append((1, audio / "call-started-20261130-090000.wav"))  # still to be named
         daemon.purge_old()  # the daemon's own retention, at its start and daily
-    assert sorted(p.name for p in audio.iterdir()) == ["call-started-20261002-080000.wav",
-                                                       "call-started-20261130-090000.wav"]
+    assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
+                                                            "call-started-20261130-090000.wav"]
+
+
+def test_a_purge_of_another_database_leaves_the_unnamed_audio_in_a_folder_that_names_no_database(tmp_path):
+    """A daemon started before audio folders named their database (not restarted since the
+    upgrade) writes ``call-started-*.wav`` beside its database, with no owner file yet. A QA
+    database beside it, purged with a shorter --older-than, deletes none of them: no row says
+    whose they are. Once the daemon's start has named its database there, its purge deletes them."""
+    import os
+
+    from monitor.delivery.call_files import audio_folder_problem
+
+    Store.open(tmp_path / "events.db").close()
+    Store.open(tmp_path / "qa.db").close()
+    daemons = tmp_path / "call-started-20261120-101500.wav"
+    daemons.write_bytes(b"RIFF")
+    three_days_ago = time.time() - 3 * 86400
+    os.utime(daemons, (three_days_ago, three_days_ago))
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
+    assert done.returncode == 0 and "files of call audio" not in done.stderr, done.stderr
+    assert daemons.exists()
+    assert audio_folder_problem(config(tmp_path, tmp_path)) is None  # the daemon started again
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "qa.db", timeout=120)
+    assert done.returncode == 0 and daemons.exists(), done.stderr
+    done = cli("purge", "--older-than", "1d", "--db", tmp_path / "events.db", timeout=120)
+    assert done.returncode == 0 and "(1 files of call audio and reports)" in done.stderr, done.stderr
+    assert not daemons.exists()
 
 
 def test_purge_deletes_only_the_files_the_daemon_wrote(two_calls, tmp_path):
@@ -268,6 +296,41 @@ def test_a_call_audio_folder_belongs_to_one_database(two_calls, tmp_path):
     (tmp_path / "events.db").unlink()  # its database gone: the folder is free
     assert audio_folder_problem(dataclasses.replace(cfg, storage=dataclasses.replace(
         cfg.storage, db=str(other / "b.db")))) is None
+
+
+def test_a_report_folder_belongs_to_one_database(tmp_path):
+    """Two databases whose daemons write the reports of critical calls (daemon.report_on_critical)
+    into one daemon.report_dir, apart from their audio: their call ids repeat, so the second
+    daemon's call 1 would overwrite the first's call-1-report.html, and its purge delete it. The
+    folder belongs to the database whose daemon took it first: a daemon of another database is
+    refused it in one line (exit 2), and another database's purge deletes nothing there."""
+    from monitor.delivery.call_files import call_files_problem
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    first = tmp_path / "a" / "events.db"
+    first.parent.mkdir()
+    Store.open(first).close()
+    cfg = load_config(overrides={"storage.db": str(first), "daemon.report_on_critical": True,
+                                 "daemon.report_dir": str(reports)}, user_config=False)
+    assert call_files_problem(cfg) is None  # what `run` checks as it starts
+    theirs = reports / "call-1-report.html"
+    theirs.write_text("<html>the first database's call 1</html>")
+    conf = tmp_path / "b.toml"
+    conf.write_text(f'[daemon]\nreport_on_critical = true\nreport_dir = "{reports}"\n', encoding="utf-8")
+    other = tmp_path / "b" / "events.db"
+    done = cli("run", "--config", conf, "--db", other, "--caller", "nothing.monitor", "--no-wait-for-source",
+               "--no-transcribe", timeout=60)
+    assert done.returncode == 2 and done.stderr == (
+        f"call-monitor: error: daemon.report_dir: {reports} holds the call reports of another database, {first} "
+        "(its calls have the same call-<id>-report.html names): give each database its own folder\n"), done.stderr
+    with Store.open(other) as store:  # the other database's own live call 1, at the same time
+        call = store.start_call("live:caller=x", started_at=time.time() - 60)
+        store.end_call(call, 60.0, ended_at=time.time())
+    done = cli("purge", "--older-than", "0d", "--db", other, "--config", conf, timeout=120)
+    assert done.returncode == 0 and "purged 1 call(s)" in done.stderr, done.stderr
+    assert f"{reports} holds the call files of another database, {first}: none of them deleted" in done.stderr
+    assert theirs.read_text() == "<html>the first database's call 1</html>"
 
 
 def test_a_report_of_another_database_never_draws_the_audio_of_the_daemon_that_owns_the_folder(two_calls, tmp_path):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PY, Daemon, Hook, wait_for
+from conftest import PY, Daemon, Hook, stored_calls, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -121,8 +121,15 @@ def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_a
                         "--socket", str(sock), "--no-notify", "--no-transcribe"],
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and r.stderr.splitlines() == [
-        f"call-monitor: error: status socket {sock}: AF_UNIX path too long (a Unix socket's path holds at most "
-        "107 bytes: give a shorter one with --socket PATH or daemon.status_socket)"]
+        f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer than a "
+        "Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or daemon.status_socket"]
+    for asking in (["status"], ["call", "start"]):  # no daemon can be there: said as such, not "no daemon answering"
+        r = subprocess.run([PY, "-m", "monitor.cli", *asking, "--socket", str(sock)], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and r.stderr.splitlines() == [
+            f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer "
+            "than a Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or "
+            "daemon.status_socket"], asking
 
 
 def _unload_sink(env, name):
@@ -287,7 +294,8 @@ def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_na
         assert mark.returncode == 0, mark.stderr
         assert mark.stdout.startswith("call ") and " started" in mark.stdout
         assert mark.stderr == ("call-monitor: warning: the caller's source softphone.monitor is missing (the daemon "
-                               "waits for it): the call hears nothing from it until it appears\n"), mark.stderr
+                               "waits for it): the call hears nothing from it until it appears, and no silence ends "
+                               "the call before then\n"), mark.stderr
         assert d.status(env)["call"] is not None
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         d.wait_running(env, timeout=10)
@@ -298,3 +306,38 @@ def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_na
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
+
+
+def test_a_call_started_while_the_callers_source_is_missing_is_not_ended_by_the_silence_before_it_appears(
+        pulse, env, tmp_path):
+    """`call start` (a softphone hook) while the caller's source is missing, which takes longer to
+    appear than daemon.call_end_silence_s: the daemon hears nothing of the caller meanwhile, which
+    is no silence of the call, so the explicit start is not lost; once the source captures, the
+    call's own silence ends it."""
+    _unload_sink(env, "softphone")
+    conf = tmp_path / "c.toml"
+    conf.write_text("[daemon]\ncall_end_silence_s = 2\n", encoding="utf-8")
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(conf), "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
+        assert wait_for(lambda: subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
+                                               timeout=10).returncode == 0, 20), d.err
+        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert mark.returncode == 0, mark.stderr
+        call = d.status(env)["call"]
+        assert call["ends"] == ("at `call-monitor call end`, or after 2 s of silence once the caller's source gives "
+                                "input (none now)")
+        time.sleep(4.0)  # twice the end silence, the source still missing
+        assert d.status(env)["call"]["call_id"] == call["call_id"], d.err
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
+        d.wait_running(env, timeout=10)
+        assert wait_for(lambda: d.status(env)["call"] is None, 8), d.err  # the sink plays nothing: silence
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+    finally:
+        d.kill()
+    (stored,) = stored_calls(tmp_path / "e.db")
+    assert stored["summary"]["ended_by"] == "2 s of silence"
+    assert stored["summary"]["duration_s"] > 6.0

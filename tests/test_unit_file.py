@@ -267,6 +267,16 @@ def test_a_call_audio_folder_the_daemon_could_not_write_is_refused_like_a_bad_co
     assert r.stderr == f"call-monitor: error: daemon.audio_dir: cannot write call audio to {folder} (Not a directory)\n"
 
 
+def test_a_status_socket_path_too_long_for_a_unix_socket_is_refused_like_a_bad_configuration(tmp_path):
+    """A Unix socket's path holds 107 bytes: a longer --socket fails every start of the unit's daemon."""
+    sock = tmp_path / ("s" * 120) / "callmonitor.sock"
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--socket", str(sock))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == (f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, "
+                        "longer than a Unix socket's path holds (107 bytes): give a shorter one with --socket PATH "
+                        "or daemon.status_socket\n")
+
+
 def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp_path):
     (tmp_path / "vosk-model-small-en-us-0.15").mkdir()  # unpacking not finished
     conf = tmp_path / "monitor.toml"

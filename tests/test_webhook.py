@@ -114,6 +114,30 @@ def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_lo
         store.close()
 
 
+def test_an_alert_fetched_for_the_old_url_is_posted_after_a_reload_under_the_new_url_it_went_to(tmp_path, hook):
+    """Two alerts due for the old URL; while the first is on its way there, a reload changes the
+    URL. The first went to the old URL and says so; the second goes to the new one and its outbox
+    row says the new one (what `alerts --jsonl` shows), not the URL it was fetched for."""
+    old = Hook()
+    store = Store.open(tmp_path / "e.db")
+    first, second = _alert(store), _alert(store)
+    for ev in (first, second):
+        store.enqueue_delivery(ev.alert_id, old.url)
+    sink = WebhookSink(store, old.url, timeout_s=2, poll_s=0.05)
+    old.on_post = lambda post: sink.retarget(hook.url, None)  # the reload, while the post is on its way
+    sink.start()
+    try:
+        assert wait_for(lambda: len(store.deliveries("delivered")) == 2, 5), store.deliveries()
+        assert [p["alert_id"] for _, p in old.received] == [first.alert_id]
+        assert [p["alert_id"] for _, p in hook.received] == [second.alert_id]
+        assert {d.alert_id: d.target for d in store.deliveries()} == {first.alert_id: old.url,
+                                                                       second.alert_id: hook.url}
+    finally:
+        sink.close()
+        store.close()
+        old.close()
+
+
 def test_a_start_with_another_url_delivers_what_an_earlier_url_left_pending(tmp_path, hook):
     store = Store.open(tmp_path / "e.db")
     try:
@@ -295,6 +319,32 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     assert [[d["status"] for d in r["deliveries"]] for r in rows] == [[], ["delivered"], ["failed"], ["pending"]]
     assert rows[1]["deliveries"][0]["target"] == hook.url and rows[1]["deliveries"][0]["delivered_at"]
     assert rows[3]["deliveries"][0]["next_attempt_at"] and rows[1]["deliveries"][0]["next_attempt_at"] is None
+
+
+def test_the_alerts_command_dates_a_delivery_of_another_day_and_a_due_retry_waits_for_the_daemon(tmp_path):
+    """An alert raised two days ago and delivered today says the day it was delivered, not a time
+    that reads as the alert's day; an alert whose retry came due while no daemon ran says it is
+    tried when the daemon runs, not a time already past."""
+    import sqlite3
+
+    from conftest import call_monitor
+
+    with Store.open(tmp_path / "e.db") as store:
+        late, waiting = _alert(store), _alert(store)
+        store.mark_delivered(store.enqueue_delivery(late.alert_id, "http://127.0.0.1:9/hook"))
+        queued = store.enqueue_delivery(waiting.alert_id, "http://127.0.0.1:9/hook")
+        store.mark_failed(queued, time.time() - 3600, "Connection refused")  # the daemon stopped an hour ago
+    conn = sqlite3.connect(tmp_path / "e.db")
+    conn.execute("UPDATE alerts SET created_at = created_at - 2 * 86400 WHERE id = ?", (late.alert_id,))
+    conn.commit()
+    conn.close()
+    done = call_monitor("alerts", "--db", tmp_path / "e.db", timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    today = time.strftime("%Y-%m-%d")
+    assert re.search(rf"\[webhook: delivered {today} \d\d:\d\d:\d\d\]$", lines[0]), lines[0]
+    assert lines[1].endswith("[webhook: queued, 1 attempt failed (Connection refused), next try when the daemon "
+                             "runs]"), lines[1]
 
 
 def test_alerts_of_a_database_no_webhook_ever_took_have_no_delivery_column(tmp_path):

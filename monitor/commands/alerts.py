@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,11 @@ if TYPE_CHECKING:  # for the annotations only
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alerts", help="list stored alerts",
                        description="List alerts from the database. Where a webhook took alerts, each line "
-                                   "ends with its delivery: delivered (when), queued (the attempts that "
-                                   "failed, why, and the next try: the running daemon, or the next one "
-                                   "started, delivers it), failed for good (after delivery.retries), or not "
+                                   "ends with its delivery: delivered (when: the time, with the date unless "
+                                   "it is the alert's day), queued (the attempts that failed, why, and the "
+                                   "next try, \"when the daemon runs\" once it is due: the running daemon, or "
+                                   "the next one started, delivers it), failed for good (after "
+                                   "delivery.retries), or not "
                                    "sent (raised with no webhook: none was set, or a batch or a replay "
                                    "without --webhook).")
     p.add_argument("--since", metavar="WHEN",
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
                 print(f"{when}  call {ev.call_id:<4} t={ev.t:7.1f}s  {ev.severity:8s} {ev.kind}: {ev.message}"
-                      + (f"  [{delivery_text(rows)}]" if sent else ""))
+                      + (f"  [{delivery_text(rows, stored.created_at)}]" if sent else ""))
     finally:
         try:
             store.close()
@@ -81,23 +84,31 @@ _PRECEDENCE = ("delivered", "pending", "failed")
 """Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
 
 
-def _clock(t: float) -> str:
-    return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+def _clock(t: float, day_of: float) -> str:
+    """``t`` as the time of day when it is on the local day of ``day_of`` (the alert's, which its
+    line begins with), else with its date."""
+    at = datetime.fromtimestamp(t)
+    return at.strftime("%H:%M:%S" if at.date() == datetime.fromtimestamp(day_of).date() else "%Y-%m-%d %H:%M:%S")
 
 
-def delivery_text(rows: list[Delivery]) -> str:
-    """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent."""
+def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
+    """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent.
+    Times are dated unless on the day the alert was raised (``raised_at``); a next try already
+    due at ``now`` waits for a daemon (one that runs makes it within a second)."""
     if not rows:
         return "webhook: not sent (raised with no webhook: none set, or a batch or replay)"
+    now = time.time() if now is None else now
     d = min(rows, key=lambda r: _PRECEDENCE.index(r.status))
     tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
     if d.status == "delivered":
-        return "webhook: delivered" + (f" {_clock(d.delivered_at)}" if d.delivered_at else "") \
+        return "webhook: delivered" + (f" {_clock(d.delivered_at, raised_at)}" if d.delivered_at else "") \
             + (f" after {tries}" if d.attempts > 1 else "")
     if d.status == "pending":
         if not d.attempts:
             return "webhook: queued, not tried yet"
-        return f"webhook: queued, {tries} failed ({d.last_error}), next try {_clock(d.next_attempt_at)}"
+        later = f"next try {_clock(d.next_attempt_at, raised_at)}" if d.next_attempt_at > now \
+            else "next try when the daemon runs"
+        return f"webhook: queued, {tries} failed ({d.last_error}), {later}"
     return f"webhook: failed for good after {tries} ({d.last_error})"
 
 

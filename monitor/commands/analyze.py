@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a recording (WAV, FLAC, OGG, MP3); several are analysed one after the other")
     p.add_argument("--channel", type=int, default=None, metavar="N",
                    help="analyse channel N only (0 = left, 1 = right); default: mix all channels")
-    p.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    p.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     p.set_defaults(run=run)
 
 

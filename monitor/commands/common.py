@@ -198,15 +198,17 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
                   timeout: float = 2.0) -> dict | tuple[ExitStatus, str]:
     """:func:`ask_daemon` without saying anything: the answer, or the exit status and the one line
     that says why there is none (FAILED: no daemon answered; BAD_SETUP: the configuration that
-    says where its socket is cannot be loaded)."""
+    says where its socket is cannot be loaded, or the path is too long for any socket)."""
     from ..config import ConfigError
-    from ..delivery.status_socket import RequestNotRead, ask, socket_path
+    from ..delivery.status_socket import RequestNotRead, ask, socket_path, socket_path_problem
     path = args.socket
     if not path:
         try:
             path = socket_path(config_from_args(args))
         except ConfigError as err:
             return ExitStatus.BAD_SETUP, str(err)
+    if problem := socket_path_problem(path):  # no daemon can listen there
+        return ExitStatus.BAD_SETUP, problem
     try:
         return ask(path, request, timeout)
     except FileNotFoundError:

@@ -43,13 +43,16 @@ WantedBy=default.target
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .run import add_run_options
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
-                       description="Write ~/.config/systemd/user/callmonitor.service running `call-monitor run` "
-                                   "with the given options (every option of `run`, checked now: a configuration, "
-                                   "token file or model folder the daemon could not use is refused here); then "
-                                   "`systemctl --user enable --now callmonitor`.")
+                       description="Write callmonitor.service (in $XDG_CONFIG_HOME/systemd/user, ~/.config by "
+                                   "default) running `call-monitor run` with the given options (every option of "
+                                   "`run`, checked now: a configuration, token file, status socket path, call "
+                                   "audio or report folder or model folder the daemon could not use is refused "
+                                   "here). Then `systemctl --user enable --now callmonitor` starts it, now and with "
+                                   "every session (--enable does that too).")
     add_run_options(p)
-    p.add_argument("--unit-dir", metavar="DIR", help="default: $XDG_CONFIG_HOME/systemd/user")
-    p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload/enable --now")
+    p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: $XDG_CONFIG_HOME/systemd/user)")
+    p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload and enable --now "
+                   "(and restart a daemon running with other options)")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
     p.set_defaults(run=run)
 
@@ -219,10 +222,12 @@ def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
 
 def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
-    configuration's own checks: a token file it cannot read, a call audio folder it cannot write, a
+    configuration's own checks: a token file it cannot read, a status socket path too long for a
+    Unix socket, a call audio or report folder it cannot write (or another database's), a
     ``--model`` or transcription.model folder that is no Vosk model."""
-    from ..delivery.call_files import audio_folder_problem
+    from ..delivery.call_files import call_files_problem
     from ..delivery.sinks.webhook import TokenError
+    from ..delivery.status_socket import socket_path, socket_path_problem
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError, check_model_dir
     from .run import webhook_token
@@ -230,7 +235,10 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         webhook_token(cfg)
     except TokenError as err:
         return str(err)
-    if cfg.daemon.write_audio and (problem := audio_folder_problem(cfg)):
+    sock = os.path.abspath(os.path.expanduser(args.socket)) if args.socket else socket_path(cfg)  # the unit's
+    if problem := socket_path_problem(sock):
+        return problem
+    if problem := call_files_problem(cfg):
         return problem
     transcribes = cfg.transcription.enabled and not args.no_transcribe
     folder = TranscriptionSetup.asked(cfg, args.model)[0] if transcribes else None

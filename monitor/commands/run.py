@@ -12,9 +12,6 @@ import time
 from ..console import LEVELS, error, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
-SUN_PATH_BYTES = 108
-"""The size of a Unix socket's address (Linux's sun_path), its terminating NUL included."""
-
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +38,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="token sent to the webhook as a bearer token (delivery.webhook_token_file)")
     p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
     add_transcription_options(p)
-    p.add_argument("--socket", metavar="PATH", help="status socket (daemon.status_socket)")
+    p.add_argument("--socket", metavar="PATH", help="status socket, at most 107 bytes (daemon.status_socket; "
+                   "default $XDG_RUNTIME_DIR/callmonitor.sock, else the database's path + .sock)")
     add_config_options(p)
     add_logging_options(p)
 
@@ -158,11 +156,12 @@ def _database_lock(cfg):
     return lock
 
 
-def _check_audio_folder(cfg) -> None:
-    """With ``daemon.write_audio``, a folder the call audio cannot go to stops the start (rather than
-    every call warning that its audio is lost)."""
-    from ..delivery.call_files import audio_folder_problem
-    problem = audio_folder_problem(cfg) if cfg.daemon.write_audio else None
+def _check_call_folders(cfg) -> None:
+    """With ``daemon.write_audio`` or ``daemon.report_on_critical``, a folder the call audio or
+    reports cannot go to (or another database's) stops the start (rather than every call warning
+    that its audio is lost, or overwriting another database's files)."""
+    from ..delivery.call_files import call_files_problem
+    problem = call_files_problem(cfg)
     if problem:
         raise _fail(problem)
 
@@ -173,7 +172,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
-    _check_audio_folder(cfg)
+    _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     status = _open_status(cfg, starting, stack)
     source = _live_source(cfg)
@@ -217,14 +216,16 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
 def _open_status(cfg, starting: _Starting, stack: contextlib.ExitStack):
     """The status socket, open from the start of the start: it answers ``starting`` until the
     daemon listens (:meth:`StatusServer.answer_with`)."""
-    from ..delivery.status_socket import StatusServer, socket_path
+    from ..delivery.status_socket import StatusServer, socket_path, socket_path_problem
     sock = socket_path(cfg)
+    if problem := socket_path_problem(sock):
+        raise _fail(problem)
     try:
         status = StatusServer(sock, starting.state, starting.control)
     except RuntimeError as err:
         raise _fail(f"status socket: {err}") from None
     except OSError as err:
-        raise _fail(f"status socket {sock}: {err.strerror or err}{_long_socket_hint(sock)}") from None
+        raise _fail(f"status socket {sock}: {err.strerror or err}") from None
     stack.callback(status.close)
     return status
 
@@ -318,14 +319,6 @@ def _take_lock(lock) -> None:
         raise
     except StoreError as err:
         log.warning("%s; running without the one-daemon-per-database lock", err)
-
-
-def _long_socket_hint(path: str) -> str:
-    """What to do about a socket path longer than a Unix socket's address holds ("" if it is not)."""
-    if len(os.fsencode(path)) < SUN_PATH_BYTES:
-        return ""
-    return (f" (a Unix socket's path holds at most {SUN_PATH_BYTES - 1} bytes: give a shorter one with "
-            f"--socket PATH or daemon.status_socket)")
 
 
 def say_unused_token(args: argparse.Namespace, webhook: str, *, configured: bool = True) -> None:

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "still starting (the speech model loading: a call mark is refused meanwhile, so "
                               "`call-monitor status && ...` waits for 0, as `systemctl is-active` does for a "
                               "unit still activating); 1 no daemon answers; 2 a configuration that cannot be "
-                              "loaded.")
+                              "loaded, or a socket path too long for a Unix socket.")
     p.add_argument("--json", action="store_true",
                    help="print the daemon's state as one JSON object with \"running\": true and "
                         "\"starting\": false (a leg's "

@@ -832,7 +832,11 @@ class DaemonConfig:
                         "the database")
     report_on_critical: bool = _k(False, "write an HTML report for every call with a critical "
                                   "alert")
-    report_dir: str = _k("", "where those reports go; \"\" = next to the database")
+    report_dir: str = _k("", "where those reports go (call-<id>-report.html), checked when the daemon "
+                         "starts and when it reloads with report_on_critical on, as audio_dir is (a folder "
+                         "it cannot write, or one another database's daemon writes its reports to, whose "
+                         "call ids repeat these, stops the start, and a reload keeps the running "
+                         "configuration); \"\" = next to the database")
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """The files the daemon writes of a call beside its database: its audio (``call-<id>.wav``) and its
-report, where they go, and their deletion with the call when the retention period purges it.
+report (``call-<id>-report.html``), where they go, and their deletion with the call when the
+retention period purges it.
 
-The names come from the database's call ids, which another database repeats: a call audio folder
-belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
-reloads) with ``daemon.write_audio``. A daemon of another database is refused that folder in one
-line, rather than its call 1 overwriting the first's ``call-1.wav``, and a purge deletes nothing
-in a folder another database owns."""
+The names come from the database's call ids, which another database repeats: a folder of call
+files belongs to one database, named in the folder's :data:`OWNER_FILE` when the daemon starts (or
+reloads) with ``daemon.write_audio`` (the audio folder) or ``daemon.report_on_critical`` (the
+report folder). A daemon of another database is refused that folder in one line, rather than its
+call 1 overwriting the first's ``call-1.wav`` or ``call-1-report.html``, and a purge deletes
+nothing in a folder another database owns, nor audio the database never named in a folder that
+does not name it (:func:`purge_unnamed_audio`)."""
 
 from __future__ import annotations
 
@@ -23,11 +26,15 @@ from ..config import Config
 log = logging.getLogger(__name__)
 
 
+def report_folder(cfg: Config) -> Path:
+    """Where the daemon writes call reports: ``daemon.report_dir``, else the database's folder."""
+    return Path(os.path.expanduser(cfg.daemon.report_dir or os.path.dirname(
+        os.path.expanduser(cfg.storage.db)) or "."))
+
+
 def report_path(cfg: Config, call_id: int) -> str:
-    """Where the daemon writes a call's report: ``daemon.report_dir``, else the database's folder."""
-    d = os.path.expanduser(cfg.daemon.report_dir or os.path.dirname(os.path.expanduser(cfg.storage.db))
-                           or ".")
-    return os.path.join(d, f"call-{call_id}-report.html")
+    """Where the daemon writes a call's report (in :func:`report_folder`)."""
+    return os.path.join(report_folder(cfg), f"call-{call_id}-report.html")
 
 
 def audio_folder(cfg: Config) -> Path:
@@ -37,7 +44,7 @@ def audio_folder(cfg: Config) -> Path:
 
 
 OWNER_FILE = ".callmonitor-database"
-"""In a call audio folder: the absolute path of the database whose calls' audio it holds."""
+"""In a call audio or report folder: the absolute path of the database whose call files it holds."""
 
 
 def database_path(cfg: Config) -> str:
@@ -45,20 +52,42 @@ def database_path(cfg: Config) -> str:
     return os.path.realpath(os.path.expanduser(cfg.storage.db))
 
 
+def owner_of(folder: Path) -> str | None:
+    """The database ``folder``'s owner file names, or None (no owner file yet)."""
+    try:
+        return (folder / OWNER_FILE).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def other_database(folder: Path, db: str) -> str | None:
     """The database other than ``db`` whose call files ``folder`` holds: the one its owner file
     names, while that database exists (one moved or deleted leaves the folder free); else None."""
-    try:
-        owner = (folder / OWNER_FILE).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
+    owner = owner_of(folder)
     return owner if owner and owner != db and os.path.exists(owner) else None
 
 
 def audio_folder_problem(cfg: Config) -> str | None:
     """Why the daemon could not write call audio (``daemon.write_audio``), in one line; None when
     it can (the folder is made if missing, and named this database's: :data:`OWNER_FILE`)."""
-    folder, db = audio_folder(cfg), database_path(cfg)
+    return _folder_problem(audio_folder(cfg), database_path(cfg), "daemon.audio_dir", "call audio", "call-<id>.wav")
+
+
+def report_folder_problem(cfg: Config) -> str | None:
+    """Why the daemon could not write call reports (``daemon.report_on_critical``), in one line;
+    None when it can (the folder is made if missing, and named this database's)."""
+    return _folder_problem(report_folder(cfg), database_path(cfg), "daemon.report_dir", "call reports",
+                           "call-<id>-report.html")
+
+
+def call_files_problem(cfg: Config) -> str | None:
+    """Why the daemon could not write the call files ``cfg`` asks for (audio, reports), in one line;
+    None when it can: what the daemon checks as it starts and as it reloads."""
+    return (cfg.daemon.write_audio and audio_folder_problem(cfg)) \
+        or (cfg.daemon.report_on_critical and report_folder_problem(cfg)) or None
+
+
+def _folder_problem(folder: Path, db: str, key: str, what: str, names: str) -> str | None:
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.TemporaryFile(dir=folder):
@@ -67,21 +96,18 @@ def audio_folder_problem(cfg: Config) -> str | None:
         if other is None:
             _claim(folder, db)
     except OSError as err:
-        return f"daemon.audio_dir: cannot write call audio to {folder} ({err.strerror or err})"
+        return f"{key}: cannot write {what} to {folder} ({err.strerror or err})"
     if other is not None:
-        return (f"daemon.audio_dir: {folder} holds the call audio of another database, {other} (its calls have "
-                "the same call-<id>.wav names): give each database its own folder")
+        return (f"{key}: {folder} holds the {what} of another database, {other} (its calls have the same "
+                f"{names} names): give each database its own folder")
     return None
 
 
 def _claim(folder: Path, db: str) -> None:
     """Name ``db`` in ``folder``'s owner file (raises OSError)."""
+    if owner_of(folder) == db:
+        return
     owner = folder / OWNER_FILE
-    try:
-        if owner.read_text(encoding="utf-8").strip() == db:
-            return
-    except (OSError, UnicodeDecodeError):
-        pass
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=OWNER_FILE + ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -137,10 +163,13 @@ def _delete_own(path: Path, written_ok: Callable[[float], bool]) -> bool:
 def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -> int:
     """Delete the audio of calls the database never named (``call-started-*.wav``: written while it
     failed, the daemon stopped before the call had its id) last written before ``before``: the
-    retention period holds for them too, though no row of theirs is left to purge. Only regular
-    files; ``keep``: files a running daemon still waits to name. Returns how many were deleted."""
+    retention period holds for them too, though no row of theirs is left to purge. Only in an
+    audio folder that names this database (no row tells whose such a file is: in a folder with no
+    owner file yet, written by a daemon started before folders named their database, it may be
+    another database's, whose retention is not this one's); only regular files; ``keep``: files a
+    running daemon still waits to name. Returns how many were deleted."""
     waiting = {Path(p) for p in keep}
-    if other_database(audio_folder(cfg), database_path(cfg)):
+    if owner_of(audio_folder(cfg)) != database_path(cfg):
         return 0
     return sum(_delete_own(path, lambda t: t < before) for path in audio_folder(cfg).glob("call-started-*.wav")
                if path not in waiting)

@@ -279,7 +279,8 @@ class WebhookSink:
         delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
         return min(delay, CRITICAL_RETRY_S) if severity == "critical" else delay
 
-    def _post(self, d: Delivery | _Held) -> None:
+    def _post(self, d: Delivery | _Held, target: Target | None = None) -> None:
+        """Post ``d`` to ``target`` (default: the current one, read once)."""
         tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.alert.call_id}-{d.alert.kind}-{d.alert.t}"
         try:
             started = self._started_at(d.alert.call_id)
@@ -289,7 +290,7 @@ class WebhookSink:
         if isinstance(d, _Held) and alert.alert_id is None:
             alert = replace(alert, alert_id=d.memory_id)
         body = payload(alert, self.identity, started, self.include_phrase_text)
-        target = self.target  # once: a reload meanwhile changes URL and token together
+        target = target or self.target  # once: a reload meanwhile changes URL and token together
         post_json(target.url, body, token=target.token, timeout_s=self.timeout_s,
                   headers={"X-Callmonitor-Delivery": tag})
 
@@ -331,21 +332,26 @@ class WebhookSink:
         return n
 
     def deliver_due(self) -> int:
-        """One pass over the due outbox rows for this URL; returns how many were delivered."""
+        """One pass over the due outbox rows for this URL; returns how many were delivered. A row
+        is posted only to the URL it is queued for (its row says where it went): one fetched
+        before a reload changed the URL waits for :meth:`_adopt` to move it to the new one."""
         n = 0
         for d in self.store.due_deliveries(target=self.url):
             if self._stop.is_set():
                 break
+            target = self.target  # once, as the post reads it
+            if d.target != target.url:
+                continue
             try:
-                self._post(d)
+                self._post(d, target)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self.failures += 1
-                self.last_error = _describe(err, self.token)
+                self.last_error = _describe(err, target.token)
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
-                                self.url, d.alert_id, self.last_error, attempts)
+                                target.url, d.alert_id, self.last_error, attempts)
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
@@ -354,16 +360,16 @@ class WebhookSink:
                     level = logging.WARNING if attempts == 1 or self.last_error != d.last_error \
                         else logging.DEBUG
                     log.log(level, "webhook %s: alert %s not delivered (%s); retry %s in %.1f s%s",
-                            self.url, d.alert_id, self.last_error, attempts, delay,
+                            target.url, d.alert_id, self.last_error, attempts, delay,
                             "; its next retries are said only if the error changes" if level == logging.WARNING else "")
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
             if d.attempts:
-                log.info("webhook %s: alert %s delivered after %s attempts", self.url, d.alert_id, d.attempts + 1)
+                log.info("webhook %s: alert %s delivered after %s attempts", target.url, d.alert_id, d.attempts + 1)
                 # the endpoint is back: what waited on a long backoff is due now
-                self.store.reschedule_pending(self.url, time.time())
+                self.store.reschedule_pending(target.url, time.time())
         return n
 
     def _work(self) -> None:
