@@ -220,6 +220,14 @@ def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _given_socket(cfg, args: argparse.Namespace) -> str | None:
+    """The status socket path the unit's daemon is given (``--socket``, ``daemon.status_socket``),
+    absolute; None for the default, which lies in the runtime folder systemd gives the unit
+    ($XDG_RUNTIME_DIR, not the installing shell's, which a test or a su session may lack)."""
+    given = args.socket or cfg.daemon.status_socket
+    return os.path.abspath(os.path.expanduser(given)) if given else None
+
+
 def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
     configuration's own checks: a token file it cannot read, a status socket path too long for a
@@ -227,7 +235,7 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     ``--model`` or transcription.model folder that is no Vosk model."""
     from ..delivery.call_files import call_files_problem
     from ..delivery.sinks.webhook import TokenError
-    from ..delivery.status_socket import socket_path, socket_path_problem
+    from ..delivery.status_socket import socket_path_problem
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError, check_model_dir
     from .run import webhook_token
@@ -235,8 +243,7 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         webhook_token(cfg)
     except TokenError as err:
         return str(err)
-    sock = os.path.abspath(os.path.expanduser(args.socket)) if args.socket else socket_path(cfg)  # the unit's
-    if problem := socket_path_problem(sock):
+    if (sock := _given_socket(cfg, args)) and (problem := socket_path_problem(sock)):
         return problem
     if problem := call_files_problem(cfg):
         return problem
