@@ -477,11 +477,17 @@ def babble_call(duration_turns: int = 12) -> tuple[np.ndarray, Frames]:
     carries talk 13 dB under the caller (bursts of 1.2 s, 0.3 s apart; it passes the 18 dB gate)
     under the agent's turns and in the gaps, never within 1.2 s of the caller's answers."""
     agent, caller = dialogue(turns=duration_turns, agent_s=6.0, gap_s=3.0, answer_s=4.0)
+    return agent, with_talk(caller)
+
+
+def with_talk(caller: np.ndarray) -> Frames:
+    """The caller's frames (speech at -25 dB) with :func:`babble_call`'s talk 13 dB under them,
+    everywhere but within 1.2 s of the caller's speech."""
     near = np.convolve(caller.astype(float), np.ones(241), mode="same") > 0
     talk = ~near & (np.arange(len(caller)) % 150 < 120)
     fr = frames(caller | talk)
     fr.energy_db[talk] = -38.0
-    return agent, fr
+    return fr
 
 
 def test_talk_heard_under_the_agents_turns_is_background_there_and_in_the_gaps():
@@ -499,6 +505,28 @@ def test_streaming_in_chunks_equals_the_whole_call_with_talk_under_the_agents_tu
     agent, fr = babble_call()
     expected = track_caller_with(agent, fr, CFG)
     assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in expected]
+
+
+def babble_over_a_hold(hold_s: float) -> tuple[np.ndarray, Frames]:
+    """:func:`babble_call`'s dialogue, 10 turns (the last answer ends at 157 s), then a hold of
+    ``hold_s`` from 160 s on (neither party speaks; the talk 13 dB under the caller goes on), then
+    5 turns more."""
+    agent, caller = dialogue(turns=15, agent_s=6.0, gap_s=3.0, answer_s=4.0)
+    i = int(round(160.0 / HOP_S))
+    pause = np.zeros(int(round(hold_s / HOP_S)), dtype=bool)
+    agent, caller = (np.concatenate([leg[:i], pause, leg[i:]]) for leg in (agent, caller))
+    return agent, with_talk(caller)
+
+
+def test_a_hold_longer_than_the_frames_kept_is_one_hold_until_the_agent_speaks_again():
+    # 150 s of talk over a hold: the talk heard under the agent's last words leaves the frames kept
+    # (90 + 15 s) long before the hold ends, and is still the reference the talk is measured against
+    agent, fr = babble_over_a_hold(150.0)
+    events = track_caller_with(agent, fr, CFG)
+    found = {e.t: e.hold_since for e in events if e.hold_since is not None and e.t > 100.0}
+    assert set(found) == set(np.arange(162.0, 320.0 + 1.0))  # 5 s into it, to 10 s past its end (310 s)
+    assert all(since == pytest.approx(157.0) for since in found.values())  # the last answer's end
+    assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in events]
 
 
 def streamed_in_chunks(agent: Frames, caller: Frames, cfg: AnalysisConfig) -> list:

@@ -652,6 +652,23 @@ def test_without_a_hold_or_with_no_hold_families_the_same_cues_are_critical(base
     assert critical.t == 104.0
 
 
+def test_over_a_hold_a_hold_family_does_not_go_alone_either(base):
+    # the hold's babble reads as a voice 8 dB down (the loudness's change grade 1.33) for 30 s,
+    # found for a hold from 102 s on: one family alone would be critical once 4 x 3 of its change
+    # from the baseline has accumulated
+    alone = {"possible_emergency.hold_families": ["loudness"], "possible_emergency.single_family": 4.0}
+    quiet = [cues(t, loudness_dbfs=-33.0, hold_since=100.0 if t >= 102 else None) for t in range(100, 130)]
+    no_hold = AlertEngine(config(**alone))
+    run(no_hold, [cues(t) for t in range(61, 100)], base)
+    [critical] = alerts(run(no_hold, [dataclasses.replace(c, hold_since=None) for c in quiet], base),
+                        "possible_emergency")
+    assert critical.evidence["single_family"] == "loudness"
+    held = AlertEngine(config(**alone))
+    run(held, [cues(t) for t in range(61, 100)], base)
+    assert alerts(run(held, quiet, base), "possible_emergency") == []
+    assert held.fusion.change.get("loudness", 0.0) == 0.0  # the two hops before it was found undone
+
+
 def test_with_min_turns_two_the_families_agree_only_once_a_second_turn_adds_to_them(base):
     engine = AlertEngine(config(**{"possible_emergency.min_turns": 2,
                                    "possible_emergency.turn_gap_s": 2.0}))

@@ -375,14 +375,15 @@ class Fusion:
 
     def rest(self, t: float, hold_since: float | None) -> None:
         """Over a hold (``hold_since``: when it began; None: no hold) the ``hold_families`` rest:
-        their sums do not move this hop, and once per hold they go back to what they were when it
-        began (the hold's first seconds, before it was known for one, added the babble's
-        evidence). Keeps those families' sums of the last ``HOLD_HISTORY_S`` for that."""
+        their sums (the long and short windows' and the change's, :attr:`change`) do not move this
+        hop, and once per hold they go back to what they were when it began (the hold's first
+        seconds, before it was known for one, added the babble's evidence). Keeps those families'
+        sums of the last ``HOLD_HISTORY_S`` for that."""
         names = set(self.pe.hold_families)
         self._resting = frozenset(names) if hold_since is not None else frozenset()
         if not names:
             return
-        for window in ("long", "short"):
+        for window in ("long", "short", "change"):
             for family in names:
                 past = self._past.setdefault((window, family), [])
                 past.append((t, self._sums(window).get(family, 0.0)))
@@ -424,8 +425,9 @@ class Fusion:
         changes = self._family_grades(judged, change=True)
         for family, (change, _) in changes.items():
             supported = change if self._supported(family, changes) else 0.0
-            self.change[family] = self._step(self.change.get(family, 0.0), weight, supported, self.pe.drift,
-                                             self.change_cap)
+            self.change[family] = self._step(self.change.get(family, 0.0),
+                                             0.0 if family in self._resting else weight, supported,
+                                             self.pe.drift, self.change_cap)
         alpha = 1.0 if self.pe.smooth_s <= 0 else 1.0 - math.exp(-dt / self.pe.smooth_s)
         for family, (grade, kind) in grades.items():
             old_grade = self.grade.get(family, grade)
@@ -468,7 +470,8 @@ class Fusion:
         return min(cap, max(0.0, total + weight * (grade - drift)))
 
     def _sums(self, window: str) -> dict[str, float]:
-        return self.short_evidence if window == "short" else self.evidence
+        """The sums per family of ``window``: "long", "short" or "change" (:attr:`change`)."""
+        return {"short": self.short_evidence, "change": self.change}.get(window, self.evidence)
 
     def _accumulate(self, window: str, family: str, t: float, weight: float, grade: float) -> None:
         """Step the window's sum of the family and keep since when (and for how long) it has been

@@ -274,9 +274,22 @@ HOLD_REFERENCE_QUANTILE = 0.9
 :func:`clear_of_background`: this quantile of its frames' energy."""
 
 
+def heard_under(speech: np.ndarray, other: np.ndarray, starts: np.ndarray | None = None,
+                ends: np.ndarray | None = None) -> np.ndarray:
+    """The speaker's speech frames heard while the other party spoke, in runs with
+    ``BACKGROUND_UNDER_SHARE`` of theirs under the other party's speech (a caller talking over the
+    agent is not the background): their indices, shape (m,). ``speech``, ``other``: shapes (n,),
+    bool; ``starts``, ``ends``: the runs of ``speech`` when known (shapes (k,))."""
+    speech, other = np.asarray(speech, dtype=bool), np.asarray(other, dtype=bool)
+    if starts is None or ends is None:
+        starts, ends = runs(speech)
+    under = _share_under(other, starts, ends) >= BACKGROUND_UNDER_SHARE
+    return np.flatnonzero(speech & other & runs_to_mask(starts[under], ends[under], len(speech)))
+
+
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
-                        ref_s: float, min_s: float, hop_s: float,
-                        after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        ref_s: float, min_s: float, hop_s: float, after: int = 0,
+                        earlier: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
@@ -297,6 +310,8 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     min_s : float  fewest seconds of them a reference needs
     hop_s : float  seconds per frame
     after : int  only the runs that end after this frame are judged (the others: not clear)
+    earlier : np.ndarray [shape=(j,)] or None  the energy (dB) of such frames heard before the
+        frames given, oldest first (the reference of a hold that outlasts the frames kept)
 
     Returns
     -------
@@ -305,15 +320,14 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     """
     speech = np.asarray(speech, dtype=bool)
     starts, ends, peaks = run_peaks(energy_db, speech)
-    other = np.asarray(other, dtype=bool)
-    heard_under = _share_under(other, starts, ends) >= BACKGROUND_UNDER_SHARE  # not the speaker over them
-    under = np.flatnonzero(speech & other & runs_to_mask(starts[heard_under], ends[heard_under], len(speech)))
+    under = heard_under(speech, other, starts, ends)
+    earlier = np.zeros(0) if earlier is None else np.asarray(earlier, dtype=np.float64)
     n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
-    before = np.searchsorted(under, starts)  # frames heard under the other party before each run
+    before = np.searchsorted(under, starts) + len(earlier)  # frames heard under the other party before each run
     known = (before >= n_min) & (ends > after)
     clear = ends > after
     if known.any():
-        heard = np.asarray(energy_db, dtype=np.float64)[under]
+        heard = np.concatenate([earlier, np.asarray(energy_db, dtype=np.float64)[under]])
         padded = np.concatenate([np.full(n_ref - 1, np.nan), heard])
         last = np.lib.stride_tricks.sliding_window_view(padded, n_ref)[before[known] - 1]  # (m, n_ref)
         full = before[known] >= n_ref  # (the NaN-aware quantile, far slower, only where fewer are heard)
@@ -325,16 +339,18 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
 
 
 def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
-                above_db: float, ref_s: float, min_s: float, hop_s: float) -> float | None:
+                above_db: float, ref_s: float, min_s: float, hop_s: float,
+                earlier: np.ndarray | None = None) -> float | None:
     """The time the current silence of both parties' clear talk began: the end of the other
     party's last speech frame or the speaker's last run that stands clear of the background
-    (:func:`clear_of_background`), whichever is later; talk no louder than the background (the
-    babble of a hold) does not end it. None when neither has spoken in the frames given.
-    Shapes (n,) each."""
+    (:func:`clear_of_background`, with ``earlier``), whichever is later; talk no louder than the
+    background (the babble of a hold) does not end it. None when neither has spoken in the frames
+    given. Shapes (n,) each (``earlier``: (j,))."""
     other = np.asarray(other, dtype=bool)
     theirs = np.flatnonzero(other)
     last = int(theirs[-1]) + 1 if len(theirs) else 0  # a run that ends before it cannot be later talk
-    starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last)
+    starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last,
+                                              earlier)
     talk = other | runs_to_mask(starts[clear], ends[clear], len(t))
     idx = np.flatnonzero(talk)
     return float(t[idx[-1]]) + hop_s / 2 if len(idx) else None
@@ -489,6 +505,8 @@ class CueTracker:
         self._hum = {leg: SettledHum(analysis.voice_hum_floor_db, analysis.voice_hum_min_s,
                                      analysis.voice_hum_steady_db) for leg in legs}
         self._hold: tuple[float, float] | None = None  # the last hold found: its start, its last hop
+        # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
+        self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
@@ -580,13 +598,29 @@ class CueTracker:
         cfg = self.cfg
         if other is None or cfg.hold_rest_quiet_s <= 0:
             return
-        since = quiet_since(mine.t, mine.energy_db, mine.speech, other_speech(mine, other),
-                            cfg.hold_rest_above_db, cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S)
+        theirs = other_speech(mine, other)
+        since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
+                            cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, theirs))
         if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
             going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
             since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
             self._hold = (since, t)
+
+    def _heard_before(self, mine: Frames, theirs: np.ndarray) -> np.ndarray:
+        """The energy (dB, oldest first) of the caller leg's last ``hold_rest_ref_s`` of speech
+        frames heard under the agent (:func:`heard_under`) that the frames kept no longer hold:
+        the hold test's reference once they are trimmed (a hold that outlasts the frames kept is
+        still measured against the talk heard before it), shape (j,). Keeps the last
+        ``hold_rest_ref_s`` of them up to this hop for the next."""
+        first = float(mine.t[0]) if len(mine) else np.inf
+        kept_t, kept_db = self._heard
+        gone = kept_t < first
+        under = heard_under(mine.speech, theirs)
+        n_ref = max(1, int(round(self.cfg.hold_rest_ref_s / HOP_S)))
+        self._heard = (np.concatenate([kept_t[gone], mine.t[under]])[-n_ref:],
+                       np.concatenate([kept_db[gone], mine.energy_db[under]])[-n_ref:])
+        return kept_db[gone]
 
     def _hold_since(self, t: float) -> float | None:
         """When the last hold found began, while the hop at ``t`` lies in it or within

@@ -615,7 +615,8 @@ class EmergencyRuleConfig:
                                "criticals 5 of 264 and 21 of 348 new healthy calls as before. Off by "
                                "default with single_family: one file is within chance",
                                min=0.0, max=10.0)
-    hold_families: tuple[str, ...] = _k(("loudness",), "the families whose evidence rests over a "
+    hold_families: tuple[str, ...] = _k(("loudness",), "the families whose evidence (their change "
+                                        "towards single_family too) rests over a "
                                         "hold (analysis.hold_rest_quiet_s) and is undone back to "
                                         "its start (the loudness: a hold's babble reads as a weak "
                                         "voice; with the tempo too, 3 more of 32 healthy calls "

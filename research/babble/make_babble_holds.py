@@ -1,17 +1,18 @@
 """Healthy calls with babble over a hold, on seeds the evaluation corpus never held.
 
-    PYTHONPATH=. python research/babble/make_babble_holds.py OUT [--base 7400] [--n 12] [--snr 12,22]
+    PYTHONPATH=. python research/babble/make_babble_holds.py OUT [--base 7400] [--n 12] [--snr 12,22] [--hold-s S]
 
 tools/eval_corpus.py's machinery as it is, with the line forced to babble (SNR drawn per call from
 ``--snr``), a hold, no codec, packet loss or overlap; the caller's manner cycles through hesitant,
 elderly_quiet, monologue and normal. Writes ``OUT/bab_<seed>{.json,_16k.flac,_8k.flac}`` and
-``OUT/index.json`` (readable by ``tools.evaluate OUT --split all``).
+``OUT/index.json`` (readable by ``tools.evaluate OUT --split all``). ``--hold-s``: every hold that
+long (else drawn as the corpus draws it, 10-40 s).
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,11 @@ def main() -> None:
     p.add_argument("--base", type=int, default=7400)
     p.add_argument("--n", type=int, default=12)
     p.add_argument("--snr", default="12,22")
+    p.add_argument("--hold-s", type=float, default=None)
     a = p.parse_args()
+    if a.hold_s is not None:
+        drawn = ec.plan_call
+        ec.plan_call = lambda *args, **kw: replace(drawn(*args, **kw), hold_s=a.hold_s)
     lo, hi = (float(x) for x in a.snr.split(","))
     a.out.mkdir(parents=True, exist_ok=True)
     data_path = ec.prepare_espeak(a.out)
