@@ -1,9 +1,11 @@
 """Each value of a rule grid tried alone from the defaults, on the tuning half, per fold of tools.tune.
 
-    PYTHONPATH=. .venv/bin/python research/retune/scan_one_key.py DIR research/retune/grid.toml CACHE
+    PYTHONPATH=. .venv/bin/python research/retune/scan_one_key.py DIR research/retune/grid.toml CACHE \
+        [HEALTHY HEALTHY_CACHE]
 
 Prints per line: files within 30 s of the onset (of the expected), median, false critical files,
-criticals before an onset, warnings per normal hour and per hard-negative hour; whole half, fold 0, fold 1.
+criticals before an onset, warnings per normal hour and per hard-negative hour; whole half, fold 0, fold 1;
+with HEALTHY (a folder of healthy calls, every split), its files critical and warnings per hour.
 """
 import sys
 import tomllib
@@ -29,18 +31,31 @@ def figures(res: list[dict]) -> str:
     return " | ".join(out)
 
 
-def main(folder: str, grid_path: str, cache: str) -> None:
+def healthy_figures(res: list[dict]) -> str:
+    """The healthy calls' files critical and warnings per hour of ``res``."""
+    m = ev.row_metrics(res)
+    return f" | healthy FA {m['false_alarm_files']} warn/h {m['warnings_per_hour'] or 0:.1f}"
+
+
+def main(folder: str, grid_path: str, cache: str, healthy: str | None = None,
+         healthy_cache: str | None = None) -> None:
     settings = ev.Settings(cache_dir=cache)
     jobs = ev.load_jobs(folder, "tune")
+    h_settings = ev.Settings(cache_dir=healthy_cache)
+    h_jobs = ev.load_jobs(healthy, "all") if healthy else []
     cfg = ev.make_config(settings)
     with open(grid_path, "rb") as fh:
         grid = tune._flatten(tomllib.load(fh))
-    print("defaults", figures(ev.evaluate_jobs(jobs, settings, 1)), flush=True)
-    for key, values in grid.items():
-        for v in (v for v in values if v != tune.config_value(cfg, key)):
-            res = ev.evaluate_jobs(jobs, replace(settings, overrides=((key, v),)), 1)
-            print(f"{key}={v}", figures([r for r in res if not r.get("error")]), flush=True)
+    trials = [()] + [((key, v),) for key, values in grid.items()
+                     for v in values if v != tune.config_value(cfg, key)]
+    for overrides in trials:
+        res = ev.evaluate_jobs(jobs, replace(settings, overrides=overrides), 1)
+        line = figures([r for r in res if not r.get("error")])
+        if h_jobs:
+            line += healthy_figures(ev.evaluate_jobs(h_jobs, replace(h_settings, overrides=overrides), 1))
+        name = ",".join(f"{k}={v}" for k, v in overrides) or "defaults"
+        print(name, line, flush=True)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:6])
