@@ -277,20 +277,34 @@ def test_after_a_reload_with_a_new_webhook_url_the_pending_alert_arrives_there(p
         new.close()
 
 
-def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_naming_it(pulse, env, tmp_path):
-    """`call start` (a softphone hook) while the caller's source is not there (the softphone's sink
-    not made yet, a headset unplugged): the call starts, so that nothing of it is lost once the
-    source appears, and the answer says in one line on stderr which source is missing: the call
-    hears nothing from it until then, rather than a call that looks monitored."""
+def _daemon_waiting_for_the_callers_source(env, tmp_path, *options: str) -> Daemon:
+    """A daemon started with the softphone's sink gone, listening and waiting for its caller source."""
     _unload_sink(env, "softphone")
-    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify",
+    d = Daemon(["--caller", "softphone.monitor", *options, "--db", str(tmp_path / "e.db"), "--no-notify",
                 "--no-transcribe", "--jsonl"], env, tmp_path)
     try:
         assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
         assert wait_for(lambda: subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
                                                timeout=10).returncode == 0, 20), d.err
-        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
-                              timeout=30)
+    except BaseException:
+        d.kill()
+        raise
+    return d
+
+
+def _call_start(env) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_naming_it(pulse, env, tmp_path):
+    """`call start` (a softphone hook) while the caller's source is not there (the softphone's sink
+    not made yet, a headset unplugged): the call starts, so that nothing of it is lost once the
+    source appears, and the answer says in one line on stderr which source is missing: the call
+    hears nothing from it until then, rather than a call that looks monitored."""
+    d = _daemon_waiting_for_the_callers_source(env, tmp_path)
+    try:
+        mark = _call_start(env)
         assert mark.returncode == 0, mark.stderr
         assert mark.stdout.startswith("call ") and " started" in mark.stdout
         assert mark.stderr == ("call-monitor: warning: the caller's source softphone.monitor is missing (the daemon "
@@ -299,8 +313,7 @@ def test_a_call_start_while_the_callers_source_is_missing_says_so_in_one_line_na
         assert d.status(env)["call"] is not None
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         d.wait_running(env, timeout=10)
-        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
-                              timeout=30)
+        mark = _call_start(env)
         assert mark.returncode == 0 and mark.stderr == "", mark.stderr
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0
@@ -314,17 +327,11 @@ def test_a_call_started_while_the_callers_source_is_missing_is_not_ended_by_the_
     appear than daemon.call_end_silence_s: the daemon hears nothing of the caller meanwhile, which
     is no silence of the call, so the explicit start is not lost; once the source captures, the
     call's own silence ends it."""
-    _unload_sink(env, "softphone")
     conf = tmp_path / "c.toml"
     conf.write_text("[daemon]\ncall_end_silence_s = 2\n", encoding="utf-8")
-    d = Daemon(["--caller", "softphone.monitor", "--config", str(conf), "--db", str(tmp_path / "e.db"), "--no-notify",
-                "--no-transcribe", "--jsonl"], env, tmp_path)
+    d = _daemon_waiting_for_the_callers_source(env, tmp_path, "--config", str(conf))
     try:
-        assert d.wait_err("waiting for caller source softphone.monitor", 20), d.err
-        assert wait_for(lambda: subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True,
-                                               timeout=10).returncode == 0, 20), d.err
-        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
-                              timeout=30)
+        mark = _call_start(env)
         assert mark.returncode == 0, mark.stderr
         call = d.status(env)["call"]
         assert call["ends"] == ("at `call-monitor call end`, or after 2 s of silence once the caller's source gives "
