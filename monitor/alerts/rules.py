@@ -33,6 +33,7 @@ no I/O.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -47,6 +48,7 @@ EPS = 1e-9
 HOLD_HISTORY_S = 60.0
 """How far back the fusion keeps the ``hold_families``' sums, to undo a hold's first seconds
 (a hold is found ``analysis.hold_rest_quiet_s`` after it began)."""
+
 
 @dataclass(frozen=True)
 class Judgement:
@@ -353,7 +355,7 @@ class Fusion:
         """Seconds (weighted as the sums) that ``paired_count`` families' absolute grades have been at
         least ``paired_grade`` together, one of them of ``paired_families``."""
         self._pushed: set[str] = set()  # the families whose grade was beyond its drift this hop
-        self._past: dict[tuple[str, str], list[tuple[float, float]]] = {}  # hold_families' recent sums
+        self._past: dict[tuple[str, str], deque[tuple[float, float]]] = {}  # hold_families' recent sums
         self._resting: frozenset[str] = frozenset()  # the families resting over a hold this hop
         self._rewound: float | None = None  # the start of the hold whose evidence was last undone
         self.cap = EVIDENCE_CAP * pe.max_grade * pe.evidence_s
@@ -385,10 +387,10 @@ class Fusion:
             return
         for window in ("long", "short", "change"):
             for family in names:
-                past = self._past.setdefault((window, family), [])
+                past = self._past.setdefault((window, family), deque())
                 past.append((t, self._sums(window).get(family, 0.0)))
                 while past and past[0][0] < t - HOLD_HISTORY_S:
-                    past.pop(0)
+                    past.popleft()
         if hold_since is None or hold_since == self._rewound:
             return
         self._rewound = hold_since
