@@ -289,7 +289,8 @@ def heard_under(speech: np.ndarray, other: np.ndarray, starts: np.ndarray | None
 
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
                         ref_s: float, min_s: float, hop_s: float, after: int = 0,
-                        earlier: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        earlier: np.ndarray | None = None,
+                        under: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
@@ -312,6 +313,8 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     after : int  only the runs that end after this frame are judged (the others: not clear)
     earlier : np.ndarray [shape=(j,)] or None  the energy (dB) of such frames heard before the
         frames given, oldest first (the reference of a hold that outlasts the frames kept)
+    under : np.ndarray [shape=(m,)] or None  :func:`heard_under` of ``speech`` and ``other`` when
+        the caller has it already
 
     Returns
     -------
@@ -320,7 +323,7 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     """
     speech = np.asarray(speech, dtype=bool)
     starts, ends, peaks = run_peaks(energy_db, speech)
-    under = heard_under(speech, other, starts, ends)
+    under = heard_under(speech, other, starts, ends) if under is None else under
     earlier = np.zeros(0) if earlier is None else np.asarray(earlier, dtype=np.float64)
     n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
     before = np.searchsorted(under, starts) + len(earlier)  # frames heard under the other party before each run
@@ -340,17 +343,17 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
 
 def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
                 above_db: float, ref_s: float, min_s: float, hop_s: float,
-                earlier: np.ndarray | None = None) -> float | None:
+                earlier: np.ndarray | None = None, under: np.ndarray | None = None) -> float | None:
     """The time the current silence of both parties' clear talk began: the end of the other
     party's last speech frame or the speaker's last run that stands clear of the background
-    (:func:`clear_of_background`, with ``earlier``), whichever is later; talk no louder than the
+    (:func:`clear_of_background`, with ``earlier`` and ``under``), whichever is later; talk no louder than the
     background (the babble of a hold) does not end it. None when neither has spoken in the frames
     given. Shapes (n,) each (``earlier``: (j,))."""
     other = np.asarray(other, dtype=bool)
     theirs = np.flatnonzero(other)
     last = int(theirs[-1]) + 1 if len(theirs) else 0  # a run that ends before it cannot be later talk
     starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last,
-                                              earlier)
+                                              earlier, under)
     talk = other | runs_to_mask(starts[clear], ends[clear], len(t))
     idx = np.flatnonzero(talk)
     return float(t[idx[-1]]) + hop_s / 2 if len(idx) else None
@@ -599,24 +602,25 @@ class CueTracker:
         if other is None or cfg.hold_rest_quiet_s <= 0:
             return
         theirs = other_speech(mine, other)
+        under = heard_under(mine.speech, theirs)
         since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
-                            cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, theirs))
+                            cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under)
         if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
             going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
             since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
             self._hold = (since, t)
 
-    def _heard_before(self, mine: Frames, theirs: np.ndarray) -> np.ndarray:
+    def _heard_before(self, mine: Frames, under: np.ndarray) -> np.ndarray:
         """The energy (dB, oldest first) of the caller leg's last ``hold_rest_ref_s`` of speech
-        frames heard under the agent (:func:`heard_under`) that the frames kept no longer hold:
+        frames heard under the agent (``under``, :func:`heard_under`'s indices into ``mine``) that
+        the frames kept no longer hold:
         the hold test's reference once they are trimmed (a hold that outlasts the frames kept is
         still measured against the talk heard before it), shape (j,). Keeps the last
         ``hold_rest_ref_s`` of them up to this hop for the next."""
         first = float(mine.t[0]) if len(mine) else np.inf
         kept_t, kept_db = self._heard
         gone = kept_t < first
-        under = heard_under(mine.speech, theirs)
         n_ref = max(1, int(round(self.cfg.hold_rest_ref_s / HOP_S)))
         self._heard = (np.concatenate([kept_t[gone], mine.t[under]])[-n_ref:],
                        np.concatenate([kept_db[gone], mine.energy_db[under]])[-n_ref:])
