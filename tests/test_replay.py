@@ -195,6 +195,29 @@ def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
     assert [Path(c[-1]["file"]).name for c in calls] == ["short.wav"]
 
 
+def test_a_replay_of_nothing_it_can_read_makes_no_database_and_leaves_an_existing_one_as_it_was(tmp_path):
+    """A missing file, or one that is no recording, alone: its error line is all that is said
+    (exit 1); no database is made for it, and a database already holding calls keeps them all."""
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"\x00\x01 not a recording " * 40)
+    fresh = tmp_path / "fresh.db"
+    for bad, problem in ((tmp_path / "missing.wav", "no such file"), (junk, "not an audio file")):
+        done = cli("replay", "--no-transcribe", "--db", str(fresh), str(bad))
+        assert done.returncode == 1, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith(f"call-monitor: error: {bad}: {problem}"), done.stderr
+        assert not fresh.exists()
+    kept = tmp_path / "kept.db"
+    short = tmp_path / "short.wav"
+    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 20)
+    sf.write(short, x, sr)
+    assert cli("replay", "--no-transcribe", "--db", str(kept), str(short)).returncode == 0
+    before = kept.read_bytes()
+    done = cli("replay", "--no-transcribe", "--db", str(kept), str(tmp_path / "missing.wav"))
+    assert done.returncode == 1 and "no such file" in done.stderr
+    assert kept.read_bytes() == before
+
+
 def test_a_channel_a_file_does_not_have_is_one_line_naming_it_and_fails_as_a_bad_file_does(tmp_path):
     """--caller-channel/--agent-channel beyond a stereo file's channels: that file is not replayed
     (one line: the file, its channel count, the channel asked) and the exit status is a bad

@@ -130,3 +130,12 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
             legs_seen.add(legs)
             jobs.append(CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
     return jobs
+
+
+def unopenable(jobs: Iterable[CallJob]) -> dict[int, str]:
+    """The calls whose file cannot be opened at all (missing, a folder, a named pipe, no permission,
+    empty), by index: the one-line problem naming the file. The client finds them before it starts
+    any worker (a look at each file's kind, not its content), so that a batch of nothing it can
+    read stops at its error lines."""
+    from ..capture.audio_files import file_kind_problem
+    return {job.index: f"{job.path}: {problem}" for job in jobs if (problem := file_kind_problem(job.path))}

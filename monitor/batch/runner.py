@@ -17,7 +17,8 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..config import Config
 from ..config.toml import effective_config_toml
@@ -239,16 +240,22 @@ class BatchRun:
         self.outcome = BatchOutcome()
         self._rows: dict[int, dict[str, Any]] = {}
 
-    def run(self, jobs: Sequence[CallJob]) -> BatchOutcome:
+    def run(self, jobs: Sequence[CallJob], unopened: Mapping[int, str] = MappingProxyType({})) -> BatchOutcome:
+        """Score ``jobs``; those in ``unopened`` (index: the problem, already said) are failed rows
+        without being sent to a worker."""
         from distributed import as_completed
 
+        for job in jobs:
+            if job.index in unopened:
+                self._rows[job.index] = failed_row(job, unopened[job.index], config_hash=self.chash)
+                self.outcome.failed += 1
         if self.opts.transcribe:
             self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
         threads = max(1, sum(self.client.nthreads().values()))
         self.outcome.workers = len(self.client.nthreads())
-        pending, by_key = iter(jobs), {}
+        pending, by_key = (j for j in jobs if j.index not in unopened), {}
         done = as_completed()
-        progress = _Progress(len(jobs), self.opts.progress)
+        progress = _Progress(len(jobs) - len(unopened), self.opts.progress)
         t0 = time.perf_counter()
 
         def submit(job: CallJob | None, known: str | None = None) -> None:

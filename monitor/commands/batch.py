@@ -64,7 +64,7 @@ def _check_args(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, StoreError, config_from_args
-    from ..batch.inputs import InputError, expand_inputs
+    from ..batch.inputs import InputError, expand_inputs, unopenable
 
     problem = _check_args(args)
     if problem:
@@ -85,11 +85,30 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     for problem in unsearched:
         error(problem)
-    status = _run(args, cfg, jobs)
+    unopened = unopenable(jobs)
+    for problem in unopened.values():
+        error(problem)
+    if len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no summary
+        return _write_failed_table(args, cfg, jobs, unopened)
+    status = _run(args, cfg, jobs, unopened)
     return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
 
 
-def _run(args: argparse.Namespace, cfg, jobs) -> int:
+def _write_failed_table(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
+    """No input could be opened (each said in its line): the table, if asked for, lists them as
+    failed (an older table of that name would read as this batch's); exit 1."""
+    from ..batch.runner import config_hash
+    from ..batch.table import failed_row, write_table
+    if args.out:
+        chash = config_hash(cfg, args.transcribe, args.model)
+        try:
+            write_table(args.out, cfg, [failed_row(j, unopened[j.index], config_hash=chash) for j in jobs])
+        except OSError as err:
+            error(f"{args.out}: cannot write the table ({err.strerror or err})")
+    return ExitStatus.FAILED
+
+
+def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     from ..batch.ledger import BatchStore
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
     from ..batch.table import write_table
@@ -118,7 +137,7 @@ def _run(args: argparse.Namespace, cfg, jobs) -> int:
             if opts.scheduler and not client.scheduler_info().get("workers"):
                 warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
                         f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
-            outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs)
+            outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs, unopened)
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP

@@ -65,8 +65,15 @@ def run(args: argparse.Namespace) -> int:
         cfg = config_from_args(args, webhook_overrides(args))
         say_unused_token(args, args.webhook or "", configured=False)
         token = webhook_token(cfg) if args.webhook else None
+    except (ConfigError, ValueError) as err:
+        error(str(err))
+        return ExitStatus.BAD_SETUP
+    unreadable = _unreadable(args)
+    if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
+        return ExitStatus.FAILED
+    try:
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
-    except (ConfigError, StoreError, ValueError) as err:
+    except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
@@ -87,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
         try:
-            failed = sum(not _replay_file(path, args, cfg, guard, transcription, sinks) for path in args.files)
+            failed = len(unreadable) + sum(not _replay_file(path, args, cfg, guard, transcription, sinks)
+                                           for path in args.files if path not in unreadable)
         finally:
             if webhook is not None:
                 _drain(webhook, args.webhook_wait, store.path)
@@ -109,6 +117,23 @@ def _close(store, guard) -> int:
         error(str(err))
         problems += 1
     return problems
+
+
+def _unreadable(args: argparse.Namespace) -> list[str]:
+    """The files that cannot be replayed at all (missing, a folder, empty, not audio, without the
+    channel asked), each said in one line before anything is opened; a file named twice is in the
+    list twice."""
+    from ..capture.audio_files import AudioFileError
+    from ..capture.sources import FileSource
+    unreadable = []
+    for path in args.files:
+        try:
+            FileSource(path, caller_channel=args.caller_channel,
+                       agent_channel=None if args.agent_channel < 0 else args.agent_channel)
+        except AudioFileError as err:
+            error(str(err))
+            unreadable.append(path)
+    return unreadable
 
 
 def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
