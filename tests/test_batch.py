@@ -261,19 +261,24 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
 
 
-def test_a_batch_of_nothing_it_can_open_says_each_file_in_one_line_and_nothing_else(tmp_path):
-    """Missing and empty recordings alone: one error line each and exit 1; no summary line, no
-    cluster, no database made; the table lists them as failed (an older table of that name would
-    read as this batch's)."""
-    missing, empty = tmp_path / "gone.wav", tmp_path / "empty.wav"
+def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_else(tmp_path):
+    """Missing, empty and non-audio recordings alone: one error line each and exit 1; no summary
+    line, no cluster, no database made; the table lists them as failed (an older table of that name
+    would read as this batch's)."""
+    missing, empty, junk = tmp_path / "gone.wav", tmp_path / "empty.wav", tmp_path / "junk.wav"
     empty.write_bytes(b"")
+    junk.write_bytes(b"not a recording\n" * 100)
     db, out = tmp_path / "e.db", tmp_path / "summary.csv"
-    done = cli("batch", str(missing), str(empty), "--workers", "1", "--db", str(db), "--out", str(out), timeout=120)
+    done = cli("batch", str(missing), str(empty), str(junk), "--workers", "1", "--db", str(db), "--out", str(out),
+               timeout=120)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"call-monitor: error: {missing}: no such file",
-                                        f"call-monitor: error: {empty}: empty file (0 bytes)"]
+                                        f"call-monitor: error: {empty}: empty file (0 bytes)",
+                                        f"call-monitor: error: {junk}: not an audio file (format not recognised; "
+                                        f"WAV, FLAC, OGG or MP3 expected)"]
     assert not db.exists()
-    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(missing), "failed"), (str(empty), "failed")]
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [
+        (str(missing), "failed"), (str(empty), "failed"), (str(junk), "failed")]
 
 
 def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
