@@ -287,6 +287,37 @@ def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp
                         "Vosk model (missing am/final.mdl or conf/model.conf)\n")
 
 
+@pytest.mark.parametrize("kind", ["newer schema", "folder", "not sqlite"])
+def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left_as_it_was(tmp_path, kind):
+    """A database of a newer callmonitor stops every start of the unit's daemon; a folder or a file
+    that is no SQLite database would leave it running with every alert unstored: each is refused
+    (one line naming it, exit 2, no unit), and the file is not touched."""
+    import sqlite3
+    db = tmp_path / "events.db"
+    if kind == "newer schema":
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA user_version = 99")
+        conn.close()
+    elif kind == "folder":
+        db.mkdir()
+    else:
+        db.write_text("call notes, not a database\n")
+    before = None if db.is_dir() else db.read_bytes()
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--db", str(db))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"call-monitor: error: {db}: "), r.stderr
+    assert before is None or db.read_bytes() == before
+
+
+def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it(tmp_path):
+    (tmp_path / "empty.db").write_bytes(b"")
+    for db in (tmp_path / "empty.db", tmp_path / "later" / "events.db"):
+        r = _install(tmp_path, "--caller", "softphone.monitor", "--db", str(db))
+        assert r.returncode == 0, r.stderr
+        assert f"--db {db}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
+    assert not (tmp_path / "later").exists() and (tmp_path / "empty.db").read_bytes() == b""
+
+
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):
     """systemd starts a user's daemon in the home folder: ``storage.db = "calls.db"`` checked here
     would be another database there (the command line's --db is written absolute: not said)."""

@@ -232,8 +232,10 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
     configuration's own checks: a token file it cannot read, a status socket path too long for a
     Unix socket, a call audio or report folder it cannot write (or another database's), a
+    database it could never write (a folder, no SQLite file, a newer callmonitor's), a
     ``--model`` or transcription.model folder that is no Vosk model."""
     from ..delivery.call_files import call_files_problem
+    from ..delivery.store import lasting_problem
     from ..delivery.sinks.webhook import TokenError
     from ..delivery.status_socket import socket_path_problem
     from ..transcription.setup import TranscriptionSetup
@@ -246,6 +248,8 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     if (sock := _given_socket(cfg, args)) and (problem := socket_path_problem(sock)):
         return problem
     if problem := call_files_problem(cfg):
+        return problem
+    if problem := lasting_problem(cfg.storage.db):
         return problem
     transcribes = cfg.transcription.enabled and not args.no_transcribe
     folder = TranscriptionSetup.asked(cfg, args.model)[0] if transcribes else None

@@ -151,6 +151,34 @@ def _too_new(p: Path, version: int) -> SchemaTooNew:
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def lasting_problem(path: str | os.PathLike[str]) -> str | None:
+    """What keeps the database at ``path`` from ever being written, found without creating or
+    changing anything: a folder, a file that is no SQLite database, the schema of a newer
+    callmonitor. None for a database not made yet or an empty file (SQLite makes one there), a
+    usable one, and one only locked or unreadable now (a daemon retries those)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return f"{p}: is a directory, not a database file"
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError:
+        return None
+    if head and head != SQLITE_HEADER:
+        return f"{p}: not a callmonitor database (not an SQLite file)"
+    try:
+        Store.open_readonly(p).close()
+    except SchemaTooNew as err:
+        return str(err)
+    except StoreError:
+        return None
+    return None
+
+
 @dataclass(frozen=True)
 class CallRecord:
     id: int
