@@ -445,7 +445,27 @@ def test_bad_inputs(tmp_path, capsys, det):
     notdb = tmp_path / "other.db"
     notdb.write_text("not sqlite")
     assert "other.db" in _fails(capsys, "1", "-o", out, "--db", str(notdb))
+    assert _fails(capsys, "1", "-o", out, "--db", str(tmp_path)) == (
+        f"call-monitor: error: {tmp_path}: is a directory, not a database file")
+    assert _fails(capsys, "--batch", str(tmp_path), "-o", out) == (
+        f"call-monitor: error: {tmp_path}: is a directory, not a batch table")
     assert not os.path.exists(out)
+
+
+def test_a_report_of_a_truncated_recording_says_so_on_stderr_as_replay_does(tmp_path):
+    """A recording cut short by a crash is reported as far as it goes, with one warning line
+    naming the file and the seconds it holds, and a note on the page."""
+    whole = tmp_path / "whole.wav"
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30)
+    sf.write(whole, x, sr, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:44 + 8000 * 2 * 2 * 12])
+    out = tmp_path / "report.html"
+    done = call_monitor("report", cut, "-o", out, "--no-transcribe", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "warning" in line] == [
+        f"call-monitor: warning: {cut}: truncated recording, the report covers the 12.00 s it holds"]
+    assert "Truncated recording: the report covers the 12.0 s it holds." in out.read_text(encoding="utf-8")
 
 
 def test_a_missing_database_exits_2_as_for_every_command_that_reads_one(tmp_path, capsys):

@@ -84,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
             data = from_file(target, cfg, transcription=transcription,
                              caller_channel=args.caller_channel,
                              agent_channel=None if args.agent_channel < 0 else args.agent_channel)
-            if data.problems:  # said as replay says it, and in the report's notes
+            if data.truncated_s is not None:  # said as replay says it, and in the report's notes
+                warning(f"{target}: truncated recording, the report covers the {data.truncated_s:.2f} s it holds")
+            if data.problems:
                 warning(f"{target}: {data.problems}")
         else:
             data = _stored(cfg, int(target))
@@ -120,6 +122,8 @@ def _stored(cfg, call_id: int):
     from ..delivery.store import Store, StoreError
 
     db = os.path.expanduser(cfg.storage.db)
+    if os.path.isdir(db):
+        raise StoreError(f"{db}: is a directory, not a database file")
     if not os.path.isfile(db):
         raise StoreError(f"call {call_id}: no database at {db} (give --db FILE)")
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)

@@ -53,6 +53,8 @@ def _number(v: Any) -> float | None:
 
 def read_table(path: str) -> list[dict[str, Any]]:
     """The rows of a batch table (CSV or Parquet); ReportError naming the file otherwise."""
+    if os.path.isdir(path):
+        raise ReportError(f"{path}: is a directory, not a batch table")
     if not os.path.isfile(path):
         raise ReportError(f"{path}: no such batch table")
     try:

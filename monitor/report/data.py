@@ -98,6 +98,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     problems: str | None = None
     """What was wrong with the recording's samples or header (clipping, a cut voice band), or None."""
+    truncated_s: float | None = None
+    """A recording that ended before its header said: the seconds it holds (None: whole)."""
 
     @property
     def critical(self) -> int:
@@ -285,6 +287,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
     data.problems = problems
+    data.truncated_s = src.duration_s if src.truncated else None
     return data
 
 
