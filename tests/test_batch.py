@@ -263,12 +263,12 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
 
 def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_else(tmp_path):
     """Missing, empty and non-audio recordings alone: one error line each and exit 1; no summary
-    line, no cluster, no database made; the table lists them as failed (an older table of that name
-    would read as this batch's)."""
+    line, no cluster, no database made, and the table of an earlier batch at --out is kept."""
     missing, empty, junk = tmp_path / "gone.wav", tmp_path / "empty.wav", tmp_path / "junk.wav"
     empty.write_bytes(b"")
     junk.write_bytes(b"not a recording\n" * 100)
     db, out = tmp_path / "e.db", tmp_path / "summary.csv"
+    out.write_text("path,status\nyesterday.wav,scored\n")
     done = cli("batch", str(missing), str(empty), str(junk), "--workers", "1", "--db", str(db), "--out", str(out),
                timeout=120)
     assert done.returncode == 1
@@ -277,19 +277,21 @@ def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_e
                                         f"call-monitor: error: {junk}: not an audio file (format not recognised; "
                                         f"WAV, FLAC, OGG or MP3 expected)"]
     assert not db.exists()
-    assert [(r["path"], r["status"]) for r in read_csv(out)] == [
-        (str(missing), "failed"), (str(empty), "failed"), (str(junk), "failed")]
+    assert out.read_text() == "path,status\nyesterday.wav,scored\n"
 
 
 def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
-    fifo = tmp_path / "pipe.wav"
+    fifo, short = tmp_path / "pipe.wav", tmp_path / "short.wav"
     os.mkfifo(fifo)
+    x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
+    sf.write(short, x, sr)
     out = tmp_path / "summary.csv"
-    done = cli("batch", str(fifo), "--workers", "1", "--db", str(tmp_path / "e.db"), "--out", str(out), timeout=120)
+    done = cli("batch", str(fifo), str(short), "--workers", "1", "--db", str(tmp_path / "e.db"), "--out", str(out),
+               timeout=120)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert errors == [f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file"], done.stderr
-    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed")]
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed"), (str(short), "scored")]
 
 
 def test_a_sub_folder_it_cannot_search_is_named_and_the_rest_is_scored(tmp_path):

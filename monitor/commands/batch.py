@@ -88,24 +88,10 @@ def run(args: argparse.Namespace) -> int:
     unopened = unopenable(jobs)
     for problem in unopened.values():
         error(problem)
-    if len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no summary
-        return _write_failed_table(args, cfg, jobs, unopened)
+    if len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
+        return ExitStatus.FAILED
     status = _run(args, cfg, jobs, unopened)
     return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
-
-
-def _write_failed_table(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
-    """No input could be opened (each said in its line): the table, if asked for, lists them as
-    failed (an older table of that name would read as this batch's); exit 1."""
-    from ..batch.runner import config_hash
-    from ..batch.table import failed_row, write_table
-    if args.out:
-        chash = config_hash(cfg, args.transcribe, args.model)
-        try:
-            write_table(args.out, cfg, [failed_row(j, unopened[j.index], config_hash=chash) for j in jobs])
-        except OSError as err:
-            error(f"{args.out}: cannot write the table ({err.strerror or err})")
-    return ExitStatus.FAILED
 
 
 def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
