@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     unopened = unopenable(jobs)
     for problem in unopened.values():
         error(problem)
-    if len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
+    if unopened and len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
         return ExitStatus.FAILED
     status = _run(args, cfg, jobs, unopened)
     return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
