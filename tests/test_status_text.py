@@ -89,8 +89,12 @@ def test_status_json_without_a_daemon_is_still_json_with_the_error_line_and_exit
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(dead))
     s.close()
+    notes = tmp_path / "notes.txt"  # a --socket that names some other file, or a folder
+    notes.write_text("not a socket\n")
     for sock, why in ((tmp_path / "none.sock", f"no daemon running (no status socket at {tmp_path / 'none.sock'})"),
-                      (dead, f"no daemon answering at {dead} (Connection refused)")):
+                      (dead, f"no daemon answering at {dead} (Connection refused)"),
+                      (notes, f"{notes}: not a status socket but a file: no daemon listens there"),
+                      (tmp_path, f"{tmp_path}: not a status socket but a folder: no daemon listens there")):
         done = cli("status", "--json", "--socket", sock, timeout=30)
         assert done.returncode == 1
         assert json.loads(done.stdout) == {"running": False, "error": why}

@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import re
+import stat
 import time
 from datetime import datetime
 from enum import IntEnum
@@ -217,6 +218,9 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
         return ExitStatus.FAILED, (f"the daemon at {path} did not read the request: an older version, "
                                    "which answers only the status (restart it)")
     except OSError as err:
+        if os.path.exists(path) and not stat.S_ISSOCK(os.stat(path).st_mode):
+            kind = "a folder" if os.path.isdir(path) else "a file"
+            return ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there"
         return ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})"
     except ValueError:
         return ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON"
