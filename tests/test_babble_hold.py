@@ -3,11 +3,14 @@ has gone on, its first seconds of background talk are not the caller's speech ei
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-from conftest import babble_call
+from conftest import CALLS, babble_call, call_monitor
 from monitor.config import load_config
 from tools import evaluate as ev
 from tools.background_talk import gated_frames, label_spans, place_seconds
@@ -56,3 +59,19 @@ def test_the_hold_is_found_from_the_audio_from_its_start_until_the_window_no_lon
     # off, no hop says so
     off = ev.replay_file(job, load_config(None, user_config=False, overrides={"analysis.hold_rest_quiet_s": 0.0}))[2]
     assert all(c.hold_since is None for c in off.cues)
+
+
+def test_a_call_whose_agent_leg_stays_silent_has_no_hold_though_the_caller_pauses_while_the_agent_talks(tmp_path):
+    """A muted microphone: the agent's leg carries only its faint noise the whole call. The caller
+    is silent for 5 s and more each time the agent talks, unheard; were those pauses holds, the
+    loudness family would rest over more than half the call. With the agent's leg silent so far
+    no hold is found."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
+    x[:, 0] = np.random.default_rng(0).normal(0.0, 0.002, len(x))  # about -54 dBFS of noise
+    muted = tmp_path / "muted_agent.wav"
+    sf.write(muted, x, rate)
+    done = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", muted, timeout=300)
+    assert done.returncode == 0, done.stderr
+    cues = [e for e in map(json.loads, done.stdout.splitlines()) if e["type"] == "cues" and e["channel"] == "caller"]
+    assert len(cues) > 180
+    assert [c["t"] for c in cues if c["hold_since"] is not None] == []

@@ -508,6 +508,7 @@ class CueTracker:
         self._hum = {leg: SettledHum(analysis.voice_hum_floor_db, analysis.voice_hum_min_s,
                                      analysis.voice_hum_steady_db) for leg in legs}
         self._hold: tuple[float, float] | None = None  # the last hold found: its start, its last hop
+        self._other_heard = False  # the agent's leg has carried speech in this call (_find_hold)
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
 
@@ -597,11 +598,16 @@ class CueTracker:
     def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
         """Note the hold the hop at ``t`` lies in: a silence of both parties' clear talk
         (:func:`quiet_since`, on the caller's leg before the voice gates) that has lasted
-        ``hold_rest_quiet_s``. Off without the agent's leg."""
+        ``hold_rest_quiet_s``. Off without the agent's leg, and while it has carried no speech in
+        the call (a muted microphone, the agent on no channel of a recording): every pause of the
+        caller would be a hold then."""
         cfg = self.cfg
         if other is None or cfg.hold_rest_quiet_s <= 0:
             return
         theirs = other_speech(mine, other)
+        self._other_heard = self._other_heard or bool(theirs.any())
+        if not self._other_heard:
+            return
         under = heard_under(mine.speech, theirs)
         since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
                             cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under)
