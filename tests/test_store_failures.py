@@ -315,6 +315,15 @@ def test_calls_left_open_by_a_crash_are_closed_as_interrupted_on_the_next_start(
 # --------------------------------------------------------------------------- retention
 
 
+def test_purge_of_a_database_that_is_not_there_is_one_line_and_exit_2_and_makes_none(tmp_path):
+    """A mistyped --db reads as every command that reads a database reads it, not as a purge done."""
+    db = tmp_path / "typo.db"
+    r = cli("purge", "--db", str(db), "--older-than", "30d")
+    assert r.returncode == 2 and not db.exists()
+    assert r.stderr == (f"call-monitor: error: {db}: no database there (nothing has been recorded to it yet): "
+                        "nothing to purge\n")
+
+
 def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     db = tmp_path / "e.db"
     store = Store.open(db)

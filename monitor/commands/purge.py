@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.older_than and age <= 0:
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
         return ExitStatus.OK
-    if not os.path.exists(cfg.storage.db):
-        info(f"{cfg.storage.db}: no database there: nothing to purge")
-        return ExitStatus.OK
+    if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows
+        error(f"{cfg.storage.db}: no database there (nothing has been recorded to it yet): nothing to purge")
+        return ExitStatus.BAD_SETUP
     try:
         store = open_store(cfg)
     except StoreError as err:
