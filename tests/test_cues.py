@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import CueTracker, SettledHum, floor_hum, other_speech, window_start
+from monitor.analysis.cue_windows import (CueTracker, SettledHum, floor_hum, inside_holds, other_speech, run_quantiles,
+                                         window_start)
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.dsp.runs import runs
 
@@ -527,6 +528,22 @@ def test_a_hold_longer_than_the_frames_kept_is_one_hold_until_the_agent_speaks_a
     assert set(found) == set(np.arange(162.0, 320.0 + 1.0))  # 5 s into it, to 10 s past its end (310 s)
     assert all(since == pytest.approx(157.0) for since in found.values())  # the last answer's end
     assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in events]
+
+
+def test_a_runs_energy_quantile_is_that_of_its_own_frames():
+    energy = np.array([-30.0, -20.0, -25.0, -70.0, -40.0, np.nan, -10.0, -35.0])
+    starts, ends = runs(energy > -60.0)  # NaN is no speech here: runs [0, 3) and [4, 5), [6, 8)
+    assert run_quantiles(energy, starts, ends, 1.0).tolist() == [-20.0, -40.0, -10.0]
+    assert run_quantiles(energy, starts, ends, 0.5).tolist() == [-25.0, -40.0, -35.0]
+    assert run_quantiles(energy, starts, ends, 0.0).tolist() == [-30.0, -40.0, -35.0]
+
+
+def test_only_the_runs_wholly_inside_a_hold_are_its_talk():
+    t = (np.arange(1000) + 0.5) * HOP_S  # 10 s
+    speech = timeline(10.0, [(1.0, 2.0), (3.0, 4.0), (5.5, 6.5), (8.0, 9.0)])
+    holds = np.array([[0.5, 4.0], [6.0, 9.5]])  # the run at 5.5-6.5 s began before the second
+    inside = inside_holds(t, speech, holds)
+    assert inside.tolist() == timeline(10.0, [(1.0, 2.0), (3.0, 4.0), (8.0, 9.0)]).tolist()
 
 
 UNSKIPPED = replace(CFG, hold_rest_skip=False)

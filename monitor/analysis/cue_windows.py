@@ -294,13 +294,13 @@ def run_quantiles(energy_db: np.ndarray, starts: np.ndarray, ends: np.ndarray, q
     e = np.asarray(energy_db, dtype=np.float64)
     if not len(starts):
         return np.zeros(0)
-    inside = runs_to_mask(starts, ends, len(e))
-    idx = np.flatnonzero(inside)
-    run_of = np.cumsum(np.isin(np.arange(len(e)), starts))[idx] - 1  # which run each frame is of
-    order = np.lexsort((np.nan_to_num(e[idx], nan=-np.inf), run_of))  # by run, then energy
-    offset = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
-    rank = np.floor(q * (ends - starts - 1)).astype(int)
-    return np.nan_to_num(e[idx][order][offset + rank], nan=-np.inf)
+    lengths = ends - starts
+    run_of = np.repeat(np.arange(len(starts)), lengths)  # each run's frames, run after run
+    idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+    heard = np.nan_to_num(e[idx], nan=-np.inf)
+    order = np.lexsort((heard, run_of))  # by run, then energy
+    offset = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return heard[order][offset + np.floor(q * (lengths - 1)).astype(int)]
 
 
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
@@ -340,8 +340,6 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
     """
     speech = np.asarray(speech, dtype=bool)
     starts, ends, peaks = run_peaks(energy_db, speech)
-    if run_quantile < 1.0:
-        peaks = run_quantiles(energy_db, starts, ends, run_quantile)
     under = heard_under(speech, other, starts, ends) if under is None else under
     earlier = np.zeros(0) if earlier is None else np.asarray(earlier, dtype=np.float64)
     n_ref, n_min = max(1, int(round(ref_s / hop_s))), max(1, int(round(min_s / hop_s)))
@@ -356,7 +354,9 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
         reference = np.empty(len(last))
         reference[full] = np.quantile(last[full], HOLD_REFERENCE_QUANTILE, axis=1)
         reference[~full] = np.nanquantile(last[~full], HOLD_REFERENCE_QUANTILE, axis=1)
-        clear[known] = peaks[known] > reference + above_db
+        loud = peaks[known] if run_quantile >= 1.0 else run_quantiles(energy_db, starts[known], ends[known],
+                                                                       run_quantile)
+        clear[known] = loud > reference + above_db
     return starts, ends, clear
 
 
