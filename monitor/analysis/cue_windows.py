@@ -458,18 +458,24 @@ def _stretch_sums(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     return c[ends] - c[starts]
 
 
-def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray) -> np.ndarray:
+def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray, energy_db: np.ndarray | None = None,
+                 ceiling_db: float = np.inf) -> np.ndarray:
     """The frames of the runs of ``speech`` that lie wholly inside a hold: a run whose first frame
     starts at or after a hold's start and whose last frame ends by that hold's end (a run that
-    reaches past the hold, such as the clear talk that ended it, stays). ``t``: the frames' centres,
-    ``speech`` their speech flags, shapes (n,); ``holds``: the holds' (start, end) times, shape (k, 2)."""
+    reaches past the hold, such as the clear talk that ended it, stays), and whose loudest frame
+    (``energy_db``, dB) stays under ``ceiling_db``. ``t``: the frames' centres, ``speech`` their
+    speech flags, shapes (n,); ``holds``: the holds' (start, end) times, shape (k, 2)."""
     speech = np.asarray(speech, dtype=bool)
     if not len(holds) or not speech.any():
         return np.zeros(len(speech), dtype=bool)
-    starts, ends = runs(speech)
+    if energy_db is None:
+        starts, ends = runs(speech)
+        peaks = np.full(len(starts), -np.inf)
+    else:
+        starts, ends, peaks = run_peaks(energy_db, speech)
     first, last = t[starts] - HOP_S / 2, t[ends - 1] + HOP_S / 2
     which = np.searchsorted(holds[:, 0], first + 1e-9, side="right") - 1  # the latest hold begun by the run
-    inside = (which >= 0) & (last <= holds[np.maximum(which, 0), 1] + 1e-9)
+    inside = (which >= 0) & (last <= holds[np.maximum(which, 0), 1] + 1e-9) & (peaks < ceiling_db)
     return runs_to_mask(starts[inside], ends[inside], len(speech))
 
 
@@ -631,7 +637,9 @@ class CueTracker:
                            self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
                            self.cfg.voice_background_min_s, self.cfg.voice_background_near_s)
         if self.cfg.hold_rest_skip and self._holds:
-            voice = silenced(voice, inside_holds(voice.t, voice.speech, np.array(self._holds)))
+            ceiling = np.inf if self._level_db is None else self._level_db - self.cfg.hold_rest_skip_below_db
+            voice = silenced(voice, inside_holds(voice.t, voice.speech, np.array(self._holds), voice.energy_db,
+                                                 ceiling))
         return voice, other
 
     def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:

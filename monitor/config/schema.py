@@ -205,13 +205,16 @@ class AnalysisConfig:
         "ends too (the cue window still holds the hold's talk, as hold_detect in research/babble "
         "measured: with 0 or 5 s no false critical went)", min=0.0, max=120.0)
     hold_rest_run_quantile: float = _k(
-        0.9, "see hold_rest_above_db: the quantile of a run's frame energy that must stand that far "
+        0.97, "see hold_rest_above_db: the quantile of a run's frame energy that must stand that far "
         "over the reference (1: its loudest frame)", gt=0.0, max=1.0)
     hold_rest_skip: bool = _k(
         True, "see hold_rest_quiet_s: the caller leg's speech runs that lie wholly inside a hold "
         "count as silence for the cue windows, the response latency and the count of the "
         "caller's speech (a hold's talk is not the caller's: the window skips it as it skips "
         "the agent's turns)")
+    hold_rest_skip_below_db: float = _k(
+        3.0, "see hold_rest_skip: only the runs whose loudest frame stays this many dB under the "
+        "caller's level are skipped", min=0.0, max=60.0)
     voice_hum_floor_db: float = _k(
         3.0, "a stretch of a leg's speech frames within this many dB of the noise floor, "
         "with no syllable nucleus and a steady level (voice_hum_steady_db), that lasts "
