@@ -557,9 +557,9 @@ def test_talk_within_a_few_db_of_the_caller_over_a_hold_is_not_their_speech_once
     plain = {e.t: e for e in track_caller_with(agent, fr, UNSKIPPED)}
     skipped = {e.t: e for e in track_caller_with(agent, fr, CFG)}
     assert plain[300.0].call_speech_s - plain[160.0].call_speech_s > 100.0  # read as the caller
-    # counted: only the talk of the hold's first 5 s, heard before the hold was found
-    assert skipped[300.0].call_speech_s - skipped[157.0].call_speech_s < 5.0
-    assert skipped[300.0].call_speech_s == skipped[163.0].call_speech_s
+    # counted: only the talk of the hold's first 10 s (hold_rest_skip_min_s), heard before then
+    assert skipped[300.0].call_speech_s - skipped[157.0].call_speech_s < 8.0
+    assert skipped[300.0].call_speech_s == skipped[168.0].call_speech_s
     # the window over the hold holds the caller's answers from before it (louder than the talk),
     # then nothing
     assert plain[200.0].loudness_dbfs == pytest.approx(-31.0, abs=1e-3)
@@ -579,6 +579,17 @@ def test_talk_over_a_hold_within_the_skips_margin_of_the_callers_level_is_still_
     skipped = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, CFG)}
     assert skipped[300.0] - skipped[160.0] == pytest.approx(plain[300.0] - plain[160.0], abs=0.05)
     assert skipped[300.0] - skipped[160.0] > 100.0
+
+
+def test_a_hold_shorter_than_the_skips_time_keeps_its_talk():
+    # a "hold" of a few seconds may be a caller's quiet turn: its talk is skipped only once the
+    # hold has lasted hold_rest_skip_min_s (10 s)
+    agent, fr = babble_over_a_hold(5.0, talk_db=-31.0)  # 157 s to 165 s: 8 s of silence, found at 162 s
+    plain = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, UNSKIPPED)}
+    skipped = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, CFG)}
+    longer = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, replace(CFG, hold_rest_skip_min_s=5.0))}
+    assert skipped[172.0] == pytest.approx(plain[172.0], abs=0.05)
+    assert longer[172.0] < plain[172.0] - 0.5
 
 
 def test_a_long_run_of_talk_with_one_louder_instant_does_not_end_a_hold():

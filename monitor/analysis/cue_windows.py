@@ -636,10 +636,10 @@ class CueTracker:
                            self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                            self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
                            self.cfg.voice_background_min_s, self.cfg.voice_background_near_s)
-        if self.cfg.hold_rest_skip and self._holds:
+        holds = [h for h in self._holds if h[1] - h[0] >= self.cfg.hold_rest_skip_min_s - 1e-9]
+        if self.cfg.hold_rest_skip and holds:
             ceiling = np.inf if self._level_db is None else self._level_db - self.cfg.hold_rest_skip_below_db
-            voice = silenced(voice, inside_holds(voice.t, voice.speech, np.array(self._holds), voice.energy_db,
-                                                 ceiling))
+            voice = silenced(voice, inside_holds(voice.t, voice.speech, np.array(holds), voice.energy_db, ceiling))
         return voice, other
 
     def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
