@@ -79,11 +79,12 @@ def fixture_folder(tmp_path: Path, names: tuple[str, ...]) -> Path:
     return folder
 
 
-def babble_call(out: Path, seed: int, negative: str | None, snr_db: float, hold: bool) -> tuple:
+def babble_call(out: Path, seed: int, negative: str | None, snr_db: float, hold: bool,
+                hold_s: float | None = None) -> tuple:
     """A short healthy call over babble at ``snr_db``, made as the evaluation corpus makes its calls
-    (``negative``: the hard negative's manner, None: a normal caller), at 16 kHz, in ``out``: its
-    evaluation job and its label."""
-    from dataclasses import asdict
+    (``negative``: the hard negative's manner, None: a normal caller; ``hold_s``: the hold that
+    long, else drawn as the corpus draws it), at 16 kHz, in ``out``: its evaluation job and its label."""
+    from dataclasses import asdict, replace
 
     from tools import eval_corpus as ec
     from tools import evaluate as ev
@@ -93,8 +94,14 @@ def babble_call(out: Path, seed: int, negative: str | None, snr_db: float, hold:
             else ec.Cell("hard_negative", negative=negative, short=True, line=line))
     inputs = ec.corpus_inputs()
     digest = ec.sha({"inputs": inputs, "seed": seed, "cell": asdict(cell)})
-    ec.generate(ec.Job(out, seed, cell, "bab", digest, ec.prepare_espeak(out),
-                       tuple(sorted(inputs["versions"].items()))))
+    drawn = ec.plan_call
+    if hold_s is not None:
+        ec.plan_call = lambda *args, **kw: replace(drawn(*args, **kw), hold_s=hold_s)
+    try:
+        ec.generate(ec.Job(out, seed, cell, "bab", digest, ec.prepare_espeak(out),
+                           tuple(sorted(inputs["versions"].items()))))
+    finally:
+        ec.plan_call = drawn
     ec.write_index(out, [f"bab_{seed}"])
     job = next(j for j in ev.load_jobs(out, "all", rates=(16000,)))
     return job, json.loads((out / f"bab_{seed}.json").read_text())

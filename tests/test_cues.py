@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from monitor.config import AnalysisConfig
-from monitor.analysis.cue_windows import CueTracker, SettledHum, floor_hum, other_speech, window_start
+from monitor.analysis.cue_windows import (CueTracker, SettledHum, floor_hum, inside_holds, other_speech, run_quantiles,
+                                         window_start)
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.dsp.runs import runs
 
@@ -480,13 +481,13 @@ def babble_call(duration_turns: int = 12) -> tuple[np.ndarray, Frames]:
     return agent, with_talk(caller)
 
 
-def with_talk(caller: np.ndarray) -> Frames:
-    """The caller's frames (speech at -25 dB) with :func:`babble_call`'s talk 13 dB under them,
-    everywhere but within 1.2 s of the caller's speech."""
+def with_talk(caller: np.ndarray, talk_db: float = -38.0) -> Frames:
+    """The caller's frames (speech at -25 dB) with :func:`babble_call`'s talk at ``talk_db`` (13 dB
+    under them by default), everywhere but within 1.2 s of the caller's speech."""
     near = np.convolve(caller.astype(float), np.ones(241), mode="same") > 0
     talk = ~near & (np.arange(len(caller)) % 150 < 120)
     fr = frames(caller | talk)
-    fr.energy_db[talk] = -38.0
+    fr.energy_db[talk] = talk_db
     return fr
 
 
@@ -507,15 +508,15 @@ def test_streaming_in_chunks_equals_the_whole_call_with_talk_under_the_agents_tu
     assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in expected]
 
 
-def babble_over_a_hold(hold_s: float) -> tuple[np.ndarray, Frames]:
+def babble_over_a_hold(hold_s: float, talk_db: float = -38.0) -> tuple[np.ndarray, Frames]:
     """:func:`babble_call`'s dialogue, 10 turns (the last answer ends at 157 s), then a hold of
-    ``hold_s`` from 160 s on (neither party speaks; the talk 13 dB under the caller goes on), then
-    5 turns more."""
+    ``hold_s`` from 160 s on (neither party speaks; the talk at ``talk_db``, 13 dB under the caller
+    by default, goes on), then 5 turns more."""
     agent, caller = dialogue(turns=15, agent_s=6.0, gap_s=3.0, answer_s=4.0)
     i = int(round(160.0 / HOP_S))
     pause = np.zeros(int(round(hold_s / HOP_S)), dtype=bool)
     agent, caller = (np.concatenate([leg[:i], pause, leg[i:]]) for leg in (agent, caller))
-    return agent, with_talk(caller)
+    return agent, with_talk(caller, talk_db)
 
 
 def test_a_hold_longer_than_the_frames_kept_is_one_hold_until_the_agent_speaks_again():
@@ -527,6 +528,105 @@ def test_a_hold_longer_than_the_frames_kept_is_one_hold_until_the_agent_speaks_a
     assert set(found) == set(np.arange(162.0, 320.0 + 1.0))  # 5 s into it, to 10 s past its end (310 s)
     assert all(since == pytest.approx(157.0) for since in found.values())  # the last answer's end
     assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in events]
+
+
+def test_a_runs_energy_quantile_is_that_of_its_own_frames():
+    energy = np.array([-30.0, -20.0, -25.0, -70.0, -40.0, np.nan, -10.0, -35.0])
+    starts, ends = runs(energy > -60.0)  # NaN is no speech here: runs [0, 3) and [4, 5), [6, 8)
+    assert run_quantiles(energy, starts, ends, 1.0).tolist() == [-20.0, -40.0, -10.0]
+    assert run_quantiles(energy, starts, ends, 0.5).tolist() == [-25.0, -40.0, -35.0]
+    assert run_quantiles(energy, starts, ends, 0.0).tolist() == [-30.0, -40.0, -35.0]
+
+
+def test_only_the_runs_wholly_inside_a_hold_are_its_talk():
+    t = (np.arange(1000) + 0.5) * HOP_S  # 10 s
+    speech = timeline(10.0, [(1.0, 2.0), (3.0, 4.0), (5.5, 6.5), (8.0, 9.0)])
+    holds = np.array([[0.5, 4.0], [6.0, 9.5]])  # the run at 5.5-6.5 s began before the second
+    inside = inside_holds(t, speech, holds)
+    assert inside.tolist() == timeline(10.0, [(1.0, 2.0), (3.0, 4.0), (8.0, 9.0)]).tolist()
+
+
+UNSKIPPED = replace(CFG, hold_rest_skip=False)
+"""CFG with a hold's talk read as the caller's (``hold_rest_skip`` off; on by default)."""
+
+
+def test_talk_within_a_few_db_of_the_caller_over_a_hold_is_not_their_speech_once_the_hold_is_found():
+    # talk 6 dB under the caller passes every level test; the hold is found 5 s after the caller's
+    # last answer (157 s), and from then on the talk over it is silence for the cue windows
+    agent, fr = babble_over_a_hold(150.0, talk_db=-31.0)
+    plain = {e.t: e for e in track_caller_with(agent, fr, UNSKIPPED)}
+    skipped = {e.t: e for e in track_caller_with(agent, fr, CFG)}
+    assert plain[300.0].call_speech_s - plain[160.0].call_speech_s > 100.0  # read as the caller
+    # counted: only the talk of the hold's first 10 s (hold_rest_skip_min_s), heard before then
+    assert skipped[300.0].call_speech_s - skipped[157.0].call_speech_s < 8.0
+    assert skipped[300.0].call_speech_s == skipped[168.0].call_speech_s
+    # the window over the hold holds the caller's answers from before it (louder than the talk),
+    # then nothing
+    assert plain[200.0].loudness_dbfs == pytest.approx(-31.0, abs=1e-3)
+    assert skipped[200.0].loudness_dbfs > -28.0 and skipped[200.0].speech_s == pytest.approx(8.0, abs=0.05)
+    assert skipped[300.0].speech_s == 0.0
+    # nothing changes before the hold, nor what is heard after it
+    assert (skipped[380.0].call_speech_s - skipped[310.0].call_speech_s
+            == pytest.approx(plain[380.0].call_speech_s - plain[310.0].call_speech_s, abs=0.05))
+    assert [repr(skipped[t]) for t in skipped if t < 162.0] == [repr(plain[t]) for t in plain if t < 162.0]
+    assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(skipped[t]) for t in skipped]
+
+
+def test_talk_over_a_hold_within_the_skips_margin_of_the_callers_level_is_still_heard():
+    # talk 1 dB under the caller (hold_rest_skip_below_db: 3 dB) may be the caller, whatever the hold
+    agent, fr = babble_over_a_hold(150.0, talk_db=-26.0)
+    plain = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, UNSKIPPED)}
+    skipped = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, CFG)}
+    assert skipped[300.0] - skipped[160.0] == pytest.approx(plain[300.0] - plain[160.0], abs=0.05)
+    assert skipped[300.0] - skipped[160.0] > 100.0
+
+
+def test_a_hold_shorter_than_the_skips_time_keeps_its_talk():
+    # a "hold" of a few seconds may be a caller's quiet turn: its talk is skipped only once the
+    # hold has lasted hold_rest_skip_min_s (10 s)
+    agent, fr = babble_over_a_hold(5.0, talk_db=-31.0)  # 157 s to 165 s: 8 s of silence, found at 162 s
+    plain = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, UNSKIPPED)}
+    skipped = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, CFG)}
+    longer = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, replace(CFG, hold_rest_skip_min_s=5.0))}
+    assert skipped[172.0] == pytest.approx(plain[172.0], abs=0.05)
+    assert longer[172.0] < plain[172.0] - 0.5
+
+
+def test_a_long_run_of_talk_with_one_louder_instant_does_not_end_a_hold():
+    # a 5 s run of the talk from 200 s on, one 50 ms instant of it 7 dB louder: its loudest frame
+    # stands clear of the talk heard under the agent, its 0.97 quantile (hold_rest_run_quantile) does not
+    agent, fr = babble_over_a_hold(150.0, talk_db=-31.0)
+    run = slice(int(round(200.0 / HOP_S)), int(round(205.0 / HOP_S)))
+    fr.speech[run], fr.energy_db[run] = True, -31.0
+    fr.energy_db[int(round(202.0 / HOP_S)):int(round(202.05 / HOP_S))] = -24.0
+    by_peak = {e.t: e.hold_since for e in track_caller_with(agent, fr, replace(CFG, hold_rest_run_quantile=1.0))}
+    by_bulk = {e.t: e.hold_since for e in track_caller_with(agent, fr, CFG)}
+    assert by_peak[200.0] == by_bulk[200.0] == pytest.approx(157.0)
+    assert by_peak[211.0] == pytest.approx(205.0, abs=0.3)  # ended; a new hold found 5 s on
+    assert all(by_bulk[float(t)] == pytest.approx(157.0) for t in range(162, 321))
+
+
+def test_a_short_answer_at_the_callers_level_ends_a_hold_whether_its_peak_or_its_quantile_is_judged():
+    agent, fr = babble_over_a_hold(150.0, talk_db=-31.0)
+    word = slice(int(round(200.0 / HOP_S)), int(round(200.5 / HOP_S)))
+    fr.speech[word], fr.energy_db[word] = True, -25.0
+    for cfg in (replace(CFG, hold_rest_run_quantile=1.0), CFG):
+        since = {e.t: e.hold_since for e in track_caller_with(agent, fr, cfg)}
+        assert since[200.0] == pytest.approx(157.0)
+        assert since[206.0] == pytest.approx(200.5, abs=0.3)  # a new hold, found 5 s after the word
+
+
+def test_the_callers_level_holds_still_over_a_hold_whose_talk_is_skipped():
+    # after a 300 s hold the caller's held level has fallen 3 dB a minute from when their words
+    # left the frames kept, and talk 20 dB under them under the agent's turns passes the 18 dB gate;
+    # with the hold skipped their level held still over it, and the talk stays under the gate
+    agent, fr = babble_over_a_hold(300.0, talk_db=-45.0)
+    no_hold_tests = dict(voice_hold_quiet_s=0.0, voice_background_margin_db=0.0)
+    plain = {e.t: e for e in track_caller_with(agent, fr, replace(UNSKIPPED, **no_hold_tests))}
+    skipped = {e.t: e for e in track_caller_with(agent, fr, replace(CFG, **no_hold_tests))}
+    answers = 2 * 4.0  # the caller's answers from the hold's end (460 s) to 496 s
+    assert plain[496.0].call_speech_s - plain[460.0].call_speech_s > answers + 5.0
+    assert skipped[496.0].call_speech_s - skipped[460.0].call_speech_s == pytest.approx(answers, abs=0.05)
 
 
 def streamed_in_chunks(agent: Frames, caller: Frames, cfg: AnalysisConfig) -> list:

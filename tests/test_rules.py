@@ -953,6 +953,23 @@ def test_a_terse_caller_gets_a_baseline_after_baseline_max_s():
     assert builder.ready and t == 61  # first speech at 1, + 60 s
 
 
+def test_a_terse_callers_wait_for_a_baseline_leaves_out_a_hold():
+    # on hold (20-50 s: hold_since set) the window holds the caller's words from before it, hop
+    # after hop: those windows do not count, and the 60 s are waited for outside the hold
+    def first_ready(cfg: Config) -> int:
+        builder = BaselineBuilder(cfg.analysis)
+        for t in range(1, 200):
+            held = 20.0 if 20 <= t < 50 else None
+            builder.add(cues(t, speech_s=6.0, call_speech_s=0.3 * t, hold_since=held))
+            if builder.ready:
+                return t
+        return -1
+    assert first_ready(config()) == 91  # first speech at 1, + 60 s + the 30 s on hold
+    read = config()
+    read = dataclasses.replace(read, analysis=dataclasses.replace(read.analysis, hold_rest_skip=False))
+    assert first_ready(read) == 61  # the hold's talk read as the caller's: its windows count
+
+
 def test_baseline_statistics_are_robust_and_round_trip():
     builder = BaselineBuilder(config().analysis)
     for t in range(1, 80):

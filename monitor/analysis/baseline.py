@@ -112,6 +112,7 @@ class BaselineBuilder:
         self._last_window_t: float | None = None
         self._first_speech_t: float | None = None
         self._speech_s = 0.0
+        self._held_s = 0.0  # call time spent on hold (analysis.hold_rest_skip), not waited for the baseline
         self._frozen: Baseline | None = None
 
     @property
@@ -135,6 +136,10 @@ class BaselineBuilder:
         self._speech_s = max(self._speech_s, cues.call_speech_s or 0.0)  # the whole call's, past the freeze
         if self._frozen is not None:
             return self._frozen
+        if self._cfg.hold_rest_skip and cues.hold_since is not None:
+            # on hold the window holds the caller's words from before it, over and over: not a window more
+            self._held_s += self._cfg.hop_s
+            return self._frozen
         speech = cues.speech_s or 0.0
         if speech > 0 and self._first_speech_t is None:
             self._first_speech_t = cues.t
@@ -151,7 +156,7 @@ class BaselineBuilder:
         enough = self._windows >= self._cfg.baseline_min_windows
         spoke = self._speech_s >= self._cfg.baseline_min_speech_s
         waited = (self._first_speech_t is not None
-                  and cues.t - self._first_speech_t >= self._cfg.baseline_max_s)
+                  and cues.t - self._first_speech_t - self._held_s >= self._cfg.baseline_max_s)
         if enough and (spoke or waited):
             self._frozen = self.current()
         return self._frozen

@@ -287,10 +287,27 @@ def heard_under(speech: np.ndarray, other: np.ndarray, starts: np.ndarray | None
     return np.flatnonzero(speech & other & runs_to_mask(starts[under], ends[under], len(speech)))
 
 
+def run_quantiles(energy_db: np.ndarray, starts: np.ndarray, ends: np.ndarray, q: float) -> np.ndarray:
+    """Each run's ``q`` quantile of frame energy (dB, the nearest frame below it: ``q`` 1 is the
+    loudest frame; NaN counts as -inf). ``energy_db``: shape (n,); ``starts``, ``ends``: the runs,
+    shapes (k,) -> (k,)."""
+    e = np.asarray(energy_db, dtype=np.float64)
+    if not len(starts):
+        return np.zeros(0)
+    lengths = ends - starts
+    run_of = np.repeat(np.arange(len(starts)), lengths)  # each run's frames, run after run
+    idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+    heard = np.nan_to_num(e[idx], nan=-np.inf)
+    order = np.lexsort((heard, run_of))  # by run, then energy
+    offset = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return heard[order][offset + np.floor(q * (lengths - 1)).astype(int)]
+
+
 def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray, above_db: float,
                         ref_s: float, min_s: float, hop_s: float, after: int = 0,
                         earlier: np.ndarray | None = None,
-                        under: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        under: np.ndarray | None = None,
+                        run_quantile: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The speaker's runs of ``speech`` (starts, ends) and which of them stand clear of the talk
     the speaker's leg carried under the other party's speech just before them: a run is clear
     when its loudest frame lies more than ``above_db`` over the ``HOLD_REFERENCE_QUANTILE`` of the
@@ -337,13 +354,16 @@ def clear_of_background(energy_db: np.ndarray, speech: np.ndarray, other: np.nda
         reference = np.empty(len(last))
         reference[full] = np.quantile(last[full], HOLD_REFERENCE_QUANTILE, axis=1)
         reference[~full] = np.nanquantile(last[~full], HOLD_REFERENCE_QUANTILE, axis=1)
-        clear[known] = peaks[known] > reference + above_db
+        loud = peaks[known] if run_quantile >= 1.0 else run_quantiles(energy_db, starts[known], ends[known],
+                                                                       run_quantile)
+        clear[known] = loud > reference + above_db
     return starts, ends, clear
 
 
 def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
                 above_db: float, ref_s: float, min_s: float, hop_s: float,
-                earlier: np.ndarray | None = None, under: np.ndarray | None = None) -> float | None:
+                earlier: np.ndarray | None = None, under: np.ndarray | None = None,
+                run_quantile: float = 1.0) -> float | None:
     """The time the current silence of both parties' clear talk began: the end of the other
     party's last speech frame or the speaker's last run that stands clear of the background
     (:func:`clear_of_background`, with ``earlier`` and ``under``), whichever is later; talk no louder than the
@@ -353,7 +373,7 @@ def quiet_since(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other:
     theirs = np.flatnonzero(other)
     last = int(theirs[-1]) + 1 if len(theirs) else 0  # a run that ends before it cannot be later talk
     starts, ends, clear = clear_of_background(energy_db, speech, other, above_db, ref_s, min_s, hop_s, last,
-                                              earlier, under)
+                                              earlier, under, run_quantile)
     talk = other | runs_to_mask(starts[clear], ends[clear], len(t))
     idx = np.flatnonzero(talk)
     return float(t[idx[-1]]) + hop_s / 2 if len(idx) else None
@@ -438,6 +458,27 @@ def _stretch_sums(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     return c[ends] - c[starts]
 
 
+def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray, energy_db: np.ndarray | None = None,
+                 ceiling_db: float = np.inf) -> np.ndarray:
+    """The frames of the runs of ``speech`` that lie wholly inside a hold: a run whose first frame
+    starts at or after a hold's start and whose last frame ends by that hold's end (a run that
+    reaches past the hold, such as the clear talk that ended it, stays), and whose loudest frame
+    (``energy_db``, dB) stays under ``ceiling_db``. ``t``: the frames' centres, ``speech`` their
+    speech flags, shapes (n,); ``holds``: the holds' (start, end) times, shape (k, 2)."""
+    speech = np.asarray(speech, dtype=bool)
+    if not len(holds) or not speech.any():
+        return np.zeros(len(speech), dtype=bool)
+    if energy_db is None:
+        starts, ends = runs(speech)
+        peaks = np.full(len(starts), -np.inf)
+    else:
+        starts, ends, peaks = run_peaks(energy_db, speech)
+    first, last = t[starts] - HOP_S / 2, t[ends - 1] + HOP_S / 2
+    which = np.searchsorted(holds[:, 0], first + 1e-9, side="right") - 1  # the latest hold begun by the run
+    inside = (which >= 0) & (last <= holds[np.maximum(which, 0), 1] + 1e-9) & (peaks < ceiling_db)
+    return runs_to_mask(starts[inside], ends[inside], len(speech))
+
+
 def silenced(frames: Frames, taken: np.ndarray) -> Frames:
     """``frames`` with the speech frames of ``taken`` (shape (n,), bool) turned to silence (no
     speech, voicing or syllable)."""
@@ -509,6 +550,7 @@ class CueTracker:
                                      analysis.voice_hum_steady_db) for leg in legs}
         self._hold: tuple[float, float] | None = None  # the last hold found: its start, its last hop
         self._other_heard = False  # the agent's leg has carried speech in this call (_find_hold)
+        self._holds: list[tuple[float, float]] = []  # the holds found whose end the frames kept reach
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
 
@@ -586,14 +628,20 @@ class CueTracker:
         hum at their floor either (None without the agent's leg).
         Holds the caller's level from the previous hop: call it once per hop, in order."""
         mine = self._without_hum(self.channel, t)
-        self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech),
-                                       VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s)
+        on_hold = self.cfg.hold_rest_skip and self._hold is not None and self._hold[1] >= t - self.cfg.hop_s - 1e-9
+        decay = 0.0 if on_hold else VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s  # the caller is silent on hold
+        self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech), decay)
         other = self._without_hum(self.other, t) if self.other is not None else None
         self._find_hold(mine, other, t)
-        return own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
-                          self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
-                          self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
-                          self.cfg.voice_background_min_s, self.cfg.voice_background_near_s), other
+        voice = own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
+                           self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
+                           self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
+                           self.cfg.voice_background_min_s, self.cfg.voice_background_near_s)
+        holds = [h for h in self._holds if h[1] - h[0] >= self.cfg.hold_rest_skip_min_s - 1e-9]
+        if self.cfg.hold_rest_skip and holds:
+            ceiling = np.inf if self._level_db is None else self._level_db - self.cfg.hold_rest_skip_below_db
+            voice = silenced(voice, inside_holds(voice.t, voice.speech, np.array(holds), voice.energy_db, ceiling))
+        return voice, other
 
     def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
         """Note the hold the hop at ``t`` lies in: a silence of both parties' clear talk
@@ -610,12 +658,19 @@ class CueTracker:
             return
         under = heard_under(mine.speech, theirs)
         since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
-                            cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under)
+                            cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under,
+                            cfg.hold_rest_run_quantile)
         if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
             going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
             since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
             self._hold = (since, t)
+            if self._holds and since <= self._holds[-1][1] + 1e-9:  # the same hold, going on
+                self._holds[-1] = (min(since, self._holds[-1][0]), t)
+            else:
+                self._holds.append(self._hold)
+        first = float(mine.t[0]) if len(mine) else t
+        self._holds = [h for h in self._holds if h[1] >= first]
 
     def _heard_before(self, mine: Frames, under: np.ndarray) -> np.ndarray:
         """The energy (dB, oldest first) of the caller leg's last ``hold_rest_ref_s`` of speech

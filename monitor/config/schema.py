@@ -206,6 +206,41 @@ class AnalysisConfig:
         10.0, "see hold_rest_quiet_s: the hold_families rest this many seconds after a hold "
         "ends too (the cue window still holds the hold's talk, as hold_detect in research/babble "
         "measured: with 0 or 5 s no false critical went)", min=0.0, max=120.0)
+    hold_rest_run_quantile: float = _k(
+        0.97, "see hold_rest_above_db: the quantile of a run's frame energy that must stand that far "
+        "over the reference to end a hold (1: its loudest frame). At 8 kHz babble makes runs of "
+        "4-16 s whose loudest instant stood 4 dB over the reference every other run and ended the "
+        "hold; with 0.97 (and hold_rest_skip) on 8 healthy calls with a 180 s hold of babble files "
+        "critical 10 -> 5 of 16, on 32 with a shorter hold 5 -> 2 (with hold_rest_skip_min_s 5), "
+        "the tuning half's labored files as before but a moderate caller 3 -> 12 s after the onset; "
+        "0.9 cost severe callers at 8 kHz (a weak answer merged with the babble around it: 8 -> 90 s "
+        "after the onset, research/babble)", gt=0.0, max=1.0)
+    hold_rest_skip: bool = _k(
+        True, "see hold_rest_quiet_s: the caller leg's speech runs that lie wholly inside a hold of "
+        "hold_rest_skip_min_s or more (and under hold_rest_skip_below_db) count as silence for the "
+        "cue windows, the response latency and the count of the caller's speech, the caller's level "
+        "does not fall over a hold, and the baseline takes no window over one and waits its "
+        "baseline_max_s outside holds: a hold's talk is not the caller's (the windows skip it as they "
+        "skip the agent's turns; read as the caller it moved the tempo, pausing and latency "
+        "families, which do not rest). On 8 healthy calls with a 180 s hold of babble files "
+        "critical 11 -> 7 of 16, on 32 with a shorter hold 10 -> 3, on 12 short calls with a 90 s "
+        "hold 7 -> 2; 348 new healthy calls 5 -> 5; tuning half: moderate and severe labored files "
+        "as before or sooner (a severe caller over babble with a hold found 25 s after the onset, not "
+        "at all before), false criticals 2 as before, healthy files' warnings 3.5 -> 3.0 an hour; "
+        "cost: mild callers 54 -> 49 % (two whose hold ended 6-8 s before their onset: the "
+        "baseline waiting out the hold took the onset in; research/babble)")
+    hold_rest_skip_below_db: float = _k(
+        3.0, "see hold_rest_skip: only the runs whose loudest frame stays this many dB under the "
+        "caller's level are skipped (0 = every run inside a hold): where the talk heard under the "
+        "agent is the caller's own words over it, a hold is found in their next turn; skipping "
+        "every run there took a normal caller's answers (warnings per hour of normal call time "
+        "1.1 -> 1.4 on the tuning half)", min=0.0, max=60.0)
+    hold_rest_skip_min_s: float = _k(
+        10.0, "see hold_rest_skip: a hold's talk is skipped once the hold has lasted this long (its "
+        "first seconds too, then): a breathy caller's turn found for a hold of 5-6 s (over pink "
+        "noise, their run's 0.97 quantile under the reference their own words over the agent set) "
+        "lost its faint edges and drew a false critical on the new healthy calls with 5 s",
+        min=0.0, max=120.0)
     voice_hum_floor_db: float = _k(
         3.0, "a stretch of a leg's speech frames within this many dB of the noise floor, "
         "with no syllable nucleus and a steady level (voice_hum_steady_db), that lasts "

@@ -1,12 +1,14 @@
 """Healthy calls with babble over a hold, on seeds the evaluation corpus never held.
 
     PYTHONPATH=. python research/babble/make_babble_holds.py OUT [--base 7400] [--n 12] [--snr 12,22] [--hold-s S]
+        [--short]
 
 tools/eval_corpus.py's machinery as it is, with the line forced to babble (SNR drawn per call from
 ``--snr``), a hold, no codec, packet loss or overlap; the caller's manner cycles through hesitant,
 elderly_quiet, monologue and normal. Writes ``OUT/bab_<seed>{.json,_16k.flac,_8k.flac}`` and
 ``OUT/index.json`` (readable by ``tools.evaluate OUT --split all``). ``--hold-s``: every hold that
-long (else drawn as the corpus draws it, 10-40 s).
+long (else drawn as the corpus draws it, 10-40 s). ``--short``: the slice's shorter calls (fewer
+exchanges, as the tests' calls are made).
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from tools import eval_corpus as ec
 KINDS = ("hesitant", "elderly_quiet", "monologue", "normal")
 
 
-def cell(kind: str, snr_db: float) -> ec.Cell:
-    """A healthy call of ``kind`` over babble at ``snr_db`` with a hold."""
+def cell(kind: str, snr_db: float, short: bool = False) -> ec.Cell:
+    """A healthy call of ``kind`` over babble at ``snr_db`` with a hold (``short``: a slice call)."""
     line = tuple(sorted(dict(noise="babble", snr_db=snr_db, codec="none", packet_loss=False, hold=True,
                              overlap=False).items()))
     if kind == "normal":
-        return ec.Cell("normal", line=line)
-    return ec.Cell("hard_negative", negative=kind, line=line)
+        return ec.Cell("normal", short=short, line=line)
+    return ec.Cell("hard_negative", negative=kind, short=short, line=line)
 
 
 def main() -> None:
@@ -38,6 +40,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=12)
     p.add_argument("--snr", default="12,22")
     p.add_argument("--hold-s", type=float, default=None)
+    p.add_argument("--short", action="store_true")
     a = p.parse_args()
     if a.hold_s is not None:
         drawn = ec.plan_call
@@ -51,7 +54,7 @@ def main() -> None:
     for i in range(a.n):
         seed = a.base + i
         snr = round(float(np.random.default_rng(seed).uniform(lo, hi)), 1)
-        c = cell(KINDS[i % len(KINDS)], snr)
+        c = cell(KINDS[i % len(KINDS)], snr, a.short)
         ids.append(f"bab_{seed}")
         if not (a.out / f"bab_{seed}_8k.flac").exists():
             digest = ec.sha({"inputs": inputs, "seed": seed, "cell": asdict(c)})
