@@ -5,7 +5,7 @@ tagged with its band: 0 the 16 kHz signal, 1 its 8 kHz telephone-band version):
 
     PYTHONPATH=. .venv/bin/python research/classmodel/variants.py build DATA.npz
     PYTHONPATH=. .venv/bin/python research/classrate/rate.py fit DATA.npz BANDS SEED OUT.npz [hidden=H] [cw=S:B:C]
-    PYTHONPATH=. .venv/bin/python research/classrate/rate.py figures NET16 NET8 [--shared FOLDER] [--side test]
+    PYTHONPATH=. .venv/bin/python research/classrate/rate.py figures NET16 NET8 --shared FOLDER [--calls FOLDER] [--side test]
 
 ``BANDS``: which rows train the network: ``16k``, ``8k`` or ``both`` (``both`` with ``SEED`` -1
 is the shipped model). ``SEED`` -1 is the shipped start (the data's generator where its draws
