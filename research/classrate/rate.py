@@ -7,8 +7,9 @@ tagged with its band: 0 the 16 kHz signal, 1 its 8 kHz telephone-band version):
     PYTHONPATH=. .venv/bin/python research/classrate/rate.py fit DATA.npz BANDS SEED OUT.npz [hidden=H] [cw=S:B:C]
     PYTHONPATH=. .venv/bin/python research/classrate/rate.py figures NET16 NET8 --shared FOLDER [--calls FOLDER] [--side test]
 
-``BANDS``: which rows train the network: ``16k``, ``8k`` or ``both`` (``both`` with ``SEED`` -1
-is the shipped model). ``SEED`` -1 is the shipped start (the data's generator where its draws
+``BANDS``: which rows train the network: ``16k``, ``8k``, ``both`` (with ``SEED`` -1 the shipped
+model) or ``input`` (both, the band as one more input; writes ``OUT``'s ``.16k.npz`` and ``.8k.npz``,
+the band's weights folded into the hidden bias at 8 kHz). ``SEED`` -1 is the shipped start (the data's generator where its draws
 leave it), else a seed of its own. ``figures`` prints the tool's figures with ``NET16`` scoring
 16 kHz audio and ``NET8`` 8 kHz audio (``shipped`` for the committed model's numbers); the
 analyzer scores 8 kHz audio with the model file's ``*_8K`` numbers where it has them.
