@@ -157,9 +157,9 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     """What keeps the database at ``path`` from ever being written, found without creating or
-    changing anything: a folder, a file that is no SQLite database, the schema of a newer
-    callmonitor. None for a database not made yet or an empty file (SQLite makes one there), a
-    usable one, and one only locked or unreadable now (a daemon retries those)."""
+    changing anything: a folder, a file that is no SQLite database or is damaged, one :meth:`Store.open`
+    refuses (:func:`_refusal`). None for a database not made yet or an empty file (SQLite makes one
+    there), a usable one, and one only locked or unreadable now (a daemon retries those)."""
     p = Path(path).expanduser()
     if p.is_dir():
         return f"{p}: is a directory, not a database file"
@@ -168,14 +168,41 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
             head = fh.read(len(SQLITE_HEADER))
     except OSError:
         return None
-    if head and head != SQLITE_HEADER:
+    if not head:
+        return None
+    if head != SQLITE_HEADER:
         return f"{p}: not a callmonitor database (not an SQLite file)"
     try:
-        Store.open_readonly(p).close()
-    except SchemaTooNew as err:
-        return str(err)
-    except StoreError:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error:
         return None
+    try:
+        refused = _refusal(conn, p)
+    except sqlite3.OperationalError:  # locked or unreadable now
+        return None
+    except sqlite3.DatabaseError as exc:
+        return f"{p}: not a callmonitor database ({exc})"
+    finally:
+        conn.close()
+    return None if refused is None else str(refused)
+
+
+def _refusal(conn: sqlite3.Connection, p: Path) -> StoreError | None:
+    """Why :meth:`Store.open` refuses the database on ``conn`` whatever it retries, read without
+    writing: the supervisor console's, a newer callmonitor's, another program's tables, a
+    callmonitor database missing tables. None when it can use it (or make it there)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if (console := _console_database(conn, p)) is not None:
+        return console
+    if version > SCHEMA_VERSION:
+        return _too_new(p, version)
+    if version == 0 and tables:
+        return StoreError(f"{p}: not a callmonitor database (it holds other tables: "
+                          f"{', '.join(sorted(tables)[:5])})")
+    if version >= 1 and not _TABLES <= tables:
+        return StoreError(f"{p}: damaged callmonitor database (missing tables: "
+                          f"{', '.join(sorted(_TABLES - tables))})")
     return None
 
 
@@ -323,20 +350,9 @@ class Store:
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if (refused := _refusal(conn, p)) is not None:
+            raise refused
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        console = _console_database(conn, p)
-        if console is not None:
-            raise console
-        if version > SCHEMA_VERSION:
-            raise _too_new(p, version)
-        if version == 0 and tables:
-            raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
-                             f"{', '.join(sorted(tables)[:5])})")
-        if version >= 1 and not _TABLES <= tables:
-            raise StoreError(f"{p}: damaged callmonitor database (missing tables: "
-                             f"{', '.join(sorted(_TABLES - tables))})")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
