@@ -151,6 +151,11 @@ def _too_new(p: Path, version: int) -> SchemaTooNew:
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
 
 
+def no_database(path: str | os.PathLike[str]) -> str:
+    """The line for a command that needs a database where none has been made yet."""
+    return f"{os.fspath(path)}: no database there (nothing has been recorded to it yet)"
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
@@ -317,7 +322,7 @@ class Store:
         database on a read-only filesystem is read as it is. Raises StoreError."""
         p = Path(path).expanduser()
         if not p.exists():
-            raise StoreError(f"{p}: no database there (nothing has been recorded to it yet)")
+            raise StoreError(no_database(p))
         if p.is_dir():
             raise StoreError(f"{p}: is a directory, not a database file")
         if not os.access(p, os.R_OK):
