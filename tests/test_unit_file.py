@@ -326,6 +326,7 @@ def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_i
         assert r.returncode == 0, r.stderr
         assert f"--db {db}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
     assert not (tmp_path / "later").exists() and (tmp_path / "empty.db").read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["empty.db", "used.db"]  # no -wal, no -shm made
 
 
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):

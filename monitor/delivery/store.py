@@ -177,8 +177,12 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
         return None
     if head != SQLITE_HEADER:
         return f"{p}: not a callmonitor database (not an SQLite file)"
+    # read-only, a WAL database still gets a -wal and -shm that only a writer removes: unless a
+    # writer has them open already, the file is read as it is (immutable), nothing made beside it
+    live = p.with_name(p.name + "-wal").exists()
     try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}", uri=True,
+                               timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error:
         return None
     try:
