@@ -156,6 +156,11 @@ def no_database(path: str | os.PathLike[str]) -> str:
     return f"{os.fspath(path)}: no database there (nothing has been recorded to it yet)"
 
 
+def a_folder(path: str | os.PathLike[str]) -> str:
+    """The line for a folder given where a database file belongs."""
+    return f"{os.fspath(path)}: is a directory, not a database file"
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
@@ -167,7 +172,7 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     there), a usable one, and one only locked or unreadable now (a daemon retries those)."""
     p = Path(path).expanduser()
     if p.is_dir():
-        return f"{p}: is a directory, not a database file"
+        return a_folder(p)
     try:
         with open(p, "rb") as fh:
             head = fh.read(len(SQLITE_HEADER))
@@ -286,7 +291,7 @@ class Store:
              clock: Callable[[], float] = time.time) -> "Store":
         p = Path(path).expanduser()
         if p.is_dir():
-            raise StoreError(f"{p}: is a directory, not a database file")
+            raise StoreError(a_folder(p))
         try:
             conn = connect_private(p, BUSY_TIMEOUT_S)
         except PermissionError:
@@ -328,7 +333,7 @@ class Store:
         if not p.exists():
             raise StoreError(no_database(p))
         if p.is_dir():
-            raise StoreError(f"{p}: is a directory, not a database file")
+            raise StoreError(a_folder(p))
         if not os.access(p, os.R_OK):
             raise StoreError(f"{p}: cannot read the database (permission denied)")
         last: BaseException | None = None
