@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, PY, call_monitor
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
+from monitor.delivery.store import CONSOLE_APPLICATION_ID, Store
 
 
 
@@ -287,16 +288,24 @@ def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp
                         "Vosk model (missing am/final.mdl or conf/model.conf)\n")
 
 
-@pytest.mark.parametrize("kind", ["newer schema", "folder", "not sqlite"])
+@pytest.mark.parametrize("kind", ["newer schema", "folder", "not sqlite", "another program's",
+                                  "the supervisor console's", "missing tables"])
 def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left_as_it_was(tmp_path, kind):
-    """A database of a newer callmonitor stops every start of the unit's daemon; a folder or a file
-    that is no SQLite database would leave it running with every alert unstored: each is refused
-    (one line naming it, exit 2, no unit), and the file is not touched."""
+    """A database of a newer callmonitor stops every start of the unit's daemon; a folder, a file
+    that is no SQLite database, another program's SQLite tables, the supervisor console's database
+    or a callmonitor database missing tables would leave it running with every alert unstored: each
+    is refused (one line naming it, exit 2, no unit), and the file is not touched."""
     import sqlite3
     db = tmp_path / "events.db"
-    if kind == "newer schema":
+    statements = {"newer schema": ["PRAGMA user_version = 99"],
+                  "another program's": ["CREATE TABLE moz_places (id INTEGER)"],
+                  "the supervisor console's": [f"PRAGMA application_id = {CONSOLE_APPLICATION_ID}",
+                                               "CREATE TABLE posts (id INTEGER)"],
+                  "missing tables": ["PRAGMA user_version = 3", "CREATE TABLE calls (id INTEGER)"]}
+    if kind in statements:
         with sqlite3.connect(db) as conn:
-            conn.execute("PRAGMA user_version = 99")
+            for statement in statements[kind]:
+                conn.execute(statement)
         conn.close()
     elif kind == "folder":
         db.mkdir()
@@ -309,13 +318,15 @@ def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left
     assert before is None or db.read_bytes() == before
 
 
-def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it(tmp_path):
+def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_in_use_is_taken(tmp_path):
     (tmp_path / "empty.db").write_bytes(b"")
-    for db in (tmp_path / "empty.db", tmp_path / "later" / "events.db"):
+    Store.open(tmp_path / "used.db").close()
+    for db in (tmp_path / "empty.db", tmp_path / "later" / "events.db", tmp_path / "used.db"):
         r = _install(tmp_path, "--caller", "softphone.monitor", "--db", str(db))
         assert r.returncode == 0, r.stderr
         assert f"--db {db}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
     assert not (tmp_path / "later").exists() and (tmp_path / "empty.db").read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["empty.db", "used.db"]  # no -wal, no -shm made
 
 
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):

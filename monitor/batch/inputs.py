@@ -133,17 +133,10 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
 
 
 def unopenable(jobs: Iterable[CallJob]) -> dict[int, str]:
-    """The calls whose recording cannot be read at all (missing, empty, a folder or a named pipe,
-    not readable, not audio, a damaged header, without the channel asked), by index: the one-line
-    problem naming the file. The client finds them before it starts any worker, from each file's
-    header as a worker opens it (about half a millisecond a file), so that a batch of nothing it
-    can read stops at its error lines."""
-    from ..capture.audio_files import AudioFileError
-    from ..capture.sources import FileSource
-    problems = {}
-    for job in jobs:
-        try:
-            FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel)
-        except AudioFileError as err:
-            problems[job.index] = str(err)
-    return problems
+    """The calls whose recording cannot be read at all, by index: the one-line problem naming the
+    file (:func:`~monitor.capture.sources.open_problem`). The client finds them before it starts any
+    worker, from each file's header as a worker opens it (under 1 ms a WAV, FLAC or MP3 file, about
+    2 ms an OGG one), so that a batch of nothing it can read stops at its error lines."""
+    from ..capture.sources import open_problem
+    problems = ((job.index, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in jobs)
+    return {index: problem for index, problem in problems if problem}

@@ -123,7 +123,7 @@ def _wav_data(path: str) -> WavData | None:
             fh.seek(size + (size & 1), os.SEEK_CUR)
 
 
-def file_kind_problem(p: str) -> str | None:
+def _file_kind_problem(p: str) -> str | None:
     """Why ``p`` is not a regular readable file, or None."""
     try:
         st = os.stat(p)
@@ -164,7 +164,7 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         missing, a directory, unreadable, empty, not audio, or no samples.
     """
     p = os.fspath(path)
-    problem = file_kind_problem(p)
+    problem = _file_kind_problem(p)
     if problem:
         raise AudioFileError(p, problem)
     try:

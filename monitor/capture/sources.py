@@ -128,3 +128,14 @@ class FileSource(Source):
                     time.sleep(delay)
             yield Chunk(t0, block)
             n += len(block)
+
+
+def open_problem(path: str | os.PathLike, caller_channel: int = 1, agent_channel: int | None = 0) -> str | None:
+    """Why :class:`FileSource` cannot open ``path`` with these legs at all (missing, empty, a
+    folder or a named pipe, not readable, not audio, a damaged header, without the channel asked),
+    in one line naming the file; None when it can. Read from the header, as a source opens it."""
+    try:
+        FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel)
+    except AudioFileError as err:
+        return str(err)
+    return None

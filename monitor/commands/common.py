@@ -218,12 +218,23 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
         return ExitStatus.FAILED, (f"the daemon at {path} did not read the request: an older version, "
                                    "which answers only the status (restart it)")
     except OSError as err:
-        if os.path.exists(path) and not stat.S_ISSOCK(os.stat(path).st_mode):
-            kind = "a folder" if os.path.isdir(path) else "a file"
+        if kind := _not_a_socket(path):
             return ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there"
         return ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})"
     except ValueError:
         return ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON"
+
+
+def _not_a_socket(path: str) -> str | None:
+    """What is at ``path`` when it is something other than a socket ("a file", "a folder"), read
+    in one stat; None for a socket, or nothing there (a daemon stopping removes its socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    return "a folder" if stat.S_ISDIR(mode) else "a file"
 
 
 def config_or_error(args: argparse.Namespace, overrides: dict | None = None) -> Config | None:

@@ -232,7 +232,7 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
     configuration's own checks: a token file it cannot read, a status socket path too long for a
     Unix socket, a call audio or report folder it cannot write (or another database's), a
-    database it could never write (a folder, no SQLite file, a newer callmonitor's), a
+    database it could never write (a folder, no SQLite file, one the daemon's store refuses), a
     ``--model`` or transcription.model folder that is no Vosk model."""
     from ..delivery.call_files import call_files_problem
     from ..delivery.store import lasting_problem

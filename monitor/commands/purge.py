@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..delivery.store import no_database
     from .common import ConfigError, StoreError, config_from_args, open_store
     now = time.time()
     try:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
         return ExitStatus.OK
     if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows
-        error(f"{cfg.storage.db}: no database there (nothing has been recorded to it yet): nothing to purge")
+        error(f"{no_database(cfg.storage.db)}: nothing to purge")
         return ExitStatus.BAD_SETUP
     try:
         store = open_store(cfg)

@@ -120,18 +120,13 @@ def _close(store, guard) -> int:
 
 
 def _unreadable(args: argparse.Namespace) -> list[str]:
-    """The files that cannot be replayed at all (missing, a folder, empty, not audio, without the
-    channel asked), each said in one line before anything is opened; a file named twice is in the
-    list twice."""
-    from ..capture.audio_files import AudioFileError
-    from ..capture.sources import FileSource
+    """The files that cannot be replayed at all (:func:`~monitor.capture.sources.open_problem`),
+    each said in one line before anything is opened; a file named twice is in the list twice."""
+    from ..capture.sources import open_problem
     unreadable = []
     for path in args.files:
-        try:
-            FileSource(path, caller_channel=args.caller_channel,
-                       agent_channel=None if args.agent_channel < 0 else args.agent_channel)
-        except AudioFileError as err:
-            error(str(err))
+        if problem := open_problem(path, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel):
+            error(problem)
             unreadable.append(path)
     return unreadable
 

@@ -119,11 +119,11 @@ def _stored(cfg, call_id: int):
     """The report data of stored call ``call_id``; a database that is not there is a StoreError
     (exit 2, as for every command that reads one)."""
     from ..report import from_store
-    from ..delivery.store import Store, StoreError
+    from ..delivery.store import Store, StoreError, a_folder
 
     db = os.path.expanduser(cfg.storage.db)
     if os.path.isdir(db):
-        raise StoreError(f"{db}: is a directory, not a database file")
+        raise StoreError(a_folder(db))
     if not os.path.isfile(db):
         raise StoreError(f"call {call_id}: no database at {db} (give --db FILE)")
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)

@@ -151,31 +151,72 @@ def _too_new(p: Path, version: int) -> SchemaTooNew:
                       f"understands ({SCHEMA_VERSION}); upgrade call-monitor")
 
 
+def no_database(path: str | os.PathLike[str]) -> str:
+    """The line for a command that needs a database where none has been made yet."""
+    return f"{os.fspath(path)}: no database there (nothing has been recorded to it yet)"
+
+
+def a_folder(path: str | os.PathLike[str]) -> str:
+    """The line for a folder given where a database file belongs."""
+    return f"{os.fspath(path)}: is a directory, not a database file"
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
 
 def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     """What keeps the database at ``path`` from ever being written, found without creating or
-    changing anything: a folder, a file that is no SQLite database, the schema of a newer
-    callmonitor. None for a database not made yet or an empty file (SQLite makes one there), a
-    usable one, and one only locked or unreadable now (a daemon retries those)."""
+    changing anything: a folder, a file that is no SQLite database or is damaged, one :meth:`Store.open`
+    refuses (:func:`_refusal`). None for a database not made yet or an empty file (SQLite makes one
+    there), a usable one, and one only locked or unreadable now (a daemon retries those)."""
     p = Path(path).expanduser()
     if p.is_dir():
-        return f"{p}: is a directory, not a database file"
+        return a_folder(p)
     try:
         with open(p, "rb") as fh:
             head = fh.read(len(SQLITE_HEADER))
     except OSError:
         return None
-    if head and head != SQLITE_HEADER:
-        return f"{p}: not a callmonitor database (not an SQLite file)"
-    try:
-        Store.open_readonly(p).close()
-    except SchemaTooNew as err:
-        return str(err)
-    except StoreError:
+    if not head:
         return None
+    if head != SQLITE_HEADER:
+        return f"{p}: not a callmonitor database (not an SQLite file)"
+    # read-only, a WAL database still gets a -wal and -shm that only a writer removes: unless a
+    # writer has them open already, the file is read as it is (immutable), nothing made beside it
+    live = p.with_name(p.name + "-wal").exists()
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}", uri=True,
+                               timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error:
+        return None
+    try:
+        refused = _refusal(conn, p)
+    except sqlite3.OperationalError:  # locked or unreadable now
+        return None
+    except sqlite3.DatabaseError as exc:
+        return f"{p}: not a callmonitor database ({exc})"
+    finally:
+        conn.close()
+    return None if refused is None else str(refused)
+
+
+def _refusal(conn: sqlite3.Connection, p: Path) -> StoreError | None:
+    """Why :meth:`Store.open` refuses the database on ``conn`` whatever it retries, read without
+    writing: the supervisor console's, a newer callmonitor's, another program's tables, a
+    callmonitor database missing tables. None when it can use it (or make it there)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if (console := _console_database(conn, p)) is not None:
+        return console
+    if version > SCHEMA_VERSION:
+        return _too_new(p, version)
+    if version == 0 and tables:
+        return StoreError(f"{p}: not a callmonitor database (it holds other tables: "
+                          f"{', '.join(sorted(tables)[:5])})")
+    if version >= 1 and not _TABLES <= tables:
+        return StoreError(f"{p}: damaged callmonitor database (missing tables: "
+                          f"{', '.join(sorted(_TABLES - tables))})")
     return None
 
 
@@ -250,7 +291,7 @@ class Store:
              clock: Callable[[], float] = time.time) -> "Store":
         p = Path(path).expanduser()
         if p.is_dir():
-            raise StoreError(f"{p}: is a directory, not a database file")
+            raise StoreError(a_folder(p))
         try:
             conn = connect_private(p, BUSY_TIMEOUT_S)
         except PermissionError:
@@ -290,9 +331,9 @@ class Store:
         database on a read-only filesystem is read as it is. Raises StoreError."""
         p = Path(path).expanduser()
         if not p.exists():
-            raise StoreError(f"{p}: no database there (nothing has been recorded to it yet)")
+            raise StoreError(no_database(p))
         if p.is_dir():
-            raise StoreError(f"{p}: is a directory, not a database file")
+            raise StoreError(a_folder(p))
         if not os.access(p, os.R_OK):
             raise StoreError(f"{p}: cannot read the database (permission denied)")
         last: BaseException | None = None
@@ -323,20 +364,9 @@ class Store:
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if (refused := _refusal(conn, p)) is not None:
+            raise refused
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        console = _console_database(conn, p)
-        if console is not None:
-            raise console
-        if version > SCHEMA_VERSION:
-            raise _too_new(p, version)
-        if version == 0 and tables:
-            raise StoreError(f"{p}: not a callmonitor database (it holds other tables: "
-                             f"{', '.join(sorted(tables)[:5])})")
-        if version >= 1 and not _TABLES <= tables:
-            raise StoreError(f"{p}: damaged callmonitor database (missing tables: "
-                             f"{', '.join(sorted(_TABLES - tables))})")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")

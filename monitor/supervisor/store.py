@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..delivery.sqlite_file import connect_private
-from ..delivery.store import CONSOLE_APPLICATION_ID
+from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's
@@ -110,7 +110,7 @@ class ConsoleStore:
     def open(cls, path: str | os.PathLike[str]) -> "ConsoleStore":
         p = Path(path).expanduser()
         if p.is_dir():
-            raise ConsoleStoreError(f"{p}: is a directory, not a database file")
+            raise ConsoleStoreError(a_folder(p))
         try:
             conn = connect_private(p, 10.0)
         except (OSError, sqlite3.Error) as err:
