@@ -970,6 +970,18 @@ def test_a_terse_callers_wait_for_a_baseline_leaves_out_a_hold():
     assert first_ready(read) == 61  # the hold's talk read as the caller's: its windows count
 
 
+def test_a_hold_before_the_callers_first_words_does_not_lengthen_their_wait_for_a_baseline():
+    # a queue's hold (1-40 s: hold_since set) before the caller says a word: their 60 s are
+    # waited for from their first words (at 41 s), the hold before them not taken off again
+    builder = BaselineBuilder(config().analysis)
+    for t in range(1, 300):
+        held = 1.0 if t < 41 else None
+        builder.add(cues(t, speech_s=0.0 if t < 41 else 6.0, call_speech_s=0.3 * max(0, t - 40), hold_since=held))
+        if builder.ready:
+            break
+    assert builder.ready and t == 101  # first speech at 41, + 60 s
+
+
 def test_baseline_statistics_are_robust_and_round_trip():
     builder = BaselineBuilder(config().analysis)
     for t in range(1, 80):

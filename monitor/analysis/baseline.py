@@ -112,7 +112,7 @@ class BaselineBuilder:
         self._last_window_t: float | None = None
         self._first_speech_t: float | None = None
         self._speech_s = 0.0
-        self._held_s = 0.0  # call time spent on hold (analysis.hold_rest_skip), not waited for the baseline
+        self._held_s = 0.0  # call time on hold since the first speech (analysis.hold_rest_skip), not waited for
         self._frozen: Baseline | None = None
 
     @property
@@ -137,8 +137,10 @@ class BaselineBuilder:
         if self._frozen is not None:
             return self._frozen
         if self._cfg.hold_rest_skip and cues.hold_since is not None:
-            # on hold the window holds the caller's words from before it, over and over: not a window more
-            self._held_s += self._cfg.hop_s
+            # on hold the window holds the caller's words from before it, over and over: not a window more;
+            # the wait runs from the caller's first words, so a hold before them is not taken off it
+            if self._first_speech_t is not None:
+                self._held_s += self._cfg.hop_s
             return self._frozen
         speech = cues.speech_s or 0.0
         if speech > 0 and self._first_speech_t is None:
