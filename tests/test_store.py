@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PERMISSIONS_BIND, ROOT
+from conftest import PERMISSIONS_BIND, ROOT, call_monitor
 
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from monitor.delivery.store import SCHEMA_VERSION, Store, StoreError
@@ -269,6 +269,35 @@ def test_another_process_reads_while_the_writer_is_open(db):
         store.add_alert(call, alert(3.0))
         with Store.open(db) as reader:
             assert len(reader.list_alerts()) == 1
+
+
+def beside(db: Path) -> list[str]:
+    """The files in the database's folder."""
+    return sorted(p.name for p in db.parent.iterdir())
+
+
+def test_reading_only_creates_nothing_beside_the_database_and_sees_what_a_running_writer_stored(db):
+    with Store.open(db) as store:
+        store.add_alert(store.start_call("dev", 0.0), alert(3.0))
+    assert beside(db) == ["events.db"]  # the writer, closed, took its -wal and -shm away
+    with Store.open_readonly(db) as reader:
+        assert len(reader.list_alerts()) == 1
+    assert call_monitor("alerts", "--db", db, timeout=60).returncode == 0
+    assert beside(db) == ["events.db"]  # a reader makes no -wal or -shm, which only a writer removes
+    with Store.open(db) as writer:
+        writer.add_alert(1, alert(9.0))  # in the writer's -wal, not yet in the database file
+        with Store.open_readonly(db) as reader:
+            assert [a.event.t for a in reader.list_alerts()] == [3.0, 9.0]
+
+
+def test_reading_a_rollback_journal_database_only_creates_nothing_beside_it(tmp_path):
+    p = tmp_path / "v2.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(V2_SCHEMA)
+    conn.close()
+    with Store.open_readonly(p) as store:
+        assert len(store.list_calls()) == 1
+    assert beside(p) == ["v2.db"]
 
 
 @pytest.mark.parametrize("setup, message", [

@@ -165,6 +165,20 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
 
+def read_only_mode(p: Path) -> str:
+    """The SQLite URI parameter that reads the database at ``p`` creating nothing beside it. Even
+    read-only, SQLite makes a WAL database's -wal and -shm, which only a writer removes: a WAL
+    database with no -wal has no writer and holds everything in its file, so it is read as it is
+    (``immutable=1``); one whose -wal a writer has open (or left) is read with it (``mode=ro``), as
+    is a rollback-journal database, which makes nothing when read."""
+    try:
+        with open(p, "rb") as fh:
+            wal = fh.read(20)[18:20] == b"\x02\x02"  # the file format's write and read versions: 2 is WAL
+    except OSError:
+        wal = False
+    return "immutable=1" if wal and not p.with_name(p.name + "-wal").exists() else "mode=ro"
+
+
 def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     """What keeps the database at ``path`` from ever being written, found without creating or
     changing anything: a folder, a file that is no SQLite database or is damaged, one :meth:`Store.open`
@@ -182,12 +196,8 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
         return None
     if head != SQLITE_HEADER:
         return f"{p}: not a callmonitor database (not an SQLite file)"
-    # read-only, a WAL database still gets a -wal and -shm that only a writer removes: unless a
-    # writer has them open already, the file is read as it is (immutable), nothing made beside it
-    live = p.with_name(p.name + "-wal").exists()
     try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}", uri=True,
-                               timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{read_only_mode(p)}", uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error:
         return None
     try:
@@ -337,7 +347,8 @@ class Store:
         if not os.access(p, os.R_OK):
             raise StoreError(f"{p}: cannot read the database (permission denied)")
         last: BaseException | None = None
-        for flags in ("mode=ro", "immutable=1"):  # immutable: read-only media, no -shm can be made
+        # immutable after mode=ro: read-only media, where no -shm can be made for a writer's -wal
+        for flags in dict.fromkeys((read_only_mode(p), "immutable=1")):
             try:
                 conn = sqlite3.connect(f"{p.resolve().as_uri()}?{flags}", uri=True, check_same_thread=False,
                                        isolation_level=None, timeout=BUSY_TIMEOUT_S)
