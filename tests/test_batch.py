@@ -23,7 +23,7 @@ import soundfile as sf
 
 from conftest import CALLS, PY, ROOT, SPEECH, call_monitor as cli, scheduler_address, wait_for
 
-from monitor.batch.inputs import CallJob, InputError, expand_inputs
+from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
 from monitor.transcription.vosk_models import packaged_model_dirs
 
 ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
@@ -544,6 +544,19 @@ def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):
     jobs = expand_inputs([str(manifest), str(tmp_path / "call.wav")])
     assert [(j.caller_channel, j.agent_channel, j.call_id, j.index) for j in jobs] == [(1, 0, "right", 0),
                                                                                       (0, 1, "left", 1)]
+
+def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the_same_problems(tmp_path,
+                                                                                                capsys):
+    """Before any worker starts, every header is read (a long wait for many files): the line that
+    shows it on stderr changes none of what it finds."""
+    gone, wav = str(tmp_path / "gone.wav"), str(ARCHIVE[0])
+    jobs = [CallJob(wav, index=0), CallJob(gone, index=1), CallJob(wav, caller_channel=5, index=2)]
+    quiet = unopenable(jobs)
+    assert capsys.readouterr().err == ""
+    assert unopenable(jobs, progress_after_s=0.0) == quiet
+    assert quiet == {1: f"{gone}: no such file", 2: f"{wav}: has 2 channel(s), channel 5 asked"}
+    assert "checking recordings" in capsys.readouterr().err
+
 
 def test_a_manifest_without_a_path_column_is_named(tmp_path):
     manifest = tmp_path / "calls.csv"

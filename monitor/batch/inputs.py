@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import glob
 import os
+import sys
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 """Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
@@ -132,11 +133,22 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
     return jobs
 
 
-def unopenable(jobs: Iterable[CallJob]) -> dict[int, str]:
+CHECK_QUIET_S = 1.0
+"""How long the batch's check of the recordings' headers runs before a terminal shows its progress."""
+
+
+def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None) -> dict[int, str]:
     """The calls whose recording cannot be read at all, by index: the one-line problem naming the
     file (:func:`~monitor.capture.sources.open_problem`). The client finds them before it starts any
     worker, from each file's header as a worker opens it (under 1 ms a WAV, FLAC or MP3 file, about
-    2 ms an OGG one), so that a batch of nothing it can read stops at its error lines."""
+    2 ms an OGG one), so that a batch of nothing it can read stops at its error lines. A check that
+    lasts over ``progress_after_s`` (None: never) shows the files checked on a line of stderr, gone
+    when it ends."""
     from ..capture.sources import open_problem
-    problems = ((job.index, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in jobs)
+    shown: Iterable[CallJob] = jobs
+    if progress_after_s is not None:
+        from tqdm import tqdm
+        shown = tqdm(jobs, desc="checking recordings", unit="file", file=sys.stderr, leave=False,
+                     delay=progress_after_s, dynamic_ncols=True)
+    problems = ((job.index, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in shown)
     return {index: problem for index, problem in problems if problem}

@@ -514,8 +514,8 @@ class AnalysisStream:
     """
 
     def __init__(self, path: str | os.PathLike, channels: list[int] | None = None,
-                 block_s: float = 1.0) -> None:
-        self.info = probe(path)
+                 block_s: float = 1.0, info: AudioInfo | None = None) -> None:
+        self.info = probe(path) if info is None else info  # ``info``: its header, read by probe(path) already
         for c in channels or []:
             if not 0 <= c < self.info.channels:
                 raise AudioFileError(self.info.path, f"has {self.info.channels} channel(s), channel {c} asked")

@@ -94,7 +94,7 @@ class FileSource(Source):
         self.channels = leg_channels(info.channels, caller_channel, agent_channel)
         """The recording's channel of each leg (what a stored call keeps, for its report)."""
         self.legs = tuple(self.channels)
-        self._stream = AnalysisStream(self.path, list(self.channels.values()), block_s=block_s)
+        self._stream = AnalysisStream(self.path, list(self.channels.values()), block_s=block_s, info=info)
         self.rate = self._stream.rate
         self.info = info
         self.realtime = realtime

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="channel of the caller in stereo files (default 1 = right)")
     p.add_argument("--agent-channel", type=int, default=0, metavar="N",
                    help="channel of the agent in stereo files (default 0 = left; -1 = none)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (of the check of the recordings, of the scoring)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -62,9 +63,14 @@ def _check_args(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _progress_shown(args: argparse.Namespace) -> bool:
+    """Whether the progress bars are shown (on stderr): not --quiet, output on a terminal."""
+    return not args.quiet and sys.stdout.isatty()
+
+
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, StoreError, config_from_args
-    from ..batch.inputs import InputError, expand_inputs, unopenable
+    from ..batch.inputs import CHECK_QUIET_S, InputError, expand_inputs, unopenable
 
     problem = _check_args(args)
     if problem:
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     for problem in unsearched:
         error(problem)
-    unopened = unopenable(jobs)
+    unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) else None)
     for problem in unopened.values():
         error(problem)
     if unopened and len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
@@ -112,7 +118,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
             warning(note)
     opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
                         model=args.model, model_info=model_info, resume=args.resume,
-                        progress=not args.quiet and sys.stdout.isatty())
+                        progress=_progress_shown(args))
     try:
         store = BatchStore.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
     except StoreError as err:
