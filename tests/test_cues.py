@@ -13,7 +13,7 @@ import pytest
 
 from monitor.config import AnalysisConfig
 from monitor.analysis.cue_windows import (CueTracker, SettledHum, floor_hum, inside_holds, other_speech, run_quantiles,
-                                         window_start)
+                                         window_start, with_hold)
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.dsp.runs import runs
 
@@ -546,8 +546,79 @@ def test_only_the_runs_wholly_inside_a_hold_are_its_talk():
     assert inside.tolist() == timeline(10.0, [(1.0, 2.0), (3.0, 4.0), (8.0, 9.0)]).tolist()
 
 
+def test_each_hold_skips_the_runs_under_its_own_ceiling():
+    t = (np.arange(1000) + 0.5) * HOP_S  # 10 s
+    speech = timeline(10.0, [(1.0, 2.0), (3.0, 4.0), (6.5, 7.5), (8.0, 9.0)])
+    energy = np.where(speech, -25.0, -70.0)
+    holds = np.array([[0.5, 4.5], [6.0, 9.5]])
+    inside = inside_holds(t, speech, holds, energy, np.array([np.inf, -28.0]))  # the second: 3 dB under -25
+    assert inside.tolist() == timeline(10.0, [(1.0, 2.0), (3.0, 4.0)]).tolist()
+
+
+def test_a_hold_that_reaches_back_over_the_holds_kept_absorbs_every_one_it_meets():
+    holds = [(10.0, 20.0), (30.0, 40.0), (50.0, 60.0)]
+    assert with_hold(holds, 55.0, 65.0) == [(10.0, 20.0), (30.0, 40.0), (50.0, 65.0)]  # the last, going on
+    assert with_hold(holds, 70.0, 75.0) == [*holds, (70.0, 75.0)]  # a new one
+    assert with_hold(holds, 15.0, 65.0) == [(10.0, 65.0)]  # its start within the first: all three
+    assert with_hold(holds, 25.0, 65.0) == [(10.0, 20.0), (25.0, 65.0)]
+    assert with_hold(holds, 5.0, 65.0) == [(5.0, 65.0)]
+    assert with_hold([], 5.0, 10.0) == [(5.0, 10.0)]
+
+
 UNSKIPPED = replace(CFG, hold_rest_skip=False)
 """CFG with a hold's talk read as the caller's (``hold_rest_skip`` off; on by default)."""
+
+
+def queue_hold_call(talk_db: float = -31.0) -> tuple[np.ndarray, Frames]:
+    """The agent greets for 3 s, then a queue hold of 120 s (nobody speaks; :func:`with_talk`'s
+    talk at ``talk_db``, 6 dB under the caller by default, goes on), then :func:`dialogue`'s 10
+    turns from 123 s (the caller's first answer at 132 s). The caller's level is the talk's own
+    until then: the caller has said nothing."""
+    agent, caller = dialogue(turns=10, agent_s=6.0, gap_s=3.0, answer_s=4.0)
+    greeting, hold = np.ones(int(round(3.0 / HOP_S)), bool), np.zeros(int(round(120.0 / HOP_S)), bool)
+    agent = np.concatenate([greeting, hold, agent])
+    caller = np.concatenate([np.zeros_like(greeting), hold, caller])
+    return agent, with_talk(caller, talk_db)
+
+
+def test_talk_over_a_queue_hold_before_the_caller_has_spoken_is_not_their_speech():
+    # no ceiling under the caller's level while the caller has not spoken clear of the background:
+    # their level is the hold's talk itself, and 3 dB under it would keep the talk's every peak
+    agent, fr = queue_hold_call()
+    plain = {e.t: e for e in track_caller_with(agent, fr, UNSKIPPED)}
+    skipped = {e.t: e for e in track_caller_with(agent, fr, CFG)}
+    assert skipped[8.0].hold_since == pytest.approx(3.0)  # found 5 s after the greeting
+    assert plain[122.0].call_speech_s > 90.0  # read as the caller
+    # counted: the talk under the greeting and of the hold's first 10 s, heard before then
+    assert skipped[122.0].call_speech_s == skipped[13.0].call_speech_s < 12.0
+    assert skipped[122.0].speech_s == 0.0
+    # after the hold (the agent speaks again at 123 s) the window holds only what came after it
+    assert skipped[130.0].speech_s == pytest.approx(5.8, abs=0.05) and plain[130.0].speech_s == 8.0
+    assert skipped[130.0].loudness_dbfs == pytest.approx(-31.0, abs=0.05)  # the talk under the agent
+    # and from the caller's first answer on, the windows and the speech counted are the same
+    assert all(skipped[t].speech_s == plain[t].speech_s and skipped[t].loudness_dbfs == plain[t].loudness_dbfs
+               for t in np.arange(136.0, 223.0))
+    assert skipped[222.0].call_speech_s - skipped[136.0].call_speech_s == pytest.approx(
+        plain[222.0].call_speech_s - plain[136.0].call_speech_s, abs=0.05)
+    assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(skipped[t]) for t in skipped]
+
+
+def test_the_holds_kept_stay_few_sorted_and_apart_over_a_long_call_of_holds():
+    # 20 rounds of 3 turns and a 40 s hold of talk (23 minutes): the work per hop stays flat
+    agent, caller = dialogue(turns=3, agent_s=6.0, gap_s=3.0, answer_s=4.0)
+    pause = np.zeros(int(round(40.0 / HOP_S)), bool)
+    agent, caller = np.concatenate([agent, pause]), np.concatenate([caller, pause])
+    talk = with_talk(caller, -31.0)
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    for k in range(20):
+        t0 = k * len(agent) * HOP_S
+        tracker.add("agent", frames(agent, t0=t0))
+        tracker.add("caller", replace(talk, t=talk.t + t0))
+        tracker.due()
+        holds = tracker.holds
+        assert 1 <= len(holds) <= 3
+        assert all(a[1] < b[0] for a, b in zip(holds, holds[1:]))
+    assert len(tracker.frames("caller")) * HOP_S <= CFG.window_max_s + 25.0
 
 
 def test_talk_within_a_few_db_of_the_caller_over_a_hold_is_not_their_speech_once_the_hold_is_found():
@@ -573,8 +644,12 @@ def test_talk_within_a_few_db_of_the_caller_over_a_hold_is_not_their_speech_once
 
 
 def test_talk_over_a_hold_within_the_skips_margin_of_the_callers_level_is_still_heard():
-    # talk 1 dB under the caller (hold_rest_skip_below_db: 3 dB) may be the caller, whatever the hold
+    # talk 1 dB under the caller (hold_rest_skip_below_db: 3 dB) may be the caller, whatever the
+    # hold, once the caller has spoken clear of the background: here the line carries no talk
+    # before 20 s, and the caller's first answer (9-13 s) is theirs
     agent, fr = babble_over_a_hold(150.0, talk_db=-26.0)
+    quiet = (fr.t < 20.0) & (fr.energy_db == -26.0)
+    fr.speech[quiet], fr.energy_db[quiet] = False, -70.0
     plain = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, UNSKIPPED)}
     skipped = {e.t: e.call_speech_s for e in track_caller_with(agent, fr, CFG)}
     assert skipped[300.0] - skipped[160.0] == pytest.approx(plain[300.0] - plain[160.0], abs=0.05)

@@ -459,12 +459,13 @@ def _stretch_sums(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
 
 
 def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray, energy_db: np.ndarray | None = None,
-                 ceiling_db: float = np.inf) -> np.ndarray:
+                 ceiling_db: float | np.ndarray = np.inf) -> np.ndarray:
     """The frames of the runs of ``speech`` that lie wholly inside a hold: a run whose first frame
     starts at or after a hold's start and whose last frame ends by that hold's end (a run that
     reaches past the hold, such as the clear talk that ended it, stays), and whose loudest frame
-    (``energy_db``, dB) stays under ``ceiling_db``. ``t``: the frames' centres, ``speech`` their
-    speech flags, shapes (n,); ``holds``: the holds' (start, end) times, shape (k, 2)."""
+    (``energy_db``, dB) stays under that hold's ``ceiling_db``. ``t``: the frames' centres,
+    ``speech`` their speech flags, shapes (n,); ``holds``: the holds' (start, end) times, sorted
+    and not overlapping, shape (k, 2); ``ceiling_db``: one for all holds or one each, shape (k,)."""
     speech = np.asarray(speech, dtype=bool)
     if not len(holds) or not speech.any():
         return np.zeros(len(speech), dtype=bool)
@@ -475,8 +476,19 @@ def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray, energy_db
         starts, ends, peaks = run_peaks(energy_db, speech)
     first, last = t[starts] - HOP_S / 2, t[ends - 1] + HOP_S / 2
     which = np.searchsorted(holds[:, 0], first + 1e-9, side="right") - 1  # the latest hold begun by the run
-    inside = (which >= 0) & (last <= holds[np.maximum(which, 0), 1] + 1e-9) & (peaks < ceiling_db)
+    ceiling = np.broadcast_to(np.asarray(ceiling_db, dtype=np.float64), (len(holds),))[np.maximum(which, 0)]
+    inside = (which >= 0) & (last <= holds[np.maximum(which, 0), 1] + 1e-9) & (peaks < ceiling)
     return runs_to_mask(starts[inside], ends[inside], len(speech))
+
+
+def with_hold(holds: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
+    """``holds`` (their (start, end) times, sorted and not overlapping) with the hold ``[start,
+    end]`` added: every hold that ends at or after ``start`` is the same hold, going on, and is
+    absorbed into it (its start kept when earlier). The result is sorted and not overlapping too
+    (as :func:`inside_holds` needs), however far back ``start`` lies."""
+    before = [h for h in holds if h[1] < start - 1e-9]
+    joined = [h[0] for h in holds if h[1] >= start - 1e-9]
+    return before + [(min([start, *joined]), end)]
 
 
 def silenced(frames: Frames, taken: np.ndarray) -> Frames:
@@ -551,6 +563,7 @@ class CueTracker:
         self._hold: tuple[float, float] | None = None  # the last hold found: its start, its last hop
         self._other_heard = False  # the agent's leg has carried speech in this call (_find_hold)
         self._holds: list[tuple[float, float]] = []  # the holds found whose end the frames kept reach
+        self._spoke_t = np.inf  # when the caller's first run clear of the background ended (_find_hold)
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
 
@@ -637,18 +650,29 @@ class CueTracker:
                            self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                            self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
                            self.cfg.voice_background_min_s, self.cfg.voice_background_near_s)
-        holds = [h for h in self._holds if h[1] - h[0] >= self.cfg.hold_rest_skip_min_s - 1e-9]
-        if self.cfg.hold_rest_skip and holds:
-            ceiling = np.inf if self._level_db is None else self._level_db - self.cfg.hold_rest_skip_below_db
-            voice = silenced(voice, inside_holds(voice.t, voice.speech, np.array(holds), voice.energy_db, ceiling))
+        holds = np.array([h for h in self._holds if h[1] - h[0] >= self.cfg.hold_rest_skip_min_s - 1e-9])
+        if self.cfg.hold_rest_skip and len(holds):
+            voice = silenced(voice, inside_holds(voice.t, voice.speech, holds, voice.energy_db,
+                                                 self._skip_ceiling_db(holds)))
         return voice, other
+
+    def _skip_ceiling_db(self, holds: np.ndarray) -> np.ndarray:
+        """The loudest a run inside each hold (``holds``: shape (k, 2)) may peak and still be skipped,
+        shape (k,): ``hold_rest_skip_below_db`` under the caller's level where the caller had spoken
+        clear of the background before the hold began (their own words may be in it), no limit
+        where they had not (a queue hold at the call's start: the level is the hold's talk's own)."""
+        if self._level_db is None:
+            return np.full(len(holds), np.inf)
+        spoke = holds[:, 0] >= self._spoke_t - 1e-9
+        return np.where(spoke, self._level_db - self.cfg.hold_rest_skip_below_db, np.inf)
 
     def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
         """Note the hold the hop at ``t`` lies in: a silence of both parties' clear talk
         (:func:`quiet_since`, on the caller's leg before the voice gates) that has lasted
         ``hold_rest_quiet_s``. Off without the agent's leg, and while it has carried no speech in
         the call (a muted microphone, the agent on no channel of a recording): every pause of the
-        caller would be a hold then."""
+        caller would be a hold then. Notes too when the caller's first run clear of the background
+        ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`."""
         cfg = self.cfg
         if other is None or cfg.hold_rest_quiet_s <= 0:
             return
@@ -660,15 +684,15 @@ class CueTracker:
         since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
                             cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under,
                             cfg.hold_rest_run_quantile)
+        agent_end = float(mine.t[np.flatnonzero(theirs)[-1]]) + HOP_S / 2 if theirs.any() else -np.inf
+        if since is not None and since > agent_end + 1e-9:  # the caller's clear run was the last talk
+            self._spoke_t = min(self._spoke_t, since)
         if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
             going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
             since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
             self._hold = (since, t)
-            if self._holds and since <= self._holds[-1][1] + 1e-9:  # the same hold, going on
-                self._holds[-1] = (min(since, self._holds[-1][0]), t)
-            else:
-                self._holds.append(self._hold)
+            self._holds = with_hold(self._holds, since, t)
         first = float(mine.t[0]) if len(mine) else t
         self._holds = [h for h in self._holds if h[1] >= first]
 
@@ -757,6 +781,11 @@ class CueTracker:
 
     def frames(self, leg: str) -> Frames:
         return self._frames[leg]
+
+    @property
+    def holds(self) -> tuple[tuple[float, float], ...]:
+        """The holds found (start, last hop) whose end the frames kept reach, sorted, not overlapping."""
+        return tuple(self._holds)
 
     def _trim(self) -> None:
         reach = max(self.cfg.window_max_s, self.cfg.short_max_s)

@@ -235,7 +235,11 @@ class AnalysisConfig:
         "caller's level are skipped (0 = every run inside a hold): where the talk heard under the "
         "agent is the caller's own words over it, a hold is found in their next turn; skipping "
         "every run there took a normal caller's answers (warnings per hour of normal call time "
-        "1.1 -> 1.4 on the tuning half)", min=0.0, max=60.0)
+        "1.1 -> 1.4 on the tuning half). Only for a hold that begins after the caller's first run "
+        "clear of the background: before it their level is the line's talk itself (a queue hold "
+        "after the agent's first words), and such a hold skips every run inside it (8 healthy calls "
+        "over babble with a 120 s queue hold: files critical 5 -> 4 of 16; tuning half and new "
+        "healthy calls as before)", min=0.0, max=60.0)
     hold_rest_skip_min_s: float = _k(
         10.0, "see hold_rest_skip: a hold's talk is skipped once the hold has lasted this long (its "
         "first seconds too, then): a breathy caller's turn found for a hold of 5-6 s (over pink "

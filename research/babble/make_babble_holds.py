@@ -1,14 +1,15 @@
 """Healthy calls with babble over a hold, on seeds the evaluation corpus never held.
 
     PYTHONPATH=. python research/babble/make_babble_holds.py OUT [--base 7400] [--n 12] [--snr 12,22] [--hold-s S]
-        [--short]
+        [--short] [--hold-at K]
 
 tools/eval_corpus.py's machinery as it is, with the line forced to babble (SNR drawn per call from
 ``--snr``), a hold, no codec, packet loss or overlap; the caller's manner cycles through hesitant,
 elderly_quiet, monologue and normal. Writes ``OUT/bab_<seed>{.json,_16k.flac,_8k.flac}`` and
 ``OUT/index.json`` (readable by ``tools.evaluate OUT --split all``). ``--hold-s``: every hold that
 long (else drawn as the corpus draws it, 10-40 s). ``--short``: the slice's shorter calls (fewer
-exchanges, as the tests' calls are made).
+exchanges, as the tests' calls are made). ``--hold-at K``: the hold before the agent's K-th turn
+(0: a queue hold after the agent's first words, before the caller has said anything).
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ def main() -> None:
     p.add_argument("--snr", default="12,22")
     p.add_argument("--hold-s", type=float, default=None)
     p.add_argument("--short", action="store_true")
+    p.add_argument("--hold-at", type=int, default=None)
     a = p.parse_args()
-    if a.hold_s is not None:
+    fixed = {k: v for k, v in (("hold_s", a.hold_s), ("hold_at", a.hold_at)) if v is not None}
+    if fixed:
         drawn = ec.plan_call
-        ec.plan_call = lambda *args, **kw: replace(drawn(*args, **kw), hold_s=a.hold_s)
+        ec.plan_call = lambda *args, **kw: replace(drawn(*args, **kw), **fixed)
     lo, hi = (float(x) for x in a.snr.split(","))
     a.out.mkdir(parents=True, exist_ok=True)
     data_path = ec.prepare_espeak(a.out)
