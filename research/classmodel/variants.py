@@ -135,6 +135,12 @@ def figures(model: Path, shared: Path, side: str = "train") -> None:
         p = np.load(model)
         for k in ("MEAN", "SCALE", "HIDDEN_W", "HIDDEN_B", "OUT_W", "OUT_B"):
             setattr(m, k, np.round(p[k], 5).astype(np.float32))
+    print_side(shared, side)
+
+
+def print_side(shared: Path, side: str) -> None:
+    """The tool's figures with the model module as it stands: the training speakers' clips and 150
+    mixtures (``side`` "train"), else the held-out ones', from the same seeded mixing."""
     rng = np.random.default_rng(t.SEED)
     breath, speech = t.breathing_clips(shared / "breathing"), t.speech_clips()
     tr_b = [c for c in breath if c.train]

@@ -29,6 +29,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tools.train_sound_class as t  # noqa: E402
+from research.classmodel.variants import print_side  # noqa: E402
 
 KEYS = ("MEAN", "SCALE", "HIDDEN_W", "HIDDEN_B", "OUT_W", "OUT_B")
 BANDS = {"16k": (0,), "8k": (1,), "both": (0, 1), "input": (0, 1)}
@@ -76,17 +77,7 @@ def figures(net16: str, net8: str, shared: Path, side: str, calls: Path | None) 
     if calls is not None:  # the fixture calls' audio (made by ``make fixtures``) from another checkout
         from functools import partial
         t.fixture_detection = partial(t.fixture_detection, calls=calls)
-    rng = np.random.default_rng(t.SEED)
-    breath, speech = t.breathing_clips(shared / "breathing"), t.speech_clips()
-    tr_b = [c for c in breath if c.train]
-    tr_s = [c for c in speech if c.train]
-    train_mix = t.mix(tr_s, t.breath_snippets(tr_b), rng, 150)
-    if side == "train":
-        t.print_figures(tr_b, tr_s, train_mix, "train")
-        return
-    te_b = [c for c in breath if not c.train]
-    te_s = [c for c in speech if not c.train]
-    t.print_figures(te_b, te_s, t.mix(te_s, t.breath_snippets(te_b), rng, 150))
+    print_side(shared, side)
 
 
 def main() -> None:
