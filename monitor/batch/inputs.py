@@ -15,7 +15,7 @@ AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 """Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
 
 
-CHOOSE_LEGS = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
+BATCH_CHOOSE_LEGS = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
 """How a batch is told other channels of a recording's legs (its options, a manifest's columns)."""
 
 

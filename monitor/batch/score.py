@@ -22,7 +22,7 @@ from ..events import Event
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, run_source
 from ..capture.sources import FileSource, open_problem
-from .inputs import CHOOSE_LEGS, CallJob
+from .inputs import BATCH_CHOOSE_LEGS, CallJob
 from .table import call_row
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
              "truncated": bool(src.truncated), "problems": src.problems() or "",
              "recognizer_errors": tuple(pipeline.recognizer_errors),
-             "unread_channels": src.unread_channels(CHOOSE_LEGS) or ""}
+             "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or ""}
     return events, facts
 
 
