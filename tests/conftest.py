@@ -35,12 +35,13 @@ PERMISSIONS_BIND: tuple[str, ...] = (
 
 def call_monitor(*args: str | os.PathLike, timeout: float = 900, permissions_bind: bool = False,
                  **kw) -> subprocess.CompletedProcess:
-    """``call-monitor ARGS`` from this checkout in a fresh interpreter: output captured as text.
-    With ``permissions_bind``, file permissions apply to it even when the suite runs as root."""
+    """``call-monitor ARGS`` from this checkout in a fresh interpreter (in the checkout's folder unless
+    ``cwd`` says): output captured as text. With ``permissions_bind``, file permissions apply to it even when the suite runs as root."""
     kw.setdefault("env", dict(os.environ, PYTHONPATH=str(ROOT)))
+    kw.setdefault("cwd", ROOT)
     prefix = PERMISSIONS_BIND if permissions_bind else ()
     return subprocess.run([*prefix, PY, "-m", "monitor.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout, **kw)
+                          timeout=timeout, **kw)
 
 
 def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
@@ -177,6 +178,25 @@ def eval_slice() -> Path:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return EVAL_SLICE
+
+
+def multichannel_recording(folder: Path, channels: int) -> Path:
+    """A recording of ``channels`` channels (a multi-track recorder's), 16-bit at 8 kHz, in
+    ``folder``: 8 s of a fixture call, its agent and caller on channels 0 and 1, and on each further
+    pair of channels the same again 6 dB lower than the pair before (128 KB a channel)."""
+    import numpy as np
+    import soundfile as sf
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 8, dtype="float32")
+    samples = np.concatenate([x / 2 ** k for k in range(channels // 2)], axis=1)
+    path = folder / f"{channels}ch.wav"
+    sf.write(path, samples, rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def four_channels(tmp_path: Path) -> Path:
+    """:func:`multichannel_recording` of four channels."""
+    return multichannel_recording(tmp_path, 4)
 
 
 ALERTING_CALL = CALLS / "deteriorating_8k.wav"

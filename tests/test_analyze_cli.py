@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ROOT, call_monitor
+from conftest import ROOT, call_monitor, multichannel_recording
 
 REAL = ROOT / "audio_fixtures" / "real"
 ARCTIC = REAL / "deepspeech/arctic_a0024.flac"           # 16 kHz, 4.0 s
@@ -260,6 +260,25 @@ def test_channel_out_of_range_is_a_clear_error(stereo, files, channel):
     assert str(stereo["stereo"]) in lines[0] and "2 channel" in lines[0] and channel in lines[0]
     assert str(files["good"]) in lines[1] and "1 channel" in lines[1]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("channels", [4, 6])
+def test_a_recording_of_more_than_two_channels_mixed_whole_is_said_in_one_warning_line(tmp_path, channels):
+    """All channels are mixed by default, a stereo file's two as silently as ever; more than two are
+    said (a multi-track recording's speakers mixed into one), with the option that takes one alone."""
+    path = multichannel_recording(tmp_path, channels)
+    mixed = cli("--json", path)
+    assert mixed.returncode == 0, mixed.stderr
+    assert stderr_lines(mixed) == [f"call-monitor: warning: {path}: {channels} channels, all mixed into one "
+                                   f"(--channel N analyses channel N alone)"]
+    assert records(mixed.stdout)[0]["channel"] == "mix"
+    one = cli("--json", "--channel", str(channels - 1), path)
+    assert one.returncode == 0 and stderr_lines(one) == []
+    assert records(one.stdout)[0]["channel"] == channels - 1
+    beyond = cli("--json", "--channel", str(channels), path)
+    assert beyond.returncode == 1 and beyond.stdout == ""
+    assert stderr_lines(beyond) == [f"call-monitor: error: {path}: has {channels} channel(s), channel {channels} asked"]
+    assert_no_traceback(beyond)
 
 
 def test_console_script_and_usage_errors(files):

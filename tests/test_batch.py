@@ -190,6 +190,24 @@ def test_the_table_names_what_was_wrong_with_a_recordings_samples(tmp_path):
     assert rows["clipped.wav"]["status"] == "scored" and "flat-topped at 0.70" in rows["clipped.wav"]["problems"]
 
 
+def test_a_recording_of_more_than_two_channels_is_scored_from_its_legs_channels_with_one_line_saying_so(
+        four_channels, tmp_path):
+    """As replay: the caller from channel 1 and the agent from 0 unless told, one warning line per
+    call naming the file, its channels and those read; a manifest's columns pick others."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f"path,caller_channel,agent_channel\n{four_channels.name},3,2\n")
+    out = tmp_path / "summary.csv"
+    done = cli("batch", str(four_channels), str(manifest), "--workers", "1", "--db", str(tmp_path / "e.db"),
+               "--out", str(out), "--quiet", timeout=300)
+    assert done.returncode == 0, done.stderr
+    choose = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
+    assert sorted(line for line in done.stderr.splitlines() if "warning:" in line) == [
+        f"call-monitor: warning: {four_channels}: 4 channels: the caller from channel {c} and the agent from "
+        f"channel {a}, the other 2 not read ({choose})" for c, a in ((1, 0), (3, 2))]
+    assert [(r["caller_channel"], r["agent_channel"], r["channels"], r["status"]) for r in read_csv(out)] == [
+        ("1", "0", "4", "scored"), ("3", "2", "4", "scored")]
+
+
 def test_the_table_is_also_written_as_parquet(archive, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "summary.parquet"

@@ -101,3 +101,35 @@ def test_a_rerun_with_resume_on_the_cluster_scores_nothing_again(cluster, tmp_pa
     assert again.returncode == 0, again.stderr
     assert "0 scored, 2 already scored, 0 failed" in again.stderr
     assert [r["status"] for r in _rows(out)] == ["already_scored", "already_scored"]
+
+
+def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster, tmp_path):
+    """With a scheduler, a recording the client cannot see (a share mounted on the workers only) is
+    not failed on the client: the worker that scores it checks it, and one it cannot see either
+    fails there with the line the client would give. A recording the client sees and cannot open is
+    still failed by the client, before any worker has it. (Here the workers run in the checkout and
+    the client elsewhere, and the paths go through /proc/self/cwd, which each process resolves in
+    its own folder.)"""
+    only_workers = "/proc/self/cwd/audio_fixtures/calls/normal_8k.wav"
+    nowhere = "/proc/self/cwd/audio_fixtures/calls/gone.wav"
+    garbled = tmp_path / "garbled.wav"
+    garbled.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    done = cli("batch", only_workers, nowhere, str(garbled), "--scheduler", cluster, "--db", str(db),
+               "--out", str(out), "--quiet", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    said = done.stderr.splitlines()
+    assert said[0].startswith(f"call-monitor: error: {garbled}: ")  # the client's check, before the batch
+    assert said[1:] == [f"call-monitor: error: {nowhere}: no such file",
+                        f"call-monitor: 1 scored, 0 already scored, 2 failed; " + said[2].split("failed; ")[1]]
+    assert [(r["path"], r["status"]) for r in _rows(out)] == [
+        (only_workers, "scored"), (nowhere, "failed"), (str(garbled), "failed")]
+    import sqlite3
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT source FROM calls").fetchall() == [(only_workers,)]
+    finally:
+        conn.close()
+    alone = cli("batch", only_workers, "--workers", "1", "--db", str(db), cwd=tmp_path)  # no cluster: the client's
+    assert alone.returncode == 1
+    assert alone.stderr.splitlines() == [f"call-monitor: error: {only_workers}: no such file"]

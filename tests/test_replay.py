@@ -238,6 +238,36 @@ def test_a_channel_a_file_does_not_have_is_one_line_naming_it_and_fails_as_a_bad
         assert [Path(c[-1]["file"]).name for c in split_calls(done.stdout)] == ["mono.wav"]
 
 
+def test_a_recording_of_more_than_two_channels_is_replayed_from_its_legs_channels_with_one_line_saying_so(
+        four_channels, tmp_path):
+    """A 4-channel recording: the caller from channel 1 and the agent from 0, as a stereo file's,
+    said in one warning line (the file, its channels, those read, the options); the options pick
+    others, and the call keeps the channels it was replayed from."""
+    db = tmp_path / "e.db"
+    done = cli("replay", "--no-transcribe", "--db", str(db), str(four_channels))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: {four_channels}: 4 channels: the caller from channel 1 and the agent from "
+        f"channel 0, the other 2 not read (--caller-channel N and --agent-channel N choose others)"]
+    done = cli("replay", "--no-transcribe", "--db", str(db), "--caller-channel", "3", "--agent-channel", "-1",
+               str(four_channels))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: {four_channels}: 4 channels: the caller from channel 3, the other 3 not read "
+        f"(--caller-channel N and --agent-channel N choose others)"]
+    stored = [json.loads(c) for (c,) in sqlite3.connect(db).execute("SELECT channels FROM calls ORDER BY id")]
+    assert stored == [{"caller": 1, "agent": 0}, {"caller": 3}]
+
+
+def test_a_channel_beyond_a_multi_channel_recording_is_one_error_line_and_nothing_is_made(four_channels,
+                                                                                          tmp_path):
+    db = tmp_path / "e.db"
+    done = cli("replay", "--no-transcribe", "--db", str(db), "--caller-channel", "4", str(four_channels))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"call-monitor: error: {four_channels}: has 4 channel(s), channel 4 asked"]
+    assert not db.exists()
+
+
 def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
     whole = tmp_path / "whole.wav"
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30)

@@ -255,6 +255,19 @@ def test_a_report_of_a_clipped_recording_says_so_on_stderr_and_in_its_notes(tmp_
     assert "The recording: sample rate 6000 Hz" in page and "flat-topped at 0.70 of full scale" in page
 
 
+def test_a_report_of_a_recording_of_more_than_two_channels_names_the_channels_it_read(four_channels, tmp_path):
+    """As replay says it: one warning line naming the file, its channels and those read, and a note on the page."""
+    out = tmp_path / "report.html"
+    done = call_monitor("report", four_channels, "-o", out, "--no-transcribe", "--caller-channel", "3",
+                        "--agent-channel", "2", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "warning" in line] == [
+        f"call-monitor: warning: {four_channels}: 4 channels: the caller from channel 3 and the agent from "
+        f"channel 2, the other 2 not read (--caller-channel N and --agent-channel N choose others)"]
+    assert "The recording has 4 channels: the caller from channel 3 and the agent from channel 2" in \
+        out.read_text(encoding="utf-8")
+
+
 def test_stored_call_report(det, tmp_path, capsys):
     data = det["data"]
     out = tmp_path / "stored.html"

@@ -290,6 +290,63 @@ def test_reading_only_creates_nothing_beside_the_database_and_sees_what_a_runnin
             assert [a.event.t for a in reader.list_alerts()] == [3.0, 9.0]
 
 
+STARTING_WRITER = """
+import sys
+from monitor.delivery.store import Store
+store = Store.open(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    store.start_call(f"/calls/{i}.wav", 2000.0 + i, {"caller": 1, "agent": 0})
+store.flush()
+print("written", flush=True)
+sys.stdin.readline()
+store.close()
+"""
+"""A daemon's start, as the database sees it: a process opens it, writes calls into its -wal, and
+when told (a line on its stdin) closes, checkpointing them into the file and removing the -wal."""
+
+
+def start_writer(db: Path, calls: int) -> subprocess.Popen:
+    """:data:`STARTING_WRITER` on ``db``, once it has written ``calls`` calls into its -wal."""
+    writer = subprocess.Popen([sys.executable, "-c", STARTING_WRITER, str(db), str(calls)], cwd=ROOT, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    assert writer.stdout.readline() == "written\n"
+    return writer
+
+
+def test_a_reader_opened_with_no_writer_reads_afresh_after_a_writer_came_and_went_between_two_reads(db):
+    """A reader opened while no writer has the database reads it as an immutable file (creating
+    nothing beside it), where SQLite looks for no change: a writer that starts, writes 300 calls
+    and stops between two of its reads rewrote the file under it (its checkpoint). The second read
+    sees the file as it is now, not a stale or torn one."""
+    with Store.open(db) as store:
+        store.start_call("/calls/first.wav", 1000.0)
+    with Store.open_readonly(db) as reader:
+        assert [c.source for c in reader.list_calls()] == ["/calls/first.wav"]
+        start_writer(db, 300).communicate("close\n", timeout=60)
+        assert beside(db) == ["events.db"]  # the writer checkpointed into the file and went
+        calls = reader.list_calls()
+        assert len(calls) == 301 and calls[0].source == "/calls/299.wav"
+    assert beside(db) == ["events.db"]
+
+
+def test_a_reader_opened_with_no_writer_reads_a_writer_that_came_since_through_its_wal(db):
+    """A writer that started after the reader opened the database (its -wal appeared) is read
+    under SQLite's locks, its -wal with it, from the reader's next read on."""
+    with Store.open(db) as store:
+        store.start_call("/calls/first.wav", 1000.0)
+    with Store.open_readonly(db) as reader:
+        assert len(reader.list_calls()) == 1
+        writer = start_writer(db, 100)
+        try:
+            assert len(reader.list_calls()) == 101
+            assert len(reader.list_calls()) == 101
+        finally:
+            writer.communicate("close\n", timeout=60)
+    with Store.open(db) as store:
+        assert len(store.list_calls()) == 101
+
+
 def test_reading_a_rollback_journal_database_only_creates_nothing_beside_it(tmp_path):
     p = tmp_path / "v2.db"
     conn = sqlite3.connect(p)

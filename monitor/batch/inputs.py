@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 """Extensions picked up inside folders and globs (any case). Files named directly are always taken."""
+
+
+BATCH_CHOOSE_LEGS = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
+"""How a batch is told other channels of a recording's legs (its options, a manifest's columns)."""
 
 
 class InputError(ValueError):
@@ -137,14 +143,30 @@ CHECK_QUIET_S = 1.0
 """How long the batch's check of the recordings' headers runs before a terminal shows its progress."""
 
 
-def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None) -> dict[int, str]:
+def unseen(path: str) -> bool:
+    """Whether this process cannot see the recording at ``path`` at all, where another machine or
+    user may: nothing there (a path mounted on a cluster's workers only), a folder on the way it may
+    not enter, or a file it may not read."""
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        return err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EACCES)
+    return stat.S_ISREG(st.st_mode) and not os.access(path, os.R_OK)
+
+
+def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None, *,
+               unseen_to_workers: bool = False) -> dict[int, str]:
     """The calls whose recording cannot be read at all, by index: the one-line problem naming the
     file (:func:`~monitor.capture.sources.open_problem`). The client finds them before it starts any
     worker, from each file's header as a worker opens it (under 1 ms a WAV, FLAC or MP3 file, about
-    2 ms an OGG one), so that a batch of nothing it can read stops at its error lines. A check that
-    lasts over ``progress_after_s`` (None: never) shows the files checked on a line of stderr, gone
-    when it ends."""
+    2 ms an OGG one), so that a batch of nothing it can read stops at its error lines. With
+    ``unseen_to_workers`` (a running cluster, whose workers may see what the client cannot) a file
+    :func:`unseen` here is left to the worker, which checks it the same way and fails it with the
+    same line. A check that lasts over ``progress_after_s`` (None: never) shows the files checked on
+    a line of stderr, gone when it ends."""
     from ..capture.sources import open_problem
+    if unseen_to_workers:
+        jobs = [job for job in jobs if not unseen(job.path)]
     shown: Iterable[CallJob] = jobs
     if progress_after_s is not None:
         from tqdm import tqdm

@@ -233,8 +233,8 @@ class BatchRun:
     """One batch: submit ``jobs`` through ``client``, store every result, collect the rows."""
 
     def __init__(self, client: Any, store: BatchStore, cfg: Config, opts: BatchOptions,
-                 on_error: Callable[[str], None]) -> None:
-        self.client, self.store, self.opts, self.on_error = client, store, opts, on_error
+                 on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None) -> None:
+        self.client, self.store, self.opts, self.on_error, self.on_warning = client, store, opts, on_error, on_warning
         self.toml = effective_config_toml(scoring_config(cfg))
         self.chash = config_hash(cfg, opts.transcribe, opts.model)
         self.outcome = BatchOutcome()
@@ -306,6 +306,8 @@ class BatchRun:
 
     def _take(self, result: CallResult) -> None:
         o = self.outcome
+        if result.unread_channels:
+            self.on_warning(f"{result.job.path}: {result.unread_channels}")
         if result.error:
             self.on_error(result.error)
             self._rows[result.job.index] = failed_row(result.job, result.error, result.content_hash, self.chash)

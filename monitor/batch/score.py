@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..capture.audio_files import AudioFileError, probe
+from ..capture.audio_files import AudioFileError
 from ..config import Config, config_from_toml
 from ..events import Event
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, run_source
-from ..capture.sources import FileSource
-from .inputs import CallJob
+from ..capture.sources import FileSource, open_problem
+from .inputs import BATCH_CHOOSE_LEGS, CallJob
 from .table import call_row
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ class CallResult:
     events: tuple[Event, ...] = ()
     error: str = ""
     skipped: bool = False
+    unread_channels: str = ""
+    """A recording of more than two channels: its channel count and the channels read (a
+    phrase for the client's warning line naming the file), else empty."""
     audio_s: float = 0.0
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
@@ -150,7 +153,8 @@ def _said_by_the_client(record: logging.LogRecord) -> bool:
 def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list[Event], dict[str, Any]]:
     """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing), without a
     store. Returns the events and the recording's facts (with ``recognizer_errors``: the failures
-    of a leg's recognizer, after which the call went on without its words). Raises AudioFileError."""
+    of a leg's recognizer, after which the call went on without its words, and ``unread_channels``:
+    :meth:`~monitor.capture.sources.FileSource.unread_channels`). Raises AudioFileError."""
     src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
                      realtime=False, block_s=2.0)
     extra = transcription.for_call(src.rate, src.legs) if transcription is not None else {}
@@ -163,7 +167,8 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
         pipeline_log.removeFilter(_said_by_the_client)
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
              "truncated": bool(src.truncated), "problems": src.problems() or "",
-             "recognizer_errors": tuple(pipeline.recognizer_errors)}
+             "recognizer_errors": tuple(pipeline.recognizer_errors),
+             "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or ""}
     return events, facts
 
 
@@ -174,10 +179,10 @@ def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str
     ``known_hash``: the content hash this path was already scored with under ``config_hash``
     (from the client's ledger, with ``--resume``); the same content again is skipped."""
     t_cpu = _cpu_s()
-    try:
-        probe(job.path)  # before reading it whole: a named pipe or a device would block the worker for ever
-    except AudioFileError as err:
-        return CallResult(job, error=str(err))
+    # the header first, as the client checks it (a file only the workers see is checked here alone),
+    # before the file is read whole: a named pipe or a device would block the worker for ever
+    if problem := open_problem(job.path, job.caller_channel, job.agent_channel):
+        return CallResult(job, error=problem)
     try:
         digest = content_hash(job.path)
     except OSError as err:
@@ -199,8 +204,10 @@ def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str
         log.exception("%s: scoring failed", job.path)
         return CallResult(job, content_hash=digest, error=f"{job.path}: scoring failed ({type(err).__name__}: {err})")
     unheard = facts.pop("recognizer_errors", ())
+    unread = facts.pop("unread_channels", "")
     row = call_row(job, cfg, events, facts, content_hash=digest, config_hash=config_hash)
     if unheard:  # scored acoustically, as replay goes on; the row and the batch's exit say so
         row["error"] = f"{job.path}: speech recognition failed ({'; '.join(unheard)}); scored without its words"
     return CallResult(job, content_hash=digest, row=row, events=tuple(events), audio_s=row["duration_s"],
+                      unread_channels=unread,
                       cpu_s=_cpu_s() - t_cpu, peak_rss_mb=_peak_rss_mb(), worker_pid=os.getpid())

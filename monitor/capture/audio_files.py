@@ -12,7 +12,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Mapping
 
 import numpy as np
 import soundfile as sf
@@ -428,6 +428,19 @@ VOICE_BAND_RATE_HZ = 8000
 """Below this sample rate (telephone speech's 8 kHz) the band above half the rate is gone:
 the voice cues (HNR, CPPS, syllables, breaths) are measured on less than the telephone band,
 which is said in one warning line."""
+
+
+def unread_channels(channels: int, read: Mapping[str, int] | None, choose: str) -> str | None:
+    """What a command leaves out of a recording of more than two channels, in one phrase for its
+    warning line: the channel count, the channels each leg is read from (``read``; None: all
+    mixed into one), and ``choose``, how to pick others. None for mono and stereo recordings,
+    read as the commands document (a stereo file's legs, or its two channels mixed)."""
+    if channels <= 2:
+        return None
+    if read is None:
+        return f"{channels} channels, all mixed into one ({choose})"
+    used = " and ".join(f"the {leg} from channel {c}" for leg, c in read.items())
+    return f"{channels} channels: {used}, the other {channels - len(read)} not read ({choose})"
 
 
 def flat_top_samples(rate: int) -> int:

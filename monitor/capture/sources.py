@@ -15,7 +15,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from .audio_files import AnalysisStream, AudioFileError, probe
+from .audio_files import AnalysisStream, AudioFileError, probe, unread_channels
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ def replay_block_s(*, realtime: bool, transcribe: bool) -> float:
     return 2.0 if transcribe else 10.0
 
 
+CHOOSE_LEGS = "--caller-channel N and --agent-channel N choose others"
+"""How a command that reads a recording's legs is told other channels (its options)."""
+
+
 def leg_channels(n_channels: int, caller_channel: int = 1, agent_channel: int | None = 0) -> dict[str, int]:
     """Which channel of a recording with ``n_channels`` each leg is read from: a mono file is the
     caller alone (channel 0), a stereo file's legs are the asked channels (the agent's if any)."""
@@ -110,6 +114,11 @@ class FileSource(Source):
 
     def stop(self) -> None:
         self._stopped = True
+
+    def unread_channels(self, choose: str = CHOOSE_LEGS) -> str | None:
+        """For a recording of more than two channels: one phrase naming its channel count, the
+        channels its legs are read from and ``choose`` (how to pick others); None otherwise."""
+        return unread_channels(self.info.channels, self.channels, choose)
 
     def problems(self) -> str | None:
         """After the chunks: what was wrong with the samples or the header (one phrase), or None."""

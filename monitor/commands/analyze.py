@@ -95,8 +95,12 @@ def _human(rec: dict) -> str:
             f"  breaths {rec['breaths']} ({f('breaths_per_min', '/min', 1)}), coughs {rec['coughs']}")
 
 
+MIXED = "--channel N analyses channel N alone"
+"""How ``analyze`` is told to read one channel of a recording rather than mix them all."""
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..capture.audio_files import AudioFileError
+    from ..capture.audio_files import AudioFileError, unread_channels
     failed = 0
     for path in args.files:
         try:
@@ -105,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             error(str(err))
             failed += 1
             continue
+        if args.channel is None and (mixed := unread_channels(stream.info.channels, None, MIXED)):
+            warning(f"{path}: {mixed}")
         if stream.truncated:
             warning(f"{path}: truncated recording, analysed the {rec['duration_s']:.2f} s it holds")
         if stream.problems():

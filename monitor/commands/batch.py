@@ -21,8 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "manifest (a path column; optional caller_channel, agent_channel, call_id)")
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="a running Dask scheduler, e.g. tcp://host:8786 (its workers must see the recordings "
-                        "at the same paths)")
+                   help="a running Dask scheduler, e.g. tcp://host:8786: its workers must see the recordings "
+                        "at the same paths; folders, globs and manifests are read here, and a recording this "
+                        "machine cannot see is checked by the worker that scores it")
     p.add_argument("--out", metavar="FILE", help="per-call table: summary.csv or summary.parquet")
     p.add_argument("--resume", action="store_true",
                    help="skip calls already scored with the same file content and configuration")
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     for problem in unsearched:
         error(problem)
-    unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) else None)
+    unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) else None,
+                          unseen_to_workers=bool(args.scheduler))
     for problem in unopened.values():
         error(problem)
     if unopened and len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
@@ -129,7 +131,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
             if opts.scheduler and not client.scheduler_info().get("workers"):
                 warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
                         f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
-            outcome = BatchRun(client, store, cfg, opts, on_error=error).run(jobs, unopened)
+            outcome = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning).run(jobs, unopened)
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP

@@ -145,6 +145,8 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
     except AudioFileError as err:
         error(str(err))
         return False
+    if unread := src.unread_channels():  # said before the call's alerts
+        warning(f"{path}: {unread}")
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
     pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
     progress = Progress(path, src.info.duration_s)

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             data = from_file(target, cfg, transcription=transcription,
                              caller_channel=args.caller_channel,
                              agent_channel=None if args.agent_channel < 0 else args.agent_channel)
+            if data.unread_channels:
+                warning(f"{target}: {data.unread_channels}")
             if data.truncated_s is not None:  # said as replay says it, and in the report's notes
                 warning(f"{target}: truncated recording, the report covers the {data.truncated_s:.2f} s it holds")
             if data.problems:

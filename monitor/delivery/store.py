@@ -142,6 +142,10 @@ def _console_database(conn: sqlite3.Connection, p: Path) -> StoreError | None:
     a daemon's events database belongs, else None."""
     if conn.execute("PRAGMA application_id").fetchone()[0] != CONSOLE_APPLICATION_ID:
         return None
+    return _console_error(p)
+
+
+def _console_error(p: Path) -> StoreError:
     return StoreError(f"{p}: the supervisor console's database (call-monitor supervisor --db), not a "
                       f"daemon's events database")
 
@@ -179,6 +183,70 @@ def read_only_mode(p: Path) -> str:
     return "immutable=1" if wal and not p.with_name(p.name + "-wal").exists() else "mode=ro"
 
 
+@dataclass(frozen=True)
+class FileState:
+    """What changes when anything writes a database file or a writer comes to it: the file's inode,
+    size, modification and change times, and whether a -wal is beside it."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    wal: bool
+
+
+def file_state(p: Path) -> FileState | None:
+    """The :class:`FileState` of the database at ``p`` now (None: not there)."""
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None
+    return FileState(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, p.with_name(p.name + "-wal").exists())
+
+
+IMMUTABLE_READS = 3
+"""How many times a read of a database file opened as immutable is made before giving up when the
+file changes under every one of them (a writer starting and stopping again and again)."""
+
+
+def kept_changing(p: Path) -> str:
+    """The line for a database that changed under every read of it as immutable."""
+    return f"{p}: cannot read the database: it changed under each of {IMMUTABLE_READS} reads (writers coming and going)"
+
+
+def _open_to_read(p: Path) -> tuple[sqlite3.Connection, FileState | None]:
+    """A connection that reads the database at ``p`` creating nothing beside it (:func:`read_only_mode`;
+    else ``immutable=1``: read-only media, where ``mode=ro`` cannot make the -shm of a -wal left
+    there), and, when it reads the file as immutable, the file's state from before it was opened
+    (None: SQLite's locks keep each read whole). Raises the last sqlite3.Error.
+
+    SQLite takes no lock on an immutable file and does not look for changes to it: a file changed
+    anyway may give wrong results or SQLITE_CORRUPT. A writer changes a WAL database's file only
+    by a checkpoint from its -wal, which is there from its first connection until its last closes,
+    and a checkpoint writes the file: a read of an immutable connection is therefore trusted only
+    when the file's :class:`FileState` after it is the one from before the connection was opened
+    (what :meth:`Store._read` checks). A change within one tick of the file system's clock after
+    the last one before that is missed; a writer's start (a process that opens the database, writes
+    its -wal and checkpoints it) takes far longer."""
+    before = file_state(p)
+    last: sqlite3.Error | None = None
+    for flags in dict.fromkeys((read_only_mode(p), "immutable=1")):
+        conn = None
+        try:
+            conn = sqlite3.connect(f"{p.resolve().as_uri()}?{flags}", uri=True, check_same_thread=False,
+                                   isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA user_version").fetchone()  # mode=ro without the -shm it cannot make fails here
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            last = exc
+            continue
+        return conn, before if flags == "immutable=1" else None
+    assert last is not None
+    raise last
+
+
 def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     """What keeps the database at ``path`` from ever being written, found without creating or
     changing anything: a folder, a file that is no SQLite database or is damaged, one :meth:`Store.open`
@@ -196,8 +264,19 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
         return None
     if head != SQLITE_HEADER:
         return f"{p}: not a callmonitor database (not an SQLite file)"
+    for _ in range(IMMUTABLE_READS):
+        before, flags = file_state(p), read_only_mode(p)
+        refused = _refusal_read(p, flags)
+        if flags != "immutable=1" or file_state(p) == before:  # else it may have read a torn file: again
+            return refused
+    return None  # writers at work: nothing lasting said
+
+
+def _refusal_read(p: Path, flags: str) -> str | None:
+    """:func:`_refusal` of the database at ``p`` read with ``flags``, as a line; None also when it is
+    locked or unreadable now."""
     try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{read_only_mode(p)}", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{flags}", uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error:
         return None
     try:
@@ -293,6 +372,9 @@ class Store:
         self._lock = threading.RLock()
         self._last_commit = time.monotonic()
         self._last_snapshot: dict[tuple[int, str], float] = {}
+        self._read_state: FileState | None = None
+        """A connection reading the file as immutable: the file's state from before it was opened
+        (see :func:`_open_to_read`); None for any other."""
 
     # ------------------------------------------------------------------ opening
 
@@ -346,31 +428,32 @@ class Store:
             raise StoreError(a_folder(p))
         if not os.access(p, os.R_OK):
             raise StoreError(f"{p}: cannot read the database (permission denied)")
-        last: BaseException | None = None
-        # immutable after mode=ro: read-only media, where no -shm can be made for a writer's -wal
-        for flags in dict.fromkeys((read_only_mode(p), "immutable=1")):
-            try:
-                conn = sqlite3.connect(f"{p.resolve().as_uri()}?{flags}", uri=True, check_same_thread=False,
-                                       isolation_level=None, timeout=BUSY_TIMEOUT_S)
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            except sqlite3.Error as exc:
-                last = exc
-                continue
-            console = _console_database(conn, p)
-            if console is not None:
-                conn.close()
-                raise console
-            if version > SCHEMA_VERSION:
-                conn.close()
-                raise _too_new(p, version)
-            if version == 0 or not _TABLES <= tables:
-                conn.close()
-                what = "an empty file" if not tables else "it holds other tables"
-                raise StoreError(f"{p}: not a callmonitor database ({what})")
-            return cls(conn, p, snapshot_every_s, time.time)
-        raise StoreError(f"{p}: cannot read the database: {_describe(last)}")
+        try:
+            conn, state = _open_to_read(p)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{p}: cannot read the database: {_describe(exc)}") from None
+        store = cls(conn, p, snapshot_every_s, time.time)
+        store._read_state = state
+        try:
+            store._check_readable()
+        except StoreError:
+            store.close()
+            raise
+        return store
+
+    def _check_readable(self) -> None:
+        """Raise the StoreError of a database :meth:`open_readonly` does not read: the supervisor
+        console's, a newer callmonitor's, not a callmonitor database."""
+        version = self._read("PRAGMA user_version")[0][0]
+        application = self._read("PRAGMA application_id")[0][0]
+        tables = {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application == CONSOLE_APPLICATION_ID:
+            raise _console_error(self.path)
+        if version > SCHEMA_VERSION:
+            raise _too_new(self.path, version)
+        if version == 0 or not _TABLES <= tables:
+            what = "an empty file" if not tables else "it holds other tables"
+            raise StoreError(f"{self.path}: not a callmonitor database ({what})")
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
@@ -484,14 +567,34 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """The rows of ``sql``; on a connection reading the file as immutable, made again on a
+        fresh connection when the file changed since it was opened (:func:`_open_to_read`), since
+        what it read may be stale or torn."""
         with self._lock:
             if self._conn is None:
                 raise StoreError(f"{self.path}: the database is closed")
-            try:
-                cur = self._conn.execute(sql, args)
-                return cur.fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {_describe(exc)}") from None
+            for _ in range(IMMUTABLE_READS):
+                try:
+                    rows, failure = self._conn.execute(sql, args).fetchall(), None
+                except sqlite3.Error as exc:
+                    rows, failure = [], exc
+                if self._read_state is None or file_state(self.path) == self._read_state:
+                    break
+                self._reopen_to_read()
+            else:
+                raise StoreError(kept_changing(self.path))
+            if failure is not None:
+                raise StoreError(f"{self.path}: {_describe(failure)}") from None
+            return rows
+
+    def _reopen_to_read(self) -> None:
+        """A fresh connection as :meth:`open_readonly` makes one, in place of one whose file changed."""
+        self._conn.close()
+        try:
+            self._conn, self._read_state = _open_to_read(self.path)
+        except sqlite3.Error as exc:
+            self._conn = None  # type: ignore[assignment]
+            raise StoreError(f"{self.path}: cannot read the database: {_describe(exc)}") from None
 
     def flush(self) -> None:
         """Commit batched cue snapshots and transcript lines now."""

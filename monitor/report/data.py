@@ -100,6 +100,8 @@ class ReportData:
     """What was wrong with the recording's samples or header (clipping, a cut voice band), or None."""
     truncated_s: float | None = None
     """A recording that ended before its header said: the seconds it holds (None: whole)."""
+    unread_channels: str | None = None
+    """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
 
     @property
     def critical(self) -> int:
@@ -278,6 +280,9 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
         notes.append(f"Truncated recording: the report covers the {src.duration_s:.1f} s it holds.")
     if len(src.legs) == 1:
         notes.append("Mono recording: the caller's leg only.")
+    unread = src.unread_channels()
+    if unread:
+        notes.append(f"The recording has {unread}.")
     problems = src.problems()
     if problems:
         notes.append(f"The recording: {problems}.")
@@ -287,6 +292,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
     data.problems = problems
+    data.unread_channels = unread
     data.truncated_s = src.duration_s if src.truncated else None
     return data
 
