@@ -132,3 +132,18 @@ def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster,
     alone = cli("batch", only_workers, "--workers", "1", "--db", str(db), cwd=tmp_path)  # no cluster: the client's
     assert alone.returncode == 1
     assert alone.stderr.splitlines() == [f"call-monitor: error: {only_workers}: no such file"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the workers must read what the client may not: they run as root")
+def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(cluster, tmp_path):
+    """A recording the client's user may not read (the workers run as a user who may) is not failed
+    on the client: the worker that scores it checks it and scores it. Here the client runs with file
+    permissions binding it, the workers as root."""
+    private = tmp_path / "private.wav"
+    private.write_bytes((CALLS / "normal_8k.wav").read_bytes())
+    private.chmod(0)
+    db, out = tmp_path / "cluster.db", tmp_path / "cluster.csv"
+    done = cli("batch", str(private), "--scheduler", cluster, "--db", str(db), "--out", str(out), "--quiet",
+               permissions_bind=True)
+    assert done.returncode == 0, done.stderr
+    assert [(r["path"], r["status"]) for r in _rows(out)] == [(str(private), "scored")]
