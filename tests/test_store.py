@@ -347,6 +347,27 @@ def test_a_reader_opened_with_no_writer_reads_a_writer_that_came_since_through_i
         assert len(store.list_calls()) == 101
 
 
+def test_a_reader_through_a_symlink_finds_the_running_writers_wal_beside_the_real_file(db, tmp_path):
+    """SQLite keeps a database's -wal beside the file a symlink points to, not beside the link: a
+    reader given the link (a database linked into another folder) reads a running writer's calls
+    from that -wal, and one that opened before the writer came reads them from its next read on."""
+    with Store.open(db) as store:
+        store.start_call("/calls/first.wav", 1000.0)
+    link = tmp_path / "elsewhere" / "events.db"
+    link.parent.mkdir()
+    link.symlink_to(db)
+    with Store.open_readonly(link) as early:
+        assert len(early.list_calls()) == 1
+        writer = start_writer(link, 10)
+        try:
+            with Store.open_readonly(link) as late:
+                assert len(late.list_calls()) == 11
+            assert len(early.list_calls()) == 11
+        finally:
+            writer.communicate("close\n", timeout=60)
+    assert beside(link) == ["events.db"]
+
+
 def test_reading_a_rollback_journal_database_only_creates_nothing_beside_it(tmp_path):
     p = tmp_path / "v2.db"
     conn = sqlite3.connect(p)

@@ -169,6 +169,13 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
 
+def wal_beside(p: Path) -> Path:
+    """Where a writer of the database at ``p`` keeps its -wal: beside the file itself, which SQLite
+    reaches through any symlink on the way (as the connections here do, by its resolved path)."""
+    real = p.resolve()
+    return real.with_name(real.name + "-wal")
+
+
 def read_only_mode(p: Path) -> str:
     """The SQLite URI parameter that reads the database at ``p`` creating nothing beside it. Even
     read-only, SQLite makes a WAL database's -wal and -shm, which only a writer removes: a WAL
@@ -180,7 +187,7 @@ def read_only_mode(p: Path) -> str:
             wal = fh.read(20)[18:20] == b"\x02\x02"  # the file format's write and read versions: 2 is WAL
     except OSError:
         wal = False
-    return "immutable=1" if wal and not p.with_name(p.name + "-wal").exists() else "mode=ro"
+    return "immutable=1" if wal and not wal_beside(p).exists() else "mode=ro"
 
 
 @dataclass(frozen=True)
@@ -201,7 +208,7 @@ def file_state(p: Path) -> FileState | None:
         st = os.stat(p)
     except OSError:
         return None
-    return FileState(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, p.with_name(p.name + "-wal").exists())
+    return FileState(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, wal_beside(p).exists())
 
 
 IMMUTABLE_READS = 3
