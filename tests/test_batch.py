@@ -540,6 +540,13 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
                               index=2)
 
 
+def test_a_recording_whose_name_looks_like_a_pattern_is_that_recording(tmp_path):
+    (tmp_path / "call[1].wav").write_bytes(b"")
+    (tmp_path / "call1.wav").write_bytes(b"")  # what the pattern call[1].wav would match
+    jobs = expand_inputs([str(tmp_path / "call[1].wav")])
+    assert [Path(j.path).name for j in jobs] == ["call[1].wav"]
+
+
 def test_an_mp3_in_a_folder_is_scored_as_replay_reads_it(tmp_path):
     x, sr = sf.read(ARCHIVE[0])
     sf.write(tmp_path / "call.mp3", x[:40 * sr], sr, format="MP3")

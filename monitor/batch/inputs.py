@@ -100,7 +100,7 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
         return [CallJob(p, caller_channel, agent_channel) for p in _walk(item, problems, named=True)]
     if item.lower().endswith(".csv") and os.path.isfile(item):
         return read_manifest(item, caller_channel, agent_channel)
-    if glob.has_magic(item):
+    if glob.has_magic(item) and not os.path.lexists(item):  # a recording named call[1].wav is that file
         found = sorted(glob.glob(item, recursive=True))
         paths = [p for f in found for p in (_walk(f, problems) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
         if not paths:
