@@ -547,19 +547,18 @@ def test_only_the_runs_wholly_inside_a_hold_are_its_talk():
 
 
 def test_after_a_hold_its_talk_goes_on_until_the_caller_speaks_clear_of_it():
-    # a hold until 15 s; the agent speaks at 16-20 s and 25.5-28 s; the talk before the hold peaked
-    # at -42 dB (reference), a run stands clear of it 4 dB over that
+    # a hold until 15 s; the agent speaks again at 16-20 s; the talk before the hold peaked at
+    # -42 dB (reference), a run stands clear of it 4 dB over that
     t = (np.arange(3000) + 0.5) * HOP_S  # 30 s
-    agent = timeline(30.0, [(16.0, 20.0), (25.5, 28.0)])
     talk = [(12.0, 13.0), (16.5, 17.5), (21.0, 21.5), (26.0, 27.0)]  # inside the hold, under the agent, a gap, later
     speech = timeline(30.0, [*talk, (23.0, 24.0)])  # the caller's answer at 23 s
     energy = np.where(speech, -40.0, -70.0)
     energy[timeline(30.0, [(23.0, 24.0)])] = -30.0
     holds = np.array([[5.0, 15.0]])
-    taken = after_holds(t, energy, speech, agent, holds, -42.0, 4.0, ceiling_db=-33.0)
+    taken = after_holds(t, energy, speech, holds, -42.0, 4.0, ceiling_db=-33.0)
     assert taken.tolist() == timeline(30.0, [(16.5, 17.5), (21.0, 21.5)]).tolist()
     # where the talk before the hold was at the caller's level, there is no ceiling to stay under
-    assert not after_holds(t, energy, speech, agent, holds, -42.0, 4.0, ceiling_db=-np.inf).any()
+    assert not after_holds(t, energy, speech, holds, -42.0, 4.0, ceiling_db=-np.inf).any()
 
 
 def test_each_hold_skips_the_runs_under_its_own_ceiling():

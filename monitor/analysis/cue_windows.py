@@ -481,19 +481,18 @@ def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray, energy_db
     return runs_to_mask(starts[inside], ends[inside], len(speech))
 
 
-def after_holds(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other: np.ndarray,
-                holds: np.ndarray, reference_db: float, above_db: float, run_quantile: float = 1.0,
+def after_holds(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, holds: np.ndarray,
+                reference_db: float, above_db: float, run_quantile: float = 1.0,
                 ceiling_db: float | np.ndarray = np.inf) -> np.ndarray:
-    """The frames of the runs of ``speech`` heard under the other party's speech after a hold and
-    before the speaker's first run that stands clear of the talk heard before the hold: the hold's
-    talk going on under the agent's first words after it. A run stands clear when its
-    ``run_quantile`` of frame energy lies more than ``above_db`` over ``reference_db`` (the hold
-    test's reference when the hold was found, :func:`clear_of_background`). A run counts when
-    ``BACKGROUND_UNDER_SHARE`` of its frames lie under ``other``'s speech, it starts after the end
-    of the latest hold ended before it and before the first clear run since that end, and its
-    loudest frame stays under that hold's ``ceiling_db`` (as :func:`inside_holds`). ``t``,
-    ``energy_db``, ``speech``, ``other``: shapes (n,); ``holds``: (start, end) times, sorted and
-    not overlapping, shape (k, 2)."""
+    """The frames of the runs of ``speech`` after a hold and before the speaker's first run since
+    its end that stands clear of the talk heard before the hold: the hold's talk going on (under
+    the agent's first words after it, in the gap before the caller's answer, over the hold's next
+    stretch after a burst broke it). A run stands clear when its ``run_quantile`` of frame energy
+    lies more than ``above_db`` over ``reference_db`` (the hold test's reference when the hold was
+    found, :func:`clear_of_background`). A run counts when it starts after the end of the latest
+    hold ended before it and before the first clear run since that end, and its loudest frame
+    stays under that hold's ``ceiling_db`` (as :func:`inside_holds`). ``t``, ``energy_db``,
+    ``speech``: shapes (n,); ``holds``: (start, end) times, sorted and not overlapping, shape (k, 2)."""
     speech = np.asarray(speech, dtype=bool)
     starts, ends, peaks = run_peaks(energy_db, speech)
     if not len(holds) or not len(starts):
@@ -505,7 +504,6 @@ def after_holds(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, other:
     clear_first = np.concatenate([first[clear], [np.inf]])  # sorted, as the runs; none: never
     until = clear_first[np.searchsorted(clear_first, holds[np.maximum(which, 0), 1] - 1e-9)]
     ceiling = np.broadcast_to(np.asarray(ceiling_db, dtype=np.float64), (len(holds),))[np.maximum(which, 0)]
-    under = _share_under(np.asarray(other, dtype=bool), starts, ends) >= BACKGROUND_UNDER_SHARE
     taken = (which >= 0) & ~clear & (first < until - 1e-9) & (peaks < ceiling)
     return runs_to_mask(starts[taken], ends[taken], len(speech))
 
@@ -675,7 +673,7 @@ class CueTracker:
         decay = 0.0 if on_hold else VOICE_LEVEL_DECAY_DB_PER_S * self.cfg.hop_s  # the caller is silent on hold
         self._level_db = held_level_db(self._level_db, speaker_level_db(mine.energy_db, mine.speech), decay)
         other = self._without_hum(self.other, t) if self.other is not None else None
-        theirs = self._find_hold(mine, other, t)
+        self._find_hold(mine, other, t)
         voice = own_speech(mine, self.cfg.voice_gate_db, self._level_db, other, self.cfg.voice_hold_gate_db,
                            self.cfg.voice_hold_quiet_s, self.cfg.voice_hold_long_s,
                            self.cfg.voice_background_margin_db, self.cfg.voice_background_below_db,
@@ -684,13 +682,13 @@ class CueTracker:
         if self.cfg.hold_rest_skip and len(holds):
             voice = silenced(voice, inside_holds(voice.t, voice.speech, holds, voice.energy_db,
                                                  self._skip_ceiling_db(holds)))
-        if self.cfg.hold_rest_skip_after and theirs is not None and self._hold_ref_db is not None and self._holds:
-            every = np.array(self._holds)
+        if self.cfg.hold_rest_skip_after and self._hold_ref_db is not None and self._holds:
+            every = np.array(self._holds)  # the short ones too: a burst of talk may break a hold
             ceiling = self._skip_ceiling_db(every)  # none where the talk before the hold was the caller's level
             ceiling = np.where(self._hold_ref_db + self.cfg.hold_rest_above_db < ceiling, ceiling, -np.inf)
-            voice = silenced(voice, after_holds(mine.t, mine.energy_db, mine.speech, theirs, every,
-                                                self._hold_ref_db, self.cfg.hold_rest_above_db,
-                                                self.cfg.hold_rest_run_quantile, ceiling))
+            voice = silenced(voice, after_holds(mine.t, mine.energy_db, mine.speech, every, self._hold_ref_db,
+                                                self.cfg.hold_rest_above_db, self.cfg.hold_rest_run_quantile,
+                                                ceiling))
         return voice, other
 
     def _skip_ceiling_db(self, holds: np.ndarray) -> np.ndarray:
@@ -703,22 +701,21 @@ class CueTracker:
         spoke = holds[:, 0] >= self._spoke_t - 1e-9
         return np.where(spoke, self._level_db - self.cfg.hold_rest_skip_below_db, np.inf)
 
-    def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> np.ndarray | None:
+    def _find_hold(self, mine: Frames, other: Frames | None, t: float) -> None:
         """Note the hold the hop at ``t`` lies in: a silence of both parties' clear talk
         (:func:`quiet_since`, on the caller's leg before the voice gates) that has lasted
         ``hold_rest_quiet_s``. Off without the agent's leg, and while it has carried no speech in
         the call (a muted microphone, the agent on no channel of a recording): every pause of the
         caller would be a hold then. Notes too when the caller's first run clear of the background
         ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`. Keeps the hold test's
-        reference as the hold is found (:func:`after_holds`). Returns the agent's speech on the
-        caller's clock (None when off)."""
+        reference as a hold is found (:func:`after_holds`)."""
         cfg = self.cfg
         if other is None or cfg.hold_rest_quiet_s <= 0:
-            return None
+            return
         theirs = other_speech(mine, other)
         self._other_heard = self._other_heard or bool(theirs.any())
         if not self._other_heard:
-            return None
+            return
         under = heard_under(mine.speech, theirs)
         since = quiet_since(mine.t, mine.energy_db, mine.speech, theirs, cfg.hold_rest_above_db,
                             cfg.hold_rest_ref_s, cfg.hold_rest_min_s, HOP_S, self._heard_before(mine, under), under,
@@ -738,7 +735,6 @@ class CueTracker:
             self._holds = with_hold(self._holds, since, t)
         first = float(mine.t[0]) if len(mine) else t
         self._holds = [h for h in self._holds if h[1] >= first]
-        return theirs
 
     def _heard_before(self, mine: Frames, under: np.ndarray) -> np.ndarray:
         """The energy (dB, oldest first) of the caller leg's last ``hold_rest_ref_s`` of speech
