@@ -669,6 +669,10 @@ class EmergencyRuleConfig:
                                         "voice; with the tempo too, 3 more of 32 healthy calls "
                                         "with babble over a hold lost their criticals but a mild "
                                         "caller's came 3 s later, research/babble)")
+    quiet_wait_s: float = _k(0.0, "possible_emergency is not raised while the hop lies this many "
+                             "seconds or more into a silence of both parties' clear talk that is not "
+                             "yet a hold (analysis.hold_rest_quiet_s): a hold's first seconds, before "
+                             "the hold_families rest and are undone (0 = off; PENDING)", min=0.0, max=60.0)
     single_support_families: tuple[str, ...] = _k(("pausing",), "the families one of which must have "
                                                   "moved single_support for a family alone to "
                                                   "accumulate (never the family itself; the pausing "
