@@ -316,7 +316,7 @@ CUE_ANALYSIS_KEYS: tuple[str, ...] = ("window_speech_s", "window_max_s", "short_
                                        "voice_hum_floor_db", "voice_hum_min_s",
                                        "voice_hum_steady_db", "hold_rest_quiet_s", "hold_rest_above_db",
                                        "hold_rest_ref_s", "hold_rest_min_s", "hold_rest_after_s",
-                                       "hold_rest_run_quantile", "hold_rest_skip", "hold_rest_skip_after",
+                                       "hold_rest_run_quantile", "hold_rest_skip",
                                        "hold_rest_skip_below_db", "hold_rest_skip_min_s")
 """The ``[analysis]`` keys the cue tracker reads (the baseline's keys act after it, in :func:`judge_cues`)."""
 

@@ -481,33 +481,6 @@ def inside_holds(t: np.ndarray, speech: np.ndarray, holds: np.ndarray, energy_db
     return runs_to_mask(starts[inside], ends[inside], len(speech))
 
 
-def after_holds(t: np.ndarray, energy_db: np.ndarray, speech: np.ndarray, holds: np.ndarray,
-                reference_db: float, above_db: float, run_quantile: float = 1.0,
-                ceiling_db: float | np.ndarray = np.inf) -> np.ndarray:
-    """The frames of the runs of ``speech`` after a hold and before the speaker's first run since
-    its end that stands clear of the talk heard before the hold: the hold's talk going on (under
-    the agent's first words after it, in the gap before the caller's answer, over the hold's next
-    stretch after a burst broke it). A run stands clear when its ``run_quantile`` of frame energy
-    lies more than ``above_db`` over ``reference_db`` (the hold test's reference when the hold was
-    found, :func:`clear_of_background`). A run counts when it starts after the end of the latest
-    hold ended before it and before the first clear run since that end, and its loudest frame
-    stays under that hold's ``ceiling_db`` (as :func:`inside_holds`). ``t``, ``energy_db``,
-    ``speech``: shapes (n,); ``holds``: (start, end) times, sorted and not overlapping, shape (k, 2)."""
-    speech = np.asarray(speech, dtype=bool)
-    starts, ends, peaks = run_peaks(energy_db, speech)
-    if not len(holds) or not len(starts):
-        return np.zeros(len(speech), dtype=bool)
-    loud = peaks if run_quantile >= 1.0 else run_quantiles(energy_db, starts, ends, run_quantile)
-    clear = loud > reference_db + above_db
-    first = t[starts] - HOP_S / 2
-    which = np.searchsorted(holds[:, 1], first - 1e-9, side="right") - 1  # the latest hold ended by the run
-    clear_first = np.concatenate([first[clear], [np.inf]])  # sorted, as the runs; none: never
-    until = clear_first[np.searchsorted(clear_first, holds[np.maximum(which, 0), 1] - 1e-9)]
-    ceiling = np.broadcast_to(np.asarray(ceiling_db, dtype=np.float64), (len(holds),))[np.maximum(which, 0)]
-    taken = (which >= 0) & ~clear & (first < until - 1e-9) & (peaks < ceiling)
-    return runs_to_mask(starts[taken], ends[taken], len(speech))
-
-
 def with_hold(holds: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
     """``holds`` (their (start, end) times, sorted and not overlapping) with the hold ``[start,
     end]`` added: every hold that ends at or after ``start`` is the same hold, going on, and is
@@ -591,7 +564,6 @@ class CueTracker:
         self._other_heard = False  # the agent's leg has carried speech in this call (_find_hold)
         self._holds: list[tuple[float, float]] = []  # the holds found whose end the frames kept reach
         self._spoke_t = np.inf  # when the caller's first run clear of the background ended (_find_hold)
-        self._hold_ref_db: float | None = None  # the hold test's reference when the last hold was found
         self._quiet_since: float | None = None  # when the silence of both parties' clear talk began (_find_hold)
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
@@ -684,13 +656,6 @@ class CueTracker:
         if self.cfg.hold_rest_skip and len(holds):
             voice = silenced(voice, inside_holds(voice.t, voice.speech, holds, voice.energy_db,
                                                  self._skip_ceiling_db(holds)))
-        if self.cfg.hold_rest_skip_after and self._hold_ref_db is not None and self._holds:
-            every = np.array(self._holds)  # the short ones too: a burst of talk may break a hold
-            ceiling = self._skip_ceiling_db(every)  # none where the talk before the hold was the caller's level
-            ceiling = np.where(self._hold_ref_db + self.cfg.hold_rest_above_db < ceiling, ceiling, -np.inf)
-            voice = silenced(voice, after_holds(mine.t, mine.energy_db, mine.speech, every, self._hold_ref_db,
-                                                self.cfg.hold_rest_above_db, self.cfg.hold_rest_run_quantile,
-                                                ceiling))
         return voice, other
 
     def _skip_ceiling_db(self, holds: np.ndarray) -> np.ndarray:
@@ -709,8 +674,8 @@ class CueTracker:
         ``hold_rest_quiet_s``. Off without the agent's leg, and while it has carried no speech in
         the call (a muted microphone, the agent on no channel of a recording): every pause of the
         caller would be a hold then. Notes too when the caller's first run clear of the background
-        ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`. Keeps the hold test's
-        reference as a hold is found (:func:`after_holds`)."""
+        ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`, and since
+        when the silence the hop lies in has lasted (the cue events' ``quiet_since``)."""
         cfg = self.cfg
         self._quiet_since = None
         if other is None or cfg.hold_rest_quiet_s <= 0:
@@ -731,10 +696,6 @@ class CueTracker:
             since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
         self._quiet_since = since if since < t - 1e-9 else None
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
-            if self._hold is None or self._hold[0] != since:  # the talk heard under the agent before it
-                heard = self._heard[1]
-                n_min = max(1, int(round(cfg.hold_rest_min_s / HOP_S)))
-                self._hold_ref_db = float(np.quantile(heard, HOLD_REFERENCE_QUANTILE)) if len(heard) >= n_min else None
             self._hold = (since, t)
             self._holds = with_hold(self._holds, since, t)
         first = float(mine.t[0]) if len(mine) else t

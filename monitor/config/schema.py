@@ -230,11 +230,6 @@ class AnalysisConfig:
         "at all before), false criticals 2 as before, healthy files' warnings 3.5 -> 3.0 an hour; "
         "cost: mild callers 54 -> 49 % (two whose hold ended 6-8 s before their onset: the "
         "baseline waiting out the hold took the onset in; research/babble)")
-    hold_rest_skip_after: bool = _k(
-        True, "see hold_rest_skip: after a hold of hold_rest_skip_min_s or more, the caller leg's "
-        "runs heard under the agent's speech (80 % of their frames) that do not stand clear of the "
-        "background (hold_rest_above_db) count as silence too, until the caller's first run that "
-        "does: the hold's talk going on under the agent's first words after it (PENDING)")
     hold_rest_skip_below_db: float = _k(
         3.0, "see hold_rest_skip: only the runs whose loudest frame stays this many dB under the "
         "caller's level are skipped (0 = every run inside a hold): where the talk heard under the "
