@@ -1,5 +1,6 @@
-"""Hop by hop around a healthy file's first critical: the hold the cue events name, each family's
-level, the window's speech and the strongest long-window grades.
+"""Hop by hop around a healthy file's first critical: since when the cue events name a silence of
+clear talk and a hold, each family's level, the window's speech and the grades past 1 (long and
+short windows).
 
     PYTHONPATH=. python research/babble/trace_hold.py DIR ID RATE [--split all] [--cache DIR]
         [--before S] [--after S] [--set KEY=VALUE ...]
@@ -35,16 +36,18 @@ def main() -> None:
     jobs = [j for j in ev.load_jobs(a.folder, a.split) if j.id == a.id and j.rate == a.rate]
     for job, stream in ev.cue_streams(jobs, cfg, a.cache):
         d = profile(stream, cfg)
-        hs = [c.hold_since for c in stream.cues if c.channel == "caller"]
+        caller = [c for c in stream.cues if c.channel == "caller"]
+        hs, qs = [c.hold_since for c in caller], [c.quiet_since for c in caller]
         t = d["t"]
         at = a.at if a.at is not None else (t[d["crit"]][0] if d["crit"].any() else t[-1])
         fams = [f for f in d["level"] if np.nanmax(np.nan_to_num(d["level"][f])) > 0.5]
-        print("t     hold  speech_s " + " ".join(f"{f[:6]:>6}" for f in fams) + "  grades>1")
+        print("t    quiet  hold  speech_s " + " ".join(f"{f[:6]:>6}" for f in fams) + "  grades>1")
         for i in np.flatnonzero((t >= at - a.before) & (t <= at + a.after)):
             g = {k[:10]: v[i] for k, v in d["grade"].items() if np.isfinite(v[i]) and v[i] >= 1.0}
             sg = {"s:" + k[:8]: v[i] for k, v in d["sgrade"].items() if np.isfinite(v[i]) and v[i] >= 1.0}
             h = "-" if hs[i] is None else f"{hs[i]:.0f}"
-            print(f"{t[i]:5.0f} {h:>5} {d['cues']['speech_s'][i]:5.1f} "
+            q = "-" if qs[i] is None else f"{qs[i]:.0f}"
+            print(f"{t[i]:5.0f} {q:>5} {h:>5} {d['cues']['speech_s'][i]:5.1f} "
                   + " ".join(f"{d['level'][f][i]:6.2f}" for f in fams)
                   + ("  CRIT" if d["crit"][i] else "      ")
                   + " " + " ".join(f"{k}={v:.1f}" for k, v in {**g, **sg}.items()))
