@@ -77,6 +77,11 @@ class CuesEvent(Event):
     hold_since: float | None = None
     """Call time a hold began (a silence of both parties' clear talk, the background's talk
     aside), while the hop lies in it or shortly after it (``analysis.hold_rest_after_s``); else None."""
+    quiet_since: float | None = None
+    """Call time the silence of both parties' clear talk the hop lies in began (the background's
+    talk aside; a hold once it lasts ``analysis.hold_rest_quiet_s``): the end of the last clear
+    talk in the frames in, about the hop itself while either party speaks; None without the
+    agent's leg (or before it has carried speech)."""
     short: Mapping[str, float | None] = field(default_factory=dict)
     """The same acoustic cues over the short window (the caller's last few seconds of speech;
     ``response_latency_s`` is their last answer's), with its ``speech_s`` and ``window_s``; empty

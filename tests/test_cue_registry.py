@@ -9,7 +9,8 @@ from monitor.cue_registry import ALL_CUES, CUES, FAMILIES, SPEECH_CUES, WORD_CUE
 from monitor.events import CuesEvent
 from monitor.alerts.rules import AlertEngine, judge
 
-_NOT_CUES = {"t", "channel", "speech_s", "window_s", "turn_s", "call_speech_s", "hold_since", "baseline_ready",
+_NOT_CUES = {"t", "channel", "speech_s", "window_s", "turn_s", "call_speech_s", "hold_since", "quiet_since",
+             "baseline_ready",
              "short"}  # the short window's cues, a mapping keyed by cue name
 
 

@@ -530,6 +530,16 @@ def test_a_hold_longer_than_the_frames_kept_is_one_hold_until_the_agent_speaks_a
     assert [repr(e) for e in streamed_in_chunks(frames(agent), fr, CFG)] == [repr(e) for e in events]
 
 
+def test_the_cue_events_say_since_when_neither_party_has_spoken_clear_of_the_talk():
+    # the caller's last answer ends at 157 s; the talk over the hold that follows ends nothing:
+    # a silence since 157 s, a hold from 162 s (5 s into it)
+    agent, fr = babble_over_a_hold(150.0)
+    events = {e.t: e for e in track_caller_with(agent, fr, CFG)}
+    assert events[156.0].quiet_since is None  # the caller speaking
+    assert events[159.0].quiet_since == pytest.approx(157.0) and events[159.0].hold_since is None
+    assert events[162.0].quiet_since == events[162.0].hold_since == pytest.approx(157.0)
+
+
 def test_a_runs_energy_quantile_is_that_of_its_own_frames():
     energy = np.array([-30.0, -20.0, -25.0, -70.0, -40.0, np.nan, -10.0, -35.0])
     starts, ends = runs(energy > -60.0)  # NaN is no speech here: runs [0, 3) and [4, 5), [6, 8)

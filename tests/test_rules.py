@@ -652,6 +652,48 @@ def test_without_a_hold_or_with_no_hold_families_the_same_cues_are_critical(base
     assert critical.t == 104.0
 
 
+def quiet_babble(start: int, stop: int, hold_from: int | None = None, clear_from: int | None = None) -> list[CuesEvent]:
+    """:func:`hold_babble`'s cues from ``start`` to ``stop`` s heard in a silence of both parties'
+    clear talk from ``start`` on (``quiet_since``), found for a hold from ``hold_from`` on, or ended
+    by the caller's clear words at ``clear_from``."""
+    out = []
+    for c in hold_babble(start, stop, known_from=stop):
+        held = hold_from is not None and c.t >= hold_from
+        quiet = clear_from is None or c.t < clear_from
+        out.append(dataclasses.replace(c, hold_since=float(start) if held else None,
+                                       quiet_since=float(start) if quiet else None))
+    return out
+
+
+WAITING = {"possible_emergency.hold_families": ["loudness"], "possible_emergency.quiet_wait_s": 2.0}
+
+
+def test_no_critical_is_raised_in_a_silence_the_hold_test_has_not_decided_on(base):
+    # the babble of a hold's first seconds reads as a quiet, halting caller: critical at 104 s
+    # without the wait (above); with it, nothing is raised 2 s and more into the silence, and once
+    # the silence is a hold (105 s) the loudness's evidence is undone and rests
+    engine = AlertEngine(config(**WAITING))
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    assert alerts(run(engine, quiet_babble(100, 130, hold_from=105), base), "possible_emergency") == []
+    unwaiting = AlertEngine(config(**{**WAITING, "possible_emergency.quiet_wait_s": 0.0}))
+    run(unwaiting, [cues(t) for t in range(61, 100)], base)
+    [critical] = alerts(run(unwaiting, quiet_babble(100, 130, hold_from=105), base), "possible_emergency")
+    assert critical.t == 104.0
+
+
+def test_a_critical_waited_for_is_raised_when_clear_talk_ends_the_silence(base):
+    # the same cues in a silence the caller's clear words end at 106 s: no hold, raised then
+    engine = AlertEngine(config(**WAITING))
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    [critical] = alerts(run(engine, quiet_babble(100, 130, clear_from=106), base), "possible_emergency")
+    assert critical.t == 106.0
+    # a silence ended (103 s) before the critical was due is no wait: raised at 104 s as without it
+    early = AlertEngine(config(**WAITING))
+    run(early, [cues(t) for t in range(61, 100)], base)
+    [critical] = alerts(run(early, quiet_babble(100, 130, clear_from=103), base), "possible_emergency")
+    assert critical.t == 104.0
+
+
 def test_over_a_hold_a_hold_family_does_not_go_alone_either(base):
     # the hold's babble reads as a voice 8 dB down (the loudness's change grade 1.33) for 30 s,
     # found for a hold from 102 s on: one family alone would be critical once 4 x 3 of its change

@@ -674,7 +674,7 @@ class AlertEngine:
         weight = self._weight(cues, hop if first else dt)
         self.fusion.update(t, hop if first else dt, weight, judged, self.judge_short(cues, baseline),
                            self._count_turn(t, spoke_before, hop), cues.hold_since)
-        out.extend(self._judge_emergency(t, dt))
+        out.extend(self._judge_emergency(t, dt, self._undecided(cues)))
         return out
 
     def judge_long(self, cues: CuesEvent, baseline: Baseline | None) -> dict[str, Judgement]:
@@ -830,11 +830,21 @@ class AlertEngine:
         """Whether the fused evidence (with a recent distress phrase) makes a possible emergency."""
         return self.fusion.holds(self._recent_phrase(t) is not None)
 
-    def _judge_emergency(self, t: float, dt: float) -> list[Event]:
+    def _undecided(self, cues: CuesEvent) -> bool:
+        """Whether the hop lies ``quiet_wait_s`` or more into a silence of both parties' clear talk
+        that is not yet known for a hold (the hold test has not decided: a hold's first seconds)."""
+        wait = self.config.rules.possible_emergency.quiet_wait_s
+        return (wait > 0 and cues.quiet_since is not None and cues.hold_since is None
+                and cues.t - cues.quiet_since >= wait - EPS)
+
+    def _judge_emergency(self, t: float, dt: float, undecided: bool = False) -> list[Event]:
+        """Step ``possible_emergency``; while ``undecided`` (:meth:`_undecided`) it is not raised
+        (one raised goes on)."""
         pe = self.config.rules.possible_emergency
         if not pe.enabled:
             return []
-        step = self._emergency.step(t, dt, self._agreement(t))
+        agree = self._agreement(t) and not (undecided and not self._emergency.active)
+        step = self._emergency.step(t, dt, agree)
         if step == "clear":
             # raised on a phrase and the same families still agree: only the phrase aged
             aged = self._emergency_by_phrase and len(self.fusion.agreeing()) >= pe.phrase_min_families

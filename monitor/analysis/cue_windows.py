@@ -564,6 +564,7 @@ class CueTracker:
         self._other_heard = False  # the agent's leg has carried speech in this call (_find_hold)
         self._holds: list[tuple[float, float]] = []  # the holds found whose end the frames kept reach
         self._spoke_t = np.inf  # when the caller's first run clear of the background ended (_find_hold)
+        self._quiet_since: float | None = None  # when the silence of both parties' clear talk began (_find_hold)
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
 
@@ -632,6 +633,7 @@ class CueTracker:
                          window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
                          call_speech_s=round(call_speech, 3),
                          short=self._short(me, other, t, answers), hold_since=self._hold_since(t),
+                         quiet_since=self._quiet_since,
                          **self.word_cues(t0, t, m.turn_s))
 
     def caller_voice(self, t: float) -> tuple[Frames, Frames | None]:
@@ -672,8 +674,10 @@ class CueTracker:
         ``hold_rest_quiet_s``. Off without the agent's leg, and while it has carried no speech in
         the call (a muted microphone, the agent on no channel of a recording): every pause of the
         caller would be a hold then. Notes too when the caller's first run clear of the background
-        ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`."""
+        ended (the last talk at a hop, after the agent's), for :meth:`_skip_ceiling_db`, and since
+        when the silence the hop lies in has lasted (the cue events' ``quiet_since``)."""
         cfg = self.cfg
+        self._quiet_since = None
         if other is None or cfg.hold_rest_quiet_s <= 0:
             return
         theirs = other_speech(mine, other)
@@ -690,6 +694,7 @@ class CueTracker:
         if since is None:  # no talk in the frames kept: a hold under way goes on, else from their start
             going = self._hold is not None and self._hold[1] >= t - cfg.hop_s - 1e-9
             since = self._hold[0] if going else float(mine.t[0]) - HOP_S / 2 if len(mine) else 0.0
+        self._quiet_since = since if since < t - 1e-9 else None
         if t - since >= cfg.hold_rest_quiet_s - 1e-9:
             self._hold = (since, t)
             self._holds = with_hold(self._holds, since, t)

@@ -664,6 +664,16 @@ class EmergencyRuleConfig:
                                         "voice; with the tempo too, 3 more of 32 healthy calls "
                                         "with babble over a hold lost their criticals but a mild "
                                         "caller's came 3 s later, research/babble)")
+    quiet_wait_s: float = _k(2.0, "possible_emergency is not raised while the hop lies this many "
+                             "seconds or more into a silence of both parties' clear talk (the line's "
+                             "background talk aside) that is not yet a hold (analysis.hold_rest_quiet_s), "
+                             "and is raised when clear talk ends it if the evidence still agrees; one "
+                             "raised goes on (0 = off). A hold's first seconds, before the "
+                             "hold_families rest and their evidence is undone, raised criticals on a "
+                             "hold's babble 3-5 s into it: 348 new healthy calls files critical 5 -> 4, "
+                             "8 calls with a 180 s hold of babble 7 -> 6 of 16; tuning half: no "
+                             "false critical or warning moved, det@30 and the median as before, 5 "
+                             "labored files' criticals 1-3 s later (research/babble)", min=0.0, max=60.0)
     single_support_families: tuple[str, ...] = _k(("pausing",), "the families one of which must have "
                                                   "moved single_support for a family alone to "
                                                   "accumulate (never the family itself; the pausing "
