@@ -110,10 +110,10 @@ def fold_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, network
         good, recordings, errors = t.onset_counts(te_b)
         counts = {"recordings": {kind: [v["speech_share"] * v["seconds"], v["syllables_per_min"] * v["seconds"] / 60,
                                         v["seconds"]] for kind, v in rec.items()},
-                  "onsets": [good, recordings], "onset_errors": errors.tolist(),
+                  "onsets": [int(good), recordings], "onset_errors": errors.tolist(),
                   "speech": t.speech_totals([c.x for c in te_s]).tolist(),
                   **{band: list(t.detection(mixed, band)) for band in t.BANDS}}
-        path.write_text(json.dumps(counts))
+        path.write_text(json.dumps(counts, default=float))
         print(f"fold {fold}: {name} scored", flush=True)
 
 
