@@ -1,7 +1,8 @@
 """The sound-class model's figures on speaker folds: each network trained once per fold on the other
 folds' speakers, as the tool trains the shipped one, and every figure pooled over the held-out folds.
 
-    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py run OUT --shared FOLDER [--folds 4] [--mixes 100] [--networks shared,16k]
+    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py run OUT --shared FOLDER [--folds K] [--mixes N] \
+        [--networks shared,16k]
     PYTHONPATH=. .venv/bin/python research/classfolds/folds.py table OUT NET16/NET8 ...
 
 Folds: Coswara speaker sNN in fold (NN - 1) mod k; the real speech by its source's folder (one
@@ -11,11 +12,12 @@ would leave a fold almost no speech to train on). ``run`` trains, per fold, from
 subset's recordings of the other folds' speakers and their speech, the tool's recipe and draws
 (``training_rows`` with ``--edge-highpass 20x2``, seed 11, the start where the data's draws
 leave the generator), three networks from the same rows and start: ``shared`` on both bands'
-rows (the shipped recipe), ``16k`` on the 16 kHz rows, ``8k`` on the telephone band's.
-then scores each fold's held-out speakers (the shared folder's full recordings, their
-speech, ``--mixes`` mixtures of their breaths into their speech's pauses): the 16 kHz figures
-with each network, the 8 kHz ones with each network. ``table`` pools them per variant: a
-network for 16 kHz audio and one for 8 kHz audio (``shared/shared`` is the shipped recipe).
+rows (the shipped recipe), ``16k`` on the 16 kHz rows, ``8k`` on the telephone band's
+(``--networks``: some of them), then scores each fold's held-out speakers (the shared folder's
+full recordings, their speech, ``--mixes`` mixtures of their breaths into their speech's pauses):
+the 16 kHz figures with each network, the 8 kHz ones with each network. ``table`` pools them per
+variant: a network for 16 kHz audio and one for 8 kHz audio (``shared/shared`` is the shipped
+recipe). Each step's file stays in OUT, and a run skips what is there (it resumes).
 """
 
 from __future__ import annotations
