@@ -727,6 +727,35 @@ def test_breath_onset_errors_measure_each_reference_onset_against_the_nearest_de
     assert len(err) == 1 and np.isinf(err[0])
 
 
+def test_the_onset_counts_are_over_the_breathing_recordings_only():
+    rng = np.random.default_rng(3)
+    quiet = np.zeros(16000, np.float32)
+    x = np.concatenate([quiet, 0.05 * tsc.noise_breath(rng, 0.6), quiet]).astype(np.float32)
+    x += 1e-4 * rng.standard_normal(len(x)).astype(np.float32)
+    clips = [tsc.Clip("s01_breathing-deep", "breathing-deep", False, x),
+             tsc.Clip("s01_cough-heavy", "cough-heavy", False, x)]
+    good, recordings, errors = tsc.onset_counts(clips)
+    assert recordings == 1
+    np.testing.assert_array_equal(errors, tsc.onset_errors(x))
+    assert good == int((errors <= tsc.ONSET_TOL_S).sum() >= 0.8 * len(errors))
+
+
+def test_the_real_speech_change_is_pooled_from_its_totals():
+    totals = np.array([[90.0, 49.0], [100.0, 50.0]])  # speech frames, syllables; class on, class off
+    assert tsc.change_of(totals) == pytest.approx((-10.0, -2.0))
+    assert tsc.change_of(totals + totals) == pytest.approx((-10.0, -2.0))
+
+
+def test_each_training_row_names_the_band_it_was_analysed_in(held_out):
+    clip = next(c for c in held_out if c.kind == "breathing-shallow")
+    X, y, _, band = tsc.dataset([clip], [], np.random.default_rng(0))
+    assert set(band.tolist()) == {0, 1} and tsc.BANDS == ("16k", "tel8k")
+    for b, (sig, rate) in enumerate(((clip.x, 16000), (tsc.telephone(clip.x), 8000))):
+        feats, _, _ = tsc.labelled(sig, rate, BREATH)
+        assert len(feats) < tsc.MAX_FRAMES and (y[band == b] == BREATH).all()  # every frame, in random order
+        np.testing.assert_array_equal(np.sort(X[band == b], axis=0), np.sort(feats, axis=0))
+
+
 def test_the_figures_are_on_the_held_out_side_unless_the_training_side_is_asked_for(capsys):
     assert tsc.parse([]).figures_on == "test"
     assert tsc.parse(["--figures-on", "train"]).figures_on == "train"

@@ -274,19 +274,22 @@ def weak_speech_clips() -> list[Clip]:
     return clips
 
 
-def weak_frames(clips: list[Clip], share: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def weak_frames(clips: list[Clip], share: float, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features of a random ``share`` of the weak voices' *voiced* frames (the pitch tracker's
     voicing, class off), both bands, all labelled speech: a weak voice's periodic frames are
-    speech; its unvoiced, noisy ones are left out (they look like breath, and train nothing)."""
-    xs, ys = [np.zeros((0, len(FEATURES)), np.float32)], [np.zeros(0, np.int64)]
+    speech; its unvoiced, noisy ones are left out (they look like breath, and train nothing).
+    Returns features, labels and each row's band (:data:`BANDS`)."""
+    xs, ys, bs = [np.zeros((0, len(FEATURES)), np.float32)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for c in clips:
-        for sig, rate in ((c.x, 16000), (telephone(c.x), 8000)):
+        for band, (sig, rate) in enumerate(((c.x, 16000), (telephone(c.x), 8000))):
             feats, heard = class_inputs(sig, rate)
             voiced = analyze_signal(sig, rate, WITHOUT_SOUND_CLASS).voiced[: len(heard)]
             keep = heard & voiced & (rng.random(len(heard)) < share)
             xs.append(feats[keep])
             ys.append(np.full(int(keep.sum()), SPEECH, np.int64))
-    return np.concatenate(xs), np.concatenate(ys)
+            bs.append(np.full(int(keep.sum()), band, np.int64))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(bs)
 
 
 def noise_breath(rng: np.random.Generator, duration: float) -> np.ndarray:
@@ -496,26 +499,33 @@ def frame_labels(c: Clip, labels: Labels) -> tuple[int | np.ndarray, float | np.
     return LABEL.get(c.kind, SPEECH), 1.0
 
 
+BANDS = ("16k", "tel8k")
+"""The bands every recording is analysed in: its 16 kHz signal (0) and its 8 kHz telephone band (1)."""
+
+
 def dataset(clips: list[Clip], mixes, rng: np.random.Generator, labels: Labels = Labels()
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, labels and weights of the clips' audible frames (at most :data:`MAX_FRAMES` of
-    each, at random) and of the mixtures', both bands. Shapes (k, d), (k,), (k,)."""
-    xs, ys, ws = [], [], []
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels, weights and bands (the index in :data:`BANDS`) of the clips' audible
+    frames (at most :data:`MAX_FRAMES` of each, at random) and of the mixtures', both bands.
+    Shapes (k, d), (k,), (k,), (k,)."""
+    xs, ys, ws, bs = [], [], [], []
     for c in clips:
         label, weight = frame_labels(c, labels)
-        for sig, rate in ((c.x, 16000), (telephone(c.x), 8000)):
+        for band, (sig, rate) in enumerate(((c.x, 16000), (telephone(c.x), 8000))):
             f, y, w = labelled(sig, rate, label, weight)
             pick = rng.permutation(len(y))[:MAX_FRAMES]
             xs.append(f[pick])
             ys.append(y[pick])
             ws.append(w[pick])
+            bs.append(np.full(len(pick), band, np.int64))
     for sig, iv, *line in mixes:
-        for s, rate in ((sig, 16000), (telephone(sig), 8000)):
+        for band, (s, rate) in enumerate(((sig, 16000), (telephone(sig), 8000))):
             f, y, w = labelled(s, rate, mix_labels(s, rate, iv, *line))
             xs.append(f)
             ys.append(y)
             ws.append(w)
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+            bs.append(np.full(len(y), band, np.int64))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), np.concatenate(bs)
 
 
 def fit(X: np.ndarray, y: np.ndarray, rng: np.random.Generator | list[np.random.Generator], hidden: int = HIDDEN,
@@ -655,6 +665,15 @@ def onset_errors(x: np.ndarray) -> np.ndarray:
     return np.abs(ref[:, None] - det[None, :]).min(axis=1) * 0.01
 
 
+def onset_counts(clips: list[Clip]) -> tuple[int, int, np.ndarray]:
+    """Over the breathing recordings among ``clips``: how many have at least 80 % of their
+    reference onsets within :data:`ONSET_TOL_S` of a detected one, how many there are, and every
+    reference onset's error in seconds (:func:`onset_errors`, inf where none is detected)."""
+    errors = [onset_errors(c.x) for c in clips if c.kind.startswith("breathing")]
+    good = sum(len(e) > 0 and (e <= ONSET_TOL_S).sum() >= 0.8 * len(e) for e in errors)
+    return good, len(errors), np.concatenate(errors) if errors else np.zeros(0)
+
+
 def onset_agreement(x: np.ndarray) -> tuple[int, int]:
     """Reference breath onsets (energy events) matched by a detected breath onset within 100 ms."""
     err = onset_errors(x)
@@ -736,12 +755,23 @@ def speech_change(clips: list[Clip]) -> tuple[float, float]:
 def signal_speech_change(signals: list[np.ndarray], rate: int = 16000) -> tuple[float, float]:
     """Relative change (%) of total speech time and syllables, classifier on vs off; each signal
     shape (n,) at ``rate``."""
+    return change_of(speech_totals(signals, rate))
+
+
+def speech_totals(signals: list[np.ndarray], rate: int = 16000) -> np.ndarray:
+    """Speech frames and syllables of the signals (columns), classifier on and off (rows). Shape (2, 2)."""
     tot = np.zeros((2, 2))
     for x in signals:
         for i, cfg in enumerate((WITH_SOUND_CLASS, WITHOUT_SOUND_CLASS)):
             f = analyze_signal(x, rate, cfg)
             tot[i] += (f.speech.sum(), f.nucleus.sum())
-    return tuple(100.0 * (tot[0] / tot[1] - 1.0))
+    return tot
+
+
+def change_of(totals: np.ndarray) -> tuple[float, float]:
+    """:func:`speech_totals` (summed over any sets) as the relative change (%) of speech time and
+    syllables, classifier on vs off."""
+    return tuple(100.0 * (totals[0] / totals[1] - 1.0))
 
 
 def noisy_speech(speech: list[Clip], noises: tuple[str, ...], snr_db: tuple[float, float],
@@ -768,7 +798,7 @@ def noisy_line_figures(breath: list[Clip], speech: list[Clip], count: int, snr_d
     for k, (name, kinds) in enumerate(HELD_OUT_NOISES.items()):
         rng = np.random.default_rng([NOISY_SEED, k])
         mixes = mix(speech, snippets, rng, count, snr_db=snr_db, noises=kinds)
-        bands = [detection(mixes, band) for band in ("16k", "tel8k")]
+        bands = [detection(mixes, band) for band in BANDS]
         ds, dn = signal_speech_change(noisy_speech(speech, kinds, snr_db, rng))
         sys.stdout.write(f"  over {name} at {snr_db[0]:g}-{snr_db[1]:g} dB: mixed breaths 16k / 8k recall "
                          + " / ".join(f"{100 * h / max(h + m, 1):.1f}" for h, m, _ in bands) + " % precision "
@@ -791,16 +821,13 @@ def print_figures(breath: list[Clip], speech: list[Clip], mixes, side: str = "te
     for kind, v in sorted(recording_figures(breath).items()):
         out.write(f"  {kind:18s} {v['seconds']:6.0f} s  speech {100 * v['speech_share']:5.1f} %  "
                   f"syllables/min {v['syllables_per_min']:5.1f}\n")
-    breath_recs = [c for c in breath if c.kind.startswith("breathing")]
-    errors = [onset_errors(c.x) for c in breath_recs]
-    good = sum(len(e) > 0 and (e <= ONSET_TOL_S).sum() >= 0.8 * len(e) for e in errors)
-    every = np.concatenate(errors) if errors else np.zeros(0)
+    good, recordings, every = onset_counts(breath)
     found = every[np.isfinite(every)]
     out.write(f"  breath onsets within 100 ms of the energy reference (>= 80 % of them): "
-              f"{good} of {len(breath_recs)} recordings; {int((every <= ONSET_TOL_S).sum())} of {len(every)} "
+              f"{good} of {recordings} recordings; {int((every <= ONSET_TOL_S).sum())} of {len(every)} "
               f"onsets, median error {1000 * np.median(found) if len(found) else float('nan'):.0f} ms "
               f"(recordings with no breath found left out)\n")
-    for band in ("16k", "tel8k"):
+    for band in BANDS:
         h, m, f = detection(mixes, band)
         out.write(f"  breaths mixed into real speech pauses, {band}: recall {100 * h / max(h + m, 1):.1f} % "
                   f"precision {100 * h / max(h + f, 1):.1f} % ({h} hits, {m} misses, {f} false)\n")
@@ -823,8 +850,16 @@ def print_figures(breath: list[Clip], speech: list[Clip], mixes, side: str = "te
 
 def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mix, rng: np.random.Generator
           ) -> dict[str, np.ndarray]:
-    """The model's numbers: the training clips, their mixtures and those :func:`main` adds
-    (synthetic breaths, espeak-ng speech, noisy lines), and the weak voices if asked."""
+    """The model's numbers: one network fitted on :func:`training_rows` (both bands)."""
+    X, y, sw, _ = training_rows(args, tr_b, tr_s, train_mix, rng)
+    return fit(X, y, starts(args, rng), sample_weight=sw)
+
+
+def training_rows(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mix, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows (features, labels, weights, bands as :func:`dataset`): the training
+    clips, their mixtures and those :func:`main` adds (synthetic breaths, espeak-ng speech,
+    noisy lines), and the weak voices if asked."""
     synth = synthetic_breaths(rng, 200)
     espeak = espeak_clips(args.edge_highpass)
     train_mix = list(train_mix)  # the caller's list stays as it was
@@ -834,14 +869,14 @@ def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mi
     train_mix += mix(tr_s, synth + breath_snippets(tr_b), rng, round(args.mixes * args.noisy_share),
                      below_db=(6.0, 20.0), snr_db=args.noisy_snr, noises=args.line_noises,
                      gaps=not args.unlabelled_gaps)  # noisy lines
-    X, y, sw = dataset(tr_b + tr_s + espeak, train_mix, rng, labels_of(args))
+    X, y, sw, band = dataset(tr_b + tr_s + espeak, train_mix, rng, labels_of(args))
     if args.weak_share > 0:  # never in the mixtures: a weak voice in noise teaches noise to be speech
-        Xw, yw = weak_frames(weak_speech_clips(), args.weak_share, rng)
+        Xw, yw, bw = weak_frames(weak_speech_clips(), args.weak_share, rng)
         log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
-        X, y = np.concatenate([X, Xw]), np.concatenate([y, yw])
+        X, y, band = np.concatenate([X, Xw]), np.concatenate([y, yw]), np.concatenate([band, bw])
         sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
     log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
-    return fit(X, y, starts(args, rng), sample_weight=sw)
+    return X, y, sw, band
 
 
 def starts(args: argparse.Namespace, rng: np.random.Generator) -> list[np.random.Generator]:
