@@ -1,9 +1,8 @@
 """Make a fixture call whose caller falls silent at time T (the critical's wait, quiet_wait_s).
 
-The caller's leg from T on becomes the line's noise floor (or the leg's own background:
-``--keep-background`` mixes babble recorded elsewhere at its level); the agent's leg from T on
-is silent too, or carries a quiet "hello?" (the agent's own first words, ``--agent-hello-db``
-below its level) every ``--hello-every`` seconds. Usage:
+The caller's leg from T on becomes the line's noise floor (white noise at ``--caller-noise-db``),
+and so does the agent's, which may carry a quiet "hello?" (the loudest 1.5 s of the agent's first 20 s,
+``--agent-hello-db`` below its level) every ``--hello-every`` seconds. Usage:
 
     python research/babble/silent_caller.py IN.wav OUT.wav T [--agent-hello-db 20] [--hello-every 6]
         [--caller-noise-db -66] [--babble CALL.wav ... --babble-snr 10]
