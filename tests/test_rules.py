@@ -694,6 +694,16 @@ def test_a_critical_waited_for_is_raised_when_clear_talk_ends_the_silence(base):
     assert critical.t == 104.0
 
 
+def test_a_caller_who_falls_silent_waits_only_until_the_hold_test_decides(base):
+    # a caller in trouble falls silent with the agent (no hold_families here: the evidence is of
+    # families that do not rest): the critical due at 104 s is raised once the silence is a hold
+    # (105 s, analysis.hold_rest_quiet_s into it), never later than that
+    engine = AlertEngine(config(**{**WAITING, "possible_emergency.hold_families": []}))
+    run(engine, [cues(t) for t in range(61, 100)], base)
+    [critical] = alerts(run(engine, quiet_babble(100, 130, hold_from=105), base), "possible_emergency")
+    assert critical.t == 105.0
+
+
 def test_over_a_hold_a_hold_family_does_not_go_alone_either(base):
     # the hold's babble reads as a voice 8 dB down (the loudness's change grade 1.33) for 30 s,
     # found for a hold from 102 s on: one family alone would be critical once 4 x 3 of its change
