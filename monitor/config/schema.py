@@ -673,7 +673,10 @@ class EmergencyRuleConfig:
                              "hold's babble 3-5 s into it: 348 new healthy calls files critical 5 -> 4, "
                              "8 calls with a 180 s hold of babble 7 -> 6 of 16; tuning half: no "
                              "false critical or warning moved, det@30 and the median as before, 5 "
-                             "labored files' criticals 1-3 s later (research/babble)", min=0.0, max=60.0)
+                             "labored files' criticals 1-3 s later (research/babble). A silence becomes "
+                             "a hold analysis.hold_rest_quiet_s into it, so a critical waits at most "
+                             "hold_rest_quiet_s - quiet_wait_s (3 s with the defaults); a longer "
+                             "hold_rest_quiet_s lengthens the wait", min=0.0, max=60.0)
     single_support_families: tuple[str, ...] = _k(("pausing",), "the families one of which must have "
                                                   "moved single_support for a family alone to "
                                                   "accumulate (never the family itself; the pausing "
