@@ -111,19 +111,27 @@ def relabel(d: dict, variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return X[keep], y[keep], w[keep], cw
 
 
-def fit(data: Path, variant: str, seed: int, out: Path) -> None:
-    d = dict(np.load(data))
-    X, y, w, cw = relabel(d, variant)
-    l2 = next((float(p.split("=")[1]) for p in variant.split(",") if p.startswith("l2=")), 1e-3)
-    hidden = next((int(p.split("=")[1]) for p in variant.split(",") if p.startswith("hidden=")), t.HIDDEN)
+def fit_start(d: dict, seed: int, X: np.ndarray, y: np.ndarray, w: np.ndarray,
+              cw: np.ndarray) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a fit starts from: the generator (seed < 0: where the shipped training set's draws left it,
+    the shipped scheme), the features' mean and scale (F,), the standardised rows Z (n, F) and each
+    row's class-balanced weight (n,) from the class weights ``cw`` (3,) and the rows' weights ``w``."""
     if seed < 0:
         rng = np.random.default_rng(t.SEED)
         rng.bit_generator.state = ast.literal_eval(str(d["state"]))
     else:
         rng = np.random.default_rng(seed)
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
-    Z = (X - mean) / scale
     cls = (cw / np.bincount(y - 1, weights=w, minlength=3))[y - 1] * w
+    return rng, mean, scale, (X - mean) / scale, cls
+
+
+def fit(data: Path, variant: str, seed: int, out: Path) -> None:
+    d = dict(np.load(data))
+    X, y, w, cw = relabel(d, variant)
+    l2 = next((float(p.split("=")[1]) for p in variant.split(",") if p.startswith("l2=")), 1e-3)
+    hidden = next((int(p.split("=")[1]) for p in variant.split(",") if p.startswith("hidden=")), t.HIDDEN)
+    rng, mean, scale, Z, cls = fit_start(d, seed, X, y, w, cw)
     print(f"{variant} seed {seed}: {len(y)} rows, per class {np.bincount(y)[1:4]}", flush=True)
     net = t.fit_network(Z, np.eye(3)[y - 1], cls / cls.sum(), rng, hidden, l2)
     np.savez(out, MEAN=mean, SCALE=scale, **net)

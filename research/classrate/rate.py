@@ -23,13 +23,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import ast  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import tools.train_sound_class as t  # noqa: E402
-from research.classmodel.variants import print_side  # noqa: E402
+from research.classmodel.variants import fit_start, print_side  # noqa: E402
 
 KEYS = ("MEAN", "SCALE", "HIDDEN_W", "HIDDEN_B", "OUT_W", "OUT_B")
 BANDS = {"16k": (0,), "8k": (1,), "both": (0, 1), "input": (0, 1)}
@@ -42,16 +41,9 @@ def fit(data: Path, bands: str, seed: int, out: Path, options: list[str]) -> Non
     X, y, w = d["X"][keep], d["y"][keep], d["w"][keep].astype(float)
     hidden, l2 = int(opts.get("hidden", t.HIDDEN)), float(opts.get("l2", 1e-3))
     cw = np.array([float(v) for v in opts.get("cw", "2:1:1").split(":")])
-    if seed < 0:
-        rng = np.random.default_rng(t.SEED)
-        rng.bit_generator.state = ast.literal_eval(str(d["state"]))
-    else:
-        rng = np.random.default_rng(seed)
-    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
-    Z = (X - mean) / scale
+    rng, mean, scale, Z, cls = fit_start(d, seed, X, y, w, cw)
     if bands == "input":  # the band as one more input, 0 at 16 kHz and 1 at 8 kHz (not standardised)
         Z = np.column_stack([Z, d["band"][keep].astype(float)])
-    cls = (cw / np.bincount(y - 1, weights=w, minlength=3))[y - 1] * w
     print(f"{bands} seed {seed} {options}: {len(y)} rows, per class {np.bincount(y)[1:4]}", flush=True)
     net = t.fit_network(Z, np.eye(3)[y - 1], cls / cls.sum(), rng, hidden, l2)
     if bands == "input":  # two networks: the band's weights folded into the hidden bias at 8 kHz
