@@ -877,7 +877,8 @@ class Store:
                 counts["deliveries"] = self._conn.execute(
                     f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
                     (before,)).rowcount
-                for table in ("alert_clears", "alerts", "cue_snapshots", "transcript"):
+                own = ("alert_clears", "alerts", "cue_snapshots", "transcript")
+                for table in (*own, *self._other_tables_of_calls(own)):
                     counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})",
                                                        (before,)).rowcount
                 counts["calls"] = self._conn.execute(
@@ -890,6 +891,15 @@ class Store:
                 self._rollback()
                 raise
         return counts
+
+    def _other_tables_of_calls(self, own: tuple[str, ...]) -> list[str]:
+        """The tables besides ``own`` whose ``call_id`` references ``calls`` (a batch's ledger, which
+        the store does not make): their rows of a purged call go with it, or its foreign key would
+        refuse the purge."""
+        tables = [r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [t for t in tables if t not in own and any(
+            fk[2] == "calls" and fk[3] == "call_id"
+            for fk in self._conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (t,)))]
 
     def instance_id(self) -> str:
         """A random id made once for this database and kept in it (table ``meta``): it names the
