@@ -221,6 +221,20 @@ def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does
     assert "speech_rate_sps 2, baseline 4, -50 %" in page
 
 
+def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(det):
+    """A supervisor reads why the critical was raised: each agreeing family's level, from which
+    window's sum and since when, and each cue's window; no JSON of the alert's evidence."""
+    critical = next(a for a in det["data"].alerts if a.kind == "possible_emergency")
+    row = next(r for r in parse(det["html"]).alerts if (r["kind"], r["t"]) == (critical.kind, f"{critical.t:.1f}"))
+    text = re.sub(r" +:", ":", row["text"])  # the parser joins the bold family name and its line with a space
+    for family, acc in critical.evidence["accumulated"].items():
+        assert (f"{family}: level {acc['level']:.3g} from the {acc['window']} window's sum, accumulating since "
+                f"{fmt_time(acc['since'])} ({acc['held_s']:.0f} s)") in text
+    for kind, cue in critical.evidence["cues"].items():
+        assert f"{kind}: {cue['cue']} " in text and f"{cue['window']} window" in text.split(f"{kind}: ", 1)[1]
+    assert "{" not in text
+
+
 def test_file_report_png_cli(tmp_path):
     """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
     x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
