@@ -298,6 +298,28 @@ def test_stored_call_report(det, tmp_path, capsys):
     assert any("chest hurts" in m for m in page.marks)
 
 
+def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alerts_does(det, tmp_path):
+    """A supervisor reading the report sees whether each alert reached the console (the words of
+    `call-monitor alerts`); a call no webhook took says nothing of one."""
+    from datetime import datetime
+    assert "webhook:" not in det["html"]
+    db = tmp_path / "events.db"
+    shutil.copy(det["db"], db)
+    store = Store.open(db)
+    first, second = det["data"].alerts[:2]
+    store.mark_delivered(store.enqueue_delivery(first.alert_id, "http://console.local:8640/webhook"))
+    store.enqueue_delivery(second.alert_id, "http://console.local:8640/webhook")
+    delivered_at = store.deliveries("delivered")[0].delivered_at
+    store.close()
+    out = tmp_path / "stored.html"
+    assert cli.main(["report", str(det["data"].call_id), "--db", str(db), "-o", str(out)]) == 0
+    rows = {(r["kind"], r["t"]): r["text"] for r in parse(out.read_text(encoding="utf-8")).alerts}
+    assert f"webhook: delivered {datetime.fromtimestamp(delivered_at):%H:%M:%S}" in rows[first.kind, f"{first.t:.1f}"]
+    assert "webhook: queued, not tried yet" in rows[second.kind, f"{second.t:.1f}"]
+    assert all("webhook: not sent" in text for (kind, t), text in rows.items()
+               if (kind, t) not in ((first.kind, f"{first.t:.1f}"), (second.kind, f"{second.t:.1f}")))
+
+
 def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_path):
     """A report only reads: a read-only copy of the database in a read-only folder (another
     user's, an archive's) is reported as it is, and left as it was."""

@@ -36,7 +36,8 @@ from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
 from ..capture.sources import Chunk, FileSource
-from ..delivery.store import Store
+from ..delivery.delivered import delivery_text
+from ..delivery.store import Store, StoredAlert
 from ..transcription.setup import matcher_for
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class ReportData:
     """A recording that ended before its header said: the seconds it holds (None: whole)."""
     unread_channels: str | None = None
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
+    deliveries: dict[int, str] = field(default_factory=dict)
+    """A stored call's alerts by id: how the webhook took each, in words (empty where no webhook took any)."""
 
     @property
     def critical(self) -> int:
@@ -368,7 +371,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if call is None:
         raise ReportError(f"call {call_id}: no such call in {store.path}")
     cues = store.cue_snapshots(call_id, "caller")
-    alerts = [a.event for a in store.list_alerts(call_id=call_id)]
+    stored = store.list_alerts(call_id=call_id)
+    alerts = [a.event for a in stored]
     alerts.sort(key=lambda a: (a.t, a.alert_id or 0))
     clears = store.list_clears(call_id)
     words = store.transcript(call_id)
@@ -402,7 +406,14 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
-                      notes=notes)
+                      notes=notes, deliveries=_deliveries(store, stored))
+
+
+def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
+    """Each alert's webhook delivery as ``call-monitor alerts`` says it, where a webhook took any."""
+    sent = store.deliveries_of([a.event.alert_id for a in stored])
+    return {a.event.alert_id: delivery_text(sent.get(a.event.alert_id, []), a.created_at)
+            for a in stored} if sent else {}
 
 
 # --------------------------------------------------------------------------- cue summary

@@ -204,6 +204,8 @@ def _alerts_table(data: ReportData) -> str:
     for a in sorted(data.alerts, key=lambda a: (a.t, a.alert_id or 0)):
         sev = a.severity if a.severity in ("warning", "critical") else "warning"
         cl = _ending(data.clear_of(a))
+        sent = data.deliveries.get(a.alert_id) if a.alert_id is not None else None
+        cl += f"<br><span class=\"muted\">{_e(sent)}</span>" if sent else ""
         actions = "".join(f"<li>{_e(x)}</li>" for x in a.actions) or "<li class=\"muted\">none</li>"
         out.append(
             f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"
