@@ -235,6 +235,22 @@ def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_tha
     assert "{" not in text
 
 
+def test_a_transcript_in_a_script_the_font_lacks_draws_without_a_warning_a_character(det):
+    """A call transcribed in Korean (the tests' real model) with only DejaVu installed: matplotlib
+    warned once per Hangul syllable (dozens of lines on stderr, in the daemon's journal too); the
+    picture draws boxes and its transcript panel says where the words are, without a warning."""
+    import warnings
+    from dataclasses import replace
+    from monitor.report.data import Utterance
+    from monitor.report.figure import _lacks_glyphs
+    korean = Utterance(t=12.0, start=10.0, end=12.0, channel="caller", text="숨 쉬기 가 힘들 어요")
+    assert _lacks_glyphs([korean.text]) and not _lacks_glyphs(["I can't catch my breath"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = render(replace(det["data"], utterances=[korean]), "png")
+    assert png.startswith(b"\x89PNG") and [str(w.message) for w in caught] == []
+
+
 def test_file_report_png_cli(tmp_path):
     """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
     x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
