@@ -358,13 +358,16 @@ def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_pat
     assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["events.db"]
 
 
-def test_stored_call_with_its_audio(det, tmp_path):
-    """A live call whose audio the daemon wrote (call-<id>.wav, columns caller, agent) gets its waveform."""
+@pytest.mark.parametrize("channels", ['{"caller": 0, "agent": 1}', None])
+def test_stored_call_with_its_audio(det, tmp_path, channels):
+    """A live call whose audio the daemon wrote (call-<id>.wav, columns caller, agent, as the call
+    keeps them; one stored before the calls kept them: the same) gets its waveform."""
     data = det["data"]
     db = tmp_path / "events.db"
     shutil.copy(det["db"], db)
     with sqlite3.connect(db) as con:  # the same call as the daemon stores a live one
-        con.execute("UPDATE calls SET source = 'live:softphone.monitor' WHERE id = ?", (data.call_id,))
+        con.execute("UPDATE calls SET source = 'live:softphone.monitor', channels = ? WHERE id = ?",
+                    (channels, data.call_id))
     con.close()
     x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
     audio_dir = tmp_path / "audio"

@@ -324,7 +324,7 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     """Audio files that may hold a stored call: (path, caller channel, agent channel).
 
     The daemon writes ``call-<id>.wav`` of a live call (source ``live:...``) with one column per
-    leg in (caller, agent) order; a replayed call's source is the recording with the channels the
+    leg in the order the call kept (``channels``; a call stored before: caller, agent); a replayed call's source is the recording with the channels the
     call kept (``channels``, see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call
     stored before the calls kept them) the usual layout: right = caller, left = agent. A replayed
     call has no call file: a ``call-<id>.wav`` beside it is a live call's of the same id. A folder
@@ -334,7 +334,8 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     out = []
     d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
     if source.startswith("live:") and other_database(Path(d), os.path.realpath(str(store.path))) is None:
-        out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
+        out.append((os.path.join(d, f"call-{call_id}.wav"),
+                    *((channels["caller"], channels.get("agent")) if channels else (0, 1))))
     if source and os.path.isfile(source):
         out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))
     return out
@@ -395,6 +396,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                     notes.append(f"Waveform and speech regions from the call's audio: {path}")
                     break
     if not tracks:
+        legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         notes.append("No audio is stored with this call: the waveform panel is replaced by the "
                      "caller's speech activity (share of each cue window spent speaking), "
                      f"from cue snapshots every {store.snapshot_every_s:g} s.")
