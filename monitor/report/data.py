@@ -324,9 +324,10 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     """Audio files that may hold a stored call: (path, caller channel, agent channel).
 
     The daemon writes ``call-<id>.wav`` of a live call (source ``live:...``) with one column per
-    leg in the order the call kept (``channels``; a call stored before: caller, agent); a replayed call's source is the recording with the channels the
-    call kept (``channels``, see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call
-    stored before the calls kept them) the usual layout: right = caller, left = agent. A replayed
+    leg, as the call kept them (``channels``; a live call stored before: caller, agent); a replayed
+    call's source is the recording with the channels the call kept (``channels``, see
+    :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call stored before the calls kept
+    them) the usual layout: right = caller, left = agent. A replayed
     call has no call file: a ``call-<id>.wav`` beside it is a live call's of the same id. A folder
     another database's daemon writes to holds that database's calls of the same ids, none of this
     one's."""
