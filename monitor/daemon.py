@@ -208,7 +208,7 @@ class Daemon:
             if hasattr(self.source, "stats") else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"live:{label}", started_at=time.time() - (self._now - first),
-                                     **extra)
+                                     channels={leg: i for i, leg in enumerate(self.source.legs)}, **extra)
         self.calls += 1
         self.active = {}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"

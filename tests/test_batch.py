@@ -269,14 +269,29 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     call.write_bytes(ARCHIVE[0].read_bytes())
     db = tmp_path / "events.db"
     base = ["batch", str(call), "--workers", "2", "--db", str(db), "--resume"]
-    assert "1 scored" in cli(*base).stderr
-    assert "1 already scored" in cli(*base).stderr
+    assert "1 scored" in cli(*base).stderr and "x real time" in cli(*base[:-1]).stderr
+    again = cli(*base).stderr
+    assert "1 already scored" in again and "real time" not in again  # nothing scored: no speed to give
     stricter = tmp_path / "stricter.toml"
     stricter.write_text("[rules.slow_speech]\nrelative_change = -0.1\n")
     assert "1 scored" in cli(*base, "--config", str(stricter)).stderr
     call.write_bytes(ARCHIVE[1].read_bytes())  # new content at the same path
     assert "1 scored" in cli(*base).stderr
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
+
+
+def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores_them_again(tmp_path):
+    """A batch stores into the daemon's database by default, where the retention purges its calls:
+    their ledger rows go with them (not a foreign key refusing the purge), so `--resume` no longer
+    counts a call whose data is gone as scored."""
+    db = tmp_path / "events.db"
+    base = ["batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(db), "--resume", "--quiet"]
+    assert "1 scored" in cli(*base).stderr
+    purged = cli("purge", "--db", str(db), "--older-than", "0s")
+    assert purged.returncode == 0, purged.stderr
+    assert purged.stderr.startswith("call-monitor: purged 1 call(s)") and "1 batch_calls" in purged.stderr
+    assert db_rows(db, "SELECT id FROM calls") == db_rows(db, "SELECT id FROM batch_calls") == []
+    assert "1 scored, 0 already scored" in cli(*base).stderr
 
 
 def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_else(tmp_path):

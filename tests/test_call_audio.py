@@ -362,3 +362,24 @@ def test_a_replayed_call_is_never_drawn_with_a_call_file_of_a_folder_written_bef
     with Store.open(tmp_path / "qa.db") as qa:
         call = qa.start_call(str(two_calls))
         assert [p for p, _, _ in call_audio_candidates(cfg, qa, call, str(two_calls))] == [str(two_calls)]
+
+
+def test_a_live_call_keeps_its_legs_so_that_a_report_without_its_audio_names_both(two_calls, tmp_path):
+    """The daemon stores each call's legs (their columns in its audio of the call, written or not):
+    the report of a call whose audio was not kept says the agent's leg was heard too, not the
+    caller's alone; a live call stored before the daemon kept them reads as the caller's."""
+    from monitor.report import render
+    from monitor.report.data import from_store
+
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "events.db"), "daemon.call_end_silence_s": 6.0},
+                      user_config=False)
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(cfg, FileSource(two_calls), store, {}).run() == 0
+        calls = store.list_calls()
+        assert [c.channels for c in calls] == [{"caller": 0, "agent": 1}] * 2
+        data = from_store(store, calls[0].id, cfg)
+        older = store.start_call("live:caller=softphone.monitor", channels=None)
+        store.end_call(older, 10.0)
+        assert from_store(store, older, cfg).legs == ("caller",)
+    assert data.legs == ("caller", "agent") and not data.tracks
+    assert "legs: caller, agent" in render(data, "html").decode()

@@ -221,6 +221,36 @@ def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does
     assert "speech_rate_sps 2, baseline 4, -50 %" in page
 
 
+def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(det):
+    """A supervisor reads why the critical was raised: each agreeing family's level, from which
+    window's sum and since when, and each cue's window; no JSON of the alert's evidence."""
+    critical = next(a for a in det["data"].alerts if a.kind == "possible_emergency")
+    row = next(r for r in parse(det["html"]).alerts if (r["kind"], r["t"]) == (critical.kind, f"{critical.t:.1f}"))
+    text = re.sub(r" +:", ":", row["text"])  # the parser joins the bold family name and its line with a space
+    for family, acc in critical.evidence["accumulated"].items():
+        assert (f"{family}: level {acc['level']:.3g} from the {acc['window']} window's sum, accumulating since "
+                f"{fmt_time(acc['since'])} ({acc['held_s']:.0f} s)") in text
+    for kind, cue in critical.evidence["cues"].items():
+        assert f"{kind}: {cue['cue']} " in text and f"{cue['window']} window" in text.split(f"{kind}: ", 1)[1]
+    assert "{" not in text
+
+
+def test_a_transcript_in_a_script_the_font_lacks_draws_without_a_warning_a_character(det):
+    """A call transcribed in Korean (the tests' real model) with only DejaVu installed: matplotlib
+    warned once per Hangul syllable (dozens of lines on stderr, in the daemon's journal too); the
+    picture draws boxes and its transcript panel says where the words are, without a warning."""
+    import warnings
+    from dataclasses import replace
+    from monitor.report.data import Utterance
+    from monitor.report.figure import _lacks_glyphs
+    korean = Utterance(t=12.0, start=10.0, end=12.0, channel="caller", text="숨 쉬기 가 힘들 어요")
+    assert _lacks_glyphs([korean.text]) and not _lacks_glyphs(["I can't catch my breath"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = render(replace(det["data"], utterances=[korean]), "png")
+    assert png.startswith(b"\x89PNG") and [str(w.message) for w in caught] == []
+
+
 def test_file_report_png_cli(tmp_path):
     """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
     x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
@@ -284,6 +314,28 @@ def test_stored_call_report(det, tmp_path, capsys):
     assert any("chest hurts" in m for m in page.marks)
 
 
+def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alerts_does(det, tmp_path):
+    """A supervisor reading the report sees whether each alert reached the console (the words of
+    `call-monitor alerts`); a call no webhook took says nothing of one."""
+    from datetime import datetime
+    assert "webhook:" not in det["html"]
+    db = tmp_path / "events.db"
+    shutil.copy(det["db"], db)
+    store = Store.open(db)
+    first, second = det["data"].alerts[:2]
+    store.mark_delivered(store.enqueue_delivery(first.alert_id, "http://console.local:8640/webhook"))
+    store.enqueue_delivery(second.alert_id, "http://console.local:8640/webhook")
+    delivered_at = store.deliveries("delivered")[0].delivered_at
+    store.close()
+    out = tmp_path / "stored.html"
+    assert cli.main(["report", str(det["data"].call_id), "--db", str(db), "-o", str(out)]) == 0
+    rows = {(r["kind"], r["t"]): r["text"] for r in parse(out.read_text(encoding="utf-8")).alerts}
+    assert f"webhook: delivered {datetime.fromtimestamp(delivered_at):%H:%M:%S}" in rows[first.kind, f"{first.t:.1f}"]
+    assert "webhook: queued, not tried yet" in rows[second.kind, f"{second.t:.1f}"]
+    assert all("webhook: not sent" in text for (kind, t), text in rows.items()
+               if (kind, t) not in ((first.kind, f"{first.t:.1f}"), (second.kind, f"{second.t:.1f}")))
+
+
 def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_path):
     """A report only reads: a read-only copy of the database in a read-only folder (another
     user's, an archive's) is reported as it is, and left as it was."""
@@ -306,13 +358,16 @@ def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_pat
     assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["events.db"]
 
 
-def test_stored_call_with_its_audio(det, tmp_path):
-    """A live call whose audio the daemon wrote (call-<id>.wav, columns caller, agent) gets its waveform."""
+@pytest.mark.parametrize("channels", ['{"caller": 0, "agent": 1}', None])
+def test_stored_call_with_its_audio(det, tmp_path, channels):
+    """A live call whose audio the daemon wrote (call-<id>.wav, columns caller, agent, as the call
+    keeps them; one stored before the calls kept them: the same) gets its waveform."""
     data = det["data"]
     db = tmp_path / "events.db"
     shutil.copy(det["db"], db)
     with sqlite3.connect(db) as con:  # the same call as the daemon stores a live one
-        con.execute("UPDATE calls SET source = 'live:softphone.monitor' WHERE id = ?", (data.call_id,))
+        con.execute("UPDATE calls SET source = 'live:softphone.monitor', channels = ? WHERE id = ?",
+                    (channels, data.call_id))
     con.close()
     x, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
     audio_dir = tmp_path / "audio"

@@ -105,6 +105,39 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
         console.kill()
 
 
+def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(tmp_path):
+    """As the call report says it: each agreeing family's level, from which window's sum and since
+    when in the call, each cue's window, and the alert's times as call times, not a row of numbers."""
+    console = ConsoleProcess(tmp_path / "console")
+    browser = None
+    try:
+        browser = Browser(tmp_path)
+        page = browser.new_page(f"{console.base}/?token={console.token}")
+        page.wait(LIVE, timeout=30)
+        evidence = {"score": 3.64, "families": {"latency": 2.01, "pausing": 1.63}, "since": 92.0, "until": 92.0,
+                    "accumulated": {
+                        "latency": {"evidence": 0.0, "short_evidence": 1.005, "window": "short", "level": 2.01,
+                                    "since": 89.0, "held_s": 4.0},
+                        "pausing": {"evidence": 0.814, "short_evidence": 0.0, "window": "long", "level": 1.627,
+                                    "since": 91.0, "held_s": 2.0}},
+                    "cues": {"slow_response": {"cue": "response_latency_s", "value": 2.01, "baseline": 0.82,
+                                               "threshold": 1.64, "window": "short"}}}
+        status, body = console.post(alert_body(1, t=92.0, evidence=evidence))
+        assert status == 201
+        card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]')"
+        page.wait(f"{card} !== null")
+        text = page.eval(f"{card}.querySelector('dl').innerText")
+        for part in ("level 2.01 from the short window's sum, accumulating since 1:29 (4 s)",
+                     "level 1.63 from the long window's sum, accumulating since 1:31 (2 s)",
+                     "response_latency_s 2.01 (baseline 0.82, threshold 1.64, short window)", "1:32 into the call"):
+            assert part in text, (part, text)
+        assert "short_evidence" not in text
+    finally:
+        if browser is not None:
+            browser.close()
+        console.kill()
+
+
 def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(tmp_path):
     """``replay --webhook`` sends alerts and no heartbeat: the panel does not say nobody reported
     while its alerts show; it lists the sender as "alerts only, no heartbeat" beside the live ones,

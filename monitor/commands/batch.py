@@ -148,7 +148,8 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
             error(f"{args.out}: cannot write the table ({err.strerror or err})")
             return ExitStatus.FAILED
     unheard = f" ({outcome.without_words} without their words)" if outcome.without_words else ""
+    speed = f" ({outcome.xrt:.0f}x real time)" if outcome.audio_s > 0 else ""  # none when all was scored before
     info(f"{outcome.scored} scored{unheard}, {outcome.skipped} already scored, {outcome.failed} failed; "
-         f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s on {outcome.workers} worker(s) "
-         f"({outcome.xrt:.0f}x real time)" + (f"; table: {args.out}" if args.out else ""))
+         f"{outcome.audio_s / 3600:.2f} h of audio in {outcome.wall_s:.1f} s on {outcome.workers} worker(s)"
+         f"{speed}" + (f"; table: {args.out}" if args.out else ""))
     return ExitStatus.FAILED if outcome.failed or outcome.without_words else ExitStatus.OK

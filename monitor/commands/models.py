@@ -41,7 +41,7 @@ def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
         return None, f"{asked}: {err}; replay and run refuse it"
     if info is None:
         return None, (f"no model for {asked} here (replay and run are acoustic-only; they download "
-                      f"nothing); " + fetch_hint(lang))
+                      f"nothing); " + fetch_hint(lang, to_models=False))
     if info.problem:
         return None, f"{asked} finds {info.path}, which is {info.problem}: replay and run refuse it"
     return info, asked

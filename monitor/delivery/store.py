@@ -40,7 +40,7 @@ CREATE TABLE calls (
     duration_s REAL,
     baseline TEXT,                     -- JSON
     summary TEXT,                      -- JSON
-    channels TEXT                      -- JSON {leg: channel of the recording}, NULL if not recorded
+    channels TEXT                      -- JSON {leg: channel of the recording, or of a live call's audio}
 );
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
@@ -327,8 +327,9 @@ class CallRecord:
     summary: Mapping[str, Any] | None
     channels: Mapping[str, int] | None = None
     """The channel of the recording ``source`` each leg was read from (``{"caller": 0, "agent":
-    1}`` for a replay with ``--caller-channel 0``); None when the call did not record it (a live
-    call, or one stored before schema version 3)."""
+    1}`` for a replay with ``--caller-channel 0``), or for a live call its legs' columns in the
+    daemon's audio of it (written or not: the legs it captured); None when the call did not record
+    it (one stored before schema version 3, or a live one before the daemon kept its legs)."""
 
 
 @dataclass(frozen=True)
@@ -612,8 +613,8 @@ class Store:
 
     def start_call(self, source: str, started_at: float | None = None,
                    channels: Mapping[str, int] | None = None) -> int:
-        """A new call from ``source``; ``channels``: the recording's channel of each leg, if it
-        is a recording (see :attr:`CallRecord.channels`)."""
+        """A new call from ``source``; ``channels``: the recording's channel of each leg, or a live
+        call's legs (see :attr:`CallRecord.channels`)."""
         at = self._clock() if started_at is None else started_at
         return self._write("INSERT INTO calls (started_at, source, channels) VALUES (?, ?, ?)",
                            (at, str(source), None if channels is None else _json(dict(channels))),
@@ -877,7 +878,8 @@ class Store:
                 counts["deliveries"] = self._conn.execute(
                     f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
                     (before,)).rowcount
-                for table in ("alert_clears", "alerts", "cue_snapshots", "transcript"):
+                own = ("alert_clears", "alerts", "cue_snapshots", "transcript")
+                for table in (*own, *self._other_tables_of_calls(own)):
                     counts[table] = self._conn.execute(f"DELETE FROM {table} WHERE call_id IN ({old})",
                                                        (before,)).rowcount
                 counts["calls"] = self._conn.execute(
@@ -890,6 +892,15 @@ class Store:
                 self._rollback()
                 raise
         return counts
+
+    def _other_tables_of_calls(self, own: tuple[str, ...]) -> list[str]:
+        """The tables besides ``own`` whose ``call_id`` references ``calls`` (a batch's ledger, which
+        the store does not make): their rows of a purged call go with it, or its foreign key would
+        refuse the purge."""
+        tables = [r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [t for t in tables if t not in own and any(
+            fk[2] == "calls" and fk[3] == "call_id"
+            for fk in self._conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (t,)))]
 
     def instance_id(self) -> str:
         """A random id made once for this database and kept in it (table ``meta``): it names the

@@ -36,7 +36,8 @@ from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
 from ..capture.sources import Chunk, FileSource
-from ..delivery.store import Store
+from ..delivery.delivered import delivery_text
+from ..delivery.store import Store, StoredAlert
 from ..transcription.setup import matcher_for
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class ReportData:
     """A recording that ended before its header said: the seconds it holds (None: whole)."""
     unread_channels: str | None = None
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
+    deliveries: dict[int, str] = field(default_factory=dict)
+    """A stored call's alerts by id: how the webhook took each, in words (empty where no webhook took any)."""
 
     @property
     def critical(self) -> int:
@@ -321,9 +324,10 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     """Audio files that may hold a stored call: (path, caller channel, agent channel).
 
     The daemon writes ``call-<id>.wav`` of a live call (source ``live:...``) with one column per
-    leg in (caller, agent) order; a replayed call's source is the recording with the channels the
-    call kept (``channels``, see :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call
-    stored before the calls kept them) the usual layout: right = caller, left = agent. A replayed
+    leg, as the call kept them (``channels``; a live call stored before: caller, agent); a replayed
+    call's source is the recording with the channels the call kept (``channels``, see
+    :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call stored before the calls kept
+    them) the usual layout: right = caller, left = agent. A replayed
     call has no call file: a ``call-<id>.wav`` beside it is a live call's of the same id. A folder
     another database's daemon writes to holds that database's calls of the same ids, none of this
     one's."""
@@ -331,7 +335,8 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     out = []
     d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
     if source.startswith("live:") and other_database(Path(d), os.path.realpath(str(store.path))) is None:
-        out.append((os.path.join(d, f"call-{call_id}.wav"), 0, 1))
+        out.append((os.path.join(d, f"call-{call_id}.wav"),
+                    *((channels["caller"], channels.get("agent")) if channels else (0, 1))))
     if source and os.path.isfile(source):
         out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))
     return out
@@ -368,7 +373,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if call is None:
         raise ReportError(f"call {call_id}: no such call in {store.path}")
     cues = store.cue_snapshots(call_id, "caller")
-    alerts = [a.event for a in store.list_alerts(call_id=call_id)]
+    stored = store.list_alerts(call_id=call_id)
+    alerts = [a.event for a in stored]
     alerts.sort(key=lambda a: (a.t, a.alert_id or 0))
     clears = store.list_clears(call_id)
     words = store.transcript(call_id)
@@ -391,6 +397,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                     notes.append(f"Waveform and speech regions from the call's audio: {path}")
                     break
     if not tracks:
+        legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         notes.append("No audio is stored with this call: the waveform panel is replaced by the "
                      "caller's speech activity (share of each cue window spent speaking), "
                      f"from cue snapshots every {store.snapshot_every_s:g} s.")
@@ -402,7 +409,14 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
-                      notes=notes)
+                      notes=notes, deliveries=_deliveries(store, stored))
+
+
+def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
+    """Each alert's webhook delivery as ``call-monitor alerts`` says it, where a webhook took any."""
+    sent = store.deliveries_of([a.event.alert_id for a in stored])
+    return {a.event.alert_id: delivery_text(sent.get(a.event.alert_id, []), a.created_at)
+            for a in stored} if sent else {}
 
 
 # --------------------------------------------------------------------------- cue summary

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import warnings
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +30,9 @@ DISTRESS = "#c00000"
 BREATH = "#9467bd"
 COUGH = "#8c564b"
 MAX_ENVELOPE_POINTS = 6000
+MISSING_GLYPH = r"Glyph \d+ .* missing from font"
+"""matplotlib's warning, once per character, for a character its font cannot draw (a Korean
+transcript with only DejaVu installed): the picture draws a box, the page's transcript has the word."""
 
 def _pyplot():
     """matplotlib with the Agg backend; ImportError (caught by the command) when missing."""
@@ -143,7 +147,9 @@ def _transcript(ax: Any, data: ReportData) -> None:
     ax.set_ylim(0, 4)
     ax.set_yticks([3.0, 1.0])
     ax.set_yticklabels(["caller", "agent"])
-    ax.set_title("Transcript (distress phrases in red)", loc="left", fontsize=9)
+    lacking = _lacks_glyphs(u.text for u in data.utterances)
+    ax.set_title("Transcript (distress phrases in red" + ("; boxes: characters no font here draws, in the "
+                 "page's transcript" if lacking else "") + ")", loc="left", fontsize=9)
     if not data.utterances:
         msg = ("no transcript (acoustic-only)" if not data.transcribed else "no words recognised")
         ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color="#777777",
@@ -180,6 +186,13 @@ def _transcript(ax: Any, data: ReportData) -> None:
         ax.text(u.start, y, text, fontsize=6.5, va="center", ha="left", clip_on=True,
                 color=DISTRESS if hot else "#222222", fontweight="bold" if hot else "normal",
                 bbox=dict(boxstyle="round,pad=0.15", fc="#ffe0e0", ec=DISTRESS, lw=0.6) if hot else None)
+
+
+def _lacks_glyphs(texts: Any) -> bool:
+    """Some character of ``texts`` has no glyph in the font the picture's text is drawn with."""
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+    font = get_font(findfont(FontProperties()))
+    return any(font.get_char_index(c) == 0 for c in {ord(ch) for t in texts for ch in t if not ch.isspace()})
 
 
 def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
@@ -251,7 +264,9 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
                      fontweight="bold", color=SEVERITY_COLOURS["critical"] if crit else "#222222")
         fig.subplots_adjust(left=0.06, right=0.985, top=0.91, bottom=0.05)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
+        with warnings.catch_warnings():  # the transcript panel's title says it once, not a line a character
+            warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+            fig.savefig(buf, format="png", dpi=dpi)
         return buf.getvalue()
     finally:
         plt.close(fig)

