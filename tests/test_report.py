@@ -33,7 +33,7 @@ from monitor.events import Word, WordsEvent
 from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,
                             render)
 from monitor.report.figure import fmt_time
-from monitor.delivery.store import Store
+from monitor.delivery.store import SCHEMA_VERSION, Store
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
@@ -304,6 +304,56 @@ def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_pat
     got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
     assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["events.db"]
+
+
+def a_linked_database(det: dict, tmp_path: Path, *, real_writable: bool) -> tuple[Path, Path]:
+    """A copy of the stored call's database in one folder, reached through a symlink in another;
+    the real file's folder read-only (``real_writable`` False) or the link's. (the link, the real file)"""
+    real, links = tmp_path / "real", tmp_path / "links"
+    real.mkdir()
+    links.mkdir()
+    db = real / "events.db"
+    shutil.copy(det["db"], db)
+    (links / "events.db").symlink_to(db)
+    (links if real_writable else real).chmod(0o555)
+    return links / "events.db", db
+
+
+def test_a_database_linked_from_a_writable_folder_into_a_read_only_one_is_read_as_it_is(det, tmp_path):
+    """The folder that counts is the real file's, where SQLite would write: a report through a link
+    in a writable folder to a database in a read-only one reads it as it is, and leaves it so."""
+    link, db = a_linked_database(det, tmp_path, real_writable=False)
+    before = db.read_bytes()
+    out = tmp_path / "stored.html"
+    try:
+        done = call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        db.parent.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
+    assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
+    assert db.read_bytes() == before and sorted(p.name for p in db.parent.iterdir()) == ["events.db"]
+
+
+def test_an_older_database_linked_from_a_read_only_folder_into_a_writable_one_is_upgraded(det, tmp_path):
+    """The reverse: a link in a read-only folder to a database in a writable one is opened as a
+    writer opens it, so a database of an older release is upgraded in place as on any open."""
+    link, db = a_linked_database(det, tmp_path, real_writable=True)
+    with sqlite3.connect(db) as con:  # as a release before the calls kept their channels left it
+        con.execute("ALTER TABLE calls DROP COLUMN channels")
+        con.execute("PRAGMA user_version = 2")
+    con.close()
+    out = tmp_path / "stored.html"
+    try:
+        done = call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        link.parent.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    con.close()
 
 
 def test_stored_call_with_its_audio(det, tmp_path):

@@ -418,9 +418,10 @@ class Store:
         """An existing database for a command that only reads it (a report): opened as by
         :meth:`open` (an older one upgraded in place) when it and its folder can be written, else
         read as it is (:meth:`open_readonly`: a read-only copy, folder or filesystem, another
-        user's database). Raises StoreError."""
+        user's database). The folder is the real file's, a symlink's resolved: SQLite writes the
+        journal and -wal beside the file a link points to. Raises StoreError."""
         p = Path(path).expanduser()
-        if os.access(p, os.W_OK) and os.access(p.parent, os.W_OK | os.X_OK):
+        if os.access(p, os.W_OK) and os.access(p.resolve().parent, os.W_OK | os.X_OK):
             return cls.open(p, snapshot_every_s=snapshot_every_s)
         return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
 
