@@ -268,6 +268,36 @@ def test_a_report_of_a_recording_of_more_than_two_channels_names_the_channels_it
         out.read_text(encoding="utf-8")
 
 
+def test_the_report_of_a_call_stored_from_more_than_two_channels_names_the_channels_it_was_read_from(
+        four_channels, tmp_path):
+    """The stored call keeps the channel of each leg; the recording's header gives its channel count:
+    the report of the stored call notes both as the report of the file does. With the recording gone,
+    the channels kept show that it had more than two, and the note says so without the count."""
+    db = tmp_path / "events.db"
+    replayed = call_monitor("replay", four_channels, "--no-transcribe", "--caller-channel", "3",
+                            "--agent-channel", "2", "--db", db, timeout=120)
+    assert replayed.returncode == 0, replayed.stderr
+    out = tmp_path / "report.html"
+
+    def note() -> str:
+        done = call_monitor("report", "1", "--db", db, "-o", out, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return " ".join(" ".join(parse(out.read_text(encoding="utf-8")).text).split())
+
+    assert ("The recording has 4 channels: the caller from channel 3 and the agent from channel 2, the "
+            "other 2 not read (as the call was replayed).") in note()
+    four_channels.unlink()
+    assert ("The recording has more than two channels: the caller from channel 3 and the agent from "
+            "channel 2 (as the call was replayed; the recording is not here to count them).") in note()
+
+
+def test_the_report_of_a_call_stored_from_a_stereo_recording_has_no_note_of_channels(det):
+    assert not any("channels" in n for n in det["data"].notes)
+    with Store.open_readonly(det["db"]) as store:
+        stored = from_store(store, det["data"].call_id, det["cfg"])
+    assert stored.unread_channels is None and not any("channels" in n for n in stored.notes)
+
+
 def test_stored_call_report(det, tmp_path, capsys):
     data = det["data"]
     out = tmp_path / "stored.html"
