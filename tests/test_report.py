@@ -538,6 +538,11 @@ def test_bad_inputs(tmp_path, capsys, det):
     notdb = tmp_path / "other.db"
     notdb.write_text("not sqlite")
     assert "other.db" in _fails(capsys, "1", "-o", out, "--db", str(notdb))
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert _fails(capsys, "1", "-o", out, "--db", str(empty)) == (
+        f"call-monitor: error: {empty}: not a callmonitor database (an empty file)")
+    assert empty.read_bytes() == b"", "a report makes no database where it reads one"
     assert _fails(capsys, "1", "-o", out, "--db", str(tmp_path)) == (
         f"call-monitor: error: {tmp_path}: is a directory, not a database file")
     assert _fails(capsys, "--batch", str(tmp_path), "-o", out) == (
