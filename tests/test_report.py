@@ -288,7 +288,7 @@ def test_the_report_of_a_call_stored_from_more_than_two_channels_names_the_chann
             "other 2 not read (as the call was replayed).") in note()
     four_channels.unlink()
     assert ("The recording has more than two channels: the caller from channel 3 and the agent from "
-            "channel 2 (as the call was replayed; the recording is not here to count them).") in note()
+            "channel 2 (as the call was replayed; the recording not read here to count them).") in note()
 
 
 def test_the_report_of_a_call_stored_from_a_stereo_recording_has_no_note_of_channels(det):

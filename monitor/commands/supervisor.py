@@ -114,7 +114,7 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
     except ssl.SSLError as err:
-        why = f"the key {args.tls_key} is not this certificate's" if err.reason == "KEY_VALUES_MISMATCH" else err
+        why = f"the key {args.tls_key} is not this certificate's" if err.reason == "KEY_VALUES_MISMATCH" else str(err)
         return f"{args.tls_cert}: {TLS_UNUSABLE} ({why})"
     except (OSError, ValueError) as err:
         return f"{args.tls_cert}: {TLS_UNUSABLE} ({err})"

@@ -344,7 +344,7 @@ cannot choose others)."""
 
 def replayed_channels(channels: Mapping[str, int] | None, count: int | None) -> str | None:
     """For a call replayed from a recording of more than two channels: its channel count (``count``,
-    from the recording's header; None: the recording is not there to count them) and the channels
+    from the recording's header; None: not read, the recording gone or not the one replayed) and the channels
     the legs were read from (the call's ``channels``), in one phrase; None otherwise (a live call, a
     mono or stereo recording, or one gone whose legs came from its first two channels)."""
     if not channels:
@@ -353,7 +353,7 @@ def replayed_channels(channels: Mapping[str, int] | None, count: int | None) -> 
         return unread_channels(count, channels, AS_REPLAYED)
     if max(channels.values()) < 2:
         return None
-    return f"more than two channels: {legs_read(channels)} ({AS_REPLAYED}; the recording is not here to count them)"
+    return f"more than two channels: {legs_read(channels)} ({AS_REPLAYED}; the recording not read here to count them)"
 
 
 def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
