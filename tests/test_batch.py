@@ -689,6 +689,16 @@ def test_the_archive_report_names_a_bad_table(tmp_path):
                                   f"status, alerts and a row; write one with call-monitor batch --out)"
 
 
+@pytest.mark.parametrize("name", ["summary.csv", "summary.parquet"])
+def test_the_archive_report_of_a_table_it_may_not_read_says_so(tmp_path, name):
+    table = tmp_path / name
+    table.write_text("path,status,alerts\na.wav,scored,0\n")
+    table.chmod(0)
+    done = cli("report", "--batch", str(table), "-o", str(tmp_path / "a.html"), permissions_bind=True)
+    assert done.returncode == 1 and not (tmp_path / "a.html").exists()
+    assert done.stderr == f"call-monitor: error: {table}: cannot read the batch table (permission denied)\n"
+
+
 def test_a_worker_reports_its_own_peak_memory_not_that_of_the_process_that_started_it():
     """Linux carries ``ru_maxrss`` across exec: a worker spawned by a large process (a notebook, the
     benchmark) must not report that process's peak as its own."""

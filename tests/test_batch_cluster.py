@@ -134,6 +134,26 @@ def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster,
     assert alone.stderr.splitlines() == [f"call-monitor: error: {only_workers}: no such file"]
 
 
+@pytest.mark.parametrize("named", ["audio_fixtures/calls/", "audio_fixtures/calls", "calls.csv",
+                                   "audio_fixtures/calls/normal.json", "audio_fixtures/calls/*"])
+def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(cluster, tmp_path, named):
+    """The client lists folders and globs and reads manifests itself: one it cannot see, named so
+    that it is no recording (a trailing slash, a manifest's or another extension, no extension), is
+    one error line naming it and saying so, exit 2, before anything is scored or stored; it is not
+    sent to a worker as a recording. (The paths go through /proc/self/cwd, which the client
+    resolves in its own empty folder.)"""
+    path = f"/proc/self/cwd/{named}"
+    db = tmp_path / "cluster.db"
+    done = cli("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
+               "--quiet", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: {path}: cannot be seen from this machine, and its name is not a recording's "
+        "(.wav, .flac, .ogg, .mp3): the client lists folders and globs and reads manifests itself, so with "
+        "--scheduler they must be visible here at the same path (only recordings may be on the workers alone)"]
+    assert not db.exists()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the workers must read what the client may not: they run as root")
 def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(cluster, tmp_path):
     """A recording the client's user may not read (the workers run as a user who may) is not failed

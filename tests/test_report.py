@@ -33,7 +33,7 @@ from monitor.events import Word, WordsEvent
 from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,
                             render)
 from monitor.report.figure import fmt_time
-from monitor.delivery.store import Store
+from monitor.delivery.store import SCHEMA_VERSION, Store
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
@@ -298,6 +298,36 @@ def test_a_report_of_a_recording_of_more_than_two_channels_names_the_channels_it
         out.read_text(encoding="utf-8")
 
 
+def test_the_report_of_a_call_stored_from_more_than_two_channels_names_the_channels_it_was_read_from(
+        four_channels, tmp_path):
+    """The stored call keeps the channel of each leg; the recording's header gives its channel count:
+    the report of the stored call notes both as the report of the file does. With the recording gone,
+    the channels kept show that it had more than two, and the note says so without the count."""
+    db = tmp_path / "events.db"
+    replayed = call_monitor("replay", four_channels, "--no-transcribe", "--caller-channel", "3",
+                            "--agent-channel", "2", "--db", db, timeout=120)
+    assert replayed.returncode == 0, replayed.stderr
+    out = tmp_path / "report.html"
+
+    def note() -> str:
+        done = call_monitor("report", "1", "--db", db, "-o", out, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return " ".join(" ".join(parse(out.read_text(encoding="utf-8")).text).split())
+
+    assert ("The recording has 4 channels: the caller from channel 3 and the agent from channel 2, the "
+            "other 2 not read (as the call was replayed).") in note()
+    four_channels.unlink()
+    assert ("The recording has more than two channels: the caller from channel 3 and the agent from "
+            "channel 2 (as the call was replayed; the recording not read here to count them).") in note()
+
+
+def test_the_report_of_a_call_stored_from_a_stereo_recording_has_no_note_of_channels(det):
+    assert not any("channels" in n for n in det["data"].notes)
+    with Store.open_readonly(det["db"]) as store:
+        stored = from_store(store, det["data"].call_id, det["cfg"])
+    assert stored.unread_channels is None and not any("channels" in n for n in stored.notes)
+
+
 def test_stored_call_report(det, tmp_path, capsys):
     data = det["data"]
     out = tmp_path / "stored.html"
@@ -356,6 +386,56 @@ def test_a_stored_call_is_reported_from_a_database_it_may_only_read(det, tmp_pat
     got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
     assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["events.db"]
+
+
+def a_linked_database(det: dict, tmp_path: Path, *, real_writable: bool) -> tuple[Path, Path]:
+    """A copy of the stored call's database in one folder, reached through a symlink in another;
+    the real file's folder read-only (``real_writable`` False) or the link's. (the link, the real file)"""
+    real, links = tmp_path / "real", tmp_path / "links"
+    real.mkdir()
+    links.mkdir()
+    db = real / "events.db"
+    shutil.copy(det["db"], db)
+    (links / "events.db").symlink_to(db)
+    (links if real_writable else real).chmod(0o555)
+    return links / "events.db", db
+
+
+def test_a_database_linked_from_a_writable_folder_into_a_read_only_one_is_read_as_it_is(det, tmp_path):
+    """The folder that counts is the real file's, where SQLite would write: a report through a link
+    in a writable folder to a database in a read-only one reads it as it is, and leaves it so."""
+    link, db = a_linked_database(det, tmp_path, real_writable=False)
+    before = db.read_bytes()
+    out = tmp_path / "stored.html"
+    try:
+        done = call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        db.parent.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
+    assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
+    assert db.read_bytes() == before and sorted(p.name for p in db.parent.iterdir()) == ["events.db"]
+
+
+def test_an_older_database_linked_from_a_read_only_folder_into_a_writable_one_is_upgraded(det, tmp_path):
+    """The reverse: a link in a read-only folder to a database in a writable one is opened as a
+    writer opens it, so a database of an older release is upgraded in place as on any open."""
+    link, db = a_linked_database(det, tmp_path, real_writable=True)
+    with sqlite3.connect(db) as con:  # as a release before the calls kept their channels left it
+        con.execute("ALTER TABLE calls DROP COLUMN channels")
+        con.execute("PRAGMA user_version = 2")
+    con.close()
+    out = tmp_path / "stored.html"
+    try:
+        done = call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        link.parent.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    con.close()
 
 
 @pytest.mark.parametrize("channels", ['{"caller": 0, "agent": 1}', None])
@@ -513,6 +593,11 @@ def test_bad_inputs(tmp_path, capsys, det):
     notdb = tmp_path / "other.db"
     notdb.write_text("not sqlite")
     assert "other.db" in _fails(capsys, "1", "-o", out, "--db", str(notdb))
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert _fails(capsys, "1", "-o", out, "--db", str(empty)) == (
+        f"call-monitor: error: {empty}: not a callmonitor database (an empty file)")
+    assert empty.read_bytes() == b"", "a report makes no database where it reads one"
     assert _fails(capsys, "1", "-o", out, "--db", str(tmp_path)) == (
         f"call-monitor: error: {tmp_path}: is a directory, not a database file")
     assert _fails(capsys, "--batch", str(tmp_path), "-o", out) == (

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PY, Daemon, Hook, stored_calls, wait_for
+from conftest import PY, Daemon, Hook, call_monitor, stored_calls, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
@@ -130,6 +130,21 @@ def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_a
             f"call-monitor: error: status socket {sock}: the path is {len(os.fsencode(str(sock)))} bytes, longer "
             "than a Unix socket's path holds (107 bytes): give a shorter one with --socket PATH or "
             "daemon.status_socket"], asking
+
+
+def test_a_status_socket_in_a_folder_it_may_not_write_is_one_line_naming_it(pulse, env, tmp_path):
+    folder = tmp_path / "sockets"
+    folder.mkdir()
+    folder.chmod(0o555)
+    sock = folder / "callmonitor.sock"
+    try:
+        r = call_monitor("run", "--caller", "softphone.monitor", "--db", tmp_path / "e.db", "--socket", sock,
+                         "--no-notify", "--no-transcribe", env=env, cwd=tmp_path, timeout=30, permissions_bind=True)
+    finally:
+        folder.chmod(0o755)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"call-monitor: error: status socket {sock}: cannot listen there (permission denied)"]
+    assert not (tmp_path / "e.db").exists(), "a daemon that cannot start makes no database"
 
 
 def _unload_sink(env, name):

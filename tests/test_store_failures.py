@@ -324,6 +324,19 @@ def test_purge_of_a_database_that_is_not_there_is_one_line_and_exit_2_and_makes_
                         "nothing to purge\n")
 
 
+def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_path):
+    """An empty file (a --db given the wrong file, one made by touch) is no database to purge:
+    it is said as `alerts` says it, not made a database."""
+    db = tmp_path / "empty.db"
+    db.write_bytes(b"")
+    r = cli("purge", "--db", str(db), "--older-than", "30d")
+    assert r.returncode == 2 and db.read_bytes() == b""
+    assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an empty file): nothing to purge\n"
+    r = cli("alerts", "--db", str(db))
+    assert r.returncode == 2 and db.read_bytes() == b""
+    assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an empty file)\n"
+
+
 def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     db = tmp_path / "e.db"
     store = Store.open(db)

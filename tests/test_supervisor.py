@@ -22,9 +22,9 @@ import pytest
 from console_proc import ROOT, ConsoleProcess, alert_body
 from pulse import have_pulse
 
-from conftest import CALLS, PY, wait_for
+from conftest import CALLS, PY, call_monitor, wait_for
 
-from monitor.commands.supervisor import is_loopback, parse_listen
+from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, parse_listen
 from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
 from monitor.supervisor.store import ConsoleStore, ConsoleStoreError
 
@@ -358,6 +358,36 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+def _bad_tls_files(tmp: Path) -> dict[str, tuple[Path, Path, str]]:
+    """Each way a --tls-cert/--tls-key pair can be unusable: (cert, key, the problem its line says)."""
+    cert, key = _self_signed(tmp)
+    other = tmp / "other"
+    other.mkdir()
+    _, other_key = _self_signed(other)
+    (tmp / "empty.pem").write_bytes(b"")
+    (tmp / "notes.pem").write_text("not a certificate\n")
+    (tmp / "private.key").write_bytes(key.read_bytes())
+    (tmp / "private.key").chmod(0)
+    return {"missing": (tmp / "missing.pem", key, f"{tmp / 'missing.pem'}: {{}}: no such file or directory"),
+            "a folder": (cert, tmp, f"{tmp}: {{}}: is a directory"),
+            "empty": (tmp / "empty.pem", key, f"{tmp / 'empty.pem'}: {{}}: an empty file"),
+            "not PEM": (tmp / "notes.pem", key,
+                        f"{tmp / 'notes.pem'}: {{}}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)"),
+            "swapped": (key, cert, f"{key}: {{}}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)"),
+            "unreadable": (cert, tmp / "private.key", f"{tmp / 'private.key'}: {{}}: permission denied"),
+            "another's key": (cert, other_key, f"{cert}: {{}} (the key {other_key} is not this certificate's)")}
+
+
+@pytest.mark.parametrize("case", ["missing", "a folder", "empty", "not PEM", "swapped", "unreadable", "another's key"])
+def test_an_unusable_tls_file_is_one_line_naming_it_and_why_before_anything_starts(tmp_path, case):
+    cert, key, said = _bad_tls_files(tmp_path)[case]
+    r = call_monitor("supervisor", "--db", tmp_path / "c.db", "--token-file", tmp_path / "t", "--listen",
+                     "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, env=_env(tmp_path), timeout=60,
+                     permissions_bind=True)
+    assert r.returncode == 2 and r.stderr == f"call-monitor: error: {said.format(TLS_UNUSABLE)}\n"
+    assert not (tmp_path / "t").exists() and not (tmp_path / "c.db").exists()
 
 
 def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path):

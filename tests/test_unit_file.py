@@ -421,3 +421,28 @@ def test_an_empty_value_given_to_install_service_reaches_the_units_daemon(tmp_pa
     argv = shlex.split(start.split("=", 1)[1])
     unit = build_parser().parse_args(argv[argv.index("run"):])
     assert (unit.caller, unit.agent, unit.webhook) == ("softphone.monitor", "", "")
+
+
+def test_a_unit_folder_it_may_not_write_is_one_line_naming_the_unit_and_the_old_unit_kept(tmp_path):
+    units = tmp_path / "units"
+    units.mkdir()
+    (units / "callmonitor.service").write_text("[Unit]\nDescription=the unit before\n")
+    units.chmod(0o555)
+    try:
+        r = call_monitor("install-service", "--caller", "softphone.monitor", "--unit-dir", units,
+                         permissions_bind=True, env=dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT),
+                                                         XDG_CONFIG_HOME=str(tmp_path / "cfg")))
+    finally:
+        units.chmod(0o755)
+    assert r.returncode == 1
+    assert r.stderr == f"call-monitor: error: {units / 'callmonitor.service'}: cannot write the unit (permission denied)\n"
+    assert [p.name for p in units.iterdir()] == ["callmonitor.service"]
+    assert "the unit before" in (units / "callmonitor.service").read_text()
+
+
+def test_a_file_where_the_unit_folder_belongs_is_one_line_naming_it(tmp_path):
+    (tmp_path / "units").write_text("a file, not a folder\n")
+    r = _install(tmp_path, "--caller", "softphone.monitor")
+    assert r.returncode == 1
+    assert r.stderr == (f"call-monitor: error: {tmp_path / 'units'}: not a folder (a file is in the way): "
+                        "cannot write the unit there\n")

@@ -110,8 +110,22 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
     return [CallJob(item, caller_channel, agent_channel)]
 
 
+def named_as_recording(item: str) -> bool:
+    """Whether the name ``item`` may be a recording: an audio extension (:data:`AUDIO_SUFFIXES`)
+    and no trailing slash; not a folder, a manifest or a glob of anything else."""
+    return not item.endswith(("/", os.sep)) and _is_audio(item)
+
+
+def client_must_see(item: str) -> str:
+    """The line for an input a cluster's client cannot see whose name says it is no recording."""
+    return (f"{item}: cannot be seen from this machine, and its name is not a recording's "
+            f"({', '.join(AUDIO_SUFFIXES)}): the client lists folders and globs and reads manifests "
+            "itself, so with --scheduler they must be visible here at the same path (only recordings "
+            "may be on the workers alone)")
+
+
 def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0,
-                  problems: list[str] | None = None) -> list[CallJob]:
+                  problems: list[str] | None = None, *, workers_see_more: bool = False) -> list[CallJob]:
     """Every recording the inputs name, once each (first mention wins), numbered in order, with
     absolute paths (the workers of a cluster read them from a path they share with the client).
     A manifest's row that names a recording again with other channels (its other leg as the
@@ -119,11 +133,15 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
 
     Raises InputError for a folder or pattern with no recording, a folder that cannot be searched,
     or a bad manifest; a sub-folder that cannot be searched is a line in ``problems`` when given
-    (the rest is scored), else an InputError too."""
+    (the rest is scored), else an InputError too. With ``workers_see_more`` (a running cluster,
+    whose workers may see what this process cannot), an input :func:`unseen` here is left to the
+    workers only when :func:`named_as_recording`, else an InputError (:func:`client_must_see`)."""
     jobs: list[CallJob] = []
     seen: set[str] = set()
     legs_seen: set[tuple[str, int, int | None]] = set()
     for item in items:
+        if workers_see_more and not named_as_recording(item) and unseen(item):
+            raise InputError(client_must_see(item))
         found = _expand_one(item, caller_channel, agent_channel, problems)
         if os.path.isdir(item) and not found:
             raise InputError(f"{item}: the folder holds no recording ({', '.join(AUDIO_SUFFIXES)})")

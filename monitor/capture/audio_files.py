@@ -439,8 +439,12 @@ def unread_channels(channels: int, read: Mapping[str, int] | None, choose: str) 
         return None
     if read is None:
         return f"{channels} channels, all mixed into one ({choose})"
-    used = " and ".join(f"the {leg} from channel {c}" for leg, c in read.items())
-    return f"{channels} channels: {used}, the other {channels - len(read)} not read ({choose})"
+    return f"{channels} channels: {legs_read(read)}, the other {channels - len(read)} not read ({choose})"
+
+
+def legs_read(read: Mapping[str, int]) -> str:
+    """The channel each leg is read from, as a phrase: "the caller from channel 3 and the agent from channel 2"."""
+    return " and ".join(f"the {leg} from channel {c}" for leg, c in read.items())
 
 
 def flat_top_samples(rate: int) -> int:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
         unsearched: list[str] = []
         jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel,
-                             unsearched)
+                             unsearched, workers_see_more=bool(args.scheduler))
     except (ConfigError, InputError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -178,12 +179,9 @@ def run(args: argparse.Namespace) -> int:
         before = path.read_text() if path.is_file() else None
     except (OSError, UnicodeDecodeError):
         before = ""  # a unit there that cannot be read: replaced, as a changed one
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        path.write_text(unit)
-        os.chmod(path, 0o600)
-    except OSError as err:
-        error(f"cannot write the unit: {err}")
+    problem = _write_unit(path, unit)
+    if problem:
+        error(problem)
         return ExitStatus.FAILED
     changed = before is not None and before != unit
     info(f"wrote {path}" + (" (it replaces a different unit)" if changed else
@@ -196,6 +194,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
     return ExitStatus.OK
+
+
+def _write_unit(path: Path, unit: str) -> str | None:
+    """Write ``unit`` to ``path`` (0600, its folder made if missing), whole or not at all: a unit
+    there before is replaced only by the new one written in full. The line naming what is in the
+    way when it cannot be written, else None."""
+    d = path.parent
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        return f"{d}: not a folder (a file is in the way): cannot write the unit there"
+    except OSError as err:
+        return f"{d}: cannot make the folder for the unit ({(err.strerror or str(err)).lower()})"
+    part = path.with_name(f".{path.name}.part")
+    try:
+        with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+            fh.write(unit)
+        os.chmod(part, 0o600)  # a part file left before with other permissions
+        os.replace(part, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
+        return f"{path}: cannot write the unit ({(err.strerror or str(err)).lower()})"
+    return None
 
 
 PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.status_socket",

@@ -225,7 +225,8 @@ def _open_status(cfg, starting: _Starting, stack: contextlib.ExitStack):
     except RuntimeError as err:
         raise _fail(f"status socket: {err}") from None
     except OSError as err:
-        raise _fail(f"status socket {sock}: {err.strerror or err}") from None
+        why = str(err.strerror or err)
+        raise _fail(f"status socket {sock}: cannot listen there ({why[:1].lower() + why[1:]})") from None
     stack.callback(status.close)
     return status
 

@@ -6,10 +6,12 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
 import signal
 import socket
 import sys
 import threading
+from types import MappingProxyType
 
 from ..console import configure_logging, error, info, warning
 from .common import ExitStatus, add_config_options
@@ -77,19 +79,45 @@ def _overrides(args: argparse.Namespace) -> dict:
     return o
 
 
+TLS_UNUSABLE = "cannot use the TLS certificate and key"
+"""What the line of every problem with --tls-cert/--tls-key says, after the file it names."""
+
+PEM_BLOCKS = MappingProxyType({"certificate": re.compile(rb"-----BEGIN CERTIFICATE-----"),
+                               "private key": re.compile(rb"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")})
+"""The first line of a PEM block of each file --tls-cert and --tls-key name."""
+
+
+def _pem_problem(path: str, what: str) -> str | None:
+    """Why ``path`` is not a PEM file holding the TLS ``what`` (a key of :data:`PEM_BLOCKS`), or None."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(1 << 20)
+    except OSError as err:
+        return f"{path}: {TLS_UNUSABLE}: {(err.strerror or str(err)).lower()}"
+    if not text:
+        return f"{path}: {TLS_UNUSABLE}: an empty file"
+    if not PEM_BLOCKS[what].search(text):
+        return f"{path}: {TLS_UNUSABLE}: not a PEM {what} (no {PEM_BLOCKS[what].pattern.decode()} line)"
+    return None
+
+
 def _check_tls(args: argparse.Namespace) -> str | None:
     """The problem with --tls-cert/--tls-key, or None."""
     if bool(args.tls_cert) != bool(args.tls_key):
         return "--tls-cert and --tls-key go together"
-    for path in (args.tls_cert, args.tls_key):
-        if path and not os.access(path, os.R_OK):
-            return f"{path}: cannot read the file"
-    if args.tls_cert:  # loaded once here, so that a bad pair is said before the console's address is
-        import ssl
-        try:
-            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
-        except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
-            return f"{args.tls_cert}: cannot use the TLS certificate and key ({err})"
+    if not args.tls_cert:
+        return None
+    for path, what in ((args.tls_cert, "certificate"), (args.tls_key, "private key")):
+        if problem := _pem_problem(path, what):
+            return problem
+    import ssl  # loaded once here, so that a bad pair is said before the console's address is
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+    except ssl.SSLError as err:
+        why = f"the key {args.tls_key} is not this certificate's" if err.reason == "KEY_VALUES_MISMATCH" else str(err)
+        return f"{args.tls_cert}: {TLS_UNUSABLE} ({why})"
+    except (OSError, ValueError) as err:
+        return f"{args.tls_cert}: {TLS_UNUSABLE} ({err})"
     return None
 
 
@@ -255,7 +283,7 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
     except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
         sock.close()
         store.close()
-        error(f"{args.tls_cert}: cannot use the TLS certificate and key ({err})")
+        error(f"{args.tls_cert}: {TLS_UNUSABLE} ({err})")
         return False
     server = uvicorn.Server(config)
     for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after its graceful

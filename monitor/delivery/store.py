@@ -160,6 +160,11 @@ def no_database(path: str | os.PathLike[str]) -> str:
     return f"{os.fspath(path)}: no database there (nothing has been recorded to it yet)"
 
 
+def an_empty_file(path: str | os.PathLike[str]) -> str:
+    """The line for an empty file given to a command that reads a database (a writer makes one there)."""
+    return f"{os.fspath(path)}: not a callmonitor database (an empty file)"
+
+
 def a_folder(path: str | os.PathLike[str]) -> str:
     """The line for a folder given where a database file belongs."""
     return f"{os.fspath(path)}: is a directory, not a database file"
@@ -419,9 +424,12 @@ class Store:
         """An existing database for a command that only reads it (a report): opened as by
         :meth:`open` (an older one upgraded in place) when it and its folder can be written, else
         read as it is (:meth:`open_readonly`: a read-only copy, folder or filesystem, another
-        user's database). Raises StoreError."""
+        user's database). The folder is the real file's, a symlink's resolved: SQLite writes the
+        journal and -wal beside the file a link points to. An empty file is no database to read
+        (:meth:`open` would make one in it). Raises StoreError."""
         p = Path(path).expanduser()
-        if os.access(p, os.W_OK) and os.access(p.parent, os.W_OK | os.X_OK):
+        if (p.is_file() and p.stat().st_size > 0 and os.access(p, os.W_OK)
+                and os.access(p.resolve().parent, os.W_OK | os.X_OK)):
             return cls.open(p, snapshot_every_s=snapshot_every_s)
         return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
 
@@ -460,8 +468,8 @@ class Store:
         if version > SCHEMA_VERSION:
             raise _too_new(self.path, version)
         if version == 0 or not _TABLES <= tables:
-            what = "an empty file" if not tables else "it holds other tables"
-            raise StoreError(f"{self.path}: not a callmonitor database ({what})")
+            raise StoreError(an_empty_file(self.path) if not tables else
+                             f"{self.path}: not a callmonitor database (it holds other tables)")
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:

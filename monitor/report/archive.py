@@ -66,6 +66,8 @@ def read_table(path: str) -> list[dict[str, Any]]:
                 rows = list(csv.DictReader(fh))
     except ImportError:
         raise ReportError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+    except PermissionError:
+        raise ReportError(f"{path}: cannot read the batch table (permission denied)") from None
     except Exception as err:  # noqa: BLE001 - csv, unicode and arrow errors alike: one line
         raise ReportError(f"{path}: not a batch table ({err})") from None
     if not rows or any(c not in rows[0] for c in _NEEDED):

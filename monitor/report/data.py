@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..capture.audio_files import AudioFileError, probe
+from ..capture.audio_files import AudioFileError, legs_read, probe, unread_channels
 from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue
@@ -342,9 +342,29 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     return out
 
 
+AS_REPLAYED = "as the call was replayed"
+"""How a stored call's legs were chosen from a recording of more than two channels (its report
+cannot choose others)."""
+
+
+def replayed_channels(channels: Mapping[str, int] | None, count: int | None) -> str | None:
+    """For a call replayed from a recording of more than two channels: its channel count (``count``,
+    from the recording's header; None: not read, the recording gone or not the one replayed) and the channels
+    the legs were read from (the call's ``channels``), in one phrase; None otherwise (a live call, a
+    mono or stereo recording, or one gone whose legs came from its first two channels)."""
+    if not channels:
+        return None
+    if count is not None:
+        return unread_channels(count, channels, AS_REPLAYED)
+    if max(channels.values()) < 2:
+        return None
+    return f"more than two channels: {legs_read(channels)} ({AS_REPLAYED}; the recording not read here to count them)"
+
+
 def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
-                duration_s: float | None) -> tuple[dict[str, LegTrack], tuple[str, ...]] | None:
-    """Waveform and speech regions of a stored call's audio, or None if it does not fit."""
+                duration_s: float | None) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
+    """Waveform and speech regions of a stored call's audio and its channel count, or None if it
+    does not fit."""
     from ..analysis.analyzer import StreamingAnalyzer
 
     try:
@@ -364,7 +384,7 @@ def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: 
             col.frames(leg, analyzers[leg].flush())
     except (AudioFileError, OSError, ValueError):
         return None
-    return col.tracks(cfg), src.legs
+    return col.tracks(cfg), src.legs, info.channels
 
 
 def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = True) -> ReportData:
@@ -388,14 +408,19 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                      "the report shows what was stored so far.")
     tracks: dict[str, LegTrack] = {}
     legs: tuple[str, ...] = ("caller",)
+    count: int | None = None  # the channels of the recording the call was replayed from, when read here
     if use_audio:
         for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source, call.channels):
             if os.path.isfile(path):
                 got = _scan_audio(path, cc, ac, cfg, call.duration_s)
                 if got is not None:
-                    tracks, legs = got
+                    tracks, legs, n = got
+                    count = n if path == call.source else None
                     notes.append(f"Waveform and speech regions from the call's audio: {path}")
                     break
+    unread = replayed_channels(call.channels, count)
+    if unread:
+        notes.append(f"The recording has {unread}.")
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         notes.append("No audio is stored with this call: the waveform panel is replaced by the "
@@ -404,12 +429,14 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     every = f"every {store.snapshot_every_s:g} s"
     notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
     started = call.started_at
-    return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
+    data = ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, deliveries=_deliveries(store, stored))
+    data.unread_channels = unread
+    return data
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
