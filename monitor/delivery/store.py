@@ -475,8 +475,9 @@ class Store:
         if version > SCHEMA_VERSION:
             raise _too_new(self.path, version)
         if version == 0 or not _TABLES <= tables:
-            raise StoreError(an_empty_file(self.path) if not tables else
-                             f"{self.path}: not a callmonitor database (it holds other tables)")
+            what = "it holds other tables" if tables else "an SQLite file with no tables"
+            raise StoreError(an_empty_file(self.path) if is_empty_file(self.path) else
+                             f"{self.path}: not a callmonitor database ({what})")
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:
