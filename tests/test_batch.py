@@ -627,6 +627,17 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
     assert str(archive["missing"]) in html.split("could not be scored")[1]
 
 
+def test_an_empty_database_file_is_none_to_the_archive_report_which_reads_the_recordings(archive, tmp_path):
+    """A --db that is an empty file (made by touch) is as one not there: the flagged calls' reports
+    are written from their recordings, and the file is left empty (a report makes no database)."""
+    empty, page = tmp_path / "empty.db", tmp_path / "archive.html"
+    empty.write_bytes(b"")
+    done = cli("report", "--batch", str(archive["out"]), "--db", str(empty), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    flagged = [r for r in archive["rows"] if r["status"] == "scored" and int(r["alerts"]) > 0]
+    assert done.stderr.strip().endswith(f"({len(flagged)} call report(s) beside it)") and empty.read_bytes() == b""
+
+
 def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_own_report(tmp_path):
     """A manifest may name a recording once per pair of legs: each of its rows is a call with a
     report of its own, not both rows the last one's."""

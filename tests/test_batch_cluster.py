@@ -135,13 +135,14 @@ def test_a_recording_only_the_workers_see_is_checked_and_scored_by_them(cluster,
 
 
 @pytest.mark.parametrize("named", ["audio_fixtures/calls/", "audio_fixtures/calls", "calls.csv",
-                                   "audio_fixtures/calls/normal.json", "audio_fixtures/calls/*"])
+                                   "audio_fixtures/calls/normal.json", "audio_fixtures/calls/*",
+                                   "audio_fixtures/calls/*.wav"])
 def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(cluster, tmp_path, named):
     """The client lists folders and globs and reads manifests itself: one it cannot see, named so
-    that it is no recording (a trailing slash, a manifest's or another extension, no extension), is
-    one error line naming it and saying so, exit 2, before anything is scored or stored; it is not
-    sent to a worker as a recording. (The paths go through /proc/self/cwd, which the client
-    resolves in its own empty folder.)"""
+    that it is no recording (a trailing slash, a manifest's or another extension, no extension, a
+    glob even of recordings), is one error line naming it and saying so, exit 2, before anything is
+    scored or stored; it is not sent to a worker as a recording. (The paths go through
+    /proc/self/cwd, which the client resolves in its own empty folder.)"""
     path = f"/proc/self/cwd/{named}"
     db = tmp_path / "cluster.db"
     done = cli("batch", path, str(CALLS / "normal_8k.wav"), "--scheduler", cluster, "--db", str(db),
@@ -149,9 +150,24 @@ def test_a_folder_or_manifest_only_the_workers_see_is_one_line_from_the_client(c
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [
         f"call-monitor: error: {path}: cannot be seen from this machine, and its name is not a recording's "
-        "(.wav, .flac, .ogg, .mp3): the client lists folders and globs and reads manifests itself, so with "
-        "--scheduler they must be visible here at the same path (only recordings may be on the workers alone)"]
+        "(.wav, .flac, .ogg, .mp3, no pattern): the client lists folders and globs and reads manifests itself, "
+        "so with --scheduler they must be visible here at the same path (only recordings may be on the workers "
+        "alone)"]
     assert not db.exists()
+
+
+@pytest.mark.parametrize("pattern", ["*", "**"])
+def test_a_glob_the_client_sees_is_scored_on_the_cluster_whatever_its_ending(cluster, tmp_path, pattern):
+    """A glob is never a file of its name: one that matches here (``calls/*``, ``calls/**``, no audio
+    ending) is listed by the client and scored on the workers, not refused as unseen."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "normal_8k.wav").symlink_to(CALLS / "normal_8k.wav")
+    (folder / "notes.txt").write_text("not a recording\n")
+    done = cli("batch", str(folder / pattern), "--scheduler", cluster, "--db", str(tmp_path / "cluster.db"),
+               "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "1 scored, 0 already scored, 0 failed" in done.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the workers must read what the client may not: they run as root")

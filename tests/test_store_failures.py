@@ -337,6 +337,18 @@ def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_p
     assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an empty file)\n"
 
 
+def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):
+    """A file SQLite made and nothing else (4 KB, no table) is no callmonitor database, but not an
+    empty file either: `alerts` says which."""
+    db = tmp_path / "bare.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    r = cli("alerts", "--db", str(db))
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an SQLite file with no tables)\n"
+
+
 def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     db = tmp_path / "e.db"
     store = Store.open(db)

@@ -370,6 +370,8 @@ def _bad_tls_files(tmp: Path) -> dict[str, tuple[Path, Path, str]]:
     (tmp / "notes.pem").write_text("not a certificate\n")
     (tmp / "private.key").write_bytes(key.read_bytes())
     (tmp / "private.key").chmod(0)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-out", str(tmp / "locked.key"), "-aes128", "-passout",
+                    "pass:secret"], check=True, capture_output=True, timeout=60)
     return {"missing": (tmp / "missing.pem", key, f"{tmp / 'missing.pem'}: {{}}: no such file or directory"),
             "a folder": (cert, tmp, f"{tmp}: {{}}: is a directory"),
             "empty": (tmp / "empty.pem", key, f"{tmp / 'empty.pem'}: {{}}: an empty file"),
@@ -377,11 +379,16 @@ def _bad_tls_files(tmp: Path) -> dict[str, tuple[Path, Path, str]]:
                         f"{tmp / 'notes.pem'}: {{}}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)"),
             "swapped": (key, cert, f"{key}: {{}}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)"),
             "unreadable": (cert, tmp / "private.key", f"{tmp / 'private.key'}: {{}}: permission denied"),
-            "another's key": (cert, other_key, f"{cert}: {{}} (the key {other_key} is not this certificate's)")}
+            "another's key": (cert, other_key, f"{cert}: {{}} (the key {other_key} is not this certificate's)"),
+            "encrypted": (cert, tmp / "locked.key", f"{tmp / 'locked.key'}: {{}}: an encrypted private key (the "
+                          "console takes no passphrase: write it decrypted, openssl pkey -in KEY -out DECRYPTED_KEY)")}
 
 
-@pytest.mark.parametrize("case", ["missing", "a folder", "empty", "not PEM", "swapped", "unreadable", "another's key"])
+@pytest.mark.parametrize("case", ["missing", "a folder", "empty", "not PEM", "swapped", "unreadable", "another's key",
+                                  "encrypted"])
 def test_an_unusable_tls_file_is_one_line_naming_it_and_why_before_anything_starts(tmp_path, case):
+    """Each is said in one line naming the file; an encrypted key too, without OpenSSL asking its
+    passphrase (on the terminal, or on stderr where there is none: the daemon's journal)."""
     cert, key, said = _bad_tls_files(tmp_path)[case]
     r = call_monitor("supervisor", "--db", tmp_path / "c.db", "--token-file", tmp_path / "t", "--listen",
                      "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, env=_env(tmp_path), timeout=60,

@@ -39,6 +39,12 @@ def _is_audio(name: str) -> bool:
     return name.lower().endswith(AUDIO_SUFFIXES)
 
 
+def _is_pattern(item: str) -> bool:
+    """Whether the input ``item`` is a glob: magic in its name and no file of that name (a
+    recording named call[1].wav is that file)."""
+    return glob.has_magic(item) and not os.path.lexists(item)
+
+
 def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -> Iterator[str]:
     """The recordings under ``folder``. A folder that cannot be searched is a line in ``problems``
     (an InputError without the list, or when it is ``folder`` itself and ``named`` as an input)."""
@@ -100,7 +106,7 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
         return [CallJob(p, caller_channel, agent_channel) for p in _walk(item, problems, named=True)]
     if item.lower().endswith(".csv") and os.path.isfile(item):
         return read_manifest(item, caller_channel, agent_channel)
-    if glob.has_magic(item) and not os.path.lexists(item):  # a recording named call[1].wav is that file
+    if _is_pattern(item):
         found = sorted(glob.glob(item, recursive=True))
         paths = [p for f in found for p in (_walk(f, problems) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
         if not paths:
@@ -111,17 +117,23 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
 
 
 def named_as_recording(item: str) -> bool:
-    """Whether the name ``item`` may be a recording: an audio extension (:data:`AUDIO_SUFFIXES`)
-    and no trailing slash; not a folder, a manifest or a glob of anything else."""
-    return not item.endswith(("/", os.sep)) and _is_audio(item)
+    """Whether the name ``item`` may be a recording: an audio extension (:data:`AUDIO_SUFFIXES`),
+    no trailing slash and no pattern; not a folder, a manifest or a glob, even of recordings."""
+    return not item.endswith(("/", os.sep)) and _is_audio(item) and not _is_pattern(item)
+
+
+def _nothing_here(item: str) -> bool:
+    """Whether this process sees nothing of the input ``item``: :func:`unseen`, or for a glob no
+    match (the literal name of a glob is never there)."""
+    return next(glob.iglob(item, recursive=True), None) is None if _is_pattern(item) else unseen(item)
 
 
 def client_must_see(item: str) -> str:
     """The line for an input a cluster's client cannot see whose name says it is no recording."""
     return (f"{item}: cannot be seen from this machine, and its name is not a recording's "
-            f"({', '.join(AUDIO_SUFFIXES)}): the client lists folders and globs and reads manifests "
-            "itself, so with --scheduler they must be visible here at the same path (only recordings "
-            "may be on the workers alone)")
+            f"({', '.join(AUDIO_SUFFIXES)}, no pattern): the client lists folders and globs and reads "
+            "manifests itself, so with --scheduler they must be visible here at the same path (only "
+            "recordings may be on the workers alone)")
 
 
 def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0,
@@ -135,12 +147,13 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
     or a bad manifest; a sub-folder that cannot be searched is a line in ``problems`` when given
     (the rest is scored), else an InputError too. With ``workers_see_more`` (a running cluster,
     whose workers may see what this process cannot), an input :func:`unseen` here is left to the
-    workers only when :func:`named_as_recording`, else an InputError (:func:`client_must_see`)."""
+    workers only when :func:`named_as_recording`, else an InputError (:func:`client_must_see`); a
+    glob is unseen when it matches nothing here."""
     jobs: list[CallJob] = []
     seen: set[str] = set()
     legs_seen: set[tuple[str, int, int | None]] = set()
     for item in items:
-        if workers_see_more and not named_as_recording(item) and unseen(item):
+        if workers_see_more and not named_as_recording(item) and _nothing_here(item):
             raise InputError(client_must_see(item))
         found = _expand_one(item, caller_channel, agent_channel, problems)
         if os.path.isdir(item) and not found:

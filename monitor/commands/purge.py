@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.store import an_empty_file, no_database
+    from ..delivery.store import an_empty_file, is_empty_file, no_database
     from .common import ConfigError, StoreError, config_from_args, open_store
     now = time.time()
     try:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows
         error(f"{no_database(cfg.storage.db)}: nothing to purge")
         return ExitStatus.BAD_SETUP
-    if os.path.isfile(cfg.storage.db) and os.path.getsize(cfg.storage.db) == 0:  # left so, not made a database
+    if is_empty_file(cfg.storage.db):  # left so, not made a database
         error(f"{an_empty_file(cfg.storage.db)}: nothing to purge")
         return ExitStatus.BAD_SETUP
     try:

@@ -110,14 +110,31 @@ def _check_tls(args: argparse.Namespace) -> str | None:
     for path, what in ((args.tls_cert, "certificate"), (args.tls_key, "private key")):
         if problem := _pem_problem(path, what):
             return problem
+    return _pair_problem(args.tls_cert, args.tls_key)
+
+
+class _Encrypted(Exception):
+    """A private key asked for its passphrase, which the console is never given."""
+
+
+def _no_passphrase() -> bytes:
+    raise _Encrypted
+
+
+def _pair_problem(cert: str, key: str) -> str | None:
+    """Why OpenSSL cannot use ``cert`` with ``key``, or None; an encrypted key is said, not asked
+    its passphrase on the terminal (OpenSSL's own prompt when no password is given)."""
     import ssl  # loaded once here, so that a bad pair is said before the console's address is
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=_no_passphrase)
+    except _Encrypted:
+        return (f"{key}: {TLS_UNUSABLE}: an encrypted private key (the console takes no passphrase: "
+                "write it decrypted, openssl pkey -in KEY -out DECRYPTED_KEY)")
     except ssl.SSLError as err:
-        why = f"the key {args.tls_key} is not this certificate's" if err.reason == "KEY_VALUES_MISMATCH" else str(err)
-        return f"{args.tls_cert}: {TLS_UNUSABLE} ({why})"
+        why = f"the key {key} is not this certificate's" if err.reason == "KEY_VALUES_MISMATCH" else str(err)
+        return f"{cert}: {TLS_UNUSABLE} ({why})"
     except (OSError, ValueError) as err:
-        return f"{args.tls_cert}: {TLS_UNUSABLE} ({err})"
+        return f"{cert}: {TLS_UNUSABLE} ({err})"
     return None
 
 

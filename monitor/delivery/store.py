@@ -160,6 +160,13 @@ def no_database(path: str | os.PathLike[str]) -> str:
     return f"{os.fspath(path)}: no database there (nothing has been recorded to it yet)"
 
 
+def is_empty_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file with nothing in it: no database to read yet (a writer makes one
+    there; :func:`an_empty_file` says it to a command that reads one)."""
+    p = os.path.expanduser(path)
+    return os.path.isfile(p) and os.path.getsize(p) == 0
+
+
 def an_empty_file(path: str | os.PathLike[str]) -> str:
     """The line for an empty file given to a command that reads a database (a writer makes one there)."""
     return f"{os.fspath(path)}: not a callmonitor database (an empty file)"
@@ -428,7 +435,7 @@ class Store:
         journal and -wal beside the file a link points to. An empty file is no database to read
         (:meth:`open` would make one in it). Raises StoreError."""
         p = Path(path).expanduser()
-        if (p.is_file() and p.stat().st_size > 0 and os.access(p, os.W_OK)
+        if (p.is_file() and not is_empty_file(p) and os.access(p, os.W_OK)
                 and os.access(p.resolve().parent, os.W_OK | os.X_OK)):
             return cls.open(p, snapshot_every_s=snapshot_every_s)
         return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
@@ -468,8 +475,9 @@ class Store:
         if version > SCHEMA_VERSION:
             raise _too_new(self.path, version)
         if version == 0 or not _TABLES <= tables:
-            raise StoreError(an_empty_file(self.path) if not tables else
-                             f"{self.path}: not a callmonitor database (it holds other tables)")
+            what = "it holds other tables" if tables else "an SQLite file with no tables"
+            raise StoreError(an_empty_file(self.path) if is_empty_file(self.path) else
+                             f"{self.path}: not a callmonitor database ({what})")
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:

@@ -429,14 +429,12 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     every = f"every {store.snapshot_every_s:g} s"
     notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
     started = call.started_at
-    data = ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
+    return ReportData(title=f"call {call_id}", source=call.source, duration_s=float(duration),
                       legs=legs, cues=cues, baseline=baseline, alerts=alerts, clears=clears,
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
-                      notes=notes, deliveries=_deliveries(store, stored))
-    data.unread_channels = unread
-    return data
+                      notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored))
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:

@@ -74,7 +74,7 @@ def _value(v: Any) -> str:
         return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
     if isinstance(v, (list, tuple)):
         return ", ".join(_value(x) for x in v)
-    if isinstance(v, Mapping):  # a family's level, say: "latency 2.01, pausing 1.63"
+    if isinstance(v, Mapping):  # a family's level, say: "latency 2.01; pausing 1.63"
         return "; ".join(f"{k} {_value(x)}" for k, x in v.items()) if v else "-"
     return str(v)
 
