@@ -181,6 +181,8 @@ def render_html(data: ReportData, png: bytes | None) -> str:
             "transcribed" if data.transcribed else "acoustic-only"]
     if data.call_id is not None:
         meta.insert(0, f"call id {_e(data.call_id)}")
+    if data.agent:
+        meta.insert(0, f"agent {_e(data.agent)}")
     if data.started_at:
         when = _dt.datetime.fromtimestamp(data.started_at).strftime("%Y-%m-%d %H:%M:%S")
         meta.insert(0, f"started {_e(when)}")
