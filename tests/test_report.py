@@ -173,7 +173,7 @@ def test_file_report_html(det):
         assert a.severity in row["text"] and a.severity in row["class"]
         for action in a.actions:
             assert action in row["text"]
-        assert "value" in row["text"] or "kinds" in row["text"]
+        assert "now:" in row["text"] or "cues:" in row["text"]  # the evidence, in words
         # how it ended: a recovery shows its time; one still raised at the end is not an all-clear
         end = data.clear_of(a)
         if end is not None and end.reason == "call_ended":
