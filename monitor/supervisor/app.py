@@ -207,8 +207,8 @@ class Console:
         header = request.headers.get("authorization")
         p = self.auth.bearer(header)
         if p is not None:
-            return self._refuse(request, f"this token is agent {p.name!r}'s, which only posts alerts and heartbeats: "
-                                         f"reading and acknowledging need the console's shared token", 403)
+            return self._refuse(request, f"this token belongs to agent {p.name!r} and only posts alerts and "
+                                         f"heartbeats: reading and acknowledging need the console's shared token", 403)
         return self._refuse(request, "missing or wrong token" if header else "missing token")
 
     async def _body(self, request: Request) -> bytes:
