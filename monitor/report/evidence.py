@@ -150,7 +150,7 @@ def _fusion_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     paired = ev.get("paired")
     if isinstance(paired, Mapping):
         held = f" for {paired['held_s']:.0f} s" if _num(paired.get("held_s")) else ""
-        grade = (f", each at least {value_text(paired['paired_grade'])} of the way"
+        grade = (f", each at least {value_text(paired['paired_grade'])} of the way to its limit"
                  if _num(paired.get("paired_grade")) else "")
         out.append(EvidenceLine("families near their absolute limits together",
                                 f"{value_text(paired.get('families'))}{held}{grade}"))
@@ -188,7 +188,7 @@ def _cue_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     if _num(ev.get("grade")):
         out.append(EvidenceLine("grade", f"{value_text(ev['grade'])} (1 = at the threshold)"))
     if _num(ev.get("measured")):
-        out.append(EvidenceLine("as measured", f"{value_text(ev['measured'])} (the value above is net of the "
+        out.append(EvidenceLine("as measured", f"{value_text(ev['measured'])} (\"now\" is net of the "
                                                f"pauses' rise)"))
     return out
 
