@@ -96,8 +96,9 @@ try:
     page.screenshot(T / "page.png") if hasattr(page, "screenshot") else None
     b.close()
 finally:
-    for d, ps, env in daemons.values():
+    for server in servers:  # first: nothing below may leave a sound server running
+        server.stop()
+    for d, _, _ in daemons.values():
         d.kill()
-    for ps in servers: ps.stop()
     console.kill()
     (T / "log.txt").write_text("\n".join(log) + "\n\nCONSOLE STDERR\n" + "\n".join(console.err) + "\n\nCAROL\n" + "\n".join(daemons.get("carol", (Daemon.__new__(Daemon),))[0].err if "carol" in daemons else []))
