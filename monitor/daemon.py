@@ -46,6 +46,7 @@ from .config import Config, ConfigError, changed_keys
 from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store, StoreError
+from .delivery.sinks.webhook import default_agent_name
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
@@ -91,6 +92,9 @@ class Daemon:
         URL and token file once applied); a reload names the keys that differ from these."""
         self.source = source
         self.store = store
+        self.agent = cfg.delivery.agent_name or default_agent_name()
+        """This agent's name, as the webhook's posts give it (``delivery.agent_name`` applies at the
+        next start): kept with each call."""
         self.sinks = dict(sinks)
         self.reload_fn = reload
         self.guard = StoreGuard(store)
@@ -208,7 +212,8 @@ class Daemon:
             if hasattr(self.source, "stats") else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"live:{label}", started_at=time.time() - (self._now - first),
-                                     channels={leg: i for i, leg in enumerate(self.source.legs)}, **extra)
+                                     channels={leg: i for i, leg in enumerate(self.source.legs)},
+                                     agent=self.agent, **extra)
         self.calls += 1
         self.active = {}
         name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"

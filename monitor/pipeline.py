@@ -44,9 +44,10 @@ class CallPipeline:
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
                  source: str = "", started_at: float | None = None, transcribers: dict | None = None,
                  phrase_matcher=None, words_in_step: bool = False,
-                 channels: Mapping[str, int] | None = None) -> None:
+                 channels: Mapping[str, int] | None = None, agent: str | None = None) -> None:
         """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
-        with the stored call so that its report reads the legs from the right channels."""
+        with the stored call so that its report reads the legs from the right channels; ``agent``:
+        a live call's agent, kept with it so that its report names them."""
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
@@ -71,7 +72,8 @@ class CallPipeline:
         # a recording is stored by its absolute path, so that a report of the call finds its audio
         # from any working folder (events and the summary keep the name it was given by)
         stored = os.path.abspath(source) if source and os.path.isfile(source) else source
-        self._call_token = self.store.start_call(stored, started_at, channels) if self.store is not None else None
+        self._call_token = (self.store.start_call(stored, started_at, channels, agent)
+                            if self.store is not None else None)
         self.alerts: list[AlertEvent] = []
         self.duration_s = 0.0
         self._baseline_stored = False

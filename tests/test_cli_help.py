@@ -55,3 +55,26 @@ def test_db_finds_the_socket_of_a_daemon_run_with_it_where_nothing_else_places_i
     done = call_monitor(*command, "--db", tmp_path / "e.db", timeout=30, env=env)
     assert done.returncode == 1
     assert done.stderr.strip() == f"call-monitor: error: no daemon running (no status socket at {tmp_path}/e.db.sock)"
+
+
+def test_the_help_shows_the_files_under_the_xdg_folders_the_command_will_use(tmp_path, monkeypatch) -> None:
+    """With $XDG_CONFIG_HOME and $XDG_DATA_HOME set, no help names ~/.config or ~/.local/share: the
+    configuration, the databases, the console's token and the unit's folder are shown where they are."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "1000")  # no long path broken across lines
+    helps = {name: " ".join(p.format_help().split()) for name, p in _subparsers().items()}
+    for name, text in helps.items():
+        assert "~/.config" not in text and "~/.local" not in text, (name, text)
+    assert f"on top of {tmp_path}/cfg/callmonitor/config.toml" in helps["replay"]
+    assert f"else {tmp_path}/data/callmonitor/events.db" in helps["run"]
+    assert f"else {tmp_path}/data/callmonitor/supervisor.db" in helps["supervisor"]
+    assert f"else {tmp_path}/cfg/callmonitor/supervisor.token" in helps["supervisor"]
+    assert f"(in {tmp_path}/cfg/systemd/user)" in helps["install-service"]
+
+
+def test_the_help_writes_the_default_files_under_the_home_folder_with_a_tilde(monkeypatch) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    text = " ".join(_subparsers()["supervisor"].format_help().split())
+    assert "else ~/.local/share/callmonitor/supervisor.db" in text and "on top of ~/.config/callmonitor/config.toml" in text

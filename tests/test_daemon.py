@@ -8,6 +8,7 @@ that the critical alert reaches the JSON output, SQLite and a real HTTP server o
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
@@ -156,8 +157,14 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     ids = {r[0] for r in con.execute("SELECT id FROM alerts")}
     assert {e["alert_id"] for _, e in d.lines if e["type"] == "alert"} <= ids
     assert con.execute("SELECT count(*) FROM alerts WHERE severity='critical'").fetchone()[0] >= 1
-    (ended, summary), = con.execute("SELECT ended_at, summary FROM calls").fetchall()
+    (call_id, ended, summary, agent), = con.execute("SELECT id, ended_at, summary, agent FROM calls").fetchall()
     assert ended is not None and json.loads(summary)["critical_alerts"] >= 1
+    # the call keeps the agent the webhook names, and its report names them
+    assert agent == got[0][1]["agent"] and agent
+    report = tmp_path / "report.html"
+    subprocess.run([PY, "-m", "monitor.cli", "report", str(call_id), "--db", str(db), "-o", str(report)],
+                   env=env, check=True, capture_output=True, timeout=120)
+    assert f"agent {html.escape(agent)}" in report.read_text()
     assert any(e["type"] == "call_summary" for _, e in d.lines)
     # delivered once each
     assert len([p for _, p in hook.received if p["kind"] == crit[0].kind]) == 1

@@ -32,6 +32,7 @@ from monitor.config import load_config
 from monitor.events import Word, WordsEvent
 from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,
                             render)
+from monitor.cue_registry import cue
 from monitor.report.figure import fmt_time
 from monitor.delivery.store import SCHEMA_VERSION, Store
 
@@ -172,7 +173,7 @@ def test_file_report_html(det):
         assert a.severity in row["text"] and a.severity in row["class"]
         for action in a.actions:
             assert action in row["text"]
-        assert "value" in row["text"] or "kinds" in row["text"]
+        assert "now:" in row["text"] or "cues:" in row["text"]  # the evidence, in words
         # how it ended: a recovery shows its time; one still raised at the end is not an all-clear
         end = data.clear_of(a)
         if end is not None and end.reason == "call_ended":
@@ -205,8 +206,8 @@ def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_perce
 
 
 def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does(det):
-    """A loudness alert's evidence says "change: -10.1 dB", not a percentage of a dBFS value; in a
-    combined alert's cues too, beside the percentage of a cue that is no level."""
+    """A loudness alert's evidence says "change from the baseline: -10.1 dB", not a percentage of a
+    dBFS value; in a combined alert's cues too, beside the percentage of a cue that is no level."""
     from dataclasses import replace
     first = det["data"].alerts[0]
     weak = replace(first, kind="weak_voice", evidence={"cue": "loudness_dbfs", "value": -34.1, "baseline": -24.0,
@@ -215,10 +216,10 @@ def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does
         "weak_voice": {"cue": "loudness_dbfs", "value": -34.1, "baseline": -24.0, "relative_change": -0.42},
         "slow_speech": {"cue": "speech_rate_sps", "value": 2.0, "baseline": 4.0, "relative_change": -0.5}}})
     page = render(replace(det["data"], alerts=[weak, combined]), "html").decode()
-    assert "<li>change: -10.1 dB</li>" in page
-    assert "-42 %" not in page and "<li>relative_change:" not in page
-    assert "loudness_dbfs -34.1, baseline -24, -10.1 dB" in page
-    assert "speech_rate_sps 2, baseline 4, -50 %" in page
+    assert "<li>change from the baseline: -10.1 dB</li>" in page
+    assert "-42 %" not in page and "relative_change" not in page
+    assert "loudness (dBFS) -34.1, baseline -24, -10.1 dB" in page
+    assert "speech rate (syll/s) 2, baseline 4, -50 %" in page
 
 
 def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(det):
@@ -230,9 +231,25 @@ def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_tha
     for family, acc in critical.evidence["accumulated"].items():
         assert (f"{family}: level {acc['level']:.3g} from the {acc['window']} window's sum, accumulating since "
                 f"{fmt_time(acc['since'])} ({acc['held_s']:.0f} s)") in text
-    for kind, cue in critical.evidence["cues"].items():
-        assert f"{kind}: {cue['cue']} " in text and f"{cue['window']} window" in text.split(f"{kind}: ", 1)[1]
+    for kind, c in critical.evidence["cues"].items():
+        said = f"{kind.replace('_', ' ')}: {cue(c['cue']).label} "
+        assert said in text and f"{c['window']} window" in text.split(said, 1)[1]
     assert "{" not in text
+
+
+def test_a_critical_alerts_evidence_is_said_in_words_with_its_numbers_and_no_internal_key(det):
+    """The evidence's keys (``min_families``, ``short_drift``...) are not what a supervisor reads:
+    the score against the score that raises it, how many families agree of how many needed, and
+    no line for the rules' settings (the drifts, the seconds of evidence)."""
+    critical = next(a for a in det["data"].alerts if a.kind == "possible_emergency")
+    row = next(r for r in parse(det["html"]).alerts if (r["kind"], r["t"]) == (critical.kind, f"{critical.t:.1f}"))
+    ev = critical.evidence
+    assert f"evidence score: {ev['score']:.3g} (raised at {ev['min_score']:g})" in row["text"]
+    assert f"families agreeing: {ev['count']} ({ev['min_families']} needed)" in row["text"]
+    for key in ("min_score", "min_families", "evidence_s", "short_drift", "window_s"):
+        assert key not in row["text"], (key, row["text"])
+    for key in ("drift", "kinds", "count", "score", "families", "accumulated", "cues", "since", "until"):
+        assert f"<li>{key}:" not in det["html"], key
 
 
 def test_a_transcript_in_a_script_the_font_lacks_draws_without_a_warning_a_character(det):

@@ -171,6 +171,32 @@ def test_a_version_2_database_is_migrated_in_place_and_keeps_its_calls(tmp_path)
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
+def test_a_live_call_keeps_its_agent_and_a_version_3_database_gains_the_column_without_a_new_version(tmp_path):
+    """The agent is kept with each live call; a version 3 database made before gains the column
+    when opened (its calls have no agent) and stays version 3, the column last, so that older
+    releases, which read a call's first eight columns by position, still open it."""
+    p = tmp_path / "v3.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(V2_SCHEMA.replace("PRAGMA user_version = 2", "ALTER TABLE calls ADD COLUMN channels TEXT; "
+                                                                     "PRAGMA user_version = 3"))
+    conn.close()
+    with Store.open_readonly(p) as store:  # read as it is
+        assert store.get_call(1).agent is None
+    with Store.open(p) as store:
+        assert store.get_call(1).agent is None and store.get_call(1).source == "/calls/old.wav"
+        live = store.start_call("live:caller=softphone.monitor", 2000.0, {"caller": 0}, agent="Alice (desk 4)")
+        replayed = store.start_call("/calls/new.wav", 2000.0, {"caller": 1, "agent": 0})
+    with Store.open_readonly(p) as store:
+        assert store.get_call(live).agent == "Alice (desk 4)" and store.get_call(replayed).agent is None
+    conn = sqlite3.connect(p)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
+    assert columns == ["id", "started_at", "source", "ended_at", "duration_s", "baseline", "summary", "channels",
+                       "agent"]
+    with Store.open(p):  # opened again: nothing more to add
+        pass
+
+
 def test_a_damaged_first_release_database_is_refused_and_left_as_it_was(tmp_path):
     p = tmp_path / "odd.db"
     with Store.open(p):

@@ -128,7 +128,13 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         assert status == 401 and b"token" in page
         assert console.request("GET", "/?token=wrong-token-wrong-token", token=None)[0] == 401
         assert console.request("GET", "/events", token=None)[0] == 401
-        assert console.request("GET", "/api/state", token=agent_token)[0] == 401  # agents post, supervisors read
+        # agents post, supervisors read and acknowledge: an agent's token is known, and refused there saying so
+        for method, path, body in (("GET", "/api/state", None), ("GET", "/events", None),
+                                   ("POST", "/api/alerts/1/ack", b'{"by": "eve"}')):
+            status, said = console.request(method, path, body, token=agent_token)
+            assert status == 403 and "agent 'alice'" in json.loads(said)["error"], (path, status, said)
+        status, said = console.request("GET", "/api/state", token="not-the-token-at-all")
+        assert status == 401 and json.loads(said)["error"] == "missing or wrong token"
         assert console.request("POST", "/api/alerts/1/ack", b'{"by": "eve"}', token=None)[0] == 401
         assert console.state()["alerts"] == []
         assert console.alive()
@@ -234,6 +240,34 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
 
 
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
+def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_reason(tmp_path, monitor_logs):
+    """A daemon given alice's token whose delivery.agent_name is another: its warning says what
+    the console said (the token may post only as alice) and where its own name comes from, not
+    that the token was refused."""
+    from monitor.delivery.sinks.webhook import Identity, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+    agent_token = "alice-token-0123456789"
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{agent_token}"]\n')
+    console = ConsoleProcess(tmp_path / "console", extra=("--config", str(cfg)))
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, console.webhook, backoff_s=0.2, poll_s=0.05, token=agent_token,
+                       identity=Identity("carol", "d-carol")).start()
+    try:
+        call = store.start_call("test", time.time())
+        sink(store.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="slow",
+                                              evidence={}, actions=())))
+        assert wait_for(lambda: sink.failures >= 1, 10)
+        said = [m for lvl, m in monitor_logs if lvl == "warning"][0]
+        assert "HTTP 403" in said and "this token may post only as agent 'alice'" in said, said
+        assert "delivery.agent_name" in said and "refused" not in said
+    finally:
+        sink.close()
+        store.close()
+        console.kill()
+
+
 def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     cfg = tmp_path / "agent.toml"

@@ -106,15 +106,18 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
 
 
 def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(tmp_path):
-    """As the call report says it: each agreeing family's level, from which window's sum and since
-    when in the call, each cue's window, and the alert's times as call times, not a row of numbers."""
+    """As the call report says it, in words: each agreeing family's level, from which window's sum and
+    since when in the call, each cue by name with its window, the score against the score that raises
+    it, and the alert's times as call times; no internal key (``min_families``, ``short_drift``)."""
     console = ConsoleProcess(tmp_path / "console")
     browser = None
     try:
         browser = Browser(tmp_path)
         page = browser.new_page(f"{console.base}/?token={console.token}")
         page.wait(LIVE, timeout=30)
-        evidence = {"score": 3.64, "families": {"latency": 2.01, "pausing": 1.63}, "since": 92.0, "until": 92.0,
+        evidence = {"score": 3.64, "min_score": 3.0, "families": {"latency": 2.01, "pausing": 1.63}, "count": 2,
+                    "min_families": 2, "evidence_s": 0.5, "drift": 1.0, "short_drift": 1.2,
+                    "kinds": ["slow_response"], "since": 92.0, "until": 92.0, "window_s": 17.4,
                     "accumulated": {
                         "latency": {"evidence": 0.0, "short_evidence": 1.005, "window": "short", "level": 2.01,
                                     "since": 89.0, "held_s": 4.0},
@@ -129,9 +132,13 @@ def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_tha
         text = page.eval(f"{card}.querySelector('dl').innerText")
         for part in ("level 2.01 from the short window's sum, accumulating since 1:29 (4 s)",
                      "level 1.63 from the long window's sum, accumulating since 1:31 (2 s)",
-                     "response_latency_s 2.01 (baseline 0.82, threshold 1.64, short window)", "1:32 into the call"):
+                     "response latency (s) 2.01, baseline 0.82, threshold 1.64, short window",
+                     "1:32 into the call", "3.64 (raised at 3)", "2 (2 needed)"):
             assert part in text, (part, text)
-        assert "short_evidence" not in text
+        for key in ("short_evidence", "min_score", "min_families", "evidence_s", "drift", "kinds", "window_s"):
+            assert key not in text, (key, text)
+        state = json.loads(console.request("GET", "/api/state")[1])
+        assert state["alerts"][0]["evidence"] == evidence  # the API keeps the alert's own evidence
     finally:
         if browser is not None:
             browser.close()

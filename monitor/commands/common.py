@@ -10,6 +10,7 @@ import re
 import stat
 import time
 from datetime import datetime
+from pathlib import Path
 from enum import IntEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable
@@ -102,12 +103,26 @@ def add_logging_options(p: argparse.ArgumentParser) -> None:
                    help="least severe messages logged on stderr (default warning)")
 
 
+def home_relative(path: Path | str) -> str:
+    """``path`` with the home folder written ``~`` (as help texts and messages show it)."""
+    p, home = Path(path), Path.home()
+    return f"~/{p.relative_to(home)}" if p.is_relative_to(home) else str(p)
+
+
+def default_file(key: str) -> str:
+    """Where the default of ``key`` (``storage.db``, ``supervisor.db``, ``supervisor.token_file``)
+    is for this process's ``$XDG_DATA_HOME`` / ``$XDG_CONFIG_HOME``, as help texts show it."""
+    from ..config.schema import default_paths
+    return home_relative(default_paths(os.environ)[key])
+
+
 def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
+    from ..config import user_config_path
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML) on top of "
-                   "~/.config/callmonitor/config.toml")
+                   f"{home_relative(user_config_path())}")
     if db:
         p.add_argument("--db", metavar="FILE", help="SQLite database (default from the configuration: "
-                       "~/.local/share/callmonitor/events.db)")
+                       f"storage.db, else {default_file('storage.db')})")
 
 
 def add_daemon_options(p: argparse.ArgumentParser) -> None:

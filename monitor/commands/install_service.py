@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Mapping
 
 from ..console import error, info, warning
-from .common import ExitStatus
+from ..config.schema import xdg_home
+from .common import ExitStatus, home_relative
 
 UNIT = """\
 [Unit]
@@ -44,14 +45,14 @@ WantedBy=default.target
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .run import add_run_options
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
-                       description="Write callmonitor.service (in $XDG_CONFIG_HOME/systemd/user, ~/.config by "
-                                   "default) running `call-monitor run` with the given options (every option of "
+                       description=f"Write callmonitor.service (in {home_relative(unit_folder())}) running `call-monitor run` with the given options (every option of "
                                    "`run`, checked now: a configuration, token file, status socket path, call "
                                    "audio or report folder or model folder the daemon could not use is refused "
                                    "here). Then `systemctl --user enable --now callmonitor` starts it, now and with "
                                    "every session (--enable does that too).")
     add_run_options(p)
-    p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: $XDG_CONFIG_HOME/systemd/user)")
+    p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: "
+                   f"{home_relative(unit_folder())}, $XDG_CONFIG_HOME/systemd/user)")
     p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload and enable --now "
                    "(and restart a daemon running with other options)")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
@@ -63,6 +64,11 @@ class UnitArgumentError(ValueError):
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
+
+
+def unit_folder() -> Path:
+    """Where the user's systemd units go: ``$XDG_CONFIG_HOME/systemd/user``."""
+    return xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user"
 
 
 def systemd_quote(arg: str, what: str = "argument", *, expands: bool = True) -> str:
@@ -172,8 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print:
         print(unit, end="")
         return ExitStatus.OK
-    from ..config.schema import xdg_home
-    d = Path(args.unit_dir or xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user")
+    d = Path(args.unit_dir or unit_folder())
     path = d / "callmonitor.service"
     try:
         before = path.read_text() if path.is_file() else None

@@ -14,7 +14,7 @@ import threading
 from types import MappingProxyType
 
 from ..console import configure_logging, error, info, warning
-from .common import ExitStatus, add_config_options
+from .common import ExitStatus, add_config_options, default_file
 
 log = logging.getLogger("monitor.supervisor")
 
@@ -28,9 +28,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "configuration and tokens.")
     p.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (supervisor.listen, "
                    "default 127.0.0.1:8640; port 0 picks a free one)")
-    p.add_argument("--db", metavar="FILE", help="the console's database (supervisor.db)")
+    p.add_argument("--db", metavar="FILE", help="the console's database (supervisor.db, else "
+                   f"{default_file('supervisor.db')})")
     p.add_argument("--token-file", metavar="FILE", help="the shared token, made on first start "
-                   "(supervisor.token_file)")
+                   f"(supervisor.token_file, else {default_file('supervisor.token_file')})")
     p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM); with --tls-key")
     p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     add_config_options(p, db=False)

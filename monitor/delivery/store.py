@@ -29,7 +29,13 @@ from .sqlite_file import connect_private
 SCHEMA_VERSION = 3
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
 end become 'call_ended', the others 'recovered'). 3: ``calls.channels``, the recording's channel of
-each leg (migrated in place: the calls stored before have none, NULL)."""
+each leg (migrated in place: the calls stored before have none, NULL).
+
+``calls.agent`` (the live daemon's ``delivery.agent_name``) came without a version: a version 3
+database without it gains it when opened here (the calls stored before have none, NULL), and
+older releases still open one with it, since they read a call's columns by position (the first
+eight). A version for it would make them refuse the database ("of a newer callmonitor") for one
+name."""
 
 _SCHEMA = """
 CREATE TABLE calls (
@@ -40,7 +46,8 @@ CREATE TABLE calls (
     duration_s REAL,
     baseline TEXT,                     -- JSON
     summary TEXT,                      -- JSON
-    channels TEXT                      -- JSON {leg: channel of the recording, or of a live call's audio}
+    channels TEXT,                     -- JSON {leg: channel of the recording, or of a live call's audio}
+    agent TEXT                         -- a live call's agent (delivery.agent_name), NULL for a replay
 );
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
@@ -342,6 +349,9 @@ class CallRecord:
     1}`` for a replay with ``--caller-channel 0``), or for a live call its legs' columns in the
     daemon's audio of it (written or not: the legs it captured); None when the call did not record
     it (one stored before schema version 3, or a live one before the daemon kept its legs)."""
+    agent: str | None = None
+    """A live call's agent (the daemon's ``delivery.agent_name``, else user@host); None for a
+    replayed call, or one stored before the calls kept it."""
 
 
 @dataclass(frozen=True)
@@ -490,7 +500,7 @@ class Store:
             raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION or not Store._has_agent(conn):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # re-check inside the write lock: another process may have just created or migrated it
@@ -507,6 +517,7 @@ class Store:
                     Store._migrate_2_to_3(conn, p)
                 if now < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                Store._add_agent(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -533,6 +544,16 @@ class Store:
             raise StoreError(f"{p}: damaged callmonitor database (schema version 2 with a version 3 "
                              f"calls table)")
         conn.execute("ALTER TABLE calls ADD COLUMN channels TEXT")
+
+    @staticmethod
+    def _has_agent(conn: sqlite3.Connection) -> bool:
+        return "agent" in {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+
+    @staticmethod
+    def _add_agent(conn: sqlite3.Connection) -> None:
+        """Add ``calls.agent`` (see :data:`SCHEMA_VERSION`) unless it is there."""
+        if not Store._has_agent(conn):
+            conn.execute("ALTER TABLE calls ADD COLUMN agent TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -628,12 +649,12 @@ class Store:
     # ------------------------------------------------------------------ calls
 
     def start_call(self, source: str, started_at: float | None = None,
-                   channels: Mapping[str, int] | None = None) -> int:
+                   channels: Mapping[str, int] | None = None, agent: str | None = None) -> int:
         """A new call from ``source``; ``channels``: the recording's channel of each leg, or a live
-        call's legs (see :attr:`CallRecord.channels`)."""
+        call's legs (see :attr:`CallRecord.channels`); ``agent``: a live call's agent."""
         at = self._clock() if started_at is None else started_at
-        return self._write("INSERT INTO calls (started_at, source, channels) VALUES (?, ?, ?)",
-                           (at, str(source), None if channels is None else _json(dict(channels))),
+        return self._write("INSERT INTO calls (started_at, source, channels, agent) VALUES (?, ?, ?, ?)",
+                           (at, str(source), None if channels is None else _json(dict(channels)), agent),
                            commit=True)
 
     def end_call(self, call_id: int, duration_s: float, summary: Any = None,
@@ -661,7 +682,7 @@ class Store:
         # a version 2 database read as it is (open_readonly migrates nothing) has no channels column
         return CallRecord(id=r[0], started_at=r[1], source=r[2], ended_at=r[3], duration_s=r[4],
                           baseline=_loads(r[5]), summary=_loads(r[6]),
-                          channels=_loads(r[7]) if len(r) > 7 else None)
+                          channels=_loads(r[7]) if len(r) > 7 else None, agent=r[8] if len(r) > 8 else None)
 
     # ------------------------------------------------------------------ alerts
 

@@ -105,6 +105,8 @@ class ReportData:
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
     deliveries: dict[int, str] = field(default_factory=dict)
     """A stored call's alerts by id: how the webhook took each, in words (empty where no webhook took any)."""
+    agent: str | None = None
+    """A stored live call's agent (the daemon's ``delivery.agent_name``), or None."""
 
     @property
     def critical(self) -> int:
@@ -434,7 +436,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       utterances=utterances(words, cfg), tracks=tracks,
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
-                      notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored))
+                      notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
+                      agent=call.agent)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:

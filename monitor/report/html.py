@@ -9,9 +9,9 @@ import datetime as _dt
 import html
 from typing import Any, Mapping
 
-from ..cue_registry import cue
 from ..events import AlertClearedEvent
 from .data import CueRow, ReportData, Utterance, cue_rows
+from .evidence import evidence_lines
 from .figure import fmt_time
 
 CSS = """
@@ -51,10 +51,6 @@ mark.distress{background:#ffd0d0;color:#8a0000;font-weight:700;padding:0 2px;bor
 .muted{color:#777;font-style:italic}
 """
 
-EVIDENCE_ORDER = ("cue", "value", "baseline", "threshold", "relative_change", "change", "basis",
-                  "absolute", "since", "until", "window_s", "phrase", "excerpt", "kinds", "count")
-
-
 def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x), quote=True)
 
@@ -69,91 +65,15 @@ def _num(v: Any, digits: int = 2) -> str:
     return str(v)
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_value(x) for x in v)
-    if isinstance(v, Mapping):  # a family's level, say: "latency 2.01; pausing 1.63"
-        return "; ".join(f"{k} {_value(x)}" for k, x in v.items()) if v else "-"
-    return str(v)
-
-
-def _in_db(name: Any) -> bool:
-    """The evidence's cue is a level in decibels (:attr:`~monitor.cue_registry.Cue.in_db`)."""
-    try:
-        return cue(str(name)).in_db
-    except KeyError:
-        return False
-
-
-def _change(d: Mapping[str, Any]) -> str | None:
-    """The change from the baseline of an alert's evidence as the cue table says it: a difference
-    in dB for a level, else a percentage of the baseline; None when there is none."""
-    if _in_db(d.get("cue")):
-        value, base = d.get("value"), d.get("baseline")
-        ok = isinstance(value, (int, float)) and isinstance(base, (int, float))
-        return f"{value - base:+.1f} dB" if ok else None
-    rc = d.get("relative_change")
-    return f"{100 * rc:+.0f} %" if isinstance(rc, (int, float)) else None
-
-
-def _cue_line(d: Mapping[str, Any]) -> str:
-    """One line for a contributing cue of a combined alert."""
-    parts = [f"{d.get('cue', '?')} {_value(d.get('value'))}"]
-    if d.get("baseline") is not None:
-        parts.append(f"baseline {_value(d['baseline'])}")
-    if d.get("threshold") is not None:
-        parts.append(f"threshold {_value(d['threshold'])}")
-    change = _change(d)
-    if change is not None:
-        parts.append(change)
-    if isinstance(d.get("since"), (int, float)) and isinstance(d.get("until"), (int, float)):
-        parts.append(f"{fmt_time(d['since'])}-{fmt_time(d['until'])}")
-    if d.get("window") in ("long", "short"):
-        parts.append(f"{d['window']} window")
-    return ", ".join(parts)
-
-
-def _accumulated_line(d: Mapping[str, Any]) -> str:
-    """What one family of a combined alert accumulated: its level, the window whose sum made it,
-    since when, and the sums and grades behind it (the alert's ``evidence.accumulated``)."""
-    level = f"level {_value(d.get('level'))}"
-    if d.get("window") in ("long", "short"):
-        level += f" from the {d['window']} window's sum"
-    if isinstance(d.get("since"), (int, float)):
-        level += f", accumulating since {fmt_time(d['since'])}"
-        if isinstance(d.get("held_s"), (int, float)):
-            level += f" ({d['held_s']:.0f} s)"
-    sums = ", ".join(f"{name} {_value(d[key])}" for name, key in (
-        ("long", "evidence"), ("short", "short_evidence"), ("change only", "change_evidence")) if key in d)
-    grades = ", ".join(f"{name} {_value(d[key])}" for name, key in (("long", "grade"), ("short", "short_grade"))
-                       if key in d)
-    return "; ".join(x for x in (level, sums and f"sums: {sums}", grades and f"grades: {grades}") if x)
-
-
 def _evidence(ev: Mapping[str, Any]) -> str:
-    keys = [k for k in EVIDENCE_ORDER if k in ev] + sorted(k for k in ev if k not in EVIDENCE_ORDER)
+    """The alert's evidence in words (:func:`~monitor.report.evidence.evidence_lines`)."""
     items = []
-    for k in keys:
-        v = ev[k]
-        if v is None:
-            continue
-        if k in ("cues", "accumulated") and isinstance(v, Mapping):
-            line = _cue_line if k == "cues" else _accumulated_line
-            sub = "".join(f"<li><b>{_e(name)}</b>: {_e(line(d)) if isinstance(d, Mapping) else _e(_value(d))}</li>"
-                          for name, d in v.items())
-            items.append(f"<li class=\"wide\">{_e(k)}:<ul class=\"sub\">{sub}</ul></li>")
-        elif k == "relative_change" and _in_db(ev.get("cue")):
-            continue  # a level's change is a difference in dB, said under "change"
-        elif k == "relative_change" and isinstance(v, (int, float)):
-            items.append(f"<li>{_e(k)}: {_e(f'{100 * v:+.0f} %')}</li>")
-        elif k == "change" and _in_db(ev.get("cue")) and isinstance(v, (int, float)):
-            items.append(f"<li>{_e(k)}: {_e(f'{v:+.1f} dB')}</li>")
-        elif k in ("since", "until") and isinstance(v, (int, float)):
-            items.append(f"<li>{_e(k)}: {_e(fmt_time(v))} ({_e(f'{v:.1f}')} s)</li>")
+    for line in evidence_lines(ev):
+        if line.items:
+            sub = "".join(f"<li><b>{_e(x.label)}</b>: {_e(x.text)}</li>" for x in line.items)
+            items.append(f"<li class=\"wide\">{_e(line.label)}:<ul class=\"sub\">{sub}</ul></li>")
         else:
-            items.append(f"<li>{_e(k)}: {_e(_value(v))}</li>")
+            items.append(f"<li>{_e(line.label)}: {_e(line.text)}</li>")
     return f"<ul class=\"evidence\">{''.join(items)}</ul>" if items else "<span class=\"muted\">none</span>"
 
 
@@ -261,6 +181,8 @@ def render_html(data: ReportData, png: bytes | None) -> str:
             "transcribed" if data.transcribed else "acoustic-only"]
     if data.call_id is not None:
         meta.insert(0, f"call id {_e(data.call_id)}")
+    if data.agent:
+        meta.insert(0, f"agent {_e(data.agent)}")
     if data.started_at:
         when = _dt.datetime.fromtimestamp(data.started_at).strftime("%Y-%m-%d %H:%M:%S")
         meta.insert(0, f"started {_e(when)}")

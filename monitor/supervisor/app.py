@@ -199,6 +199,18 @@ class Console:
         p = self.auth.bearer(request.headers.get("authorization"))
         return p is not None and p.supervisor
 
+    def _not_a_supervisor(self, request: Request) -> JSONResponse | None:
+        """The refusal of a request that is no supervisor's, saying why (no token, a wrong one, an
+        agent's own, which only posts); None for a supervisor's."""
+        if self._supervisor(request):
+            return None
+        header = request.headers.get("authorization")
+        p = self.auth.bearer(header)
+        if p is not None:
+            return self._refuse(request, f"this token belongs to agent {p.name!r} and only posts alerts and "
+                                         f"heartbeats: reading and acknowledging need the console's shared token", 403)
+        return self._refuse(request, "missing or wrong token" if header else "missing token")
+
     async def _body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
         length = request.headers.get("content-length")
@@ -298,8 +310,8 @@ class Console:
         return HTMLResponse(html, status_code=401, headers={**_page_headers(nonce), "WWW-Authenticate": "Bearer"})
 
     async def state(self, request: Request) -> Response:
-        if not self._supervisor(request):
-            return self._refuse(request, "missing token")
+        if (refused := self._not_a_supervisor(request)) is not None:
+            return refused
         return JSONResponse(await run_in_threadpool(self.snapshot))
 
     def snapshot(self) -> dict[str, Any]:
@@ -307,8 +319,8 @@ class Console:
                 "alerts": self.store.alerts(), "agents": self.store.agents()}
 
     async def events(self, request: Request) -> Response:
-        if not self._supervisor(request):
-            return self._refuse(request, "missing token")
+        if (refused := self._not_a_supervisor(request)) is not None:
+            return refused
         client = self.hub.subscribe()
         snapshot = await run_in_threadpool(self.snapshot)
         return StreamingResponse(self._stream(client, snapshot), media_type="text/event-stream",
@@ -330,8 +342,8 @@ class Console:
             self.hub.unsubscribe(client)
 
     async def ack(self, request: Request) -> Response:
-        if not self._supervisor(request):
-            return self._refuse(request, "missing token")
+        if (refused := self._not_a_supervisor(request)) is not None:
+            return refused
         if not request.headers.get("content-type", "").startswith("application/json"):
             return self._refuse(request, "expected application/json", 415)
         try:

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from ..delivery.sqlite_file import connect_private
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
+from ..report.evidence import evidence_lines
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's
@@ -63,6 +64,11 @@ CREATE TABLE reports (
 
 _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
                   "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at")
+
+
+def _worded(evidence: Any) -> list[dict[str, Any]]:
+    """The page's evidence: the alert's in words, as the call report says it."""
+    return [x.as_json() for x in evidence_lines(evidence)] if isinstance(evidence, Mapping) else []
 
 
 class ConsoleStoreError(RuntimeError):
@@ -203,6 +209,7 @@ class ConsoleStore:
         for r in rows:
             d = dict(zip(_ALERT_COLUMNS, r[:-1]))
             d["evidence"], d["actions"], d["report_url"] = json.loads(d["evidence"]), json.loads(d["actions"]), r[-1]
+            d["evidence_lines"] = _worded(d["evidence"])
             out.append(d)
         return out
 

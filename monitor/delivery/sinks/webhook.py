@@ -396,13 +396,26 @@ def _describe(err: BaseException, token: str | None = None) -> str:
     """One phrase on a failed post; a refused token says how to give the right one."""
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
-        if err.code in (401, 403):
+        why = _receiver_says(err)
+        if err.code == 403 and token and why:  # the token was known, not for this post
+            said += f": {why} (this daemon posts as delivery.agent_name)"
+        elif err.code in (401, 403):
             given = "no token was sent" if not token else "the token sent was refused"
             said += f": {given} (give the receiver's token with --webhook-token-file or delivery.webhook_token_file)"
         return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return str(err) or type(err).__name__
+
+
+def _receiver_says(err: urllib.error.HTTPError) -> str | None:
+    """The ``error`` of a refusal's JSON body (the supervisor console's reason), or None."""
+    try:
+        said = json.loads(err.read(4096) or b"null")
+    except (OSError, ValueError):
+        return None
+    why = said.get("error") if isinstance(said, dict) else None
+    return why[:200] if isinstance(why, str) and why.strip() else None
 
 
 class Heartbeat:

@@ -1,0 +1,226 @@
+"""An alert's evidence in words, as a supervisor reads it (the call report and the console's page).
+
+The evidence itself (the alert's JSON, kept as the rules made it) names its parts by key:
+``min_families``, ``short_drift``, ``evidence_s``... Here each part becomes a line with a label
+in words and its numbers; the rules' settings that say nothing about this call (the drifts, the
+seconds of evidence a level needs) are left out, and a threshold the alert was raised at is said
+beside the number it applies to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ..cue_registry import cue
+from .figure import fmt_time
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """One line of an alert's evidence: ``label: text``, with sub-lines (a family's, a cue's)."""
+
+    label: str
+    text: str
+    items: tuple["EvidenceLine", ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"label": self.label, "text": self.text, "items": [x.as_json() for x in self.items]}
+
+
+SETTINGS = frozenset({"min_score", "min_families", "evidence_s", "drift", "short_drift", "paired_grade",
+                      "direction", "baseline_threshold", "window"})
+"""Keys said beside another part (the threshold a number was held against) or not at all (a
+setting of the rules, the same in every alert)."""
+
+BASES = {"baseline": "the caller's own baseline", "absolute": "the absolute limit",
+         "baseline+absolute": "the caller's own baseline and the absolute limit"}
+"""What a warning's cue was judged against (its ``basis``)."""
+
+
+def value_text(v: Any) -> str:
+    """A number, list or mapping of the evidence as text ("latency 2.01, pausing 1.63")."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(value_text(x) for x in v)
+    if isinstance(v, Mapping):
+        return ", ".join(f"{k} {value_text(x)}" for k, x in v.items()) if v else "-"
+    return str(v)
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _in_db(name: Any) -> bool:
+    """The evidence's cue is a level in decibels (:attr:`~monitor.cue_registry.Cue.in_db`)."""
+    try:
+        return cue(str(name)).in_db
+    except KeyError:
+        return False
+
+
+def cue_name(name: Any) -> str:
+    """A cue's label and unit ("response latency (s)"), or its key when no cue has it."""
+    try:
+        c = cue(str(name))
+    except KeyError:
+        return str(name)
+    return f"{c.label} ({c.unit})" if c.unit else c.label
+
+
+def change_text(d: Mapping[str, Any]) -> str | None:
+    """The change from the baseline as the cue table says it: a difference in dB for a level,
+    else a percentage of the baseline; None when there is none."""
+    if _in_db(d.get("cue")):
+        value, base = d.get("value"), d.get("baseline")
+        if _num(d.get("change")):
+            return f"{d['change']:+.1f} dB"
+        return f"{value - base:+.1f} dB" if _num(value) and _num(base) else None
+    rc = d.get("relative_change")
+    return f"{100 * rc:+.0f} %" if _num(rc) else None
+
+
+def _span(d: Mapping[str, Any]) -> str | None:
+    since, until = d.get("since"), d.get("until")
+    if not _num(since):
+        return None
+    if not _num(until) or abs(until - since) < 0.05:
+        return f"{fmt_time(since)} into the call"
+    return f"{fmt_time(since)} to {fmt_time(until)} into the call"
+
+
+def cue_line(d: Mapping[str, Any]) -> str:
+    """One line for a contributing cue of a combined alert."""
+    parts = [f"{cue_name(d.get('cue', '?'))} {value_text(d.get('value'))}"]
+    parts += [f"{name} {value_text(d[key])}" for name, key in (("baseline", "baseline"), ("threshold", "threshold"))
+              if d.get(key) is not None]
+    change = change_text(d)
+    if change is not None:
+        parts.append(change)
+    if d.get("window") in ("long", "short"):
+        parts.append(f"{d['window']} window")
+    return ", ".join(parts)
+
+
+def accumulated_line(d: Mapping[str, Any]) -> str:
+    """What one family of a combined alert accumulated: its level (it agrees at 1), the window
+    whose sum made it, since when, and the sums and grades behind it."""
+    level = f"level {value_text(d.get('level'))}"
+    if d.get("window") in ("long", "short"):
+        level += f" from the {d['window']} window's sum"
+    if _num(d.get("since")):
+        level += f", accumulating since {fmt_time(d['since'])}"
+        if _num(d.get("held_s")):
+            level += f" ({d['held_s']:.0f} s)"
+    sums = ", ".join(f"{name} {value_text(d[key])}" for name, key in (
+        ("long", "evidence"), ("short", "short_evidence"), ("change only", "change_evidence")) if key in d)
+    grades = ", ".join(f"{name} {value_text(d[key])}" for name, key in (("long", "grade"), ("short", "short_grade"))
+                       if key in d)
+    return "; ".join(x for x in (level, sums and f"sums: {sums}", grades and f"grades: {grades}") if x)
+
+
+def _kind(kind: Any) -> str:
+    return str(kind).replace("_", " ")
+
+
+def _sub(v: Any, line: Callable[[Mapping[str, Any]], str], name: Callable[[Any], str]) -> tuple[EvidenceLine, ...]:
+    return tuple(EvidenceLine(name(k), line(d) if isinstance(d, Mapping) else value_text(d))
+                 for k, d in v.items())
+
+
+def _fusion_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
+    """The combined alert's own parts: its score, the families' levels, how many agree."""
+    out = []
+    if _num(ev.get("score")):
+        at = f" (raised at {value_text(ev['min_score'])})" if _num(ev.get("min_score")) else ""
+        out.append(EvidenceLine("evidence score", f"{value_text(ev['score'])}{at}"))
+    if isinstance(ev.get("families"), Mapping):
+        out.append(EvidenceLine("family levels", f"{value_text(ev['families'])} (a family agrees at 1)"))
+    if _num(ev.get("count")):
+        need = f" ({ev['min_families']} needed)" if _num(ev.get("min_families")) else ""
+        out.append(EvidenceLine("families agreeing", f"{ev['count']}{need}"))
+    if ev.get("single_family") is not None:
+        out.append(EvidenceLine("raised by one family alone", str(ev["single_family"])))
+    paired = ev.get("paired")
+    if isinstance(paired, Mapping):
+        held = f" for {paired['held_s']:.0f} s" if _num(paired.get("held_s")) else ""
+        grade = (f", each at least {value_text(paired['paired_grade'])} of the way to its limit"
+                 if _num(paired.get("paired_grade")) else "")
+        out.append(EvidenceLine("families near their absolute limits together",
+                                f"{value_text(paired.get('families'))}{held}{grade}"))
+    return out
+
+
+def _phrase_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
+    phrase = ev.get("phrase")
+    if isinstance(phrase, Mapping):  # a combined alert's recent phrase
+        at = f" at {fmt_time(phrase['t'])}" if _num(phrase.get("t")) else ""
+        return [EvidenceLine("the caller said", f"\"{phrase.get('excerpt', '')}\"{at} "
+                                                f"(distress phrase \"{phrase.get('phrase', '')}\")")]
+    out = []
+    if phrase is not None:
+        out.append(EvidenceLine("distress phrase", f"\"{phrase}\""))
+    if ev.get("excerpt") is not None:
+        out.append(EvidenceLine("the caller said", f"\"{ev['excerpt']}\""))
+    return out
+
+
+def _cue_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
+    """A warning's own cue: what it is now against the caller's baseline and the threshold."""
+    if "cue" not in ev:
+        return []
+    out = [EvidenceLine("cue", cue_name(ev["cue"]))]
+    for label, key in (("now", "value"), ("caller's baseline", "baseline"), ("threshold", "threshold"),
+                       ("absolute limit", "absolute")):
+        if ev.get(key) is not None:
+            out.append(EvidenceLine(label, value_text(ev[key])))
+    change = change_text(ev)
+    if change is not None:
+        out.append(EvidenceLine("change from the baseline", change))
+    if ev.get("basis") is not None:
+        out.append(EvidenceLine("judged against", BASES.get(str(ev["basis"]), str(ev["basis"]))))
+    if _num(ev.get("grade")):
+        out.append(EvidenceLine("grade", f"{value_text(ev['grade'])} (1 = at the threshold)"))
+    if _num(ev.get("measured")):
+        out.append(EvidenceLine("as measured", f"{value_text(ev['measured'])} (\"now\" is net of the "
+                                               f"pauses' rise)"))
+    return out
+
+
+SAID = frozenset({"score", "families", "count", "single_family", "paired", "phrase", "excerpt", "cue", "value",
+                  "baseline", "threshold", "absolute", "relative_change", "change", "basis", "grade", "measured",
+                  "since", "until", "accumulated", "cues", "kinds", "window_s", "corroborated_by"})
+"""Keys :func:`evidence_lines` words itself; any other key is shown with its name in words."""
+
+
+def _tail_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
+    """What every alert may have: the cues and families behind it, its times, its window."""
+    out = []
+    if isinstance(ev.get("accumulated"), Mapping) and ev["accumulated"]:
+        out.append(EvidenceLine("what each family accumulated", "",
+                                _sub(ev["accumulated"], accumulated_line, str)))
+    if isinstance(ev.get("cues"), Mapping) and ev["cues"]:
+        out.append(EvidenceLine("cues", "", _sub(ev["cues"], cue_line, _kind)))
+    elif ev.get("kinds"):
+        out.append(EvidenceLine("alerts behind it", ", ".join(_kind(k) for k in ev["kinds"])))
+    if ev.get("corroborated_by"):
+        out.append(EvidenceLine("corroborated by", ", ".join(_kind(k) for k in ev["corroborated_by"])))
+    span = _span(ev)
+    if span is not None:
+        out.append(EvidenceLine("when", span))
+    if _num(ev.get("window_s")):
+        out.append(EvidenceLine("cue window", f"the last {ev['window_s']:.0f} s of the call"))
+    return out
+
+
+def evidence_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
+    """An alert's evidence as lines in words, keeping its numbers (see the module's docstring)."""
+    other = [EvidenceLine(k.replace("_", " "), value_text(v)) for k, v in sorted(ev.items())
+             if k not in SAID and k not in SETTINGS and v is not None]
+    return _fusion_lines(ev) + _phrase_lines(ev) + _cue_lines(ev) + other + _tail_lines(ev)
