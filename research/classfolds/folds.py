@@ -165,7 +165,8 @@ def carrier_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, netw
     for name in networks:
         path = out / f"fold{fold}_{name}_carriers.json"
         use(out / f"fold{fold}_{name}.npz")
-        found: dict = {"carriers": [[te_s[a].name, te_s[b].name] for a, b in pairs], "inner": inner}
+        found: dict = {"carriers": [[te_s[a].name, te_s[b].name] for a, b in pairs], "inner": inner,
+                       "seconds": {c.name: len(c.x) / 16000 for c in te_s}}
         for band in t.BANDS:
             found[band] = []
             for (x, iv, *_), (a, b) in zip(mixed, pairs):
@@ -228,7 +229,7 @@ def carrier_table(out: Path, name: str) -> None:
     """Network ``name``'s false mixed breaths per fold by where they lie: each carrier speech file
     with any (the mixtures it opens or closes, its false breaths at 16 kHz and at 8 kHz and their
     places in it), and the gaps."""
-    print("| fold | carrier speech file | mixtures it carries | false breaths in it, 16 kHz / 8 kHz | "
+    print("| fold | carrier speech file (its length) | mixtures it carries | false breaths in it, 16 kHz / 8 kHz | "
           "where in it, 16 kHz; 8 kHz (s; * a breath-like sound of the speech) |")
     print("|---|---|---|---|---|")
     for path in sorted(out.glob(f"fold*_{name}_carriers.json")):
@@ -242,7 +243,8 @@ def carrier_table(out: Path, name: str) -> None:
         counts = {w: [[e for e in v if e[0] == w] for v in false.values()] for w in files}
         for w, (f16, f8) in sorted(counts.items(), key=lambda c: (-len(c[1][0]) - len(c[1][1]), c[0])):
             inner = found["inner"].get(w, [])
-            print(f"| {fold} | {w} | {carried.get(w, len(found['carriers']))} | {len(f16)} / {len(f8)} | "
+            long = f" ({found['seconds'][w]:.1f} s)" if w in found["seconds"] else ""
+            print(f"| {fold} | {w}{long} | {carried.get(w, len(found['carriers']))} | {len(f16)} / {len(f8)} | "
                   f"{spots(f16, inner) or '-'}; {spots(f8, inner) or '-'} |")
         hits = [sum(m["hits"] for m in found[band]) for band in t.BANDS]
         print(f"| {fold} | all ({len(carried)} files) | {len(found['carriers'])} | "
