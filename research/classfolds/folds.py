@@ -3,7 +3,7 @@ folds' speakers, as the tool trains the shipped one, and every figure pooled ove
 
     PYTHONPATH=. .venv/bin/python research/classfolds/folds.py run OUT --shared FOLDER [--folds K] [--mixes N] \
         [--networks shared,16k]
-    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py table OUT NET16/NET8 ...
+    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py table OUT NET16/NET8 ... [--fold F]
     PYTHONPATH=. .venv/bin/python research/classfolds/folds.py carriers OUT NETWORK
 
 Folds: Coswara speaker sNN in fold (NN - 1) mod k; the real speech by its source's folder (one
@@ -176,9 +176,11 @@ def carrier_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, netw
         print(f"fold {fold}: {name} carriers", flush=True)
 
 
-def pooled(out: Path, net16: str, net8: str) -> dict:
-    """The counts of every fold summed: the 16 kHz figures of ``net16``, the 8 kHz ones of ``net8``."""
+def pooled(out: Path, net16: str, net8: str, only: int | None = None) -> dict:
+    """The counts of every fold (or fold ``only``) summed: the 16 kHz figures of ``net16``, the 8 kHz
+    ones of ``net8``."""
     folds = sorted({int(p.name[4:].split("_")[0]) for p in out.glob("fold*_shared.json")})
+    folds = [f for f in folds if only is None or f == only]
     tot = {"recordings": {kind: np.zeros(3) for kind in KINDS}, "onsets": np.zeros(2), "onset_errors": [],
            "speech": np.zeros((2, 2)), "16k": np.zeros(3), "tel8k": np.zeros(3), "folds": len(folds)}
     for f in folds:
@@ -206,14 +208,14 @@ def row(name: str, tot: dict) -> str:
     return f"| {name} | {share} % | {syll} | {onsets} | {mixed[0]} | {mixed[1]} | {speech} % |"
 
 
-def table(out: Path, variants: list[str]) -> None:
+def table(out: Path, variants: list[str], only: int | None = None) -> None:
     print("| 16 kHz / 8 kHz network | deep / shallow / coughs / vowels as speech | syllables a minute (deep / "
           "shallow / coughs) | onsets (recordings, onsets) | mixed 16 kHz recall / precision | mixed 8 kHz | "
           "real speech on vs off (time / syllables) |")
     print("|---|---|---|---|---|---|---|")
     for v in variants:
         net16, _, net8 = v.partition("/")
-        print(row(v, pooled(out, net16, net8 or net16)))
+        print(row(v, pooled(out, net16, net8 or net16, only)))
 
 
 def spots(events: list[list], inner: list[list[float]]) -> str:
@@ -293,12 +295,13 @@ def main() -> int:
     tab = sub.add_parser("table", help="the pooled figures of variants")
     tab.add_argument("out", type=Path)
     tab.add_argument("variants", nargs="+", help="NET16/NET8, each of " + ", ".join(NETWORKS))
+    tab.add_argument("--fold", type=int, help="that fold's figures alone")
     car = sub.add_parser("carriers", help="a network's false mixed breaths per fold by carrier speech file")
     car.add_argument("out", type=Path)
     car.add_argument("network", choices=tuple(NETWORKS))
     a = ap.parse_args()
     if a.cmd == "table":
-        table(a.out, a.variants)
+        table(a.out, a.variants, a.fold)
         return 0
     if a.cmd == "carriers":
         carrier_table(a.out, a.network)
