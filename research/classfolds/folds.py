@@ -304,6 +304,9 @@ def main() -> int:
         table(a.out, a.variants, a.fold)
         return 0
     if a.cmd == "carriers":
+        if not any(a.out.glob(f"fold*_{a.network}_carriers.json")):
+            print(f"error: {a.out}: no fold*_{a.network}_carriers.json (folds.py run writes them)", file=sys.stderr)
+            return 1
         carrier_table(a.out, a.network)
         print("\n| left out: mixtures carrying | mixtures | 16 kHz recall / precision | 8 kHz |\n|---|---|---|---|")
         without_worst(a.out, a.network)
