@@ -680,20 +680,30 @@ def onset_agreement(x: np.ndarray) -> tuple[int, int]:
     return int((err <= ONSET_TOL_S).sum()), len(err)
 
 
+def breath_events(f, iv: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The analyzer's frames ``f`` against labelled breaths ``iv`` (seconds): per labelled breath,
+    whether a detected breath event (a run of breath frames) overlaps it; and the (start, end)
+    seconds of the events that overlap none (the false ones), shape (n, 2)."""
+    s, e = runs(f.sound == BREATH)
+    ts, te = f.t[s], f.t[np.maximum(e - 1, 0)]
+    over = np.array([(ts <= b) & (te >= a) for a, b in iv], bool).reshape(len(iv), len(s))
+    return over.any(axis=1), np.stack([ts, te], axis=1)[~over.any(axis=0)]
+
+
+def mixture_events(x: np.ndarray, iv: list[tuple[float, float]], band: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`breath_events` of a 16 kHz mixture heard in ``band`` (of :data:`BANDS`)."""
+    sig, rate = (x, 16000) if band == "16k" else (telephone(x), 8000)
+    return breath_events(analyze_signal(sig, rate, WITH_SOUND_CLASS), iv)
+
+
 def detection(mixes, band: str) -> tuple[int, int, int]:
-    """Hits, misses and false breath events on mixtures: a detected breath event (a run of
-    breath frames) is a hit if it overlaps a labelled breath."""
+    """Hits, misses and false breath events on mixtures (:func:`mixture_events`)."""
     hits = misses = false = 0
     for x, iv, *_ in mixes:
-        sig, rate = (x, 16000) if band == "16k" else (telephone(x), 8000)
-        f = analyze_signal(sig, rate, WITH_SOUND_CLASS)
-        s, e = runs(f.sound == BREATH)
-        ts, te = f.t[s], f.t[np.maximum(e - 1, 0)]
-        over = [(ts <= b) & (te >= a) for a, b in iv]
-        hit = np.array([o.any() for o in over])
+        hit, wrong = mixture_events(x, iv, band)
         hits += int(hit.sum())
         misses += int((~hit).sum())
-        false += int((~np.any(over, axis=0)).sum()) if len(s) else 0
+        false += len(wrong)
     return hits, misses, false
 
 
@@ -713,16 +723,10 @@ def fixture_detection(rate: int, calls: Path = CALLS) -> tuple[int, int, int]:
         iv = [(h["start_s"], h["end_s"]) for t in d["turns"] if t["speaker"] == "caller" for h in t["inhalations"]]
         x = sf.read(wav, dtype="float32")[0]
         ch = int(next((t["channel"] for t in d["turns"] if t["speaker"] == "caller"), 0))
-        f = analyze_signal(x[:, ch] if x.ndim == 2 else x, rate, WITH_SOUND_CLASS)
-        s, e = runs(f.sound == BREATH)
-        ts, te = f.t[s], f.t[np.maximum(e - 1, 0)]
-        hit = np.array([((ts <= b) & (te >= a)).any() for a, b in iv], bool)
-        over = np.zeros(len(s), bool)
-        for a, b in iv:
-            over |= (ts <= b) & (te >= a)
+        hit, wrong = breath_events(analyze_signal(x[:, ch] if x.ndim == 2 else x, rate, WITH_SOUND_CLASS), iv)
         hits += int(hit.sum())
         misses += int((~hit).sum())
-        false += int((~over).sum())
+        false += len(wrong)
     return hits, misses, false
 
 

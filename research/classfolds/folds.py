@@ -3,7 +3,8 @@ folds' speakers, as the tool trains the shipped one, and every figure pooled ove
 
     PYTHONPATH=. .venv/bin/python research/classfolds/folds.py run OUT --shared FOLDER [--folds K] [--mixes N] \
         [--networks shared,16k]
-    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py table OUT NET16/NET8 ...
+    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py table OUT NET16/NET8 ... [--fold F]
+    PYTHONPATH=. .venv/bin/python research/classfolds/folds.py carriers OUT NETWORK
 
 Folds: Coswara speaker sNN in fold (NN - 1) mod k; the real speech by its source's folder (one
 speaker or a few each, kept together, the largest first into the emptiest fold), except the one
@@ -17,7 +18,10 @@ rows (the shipped recipe), ``16k`` on the 16 kHz rows, ``8k`` on the telephone b
 full recordings, their speech, ``--mixes`` mixtures of their breaths into their speech's pauses):
 the 16 kHz figures with each network, the 8 kHz ones with each network. ``table`` pools them per
 variant: a network for 16 kHz audio and one for 8 kHz audio (``shared/shared`` is the shipped
-recipe). Each step's file stays in OUT, and a run skips what is there (it resumes).
+recipe). ``run`` also writes, per network and fold, each held-out mixture's carrier speech
+files (the ones that open and close it) and where its false breath events lie (in which of them,
+or in the silences around the breath); ``carriers`` lists them per fold. Each step's file stays
+in OUT, and a run skips what is there (it resumes: a run over an older OUT adds the carriers).
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ def split(breath: list[t.Clip], speech: list[t.Clip], fold: int, k: int
 
 def fit_fold(out: Path, fold: int, k: int, networks: tuple[str, ...]) -> None:
     """The fold's ``networks`` (of :data:`NETWORKS`), written to ``OUT/fold{fold}_{name}.npz``."""
+    networks = tuple(n for n in networks if not (out / f"fold{fold}_{n}.npz").is_file())
+    if not networks:
+        return
     args = t.parse(["--edge-highpass", "20x2"])
     rng = np.random.default_rng(t.SEED)
     tr_b, tr_s, _, _ = split(t.breathing_clips(t.BREATHING, args.edge_highpass),
@@ -81,8 +88,6 @@ def fit_fold(out: Path, fold: int, k: int, networks: tuple[str, ...]) -> None:
     start = rng.bit_generator.state
     for name in networks:
         path, bands = out / f"fold{fold}_{name}.npz", NETWORKS[name]
-        if path.is_file():
-            continue
         rows = np.isin(band, bands)
         r = np.random.default_rng()
         r.bit_generator.state = start
@@ -99,14 +104,20 @@ def use(path: Path) -> None:
         setattr(m, key, np.round(p[key], 5).astype(np.float32))
 
 
+def held_out(shared: Path, fold: int, k: int, mixes: int) -> tuple[list[t.Clip], list[t.Clip], list[tuple]]:
+    """The fold's held-out recordings (the shared folder's), speech and ``mixes`` mixtures of them."""
+    _, _, te_b, te_s = split(t.breathing_clips(shared / "breathing"), t.speech_clips(), fold, k)
+    return te_b, te_s, t.mix(te_s, t.breath_snippets(te_b), np.random.default_rng([t.SEED, fold]), mixes)
+
+
 def fold_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, networks: tuple[str, ...]) -> None:
     """Per network of the fold, its counts on the fold's held-out side, to ``OUT/fold{fold}_{name}.json``."""
-    _, _, te_b, te_s = split(t.breathing_clips(shared / "breathing"), t.speech_clips(), fold, k)
-    mixed = t.mix(te_s, t.breath_snippets(te_b), np.random.default_rng([t.SEED, fold]), mixes)
+    networks = tuple(n for n in networks if not (out / f"fold{fold}_{n}.json").is_file())
+    if not networks:
+        return
+    te_b, te_s, mixed = held_out(shared, fold, k, mixes)
     for name in networks:
         path = out / f"fold{fold}_{name}.json"
-        if path.is_file():
-            continue
         use(out / f"fold{fold}_{name}.npz")
         rec = t.recording_figures(te_b)
         good, recordings, errors = t.onset_counts(te_b)
@@ -119,9 +130,57 @@ def fold_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, network
         print(f"fold {fold}: {name} scored", flush=True)
 
 
-def pooled(out: Path, net16: str, net8: str) -> dict:
-    """The counts of every fold summed: the 16 kHz figures of ``net16``, the 8 kHz ones of ``net8``."""
+def carriers(x: np.ndarray, speech: list[t.Clip]) -> tuple[int, int]:
+    """The speech files (indices into ``speech``) that open and close mixture ``x``: its first and
+    last samples are theirs (the line's noise 50 dB under)."""
+    def misfit(c: t.Clip, head: bool) -> float:
+        if len(c.x) > len(x):
+            return np.inf
+        part = x[:len(c.x)] if head else x[len(x) - len(c.x):]
+        return float(np.sum(np.square(part - c.x)) / (np.sum(np.square(c.x)) + 1e-12))
+
+    return tuple(int(np.argmin([misfit(c, head) for c in speech])) for head in (True, False))
+
+
+def where(x: np.ndarray, opening: t.Clip, closing: t.Clip, event: np.ndarray) -> tuple[str, float]:
+    """Where a false breath event (start, end seconds) of a mixture lies, by its middle: the
+    opening speech file's name or the closing one's and the seconds into it; or ``gap`` (the
+    silences around the breath) and the seconds after the opening file."""
+    mid, closes = (event[0] + event[1]) / 2, (len(x) - len(closing.x)) / 16000
+    if mid < len(opening.x) / 16000:
+        return opening.name, round(mid, 2)
+    return (closing.name, round(mid - closes, 2)) if mid >= closes else ("gap", round(mid - len(opening.x) / 16000, 2))
+
+
+def carrier_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, networks: tuple[str, ...]) -> None:
+    """Per network of the fold, each held-out mixture's carriers and its false breath events by
+    where they lie (:func:`where`), per band, with each carrier's own breath-like sounds (the
+    tool's ``with_inner``), to ``OUT/fold{fold}_{name}_carriers.json``."""
+    networks = tuple(n for n in networks if not (out / f"fold{fold}_{n}_carriers.json").is_file())
+    if not networks:
+        return
+    _, te_s, mixed = held_out(shared, fold, k, mixes)
+    pairs = [carriers(x, te_s) for x, *_ in mixed]
+    inner = {c.name: t.with_inner(c).inner for c in te_s}
+    for name in networks:
+        path = out / f"fold{fold}_{name}_carriers.json"
+        use(out / f"fold{fold}_{name}.npz")
+        found: dict = {"carriers": [[te_s[a].name, te_s[b].name] for a, b in pairs], "inner": inner,
+                       "seconds": {c.name: len(c.x) / 16000 for c in te_s}}
+        for band in t.BANDS:
+            found[band] = []
+            for (x, iv, *_), (a, b) in zip(mixed, pairs):
+                hit, wrong = t.mixture_events(x, iv, band)
+                found[band].append({"hits": int(hit.sum()), "false": [where(x, te_s[a], te_s[b], e) for e in wrong]})
+        path.write_text(json.dumps(found))
+        print(f"fold {fold}: {name} carriers", flush=True)
+
+
+def pooled(out: Path, net16: str, net8: str, only: int | None = None) -> dict:
+    """The counts of every fold (or fold ``only``) summed: the 16 kHz figures of ``net16``, the 8 kHz
+    ones of ``net8``."""
     folds = sorted({int(p.name[4:].split("_")[0]) for p in out.glob("fold*_shared.json")})
+    folds = [f for f in folds if only is None or f == only]
     tot = {"recordings": {kind: np.zeros(3) for kind in KINDS}, "onsets": np.zeros(2), "onset_errors": [],
            "speech": np.zeros((2, 2)), "16k": np.zeros(3), "tel8k": np.zeros(3), "folds": len(folds)}
     for f in folds:
@@ -149,14 +208,70 @@ def row(name: str, tot: dict) -> str:
     return f"| {name} | {share} % | {syll} | {onsets} | {mixed[0]} | {mixed[1]} | {speech} % |"
 
 
-def table(out: Path, variants: list[str]) -> None:
+def table(out: Path, variants: list[str], only: int | None = None) -> None:
     print("| 16 kHz / 8 kHz network | deep / shallow / coughs / vowels as speech | syllables a minute (deep / "
           "shallow / coughs) | onsets (recordings, onsets) | mixed 16 kHz recall / precision | mixed 8 kHz | "
           "real speech on vs off (time / syllables) |")
     print("|---|---|---|---|---|---|---|")
     for v in variants:
         net16, _, net8 = v.partition("/")
-        print(row(v, pooled(out, net16, net8 or net16)))
+        print(row(v, pooled(out, net16, net8 or net16, only)))
+
+
+def spots(events: list[list], inner: list[list[float]]) -> str:
+    """False events' places in one file (seconds, to 0.1) with their counts; ``*`` marks a place
+    inside one of the file's own breath-like sounds."""
+    at = [round(s, 1) for _, s in events]
+    mark = {s: "*" if any(a - 0.1 <= s <= b + 0.1 for a, b in inner) else "" for s in at}
+    return ", ".join(f"{s:.1f}{mark[s]}" + (f" x{at.count(s)}" if at.count(s) > 1 else "")
+                     for s in sorted(set(at), key=lambda s: (-at.count(s), s)))
+
+
+def carrier_table(out: Path, name: str) -> None:
+    """Network ``name``'s false mixed breaths per fold by where they lie: each carrier speech file
+    with any (the mixtures it opens or closes, its false breaths at 16 kHz and at 8 kHz and their
+    places in it), and the gaps."""
+    print("| fold | carrier speech file (its length) | mixtures it carries | false breaths in it, 16 kHz / 8 kHz | "
+          "where in it, 16 kHz; 8 kHz (s; * a breath-like sound of the speech) |")
+    print("|---|---|---|---|---|")
+    for path in sorted(out.glob(f"fold*_{name}_carriers.json")):
+        fold, found = path.name[4:].split("_")[0], json.loads(path.read_text())
+        carried: dict[str, int] = {}
+        for pair in found["carriers"]:
+            for file in set(pair):
+                carried[file] = carried.get(file, 0) + 1
+        false = {band: [w for m in found[band] for w in m["false"]] for band in t.BANDS}
+        files = {w for v in false.values() for w, _ in v}
+        counts = {w: [[e for e in v if e[0] == w] for v in false.values()] for w in files}
+        for w, (f16, f8) in sorted(counts.items(), key=lambda c: (-len(c[1][0]) - len(c[1][1]), c[0])):
+            inner = found["inner"].get(w, [])
+            long = f" ({found['seconds'][w]:.1f} s)" if w in found["seconds"] else ""
+            print(f"| {fold} | {w}{long} | {carried.get(w, len(found['carriers']))} | {len(f16)} / {len(f8)} | "
+                  f"{spots(f16, inner) or '-'}; {spots(f8, inner) or '-'} |")
+        hits = [sum(m["hits"] for m in found[band]) for band in t.BANDS]
+        print(f"| {fold} | all ({len(carried)} files) | {len(found['carriers'])} | "
+              f"{len(false['16k'])} / {len(false['tel8k'])} (hits {hits[0]} / {hits[1]}) | |")
+
+
+def without_worst(out: Path, name: str, most: int = 3) -> None:
+    """Network ``name``'s mixed-breath recall / precision pooled over the folds, with all mixtures
+    and without those that any of the 1..``most`` carrier files with the most false breaths (both
+    bands, pooled) open or close."""
+    folds = [json.loads(p.read_text()) for p in sorted(out.glob(f"fold*_{name}_carriers.json"))]
+    mixtures = [(pair, {b: m[b][i] for b in t.BANDS}) for m in folds for i, pair in enumerate(m["carriers"])]
+    false: dict[str, int] = {}
+    for _, by in mixtures:
+        for w, _ in by["16k"]["false"] + by["tel8k"]["false"]:
+            false[w] = false.get(w, 0) + 1
+    worst = sorted(false, key=lambda w: (-false[w], w))
+    for n in range(most + 1):
+        kept = [by for pair, by in mixtures if not set(pair) & set(worst[:n])]
+        figures = []
+        for band in t.BANDS:
+            h, f = sum(b[band]["hits"] for b in kept), sum(len(b[band]["false"]) for b in kept)
+            figures.append(f"{100 * h / len(kept):.1f} / {100 * h / max(h + f, 1):.1f} % ({f} false)")
+        left = ", ".join(w.split("/")[-1] for w in worst[:n]) or "none"
+        print(f"| {left} | {len(kept)} | {figures[0]} | {figures[1]} |")
 
 
 def networks_of(text: str) -> tuple[str, ...]:
@@ -180,14 +295,27 @@ def main() -> int:
     tab = sub.add_parser("table", help="the pooled figures of variants")
     tab.add_argument("out", type=Path)
     tab.add_argument("variants", nargs="+", help="NET16/NET8, each of " + ", ".join(NETWORKS))
+    tab.add_argument("--fold", type=int, help="that fold's figures alone")
+    car = sub.add_parser("carriers", help="a network's false mixed breaths per fold by carrier speech file")
+    car.add_argument("out", type=Path)
+    car.add_argument("network", choices=tuple(NETWORKS))
     a = ap.parse_args()
     if a.cmd == "table":
-        table(a.out, a.variants)
+        table(a.out, a.variants, a.fold)
+        return 0
+    if a.cmd == "carriers":
+        if not any(a.out.glob(f"fold*_{a.network}_carriers.json")):
+            print(f"error: {a.out}: no fold*_{a.network}_carriers.json (folds.py run writes them)", file=sys.stderr)
+            return 1
+        carrier_table(a.out, a.network)
+        print("\n| left out: mixtures carrying | mixtures | 16 kHz recall / precision | 8 kHz |\n|---|---|---|---|")
+        without_worst(a.out, a.network)
         return 0
     a.out.mkdir(parents=True, exist_ok=True)
     for fold in range(a.folds):
         fit_fold(a.out, fold, a.folds, a.networks)
         fold_figures(a.out, a.shared, fold, a.folds, a.mixes, a.networks)
+        carrier_figures(a.out, a.shared, fold, a.folds, a.mixes, a.networks)
     return 0
 
 
