@@ -20,7 +20,9 @@ the 16 kHz figures with each network, the 8 kHz ones with each network. ``table`
 variant: a network for 16 kHz audio and one for 8 kHz audio (``shared/shared`` is the shipped
 recipe). ``run`` also writes, per network and fold, each held-out mixture's carrier speech
 files (the ones that open and close it) and where its false breath events lie (in which of them,
-or in the silences around the breath); ``carriers`` lists them per fold. Each step's file stays
+or in the silences around the breath) and whether in a carrier's own breath-like sounds (the tool's
+``own_breaths``); ``carriers`` lists them per fold, and ``table`` adds the mixed breaths' precision
+net of those (strict first) where every fold has them. Each step's file stays
 in OUT, and a run skips what is there (it resumes: a run over an older OUT adds the carriers).
 """
 
