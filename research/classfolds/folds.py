@@ -20,7 +20,9 @@ the 16 kHz figures with each network, the 8 kHz ones with each network. ``table`
 variant: a network for 16 kHz audio and one for 8 kHz audio (``shared/shared`` is the shipped
 recipe). ``run`` also writes, per network and fold, each held-out mixture's carrier speech
 files (the ones that open and close it) and where its false breath events lie (in which of them,
-or in the silences around the breath); ``carriers`` lists them per fold. Each step's file stays
+or in the silences around the breath) and whether in a carrier's own breath-like sounds (the tool's
+``own_breaths``); ``carriers`` lists them per fold, and ``table`` adds the mixed breaths' precision
+net of those (strict first) where every fold has them. Each step's file stays
 in OUT, and a run skips what is there (it resumes: a run over an older OUT adds the carriers).
 """
 
@@ -105,8 +107,10 @@ def use(path: Path) -> None:
 
 
 def held_out(shared: Path, fold: int, k: int, mixes: int) -> tuple[list[t.Clip], list[t.Clip], list[tuple]]:
-    """The fold's held-out recordings (the shared folder's), speech and ``mixes`` mixtures of them."""
+    """The fold's held-out recordings (the shared folder's), speech (its breath-like sounds named,
+    the tool's ``with_inner``) and ``mixes`` mixtures of them."""
     _, _, te_b, te_s = split(t.breathing_clips(shared / "breathing"), t.speech_clips(), fold, k)
+    te_s = [t.with_inner(c) for c in te_s]
     return te_b, te_s, t.mix(te_s, t.breath_snippets(te_b), np.random.default_rng([t.SEED, fold]), mixes)
 
 
@@ -125,7 +129,7 @@ def fold_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, network
                                         v["seconds"]] for kind, v in rec.items()},
                   "onsets": [int(good), recordings], "onset_errors": errors.tolist(),
                   "speech": t.speech_totals([c.x for c in te_s]).tolist(),
-                  **{band: list(t.detection(mixed, band)) for band in t.BANDS}}
+                  **{band: list(t.detection(mixed, band)[:3]) for band in t.BANDS}}
         path.write_text(json.dumps(counts, default=float))
         print(f"fold {fold}: {name} scored", flush=True)
 
@@ -154,14 +158,15 @@ def where(x: np.ndarray, opening: t.Clip, closing: t.Clip, event: np.ndarray) ->
 
 def carrier_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, networks: tuple[str, ...]) -> None:
     """Per network of the fold, each held-out mixture's carriers and its false breath events by
-    where they lie (:func:`where`), per band, with each carrier's own breath-like sounds (the
-    tool's ``with_inner``), to ``OUT/fold{fold}_{name}_carriers.json``."""
+    where they lie (:func:`where`) and whether in a carrier's own breath-like sounds (the tool's
+    ``own_breaths``), per band, with each carrier's own breath-like sounds (the tool's
+    ``with_inner``), to ``OUT/fold{fold}_{name}_carriers.json``."""
     networks = tuple(n for n in networks if not (out / f"fold{fold}_{n}_carriers.json").is_file())
     if not networks:
         return
     _, te_s, mixed = held_out(shared, fold, k, mixes)
     pairs = [carriers(x, te_s) for x, *_ in mixed]
-    inner = {c.name: t.with_inner(c).inner for c in te_s}
+    inner = {c.name: c.inner for c in te_s}
     for name in networks:
         path = out / f"fold{fold}_{name}_carriers.json"
         use(out / f"fold{fold}_{name}.npz")
@@ -169,9 +174,10 @@ def carrier_figures(out: Path, shared: Path, fold: int, k: int, mixes: int, netw
                        "seconds": {c.name: len(c.x) / 16000 for c in te_s}}
         for band in t.BANDS:
             found[band] = []
-            for (x, iv, *_), (a, b) in zip(mixed, pairs):
-                hit, wrong = t.mixture_events(x, iv, band)
-                found[band].append({"hits": int(hit.sum()), "false": [where(x, te_s[a], te_s[b], e) for e in wrong]})
+            for (x, iv, *line), (a, b) in zip(mixed, pairs):
+                hit, wrong, own = t.mixture_events(x, iv, band, *line)
+                found[band].append({"hits": int(hit.sum()),
+                                    "false": [[*where(x, te_s[a], te_s[b], e), bool(o)] for e, o in zip(wrong, own)]})
         path.write_text(json.dumps(found))
         print(f"fold {fold}: {name} carriers", flush=True)
 
@@ -182,7 +188,8 @@ def pooled(out: Path, net16: str, net8: str, only: int | None = None) -> dict:
     folds = sorted({int(p.name[4:].split("_")[0]) for p in out.glob("fold*_shared.json")})
     folds = [f for f in folds if only is None or f == only]
     tot = {"recordings": {kind: np.zeros(3) for kind in KINDS}, "onsets": np.zeros(2), "onset_errors": [],
-           "speech": np.zeros((2, 2)), "16k": np.zeros(3), "tel8k": np.zeros(3), "folds": len(folds)}
+           "speech": np.zeros((2, 2)), "16k": np.zeros(3), "tel8k": np.zeros(3), "folds": len(folds),
+           "own": np.zeros(2), "net": True}
     for f in folds:
         a, b = (json.loads((out / f"fold{f}_{n}.json").read_text()) for n in (net16, net8))
         for kind, v in a["recordings"].items():
@@ -192,7 +199,20 @@ def pooled(out: Path, net16: str, net8: str, only: int | None = None) -> dict:
         tot["speech"] += np.array(a["speech"])
         tot["16k"] += a["16k"]
         tot["tel8k"] += b["tel8k"]
+        for i, (n, band) in enumerate(((net16, "16k"), (net8, "tel8k"))):
+            own = own_count(out / f"fold{f}_{n}_carriers.json", band)
+            tot["net"] &= own is not None
+            tot["own"][i] += own or 0
     return tot
+
+
+def own_count(path: Path, band: str) -> int | None:
+    """How many of a fold's false mixed breaths in ``band`` lie in the carriers' own breath-like
+    sounds (the carriers pass's mark); None without that pass or from a run before the mark."""
+    if not path.is_file():
+        return None
+    false = [e for m in json.loads(path.read_text())[band] for e in m["false"]]
+    return sum(e[2] for e in false) if all(len(e) > 2 for e in false) else None
 
 
 def row(name: str, tot: dict) -> str:
@@ -202,8 +222,10 @@ def row(name: str, tot: dict) -> str:
     syll = " / ".join(f"{60 * r[k][1] / r[k][2]:.1f}" for k in KINDS[:3])
     err = np.array(tot["onset_errors"])
     onsets = f"{tot['onsets'][0]:.0f} of {tot['onsets'][1]:.0f} ({(err <= t.ONSET_TOL_S).sum()} of {len(err)})"
-    mixed = ["{:.1f} / {:.1f} % ({:.0f}, {:.0f} false)".format(100 * h / max(h + m, 1), 100 * h / max(h + f, 1), h, f)
-             for h, m, f in (tot["16k"], tot["tel8k"])]
+    mixed = ["{:.1f} / {:.1f} % ({:.0f}, {:.0f} false{})".format(
+        100 * h / max(h + m, 1), 100 * h / max(h + f, 1), h, f,
+        f"; net {100 * h / max(h + f - o, 1):.1f} %, {o:.0f} in own" if tot["net"] else "")
+        for (h, m, f), o in zip((tot["16k"], tot["tel8k"]), tot["own"])]
     speech = " / ".join(f"{v:+.2f}" for v in t.change_of(tot["speech"]))
     return f"| {name} | {share} % | {syll} | {onsets} | {mixed[0]} | {mixed[1]} | {speech} % |"
 
@@ -218,11 +240,12 @@ def table(out: Path, variants: list[str], only: int | None = None) -> None:
         print(row(v, pooled(out, net16, net8 or net16, only)))
 
 
-def spots(events: list[list], inner: list[list[float]]) -> str:
+def spots(events: list[list]) -> str:
     """False events' places in one file (seconds, to 0.1) with their counts; ``*`` marks a place
-    inside one of the file's own breath-like sounds."""
-    at = [round(s, 1) for _, s in events]
-    mark = {s: "*" if any(a - 0.1 <= s <= b + 0.1 for a, b in inner) else "" for s in at}
+    with an event in one of the file's own breath-like sounds (the carriers pass's mark, the
+    tool's ``own_breaths``)."""
+    at = [round(e[1], 1) for e in events]
+    mark = {s: "" for s in at} | {round(e[1], 1): "*" for e in events if len(e) > 2 and e[2]}
     return ", ".join(f"{s:.1f}{mark[s]}" + (f" x{at.count(s)}" if at.count(s) > 1 else "")
                      for s in sorted(set(at), key=lambda s: (-at.count(s), s)))
 
@@ -241,13 +264,12 @@ def carrier_table(out: Path, name: str) -> None:
             for file in set(pair):
                 carried[file] = carried.get(file, 0) + 1
         false = {band: [w for m in found[band] for w in m["false"]] for band in t.BANDS}
-        files = {w for v in false.values() for w, _ in v}
+        files = {e[0] for v in false.values() for e in v}
         counts = {w: [[e for e in v if e[0] == w] for v in false.values()] for w in files}
         for w, (f16, f8) in sorted(counts.items(), key=lambda c: (-len(c[1][0]) - len(c[1][1]), c[0])):
-            inner = found["inner"].get(w, [])
             long = f" ({found['seconds'][w]:.1f} s)" if w in found["seconds"] else ""
             print(f"| {fold} | {w}{long} | {carried.get(w, len(found['carriers']))} | {len(f16)} / {len(f8)} | "
-                  f"{spots(f16, inner) or '-'}; {spots(f8, inner) or '-'} |")
+                  f"{spots(f16) or '-'}; {spots(f8) or '-'} |")
         hits = [sum(m["hits"] for m in found[band]) for band in t.BANDS]
         print(f"| {fold} | all ({len(carried)} files) | {len(found['carriers'])} | "
               f"{len(false['16k'])} / {len(false['tel8k'])} (hits {hits[0]} / {hits[1]}) | |")
@@ -261,8 +283,8 @@ def without_worst(out: Path, name: str, most: int = 3) -> None:
     mixtures = [(pair, {b: m[b][i] for b in t.BANDS}) for m in folds for i, pair in enumerate(m["carriers"])]
     false: dict[str, int] = {}
     for _, by in mixtures:
-        for w, _ in by["16k"]["false"] + by["tel8k"]["false"]:
-            false[w] = false.get(w, 0) + 1
+        for e in by["16k"]["false"] + by["tel8k"]["false"]:
+            false[e[0]] = false.get(e[0], 0) + 1
     worst = sorted(false, key=lambda w: (-false[w], w))
     for n in range(most + 1):
         kept = [by for pair, by in mixtures if not set(pair) & set(worst[:n])]
