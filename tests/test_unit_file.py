@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, PY, call_monitor
+from conftest import ROOT, PY, bare_sqlite_file, call_monitor
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 from monitor.delivery.store import CONSOLE_APPLICATION_ID, Store
@@ -319,14 +319,18 @@ def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left
 
 
 def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_in_use_is_taken(tmp_path):
+    """None there, an empty file or an SQLite file with no tables: the daemon makes its database
+    there, so the unit is written; the check reads each file without changing a byte of it."""
     (tmp_path / "empty.db").write_bytes(b"")
+    bare = bare_sqlite_file(tmp_path / "bare.db").read_bytes()
     Store.open(tmp_path / "used.db").close()
-    for db in (tmp_path / "empty.db", tmp_path / "later" / "events.db", tmp_path / "used.db"):
+    for db in (tmp_path / "empty.db", tmp_path / "bare.db", tmp_path / "later" / "events.db", tmp_path / "used.db"):
         r = _install(tmp_path, "--caller", "softphone.monitor", "--db", str(db))
         assert r.returncode == 0, r.stderr
         assert f"--db {db}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
     assert not (tmp_path / "later").exists() and (tmp_path / "empty.db").read_bytes() == b""
-    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["empty.db", "used.db"]  # no -wal, no -shm made
+    assert (tmp_path / "bare.db").read_bytes() == bare
+    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["bare.db", "empty.db", "used.db"]  # no -wal, no -shm made
 
 
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):
