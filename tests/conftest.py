@@ -380,6 +380,18 @@ def stored_calls(db: Path) -> list[dict]:
              "summary": json.loads(s) if s else None} for i, e, b, s in rows]
 
 
+def bare_sqlite_file(path: Path) -> Path:
+    """An SQLite file at ``path`` with no tables, schema version 0 and 8 KB in it (a table made and
+    dropped), as ``sqlite3 FILE`` or another program leaves one: not empty, and no database of ours."""
+    con = sqlite3.connect(path)
+    try:
+        con.execute("CREATE TABLE scratch (x)")
+        con.execute("DROP TABLE scratch")
+    finally:
+        con.close()
+    return path
+
+
 def start_daemon(env, tmp_path: Path, config: str = "") -> Daemon:
     """``call-monitor run`` on ``softphone.monitor`` with ``config`` (TOML), its database
     ``tmp_path/e.db``, once it is capturing."""

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, PY, ROOT, SPEECH, call_monitor as cli, scheduler_address, wait_for
+from conftest import CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, scheduler_address, wait_for
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
 from monitor.transcription.vosk_models import packaged_model_dirs
@@ -627,15 +627,18 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
     assert str(archive["missing"]) in html.split("could not be scored")[1]
 
 
-def test_an_empty_database_file_is_none_to_the_archive_report_which_reads_the_recordings(archive, tmp_path):
-    """A --db that is an empty file (made by touch) is as one not there: the flagged calls' reports
-    are written from their recordings, and the file is left empty (a report makes no database)."""
+@pytest.mark.parametrize("bare", [False, True], ids=["an empty file", "an SQLite file with no tables"])
+def test_an_empty_database_file_is_none_to_the_archive_report_which_reads_the_recordings(archive, tmp_path, bare):
+    """A --db that is an empty file (made by touch), or an SQLite file with no tables, is as one not
+    there: the flagged calls' reports are written from their recordings, and the file is left as it
+    was (a report makes no database)."""
     empty, page = tmp_path / "empty.db", tmp_path / "archive.html"
-    empty.write_bytes(b"")
+    bare_sqlite_file(empty) if bare else empty.write_bytes(b"")
+    before = empty.read_bytes()
     done = cli("report", "--batch", str(archive["out"]), "--db", str(empty), "-o", str(page))
     assert done.returncode == 0, done.stderr
     flagged = [r for r in archive["rows"] if r["status"] == "scored" and int(r["alerts"]) > 0]
-    assert done.stderr.strip().endswith(f"({len(flagged)} call report(s) beside it)") and empty.read_bytes() == b""
+    assert done.stderr.strip().endswith(f"({len(flagged)} call report(s) beside it)") and empty.read_bytes() == before
 
 
 def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_own_report(tmp_path):

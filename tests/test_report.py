@@ -268,6 +268,24 @@ def test_a_transcript_in_a_script_the_font_lacks_draws_without_a_warning_a_chara
     assert png.startswith(b"\x89PNG") and [str(w.message) for w in caught] == []
 
 
+def test_a_png_alone_says_the_words_its_font_cannot_draw_are_in_the_html_report_not_on_a_page(det):
+    """The PNG written alone (-o report.png) has no page and no transcript under it: its transcript
+    panel sends the reader to the HTML report, while the picture in the HTML page points to the
+    page's transcript, which holds the words."""
+    from dataclasses import replace
+    from monitor.report.data import Utterance
+    from monitor.report.figure import render_png, transcript_title
+    korean = replace(det["data"], utterances=[Utterance(t=12.0, start=10.0, end=12.0, channel="caller",
+                                                        text="숨 쉬기 가 힘들 어요")])
+    alone, in_page = transcript_title(korean, in_page=False), transcript_title(korean, in_page=True)
+    assert alone.endswith("boxes: characters no font here draws; the words are in the HTML report: "
+                          "call-monitor report -o report.html)") and "page" not in alone
+    assert in_page.endswith("boxes: characters no font here draws; the page's transcript has them)")
+    assert transcript_title(det["data"], in_page=False) == "Transcript (distress phrases in red)"
+    assert render(korean, "png") == render_png(korean, in_page=False) != render_png(korean, in_page=True)
+    assert "숨 쉬기 가 힘들 어요" in render(korean, "html").decode("utf-8")
+
+
 def test_file_report_png_cli(tmp_path):
     """End to end as a user runs it: a short stereo cut of a fixture, PNG output, exit 0."""
     x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALERTING_CALL as CALL, PY, ROOT, call_monitor
+from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseLock
@@ -347,6 +347,34 @@ def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):
     r = cli("alerts", "--db", str(db))
     assert r.returncode == 2
     assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an SQLite file with no tables)\n"
+
+
+@pytest.mark.parametrize("command, said", [
+    (("alerts",), ""),
+    (("report", "1", "-o", "report.html"), ""),
+    (("purge", "--older-than", "30d"), ": nothing to purge"),
+])
+def test_an_sqlite_file_with_no_tables_is_refused_by_a_command_that_reads_it_and_left_byte_for_byte(
+        tmp_path, command, said):
+    """A --db naming an SQLite file nothing has written into (not empty: 8 KB) is no database to
+    read, report or purge: one line, exit 2, and the file as it was (``report`` and ``purge`` had
+    made the callmonitor schema in it)."""
+    db = bare_sqlite_file(tmp_path / "bare.db")
+    before = db.read_bytes()
+    r = cli(*command, "--db", str(db), cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an SQLite file with no tables){said}\n"
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["bare.db"]
+
+
+def test_a_command_that_writes_makes_its_database_in_an_sqlite_file_with_no_tables(tmp_path):
+    """As in an empty file or none, replay (batch and the daemon open theirs as it does) makes the
+    callmonitor schema there and stores its call, which the commands that read it then read."""
+    db = bare_sqlite_file(tmp_path / "bare.db")
+    r = cli("replay", "--no-transcribe", "--db", str(db), str(CALL))
+    assert r.returncode == 0, r.stderr
+    r = cli("alerts", "--db", str(db), "--call", "1")
+    assert r.returncode == 0 and "possible_emergency" in r.stdout, r.stderr
 
 
 def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):

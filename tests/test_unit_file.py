@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, PY, call_monitor
+from conftest import ROOT, PY, bare_sqlite_file, call_monitor
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 from monitor.delivery.store import CONSOLE_APPLICATION_ID, Store
@@ -319,14 +319,18 @@ def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left
 
 
 def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_in_use_is_taken(tmp_path):
+    """None there, an empty file or an SQLite file with no tables: the daemon makes its database
+    there, so the unit is written; the check reads each file without changing a byte of it."""
     (tmp_path / "empty.db").write_bytes(b"")
+    bare = bare_sqlite_file(tmp_path / "bare.db").read_bytes()
     Store.open(tmp_path / "used.db").close()
-    for db in (tmp_path / "empty.db", tmp_path / "later" / "events.db", tmp_path / "used.db"):
+    for db in (tmp_path / "empty.db", tmp_path / "bare.db", tmp_path / "later" / "events.db", tmp_path / "used.db"):
         r = _install(tmp_path, "--caller", "softphone.monitor", "--db", str(db))
         assert r.returncode == 0, r.stderr
         assert f"--db {db}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
     assert not (tmp_path / "later").exists() and (tmp_path / "empty.db").read_bytes() == b""
-    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["empty.db", "used.db"]  # no -wal, no -shm made
+    assert (tmp_path / "bare.db").read_bytes() == bare
+    assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["bare.db", "empty.db", "used.db"]  # no -wal, no -shm made
 
 
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):
@@ -423,21 +427,76 @@ def test_an_empty_value_given_to_install_service_reaches_the_units_daemon(tmp_pa
     assert (unit.caller, unit.agent, unit.webhook) == ("softphone.monitor", "", "")
 
 
-def test_a_unit_folder_it_may_not_write_is_one_line_naming_the_unit_and_the_old_unit_kept(tmp_path):
+def _install_bound(tmp_path, units) -> subprocess.CompletedProcess:
+    """``install-service`` into ``units`` with file permissions binding it (even as root)."""
+    return call_monitor("install-service", "--caller", "softphone.monitor", "--unit-dir", units,
+                        permissions_bind=True, env=dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT),
+                                                        XDG_CONFIG_HOME=str(tmp_path / "cfg")))
+
+
+def _read_only_units(tmp_path, unit_mode: int | None):
+    """A unit folder the user may not write (0555), holding the unit before with ``unit_mode``
+    (None: no unit there)."""
     units = tmp_path / "units"
     units.mkdir()
-    (units / "callmonitor.service").write_text("[Unit]\nDescription=the unit before\n")
+    if unit_mode is not None:
+        (units / "callmonitor.service").write_text("[Unit]\nDescription=the unit before\n")
+        (units / "callmonitor.service").chmod(unit_mode)
     units.chmod(0o555)
+    return units
+
+
+@pytest.mark.parametrize("unit_mode", [0o444, None], ids=["a read-only unit", "no unit"])
+def test_a_unit_folder_it_may_not_write_is_one_line_naming_the_unit_and_the_old_unit_kept(tmp_path, unit_mode):
+    units = _read_only_units(tmp_path, unit_mode)
     try:
-        r = call_monitor("install-service", "--caller", "softphone.monitor", "--unit-dir", units,
-                         permissions_bind=True, env=dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT),
-                                                         XDG_CONFIG_HOME=str(tmp_path / "cfg")))
+        r = _install_bound(tmp_path, units)
     finally:
         units.chmod(0o755)
     assert r.returncode == 1
     assert r.stderr == f"call-monitor: error: {units / 'callmonitor.service'}: cannot write the unit (permission denied)\n"
+    assert [p.name for p in units.iterdir()] == ([] if unit_mode is None else ["callmonitor.service"])
+    if unit_mode is not None:
+        assert "the unit before" in (units / "callmonitor.service").read_text()
+
+
+def test_a_writable_unit_in_a_folder_it_may_not_write_is_rewritten_in_place_and_said_so(tmp_path):
+    """The folder takes no temporary file to rename over the unit, but the unit itself may be
+    written (as before units were written whole): it is rewritten in place, 0600, and said so."""
+    units = _read_only_units(tmp_path, 0o644)
+    try:
+        r = _install_bound(tmp_path, units)
+    finally:
+        units.chmod(0o755)
+    unit = units / "callmonitor.service"
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (f"call-monitor: wrote {unit} in place (its folder takes no new file) "
+                                        "(it replaces a different unit)")
     assert [p.name for p in units.iterdir()] == ["callmonitor.service"]
-    assert "the unit before" in (units / "callmonitor.service").read_text()
+    assert "ExecStart=" in unit.read_text() and "the unit before" not in unit.read_text()
+    assert unit.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["a unit there", "a link to a file not made yet"])
+def test_a_unit_that_is_a_link_is_written_where_it_points_and_stays_a_link(tmp_path, before):
+    """``systemctl --user link`` leaves the unit a link to a file kept elsewhere: that file is
+    replaced whole (its temporary file beside it, none left), the link stays, and the line says both."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    real = kept / "callmonitor.service"
+    if before:
+        real.write_text("[Unit]\nDescription=the unit before\n")
+    units = tmp_path / "units"
+    units.mkdir()
+    (units / "callmonitor.service").symlink_to(real)
+    r = _install(tmp_path, "--caller", "softphone.monitor")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (f"call-monitor: wrote {real}, which {units / 'callmonitor.service'} links to"
+                                        + (" (it replaces a different unit)" if before else ""))
+    assert (units / "callmonitor.service").is_symlink() and os.readlink(units / "callmonitor.service") == str(real)
+    assert "ExecStart=" in real.read_text() and real.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in kept.iterdir()] == ["callmonitor.service"]
+    assert [p.name for p in units.iterdir()] == ["callmonitor.service"]
 
 
 def test_a_file_where_the_unit_folder_belongs_is_one_line_naming_it(tmp_path):

@@ -184,13 +184,13 @@ def run(args: argparse.Namespace) -> int:
         before = path.read_text() if path.is_file() else None
     except (OSError, UnicodeDecodeError):
         before = ""  # a unit there that cannot be read: replaced, as a changed one
-    problem = _write_unit(path, unit)
+    problem, written, in_place = _write_unit(path, unit)
     if problem:
         error(problem)
         return ExitStatus.FAILED
     changed = before is not None and before != unit
-    info(f"wrote {path}" + (" (it replaces a different unit)" if changed else
-                            " (the same unit as before)" if before is not None else ""))
+    info(_wrote_line(path, written, in_place) + (" (it replaces a different unit)" if changed else
+                                                 " (the same unit as before)" if before is not None else ""))
     if args.enable:
         return _enable(path, changed)
     if changed:
@@ -201,28 +201,88 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-def _write_unit(path: Path, unit: str) -> str | None:
+def _wrote_line(path: Path, written: Path, in_place: bool) -> str:
+    """"wrote UNIT": the file written, the link to it when ``path`` is one, and whether in place."""
+    linked = path.is_symlink()
+    return (f"wrote {written if linked else path}" + (f", which {path} links to" if linked else "")
+            + (" in place (its folder takes no new file)" if in_place else ""))
+
+
+def _write_unit(path: Path, unit: str) -> tuple[str | None, Path, bool]:
     """Write ``unit`` to ``path`` (0600, its folder made if missing), whole or not at all: a unit
-    there before is replaced only by the new one written in full. The line naming what is in the
-    way when it cannot be written, else None."""
+    there before is replaced only by the new one written in full. A link there (``systemctl --user
+    link`` makes one) is written through, as an editor does: the file it points to is replaced, in
+    its own folder, and the link kept. A unit whose folder takes no new file (read-only to the user)
+    but which may itself be written is rewritten in place (:func:`_rewrite_in_place`).
+
+    Returns the line naming what is in the way when it cannot be written (else None), the file
+    written (the link's target) and whether it was rewritten in place."""
     d = path.parent
     try:
         d.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        return f"{d}: not a folder (a file is in the way): cannot write the unit there"
+        return f"{d}: not a folder (a file is in the way): cannot write the unit there", path, False
     except OSError as err:
-        return f"{d}: cannot make the folder for the unit ({(err.strerror or str(err)).lower()})"
-    part = path.with_name(f".{path.name}.part")
+        return f"{d}: cannot make the folder for the unit ({_reason(err)})", path, False
+    real = Path(os.path.realpath(path))
+    part = real.with_name(f".{real.name}.part")
     try:
         with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
             fh.write(unit)
         os.chmod(part, 0o600)  # a part file left before with other permissions
-        os.replace(part, path)
+        os.replace(part, real)
+    except PermissionError as err:  # the folder takes no new file: the unit itself may still be writable
+        _remove(part)
+        if real.is_file() and _rewrite_in_place(real, unit):
+            return None, real, True
+        return f"{path}: cannot write the unit ({_reason(err)})", real, False
     except OSError as err:
+        _remove(part)
+        return f"{path}: cannot write the unit ({_reason(err)})", real, False
+    return None, real, False
+
+
+def _rewrite_in_place(path: Path, unit: str) -> bool:
+    """Write ``unit`` over the file at ``path`` (made 0600 where the user may), for a unit whose
+    folder takes no new file. A write that fails half-way (a full disk) puts the old text back,
+    which fits in the space the file had. False when the file cannot be opened to write or the new
+    text could not be written whole."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        old = os.pread(fd, os.fstat(fd).st_size, 0)
+        if not _put(fd, unit.encode("utf-8")):
+            _put(fd, old)
+            return False
         with contextlib.suppress(OSError):
-            part.unlink(missing_ok=True)
-        return f"{path}: cannot write the unit ({(err.strerror or str(err)).lower()})"
-    return None
+            os.fchmod(fd, 0o600)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _put(fd: int, text: bytes) -> bool:
+    """``text`` as the whole of the open file ``fd``, on disk; False when a write failed."""
+    try:
+        done = 0
+        while done < len(text):
+            done += os.pwrite(fd, text[done:], done)
+        os.ftruncate(fd, len(text))
+        os.fsync(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _reason(err: OSError) -> str:
+    return (err.strerror or str(err)).lower()
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.status_socket",

@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.store import an_empty_file, is_empty_file, no_database
+    from ..delivery.store import an_empty_file, is_bare_sqlite_file, is_empty_file, no_database, no_tables
     from .common import ConfigError, StoreError, config_from_args, open_store
     now = time.time()
     try:
@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows
         error(f"{no_database(cfg.storage.db)}: nothing to purge")
         return ExitStatus.BAD_SETUP
-    if is_empty_file(cfg.storage.db):  # left so, not made a database
-        error(f"{an_empty_file(cfg.storage.db)}: nothing to purge")
+    # an empty file or an SQLite file with no tables: left so, not made a database
+    unmade = an_empty_file if is_empty_file(cfg.storage.db) else no_tables if is_bare_sqlite_file(cfg.storage.db) else None
+    if unmade is not None:
+        error(f"{unmade(cfg.storage.db)}: nothing to purge")
         return ExitStatus.BAD_SETUP
     try:
         store = open_store(cfg)

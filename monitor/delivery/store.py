@@ -179,6 +179,35 @@ def an_empty_file(path: str | os.PathLike[str]) -> str:
     return f"{os.fspath(path)}: not a callmonitor database (an empty file)"
 
 
+def no_tables(path: str | os.PathLike[str]) -> str:
+    """The line for an SQLite file with no callmonitor tables (none at all, or a callmonitor schema
+    version and none) given to a command that reads a database."""
+    return f"{os.fspath(path)}: not a callmonitor database (an SQLite file with no tables)"
+
+
+def is_bare_sqlite_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an SQLite file nothing has written into: no table, schema version and
+    application id 0 (``sqlite3 FILE 'VACUUM'`` makes one). A writer makes its database there, as
+    in an empty file; a command that reads one has none to read (:func:`no_tables`). Read creating
+    nothing beside it; False when it cannot be read (the command's own open says why)."""
+    p = Path(path).expanduser()
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                return False
+        conn, _ = _open_to_read(p)
+    except (OSError, sqlite3.Error):
+        return False
+    try:
+        return (conn.execute("PRAGMA user_version").fetchone()[0] == 0
+                and conn.execute("PRAGMA application_id").fetchone()[0] == 0
+                and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0)
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
 def a_folder(path: str | os.PathLike[str]) -> str:
     """The line for a folder given where a database file belongs."""
     return f"{os.fspath(path)}: is a directory, not a database file"
@@ -443,9 +472,11 @@ class Store:
         read as it is (:meth:`open_readonly`: a read-only copy, folder or filesystem, another
         user's database). The folder is the real file's, a symlink's resolved: SQLite writes the
         journal and -wal beside the file a link points to. An empty file is no database to read
-        (:meth:`open` would make one in it). Raises StoreError."""
+        (:meth:`open` would make one in it), nor is an SQLite file with no tables
+        (:func:`is_bare_sqlite_file`): both are refused as :meth:`open_readonly` refuses them, left
+        as they were. Raises StoreError."""
         p = Path(path).expanduser()
-        if (p.is_file() and not is_empty_file(p) and os.access(p, os.W_OK)
+        if (p.is_file() and not is_empty_file(p) and not is_bare_sqlite_file(p) and os.access(p, os.W_OK)
                 and os.access(p.resolve().parent, os.W_OK | os.X_OK)):
             return cls.open(p, snapshot_every_s=snapshot_every_s)
         return cls.open_readonly(p, snapshot_every_s=snapshot_every_s)
@@ -485,9 +516,8 @@ class Store:
         if version > SCHEMA_VERSION:
             raise _too_new(self.path, version)
         if version == 0 or not _TABLES <= tables:
-            what = "it holds other tables" if tables else "an SQLite file with no tables"
-            raise StoreError(an_empty_file(self.path) if is_empty_file(self.path) else
-                             f"{self.path}: not a callmonitor database ({what})")
+            raise StoreError(an_empty_file(self.path) if is_empty_file(self.path) else no_tables(self.path)
+                             if not tables else f"{self.path}: not a callmonitor database (it holds other tables)")
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:

@@ -21,7 +21,7 @@ MATPLOTLIB_HINT = "reports need matplotlib: pip install callmonitor[report]"
 def render(data: ReportData, fmt: str) -> bytes:
     """``fmt`` "html" or "png"; ImportError when matplotlib is missing."""
     from .figure import render_png
-    png = render_png(data)
+    png = render_png(data, in_page=fmt == "html")
     if fmt == "png":
         return png
     from .html import render_html

@@ -238,12 +238,13 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                        on_error: Callable[[str], None]) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
     from the store when it holds the call, else from the recording. Returns :func:`row_key` -> link."""
-    from ..delivery.store import Store, is_empty_file
+    from ..delivery.store import Store, is_bare_sqlite_file, is_empty_file
     from . import from_file, render, write_atomic
     from .data import from_store
 
     db = os.path.expanduser(cfg.storage.db)
-    there = os.path.isfile(db) and not is_empty_file(db)  # an empty file is no database yet, as none there
+    # an empty file, or an SQLite file with no tables, is no database yet: as none there
+    there = os.path.isfile(db) and not is_empty_file(db) and not is_bare_sqlite_file(db)
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if there else None
     links: dict[tuple[str, str, str], str] = {}
     try:

@@ -32,7 +32,8 @@ COUGH = "#8c564b"
 MAX_ENVELOPE_POINTS = 6000
 MISSING_GLYPH = r"Glyph \d+ .* missing from font"
 """matplotlib's warning, once per character, for a character its font cannot draw (a Korean
-transcript with only DejaVu installed): the picture draws a box, the page's transcript has the word."""
+transcript with only DejaVu installed): the picture draws a box, and its transcript panel says where
+the words are (:func:`transcript_title`)."""
 
 def _pyplot():
     """matplotlib with the Agg backend; ImportError (caught by the command) when missing."""
@@ -143,13 +144,23 @@ def _alert_spans(ax_for: dict[str, Any], data: ReportData) -> None:
                            linewidth=0, zorder=0)
 
 
-def _transcript(ax: Any, data: ReportData) -> None:
+def transcript_title(data: ReportData, in_page: bool) -> str:
+    """The transcript panel's title; where a character no font here draws is drawn as a box, it
+    says where the words are: in the page's transcript (``in_page``: the picture in the HTML
+    report), else (a PNG alone, which has no page) in the HTML report, which ``report`` writes for
+    an output ending in .html."""
+    if not _lacks_glyphs(u.text for u in data.utterances):
+        return "Transcript (distress phrases in red)"
+    where = ("the page's transcript has them" if in_page else
+             "the words are in the HTML report: call-monitor report -o report.html")
+    return f"Transcript (distress phrases in red; boxes: characters no font here draws; {where})"
+
+
+def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
     ax.set_ylim(0, 4)
     ax.set_yticks([3.0, 1.0])
     ax.set_yticklabels(["caller", "agent"])
-    lacking = _lacks_glyphs(u.text for u in data.utterances)
-    ax.set_title("Transcript (distress phrases in red" + ("; boxes: characters no font here draws, in the "
-                 "page's transcript" if lacking else "") + ")", loc="left", fontsize=9)
+    ax.set_title(transcript_title(data, in_page), loc="left", fontsize=9)
     if not data.utterances:
         msg = ("no transcript (acoustic-only)" if not data.transcribed else "no words recognised")
         ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color="#777777",
@@ -230,8 +241,9 @@ def _legend(fig: Any, data: ReportData) -> None:
                bbox_to_anchor=(0.5, 0.005))
 
 
-def render_png(data: ReportData, dpi: int = 100) -> bytes:
-    """The timeline picture as PNG bytes."""
+def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
+    """The timeline picture as PNG bytes: a picture of its own, or with ``in_page`` one shown in the
+    HTML page above its transcript."""
     plt = _pyplot()
     panels = registry_panels()
     heights = [1.6] + [1.0] * len(panels) + [1.3]
@@ -250,7 +262,7 @@ def render_png(data: ReportData, dpi: int = 100) -> bytes:
                 ax.axvspan(b.start_t, b.end_t,
                            ymin=0.0, ymax=0.03, color=BAND, alpha=0.8, linewidth=0)
         _alert_spans(ax_for, data)
-        _transcript(tax, data)
+        _transcript(tax, data, in_page)
         _alert_markers([top] + cue_axes + [tax], top, data)
         tax.set_xlim(0, max(data.duration_s, 1.0))
         ticks = tax.get_xticks()
