@@ -129,6 +129,11 @@ def _kind(kind: Any) -> str:
     return str(kind).replace("_", " ")
 
 
+def _kinds(v: Any) -> str:
+    """A list of alert kinds in words; anything else (another daemon's evidence) as it is."""
+    return ", ".join(_kind(k) for k in v) if isinstance(v, (list, tuple)) else value_text(v)
+
+
 def _sub(v: Any, line: Callable[[Mapping[str, Any]], str], name: Callable[[Any], str]) -> tuple[EvidenceLine, ...]:
     return tuple(EvidenceLine(name(k), line(d) if isinstance(d, Mapping) else value_text(d))
                  for k, d in v.items())
@@ -208,9 +213,9 @@ def _tail_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     if isinstance(ev.get("cues"), Mapping) and ev["cues"]:
         out.append(EvidenceLine("cues", "", _sub(ev["cues"], cue_line, _kind)))
     elif ev.get("kinds"):
-        out.append(EvidenceLine("alerts behind it", ", ".join(_kind(k) for k in ev["kinds"])))
+        out.append(EvidenceLine("alerts behind it", _kinds(ev["kinds"])))
     if ev.get("corroborated_by"):
-        out.append(EvidenceLine("corroborated by", ", ".join(_kind(k) for k in ev["corroborated_by"])))
+        out.append(EvidenceLine("corroborated by", _kinds(ev["corroborated_by"])))
     span = _span(ev)
     if span is not None:
         out.append(EvidenceLine("when", span))

@@ -109,6 +109,30 @@ class BadBody(ValueError):
     """A well-formed JSON body that is not a valid alert or heartbeat (422)."""
 
 
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN and Infinity, which JSON does not have (a daemon sends null): a
+    stored one would break every answer the console gives with the alert."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; one beyond a double (``1e400``) is refused."""
+    if not math.isfinite(value := float(text)):
+        raise ValueError(f"{text[:20]} is beyond the numbers JSON exchanges")
+    return value
+
+
+MAX_EXACT_INT = 2 ** 53
+"""The largest integer every JSON reader keeps exactly (a double's); larger ones are refused."""
+
+
+def _exact(text: str) -> int:
+    """A JSON integer; one a double cannot hold exactly is refused (no time or count is that big)."""
+    if len(text) > 17 or abs(value := int(text)) > MAX_EXACT_INT:
+        raise ValueError(f"{text[:20]} is beyond the numbers JSON exchanges")
+    return value
+
+
 def _text(d: Mapping[str, Any], key: str, *, limit: int, required: bool = True) -> str:
     v = d.get(key)
     if v is None and not required:
@@ -229,9 +253,11 @@ class Console:
         except HTTPException as err:
             raise HTTPException(err.status_code, err.detail) from None
         try:
-            return json.loads(body)
+            return json.loads(body, parse_constant=_not_json, parse_float=_finite, parse_int=_exact)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise HTTPException(400, "malformed JSON") from None
+        except ValueError as err:
+            raise HTTPException(400, f"malformed JSON ({err})") from None
 
     # ---------------------------------------------------------------- webhook
 
