@@ -243,8 +243,8 @@ def test_an_alert_whose_evidence_the_rules_never_make_is_shown_and_breaks_no_one
     """The console words any agent's evidence (an older or a foreign daemon's): odd values in keys
     it words itself (a number where the rules put a list, a text where they put a time) are said as
     they are or left out, and the page's state, with every other alert, stays readable; NaN and Infinity, which
-    JSON does not have (a daemon sends null), and numbers beyond a double are refused as malformed
-    and store nothing."""
+    JSON does not have (a daemon sends null), and numbers beyond a double or SQLite's integers are
+    refused as malformed and store nothing."""
     console = ConsoleProcess(tmp_path)
     try:
         odd = [{"kinds": 5}, {"corroborated_by": 3}, {"since": "soon", "until": [1]},
@@ -256,10 +256,12 @@ def test_an_alert_whose_evidence_the_rules_never_make_is_shown_and_breaks_no_one
             body = json.dumps(alert_body(99)).replace('"t": 95.0', f'"t": 95.0, "x": {constant}').encode()
             status, said = console.request("POST", "/webhook", body)
             assert status == 400 and "malformed JSON" in json.loads(said)["error"], (constant, status, said)
+        assert console.post(alert_body(1 << 64))[0] == 400  # beyond SQLite's integers
+        assert console.post(alert_body(1 << 62))[0] == 201  # a daemon's id of an alert it could not store
         status, body = console.request("GET", "/api/state")
         assert status == 200, body
         alerts = json.loads(body)["alerts"]
-        assert len(alerts) == len(odd)
+        assert len(alerts) == len(odd) + 1
         lines = {x["label"]: x["text"] for a in alerts for x in a["evidence_lines"]}
         assert lines["alerts behind it"] == "5" and lines["corroborated by"] == "3"
     finally:

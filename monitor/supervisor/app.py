@@ -122,13 +122,14 @@ def _finite(text: str) -> float:
     return value
 
 
-MAX_EXACT_INT = 2 ** 53
-"""The largest integer every JSON reader keeps exactly (a double's); larger ones are refused."""
+MAX_INT = 2 ** 63 - 1
+"""The largest integer SQLite stores (a daemon's ids of alerts it could not store are near 2**62);
+larger ones are refused."""
 
 
 def _exact(text: str) -> int:
-    """A JSON integer; one a double cannot hold exactly is refused (no time or count is that big)."""
-    if len(text) > 17 or abs(value := int(text)) > MAX_EXACT_INT:
+    """A JSON integer; one beyond what SQLite stores is refused (no id, time or count is that big)."""
+    if len(text) > 20 or abs(value := int(text)) > MAX_INT:
         raise ValueError(f"{text[:20]} is beyond the numbers JSON exchanges")
     return value
 
