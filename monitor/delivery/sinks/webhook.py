@@ -87,7 +87,12 @@ class Identity:
 
     @classmethod
     def of(cls, store: Store, agent_name: str = "") -> "Identity":
-        return cls(agent_name or default_agent_name(), store.instance_id())
+        return cls(agent_of(agent_name), store.instance_id())
+
+
+def agent_of(agent_name: str = "") -> str:
+    """The agent a daemon posts as and keeps with its calls: ``delivery.agent_name``, else user@host."""
+    return agent_name or default_agent_name()
 
 
 def default_agent_name() -> str:
