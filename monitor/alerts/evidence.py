@@ -1,4 +1,5 @@
-"""An alert's evidence in words, as a supervisor reads it (the call report and the console's page).
+"""An alert's evidence in words, as a supervisor reads it (the call report and the console's page,
+which analyses no audio: nothing here imports numpy).
 
 The evidence itself (the alert's JSON, kept as the rules made it) names its parts by key:
 ``min_families``, ``short_drift``, ``evidence_s``... Here each part becomes a line with a label
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..cue_registry import cue
-from .figure import fmt_time
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,16 @@ setting of the rules, the same in every alert)."""
 BASES = {"baseline": "the caller's own baseline", "absolute": "the absolute limit",
          "baseline+absolute": "the caller's own baseline and the absolute limit"}
 """What a warning's cue was judged against (its ``basis``)."""
+
+
+def fmt_time(t: float | None) -> str:
+    """A time into the call as the report and the console say it: ``m:ss``, ``h:mm:ss``."""
+    if t is None:
+        return "-"
+    t = max(0.0, float(t))
+    m, s = divmod(int(round(t)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def value_text(v: Any) -> str:
