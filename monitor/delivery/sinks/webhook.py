@@ -414,13 +414,13 @@ def _describe(err: BaseException, token: str | None = None) -> str:
 
 
 def _receiver_says(err: urllib.error.HTTPError) -> str | None:
-    """The ``error`` of a refusal's JSON body (the supervisor console's reason), or None."""
+    """The ``error`` of a refusal's JSON body (the supervisor console's reason) on one line, or None."""
     try:
         said = json.loads(err.read(4096) or b"null")
     except (OSError, ValueError):
         return None
     why = said.get("error") if isinstance(said, dict) else None
-    return why[:200] if isinstance(why, str) and why.strip() else None
+    return " ".join(why.split())[:200] if isinstance(why, str) and why.strip() else None  # on the warning's one line
 
 
 class Heartbeat:
