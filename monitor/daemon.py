@@ -46,7 +46,7 @@ from .config import Config, ConfigError, changed_keys
 from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store, StoreError
-from .delivery.sinks.webhook import default_agent_name
+from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
@@ -92,7 +92,7 @@ class Daemon:
         URL and token file once applied); a reload names the keys that differ from these."""
         self.source = source
         self.store = store
-        self.agent = cfg.delivery.agent_name or default_agent_name()
+        self.agent = agent_of(cfg.delivery.agent_name)
         """This agent's name, as the webhook's posts give it (``delivery.agent_name`` applies at the
         next start): kept with each call."""
         self.sinks = dict(sinks)

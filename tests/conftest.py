@@ -237,9 +237,10 @@ def monitor_logs():
 
 class Hook:
     """A webhook receiver on 127.0.0.1; ``up`` False answers 503, ``refuse`` set answers that status
-    (401: a wrong token). Alerts go to ``received``, the daemon's heartbeats to ``heartbeats``, every
-    post's Authorization header to ``authorizations``; ``on_post(post)``, when set, runs before a post
-    is answered (something that happens while a post is on its way)."""
+    (401: a wrong token), with ``refusal`` as its JSON body when set. Alerts go to ``received``, the
+    daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``;
+    ``on_post(post)``, when set, runs before a post is answered (something that happens while a post
+    is on its way)."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[float, dict]] = []
@@ -247,6 +248,7 @@ class Hook:
         self.authorizations: list[str | None] = []
         self.up = True
         self.refuse: int | None = None
+        self.refusal: dict | None = None
         self.on_post = None
         hook = self
 
@@ -255,8 +257,11 @@ class Hook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 hook.authorizations.append(self.headers.get("Authorization"))
                 if not hook.up or hook.refuse:
+                    said = b"" if hook.refusal is None else json.dumps(hook.refusal).encode()
                     self.send_response(hook.refuse or 503)
+                    self.send_header("Content-Length", str(len(said)))
                     self.end_headers()
+                    self.wfile.write(said)
                     return
                 post = json.loads(body)
                 (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))

@@ -90,3 +90,13 @@ def test_a_bad_file_still_gets_its_one_line_error_from_the_lazy_command(tmp_path
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"call-monitor: error: {tmp_path / 'missing.wav'}: no such file"]
+
+
+def test_the_supervisor_console_imports_neither_numpy_nor_soundfile(tmp_path):
+    """The console stores and shows alerts (their evidence in words too) and analyses no audio:
+    what its command runs (the store, the app, the web server) imports nothing heavy."""
+    code = ("import json, sys, monitor.supervisor.store, monitor.supervisor.app, uvicorn; "
+            "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert heavy(json.loads(proc.stdout)) == []

@@ -197,6 +197,43 @@ def test_a_live_call_keeps_its_agent_and_a_version_3_database_gains_the_column_w
         pass
 
 
+AGENT_WRITER = """
+import sys
+from monitor.delivery.store import Store
+print("ready", flush=True)
+sys.stdin.readline()
+with Store.open(sys.argv[1]) as store:
+    store.start_call("live:caller=softphone.monitor", 3000.0, {"caller": 0}, agent=sys.argv[2])
+"""
+"""A daemon of this release starting on a database: it opens it (adding ``calls.agent`` when it
+lacks it) and keeps a live call with its agent, once a line on its stdin says go (it says when it
+is ready for that)."""
+
+
+def test_daemons_starting_together_on_a_version_3_database_add_the_agent_column_once_and_each_keeps_its_call(
+        tmp_path):
+    """The database as the release before made it (in WAL mode, without the column)."""
+    p = tmp_path / "v3.db"
+    conn = sqlite3.connect(p)
+    conn.executescript("PRAGMA journal_mode = WAL;" + V2_SCHEMA.replace(
+        "PRAGMA user_version = 2", "ALTER TABLE calls ADD COLUMN channels TEXT; PRAGMA user_version = 3"))
+    conn.close()
+    names = [f"agent {i}" for i in range(4)]
+    daemons = [subprocess.Popen([sys.executable, "-c", AGENT_WRITER, str(p), name], cwd=ROOT, text=True,
+                                env=dict(os.environ, PYTHONPATH=str(ROOT)), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in names]
+    assert [d.stdout.readline() for d in daemons] == ["ready\n"] * len(names)
+    for d in daemons:  # all at once: each opens the database while the others do
+        d.stdin.write("go\n")
+        d.stdin.flush()
+    outcomes = [d.communicate(timeout=60) for d in daemons]
+    assert [d.returncode for d in daemons] == [0] * len(names), outcomes
+    with Store.open_readonly(p) as store:
+        assert sorted(c.agent for c in store.list_calls() if c.agent) == names
+    columns = [r[1] for r in sqlite3.connect(p).execute("PRAGMA table_info(calls)")]
+    assert columns.count("agent") == 1 and columns[-1] == "agent"
+
+
 def test_a_damaged_first_release_database_is_refused_and_left_as_it_was(tmp_path):
     p = tmp_path / "odd.db"
     with Store.open(p):

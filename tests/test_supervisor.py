@@ -239,7 +239,35 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
         console.kill()
 
 
-@pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
+def test_an_alert_whose_evidence_the_rules_never_make_is_shown_and_breaks_no_ones_page(tmp_path):
+    """The console words any agent's evidence (an older or a foreign daemon's): odd values in keys
+    it words itself (a number where the rules put a list, a text where they put a time) are said as
+    they are or left out, and the page's state, with every other alert, stays readable; NaN and Infinity, which
+    JSON does not have (a daemon sends null), and numbers beyond a double or SQLite's integers are
+    refused as malformed and store nothing."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        odd = [{"kinds": 5}, {"corroborated_by": 3}, {"since": "soon", "until": [1]},
+               {"phrase": {"t": "x", "excerpt": "help"}}, {"accumulated": {"latency": {"since": "x", "held_s": 2}}},
+               {"window_s": True, "score": None, "paired": {"held_s": "long"}}]
+        for i, evidence in enumerate(odd, start=1):
+            assert console.post(alert_body(i, evidence=evidence))[0] == 201, evidence
+        for constant in ("Infinity", "-Infinity", "NaN", "1e400", "-1e400", "1" + "0" * 400):
+            body = json.dumps(alert_body(99)).replace('"t": 95.0', f'"t": 95.0, "x": {constant}').encode()
+            status, said = console.request("POST", "/webhook", body)
+            assert status == 400 and "malformed JSON" in json.loads(said)["error"], (constant, status, said)
+        assert console.post(alert_body(1 << 64))[0] == 400  # beyond SQLite's integers
+        assert console.post(alert_body(1 << 62))[0] == 201  # a daemon's id of an alert it could not store
+        status, body = console.request("GET", "/api/state")
+        assert status == 200, body
+        alerts = json.loads(body)["alerts"]
+        assert len(alerts) == len(odd) + 1
+        lines = {x["label"]: x["text"] for a in alerts for x in a["evidence_lines"]}
+        assert lines["alerts behind it"] == "5" and lines["corroborated by"] == "3"
+    finally:
+        console.kill()
+
+
 def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_reason(tmp_path, monitor_logs):
     """A daemon given alice's token whose delivery.agent_name is another: its warning says what
     the console said (the token may post only as alice) and where its own name comes from, not
@@ -268,6 +296,7 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
         console.kill()
 
 
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
 def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     cfg = tmp_path / "agent.toml"

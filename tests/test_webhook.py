@@ -181,6 +181,22 @@ def test_a_refused_token_is_said_with_the_way_to_give_the_right_one(tmp_path, mo
         store.close()
 
 
+def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_logs, hook):
+    """A refusal's ``{"error": ...}`` is quoted, its line breaks and all, on one line."""
+    hook.refuse, hook.refusal = 403, {"error": "agent 'bob' may not post here\ncall-monitor: error: forged line"}
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05, token="bob-token-0123456789").start()
+    try:
+        sink(_alert(store))
+        assert wait_for(lambda: sink.failures >= 1, 5)
+        (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+        assert "HTTP 403" in said and "agent 'bob' may not post here call-monitor: error: forged line" in said
+        assert "\n" not in said and "\n" not in sink.last_error
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp_path, hook):
     """``at`` is the call's start plus the alert's call time; a call replayed faster than it was
     spoken reaches its 12th second at once, so its alert is stamped with the time it was posted."""

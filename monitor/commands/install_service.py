@@ -45,11 +45,12 @@ WantedBy=default.target
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .run import add_run_options
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
-                       description=f"Write callmonitor.service (in {home_relative(unit_folder())}) running `call-monitor run` with the given options (every option of "
-                                   "`run`, checked now: a configuration, token file, status socket path, call "
-                                   "audio or report folder or model folder the daemon could not use is refused "
-                                   "here). Then `systemctl --user enable --now callmonitor` starts it, now and with "
-                                   "every session (--enable does that too).")
+                       description=f"Write callmonitor.service (in {home_relative(unit_folder())}) running "
+                                   "`call-monitor run` with the given options (every option of `run`, checked now: "
+                                   "a configuration, token file, status socket path, call audio or report folder or "
+                                   "model folder the daemon could not use is refused here). Then `systemctl --user "
+                                   "enable --now callmonitor` starts it, now and with every session (--enable does "
+                                   "that too).")
     add_run_options(p)
     p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: "
                    f"{home_relative(unit_folder())}, $XDG_CONFIG_HOME/systemd/user)")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..alerts.evidence import fmt_time
 from ..cue_registry import panels as registry_panels
 from .data import ReportData
 
@@ -41,15 +42,6 @@ def _pyplot():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     return plt
-
-
-def fmt_time(t: float | None) -> str:
-    if t is None:
-        return "-"
-    t = max(0.0, float(t))
-    m, s = divmod(int(round(t)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _reduce(t: np.ndarray, peak: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray]:

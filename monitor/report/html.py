@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from ..events import AlertClearedEvent
 from .data import CueRow, ReportData, Utterance, cue_rows
-from .evidence import evidence_lines
+from ..alerts.evidence import evidence_lines
 from .figure import fmt_time
 
 CSS = """
@@ -66,7 +66,7 @@ def _num(v: Any, digits: int = 2) -> str:
 
 
 def _evidence(ev: Mapping[str, Any]) -> str:
-    """The alert's evidence in words (:func:`~monitor.report.evidence.evidence_lines`)."""
+    """The alert's evidence in words (:func:`~monitor.alerts.evidence.evidence_lines`)."""
     items = []
     for line in evidence_lines(ev):
         if line.items:

@@ -109,6 +109,31 @@ class BadBody(ValueError):
     """A well-formed JSON body that is not a valid alert or heartbeat (422)."""
 
 
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN and Infinity, which JSON does not have (a daemon sends null): a
+    stored one would break every answer the console gives with the alert."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; one beyond a double (``1e400``) is refused."""
+    if not math.isfinite(value := float(text)):
+        raise ValueError(f"{text[:20]} is beyond the numbers JSON exchanges")
+    return value
+
+
+MAX_INT = 2 ** 63 - 1
+"""The largest integer SQLite stores (a daemon's ids of alerts it could not store are near 2**62);
+larger ones are refused."""
+
+
+def _exact(text: str) -> int:
+    """A JSON integer; one beyond what SQLite stores is refused (no id, time or count is that big)."""
+    if len(text) > 20 or abs(value := int(text)) > MAX_INT:
+        raise ValueError(f"{text[:20]} is beyond the numbers JSON exchanges")
+    return value
+
+
 def _text(d: Mapping[str, Any], key: str, *, limit: int, required: bool = True) -> str:
     v = d.get(key)
     if v is None and not required:
@@ -229,9 +254,11 @@ class Console:
         except HTTPException as err:
             raise HTTPException(err.status_code, err.detail) from None
         try:
-            return json.loads(body)
+            return json.loads(body, parse_constant=_not_json, parse_float=_finite, parse_int=_exact)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise HTTPException(400, "malformed JSON") from None
+        except ValueError as err:
+            raise HTTPException(400, f"malformed JSON ({err})") from None
 
     # ---------------------------------------------------------------- webhook
 

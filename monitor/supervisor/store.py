@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from ..delivery.sqlite_file import connect_private
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
-from ..report.evidence import evidence_lines
+from ..alerts.evidence import evidence_lines
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's

@@ -87,7 +87,12 @@ class Identity:
 
     @classmethod
     def of(cls, store: Store, agent_name: str = "") -> "Identity":
-        return cls(agent_name or default_agent_name(), store.instance_id())
+        return cls(agent_of(agent_name), store.instance_id())
+
+
+def agent_of(agent_name: str = "") -> str:
+    """The agent a daemon posts as and keeps with its calls: ``delivery.agent_name``, else user@host."""
+    return agent_name or default_agent_name()
 
 
 def default_agent_name() -> str:
@@ -409,13 +414,13 @@ def _describe(err: BaseException, token: str | None = None) -> str:
 
 
 def _receiver_says(err: urllib.error.HTTPError) -> str | None:
-    """The ``error`` of a refusal's JSON body (the supervisor console's reason), or None."""
+    """The ``error`` of a refusal's JSON body (the supervisor console's reason) on one line, or None."""
     try:
         said = json.loads(err.read(4096) or b"null")
     except (OSError, ValueError):
         return None
     why = said.get("error") if isinstance(said, dict) else None
-    return why[:200] if isinstance(why, str) and why.strip() else None
+    return " ".join(why.split())[:200] if isinstance(why, str) and why.strip() else None  # on the warning's one line
 
 
 class Heartbeat:

@@ -1,4 +1,5 @@
-"""An alert's evidence in words, as a supervisor reads it (the call report and the console's page).
+"""An alert's evidence in words, as a supervisor reads it (the call report and the console's page,
+which analyses no audio: nothing here imports numpy).
 
 The evidence itself (the alert's JSON, kept as the rules made it) names its parts by key:
 ``min_families``, ``short_drift``, ``evidence_s``... Here each part becomes a line with a label
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..cue_registry import cue
-from .figure import fmt_time
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,16 @@ setting of the rules, the same in every alert)."""
 BASES = {"baseline": "the caller's own baseline", "absolute": "the absolute limit",
          "baseline+absolute": "the caller's own baseline and the absolute limit"}
 """What a warning's cue was judged against (its ``basis``)."""
+
+
+def fmt_time(t: float | None) -> str:
+    """A time into the call as the report and the console say it: ``m:ss``, ``h:mm:ss``."""
+    if t is None:
+        return "-"
+    t = max(0.0, float(t))
+    m, s = divmod(int(round(t)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def value_text(v: Any) -> str:
@@ -129,6 +139,11 @@ def _kind(kind: Any) -> str:
     return str(kind).replace("_", " ")
 
 
+def _kinds(v: Any) -> str:
+    """A list of alert kinds in words; anything else (another daemon's evidence) as it is."""
+    return ", ".join(_kind(k) for k in v) if isinstance(v, (list, tuple)) else value_text(v)
+
+
 def _sub(v: Any, line: Callable[[Mapping[str, Any]], str], name: Callable[[Any], str]) -> tuple[EvidenceLine, ...]:
     return tuple(EvidenceLine(name(k), line(d) if isinstance(d, Mapping) else value_text(d))
                  for k, d in v.items())
@@ -208,9 +223,9 @@ def _tail_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     if isinstance(ev.get("cues"), Mapping) and ev["cues"]:
         out.append(EvidenceLine("cues", "", _sub(ev["cues"], cue_line, _kind)))
     elif ev.get("kinds"):
-        out.append(EvidenceLine("alerts behind it", ", ".join(_kind(k) for k in ev["kinds"])))
+        out.append(EvidenceLine("alerts behind it", _kinds(ev["kinds"])))
     if ev.get("corroborated_by"):
-        out.append(EvidenceLine("corroborated by", ", ".join(_kind(k) for k in ev["corroborated_by"])))
+        out.append(EvidenceLine("corroborated by", _kinds(ev["corroborated_by"])))
     span = _span(ev)
     if span is not None:
         out.append(EvidenceLine("when", span))
