@@ -38,10 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     configure_logging(getattr(args, "log_level", None) or "warning")
-    from .commands.common import exit_status_of
+    from .commands.common import ExitStatus, exit_status_of
+    from .config.schema import NoHomeFolder
+    from .console import error
     try:
         with _sigterm_as_interrupt():
             return int(args.run(args) or 0)
+    except NoHomeFolder as err:  # a default file under the home folder, which is not known
+        error(str(err))
+        return int(ExitStatus.BAD_SETUP)
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): each command's own line said
         return int(exit_status_of(stop))
     except BrokenPipeError:  # the reader went away (call-monitor replay --jsonl | head)

@@ -78,3 +78,27 @@ def test_the_help_writes_the_default_files_under_the_home_folder_with_a_tilde(mo
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     text = " ".join(_subparsers()["supervisor"].format_help().split())
     assert "else ~/.local/share/callmonitor/supervisor.db" in text and "on top of ~/.config/callmonitor/config.toml" in text
+
+
+def _homeless(*args: str) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` as a user the system does not know (no entry in the user database,
+    so no home folder) with ``HOME`` unset."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+    return subprocess.run(["setpriv", "--reuid", "54321", "--regid", "54321", "--clear-groups", sys.executable,
+                           "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT)))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_help_is_given_and_a_command_that_needs_one_says_so_in_one_line() -> None:
+    for args in (("--help",), ("alerts", "--help"), ("install-service", "--help"), ("config", "--help")):
+        done = _homeless(*args)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "usage:" in done.stdout
+    done = _homeless("alerts")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "call-monitor: error: no home folder is known for the default of XDG_CONFIG_HOME: set HOME, or "
+        "XDG_CONFIG_HOME and XDG_DATA_HOME to absolute paths"]
+    done = _homeless("analyze", str(ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"))
+    assert done.returncode == 0 and "speech rate" in done.stdout, done.stderr

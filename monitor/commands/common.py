@@ -104,22 +104,38 @@ def add_logging_options(p: argparse.ArgumentParser) -> None:
 
 
 def home_relative(path: Path | str) -> str:
-    """``path`` with the home folder written ``~`` (as help texts and messages show it)."""
-    p, home = Path(path), Path.home()
+    """``path`` with the home folder written ``~`` (as help texts and messages show it; as it is
+    when no home folder is known)."""
+    p = Path(path)
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):
+        return str(p)
     return f"~/{p.relative_to(home)}" if p.is_relative_to(home) else str(p)
+
+
+def help_path(where: Callable[[], Path | str], unknown: str) -> str:
+    """``where()`` as a help text shows it (:func:`home_relative`), or ``unknown`` (the path as the
+    XDG variables name it) when it lies under a home folder that is not known: a command's help
+    is given all the same."""
+    from ..config.schema import NoHomeFolder
+    try:
+        return home_relative(where())
+    except NoHomeFolder:
+        return unknown
 
 
 def default_file(key: str) -> str:
     """Where the default of ``key`` (``storage.db``, ``supervisor.db``, ``supervisor.token_file``)
     is for this process's ``$XDG_DATA_HOME`` / ``$XDG_CONFIG_HOME``, as help texts show it."""
     from ..config.schema import default_paths
-    return home_relative(default_paths(os.environ)[key])
+    return help_path(lambda: default_paths(os.environ)[key], f"its default under the XDG base folders ({key})")
 
 
 def add_config_options(p: argparse.ArgumentParser, db: bool = True) -> None:
     from ..config import user_config_path
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML) on top of "
-                   f"{home_relative(user_config_path())}")
+                   f"{help_path(user_config_path, '$XDG_CONFIG_HOME/callmonitor/config.toml')}")
     if db:
         p.add_argument("--db", metavar="FILE", help="SQLite database (default from the configuration: "
                        f"storage.db, else {default_file('storage.db')})")

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from ..console import error, info, warning
 from ..config.schema import xdg_home
-from .common import ExitStatus, home_relative
+from .common import ExitStatus, help_path
 
 UNIT = """\
 [Unit]
@@ -45,7 +45,7 @@ WantedBy=default.target
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .run import add_run_options
     p = sub.add_parser("install-service", help="write a systemd user unit that starts `run` with the session",
-                       description=f"Write callmonitor.service (in {home_relative(unit_folder())}) running "
+                       description=f"Write callmonitor.service (in {help_path(unit_folder, UNIT_FOLDER)}) running "
                                    "`call-monitor run` with the given options (every option of `run`, checked now: "
                                    "a configuration, token file, status socket path, call audio or report folder or "
                                    "model folder the daemon could not use is refused here). Then `systemctl --user "
@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "that too).")
     add_run_options(p)
     p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: "
-                   f"{home_relative(unit_folder())}, $XDG_CONFIG_HOME/systemd/user)")
+                   f"{help_path(unit_folder, UNIT_FOLDER)}, $XDG_CONFIG_HOME/systemd/user)")
     p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload and enable --now "
                    "(and restart a daemon running with other options)")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
@@ -65,6 +65,10 @@ class UnitArgumentError(ValueError):
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
+
+
+UNIT_FOLDER = "$XDG_CONFIG_HOME/systemd/user"
+"""Where the user's systemd units go, as the XDG variables name it."""
 
 
 def unit_folder() -> Path:

@@ -949,13 +949,26 @@ XDG_HOMES = MappingProxyType({"XDG_DATA_HOME": ".local/share", "XDG_CONFIG_HOME"
 """The XDG base directories callmonitor's files go in, and their defaults under ``$HOME``."""
 
 
+class NoHomeFolder(RuntimeError):
+    """A path under the home folder is needed and no home folder is known (``$HOME`` unset or
+    empty, and the user has no entry in the user database)."""
+
+
 def xdg_home(variable: str, env: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME`` or ``$XDG_CONFIG_HOME`` from ``env`` as the XDG Base Directory
-    specification reads it (unset, empty or relative: its default under ``$HOME``)."""
+    specification reads it (unset, empty or relative: its default under ``$HOME``).
+    :class:`NoHomeFolder` when that default is needed and no home folder is known."""
     value = env.get(variable) or ""
     if os.path.isabs(value):
         return Path(value)
-    return Path(env.get("HOME") or Path.home()) / XDG_HOMES[variable]
+    home = env.get("HOME") or ""
+    if not home:
+        try:
+            home = str(Path.home())
+        except (RuntimeError, KeyError):
+            raise NoHomeFolder(f"no home folder is known for the default of {variable}: set HOME, or "
+                               "XDG_CONFIG_HOME and XDG_DATA_HOME to absolute paths") from None
+    return Path(home) / XDG_HOMES[variable]
 
 
 def default_paths(env: Mapping[str, str]) -> dict[str, str]:
