@@ -436,17 +436,23 @@ def a_linked_database(det: dict, tmp_path: Path, *, real_writable: bool) -> tupl
     return links / "events.db", db
 
 
+def report_through_link(det: dict, link: Path, out: Path, *, read_only: Path) -> subprocess.CompletedProcess:
+    """``call-monitor report`` of the stored call through ``link``, with file permissions binding;
+    the folder ``read_only`` (made so by :func:`a_linked_database`) writable again afterwards."""
+    try:
+        return call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
+                            permissions_bind=True)
+    finally:
+        read_only.chmod(0o755)
+
+
 def test_a_database_linked_from_a_writable_folder_into_a_read_only_one_is_read_as_it_is(det, tmp_path):
     """The folder that counts is the real file's, where SQLite would write: a report through a link
     in a writable folder to a database in a read-only one reads it as it is, and leaves it so."""
     link, db = a_linked_database(det, tmp_path, real_writable=False)
     before = db.read_bytes()
     out = tmp_path / "stored.html"
-    try:
-        done = call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
-                            permissions_bind=True)
-    finally:
-        db.parent.chmod(0o755)
+    done = report_through_link(det, link, out, read_only=db.parent)
     assert done.returncode == 0, done.stderr
     got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts)
@@ -461,12 +467,7 @@ def test_an_older_database_linked_from_a_read_only_folder_into_a_writable_one_is
         con.execute("ALTER TABLE calls DROP COLUMN channels")
         con.execute("PRAGMA user_version = 2")
     con.close()
-    out = tmp_path / "stored.html"
-    try:
-        done = call_monitor("report", str(det["data"].call_id), "--db", str(link), "-o", str(out),
-                            permissions_bind=True)
-    finally:
-        link.parent.chmod(0o755)
+    done = report_through_link(det, link, tmp_path / "stored.html", read_only=link.parent)
     assert done.returncode == 0, done.stderr
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
