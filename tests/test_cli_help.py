@@ -80,13 +80,13 @@ def test_the_help_writes_the_default_files_under_the_home_folder_with_a_tilde(mo
     assert "else ~/.local/share/callmonitor/supervisor.db" in text and "on top of ~/.config/callmonitor/config.toml" in text
 
 
-def _homeless(*args: str) -> subprocess.CompletedProcess:
+def _homeless(*args: str, **xdg: str) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` as a user the system does not know (no entry in the user database,
-    so no home folder) with ``HOME`` unset."""
+    so no home folder) with ``HOME`` unset, and the XDG variables only as ``xdg`` gives them."""
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
     return subprocess.run(["setpriv", "--reuid", "54321", "--regid", "54321", "--clear-groups", sys.executable,
                            "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT)))
+                          cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT), **xdg))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
@@ -102,3 +102,11 @@ def test_without_a_home_folder_help_is_given_and_a_command_that_needs_one_says_s
         "XDG_CONFIG_HOME and XDG_DATA_HOME to absolute paths"]
     done = _homeless("analyze", str(ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"))
     assert done.returncode == 0 and "speech rate" in done.stdout, done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_models_lists_the_folders_it_can_search_without_a_traceback() -> None:
+    """vosk's own folders under the home folder are none when no home folder is known; the
+    XDG folders given absolute, as the no-home-folder line advises."""
+    done = _homeless("models", XDG_CONFIG_HOME="/nonexistent/config", XDG_DATA_HOME="/nonexistent/data")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

@@ -159,7 +159,11 @@ def _vosk_cache_dirs() -> list[Path]:
     vosk = sys.modules.get("vosk")
     dirs = [d for d in getattr(vosk, "MODEL_DIRS", [])[1:] if d] if vosk is not None else []
     if not dirs:
-        dirs = [Path("/usr/share/vosk"), Path.home() / "AppData/Local/vosk", Path.home() / ".cache/vosk"]
+        try:
+            home = Path.home()
+        except (RuntimeError, KeyError):  # no home folder known: the folders under it are none
+            return [Path("/usr/share/vosk")]
+        dirs = [Path("/usr/share/vosk"), home / "AppData/Local/vosk", home / ".cache/vosk"]
     return [Path(d) for d in dirs]
 
 
