@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, call_monitor
+from conftest import ALERTING_CALL, ROOT, call_monitor
 from monitor.cli import COMMANDS, build_parser
 
 
@@ -110,3 +113,20 @@ def test_without_a_home_folder_models_lists_the_folders_it_can_search_without_a_
     XDG folders given absolute, as the no-home-folder line advises."""
     done = _homeless("models", XDG_CONFIG_HOME="/nonexistent/config", XDG_DATA_HOME="/nonexistent/data")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_a_command_that_loads_a_speech_model_says_so_in_one_line() -> None:
+    """vosk reads the home folder when it is imported: with none known, loading a model is one line
+    naming the model folder, exit 2, and --no-transcribe the way on."""
+    data = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        data.chmod(0o777)
+        done = _homeless("replay", "--model", "ko", str(ALERTING_CALL), XDG_CONFIG_HOME=str(data / "config"),
+                         XDG_DATA_HOME=str(data / "data"))
+    finally:
+        shutil.rmtree(data)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    line, = done.stderr.strip().splitlines()
+    assert line.startswith("call-monitor: error: ") and line.endswith(
+        ": Vosk cannot be loaded without a home folder: set HOME, or give --no-transcribe")

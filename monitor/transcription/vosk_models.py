@@ -311,7 +311,11 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
     Raises :class:`ModelError` naming the folder when it is not a usable model.
     """
     path = check_model_dir(info.path if isinstance(info, ModelInfo) else info)
-    import vosk
+    try:
+        import vosk
+    except RuntimeError:  # its import reads the home folder for its own model folders, and none is known
+        raise ModelError(f"{path}: Vosk cannot be loaded without a home folder: set HOME, or give "
+                         "--no-transcribe") from None
 
     vosk.SetLogLevel(-3)
     try:
