@@ -130,3 +130,22 @@ def test_without_a_home_folder_a_command_that_loads_a_speech_model_says_so_in_on
     line, = done.stderr.strip().splitlines()
     assert line.startswith("call-monitor: error: ") and line.endswith(
         ": Vosk cannot be loaded without a home folder: set HOME, or give --no-transcribe")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_install_service_says_relative_paths_are_not_found_from_here() -> None:
+    """The daemon's working folder is not this one (none is known for it): the warning is given,
+    the unit written, no traceback."""
+    work = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        work.chmod(0o777)
+        (work / "monitor.toml").write_text('[storage]\ndb = "calls.db"\n', encoding="utf-8")
+        done = _homeless("install-service", "--caller", "softphone.monitor", "--unit-dir", str(work / "units"),
+                         "--config", str(work / "monitor.toml"), XDG_CONFIG_HOME=str(work / "config"),
+                         XDG_DATA_HOME=str(work / "data"))
+        written = (work / "units" / "callmonitor.service").is_file()
+    finally:
+        shutil.rmtree(work)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0].startswith("call-monitor: warning: relative paths in the configuration "
+                                                  "(storage.db = 'calls.db')") and written
