@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, call_monitor
+from conftest import ALERTING_CALL, ROOT, call_monitor
 from monitor.cli import COMMANDS, build_parser
 
 
@@ -80,13 +83,13 @@ def test_the_help_writes_the_default_files_under_the_home_folder_with_a_tilde(mo
     assert "else ~/.local/share/callmonitor/supervisor.db" in text and "on top of ~/.config/callmonitor/config.toml" in text
 
 
-def _homeless(*args: str) -> subprocess.CompletedProcess:
+def _homeless(*args: str, **xdg: str) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` as a user the system does not know (no entry in the user database,
-    so no home folder) with ``HOME`` unset."""
+    so no home folder) with ``HOME`` unset, and the XDG variables only as ``xdg`` gives them."""
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
     return subprocess.run(["setpriv", "--reuid", "54321", "--regid", "54321", "--clear-groups", sys.executable,
                            "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT)))
+                          cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT), **xdg))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
@@ -102,3 +105,47 @@ def test_without_a_home_folder_help_is_given_and_a_command_that_needs_one_says_s
         "XDG_CONFIG_HOME and XDG_DATA_HOME to absolute paths"]
     done = _homeless("analyze", str(ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"))
     assert done.returncode == 0 and "speech rate" in done.stdout, done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_models_lists_the_folders_it_can_search_without_a_traceback() -> None:
+    """vosk's own folders under the home folder are none when no home folder is known; the
+    XDG folders given absolute, as the no-home-folder line advises."""
+    done = _homeless("models", XDG_CONFIG_HOME="/nonexistent/config", XDG_DATA_HOME="/nonexistent/data")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_a_command_that_loads_a_speech_model_says_so_in_one_line() -> None:
+    """vosk reads the home folder when it is imported: with none known, loading a model is one line
+    naming the model folder, exit 2, and --no-transcribe the way on."""
+    data = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        data.chmod(0o777)
+        done = _homeless("replay", "--model", "ko", str(ALERTING_CALL), XDG_CONFIG_HOME=str(data / "config"),
+                         XDG_DATA_HOME=str(data / "data"))
+    finally:
+        shutil.rmtree(data)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    line, = done.stderr.strip().splitlines()
+    assert line.startswith("call-monitor: error: ") and line.endswith(
+        ": Vosk cannot be loaded without a home folder: set HOME, or give --no-transcribe")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+def test_without_a_home_folder_install_service_says_relative_paths_are_not_found_from_here() -> None:
+    """The daemon's working folder is not this one (none is known for it): the warning is given,
+    the unit written, no traceback."""
+    work = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        work.chmod(0o777)
+        (work / "monitor.toml").write_text('[storage]\ndb = "calls.db"\n', encoding="utf-8")
+        done = _homeless("install-service", "--caller", "softphone.monitor", "--unit-dir", str(work / "units"),
+                         "--config", str(work / "monitor.toml"), XDG_CONFIG_HOME=str(work / "config"),
+                         XDG_DATA_HOME=str(work / "data"))
+        written = (work / "units" / "callmonitor.service").is_file()
+    finally:
+        shutil.rmtree(work)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0].startswith("call-monitor: warning: relative paths in the configuration "
+                                                  "(storage.db = 'calls.db')") and written

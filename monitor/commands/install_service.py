@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     relative = _relative_paths(cfg, args)
-    if relative and os.path.realpath(os.getcwd()) != os.path.realpath(Path.home()):
+    if relative and not _in_home_folder():
         warning(f"relative paths in the configuration ({', '.join(relative)}) are found from the daemon's working "
                 "folder, under systemd your home folder, not this one: give absolute paths")
     if not cfg.daemon.caller:
@@ -293,6 +293,16 @@ def _remove(path: Path) -> None:
 PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.status_socket",
              "delivery.webhook_token_file", "transcription.model")
 """Keys naming a file or folder (``transcription.model`` when it is not a language code)."""
+
+
+def _in_home_folder() -> bool:
+    """Whether this process runs in the home folder, systemd's working folder for the daemon (False
+    when no home folder is known)."""
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):
+        return False
+    return os.path.realpath(os.getcwd()) == os.path.realpath(home)
 
 
 def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:

@@ -159,7 +159,11 @@ def _vosk_cache_dirs() -> list[Path]:
     vosk = sys.modules.get("vosk")
     dirs = [d for d in getattr(vosk, "MODEL_DIRS", [])[1:] if d] if vosk is not None else []
     if not dirs:
-        dirs = [Path("/usr/share/vosk"), Path.home() / "AppData/Local/vosk", Path.home() / ".cache/vosk"]
+        try:
+            home = Path.home()
+        except (RuntimeError, KeyError):  # no home folder known: the folders under it are none
+            return [Path("/usr/share/vosk")]
+        dirs = [Path("/usr/share/vosk"), home / "AppData/Local/vosk", home / ".cache/vosk"]
     return [Path(d) for d in dirs]
 
 
@@ -307,7 +311,11 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
     Raises :class:`ModelError` naming the folder when it is not a usable model.
     """
     path = check_model_dir(info.path if isinstance(info, ModelInfo) else info)
-    import vosk
+    try:
+        import vosk
+    except RuntimeError:  # its import reads the home folder for its own model folders, and none is known
+        raise ModelError(f"{path}: Vosk cannot be loaded without a home folder: set HOME, or give "
+                         "--no-transcribe") from None
 
     vosk.SetLogLevel(-3)
     try:
