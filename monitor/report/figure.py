@@ -10,6 +10,7 @@ row of its cue.
 
 from __future__ import annotations
 
+import os
 import io
 import textwrap
 import warnings
@@ -143,8 +144,9 @@ def transcript_title(data: ReportData, in_page: bool) -> str:
     an output ending in .html."""
     if not _lacks_glyphs(u.text for u in data.utterances):
         return "Transcript (distress phrases in red)"
+    again = str(data.call_id) if data.call_id is not None else os.path.basename(data.source) or "FILE"
     where = ("the page's transcript has them" if in_page else
-             "the words are in the HTML report: call-monitor report -o report.html")
+             f"the words are in the HTML report: call-monitor report {again} -o report.html")
     return f"Transcript (distress phrases in red; boxes: characters no font here draws; {where})"
 
 
