@@ -268,6 +268,31 @@ def test_an_alert_whose_evidence_the_rules_never_make_is_shown_and_breaks_no_one
         console.kill()
 
 
+def test_an_infinity_an_older_console_stored_is_answered_as_null_and_said_in_words(tmp_path):
+    """An older console accepted NaN and Infinity and stored them as Python's json writes them: the
+    state answer, which JSON must carry, has null there (the words still say the number), and every
+    other alert stays readable."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        assert console.post(alert_body(1, evidence={"ratio": 2.5}))[0] == 201
+        assert console.post(alert_body(2, evidence={"ratio": 1.5}))[0] == 201
+    finally:
+        assert console.stop() == 0
+    with sqlite3.connect(console.db) as con:  # as the older console's json.dumps wrote it
+        con.execute("UPDATE alerts SET evidence = ? WHERE alert_id = 1",
+                    (json.dumps({"ratio": float("inf"), "spread": [float("nan"), -float("inf"), 1.0]}),))
+    console = ConsoleProcess(tmp_path)
+    try:
+        status, body = console.request("GET", "/api/state")
+        assert status == 200, body
+        alerts = {a["alert_id"]: a for a in json.loads(body)["alerts"]}
+        assert alerts[1]["evidence"] == {"ratio": None, "spread": [None, None, 1.0]}
+        assert {x["label"]: x["text"] for x in alerts[1]["evidence_lines"]}["ratio"] == "inf"
+        assert alerts[2]["evidence"] == {"ratio": 1.5}
+    finally:
+        console.kill()
+
+
 def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_reason(tmp_path, monitor_logs):
     """A daemon given alice's token whose delivery.agent_name is another: its warning says what
     the console said (the token may post only as alice) and where its own name comes from, not
@@ -290,6 +315,8 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
         said = [m for lvl, m in monitor_logs if lvl == "warning"][0]
         assert "HTTP 403" in said and "this token may post only as agent 'alice'" in said, said
         assert "delivery.agent_name" in said and "refused" not in said
+        status, body = console.post({**alert_body(7), "agent": "carol"}, token=agent_token)
+        assert status == 403 and body["code"] == "agent_mismatch"  # what the daemon reads
     finally:
         sink.close()
         store.close()

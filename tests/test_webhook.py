@@ -182,7 +182,8 @@ def test_a_refused_token_is_said_with_the_way_to_give_the_right_one(tmp_path, mo
 
 
 def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_logs, hook):
-    """A refusal's ``{"error": ...}`` is quoted, its line breaks and all, on one line."""
+    """A refusal's ``{"error": ...}`` is quoted, its line breaks and all, on one line; a receiver
+    that is not the supervisor console (no ``code`` saying the agent is wrong) gets the token hint."""
     hook.refuse, hook.refusal = 403, {"error": "agent 'bob' may not post here\ncall-monitor: error: forged line"}
     store = Store.open(tmp_path / "e.db")
     sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05, token="bob-token-0123456789").start()
@@ -191,6 +192,8 @@ def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_l
         assert wait_for(lambda: sink.failures >= 1, 5)
         (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
         assert "HTTP 403" in said and "agent 'bob' may not post here call-monitor: error: forged line" in said
+        assert "the token sent was refused" in said and "--webhook-token-file" in said, said
+        assert "delivery.agent_name" not in said
         assert "\n" not in said and "\n" not in sink.last_error
     finally:
         sink.close()

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ..delivery.sinks.webhook import AGENT_MISMATCH
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal
 from .store import ConsoleStore, Heartbeat, IncomingAlert
 
@@ -211,11 +212,17 @@ class Console:
 
     # ---------------------------------------------------------------- auth helpers
 
-    def _refuse(self, request: Request, why: str, status: int = 401) -> JSONResponse:
+    def _refuse(self, request: Request, why: str, status: int = 401, code: str | None = None) -> JSONResponse:
+        """The refusal ``{"error": why}``, with ``"code"`` beside it when a client acts on the reason."""
         peer = request.client.host if request.client else "?"
         log.warning("%d %s %s from %s: %s", status, request.method, request.url.path, peer, why)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"error": why}, status_code=status, headers=headers)
+        said = {"error": why} if code is None else {"error": why, "code": code}
+        return JSONResponse(said, status_code=status, headers=headers)
+
+    def _not_this_agent(self, request: Request, principal: Principal) -> JSONResponse:
+        """The refusal of an agent's token posting as another agent (a daemon reads its ``code``)."""
+        return self._refuse(request, f"this token may post only as agent {principal.name!r}", 403, AGENT_MISMATCH)
 
     def _supervisor(self, request: Request) -> bool:
         """A supervisor's request: the session cookie or the shared token as bearer."""
@@ -288,7 +295,7 @@ class Console:
 
     async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
         if not self._may_post_as(principal, alert.agent):
-            return self._refuse(request, f"this token may post only as agent {principal.name!r}", 403)
+            return self._not_this_agent(request, principal)
         row, new = await run_in_threadpool(self.store.add_alert, alert)
         if new:
             self.hub.publish("alert", row)
@@ -298,7 +305,7 @@ class Console:
 
     async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat) -> Response:
         if not self._may_post_as(principal, hb.agent):
-            return self._refuse(request, f"this token may post only as agent {principal.name!r}", 403)
+            return self._not_this_agent(request, principal)
         peer = request.client.host if request.client else None
         agent, reports = await run_in_threadpool(self.store.heartbeat, hb, peer)
         self.hub.publish("agent", agent)

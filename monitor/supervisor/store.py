@@ -9,6 +9,7 @@ Thread-safe: every statement runs under one lock (the ASGI handlers call it from
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -69,6 +70,16 @@ _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_start
 def _worded(evidence: Any) -> list[dict[str, Any]]:
     """The page's evidence: the alert's in words, as the call report says it."""
     return [x.as_json() for x in evidence_lines(evidence)] if isinstance(evidence, Mapping) else []
+
+
+def _finite_or_null(text: str) -> float | None:
+    return value if math.isfinite(value := float(text)) else None
+
+
+def _answerable(stored: str) -> Any:
+    """Stored JSON as the console answers it: an older console stored NaN and Infinity, which JSON
+    has not (every answer holding one would fail), so such a number is read as null."""
+    return json.loads(stored, parse_constant=lambda _: None, parse_float=_finite_or_null)
 
 
 class ConsoleStoreError(RuntimeError):
@@ -208,8 +219,8 @@ class ConsoleStore:
         out = []
         for r in rows:
             d = dict(zip(_ALERT_COLUMNS, r[:-1]))
-            d["evidence"], d["actions"], d["report_url"] = json.loads(d["evidence"]), json.loads(d["actions"]), r[-1]
-            d["evidence_lines"] = _worded(d["evidence"])
+            d["evidence_lines"] = _worded(json.loads(d["evidence"]))  # the words say a stored Infinity
+            d["evidence"], d["actions"], d["report_url"] = _answerable(d["evidence"]), _answerable(d["actions"]), r[-1]
             out.append(d)
         return out
 
@@ -249,4 +260,4 @@ class ConsoleStore:
         rows = self._conn.execute(f"SELECT daemon_id, agent, first_seen, last_seen, every_s, status FROM agents "
                                   f"WHERE {where} ORDER BY agent, daemon_id", args).fetchall()
         return [{"daemon_id": r[0], "agent": r[1], "first_seen": r[2], "last_seen": r[3], "every_s": r[4],
-                 "status": json.loads(r[5])} for r in rows]
+                 "status": _answerable(r[5])} for r in rows]

@@ -55,6 +55,9 @@ CRITICAL_RETRY_S = 3.0
 """A pending critical alert is retried at least this often, whatever the backoff reached."""
 MEMORY_LIMIT = 10_000
 """Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
+AGENT_MISMATCH = "agent_mismatch"
+"""The ``code`` beside ``error`` in the supervisor console's refusal of an agent's token posting as
+another agent: only then does the daemon name delivery.agent_name, not the token, as what to fix."""
 
 
 def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
@@ -398,29 +401,33 @@ class WebhookSink:
 
 
 def _describe(err: BaseException, token: str | None = None) -> str:
-    """One phrase on a failed post; a refused token says how to give the right one."""
+    """One phrase on a failed post; a refused token says the receiver's reason and how to give the
+    right token, or, for the console's :data:`AGENT_MISMATCH`, where the daemon's agent name comes from."""
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
-        why = _receiver_says(err)
-        if err.code == 403 and token and why:  # the token was known, not for this post
+        why, code = _receiver_says(err)
+        if err.code == 403 and token and why and code == AGENT_MISMATCH:  # the token was known, not for this post
             said += f": {why} (this daemon posts as delivery.agent_name)"
         elif err.code in (401, 403):
             given = "no token was sent" if not token else "the token sent was refused"
-            said += f": {given} (give the receiver's token with --webhook-token-file or delivery.webhook_token_file)"
+            reason = f"{why}; " if why else ""
+            said += f": {reason}{given} (give the receiver's token with --webhook-token-file or delivery.webhook_token_file)"
         return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return str(err) or type(err).__name__
 
 
-def _receiver_says(err: urllib.error.HTTPError) -> str | None:
-    """The ``error`` of a refusal's JSON body (the supervisor console's reason) on one line, or None."""
+def _receiver_says(err: urllib.error.HTTPError) -> tuple[str | None, str | None]:
+    """The ``error`` of a refusal's JSON body (the supervisor console's reason) on one line, and its
+    ``code``; None for either not there."""
     try:
         said = json.loads(err.read(4096) or b"null")
     except (OSError, ValueError):
-        return None
-    why = said.get("error") if isinstance(said, dict) else None
-    return " ".join(why.split())[:200] if isinstance(why, str) and why.strip() else None  # on the warning's one line
+        return None, None
+    why, code = (said.get("error"), said.get("code")) if isinstance(said, dict) else (None, None)
+    why = " ".join(why.split())[:200] if isinstance(why, str) and why.strip() else None  # on the warning's one line
+    return why, code if isinstance(code, str) else None
 
 
 class Heartbeat:
