@@ -12,7 +12,8 @@ from .common import ExitStatus, add_config_options, help_path, home_relative
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="print the effective configuration (TOML, documented)",
                        description="Print the configuration in effect: defaults, then "
-                                   f"{help_path(user_config_path, 'the user configuration')} ($XDG_CONFIG_HOME/callmonitor/config.toml), "
+                                   f"{help_path(user_config_path, 'the user configuration')} "
+                                   "($XDG_CONFIG_HOME/callmonitor/config.toml), "
                                    "then --config FILE.")
     add_config_options(p, db=False)  # a --db here would only echo itself as storage.db
     p.set_defaults(run=run)

@@ -10,8 +10,8 @@ row of its cue.
 
 from __future__ import annotations
 
-import os
 import io
+import os
 import textwrap
 import warnings
 from types import MappingProxyType

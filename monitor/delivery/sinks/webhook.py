@@ -411,7 +411,8 @@ def _describe(err: BaseException, token: str | None = None) -> str:
         elif err.code in (401, 403):
             given = "no token was sent" if not token else "the token sent was refused"
             reason = f"{why}; " if why else ""
-            said += f": {reason}{given} (give the receiver's token with --webhook-token-file or delivery.webhook_token_file)"
+            said += (f": {reason}{given} (give the receiver's token with --webhook-token-file or "
+                     "delivery.webhook_token_file)")
         return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
