@@ -7,7 +7,8 @@ Replays the baseline and the alert engine over every file's cached cue stream as
 ``tools.evaluate.judge_cues`` does (nothing analysed again) and keeps per caller hop, after the
 engine's update: the call time, the window's and the short window's caller speech, the call's
 caller speech so far, whether the baseline exists, whether the hop counted for the sums (the caller
-spoke within ``stale_s``), whether a hold is known, the response latency as measured; per rule kind
+spoke within ``stale_s``), whether a hold is known, whether the hop lies in a silence the hold
+test has not decided yet (``quiet_wait_s``: the engine raises no critical there), the response latency as measured; per rule kind
 its long window's grade, change grade and absolute grade and its short window's grade (NaN where
 not judged this hop); per family of evidence the fusion's long, short and change sums and its level;
 the paired rule's held seconds; whether ``possible_emergency`` is active. Written as a pickle: a list
@@ -58,6 +59,7 @@ def trace(stream: ev.CueStream, cfg: Config) -> dict[str, np.ndarray]:
                "fresh": float(engine._last_spoke is not None and cues.t - engine._last_spoke <= stale + 1e-9),
                "hold": float(cues.hold_since is not None),
                "crit": float("possible_emergency" in engine.active_kinds),
+               "undecided": float(engine._undecided(cues)),
                "paired_held": fu.paired_held}
         for name in RAW:
             v = cues.value(name)
