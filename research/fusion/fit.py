@@ -117,6 +117,7 @@ def features(h: dict[str, np.ndarray], breathing: bool = False) -> tuple[np.ndar
         for b in fams[i + 1:]:
             cols[f"pair:sus_{a}_{b}"] = np.minimum(sus10[a], sus10[b])
             cols[f"pair:level_{a}_{b}"] = np.minimum(h["L_" + a], h["L_" + b])
+            cols[f"product:sus_{a}_{b}"] = sus10[a] * sus10[b]
     for what, per in (("level", {f: h["L_" + f] for f in fams}),
                       ("grade", {f: cols[f"grade:{f}"] for f in fams}),
                       ("short", {f: cols[f"short:{f}"] for f in fams}),
@@ -137,13 +138,26 @@ def features(h: dict[str, np.ndarray], breathing: bool = False) -> tuple[np.ndar
     cols["context:call_speech_log"] = np.log1p(h["call_speech_s"])
     cols["context:fresh"] = h["fresh"]
     cols["context:hold"] = h["hold"]
+    cols["context:hold_30"] = -rolling_min(-h["hold"], 30)
+    cols["context:undecided_30"] = -rolling_min(-h["undecided"], 30)
     cols["context:latency_s"] = np.minimum(ffill(lat), 8.0)
     cols["context:latency_known"] = (~np.isnan(ffill(lat, np.nan))).astype(float)
     names = list(cols)
     return np.column_stack([cols[n] for n in names]), names
 
 
-def load(paths: list[str], breathing: bool) -> tuple[list[File], list[str]]:
+def fold_of(seed: int, src: str, by: str) -> int:
+    """The file's fold: margin calls by seed; the tuning half's by cell (``(seed // 2) % 4``: a
+    cell's two calls, one per replicate of 240 seeds, together) or, ``by`` "replicate", with the
+    second replicate one fold on (the same cell in two folds, as the test half's calls share the
+    tuning half's cells)."""
+    if src != "tune":
+        return seed % FOLDS
+    shift = (seed - 1000) // 240 if by == "replicate" else 0
+    return (seed // 2 + shift) % FOLDS
+
+
+def load(paths: list[str], breathing: bool, by: str = "cell") -> tuple[list[File], list[str]]:
     files, names = [], []
     for src, path in zip(("tune", "margin"), paths):
         with open(path, "rb") as fh:
@@ -151,9 +165,9 @@ def load(paths: list[str], breathing: bool) -> tuple[list[File], list[str]]:
         for r in rows:
             if src == "tune":
                 kind = "pos" if r["expect"] else "healthy" if r["forbid"] else "mild"
-                fold = (r["seed"] // 2) % FOLDS
             else:
-                kind, fold = "healthy", r["seed"] % FOLDS
+                kind = "healthy"
+            fold = fold_of(r["seed"], src, by)
             h = r["hop"]
             if len(h.get("t", ())) == 0:
                 continue
@@ -454,6 +468,31 @@ def curve(files: list[File], oof: dict[int, np.ndarray], ks: list[int], budgets:
     return out
 
 
+def evidence(files: list[File], oof: dict[int, np.ndarray], k: int) -> list[str]:
+    """Per condition of the moderate and severe files, how many healthy files (of all, tune and
+    margin) reach the file's best out-of-fold score of the 30 s after its onset (held ``k`` hops):
+    0 separates it from every healthy file; more than 5 % of them means no usable evidence."""
+    peaks = np.array([peak(f, oof[i], k) for i, f in enumerate(files) if f.kind == "healthy"])
+    n = len(peaks)
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(files):
+        if f.kind != "pos":
+            continue
+        r = held(f, oof[i], k)
+        win = r[(f.t >= f.onset) & (f.t <= f.onset + WITHIN_S)]
+        best = float(win.max()) if len(win) else -math.inf
+        above = int(np.sum(peaks >= best))
+        for c in ["all"] + conditions(f):
+            rows[c].append(above)
+    out = [f"healthy files reaching a labored file's best 30 s score (of {n}; k={k}):",
+           f"{'condition':24s} files  none  <=1 %  <=5 %  >5 % (no evidence)  median"]
+    for c in ["all"] + sorted(x for x in rows if x != "all"):
+        v = np.array(rows[c])
+        out.append(f"{c:24s} {len(v):5d}  {np.sum(v == 0):4d}  {np.sum(v <= 0.01 * n):5d}  {np.sum(v <= 0.05 * n):5d}"
+                   f"  {np.sum(v > 0.05 * n):18d}  {int(np.median(v)):6d}")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("tune")
@@ -477,8 +516,11 @@ def main() -> None:
     p.add_argument("--coef", action="store_true", help="print the coefficients of a fit on every file")
     p.add_argument("--curve", action="store_true", help="print the pooled out-of-fold operating curve")
     p.add_argument("--brief", action="store_true", help="only the pooled line")
+    p.add_argument("--evidence", action="store_true", help="per condition, the healthy files a labored file's best score meets")
+    p.add_argument("--fold-by", choices=("cell", "replicate"), default="cell")
+    p.add_argument("--budgets", default="0,1,2,4,6,10", help="healthy files with a false critical (--curve)")
     a = p.parse_args()
-    files, names = load([a.tune, a.margin], a.breathing)
+    files, names = load([a.tune, a.margin], a.breathing, a.fold_by)
     keep = np.ones(len(names), bool)
     for d in filter(None, a.drop.split(",")):
         keep &= ~np.array([n.startswith(d) for n in names])
@@ -493,22 +535,25 @@ def main() -> None:
           f"mil {a.mil} beta {a.beta} neg {a.neg} drop [{a.drop}] only [{a.only}]")
     print("pooled   learned " + fmt(metrics(files, r["learned"])))
     print("pooled   main    " + fmt(metrics(files, r["main"])))
-    if a.brief:
-        return
-    for k in range(FOLDS):
+    for k in range(FOLDS if not a.brief else 0):
         idx = [i for i, f in enumerate(files) if f.fold == k]
         sub = [files[i] for i in idx]
         thr, kk = r["rules"][k]
         print(f"fold {k}  learned " + fmt(metrics(sub, [r["learned"][i] for i in idx])) + f"  (thr {thr:.2f}, k {kk})")
         print(f"fold {k}  main    " + fmt(metrics(sub, [r["main"][i] for i in idx])))
-    print()
-    print("\n".join(by_condition(files, r["learned"], r["main"])))
-    print()
-    print("\n".join(fa_files(files, r["learned"], "learned")))
-    print("\n".join(fa_files(files, r["main"], "main")))
+    if not a.brief:
+        print()
+        print("\n".join(by_condition(files, r["learned"], r["main"])))
+        print()
+        print("\n".join(fa_files(files, r["learned"], "learned")))
+        print("\n".join(fa_files(files, r["main"], "main")))
     if a.curve:
         print()
-        print("\n".join(curve(files, r["oof"], [int(x) for x in a.ks.split(",")], [0, 1, 2, 4, 6, 10])))
+        print("\n".join(curve(files, r["oof"], [int(x) for x in a.ks.split(",")],
+                               [int(x) for x in a.budgets.split(",")])))
+    if a.evidence:
+        print()
+        print("\n".join(evidence(files, r["oof"], 1)))
     if a.coef:
         m = fit_files(files, a, r["lower"])
         order = np.argsort(-np.abs(m.coef))
