@@ -94,13 +94,12 @@ def family(h: dict[str, np.ndarray], prefix: str, fam: str) -> np.ndarray:
     return np.minimum(m, CAP)
 
 
-def features(h: dict[str, np.ndarray], breathing: bool = False) -> tuple[np.ndarray, list[str]]:
+def features(h: dict[str, np.ndarray], fams: tuple[str, ...] = FAMS) -> tuple[np.ndarray, list[str]]:
     """Per hop (rows) the features (columns) and their names, each tagged by its group
     ("group:name"): the families' long, short, absolute and change grades (held over hops without a
     judgement), their sustained long grades (rolling minimum over 5 and 10 hops), the fusion's sums
     (levels, change sums), pairs of families (the smaller of two sustained grades, of two levels),
     and the context (baseline, caller speech, latency as measured, fresh, hold)."""
-    fams = FAMS + (("breathing",) if breathing else ())
     cols: dict[str, np.ndarray] = {}
     sus10 = {}
     for f in fams:
@@ -126,7 +125,7 @@ def features(h: dict[str, np.ndarray], breathing: bool = False) -> tuple[np.ndar
         ranked = -np.sort(-np.vstack([per[f] for f in fams]), axis=0)
         for r in range(4 if what == "abs" else 3):
             cols[f"order:{what}_top{r + 1}"] = ranked[r]
-    levels = np.vstack([h["L_" + f] for f in FAMS])
+    levels = np.vstack([h["L_" + f] for f in fams if f != "breathing"])
     agree = levels >= 1.0 - 1e-9
     cols["engine:score"] = np.where(agree.sum(0) >= 2, (levels * agree).sum(0), 0.0)
     cols["engine:agreeing"] = agree.sum(0).astype(float)
@@ -157,7 +156,7 @@ def fold_of(seed: int, src: str, by: str) -> int:
     return (seed // 2 + shift) % FOLDS
 
 
-def load(paths: list[str], breathing: bool, by: str = "cell") -> tuple[list[File], list[str]]:
+def load(paths: list[str], fams: tuple[str, ...], by: str = "cell") -> tuple[list[File], list[str]]:
     files, names = [], []
     for src, path in zip(("tune", "margin"), paths):
         with open(path, "rb") as fh:
@@ -171,7 +170,7 @@ def load(paths: list[str], breathing: bool, by: str = "cell") -> tuple[list[File
             h = r["hop"]
             if len(h.get("t", ())) == 0:
                 continue
-            X, names = features(h, breathing)
+            X, names = features(h, fams)
             onset = r["onset_s"]
             start = None if onset is None else max(onset, r["past_mild_s"] or onset)
             files.append(File(r["id"], r["rate"], r["seed"], src, kind, fold, r["condition"], onset, start,
@@ -468,6 +467,15 @@ def curve(files: list[File], oof: dict[int, np.ndarray], ks: list[int], budgets:
     return out
 
 
+def at_budget(files: list[File], oof: dict[int, np.ndarray], budget: int, k: int = 1) -> list[dict[str, Any]]:
+    """Each file's outcome under one threshold over the pooled out-of-fold scores: the lowest with
+    at most ``budget`` healthy files critical and none before an onset (see :func:`curve`)."""
+    h = sorted((peak(f, oof[i], k) for i, f in enumerate(files) if f.kind == "healthy"), reverse=True)
+    pre = max(peak(f, oof[i], k, f.onset) for i, f in enumerate(files) if f.onset is not None)
+    thr = max(h[budget] if budget < len(h) else -math.inf, pre) + 1e-9
+    return [outcome(f, crit_times(f, oof[i], thr, k)) for i, f in enumerate(files)]
+
+
 def evidence(files: list[File], oof: dict[int, np.ndarray], k: int) -> list[str]:
     """Per condition of the moderate and severe files, how many healthy files (of all, tune and
     margin) reach the file's best out-of-fold score of the 30 s after its onset (held ``k`` hops):
@@ -504,6 +512,7 @@ def main() -> None:
     p.add_argument("--drop", default="", help="feature groups or names (prefixes) to leave out")
     p.add_argument("--only", default="", help="keep only these feature groups or names (prefixes)")
     p.add_argument("--breathing", action="store_true", help="the audible-breath family too")
+    p.add_argument("--without", default="", help="families left out of every feature (the engine's score too)")
     p.add_argument("--monotone", action="store_true", help="non-negative weights for the evidence features")
     p.add_argument("--no-inner", action="store_true", help="threshold on the training folds' in-sample scores")
     p.add_argument("--allow", type=float, default=0.0,
@@ -517,10 +526,13 @@ def main() -> None:
     p.add_argument("--curve", action="store_true", help="print the pooled out-of-fold operating curve")
     p.add_argument("--brief", action="store_true", help="only the pooled line")
     p.add_argument("--evidence", action="store_true", help="per condition, the healthy files a labored file's best score meets")
+    p.add_argument("--at", type=int, default=None,
+                   help="score the learned rule at this budget of the pooled out-of-fold curve (k 1) instead of per fold")
     p.add_argument("--fold-by", choices=("cell", "replicate"), default="cell")
     p.add_argument("--budgets", default="0,1,2,4,6,10", help="healthy files with a false critical (--curve)")
     a = p.parse_args()
-    files, names = load([a.tune, a.margin], a.breathing, a.fold_by)
+    fams = tuple(f for f in FAMS + (("breathing",) if a.breathing else ()) if f not in a.without.split(","))
+    files, names = load([a.tune, a.margin], fams, a.fold_by)
     keep = np.ones(len(names), bool)
     for d in filter(None, a.drop.split(",")):
         keep &= ~np.array([n.startswith(d) for n in names])
@@ -530,9 +542,11 @@ def main() -> None:
     for f in files:
         f.X = f.X[:, keep]
     r = run(files, names, a)
+    if a.at is not None:
+        r["learned"] = at_budget(files, r["oof"], a.at)
     print(f"features {len(names)}; lam {a.lam} lag {a.lag} window {a.pos_window} inner {not a.no_inner} allow {a.allow} "
           f"monotone {a.monotone} "
-          f"mil {a.mil} beta {a.beta} neg {a.neg} drop [{a.drop}] only [{a.only}]")
+          f"mil {a.mil} beta {a.beta} neg {a.neg} drop [{a.drop}] only [{a.only}] without [{a.without}]")
     print("pooled   learned " + fmt(metrics(files, r["learned"])))
     print("pooled   main    " + fmt(metrics(files, r["main"])))
     for k in range(FOLDS if not a.brief else 0):
