@@ -43,3 +43,4 @@ if [ -n "$HOLDS" ]; then
     OMP_NUM_THREADS=1 nice -n 19 python research/fusion/apply.py "$T" "$M" $HOLDS $s
   done > "$O/holds.txt"
 fi
+OMP_NUM_THREADS=1 nice -n 19 python research/fusion/bound.py "$T" "$M" > "$O/bound.txt"
