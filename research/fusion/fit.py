@@ -1,26 +1,31 @@
 """A learned per-hop score over the alert engine's own evidence, cross-validated by file groups.
 
     PYTHONPATH=. python research/fusion/fit.py TUNE.pkl MARGIN.pkl [--lam 0.1] [--lag 5]
-        [--pos-window 60] [--ks 1,2,3,5,8,12] [--drop GROUP,...] [--only GROUP,...] [--monotone]
-        [--no-inner] [--files OUT.json] [--coef]
+        [--pos-window 60] [--ks 1,2,3,5,8,12] [--mil [--beta 1] [--neg 1]] [--monotone]
+        [--drop PREFIX,...] [--only PREFIX,...] [--without FAMILY,...] [--breathing]
+        [--allow SHARE] [--no-inner] [--fold-by cell|replicate] [--curve [--budgets 0,1,2,4,6,10]]
+        [--at BUDGET] [--evidence] [--coef] [--brief] [--files OUT.json]
 
 TUNE.pkl and MARGIN.pkl come from ``extract.py`` (the tuning half, ``--split tune``; the margin
 corpus, ``--split all``). Each hop gets a feature vector (:func:`features`, causal: only the hop and
-the ones before it); a logistic regression with an L2 penalty (numpy and scipy only) separates the
+the ones before it). A logistic regression with an L2 penalty (numpy and scipy only) separates the
 hops of moderate and severe labored files from ``lag`` s after their onset (the first turn past the
 mild level for gradual onsets) to ``pos-window`` s later, from every hop of the healthy files
-(normal, hard negatives, margin) and the hops before any labored file's onset. Each file weighs the
-same in each class. A critical is the score above a threshold for ``k`` consecutive caller hops.
+(normal, hard negatives, margin) and the hops before any labored file's onset; each file weighs the
+same in each class. ``--mil`` fits instead each file's soft maximum (:func:`fit_bags`). A critical is
+the score above a threshold for ``k`` consecutive caller hops, never in a silence the hold test has
+not decided (as the engine).
 
-Folds: the tuning half's calls by ``(seed // 2) % 4`` (a cell's two calls, one per replicate, fall in
-one fold; both rates of a call together), the margin calls by ``seed % 4``. For each held-out fold the
-model is fitted on the three others; the threshold and ``k`` are chosen on the three training folds
-(on their scores from an inner leave-one-fold-out fit unless ``--no-inner``): per ``k`` the lowest
-threshold at which no training healthy file and no training labored file before its onset has a
-critical, then the ``k`` with the most training files critical within 30 s of the onset. Printed:
-per held-out fold and pooled, the learned rule against the engine's own criticals (the ``crit``
-trace, as ``tools.evaluate`` scores them) on the same files, by condition; and the pooled out-of-fold
-operating curve (one threshold over all held-out scores: the separability, chosen on what it scores).
+Folds (``--fold-by``): the tuning half's calls by ``(seed // 2) % 4`` (a cell's two calls, one per
+replicate, fall in one fold; both rates of a call together), the margin calls by ``seed % 4``. For each
+held-out fold the model is fitted on the three others; the threshold and ``k`` are chosen on the three
+training folds (on their scores from an inner leave-one-fold-out fit unless ``--no-inner``): per ``k``
+the lowest threshold at which no training labored file has a critical before its onset and at most
+``--allow`` of the training healthy files have one, then the ``k`` with the most training files
+critical within 30 s of the onset. Printed: per held-out fold and pooled, the learned rule against the
+engine's own criticals (the ``crit`` trace, as ``tools.evaluate`` scores them) on the same files, by
+condition; with ``--curve`` the pooled out-of-fold operating curve (one threshold over all held-out
+scores: the separability, chosen on what it scores); ``--at`` scores the rule at one point of it.
 """
 
 from __future__ import annotations
