@@ -341,12 +341,28 @@ def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):
     """A file SQLite made and nothing else (4 KB, no table) is no callmonitor database, but not an
     empty file either: `alerts` says which."""
     db = tmp_path / "bare.db"
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA user_version = 1")
-    conn.close()
+    sqlite3.connect(db).execute("VACUUM").connection.close()
     r = cli("alerts", "--db", str(db))
     assert r.returncode == 2
     assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an SQLite file with no tables)\n"
+
+
+@pytest.mark.parametrize("command", [("alerts",), ("report", "1", "-o", "report.html"), ("purge", "--older-than", "30d")])
+def test_a_callmonitor_schema_version_with_no_tables_is_one_damaged_database_to_every_command(tmp_path, command):
+    """A file marked with callmonitor's schema version whose tables are gone was a callmonitor
+    database: the commands that read it say the one line a writer's open says of it (not that
+    it is an SQLite file with no tables, which a writer would make its database in), exit 2, and
+    leave it byte for byte."""
+    db = tmp_path / "marked.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    before = db.read_bytes()
+    r = cli(*command, "--db", str(db), cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == (f"call-monitor: error: {db}: damaged callmonitor database (missing tables: alert_clears, "
+                        "alerts, calls, cue_snapshots, deliveries, transcript)\n")
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["marked.db"]
 
 
 @pytest.mark.parametrize("command, said", [

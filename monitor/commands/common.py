@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..delivery.store import Store
     from ..delivery.store_guard import PendingStore
     from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelInfo
 
 _LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models",
          "StoreError": "monitor.delivery.store"}
@@ -170,37 +169,21 @@ def add_transcription_options(p: argparse.ArgumentParser) -> None:
 
 
 def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = False) -> TranscriptionSetup | None:
-    """The transcription the options and configuration ask for, loaded (:func:`find_transcription`
-    and :func:`load_transcription`); None means acoustic-only. Raises ModelError."""
-    model = find_transcription(args, cfg)
-    return None if model is None else load_transcription(cfg, model, live=live)
-
-
-def find_transcription(args: argparse.Namespace, cfg: Config) -> ModelInfo | None:
-    """The speech model the options and configuration ask for, found and its folder checked but not
-    loaded, so that a command refuses a folder that is no model before it makes anything (a
-    database); None means acoustic-only (said once on stderr, with the command that fetches a
-    model). Raises ModelError for a model folder that is not a model."""
+    """The transcription the options and configuration ask for; None means acoustic-only
+    (said once on stderr, with the command that fetches a model). Raises ModelError for a
+    model folder that is not a model."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
         if getattr(args, "model", None):  # asked for on the command line, and not used: said, not ignored
             why = "--no-transcribe" if getattr(args, "no_transcribe", False) else "transcription.enabled = false"
             warning(f"--model {args.model} is not used: {why} (acoustic-only)")
         return None
     from ..transcription.setup import TranscriptionSetup
-    model = TranscriptionSetup.find(cfg, getattr(args, "model", None))
-    if model is None:
+    setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
+    if setup is None:
         info(TranscriptionSetup.missing_message(cfg, getattr(args, "model", None)))
         return None
-    for note in TranscriptionSetup.notes(cfg, model):
+    for note in TranscriptionSetup.notes(cfg, setup.info):
         warning(note)
-    return model
-
-
-def load_transcription(cfg: Config, model: ModelInfo, *, live: bool = False) -> TranscriptionSetup:
-    """The speech model :func:`find_transcription` found, loaded (seconds); raises ModelError when
-    Vosk cannot load it."""
-    from ..transcription.setup import TranscriptionSetup
-    setup = TranscriptionSetup.load(cfg, model, live=live)
     logging.getLogger(__name__).info("transcribing with the Vosk model at %s (%s; found as %s)", setup.info.path,
                                      setup.language or "language unknown", setup.info.source)
     return setup
@@ -322,5 +305,5 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
-           "config_from_args", "config_or_error", "daemon_answer", "find_transcription", "load_transcription", "open_store",
-           "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+           "config_from_args", "config_or_error", "daemon_answer", "open_store", "open_store_or_pending",
+           "open_transcription", "ConfigError", "ModelError", "StoreError"]

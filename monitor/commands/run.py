@@ -119,7 +119,7 @@ def _fail(message: str) -> _Stop:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, ModelError, config_from_args, find_transcription
+    from .common import ConfigError, ModelError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     hangup = _HangupDuringStart().install()
     overrides = overrides_from(args)
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
     try:  # before the lock and the database are made: a folder that is no model stops the start here
-        model = find_transcription(args, cfg)
+        _check_model(args, cfg)
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             lock = _database_lock(cfg)  # before any device opens: one daemon per database
             stack.callback(lock.release)
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
-            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup, model)
+            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
 
@@ -172,13 +172,12 @@ def _check_call_folders(cfg) -> None:
 
 
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,
-           hangup: _HangupDuringStart, model) -> int:
-    """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it;
-    ``model``: the speech model :func:`~monitor.commands.common.find_transcription` found (None:
-    acoustic-only), loaded before the database is opened (made)."""
+           hangup: _HangupDuringStart) -> int:
+    """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it; the
+    speech model is loaded before the database is opened (made)."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
-    from .common import ModelError, StoreError, load_transcription, open_store_or_pending
+    from .common import ModelError, StoreError, open_store_or_pending, open_transcription
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     status = _open_status(cfg, starting, stack)
@@ -187,10 +186,10 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         token = webhook_token(cfg)
     except ValueError as err:
         raise _fail(str(err)) from None
-    if model is not None:
+    if _transcribes(args, cfg):
         starting.doing = "loading the speech model"
     try:
-        transcription = None if model is None else load_transcription(cfg, model, live=True)
+        transcription = open_transcription(args, cfg, live=True)
     except ModelError as err:
         raise _fail(str(err)) from None
     starting.doing = "opening the database and the outputs"
@@ -241,6 +240,19 @@ def _open_status(cfg, starting: _Starting, stack: contextlib.ExitStack):
         raise _fail(f"status socket {sock}: cannot listen there ({why[:1].lower() + why[1:]})") from None
     stack.callback(status.close)
     return status
+
+
+def _transcribes(args: argparse.Namespace, cfg) -> bool:
+    """Whether the start loads a speech model (transcription neither switched off nor refused)."""
+    return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
+
+
+def _check_model(args: argparse.Namespace, cfg) -> None:
+    """Raise ModelError for a speech model folder that is no model (found, not loaded, nothing
+    said: the start says what it loads when it loads it)."""
+    if _transcribes(args, cfg):
+        from ..transcription.setup import TranscriptionSetup
+        TranscriptionSetup.find(cfg, getattr(args, "model", None))
 
 
 def _live_source(cfg):
