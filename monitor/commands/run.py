@@ -276,9 +276,10 @@ def _live_source(cfg):
 def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: contextlib.ExitStack):
     """The terminal and webhook sinks the options ask for, and the webhook sink (or None)."""
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
+    from ..delivery.sinks.webhook import agent_of
     sinks = {}
     if args.jsonl:
-        sinks["terminal"] = JsonlSink()
+        sinks["terminal"] = JsonlSink(agent=agent_of(cfg.delivery.agent_name))
     elif cfg.delivery.terminal:
         sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"))
     webhook = None
