@@ -29,9 +29,9 @@ def _keep(path: Path) -> None:
     shutil.copy(path, ARTIFACTS / path.name)
 
 
-def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool) -> None:
+def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False) -> None:
     status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
-                                 "every_s": 30, "status": {
+                                 "every_s": 30, "status": {"stopped": stopped,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
                                      "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
@@ -147,3 +147,26 @@ def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(cons
     _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
     page.wait(f"{row}.dataset.state === 'connected'")
     assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 2
+
+
+def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_as_one_agent_say_so(console_pages):
+    """An agent whose daemon started again on a new database (a reinstall: a new daemon id) is one
+    row, the daemon posting now, not a row stopped beside it; two daemons posting under one name at
+    once (two machines, a copied configuration) are both listed, each saying so and which it is.
+    The API keeps every daemon."""
+    console, page = console_pages.console, console_pages.open()
+    rows = "[...document.querySelectorAll('#agents .agentrow')].map(r => [r.dataset.daemon, r.dataset.state])"
+    _heartbeat(console, "Alice (desk 4)", "d-old", in_call=False)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-old', 'connected']])")
+    _heartbeat(console, "Alice (desk 4)", "d-old", in_call=False, stopped=True)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-old', 'stopped']])")
+    _heartbeat(console, "Alice (desk 4)", "d-new", in_call=True)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-new', 'in-call']])")
+    assert page.eval("document.querySelector('#agents .namesakes')") is None
+    _heartbeat(console, "Alice (desk 4)", "d-laptop", in_call=False)
+    page.wait(f"{rows}.length === 2")
+    assert sorted(page.eval(rows)) == [["d-laptop", "connected"], ["d-new", "in-call"]]
+    said = page.eval("[...document.querySelectorAll('#agents .namesakes')].map(n => n.textContent)")
+    assert sorted(said) == [f"2 daemons post as Alice (desk 4) now; this one is daemon {d} at 127.0.0.1 (give each its "
+                    "own delivery.agent_name)" for d in ("d-laptop", "d-new")]
+    assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]
