@@ -1,7 +1,8 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
-receiver, the supervisor console's page in a headless browser, and the live daemon on the sink ``softphone`` (start, stop, its stored calls); and how
-the suite runs on two workers (``make test``: ``pytest -n 2``)."""
+receiver, the supervisor console's page in a headless browser, and the live daemon on the sink
+``softphone`` (start, stop, its stored calls); and how the suite runs on two workers (``make
+test``: ``pytest -n 2``)."""
 
 from __future__ import annotations
 
@@ -237,9 +238,11 @@ def monitor_logs():
 
 class ConsolePages:
     """A real console (``call-monitor supervisor``) and a headless Chromium: :meth:`open` opens its
-    page, signed in with the console's token, once its event stream is live."""
+    page, signed in with the console's token, once its event stream is live and has drawn the state
+    it sent first (the stream opens before that state arrives)."""
 
-    LIVE = "document.getElementById('conn') && document.getElementById('conn').textContent === 'live'"
+    LIVE = ("document.getElementById('conn') && document.getElementById('conn').textContent === 'live' "
+            "&& S.loaded")
 
     def __init__(self, tmp_path: Path) -> None:
         from cdp import Browser

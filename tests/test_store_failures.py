@@ -347,7 +347,8 @@ def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):
     assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an SQLite file with no tables)\n"
 
 
-@pytest.mark.parametrize("command", [("alerts",), ("report", "1", "-o", "report.html"), ("purge", "--older-than", "30d")])
+@pytest.mark.parametrize("command", [("alerts",), ("report", "1", "-o", "report.html"),
+                                     ("purge", "--older-than", "30d")])
 def test_a_callmonitor_schema_version_with_no_tables_is_one_damaged_database_to_every_command(tmp_path, command):
     """A file marked with callmonitor's schema version whose tables are gone was a callmonitor
     database: the commands that read it say the one line a writer's open says of it (not that

@@ -49,9 +49,9 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
         assert "cm_session" not in page.eval("document.cookie")  # HttpOnly
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
     _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+    slow = "Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"
     assert console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning",
-                                   kind="slow_speech", call_id=3,
-                                   message="Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"))[0] == 201
+                                   kind="slow_speech", call_id=3, message=slow))[0] == 201
     laptop.wait("document.querySelectorAll('#warning article').length === 1")
 
     t0 = time.monotonic()

@@ -55,6 +55,8 @@ CRITICAL_RETRY_S = 3.0
 """A pending critical alert is retried at least this often, whatever the backoff reached."""
 MEMORY_LIMIT = 10_000
 """Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
+
+
 @dataclass(frozen=True)
 class Refusal:
     """One of the supervisor console's refusals of a token (401, 403): its status and the stable
