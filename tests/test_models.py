@@ -330,15 +330,14 @@ def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anythin
     folder = models / ("empty" if asked == "--model DIR" else "vosk-model-small-en-us-0.15")
     folder.mkdir(exist_ok=True)
     model = ["--model", str(folder)] if asked == "--model DIR" else []
+    kept = data / "kept.db"
+    assert call_monitor("replay", "--no-transcribe", CALLS / "normal_8k.wav", "--db", kept, env=env,
+                        timeout=120).returncode == 0
+    before = kept.read_bytes()
     call = [] if command == ("run",) else [CALLS / "normal_8k.wav"]
-    for db in (data / "new.db", data / "kept.db"):
-        before = db.read_bytes() if db.exists() else None
+    for db in (data / "new.db", kept):
         done = call_monitor(*command, *call, *model, "--db", db, env=env, timeout=120)
         assert done.returncode == 2, done.stderr
         assert done.stderr.splitlines() == [
             f"call-monitor: error: {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)"]
-        assert sorted(p.name for p in data.iterdir()) == ([] if before is None else ["kept.db"])
-        assert before is None or db.read_bytes() == before
-        if before is None:  # the next round: a database there already
-            assert call_monitor("replay", "--no-transcribe", CALLS / "normal_8k.wav", "--db", data / "kept.db",
-                                env=env, timeout=120).returncode == 0
+        assert sorted(p.name for p in data.iterdir()) == ["kept.db"] and kept.read_bytes() == before
