@@ -44,8 +44,9 @@ class Event:
             out[f.name] = _clean(getattr(self, f.name))
         return out
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+    def to_json(self, **extra: Any) -> str:
+        """:meth:`to_dict` on one line, with the keys of ``extra`` after the event's own."""
+        return json.dumps({**self.to_dict(), **extra}, ensure_ascii=False, separators=(", ", ": "))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
-receiver, and the live daemon on the sink ``softphone`` (start, stop, its stored calls); and how
-the suite runs on two workers (``make test``: ``pytest -n 2``)."""
+receiver, the supervisor console's page in a headless browser, and the live daemon on the sink
+``softphone`` (start, stop, its stored calls); and how the suite runs on two workers (``make
+test``: ``pytest -n 2``)."""
 
 from __future__ import annotations
 
@@ -233,6 +234,45 @@ def monitor_logs():
     yield records
     logger.removeHandler(handler)
     logger.setLevel(level)
+
+
+class ConsolePages:
+    """A real console (``call-monitor supervisor``) and a headless Chromium: :meth:`open` opens its
+    page, signed in with the console's token, once its event stream is live and has drawn the state
+    it sent first (the stream opens before that state arrives)."""
+
+    LIVE = ("document.getElementById('conn') && document.getElementById('conn').textContent === 'live' "
+            "&& S.loaded")
+
+    def __init__(self, tmp_path: Path) -> None:
+        from cdp import Browser
+        from console_proc import ConsoleProcess
+        self.console = ConsoleProcess(tmp_path / "console")
+        try:
+            self.browser = Browser(tmp_path)
+        except BaseException:
+            self.console.kill()
+            raise
+
+    def open(self, width: int = 1280, height: int = 900, mobile: bool = False):
+        page = self.browser.new_page(f"{self.console.base}/?token={self.console.token}", width=width, height=height,
+                                     mobile=mobile)
+        page.wait(self.LIVE, timeout=30)
+        return page
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self.console.kill()
+
+
+@pytest.fixture
+def console_pages(tmp_path):
+    """:class:`ConsolePages` for the test's duration (the browser closed, the console killed after)."""
+    pages = ConsolePages(tmp_path)
+    yield pages
+    pages.close()
 
 
 class Hook:

@@ -161,6 +161,10 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     assert ended is not None and json.loads(summary)["critical_alerts"] >= 1
     # the call keeps the agent the webhook names, and its report names them
     assert agent == got[0][1]["agent"] and agent
+    # the JSON lines name the same agent on the call's alerts, their end and its summary, not on cues
+    named = [e for _, e in d.lines if e["type"] in ("alert", "alert_cleared", "call_summary")]
+    assert {e["type"] for e in named} >= {"alert", "call_summary"} and {e.get("agent") for e in named} == {agent}
+    assert not any("agent" in e for _, e in d.lines if e["type"] == "cues")
     report = tmp_path / "report.html"
     subprocess.run([PY, "-m", "monitor.cli", "report", str(call_id), "--db", str(db), "-o", str(report)],
                    env=env, check=True, capture_output=True, timeout=120)

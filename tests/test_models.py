@@ -310,3 +310,34 @@ def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network
     said = [line for line in done.stderr.splitlines() if "acoustic-only" in line]
     assert len(said) == 1 and "VOSK_MODEL_PATH" in said[0] and "`call-monitor models`" in said[0], said
     assert took < 60, f"{took:.0f} s"
+
+
+@pytest.mark.parametrize("command", [("replay",), ("batch", "--transcribe", "--quiet", "--workers", "1"), ("run",)],
+                         ids=["replay", "batch", "run"])
+@pytest.mark.parametrize("asked", ["--model DIR", "found by its name"])
+def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anything(tmp_path, command, asked):
+    """A speech model that cannot be used (``--model`` naming an empty folder, or a folder named
+    like the language's model in VOSK_MODEL_PATH, half unpacked) is one line naming the folder and
+    what it lacks, exit 2, said before anything is made: no database (nor its daemon lock) where
+    none was, and one that was there left byte for byte."""
+    from conftest import CALLS
+
+    models, data = tmp_path / "models", tmp_path / "data"
+    (models / "vosk-model-small-en-us-0.15").mkdir(parents=True)
+    data.mkdir()
+    env = {**os.environ, "VOSK_MODEL_PATH": str(models), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_RUNTIME_DIR": str(tmp_path)}
+    folder = models / ("empty" if asked == "--model DIR" else "vosk-model-small-en-us-0.15")
+    folder.mkdir(exist_ok=True)
+    model = ["--model", str(folder)] if asked == "--model DIR" else []
+    kept = data / "kept.db"
+    assert call_monitor("replay", "--no-transcribe", CALLS / "normal_8k.wav", "--db", kept, env=env,
+                        timeout=120).returncode == 0
+    before = kept.read_bytes()
+    call = [] if command == ("run",) else [CALLS / "normal_8k.wav"]
+    for db in (data / "new.db", kept):
+        done = call_monitor(*command, *call, *model, "--db", db, env=env, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.splitlines() == [
+            f"call-monitor: error: {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)"]
+        assert sorted(p.name for p in data.iterdir()) == ["kept.db"] and kept.read_bytes() == before

@@ -264,6 +264,26 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         pass
 
 
+def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database_there_as_it_was(tmp_path):
+    """`run` refused (a token file that is not there, a caller source that is not there): one
+    line, exit 2, and nothing of its daemon lock left, neither the lock file nor the folders made
+    for the database; a database there before stays byte for byte, with no lock file beside it."""
+    new = tmp_path / "new" / "deeper" / "e.db"
+    kept = tmp_path / "kept" / "e.db"
+    kept.parent.mkdir()
+    assert cli("replay", "--no-transcribe", "--db", str(kept), str(CALL)).returncode == 0
+    before = kept.read_bytes()
+    for problem, options in (("/nope: no such token file", ["--webhook", "http://127.0.0.1:9/hook",
+                                                            "--webhook-token-file", "/nope"]),
+                             ("no input device or source named 'nowhere'", ["--no-wait-for-source"])):
+        for db in (new, kept):
+            r = cli("run", "--caller", "nowhere", "--no-transcribe", "--db", str(db), "--socket",
+                    str(tmp_path / "s"), *options, timeout=30)
+            assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and problem in r.stderr, r.stderr
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+            assert sorted(p.name for p in kept.parent.iterdir()) == ["e.db"] and kept.read_bytes() == before
+
+
 def test_the_lock_dies_with_its_process(tmp_path):
     db = tmp_path / "e.db"
     holder = subprocess.Popen([PY, "-c", "import sys, time; from monitor.delivery.dblock import DatabaseLock; "
@@ -341,12 +361,29 @@ def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):
     """A file SQLite made and nothing else (4 KB, no table) is no callmonitor database, but not an
     empty file either: `alerts` says which."""
     db = tmp_path / "bare.db"
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA user_version = 1")
-    conn.close()
+    sqlite3.connect(db).execute("VACUUM").connection.close()
     r = cli("alerts", "--db", str(db))
     assert r.returncode == 2
     assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an SQLite file with no tables)\n"
+
+
+@pytest.mark.parametrize("command", [("alerts",), ("report", "1", "-o", "report.html"),
+                                     ("purge", "--older-than", "30d")])
+def test_a_callmonitor_schema_version_with_no_tables_is_one_damaged_database_to_every_command(tmp_path, command):
+    """A file marked with callmonitor's schema version whose tables are gone was a callmonitor
+    database: the commands that read it say the one line a writer's open says of it (not that
+    it is an SQLite file with no tables, which a writer would make its database in), exit 2, and
+    leave it byte for byte."""
+    db = tmp_path / "marked.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    before = db.read_bytes()
+    r = cli(*command, "--db", str(db), cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == (f"call-monitor: error: {db}: damaged callmonitor database (missing tables: alert_clears, "
+                        "alerts, calls, cue_snapshots, deliveries, transcript)\n")
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["marked.db"]
 
 
 @pytest.mark.parametrize("command, said", [

@@ -293,6 +293,37 @@ def test_an_infinity_an_older_console_stored_is_answered_as_null_and_said_in_wor
         console.kill()
 
 
+def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_path):
+    """A client acts on the ``code`` of a 401 or 403, not on the words: no token, a token that is
+    none of the console's, an agent's token posting as another agent, and an agent's token reading
+    or acknowledging each answer with the code and status the console's list gives them, on every
+    endpoint; every code of the list is answered."""
+    from monitor.delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, REFUSALS,
+                                                WRONG_TOKEN)
+    agent_token = "alice-token-0123456789"
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{agent_token}"]\n')
+    console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    requests = [("POST", "/webhook", json.dumps(alert_body(1)).encode()), ("GET", "/api/state", None),
+                ("GET", "/events", None), ("POST", "/api/alerts/1/ack", b'{"by": "eve"}')]
+    answered = set()
+    try:
+        for token, headers, refusal in ((None, {}, MISSING_TOKEN), ("not-the-token-at-all", {}, WRONG_TOKEN),
+                                        (None, {"Authorization": "Basic eDp5"}, WRONG_TOKEN),
+                                        (agent_token, {}, AGENT_TOKEN_POSTS_ONLY)):
+            for method, path, body in requests[1:] if refusal is AGENT_TOKEN_POSTS_ONLY else requests:
+                status, said = console.request(method, path, body, token=token, headers=headers)
+                assert (status, json.loads(said)["code"]) == (refusal.status, refusal.code), (path, said)
+                answered.add(refusal)
+        status, said = console.post({**alert_body(2), "agent": "bob"}, token=agent_token)
+        assert (status, said["code"]) == (AGENT_MISMATCH.status, AGENT_MISMATCH.code)
+        answered.add(AGENT_MISMATCH)
+        assert answered == set(REFUSALS) and len({r.code for r in REFUSALS}) == len(REFUSALS)
+        assert console.state()["alerts"] == []
+    finally:
+        console.kill()
+
+
 def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_reason(tmp_path, monitor_logs):
     """A daemon given alice's token whose delivery.agent_name is another: its warning says what
     the console said (the token may post only as alice) and where its own name comes from, not
@@ -316,7 +347,7 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
         assert "HTTP 403" in said and "this token may post only as agent 'alice'" in said, said
         assert "delivery.agent_name" in said and "refused" not in said
         status, body = console.post({**alert_body(7), "agent": "carol"}, token=agent_token)
-        assert status == 403 and body["code"] == "agent_mismatch"  # what the daemon reads
+        assert status == 403 and body["code"] == "agent_mismatch"  # what the daemon reads, from the console's list
     finally:
         sink.close()
         store.close()

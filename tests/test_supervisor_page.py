@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from cdp import CHROMIUM, Browser
+from cdp import CHROMIUM
 from console_proc import ConsoleProcess, alert_body
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LIVE = "document.getElementById('conn') && document.getElementById('conn').textContent === 'live'"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
 
@@ -30,9 +29,9 @@ def _keep(path: Path) -> None:
     shutil.copy(path, ARTIFACTS / path.name)
 
 
-def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool) -> None:
+def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False) -> None:
     status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
-                                 "every_s": 30, "status": {
+                                 "every_s": 30, "status": {"stopped": stopped,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
                                      "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
@@ -42,134 +41,132 @@ def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: boo
     assert status == 200, body
 
 
-def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path):
-    console = ConsoleProcess(tmp_path / "console")
-    browser = None
-    try:
-        browser = Browser(tmp_path)
-        laptop = browser.new_page(f"{console.base}/?token={console.token}")
-        phone = browser.new_page(f"{console.base}/?token={console.token}", width=390, height=844, mobile=True)
-        for page in (laptop, phone):
-            page.wait(LIVE, timeout=30)
-            assert page.eval("location.pathname + location.search") == "/"  # the token left the address bar
-            assert "cm_session" not in page.eval("document.cookie")  # HttpOnly
-        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
-        _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
-        assert console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning",
-                                       kind="slow_speech", call_id=3,
-                                       message="Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"))[0] == 201
-        laptop.wait("document.querySelectorAll('#warning article').length === 1")
+def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path, console_pages):
+    console = console_pages.console
+    laptop, phone = console_pages.open(), console_pages.open(width=390, height=844, mobile=True)
+    for page in (laptop, phone):
+        assert page.eval("location.pathname + location.search") == "/"  # the token left the address bar
+        assert "cm_session" not in page.eval("document.cookie")  # HttpOnly
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+    slow = "Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"
+    assert console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning",
+                                   kind="slow_speech", call_id=3, message=slow))[0] == 201
+    laptop.wait("document.querySelectorAll('#warning article').length === 1")
 
-        t0 = time.monotonic()
-        status, body = console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)"))
-        assert status == 201
-        pk = body["id"]
-        card = f"document.querySelector('#critical article[data-id=\"{pk}\"]')"
-        laptop.wait(f"{card} !== null")
-        phone.wait(f"{card} !== null")
-        appeared = time.monotonic() - t0
-        assert appeared < 2.0, f"the critical alert took {appeared:.2f} s to appear"
-        text = laptop.eval(f"{card}.innerText")
-        for part in ("CRITICAL", "Alice (desk 4)", "into the call", "Possible emergency", "score",
-                     "Keep the caller on the line", "Acknowledge", "Call report"):
-            assert part.lower() in text.lower(), (part, text)
-        assert laptop.eval(f"{card}.querySelector('a.report').href") == "https://reports.example/call-7-report.html"
-        assert laptop.eval("document.body.classList.contains('flash')")  # the visible alarm
-        assert laptop.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
-        assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-alice\"]').dataset.state") == "in-call"
-        assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-bob\"]').dataset.state") == "connected"
-        assert laptop.eval("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
-        assert phone.eval("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
-        shot = laptop.screenshot(tmp_path / "console-laptop-critical.png")
-        _keep(shot)
+    t0 = time.monotonic()
+    status, body = console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)"))
+    assert status == 201
+    pk = body["id"]
+    card = f"document.querySelector('#critical article[data-id=\"{pk}\"]')"
+    laptop.wait(f"{card} !== null")
+    phone.wait(f"{card} !== null")
+    appeared = time.monotonic() - t0
+    assert appeared < 2.0, f"the critical alert took {appeared:.2f} s to appear"
+    text = laptop.eval(f"{card}.innerText")
+    for part in ("CRITICAL", "Alice (desk 4)", "into the call", "Possible emergency", "score",
+                 "Keep the caller on the line", "Acknowledge", "Call report"):
+        assert part.lower() in text.lower(), (part, text)
+    assert laptop.eval(f"{card}.querySelector('a.report').href") == "https://reports.example/call-7-report.html"
+    assert laptop.eval("document.body.classList.contains('flash')")  # the visible alarm
+    assert laptop.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
+    assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-alice\"]').dataset.state") == "in-call"
+    assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-bob\"]').dataset.state") == "connected"
+    assert laptop.eval("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
+    assert phone.eval("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+    shot = laptop.screenshot(tmp_path / "console-laptop-critical.png")
+    _keep(shot)
 
-        laptop.eval("document.getElementById('who').value = 'Dana'; "
-                    "document.getElementById('who').dispatchEvent(new Event('change'))")
-        t1 = time.monotonic()
-        laptop.eval(f"{card}.querySelector('button.ack').click()")
-        acked = f"document.querySelector('#acked article[data-id=\"{pk}\"] .ackinfo')"
-        info, _ = phone.wait(f"{acked} && {acked}.textContent")
-        shared = time.monotonic() - t1
-        assert "Acknowledged by Dana" in info
-        assert shared < 2.0, f"the acknowledgement took {shared:.2f} s to reach the other page"
-        assert phone.eval(f"{card} === null")  # no longer among the open critical alerts
-        stored = next(a for a in console.state()["alerts"] if a["id"] == pk)
-        assert stored["acked_by"] == "Dana" and stored["acked_at"] is not None
-        _keep(phone.screenshot(tmp_path / "console-phone-acknowledged.png"))
-        print(f"\nconsole page: critical alert on both pages {appeared:.2f} s after the POST; acknowledgement "
-              f"on the other page after {shared:.2f} s; screenshots in {ARTIFACTS}")
-        assert json.loads(console.request("GET", "/api/state")[1])["alerts"]
-    finally:
-        if browser is not None:
-            browser.close()
-        console.kill()
+    laptop.eval("document.getElementById('who').value = 'Dana'; "
+                "document.getElementById('who').dispatchEvent(new Event('change'))")
+    t1 = time.monotonic()
+    laptop.eval(f"{card}.querySelector('button.ack').click()")
+    acked = f"document.querySelector('#acked article[data-id=\"{pk}\"] .ackinfo')"
+    info, _ = phone.wait(f"{acked} && {acked}.textContent")
+    shared = time.monotonic() - t1
+    assert "Acknowledged by Dana" in info
+    assert shared < 2.0, f"the acknowledgement took {shared:.2f} s to reach the other page"
+    assert phone.eval(f"{card} === null")  # no longer among the open critical alerts
+    stored = next(a for a in console.state()["alerts"] if a["id"] == pk)
+    assert stored["acked_by"] == "Dana" and stored["acked_at"] is not None
+    _keep(phone.screenshot(tmp_path / "console-phone-acknowledged.png"))
+    print(f"\nconsole page: critical alert on both pages {appeared:.2f} s after the POST; acknowledgement "
+          f"on the other page after {shared:.2f} s; screenshots in {ARTIFACTS}")
+    assert json.loads(console.request("GET", "/api/state")[1])["alerts"]
 
 
-def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(tmp_path):
+def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(console_pages):
     """As the call report says it, in words: each agreeing family's level, from which window's sum and
     since when in the call, each cue by name with its window, the score against the score that raises
     it, and the alert's times as call times; no internal key (``min_families``, ``short_drift``)."""
-    console = ConsoleProcess(tmp_path / "console")
-    browser = None
-    try:
-        browser = Browser(tmp_path)
-        page = browser.new_page(f"{console.base}/?token={console.token}")
-        page.wait(LIVE, timeout=30)
-        evidence = {"score": 3.64, "min_score": 3.0, "families": {"latency": 2.01, "pausing": 1.63}, "count": 2,
-                    "min_families": 2, "evidence_s": 0.5, "drift": 1.0, "short_drift": 1.2,
-                    "kinds": ["slow_response"], "since": 92.0, "until": 92.0, "window_s": 17.4,
-                    "accumulated": {
-                        "latency": {"evidence": 0.0, "short_evidence": 1.005, "window": "short", "level": 2.01,
-                                    "since": 89.0, "held_s": 4.0},
-                        "pausing": {"evidence": 0.814, "short_evidence": 0.0, "window": "long", "level": 1.627,
-                                    "since": 91.0, "held_s": 2.0}},
-                    "cues": {"slow_response": {"cue": "response_latency_s", "value": 2.01, "baseline": 0.82,
-                                               "threshold": 1.64, "window": "short"}}}
-        status, body = console.post(alert_body(1, t=92.0, evidence=evidence))
-        assert status == 201
-        card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]')"
-        page.wait(f"{card} !== null")
-        text = page.eval(f"{card}.querySelector('dl').innerText")
-        for part in ("level 2.01 from the short window's sum, accumulating since 1:29 (4 s)",
-                     "level 1.63 from the long window's sum, accumulating since 1:31 (2 s)",
-                     "response latency (s) 2.01, baseline 0.82, threshold 1.64, short window",
-                     "1:32 into the call", "3.64 (raised at 3)", "2 (2 needed)"):
-            assert part in text, (part, text)
-        for key in ("short_evidence", "min_score", "min_families", "evidence_s", "drift", "kinds", "window_s"):
-            assert key not in text, (key, text)
-        state = json.loads(console.request("GET", "/api/state")[1])
-        assert state["alerts"][0]["evidence"] == evidence  # the API keeps the alert's own evidence
-    finally:
-        if browser is not None:
-            browser.close()
-        console.kill()
+    console = console_pages.console
+    page = console_pages.open()
+    evidence = {"score": 3.64, "min_score": 3.0, "families": {"latency": 2.01, "pausing": 1.63}, "count": 2,
+                "min_families": 2, "evidence_s": 0.5, "drift": 1.0, "short_drift": 1.2,
+                "kinds": ["slow_response"], "since": 92.0, "until": 92.0, "window_s": 17.4,
+                "accumulated": {
+                    "latency": {"evidence": 0.0, "short_evidence": 1.005, "window": "short", "level": 2.01,
+                                "since": 89.0, "held_s": 4.0},
+                    "pausing": {"evidence": 0.814, "short_evidence": 0.0, "window": "long", "level": 1.627,
+                                "since": 91.0, "held_s": 2.0}},
+                "cues": {"slow_response": {"cue": "response_latency_s", "value": 2.01, "baseline": 0.82,
+                                           "threshold": 1.64, "window": "short"}}}
+    status, body = console.post(alert_body(1, t=92.0, evidence=evidence))
+    assert status == 201
+    card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]')"
+    page.wait(f"{card} !== null")
+    text = page.eval(f"{card}.querySelector('dl').innerText")
+    for part in ("level 2.01 from the short window's sum, accumulating since 1:29 (4 s)",
+                 "level 1.63 from the long window's sum, accumulating since 1:31 (2 s)",
+                 "response latency (s) 2.01, baseline 0.82, threshold 1.64, short window",
+                 "1:32 into the call", "3.64 (raised at 3)", "2 (2 needed)"):
+        assert part in text, (part, text)
+    for key in ("short_evidence", "min_score", "min_families", "evidence_s", "drift", "kinds", "window_s"):
+        assert key not in text, (key, text)
+    state = json.loads(console.request("GET", "/api/state")[1])
+    assert state["alerts"][0]["evidence"] == evidence  # the API keeps the alert's own evidence
 
 
-def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(tmp_path):
+def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(console_pages):
     """``replay --webhook`` sends alerts and no heartbeat: the panel does not say nobody reported
     while its alerts show; it lists the sender as "alerts only, no heartbeat" beside the live ones,
     and with nothing at all it says no daemon has sent a heartbeat."""
-    console = ConsoleProcess(tmp_path / "console")
-    browser = None
-    try:
-        browser = Browser(tmp_path)
-        page = browser.new_page(f"{console.base}/?token={console.token}")
-        page.wait(LIVE, timeout=30)
-        assert page.eval("document.getElementById('agents').innerText.trim()") == "No daemon has sent a heartbeat yet."
-        assert console.post(alert_body(1, daemon_id="d-replay", agent="qa@laptop"))[0] == 201
-        row = "document.querySelector('#agents [data-daemon=\"d-replay\"]')"
-        page.wait(f"{row} !== null")
-        assert page.eval(f"{row}.dataset.state") == "alerts-only"
-        text = page.eval(f"{row}.innerText")
-        assert "qa@laptop" in text and "alerts only, no heartbeat" in text and "last alert" in text
-        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
-        page.wait("document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
-        assert page.eval("[...document.querySelectorAll('#agents .agentrow')].map(r => r.dataset.state)") == \
-            ["connected", "alerts-only"]  # by name: Alice, then qa@laptop
-        _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
-        page.wait(f"{row}.dataset.state === 'connected'")
-        assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 2
-    finally:
-        if browser is not None:
-            browser.close()
-        console.kill()
+    console = console_pages.console
+    page = console_pages.open()
+    assert page.eval("document.getElementById('agents').innerText.trim()") == "No daemon has sent a heartbeat yet."
+    assert console.post(alert_body(1, daemon_id="d-replay", agent="qa@laptop"))[0] == 201
+    row = "document.querySelector('#agents [data-daemon=\"d-replay\"]')"
+    page.wait(f"{row} !== null")
+    assert page.eval(f"{row}.dataset.state") == "alerts-only"
+    text = page.eval(f"{row}.innerText")
+    assert "qa@laptop" in text and "alerts only, no heartbeat" in text and "last alert" in text
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+    page.wait("document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
+    assert page.eval("[...document.querySelectorAll('#agents .agentrow')].map(r => r.dataset.state)") == \
+        ["connected", "alerts-only"]  # by name: Alice, then qa@laptop
+    _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
+    page.wait(f"{row}.dataset.state === 'connected'")
+    assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 2
+
+
+def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_as_one_agent_say_so(console_pages):
+    """An agent whose daemon started again on a new database (a reinstall: a new daemon id) is one
+    row, the daemon posting now, not a row stopped beside it; two daemons posting under one name at
+    once (two machines, a copied configuration) are both listed, each saying so and which it is.
+    The API keeps every daemon."""
+    console, page = console_pages.console, console_pages.open()
+    rows = "[...document.querySelectorAll('#agents .agentrow')].map(r => [r.dataset.daemon, r.dataset.state])"
+    _heartbeat(console, "Alice (desk 4)", "d-old", in_call=False)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-old', 'connected']])")
+    _heartbeat(console, "Alice (desk 4)", "d-old", in_call=False, stopped=True)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-old', 'stopped']])")
+    _heartbeat(console, "Alice (desk 4)", "d-new", in_call=True)
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify([['d-new', 'in-call']])")
+    assert page.eval("document.querySelector('#agents .namesakes')") is None
+    _heartbeat(console, "Alice (desk 4)", "d-laptop", in_call=False)
+    page.wait(f"{rows}.length === 2")
+    assert sorted(page.eval(rows)) == [["d-laptop", "connected"], ["d-new", "in-call"]]
+    said = page.eval("[...document.querySelectorAll('#agents .namesakes')].map(n => n.textContent)")
+    assert sorted(said) == [f"2 daemons post as Alice (desk 4) now; this one is daemon {d} at 127.0.0.1 (give each its "
+                    "own delivery.agent_name)" for d in ("d-laptop", "d-new")]
+    assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]

@@ -49,6 +49,30 @@ def test_jsonl_carries_the_reason():
                               '"reason": "call_ended"}\n')
 
 
+def test_the_live_daemon_s_json_lines_name_its_agent_on_a_call_s_alerts_their_end_and_its_summary():
+    """As its database and webhook do: ``run --jsonl`` gives the agent on the events a reader
+    ties to a person (alert, alert_cleared, call_summary), after the event's own keys, which stay
+    as they were; the cue stream and status lines, and replay's lines (no agent), are unchanged."""
+    import json
+
+    from monitor.events import CallSummaryEvent, CuesEvent, StatusEvent
+    events = [AlertEvent(t=97.0, kind="slow_speech", message="Slow speech", call_id=3, alert_id=8),
+              AlertClearedEvent(t=130.0, kind="slow_speech", call_id=3),
+              CallSummaryEvent(t=200.0, call_id=3, duration_s=200.0),
+              CuesEvent(t=98.0, speech_s=12.0), StatusEvent(t=1.0, message="call 3 started")]
+    live, replay = io.StringIO(), io.StringIO()
+    for ev in events:
+        JsonlSink(live, agent="Alice (desk 4)")(ev)
+        JsonlSink(replay)(ev)
+    for ev, line, plain in zip(events, live.getvalue().splitlines(), replay.getvalue().splitlines()):
+        got, own = json.loads(line), json.loads(plain)
+        assert plain == ev.to_json() and "agent" not in own
+        if ev.type in ("alert", "alert_cleared", "call_summary"):
+            assert got == {**own, "agent": "Alice (desk 4)"} and list(got)[-1] == "agent"
+        else:
+            assert line == plain
+
+
 def test_a_live_call_s_summary_says_what_ended_it():
     from monitor.events import CallSummaryEvent
     (line,) = lines(CallSummaryEvent(t=42.0, file="live:caller=softphone.monitor", duration_s=42.0,

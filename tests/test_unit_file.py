@@ -288,6 +288,18 @@ def test_a_model_folder_that_is_no_model_is_refused_like_a_bad_configuration(tmp
                         "Vosk model (missing am/final.mdl or conf/model.conf)\n")
 
 
+def test_the_language_s_model_folder_found_half_unpacked_is_refused_naming_the_language(tmp_path):
+    """No --model and no transcription.model: the unit's daemon takes the model its language finds
+    in VOSK_MODEL_PATH; a folder named for it that is no model (unpacking not finished) would stop
+    every start, so it is refused here, one line naming the language and the folder."""
+    half = tmp_path / "models" / "vosk-model-small-en-us-0.15"
+    half.mkdir(parents=True)
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH=str(tmp_path / "models"))
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == (f"call-monitor: error: transcription.language 'en-us': {half}: not a Vosk model (missing "
+                        "am/final.mdl or conf/model.conf)\n")
+
+
 @pytest.mark.parametrize("kind", ["newer schema", "folder", "not sqlite", "another program's",
                                   "the supervisor console's", "missing tables"])
 def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left_as_it_was(tmp_path, kind):

@@ -99,7 +99,7 @@ def transcription_model(cfg: Config, model: str | None) -> Any:
     from ..transcription.vosk_models import ModelError, fetch_hint
     from ..transcription.setup import TranscriptionSetup
 
-    info = TranscriptionSetup.resolve(cfg, model)
+    info = TranscriptionSetup.find(cfg, model)
     if info is None:
         lang = model or cfg.transcription.language or "en-us"
         raise ModelError(f"--transcribe: no Vosk model for language '{lang}'; " + fetch_hint(lang))

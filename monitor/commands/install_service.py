@@ -335,13 +335,11 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     configuration's own checks: a token file it cannot read, a status socket path too long for a
     Unix socket, a call audio or report folder it cannot write (or another database's), a
     database it could never write (a folder, no SQLite file, one the daemon's store refuses), a
-    ``--model`` or transcription.model folder that is no Vosk model."""
+    speech model folder that is no Vosk model (:func:`_model_problem`)."""
     from ..delivery.call_files import call_files_problem
     from ..delivery.store import lasting_problem
     from ..delivery.sinks.webhook import TokenError
     from ..delivery.status_socket import socket_path_problem
-    from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelError, check_model_dir
     from .run import webhook_token
     try:
         webhook_token(cfg)
@@ -353,12 +351,24 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         return problem
     if problem := lasting_problem(cfg.storage.db):
         return problem
-    transcribes = cfg.transcription.enabled and not args.no_transcribe
-    folder = TranscriptionSetup.asked(cfg, args.model)[0] if transcribes else None
+    return _model_problem(cfg, args)
+
+
+def _model_problem(cfg, args: argparse.Namespace) -> str | None:
+    """The speech model the unit's daemon would refuse to start on, said with where it was asked
+    for: a folder that is no Vosk model (``--model``, transcription.model), or the folder a
+    language code finds that is none (half unpacked)."""
+    from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import ModelError
+    if not cfg.transcription.enabled or args.no_transcribe:
+        return None
+    folder, language = TranscriptionSetup.asked(cfg, args.model)
     try:
-        if folder:
-            check_model_dir(folder)
+        TranscriptionSetup.find(cfg, args.model)
     except ModelError as err:
+        key = "--model" if args.model else "transcription.model" if cfg.transcription.model else "transcription.language"
+        if not folder:  # the folder the language code found
+            return f"{key} '{language}': {err}"
         return f"--model {err}" if args.model else f"transcription.model: {err}"
     return None
 

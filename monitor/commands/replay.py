@@ -71,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED
+    try:  # before the database: a speech model that cannot be used leaves nothing made or touched
+        transcription = open_transcription(args, cfg)
+    except ModelError as err:
+        error(str(err))
+        return ExitStatus.BAD_SETUP
     try:
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
     except StoreError as err:
@@ -81,14 +86,6 @@ def run(args: argparse.Namespace) -> int:
     webhook = start_webhook(cfg, store, token) if args.webhook else None
     if webhook is not None:
         sinks.append(webhook)
-    try:
-        transcription = open_transcription(args, cfg)
-    except ModelError as err:
-        error(str(err))
-        if webhook is not None:
-            webhook.close()
-        store.close()
-        return ExitStatus.BAD_SETUP
     from ..delivery.store_guard import PendingStore, StoreGuard
     guard = StoreGuard(store)
     failed = 0

@@ -119,7 +119,7 @@ def _fail(message: str) -> _Stop:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, config_from_args
+    from .common import ConfigError, ModelError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     hangup = _HangupDuringStart().install()
     overrides = overrides_from(args)
@@ -129,11 +129,17 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
+    try:  # before the lock and the database are made: a folder that is no model stops the start here
+        _check_model(args, cfg)
+    except ModelError as err:
+        error(str(err))
+        return ExitStatus.BAD_SETUP
     from ..capture.quiet import NativeStderrDivert
     try:
         with contextlib.ExitStack() as stack:
             lock = _database_lock(cfg)  # before any device opens: one daemon per database
-            stack.callback(lock.release)
+            # a start that fails leaves no lock file (nor folder) behind where it made no database
+            stack.push(lambda kind, _err, _tb: lock.release(discard=kind is _Stop))
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
             return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:
@@ -168,7 +174,8 @@ def _check_call_folders(cfg) -> None:
 
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,
            hangup: _HangupDuringStart) -> int:
-    """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it."""
+    """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it; the
+    speech model is loaded before the database is opened (made)."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
@@ -178,8 +185,18 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     source = _live_source(cfg)
     try:
         token = webhook_token(cfg)
+    except ValueError as err:
+        raise _fail(str(err)) from None
+    if _transcribes(args, cfg):
+        starting.doing = "loading the speech model"
+    try:
+        transcription = open_transcription(args, cfg, live=True)
+    except ModelError as err:
+        raise _fail(str(err)) from None
+    starting.doing = "opening the database and the outputs"
+    try:
         store = open_store_or_pending(cfg, check=lambda opened: _take_lock(lock))
-    except (StoreError, ValueError) as err:
+    except StoreError as err:
         raise _fail(str(err)) from None
     stack.callback(store.close)
     if not getattr(store, "is_open", True):
@@ -190,11 +207,6 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     stack.callback(notify.close, 0.3)
     if cfg.delivery.notify:
         sinks["notify"] = notify
-    starting.doing = "loading the speech model" if _transcribes(args, cfg) else "opening the outputs"
-    try:
-        transcription = open_transcription(args, cfg, live=True)
-    except ModelError as err:
-        raise _fail(str(err)) from None
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
                     transcription=transcription)
     source.on_status = daemon.source_status
@@ -236,6 +248,14 @@ def _transcribes(args: argparse.Namespace, cfg) -> bool:
     return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
 
 
+def _check_model(args: argparse.Namespace, cfg) -> None:
+    """Raise ModelError for a speech model folder that is no model (found, not loaded, nothing
+    said: the start says what it loads when it loads it)."""
+    if _transcribes(args, cfg):
+        from ..transcription.setup import TranscriptionSetup
+        TranscriptionSetup.find(cfg, getattr(args, "model", None))
+
+
 def _live_source(cfg):
     """The LiveSource of daemon.caller (and daemon.agent); bad devices stop the command."""
     from ..capture.devices import DeviceError
@@ -257,9 +277,10 @@ def _live_source(cfg):
 def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: contextlib.ExitStack):
     """The terminal and webhook sinks the options ask for, and the webhook sink (or None)."""
     from ..delivery.sinks.terminal import HumanSink, JsonlSink
+    from ..delivery.sinks.webhook import agent_of
     sinks = {}
     if args.jsonl:
-        sinks["terminal"] = JsonlSink()
+        sinks["terminal"] = JsonlSink(agent=agent_of(cfg.delivery.agent_name))
     elif cfg.delivery.terminal:
         sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"))
     webhook = None

@@ -916,7 +916,8 @@ class DeliveryConfig:
     webhook_token_file: str = _k("", "file holding the token sent to the webhook as "
                                  "\"Authorization: Bearer\" (the supervisor console's token file, "
                                  "or this agent's own token); \"\" = none")
-    agent_name: str = _k("", "this agent's name in webhook posts and heartbeats; \"\" = user@host")
+    agent_name: str = _k("", "this agent's name in webhook posts and heartbeats, the live calls stored "
+                         "and run --jsonl's alert, alert_cleared and call_summary lines; \"\" = user@host")
     heartbeat_s: float = _k(30.0, "the daemon posts its status (devices, call, last error) to the "
                             "webhook every this many seconds; 0 = never", min=0, max=3600)
     report_url_base: str = _k("", "call reports are linked as this URL plus the report's file "

@@ -3,11 +3,15 @@
 Two daemons recording into one database would record the same audio as two calls and post
 every alert twice. The lock is an ``flock`` on a file beside the database (mode 0600) that
 holds the owner's pid; the kernel drops it when the process ends, however it ends, so a
-crash never leaves a stale lock behind.
+crash never leaves a stale lock behind. A daemon whose start fails takes back what the lock made
+(:meth:`DatabaseLock.release` with ``discard``: a database there before gets no lock file it did
+not have); a lock taken on a file removed meanwhile is taken again on the file there now, so that
+removing it never lets two daemons hold it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -22,37 +26,71 @@ class DatabaseInUse(StoreError):
 class DatabaseLock:
     """``DatabaseLock(db).acquire()`` or raise StoreError naming the holder; ``release()``."""
 
+    ATTEMPTS = 5
+    """How often :meth:`acquire` takes the lock again when the file it locked was removed meanwhile."""
+
     def __init__(self, db: str | os.PathLike[str]) -> None:
         self.db = Path(db).expanduser()
         self.path = self.db.with_name(self.db.name + ".lock")
         self._fd: int | None = None
+        self._made: list[Path] = []  # the folders and the lock file acquire made, the deepest last
 
     def acquire(self) -> "DatabaseLock":
+        for _ in range(self.ATTEMPTS):
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); one "
+                                    "daemon per database (give this one another --db and --socket)") from None
+            if self._still_there(fd):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                self._fd = fd
+                return self
+            os.close(fd)  # a start that failed removed the file it had locked: lock the one there now
+        raise StoreError(f"{self.path}: the daemon lock file keeps being removed; try again")
+
+    def _open(self) -> int:
+        """The lock file, opened (made, with its folders, where it is not there: noted in ``_made``)."""
+        missing = [d for d in (self.db.parent, *self.db.parent.parents) if not d.exists()][::-1]
         try:
             self.db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd, self._made = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), [*missing, self.path]
+            except FileExistsError:
+                fd, self._made = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), []
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create the daemon lock ({exc.strerror or exc})") from None
+        return fd
+
+    def _still_there(self, fd: int) -> bool:
+        """Whether the file ``fd`` locked is still the one at :attr:`path`."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            os.close(fd)
-            raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); "
-                             "one daemon per database (give this one another --db and --socket)") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-        return self
+            return os.path.samestat(os.stat(self.path), os.fstat(fd))
+        except FileNotFoundError:
+            return False
 
     @property
     def held(self) -> bool:
         return self._fd is not None
 
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
+    def release(self, discard: bool = False) -> None:
+        """Drop the lock; with ``discard`` (a start that failed), also remove the lock file and the
+        folders :meth:`acquire` made (a folder holding anything else stays)."""
+        if self._fd is None:
+            return
+        if discard:
+            for made in reversed(self._made):  # removed while still locked: see _still_there
+                with contextlib.suppress(OSError):  # a folder something else was put in stays
+                    if made == self.path:
+                        made.unlink()
+                    else:
+                        made.rmdir()
+        os.close(self._fd)  # closing drops the flock
+        self._fd = None
 
     def __enter__(self) -> "DatabaseLock":
         return self.acquire()

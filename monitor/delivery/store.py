@@ -180,8 +180,9 @@ def an_empty_file(path: str | os.PathLike[str]) -> str:
 
 
 def no_tables(path: str | os.PathLike[str]) -> str:
-    """The line for an SQLite file with no callmonitor tables (none at all, or a callmonitor schema
-    version and none) given to a command that reads a database."""
+    """The line for an SQLite file nothing has written into (no table, schema version 0) given to a
+    command that reads a database; a callmonitor schema version with no tables is a damaged
+    database (:func:`_tables_problem`)."""
     return f"{os.fspath(path)}: not a callmonitor database (an SQLite file with no tables)"
 
 
@@ -355,12 +356,20 @@ def _refusal(conn: sqlite3.Connection, p: Path) -> StoreError | None:
         return console
     if version > SCHEMA_VERSION:
         return _too_new(p, version)
+    problem = _tables_problem(p, version, tables)
+    return None if problem is None else StoreError(problem)
+
+
+def _tables_problem(p: Path, version: int, tables: set[str]) -> str | None:
+    """The line for a database whose tables are not callmonitor's, said alike by every command
+    (one that writes and one that only reads): another program's tables (schema version 0), or a
+    callmonitor schema version with tables missing (all of them too: it was one and is damaged).
+    None for a whole callmonitor database, and for an SQLite file with no tables and version 0,
+    which a writer makes its database in (a reader says :func:`no_tables`)."""
     if version == 0 and tables:
-        return StoreError(f"{p}: not a callmonitor database (it holds other tables: "
-                          f"{', '.join(sorted(tables)[:5])})")
+        return f"{p}: not a callmonitor database (it holds other tables: {', '.join(sorted(tables)[:5])})"
     if version >= 1 and not _TABLES <= tables:
-        return StoreError(f"{p}: damaged callmonitor database (missing tables: "
-                          f"{', '.join(sorted(_TABLES - tables))})")
+        return f"{p}: damaged callmonitor database (missing tables: {', '.join(sorted(_TABLES - tables))})"
     return None
 
 
@@ -515,9 +524,10 @@ class Store:
             raise _console_error(self.path)
         if version > SCHEMA_VERSION:
             raise _too_new(self.path, version)
-        if version == 0 or not _TABLES <= tables:
-            raise StoreError(an_empty_file(self.path) if is_empty_file(self.path) else no_tables(self.path)
-                             if not tables else f"{self.path}: not a callmonitor database (it holds other tables)")
+        if (problem := _tables_problem(self.path, version, tables)) is not None:
+            raise StoreError(problem)
+        if version == 0:  # no tables: nothing written into it yet
+            raise StoreError(an_empty_file(self.path) if is_empty_file(self.path) else no_tables(self.path))
 
     @staticmethod
     def _prepare(conn: sqlite3.Connection, p: Path) -> None:

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..delivery.sinks.webhook import AGENT_MISMATCH
+from ..delivery.sinks.webhook import AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_TOKEN, Refusal
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal
 from .store import ConsoleStore, Heartbeat, IncomingAlert
 
@@ -212,17 +212,29 @@ class Console:
 
     # ---------------------------------------------------------------- auth helpers
 
-    def _refuse(self, request: Request, why: str, status: int = 401, code: str | None = None) -> JSONResponse:
-        """The refusal ``{"error": why}``, with ``"code"`` beside it when a client acts on the reason."""
-        peer = request.client.host if request.client else "?"
-        log.warning("%d %s %s from %s: %s", status, request.method, request.url.path, peer, why)
+    def _refuse(self, request: Request, why: str, refusal: Refusal | int) -> JSONResponse:
+        """The refusal ``{"error": why}``, logged: a token's (401, 403) as its :class:`Refusal`, with
+        its ``"code"`` beside the words; a request's body or type (400, 413, 415, 422) by its status."""
+        status, code = (refusal.status, refusal.code) if isinstance(refusal, Refusal) else (refusal, None)
+        self._log_refusal(request, status, why)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         said = {"error": why} if code is None else {"error": why, "code": code}
         return JSONResponse(said, status_code=status, headers=headers)
 
+    @staticmethod
+    def _log_refusal(request: Request, status: int, why: str) -> None:
+        peer = request.client.host if request.client else "?"
+        log.warning("%d %s %s from %s: %s", status, request.method, request.url.path, peer, why)
+
+    def _no_token(self, request: Request) -> JSONResponse:
+        """The refusal of a request whose token is none of the console's, or that has none."""
+        if request.headers.get("authorization"):
+            return self._refuse(request, "missing or wrong token", WRONG_TOKEN)
+        return self._refuse(request, "missing token", MISSING_TOKEN)
+
     def _not_this_agent(self, request: Request, principal: Principal) -> JSONResponse:
         """The refusal of an agent's token posting as another agent (a daemon reads its ``code``)."""
-        return self._refuse(request, f"this token may post only as agent {principal.name!r}", 403, AGENT_MISMATCH)
+        return self._refuse(request, f"this token may post only as agent {principal.name!r}", AGENT_MISMATCH)
 
     def _supervisor(self, request: Request) -> bool:
         """A supervisor's request: the session cookie or the shared token as bearer."""
@@ -240,8 +252,9 @@ class Console:
         p = self.auth.bearer(header)
         if p is not None:
             return self._refuse(request, f"this token belongs to agent {p.name!r} and only posts alerts and "
-                                         f"heartbeats: reading and acknowledging need the console's shared token", 403)
-        return self._refuse(request, "missing or wrong token" if header else "missing token")
+                                         f"heartbeats: reading and acknowledging need the console's shared token",
+                                AGENT_TOKEN_POSTS_ONLY)
+        return self._no_token(request)
 
     async def _body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -272,8 +285,7 @@ class Console:
     async def webhook(self, request: Request) -> Response:
         principal = self.auth.bearer(request.headers.get("authorization"))
         if principal is None:
-            return self._refuse(request, "missing or wrong token"
-                                if request.headers.get("authorization") else "missing token")
+            return self._no_token(request)
         try:
             body = await self._json(request)
         except HTTPException as err:
@@ -320,14 +332,14 @@ class Console:
         if token is not None:
             p = self.auth.check(token)
             if p is None or not p.supervisor:
-                self._refuse(request, "wrong token in the address")
+                self._log_refusal(request, WRONG_TOKEN.status, "wrong token in the address")
                 return self._login_page("The token in this address is not this console's token.")
             resp = RedirectResponse("/", status_code=303)
             resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
                             samesite="strict", secure=self.settings.secure_cookie, path="/")
             return resp
         if not self._supervisor(request):
-            self._refuse(request, "no token or session")
+            self._log_refusal(request, MISSING_TOKEN.status, "no token or session")
             return self._login_page("This console needs its token.")
         nonce = secrets.token_urlsafe(16)
         html = self.page.replace("{{nonce}}", nonce)

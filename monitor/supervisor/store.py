@@ -257,7 +257,7 @@ class ConsoleStore:
             return self._agents("1", ())
 
     def _agents(self, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        rows = self._conn.execute(f"SELECT daemon_id, agent, first_seen, last_seen, every_s, status FROM agents "
-                                  f"WHERE {where} ORDER BY agent, daemon_id", args).fetchall()
+        rows = self._conn.execute(f"SELECT daemon_id, agent, first_seen, last_seen, every_s, status, remote "
+                                  f"FROM agents WHERE {where} ORDER BY agent, daemon_id", args).fetchall()
         return [{"daemon_id": r[0], "agent": r[1], "first_seen": r[2], "last_seen": r[3], "every_s": r[4],
-                 "status": _answerable(r[5])} for r in rows]
+                 "status": _answerable(r[5]), "remote": r[6]} for r in rows]

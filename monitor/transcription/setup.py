@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config
-from .vosk_models import ModelInfo, asked_model, load_model, no_model_message, resolve_model
+from .vosk_models import ModelInfo, asked_model, check_model_dir, load_model, no_model_message, resolve_model
 from .phrases import PhraseMatcher
 from .recognizer import Transcriber
 
@@ -43,7 +43,7 @@ class TranscriptionSetup:
         ``transcription.model``, else ``transcription.language``. A folder that is
         not a Vosk model raises :class:`monitor.transcription.vosk_models.ModelError` naming it.
         """
-        info = cls.resolve(cfg, model)
+        info = cls.find(cfg, model)
         return None if info is None else cls.load(cfg, info, live=live)
 
     @classmethod
@@ -89,6 +89,16 @@ class TranscriptionSetup:
         Raises :class:`monitor.transcription.vosk_models.ModelError` for a folder that is not a Vosk model."""
         folder, lang = TranscriptionSetup.asked(cfg, model)
         return resolve_model(folder, lang)
+
+    @staticmethod
+    def find(cfg: Config, model: str | None = None) -> ModelInfo | None:
+        """:meth:`resolve`, the folder found checked as :func:`load_model` checks it, without loading
+        it: a command says what a model folder lacks (one found by its name too, half unpacked)
+        before it makes anything. Raises :class:`monitor.transcription.vosk_models.ModelError`."""
+        info = TranscriptionSetup.resolve(cfg, model)
+        if info is not None:
+            check_model_dir(info.path)
+        return info
 
     @staticmethod
     def asked(cfg: Config, model: str | None = None) -> tuple[str | None, str]:

@@ -30,14 +30,23 @@ def _unjudged(ev: CallSummaryEvent) -> str:
             f"the absolute limits only")
 
 
-class JsonlSink:
-    """One JSON object per event per line."""
+AGENT_EVENTS: tuple[str, ...] = (AlertEvent.type, AlertClearedEvent.type, CallSummaryEvent.type)
+"""The events of the live daemon's JSON lines that carry its ``agent``: what the database keeps
+with the call's agent and the webhook posts with it (the alerts, their end, the call's summary);
+the cue stream, words and status lines are this daemon's own output and do not."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+
+class JsonlSink:
+    """One JSON object per event per line; with ``agent`` (the live daemon's, as its webhook posts
+    it), the events of :data:`AGENT_EVENTS` also carry ``"agent"`` after their own keys."""
+
+    def __init__(self, out: TextIO | None = None, agent: str | None = None) -> None:
         self.out = out or sys.stdout
+        self.agent = agent
 
     def __call__(self, event: Event) -> None:
-        self.out.write(event.to_json() + "\n")
+        extra = {"agent": self.agent} if self.agent is not None and event.type in AGENT_EVENTS else {}
+        self.out.write(event.to_json(**extra) + "\n")
         self.out.flush()
 
 

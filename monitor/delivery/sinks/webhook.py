@@ -55,9 +55,29 @@ CRITICAL_RETRY_S = 3.0
 """A pending critical alert is retried at least this often, whatever the backoff reached."""
 MEMORY_LIMIT = 10_000
 """Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
-AGENT_MISMATCH = "agent_mismatch"
-"""The ``code`` beside ``error`` in the supervisor console's refusal of an agent's token posting as
-another agent: only then does the daemon name delivery.agent_name, not the token, as what to fix."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One of the supervisor console's refusals of a token (401, 403): its status and the stable
+    ``code`` its JSON answer carries beside the ``error`` (the words may change, the code does not)."""
+
+    status: int
+    code: str
+
+
+MISSING_TOKEN = Refusal(401, "missing_token")
+"""No bearer token (nor the page's session cookie) came with the request."""
+WRONG_TOKEN = Refusal(401, "wrong_token")
+"""A token came that is none of the console's (neither the shared one nor an agent's)."""
+AGENT_MISMATCH = Refusal(403, "agent_mismatch")
+"""An agent's own token posted as another agent: only then does the daemon name
+delivery.agent_name, not the token, as what to fix."""
+AGENT_TOKEN_POSTS_ONLY = Refusal(403, "agent_token_posts_only")
+"""An agent's own token asked to read (``/api/state``, ``/events``) or acknowledge: only the
+shared token does that."""
+REFUSALS: tuple[Refusal, ...] = (MISSING_TOKEN, WRONG_TOKEN, AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY)
+"""Every refusal of a token the console answers with, each with its code."""
 
 
 def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
@@ -406,7 +426,7 @@ def _describe(err: BaseException, token: str | None = None) -> str:
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
         why, code = _receiver_says(err)
-        if err.code == 403 and token and why and code == AGENT_MISMATCH:  # the token was known, not for this post
+        if err.code == 403 and token and why and code == AGENT_MISMATCH.code:  # the token was known, not for this post
             said += f": {why} (this daemon posts as delivery.agent_name)"
         elif err.code in (401, 403):
             given = "no token was sent" if not token else "the token sent was refused"
