@@ -525,14 +525,14 @@ def test_the_model_holds_a_network_for_each_rate_of_the_same_shape():
 
 
 def test_8_khz_audio_is_scored_by_the_telephone_band_network_and_16_khz_audio_by_the_other(monkeypatch):
-    """8 kHz audio (a fixture call's caller leg, 40 s) is classed with the ``_8K`` numbers alone:
+    """8 kHz audio (a fixture call's caller leg from 125 s on) is classed with the ``_8K`` numbers alone:
     with the 16 kHz network's numbers in their place it is classed as a 16 kHz analysis would,
     and a change of the 16 kHz network leaves it alone (and the other way round); a stream gives
     the whole signal's frames at 8 kHz too."""
     import soundfile as sf
     from monitor.analysis.analyzer import NETWORK_NUMBERS
     from monitor.dsp import sound_class_model as model
-    narrow = np.ascontiguousarray(sf.read(CALL.with_name("deteriorating_8k.wav"), dtype="float32")[0][: 40 * 8000, 1])
+    narrow = np.ascontiguousarray(sf.read(CALL.with_name("deteriorating_8k.wav"), dtype="float32")[0][125 * 8000:, 1])
     wide = _caller(16000, 40)
     own, other = analyze_signal(narrow, 8000), analyze_signal(wide, 16000)
     with monkeypatch.context() as m:
