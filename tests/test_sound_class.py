@@ -513,44 +513,6 @@ def test_streaming_equals_whole_signal(held_out, what):
     assert np.array_equal(got.hnr_db, whole.hnr_db, equal_nan=True)
 
 
-def test_the_model_holds_a_network_for_each_rate_of_the_same_shape():
-    """The model file has the network that scores 16 kHz audio and the telephone band's (its names
-    ending ``_8K``), numbers of their own in the same shapes."""
-    from monitor.analysis.analyzer import NETWORK_NUMBERS
-    from monitor.dsp import sound_class_model as model
-    for name in NETWORK_NUMBERS:
-        wide, narrow = getattr(model, name), getattr(model, name + "_8K")
-        assert narrow.shape == wide.shape and narrow.dtype == wide.dtype == np.float32, name
-        assert not np.array_equal(narrow, wide), name
-
-
-def test_8_khz_audio_is_scored_by_the_telephone_band_network_and_16_khz_audio_by_the_other(monkeypatch):
-    """8 kHz audio (a fixture call's caller leg from 125 s on) is classed with the ``_8K`` numbers alone:
-    with the 16 kHz network's numbers in their place it is classed as a 16 kHz analysis would,
-    and a change of the 16 kHz network leaves it alone (and the other way round); a stream gives
-    the whole signal's frames at 8 kHz too."""
-    import soundfile as sf
-    from monitor.analysis.analyzer import NETWORK_NUMBERS
-    from monitor.dsp import sound_class_model as model
-    narrow = np.ascontiguousarray(sf.read(CALL.with_name("deteriorating_8k.wav"), dtype="float32")[0][125 * 8000:, 1])
-    wide = _caller(16000, 40)
-    own, other = analyze_signal(narrow, 8000), analyze_signal(wide, 16000)
-    with monkeypatch.context() as m:
-        for name in NETWORK_NUMBERS:
-            m.setattr(model, name + "_8K", getattr(model, name))
-        shared = analyze_signal(narrow, 8000)
-    assert not np.array_equal(shared.sound, own.sound)  # the two networks class this call apart
-    with monkeypatch.context() as m:  # breath scores 40 up in one network: only its rate moves
-        m.setattr(model, "OUT_B", model.OUT_B + np.float32([0.0, 40.0, 0.0]))
-        _assert_same_frames(analyze_signal(narrow, 8000), own)
-        assert (analyze_signal(wide, 16000).sound == BREATH).sum() > (other.sound == BREATH).sum()
-    with monkeypatch.context() as m:
-        m.setattr(model, "OUT_B_8K", model.OUT_B_8K + np.float32([0.0, 40.0, 0.0]))
-        _assert_same_frames(analyze_signal(wide, 16000), other)
-        assert (analyze_signal(narrow, 8000).sound == BREATH).sum() > (own.sound == BREATH).sum()
-    _assert_same_frames(_streamed(narrow, 8000, 1237), own)
-
-
 def _streamed(x: np.ndarray, rate: int, chunk: int, cfg: AnalyzerConfig = WITH_SOUND_CLASS) -> Frames:
     an = StreamingAnalyzer(rate, cfg)
     return Frames.concat([an.feed(x[i:i + chunk]) for i in range(0, len(x), chunk)] + [an.flush()])
@@ -634,22 +596,6 @@ def test_the_model_file_is_the_same_bytes_for_the_same_numbers_and_names_its_com
     assert "--mixes" not in command and "--weak" not in command  # defaults are not spelled out
     weak = tsc.command_line(tsc.parse(["--write", "--weak-share", "0.6", "--mixes", "90"]))
     assert weak.endswith("--write --mixes 90 --weak-share 0.6 --weak-weight 1")
-
-
-def test_the_telephone_band_network_is_fitted_on_the_16_khz_rows_alone_from_the_same_start():
-    """The model's two networks come from the same starting point: the one for 16 kHz audio on
-    every row, exactly as if it were fitted alone, the one for 8 kHz audio (``_8K``) on the rows
-    of the 16 kHz band (:data:`tsc.TELEPHONE_ROWS`)."""
-    rng = np.random.default_rng(2)
-    X = rng.normal(size=(300, len(tsc.FEATURES)))
-    y, band, sw = rng.integers(1, 4, 300), rng.integers(0, 2, 300), rng.uniform(0.5, 1.5, 300)
-    both = tsc.networks(X, y, sw, band, [np.random.default_rng(4)])
-    alone = tsc.fit(X, y, [np.random.default_rng(4)], sample_weight=sw)
-    rows = band == tsc.BANDS.index("16k")
-    narrow = tsc.fit(X[rows], y[rows], [np.random.default_rng(4)], sample_weight=sw[rows])
-    assert tsc.TELEPHONE_ROWS == ("16k",) and set(both) == set(alone) | {name + "_8K" for name in alone}
-    for name in alone:
-        assert np.array_equal(both[name], alone[name]) and np.array_equal(both[name + "_8K"], narrow[name]), name
 
 
 def test_networks_averaged_into_one_wider_layer_score_the_mean_of_their_scores():

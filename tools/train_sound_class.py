@@ -17,14 +17,11 @@ odd-numbered speech files are held out, and every figure printed is on them (and
 of espeak-ng's weak voices, labored and breathy, with inhalations, which never train; and of
 held-out breaths and speech over each line noise, 5-20 dB under the speech);
 ``--figures-on train`` prints the same figures for the training side, where decisions are tuned.
-The model is two networks, each with one tanh hidden layer of 16 units and a softmax output, fitted
-by L-BFGS (class-balanced, L2) from the same starting point, with a fixed seed for every random
-choice: one on every training row, which scores 16 kHz audio, and one on the 16 kHz rows alone,
-which scores 8 kHz audio (the telephone band's rows teach it to take the band's consonants for
-breath); ``--write`` stores their numbers in ``monitor/dsp/sound_class_model.py`` (the second's
-names end ``_8K``). ``--restarts K`` fits K networks from K starting points (``--seed S``: seeds
-S, S + 1, ...) and stores their mean as one network of K * 16 hidden units (the mean of their
-scores; one matrix product as before), for each rate.
+The model is a network with one tanh hidden layer of 16 units and a softmax output, fitted by L-BFGS
+(class-balanced, L2), with a fixed seed for every random
+choice; ``--write`` stores its numbers in ``monitor/dsp/sound_class_model.py``. ``--restarts K``
+fits K networks from K starting points (``--seed S``: seeds S, S + 1, ...) and stores their mean as
+one network of K * 16 hidden units (the mean of their scores; one matrix product as before).
 
 The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed subset, through
 the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
@@ -49,7 +46,6 @@ os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # the fit's products in t
 # written with: an AVX-512 machine's own kernels round otherwise, and L-BFGS ends elsewhere
 
 import argparse  # noqa: E402
-import copy  # noqa: E402
 import csv  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
@@ -507,9 +503,6 @@ def frame_labels(c: Clip, labels: Labels) -> tuple[int | np.ndarray, float | np.
 
 BANDS = ("16k", "tel8k")
 """The bands every recording is analysed in: its 16 kHz signal (0) and its 8 kHz telephone band (1)."""
-TELEPHONE_ROWS = ("16k",)
-"""The bands whose rows fit the network that scores 8 kHz audio (the model's ``_8K`` numbers):
-the 16 kHz rows alone take fewer telephone-band consonants for breath than both bands' rows."""
 
 
 def dataset(clips: list[Clip], mixes, rng: np.random.Generator, labels: Labels = Labels()
@@ -630,8 +623,7 @@ def model_text(params: dict[str, np.ndarray], command: str) -> str:
     lines = ['"""Numbers of the sound-class model (written by tools/train_sound_class.py; do not edit by hand).',
              "", f"Features (in order): {', '.join(FEATURES)}; classes: speech, breath, cough.", "",
              f"Written by (seed {SEED}): ``{command}``; ``--check`` in place of ``--write``",
-             "retrains and compares. The names ending ``_8K`` are the network that scores 8 kHz audio.",
-             '"""', "", "import numpy as np", ""]
+             "retrains and compares.", '"""', "", "import numpy as np", ""]
     lines += [f"{k} = {arr(v)}" for k, v in params.items()]
     return "\n".join(lines) + "\n"
 
@@ -879,21 +871,9 @@ def print_figures(breath: list[Clip], speech: list[Clip], mixes, side: str = "te
 
 def train(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mix, rng: np.random.Generator
           ) -> dict[str, np.ndarray]:
-    """The model's numbers: :func:`networks` fitted on :func:`training_rows`."""
-    X, y, sw, band = training_rows(args, tr_b, tr_s, train_mix, rng)
-    return networks(X, y, sw, band, starts(args, rng))
-
-
-def networks(X: np.ndarray, y: np.ndarray, sw: np.ndarray, band: np.ndarray, first: list[np.random.Generator]
-             ) -> dict[str, np.ndarray]:
-    """The network that scores 16 kHz audio, fitted on every row (both bands), and the one that
-    scores 8 kHz audio (its names ending ``_8K``), fitted from the same starting points (``first``,
-    :func:`starts`) on the rows of the bands :data:`TELEPHONE_ROWS` alone. Rows as :func:`dataset`'s."""
-    again = copy.deepcopy(first)  # the same starting points, drawn anew
-    rows = np.isin(band, [BANDS.index(b) for b in TELEPHONE_ROWS])
-    shared = fit(X, y, first, sample_weight=sw)
-    telephone = fit(X[rows], y[rows], again, sample_weight=sw[rows])
-    return {**shared, **{name + "_8K": v for name, v in telephone.items()}}
+    """The model's numbers: one network fitted on :func:`training_rows` (both bands)."""
+    X, y, sw, _ = training_rows(args, tr_b, tr_s, train_mix, rng)
+    return fit(X, y, starts(args, rng), sample_weight=sw)
 
 
 def training_rows(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], train_mix, rng: np.random.Generator

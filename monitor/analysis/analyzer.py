@@ -375,15 +375,11 @@ def _sound(active: np.ndarray, spec: np.ndarray, spec_first: int, strength: np.n
 
 SCORE_BLOCK = 16
 """The sound-class network scores frames in blocks of this many, aligned on the frame index."""
-NETWORK_NUMBERS = ("MEAN", "SCALE", "HIDDEN_W", "HIDDEN_B", "OUT_W", "OUT_B")
-"""A sound-class network's numbers in the model file, in :func:`folded`'s order; the telephone-band
-network's carry the suffix ``_8K``."""
 
 
 @dataclass(frozen=True)
 class _Network:
-    """The sound-class model's numbers for the analyzer's rate as they are when it is made (at
-    8 kHz the telephone-band network, fitted on 16 kHz rows), its standardisation
+    """The sound-class model's numbers as they are when an analyzer is made, its standardisation
     folded into the hidden layer (:func:`folded`), its biases as :data:`SCORE_BLOCK` rows
     (:func:`tiled`: adding a block's rows costs less than broadcasting a vector). Each analyzer
     holds its own: a model reloaded in the process (as ``tools.train_sound_class --write`` does)
@@ -392,11 +388,9 @@ class _Network:
     blocked: tuple[np.ndarray, ...]
 
     @staticmethod
-    def load(rate: int) -> "_Network":
-        """The model's network for audio at ``rate``: at 8 kHz its telephone-band numbers (names
-        ending ``_8K``), at 16 kHz the others."""
-        band = "_8K" if rate == 8000 else ""
-        hidden_w, hidden_b, out_w, out_b = folded(*(getattr(model, name + band) for name in NETWORK_NUMBERS))
+    def load() -> "_Network":
+        hidden_w, hidden_b, out_w, out_b = folded(model.MEAN, model.SCALE, model.HIDDEN_W, model.HIDDEN_B,
+                                                  model.OUT_W, model.OUT_B)
         return _Network((hidden_w, tiled(hidden_b, SCORE_BLOCK), out_w, tiled(out_b, SCORE_BLOCK)))
 
     def scores(self, features: np.ndarray, first: int) -> np.ndarray:
@@ -471,7 +465,7 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     cfg = cfg or AnalyzerConfig()
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
-    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg, _Network.load(rate))[0]
+    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg, _Network.load())[0]
 
 
 def _whole_raw(x: np.ndarray, lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray] | None:
@@ -524,7 +518,7 @@ class StreamingAnalyzer:
         self._pending: list[np.ndarray] = []  # chunks not yet taken in (see feed)
         self._n_pending = 0
         self._scores: _Scores | None = None  # sound-class scores already final (see _contextual)
-        self._network = _Network.load(rate)  # the sound-class model as it is now, for this analyzer's life
+        self._network = _Network.load()  # the sound-class model as it is now, for this analyzer's life
         self._levels = LevelColumns(self.cfg.syllables, self.cfg.vad)  # intensity, floor, peak of the raw buffer
         self._nothing = Frames.empty()  # returned for every chunk that completes no frame (no rows to change)
 
