@@ -42,6 +42,8 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the fit's small products: threads only cost
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # the fit's products in the kernels the model was
+# written with: an AVX-512 machine's own kernels round otherwise, and L-BFGS ends elsewhere
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
