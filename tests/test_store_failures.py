@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor
+from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, wait_for
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseLock
@@ -282,6 +283,28 @@ def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database
             assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and problem in r.stderr, r.stderr
             assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
             assert sorted(p.name for p in kept.parent.iterdir()) == ["e.db"] and kept.read_bytes() == before
+
+
+@pytest.mark.parametrize("stop, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["Ctrl-C", "SIGTERM"])
+def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_nor_folder(tmp_path, stop, status):
+    """Ctrl-C or SIGTERM while `run` starts (its speech model loading, which comes before its
+    database): the signal's exit status and, as after a start that fails, nothing of its daemon
+    lock left, neither the lock file nor the folders made for the database."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    db = tmp_path / "new" / "deeper" / "e.db"
+    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "nowhere", "--model", str(model), "--db",
+                               str(db), "--socket", str(tmp_path / "s")], cwd=ROOT, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE)
+    try:
+        assert wait_for(db.with_name("e.db.lock").exists, 60, every_s=0.01)
+        assert not db.exists()  # the model loads first
+        daemon.send_signal(stop)
+        said = daemon.communicate(timeout=60)[1]
+    finally:
+        daemon.kill()
+    assert daemon.wait() == status, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
 
 
 def test_the_lock_dies_with_its_process(tmp_path):

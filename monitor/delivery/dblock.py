@@ -3,9 +3,9 @@
 Two daemons recording into one database would record the same audio as two calls and post
 every alert twice. The lock is an ``flock`` on a file beside the database (mode 0600) that
 holds the owner's pid; the kernel drops it when the process ends, however it ends, so a
-crash never leaves a stale lock behind. A daemon whose start fails takes back what the lock made
-(:meth:`DatabaseLock.release` with ``discard``: a database there before gets no lock file it did
-not have); a lock taken on a file removed meanwhile is taken again on the file there now, so that
+crash never leaves a stale lock behind. A daemon whose start fails or is stopped (Ctrl-C,
+SIGTERM) takes back what the lock made (:meth:`DatabaseLock.release` with ``discard``: a database
+there before gets no lock file it did not have); a lock taken on a file removed meanwhile is taken again on the file there now, so that
 removing it never lets two daemons hold it.
 """
 
