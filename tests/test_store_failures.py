@@ -265,6 +265,23 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         pass
 
 
+def test_a_second_daemon_given_a_symlink_to_the_database_is_refused(tmp_path):
+    """The lock is the database file's, whichever path names it: a daemon given a symlink to a
+    database another daemon records into is refused, and one given the database itself while a
+    daemon runs on the symlink is too."""
+    real, link = tmp_path / "data" / "e.db", tmp_path / "link.db"
+    real.parent.mkdir()
+    link.symlink_to(real)
+    for held, given in ((real, link), (link, real)):
+        with DatabaseLock(held):
+            r = cli("run", "--caller", "whatever", "--db", str(given), "--socket", str(tmp_path / "s2"), timeout=30)
+        assert r.returncode == 2
+        assert r.stderr.strip() == (f"call-monitor: error: {given}: already used by another call-monitor daemon "
+                                    f"(pid {os.getpid()}); one daemon per database (give this one another --db and "
+                                    "--socket)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "link.db"]  # one lock file, beside the file
+
+
 def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database_there_as_it_was(tmp_path):
     """`run` refused (a token file that is not there, a caller source that is not there): one
     line, exit 2, and nothing of its daemon lock left, neither the lock file nor the folders made
