@@ -319,13 +319,23 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
 
     vosk.SetLogLevel(-3)
     try:
-        model = vosk.Model(str(path))
+        model = _new_model(vosk, path)
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise ModelError(f"{path}: Vosk could not load this model ({exc})") from None
     try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
         vosk.KaldiRecognizer(model, float(model_sample_rate(path)))
     except Exception as exc:  # a bare Exception("Failed to create a recognizer")
         raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it ({exc})") from None
+    return model
+
+
+def _new_model(vosk, path: Path) -> "vosk.Model":
+    """``vosk.Model(path)`` whose load, stopped inside Vosk (Ctrl-C, SIGTERM), leaves a model that
+    frees nothing, rather than one whose ``__del__`` prints a traceback for the handle it never got."""
+    from vosk.vosk_cffi import ffi
+    model = vosk.Model.__new__(vosk.Model)
+    model._handle = ffi.NULL
+    model.__init__(str(path))
     return model
 
 
