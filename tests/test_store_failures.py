@@ -327,6 +327,26 @@ def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
 
 
+def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start(tmp_path):
+    """A daemon that could not take the database's lock at start (its folder being made or
+    removed meanwhile) takes it once the database opens: another daemon holding it by then stops
+    this start, rather than this daemon running beside it with its alerts held as not stored."""
+    from monitor.delivery.dblock import DatabaseInUse
+    from monitor.delivery.store_guard import open_or_pending
+    db = tmp_path / "e.db"
+
+    def opener() -> Store:
+        store = Store.open(db)
+        try:
+            DatabaseLock(db).acquire()
+        except StoreError:
+            store.close()
+            raise
+        return store
+    with DatabaseLock(db), pytest.raises(DatabaseInUse, match="already used by another call-monitor daemon"):
+        open_or_pending(opener, db)
+
+
 def test_the_lock_dies_with_its_process(tmp_path):
     db = tmp_path / "e.db"
     holder = subprocess.Popen([PY, "-c", "import sys, time; from monitor.delivery.dblock import DatabaseLock; "
