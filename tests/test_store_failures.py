@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor
+from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, wait_for
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseLock
@@ -264,6 +265,23 @@ def test_a_second_daemon_on_the_same_database_is_refused(tmp_path):
         pass
 
 
+def test_a_second_daemon_given_a_symlink_to_the_database_is_refused(tmp_path):
+    """The lock is the database file's, whichever path names it: a daemon given a symlink to a
+    database another daemon records into is refused, and one given the database itself while a
+    daemon runs on the symlink is too."""
+    real, link = tmp_path / "data" / "e.db", tmp_path / "link.db"
+    real.parent.mkdir()
+    link.symlink_to(real)
+    for held, given in ((real, link), (link, real)):
+        with DatabaseLock(held):
+            r = cli("run", "--caller", "whatever", "--db", str(given), "--socket", str(tmp_path / "s2"), timeout=30)
+        assert r.returncode == 2
+        assert r.stderr.strip() == (f"call-monitor: error: {given}: already used by another call-monitor daemon "
+                                    f"(pid {os.getpid()}); one daemon per database (give this one another --db and "
+                                    "--socket)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "link.db"]  # one lock file, beside the file
+
+
 def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database_there_as_it_was(tmp_path):
     """`run` refused (a token file that is not there, a caller source that is not there): one
     line, exit 2, and nothing of its daemon lock left, neither the lock file nor the folders made
@@ -282,6 +300,51 @@ def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database
             assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and problem in r.stderr, r.stderr
             assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
             assert sorted(p.name for p in kept.parent.iterdir()) == ["e.db"] and kept.read_bytes() == before
+
+
+@pytest.mark.parametrize("stop, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["Ctrl-C", "SIGTERM"])
+def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_nor_folder(tmp_path, stop, status):
+    """Ctrl-C or SIGTERM while `run` starts (its speech model loading, which comes before its
+    database): the signal's exit status, no traceback (Vosk stopped mid-load) and, as after a start
+    that fails, nothing of its daemon lock left, neither the lock file nor the folders made for the
+    database."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    db = tmp_path / "new" / "deeper" / "e.db"
+    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "nowhere", "--model", str(model), "--db",
+                               str(db), "--socket", str(tmp_path / "s")], cwd=ROOT, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE)
+    try:  # Vosk's library is mapped at the end of its import: the model's load (a second or so) comes next
+        assert wait_for(lambda: "libvosk" in Path(f"/proc/{daemon.pid}/maps").read_text(), 60, every_s=0.005)
+        time.sleep(0.2)  # its loading done (its initialisers run): into the model's load
+        assert db.with_name("e.db.lock").exists() and not db.exists()  # the model loads first
+        daemon.send_signal(stop)
+        said = daemon.communicate(timeout=60)[1]
+    finally:
+        daemon.kill()
+    assert daemon.wait() == status, said
+    assert "Traceback" not in said and "Exception ignored" not in said, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
+def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start(tmp_path):
+    """A daemon that could not take the database's lock at start (its folder being made or
+    removed meanwhile) takes it once the database opens: another daemon holding it by then stops
+    this start, rather than this daemon running beside it with its alerts held as not stored."""
+    from monitor.delivery.dblock import DatabaseInUse
+    from monitor.delivery.store_guard import open_or_pending
+    db = tmp_path / "e.db"
+
+    def opener() -> Store:
+        store = Store.open(db)
+        try:
+            DatabaseLock(db).acquire()
+        except StoreError:
+            store.close()
+            raise
+        return store
+    with DatabaseLock(db), pytest.raises(DatabaseInUse, match="already used by another call-monitor daemon"):
+        open_or_pending(opener, db)
 
 
 def test_the_lock_dies_with_its_process(tmp_path):

@@ -170,3 +170,17 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
     assert sorted(said) == [f"2 daemons post as Alice (desk 4) now; this one is daemon {d} at 127.0.0.1 (give each its "
                     "own delivery.agent_name)" for d in ("d-laptop", "d-new")]
     assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]
+
+
+def test_two_daemons_posting_as_one_agent_before_their_databases_open_each_say_which_they_are(console_pages):
+    """A daemon whose database has not opened yet posts under an id made for its process
+    (``unopened-`` and a random part): two such daemons of one name on one machine each name
+    themselves apart, not both by that word."""
+    import uuid
+    console, page = console_pages.console, console_pages.open()
+    ids = [f"unopened-{uuid.uuid4().hex}" for _ in range(2)]
+    for daemon_id in ids:
+        _heartbeat(console, "Alice (desk 4)", daemon_id, in_call=False)
+    said = "[...document.querySelectorAll('#agents .namesakes')].map(n => n.textContent)"
+    page.wait(f"{said}.length === 2")
+    assert len(set(page.eval(said))) == 2, page.eval(said)

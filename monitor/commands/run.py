@@ -138,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             lock = _database_lock(cfg)  # before any device opens: one daemon per database
-            # a start that fails leaves no lock file (nor folder) behind where it made no database
-            stack.push(lambda kind, _err, _tb: lock.release(discard=kind is _Stop))
+            # a start that fails or is stopped (Ctrl-C, SIGTERM) leaves no lock file (nor folder) it made
+            stack.push(lambda kind, _err, _tb: lock.release(discard=kind is not None))
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
             return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:

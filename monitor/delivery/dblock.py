@@ -1,11 +1,12 @@
-"""One daemon per database: an exclusive lock on ``<database>.lock``.
+"""One daemon per database: an exclusive lock on ``<database>.lock`` (beside the file a symlink
+names).
 
 Two daemons recording into one database would record the same audio as two calls and post
 every alert twice. The lock is an ``flock`` on a file beside the database (mode 0600) that
 holds the owner's pid; the kernel drops it when the process ends, however it ends, so a
-crash never leaves a stale lock behind. A daemon whose start fails takes back what the lock made
-(:meth:`DatabaseLock.release` with ``discard``: a database there before gets no lock file it did
-not have); a lock taken on a file removed meanwhile is taken again on the file there now, so that
+crash never leaves a stale lock behind. A daemon whose start fails or is stopped (Ctrl-C,
+SIGTERM) takes back what the lock made (:meth:`DatabaseLock.release` with ``discard``: a database
+there before gets no lock file it did not have); a lock taken on a file removed meanwhile is taken again on the file there now, so that
 removing it never lets two daemons hold it.
 """
 
@@ -31,7 +32,8 @@ class DatabaseLock:
 
     def __init__(self, db: str | os.PathLike[str]) -> None:
         self.db = Path(db).expanduser()
-        self.path = self.db.with_name(self.db.name + ".lock")
+        real = Path(os.path.realpath(self.db))  # a symlink's target: one lock whichever path names it
+        self.path = real.with_name(real.name + ".lock")
         self._fd: int | None = None
         self._made: list[Path] = []  # the folders and the lock file acquire made, the deepest last
 
@@ -55,9 +57,10 @@ class DatabaseLock:
 
     def _open(self) -> int:
         """The lock file, opened (made, with its folders, where it is not there: noted in ``_made``)."""
-        missing = [d for d in (self.db.parent, *self.db.parent.parents) if not d.exists()][::-1]
+        folder = self.path.parent
+        missing = [d for d in (folder, *folder.parents) if not d.exists()][::-1]
         try:
-            self.db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
                 fd, self._made = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), [*missing, self.path]
             except FileExistsError:

