@@ -429,6 +429,31 @@ def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_fa
     assert ended_at is not None and 0 < duration < 10 and json.loads(summary) == {"aborted": True}
 
 
+@pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                     (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_while_the_speech_model_loads_is_one_line_and_makes_nothing(tmp_path, sig, status, said):
+    """Stopped before the first recording (its speech model loading, which comes before the
+    database): one line saying so, the signal's exit status, no traceback, no database made."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    db = tmp_path / "e.db"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--model", str(model), "--db", str(db),
+                             str(CALLS / "normal_16k.wav")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:  # Vosk's library is mapped at the end of its import: the model's load (a second or so) comes next
+        assert wait_for(lambda: "libvosk" in Path(f"/proc/{proc.pid}/maps").read_text(), 60, every_s=0.005)
+        time.sleep(0.2)  # its initialisers run: into the model's load
+        proc.send_signal(sig)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.wait() == status, err
+    assert err.splitlines() == [f"call-monitor: error: {said} while the speech model loaded: "
+                                "nothing was replayed or stored"], err
+    assert not db.exists()
+
+
 def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
     done = cli("config")
     assert done.returncode == 0

@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while the model loads: nothing made yet
+        error(f"{stopped_by(stop)} while the speech model loaded: nothing was replayed or stored")
+        raise
     try:
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
     except StoreError as err:
