@@ -133,14 +133,27 @@ def corpus_results(folder: Path, overrides=()) -> dict[tuple[int, int], dict]:
     return {(int(r["id"].split("_")[1]), r["rate"]): r for r in ev.evaluate_jobs(jobs, settings, workers=1)}
 
 
+def _on_the_sound_server(item: pytest.Item) -> bool:
+    return "pulse" in getattr(item, "fixturenames", ())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist hands out the groups in the order of their first test (below), not by how many
+    tests each holds (its default)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """How ``pytest -n 2 --dist loadgroup`` shares the tests between its workers: the tests on a
     private sound server one after another on one worker (they play their audio in real time, mostly
     waiting, while the other worker computes), every other test with the rest of its module (a
-    module's shared fixtures are computed once)."""
+    module's shared fixtures are computed once). The sound server's tests come first: they are the
+    longest group by far (minutes of audio played in real time), so one worker starts them at once
+    and the other shares out the rest, instead of the sound server's starting after a few modules."""
     for item in items:
-        sound = "pulse" in getattr(item, "fixturenames", ())
-        item.add_marker(pytest.mark.xdist_group("sound_server" if sound else item.path.stem))
+        item.add_marker(pytest.mark.xdist_group("sound_server" if _on_the_sound_server(item) else item.path.stem))
+    items.sort(key=lambda item: not _on_the_sound_server(item))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

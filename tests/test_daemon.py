@@ -176,8 +176,9 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
 
 
 def test_sound_server_restart_mid_call(pulse, env, tmp_path):
-    cut = tmp_path / "talk.wav"
+    cut, after = tmp_path / "talk.wav", tmp_path / "after.wav"
     _caller_cut(cut, [(6.2, 17.5)])
+    _caller_cut(after, [(6.2, 14.2)])  # 8 s, the caller speaking throughout
     d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(tmp_path / "e.db"), "--no-notify",
                 "--no-transcribe"], env, tmp_path)
     try:
@@ -194,7 +195,7 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         assert d.proc.poll() is None
         n_before = len(d.lines)
         t_resume = time.monotonic()
-        pulse.play(cut).wait(20)
+        pulse.play(after).wait(20)
         st = d.status(env)
         assert st["legs"]["caller"]["reopens"] >= 1 and st["legs"]["caller"]["state"] == "running"
         assert st["call"] is not None
