@@ -454,6 +454,36 @@ def test_ctrl_c_or_sigterm_while_the_speech_model_loads_is_one_line_and_makes_no
     assert not db.exists()
 
 
+@pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                     (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_while_a_locked_database_opens_is_one_line_and_replays_nothing(tmp_path, sig, status, said):
+    """Stopped before the first call while its database, which another program locks, is waited
+    for (up to 2 s): one line saying so, the signal's exit status, no traceback, no call stored."""
+    from monitor.delivery.store import Store
+    db = tmp_path / "e.db"
+    Store.open(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--no-transcribe", "--db", str(db),
+                             str(CALLS / "normal_16k.wav")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    fds = Path(f"/proc/{proc.pid}/fd")
+    try:  # the database open in the replay: waiting for the lock
+        assert wait_for(lambda: any(os.path.realpath(fd) == str(db) for fd in fds.iterdir()), 60, every_s=0.005)
+        proc.send_signal(sig)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+        holder.close()
+    assert proc.wait() == status, err
+    assert err.splitlines() == [f"call-monitor: error: {said} while the database opened: nothing was replayed or "
+                                "stored"], err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM calls").fetchone() == (0,)
+
+
 def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
     done = cli("config")
     assert done.returncode == 0

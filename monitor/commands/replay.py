@@ -71,19 +71,17 @@ def run(args: argparse.Namespace) -> int:
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED
+    doing = "the speech model loaded"
     try:  # before the database: a speech model that cannot be used leaves nothing made or touched
         transcription = open_transcription(args, cfg)
-    except ModelError as err:
-        error(str(err))
-        return ExitStatus.BAD_SETUP
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while the model loads: nothing made yet
-        error(f"{stopped_by(stop)} while the speech model loaded: nothing was replayed or stored")
-        raise
-    try:
+        doing = "the database opened"  # up to its busy timeout, on a database another program locks
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
-    except StoreError as err:
+    except (ModelError, StoreError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM before the first call: nothing replayed yet
+        error(f"{stopped_by(stop)} while {doing}: nothing was replayed or stored")
+        raise
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
     sinks = [sink]
     webhook = start_webhook(cfg, store, token) if args.webhook else None

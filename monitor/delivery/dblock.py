@@ -6,8 +6,8 @@ every alert twice. The lock is an ``flock`` on a file beside the database (mode 
 holds the owner's pid; the kernel drops it when the process ends, however it ends, so a
 crash never leaves a stale lock behind. A daemon whose start fails or is stopped (Ctrl-C,
 SIGTERM) takes back what the lock made (:meth:`DatabaseLock.release` with ``discard``: a database
-there before gets no lock file it did not have); a lock taken on a file removed meanwhile is taken again on the file there now, so that
-removing it never lets two daemons hold it.
+there before gets no lock file it did not have); a lock taken on a file removed meanwhile is
+taken again on the file there now, so that this removal never lets two daemons hold it.
 """
 
 from __future__ import annotations
