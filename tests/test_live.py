@@ -343,6 +343,8 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
 
 
 def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_path):
+    """One line saying to give --caller, exit 2, said before the database is made: neither the
+    database nor its folder nor its daemon lock is left behind."""
     import os
     import subprocess
     from conftest import PY, ROOT, call_monitor
@@ -352,10 +354,11 @@ def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_
                            env=env, capture_output=True, timeout=60)
     if probe.returncode == 0:
         pytest.skip("this machine has a default input device: run without --caller would open it")
-    done = call_monitor("run", "--no-transcribe", "--no-notify", "--db", str(tmp_path / "e.db"),
+    done = call_monitor("run", "--no-transcribe", "--no-notify", "--db", str(tmp_path / "new" / "e.db"),
                         "--socket", str(tmp_path / "s"), timeout=60, env=env)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith("call-monitor: error: cannot open the default input (")
     assert line.endswith("no --caller was given; give --caller SOURCE, the monitor of the softphone's sink "
                          "(`call-monitor devices` lists them)")
+    assert not (tmp_path / "new").exists()

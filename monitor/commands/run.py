@@ -267,11 +267,29 @@ def _live_source(cfg):
     # waited for (daemon.wait_for_source; not the default input, which no later start brings)
     optional = ("agent", "caller") if cfg.daemon.wait_for_source and cfg.daemon.caller else ("agent",)
     try:
-        return LiveSource(legs, optional=optional, watch_streams="streams" in cfg.daemon.call_boundaries)
+        source = LiveSource(legs, optional=optional, watch_streams="streams" in cfg.daemon.call_boundaries)
     except DeviceError as err:
         raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing
         raise _fail(f"cannot use the audio system: {err}") from None
+    if not cfg.daemon.caller:  # no default input to record: said before the database is made
+        _check_default_input()
+    return source
+
+
+def _check_default_input() -> None:
+    """Stop the start (no --caller given) when PortAudio has no default input to open."""
+    import sounddevice as sd
+    try:
+        sd.query_devices(kind="input")
+    except Exception as err:  # noqa: BLE001 - PortAudio's "Error querying device -1"
+        raise _no_default_input(err) from None
+
+
+def _no_default_input(err: BaseException) -> _Stop:
+    """The one line of a start without --caller whose default input cannot be opened."""
+    return _fail(f"cannot open the default input ({_first_line(err)}): no --caller was given; give --caller SOURCE, "
+                 f"the monitor of the softphone's sink (`call-monitor devices` lists them)")
 
 
 def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: contextlib.ExitStack):
@@ -300,11 +318,15 @@ def _start_capture(source, cfg) -> None:
     try:
         source.start()
     except Exception as err:  # noqa: BLE001 - whatever PortAudio raises, one line
-        why = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if not cfg.daemon.caller:  # PortAudio's "Error querying device -1": there is no default input
-            raise _fail(f"cannot open the default input ({why}): no --caller was given; give --caller SOURCE, "
-                        f"the monitor of the softphone's sink (`call-monitor devices` lists them)") from None
-        raise _fail(f"cannot open the caller's input {cfg.daemon.caller}: {why}") from None
+        if not cfg.daemon.caller:  # a default input listed that will not open
+            raise _no_default_input(err) from None
+        raise _fail(f"cannot open the caller's input {cfg.daemon.caller}: {_first_line(err)}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    """An exception's first line, or its type's name when it says nothing."""
+    said = str(err).strip()
+    return said.splitlines()[0] if said else type(err).__name__
 
 
 def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.ExitStack) -> None:
@@ -324,7 +346,7 @@ def _run_daemon(daemon) -> int:
     try:
         return daemon.run()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
-        error(f"the monitor stopped: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}")
+        error(f"the monitor stopped: {_first_line(err)}")
         return ExitStatus.FAILED
 
 
