@@ -39,17 +39,34 @@ of ``--write`` retrains and fails unless the committed file is byte for byte wha
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the fit's small products: threads only cost
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")  # the fit's products in the kernels the model was
-# written with: an AVX-512 machine's own kernels round otherwise, and L-BFGS ends elsewhere
+
+
+def _haswell_kernels() -> None:
+    """Fit in OpenBLAS's Haswell kernels, the ones the model was written with (an AVX-512 machine's
+    own kernels round the products otherwise, and L-BFGS ends elsewhere): only where the processor
+    has AVX2 (else those kernels would not run) and numpy is not loaded yet (imported by another
+    program, the tool leaves the kernels, and the environment its subprocesses inherit, alone)."""
+    if "numpy" in sys.modules:
+        return
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            avx2 = " avx2" in info.read()
+    except OSError:
+        return
+    if avx2:
+        os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
+
+_haswell_kernels()
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
-import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
