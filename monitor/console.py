@@ -22,6 +22,12 @@ def info(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+def first_line(err: BaseException) -> str:
+    """An exception's first line, or its type's name when it says nothing: what one line says of it."""
+    said = str(err).strip()
+    return said.splitlines()[0] if said else type(err).__name__
+
+
 class OneLineFormatter(logging.Formatter):
     """``call-monitor: MESSAGE`` below warnings, ``call-monitor: LEVEL: MESSAGE`` from them on."""
 

@@ -43,6 +43,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
+from .console import first_line
 from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store, StoreError
@@ -240,7 +241,7 @@ class Daemon:
         what can be closed, and go on listening for the next call."""
         p, self.pipeline = self.pipeline, None
         self._held = []
-        why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        why = first_line(err)
         log.error("call %s stopped: %s", p.call_id if p else "?", why)
         if p is not None:
             try:
@@ -645,7 +646,7 @@ class Daemon:
         try:
             answer.set_result(act())
         except Exception as err:  # noqa: BLE001 - the asker hears it in one line, the loop goes on
-            answer.set_result({"error": str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})
+            answer.set_result({"error": first_line(err)})
 
     def _stream_mark(self, mark: StreamsMark, t0: float) -> None:
         action = self.streams.on_mark(mark, in_call=self.pipeline is not None)

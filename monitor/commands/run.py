@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from ..console import LEVELS, error, warning
+from ..console import LEVELS, error, first_line, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ def _check_default_input() -> None:
 
 def _no_default_input(err: BaseException) -> _Stop:
     """The one line of a start without --caller whose default input cannot be opened."""
-    return _fail(f"cannot open the default input ({_first_line(err)}): no --caller was given; give --caller SOURCE, "
+    return _fail(f"cannot open the default input ({first_line(err)}): no --caller was given; give --caller SOURCE, "
                  f"the monitor of the softphone's sink (`call-monitor devices` lists them)")
 
 
@@ -320,13 +320,7 @@ def _start_capture(source, cfg) -> None:
     except Exception as err:  # noqa: BLE001 - whatever PortAudio raises, one line
         if not cfg.daemon.caller:  # a default input listed that will not open
             raise _no_default_input(err) from None
-        raise _fail(f"cannot open the caller's input {cfg.daemon.caller}: {_first_line(err)}") from None
-
-
-def _first_line(err: BaseException) -> str:
-    """An exception's first line, or its type's name when it says nothing."""
-    said = str(err).strip()
-    return said.splitlines()[0] if said else type(err).__name__
+        raise _fail(f"cannot open the caller's input {cfg.daemon.caller}: {first_line(err)}") from None
 
 
 def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.ExitStack) -> None:
@@ -346,7 +340,7 @@ def _run_daemon(daemon) -> int:
     try:
         return daemon.run()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
-        error(f"the monitor stopped: {_first_line(err)}")
+        error(f"the monitor stopped: {first_line(err)}")
         return ExitStatus.FAILED
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..console import first_line
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 from .sqlite_file import connect_private
@@ -124,7 +125,7 @@ out marked as not stored instead of waiting)."""
 
 def _describe(exc: BaseException) -> str:
     """sqlite3's error as a short phrase a person can act on."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     low = text.lower()
     if "full" in low:
         return "the disk is full"
