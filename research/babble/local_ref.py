@@ -7,8 +7,8 @@ voice gate) on the babble calls: its loudest frame less the QUANTILE of the ener
 last REF_S seconds of speech frames heard under the agent's speech before it (at least MIN_S of
 them; else the run is left out), by where the run lies against the labels (the caller's turns:
 healthy, or a labored caller's after the onset by severity; holds; under the agent's turns; gaps).
-What ``analysis.hold_rest_above_db`` separates (README, "A hold found against the talk heard under
-the agent").
+What ``analysis.hold_rest_above_db`` separates (research/babble/README.md, "A hold found against the talk heard
+under the agent").
 """
 
 from __future__ import annotations
