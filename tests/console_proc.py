@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Mapping
 
 from conftest import ROOT
 
@@ -54,6 +55,12 @@ class ConsoleProcess:
     def request(self, method: str, path: str, body: bytes | None = None, token: str | None = "",
                 headers: dict | None = None) -> tuple[int, bytes]:
         """(status, body); ``token=""`` means the console's own token, None none."""
+        status, _, said = self.exchange(method, path, body, token, headers)
+        return status, said
+
+    def exchange(self, method: str, path: str, body: bytes | None = None, token: str | None = "",
+                 headers: dict | None = None) -> tuple[int, Mapping[str, str], bytes]:
+        """(status, the answer's headers, body), as :meth:`request` sends it."""
         h = {"Content-Type": "application/json", **(headers or {})}
         tok = self.token if token == "" else token
         if tok is not None:
@@ -61,9 +68,9 @@ class ConsoleProcess:
         req = urllib.request.Request(self.base + path, data=body, method=method, headers=h)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read()
+                return r.status, r.headers, r.read()
         except urllib.error.HTTPError as err:
-            return err.code, err.read()
+            return err.code, err.headers, err.read()
 
     def post(self, obj, token: str | None = "") -> tuple[int, dict]:
         status, body = self.request("POST", "/webhook", json.dumps(obj).encode(), token=token)

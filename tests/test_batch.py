@@ -10,6 +10,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import sqlite3
@@ -21,7 +22,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, scheduler_address, wait_for
+from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, korean_model,
+                      process_alive, scheduler_address, wait_for)
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
 from monitor.transcription.vosk_models import packaged_model_dirs
@@ -538,6 +540,88 @@ def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr
         assert not db.exists() or not db_rows(db, "SELECT id FROM calls")  # nothing scored acoustic-only
+
+
+@pytest.mark.parametrize("cut, problem", [
+    ("am/final.mdl", "Vosk could not load this model (Failed to create a model)"),
+    ("graph/HCLr.fst", "Vosk loads this model but cannot start a recognizer with it (Failed to create a recognizer: "
+                       "ConstFst::Read: Read failed: {model}/graph/HCLr.fst)")])
+def test_a_model_vosk_cannot_load_is_one_line_and_exit_2_before_a_database_is_made_or_touched(tmp_path, cut, problem):
+    """A model folder with all its files, one of them cut short: the batch loads it once before it
+    makes anything (as replay and run do), rather than every call failing on the workers."""
+    model = korean_model(tmp_path, cut=cut)
+    kept, new = tmp_path / "kept.db", tmp_path / "new.db"
+    x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
+    sf.write(tmp_path / "call.wav", x, sr)
+    made = cli("replay", "--no-transcribe", "--db", kept, tmp_path / "call.wav", timeout=120)
+    assert made.returncode == 0 and len(db_rows(kept, "SELECT id FROM calls")) == 1, made.stderr
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("kept.db*")}
+    for db in (new, kept):
+        done = cli("batch", "--transcribe", "--model", model, ARCHIVE[0], "--workers", "2", "--db", db,
+                   "--out", tmp_path / "summary.csv", timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.splitlines() == [f"call-monitor: error: {model}: {problem.format(model=model)}"]
+    assert not list(tmp_path.glob("new.db*")) and not (tmp_path / "summary.csv").exists()
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("kept.db*")} == before
+
+
+def test_ctrl_c_while_the_model_loads_stops_the_batch_with_one_line_and_nothing_made(tmp_path):
+    model = korean_model(tmp_path)
+    db = tmp_path / "events.db"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", "--transcribe", "--model", str(model), str(ARCHIVE[0]),
+                             "--workers", "2", "--db", str(db)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert wait_for(lambda: child_processes(proc.pid) or proc.poll() is not None, 60, every_s=0.01)
+    loading = child_processes(proc.pid)  # the one process loading the model: no worker starts before it loaded
+    assert len(loading) == 1 and proc.poll() is None
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.splitlines() == ["call-monitor: error: interrupted while the speech model loaded: nothing was scored "
+                                "or stored"]
+    assert not list(tmp_path.glob("events.db*"))
+    assert wait_for(lambda: not any(process_alive(pid) for pid in loading), 5), loading
+
+
+def test_a_worker_that_cannot_load_the_model_fails_each_of_its_calls_with_the_reason(tmp_path):
+    """The model loads on the client, and is gone when a worker joins the scheduler (a folder
+    removed mid-run, or not where the worker's machine has it): each call fails in one line naming
+    the file and the model's problem, the table says so too, and the batch exits 1."""
+    model = korean_model(tmp_path)
+    dask = Path(PY).with_name("dask")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    info = tmp_path / "scheduler.json"
+    started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                                 "127.0.0.1:0", "--scheduler-file", str(info)], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    files = [str(SPEECH / "ko_passage.wav"), str(SPEECH / "ko_distress.wav")]
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    try:
+        assert wait_for(lambda: scheduler_address(info), 60), "the scheduler did not start"
+        address = scheduler_address(info)
+        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", "--transcribe", "--model", str(model), *files,
+                                  "--scheduler", address, "--db", str(db), "--out", str(out)], env=env, cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        said = ""
+        while "the scheduler has no workers yet" not in said:  # after the model's notes: the batch waits
+            assert select.select([batch.stderr], [], [], 120)[0], "nothing said while waiting for workers"
+            said = batch.stderr.readline()
+            assert said, "the batch ended before waiting for workers"
+        shutil.rmtree(model)  # the model goes (its links; the package's files stay)
+        started.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1"], env=env,
+                                        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+        rest = batch.communicate(timeout=300)[1].splitlines()
+    finally:
+        for proc in reversed(started):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    why = f"cannot transcribe ({model}: no such model folder)"
+    assert batch.returncode == 1, rest
+    assert rest[:-1] == [f"call-monitor: error: {f}: {why}" for f in files]
+    assert rest[-1].startswith("call-monitor: 0 scored, 0 already scored, 2 failed")
+    assert [(r["path"], r["status"], r["error"]) for r in read_csv(out)] == [(f, "failed", f"{f}: {why}") for f in files]
+    assert db_rows(db, "SELECT id FROM calls") == [] and db_rows(db, "SELECT id FROM batch_calls") == []
 
 
 # ------------------------------------------------------------------ inputs (no cluster)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, SPEECH
+from conftest import CALLS, ROOT, SPEECH, korean_model
 
 from monitor.analysis.analyzer import analyze_signal
 from monitor.transcription.vosk_models import packaged_model_dirs
@@ -159,6 +159,19 @@ def test_a_broken_model_folder_is_named_in_a_clear_error(tmp_path):
     assert done.returncode == 2
     assert str(broken) in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_whose_graph_file_is_cut_short_is_one_line_naming_that_file(tmp_path):
+    """What the native libraries print as the load fails (OpenFst names the file it could not
+    read) is in the one line, not on stderr beside it; nothing is replayed or stored."""
+    model = korean_model(tmp_path, cut="graph/HCLr.fst")
+    db = tmp_path / "e.db"
+    events, done = replay(dict(os.environ), "--model", str(model), "--db", str(db), str(CALLS / "normal_8k.wav"))
+    assert done.returncode == 2 and events == []
+    assert done.stderr.splitlines() == [
+        f"call-monitor: error: {model}: Vosk loads this model but cannot start a recognizer with it (Failed to "
+        f"create a recognizer: ConstFst::Read: Read failed: {model}/graph/HCLr.fst)"]
+    assert not db.exists()
 
 
 def test_models_lists_what_it_finds(env):

@@ -134,7 +134,7 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
             status, said = console.request(method, path, body, token=agent_token)
             assert status == 403 and "agent 'alice'" in json.loads(said)["error"], (path, status, said)
         status, said = console.request("GET", "/api/state", token="not-the-token-at-all")
-        assert status == 401 and json.loads(said)["error"] == "missing or wrong token"
+        assert status == 401 and json.loads(said)["error"] == "wrong token: none of this console's"
         assert console.request("POST", "/api/alerts/1/ack", b'{"by": "eve"}', token=None)[0] == 401
         assert console.state()["alerts"] == []
         assert console.alive()
@@ -294,12 +294,14 @@ def test_an_infinity_an_older_console_stored_is_answered_as_null_and_said_in_wor
 
 
 def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_path):
-    """A client acts on the ``code`` of a 401 or 403, not on the words: no token, a token that is
-    none of the console's, an agent's token posting as another agent, and an agent's token reading
-    or acknowledging each answer with the code and status the console's list gives them, on every
-    endpoint; every code of the list is answered."""
+    """A client acts on the ``code`` of a 401 or 403, not on the words: no token (or ``Bearer``
+    with none after it), an ``Authorization`` of another scheme, a token that is none of the
+    console's, an agent's token posting as another agent, and an agent's token reading or
+    acknowledging each answer with the code and status the console's list gives them, on every
+    endpoint, with the ``WWW-Authenticate`` challenge RFC 6750 gives them (an error code for a
+    bearer token refused, none when no bearer token came); every code of the list is answered."""
     from monitor.delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, REFUSALS,
-                                                WRONG_TOKEN)
+                                                WRONG_SCHEME, WRONG_TOKEN)
     agent_token = "alice-token-0123456789"
     cfg = tmp_path / "console.toml"
     cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{agent_token}"]\n')
@@ -308,18 +310,54 @@ def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_p
                 ("GET", "/events", None), ("POST", "/api/alerts/1/ack", b'{"by": "eve"}')]
     answered = set()
     try:
-        for token, headers, refusal in ((None, {}, MISSING_TOKEN), ("not-the-token-at-all", {}, WRONG_TOKEN),
-                                        (None, {"Authorization": "Basic eDp5"}, WRONG_TOKEN),
+        for token, headers, refusal in ((None, {}, MISSING_TOKEN), (None, {"Authorization": "Bearer"}, MISSING_TOKEN),
+                                        ("not-the-token-at-all", {}, WRONG_TOKEN),
+                                        (None, {"Authorization": "Basic eDp5"}, WRONG_SCHEME),
                                         (agent_token, {}, AGENT_TOKEN_POSTS_ONLY)):
             for method, path, body in requests[1:] if refusal is AGENT_TOKEN_POSTS_ONLY else requests:
-                status, said = console.request(method, path, body, token=token, headers=headers)
+                status, answer, said = console.exchange(method, path, body, token=token, headers=headers)
                 assert (status, json.loads(said)["code"]) == (refusal.status, refusal.code), (path, said)
+                assert answer.get_all("WWW-Authenticate") == [refusal.challenge], (path, headers)
                 answered.add(refusal)
-        status, said = console.post({**alert_body(2), "agent": "bob"}, token=agent_token)
-        assert (status, said["code"]) == (AGENT_MISMATCH.status, AGENT_MISMATCH.code)
+        status, answer, said = console.exchange("POST", "/webhook", json.dumps({**alert_body(2), "agent": "bob"}).encode(),
+                                                token=agent_token)
+        assert (status, json.loads(said)["code"]) == (AGENT_MISMATCH.status, AGENT_MISMATCH.code)
+        assert answer.get_all("WWW-Authenticate") == ['Bearer error="insufficient_scope"']
         answered.add(AGENT_MISMATCH)
         assert answered == set(REFUSALS) and len({r.code for r in REFUSALS}) == len(REFUSALS)
+        assert [r.challenge for r in (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN)] == [
+            "Bearer", "Bearer", 'Bearer error="invalid_token"']
+        for page, refusal in (("/", MISSING_TOKEN), ("/?token=not-the-token-at-all", WRONG_TOKEN)):  # the page asking for it
+            status, answer, _ = console.exchange("GET", page, token=None)
+            assert (status, answer.get_all("WWW-Authenticate")) == (401, [refusal.challenge]), page
         assert console.state()["alerts"] == []
+    finally:
+        console.kill()
+
+
+def test_a_request_with_another_scheme_than_bearer_is_told_the_console_expects_a_bearer_token(tmp_path):
+    """``curl -u`` or a proxy's Basic authentication is not a wrong token: the answer (401,
+    ``wrong_scheme``) and the console's log line name the scheme it got and the header it reads,
+    and nothing of the credentials sent."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        done = subprocess.run(["curl", "-sS", "-u", "eve:SECRET-PASSWORD", "-D", "-", f"{console.base}/api/state"],
+                              capture_output=True, text=True, timeout=30)
+        head, _, body = done.stdout.replace("\r\n", "\n").partition("\n\n")
+        status_line, *lines = head.splitlines()
+        fields = [[part.strip() for part in line.split(":", 1)] for line in lines]
+        assert status_line.startswith("HTTP/1.1 401"), done.stdout
+        assert [value for name, value in fields if name.lower() == "www-authenticate"] == ["Bearer"], head
+        assert json.loads(body) == {"code": "wrong_scheme", "error": "Basic authorization is not read here: this "
+                                    "console expects its token as 'Authorization: Bearer TOKEN'"}
+        for sent, named in (("Negotiate YIIC", "Negotiate"), ("Sch\u00e9ma abc", "an unknown scheme")):
+            status, said = console.request("POST", "/webhook", json.dumps(alert_body(1)).encode(), token=None,
+                                           headers={"Authorization": sent})
+            assert status == 401 and json.loads(said)["error"].startswith(f"{named} authorization is not read here")
+        assert wait_for(lambda: any("401 GET /api/state from 127.0.0.1: Basic authorization is not read here" in e
+                                    for e in console.err), 5), console.err
+        assert not any("SECRET" in e or "ZXZl" in e or "YIIC" in e for e in console.err)
+        assert console.state()["alerts"] == [] and console.alive()
     finally:
         console.kill()
 

@@ -92,17 +92,21 @@ def config_hash(cfg: Config, transcribe: bool = False, model: str | None = None)
 def transcription_model(cfg: Config, model: str | None) -> Any:
     """The Vosk model a ``--transcribe`` batch loads on every worker (a
     :class:`~monitor.transcription.vosk_models.ModelInfo`), found on the client before any worker
-    starts.
+    starts, and loaded there once, in a child process that then exits
+    (:func:`~monitor.transcription.vosk_models.check_loads`): the client holds none of its memory
+    while the workers hold theirs.
 
-    Raises :class:`~monitor.transcription.vosk_models.ModelError` (one line) when there is none or
-    the folder is not a model: a batch asked to transcribe never falls back to acoustic-only."""
-    from ..transcription.vosk_models import ModelError, fetch_hint
+    Raises :class:`~monitor.transcription.vosk_models.ModelError` (one line) when there is none,
+    the folder is not a model or Vosk cannot load it: a batch asked to transcribe never falls back
+    to acoustic-only, nor fails every call for a model it could have refused at the start."""
+    from ..transcription.vosk_models import ModelError, check_loads, fetch_hint
     from ..transcription.setup import TranscriptionSetup
 
     info = TranscriptionSetup.find(cfg, model)
     if info is None:
         lang = model or cfg.transcription.language or "en-us"
         raise ModelError(f"--transcribe: no Vosk model for language '{lang}'; " + fetch_hint(lang))
+    check_loads(info)
     return info
 
 

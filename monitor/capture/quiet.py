@@ -6,6 +6,8 @@ those libraries are silenced at the descriptor level:
 
 * :func:`native_stderr_silenced` for a short call (probing a file): descriptor 2 points at
   ``/dev/null`` for its duration;
+* :func:`native_stderr_captured` for a short call whose failure the libraries explain there
+  (loading a speech model): descriptor 2 goes to a temporary file, whose lines an error quotes;
 * :class:`NativeStderrDivert` for the daemon's whole run: Python's ``sys.stderr`` keeps the
   real terminal (a duplicate of descriptor 2), while descriptor 2 itself goes to a pipe whose
   lines are counted and logged at debug level (``logging`` name ``monitor.native``).
@@ -18,6 +20,7 @@ import io
 import logging
 import os
 import sys
+import tempfile
 import threading
 from typing import Iterator
 
@@ -42,6 +45,27 @@ def native_stderr_silenced() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+
+
+@contextlib.contextmanager
+def native_stderr_captured(lines: list[str]) -> Iterator[None]:
+    """Descriptor 2 goes to a temporary file inside the block; after it (however it ends) ``lines``
+    holds the non-empty lines written there, stripped."""
+    with _LOCK, tempfile.TemporaryFile() as held:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        saved = os.dup(2)
+        try:
+            os.dup2(held.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines.extend(line.strip() for line in held.read().decode("utf-8", "replace").splitlines()
+                         if line.strip())
 
 
 class NativeStderrDivert:

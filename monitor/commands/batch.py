@@ -109,11 +109,14 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     from ..delivery.store import StoreError
     from ..transcription.vosk_models import ModelError
 
-    try:
+    try:  # before the database: a speech model that will not load leaves nothing made or touched
         model_info = transcription_model(cfg, args.model) if args.transcribe else None
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while the model loads: nothing made yet
+        error(f"{stopped_by(stop)} while the speech model loaded: nothing was scored or stored")
+        return exit_status_of(stop)
     if model_info is not None:
         from ..transcription.setup import TranscriptionSetup
         for note in TranscriptionSetup.notes(cfg, model_info):

@@ -36,8 +36,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..delivery.sinks.webhook import AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_TOKEN, Refusal
-from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal
+from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
+                                      WRONG_TOKEN, Refusal)
+from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .store import ConsoleStore, Heartbeat, IncomingAlert
 
 log = logging.getLogger("monitor.supervisor")
@@ -217,7 +218,7 @@ class Console:
         its ``"code"`` beside the words; a request's body or type (400, 413, 415, 422) by its status."""
         status, code = (refusal.status, refusal.code) if isinstance(refusal, Refusal) else (refusal, None)
         self._log_refusal(request, status, why)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": refusal.challenge} if isinstance(refusal, Refusal) else None
         said = {"error": why} if code is None else {"error": why, "code": code}
         return JSONResponse(said, status_code=status, headers=headers)
 
@@ -227,10 +228,15 @@ class Console:
         log.warning("%d %s %s from %s: %s", status, request.method, request.url.path, peer, why)
 
     def _no_token(self, request: Request) -> JSONResponse:
-        """The refusal of a request whose token is none of the console's, or that has none."""
-        if request.headers.get("authorization"):
-            return self._refuse(request, "missing or wrong token", WRONG_TOKEN)
-        return self._refuse(request, "missing token", MISSING_TOKEN)
+        """The refusal of a request whose token is none of the console's, that has none, or whose
+        ``Authorization`` is of another scheme than Bearer (``curl -u``, a proxy's Basic)."""
+        scheme, token = split_authorization(request.headers.get("authorization"))
+        if scheme and scheme.lower() != "bearer":
+            return self._refuse(request, f"{scheme_named(scheme)} authorization is not read here: this console "
+                                         f"expects its token as 'Authorization: Bearer TOKEN'", WRONG_SCHEME)
+        if not token:
+            return self._refuse(request, "missing token" + (" after 'Bearer'" if scheme else ""), MISSING_TOKEN)
+        return self._refuse(request, "wrong token: none of this console's", WRONG_TOKEN)
 
     def _not_this_agent(self, request: Request, principal: Principal) -> JSONResponse:
         """The refusal of an agent's token posting as another agent (a daemon reads its ``code``)."""
@@ -333,19 +339,19 @@ class Console:
             p = self.auth.check(token)
             if p is None or not p.supervisor:
                 self._log_refusal(request, WRONG_TOKEN.status, "wrong token in the address")
-                return self._login_page("The token in this address is not this console's token.")
+                return self._login_page("The token in this address is not this console's token.", WRONG_TOKEN)
             resp = RedirectResponse("/", status_code=303)
             resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
                             samesite="strict", secure=self.settings.secure_cookie, path="/")
             return resp
         if not self._supervisor(request):
             self._log_refusal(request, MISSING_TOKEN.status, "no token or session")
-            return self._login_page("This console needs its token.")
+            return self._login_page("This console needs its token.", MISSING_TOKEN)
         nonce = secrets.token_urlsafe(16)
         html = self.page.replace("{{nonce}}", nonce)
         return HTMLResponse(html, headers=_page_headers(nonce))
 
-    def _login_page(self, why: str) -> HTMLResponse:
+    def _login_page(self, why: str, refusal: Refusal) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
         html = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
                 f"content='width=device-width,initial-scale=1'><title>call-monitor: token needed</title>"
@@ -353,7 +359,8 @@ class Console:
                 f"</head><body><h1>401: token needed</h1><p>{why}</p><p>Open the address that "
                 f"<code>call-monitor supervisor</code> printed, with <code>?token=</code> and the token from "
                 f"its token file, once; this browser then keeps a session.</p></body></html>")
-        return HTMLResponse(html, status_code=401, headers={**_page_headers(nonce), "WWW-Authenticate": "Bearer"})
+        return HTMLResponse(html, status_code=refusal.status,
+                            headers={**_page_headers(nonce), "WWW-Authenticate": refusal.challenge})
 
     async def state(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:

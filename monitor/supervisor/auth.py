@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -81,6 +82,22 @@ def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+_SCHEME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")
+"""An authentication scheme as HTTP spells one (a token), short enough to name in a refusal."""
+
+
+def split_authorization(authorization: str | None) -> tuple[str, str]:
+    """(scheme, credentials) of an ``Authorization`` header value, each stripped; ("", "") for none."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    return scheme, value.strip()
+
+
+def scheme_named(scheme: str) -> str:
+    """``scheme`` as a refusal may name it: itself when it is a plain scheme name, else a phrase
+    (nothing of what a client sent is echoed beyond a scheme's name)."""
+    return scheme if _SCHEME_RE.match(scheme) else "an unknown scheme"
+
+
 class Auth:
     def __init__(self, token: str, agent_tokens: Mapping[str, str] | None = None) -> None:
         self._tokens: list[tuple[bytes, Principal]] = [(token.encode(), Principal("supervisor", True))]
@@ -100,8 +117,8 @@ class Auth:
 
     def bearer(self, authorization: str | None) -> Principal | None:
         """The principal of an ``Authorization: Bearer TOKEN`` header value."""
-        scheme, _, value = (authorization or "").partition(" ")
-        return self.check(value.strip()) if scheme.lower() == "bearer" else None
+        scheme, value = split_authorization(authorization)
+        return self.check(value) if scheme.lower() == "bearer" else None
 
     def new_session(self, now: float | None = None) -> str:
         expires = int((time.time() if now is None else now) + SESSION_S)

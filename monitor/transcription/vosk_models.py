@@ -29,10 +29,13 @@ import os
 import pkgutil
 import re
 import shlex
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from ..capture.quiet import native_stderr_captured
 
 if TYPE_CHECKING:  # pragma: no cover
     import vosk
@@ -318,15 +321,79 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
                          "--no-transcribe") from None
 
     vosk.SetLogLevel(-3)
+    native: list[str] = []  # what the native libraries print (OpenFst names a graph file it cannot read)
     try:
-        model = vosk_new(vosk.Model, str(path))
+        with native_stderr_captured(native):
+            model = vosk_new(vosk.Model, str(path))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
-        raise ModelError(f"{path}: Vosk could not load this model ({exc})") from None
+        raise ModelError(f"{path}: Vosk could not load this model ({_why(exc, native)})") from None
     try:  # settings Kaldi reads only when a recognizer starts (e.g. feature sizes the model does not fit)
-        vosk_new(vosk.KaldiRecognizer, model, float(model_sample_rate(path)))
+        with native_stderr_captured(native):
+            vosk_new(vosk.KaldiRecognizer, model, float(model_sample_rate(path)))
     except Exception as exc:  # a bare Exception("Failed to create a recognizer")
-        raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it ({exc})") from None
+        raise ModelError(f"{path}: Vosk loads this model but cannot start a recognizer with it "
+                         f"({_why(exc, native)})") from None
     return model
+
+
+_NATIVE_PREFIX = re.compile(r"^(?:ERROR|WARNING)(?: \([^)]*\))?:?\s*")
+
+
+def _why(exc: Exception, native: list[str]) -> str:
+    """Vosk's exception, with the last line the native libraries printed meanwhile (its level
+    prefix left out), which may say which file failed."""
+    last = _NATIVE_PREFIX.sub("", native[-1]) if native else ""
+    return f"{exc}: {last[:300]}" if last else str(exc)
+
+
+def check_loads(info: ModelInfo) -> None:
+    """Load ``info``'s model, and start a recognizer with it, in a child process forked for it,
+    which then exits: raises :class:`ModelError` (one line naming the folder) for a model Vosk
+    cannot load, as :func:`load_model` would, or that crashes Vosk.
+
+    For a command whose model is loaded elsewhere (``batch``'s workers): it knows the model loads
+    before it makes anything, and keeps none of the model's memory (freed in the process that
+    loaded it, much of it stays). A stop (Ctrl-C, SIGTERM) ends the child and is raised."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _load_in_child(info, write_fd)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as fh:
+            said = fh.read().decode("utf-8", "replace")
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return
+    if said:
+        raise ModelError(said)
+    how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"exit {code}"
+    raise ModelError(f"{info.path}: Vosk crashed loading this model ({how})")
+
+
+def _load_in_child(info: ModelInfo, write_fd: int) -> None:
+    """:func:`check_loads`'s child: load, send why it failed (nothing if it loaded), exit without
+    returning to the caller's code. Ctrl-C and SIGTERM are left to the parent, which ends it."""
+    code = 3
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            load_model(info)
+            code = 0
+        except ModelError as err:
+            os.write(write_fd, str(err).encode("utf-8"))
+            code = 1
+    except BaseException:  # noqa: BLE001 - the parent sees a failure with no message
+        pass
+    finally:
+        os._exit(code)
 
 
 def vosk_new(kind: type, *args: Any) -> Any:

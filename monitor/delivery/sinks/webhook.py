@@ -59,24 +59,31 @@ MEMORY_LIMIT = 10_000
 
 @dataclass(frozen=True)
 class Refusal:
-    """One of the supervisor console's refusals of a token (401, 403): its status and the stable
-    ``code`` its JSON answer carries beside the ``error`` (the words may change, the code does not)."""
+    """One of the supervisor console's refusals of a token (401, 403): its status, the stable
+    ``code`` its JSON answer carries beside the ``error`` (the words may change, the code does not),
+    and its ``WWW-Authenticate`` challenge (RFC 6750: an error code for a bearer token that was
+    refused, none when the request carried no bearer token at all)."""
 
     status: int
     code: str
+    challenge: str = "Bearer"
 
 
 MISSING_TOKEN = Refusal(401, "missing_token")
-"""No bearer token (nor the page's session cookie) came with the request."""
-WRONG_TOKEN = Refusal(401, "wrong_token")
-"""A token came that is none of the console's (neither the shared one nor an agent's)."""
-AGENT_MISMATCH = Refusal(403, "agent_mismatch")
+"""No bearer token (nor the page's session cookie) came with the request (or ``Bearer`` with
+nothing after it)."""
+WRONG_SCHEME = Refusal(401, "wrong_scheme")
+"""An ``Authorization`` header of another scheme than Bearer (``Basic`` from ``curl -u`` or a
+proxy): the console reads only a bearer token."""
+WRONG_TOKEN = Refusal(401, "wrong_token", 'Bearer error="invalid_token"')
+"""A bearer token came that is none of the console's (neither the shared one nor an agent's)."""
+AGENT_MISMATCH = Refusal(403, "agent_mismatch", 'Bearer error="insufficient_scope"')
 """An agent's own token posted as another agent: only then does the daemon name
 delivery.agent_name, not the token, as what to fix."""
-AGENT_TOKEN_POSTS_ONLY = Refusal(403, "agent_token_posts_only")
+AGENT_TOKEN_POSTS_ONLY = Refusal(403, "agent_token_posts_only", 'Bearer error="insufficient_scope"')
 """An agent's own token asked to read (``/api/state``, ``/events``) or acknowledge: only the
 shared token does that."""
-REFUSALS: tuple[Refusal, ...] = (MISSING_TOKEN, WRONG_TOKEN, AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY)
+REFUSALS: tuple[Refusal, ...] = (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN, AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY)
 """Every refusal of a token the console answers with, each with its code."""
 
 
