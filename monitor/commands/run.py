@@ -370,11 +370,15 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
 
 
 def _run_daemon(daemon) -> int:
+    """What the daemon's run returns; 1 with one line for an error it raises, and 2, as for a start
+    refused on its database, when it stopped because the database it opened late was another
+    daemon's by then (its line said by the daemon)."""
     try:
-        return daemon.run()
+        rc = daemon.run()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
         error(f"the monitor stopped: {first_line(err)}")
         return ExitStatus.FAILED
+    return ExitStatus.BAD_SETUP if daemon.refused is not None else rc
 
 
 def _take_lock(lock) -> None:
