@@ -335,6 +335,26 @@ class Daemon:
         self._unnamed_audio = waiting
 
     # ------------------------------------------------------------------ housekeeping
+    @property
+    def refused(self) -> StoreError | None:
+        """Why the daemon stops on its database: one it could not open at the start opened later,
+        and by then another daemon held its lock (:attr:`PendingStore.refused`); None otherwise."""
+        return getattr(self.store, "refused", None)
+
+    def _stop_if_refused(self) -> None:
+        """Stop, as a start on a database another daemon holds is stopped, rather than run beside
+        that daemon with every alert marked as not stored."""
+        if self.refused is not None:
+            self.request_stop("another daemon holds the database")
+
+    def _say_refused(self) -> None:
+        """The stop's one line: the database, that another daemon holds it, and what stays unstored."""
+        held, alerts = self.guard.held, self.guard.held_alerts
+        lost = (f"; the {alerts} alert(s) and {held - alerts} other record(s) (calls, clears, baselines) it held "
+                "are not stored") if held else ""
+        log.error("%s; this daemon stops (it could not open the database when it started, and another daemon "
+                  "took it since)%s", self.refused, lost)
+
     def _store_open(self) -> bool:
         """False while the database could not be opened yet (its problem was said at start)."""
         return getattr(self.store, "is_open", True)
@@ -542,7 +562,9 @@ class Daemon:
             try:
                 self._listen()
             finally:  # what the guard holds is written however the listening ended
-                if not self.guard.retry(force=True):
+                if self.refused is not None:
+                    self._say_refused()
+                elif not self.guard.retry(force=True):
                     log.error("%s record(s) could not be written to %s", self.guard.held, self.store.path)
                 self._name_audio()
                 self.close_interrupted()  # if the database only opened during the last call
@@ -552,6 +574,7 @@ class Daemon:
         for chunk in self.source.chunks():
             self._now = chunk.t0 + len(chunk.samples) / self.source.rate
             self._drain_msgs()
+            self._stop_if_refused()
             if self._reload:
                 self._do_reload()
             self._marks(chunk)

@@ -275,6 +275,50 @@ def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitor
         d.kill()
 
 
+def _unload_sink(env: dict, name: str) -> None:
+    """Unload the sound server's null sink ``name`` (its monitor source goes with it)."""
+    modules = subprocess.run(["pactl", "list", "short", "modules"], env=env, capture_output=True, text=True).stdout
+    (module,) = [line.split()[0] for line in modules.splitlines() if f"sink_name={name}" in line]
+    subprocess.run(["pactl", "unload-module", module], env=env, check=True)
+
+
+@pytest.mark.parametrize("there_before", [False, True], ids=["a new database", "a database there before"])
+def test_a_caller_source_found_that_will_not_open_stops_the_start_leaving_no_database_made(pulse, env, tmp_path,
+                                                                                          there_before):
+    """The softphone quits while the daemon starts: its sink's monitor, found when the daemon looks
+    for its caller's source, is gone by the time the capture opens (the speech model loads in
+    between). One line, exit 2, and nothing the start made is left: no database, no lock file, no
+    folder made for them; a database there before stays byte for byte. (The capture opens before
+    the database.)"""
+    from monitor.delivery.store import Store
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    db = tmp_path / "kept" / "e.db" if there_before else tmp_path / "new" / "deeper" / "e.db"
+    if there_before:
+        db.parent.mkdir()
+        with Store.open(db) as store:
+            store.end_call(store.start_call("/earlier/call.wav", time.time() - 100), 10.0)
+    before = db.read_bytes() if there_before else None
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-wait-for-source",
+                             "--model", str(model), "--db", str(db), "--socket", str(tmp_path / "s"), "--no-notify"],
+                            env=env, cwd=tmp_path, text=True, stderr=subprocess.PIPE)
+    try:  # Vosk's library is mapped once the source is found: the model's load (a second or more) comes next
+        assert wait_for(lambda: _maps(proc.pid, "libvosk"), 60, every_s=0.005)
+        _unload_sink(env, "softphone")
+        said = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.wait() == 2, said
+    assert "Traceback" not in said, said  # beside the model's warnings (a Korean model, no Korean phrases):
+    assert [line for line in said.splitlines() if "error" in line] == [
+        "call-monitor: error: cannot open the caller's input softphone.monitor: source softphone.monitor is gone"], said
+    assert not (tmp_path / "s").exists()  # nor its status socket
+    if there_before:
+        assert sorted(p.name for p in db.parent.iterdir()) == ["e.db"] and db.read_bytes() == before
+    else:
+        assert not (tmp_path / "new").exists()
+
+
 def test_sighup_reloads_configuration(pulse, env, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[delivery]\nbell = false\n")

@@ -5,6 +5,7 @@ alerts expected and forbidden. Replay runs as a real subprocess into a real SQLi
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label, wait_for
+from monitor.capture.sources import FileSource
 from monitor.config import load_config
 
 SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
@@ -482,6 +484,53 @@ def test_ctrl_c_or_sigterm_while_a_locked_database_opens_is_one_line_and_replays
                                 "stored"], err
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM calls").fetchone() == (0,)
+
+
+def _a_full_pipe() -> tuple[int, int]:
+    """A pipe (read end, write end) holding as much as it can: a write to it waits for a read."""
+    read, write = os.pipe()
+    os.write(write, b"." * fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096))
+    return read, write
+
+
+def _writing_to_a_full_pipe(pid: int) -> bool:
+    with open(f"/proc/{pid}/wchan") as f:
+        return "pipe_write" in f.read()
+
+
+@pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                     (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_between_two_files_is_one_line_and_keeps_the_calls_replayed(tmp_path, four_channels, sig,
+                                                                                     status, said):
+    """Stopped between two files, while the next one opens and its call is made: one line naming
+    that file and saying the calls before it are kept, the signal's exit status, no traceback, the
+    first call stored whole and no second call begun. (The moment, some 50 ms, is held open here by
+    the replay's stderr, a pipe nobody reads just then, as a terminal paused with Ctrl-S holds it:
+    the second file's first line, on the channels it leaves out, waits to be written.)"""
+    db = tmp_path / "e.db"
+    err_read, err_write = _a_full_pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe", "--db",
+                             str(db), str(CALLS / "normal_8k.wav"), str(four_channels)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=err_write, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    os.close(err_write)
+    try:
+        assert any(json.loads(line)["type"] == "call_summary" for line in proc.stdout)  # the first call, whole
+        assert wait_for(lambda: _writing_to_a_full_pipe(proc.pid), 60, every_s=0.005)
+        proc.send_signal(sig)
+        with os.fdopen(err_read, errors="replace") as err_pipe:
+            err = err_pipe.read().lstrip(".")
+        proc.stdout.read()
+    finally:
+        proc.kill()
+    assert proc.wait() == status, err
+    before, _, line = err.partition("call-monitor: error: ")
+    assert line == (f"{four_channels}: {said} before its call began: the 1 call(s) replayed before it are kept; no "
+                    "further file is replayed\n"), err
+    interrupted = f"call-monitor: warning: {four_channels}: {FileSource(four_channels).unread_channels()}"
+    assert before.rstrip("\n") in ("", interrupted), err  # the line the signal came in: lost, or written (its newline perhaps not)
+    (ended_at, summary), = sqlite3.connect(db).execute("SELECT ended_at, summary FROM calls").fetchall()
+    assert ended_at is not None and "aborted" not in json.loads(summary)
 
 
 def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):

@@ -11,6 +11,7 @@ root, a path under a file), a database another program holds an exclusive lock o
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import stat
@@ -27,6 +28,7 @@ from conftest import ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_mo
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.delivery.dblock import DatabaseLock
 from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
 from monitor.delivery.store_guard import PendingStore, StoreGuard, open_or_pending
 from monitor.pipeline import CallPipeline, run_source
@@ -248,6 +250,58 @@ def test_the_daemon_on_a_locked_database_raises_every_alert_and_writes_them_once
     store.close()
 
 
+def test_a_daemon_whose_database_opens_only_once_another_daemon_holds_it_stops_saying_what_it_held(
+        tmp_path, monitor_logs):
+    """The daemon could neither open its database nor take its lock at the start (a file is where
+    their folder should be). The way is cleared during a call, and another daemon takes the database
+    first: when this daemon's next attempt opens it, it stops, as a start on a database another
+    daemon holds is stopped, rather than run beside that daemon with every alert marked as not
+    stored. One error line names the database and the other daemon, and says how many alerts it
+    held, which are not stored; the call it ran is ended, and nothing of it goes into the other
+    daemon's database."""
+    db, problem = under_a_file(tmp_path)
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+
+    def opener() -> Store:  # as `run` opens it: the database, then the lock it could not take at the start
+        store = Store.open(db)
+        try:
+            DatabaseLock(db).acquire()
+        except StoreError:
+            store.close()
+            raise
+        return store
+    store = open_or_pending(opener, db, retry_s=3600.0)  # tried again when the test says so, below
+    assert isinstance(store, PendingStore) and problem in store.error
+    logs = monitor_logs
+    other = DatabaseLock(db)
+    seen: list = []
+
+    def sink(event) -> None:
+        if event.type != "alert":
+            return
+        seen.append(event)
+        if not other.held:  # the way cleared, and another daemon takes the database first
+            (tmp_path / "plain").unlink()
+            (tmp_path / "plain").mkdir()
+            other.acquire()
+            assert store.try_open(force=True) is None and store.refused is not None, store.error  # the next attempt
+
+    daemon = Daemon(cfg, RecordedLine(CALL), store, {"sink": sink})
+    try:
+        daemon.run()
+        assert daemon.refused is not None and daemon.stop_reason == "another daemon holds the database"
+        assert seen and all(not a.stored for a in seen)
+        (line,) = [m for level, m in logs if level == "error"]
+        assert line.startswith(f"{db}: already used by another call-monitor daemon (pid {os.getpid()}); one daemon "
+                               "per database (give this one another --db and --socket); this daemon stops"), line
+        assert f"; the {len(seen)} alert(s) and " in line and line.endswith(" it held are not stored"), line
+        assert daemon.guard.held_alerts == len(seen)
+        with Store.open(db) as theirs:
+            assert theirs.list_calls() == []
+    finally:
+        other.release()
+
+
 # --------------------------------------------------------------------------- the daemon (subprocess)
 
 
@@ -287,3 +341,30 @@ def test_the_daemon_refuses_a_database_of_a_newer_schema(env, tmp_path):
                        text=True, timeout=30)
     line = one_error_line(r)
     assert r.returncode == 2 and str(db) in line and "upgrade call-monitor" in line
+
+
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio, pactl and paplay are needed")
+def test_the_daemon_stops_when_its_database_opens_only_once_another_daemon_holds_it(env, tmp_path):
+    """`run` started where neither its database nor its lock can be made (a file is where their
+    folder should be): it listens, its alerts marked as not stored. The way is cleared, and another
+    daemon takes the database before this one's next attempt (every 5 s) opens it: this daemon
+    stops with one line naming the database and the other daemon, exit 2 as a start refused on
+    it, no traceback."""
+    db, problem = under_a_file(tmp_path)
+    daemon = start_daemon(db, env, tmp_path)
+    try:
+        assert daemon.wait_err("listening", 30), daemon.err
+        ready = tmp_path / "ready"
+        ready.mkdir()
+        with DatabaseLock(ready / db.name):  # the other daemon's lock, its folder put in the way's place at once
+            (tmp_path / "plain").unlink()
+            ready.rename(db.parent)
+            assert daemon.exited(30) == 2, daemon.err
+        assert not any("Traceback" in line for line in daemon.err), daemon.err
+        opening, stop = [x for x in daemon.err if x.startswith(ERROR)]
+        assert problem in opening and "alerts go on, marked as not stored" in opening
+        assert stop == (f"{ERROR}{db}: already used by another call-monitor daemon (pid {os.getpid()}); one daemon "
+                        "per database (give this one another --db and --socket); this daemon stops (it could not "
+                        "open the database when it started, and another daemon took it since)"), daemon.err
+    finally:
+        daemon.kill()

@@ -12,7 +12,9 @@ from ..console import error, warning
 from .common import ExitStatus, add_call_options, add_config_options, add_logging_options, stopped_by
 
 if TYPE_CHECKING:
+    from ..capture.sources import FileSource
     from ..events import Event
+    from ..pipeline import CallPipeline
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -92,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
         try:
-            failed = len(unreadable) + sum(not _replay_file(path, args, cfg, guard, transcription, sinks)
-                                           for path in args.files if path not in unreadable)
+            failed = len(unreadable) + _replay_files([path for path in args.files if path not in unreadable],
+                                                     args, cfg, guard, transcription, sinks)
         finally:
             if webhook is not None:
                 _drain(webhook, args.webhook_wait, store.path)
@@ -129,12 +131,33 @@ def _unreadable(args: argparse.Namespace) -> list[str]:
     return unreadable
 
 
-def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription, sinks: list) -> bool:
-    """One recording through a CallPipeline into ``sinks``; False (said in one line) if it cannot be
-    read, or if its speech recognition failed (the call was replayed without it)."""
+def _replay_files(paths: list[str], args: argparse.Namespace, cfg, store, transcription, sinks: list) -> int:
+    """Each recording in turn (:func:`_begin_call`, :func:`_feed_call`); how many failed. Stopped
+    (Ctrl-C, SIGTERM) between two of them, while the next one opens and its call is made (its
+    recognizer takes some 50 ms), it says so in one line, as a stop during a call does."""
+    failed = begun = 0
+    for path in paths:
+        try:
+            call = _begin_call(path, args, cfg, store, transcription)
+        except KeyboardInterrupt as stop:
+            kept = f"the {begun} call(s) replayed before it are kept" if begun else "nothing was replayed or stored"
+            error(f"{path}: {stopped_by(stop)} before its call began: {kept}; no further file is replayed")
+            raise
+        if call is None:
+            failed += 1
+            continue
+        begun += 1
+        failed += not _feed_call(path, *call, sinks)
+    return failed
+
+
+def _begin_call(path: str, args: argparse.Namespace, cfg, store,
+                transcription) -> tuple[FileSource, CallPipeline] | None:
+    """The recording's FileSource and its call's CallPipeline (the call started in ``store``); None
+    (said in one line) if it cannot be read."""
     from ..capture.audio_files import AudioFileError
     from ..capture.sources import FileSource, replay_block_s
-    from ..pipeline import CallPipeline, feed_source
+    from ..pipeline import CallPipeline
     try:
         src = FileSource(path, caller_channel=args.caller_channel,
                          agent_channel=None if args.agent_channel < 0 else args.agent_channel,
@@ -142,11 +165,18 @@ def _replay_file(path: str, args: argparse.Namespace, cfg, store, transcription,
                          block_s=replay_block_s(realtime=args.realtime, transcribe=bool(transcription)))
     except AudioFileError as err:
         error(str(err))
-        return False
+        return None
     if unread := src.unread_channels():  # said before the call's alerts
         warning(f"{path}: {unread}")
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
-    pipeline = CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
+    return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
+
+
+def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) -> bool:
+    """The recording through its call's pipeline into ``sinks``; False (said in one line) if it
+    cannot be read to its end, or if its speech recognition failed (the call was replayed without it)."""
+    from ..capture.audio_files import AudioFileError
+    from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
     try:
         feed_source(pipeline, src.chunks(), [*sinks, progress])

@@ -7,7 +7,9 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
+from typing import Callable
 
 from ..console import LEVELS, error, first_line, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
@@ -105,6 +107,32 @@ class _Starting:
                          "so far): try again once `call-monitor status` shows it listening"}
 
 
+class _HeldStatus:
+    """The capture's status lines (a leg waiting for its source, lost, reopened) from when it opens,
+    which is before the daemon that says them is made (the capture opens before the database):
+    held, then said by the daemon in their order (:meth:`hand_to`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: list[tuple[str, str]] = []
+        self._to: Callable[[str, str], None] | None = None
+
+    def __call__(self, level: str, message: str) -> None:
+        with self._lock:
+            to = self._to
+            if to is None:
+                self._held.append((level, message))
+                return
+        to(level, message)
+
+    def hand_to(self, to: Callable[[str, str], None]) -> None:
+        """Say the held lines through ``to``, and every later one (a line that comes meanwhile waits)."""
+        with self._lock:
+            for level, message in self._held:
+                to(level, message)
+            self._held, self._to = [], to
+
+
 class _Stop(Exception):
     """Setup failed: the one-line message is already said; exit with ``status``."""
 
@@ -175,14 +203,16 @@ def _check_call_folders(cfg) -> None:
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,
            hangup: _HangupDuringStart) -> int:
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it; the
-    speech model is loaded before the database is opened (made)."""
+    speech model is loaded and the capture opened before the database is opened (made), so that a
+    start either of them stops leaves no database made nor one there before touched."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from .common import ModelError, StoreError, open_store_or_pending, open_transcription
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     status = _open_status(cfg, starting, stack)
-    source = _live_source(cfg)
+    held = _HeldStatus()
+    source = _live_source(cfg, held)
     try:
         token = webhook_token(cfg)
     except ValueError as err:
@@ -193,6 +223,9 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         transcription = open_transcription(args, cfg, live=True)
     except ModelError as err:
         raise _fail(str(err)) from None
+    starting.doing = "opening the capture"
+    stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
+    _start_capture(source, cfg)  # before the database: a caller's input that will not open leaves none made
     starting.doing = "opening the database and the outputs"
     try:
         store = open_store_or_pending(cfg, check=lambda opened: _take_lock(lock))
@@ -209,14 +242,12 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         sinks["notify"] = notify
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
                     transcription=transcription)
-    source.on_status = daemon.source_status
+    held.hand_to(daemon.source_status)
     daemon.install_signals()
     if hangup.seen:
         daemon.request_reload()
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
-    stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
-    _start_capture(source, cfg)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
     names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
     log.info("listening (%s); status socket %s", names, status.path)
@@ -256,8 +287,9 @@ def _check_model(args: argparse.Namespace, cfg) -> None:
         TranscriptionSetup.find(cfg, getattr(args, "model", None))
 
 
-def _live_source(cfg):
-    """The LiveSource of daemon.caller (and daemon.agent); bad devices stop the command."""
+def _live_source(cfg, on_status: _HeldStatus):
+    """The LiveSource of daemon.caller (and daemon.agent), its status lines to ``on_status``; bad
+    devices stop the command."""
     from ..capture.devices import DeviceError
     from ..capture.live import LiveSource
     legs = {"caller": cfg.daemon.caller}
@@ -267,7 +299,8 @@ def _live_source(cfg):
     # waited for (daemon.wait_for_source; not the default input, which no later start brings)
     optional = ("agent", "caller") if cfg.daemon.wait_for_source and cfg.daemon.caller else ("agent",)
     try:
-        source = LiveSource(legs, optional=optional, watch_streams="streams" in cfg.daemon.call_boundaries)
+        source = LiveSource(legs, optional=optional, watch_streams="streams" in cfg.daemon.call_boundaries,
+                            on_status=on_status)
     except DeviceError as err:
         raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing
@@ -337,11 +370,15 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
 
 
 def _run_daemon(daemon) -> int:
+    """What the daemon's run returns; 1 with one line for an error it raises, and 2, as for a start
+    refused on its database, when it stopped because the database it opened late was another
+    daemon's by then (its line said by the daemon)."""
     try:
-        return daemon.run()
+        rc = daemon.run()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
         error(f"the monitor stopped: {first_line(err)}")
         return ExitStatus.FAILED
+    return ExitStatus.BAD_SETUP if daemon.refused is not None else rc
 
 
 def _take_lock(lock) -> None:

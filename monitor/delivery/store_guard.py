@@ -14,7 +14,8 @@ Calls begun while the store fails get a provisional negative id; once their row 
 A database that cannot even be opened when a command starts is a :class:`PendingStore`
 (:func:`open_or_pending`): every write fails as above until an opening attempt (at most every
 ``retry_s``) succeeds, so the guard holds what it cannot write from the first alert on. A newer
-schema is not retried: that needs an upgrade, and :func:`open_or_pending` raises it.
+schema is not retried: that needs an upgrade, and :func:`open_or_pending` raises it. Nor is a
+database another daemon took meanwhile (:attr:`PendingStore.refused`): the daemon stops on it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class PendingStore:
         self._opener = opener
         self.path = path
         self.error = str(error)
+        self.refused: DatabaseInUse | None = None
+        """Set when an attempt opened the database and another daemon's lock held it (taken since
+        the start): it is not tried again."""
         self.retry_s = retry_s
         self._clock = clock
         self._last_try = clock()
@@ -81,16 +85,21 @@ class PendingStore:
             return self._store
         with self._lock:
             busy = self._attempt is not None and self._attempt.is_alive()
-            if self._store is None and not busy and self._clock() - self._last_try >= self.retry_s:
+            due = self.refused is None and self._clock() - self._last_try >= self.retry_s
+            if self._store is None and not busy and due:
                 self._attempt = threading.Thread(target=self._open_once, name="store-open", daemon=True)
                 self._attempt.start()
             return self._store
 
     def _open_once(self) -> None:
-        if self._store is not None:
+        if self._store is not None or self.refused is not None:
             return
         try:
             store = self._opener()
+        except DatabaseInUse as err:
+            with self._lock:
+                self.error, self.refused = str(err), err
+            return
         except StoreError as err:
             with self._lock:
                 self.error = str(err)
@@ -167,6 +176,11 @@ class StoreGuard:
     @property
     def held(self) -> int:
         return len(self._held)
+
+    @property
+    def held_alerts(self) -> int:
+        """How many of the held records are alerts."""
+        return sum(op == "add_alert" for op, _ in self._held)
 
     def real_id(self, call_id: int | None) -> int | None:
         """The database id of ``call_id`` (None while its row is not written)."""
