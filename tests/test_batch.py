@@ -583,6 +583,38 @@ def test_ctrl_c_while_the_model_loads_stops_the_batch_with_one_line_and_nothing_
     assert wait_for(lambda: not any(process_alive(pid) for pid in loading), 5), loading
 
 
+_STOP_AT_THE_FORK = """
+import ctypes, functools, os, signal, sys
+from conftest import child_processes
+from monitor.transcription.vosk_models import check_loads, resolve_model
+side, sig = sys.argv[2], signal.Signals[sys.argv[3]]
+caller = os.getpid()
+# called from C right after the fork, on that side: Python's handler runs once os.fork has returned there
+os.register_at_fork(**{f"after_in_{side}": functools.partial(getattr(ctypes.CDLL(None), "raise"), int(sig))})
+signal.signal(signal.SIGTERM, signal.default_int_handler)  # raised as Ctrl-C is, as the commands do
+try:
+    check_loads(resolve_model(sys.argv[1], None))
+    said = "loaded"
+except KeyboardInterrupt:
+    said = "stopped"
+print(os.getpid() == caller, said, sorted(child_processes(os.getpid())), flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("side, outcome", [("child", "loaded"), ("parent", "stopped")])
+def test_a_stop_that_comes_just_as_the_model_loading_process_is_forked_is_never_raised_in_that_process(
+        tmp_path, side, outcome, sig):
+    """Ctrl-C reaches the whole foreground group, the loading child too, and may come right at the
+    fork: the child, which runs none of the caller's code, drops it (the model loads: a stop sent to
+    the child alone is no stop of the batch); the caller raises it only once the child is ended and
+    reaped (no process left loading the model)."""
+    model = korean_model(tmp_path)
+    done = subprocess.run([PY, "-c", _STOP_AT_THE_FORK, str(model), side, sig], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests'}"))
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"True {outcome} []\n", "")
+
+
 def test_a_worker_that_cannot_load_the_model_fails_each_of_its_calls_with_the_reason(tmp_path):
     """The model loads on the client, and is gone when a worker joins the scheduler (a folder
     removed mid-run, or not where the worker's machine has it): each call fails in one line naming

@@ -23,6 +23,7 @@ optionally followed by ``-<version or variant>``, for example
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -33,7 +34,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn
 
 from ..capture.quiet import native_stderr_captured
 
@@ -353,21 +354,20 @@ def check_loads(info: ModelInfo) -> None:
 
     For a command whose model is loaded elsewhere (``batch``'s workers): it knows the model loads
     before it makes anything, and keeps none of the model's memory (freed in the process that
-    loaded it, much of it stays). A stop (Ctrl-C, SIGTERM) ends the child and is raised."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        _load_in_child(info, write_fd)
-    os.close(write_fd)
-    try:
+    loaded it, much of it stays). A stop (Ctrl-C, SIGTERM) ends the child and is raised. Ctrl-C
+    and SIGTERM are blocked across the fork: one that comes meanwhile is raised only once the
+    child is in hand (killed and reaped), never in the child, which ignores them."""
+    with _stops_blocked() as before:
+        pid, read_fd = _fork_loader(info)
         with os.fdopen(read_fd, "rb") as fh:
-            said = fh.read().decode("utf-8", "replace")
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        raise
-    finally:
-        _, status = os.waitpid(pid, 0)
+            try:
+                signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a stop from here on ends the child
+                said = fh.read().decode("utf-8", "replace")
+            except BaseException:
+                os.kill(pid, signal.SIGKILL)
+                raise
+            finally:
+                _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code == 0:
         return
@@ -377,13 +377,47 @@ def check_loads(info: ModelInfo) -> None:
     raise ModelError(f"{info.path}: Vosk crashed loading this model ({how})")
 
 
-def _load_in_child(info: ModelInfo, write_fd: int) -> None:
+_STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def _stops_blocked() -> Iterator[set[signal.Signals]]:
+    """Ctrl-C and SIGTERM blocked in this thread inside the block, which gets the mask before it;
+    that mask is back after it."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        yield before
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _fork_loader(info: ModelInfo) -> tuple[int, int]:
+    """(pid, read end of its pipe) of :func:`check_loads`'s child, which never returns here;
+    :class:`ModelError` if no process can be started."""
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as err:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise ModelError(f"{info.path}: cannot start a process to load this model in "
+                         f"({err.strerror or err})") from None
+    if pid == 0:
+        _load_in_child(info, read_fd, write_fd)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _load_in_child(info: ModelInfo, read_fd: int, write_fd: int) -> NoReturn:
     """:func:`check_loads`'s child: load, send why it failed (nothing if it loaded), exit without
-    returning to the caller's code. Ctrl-C and SIGTERM are left to the parent, which ends it."""
+    returning to the caller's code. Ctrl-C and SIGTERM, blocked since before the fork, are
+    ignored (one already come is dropped with them): they are left to the parent, which ends it."""
     code = 3
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.close(read_fd)
         try:
             load_model(info)
             code = 0
