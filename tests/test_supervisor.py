@@ -337,8 +337,9 @@ def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_p
 
 def test_a_request_with_another_scheme_than_bearer_is_told_the_console_expects_a_bearer_token(tmp_path):
     """``curl -u`` or a proxy's Basic authentication is not a wrong token: the answer (401,
-    ``wrong_scheme``) and the console's log line name the scheme it got and the header it reads,
-    and nothing of the credentials sent."""
+    ``wrong_scheme``) and the console's log line name the scheme it got (spelled as the console
+    spells it; a word that is no known scheme, perhaps a token sent without ``Bearer``, is not
+    echoed) and the header it reads, and nothing of the credentials sent."""
     console = ConsoleProcess(tmp_path)
     try:
         done = subprocess.run(["curl", "-sS", "-u", "eve:SECRET-PASSWORD", "-D", "-", f"{console.base}/api/state"],
@@ -350,13 +351,20 @@ def test_a_request_with_another_scheme_than_bearer_is_told_the_console_expects_a
         assert [value for name, value in fields if name.lower() == "www-authenticate"] == ["Bearer"], head
         assert json.loads(body) == {"code": "wrong_scheme", "error": "Basic authorization is not read here: this "
                                     "console expects its token as 'Authorization: Bearer TOKEN'"}
-        for sent, named in (("Negotiate YIIC", "Negotiate"), ("Sch\u00e9ma abc", "an unknown scheme")):
+        sent_named = (("Negotiate YIIC", "Negotiate"), ("negotiate YIIC", "Negotiate"),
+                      ("Sch\u00e9ma abc", "an unknown scheme"),
+                      ("BARE-TOKEN-0123456789", "an unknown scheme"))  # a token sent without 'Bearer ' before it
+        for sent, named in sent_named:
             status, said = console.request("POST", "/webhook", json.dumps(alert_body(1)).encode(), token=None,
                                            headers={"Authorization": sent})
             assert status == 401 and json.loads(said)["error"].startswith(f"{named} authorization is not read here")
-        assert wait_for(lambda: any("401 GET /api/state from 127.0.0.1: Basic authorization is not read here" in e
-                                    for e in console.err), 5), console.err
-        assert not any("SECRET" in e or "ZXZl" in e or "YIIC" in e for e in console.err)
+            assert "YIIC" not in said.decode() and "BARE" not in said.decode()
+
+        def logged() -> list[str]:
+            return [e for e in console.err if "authorization is not read here" in e]
+        assert wait_for(lambda: len(logged()) == 1 + len(sent_named), 5), console.err  # each refusal's line
+        assert "401 GET /api/state from 127.0.0.1: Basic authorization is not read here" in logged()[0], logged()
+        assert not any("SECRET" in e or "ZXZl" in e or "YIIC" in e or "BARE" in e for e in console.err)
         assert console.state()["alerts"] == [] and console.alive()
     finally:
         console.kill()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -82,8 +81,11 @@ def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-_SCHEME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")
-"""An authentication scheme as HTTP spells one (a token), short enough to name in a refusal."""
+_KNOWN_SCHEMES = {name.lower(): name for name in (
+    "Basic", "Digest", "Negotiate", "NTLM", "HOBA", "Mutual", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "DPoP",
+    "PrivateToken", "Concealed", "AWS4-HMAC-SHA256", "OAuth", "Token")}
+"""The authentication schemes a refusal names, as spelled here: IANA's registry, and the
+``Token`` and ``OAuth`` some clients send."""
 
 
 def split_authorization(authorization: str | None) -> tuple[str, str]:
@@ -93,9 +95,10 @@ def split_authorization(authorization: str | None) -> tuple[str, str]:
 
 
 def scheme_named(scheme: str) -> str:
-    """``scheme`` as a refusal may name it: itself when it is a plain scheme name, else a phrase
-    (nothing of what a client sent is echoed beyond a scheme's name)."""
-    return scheme if _SCHEME_RE.match(scheme) else "an unknown scheme"
+    """``scheme`` as a refusal may name it: its name when it is a known scheme (spelled as here),
+    else a phrase. Nothing a client sent is echoed: a word that is no known scheme may be a token
+    sent without ``Bearer`` before it, and the refusal is logged."""
+    return _KNOWN_SCHEMES.get(scheme.lower(), "an unknown scheme")
 
 
 class Auth:
