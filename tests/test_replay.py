@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -514,15 +515,23 @@ def test_ctrl_c_or_sigterm_between_two_files_is_one_line_and_keeps_the_calls_rep
                             stdout=subprocess.PIPE, stderr=err_write, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(err_write)
+    err_pipe = os.fdopen(err_read, errors="replace")
+    events: list[dict] = []
+
+    def read_events() -> None:  # as they come: a replay held on a full stdout would look held on stderr
+        for line in proc.stdout:
+            events.append(json.loads(line))
+    reader = threading.Thread(target=read_events, daemon=True)
+    reader.start()
     try:
-        assert any(json.loads(line)["type"] == "call_summary" for line in proc.stdout)  # the first call, whole
+        assert wait_for(lambda: any(e["type"] == "call_summary" for e in events), 60), "the first call did not end"
         assert wait_for(lambda: _writing_to_a_full_pipe(proc.pid), 60, every_s=0.005)
         proc.send_signal(sig)
-        with os.fdopen(err_read, errors="replace") as err_pipe:
-            err = err_pipe.read().lstrip(".")
-        proc.stdout.read()
+        err = err_pipe.read().lstrip(".")
+        reader.join(30)
     finally:
         proc.kill()
+        err_pipe.close()
     assert proc.wait() == status, err
     before, _, line = err.partition("call-monitor: error: ")
     assert line == (f"{four_channels}: {said} before its call began: the 1 call(s) replayed before it are kept; no "
