@@ -322,7 +322,9 @@ def load_model(info: ModelInfo | str | os.PathLike[str]) -> "vosk.Model":
                          "--no-transcribe") from None
 
     vosk.SetLogLevel(-3)
-    native: list[str] = []  # what the native libraries print (OpenFst names a graph file it cannot read)
+    # what the native libraries print (OpenFst names a graph file it cannot read); one list for
+    # both steps: a graph file the model's load could not read fails when a recognizer starts
+    native: list[str] = []
     try:
         with native_stderr_captured(native):
             model = vosk_new(vosk.Model, str(path))
