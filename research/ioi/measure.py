@@ -206,6 +206,8 @@ def collect(folder: str, cache: str, split: str, ids: list[str] | None,
             judge_speech_s: float = JUDGE_SPEECH_S) -> list[dict]:
     cfg = ev.make_config(ev.Settings())
     jobs = [j for j in ev.load_jobs(folder, split) if j.expect_critical or j.forbid_critical]
+    if split == "all" and any(j.expect_critical for j in jobs):
+        raise SystemExit(f"{folder}: holds labored calls: --split all is for folders of healthy calls only")
     if ids:
         jobs = [j for j in jobs if j.id in ids]
     files = []
@@ -312,7 +314,9 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("folder")
     p.add_argument("--cache", required=True)
-    p.add_argument("--split", default="tune", choices=("tune",))
+    p.add_argument("--split", default="tune", choices=("tune", "all"),
+                   help="tune: the evaluation corpus's tuning half; all: a folder of healthy calls only "
+                        "(research/margin's), refused where a file expects a critical")
     p.add_argument("--out", default=None, help="pickle of the per-file, per-hop values (and read back if present)")
     p.add_argument("--held", type=int, default=8)
     p.add_argument("--ids", default=None)
