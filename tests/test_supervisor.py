@@ -519,6 +519,23 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and "the token file is empty" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_an_address_in_use_is_one_line_and_makes_no_token_or_database(tmp_path):
+    """A second console started on the first one's port (or any program's) is told so in one line,
+    exit 2, and leaves nothing behind: no token file, no database."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = call_monitor("supervisor", "--db", tmp_path / "c.db", "--token-file", tmp_path / "t", "--listen",
+                         f"127.0.0.1:{port}", env=_env(tmp_path), timeout=60)
+    finally:
+        taken.close()
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    assert not (tmp_path / "t").exists() and not (tmp_path / "c.db").exists()
+
+
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
     cert, key = tmp / "console.crt", tmp / "console.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",

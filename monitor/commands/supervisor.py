@@ -163,21 +163,21 @@ def run(args: argparse.Namespace) -> int:
     from ..supervisor.auth import TokenFileError
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
+    try:  # first: an address in use (another console) leaves no token or database made
+        sock = bind(host, port)
+    except OSError as err:
+        error(f"cannot listen on {host}:{port} ({err.strerror or err})")
+        return ExitStatus.BAD_SETUP
     try:
         auth, token, created = _load_auth(sc, create=True)
         store = ConsoleStore.open(sc.db)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
+        sock.close()
         error(str(err))
         return ExitStatus.BAD_SETUP
     token_file = os.path.expanduser(sc.token_file)
     if created:
         info(f"new token written to {token_file} (mode 0600): {token}")
-    try:
-        sock = bind(host, port)
-    except OSError as err:
-        store.close()
-        error(f"cannot listen on {host}:{port} ({err.strerror or err})")
-        return ExitStatus.BAD_SETUP
     tls = bool(args.tls_cert)
     if not is_loopback(host) and not tls:
         warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "
