@@ -97,7 +97,15 @@ def test_user_config_can_be_skipped(env):
 
 @pytest.mark.parametrize("text, message", [
     ("[analysis]\nwindow = 20\n", "config.toml: analysis.window: unknown key"),
-    ("[analyse]\n", "config.toml: analyse: unknown section"),
+    ("[analysis]\nwindow_speach_s = 8\n",
+     "config.toml: analysis.window_speach_s: unknown key (did you mean window_speech_s?)"),
+    ("[analysis]\nzzz = 1\n", "config.toml: analysis.zzz: unknown key (known: window_speech_s, window_max_s, "),
+    ("[analyse]\n", "config.toml: analyse: unknown section (did you mean analysis?)"),
+    ("[zzz]\n", "config.toml: zzz: unknown section (known: analysis, rules, actions, "),
+    ("db = \"calls.db\"\n", "config.toml: db: a key outside any section (it belongs under [storage] or [supervisor])"),
+    ("webhook_url = \"http://supervisor:8640/webhook\"\n[storage]\ndb = \"calls.db\"\n",
+     "config.toml: webhook_url: a key outside any section (it belongs under [delivery])"),
+    ("zzz = 1\n", "config.toml: zzz: a key outside any section, and no section has it (sections: analysis, "),
     ("[rules.slow_speech]\npersist_s = -3\n",
      "config.toml: rules.slow_speech.persist_s: must be >= 0, got -3"),
     ("[rules.slow_speech]\npersist_s = \"six\"\n",
