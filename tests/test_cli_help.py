@@ -164,3 +164,9 @@ def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_opt
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith(f"usage: call-monitor {args[0]} ") and r.stderr.endswith(f"\n{said}\n"), r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_batch_takes_j_for_its_workers_as_make_and_the_tools_do() -> None:
+    batch = _subparsers()["batch"]
+    assert batch.parse_args(["calls/", "-j", "1"]).workers == 1
+    assert batch.parse_args(["calls/", "--workers", "3"]).workers == 3
