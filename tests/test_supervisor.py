@@ -465,9 +465,11 @@ def test_an_agent_token_given_to_two_agents_is_refused_not_kept_for_the_last_one
 def test_listen_addresses():
     assert parse_listen("127.0.0.1:8640") == ("127.0.0.1", 8640)
     assert parse_listen("[::1]:9000") == ("::1", 9000)
-    for bad in ("8640", "host:", ":80", "h:99999"):
+    for bad in ("8640", "host:", ":80", "h:port"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_listen(bad)
+    with pytest.raises(ValueError, match=r"^--listen h:99999: port 99999 is out of range \(0 to 65535; 0 picks a free one\)$"):
+        parse_listen("h:99999")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
 

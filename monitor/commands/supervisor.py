@@ -42,8 +42,10 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); raises ValueError."""
     host, sep, port = text.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not port.isdigit():
         raise ValueError(f"--listen {text}: expected HOST:PORT, e.g. 127.0.0.1:8640")
+    if int(port) > 65535:
+        raise ValueError(f"--listen {text}: port {int(port)} is out of range (0 to 65535; 0 picks a free one)")
     return host, int(port)
 
 
