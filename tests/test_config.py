@@ -189,6 +189,19 @@ def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeyp
         config_from_args(argparse.Namespace(config=str(tmp_path / "missing.toml"), db=None))
 
 
+@pytest.mark.parametrize("command", [["replay", "call.wav"], ["run"], ["install-service"]])
+def test_a_refused_option_value_is_named_by_the_option_the_person_typed(env, tmp_path, command):
+    """`--webhook localhost:8640` is said as --webhook (with the key it sets), not as the
+    configuration's "command line: delivery.webhook_url"; exit 2, nothing made."""
+    from conftest import ROOT, call_monitor
+    r = call_monitor(*command, "--webhook", "localhost:8640/webhook", "--db", tmp_path / "e.db", cwd=tmp_path,
+                     env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == ("call-monitor: error: --webhook (delivery.webhook_url): must be an http:// or https:// URL "
+                        "with a host (or \"\"), got 'localhost:8640/webhook'\n")
+    assert os.listdir(tmp_path) == []
+
+
 def test_command_line_overrides_are_validated(env):
     with pytest.raises(ConfigError, match="^command line: analysis.window_speech_s: must be >= 1.0"):
         load_config(overrides={"analysis.window_speech_s": 0}, env=env)
