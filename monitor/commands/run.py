@@ -12,7 +12,7 @@ import time
 from typing import Callable
 
 from ..console import LEVELS, error, first_line, warning
-from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
+from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
             return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
+    except KeyboardInterrupt as stop:  # before the daemon took the signals (its model loading): it never ran
+        error(f"{stopped_by(stop)} while the daemon was starting: nothing was monitored or stored")
+        raise
 
 
 def _database_lock(cfg):
