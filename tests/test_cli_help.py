@@ -152,8 +152,10 @@ def test_without_a_home_folder_install_service_says_relative_paths_are_not_found
 
 
 @pytest.mark.parametrize("args, said", [
-    (["replay", "--jsnol", "call.wav"], "call-monitor replay: error: unrecognized arguments: --jsnol (did you mean --jsonl?)"),
-    (["alerts", "--sinse", "2h"], "call-monitor alerts: error: unrecognized arguments: --sinse 2h (did you mean --since?)"),
+    (["replay", "--jsnol", "call.wav"],
+     "call-monitor replay: error: unrecognized arguments: --jsnol (did you mean --jsonl?)"),
+    (["alerts", "--sinse", "2h"],
+     "call-monitor alerts: error: unrecognized arguments: --sinse 2h (did you mean --since?)"),
     (["alerts", "2h"], "call-monitor alerts: error: unrecognized arguments: 2h"),
 ])
 def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_option_it_is_close_to(
