@@ -310,6 +310,9 @@ def _live_source(cfg, on_status: _HeldStatus):
         raise _fail(f"cannot use the audio system: {err}") from None
     if not cfg.daemon.caller:  # no default input to record: said before the database is made
         _check_default_input()
+        warning("no caller source (--caller or daemon.caller): the default input is the caller, usually the "
+                "microphone; give --caller SOURCE, the monitor of the softphone's sink (`call-monitor devices` "
+                "lists them)")
     return source
 
 
