@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import os
 import signal
 import sys
 import threading
-from typing import Iterator
+from typing import Iterator, NoReturn
 
 from .console import configure_logging
 
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unrecognized = parser.parse_known_args(argv)
+    if unrecognized:
+        _refuse_unrecognized(parser, args.command, unrecognized)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -55,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 141
+
+
+def _refuse_unrecognized(parser: argparse.ArgumentParser, command: str | None, unrecognized: list[str]) -> NoReturn:
+    """Exit 2 on arguments no parser took, said by the command's own parser (its usage, its name)
+    with the option each misspelt one is close to: argparse would say it as the top parser's."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    own = sub.choices.get(command, parser) if sub is not None and command else parser
+    options = list(own._option_string_actions)
+    close = [m[0] for arg in unrecognized if arg.startswith("-")
+             for m in [difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)] if m]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    own.error(f"unrecognized arguments: {' '.join(unrecognized)}{hint}")
 
 
 @contextlib.contextmanager

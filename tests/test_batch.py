@@ -715,11 +715,17 @@ def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the
     assert "checking recordings" in capsys.readouterr().err
 
 
-def test_a_manifest_without_a_path_column_is_named(tmp_path):
+@pytest.mark.parametrize("text, problem", [
+    ("file,caller\nx.wav,0\n", "a manifest needs a 'path' column (its columns: file, caller)"),
+    ("", "a manifest needs a 'path' column (it is empty)"),
+    ("path,caller_channel\n", "a manifest needs at least one row under its header"),
+])
+def test_a_manifest_without_a_path_column_or_rows_is_named_with_what_it_holds(tmp_path, text, problem):
     manifest = tmp_path / "calls.csv"
-    manifest.write_text("file\nx.wav\n")
-    with pytest.raises(InputError, match="calls.csv: a manifest needs a 'path' column"):
+    manifest.write_text(text)
+    with pytest.raises(InputError) as err:
         expand_inputs([str(manifest)])
+    assert str(err.value) == f"{manifest}: {problem}"
 
 
 # ------------------------------------------------------------------ the archive report

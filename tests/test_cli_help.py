@@ -149,3 +149,26 @@ def test_without_a_home_folder_install_service_says_relative_paths_are_not_found
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.splitlines()[0].startswith("call-monitor: warning: relative paths in the configuration "
                                                   "(storage.db = 'calls.db')") and written
+
+
+@pytest.mark.parametrize("args, said", [
+    (["replay", "--jsnol", "call.wav"],
+     "call-monitor replay: error: unrecognized arguments: --jsnol (did you mean --jsonl?)"),
+    (["alerts", "--sinse", "2h"],
+     "call-monitor alerts: error: unrecognized arguments: --sinse 2h (did you mean --since?)"),
+    (["alerts", "2h"], "call-monitor alerts: error: unrecognized arguments: 2h"),
+])
+def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_option_it_is_close_to(
+        args, said, tmp_path) -> None:
+    """The command's own usage and name, not the top parser's `call-monitor [-h] COMMAND ...`, and
+    nothing run (exit 2)."""
+    r = call_monitor(*args, cwd=tmp_path, timeout=30)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"usage: call-monitor {args[0]} ") and r.stderr.endswith(f"\n{said}\n"), r.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_batch_takes_j_for_its_workers_as_make_and_the_tools_do() -> None:
+    batch = _subparsers()["batch"]
+    assert batch.parse_args(["calls/", "-j", "1"]).workers == 1
+    assert batch.parse_args(["calls/", "--workers", "3"]).workers == 3

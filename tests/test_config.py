@@ -97,7 +97,15 @@ def test_user_config_can_be_skipped(env):
 
 @pytest.mark.parametrize("text, message", [
     ("[analysis]\nwindow = 20\n", "config.toml: analysis.window: unknown key"),
-    ("[analyse]\n", "config.toml: analyse: unknown section"),
+    ("[analysis]\nwindow_speach_s = 8\n",
+     "config.toml: analysis.window_speach_s: unknown key (did you mean window_speech_s?)"),
+    ("[analysis]\nzzz = 1\n", "config.toml: analysis.zzz: unknown key (known: window_speech_s, window_max_s, "),
+    ("[analyse]\n", "config.toml: analyse: unknown section (did you mean analysis?)"),
+    ("[zzz]\n", "config.toml: zzz: unknown section (known: analysis, rules, actions, "),
+    ("db = \"calls.db\"\n", "config.toml: db: a key outside any section (it belongs under [storage] or [supervisor])"),
+    ("webhook_url = \"http://supervisor:8640/webhook\"\n[storage]\ndb = \"calls.db\"\n",
+     "config.toml: webhook_url: a key outside any section (it belongs under [delivery])"),
+    ("zzz = 1\n", "config.toml: zzz: a key outside any section, and no section has it (sections: analysis, "),
     ("[rules.slow_speech]\npersist_s = -3\n",
      "config.toml: rules.slow_speech.persist_s: must be >= 0, got -3"),
     ("[rules.slow_speech]\npersist_s = \"six\"\n",
@@ -179,6 +187,19 @@ def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeyp
         config_from_args(argparse.Namespace(config=str(tmp_path), db=None))
     with pytest.raises(ConfigError, match="missing.toml: no such configuration file$"):
         config_from_args(argparse.Namespace(config=str(tmp_path / "missing.toml"), db=None))
+
+
+@pytest.mark.parametrize("command", [["replay", "call.wav"], ["run"], ["install-service"]])
+def test_a_refused_option_value_is_named_by_the_option_the_person_typed(env, tmp_path, command):
+    """`--webhook localhost:8640` is said as --webhook (with the key it sets), not as the
+    configuration's "command line: delivery.webhook_url"; exit 2, nothing made."""
+    from conftest import ROOT, call_monitor
+    r = call_monitor(*command, "--webhook", "localhost:8640/webhook", "--db", tmp_path / "e.db", cwd=tmp_path,
+                     env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == ("call-monitor: error: --webhook (delivery.webhook_url): must be an http:// or https:// URL "
+                        "with a host (or \"\"), got 'localhost:8640/webhook'\n")
+    assert os.listdir(tmp_path) == []
 
 
 def test_command_line_overrides_are_validated(env):

@@ -342,6 +342,25 @@ def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path
     assert all(s["gap_fill_s"] - gap0[leg] < 0.06 for leg, s in src.stats().items()), src.stats()
 
 
+def test_run_without_caller_says_it_takes_the_default_input_as_the_caller(env, tmp_path):
+    """The default input is usually the microphone, the agent's own voice: a daemon started without
+    --caller says so in one warning line (as install-service does), and runs on it."""
+    import signal
+    from conftest import Daemon
+    daemon = Daemon(["--no-transcribe", "--no-notify", "--db", str(tmp_path / "e.db"), "--socket",
+                     str(tmp_path / "s")], env, tmp_path)
+    try:
+        assert daemon.wait_err("listening", 30), daemon.err
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.exited(10) == 0
+    finally:
+        daemon.kill()
+    warned = [line for line in daemon.err if line.startswith("call-monitor: warning: ")]
+    assert warned == ["call-monitor: warning: no caller source (--caller or daemon.caller): the default input is the "
+                      "caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's sink "
+                      "(`call-monitor devices` lists them)"], daemon.err
+
+
 def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_path):
     """One line saying to give --caller, exit 2, said before the database is made: neither the
     database nor its folder nor its daemon lock is left behind."""

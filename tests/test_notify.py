@@ -33,6 +33,8 @@ def test_missing_notify_send_is_logged_not_raised(monitor_logs):
     ev = AlertEvent(t=1.0, kind="slow_speech", severity="warning", message="w")
     assert sink.send(ev) is False and sink.send(ev) is False
     assert logs[0][0] == "warning" and "not found" in logs[0][1] and logs[1][0] == "info"
+    assert logs[0][1].endswith("(no desktop here? `run --no-notify` or delivery.notify = false turns them off)")
+    assert "--no-notify" not in logs[1][1]  # the hint once, with the warning
     sink.close()
 
 

@@ -459,6 +459,19 @@ def test_unusable_files_give_one_clear_line(db, setup, message):
     assert str(err.value).startswith(f"{db}: ") and message in str(err.value), str(err.value)
 
 
+@pytest.mark.parametrize("command", [["alerts"], ["purge"], ["report", "1", "-o", "r.html"]])
+@pytest.mark.parametrize("content", [b"RIFF....WAVEfmt " * 200, b"hello there\n"], ids=["a recording", "a note"])
+def test_a_file_that_is_no_database_is_said_so_alike_by_every_command_that_reads_one(tmp_path, command, content):
+    """A recording or a text file given as --db is no database (not a damaged one), in the words of
+    a command that writes one; one line, exit 2, the file left as it was."""
+    given = tmp_path / "call.wav"
+    given.write_bytes(content)
+    r = call_monitor(*command, "--db", given, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: {given}: not a callmonitor database (file is not a database)\n"
+    assert given.read_bytes() == content and sorted(os.listdir(tmp_path)) == ["call.wav"]
+
+
 def test_a_path_under_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match=r"file/events.db: cannot open the database"):

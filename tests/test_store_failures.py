@@ -305,9 +305,9 @@ def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database
 @pytest.mark.parametrize("stop, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["Ctrl-C", "SIGTERM"])
 def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_nor_folder(tmp_path, stop, status):
     """Ctrl-C or SIGTERM while `run` starts (its speech model loading, which comes before its
-    database): the signal's exit status, no traceback (Vosk stopped mid-load) and, as after a start
-    that fails, nothing of its daemon lock left, neither the lock file nor the folders made for the
-    database."""
+    database): the signal's exit status, one line saying the daemon never ran, no traceback (Vosk
+    stopped mid-load) and, as after a start that fails, nothing of its daemon lock left, neither the
+    lock file nor the folders made for the database."""
     from monitor.transcription.vosk_models import packaged_model_dirs
     model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
     db = tmp_path / "new" / "deeper" / "e.db"
@@ -324,6 +324,9 @@ def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_
         daemon.kill()
     assert daemon.wait() == status, said
     assert "Traceback" not in said and "Exception ignored" not in said, said
+    stopped = "interrupted" if stop == signal.SIGINT else "stopped by SIGTERM"
+    assert said.splitlines()[-1] == (f"call-monitor: error: {stopped} while the daemon was starting: nothing was "
+                                     "monitored or stored"), said
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
 
 

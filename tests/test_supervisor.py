@@ -465,9 +465,12 @@ def test_an_agent_token_given_to_two_agents_is_refused_not_kept_for_the_last_one
 def test_listen_addresses():
     assert parse_listen("127.0.0.1:8640") == ("127.0.0.1", 8640)
     assert parse_listen("[::1]:9000") == ("::1", 9000)
-    for bad in ("8640", "host:", ":80", "h:99999"):
+    for bad in ("8640", "host:", ":80", "h:port"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_listen(bad)
+    with pytest.raises(ValueError,
+                       match=r"^--listen h:99999: port 99999 is out of range \(0 to 65535; 0 picks a free one\)$"):
+        parse_listen("h:99999")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
 
@@ -517,6 +520,36 @@ def test_command_line_errors_are_one_line(tmp_path):
                         "--db", str(tmp_path / "e.db")], cwd=ROOT, env=_env(tmp_path), capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "the token file is empty" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_address_in_use_is_one_line_and_makes_no_token_or_database(tmp_path):
+    """A second console started on the first one's port (or any program's) is told so in one line,
+    exit 2, and leaves nothing behind: no token file, no database."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = call_monitor("supervisor", "--db", tmp_path / "c.db", "--token-file", tmp_path / "t", "--listen",
+                         f"127.0.0.1:{port}", env=_env(tmp_path), timeout=60)
+    finally:
+        taken.close()
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    assert not (tmp_path / "t").exists() and not (tmp_path / "c.db").exists()
+
+
+def test_a_listen_address_from_the_configuration_is_said_with_its_file_not_as_an_option(tmp_path):
+    """`supervisor.listen` set wrong in a configuration file names the file and the key: the person
+    typed no --listen. Nothing is made."""
+    config = tmp_path / "console.toml"
+    config.write_text('[supervisor]\nlisten = "nowhere"\n')
+    r = call_monitor("supervisor", "--config", config, "--db", tmp_path / "c.db", "--token-file", tmp_path / "t",
+                     env=_env(tmp_path), timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == (f"call-monitor: error: {config}: supervisor.listen nowhere: expected HOST:PORT, "
+                        "e.g. 127.0.0.1:8640\n")
+    assert sorted(os.listdir(tmp_path)) == ["console.toml"]
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

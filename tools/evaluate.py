@@ -822,7 +822,8 @@ def add_common_options(p: argparse.ArgumentParser, workers: bool = True) -> None
                    help="sample rates to evaluate (default 16000,8000)")
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML) on top of the defaults")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration key (dotted, as call-monitor --set); repeatable")
+                   help="override one configuration key, dotted as in the configuration file "
+                        "(rules.slow_speech.persist_s=8); repeatable")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes (default: the machine's cores)" if workers
                    else "ignored: this tool runs in one process")

@@ -4,8 +4,8 @@
                              [-j N] [--passes 3] [--json OUT.json] [--cache DIR]
                              [--tune-split tune] [--test-split test]
 
-``GRID.toml`` lists the values to try per configuration key, dotted as ``call-monitor --set``
-takes them, either flat or as tables (both mean the same)::
+``GRID.toml`` lists the values to try per configuration key, dotted as the configuration file names
+it (``rules.slow_speech.persist_s``), either flat or as tables (both mean the same)::
 
     "rules.slow_speech.relative_change" = [-0.15, -0.2, -0.25]
     [rules.possible_emergency]

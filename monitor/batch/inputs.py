@@ -80,11 +80,15 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
     base = os.path.dirname(os.path.abspath(path))
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows, header = list(reader), list(reader.fieldnames or ())
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the manifest ({getattr(err, 'strerror', None) or err})") from None
-    if not rows or "path" not in rows[0]:
-        raise InputError(f"{path}: a manifest needs a 'path' column and at least one row")
+    if "path" not in header:
+        columns = f"its columns: {', '.join(header)}" if header else "it is empty"
+        raise InputError(f"{path}: a manifest needs a 'path' column ({columns})")
+    if not rows:
+        raise InputError(f"{path}: a manifest needs at least one row under its header")
     jobs = []
     for n, row in enumerate(rows, start=2):
         where = f"{path} line {n}"

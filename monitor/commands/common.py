@@ -211,7 +211,27 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     if args.config and (os.path.isdir(args.config) or not os.path.exists(args.config)):  # a pipe is read
         raise ConfigError(f"{args.config}: " + ("is a directory, not a configuration file" if os.path.isdir(args.config)
                                                 else "no such configuration file"))
-    return load_config(args.config, extra or None)
+    try:
+        return load_config(args.config, extra or None)
+    except ConfigError as err:
+        raise ConfigError(_named_by_option(str(err), extra)) from None
+
+
+OPTION_KEYS = MappingProxyType({
+    "storage.db": "--db", "delivery.webhook_url": "--webhook", "delivery.webhook_token_file": "--webhook-token-file",
+    "daemon.caller": "--caller", "daemon.agent": "--agent", "daemon.status_socket": "--socket",
+    "supervisor.listen": "--listen", "supervisor.db": "--db", "supervisor.token_file": "--token-file"})
+"""The configuration keys the commands' options set, with the option a person typed."""
+
+
+def _named_by_option(message: str, given: dict) -> str:
+    """A refused command-line value said by the option that gave it (``--webhook (delivery.webhook_url):
+    ...``) rather than as the configuration's ``command line: delivery.webhook_url: ...``."""
+    for key, option in OPTION_KEYS.items():
+        prefix = f"command line: {key}: "
+        if key in given and message.startswith(prefix):
+            return f"{option} ({key}): {message[len(prefix):]}"
+    return message
 
 
 def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 2.0) -> dict | int:

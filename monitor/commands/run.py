@@ -12,7 +12,7 @@ import time
 from typing import Callable
 
 from ..console import LEVELS, error, first_line, warning
-from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
+from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
             return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
+    except KeyboardInterrupt as stop:  # before the daemon took the signals (its model loading): it never ran
+        error(f"{stopped_by(stop)} while the daemon was starting: nothing was monitored or stored")
+        raise
 
 
 def _database_lock(cfg):
@@ -307,6 +310,9 @@ def _live_source(cfg, on_status: _HeldStatus):
         raise _fail(f"cannot use the audio system: {err}") from None
     if not cfg.daemon.caller:  # no default input to record: said before the database is made
         _check_default_input()
+        warning("no caller source (--caller or daemon.caller): the default input is the caller, usually the "
+                "microphone; give --caller SOURCE, the monitor of the softphone's sink (`call-monitor devices` "
+                "lists them)")
     return source
 
 

@@ -38,13 +38,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); raises ValueError."""
+def parse_listen(text: str, given_as: str = "--listen") -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); raises ValueError naming ``given_as`` (the
+    option, or where the configuration set it)."""
     host, sep, port = text.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"--listen {text}: expected HOST:PORT, e.g. 127.0.0.1:8640")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"{given_as} {text}: expected HOST:PORT, e.g. 127.0.0.1:8640")
+    if int(port) > 65535:
+        raise ValueError(f"{given_as} {text}: port {int(port)} is out of range (0 to 65535; 0 picks a free one)")
     return host, int(port)
+
+
+def _in_files(cfg, key: str) -> str:
+    """``key`` as the configuration files it may come from name it: "config.toml: supervisor.listen"."""
+    return f"{' or '.join(cfg.sources)}: {key}" if cfg.sources else key
 
 
 def is_loopback(host: str) -> bool:
@@ -152,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     os.umask(0o077)
     try:
         cfg = config_from_args(args, _overrides(args))
-        host, port = parse_listen(cfg.supervisor.listen)
+        given_as = "--listen" if args.listen else _in_files(cfg, "supervisor.listen")
+        host, port = parse_listen(cfg.supervisor.listen, given_as)
     except (ConfigError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -163,21 +172,21 @@ def run(args: argparse.Namespace) -> int:
     from ..supervisor.auth import TokenFileError
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
+    try:  # first: an address in use (another console) leaves no token or database made
+        sock = bind(host, port)
+    except OSError as err:
+        error(f"cannot listen on {host}:{port} ({err.strerror or err})")
+        return ExitStatus.BAD_SETUP
     try:
         auth, token, created = _load_auth(sc, create=True)
         store = ConsoleStore.open(sc.db)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
+        sock.close()
         error(str(err))
         return ExitStatus.BAD_SETUP
     token_file = os.path.expanduser(sc.token_file)
     if created:
         info(f"new token written to {token_file} (mode 0600): {token}")
-    try:
-        sock = bind(host, port)
-    except OSError as err:
-        store.close()
-        error(f"cannot listen on {host}:{port} ({err.strerror or err})")
-        return ExitStatus.BAD_SETUP
     tls = bool(args.tls_cert)
     if not is_loopback(host) and not tls:
         warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "

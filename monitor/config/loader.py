@@ -8,6 +8,7 @@ user's config file <- ``--config FILE`` <- command-line overrides.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import fields, replace
@@ -113,6 +114,22 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
     return value
 
 
+def _known_or_close(name: str, known: Iterable[str]) -> str:
+    """"did you mean X?" for a misspelt ``name`` close to one of ``known``, else "known: ..."."""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean {close[0]}?" if close else f"known: {', '.join(names)}"
+
+
+def _outside_sections(key: str) -> str:
+    """The problem of a bare ``key = value`` above every section header: the sections that hold a
+    key of that name, if any."""
+    homes = [name for name, cls in _SIMPLE.items() if key in {f.name for f in fields(cls)}]
+    if homes:
+        return f"a key outside any section (it belongs under {' or '.join(f'[{h}]' for h in homes)})"
+    return f"a key outside any section, and no section has it (sections: {', '.join(SECTIONS)})"
+
+
 def _check_table(raw: Any, cls: type, prefix: str, source: str,
                  skip: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(raw, dict):
@@ -122,8 +139,7 @@ def _check_table(raw: Any, cls: type, prefix: str, source: str,
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{source}: {prefix}.{key}: unknown key (known: "
-                              f"{', '.join(known)})")
+            raise ConfigError(f"{source}: {prefix}.{key}: unknown key ({_known_or_close(key, known)})")
         out[key] = _check_value(value, hints[key], known[key].metadata, f"{source}: {prefix}.{key}")
     return out
 
@@ -132,8 +148,10 @@ def _check_layer(raw: Mapping[str, Any], source: str) -> dict[str, dict[str, Any
     """Validate one layer (a parsed TOML file); returns {section: {key: value}} (rules nested)."""
     out: dict[str, dict[str, Any]] = {}
     for section, table in raw.items():
+        if section not in SECTIONS and not isinstance(table, dict):
+            raise ConfigError(f"{source}: {section}: {_outside_sections(section)}")
         if section not in SECTIONS:
-            raise ConfigError(f"{source}: {section}: unknown section (known: {', '.join(SECTIONS)})")
+            raise ConfigError(f"{source}: {section}: unknown section ({_known_or_close(section, SECTIONS)})")
         if section in _SIMPLE:
             out[section] = _check_table(table, _SIMPLE[section], section, source)
         elif section == "phrases":

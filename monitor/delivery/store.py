@@ -210,6 +210,17 @@ def is_bare_sqlite_file(path: str | os.PathLike[str]) -> bool:
         conn.close()
 
 
+def _not_sqlite(p: Path) -> bool:
+    """Whether ``p`` holds something other than an SQLite file: not empty, without SQLite's header
+    (an empty file is no database yet; one that cannot be read is said by its own open)."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    return bool(head) and head != SQLITE_HEADER
+
+
 def a_folder(path: str | os.PathLike[str]) -> str:
     """The line for a folder given where a database file belongs."""
     return f"{os.fspath(path)}: is a directory, not a database file"
@@ -502,6 +513,8 @@ class Store:
             raise StoreError(a_folder(p))
         if not os.access(p, os.R_OK):
             raise StoreError(f"{p}: cannot read the database (permission denied)")
+        if _not_sqlite(p):  # a recording or a text file given as --db: no database, rather than a damaged one
+            raise StoreError(f"{p}: not a callmonitor database (file is not a database)")
         try:
             conn, state = _open_to_read(p)
         except sqlite3.Error as exc:

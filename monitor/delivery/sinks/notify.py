@@ -19,6 +19,11 @@ from ...events import AlertEvent, Event
 log = logging.getLogger(__name__)
 
 
+OFF_HINT = " (no desktop here? `run --no-notify` or delivery.notify = false turns them off)"
+"""Said with the first failure of each kind: a daemon on a machine without a desktop (a server, a
+session without D-Bus) is told how to stop trying."""
+
+
 class NotifySink:
     def __init__(self, *, command: str = "notify-send", app_name: str = "call-monitor",
                  timeout_s: float = 5.0) -> None:
@@ -54,7 +59,8 @@ class NotifySink:
         self.failures += 1
         level = logging.WARNING if key not in self._warned else logging.INFO
         self._warned.add(key)
-        log.log(level, "desktop notification failed: %s", message)
+        hint = OFF_HINT if level == logging.WARNING else ""
+        log.log(level, "desktop notification failed: %s%s", message, hint)
 
     def _work(self) -> None:
         while True:
