@@ -149,7 +149,8 @@ def test_alerts_and_everything_stored_equal_what_replay_stores(archive, tmp_path
 
 def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path):
     """The recording's channel of each leg goes with the stored call (its report reads the legs
-    from there): the channels asked for a stereo file, channel 0 alone for a mono one."""
+    from there) and with its row of the table: the channels asked for a stereo file, channel 0
+    alone for a mono one (no agent leg: -1), whatever was asked."""
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
     stereo, mono = tmp_path / "caller_left.wav", tmp_path / "caller_only.wav"
     sf.write(stereo, x[:, [1, 0]], rate)
@@ -160,6 +161,9 @@ def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path)
     assert done.returncode == 0, done.stderr
     stored = {src: json.loads(ch) for src, ch in db_rows(db, "SELECT source, channels FROM calls")}
     assert stored == {str(stereo): {"caller": 0, "agent": 1}, str(mono): {"caller": 0}}
+    with open(tmp_path / "summary.csv", newline="") as f:
+        rows = {r["path"]: (r["caller_channel"], r["agent_channel"], r["legs"]) for r in csv.DictReader(f)}
+    assert rows == {str(stereo): ("0", "1", "caller+agent"), str(mono): ("0", "-1", "caller")}
 
 
 def test_the_table_says_how_much_caller_speech_was_judged_so_that_a_call_with_none_shows(tmp_path):

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..capture.sources import leg_channels
 from ..config import Config
 from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
 from ..files import replaced
@@ -93,6 +94,8 @@ def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str
     row.update({f"baseline_{c}": _round((base.get(c) or {}).get("median")) for c in CUE_NAMES})
     row.update({f"median_{c}": medians[c] for c in CUE_NAMES})
     row.update(db_call_id=None, content_hash=content_hash, config_hash=config_hash)
+    scored = leg_channels(int(facts["channels"]), job.caller_channel, job.agent_channel)
+    row.update(caller_channel=scored["caller"], agent_channel=scored.get("agent", -1))  # a mono file: 0, -1
     return row
 
 
