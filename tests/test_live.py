@@ -362,3 +362,66 @@ def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_
     assert line.endswith("no --caller was given; give --caller SOURCE, the monitor of the softphone's sink "
                          "(`call-monitor devices` lists them)")
     assert not (tmp_path / "new").exists()
+
+
+
+def _pipe_source(pulse, name: str):
+    """A sound-server source ``name`` fed through a named pipe at 48 kHz (module-pipe-source): it
+    delivers what is written into the pipe, as fast as it is written."""
+    fifo = pulse.root / f"{name}.fifo"
+    _pactl(pulse, "load-module", "module-pipe-source", f"source_name={name}", f"file={fifo}",
+           "format=float32le", "rate=48000", "channels=1")
+    return fifo
+
+
+def _write_fast(fifo, speed: float, click_every_s: float, stop: threading.Event, written: list,
+                now) -> threading.Thread:
+    """A thread writing audio into ``fifo`` ``speed`` times as fast as real time (a device whose
+    clock runs ``speed`` times the system's), a click every ``click_every_s`` of its samples; the
+    time ``now()`` of each click is kept in ``written``."""
+    import os
+
+    def write():
+        fd = os.open(fifo, os.O_WRONLY)
+        block, every, n, t0 = 480, int(click_every_s * 48000), 0, time.monotonic()
+        try:
+            while not stop.is_set():
+                x = np.zeros(block, np.float32)
+                if n // every != (n + block) // every:
+                    x[:] = 0.5
+                    written.append(now())
+                os.write(fd, x.tobytes())
+                n += block
+                time.sleep(max(0.0, t0 + n / (48000 * speed) - time.monotonic()))
+        finally:
+            os.close(fd)
+
+    th = threading.Thread(target=write, daemon=True)
+    th.start()
+    return th
+
+
+def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
+    """The agent's microphone is another device than the caller's sink, and its clock runs fast
+    (here 5 %; real ones by up to a few hundred ppm, seconds a day to a daemon that runs for days):
+    it delivers more samples than seconds. Counted alone, its audio came ever later on the call
+    clock than the caller's (a second after 20 s here), and every response latency with it. Its
+    sounds stay within ``gap_s`` of the time they were made, the excess audio dropped and counted."""
+    import sounddevice as sd
+    fifo = _pipe_source(pulse, "fast_mic")
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    stop, written = threading.Event(), []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "fast_mic"}, device_rate=48000)
+    writer = _write_fast(fifo, 1.05, 2.0, stop, written, src.now)
+    try:
+        x = np.concatenate([c.samples for c in _capture(src, 24)])
+    finally:
+        stop.set()
+        writer.join(5)
+    heard = _onsets(x[:, 1], thr=0.2, min_gap=1.0)
+    late = [h - w for h, w in zip(heard, written)]
+    assert len(late) >= 9, (written, heard)
+    assert all(-0.15 < d < src.gap_s + 0.15 for d in late), late
+    stats = src.stats()
+    assert stats["agent"]["skipped_s"] > 0.4 and stats["caller"]["skipped_s"] == 0, stats

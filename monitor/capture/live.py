@@ -12,7 +12,11 @@ placed on the clock at that time, the following ones by counting. When a
 block arrives more than ``gap_s`` after where counting puts it (its device
 vanished, it was reopened), or a leg delivers nothing for that long, the gap
 is filled with silence, so the other leg keeps flowing and a reopened leg
-resumes at the right time. Placement uses the arrival stamp, never the time
+resumes at the right time. When a block arrives more than ``gap_s`` before where
+counting puts it (a device whose clock runs faster than the system's delivers
+more samples than seconds: 100 ppm is 8.6 s a day), as many samples of the leg's
+next audio are dropped, so that the leg stays on the call clock, beside the other
+leg, for as long as the daemon runs. Placement uses the arrival stamp, never the time
 the consumer gets round to a block: a consumer that falls behind (a slow
 chunk, CPU contention) delays the chunks but inserts no silence.
 
@@ -94,6 +98,7 @@ class LegStats:
     dropped_blocks: int = 0
     reopens: int = 0
     gap_fill_s: float = 0.0
+    skipped_s: float = 0.0  # audio dropped to keep a leg whose device clock runs fast on the call clock
     last_error: str = ""
     level_dbfs: float | None = None  # the last block's; None before it and while the leg has no input
     # (waiting, lost, reopening: its blocks are the gap's zeros), DIGITAL_ZERO_DBFS for zeros
@@ -131,6 +136,7 @@ class _Leg:
     opened_at: float = 0.0
     generation: int = 0
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
+    skip: int = 0  # samples still to drop: the leg ran more than gap_s ahead of its arrivals
     source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
     checked_at: float = 0.0  # monotonic time the source was last looked for
     opened: bool = False  # has a stream of this leg ever started
@@ -491,13 +497,30 @@ class LiveSource(Source):
             behind = start - leg.pos
             if gen != leg.placed_gen:
                 leg.placed_gen = gen
+                leg.skip = 0
                 if behind > 0:
                     self._pad(leg, behind)
             elif behind > self.gap_s * self.rate:
                 self._pad(leg, behind)
+            elif -behind > self.gap_s * self.rate:  # more audio than time: the device's clock runs fast
+                leg.skip = -behind
+            y = self._skip(leg, y)
+            if not len(y):
+                continue
             leg.buf.append(y[:, 0].astype(np.float32, copy=False))
             leg.buffered += len(y)
             leg.pos += len(y)
+
+    def _skip(self, leg: _Leg, y: np.ndarray) -> np.ndarray:
+        """``y`` without the samples the leg is still ahead of its arrivals by (``leg.skip``):
+        a device whose clock runs faster than the system's delivers more samples than seconds, so
+        counting alone would put its audio ever later than the other leg's and the call clock."""
+        n = min(leg.skip, len(y))
+        if n <= 0:
+            return y
+        leg.skip -= n
+        leg.stats.skipped_s += n / self.rate
+        return y[n:]
 
     def _pad(self, leg: _Leg, n: int) -> None:
         leg.buf.append(np.zeros(n, np.float32))
