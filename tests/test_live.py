@@ -425,3 +425,46 @@ def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
     assert all(-0.15 < d < src.gap_s + 0.15 for d in late), late
     stats = src.stats()
     assert stats["agent"]["skipped_s"] > 0.4 and stats["caller"]["skipped_s"] == 0, stats
+
+
+def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_clock(pulse, tmp_path):
+    """The sound server is held up for a second (a busy machine: here it is stopped and continued)
+    and then delivers what it held back in a burst. The leg was filled with silence while nothing
+    came, and the burst came after the silence: everything the leg captured from then on was
+    placed a second late on the call clock, for as long as its stream lasted. A click played after
+    the stall lands where a click played before it does, relative to the time it was played."""
+    import os
+    import signal
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    click = np.zeros(48000, np.float32)
+    click[24000:26400] = 0.5  # at 0.5 s: the first samples of a stream may not reach the sink's monitor
+    sf.write(tmp_path / "click.wav", click, 48000)
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000)
+    played = []
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for stall in (False, True):
+            if stall:
+                os.kill(pulse.proc.pid, signal.SIGSTOP)
+                time.sleep(1.0)
+                os.kill(pulse.proc.pid, signal.SIGCONT)
+                time.sleep(1.0)
+            played.append(src.now() + 0.5)
+            pulse.play(tmp_path / "click.wav").wait(5)
+        time.sleep(0.5)
+        src.stop()
+
+    th = threading.Thread(target=driver)
+    th.start()
+    x = np.concatenate([c.samples for c in _capture(src, 30)])[:, 0]
+    th.join()
+    heard = _onsets(x, thr=0.2)
+    assert len(heard) == 2, heard
+    before, after = (h - p for h, p in zip(heard, played))
+    assert abs(after - before) < 0.1, (before, after)
+    assert src.stats()["caller"]["reopens"] == 0
