@@ -468,3 +468,43 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
     before, after = (h - p for h, p in zip(heard, played))
     assert abs(after - before) < 0.1, (before, after)
     assert src.stats()["caller"]["reopens"] == 0
+
+
+def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp_path):
+    """The analysis falls behind the capture by more than the queue holds (here 0.8 s; a busy
+    machine): the blocks that do not fit are dropped. That is said in one warning when it begins
+    and in one line once the analysis has caught up, with the seconds lost (the status had only a
+    count); their time is filled with silence, so a click played after it lands at its time."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import DROPS_OVER_S, LiveSource
+    click = np.zeros(48000, np.float32)
+    click[24000:26400] = 0.5
+    sf.write(tmp_path / "click.wav", click, 48000)
+    said = []
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, queue_s=0.5,
+                     on_status=lambda level, m: said.append((level, m)))
+    played, got, t_stall = [], [], []
+    for ch in src.chunks():
+        got.append(ch)
+        if src.stats()["caller"]["state"] != "running":
+            continue
+        if not t_stall:
+            t_stall.append(src.now())
+            time.sleep(3.0)  # the consumer is busy: the queue fills, then blocks are dropped
+        elif not played and src.now() > t_stall[0] + 4.0:
+            played.append(src.now() + 0.5)
+            pulse.play(tmp_path / "click.wav")
+        elif src.now() > t_stall[0] + 5.0 + DROPS_OVER_S:
+            src.stop()
+    dropped = src.stats()["caller"]["dropped_blocks"]
+    assert dropped >= 15, src.stats()
+    drops = [(level, m) for level, m in said if "dropped" in m]
+    assert drops == [
+        ("warning", "caller leg (softphone.monitor): audio dropped: the analysis runs more than 0.8 s behind the "
+                    "capture (the machine is too busy); its time is filled with silence"),
+        ("info", f"caller leg (softphone.monitor): the analysis caught up with the capture; {dropped / 10:.1f} s of "
+                 "audio dropped")], said
+    x = np.concatenate([c.samples for c in got])[:, 0]
+    (heard,) = _onsets(x, thr=0.2)
+    assert -0.2 < heard - played[0] < 0.3, (heard, played)

@@ -82,6 +82,10 @@ def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
 
 _OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens (or closes) at a time
 
+DROPS_OVER_S = 5.0
+"""Blocks dropped on a full queue are said in one warning when they begin and one line when none
+has been dropped for this long (the analysis caught up), not once per block."""
+
 DEVICE_REFRESH_S = 5.0
 """PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
 source is missing (a refresh costs about 40 ms of CPU)."""
@@ -141,6 +145,9 @@ class _Leg:
     checked_at: float = 0.0  # monotonic time the source was last looked for
     opened: bool = False  # has a stream of this leg ever started
     device_list: int = 0  # the PortAudio device list ``resolved`` was found in
+    drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
+    dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
+    last_drop: float = 0.0  # monotonic time the consumer last saw new drops
 
 
 class LiveSource(Source):
@@ -157,6 +164,7 @@ class LiveSource(Source):
         self.rate = rate
         self.device_rate = device_rate  # None: the analyzer rate if the device takes it, else its own
         self.block_s = block_s
+        self.queue_s = max(8, int(queue_s / block_s)) * block_s  # what the queue holds
         self.gap_s = gap_s
         self.stall_s = stall_s
         self.first_block_s = first_block_s
@@ -522,6 +530,24 @@ class LiveSource(Source):
         leg.stats.skipped_s += n / self.rate
         return y[n:]
 
+    def _say_drops(self, leg: _Leg) -> None:
+        """One warning when the leg's blocks begin to be dropped on a full queue (the consumer, the
+        analysis, is ``queue_s`` behind the capture: that audio is lost and its time filled with
+        silence), one line when none has been dropped for :data:`DROPS_OVER_S`."""
+        dropped, now = leg.stats.dropped_blocks, time.monotonic()
+        if dropped > leg.drops_seen:
+            if leg.dropping_since is None:
+                leg.dropping_since = leg.drops_seen
+                self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): audio dropped: the analysis "
+                               f"runs more than {self.queue_s:g} s behind the capture (the machine is too busy); "
+                               "its time is filled with silence")
+            leg.drops_seen, leg.last_drop = dropped, now
+        elif leg.dropping_since is not None and now - leg.last_drop > DROPS_OVER_S:
+            lost = (dropped - leg.dropping_since) * self.block_s
+            leg.dropping_since = None
+            self.on_status("info", f"{leg.name} leg ({leg.stats.source}): the analysis caught up with the "
+                           f"capture; {lost:.1f} s of audio dropped")
+
     def _pad(self, leg: _Leg, n: int) -> None:
         leg.buf.append(np.zeros(n, np.float32))
         leg.buffered += n
@@ -545,6 +571,7 @@ class LiveSource(Source):
                 time.sleep(self.block_s / 2)
                 for leg in legs:
                     self._drain(leg)
+                    self._say_drops(leg)
                 # a leg that delivers nothing (lost, reopening) is padded once it lags the
                 # clock by more than gap_s, so the other leg and the call clock go on
                 lag_limit = int((self.now() - self.gap_s - self.block_s) * self.rate)
