@@ -14,14 +14,16 @@ vanished, it was reopened), or a leg delivers nothing for that long, the gap
 is filled with silence, so the other leg keeps flowing and a reopened leg
 resumes at the right time. When a block arrives more than ``gap_s`` before where
 counting puts it (a device whose clock runs faster than the system's delivers
-more samples than seconds: 100 ppm is 8.6 s a day), as many samples of the leg's
-next audio are dropped, so that the leg stays on the call clock, beside the other
-leg, for as long as the daemon runs. Placement uses the arrival stamp, never the time
+more samples than seconds: 100 ppm is 8.6 s a day; or a source held up for a while,
+its stall filled with silence, delivers what it held back in a burst), as many samples
+of the leg's next audio are dropped, so that the leg stays on the call clock, beside the
+other leg, for as long as the daemon runs. Placement uses the arrival stamp, never the time
 the consumer gets round to a block: a consumer that falls behind (a slow
 chunk, CPU contention) delays the chunks but inserts no silence.
 
 Faults: input overflows and blocks dropped on a full queue are counted, not
-fatal. A stream that stops delivering (device unplugged, sound server gone)
+fatal (dropped blocks are said: one warning as they begin, one line once the consumer
+caught up). A stream that stops delivering (device unplugged, sound server gone)
 is closed and reopened by a per-leg supervisor thread with exponential
 backoff; every loss and recovery is reported through ``on_status``. A sound-server
 source that vanishes (the softphone's sink unloaded) is a loss too, although its
@@ -85,6 +87,9 @@ _OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens 
 DROPS_OVER_S = 5.0
 """Blocks dropped on a full queue are said in one warning when they begin and one line when none
 has been dropped for this long (the analysis caught up), not once per block."""
+
+CLOSE_WAIT_S = 1.0
+"""How long :meth:`LiveSource.close` waits for its threads and streams (the daemon stops within 2 s)."""
 
 DEVICE_REFRESH_S = 5.0
 """PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
@@ -191,6 +196,7 @@ class LiveSource(Source):
             raise DeviceError(f"caller and agent both on {found[-1].label}: the agent's leg is another source "
                               "(the microphone; see `call-monitor devices`)")
         self._stop = threading.Event()
+        self._closed = False
         self._threads: list[threading.Thread] = []
         self._t_start = 0.0
         self.emitted = 0
@@ -474,11 +480,28 @@ class LiveSource(Source):
         self._stop.set()
 
     def close(self) -> None:
+        """Stop the supervisors and the stream watcher and close the streams, within about
+        :data:`CLOSE_WAIT_S`: a sound server that hangs (it does not answer, nor does it go away)
+        holds closing a stream as long as it hangs; the streams are then left to the process's
+        exit, in a thread of their own, and one warning says so."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         if self._watcher is not None:
             self._watcher.stop()
+        deadline = time.monotonic() + CLOSE_WAIT_S
         for t in self._threads:
-            t.join(timeout=1.0)
+            t.join(max(0.0, deadline - time.monotonic()))
+        closer = threading.Thread(target=self._close_all, name="live-close", daemon=True)
+        closer.start()
+        closer.join(max(0.1, deadline - time.monotonic()))
+        if closer.is_alive() or any(t.is_alive() for t in self._threads):
+            log.warning("the sound server did not let the capture close its streams within %g s (it does not "
+                        "answer): they are left to the end of the process", CLOSE_WAIT_S)
+            _skip_portaudio_exit()
+
+    def _close_all(self) -> None:
         for leg in self._legs.values():
             self._close(leg)
 
@@ -591,6 +614,15 @@ class LiveSource(Source):
                 yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate))
         finally:
             self.close()
+
+
+def _skip_portaudio_exit() -> None:
+    """No PortAudio shutdown as the process exits: sounddevice's exit handler terminates PortAudio,
+    which closes the streams still open, and so waits, as long as the server hangs, for a server that
+    does not answer; the process's end closes them instead."""
+    import atexit
+    import sounddevice as sd
+    atexit.unregister(sd._exit_handler)
 
 
 def _one_line(err: BaseException) -> str:
