@@ -381,3 +381,149 @@ def test_run_without_caller_and_without_a_default_input_says_to_give_caller(tmp_
     assert line.endswith("no --caller was given; give --caller SOURCE, the monitor of the softphone's sink "
                          "(`call-monitor devices` lists them)")
     assert not (tmp_path / "new").exists()
+
+
+
+def _pipe_source(pulse, name: str):
+    """A sound-server source ``name`` fed through a named pipe at 48 kHz (module-pipe-source): it
+    delivers what is written into the pipe, as fast as it is written."""
+    fifo = pulse.root / f"{name}.fifo"
+    _pactl(pulse, "load-module", "module-pipe-source", f"source_name={name}", f"file={fifo}",
+           "format=float32le", "rate=48000", "channels=1")
+    return fifo
+
+
+def _write_fast(fifo, speed: float, click_every_s: float, stop: threading.Event, written: list,
+                now) -> threading.Thread:
+    """A thread writing audio into ``fifo`` ``speed`` times as fast as real time (a device whose
+    clock runs ``speed`` times the system's), a click every ``click_every_s`` of its samples; the
+    time ``now()`` of each click is kept in ``written``."""
+    import os
+
+    def write():
+        fd = os.open(fifo, os.O_WRONLY)
+        block, every, n, t0 = 480, int(click_every_s * 48000), 0, time.monotonic()
+        try:
+            while not stop.is_set():
+                x = np.zeros(block, np.float32)
+                if n // every != (n + block) // every:
+                    x[:] = 0.5
+                    written.append(now())
+                os.write(fd, x.tobytes())
+                n += block
+                time.sleep(max(0.0, t0 + n / (48000 * speed) - time.monotonic()))
+        finally:
+            os.close(fd)
+
+    th = threading.Thread(target=write, daemon=True)
+    th.start()
+    return th
+
+
+def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
+    """The agent's microphone is another device than the caller's sink, and its clock runs fast
+    (here 5 %; real ones by up to a few hundred ppm, seconds a day to a daemon that runs for days):
+    it delivers more samples than seconds. Counted alone, its audio came ever later on the call
+    clock than the caller's (a second after 20 s here), and every response latency with it. Its
+    sounds stay within ``gap_s`` of the time they were made, the excess audio dropped and counted."""
+    import sounddevice as sd
+    fifo = _pipe_source(pulse, "fast_mic")
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    stop, written = threading.Event(), []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "fast_mic"}, device_rate=48000)
+    writer = _write_fast(fifo, 1.05, 2.0, stop, written, src.now)
+    try:
+        x = np.concatenate([c.samples for c in _capture(src, 24)])
+    finally:
+        stop.set()
+        writer.join(5)
+    heard = _onsets(x[:, 1], thr=0.2, min_gap=1.0)
+    late = [h - w for h, w in zip(heard, written)]
+    assert len(late) >= 9, (written, heard)
+    assert all(-0.15 < d < src.gap_s + 0.15 for d in late), late
+    stats = src.stats()
+    assert stats["agent"]["skipped_s"] > 0.4 and stats["caller"]["skipped_s"] == 0, stats
+
+
+def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_clock(pulse, tmp_path):
+    """The sound server is held up for a second (a busy machine: here it is stopped and continued)
+    and then delivers what it held back in a burst. The leg was filled with silence while nothing
+    came, and the burst came after the silence: everything the leg captured from then on was
+    placed a second late on the call clock, for as long as its stream lasted. A click played after
+    the stall lands where a click played before it does, relative to the time it was played."""
+    import os
+    import signal
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    click = np.zeros(48000, np.float32)
+    click[24000:26400] = 0.5  # at 0.5 s: the first samples of a stream may not reach the sink's monitor
+    sf.write(tmp_path / "click.wav", click, 48000)
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000)
+    played = []
+
+    def driver():
+        deadline = time.monotonic() + 6
+        while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for stall in (False, True):
+            if stall:
+                os.kill(pulse.proc.pid, signal.SIGSTOP)
+                time.sleep(1.0)
+                os.kill(pulse.proc.pid, signal.SIGCONT)
+                time.sleep(1.0)
+            played.append(src.now() + 0.5)
+            pulse.play(tmp_path / "click.wav").wait(5)
+        time.sleep(0.5)
+        src.stop()
+
+    th = threading.Thread(target=driver)
+    th.start()
+    x = np.concatenate([c.samples for c in _capture(src, 30)])[:, 0]
+    th.join()
+    heard = _onsets(x, thr=0.2)
+    assert len(heard) == 2, heard
+    before, after = (h - p for h, p in zip(heard, played))
+    assert abs(after - before) < 0.1, (before, after)
+    assert src.stats()["caller"]["reopens"] == 0
+
+
+def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp_path):
+    """The analysis falls behind the capture by more than the queue holds (here 0.8 s; a busy
+    machine): the blocks that do not fit are dropped. That is said in one warning when it begins
+    and in one line once the analysis has caught up, with the seconds lost (the status had only a
+    count); their time is filled with silence, so a click played after it lands at its time."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import DROPS_OVER_S, LiveSource
+    click = np.zeros(48000, np.float32)
+    click[24000:26400] = 0.5
+    sf.write(tmp_path / "click.wav", click, 48000)
+    said = []
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, queue_s=0.5,
+                     on_status=lambda level, m: said.append((level, m)))
+    played, got, t_stall = [], [], []
+    for ch in src.chunks():
+        got.append(ch)
+        if src.stats()["caller"]["state"] != "running":
+            continue
+        if not t_stall:
+            t_stall.append(src.now())
+            time.sleep(3.0)  # the consumer is busy: the queue fills, then blocks are dropped
+        elif not played and src.now() > t_stall[0] + 4.0:
+            played.append(src.now() + 0.5)
+            pulse.play(tmp_path / "click.wav")
+        elif src.now() > t_stall[0] + 5.0 + DROPS_OVER_S:
+            src.stop()
+    dropped = src.stats()["caller"]["dropped_blocks"]
+    assert dropped >= 15, src.stats()
+    drops = [(level, m) for level, m in said if "dropped" in m]
+    assert drops == [
+        ("warning", "caller leg (softphone.monitor): audio dropped: the analysis runs more than 0.8 s behind the "
+                    "capture (the machine is too busy); its time is filled with silence"),
+        ("info", f"caller leg (softphone.monitor): the analysis caught up with the capture; {dropped / 10:.1f} s of "
+                 "audio dropped")], said
+    x = np.concatenate([c.samples for c in got])[:, 0]
+    (heard,) = _onsets(x, thr=0.2)
+    assert -0.2 < heard - played[0] < 0.3, (heard, played)

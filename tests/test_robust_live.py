@@ -363,3 +363,30 @@ def test_a_call_started_while_the_callers_source_is_missing_is_not_ended_by_the_
     (stored,) = stored_calls(tmp_path / "e.db")
     assert stored["summary"]["ended_by"] == "2 s of silence"
     assert stored["summary"]["duration_s"] > 6.0
+
+
+def test_a_sound_server_that_hangs_does_not_keep_the_daemon_from_stopping(pulse, env, tmp_path):
+    """The sound server stops answering without going away (hung; here it is stopped): SIGTERM
+    still stops the daemon within its 2 s, the running call finished and stored, although the
+    capture's streams cannot be closed (closing one waits for the server); one line says so."""
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe", "--jsonl"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        mark = subprocess.run([PY, "-m", "monitor.cli", "call", "start"], env=env, capture_output=True, text=True,
+                              timeout=30)
+        assert mark.returncode == 0, mark.stderr
+        os.kill(pulse.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.exited(10) == 0, "\n".join(d.err)
+            assert time.monotonic() - t0 < 2.5, f"{time.monotonic() - t0:.1f} s to stop"
+        finally:
+            os.kill(pulse.proc.pid, signal.SIGCONT)
+    finally:
+        d.kill()
+    (stored,) = stored_calls(tmp_path / "e.db")
+    assert stored["summary"]["ended_by"] == "SIGTERM", stored
+    assert any("the sound server did not let the capture close" in line for line in d.err), "\n".join(d.err)

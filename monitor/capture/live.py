@@ -12,12 +12,18 @@ placed on the clock at that time, the following ones by counting. When a
 block arrives more than ``gap_s`` after where counting puts it (its device
 vanished, it was reopened), or a leg delivers nothing for that long, the gap
 is filled with silence, so the other leg keeps flowing and a reopened leg
-resumes at the right time. Placement uses the arrival stamp, never the time
+resumes at the right time. When a block arrives more than ``gap_s`` before where
+counting puts it (a device whose clock runs faster than the system's delivers
+more samples than seconds: 100 ppm is 8.6 s a day; or a source held up for a while,
+its stall filled with silence, delivers what it held back in a burst), as many samples
+of the leg's next audio are dropped, so that the leg stays on the call clock, beside the
+other leg, for as long as the daemon runs. Placement uses the arrival stamp, never the time
 the consumer gets round to a block: a consumer that falls behind (a slow
 chunk, CPU contention) delays the chunks but inserts no silence.
 
 Faults: input overflows and blocks dropped on a full queue are counted, not
-fatal. A stream that stops delivering (device unplugged, sound server gone)
+fatal (dropped blocks are said: one warning as they begin, one line once the consumer
+caught up). A stream that stops delivering (device unplugged, sound server gone)
 is closed and reopened by a per-leg supervisor thread with exponential
 backoff; every loss and recovery is reported through ``on_status``. A sound-server
 source that vanishes (the softphone's sink unloaded) is a loss too, although its
@@ -78,6 +84,13 @@ def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
 
 _OPEN_LOCK = threading.Lock()  # PULSE_SOURCE is process-wide: one stream opens (or closes) at a time
 
+DROPS_OVER_S = 5.0
+"""Blocks dropped on a full queue are said in one warning when they begin and one line when none
+has been dropped for this long (the analysis caught up), not once per block."""
+
+CLOSE_WAIT_S = 1.0
+"""How long :meth:`LiveSource.close` waits for its threads and streams (the daemon stops within 2 s)."""
+
 DEVICE_REFRESH_S = 5.0
 """PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
 source is missing (a refresh costs about 40 ms of CPU)."""
@@ -94,6 +107,7 @@ class LegStats:
     dropped_blocks: int = 0
     reopens: int = 0
     gap_fill_s: float = 0.0
+    skipped_s: float = 0.0  # audio dropped to keep a leg whose device clock runs fast on the call clock
     last_error: str = ""
     level_dbfs: float | None = None  # the last block's; None before it and while the leg has no input
     # (waiting, lost, reopening: its blocks are the gap's zeros), DIGITAL_ZERO_DBFS for zeros
@@ -131,10 +145,14 @@ class _Leg:
     opened_at: float = 0.0
     generation: int = 0
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
+    skip: int = 0  # samples still to drop: the leg ran more than gap_s ahead of its arrivals
     source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
     checked_at: float = 0.0  # monotonic time the source was last looked for
     opened: bool = False  # has a stream of this leg ever started
     device_list: int = 0  # the PortAudio device list ``resolved`` was found in
+    drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
+    dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
+    last_drop: float = 0.0  # monotonic time the consumer last saw new drops
 
 
 class LiveSource(Source):
@@ -151,6 +169,7 @@ class LiveSource(Source):
         self.rate = rate
         self.device_rate = device_rate  # None: the analyzer rate if the device takes it, else its own
         self.block_s = block_s
+        self.queue_s = max(8, int(queue_s / block_s)) * block_s  # what the queue holds
         self.gap_s = gap_s
         self.stall_s = stall_s
         self.first_block_s = first_block_s
@@ -177,6 +196,7 @@ class LiveSource(Source):
             raise DeviceError(f"caller and agent both on {found[-1].label}: the agent's leg is another source "
                               "(the microphone; see `call-monitor devices`)")
         self._stop = threading.Event()
+        self._closed = False
         self._threads: list[threading.Thread] = []
         self._t_start = 0.0
         self.emitted = 0
@@ -460,11 +480,28 @@ class LiveSource(Source):
         self._stop.set()
 
     def close(self) -> None:
+        """Stop the supervisors and the stream watcher and close the streams, within about
+        :data:`CLOSE_WAIT_S`: a sound server that hangs (it does not answer, nor does it go away)
+        holds closing a stream as long as it hangs; the streams are then left to the process's
+        exit, in a thread of their own, and one warning says so."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         if self._watcher is not None:
             self._watcher.stop()
+        deadline = time.monotonic() + CLOSE_WAIT_S
         for t in self._threads:
-            t.join(timeout=1.0)
+            t.join(max(0.0, deadline - time.monotonic()))
+        closer = threading.Thread(target=self._close_all, name="live-close", daemon=True)
+        closer.start()
+        closer.join(max(0.1, deadline - time.monotonic()))
+        if closer.is_alive() or any(t.is_alive() for t in self._threads):
+            log.warning("the sound server did not let the capture close its streams within %g s (it does not "
+                        "answer): they are left to the end of the process", CLOSE_WAIT_S)
+            _skip_portaudio_exit()
+
+    def _close_all(self) -> None:
         for leg in self._legs.values():
             self._close(leg)
 
@@ -491,13 +528,48 @@ class LiveSource(Source):
             behind = start - leg.pos
             if gen != leg.placed_gen:
                 leg.placed_gen = gen
+                leg.skip = 0
                 if behind > 0:
                     self._pad(leg, behind)
             elif behind > self.gap_s * self.rate:
                 self._pad(leg, behind)
+            elif -behind > self.gap_s * self.rate:  # more audio than time: the device's clock runs fast
+                leg.skip = -behind
+            y = self._skip(leg, y)
+            if not len(y):
+                continue
             leg.buf.append(y[:, 0].astype(np.float32, copy=False))
             leg.buffered += len(y)
             leg.pos += len(y)
+
+    def _skip(self, leg: _Leg, y: np.ndarray) -> np.ndarray:
+        """``y`` without the samples the leg is still ahead of its arrivals by (``leg.skip``):
+        a device whose clock runs faster than the system's delivers more samples than seconds, so
+        counting alone would put its audio ever later than the other leg's and the call clock."""
+        n = min(leg.skip, len(y))
+        if n <= 0:
+            return y
+        leg.skip -= n
+        leg.stats.skipped_s += n / self.rate
+        return y[n:]
+
+    def _say_drops(self, leg: _Leg) -> None:
+        """One warning when the leg's blocks begin to be dropped on a full queue (the consumer, the
+        analysis, is ``queue_s`` behind the capture: that audio is lost and its time filled with
+        silence), one line when none has been dropped for :data:`DROPS_OVER_S`."""
+        dropped, now = leg.stats.dropped_blocks, time.monotonic()
+        if dropped > leg.drops_seen:
+            if leg.dropping_since is None:
+                leg.dropping_since = leg.drops_seen
+                self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): audio dropped: the analysis "
+                               f"runs more than {self.queue_s:g} s behind the capture (the machine is too busy); "
+                               "its time is filled with silence")
+            leg.drops_seen, leg.last_drop = dropped, now
+        elif leg.dropping_since is not None and now - leg.last_drop > DROPS_OVER_S:
+            lost = (dropped - leg.dropping_since) * self.block_s
+            leg.dropping_since = None
+            self.on_status("info", f"{leg.name} leg ({leg.stats.source}): the analysis caught up with the "
+                           f"capture; {lost:.1f} s of audio dropped")
 
     def _pad(self, leg: _Leg, n: int) -> None:
         leg.buf.append(np.zeros(n, np.float32))
@@ -522,6 +594,7 @@ class LiveSource(Source):
                 time.sleep(self.block_s / 2)
                 for leg in legs:
                     self._drain(leg)
+                    self._say_drops(leg)
                 # a leg that delivers nothing (lost, reopening) is padded once it lags the
                 # clock by more than gap_s, so the other leg and the call clock go on
                 lag_limit = int((self.now() - self.gap_s - self.block_s) * self.rate)
@@ -541,6 +614,15 @@ class LiveSource(Source):
                 yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate))
         finally:
             self.close()
+
+
+def _skip_portaudio_exit() -> None:
+    """No PortAudio shutdown as the process exits: sounddevice's exit handler terminates PortAudio,
+    which closes the streams still open, and so waits, as long as the server hangs, for a server that
+    does not answer; the process's end closes them instead."""
+    import atexit
+    import sounddevice as sd
+    atexit.unregister(sd._exit_handler)
 
 
 def _one_line(err: BaseException) -> str:
