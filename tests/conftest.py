@@ -45,6 +45,23 @@ def call_monitor(*args: str | os.PathLike, timeout: float = 900, permissions_bin
                           timeout=timeout, **kw)
 
 
+
+def opener_taking_the_lock(db: Path):
+    """How ``run`` opens its database: the database, then the daemon lock beside it (the store
+    closed again when the lock is refused). A callable for ``open_or_pending``."""
+    from monitor.delivery.dblock import DatabaseLock
+    from monitor.delivery.store import Store, StoreError
+
+    def opener() -> Store:
+        store = Store.open(db)
+        try:
+            DatabaseLock(db).acquire()
+        except StoreError:
+            store.close()
+            raise
+        return store
+    return opener
+
 def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
     """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout

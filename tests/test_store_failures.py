@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, wait_for
+from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, opener_taking_the_lock, wait_for
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseLock
@@ -337,17 +337,8 @@ def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start
     from monitor.delivery.dblock import DatabaseInUse
     from monitor.delivery.store_guard import open_or_pending
     db = tmp_path / "e.db"
-
-    def opener() -> Store:
-        store = Store.open(db)
-        try:
-            DatabaseLock(db).acquire()
-        except StoreError:
-            store.close()
-            raise
-        return store
     with DatabaseLock(db), pytest.raises(DatabaseInUse, match="already used by another call-monitor daemon"):
-        open_or_pending(opener, db)
+        open_or_pending(opener_taking_the_lock(db), db)
 
 
 def test_the_lock_dies_with_its_process(tmp_path):

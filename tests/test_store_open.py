@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from pulse import have_pulse
 
-from conftest import ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli
+from conftest import ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli, opener_taking_the_lock
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -262,14 +262,7 @@ def test_a_daemon_whose_database_opens_only_once_another_daemon_holds_it_stops_s
     db, problem = under_a_file(tmp_path)
     cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
 
-    def opener() -> Store:  # as `run` opens it: the database, then the lock it could not take at the start
-        store = Store.open(db)
-        try:
-            DatabaseLock(db).acquire()
-        except StoreError:
-            store.close()
-            raise
-        return store
+    opener = opener_taking_the_lock(db)  # as `run` opens it: the lock it could not take at the start, after the database
     store = open_or_pending(opener, db, retry_s=3600.0)  # tried again when the test says so, below
     assert isinstance(store, PendingStore) and problem in store.error
     logs = monitor_logs
