@@ -638,17 +638,20 @@ def test_a_worker_that_cannot_load_the_model_fails_each_of_its_calls_with_the_re
         batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", "--transcribe", "--model", str(model), *files,
                                   "--scheduler", address, "--db", str(db), "--out", str(out)], env=env, cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        said, err = "", batch.stderr.fileno()  # read unbuffered: the notes and that line may come in one read
-        while "the scheduler has no workers yet" not in said:  # after the model's notes: the batch waits
+        said, err, waits = "", batch.stderr.fileno(), "the scheduler has no workers yet"
+        # read unbuffered (the notes and that line may come in one read) to that line's end (it may
+        # come in two reads): after the model's notes, the batch waits
+        while waits not in said or "\n" not in said[said.index(waits):]:
             assert select.select([err], [], [], 120)[0], f"nothing said while waiting for workers: {said}"
             more = os.read(err, 65536).decode()
             assert more, f"the batch ended before waiting for workers: {said}"
             said += more
+        after = said[said.index(waits):].split("\n", 1)[1]  # anything said after that line
         shutil.rmtree(model)  # the model goes (its links; the package's files stay)
         started.append(subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1"], env=env,
                                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True))
-        rest = batch.communicate(timeout=300)[1].splitlines()
+        rest = (after + batch.communicate(timeout=300)[1]).splitlines()
     finally:
         for proc in reversed(started):
             os.killpg(proc.pid, signal.SIGTERM)
