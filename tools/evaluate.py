@@ -363,10 +363,11 @@ def replay_file(job: Job, cfg: Config) -> tuple[list[Event], FrameRecord, CueStr
     return events, record, CueStream(cues=cues, duration_s=pipeline.duration_s)
 
 
-def track_cues(record: FrameRecord, analysis: AnalysisConfig) -> CueStream:
+def track_cues(record: FrameRecord, analysis: AnalysisConfig, tracker: CueTracker | None = None) -> CueStream:
     """The cue tracker over recorded frames, fed as ``CallPipeline.process`` and ``finish`` feed
-    it without transcription (keep the two in step: a test compares them)."""
-    tracker = CueTracker(analysis, record.legs)
+    it without transcription (keep the two in step: a test compares them); ``tracker`` a fresh one
+    to feed instead of a new :class:`CueTracker` (a research subclass that keeps its windows)."""
+    tracker = tracker if tracker is not None else CueTracker(analysis, record.legs)
     cues: list[CuesEvent] = []
     for step in record.fed:
         for leg, frames in zip(record.legs, step):

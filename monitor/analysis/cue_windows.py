@@ -732,13 +732,8 @@ class CueTracker:
     def _span(self, me: Frames, other: Frames | None, t0: float, t: float) -> SpanMeasures:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""
         win = me.between(t0, t)
-        exclude = np.zeros(len(win), dtype=bool)
-        if other is not None:
-            other_win = other.between(t0, t)
-            if len(other_win) == len(win):
-                exclude = other_win.speech
         return span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
-                             exclude=exclude)
+                             exclude=other_speech_over(win, other, t0, t))
 
     def _short(self, me: Frames, other: Frames | None, t: float,
                answers: tuple[np.ndarray, np.ndarray]) -> dict[str, float | None]:
@@ -801,3 +796,18 @@ class CueTracker:
                 self._frames[leg] = fr[cut:]
         if self._words and self._words[0].start < keep_from - 5.0:
             self._words = [w for w in self._words if w.start >= keep_from]
+
+
+def other_speech_over(win: Frames, other: Frames | None, t0: float, t: float) -> np.ndarray:
+    """The other party's speech frames over ``win``, the speaker's frames in ``[t0, t)``; none
+    where there is no other party or its frames do not line up.
+
+    Returns
+    -------
+    np.ndarray [shape=(len(win),)], bool
+    """
+    if other is not None:
+        other_win = other.between(t0, t)
+        if len(other_win) == len(win):
+            return other_win.speech
+    return np.zeros(len(win), dtype=bool)

@@ -46,7 +46,7 @@ from scipy import stats
 from numpy.lib.stride_tricks import sliding_window_view
 
 from monitor.analysis.baseline import BaselineBuilder
-from monitor.analysis.cue_windows import CueTracker
+from monitor.analysis.cue_windows import CueTracker, other_speech_over
 from monitor.analysis.frame_features import HOP_S, Frames
 from monitor.analysis.span_measures import SpanMeasures, _speaking, pause_runs
 from monitor.dsp.runs import runs
@@ -94,12 +94,7 @@ class WindowTracker(CueTracker):
 def _with_exclude(me: Frames, other: Frames | None, t0: float, t: float) -> tuple[Frames, np.ndarray]:
     """The caller's frames in ``[t0, t)`` and the agent's speech over them (as ``CueTracker._span``)."""
     win = me.between(t0, t)
-    exclude = np.zeros(len(win), dtype=bool)
-    if other is not None:
-        other_win = other.between(t0, t)
-        if len(other_win) == len(win):
-            exclude = other_win.speech
-    return win, exclude
+    return win, other_speech_over(win, other, t0, t)
 
 
 def phrase_intervals(win: Frames, exclude: np.ndarray, min_pause_s: float,
@@ -150,14 +145,7 @@ def hop_values(tracker: WindowTracker, cues: list[CuesEvent], cfg,
 def profile(record: ev.FrameRecord, cfg, judge_speech_s: float = JUDGE_SPEECH_S) -> dict:
     """One file: hop times, the measures, the baseline hops and the freeze hop."""
     tracker = WindowTracker(cfg.analysis, record.legs)
-    cues: list[CuesEvent] = []
-    for step in record.fed:
-        for leg, frames in zip(record.legs, step):
-            tracker.add(leg, frames)
-        cues.extend(tracker.due())
-    for leg, frames in zip(record.legs, record.flushed):
-        tracker.add(leg, frames)
-    cues.extend(tracker.due(final=True))
+    cues = list(ev.track_cues(record, cfg.analysis, tracker).cues)
     builder = BaselineBuilder(cfg.analysis)
     in_base = np.zeros(len(cues), bool)
     frozen = len(cues)
