@@ -735,6 +735,30 @@ def test_a_manifest_without_a_path_column_or_rows_is_named_with_what_it_holds(tm
     assert str(err.value) == f"{manifest}: {problem}"
 
 
+@pytest.mark.parametrize("column, meant", [
+    ("caller", "caller_channel"), ("agent_chanel", "agent_channel"), ("callid", "call_id"),
+    ("Caller_Channel", "caller_channel"),
+])
+def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, column, meant):
+    """A column spelt unlike the one it is meant as would leave every call on the default legs,
+    unsaid: the manifest is refused, naming the column and the one it looks meant as."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f"path,{column}\nx.wav,0\n")
+    with pytest.raises(InputError) as err:
+        expand_inputs([str(manifest)])
+    assert str(err.value) == (f"{manifest}: column '{column}' is not one a manifest is read by (did you mean "
+                              f"{meant}?); its columns are path, caller_channel, agent_channel, call_id")
+
+
+def test_a_manifest_keeps_its_own_columns_and_reads_names_spaced_after_commas(tmp_path):
+    """Columns like no known one (notes, an agent's name) are the user's; a space after a comma in
+    the header is no part of a column's name."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("path, caller_channel, agent_channel, agent_name, notes\nx.wav, 0, -1, Ann, callback\n")
+    [job] = expand_inputs([str(manifest)])
+    assert (job.caller_channel, job.agent_channel) == (0, None)
+
+
 # ------------------------------------------------------------------ the archive report
 
 def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_calls(archive, tmp_path):

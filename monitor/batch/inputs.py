@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import errno
 import glob
 import os
@@ -17,6 +18,10 @@ AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 
 BATCH_CHOOSE_LEGS = "--caller-channel N and --agent-channel N, or a manifest's columns of those names, choose others"
 """How a batch is told other channels of a recording's legs (its options, a manifest's columns)."""
+
+
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "caller_channel", "agent_channel", "call_id")
+"""The columns a manifest's rows are read by; any other column is the user's own (notes, a name)."""
 
 
 class InputError(ValueError):
@@ -81,6 +86,8 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
+            if reader.fieldnames:  # "path, caller_channel": the space is no part of the name
+                reader.fieldnames = [(name or "").strip() for name in reader.fieldnames]
             rows, header = list(reader), list(reader.fieldnames or ())
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the manifest ({getattr(err, 'strerror', None) or err})") from None
@@ -89,6 +96,8 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         raise InputError(f"{path}: a manifest needs a 'path' column ({columns})")
     if not rows:
         raise InputError(f"{path}: a manifest needs at least one row under its header")
+    if problem := _misspelt_column(header):
+        raise InputError(f"{path}: {problem}")
     jobs = []
     for n, row in enumerate(rows, start=2):
         where = f"{path} line {n}"
@@ -102,6 +111,22 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
                             agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where),
                             call_id=(row.get("call_id") or "").strip()))
     return jobs
+
+
+def _misspelt_column(header: Sequence[str]) -> str | None:
+    """What is wrong with a manifest's header whose column looks meant as one the rows are read by
+    (``caller`` for caller_channel, ``agent_chanel``): its calls would be scored on the default legs
+    unsaid. Columns like no known one (notes, an agent's name) are the user's own and kept."""
+    for column in header:
+        if not column or column in MANIFEST_COLUMNS:
+            continue
+        name = column.lower()
+        meant = [known for known in MANIFEST_COLUMNS if (len(name) >= 3 and known.startswith(name))
+                 or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8]
+        if meant:
+            return (f"column '{column}' is not one a manifest is read by (did you mean {' or '.join(meant)}?); "
+                    f"its columns are {', '.join(MANIFEST_COLUMNS)}")
+    return None
 
 
 def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
