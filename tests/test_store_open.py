@@ -3,7 +3,8 @@
 `replay` and the daemon start anyway: one error line names the database and the problem, every
 alert reaches every sink marked as not stored, the database is tried again and what was held
 back is written once it opens. A database of a newer schema and a second daemon on the same
-database are still refused with one line. Every unusable database here is a real file made
+database are still refused with one line, and so is, by `replay`, a path that can never hold a
+database (a folder, a file that is none). Every unusable database here is a real file made
 unusable: a directory where the file should be, a file of garbage, a read-only folder (or, as
 root, a path under a file), a database another program holds an exclusive lock on.
 """
@@ -102,7 +103,7 @@ def printed_alerts(stdout: str) -> list[dict]:
 # --------------------------------------------------------------------------- replay
 
 
-@pytest.mark.parametrize("unusable", UNUSABLE, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("unusable", [a_read_only_folder, under_a_file], ids=lambda f: f.__name__)
 def test_replay_on_a_database_that_cannot_be_opened_prints_every_alert_with_one_error_line(
         unusable, tmp_path, reference_alerts):
     db, problem = unusable(tmp_path)
@@ -113,6 +114,19 @@ def test_replay_on_a_database_that_cannot_be_opened_prints_every_alert_with_one_
     assert all(a["stored"] is False and a["alert_id"] is None for a in alerts)
     assert r.returncode == 1
     assert str(db) in line and problem in line and "could not be written" in line
+
+
+@pytest.mark.parametrize("unusable", [a_directory, garbage], ids=lambda f: f.__name__)
+def test_replay_refuses_a_path_that_can_never_hold_a_database_before_replaying(unusable, tmp_path):
+    """A folder or a file that is no database would fail every call's storing: one line, exit 2,
+    nothing replayed, the path left as it was."""
+    db, problem = unusable(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+    line = one_error_line(r)
+    assert r.returncode == 2 and r.stdout == ""
+    assert line.startswith(f"{ERROR}{db}: ") and problem in line and line.endswith(": nothing was replayed")
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_replay_on_a_locked_database_prints_every_alert_with_one_error_line(held_lock, reference_alerts):

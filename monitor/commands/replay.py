@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    from ..delivery.store import lasting_problem
+    if problem := lasting_problem(cfg.storage.db):  # a folder, a recording: no call could ever be stored
+        error(f"{problem}: nothing was replayed")
+        return ExitStatus.BAD_SETUP
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED
