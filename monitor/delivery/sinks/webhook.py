@@ -229,6 +229,8 @@ class WebhookSink:
         self.delivered = 0
         self.failures = 0
         self.last_error = ""
+        self._outage: str | None = None  # the error said of the endpoint's outage, None while it delivers
+        self._outage_alerts: set[int | None] = set()  # the alerts that failed in it
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._adopted = False  # the outbox's rows for other URLs moved to this one
@@ -274,6 +276,7 @@ class WebhookSink:
             return
         self.target = Target(url, token)
         self._adopted = False
+        self._outage = None  # another endpoint: its first failure is said
         with self._memory_lock:
             for h in self._memory:
                 h.attempts, h.next_at = 0, 0.0
@@ -390,22 +393,33 @@ class WebhookSink:
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    # one line when an alert first fails (and when the reason changes), not one
-                    # per retry: a critical alert is retried every few seconds through an outage
-                    level = logging.WARNING if attempts == 1 or self.last_error != d.last_error \
-                        else logging.DEBUG
-                    log.log(level, "webhook %s: alert %s not delivered (%s); retry %s in %.1f s%s",
-                            target.url, d.alert_id, self.last_error, attempts, delay,
-                            "; its next retries are said only if the error changes" if level == logging.WARNING else "")
+                    self._said_failure(target.url, d.alert_id, attempts, delay)
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
-            if d.attempts:
+            if self._outage is not None:
+                log.warning("webhook %s: delivering again (alert %s delivered after %s attempts); %s alert(s) "
+                            "failed while it was down", target.url, d.alert_id, d.attempts + 1, len(self._outage_alerts))
+                self._outage = None
+                self._outage_alerts.clear()
+            elif d.attempts:
                 log.info("webhook %s: alert %s delivered after %s attempts", target.url, d.alert_id, d.attempts + 1)
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
+
+    def _said_failure(self, url: str, alert_id: int | None, attempts: int, delay: float) -> None:
+        """One line when the endpoint first fails (and when the reason changes), not one per retry
+        (a critical alert is retried every few seconds through an outage) nor one per alert (each
+        alert the agent sees would bring a line of its own): the rest at debug level, counted, and
+        one line once it delivers again."""
+        first = self._outage != self.last_error
+        self._outage_alerts.add(alert_id)
+        log.log(logging.WARNING if first else logging.DEBUG, "webhook %s: alert %s not delivered (%s); retry %s "
+                "in %.1f s%s", url, alert_id, self.last_error, attempts, delay,
+                "; while it fails alike, no more is said until it delivers again" if first else "")
+        self._outage = self.last_error
 
     def _work(self) -> None:
         while not self._stop.is_set():
