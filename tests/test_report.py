@@ -684,3 +684,15 @@ def test_missing_matplotlib_is_one_clear_line(tmp_path, capsys, monkeypatch):
 def test_unknown_call_from_api(det):
     with Store.open(det["db"]) as store, pytest.raises(ReportError, match="no such call"):
         from_store(store, 4242, det["cfg"])
+
+
+def test_alert_labels_take_the_lowest_row_they_clear_so_close_alerts_never_share_a_row():
+    """Labels of alerts close together are stacked on rows, each on the lowest row where it clears
+    the label before it; one far from the others goes back to the first row. Estimated at 4.4
+    points a character: a 24-character label on a 227 s call 932 points wide spans 26 s."""
+    from monitor.report.figure import label_rows
+    t = np.array([92.0, 97.0, 102.0, 110.0, 119.0, 137.0, 141.0, 200.0])
+    assert label_rows(t, np.full(len(t), 24.0), 227.0, 932.0) == [0, 1, 2, 3, 0, 1, 2, 0]
+    assert label_rows(np.array([10.0, 60.0, 110.0]), np.full(3, 24.0), 227.0, 932.0) == [0, 0, 0]
+    crowded = label_rows(np.arange(9.0), np.full(9, 24.0), 227.0, 932.0)
+    assert crowded[:4] == [0, 1, 2, 3] and max(crowded) == 3  # four rows at most: the oldest label's row

@@ -36,6 +36,13 @@ MISSING_GLYPH = r"Glyph \d+ .* missing from font"
 """matplotlib's warning, once per character, for a character its font cannot draw (a Korean
 transcript with only DejaVu installed): the picture draws a box, and its transcript panel says where
 the words are (:func:`transcript_title`)."""
+FIG_WIDTH_IN = 14.0
+PLOT_LEFT, PLOT_RIGHT = 0.06, 0.985
+"""The picture's width and the share of it the timeline spans."""
+LABEL_ROWS = 4
+"""Rows of alert labels above the timeline."""
+LABEL_CHAR_PT = 4.4
+"""The width of an alert label's character at its 7-point size, in points (a wide estimate)."""
 
 def _pyplot():
     """matplotlib with the Agg backend; ImportError (caught by the command) when missing."""
@@ -106,14 +113,35 @@ def _waveform(ax: Any, data: ReportData) -> None:
                      "speaking) instead of the waveform", loc="left", fontsize=9)
 
 
-def _alert_markers(axes: list[Any], top: Any, data: ReportData) -> None:
-    for i, a in enumerate(sorted(data.alerts, key=lambda a: a.t)):
+def label_rows(t: np.ndarray, chars: np.ndarray, span_s: float, width_pt: float, rows: int = LABEL_ROWS) -> list[int]:
+    """The row of each label of ``chars`` characters starting at call time ``t`` (sorted), on a
+    timeline ``span_s`` seconds wide drawn ``width_pt`` points wide: the lowest row where it
+    clears the label before it, else the row whose last label ends first (labels of alerts
+    close together would overlap on a fixed cycle of rows). Shapes: (n,), (n,) -> n rows."""
+    start = t / max(span_s, 1e-9) * width_pt
+    end = start + 2.0 + LABEL_CHAR_PT * chars
+    ends = [-np.inf] * rows
+    placed = []
+    for s, e in zip(start, end):  # one label at a time: a handful of alerts a call
+        free = [r for r in range(rows) if ends[r] < s]
+        row = free[0] if free else int(np.argmin(ends))
+        ends[row] = e
+        placed.append(row)
+    return placed
+
+
+def _alert_markers(axes: list[Any], top: Any, data: ReportData, width_pt: float) -> None:
+    alerts = sorted(data.alerts, key=lambda a: a.t)
+    labels = [f"{a.kind} {fmt_time(a.t)}" for a in alerts]
+    rows = label_rows(np.array([a.t for a in alerts], float), np.array([len(x) for x in labels], float),
+                      max(data.duration_s, 1.0), width_pt)
+    for a, label, row in zip(alerts, labels, rows):
         colour = SEVERITY_COLOURS.get(a.severity, "#555555")
         lw = 1.8 if a.severity == "critical" else 1.0
         for ax in axes:
             ax.axvline(a.t, color=colour, linewidth=lw, alpha=0.9, zorder=5)
-        top.annotate(f"{a.kind} {fmt_time(a.t)}", xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
-                     xytext=(2, 14 + 9 * (i % 4)), textcoords="offset points", fontsize=7, color=colour,
+        top.annotate(label, xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(2, 14 + 9 * row), textcoords="offset points", fontsize=7, color=colour,
                      rotation=0, ha="left", va="bottom", annotation_clip=False,
                      fontweight="bold" if a.severity == "critical" else "normal")
 
@@ -241,7 +269,7 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
     plt = _pyplot()
     panels = registry_panels()
     heights = [1.6] + [1.0] * len(panels) + [1.3]
-    fig, axes = plt.subplots(len(heights), 1, figsize=(14, 15), sharex=True,
+    fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, 15), sharex=True,
                              gridspec_kw={"height_ratios": heights, "hspace": 0.38})
     try:
         top, cue_axes, tax = axes[0], list(axes[1:-1]), axes[-1]
@@ -257,7 +285,7 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
                            ymin=0.0, ymax=0.03, color=BAND, alpha=0.8, linewidth=0)
         _alert_spans(ax_for, data)
         _transcript(tax, data, in_page)
-        _alert_markers([top] + cue_axes + [tax], top, data)
+        _alert_markers([top] + cue_axes + [tax], top, data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT))
         tax.set_xlim(0, max(data.duration_s, 1.0))
         ticks = tax.get_xticks()
         tax.set_xticks([x for x in ticks if 0 <= x <= max(data.duration_s, 1.0)])
@@ -268,7 +296,7 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
         fig.suptitle(f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
                      + (f", {crit} critical" if crit else ""), x=0.01, ha="left", fontsize=12,
                      fontweight="bold", color=SEVERITY_COLOURS["critical"] if crit else "#222222")
-        fig.subplots_adjust(left=0.06, right=0.985, top=0.91, bottom=0.05)
+        fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
         buf = io.BytesIO()
         with warnings.catch_warnings():  # the transcript panel's title says it once, not a line a character
             warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
