@@ -61,11 +61,19 @@ def test_a_second_daemon_on_the_same_database_is_refused_while_the_first_runs(pu
 
 
 def test_a_second_daemon_on_another_database_is_told_to_take_its_own_status_socket(pulse, env, tmp_path):
-    """The status socket defaults to one per session ($XDG_RUNTIME_DIR), not one per database."""
+    """The status socket defaults to one per session ($XDG_RUNTIME_DIR), not one per database; a
+    command that finds no database where it looks says where the session's daemon records."""
     first = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "one.db"), "--no-notify",
                     "--no-transcribe"], env, tmp_path)
     try:
         assert first.wait_err("listening", 20), first.err
+        own = env | {"XDG_DATA_HOME": str(tmp_path / "data")}  # the default database: none there
+        for command in (["alerts"], ["report", "3", "-o", "r.html"]):
+            asked = subprocess.run([PY, "-m", "monitor.cli", *command], env=own, cwd=tmp_path, capture_output=True,
+                                   text=True, timeout=30)
+            assert asked.returncode == 2 and asked.stderr.endswith(
+                f"; the daemon running now records to {tmp_path / 'one.db'} (give --db {tmp_path / 'one.db'})\n"), \
+                asked.stderr
         second = [PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--db", str(tmp_path / "two.db"),
                   "--no-notify", "--no-transcribe"]
         r = subprocess.run(second, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)

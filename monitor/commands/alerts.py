@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -37,13 +38,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..delivery.delivered import delivery_text
     from ..delivery.store import Store
-    from .common import ConfigError, StoreError, config_from_args
+    from .common import ConfigError, StoreError, config_from_args, daemon_elsewhere
     try:
         since = parse_when(args.since, "--since") if args.since else None
         cfg = config_from_args(args)
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
-    except (ValueError, ConfigError, StoreError) as err:
+    except (ValueError, ConfigError) as err:
         error(str(err))
+        return ExitStatus.BAD_SETUP
+    except StoreError as err:
+        there = os.path.exists(os.path.expanduser(cfg.storage.db))
+        error(str(err) + ("" if there else daemon_elsewhere(args, cfg.storage.db)))
         return ExitStatus.BAD_SETUP
     try:
         try:
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             return ExitStatus.BAD_SETUP
         if not alerts and not args.jsonl:
             info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
-                 + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}")
+                 + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}"
+                 + daemon_elsewhere(args, cfg.storage.db))
         try:
             sent = store.deliveries_of([a.event.alert_id for a in alerts])
         except StoreError as err:

@@ -276,6 +276,18 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
         return ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON"
 
 
+def daemon_elsewhere(args: argparse.Namespace, db: str) -> str:
+    """For a command that found no database or nothing in it at ``db``: when a daemon answers on
+    the configured status socket (a session's own, whatever its database) and records to another
+    database, the words that point there, else ''. Asked for 0.5 s at most: a hint, never a wait."""
+    asked = argparse.Namespace(**{**vars(args), "socket": getattr(args, "socket", None)})
+    answer = daemon_answer(asked, None, timeout=0.5)
+    theirs = answer.get("db") if isinstance(answer, dict) else None
+    if not isinstance(theirs, str) or os.path.realpath(theirs) == os.path.realpath(os.path.expanduser(db)):
+        return ""
+    return f"; the daemon running now records to {theirs} (give --db {theirs})"
+
+
 def _not_a_socket(path: str) -> str | None:
     """What is at ``path`` when it is something other than a socket ("a file", "a folder"), read
     in one stat; None for a socket, or nothing there (a daemon stopping removes its socket)."""
@@ -325,5 +337,5 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
-           "config_from_args", "config_or_error", "daemon_answer", "open_store", "open_store_or_pending",
+           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "open_store", "open_store_or_pending",
            "open_transcription", "ConfigError", "ModelError", "StoreError"]

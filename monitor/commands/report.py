@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             if data.problems:
                 warning(f"{target}: {data.problems}")
         else:
-            data = _stored(cfg, int(target))
+            data = _stored(args, cfg, int(target))
         payload = render(data, fmt)
     except (ReportError, StoreError, ImportError) as err:
         return _failed(err, args.output)
@@ -118,17 +118,18 @@ def _failed(err: Exception, output: str) -> int:
     return ExitStatus.FAILED if isinstance(err, ReportError) else ExitStatus.BAD_SETUP
 
 
-def _stored(cfg, call_id: int):
+def _stored(args: argparse.Namespace, cfg, call_id: int):
     """The report data of stored call ``call_id``; a database that is not there is a StoreError
-    (exit 2, as for every command that reads one)."""
+    (exit 2, as for every command that reads one), which names a running daemon's other database."""
     from ..report import from_store
     from ..delivery.store import Store, StoreError, a_folder
+    from .common import daemon_elsewhere
 
     db = os.path.expanduser(cfg.storage.db)
     if os.path.isdir(db):
         raise StoreError(a_folder(db))
     if not os.path.isfile(db):
-        raise StoreError(f"call {call_id}: no database at {db} (give --db FILE)")
+        raise StoreError(f"call {call_id}: no database at {db} (give --db FILE)" + daemon_elsewhere(args, db))
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
     try:
         return from_store(store, call_id, cfg)
