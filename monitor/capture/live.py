@@ -393,6 +393,25 @@ class LiveSource(Source):
                     log.debug("%s leg: stream not closed cleanly: %s", leg.name, err)
 
     def _supervise(self, leg: _Leg) -> None:
+        """Keep the leg's stream open (:meth:`_keep_open`). An error it did not foresee (a stream
+        that fails when asked whether it is active, the sound server's source list unreadable) is
+        said, and the leg closed and opened again: the thread never ends before the source is
+        closed, which would leave the leg silent for the rest of the daemon's life, unsaid."""
+        while not self._stop.is_set():
+            try:
+                self._keep_open(leg)
+            except Exception as err:  # noqa: BLE001 - whatever it is, the leg must go on
+                log.debug("%s leg: supervisor error", leg.name, exc_info=True)
+                leg.stats.state, leg.stats.last_error = "reopening", _one_line(err)
+                self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): capture failed "
+                               f"({_one_line(err)}); reopening")
+                try:
+                    self._close(leg)
+                except Exception:  # noqa: BLE001 - the stream is dropped anyway
+                    leg.stream = None
+                self._stop.wait(self.backoff_s)
+
+    def _keep_open(self, leg: _Leg) -> None:
         """Keep the leg's stream open: detect a stall, close, reopen with backoff."""
         delay = self.backoff_s
         while not self._stop.is_set():
