@@ -655,8 +655,8 @@ def test_listening_beyond_loopback_without_tls_warns(tmp_path):
 def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path):
     console = ConsoleProcess(tmp_path)
     try:
-        broken = tmp_path / "broken.db"
-        broken.write_bytes(b"this is not a database " * 200)
+        (tmp_path / "plain").write_text("a file where the database's folder should be\n")
+        broken = tmp_path / "plain" / "events.db"
         r, alerts = _replay(tmp_path, console, "deteriorating_8k.wav", broken)
         assert alerts and all(a.get("stored") is False for a in alerts), r.stderr
         assert wait_for(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr

@@ -71,14 +71,15 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     from ..delivery.store import lasting_problem
-    if problem := lasting_problem(cfg.storage.db):  # a folder, a recording: no call could ever be stored
-        error(f"{problem}: nothing was replayed")
-        return ExitStatus.BAD_SETUP
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED
-    doing = "the speech model loaded"
-    try:  # before the database: a speech model that cannot be used leaves nothing made or touched
+    doing = "the database opened"
+    try:
+        if problem := lasting_problem(cfg.storage.db):  # a folder, a recording: no call could ever be stored
+            error(f"{problem}: nothing was replayed")
+            return ExitStatus.BAD_SETUP
+        doing = "the speech model loaded"  # before the database: a model that cannot be used leaves it as it was
         transcription = open_transcription(args, cfg)
         doing = "the database opened"  # up to its busy timeout, on a database another program locks
         store = open_store_or_pending(cfg)  # cannot be opened: the alerts go on, not stored
