@@ -570,3 +570,31 @@ def test_an_error_the_capture_did_not_foresee_is_said_and_the_leg_captures_again
     assert warned == ["caller leg (softphone.monitor): capture failed ('utf-8' codec can't decode byte 0xff in "
                       "position 0: invalid start byte); reopening"], msgs
     assert np.max(np.abs(x[-int(1.5 * 16000):])) > 0.1  # the tone played after it
+
+
+def test_a_leg_still_being_opened_when_the_source_closes_opens_no_stream(pulse, monkeypatch):
+    """The leg's source is being looked for (the sound server slow to answer) when the source is
+    closed and closing gives up waiting: the supervisor then opened a stream after the close, which
+    captured on, unread, for the rest of the process. It opens none."""
+    import sounddevice as sd
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.1)
+    src.start()
+    leg = src._legs["caller"]
+    looking, answer = threading.Event(), threading.Event()
+    found = src._pulse_index
+
+    def slow_server(asked):
+        looking.set()
+        answer.wait(10)
+        return found(asked)
+
+    monkeypatch.setattr(src, "_pulse_index", slow_server)
+    src._close(leg)  # the stream lost: its supervisor opens it again
+    assert looking.wait(5)
+    src.close()  # gives up waiting for the supervisor after a second
+    answer.set()
+    [supervisor] = src._threads
+    supervisor.join(5)
+    assert not supervisor.is_alive() and leg.stream is None

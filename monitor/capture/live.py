@@ -155,6 +155,10 @@ class _Leg:
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
 
 
+class _Closed(Exception):
+    """The source was closed while a leg was being opened: no stream is opened."""
+
+
 class LiveSource(Source):
     """Capture ``{leg: SOURCE}`` (caller first) at ``rate`` Hz; iterate :meth:`chunks` until :meth:`stop`."""
 
@@ -288,6 +292,8 @@ class LiveSource(Source):
 
         leg.source_index = self._pulse_index(leg)  # DeviceError while the source is gone
         with _OPEN_LOCK:
+            if self._stop.is_set():  # closed while the source was looked for: a stream now would outlive it
+                raise _Closed()
             if leg.device_list != self._device_list:  # another leg read the list again since: its index may be stale
                 raise DeviceError(f"{leg.stats.source}: PortAudio's device list was read again; looking again")
             saved = os.environ.get("PULSE_SOURCE")
@@ -418,6 +424,8 @@ class LiveSource(Source):
             if leg.stream is None:
                 try:
                     self._open(leg)
+                except _Closed:
+                    return
                 except Exception as err:  # device or server gone
                     missing = isinstance(err, DeviceError)  # looked for every source_check_s
                     self._not_open(leg, _one_line(err), missing)
