@@ -61,11 +61,12 @@ limits: eval-corpus
 	$(PY) -m tools.population_limits $(EVAL_DIR) --split tune --grid limits_grid.toml
 	$(PY) -m tools.tune $(EVAL_DIR) --grid limits_grid.toml --folds 2 -j $(EVAL_JOBS) --json limits_results.json
 
-# Two workers: the real-time tests on the private sound server on one, the others beside them
-# (tests/conftest.py); TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 2
+# Three workers on two cores: the real-time tests on the private sound server one after another on
+# one, the others beside them at a lower priority (tests/conftest.py); TEST_WORKERS=0 runs everything
+# in one process.
+TEST_WORKERS ?= 3
 test: setup fixtures
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist load tests
 
 bench: setup fixtures
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m tools.bench

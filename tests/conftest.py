@@ -2,7 +2,7 @@
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
 receiver, the supervisor console's page in a headless browser, copies of the Korean speech
 model (whole, or with a file cut short), and the live daemon on the sink ``softphone`` (start,
-stop, its stored calls); and how the suite runs on two workers (``make test``: ``pytest -n 2``)."""
+stop, its stored calls); and how the suite runs on three workers (``make test``: ``pytest -n 3 --dist load``)."""
 
 from __future__ import annotations
 
@@ -154,23 +154,32 @@ def _on_the_sound_server(item: pytest.Item) -> bool:
     return "pulse" in getattr(item, "fixturenames", ())
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """pytest-xdist hands out the groups in the order of their first test (below), not by how many
-    tests each holds (its default)."""
-    if hasattr(config.option, "loadscopereorder"):
-        config.option.loadscopereorder = False
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """How ``pytest -n 2 --dist loadgroup`` shares the tests between its workers: the tests on a
-    private sound server one after another on one worker (they play their audio in real time, mostly
-    waiting, while the other worker computes), every other test with the rest of its module (a
-    module's shared fixtures are computed once). The sound server's tests come first: they are the
-    longest group by far (minutes of audio played in real time), so one worker starts them at once
-    and the other shares out the rest, instead of the sound server's starting after a few modules."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("sound_server" if _on_the_sound_server(item) else item.path.stem))
+    """How ``pytest -n 3 --dist load`` shares the tests between its workers: the tests on a private
+    sound server come first, so they are all in the first worker's first batch (pytest-xdist sends
+    each worker a quarter of its share of the tests at once, in order: 120 or so of the 1,400, and
+    the sound server's are 65) and run one after another there, at the normal priority, playing
+    their audio in real time and mostly waiting, while the other two workers compute the rest at a
+    lower one (:func:`_yield_to_the_sound_server`)."""
     items.sort(key=lambda item: not _on_the_sound_server(item))
+
+
+WORKER_NICENESS = 10
+"""How much lower a worker runs once it takes tests off the sound server: the sound server's tests
+play audio in real time and wait on daemons that must keep up with it, so the workers that compute
+yield the processor to them (three workers on two cores)."""
+
+
+@pytest.fixture(autouse=True)
+def _yield_to_the_sound_server(request: pytest.FixtureRequest) -> None:
+    """A pytest-xdist worker lowers its priority (and its children's) before its first test off the
+    sound server: the worker that runs the sound server's tests does so first, at the normal
+    priority, and lowers its own once they are done."""
+    config = request.config
+    if (hasattr(config, "workerinput") and not _on_the_sound_server(request.node)
+            and not getattr(config, "_niced", False)):
+        os.nice(WORKER_NICENESS)
+        config._niced = True
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

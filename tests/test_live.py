@@ -35,6 +35,16 @@ def _capture(src, seconds, on_chunk=None):
     return out
 
 
+def _captured_while(src, driver) -> np.ndarray:
+    """Every leg's samples (shape (n, legs)) the source captures while ``driver`` runs in a thread
+    of its own (it stops the source when it is done; 30 s at most)."""
+    th = threading.Thread(target=driver)
+    th.start()
+    chunks = _capture(src, 30)
+    th.join()
+    return np.concatenate([c.samples for c in chunks])
+
+
 def _power_at(x, rate, f):
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     freqs = np.fft.rfftfreq(len(x), 1 / rate)
@@ -160,11 +170,7 @@ def _through_a_server_restart(src, pulse, tone: Path, *, outage_s: float = 1.5, 
         time.sleep(0.5)
         src.stop()
 
-    th = threading.Thread(target=driver)
-    th.start()
-    chunks = _capture(src, 30)
-    th.join()
-    return np.concatenate([c.samples for c in chunks])[:, 0], played[0]
+    return _captured_while(src, driver)[:, 0], played[0]
 
 
 def test_leg_survives_server_restart(pulse, tmp_path):
@@ -247,10 +253,7 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
         time.sleep(0.5)
         src.stop()
 
-    th = threading.Thread(target=driver)
-    th.start()
-    x = np.concatenate([c.samples for c in _capture(src, 30)])
-    th.join()
+    x = _captured_while(src, driver)
     # from 2 s after the sink went until it came back, the 440 Hz caller audio plays into the
     # microphone's sink: the agent's leg has it, the caller's leg has silence
     gone = slice(int((marks["gone"] + 2.0) * 16000), int(marks["back"] * 16000))
@@ -478,10 +481,7 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
         time.sleep(0.5)
         src.stop()
 
-    th = threading.Thread(target=driver)
-    th.start()
-    x = np.concatenate([c.samples for c in _capture(src, 30)])[:, 0]
-    th.join()
+    x = _captured_while(src, driver)[:, 0]
     heard = _onsets(x, thr=0.2)
     assert len(heard) == 2, heard
     before, after = (h - p for h, p in zip(heard, played))
@@ -561,10 +561,7 @@ def test_an_error_the_capture_did_not_foresee_is_said_and_the_leg_captures_again
         time.sleep(0.5)
         src.stop()
 
-    th = threading.Thread(target=driver)
-    th.start()
-    x = np.concatenate([c.samples for c in _capture(src, 30)])[:, 0]
-    th.join()
+    x = _captured_while(src, driver)[:, 0]
     assert failed and src.stats()["caller"]["reopens"] == 1
     warned = [m for lvl, m in msgs if lvl == "warning"]
     assert warned == ["caller leg (softphone.monitor): capture failed ('utf-8' codec can't decode byte 0xff in "

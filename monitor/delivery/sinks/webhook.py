@@ -398,16 +398,23 @@ class WebhookSink:
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
-            if self._outage is not None:
-                log.warning("webhook %s: delivering again (alert %s delivered after %s attempts); %s alert(s) "
-                            "failed while it was down", target.url, d.alert_id, d.attempts + 1, len(self._outage_alerts))
-                self._outage = None
-                self._outage_alerts.clear()
-            elif d.attempts:
-                log.info("webhook %s: alert %s delivered after %s attempts", target.url, d.alert_id, d.attempts + 1)
+            if d.attempts or self._outage is not None:
+                self._said_back(target.url, d.alert_id, d.attempts + 1)
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
+
+    def _said_back(self, url: str, alert_id: int | None, attempts: int) -> None:
+        """The endpoint delivered an alert that had failed (or delivered during an outage): one
+        warning line that it delivers again after an outage said (with how many alerts failed in
+        it), else an info line."""
+        if self._outage is None:
+            log.info("webhook %s: alert %s delivered after %s attempts", url, alert_id, attempts)
+            return
+        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts); %s alert(s) failed "
+                    "while it was down", url, alert_id, attempts, len(self._outage_alerts))
+        self._outage = None
+        self._outage_alerts.clear()
 
     def _said_failure(self, url: str, alert_id: int | None, attempts: int, delay: float) -> None:
         """One line when the endpoint first fails (and when the reason changes), not one per retry
