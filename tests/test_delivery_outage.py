@@ -121,3 +121,48 @@ def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_w
         sink.close()
         hook.close()
         store.close()
+
+
+def test_an_alert_the_endpoint_refuses_while_it_takes_others_is_said_once_not_at_each_other_delivery(
+        tmp_path, monitor_logs):
+    """The console refuses one alert's body (413 over its size, 422 a kind it does not know) and
+    takes every other: that is no outage. Each alert delivered meanwhile made a "delivering again"
+    line and the refused alert's next failure a new outage's line: two warnings per alert."""
+    refused_kind = "possible_emergency"
+    store = Store.open(tmp_path / "e.db")
+    import http.server
+    import json
+    import threading
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(422 if body.get("kind") == refused_kind else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sink = WebhookSink(store, f"http://127.0.0.1:{server.server_address[1]}/hook", backoff_s=0.1,
+                       max_backoff_s=0.2, poll_s=0.05).start()
+    try:
+        refused = _alert(store)
+        sink(refused)
+        assert wait_for(lambda: sink.failures >= 1, 5.0)
+        others = [_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
+        for a in others:
+            sink(a)
+            assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
+            time.sleep(0.3)  # the refused alert retried meanwhile
+        warnings = [m for level, m in monitor_logs if level == "warning"]
+        assert len(warnings) <= 3, warnings
+        assert all(f"alert {refused.alert_id} not delivered" in m or "delivering again" in m for m in warnings)
+        assert [d.alert_id for d in store.deliveries("pending")] == [refused.alert_id]
+    finally:
+        sink.close()
+        server.shutdown()
+        server.server_close()
+        store.close()

@@ -229,8 +229,14 @@ class WebhookSink:
         self.delivered = 0
         self.failures = 0
         self.last_error = ""
-        self._outage: str | None = None  # the error said of the endpoint's outage, None while it delivers
-        self._outage_alerts: set[int | None] = set()  # the alerts that failed in it
+        # the worker's own (retarget never writes them), of the URL it last posted to: the error said
+        # of the endpoint's outage (None while it delivers), the alerts that failed in it, the
+        # deliveries that failed in one and wait still, those refused while it delivered others
+        self._outage_url: str | None = None
+        self._outage: str | None = None
+        self._outage_alerts: set[int | None] = set()
+        self._failed_in_outage: set[int] = set()
+        self._refused: dict[int, str] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._adopted = False  # the outbox's rows for other URLs moved to this one
@@ -275,8 +281,7 @@ class WebhookSink:
         if Target(url, token) == old:
             return
         self.target = Target(url, token)
-        self._adopted = False
-        self._outage = None  # another endpoint: its first failure is said
+        self._adopted = False  # the worker sees the new URL: its first failure there is said
         with self._memory_lock:
             for h in self._memory:
                 h.attempts, h.next_at = 0, 0.0
@@ -388,26 +393,39 @@ class WebhookSink:
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
+                    self._failed_in_outage.discard(d.id)
+                    self._refused.pop(d.id, None)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
                                 target.url, d.alert_id, self.last_error, attempts)
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    self._said_failure(target.url, d.alert_id, attempts, delay)
+                    self._said_failure(target.url, d, attempts, delay)
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
+            self._failed_in_outage.discard(d.id)
+            self._refused.pop(d.id, None)
             if d.attempts or self._outage is not None:
                 self._said_back(target.url, d.alert_id, d.attempts + 1)
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
 
+    def _same_endpoint(self, url: str) -> None:
+        """Forget what was said of another URL (a reload changed it): its outage is not this one's."""
+        if url != self._outage_url:
+            self._outage_url, self._outage = url, None
+            self._outage_alerts.clear()
+            self._failed_in_outage.clear()
+            self._refused.clear()
+
     def _said_back(self, url: str, alert_id: int | None, attempts: int) -> None:
         """The endpoint delivered an alert that had failed (or delivered during an outage): one
         warning line that it delivers again after an outage said (with how many alerts failed in
         it), else an info line."""
+        self._same_endpoint(url)
         if self._outage is None:
             log.info("webhook %s: alert %s delivered after %s attempts", url, alert_id, attempts)
             return
@@ -416,15 +434,27 @@ class WebhookSink:
         self._outage = None
         self._outage_alerts.clear()
 
-    def _said_failure(self, url: str, alert_id: int | None, attempts: int, delay: float) -> None:
+    def _said_failure(self, url: str, d: Delivery, attempts: int, delay: float) -> None:
         """One line when the endpoint first fails (and when the reason changes), not one per retry
         (a critical alert is retried every few seconds through an outage) nor one per alert (each
         alert the agent sees would bring a line of its own): the rest at debug level, counted, and
-        one line once it delivers again."""
+        one line once it delivers again. An alert that failed in an outage and fails again while
+        the endpoint delivers others (a body it refuses: 413, 422) is no outage: it is said once,
+        again if its error changes, not a pair of lines each time another alert is delivered."""
+        self._same_endpoint(url)
+        if self._outage is None and d.id in self._failed_in_outage:
+            said = self._refused.get(d.id)
+            self._refused[d.id] = self.last_error
+            log.log(logging.WARNING if said != self.last_error else logging.DEBUG,
+                    "webhook %s: alert %s not delivered (%s) while others are; retry %s in %.1f s%s", url,
+                    d.alert_id, self.last_error, attempts, delay,
+                    "; its next retries are said only if the error changes" if said != self.last_error else "")
+            return
         first = self._outage != self.last_error
-        self._outage_alerts.add(alert_id)
+        self._outage_alerts.add(d.alert_id)
+        self._failed_in_outage.add(d.id)
         log.log(logging.WARNING if first else logging.DEBUG, "webhook %s: alert %s not delivered (%s); retry %s "
-                "in %.1f s%s", url, alert_id, self.last_error, attempts, delay,
+                "in %.1f s%s", url, d.alert_id, self.last_error, attempts, delay,
                 "; while it fails alike, no more is said until it delivers again" if first else "")
         self._outage = self.last_error
 
