@@ -590,3 +590,22 @@ def test_purge_older_than_zero_deletes_every_ended_call_and_keeps_an_open_one(tm
     keep.write_text("[storage]\nretention_days = 0\n")
     r = cli("purge", "--config", str(keep), "--db", str(db))
     assert r.returncode == 0 and "keep forever" in r.stderr
+
+
+def test_the_daemon_elsewhere_is_asked_on_the_socket_a_piped_configuration_names(tmp_path):
+    """``alerts --config /dev/stdin`` (a pipe) finding no database points to the running daemon's
+    database, asked on the status socket that configuration names: the hint read the configuration
+    a second time, empty from the pipe, and asked the session's default socket instead."""
+    from monitor.delivery.status_socket import StatusServer
+    sock = tmp_path / "d.sock"
+    server = StatusServer(str(sock), state=lambda: {"state": "listening", "db": "/srv/elsewhere.db"})
+    (tmp_path / "run").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path / "run"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    try:
+        r = call_monitor("alerts", "--config", "/dev/stdin", input=f'[daemon]\nstatus_socket = "{sock}"\n',
+                         env=env, timeout=60)
+    finally:
+        server.close()
+    assert r.returncode == 2 and r.stderr.endswith(
+        "; the daemon running now records to /srv/elsewhere.db (give --db /srv/elsewhere.db)\n"), r.stderr

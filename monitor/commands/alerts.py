@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     except StoreError as err:
         there = os.path.exists(os.path.expanduser(cfg.storage.db))
-        error(str(err) + ("" if there else daemon_elsewhere(args, cfg.storage.db)))
+        error(str(err) + ("" if there else daemon_elsewhere(args, cfg)))
         return ExitStatus.BAD_SETUP
     try:
         try:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if not alerts and not args.jsonl:
             info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
                  + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}"
-                 + daemon_elsewhere(args, cfg.storage.db))
+                 + daemon_elsewhere(args, cfg))
         try:
             sent = store.deliveries_of([a.event.alert_id for a in alerts])
         except StoreError as err:

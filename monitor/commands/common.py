@@ -276,11 +276,15 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
         return ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON"
 
 
-def daemon_elsewhere(args: argparse.Namespace, db: str) -> str:
-    """For a command that found no database or nothing in it at ``db``: when a daemon answers on
-    the configured status socket (a session's own, whatever its database) and records to another
-    database, the words that point there, else ''. Asked for 0.5 s at most: a hint, never a wait."""
-    asked = argparse.Namespace(**{**vars(args), "socket": getattr(args, "socket", None)})
+def daemon_elsewhere(args: argparse.Namespace, cfg: Config) -> str:
+    """For a command that found no database or nothing in it at ``cfg.storage.db``: when a daemon
+    answers on the configured status socket (a session's own, whatever its database) and records to
+    another database, the words that point there, else ''. Asked for 0.5 s at most: a hint, never a
+    wait. The socket is the one ``cfg`` says, not the configuration read again (a --config that is
+    a pipe reads empty the second time, or waits on a terminal)."""
+    from ..delivery.status_socket import socket_path
+    db = cfg.storage.db
+    asked = argparse.Namespace(**{**vars(args), "socket": getattr(args, "socket", None) or socket_path(cfg)})
     answer = daemon_answer(asked, None, timeout=0.5)
     theirs = answer.get("db") if isinstance(answer, dict) else None
     if not isinstance(theirs, str) or os.path.realpath(theirs) == os.path.realpath(os.path.expanduser(db)):
