@@ -160,7 +160,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     each worker a quarter of its share of the tests at once, in order: 120 or so of the 1,400, and
     the sound server's are 65) and run one after another there, at the normal priority, playing
     their audio in real time and mostly waiting, while the other two workers compute the rest at a
-    lower one (:func:`_yield_to_the_sound_server`)."""
+    lower one (:func:`pytest_runtest_setup`)."""
     items.sort(key=lambda item: not _on_the_sound_server(item))
 
 
@@ -170,14 +170,14 @@ play audio in real time and wait on daemons that must keep up with it, so the wo
 yield the processor to them (three workers on two cores)."""
 
 
-@pytest.fixture(autouse=True)
-def _yield_to_the_sound_server(request: pytest.FixtureRequest) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """A pytest-xdist worker lowers its priority (and its children's) before its first test off the
-    sound server: the worker that runs the sound server's tests does so first, at the normal
-    priority, and lowers its own once they are done."""
-    config = request.config
-    if (hasattr(config, "workerinput") and not _on_the_sound_server(request.node)
-            and not getattr(config, "_niced", False)):
+    sound server, and before that test's fixtures are set up (a module's shared ones may compute for
+    a while): the worker that runs the sound server's tests does so first, at the normal priority,
+    and lowers its own once they are done."""
+    config = item.config
+    if hasattr(config, "workerinput") and not _on_the_sound_server(item) and not getattr(config, "_niced", False):
         os.nice(WORKER_NICENESS)
         config._niced = True
 

@@ -737,11 +737,12 @@ def test_a_manifest_without_a_path_column_or_rows_is_named_with_what_it_holds(tm
 
 @pytest.mark.parametrize("column, meant", [
     ("caller", "caller_channel"), ("agent_chanel", "agent_channel"), ("callid", "call_id"),
-    ("Caller_Channel", "caller_channel"),
+    ("Caller_Channel", "caller_channel"), ("call-id", "call_id"),
 ])
 def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, column, meant):
-    """A column spelt unlike the one it is meant as would leave every call on the default legs,
-    unsaid: the manifest is refused, naming the column and the one it looks meant as."""
+    """A column spelt unlike the one it is meant as (a channel's, its values channel numbers) would
+    leave every call on the default legs, unsaid: the manifest is refused, naming the column and
+    the one it looks meant as."""
     manifest = tmp_path / "calls.csv"
     manifest.write_text(f"path,{column}\nx.wav,0\n")
     with pytest.raises(InputError) as err:
@@ -751,10 +752,12 @@ def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, c
 
 
 def test_a_manifest_keeps_its_own_columns_and_reads_names_spaced_after_commas(tmp_path):
-    """Columns like no known one (notes, an agent's name) are the user's; a space after a comma in
-    the header is no part of a column's name."""
+    """Columns like no known one (notes, an agent's name), and ones named like a channel's whose
+    values are no channels (the agent's name under ``agent``, the caller's number under
+    ``caller_id``), are the user's; a space after a comma in the header is no part of a name."""
     manifest = tmp_path / "calls.csv"
-    manifest.write_text("path, caller_channel, agent_channel, agent_name, notes\nx.wav, 0, -1, Ann, callback\n")
+    manifest.write_text("path, caller_channel, agent_channel, agent, caller_id, notes\n"
+                        "x.wav, 0, -1, Ann, +44 20 7946 0000, callback\n")
     [job] = expand_inputs([str(manifest)])
     assert (job.caller_channel, job.agent_channel) == (0, None)
 

@@ -529,32 +529,34 @@ def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp
     assert -0.2 < heard - played[0] < 0.3, (heard, played)
 
 
-def test_an_error_the_capture_did_not_foresee_is_said_and_the_leg_captures_again(pulse, tmp_path, monkeypatch):
-    """The sound server's source list unreadable once (an error none of the leg's checks expects):
-    the leg's supervisor ended with it and the leg stayed silent for the rest of the daemon's life,
-    unsaid. It is said, the leg is opened again and a tone played after it is captured."""
+def test_an_error_the_capture_did_not_foresee_is_said_once_and_the_leg_captures_again(pulse, tmp_path):
+    """The leg's check of its source fails four times running with an error none of its checks
+    expects (the sound server's source list unreadable): the leg's supervisor ended with the first,
+    and the leg stayed silent for the rest of the daemon's life, unsaid. It is said once (not once a
+    try), the leg is opened again each time, less and less often, and a tone played after it is
+    captured."""
     import sounddevice as sd
     sd._terminate(); sd._initialize()
-    from monitor.capture import live
-    failed, listed = [], live.pulse_sources
-
-    def unreadable_once():
-        if not failed:
-            failed.append(time.monotonic())
-            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
-        return listed()
-
+    from monitor.capture.live import LiveSource
     msgs = []
-    src = live.LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.3, source_check_s=0.5,
-                          on_status=lambda lvl, m: msgs.append((lvl, m)))
+    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.1, max_backoff_s=0.4,
+                     on_status=lambda lvl, m: msgs.append((lvl, m)))
+    failed, checked = [], src._source_moved
+
+    def unreadable(leg, now):
+        if len(failed) < 4:
+            failed.append(now)
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+        return checked(leg, now)
+
     _tone(tmp_path / "a.wav", 440, seconds=1.0)
 
     def driver():
         deadline = time.monotonic() + 6
         while src.stats()["caller"]["state"] != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
-        monkeypatch.setattr(live, "pulse_sources", unreadable_once)
-        while src.stats()["caller"]["reopens"] < 1 and time.monotonic() < deadline + 6:
+        src._source_moved = unreadable
+        while src.stats()["caller"]["reopens"] < 4 and time.monotonic() < deadline + 6:
             time.sleep(0.05)
         time.sleep(0.5)
         pulse.play(tmp_path / "a.wav").wait(5)
@@ -562,7 +564,7 @@ def test_an_error_the_capture_did_not_foresee_is_said_and_the_leg_captures_again
         src.stop()
 
     x = _captured_while(src, driver)[:, 0]
-    assert failed and src.stats()["caller"]["reopens"] == 1
+    assert len(failed) == 4 and src.stats()["caller"]["reopens"] == 4
     warned = [m for lvl, m in msgs if lvl == "warning"]
     assert warned == ["caller leg (softphone.monitor): capture failed ('utf-8' codec can't decode byte 0xff in "
                       "position 0: invalid start byte); reopening"], msgs

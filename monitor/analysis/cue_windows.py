@@ -601,14 +601,22 @@ class CueTracker:
                 "long_word_gaps": int(np.sum(inside >= LONG_WORD_GAP_S))}
 
     def due(self, final: bool = False) -> list[CuesEvent]:
-        """Cue events for every hop time reached (all hops up to the end when ``final``)."""
+        """Cue events for every hop time reached; when ``final``, one more for the audio after the
+        last of them, stamped where the audio ends (not at the next hop time, past the call's end)."""
         reached = min(self._reached.values())
         out = []
-        while self._next_t <= reached + (self.cfg.hop_s if final else 0.0) + 1e-9:
-            out.append(self.measure(self._next_t))
-            self._next_t += self.cfg.hop_s
-            self._trim()
+        while self._next_t <= reached + 1e-9:
+            out.append(self._measured(self._next_t))
+        if final and reached > self._next_t - self.cfg.hop_s + 1e-6:
+            out.append(self._measured(reached))
         return out
+
+    def _measured(self, t: float) -> CuesEvent:
+        """:meth:`measure` at ``t``, then on to the next hop time (what no later window needs is let go)."""
+        event = self.measure(t)
+        self._next_t += self.cfg.hop_s
+        self._trim()
+        return event
 
     def measure(self, t: float) -> CuesEvent:
         """Cues of the caller's window ending at call time ``t`` (and of the short window)."""

@@ -7,6 +7,7 @@ import difflib
 import errno
 import glob
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         raise InputError(f"{path}: a manifest needs a 'path' column ({columns})")
     if not rows:
         raise InputError(f"{path}: a manifest needs at least one row under its header")
-    if problem := _misspelt_column(header):
+    if problem := _misspelt_column(header, rows):
         raise InputError(f"{path}: {problem}")
     jobs = []
     for n, row in enumerate(rows, start=2):
@@ -113,16 +114,24 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
     return jobs
 
 
-def _misspelt_column(header: Sequence[str]) -> str | None:
-    """What is wrong with a manifest's header whose column looks meant as one the rows are read by
-    (``caller`` for caller_channel, ``agent_chanel``): its calls would be scored on the default legs
-    unsaid. Columns like no known one (notes, an agent's name) are the user's own and kept."""
+CHANNEL_COLUMNS = ("caller_channel", "agent_channel")
+
+
+def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
+    """What is wrong with a manifest's header whose column looks meant as one the rows are read by,
+    which would leave its calls scored on the default legs, unsaid: a column named like a channel's
+    (``caller``, ``agent_chanel``: the start of its name, or a near spelling) whose every value is a
+    channel number, or one spelt nearly as ``call_id`` (``callid``, ``call-id``). Other columns are
+    the user's own and kept (notes, an agent's name, ``caller_id`` with the caller's number)."""
     for column in header:
         if not column or column in MANIFEST_COLUMNS:
             continue
-        name = column.lower()
-        meant = [known for known in MANIFEST_COLUMNS if (len(name) >= 3 and known.startswith(name))
-                 or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8]
+        name = column.lower().replace("-", "_").replace(" ", "_")
+        like = [known for known in CHANNEL_COLUMNS if (len(name) >= 5 and known.startswith(name))
+                or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8]
+        numbers = all(re.fullmatch(r"\s*-?\d+\s*", row.get(column) or "0") for row in rows)
+        meant = (like if numbers else []) + \
+            (["call_id"] if difflib.SequenceMatcher(None, name, "call_id").ratio() >= 0.9 else [])
         if meant:
             return (f"column '{column}' is not one a manifest is read by (did you mean {' or '.join(meant)}?); "
                     f"its columns are {', '.join(MANIFEST_COLUMNS)}")

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import os
 import queue
 import shutil
@@ -153,6 +154,11 @@ class _Leg:
     drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
     dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
+
+
+REPEAT_WITHIN_S = 10.0
+"""An unforeseen capture error that comes back within this long after the leg was opened again is
+the same failure repeating (not said again, the next try later); later, a new one."""
 
 
 class _Closed(Exception):
@@ -403,19 +409,25 @@ class LiveSource(Source):
         that fails when asked whether it is active, the sound server's source list unreadable) is
         said, and the leg closed and opened again: the thread never ends before the source is
         closed, which would leave the leg silent for the rest of the daemon's life, unsaid."""
+        delay, last, last_at = self.backoff_s, "", -math.inf
         while not self._stop.is_set():
             try:
                 self._keep_open(leg)
             except Exception as err:  # noqa: BLE001 - whatever it is, the leg must go on
                 log.debug("%s leg: supervisor error", leg.name, exc_info=True)
-                leg.stats.state, leg.stats.last_error = "reopening", _one_line(err)
-                self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): capture failed "
-                               f"({_one_line(err)}); reopening")
+                now = time.monotonic()
+                again = _one_line(err) == last and now - last_at < delay + REPEAT_WITHIN_S
+                delay = min(delay * 2, self.max_backoff_s) if again else self.backoff_s
+                last, last_at = _one_line(err), now
+                leg.stats.state, leg.stats.last_error = "reopening", last
+                if not again:  # the same error over and over: said once, tried less and less often
+                    self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): capture failed "
+                                   f"({_one_line(err)}); reopening")
                 try:
                     self._close(leg)
                 except Exception:  # noqa: BLE001 - the stream is dropped anyway
                     leg.stream = None
-                self._stop.wait(self.backoff_s)
+                self._stop.wait(delay)
 
     def _keep_open(self, leg: _Leg) -> None:
         """Keep the leg's stream open: detect a stall, close, reopen with backoff."""
