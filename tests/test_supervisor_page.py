@@ -184,3 +184,24 @@ def test_two_daemons_posting_as_one_agent_before_their_databases_open_each_say_w
     said = "[...document.querySelectorAll('#agents .namesakes')].map(n => n.textContent)"
     page.wait(f"{said}.length === 2")
     assert len(set(page.eval(said))) == 2, page.eval(said)
+
+
+def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp_path, console_pages):
+    """The console restarted with a new shared token (the sessions it signed end): the open page's
+    event stream is refused (401), which a browser does not retry. The page says it is signed out,
+    not "reconnecting" for ever while no alert reaches it, and once this browser has a session
+    again (the new address opened in another tab) it is live again and shows the new alerts."""
+    from console_proc import ConsoleProcess
+    console, page = console_pages.console, console_pages.open()
+    port = console.port
+    assert console.stop() == 0
+    console.token_file.write_text("a-new-shared-token-of-enough-characters\n")
+    again = ConsoleProcess(console.tmp, port=port)
+    try:
+        page.wait("document.getElementById('conn').textContent.startsWith('signed out')", timeout=20)
+        assert again.post(alert_body(1))[0] == 201
+        console_pages.browser.new_page(f"{again.base}/?token={again.token}")  # a new session in this browser
+        page.wait("document.querySelectorAll('#critical article').length === 1", timeout=20)
+        assert page.eval("document.getElementById('conn').textContent") == "live"
+    finally:
+        again.kill()
