@@ -665,3 +665,25 @@ def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path)
         assert all(a["alert_id"] >= 1 << 62 for a in stored)  # not the database's ids: it had none
     finally:
         console.kill()
+
+
+def test_stopping_the_console_with_a_page_open_ends_its_event_stream_at_once_and_quietly(tmp_path):
+    """A supervisor's page is open whenever the console runs: SIGTERM ends its event stream (the
+    browser reconnects to the console started again) at once, exit 0, with no traceback; it waited
+    2 s for the stream, cancelled it and logged "Exception in ASGI application"."""
+    import urllib.request
+    console = ConsoleProcess(tmp_path)
+    try:
+        req = urllib.request.Request(console.base + "/events", headers={"Authorization": f"Bearer {console.token}"})
+        stream = urllib.request.urlopen(req, timeout=10)
+        assert stream.readline().startswith(b"retry:")  # the stream is open
+        t0 = time.monotonic()
+        assert console.stop() == 0
+        took = time.monotonic() - t0
+        rest = stream.read()  # its end, not a reset
+        assert b"event: state" in rest
+        assert took < 1.5, f"the console took {took:.2f} s to stop"
+        assert not [e for e in console.err if "Traceback" in e or "ERROR" in e], console.err
+        assert console.err[-1] == "call-monitor: console stopped"
+    finally:
+        console.kill()

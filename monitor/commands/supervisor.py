@@ -312,7 +312,14 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
         store.close()
         error(f"{args.tls_cert}: {TLS_UNUSABLE} ({err})")
         return False
-    server = uvicorn.Server(config)
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # the open pages' event streams end first: uvicorn waits for every response to end
+            # before the application's shutdown, and cancelled them, with a traceback, after 2 s
+            app.state.console.hub.close()
+            await super().shutdown(sockets)
+
+    server = Server(config)
     for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after its graceful
         signal.signal(sig, lambda s, f: None)    # shutdown: let it land here, then close and exit 0
     try:

@@ -93,9 +93,14 @@ class Hub:
                 c.queue.put_nowait(None)
 
     def close(self) -> None:
+        """End every open stream, after what it has queued. The end goes into the queue its stream
+        waits on (a new queue would be read only after the next keepalive), a full one replaced."""
         for c in list(self._clients):
-            c.queue = asyncio.Queue(1)
-            c.queue.put_nowait(None)
+            try:
+                c.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                c.queue = asyncio.Queue(1)
+                c.queue.put_nowait(None)
         self._clients.clear()
 
 
