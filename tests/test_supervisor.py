@@ -232,6 +232,7 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
         again = console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Eve"}')
         assert json.loads(again[1])["acked_by"] == "Dana"  # the first acknowledgement stands
         assert console.request("POST", "/api/alerts/999/ack", b'{"by": "Dana"}')[0] == 404
+        assert console.request("POST", "/api/alerts/" + "9" * 30 + "/ack", b'{"by": "Dana"}')[0] == 404  # no 500
         assert console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": ""}')[0] == 422
         (a,) = console.state()["alerts"]
         assert a["acked_by"] == "Dana" and t0 - 1 < a["acked_at"] < time.time() + 1

@@ -411,7 +411,8 @@ class Console:
         by = body.get("by") if isinstance(body, dict) else None
         if not isinstance(by, str) or not by.strip() or len(by) > 80:
             return self._refuse(request, "by: expected a name of at most 80 characters", 422)
-        row = await run_in_threadpool(self.store.acknowledge, request.path_params["alert"], by.strip())
+        pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
+        row = None if pk > MAX_INT else await run_in_threadpool(self.store.acknowledge, pk, by.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
         self.hub.publish("ack", {"id": row["id"], "acked_by": row["acked_by"], "acked_at": row["acked_at"]})
