@@ -392,7 +392,7 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
         assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 10)  # said after the count
         said = [m for lvl, m in monitor_logs if lvl == "warning"][0]
         assert "HTTP 403" in said and "this token may post only as agent 'alice'" in said, said
-        assert "delivery.agent_name" in said and "refused" not in said
+        assert "this daemon posts as 'carol' (delivery.agent_name)" in said and "refused" not in said
         status, body = console.post({**alert_body(7), "agent": "carol"}, token=agent_token)
         assert status == 403 and body["code"] == "agent_mismatch"  # what the daemon reads, from the console's list
     finally:

@@ -358,7 +358,7 @@ class WebhookSink:
                 self._post(h)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self.failures += 1
-                self.last_error = _describe(err, self.token)
+                self.last_error = _describe(err, self.token, self.identity)
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
                     with self._memory_lock:
@@ -389,7 +389,7 @@ class WebhookSink:
                 self._post(d, target)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self.failures += 1
-                self.last_error = _describe(err, target.token)
+                self.last_error = _describe(err, target.token, self.identity)
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
@@ -429,8 +429,8 @@ class WebhookSink:
         if self._outage is None:
             log.info("webhook %s: alert %s delivered after %s attempts", url, alert_id, attempts)
             return
-        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts); %s alert(s) failed "
-                    "while it was down", url, alert_id, attempts, len(self._outage_alerts))
+        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts); the %s alert(s) held "
+                    "back while it was down go now", url, alert_id, attempts, len(self._outage_alerts))
         self._outage = None
         self._outage_alerts.clear()
 
@@ -478,14 +478,16 @@ class WebhookSink:
             self._thread.join(timeout)
 
 
-def _describe(err: BaseException, token: str | None = None) -> str:
+def _describe(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
     """One phrase on a failed post; a refused token says the receiver's reason and how to give the
-    right token, or, for the console's :data:`AGENT_MISMATCH`, where the daemon's agent name comes from."""
+    right token, or, for the console's :data:`AGENT_MISMATCH`, the agent name the daemon posts as and
+    where it comes from."""
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
         why, code = _receiver_says(err)
         if err.code == 403 and token and why and code == AGENT_MISMATCH.code:  # the token was known, not for this post
-            said += f": {why} (this daemon posts as delivery.agent_name)"
+            posts_as = f"'{identity.agent}' " if identity is not None else ""
+            said += f": {why} (this daemon posts as {posts_as}(delivery.agent_name))"
         elif err.code in (401, 403):
             given = "no token was sent" if not token else "the token sent was refused"
             reason = f"{why}; " if why else ""
@@ -561,7 +563,7 @@ class Heartbeat:
             post_json(target.url, body, token=target.token, timeout_s=self.timeout_s)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
-            self.last_error = _describe(err, target.token)
+            self.last_error = _describe(err, target.token, self.identity)
             if not self._failing:
                 log.warning("heartbeat %s: %s", target.url, self.last_error)
             self._failing = True
