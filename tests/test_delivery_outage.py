@@ -100,7 +100,7 @@ def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_w
     """A critical alert is retried every few seconds while the supervisor is down: an hour of outage
     would be a thousand lines per alert, and a line per alert would interleave with every alert the
     agent reads. The outage's first failure is said once, and once that it delivers again, with how
-    many alerts failed meanwhile."""
+    many alerts it held back meanwhile."""
     hook = Hook()
     hook.up = False
     store = Store.open(tmp_path / "e.db")
