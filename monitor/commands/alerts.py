@@ -20,8 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="List alerts from the database. Where a webhook took alerts, each line "
                                    "ends with its delivery: delivered (when: the time, with the date unless "
                                    "it is the alert's day), queued (the attempts that failed, why, and the "
-                                   "next try, \"when the daemon runs\" once it is due: the running daemon, or "
-                                   "the next one started, delivers it), failed for good (after "
+                                   "next try, \"when a daemon or a replay --webhook opens this database\" once it "
+                                   "is due: the running daemon, the next one started or the next replay with "
+                                   "--webhook on this database delivers it), failed for good (after "
                                    "delivery.retries), or not "
                                    "sent (raised with no webhook: none was set, or a batch or a replay "
                                    "without --webhook).")

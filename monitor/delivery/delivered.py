@@ -34,6 +34,6 @@ def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = No
         if not d.attempts:
             return "webhook: queued, not tried yet"
         later = f"next try {_clock(d.next_attempt_at, raised_at)}" if d.next_attempt_at > now \
-            else "next try when the daemon runs"
+            else "next try when a daemon or a replay --webhook opens this database"
         return f"webhook: queued, {tries} failed ({d.last_error}), {later}"
     return f"webhook: failed for good after {tries} ({d.last_error})"
