@@ -166,3 +166,56 @@ def test_an_alert_the_endpoint_refuses_while_it_takes_others_is_said_once_not_at
         server.shutdown()
         server.server_close()
         store.close()
+
+
+def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(tmp_path, monitor_logs):
+    """An alert the console refuses (422) is retried while it delivers others; then the console
+    goes down (503 for every post). The refused alert's retry is the outage's first failure: it is
+    said as an outage ("no more is said until it delivers again"), not as one alert not delivered
+    "while others are" (none is), and the outage's end is said once it delivers again."""
+    import http.server
+    import json
+    import threading
+    state = {"down": False}
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            code = 503 if state["down"] else 422 if body.get("kind") == "possible_emergency" else 204
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    store = Store.open(tmp_path / "e.db")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sink = WebhookSink(store, f"http://127.0.0.1:{server.server_address[1]}/hook", backoff_s=0.1,
+                       max_backoff_s=0.2, poll_s=0.05).start()
+    try:
+        refused = _alert(store)
+        sink(refused)
+        assert wait_for(lambda: sink.failures >= 1, 5.0)
+        sink(_alert(store, kind="slow_speech", severity="warning", t=20.0))
+        assert wait_for(lambda: sink.delivered >= 1, 5.0)
+        assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
+        said = len(monitor_logs)
+        state["down"] = True
+        failures = sink.failures
+        assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
+        state["down"] = False
+        later = _alert(store, kind="slow_speech", severity="warning", t=40.0)
+        sink(later)
+        assert wait_for(lambda: sink.delivered >= 2, 5.0)
+        warnings = [m for level, m in monitor_logs[said:] if level == "warning"]
+        assert warnings and "HTTP 503" in warnings[0] and "no more is said until it delivers again" in warnings[0], \
+            warnings
+        assert not any("503" in m and "while others are" in m for m in warnings), warnings
+        assert any("delivering again" in m for m in warnings), warnings
+    finally:
+        sink.close()
+        server.shutdown()
+        server.server_close()
+        store.close()

@@ -400,7 +400,7 @@ class WebhookSink:
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    self._said_failure(target.url, d, attempts, delay)
+                    self._said_failure(target.url, d, attempts, delay, _refuses_the_alert(err))
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
@@ -434,15 +434,17 @@ class WebhookSink:
         self._outage = None
         self._outage_alerts.clear()
 
-    def _said_failure(self, url: str, d: Delivery, attempts: int, delay: float) -> None:
+    def _said_failure(self, url: str, d: Delivery, attempts: int, delay: float, refusal: bool = False) -> None:
         """One line when the endpoint first fails (and when the reason changes), not one per retry
         (a critical alert is retried every few seconds through an outage) nor one per alert (each
         alert the agent sees would bring a line of its own): the rest at debug level, counted, and
         one line once it delivers again. An alert that failed in an outage and fails again while
         the endpoint delivers others (a body it refuses: 413, 422) is no outage: it is said once,
-        again if its error changes, not a pair of lines each time another alert is delivered."""
+        again if its error changes, not a pair of lines each time another alert is delivered. Only a
+        ``refusal`` (:func:`_refuses_the_alert`) is: a post the endpoint did not answer, or answered
+        with a server's error, begins an outage, also when that alert was refused before."""
         self._same_endpoint(url)
-        if self._outage is None and d.id in self._failed_in_outage:
+        if refusal and self._outage is None and d.id in self._failed_in_outage:
             said = self._refused.get(d.id)
             self._refused[d.id] = self.last_error
             log.log(logging.WARNING if said != self.last_error else logging.DEBUG,
@@ -476,6 +478,18 @@ class WebhookSink:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+
+NOT_THE_ALERTS_FAULT = (401, 403, 404, 408, 429)
+"""4xx answers that are about the sender or the endpoint (its token, its URL, its load), not the
+alert's body: every alert fails alike, an outage."""
+
+
+def _refuses_the_alert(err: BaseException) -> bool:
+    """Whether a failed post is the endpoint refusing that alert (413, 422: an HTTP 4xx answer not in
+    :data:`NOT_THE_ALERTS_FAULT`), not an outage (no answer, a 5xx, a token or URL refused)."""
+    return (isinstance(err, urllib.error.HTTPError) and 400 <= err.code < 500
+            and err.code not in NOT_THE_ALERTS_FAULT)
 
 
 def _describe(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
