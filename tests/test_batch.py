@@ -751,6 +751,15 @@ def test_a_manifest_column_meant_as_a_known_one_is_refused_naming_it(tmp_path, c
                               f"{meant}?); its columns are path, caller_channel, agent_channel, call_id")
 
 
+def test_a_manifest_column_like_a_channels_beside_that_channels_own_is_the_users(tmp_path):
+    """``agent`` holding the agents' numbers beside ``agent_channel``: the channel is read from its
+    own column, so ``agent`` is not meant as it, and the manifest is not refused."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("path,caller_channel,agent_channel,agent\nx.wav,1,0,1042\n")
+    [job] = expand_inputs([str(manifest)])
+    assert (job.caller_channel, job.agent_channel) == (1, 0)
+
+
 def test_a_manifest_keeps_its_own_columns_and_reads_names_spaced_after_commas(tmp_path):
     """Columns like no known one (notes, an agent's name), and ones named like a channel's whose
     values are no channels (the agent's name under ``agent``, the caller's number under

@@ -121,14 +121,16 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
     """What is wrong with a manifest's header whose column looks meant as one the rows are read by,
     which would leave its calls scored on the default legs, unsaid: a column named like a channel's
     (``caller``, ``agent_chanel``: the start of its name, or a near spelling) whose every value is a
-    channel number, or one spelt nearly as ``call_id`` (``callid``, ``call-id``). Other columns are
+    channel number (and that channel's own column is not there too: ``agent`` with the agents'
+    numbers beside ``agent_channel``), or one spelt nearly as ``call_id`` (``callid``, ``call-id``). Other columns are
     the user's own and kept (notes, an agent's name, ``caller_id`` with the caller's number)."""
     for column in header:
         if not column or column in MANIFEST_COLUMNS:
             continue
         name = column.lower().replace("-", "_").replace(" ", "_")
-        like = [known for known in CHANNEL_COLUMNS if (len(name) >= 5 and known.startswith(name))
-                or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8]
+        like = [known for known in CHANNEL_COLUMNS if known not in header  # (one there is read)
+                and ((len(name) >= 5 and known.startswith(name))
+                     or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8)]
         numbers = all(re.fullmatch(r"\s*-?\d+\s*", row.get(column) or "0") for row in rows)
         meant = (like if numbers else []) + \
             (["call_id"] if difflib.SequenceMatcher(None, name, "call_id").ratio() >= 0.9 else [])
