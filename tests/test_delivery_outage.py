@@ -116,7 +116,7 @@ def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_w
         assert len(warnings) == 2, warnings
         assert f"alert {alerts[0].alert_id} not delivered (" in warnings[0]
         assert "no more is said until it delivers again" in warnings[0]
-        assert "delivering again" in warnings[1] and "the 2 alert(s) held back while it was down go now" in warnings[1]
+        assert "delivering again" in warnings[1] and "the 1 other alert(s) held back while it was down go now" in warnings[1]
     finally:
         sink.close()
         hook.close()

@@ -688,3 +688,13 @@ def test_stopping_the_console_with_a_page_open_ends_its_event_stream_at_once_and
         assert console.err[-1] == "call-monitor: console stopped"
     finally:
         console.kill()
+
+
+def test_an_event_stream_opened_as_the_console_stops_ends_at_once():
+    """A page's stream being opened while the console stops (after it ended the open ones) gets
+    the end at once; it stayed open until the server cancelled it, with a traceback."""
+    from monitor.supervisor.app import Hub
+    hub = Hub()
+    hub.close()
+    late = hub.subscribe()
+    assert late.queue.get_nowait() is None and len(hub) == 0

@@ -70,13 +70,19 @@ class Hub:
 
     def __init__(self) -> None:
         self._clients: set[_Client] = set()
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._clients)
 
     def subscribe(self) -> _Client:
+        """A new stream's queue; once the hub is closed (the console stopping), one that holds only
+        the end, so a stream being opened as it stops ends at once too."""
         c = _Client()
-        self._clients.add(c)
+        if self._closed:
+            c.queue.put_nowait(None)
+        else:
+            self._clients.add(c)
         return c
 
     def unsubscribe(self, c: _Client) -> None:
@@ -102,6 +108,7 @@ class Hub:
                 c.queue = asyncio.Queue(1)
                 c.queue.put_nowait(None)
         self._clients.clear()
+        self._closed = True
 
 
 def sse(event: str, data: Any) -> str:

@@ -394,6 +394,7 @@ class WebhookSink:
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
                     self._failed_in_outage.discard(d.id)
+                    self._outage_alerts.discard(d.alert_id)
                     self._refused.pop(d.id, None)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
                                 target.url, d.alert_id, self.last_error, attempts)
@@ -423,14 +424,15 @@ class WebhookSink:
 
     def _said_back(self, url: str, alert_id: int | None, attempts: int) -> None:
         """The endpoint delivered an alert that had failed (or delivered during an outage): one
-        warning line that it delivers again after an outage said (with how many alerts failed in
-        it), else an info line."""
+        warning line that it delivers again after an outage said (with how many other alerts it held
+        back, still to go), else an info line."""
         self._same_endpoint(url)
         if self._outage is None:
             log.info("webhook %s: alert %s delivered after %s attempts", url, alert_id, attempts)
             return
-        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts); the %s alert(s) held "
-                    "back while it was down go now", url, alert_id, attempts, len(self._outage_alerts))
+        held = len(self._outage_alerts - {alert_id})  # those given up for good are not held
+        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", url, alert_id, attempts,
+                    f"; the {held} other alert(s) held back while it was down go now" if held else "")
         self._outage = None
         self._outage_alerts.clear()
 
