@@ -144,9 +144,14 @@ def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(cons
     page.wait("document.querySelector('#agents [data-daemon=\"d-alice\"]') !== null")
     assert page.eval("[...document.querySelectorAll('#agents .agentrow')].map(r => r.dataset.state)") == \
         ["connected", "alerts-only"]  # by name: Alice, then qa@laptop
+    assert " · daemon " not in text  # one sender of the name: nothing to tell apart
+    assert console.post(alert_body(2, daemon_id="d-replay-two", agent="qa@laptop"))[0] == 201  # another database
+    other = "document.querySelector('#agents [data-daemon=\"d-replay-two\"]')"
+    page.wait(f"{other} !== null")
+    assert " · daemon d-replay" in page.eval(f"{row}.innerText") and "daemon play-two" in page.eval(f"{other}.innerText")
     _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
     page.wait(f"{row}.dataset.state === 'connected'")
-    assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 2
+    assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 3  # Alice, qa@laptop live, its other database
 
 
 def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_as_one_agent_say_so(console_pages):
