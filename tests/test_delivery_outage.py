@@ -7,13 +7,41 @@ A real HTTP server on 127.0.0.1 and a real SQLite outbox.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import json
+import threading
 import time
+from typing import Callable, Iterator
 
 from conftest import Hook, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, WebhookSink
 from monitor.delivery.store import Store
+
+
+@contextlib.contextmanager
+def _answering(code_of: Callable[[dict], int]) -> Iterator[str]:
+    """A real HTTP endpoint on 127.0.0.1 that answers each POST with ``code_of`` its JSON body (a
+    console refusing one kind, or down); its URL."""
+    class Answering(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(code_of(body))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _alert(store, kind="possible_emergency", severity="critical", t=12.0):
@@ -130,42 +158,24 @@ def test_an_alert_the_endpoint_refuses_while_it_takes_others_is_said_once_not_at
     line and the refused alert's next failure a new outage's line: two warnings per alert."""
     refused_kind = "possible_emergency"
     store = Store.open(tmp_path / "e.db")
-    import http.server
-    import json
-    import threading
-
-    class Refusing(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            self.send_response(422 if body.get("kind") == refused_kind else 204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sink = WebhookSink(store, f"http://127.0.0.1:{server.server_address[1]}/hook", backoff_s=0.1,
-                       max_backoff_s=0.2, poll_s=0.05).start()
-    try:
-        refused = _alert(store)
-        sink(refused)
-        assert wait_for(lambda: sink.failures >= 1, 5.0)
-        others = [_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
-        for a in others:
-            sink(a)
-            assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
-            time.sleep(0.3)  # the refused alert retried meanwhile
-        warnings = [m for level, m in monitor_logs if level == "warning"]
-        assert len(warnings) <= 3, warnings
-        assert all(f"alert {refused.alert_id} not delivered" in m or "delivering again" in m for m in warnings)
-        assert [d.alert_id for d in store.deliveries("pending")] == [refused.alert_id]
-    finally:
-        sink.close()
-        server.shutdown()
-        server.server_close()
-        store.close()
+    with _answering(lambda body: 422 if body.get("kind") == refused_kind else 204) as url:
+        sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
+        try:
+            refused = _alert(store)
+            sink(refused)
+            assert wait_for(lambda: sink.failures >= 1, 5.0)
+            others = [_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
+            for a in others:
+                sink(a)
+                assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
+                time.sleep(0.3)  # the refused alert retried meanwhile
+            warnings = [m for level, m in monitor_logs if level == "warning"]
+            assert len(warnings) <= 3, warnings
+            assert all(f"alert {refused.alert_id} not delivered" in m or "delivering again" in m for m in warnings)
+            assert [d.alert_id for d in store.deliveries("pending")] == [refused.alert_id]
+        finally:
+            sink.close()
+            store.close()
 
 
 def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(tmp_path, monitor_logs):
@@ -173,49 +183,31 @@ def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(tm
     goes down (503 for every post). The refused alert's retry is the outage's first failure: it is
     said as an outage ("no more is said until it delivers again"), not as one alert not delivered
     "while others are" (none is), and the outage's end is said once it delivers again."""
-    import http.server
-    import json
-    import threading
     state = {"down": False}
-
-    class Refusing(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            code = 503 if state["down"] else 422 if body.get("kind") == "possible_emergency" else 204
-            self.send_response(code)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
     store = Store.open(tmp_path / "e.db")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sink = WebhookSink(store, f"http://127.0.0.1:{server.server_address[1]}/hook", backoff_s=0.1,
-                       max_backoff_s=0.2, poll_s=0.05).start()
-    try:
-        refused = _alert(store)
-        sink(refused)
-        assert wait_for(lambda: sink.failures >= 1, 5.0)
-        sink(_alert(store, kind="slow_speech", severity="warning", t=20.0))
-        assert wait_for(lambda: sink.delivered >= 1, 5.0)
-        assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
-        said = len(monitor_logs)
-        state["down"] = True
-        failures = sink.failures
-        assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
-        state["down"] = False
-        later = _alert(store, kind="slow_speech", severity="warning", t=40.0)
-        sink(later)
-        assert wait_for(lambda: sink.delivered >= 2, 5.0)
-        warnings = [m for level, m in monitor_logs[said:] if level == "warning"]
-        assert warnings and "HTTP 503" in warnings[0] and "no more is said until it delivers again" in warnings[0], \
-            warnings
-        assert not any("503" in m and "while others are" in m for m in warnings), warnings
-        assert any("delivering again" in m for m in warnings), warnings
-    finally:
-        sink.close()
-        server.shutdown()
-        server.server_close()
-        store.close()
+    with _answering(lambda body: 503 if state["down"] else 422 if body.get("kind") == "possible_emergency" else 204) \
+            as url:
+        sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
+        try:
+            refused = _alert(store)
+            sink(refused)
+            assert wait_for(lambda: sink.failures >= 1, 5.0)
+            sink(_alert(store, kind="slow_speech", severity="warning", t=20.0))
+            assert wait_for(lambda: sink.delivered >= 1, 5.0)
+            assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
+            said = len(monitor_logs)
+            state["down"] = True
+            failures = sink.failures
+            assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
+            state["down"] = False
+            later = _alert(store, kind="slow_speech", severity="warning", t=40.0)
+            sink(later)
+            assert wait_for(lambda: sink.delivered >= 2, 5.0)
+            warnings = [m for level, m in monitor_logs[said:] if level == "warning"]
+            assert warnings and "HTTP 503" in warnings[0] and "no more is said until it delivers again" in warnings[0], \
+                warnings
+            assert not any("503" in m and "while others are" in m for m in warnings), warnings
+            assert any("delivering again" in m for m in warnings), warnings
+        finally:
+            sink.close()
+            store.close()
