@@ -154,6 +154,7 @@ class _Leg:
     drops_seen: int = 0  # stats.dropped_blocks when the consumer last looked
     dropping_since: int | None = None  # stats.dropped_blocks before the drops now said began
     last_drop: float = 0.0  # monotonic time the consumer last saw new drops
+    repeating: bool = False  # its last failure repeats the one before: its reopening is not said again
 
 
 REPEAT_WITHIN_S = 10.0
@@ -418,7 +419,7 @@ class LiveSource(Source):
                 now = time.monotonic()
                 again = _one_line(err) == last and now - last_at < delay + REPEAT_WITHIN_S
                 delay = min(delay * 2, self.max_backoff_s) if again else self.backoff_s
-                last, last_at = _one_line(err), now
+                last, last_at, leg.repeating = _one_line(err), now, again
                 leg.stats.state, leg.stats.last_error = "reopening", last
                 if not again:  # the same error over and over: said once, tried less and less often
                     self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): capture failed "
@@ -451,8 +452,11 @@ class LiveSource(Source):
                     delay = self.backoff_s
                 elif leg.stats.state in ("lost", "reopening"):
                     leg.stats.reopens += 1
-                    self.on_status("info", f"{leg.name} leg ({leg.stats.source}): reopened, capturing "
-                                   f"again at {leg.rate} Hz")
+                    said = f"{leg.name} leg ({leg.stats.source}): reopened, capturing again at {leg.rate} Hz"
+                    if leg.repeating:
+                        log.debug(said)
+                    else:
+                        self.on_status("info", said)
                     delay = self.backoff_s
                 leg.stats.state = "starting"
             now = time.monotonic()
@@ -467,7 +471,7 @@ class LiveSource(Source):
             if inactive or stalled or moved:
                 why = moved or ("stream stopped" if inactive else "no audio for %.1f s" % (
                     now - (leg.last_block or leg.opened_at)))
-                leg.stats.state = "reopening"
+                leg.stats.state, leg.repeating = "reopening", False  # another failure: its reopening is said
                 leg.stats.last_error = why
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): input lost ({why}); "
                                "reopening")
@@ -483,6 +487,7 @@ class LiveSource(Source):
         one line per change of state (of a lost leg's reason too; a waiting leg's reason, which lists
         the sources there are, changes with any of them); the retries themselves stay quiet."""
         state = "lost" if leg.opened else "waiting"
+        leg.repeating = False  # another failure: its reopening is said
         changed = leg.stats.state != state or (state == "lost" and leg.stats.last_error != problem)
         leg.stats.state, leg.stats.last_error = state, problem
         if not changed:
