@@ -356,6 +356,23 @@ def test_a_sub_folder_it_cannot_search_is_named_and_the_rest_is_scored(tmp_path)
     assert "locked: cannot search the folder (permission denied)" in named.stderr
 
 
+def test_a_truncated_recording_is_scored_with_a_warning_as_replay_gives(tmp_path):
+    """A recording cut short (its header promises more than it holds) is scored on what it holds, as
+    replay, analyze and report do, and said as they say it, not only in the table's column."""
+    x, rate = sf.read(ARCHIVE[0], frames=8000 * 20, dtype="float32")
+    cut = tmp_path / "cut.wav"
+    sf.write(cut, x, rate, subtype="PCM_16")
+    with open(cut, "r+b") as fh:
+        fh.truncate(44 + 2 * 2 * 8000 * 12)  # 12 of its 20 s
+    out = tmp_path / "t.csv"
+    done = cli("batch", str(cut), "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"), "--out", str(out),
+               timeout=180)
+    assert done.returncode == 0, done.stderr
+    [row] = read_csv(out)
+    assert row["status"] == "scored" and row["truncated"] == "True"
+    assert f"call-monitor: warning: {cut}: truncated recording, scored the 12.00 s it holds" in done.stderr.splitlines()
+
+
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
     (tmp_path / "tables" / "summary.csv").mkdir(parents=True)
     for args, needle in (
@@ -708,6 +725,16 @@ def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):
     jobs = expand_inputs([str(manifest), str(tmp_path / "call.wav")])
     assert [(j.caller_channel, j.agent_channel, j.call_id, j.index) for j in jobs] == [(1, 0, "right", 0),
                                                                                       (0, 1, "left", 1)]
+
+
+def test_a_mono_recording_a_manifest_lists_with_other_legs_is_one_call(tmp_path):
+    """A mono recording has one leg whatever channels a row names: a second row for it is the same
+    call (it was scored twice, the table and the database disagreeing on its legs)."""
+    sf.write(tmp_path / "mono.wav", np.zeros(8000, np.float32), 8000)
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\nmono.wav,0,-1,A-3\nmono.wav,0,1,A-4\n")
+    jobs = expand_inputs([str(manifest)])
+    assert [(j.call_id, j.index) for j in jobs] == [("A-3", 0)]
 
 def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the_same_problems(tmp_path,
                                                                                                 capsys):

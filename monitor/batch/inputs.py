@@ -202,12 +202,22 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         for job in found:
             path = os.path.abspath(job.path)
             legs = (path, job.caller_channel, job.agent_channel)
-            if legs in legs_seen or (path in seen and not listed):
-                continue
+            if legs in legs_seen or (path in seen and not listed) or (path in seen and _mono(path)):
+                continue  # a mono recording is one call whatever legs a manifest's rows name
             seen.add(path)
             legs_seen.add(legs)
             jobs.append(CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
     return jobs
+
+
+def _mono(path: str) -> bool:
+    """Whether the recording at ``path`` has one channel (read from its header; False when it cannot
+    be read: its own check says why)."""
+    from ..capture.audio_files import AudioFileError, probe
+    try:
+        return probe(path).channels == 1
+    except AudioFileError:
+        return False
 
 
 CHECK_QUIET_S = 1.0

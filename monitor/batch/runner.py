@@ -320,6 +320,9 @@ class BatchRun:
         call_id = self.store.store_call(result.job, result.events, result.row)
         self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
         o.scored += 1
+        if result.row.get("truncated"):  # as replay, analyze and report say it
+            self.on_warning(f"{result.job.path}: truncated recording, scored the {result.row['duration_s']:.2f} s "
+                            "it holds")
         if result.row.get("error"):
             self.on_error(result.row["error"])
             o.without_words += 1
