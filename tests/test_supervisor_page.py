@@ -148,10 +148,12 @@ def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(cons
     assert console.post(alert_body(2, daemon_id="d-replay-two", agent="qa@laptop"))[0] == 201  # another database
     other = "document.querySelector('#agents [data-daemon=\"d-replay-two\"]')"
     page.wait(f"{other} !== null")
-    assert " · daemon d-replay" in page.eval(f"{row}.innerText") and "daemon play-two" in page.eval(f"{other}.innerText")
+    assert " · daemon d-replay" in page.eval(f"{row}.innerText")
+    assert " · daemon play-two" in page.eval(f"{other}.innerText")
     _heartbeat(console, "qa@laptop", "d-replay", in_call=False)  # the same sender, live now
     page.wait(f"{row}.dataset.state === 'connected'")
-    assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 3  # Alice, qa@laptop live, its other database
+    # Alice, qa@laptop live, and its other database's replay
+    assert page.eval("document.querySelectorAll('#agents .agentrow').length") == 3
 
 
 def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_as_one_agent_say_so(console_pages):

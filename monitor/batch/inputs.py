@@ -122,8 +122,9 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
     which would leave its calls scored on the default legs, unsaid: a column named like a channel's
     (``caller``, ``agent_chanel``: the start of its name, or a near spelling) whose every value is a
     channel number (and that channel's own column is not there too: ``agent`` with the agents'
-    numbers beside ``agent_channel``), or one spelt nearly as ``call_id`` (``callid``, ``call-id``). Other columns are
-    the user's own and kept (notes, an agent's name, ``caller_id`` with the caller's number)."""
+    numbers beside ``agent_channel``), or one spelt nearly as ``call_id`` (``callid``, ``call-id``;
+    with no ``call_id`` column). Other columns are the user's own and kept (notes, an agent's name,
+    ``caller_id`` with the caller's number)."""
     for column in header:
         if not column or column in MANIFEST_COLUMNS:
             continue
@@ -133,7 +134,8 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
                      or difflib.SequenceMatcher(None, name, known).ratio() >= 0.8)]
         numbers = all(re.fullmatch(r"\s*-?\d+\s*", row.get(column) or "0") for row in rows)
         meant = (like if numbers else []) + \
-            (["call_id"] if difflib.SequenceMatcher(None, name, "call_id").ratio() >= 0.9 else [])
+            (["call_id"] if "call_id" not in header and difflib.SequenceMatcher(None, name, "call_id").ratio() >= 0.9
+             else [])
         if meant:
             return (f"column '{column}' is not one a manifest is read by (did you mean {' or '.join(meant)}?); "
                     f"its columns are {', '.join(MANIFEST_COLUMNS)}")

@@ -341,5 +341,5 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
-           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "open_store", "open_store_or_pending",
-           "open_transcription", "ConfigError", "ModelError", "StoreError"]
+           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "open_store",
+           "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]
