@@ -316,7 +316,9 @@ def console_pages(tmp_path):
 
 class Hook:
     """A webhook receiver on 127.0.0.1; ``up`` False answers 503, ``refuse`` set answers that status
-    (401: a wrong token), with ``refusal`` as its JSON body when set. Alerts go to ``received``, the
+    (401: a wrong token), with ``refusal`` as its JSON body when set; ``refuses(post)``, when set,
+    answers the status it gives a post it refuses (422 for one kind of alert: a body the console
+    will not take) and None for one it takes. Alerts go to ``received``, the
     daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``;
     ``on_post(post)``, when set, runs before a post is answered (something that happens while a post
     is on its way)."""
@@ -329,20 +331,21 @@ class Hook:
         self.refuse: int | None = None
         self.refusal: dict | None = None
         self.on_post = None
+        self.refuses = None
         hook = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                post = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 hook.authorizations.append(self.headers.get("Authorization"))
-                if not hook.up or hook.refuse:
+                refused = hook.refuses(post) if hook.refuses is not None else None
+                if not hook.up or hook.refuse or refused:
                     said = b"" if hook.refusal is None else json.dumps(hook.refusal).encode()
-                    self.send_response(hook.refuse or 503)
+                    self.send_response(hook.refuse or (503 if not hook.up else refused))
                     self.send_header("Content-Length", str(len(said)))
                     self.end_headers()
                     self.wfile.write(said)
                     return
-                post = json.loads(body)
                 (hook.heartbeats if post.get("type") == "heartbeat" else hook.received).append((time.monotonic(), post))
                 if hook.on_post is not None:
                     hook.on_post(post)

@@ -7,41 +7,15 @@ A real HTTP server on 127.0.0.1 and a real SQLite outbox.
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import json
-import threading
 import time
-from typing import Callable, Iterator
+
+import pytest
 
 from conftest import Hook, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.webhook import CRITICAL_RETRY_S, WebhookSink
 from monitor.delivery.store import Store
-
-
-@contextlib.contextmanager
-def _answering(code_of: Callable[[dict], int]) -> Iterator[str]:
-    """A real HTTP endpoint on 127.0.0.1 that answers each POST with ``code_of`` its JSON body (a
-    console refusing one kind, or down); its URL."""
-    class Answering(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            self.send_response(code_of(body))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _alert(store, kind="possible_emergency", severity="critical", t=12.0):
@@ -152,63 +126,62 @@ def test_an_outage_is_one_warning_however_many_alerts_and_retries_and_one_line_w
         store.close()
 
 
+@pytest.fixture
+def refusing(tmp_path):
+    """A console that refuses critical alerts' bodies (422: a kind it does not know) and takes the
+    rest, a sink posting to it (a short backoff), and a critical alert it has refused once: (hook,
+    store, sink, that alert)."""
+    hook = Hook()
+    hook.refuses = lambda post: 422 if post.get("severity") == "critical" else None
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
+    try:
+        refused = _alert(store)
+        sink(refused)
+        assert wait_for(lambda: sink.failures >= 1, 5.0)
+        yield hook, store, sink, refused
+    finally:
+        sink.close()
+        store.close()
+        hook.close()
+
+
 def test_an_alert_the_endpoint_refuses_while_it_takes_others_is_said_once_not_at_each_other_delivery(
-        tmp_path, monitor_logs):
+        refusing, monitor_logs):
     """The console refuses one alert's body (413 over its size, 422 a kind it does not know) and
     takes every other: that is no outage. Each alert delivered meanwhile made a "delivering again"
     line and the refused alert's next failure a new outage's line: two warnings per alert."""
-    refused_kind = "possible_emergency"
-    store = Store.open(tmp_path / "e.db")
-    with _answering(lambda body: 422 if body.get("kind") == refused_kind else 204) as url:
-        sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
-        try:
-            refused = _alert(store)
-            sink(refused)
-            assert wait_for(lambda: sink.failures >= 1, 5.0)
-            others = [_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
-            for a in others:
-                sink(a)
-                assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
-                time.sleep(0.3)  # the refused alert retried meanwhile
-            warnings = [m for level, m in monitor_logs if level == "warning"]
-            assert len(warnings) <= 3, warnings
-            assert all(f"alert {refused.alert_id} not delivered" in m or "delivering again" in m for m in warnings)
-            assert [d.alert_id for d in store.deliveries("pending")] == [refused.alert_id]
-        finally:
-            sink.close()
-            store.close()
+    hook, store, sink, refused = refusing
+    others = [_alert(store, kind="slow_speech", severity="warning", t=20.0 + i) for i in range(4)]
+    for a in others:
+        sink(a)
+        assert wait_for(lambda: sink.delivered >= others.index(a) + 1, 5.0)
+        time.sleep(0.3)  # the refused alert retried meanwhile
+    warnings = [m for level, m in monitor_logs if level == "warning"]
+    assert len(warnings) <= 3, warnings
+    assert all(f"alert {refused.alert_id} not delivered" in m or "delivering again" in m for m in warnings)
+    assert [d.alert_id for d in store.deliveries("pending")] == [refused.alert_id]
 
 
-def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(tmp_path, monitor_logs):
+def test_an_outage_that_begins_while_an_alert_is_refused_is_said_as_an_outage(refusing, monitor_logs):
     """An alert the console refuses (422) is retried while it delivers others; then the console
     goes down (503 for every post). The refused alert's retry is the outage's first failure: it is
     said as an outage ("no more is said until it delivers again"), not as one alert not delivered
     "while others are" (none is), and the outage's end is said once it delivers again."""
-    state = {"down": False}
-    store = Store.open(tmp_path / "e.db")
-    with _answering(lambda body: 503 if state["down"] else 422 if body.get("kind") == "possible_emergency" else 204) \
-            as url:
-        sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
-        try:
-            refused = _alert(store)
-            sink(refused)
-            assert wait_for(lambda: sink.failures >= 1, 5.0)
-            sink(_alert(store, kind="slow_speech", severity="warning", t=20.0))
-            assert wait_for(lambda: sink.delivered >= 1, 5.0)
-            assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
-            said = len(monitor_logs)
-            state["down"] = True
-            failures = sink.failures
-            assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
-            state["down"] = False
-            later = _alert(store, kind="slow_speech", severity="warning", t=40.0)
-            sink(later)
-            assert wait_for(lambda: sink.delivered >= 2, 5.0)
-            warnings = [m for level, m in monitor_logs[said:] if level == "warning"]
-            assert warnings and "HTTP 503" in warnings[0], warnings
-            assert "no more is said until it delivers again" in warnings[0], warnings
-            assert not any("503" in m and "while others are" in m for m in warnings), warnings
-            assert any("delivering again" in m for m in warnings), warnings
-        finally:
-            sink.close()
-            store.close()
+    hook, store, sink, refused = refusing
+    sink(_alert(store, kind="slow_speech", severity="warning", t=20.0))
+    assert wait_for(lambda: sink.delivered >= 1, 5.0)
+    assert wait_for(lambda: any("while others are" in m for _, m in monitor_logs), 5.0), monitor_logs
+    said = len(monitor_logs)
+    hook.up = False  # 503 for every post
+    failures = sink.failures
+    assert wait_for(lambda: sink.failures >= failures + 3, 5.0)
+    hook.up = True
+    later = _alert(store, kind="slow_speech", severity="warning", t=40.0)
+    sink(later)
+    assert wait_for(lambda: sink.delivered >= 2, 5.0)
+    warnings = [m for level, m in monitor_logs[said:] if level == "warning"]
+    assert warnings and "HTTP 503" in warnings[0], warnings
+    assert "no more is said until it delivers again" in warnings[0], warnings
+    assert not any("503" in m and "while others are" in m for m in warnings), warnings
+    assert any("delivering again" in m for m in warnings), warnings

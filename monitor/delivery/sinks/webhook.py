@@ -230,11 +230,10 @@ class WebhookSink:
         self.failures = 0
         self.last_error = ""
         # the worker's own (retarget never writes them), of the URL it last posted to: the error said
-        # of the endpoint's outage (None while it delivers), the alerts that failed in it, the
-        # deliveries that failed in one and wait still, those refused while it delivered others
+        # of the endpoint's outage (None while it delivers), the deliveries that failed in one and
+        # wait still, those refused while it delivered others
         self._outage_url: str | None = None
         self._outage: str | None = None
-        self._outage_alerts: set[int | None] = set()
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
         self._wake = threading.Event()
@@ -394,7 +393,6 @@ class WebhookSink:
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
                     self._failed_in_outage.discard(d.id)
-                    self._outage_alerts.discard(d.alert_id)
                     self._refused.pop(d.id, None)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
                                 target.url, d.alert_id, self.last_error, attempts)
@@ -418,7 +416,6 @@ class WebhookSink:
         """Forget what was said of another URL (a reload changed it): its outage is not this one's."""
         if url != self._outage_url:
             self._outage_url, self._outage = url, None
-            self._outage_alerts.clear()
             self._failed_in_outage.clear()
             self._refused.clear()
 
@@ -430,11 +427,10 @@ class WebhookSink:
         if self._outage is None:
             log.info("webhook %s: alert %s delivered after %s attempts", url, alert_id, attempts)
             return
-        held = len(self._outage_alerts - {alert_id})  # those given up for good are not held
+        held = len(self._failed_in_outage)  # still waiting: not this one, nor those given up for good
         log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", url, alert_id, attempts,
                     f"; the {held} other alert(s) held back while it was down go now" if held else "")
         self._outage = None
-        self._outage_alerts.clear()
 
     def _said_failure(self, url: str, d: Delivery, attempts: int, delay: float, refusal: bool = False) -> None:
         """One line when the endpoint first fails (and when the reason changes), not one per retry
@@ -455,7 +451,6 @@ class WebhookSink:
                     "; its next retries are said only if the error changes" if said != self.last_error else "")
             return
         first = self._outage != self.last_error
-        self._outage_alerts.add(d.alert_id)
         self._failed_in_outage.add(d.id)
         log.log(logging.WARNING if first else logging.DEBUG, "webhook %s: alert %s not delivered (%s); retry %s "
                 "in %.1f s%s", url, d.alert_id, self.last_error, attempts, delay,
