@@ -420,6 +420,27 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
 
+@pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "stopped by SIGTERM")])
+def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_process_left(tmp_path, sig, status, said):
+    """Ctrl-C (or SIGTERM) once the worker processes are forked, while they start (about a
+    second): not lost; the batch stops at once with the same one line, and every worker goes. (Only during the forks
+    themselves, some milliseconds, is Ctrl-C ignored, so that the workers inherit that.)"""
+    files = [str(p) for p in ARCHIVE[:6]]
+    db = tmp_path / "events.db"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert wait_for(lambda: len(child_processes(proc.pid)) >= 2 or proc.poll() is not None, 120, every_s=0.01)
+    workers = child_processes(proc.pid)
+    time.sleep(0.2)  # past the forks, the workers still importing
+    os.killpg(proc.pid, signal.Signals[sig])  # Ctrl-C at a terminal, or systemd: the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and not _ledger(db), err
+    assert err.splitlines() == [f"call-monitor: error: {said}: every call scored before it is in {db}; the "
+                                "same command with --resume scores the rest"]
+    assert wait_for(lambda: not any(process_alive(pid) for pid in workers), 10), workers
+
+
 def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
     """``timeout`` or systemd stopping a batch (the whole group, as both do): the same one line,
     every call scored so far in the ledger, and the exit status a shell gives SIGTERM."""

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -150,28 +150,16 @@ def _worker_environ(transcribe: bool) -> dict[str, Any]:
     return environ
 
 
-@contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """SIGINT ignored while the worker processes are spawned, so that they inherit it: Ctrl-C at a
-    terminal reaches the whole process group, and the workers, rather than dying mid-call with
-    Dask's tracebacks, are closed by the client, which alone stops on it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+WORKERS_START_S = 120.0
+"""How long the local workers may take to join their scheduler once spawned."""
 
 
 @contextmanager
 def dask_client(opts: BatchOptions) -> Iterator[Any]:
     """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
-    import dask
-    from distributed import Client, LocalCluster
-
     if opts.scheduler:
+        from distributed import Client
+
         try:
             client = Client(opts.scheduler, timeout=15)
         except (OSError, TimeoutError, ValueError) as err:
@@ -179,20 +167,92 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
         with client:
             yield client
         return
-    n = opts.workers or os.cpu_count() or 1
-    with _dask_logs_silenced():
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(opts.transcribe)}), \
-                _workers_ignore_ctrl_c():
+    with _local_client(opts.workers or os.cpu_count() or 1, opts.transcribe) as client:
+        yield client
+
+
+@contextmanager
+def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
+    """A client on a LocalCluster of ``n`` worker processes, once they have all joined.
+
+    A Ctrl-C or SIGTERM while it starts is held (Dask's own waits, interrupted midway, leave its
+    close failing) and raised once what started can be closed, without waiting out the start."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with _dask_logs_silenced(), ExitStack() as started, \
+            dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(transcribe)}):
+        with _stops_held() as held:
             # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
             # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
                                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                    silence_logs=logging.CRITICAL)
+            started.callback(cluster.close)
+            if not held:
+                _spawned(cluster, n)
+                client = started.enter_context(Client(cluster))
+                _joined(client, n, held)
+        if held:
+            raise held[0]
+        yield client
+
+
+@contextmanager
+def _stops_held() -> Iterator[list[KeyboardInterrupt]]:
+    """SIGINT and SIGTERM, where Python handlers raise them (KeyboardInterrupt or a subclass),
+    caught as they are raised and collected in the list yielded, for the caller to raise."""
+    held: list[KeyboardInterrupt] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    raising = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
+               if callable(handler := signal.getsignal(sig))}
+
+    def hold(signum: int, frame: Any) -> None:
         try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
+            raising[signum](signum, frame)
+        except KeyboardInterrupt as stop:
+            held.append(stop)
+
+    for sig in raising:
+        signal.signal(sig, hold)
+    try:
+        yield held
+    finally:
+        for sig, handler in raising.items():
+            signal.signal(sig, handler)
+
+
+def _spawned(cluster: Any, n: int) -> None:
+    """Scale ``cluster`` to ``n`` worker processes with SIGINT ignored only until they are forked.
+
+    They inherit the ignored signal (an ignored disposition outlives ``exec``) and keep it: Ctrl-C
+    at a terminal reaches the whole process group, and the workers, rather than dying mid-call with
+    Dask's tracebacks, are closed by the client, which alone stops on it. The client ignores it
+    only for the milliseconds of the forks, not while the workers start."""
+    import multiprocessing
+
+    on_main = threading.current_thread() is threading.main_thread()
+    before = len(multiprocessing.active_children())
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
+    try:
+        cluster.scale(n)
+        deadline = time.monotonic() + WORKERS_START_S
+        while len(multiprocessing.active_children()) < before + n and time.monotonic() < deadline:
+            time.sleep(0.002)
+    finally:
+        if on_main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _joined(client: Any, n: int, held: list[KeyboardInterrupt]) -> None:
+    """Wait until ``n`` workers have joined ``client``'s scheduler, or a stop is ``held``."""
+    deadline = time.monotonic() + WORKERS_START_S
+    while not held and len(client.nthreads()) < n:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the {n} local Dask worker(s) did not start within {WORKERS_START_S:.0f} s")
+        time.sleep(0.05)
 
 
 @contextmanager
@@ -203,11 +263,19 @@ def _dask_logs_silenced() -> Iterator[None]:
     A call that fails is the row's error and one line of ours. When the batch stops (Ctrl-C,
     SIGTERM to the group) the scheduler's sends to the dying workers still log a closed connection
     with a traceback. ``LocalCluster``'s own ``silence_logs`` is undone inside its close, before
-    its loop stops, so such a line could still come between the two."""
+    its loop stops, so such a line could still come between the two. Its event loop's own lines
+    go too (asyncio's "Task exception was never retrieved" when SIGTERM to the group ends workers
+    still starting)."""
     from distributed.utils import silence_logging_cmgr
 
-    with silence_logging_cmgr(logging.CRITICAL):
-        yield
+    loop_log = logging.getLogger("asyncio")
+    level = loop_log.level
+    loop_log.setLevel(logging.CRITICAL)
+    try:
+        with silence_logging_cmgr(logging.CRITICAL):
+            yield
+    finally:
+        loop_log.setLevel(level)
 
 
 class _Progress:
