@@ -152,6 +152,8 @@ def _worker_environ(transcribe: bool) -> dict[str, Any]:
 
 WORKERS_START_S = 120.0
 """How long the local workers may take to join their scheduler once spawned."""
+WORKERS_FORK_S = 30.0
+"""How long Ctrl-C stays ignored at most while the local worker processes are forked."""
 
 
 @contextmanager
@@ -238,7 +240,7 @@ def _spawned(cluster: Any, n: int) -> None:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
     try:
         cluster.scale(n)
-        deadline = time.monotonic() + WORKERS_START_S
+        deadline = time.monotonic() + WORKERS_FORK_S
         while len(multiprocessing.active_children()) < before + n and time.monotonic() < deadline:
             time.sleep(0.002)
     finally:
