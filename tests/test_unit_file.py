@@ -345,6 +345,31 @@ def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_i
     assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["bare.db", "empty.db", "used.db"]  # no -wal, no -shm made
 
 
+@pytest.mark.parametrize("where", ["under a file", "in a folder it may not write"])
+def test_a_database_the_daemon_could_never_make_is_refused_in_one_line_and_nothing_made(tmp_path, where):
+    """The daemon's database is not there yet, and the daemon could not make it: a file where a
+    folder of its path belongs (``--db ~/notes.txt/events.db``), or a folder the user may not write
+    (a shared one set up by root). The daemon would run with every alert unstored: refused, one line
+    naming the database and what is in the way, exit 2, no unit, nothing made."""
+    blocked = tmp_path / "notes.txt" if where == "under a file" else tmp_path / "shared"
+    if where == "under a file":
+        blocked.write_text("call notes\n")
+        why = f"{blocked} is a file, not a folder"
+    else:
+        blocked.mkdir(mode=0o555)
+        why = f"{blocked}: permission denied"
+    db = blocked / "calls" / "events.db"
+    try:
+        r = call_monitor("install-service", "--caller", "softphone.monitor", "--db", db, "--unit-dir",
+                         tmp_path / "units", permissions_bind=True,
+                         env=dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path / "cfg")))
+    finally:
+        blocked.chmod(0o755)
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == f"call-monitor: error: {db}: cannot make the database there ({why})\n"
+    assert not db.parent.exists()
+
+
 def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_folder(tmp_path):
     """systemd starts a user's daemon in the home folder: ``storage.db = "calls.db"`` checked here
     would be another database there (the command line's --db is written absolute: not said)."""

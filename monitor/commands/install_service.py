@@ -334,10 +334,11 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
     configuration's own checks: a token file it cannot read, a status socket path too long for a
     Unix socket, a call audio or report folder it cannot write (or another database's), a
-    database it could never write (a folder, no SQLite file, one the daemon's store refuses), a
+    database it could never write (a folder, no SQLite file, one the daemon's store refuses) or
+    never make (a file in the way, a folder it may not write: :func:`making_problem`), a
     speech model folder that is no Vosk model (:func:`_model_problem`)."""
     from ..delivery.call_files import call_files_problem
-    from ..delivery.store import lasting_problem
+    from ..delivery.store import lasting_problem, making_problem
     from ..delivery.sinks.webhook import TokenError
     from ..delivery.status_socket import socket_path_problem
     from .run import webhook_token
@@ -349,7 +350,7 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         return problem
     if problem := call_files_problem(cfg):
         return problem
-    if problem := lasting_problem(cfg.storage.db):
+    if problem := lasting_problem(cfg.storage.db) or making_problem(cfg.storage.db):
         return problem
     return _model_problem(cfg, args)
 

@@ -340,6 +340,24 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     return None  # writers at work: nothing lasting said
 
 
+def making_problem(path: str | os.PathLike[str]) -> str | None:
+    """What keeps this user from making the database at ``path``, not there yet, found without
+    making anything: a file where a folder of its path belongs, or the nearest folder of it that is
+    there taking no new file (its permissions, a read-only filesystem). None when something is at
+    ``path`` already (:func:`lasting_problem` judges it) or the database can be made."""
+    p = Path(path).expanduser()
+    if os.path.lexists(p):
+        return None
+    folder = p.absolute().parent
+    there = next(d for d in (folder, *folder.parents) if d.exists())
+    if not there.is_dir():
+        return f"{p}: cannot make the database there ({there} is a file, not a folder)"
+    if not os.access(there, os.W_OK | os.X_OK):
+        why = "a read-only filesystem" if os.statvfs(there).f_flag & os.ST_RDONLY else "permission denied"
+        return f"{p}: cannot make the database there ({there}: {why})"
+    return None
+
+
 def _refusal_read(p: Path, flags: str) -> str | None:
     """:func:`_refusal` of the database at ``p`` read with ``flags``, as a line; None also when it is
     locked or unreadable now."""
