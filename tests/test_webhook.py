@@ -181,6 +181,24 @@ def test_a_refused_token_is_said_with_the_way_to_give_the_right_one(tmp_path, mo
         store.close()
 
 
+def test_a_url_that_takes_no_posts_is_said_with_the_consoles_webhook_path(tmp_path, monitor_logs, hook):
+    """``delivery.webhook_url = "http://sup:8640"`` posts to the console's page, which answers 405: the
+    one warning says that the URL takes no alerts and where the console takes them; the alert waits
+    in the outbox for a URL that does, as through any outage."""
+    hook.refuse = 405
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05).start()
+    try:
+        sink(_alert(store))
+        assert wait_for(lambda: sink.failures >= 2, 5)
+        (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+        assert "HTTP 405" in said and "no alerts are taken at this URL" in said and "/webhook" in said, said
+        assert [d.status for d in store.deliveries()] == ["pending"]
+    finally:
+        sink.close()
+        store.close()
+
+
 def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_logs, hook):
     """A refusal's ``{"error": ...}`` is quoted, its line breaks and all, on one line; a receiver
     that is not the supervisor console (no ``code`` saying the agent is wrong) gets the token hint."""

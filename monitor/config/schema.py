@@ -903,7 +903,9 @@ class DeliveryConfig:
     webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off. A "
                           "new URL applies at a reload (SIGHUP) when the daemon started with one, "
                           "with webhook_token_file; what is pending for the old URL goes to the new "
-                          "one (the same alerts for the same supervisor), as at a start", kind="url")
+                          "one (the same alerts for the same supervisor), as at a start. The supervisor "
+                          "console's is http://HOST:8640/webhook, its token in webhook_token_file (the "
+                          "page's address, with ?token=, takes no alerts)", kind="webhook")
     timeout_s: float = _k(5.0, "webhook request timeout", min=0.5, max=60.0)
     retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
                       "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)

@@ -477,9 +477,12 @@ class WebhookSink:
             self._thread.join(timeout)
 
 
-NOT_THE_ALERTS_FAULT = (401, 403, 404, 408, 429)
+NOT_THE_ALERTS_FAULT = (401, 403, 404, 405, 408, 429)
 """4xx answers that are about the sender or the endpoint (its token, its URL, its load), not the
 alert's body: every alert fails alike, an outage."""
+
+NO_POSTS_HERE = (404, 405)
+"""Answers of a receiver that takes no posts at the URL: a wrong path (the console's page, ``/``)."""
 
 
 def _refuses_the_alert(err: BaseException) -> bool:
@@ -504,6 +507,8 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
             reason = f"{why}; " if why else ""
             said += (f": {reason}{given} (give the receiver's token with --webhook-token-file or "
                      "delivery.webhook_token_file)")
+        elif err.code in NO_POSTS_HERE:
+            said += ": no alerts are taken at this URL (the supervisor console takes them at /webhook)"
         return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
