@@ -120,7 +120,15 @@ def test_user_config_can_be_skipped(env):
      "config.toml: rules.slow_speech.severity: must be one of warning, critical"),
     ("[rules.slow_speech]\nrelative_change = 0.25\n",
      "config.toml: rules.slow_speech.relative_change: must be < 0 for direction \"below\""),
-    ("[rules.slow_sppech]\npersist_s = 3\n", "config.toml: rules.slow_sppech: unknown rule kind"),
+    ("[rules.slow_sppech]\npersist_s = 3\n",
+     "config.toml: rules.slow_sppech: unknown rule kind (did you mean slow_speech?)"),
+    ("[rules.wheezing]\npersist_s = 3\n",
+     "config.toml: rules.wheezing: unknown rule kind (known: slow_speech, long_pauses, slow_response, "
+     "short_phrases, breathy_voice, weak_voice, audible_breathing, possible_emergency, distress_phrase); "
+     "a new rule needs 'cue' and 'direction'"),
+    ("[delivery]\nheartbeat_s = true\n", "config.toml: delivery.heartbeat_s: must be a number, got true"),
+    ("[rules.weak_voice]\nabsolute = true\n",
+     "config.toml: rules.weak_voice.absolute: must be a number or false, got true"),
     ("[rules.possible_emergency]\nkinds = [\"slow_speech\", \"sneezing\"]\n",
      "config.toml: rules.possible_emergency.kinds: unknown kind 'sneezing'"),
     ("[rules.possible_emergency]\nsingle_families = [\"latency\", \"speed\"]\n",

@@ -47,27 +47,32 @@ def _value_type(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _as_toml(value: Any) -> str:
+    """A value as the file spells it, for "got ...": ``true`` rather than Python's ``True``."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
 def _check_type(value: Any, kind: Any, optional: bool, where: str) -> Any:
     """Coerce ``value`` to ``kind`` (bool, int, float, str or tuple of str) or fail."""
     if kind is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+            raise ConfigError(f"{where}: must be true or false, got {_as_toml(value)}")
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: must be an integer, got {value!r}")
+            raise ConfigError(f"{where}: must be an integer, got {_as_toml(value)}")
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             extra = " or false" if optional else ""
-            raise ConfigError(f"{where}: must be a number{extra}, got {value!r}")
+            raise ConfigError(f"{where}: must be a number{extra}, got {_as_toml(value)}")
         value = float(value)
         if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+            raise ConfigError(f"{where}: must be a finite number, got {_as_toml(value)}")
     elif kind is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: must be a string, got {value!r}")
+            raise ConfigError(f"{where}: must be a string, got {_as_toml(value)}")
     elif get_origin(kind) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: must be a list of strings, got {value!r}")
+            raise ConfigError(f"{where}: must be a list of strings, got {_as_toml(value)}")
         value = tuple(value)
     return value
 
@@ -194,6 +199,16 @@ def _check_phrases(table: Any, source: str) -> dict[str, Any]:
     return out
 
 
+def _unknown_rule(kind: str) -> str:
+    """The problem of a ``[rules.KIND]`` table that is none of the rules and no new one (no cue and
+    direction): the rule it is close to, if any (a misspelt one would otherwise seem a new rule)."""
+    known = (*ACOUSTIC_KINDS, "possible_emergency", "distress_phrase")
+    close = difflib.get_close_matches(kind, known, n=1)
+    if close:
+        return f"unknown rule kind (did you mean {close[0]}?)"
+    return f"unknown rule kind (known: {', '.join(known)}); a new rule needs 'cue' and 'direction'"
+
+
 def _check_rules(table: Any, source: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: rules: must be a table, got {table!r}")
@@ -207,9 +222,7 @@ def _check_rules(table: Any, source: str) -> dict[str, Any]:
         else:
             checked = _check_table(rule, RuleConfig, prefix, source, skip=("kind",))
             if kind not in ACOUSTIC_KINDS and ("cue" not in checked or "direction" not in checked):
-                raise ConfigError(f"{source}: {prefix}: unknown rule kind (known: "
-                                  f"{', '.join(ACOUSTIC_KINDS)}, possible_emergency, "
-                                  "distress_phrase); a new rule needs 'cue' and 'direction'")
+                raise ConfigError(f"{source}: {prefix}: {_unknown_rule(kind)}")
         out[kind] = checked
     return out
 
