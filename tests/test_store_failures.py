@@ -106,6 +106,34 @@ def test_a_full_disk_mid_call_loses_no_alert_and_writes_them_when_space_returns(
     store.close()
 
 
+def test_alerts_held_through_a_full_disk_keep_the_time_they_were_raised_and_the_recovery_is_said(
+        tmpfs, monitor_logs):
+    """An alert and its clear held while the disk was full are stored with the times they were raised,
+    not the time the database took them (`alerts` lists an incident's alerts when they happened, however
+    long the disk stayed full); the database working again is a warning line, as its failure was an
+    error line, so that the journal of a daemon run without -v does not end on the failure."""
+    from monitor.events import AlertClearedEvent
+    store = Store.open(tmpfs / "e.db")
+    guard = StoreGuard(store, retry_s=0.0)
+    call = guard.start_call("live:softphone.monitor", time.time())
+    filler = fill(tmpfs)
+    raised = time.time()
+    alert = guard.add_alert(call, AlertEvent(t=15.0, kind="slow_response", message="m"))
+    guard.add_clear(call, AlertClearedEvent(t=40.0, kind="slow_response", reason="recovered"))
+    assert alert.stored is False and guard.held == 2
+    time.sleep(1.5)  # the disk stays full a while
+    filler.unlink()
+    assert guard.retry(force=True) and guard.held == 0
+    (stored,) = store.list_alerts()
+    assert stored.created_at == pytest.approx(raised, abs=0.5)
+    store.close()
+    with sqlite3.connect(tmpfs / "e.db") as conn:
+        (cleared_at,) = conn.execute("SELECT created_at FROM alert_clears").fetchone()
+    conn.close()
+    assert cleared_at == pytest.approx(raised, abs=0.5)
+    assert [level for level, m in monitor_logs if "held record(s) written" in m] == ["warning"]
+
+
 def test_replay_onto_a_full_disk_prints_every_alert_with_one_error_line(tmpfs, reference_alerts):
     """The disk fills while the database is in use (another connection keeps its files open)."""
     db = tmpfs / "e.db"

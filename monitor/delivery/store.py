@@ -424,7 +424,8 @@ class CallRecord:
 
 @dataclass(frozen=True)
 class StoredAlert:
-    """An alert as stored: the event (with ids) and when it was committed (unix seconds)."""
+    """An alert as stored: the event (with ids) and when it was raised (unix seconds: when it was
+    committed, or held while the database failed)."""
 
     event: AlertEvent
     created_at: float
@@ -758,25 +759,29 @@ class Store:
 
     # ------------------------------------------------------------------ alerts
 
-    def add_alert(self, call_id: int, alert: AlertEvent) -> AlertEvent:
-        """Store and commit ``alert``; returns it with ``alert_id`` and ``call_id`` set."""
+    def add_alert(self, call_id: int, alert: AlertEvent, created_at: float | None = None) -> AlertEvent:
+        """Store and commit ``alert``, raised at ``created_at`` (unix time; default now: one written
+        late, held while the database failed, keeps its own); returns it with ``alert_id`` and
+        ``call_id`` set."""
         alert_id = self._write(
             "INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (call_id, float(alert.t), alert.kind, alert.severity, alert.message,
-             _json(dict(alert.evidence)), _json(list(alert.actions)), self._clock()),
+             _json(dict(alert.evidence)), _json(list(alert.actions)),
+             self._clock() if created_at is None else created_at),
             commit=True)
         return AlertEvent(t=alert.t, kind=alert.kind, severity=alert.severity,
                           message=alert.message, evidence=alert.evidence, actions=alert.actions,
                           call_id=call_id, alert_id=alert_id)
 
-    def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> int:
+    def add_clear(self, call_id: int, cleared: AlertClearedEvent, created_at: float | None = None) -> int:
+        """Store and commit ``cleared``, at ``created_at`` as :meth:`add_alert` does."""
         rows = self._read("SELECT id FROM alerts WHERE call_id = ? AND kind = ? "
                           "ORDER BY id DESC LIMIT 1", (call_id, cleared.kind))
         return self._write("INSERT INTO alert_clears (call_id, t, kind, alert_id, created_at, reason) "
                            "VALUES (?, ?, ?, ?, ?, ?)",
-                           (call_id, float(cleared.t), cleared.kind,
-                            rows[0][0] if rows else None, self._clock(), cleared.reason), commit=True)
+                           (call_id, float(cleared.t), cleared.kind, rows[0][0] if rows else None,
+                            self._clock() if created_at is None else created_at, cleared.reason), commit=True)
 
     def list_alerts(self, since: float | None = None,
                     call_id: int | None = None) -> list[StoredAlert]:

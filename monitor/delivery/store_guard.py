@@ -5,8 +5,9 @@ When the database cannot commit (disk full, file damaged, locked past the busy t
 the alert still goes to every sink, stamped ``stored=False``; one error line says what failed.
 Calls, alerts, clears and baselines that could not be written are held in order and written
 when the store works again (retried at most every ``retry_s``, on the next write or on
-:meth:`retry`); one line says so. Cue snapshots and transcript lines are not held: while the
-store fails they are dropped and counted (``dropped``).
+:meth:`retry`), alerts and clears with the time they were raised; one warning line says so.
+Cue snapshots and transcript lines are not held: while the store fails they are dropped and
+counted (``dropped``).
 
 Calls begun while the store fails get a provisional negative id; once their row is written,
 :meth:`real_id` maps it to the database id.
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_HELD = 100_000
 """Held writes beyond this are dropped oldest first (and counted): memory stays bounded."""
+
+STAMPED = ("add_alert", "add_clear")
+"""The held writes whose rows keep when they were made: written late, they keep the time they were raised."""
 
 OPEN_RETRY_S = 5.0
 """A database that could not be opened is tried again at most this often (an attempt on a locked
@@ -196,6 +200,10 @@ class StoreGuard:
             log.error("%s; alerts go on, marked as not stored, and are written when the database works again", err)
 
     def _hold(self, op: str, *args: Any) -> None:
+        """Hold ``op`` to write later; an alert or a clear with the time it was raised, which its row
+        keeps (``alerts`` lists it then, not when the database took it)."""
+        if op in STAMPED:
+            args = (*args, time.time())
         if len(self._held) >= MAX_HELD:
             self._held.popleft()
             self.held_dropped += 1
@@ -205,7 +213,7 @@ class StoreGuard:
         """A write went through: say once that the database works again."""
         if self.failing:
             self.failing = False
-            log.info("%s: the database works again; %s held record(s) written", self.path, n)
+            log.warning("%s: the database works again; %s held record(s) written", self.path, n)
 
     def retry(self, force: bool = False) -> bool:
         """Write what is held, if it is time to try; True when nothing is held any more."""
