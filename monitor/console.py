@@ -22,6 +22,12 @@ def info(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+def call_name(call_id: int | None) -> str:
+    """A live call as messages name it: its database id, or "(not stored yet)" while a failing
+    database holds its row back."""
+    return "(not stored yet)" if call_id is None else str(call_id)
+
+
 def first_line(err: BaseException) -> str:
     """An exception's first line, or its type's name when it says nothing: what one line says of it."""
     said = str(err).strip()

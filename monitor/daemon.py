@@ -43,7 +43,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .console import first_line
+from .console import call_name, first_line
 from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store, StoreError
@@ -174,9 +174,10 @@ class Daemon:
             if isinstance(ev, AlertEvent):
                 self.alerts_total += 1
                 self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
+                token = self.pipeline.call_token if self.pipeline is not None else None
                 self.recent_alerts.append({"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t,
                                            "kind": ev.kind, "severity": ev.severity,
-                                           "at": time.time()})
+                                           "at": time.time(), "token": token})
             elif isinstance(ev, AlertClearedEvent):
                 self.active.pop(ev.kind, None)
             for name, sink in self.sinks.items():
@@ -217,7 +218,7 @@ class Daemon:
                                      agent=self.agent, **extra)
         self.calls += 1
         self.active = {}
-        name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
+        name = call_name(self.pipeline.call_id)
         log.info("call %s started", name)
         self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
@@ -308,7 +309,7 @@ class Daemon:
                                        channels=len(self.source.legs), subtype="PCM_16")
         except (OSError, RuntimeError) as err:  # soundfile's own errors are RuntimeErrors
             log.warning("call %s: audio not written: %s",
-                        p.call_id if p.call_id is not None else "(not stored yet)", err)
+                        call_name(p.call_id), err)
             return
         if p.call_id is None:
             self._unnamed_audio.append((p.call_token, path))
@@ -460,6 +461,17 @@ class Daemon:
         return "delivery.webhook_url", "delivery.webhook_token_file"
 
     # ------------------------------------------------------------------ status
+    def _recent_alerts(self) -> list[dict[str, Any]]:
+        """The last alerts raised, each with its call's database id: None while a failing database
+        holds the call back, the id once its row is written."""
+        out = []
+        for a in self.recent_alerts:
+            shown = {k: v for k, v in a.items() if k != "token"}
+            if shown["call_id"] is None:
+                shown["call_id"] = self.guard.real_id(a["token"])
+            out.append(shown)
+        return out
+
     def state(self) -> dict[str, Any]:
         p = self.pipeline
         call = None
@@ -476,7 +488,7 @@ class Daemon:
             "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
             "calls": self.calls, "call": call, "alerts": self.alerts_total,
             "boundaries": self.boundaries_state(), "pending": self._pending_state(p is not None),
-            "recent_alerts": list(self.recent_alerts),
+            "recent_alerts": self._recent_alerts(),
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.url, "delivered": self.webhook.delivered,
                 "failures": self.webhook.failures, "last_error": self.webhook.last_error,
@@ -708,14 +720,14 @@ class Daemon:
             if self.streams is not None:  # before the end forgets a split: its streams are the next call's
                 self.streams.ended_by_mark()
             self._end_call("call-monitor call end")
-            return {"ok": True, "message": f"call {ended} ended"}
+            return {"ok": True, "message": f"call {call_name(ended)} ended"}
         self._end_call("call-monitor call start (the next call)")
         self._start_marked(t0, bounded=self.streams is not None and self.streams.marked_start())
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
         self._marked = True  # the integration said a call runs: a caller's source giving no input is no silence
-        name = self.pipeline.call_id if self.pipeline.call_id is not None else "(not stored yet)"
-        answer = {"ok": True, "message": f"call {name} started" + (f" (call {ended} ended)" if had_call else "")}
+        name = call_name(self.pipeline.call_id)
+        answer = {"ok": True, "message": f"call {name} started" + (f" (call {call_name(ended)} ended)" if had_call else "")}
         unheard = self._unheard_legs()
         return answer | {"warning": unheard} if unheard else answer
 

@@ -264,6 +264,38 @@ def test_the_daemon_on_a_locked_database_raises_every_alert_and_writes_them_once
     store.close()
 
 
+def test_status_names_a_call_held_back_as_not_stored_yet_and_by_its_id_once_written(held_lock, tmp_path):
+    """While the database is locked the running call and its alerts have no id: `status` says
+    "call (not stored yet)", not Python's None; once the database takes them, the call and its
+    recent alerts are named by the id they were stored under."""
+    from monitor.commands.status import render
+    db, holder = held_lock
+    cfg = load_config(overrides={"storage.db": str(db), "daemon.call_end_silence_s": 30.0}, user_config=False)
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
+    seen: dict[str, dict] = {}
+
+    def sink(event) -> None:
+        if event.type == "alert" and "held" not in seen:
+            seen["held"] = daemon.state()
+            holder.close()
+            wait_until_open(store)
+        elif event.type == "cues" and "held" in seen and "written" not in seen and daemon.guard.held == 0:
+            seen["written"] = daemon.state()
+
+    daemon = Daemon(cfg, RecordedLine(CALL), store, {"sink": sink})
+    assert daemon.run() == 0
+    held, written = seen["held"], seen["written"]
+    assert held["call"]["call_id"] is None and held["recent_alerts"][0]["call_id"] is None
+    first = held["recent_alerts"][0]
+    text = render(held)
+    assert "None" not in text and "  call (not stored yet): " in text
+    assert f" call (not stored yet) {first['severity']} {first['kind']} " in text
+    call_id = written["call"]["call_id"]
+    assert call_id is not None and written["recent_alerts"][0]["call_id"] == call_id
+    assert "None" not in render(written) and f" call {call_id} {first['severity']} {first['kind']} " in render(written)
+    store.close()
+
+
 def test_a_daemon_whose_database_opens_only_once_another_daemon_holds_it_stops_saying_what_it_held(
         tmp_path, monitor_logs):
     """The daemon could neither open its database nor take its lock at the start (a file is where

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 
+from ..console import call_name
 from ..cue_registry import cue
 from .common import ExitStatus, add_daemon_options
 
@@ -84,7 +85,7 @@ def render(st: dict) -> str:
         lines.append(f"  calls cut by {b['based_on']}")
     c = st.get("call")
     if c:
-        lines.append(f"  call {c['call_id']}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
+        lines.append(f"  call {call_name(c['call_id'])}: {c['t']:.0f} s, {c['alerts']} alert(s), baseline "
                      f"{'ready' if c['baseline_ready'] else 'collecting'}"
                      + (f", ends {c['ends']}" if c.get("ends") else ""))
         for kind, a in c["active_alerts"].items():
@@ -105,7 +106,7 @@ def render(st: dict) -> str:
                      + f": {db.get('held', 0)} record(s) held, written once it works")
     for a in st.get("recent_alerts", [])[-5:]:
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
-        lines.append(f"    {when} call {a['call_id']} {a['severity']} {a['kind']} at {a['t']:.0f} s")
+        lines.append(f"    {when} call {call_name(a['call_id'])} {a['severity']} {a['kind']} at {a['t']:.0f} s")
     if st.get("webhook"):
         w = st["webhook"]
         h = w.get("heartbeat")
