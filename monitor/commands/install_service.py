@@ -350,8 +350,10 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         return problem
     if problem := call_files_problem(cfg):
         return problem
-    if problem := lasting_problem(cfg.storage.db) or making_problem(cfg.storage.db):
+    if problem := lasting_problem(cfg.storage.db):
         return problem
+    if os.path.isabs(os.path.expanduser(cfg.storage.db)) and (problem := making_problem(cfg.storage.db)):
+        return problem  # a relative one is made from the daemon's working folder, not this one
     return _model_problem(cfg, args)
 
 
