@@ -169,6 +169,23 @@ class WordsEvent(Event):
         return d
 
 
+NO_SPEECH_S = 1.0
+"""Less caller speech than this in a whole call is none: a silent or wrong leg."""
+
+
+def unjudged(baseline_ready: bool, caller_speech_s: float | None) -> str | None:
+    """What a call without the caller's baseline was not judged on, in words (None once it has one,
+    or where the caller's speech is not known: a call stored by an older release).
+
+    A silent caller leg (the caller on the other channel of a stereo file, a muted source) would
+    otherwise read as a clean call; replay's summary line and the call report say it alike."""
+    if baseline_ready or caller_speech_s is None:
+        return None
+    if caller_speech_s < NO_SPEECH_S:
+        return "no caller speech heard on the caller's leg: nothing judged"
+    return f"no caller baseline ({caller_speech_s:.0f} s of caller speech): judged against the absolute limits only"
+
+
 @dataclass(frozen=True)
 class CallSummaryEvent(Event):
     """End of a call (or of a replayed file); ``ended_by``: what ended a live call ("the

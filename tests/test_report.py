@@ -614,6 +614,46 @@ def _fails(capsys, *argv) -> str:
     return lines[0]
 
 
+def test_a_call_whose_caller_leg_is_silent_reads_as_nothing_judged_not_as_a_clean_call(tmp_path):
+    """The caller on the agent's channel: replay's summary says nothing was judged, and so does
+    the report's banner (of the file and of the stored call), rather than "No alerts in this call"
+    in green."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    wrong = tmp_path / "caller_on_the_left.wav"
+    sf.write(wrong, np.stack([x[:, 1], np.zeros(len(x), np.float32)], axis=1), rate)
+    db = tmp_path / "events.db"
+    assert cli.main(["replay", str(wrong), "--no-transcribe", "--db", str(db)]) == 0
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open_readonly(db) as store:
+        stored = from_store(store, 1, cfg)
+    for data in (from_file(str(wrong), cfg), stored):
+        assert not data.alerts and data.caller_speech_s == 0.0
+        page = render(data, "html").decode("utf-8")
+        assert '<div class="banner unjudged">' in page
+        text = " ".join(parse(page).text)
+        assert "No alerts, but no caller speech heard on the caller's leg: nothing judged" in text
+        assert "No alerts in this call" not in text
+
+
+def test_the_time_axis_ticks_at_clock_spacings_in_h_mm_ss_past_an_hour():
+    """Not matplotlib's 50 s (0:50, 1:40, 2:30) nor 2000 s (33:20, 1:06:40) ticks."""
+    from monitor.report.figure import clock_ticks
+    assert [fmt_time(t) for t in clock_ticks(227.0)] == ["0:00", "0:30", "1:00", "1:30", "2:00", "2:30",
+                                                         "3:00", "3:30"]
+    assert [fmt_time(t) for t in clock_ticks(3 * 3600 + 130.0)] == ["0:00", "30:00", "1:00:00", "1:30:00",
+                                                                    "2:00:00", "2:30:00", "3:00:00"]
+    assert clock_ticks(1.0) == [0.0, 1.0]
+
+
+def test_a_silent_leg_is_drawn_as_the_flat_line_it_is_not_scaled_up_to_a_full_band():
+    """Each leg is scaled to its own peak, but 1 LSB of hiss is not blown up to the lane's height."""
+    from monitor.report.figure import QUIET_PEAK, leg_scale
+    hiss = np.full(1000, 1 / 32768, np.float32)
+    assert leg_scale(hiss) == QUIET_PEAK and 0.75 * hiss.max() / leg_scale(hiss) < 0.01
+    speech = np.linspace(0.0, 0.3, 1000, dtype=np.float32)
+    assert leg_scale(speech) == pytest.approx(0.3)
+
+
 def test_bad_inputs(tmp_path, capsys, det):
     out = str(tmp_path / "r.html")
     db = str(det["db"])

@@ -107,6 +107,8 @@ class ReportData:
     """A stored call's alerts by id: how the webhook took each, in words (empty where no webhook took any)."""
     agent: str | None = None
     """A stored live call's agent (the daemon's ``delivery.agent_name``), or None."""
+    caller_speech_s: float | None = None
+    """Seconds of the caller's speech heard in the whole call (None: a call stored by an older release)."""
 
     @property
     def critical(self) -> int:
@@ -298,6 +300,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         call_id=pipeline.call_id)
     data.problems = problems
     data.unread_channels = unread
+    data.caller_speech_s = round(pipeline.baseline.speech_s, 1)
     data.truncated_s = src.duration_s if src.truncated else None
     return data
 
@@ -437,7 +440,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
-                      agent=call.agent)
+                      agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"))
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:

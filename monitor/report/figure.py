@@ -32,6 +32,9 @@ DISTRESS = "#c00000"
 BREATH = "#9467bd"
 COUGH = "#8c564b"
 MAX_ENVELOPE_POINTS = 6000
+QUIET_PEAK = 10 ** (-40 / 20)
+"""A leg is scaled to its own peak, but never to one below -40 dBFS: a silent or muted leg's hiss
+(1 LSB of 16-bit is -90 dBFS) is drawn as the near-flat line it is, not as a full-height band."""
 MISSING_GLYPH = r"Glyph \d+ .* missing from font"
 """matplotlib's warning, once per character, for a character its font cannot draw (a Korean
 transcript with only DejaVu installed): the picture draws a box, and its transcript panel says where
@@ -43,6 +46,10 @@ LABEL_ROWS = 4
 """Rows of alert labels above the timeline."""
 LABEL_CHAR_PT = 4.4
 """The width of an alert label's character at its 7-point size, in points (a wide estimate)."""
+CLOCK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+"""The spacings of the time axis's ticks a clock reads (0:30, 1:00, ...; never matplotlib's 50 s)."""
+MAX_TICKS = 8
+"""At most this many spaces between the time axis's ticks."""
 
 def _pyplot():
     """matplotlib with the Agg backend; ImportError (caught by the command) when missing."""
@@ -70,6 +77,11 @@ def _series(data: ReportData, cue: str) -> tuple[np.ndarray, np.ndarray]:
     return t, v
 
 
+def leg_scale(peak: np.ndarray) -> float:
+    """The level a leg's waveform is drawn to full height at: its own peak, or :data:`QUIET_PEAK`."""
+    return max(float(np.max(peak)) if len(peak) else 0.0, QUIET_PEAK)
+
+
 def _waveform(ax: Any, data: ReportData) -> None:
     if data.tracks:
         offsets = {"caller": 1.0, "agent": -1.0}
@@ -77,8 +89,7 @@ def _waveform(ax: Any, data: ReportData) -> None:
             y0 = offsets.get(leg, 0.0)
             colour = CALLER if leg == "caller" else AGENT
             t, p = _reduce(tr.env_t, tr.env_peak, MAX_ENVELOPE_POINTS)
-            scale = max(float(np.max(tr.env_peak)) if len(tr.env_peak) else 0.0, 1e-4)
-            p = 0.75 * p / scale
+            p = 0.75 * p / leg_scale(tr.env_peak)
             ax.fill_between(t, y0 - p, y0 + p, color=colour, linewidth=0, alpha=0.85)
             sign = 1.0 if y0 >= 0 else -1.0
             bars = [(a, b - a) for a, b in tr.speech]
@@ -97,7 +108,8 @@ def _waveform(ax: Any, data: ReportData) -> None:
         ax.set_ylim(-2, 2)
         ax.set_yticks([1.0, -1.0] if len(data.tracks) > 1 else [1.0])
         ax.set_yticklabels(["caller", "agent"] if len(data.tracks) > 1 else ["caller"])
-        ax.set_title("Waveform (each leg scaled to its own peak); bars: speech, shaded: caller's pauses, "
+        ax.set_title("Waveform (each leg scaled to its own peak, or -40 dBFS if quieter); bars: speech, "
+                     "shaded: caller's pauses, "
                      "outer strip: audible breaths (purple) and coughs (brown)",
                      loc="left", fontsize=9)
     else:
@@ -263,6 +275,15 @@ def _legend(fig: Any, data: ReportData) -> None:
                bbox_to_anchor=(0.5, 0.005))
 
 
+def clock_ticks(duration_s: float) -> list[float]:
+    """The time axis's ticks: every whole step of :data:`CLOCK_STEPS_S` that leaves at most
+    :data:`MAX_TICKS` spaces over the call (0:00, 1:00, 2:00, 3:00 for a call of 3:47)."""
+    step = next((s for s in CLOCK_STEPS_S if duration_s / s <= MAX_TICKS), None)
+    if step is None:  # past 16 hours: whole hours, as many as it takes
+        step = 3600 * int(np.ceil(duration_s / 3600 / MAX_TICKS))
+    return [float(t) for t in np.arange(0.0, duration_s + 1e-9, step)]
+
+
 def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
     """The timeline picture as PNG bytes: a picture of its own, or with ``in_page`` one shown in the
     HTML page above its transcript."""
@@ -286,11 +307,12 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
         _alert_spans(ax_for, data)
         _transcript(tax, data, in_page)
         _alert_markers([top] + cue_axes + [tax], top, data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT))
-        tax.set_xlim(0, max(data.duration_s, 1.0))
-        ticks = tax.get_xticks()
-        tax.set_xticks([x for x in ticks if 0 <= x <= max(data.duration_s, 1.0)])
-        tax.set_xticklabels([fmt_time(x) for x in tax.get_xticks()])
-        tax.set_xlabel("call time (m:ss)")
+        end = max(data.duration_s, 1.0)
+        tax.set_xlim(0, end)
+        labels = [fmt_time(x) for x in clock_ticks(end)]
+        tax.set_xticks(clock_ticks(end))
+        tax.set_xticklabels(labels)
+        tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
         _legend(fig, data)
         crit = data.critical
         fig.suptitle(f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"

@@ -9,7 +9,7 @@ import datetime as _dt
 import html
 from typing import Any, Mapping
 
-from ..events import AlertClearedEvent
+from ..events import AlertClearedEvent, unjudged
 from .data import CueRow, ReportData, Utterance, cue_rows
 from ..alerts.evidence import evidence_lines
 from .figure import fmt_time
@@ -25,6 +25,7 @@ h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #d8dce3;padding-bott
 .banner.critical{background:#fde2e2;border:1px solid #d62728;color:#8a1010}
 .banner.warning{background:#fff1d6;border:1px solid #e69f00;color:#6b4a00}
 .banner.ok{background:#e4f4e4;border:1px solid #2ca02c;color:#1b5e1b}
+.banner.unjudged{background:#eeeeee;border:1px solid #8c8c8c;color:#333333}
 .notes{background:#eef2f8;border-left:4px solid #1f5fa8;padding:6px 12px;margin:10px 0;color:#333}
 .notes p{margin:4px 0}
 figure{margin:12px 0;background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:6px}
@@ -174,6 +175,8 @@ def render_html(data: ReportData, png: bytes | None) -> str:
                   f" - {_e(len(data.alerts))} alert(s) in all</div>")
     elif data.alerts:
         banner = f"<div class=\"banner warning\">{_e(len(data.alerts))} warning alert(s), none critical</div>"
+    elif nothing := unjudged(data.baseline is not None, data.caller_speech_s):
+        banner = f"<div class=\"banner unjudged\">No alerts, but {_e(nothing)}</div>"
     else:
         banner = "<div class=\"banner ok\">No alerts in this call</div>"
     meta = [f"duration {_e(fmt_time(data.duration_s))} ({_e(f'{data.duration_s:.1f}')} s)",

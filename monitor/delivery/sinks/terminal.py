@@ -5,11 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent
-
-
-NO_SPEECH_S = 1.0
-"""Less caller speech than this in a whole call is none: a silent or wrong leg."""
+from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
 
 def _clock(t: float) -> str:
@@ -18,16 +14,9 @@ def _clock(t: float) -> str:
 
 
 def _unjudged(ev: CallSummaryEvent) -> str:
-    """What a call without the caller's baseline was not judged on ("" once there is one).
-
-    A silent caller leg (the caller on the other channel of a stereo file, a muted source) would
-    otherwise read as a clean call."""
-    if ev.baseline or ev.caller_speech_s is None:
-        return ""
-    if ev.caller_speech_s < NO_SPEECH_S:
-        return "; no caller speech heard on the caller's leg: nothing judged"
-    return (f"; no caller baseline ({ev.caller_speech_s:.0f} s of caller speech): judged against "
-            f"the absolute limits only")
+    """What a call without the caller's baseline was not judged on ("" once there is one)."""
+    text = unjudged(bool(ev.baseline), ev.caller_speech_s)
+    return f"; {text}" if text else ""
 
 
 AGENT_EVENTS: tuple[str, ...] = (AlertEvent.type, AlertClearedEvent.type, CallSummaryEvent.type)
