@@ -326,6 +326,17 @@ def test_a_call_with_a_silent_caller_leg_says_nothing_was_judged(tmp_path):
         "0 alert(s) (0 critical): none; no caller speech heard on the caller's leg: nothing judged")
 
 
+def test_each_summary_line_names_the_stored_call_that_report_and_alerts_take(tmp_path):
+    """A QA analyst replaying recordings into one database reads there which call id each became
+    (`report ID`, `alerts --call ID`); the same recording replayed again is a call of its own."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20)
+    call = tmp_path / "call.wav"
+    sf.write(call, x, sr)
+    db = tmp_path / "qa.db"
+    lines = [cli("replay", "--no-transcribe", "--db", db, call).stdout.splitlines()[-1] for _ in range(2)]
+    assert [line.split(":")[0] for line in lines] == [f"== {call} (call 1)", f"== {call} (call 2)"]
+
+
 def test_a_call_too_short_for_a_baseline_says_it_was_judged_on_absolute_limits_only(tmp_path):
     x, sr = sf.read(CALLS / "labored_start_8k.wav")
     short = tmp_path / "first_30s.wav"

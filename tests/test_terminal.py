@@ -25,6 +25,12 @@ def test_a_recovered_cue_prints_as_cleared():
     assert lines(AlertClearedEvent(t=130.0, kind="slow_speech")) == ["[02:10.0] cleared  slow_speech"]
 
 
+def test_a_time_past_an_hour_reads_as_hours_as_in_the_report_and_never_as_sixty_seconds():
+    """A three-hour recording's alert at 2:05:03 is not "[125:03.0]"; 59.96 s is not "[00:60.0]"."""
+    assert lines(AlertClearedEvent(t=7503.0, kind="slow_speech")) == ["[2:05:03.0] cleared  slow_speech"]
+    assert lines(AlertClearedEvent(t=59.96, kind="slow_speech")) == ["[01:00.0] cleared  slow_speech"]
+
+
 def test_an_alert_still_raised_at_the_end_of_the_call_says_so():
     printed = lines(AlertClearedEvent(t=227.0, kind="possible_emergency", reason="call_ended"))
     assert printed == ["[03:47.0] call ended with possible_emergency still raised"]

@@ -9,8 +9,10 @@ from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, St
 
 
 def _clock(t: float) -> str:
-    m, s = divmod(max(0.0, t), 60)
-    return f"{int(m):02d}:{s:04.1f}"
+    """Call time as ``mm:ss.s``, and ``h:mm:ss.s`` past an hour (as the report's ``h:mm:ss``, not ``125:03.0``)."""
+    m, s = divmod(round(max(0.0, t), 1), 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m:02d}:{s:04.1f}"
 
 
 def _unjudged(ev: CallSummaryEvent) -> str:
@@ -84,7 +86,8 @@ class HumanSink:
             return f"[{_clock(ev.t)}] {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
-            return (f"== {ev.file or 'call'}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
+            stored = f" (call {ev.call_id})" if ev.call_id is not None else ""  # what `report ID` takes
+            return (f"== {ev.file or 'call'}{stored}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
                     f"({ev.critical_alerts} critical): {kinds}" + _unjudged(ev)
                     + (f"; ended: {ev.ended_by}" if ev.ended_by else ""))
         return None
