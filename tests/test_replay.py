@@ -172,6 +172,25 @@ def test_alerts_command_lists_stored_alerts(replayed):
     assert done.returncode == 2 and "--since" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_path):
+    """Recordings replayed into one database: each alert line says which one it came from, in a
+    column of its own, and the JSON line gives the recording's path."""
+    x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 40)
+    first, second = tmp_path / "monday call.wav", tmp_path / "tuesday.wav"
+    for path in (first, second):
+        sf.write(path, x, sr)
+    db = tmp_path / "qa.db"
+    assert cli("replay", "--no-transcribe", "--db", db, first, second).returncode == 0
+    done = cli("alerts", "--db", db)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and lines, done.stderr
+    for line in lines:
+        name = "monday call.wav" if " call 1 " in line else "tuesday.wav"
+        assert f" {name:<15}  t=" in line, line
+    rows = [json.loads(line) for line in cli("alerts", "--db", db, "--jsonl").stdout.splitlines()]
+    assert {(r["call_id"], r["source"]) for r in rows} == {(1, str(first)), (2, str(second))}
+
+
 def test_human_output_names_alerts_and_actions(tmp_path):
     done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(CALLS / "labored_start_8k.wav"))
     assert done.returncode == 0, done.stderr

@@ -12,12 +12,16 @@ from ..console import error, info
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
-    from ..delivery.store import Delivery
+    from ..delivery.store import Delivery, Store
+
+LIVE_SOURCE = "live:"
+"""How the daemon's calls' source begins (``live:caller=softphone.monitor``): no recording to name."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alerts", help="list stored alerts",
-                       description="List alerts from the database. Where a webhook took alerts, each line "
+                       description="List alerts from the database, each with its call and, for a replayed or "
+                                   "scored call, the recording's name. Where a webhook took alerts, each line "
                                    "ends with its delivery: delivered (when: the time, with the date unless "
                                    "it is the alert's day), queued (the attempts that failed, why, and the "
                                    "next try, \"when a daemon or a replay --webhook opens this database\" once it "
@@ -30,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"only alerts since WHEN: {WHEN_FORMATS}")
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
     p.add_argument("--jsonl", action="store_true",
-                   help="one JSON object per alert, with \"deliveries\": its webhook deliveries (target, "
+                   help="one JSON object per alert, with \"source\": its call's recording (or live "
+                        "devices), and \"deliveries\": its webhook deliveries (target, "
                         "status pending|delivered|failed, attempts, last_error, next_attempt_at, delivered_at)")
     add_config_options(p)
     p.set_defaults(run=run)
@@ -66,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
                  + daemon_elsewhere(args, cfg))
         try:
             sent = store.deliveries_of([a.event.alert_id for a in alerts])
+            sources = _sources(store, {a.event.call_id for a in alerts})
+            names = {i: _recording(src) for i, src in sources.items()}
+            width = max((len(n) for n in names.values()), default=0)
         except StoreError as err:
             error(str(err))
             return ExitStatus.BAD_SETUP
@@ -74,10 +82,13 @@ def run(args: argparse.Namespace) -> int:
             rows = sent.get(ev.alert_id, [])
             if args.jsonl:
                 print(json.dumps(ev.to_dict() | {"created_at": stored.created_at,
+                                                 "source": sources.get(ev.call_id),
                                                  "deliveries": [_delivery_dict(d) for d in rows]}))
             else:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
-                print(f"{when}  call {ev.call_id:<4} t={ev.t:7.1f}s  {ev.severity:8s} {ev.kind}: {ev.message}"
+                name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""
+                print(f"{when}  call {ev.call_id:<4} {name}t={ev.t:7.1f}s  "
+                      f"{ev.severity:8s} {ev.kind}: {ev.message}"
                       + (f"  [{delivery_text(rows, stored.created_at)}]" if sent else ""))
     finally:
         try:
@@ -85,6 +96,19 @@ def run(args: argparse.Namespace) -> int:
         except StoreError:
             pass
     return ExitStatus.OK
+
+
+def _sources(store: Store, call_ids: set[int | None]) -> dict[int | None, str]:
+    """What each call was heard from: the recording replayed or scored, or a live call's devices."""
+    calls = (store.get_call(i) for i in call_ids if i is not None)
+    return {c.id: c.source for c in calls if c is not None}
+
+
+def _recording(source: str | None) -> str:
+    """The recording a replayed or scored call came from, as the alert line names it ("" for a live call)."""
+    if not source or source.startswith(LIVE_SOURCE):
+        return ""
+    return os.path.basename(source)
 
 
 def _delivery_dict(d: Delivery) -> dict:
