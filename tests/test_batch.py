@@ -841,6 +841,24 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
     assert str(archive["missing"]) in html.split("could not be scored")[1]
 
 
+def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_than_counting_them_clean(tmp_path):
+    """A call whose caller leg is silent (the caller on the agent's channel) raised nothing because
+    nothing was judged: the overview's banner counts such calls and lists them, in grey not green."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30)
+    heard, silent = tmp_path / "heard.wav", tmp_path / "caller_on_the_left.wav"
+    sf.write(heard, x, sr)
+    sf.write(silent, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)
+    out, page = tmp_path / "summary.csv", tmp_path / "archive.html"
+    assert cli("batch", heard, silent, "--workers", "1", "--db", tmp_path / "e.db", "--out", out,
+               "--quiet").returncode == 0
+    assert cli("report", "--batch", out, "-o", page).returncode == 0
+    html = page.read_text()
+    assert ("<div class=\"banner unjudged\">0 call(s) with a critical alert, 0 with a warning, 0 flagged in all, "
+            "of 2 scored; 1 with no caller speech heard: nothing judged</div>") in html
+    listed = html.split("nothing judged (1)")[1]
+    assert str(silent) in listed and str(heard) not in listed
+
+
 @pytest.mark.parametrize("bare", [False, True], ids=["an empty file", "an SQLite file with no tables"])
 def test_an_empty_database_file_is_none_to_the_archive_report_which_reads_the_recordings(archive, tmp_path, bare):
     """A --db that is an empty file (made by touch), or an SQLite file with no tables, is as one not

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import Config, RuleConfig
 from ..cue_registry import cue
+from ..events import NO_SPEECH_S
 from .data import ReportError
 from .figure import SEVERITY_COLOURS, _pyplot, fmt_time
 from .html import CSS, _e
@@ -192,6 +193,20 @@ def _failed_list(rows: Sequence[dict[str, Any]]) -> str:
     return f"<h2 id=\"failed\">Calls that could not be scored ({len(failed)})</h2><ul>{items}</ul>"
 
 
+def unheard(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scored calls in which no caller speech was heard (a silent leg, the caller on the other
+    channel): nothing was judged in them, so their lack of alerts is no clean call."""
+    return [r for r in rows if (speech := _number(r.get("caller_speech_s"))) is not None and speech < NO_SPEECH_S]
+
+
+def _unheard_list(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    items = "".join(f"<li><code>{_e(r['path'])}</code></li>" for r in rows)
+    return (f"<h2 id=\"unheard\">Calls with no caller speech heard on the caller's leg: nothing judged "
+            f"({len(rows)})</h2><ul>{items}</ul>")
+
+
 def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config, png: bytes,
                         links: dict[tuple[str, str, str], str], notes: Sequence[str] = ()) -> str:
     scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
@@ -199,9 +214,11 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     crit = sum(_number(r.get("first_critical_s")) is not None for r in scored)
     warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
     flag = flagged(scored)
-    banner_cls = "critical" if crit else "warning" if flag else "ok"
+    silent = unheard(scored)
+    banner_cls = "critical" if crit else "warning" if flag else "unjudged" if silent else "ok"
     banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
-              f"of {len(scored)} scored")
+              f"of {len(scored)} scored" + (f"; {len(silent)} with no caller speech heard: nothing judged"
+                                            if silent else ""))
     note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
     img = base64.b64encode(png).decode("ascii")
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -223,7 +240,7 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         "test). The rules also need the change to persist; a median beyond a line is a call worth a look, not "
         "an alert.</figcaption></figure>"
         + f"<h2 id=\"flagged-calls\">Flagged calls ({len(flag)})</h2>" + _flagged_table(flag, links)
-        + _failed_list(rows) + "</main></body></html>\n")
+        + _unheard_list(silent) + _failed_list(rows) + "</main></body></html>\n")
 
 
 def legs_of(row: dict[str, Any]) -> dict[str, int | None]:
