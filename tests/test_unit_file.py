@@ -345,18 +345,19 @@ def test_a_database_not_made_yet_or_empty_is_taken_the_daemon_makes_it_and_one_i
     assert sorted(p.name for p in tmp_path.glob("*.db*")) == ["bare.db", "empty.db", "used.db"]  # no -wal, no -shm made
 
 
-@pytest.mark.parametrize("where", ["under a file", "in a folder it may not write"])
+@pytest.mark.parametrize("where", ["under a file", "in a folder it may not write", "behind a folder it may not enter"])
 def test_a_database_the_daemon_could_never_make_is_refused_in_one_line_and_nothing_made(tmp_path, where):
     """The daemon's database is not there yet, and the daemon could not make it: a file where a
     folder of its path belongs (``--db ~/notes.txt/events.db``), or a folder the user may not write
-    (a shared one set up by root). The daemon would run with every alert unstored: refused, one line
-    naming the database and what is in the way, exit 2, no unit, nothing made."""
+    (a shared one set up by root) or not even enter (another user's home: not a traceback). The daemon
+    would run with every alert unstored: refused, one line naming the database and what is in the
+    way, exit 2, no unit, nothing made."""
     blocked = tmp_path / "notes.txt" if where == "under a file" else tmp_path / "shared"
     if where == "under a file":
         blocked.write_text("call notes\n")
         why = f"{blocked} is a file, not a folder"
     else:
-        blocked.mkdir(mode=0o555)
+        blocked.mkdir(mode=0o555 if where == "in a folder it may not write" else 0o000)
         why = f"{blocked}: permission denied"
     db = blocked / "calls" / "events.db"
     try:

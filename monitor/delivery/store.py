@@ -321,7 +321,7 @@ def lasting_problem(path: str | os.PathLike[str]) -> str | None:
     refuses (:func:`_refusal`). None for a database not made yet or an empty file (SQLite makes one
     there), a usable one, and one only locked or unreadable now (a daemon retries those)."""
     p = Path(path).expanduser()
-    if p.is_dir():
+    if os.path.isdir(p):  # False, not PermissionError, behind a folder this user may not enter
         return a_folder(p)
     try:
         with open(p, "rb") as fh:
@@ -349,8 +349,9 @@ def making_problem(path: str | os.PathLike[str]) -> str | None:
     if os.path.lexists(p):
         return None
     folder = p.absolute().parent
-    there = next(d for d in (folder, *folder.parents) if d.exists())
-    if not there.is_dir():
+    # os.path's checks: a folder behind one this user may not enter is not seen there (Path's raise)
+    there = next(d for d in (folder, *folder.parents) if os.path.exists(d))
+    if not os.path.isdir(there):
         return f"{p}: cannot make the database there ({there} is a file, not a folder)"
     if not os.access(there, os.W_OK | os.X_OK):
         why = "a read-only filesystem" if os.statvfs(there).f_flag & os.ST_RDONLY else "permission denied"
