@@ -420,6 +420,17 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
 
 
+def _workers_of(pid: int) -> list[int]:
+    """The worker processes ``pid`` spawned (multiprocessing's), not its other children: the
+    resource tracker is one before any worker is."""
+    def spawned(child: int) -> bool:
+        try:
+            return b"--multiprocessing-fork" in Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            return False
+    return [child for child in child_processes(pid) if spawned(child)]
+
+
 @pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "stopped by SIGTERM")])
 def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_process_left(tmp_path, sig, status, said):
     """Ctrl-C (or SIGTERM) once the worker processes are forked, while they start (about a
@@ -430,8 +441,8 @@ def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_pro
     proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "--workers", "2", "--db", str(db)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    assert wait_for(lambda: len(child_processes(proc.pid)) >= 2 or proc.poll() is not None, 120, every_s=0.01)
-    workers = child_processes(proc.pid)
+    assert wait_for(lambda: len(_workers_of(proc.pid)) >= 2 or proc.poll() is not None, 120, every_s=0.01)
+    workers = _workers_of(proc.pid)
     time.sleep(0.2)  # past the forks, the workers still importing
     os.killpg(proc.pid, signal.Signals[sig])  # Ctrl-C at a terminal, or systemd: the whole group
     _, err = proc.communicate(timeout=60)
