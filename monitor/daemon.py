@@ -169,12 +169,15 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda s, f: self.request_reload())
 
     # ------------------------------------------------------------------ events
-    def emit(self, events: list[Event]) -> None:
+    def emit(self, events: list[Event], call_token: int | None = None) -> None:
+        """``events`` to every sink; ``call_token``: their call's (the running call's when None), by
+        which an alert a failing database holds back is named once its call's row is written."""
         for ev in events:
             if isinstance(ev, AlertEvent):
                 self.alerts_total += 1
                 self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
-                token = self.pipeline.call_token if self.pipeline is not None else None
+                token = call_token if call_token is not None else (
+                    self.pipeline.call_token if self.pipeline is not None else None)
                 self.recent_alerts.append({"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t,
                                            "kind": ev.kind, "severity": ev.severity,
                                            "at": time.time(), "token": token})
@@ -243,12 +246,12 @@ class Daemon:
         p, self.pipeline = self.pipeline, None
         self._held = []
         why = first_line(err)
-        log.error("call %s stopped: %s", p.call_id if p else "?", why)
+        log.error("call %s stopped: %s", call_name(p.call_id) if p else "?", why)
         if p is not None:
             try:
-                self.emit(p.abort(timeout_s=1.0))  # alerts still raised end with the call
+                self.emit(p.abort(timeout_s=1.0), p.call_token)  # alerts still raised end with the call
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
-                log.error("call %s not closed: %s", p.call_id, close_err)
+                log.error("call %s not closed: %s", call_name(p.call_id), close_err)
         self._close_audio()
         self.active = {}
         if self.streams is not None:
@@ -266,10 +269,10 @@ class Daemon:
             self._abort_call(err)
             return
         self.pipeline = None
-        self.emit(events)
+        self.emit(events, p.call_token)  # the last cues' alerts are this call's
         self._close_audio()
         self.active = {}
-        log.info("call %s ended (%s): %.1f s, %s alert(s)", p.call_id, why, p.duration_s, len(p.alerts))
+        log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts))
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
             self._write_report(p.call_id)
 

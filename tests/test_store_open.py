@@ -32,6 +32,7 @@ from monitor.daemon import Daemon
 from monitor.delivery.dblock import DatabaseLock
 from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
 from monitor.delivery.store_guard import PendingStore, StoreGuard, open_or_pending
+from monitor.events import AlertEvent
 from monitor.pipeline import CallPipeline, run_source
 
 ERROR = "call-monitor: error: "
@@ -293,6 +294,29 @@ def test_status_names_a_call_held_back_as_not_stored_yet_and_by_its_id_once_writ
     call_id = written["call"]["call_id"]
     assert call_id is not None and written["recent_alerts"][0]["call_id"] == call_id
     assert "None" not in render(written) and f" call {call_id} {first['severity']} {first['kind']} " in render(written)
+    store.close()
+
+
+def test_a_call_held_back_whole_is_never_logged_as_call_none_and_its_alerts_take_its_id_once_written(
+        held_lock, monitor_logs):
+    """The database stays locked for the whole call: its end is logged as "call (not stored yet)",
+    not "call None"; once the lock goes and the call's row is written, every alert `status` lists
+    is named by that id, those of the call's last cues too (raised once the call was no longer running)."""
+    db, holder = held_lock
+    cfg = load_config(overrides={"storage.db": str(db), "daemon.call_end_silence_s": 30.0}, user_config=False)
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=0.0)
+    daemon = Daemon(cfg, RecordedLine(CALL), store, {"sink": lambda event: None})
+    daemon.emit([AlertEvent(t=1.0, kind="slow_speech", message="m")], call_token=-1)  # as _end_call's last alerts
+    held_back = daemon.state()["recent_alerts"]
+    assert daemon.run() == 0
+    assert not any("call None" in m for _, m in monitor_logs), [m for _, m in monitor_logs if "None" in m]
+    assert any("call (not stored yet) ended" in m for _, m in monitor_logs)
+    holder.close()
+    wait_until_open(store)
+    assert daemon.guard.retry(force=True) and daemon.guard.held == 0
+    (call,) = [c.id for c in store.list_calls() if c.source.startswith("live:") and c.source != CRASHED]
+    assert held_back[0]["call_id"] is None and daemon.state()["recent_alerts"][0]["call_id"] == call
+    assert {a["call_id"] for a in daemon.state()["recent_alerts"]} == {call}
     store.close()
 
 
