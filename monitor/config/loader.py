@@ -15,7 +15,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType, UnionType
 from typing import Any, Callable, Iterable, Mapping, get_args, get_origin, get_type_hints
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
@@ -114,25 +114,9 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
     if "choices" in meta:
         _check_choice(value, meta, where)
-    if meta.get("kind") in ("url", "webhook") and value and not _http_url(value):
+    if meta.get("kind") == "url" and value and not _http_url(value):
         raise ConfigError(f"{where}: must be an http:// or https:// URL with a host (or \"\"), got {value!r}")
-    if meta.get("kind") == "webhook" and value and (problem := _token_in_query(value)):
-        raise ConfigError(f"{where}: {problem}")
     return value
-
-
-def _token_in_query(url: str) -> str | None:
-    """The problem of a webhook URL that is the supervisor console's page address as it prints it
-    (``http://HOST:PORT/?token=...``), pasted where its webhook belongs: the page takes no posts, and
-    the token would be shown by ``status`` and logged with every failure (it is not repeated here
-    either). Another receiver's URL with a token at a path of its own is left alone."""
-    parts = urlsplit(url)
-    if parts.path not in ("", "/") or "token" not in parse_qs(parts.query):
-        return None
-    webhook = urlunsplit((parts.scheme, parts.netloc, "/webhook", "", ""))
-    return (f"{parts.scheme}://{parts.netloc}{parts.path}?token=...: a token in the URL (the console's page "
-            f"address, which takes no alerts); give its webhook, {webhook}, and the token's file as "
-            "delivery.webhook_token_file (--webhook-token-file)")
 
 
 def _known_or_close(name: str, known: Iterable[str]) -> str:

@@ -905,7 +905,7 @@ class DeliveryConfig:
                           "with webhook_token_file; what is pending for the old URL goes to the new "
                           "one (the same alerts for the same supervisor), as at a start. The supervisor "
                           "console's is http://HOST:8640/webhook, its token in webhook_token_file (the "
-                          "page's address, with ?token=, takes no alerts)", kind="webhook")
+                          "page's address, with ?token=, takes no alerts)", kind="url")
     timeout_s: float = _k(5.0, "webhook request timeout", min=0.5, max=60.0)
     retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
                       "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)
