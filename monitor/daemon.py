@@ -46,7 +46,7 @@ from .config import Config, ConfigError, changed_keys
 from .console import call_name, first_line
 from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
-from .delivery.store import Store, StoreError
+from .delivery.store import LIVE_SOURCE, Store, StoreError
 from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
@@ -216,7 +216,7 @@ class Daemon:
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
             if hasattr(self.source, "stats") else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
-                                     source=f"live:{label}", started_at=time.time() - (self._now - first),
+                                     source=f"{LIVE_SOURCE}{label}", started_at=time.time() - (self._now - first),
                                      channels={leg: i for i, leg in enumerate(self.source.legs)},
                                      agent=self.agent, **extra)
         self.calls += 1

@@ -14,8 +14,6 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 if TYPE_CHECKING:  # for the annotations only
     from ..delivery.store import Delivery, Store
 
-LIVE_SOURCE = "live:"
-"""How the daemon's calls' source begins (``live:caller=softphone.monitor``): no recording to name."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -106,6 +104,8 @@ def _sources(store: Store, call_ids: set[int | None]) -> dict[int | None, str]:
 
 def _recording(source: str | None) -> str:
     """The recording a replayed or scored call came from, as the alert line names it ("" for a live call)."""
+    from ..delivery.store import LIVE_SOURCE
+
     if not source or source.startswith(LIVE_SOURCE):
         return ""
     return os.path.basename(source)

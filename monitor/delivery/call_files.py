@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..config import Config
+from .store import LIVE_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]
     (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
     warning."""
     deleted, db, others = 0, database_path(cfg), {}
-    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith("live:")):
+    for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith(LIVE_SOURCE)):
         for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
             if path.parent not in others:  # a folder another database owns: its files are that one's
                 others[path.parent] = other_database(path.parent, db)

@@ -118,6 +118,9 @@ class SchemaTooNew(StoreError):
     """The database was written by a newer callmonitor: using it needs an upgrade, not a retry."""
 
 
+LIVE_SOURCE = "live:"
+"""How a live call's ``source`` begins (``live:caller=softphone.monitor``): devices, no recording."""
+
 BUSY_TIMEOUT_S = 2.0
 """How long a statement waits for another writer's lock before it fails (and the alert goes
 out marked as not stored instead of waiting)."""
@@ -951,7 +954,7 @@ class Store:
 
     # ------------------------------------------------------------------ misc
 
-    def close_interrupted(self, source_prefix: str = "live:", now: float | None = None,
+    def close_interrupted(self, source_prefix: str = LIVE_SOURCE, now: float | None = None,
                           idle_before: float | None = None) -> list[int]:
         """Close the calls of ``source_prefix`` left open by a crash: ``ended_at`` becomes the last
         thing recorded for the call, the summary ``{"interrupted": true}``. With ``idle_before``

@@ -37,7 +37,7 @@ from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
 from ..capture.sources import Chunk, FileSource
 from ..delivery.delivered import delivery_text
-from ..delivery.store import Store, StoredAlert
+from ..delivery.store import LIVE_SOURCE, Store, StoredAlert
 from ..transcription.setup import matcher_for
 
 log = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     from ..delivery.call_files import other_database
     out = []
     d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
-    if source.startswith("live:") and other_database(Path(d), os.path.realpath(str(store.path))) is None:
+    if source.startswith(LIVE_SOURCE) and other_database(Path(d), os.path.realpath(str(store.path))) is None:
         out.append((os.path.join(d, f"call-{call_id}.wav"),
                     *((channels["caller"], channels.get("agent")) if channels else (0, 1))))
     if source and os.path.isfile(source):
