@@ -184,12 +184,20 @@ class Daemon:
             elif isinstance(ev, AlertClearedEvent):
                 self.active.pop(ev.kind, None)
             for name, sink in self.sinks.items():
-                try:
-                    sink(ev)
-                except Exception as err:  # one failing sink never stops the others
-                    n = self._sink_errors[name] = self._sink_errors.get(name, 0) + 1
-                    if n <= 3 or n % 100 == 0:
-                        log.warning("%s output failed: %s", name, err)
+                self._to_sink(name, lambda: sink(ev))
+        for name, sink in self.sinks.items():
+            end_batch = getattr(sink, "end_batch", None)  # a sink that says a batch's alerts together
+            if end_batch is not None:
+                self._to_sink(name, end_batch)
+
+    def _to_sink(self, name: str, deliver: Callable[[], None]) -> None:
+        """Hand an event to the sink ``name``: one failing sink never stops the others."""
+        try:
+            deliver()
+        except Exception as err:  # noqa: BLE001 - said, counted and left
+            n = self._sink_errors[name] = self._sink_errors.get(name, 0) + 1
+            if n <= 3 or n % 100 == 0:
+                log.warning("%s output failed: %s", name, err)
 
     def _status_event(self, level: str, message: str) -> StatusEvent:
         t = self._now - self.call_origin if self.pipeline is not None else self._now

@@ -255,6 +255,10 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
         for ev in batch:
             for sink in sinks:
                 sink(ev)
+        for sink in sinks:
+            end_batch = getattr(sink, "end_batch", None)  # a sink that says a batch's alerts together
+            if end_batch is not None:
+                end_batch()
 
     try:
         for chunk in chunks:

@@ -11,6 +11,7 @@ def lines(*events) -> list[str]:
     sink = HumanSink(out)
     for ev in events:
         sink(ev)
+    sink.end_batch()
     return out.getvalue().splitlines()
 
 
@@ -35,6 +36,32 @@ def test_an_alert_still_raised_at_the_end_of_the_call_says_so():
     printed = lines(AlertClearedEvent(t=227.0, kind="possible_emergency", reason="call_ended"))
     assert printed == ["[03:47.0] call ended with possible_emergency still raised"]
     assert "cleared" not in printed[0]
+
+
+def test_the_alerts_a_call_ends_with_are_said_in_one_line_the_emergency_first():
+    """A call that ends labored has every alert still raised: the agent reads one line naming them,
+    not eight lines of "call ended with ..." (the JSON lines keep one clear each)."""
+    ended = [AlertClearedEvent(t=227.0, kind=k, reason="call_ended")
+             for k in ("slow_speech", "long_pauses", "weak_voice", "possible_emergency")]
+    assert lines(*ended) == ["[03:47.0] call ended with 4 alerts still raised: possible_emergency, "
+                             "slow_speech, long_pauses, weak_voice"]
+
+
+def test_the_still_raised_line_comes_before_the_summary_and_with_the_batch_it_ended():
+    """Said when the next event comes (the call's summary), or at the end of the daemon's batch
+    when nothing follows (a call whose audio failed has no summary)."""
+    from monitor.events import CallSummaryEvent
+    out = io.StringIO()
+    sink = HumanSink(out)
+    for kind in ("slow_speech", "long_pauses"):
+        sink(AlertClearedEvent(t=60.0, kind=kind, reason="call_ended"))
+    assert out.getvalue() == ""
+    sink(CallSummaryEvent(t=60.0, file="call.wav", duration_s=60.0, alerts=2, alert_kinds=("slow_speech", "long_pauses")))
+    assert out.getvalue().splitlines()[0] == "[01:00.0] call ended with 2 alerts still raised: slow_speech, long_pauses"
+    assert out.getvalue().splitlines()[1].startswith("== call.wav")
+    sink(AlertClearedEvent(t=90.0, kind="weak_voice", reason="call_ended"))
+    sink.end_batch()
+    assert out.getvalue().splitlines()[2:] == ["[01:30.0] call ended with weak_voice still raised"]
 
 
 def test_a_rule_switched_off_by_a_reload_says_so():

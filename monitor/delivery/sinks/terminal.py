@@ -41,9 +41,20 @@ class JsonlSink:
         self.out.flush()
 
 
+def _still_raised(ended: list[AlertClearedEvent]) -> str:
+    """One line for the alerts a call ended with (the critical one first): what the agent reads
+    once, not a line per alert."""
+    kinds = sorted(dict.fromkeys(ev.kind for ev in ended), key=lambda k: k != "possible_emergency")
+    what = f"{kinds[0]} still raised" if len(kinds) == 1 else f"{len(kinds)} alerts still raised: {', '.join(kinds)}"
+    return f"[{_clock(ended[0].t)}] call ended with {what}"
+
+
 class HumanSink:
     """Alerts, clears, final words, status lines and the call summary as readable lines (cues are
     not printed).
+
+    The alerts still raised when a call ends come as one ``call_ended`` clear each, together: they
+    are said in one line, once the batch is over (:meth:`end_batch`, or the next event).
 
     ``logged``: the levels of the status lines that logging says on stderr already (the daemon
     logs each status it emits): left out here, so that the terminal and the journal, which show
@@ -55,9 +66,22 @@ class HumanSink:
         self.bell = bell
         self.show_words = show_words
         self.logged = logged
+        self._ended: list[AlertClearedEvent] = []
 
     def __call__(self, event: Event) -> None:
-        line = self.format(event)
+        if isinstance(event, AlertClearedEvent) and event.reason == "call_ended":
+            self._ended.append(event)
+            return
+        self.end_batch()
+        self._write(self.format(event))
+
+    def end_batch(self) -> None:
+        """Say the alerts held back as still raised at the end of the call, if any."""
+        ended, self._ended = self._ended, []
+        if ended:
+            self._write(_still_raised(ended))
+
+    def _write(self, line: str | None) -> None:
         if line:
             self.out.write(line + "\n")
             self.out.flush()
@@ -73,7 +97,7 @@ class HumanSink:
             return "\n".join(lines)
         if isinstance(ev, AlertClearedEvent):
             if ev.reason == "call_ended":
-                return f"[{_clock(ev.t)}] call ended with {ev.kind} still raised"
+                return _still_raised([ev])
             if ev.reason == "rule_disabled":
                 return f"[{_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
             if ev.reason == "phrase_expired":
