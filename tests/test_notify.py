@@ -27,6 +27,22 @@ def test_format_urgency():
     assert NotifySink.format(warn)[0] == "normal"
 
 
+def test_a_notification_says_what_the_alert_means_then_what_to_do_then_the_measurements():
+    """A desktop shows a notification's first lines: the agent reads the plain words and the next
+    step there; the measured evidence (dB, syll/s, the evidence score) comes last. A distress
+    phrase's message, the caller's own words, comes first."""
+    crit = AlertEvent(t=93.0, kind="possible_emergency", severity="critical",
+                      message="Possible emergency: long pauses and slow speech agree (evidence 3.6, raised at 3)",
+                      actions=("Ask the caller how they feel right now", "Keep the caller on the line"))
+    assert NotifySink.format(crit)[2].splitlines() == [
+        "The caller may be unwell or in danger: check on them now", "• Ask the caller how they feel right now",
+        "• Keep the caller on the line",
+        "Possible emergency: long pauses and slow speech agree (evidence 3.6, raised at 3)"]
+    phrase = AlertEvent(t=9.0, kind="distress_phrase", severity="critical",
+                        message='Distress phrase: the caller said "I can\'t breathe"', actions=("Ask",))
+    assert NotifySink.format(phrase)[2].splitlines() == ['Distress phrase: the caller said "I can\'t breathe"', "• Ask"]
+
+
 def test_missing_notify_send_is_logged_not_raised(monitor_logs):
     logs = monitor_logs
     sink = NotifySink(command="no-such-notify-send")

@@ -19,7 +19,25 @@ def test_an_alert_prints_its_message_and_each_action():
     printed = lines(AlertEvent(t=97.0, kind="possible_emergency", severity="critical",
                                message="Possible emergency: slow speech", actions=("Ask", "Stay")))
     assert printed == ["[01:37.0] CRITICAL possible_emergency: Possible emergency: slow speech",
+                       "             what it means: the caller may be unwell or in danger: check on them now",
                        "             -> Ask", "             -> Stay"]
+
+
+def test_every_alert_says_what_it_means_in_plain_words_under_its_evidence():
+    """The agent mid-call reads "the caller's voice sounds breathy or hoarse", not only "HNR 3.74 dB,
+    8.3 dB below the caller's baseline"; every rule the configuration knows has such words, but
+    the distress phrase, whose message is the caller's own words."""
+    from monitor.alerts.meaning import meaning
+    from monitor.config import Config
+    printed = lines(AlertEvent(t=102.0, kind="breathy_voice", message="Breathy voice: HNR 3.74 dB",
+                               actions=("Check in",)))
+    assert printed == ["[01:42.0] warning  breathy_voice: Breathy voice: HNR 3.74 dB",
+                       "             what it means: the caller's voice sounds breathy or hoarse",
+                       "             -> Check in"]
+    assert all(meaning(kind) for kind in (*Config().rules.kinds, "possible_emergency"))
+    said = lines(AlertEvent(t=5.0, kind="distress_phrase", severity="critical",
+                            message='Distress phrase: the caller said "I can\'t breathe"', actions=("Ask",)))
+    assert len(said) == 2 and "what it means" not in said[1]
 
 
 def test_a_recovered_cue_prints_as_cleared():

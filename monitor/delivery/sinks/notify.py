@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import threading
 
+from ...alerts.meaning import meaning
 from ...events import AlertEvent, Event
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,17 @@ class NotifySink:
 
     @staticmethod
     def format(ev: AlertEvent) -> tuple[str, str, str]:
-        """(urgency, summary, body) of an alert."""
+        """(urgency, summary, body) of an alert: the body says what the alert means first, then
+        what to do, then the measured evidence (a desktop shows a notification's first lines); an
+        alert without such words (a distress phrase: the caller's own) says its message first."""
         urgency = "critical" if ev.severity == "critical" else "normal"
         label = "CRITICAL" if ev.severity == "critical" else "Warning"
         summary = f"{label}: {ev.kind.replace('_', ' ')}"
-        body = ev.message if ev.stored else ev.message + " (not stored: the database is failing)"
-        if ev.actions:
-            body += "\n" + "\n".join(f"• {a}" for a in ev.actions[:5])
-        return urgency, summary, body
+        message = ev.message if ev.stored else ev.message + " (not stored: the database is failing)"
+        said = meaning(ev.kind)
+        actions = [f"• {a}" for a in ev.actions[:5]]
+        lines = [said[0].upper() + said[1:], *actions, message] if said else [message, *actions]
+        return urgency, summary, "\n".join(lines)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, AlertEvent):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from ...alerts.meaning import meaning
 from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
 
@@ -92,6 +93,8 @@ class HumanSink:
             bell = "\a" if self.bell and ev.severity == "critical" else ""
             unstored = "" if ev.stored else " [not stored: database failing]"
             lines = [f"{bell}[{_clock(ev.t)}] {head} {ev.kind}: {ev.message}{unstored}"]
+            if meaning(ev.kind):
+                lines.append(f"             what it means: {meaning(ev.kind)}")
             for action in ev.actions:
                 lines.append(f"             -> {action}")
             return "\n".join(lines)
