@@ -56,6 +56,22 @@ def test_an_alert_still_raised_at_the_end_of_the_call_says_so():
     assert "cleared" not in printed[0]
 
 
+def test_the_same_next_steps_are_printed_once_a_call():
+    """Every warning has the same two next steps: the agent reads them under the first one, not
+    under each of seven; new steps (the critical alert's) are printed, and the next call starts afresh."""
+    from monitor.events import CallSummaryEvent
+    check, act = ("Check in",), ("Ask how they feel", "Keep them on the line")
+    printed = lines(AlertEvent(t=95.0, kind="long_pauses", message="Long pauses", actions=check, call_id=1),
+                    AlertEvent(t=102.0, kind="breathy_voice", message="Breathy voice", actions=check, call_id=1),
+                    AlertEvent(t=110.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                               actions=act, call_id=1),
+                    CallSummaryEvent(t=120.0, file="call.wav", call_id=1, duration_s=120.0),
+                    AlertEvent(t=30.0, kind="slow_speech", message="Slow speech", actions=check, call_id=2))
+    steps = [line.strip() for line in printed if line.strip().startswith("->")]
+    assert steps == ["-> Check in", "-> Ask how they feel", "-> Keep them on the line", "-> Check in"]
+    assert printed[3].startswith("[01:42.0] warning  breathy_voice") and "what it means" in printed[4]
+
+
 def test_the_alerts_a_call_ends_with_are_said_in_one_line_the_emergency_first():
     """A call that ends labored has every alert still raised: the agent reads one line naming them,
     not eight lines of "call ended with ..." (the JSON lines keep one clear each)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from ...alerts.meaning import meaning
@@ -57,6 +58,9 @@ class HumanSink:
     The alerts still raised when a call ends come as one ``call_ended`` clear each, together: they
     are said in one line, once the batch is over (:meth:`end_batch`, or the next event).
 
+    An alert's next steps are printed once a call: a later alert with the same ones (every warning
+    has the same two) is its line and its meaning, the steps a few lines up.
+
     ``logged``: the levels of the status lines that logging says on stderr already (the daemon
     logs each status it emits): left out here, so that the terminal and the journal, which show
     both streams, say each warning once (the JSON lines keep every status for scripts)."""
@@ -68,13 +72,30 @@ class HumanSink:
         self.show_words = show_words
         self.logged = logged
         self._ended: list[AlertClearedEvent] = []
+        self._steps: tuple[int | None, set[tuple[str, ...]]] = (None, set())
+        """The call the last alert was in, and the next steps printed in it."""
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, AlertClearedEvent) and event.reason == "call_ended":
             self._ended.append(event)
             return
         self.end_batch()
+        if isinstance(event, AlertEvent):
+            event = self._new_steps_only(event)
+        elif isinstance(event, CallSummaryEvent):
+            self._steps = (None, set())
         self._write(self.format(event))
+
+    def _new_steps_only(self, ev: AlertEvent) -> AlertEvent:
+        """``ev``, without its next steps if this call printed the same ones already."""
+        call, shown = self._steps
+        if ev.call_id != call:
+            call, shown = ev.call_id, set()
+        self._steps = (call, shown)
+        if ev.actions in shown:
+            return replace(ev, actions=())
+        shown.add(ev.actions)
+        return ev
 
     def end_batch(self) -> None:
         """Say the alerts held back as still raised at the end of the call, if any."""
