@@ -142,10 +142,10 @@ def test_the_live_daemon_s_json_lines_name_its_agent_on_a_call_s_alerts_their_en
 
 def test_a_live_call_s_summary_says_what_ended_it():
     from monitor.events import CallSummaryEvent
-    (line,) = lines(CallSummaryEvent(t=42.0, file="live:caller=softphone.monitor", duration_s=42.0,
+    (line,) = lines(CallSummaryEvent(t=42.0, file="live:caller=softphone.monitor", call_id=7, duration_s=42.0,
                                   ended_by="the softphone's stream ended (sink softphone)"))
-    assert line == ("== live:caller=softphone.monitor: 42.0 s, 0 alert(s) (0 critical): none; ended: the "
-                    "softphone's stream ended (sink softphone)")
+    assert line == ("== call 7: 42.0 s, 0 alert(s) (0 critical): none; ended: the "
+                    "softphone's stream ended (sink softphone)")  # not the daemon's source label
     assert "ended" not in lines(CallSummaryEvent(t=42.0, file="call.wav", duration_s=42.0))[0]
 
 

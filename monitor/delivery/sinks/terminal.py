@@ -43,6 +43,16 @@ class JsonlSink:
         self.out.flush()
 
 
+def _call_named(ev: CallSummaryEvent) -> str:
+    """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
+    what ``report 3`` takes); a live call by that id alone (its source, ``live:caller=...``, is the
+    daemon's, which ``status`` names)."""
+    live = ev.file is None or ev.file.startswith("live:")
+    if ev.call_id is None:
+        return "call (not stored yet)" if live else ev.file
+    return f"call {ev.call_id}" if live else f"{ev.file} (call {ev.call_id})"
+
+
 def _still_raised(ended: list[AlertClearedEvent]) -> str:
     """One line for the alerts a call ended with (the critical one first): what the agent reads
     once, not a line per alert."""
@@ -134,8 +144,7 @@ class HumanSink:
             return f"[{_clock(ev.t)}] {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
-            stored = f" (call {ev.call_id})" if ev.call_id is not None else ""  # what `report ID` takes
-            return (f"== {ev.file or 'call'}{stored}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
+            return (f"== {_call_named(ev)}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
                     f"({ev.critical_alerts} critical): {kinds}" + _unjudged(ev)
                     + (f"; ended: {ev.ended_by}" if ev.ended_by else ""))
         return None
