@@ -11,12 +11,12 @@ from typing import Mapping
 
 MEANINGS: Mapping[str, str] = MappingProxyType({
     "possible_emergency": "the caller may be unwell or in danger: check on them now",
-    "slow_speech": "the caller is speaking much more slowly",
-    "long_pauses": "the caller is pausing more, and for longer, between words",
+    "slow_speech": "the caller is speaking very slowly",
+    "long_pauses": "the caller pauses often, and long, between words",
     "slow_response": "the caller is slow to answer you",
     "short_phrases": "the caller gets out only a few words at a time (short of breath?)",
     "breathy_voice": "the caller's voice sounds breathy or hoarse",
-    "weak_voice": "the caller's voice has become weak and quiet",
+    "weak_voice": "the caller's voice is weak and quiet",
     "audible_breathing": "the caller is breathing audibly, heavily, between words",
 })
 """Each alert kind's meaning; a kind missing here is shown without one: ``distress_phrase``, whose
