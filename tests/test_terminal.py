@@ -98,6 +98,26 @@ def test_the_still_raised_line_comes_before_the_summary_and_with_the_batch_it_en
     assert out.getvalue().splitlines()[2:] == ["[01:30.0] call ended with weak_voice still raised"]
 
 
+def test_a_clear_names_the_alerts_still_raised_and_clears_of_one_moment_are_one_line():
+    """"cleared  possible_emergency" alone reads as all clear to an agent mid-call, while the caller
+    still pauses long and breathes audibly: a clear names what stays raised. Five warnings that
+    clear in the same second (the caller's baseline just became ready) are one line."""
+    raised = [AlertEvent(t=t, kind=k, severity="critical" if k == "possible_emergency" else "warning",
+                         message="m", call_id=1)
+              for t, k in ((93.0, "possible_emergency"), (95.0, "long_pauses"), (141.0, "audible_breathing"),
+                           (146.0, "slow_speech"), (150.0, "weak_voice"))]
+    printed = lines(*raised,
+                    AlertClearedEvent(t=180.0, kind="slow_speech", call_id=1),
+                    AlertClearedEvent(t=187.0, kind="possible_emergency", call_id=1),
+                    AlertClearedEvent(t=200.0, kind="long_pauses", call_id=1),
+                    AlertClearedEvent(t=200.0, kind="weak_voice", call_id=1),
+                    AlertClearedEvent(t=200.0, kind="audible_breathing", call_id=1))
+    assert printed[-3:] == [
+        "[03:00.0] cleared  slow_speech (still raised: possible_emergency, long_pauses, audible_breathing, weak_voice)",
+        "[03:07.0] cleared  possible_emergency (still raised: long_pauses, audible_breathing, weak_voice)",
+        "[03:20.0] cleared  long_pauses, weak_voice, audible_breathing"]
+
+
 def test_a_rule_switched_off_by_a_reload_says_so():
     printed = lines(AlertClearedEvent(t=60.0, kind="weak_voice", reason="rule_disabled"))
     assert printed == ["[01:00.0] ended    weak_voice: its rule was switched off, not a recovery"]

@@ -53,20 +53,26 @@ def _call_named(ev: CallSummaryEvent) -> str:
     return f"call {ev.call_id}" if live else f"{ev.file} (call {ev.call_id})"
 
 
-def _still_raised(ended: list[AlertClearedEvent]) -> str:
-    """One line for the alerts a call ended with (the critical one first): what the agent reads
-    once, not a line per alert."""
-    kinds = sorted(dict.fromkeys(ev.kind for ev in ended), key=lambda k: k != "possible_emergency")
-    what = f"{kinds[0]} still raised" if len(kinds) == 1 else f"{len(kinds)} alerts still raised: {', '.join(kinds)}"
-    return f"[{_clock(ended[0].t)}] call ended with {what}"
+def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...]) -> str:
+    """One line for the alerts that ended at one moment for one reason (the critical one first):
+    "cleared" ones with those still ``raised``, or those a call ended with."""
+    kinds = sorted(dict.fromkeys(ev.kind for ev in held), key=lambda k: k != "possible_emergency")
+    at = f"[{_clock(held[0].t)}]"
+    if held[0].reason == "call_ended":
+        what = f"{kinds[0]} still raised" if len(kinds) == 1 else f"{len(kinds)} alerts still raised: {', '.join(kinds)}"
+        return f"{at} call ended with {what}"
+    still = f" (still raised: {', '.join(raised)})" if raised else ""
+    return f"{at} cleared  {', '.join(kinds)}{still}"
 
 
 class HumanSink:
     """Alerts, clears, final words, status lines and the call summary as readable lines (cues are
     not printed).
 
-    The alerts still raised when a call ends come as one ``call_ended`` clear each, together: they
-    are said in one line, once the batch is over (:meth:`end_batch`, or the next event).
+    Alerts that clear at the same moment, or are still raised when the call ends, are said in one
+    line (:func:`_cleared_line`), once the moment is over (the next event, or :meth:`end_batch`):
+    a labored caller's call ends with eight alerts raised, not eight lines. A line of alerts that
+    cleared names those still raised: "cleared  possible_emergency" alone would read as all clear.
 
     An alert's next steps are printed once a call: a later alert with the same ones (every warning
     has the same two) is its line and its meaning, the steps a few lines up.
@@ -81,42 +87,55 @@ class HumanSink:
         self.bell = bell
         self.show_words = show_words
         self.logged = logged
-        self._ended: list[AlertClearedEvent] = []
-        self._steps: tuple[int | None, set[tuple[str, ...]]] = (None, set())
-        """The call the last alert was in, and the next steps printed in it."""
+        self._held: list[AlertClearedEvent] = []
+        """Clears of one moment and reason, said together."""
+        self._call: int | None = None
+        """The call the last alert or clear was in (its id)."""
+        self._shown: set[tuple[str, ...]] = set()
+        """The next steps printed in that call."""
+        self._raised: dict[str, None] = {}
+        """The alerts raised in that call and not ended, in the order they came."""
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, AlertClearedEvent) and event.reason == "call_ended":
-            self._ended.append(event)
+        if isinstance(event, (AlertEvent, AlertClearedEvent)) and event.call_id != self._call:
+            self.end_batch()
+            self._new_call(event.call_id)
+        if isinstance(event, AlertClearedEvent) and event.reason in ("recovered", "call_ended"):
+            if self._held and (self._held[-1].t, self._held[-1].reason) != (event.t, event.reason):
+                self.end_batch()
+            self._raised.pop(event.kind, None)
+            self._held.append(event)
             return
         self.end_batch()
         if isinstance(event, AlertEvent):
+            self._raised[event.kind] = None
             event = self._new_steps_only(event)
+        elif isinstance(event, AlertClearedEvent):
+            self._raised.pop(event.kind, None)
         elif isinstance(event, CallSummaryEvent):
-            self._steps = (None, set())
+            self._new_call(None)
         self._write(self.format(event))
 
-    def _new_steps_only(self, ev: AlertEvent) -> AlertEvent:
-        """``ev``, without its next steps if this call printed the same ones already."""
-        call, shown = self._steps
-        if ev.call_id != call:
-            call, shown = ev.call_id, set()
-        self._steps = (call, shown)
-        if ev.actions in shown:
-            return replace(ev, actions=())
-        shown.add(ev.actions)
-        return ev
-
     def end_batch(self) -> None:
-        """Say the alerts held back as still raised at the end of the call, if any."""
-        ended, self._ended = self._ended, []
-        if ended:
-            self._write(_still_raised(ended))
+        """Say the clears held back, if any."""
+        held, self._held = self._held, []
+        if held:
+            self._write(_cleared_line(held, tuple(self._raised)))
 
     def _write(self, line: str | None) -> None:
         if line:
             self.out.write(line + "\n")
             self.out.flush()
+
+    def _new_call(self, call_id: int | None) -> None:
+        self._call, self._shown, self._raised = call_id, set(), {}
+
+    def _new_steps_only(self, ev: AlertEvent) -> AlertEvent:
+        """``ev``, without its next steps if this call printed the same ones already."""
+        if ev.actions in self._shown:
+            return replace(ev, actions=())
+        self._shown.add(ev.actions)
+        return ev
 
     def format(self, ev: Event) -> str | None:
         if isinstance(ev, AlertEvent):
@@ -130,14 +149,13 @@ class HumanSink:
                 lines.append(f"             -> {action}")
             return "\n".join(lines)
         if isinstance(ev, AlertClearedEvent):
-            if ev.reason == "call_ended":
-                return _still_raised([ev])
+            if ev.reason in ("call_ended", "recovered"):
+                return _cleared_line([ev], ())
             if ev.reason == "rule_disabled":
                 return f"[{_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
             if ev.reason == "phrase_expired":
                 return (f"[{_clock(ev.t)}] ended    {ev.kind}: the distress phrase is no longer recent; "
                         f"the other alerts stay raised")
-            return f"[{_clock(ev.t)}] cleared  {ev.kind}"
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:
