@@ -180,3 +180,17 @@ def test_status_lines_that_logging_says_on_stderr_are_not_printed_again():
         sink(StatusEvent(t=1.0, level=level, message=f"an {level}"))
     assert out.getvalue().splitlines() == ["[00:01.0] info: an info"]
     assert logged_levels("info") == {"info", "warning", "error"} and logged_levels("error") == {"error"}
+
+
+def test_the_daemon_says_on_the_terminal_that_it_listens_where_logging_does_not(capsys):
+    """Started in a terminal, `run` said nothing until the first call (its "listening" line is
+    logged at info, below the default): whoever started it could not tell it was running. The
+    readable output says it; `-v` logs it on stderr instead, and `--jsonl` keeps stdout for events."""
+    import argparse
+
+    from monitor.commands.run import _say_listening
+    line = "listening (caller = softphone.monitor); status socket /run/user/1000/callmonitor.sock"
+    for jsonl, level in ((False, "warning"), (False, "info"), (True, "warning")):
+        _say_listening(argparse.Namespace(jsonl=jsonl, log_level=level), line)
+        said = capsys.readouterr().out
+        assert said == (f"call-monitor: {line}\n" if (jsonl, level) == (False, "warning") else "")

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Callable
 
-from ..console import LEVELS, error, first_line, warning
+from ..console import LEVELS, PROG, error, first_line, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
 
 log = logging.getLogger(__name__)
@@ -254,6 +254,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     _start_heartbeat(cfg, webhook, token, daemon, stack)
     names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
     log.info("listening (%s); status socket %s", names, status.path)
+    _say_listening(args, f"listening ({names}); status socket {status.path}")
     rc = _run_daemon(daemon)
     log.info("stopped (%s)", daemon.stop_reason or "capture ended")
     return rc
@@ -346,6 +347,13 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
         stack.callback(webhook.close, 0.5)
         sinks["webhook"] = webhook
     return sinks, webhook
+
+
+def _say_listening(args: argparse.Namespace, line: str) -> None:
+    """The start's last line on the terminal's readable output, where logging does not say it (below
+    ``-v``): whoever started the daemon sees that it listens, and where, before the first call."""
+    if not args.jsonl and "info" not in logged_levels(args.log_level or "warning"):
+        print(f"{PROG}: {line}", flush=True)
 
 
 def logged_levels(least: str) -> frozenset[str]:
