@@ -54,21 +54,18 @@ def test_missing_notify_send_is_logged_not_raised(monitor_logs):
     sink.close()
 
 
-@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
-def test_critical_alert_reaches_dunst(tmp_path):
+def on_dunst(tmp_path, sends: str) -> tuple[str, list[dict]]:
+    """Run ``sends`` (Python, with ``s`` a NotifySink) against dunst on Xvfb on a private session
+    bus: what it printed, and dunst's history of the notifications (each closed first)."""
     script = tmp_path / "send.py"
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
-        from monitor.events import AlertEvent
+        from monitor.events import AlertClearedEvent, AlertEvent
         from monitor.console import configure_logging
         from monitor.delivery.sinks.notify import NotifySink
         configure_logging("info")
         s = NotifySink()
-        ok1 = s.send(AlertEvent(t=74.0, kind="possible_emergency", severity="critical",
-                                message="Several cues agree", actions=("Get the caller's exact location",)))
-        ok2 = s.send(AlertEvent(t=70.0, kind="slow_speech", severity="warning", message="Slower"))
-        print(ok1, ok2)
-    """))
+    """) + textwrap.dedent(sends))
     # Xvfb on a display it finds free (a fixed one is another test run's, or a dead one's lock), said
     # once it takes clients; the alerts sent once dunst owns the notification name on the bus
     # (before that, the bus would start another dunst, without the display); each wait 20 s at most
@@ -87,12 +84,41 @@ def test_critical_alert_reaches_dunst(tmp_path):
     r = subprocess.run(["dbus-run-session", "--", "sh", "-c", inner], capture_output=True, text=True,
                        timeout=60, env={**os.environ, "HOME": str(tmp_path)})
     out = r.stdout
-    assert out.startswith("True True"), r.stderr
-    hist = json.loads(out[out.index("{"):])
-    items = hist["data"][0]
+    assert "{" in out, r.stderr
+    return out[:out.index("{")], json.loads(out[out.index("{"):])["data"][0]
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_critical_alert_reaches_dunst(tmp_path):
+    said, items = on_dunst(tmp_path, """
+        ok1 = s.send(AlertEvent(t=74.0, kind="possible_emergency", severity="critical",
+                                message="Several cues agree", actions=("Get the caller's exact location",)))
+        ok2 = s.send(AlertEvent(t=70.0, kind="slow_speech", severity="warning", message="Slower"))
+        print(ok1, ok2)
+    """)
+    assert said.startswith("True True")
     by_summary = {i["summary"]["data"]: i for i in items}
     crit = by_summary["CRITICAL: possible emergency"]
     # dunst's history has no urgency field; its default rules give critical urgency no timeout
     assert crit["timeout"]["data"] == 0 and "Several cues agree" in crit["body"]["data"]
     assert crit["appname"]["data"] == "call-monitor"
     assert by_summary["Warning: slow speech"]["timeout"]["data"] > 0
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_a_call_that_ends_with_its_critical_alert_on_the_desktop_replaces_it_by_one_that_goes(tmp_path):
+    """A critical notification stays until dismissed: once its call is over it would tell the agent,
+    on with the next caller, to get "the caller's exact location". It is replaced by a normal one
+    saying that call is over (and when the alert came), which goes as a normal one does; another
+    call's critical notification stays."""
+    said, items = on_dunst(tmp_path, """
+        crit = dict(kind="possible_emergency", severity="critical", message="Several cues agree")
+        print(s.send(AlertEvent(t=93.0, call_id=3, **crit)), s.send(AlertEvent(t=20.0, call_id=4, **crit)),
+              s.call_over(AlertClearedEvent(t=227.0, kind="possible_emergency", call_id=3, reason="call_ended")),
+              s.call_over(AlertClearedEvent(t=227.0, kind="possible_emergency", call_id=3, reason="call_ended")))
+    """)
+    assert said.split() == ["True", "True", "True", "False"]  # the second end finds nothing left to replace
+    assert sorted((i["summary"]["data"], i["timeout"]["data"] > 0) for i in items) == [
+        ("CRITICAL: possible emergency", False), ("Call over: possible emergency", True)]
+    (over,) = [i for i in items if i["summary"]["data"].startswith("Call over")]
+    assert over["body"]["data"] == "That call is over. The alert was raised 01:33 into it."

@@ -1,7 +1,10 @@
 """Desktop notifications through ``notify-send`` (freedesktop notifications).
 
 Critical alerts go out with critical urgency (they stay until dismissed on most
-desktops), warnings with normal urgency. ``notify-send`` runs in a background
+desktops), warnings with normal urgency. When the call ends with the critical alert still on
+the desktop, it is replaced by a normal one saying that call is over (``notify-send -p`` / ``-r``,
+libnotify 0.8 and later; older ones leave it), so that the next caller's agent does not read
+"Get the caller's exact location" about a caller who has hung up. ``notify-send`` runs in a background
 thread so a slow or missing notification server never delays the pipeline;
 every failure is logged (the first of each kind as a warning) and never raised.
 """
@@ -15,7 +18,7 @@ import subprocess
 import threading
 
 from ...alerts.meaning import meaning
-from ...events import AlertEvent, Event
+from ...events import AlertClearedEvent, AlertEvent, Event
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,11 @@ class NotifySink:
         self.sent = 0
         self.failures = 0
         self._warned: set[str] = set()
-        self._q: "queue.Queue[AlertEvent | None]" = queue.Queue(100)
+        self._prints_id: bool | None = None
+        """Whether the command prints the notification's id (``-p``): asked once, when first needed."""
+        self._critical: dict[int | None, tuple[str, float]] = {}
+        """Each call's critical notification on the desktop: its id and the call time it was raised."""
+        self._q: "queue.Queue[AlertEvent | AlertClearedEvent | None]" = queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
 
@@ -53,7 +60,9 @@ class NotifySink:
         return urgency, summary, "\n".join(lines)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, AlertEvent):
+        ended = (isinstance(event, AlertClearedEvent) and event.kind == "possible_emergency"
+                 and event.reason == "call_ended")
+        if isinstance(event, AlertEvent) or ended:
             try:
                 self._q.put_nowait(event)
             except queue.Full:
@@ -71,28 +80,61 @@ class NotifySink:
             ev = self._q.get()
             if ev is None:
                 return
-            self.send(ev)
+            if isinstance(ev, AlertClearedEvent):
+                self.call_over(ev)
+            else:
+                self.send(ev)
 
     def send(self, ev: AlertEvent) -> bool:
+        urgency, summary, body = self.format(ev)
+        keep = ev.severity == "critical" and self._can_print_id()
+        r = self._run(["-u", urgency, *(["-p"] if keep else []), summary, body])
+        if r is None:
+            return False
+        if keep and r.stdout.strip().isdigit():
+            self._critical[ev.call_id] = (r.stdout.strip(), ev.t)
+        self.sent += 1
+        return True
+
+    def call_over(self, ev: AlertClearedEvent) -> bool:
+        """The call ``ev`` ended with its critical alert raised: its notification, if still known,
+        is replaced by a normal one that says so (and goes as a normal one does)."""
+        shown = self._critical.pop(ev.call_id, None)
+        if shown is None:
+            return False
+        nid, raised = shown
+        m, s = divmod(int(raised), 60)
+        body = f"That call is over. The alert was raised {m:02d}:{s:02d} into it."
+        return self._run(["-r", nid, "-u", "normal", "Call over: possible emergency", body]) is not None
+
+    def _can_print_id(self) -> bool:
+        if self._prints_id is None:
+            try:
+                r = subprocess.run([self.command, "--help"], capture_output=True, text=True, timeout=self.timeout_s)
+                self._prints_id = "--print-id" in r.stdout + r.stderr
+            except (OSError, subprocess.TimeoutExpired):
+                self._prints_id = False
+        return self._prints_id
+
+    def _run(self, args: list[str]) -> subprocess.CompletedProcess | None:
+        """``notify-send ARGS`` with the app's name and category; None (said) when it failed."""
         if shutil.which(self.command) is None:
             self._fail("missing", f"{self.command} not found (install libnotify-bin)")
-            return False
-        urgency, summary, body = self.format(ev)
+            return None
         try:
-            r = subprocess.run([self.command, "-u", urgency, "-a", self.app_name, "-c", "call-monitor",
-                                summary, body], capture_output=True, text=True, timeout=self.timeout_s)
+            r = subprocess.run([self.command, "-a", self.app_name, "-c", "call-monitor", *args],
+                               capture_output=True, text=True, timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
             self._fail("timeout", f"{self.command} did not return within {self.timeout_s:g} s")
-            return False
+            return None
         except OSError as err:
             self._fail("oserror", str(err))
-            return False
+            return None
         if r.returncode != 0:
             why = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[0]
             self._fail("exit", f"{self.command}: {why}")
-            return False
-        self.sent += 1
-        return True
+            return None
+        return r
 
     def close(self, timeout: float = 1.0) -> None:
         try:
