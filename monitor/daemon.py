@@ -619,6 +619,8 @@ class Daemon:
         self._drain_msgs()
         self._refuse_controls("the daemon is stopping")
         self._flush_held()
+        if self.notify is not None:
+            self.notify.keep_shown()  # the calls the stop ends go on: their critical notifications stay
         if self.pipeline is not None:
             self._end_call(self.stop_reason or "capture ended")
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-from monitor.events import AlertEvent
+from monitor.events import AlertEvent, CallSummaryEvent
 from monitor.delivery.sinks.notify import NotifySink
 
 NEEDED = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send")
@@ -60,7 +60,7 @@ def on_dunst(tmp_path, sends: str) -> tuple[str, list[dict]]:
     script = tmp_path / "send.py"
     script.write_text(textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
-        from monitor.events import AlertClearedEvent, AlertEvent
+        from monitor.events import AlertEvent, CallSummaryEvent
         from monitor.console import configure_logging
         from monitor.delivery.sinks.notify import NotifySink
         configure_logging("info")
@@ -114,11 +114,27 @@ def test_a_call_that_ends_with_its_critical_alert_on_the_desktop_replaces_it_by_
     said, items = on_dunst(tmp_path, """
         crit = dict(kind="possible_emergency", severity="critical", message="Several cues agree")
         print(s.send(AlertEvent(t=93.0, call_id=3, **crit)), s.send(AlertEvent(t=20.0, call_id=4, **crit)),
-              s.call_over(AlertClearedEvent(t=227.0, kind="possible_emergency", call_id=3, reason="call_ended")),
-              s.call_over(AlertClearedEvent(t=227.0, kind="possible_emergency", call_id=3, reason="call_ended")))
+              s.call_over(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended")),
+              s.call_over(CallSummaryEvent(t=227.0, call_id=3, ended_by="the softphone's stream ended")))
     """)
     assert said.split() == ["True", "True", "True", "False"]  # the second end finds nothing left to replace
     assert sorted((i["summary"]["data"], i["timeout"]["data"] > 0) for i in items) == [
         ("CRITICAL: possible emergency", False), ("Call over: possible emergency", True)]
     (over,) = [i for i in items if i["summary"]["data"].startswith("Call over")]
     assert over["body"]["data"] == "That call is over. The alert was raised 01:33 into it."
+
+
+def test_a_call_the_daemon_s_stop_ends_is_not_over_and_its_critical_notification_stays():
+    """Ctrl-C or a restart mid-call ends the call in the database, but the caller is still on the
+    line: the critical notification is not replaced (the queue keeps the order: sent, kept, ended)."""
+    sink = NotifySink(command="true")
+    sink._prints_id = True
+    sink._run = lambda args: calls.append(args) or subprocess.CompletedProcess(args, 0, "7\n", "")
+    calls: list[list[str]] = []
+    sink(AlertEvent(t=93.0, kind="possible_emergency", severity="critical", message="m", call_id=3))
+    sink.keep_shown()
+    sink(CallSummaryEvent(t=103.0, call_id=3, ended_by="SIGINT"))
+    sink(AlertEvent(t=20.0, kind="possible_emergency", severity="critical", message="m", call_id=4))
+    sink(CallSummaryEvent(t=60.0, call_id=4, ended_by="call-monitor call end"))
+    sink.close(timeout=5.0)
+    assert [a[0] for a in calls] == ["-u", "-u", "-r"] and calls[2][:2] == ["-r", "7"]

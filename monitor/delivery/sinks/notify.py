@@ -1,10 +1,11 @@
 """Desktop notifications through ``notify-send`` (freedesktop notifications).
 
 Critical alerts go out with critical urgency (they stay until dismissed on most
-desktops), warnings with normal urgency. When the call ends with the critical alert still on
-the desktop, it is replaced by a normal one saying that call is over (``notify-send -p`` / ``-r``,
-libnotify 0.8 and later; older ones leave it), so that the next caller's agent does not read
-"Get the caller's exact location" about a caller who has hung up. ``notify-send`` runs in a background
+desktops), warnings with normal urgency. When its call is over (its summary comes), a
+critical notification still on the desktop is replaced by a normal one saying so (``notify-send
+-p`` / ``-r``, libnotify 0.8 and later; older ones leave it), so that the agent, on with the next
+caller, does not read "Get the caller's exact location" about one who hung up; a call the
+daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays. ``notify-send`` runs in a background
 thread so a slow or missing notification server never delays the pipeline;
 every failure is logged (the first of each kind as a warning) and never raised.
 """
@@ -18,7 +19,7 @@ import subprocess
 import threading
 
 from ...alerts.meaning import meaning
-from ...events import AlertClearedEvent, AlertEvent, Event
+from ...events import AlertEvent, CallSummaryEvent, Event
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 OFF_HINT = " (no desktop here? `run --no-notify` or delivery.notify = false turns them off)"
 """Said with the first failure of each kind: a daemon on a machine without a desktop (a server, a
 session without D-Bus) is told how to stop trying."""
+
+
+KEEP_SHOWN = "keep shown"
+"""On the sink's queue: forget the critical notifications shown (:meth:`NotifySink.keep_shown`)."""
 
 
 class NotifySink:
@@ -41,7 +46,7 @@ class NotifySink:
         """Whether the command prints the notification's id (``-p``): asked once, when first needed."""
         self._critical: dict[int | None, tuple[str, float]] = {}
         """Each call's critical notification on the desktop: its id and the call time it was raised."""
-        self._q: "queue.Queue[AlertEvent | AlertClearedEvent | None]" = queue.Queue(100)
+        self._q: "queue.Queue[AlertEvent | CallSummaryEvent | str | None]" = queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
 
@@ -60,9 +65,7 @@ class NotifySink:
         return urgency, summary, "\n".join(lines)
 
     def __call__(self, event: Event) -> None:
-        ended = (isinstance(event, AlertClearedEvent) and event.kind == "possible_emergency"
-                 and event.reason == "call_ended")
-        if isinstance(event, AlertEvent) or ended:
+        if isinstance(event, (AlertEvent, CallSummaryEvent)):
             try:
                 self._q.put_nowait(event)
             except queue.Full:
@@ -80,10 +83,20 @@ class NotifySink:
             ev = self._q.get()
             if ev is None:
                 return
-            if isinstance(ev, AlertClearedEvent):
+            if ev == KEEP_SHOWN:
+                self._critical.clear()
+            elif isinstance(ev, CallSummaryEvent):
                 self.call_over(ev)
             else:
                 self.send(ev)
+
+    def keep_shown(self) -> None:
+        """The daemon stops: the calls it ends now go on without it (a restart mid-call), so their
+        critical notifications stay on the desktop (after those still being sent)."""
+        try:
+            self._q.put_nowait(KEEP_SHOWN)
+        except queue.Full:
+            pass
 
     def send(self, ev: AlertEvent) -> bool:
         urgency, summary, body = self.format(ev)
@@ -96,9 +109,9 @@ class NotifySink:
         self.sent += 1
         return True
 
-    def call_over(self, ev: AlertClearedEvent) -> bool:
-        """The call ``ev`` ended with its critical alert raised: its notification, if still known,
-        is replaced by a normal one that says so (and goes as a normal one does)."""
+    def call_over(self, ev: CallSummaryEvent) -> bool:
+        """The call of the summary ``ev`` is over: its critical notification, if any, is replaced
+        by a normal one that says so (and goes as a normal one does)."""
         shown = self._critical.pop(ev.call_id, None)
         if shown is None:
             return False
