@@ -5,9 +5,9 @@ desktops), warnings with normal urgency. When its call is over (its summary come
 critical notification still on the desktop is replaced by a normal one saying so (``notify-send
 -p`` / ``-r``, libnotify 0.8 and later; older ones leave it), so that the agent, on with the next
 caller, does not read "Get the caller's exact location" about one who hung up; a call the
-daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays. ``notify-send`` runs in a background
-thread so a slow or missing notification server never delays the pipeline;
-every failure is logged (the first of each kind as a warning) and never raised.
+daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays.
+``notify-send`` runs in a background thread so a slow or missing notification server never
+delays the pipeline; every failure is logged (the first of each kind as a warning) and never raised.
 """
 
 from __future__ import annotations

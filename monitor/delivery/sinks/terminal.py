@@ -59,7 +59,8 @@ def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...]) -> str
     kinds = sorted(dict.fromkeys(ev.kind for ev in held), key=lambda k: k != "possible_emergency")
     at = f"[{_clock(held[0].t)}]"
     if held[0].reason == "call_ended":
-        what = f"{kinds[0]} still raised" if len(kinds) == 1 else f"{len(kinds)} alerts still raised: {', '.join(kinds)}"
+        what = (f"{kinds[0]} still raised" if len(kinds) == 1
+                else f"{len(kinds)} alerts still raised: {', '.join(kinds)}")
         return f"{at} call ended with {what}"
     still = f" (still raised: {', '.join(raised)})" if raised else ""
     return f"{at} cleared  {', '.join(kinds)}{still}"
