@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from ...alerts.meaning import meaning
+from ..store import LIVE_SOURCE
 from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
 
@@ -47,7 +48,7 @@ def _call_named(ev: CallSummaryEvent) -> str:
     """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
     what ``report 3`` takes); a live call by that id alone (its source, ``live:caller=...``, is the
     daemon's, which ``status`` names)."""
-    live = ev.file is None or ev.file.startswith("live:")
+    live = ev.file is None or ev.file.startswith(LIVE_SOURCE)
     if ev.call_id is None:
         return "call (not stored yet)" if live else ev.file
     return f"call {ev.call_id}" if live else f"{ev.file} (call {ev.call_id})"
