@@ -44,8 +44,8 @@ class NotifySink:
         self._warned: set[str] = set()
         self._prints_id: bool | None = None
         """Whether the command prints the notification's id (``-p``): asked once, when first needed."""
-        self._critical: dict[int | None, tuple[str, float]] = {}
-        """Each call's critical notification on the desktop: its id and the call time it was raised."""
+        self._critical: dict[int | None, tuple[str, AlertEvent]] = {}
+        """Each call's critical notification on the desktop: its id and its alert."""
         self._q: "queue.Queue[AlertEvent | CallSummaryEvent | str | None]" = queue.Queue(100)
         self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
         self._thread.start()
@@ -105,7 +105,7 @@ class NotifySink:
         if r is None:
             return False
         if keep and r.stdout.strip().isdigit():
-            self._critical[ev.call_id] = (r.stdout.strip(), ev.t)
+            self._critical[ev.call_id] = (r.stdout.strip(), ev)
         self.sent += 1
         return True
 
@@ -115,10 +115,13 @@ class NotifySink:
         shown = self._critical.pop(ev.call_id, None)
         if shown is None:
             return False
-        nid, raised = shown
-        m, s = divmod(int(raised), 60)
-        body = f"That call is over. The alert was raised {m:02d}:{s:02d} into it."
-        return self._run(["-r", nid, "-u", "normal", "Call over: possible emergency", body]) is not None
+        nid, alert = shown
+        m, s = divmod(int(alert.t), 60)
+        h, m = divmod(m, 60)
+        when = f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+        body = f"That call is over. The alert was raised {when} into it."
+        summary = f"Call over: {alert.kind.replace('_', ' ')}"
+        return self._run(["-r", nid, "-u", "normal", summary, body]) is not None
 
     def _can_print_id(self) -> bool:
         if self._prints_id is None:
