@@ -309,8 +309,9 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
         _alert_markers([top] + cue_axes + [tax], top, data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT))
         end = max(data.duration_s, 1.0)
         tax.set_xlim(0, end)
-        labels = [fmt_time(x) for x in clock_ticks(end)]
-        tax.set_xticks(clock_ticks(end))
+        ticks = clock_ticks(end)
+        labels = [fmt_time(x) for x in ticks]
+        tax.set_xticks(ticks)
         tax.set_xticklabels(labels)
         tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
         _legend(fig, data)
