@@ -65,6 +65,8 @@ def files(tmp_path_factory):
     lj = LJ.read_bytes()
     f["trunc_flac"] = d / "trunc.flac"
     f["trunc_flac"].write_bytes(lj[: len(lj) // 2])           # about half of 9.7 s
+    f["cut_flac"] = d / "cut.flac"
+    f["cut_flac"].write_bytes(lj[:1000])                      # the header and part of the first block
     f["missing"] = d / "missing.wav"
     f["empty"] = d / "empty.wav"
     f["empty"].write_bytes(b"")
@@ -176,16 +178,31 @@ def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, t
     assert f"truncated recording, replayed the {summary['duration_s']:.2f} s it holds" in replayed.stderr
 
 
+def test_a_recording_cut_off_before_its_first_sample_is_a_one_line_error_and_stores_no_call(files, tmp_path):
+    """Cut inside its first block of encoded audio, a FLAC's header still promises 9.66 s: no call
+    is made of it (not a 0 s call), the run fails, and the call replayed before it is kept."""
+    db = tmp_path / "cut.db"
+    proc = call_monitor("replay", "--no-transcribe", "--db", db, files["good"], files["cut_flac"], timeout=120)
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    assert (f"call-monitor: error: {files['cut_flac']}: truncated or damaged: not one sample of audio decodes "
+            f"(its header promises 9.66 s)") in proc.stderr.splitlines()
+    assert str(files["cut_flac"]) not in proc.stdout
+    import sqlite3
+    with sqlite3.connect(db) as con:
+        assert [r[0] for r in con.execute("SELECT source FROM calls")] == [str(files["good"])]
+
+
 # ---------------------------------------------------------------- bad files
 
 BAD = {"missing": "no such file", "empty": "empty", "directory": "directory",
-       "text": "not an audio file", "corrupt": "unreadable"}
+       "text": "not an audio file", "corrupt": "unreadable", "cut_flac": "not one sample of audio decodes"}
 
 
 def test_each_bad_file_one_line_the_others_still_analysed(files):
     """Good and bad files interleaved in one run: exactly one stderr line per bad file,
     naming it and the problem, in order; every good file's JSON line printed; exit 1."""
-    order = ["good", "missing", "silent", "empty", "directory", "good", "text", "corrupt", "silent"]
+    order = ["good", "missing", "silent", "empty", "directory", "good", "text", "corrupt", "cut_flac", "silent"]
     proc = cli("--json", *(files[k] for k in order))
     assert proc.returncode != 0
     assert_no_traceback(proc)

@@ -177,7 +177,20 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     if info.samplerate < MIN_RATE_HZ:
         raise AudioFileError(p, f"sample rate {info.samplerate} Hz in its header: a damaged header, not a "
                                 f"recording of speech (at least {MIN_RATE_HZ} Hz expected)")
+    if not _first_sample_decodes(p):
+        raise AudioFileError(p, f"truncated or damaged: not one sample of audio decodes (its header promises "
+                                f"{info.frames / info.samplerate:.2f} s)")
     return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
+
+
+def _first_sample_decodes(path: str) -> bool:
+    """Whether the recording's first sample decodes: a file cut short inside its first block of
+    encoded audio (or right after its header) holds none, whatever its header says."""
+    try:
+        with native_stderr_silenced(), sf.SoundFile(path) as fh:
+            return len(fh.read(1, dtype="float32")) > 0
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return False
 
 
 def _describe_sf_error(text: str) -> str:
