@@ -16,6 +16,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from .audio_files import AnalysisStream, AudioFileError, probe, unread_channels
+from .leg_bands import LegBands
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class FileSource(Source):
         self.info = info
         self.realtime = realtime
         self._stopped = False
+        self._bands = LegBands(self.rate, self.legs)  # whether the legs look swapped
 
     @property
     def truncated(self) -> bool:
@@ -121,8 +123,10 @@ class FileSource(Source):
         return unread_channels(self.info.channels, self.channels, choose)
 
     def problems(self) -> str | None:
-        """After the chunks: what was wrong with the samples or the header (one phrase), or None."""
-        return self._stream.problems()
+        """After the chunks: what was wrong with the samples or the header, and whether the legs
+        look swapped (one phrase), or None."""
+        parts = [self._stream.problems(), self._bands.swapped(self.channels)]
+        return "; ".join(p for p in parts if p) or None
 
     def chunks(self) -> Iterator[Chunk]:
         start = time.monotonic()
@@ -135,6 +139,7 @@ class FileSource(Source):
                 delay = start + t0 - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+            self._bands.add(block)
             yield Chunk(t0, block)
             n += len(block)
 
