@@ -501,7 +501,7 @@ class Daemon:
             "boundaries": self.boundaries_state(), "pending": self._pending_state(p is not None),
             "recent_alerts": self._recent_alerts(),
             "webhook": None if self.webhook is None else {
-                "url": self.webhook.url, "delivered": self.webhook.delivered,
+                "url": self.webhook.shown_url, "delivered": self.webhook.delivered,
                 "failures": self.webhook.failures, "last_error": self.webhook.last_error,
                 "heartbeat": None if self.heartbeat is None else self.heartbeat.state()},
             "notify": None if self.notify is None else {"sent": self.notify.sent,

@@ -112,6 +112,9 @@ def _recording(source: str | None) -> str:
 
 
 def _delivery_dict(d: Delivery) -> dict:
-    return {"target": d.target, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+    """An outbox row as ``--jsonl`` prints it, its URL as it may be shown (:func:`redact_url`)."""
+    from ..delivery.sinks.webhook import redact_url
+
+    return {"target": redact_url(d.target), "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
             "next_attempt_at": d.next_attempt_at if d.status == "pending" else None,
             "delivered_at": d.delivered_at}

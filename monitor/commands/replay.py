@@ -247,5 +247,5 @@ def _drain(webhook, wait_s: float, db) -> None:
     left = webhook.wait_delivered(wait_s)
     webhook.close()
     if left:
-        warning(f"{webhook.url}: {left} alert(s) not delivered yet; they stay in the outbox of {db} "
+        warning(f"{webhook.shown_url}: {left} alert(s) not delivered yet; they stay in the outbox of {db} "
                 f"for the next run")

@@ -123,6 +123,16 @@ def render(st: dict) -> str:
     return "\n".join(lines)
 
 
+def with_url_redacted(st: dict) -> dict:
+    """The daemon's state with its webhook URL as it may be shown (:func:`redact_url`): a daemon of
+    an earlier version, still running, gives it as it was configured."""
+    from ..delivery.sinks.webhook import redact_url
+    w = st.get("webhook")
+    if not isinstance(w, dict) or not isinstance(w.get("url"), str):
+        return st
+    return {**st, "webhook": {**w, "url": redact_url(w["url"])}}
+
+
 def run(args: argparse.Namespace) -> int:
     from ..console import error
     from .common import daemon_answer
@@ -133,5 +143,6 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"running": False, "error": why}))
         return status
+    st = with_url_redacted(st)
     print(json.dumps({"running": True, "starting": False, **st}) if args.json else render(st))
     return ExitStatus.NOT_READY if st.get("starting") else ExitStatus.OK

@@ -28,11 +28,16 @@ and its token change together (:class:`Target`) and each post reads them once, a
 a reload's "configuration reloaded" nothing more is posted to the old URL, except what was already
 on its way (a post begun before, finished within ``timeout_s``: an alert it delivered counts as
 delivered, to the supervisor it reached).
+
+A URL may carry a secret (``https://user:secret@host/webhook``, ``/webhook?token=...``): what is
+shown of it, in log lines and in the daemon's status, is :func:`redact_url`'s form
+(:attr:`Target.shown_url`); posts and the outbox keep the URL as given.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import getpass
 import json
 import logging
@@ -45,6 +50,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from ...events import AlertEvent, Event
 from ..store import Delivery, Store, StoreError
@@ -102,6 +108,36 @@ def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
         ev["phrase"] = {**nested, "excerpt": None}
     message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
     return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
+
+
+HIDDEN = "***"
+"""What :func:`redact_url` shows in place of a secret."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown to a person (a log line, ``status``, a warning): the password of
+    its userinfo and the value of each query parameter read :data:`HIDDEN` (``https://bob:***@host``,
+    ``/webhook?token=***&agent=***``); the user name, each parameter's name, the scheme, host, port,
+    path and fragment stay. A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A
+    URL with no password and no query is returned as it is; one that does not parse (an unclosed
+    IPv6 bracket) is :data:`HIDDEN` whole, none of it being told apart from a secret."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return HIDDEN
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    netloc = f"{user}:{HIDDEN}@{host}" if colon else parts.netloc
+    query = "&".join(_hidden_value(param) for param in parts.query.split("&")) if parts.query else ""
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _hidden_value(param: str) -> str:
+    """One ``name=value`` of a query with its value hidden (a part without ``=``, all of it)."""
+    name, eq, _ = param.partition("=")
+    return f"{name}={HIDDEN}" if eq else (HIDDEN if param else "")
 
 
 class TokenError(ValueError):
@@ -176,6 +212,11 @@ class Target:
     url: str
     token: str | None = None
 
+    @functools.cached_property
+    def shown_url(self) -> str:
+        """The URL as log lines and the daemon's status show it (:func:`redact_url`), computed once."""
+        return redact_url(self.url)
+
 
 MEMORY_ID_BASE = 1 << 62
 """An alert the database could not store has no id of its own; it is posted with a random id at
@@ -246,6 +287,11 @@ class WebhookSink:
         return self.target.url
 
     @property
+    def shown_url(self) -> str:
+        """The URL as log lines, warnings and the daemon's status show it (:func:`redact_url`)."""
+        return self.target.shown_url
+
+    @property
     def token(self) -> str | None:
         return self.target.token
 
@@ -264,27 +310,28 @@ class WebhookSink:
             except StoreError as err:  # the outbox cannot be written: deliver from memory
                 if not self._store_warned:
                     self._store_warned = True
-                    log.warning("webhook %s: outbox not writable (%s); delivering from memory", self.url, err)
+                    log.warning("webhook %s: outbox not writable (%s); delivering from memory",
+                                self.shown_url, err)
         with self._memory_lock:
             if len(self._memory) >= MEMORY_LIMIT:
                 lost = self._memory.popleft()
                 log.warning("webhook %s: too many undelivered alerts held in memory; dropped the oldest "
-                            "(%s at %.1f s)", self.url, lost.alert.kind, lost.alert.t)
+                            "(%s at %.1f s)", self.shown_url, lost.alert.kind, lost.alert.t)
             self._memory.append(_Held(event, next_at=time.time()))
         self._wake.set()
 
     def retarget(self, url: str, token: str | None) -> None:
         """Post to ``url`` (with ``token``) from now on: the alerts pending for the old URL, in the
         outbox and in memory, go to the new one at once."""
-        old = self.target
-        if Target(url, token) == old:
+        old, new = self.target, Target(url, token)
+        if new == old:
             return
-        self.target = Target(url, token)
+        self.target = new
         self._adopted = False  # the worker sees the new URL: its first failure there is said
         with self._memory_lock:
             for h in self._memory:
                 h.attempts, h.next_at = 0, 0.0
-        log.info("webhook: posting to %s from now on (was %s)", url, old.url)
+        log.info("webhook: posting to %s from now on (was %s)", new.shown_url, old.shown_url)
         self._wake.set()
 
     def _adopt(self) -> None:
@@ -292,15 +339,15 @@ class WebhookSink:
         :meth:`retarget`; again later while the database cannot be written)."""
         if self._adopted:
             return
-        url = self.url
+        target = self.target
         try:
-            n = self.store.retarget_pending(url)
+            n = self.store.retarget_pending(target.url)
         except StoreError as err:
-            log.debug("webhook %s: pending deliveries for other URLs not moved yet: %s", url, err)
+            log.debug("webhook %s: pending deliveries for other URLs not moved yet: %s", target.shown_url, err)
             return
-        self._adopted = url == self.url
+        self._adopted = target.url == self.url
         if n:
-            log.info("webhook %s: %s alert(s) pending for an earlier URL go here now", url, n)
+            log.info("webhook %s: %s alert(s) pending for an earlier URL go here now", target.shown_url, n)
 
     def pending(self) -> int:
         held = len(self._memory)
@@ -363,7 +410,7 @@ class WebhookSink:
                     with self._memory_lock:
                         self._memory.remove(h)
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
-                                self.url, h.alert.kind, self.last_error, h.attempts)
+                                self.shown_url, h.alert.kind, self.last_error, h.attempts)
                 else:
                     h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
                 continue
@@ -395,11 +442,11 @@ class WebhookSink:
                     self._failed_in_outage.discard(d.id)
                     self._refused.pop(d.id, None)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
-                                target.url, d.alert_id, self.last_error, attempts)
+                                target.shown_url, d.alert_id, self.last_error, attempts)
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
-                    self._said_failure(target.url, d, attempts, delay, _refuses_the_alert(err))
+                    self._said_failure(target, d, attempts, delay, _refuses_the_alert(err))
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
@@ -407,7 +454,7 @@ class WebhookSink:
             self._failed_in_outage.discard(d.id)
             self._refused.pop(d.id, None)
             if d.attempts or self._outage is not None:
-                self._said_back(target.url, d.alert_id, d.attempts + 1)
+                self._said_back(target, d.alert_id, d.attempts + 1)
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
@@ -419,20 +466,21 @@ class WebhookSink:
             self._failed_in_outage.clear()
             self._refused.clear()
 
-    def _said_back(self, url: str, alert_id: int | None, attempts: int) -> None:
+    def _said_back(self, target: Target, alert_id: int | None, attempts: int) -> None:
         """The endpoint delivered an alert that had failed (or delivered during an outage): one
         warning line that it delivers again after an outage said (with how many other alerts it held
         back, still to go), else an info line."""
-        self._same_endpoint(url)
+        self._same_endpoint(target.url)
         if self._outage is None:
-            log.info("webhook %s: alert %s delivered after %s attempts", url, alert_id, attempts)
+            log.info("webhook %s: alert %s delivered after %s attempts", target.shown_url, alert_id, attempts)
             return
         held = len(self._failed_in_outage)  # still waiting: not this one, nor those given up for good
-        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", url, alert_id, attempts,
+        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", target.shown_url,
+                    alert_id, attempts,
                     f"; the {held} other alert(s) held back while it was down go now" if held else "")
         self._outage = None
 
-    def _said_failure(self, url: str, d: Delivery, attempts: int, delay: float, refusal: bool = False) -> None:
+    def _said_failure(self, target: Target, d: Delivery, attempts: int, delay: float, refusal: bool = False) -> None:
         """One line when the endpoint first fails (and when the reason changes), not one per retry
         (a critical alert is retried every few seconds through an outage) nor one per alert (each
         alert the agent sees would bring a line of its own): the rest at debug level, counted, and
@@ -441,19 +489,19 @@ class WebhookSink:
         again if its error changes, not a pair of lines each time another alert is delivered. Only a
         ``refusal`` (:func:`_refuses_the_alert`) is: a post the endpoint did not answer, or answered
         with a server's error, begins an outage, also when that alert was refused before."""
-        self._same_endpoint(url)
+        self._same_endpoint(target.url)
         if refusal and self._outage is None and d.id in self._failed_in_outage:
             said = self._refused.get(d.id)
             self._refused[d.id] = self.last_error
             log.log(logging.WARNING if said != self.last_error else logging.DEBUG,
-                    "webhook %s: alert %s not delivered (%s) while others are; retry %s in %.1f s%s", url,
+                    "webhook %s: alert %s not delivered (%s) while others are; retry %s in %.1f s%s", target.shown_url,
                     d.alert_id, self.last_error, attempts, delay,
                     "; its next retries are said only if the error changes" if said != self.last_error else "")
             return
         first = self._outage != self.last_error
         self._failed_in_outage.add(d.id)
         log.log(logging.WARNING if first else logging.DEBUG, "webhook %s: alert %s not delivered (%s); retry %s "
-                "in %.1f s%s", url, d.alert_id, self.last_error, attempts, delay,
+                "in %.1f s%s", target.shown_url, d.alert_id, self.last_error, attempts, delay,
                 "; while it fails alike, no more is said until it delivers again" if first else "")
         self._outage = self.last_error
 
@@ -551,6 +599,11 @@ class Heartbeat:
     def url(self) -> str:
         return self.target.url
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as log lines show it (:func:`redact_url`)."""
+        return self.target.shown_url
+
     def retarget(self, url: str, token: str | None) -> None:
         """Beat to ``url`` with ``token`` from now on (a beat being built goes there too)."""
         self.target = Target(url, token)
@@ -581,11 +634,11 @@ class Heartbeat:
             self.failures += 1
             self.last_error = _describe(err, target.token, self.identity)
             if not self._failing:
-                log.warning("heartbeat %s: %s", target.url, self.last_error)
+                log.warning("heartbeat %s: %s", target.shown_url, self.last_error)
             self._failing = True
             return False
         if self._failing:
-            log.info("heartbeat %s: delivered again", target.url)
+            log.info("heartbeat %s: delivered again", target.shown_url)
         self._failing = False
         self.last_error = ""
         self.sent += 1
