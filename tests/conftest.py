@@ -319,7 +319,8 @@ class Hook:
     (401: a wrong token), with ``refusal`` as its JSON body when set; ``refuses(post)``, when set,
     answers the status it gives a post it refuses (422 for one kind of alert: a body the console
     will not take) and None for one it takes. Alerts go to ``received``, the
-    daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``;
+    daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``
+    and its path (with the query) to ``paths``;
     ``on_post(post)``, when set, runs before a post is answered (something that happens while a post
     is on its way)."""
 
@@ -327,6 +328,7 @@ class Hook:
         self.received: list[tuple[float, dict]] = []
         self.heartbeats: list[tuple[float, dict]] = []
         self.authorizations: list[str | None] = []
+        self.paths: list[str] = []
         self.up = True
         self.refuse: int | None = None
         self.refusal: dict | None = None
@@ -338,6 +340,7 @@ class Hook:
             def do_POST(self):
                 post = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 hook.authorizations.append(self.headers.get("Authorization"))
+                hook.paths.append(self.path)
                 refused = hook.refuses(post) if hook.refuses is not None else None
                 if not hook.up or hook.refuse or refused:
                     said = b"" if hook.refusal is None else json.dumps(hook.refusal).encode()

@@ -7,7 +7,7 @@ import json
 import socket
 
 from conftest import call_monitor as cli
-from monitor.commands.status import render
+from monitor.commands.status import render, with_url_redacted
 
 STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
          "legs": {"caller": {"label": "softphone.monitor", "state": "running", "device_rate": 48000,
@@ -121,6 +121,17 @@ def test_the_webhook_line_says_when_the_heartbeats_fail():
     assert ("  webhook http://console:8640/webhook: delivered 0, failures 0; heartbeats sent 12"
             in render(dict(STATE, webhook=webhook)).splitlines())
 
+
+def test_the_webhook_line_hides_a_token_in_the_url_also_from_a_daemon_that_gives_it_whole():
+    """A daemon of an earlier version, still running after an upgrade, gives its URL as configured:
+    ``status`` (and ``status --json``) show it with ``***`` for the token, the rest of the state as it was."""
+    webhook = {"url": "http://bob:pw@console:8640/webhook?token=abc123", "delivered": 3, "failures": 0,
+               "last_error": "", "heartbeat": None}
+    shown = with_url_redacted(dict(STATE, webhook=webhook))
+    assert shown == dict(STATE, webhook=dict(webhook, url="http://bob:***@console:8640/webhook?token=***"))
+    assert "  webhook http://bob:***@console:8640/webhook?token=***: delivered 3, failures 0" in \
+        render(shown).splitlines()
+    assert with_url_redacted(STATE) == STATE and with_url_redacted(dict(STATE, webhook=None))["webhook"] is None
 
 def test_the_last_warning_or_error_has_a_line():
     """``systemctl --user reload callmonitor`` with a broken configuration: its warning went only

@@ -1,0 +1,157 @@
+"""A webhook URL may carry a secret (a password in its userinfo, a token in its query): wherever the
+product shows the URL to a person (log lines, warnings, ``status``, ``alerts --jsonl``) the secret
+reads ``***``, while the posts still go to the URL as given and the outbox keeps it whole.
+
+Unit tests of :func:`redact_url`, then the sink, a replay and a live daemon against a real HTTP
+server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import CALLS, call_monitor, start_daemon, stop_daemon, wait_for
+
+from monitor.delivery.sinks.webhook import HIDDEN, WebhookSink, redact_url
+from monitor.delivery.store import Store
+from monitor.events import AlertEvent
+
+SECRET = "s3cr3t-not-for-logs"
+"""A token no line the product shows may carry."""
+
+
+def _alert(store):
+    call = store.start_call("test", time.time())
+    return store.add_alert(call, AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
+                                            message="several cues agree", evidence={"x": 1}))
+
+
+# ------------------------------------------------------------------ the redaction itself
+
+def test_the_password_in_the_userinfo_is_hidden_and_the_user_name_kept():
+    assert redact_url(f"https://bob:{SECRET}@console.example/webhook") == "https://bob:***@console.example/webhook"
+    assert redact_url("https://bob:@console.example/webhook") == "https://bob:***@console.example/webhook"
+
+
+def test_a_query_value_is_hidden_and_its_name_kept():
+    assert redact_url(f"http://console:8640/webhook?token={SECRET}") == "http://console:8640/webhook?token=***"
+
+
+def test_every_query_parameter_s_value_is_hidden_in_its_place():
+    url = f"https://user:pw@hooks.example:8443/a/b?token={SECRET}&key=k1&sig=ab%2Fcd&agent=alice"
+    assert redact_url(url) == "https://user:***@hooks.example:8443/a/b?token=***&key=***&sig=***&agent=***"
+
+
+def test_a_query_part_without_an_equals_sign_is_all_value_and_hidden_whole():
+    assert redact_url(f"https://hooks.example/in?{SECRET}&mode=x") == "https://hooks.example/in?***&mode=***"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8640/webhook", "https://console.example/webhook/",
+                                 "https://bob@console.example/webhook", "http://[::1]:8640/webhook",
+                                 "http://console:8640/webhook#top"])
+def test_a_url_without_a_secret_is_shown_as_it_is(url):
+    assert redact_url(url) == url
+
+
+def test_an_ipv6_host_and_its_port_stay_as_they_are():
+    assert redact_url(f"http://bob:{SECRET}@[::1]:8640/webhook?token={SECRET}") == \
+        "http://bob:***@[::1]:8640/webhook?token=***"
+    assert redact_url(f"http://[fe80::1%25eth0]:8640/webhook?key={SECRET}") == \
+        "http://[fe80::1%25eth0]:8640/webhook?key=***"
+
+
+def test_a_fragment_stays_after_the_hidden_query_and_is_not_taken_for_its_value():
+    assert redact_url(f"https://console.example/webhook?token={SECRET}#section") == \
+        "https://console.example/webhook?token=***#section"
+
+
+def test_a_url_that_does_not_parse_is_hidden_whole():
+    assert redact_url(f"http://[::1/webhook?token={SECRET}") == HIDDEN
+
+
+# ------------------------------------------------------------------ through the product
+
+def test_the_sink_posts_to_the_url_with_its_token_and_logs_it_hidden(tmp_path, monitor_logs, hook):
+    """Down, then back, then moved by a reload to another URL with its own token: every line says
+    the URL with ``***`` for the token; the receiver is posted to at the URL as given, and the
+    outbox keeps it."""
+    url, moved = f"{hook.url}?token={SECRET}", f"{hook.url}?token={SECRET}-2"
+    hook.up = False
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
+        try:
+            sink(_alert(store))
+            assert wait_for(lambda: sink.failures >= 2, 5)
+            hook.up = True
+            assert wait_for(lambda: store.deliveries("delivered"), 5), store.deliveries()
+            sink.retarget(moved, None)
+            sink(_alert(store))
+            assert wait_for(lambda: len(store.deliveries("delivered")) == 2, 5), store.deliveries()
+        finally:
+            sink.close()
+        assert [d.target for d in store.deliveries()] == [url, moved]
+    shown = f"{hook.url}?token={HIDDEN}"
+    assert any(m.startswith(f"webhook {shown}: alert 1 not delivered") for _, m in monitor_logs), monitor_logs
+    assert any(m.startswith(f"webhook {shown}: delivering again") for _, m in monitor_logs), monitor_logs
+    assert f"webhook: posting to {shown} from now on (was {shown})" in [m for _, m in monitor_logs]
+    assert not [m for _, m in monitor_logs if SECRET in m]
+    assert hook.paths[-1] == f"/hook?token={SECRET}-2" and set(hook.paths[:-1]) == {f"/hook?token={SECRET}"}
+
+
+def test_a_replay_s_warnings_and_the_alerts_listing_show_the_url_hidden_while_every_alert_arrives(tmp_path, hook):
+    """A replay to a receiver that is down says so, and that its alerts stay in the outbox, with the
+    token hidden; the next replay on that database, with the receiver back, delivers them all to the
+    URL with its token."""
+    url, shown = f"{hook.url}?token={SECRET}", f"{hook.url}?token={HIDDEN}"
+    db = tmp_path / "e.db"
+    replay = ("replay", CALLS / "deteriorating_8k.wav", "--no-transcribe", "--jsonl", "--db", db, "--webhook", url)
+    hook.up = False
+    down = call_monitor(*replay, "--webhook-wait", "1", timeout=300)
+    assert down.returncode == 0, down.stderr
+    assert f"call-monitor: warning: webhook {shown}: alert 1 not delivered" in down.stderr
+    assert f"call-monitor: warning: {shown}: " in down.stderr and "not delivered yet" in down.stderr
+    hook.up = True
+    up = call_monitor(*replay, "-v", timeout=300)
+    assert up.returncode == 0, up.stderr
+    assert f"webhook {shown}: alert 1 delivered after" in up.stderr
+    with Store.open(db) as store:
+        rows = store.deliveries()
+    assert rows and {(d.target, d.status) for d in rows} == {(url, "delivered")}
+    assert sorted(p["alert_id"] for _, p in hook.received) == sorted(d.alert_id for d in rows)
+    assert set(hook.paths) == {f"/hook?token={SECRET}"}
+    listed = call_monitor("alerts", "--db", db, "--jsonl", timeout=60)
+    targets = {d["target"] for line in listed.stdout.splitlines() for d in json.loads(line)["deliveries"]}
+    assert targets == {shown}
+    for said in (down, up, listed):
+        assert SECRET not in said.stdout + said.stderr
+
+
+def test_a_daemon_s_log_and_status_show_the_url_hidden_while_it_posts_to_the_url_as_given(pulse, env, tmp_path,
+                                                                                            hook):
+    """A daemon whose supervisor is down, then back: its outage and recovery lines, its heartbeat's,
+    ``status`` and ``status --json`` show the URL with ``***`` for the token; the alert and the
+    heartbeats reach the receiver at the URL with its token."""
+    url, shown = f"{hook.url}?token={SECRET}", f"{hook.url}?token={HIDDEN}"
+    hook.up = False
+    d = start_daemon(env, tmp_path, f'[delivery]\nwebhook_url = "{url}"\nheartbeat_s = 1\n')
+    try:
+        with Store.open(tmp_path / "e.db") as store:  # an alert of this daemon, queued as its webhook queues it
+            alert = _alert(store)
+            store.enqueue_delivery(alert.alert_id, url)
+        assert d.wait_err(f"webhook {shown}: alert {alert.alert_id} not delivered", 10), d.err
+        assert d.wait_err(f"heartbeat {shown}: HTTP 503", 10), d.err
+        assert d.status(env)["webhook"]["url"] == shown
+        text = call_monitor("status", env=env, timeout=30)
+        assert f"  webhook {shown}: delivered 0" in text.stdout, text.stdout
+        hook.up = True
+        assert wait_for(lambda: hook.received and hook.heartbeats, 10), d.err
+        assert d.wait_err(f"webhook {shown}: delivering again", 10), d.err
+        stop_daemon(d)
+    finally:
+        d.kill()
+    assert [p["alert_id"] for _, p in hook.received] == [alert.alert_id]
+    assert set(hook.paths) == {f"/hook?token={SECRET}"}
+    assert SECRET not in "\n".join(d.err) + json.dumps([line for _, line in d.lines]) + text.stdout + text.stderr
