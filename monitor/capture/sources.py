@@ -16,7 +16,6 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from .audio_files import AnalysisStream, AudioFileError, probe, unread_channels
-from .leg_bands import LegBands
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,6 @@ class FileSource(Source):
         self.info = info
         self.realtime = realtime
         self._stopped = False
-        self._bands = LegBands(self.rate, self.legs)  # whether the legs look swapped
 
     @property
     def truncated(self) -> bool:
@@ -123,10 +121,8 @@ class FileSource(Source):
         return unread_channels(self.info.channels, self.channels, choose)
 
     def problems(self) -> str | None:
-        """After the chunks: what was wrong with the samples or the header, and whether the legs
-        look swapped (one phrase), or None."""
-        parts = [self._stream.problems(), self._bands.swapped(self.channels)]
-        return "; ".join(p for p in parts if p) or None
+        """After the chunks: what was wrong with the samples or the header (one phrase), or None."""
+        return self._stream.problems()
 
     def chunks(self) -> Iterator[Chunk]:
         start = time.monotonic()
@@ -139,7 +135,6 @@ class FileSource(Source):
                 delay = start + t0 - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            self._bands.add(block)
             yield Chunk(t0, block)
             n += len(block)
 
