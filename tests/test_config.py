@@ -159,6 +159,9 @@ def test_user_config_can_be_skipped(env):
      "config.toml: delivery.webhook_url: must be an http:// or https:// URL with a host (or \"\"), got 'http://'"),
     ("[delivery]\nwebhook_url = \"http://host:99999/webhook\"\n",
      "config.toml: delivery.webhook_url: must be an http:// or https:// URL with a host"),
+    ("[delivery]\nwebhook_url = \"https://bob:pw@host/webhook\"\n",
+     "config.toml: delivery.webhook_url: must not hold credentials before the host (they are not sent; give the "
+     "receiver's token in webhook_token_file, sent as a bearer token), got 'https://***@host/webhook'"),
     ("[storage]\nsnapshot_every_s = 0\n", "config.toml: storage.snapshot_every_s: must be > 0"),
     ("analysis = 3\n", "config.toml: analysis: must be a table"),
 ])

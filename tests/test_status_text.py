@@ -128,10 +128,11 @@ def test_the_webhook_line_hides_a_token_in_the_url_also_from_a_daemon_that_gives
     webhook = {"url": "http://bob:pw@console:8640/webhook?token=abc123", "delivered": 3, "failures": 0,
                "last_error": "", "heartbeat": None}
     shown = with_url_redacted(dict(STATE, webhook=webhook))
-    assert shown == dict(STATE, webhook=dict(webhook, url="http://bob:***@console:8640/webhook?token=***"))
-    assert "  webhook http://bob:***@console:8640/webhook?token=***: delivered 3, failures 0" in \
+    assert shown == dict(STATE, webhook=dict(webhook, url="http://***@console:8640/webhook?token=***"))
+    assert "  webhook http://***@console:8640/webhook?token=***: delivered 3, failures 0" in \
         render(shown).splitlines()
     assert with_url_redacted(STATE) == STATE and with_url_redacted(dict(STATE, webhook=None))["webhook"] is None
+
 
 def test_the_last_warning_or_error_has_a_line():
     """``systemctl --user reload callmonitor`` with a broken configuration: its warning went only

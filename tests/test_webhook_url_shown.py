@@ -1,9 +1,10 @@
-"""A webhook URL may carry a secret (a password in its userinfo, a token in its query): wherever the
-product shows the URL to a person (log lines, warnings, ``status``, ``alerts --jsonl``) the secret
+"""A webhook URL may carry a secret (a token in its query): wherever the product shows the URL to a
+person (log lines, warnings, ``status``, ``alerts --jsonl``, the configuration's errors) the secret
 reads ``***``, while the posts still go to the URL as given and the outbox keeps it whole.
+Credentials before the host are refused (they would not be sent).
 
-Unit tests of :func:`redact_url`, then the sink, a replay and a live daemon against a real HTTP
-server on 127.0.0.1.
+Unit tests of :func:`redact_url`, the configuration's checks, then the sink, a replay and a live
+daemon against a real HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import pytest
 
 from conftest import CALLS, call_monitor, start_daemon, stop_daemon, wait_for
 
-from monitor.delivery.sinks.webhook import HIDDEN, WebhookSink, redact_url
+from monitor.config.loader import load_config
+from monitor.config.schema import ConfigError
+from monitor.config.urls import HIDDEN, redact_url, url_problem
+from monitor.delivery.sinks.webhook import WebhookSink, _describe
 from monitor.delivery.store import Store
 from monitor.events import AlertEvent
 
@@ -31,9 +35,9 @@ def _alert(store):
 
 # ------------------------------------------------------------------ the redaction itself
 
-def test_the_password_in_the_userinfo_is_hidden_and_the_user_name_kept():
-    assert redact_url(f"https://bob:{SECRET}@console.example/webhook") == "https://bob:***@console.example/webhook"
-    assert redact_url("https://bob:@console.example/webhook") == "https://bob:***@console.example/webhook"
+def test_the_userinfo_before_the_host_is_hidden_whole_a_token_given_as_the_user_name_too():
+    assert redact_url(f"https://bob:{SECRET}@console.example/webhook") == "https://***@console.example/webhook"
+    assert redact_url(f"https://{SECRET}@console.example/webhook") == "https://***@console.example/webhook"
 
 
 def test_a_query_value_is_hidden_and_its_name_kept():
@@ -42,7 +46,7 @@ def test_a_query_value_is_hidden_and_its_name_kept():
 
 def test_every_query_parameter_s_value_is_hidden_in_its_place():
     url = f"https://user:pw@hooks.example:8443/a/b?token={SECRET}&key=k1&sig=ab%2Fcd&agent=alice"
-    assert redact_url(url) == "https://user:***@hooks.example:8443/a/b?token=***&key=***&sig=***&agent=***"
+    assert redact_url(url) == "https://***@hooks.example:8443/a/b?token=***&key=***&sig=***&agent=***"
 
 
 def test_a_query_part_without_an_equals_sign_is_all_value_and_hidden_whole():
@@ -50,7 +54,7 @@ def test_a_query_part_without_an_equals_sign_is_all_value_and_hidden_whole():
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8640/webhook", "https://console.example/webhook/",
-                                 "https://bob@console.example/webhook", "http://[::1]:8640/webhook",
+                                 "http://[::1]:8640/webhook",
                                  "http://console:8640/webhook#top"])
 def test_a_url_without_a_secret_is_shown_as_it_is(url):
     assert redact_url(url) == url
@@ -58,7 +62,7 @@ def test_a_url_without_a_secret_is_shown_as_it_is(url):
 
 def test_an_ipv6_host_and_its_port_stay_as_they_are():
     assert redact_url(f"http://bob:{SECRET}@[::1]:8640/webhook?token={SECRET}") == \
-        "http://bob:***@[::1]:8640/webhook?token=***"
+        "http://***@[::1]:8640/webhook?token=***"
     assert redact_url(f"http://[fe80::1%25eth0]:8640/webhook?key={SECRET}") == \
         "http://[fe80::1%25eth0]:8640/webhook?key=***"
 
@@ -70,6 +74,37 @@ def test_a_fragment_stays_after_the_hidden_query_and_is_not_taken_for_its_value(
 
 def test_a_url_that_does_not_parse_is_hidden_whole():
     assert redact_url(f"http://[::1/webhook?token={SECRET}") == HIDDEN
+
+
+# ------------------------------------------------------------------ the configuration
+
+def test_credentials_before_the_host_are_refused_for_the_token_file(tmp_path):
+    """urllib does not send them: such a URL never posted, and its error quoted the password."""
+    assert "webhook_token_file" in url_problem(f"https://bob:{SECRET}@console.example/webhook")
+    assert url_problem(f"http://console:8640/webhook?token={SECRET}") is None
+
+
+def test_a_space_or_a_control_character_in_the_url_is_refused():
+    for bad in (f"http://console/webhook?token=a {SECRET}", f"http://console/webhook?token={SECRET}\t"):
+        assert "spaces or control characters" in url_problem(bad)
+
+
+@pytest.mark.parametrize("url", [f"http://console:99999/webhook?token={SECRET}",
+                                 f"https://bob:{SECRET}@console.example/webhook",
+                                 f"http://console/webhook?token=a {SECRET}"])
+def test_the_configurations_error_on_a_url_shows_it_with_its_secrets_hidden(tmp_path, url):
+    path = tmp_path / "config.toml"
+    path.write_text(f"[delivery]\nwebhook_url = {json.dumps(url)}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={"HOME": str(tmp_path)})
+    assert f"delivery.webhook_url: " in str(err.value) and SECRET not in str(err.value)
+    assert repr(redact_url(url)) in str(err.value)
+
+
+def test_a_post_that_fails_on_the_url_itself_says_so_without_quoting_it():
+    from http.client import InvalidURL
+    said = _describe(InvalidURL(f"nonnumeric port: '{SECRET}@127.0.0.1'"))
+    assert SECRET not in said and "not a valid" in said
 
 
 # ------------------------------------------------------------------ through the product

@@ -113,7 +113,7 @@ def _recording(source: str | None) -> str:
 
 def _delivery_dict(d: Delivery) -> dict:
     """An outbox row as ``--jsonl`` prints it, its URL as it may be shown (:func:`redact_url`)."""
-    from ..delivery.sinks.webhook import redact_url
+    from ..config.urls import redact_url
 
     return {"target": redact_url(d.target), "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
             "next_attempt_at": d.next_attempt_at if d.status == "pending" else None,

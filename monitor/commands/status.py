@@ -126,7 +126,7 @@ def render(st: dict) -> str:
 def with_url_redacted(st: dict) -> dict:
     """The daemon's state with its webhook URL as it may be shown (:func:`redact_url`): a daemon of
     an earlier version, still running, gives it as it was configured."""
-    from ..delivery.sinks.webhook import redact_url
+    from ..config.urls import redact_url
     w = st.get("webhook")
     if not isinstance(w, dict) or not isinstance(w.get("url"), str):
         return st

@@ -15,12 +15,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType, UnionType
 from typing import Any, Callable, Iterable, Mapping, get_args, get_origin, get_type_hints
-from urllib.parse import urlsplit
 
 from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
+from .urls import redact_url, url_problem
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
                              "delivery", "storage", "supervisor")
@@ -77,16 +77,6 @@ def _check_type(value: Any, kind: Any, optional: bool, where: str) -> Any:
     return value
 
 
-def _http_url(value: str) -> bool:
-    """An http(s) URL naming a host (and a valid port, if any)."""
-    try:
-        url = urlsplit(value)
-        url.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
-        return False
-    return url.scheme in ("http", "https") and bool(url.hostname)
-
-
 def _check_choice(value: Any, meta: Mapping[str, Any], where: str) -> None:
     choices = meta["choices"]
     if value in choices:
@@ -114,8 +104,8 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
     if "choices" in meta:
         _check_choice(value, meta, where)
-    if meta.get("kind") == "url" and value and not _http_url(value):
-        raise ConfigError(f"{where}: must be an http:// or https:// URL with a host (or \"\"), got {value!r}")
+    if meta.get("kind") == "url" and value and (problem := url_problem(value)):
+        raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
     return value
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import collections
 import functools
 import getpass
+import http.client
 import json
 import logging
 import os
@@ -50,8 +51,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
+from ...config.urls import redact_url
 from ...events import AlertEvent, Event
 from ..store import Delivery, Store, StoreError
 
@@ -108,36 +109,6 @@ def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
         ev["phrase"] = {**nested, "excerpt": None}
     message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
     return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
-
-
-HIDDEN = "***"
-"""What :func:`redact_url` shows in place of a secret."""
-
-
-def redact_url(url: str) -> str:
-    """``url`` as it may be shown to a person (a log line, ``status``, a warning): the password of
-    its userinfo and the value of each query parameter read :data:`HIDDEN` (``https://bob:***@host``,
-    ``/webhook?token=***&agent=***``); the user name, each parameter's name, the scheme, host, port,
-    path and fragment stay. A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A
-    URL with no password and no query is returned as it is; one that does not parse (an unclosed
-    IPv6 bracket) is :data:`HIDDEN` whole, none of it being told apart from a secret."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return HIDDEN
-    userinfo, at, host = parts.netloc.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    netloc = f"{user}:{HIDDEN}@{host}" if colon else parts.netloc
-    query = "&".join(_hidden_value(param) for param in parts.query.split("&")) if parts.query else ""
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def _hidden_value(param: str) -> str:
-    """One ``name=value`` of a query with its value hidden (a part without ``=``, all of it)."""
-    name, eq, _ = param.partition("=")
-    return f"{name}={HIDDEN}" if eq else (HIDDEN if param else "")
 
 
 class TokenError(ValueError):
@@ -560,6 +531,8 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
         return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
+    if isinstance(err, (ValueError, http.client.InvalidURL)):  # they quote the URL, secrets and all
+        return "the URL cannot be posted to (not a valid http:// or https:// URL)"
     return str(err) or type(err).__name__
 
 
