@@ -168,28 +168,28 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     if problem:
         raise AudioFileError(p, problem)
     try:
-        with native_stderr_silenced():  # libsndfile's decoders print their own complaints
-            info = sf.info(p)
+        with native_stderr_silenced(), sf.SoundFile(p) as fh:  # libsndfile's decoders print their own complaints
+            info = AudioInfo(p, int(fh.samplerate), int(fh.channels), int(fh.frames), fh.format, fh.subtype)
+            decodes = _first_sample_decodes(fh)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioFileError(p, _describe_sf_error(str(err))) from None
-    if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
+    if info.frames <= 0 or info.rate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
-    if info.samplerate < MIN_RATE_HZ:
-        raise AudioFileError(p, f"sample rate {info.samplerate} Hz in its header: a damaged header, not a "
+    if info.rate < MIN_RATE_HZ:
+        raise AudioFileError(p, f"sample rate {info.rate} Hz in its header: a damaged header, not a "
                                 f"recording of speech (at least {MIN_RATE_HZ} Hz expected)")
-    if not _first_sample_decodes(p):
+    if not decodes:
         raise AudioFileError(p, f"truncated or damaged: not one sample of audio decodes (its header promises "
-                                f"{info.frames / info.samplerate:.2f} s)")
-    return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
+                                f"{info.frames / info.rate:.2f} s)")
+    return info
 
 
-def _first_sample_decodes(path: str) -> bool:
-    """Whether the recording's first sample decodes: a file cut short inside its first block of
-    encoded audio (or right after its header) holds none, whatever its header says."""
+def _first_sample_decodes(fh: sf.SoundFile) -> bool:
+    """Whether the open recording's first sample decodes: a file cut short inside its first block
+    of encoded audio (or right after its header) holds none, whatever its header says."""
     try:
-        with native_stderr_silenced(), sf.SoundFile(path) as fh:
-            return len(fh.read(1, dtype="float32")) > 0
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return len(fh.read(1, dtype="float32")) > 0
+    except (sf.LibsndfileError, RuntimeError):
         return False
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 HIDDEN = "***"
 """What :func:`redact_url` shows in place of a secret."""
+_NOT_HTTP = "must be an http:// or https:// URL with a host (or \"\")"
 
 
 def url_problem(value: str) -> str | None:
@@ -22,9 +23,9 @@ def url_problem(value: str) -> str | None:
         url = urlsplit(value)
         url.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
-        return "must be an http:// or https:// URL with a host (or \"\")"
+        return _NOT_HTTP
     if url.scheme not in ("http", "https") or not url.hostname:
-        return "must be an http:// or https:// URL with a host (or \"\")"
+        return _NOT_HTTP
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
         return "must not contain spaces or control characters (percent-encode them)"
     if "@" in url.netloc:

@@ -29,8 +29,8 @@ a reload's "configuration reloaded" nothing more is posted to the old URL, excep
 on its way (a post begun before, finished within ``timeout_s``: an alert it delivered counts as
 delivered, to the supervisor it reached).
 
-A URL may carry a secret (``https://user:secret@host/webhook``, ``/webhook?token=...``): what is
-shown of it, in log lines and in the daemon's status, is :func:`redact_url`'s form
+A URL may carry a secret in its query (``/webhook?token=...``): what is shown of it, in log lines
+and in the daemon's status, is :func:`~monitor.config.urls.redact_url`'s form
 (:attr:`Target.shown_url`); posts and the outbox keep the URL as given.
 """
 
@@ -571,11 +571,6 @@ class Heartbeat:
     @property
     def url(self) -> str:
         return self.target.url
-
-    @property
-    def shown_url(self) -> str:
-        """The URL as log lines show it (:func:`redact_url`)."""
-        return self.target.shown_url
 
     def retarget(self, url: str, token: str | None) -> None:
         """Beat to ``url`` with ``token`` from now on (a beat being built goes there too)."""
