@@ -48,6 +48,16 @@ def assert_no_traceback(proc: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
 
 
+def without_length(flac: bytes) -> bytes:
+    """The FLAC with its STREAMINFO's total sample count 0 ("unknown"), as an encoder writing to a
+    pipe leaves it: the count is the low 36 bits of bytes 21-25."""
+    assert flac[:4] == b"fLaC"
+    out = bytearray(flac)
+    out[21] &= 0xF0
+    out[22:26] = bytes(4)
+    return bytes(out)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Good, silent, truncated and broken files in one temporary directory."""
@@ -67,6 +77,13 @@ def files(tmp_path_factory):
     f["trunc_flac"].write_bytes(lj[: len(lj) // 2])           # about half of 9.7 s
     f["cut_flac"] = d / "cut.flac"
     f["cut_flac"].write_bytes(lj[:1000])                      # the header and part of the first block
+    streamed = without_length(lj)                              # a FLAC written as a stream: no length
+    f["streamed_flac"] = d / "streamed.flac"
+    f["streamed_flac"].write_bytes(streamed)
+    f["streamed_trunc_flac"] = d / "streamed_trunc.flac"
+    f["streamed_trunc_flac"].write_bytes(streamed[: len(streamed) // 2])
+    f["streamed_cut_flac"] = d / "streamed_cut.flac"
+    f["streamed_cut_flac"].write_bytes(streamed[:1000])
     f["missing"] = d / "missing.wav"
     f["empty"] = d / "empty.wav"
     f["empty"].write_bytes(b"")
@@ -167,8 +184,8 @@ def test_truncated_recording_is_analysed_as_far_as_it_goes(files, key, held_s):
 
 
 def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, tmp_path):
-    """Replay reads in longer blocks (10 s acoustic-only) than analyze (1 s): the block the file
-    ends inside is read again in small pieces, so neither loses the audio before the cut."""
+    """Replay reads in longer blocks (10 s acoustic-only) than analyze (1 s): the frames decoded
+    before the cut in the block the file ends inside are kept, so neither loses the audio before it."""
     (rec,) = records(cli("--json", files["trunc_flac"]).stdout)
     replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "e.db", files["trunc_flac"],
                             timeout=120)
@@ -191,6 +208,43 @@ def test_a_recording_cut_off_before_its_first_sample_is_a_one_line_error_and_sto
     import sqlite3
     with sqlite3.connect(db) as con:
         assert [r[0] for r in con.execute("SELECT source FROM calls")] == [str(files["good"])]
+
+
+# ---------------------------------------------------------------- recordings whose header gives no length
+
+def test_a_flac_with_no_length_in_its_header_is_read_to_its_end_and_not_called_truncated(files, tmp_path):
+    """An encoder writing to a pipe cannot go back to write the length: the decoder fails at the
+    stream's end, which is no damage. Analyze and replay (in their different block lengths) both
+    read every sample, as of the same recording with its length."""
+    (whole,) = records(cli("--json", LJ).stdout)
+    proc = cli("--json", files["streamed_flac"])
+    assert proc.returncode == 0 and stderr_lines(proc) == []
+    (rec,) = records(proc.stdout)
+    assert rec["duration_s"] == pytest.approx(whole["duration_s"], abs=1e-3)
+    assert rec["syllables"] == whole["syllables"]
+    replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "s.db", files["streamed_flac"],
+                            timeout=120)
+    assert replayed.returncode == 0 and "truncated" not in replayed.stderr, replayed.stderr
+    (summary,) = [e for e in records(replayed.stdout) if e["type"] == "call_summary"]
+    assert summary["duration_s"] == pytest.approx(whole["duration_s"], abs=1e-3)
+
+
+def test_a_cut_flac_with_no_length_is_analysed_as_far_as_it_goes(files):
+    """Cut, it holds what was decoded before the cut; with no length promised it is not called
+    truncated (its end and a cut look alike to the decoder)."""
+    (trunc,) = records(cli("--json", files["trunc_flac"]).stdout)
+    proc = cli("--json", files["streamed_trunc_flac"])
+    assert proc.returncode == 0 and stderr_lines(proc) == []
+    (rec,) = records(proc.stdout)
+    assert rec["duration_s"] == pytest.approx(trunc["duration_s"], abs=1e-3)
+
+
+def test_a_flac_with_no_length_cut_before_its_first_sample_says_so_without_a_length(files):
+    proc = cli(files["streamed_cut_flac"])
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    assert stderr_lines(proc) == [f"call-monitor: error: {files['streamed_cut_flac']}: truncated or damaged: "
+                                  "not one sample of audio decodes"]
 
 
 # ---------------------------------------------------------------- bad files

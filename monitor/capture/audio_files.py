@@ -33,6 +33,10 @@ MIN_RATE_HZ = 4000
 of 1 Hz made every sample a second of audio to resample, and the command ran for days)."""
 
 
+UNKNOWN_FRAMES = 2 ** 62
+"""libsndfile's frame count for a stream whose header gives no length (SF_COUNT_MAX) is at least this."""
+
+
 class AudioFileError(Exception):
     """A recording that cannot be read; ``str(err)`` is ``"<path>: <problem>"``."""
 
@@ -49,12 +53,16 @@ class AudioInfo:
     path: str
     rate: int
     channels: int
-    frames: int
+    frames: int | None
+    """Frames the header promises; None where it gives no length (a FLAC written as a stream)."""
     format: str
     subtype: str
 
     @property
-    def duration_s(self) -> float:
+    def duration_s(self) -> float | None:
+        """Seconds the header promises; None where it gives no length."""
+        if self.frames is None:
+            return None
         return self.frames / self.rate if self.rate else 0.0
 
 
@@ -169,18 +177,19 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise AudioFileError(p, problem)
     try:
         with native_stderr_silenced(), sf.SoundFile(p) as fh:  # libsndfile's decoders print their own complaints
-            info = AudioInfo(p, int(fh.samplerate), int(fh.channels), int(fh.frames), fh.format, fh.subtype)
+            frames = None if fh.frames >= UNKNOWN_FRAMES else int(fh.frames)
+            info = AudioInfo(p, int(fh.samplerate), int(fh.channels), frames, fh.format, fh.subtype)
             decodes = _first_sample_decodes(fh)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioFileError(p, _describe_sf_error(str(err))) from None
-    if info.frames <= 0 or info.rate <= 0 or info.channels <= 0:
+    if (info.frames is not None and info.frames <= 0) or info.rate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
     if info.rate < MIN_RATE_HZ:
         raise AudioFileError(p, f"sample rate {info.rate} Hz in its header: a damaged header, not a "
                                 f"recording of speech (at least {MIN_RATE_HZ} Hz expected)")
     if not decodes:
-        raise AudioFileError(p, f"truncated or damaged: not one sample of audio decodes (its header promises "
-                                f"{info.frames / info.rate:.2f} s)")
+        promised = "" if info.duration_s is None else f" (its header promises {info.duration_s:.2f} s)"
+        raise AudioFileError(p, f"truncated or damaged: not one sample of audio decodes{promised}")
     return info
 
 
@@ -201,6 +210,14 @@ def _describe_sf_error(text: str) -> str:
         return "not an audio file (format not recognised; WAV, FLAC, OGG or MP3 expected)"
     detail = text.split(":")[-1].strip() or text
     return f"unreadable audio ({detail})"
+
+
+class _StreamBroke(Exception):
+    """The decoder failed inside a block; ``block`` holds the frames it decoded before."""
+
+    def __init__(self, block: np.ndarray) -> None:
+        super().__init__("the stream broke off")
+        self.block = block
 
 
 @dataclass
@@ -230,27 +247,17 @@ class BlockReader:
         with native_stderr_silenced():
             return sf.SoundFile(self.info.path), None
 
-    def _salvage(self, fh: sf.SoundFile, want: int) -> Iterator[np.ndarray]:
-        """The frames before the point where a read of ``want`` frames failed (a compressed
-        file cut short inside the block), read again from the block's start in 10 ms pieces, as
-        one block (none if the decoder cannot go back): whatever the block length a command
-        reads with, the recording holds as much audio."""
-        piece = max(1, self.info.rate // 100)
-        got: list[np.ndarray] = []
+    def _read(self, fh: sf.SoundFile, want: int) -> np.ndarray:
+        """Up to ``want`` frames, shape (n, channels). Raises _StreamBroke, holding the frames
+        decoded before the stream broke off (a compressed file cut short inside a block, or a
+        stream with no length in its header, whose decoder fails at its end), so that whatever the
+        block length a command reads with, the recording holds as much audio."""
+        out = np.full((want, self.info.channels), np.nan, np.float32)  # decoded samples overwrite the NaNs
         try:
-            fh.seek(self.frames_read)
-            while want > 0:
-                part = fh.read(min(piece, want), dtype="float32", always_2d=True)
-                if not len(part):
-                    break
-                got.append(part)
-                want -= len(part)
+            return out[: fh.buffer_read_into(out, dtype="float32")]
         except (sf.LibsndfileError, RuntimeError):
-            pass
-        if got:
-            block = np.concatenate(got)
-            self.frames_read += len(block)
-            yield block
+            written = np.flatnonzero(~np.isnan(out).all(axis=1))
+            raise _StreamBroke(out[: written[-1] + 1 if len(written) else 0]) from None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         wav = _wav_data(self.info.path) if self.info.format == "WAV" else None
@@ -274,10 +281,13 @@ class BlockReader:
                     if want <= 0:
                         break
                     try:
-                        block = fh.read(want, dtype="float32", always_2d=True)
-                    except (sf.LibsndfileError, RuntimeError):
-                        self.truncated = True
-                        yield from self._salvage(fh, want)
+                        block = self._read(fh, want)
+                    except _StreamBroke as broke:
+                        # with no length in the header the stream's end and a cut look alike: not said
+                        self.truncated = self.info.frames is not None
+                        self.frames_read += len(broke.block)
+                        if len(broke.block):
+                            yield broke.block
                         return
                     if len(block) == 0:
                         break
@@ -289,7 +299,7 @@ class BlockReader:
         if wav is not None and wav.available_frames > wav.declared_frames:
             return
         expected = wav.declared_frames if wav is not None else self.info.frames
-        if self.frames_read < expected:
+        if expected is not None and self.frames_read < expected:
             self.truncated = True
 
 

@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, label: str, total_s: float) -> None:
-        self.enabled = sys.stderr.isatty() and total_s > 30
+    def __init__(self, label: str, total_s: float | None) -> None:
+        self.enabled = sys.stderr.isatty() and total_s is not None and total_s > 30  # None: a length unknown
         self.label, self.total, self.last = label, total_s, -1
 
     def __call__(self, event: Event) -> None:

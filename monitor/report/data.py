@@ -376,7 +376,8 @@ def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: 
         info = probe(path)
         if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
             return None
-        if duration_s and abs(info.duration_s - duration_s) > max(2.0, 0.02 * duration_s):
+        promised = info.duration_s  # None: the header gives no length
+        if duration_s and promised is not None and abs(promised - duration_s) > max(2.0, 0.02 * duration_s):
             return None
         src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
         col = _Collector(src.rate, src.legs)
