@@ -56,7 +56,8 @@ def test_systemd_accepts_the_unit_with_hostile_arguments(tmp_path):
                    webhook="http://127.0.0.1:8080/a?b=1&c=%20")
     r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path),
                         *[x for k, v in hostile.items() for x in (f"--{k}", v)]],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+                       capture_output=True, text=True, cwd=ROOT, timeout=60,
+                       env=dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "100%cfg$x")))
     assert r.returncode == 0, r.stderr
     unit = tmp_path / "callmonitor.service"
     assert "%%Z" in unit.read_text() and "$$HOME" in unit.read_text()
@@ -114,8 +115,8 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
     assert r.returncode == 0, r.stderr
     start = next(line for line in (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
                  if line.startswith("ExecStart="))
-    assert start.endswith(f" run --caller softphone.monitor --webhook http://127.0.0.1:8640/webhook "
-                          f"--webhook-token-file {token}")
+    assert start.endswith(f" run --caller softphone.monitor --webhook-url-file "
+                          f"{tmp_path / 'cfg' / 'callmonitor' / 'service-webhook.url'} --webhook-token-file {token}")
     shutil.rmtree(tmp_path / "units")
     r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", "http://127.0.0.1:8640/webhook",
                  "--webhook-token-file", str(tmp_path / "missing.token"))
@@ -431,8 +432,9 @@ def test_the_units_daemon_runs_with_every_run_option_given_to_install_service(tm
     argv = shlex.split(start.split("=", 1)[1])
     unit = build_parser().parse_args(argv[argv.index("run"):])
     here = build_parser().parse_args(["run", *given])
-    expected = vars(here) | {"socket": str(tmp_path / "cm.sock"), "db": str(tmp_path / "e.db")}
-    assert vars(unit) == expected
+    expected = vars(here) | {"socket": str(tmp_path / "cm.sock"), "db": str(tmp_path / "e.db"), "webhook": None,
+                             "webhook_url_file": str(tmp_path / "cfg" / "callmonitor" / "service-webhook.url")}
+    assert vars(unit) == expected  # the URL itself goes to the file the unit's daemon reads (below)
     r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--print", "--no-transcribe", "-v"],
                        capture_output=True, text=True, cwd=tmp_path, timeout=60,
                        env=dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path)))
@@ -543,3 +545,204 @@ def test_a_file_where_the_unit_folder_belongs_is_one_line_naming_it(tmp_path):
     assert r.returncode == 1
     assert r.stderr == (f"call-monitor: error: {tmp_path / 'units'}: not a folder (a file is in the way): "
                         "cannot write the unit there\n")
+
+
+# --------------------------------------------------------------------------- the webhook URL, kept out of the unit
+
+KEYED_URL = "https://hooks.example/in?key=S3cr3tK3y&agent=desk-7"
+QUERY_VALUES = ("S3cr3tK3y", "desk-7")
+
+
+def _url_file(tmp_path) -> Path:
+    """Where ``install-service`` keeps the unit's webhook URL (XDG_CONFIG_HOME is ``tmp_path/cfg``)."""
+    return tmp_path / "cfg" / "callmonitor" / "service-webhook.url"
+
+
+def _systemd_words(value: str, expands: bool = True) -> list[str]:
+    """An ExecStart value (or, with ``expands=False``, an Environment= value) split into words as
+    systemd.service(5) reads them: double quotes with ``\\`` escapes, ``%%`` a ``%`` and, where the
+    environment is expanded, ``$$`` a ``$``."""
+    import shlex
+    words = [w.replace("%%", "%") for w in shlex.split(value)]
+    return [w.replace("$$", "$") for w in words] if expands else words
+
+
+def _units_daemon_config(unit: str, monkeypatch):
+    """The configuration the unit's daemon runs with: its ``run`` arguments read by the daemon's
+    own parser, in the environment its ``Environment=`` lines set, loaded as ``run`` loads it."""
+    from monitor.cli import build_parser
+    from monitor.commands.common import config_from_args
+    from monitor.commands.run import overrides_from
+    for line in unit.splitlines():
+        if line.startswith("Environment="):
+            name, _, value = _systemd_words(line.split("=", 1)[1], expands=False)[0].partition("=")
+            monkeypatch.setenv(name, value)
+    start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = _systemd_words(start.split("=", 1)[1])
+    args = build_parser().parse_args(argv[argv.index("run"):])
+    return config_from_args(args, overrides_from(args))
+
+
+def test_a_webhook_url_with_a_key_stays_out_of_the_unit_in_a_file_only_the_user_may_read(tmp_path, monkeypatch):
+    """The unit's command line shows in `ps` to every local user and in `systemctl --user status`:
+    the URL goes to a file of mode 0600 that the unit's daemon reads, and nothing install-service
+    says shows a value of its query."""
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", KEYED_URL)
+    assert r.returncode == 0, r.stderr
+    unit = (tmp_path / "units" / "callmonitor.service").read_text()
+    start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert start.endswith(f" run --caller softphone.monitor --webhook-url-file {_url_file(tmp_path)}")
+    for value in QUERY_VALUES:
+        assert value not in unit and value not in r.stdout + r.stderr
+    assert _url_file(tmp_path).read_text() == KEYED_URL + "\n"
+    assert _url_file(tmp_path).stat().st_mode & 0o777 == 0o600
+    assert r.stderr.splitlines()[0] == (
+        f"call-monitor: wrote the webhook URL to {_url_file(tmp_path)} (mode 0600), which the unit's daemon reads: "
+        "it stays out of the unit and of its command line")
+    assert _units_daemon_config(unit, monkeypatch).delivery.webhook_url == KEYED_URL
+
+
+def test_the_units_daemon_takes_the_url_over_the_configurations_as_it_took_webhook(tmp_path, monkeypatch):
+    conf = tmp_path / "c.toml"
+    conf.write_text('[delivery]\nwebhook_url = "http://127.0.0.1:9/configured"\n')
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf), "--webhook", KEYED_URL)
+    assert r.returncode == 0, r.stderr
+    unit = (tmp_path / "units" / "callmonitor.service").read_text()
+    assert _units_daemon_config(unit, monkeypatch).delivery.webhook_url == KEYED_URL
+
+
+def test_the_url_file_is_private_from_its_first_byte_whatever_the_umask_or_a_file_left_before(tmp_path):
+    """Made new with mode 0600 (never a wider file filled, then narrowed): a umask of 0 and a
+    temporary file of mode 0644 left by an install that was killed change nothing."""
+    folder = _url_file(tmp_path).parent
+    folder.mkdir(parents=True)
+    left = folder / ".service-webhook.url.part"
+    left.write_text("left by an install that was killed\n")
+    left.chmod(0o644)
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--unit-dir", str(tmp_path / "units"),
+                        "--caller", "softphone.monitor", "--webhook", KEYED_URL], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=60, preexec_fn=lambda: os.umask(0))
+    assert r.returncode == 0, r.stderr
+    assert _url_file(tmp_path).stat().st_mode & 0o777 == 0o600 and _url_file(tmp_path).read_text() == KEYED_URL + "\n"
+    assert [p.name for p in folder.iterdir()] == ["service-webhook.url"]
+
+
+def test_print_shows_the_file_the_url_would_go_to_with_its_secrets_hidden_and_writes_nothing(tmp_path):
+    r = _install(tmp_path, "--print", "--caller", "softphone.monitor", "--webhook", KEYED_URL)
+    assert r.returncode == 0, r.stderr
+    assert f"--webhook-url-file {_url_file(tmp_path)}\n" in r.stdout
+    assert r.stdout.splitlines()[-3:] == [
+        "# The webhook URL is kept out of this unit, whose command line every user sees: install-service",
+        f"# writes it, mode 0600, to the file --webhook-url-file names, {_url_file(tmp_path)}:",
+        "# https://hooks.example/in?key=***&agent=*** (its secrets hidden here)"]
+    assert not any(value in r.stdout + r.stderr for value in QUERY_VALUES)
+    assert not (tmp_path / "units").exists() and not (tmp_path / "cfg").exists()
+
+
+def test_an_empty_webhook_still_means_none_whatever_the_configuration_says(tmp_path, monkeypatch):
+    conf = tmp_path / "c.toml"
+    conf.write_text('[delivery]\nwebhook_url = "http://127.0.0.1:9/hook"\n')
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf), "--webhook", "")
+    assert r.returncode == 0, r.stderr
+    unit = (tmp_path / "units" / "callmonitor.service").read_text()
+    assert ' --webhook ""' in unit and not _url_file(tmp_path).exists()
+    assert _units_daemon_config(unit, monkeypatch).delivery.webhook_url == ""
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://ann:S3cr3tK3y@hooks.example/in?key=S3cr3tK3y",
+     "must not hold credentials before the host (they are not sent; give the receiver's token in "
+     "webhook_token_file, sent as a bearer token), got 'https://***@hooks.example/in?key=***'"),
+    ("hooks.example/in?key=S3cr3tK3y",
+     "must be an http:// or https:// URL with a host (or \"\"), got 'hooks.example/in?key=***'"),
+    ("https://hooks.example/in?key=S3cr3tK3y&x=a b",
+     "must not contain spaces or control characters (percent-encode them), "
+     "got 'https://hooks.example/in?key=***&x=***'"),
+])
+def test_a_url_the_daemon_would_refuse_is_refused_in_one_line_and_nothing_written(tmp_path, url, problem):
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", url)
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: --webhook (delivery.webhook_url): {problem}\n"
+    assert not (tmp_path / "units").exists() and not (tmp_path / "cfg").exists()
+
+
+def test_enable_restarts_a_running_daemon_when_only_the_url_changed(tmp_path):
+    """The unit reads as before (it names the same file); the daemon running posts to the old URL
+    until it restarts."""
+    path = f"{_recording_systemctl(tmp_path)}:{os.environ['PATH']}"
+    for url in (KEYED_URL, KEYED_URL, "https://hooks.example/in?key=N3wK3y"):
+        r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", url, "--enable", PATH=path)
+        assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[1].endswith(" (the same unit as before, with another webhook URL)")
+    calls = (tmp_path / "systemctl.log").read_text().splitlines()
+    enable = ["--user daemon-reload", "--user enable --now callmonitor.service"]
+    assert calls == enable + enable + ["--user daemon-reload", "--user try-restart callmonitor.service", enable[1]]
+    assert _url_file(tmp_path).read_text() == "https://hooks.example/in?key=N3wK3y\n"
+
+
+@pytest.mark.parametrize("again", [[], ["--webhook", ""]], ids=["no webhook", "--webhook ''"])
+def test_installing_again_without_the_url_removes_the_file_that_kept_it(tmp_path, again):
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--webhook", KEYED_URL).returncode == 0
+    r = _install(tmp_path, "--caller", "softphone.monitor", *again)
+    assert r.returncode == 0, r.stderr
+    assert not _url_file(tmp_path).exists()
+    assert f"call-monitor: removed {_url_file(tmp_path)}: the unit reads no webhook URL from it now" in r.stderr
+
+
+def test_a_unit_that_cannot_be_written_leaves_the_url_file_as_it_was(tmp_path):
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--webhook", KEYED_URL).returncode == 0
+    units = tmp_path / "units"
+    (units / "callmonitor.service").chmod(0o444)
+    units.chmod(0o555)
+    try:
+        r = call_monitor("install-service", "--caller", "softphone.monitor", "--unit-dir", units, "--webhook",
+                         "https://hooks.example/in?key=N3wK3y", permissions_bind=True,
+                         env=dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT),
+                                  XDG_CONFIG_HOME=str(tmp_path / "cfg")))
+    finally:
+        units.chmod(0o755)
+    assert r.returncode == 1 and r.stderr.endswith("cannot write the unit (permission denied)\n"), r.stderr
+    assert _url_file(tmp_path).read_text() == KEYED_URL + "\n"
+    assert [p.name for p in _url_file(tmp_path).parent.iterdir()] == ["service-webhook.url"]
+
+
+def test_run_reads_the_url_from_its_file_at_each_load_so_a_reload_takes_a_new_one(tmp_path, monkeypatch):
+    from monitor.cli import build_parser
+    from monitor.commands.common import config_from_args
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    kept = tmp_path / "hook.url"
+    kept.write_text(KEYED_URL + "\n")
+    args = build_parser().parse_args(["run", "--webhook-url-file", str(kept)])
+    assert config_from_args(args).delivery.webhook_url == KEYED_URL
+    kept.write_text("https://hooks.example/in?key=N3wK3y\n")
+    assert config_from_args(args).delivery.webhook_url == "https://hooks.example/in?key=N3wK3y"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "no such webhook URL file"),
+    ("", "the webhook URL file is empty"),
+    ("hooks.example/in?key=S3cr3tK3y\n",
+     "the webhook URL in it must be an http:// or https:// URL with a host, got 'hooks.example/in?key=***'"),
+    ("https://ann:S3cr3tK3y@hooks.example/in\n",
+     "the webhook URL in it must not hold credentials before the host (they are not sent; give the receiver's "
+     "token in webhook_token_file, sent as a bearer token), got 'https://***@hooks.example/in'"),
+])
+@pytest.mark.parametrize("command", ["run", "install-service"])
+def test_a_url_file_the_daemon_could_not_use_is_one_line_naming_it(tmp_path, content, problem, command):
+    kept = tmp_path / "hook.url"
+    if content is not None:
+        kept.write_text(content)
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    r = call_monitor(command, "--caller", "softphone.monitor", "--webhook-url-file", kept, "--db", tmp_path / "e.db",
+                     *(["--unit-dir", tmp_path / "units"] if command == "install-service" else []), env=env, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == f"call-monitor: error: {kept}: {problem}\n"
+    assert not (tmp_path / "units").exists() and not (tmp_path / "e.db").exists()
+
+
+def test_a_url_and_a_url_file_together_are_refused(tmp_path):
+    r = _install(tmp_path, "--webhook", KEYED_URL, "--webhook-url-file", str(tmp_path / "hook.url"))
+    assert r.returncode == 2 and r.stderr.splitlines()[-1] == (
+        "call-monitor install-service: error: argument --webhook-url-file: not allowed with argument --webhook")
+    assert not (tmp_path / "units").exists()

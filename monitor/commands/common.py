@@ -189,7 +189,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     return setup
 
 
-PATH_OPTIONS = ("config", "db", "token_file", "socket", "webhook_token_file", "unit_dir")
+PATH_OPTIONS = ("config", "db", "token_file", "socket", "webhook_token_file", "webhook_url_file", "unit_dir")
 """Options naming a file (or a folder: ``unit_dir``) that are refused empty (``--db ""`` from an
 unset shell variable would otherwise mean the default silently, ``--webhook-token-file ""`` posts
 without the token the console asks for)."""
@@ -197,8 +197,10 @@ without the token the console asks for)."""
 
 def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
     """Load the effective configuration; raises ConfigError with a one-line message (an empty
-    path given to one of :data:`PATH_OPTIONS` too)."""
+    path given to one of :data:`PATH_OPTIONS` too). ``--webhook-url-file`` is read each time (a
+    reload reads it again), its URL set as ``--webhook`` sets one."""
     from ..config import ConfigError, load_config
+    from ..config.urls import read_url_file
     for option in PATH_OPTIONS:
         value = getattr(args, option, None)
         if value is not None and not value.strip():
@@ -208,6 +210,8 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
+    if getattr(args, "webhook_url_file", None):
+        extra["delivery.webhook_url"] = read_url_file(args.webhook_url_file)
     if args.config and (os.path.isdir(args.config) or not os.path.exists(args.config)):  # a pipe is read
         raise ConfigError(f"{args.config}: " + ("is a directory, not a configuration file" if os.path.isdir(args.config)
                                                 else "no such configuration file"))

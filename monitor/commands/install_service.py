@@ -9,11 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from ..console import error, info, warning
 from ..config.schema import xdg_home
+from ..config.urls import redact_url
 from .common import ExitStatus, help_path
 
 UNIT = """\
@@ -48,15 +50,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=f"Write callmonitor.service (in {help_path(unit_folder, UNIT_FOLDER)}) running "
                                    "`call-monitor run` with the given options (every option of `run`, checked now: "
                                    "a configuration, token file, status socket path, call audio or report folder or "
-                                   "model folder the daemon could not use is refused here). Then `systemctl --user "
-                                   "enable --now callmonitor` starts it, now and with every session (--enable does "
-                                   "that too).")
+                                   "model folder the daemon could not use is refused here). A --webhook URL is not "
+                                   "written into the unit, whose command line `ps` shows every user: it goes to "
+                                   f"{help_path(webhook_url_file, WEBHOOK_URL_FILE)} (mode 0600), which the unit's "
+                                   "daemon reads (--webhook-url-file). Then `systemctl --user enable --now "
+                                   "callmonitor` starts it, now and with every session (--enable does that too).")
     add_run_options(p)
     p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: "
                    f"{help_path(unit_folder, UNIT_FOLDER)}, $XDG_CONFIG_HOME/systemd/user)")
     p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload and enable --now "
-                   "(and restart a daemon running with other options)")
-    p.add_argument("--print", action="store_true", help="print the unit instead of writing it")
+                   "(and restart a daemon running with other options or another webhook URL)")
+    p.add_argument("--print", action="store_true", help="print the unit instead of writing it (and, for a "
+                   "--webhook URL, the file it would be written to, the URL's secrets hidden)")
     p.set_defaults(run=run)
 
 
@@ -74,6 +79,16 @@ UNIT_FOLDER = "$XDG_CONFIG_HOME/systemd/user"
 def unit_folder() -> Path:
     """Where the user's systemd units go: ``$XDG_CONFIG_HOME/systemd/user``."""
     return xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user"
+
+
+WEBHOOK_URL_FILE = "$XDG_CONFIG_HOME/callmonitor/service-webhook.url"
+"""Where the unit's webhook URL is kept, as the XDG variables name it."""
+
+
+def webhook_url_file() -> Path:
+    """The file (mode 0600) holding the ``--webhook`` URL that the unit's daemon reads: out of the
+    unit and its command line, which ``systemctl status`` and ``ps`` show (a key in its query too)."""
+    return xdg_home("XDG_CONFIG_HOME", os.environ) / "callmonitor" / "service-webhook.url"
 
 
 def systemd_quote(arg: str, what: str = "argument", *, expands: bool = True) -> str:
@@ -117,11 +132,12 @@ def environment_lines(env: Mapping[str, str]) -> str:
     return "".join(lines)
 
 
-RUN_VALUES = ("caller", "agent", "config", "db", "webhook", "webhook_token_file", "model", "socket")
+RUN_VALUES = ("caller", "agent", "config", "db", "webhook", "webhook_url_file", "webhook_token_file", "model",
+              "socket")
 """``run``'s options with a value, in the order the unit gives them; then :data:`RUN_FLAGS`,
 ``--[no-]wait-for-source`` and ``--log-level``."""
 RUN_FLAGS = ("jsonl", "no_notify", "no_transcribe")
-RUN_PATHS = ("config", "db", "webhook_token_file", "socket")
+RUN_PATHS = ("config", "db", "webhook_url_file", "webhook_token_file", "socket")
 """Options naming a file, made absolute: the unit's daemon runs in the home folder."""
 
 
@@ -144,6 +160,15 @@ def run_arguments(args: argparse.Namespace) -> list[str]:
     if getattr(args, "log_level", None) not in (None, "warning"):  # -v and --log-level share it
         out += ["--log-level", args.log_level]
     return out
+
+
+def unit_args(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` as the unit's daemon is given them: a ``--webhook`` URL (which may hold a key)
+    becomes ``--webhook-url-file`` naming :func:`webhook_url_file`; ``--webhook ""`` (no webhook,
+    whatever the configuration says) stays as it is."""
+    if not getattr(args, "webhook", None):
+        return args
+    return argparse.Namespace(**(vars(args) | {"webhook": None, "webhook_url_file": str(webhook_url_file())}))
 
 
 def exec_start(args: argparse.Namespace) -> str:
@@ -176,26 +201,44 @@ def run(args: argparse.Namespace) -> int:
                 "as the caller, usually the microphone; give --caller SOURCE, the monitor of the softphone's sink "
                 "(`call-monitor devices` lists them)")
     try:
-        unit = UNIT.format(environment=environment_lines(os.environ), exec_start=exec_start(args))
+        unit = UNIT.format(environment=environment_lines(os.environ), exec_start=exec_start(unit_args(args)))
     except UnitArgumentError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    url_file = WebhookUrlFile(webhook_url_file(), args.webhook) if args.webhook else None
     if args.print:
-        print(unit, end="")
+        print(unit + (url_file.note() if url_file else ""), end="")
         return ExitStatus.OK
-    d = Path(args.unit_dir or unit_folder())
-    path = d / "callmonitor.service"
+    return _install(args, unit, url_file)
+
+
+def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | None) -> int:
+    """Write the webhook URL's file (if any), then the unit (the file put back as it was when the
+    unit cannot be written); say what changed, and enable it or say how."""
+    path = Path(args.unit_dir or unit_folder()) / "callmonitor.service"
     try:
         before = path.read_text() if path.is_file() else None
     except (OSError, UnicodeDecodeError):
         before = ""  # a unit there that cannot be read: replaced, as a changed one
-    problem, written, in_place = _write_unit(path, unit)
+    url_before = _read_bytes(webhook_url_file())
+    problem = write_private(url_file.path, url_file.data) if url_file else None
+    if not problem:
+        problem, written, in_place = _write_unit(path, unit)
+        if problem and url_file:
+            _put_back(url_file.path, url_before)
     if problem:
         error(problem)
         return ExitStatus.FAILED
-    changed = before is not None and before != unit
-    info(_wrote_line(path, written, in_place) + (" (it replaces a different unit)" if changed else
+    unit_changed = before is not None and before != unit
+    url_changed = before is not None and url_file is not None and url_before != url_file.data
+    changed = unit_changed or url_changed
+    if url_file:
+        info(url_file.wrote_line())
+    info(_wrote_line(path, written, in_place) + (" (it replaces a different unit)" if unit_changed else
+                                                 " (the same unit as before, with another webhook URL)"
+                                                 if url_changed else
                                                  " (the same unit as before)" if before is not None else ""))
+    _remove_unused_url_file(before, unit)
     if args.enable:
         return _enable(path, changed)
     if changed:
@@ -204,6 +247,83 @@ def run(args: argparse.Namespace) -> int:
     else:
         info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
     return ExitStatus.OK
+
+
+@dataclass(frozen=True)
+class WebhookUrlFile:
+    """The ``--webhook`` URL of the unit, kept in ``path`` (mode 0600) for its daemon to read."""
+
+    path: Path
+    url: str
+
+    @property
+    def data(self) -> bytes:
+        return (self.url + "\n").encode("utf-8")
+
+    def note(self) -> str:
+        """What ``--print`` says of the file after the unit (comment lines: the output is still a
+        unit), the URL's secrets hidden."""
+        return ("# The webhook URL is kept out of this unit, whose command line every user sees: install-service\n"
+                f"# writes it, mode 0600, to the file --webhook-url-file names, {self.path}:\n"
+                f"# {redact_url(self.url)} (its secrets hidden here)\n")
+
+    def wrote_line(self) -> str:
+        return (f"wrote the webhook URL to {self.path} (mode 0600), which the unit's daemon reads: it stays out "
+                "of the unit and of its command line")
+
+
+def write_private(path: Path, data: bytes) -> str | None:
+    """``data`` as the whole of ``path``, which only the user may read from its first byte on: a
+    file made new beside it with mode 0600 (``O_EXCL``: no file left before with another mode is
+    reused; a narrower umask widened to 0600), then renamed over it; its folder made 0700 if
+    missing. The line naming the problem, else None."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        return f"{path.parent}: cannot make the folder for the webhook URL ({_reason(err)})"
+    part = path.with_name(f".{path.name}.part")
+    _remove(part)
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with open(fd, "wb") as fh:
+            os.fchmod(fd, 0o600)
+            fh.write(data)
+        os.replace(part, path)
+    except OSError as err:
+        _remove(part)
+        return f"{path}: cannot write the webhook URL ({_reason(err)})"
+    return None
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The bytes of ``path``; None when there is no file to read."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _put_back(path: Path, old: bytes | None) -> None:
+    """``path`` as it was before (``old``; None: no file), for a unit that could not be written."""
+    if old is None:
+        _remove(path)
+    else:
+        write_private(path, old)
+
+
+def _remove_unused_url_file(before: str | None, unit: str) -> None:
+    """The webhook URL file removed when the unit it was written for named it and the new unit
+    does not (installed again without --webhook): a key in it is kept nowhere it is not needed."""
+    path = webhook_url_file()
+    if before and _names(before, path) and not _names(unit, path) and path.is_file():
+        _remove(path)
+        info(f"removed {path}: the unit reads no webhook URL from it now")
+
+
+def _names(unit: str, path: Path) -> bool:
+    """Whether ``unit``'s daemon is given ``--webhook-url-file PATH``."""
+    named = f" --webhook-url-file {systemd_quote(str(path))}"
+    return f"{named} " in unit or f"{named}\n" in unit
 
 
 def _wrote_line(path: Path, written: Path, in_place: bool) -> str:

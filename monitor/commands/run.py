@@ -35,7 +35,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="wait for a caller source that is not there yet (the softphone not started, the "
                         "headset not plugged in) rather than exit 2 (daemon.wait_for_source; default on)")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout (as replay)")
-    p.add_argument("--webhook", metavar="URL", help="supervisor webhook (delivery.webhook_url)")
+    url = p.add_mutually_exclusive_group()
+    url.add_argument("--webhook", metavar="URL", help="supervisor webhook (delivery.webhook_url)")
+    url.add_argument("--webhook-url-file", metavar="FILE",
+                     help="the webhook URL read from FILE, kept off the command line, which `ps` shows every "
+                          "user (a key in its query stays private); read again at each reload")
     p.add_argument("--webhook-token-file", metavar="FILE",
                    help="token sent to the webhook as a bearer token (delivery.webhook_token_file)")
     p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
@@ -47,7 +51,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def webhook_overrides(args: argparse.Namespace) -> dict:
-    """The configuration keys that ``--webhook`` and ``--webhook-token-file`` set."""
+    """The configuration keys that ``--webhook`` and ``--webhook-token-file`` set (the URL of
+    ``--webhook-url-file`` is read where the configuration is loaded, a reload's too)."""
     o = {}
     if getattr(args, "webhook", None) is not None:
         o["delivery.webhook_url"] = args.webhook

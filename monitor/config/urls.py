@@ -2,20 +2,25 @@
 
 A URL may carry a secret in its query (``/webhook?token=...``): every place the product shows a
 URL (log lines, warnings, ``status``, listings, the configuration's own errors) shows
-:func:`redact_url`'s form; posts and the outbox keep the URL as given.
+:func:`redact_url`'s form; posts and the outbox keep the URL as given. A URL may also be read from a
+file (:func:`read_url_file`), which keeps it off a command line that ``ps`` shows every user.
 """
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit, urlunsplit
+
+from .schema import ConfigError
 
 HIDDEN = "***"
 """What :func:`redact_url` shows in place of a secret."""
-_NOT_HTTP = "must be an http:// or https:// URL with a host (or \"\")"
+_NOT_HTTP = "must be an http:// or https:// URL with a host"
 
 
-def url_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a webhook URL (one phrase), or None: an http(s) URL naming a host
+def url_problem(value: str, *, or_empty: bool = True) -> str | None:
+    """Why ``value`` cannot be a webhook URL (one phrase, saying that "" would do where
+    ``or_empty``, as it does in the configuration), or None: an http(s) URL naming a host
     (and a valid port, if any), without spaces or control characters (the request could not be
     made) and without credentials before the host (they are not sent: a receiver's token goes in
     ``webhook_token_file``)."""
@@ -23,9 +28,9 @@ def url_problem(value: str) -> str | None:
         url = urlsplit(value)
         url.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
-        return _NOT_HTTP
-    if url.scheme not in ("http", "https") or not url.hostname:
-        return _NOT_HTTP
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.hostname:
+        return _NOT_HTTP + (' (or "")' if or_empty else "")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
         return "must not contain spaces or control characters (percent-encode them)"
     if "@" in url.netloc:
@@ -57,3 +62,22 @@ def _hidden_value(param: str) -> str:
     """One ``name=value`` of a query with its value hidden (a part without ``=``, all of it)."""
     name, eq, _ = param.partition("=")
     return f"{name}={HIDDEN}" if eq else (HIDDEN if param else "")
+
+
+def read_url_file(path: str) -> str:
+    """The webhook URL held in the file ``path`` (its text, stripped), checked as the configuration
+    checks one; raises ConfigError naming the file, the URL in its error redacted."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as f:
+            url = f.read().strip()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such webhook URL file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a webhook URL file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the webhook URL ({getattr(err, 'strerror', None) or err})") from None
+    if not url:
+        raise ConfigError(f"{path}: the webhook URL file is empty")
+    if problem := url_problem(url, or_empty=False):
+        raise ConfigError(f"{path}: the webhook URL in it {problem}, got {redact_url(url)!r}")
+    return url
