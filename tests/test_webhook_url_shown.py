@@ -164,6 +164,31 @@ def test_a_replay_s_warnings_and_the_alerts_listing_show_the_url_hidden_while_ev
         assert SECRET not in said.stdout + said.stderr
 
 
+def test_a_replay_reads_its_webhook_url_from_a_file_kept_off_its_command_line(tmp_path, hook):
+    """``replay --webhook-url-file FILE`` posts every alert to the URL in FILE, as ``--webhook URL``
+    would, without the URL (nor its key) in the process's arguments; its token file is used."""
+    url_file, token_file = tmp_path / "hook.url", tmp_path / "token"
+    url_file.write_text(f"{hook.url}?token={SECRET}\n")
+    token_file.write_text("console-token\n")
+    db = tmp_path / "e.db"
+    proc = call_monitor("replay", CALLS / "deteriorating_8k.wav", "--no-transcribe", "--jsonl", "--db", db,
+                        "--webhook-url-file", url_file, "--webhook-token-file", token_file, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    alerts = [json.loads(line) for line in proc.stdout.splitlines() if json.loads(line)["type"] == "alert"]
+    assert alerts and len(hook.received) == len(alerts)
+    assert set(hook.paths) == {f"/hook?token={SECRET}"}
+    assert set(hook.authorizations) == {"Bearer console-token"}
+
+
+def test_a_replay_takes_one_webhook_either_on_its_command_line_or_from_a_file(tmp_path):
+    proc = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
+                        "--webhook", "http://127.0.0.1:9/hook", "--webhook-url-file", tmp_path / "hook.url",
+                        timeout=60)
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
+    assert not (tmp_path / "e.db").exists()
+
+
 def test_a_daemon_s_log_and_status_show_the_url_hidden_while_it_posts_to_the_url_as_given(pulse, env, tmp_path,
                                                                                             hook):
     """A daemon whose supervisor is down, then back: its outage and recovery lines, its heartbeat's,

@@ -25,8 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a recorded call (WAV, FLAC, OGG, MP3); each file is one call")
     p.add_argument("--jsonl", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--realtime", action="store_true", help="pace the audio like a live call")
-    p.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
-                   "console), from the database's outbox as the daemon does")
+    url = p.add_mutually_exclusive_group()
+    url.add_argument("--webhook", metavar="URL", help="also post the alerts to this webhook (a supervisor "
+                     "console), from the database's outbox as the daemon does")
+    url.add_argument("--webhook-url-file", metavar="FILE", help="the same, the webhook URL read from FILE: kept "
+                     "off the command line, which `ps` shows every user (a key in its query stays private)")
     p.add_argument("--webhook-token-file", metavar="FILE", help="token sent to the webhook as a bearer token")
     p.add_argument("--webhook-wait", type=float, default=10.0, metavar="S",
                    help="at the end, wait up to S seconds for the outbox to be delivered (default 10)")
@@ -65,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from .run import say_unused_token, start_webhook, webhook_overrides, webhook_token
     try:
         cfg = config_from_args(args, webhook_overrides(args))
-        say_unused_token(args, args.webhook or "", configured=False)
-        token = webhook_token(cfg) if args.webhook else None
+        posting = bool(args.webhook or args.webhook_url_file)  # the configured URL is the daemon's, not replay's
+        say_unused_token(args, cfg.delivery.webhook_url if posting else "", configured=False)
+        token = webhook_token(cfg) if posting else None
     except (ConfigError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     sink = JsonlSink() if args.jsonl else HumanSink(bell=cfg.delivery.bell)
     sinks = [sink]
-    webhook = start_webhook(cfg, store, token) if args.webhook else None
+    webhook = start_webhook(cfg, store, token) if posting else None
     if webhook is not None:
         sinks.append(webhook)
     from ..delivery.store_guard import PendingStore, StoreGuard

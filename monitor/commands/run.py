@@ -420,7 +420,8 @@ def say_unused_token(args: argparse.Namespace, webhook: str, *, configured: bool
     the URL in use, "" for none) to send it to, rather than ignoring it without a word.
     ``configured``: delivery.webhook_url would count (not in replay)."""
     if getattr(args, "webhook_token_file", None) and not webhook:
-        where = "--webhook URL or delivery.webhook_url" if configured else "--webhook URL"
+        where = ("--webhook URL, --webhook-url-file FILE or delivery.webhook_url" if configured
+                 else "--webhook URL or --webhook-url-file FILE")
         warning(f"--webhook-token-file {args.webhook_token_file} is not used: there is no webhook ({where})")
 
 
