@@ -77,6 +77,10 @@ def files(tmp_path_factory):
     f["trunc_flac"].write_bytes(lj[: len(lj) // 2])           # about half of 9.7 s
     f["cut_flac"] = d / "cut.flac"
     f["cut_flac"].write_bytes(lj[:1000])                      # the header and part of the first block
+    damaged = bytearray(lj)
+    damaged[len(lj) // 2: len(lj) // 2 + 400] = b"\x5a" * 400  # 400 bytes overwritten halfway: all there, damaged
+    f["damaged_flac"] = d / "damaged.flac"
+    f["damaged_flac"].write_bytes(bytes(damaged))
     streamed = without_length(lj)                              # a FLAC written as a stream: no length
     f["streamed_flac"] = d / "streamed.flac"
     f["streamed_flac"].write_bytes(streamed)
@@ -183,6 +187,17 @@ def test_truncated_recording_is_analysed_as_far_as_it_goes(files, key, held_s):
     assert rec["speech_s"] > 0.3 and rec["syllables"] > 0
 
 
+def test_a_flac_damaged_halfway_is_analysed_up_to_the_damage_and_not_said_to_hold_no_more(files):
+    """The decoder stops at the damage and cannot go past it, nor tell it from a cut: the warning
+    says the audio breaks off there, not that the file holds no more."""
+    proc = cli("--json", files["damaged_flac"])
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = records(proc.stdout)
+    assert 2.0 < rec["duration_s"] < 9.0
+    assert stderr_lines(proc) == [f"call-monitor: warning: {files['damaged_flac']}: truncated or damaged, analysed "
+                                  f"the {rec['duration_s']:.2f} s before its audio breaks off"]
+
+
 def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, tmp_path):
     """Replay reads in longer blocks (10 s acoustic-only) than analyze (1 s): the frames decoded
     before the cut in the block the file ends inside are kept, so neither loses the audio before it."""
@@ -192,7 +207,7 @@ def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, t
     assert replayed.returncode == 0, replayed.stderr
     (summary,) = [e for e in records(replayed.stdout) if e["type"] == "call_summary"]
     assert 4.0 < rec["duration_s"] == pytest.approx(summary["duration_s"], abs=0.01)
-    assert f"truncated recording, replayed the {summary['duration_s']:.2f} s it holds" in replayed.stderr
+    assert f"truncated or damaged, replayed the {summary['duration_s']:.2f} s before its audio breaks off" in replayed.stderr
 
 
 def test_a_recording_cut_off_before_its_first_sample_is_a_one_line_error_and_stores_no_call(files, tmp_path):

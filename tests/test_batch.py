@@ -370,7 +370,7 @@ def test_a_truncated_recording_is_scored_with_a_warning_as_replay_gives(tmp_path
     assert done.returncode == 0, done.stderr
     [row] = read_csv(out)
     assert row["status"] == "scored" and row["truncated"] == "True"
-    assert f"call-monitor: warning: {cut}: truncated recording, scored the 12.00 s it holds" in done.stderr.splitlines()
+    assert f"call-monitor: warning: {cut}: truncated or damaged, scored the 12.00 s before its audio breaks off" in done.stderr.splitlines()
 
 
 def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):

@@ -694,8 +694,9 @@ def test_a_report_of_a_truncated_recording_says_so_on_stderr_as_replay_does(tmp_
     done = call_monitor("report", cut, "-o", out, "--no-transcribe", timeout=120)
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if "warning" in line] == [
-        f"call-monitor: warning: {cut}: truncated recording, the report covers the 12.00 s it holds"]
-    assert "Truncated recording: the report covers the 12.0 s it holds." in out.read_text(encoding="utf-8")
+        f"call-monitor: warning: {cut}: truncated or damaged, the report covers the 12.00 s before its audio breaks off"]
+    assert ("Truncated or damaged recording: the report covers the 12.0 s before its audio breaks off."
+            in out.read_text(encoding="utf-8"))
 
 
 def test_a_missing_database_exits_2_as_for_every_command_that_reads_one(tmp_path, capsys):

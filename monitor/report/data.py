@@ -284,7 +284,8 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
         raise ReportError(str(err)) from None
     notes = []
     if src.truncated:
-        notes.append(f"Truncated recording: the report covers the {src.duration_s:.1f} s it holds.")
+        notes.append(f"Truncated or damaged recording: the report covers the {src.duration_s:.1f} s before its "
+                     "audio breaks off.")
     if len(src.legs) == 1:
         notes.append("Mono recording: the caller's leg only.")
     unread = src.unread_channels()
