@@ -66,11 +66,11 @@ class AudioInfo:
         return self.frames / self.rate if self.rate else 0.0
 
 
-def cut_short(path: str | os.PathLike, done: str, held_s: float, digits: int = 2) -> str:
+def cut_short(path: str | os.PathLike, done: str, held_s: float) -> str:
     """The warning for a recording whose audio breaks off before the length its header promises
     (cut short, or damaged: the decoder cannot go past the damage, nor say which it is): ``done``
     ("analysed", "replayed", "scored", "the report covers") the ``held_s`` seconds before it."""
-    return f"{os.fspath(path)}: truncated or damaged, {done} the {held_s:.{digits}f} s before its audio breaks off"
+    return f"{os.fspath(path)}: truncated or damaged, {done} the {held_s:.2f} s before its audio breaks off"
 
 
 def analysis_rate(rate: int) -> int:
