@@ -252,7 +252,8 @@ def test_a_token_file_without_a_webhook_is_said_not_ignored(tmp_path, command):
             "run": ["--caller", "softphone.monitor", "--no-wait-for-source", "--no-transcribe", "--db",
                     str(tmp_path / "e.db")]}[command]
     r = call_monitor(command, *args, "--webhook-token-file", token, env=env, timeout=300)
-    where = "--webhook URL" if command == "replay" else "--webhook URL or delivery.webhook_url"
+    where = ("--webhook URL or --webhook-url-file FILE" if command == "replay"
+             else "--webhook URL, --webhook-url-file FILE or delivery.webhook_url")
     assert r.stderr.splitlines()[0] == (f"call-monitor: warning: --webhook-token-file {token} is not used: there is "
                                         f"no webhook ({where})")
 
