@@ -300,6 +300,62 @@ def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores
     assert "1 scored, 0 already scored" in cli(*base).stderr
 
 
+@pytest.fixture
+def mono_call(tmp_path) -> Path:
+    """A folder holding one mono recording: 20 s of a fixture call's caller."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    (tmp_path / "calls").mkdir()
+    sf.write(tmp_path / "calls" / "mono.wav", x[:, 1], rate)
+    return tmp_path / "calls" / "mono.wav"
+
+
+def _ledger_legs(db: Path) -> list[tuple[int, int]]:
+    return db_rows(db, "SELECT caller_channel, agent_channel FROM batch_calls ORDER BY id")
+
+
+def test_resume_from_its_own_table_finds_a_mono_recording_already_scored(mono_call, tmp_path):
+    """The table's first columns read as a manifest: given back with --resume, a mono recording
+    (scored on channel 0 alone, whatever legs were asked) is already scored, not a second call."""
+    db, first, again = tmp_path / "events.db", tmp_path / "first.csv", tmp_path / "again.csv"
+    done = cli("batch", mono_call.parent, "--workers", "1", "--quiet", "--db", db, "--out", first, timeout=300)
+    assert done.returncode == 0, done.stderr
+    resumed = cli("batch", first, "--workers", "1", "--quiet", "--db", db, "--out", again, "--resume", timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "0 scored, 1 already scored" in resumed.stderr
+    assert len(db_rows(db, "SELECT id FROM calls")) == 1
+    assert _ledger_legs(db) == [(0, -1)]
+    [row] = read_csv(again)
+    assert (row["status"], row["caller_channel"], row["agent_channel"]) == ("already_scored", "0", "-1")
+
+
+def test_a_ledger_row_an_earlier_release_keyed_on_the_legs_asked_is_still_found(mono_call, tmp_path):
+    """Earlier releases keyed a mono recording's ledger row on the legs asked (caller 1, agent 0 by
+    default): a batch opening such a ledger moves the row to the legs scored, and --resume finds it."""
+    db = tmp_path / "events.db"
+    done = cli("batch", mono_call, "--workers", "1", "--quiet", "--db", db, timeout=300)
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE batch_calls SET caller_channel = 1, agent_channel = 0")  # as they wrote it
+    conn.close()
+    resumed = cli("batch", mono_call, "--workers", "1", "--quiet", "--db", db, "--resume", timeout=300)
+    assert resumed.returncode == 0 and "0 scored, 1 already scored" in resumed.stderr, resumed.stderr
+    assert _ledger_legs(db) == [(0, -1)] and len(db_rows(db, "SELECT id FROM calls")) == 1
+
+
+def test_resume_scores_a_stereo_recording_again_on_other_legs(tmp_path):
+    """A stereo recording scored with its caller on channel 0 and no agent has the ledger key of a
+    mono recording's call: asked on the default legs, it is another call, scored."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    stereo, db = tmp_path / "stereo.wav", tmp_path / "events.db"
+    sf.write(stereo, x, rate)
+    base = ["batch", stereo, "--workers", "1", "--quiet", "--db", db, "--resume"]
+    assert "1 scored" in cli(*base, "--caller-channel", "0", "--agent-channel", "-1", timeout=300).stderr
+    done = cli(*base, timeout=300)
+    assert done.returncode == 0 and "1 scored, 0 already scored" in done.stderr, done.stderr
+    assert _ledger_legs(db) == [(0, -1), (1, 0)]
+
+
 def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_else(tmp_path):
     """Missing, empty and non-audio recordings alone: one error line each and exit 1; no summary
     line, no cluster, no database made, and the table of an earlier batch at --out is kept."""

@@ -40,6 +40,14 @@ class CallJob:
     index: int = 0
     """Position in the batch (the order of the inputs): the order of the per-call table."""
 
+    def legs(self, channels: int) -> tuple[int, int]:
+        """The channels its caller and agent legs are scored from (-1: no agent leg) in a recording
+        of ``channels`` channels: the asked ones, but channel 0 alone for a mono recording, as
+        :func:`~monitor.capture.sources.leg_channels` reads it (what the table and the ledger keep)."""
+        from ..capture.sources import leg_channels
+        scored = leg_channels(channels, self.caller_channel, self.agent_channel)
+        return scored["caller"], scored.get("agent", -1)
+
 
 def _is_audio(name: str) -> bool:
     return name.lower().endswith(AUDIO_SUFFIXES)

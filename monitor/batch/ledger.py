@@ -6,6 +6,11 @@ cue snapshots, transcript and summary go in exactly as ``replay`` writes them) p
 stored call, and the call's row of the per-call table. A call and its ledger row are committed
 together, so a batch killed at any point leaves every call either complete and recorded, or
 absent: a rerun with ``--resume`` neither loses nor duplicates one.
+
+A ledger row is keyed on the legs the call was scored from (:meth:`CallJob.legs`: a mono
+recording's caller is channel 0 and it has no agent, whatever legs were asked). Earlier releases
+keyed a mono recording's row on the legs asked; :data:`_REKEY_MONO` moves such rows to the
+key they are looked up by when the ledger is opened.
 """
 
 from __future__ import annotations
@@ -37,6 +42,14 @@ CREATE TABLE IF NOT EXISTS batch_calls (
 CREATE INDEX IF NOT EXISTS batch_calls_path ON batch_calls(path, config_hash)
 """
 
+_REKEY_MONO = """
+UPDATE OR IGNORE batch_calls SET caller_channel = 0, agent_channel = -1
+WHERE json_extract(row, '$.channels') = 1 AND NOT (caller_channel = 0 AND agent_channel = -1)
+"""
+"""Rows of mono recordings keyed on the legs asked (as earlier releases wrote them) moved to the
+legs scored. A row whose new key another row already holds (the same content scored again under
+the new key) is left as it is: its call is still stored, and a purge still deletes the two together."""
+
 
 class BatchStore(Store):
     """A :class:`Store` whose writes can be grouped into one transaction (:meth:`atomic`)."""
@@ -51,6 +64,7 @@ class BatchStore(Store):
                 for statement in _LEDGER.split(";"):
                     if statement.strip():
                         store._conn.execute(statement)
+                store._conn.execute(_REKEY_MONO)
         except Exception as exc:
             store.close()
             raise StoreError(f"{path}: cannot add the batch ledger ({exc})") from None
@@ -78,17 +92,26 @@ class BatchStore(Store):
 
     # ------------------------------------------------------------------ the ledger
 
-    def known_hash(self, job: CallJob, config_hash: str) -> str:
-        """The content hash this path was last scored with under ``config_hash`` ('' if never)."""
-        rows = self._read("SELECT content_hash FROM batch_calls WHERE path = ? AND caller_channel = ? "
-                          "AND agent_channel = ? AND config_hash = ? ORDER BY id DESC LIMIT 1",
-                          (job.path, job.caller_channel, _agent(job), config_hash))
-        return rows[0][0] if rows else ""
+    def known_hashes(self, job: CallJob, config_hash: str) -> dict[tuple[int, int], str]:
+        """The content hash this path was last scored with under ``config_hash``, for each pair of
+        legs it may be scored on (:meth:`CallJob.legs`: the asked ones, or a mono recording's);
+        the worker, which reads the recording's channel count, takes the one of its legs."""
+        known = {}
+        for legs in {job.legs(2), job.legs(1)}:
+            rows = self._read("SELECT content_hash FROM batch_calls WHERE path = ? AND caller_channel = ? "
+                              "AND agent_channel = ? AND config_hash = ? ORDER BY id DESC LIMIT 1",
+                              (job.path, *legs, config_hash))
+            if rows:
+                known[legs] = rows[0][0]
+        return known
 
-    def scored_row(self, job: CallJob, content_hash: str, config_hash: str) -> dict[str, Any] | None:
+    def scored_row(self, job: CallJob, channels: int, content_hash: str,
+                   config_hash: str) -> dict[str, Any] | None:
+        """The table row stored with the call of ``job`` scored from this content under
+        ``config_hash`` in a recording of ``channels`` channels, or None."""
         rows = self._read("SELECT row FROM batch_calls WHERE path = ? AND caller_channel = ? AND "
                           "agent_channel = ? AND content_hash = ? AND config_hash = ?",
-                          (job.path, job.caller_channel, _agent(job), content_hash, config_hash))
+                          (job.path, *job.legs(channels), content_hash, config_hash))
         return json.loads(rows[0][0]) if rows else None
 
     def ledger_count(self) -> int:
@@ -104,7 +127,7 @@ class BatchStore(Store):
             row = dict(row, db_call_id=call_id)
             self._write("INSERT OR REPLACE INTO batch_calls (path, caller_channel, agent_channel, content_hash, "
                         "config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (job.path, job.caller_channel, _agent(job), row["content_hash"], row["config_hash"],
+                        (job.path, *job.legs(row["channels"]), row["content_hash"], row["config_hash"],
                          call_id, json.dumps(row), time.time()), commit=True)
         return call_id
 
@@ -125,10 +148,6 @@ class BatchStore(Store):
                 self.add_words(call_id, ev)
             elif isinstance(ev, CallSummaryEvent):
                 self.end_call(call_id, ev.duration_s, replace(ev, call_id=call_id).to_dict())
-
-
-def _agent(job: CallJob) -> int:
-    return -1 if job.agent_channel is None else job.agent_channel
 
 
 def _summary(events: Sequence[Event]) -> CallSummaryEvent:

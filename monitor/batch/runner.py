@@ -333,11 +333,11 @@ class BatchRun:
         progress = _Progress(len(jobs) - len(unopened), self.opts.progress)
         t0 = time.perf_counter()
 
-        def submit(job: CallJob | None, known: str | None = None) -> None:
+        def submit(job: CallJob | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
             if job is None:
                 return
             if known is None:
-                known = self.store.known_hash(job, self.chash) if self.opts.resume else ""
+                known = self.store.known_hashes(job, self.chash) if self.opts.resume else {}
             fut = self.client.submit(score_call, job, self.toml, self.chash, known, self.opts.transcribe,
                                      key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}", pure=False)
             by_key[fut.key] = job
@@ -351,7 +351,7 @@ class BatchRun:
                 result = self._result(fut, job)
                 fut.release()
                 if result.skipped and not self._take_earlier(result):
-                    submit(job, known="")  # the ledger lost the row: score it again
+                    submit(job, known={})  # the ledger lost the row: score it again
                     continue
                 if not result.skipped:
                     self._take(result)
@@ -372,10 +372,10 @@ class BatchRun:
             return CallResult(job, error=f"{job.path}: the worker failed on this call ({type(err).__name__}: {err})")
 
     def _take_earlier(self, result: CallResult) -> bool:
-        row = self.store.scored_row(result.job, result.content_hash, self.chash)
+        row = self.store.scored_row(result.job, result.channels, result.content_hash, self.chash)
         if row is None or row.get("error"):  # lost, or scored without its words: score it again
             return False
-        self._rows[result.job.index] = dict(row, **job_cells(result.job), status="already_scored")
+        self._rows[result.job.index] = dict(row, **job_cells(result.job, result.channels), status="already_scored")
         self.outcome.skipped += 1
         return True
 

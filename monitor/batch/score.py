@@ -14,9 +14,10 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
-from ..capture.audio_files import AudioFileError
+from ..capture.audio_files import AudioFileError, probe
 from ..config import Config, config_from_toml
 from ..events import Event
 from ..transcription.vosk_models import ModelError
@@ -42,6 +43,9 @@ class CallResult:
     events: tuple[Event, ...] = ()
     error: str = ""
     skipped: bool = False
+    channels: int = 0
+    """The recording's channel count, read from its header (0: not read): which legs it was
+    scored from (:meth:`CallJob.legs`), for the ledger's row of a skipped call."""
     unread_channels: str = ""
     """A recording of more than two channels: its channel count and the channels read (a
     phrase for the client's warning line naming the file), else empty."""
@@ -172,23 +176,27 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     return events, facts
 
 
-def score_call(job: CallJob, config_toml: str, config_hash: str, known_hash: str = "",
-               transcribe: bool = False) -> CallResult:
+def score_call(job: CallJob, config_toml: str, config_hash: str,
+               known: Mapping[tuple[int, int], str] = MappingProxyType({}), transcribe: bool = False) -> CallResult:
     """The Dask task: one call in, one :class:`CallResult` out (never raises for a bad file).
 
-    ``known_hash``: the content hash this path was already scored with under ``config_hash``
-    (from the client's ledger, with ``--resume``); the same content again is skipped."""
+    ``known``: the content hash this path was already scored with under ``config_hash``, by the
+    legs it was scored from (from the client's ledger, with ``--resume``); the same content again,
+    on the legs this recording's call is scored from (:meth:`CallJob.legs`), is skipped."""
     t_cpu = _cpu_s()
     # the header first, as the client checks it (a file only the workers see is checked here alone),
     # before the file is read whole: a named pipe or a device would block the worker for ever
     if problem := open_problem(job.path, job.caller_channel, job.agent_channel):
         return CallResult(job, error=problem)
     try:
+        channels = probe(job.path).channels
         digest = content_hash(job.path)
+    except AudioFileError as err:
+        return CallResult(job, error=str(err))
     except OSError as err:
         return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
-    if known_hash and digest == known_hash:
-        return CallResult(job, content_hash=digest, skipped=True)
+    if digest == known.get(job.legs(channels)):
+        return CallResult(job, content_hash=digest, skipped=True, channels=channels)
     try:
         cfg = config_from_toml(config_toml, "batch configuration")
         transcription = _transcription(transcribe)

@@ -19,7 +19,6 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..capture.sources import leg_channels
 from ..config import Config
 from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
 from ..files import replaced
@@ -69,11 +68,15 @@ def _first(alerts: Sequence[AlertEvent], severity: str) -> float | None:
     return min((a.t for a in alerts if a.severity == severity), default=None)
 
 
-def job_cells(job: CallJob) -> dict[str, Any]:
-    """The row's cells that name the call: its recording, its legs' channels (-1: no agent leg)
-    and its id from the manifest."""
-    return {"path": job.path, "caller_channel": job.caller_channel,
-            "agent_channel": -1 if job.agent_channel is None else job.agent_channel, "call_id": job.call_id}
+def job_cells(job: CallJob, channels: int | None = None) -> dict[str, Any]:
+    """The row's cells that name the call: its recording, its legs' channels (-1: no agent leg;
+    those scored in a recording of ``channels`` channels when known, :meth:`CallJob.legs`, else the
+    asked ones) and its id from the manifest."""
+    if channels is None:
+        caller, agent = job.caller_channel, -1 if job.agent_channel is None else job.agent_channel
+    else:
+        caller, agent = job.legs(channels)
+    return {"path": job.path, "caller_channel": caller, "agent_channel": agent, "call_id": job.call_id}
 
 
 def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str, Any], *,
@@ -84,7 +87,7 @@ def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str
     summary = next(e for e in reversed(events) if isinstance(e, CallSummaryEvent))
     base = summary.baseline.get("cues", {}) if summary.baseline else {}
     medians = cue_medians(cues, cfg.analysis.baseline_min_window_speech_s)
-    row: dict[str, Any] = {**job_cells(job), "status": "scored", "error": "",
+    row: dict[str, Any] = {**job_cells(job, int(facts["channels"])), "status": "scored", "error": "",
                            "duration_s": summary.duration_s, "caller_speech_s": summary.caller_speech_s,
                            **facts, "alerts": len(alerts),
                            "warning_alerts": sum(a.severity == "warning" for a in alerts),
@@ -94,8 +97,6 @@ def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str
     row.update({f"baseline_{c}": _round((base.get(c) or {}).get("median")) for c in CUE_NAMES})
     row.update({f"median_{c}": medians[c] for c in CUE_NAMES})
     row.update(db_call_id=None, content_hash=content_hash, config_hash=config_hash)
-    scored = leg_channels(int(facts["channels"]), job.caller_channel, job.agent_channel)
-    row.update(caller_channel=scored["caller"], agent_channel=scored.get("agent", -1))  # a mono file: 0, -1
     return row
 
 
