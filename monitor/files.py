@@ -1,4 +1,5 @@
-"""Writing a file whole or not at all: into a temporary file beside it, renamed over it at the end."""
+"""Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
+and whether two paths name one file."""
 
 from __future__ import annotations
 
@@ -27,3 +28,13 @@ def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[str]:
         except OSError:
             pass
         raise
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file: :func:`os.path.samefile` where both are
+    there (a hard or symbolic link to the other too), else their resolved paths compared (a file
+    not made yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)

@@ -446,6 +446,31 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
 
 
 
+@pytest.mark.parametrize("out_is", ["the manifest", "a link to the manifest", "a recording"])
+def test_the_table_is_never_written_over_an_input_and_nothing_is_scored(tmp_path, out_is):
+    """--out naming the manifest the batch reads (by another path too) or a recording it scores is
+    refused in one line naming it, before anything is scored: the input is left as it was."""
+    (tmp_path / "mf").mkdir()
+    manifest = tmp_path / "mf" / "keep.csv"
+    text = f"path,caller_channel,notes\n{ARCHIVE[0]},1,my precious notes\n"
+    manifest.write_text(text)
+    (tmp_path / "mf" / "link.csv").symlink_to("keep.csv")
+    recording = tmp_path / "call.parquet"  # a recording named directly is scored whatever its name
+    recording.write_bytes(ARCHIVE[0].read_bytes())
+    inputs, out, said = {
+        "the manifest": ([manifest], manifest, "is the manifest this batch reads,"),
+        "a link to the manifest": ([manifest], tmp_path / "mf" / "link.csv",
+                                   f"is the manifest this batch reads ({manifest}),"),
+        "a recording": ([manifest, recording], recording, "is a recording this batch scores,")}[out_is]
+    db = tmp_path / "e.db"
+    done = cli("batch", *inputs, "--workers", "1", "--db", db, "--out", out, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"call-monitor: error: --out {out}: {said} which the table would replace; "
+                                        "give --out another file"]
+    assert manifest.read_text() == text and recording.read_bytes() == ARCHIVE[0].read_bytes()
+    assert not db.exists()
+
+
 def test_a_database_it_cannot_use_is_one_line_and_exit_2(tmp_path):
     not_a_db = tmp_path / "notes.txt"
     not_a_db.write_text("not a database\n")

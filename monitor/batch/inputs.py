@@ -150,11 +150,16 @@ def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
     return None
 
 
+def is_manifest(item: str) -> bool:
+    """Whether the input ``item`` is read as a CSV manifest (a file ending in .csv), not scored."""
+    return item.lower().endswith(".csv") and os.path.isfile(item)
+
+
 def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
                 problems: list[str] | None) -> list[CallJob]:
     if os.path.isdir(item):
         return [CallJob(p, caller_channel, agent_channel) for p in _walk(item, problems, named=True)]
-    if item.lower().endswith(".csv") and os.path.isfile(item):
+    if is_manifest(item):
         return read_manifest(item, caller_channel, agent_channel)
     if _is_pattern(item):
         found = sorted(glob.glob(item, recursive=True))
@@ -208,7 +213,7 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         found = _expand_one(item, caller_channel, agent_channel, problems)
         if os.path.isdir(item) and not found:
             raise InputError(f"{item}: the folder holds no recording ({', '.join(AUDIO_SUFFIXES)})")
-        listed = item.lower().endswith(".csv") and os.path.isfile(item)
+        listed = is_manifest(item)
         for job in found:
             path = os.path.abspath(job.path)
             legs = (path, job.caller_channel, job.agent_channel)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
 from .common import ExitStatus, add_config_options, exit_status_of, stopped_by
+
+if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
+    from ..batch.inputs import CallJob
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +69,21 @@ def _check_args(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob]) -> str | None:
+    """Why ``--out`` may not be written, in one line naming it: it is a manifest the batch reads or
+    a recording it scores, which the table would replace; None otherwise."""
+    from ..batch.inputs import is_manifest
+    from ..files import same_file
+    manifest = next((item for item in inputs if is_manifest(item) and same_file(out, item)), None)
+    recording = None if manifest else next((job.path for job in jobs if same_file(out, job.path)), None)
+    if manifest is None and recording is None:
+        return None
+    what, path = ("the manifest this batch reads", manifest) if manifest else ("a recording this batch scores",
+                                                                              recording)
+    named = "" if os.path.abspath(path) == os.path.abspath(out) else f" ({path})"
+    return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
+
+
 def _progress_shown(args: argparse.Namespace) -> bool:
     """Whether the progress bars are shown (on stderr): not --quiet, output on a terminal."""
     return not args.quiet and sys.stdout.isatty()
@@ -85,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
                              unsearched, workers_see_more=bool(args.scheduler))
     except (ConfigError, InputError) as err:
         error(str(err))
+        return ExitStatus.BAD_SETUP
+    if args.out and (problem := _out_problem(args.out, args.inputs, jobs)):  # before anything is scored
+        error(problem)
         return ExitStatus.BAD_SETUP
     try:
         import distributed  # noqa: F401
