@@ -438,6 +438,8 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
             (["batch", str(ARCHIVE[0]), "--out", str(tmp_path / "tables" / "summary.csv")],
              "a folder of that name is there"),
             (["batch", str(ARCHIVE[0]), "--workers", "0"], "at least 1"),
+            (["batch", str(ARCHIVE[0]), "--db", str(tmp_path / "e.db"), "--out", ""],
+             '--out "": an empty path; give a file (summary.csv or summary.parquet), or leave the option out'),
             (["batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(tmp_path / "e.db")],
              "cannot reach the Dask scheduler")):
         done = cli(*args, timeout=120)

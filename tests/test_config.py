@@ -173,6 +173,29 @@ def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, messa
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("section, key", [("storage", "db"), ("supervisor", "db"), ("supervisor", "token_file")])
+@pytest.mark.parametrize("empty", ['""', '"  "'])
+def test_an_empty_path_in_the_configuration_is_refused_naming_the_key(env, tmp_path, section, key, empty):
+    """``db = ""`` is no file: it was read as "." (the current folder), shown so by `config` and
+    refused by every other command as a folder. It is the configuration's error, naming the key."""
+    path = write(tmp_path / "config.toml", f"[{section}]\n{key} = {empty}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == (f"{path}: {section}.{key}: an empty path; give a file, or leave the key out for its "
+                              "default")
+
+
+def test_config_refuses_an_empty_database_path_in_one_line(env, tmp_path):
+    from conftest import ROOT, call_monitor
+    path = write(tmp_path / "config.toml", '[storage]\ndb = ""\n')
+    for command in (["config"], ["alerts"], ["purge", "--older-than", "1d"]):
+        r = call_monitor(*command, "--config", path, cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                         timeout=60)
+        assert r.returncode == 2 and r.stdout == "", command
+        assert r.stderr == (f"call-monitor: error: {path}: storage.db: an empty path; give a file, or leave the key "
+                            "out for its default\n")
+
+
 def test_a_bad_user_config_is_named_too(env):
     user = write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml", "[daemon]\nbell = 1\n")
     with pytest.raises(ConfigError, match=f"^{user}: daemon.bell: unknown key"):

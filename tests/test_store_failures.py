@@ -579,6 +579,27 @@ def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp
                             f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
 
 
+@pytest.mark.parametrize("command, option", [("alerts", "--since"), ("purge", "--older-than")])
+@pytest.mark.parametrize("empty", ["", " "])
+def test_an_empty_time_is_refused_not_taken_for_the_option_left_out(tmp_path, command, option, empty):
+    """``--older-than "$AGE"`` with AGE unset would purge with the retention period (every call of a
+    database kept with retention_days = 0 is kept, 30 days' otherwise), ``--since ""`` list every
+    alert: one line naming the option, exit 2, and the database as it was."""
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    call = store.start_call("old", time.time() - 40 * 86400)
+    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(call, 10.0, ended_at=time.time() - 40 * 86400 + 10)
+    store.close()
+    r = cli(command, "--db", str(db), option, empty)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"call-monitor: error: {option} \"\": an empty time; give a duration (a number and s, m, h, "
+                        f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
+    store = Store.open(db)
+    assert [c.source for c in store.list_calls()] == ["old"] and len(store.list_alerts()) == 1
+    store.close()
+
+
 def test_purge_deletes_an_old_call_a_killed_replay_left_open_and_keeps_a_running_one(tmp_path):
     """A replay killed mid-call (SIGKILL, power loss) leaves its call open; retention still applies."""
     db = tmp_path / "e.db"

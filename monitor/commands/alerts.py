@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..delivery.store import Store
     from .common import ConfigError, StoreError, config_from_args, daemon_elsewhere
     try:
-        since = parse_when(args.since, "--since") if args.since else None
+        since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
         cfg = config_from_args(args)
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError) as err:

@@ -50,6 +50,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--workers: must be at least 1, got {args.workers}"
     if args.workers is not None and args.scheduler:
         return "--workers and --scheduler: give one or the other (a cluster has its own workers)"
+    if args.out is not None and not args.out.strip():  # "--out $TABLE" with TABLE unset: no table, unsaid
+        return '--out "": an empty path; give a file (summary.csv or summary.parquet), or leave the option out'
     if args.out:
         from ..batch.table import TableError, table_format
         try:

@@ -83,7 +83,10 @@ def parse_duration(text: str) -> float | None:
 
 def parse_when(text: str, option: str, now: float | None = None) -> float:
     """A duration ago (:func:`parse_duration`) or an ISO date/time (local time unless it says) ->
-    unix seconds. Raises ValueError with a one-line message naming ``option``."""
+    unix seconds. Raises ValueError with a one-line message naming ``option`` (an empty ``text``
+    too: ``--since "$WHEN"`` with WHEN unset is not the option left out)."""
+    if not text.strip():
+        raise ValueError(f"{option} \"\": an empty time; give {WHEN_FORMATS}")
     now = time.time() if now is None else now
     seconds = parse_duration(text)
     if seconds is not None:

@@ -35,12 +35,13 @@ def run(args: argparse.Namespace) -> int:
     now = time.time()
     try:
         cfg = config_from_args(args)
-        age = parse_duration(args.older_than) if args.older_than else cfg.storage.retention_days * 86400.0
+        given = args.older_than is not None  # an empty one is refused, never the retention period
+        age = parse_duration(args.older_than) if given else cfg.storage.retention_days * 86400.0
         cutoff = now - age if age is not None else parse_when(args.older_than, "--older-than", now)
     except (ValueError, ConfigError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    if not args.older_than and age <= 0:
+    if not given and age <= 0:
         info("storage.retention_days is 0 (keep forever): nothing purged; give --older-than to purge")
         return ExitStatus.OK
     if not os.path.exists(cfg.storage.db):  # as every command that reads one: a --db mistyped shows
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if age is None:
         older = f"started before {args.older_than}"
     else:  # as the user said it (90m, not 0.0625 days), else the retention period
-        older = f"older than {args.older_than.strip() if args.older_than else f'{age / 86400:g} days'}"
+        older = f"older than {args.older_than.strip() if given else f'{age / 86400:g} days'}"
     info(f"purged {counts.get('calls', 0)} call(s) {older}"
          + (f" ({rest})" if rest else ""))
     return ExitStatus.OK

@@ -104,6 +104,8 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
     if "choices" in meta:
         _check_choice(value, meta, where)
+    if meta.get("kind") == "path" and not value.strip():  # Path("") is ".", the current folder
+        raise ConfigError(f"{where}: an empty path; give a file, or leave the key out for its default")
     if meta.get("kind") == "url" and value and (problem := url_problem(value)):
         raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
     return value

@@ -28,7 +28,8 @@ class ConfigError(ValueError):
 
 
 def _k(default: Any, doc: str, **check: Any) -> Any:
-    """A documented config key; ``check`` holds min/max/gt/choices/kind for validation."""
+    """A documented config key; ``check`` holds min/max/gt/choices/kind for validation (``kind``:
+    "url" a webhook's or a link's URL, "path" a file that must be named: never empty)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -934,10 +935,10 @@ class SupervisorConfig:
     listen: str = _k("127.0.0.1:8640", "HOST:PORT the console listens on (other than loopback "
                      "only with TLS, or with a warning)")
     db: str = _k("~/.local/share/callmonitor/supervisor.db", "the console's own SQLite database "
-                 "(created mode 0600); under $XDG_DATA_HOME when set, as storage.db")
+                 "(created mode 0600); under $XDG_DATA_HOME when set, as storage.db", kind="path")
     token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "
                          "mode 0600 with a random token on first start); under $XDG_CONFIG_HOME "
-                         "when set, as the configuration file")
+                         "when set, as the configuration file", kind="path")
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
                                        "characters): such a token may post only as agent NAME; each "
                                        "agent's token its own (not another's, nor the shared one); "
@@ -985,7 +986,7 @@ def default_paths(env: Mapping[str, str]) -> dict[str, str]:
 @dataclass(frozen=True)
 class StorageConfig:
     db: str = _k("~/.local/share/callmonitor/events.db", "SQLite database (created mode 0600); "
-                 "under $XDG_DATA_HOME when set")
+                 "under $XDG_DATA_HOME when set", kind="path")
     snapshot_every_s: float = _k(5.0, "store one cue snapshot per channel every this many "
                                  "seconds of call", gt=0, max=3600.0)
     transcripts: bool = _k(True, "store the transcript (the caller's and agent's words) in the "
