@@ -159,6 +159,8 @@ def test_each_stored_call_keeps_the_channel_of_each_leg_as_replay_does(tmp_path)
     done = cli("batch", stereo, mono, "--caller-channel", "0", "--agent-channel", "1", "--workers", "1",
                "--db", db, "--out", tmp_path / "summary.csv", timeout=300)
     assert done.returncode == 0, done.stderr
+    assert f"call-monitor: warning: {mono}: has 1 channel(s), channel 1 asked for the agent: a mono recording is the " \
+           "caller alone, read from its one channel" in done.stderr.splitlines()
     stored = {src: json.loads(ch) for src, ch in db_rows(db, "SELECT source, channels FROM calls")}
     assert stored == {str(stereo): {"caller": 0, "agent": 1}, str(mono): {"caller": 0}}
     with open(tmp_path / "summary.csv", newline="") as f:

@@ -248,7 +248,8 @@ def test_a_replay_of_nothing_it_can_read_makes_no_database_and_leaves_an_existin
 def test_a_channel_a_file_does_not_have_is_one_line_naming_it_and_fails_as_a_bad_file_does(tmp_path):
     """--caller-channel/--agent-channel beyond a stereo file's channels: that file is not replayed
     (one line: the file, its channel count, the channel asked) and the exit status is a bad
-    file's, 1; a mono file has no channel to pick and is replayed."""
+    file's, 1; a mono file has no channel to pick and is replayed as the caller alone, with one
+    warning line saying the channel asked is not there."""
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10)
     stereo, mono = tmp_path / "stereo.wav", tmp_path / "mono.wav"
     sf.write(stereo, x, sr)
@@ -256,9 +257,12 @@ def test_a_channel_a_file_does_not_have_is_one_line_naming_it_and_fails_as_a_bad
     for option in ("--caller-channel", "--agent-channel"):
         done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), option, "2",
                    str(stereo), str(mono))
+        leg = "caller" if option == "--caller-channel" else "agent"
         assert done.returncode == 1
         assert done.stderr.strip().splitlines() == [
-            f"call-monitor: error: {stereo}: has 2 channel(s), channel 2 asked"]
+            f"call-monitor: error: {stereo}: has 2 channel(s), channel 2 asked",
+            f"call-monitor: warning: {mono}: has 1 channel(s), channel 2 asked for the {leg}: a mono recording is "
+            "the caller alone, read from its one channel"]
         assert [Path(c[-1]["file"]).name for c in split_calls(done.stdout)] == ["mono.wav"]
 
 
@@ -333,6 +337,31 @@ def test_mono_recordings_are_the_caller_alone(tmp_path):
     cues = [e for e in events if e["type"] == "cues"]
     assert all(c["response_latency_s"] is None for c in cues)  # no agent, no replies to time
     assert any(a["kind"] == "breathy_voice" for a in alerts_of(events))
+
+
+@pytest.mark.parametrize("options, said", [
+    (["--caller-channel", "5"], "channel 5 asked for the caller"),
+    (["--caller-channel", "0", "--agent-channel", "1"], "channel 1 asked for the agent"),
+    (["--caller-channel", "3", "--agent-channel", "2"], "channel 3 asked for the caller and channel 2 asked for the agent"),
+    ([], None), (["--caller-channel", "0", "--agent-channel", "-1"], None), (["--caller-channel", "0"], None),
+    (["--caller-channel", "1", "--agent-channel", "-1"], None),
+])
+def test_a_mono_recording_asked_for_a_channel_it_does_not_have_is_replayed_as_the_caller_with_a_warning(
+        tmp_path, options, said):
+    """A mono recording is the caller alone whatever the options ask: asked for the caller or the
+    agent on a channel it does not have, it says so in one warning line naming the file; the
+    defaults and its own legs (caller 0, no agent) are taken without a word. The stored call keeps
+    the channel it was read from."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10)
+    mono, db = tmp_path / "mono16.wav", tmp_path / "e.db"
+    sf.write(mono, x[:, 1], sr)
+    done = cli("replay", "--no-transcribe", "--db", str(db), *options, str(mono))
+    assert done.returncode == 0, done.stderr
+    warned = [f"call-monitor: warning: {mono}: has 1 channel(s), {said}: a mono recording is the caller alone, "
+              "read from its one channel"] if said else []
+    assert done.stderr.splitlines() == warned
+    [(channels,)] = sqlite3.connect(db).execute("SELECT channels FROM calls").fetchall()
+    assert json.loads(channels) == {"caller": 0}
 
 
 def test_a_call_with_a_silent_caller_leg_says_nothing_was_judged(tmp_path):

@@ -47,8 +47,9 @@ class CallResult:
     """The recording's channel count, read from its header (0: not read): which legs it was
     scored from (:meth:`CallJob.legs`), for the ledger's row of a skipped call."""
     unread_channels: str = ""
-    """A recording of more than two channels: its channel count and the channels read (a
-    phrase for the client's warning line naming the file), else empty."""
+    """A recording of more than two channels: its channel count and the channels read; a mono
+    recording asked for legs it does not have: that it is the caller alone (a phrase for the
+    client's warning line naming the file), else empty."""
     audio_s: float = 0.0
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
@@ -158,7 +159,8 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing), without a
     store. Returns the events and the recording's facts (with ``recognizer_errors``: the failures
     of a leg's recognizer, after which the call went on without its words, and ``unread_channels``:
-    :meth:`~monitor.capture.sources.FileSource.unread_channels`). Raises AudioFileError."""
+    :meth:`~monitor.capture.sources.FileSource.unread_channels`, or for a mono recording
+    :attr:`~monitor.capture.sources.FileSource.legs_not_there`). Raises AudioFileError."""
     src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
                      realtime=False, block_s=2.0)
     extra = transcription.for_call(src.rate, src.legs) if transcription is not None else {}
@@ -172,7 +174,7 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
              "truncated": bool(src.truncated), "problems": src.problems() or "",
              "recognizer_errors": tuple(pipeline.recognizer_errors),
-             "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or ""}
+             "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or src.legs_not_there or ""}
     return events, facts
 
 

@@ -81,6 +81,20 @@ def leg_channels(n_channels: int, caller_channel: int = 1, agent_channel: int | 
     return {"caller": caller_channel, **({"agent": agent_channel} if agent_channel is not None else {})}
 
 
+def mono_legs_asked(n_channels: int, caller_channel: int = 1, agent_channel: int | None = 0) -> str | None:
+    """For a mono recording asked for legs it does not have: one phrase for a warning line naming
+    the file (it is read as the caller alone all the same, :func:`leg_channels`). None for a
+    recording of more channels, and for the legs a mono one may be asked without a word: the
+    defaults (caller 1, agent 0), its own (caller 0, no agent), and any mix of the two."""
+    if n_channels != 1:
+        return None
+    asked = ([f"channel {caller_channel} asked for the caller"] if caller_channel not in (0, 1) else []) \
+        + ([f"channel {agent_channel} asked for the agent"] if agent_channel not in (None, 0) else [])
+    if not asked:
+        return None
+    return f"has 1 channel(s), {' and '.join(asked)}: a mono recording is the caller alone, read from its one channel"
+
+
 class FileSource(Source):
     """A recorded call. Mono: the caller only. Stereo: caller and agent channels
     (default right = caller, left = agent, the usual call-recording layout).
@@ -97,6 +111,8 @@ class FileSource(Source):
             raise AudioFileError(self.path, f"caller and agent both on channel {caller_channel}")
         self.channels = leg_channels(info.channels, caller_channel, agent_channel)
         """The recording's channel of each leg (what a stored call keeps, for its report)."""
+        self.legs_not_there = mono_legs_asked(info.channels, caller_channel, agent_channel)
+        """A mono recording asked for legs it does not have: the phrase of the warning naming it, else None."""
         self.legs = tuple(self.channels)
         self._stream = AnalysisStream(self.path, list(self.channels.values()), block_s=block_s, info=info)
         self.rate = self._stream.rate

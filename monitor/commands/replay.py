@@ -175,7 +175,7 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
     except AudioFileError as err:
         error(str(err))
         return None
-    if unread := src.unread_channels():  # said before the call's alerts
+    if unread := src.unread_channels() or src.legs_not_there:  # said before the call's alerts
         warning(f"{path}: {unread}")
     extra = transcription.for_call(src.rate, src.legs) if transcription else {}
     return src, CallPipeline(cfg, src.rate, src.legs, store=store, source=path, channels=src.channels, **extra)
