@@ -163,6 +163,12 @@ def test_user_config_can_be_skipped(env):
      "config.toml: delivery.webhook_url: must not hold credentials before the host (they are not sent; give the "
      "receiver's token in webhook_token_file, sent as a bearer token), got 'https://***@host/webhook'"),
     ("[storage]\nsnapshot_every_s = 0\n", "config.toml: storage.snapshot_every_s: must be > 0"),
+    ("[supervisor]\nagent_tokens = [\"alice\"]\n",
+     "config.toml: supervisor.agent_tokens: alice: expected \"NAME:TOKEN\" with a token of at least 16 characters"),
+    ("[supervisor]\nagent_tokens = [\"bob:short\"]\n",
+     "config.toml: supervisor.agent_tokens: bob: expected \"NAME:TOKEN\" with a token of at least 16 characters"),
+    ("[supervisor]\nagent_tokens = [\"alice:same-token-0123456789\", \"bob:same-token-0123456789\"]\n",
+     "config.toml: supervisor.agent_tokens: alice and bob have the same token; each agent needs its own"),
     ("analysis = 3\n", "config.toml: analysis: must be a table"),
 ])
 def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, message):
@@ -194,6 +200,21 @@ def test_config_refuses_an_empty_database_path_in_one_line(env, tmp_path):
         assert r.returncode == 2 and r.stdout == "", command
         assert r.stderr == (f"call-monitor: error: {path}: storage.db: an empty path; give a file, or leave the key "
                             "out for its default\n")
+
+
+def test_a_malformed_agent_token_is_refused_alike_by_config_run_and_the_console(env, tmp_path):
+    """The console's per-agent tokens are checked with the configuration: `config` does not print
+    as valid a file the console refuses, and every command says it in the same line (exit 2)."""
+    from conftest import ROOT, call_monitor
+    path = write(tmp_path / "console.toml", '[supervisor]\nagent_tokens = ["alice"]\n')
+    said = (f'call-monitor: error: {path}: supervisor.agent_tokens: alice: expected "NAME:TOKEN" with a token of '
+            "at least 16 characters\n")
+    for command in (["config"], ["run", "--db", tmp_path / "e.db"],
+                    ["supervisor", "--listen", "127.0.0.1:0", "--db", tmp_path / "console.db"]):
+        r = call_monitor(*command, "--config", path, cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                         timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", said), command
+    assert sorted(os.listdir(tmp_path)) == ["console.toml"]  # no database, no token file made
 
 
 def test_a_bad_user_config_is_named_too(env):

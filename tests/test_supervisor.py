@@ -25,7 +25,8 @@ from pulse import have_pulse
 from conftest import CALLS, PY, call_monitor, wait_for
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, parse_listen
-from monitor.supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
+from monitor.config.tokens import parse_agent_tokens
+from monitor.supervisor.auth import Auth, load_or_create_token
 from monitor.supervisor.store import ConsoleStore, ConsoleStoreError
 
 
@@ -173,8 +174,9 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         cfg.write_text('[supervisor]\nagent_tokens = ["carol:short"]\n')
         console.proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: any("not reloaded" in e for e in console.err), 10), console.err
-        assert console.err[-1].startswith("call-monitor: warning: configuration not reloaded, the console goes on "
-                                          "with the one it had: supervisor.agent_tokens: carol: ")
+        assert console.err[-1] == ("call-monitor: warning: configuration not reloaded, the console goes on with the "
+                                   f"one it had: {cfg}: supervisor.agent_tokens: carol: expected \"NAME:TOKEN\" with "
+                                   "a token of at least 16 characters")
         assert console.post(alert_body(2, agent="bob", daemon_id="d-bob"), token=bob)[0] == 201
         assert console.alive() and len(console.state()["alerts"]) == 3
         cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}"]\n')

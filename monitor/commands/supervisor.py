@@ -214,7 +214,8 @@ def _load_auth(sc, create: bool):
     """(Auth, shared token, whether its file was made now) from ``sc`` (supervisor's section): the
     shared token (its file made when ``create``) and the agents' own. Raises TokenFileError or
     ValueError with a one-line message."""
-    from ..supervisor.auth import Auth, load_or_create_token, parse_agent_tokens
+    from ..config.tokens import parse_agent_tokens
+    from ..supervisor.auth import Auth, load_or_create_token
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
     token, created = load_or_create_token(sc.token_file, create=create)
     if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything

@@ -20,6 +20,7 @@ from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
+from .tokens import agent_tokens_problem
 from .urls import redact_url, url_problem
 
 SECTIONS: tuple[str, ...] = ("analysis", "rules", "actions", "phrases", "transcription", "daemon",
@@ -106,6 +107,8 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         _check_choice(value, meta, where)
     if meta.get("kind") == "path" and not value.strip():  # Path("") is ".", the current folder
         raise ConfigError(f"{where}: an empty path; give a file, or leave the key out for its default")
+    if meta.get("kind") == "agent_tokens" and (problem := agent_tokens_problem(value)):
+        raise ConfigError(f"{where}: {problem}")
     if meta.get("kind") == "url" and value and (problem := url_problem(value)):
         raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
     return value

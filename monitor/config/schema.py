@@ -29,7 +29,8 @@ class ConfigError(ValueError):
 
 def _k(default: Any, doc: str, **check: Any) -> Any:
     """A documented config key; ``check`` holds min/max/gt/choices/kind for validation (``kind``:
-    "url" a webhook's or a link's URL, "path" a file that must be named: never empty)."""
+    "url" a webhook's or a link's URL, "path" a file that must be named: never empty, "agent_tokens"
+    the console's "NAME:TOKEN" entries)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -942,7 +943,7 @@ class SupervisorConfig:
     agent_tokens: tuple[str, ...] = _k((), "per-agent tokens as \"NAME:TOKEN\" (at least 16 "
                                        "characters): such a token may post only as agent NAME; each "
                                        "agent's token its own (not another's, nor the shared one); "
-                                       "read again, with the token file, on SIGHUP")
+                                       "read again, with the token file, on SIGHUP", kind="agent_tokens")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
                                "silent", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,

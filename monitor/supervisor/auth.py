@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from ..config.tokens import MIN_TOKEN_CHARS
+
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
-MIN_TOKEN_CHARS = 16
 
 
 class TokenFileError(ValueError):
@@ -64,21 +65,6 @@ def _read_token(p: Path) -> str:
     if not token or len(token[0].strip()) < MIN_TOKEN_CHARS:
         raise TokenFileError(f"{p}: the token file must hold a token of at least {MIN_TOKEN_CHARS} characters")
     return token[0].strip()
-
-
-def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
-    """``("alice:TOKEN", ...)`` -> {TOKEN: "alice"}; raises ValueError for a malformed entry."""
-    out: dict[str, str] = {}
-    for entry in entries:
-        name, sep, token = entry.partition(":")
-        if not sep or not name.strip() or len(token.strip()) < MIN_TOKEN_CHARS:
-            raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: expected \"NAME:TOKEN\" with a "
-                             f"token of at least {MIN_TOKEN_CHARS} characters")
-        other = out.setdefault(token.strip(), name.strip())
-        if other != name.strip():  # one token, two agents: it would post only as the last one named
-            raise ValueError(f"supervisor.agent_tokens: {other} and {name.strip()} have the same token; "
-                             f"each agent needs its own")
-    return out
 
 
 _KNOWN_SCHEMES = {name.lower(): name for name in (

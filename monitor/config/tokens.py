@@ -1,0 +1,33 @@
+"""The supervisor console's per-agent tokens (``supervisor.agent_tokens``): the form the
+configuration takes, checked when it is loaded, so that ``config``, ``run`` and the console refuse
+a malformed entry alike, in the same words."""
+
+from __future__ import annotations
+
+MIN_TOKEN_CHARS = 16
+"""The shortest token the console takes (the shared one in its file, an agent's own)."""
+
+
+def agent_tokens_problem(entries: tuple[str, ...]) -> str | None:
+    """Why ``entries`` (``"NAME:TOKEN"`` each) cannot be the agents' tokens, in one phrase naming
+    the entry's agent (a malformed entry, one token given to two agents); None when they can."""
+    try:
+        parse_agent_tokens(entries)
+    except ValueError as err:
+        return str(err).removeprefix("supervisor.agent_tokens: ")
+    return None
+
+
+def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
+    """``("alice:TOKEN", ...)`` -> {TOKEN: "alice"}; raises ValueError for a malformed entry."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        name, sep, token = entry.partition(":")
+        if not sep or not name.strip() or len(token.strip()) < MIN_TOKEN_CHARS:
+            raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: expected \"NAME:TOKEN\" with a "
+                             f"token of at least {MIN_TOKEN_CHARS} characters")
+        other = out.setdefault(token.strip(), name.strip())
+        if other != name.strip():  # one token, two agents: it would post only as the last one named
+            raise ValueError(f"supervisor.agent_tokens: {other} and {name.strip()} have the same token; "
+                             f"each agent needs its own")
+    return out
