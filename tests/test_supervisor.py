@@ -235,7 +235,6 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
         assert json.loads(again[1])["acked_by"] == "Dana"  # the first acknowledgement stands
         assert console.request("POST", "/api/alerts/999/ack", b'{"by": "Dana"}')[0] == 404
         assert console.request("POST", "/api/alerts/" + "9" * 30 + "/ack", b'{"by": "Dana"}')[0] == 404  # no 500
-        assert console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": ""}')[0] == 422
         (a,) = console.state()["alerts"]
         assert a["acked_by"] == "Dana" and t0 - 1 < a["acked_at"] < time.time() + 1
     finally:
@@ -463,6 +462,36 @@ def test_an_agent_token_given_to_two_agents_is_refused_not_kept_for_the_last_one
         "bob-token-0123456789": "bob", "bob-new-token-0123456789": "bob"}  # a token changing hands
     with pytest.raises(ValueError, match="alice and bob have the same token; each agent needs its own"):
         parse_agent_tokens(("alice:same-token-0123456789", "bob:same-token-0123456789"))
+
+
+@pytest.mark.parametrize("body, said", [
+    (b'{"by": ""}', "by: the name is empty; expected the name of who acknowledges, at most 80 characters"),
+    (b'{"by": "   "}', "by: the name is empty; expected the name of who acknowledges, at most 80 characters"),
+    (json.dumps({"by": "D" * 81}).encode(), "by: the name has 81 characters; expected at most 80"),
+    (b'{"who": "Dana"}', "by: expected a name of at most 80 characters"),
+    (b'{"by": 7}', "by: expected a name of at most 80 characters"),
+])
+def test_an_acknowledgement_without_a_name_it_can_store_is_refused_saying_what_is_wrong(body, said):
+    """The API's 422 says what is wrong with ``by``: empty, too long, or no name at all."""
+    from monitor.supervisor.app import ack_name_problem
+    assert ack_name_problem(json.loads(body).get("by")) == said
+
+
+def test_acknowledgements_are_refused_with_their_reasons_and_leave_the_alert_unacknowledged(tmp_path):
+    """Over HTTP: 415 for a body not sent as JSON, 422 for an empty name; the alert stays open."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        pk = console.post(alert_body(1))[1]["id"]
+        status, said = console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}',
+                                       headers={"Content-Type": "text/plain"})
+        assert (status, json.loads(said)) == (415, {"error": "expected application/json"})
+        status, said = console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": ""}')
+        assert (status, json.loads(said)) == (422, {"error": "by: the name is empty; expected the name of who "
+                                                             "acknowledges, at most 80 characters"})
+        (a,) = console.state()["alerts"]
+        assert a["acked_by"] is None
+    finally:
+        console.kill()
 
 
 def test_listen_addresses():

@@ -48,6 +48,20 @@ CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
 REPORT_SCHEMES = ("http://", "https://", "file://")
+MAX_ACK_NAME = 80
+"""The longest name an acknowledgement takes (``{"by": NAME}``; the page's field as long)."""
+
+
+def ack_name_problem(by: Any) -> str | None:
+    """Why ``by``, an acknowledgement's body's ``"by"``, is no name to store (one phrase for the
+    422, naming the field), or None."""
+    if not isinstance(by, str):
+        return f"by: expected a name of at most {MAX_ACK_NAME} characters"
+    if not by.strip():
+        return f"by: the name is empty; expected the name of who acknowledges, at most {MAX_ACK_NAME} characters"
+    if len(by) > MAX_ACK_NAME:
+        return f"by: the name has {len(by)} characters; expected at most {MAX_ACK_NAME}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -416,8 +430,8 @@ class Console:
         except HTTPException as err:
             return self._refuse(request, err.detail, err.status_code)
         by = body.get("by") if isinstance(body, dict) else None
-        if not isinstance(by, str) or not by.strip() or len(by) > 80:
-            return self._refuse(request, "by: expected a name of at most 80 characters", 422)
+        if problem := ack_name_problem(by):
+            return self._refuse(request, problem, 422)
         pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
         row = None if pk > MAX_INT else await run_in_threadpool(self.store.acknowledge, pk, by.strip())
         if row is None:
