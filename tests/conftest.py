@@ -72,6 +72,35 @@ def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
     return False
 
 
+def cue_snapshots(db: Path) -> int:
+    """How many cue snapshots the replay writing ``db`` has stored so far (0 before its tables exist)."""
+    if not db.exists():  # not made here: the replay makes it
+        return 0
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT count(*) FROM cue_snapshots").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def replay_under_way(db: Path, *recordings: Path, snapshots: int = 1) -> subprocess.Popen:
+    """``call-monitor replay --realtime`` of ``recordings`` into ``db`` (acoustic-only, its output
+    piped), once it has stored ``snapshots`` cue snapshots: under way, its signal handlers in (its
+    start takes seconds on a busy machine; a signal before then ends the interpreter without a word).
+    Ctrl-C reaches it as it reaches a command run from a shell."""
+    import signal
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "replay", "--realtime", "--no-transcribe", "--db", str(db),
+                             *map(str, recordings)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    if not wait_for(lambda: cue_snapshots(db) >= snapshots, 120):
+        proc.kill()
+        pytest.fail(f"the replay did not get under way: {proc.communicate()[1]}")
+    return proc
+
+
 def scheduler_address(info: Path) -> str | None:
     """The address in a Dask scheduler's ``--scheduler-file`` once it is written whole (None until
     then: the scheduler makes the file, then writes it)."""

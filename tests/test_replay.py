@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label, wait_for
+from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label, replay_under_way, wait_for
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 
@@ -452,20 +452,6 @@ def test_an_alert_survives_sigkill_mid_call(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def _cue_snapshots(db: Path) -> int:
-    """How many cue snapshots the replay writing ``db`` has stored so far (0 before its tables exist)."""
-    if not db.exists():  # not made here: the replay makes it
-        return 0
-    try:
-        con = sqlite3.connect(db)
-        try:
-            return con.execute("SELECT count(*) FROM cue_snapshots").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 @pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
                                                      (signal.SIGTERM, 143, "stopped by SIGTERM")])
 def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_far_as_it_went(tmp_path, sig, status,
@@ -473,15 +459,7 @@ def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_fa
     """Ctrl-C, or SIGTERM from ``timeout``, systemd or a script: one line, the call closed as
     interrupted with its alerts so far, and the exit status a shell gives the signal (128 + its number)."""
     db = tmp_path / "e.db"
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--realtime", "--no-transcribe",
-                             "--db", str(db), str(CALLS / "normal_8k.wav"), str(CALLS / "normal_16k.wav")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    # under way once its first second is analysed (its start takes seconds on a busy machine; a
-    # signal before its handler is in ends the interpreter without a word)
-    if not wait_for(lambda: _cue_snapshots(db) > 0, 120):
-        proc.kill()
-        pytest.fail(f"the replay did not get under way: {proc.communicate()[1]}")
+    proc = replay_under_way(db, CALLS / "normal_8k.wav", CALLS / "normal_16k.wav")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == status, err

@@ -7,11 +7,13 @@ the HTML is parsed, its timeline image decoded, and the page is rendered in head
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +27,7 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, ROOT, call_monitor
+from conftest import CALLS, ROOT, call_monitor, replay_under_way
 
 from monitor import cli
 from monitor.config import load_config
@@ -633,6 +635,80 @@ def test_a_call_whose_caller_leg_is_silent_reads_as_nothing_judged_not_as_a_clea
         text = " ".join(parse(page).text)
         assert "No alerts, but no caller speech heard on the caller's leg: nothing judged" in text
         assert "No alerts in this call" not in text
+
+
+STOPPED_BROWN = np.array([0x8c, 0x6d, 0x46]) / 255.0
+"""The colour of a stopped call's banner border and of its picture's title."""
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def title_pixels(png: bytes, rgb: np.ndarray) -> int:
+    """How many pixels of the picture's title (its top 70 rows) are of colour ``rgb``."""
+    top = decode_png(png)[:70, :, :3]
+    return int((np.abs(top - rgb).max(axis=-1) < 0.08).sum())
+
+
+@pytest.mark.parametrize(("sig", "said"), [
+    (signal.SIGTERM, "No alerts, but the monitoring stopped at {at}: the call is judged only up to there"),
+    (signal.SIGKILL, "No alerts, but the call never ended (its monitor was killed, or still runs): it is "
+                     "judged only up to {at}, the last it stored")])
+def test_a_call_whose_monitoring_stopped_part_way_reads_as_judged_only_up_to_there_with_its_waveform(
+        tmp_path, sig, said):
+    """A replay stopped (SIGTERM: the call closed as aborted) or killed (SIGKILL: never closed) a few
+    seconds in: its report says where the monitoring stopped in a banner that is not green, and its
+    picture's title says it too; the waveform is the recording's up to there, though the recording
+    goes on (it is no other call's audio), and no baseline is blamed on the caller."""
+    db = tmp_path / "events.db"
+    proc = replay_under_way(db, CALLS / "normal_8k.wav")
+    proc.send_signal(sig)
+    proc.communicate(timeout=30)
+    out = tmp_path / "stopped.html"
+    done = call_monitor("report", "1", "--db", db, "-o", out, "--no-transcribe", timeout=120)
+    assert done.returncode == 0 and done.stderr == f"call-monitor: report written to {out}\n", done.stderr
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open_readonly(db) as store:
+        data = from_store(store, 1, cfg)
+    at = data.duration_s
+    assert 0 < at < 60, "the recording is 3 minutes long; the call is a few seconds of it"
+    page = out.read_text(encoding="utf-8")
+    text = " ".join(parse(page).text)
+    assert '<div class="banner stopped">' in page and '<div class="banner ok">' not in page
+    assert said.format(at=f"{fmt_time(at)} ({at:.1f} s)") in text
+    assert "No audio is stored" not in text and "did not speak long enough" not in text
+    assert f"Waveform and speech regions from the call's audio: {CALLS / 'normal_8k.wav'}" in data.notes
+    assert set(data.tracks) == {"caller", "agent"}
+    assert at - 0.05 < data.tracks["agent"].env_t[-1] < at + 0.05
+    assert title_pixels(render(data, "png"), STOPPED_BROWN) > 200
+
+
+def test_a_call_monitored_to_its_end_has_no_stop_in_its_title_or_banner(det):
+    assert det["data"].cut_short is None and 'class="banner stopped"' not in det["html"]
+    with Store.open_readonly(det["db"]) as store:
+        stored = from_store(store, det["data"].call_id, det["cfg"])
+    assert stored.stopped is None
+    assert title_pixels(render(stored, "png"), STOPPED_BROWN) == 0
+
+
+@pytest.mark.parametrize(("summary", "how"), [
+    ('{"aborted": true}', ""),
+    ('{"interrupted": true}', " (the monitor ended without closing the call)")])
+def test_a_stopped_calls_alerts_keep_their_banner_with_the_stop_beneath_it(det, tmp_path, summary, how):
+    """A call with alerts whose monitoring then stopped (stopped by a signal or a failure, or left
+    open by a crash and closed later): the alerts' banner, and under it where the monitoring stopped."""
+    db = tmp_path / "events.db"
+    shutil.copy(det["db"], db)
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE calls SET duration_s = 150.0, summary = ?", (summary,))
+    con.close()
+    with Store.open_readonly(db) as store:
+        data = from_store(store, det["data"].call_id, det["cfg"])
+    page = render(data, "html").decode("utf-8")
+    assert (f'</div><div class="banner stopped">The monitoring stopped at 2:30 (150.0 s){_e(how)}: the call is '
+            f'judged only up to there</div>') in page
+    assert re.search(r'<div class="banner critical">[^<]*</div><div class="banner stopped">', page)
 
 
 def test_the_time_axis_ticks_at_clock_spacings_in_h_mm_ss_past_an_hour():

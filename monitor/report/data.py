@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..alerts.evidence import fmt_time
 from ..capture.audio_files import AudioFileError, legs_read, probe, unread_channels
 from ..analysis.baseline import Baseline
 from ..config import Config
@@ -37,7 +38,7 @@ from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
 from ..capture.sources import Chunk, FileSource
 from ..delivery.delivered import delivery_text
-from ..delivery.store import LIVE_SOURCE, Store, StoredAlert
+from ..delivery.store import LIVE_SOURCE, CallRecord, Store, StoredAlert
 from ..transcription.setup import matcher_for
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,41 @@ class Utterance:
         return self.text.split()
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Where the monitoring of a stored call stopped before the call ended: ``at_s`` into the call,
+    ``how`` one of :data:`STOPS` (the monitor stopped it, a crash left it open and it was closed
+    later, or it was never closed: the monitor killed, or still running)."""
+
+    at_s: float
+    how: str
+
+    def words(self) -> str:
+        """The stop in words, for the report's banner and its picture's title."""
+        at = f"{fmt_time(self.at_s)} ({self.at_s:.1f} s)"
+        if self.how == "unended":
+            return (f"the call never ended (its monitor was killed, or still runs): it is judged only "
+                    f"up to {at}, the last it stored")
+        crash = " (the monitor ended without closing the call)" if self.how == "interrupted" else ""
+        return f"the monitoring stopped at {at}{crash}: the call is judged only up to there"
+
+
+STOPS = ("aborted", "interrupted", "unended")
+"""How a stored call's monitoring stops before the call ends: its summary ``{"aborted": true}``
+(stopped by a signal, its audio or its database failing), ``{"interrupted": true}`` (left open by
+a crash, closed when the daemon started again or by ``purge``), or no end at all."""
+
+
+def stop_of(call: CallRecord, duration_s: float) -> Stop | None:
+    """Where ``call`` (of ``duration_s`` stored or, unended, recorded so far) stopped being
+    monitored, or None for a call monitored to its end."""
+    if call.ended_at is None:
+        return Stop(duration_s, "unended")
+    summary = call.summary if isinstance(call.summary, Mapping) else {}
+    how = next((h for h in STOPS[:2] if summary.get(h) is True), None)
+    return None if how is None else Stop(duration_s, how)
+
+
 @dataclass
 class ReportData:
     title: str
@@ -109,6 +145,20 @@ class ReportData:
     """A stored live call's agent (the daemon's ``delivery.agent_name``), or None."""
     caller_speech_s: float | None = None
     """Seconds of the caller's speech heard in the whole call (None: a call stored by an older release)."""
+    stopped: Stop | None = None
+    """A stored call whose monitoring stopped before the call ended (None: monitored to its end)."""
+
+    @property
+    def cut_short(self) -> str | None:
+        """How far a call monitored part-way was judged, in words (None: monitored to its end)."""
+        return None if self.stopped is None else self.stopped.words()
+
+    @property
+    def why_no_baseline(self) -> str:
+        """Why the call has no caller baseline, in words."""
+        if self.stopped is not None:
+            return "the monitoring stopped before the caller had spoken long enough for one"
+        return "the caller did not speak long enough"
 
     @property
     def critical(self) -> int:
@@ -367,23 +417,45 @@ def replayed_channels(channels: Mapping[str, int] | None, count: int | None) -> 
     return f"more than two channels: {legs_read(channels)} ({AS_REPLAYED}; the recording not read here to count them)"
 
 
+def _fits(promised: float | None, duration_s: float | None, cut: bool) -> bool:
+    """A recording of ``promised`` seconds (None: its header gives no length) may hold a stored call
+    of ``duration_s``: as long as the call, or, for a call ``cut`` short (its monitoring stopped
+    before the recording ended), at least as long."""
+    if not duration_s or promised is None:
+        return True
+    slack = max(2.0, 0.02 * duration_s)
+    return promised >= duration_s - slack if cut else abs(promised - duration_s) <= slack
+
+
+def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chunk]:
+    """``chunks`` of a ``rate`` Hz source up to its sample ``end`` (None: all of them), the last one
+    cut there."""
+    for c in chunks:
+        start = int(round(c.t0 * rate))
+        if end is not None and start >= end:
+            return
+        yield c if end is None else Chunk(c.t0, c.samples[:end - start])
+
+
 def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
-                duration_s: float | None) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
+                duration_s: float | None, stop: Stop | None = None
+                ) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
     """Waveform and speech regions of a stored call's audio and its channel count, or None if it
-    does not fit."""
+    does not fit the call's ``duration_s`` (None: not known). A call whose monitoring ``stop`` ped
+    part-way is read up to there: its recording goes on where the monitoring did not."""
     from ..analysis.analyzer import StreamingAnalyzer
 
     try:
         info = probe(path)
         if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
             return None
-        promised = info.duration_s  # None: the header gives no length
-        if duration_s and promised is not None and abs(promised - duration_s) > max(2.0, 0.02 * duration_s):
+        if not _fits(info.duration_s, duration_s, cut=stop is not None):
             return None
         src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
         col = _Collector(src.rate, src.legs)
         analyzers = {leg: StreamingAnalyzer(src.rate) for leg in src.legs}
-        for c in src.chunks():
+        end = None if stop is None else int(round(stop.at_s * src.rate))
+        for c in _up_to(src.chunks(), src.rate, end):
             col.chunk(c)
             for i, leg in enumerate(src.legs):
                 col.frames(leg, analyzers[leg].feed(c.samples[:, i]))
@@ -409,17 +481,15 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     if duration is None:
         duration = max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
     baseline = Baseline.from_dict(call.baseline) if call.baseline else None
+    stop = stop_of(call, float(duration))
     notes: list[str] = []
-    if call.ended_at is None:
-        notes.append("The call has not ended (or the monitor stopped during it): "
-                     "the report shows what was stored so far.")
     tracks: dict[str, LegTrack] = {}
     legs: tuple[str, ...] = ("caller",)
     count: int | None = None  # the channels of the recording the call was replayed from, when read here
     if use_audio:
         for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source, call.channels):
             if os.path.isfile(path):
-                got = _scan_audio(path, cc, ac, cfg, call.duration_s)
+                got = _scan_audio(path, cc, ac, cfg, call.duration_s, stop)
                 if got is not None:
                     tracks, legs, n = got
                     count = n if path == call.source else None
@@ -442,7 +512,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
-                      agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"))
+                      agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
+                      stopped=stop)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:

@@ -31,6 +31,8 @@ BAND = "#2ca02c"
 DISTRESS = "#c00000"
 BREATH = "#9467bd"
 COUGH = "#8c564b"
+STOPPED = "#8c6d46"
+"""The title's colour for a call whose monitoring stopped part-way (the page's banner's)."""
 MAX_ENVELOPE_POINTS = 6000
 QUIET_PEAK = 10 ** (-40 / 20)
 """A leg is scaled to its own peak, but never to one below -40 dBFS: a silent or muted leg's hiss
@@ -254,7 +256,7 @@ def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
                        linestyle=":")
     ax.set_ylabel(series[0].unit)
     ax.set_title(title + (" (band: caller's baseline q1-q3, dotted: median)" if b is not None
-                          else " (no baseline: the caller did not speak long enough)"),
+                          else f" (no baseline: {data.why_no_baseline})"),
                  loc="left", fontsize=9)
     if len(series) > 1:
         ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=len(series))
@@ -273,6 +275,20 @@ def _legend(fig: Any, data: ReportData) -> None:
                     Patch(color=PAUSE, alpha=0.3, label="caller pause")]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.005))
+
+
+def _title(fig: Any, data: ReportData) -> None:
+    """The picture's title: the call, its length and alerts, and where its monitoring stopped
+    part-way (on a line of its own, as the page's banner says it)."""
+    crit = data.critical
+    head = (f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
+            + (f", {crit} critical" if crit else ""))
+    colour = SEVERITY_COLOURS["critical"] if crit else "#222222"
+    cut = data.cut_short
+    if cut:
+        head += f"\n{cut[:1].upper() + cut[1:]}"
+        colour = colour if crit else STOPPED
+    fig.suptitle(head, x=0.01, ha="left", fontsize=12, fontweight="bold", color=colour)
 
 
 def clock_ticks(duration_s: float) -> list[float]:
@@ -315,10 +331,7 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
         tax.set_xticklabels(labels)
         tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
         _legend(fig, data)
-        crit = data.critical
-        fig.suptitle(f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
-                     + (f", {crit} critical" if crit else ""), x=0.01, ha="left", fontsize=12,
-                     fontweight="bold", color=SEVERITY_COLOURS["critical"] if crit else "#222222")
+        _title(fig, data)
         fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
         buf = io.BytesIO()
         with warnings.catch_warnings():  # the transcript panel's title says it once, not a line a character

@@ -26,6 +26,7 @@ h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #d8dce3;padding-bott
 .banner.warning{background:#fff1d6;border:1px solid #e69f00;color:#6b4a00}
 .banner.ok{background:#e4f4e4;border:1px solid #2ca02c;color:#1b5e1b}
 .banner.unjudged{background:#eeeeee;border:1px solid #8c8c8c;color:#333333}
+.banner.stopped{background:#f1ebe3;border:1px solid #8c6d46;color:#4a3520}
 .notes{background:#eef2f8;border-left:4px solid #1f5fa8;padding:6px 12px;margin:10px 0;color:#333}
 .notes p{margin:4px 0}
 figure{margin:12px 0;background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:6px}
@@ -166,19 +167,29 @@ def _transcript(data: ReportData) -> str:
     return head + "<div class=\"transcript\">" + "".join(rows) + "</div>"
 
 
+def _banner(data: ReportData) -> str:
+    """What the call comes to, at the top of the page: its alerts, or none (green only for a call
+    judged whole, grey for one its caller's baseline never came in, brown for one whose monitoring
+    stopped part-way, said too under the alerts of such a call)."""
+    cut = data.cut_short
+    stopped = f"<div class=\"banner stopped\">{_e(cut[:1].upper() + cut[1:])}</div>" if cut else ""
+    if data.critical:
+        first = min(a.t for a in data.alerts if a.severity == "critical")
+        return (f"<div class=\"banner critical\">{_e(data.critical)} critical alert(s), first at "
+                f"{_e(fmt_time(first))} - {_e(len(data.alerts))} alert(s) in all</div>{stopped}")
+    if data.alerts:
+        return (f"<div class=\"banner warning\">{_e(len(data.alerts))} warning alert(s), none critical</div>"
+                + stopped)
+    if cut:
+        return f"<div class=\"banner stopped\">No alerts, but {_e(cut)}</div>"
+    if nothing := unjudged(data.baseline is not None, data.caller_speech_s):
+        return f"<div class=\"banner unjudged\">No alerts, but {_e(nothing)}</div>"
+    return "<div class=\"banner ok\">No alerts in this call</div>"
+
+
 def render_html(data: ReportData, png: bytes | None) -> str:
     """The report page; ``png`` is the timeline picture (None: left out with a note)."""
-    crit = data.critical
-    if crit:
-        banner = (f"<div class=\"banner critical\">{_e(crit)} critical alert(s), first at "
-                  f"{_e(fmt_time(min(a.t for a in data.alerts if a.severity == 'critical')))}"
-                  f" - {_e(len(data.alerts))} alert(s) in all</div>")
-    elif data.alerts:
-        banner = f"<div class=\"banner warning\">{_e(len(data.alerts))} warning alert(s), none critical</div>"
-    elif nothing := unjudged(data.baseline is not None, data.caller_speech_s):
-        banner = f"<div class=\"banner unjudged\">No alerts, but {_e(nothing)}</div>"
-    else:
-        banner = "<div class=\"banner ok\">No alerts in this call</div>"
+    banner = _banner(data)
     meta = [f"duration {_e(fmt_time(data.duration_s))} ({_e(f'{data.duration_s:.1f}')} s)",
             f"legs: {_e(', '.join(data.legs))}",
             "transcribed" if data.transcribed else "acoustic-only"]
@@ -194,7 +205,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
         meta.append(f"baseline from {_e(fmt_time(b.start_t))} to "
                     f"{_e(fmt_time(b.end_t))} ({_e(f'{b.speech_s:.0f}')} s of caller speech)")
     else:
-        meta.append("no baseline (the caller did not speak long enough)")
+        meta.append(f"no baseline ({_e(data.why_no_baseline)})")
     notes = "".join(f"<p>{_e(n)}</p>" for n in data.notes)
     if png:
         img = base64.b64encode(png).decode("ascii")
