@@ -189,6 +189,71 @@ def test_damaged_pages_behind_a_valid_header_are_one_line_in_every_command(recor
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+@pytest.fixture(scope="module")
+def alerting_db(tmp_path_factory) -> Path:
+    """The alerting call replayed once into a database (call 1), for tests to copy and write rows into."""
+    db = tmp_path_factory.mktemp("alerting") / "e.db"
+    r = cli("replay", "--no-transcribe", "--db", str(db), str(CALL))
+    assert r.returncode == 0, r.stderr
+    return db
+
+
+FOREIGN_ROWS = {
+    "alert evidence": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
+                       "VALUES (1, 12.5, 'custom_kind', 'info', 'x', 'not json', '[]', 1.7e9)",
+                       "alert {id}: evidence is not JSON"),
+    "alert time": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
+                   "VALUES (1, 'abc', 'custom_kind', 'info', 'x', '{}', '[]', 1.7e9)",
+                   "alert {id}: t is not a number ('abc')"),
+    "alert evidence a list": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, "
+                              "created_at) VALUES (1, 1.0, 'k', 'info', 'x', '[1]', '[]', 1.7e9)",
+                              "alert {id}: evidence is not a JSON object"),
+    "alert actions": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
+                      "VALUES (1, 1.0, 'k', 'info', 'x', '{}', '{}', 1.7e9)",
+                      "alert {id}: actions is not a JSON list"),
+    "alert message": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
+                      "VALUES (1, 1.0, 'k', 'info', X'6869', '{}', '[]', 1.7e9)",
+                      "alert {id}: message is not text (b'hi')"),
+    "alert raised when": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
+                          "VALUES (1, 1.0, 'k', 'info', 'x', '{}', '[]', 'yesterday')",
+                          "alert {id}: created_at is not a number ('yesterday')"),
+    "call summary": ("UPDATE calls SET summary = '{aborted}' WHERE id = 1", "call 1: summary is not JSON"),
+    "call duration": ("UPDATE calls SET duration_s = 'long' WHERE id = 1", "call 1: duration_s is not a number ('long')"),
+    "cue snapshot": ("INSERT INTO cue_snapshots (call_id, channel, t, cues) VALUES (1, 'caller', 7.0, "
+                     "'{\"t\": \"seven\", \"channel\": \"caller\"}')",
+                     "cue snapshot {id}: cues' t is not a number ('seven')"),
+    "transcript line": ("INSERT INTO transcript (call_id, channel, t, text, words) VALUES (1, 'caller', 3.0, "
+                        "'help', 'help')", "transcript line {id}: words is not JSON"),
+}
+"""Rows another program (or a hand with the sqlite3 shell) wrote into a callmonitor database, and
+what is said of each: the row and its problem."""
+
+
+@pytest.mark.parametrize("case", list(FOREIGN_ROWS))
+def test_a_row_holding_what_callmonitor_never_writes_is_one_line_naming_the_database_and_the_row(
+        alerting_db, tmp_path, case):
+    """A value no release writes (JSON that is none, a time that is text) makes the database a
+    damaged callmonitor database to every command that reads the row, as missing tables do: one
+    line naming the database, the row and the problem, exit 2, no traceback, the database as it was."""
+    db = tmp_path / "e.db"
+    db.write_bytes(alerting_db.read_bytes())
+    sql, said = FOREIGN_ROWS[case]
+    con = sqlite3.connect(db)
+    row_id = con.execute(sql).lastrowid
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    commands = [("report", "1", "-o", str(tmp_path / "r.html"))]
+    if not case.startswith(("cue", "transcript")):  # the rows `alerts` reads: the alerts and their calls
+        commands.append(("alerts",))
+    for command in commands:
+        r = cli(*command, "--db", str(db))
+        no_traceback(r)
+        assert r.returncode == 2, (command, r.stderr)
+        assert r.stderr == f"call-monitor: error: {db}: damaged callmonitor database ({said.format(id=row_id)})\n"
+        assert db.read_bytes() == before and not (tmp_path / "r.html").exists()
+
+
 def test_a_database_locked_by_another_writer_is_one_line_within_seconds(recorded_db):
     """replay still prints the call's alerts (marked as not stored), with one error line."""
     holder = sqlite3.connect(recorded_db, isolation_level=None)

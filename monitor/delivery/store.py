@@ -13,6 +13,7 @@ alerts`` while the daemon runs) read concurrently thanks to WAL.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 from ..console import first_line
@@ -108,6 +110,8 @@ CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
 
 _TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
 _CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
+_CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent) if f.type in ("float | None", "int | None"))
+"""The cue snapshot's fields that are numbers (or null)."""
 
 
 class StoreError(RuntimeError):
@@ -456,8 +460,43 @@ def _json(value: Any) -> str:
     return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def damaged_row(p: str | os.PathLike, row: str, problem: str) -> StoreError:
+    """A row holding what callmonitor never writes (another program wrote it, or an edit by hand):
+    the one line every command says of it, naming the database, the row and the problem."""
+    return StoreError(f"{p}: damaged callmonitor database ({row}: {problem})")
+
+
+_JSON_KINDS = MappingProxyType({dict: "object", list: "list"})
+
+
+def _json_of(p: str | os.PathLike, row: str, name: str, text: Any, kind: type, *, null: bool = False) -> Any:
+    """Column ``name`` of ``row``: JSON text of a ``kind`` (dict or list), or where ``null`` NULL;
+    :func:`damaged_row` if it is not."""
+    if text is None and null:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise damaged_row(p, row, f"{name} is not JSON") from None
+    if not isinstance(value, kind) and not (null and value is None):
+        raise damaged_row(p, row, f"{name} is not a JSON {_JSON_KINDS[kind]}")
+    return value
+
+
+def _number(p: str | os.PathLike, row: str, name: str, value: Any, *, null: bool = False) -> float | None:
+    """Column ``name`` of ``row``, a finite number (or NULL where ``null``); :func:`damaged_row` if not."""
+    if value is None and null:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise damaged_row(p, row, f"{name} is not a number ({value!r})")
+    return float(value)
+
+
+def _text(p: str | os.PathLike, row: str, name: str, value: Any) -> str:
+    """Column ``name`` of ``row``, text; :func:`damaged_row` if not."""
+    if not isinstance(value, str):
+        raise damaged_row(p, row, f"{name} is not text ({value!r})")
+    return value
 
 
 class Store:
@@ -754,12 +793,17 @@ class Store:
         rows = self._read(sql + " LIMIT ?", (limit,)) if limit else self._read(sql)
         return [self._call(r) for r in rows]
 
-    @staticmethod
-    def _call(r: tuple[Any, ...]) -> CallRecord:
+    def _call(self, r: tuple[Any, ...]) -> CallRecord:
+        """A ``calls`` row; :func:`damaged_row` for one holding what no release writes."""
+        p, row = self.path, f"call {r[0]}"
         # a version 2 database read as it is (open_readonly migrates nothing) has no channels column
-        return CallRecord(id=r[0], started_at=r[1], source=r[2], ended_at=r[3], duration_s=r[4],
-                          baseline=_loads(r[5]), summary=_loads(r[6]),
-                          channels=_loads(r[7]) if len(r) > 7 else None, agent=r[8] if len(r) > 8 else None)
+        return CallRecord(id=r[0], started_at=_number(p, row, "started_at", r[1]), source=_text(p, row, "source", r[2]),
+                          ended_at=_number(p, row, "ended_at", r[3], null=True),
+                          duration_s=_number(p, row, "duration_s", r[4], null=True),
+                          baseline=_json_of(p, row, "baseline", r[5], dict, null=True),
+                          summary=_json_of(p, row, "summary", r[6], dict, null=True),
+                          channels=_json_of(p, row, "channels", r[7], dict, null=True) if len(r) > 7 else None,
+                          agent=r[8] if len(r) > 8 else None)
 
     # ------------------------------------------------------------------ alerts
 
@@ -798,19 +842,21 @@ class Store:
             where.append("call_id = ?")
             args.append(call_id)
         sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
-        return [StoredAlert(self._alert(r), r[8]) for r in self._read(sql + " ORDER BY id",
-                                                                       tuple(args))]
+        return [StoredAlert(self._alert(r), _number(self.path, f"alert {r[0]}", "created_at", r[8]))
+                for r in self._read(sql + " ORDER BY id", tuple(args))]
 
     def list_clears(self, call_id: int) -> list[AlertClearedEvent]:
         rows = self._read("SELECT t, kind, reason FROM alert_clears WHERE call_id = ? ORDER BY id",
                           (call_id,))
         return [AlertClearedEvent(t=r[0], kind=r[1], call_id=call_id, reason=r[2]) for r in rows]
 
-    @staticmethod
-    def _alert(r: tuple[Any, ...]) -> AlertEvent:
-        return AlertEvent(t=r[2], kind=r[3], severity=r[4], message=r[5],
-                          evidence=json.loads(r[6]), actions=tuple(json.loads(r[7])),
-                          call_id=r[1], alert_id=r[0])
+    def _alert(self, r: tuple[Any, ...]) -> AlertEvent:
+        """An ``alerts`` row as the event; :func:`damaged_row` for one holding what no release writes."""
+        p, row = self.path, f"alert {r[0]}"
+        return AlertEvent(t=_number(p, row, "t", r[2]), kind=_text(p, row, "kind", r[3]),
+                          severity=_text(p, row, "severity", r[4]), message=_text(p, row, "message", r[5]),
+                          evidence=_json_of(p, row, "evidence", r[6], dict),
+                          actions=tuple(_json_of(p, row, "actions", r[7], list)), call_id=r[1], alert_id=r[0])
 
     # ------------------------------------------------------------------ cues and words
 
@@ -827,17 +873,25 @@ class Store:
             return True
 
     def cue_snapshots(self, call_id: int, channel: str | None = None) -> list[CuesEvent]:
-        sql = "SELECT cues FROM cue_snapshots WHERE call_id = ?"
+        sql = "SELECT id, cues FROM cue_snapshots WHERE call_id = ?"
         args: tuple[Any, ...] = (call_id,)
         if channel is not None:
             sql += " AND channel = ?"
             args += (channel,)
-        out = []
-        for (text,) in self._read(sql + " ORDER BY t, id", args):
-            d = json.loads(text)
-            out.append(CuesEvent(t=d["t"], channel=d["channel"],
-                                 **{k: v for k, v in d.items() if k in _CUE_FIELDS}))
-        return out
+        return [self._cues(f"cue snapshot {i}", text) for i, text in self._read(sql + " ORDER BY t, id", args)]
+
+    def _cues(self, row: str, text: Any) -> CuesEvent:
+        """A cue snapshot's JSON as the event; :func:`damaged_row` for one no release writes."""
+        d = _json_of(self.path, row, "cues", text, dict)
+        short = d.get("short", {})
+        if not isinstance(short, dict):
+            raise damaged_row(self.path, row, "cues' short is not a JSON object")
+        numbers = [("t", d.get("t")), *((k, d[k]) for k in _CUE_NUMBERS if d.get(k) is not None),
+                   *((f"short {k}", v) for k, v in short.items() if v is not None)]
+        for name, value in numbers:
+            _number(self.path, row, f"cues' {name}", value)
+        return CuesEvent(t=d["t"], channel=_text(self.path, row, "cues' channel", d.get("channel")),
+                         **{k: v for k, v in d.items() if k in _CUE_FIELDS})
 
     def add_words(self, call_id: int, words: WordsEvent) -> bool:
         """Store a final recognition result (partials are ignored); True if stored."""
@@ -852,12 +906,22 @@ class Store:
         return True
 
     def transcript(self, call_id: int) -> list[WordsEvent]:
-        rows = self._read('SELECT channel, t, text, words FROM transcript WHERE call_id = ? '
+        rows = self._read('SELECT id, channel, t, text, words FROM transcript WHERE call_id = ? '
                           "ORDER BY COALESCE(start, t), id", (call_id,))
-        return [WordsEvent(t=r[1], channel=r[0], final=True, text=r[2],
-                           words=tuple(Word(w["word"], w["start"], w["end"], w["conf"])
-                                       for w in json.loads(r[3])))
-                for r in rows]
+        return [self._line(r) for r in rows]
+
+    def _line(self, r: tuple[Any, ...]) -> WordsEvent:
+        """A ``transcript`` row (id, channel, t, text, words) as the event; :func:`damaged_row` for
+        one no release writes."""
+        p, row = self.path, f"transcript line {r[0]}"
+        words = _json_of(p, row, "words", r[4], list)
+        try:
+            parsed = tuple(Word(_text(p, row, "a word", w["word"]), *(float(w[k]) for k in ("start", "end", "conf")))
+                           for w in words)
+        except (KeyError, TypeError, ValueError):
+            raise damaged_row(p, row, "words is not a JSON list of words (word, start, end, conf)") from None
+        return WordsEvent(t=_number(p, row, "t", r[2]), channel=_text(p, row, "channel", r[1]), final=True,
+                          text=_text(p, row, "text", r[3]), words=parsed)
 
     # ------------------------------------------------------------------ webhook outbox
 
