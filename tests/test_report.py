@@ -684,6 +684,20 @@ def test_a_call_whose_monitoring_stopped_part_way_reads_as_judged_only_up_to_the
     assert title_pixels(render(data, "png"), STOPPED_BROWN) > 200
 
 
+@pytest.mark.parametrize("output", ["stopped.png", "stopped.html"])
+def test_a_call_stopped_before_its_first_cue_window_is_drawn_without_a_word_from_the_plotting_library(
+        tmp_path, output):
+    """A replay stopped in its first second stores its call with no cue snapshot: the cue panels
+    have no curve, hence no key, and nothing but the report's own line reaches stderr."""
+    db = tmp_path / "events.db"
+    with Store.open(db) as store:  # as replay stores a call SIGTERM stopped 1 s in
+        call_id = store.start_call(str(CALLS / "normal_8k.wav"), channels={"caller": 1, "agent": 0})
+        store.end_call(call_id, 1.0, {"aborted": True})
+    out = tmp_path / output
+    done = call_monitor("report", str(call_id), "--db", db, "-o", out, timeout=120)
+    assert done.returncode == 0 and done.stderr == f"call-monitor: report written to {out}\n", done.stderr
+
+
 def test_a_call_monitored_to_its_end_has_no_stop_in_its_title_or_banner(det):
     assert det["data"].cut_short is None and 'class="banner stopped"' not in det["html"]
     with Store.open_readonly(det["db"]) as store:

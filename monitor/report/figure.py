@@ -258,7 +258,7 @@ def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
     ax.set_title(title + (" (band: caller's baseline q1-q3, dotted: median)" if b is not None
                           else f" (no baseline: {data.why_no_baseline})"),
                  loc="left", fontsize=9)
-    if len(series) > 1:
+    if len(series) > 1 and ax.get_legend_handles_labels()[0]:  # no curve drawn (no cue window yet): no key
         ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=len(series))
     ax.grid(True, axis="y", alpha=0.3)
 
