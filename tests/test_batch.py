@@ -956,10 +956,11 @@ def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_t
 
 
 @pytest.mark.parametrize("bare", [False, True], ids=["an empty file", "an SQLite file with no tables"])
-def test_an_empty_database_file_is_none_to_the_archive_report_which_reads_the_recordings(archive, tmp_path, bare):
+def test_an_empty_database_file_is_none_to_the_archive_report_which_says_so_and_reads_the_recordings(
+        archive, tmp_path, bare):
     """A --db that is an empty file (made by touch), or an SQLite file with no tables, is as one not
-    there: the flagged calls' reports are written from their recordings, and the file is left as it
-    was (a report makes no database)."""
+    there: said in one warning line, the flagged calls' reports are written from their recordings,
+    and the file is left as it was (a report makes no database)."""
     empty, page = tmp_path / "empty.db", tmp_path / "archive.html"
     bare_sqlite_file(empty) if bare else empty.write_bytes(b"")
     before = empty.read_bytes()
@@ -967,6 +968,46 @@ def test_an_empty_database_file_is_none_to_the_archive_report_which_reads_the_re
     assert done.returncode == 0, done.stderr
     flagged = [r for r in archive["rows"] if r["status"] == "scored" and int(r["alerts"]) > 0]
     assert done.stderr.strip().endswith(f"({len(flagged)} call report(s) beside it)") and empty.read_bytes() == before
+    what = "an SQLite file with no tables" if bare else "an empty file"
+    assert (f"call-monitor: warning: {empty}: not a callmonitor database ({what}): the flagged calls' reports are "
+            "made from their recordings") in done.stderr.splitlines()
+
+
+@pytest.fixture
+def flagged_table(tmp_path) -> Path:
+    """A batch table of one flagged call, 30 s of a fixture recording, with no database behind it."""
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30)
+    recording = tmp_path / "short.wav"
+    sf.write(recording, x, sr)
+    table = tmp_path / "summary.csv"
+    table.write_text(f"path,caller_channel,agent_channel,status,alerts\n{recording},1,0,scored,1\n")
+    return table
+
+
+def test_a_database_named_for_the_archive_report_that_is_not_there_is_said_and_none_is_made(flagged_table, tmp_path):
+    """A mistyped --db shows: one warning line in the words of every command that reads a database,
+    and the flagged call's report is made from its recording, as with no database at all."""
+    db, page = tmp_path / "nope.db", tmp_path / "archive.html"
+    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: {db}: no database there (nothing has been recorded to it yet): the flagged calls' "
+        "reports are made from their recordings",
+        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
+    assert not db.exists() and (tmp_path / "archive_calls" / "call-1.html").is_file()
+
+
+def test_the_options_of_a_recordings_report_given_with_an_archive_are_said_not_to_be_used(flagged_table, tmp_path):
+    """An archive's call reports are made as the batch scored its calls (each row's channels,
+    acoustic-only): channels or a model given with --batch are said in one warning line."""
+    page = tmp_path / "archive.html"  # no --db, and none configured there: the recordings', unsaid
+    done = cli("report", "--batch", str(flagged_table), "-o", str(page), "--caller-channel", "0", "--model", "ko",
+               env=dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(tmp_path / "data")))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "call-monitor: warning: --caller-channel 0, --model ko are not used: an archive's call reports are made as "
+        "its calls were scored (from the database, else from the recording with the row's channels)",
+        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
 
 
 def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_own_report(tmp_path):

@@ -382,6 +382,26 @@ def test_stored_call_report(det, tmp_path, capsys):
     assert any("chest hurts" in m for m in page.marks)
 
 
+@pytest.mark.parametrize(("options", "said"), [
+    (["--caller-channel", "3"], "--caller-channel 3 is"),
+    (["--agent-channel", "-1"], "--agent-channel -1 is"),
+    (["--model", "ko", "--no-transcribe"], "--no-transcribe, --model ko are"),
+    (["--caller-channel", "0", "--agent-channel", "1", "--model", "ko"],
+     "--caller-channel 0, --agent-channel 1, --model ko are")])
+def test_the_options_of_a_recordings_report_given_with_a_stored_calls_id_are_said_not_to_be_used(
+        det, tmp_path, options, said):
+    """A stored call is reported with the legs and the words it was stored with: the channels and
+    the transcription asked for are said in one warning line, not silently ignored, and the report
+    is written all the same."""
+    call_id, out = det["data"].call_id, tmp_path / "stored.html"
+    done = call_monitor("report", str(call_id), "--db", det["db"], "-o", out, *options, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: {said} not used: call {call_id} is reported as it was stored (its legs' "
+        "channels and its words are the stored call's; to choose others, report its recording)",
+        f"call-monitor: report written to {out}"]
+
+
 def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alerts_does(det, tmp_path):
     """A supervisor reading the report sees whether each alert reached the console (the words of
     `call-monitor alerts`); a call no webhook took says nothing of one."""
@@ -666,7 +686,7 @@ def test_a_call_whose_monitoring_stopped_part_way_reads_as_judged_only_up_to_the
     proc.send_signal(sig)
     proc.communicate(timeout=30)
     out = tmp_path / "stopped.html"
-    done = call_monitor("report", "1", "--db", db, "-o", out, "--no-transcribe", timeout=120)
+    done = call_monitor("report", "1", "--db", db, "-o", out, timeout=120)
     assert done.returncode == 0 and done.stderr == f"call-monitor: report written to {out}\n", done.stderr
     cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
     with Store.open_readonly(db) as store:

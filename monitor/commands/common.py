@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from enum import IntEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..console import LEVELS, error, info, warning
 
@@ -171,6 +171,13 @@ def add_transcription_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
 
 
+def not_used(options: Sequence[str], why: str) -> None:
+    """Say in one warning line that ``options`` (as given: ``--model ko``), asked for on the command
+    line, are not used, and ``why``: said, not silently ignored."""
+    if options:
+        warning(f"{', '.join(options)} {'is' if len(options) == 1 else 'are'} not used: {why}")
+
+
 def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = False) -> TranscriptionSetup | None:
     """The transcription the options and configuration ask for; None means acoustic-only
     (said once on stderr, with the command that fetches a model). Raises ModelError for a
@@ -178,7 +185,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
         if getattr(args, "model", None):  # asked for on the command line, and not used: said, not ignored
             why = "--no-transcribe" if getattr(args, "no_transcribe", False) else "transcription.enabled = false"
-            warning(f"--model {args.model} is not used: {why} (acoustic-only)")
+            not_used([f"--model {args.model}"], f"{why} (acoustic-only)")
         return None
     from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)

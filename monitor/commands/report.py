@@ -7,7 +7,7 @@ import os
 from types import MappingProxyType
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_call_options, add_config_options
+from .common import ExitStatus, add_call_options, add_config_options, not_used
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="report.html (self-contained page) or report.png (timeline only)")
     add_call_options(p)
     add_config_options(p)
-    p.set_defaults(run=run)
+    # None: not given (a recording's report reads the usual legs; a stored call's and an archive's
+    # use none of these options, and say so of one given)
+    p.set_defaults(run=run, caller_channel=None, agent_channel=None)
 
 
 def _check_output(path: str) -> str | None:
@@ -83,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
             except ModelError as err:  # a broken model folder: one clear line
                 error(str(err))
                 return ExitStatus.BAD_SETUP
-            data = from_file(target, cfg, transcription=transcription,
-                             caller_channel=args.caller_channel,
-                             agent_channel=None if args.agent_channel < 0 else args.agent_channel)
+            caller = 1 if args.caller_channel is None else args.caller_channel
+            agent = 0 if args.agent_channel is None else args.agent_channel
+            data = from_file(target, cfg, transcription=transcription, caller_channel=caller,
+                             agent_channel=None if agent < 0 else agent)
             if data.unread_channels:
                 warning(f"{target}: {data.unread_channels}")
             if data.truncated_s is not None:  # said as replay says it, and in the report's notes
@@ -94,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
                 warning(f"{target}: {data.problems}")
         else:
             data = _stored(args, cfg, int(target))
+            not_used(_recording_options(args), f"call {int(target)} is reported as it was stored (its legs' "
+                                              "channels and its words are the stored call's; to choose others, "
+                                              "report its recording)")
         payload = render(data, fmt)
     except (ReportError, StoreError, ImportError) as err:
         return _failed(err, args.output)
@@ -103,6 +109,16 @@ def run(args: argparse.Namespace) -> int:
         return _failed(err, args.output)
     info(f"report written to {args.output}")
     return ExitStatus.OK
+
+
+def _recording_options(args: argparse.Namespace) -> list[str]:
+    """The options of a recording's report given on the command line, as given (``--model ko``):
+    a stored call's report and an archive's use none of them."""
+    given = [f"--caller-channel {args.caller_channel}" if args.caller_channel is not None else "",
+             f"--agent-channel {args.agent_channel}" if args.agent_channel is not None else "",
+             "--no-transcribe" if args.no_transcribe else "",
+             f"--model {args.model}" if args.model is not None else ""]
+    return [option for option in given if option]
 
 
 def _failed(err: Exception, output: str) -> int:
@@ -148,10 +164,14 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
     if cfg is None:
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
-    from ..report.archive import archive_report
+    from ..report.archive import archive_report, no_database_there
     try:
         n = archive_report(args.batch, args.output, cfg, on_error=error)
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
+    if args.db is not None and (none := no_database_there(cfg.storage.db)):  # named, so said
+        warning(f"{none}: the flagged calls' reports are made from their recordings")
+    not_used(_recording_options(args), "an archive's call reports are made as its calls were scored "
+                                      "(from the database, else from the recording with the row's channels)")
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")
     return ExitStatus.OK

@@ -251,17 +251,32 @@ def legs_of(row: dict[str, Any]) -> dict[str, int | None]:
             "agent_channel": 0 if agent is None else None if agent < 0 else int(agent)}
 
 
+def no_database_there(path: str) -> str | None:
+    """Why ``path`` holds no database the flagged calls' reports could come from, in the words of
+    the commands that read one (not there yet, a folder, an empty file, an SQLite file with no
+    tables: every report is then made from its recording), or None."""
+    from ..delivery.store import a_folder, an_empty_file, is_bare_sqlite_file, is_empty_file, no_database, no_tables
+
+    db = os.path.expanduser(path)
+    if os.path.isdir(db):
+        return a_folder(db)
+    if not os.path.isfile(db):
+        return no_database(db)
+    if is_empty_file(db):
+        return an_empty_file(db)
+    return no_tables(db) if is_bare_sqlite_file(db) else None
+
+
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
                        on_error: Callable[[str], None]) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
     from the store when it holds the call, else from the recording. Returns :func:`row_key` -> link."""
-    from ..delivery.store import Store, is_bare_sqlite_file, is_empty_file
+    from ..delivery.store import Store
     from . import from_file, render, write_atomic
     from .data import from_store
 
     db = os.path.expanduser(cfg.storage.db)
-    # an empty file, or an SQLite file with no tables, is no database yet: as none there
-    there = os.path.isfile(db) and not is_empty_file(db) and not is_bare_sqlite_file(db)
+    there = no_database_there(db) is None
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if there else None
     links: dict[tuple[str, str, str], str] = {}
     try:
