@@ -232,6 +232,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         (cache.mkdir("accuracy") / "figures.json").write_text(json.dumps(figures, indent=1))
 
 
+@pytest.fixture
+def own_home(tmp_path) -> dict[str, str]:
+    """The environment of a command with a home of its own, ``tmp_path / "home"`` (HOME,
+    XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_RUNTIME_DIR under it, made empty): no user configuration is
+    read, and whatever a command makes where the defaults are lands there, to be seen (matplotlib's
+    cache goes beside it, ``tmp_path / "mpl"``)."""
+    home = tmp_path / "home"
+    (home / "run").mkdir(parents=True, mode=0o700)
+    return dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                XDG_DATA_HOME=str(home / ".local" / "share"), XDG_RUNTIME_DIR=str(home / "run"),
+                MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(ROOT))
+
+
+def made_in(folder: Path) -> list[str]:
+    """Every file and folder under ``folder`` (relative paths, sorted): what a command left there."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
 @pytest.fixture(scope="session")
 def fixture_labels() -> dict[str, dict]:
     """Every fixture call's labels, by call name."""

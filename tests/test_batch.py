@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, korean_model,
-                      process_alive, scheduler_address, wait_for)
+                      made_in, process_alive, scheduler_address, wait_for)
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
 from monitor.transcription.vosk_models import packaged_model_dirs
@@ -448,6 +448,18 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
+
+
+def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, own_home):
+    """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
+    anything is scored; no local cluster started, no database or table made."""
+    db, out = tmp_path / "e.db", tmp_path / "t.csv"
+    done = cli("batch", str(ARCHIVE[0]), "--scheduler", "", "--db", str(db), "--out", str(out), env=own_home,
+               timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == ('call-monitor: error: --scheduler "": an empty address; give a running Dask scheduler\'s '
+                           "(e.g. tcp://HOST:8786), or leave the option out for a local cluster\n")
+    assert not db.exists() and not out.exists() and made_in(tmp_path / "home") == ["run"]
 
 
 @pytest.mark.parametrize("out_is", ["the manifest", "a link to the manifest", "a recording"])
@@ -995,6 +1007,17 @@ def test_a_database_named_for_the_archive_report_that_is_not_there_is_said_and_n
         "reports are made from their recordings",
         f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
     assert not db.exists() and (tmp_path / "archive_calls" / "call-1.html").is_file()
+
+
+def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
+    """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
+    empty path, exit 2; no page, no folder of call reports."""
+    page = tmp_path / "archive.html"
+    done = cli("report", "--batch", "", "-o", str(page), env=own_home)
+    assert done.returncode == 2
+    assert done.stderr == ('call-monitor: error: --batch "": an empty path; give the table `call-monitor batch --out` '
+                           "wrote (CSV or Parquet)\n")
+    assert not page.exists() and not (tmp_path / "archive_calls").exists() and made_in(tmp_path / "home") == ["run"]
 
 
 def test_the_options_of_a_recordings_report_given_with_an_archive_are_said_not_to_be_used(flagged_table, tmp_path):

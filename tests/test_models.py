@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, call_monitor
+from conftest import CALLS, ROOT, call_monitor, made_in
 from monitor.transcription.vosk_models import (ModelError, check_model_dir, find_models, load_model, no_model_message,
                             packaged_model_dirs, parse_model_name, resolve_model)
 
@@ -341,3 +341,20 @@ def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anythin
         assert done.stderr.splitlines() == [
             f"call-monitor: error: {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)"]
         assert sorted(p.name for p in data.iterdir()) == ["kept.db"] and kept.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["replay", "report", "batch", "run", "install-service"])
+def test_an_empty_model_is_refused_not_taken_for_the_configured_one(tmp_path, own_home, command):
+    """`--model "$MODEL"` with MODEL unset would transcribe with the configured model, or none,
+    without a word: one line, exit 2, before anything is replayed, scored, started or installed."""
+    recording = str(CALLS / "normal_8k.wav")
+    given = {"replay": [recording, "--db", str(tmp_path / "e.db")],
+             "report": [recording, "-o", str(tmp_path / "r.html")],
+             "batch": [recording, "--transcribe", "--db", str(tmp_path / "e.db")],
+             "run": ["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db")],
+             "install-service": ["--caller", "softphone.monitor", "--unit-dir", str(tmp_path / "units")]}[command]
+    r = call_monitor(command, *given, "--model", "", env=own_home, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr == ('call-monitor: error: --model "": an empty value; give a Vosk model folder or language '
+                        "code, or leave the option out for the configured one\n")
+    assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"] and made_in(tmp_path / "home") == ["run"]

@@ -27,7 +27,7 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, ROOT, call_monitor, replay_under_way
+from conftest import CALLS, ROOT, call_monitor, made_in, replay_under_way
 
 from monitor import cli
 from monitor.config import load_config
@@ -824,6 +824,16 @@ def test_an_empty_path_option_is_refused_not_taken_for_the_default(tmp_path, cap
         option = argv[argv.index("") - 1] if "" in argv else "--db"
         assert capsys.readouterr().err == (f"call-monitor: error: {option} \"\": an empty path; give a file, or "
                                            "leave the option out for the configured one\n")
+
+
+def test_an_empty_output_is_refused_naming_the_option(tmp_path, own_home):
+    """`-o "$PAGE"` with PAGE unset: one line naming the option, as an empty path is said
+    everywhere, exit 2; nothing replayed or written."""
+    done = call_monitor("report", CALLS / "normal_8k.wav", "-o", "", env=own_home, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == ('call-monitor: error: -o/--output "": an empty path; give a file (report.html or '
+                           "report.png)\n")
+    assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"] and made_in(tmp_path / "home") == ["run"]
 
 
 def test_missing_matplotlib_is_one_clear_line(tmp_path, capsys, monkeypatch):

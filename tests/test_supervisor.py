@@ -22,7 +22,7 @@ import pytest
 from console_proc import ROOT, ConsoleProcess, alert_body
 from pulse import have_pulse
 
-from conftest import CALLS, PY, call_monitor, wait_for
+from conftest import CALLS, PY, call_monitor, made_in, wait_for
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, parse_listen
 from monitor.config.tokens import parse_agent_tokens
@@ -729,3 +729,30 @@ def test_an_event_stream_opened_as_the_console_stops_ends_at_once():
     hub.close()
     late = hub.subscribe()
     assert late.queue.get_nowait() is None and len(hub) == 0
+
+
+@pytest.mark.parametrize("cert, key", [("", ""), ("", "console.key"), ("console.crt", "")],
+                         ids=["both empty", "the certificate empty", "the key empty"])
+def test_an_empty_tls_certificate_or_key_is_refused_never_a_console_without_tls(tmp_path, own_home, cert, key):
+    """`--tls-cert "$CERT" --tls-key "$KEY"` with the variables unset asked for TLS: the console
+    never serves plain HTTP for it. One line naming the first option given empty, exit 2; nothing
+    listened on, no token or database made (the defaults' places, in the home, included)."""
+    _self_signed(tmp_path)
+    r = call_monitor("supervisor", "--listen", "127.0.0.1:0", "--tls-cert", cert and tmp_path / cert,
+                     "--tls-key", key and tmp_path / key, env=own_home, timeout=60)
+    said = {"--tls-cert": "--tls-cert \"\": an empty path; give the certificate's file (PEM) with --tls-key, or "
+                          "leave both options out for a console without TLS",
+            "--tls-key": "--tls-key \"\": an empty path; give the private key's file (PEM) with --tls-cert, or "
+                         "leave both options out for a console without TLS"}["--tls-cert" if not cert else "--tls-key"]
+    assert r.returncode == 2 and r.stderr == f"call-monitor: error: {said}\n"
+    assert made_in(tmp_path / "home") == ["run"]
+
+
+def test_an_empty_listen_address_is_refused_naming_the_option(tmp_path, own_home):
+    """`--listen "$ADDR"` with ADDR unset is said as the option given empty (not as the
+    configuration's supervisor.listen, which the person did not write); nothing is made."""
+    r = call_monitor("supervisor", "--listen", "", env=own_home, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == ('call-monitor: error: --listen "": an empty address; give HOST:PORT (e.g. 127.0.0.1:8640), '
+                        "or leave the option out for the configured one\n")
+    assert made_in(tmp_path / "home") == ["run"]

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, PY, bare_sqlite_file, call_monitor
+from conftest import ROOT, PY, bare_sqlite_file, call_monitor, made_in
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 from monitor.delivery.store import CONSOLE_APPLICATION_ID, Store
@@ -222,6 +222,21 @@ def test_an_empty_unit_folder_or_token_file_is_refused_not_taken_for_the_default
     assert r.stderr == (f"call-monitor: error: {option} \"\": an empty path; give a {what}, or leave the option "
                         "out for the configured one\n")
     assert not (tmp_path / "cfg" / "systemd").exists() and not (tmp_path / "e.db").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "install-service"])
+def test_an_empty_caller_source_is_refused_not_taken_for_the_configured_one(tmp_path, own_home, command):
+    """`--caller "$SOURCE"` with SOURCE unset would monitor daemon.caller, or the default input (the
+    microphone), without a word: one line, exit 2, before anything opens; no database, socket, lock
+    or unit made. (`--agent ""` is no agent's leg, whatever daemon.agent says: a value, kept.)"""
+    where = ["--db", str(tmp_path / "e.db"), "--no-transcribe"] if command == "run" else \
+        ["--unit-dir", str(tmp_path / "units")]
+    r = call_monitor(command, "--caller", "", "--agent", "", *where, env=own_home, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == ('call-monitor: error: --caller "": an empty source; give SOURCE, the monitor of the '
+                        "softphone's sink (`call-monitor devices` lists them), or leave the option out for the "
+                        "configured one (daemon.caller)\n")
+    assert sorted(os.listdir(tmp_path)) == ["home"] and made_in(tmp_path / "home") == ["run"]
 
 
 def test_a_unit_without_a_caller_source_says_it_takes_the_default_input(tmp_path):

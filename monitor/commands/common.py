@@ -204,19 +204,52 @@ PATH_OPTIONS = ("config", "db", "token_file", "socket", "webhook_token_file", "w
 unset shell variable would otherwise mean the default silently, ``--webhook-token-file ""`` posts
 without the token the console asks for)."""
 
+EMPTY_REFUSED = MappingProxyType({
+    "tls_cert": ("path", "give the certificate's file (PEM) with --tls-key, or leave both options out for a "
+                         "console without TLS"),
+    "tls_key": ("path", "give the private key's file (PEM) with --tls-cert, or leave both options out for a "
+                        "console without TLS"),
+    "listen": ("address", "give HOST:PORT (e.g. 127.0.0.1:8640), or leave the option out for the configured one"),
+    "scheduler": ("address", "give a running Dask scheduler's (e.g. tcp://HOST:8786), or leave the option out for "
+                             "a local cluster"),
+    "caller": ("source", "give SOURCE, the monitor of the softphone's sink (`call-monitor devices` lists them), or "
+                         "leave the option out for the configured one (daemon.caller)"),
+    "model": ("value", "give a Vosk model folder or language code, or leave the option out for the configured one"),
+    "batch": ("path", "give the table `call-monitor batch --out` wrote (CSV or Parquet)"),
+})
+"""The other options refused empty, each with what its value is and what to give instead: ``""``
+from an unset shell variable would otherwise mean what leaving the option out means, without a
+word (``supervisor --tls-cert "" --tls-key ""`` a console without TLS, ``batch --scheduler ""`` a
+local cluster, ``run --caller ""`` the configured caller or the default input). ``--agent ""``
+(no agent's leg) and ``--webhook ""`` (no webhook), whatever the configuration says, are values
+of their own, not refused."""
 
-def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
-    """Load the effective configuration; raises ConfigError with a one-line message (an empty
-    path given to one of :data:`PATH_OPTIONS` too). ``--webhook-url-file`` is read each time (a
-    reload reads it again), its URL set as ``--webhook`` sets one."""
-    from ..config import ConfigError, load_config
-    from ..config.urls import read_url_file
+
+def empty_option(args: argparse.Namespace) -> str | None:
+    """The one line refusing the first option of :data:`PATH_OPTIONS` or :data:`EMPTY_REFUSED`
+    given an empty (or blank) value, or None."""
     for option in PATH_OPTIONS:
         value = getattr(args, option, None)
         if value is not None and not value.strip():
             what = "folder" if option.endswith("_dir") else "file"
-            raise ConfigError(f"--{option.replace('_', '-')} \"\": an empty path; give a {what}, or leave the "
-                              "option out for the configured one")
+            return (f"--{option.replace('_', '-')} \"\": an empty path; give a {what}, or leave the option out "
+                    "for the configured one")
+    for option, (kind, instead) in EMPTY_REFUSED.items():
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            return f"--{option.replace('_', '-')} \"\": an empty {kind}; {instead}"
+    return None
+
+
+def config_from_args(args: argparse.Namespace, overrides: dict | None = None) -> Config:
+    """Load the effective configuration; raises ConfigError with a one-line message (an option
+    given empty too, :func:`empty_option`: every command loads its configuration before it starts,
+    makes or writes anything). ``--webhook-url-file`` is read each time (a reload reads it again),
+    its URL set as ``--webhook`` sets one."""
+    from ..config import ConfigError, load_config
+    from ..config.urls import read_url_file
+    if (refused := empty_option(args)) is not None:
+        raise ConfigError(refused)
     extra = dict(overrides or {})
     if getattr(args, "db", None):
         extra["storage.db"] = args.db
@@ -355,5 +388,5 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
-           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "open_store",
+           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "empty_option", "open_store",
            "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _check_output(path: str) -> str | None:
     """The format, or None after printing why ``path`` cannot be written."""
+    if not path.strip():  # "-o $PAGE" with PAGE unset
+        error('-o/--output "": an empty path; give a file (report.html or report.png)')
+        return None
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         error(f"{path}: the report must end in .html or .png")

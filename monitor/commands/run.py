@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """``run``'s options (``install-service`` takes them all, for the unit's ``run``)."""
     p.add_argument("--caller", metavar="SOURCE", help="the caller's leg (daemon.caller)")
-    p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone (daemon.agent)")
+    p.add_argument("--agent", metavar="SOURCE", help="the agent's leg, the microphone (daemon.agent; \"\": none, "
+                   "whatever daemon.agent says)")
     p.add_argument("--wait-for-source", action=argparse.BooleanOptionalAction, default=None,
                    help="wait for a caller source that is not there yet (the softphone not started, the "
                         "headset not plugged in) rather than exit 2 (daemon.wait_for_source; default on)")
