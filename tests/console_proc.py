@@ -87,6 +87,10 @@ class ConsoleProcess:
     def stop(self, timeout: float = 10) -> int:
         """SIGTERM; its exit status once it has ended and all it wrote is read (``err`` complete)."""
         self.proc.send_signal(signal.SIGTERM)
+        return self.ended(timeout)
+
+    def ended(self, timeout: float = 10) -> int:
+        """Its exit status once it has ended and all it wrote is read (``err`` complete)."""
         status = self.proc.wait(timeout)
         self._reader.join(timeout)
         return status

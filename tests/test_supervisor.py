@@ -702,7 +702,9 @@ def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path)
 def test_stopping_the_console_with_a_page_open_ends_its_event_stream_at_once_and_quietly(tmp_path):
     """A supervisor's page is open whenever the console runs: SIGTERM ends its event stream (the
     browser reconnects to the console started again) at once, exit 0, with no traceback; it waited
-    2 s for the stream, cancelled it and logged "Exception in ASGI application"."""
+    2 s for the stream, cancelled it and logged "Exception in ASGI application". The stream's end is
+    timed from the signal (not the process's exit, which a busy machine's teardown may delay): well
+    under the server's 2 s wait for open connections."""
     import urllib.request
     console = ConsoleProcess(tmp_path)
     try:
@@ -710,11 +712,12 @@ def test_stopping_the_console_with_a_page_open_ends_its_event_stream_at_once_and
         stream = urllib.request.urlopen(req, timeout=10)
         assert stream.readline().startswith(b"retry:")  # the stream is open
         t0 = time.monotonic()
-        assert console.stop() == 0
-        took = time.monotonic() - t0
+        console.proc.send_signal(signal.SIGTERM)
         rest = stream.read()  # its end, not a reset
+        took = time.monotonic() - t0
+        assert console.ended() == 0
         assert b"event: state" in rest
-        assert took < 1.5, f"the console took {took:.2f} s to stop"
+        assert took < 1.5, f"the event stream ended {took:.2f} s after the signal"
         assert not [e for e in console.err if "Traceback" in e or "ERROR" in e], console.err
         assert console.err[-1] == "call-monitor: console stopped"
     finally:
