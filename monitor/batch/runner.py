@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..capture.audio_files import cut_short
+from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
 from .inputs import CallJob
@@ -392,7 +392,7 @@ class BatchRun:
         self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
         o.scored += 1
         if result.row.get("truncated"):  # as replay, analyze and report say it
-            self.on_warning(cut_short(result.job.path, "scored", result.row["duration_s"]))
+            self.on_warning(audio_breaks_off(result.job.path, "scored", result.row["duration_s"]))
         if result.row.get("error"):
             self.on_error(result.row["error"])
             o.without_words += 1

@@ -66,7 +66,7 @@ class AudioInfo:
         return self.frames / self.rate if self.rate else 0.0
 
 
-def cut_short(path: str | os.PathLike, done: str, held_s: float) -> str:
+def audio_breaks_off(path: str | os.PathLike, done: str, held_s: float) -> str:
     """The warning for a recording whose audio breaks off before the length its header promises
     (cut short, or damaged: the decoder cannot go past the damage, nor say which it is): ``done``
     ("analysed", "replayed", "scored", "the report covers") the ``held_s`` seconds before it."""

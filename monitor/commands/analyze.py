@@ -100,7 +100,7 @@ MIXED = "--channel N analyses channel N alone"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture.audio_files import AudioFileError, cut_short, unread_channels
+    from ..capture.audio_files import AudioFileError, audio_breaks_off, unread_channels
     failed = 0
     for path in args.files:
         try:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if args.channel is None and (mixed := unread_channels(stream.info.channels, None, MIXED)):
             warning(f"{path}: {mixed}")
         if stream.truncated:
-            warning(cut_short(path, "analysed", rec["duration_s"]))
+            warning(audio_breaks_off(path, "analysed", rec["duration_s"]))
         if stream.problems():
             warning(f"{path}: {stream.problems()}")
         print(json.dumps(rec) if args.json else _human(rec), flush=True)

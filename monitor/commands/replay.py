@@ -184,7 +184,7 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
 def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) -> bool:
     """The recording through its call's pipeline into ``sinks``; False (said in one line) if it
     cannot be read to its end, or if its speech recognition failed (the call was replayed without it)."""
-    from ..capture.audio_files import AudioFileError, cut_short
+    from ..capture.audio_files import AudioFileError, audio_breaks_off
     from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
     try:
@@ -203,7 +203,7 @@ def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) 
     if pipeline.recognizer_errors:  # replayed without transcription: said in one warning, fails the run
         return False
     if src.truncated:
-        warning(cut_short(path, "replayed", src.duration_s))
+        warning(audio_breaks_off(path, "replayed", src.duration_s))
     if src.problems():
         warning(f"{path}: {src.problems()}")
     return True

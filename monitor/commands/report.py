@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     from ..report import ReportError, from_file, render, write_atomic
     from ..report.data import check_recording
-    from ..capture.audio_files import cut_short
+    from ..capture.audio_files import audio_breaks_off
 
     target = args.target
     try:
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             if data.unread_channels:
                 warning(f"{target}: {data.unread_channels}")
             if data.truncated_s is not None:  # said as replay says it, and in the report's notes
-                warning(cut_short(target, "the report covers", data.truncated_s))
+                warning(audio_breaks_off(target, "the report covers", data.truncated_s))
             if data.problems:
                 warning(f"{target}: {data.problems}")
         else:
