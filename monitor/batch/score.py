@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from ..capture.audio_files import AudioFileError, probe
+from ..capture.audio_files import AudioFileError
 from ..config import Config, config_from_toml
 from ..events import Event
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, run_source
-from ..capture.sources import FileSource, open_problem
+from ..capture.sources import FileSource
 from .inputs import BATCH_CHOOSE_LEGS, CallJob
 from .table import call_row
 
@@ -188,13 +188,13 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
     t_cpu = _cpu_s()
     # the header first, as the client checks it (a file only the workers see is checked here alone),
     # before the file is read whole: a named pipe or a device would block the worker for ever
-    if problem := open_problem(job.path, job.caller_channel, job.agent_channel):
-        return CallResult(job, error=problem)
     try:
-        channels = probe(job.path).channels
-        digest = content_hash(job.path)
+        channels = FileSource(job.path, caller_channel=job.caller_channel,
+                              agent_channel=job.agent_channel).info.channels
     except AudioFileError as err:
         return CallResult(job, error=str(err))
+    try:
+        digest = content_hash(job.path)
     except OSError as err:
         return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
     if digest == known.get(job.legs(channels)):

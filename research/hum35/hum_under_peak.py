@@ -10,11 +10,10 @@ import sys
 from collections import defaultdict
 
 import numpy as np
-import soundfile as sf
 
-from monitor.analysis.analyzer import AnalyzerConfig, _Layout, _levels, _whole_raw
-from monitor.dsp.energy import peak_level, voice_activity
+from monitor.analysis.analyzer import AnalyzerConfig
 from monitor.dsp.tones import mains_hum
+from research.hum35.mains_f0 import caller_frames
 from tools import evaluate as ev
 
 
@@ -25,15 +24,8 @@ def main() -> None:
         c = job.condition
         if c.get("noise") != "hum":
             continue
-        x, rate = sf.read(job.path, dtype="float32", always_2d=True)
-        x = np.ascontiguousarray(x[:, job.caller_channel])
-        lay = _Layout.make(rate, cfg)
-        raw = _whole_raw(x, lay, cfg)
-        e = raw["energy_db"]
-        _, floor, _, _ = _levels(e, cfg)
-        level = peak_level(e, cfg.vad)
+        raw, _, rate, e, floor, level, active = caller_frames(job, cfg)
         hum = mains_hum(raw["f0"], e, floor, cfg.tones)
-        active = voice_activity(e, floor, raw["strength"], cfg.vad, level)
         snr = float(c.get("snr_db"))
         band = "<10" if snr < 10 else "10-20" if snr < 20 else ">=20"
         under[(rate, band)].append((level - e)[hum & active])

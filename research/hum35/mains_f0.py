@@ -27,6 +27,19 @@ from tools import evaluate as ev
 from tools.background_talk import inside, label_spans
 
 
+def caller_frames(job, cfg: AnalyzerConfig) -> tuple:
+    """The caller leg's raw features of the whole call, and its layout, energy, noise floor,
+    frame-level peak and voice activity: (raw, lay, rate, energy_db, floor, level, active)."""
+    x, rate = sf.read(job.path, dtype="float32", always_2d=True)
+    x = np.ascontiguousarray(x[:, job.caller_channel])
+    lay = _Layout.make(rate, cfg)
+    raw = _whole_raw(x, lay, cfg)
+    e = raw["energy_db"]
+    _, floor, _, _ = _levels(e, cfg)
+    level = peak_level(e, cfg.vad)
+    return raw, lay, rate, e, floor, level, voice_activity(e, floor, raw["strength"], cfg.vad, level)
+
+
 def mains(f0: np.ndarray, params: ToneParams) -> np.ndarray:
     return np.any(np.abs(f0[:, None] - np.asarray(params.mains_hz)) <= params.mains_tolerance * f0[:, None], axis=1)
 
@@ -57,14 +70,7 @@ def main() -> None:
         if a.limit and n > a.limit:
             break
         label = json.loads(Path(job.path).with_name(f"{job.id}.json").read_text())
-        x, rate = sf.read(job.path, dtype="float32", always_2d=True)
-        x = np.ascontiguousarray(x[:, job.caller_channel])
-        lay = _Layout.make(rate, cfg)
-        raw = _whole_raw(x, lay, cfg)
-        e = raw["energy_db"]
-        _, floor, level, slow = _levels(e, cfg)
-        vlevel = peak_level(e, cfg.vad)
-        active = voice_activity(e, floor, raw["strength"], cfg.vad, vlevel)
+        raw, lay, rate, e, floor, vlevel, active = caller_frames(job, cfg)
         t = (np.arange(len(e)) * lay.hop + lay.win / 2) / rate
         ph = inside(t, label_spans(label)["caller_phrases"])
         m = mains(raw["f0"], tp) & active
