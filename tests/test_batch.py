@@ -462,10 +462,13 @@ def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, o
     assert not db.exists() and not out.exists() and made_in(tmp_path / "home") == ["run"]
 
 
-@pytest.mark.parametrize("out_is", ["the manifest", "a link to the manifest", "a recording"])
+@pytest.mark.parametrize("out_is", ["the manifest", "a link to the manifest", "a recording", "the database",
+                                    "a link to the database", "the database not made yet"])
 def test_the_table_is_never_written_over_an_input_and_nothing_is_scored(tmp_path, out_is):
-    """--out naming the manifest the batch reads (by another path too) or a recording it scores is
-    refused in one line naming it, before anything is scored: the input is left as it was."""
+    """--out naming the manifest the batch reads (by another path too), a recording it scores or the
+    database it stores its calls in (made by an earlier batch, or still to be made) is refused in one
+    line naming it, before anything is scored: the input and the database are left as they were."""
+    from monitor.delivery.store import Store
     (tmp_path / "mf").mkdir()
     manifest = tmp_path / "mf" / "keep.csv"
     text = f"path,caller_channel,notes\n{ARCHIVE[0]},1,my precious notes\n"
@@ -473,18 +476,27 @@ def test_the_table_is_never_written_over_an_input_and_nothing_is_scored(tmp_path
     (tmp_path / "mf" / "link.csv").symlink_to("keep.csv")
     recording = tmp_path / "call.parquet"  # a recording named directly is scored whatever its name
     recording.write_bytes(ARCHIVE[0].read_bytes())
+    db = tmp_path / ("qa.csv" if out_is in ("the database", "the database not made yet") else "e.db")
+    if out_is in ("the database", "a link to the database"):
+        with Store.open(db) as store:
+            store.start_call("/archive/scored-before.wav")
+        (tmp_path / "link.csv").symlink_to(db.name)
+    stored = db.read_bytes() if db.exists() else None
     inputs, out, said = {
         "the manifest": ([manifest], manifest, "is the manifest this batch reads,"),
         "a link to the manifest": ([manifest], tmp_path / "mf" / "link.csv",
                                    f"is the manifest this batch reads ({manifest}),"),
-        "a recording": ([manifest, recording], recording, "is a recording this batch scores,")}[out_is]
-    db = tmp_path / "e.db"
+        "a recording": ([manifest, recording], recording, "is a recording this batch scores,"),
+        "the database": ([manifest], db, "is the database this batch stores its calls in,"),
+        "a link to the database": ([manifest], tmp_path / "link.csv",
+                                   f"is the database this batch stores its calls in ({db}),"),
+        "the database not made yet": ([manifest], db, "is the database this batch stores its calls in,")}[out_is]
     done = cli("batch", *inputs, "--workers", "1", "--db", db, "--out", out, timeout=120)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"call-monitor: error: --out {out}: {said} which the table would replace; "
                                         "give --out another file"]
     assert manifest.read_text() == text and recording.read_bytes() == ARCHIVE[0].read_bytes()
-    assert not db.exists()
+    assert (db.read_bytes() if db.exists() else None) == stored
 
 
 def test_a_database_it_cannot_use_is_one_line_and_exit_2(tmp_path):

@@ -792,6 +792,28 @@ def test_bad_inputs(tmp_path, capsys, det):
     assert not os.path.exists(out)
 
 
+@pytest.mark.parametrize("report_of", ["a stored call", "a recording", "an archive"])
+def test_a_report_is_never_written_over_the_database(det, tmp_path, capsys, report_of):
+    """-o naming the database of stored calls (here by a link to it; --db, else the configured one)
+    is refused in one line naming both, exit 2, before any report is made: the database is left as
+    it was, whatever is reported."""
+    db = tmp_path / "events.db"
+    shutil.copy(det["db"], db)
+    page = tmp_path / "page.html"
+    page.symlink_to(db.name)
+    table = tmp_path / "summary.csv"
+    table.write_text(f"path,status\n{CALLS / 'normal_8k.wav'},scored\n")
+    before = db.read_bytes()
+    target = {"a stored call": [str(det["data"].call_id)], "a recording": [str(CALLS / "normal_8k.wav")],
+              "an archive": ["--batch", str(table)]}[report_of]
+    assert cli.main(["report", *target, "--db", str(db), "-o", str(page)]) == 2
+    assert capsys.readouterr().err == (
+        f"call-monitor: error: -o {page}: is the database of stored calls ({db}), which the report would "
+        "replace; give -o another file\n")
+    assert db.read_bytes() == before and page.is_symlink()
+    assert not (tmp_path / "page_calls").exists()
+
+
 def test_a_report_of_a_truncated_recording_says_so_on_stderr_as_replay_does(tmp_path):
     """A recording cut short by a crash is reported as far as it goes, with one warning line
     naming the file and the seconds it holds, and a note on the page."""

@@ -71,17 +71,22 @@ def _check_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob]) -> str | None:
-    """Why ``--out`` may not be written, in one line naming it: it is a manifest the batch reads or
-    a recording it scores, which the table would replace; None otherwise."""
+def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: str) -> str | None:
+    """Why ``--out`` may not be written, in one line naming it: it is a manifest the batch reads, a
+    recording it scores or the database ``db`` it stores its calls in, which the table would
+    replace; None otherwise."""
     from ..batch.inputs import is_manifest
     from ..files import same_file
     manifest = next((item for item in inputs if is_manifest(item) and same_file(out, item)), None)
     recording = None if manifest else next((job.path for job in jobs if same_file(out, job.path)), None)
-    if manifest is None and recording is None:
+    if manifest is not None:
+        what, path = "the manifest this batch reads", manifest
+    elif recording is not None:
+        what, path = "a recording this batch scores", recording
+    elif same_file(out, db):
+        what, path = "the database this batch stores its calls in", db
+    else:
         return None
-    what, path = ("the manifest this batch reads", manifest) if manifest else ("a recording this batch scores",
-                                                                              recording)
     named = "" if os.path.abspath(path) == os.path.abspath(out) else f" ({path})"
     return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
 
@@ -107,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, InputError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    if args.out and (problem := _out_problem(args.out, args.inputs, jobs)):  # before anything is scored
+    db = os.path.expanduser(cfg.storage.db)
+    if args.out and (problem := _out_problem(args.out, args.inputs, jobs, db)):  # before anything is scored
         error(problem)
         return ExitStatus.BAD_SETUP
     try:

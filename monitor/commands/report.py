@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_or_error(args)
     if cfg is None:
         return ExitStatus.BAD_SETUP
+    if problem := _over_the_database(args.output, cfg):
+        error(problem)
+        return ExitStatus.BAD_SETUP
     from ..report import ReportError, from_file, render, write_atomic
     from ..report.data import check_recording
     from ..capture.audio_files import audio_breaks_off
@@ -112,6 +115,17 @@ def run(args: argparse.Namespace) -> int:
         return _failed(err, args.output)
     info(f"report written to {args.output}")
     return ExitStatus.OK
+
+
+def _over_the_database(output: str, cfg) -> str | None:
+    """Why ``output`` may not be written, in one line naming it: it is the database of stored
+    calls (``--db``, else the configured one), which the report would replace; None otherwise."""
+    from ..files import same_file
+    db = os.path.expanduser(cfg.storage.db)
+    if not same_file(output, db):
+        return None
+    named = "" if os.path.abspath(db) == os.path.abspath(output) else f" ({db})"
+    return f"-o {output}: is the database of stored calls{named}, which the report would replace; give -o another file"
 
 
 def _recording_options(args: argparse.Namespace) -> list[str]:
@@ -165,6 +179,9 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         return ExitStatus.BAD_SETUP
     cfg = config_or_error(args)
     if cfg is None:
+        return ExitStatus.BAD_SETUP
+    if problem := _over_the_database(args.output, cfg):
+        error(problem)
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
     from ..report.archive import archive_report, no_database_there
