@@ -1021,6 +1021,24 @@ def test_a_database_named_for_the_archive_report_that_is_not_there_is_said_and_n
     assert not db.exists() and (tmp_path / "archive_calls" / "call-1.html").is_file()
 
 
+def test_a_database_named_for_the_archive_report_that_holds_none_is_said_before_the_reports_are_made(
+        flagged_table, tmp_path):
+    """The warning comes before the flagged calls' reports are made from their recordings (minutes
+    for a large archive), not once they are all made: what making them says (a recording gone since
+    it was scored) comes after it."""
+    gone = tmp_path / "gone.wav"
+    flagged_table.write_text(flagged_table.read_text() + f"{gone},1,0,scored,1\n")
+    db, page = tmp_path / "nope.db", tmp_path / "archive.html"
+    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    said = done.stderr.splitlines()
+    assert said[0] == (f"call-monitor: warning: {db}: no database there (nothing has been recorded to it yet): the "
+                       "flagged calls' reports are made from their recordings")
+    assert said[1:] == [f"call-monitor: error: {gone}: call report not written ({gone}: no such file or stored call id)",
+                        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"], said
+    assert not db.exists()
+
+
 def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
     """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
     empty path, exit 2; no page, no folder of call reports."""

@@ -184,14 +184,18 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
-    from ..report.archive import archive_report, no_database_there
+    from ..report.archive import archive_report, no_database_there, read_table
     try:
-        n = archive_report(args.batch, args.output, cfg, on_error=error)
-    except (ReportError, StoreError, ImportError, OSError) as err:
+        rows = read_table(args.batch)
+    except ReportError as err:
         return _failed(err, args.output)
-    if args.db is not None and (none := no_database_there(cfg.storage.db)):  # named, so said
+    if args.db is not None and (none := no_database_there(cfg.storage.db)):  # named, so said, before the reports
         warning(f"{none}: the flagged calls' reports are made from their recordings")
     not_used(_recording_options(args), "an archive's call reports are made as its calls were scored "
                                       "(from the database, else from the recording with the row's channels)")
+    try:
+        n = archive_report(args.batch, rows, args.output, cfg, on_error=error)
+    except (ReportError, StoreError, ImportError, OSError) as err:
+        return _failed(err, args.output)
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")
     return ExitStatus.OK

@@ -301,12 +301,13 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
     return links
 
 
-def archive_report(table: str, output: str, cfg: Config, on_error: Callable[[str], None]) -> int:
-    """Write the archive page to ``output`` and the flagged calls' reports into ``<output stem>_calls/``.
-    Returns how many call reports were written. Raises ReportError."""
+def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg: Config,
+                   on_error: Callable[[str], None]) -> int:
+    """Write the archive page of ``table`` (its ``rows``: :func:`read_table`) to ``output`` and the
+    flagged calls' reports into ``<output stem>_calls/``. Returns how many call reports were written.
+    Raises ReportError."""
     from . import write_atomic
 
-    rows = read_table(table)
     page_dir = os.path.dirname(os.path.abspath(output))
     folder = os.path.splitext(os.path.abspath(output))[0] + "_calls"
     links = write_call_reports(rows, cfg, folder, page_dir, on_error)
