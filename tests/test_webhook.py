@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 
-from conftest import Hook, wait_for
+import pytest
+
+from conftest import Daemon, Hook, stop_daemon, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks.webhook import WebhookSink, read_token
@@ -46,6 +49,84 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs, 
     finally:
         sink.close()
         store.close()
+
+
+def _queue_around_a_foreign_row(db, url: str, foreign: str) -> tuple[int, int, int, int, str]:
+    """Three alerts queued for ``url`` in the outbox of ``db``, the middle one's rows as another
+    program wrote them (``foreign``: ``evidence``, an alert whose evidence is no JSON; ``attempts``,
+    an outbox row whose attempts are a word). Returns the alert ids, the middle one's outbox row and
+    what is said of it."""
+    with Store.open(db) as store:
+        before = _alert(store).alert_id
+        store.enqueue_delivery(before, url)
+        con = sqlite3.connect(db)
+        middle = con.execute("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
+                             "VALUES (1, 13.0, 'custom_kind', 'warning', 'x', ?, '[]', 1.7e9)",
+                             ("not json" if foreign == "evidence" else "{}",)).lastrowid
+        row = con.execute("INSERT INTO deliveries (alert_id, target, attempts, next_attempt_at, created_at) "
+                          "VALUES (?, ?, ?, 0, 0)", (middle, url, "many" if foreign == "attempts" else 0)).lastrowid
+        con.commit()
+        con.close()
+        after = _alert(store).alert_id
+        store.enqueue_delivery(after, url)
+    problem = (f"alert {middle}: evidence is not JSON" if foreign == "evidence"
+               else f"outbox row {row}: attempts is not a number ('many')")
+    return before, middle, after, row, f"{db}: damaged callmonitor database ({problem})"
+
+
+@pytest.mark.parametrize("foreign", ["evidence", "attempts"])
+def test_an_outbox_row_another_program_wrote_is_said_once_given_up_and_the_alerts_around_it_delivered(
+        tmp_path, monitor_logs, hook, foreign):
+    """An alert queued in the outbox whose rows hold what callmonitor never writes (another program
+    wrote them) can never be posted. It kept every alert queued with it from the supervisor (each
+    pass over the outbox failed on it, with a line each time); it is said in one warning line naming
+    the database and the row, marked failed for good, and the alerts queued before and after it are
+    delivered. The next daemon on that database says nothing of it again."""
+    db = tmp_path / "e.db"
+    before, middle, after, row, damaged = _queue_around_a_foreign_row(db, hook.url, foreign)
+    store = Store.open(db)
+    sink = WebhookSink(store, hook.url, timeout_s=2, poll_s=0.05).start()
+    try:
+        assert wait_for(lambda: len(hook.received) == 2, 5), monitor_logs
+        assert sink.wait_delivered(5) == 0
+        time.sleep(0.5)  # ten passes over the outbox more
+        assert [p["alert_id"] for _, p in hook.received] == [before, after]
+        assert [(lvl, m) for lvl, m in monitor_logs if lvl != "debug"] == [
+            ("warning", f"webhook {hook.url}: outbox row {row} is not delivered, now or later: {damaged}")]
+    finally:
+        sink.close()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT alert_id, status, last_error FROM deliveries ORDER BY id").fetchall() == [
+        (before, "delivered", None), (middle, "failed", damaged), (after, "delivered", None)]
+    con.close()
+    monitor_logs.clear()
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()  # the daemon started again
+    try:
+        time.sleep(0.5)
+        assert len(hook.received) == 2 and not [m for lvl, m in monitor_logs if lvl != "debug"]
+    finally:
+        sink.close()
+        store.close()
+
+
+def test_a_daemon_delivers_the_alerts_queued_around_a_row_another_program_wrote_and_runs_on(env, tmp_path, hook):
+    """The live daemon started on a database whose outbox holds such a row: the alerts queued around
+    it reach the supervisor, the row is one warning line, and the daemon captures on and stops cleanly."""
+    db = tmp_path / "e.db"
+    before, _, after, row, damaged = _queue_around_a_foreign_row(db, hook.url, "evidence")
+    daemon = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--webhook", hook.url,
+                     "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        daemon.wait_running(env, timeout=20)
+        assert wait_for(lambda: len(hook.received) == 2, 10), daemon.err
+        time.sleep(1.0)
+        assert [p["alert_id"] for _, p in hook.received] == [before, after]
+        assert [line for line in daemon.err if "outbox" in line or "webhook worker" in line] == [
+            f"call-monitor: warning: webhook {hook.url}: outbox row {row} is not delivered, now or later: {damaged}"]
+        assert all(leg["state"] == "running" for leg in daemon.status(env)["legs"].values())
+        stop_daemon(daemon)
+    finally:
+        daemon.kill()
 
 
 def test_delivered_after_restart_when_endpoint_returns(tmp_path, monitor_logs):

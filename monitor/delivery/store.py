@@ -939,9 +939,11 @@ class Store:
     _DELIVERY_SELECT = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
                         "d.last_error, d.delivered_at, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
 
-    def due_deliveries(self, now: float | None = None, limit: int = 100,
-                       target: str | None = None) -> list[Delivery]:
-        """Pending deliveries whose next attempt is due (for ``target`` only, if given), oldest first."""
+    def due_deliveries(self, now: float | None = None, limit: int = 100, target: str | None = None,
+                       damaged: Callable[[int, StoreError], None] | None = None) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due (for ``target`` only, if given), oldest first.
+        A row holding what no release writes (its own or its alert's: :func:`damaged_row`) raises
+        that error, or with ``damaged`` is left out and given to it (the row's id and the error)."""
         now = self._clock() if now is None else now
         where, args = "d.status = 'pending' AND d.next_attempt_at <= ?", [now]
         if target is not None:
@@ -949,7 +951,21 @@ class Store:
             args.append(target)
         rows = self._read(f"{self._DELIVERY_SELECT} WHERE {where} ORDER BY d.next_attempt_at, d.id LIMIT ?",
                           (*args, limit))
-        return [self._delivery(r) for r in rows]
+        due = []
+        for r in rows:
+            try:
+                due.append(self._delivery(r))
+            except StoreError as err:
+                if damaged is None:
+                    raise
+                damaged(r[0], err)
+        return due
+
+    def count_pending(self, target: str) -> int:
+        """How many deliveries to ``target`` wait, due or not (their rows not read: one holding what
+        no release writes counts until it is marked failed)."""
+        return int(self._read("SELECT COUNT(*) FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
+                              "WHERE d.status = 'pending' AND d.target = ?", (target,))[0][0])
 
     def deliveries(self, status: str | None = None) -> list[Delivery]:
         """Every delivery (or those with ``status``), in order."""
@@ -1013,8 +1029,12 @@ class Store:
         return n
 
     def _delivery(self, r: tuple[Any, ...]) -> Delivery:
-        return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3], attempts=r[4],
-                        next_attempt_at=r[5], last_error=r[6], delivered_at=r[7], alert=self._alert(r[8:]))
+        """An outbox row with its alert; :func:`damaged_row` for one holding what no release writes."""
+        p, row = self.path, f"outbox row {r[0]}"
+        return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3],
+                        attempts=int(_number(p, row, "attempts", r[4])),
+                        next_attempt_at=_number(p, row, "next_attempt_at", r[5]), last_error=r[6],
+                        delivered_at=_number(p, row, "delivered_at", r[7], null=True), alert=self._alert(r[8:]))
 
     # ------------------------------------------------------------------ misc
 

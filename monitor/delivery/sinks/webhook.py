@@ -13,7 +13,9 @@ least every ``CRITICAL_RETRY_S``, and the first success after failures makes eve
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
 return. An alert the database could not store (``stored=False``) is delivered from memory
 with the same retry rules. ``include_phrase_text=False`` leaves the caller's words (the
-distress phrase excerpt) out of what is posted.
+distress phrase excerpt) out of what is posted. An outbox row holding what callmonitor never writes
+(another program wrote it: an alert whose evidence is no JSON, say) is marked failed for good and
+said in one line; the alerts queued around it are delivered as usual.
 
 Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
 the database's own id, so that a console tells apart equal alert ids of different daemons)
@@ -248,6 +250,7 @@ class WebhookSink:
         self._outage: str | None = None
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
+        self._damaged: set[int] = set()  # the outbox rows no release writes, said once
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._adopted = False  # the outbox's rows for other URLs moved to this one
@@ -323,7 +326,7 @@ class WebhookSink:
     def pending(self) -> int:
         held = len(self._memory)
         try:
-            return held + sum(1 for d in self.store.deliveries("pending") if d.target == self.url)
+            return held + self.store.count_pending(self.url)
         except StoreError:
             return held
 
@@ -396,7 +399,7 @@ class WebhookSink:
         is posted only to the URL it is queued for (its row says where it went): one fetched
         before a reload changed the URL waits for :meth:`_adopt` to move it to the new one."""
         n = 0
-        for d in self.store.due_deliveries(target=self.url):
+        for d in self.store.due_deliveries(target=self.url, damaged=self._skip_damaged):
             if self._stop.is_set():
                 break
             target = self.target  # once, as the post reads it
@@ -429,6 +432,19 @@ class WebhookSink:
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
+
+    def _skip_damaged(self, delivery_id: int, err: StoreError) -> None:
+        """An outbox row holding what callmonitor never writes (another program wrote it, or a hand
+        with the sqlite3 shell) can never be posted: it is marked failed for good, with the problem
+        as its error, and said once; the alerts queued around it go on."""
+        if delivery_id not in self._damaged:
+            self._damaged.add(delivery_id)
+            log.warning("webhook %s: outbox row %s is not delivered, now or later: %s", self.shown_url,
+                        delivery_id, err)
+        try:
+            self.store.mark_failed(delivery_id, None, str(err))
+        except StoreError as fail:  # the database cannot be written now: skipped again, unsaid
+            log.debug("webhook %s: outbox row %s not marked failed yet: %s", self.shown_url, delivery_id, fail)
 
     def _same_endpoint(self, url: str) -> None:
         """Forget what was said of another URL (a reload changed it): its outage is not this one's."""
