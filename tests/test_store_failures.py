@@ -217,6 +217,9 @@ FOREIGN_ROWS = {
     "alert raised when": ("INSERT INTO alerts (call_id, t, kind, severity, message, evidence, actions, created_at) "
                           "VALUES (1, 1.0, 'k', 'info', 'x', '{}', '[]', 'yesterday')",
                           "alert {id}: created_at is not a number ('yesterday')"),
+    "outbox attempts": ("INSERT INTO deliveries (alert_id, target, attempts, next_attempt_at, created_at) "
+                        "VALUES (1, 'http://127.0.0.1:9/hook', 'many', 0, 0)",
+                        "outbox row {id}: attempts is not a number ('many')"),
     "call summary": ("UPDATE calls SET summary = '{aborted}' WHERE id = 1", "call 1: summary is not JSON"),
     "call duration": ("UPDATE calls SET duration_s = 'long' WHERE id = 1", "call 1: duration_s is not a number ('long')"),
     "cue snapshot": ("INSERT INTO cue_snapshots (call_id, channel, t, cues) VALUES (1, 'caller', 7.0, "
