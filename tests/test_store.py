@@ -17,6 +17,7 @@ import pytest
 from conftest import PERMISSIONS_BIND, ROOT, call_monitor
 
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
+from monitor.delivery import store as store_module
 from monitor.delivery.store import SCHEMA_VERSION, Store, StoreError
 
 
@@ -245,6 +246,83 @@ def test_a_damaged_first_release_database_is_refused_and_left_as_it_was(tmp_path
     with pytest.raises(StoreError, match="damaged callmonitor database"):
         Store.open(p)
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def ended_call_with_a_critical(store: Store, source: str, webhook: str = "http://127.0.0.1:9/webhook") -> tuple[int, int, int]:
+    """A call that ended with a critical alert queued for ``webhook``: its (call, alert, delivery) ids."""
+    call = store.start_call(source, 1000.0)
+    raised = store.add_alert(call, alert(40.0, "possible_emergency", "critical"))
+    delivery = store.enqueue_delivery(raised.alert_id, webhook)
+    store.end_call(call, 60.0, ended_at=1060.0)
+    return call, raised.alert_id, delivery
+
+
+def test_a_purge_that_deletes_every_call_gives_none_of_their_ids_again(db):
+    """Call ids name the daemon's call files and reports, alert ids key the supervisor console's
+    alerts, delivery ids go out with each post: after a purge, however many rows it deleted, a new
+    call, alert and delivery each take an id above every one given before."""
+    with Store.open(db) as store:
+        before = [ended_call_with_a_critical(store, f"live:call {i}") for i in range(3)]
+        assert store.purge(2000.0)["calls"] == 3 and store.list_calls() == []
+    with Store.open(db) as store:  # and opened again: the ids are kept in the database
+        after = ended_call_with_a_critical(store, "live:after the purge")
+    assert all(new > max(old) for new, old in zip(after, zip(*before))), (before, after)
+
+
+def test_a_purge_of_the_highest_ids_gives_none_of_them_again(db):
+    """SQLite gives the highest id left plus one: a purge of the newest alert's call (its other
+    calls without alerts kept) would give that alert's id again."""
+    with Store.open(db) as store:
+        _, raised, _ = ended_call_with_a_critical(store, "live:old")
+        kept = store.start_call("live:recent", 5000.0)
+        assert store.purge(2000.0)["alerts"] == 1
+        again = store.add_alert(kept, alert(5.0, "possible_emergency", "critical"))
+        assert again.alert_id > raised
+
+
+PREVIOUS_SCHEMA = store_module._SCHEMA.replace(" AUTOINCREMENT", "")
+"""The tables as the releases before made them: the same, whose ids SQLite gave again after a purge."""
+
+
+def test_a_database_made_before_keeps_its_records_and_gives_no_id_twice_once_opened(tmp_path):
+    """A database an earlier release made (schema version 3, the agent column) is made to keep its
+    ids when opened: its rows, ids, indexes and columns (in their order, which older releases read
+    by position) stay, its version too, and the ids go on above the highest there; an older
+    release writing to it (rows inserted without ids) gets higher ones too. Ids a purge deleted
+    before that may have come back: the database takes a new daemon id, which the supervisor
+    console keys alerts by."""
+    p = tmp_path / "earlier.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(PREVIOUS_SCHEMA + """;
+        INSERT INTO calls (id, started_at, source, ended_at, duration_s) VALUES (7, 1000.0, 'live:a', 1060.0, 60.0);
+        INSERT INTO alerts VALUES (11, 7, 40.0, 'possible_emergency', 'critical', 'Possible emergency', '{}', '[]', 1040.0);
+        INSERT INTO deliveries (id, alert_id, target, next_attempt_at, created_at) VALUES (3, 11, 'http://h/webhook', 0, 0);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('instance_id', 'the-daemon-before');
+        PRAGMA user_version = 3;""")
+    conn.close()
+    columns = {t: [r[1] for r in sqlite3.connect(p).execute(f"PRAGMA table_info({t})")] for t in ("calls", "alerts")}
+    with Store.open(p) as store:
+        assert [(c.id, c.source) for c in store.list_calls()] == [(7, "live:a")]
+        assert [(d.id, d.alert_id, d.alert.kind) for d in store.deliveries()] == [(3, 11, "possible_emergency")]
+        assert store.instance_id() != "the-daemon-before"
+        assert store.purge(2000.0)["calls"] == 1
+        call, raised, delivery = ended_call_with_a_critical(store, "live:b")
+        assert call > 7 and raised > 11 and delivery > 3
+        daemon_id = store.instance_id()
+        assert store.purge(2000.0)["calls"] == 1
+    conn = sqlite3.connect(p)
+    conn.execute("INSERT INTO calls (started_at, source) VALUES (3000.0, 'live:an older release')")
+    conn.commit()
+    assert conn.execute("SELECT max(id) FROM calls").fetchone()[0] == call + 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in columns} == columns
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    assert {"alerts_call", "alerts_created", "deliveries_due", "cue_snapshots_call", "transcript_call"} <= indexes
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+    with Store.open(p) as store:  # opened again: nothing more to do, the daemon id kept
+        assert store.instance_id() == daemon_id
 
 
 def test_cue_snapshots_are_downsampled_per_channel(db):

@@ -593,8 +593,8 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
 def test_purge_hands_over_the_calls_it_deletes_while_no_new_call_can_take_their_ids(tmp_path):
     """The purge deletes the calls' files (their audio, named by call id) before their rows, in
     the same transaction: a call that ended meanwhile has its files deleted too, and a new call of
-    a daemon writing to the database cannot take a purged id (SQLite reuses the highest) and have
-    its new audio deleted as the old call's."""
+    a daemon writing to the database cannot take a purged id (nor can it after: ids are never given
+    twice) and have its new audio deleted as the old call's."""
     store = Store.open(tmp_path / "e.db")
     now = time.time()
     ended = store.start_call("live:a", now - 60)

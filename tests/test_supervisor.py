@@ -102,6 +102,27 @@ def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path)
         console.kill()
 
 
+def test_a_critical_of_a_call_after_a_purge_reaches_the_console(tmp_path):
+    """The console keeps each (daemon id, alert id) once: a purge that emptied the daemon's
+    database must not let its next call's alerts take the ids of alerts the console has."""
+    console = ConsoleProcess(tmp_path / "console")
+    daemon_db = tmp_path / "agent" / "events.db"
+    try:
+        r, before = _replay(tmp_path, console, "deteriorating_8k.wav", daemon_db)
+        assert r.returncode == 0 and len(console.state()["alerts"]) == len(before), r.stderr
+        purged = subprocess.run([PY, "-m", "monitor.cli", "purge", "--db", str(daemon_db), "--older-than", "0s"],
+                                cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert purged.returncode == 0 and "purged 1 call(s)" in purged.stderr, purged.stderr
+        r, after = _replay(tmp_path, console, "deteriorating_16k.wav", daemon_db)
+        assert r.returncode == 0 and any(a["severity"] == "critical" for a in after), r.stderr
+        assert min(a["alert_id"] for a in after) > max(a["alert_id"] for a in before)
+        assert {a["call_id"] for a in after} == {2}
+        shown = {(a["call_id"], a["alert_id"]) for a in console.state()["alerts"]}
+        assert shown == {(a["call_id"], a["alert_id"]) for a in before + after}
+    finally:
+        console.kill()
+
+
 def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
     agent_token = "alice-token-0123456789"
     cfg = tmp_path / "console.toml"

@@ -38,11 +38,17 @@ each leg (migrated in place: the calls stored before have none, NULL).
 database without it gains it when opened here (the calls stored before have none, NULL), and
 older releases still open one with it, since they read a call's columns by position (the first
 eight). A version for it would make them refuse the database ("of a newer callmonitor") for one
-name."""
+name.
+
+The ids of :data:`_IDS_KEPT` (calls, alerts, webhook deliveries) came the same way: each is given
+once in a database, never again after a purge deletes its row (SQLite's ``AUTOINCREMENT``; without
+it, a purge that deletes the highest ids, or every row, lets them come back). A database made
+before gains it when opened (:meth:`Store._keep_ids`), its schema version kept: SQLite keeps the
+ids for older releases too."""
 
 _SCHEMA = """
 CREATE TABLE calls (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at REAL NOT NULL,          -- wall clock, unix seconds
     source TEXT NOT NULL,              -- file path or device
     ended_at REAL,
@@ -53,7 +59,7 @@ CREATE TABLE calls (
     agent TEXT                         -- a live call's agent (delivery.agent_name), NULL for a replay
 );
 CREATE TABLE alerts (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     call_id INTEGER NOT NULL REFERENCES calls(id),
     t REAL NOT NULL,                   -- seconds into the call
     kind TEXT NOT NULL,
@@ -94,7 +100,7 @@ CREATE TABLE transcript (
 );
 CREATE INDEX transcript_call ON transcript(call_id, start);
 CREATE TABLE deliveries (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     alert_id INTEGER NOT NULL REFERENCES alerts(id),
     target TEXT NOT NULL,              -- e.g. the webhook URL
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
@@ -109,9 +115,39 @@ CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
 """
 
 _TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
+_IDS_KEPT = ("calls", "alerts", "deliveries")
+"""The tables whose ids leave the database: call ids name the daemon's call files, the reports and a
+batch table's ``db_call_id``; alert ids key the supervisor console's alerts; delivery ids go out
+with each webhook post. None is ever given twice (:data:`SCHEMA_VERSION`)."""
 _CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
 _CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent) if f.type in ("float | None", "int | None"))
 """The cue snapshot's fields that are numbers (or null)."""
+
+
+def _statements() -> list[str]:
+    return [s.strip() for s in _SCHEMA.split(";") if s.strip()]
+
+
+def _create_statement(table: str) -> str:
+    """:data:`_SCHEMA`'s CREATE TABLE of ``table``."""
+    return next(s for s in _statements() if s.startswith(f"CREATE TABLE {table} ("))
+
+
+def _index_statements(table: str) -> list[str]:
+    """:data:`_SCHEMA`'s CREATE INDEX statements of ``table``."""
+    return [s for s in _statements() if s.startswith("CREATE INDEX") and f" ON {table}(" in s]
+
+
+def _keeps_ids(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether ``table`` never gives an id twice (made with ``AUTOINCREMENT``), or is not there (a
+    database not made yet)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    return row is None or "AUTOINCREMENT" in str(row[0]).upper()
+
+
+def _ids_given_again(conn: sqlite3.Connection) -> bool:
+    """Whether a table of :data:`_IDS_KEPT` may give an id again (one made before ``AUTOINCREMENT``)."""
+    return not all(_keeps_ids(conn, table) for table in _IDS_KEPT)
 
 
 class StoreError(RuntimeError):
@@ -615,8 +651,7 @@ class Store:
         if str(mode).lower() != "wal":
             raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if version < SCHEMA_VERSION or not Store._has_agent(conn):
+        if version < SCHEMA_VERSION or not Store._has_agent(conn) or _ids_given_again(conn):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # re-check inside the write lock: another process may have just created or migrated it
@@ -634,11 +669,13 @@ class Store:
                 if now < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 Store._add_agent(conn)
+                Store._keep_ids(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        conn.execute("PRAGMA foreign_keys = ON")  # after :meth:`_keep_ids`, which drops tables others reference
 
     @staticmethod
     def _migrate_1_to_2(conn: sqlite3.Connection, p: Path) -> None:
@@ -670,6 +707,26 @@ class Store:
         """Add ``calls.agent`` (see :data:`SCHEMA_VERSION`) unless it is there."""
         if not Store._has_agent(conn):
             conn.execute("ALTER TABLE calls ADD COLUMN agent TEXT")
+
+    @staticmethod
+    def _keep_ids(conn: sqlite3.Connection) -> None:
+        """Give the tables of :data:`_IDS_KEPT` made before ``AUTOINCREMENT`` (see
+        :data:`SCHEMA_VERSION`) their ids for good: each is made again as :data:`_SCHEMA` makes it,
+        with its rows, ids and indexes (SQLite's way to change a table, with foreign keys off; the
+        other tables reference it by name). Their ids go on from the highest left; ids a purge
+        deleted before may come back once, so the database takes a new :meth:`instance_id`: a
+        supervisor console keys alerts by it and never takes a new alert for one it has."""
+        remade = [table for table in _IDS_KEPT if not _keeps_ids(conn, table)]
+        for table in remade:
+            columns = ", ".join(f'"{r[1]}"' for r in conn.execute(f"PRAGMA table_info({table})"))
+            conn.execute(_create_statement(table).replace(f"CREATE TABLE {table} (", f"CREATE TABLE new_{table} (", 1))
+            conn.execute(f"INSERT INTO new_{table} ({columns}) SELECT {columns} FROM {table}")
+            conn.execute(f"DROP TABLE {table}")
+            conn.execute(f"ALTER TABLE new_{table} RENAME TO {table}")
+            for index in _index_statements(table):
+                conn.execute(index)
+        if remade and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            conn.execute("DELETE FROM meta WHERE key = 'instance_id'")
 
     def close(self) -> None:
         with self._lock:
