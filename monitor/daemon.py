@@ -121,6 +121,7 @@ class Daemon:
         self._sink_errors: dict[str, int] = {}
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
+        self._call_folders: set[str] = set()  # kept in the database (:meth:`_note_call_folder`)
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
@@ -300,6 +301,21 @@ class Daemon:
         if path:
             log.info("call report: %s", path)
             self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
+            self._note_call_folder(os.path.dirname(path))
+
+    def _note_call_folder(self, folder: str | os.PathLike[str]) -> None:
+        """Keep in the database the folder a call file went to, where any purge of its calls finds
+        it (:meth:`Store.note_call_folder`); a database that fails now is asked again with the next
+        file."""
+        folder = os.path.abspath(folder)
+        if folder in self._call_folders:
+            return
+        try:
+            self.store.note_call_folder(folder)
+        except StoreError as err:
+            log.debug("%s not kept as a folder of call files yet: %s", folder, err)
+            return
+        self._call_folders.add(folder)
 
     def _files_cfg(self, cfg: Config) -> Config:
         """``cfg`` with the database that runs (``storage.db`` applies at the next start): the call
@@ -324,6 +340,8 @@ class Daemon:
             return
         if p.call_id is None:
             self._unnamed_audio.append((p.call_token, path))
+        else:
+            self._note_call_folder(path.parent)
 
     def _close_audio(self) -> None:
         if self._audio is not None:
@@ -344,6 +362,7 @@ class Daemon:
                 path.rename(path.with_name(f"call-{call_id}.wav"))
             except OSError as err:
                 log.warning("call %s: its audio keeps the name %s: %s", call_id, path.name, err)
+            self._note_call_folder(path.parent)
         self._unnamed_audio = waiting
 
     # ------------------------------------------------------------------ housekeeping
@@ -398,12 +417,14 @@ class Daemon:
         deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
         cfg = self._files_cfg(self.cfg)
         try:
+            folders = self.store.call_folders()
             counts = self.store.purge(now - days * 86400.0,
-                                      first=lambda calls: deleted.append(purge_call_files(cfg, calls)))
+                                      first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders)))
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
-        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, (f for _, f in self._unnamed_audio))
+        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, (f for _, f in self._unnamed_audio),
+                                                   folders)
         if counts.get("calls") or files:
             log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
                      f" and {files} file(s) of call audio and reports" if files else "")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, call_monitor as cli
+from conftest import ALERTING_CALL, CALLS, call_monitor as cli
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
@@ -140,6 +140,25 @@ def test_purge_deletes_the_purged_calls_audio_and_reports_and_keeps_another_data
     assert done.returncode == 0, done.stderr
     assert "purged 2 call(s) older than 0d (" in done.stderr and "2 files of call audio and reports" in done.stderr
     assert sorted(p.name for p in audio.iterdir()) == ["call-2.wav"] and not report.exists()
+
+
+def test_purge_without_the_daemons_configuration_deletes_its_calls_audio_and_reports_in_their_own_folders(
+        tmp_path, own_home):
+    """The daemon keeps in the database the folders it writes call files to (daemon.audio_dir,
+    daemon.report_dir): a purge given only the database finds them there, rather than leaving them
+    for ever once the rows that named them are gone."""
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "ev.db"), "daemon.write_audio": True,
+                                 "daemon.audio_dir": str(tmp_path / "audio"), "daemon.report_on_critical": True,
+                                 "daemon.report_dir": str(tmp_path / "reports")}, user_config=False)
+    with Store.open(tmp_path / "ev.db") as store:
+        assert Daemon(cfg, FileSource(ALERTING_CALL), store, {}).run() == 0
+        (call,) = store.list_calls()
+    written = [tmp_path / "audio" / f"call-{call.id}.wav", tmp_path / "reports" / f"call-{call.id}-report.html"]
+    assert all(p.is_file() for p in written)
+    done = cli("purge", "--db", tmp_path / "ev.db", "--older-than", "0s", env=own_home, timeout=120)
+    assert done.returncode == 0 and "purged 1 call(s)" in done.stderr, done.stderr
+    assert "2 files of call audio and reports" in done.stderr
+    assert not any(p.exists() for p in written)
 
 
 def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_path):

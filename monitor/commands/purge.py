@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
-        counts = store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls)))
+        folders = store.call_folders()  # where the daemon wrote call files, whatever --config says
+        counts = store.purge(cutoff, first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders)))
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             store.close()
         except StoreError:
             pass
-    deleted.append(purge_unnamed_audio(cfg, cutoff))
+    deleted.append(purge_unnamed_audio(cfg, cutoff, recorded=folders))
     if sum(deleted):
         counts["files of call audio and reports"] = sum(deleted)
     if left_open:

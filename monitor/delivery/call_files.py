@@ -8,7 +8,8 @@ reloads) with ``daemon.write_audio`` (the audio folder) or ``daemon.report_on_cr
 report folder). A daemon of another database is refused that folder in one line, rather than its
 call 1 overwriting the first's ``call-1.wav`` or ``call-1-report.html``, and a purge deletes
 nothing in a folder another database owns, nor audio the database never named in a folder that
-does not name it (:func:`purge_unnamed_audio`)."""
+does not name it (:func:`purge_unnamed_audio`). The database keeps the folders its daemon wrote
+call files to, so that a purge run with another configuration, or none, finds them there."""
 
 from __future__ import annotations
 
@@ -126,15 +127,31 @@ is further than this outside the call is another call's, with the same id (anoth
 in the same folder), and a purge leaves it."""
 
 
-def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]]) -> int:
+def _absolute(folder: str | os.PathLike[str]) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(folder)))
+
+
+def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = ()) -> list[Path]:
+    """Where the daemon may have written the files of call ``call_id``: its audio in
+    :func:`audio_folder` and its report in :func:`report_folder` of ``cfg``, and either in each
+    folder of ``recorded``, those the database keeps its daemon wrote call files to
+    (:meth:`~monitor.delivery.store.Store.note_call_folder`: found whatever configuration a purge
+    runs with)."""
+    names = (f"call-{call_id}.wav", f"call-{call_id}-report.html")
+    return list(dict.fromkeys((_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1],
+                               *(_absolute(f) / name for f in recorded for name in names))))
+
+
+def purge_call_files(cfg: Config, calls: Iterable[tuple[int, float, float, str]],
+                     recorded: Iterable[str] = ()) -> int:
     """Delete the audio (``call-<id>.wav``) and report (``call-<id>-report.html``) the daemon wrote
     for ``calls`` ((id, started_at, ended_at, source), purged from the database; only the daemon's,
-    source ``live:...``, have any): the retention period holds for them too. Only regular files
-    (a link or a folder is the user's). Returns how many were deleted; one that cannot be is a
-    warning."""
-    deleted, db, others = 0, database_path(cfg), {}
+    source ``live:...``, have any) where :func:`_call_file_places` says, ``recorded`` the folders the
+    database keeps: the retention period holds for them too. Only regular files (a link or a folder
+    is the user's). Returns how many were deleted; one that cannot be is a warning."""
+    deleted, db, others, recorded = 0, database_path(cfg), {}, list(recorded)
     for call_id, started_at, ended_at, _ in (c for c in calls if c[3].startswith(LIVE_SOURCE)):
-        for path in (audio_folder(cfg) / f"call-{call_id}.wav", Path(report_path(cfg, call_id))):
+        for path in _call_file_places(cfg, call_id, recorded):
             if path.parent not in others:  # a folder another database owns: its files are that one's
                 others[path.parent] = other_database(path.parent, db)
                 if others[path.parent]:
@@ -161,19 +178,20 @@ def _delete_own(path: Path, written_ok: Callable[[float], bool]) -> bool:
     return False
 
 
-def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = ()) -> int:
+def purge_unnamed_audio(cfg: Config, before: float, keep: Iterable[Path] = (), recorded: Iterable[str] = ()) -> int:
     """Delete the audio of calls the database never named (``call-started-*.wav``: written while it
     failed, the daemon stopped before the call had its id) last written before ``before``: the
-    retention period holds for them too, though no row of theirs is left to purge. Only in an
-    audio folder that names this database (no row tells whose such a file is: in a folder with no
-    owner file yet, written by a daemon started before folders named their database, it may be
-    another database's, whose retention is not this one's); only regular files; ``keep``: files a
-    running daemon still waits to name. Returns how many were deleted."""
-    waiting = {Path(p) for p in keep}
-    if owner_of(audio_folder(cfg)) != database_path(cfg):
-        return 0
-    return sum(_delete_own(path, lambda t: t < before) for path in audio_folder(cfg).glob("call-started-*.wav")
-               if path not in waiting)
+    retention period holds for them too, though no row of theirs is left to purge. In the audio
+    folder of ``cfg`` and the folders ``recorded`` (as :func:`purge_call_files`), only in one that
+    names this database (no row tells whose such a file is: in a folder with no owner file yet,
+    written by a daemon started before folders named their database, it may be another database's,
+    whose retention is not this one's); only regular files; ``keep``: files a running daemon still
+    waits to name. Returns how many were deleted."""
+    waiting = {_absolute(p) for p in keep}
+    folders = dict.fromkeys((_absolute(audio_folder(cfg)), *map(_absolute, recorded)))
+    return sum(_delete_own(path, lambda t: t < before) for folder in folders
+               if owner_of(folder) == database_path(cfg)
+               for path in folder.glob("call-started-*.wav") if path not in waiting)
 
 
 def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path:

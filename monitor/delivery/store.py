@@ -1161,6 +1161,22 @@ class Store:
             fk[2] == "calls" and fk[3] == "call_id"
             for fk in self._conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (t,)))]
 
+    def note_call_folder(self, folder: str | os.PathLike[str]) -> None:
+        """Keep ``folder`` (made absolute) as one the daemon wrote this database's call files to, its
+        audio or its reports (table ``call_folders``, made when first needed): a purge finds the
+        files of the calls it deletes there whatever configuration it runs with (none)."""
+        with self._lock:
+            self._write("CREATE TABLE IF NOT EXISTS call_folders (folder TEXT PRIMARY KEY)", (), commit=False)
+            self._write("INSERT OR IGNORE INTO call_folders (folder) VALUES (?)", (os.path.abspath(folder),),
+                        commit=True)
+
+    def call_folders(self) -> list[str]:
+        """The folders :meth:`note_call_folder` kept (none in a database no daemon of this release wrote
+        call files of)."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_folders'"):
+            return []
+        return [str(r[0]) for r in self._read("SELECT folder FROM call_folders ORDER BY folder")]
+
     def instance_id(self) -> str:
         """A random id made once for this database and kept in it (table ``meta``): it names the
         daemon to a supervisor console, which tells apart alerts by (instance id, alert id), so a
