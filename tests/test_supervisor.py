@@ -8,6 +8,7 @@ malformed ones are refused with the right status and store nothing; a live daemo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -27,8 +28,24 @@ from conftest import CALLS, PY, call_monitor, made_in, wait_for
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, parse_listen
 from monitor.config.tokens import parse_agent_tokens
 from monitor.supervisor.auth import Auth, load_or_create_token
-from monitor.supervisor.store import ConsoleStore, ConsoleStoreError
+from monitor.supervisor.store import ConsoleStore, ConsoleStoreError, IncomingAlert
 
+
+
+CONSOLE_SCHEMA_1 = """
+    CREATE TABLE alerts (id INTEGER PRIMARY KEY, daemon_id TEXT NOT NULL, alert_id INTEGER NOT NULL,
+        agent TEXT NOT NULL, call_id INTEGER, call_started_at REAL, at REAL, t REAL NOT NULL, kind TEXT NOT NULL,
+        severity TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT NOT NULL, actions TEXT NOT NULL,
+        received_at REAL NOT NULL, acked_by TEXT, acked_at REAL, UNIQUE (daemon_id, alert_id));
+    CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
+    CREATE TABLE agents (daemon_id TEXT PRIMARY KEY, agent TEXT NOT NULL, first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL, every_s REAL, status TEXT NOT NULL, remote TEXT);
+    CREATE TABLE reports (daemon_id TEXT NOT NULL, call_id INTEGER NOT NULL, url TEXT NOT NULL,
+        PRIMARY KEY (daemon_id, call_id));
+    PRAGMA application_id = 1129141078;
+    PRAGMA user_version = 1
+"""
+"""The console's database as its first release made it."""
 
 
 def _env(tmp: Path) -> dict:
@@ -121,6 +138,49 @@ def test_a_critical_of_a_call_after_a_purge_reaches_the_console(tmp_path):
         assert shown == {(a["call_id"], a["alert_id"]) for a in before + after}
     finally:
         console.kill()
+
+
+def test_an_alert_id_a_daemon_of_an_earlier_release_gives_again_for_another_call_is_a_new_alert(tmp_path):
+    """Such a daemon gave an alert id again after a purge: the console tells its alerts apart by the
+    call's start, so the new critical shows; a retried post of either (or one that did not say
+    when its call started) is still one alert."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        first = alert_body(1, call_id=1, t=95.0)
+        again = alert_body(1, call_id=1, t=40.0, call_started_at=first["call_started_at"] + 86400 * 31)
+        assert [console.post(b)[0] for b in (first, again)] == [201, 201]
+        assert [console.post(b)[1]["stored"] for b in (first, again)] == ["duplicate", "duplicate"]
+        assert console.post({**again, "call_started_at": None})[1]["stored"] == "duplicate"
+        shown = sorted((a["alert_id"], a["t"]) for a in console.state()["alerts"])
+        assert shown == [(1, 40.0), (1, 95.0)]
+    finally:
+        console.kill()
+
+
+def test_a_first_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path):
+    """Made again without its UNIQUE (daemon_id, alert_id) when opened: the alerts, their console
+    ids (which acknowledgements name) and acknowledgements stay, and retried posts are still no-ops."""
+    db = tmp_path / "supervisor.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(CONSOLE_SCHEMA_1 + """;
+        INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
+            message, evidence, actions, received_at, acked_by, acked_at)
+            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
+                    '[]', 1096.0, 'Dana', 1100.0);""")
+    conn.close()
+    store = ConsoleStore.open(db)
+    try:
+        (kept,) = store.alerts()
+        assert (kept["id"], kept["acked_by"], kept["call_started_at"]) == (5, "Dana", 1000.0)
+        old = IncomingAlert(daemon_id="d-old", alert_id=1, agent="alice", kind="possible_emergency",
+                            severity="critical", message="m", t=95.0, evidence={}, actions=(), call_id=1,
+                            call_started_at=1000.0)
+        assert store.add_alert(old)[1] is False
+        assert store.add_alert(dataclasses.replace(old, call_started_at=2000.0))[1] is True
+        assert store.count_alerts() == 2
+    finally:
+        store.close()
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):

@@ -1,6 +1,6 @@
 """The supervisor's console (``call-monitor supervisor``): every agent's alerts on one live page.
 
-- :mod:`.store`: the console's own SQLite database (alerts de-duplicated by daemon and alert id,
+- :mod:`.store`: the console's own SQLite database (alerts de-duplicated by daemon, alert id and call start,
   acknowledgements, agents' heartbeats, call report links).
 - :mod:`.auth`: the shared and per-agent tokens, compared in constant time, and the signed
   session cookie of the page.

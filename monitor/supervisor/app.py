@@ -3,7 +3,7 @@
 Routes:
 
 - ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
-  (stored, de-duplicated by daemon and alert id, before the answer) or a ``heartbeat``. Bearer
+  (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
   token: the shared one or the agent's own (which may post only as that agent).
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
   without a token or cookie a 401 page says how to get in.

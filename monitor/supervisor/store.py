@@ -1,8 +1,9 @@
 """The console's own SQLite database: alerts from every daemon, acknowledgements, agents.
 
 One file in WAL mode with ``synchronous=FULL``, created mode 0600 (folder 0700). An alert is
-committed before the webhook answers; ``UNIQUE (daemon_id, alert_id)`` makes a retried post a
-no-op, so delivery stays at-least-once on the daemon's side and each alert is shown once.
+committed before the webhook answers; one already stored under the daemon's id and alert id, of a
+call that started at the same time, makes a retried post a no-op (:meth:`ConsoleStore.add_alert`),
+so delivery stays at-least-once on the daemon's side and each alert is shown once.
 Thread-safe: every statement runs under one lock (the ASGI handlers call it from worker threads).
 """
 
@@ -22,7 +23,14 @@ from ..delivery.sqlite_file import connect_private
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: first release, ``UNIQUE (daemon_id, alert_id)``. 2: an alert id of a daemon is kept once per
+call start (a daemon of an earlier release gives an alert id again after a purge): migrated in
+place, the table made again without the constraint, its rows and ids kept."""
+
+SAME_CALL_S = 0.002
+"""Two posts of one alert id whose call starts are this close are one alert (daemons send the start
+rounded to the millisecond)."""
 APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's
 
 _SCHEMA = """
@@ -42,10 +50,10 @@ CREATE TABLE alerts (
     actions TEXT NOT NULL,             -- JSON list
     received_at REAL NOT NULL,
     acked_by TEXT,
-    acked_at REAL,
-    UNIQUE (daemon_id, alert_id)
+    acked_at REAL
 );
 CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
+CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
 CREATE TABLE agents (
     daemon_id TEXT PRIMARY KEY,
     agent TEXT NOT NULL,
@@ -65,6 +73,10 @@ CREATE TABLE reports (
 
 _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
                   "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at")
+
+
+def _statements() -> list[str]:
+    return [s.strip() for s in _SCHEMA.split(";") if s.strip()]
 
 
 def _worded(evidence: Any) -> list[dict[str, Any]]:
@@ -157,14 +169,36 @@ class ConsoleStore:
         if str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() != "wal":
             raise ConsoleStoreError(f"{p}: cannot switch the database to WAL mode")
         conn.execute("PRAGMA synchronous = FULL")
-        if version == 0:
+        if version < SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
+            try:
+                now = conn.execute("PRAGMA user_version").fetchone()[0]  # another console may have made it
+                if now == 0:
+                    for statement in _statements():
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                elif now == 1:
+                    ConsoleStore._migrate_1_to_2(conn)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+        """The alerts table made again without ``UNIQUE (daemon_id, alert_id)`` (SQLite's way to
+        change a table): its rows and console ids (which acknowledgements name) kept."""
+        columns = ", ".join(_ALERT_COLUMNS)
+        create = next(s for s in _statements() if s.startswith("CREATE TABLE alerts ("))
+        conn.execute(create.replace("CREATE TABLE alerts (", "CREATE TABLE new_alerts (", 1))
+        conn.execute(f"INSERT INTO new_alerts ({columns}) SELECT {columns} FROM alerts")
+        conn.execute("DROP TABLE alerts")
+        conn.execute("ALTER TABLE new_alerts RENAME TO alerts")
+        for statement in _statements():
+            if statement.startswith("CREATE INDEX") and " ON alerts(" in statement:
+                conn.execute(statement)
 
     def close(self) -> None:
         with self._lock:
@@ -179,17 +213,37 @@ class ConsoleStore:
     # ------------------------------------------------------------------ alerts
 
     def add_alert(self, a: IncomingAlert, now: float | None = None) -> tuple[dict[str, Any], bool]:
-        """Store ``a`` (committed on return) unless this daemon's alert id is already stored;
+        """Store ``a`` (committed on return) unless it is stored already (:meth:`_stored_as`);
         returns (the stored alert, whether it is new)."""
         now = time.time() if now is None else now
         with self._lock:
-            cur = self._conn.execute(
-                "INSERT OR IGNORE INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, "
-                "severity, message, evidence, actions, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (a.daemon_id, a.alert_id, a.agent, a.call_id, a.call_started_at, a.at, a.t, a.kind, a.severity,
-                 a.message, json.dumps(a.evidence, ensure_ascii=False), json.dumps(list(a.actions)), now))
-            row = self._select_alerts("a.daemon_id = ? AND a.alert_id = ?", (a.daemon_id, a.alert_id))[0]
-            return row, cur.rowcount == 1
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                pk = known = self._stored_as(a)
+                if known is None:
+                    pk = self._conn.execute(
+                        "INSERT INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, "
+                        "severity, message, evidence, actions, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (a.daemon_id, a.alert_id, a.agent, a.call_id, a.call_started_at, a.at, a.t, a.kind,
+                         a.severity, a.message, json.dumps(a.evidence, ensure_ascii=False),
+                         json.dumps(list(a.actions)), now)).lastrowid
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            return self._select_alerts("a.id = ?", (pk,))[0], known is None
+
+    def _stored_as(self, a: IncomingAlert) -> int | None:
+        """The console id of ``a`` if it is stored already: the daemon's alert id, of a call that
+        started at the same time (or of a post that did not say when: a retry of the same alert). A
+        daemon of an earlier release gives an alert id again after a purge, for another call's
+        alert, which is a new one."""
+        for pk, started in self._conn.execute("SELECT id, call_started_at FROM alerts WHERE daemon_id = ? AND "
+                                              "alert_id = ? ORDER BY id", (a.daemon_id, a.alert_id)):
+            if started is None or a.call_started_at is None or abs(started - a.call_started_at) < SAME_CALL_S:
+                return int(pk)
+        return None
 
     def acknowledge(self, alert_pk: int, by: str, now: float | None = None) -> dict[str, Any] | None:
         """Acknowledge alert ``alert_pk`` (the first acknowledgement stands); None if there is no such alert."""
