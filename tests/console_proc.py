@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -80,6 +81,14 @@ class ConsoleProcess:
         status, body = self.request("GET", "/api/state")
         assert status == 200, body
         return json.loads(body)
+
+    def limit_file_size(self, size: int | None) -> None:
+        """From now on the console writes no file beyond ``size`` bytes (None: any size): its
+        database fails as on a full disk, with no filesystem to mount. Python ignores SIGXFSZ, so a
+        write past the limit fails (EFBIG) rather than ending the process."""
+        limit = resource.RLIM_INFINITY if size is None else size
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (limit, resource.prlimit(self.proc.pid,
+                                                                 resource.RLIMIT_FSIZE)[1]))
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -765,6 +765,46 @@ def test_listening_beyond_loopback_without_tls_warns(tmp_path):
         r.wait(5)
 
 
+def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_until_it_works_again(tmp_path):
+    """The console's database failing (a full disk) is one error line naming the database and the
+    problem, not a traceback per post and heartbeat; each post the database fails is answered 503 with
+    the reason, which the daemon says, keeping its alerts to deliver once the database works again."""
+    console = ConsoleProcess(tmp_path / "console")
+    daemon_db = tmp_path / "agent" / "events.db"
+    heartbeat = {"type": "heartbeat", "agent": "alice", "daemon_id": "d-test", "every_s": 30, "status": {}}
+    try:
+        assert console.post(alert_body(1))[0] == 201
+        console.limit_file_size(1)  # from now on every write of the database fails
+
+        answers = [console.post(alert_body(i)) for i in (2, 3)] + [console.post(heartbeat) for _ in range(3)]
+        reason = answers[0][1]["error"]
+        assert {status for status, _ in answers} == {503}
+        assert all(said == {"error": reason} for _, said in answers)
+        assert reason.startswith("the console's database failed (") and reason.endswith("); try again later")
+        r, printed = _replay(tmp_path, console, "deteriorating_8k.wav", daemon_db, "--webhook-wait", "0")
+        assert r.returncode == 0 and printed
+        assert f"{len(printed)} alert(s) not delivered yet" in r.stderr
+        assert f"HTTP 503 Service Unavailable: {reason}" in r.stderr
+        assert [a["alert_id"] for a in console.state()["alerts"]] == [1]  # what it holds is still shown
+
+        said = [e for e in console.err if str(console.db) in e]
+        problem = reason.removeprefix("the console's database failed (").removesuffix("); try again later")
+        assert said == [f"call-monitor: error: database {console.db}: {problem}; the console answers 503 until "
+                        f"it works again (daemons keep their alerts and post them again)"]
+
+        console.limit_file_size(None)
+        assert console.post(alert_body(2)) == (201, {"id": 2, "stored": "new"})
+        r, _ = _replay(tmp_path, console, "normal_8k.wav", daemon_db)  # the same daemon: its outbox goes now
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: len(console.state()["alerts"]) == 2 + len(printed), 30)
+        assert console.stop() == 0
+        said = [e for e in console.err if str(console.db) in e]
+        assert said[1:] == [f"call-monitor: warning: database {console.db} works again (it failed: {problem})"]
+        assert not any("Traceback" in e or "Exception in ASGI" in e for e in console.err), console.err
+    finally:
+        console.kill()
+
+
 def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path):
     console = ConsoleProcess(tmp_path)
     try:

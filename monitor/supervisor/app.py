@@ -13,7 +13,9 @@ Routes:
 
 Every request but the 401 page needs the token (or the session cookie); a refused request is
 logged with its method, path and peer, never with its body or query. Bodies over
-``max_body_bytes`` get 413, bad JSON 400, a well-formed but wrong body 422.
+``max_body_bytes`` get 413, bad JSON 400, a well-formed but wrong body 422. A request the database
+fails (a full disk, a lock held elsewhere) gets 503 with the reason, and the failure is logged in
+one line when it begins, changes or ends (:class:`DatabaseHealth`), not once per request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import logging
 import math
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -221,6 +224,36 @@ def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
                      every_s=_number(d, "every_s"), status=status, reports=tuple(reports))
 
 
+# --------------------------------------------------------------------------- the database failing
+
+
+class DatabaseFailed(Exception):
+    """The database failed a request's reading or writing; the words are SQLite's reason."""
+
+
+class DatabaseHealth:
+    """Says the console database's failures in the log without a line per request: one error line
+    when a failure begins or its reason changes, one line when the database works again. Used from
+    the event loop only."""
+
+    def __init__(self, path: Any) -> None:
+        self.path = path
+        self.problem: str | None = None
+
+    def failed(self, err: sqlite3.Error) -> DatabaseFailed:
+        problem = " ".join(str(err).split()) or type(err).__name__
+        if problem != self.problem:
+            log.error("database %s: %s; the console answers 503 until it works again (daemons keep their alerts "
+                      "and post them again)", self.path, problem)
+        self.problem = problem
+        return DatabaseFailed(problem)
+
+    def worked(self) -> None:
+        if self.problem is not None:
+            log.warning("database %s works again (it failed: %s)", self.path, self.problem)
+            self.problem = None
+
+
 # --------------------------------------------------------------------------- the application
 
 
@@ -230,6 +263,7 @@ class Console:
     def __init__(self, store: ConsoleStore, auth: Auth, settings: ConsoleSettings = ConsoleSettings()) -> None:
         self.store, self.auth, self.settings = store, auth, settings
         self.hub = Hub()
+        self.health = DatabaseHealth(store.path)
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
 
     def reconfigure(self, auth: Auth, settings: ConsoleSettings) -> None:
@@ -312,6 +346,26 @@ class Console:
         except ValueError as err:
             raise HTTPException(400, f"malformed JSON ({err})") from None
 
+    # ---------------------------------------------------------------- the database
+
+    async def _stored(self, work: Any, *args: Any, writes: bool = True) -> Any:
+        """``work(*args)`` (a use of the store) in a worker thread; raises :class:`DatabaseFailed`
+        (said by :attr:`health`) when SQLite fails it. Only a write that succeeds says the database
+        works again: reading works on a full disk."""
+        try:
+            result = await run_in_threadpool(work, *args)
+        except sqlite3.Error as err:
+            raise self.health.failed(err) from None
+        if writes:
+            self.health.worked()
+        return result
+
+    async def database_failed(self, request: Request, exc: Exception) -> JSONResponse:
+        """The answer to a request the database failed: 503 with the reason (a daemon keeps its
+        alert and posts it again); logged by :attr:`health`, not once per request."""
+        return JSONResponse({"error": f"the console's database failed ({exc}); try again later"},
+                            status_code=503)
+
     # ---------------------------------------------------------------- webhook
 
     async def webhook(self, request: Request) -> Response:
@@ -340,7 +394,7 @@ class Console:
     async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
         if not self._may_post_as(principal, alert.agent):
             return self._not_this_agent(request, principal)
-        row, new = await run_in_threadpool(self.store.add_alert, alert)
+        row, new = await self._stored(self.store.add_alert, alert)
         if new:
             self.hub.publish("alert", row)
             log.info("alert %s (%s) from %s, call %s", row["id"], row["kind"], row["agent"], row["call_id"])
@@ -351,7 +405,7 @@ class Console:
         if not self._may_post_as(principal, hb.agent):
             return self._not_this_agent(request, principal)
         peer = request.client.host if request.client else None
-        agent, reports = await run_in_threadpool(self.store.heartbeat, hb, peer)
+        agent, reports = await self._stored(self.store.heartbeat, hb, peer)
         self.hub.publish("agent", agent)
         for r in reports:
             self.hub.publish("report", r)
@@ -391,7 +445,7 @@ class Console:
     async def state(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:
             return refused
-        return JSONResponse(await run_in_threadpool(self.snapshot))
+        return JSONResponse(await self._stored(self.snapshot, writes=False))
 
     def snapshot(self) -> dict[str, Any]:
         return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
@@ -401,7 +455,11 @@ class Console:
         if (refused := self._not_a_supervisor(request)) is not None:
             return refused
         client = self.hub.subscribe()
-        snapshot = await run_in_threadpool(self.snapshot)
+        try:
+            snapshot = await self._stored(self.snapshot, writes=False)
+        except DatabaseFailed:
+            self.hub.unsubscribe(client)
+            raise
         return StreamingResponse(self._stream(client, snapshot), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -433,7 +491,7 @@ class Console:
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
         pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
-        row = None if pk > MAX_INT else await run_in_threadpool(self.store.acknowledge, pk, by.strip())
+        row = None if pk > MAX_INT else await self._stored(self.store.acknowledge, pk, by.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
         self.hub.publish("ack", {"id": row["id"], "acked_by": row["acked_by"], "acked_at": row["acked_at"]})
@@ -465,6 +523,6 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/events", console.events, methods=["GET"]),
         Route("/api/state", console.state, methods=["GET"]),
         Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
-    ], lifespan=_lifespan(console))
+    ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed})
     app.state.console = console
     return app

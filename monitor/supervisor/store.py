@@ -302,7 +302,8 @@ class ConsoleStore:
                         new.append({"daemon_id": hb.daemon_id, "call_id": call_id, "url": url})
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
+                    self._conn.execute("ROLLBACK")
                 raise
             return self._agents("daemon_id = ?", (hb.daemon_id,))[0], new
 

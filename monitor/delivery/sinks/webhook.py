@@ -530,7 +530,7 @@ def _refuses_the_alert(err: BaseException) -> bool:
 def _describe(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
     """One phrase on a failed post; a refused token says the receiver's reason and how to give the
     right token, or, for the console's :data:`AGENT_MISMATCH`, the agent name the daemon posts as and
-    where it comes from."""
+    where it comes from; a server's error says the receiver's reason, if it gave one."""
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
         why, code = _receiver_says(err)
@@ -544,6 +544,8 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
                      "delivery.webhook_token_file)")
         elif err.code in NO_POSTS_HERE:
             said += ": no alerts are taken at this URL (the supervisor console takes them at /webhook)"
+        elif err.code >= 500 and why:  # the console's database failing, say
+            said += f": {why}"
         return said
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
