@@ -832,10 +832,18 @@ def test_a_report_of_a_truncated_recording_says_so_on_stderr_as_replay_does(tmp_
 
 
 def test_a_missing_database_exits_2_as_for_every_command_that_reads_one(tmp_path, capsys):
+    """The --db given is named, with no hint to give one; without it, the default is named with the hint."""
     none = tmp_path / "none.db"
     assert cli.main(["report", "1", "-o", str(tmp_path / "r.html"), "--db", str(none)]) == 2
-    assert capsys.readouterr().err.strip() == f"call-monitor: error: call 1: no database at {none} (give --db FILE)"
+    assert capsys.readouterr().err.strip() == f"call-monitor: error: call 1: no database at {none}"
     assert cli.main(["alerts", "--db", str(none)]) == 2
+
+
+def test_a_missing_default_database_says_to_give_one(tmp_path, own_home):
+    done = call_monitor("report", "1", "-o", tmp_path / "r.html", env=own_home, timeout=60)
+    default = Path(own_home["XDG_DATA_HOME"]) / "callmonitor" / "events.db"
+    assert done.returncode == 2
+    assert done.stderr == f"call-monitor: error: call 1: no database at {default} (give --db FILE)\n"
 
 
 def test_an_empty_path_option_is_refused_not_taken_for_the_default(tmp_path, capsys):

@@ -163,7 +163,8 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
     if os.path.isdir(db):
         raise StoreError(a_folder(db))
     if not os.path.isfile(db):
-        raise StoreError(f"call {call_id}: no database at {db} (give --db FILE)" + daemon_elsewhere(args, cfg))
+        hint = " (give --db FILE)" if args.db is None else ""  # a --db given is no hint to give it
+        raise StoreError(f"call {call_id}: no database at {db}{hint}" + daemon_elsewhere(args, cfg))
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
     try:
         return from_store(store, call_id, cfg)
