@@ -4,9 +4,13 @@ object a script reads, also when no daemon answers."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
 
+from conftest import PY, Daemon, wait_for
 from conftest import call_monitor as cli
+from monitor.commands.run import started_line
 from monitor.commands.status import render, with_url_redacted
 
 STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
@@ -49,6 +53,64 @@ def test_a_stream_that_is_no_call_yet_is_said_with_how_to_call_it_off():
 def test_a_lost_leg_says_why():
     lost = {"caller": dict(STATE["legs"]["caller"], state="lost", last_error="source softphone.monitor is gone")}
     assert "[lost: source softphone.monitor is gone]" in render(dict(STATE, legs=lost))
+
+
+def test_a_leg_waiting_for_its_source_has_no_rate_until_it_opens():
+    waiting = {"caller": dict(STATE["legs"]["caller"], state="waiting", device_rate=0, level_dbfs=None,
+                              last_error="no input device or source named 'nosuch.monitor'")}
+    (line,) = [ln for ln in render(dict(STATE, legs=waiting)).splitlines() if "softphone.monitor" in ln]
+    assert "[waiting: no input device or source named 'nosuch.monitor'], level n/a, overflows 0" in line
+    assert " Hz" not in line
+
+
+def test_the_start_says_it_waits_for_a_source_not_found_rather_than_that_it_listens_to_it():
+    legs = {"caller": {"label": "nosuch.monitor", "state": "starting"}, "agent": {"label": "mic", "state": "starting"}}
+    assert started_line(legs) == "listening (caller = nosuch.monitor, agent = mic)"
+    assert started_line(legs, {"caller"}) == "waiting for the caller's source nosuch.monitor, not found yet (agent = mic)"
+    assert started_line(legs, {"caller", "agent"}) == \
+        "waiting for the caller's source nosuch.monitor and the agent's source mic, not found yet"
+
+
+def test_a_daemon_started_on_a_source_that_is_not_there_says_it_waits_and_that_the_sink_is_not_found(
+        pulse, env, tmp_path):
+    """A caller source that never existed: the terminal's line says the daemon waits for it, not
+    that it listens to it; status has no rate for the leg and says the sink is not found, not gone."""
+    d = Daemon(["--log-level", "warning", "--caller", "nosuch.monitor", "--agent", "mic.monitor", "--db",
+                str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert wait_for(lambda: d.lines or d.proc.poll() is not None, 20), d.err
+        said = d.lines[0][1]["text"]
+        assert said.startswith("call-monitor: waiting for the caller's source nosuch.monitor, not found yet "
+                               "(agent = mic.monitor); status socket "), said
+        text = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
+                              timeout=10).stdout
+        (caller,) = [ln for ln in text.splitlines() if ln.startswith("  caller ")]
+        assert caller.startswith("  caller nosuch.monitor [waiting: no input device or source named") and \
+            " Hz" not in caller, text
+        assert "(sink nosuch not found)" in text and "gone" not in text, text
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(5) == 0
+    finally:
+        d.kill()
+
+
+def test_a_sink_is_said_gone_only_once_it_was_there(pulse, env):
+    from monitor.capture.streams import SinkStreams
+    changes: list[str] = []
+    watcher = SinkStreams("softphone", lambda at, ids, why: changes.append(why), poll_s=0.2).start()
+    try:
+        assert wait_for(lambda: changes == [""], 10), changes
+        module = next(line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
+                      capture_output=True, text=True).stdout.splitlines() if "sink_name=softphone" in line)
+        subprocess.run(["pactl", "unload-module", module], env=env, check=True)
+        assert wait_for(lambda: changes[-1:] == ["sink softphone is gone"], 10), changes
+    finally:
+        watcher.stop()
+    never = SinkStreams("nosuch", lambda at, ids, why: changes.append(why), poll_s=0.2).start()
+    try:
+        assert wait_for(lambda: changes[-1:] == ["sink nosuch not found"], 10), changes
+    finally:
+        never.stop()
 
 
 def test_a_failing_database_and_what_it_holds_back_have_a_line():

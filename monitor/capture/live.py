@@ -224,6 +224,10 @@ class LiveSource(Source):
     def stats(self) -> dict[str, dict]:
         return {name: leg.stats.to_dict() for name, leg in self._legs.items()}
 
+    def not_found(self) -> frozenset[str]:
+        """The legs whose source was not found yet (waited for: it is looked for until it appears)."""
+        return frozenset(name for name, leg in self._legs.items() if leg.resolved is None)
+
     def streams(self) -> dict | None:
         """What the stream watcher knows: the sink, how many streams play into it (None: no
         stream information, ``why``); None when the streams are not watched."""

@@ -104,11 +104,11 @@ class SinkInputs:
         return rows
 
 
-def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S,
-                 inputs: SinkInputs | None = None) -> tuple[StreamIds | None, str]:
+def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs | None = None,
+                 seen: bool = False) -> tuple[StreamIds | None, str]:
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
-    (no pactl, no server answering, no such sink). Event sounds (media role "event": a
-    notification's ding) are no call's stream and do not count."""
+    (no pactl, no server answering, no such sink: gone if it was ``seen`` before, else not found).
+    Event sounds (media role "event": a notification's ding) are no call's stream and do not count."""
     if shutil.which("pactl") is None:
         return None, "no pactl to ask the sound server"
     sinks = pactl_short("sinks", timeout)
@@ -116,7 +116,7 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S,
         return None, "the sound server does not answer"
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
-        return None, f"sink {sink} is gone"
+        return None, f"sink {sink} is gone" if seen else f"sink {sink} not found"
     rows = (inputs or SinkInputs())(timeout)
     if rows is None:
         return None, "the sound server does not answer"
@@ -133,6 +133,7 @@ class SinkStreams:
         self.ids: StreamIds | None = None
         self.why = "not looked at yet"
         self.looks = 0  # how many times the streams were listed
+        self.seen = False  # whether the sink was there at a look (one not there since is gone)
         self.inputs = SinkInputs()
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
@@ -157,7 +158,8 @@ class SinkStreams:
 
     def _look(self, now: float) -> None:
         self.looks += 1
-        ids, why = sink_streams(self.sink, inputs=self.inputs)
+        ids, why = sink_streams(self.sink, inputs=self.inputs, seen=self.seen)
+        self.seen = self.seen or ids is not None
         if ids != self.ids or (ids is None and why != self.why):
             self.ids, self.why = ids, why
             self.on_change(now, ids, why)

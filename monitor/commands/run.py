@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from typing import Callable
+from typing import Callable, Collection
 
 from ..console import LEVELS, PROG, error, first_line, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
@@ -258,9 +258,9 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
-    names = ", ".join(f"{leg} = {s['label']}" for leg, s in source.stats().items())
-    log.info("listening (%s); status socket %s", names, status.path)
-    _say_listening(args, f"listening ({names}); status socket {status.path}")
+    said = f"{started_line(source.stats(), source.not_found())}; status socket {status.path}"
+    log.info("%s", said)
+    _say_listening(args, said)
     rc = _run_daemon(daemon)
     log.info("stopped (%s)", daemon.stop_reason or "capture ended")
     return rc
@@ -353,6 +353,17 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
         stack.callback(webhook.close, 0.5)
         sinks["webhook"] = webhook
     return sinks, webhook
+
+
+def started_line(legs: dict[str, dict], not_found: Collection[str] = ()) -> str:
+    """What the start says of its legs (``{leg: stats}``): ``listening (caller = X, agent = Y)``, or,
+    while the sources of legs ``not_found`` are not there, that it waits for them (it listens to no
+    such source yet)."""
+    waiting = [f"the {leg}'s source {s['label']}" for leg, s in legs.items() if leg in not_found]
+    named = [f"{leg} = {s['label']}" for leg, s in legs.items() if leg not in not_found]
+    if not waiting:
+        return f"listening ({', '.join(named)})"
+    return f"waiting for {' and '.join(waiting)}, not found yet" + (f" ({', '.join(named)})" if named else "")
 
 
 def _say_listening(args: argparse.Namespace, line: str) -> None:

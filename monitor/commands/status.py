@@ -77,7 +77,8 @@ def render(st: dict) -> str:
     for leg, s in st["legs"].items():
         state = s["state"] + (f": {s['last_error']}" if s["state"] in ("waiting", "lost", "reopening")
                               and s.get("last_error") else "")
-        lines.append(f"  {leg:6s} {s['label']} [{state}] {s['device_rate']} Hz, level "
+        rate = f" {s['device_rate']} Hz" if s.get("device_rate") else ""  # none while its source is not open
+        lines.append(f"  {leg:6s} {s['label']} [{state}]{rate}, level "
                      f"{_level_text(s.get('level_dbfs'))}, overflows {s['overflows']}, dropped "
                      f"{s['dropped_blocks']}, reopens {s['reopens']}")
     b = st.get("boundaries")
