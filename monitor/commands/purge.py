@@ -9,6 +9,13 @@ import time
 from ..console import error, info
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when
 
+PURGED_IN_WORDS = {"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
+                   "batch_calls": "{n} scored by batch, which --resume scores again",
+                   "files": "{n} files of call audio and reports"}
+"""What the purge says it deleted with the calls, by the store's table (or ``files``): what a user
+knows of a call; the rows only the product reads (cue snapshots, cleared alerts, webhook outbox)
+go unsaid."""
+
 LEFT_OPEN_IDLE_S = 3600.0
 """A call still open with nothing recorded for this long was left open by a crash or a kill (a
 running call, live or replayed, records its cues every storage.snapshot_every_s): it is closed as
@@ -72,12 +79,11 @@ def run(args: argparse.Namespace) -> int:
         except StoreError:
             pass
     deleted.append(purge_unnamed_audio(cfg, cutoff, recorded=folders))
-    if sum(deleted):
-        counts["files of call audio and reports"] = sum(deleted)
+    counts["files"] = sum(deleted)
     if left_open:
         info(f"closed {len(left_open)} call(s) left open by a crash or a kill, nothing recorded for "
              f"{LEFT_OPEN_IDLE_S / 3600:g} h, as interrupted (call {', '.join(map(str, left_open))})")
-    rest = ", ".join(f"{n} {table}" for table, n in counts.items() if table != "calls" and n)
+    rest = ", ".join(said.format(n=counts[table]) for table, said in PURGED_IN_WORDS.items() if counts.get(table))
     if age is None:
         older = f"started before {args.older_than}"
     else:  # as the user said it (90m, not 0.0625 days), else the retention period
