@@ -330,10 +330,11 @@ class ConsolePages:
     LIVE = ("document.getElementById('conn') && document.getElementById('conn').textContent === 'live' "
             "&& S.loaded")
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, extra: tuple[str, ...] = ()) -> None:
+        """``extra``: options of ``call-monitor supervisor`` (``--config FILE``)."""
         from cdp import Browser
         from console_proc import ConsoleProcess
-        self.console = ConsoleProcess(tmp_path / "console")
+        self.console = ConsoleProcess(tmp_path / "console", extra=extra)
         try:
             self.browser = Browser(tmp_path)
         except BaseException:

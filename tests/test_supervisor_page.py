@@ -179,6 +179,31 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
     assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]
 
 
+def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path):
+    """The last heartbeat of a daemon that stopped said its devices were running: the row says they
+    are closed; a daemon no longer heard may have lost them, so its row names no device state."""
+    from conftest import ConsolePages
+    config = tmp_path / "console.toml"
+    config.write_text("[supervisor]\nsilent_after_s = 2\n", encoding="utf-8")
+    pages = ConsolePages(tmp_path, extra=("--config", str(config)))
+    try:
+        console, page = pages.console, pages.open()
+        row = "document.querySelector('#agents [data-daemon=\"%s\"]')"
+        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+        _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+        page.wait(f"{row % 'd-bob'} !== null && {row % 'd-alice'} !== null")
+        assert "caller: running" in page.eval(f"{row % 'd-alice'}.innerText")
+        _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
+        page.wait(f"{row % 'd-bob'}.dataset.state === 'stopped'")
+        bob = page.eval(f"{row % 'd-bob'}.innerText")
+        assert "devices closed" in bob and "running" not in bob, bob
+        page.wait(f"{row % 'd-alice'}.dataset.state === 'silent'", timeout=10)
+        alice = page.eval(f"{row % 'd-alice'}.innerText")
+        assert "caller:" not in alice and "running" not in alice and "last heard" in alice, alice
+    finally:
+        pages.close()
+
+
 def test_two_daemons_posting_as_one_agent_before_their_databases_open_each_say_which_they_are(console_pages):
     """A daemon whose database has not opened yet posts under an id made for its process
     (``unopened-`` and a random part): two such daemons of one name on one machine each name
