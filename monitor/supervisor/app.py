@@ -30,6 +30,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, AsyncIterator, Mapping
 
 from starlette.applications import Starlette
@@ -236,9 +237,9 @@ class DatabaseHealth:
     when a failure begins or its reason changes, one line when the database works again. Used from
     the event loop only."""
 
-    def __init__(self, path: Any) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.problem: str | None = None
+        self.problem: str | None = None  # the failure said last; None while the database works
 
     def failed(self, err: sqlite3.Error) -> DatabaseFailed:
         problem = " ".join(str(err).split()) or type(err).__name__
