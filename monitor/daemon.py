@@ -17,8 +17,10 @@ happens in the capture loop: the stream changes come with the audio chunks, the 
 the socket through a queue the loop drains.
 
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
-summary, store) and exit within 2 s; SIGHUP reloads the configuration, handing
-the new thresholds to the running call's AlertEngine.
+summary, store; the call is not over for the caller, so it is stored as stopped part-way,
+``"aborted": true`` as a replay's stopped call, and its report says it is judged only up to
+there) and exit within 2 s; a capture that fails closes it as aborted too. SIGHUP reloads the
+configuration, handing the new thresholds to the running call's AlertEngine.
 
 Status: ``state()`` is what the status socket (``delivery/status_socket.py``) answers, with the
 last warning or error the package logged; the speech/silence bookkeeping lives in
@@ -266,14 +268,16 @@ class Daemon:
         if self.streams is not None:
             self.streams.call_ended()
 
-    def _end_call(self, why: str) -> None:
+    def _end_call(self, why: str, *, stopped: bool = False) -> None:
+        """End the running call, ``why`` its summary's ``ended_by``; ``stopped``: the daemon's stop
+        ended it, not the call's end (stored as stopped part-way: :meth:`CallPipeline.finish`)."""
         p = self.pipeline
         if p is None:
             return
         if self.streams is not None:
             self.streams.call_ended()
         try:
-            events = p.finish(ended_by=why)
+            events = p.finish(ended_by=why, stopped=stopped)
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
             self._abort_call(err)
             return
@@ -605,6 +609,10 @@ class Daemon:
             self.purge_old()
             try:
                 self._listen()
+            except BaseException as err:  # the capture failed: the running call stopped part-way
+                if self.pipeline is not None:
+                    self._abort_call(err)
+                raise
             finally:  # what the guard holds is written however the listening ended
                 if self.refused is not None:
                     self._say_refused()
@@ -642,8 +650,8 @@ class Daemon:
         self._flush_held()
         if self.notify is not None:
             self.notify.keep_shown()  # the calls the stop ends go on: their critical notifications stay
-        if self.pipeline is not None:
-            self._end_call(self.stop_reason or "capture ended")
+        if self.pipeline is not None:  # the daemon's stop is no end of the call: it was monitored up to here
+            self._end_call(self.stop_reason or "capture ended", stopped=self.stop_reason is not None)
 
     def _split_when_due(self) -> None:
         """Close the running call where the new streams began once they have played long enough

@@ -127,9 +127,11 @@ class CallPipeline:
             mask = speech if len(speech) else None
             self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
-    def finish(self, ended_by: str | None = None) -> list[Event]:
+    def finish(self, ended_by: str | None = None, *, stopped: bool = False) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise (with what
-        ended a live call, ``ended_by``)."""
+        ended a live call, ``ended_by``). ``stopped``: the monitoring stopped before the call ended
+        (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
+        call's does, so that the call's report says it is judged only up to there."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
@@ -141,7 +143,8 @@ class CallPipeline:
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by)
         if self.store is not None:
-            self.store.end_call(self._call_token, self.duration_s, summary.to_dict())
+            self.store.end_call(self._call_token, self.duration_s,
+                                summary.to_dict() | ({"aborted": True} if stopped else {}))
             self.store.flush()
         return events + [summary]
 

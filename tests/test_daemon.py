@@ -23,6 +23,7 @@ import soundfile as sf
 
 from conftest import Daemon, Hook, PY, ROOT, wait_for
 
+from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
 from monitor.capture.segmenter import Segmenter
 from monitor.pipeline import CallPipeline, run_source
@@ -238,6 +239,44 @@ def test_a_call_whose_softphone_sink_vanishes_ends_saying_the_input_was_lost(pul
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
+
+
+def _cues_reach(d: Daemon, t: float) -> bool:
+    """Whether the running call's cue windows have reached call time ``t``."""
+    return any(e["type"] == "cues" and e["t"] >= t for _, e in d.lines)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped_part_way(pulse, env, tmp_path,
+                                                                                           sig):
+    """Ctrl-C or SIGTERM mid-call: the call is not over for the caller. It is stored with its summary
+    and ``"aborted": true`` (as a replay stopped part-way), and its report says in the brown banner
+    where the monitoring stopped, not that the call was a whole one."""
+    from conftest import call_monitor, stored_calls
+    talk, db = tmp_path / "talk.wav", tmp_path / "alice.db"
+    _caller_cut(talk, [(6.2, 40.0)])
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--no-notify", "--no-transcribe"],
+               env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(talk)
+        assert wait_for(lambda: _cues_reach(d, 5.0), 60), d.err
+        d.proc.send_signal(sig)
+        assert d.exited(10) == 0, d.err
+        player.kill()
+    finally:
+        d.kill()
+    (call,) = stored_calls(db)
+    summary = call["summary"]
+    assert summary["ended_by"] == sig.name and summary["aborted"] is True and summary["duration_s"] >= 5.0
+    out = tmp_path / "x.html"
+    done = call_monitor("report", "1", "--db", db, "-o", out, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    at = summary["duration_s"]
+    page = out.read_text(encoding="utf-8")
+    assert ('<div class="banner stopped">No alerts, but the monitoring stopped at '
+            f'{fmt_time(at)} ({at:.1f} s): the call is judged only up to there</div>') in page
+    assert 'class="banner unjudged"' not in page and 'class="banner ok"' not in page
 
 
 def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
@@ -644,6 +683,38 @@ def test_what_a_failing_database_held_back_is_written_even_when_the_capture_fail
     assert len(calls) == 1 and calls[0].ended_at is not None and daemon.guard.held == 0
     store.close()
 
+
+
+def test_a_capture_that_fails_mid_call_closes_the_call_as_stopped_part_way(tmp_path):
+    """The capture fails while a call runs: the error reaches the command, and the call is stored as
+    one whose monitoring stopped there (its report's brown banner), not left open nor read as whole."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.report import from_store
+
+    class FailingLine:
+        def __init__(self) -> None:
+            self._file = FileSource(ROOT / "audio_fixtures" / "calls" / "normal_8k.wav")
+            self.rate, self.legs = self._file.rate, self._file.legs
+
+        def chunks(self):
+            for chunk in self._file.chunks():
+                if chunk.t0 >= 20.0:
+                    raise OSError("capture device vanished")
+                yield chunk
+
+        def stop(self) -> None:
+            pass
+
+    db = tmp_path / "e.db"
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    with Store.open(db) as store:
+        with pytest.raises(OSError, match="vanished"):
+            InProcess(cfg, FailingLine(), store, {}).run()
+        (call,) = store.list_calls()
+        assert call.ended_at is not None and call.summary == {"aborted": True}
+        data = from_store(store, call.id, cfg)
+    assert data.stopped is not None and data.stopped.how == "aborted" and data.stopped.at_s <= 20.0
 
 
 def test_a_storm_of_stop_signals_stops_the_daemon_once_without_a_traceback(pulse, env, tmp_path):

@@ -887,3 +887,44 @@ def test_alert_labels_take_the_lowest_row_they_clear_so_close_alerts_never_share
     assert label_rows(np.array([10.0, 60.0, 110.0]), np.full(3, 24.0), 227.0, 932.0) == [0, 0, 0]
     crowded = label_rows(np.arange(9.0), np.full(9, 24.0), 227.0, 932.0)
     assert crowded[:4] == [0, 1, 2, 3] and max(crowded) == 3  # four rows at most: the oldest label's row
+
+
+def _live_call(db: Path, duration_s: float, summary: dict) -> int:
+    """A live call of ``duration_s`` stored in ``db`` with ``summary``, as the daemon stores one."""
+    from monitor.delivery.store import LIVE_SOURCE
+    with Store.open(db) as store:
+        call_id = store.start_call(f"{LIVE_SOURCE}caller=softphone.monitor", channels={"caller": 0}, agent="alice")
+        store.end_call(call_id, duration_s, summary)
+    return call_id
+
+
+@pytest.mark.parametrize("summary", [
+    {"ended_by": "SIGTERM", "duration_s": 139.0, "caller_speech_s": 40.0, "aborted": True},
+    {"ended_by": "SIGTERM", "duration_s": 139.0, "caller_speech_s": 40.0},
+    {"ended_by": "SIGINT", "duration_s": 139.0, "caller_speech_s": 12.0}])
+def test_a_live_call_the_daemons_stop_ended_reads_as_stopped_also_when_stored_without_the_flag(tmp_path, summary):
+    """The daemon's stop (Ctrl-C, SIGTERM) ends no call for its caller: the report of a live call it
+    ended says where the monitoring stopped, whether the call was stored with ``"aborted": true`` or,
+    by an earlier release, with the stop alone as its ``ended_by``."""
+    db = tmp_path / "alice.db"
+    call_id = _live_call(db, 139.0, summary)
+    with Store.open_readonly(db) as store:
+        data = from_store(store, call_id, load_config(None, {"storage.db": str(db)}, user_config=False))
+    assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (139.0, "aborted")
+    page = render(data, "html").decode("utf-8")
+    assert ('<div class="banner stopped">No alerts, but the monitoring stopped at 2:19 (139.0 s): the call is '
+            'judged only up to there</div>') in page
+    assert "no caller baseline" not in page
+
+
+def test_a_live_call_ended_by_its_own_end_is_no_stop_whatever_its_end_is_called(tmp_path):
+    db = tmp_path / "alice.db"
+    ended = [_live_call(db, 139.0, {"ended_by": why, "caller_speech_s": 40.0})
+             for why in ("20 s of silence", "call-monitor call end", "capture ended")]
+    with Store.open(db) as store:  # a replayed call has no ended_by the daemon's stop could have given
+        replayed = store.start_call(str(CALLS / "normal_8k.wav"), channels={"caller": 1, "agent": 0})
+        store.end_call(replayed, 10.0, {"ended_by": "SIGTERM"})
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open_readonly(db) as store:
+        assert [from_store(store, i, cfg, use_audio=False).stopped for i in [*ended, replayed]] == [None] * 4
+

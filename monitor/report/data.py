@@ -101,9 +101,16 @@ class Stop:
 
 
 STOPS = ("aborted", "interrupted", "unended")
-"""How a stored call's monitoring stops before the call ends: its summary ``{"aborted": true}``
-(stopped by a signal, its audio or its database failing), ``{"interrupted": true}`` (left open by
+"""How a stored call's monitoring stops before the call ends: its summary ``"aborted": true``
+(stopped by a signal, its audio or its database failing; a live call the daemon's stop ended keeps
+its summary beside it), ``{"interrupted": true}`` (left open by
 a crash, closed when the daemon started again or by ``purge``), or no end at all."""
+
+
+DAEMON_STOPS = ("SIGTERM", "SIGINT")
+"""The ``ended_by`` of a live call the daemon's stop ended (Ctrl-C, a restart): no other end of a
+call is said so. Releases before stored such a call with its summary and no ``aborted`` flag; it
+was stopped all the same."""
 
 
 def stop_of(call: CallRecord, duration_s: float) -> Stop | None:
@@ -113,6 +120,8 @@ def stop_of(call: CallRecord, duration_s: float) -> Stop | None:
         return Stop(duration_s, "unended")
     summary = call.summary if isinstance(call.summary, Mapping) else {}
     how = next((h for h in STOPS[:2] if summary.get(h) is True), None)
+    if how is None and call.source.startswith(LIVE_SOURCE) and summary.get("ended_by") in DAEMON_STOPS:
+        how = "aborted"
     return None if how is None else Stop(duration_s, how)
 
 
