@@ -10,8 +10,9 @@ their stream does not mark, the silence does: a call starts when speech (either 
 ``daemon.call_start_silence_s`` of silence, its clock starting at the kept pre-roll, and
 ends after ``daemon.call_end_silence_s`` of silence on both legs. ``call-monitor call
 start|end`` (over the status socket) marks them too; while the caller's source of a call ``call
-start`` began gives no input (missing, lost), nothing is heard of it, and that is no silence
-ending it. Every call gets its own CallPipeline
+start`` began, or of one its caller was heard in, gives no input (missing, lost), nothing is heard
+of it, and that is no silence ending it: the call waits for the source, its summary keeping the
+spans without input (:class:`NoInput`). Every call gets its own CallPipeline
 (own baseline, store row and summary), and its summary says what ended it. All of it
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
 the socket through a queue the loop drains.
@@ -85,6 +86,33 @@ class _LastProblem(logging.Handler):
                         "at": round(record.created, 3)}
 
 
+@dataclasses.dataclass
+class NoInput:
+    """The spans of a call's time (seconds into it) in which its caller's source gave no input
+    (missing, lost, reopening): nothing of the caller was heard then, and that is no silence."""
+
+    spans: list[tuple[float, float]] = dataclasses.field(default_factory=list)
+    since: float | None = None  # the span going on now began then
+
+    def follow(self, captures: bool, t: float) -> str | None:
+        """The source's state at call time ``t``: "lost" when a span begins, "back" when it ends,
+        else None."""
+        if not captures and self.since is None:
+            self.since = t
+            return "lost"
+        if captures and self.since is not None:
+            self.spans.append((self.since, t))
+            self.since = None
+            return "back"
+        return None
+
+    def until(self, end: float) -> tuple[tuple[float, float], ...]:
+        """Every span of a call whose audio ended at ``end`` (one going on then ends there; the call
+        time of audio it was not fed, held back for the next call, is none of its)."""
+        going_on = [] if self.since is None else [(self.since, end)]
+        return tuple((a, min(b, end)) for a, b in self.spans + going_on if min(b, end) > a)
+
+
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
@@ -132,7 +160,9 @@ class Daemon:
         self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
         self._marked = False  # the running call was begun by ``call start``
-        self._deaf_until = 0.0  # ... and its caller's source gave no input until then (source clock)
+        self._deaf_until = 0.0  # the running call's caller's source gave no input until then (source clock)
+        self._heard = False  # the running call's caller's source gave input since it began
+        self._no_input = NoInput()  # ... and the spans of its time it gave none
 
     @property
     def last_problem(self) -> dict | None:
@@ -222,7 +252,8 @@ class Daemon:
             self._preroll.popleft()  # the call begins at ``at``: what came before is no part of it
         first = self._preroll[0].t0 if self._preroll else (self._now if at is None else at)
         self.call_origin = first
-        self._marked, self._deaf_until = False, first
+        self._marked, self._deaf_until, self._heard, self._no_input = False, first, False, NoInput()
+        self._no_input.follow(self._caller_captures(), 0.0)
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
             if hasattr(self.source, "stats") else "live"
@@ -277,7 +308,7 @@ class Daemon:
         if self.streams is not None:
             self.streams.call_ended()
         try:
-            events = p.finish(ended_by=why, stopped=stopped)
+            events = p.finish(ended_by=why, stopped=stopped, no_input=self._no_input.until(p.duration_s))
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
             self._abort_call(err)
             return
@@ -576,7 +607,7 @@ class Daemon:
         end_s = self.cfg.daemon.call_end_silence_s
         if self.streams is not None and not self.streams.silence_may_end():
             return f"when its stream into sink {self._sink()} ends"
-        if self._marked and not self._caller_captures():
+        if self._waits_for_caller():
             return (f"at `call-monitor call end`, or after {end_s:g} s of silence once the caller's source gives "
                     "input (none now)")
         if self.streams is not None and self.streams.ids:
@@ -630,6 +661,8 @@ class Daemon:
             if self._reload:
                 self._do_reload()
             self._marks(chunk)
+            if self.pipeline is not None:
+                self._follow_caller_input()
             onset = self.segmenter.feed(chunk)
             if self.pipeline is None:
                 self._between_calls(chunk, onset)
@@ -687,11 +720,36 @@ class Daemon:
             self._end_call(f"the softphone's stream ended (sink {self._sink()})")
             return
         end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
-        if self._marked and not self._caller_captures():
-            self._deaf_until = self._now
         silence = min(self.segmenter.silence_s(self._now), self._now - self._deaf_until)  # within the call
         if silence >= end_s and (self.streams is None or self.streams.silence_may_end()):
             self._end_call(self._silence_reason(end_s))
+
+    def _waits_for_caller(self) -> bool:
+        """Whether the running call waits for its caller's source, which gives no input now: a
+        call ``call start`` began, or one its caller was heard in (the source lost mid-call). The
+        call goes on meanwhile, its time no silence; a call begun by the agent's speech while the
+        caller's source gave none is left to the silence."""
+        return (self._marked or self._heard) and not self._caller_captures()
+
+    def _follow_caller_input(self) -> None:
+        """Follow whether the running call's caller's source gives input, saying when it stops and
+        when it is back (one line each)."""
+        captures = self._caller_captures()
+        self._heard |= captures
+        if self._waits_for_caller():
+            self._deaf_until = self._now
+        change = self._no_input.follow(captures, round(self._now - self.call_origin, 3))
+        name = call_name(self.pipeline.call_id)
+        if change == "lost" and self._waits_for_caller():
+            self._say("info", f"call {name}: the caller's source gives no input: the call waits for it "
+                              "(no silence ends it meanwhile)")
+        elif change == "back":
+            a, b = self._no_input.spans[-1]
+            self._say("info", f"call {name}: the caller's source gives input again, after {b - a:.1f} s without")
+
+    def _say(self, level: str, message: str) -> None:
+        log.log(_LEVELS[level], "%s", message)
+        self.emit([self._status_event(level, message)])
 
     def _caller_captures(self) -> bool:
         """Whether the caller's source gives input now (not missing, lost or reopening)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import replace
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -127,11 +127,14 @@ class CallPipeline:
             mask = speech if len(speech) else None
             self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
-    def finish(self, ended_by: str | None = None, *, stopped: bool = False) -> list[Event]:
+    def finish(self, ended_by: str | None = None, *, stopped: bool = False,
+               no_input: Sequence[tuple[float, float]] = ()) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise (with what
         ended a live call, ``ended_by``). ``stopped``: the monitoring stopped before the call ended
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
-        call's does, so that the call's report says it is judged only up to there."""
+        call's does, so that the call's report says it is judged only up to there. ``no_input``: the
+        spans of the call's time its caller's source gave no input (a live call's), kept with the
+        stored summary (``caller_no_input``, and their seconds, ``caller_no_input_s``)."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
@@ -143,8 +146,7 @@ class CallPipeline:
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by)
         if self.store is not None:
-            self.store.end_call(self._call_token, self.duration_s,
-                                summary.to_dict() | ({"aborted": True} if stopped else {}))
+            self.store.end_call(self._call_token, self.duration_s, summary.to_dict() | _stored_notes(stopped, no_input))
             self.store.flush()
         return events + [summary]
 
@@ -245,6 +247,16 @@ class CallPipeline:
             critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
             baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed, ended_by=ended_by,
             caller_speech_s=round(self.baseline.speech_s, 1))
+
+
+def _stored_notes(stopped: bool, no_input: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """What a stored call's summary keeps besides the summary event's keys: that its monitoring
+    stopped part-way, and the spans of it its caller's source gave no input (none: neither key)."""
+    notes: dict[str, Any] = {"aborted": True} if stopped else {}
+    if no_input:
+        notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]
+        notes["caller_no_input_s"] = round(sum(b - a for a, b in no_input), 1)
+    return notes
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

@@ -210,40 +210,118 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         d.kill()
 
 
-def test_a_call_whose_softphone_sink_vanishes_ends_saying_the_input_was_lost(pulse, env, tmp_path):
-    """The softphone's sink is unloaded mid-call and stays away: the caller leg is lost (not the
-    microphone's audio in its place), the call ends after the end silence with the lost input
-    as its reason, and the daemon goes on listening."""
-    cut = tmp_path / "talk.wav"
-    _caller_cut(cut, [(6.2, 17.5)])
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[daemon]\ncall_end_silence_s = 3\n")
-    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--config", str(cfg), "--db",
-                str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"], env, tmp_path)
-    try:
-        d.wait_running(env, timeout=20)
-        player = pulse.play(cut)
-        assert d.wait_err("call 1 started", 10), d.err
-        sink = [line.split()[0] for line in subprocess.run(["pactl", "list", "short", "modules"], env=env,
-                                                           capture_output=True, text=True).stdout.splitlines()
-                if "sink_name=softphone" in line][0]
-        subprocess.run(["pactl", "unload-module", sink], env=env, check=True)  # the player moves to "mic"
-        assert d.wait_err("call 1 ended", 15), d.err
-        (ended,) = [e for e in d.err if "call 1 ended" in e]
-        assert "caller input lost: source softphone.monitor is gone" in ended
-        player.kill()
-        legs = d.status(env)["legs"]
-        assert legs["caller"]["state"] == "lost" and d.proc.poll() is None
-        assert legs["caller"]["level_dbfs"] is None and legs["agent"]["level_dbfs"] is not None  # no input: no level
-        d.proc.send_signal(signal.SIGTERM)
-        assert d.proc.wait(5) == 0
-    finally:
-        d.kill()
+def _said(d: Daemon, text: str) -> list[dict]:
+    """The daemon's status events so far whose message holds ``text``."""
+    return [e for _, e in d.lines if e["type"] == "status" and text in e["message"]]
 
 
 def _cues_reach(d: Daemon, t: float) -> bool:
     """Whether the running call's cue windows have reached call time ``t``."""
     return any(e["type"] == "cues" and e["t"] >= t for _, e in d.lines)
+
+
+WAITS = "the caller's source gives no input: the call waits for it"
+BACK = "the caller's source gives input again"
+
+
+def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_baseline_once_it_is_back(
+        pulse, env, tmp_path):
+    """The softphone's sink is unloaded mid-call, the caller's baseline ready: the caller leg is lost
+    (not the microphone's audio in its place), and the time without its input is no silence: the call
+    outlasts the end silence many times over, the status says it waits for the source. The sink made
+    again and the caller speaking, the same call goes on with its baseline; the stored call (one)
+    keeps the span it heard nothing of the caller, and its report says so."""
+    from conftest import SHORT_BASELINE, stored_calls
+    from monitor.delivery.store import Store
+    from monitor.report import from_store
+
+    first, after = tmp_path / "talk.wav", tmp_path / "after.wav"
+    _caller_cut(first, [(6.2, 30.0)])
+    _caller_cut(after, [(6.2, 14.2)])  # 8 s, the caller speaking throughout
+    cfg, db = tmp_path / "c.toml", tmp_path / "e.db"
+    cfg.write_text(SHORT_BASELINE + "[daemon]\ncall_end_silence_s = 3\n")
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(db), "--no-notify",
+                "--no-transcribe"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(first)
+        assert wait_for(lambda: any(e["type"] == "cues" and e["baseline_ready"] for _, e in d.lines), 90), d.err
+        _unload_sink(env, "softphone")
+        player.kill()
+        assert wait_for(lambda: _said(d, WAITS), 30), d.err
+        lost_t = _said(d, WAITS)[0]["t"]
+        assert wait_for(lambda: _cues_reach(d, lost_t + 4 * 3.0), 60), d.err  # four end silences without input
+        st = d.status(env)
+        assert st["legs"]["caller"]["state"] == "lost" and st["legs"]["caller"]["level_dbfs"] is None
+        assert st["call"]["call_id"] == 1 and st["call"]["ends"] == (
+            "at `call-monitor call end`, or after 3 s of silence once the caller's source gives input (none now)")
+        assert not [e for _, e in d.lines if e["type"] == "call_summary"], d.err
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
+        assert wait_for(lambda: _said(d, BACK), 30), d.err
+        back_t = _said(d, BACK)[0]["t"]
+        pulse.play(after).wait(60)
+        assert wait_for(lambda: any(e["type"] == "call_summary" for _, e in d.lines), 60), d.err
+        heard_again = [e for _, e in d.lines if e["type"] == "cues" and e["t"] > back_t + 2 and e["speech_s"]]
+        assert heard_again and all(e["baseline_ready"] for e in heard_again)
+        (summary,) = [e for _, e in d.lines if e["type"] == "call_summary"]
+        assert summary["call_id"] == 1
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(10) == 0
+    finally:
+        d.kill()
+    (call,) = stored_calls(db)
+    assert call["baseline"] and "aborted" not in call["summary"]
+    ((a, b),) = call["summary"]["caller_no_input"]
+    assert abs(a - lost_t) <= 0.11 and abs(b - back_t) <= 0.11
+    assert call["summary"]["caller_no_input_s"] == pytest.approx(b - a, abs=0.11) and b - a >= 4 * 3.0
+    with Store.open_readonly(db) as store:
+        data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
+    assert data.caller_no_input == ((a, b),) and data.stopped is None
+    assert any(f"gave no input for {b - a:.1f} s of the call" in note for note in data.notes), data.notes
+
+
+def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up_to_its_loss(pulse, env, tmp_path):
+    """The softphone's sink is unloaded mid-call and stays away: no silence ends the call; `call end`
+    does, and the stored call says it heard nothing of the caller from the loss to its end: its
+    report judges it only up to there."""
+    from conftest import stored_calls
+    from monitor.delivery.store import Store
+    from monitor.report import from_store
+
+    talk, db = tmp_path / "talk.wav", tmp_path / "e.db"
+    _caller_cut(talk, [(6.2, 30.0)])
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[daemon]\ncall_end_silence_s = 3\n")
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--config", str(cfg), "--db",
+                str(db), "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(talk)
+        assert wait_for(lambda: _cues_reach(d, 4.0), 60), d.err
+        _unload_sink(env, "softphone")  # the player moves to "mic"
+        player.kill()
+        assert wait_for(lambda: _said(d, WAITS), 30), d.err
+        lost_t = _said(d, WAITS)[0]["t"]
+        assert wait_for(lambda: _cues_reach(d, lost_t + 3 * 3.0), 60), d.err
+        legs = d.status(env)["legs"]
+        assert legs["caller"]["state"] == "lost" and legs["agent"]["level_dbfs"] is not None
+        ended = subprocess.run([PY, "-m", "monitor.cli", "call", "end"], env=env, capture_output=True, text=True,
+                               timeout=30)
+        assert ended.returncode == 0 and ended.stdout == "call 1 ended\n", ended.stderr
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(10) == 0
+    finally:
+        d.kill()
+    (call,) = stored_calls(db)
+    summary = call["summary"]
+    assert summary["ended_by"] == "call-monitor call end"
+    ((a, b),) = summary["caller_no_input"]
+    assert abs(a - lost_t) <= 0.11 and b == pytest.approx(summary["duration_s"], abs=0.11)
+    with Store.open_readonly(db) as store:
+        data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
+    assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (a, "no_input")
+    assert data.cut_short == (f"the caller's source gave no input from {fmt_time(a)} ({a:.1f} s) to the call's "
+                              "end: the call is judged only up to there")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

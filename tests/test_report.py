@@ -928,3 +928,25 @@ def test_a_live_call_ended_by_its_own_end_is_no_stop_whatever_its_end_is_called(
     with Store.open_readonly(db) as store:
         assert [from_store(store, i, cfg, use_audio=False).stopped for i in [*ended, replayed]] == [None] * 4
 
+
+def test_a_live_calls_time_without_its_callers_input_is_said_and_a_call_that_ended_without_it_is_judged_up_to_it(
+        tmp_path):
+    """The caller's source gave no input for part of a live call: the report says for how long and
+    when (nothing of the caller was heard then); a call that ended while it gave none is judged only
+    up to where it stopped giving input, said in the brown banner."""
+    db = tmp_path / "alice.db"
+    back = _live_call(db, 60.0, {"ended_by": "20 s of silence", "caller_no_input": [[13.0, 30.0]],
+                                 "caller_no_input_s": 17.0})
+    never = _live_call(db, 95.0, {"ended_by": "call-monitor call end", "caller_no_input": [[5.0, 9.0], [41.0, 95.0]],
+                                  "caller_no_input_s": 58.0})
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open_readonly(db) as store:
+        came_back, did_not = from_store(store, back, cfg), from_store(store, never, cfg)
+    assert came_back.stopped is None and came_back.caller_no_input == ((13.0, 30.0),)
+    assert ("The caller's source gave no input for 17.0 s of the call (0:13 to 0:30): nothing of the caller was "
+            "heard or judged then") in came_back.notes[0]
+    assert did_not.stopped is not None and (did_not.stopped.at_s, did_not.stopped.how) == (41.0, "no_input")
+    page = render(did_not, "html").decode("utf-8")
+    assert ("No alerts, but the caller&#x27;s source gave no input from 0:41 (41.0 s) to the call&#x27;s end: the "
+            "call is judged only up to there") in page
+    assert "no input for 4.0 s of the call (0:05 to 0:09)" in did_not.notes[0]

@@ -93,6 +93,9 @@ class Stop:
     def words(self) -> str:
         """The stop in words, for the report's banner and its picture's title."""
         at = f"{fmt_time(self.at_s)} ({self.at_s:.1f} s)"
+        if self.how == "no_input":
+            return (f"the caller's source gave no input from {at} to the call's end: the call is judged only "
+                    "up to there")
         if self.how == "unended":
             return (f"the call never ended (its monitor was killed, or still runs): it is judged only "
                     f"up to {at}, the last it stored")
@@ -100,11 +103,13 @@ class Stop:
         return f"the monitoring stopped at {at}{crash}: the call is judged only up to there"
 
 
-STOPS = ("aborted", "interrupted", "unended")
+STOPS = ("aborted", "interrupted", "unended", "no_input")
 """How a stored call's monitoring stops before the call ends: its summary ``"aborted": true``
 (stopped by a signal, its audio or its database failing; a live call the daemon's stop ended keeps
 its summary beside it), ``{"interrupted": true}`` (left open by
-a crash, closed when the daemon started again or by ``purge``), or no end at all."""
+a crash, closed when the daemon started again or by ``purge``), or no end at all; or, before any
+of these, the caller's source of a live call that gave no input from some time to the call's end
+(its summary's last ``caller_no_input`` span reaching the end)."""
 
 
 DAEMON_STOPS = ("SIGTERM", "SIGINT")
@@ -122,7 +127,37 @@ def stop_of(call: CallRecord, duration_s: float) -> Stop | None:
     how = next((h for h in STOPS[:2] if summary.get(h) is True), None)
     if how is None and call.source.startswith(LIVE_SOURCE) and summary.get("ended_by") in DAEMON_STOPS:
         how = "aborted"
+    spans = no_input_of(summary)
+    if spans and spans[-1][1] >= duration_s - NO_INPUT_END_S:
+        return Stop(spans[-1][0], "no_input")
     return None if how is None else Stop(duration_s, how)
+
+
+NO_INPUT_END_S = 0.2
+"""A span without the caller's input that ends this close to a stored call's end (both are rounded)
+lasted to its end."""
+
+
+def no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float], ...]:
+    """The spans of a stored call's time its caller's source gave no input (seconds into the call),
+    from its summary; () for none, or for a call stored without them."""
+    spans = (summary or {}).get("caller_no_input") if isinstance(summary, Mapping) else None
+    try:
+        return tuple((float(a), float(b)) for a, b in spans or ())
+    except (TypeError, ValueError):
+        return ()
+
+
+def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> str | None:
+    """The report's note on the spans the caller's source gave no input in, other than the one a
+    ``stop`` says (None: no such span)."""
+    told = [(a, b) for a, b in spans if stop is None or stop.how != "no_input" or a < stop.at_s]
+    if not told:
+        return None
+    each = ", ".join(f"{fmt_time(a)} to {fmt_time(b)}" for a, b in told)
+    return (f"The caller's source gave no input for {sum(b - a for a, b in told):.1f} s of the call ({each}): "
+            "nothing of the caller was heard or judged then, and that time was no silence ending the call, which "
+            "went on once the source was back.")
 
 
 @dataclass
@@ -156,6 +191,8 @@ class ReportData:
     """Seconds of the caller's speech heard in the whole call (None: a call stored by an older release)."""
     stopped: Stop | None = None
     """A stored call whose monitoring stopped before the call ended (None: monitored to its end)."""
+    caller_no_input: tuple[tuple[float, float], ...] = ()
+    """A stored live call's spans (seconds into it) its caller's source gave no input: nothing heard."""
 
     @property
     def cut_short(self) -> str | None:
@@ -491,7 +528,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
         duration = max([c.t for c in cues] + [a.t for a in alerts] + [0.0])
     baseline = Baseline.from_dict(call.baseline) if call.baseline else None
     stop = stop_of(call, float(duration))
-    notes: list[str] = []
+    spans = no_input_of(call.summary)
+    notes: list[str] = [note] if (note := no_input_note(spans, stop)) else []
     tracks: dict[str, LegTrack] = {}
     legs: tuple[str, ...] = ("caller",)
     count: int | None = None  # the channels of the recording the call was replayed from, when read here
@@ -522,7 +560,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
-                      stopped=stop)
+                      stopped=stop, caller_no_input=spans)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
