@@ -11,8 +11,9 @@ their stream does not mark, the silence does: a call starts when speech (either 
 ends after ``daemon.call_end_silence_s`` of silence on both legs. ``call-monitor call
 start|end`` (over the status socket) marks them too; while the caller's source of a call ``call
 start`` began, or of one its caller was heard in, gives no input (missing, lost), nothing is heard
-of it, and that is no silence ending it: the call waits for the source, its summary keeping the
-spans without input (:class:`NoInput`). Every call gets its own CallPipeline
+of it, and that is no silence ending it: the call waits for the source, ending once it has given
+no input for ``daemon.lost_source_end_s`` (0: no limit), its summary keeping the spans without
+input (:class:`NoInput`). Every call gets its own CallPipeline
 (own baseline, store row and summary), and its summary says what ended it. All of it
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
 the socket through a queue the loop drains.
@@ -35,6 +36,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import queue
 import signal
@@ -111,6 +113,13 @@ class NoInput:
         time of audio it was not fed, held back for the next call, is none of its)."""
         going_on = [] if self.since is None else [(self.since, end)]
         return tuple((a, min(b, end)) for a, b in self.spans + going_on if min(b, end) > a)
+
+    def left_s(self, t: float, limit_s: float) -> float | None:
+        """The seconds left at call time ``t`` before the span going on has lasted ``limit_s``
+        (``daemon.lost_source_end_s``): 0 once it has; None when none goes on, or with no limit (0)."""
+        if limit_s <= 0 or self.since is None:
+            return None
+        return min(limit_s, max(0.0, self.since + limit_s - t))  # ``since`` is rounded: never above the limit
 
 
 class Daemon:
@@ -608,8 +617,12 @@ class Daemon:
         if self.streams is not None and not self.streams.silence_may_end():
             return f"when its stream into sink {self._sink()} ends"
         if self._waits_for_caller():
-            return (f"at `call-monitor call end`, or after {end_s:g} s of silence once the caller's source gives "
-                    "input (none now)")
+            left = self._no_input.left_s(self._now - self.call_origin, self.cfg.daemon.lost_source_end_s)
+            if left is None:
+                return (f"at `call-monitor call end`, or after {end_s:g} s of silence once the caller's source gives "
+                        "input (none now)")
+            return (f"at `call-monitor call end`, after {end_s:g} s of silence once the caller's source gives "
+                    f"input (none now), or after {math.ceil(left):d} s more without the caller's source")
         if self.streams is not None and self.streams.ids:
             return f"after {end_s:g} s of silence, or when the streams into sink {self._sink()} end"
         return f"after {end_s:g} s of silence"
@@ -719,16 +732,22 @@ class Daemon:
         if self.streams is not None and self.streams.stream_ended(self._now):
             self._end_call(f"the softphone's stream ended (sink {self._sink()})")
             return
-        end_s = self.cfg.daemon.call_end_silence_s  # as reloaded
+        if self.streams is not None and not self.streams.silence_may_end():
+            return  # the stream that marks the call ends it
+        end_s, lost_s = self.cfg.daemon.call_end_silence_s, self.cfg.daemon.lost_source_end_s  # as reloaded
+        if self._waits_for_caller() and self._no_input.left_s(self._now - self.call_origin, lost_s) == 0:
+            self._end_call(f"the caller's source gave no input for {lost_s:g} s")
+            return
         silence = min(self.segmenter.silence_s(self._now), self._now - self._deaf_until)  # within the call
-        if silence >= end_s and (self.streams is None or self.streams.silence_may_end()):
+        if silence >= end_s:
             self._end_call(self._silence_reason(end_s))
 
     def _waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a
         call ``call start`` began, or one its caller was heard in (the source lost mid-call). The
-        call goes on meanwhile, its time no silence; a call begun by the agent's speech while the
-        caller's source gave none is left to the silence."""
+        call goes on meanwhile, its time no silence, until ``daemon.lost_source_end_s`` without
+        input ends it; a call begun by the agent's speech while the caller's source gave none is
+        left to the silence."""
         return (self._marked or self._heard) and not self._caller_captures()
 
     def _follow_caller_input(self) -> None:
@@ -741,8 +760,10 @@ class Daemon:
         change = self._no_input.follow(captures, round(self._now - self.call_origin, 3))
         name = call_name(self.pipeline.call_id)
         if change == "lost" and self._waits_for_caller():
+            lost_s = self.cfg.daemon.lost_source_end_s
+            limit = f"; it ends after {lost_s:g} s without it" if lost_s > 0 else ""
             self._say("info", f"call {name}: the caller's source gives no input: the call waits for it "
-                              "(no silence ends it meanwhile)")
+                              f"(no silence ends it meanwhile{limit})")
         elif change == "back":
             a, b = self._no_input.spans[-1]
             self._say("info", f"call {name}: the caller's source gives input again, after {b - a:.1f} s without")
@@ -835,16 +856,19 @@ class Daemon:
         """The legs whose source gives no input now (missing, lost), naming each source, in one
         line; "" when every leg captures."""
         stats = self.source.stats() if hasattr(self.source, "stats") else {}
+        lost_s = self.cfg.daemon.lost_source_end_s
+        no_end = ", and no silence ends the call before then" + (
+            f" (it ends after {lost_s:g} s without it)" if lost_s > 0 else "")
         said = []
         for leg, s in stats.items():
             if s["state"] == "waiting":
                 said.append(f"the {leg}'s source {s['source']} is missing (the daemon waits for it): the call "
                             "hears nothing from it until it appears"
-                            + (", and no silence ends the call before then" if leg == "caller" else ""))
+                            + (no_end if leg == "caller" else ""))
             elif s["state"] in ("lost", "reopening"):
                 said.append(f"the {leg}'s source {s['source']} gives no input ({s['state']}: "
                             f"{s.get('last_error') or 'no audio'}): the call hears nothing from it until it is back"
-                            + (", and no silence ends the call before then" if leg == "caller" else ""))
+                            + (no_end if leg == "caller" else ""))
         return "; ".join(said)
 
     def _cancel_pending_call(self) -> str:

@@ -163,6 +163,7 @@ def test_user_config_can_be_skipped(env):
      "config.toml: delivery.webhook_url: must not hold credentials before the host (they are not sent; give the "
      "receiver's token in webhook_token_file, sent as a bearer token), got 'https://***@host/webhook'"),
     ("[storage]\nsnapshot_every_s = 0\n", "config.toml: storage.snapshot_every_s: must be > 0"),
+    ("[daemon]\nlost_source_end_s = -1\n", "config.toml: daemon.lost_source_end_s: must be >= 0, got -1"),
     ("[supervisor]\nagent_tokens = [\"alice\"]\n",
      "config.toml: supervisor.agent_tokens: alice: expected \"NAME:TOKEN\" with a token of at least 16 characters"),
     ("[supervisor]\nagent_tokens = [\"bob:short\"]\n",

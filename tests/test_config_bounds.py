@@ -46,6 +46,7 @@ def test_every_numeric_key_has_documented_bounds():
     ("[delivery]\nbackoff_s = 1e6\n", "delivery.backoff_s", "0.1 to 60"),
     ("[storage]\nretention_days = -1\n", "storage.retention_days", "0 to 36500"),
     ("[daemon]\ncall_end_silence_s = 1e9\n", "daemon.call_end_silence_s", "1 to 3600"),
+    ("[daemon]\nlost_source_end_s = 1e9\n", "daemon.lost_source_end_s", "0 to 86400"),
     ("[rules.slow_speech]\npersist_s = 1e9\n", "rules.slow_speech.persist_s", "0 to 600"),
     ("[rules.slow_speech]\ncooldown_s = 1e9\n", "rules.slow_speech.cooldown_s", "0 to 3600"),
     ("[rules.possible_emergency]\nmin_families = 100\n", "rules.possible_emergency.min_families", "1 to 6"),

@@ -224,6 +224,17 @@ WAITS = "the caller's source gives no input: the call waits for it"
 BACK = "the caller's source gives input again"
 
 
+def _waits_ends(ends: str, end_s: float, lost_s: float) -> int:
+    """The seconds more without the caller's source a status's ``ends`` of a call waiting for it
+    says it will end after (``daemon.call_end_silence_s`` ``end_s``, ``lost_source_end_s`` ``lost_s``)."""
+    head = (f"at `call-monitor call end`, after {end_s:g} s of silence once the caller's source gives input "
+            "(none now), or after ")
+    assert ends.startswith(head) and ends.endswith(" s more without the caller's source"), ends
+    more = int(ends[len(head):].split()[0])
+    assert 0 < more <= lost_s, ends
+    return more
+
+
 def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_baseline_once_it_is_back(
         pulse, env, tmp_path):
     """The softphone's sink is unloaded mid-call, the caller's baseline ready: the caller leg is lost
@@ -239,7 +250,7 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
     _caller_cut(first, [(6.2, 30.0)])
     _caller_cut(after, [(6.2, 14.2)])  # 8 s, the caller speaking throughout
     cfg, db = tmp_path / "c.toml", tmp_path / "e.db"
-    cfg.write_text(SHORT_BASELINE + "[daemon]\ncall_end_silence_s = 3\n")
+    cfg.write_text(SHORT_BASELINE + "[daemon]\ncall_end_silence_s = 3\nlost_source_end_s = 90\n")
     d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(db), "--no-notify",
                 "--no-transcribe"], env, tmp_path)
     try:
@@ -253,8 +264,7 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
         assert wait_for(lambda: _cues_reach(d, lost_t + 4 * 3.0), 60), d.err  # four end silences without input
         st = d.status(env)
         assert st["legs"]["caller"]["state"] == "lost" and st["legs"]["caller"]["level_dbfs"] is None
-        assert st["call"]["call_id"] == 1 and st["call"]["ends"] == (
-            "at `call-monitor call end`, or after 3 s of silence once the caller's source gives input (none now)")
+        assert st["call"]["call_id"] == 1 and _waits_ends(st["call"]["ends"], 3, 90) < 90 - 4 * 3.0
         assert not [e for _, e in d.lines if e["type"] == "call_summary"], d.err
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         assert wait_for(lambda: _said(d, BACK), 30), d.err
@@ -317,6 +327,53 @@ def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up
     assert summary["ended_by"] == "call-monitor call end"
     ((a, b),) = summary["caller_no_input"]
     assert abs(a - lost_t) <= 0.11 and b == pytest.approx(summary["duration_s"], abs=0.11)
+    with Store.open_readonly(db) as store:
+        data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
+    assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (a, "no_input")
+    assert data.cut_short == (f"the caller's source gave no input from {fmt_time(a)} ({a:.1f} s) to the call's "
+                              "end: the call is judged only up to there")
+
+
+def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source_limit_judged_up_to_its_loss(
+        pulse, env, tmp_path):
+    """The softphone's sink is unloaded mid-call and stays away, ``daemon.lost_source_end_s`` 6 s:
+    the status says how long the call may still wait; once the source has given no input for 6 s
+    the call ends on its own, saying so, and the stored call keeps the span without input, to its
+    end: its report judges it only up to the loss. The daemon goes on listening."""
+    from conftest import stored_calls
+    from monitor.delivery.store import Store
+    from monitor.report import from_store
+
+    talk, db = tmp_path / "talk.wav", tmp_path / "e.db"
+    _caller_cut(talk, [(6.2, 30.0)])
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[daemon]\ncall_end_silence_s = 2\nlost_source_end_s = 6\n")
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--config", str(cfg), "--db",
+                str(db), "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        player = pulse.play(talk)
+        assert wait_for(lambda: _cues_reach(d, 4.0), 60), d.err
+        _unload_sink(env, "softphone")  # the player moves to "mic"
+        player.kill()
+        assert wait_for(lambda: _said(d, WAITS), 30), d.err
+        lost_t = _said(d, WAITS)[0]["t"]
+        st = d.status(env)
+        assert st["call"] is None or _waits_ends(st["call"]["ends"], 2, 6) <= 6, st  # ended already: loaded
+        assert wait_for(lambda: [e for _, e in d.lines if e["type"] == "call_summary"], 60), d.err
+        (summary,) = [e for _, e in d.lines if e["type"] == "call_summary"]
+        assert summary["ended_by"] == "the caller's source gave no input for 6 s"
+        assert d.status(env)["call"] is None and d.proc.poll() is None
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(10) == 0
+    finally:
+        d.kill()
+    (call,) = stored_calls(db)
+    stored = call["summary"]
+    assert stored["ended_by"] == "the caller's source gave no input for 6 s" and "aborted" not in stored
+    ((a, b),) = stored["caller_no_input"]
+    assert abs(a - lost_t) <= 0.11 and b == pytest.approx(stored["duration_s"], abs=0.11)
+    assert b - a == pytest.approx(6.0, abs=0.6)
     with Store.open_readonly(db) as store:
         data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
     assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (a, "no_input")
@@ -664,6 +721,89 @@ def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_st
     assert daemon.state()["last_problem"]["message"] == line, "status says it too, not only the log"
     assert daemon.cfg.rules.rule("slow_speech").persist_s != 9.0 and not daemon.cfg.daemon.write_audio
     assert not [m for level, m in monitor_logs if "audio not written" in m]
+
+
+class _CallerLost:
+    """A recorded call as a live source whose caller's source is lost from ``lost_from`` (source
+    clock) on: its state "lost" in :meth:`stats`, its channel silent."""
+
+    def __init__(self, path: Path, lost_from: float) -> None:
+        self.inner, self.lost_from, self.t = FileSource(path, block_s=0.5), lost_from, 0.0
+        self.rate, self.legs = self.inner.rate, self.inner.legs
+
+    def chunks(self):
+        caller = self.legs.index("caller")
+        for chunk in self.inner.chunks():
+            self.t = chunk.t0 + len(chunk.samples) / self.rate
+            samples = chunk.samples.copy()
+            if self.t > self.lost_from:
+                samples[:, caller] = 0.0
+            yield Chunk(chunk.t0, samples)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def stats(self) -> dict[str, dict]:
+        lost = self.t > self.lost_from
+        return {leg: {"source": f"{leg}.monitor", "state": "lost" if lost and leg == "caller" else "running",
+                      "last_error": "source caller.monitor is gone" if lost and leg == "caller" else None}
+                for leg in self.legs}
+
+
+def _losing_the_caller(tmp_path, overrides: dict, reloaded: dict | None = None) -> list[dict]:
+    """A call of 12 s of speech then 48 s of silence, its caller's source lost from 8 s on, through
+    the in-process daemon (``overrides`` on its configuration; ``reloaded``: what a reload at 4 s
+    of the call changes): the stored calls."""
+    from conftest import stored_calls
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 12, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, np.concatenate([x, np.zeros((16000 * 48, 2), np.float32)]), sr)
+    base = {"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 3.0, **overrides}
+    later = load_config(overrides={**base, **(reloaded or {})}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(load_config(overrides=base, user_config=False), _CallerLost(line, 8.0), store, {},
+                           reload=lambda: later)
+        daemon.sinks["sighup"] = lambda ev: reloaded is not None and ev.type == "cues" and ev.t == 4.0 \
+            and daemon.request_reload()
+        assert daemon.run() == 0
+    return stored_calls(tmp_path / "e.db")
+
+
+def test_a_reload_applies_the_limit_of_the_wait_for_a_lost_callers_source(tmp_path, monitor_logs):
+    """The caller's source lost mid-call with ``daemon.lost_source_end_s`` 600 at the start, 5 s
+    after a reload: the call ends 5 s after the loss, saying so, not 48 s later at the capture's
+    end; the span without input is stored to the call's end."""
+    (call,) = _losing_the_caller(tmp_path, {"daemon.lost_source_end_s": 600.0}, {"daemon.lost_source_end_s": 5.0})
+    summary = call["summary"]
+    assert summary["ended_by"] == "the caller's source gave no input for 5 s"
+    ((a, b),) = summary["caller_no_input"]
+    assert b - a == pytest.approx(5.0, abs=0.6) and b == pytest.approx(summary["duration_s"], abs=0.11)
+    assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
+
+
+def test_a_lost_source_limit_of_0_waits_for_the_callers_source_for_ever(tmp_path):
+    """``daemon.lost_source_end_s = 0``: a call whose caller's source never comes back goes on
+    until the capture ends (here: the recording's end; live: `call end` or the daemon's stop)."""
+    (call,) = _losing_the_caller(tmp_path, {"daemon.lost_source_end_s": 0.0})
+    assert call["summary"]["ended_by"] == "capture ended"
+    assert call["summary"]["caller_no_input_s"] == pytest.approx(60.0 - 8.0, abs=0.6)
+
+
+def test_the_wait_for_a_callers_source_ends_after_the_limit_and_a_limit_of_0_never():
+    """What is left of the wait: none while the source gives input, the limit less the time
+    without it, 0 once that has lasted the limit; with a limit of 0, never anything left to end."""
+    from monitor.daemon import NoInput
+
+    spans = NoInput()
+    assert spans.left_s(10.0, 120.0) is None
+    spans.follow(False, 10.0)
+    assert [spans.left_s(t, 120.0) for t in (10.0, 100.0, 130.0, 5000.0)] == [120.0, 30.0, 0.0, 0.0]
+    assert [spans.left_s(t, 0.0) for t in (10.0, 130.0, 10 ** 6)] == [None] * 3
+    spans.follow(True, 60.0)
+    assert spans.left_s(500.0, 120.0) is None
 
 
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):

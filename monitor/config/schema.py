@@ -862,6 +862,15 @@ class DaemonConfig:
                                      min=0, max=600.0)
     call_end_silence_s: float = _k(20.0, "this much silence on both legs ends the call (where the "
                                    "silence decides, see call_boundaries)", min=1.0, max=3600.0)
+    lost_source_end_s: float = _k(
+        120.0, "a call waiting for its caller's source (lost mid-call: the softphone's sink unloaded, a "
+        "headset unplugged; or missing since `call-monitor call start`) ends once the source has given no "
+        "input for this long, judged only up to where the input stopped; 0 = wait for ever (until "
+        "`call-monitor call end` or the daemon's stop). 120 s because what brings a source back does so "
+        "within a minute (a headset plugged in again, the softphone or the sound server restarted: "
+        "seconds), while a source gone for good (a hang-up script unloading the sink) would otherwise "
+        "keep the call open for hours, the agent's leg and the next callers folded into it",
+        min=0, max=86400.0)
     call_boundaries: str = _k(
         "streams+silence", "what marks where calls begin and end (README: \"Where calls begin and "
         "end\"). \"streams+silence\": with the caller's leg the monitor of the softphone's sink, "
