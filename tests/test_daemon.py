@@ -290,28 +290,50 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
     assert any(f"gave no input for {b - a:.1f} s of the call" in note for note in data.notes), data.notes
 
 
+def _daemon_on_both_legs(env, tmp_path, db, daemon_config: str) -> Daemon:
+    """A running daemon on the softphone's sink and the microphone, storing into ``db``, its
+    ``[daemon]`` configuration ``daemon_config`` (TOML lines)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[daemon]\n" + daemon_config)
+    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--config", str(cfg), "--db",
+                str(db), "--no-notify", "--no-transcribe"], env, tmp_path)
+    d.wait_running(env, timeout=20)
+    return d
+
+
+def _lose_the_callers_source(d: Daemon, pulse, env, tmp_path) -> float:
+    """Play a call into the softphone's sink and unload the sink once the daemon judged 4 s of it;
+    the call time at which the daemon says the call waits for its caller's source."""
+    talk = tmp_path / "talk.wav"
+    _caller_cut(talk, [(6.2, 30.0)])
+    player = pulse.play(talk)
+    assert wait_for(lambda: _cues_reach(d, 4.0), 60), d.err
+    _unload_sink(env, "softphone")  # the player moves to "mic"
+    player.kill()
+    assert wait_for(lambda: _said(d, WAITS), 30), d.err
+    return _said(d, WAITS)[0]["t"]
+
+
+def _judged_up_to_the_loss(db, lost_at: float) -> None:
+    """Stored call 1's report says its caller's source gave no input from ``lost_at`` to its end."""
+    from monitor.delivery.store import Store
+    from monitor.report import from_store
+    with Store.open_readonly(db) as store:
+        data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
+    assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (lost_at, "no_input")
+    assert data.cut_short == (f"the caller's source gave no input from {fmt_time(lost_at)} ({lost_at:.1f} s) to "
+                              "the call's end: the call is judged only up to there")
+
+
 def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up_to_its_loss(pulse, env, tmp_path):
     """The softphone's sink is unloaded mid-call and stays away: no silence ends the call; `call end`
     does, and the stored call says it heard nothing of the caller from the loss to its end: its
     report judges it only up to there."""
     from conftest import stored_calls
-    from monitor.delivery.store import Store
-    from monitor.report import from_store
-
-    talk, db = tmp_path / "talk.wav", tmp_path / "e.db"
-    _caller_cut(talk, [(6.2, 30.0)])
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[daemon]\ncall_end_silence_s = 3\n")
-    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--config", str(cfg), "--db",
-                str(db), "--no-notify", "--no-transcribe"], env, tmp_path)
+    db = tmp_path / "e.db"
+    d = _daemon_on_both_legs(env, tmp_path, db, "call_end_silence_s = 3\n")
     try:
-        d.wait_running(env, timeout=20)
-        player = pulse.play(talk)
-        assert wait_for(lambda: _cues_reach(d, 4.0), 60), d.err
-        _unload_sink(env, "softphone")  # the player moves to "mic"
-        player.kill()
-        assert wait_for(lambda: _said(d, WAITS), 30), d.err
-        lost_t = _said(d, WAITS)[0]["t"]
+        lost_t = _lose_the_callers_source(d, pulse, env, tmp_path)
         assert wait_for(lambda: _cues_reach(d, lost_t + 3 * 3.0), 60), d.err
         legs = d.status(env)["legs"]
         assert legs["caller"]["state"] == "lost" and legs["agent"]["level_dbfs"] is not None
@@ -327,11 +349,7 @@ def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up
     assert summary["ended_by"] == "call-monitor call end"
     ((a, b),) = summary["caller_no_input"]
     assert abs(a - lost_t) <= 0.11 and b == pytest.approx(summary["duration_s"], abs=0.11)
-    with Store.open_readonly(db) as store:
-        data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
-    assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (a, "no_input")
-    assert data.cut_short == (f"the caller's source gave no input from {fmt_time(a)} ({a:.1f} s) to the call's "
-                              "end: the call is judged only up to there")
+    _judged_up_to_the_loss(db, a)
 
 
 def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source_limit_judged_up_to_its_loss(
@@ -341,23 +359,10 @@ def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source
     the call ends on its own, saying so, and the stored call keeps the span without input, to its
     end: its report judges it only up to the loss. The daemon goes on listening."""
     from conftest import stored_calls
-    from monitor.delivery.store import Store
-    from monitor.report import from_store
-
-    talk, db = tmp_path / "talk.wav", tmp_path / "e.db"
-    _caller_cut(talk, [(6.2, 30.0)])
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[daemon]\ncall_end_silence_s = 2\nlost_source_end_s = 6\n")
-    d = Daemon(["--caller", "softphone.monitor", "--agent", "mic.monitor", "--jsonl", "--config", str(cfg), "--db",
-                str(db), "--no-notify", "--no-transcribe"], env, tmp_path)
+    db = tmp_path / "e.db"
+    d = _daemon_on_both_legs(env, tmp_path, db, "call_end_silence_s = 2\nlost_source_end_s = 6\n")
     try:
-        d.wait_running(env, timeout=20)
-        player = pulse.play(talk)
-        assert wait_for(lambda: _cues_reach(d, 4.0), 60), d.err
-        _unload_sink(env, "softphone")  # the player moves to "mic"
-        player.kill()
-        assert wait_for(lambda: _said(d, WAITS), 30), d.err
-        lost_t = _said(d, WAITS)[0]["t"]
+        lost_t = _lose_the_callers_source(d, pulse, env, tmp_path)
         st = d.status(env)
         assert st["call"] is None or _waits_ends(st["call"]["ends"], 2, 6) <= 6, st  # ended already: loaded
         assert wait_for(lambda: [e for _, e in d.lines if e["type"] == "call_summary"], 60), d.err
@@ -374,11 +379,7 @@ def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source
     ((a, b),) = stored["caller_no_input"]
     assert abs(a - lost_t) <= 0.11 and b == pytest.approx(stored["duration_s"], abs=0.11)
     assert b - a == pytest.approx(6.0, abs=0.6)
-    with Store.open_readonly(db) as store:
-        data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
-    assert data.stopped is not None and (data.stopped.at_s, data.stopped.how) == (a, "no_input")
-    assert data.cut_short == (f"the caller's source gave no input from {fmt_time(a)} ({a:.1f} s) to the call's "
-                              "end: the call is judged only up to there")
+    _judged_up_to_the_loss(db, a)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
