@@ -49,7 +49,7 @@ from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
 from .console import call_name, first_line
-from .delivery.call_files import (audio_folder, call_files_problem, new_audio_file, purge_call_files,
+from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import LIVE_SOURCE, Store, StoreError
 from .delivery.sinks.webhook import agent_of
@@ -403,7 +403,7 @@ class Daemon:
                 waiting.append((token, path))
                 continue
             try:
-                path.rename(path.with_name(f"call-{call_id}.wav"))
+                path.rename(path.with_name(audio_name(call_id)))
             except OSError as err:
                 log.warning("call %s: its audio keeps the name %s: %s", call_id, path.name, err)
             self._note_call_folder(path.parent)

@@ -34,9 +34,19 @@ def report_folder(cfg: Config) -> Path:
         os.path.expanduser(cfg.storage.db)) or "."))
 
 
+def audio_name(call_id: int) -> str:
+    """The name of the daemon's file of a call's audio (in :func:`audio_folder`)."""
+    return f"call-{call_id}.wav"
+
+
+def report_name(call_id: int) -> str:
+    """The name of the daemon's report of a call (in :func:`report_folder`)."""
+    return f"call-{call_id}-report.html"
+
+
 def report_path(cfg: Config, call_id: int) -> str:
     """Where the daemon writes a call's report (in :func:`report_folder`)."""
-    return os.path.join(report_folder(cfg), f"call-{call_id}-report.html")
+    return os.path.join(report_folder(cfg), report_name(call_id))
 
 
 def audio_folder(cfg: Config) -> Path:
@@ -137,7 +147,7 @@ def _call_file_places(cfg: Config, call_id: int, recorded: Iterable[str] = ()) -
     folder of ``recorded``, those the database keeps its daemon wrote call files to
     (:meth:`~monitor.delivery.store.Store.note_call_folder`: found whatever configuration a purge
     runs with)."""
-    names = (f"call-{call_id}.wav", f"call-{call_id}-report.html")
+    names = (audio_name(call_id), report_name(call_id))
     return list(dict.fromkeys((_absolute(audio_folder(cfg)) / names[0], _absolute(report_folder(cfg)) / names[1],
                                *(_absolute(f) / name for f in recorded for name in names))))
 
@@ -200,7 +210,7 @@ def new_audio_file(folder: Path, call_id: int | None, started_at: float) -> Path
     earlier call's file."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if call_id is not None:
-        path = folder / f"call-{call_id}.wav"
+        path = folder / audio_name(call_id)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         return path
     stem = "call-started-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
