@@ -20,3 +20,23 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     if not os.access(p, os.W_OK):
         raise PermissionError(f"{p}: not writable")
     return sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=timeout_s)
+
+
+def statements(schema: str) -> list[str]:
+    """The statements of the SQL script ``schema`` (separated by ``;``), stripped, none empty."""
+    return [s.strip() for s in schema.split(";") if s.strip()]
+
+
+def remake_table(conn: sqlite3.Connection, schema: str, table: str) -> None:
+    """Make ``table`` again as ``schema`` makes it, with its rows (their ids kept) and the indexes
+    ``schema`` puts on it: SQLite's way to change a table's definition. In the caller's
+    transaction, with foreign keys off (other tables reference ``table`` by name)."""
+    made = statements(schema)
+    create = next(s for s in made if s.startswith(f"CREATE TABLE {table} ("))
+    columns = ", ".join(f'"{r[1]}"' for r in conn.execute(f"PRAGMA table_info({table})"))
+    conn.execute(create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE new_{table} (", 1))
+    conn.execute(f"INSERT INTO new_{table} ({columns}) SELECT {columns} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE new_{table} RENAME TO {table}")
+    for index in (s for s in made if s.startswith("CREATE INDEX") and f" ON {table}(" in s):
+        conn.execute(index)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..console import first_line
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
-from .sqlite_file import connect_private
+from .sqlite_file import connect_private, remake_table
 
 SCHEMA_VERSION = 3
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
@@ -122,20 +122,6 @@ with each webhook post. None is ever given twice (:data:`SCHEMA_VERSION`)."""
 _CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
 _CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent) if f.type in ("float | None", "int | None"))
 """The cue snapshot's fields that are numbers (or null)."""
-
-
-def _statements() -> list[str]:
-    return [s.strip() for s in _SCHEMA.split(";") if s.strip()]
-
-
-def _create_statement(table: str) -> str:
-    """:data:`_SCHEMA`'s CREATE TABLE of ``table``."""
-    return next(s for s in _statements() if s.startswith(f"CREATE TABLE {table} ("))
-
-
-def _index_statements(table: str) -> list[str]:
-    """:data:`_SCHEMA`'s CREATE INDEX statements of ``table``."""
-    return [s for s in _statements() if s.startswith("CREATE INDEX") and f" ON {table}(" in s]
 
 
 def _keeps_ids(conn: sqlite3.Connection, table: str) -> bool:
@@ -718,13 +704,7 @@ class Store:
         supervisor console keys alerts by it and never takes a new alert for one it has."""
         remade = [table for table in _IDS_KEPT if not _keeps_ids(conn, table)]
         for table in remade:
-            columns = ", ".join(f'"{r[1]}"' for r in conn.execute(f"PRAGMA table_info({table})"))
-            conn.execute(_create_statement(table).replace(f"CREATE TABLE {table} (", f"CREATE TABLE new_{table} (", 1))
-            conn.execute(f"INSERT INTO new_{table} ({columns}) SELECT {columns} FROM {table}")
-            conn.execute(f"DROP TABLE {table}")
-            conn.execute(f"ALTER TABLE new_{table} RENAME TO {table}")
-            for index in _index_statements(table):
-                conn.execute(index)
+            remake_table(conn, _SCHEMA, table)
         if remade and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             conn.execute("DELETE FROM meta WHERE key = 'instance_id'")
 

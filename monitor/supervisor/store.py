@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..delivery.sqlite_file import connect_private
+from ..delivery.sqlite_file import connect_private, remake_table, statements
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
@@ -73,10 +73,6 @@ CREATE TABLE reports (
 
 _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
                   "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at")
-
-
-def _statements() -> list[str]:
-    return [s.strip() for s in _SCHEMA.split(";") if s.strip()]
 
 
 def _worded(evidence: Any) -> list[dict[str, Any]]:
@@ -174,7 +170,7 @@ class ConsoleStore:
             try:
                 now = conn.execute("PRAGMA user_version").fetchone()[0]  # another console may have made it
                 if now == 0:
-                    for statement in _statements():
+                    for statement in statements(_SCHEMA):
                         conn.execute(statement)
                     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 elif now == 1:
@@ -190,15 +186,7 @@ class ConsoleStore:
     def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
         """The alerts table made again without ``UNIQUE (daemon_id, alert_id)`` (SQLite's way to
         change a table): its rows and console ids (which acknowledgements name) kept."""
-        columns = ", ".join(_ALERT_COLUMNS)
-        create = next(s for s in _statements() if s.startswith("CREATE TABLE alerts ("))
-        conn.execute(create.replace("CREATE TABLE alerts (", "CREATE TABLE new_alerts (", 1))
-        conn.execute(f"INSERT INTO new_alerts ({columns}) SELECT {columns} FROM alerts")
-        conn.execute("DROP TABLE alerts")
-        conn.execute("ALTER TABLE new_alerts RENAME TO alerts")
-        for statement in _statements():
-            if statement.startswith("CREATE INDEX") and " ON alerts(" in statement:
-                conn.execute(statement)
+        remake_table(conn, _SCHEMA, "alerts")
 
     def close(self) -> None:
         with self._lock:
