@@ -63,6 +63,16 @@ def test_each_calls_audio_is_written_as_call_id_wav(two_calls, tmp_path):
     assert all(CALL_S <= d <= CALL_S + 10 for d in found.values()), found
 
 
+def test_a_report_made_without_the_daemons_config_finds_its_audio(two_calls, tmp_path):
+    audio = tmp_path / "audio"
+    with Store.open(tmp_path / "events.db") as store:
+        assert Daemon(config(tmp_path, audio), FileSource(two_calls), store, {}).run() == 0
+        plain = load_config(overrides={"storage.db": str(tmp_path / "events.db")}, user_config=False)
+        for c in store.list_calls():  # the default audio folder is the database's: not where the daemon wrote
+            found = [p for p, _, _ in call_audio_candidates(plain, store, c.id, c.source) if Path(p).is_file()]
+            assert found == [str(audio / f"call-{c.id}.wav")]
+
+
 def test_a_folder_that_fails_costs_the_audio_not_the_calls(two_calls, tmp_path, monitor_logs):
     with Store.open(tmp_path / "events.db") as store:
         daemon = Daemon(config(tmp_path, under_a_file(tmp_path)), FileSource(two_calls), store, {})

@@ -432,13 +432,18 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     them) the usual layout: right = caller, left = agent. A replayed
     call has no call file: a ``call-<id>.wav`` beside it is a live call's of the same id. A folder
     another database's daemon writes to holds that database's calls of the same ids, none of this
-    one's."""
+    one's. A live call's file is looked for in the audio folder of ``cfg`` and then in every folder
+    the database keeps its daemon wrote call files to (found whatever configuration the report
+    is made with)."""
     from ..delivery.call_files import audio_name, other_database
     out = []
-    d = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
-    if source.startswith(LIVE_SOURCE) and other_database(Path(d), os.path.realpath(str(store.path))) is None:
-        out.append((os.path.join(d, audio_name(call_id)),
-                    *((channels["caller"], channels.get("agent")) if channels else (0, 1))))
+    if source.startswith(LIVE_SOURCE):
+        db = os.path.realpath(str(store.path))
+        here = os.path.expanduser(cfg.daemon.audio_dir or os.path.dirname(str(store.path)) or ".")
+        for d in dict.fromkeys(os.path.abspath(f) for f in (here, *store.call_folders())):
+            if other_database(Path(d), db) is None:
+                out.append((os.path.join(d, audio_name(call_id)),
+                            *((channels["caller"], channels.get("agent")) if channels else (0, 1))))
     if source and os.path.isfile(source):
         out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))
     return out
