@@ -13,7 +13,8 @@ start|end`` (over the status socket) marks them too; while the caller's source o
 start`` began, or of one its caller was heard in, gives no input (missing, lost), nothing is heard
 of it, and that is no silence ending it: the call waits for the source, ending once it has given
 no input for ``daemon.lost_source_end_s`` (0: no limit), its summary keeping the spans without
-input (:class:`NoInput`). Every call gets its own CallPipeline
+input (the capture's own record of the silence it filled in, :attr:`CallPipeline.unheard`; the
+analysis leaves them out of the caller's turns). Every call gets its own CallPipeline
 (own baseline, store row and summary), and its summary says what ended it. All of it
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
 the socket through a queue the loop drains.
@@ -90,8 +91,10 @@ class _LastProblem(logging.Handler):
 
 @dataclasses.dataclass
 class NoInput:
-    """The spans of a call's time (seconds into it) in which its caller's source gave no input
-    (missing, lost, reopening): nothing of the caller was heard then, and that is no silence."""
+    """The spans of a call's time (seconds into it) in which its caller's source's state said it gave
+    no input (missing, lost, reopening), as the capture loop sees the state change (about a second
+    after the audio stopped): for the lines that say when it stops and when it is back. What was
+    not heard, to the sample, is the capture's record (:attr:`CallPipeline.unheard`)."""
 
     spans: list[tuple[float, float]] = dataclasses.field(default_factory=list)
     since: float | None = None  # the span going on now began then
@@ -108,18 +111,15 @@ class NoInput:
             return "back"
         return None
 
-    def until(self, end: float) -> tuple[tuple[float, float], ...]:
-        """Every span of a call whose audio ended at ``end`` (one going on then ends there; the call
-        time of audio it was not fed, held back for the next call, is none of its)."""
-        going_on = [] if self.since is None else [(self.since, end)]
-        return tuple((a, min(b, end)) for a, b in self.spans + going_on if min(b, end) > a)
 
-    def left_s(self, t: float, limit_s: float) -> float | None:
-        """The seconds left at call time ``t`` before the span going on has lasted ``limit_s``
-        (``daemon.lost_source_end_s``): 0 once it has; None when none goes on, or with no limit (0)."""
-        if limit_s <= 0 or self.since is None:
-            return None
-        return min(limit_s, max(0.0, self.since + limit_s - t))  # ``since`` is rounded: never above the limit
+def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
+    """The seconds left at call time ``t`` of a call waiting for its caller's source before the source
+    has given no input for ``limit_s`` (``daemon.lost_source_end_s``), its input not heard since call
+    time ``since`` (None: the capture has not filled in any of it yet): 0 once it has; None with no
+    limit (0)."""
+    if limit_s <= 0:
+        return None
+    return limit_s if since is None else min(limit_s, max(0.0, since + limit_s - t))
 
 
 class Daemon:
@@ -282,7 +282,7 @@ class Daemon:
             self._feed(ch)
 
     def _feed(self, chunk: Chunk) -> None:
-        c = Chunk(round(chunk.t0 - self.call_origin, 6), chunk.samples)
+        c = Chunk(round(chunk.t0 - self.call_origin, 6), chunk.samples, unheard=chunk.unheard)
         if self._audio is not None:
             try:
                 self._audio.write(chunk.samples)
@@ -317,7 +317,7 @@ class Daemon:
         if self.streams is not None:
             self.streams.call_ended()
         try:
-            events = p.finish(ended_by=why, stopped=stopped, no_input=self._no_input.until(p.duration_s))
+            events = p.finish(ended_by=why, stopped=stopped)
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
             self._abort_call(err)
             return
@@ -617,7 +617,7 @@ class Daemon:
         if self.streams is not None and not self.streams.silence_may_end():
             return f"when its stream into sink {self._sink()} ends"
         if self._waits_for_caller():
-            left = self._no_input.left_s(self._now - self.call_origin, self.cfg.daemon.lost_source_end_s)
+            left = self._wait_left_s(self.cfg.daemon.lost_source_end_s)
             if left is None:
                 return (f"at `call-monitor call end`, or after {end_s:g} s of silence once the caller's source gives "
                         "input (none now)")
@@ -735,12 +735,17 @@ class Daemon:
         if self.streams is not None and not self.streams.silence_may_end():
             return  # the stream that marks the call ends it
         end_s, lost_s = self.cfg.daemon.call_end_silence_s, self.cfg.daemon.lost_source_end_s  # as reloaded
-        if self._waits_for_caller() and self._no_input.left_s(self._now - self.call_origin, lost_s) == 0:
+        if self._waits_for_caller() and self._wait_left_s(lost_s) == 0:
             self._end_call(f"the caller's source gave no input for {lost_s:g} s")
             return
         silence = min(self.segmenter.silence_s(self._now), self._now - self._deaf_until)  # within the call
         if silence >= end_s:
             self._end_call(self._silence_reason(end_s))
+
+    def _wait_left_s(self, limit_s: float) -> float | None:
+        """:func:`wait_left_s` of the running call now, which waits for its caller's source."""
+        p = self.pipeline
+        return wait_left_s(p.unheard_since, p.duration_s, limit_s)
 
     def _waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a

@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
-from .analysis.cue_windows import CueTracker
+from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S
 from .config import Config
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
@@ -105,6 +105,9 @@ class CallPipeline:
     def process(self, chunk: Chunk) -> list[Event]:
         """Analyse one chunk; return the events it completes (alerts already stored)."""
         self.duration_s = max(self.duration_s, chunk.t0 + len(chunk.samples) / self.rate)
+        for column, first, end in chunk.unheard:  # before its frames: the cue windows leave it out
+            if self.legs[column] == self.cues.channel:
+                self.cues.add_unheard(chunk.t0 + first / self.rate, chunk.t0 + end / self.rate)
         for i, leg in enumerate(self.legs):
             x = chunk.samples[:, i]
             frames = self.analyzers[leg].feed(x)
@@ -127,14 +130,13 @@ class CallPipeline:
             mask = speech if len(speech) else None
             self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
-    def finish(self, ended_by: str | None = None, *, stopped: bool = False,
-               no_input: Sequence[tuple[float, float]] = ()) -> list[Event]:
+    def finish(self, ended_by: str | None = None, *, stopped: bool = False) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise (with what
         ended a live call, ``ended_by``). ``stopped``: the monitoring stopped before the call ended
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
-        call's does, so that the call's report says it is judged only up to there. ``no_input``: the
-        spans of the call's time its caller's source gave no input (a live call's), kept with the
-        stored summary (``caller_no_input``, and their seconds, ``caller_no_input_s``)."""
+        call's does, so that the call's report says it is judged only up to there. The spans of the
+        call's time its caller's leg was not heard (:attr:`unheard`) are kept with the stored summary
+        (``caller_no_input``, and their seconds, ``caller_no_input_s``)."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
@@ -146,9 +148,26 @@ class CallPipeline:
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by)
         if self.store is not None:
-            self.store.end_call(self._call_token, self.duration_s, summary.to_dict() | _stored_notes(stopped, no_input))
+            self.store.end_call(self._call_token, self.duration_s,
+                                summary.to_dict() | _stored_notes(stopped, self.unheard))
             self.store.flush()
         return events + [summary]
+
+    @property
+    def unheard(self) -> tuple[tuple[float, float], ...]:
+        """The spans of the call's time (seconds into it, merged, in order) its caller's leg was not
+        heard: the capture filled them with silence, no audio of the caller having come (the source
+        lost, missing or reopening, or audio lost on the way: :attr:`Chunk.unheard`). They are call
+        time (``duration_s`` holds them) but none of the caller's turn time: the cue windows leave
+        them out of the pauses and the latencies (:mod:`~monitor.analysis.cue_windows`)."""
+        return self.cues.unheard
+
+    @property
+    def unheard_since(self) -> float | None:
+        """When the caller's leg stopped being heard, while it is still not heard at the end of the
+        audio fed; None while it is."""
+        spans = self.cues.unheard
+        return spans[-1][0] if spans and spans[-1][1] >= self.duration_s - UNHEARD_JOIN_S else None
 
     # -- internals -----------------------------------------------------------
     def _judge(self, cue_events: Iterable[CuesEvent]) -> list[Event]:
@@ -251,7 +270,7 @@ class CallPipeline:
 
 def _stored_notes(stopped: bool, no_input: Sequence[tuple[float, float]]) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
-    stopped part-way, and the spans of it its caller's source gave no input (none: neither key)."""
+    stopped part-way, and the spans of it its caller's leg was not heard (none: neither key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
     if no_input:
         notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]

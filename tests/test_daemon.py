@@ -282,7 +282,7 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
     (call,) = stored_calls(db)
     assert call["baseline"] and "aborted" not in call["summary"]
     ((a, b),) = call["summary"]["caller_no_input"]
-    assert abs(a - lost_t) <= 0.11 and abs(b - back_t) <= 0.11
+    assert abs(a - lost_t) <= 1.0 and abs(b - back_t) <= 1.0  # the capture's own edges; the lines follow its state
     assert call["summary"]["caller_no_input_s"] == pytest.approx(b - a, abs=0.11) and b - a >= 4 * 3.0
     with Store.open_readonly(db) as store:
         data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
@@ -348,7 +348,7 @@ def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up
     summary = call["summary"]
     assert summary["ended_by"] == "call-monitor call end"
     ((a, b),) = summary["caller_no_input"]
-    assert abs(a - lost_t) <= 0.11 and b == pytest.approx(summary["duration_s"], abs=0.11)
+    assert abs(a - lost_t) <= 1.0 and b == pytest.approx(summary["duration_s"], abs=0.11)
     _judged_up_to_the_loss(db, a)
 
 
@@ -377,7 +377,7 @@ def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source
     stored = call["summary"]
     assert stored["ended_by"] == "the caller's source gave no input for 6 s" and "aborted" not in stored
     ((a, b),) = stored["caller_no_input"]
-    assert abs(a - lost_t) <= 0.11 and b == pytest.approx(stored["duration_s"], abs=0.11)
+    assert abs(a - lost_t) <= 1.0 and b == pytest.approx(stored["duration_s"], abs=0.11)
     assert b - a == pytest.approx(6.0, abs=0.6)
     _judged_up_to_the_loss(db, a)
 
@@ -726,7 +726,8 @@ def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_st
 
 class _CallerLost:
     """A recorded call as a live source whose caller's source is lost from ``lost_from`` (source
-    clock) on: its state "lost" in :meth:`stats`, its channel silent."""
+    clock) on: its state "lost" in :meth:`stats`, its channel silent and marked as not heard, as the
+    live capture fills it in."""
 
     def __init__(self, path: Path, lost_from: float) -> None:
         self.inner, self.lost_from, self.t = FileSource(path, block_s=0.5), lost_from, 0.0
@@ -737,9 +738,10 @@ class _CallerLost:
         for chunk in self.inner.chunks():
             self.t = chunk.t0 + len(chunk.samples) / self.rate
             samples = chunk.samples.copy()
-            if self.t > self.lost_from:
+            lost = self.t > self.lost_from
+            if lost:
                 samples[:, caller] = 0.0
-            yield Chunk(chunk.t0, samples)
+            yield Chunk(chunk.t0, samples, unheard=((caller, 0, len(samples)),) if lost else ())
 
     def stop(self) -> None:
         self.inner.stop()
@@ -794,17 +796,14 @@ def test_a_lost_source_limit_of_0_waits_for_the_callers_source_for_ever(tmp_path
 
 
 def test_the_wait_for_a_callers_source_ends_after_the_limit_and_a_limit_of_0_never():
-    """What is left of the wait: none while the source gives input, the limit less the time
-    without it, 0 once that has lasted the limit; with a limit of 0, never anything left to end."""
-    from monitor.daemon import NoInput
+    """What is left of the wait: the whole limit while none of the source's input is filled in yet,
+    the limit less the time not heard, 0 once that has lasted the limit; with a limit of 0, never
+    anything left to end."""
+    from monitor.daemon import wait_left_s
 
-    spans = NoInput()
-    assert spans.left_s(10.0, 120.0) is None
-    spans.follow(False, 10.0)
-    assert [spans.left_s(t, 120.0) for t in (10.0, 100.0, 130.0, 5000.0)] == [120.0, 30.0, 0.0, 0.0]
-    assert [spans.left_s(t, 0.0) for t in (10.0, 130.0, 10 ** 6)] == [None] * 3
-    spans.follow(True, 60.0)
-    assert spans.left_s(500.0, 120.0) is None
+    assert wait_left_s(None, 10.0, 120.0) == 120.0
+    assert [wait_left_s(10.0, t, 120.0) for t in (10.0, 100.0, 130.0, 5000.0)] == [120.0, 30.0, 0.0, 0.0]
+    assert [wait_left_s(since, t, 0.0) for since, t in ((None, 10.0), (10.0, 130.0), (10.0, 10 ** 6))] == [None] * 3
 
 
 def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, monitor_logs):

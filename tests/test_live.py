@@ -35,14 +35,28 @@ def _capture(src, seconds, on_chunk=None):
     return out
 
 
-def _captured_while(src, driver) -> np.ndarray:
-    """Every leg's samples (shape (n, legs)) the source captures while ``driver`` runs in a thread
-    of its own (it stops the source when it is done; 30 s at most)."""
+def _chunks_while(src, driver) -> list:
+    """The chunks the source yields while ``driver`` runs in a thread of its own (it stops the
+    source when it is done; 30 s at most)."""
     th = threading.Thread(target=driver)
     th.start()
     chunks = _capture(src, 30)
     th.join()
-    return np.concatenate([c.samples for c in chunks])
+    return chunks
+
+
+def _captured_while(src, driver) -> np.ndarray:
+    """Every leg's samples (shape (n, legs)) the source captures while ``driver`` runs."""
+    return np.concatenate([c.samples for c in _chunks_while(src, driver)])
+
+
+def _unheard(chunks) -> np.ndarray:
+    """Which samples of each leg the chunks mark as filled in, nothing heard (shape (n, legs), bool)."""
+    out = [np.zeros(c.samples.shape, dtype=bool) for c in chunks]
+    for mask, c in zip(out, chunks):
+        for column, first, end in c.unheard:
+            mask[first:end, column] = True
+    return np.concatenate(out)
 
 
 def _power_at(x, rate, f):
@@ -219,7 +233,9 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     """The softphone's sink is unloaded mid-call: the server moves the caller leg's stream to its
     fallback source (here the microphone's), where it would go on delivering the agent's voice as
     the caller's. The leg is reported lost instead and carries silence, the agent's leg goes on,
-    and once the sink is back the caller leg records it again."""
+    and once the sink is back the caller leg records it again. The chunks mark the caller leg's
+    silence as not heard, from the sample its audio stopped at to the one it resumed at: nothing
+    else."""
     import sounddevice as sd
     sd._terminate(); sd._initialize()
     from monitor.capture.live import LiveSource
@@ -253,7 +269,8 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
         time.sleep(0.5)
         src.stop()
 
-    x = _captured_while(src, driver)
+    chunks = _chunks_while(src, driver)
+    x, unheard = np.concatenate([c.samples for c in chunks]), _unheard(chunks)
     # from 2 s after the sink went until it came back, the 440 Hz caller audio plays into the
     # microphone's sink: the agent's leg has it, the caller's leg has silence
     gone = slice(int((marks["gone"] + 2.0) * 16000), int(marks["back"] * 16000))
@@ -262,6 +279,11 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     after = x[int(marks["played"] * 16000):, 0]
     assert np.max(np.abs(after)) > 0.1, "the caller leg records the sink once it is back"
     assert _power_at(after, 16000, 1000) > 20 * _power_at(after, 16000, 440)
+    assert unheard[gone, 0].all() and not x[unheard[:, 0], 0].any(), "the silence filled in is marked, only it"
+    first = int(np.flatnonzero(~unheard[:gone.start, 0])[-1]) + 1  # where the run of it the loss began starts
+    assert marks["gone"] - 0.2 < first / 16000 < marks["gone"] + 2.0
+    assert np.max(np.abs(x[first - 160:first, 0])) > 0.1, "marked from the sample the caller's audio stopped at"
+    assert not unheard[-16000:, 0].any(), "its last second, the leg delivering again, is heard"
     assert any("source softphone.monitor is gone" in m for m in msgs), msgs
     assert src.stats()["caller"]["reopens"] >= 1
 

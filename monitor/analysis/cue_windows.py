@@ -22,6 +22,12 @@ last answer alone (the per-turn unit of a dialogue): noisier per hop, but it lie
 change of the caller's manner within seconds of labored speech, where the long window needs
 20 s and more. The event carries it in ``short``.
 
+Time the caller's leg was **not heard** (a live capture's silence filled in for a source lost or
+missing, :attr:`~monitor.capture.sources.Chunk.unheard`) is no more the caller's turn time than the
+agent's speech is: a silence that touches it is a gap between turns, not a pause, and an answer
+whose wait holds it has no latency (the caller may have answered unheard). It is still call time:
+the windows reach back over it as over the agent's turns.
+
 The work per hop depends on ``window_max_s`` and ``short_max_s``, not on the length of the call:
 frames older than the longer cap (plus the latency history) are dropped.
 """
@@ -60,6 +66,10 @@ VOICE_LEVEL_DECAY_DB_PER_S = 0.05
 a minute): talk 25 dB under the caller over a hold stays below the gate for more than two minutes
 after the caller's words have left the frames kept, and a caller whose voice weakens by more than
 the gate for good is heard at the new level about a minute and a half after that."""
+
+UNHEARD_JOIN_S = 1e-4
+"""Spans of time the caller's leg was not heard that meet within this are one (chunk times are
+rounded to the microsecond, a sample at 16 kHz is 62.5 us)."""
 
 LATENCY_REACH_S = 12.0
 """Frames before the first unsettled answer that its measure may read: the longest latency
@@ -567,6 +577,33 @@ class CueTracker:
         self._quiet_since: float | None = None  # when the silence of both parties' clear talk began (_find_hold)
         # the caller leg's last speech frames heard under the agent: times and energies (_heard_before)
         self._heard: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, np.float32))
+        self._unheard: list[tuple[float, float]] = []  # the caller leg's time not heard, merged, in order ...
+        self._unheard_kept = 0  # ... from this one on, those the frames kept reach
+
+    def add_unheard(self, t0: float, t1: float) -> None:
+        """Call time ``[t0, t1)`` of the caller's leg was not heard (added in call order; one that
+        begins within ``UNHEARD_JOIN_S`` of the last one's end goes on with it)."""
+        if t1 <= t0:
+            return
+        if self._unheard and t0 <= self._unheard[-1][1] + UNHEARD_JOIN_S:
+            self._unheard[-1] = (self._unheard[-1][0], max(t1, self._unheard[-1][1]))
+        else:
+            self._unheard.append((t0, t1))
+
+    @property
+    def unheard(self) -> tuple[tuple[float, float], ...]:
+        """The spans of call time the caller's leg was not heard, merged, in order."""
+        return tuple(self._unheard)
+
+    def unheard_over(self, t: np.ndarray) -> np.ndarray:
+        """Which frames (centres ``t``, sorted, shape (n,)) lie in time the caller's leg was not
+        heard: their 10 ms touches such a span. Shape (n,), bool."""
+        kept = self._unheard[self._unheard_kept:]
+        if not kept or not len(t):
+            return np.zeros(len(t), dtype=bool)
+        starts, ends = np.array(kept).T
+        i = np.searchsorted(ends, t - HOP_S / 2, side="right")  # the first span ending after the frame begins
+        return (i < len(kept)) & (starts[np.minimum(i, len(kept) - 1)] < t + HOP_S / 2)
 
     def add(self, leg: str, frames: Frames) -> None:
         if len(frames):
@@ -741,7 +778,7 @@ class CueTracker:
         """Span measures of the caller's frames in ``[t0, t)``, the other party's speech excluded."""
         win = me.between(t0, t)
         return span_measures(win, t - t0, min_pause_s=self.cfg.min_pause_s, max_pause_s=self.cfg.max_pause_s,
-                             exclude=other_speech_over(win, other, t0, t))
+                             exclude=other_speech_over(win, other, t0, t) | self.unheard_over(win.t))
 
     def _short(self, me: Frames, other: Frames | None, t: float,
                answers: tuple[np.ndarray, np.ndarray]) -> dict[str, float | None]:
@@ -776,7 +813,7 @@ class CueTracker:
         start = max(0.0, self._settled_t - LATENCY_REACH_S)
         me, other = me.between(start, t), other.between(start, t)
         n = min(len(me), len(other))
-        onset, lat = response_latencies(me[:n], other[:n])
+        onset, lat = response_latencies(me[:n], other[:n], unheard=self.unheard_over(me.t[:n]))
         new = onset >= self._settled_t
         onset = np.concatenate([self._answers[0], onset[new]])
         lat = np.concatenate([self._answers[1], lat[new]])
@@ -802,6 +839,8 @@ class CueTracker:
             if len(fr) and fr.t[0] < keep_from - 5.0:
                 cut = int(np.searchsorted(fr.t, keep_from))
                 self._frames[leg] = fr[cut:]
+        while self._unheard_kept < len(self._unheard) and self._unheard[self._unheard_kept][1] < keep_from - 5.0:
+            self._unheard_kept += 1
         if self._words and self._words[0].start < keep_from - 5.0:
             self._words = [w for w in self._words if w.start >= keep_from]
 

@@ -225,7 +225,8 @@ def _counts(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarra
 
 
 def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float = 0.25,
-                       max_latency_s: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+                       max_latency_s: float = 10.0,
+                       unheard: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Times the listener took to answer after the other party stopped.
 
     Both channels are frames on one clock (same ``t``). An *offset* of the
@@ -236,7 +237,9 @@ def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float
     way: a listener who pauses for less than ``min_turn_gap_s`` across the
     offset is still talking, and their next run is no answer; talk on the
     caller's line over the agent's turn, such as babble, made latencies of
-    several seconds out of that).
+    several seconds out of that). ``unheard`` (shape (n,), bool): the listener's frames of which
+    nothing was heard (their source gave no input); an answer whose wait, from the offset's frame
+    to the onset's, holds one is not known (the listener may have answered unheard) and is left out.
 
     Returns
     -------
@@ -262,5 +265,7 @@ def response_latencies(listener: Frames, other: Frames, *, min_turn_gap_s: float
     silent_at_offset = ~speaking[np.maximum(o_e - 1, 0)]  # a pause shorter than the gap is no silence
     lat = (onset - o_e) * HOP_S
     keep = (onset <= resumed) & silent_at_offset & (lat <= max_latency_s)
+    if unheard is not None and unheard[:n].any():
+        keep &= _counts(unheard[:n], np.maximum(o_e - 1, 0), onset + 1) == 0
     t = listener.t[:n]
     return t[onset[keep]], lat[keep]

@@ -140,6 +140,7 @@ class _Leg:
     # and the last ones of the stream it replaced
     conditioning: dict[int, _Conditioning] = field(default_factory=dict)
     buf: list = field(default_factory=list)  # resampled, not yet emitted
+    fills: list = field(default_factory=list)  # [first, end) positions of the silence filled in, not yet emitted
     buffered: int = 0
     pos: int = 0  # samples of this leg placed on the clock (emitted + buffered)
     last_block: float = 0.0  # monotonic time of the current stream's last callback
@@ -620,6 +621,11 @@ class LiveSource(Source):
                            f"capture; {lost:.1f} s of audio dropped")
 
     def _pad(self, leg: _Leg, n: int) -> None:
+        """Fill ``n`` samples of the leg with silence (no audio came for them), noting where."""
+        if leg.fills and leg.fills[-1][1] == leg.pos:
+            leg.fills[-1][1] += n
+        else:
+            leg.fills.append([leg.pos, leg.pos + n])
         leg.buf.append(np.zeros(n, np.float32))
         leg.buffered += n
         leg.pos += n
@@ -630,6 +636,14 @@ class LiveSource(Source):
         out, rest = x[:n], x[n:]
         leg.buf = [rest] if len(rest) else []
         leg.buffered -= n
+        return out
+
+    def _unheard(self, leg: _Leg, column: int, n: int) -> list[tuple[int, int, int]]:
+        """The fills of the leg's next ``n`` samples (from ``emitted``), as a chunk's
+        ``unheard`` ranges of ``column``; the fills they end are let go."""
+        lo, hi = self.emitted, self.emitted + n
+        out = [(column, max(a, lo) - lo, min(b, hi) - lo) for a, b in leg.fills if a < hi and b > lo]
+        leg.fills = [f for f in leg.fills if f[1] > hi]
         return out
 
     def chunks(self) -> Iterator[Chunk]:
@@ -654,12 +668,13 @@ class LiveSource(Source):
                 if n <= 0:
                     continue
                 cols = [self._take(leg, n) for leg in legs]
+                unheard = tuple(u for i, leg in enumerate(legs) for u in self._unheard(leg, i, n))
                 samples = np.stack(cols, axis=1)
                 for leg, level in zip(legs, block_levels_dbfs(samples)):  # a leg with no input has no level
                     leg.stats.level_dbfs = round(float(level), 1) if leg.stats.state == "running" else None
                 t0 = self.emitted / self.rate
                 self.emitted += n
-                yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate))
+                yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate), unheard)
         finally:
             self.close()
 

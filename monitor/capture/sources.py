@@ -32,11 +32,15 @@ class StreamsMark:
 class Chunk:
     """``samples`` (n, len(legs)) float32 starting ``t0`` seconds into the call; ``marks``: what
     the capture learnt about the call's boundaries up to the chunk's end (a live source's
-    :class:`StreamsMark` objects, in time order)."""
+    :class:`StreamsMark` objects, in time order); ``unheard``: the samples of a leg that the
+    capture filled with silence because no audio of that leg came for them (its source lost,
+    missing or reopening, or its audio lost on the way), as ``(column, first, end)`` sample
+    ranges of ``samples``, in order (a live source's; a recording has none)."""
 
     t0: float
     samples: np.ndarray
     marks: tuple[StreamsMark, ...] = ()
+    unheard: tuple[tuple[int, int, int], ...] = ()
 
 
 class Source(Protocol):

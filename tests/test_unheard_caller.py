@@ -1,0 +1,105 @@
+"""A live call whose caller's source gave no input for a while (its sink unloaded, a headset
+unplugged): the capture fills that time with silence and marks it as not heard
+(``Chunk.unheard``). The analysis takes it for no silence of the caller's: no pause, no slow
+answer, and the call goes on against the same baseline once the caller is heard again.
+
+The call is the healthy fixture ``normal`` (no alert of any kind); the gap comes right after the
+agent's question at 106.5 s (the caller's baseline froze at 68 s), or over the caller's own words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import CALLS
+from monitor.capture.sources import Chunk
+from monitor.config import load_config
+from monitor.pipeline import CallPipeline, run_source
+
+QUESTION_END_S = 106.55
+"""The agent's question ends ("... while we're talking."), the caller answers 0.6 s later."""
+
+
+def _call() -> tuple[np.ndarray, int]:
+    """The fixture's legs, caller first (shape (n, 2)), and its rate."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", dtype="float32")
+    return x[:, [1, 0]], rate
+
+
+def _gap_after_the_question(gap_s: float) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """The call with ``gap_s`` seconds of the caller's leg silent inserted after the agent's question
+    (the agent's line quiet meanwhile): its samples, rate and the gap's samples."""
+    x, rate = _call()
+    at, n = int(QUESTION_END_S * rate), int(gap_s * rate)
+    quiet_line = np.resize(x[int(107.2 * rate):int(116.0 * rate), 1], n)  # the agent listening to the caller
+    gap = np.stack([np.zeros(n, np.float32), quiet_line], axis=1)
+    return np.concatenate([x[:at], gap, x[at:]]), rate, (at, at + n)
+
+
+def _judged(x: np.ndarray, rate: int, gap: tuple[int, int] | None, chunk_s: float = 0.5):
+    """The call fed in ``chunk_s`` chunks, the caller's samples ``gap`` marked as not heard (None:
+    heard, a caller silent then): its pipeline and events."""
+    step = int(chunk_s * rate)
+
+    def chunks():
+        for s in range(0, len(x), step):
+            e = min(len(x), s + step)
+            inside = gap is not None and gap[0] < e and gap[1] > s
+            yield Chunk(s / rate, x[s:e], unheard=((0, max(gap[0], s) - s, min(gap[1], e) - s),) if inside else ())
+
+    pipeline = CallPipeline(load_config(None, user_config=False), rate, ("caller", "agent"))
+    return pipeline, run_source(pipeline, chunks(), [])
+
+
+def _alerts(events) -> list[str]:
+    return [e.kind for e in events if e.type == "alert"]
+
+
+@pytest.mark.parametrize("gap_s", [3.0, 6.0])
+def test_a_caller_not_heard_after_the_agents_question_is_no_slow_answer(gap_s):
+    """The caller's source gives no input for a few seconds right after the agent's question: the
+    call raises nothing (the caller may have answered unheard), where the same seconds heard, a
+    caller silent, make a slow response."""
+    x, rate, gap = _gap_after_the_question(gap_s)
+    assert "slow_response" in _alerts(_judged(x, rate, None)[1])
+    pipeline, events = _judged(x, rate, gap)
+    assert _alerts(events) == []
+    latencies = [e.response_latency_s for e in events if e.type == "cues" and e.response_latency_s is not None]
+    assert max(latencies) < 1.5, "no answer across the gap has a latency"
+    ((a, b),) = pipeline.unheard
+    assert (a, b) == (pytest.approx(gap[0] / rate), pytest.approx(gap[1] / rate))
+
+
+def test_a_caller_not_heard_in_the_middle_of_their_answer_makes_no_pause():
+    """The caller's source gives no input for 3 s while they speak: no long pauses, the pause ratio
+    as in the rest of the call, where the same seconds heard as silence raise long pauses."""
+    x, rate = _call()
+    gap = (int(110.0 * rate), int(113.0 * rate))
+    x[gap[0]:gap[1], 0] = 0.0
+    assert "long_pauses" in _alerts(_judged(x, rate, None)[1])
+    _, events = _judged(x, rate, gap)
+    assert _alerts(events) == []
+    ratios = [e.pause_ratio for e in events if e.type == "cues" and 110.0 <= e.t <= 143.0 and e.pause_ratio]
+    assert max(ratios) < 0.25
+
+
+def test_the_cues_after_a_gap_go_on_against_the_same_baseline():
+    """Once the caller is heard again the call goes on with the baseline it had (frozen before the
+    gap), every cue judged against it."""
+    x, rate = _call()
+    before, _ = _judged(x, rate, None)
+    x, rate, gap = _gap_after_the_question(6.0)
+    after, events = _judged(x, rate, gap)
+    assert after.baseline.baseline == before.baseline.baseline
+    later = [e for e in events if e.type == "cues" and e.t > gap[1] / rate]
+    assert later and all(e.baseline_ready for e in later)
+    assert max(e.speech_s for e in later) > 5.0, "the caller is heard again"
+
+
+def test_a_call_with_a_gap_is_judged_the_same_whatever_its_chunks():
+    """The gap split across chunks of 0.5 s or lying inside chunks of 7.3 s: the same cues."""
+    x, rate, gap = _gap_after_the_question(6.0)
+    small = [e.to_dict() for e in _judged(x, rate, gap, 0.5)[1] if e.type == "cues"]
+    large = [e.to_dict() for e in _judged(x, rate, gap, 7.3)[1] if e.type == "cues"]
+    assert small == large
