@@ -287,7 +287,7 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
     with Store.open_readonly(db) as store:
         data = from_store(store, 1, load_config(None, {"storage.db": str(db)}, user_config=False))
     assert data.caller_no_input == ((a, b),) and data.stopped is None
-    assert any(f"gave no input for {b - a:.1f} s of the call" in note for note in data.notes), data.notes
+    assert any(f"No audio of the caller came for {b - a:.1f} s of the call" in note for note in data.notes), data.notes
 
 
 def _daemon_on_both_legs(env, tmp_path, db, daemon_config: str) -> Daemon:

@@ -943,10 +943,10 @@ def test_a_live_calls_time_without_its_callers_input_is_said_and_a_call_that_end
     with Store.open_readonly(db) as store:
         came_back, did_not = from_store(store, back, cfg), from_store(store, never, cfg)
     assert came_back.stopped is None and came_back.caller_no_input == ((13.0, 30.0),)
-    assert ("The caller's source gave no input for 17.0 s of the call (0:13 to 0:30): nothing of the caller was "
-            "heard or judged then") in came_back.notes[0]
+    assert ("No audio of the caller came for 17.0 s of the call (0:13 to 0:30; its source gave no input, or its "
+            "audio was lost on the way): nothing of the caller was heard or judged then") in came_back.notes[0]
     assert did_not.stopped is not None and (did_not.stopped.at_s, did_not.stopped.how) == (41.0, "no_input")
     page = render(did_not, "html").decode("utf-8")
     assert ("No alerts, but the caller&#x27;s source gave no input from 0:41 (41.0 s) to the call&#x27;s end: the "
             "call is judged only up to there") in page
-    assert "no input for 4.0 s of the call (0:05 to 0:09)" in did_not.notes[0]
+    assert "No audio of the caller came for 4.0 s of the call (0:05 to 0:09;" in did_not.notes[0]

@@ -155,9 +155,9 @@ def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> st
     if not told:
         return None
     each = ", ".join(f"{fmt_time(a)} to {fmt_time(b)}" for a, b in told)
-    return (f"The caller's source gave no input for {sum(b - a for a, b in told):.1f} s of the call ({each}): "
-            "nothing of the caller was heard or judged then, and that time was no silence ending the call, which "
-            "went on once the source was back.")
+    return (f"No audio of the caller came for {sum(b - a for a, b in told):.1f} s of the call ({each}; its source "
+            "gave no input, or its audio was lost on the way): nothing of the caller was heard or judged then, and "
+            "that time was no silence, neither the caller's pauses nor an end of the call.")
 
 
 @dataclass
