@@ -886,7 +886,22 @@ def test_alert_labels_take_the_lowest_row_they_clear_so_close_alerts_never_share
     assert label_rows(t, np.full(len(t), 24.0), 227.0, 932.0) == [0, 1, 2, 3, 0, 1, 2, 0]
     assert label_rows(np.array([10.0, 60.0, 110.0]), np.full(3, 24.0), 227.0, 932.0) == [0, 0, 0]
     crowded = label_rows(np.arange(9.0), np.full(9, 24.0), 227.0, 932.0)
-    assert crowded[:4] == [0, 1, 2, 3] and max(crowded) == 3  # four rows at most: the oldest label's row
+    assert crowded == [0, 1, 2, 3] + [None] * 5  # four rows at most: a label that clears none is left out
+
+
+def test_where_alert_labels_crowd_critical_ones_are_labelled_first_and_the_rest_left_out_not_overlapped():
+    """Hundreds of alerts on a long call: no two labels drawn overlap; every critical alert is
+    labelled, even where warnings crowd it."""
+    from monitor.report.figure import LABEL_CHAR_PT, label_rows
+    t, chars = np.arange(0.0, 3600.0, 13.0), np.full(277, 24.0)
+    critical = np.isin(np.arange(277), [5, 6, 100, 250])
+    rows = label_rows(t, chars, 3600.0, 932.0, first=critical)
+    assert all(rows[i] is not None for i in np.flatnonzero(critical))
+    start = t / 3600.0 * 932.0
+    for row in set(rows) - {None}:
+        spans = sorted((start[i], start[i] + 2.0 + LABEL_CHAR_PT * 24.0) for i, r in enumerate(rows) if r == row)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert rows.count(None) > 0
 
 
 def _live_call(db: Path, duration_s: float, summary: dict) -> int:

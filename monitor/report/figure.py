@@ -127,37 +127,50 @@ def _waveform(ax: Any, data: ReportData) -> None:
                      "speaking) instead of the waveform", loc="left", fontsize=9)
 
 
-def label_rows(t: np.ndarray, chars: np.ndarray, span_s: float, width_pt: float, rows: int = LABEL_ROWS) -> list[int]:
+def label_rows(t: np.ndarray, chars: np.ndarray, span_s: float, width_pt: float, rows: int = LABEL_ROWS,
+               first: np.ndarray | None = None) -> list[int | None]:
     """The row of each label of ``chars`` characters starting at call time ``t`` (sorted), on a
     timeline ``span_s`` seconds wide drawn ``width_pt`` points wide: the lowest row where it
-    clears the label before it, else the row whose last label ends first (labels of alerts
-    close together would overlap on a fixed cycle of rows). Shapes: (n,), (n,) -> n rows."""
+    clears every label already placed. Labels ``first`` marks (critical alerts) are placed before
+    the others; a label that clears no row is left out (None: its alert keeps its line, and the
+    report's table lists it), but a ``first`` one then takes the row whose labels it overlaps least.
+    Shapes: (n,), (n,), (n,) bool -> n rows."""
     start = t / max(span_s, 1e-9) * width_pt
     end = start + 2.0 + LABEL_CHAR_PT * chars
-    ends = [-np.inf] * rows
-    placed = []
-    for s, e in zip(start, end):  # one label at a time: a handful of alerts a call
-        free = [r for r in range(rows) if ends[r] < s]
-        row = free[0] if free else int(np.argmin(ends))
-        ends[row] = e
-        placed.append(row)
-    return placed
+    first = np.zeros(len(t), bool) if first is None else np.asarray(first, bool)
+    placed: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
+    out: list[int | None] = [None] * len(t)
+    for i in [*np.flatnonzero(first), *np.flatnonzero(~first)]:  # one label at a time, a few hundred at most
+        overlap = [sum(max(0.0, min(e, end[i]) - max(s, start[i])) for s, e in row) for row in placed]
+        row = next((r for r, o in enumerate(overlap) if o == 0), None)
+        if row is None and first[i]:
+            row = int(np.argmin(overlap))
+        if row is not None:
+            placed[row].append((start[i], end[i]))
+            out[i] = row
+    return out
 
 
 def _alert_markers(axes: list[Any], top: Any, data: ReportData, width_pt: float) -> None:
     alerts = sorted(data.alerts, key=lambda a: a.t)
     labels = [f"{a.kind} {fmt_time(a.t)}" for a in alerts]
     rows = label_rows(np.array([a.t for a in alerts], float), np.array([len(x) for x in labels], float),
-                      max(data.duration_s, 1.0), width_pt)
+                      max(data.duration_s, 1.0), width_pt, first=np.array([a.severity == "critical" for a in alerts]))
     for a, label, row in zip(alerts, labels, rows):
         colour = SEVERITY_COLOURS.get(a.severity, "#555555")
         lw = 1.8 if a.severity == "critical" else 1.0
         for ax in axes:
             ax.axvline(a.t, color=colour, linewidth=lw, alpha=0.9, zorder=5)
-        top.annotate(label, xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
-                     xytext=(2, 14 + 9 * row), textcoords="offset points", fontsize=7, color=colour,
-                     rotation=0, ha="left", va="bottom", annotation_clip=False,
-                     fontweight="bold" if a.severity == "critical" else "normal")
+        if row is not None:
+            top.annotate(label, xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
+                         xytext=(2, 14 + 9 * row), textcoords="offset points", fontsize=7, color=colour,
+                         rotation=0, ha="left", va="bottom", annotation_clip=False,
+                         fontweight="bold" if a.severity == "critical" else "normal")
+    if (hidden := rows.count(None)):
+        top.annotate(f"{hidden} of {len(alerts)} alert labels left out where they crowd (every alert's line is drawn)",
+                     xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 14 + 9 * LABEL_ROWS),
+                     textcoords="offset points", fontsize=7, color="#555555", ha="right", va="bottom",
+                     annotation_clip=False)
 
 
 def _alert_spans(ax_for: dict[str, Any], data: ReportData) -> None:
