@@ -1,9 +1,9 @@
 """Every syllable nucleus on the breathing and cough recordings (and on real speech), with what it looks like.
 
-    PYTHONPATH=. python research/coughsyl/diag.py <the shared data folder> [train|test] [--speech] [--csv OUT]
+    PYTHONPATH=. python research/coughsyl/diag.py <the shared data folder> [train|test] [--speech] [--csv OUT] [syl.FIELD=VALUE ...]
 
 ``--speech``: the side's real speech files too, clean and over hum / babble / pink / white at 5-20 dB
-(``train_sound_class.noisy_speech``, seed 99), for the rules' cost. ``--eval FOLDER KIND,...``: the callers of the evaluation corpus's tuning-half
+(``train_sound_class.noisy_speech``, seed 99), for the rules' cost. ``syl.FIELD=VALUE``: a SyllableParams setting overridden (a float). ``--eval FOLDER KIND,...``: the callers of the evaluation corpus's tuning-half
 calls of those kinds (their description's start: healthy, mild labored, elderly_quiet, ...), 16 and 8 kHz.
 
 For each nucleus the analyzer finds (its own settings, whole-signal analysis): the recording, the
@@ -25,6 +25,7 @@ time, and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -144,13 +145,16 @@ def eval_calls(folder: Path, kinds: tuple[str, ...]):
 def main(argv: list[str]) -> None:
     shared, side = Path(argv[0]), argv[1] if len(argv) > 1 and not argv[1].startswith("-") else "train"
     speech = "--speech" in argv
+    given = {a[4:].split("=")[0]: float(a.split("=")[1]) for a in argv if a.startswith("syl.")}
+    base = A.WITH_SOUND_CLASS
+    cfg = dataclasses.replace(base, syllables=dataclasses.replace(base.syllables, **given))
     rows = []
     for c in clips(shared, side, speech):
-        rows.extend(rows_of(c.name, c.kind, c.x))
+        rows.extend(rows_of(c.name, c.kind, c.x, cfg=cfg))
     if "--eval" in argv:  # FOLDER KIND,KIND,...
         folder, kinds = argv[argv.index("--eval") + 1], argv[argv.index("--eval") + 2]
         for name, kind, x, rate in eval_calls(Path(folder), tuple(kinds.split(","))):
-            rows.extend(rows_of(name, kind, x, rate))
+            rows.extend(rows_of(name, kind, x, rate, cfg))
     if "--csv" in argv and rows:
         path = Path(argv[argv.index("--csv") + 1])
         with path.open("w", newline="") as fh:
