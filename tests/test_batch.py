@@ -692,9 +692,12 @@ def test_transcribe_without_a_model_gets_one_line_and_exit_2(tmp_path):
            "HOME": str(tmp_path)}
     cfg = tmp_path / "xx.toml"
     cfg.write_text('[transcription]\nlanguage = "xx"\n')
+    by_model = tmp_path / "zz.toml"  # the language transcription.model asks for, not transcription.language's
+    by_model.write_text('[transcription]\nmodel = "zz"\n')
     not_a_model = tmp_path / "vosk-model-small-ko-0.22"
     not_a_model.mkdir()
     for args, needle in ((["--config", str(cfg)], "no Vosk model for language 'xx'"),
+                         (["--config", str(by_model)], "no Vosk model for language 'zz'"),
                          (["--model", str(not_a_model)], str(not_a_model))):
         db = tmp_path / "e.db"
         done = cli("batch", "--transcribe", *args, str(ARCHIVE[0]), "--workers", "2", "--db", str(db),

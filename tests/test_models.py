@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import CALLS, ROOT, call_monitor, made_in
-from monitor.transcription.vosk_models import (ModelError, check_model_dir, find_models, load_model, no_model_message,
-                            packaged_model_dirs, parse_model_name, resolve_model)
+from conftest import CALLS, ROOT, call_monitor, korean_model, made_in
+from monitor.transcription.vosk_models import (ModelError, asked_model, check_model_dir, find_models, load_model,
+                                               no_model_message, packaged_model_dirs, parse_model_name, resolve_model)
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_broken_model_folder_is_named_in_a_clear_error(tmp_path):
     with pytest.raises(ModelError) as err:
         load_model(broken)
     assert str(err.value) == f"{broken}: not a Vosk model (missing am/final.mdl)"
-    with pytest.raises(ModelError, match="not a folder"):
+    with pytest.raises(ModelError, match="model.conf: a file, not a Vosk model folder"):
         check_model_dir(tmp_path / "vosk-model-small-xx" / "conf" / "model.conf")
 
 
@@ -141,7 +141,7 @@ def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_
     lines = [line.split("\t") for line in done.stdout.splitlines()]
     assert lines[:3] == [
         ["korean", "?", "VOSK_MODEL_PATH", str(models / "korean"),
-         "not named vosk-model-<language>-...: no language code finds it; use it with --model DIR "
+         "not named vosk-model-<language>-...: no language code finds it; give its name or folder to --model "
          "(or transcription.model), or rename it"],
         ["vosk-model-small-en-us-0.15", "en-us", "VOSK_MODEL_PATH", str(models / "vosk-model-small-en-us-0.15"),
          "not a Vosk model (missing am/final.mdl or conf/model.conf)"],
@@ -358,3 +358,76 @@ def test_an_empty_model_is_refused_not_taken_for_the_configured_one(tmp_path, ow
     assert r.stderr == ('call-monitor: error: --model "": an empty value; give a Vosk model folder or language '
                         "code, or leave the option out for the configured one\n")
     assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"] and made_in(tmp_path / "home") == ["run"]
+
+
+def test_a_model_is_asked_for_by_path_language_code_or_the_name_models_lists_it_under(model_root, tmp_path,
+                                                                                       monkeypatch):
+    """``--model`` (or transcription.model) is, in this order, a path (written as one, or a file or
+    folder there is), a language code as Vosk names its models, or the name `call-monitor models`
+    lists a model under (its first column). Anything else is refused, naming it: it was taken for a
+    language code, and the monitor ran acoustic-only saying to fetch vosk.Model(lang='<it>')."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VOSK_MODEL_PATH", str(model_root))
+    (tmp_path / "here").mkdir()
+    assert asked_model("here", "en-us") == ("here", "en-us")
+    assert asked_model("./there", "en-us") == ("./there", "en-us")  # written as a path: checked as one
+    assert asked_model("ko", "en-us") == (None, "ko")
+    assert asked_model("EN-US", "ko") == (None, "EN-US")
+    assert asked_model("", "de") == (None, "de")
+    assert asked_model("vosk-model-small-ko", "en-us") == (str(model_root / "vosk-model-small-ko"), "en-us")
+    with pytest.raises(ModelError) as err:
+        asked_model("english", "en-us", what="transcription.model")
+    assert str(err.value) == ("transcription.model 'english': not a language code (en-us, de, ko, ...), nor the name "
+                              "of a model `call-monitor models` lists, nor a file or folder here")
+
+
+def test_a_file_given_as_the_model_is_one_line_naming_it_and_nothing_is_made(tmp_path, own_home):
+    """A model's zip as downloaded, given to --model by its name: it was taken for a language
+    code, and the call replayed acoustic-only, exit 0, no distress phrase ever spotted."""
+    zipped = tmp_path / "vosk-model-small-en-us-0.15.zip"
+    zipped.write_bytes(b"PK\x03\x04")
+    done = call_monitor("replay", CALLS / "normal_8k.wav", "--model", zipped.name, "--db", "e.db", env=own_home,
+                        cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == ("call-monitor: error: vosk-model-small-en-us-0.15.zip: a file, not a Vosk model folder "
+                           "(a model is a folder holding am/ and conf/; unpack it and give the folder it makes)\n")
+    assert not (tmp_path / "e.db").exists()
+
+
+@pytest.mark.parametrize("command", ["replay", "install-service"])
+def test_a_model_that_is_no_path_language_code_or_model_name_is_refused_naming_it(tmp_path, own_home, command):
+    given = {"replay": [CALLS / "normal_8k.wav", "--db", tmp_path / "e.db"],
+             "install-service": ["--caller", "softphone.monitor", "--unit-dir", tmp_path / "units"]}[command]
+    done = call_monitor(command, *given, "--model", "english", env=own_home, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == ("call-monitor: error: --model 'english': not a language code (en-us, de, ko, ...), nor the "
+                           "name of a model `call-monitor models` lists, nor a file or folder here\n")
+    assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"]
+    off = tmp_path / "off.toml"
+    off.write_text('[transcription]\nmodel = "english"\n')
+    assert call_monitor("models", "--config", off, env=own_home, timeout=60).stdout.splitlines()[-1] == (
+        "replay and run use none of these: transcription.model 'english': not a language code (en-us, de, ko, ...), "
+        "nor the name of a model `call-monitor models` lists, nor a file or folder here; replay and run refuse it")
+
+
+def test_a_model_is_found_by_the_name_models_lists_it_under(tmp_path, own_home):
+    """`models` lists ``vosk-model-small-ko-0.22`` in VOSK_MODEL_PATH; --model with that name found
+    nothing (taken for a language code) and the call was replayed acoustic-only. It transcribes
+    with that model now, and `models` marks it for transcription.model naming it."""
+    import soundfile as sf
+
+    model = korean_model(tmp_path / "models")
+    env = own_home | {"VOSK_MODEL_PATH": str(model.parent)}
+    assert call_monitor("models", env=env, timeout=60).stdout.splitlines()[0].split("\t")[:2] == [model.name, "ko"]
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    done = call_monitor("replay", call, "--model", model.name, "-v", "--db", tmp_path / "e.db", env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"call-monitor: transcribing with the Vosk model at {model} (ko; found as explicit)" in \
+        done.stderr.splitlines()
+    by_name = tmp_path / "by_name.toml"
+    by_name.write_text(f'[transcription]\nmodel = "{model.name}"\n')
+    marked = [line.split("\t") for line in call_monitor("models", "--config", by_name, env=env, timeout=60)
+              .stdout.splitlines() if "<- " in line]
+    assert marked == [[model.name, "ko", "VOSK_MODEL_PATH", str(model),
+                       f"<- replay and run use this (transcription.model '{model.name}')"]]

@@ -464,6 +464,33 @@ def test_a_model_folder_given_to_install_service_that_is_no_model_is_refused_in_
     assert not (tmp_path / "units").exists()
 
 
+def test_a_model_given_to_install_service_reaches_the_units_daemon_as_replay_would_take_it_here(tmp_path):
+    """The unit's daemon runs in the home folder: a model folder given by a relative path is written
+    absolute, a model's name (as `call-monitor models` lists it, found through VOSK_MODEL_PATH,
+    which the unit carries) and a language code as they are; a file is refused as replay refuses
+    it (it was written into the unit as a language code, and the daemon ran acoustic-only)."""
+    from conftest import korean_model
+    model = korean_model(tmp_path / "models")
+    zipped = tmp_path / "vosk-model-small-en-us-0.15.zip"
+    zipped.write_bytes(b"PK\x03\x04")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT),
+               VOSK_MODEL_PATH=str(model.parent))
+
+    def unit_for(model_option: str, cwd) -> subprocess.CompletedProcess:
+        return call_monitor("install-service", "--caller", "softphone.monitor", "--model", model_option, "--print",
+                            env=env, cwd=cwd, timeout=60)
+
+    for option, cwd, written in ((model.name, tmp_path / "models", str(model)), (model.name, tmp_path, model.name),
+                                 ("ko", tmp_path, "ko")):
+        r = unit_for(option, cwd)
+        assert r.returncode == 0, r.stderr
+        assert f" run --caller softphone.monitor --model {written}\n" in r.stdout, (option, cwd)
+    r = unit_for(zipped.name, tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "units").exists()
+    assert r.stderr == ("call-monitor: error: --model vosk-model-small-en-us-0.15.zip: a file, not a Vosk model folder "
+                        "(a model is a folder holding am/ and conf/; unpack it and give the folder it makes)\n")
+
+
 def test_an_empty_value_given_to_install_service_reaches_the_units_daemon(tmp_path):
     """`run --agent ""` runs without the agent's leg and `--webhook ""` without a webhook, whatever
     the configuration names: the unit's daemon is given them too, not the configuration's leg and

@@ -105,7 +105,7 @@ def transcription_model(cfg: Config, model: str | None) -> Any:
 
     info = TranscriptionSetup.find(cfg, model)
     if info is None:
-        lang = model or cfg.transcription.language or "en-us"
+        lang = TranscriptionSetup.asked(cfg, model)[1] or "en-us"
         raise ModelError(f"--transcribe: no Vosk model for language '{lang}'; " + fetch_hint(lang))
     check_loads(info)
     return info

@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="skip calls already scored with the same file content and configuration")
     p.add_argument("--transcribe", action="store_true", help="transcribe with Vosk (default: acoustic-only)")
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code (with --transcribe)")
+    p.add_argument("--model", metavar="MODEL", help="Vosk model folder, language code (en-us, ko) or a model's name "
+                   "as `call-monitor models` lists it (with --transcribe)")
     p.add_argument("--caller-channel", type=int, default=1, metavar="N",
                    help="channel of the caller in stereo files (default 1 = right)")
     p.add_argument("--agent-channel", type=int, default=0, metavar="N",

@@ -168,7 +168,8 @@ def add_call_options(p: argparse.ArgumentParser) -> None:
 
 def add_transcription_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-transcribe", action="store_true", help="acoustic analysis only")
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder or language code")
+    p.add_argument("--model", metavar="MODEL", help="Vosk model folder, language code (en-us, ko) or a model's "
+                   "name as `call-monitor models` lists it")
 
 
 def not_used(options: Sequence[str], why: str) -> None:

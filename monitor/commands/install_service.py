@@ -143,15 +143,16 @@ RUN_PATHS = ("config", "db", "webhook_url_file", "webhook_token_file", "socket")
 
 def run_arguments(args: argparse.Namespace) -> list[str]:
     """The arguments of the unit's ``call-monitor run``: every ``run`` option given here (files
-    made absolute; a ``--model`` folder too, a language code as it is; an empty value as it is:
-    ``--agent ""`` is no agent's leg, ``--webhook ""`` no webhook, whatever the configuration says)."""
-    from ..transcription.vosk_models import asked_model
+    made absolute; a ``--model`` path too, a language code or model's name as it is; an empty value
+    as it is: ``--agent ""`` is no agent's leg, ``--webhook ""`` no webhook, whatever the
+    configuration says)."""
+    from ..transcription.vosk_models import names_path
     out: list[str] = []
     for opt in RUN_VALUES:
         v = getattr(args, opt, None)
         if v is None:
             continue
-        if v and (opt in RUN_PATHS or (opt == "model" and asked_model(v, "")[0])):
+        if v and (opt in RUN_PATHS or (opt == "model" and names_path(v))):
             v = os.path.abspath(os.path.expanduser(v))
         out += [f"--{opt.replace('_', '-')}", v]
     out += [f"--{opt.replace('_', '-')}" for opt in RUN_FLAGS if getattr(args, opt, False)]
@@ -412,7 +413,8 @@ def _remove(path: Path) -> None:
 
 PATH_KEYS = ("storage.db", "daemon.audio_dir", "daemon.report_dir", "daemon.status_socket",
              "delivery.webhook_token_file", "transcription.model")
-"""Keys naming a file or folder (``transcription.model`` when it is not a language code)."""
+"""Keys naming a file or folder (``transcription.model`` when it is a path, not a language code or
+a model's name)."""
 
 
 def _in_home_folder() -> bool:
@@ -428,7 +430,7 @@ def _in_home_folder() -> bool:
 def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
     """``key = 'value'`` of the :data:`PATH_KEYS` whose value in the configuration files is a
     relative path (the options naming files are made absolute in the unit)."""
-    from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import names_path
     given = {"storage.db": args.db, "delivery.webhook_token_file": args.webhook_token_file,
              "daemon.status_socket": args.socket, "transcription.model": args.model}
     out = []
@@ -436,7 +438,7 @@ def _relative_paths(cfg, args: argparse.Namespace) -> list[str]:
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
         if key == "transcription.model":
-            value = value if TranscriptionSetup.asked(cfg)[0] else ""
+            value = value if names_path(value) else ""
         if value and not os.path.isabs(os.path.expanduser(value)):
             out.append(f"{key} = {value!r}")
     return out
@@ -485,7 +487,10 @@ def _model_problem(cfg, args: argparse.Namespace) -> str | None:
     from ..transcription.vosk_models import ModelError
     if not cfg.transcription.enabled or args.no_transcribe:
         return None
-    folder, language = TranscriptionSetup.asked(cfg, args.model)
+    try:
+        folder, language = TranscriptionSetup.asked(cfg, args.model)
+    except ModelError as err:  # neither a path, nor a language code, nor a model's name: said with its key
+        return str(err)
     try:
         TranscriptionSetup.find(cfg, args.model)
     except ModelError as err:

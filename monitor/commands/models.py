@@ -32,8 +32,11 @@ def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
     from ..transcription.vosk_models import ModelError, asked_model, fetch_hint, resolve_model
     if not cfg.transcription.enabled:
         return None, "transcription.enabled = false: replay and run are acoustic-only"
-    folder, lang = asked_model(cfg.transcription.model or "", cfg.transcription.language)
     model = cfg.transcription.model
+    try:
+        folder, lang = asked_model(model or "", cfg.transcription.language, what="transcription.model", found=found)
+    except ModelError as err:
+        return None, f"{err}; replay and run refuse it"
     asked = f"transcription.model '{model}'" if model else f"transcription.language '{lang}'"
     try:
         info = resolve_model(folder, lang, found=found)
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     models = find_models()
     used, why = picked(cfg, models)
     for info in models:
-        is_used = used is not None and info == used
+        is_used = used is not None and info.path == used.path  # found by its name or folder: "explicit"
         if args.json:
             print(json.dumps({"name": info.name, "path": str(info.path), "language": info.language,
                               "source": info.source, "small": info.small, "sample_rate": info.sample_rate,
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(describe(info) + (f"\t<- replay and run use this ({why})" if is_used else ""))
     if args.json:
         return ExitStatus.OK
-    if used is not None and used not in models:  # a folder transcription.model names, outside the search folders
+    if used is not None and all(info.path != used.path for info in models):  # a folder outside the search folders
         print(f"replay and run use {used.path} ({why})")
     elif used is None:
         usable = any(info.problem is None for info in models)

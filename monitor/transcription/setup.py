@@ -39,7 +39,7 @@ class TranscriptionSetup:
     def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
         """Resolve and load the model; ``None`` (acoustic-only) when none is found.
 
-        ``model`` (``--model``) is a folder or a language code; else the config's
+        ``model`` (``--model``) is a folder, a language code or a model's name; else the config's
         ``transcription.model``, else ``transcription.language``. A folder that is
         not a Vosk model raises :class:`monitor.transcription.vosk_models.ModelError` naming it.
         """
@@ -96,8 +96,11 @@ class TranscriptionSetup:
 
     @staticmethod
     def asked(cfg: Config, model: str | None = None) -> tuple[str | None, str]:
-        """(model folder or None, language code) that ``--model`` or else the configuration asks for."""
-        return asked_model(model or cfg.transcription.model or "", cfg.transcription.language)
+        """(model folder or None, language code) that ``--model`` or else the configuration asks for
+        (:func:`asked_model`: raises :class:`monitor.transcription.vosk_models.ModelError` for what
+        is neither a folder, nor a language code, nor a model's name)."""
+        what = "--model" if model else "transcription.model"
+        return asked_model(model or cfg.transcription.model or "", cfg.transcription.language, what=what)
 
     @staticmethod
     def missing_message(cfg: Config, model: str | None = None) -> str:

@@ -1,8 +1,9 @@
 """Finding, checking and loading Vosk speech-recognition models.
 
-A model is chosen either as an explicit folder (``--model DIR`` or the config
-key ``model``) or by language code, resolved the way :class:`vosk.Model` does
-it, in this order:
+A model is chosen as an explicit folder (``--model DIR`` or the config key ``model``), by the
+name :func:`find_models` lists it under (``--model vosk-model-small-ko-0.22``), or by language
+code (:func:`asked_model` tells which), a language code resolved the way :class:`vosk.Model`
+does it, in this order:
 
 1. the folders listed in ``$VOSK_MODEL_PATH`` (``os.pathsep``-separated; vosk
    itself reads a single folder there);
@@ -47,8 +48,11 @@ ENV_VAR = "VOSK_MODEL_PATH"
 DEFAULT_SAMPLE_RATE = 16000
 REQUIRED_FILES: tuple[str, ...] = ("am/final.mdl", "conf/model.conf")
 
+_LANGUAGE = r"[a-z]{2,3}(?:-[a-z]{2})?"
+"""A language code as Vosk names its models: ``ko``, ``en-us``, ``ar-tn``."""
+_LANGUAGE_RE = re.compile(f"^{_LANGUAGE}$")
 _NAME_RE = re.compile(
-    r"^vosk-model(?P<small>-small)?-(?!spk(?:-|$))(?P<lang>[a-z]{2,3}(?:-[a-z]{2})?)(?=-|$)(?:-(?P<rest>.+))?$"
+    rf"^vosk-model(?P<small>-small)?-(?!spk(?:-|$))(?P<lang>{_LANGUAGE})(?=-|$)(?:-(?P<rest>.+))?$"
 )
 _PACKAGE_RE = re.compile(r"^vosk_model_(?P<lang>[a-z]{2,3}(?:_[a-z]{2})?)$")
 _RATE_RE = re.compile(r"^\s*--sample-frequency\s*=\s*([0-9.]+)", re.MULTILINE)
@@ -102,6 +106,12 @@ def parse_model_name(name: str) -> tuple[str, bool] | None:
     return m.group("lang"), m.group("small") is not None
 
 
+def is_language_code(text: str) -> bool:
+    """Whether ``text`` is written as a language code of Vosk's models (``en-us``, ``KO``): what a
+    language lookup (:func:`resolve_model`) may find a model for."""
+    return _LANGUAGE_RE.match(text.strip().lower()) is not None
+
+
 def model_sample_rate(path: str | os.PathLike[str]) -> int:
     """Sample rate a model expects, read from ``conf/mfcc.conf`` (16000 when absent)."""
     conf = Path(path) / "conf" / "mfcc.conf"
@@ -118,11 +128,20 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
     if not p.exists():
         raise ModelError(f"{p}: no such model folder")
     if not p.is_dir():
-        raise ModelError(f"{p}: not a folder (a Vosk model is a folder)")
+        raise ModelError(f"{p}: {_file_problem(p)}")
     missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
     if missing:
         raise ModelError(f"{p}: not a Vosk model (missing {' or '.join(missing)})")
     return p
+
+
+_ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z")
+
+
+def _file_problem(path: Path) -> str:
+    """What is wrong with a file given as a model: a model is a folder (an archive of one, unpacked)."""
+    unpack = "; unpack it and give the folder it makes" if path.suffix.lower() in _ARCHIVES else ""
+    return f"a file, not a Vosk model folder (a model is a folder holding am/ and conf/{unpack})"
 
 
 def search_dirs(env: str | None = None) -> list[tuple[Path, str]]:
@@ -171,7 +190,7 @@ def _vosk_cache_dirs() -> list[Path]:
     return [Path(d) for d in dirs]
 
 
-UNNAMED = ("not named vosk-model-<language>-...: no language code finds it; use it with --model DIR "
+UNNAMED = ("not named vosk-model-<language>-...: no language code finds it; give its name or folder to --model "
            "(or transcription.model), or rename it")
 """The problem of a model folder whose name gives no language (:func:`parse_model_name`)."""
 
@@ -247,15 +266,30 @@ def _pick(candidates: Iterable[ModelInfo], lang: str) -> ModelInfo | None:
     return None
 
 
-def asked_model(choice: str, language: str) -> tuple[str | None, str]:
-    """(model folder or None, language code) that ``choice`` (``--model`` or transcription.model: a
-    folder or a language code, "" for none) asks for, with transcription.language ``language``."""
-    if choice:
-        path = os.path.expanduser(choice)
-        if os.sep in choice or choice.startswith((".", "~")) or os.path.isdir(path):
-            return path, language
+def names_path(choice: str) -> bool:
+    """Whether a model ``choice`` (``--model``, transcription.model) is taken for a path: written as
+    one (``/``, ``.``, ``~``) or naming a file or folder there is (a file is refused as no model)."""
+    return os.sep in choice or choice.startswith((".", "~")) or os.path.lexists(os.path.expanduser(choice))
+
+
+def asked_model(choice: str, language: str, *, what: str = "--model",
+                found: list[ModelInfo] | None = None) -> tuple[str | None, str]:
+    """(model folder or None, language code) that ``choice`` (``--model`` or transcription.model, said
+    as ``what``; "" for none) asks for, with transcription.language ``language``. ``choice`` is, in
+    this order: a path (:func:`names_path`), a language code (:func:`is_language_code`), or the
+    name of a model :func:`find_models` lists (of ``found``, when given), which gives its folder.
+    Raises :class:`ModelError` for anything else, a language no model could have."""
+    if not choice:
+        return None, language
+    if names_path(choice):
+        return os.path.expanduser(choice), language
+    if is_language_code(choice):
         return None, choice
-    return None, language
+    named = [m for m in (find_models() if found is None else found) if m.name == choice]
+    if named:
+        return str(named[0].path), language
+    raise ModelError(f"{what} '{choice}': not a language code (en-us, de, ko, ...), nor the name of a model "
+                     "`call-monitor models` lists, nor a file or folder here")
 
 
 def _by_folder(models: list[ModelInfo]) -> list[list[ModelInfo]]:
