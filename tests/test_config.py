@@ -192,6 +192,18 @@ def test_an_empty_path_in_the_configuration_is_refused_naming_the_key(env, tmp_p
                               "default")
 
 
+@pytest.mark.parametrize("empty", ['""', '"  "'])
+def test_an_empty_transcription_language_is_refused_naming_the_key(env, tmp_path, empty):
+    """``language = ""`` found no model, and `models` then said to fetch one with vosk.Model(lang='')."""
+    path = write(tmp_path / "config.toml", f"[transcription]\nlanguage = {empty}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == (f"{path}: transcription.language: an empty language code; give one as Vosk names its "
+                              "models (en-us, de, ko, ...), or leave the key out for its default")
+    assert load_config(write(tmp_path / "ko.toml", '[transcription]\nlanguage = "ko"\n'),
+                       env=env).transcription.language == "ko"
+
+
 def test_config_refuses_an_empty_database_path_in_one_line(env, tmp_path):
     from conftest import ROOT, call_monitor
     path = write(tmp_path / "config.toml", '[storage]\ndb = ""\n')

@@ -29,8 +29,8 @@ class ConfigError(ValueError):
 
 def _k(default: Any, doc: str, **check: Any) -> Any:
     """A documented config key; ``check`` holds min/max/gt/choices/kind for validation (``kind``:
-    "url" a webhook's or a link's URL, "path" a file that must be named: never empty, "agent_tokens"
-    the console's "NAME:TOKEN" entries)."""
+    "url" a webhook's or a link's URL, "path" a file that must be named: never empty, "language" a
+    language code, never empty, "agent_tokens" the console's "NAME:TOKEN" entries)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -831,7 +831,7 @@ class TranscriptionConfig:
     model: str = _k("", "model folder, or a language code resolved like vosk does "
                     "(VOSK_MODEL_PATH, then its cache); \"\" = the language below")
     language: str = _k("en-us", "language code of the calls, as Vosk names its models (en-us, de, "
-                        "fr, ko, ...); the phrase list of its first part (en) applies")
+                        "fr, ko, ...); the phrase list of its first part (en) applies", kind="language")
     renew_s: float = _k(120.0, "the live daemon replaces a call's recognizer by a new one at the first "
                          "utterance end after this many seconds of speech fed to it (every call gets a "
                          "new one anyway); 0 = once per call. A recognizer fed in real time keeps "
