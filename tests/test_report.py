@@ -226,7 +226,8 @@ def test_an_alerts_evidence_gives_a_level_its_change_in_db_as_the_cue_table_does
 
 def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(det):
     """A supervisor reads why the critical was raised: each agreeing family's level, from which
-    window's sum and since when, and each cue's window; no JSON of the alert's evidence."""
+    window's sum and since when, and each cue's window with the call time it spans (a cue judged on
+    the short window is not said to span the long one's); no JSON of the alert's evidence."""
     critical = next(a for a in det["data"].alerts if a.kind == "possible_emergency")
     row = next(r for r in parse(det["html"]).alerts if (r["kind"], r["t"]) == (critical.kind, f"{critical.t:.1f}"))
     text = re.sub(r" +:", ":", row["text"])  # the parser joins the bold family name and its line with a space
@@ -235,7 +236,8 @@ def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_tha
                 f"{fmt_time(acc['since'])} ({acc['held_s']:.0f} s)") in text
     for kind, c in critical.evidence["cues"].items():
         said = f"{kind.replace('_', ' ')}: {cue(c['cue']).label} "
-        assert said in text and f"{c['window']} window" in text.split(said, 1)[1]
+        assert said in text and f"{c['window']} window (the last {c['window_s']:.0f} s)" in text.split(said, 1)[1]
+    assert "cue window:" not in text  # no one span for cues of two windows
     assert "{" not in text
 
 

@@ -1094,6 +1094,24 @@ def test_a_severe_change_in_the_callers_last_seconds_is_critical_before_the_long
     assert ev["short_drift"] == 1.0
 
 
+def test_each_cue_of_a_critical_carries_the_span_of_the_window_it_was_judged_on(short_base):
+    """A cue judged on the short window gives the short window's span, not the long one's; the
+    alert's own span is the longest of its cues' (the span all its evidence lies in)."""
+    engine = AlertEngine(config())
+    run(engine, [short_cues(t, window_s=24.0) for t in range(61, 100)], short_base)
+    bad = {"speech_rate_sps": 1.2, "mean_phrase_s": 0.9, "window_s": 5.0}
+    [critical] = alerts(run(engine, [short_cues(t, bad, window_s=24.0) for t in range(100, 130)], short_base))
+    ev = critical.evidence
+    assert {(c["window"], c["window_s"]) for c in ev["cues"].values()} == {("short", 5.0)}
+    assert ev["window_s"] == 5.0
+    # the long window's cues give its span
+    engine = AlertEngine(config())
+    slow = [short_cues(t, speech_rate_sps=SLOW, mean_phrase_s=1.2, window_s=24.0) for t in range(61, 200)]
+    critical = next(a for a in alerts(run(engine, slow, short_base)) if a.kind == "possible_emergency")
+    assert {(c["window"], c["window_s"]) for c in critical.evidence["cues"].values()} == {("long", 24.0)}
+    assert critical.evidence["window_s"] == 24.0
+
+
 def test_short_windows_within_their_drift_never_accumulate(short_base):
     # the short window's grades stay at 0.75 (under the short drift of 1.0) for minutes
     engine = AlertEngine(config())

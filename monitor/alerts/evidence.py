@@ -113,8 +113,11 @@ def cue_line(d: Mapping[str, Any]) -> str:
     change = change_text(d)
     if change is not None:
         parts.append(change)
-    if d.get("window") in ("long", "short"):
-        parts.append(f"{d['window']} window")
+    window = f"{d['window']} window" if d.get("window") in ("long", "short") else None
+    if _num(d.get("window_s")):
+        window = f"{window or 'cue window'} (the last {d['window_s']:.0f} s)"
+    if window is not None:
+        parts.append(window)
     return ", ".join(parts)
 
 
@@ -229,9 +232,17 @@ def _tail_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
     span = _span(ev)
     if span is not None:
         out.append(EvidenceLine("when", span))
-    if _num(ev.get("window_s")):
+    if _num(ev.get("window_s")) and not _cue_spans(ev):
         out.append(EvidenceLine("cue window", f"the last {ev['window_s']:.0f} s of the call"))
     return out
+
+
+def _cue_spans(ev: Mapping[str, Any]) -> bool:
+    """Whether each cue of a combined alert says the span of the window it was judged on (its
+    line says it: the alert's own span, the longest of them, would say too much of a short one's)."""
+    cues = ev.get("cues")
+    return (isinstance(cues, Mapping) and bool(cues)
+            and all(isinstance(d, Mapping) and _num(d.get("window_s")) for d in cues.values()))
 
 
 def evidence_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:

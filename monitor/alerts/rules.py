@@ -72,6 +72,8 @@ class Judgement:
     absolute_grade: float = 0.0
     """The grade from the absolute limit alone (graded from the cue's typical value; 0 without a
     limit, or where ``absolute_grade_min_change`` leaves it out)."""
+    window_s: float | None = None
+    """The call time the cue window it was judged on spans (the long window's or the short one's)."""
 
 
 def judge(rule: RuleConfig, value: float, baseline: Baseline | None, short: bool = False) -> Judgement:
@@ -690,7 +692,7 @@ class AlertEngine:
             if tone and rule.cue in SPEECH_CUES:
                 continue
             net = net_value(rule, float(value), cues, baseline)
-            j = judge(rule, net, baseline)
+            j = replace(judge(rule, net, baseline), window_s=cues.window_s)
             judged[rule.kind] = j if net == value else replace(j, measured=float(value))
         return judged
 
@@ -734,8 +736,8 @@ class AlertEngine:
                 continue
             if not pe.short_absolute:
                 rule = replace(rule, absolute=None)
-            judged[rule.kind] = judge(rule, net_value(rule, float(value), cues, baseline, short=True),
-                                      baseline, short=True)
+            j = judge(rule, net_value(rule, float(value), cues, baseline, short=True), baseline, short=True)
+            judged[rule.kind] = replace(j, window_s=cues.short_value("window_s"))
         return {kind: j if self._short_corroborated(kind, judged) else replace(j, grade=0.0)
                 for kind, j in judged.items()}
 
@@ -797,7 +799,7 @@ class AlertEngine:
             "baseline_threshold": j.threshold, "absolute": j.absolute, "basis": j.basis,
             "relative_change": rel,
             "change": None if j.baseline is None else j.value - j.baseline,
-            "grade": j.grade, "since": since, "until": t, "window_s": self._window_s,
+            "grade": j.grade, "since": since, "until": t, "window_s": j.window_s,
             "measured": j.measured,
         }
 
@@ -882,6 +884,9 @@ class AlertEngine:
                         f"{fusion.paired_held:.0f} s")
         elif len(agree) > 1:
             message += f" agree (evidence {fusion.score():.1f}, raised at {pe.min_score:g})"
+        # each cue with the span of the window it was judged on; the alert's own span holds them all
+        cues = {kind: {**self._evidence(self.config.rules.rule(kind), j, t, t), "window": w}
+                for kind, j, w in best.values()}
         evidence: dict[str, Any] = {
             "score": fusion.score(), "min_score": pe.min_score,
             "families": {f: round(fusion.level(f), 3) for f in shown},
@@ -892,11 +897,12 @@ class AlertEngine:
             "accumulated": {f: accumulated[f] for f in shown if f in accumulated},
             "evidence_s": pe.evidence_s, "drift": pe.drift, "short_drift": pe.short_drift,
             "kinds": [kind for kind, _, _ in best.values()],
-            "cues": {kind: {**self._evidence(self.config.rules.rule(kind), j, t, t), "window": w}
-                     for kind, j, w in best.values()},
+            "cues": cues,
             "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
                                                    "excerpt": phrase.excerpt},
-            "since": self._emergency.raised_since, "until": t, "window_s": self._window_s,
+            "since": self._emergency.raised_since, "until": t,
+            "window_s": max((c["window_s"] for c in cues.values() if c["window_s"] is not None),
+                            default=self._window_s),
         }
         return AlertEvent(t=t, kind="possible_emergency", severity=pe.severity,
                           message=message, evidence=evidence, actions=self._actions(pe.severity))
