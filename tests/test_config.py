@@ -180,6 +180,40 @@ def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, messa
     assert "\n" not in str(err.value)
 
 
+ALL_BUT_LATENCY_OFF = "".join(f"[rules.{k}]\nenabled = false\n" for k in (
+    "slow_speech", "long_pauses", "short_phrases", "breathy_voice", "weak_voice", "audible_breathing"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[rules.long_pauses]\ndirection = \"below\"\n",
+     "rules.long_pauses.direction = \"below\" needs rules.long_pauses.relative_change < 0 "
+     "(the default 0.6; set it in {path})"),
+    (ALL_BUT_LATENCY_OFF,
+     "rules.slow_speech.enabled, rules.long_pauses.enabled, rules.short_phrases.enabled, "
+     "rules.breathy_voice.enabled, rules.weak_voice.enabled = false need rules.possible_emergency.min_families "
+     "<= the families of its enabled kinds (1: latency) (the default 2; set it in {path})"),
+])
+def test_a_key_set_that_rules_out_a_default_is_named_with_the_file_and_the_default(env, tmp_path, text, message):
+    """A check between keys names the file that set the key the user set, not "defaults" and the
+    key they never wrote: what they set, what it needs of the other key, and that one's default."""
+    path = write(tmp_path / "w.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == f"{path}: {message.format(path=path)}"
+
+
+def test_keys_of_a_failed_check_set_in_two_files_are_each_said_with_their_file(env, tmp_path):
+    """The key in the wrong is blamed in its file; the key it was checked against, set in another
+    layer, is said with that layer's file."""
+    user = write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml",
+                 "[rules.long_pauses]\nrelative_change = 0.7\n")
+    path = write(tmp_path / "w.toml", "[rules.long_pauses]\ndirection = \"below\"\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == (f"{user}: rules.long_pauses.relative_change: must be < 0 for direction \"below\", "
+                              f"got 0.7 (with rules.long_pauses.direction = \"below\" in {path})")
+
+
 @pytest.mark.parametrize("section, key", [("storage", "db"), ("supervisor", "db"), ("supervisor", "token_file")])
 @pytest.mark.parametrize("empty", ['""', '"  "'])
 def test_an_empty_path_in_the_configuration_is_refused_naming_the_key(env, tmp_path, section, key, empty):

@@ -106,7 +106,8 @@ def test_random_configurations_are_refused_with_one_line_or_accepted_and_run(cal
         event("refused")
         msg = str(err)
         assert "\n" not in msg and msg.startswith("c.toml: ")
-        assert any(msg.startswith(f"c.toml: {key}:") for key in
+        # the key in the wrong, or the key set that rules out another's default ("c.toml: KEY = ...")
+        assert any(msg.startswith((f"c.toml: {key}:", f"c.toml: {key} = ")) for key in
                    [k for k, _ in KEYS] + [f"rules.{r}.{f}" for r in ("slow_speech", "weak_voice", "long_pauses",
                                                                     "slow_response", "short_phrases",
                                                                     "breathy_voice", "possible_emergency")

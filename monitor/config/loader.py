@@ -9,12 +9,13 @@ user's config file <- ``--config FILE`` <- command-line overrides.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType, UnionType
-from typing import Any, Callable, Iterable, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Iterable, Mapping, NoReturn, get_args, get_origin, get_type_hints
 
 from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
@@ -259,7 +260,70 @@ def _apply(cfg: Config, section: str, values: dict[str, Any]) -> Config:
     return replace(cfg, rules=replace(rules, acoustic=tuple(acoustic)))
 
 
-def _relation_check(fail, origin: Mapping[str, str]):
+Fail = Callable[..., NoReturn]
+"""``fail(key, problem, involved=(), need=None)``: a cross-check failed (:func:`_clash`)."""
+
+
+def _setting(cfg: Config, key: str) -> Any:
+    """The value of a dotted key ("analysis.hop_s", "rules.slow_speech.enabled") in ``cfg``."""
+    section, *rest = key.split(".")
+    if section != "rules":
+        return getattr(getattr(cfg, section), rest[0])
+    kind, name = rest
+    table = (cfg.rules.possible_emergency if kind == "possible_emergency" else cfg.rules.distress_phrase
+             if kind == "distress_phrase" else cfg.rules.rule(kind))
+    return getattr(table, name)
+
+
+def _toml_text(value: Any) -> str:
+    """A value as a TOML file spells it: ``true``, ``"below"``, ``["voice"]``, ``false`` for none."""
+    if value is None or isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    return repr(value)
+
+
+def _where_set(source: str) -> str:
+    return "on the command line" if source == "command line" else f"in {source}"
+
+
+def _settings(cfg: Config, keys: list[str], origin: Mapping[str, str], lead: str) -> str:
+    """``keys`` with their values, those of one value joined ("a, b = false"), each set elsewhere
+    than ``lead`` with where it was set ("c = 2 in other.toml")."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for k in keys:
+        groups.setdefault((_toml_text(_setting(cfg, k)), origin[k]), []).append(k)
+    return ", ".join(f"{', '.join(ks)} = {v}" + ("" if src == lead else f" {_where_set(src)}")
+                     for (v, src), ks in groups.items())
+
+
+def _clash(cfg: Config, origin: Mapping[str, str], key: str, problem: str, involved: Iterable[str] = (),
+           need: str | None = None) -> str:
+    """The one line of a failed cross-check: ``key`` has ``problem`` given the ``involved`` keys
+    (``need``: what ``key`` must be, "< 0"). It starts with the file (or the command line) that
+    set ``key``, and says where the involved keys set elsewhere come from; a ``key`` left at its
+    default is said as the default the keys that were set rule out, naming where they were set."""
+    others = [k for k in dict.fromkeys(involved) if k in origin and k != key]
+    if key in origin:
+        away = [k for k in others if origin[k] != origin[key]]
+        note = f" (with {_settings(cfg, away, origin, origin[key])})" if away else ""
+        return f"{origin[key]}: {key}: {problem}{note}"
+    if not others:  # the defaults themselves disagree
+        return f"defaults: {key}: {problem}"
+    lead = origin[others[-1]]
+    value = _toml_text(_setting(cfg, key))
+    verb = "needs" if len(others) == 1 else "need"
+    if need is not None:
+        return (f"{lead}: {_settings(cfg, others, origin, lead)} {verb} {key} {need} "
+                f"(the default {value}; set it {_where_set(lead)})")
+    return (f"{lead}: {key}: {problem} (the default {value}, with {_settings(cfg, others, origin, lead)}; "
+            f"set it {_where_set(lead)})")
+
+
+def _relation_check(fail: Fail, origin: Mapping[str, str]):
     """``relation(low, high, lo, hi, strict, why)``: ``low`` must stay below ``high``; the error
     names the key the user set (the one that is not a default)."""
     def relation(low: str, high: str, lo: float, hi: float, strict: bool, why: str = "") -> None:
@@ -267,12 +331,12 @@ def _relation_check(fail, origin: Mapping[str, str]):
             return
         why = f": {why}" if why else ""
         if high in origin and low not in origin:
-            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}")
-        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}")
+            fail(high, f"must be {'>' if strict else '>='} {low} ({lo}){why}, got {hi}", (low,))
+        fail(low, f"must be {'<' if strict else '<='} {high} ({hi}){why}, got {lo}", (high,))
     return relation
 
 
-def _check_corroborate(cfg: Config, rule: RuleConfig, fail: Callable[[str, str], None],
+def _check_corroborate(cfg: Config, rule: RuleConfig, fail: Fail,
                        origin: Mapping[str, str]) -> None:
     """The families a rule names to ``corroborate`` are families of evidence other than its own,
     each named once, and an enabled rule watches one of them (else the rule never warns; the
@@ -287,36 +351,38 @@ def _check_corroborate(cfg: Config, rule: RuleConfig, fail: Callable[[str, str],
                  f"would never warn (enable one, or set {key} = [])")
 
 
-def _check_families(rule: RuleConfig, name: str, named: tuple[str, ...],
-                    fail: Callable[[str, str], None]) -> None:
+def _check_families(rule: RuleConfig, name: str, named: tuple[str, ...], fail: Fail) -> None:
     """``named`` (the rule's key ``name``) lists families of evidence other than the rule's own, once each."""
     own, key = cue(rule.cue).family, f"rules.{rule.kind}.{name}"
     for family in named:
         if family not in FAMILIES or family == own:
             fail(key, f"{family!r} is not a family of evidence other than the rule's own "
-                      f"({', '.join(f for f in FAMILIES if f != own)})")
+                      f"({', '.join(f for f in FAMILIES if f != own)})", (f"rules.{rule.kind}.cue",))
     if len(set(named)) < len(named):
         fail(key, f"names a family more than once: {', '.join(named)}")
 
 
 def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
-    def fail(key: str, problem: str) -> None:
-        raise ConfigError(f"{origin.get(key, 'defaults')}: {key}: {problem}")
+    def fail(key: str, problem: str, involved: Iterable[str] = (), need: str | None = None) -> NoReturn:
+        raise ConfigError(_clash(cfg, origin, key, problem, involved, need))
 
     a = cfg.analysis
     relation = _relation_check(fail, origin)
     relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
     for r in cfg.rules.acoustic:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
-            fail(f"rules.{r.kind}.relative_change",
-                 "an enabled rule needs relative_change, delta or absolute")
+            keys = [f"rules.{r.kind}.{k}" for k in ("relative_change", "delta", "absolute")]
+            fail(next((k for k in keys if k in origin), keys[0]),
+                 "an enabled rule needs relative_change, delta or absolute",
+                 [f"rules.{r.kind}.{k}" for k in ("enabled", "cue", "direction")])
         _check_corroborate(cfg, r, fail, origin)
         _check_families(r, "absolute_corroborate", r.absolute_corroborate, fail)
         _check_families(r, "short_corroborate", r.short_corroborate, fail)
         for key, v in (("relative_change", r.relative_change), ("delta", r.delta)):
             if v is not None and (v >= 0) != (r.direction == "above"):
-                fail(f"rules.{r.kind}.{key}", f"must be {'> 0' if r.direction == 'above' else '< 0'}"
-                     f" for direction \"{r.direction}\", got {v}")
+                sign = "> 0" if r.direction == "above" else "< 0"
+                fail(f"rules.{r.kind}.{key}", f"must be {sign} for direction \"{r.direction}\", got {v}",
+                     (f"rules.{r.kind}.direction",), sign)
     pe = cfg.rules.possible_emergency
     for kind in pe.kinds:
         if kind not in cfg.rules.kinds:
@@ -330,14 +396,17 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
                 fail(f"rules.possible_emergency.{key}",
                      f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
     families = {cue(r.cue).family for r in cfg.rules.acoustic if r.enabled and r.kind in pe.kinds}
+    # what leaves it fewer families: its kinds, their rules switched off, their cues
+    fewer = ["rules.possible_emergency.kinds", *(f"rules.{r.kind}.{k}" for r in cfg.rules.acoustic
+                                                if r.kind in pe.kinds for k in ("cue", "enabled")
+                                                if k == "cue" or not r.enabled)]
     if pe.enabled and pe.min_families > len(families):
-        fail("rules.possible_emergency.min_families",
-             f"must be <= the families of its enabled kinds ({len(families)}: "
-             f"{', '.join(sorted(families)) or 'none'}), got {pe.min_families}")
+        need = f"<= the families of its enabled kinds ({len(families)}: {', '.join(sorted(families)) or 'none'})"
+        fail("rules.possible_emergency.min_families", f"must be {need}, got {pe.min_families}", fewer, need)
     if pe.enabled and pe.min_score > pe.max_grade * len(families):
-        fail("rules.possible_emergency.min_score",
-             f"must be <= max_grade x families ({pe.max_grade * len(families):g}), "
-             f"got {pe.min_score}")
+        need = f"<= max_grade x families ({pe.max_grade * len(families):g})"
+        fail("rules.possible_emergency.min_score", f"must be {need}, got {pe.min_score}",
+             ["rules.possible_emergency.max_grade", *fewer], need)
     relation("analysis.min_pause_s", "analysis.max_pause_s", a.min_pause_s, a.max_pause_s, True)
     relation("analysis.baseline_min_speech_s", "analysis.baseline_max_s", a.baseline_min_speech_s,
              a.baseline_max_s, False, "no caller speaks more seconds than the call lasts")
@@ -348,8 +417,9 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
             relation(f"rules.{r.kind}.min_speech_s", "analysis.window_speech_s", r.min_speech_s,
                      a.window_speech_s, False, "else the rule never judges a window")
     if cfg.delivery.max_backoff_s < cfg.delivery.backoff_s:
-        fail("delivery.max_backoff_s", f"must be >= delivery.backoff_s ({cfg.delivery.backoff_s})"
-             f", got {cfg.delivery.max_backoff_s}")
+        need = f">= delivery.backoff_s ({cfg.delivery.backoff_s})"
+        fail("delivery.max_backoff_s", f"must be {need}, got {cfg.delivery.max_backoff_s}",
+             ("delivery.backoff_s",), need)
 
 
 # --------------------------------------------------------------------------- loading
