@@ -60,6 +60,8 @@ def test_impossible_values_name_the_key_and_the_allowed_range(toml, key, allowed
 
 @pytest.mark.parametrize("toml, key, relation", [
     ("[analysis]\nmin_pause_s = 2.0\nmax_pause_s = 1.0\n", "analysis.min_pause_s", "< analysis.max_pause_s"),
+    ("[analysis]\nwindow_speech_s = 50\nwindow_max_s = 40\n", "analysis.window_speech_s", "<= analysis.window_max_s"),
+    ("[analysis]\nshort_speech_s = 10\nshort_max_s = 2\n", "analysis.short_speech_s", "<= analysis.short_max_s"),
     ("[analysis]\nbaseline_min_speech_s = 100\nbaseline_max_s = 60\n", "analysis.baseline_min_speech_s",
      "<= analysis.baseline_max_s"),
     ("[analysis]\nbaseline_min_window_speech_s = 20\n", "analysis.baseline_min_window_speech_s",

@@ -369,6 +369,7 @@ def _cross_check(cfg: Config, origin: Mapping[str, str]) -> None:
     a = cfg.analysis
     relation = _relation_check(fail, origin)
     relation("analysis.window_speech_s", "analysis.window_max_s", a.window_speech_s, a.window_max_s, False)
+    relation("analysis.short_speech_s", "analysis.short_max_s", a.short_speech_s, a.short_max_s, False)
     for r in cfg.rules.acoustic:
         if r.relative_change is None and r.delta is None and r.absolute is None and r.enabled:
             keys = [f"rules.{r.kind}.{k}" for k in ("relative_change", "delta", "absolute")]
