@@ -280,6 +280,17 @@ def test_unreadable_and_malformed_files(env, tmp_path):
         load_config(broken, env=env)
 
 
+def test_a_file_that_starts_with_a_byte_order_mark_is_read_as_without_it(env, tmp_path):
+    """Windows editors (Notepad) write one before UTF-8 text; the user's config file too."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[analysis]\nwindow_max_s = 45\n")
+    assert load_config(path, env=env).analysis.window_max_s == 45.0
+    user = Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml"
+    write(user, "")
+    user.write_bytes("\ufeff[daemon]\ncaller = \"sip.monitor\"\n".encode("utf-8"))
+    assert load_config(env=env).daemon.caller == "sip.monitor"
+
+
 def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeypatch):
     """`--config DIR` is a folder given for a file, not a file that is missing."""
     import argparse

@@ -432,7 +432,8 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a TOML file; any problem becomes a one-line ConfigError naming the file."""
+    """Parse a TOML file (a byte order mark before it is left out: Windows editors write one);
+    any problem becomes a one-line ConfigError naming the file."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -443,7 +444,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
