@@ -157,6 +157,8 @@ def test_without_a_home_folder_install_service_says_relative_paths_are_not_found
     (["alerts", "--sinse", "2h"],
      "call-monitor alerts: error: unrecognized arguments: --sinse 2h (did you mean --since?)"),
     (["alerts", "2h"], "call-monitor alerts: error: unrecognized arguments: 2h"),
+    (["batch", "calls/", "--jbos", "2"],
+     "call-monitor batch: error: unrecognized arguments: --jbos 2 (did you mean --jobs?)"),
 ])
 def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_option_it_is_close_to(
         args, said, tmp_path) -> None:
@@ -168,7 +170,8 @@ def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_opt
     assert os.listdir(tmp_path) == []
 
 
-def test_batch_takes_j_for_its_workers_as_make_and_the_tools_do() -> None:
+def test_batch_takes_j_and_jobs_for_its_workers_as_make_and_the_tools_do() -> None:
     batch = _subparsers()["batch"]
     assert batch.parse_args(["calls/", "-j", "1"]).workers == 1
     assert batch.parse_args(["calls/", "--workers", "3"]).workers == 3
+    assert batch.parse_args(["calls/", "--jobs", "2"]).workers == 2

@@ -23,8 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="recordings, folders (searched recursively for .wav/.flac/.ogg/.mp3), globs, or a CSV "
                         "manifest (a path column; optional caller_channel, agent_channel, call_id)")
-    p.add_argument("-j", "--workers", type=int, metavar="N",
-                   help="local worker processes (default: one per core; -j as make and the tools take it)")
+    p.add_argument("-j", "--workers", "--jobs", type=int, metavar="N", dest="workers",
+                   help="local worker processes (default: one per core; -j and --jobs as make and the tools "
+                        "take them)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://host:8786: its workers must see the recordings "
                         "at the same paths; folders, globs and manifests are read here, and a recording this "
