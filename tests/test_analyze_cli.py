@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,22 @@ def test_json_has_the_issue_keys(files):
         assert -60 < rec["loudness_dbfs"] < 0
     assert recs[0]["duration_s"] == pytest.approx(3.955, abs=1e-3)
     assert recs[1]["duration_s"] == pytest.approx(9.655, abs=1e-3)
+
+
+def readme_json_keys() -> dict[str, str]:
+    """The README's table of the ``analyze --json`` keys: key -> unit, in the table's order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n### analyze\n", 1)[1].split("\n### ", 1)[0]
+    return dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", section, flags=re.M))
+
+
+def test_the_readme_documents_every_json_key_with_its_unit_and_no_other():
+    proc = cli("--json", ARCTIC)
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = records(proc.stdout)
+    documented = readme_json_keys()
+    assert list(documented) == list(rec)
+    assert all(unit.strip() for unit in documented.values())
 
 
 def test_json_counts_breaths_and_coughs():
