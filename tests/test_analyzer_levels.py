@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.analysis.analyzer import CONTEXT_LEFT, intensity_peak_db
+from monitor.analysis.analyzer import CONTEXT_LEFT
 from monitor.analysis.level_columns import LevelColumns
 from monitor.dsp.energy import VadParams, noise_floor_db, slow_floor_db_from
+from monitor.dsp.filters import trailing_max
 from monitor.dsp.syllables import SyllableParams, intensity_db
 
 
@@ -22,7 +23,7 @@ def test_intensity_floor_peak_and_slow_floor_fed_in_pieces_with_the_buffer_cut_e
     for seed in range(6):
         energy = _energy(4000, seed)
         want = (intensity_db(energy, syl), noise_floor_db(energy, vad),
-                intensity_peak_db(energy, intensity_db(energy, syl), syl), slow_floor_db_from(energy, 0, vad))
+                trailing_max(intensity_db(energy, syl), syl.level_window_frames), slow_floor_db_from(energy, 0, vad))
         rng = np.random.default_rng(seed)
         cols, first, end = LevelColumns(syl, vad), 0, 0
         while end < len(energy):

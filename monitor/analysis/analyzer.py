@@ -26,8 +26,9 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan, sparse_plan
-from ..dsp.energy import (VadParams, floor_margin_db, frame_energy_db, heard_extremum, heard_frames, noise_floor_db,
-                          noise_floor_db_from, peak_level, slow_floor_db_from, voice_activity)
+from ..dsp.energy import (VadParams, floor_margin_db, frame_energy_db, noise_floor_db, noise_floor_db_from,
+                          peak_level, slow_floor_db_from, voice_activity)
+from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
@@ -319,19 +320,11 @@ def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: 
 
 def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intensity, the noise floor, the intensity's trailing peak and the slow floor of every frame
-    of a whole signal (shapes (n,)), in :class:`LevelColumns`'s order; the floors and the peak
-    learn nothing from digital silence (:func:`monitor.dsp.energy.heard_extremum`)."""
+    of a whole signal (shapes (n,)), in :class:`LevelColumns`'s order."""
     inten = intensity_db(energy, cfg.syllables)
-    level = intensity_peak_db(energy, inten, cfg.syllables)
+    level = trailing_max_between(inten, cfg.syllables.level_window_frames, 0, len(inten))
     floor = noise_floor_db_from(energy, 0, cfg.vad)
     return inten, floor, level, slow_floor_db_from(energy, 0, cfg.vad) if cfg.vad.steady_margin else floor
-
-
-def intensity_peak_db(energy: np.ndarray, intensity: np.ndarray, params: SyllableParams) -> np.ndarray:
-    """The intensity's trailing peak over ``level_window_frames`` heard frames of the level
-    ``energy`` (:func:`monitor.dsp.energy.heard_frames`). Shapes (n,), (n,) -> (n,)."""
-    return heard_extremum(intensity, heard_frames(energy, params.smooth_frames // 2), params.level_window_frames,
-                          np.maximum)
 
 
 def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,

@@ -6,31 +6,27 @@ values and computes each batch only the new frames and the few at the end that a
 instead of the whole raw buffer (about 1300 frames). The
 smoothing's running sum is carried from frame to frame exactly as one pass over the whole signal
 accumulates it, and the trailing extrema are exact, so the columns are bit for bit those of
-:func:`monitor.analysis.analyzer.analyze_signal`. The extrema learn nothing from digital silence
-(:func:`monitor.dsp.energy.heard_extremum`): each column keeps the values of the last heard frames
-its window holds, however long ago they came.
+:func:`monitor.analysis.analyzer.analyze_signal`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..dsp.energy import FLOOR_DB, VadParams, heard_frames, held
+from ..dsp.energy import VadParams
 from ..dsp.filters import running_sums_after, trailing_after
 from ..dsp.syllables import SyllableParams
 
 
 class _Smoothed:
     """``smooth_db`` of a growing energy column (power average over ``size`` frames, nearest
-    ends) and a trailing extremum of it over ``window`` heard frames, both kept where final."""
+    ends) and a trailing extremum of it over ``window`` frames, both kept where final."""
 
     def __init__(self, size: int, window: int, reduce: np.ufunc) -> None:
         self.size, self.window, self.reduce = int(size), max(1, int(window)), reduce
         self.values = np.zeros(0, np.float32)    # final smoothed values, from the buffer's first frame
         self.extreme = np.zeros(0, np.float32)   # final trailing extrema, the same frames
         self._carry: float | None = None         # the running sum of the last final frame's window
-        self._heard = np.zeros(0, np.float32)    # the last window - 1 final heard frames' smoothed values
-        self._held = np.float32(FLOOR_DB)        # the extremum at the last final heard frame
 
     def update(self, energy: np.ndarray, final: bool, values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         """Smoothed values (None unless ``values``) and trailing extrema of every frame of
@@ -42,14 +38,11 @@ class _Smoothed:
         sums = self._sums(energy, done)
         mean = (sums / self.size).astype(np.float32)
         smooth = (10.0 * np.log10(mean + 1e-10)).astype(np.float32, copy=False)
-        heard = heard_frames(energy, h, done)
-        extreme = held(trailing_after(self._heard, smooth[heard], self.window, self.reduce), heard, self._held)
+        history = self.values[max(0, done - (self.window - 1)):]
+        extreme = trailing_after(history, smooth, self.window, self.reduce)
         keep = (n if final else max(done, n - h)) - done
         if keep:
             self._carry = float(sums[keep - 1])
-            kept = np.concatenate([self._heard, smooth[:keep][heard[:keep]]])
-            self._heard = kept[max(0, len(kept) - (self.window - 1)):]
-            self._held = extreme[keep - 1]
         # every frame's column, the final ones kept as a view of its start: read only, as the
         # caller must not change what is kept
         extreme = _read_only(np.concatenate([self.extreme, extreme]))

@@ -11,13 +11,6 @@ from . import filters
 from .runs import bridged_runs
 
 FLOOR_DB = -100.0
-"""The lowest level :func:`frame_energy_db` gives (a mean square of 1e-10 or less)."""
-SILENCE_DB = FLOOR_DB + 0.1
-"""A frame at or below this level is digital silence: a mean square under about 2e-12 (-117 dBFS),
-exact zeros or all but a sample or two of a 16-bit line at zero. No line noise is that quiet: it is
-a leg whose source gave no input (the capture fills that time with zeros), a softphone's silence
-suppression (DTX) or a recording's muted pauses. The level trackers (the noise floor, the peak
-level) learn nothing from it (:func:`heard_frames`): after it they go on from where they were."""
 
 
 @dataclass(frozen=True)
@@ -93,45 +86,9 @@ def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
     return filters.trailing_max(x, window)
 
 
-def heard_frames(energy_db: np.ndarray, reach: int, lo: int = 0) -> np.ndarray:
-    """Frames ``lo ..`` with no digital silence (:data:`SILENCE_DB`) among them and the ``reach``
-    frames each side (those a centred smoothing over ``2 reach + 1`` frames reads), reading only the
-    frames from ``lo - reach``. Shape (n,) -> (n - lo,), bool."""
-    start = max(0, lo - reach)
-    silent = energy_db[start:] <= SILENCE_DB
-    if not np.count_nonzero(silent):
-        return np.ones(len(energy_db) - lo, bool)
-    count = np.concatenate([[0], np.cumsum(silent)])
-    at = np.arange(lo - start, len(silent))
-    return count[np.minimum(at + reach + 1, len(silent))] == count[np.maximum(at - reach, 0)]
-
-
-def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np.ndarray:
-    """Per frame, the value ``extreme`` has at the last heard frame up to it (``before`` until the
-    first): ``extreme`` (shape (k,)) holds one value per heard frame of ``heard`` (shape (n,), bool,
-    k of them True). Shape -> (n,), float32."""
-    last = np.cumsum(heard) - 1
-    if not len(extreme):
-        return np.full(len(heard), before, np.float32)
-    return np.where(last >= 0, extreme[np.maximum(last, 0)], np.float32(before)).astype(np.float32, copy=False)
-
-
-def heard_extremum(values: np.ndarray, heard: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
-    """``reduce`` (``np.minimum``: a floor, ``np.maximum``: a peak) of ``values`` over the last ``window``
-    heard frames (:func:`heard_frames`), at a frame not heard the value of the last heard one
-    (:data:`FLOOR_DB` before any): a tracker that learns nothing from digital silence and goes on after
-    it from where it was. Without digital silence, the trailing extremum over ``window`` frames.
-    Shapes (n,), (n,) -> (n,)."""
-    trail = trailing_min if reduce is np.minimum else trailing_max
-    if np.count_nonzero(heard) == len(heard):
-        return trail(values, window)
-    return held(trail(values[heard], window), heard)
-
-
 def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
-    """Adaptive noise floor: trailing minimum of the smoothed level over the frames heard
-    (:func:`heard_extremum`). Shape (n,) -> (n,)."""
-    return noise_floor_db_from(energy_db, 0, params)
+    """Adaptive noise floor: trailing minimum of the smoothed level. Shape (n,) -> (n,)."""
+    return trailing_min(smooth_db(energy_db, params.smooth_frames), params.floor_window_frames)
 
 
 def noise_floor_db_from(energy_db: np.ndarray, lo: int, params: VadParams) -> np.ndarray:
@@ -147,16 +104,11 @@ def slow_floor_db_from(energy_db: np.ndarray, lo: int, params: VadParams) -> np.
 
 
 def _floor_from(energy_db: np.ndarray, lo: int, smooth: int, window: int) -> np.ndarray:
-    """Trailing minimum over ``window`` heard frames (:func:`heard_extremum`) of the level smoothed
-    over ``smooth`` frames, frames ``lo ..``, reading only the frames both reach before ``lo`` when
-    none of them is digital silence (else every frame). Shape (n,) -> (n - lo,)."""
-    reach, first = smooth // 2, max(0, lo - (window - 1))  # the first frame the windows hold
-    heard = heard_frames(energy_db, reach, first)
-    if np.count_nonzero(heard) == len(heard):  # no digital silence: the plain trailing minimum
-        start = max(0, first - reach)
-        return filters.trailing_min_between(smooth_db(energy_db[start:], smooth), window, lo - start,
-                                            len(energy_db) - start)
-    return heard_extremum(smooth_db(energy_db, smooth), heard_frames(energy_db, reach), window, np.minimum)[lo:]
+    """Trailing minimum over ``window`` frames of the level smoothed over ``smooth`` frames, frames
+    ``lo ..``, reading only the frames both reach before ``lo``. Shape (n,) -> (n - lo,)."""
+    start = max(0, lo - (window - 1) - smooth // 2)
+    return filters.trailing_min_between(smooth_db(energy_db[start:], smooth), window, lo - start,
+                                        len(energy_db) - start)
 
 
 def floor_margin_db(floor_db: np.ndarray, slow_floor_db: np.ndarray, params: VadParams) -> np.ndarray:
@@ -184,10 +136,8 @@ def floor_margin_db(floor_db: np.ndarray, slow_floor_db: np.ndarray, params: Vad
 
 
 def peak_level(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
-    """Recent peak level: trailing maximum of the 30 ms smoothed level over the frames heard
-    (:func:`heard_extremum`). Shape (n,) -> (n,)."""
-    return heard_extremum(smooth_db(energy_db, 3), heard_frames(energy_db, 1), params.level_window_frames,
-                          np.maximum)
+    """Recent peak level: trailing maximum of the 30 ms smoothed level. Shape (n,) -> (n,)."""
+    return trailing_max(smooth_db(energy_db, 3), params.level_window_frames)
 
 
 def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.ndarray,
