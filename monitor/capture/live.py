@@ -92,6 +92,12 @@ has been dropped for this long (the analysis caught up), not once per block."""
 CLOSE_WAIT_S = 1.0
 """How long :meth:`LiveSource.close` waits for its threads and streams (the daemon stops within 2 s)."""
 
+LATENCY_SPREAD_BLOCKS = 2
+"""How many blocks' length a stream's blocks may arrive later or sooner, from one stretch to another,
+with no audio lost: what the sound server and PortAudio hold buffered changes (a stall measured it
+changing by a block). Arrivals that differ by less than that from where counting puts a leg placed
+again tell nothing; counting is exact while no audio is lost."""
+
 DEVICE_REFRESH_S = 5.0
 """PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
 source is missing (a refresh costs about 40 ms of CPU)."""
@@ -148,6 +154,11 @@ class _Leg:
     generation: int = 0
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
     skip: int = 0  # samples still to drop: the leg ran more than gap_s ahead of its arrivals
+    filled: int = 0  # silence the consumer padded it with while its stream gave nothing (a stall)
+    latency: int = 0  # samples: the least lateness (arrival after the counted place) of its last blocks
+    lateness: collections.deque = field(default_factory=collections.deque)  # of its last blocks counted
+    settle_until: float = 0.0  # monotonic time: placed again, its blocks' arrivals read till then
+    settle_late: int = 0  # the least lateness of the blocks that arrived while it settles
     source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
     checked_at: float = 0.0  # monotonic time the source was last looked for
     opened: bool = False  # has a stream of this leg ever started
@@ -171,7 +182,7 @@ class LiveSource(Source):
     """Capture ``{leg: SOURCE}`` (caller first) at ``rate`` Hz; iterate :meth:`chunks` until :meth:`stop`."""
 
     def __init__(self, sources: dict[str, str], *, rate: int = 16000, block_s: float = 0.1,
-                 queue_s: float = 20.0, gap_s: float = 0.5, stall_s: float = 1.5,
+                 queue_s: float = 20.0, gap_s: float = 0.5, settle_s: float = 1.0, stall_s: float = 1.5,
                  first_block_s: float = 4.0, backoff_s: float = 0.5, max_backoff_s: float = 10.0,
                  source_check_s: float = 1.0, on_status: StatusCallback | None = None, resolve_fn=resolve,
                  device_rate: int | None = None, optional: tuple[str, ...] = (),
@@ -183,6 +194,7 @@ class LiveSource(Source):
         self.block_s = block_s
         self.queue_s = max(8, int(queue_s / block_s)) * block_s  # what the queue holds
         self.gap_s = gap_s
+        self.settle_s = settle_s
         self.stall_s = stall_s
         self.first_block_s = first_block_s
         self.backoff_s = backoff_s
@@ -202,7 +214,7 @@ class LiveSource(Source):
                 res = None  # looked for again at each attempt to open it
             nq = max(8, int(queue_s / block_s))
             self._legs[name] = _Leg(name, res, LegStats(name, sources[name], res.label if res else sources[name]),
-                                    queue.Queue(nq))
+                                    queue.Queue(nq), lateness=collections.deque(maxlen=max(1, round(settle_s / block_s))))
         found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
         if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
             raise DeviceError(f"caller and agent both on {found[-1].label}: the agent's leg is another source "
@@ -570,26 +582,75 @@ class LiveSource(Source):
             y = chain.resampler.process(chain.edge.process(block[:, :1]))
             if not len(y):
                 continue
-            # place on the clock by the block's arrival (not by now: the consumer may be late):
-            # a stream's first block where it arrived, later ones by counting unless they
-            # arrive more than gap_s late (audio lost); the gap is filled with silence
-            start = round((t_block - self._t_start) * self.rate) - len(y)
-            behind = start - leg.pos
-            if gen != leg.placed_gen:
-                leg.placed_gen = gen
-                leg.skip = 0
-                if behind > 0:
-                    self._pad(leg, behind)
-            elif behind > self.gap_s * self.rate:
-                self._pad(leg, behind)
-            elif -behind > self.gap_s * self.rate:  # more audio than time: the device's clock runs fast
-                leg.skip = -behind
+            self._place(leg, gen, t_block, round((t_block - self._t_start) * self.rate) - len(y))
             y = self._skip(leg, y)
             if not len(y):
                 continue
             leg.buf.append(y[:, 0].astype(np.float32, copy=False))
             leg.buffered += len(y)
             leg.pos += len(y)
+
+    def _place(self, leg: _Leg, gen: int, t_block: float, start: int) -> None:
+        """Pad or skip the leg before its next block, which arrived at ``t_block`` and would start at
+        ``start`` (samples on the clock) had it arrived the moment its last sample was made. By the
+        block's arrival, never by now (the consumer may be late): a stream's first block where it
+        arrived, the following ones by counting, how late each arrives kept (:meth:`_replace`,
+        :meth:`_settled`). A leg more than ``gap_s`` ahead of its arrivals (its device's clock runs
+        fast) drops the excess."""
+        late = start - (leg.pos - leg.skip)  # the counted place of the block's first sample is pos - skip
+        if gen != leg.placed_gen:  # a stream's first block: where it arrived
+            leg.placed_gen, leg.skip, leg.filled, leg.latency, leg.settle_until = gen, 0, 0, 0, 0.0
+            leg.lateness.clear()
+            if start > leg.pos:
+                self._pad(leg, start - leg.pos)
+        elif leg.filled:
+            self._replace(leg, t_block, start)
+        elif t_block < leg.settle_until:
+            leg.settle_late = min(leg.settle_late, late)
+        elif leg.settle_until:
+            self._settled(leg, min(leg.settle_late, late))
+        elif late > self.gap_s * self.rate:  # audio lost
+            self._replace(leg, t_block, start)
+        elif -late > self.gap_s * self.rate:  # more audio than time: the device's clock runs fast
+            leg.latency = 0
+            leg.lateness.clear()
+            self._shift(leg, late)
+        else:
+            leg.lateness.append(late)
+
+    def _replace(self, leg: _Leg, t_block: float, start: int) -> None:
+        """Place the leg again: after a stall that its consumer filled with silence (``leg.filled``),
+        where counting puts it (a stall's audio is held back, not lost, and comes in a burst: what
+        takes the silence's place is dropped); after audio lost (a block more than ``gap_s`` late),
+        where the block arrived, as late as the leg's blocks arrive (its latency: the least lateness
+        of its last ones). Then it settles for ``settle_s``: the blocks' arrivals are read, not acted
+        on (a burst's blocks arrive late)."""
+        leg.latency = min(leg.lateness, default=leg.latency)
+        leg.lateness.clear()
+        self._shift(leg, -leg.filled if leg.filled else start - (leg.pos - leg.skip) - leg.latency)
+        leg.filled, leg.settle_until = 0, t_block + self.settle_s
+        leg.settle_late = start - (leg.pos - leg.skip)
+
+    def _settled(self, leg: _Leg, late: int) -> None:
+        """The end of the leg's settling, ``late``: the least lateness of the blocks that arrived
+        meanwhile, its earliest arrival. The leg moves by what that and its latency differ by, if
+        more than :data:`LATENCY_SPREAD_BLOCKS` blocks (a difference only arrivals tell: audio lost
+        in the stall, a block placed again that arrived late); counting is exact, arrivals are not."""
+        leg.settle_until = 0.0
+        off = late - leg.latency
+        if abs(off) > LATENCY_SPREAD_BLOCKS * self.block_s * self.rate:
+            self._shift(leg, off)
+
+    def _shift(self, leg: _Leg, n: int) -> None:
+        """Move the leg's next audio ``n`` samples later (silence, or less of what it still skips)
+        or ``-n`` earlier (skipped)."""
+        if n < 0:
+            leg.skip -= n
+            return
+        taken = min(n, leg.skip)
+        leg.skip -= taken
+        if n > taken:
+            self._pad(leg, n - taken)
 
     def _skip(self, leg: _Leg, y: np.ndarray) -> np.ndarray:
         """``y`` without the samples the leg is still ahead of its arrivals by (``leg.skip``):
@@ -663,6 +724,7 @@ class LiveSource(Source):
                 for leg in legs:
                     if leg.pos < lag_limit and (leg.stats.state != "running" or len(legs) > 1
                                                 or time.monotonic() - (leg.last_block or 0) > self.gap_s):
+                        leg.filled += lag_limit - leg.pos  # what its stream delivers next places it again
                         self._pad(leg, lag_limit - leg.pos)
                 n = min(leg.buffered for leg in legs)
                 if n <= 0:
