@@ -9,17 +9,27 @@ objects whose columns are the legs.
 One clock: the source clock starts when the source starts (monotonic). The
 callback stamps each block with the time it arrived; a stream's first block is
 placed on the clock at that time, the following ones by counting. When a
-block arrives more than ``gap_s`` after where counting puts it (its device
-vanished, it was reopened), or a leg delivers nothing for that long, the gap
-is filled with silence, so the other leg keeps flowing and a reopened leg
-resumes at the right time. When a block arrives more than ``gap_s`` before where
-counting puts it (a device whose clock runs faster than the system's delivers
-more samples than seconds: 100 ppm is 8.6 s a day; or a source held up for a while,
-its stall filled with silence, delivers what it held back in a burst), as many samples
-of the leg's next audio are dropped, so that the leg stays on the call clock, beside the
-other leg, for as long as the daemon runs. Placement uses the arrival stamp, never the time
-the consumer gets round to a block: a consumer that falls behind (a slow
-chunk, CPU contention) delays the chunks but inserts no silence.
+block arrives more than ``gap_s`` after where counting puts it (audio lost: blocks
+dropped, its device lost some), or a leg delivers nothing for that long (a stall, a
+device that vanished), the gap is filled with silence, so the other leg keeps flowing,
+and the leg is placed again. Arrivals tell where a block belongs only roughly: a block
+arrives some time after its last sample was made, and that time changes by up to a block
+from one stretch to another (what the sound server and PortAudio hold buffered), while
+counting is exact as long as no audio is lost. So a leg placed again goes where its
+earliest arrival puts it, as late as its blocks arrived before (its latency), not where
+one block arrived; for ``settle_s`` (1 s) after, each block that arrives sooner moves it
+earlier, never earlier than counting puts it, and to counting's place once the arrivals
+differ from it by no more than :data:`LATENCY_SPREAD_BLOCKS` blocks. A sound-server
+stall is such a case: the server holds the audio back and delivers it in a burst, each
+block sooner than its place by its length, so the leg goes back to exactly where counting
+puts it; what had its place taken by the silence is dropped. A reopened stream starts
+again where its first block arrives. When a block arrives more than ``gap_s`` before
+where counting puts it (a device whose clock runs faster than the system's delivers
+more samples than seconds: 100 ppm is 8.6 s a day), as many samples of the leg's next
+audio are dropped, so that the leg stays on the call clock, beside the other leg, for
+as long as the daemon runs. Placement uses the arrival stamp, never the time the
+consumer gets round to a block: a consumer that falls behind (a slow chunk, CPU
+contention) delays the chunks but inserts no silence.
 
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal (dropped blocks are said: one warning as they begin, one line once the consumer
@@ -157,8 +167,9 @@ class _Leg:
     filled: int = 0  # silence the consumer padded it with while its stream gave nothing (a stall)
     latency: int = 0  # samples: the least lateness (arrival after the counted place) of its last blocks
     lateness: collections.deque = field(default_factory=collections.deque)  # of its last blocks counted
-    settle_until: float = 0.0  # monotonic time: placed again, its blocks' arrivals read till then
-    settle_late: int = 0  # the least lateness of the blocks that arrived while it settles
+    settle_until: float = 0.0  # monotonic time: placed again, it settles on its earliest arrival till then
+    settled: int = 0  # samples: while it settles, how far after where counting puts it the leg is placed
+    earliest: int = 0  # samples: while it settles, how far after that its earliest arrival puts it
     source_index: int | None = None  # the sound-server source the stream opened on (pulse legs)
     checked_at: float = 0.0  # monotonic time the source was last looked for
     opened: bool = False  # has a stream of this leg ever started
@@ -594,23 +605,19 @@ class LiveSource(Source):
         """Pad or skip the leg before its next block, which arrived at ``t_block`` and would start at
         ``start`` (samples on the clock) had it arrived the moment its last sample was made. By the
         block's arrival, never by now (the consumer may be late): a stream's first block where it
-        arrived, the following ones by counting, how late each arrives kept (:meth:`_replace`,
-        :meth:`_settled`). A leg more than ``gap_s`` ahead of its arrivals (its device's clock runs
-        fast) drops the excess."""
+        arrived, the following ones by counting, how late each arrives kept; after a stall or audio
+        lost, placed again (:meth:`_replace`). A leg more than ``gap_s`` ahead of its arrivals (its
+        device's clock runs fast) drops the excess."""
         late = start - (leg.pos - leg.skip)  # the counted place of the block's first sample is pos - skip
         if gen != leg.placed_gen:  # a stream's first block: where it arrived
             leg.placed_gen, leg.skip, leg.filled, leg.latency, leg.settle_until = gen, 0, 0, 0, 0.0
             leg.lateness.clear()
             if start > leg.pos:
                 self._pad(leg, start - leg.pos)
-        elif leg.filled:
-            self._replace(leg, t_block, start)
+        elif leg.filled or late > self.gap_s * self.rate:  # a stall its consumer filled, or audio lost
+            self._replace(leg, t_block, late)
         elif t_block < leg.settle_until:
-            leg.settle_late = min(leg.settle_late, late)
-        elif leg.settle_until:
-            self._settled(leg, min(leg.settle_late, late))
-        elif late > self.gap_s * self.rate:  # audio lost
-            self._replace(leg, t_block, start)
+            self._settle(leg, late)
         elif -late > self.gap_s * self.rate:  # more audio than time: the device's clock runs fast
             leg.latency = 0
             leg.lateness.clear()
@@ -618,28 +625,30 @@ class LiveSource(Source):
         else:
             leg.lateness.append(late)
 
-    def _replace(self, leg: _Leg, t_block: float, start: int) -> None:
-        """Place the leg again: after a stall that its consumer filled with silence (``leg.filled``),
-        where counting puts it (a stall's audio is held back, not lost, and comes in a burst: what
-        takes the silence's place is dropped); after audio lost (a block more than ``gap_s`` late),
-        where the block arrived, as late as the leg's blocks arrive (its latency: the least lateness
-        of its last ones). Then it settles for ``settle_s``: the blocks' arrivals are read, not acted
-        on (a burst's blocks arrive late)."""
+    def _replace(self, leg: _Leg, t_block: float, late: int) -> None:
+        """Place the leg again, after a stall its consumer filled with silence (``leg.filled``) or a
+        block more than ``gap_s`` late: where its earliest arrival puts it, with the leg's latency
+        (the least lateness of its last blocks: what one block arrives late by is no part of where
+        its audio belongs), and for ``settle_s`` each block that arrives sooner than that allows moves
+        it earlier (:meth:`_settle`): a stall's audio was held back, not lost, and comes in a burst,
+        each block of it sooner than the one before by its length, until the leg is back where
+        counting puts it. What had its place taken (by the silence, by the audio placed) is dropped."""
         leg.latency = min(leg.lateness, default=leg.latency)
         leg.lateness.clear()
-        self._shift(leg, -leg.filled if leg.filled else start - (leg.pos - leg.skip) - leg.latency)
-        leg.filled, leg.settle_until = 0, t_block + self.settle_s
-        leg.settle_late = start - (leg.pos - leg.skip)
+        leg.settle_until, leg.settled = t_block + self.settle_s, leg.filled  # after where counting puts it
+        leg.filled, leg.earliest = 0, leg.settled + late - leg.latency
+        self._settle(leg, late, placed=False)
 
-    def _settled(self, leg: _Leg, late: int) -> None:
-        """The end of the leg's settling, ``late``: the least lateness of the blocks that arrived
-        meanwhile, its earliest arrival. The leg moves by what that and its latency differ by, if
-        more than :data:`LATENCY_SPREAD_BLOCKS` blocks (a difference only arrivals tell: audio lost
-        in the stall, a block placed again that arrived late); counting is exact, arrivals are not."""
-        leg.settle_until = 0.0
-        off = late - leg.latency
-        if abs(off) > LATENCY_SPREAD_BLOCKS * self.block_s * self.rate:
-            self._shift(leg, off)
+    def _settle(self, leg: _Leg, late: int, placed: bool = True) -> None:
+        """A block that arrived ``late`` while the leg settles: the leg is placed where the earliest
+        arrival since it was placed again puts it, ``leg.earliest`` after where counting puts it,
+        unless that is no more than :data:`LATENCY_SPREAD_BLOCKS` blocks (the arrivals tell no more:
+        counting is exact while no audio is lost); once ``placed``, only ever earlier."""
+        leg.earliest = min(leg.earliest, leg.settled + late - leg.latency)
+        at = leg.earliest if leg.earliest > LATENCY_SPREAD_BLOCKS * self.block_s * self.rate else 0
+        if at < leg.settled or not placed:
+            self._shift(leg, at - leg.settled)
+            leg.settled = at
 
     def _shift(self, leg: _Leg, n: int) -> None:
         """Move the leg's next audio ``n`` samples later (silence, or less of what it still skips)
