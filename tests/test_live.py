@@ -507,9 +507,13 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
     """The sound server is held up for a second (a busy machine: here it is stopped and continued)
     and then delivers what it held back in a burst. The leg was filled with silence while nothing
     came, and the burst came after the silence: everything the leg captured from then on was
-    placed a second late on the call clock, for as long as its stream lasted. A click played after
-    the stall lands where a click played before it does, relative to when the sink played each
-    (what ``parec`` records of the sink beside the leg, not when the test started their players)."""
+    placed a second late on the call clock, for as long as its stream lasted; later, placed again
+    where one block of the burst arrived, up to 87 ms late (what the sound server and PortAudio
+    held buffered), and never set right. Once the leg has settled (``settle_s``), it is where
+    counting its samples puts it (no audio is lost in the stall): a click played after it lands
+    within 10 ms of where a click played before it does (0.1 ms at most in 16 runs on a busy
+    machine: research/capture_clock), relative to when the sink played each (what ``parec`` records
+    of the sink beside the leg, not when the test started their players)."""
     import os
     import signal
     import sounddevice as sd
@@ -531,7 +535,7 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
                 os.kill(pulse.proc.pid, signal.SIGSTOP)
                 time.sleep(1.0)
                 os.kill(pulse.proc.pid, signal.SIGCONT)
-                time.sleep(1.0)
+                time.sleep(src.settle_s)  # the click comes half a second into its file: once the leg settled
             pulse.play(tmp_path / "click.wav").wait(30)
         time.sleep(0.5)
         src.stop()
@@ -542,16 +546,21 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
         at_sink = _onsets(sink.stop(), thr=0.2)
     heard = _onsets(x, thr=0.2)
     assert len(heard) == 2 and len(at_sink) == 2, (heard, at_sink)
-    assert abs((heard[1] - heard[0]) - (at_sink[1] - at_sink[0])) < 0.1, (heard, at_sink)
+    assert abs((heard[1] - heard[0]) - (at_sink[1] - at_sink[0])) < 0.01, (heard, at_sink)
     assert src.stats()["caller"]["reopens"] == 0
 
 
-def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp_path):
+@pytest.mark.parametrize("legs", [{"caller": "softphone.monitor"},
+                                  {"caller": "softphone.monitor", "agent": "mic.monitor"}], ids=["one leg", "two legs"])
+def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp_path, legs):
     """The analysis falls behind the capture by more than the queue holds (here 0.8 s; a busy
     machine): the blocks that do not fit are dropped. That is said in one warning when it begins
     and in one line once the analysis has caught up, with the seconds lost (the status had only a
     count); their time is filled with silence, so a click played after it lands where a click played
-    before it does, relative to when the sink played each (:class:`_SinkRecording`)."""
+    before it does, relative to when the sink played each (:class:`_SinkRecording`). With two legs
+    each is filled with silence while nothing comes, as in a stall, so that the call clock goes on;
+    but its audio was lost, not held back: the leg is placed again where its blocks arrive, not where
+    counting its samples puts it."""
     import sounddevice as sd
     sd._terminate(); sd._initialize()
     from monitor.capture.live import DROPS_OVER_S, LiveSource
@@ -561,14 +570,13 @@ def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp
     said = []
     sink = _SinkRecording(pulse, tmp_path / "sink.raw")
     sink.wait_recording()
-    src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, queue_s=0.5,
-                     on_status=lambda level, m: said.append((level, m)))
+    src = LiveSource(legs, device_rate=48000, queue_s=0.5, on_status=lambda level, m: said.append((level, m)))
     players, got, marks = [], [], {}
     try:
         for ch in src.chunks():
             got.append(ch)
             now = src.now()
-            if src.stats()["caller"]["state"] != "running":
+            if any(s["state"] != "running" for s in src.stats().values()):
                 continue
             if not players:
                 players.append(pulse.play(tmp_path / "click.wav"))  # before the analysis falls behind
@@ -592,7 +600,7 @@ def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp
         at_sink = _onsets(sink.stop(), thr=0.2)
     dropped = src.stats()["caller"]["dropped_blocks"]
     assert dropped >= 15, src.stats()
-    drops = [(level, m) for level, m in said if "dropped" in m]
+    drops = [(level, m) for level, m in said if "dropped" in m and m.startswith("caller leg")]
     assert drops == [
         ("warning", "caller leg (softphone.monitor): audio dropped: the analysis runs more than 0.8 s behind the "
                     "capture (the machine is too busy); its time is filled with silence"),
