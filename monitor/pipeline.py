@@ -110,7 +110,8 @@ class CallPipeline:
                 self.cues.add_unheard(chunk.t0 + first / self.rate, chunk.t0 + end / self.rate)
         for i, leg in enumerate(self.legs):
             x = chunk.samples[:, i]
-            frames = self.analyzers[leg].feed(x)
+            # the leg's level trackers hold through what it did not hear
+            frames = self.analyzers[leg].feed(x, [(first, end) for column, first, end in chunk.unheard if column == i])
             self.cues.add(leg, frames)
             if leg in self.transcribers:
                 self._transcribe(leg, x, frames.speech)

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan, sparse_plan
-from ..dsp.energy import (VadParams, floor_margin_db, frame_energy_db, noise_floor_db, noise_floor_db_from,
-                          peak_level, slow_floor_db_from, voice_activity)
+from ..dsp.energy import (VadParams, floor_margin_db, frame_energy_db, heard_extremum, heard_floor_db, heard_frames,
+                          noise_floor_db, noise_floor_db_from, peak_level, slow_floor_db_from, voice_activity)
 from ..dsp.filters import trailing_max_between
-from ..dsp.framing import frame_signal, n_frames
+from ..dsp.framing import frame_signal, frames_touching, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
 from ..dsp import sound_class_model as model
 from ..dsp.sound_class import (FEATURES, SILENCE, SPEC_COLUMNS, SPEC_EVERY, SPEC_LENGTH, SPEECH, SoundClassParams,
@@ -271,10 +271,11 @@ def _contextual(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: Analy
     n = len(energy)
     b = n if b is None else b
     w = slice(max(0, a - LOCAL_LEFT), min(n, b + CONTEXT_RIGHT))
-    inten, floor, level, slow = _levels(energy, cfg) if levels is None else levels
+    unheard = raw["unheard"]
+    inten, floor, level, slow = _levels(energy, unheard, cfg) if levels is None else levels
     syl_level = level[w]  # the intensity's trailing peak: it serves the VAD too when their settings agree
     same = cfg.syllables.smooth_frames == 3 and cfg.syllables.level_window_frames == cfg.vad.level_window_frames
-    vad_level = syl_level if same else peak_level(energy, cfg.vad)[w]
+    vad_level = syl_level if same else peak_level(energy, cfg.vad, unheard)[w]
     strength = raw["strength"][w]
     margin = floor_margin_db(floor[w], slow[w], cfg.vad) if cfg.vad.steady_margin else None
     active = voice_activity(energy[w], floor[w], strength, cfg.vad, vad_level, margin)
@@ -318,13 +319,28 @@ def _without_tones(sound: np.ndarray, lines: np.ndarray, f0: np.ndarray, first: 
     return np.where(tone_frames(steady, audible, cfg.tones), SILENCE, sound).astype(np.uint8)
 
 
-def _levels(energy: np.ndarray, cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _levels(energy: np.ndarray, unheard: np.ndarray,
+            cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intensity, the noise floor, the intensity's trailing peak and the slow floor of every frame
-    of a whole signal (shapes (n,)), in :class:`LevelColumns`'s order."""
+    of a whole signal (shapes (n,)), in :class:`LevelColumns`'s order; the floors and the peak over
+    the frames not marked ``unheard`` (shape (n,), bool), held through the marked ones."""
     inten = intensity_db(energy, cfg.syllables)
+    if np.count_nonzero(unheard):
+        return _heard_levels(energy, inten, unheard, cfg)
     level = trailing_max_between(inten, cfg.syllables.level_window_frames, 0, len(inten))
     floor = noise_floor_db_from(energy, 0, cfg.vad)
     return inten, floor, level, slow_floor_db_from(energy, 0, cfg.vad) if cfg.vad.steady_margin else floor
+
+
+def _heard_levels(energy: np.ndarray, inten: np.ndarray, unheard: np.ndarray,
+                  cfg: AnalyzerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_levels` of a signal with frames marked ``unheard`` (shapes (n,))."""
+    syl, vad = cfg.syllables, cfg.vad
+    level = heard_extremum(inten, heard_frames(unheard, syl.smooth_frames // 2), syl.level_window_frames,
+                           np.maximum)
+    floor = heard_floor_db(energy, unheard, vad.smooth_frames, vad.floor_window_frames)
+    slow = heard_floor_db(energy, unheard, vad.spread_smooth_frames, vad.floor_window_frames)
+    return inten, floor, level, slow if vad.steady_margin else floor
 
 
 def _cepstral(raw: dict[str, np.ndarray], first: int, lay: _Layout, cfg: AnalyzerConfig, a: int, b: int,
@@ -450,13 +466,17 @@ def _check_context(sound: SoundClassParams) -> None:
                          f"({LOCAL_LEFT}, {CONTEXT_RIGHT})")
 
 
-def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) -> Frames:
+def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
+                   unheard: Sequence[tuple[int, int]] = ()) -> Frames:
     """Frame features of a whole mono signal.
 
     Parameters
     ----------
     x : np.ndarray [shape=(n,)], float, full scale +-1
     rate : int, 8000 or 16000
+    unheard : ``(first, end)`` sample ranges of ``x`` the capture filled in, no audio having come
+        (:attr:`~monitor.capture.sources.Chunk.unheard`): the level trackers (noise floor, peak
+        level) learn nothing from the frames that hold a sample of them and hold through them
 
     Returns
     -------
@@ -465,7 +485,17 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None) 
     cfg = cfg or AnalyzerConfig()
     lay = _Layout.make(rate, cfg)
     raw = _whole_raw(_check_signal(x), lay, cfg)
-    return Frames.empty() if raw is None else _contextual(raw, 0, lay, cfg, _Network.load())[0]
+    if raw is None:
+        return Frames.empty()
+    raw["unheard"] = frames_touching(_spans(unheard), 0, len(raw["energy_db"]), lay.win, lay.hop)
+    return _contextual(raw, 0, lay, cfg, _Network.load())[0]
+
+
+def _spans(unheard: Sequence[tuple[int, int]], offset: int = 0) -> np.ndarray:
+    """``unheard`` sample ranges as an array (shape (k, 2)), moved by ``offset`` samples, empty
+    ranges left out."""
+    spans = np.asarray(unheard, np.int64).reshape(-1, 2) + offset
+    return spans[spans[:, 1] > spans[:, 0]]
 
 
 def _whole_raw(x: np.ndarray, lay: _Layout, cfg: AnalyzerConfig) -> dict[str, np.ndarray] | None:
@@ -487,7 +517,8 @@ class StreamingAnalyzer:
     ``feed(chunk)`` returns the frames whose full context has arrived (they
     lag the input by ``CONTEXT_RIGHT`` frames plus a window); ``flush()``
     returns the rest at the end of the stream. The frames equal those of
-    :func:`analyze_signal` on the concatenated input.
+    :func:`analyze_signal` on the concatenated input, with a chunk's ``unheard`` ranges as the
+    whole signal's (the marks come with the samples they mark, before their frames are made).
     """
 
     def __init__(self, rate: int, cfg: AnalyzerConfig | None = None, emit_grid: int = EMIT_GRID) -> None:
@@ -508,6 +539,7 @@ class StreamingAnalyzer:
         self._low0 = 0
         self._decimate = Resampler(rate, self._lay.prate, 1)  # exact across chunks
         self._n_input = 0          # real samples received
+        self._unheard = np.zeros((0, 2), np.int64)  # input sample ranges marked not heard that frames to come hold
         self._n_raw = 0            # frames with raw features
         self._raw: dict[str, np.ndarray] = {}
         self._raw0 = 0             # frame index of the first buffered raw row
@@ -533,11 +565,16 @@ class StreamingAnalyzer:
         lay = self._lay
         return max(0, (samples - lay.reach - lay.win // 2) // lay.hop + 1)
 
-    def feed(self, chunk: np.ndarray) -> Frames:
-        """Add samples (shape (n,), float) and return the frames now complete."""
+    def feed(self, chunk: np.ndarray, unheard: Sequence[tuple[int, int]] = ()) -> Frames:
+        """Add samples (shape (n,), float) and return the frames now complete; ``unheard``: the
+        ``(first, end)`` ranges of the chunk's samples the capture filled in (see
+        :func:`analyze_signal`)."""
         if self._flushed:
             raise RuntimeError("analyzer already flushed")
         chunk = _check_signal(chunk)
+        if len(unheard):
+            spans = _spans(unheard, self._n_input + self._n_pending)
+            self._unheard = np.concatenate([self._unheard, spans])
         # nothing can be emitted before the samples of the next grid point's right context have
         # arrived: small live chunks wait here, and are taken in (joined, decimated) together; the
         # decimation is exact for any split of the stream, so the frames are the same
@@ -604,10 +641,12 @@ class StreamingAnalyzer:
             new = _raw_features(self._samples, self._sample0, self._low, self._low0, self._n_raw, count, lay,
                                 self.cfg)
             res = new.pop("residual")
+            new["unheard"] = frames_touching(self._unheard, self._n_raw, count, lay.win, lay.hop)
             self._res = res if not len(self._res) else np.concatenate([self._res, res])
             self._raw = new if not self._raw else {k: np.concatenate([self._raw[k], new[k]]) for k in new}
             self._n_raw += count
-        # drop samples no future frame needs
+        # drop the marks no future frame holds, and samples no future frame needs
+        self._unheard = self._unheard[self._unheard[:, 1] > self._n_raw * lay.hop]
         keep_from = lay.centre(self._n_raw) - (lay.pad_left + lay.win // 2) - self._sample0
         if keep_from > 0:
             self._samples = self._samples[keep_from:]
@@ -622,7 +661,7 @@ class StreamingAnalyzer:
         if end <= self._n_emitted:
             return self._nothing
         lo = self._raw0
-        levels = self._levels.update(self._raw["energy_db"], final)
+        levels = self._levels.update(self._raw["energy_db"], self._raw["unheard"], final)
         out, self._scores = _contextual({**self._raw, "residual": self._res}, lo, self._lay, self.cfg, self._network,
                                         self._n_emitted - lo, end - lo, res_row0=self._res_row0,
                                         known=self._scores, levels=levels)

@@ -6,43 +6,56 @@ values and computes each batch only the new frames and the few at the end that a
 instead of the whole raw buffer (about 1300 frames). The
 smoothing's running sum is carried from frame to frame exactly as one pass over the whole signal
 accumulates it, and the trailing extrema are exact, so the columns are bit for bit those of
-:func:`monitor.analysis.analyzer.analyze_signal`.
+:func:`monitor.analysis.analyzer.analyze_signal`. The extrema learn nothing from the frames the
+capture marked as not heard (:func:`monitor.dsp.energy.heard_extremum`): each column keeps the
+values of the last heard frames its window holds, however long ago they came, and holds its last
+value through the marked frames.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..dsp.energy import VadParams
+from ..dsp.energy import FLOOR_DB, VadParams, heard_frames, held
 from ..dsp.filters import running_sums_after, trailing_after
 from ..dsp.syllables import SyllableParams
 
 
 class _Smoothed:
     """``smooth_db`` of a growing energy column (power average over ``size`` frames, nearest
-    ends) and a trailing extremum of it over ``window`` frames, both kept where final."""
+    ends) and a trailing extremum of it over ``window`` heard frames, both kept where final."""
 
     def __init__(self, size: int, window: int, reduce: np.ufunc) -> None:
         self.size, self.window, self.reduce = int(size), max(1, int(window)), reduce
         self.values = np.zeros(0, np.float32)    # final smoothed values, from the buffer's first frame
         self.extreme = np.zeros(0, np.float32)   # final trailing extrema, the same frames
         self._carry: float | None = None         # the running sum of the last final frame's window
+        self._heard = np.zeros(0, np.float32)    # the last window - 1 final heard frames' smoothed values
+        self._held = np.float32(FLOOR_DB)        # the extremum at the last final frame
 
-    def update(self, energy: np.ndarray, final: bool, values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
-        """Smoothed values (None unless ``values``) and trailing extrema of every frame of
-        ``energy`` (shape (n,), the buffer the kept columns start with); keeps those that no later
-        frame changes."""
+    def update(self, energy: np.ndarray, unheard: np.ndarray, final: bool,
+               values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """Smoothed values (None unless ``values``) and trailing extrema over the heard frames of
+        every frame of ``energy`` (shape (n,), the buffer the kept columns start with; ``unheard``
+        the same frames' marks, bool); keeps those that no later frame changes."""
         done, n, h = len(self.values), len(energy), self.size // 2
         if n == done:
             return self.values if values else None, self.extreme
         sums = self._sums(energy, done)
         mean = (sums / self.size).astype(np.float32)
         smooth = (10.0 * np.log10(mean + 1e-10)).astype(np.float32, copy=False)
-        history = self.values[max(0, done - (self.window - 1)):]
-        extreme = trailing_after(history, smooth, self.window, self.reduce)
+        heard = heard_frames(unheard, h, done)
+        extreme = trailing_after(self._heard, smooth[heard], self.window, self.reduce)
+        if len(extreme) < len(heard):  # some not heard: each holds the last heard frame's extremum
+            extreme = held(extreme, heard, self._held)
         keep = (n if final else max(done, n - h)) - done
         if keep:
             self._carry = float(sums[keep - 1])
+            kept = smooth[:keep][heard[:keep]]
+            if len(kept):
+                kept = np.concatenate([self._heard, kept]) if len(kept) < self.window - 1 else kept
+                self._heard = kept[max(0, len(kept) - (self.window - 1)):]
+            self._held = extreme[keep - 1]
         # every frame's column, the final ones kept as a view of its start: read only, as the
         # caller must not change what is kept
         extreme = _read_only(np.concatenate([self.extreme, extreme]))
@@ -99,13 +112,15 @@ class LevelColumns:
         self._slow = (_Smoothed(vad.spread_smooth_frames, vad.floor_window_frames, np.minimum)
                       if vad.steady_margin else None)
 
-    def update(self, energy: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def update(self, energy: np.ndarray, unheard: np.ndarray,
+               final: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Intensity (dB), the noise floor, the intensity's trailing peak (``level_window_frames``)
         and the slow floor (the floor itself when the steady margin is off) of every frame of the raw
-        buffer ``energy`` (shapes (n,), float32); ``final``: the stream ended."""
-        intensity, level = self._intensity.update(energy, final)
-        _, floor = self._floor.update(energy, final, values=False)
-        slow = floor if self._slow is None else self._slow.update(energy, final, values=False)[1]
+        buffer ``energy`` (shapes (n,), float32), the floors and the peak over the frames not marked
+        ``unheard`` (shape (n,), bool); ``final``: the stream ended."""
+        intensity, level = self._intensity.update(energy, unheard, final)
+        _, floor = self._floor.update(energy, unheard, final, values=False)
+        slow = floor if self._slow is None else self._slow.update(energy, unheard, final, values=False)[1]
         return intensity, floor, level, slow
 
     def cut(self, rows: int) -> None:

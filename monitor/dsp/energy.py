@@ -86,6 +86,42 @@ def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
     return filters.trailing_max(x, window)
 
 
+def heard_frames(unheard: np.ndarray, reach: int, lo: int = 0) -> np.ndarray:
+    """Frames ``lo ..`` with no frame marked not heard (``unheard``: the capture filled their
+    samples in, no audio having come) among them and the ``reach`` frames each side (those a centred
+    smoothing over ``2 reach + 1`` frames reads), reading only the marks from ``lo - reach``.
+    Shape (n,) bool -> (n - lo,), bool."""
+    start = max(0, lo - reach)
+    marked = unheard[start:]
+    if not np.count_nonzero(marked):
+        return np.ones(len(unheard) - lo, bool)
+    count = np.concatenate([[0], np.cumsum(marked)])
+    at = np.arange(lo - start, len(marked))
+    return count[np.minimum(at + reach + 1, len(marked))] == count[np.maximum(at - reach, 0)]
+
+
+def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np.ndarray:
+    """Per frame, the value ``extreme`` has at the last heard frame up to it (``before`` until the
+    first): ``extreme`` (shape (k,)) holds one value per heard frame of ``heard`` (shape (n,), bool,
+    k of them True). Shape -> (n,), float32."""
+    last = np.cumsum(heard) - 1
+    if not len(extreme):
+        return np.full(len(heard), before, np.float32)
+    return np.where(last >= 0, extreme[np.maximum(last, 0)], np.float32(before)).astype(np.float32, copy=False)
+
+
+def heard_extremum(values: np.ndarray, heard: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
+    """``reduce`` (``np.minimum``: a floor, ``np.maximum``: a peak) of ``values`` over the last
+    ``window`` heard frames (:func:`heard_frames`), at a frame not heard the value of the last heard
+    one (:data:`FLOOR_DB` before any): a tracker that learns nothing from the time the capture marked
+    as not heard and goes on after it from where it was. All heard: the trailing extremum over
+    ``window`` frames. Shapes (n,), (n,) -> (n,)."""
+    trail = trailing_min if reduce is np.minimum else trailing_max
+    if np.count_nonzero(heard) == len(heard):
+        return trail(values, window)
+    return held(trail(values[heard], window), heard)
+
+
 def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
     """Adaptive noise floor: trailing minimum of the smoothed level. Shape (n,) -> (n,)."""
     return trailing_min(smooth_db(energy_db, params.smooth_frames), params.floor_window_frames)
@@ -101,6 +137,13 @@ def slow_floor_db_from(energy_db: np.ndarray, lo: int, params: VadParams) -> np.
     """The floor of the level smoothed over ``spread_smooth_frames`` (a trailing minimum over
     ``floor_window_frames``, as :func:`noise_floor_db_from`), frames ``lo ..``. Shape (n,) -> (n - lo,)."""
     return _floor_from(energy_db, lo, params.spread_smooth_frames, params.floor_window_frames)
+
+
+def heard_floor_db(energy_db: np.ndarray, unheard: np.ndarray, smooth: int, window: int) -> np.ndarray:
+    """The floor of :func:`noise_floor_db_from` (level smoothed over ``smooth`` frames, trailing
+    minimum over ``window``) of a whole signal, over its heard frames only (:func:`heard_extremum`;
+    ``unheard`` shape (n,), bool: the frames the capture marked). Shape (n,) -> (n,)."""
+    return heard_extremum(smooth_db(energy_db, smooth), heard_frames(unheard, smooth // 2), window, np.minimum)
 
 
 def _floor_from(energy_db: np.ndarray, lo: int, smooth: int, window: int) -> np.ndarray:
@@ -135,9 +178,13 @@ def floor_margin_db(floor_db: np.ndarray, slow_floor_db: np.ndarray, params: Vad
                    params.floor_margin_db).astype(np.float32, copy=False)
 
 
-def peak_level(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
-    """Recent peak level: trailing maximum of the 30 ms smoothed level. Shape (n,) -> (n,)."""
-    return trailing_max(smooth_db(energy_db, 3), params.level_window_frames)
+def peak_level(energy_db: np.ndarray, params: VadParams, unheard: np.ndarray | None = None) -> np.ndarray:
+    """Recent peak level: trailing maximum of the 30 ms smoothed level, over the heard frames only
+    when some are marked ``unheard`` (shape (n,), bool; :func:`heard_extremum`). Shape (n,) -> (n,)."""
+    smooth = smooth_db(energy_db, 3)
+    if unheard is None:
+        return trailing_max(smooth, params.level_window_frames)
+    return heard_extremum(smooth, heard_frames(unheard, 1), params.level_window_frames, np.maximum)
 
 
 def voice_activity(energy_db: np.ndarray, floor_db: np.ndarray, strength: np.ndarray,

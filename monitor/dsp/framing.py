@@ -13,6 +13,19 @@ def n_frames(n_samples: int, frame_length: int, hop_length: int) -> int:
     return 1 + (n_samples - frame_length) // hop_length
 
 
+def frames_touching(spans: np.ndarray, first: int, count: int, frame_length: int, hop_length: int) -> np.ndarray:
+    """Which of frames ``first .. first + count`` (frame ``i``: samples ``i hop .. i hop + length``)
+    hold a sample of any of ``spans`` (shape (k, 2): ``[start, end)`` sample ranges).
+    Shape -> (count,), bool."""
+    spans = np.asarray(spans, np.int64).reshape(-1, 2)
+    lo = np.clip((spans[:, 0] - frame_length) // hop_length + 1 - first, 0, count)
+    hi = np.clip((spans[:, 1] - 1) // hop_length + 1 - first, 0, count)
+    edges = np.zeros(count + 1, np.int64)
+    np.add.at(edges, lo[hi > lo], 1)
+    np.add.at(edges, hi[hi > lo], -1)
+    return np.cumsum(edges[:count]) > 0
+
+
 def frame_signal(x: np.ndarray, frame_length: int, hop_length: int, offset: int = 0,
                  count: int | None = None) -> np.ndarray:
     """Frames of ``x`` as a read-only strided view (no copy).
