@@ -5,9 +5,9 @@ For a noisy evaluation call (labels: the caller's phrases), three kinds of test 
 * ``gap``: ``gap_s`` seconds inserted into both legs at the middle of a caller pause (the first
   pause of at least 1 s from ``--at``): the caller's leg exact zeros (variant Z) or the caller's
   own line noise, tiled from their longest pause (variant N); the agent's leg the same line noise
-  of the agent's in both. The 10 s after the gap are the same samples in both: their frames, and
-  the cues and alerts of the call (the gap marked as not heard in both, as the live capture marks
-  a lost source), are compared.
+  of the agent's in both. The 10 s after the gap are the same samples in both: their frames and
+  the cues and alerts of the call, the gap marked as not heard in both (as the live capture marks
+  a lost source: the analyzer's level trackers skip it), are compared.
 * ``dtx``: every caller sample outside the labelled caller phrases set to zero, against the
   original.
 
@@ -59,10 +59,12 @@ def line_noise(leg: np.ndarray, rate: int, quiet: np.ndarray, n: int) -> np.ndar
     return np.resize(leg[int((a + 0.2) * rate):int((b - 0.2) * rate)], n)
 
 
-def frame_figures(x: np.ndarray, rate: int, t0: float, t1: float, ph: np.ndarray, shift: float = 0.0) -> dict:
-    """Caller frames in [t0, t1): speech frames, those outside the labelled phrases (false), nuclei,
-    breath and cough frames, the noise floor's median."""
-    f = analyze_signal(x, rate).between(t0, t1)
+def frame_figures(x: np.ndarray, rate: int, t0: float, t1: float, ph: np.ndarray, shift: float = 0.0,
+                  unheard: tuple[tuple[int, int], ...] = ()) -> dict:
+    """Caller frames in [t0, t1) (``unheard``: sample ranges marked not heard, as the capture marks a
+    lost source): speech frames, those outside the labelled phrases (false), nuclei, breath and
+    cough frames, the noise floor's median."""
+    f = analyze_signal(x, rate, unheard=unheard).between(t0, t1)
     inside = np.zeros(len(f), bool)
     for a, b in ph + shift:
         inside |= (f.t >= a - 0.05) & (f.t < b + 0.05)
@@ -112,7 +114,7 @@ def gap_case(name: str, rate: int, gap_s: float, at: float, cues: bool) -> dict:
         y = np.concatenate([x[:cut], np.stack([caller, agent], axis=1), x[cut:]])
         t0 = (cut + n) / rate
         shifted = np.where(ph >= cut / rate, ph + gap_s, ph)
-        fig = frame_figures(y[:, 0], rate, t0, t0 + AFTER_S, shifted)
+        fig = frame_figures(y[:, 0], rate, t0, t0 + AFTER_S, shifted, unheard=((cut, cut + n),))
         if cues:
             fig.update(cue_figures(judged(y, rate, (cut, cut + n)), t0, t0 + AFTER_S))
         out[variant] = fig
