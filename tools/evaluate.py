@@ -336,8 +336,8 @@ class _RecordingAnalyzer:
         self.fed: list[Frames] = []
         self.flushed: Frames | None = None
 
-    def feed(self, x: np.ndarray) -> Frames:
-        frames = self.analyzer.feed(x)
+    def feed(self, x: np.ndarray, unheard: Sequence[tuple[int, int]] = ()) -> Frames:
+        frames = self.analyzer.feed(x, unheard)
         self.fed.append(frames)
         return frames
 
