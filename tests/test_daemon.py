@@ -724,6 +724,57 @@ def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_st
     assert not [m for level, m in monitor_logs if "audio not written" in m]
 
 
+def test_after_a_reload_moved_alerts_from_a_dead_url_to_one_that_answers_status_no_longer_shows_the_outage(
+        tmp_path, monitor_logs, hook):
+    """The daemon starts with a webhook URL nobody listens at; the call's first five alerts queue
+    and the outage is said (a warning: the status's last warning). A reload moves them to a console
+    that answers: once they are delivered there, the status's last warning is the line that says so,
+    not the old URL's failure as if it went on."""
+    from monitor.commands.status import render
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.sinks.webhook import WebhookSink
+    from monitor.delivery.store import Store
+
+    dead = Hook()
+    dead.close()  # nothing listens there: connection refused
+    overrides = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": dead.url}
+    cfg = load_config(overrides=overrides, user_config=False)
+    reloaded = load_config(overrides={**overrides, "delivery.webhook_url": hook.url}, user_config=False)
+    said: dict[str, str] = {}
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, dead.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=1, poll_s=0.05).start()
+        daemon = InProcess(cfg, FileSource(FIXTURE), store, {"webhook": sink}, webhook=sink,
+                           reload=lambda: reloaded)
+
+        def reload_then_look(ev) -> None:
+            """At the fifth alert, once the webhook has failed five times: the reload; at the next cues,
+            once all five are delivered at the new URL: the status, as `call-monitor status` shows it."""
+            if ev.type == "alert" and daemon.alerts_total == 5 and "before" not in said:
+                assert wait_for(lambda: sink.failures >= 5, 10), sink.failures
+                said["before"] = render(daemon.state())
+                daemon.request_reload()
+            elif ev.type == "cues" and sink.url == hook.url and "after" not in said:  # reloaded
+                assert wait_for(lambda: len(hook.received) >= 5 and not sink.pending(), 10), hook.received
+                said["after"] = render(daemon.state())
+
+        daemon.sinks["look"] = reload_then_look
+        try:
+            assert daemon.run() == 0
+        finally:
+            sink.close()
+    def last_problem(status: str) -> str:
+        (line,) = [line.strip() for line in status.splitlines() if line.strip().startswith("last ")]
+        return line
+
+    assert last_problem(said["before"]).startswith("last warning at ")
+    assert f": webhook {dead.url}: alert 1 not delivered (" in last_problem(said["before"])
+    back = (f"webhook {hook.url}: delivering the alerts held back while {dead.url} was down (alert 1 delivered "
+            "here); the 4 other alert(s) waiting go here now")
+    assert last_problem(said["after"]).startswith("last warning at ") and last_problem(said["after"]).endswith(
+        f": {back}"), said["after"]
+    assert [m for level, m in monitor_logs if level == "warning"][-1] == back
+
+
 class _CallerLost:
     """A recorded call as a live source whose caller's source is lost from ``lost_from`` (source
     clock) on: its state "lost" in :meth:`stats`, its channel silent and marked as not heard, as the

@@ -195,6 +195,37 @@ def test_a_new_url_takes_the_alerts_pending_for_the_old_one(tmp_path, monitor_lo
         store.close()
 
 
+def test_alerts_an_outage_held_back_and_a_reload_moved_to_a_new_url_are_said_delivered_there(
+        tmp_path, monitor_logs, hook):
+    """The old URL is down (its outage said once: "no more is said until it delivers again") with
+    five alerts waiting; a reload moves them to a console that answers. The first delivered there
+    says, at warning level as the outage was, that what the old URL held back is delivered here and
+    how many more go now: the outage is not the last word of the log (nor the status's last warning,
+    which is the last warning logged). Nothing more is said of the others."""
+    old = Hook()
+    old.close()  # nothing listens there: connection refused
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, old.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=1, poll_s=0.05).start()
+    try:
+        alerts = [_alert(store) for _ in range(5)]
+        for ev in alerts:
+            sink(ev)
+        assert wait_for(lambda: sink.failures >= 10, 10), sink.failures
+        sink.retarget(hook.url, None)
+        assert wait_for(lambda: len(store.deliveries("delivered")) == 5, 10), store.deliveries()
+        time.sleep(0.3)  # nothing more said after the last delivery
+    finally:
+        sink.close()
+        store.close()
+    assert sorted(p["alert_id"] for _, p in hook.received) == [ev.alert_id for ev in alerts]
+    warnings = [m for level, m in monitor_logs if level == "warning"]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(f"webhook {old.url}: alert {alerts[0].alert_id} not delivered (")
+    first = min(p["alert_id"] for _, p in hook.received)
+    assert warnings[1] == (f"webhook {hook.url}: delivering the alerts held back while {old.url} was down "
+                           f"(alert {first} delivered here); the 4 other alert(s) waiting go here now")
+
+
 def test_an_alert_fetched_for_the_old_url_is_posted_after_a_reload_under_the_new_url_it_went_to(tmp_path, hook):
     """Two alerts due for the old URL; while the first is on its way there, a reload changes the
     URL. The first went to the old URL and says so; the second goes to the new one and its outbox

@@ -25,11 +25,14 @@ given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the 
 One URL at a time: what is pending for another URL (queued before the URL was changed, by this
 daemon before a reload or by an earlier one) goes to the current URL, due at once and with its
 attempts counted anew (:meth:`WebhookSink.retarget`, and at the start): they are the same alerts
-for the same supervisor, and an outbox row left on an old URL would never be delivered. The URL
-and its token change together (:class:`Target`) and each post reads them once, as it starts: after
-a reload's "configuration reloaded" nothing more is posted to the old URL, except what was already
-on its way (a post begun before, finished within ``timeout_s``: an alert it delivered counts as
-delivered, to the supervisor it reached).
+for the same supervisor, and an outbox row left on an old URL would never be delivered. When an
+outage of the old URL was said, the first of them delivered at the new one says so at warning level,
+as the outage was (with how many others it held back, going now), so that the outage is not the last
+word of the log nor the daemon's status's last warning. The URL and its token change together
+(:class:`Target`) and each post reads them once, as it starts: after a reload's "configuration
+reloaded" nothing more is posted to the old URL, except what was already on its way (a post begun
+before, finished within ``timeout_s``: an alert it delivered counts as delivered, to the supervisor
+it reached).
 
 A URL may carry a secret in its query (``/webhook?token=...``): what is shown of it, in log lines
 and in the daemon's status, is :func:`~monitor.config.urls.redact_url`'s form
@@ -245,11 +248,13 @@ class WebhookSink:
         self.last_error = ""
         # the worker's own (retarget never writes them), of the URL it last posted to: the error said
         # of the endpoint's outage (None while it delivers), the deliveries that failed in one and
-        # wait still, those refused while it delivered others
+        # wait still, those refused while it delivered others; and the earlier URL (as shown) whose
+        # outage was said and whose alerts came here, until one is delivered here
         self._outage_url: str | None = None
         self._outage: str | None = None
         self._failed_in_outage: set[int] = set()
         self._refused: dict[int, str] = {}
+        self._moved_from: str | None = None
         self._damaged: set[int] = set()  # the outbox rows no release writes, said once
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -425,10 +430,7 @@ class WebhookSink:
             self.store.mark_delivered(d.id)
             self.delivered += 1
             n += 1
-            self._failed_in_outage.discard(d.id)
-            self._refused.pop(d.id, None)
-            if d.attempts or self._outage is not None:
-                self._said_back(target, d.alert_id, d.attempts + 1)
+            if self._said_back(target, d):
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
@@ -447,25 +449,42 @@ class WebhookSink:
             log.debug("webhook %s: outbox row %s not marked failed yet: %s", self.shown_url, delivery_id, fail)
 
     def _same_endpoint(self, url: str) -> None:
-        """Forget what was said of another URL (a reload changed it): its outage is not this one's."""
-        if url != self._outage_url:
-            self._outage_url, self._outage = url, None
-            self._failed_in_outage.clear()
-            self._refused.clear()
-
-    def _said_back(self, target: Target, alert_id: int | None, attempts: int) -> None:
-        """The endpoint delivered an alert that had failed (or delivered during an outage): one
-        warning line that it delivers again after an outage said (with how many other alerts it held
-        back, still to go), else an info line."""
-        self._same_endpoint(target.url)
-        if self._outage is None:
-            log.info("webhook %s: alert %s delivered after %s attempts", target.shown_url, alert_id, attempts)
+        """Forget what was said of another URL (a reload changed it): its outage is not this one's,
+        but the alerts it held back came here (:attr:`_moved_from`), until one is delivered here."""
+        if url == self._outage_url:
             return
-        held = len(self._failed_in_outage)  # still waiting: not this one, nor those given up for good
-        log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", target.shown_url,
-                    alert_id, attempts,
-                    f"; the {held} other alert(s) held back while it was down go now" if held else "")
-        self._outage = None
+        if self._outage is not None and self._outage_url is not None:
+            self._moved_from = redact_url(self._outage_url)
+        self._outage_url, self._outage = url, None
+        self._failed_in_outage.clear()
+        self._refused.clear()
+
+    def _said_back(self, target: Target, d: Delivery) -> bool:
+        """The endpoint delivered ``d``: after an outage was said, of this URL or of an earlier one
+        whose alerts came here, one warning line that it delivers (again), with how many other
+        alerts it held back, still to go; after failures unsaid, an info line. Returns whether ``d``
+        had failed or waited in an outage (what waits on a long backoff is due now)."""
+        self._same_endpoint(target.url)
+        self._failed_in_outage.discard(d.id)
+        self._refused.pop(d.id, None)
+        outage, moved_from = self._outage, self._moved_from
+        self._outage = self._moved_from = None
+        if outage is not None:
+            held = len(self._failed_in_outage)  # still waiting: not this one, nor those given up for good
+            log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", target.shown_url,
+                        d.alert_id, d.attempts + 1,
+                        f"; the {held} other alert(s) held back while it was down go now" if held else "")
+        elif moved_from is not None:
+            held = self.pending()  # what waits still (the others moved here, those queued since)
+            log.warning("webhook %s: delivering the alerts held back while %s was down (alert %s delivered "
+                        "here)%s", target.shown_url, moved_from, d.alert_id,
+                        f"; the {held} other alert(s) waiting go here now" if held else "")
+        elif d.attempts:
+            log.info("webhook %s: alert %s delivered after %s attempts", target.shown_url, d.alert_id,
+                     d.attempts + 1)
+        else:
+            return False
+        return True
 
     def _said_failure(self, target: Target, d: Delivery, attempts: int, delay: float, refusal: bool = False) -> None:
         """One line when the endpoint first fails (and when the reason changes), not one per retry
