@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import subprocess
 import threading
@@ -913,3 +914,99 @@ def test_a_client_sending_its_request_a_byte_at_a_time_holds_the_socket_no_longe
         stop.set()
         slow.join(3)
         server.close()
+
+
+@contextlib.contextmanager
+def _idle_clients(path: str, n: int) -> Iterator[list[socket.socket]]:
+    """``n`` connections to the socket at ``path`` held open all the while, none sending anything
+    nor closing its side: each one the daemon answers (and closes) is opened again at once. Yields
+    them once all ``n`` are open (fewer when the daemon takes fewer within 5 s)."""
+    held: list[socket.socket] = []
+    stop, ready = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        while not stop.is_set():
+            while len(held) < n:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.setblocking(False)
+                try:
+                    s.connect(path)
+                except OSError:  # the daemon's backlog is full: again in the next round
+                    s.close()
+                    break
+                held.append(s)
+            if len(held) == n:
+                ready.set()
+            answered, _, _ = select.select(held, [], [], 0.02)
+            for s in answered:
+                held.remove(s)
+                s.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    try:
+        ready.wait(5.0)
+        yield held
+    finally:
+        stop.set()
+        holder.join(5)
+        for s in held:
+            s.close()
+
+
+def test_idle_clients_at_the_status_socket_keep_neither_status_nor_call_start_from_their_answers(pulse, env, tmp_path):
+    """Ten connections to the daemon's socket held open and idle (each one answered opened again at
+    once) made the daemon look dead: it served one connection at a time and its backlog held four,
+    so `status` said "no daemon answering" and a softphone's `call start` was lost. Each is
+    answered now."""
+    sock = str(Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock")
+    d = start_daemon(env, tmp_path)
+    try:
+        with _idle_clients(sock, 10) as held:
+            assert len(held) == 10
+            st = subprocess.run([PY, "-m", "monitor.cli", "status", "--json"], env=env, capture_output=True,
+                                text=True, timeout=30, cwd=ROOT)
+            assert st.returncode == 0 and json.loads(st.stdout)["running"] is True, st
+            started = _call(env, "start")
+            assert started.returncode == 0 and started.stdout.strip() == "call 1 started", started
+            assert len(held) == 10
+        stop_daemon(d)
+    finally:
+        d.kill()
+    assert len(stored_calls(tmp_path / "e.db")) == 1
+
+
+def test_a_client_finding_the_daemons_backlog_full_waits_for_its_turn(tmp_path):
+    """A daemon busy with other clients (its backlog full: the connection refused with EAGAIN) is
+    there, not gone: `ask` retries until it is taken, within its timeout, and gets the answer."""
+    from monitor.delivery.status_socket import ask
+    path = str(tmp_path / "busy.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(0)
+        waiting = []
+        while True:  # fill the backlog
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(path)
+            except BlockingIOError:
+                s.close()
+                break
+            waiting.append(s)
+        answers: list[dict] = []
+        asker = threading.Thread(target=lambda: answers.append(ask(path, {"status": True}, timeout=10.0)))
+        asker.start()
+        time.sleep(0.5)  # the asker finds the backlog full meanwhile
+        assert asker.is_alive() and not answers
+        for _ in range(len(waiting) + 1):  # the waiting ones, then the asker's
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(0.5)
+                with contextlib.suppress(socket.timeout):
+                    conn.recv(4096)  # the asker's request (closing on it unread would reset its connection)
+                conn.sendall(b'{"state": "listening"}\n')
+        asker.join(10)
+        for s in waiting:
+            s.close()
+    assert answers == [{"state": "listening"}]

@@ -316,6 +316,9 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
     except RequestNotRead:
         return ExitStatus.FAILED, (f"the daemon at {path} did not read the request: an older version, "
                                    "which answers only the status (restart it)")
+    except BlockingIOError:  # its backlog stayed full: it listens, busy with other clients
+        return ExitStatus.FAILED, (f"the daemon at {path} took no connection within {timeout:g} s: other "
+                                   "clients hold its socket")
     except OSError as err:
         if kind := _not_a_socket(path):
             return ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there"

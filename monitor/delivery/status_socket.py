@@ -4,7 +4,13 @@ JSON object back: the daemon's state for ``{"status": true}`` or no request (``c
 status`` sends none: every version of the daemon answers that); for ``{"call": "start"}`` and
 ``{"call": "end"}`` (``call-monitor call``), what the daemon did (``{"ok": true, "message":
 ...}``) or ``{"error": ...}``. The daemon opens it first thing in its start: until it listens, the
-status is ``{"starting": true, ...}`` and a call mark an error (:meth:`StatusServer.answer_with`)."""
+status is ``{"starting": true, ...}`` and a call mark an error (:meth:`StatusServer.answer_with`).
+
+Each connection is served in a thread of its own (up to ``MAX_CLIENTS`` at once, the next ones
+waiting in a backlog of ``BACKLOG``), its request read within ``REQUEST_WAIT_S``: clients that
+connect and send nothing, or send slowly, delay no other (a softphone's ``call start`` among them).
+A client finding the backlog full retries for its timeout (:func:`ask`) before it says that no
+daemon answers."""
 
 from __future__ import annotations
 
@@ -53,6 +59,15 @@ REQUEST_WAIT_S = 0.3
 """How long the daemon waits for a connection's request line, all told: one that neither sends one
 nor closes its side (an older client) is then answered with the status."""
 
+MAX_CLIENTS = 16
+"""Connections the daemon serves at once, each in a thread of its own."""
+
+BACKLOG = 64
+"""Connections waiting to be served beyond those; a client finding them full retries."""
+
+BUSY_RETRY_S = 0.05
+"""How often a client retries a daemon whose backlog is full, until its timeout."""
+
 
 class RequestNotRead(ConnectionError):
     """The daemon closed the connection without reading the request: a daemon older than the
@@ -68,10 +83,9 @@ def query_status(path: str, timeout: float = 2.0) -> dict:
 def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
     """Send ``request`` (None: nothing, for the status) to the daemon's socket at ``path`` and
     return its JSON answer (OSError when there is no daemon there, :class:`RequestNotRead` when it
-    did not read the request, ValueError for an answer that is no JSON)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
+    did not read the request, ValueError for an answer that is no JSON; BlockingIOError when the
+    daemon's backlog stayed full for ``timeout``)."""
+    with _connect(path, timeout) as s:
         data = b""
         try:
             if request is not None:
@@ -88,6 +102,26 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
             raise RequestNotRead(err.errno, "the daemon closed the connection without reading the request") \
                 from err
     return json.loads(data.decode("utf-8"))
+
+
+def _connect(path: str, timeout: float) -> socket.socket:
+    """A connection to the socket at ``path``, retried while the daemon's backlog is full (it is busy
+    with other clients, not gone), for ``timeout`` at most."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:  # EAGAIN: the backlog is full
+            s.close()
+            if time.monotonic() + BUSY_RETRY_S > deadline:
+                raise
+            time.sleep(BUSY_RETRY_S)
+        except BaseException:
+            s.close()
+            raise
 
 
 def _read_request(conn: socket.socket) -> dict:
@@ -117,8 +151,9 @@ def _read_request(conn: socket.socket) -> dict:
 
 
 class StatusServer:
-    """Answer each connection on a Unix socket: ``state()`` as JSON, or, for a request other than
-    the status, what ``control(request)`` answers (see the module's docstring)."""
+    """Answer each connection on a Unix socket, in a thread of its own (``MAX_CLIENTS`` at once):
+    ``state()`` as JSON, or, for a request other than the status, what ``control(request)`` answers
+    (see the module's docstring)."""
 
     def __init__(self, path: str, state: Callable[[], dict],
                  control: Callable[[dict], dict] | None = None) -> None:
@@ -148,9 +183,10 @@ class StatusServer:
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
-        self.sock.listen(4)
+        self.sock.listen(BACKLOG)
         self.sock.settimeout(0.3)
         self._stop = threading.Event()
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
         self._thread.start()
 
@@ -161,38 +197,47 @@ class StatusServer:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.3):  # as many served as it takes: the next ones wait
+                continue
             try:
                 conn, _ = self.sock.accept()
             except (socket.timeout, OSError):
+                self._slots.release()
                 continue
-            answer, slow = self._answer(conn)
-            if slow:  # carried out by the capture loop: in a short-lived thread of its own, so that
-                threading.Thread(target=self._reply, args=(conn, answer), name="status-control",
-                                 daemon=True).start()  # the socket answers the others meanwhile
-            else:
-                self._reply(conn, answer)
+            try:
+                threading.Thread(target=self._serve_one, args=(conn,), name="status-client", daemon=True).start()
+            except RuntimeError:  # no thread could be started: this one goes unanswered
+                conn.close()
+                self._slots.release()
 
-    def _answer(self, conn: socket.socket) -> tuple[Callable[[], dict], bool]:
-        """What answers the connection's request, and whether that waits for the capture loop."""
+    def _serve_one(self, conn: socket.socket) -> None:
+        """Read the connection's request and answer it (a call mark waits for the capture loop)."""
+        try:
+            self._reply(conn, self._answer(conn))
+        finally:
+            self._slots.release()
+
+    def _answer(self, conn: socket.socket) -> Callable[[], dict]:
+        """What answers the connection's request."""
         try:
             request = _read_request(conn)
         except (ValueError, UnicodeDecodeError) as err:
-            return (lambda: {"error": f"the request is not one line of JSON ({err})"}), False
+            return lambda: {"error": f"the request is not one line of JSON ({err})"}
         except OSError as err:
-            return (lambda: {"error": f"the request could not be read ({err})"}), False
+            return lambda: {"error": f"the request could not be read ({err})"}
         if not request or request.get("status"):
-            return self.state, False
+            return self.state
         control = self.control
         if control is None:
-            return (lambda: {"error": "this daemon takes no requests but the status"}), False
-        return (lambda: control(request)), True
+            return lambda: {"error": "this daemon takes no requests but the status"}
+        return lambda: control(request)
 
     @staticmethod
     def _reply(conn: socket.socket, answer: Callable[[], dict]) -> None:
         with conn:
             try:
                 body = answer()
-            except Exception as err:  # noqa: BLE001 - a bad state must not end the status thread
+            except Exception as err:  # noqa: BLE001 - a bad state is answered as an error, not silence
                 body = {"error": str(err)}
             try:
                 conn.settimeout(2.0)
