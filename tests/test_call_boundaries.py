@@ -1010,3 +1010,21 @@ def test_a_client_finding_the_daemons_backlog_full_waits_for_its_turn(tmp_path):
         for s in waiting:
             s.close()
     assert answers == [{"state": "listening"}]
+
+
+def test_a_request_that_is_no_json_is_answered_with_what_is_wrong_with_it(tmp_path):
+    """A request line that is no JSON (a script's typo) is answered with an error saying so, not
+    with an error of the daemon's own code."""
+    from monitor.delivery.status_socket import StatusServer
+    server = StatusServer(str(tmp_path / "s.sock"), state=lambda: {"state": "listening"},
+                          control=lambda r: {"ok": True, "message": "done"})
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5.0)
+            s.connect(server.path)
+            s.sendall(b"{call: start}\n")
+            s.shutdown(socket.SHUT_WR)
+            answer = json.loads(s.makefile("rb").readline())
+    finally:
+        server.close()
+    assert answer["error"].startswith("the request is not one line of JSON (Expecting property name"), answer

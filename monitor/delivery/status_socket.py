@@ -221,10 +221,12 @@ class StatusServer:
         """What answers the connection's request."""
         try:
             request = _read_request(conn)
-        except (ValueError, UnicodeDecodeError) as err:
-            return lambda: {"error": f"the request is not one line of JSON ({err})"}
+        except (ValueError, UnicodeDecodeError) as err:  # said now: ``err`` is unbound once the block ends
+            said = {"error": f"the request is not one line of JSON ({err})"}
+            return lambda: said
         except OSError as err:
-            return lambda: {"error": f"the request could not be read ({err})"}
+            said = {"error": f"the request could not be read ({err})"}
+            return lambda: said
         if not request or request.get("status"):
             return self.state
         control = self.control
