@@ -841,6 +841,23 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
                               index=2)
 
 
+def test_a_recording_reached_by_a_link_too_is_scored_once_by_its_first_name(tmp_path):
+    """An archive sorted two ways (by date, and by agent through links to the same files): each
+    recording is one call, under the name met first; a hard link to it and a name through a linked
+    folder are the same recording too."""
+    (tmp_path / "bydate").mkdir()
+    (tmp_path / "byagent" / "alice").mkdir(parents=True)
+    for name in ("c1.wav", "c2.wav"):
+        (tmp_path / "bydate" / name).write_bytes(b"")
+    (tmp_path / "byagent" / "alice" / "c1.wav").symlink_to("../../bydate/c1.wav")
+    os.link(tmp_path / "bydate" / "c2.wav", tmp_path / "c2-copy.wav")
+    (tmp_path / "dates").symlink_to("bydate")
+    jobs = expand_inputs([str(tmp_path / "byagent"), str(tmp_path / "bydate"), str(tmp_path / "c2-copy.wav"),
+                          str(tmp_path / "dates" / "c1.wav")])
+    assert [Path(j.path).relative_to(tmp_path).as_posix() for j in jobs] == ["byagent/alice/c1.wav", "bydate/c2.wav"]
+    assert [j.index for j in jobs] == [0, 1]
+
+
 def test_a_recording_whose_name_looks_like_a_pattern_is_that_recording(tmp_path):
     (tmp_path / "call[1].wav").write_bytes(b"")
     (tmp_path / "call1.wav").write_bytes(b"")  # what the pattern call[1].wav would match

@@ -193,9 +193,10 @@ def client_must_see(item: str) -> str:
 
 def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0,
                   problems: list[str] | None = None, *, workers_see_more: bool = False) -> list[CallJob]:
-    """Every recording the inputs name, once each (first mention wins), numbered in order, with
-    absolute paths (the workers of a cluster read them from a path they share with the client).
-    A manifest's row that names a recording again with other channels (its other leg as the
+    """Every recording the inputs name, once each (first mention wins, by its name then), numbered
+    in order, with absolute paths (the workers of a cluster read them from a path they share with
+    the client). A recording is the file a name reaches (:func:`_recording`): a link to one named
+    before, or another hard link of it, is the same recording again. A manifest's row that names a recording again with other channels (its other leg as the
     caller, say) is a call of its own.
 
     Raises InputError for a folder or pattern with no recording, a folder that cannot be searched,
@@ -205,8 +206,8 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
     workers only when :func:`named_as_recording`, else an InputError (:func:`client_must_see`); a
     glob is unseen when it matches nothing here."""
     jobs: list[CallJob] = []
-    seen: set[str] = set()
-    legs_seen: set[tuple[str, int, int | None]] = set()
+    seen: set[object] = set()
+    legs_seen: set[tuple[object, int, int | None]] = set()
     for item in items:
         if workers_see_more and not named_as_recording(item) and _nothing_here(item):
             raise InputError(client_must_see(item))
@@ -216,13 +217,25 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         listed = is_manifest(item)
         for job in found:
             path = os.path.abspath(job.path)
-            legs = (path, job.caller_channel, job.agent_channel)
-            if legs in legs_seen or (path in seen and not listed) or (path in seen and _mono(path)):
+            recording = _recording(path)
+            legs = (recording, job.caller_channel, job.agent_channel)
+            if legs in legs_seen or (recording in seen and not listed) or (recording in seen and _mono(path)):
                 continue  # a mono recording is one call whatever legs a manifest's rows name
-            seen.add(path)
+            seen.add(recording)
             legs_seen.add(legs)
             jobs.append(CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
     return jobs
+
+
+def _recording(path: str) -> object:
+    """What tells the file ``path`` reaches from another: its device and inode, the same by every
+    name of it (a link to it, a hard link, a folder reached through a link); its resolved path where
+    this process cannot see it (a recording on a cluster's workers only)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)
 
 
 def _mono(path: str) -> bool:
