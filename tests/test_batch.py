@@ -451,6 +451,24 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
 
 
 
+def test_a_scheduler_it_cannot_reach_leaves_no_database_made_and_one_made_before_as_it_was(tmp_path):
+    """Nothing listens at the address: one line, exit 2, and the database the batch would have stored
+    its calls in is not made (it is made once the cluster is reached); one that was there is left
+    as it was."""
+    from monitor.delivery.store import Store
+    new, kept = tmp_path / "new.db", tmp_path / "kept.db"
+    with Store.open(kept) as store:
+        store.start_call("/archive/scored-before.wav")
+    stored = kept.read_bytes()
+    for db in (new, kept):
+        done = cli("batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db", str(db), "--quiet",
+                   timeout=120)
+        assert done.returncode == 2 and "cannot reach the Dask scheduler" in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert not new.exists() and not list(tmp_path.glob("new.db*"))
+    assert kept.read_bytes() == stored
+
+
 def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, own_home):
     """`--scheduler "$SCHEDULER"` with SCHEDULER unset meant for the cluster: one line, exit 2, before
     anything is scored; no local cluster started, no database or table made."""
@@ -556,9 +574,9 @@ def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_pro
     time.sleep(0.2)  # past the forks, the workers still importing
     os.killpg(proc.pid, signal.Signals[sig])  # Ctrl-C at a terminal, or systemd: the whole group
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == status and not _ledger(db), err
-    assert err.splitlines() == [f"call-monitor: error: {said}: every call scored before it is in {db}; the "
-                                "same command with --resume scores the rest"]
+    assert proc.returncode == status and not db.exists(), err  # the database is made once the cluster is there
+    assert err.splitlines() == [f"call-monitor: error: {said} while the Dask cluster started: nothing was scored "
+                                "or stored"]
     assert wait_for(lambda: not any(process_alive(pid) for pid in workers), 10), workers
 
 

@@ -139,7 +139,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     from ..batch.ledger import BatchStore
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
     from ..batch.table import write_table
-    from ..delivery.store import StoreError
+    from ..delivery.store import StoreError, lasting_problem, making_problem
     from ..transcription.vosk_models import ModelError
 
     try:  # before the database: a speech model that will not load leaves nothing made or touched
@@ -157,13 +157,18 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
                         model=args.model, model_info=model_info, resume=args.resume,
                         progress=_progress_shown(args))
-    try:
-        store = BatchStore.open(os.path.expanduser(cfg.storage.db), snapshot_every_s=cfg.storage.snapshot_every_s)
-    except StoreError as err:
-        error(str(err))
+    db = os.path.expanduser(cfg.storage.db)
+    if problem := lasting_problem(db) or making_problem(db):  # said before any cluster starts, nothing made
+        error(problem)
         return ExitStatus.BAD_SETUP
+    store = None
     try:
         with dask_client(opts) as client:
+            try:  # once the cluster is there: a scheduler that cannot be reached leaves no database made
+                store = BatchStore.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
+            except StoreError as err:
+                error(str(err))
+                return ExitStatus.BAD_SETUP
             if opts.scheduler and not client.scheduler_info().get("workers"):
                 warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
                         f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
@@ -172,11 +177,15 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
-        error(f"{stopped_by(stop)}: every call scored before it is in {store.path}; the same command with "
-              "--resume scores the rest" + (f" and writes {args.out}" if args.out else ""))
+        if store is None:
+            error(f"{stopped_by(stop)} while the Dask cluster started: nothing was scored or stored")
+        else:
+            error(f"{stopped_by(stop)}: every call scored before it is in {store.path}; the same command with "
+                  "--resume scores the rest" + (f" and writes {args.out}" if args.out else ""))
         return exit_status_of(stop)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     if args.out:
         try:
             write_table(args.out, cfg, outcome.rows)
