@@ -404,6 +404,30 @@ def test_the_options_of_a_recordings_report_given_with_a_stored_calls_id_are_sai
         f"call-monitor: report written to {out}"]
 
 
+def test_an_id_that_also_names_a_file_here_is_refused_with_the_two_ways_to_say_which(det, tmp_path):
+    """`report N` with a file named N in the working folder and call N in the database: neither is
+    taken silently; one line says how to name each (exit 2, no report). ./N is the file (and the
+    --db given is said not to be used), --call N the stored call."""
+    call_id, db, out = det["data"].call_id, det["db"], tmp_path / "r.html"
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    sf.write(tmp_path / str(call_id), x, rate, format="WAV")
+    done = call_monitor("report", str(call_id), "--db", db, "-o", out, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and not out.exists()
+    assert done.stderr == (f"call-monitor: error: {call_id}: both a file here and call {call_id} in {db}; give "
+                           f"./{call_id} to report the file, or --call {call_id} to report the stored call\n")
+    by_file = call_monitor("report", f"./{call_id}", "--db", db, "-o", out, "--no-transcribe", cwd=tmp_path,
+                           timeout=120)
+    assert by_file.returncode == 0, by_file.stderr
+    assert by_file.stderr.splitlines() == [
+        f"call-monitor: warning: --db {db} is not used: ./{call_id} is a recording, reported by replaying it "
+        "(no stored call is read); --call ID reports a stored call", f"call-monitor: report written to {out}"]
+    assert parse(out.read_text(encoding="utf-8")).alerts == []  # the healthy recording's report
+    by_call = call_monitor("report", "--call", str(call_id), "--db", db, "-o", out, cwd=tmp_path, timeout=120)
+    assert by_call.returncode == 0, by_call.stderr
+    got = sorted((r["kind"], r["t"]) for r in parse(out.read_text(encoding="utf-8")).alerts)
+    assert got == sorted((a.kind, f"{a.t:.1f}") for a in det["data"].alerts) != []
+
+
 def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alerts_does(det, tmp_path):
     """A supervisor reading the report sees whether each alert reached the console (the words of
     `call-monitor alerts`); a call no webhook took says nothing of one."""

@@ -22,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Needs matplotlib (pip install callmonitor[report]).")
     p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
                    help="a recording (WAV, FLAC, OGG, MP3) or the id of a stored call")
+    p.add_argument("--call", type=int, metavar="ID",
+                   help="the id of a stored call to report: as FILE_OR_CALL_ID takes it, but also when a file "
+                        "of that name is there (then ./ID names the file)")
     p.add_argument("--batch", metavar="TABLE",
                    help="instead of one call: the overview of an archive scored by `call-monitor batch` "
                         "(its --out table, CSV or Parquet); the flagged calls' reports go beside it in "
@@ -59,8 +62,8 @@ def _check_output(path: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from .common import ModelError, StoreError, config_or_error, open_transcription
-    if (args.target is None) == (args.batch is None):
-        error("report: give a recording or call id, or --batch TABLE (one of them)")
+    if sum(x is not None for x in (args.target, args.call, args.batch)) != 1:
+        error("report: give a recording or call id, --call ID or --batch TABLE (one of them)")
         return ExitStatus.BAD_SETUP
     fmt = _check_output(args.output)
     if fmt is None:
@@ -83,9 +86,15 @@ def run(args: argparse.Namespace) -> int:
     from ..capture.audio_files import audio_breaks_off
 
     target = args.target
+    if target is not None and (problem := _ambiguous(target, cfg)):
+        error(problem)
+        return ExitStatus.BAD_SETUP
     try:
-        if os.path.exists(target) or not target.strip().isdigit():
+        if target is not None and (os.path.exists(target) or not target.strip().isdigit()):
             check_recording(target)
+            if args.db is not None:
+                not_used([f"--db {args.db}"], f"{target} is a recording, reported by replaying it (no stored "
+                                              "call is read); --call ID reports a stored call")
             try:
                 transcription = open_transcription(args, cfg)
             except ModelError as err:  # a broken model folder: one clear line
@@ -102,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
             if data.problems:
                 warning(f"{target}: {data.problems}")
         else:
-            data = _stored(args, cfg, int(target))
-            not_used(_recording_options(args), f"call {int(target)} is reported as it was stored (its legs' "
+            call_id = args.call if target is None else int(target)
+            data = _stored(args, cfg, call_id)
+            not_used(_recording_options(args), f"call {call_id} is reported as it was stored (its legs' "
                                               "channels and its words are the stored call's; to choose others, "
                                               "report its recording)")
         payload = render(data, fmt)
@@ -115,6 +125,32 @@ def run(args: argparse.Namespace) -> int:
         return _failed(err, args.output)
     info(f"report written to {args.output}")
     return ExitStatus.OK
+
+
+def _ambiguous(target: str, cfg) -> str | None:
+    """The line for a ``target`` that names both a file there and a call stored in the database a
+    call's report reads (``--db``, else the configured one); None otherwise (a database that cannot
+    be read holds no call to take it for)."""
+    from ..delivery.store import Store, StoreError
+    if not (target.strip().isdigit() and os.path.exists(target)):
+        return None
+    db = os.path.expanduser(cfg.storage.db)
+    if not os.path.isfile(db):
+        return None
+    try:  # read as it is: the file's report neither upgrades nor makes a database
+        store = Store.open_readonly(db)
+    except StoreError:
+        return None
+    try:
+        stored = store.get_call(int(target)) is not None
+    except StoreError:
+        stored = False
+    finally:
+        store.close()
+    if not stored:
+        return None
+    return (f"{target}: both a file here and call {int(target)} in {db}; give ./{target} to report the file, "
+            f"or --call {int(target)} to report the stored call")
 
 
 def _over_the_database(output: str, cfg) -> str | None:
