@@ -135,6 +135,15 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
 
 
+def _stop_line(stop: KeyboardInterrupt, db: str | None, out: str | None) -> str:
+    """What a batch stopped by ``stop`` says: nothing done, while the cluster started (``db`` None:
+    the database not opened yet), else where the calls scored so far are."""
+    if db is None:
+        return f"{stopped_by(stop)} while the Dask cluster started: nothing was scored or stored"
+    return (f"{stopped_by(stop)}: every call scored before it is in {db}; the same command with --resume "
+            "scores the rest" + (f" and writes {out}" if out else ""))
+
+
 def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     from ..batch.ledger import BatchStore
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
@@ -177,11 +186,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
-        if store is None:
-            error(f"{stopped_by(stop)} while the Dask cluster started: nothing was scored or stored")
-        else:
-            error(f"{stopped_by(stop)}: every call scored before it is in {store.path}; the same command with "
-                  "--resume scores the rest" + (f" and writes {args.out}" if args.out else ""))
+        error(_stop_line(stop, None if store is None else str(store.path), args.out))
         return exit_status_of(stop)
     finally:
         if store is not None:

@@ -61,7 +61,7 @@ def _check_output(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ModelError, StoreError, config_or_error, open_transcription
+    from .common import StoreError, config_or_error
     if sum(x is not None for x in (args.target, args.call, args.batch)) != 1:
         error("report: give a recording or call id, --call ID or --batch TABLE (one of them)")
         return ExitStatus.BAD_SETUP
@@ -81,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if problem := _over_the_database(args.output, cfg):
         error(problem)
         return ExitStatus.BAD_SETUP
-    from ..report import ReportError, from_file, render, write_atomic
-    from ..report.data import check_recording
-    from ..capture.audio_files import audio_breaks_off
+    from ..report import ReportError, render, write_atomic
 
     target = args.target
     if target is not None and (problem := _ambiguous(target, cfg)):
@@ -91,25 +89,9 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     try:
         if target is not None and (os.path.exists(target) or not target.strip().isdigit()):
-            check_recording(target)
-            if args.db is not None:
-                not_used([f"--db {args.db}"], f"{target} is a recording, reported by replaying it (no stored "
-                                              "call is read); --call ID reports a stored call")
-            try:
-                transcription = open_transcription(args, cfg)
-            except ModelError as err:  # a broken model folder: one clear line
-                error(str(err))
+            data = _recording(args, cfg, target)
+            if data is None:
                 return ExitStatus.BAD_SETUP
-            caller = 1 if args.caller_channel is None else args.caller_channel
-            agent = 0 if args.agent_channel is None else args.agent_channel
-            data = from_file(target, cfg, transcription=transcription, caller_channel=caller,
-                             agent_channel=None if agent < 0 else agent)
-            if data.unread_channels:
-                warning(f"{target}: {data.unread_channels}")
-            if data.truncated_s is not None:  # said as replay says it, and in the report's notes
-                warning(audio_breaks_off(target, "the report covers", data.truncated_s))
-            if data.problems:
-                warning(f"{target}: {data.problems}")
         else:
             call_id = args.call if target is None else int(target)
             data = _stored(args, cfg, call_id)
@@ -125,6 +107,36 @@ def run(args: argparse.Namespace) -> int:
         return _failed(err, args.output)
     info(f"report written to {args.output}")
     return ExitStatus.OK
+
+
+def _recording(args: argparse.Namespace, cfg, target: str):
+    """The report data of the recording ``target``, replayed, what it holds said in warning lines as
+    replay says them (and a ``--db`` given, not used); None after the line for a speech model that
+    cannot be used. Raises ReportError for a recording that cannot be read."""
+    from .common import ModelError, open_transcription
+    from ..capture.audio_files import audio_breaks_off
+    from ..report import from_file
+    from ..report.data import check_recording
+    check_recording(target)
+    if args.db is not None:
+        not_used([f"--db {args.db}"], f"{target} is a recording, reported by replaying it (no stored call is "
+                                      "read); --call ID reports a stored call")
+    try:
+        transcription = open_transcription(args, cfg)
+    except ModelError as err:  # a broken model folder: one clear line
+        error(str(err))
+        return None
+    caller = 1 if args.caller_channel is None else args.caller_channel
+    agent = 0 if args.agent_channel is None else args.agent_channel
+    data = from_file(target, cfg, transcription=transcription, caller_channel=caller,
+                     agent_channel=None if agent < 0 else agent)
+    if data.unread_channels:
+        warning(f"{target}: {data.unread_channels}")
+    if data.truncated_s is not None:  # said as replay says it, and in the report's notes
+        warning(audio_breaks_off(target, "the report covers", data.truncated_s))
+    if data.problems:
+        warning(f"{target}: {data.problems}")
+    return data
 
 
 def _ambiguous(target: str, cfg) -> str | None:
