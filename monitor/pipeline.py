@@ -20,6 +20,7 @@ from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S
 from .config import Config
+from .files import recording_fingerprint
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
 from .transcription.phrases import PhraseSpotter
 from .transcription.recognizer import TranscriberError
@@ -71,7 +72,11 @@ class CallPipeline:
         self._hop = rate // 100
         # a recording is stored by its absolute path, so that a report of the call finds its audio
         # from any working folder (events and the summary keep the name it was given by)
-        stored = os.path.abspath(source) if source and os.path.isfile(source) else source
+        replayed = bool(source) and os.path.isfile(source)
+        stored = os.path.abspath(source) if replayed else source
+        # what the recording is (a sampled hash, 8 MiB read at most), so that its report knows it from
+        # another recording put at the same path later
+        self._fingerprint = recording_fingerprint(source) if replayed and self.store is not None else None
         self._call_token = (self.store.start_call(stored, started_at, channels, agent)
                             if self.store is not None else None)
         self.alerts: list[AlertEvent] = []
@@ -137,7 +142,8 @@ class CallPipeline:
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
         call's does, so that the call's report says it is judged only up to there. The spans of the
         call's time its caller's leg was not heard (:attr:`unheard`) are kept with the stored summary
-        (``caller_no_input``, and their seconds, ``caller_no_input_s``)."""
+        (``caller_no_input``, and their seconds, ``caller_no_input_s``), and so is a replayed
+        recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted)."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
@@ -150,7 +156,7 @@ class CallPipeline:
         summary = self.summary(ended_by)
         if self.store is not None:
             self.store.end_call(self._call_token, self.duration_s,
-                                summary.to_dict() | _stored_notes(stopped, self.unheard))
+                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint))
             self.store.flush()
         return events + [summary]
 
@@ -252,7 +258,7 @@ class CallPipeline:
         if self.store is not None:
             try:
                 ended = self._route(ended)
-                self.store.end_call(self._call_token, self.duration_s, {"aborted": True})
+                self.store.end_call(self._call_token, self.duration_s, stored_notes(True, (), self._fingerprint))
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
@@ -269,10 +275,21 @@ class CallPipeline:
             caller_speech_s=round(self.baseline.speech_s, 1))
 
 
-def _stored_notes(stopped: bool, no_input: Sequence[tuple[float, float]]) -> dict[str, Any]:
+RECORDING_FINGERPRINT = "recording_fingerprint"
+"""The stored summary's key of the replayed recording's fingerprint
+(:func:`~monitor.files.recording_fingerprint`), taken when its call began: the call's report draws
+the recording at that path only while it is still this one. Calls stored before it was kept, and
+live calls, have none."""
+
+
+def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),
+                 fingerprint: str | None = None) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
-    stopped part-way, and the spans of it its caller's leg was not heard (none: neither key)."""
+    stopped part-way, the spans of it its caller's leg was not heard, and the replayed recording's
+    ``fingerprint`` (none: no such key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
+    if fingerprint:
+        notes[RECORDING_FINGERPRINT] = fingerprint
     if no_input:
         notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]
         notes["caller_no_input_s"] = round(sum(b - a for a, b in no_input), 1)

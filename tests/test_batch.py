@@ -26,6 +26,7 @@ from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as
                       made_in, process_alive, scheduler_address, wait_for)
 
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
+from monitor.files import recording_fingerprint
 from monitor.transcription.vosk_models import packaged_model_dirs
 
 ARCHIVE = [CALLS / f"{name}_{rate}.wav" for name, rate in (
@@ -143,6 +144,7 @@ def test_alerts_and_everything_stored_equal_what_replay_stores(archive, tmp_path
     for f in files:
         ours, theirs = stored_call(archive["db"], batch[f]), stored_call(db, replayed[f])
         assert ours == theirs, f
+        assert ours["summary"]["recording_fingerprint"] == recording_fingerprint(f)  # what its report checks
         n_alerts += len(ours["alerts"])
     assert n_alerts == len(printed_alerts) > 0
 

@@ -25,6 +25,7 @@ from conftest import Daemon, Hook, PY, ROOT, wait_for
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
+from monitor.files import recording_fingerprint
 from monitor.capture.segmenter import Segmenter
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import Chunk, FileSource
@@ -77,7 +78,8 @@ def test_a_call_whose_audio_fails_ends_its_raised_alerts_as_call_ended(tmp_path)
         assert pipeline.engine.active_kinds == ()
         stored = store.list_clears(pipeline.call_id)
         assert {c.kind for c in stored if c.reason == "call_ended"} == {e.kind for e in ended}
-        assert store.get_call(pipeline.call_id).summary == {"aborted": True}
+        assert store.get_call(pipeline.call_id).summary == {"aborted": True,
+                                                            "recording_fingerprint": recording_fingerprint(FIXTURE)}
 
 
 def test_segmenter_finds_onsets_after_silence():

@@ -23,6 +23,7 @@ import soundfile as sf
 from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label, replay_under_way, wait_for
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
+from monitor.files import recording_fingerprint
 
 SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
 RATES = ("16k", "8k")
@@ -468,7 +469,8 @@ def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_fa
         " s into the recording: call 1 is kept as far as it went; no further file is replayed")
     (ended_at, duration, summary), = sqlite3.connect(db).execute(
         "SELECT ended_at, duration_s, summary FROM calls").fetchall()
-    assert ended_at is not None and 0 < duration < 10 and json.loads(summary) == {"aborted": True}
+    assert ended_at is not None and 0 < duration < 10 and json.loads(summary) == {
+        "aborted": True, "recording_fingerprint": recording_fingerprint(CALLS / "normal_8k.wav")}
 
 
 @pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),

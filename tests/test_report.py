@@ -594,6 +594,39 @@ def test_a_call_replayed_with_the_caller_on_the_left_is_drawn_with_its_legs_wher
     assert np.array_equal(old.tracks["caller"].env_peak, usual.tracks["caller"].env_peak)
 
 
+def test_a_recording_put_at_a_stored_calls_path_since_is_not_drawn_under_its_alerts(tmp_path):
+    """replay keeps a fingerprint of the recording with the call: its report draws the recording at
+    that path while it is the one replayed; another of the same length put there since (a healthy
+    caller's under a stored call's alerts) is said to have changed, and the report shows the
+    snapshots instead. A call stored before the calls kept one is checked by its length alone."""
+    rec, db = tmp_path / "call.wav", tmp_path / "events.db"
+    first, rate = sf.read(CALLS / "deteriorating_8k.wav", frames=8000 * 30, dtype="float32")
+    other, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    sf.write(rec, first, rate)
+    assert cli.main(["replay", str(rec), "--no-transcribe", "--db", str(db)]) == 0
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+
+    def report():
+        with Store.open(db) as store:
+            (call,) = store.list_calls()
+            return from_store(store, call.id, cfg)
+
+    replayed = report()
+    assert set(replayed.tracks) == {"caller", "agent"}
+    assert f"Waveform and speech regions from the call's audio: {rec}" in replayed.notes
+    sf.write(rec, other, rate)  # another call, of the same length, at the same path
+    changed = report()
+    assert changed.tracks == {} and changed.legs == ("caller", "agent")
+    assert f"The recording at {rec} has changed since the call was stored (it is not the recording replayed): " \
+           "its waveform is not drawn." in changed.notes
+    assert any(note.startswith("No audio is stored with this call") for note in changed.notes)
+    assert not any(note.startswith("Waveform and speech regions") for note in changed.notes)
+    with sqlite3.connect(db) as con:  # as a call stored before the calls kept a fingerprint
+        con.execute("UPDATE calls SET summary = json_remove(summary, '$.recording_fingerprint')")
+    con.close()
+    assert set(report().tracks) == {"caller", "agent"}
+
+
 def test_daemon_hook_writes_report_on_critical(det, tmp_path):
     rdir = tmp_path / "reports"
     cfg = load_config(None, {"storage.db": str(det["db"]), "daemon.report_on_critical": True,

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
 from ..capture.sources import leg_channels
 from ..delivery.store import Store, StoreError
+from ..pipeline import stored_notes
 from .inputs import CallJob
 
 _LEDGER = """
@@ -117,13 +118,14 @@ class BatchStore(Store):
     def ledger_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM batch_calls")[0][0])
 
-    def store_call(self, job: CallJob, events: Sequence[Event], row: dict[str, Any]) -> int:
-        """Write one scored call as ``replay`` writes it, and its ledger row, in one transaction.
-        Returns the stored call's id (also set as the row's ``db_call_id``)."""
+    def store_call(self, job: CallJob, events: Sequence[Event], row: dict[str, Any], fingerprint: str = "") -> int:
+        """Write one scored call as ``replay`` writes it (with the recording's ``fingerprint``), and
+        its ledger row, in one transaction. Returns the stored call's id (also set as the row's
+        ``db_call_id``)."""
         with self.atomic():
             call_id = self.start_call(job.path, channels=leg_channels(row["channels"], job.caller_channel,
                                                                     job.agent_channel))
-            self._replay_writes(call_id, events)
+            self._replay_writes(call_id, events, stored_notes(fingerprint=fingerprint or None))
             row = dict(row, db_call_id=call_id)
             self._write("INSERT OR REPLACE INTO batch_calls (path, caller_channel, agent_channel, content_hash, "
                         "config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -131,8 +133,9 @@ class BatchStore(Store):
                          call_id, json.dumps(row), time.time()), commit=True)
         return call_id
 
-    def _replay_writes(self, call_id: int, events: Sequence[Event]) -> None:
-        """The store calls :class:`~monitor.pipeline.CallPipeline` makes during a replay, in its order."""
+    def _replay_writes(self, call_id: int, events: Sequence[Event], notes: dict[str, Any]) -> None:
+        """The store calls :class:`~monitor.pipeline.CallPipeline` makes during a replay, in its order,
+        ``notes`` kept with the summary (:func:`~monitor.pipeline.stored_notes`)."""
         baseline_stored = False
         for ev in events:
             if isinstance(ev, CuesEvent):
@@ -147,7 +150,7 @@ class BatchStore(Store):
             elif isinstance(ev, WordsEvent) and ev.final:
                 self.add_words(call_id, ev)
             elif isinstance(ev, CallSummaryEvent):
-                self.end_call(call_id, ev.duration_s, replace(ev, call_id=call_id).to_dict())
+                self.end_call(call_id, ev.duration_s, replace(ev, call_id=call_id).to_dict() | notes)
 
 
 def _summary(events: Sequence[Event]) -> CallSummaryEvent:

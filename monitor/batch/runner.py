@@ -388,7 +388,7 @@ class BatchRun:
             self._rows[result.job.index] = failed_row(result.job, result.error, result.content_hash, self.chash)
             o.failed += 1
             return
-        call_id = self.store.store_call(result.job, result.events, result.row)
+        call_id = self.store.store_call(result.job, result.events, result.row, result.fingerprint)
         self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
         o.scored += 1
         if result.row.get("truncated"):  # as replay, analyze and report say it

@@ -8,7 +8,6 @@ an ``error`` (one line naming the file), never an exception out of the task.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -20,6 +19,7 @@ from typing import Any, Callable, Mapping
 from ..capture.audio_files import AudioFileError
 from ..config import Config, config_from_toml
 from ..events import Event
+from ..files import content_hash
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, run_source
 from ..capture.sources import FileSource
@@ -28,7 +28,6 @@ from .table import call_row
 
 log = logging.getLogger(__name__)
 
-HASH_BLOCK = 1 << 20
 TRANSCRIPTION_PLUGIN = "callmonitor-transcription"
 
 
@@ -39,6 +38,9 @@ class CallResult:
 
     job: CallJob
     content_hash: str = ""
+    fingerprint: str = ""
+    """The recording's sampled hash (:func:`~monitor.files.recording_fingerprint`), kept with its
+    stored call as ``replay`` keeps it."""
     row: dict[str, Any] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
     error: str = ""
@@ -54,15 +56,6 @@ class CallResult:
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     worker_pid: int = 0
-
-
-def content_hash(path: str) -> str:
-    """BLAKE2b-128 of the file's bytes (hex), read in 1 MiB blocks."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while block := fh.read(HASH_BLOCK):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _cpu_s() -> float:
@@ -195,6 +188,7 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
         return CallResult(job, error=str(err))
     try:
         digest = content_hash(job.path)
+        fingerprint = content_hash(job.path, sampled=True)
     except OSError as err:
         return CallResult(job, error=f"{job.path}: cannot read the file ({err.strerror or err})")
     if digest == known.get(job.legs(channels)):
@@ -218,6 +212,7 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
     row = call_row(job, cfg, events, facts, content_hash=digest, config_hash=config_hash)
     if unheard:  # scored acoustically, as replay goes on; the row and the batch's exit say so
         row["error"] = f"{job.path}: speech recognition failed ({'; '.join(unheard)}); scored without its words"
-    return CallResult(job, content_hash=digest, row=row, events=tuple(events), audio_s=row["duration_s"],
+    return CallResult(job, content_hash=digest, fingerprint=fingerprint, row=row, events=tuple(events),
+                      audio_s=row["duration_s"],
                       unread_channels=unread,
                       cpu_s=_cpu_s() - t_cpu, peak_rss_mb=_peak_rss_mb(), worker_pid=os.getpid())

@@ -8,7 +8,7 @@ each leg, every leg's speech mask and every cue window.
 :func:`from_store` reads a call from the SQLite store: cue snapshots (one every few
 seconds), baseline, alerts, clears and transcript. The store holds no audio; when the
 daemon wrote the call's audio (``daemon.write_audio``) or the call was a replay of a file
-that still exists, the waveform and speech regions come from that file, otherwise the
+that still exists (the recording replayed: :func:`recording_changed`), the waveform and speech regions come from that file, otherwise the
 report shows the caller's speech activity from the snapshots and says so.
 
 Nothing here needs matplotlib.
@@ -478,6 +478,22 @@ def _fits(promised: float | None, duration_s: float | None, cut: bool) -> bool:
     return promised >= duration_s - slack if cut else abs(promised - duration_s) <= slack
 
 
+def recording_changed(call: CallRecord) -> str | None:
+    """The note for a replayed call whose recording at its path is not the one replayed any more
+    (another put there since, or the file changed): its fingerprint differs from the one kept with
+    the call (:data:`~monitor.pipeline.RECORDING_FINGERPRINT`). None when it is the same, cannot
+    be read now, or the call kept none (stored before the calls kept it: its length alone is
+    checked, :func:`_fits`)."""
+    from ..files import recording_fingerprint
+    from ..pipeline import RECORDING_FINGERPRINT
+    kept = (call.summary or {}).get(RECORDING_FINGERPRINT)
+    now = recording_fingerprint(call.source) if kept else None
+    if now is None or now == kept:
+        return None
+    return (f"The recording at {call.source} has changed since the call was stored (it is not the recording "
+            "replayed): its waveform is not drawn.")
+
+
 def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chunk]:
     """``chunks`` of a ``rate`` Hz source up to its sample ``end`` (None: all of them), the last one
     cut there."""
@@ -540,7 +556,9 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     count: int | None = None  # the channels of the recording the call was replayed from, when read here
     if use_audio:
         for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source, call.channels):
-            if os.path.isfile(path):
+            if os.path.isfile(path) and path == call.source and (changed := recording_changed(call)):
+                notes.append(changed)
+            elif os.path.isfile(path):
                 got = _scan_audio(path, cc, ac, cfg, call.duration_s, stop)
                 if got is not None:
                     tracks, legs, n = got
