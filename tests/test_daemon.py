@@ -179,6 +179,9 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
 
 
 def test_sound_server_restart_mid_call(pulse, env, tmp_path):
+    """The sound server dies mid-call and comes back: the caller's leg is reopened, and the caller's
+    speech after the restart goes into the same call, which ends when the stream played into the
+    softphone's sink after the restart ends (its summary, one call in all)."""
     cut, after = tmp_path / "talk.wav", tmp_path / "after.wav"
     _caller_cut(cut, [(6.2, 17.5)])
     _caller_cut(after, [(6.2, 14.2)])  # 8 s, the caller speaking throughout
@@ -196,20 +199,27 @@ def test_sound_server_restart_mid_call(pulse, env, tmp_path):
         pulse.start()
         assert d.wait_err("reopened", 15), d.err
         assert d.proc.poll() is None
-        n_before = len(d.lines)
-        t_resume = time.monotonic()
         pulse.play(after).wait(20)
+        assert wait_for(lambda: _summaries(d), 30), d.err  # its stream ended: the call ends (stream_end_grace_s)
         st = d.status(env)
         assert st["legs"]["caller"]["reopens"] >= 1 and st["legs"]["caller"]["state"] == "running"
-        assert st["call"] is not None
+        (summary,) = _summaries(d)
+        assert summary["call_id"] == 1 and summary["ended_by"] == "the softphone's stream ended (sink softphone)"
+        assert [e["message"] for e in _said(d, " started") if e["message"].startswith("call ")] == ["call 1 started"]
         # speech after the restart was analysed in the same call
-        cues = [e for t, e in d.lines[n_before:] if e["type"] == "cues" and t > t_resume + 3]
-        assert cues and max(c["speech_s"] or 0 for c in cues) > 3
-        assert any(e["type"] == "status" and "reopened" in e["message"] for _, e in d.lines)
+        lost_t = _said(d, WAITS)[0]["t"]
+        before = max(e["call_speech_s"] or 0 for _, e in d.lines if e["type"] == "cues" and e["t"] <= lost_t)
+        assert summary["caller_speech_s"] - before > 3, (before, summary)
+        assert _said(d, "reopened")
         d.proc.send_signal(signal.SIGINT)
         assert d.proc.wait(5) == 0
     finally:
         d.kill()
+
+
+def _summaries(d: Daemon) -> list[dict]:
+    """The daemon's call summaries so far."""
+    return [e for _, e in d.lines if e["type"] == "call_summary"]
 
 
 def _said(d: Daemon, text: str) -> list[dict]:
