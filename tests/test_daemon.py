@@ -172,7 +172,7 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     subprocess.run([PY, "-m", "monitor.cli", "report", str(call_id), "--db", str(db), "-o", str(report)],
                    env=env, check=True, capture_output=True, timeout=120)
     assert f"agent {html.escape(agent)}" in report.read_text()
-    assert any(e["type"] == "call_summary" for _, e in d.lines)
+    assert _summaries(d)
     # delivered once each
     assert len([p for _, p in hook.received if p["kind"] == crit[0].kind]) == 1
     assert not os.path.exists(sock)
@@ -277,15 +277,15 @@ def test_a_call_whose_callers_source_is_lost_waits_for_it_and_goes_on_with_its_b
         st = d.status(env)
         assert st["legs"]["caller"]["state"] == "lost" and st["legs"]["caller"]["level_dbfs"] is None
         assert st["call"]["call_id"] == 1 and _waits_ends(st["call"]["ends"], 3, 90) < 90 - 4 * 3.0
-        assert not [e for _, e in d.lines if e["type"] == "call_summary"], d.err
+        assert not _summaries(d), d.err
         subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=softphone"], env=env, check=True)
         assert wait_for(lambda: _said(d, BACK), 30), d.err
         back_t = _said(d, BACK)[0]["t"]
         pulse.play(after).wait(60)
-        assert wait_for(lambda: any(e["type"] == "call_summary" for _, e in d.lines), 60), d.err
+        assert wait_for(lambda: _summaries(d), 60), d.err
         heard_again = [e for _, e in d.lines if e["type"] == "cues" and e["t"] > back_t + 2 and e["speech_s"]]
         assert heard_again and all(e["baseline_ready"] for e in heard_again)
-        (summary,) = [e for _, e in d.lines if e["type"] == "call_summary"]
+        (summary,) = _summaries(d)
         assert summary["call_id"] == 1
         d.proc.send_signal(signal.SIGTERM)
         assert d.exited(10) == 0
@@ -326,6 +326,18 @@ def _lose_the_callers_source(d: Daemon, pulse, env, tmp_path) -> float:
     return _said(d, WAITS)[0]["t"]
 
 
+def _stored_without_input_to_its_end(db, lost_t: float) -> tuple[dict, tuple[float, float]]:
+    """Stored call 1's summary and its one span without the caller's input: from the loss (``lost_t``,
+    as the daemon said it, within a second) to the call's end; its report judges it up to there."""
+    from conftest import stored_calls
+    (call,) = stored_calls(db)
+    summary = call["summary"]
+    ((a, b),) = summary["caller_no_input"]
+    assert abs(a - lost_t) <= 1.0 and b == pytest.approx(summary["duration_s"], abs=0.11)
+    _judged_up_to_the_loss(db, a)
+    return summary, (a, b)
+
+
 def _judged_up_to_the_loss(db, lost_at: float) -> None:
     """Stored call 1's report says its caller's source gave no input from ``lost_at`` to its end."""
     from monitor.delivery.store import Store
@@ -341,7 +353,6 @@ def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up
     """The softphone's sink is unloaded mid-call and stays away: no silence ends the call; `call end`
     does, and the stored call says it heard nothing of the caller from the loss to its end: its
     report judges it only up to there."""
-    from conftest import stored_calls
     db = tmp_path / "e.db"
     d = _daemon_on_both_legs(env, tmp_path, db, "call_end_silence_s = 3\n")
     try:
@@ -356,12 +367,8 @@ def test_a_call_whose_callers_source_never_comes_back_ends_at_call_end_judged_up
         assert d.exited(10) == 0
     finally:
         d.kill()
-    (call,) = stored_calls(db)
-    summary = call["summary"]
+    summary, _ = _stored_without_input_to_its_end(db, lost_t)
     assert summary["ended_by"] == "call-monitor call end"
-    ((a, b),) = summary["caller_no_input"]
-    assert abs(a - lost_t) <= 1.0 and b == pytest.approx(summary["duration_s"], abs=0.11)
-    _judged_up_to_the_loss(db, a)
 
 
 def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source_limit_judged_up_to_its_loss(
@@ -370,28 +377,23 @@ def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source
     the status says how long the call may still wait; once the source has given no input for 6 s
     the call ends on its own, saying so, and the stored call keeps the span without input, to its
     end: its report judges it only up to the loss. The daemon goes on listening."""
-    from conftest import stored_calls
     db = tmp_path / "e.db"
     d = _daemon_on_both_legs(env, tmp_path, db, "call_end_silence_s = 2\nlost_source_end_s = 6\n")
     try:
         lost_t = _lose_the_callers_source(d, pulse, env, tmp_path)
         st = d.status(env)
         assert st["call"] is None or _waits_ends(st["call"]["ends"], 2, 6) <= 6, st  # ended already: loaded
-        assert wait_for(lambda: [e for _, e in d.lines if e["type"] == "call_summary"], 60), d.err
-        (summary,) = [e for _, e in d.lines if e["type"] == "call_summary"]
+        assert wait_for(lambda: _summaries(d), 60), d.err
+        (summary,) = _summaries(d)
         assert summary["ended_by"] == "the caller's source gave no input for 6 s"
         assert d.status(env)["call"] is None and d.proc.poll() is None
         d.proc.send_signal(signal.SIGTERM)
         assert d.exited(10) == 0
     finally:
         d.kill()
-    (call,) = stored_calls(db)
-    stored = call["summary"]
+    stored, (a, b) = _stored_without_input_to_its_end(db, lost_t)
     assert stored["ended_by"] == "the caller's source gave no input for 6 s" and "aborted" not in stored
-    ((a, b),) = stored["caller_no_input"]
-    assert abs(a - lost_t) <= 1.0 and b == pytest.approx(stored["duration_s"], abs=0.11)
     assert b - a == pytest.approx(6.0, abs=0.6)
-    _judged_up_to_the_loss(db, a)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
