@@ -450,7 +450,9 @@ def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
     (here 5 %; real ones by up to a few hundred ppm, seconds a day to a daemon that runs for days):
     it delivers more samples than seconds. Counted alone, its audio came ever later on the call
     clock than the caller's (a second after 20 s here), and every response latency with it. Its
-    sounds stay within ``gap_s`` of the time they were made, the excess audio dropped and counted."""
+    sounds stay within ``gap_s`` of the time they were made, the excess audio dropped and counted,
+    a few samples a block: every click written is heard (dropped at once, half a second of audio
+    at a time, a click in it was lost)."""
     import sounddevice as sd
     fifo = _pipe_source(pulse, "fast_mic")
     sd._terminate(); sd._initialize()
@@ -464,11 +466,28 @@ def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
         stop.set()
         writer.join(5)
     heard = _onsets(x[:, 1], thr=0.2, min_gap=1.0)
-    late = [h - w for h, w in zip(heard, written)]
-    assert len(late) >= 9, (written, heard)
-    assert all(-0.15 < d < src.gap_s + 0.15 for d in late), late
+    late = [[h - w for h in heard if -0.15 < h - w < src.gap_s + 0.15] for w in written]
+    due = [w for w in written if w + src.gap_s + 0.15 < len(x) / 16000]  # its time on the clock was captured
+    assert len(due) >= 9, (written, len(x))
+    assert all(len(d) == 1 for d in late[:len(due)]), (written, heard)  # each heard once, in time
+    assert len(heard) == sum(map(len, late)), (written, heard)  # and nothing else
     stats = src.stats()
     assert stats["agent"]["skipped_s"] > 0.4 and stats["caller"]["skipped_s"] == 0, stats
+
+
+def test_the_excess_of_a_fast_clock_is_dropped_where_the_leg_is_quietest():
+    """What a leg whose device clock runs fast drops of a block: its quietest samples, one by one,
+    the others kept in their order; a click in the block is kept whole."""
+    from monitor.capture.live import drop_quietest
+    rng = np.random.default_rng(1)
+    block = (0.001 * rng.standard_normal(1600)).astype(np.float32)
+    block[700:860] = 0.5
+    kept = drop_quietest(block[:, None], 160)
+    assert kept.shape == (1440, 1)
+    assert np.count_nonzero(kept[:, 0] == 0.5) == 160
+    order = np.argsort(np.abs(block), kind="stable")
+    assert np.array_equal(kept[:, 0], block[np.sort(order[160:])])
+    assert drop_quietest(block, 0) is block and len(drop_quietest(block, 2000)) == 0
 
 
 class _SinkRecording:

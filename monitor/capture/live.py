@@ -27,9 +27,14 @@ again where its first block arrives. When a block arrives more than ``gap_s`` be
 where counting puts it (a device whose clock runs faster than the system's delivers
 more samples than seconds: 100 ppm is 8.6 s a day), as many samples of the leg's next
 audio are dropped, so that the leg stays on the call clock, beside the other leg, for
-as long as the daemon runs. Placement uses the arrival stamp, never the time the
-consumer gets round to a block: a consumer that falls behind (a slow chunk, CPU
-contention) delays the chunks but inserts no silence.
+as long as the daemon runs. They are dropped a few at a time, never at once: in each block
+its quietest samples, one by one, :data:`EXCESS_PACE` times as fast as the excess built up
+and never more than :data:`EXCESS_SHARE_MAX` of a block, so no sound (a click, a syllable)
+is cut out whole (half a second dropped at once could take one); a real device, a few
+hundred ppm fast, loses a few samples of a block (300 ppm: 3 of 1600 at most, in a fifth of
+its blocks). Placement uses the arrival stamp, never the time the consumer gets round to
+a block: a consumer that falls behind (a slow chunk, CPU contention) delays the chunks but
+inserts no silence.
 
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal (dropped blocks are said: one warning as they begin, one line once the consumer
@@ -86,6 +91,20 @@ StatusCallback = Callable[[str, str], None]
 log = logging.getLogger(__name__)
 
 
+def drop_quietest(x: np.ndarray, k: int) -> np.ndarray:
+    """``x`` (n, ...) without its ``k`` quietest samples (rows of least magnitude), the others in
+    their order -> (n - k, ...): samples taken out one by one where the signal is lowest (silence,
+    a waveform's zero crossings), never a stretch of a sound."""
+    if k <= 0:
+        return x
+    if k >= len(x):
+        return x[:0]
+    level = np.abs(x.reshape(len(x), -1)).max(axis=1)
+    keep = np.ones(len(x), dtype=bool)
+    keep[np.argpartition(level, k - 1)[:k]] = False
+    return x[keep]
+
+
 def block_levels_dbfs(samples: np.ndarray) -> np.ndarray:
     """RMS level (dBFS) of each column of ``samples`` (n, legs) -> (legs,), floored at
     :data:`~monitor.capture.devices.DIGITAL_ZERO_DBFS` (a column of zeros reads that)."""
@@ -107,6 +126,20 @@ LATENCY_SPREAD_BLOCKS = 2
 with no audio lost: what the sound server and PortAudio hold buffered changes (a stall measured it
 changing by a block). Arrivals that differ by less than that from where counting puts a leg placed
 again tell nothing; counting is exact while no audio is lost."""
+
+EXCESS_PACE = 4.0
+"""A leg whose device clock runs fast drops its excess this many times as fast as the excess built
+up (over the audio counted since the leg was last put on its arrivals): it is gone in a quarter of
+the time it took to build up, so the leg's sounds come between about a quarter of ``gap_s`` and
+``gap_s`` late on the call clock (dropped at once: between none and ``gap_s``). A clock more than
+:data:`EXCESS_SHARE_MAX` / EXCESS_PACE fast (2.5 %) drops its excess at that share, which is gone
+in less time than it took to build up (5 % fast: the same time, and its sounds come between half
+of ``gap_s`` and ``gap_s`` late)."""
+
+EXCESS_SHARE_MAX = 0.1
+"""The most of a block a leg whose device clock runs fast drops (its quietest samples): a block
+keeps 9 of its 10 samples at least, and a clock up to 10 % fast (real ones: a few hundred ppm) is
+kept on the call clock."""
 
 DEVICE_REFRESH_S = 5.0
 """PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
@@ -163,7 +196,10 @@ class _Leg:
     opened_at: float = 0.0
     generation: int = 0
     placed_gen: int = 0  # the stream whose first block has been placed on the clock
-    skip: int = 0  # samples still to drop: the leg ran more than gap_s ahead of its arrivals
+    skip: int = 0  # samples still to drop at once: placed again, its place was taken (a stall's silence)
+    excess: int = 0  # samples still to drop a few a block: the leg ran more than gap_s ahead of its arrivals
+    excess_share: float = 0.0  # of each block, dropped while there is excess (its quietest samples)
+    counted_from: int = 0  # samples: the counted place where the leg was last put on its arrivals
     filled: int = 0  # silence the consumer padded it with while its stream gave nothing (a stall)
     latency: int = 0  # samples: the least lateness (arrival after the counted place) of its last blocks
     lateness: collections.deque = field(default_factory=collections.deque)  # of its last blocks counted
@@ -608,12 +644,14 @@ class LiveSource(Source):
         arrived, the following ones by counting, how late each arrives kept; after a stall or audio
         lost, placed again (:meth:`_replace`). A leg more than ``gap_s`` ahead of its arrivals (its
         device's clock runs fast) drops the excess."""
-        late = start - (leg.pos - leg.skip)  # the counted place of the block's first sample is pos - skip
+        late = start - self._counted(leg)
         if gen != leg.placed_gen:  # a stream's first block: where it arrived
             leg.placed_gen, leg.skip, leg.filled, leg.latency, leg.settle_until = gen, 0, 0, 0, 0.0
+            leg.excess = 0
             leg.lateness.clear()
             if start > leg.pos:
                 self._pad(leg, start - leg.pos)
+            leg.counted_from = leg.pos
         elif leg.filled or late > self.gap_s * self.rate:  # a stall its consumer filled, or audio lost
             self._replace(leg, t_block, late)
         elif t_block < leg.settle_until:
@@ -621,7 +659,7 @@ class LiveSource(Source):
         elif -late > self.gap_s * self.rate:  # more audio than time: the device's clock runs fast
             leg.latency = 0
             leg.lateness.clear()
-            self._shift(leg, late)
+            self._ahead(leg, -late)
         else:
             leg.lateness.append(late)
 
@@ -638,6 +676,7 @@ class LiveSource(Source):
         leg.settle_until, leg.settled = t_block + self.settle_s, leg.filled  # after where counting puts it
         leg.filled, leg.earliest = 0, leg.settled + late - leg.latency
         self._settle(leg, late, placed=False)
+        leg.counted_from = self._counted(leg)
 
     def _settle(self, leg: _Leg, late: int, placed: bool = True) -> None:
         """A block that arrived ``late`` while the leg settles: the leg is placed where the earliest
@@ -650,6 +689,11 @@ class LiveSource(Source):
             self._shift(leg, at - leg.settled)
             leg.settled = at
 
+    @staticmethod
+    def _counted(leg: _Leg) -> int:
+        """Where counting puts the leg's next sample on the clock: after what it still drops."""
+        return leg.pos - leg.skip - leg.excess
+
     def _shift(self, leg: _Leg, n: int) -> None:
         """Move the leg's next audio ``n`` samples later (silence, or less of what it still skips)
         or ``-n`` earlier (skipped)."""
@@ -658,19 +702,34 @@ class LiveSource(Source):
             return
         taken = min(n, leg.skip)
         leg.skip -= taken
-        if n > taken:
-            self._pad(leg, n - taken)
+        eased = min(n - taken, leg.excess)
+        leg.excess -= eased
+        if n > taken + eased:
+            self._pad(leg, n - taken - eased)
+
+    def _ahead(self, leg: _Leg, n: int) -> None:
+        """The leg is ``n`` samples ahead of its arrivals: its device's clock runs fast (a device whose
+        clock runs faster than the system's delivers more samples than seconds, so counting alone
+        would put its audio ever later than the other leg's and the call clock). The excess is
+        dropped a few samples a block (:meth:`_skip`), :data:`EXCESS_PACE` times as fast as it built
+        up over the audio counted since the leg was last put on its arrivals (what is still to drop
+        counted in), at most :data:`EXCESS_SHARE_MAX` of a block."""
+        counted = max(1, self._counted(leg) - leg.counted_from)
+        leg.excess += n
+        leg.excess_share = min(EXCESS_SHARE_MAX, EXCESS_PACE * leg.excess / counted)
+        leg.counted_from = self._counted(leg)
 
     def _skip(self, leg: _Leg, y: np.ndarray) -> np.ndarray:
-        """``y`` without the samples the leg is still ahead of its arrivals by (``leg.skip``):
-        a device whose clock runs faster than the system's delivers more samples than seconds, so
-        counting alone would put its audio ever later than the other leg's and the call clock."""
+        """``y`` (n, 1) without what the leg still drops: ``leg.skip`` samples from its start (their
+        place was taken), and of its excess (:meth:`_ahead`) its share of ``y``, the quietest samples
+        (:func:`drop_quietest`); both counted in ``skipped_s``."""
         n = min(leg.skip, len(y))
-        if n <= 0:
-            return y
         leg.skip -= n
-        leg.stats.skipped_s += n / self.rate
-        return y[n:]
+        y = y[n:]
+        k = min(leg.excess, math.ceil(leg.excess_share * len(y)))
+        leg.excess -= k
+        leg.stats.skipped_s += (n + k) / self.rate
+        return drop_quietest(y, k)
 
     def _say_drops(self, leg: _Leg) -> None:
         """One warning when the leg's blocks begin to be dropped on a full queue (the consumer, the
