@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy.ndimage import maximum_filter1d
 
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
@@ -418,22 +419,40 @@ def _pipe_source(pulse, name: str):
     return fifo
 
 
+CLICK_KINDS = 6
+""":func:`_write_fast`'s ``i``-th click lasts ``i % CLICK_KINDS + 1`` blocks of 10 ms, so a click
+heard tells which it is (a length, unlike a level, is what the capture keeps); a 1 kHz tone, as a
+step's level is not kept either."""
+
+
+def _which_click(x: np.ndarray, at_s: float, rate: int = 16000) -> int:
+    """Which of the :data:`CLICK_KINDS` lengths the click heard at ``at_s`` in ``x`` has."""
+    start = int(at_s * rate)
+    loud = maximum_filter1d(np.abs(x[start:start + rate // 10]), rate // 500) > 0.2
+    end = np.argmin(loud) if not loud.all() else len(loud)
+    return int(np.clip(round(end / (rate / 100)) - 1, 0, CLICK_KINDS - 1))
+
+
 def _write_fast(fifo, speed: float, click_every_s: float, stop: threading.Event, written: list,
                 now) -> threading.Thread:
     """A thread writing audio into ``fifo`` ``speed`` times as fast as real time (a device whose
     clock runs ``speed`` times the system's), a click every ``click_every_s`` of its samples; the
-    time ``now()`` of each click is kept in ``written``."""
+    time ``now()`` of each click is kept in ``written`` (the ``i``-th click lasts ``i % CLICK_KINDS + 1``
+    blocks of 10 ms)."""
     import os
 
     def write():
         fd = os.open(fifo, os.O_WRONLY)
-        block, every, n, t0 = 480, int(click_every_s * 48000), 0, time.monotonic()
+        block, every, n, left, t0 = 480, int(click_every_s * 48000), 0, 0, time.monotonic()
         try:
             while not stop.is_set():
                 x = np.zeros(block, np.float32)
                 if n // every != (n + block) // every:
-                    x[:] = 0.5
+                    left = len(written) % CLICK_KINDS + 1
                     written.append(now())
+                if left > 0:
+                    x[:] = 0.5 * np.sin(2 * np.pi * 1000 / 48000 * np.arange(n, n + block))
+                    left -= 1
                 os.write(fd, x.tobytes())
                 n += block
                 time.sleep(max(0.0, t0 + n / (48000 * speed) - time.monotonic()))
@@ -473,6 +492,30 @@ def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
     assert len(heard) == sum(map(len, late)), (written, heard)  # and nothing else
     stats = src.stats()
     assert stats["agent"]["skipped_s"] > 0.4 and stats["caller"]["skipped_s"] == 0, stats
+
+
+def test_a_leg_whose_device_runs_far_faster_than_it_says_stays_within_twice_gap_s(pulse):
+    """A device 30 % faster than the rate it gives (a rate mismatch, no clock's drift) has more
+    excess than the few samples a block can drop: past ``gap_s`` of it, the rest is dropped at
+    once, so its sounds never come more than twice ``gap_s`` late on the call clock."""
+    import sounddevice as sd
+    fifo = _pipe_source(pulse, "mismatched_mic")
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    stop, written = threading.Event(), []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "mismatched_mic"}, device_rate=48000)
+    writer = _write_fast(fifo, 1.3, 1.0, stop, written, src.now)
+    try:
+        x = np.concatenate([c.samples for c in _capture(src, 16)])
+    finally:
+        stop.set()
+        writer.join(5)
+    heard = _onsets(x[:, 1], thr=0.2, min_gap=0.5)
+    late = [h - max((w for i, w in enumerate(written) if i % CLICK_KINDS == _which_click(x[:, 1], h) and w < h + 0.15),
+                    default=-np.inf) for h in heard]
+    assert len(heard) >= 8, (written, heard)
+    assert all(-0.15 < d < 2 * src.gap_s + 0.15 for d in late), late
+    assert src.stats()["agent"]["skipped_s"] > 0.2 * len(x) / 16000 * 0.5, src.stats()
 
 
 def test_the_excess_of_a_fast_clock_is_dropped_where_the_leg_is_quietest():

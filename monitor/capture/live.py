@@ -713,9 +713,15 @@ class LiveSource(Source):
         would put its audio ever later than the other leg's and the call clock). The excess is
         dropped a few samples a block (:meth:`_skip`), :data:`EXCESS_PACE` times as fast as it built
         up over the audio counted since the leg was last put on its arrivals (what is still to drop
-        counted in), at most :data:`EXCESS_SHARE_MAX` of a block."""
+        counted in), at most :data:`EXCESS_SHARE_MAX` of a block. More than ``gap_s`` still to drop
+        (a clock faster than that share keeps up, a device's rate not the one it says) is dropped
+        at once, as before: the leg's sounds never come more than twice ``gap_s`` late."""
         counted = max(1, self._counted(leg) - leg.counted_from)
         leg.excess += n
+        over = leg.excess - int(self.gap_s * self.rate)
+        if over > 0:  # a clock more than EXCESS_SHARE_MAX fast (a rate mismatch): the rest at once
+            leg.excess -= over
+            leg.skip += over
         leg.excess_share = min(EXCESS_SHARE_MAX, EXCESS_PACE * leg.excess / counted)
         leg.counted_from = self._counted(leg)
 
