@@ -106,6 +106,7 @@ def test_korean_phrases_match_the_same_way():
     assert best(ko, "아 숨을 쉴 수가 없어요").phrase == "숨을 쉴 수가 없어요"
     assert best(ko, "숨을 쉴 수 가 없어요").phrase == "숨을 쉴 수가 없어요"  # split word
     assert best(ko, "가슴이 아파 요").phrase == "가슴이 아파요"  # split ending, as the model writes it
+    assert best(PhraseMatcher(["도와주세요"]), "제발 도와 주 세요").excerpt == "도와 주 세요"  # a word in three pieces
     assert best(ko, "가슴이 아퍼요").phrase == "가슴이 아파요"  # one vowel off (jamo level)
     assert ko.match("요금이 너무 많이 나왔어요") == []
     assert ko.match("전화 주셔서 감사합니다") == []

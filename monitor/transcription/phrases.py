@@ -13,9 +13,9 @@ is at most ``max_distance``:
   mostly keep a word's onset; ``read`` for ``breathe`` is not the same slip);
 * each phrase word weighs its length in characters, so a missing ``i`` costs
   less than a wrong ``breathe``; an extra word inside the stretch costs half
-  its length; a phrase word may match two transcript words or two phrase words
-  one transcript word when the joined words are (nearly) the same word
-  (``light headed`` ~ ``lightheaded``, ``아파 요`` ~ ``아파요``).
+  its length; a phrase word may match two or three transcript words, or two phrase
+  words one transcript word, when the joined words are (nearly) the same word
+  (``light headed`` ~ ``lightheaded``, ``아파 요`` ~ ``아파요``, ``도와 주 세요`` ~ ``도와주세요``).
 
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
@@ -39,6 +39,9 @@ ONSET_PENALTY = 0.25
 INSERT_COST = 0.5
 MAX_JOIN_DISTANCE = 0.2
 """Two words stand for one only when their concatenation is (nearly) that word."""
+MAX_JOIN_PIECES = 3
+"""A phrase word may be heard as up to this many transcript words (the Korean model writes
+``도와주세요`` as ``도와 주 세요``)."""
 DEFAULT_MAX_DISTANCE = 0.3
 
 EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
@@ -216,11 +219,11 @@ def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str
             c = D[i][j - 1] + INSERT_COST * tlen[j - 1]  # extra word inside the stretch
             if c < best:
                 best, start = c, S[i][j - 1]
-            if j > 1:  # one phrase word heard as two
-                d = word_distance(pi, ttoks[j - 2] + ttoks[j - 1])
-                c = D[i - 1][j - 2] + wi * d
+            for k in range(2, min(j, MAX_JOIN_PIECES) + 1):  # one phrase word heard as k pieces
+                d = word_distance(pi, "".join(ttoks[j - k:j]))
+                c = D[i - 1][j - k] + wi * d
                 if d <= MAX_JOIN_DISTANCE and c < best:
-                    best, start = c, S[i - 1][j - 2]
+                    best, start = c, S[i - 1][j - k]
             if i > 1:  # two phrase words heard as one
                 d = word_distance(ptoks[i - 2] + pi, ttoks[j - 1])
                 c = D[i - 2][j - 1] + (weights[i - 2] + wi) * d
