@@ -26,8 +26,9 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan, sparse_plan
-from ..dsp.energy import (VadParams, floor_margin_db, frame_energy_db, heard_extremum, heard_floor_db, heard_frames,
-                          noise_floor_db, noise_floor_db_from, peak_level, slow_floor_db_from, voice_activity)
+from ..dsp.energy import (EDGE_FRAMES, VadParams, floor_margin_db, frame_energy_db, heard_extremum, heard_floor_db,
+                          heard_frames, line_silence, noise_floor_db, noise_floor_db_from, peak_level,
+                          slow_floor_db_from, voice_activity)
 from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, frames_touching, n_frames
 from ..dsp.pitch import PitchParams, hnr_from_strength, pitch_frames, segment_length
@@ -112,6 +113,9 @@ class AnalyzerConfig:
         if self.vad.spread_smooth_frames // 2 > CONTEXT_RIGHT:  # a stream's slow floor final when emitted
             raise ValueError(f"vad.spread_smooth_frames: at most {2 * CONTEXT_RIGHT + 1} frames (the context a "
                              f"batch holds on), got {self.vad.spread_smooth_frames}")
+        if self.vad.line_noise_frames + EDGE_FRAMES > CONTEXT_LEFT:  # a stream reads them from its raw buffer
+            raise ValueError(f"vad.line_noise_frames: at most {CONTEXT_LEFT - EDGE_FRAMES} frames (the frames a "
+                             f"stream keeps before the new ones), got {self.vad.line_noise_frames}")
 
 
 WITH_SOUND_CLASS = AnalyzerConfig(sound=SoundClassParams(enabled=True))
@@ -476,7 +480,8 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
     rate : int, 8000 or 16000
     unheard : ``(first, end)`` sample ranges of ``x`` the capture filled in, no audio having come
         (:attr:`~monitor.capture.sources.Chunk.unheard`): the level trackers (noise floor, peak
-        level) learn nothing from the frames that hold a sample of them and hold through them
+        level) learn nothing from the frames that hold a sample of them and hold through them, as
+        through digital silence within a line's noise (:func:`~monitor.dsp.energy.line_silence`)
 
     Returns
     -------
@@ -487,7 +492,8 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
     raw = _whole_raw(_check_signal(x), lay, cfg)
     if raw is None:
         return Frames.empty()
-    raw["unheard"] = frames_touching(_spans(unheard), 0, len(raw["energy_db"]), lay.win, lay.hop)
+    raw["unheard"] = (frames_touching(_spans(unheard), 0, len(raw["energy_db"]), lay.win, lay.hop)
+                      | line_silence(raw["energy_db"], cfg.vad))
     return _contextual(raw, 0, lay, cfg, _Network.load())[0]
 
 
@@ -540,6 +546,7 @@ class StreamingAnalyzer:
         self._decimate = Resampler(rate, self._lay.prate, 1)  # exact across chunks
         self._n_input = 0          # real samples received
         self._unheard = np.zeros((0, 2), np.int64)  # input sample ranges marked not heard that frames to come hold
+        self._silent_last = False  # the last raw frame is digital silence held through (see line_silence)
         self._n_raw = 0            # frames with raw features
         self._raw: dict[str, np.ndarray] = {}
         self._raw0 = 0             # frame index of the first buffered raw row
@@ -641,7 +648,8 @@ class StreamingAnalyzer:
             new = _raw_features(self._samples, self._sample0, self._low, self._low0, self._n_raw, count, lay,
                                 self.cfg)
             res = new.pop("residual")
-            new["unheard"] = frames_touching(self._unheard, self._n_raw, count, lay.win, lay.hop)
+            new["unheard"] = (frames_touching(self._unheard, self._n_raw, count, lay.win, lay.hop)
+                              | self._line_silence(new["energy_db"]))
             self._res = res if not len(self._res) else np.concatenate([self._res, res])
             self._raw = new if not self._raw else {k: np.concatenate([self._raw[k], new[k]]) for k in new}
             self._n_raw += count
@@ -655,6 +663,15 @@ class StreamingAnalyzer:
         if keep_low > 0:
             self._low = self._low[keep_low:]
             self._low0 += keep_low
+
+    def _line_silence(self, energy: np.ndarray) -> np.ndarray:
+        """:func:`line_silence` of the new frames' ``energy`` (shape (count,)), read after the
+        buffered frames' (the run open at their start decided by its mark). Shape -> (count,), bool."""
+        before = self._raw.get("energy_db", energy[:0])[-(self.cfg.vad.line_noise_frames + EDGE_FRAMES):]
+        marks = line_silence(np.concatenate([before, energy]), self.cfg.vad, len(before), self._silent_last)
+        if len(marks):
+            self._silent_last = bool(marks[-1])
+        return marks
 
     def _emit(self, final: bool) -> Frames:
         end = self._n_raw if final else (self._n_raw - CONTEXT_RIGHT) // self._grid * self._grid

@@ -11,6 +11,8 @@ from . import filters
 from .runs import bridged_runs
 
 FLOOR_DB = -100.0
+DIGITAL_SILENCE_DB = FLOOR_DB + 0.1  # a frame at the energy's bottom: exact zeros (mean square under ~2e-12)
+EDGE_FRAMES = 1  # the frame before a run of digital silence: its window may hold nearly only the run's zeros
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class VadParams:
     min_speech_frames: int = 5      # bursts shorter than 50 ms are dropped (clicks)
     periodic_strength: float = 0.6  # clearly periodic frames count as speech even before a floor is known
     periodic_below_peak_db: float = 25.0
+    line_noise_db: float = -60.0    # digital silence is held through where the line stood above this ...
+    line_noise_frames: int = 30     # ... over these frames before it (see line_silence)
 
     def __post_init__(self) -> None:
         for name in ("steady_margin_db", "spread_gain"):
@@ -41,6 +45,11 @@ class VadParams:
         if self.spread_gain <= 0:
             raise ValueError(f"vad.spread_gain: more than 0 (the margin grows with the noise's spread), "
                              f"got {self.spread_gain!r}")
+        if not math.isfinite(self.line_noise_db):
+            raise ValueError(f"vad.line_noise_db: a finite number, got {self.line_noise_db!r}")
+        if not (isinstance(self.line_noise_frames, int) and self.line_noise_frames >= 1):
+            raise ValueError(f"vad.line_noise_frames: a whole number of frames, 1 or more, "
+                             f"got {self.line_noise_frames!r}")
         if not (isinstance(self.spread_smooth_frames, int) and self.spread_smooth_frames >= 1):
             raise ValueError(f"vad.spread_smooth_frames: a whole number of frames, 1 or more, "
                              f"got {self.spread_smooth_frames!r}")
@@ -98,6 +107,40 @@ def heard_frames(unheard: np.ndarray, reach: int, lo: int = 0) -> np.ndarray:
     count = np.concatenate([[0], np.cumsum(marked)])
     at = np.arange(lo - start, len(marked))
     return count[np.minimum(at + reach + 1, len(marked))] == count[np.maximum(at - reach, 0)]
+
+
+def line_silence(energy_db: np.ndarray, params: VadParams, lo: int = 0, open_run: bool = False) -> np.ndarray:
+    """Frames ``lo ..`` of digital silence (at most :data:`DIGITAL_SILENCE_DB`) that fell into a
+    line's noise: the frames of a run of them whose ``line_noise_frames`` frames before it (less the
+    :data:`EDGE_FRAMES` next to it, whose windows may hold its zeros) all stand above
+    ``line_noise_db`` (the next two windows hold at most 15 and 5 ms of its zeros of 25 ms: the
+    line's level less 4 dB at worst). A softphone's silence suppression (DTX without comfort noise) or a lost
+    packet leaves such runs in a noisy line's pauses; a gated recording's zeros (its sounds fade
+    into them, or its earlier zeros lie within those frames) and a run with too little before it
+    (a signal opening in silence) are not. Only the frames before a run decide it (a stream marks
+    each frame as it comes); frames before ``lo`` are context, and a run open at ``lo`` that started
+    before it takes ``open_run`` (the mark of frame ``lo - 1``). Shape (n,) -> (n - lo,), bool."""
+    silent = energy_db <= DIGITAL_SILENCE_DB
+    n, reach = len(energy_db), params.line_noise_frames + EDGE_FRAMES
+    if not np.count_nonzero(silent[lo:]):
+        return np.zeros(n - lo, bool)
+    starts = silent.copy()
+    starts[1:] &= ~silent[:-1]
+    starts[:lo] = False
+    if lo and silent[lo - 1]:
+        starts[lo] = False  # the run open at lo: open_run
+    at = np.flatnonzero(starts)
+    ok = np.zeros(len(at), bool)
+    full = at >= reach  # the line's frames all there to see
+    if np.count_nonzero(full):
+        lowest = trailing_min(energy_db[:max(at[full]) - EDGE_FRAMES], params.line_noise_frames)
+        ok[full] = lowest[at[full] - EDGE_FRAMES - 1] > params.line_noise_db
+    # each frame's run: the last start up to it (-1: the run open at lo)
+    run = np.maximum.accumulate(np.where(starts, np.arange(n), -1)[lo:])
+    decided = np.zeros(n + 1, bool)
+    decided[at] = ok
+    decided[-1] = open_run
+    return silent[lo:] & decided[run]
 
 
 def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np.ndarray:
