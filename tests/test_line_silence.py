@@ -133,3 +133,16 @@ def test_a_stream_with_zeros_in_line_noise_gives_the_frames_of_the_whole_signal(
     got = [analyzer.feed(x[s:s + step]) for s in range(0, len(x), step)] + [analyzer.flush()]
     for name in ("floor_db", "speech", "sound", "nucleus", "intensity_db"):
         assert np.array_equal(np.concatenate([getattr(b, name) for b in got]), getattr(want, name)), name
+
+
+@pytest.mark.parametrize("key, value", [("line_noise_db", float("nan")), ("line_noise_db", float("inf")),
+                                        ("line_noise_frames", 0), ("line_noise_frames", 30.0)])
+def test_a_line_level_or_length_that_is_no_level_or_no_whole_number_of_frames_is_refused(key, value):
+    with pytest.raises(ValueError, match=f"^vad.{key}: "):
+        VadParams(**{key: value})
+
+
+def test_the_frames_before_a_run_must_fit_in_what_a_stream_keeps_before_its_new_frames():
+    with pytest.raises(ValueError, match="^vad.line_noise_frames: at most 1099 frames"):
+        AnalyzerConfig(vad=VadParams(line_noise_frames=1100))
+    AnalyzerConfig(vad=VadParams(line_noise_frames=1099))
