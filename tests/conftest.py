@@ -280,6 +280,29 @@ def multichannel_recording(folder: Path, channels: int) -> Path:
     return path
 
 
+def crashed_recording(intact: Path, out: Path, declared_s: float, chunk_before_data: bytes = b"") -> Path:
+    """The WAV ``intact`` as a recorder that crashed leaves it, at ``out``: every sample there, but
+    a header updated once, when ``declared_s`` seconds had been written (0: never updated, its
+    data chunk empty and the RIFF size that of the header alone); ``chunk_before_data``, a whole
+    chunk (id, size, body), lies between the fmt and data chunks (``JUNK_CHUNK``: the header 10
+    bytes longer, an odd number of a 16-bit stereo file's samples)."""
+    import struct
+    blob = intact.read_bytes()
+    i = blob.find(b"data")
+    fmt_chunks, samples = blob[12:i], blob[i + 8:i + 8 + struct.unpack("<I", blob[i + 4:i + 8])[0]]
+    block_align = struct.unpack("<H", blob[blob.find(b"fmt ") + 20:][:2])[0]
+    rate = struct.unpack("<I", blob[blob.find(b"fmt ") + 12:][:4])[0]
+    declared = int(declared_s * rate) * block_align
+    riff = 4 + len(fmt_chunks) + len(chunk_before_data) + 8 + declared
+    out.write_bytes(b"RIFF" + struct.pack("<I", riff) + b"WAVE" + fmt_chunks + chunk_before_data
+                    + b"data" + struct.pack("<I", declared) + samples)
+    return out
+
+
+JUNK_CHUNK = b"junk" + (2).to_bytes(4, "little") + b"\0\0"
+"""A chunk of 10 bytes a recorder may put before the data chunk (a padding placeholder)."""
+
+
 @pytest.fixture
 def four_channels(tmp_path: Path) -> Path:
     """:func:`multichannel_recording` of four channels."""

@@ -8,6 +8,7 @@ named cases are the ones a hostile user and a failing machine tried.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import struct
@@ -20,11 +21,11 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import ROOT, PY
+from conftest import JUNK_CHUNK, ROOT, PY, crashed_recording
 
 from monitor.analysis.analyzer import StreamingAnalyzer
-from monitor.capture.audio_files import (AnalysisStream, EdgeConditioner, FlatTops, Highpass,
-                                         fill_nonfinite)
+from monitor.capture.audio_files import (AnalysisStream, BlockReader, EdgeConditioner, FlatTops, Highpass,
+                                         fill_nonfinite, probe)
 from monitor.dsp.iir import first_order_recurrence
 from monitor.cli import main as cli_main
 from monitor.analysis.frame_features import Frames
@@ -193,6 +194,26 @@ def test_a_data_chunk_that_declares_too_little_is_read_as_far_as_samples_go(tmp_
     assert rec["duration_s"] == pytest.approx(len(x) / sr, abs=0.01)
     assert rec["syllables"] == pytest.approx(ref["syllables"], rel=0.05)
     assert len(err) == 1 and "declares 0.03 s of audio but 20.00 s follow" in err[0]
+
+
+@pytest.mark.parametrize("fmt, subtype, chunk", [
+    ("WAV", "PCM_16", b""),
+    ("WAV", "PCM_16", JUNK_CHUNK),
+], ids=["16-bit, 44-byte header", "16-bit, 54-byte header"])
+def test_a_crashed_recorders_wav_gives_every_block_the_intact_file_gives(tmp_path, fmt, subtype, chunk):
+    """A stereo call whose header was updated once, at 2.3 s of 20 s: every block read after the
+    count holds the intact file's samples, each leg on its channel (they were shifted back by the
+    header's length after the first block; by an odd number of samples, the legs swapped), and one
+    note says what the header declares."""
+    x, sr = sf.read(SPEECH, frames=16000 * 20, dtype="float32")
+    intact = tmp_path / "intact.wav"
+    sf.write(intact, x, sr, format=fmt, subtype=subtype)
+    crashed = crashed_recording(intact, tmp_path / "crashed.wav", 2.3, chunk)
+    whole, cut = BlockReader(probe(intact), sr), BlockReader(probe(crashed), sr)
+    for a, b in itertools.zip_longest(whole, cut):
+        np.testing.assert_array_equal(a, b)
+    assert whole.frames_read == cut.frames_read == 16000 * 20 and not cut.truncated
+    assert cut.notes == ["the header declares 2.30 s of audio but 20.00 s follow; read what is there"]
 
 
 def test_a_data_chunk_followed_by_another_chunk_is_not_a_mismatch(tmp_path):

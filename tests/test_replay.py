@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, ROOT, call_monitor as cli, fixture_label as label, replay_under_way, wait_for
+from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, crashed_recording,
+                      fixture_label as label, replay_under_way, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.files import recording_fingerprint
@@ -309,6 +310,20 @@ def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
     assert "truncated" in done.stderr and str(cut) in done.stderr
     summary = split_calls(done.stdout)[0][-1]
     assert 14 < summary["duration_s"] < 16
+
+
+def test_a_call_whose_recorder_crashed_after_updating_its_header_once_raises_the_intact_calls_alerts(
+        tmp_path, reference_alerts):
+    """The header counts the first 22.7 s of 227 s, and a 10-byte chunk before the samples makes it
+    an odd number of samples long: the whole call is replayed, each leg from its channel (the
+    legs swapped after the first block, and the critical alert was missed), with one warning."""
+    crashed = crashed_recording(ALERTING_CALL, tmp_path / "crashed.wav", 22.7, JUNK_CHUNK)
+    done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(crashed))
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [f"call-monitor: warning: {crashed}: the header declares 22.70 s of audio "
+                                        f"but 227.00 s follow; read what is there"]
+    events = split_calls(done.stdout)[0]
+    assert [(e["kind"], e["t"]) for e in events if e["type"] == "alert"] == reference_alerts
 
 
 def test_a_clipped_caller_on_a_6_khz_recording_is_said_in_one_warning_line_naming_the_file(tmp_path):

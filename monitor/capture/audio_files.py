@@ -219,6 +219,30 @@ def _describe_sf_error(text: str) -> str:
     return f"unreadable audio ({detail})"
 
 
+class _ByteRange:
+    """Bytes ``start`` to ``end`` of an open file as a file of their own (read, seek, tell), for
+    libsndfile to decode a WAV's data chunk as raw samples: it counts its positions and the file's
+    length from the first sample (handed the whole file seeked to the chunk, it sought back by the
+    header's length after its first read, read header bytes as samples and, past an odd number of
+    samples, swapped a stereo call's legs)."""
+
+    def __init__(self, fh: BinaryIO, start: int, end: int) -> None:
+        self.fh, self.start, self.end = fh, start, end
+        fh.seek(start)
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: self.start, os.SEEK_CUR: self.fh.tell(), os.SEEK_END: self.end}[whence]
+        self.fh.seek(max(self.start, base + pos))
+        return self.tell()
+
+    def tell(self) -> int:
+        return self.fh.tell() - self.start
+
+    def read(self, size: int = -1) -> bytes:
+        room = max(0, self.end - self.fh.tell())
+        return self.fh.read(room if size < 0 else min(size, room))
+
+
 class _StreamBroke(Exception):
     """The decoder failed inside a block; ``block`` holds the frames it decoded before."""
 
@@ -248,8 +272,8 @@ class BlockReader:
         declares fewer bytes than really follow."""
         if wav is not None and wav.available_frames > wav.declared_frames:
             fh = open(self.info.path, "rb")  # noqa: SIM115 - closed with the SoundFile
-            fh.seek(wav.offset)
-            return sf.SoundFile(fh, format="RAW", subtype=self.info.subtype, samplerate=self.info.rate,
+            samples = _ByteRange(fh, wav.offset, wav.offset + wav.available)
+            return sf.SoundFile(samples, format="RAW", subtype=self.info.subtype, samplerate=self.info.rate,
                                 channels=self.info.channels, endian="LITTLE"), fh
         with native_stderr_silenced():
             return sf.SoundFile(self.info.path), None
