@@ -199,12 +199,14 @@ def test_a_data_chunk_that_declares_too_little_is_read_as_far_as_samples_go(tmp_
 @pytest.mark.parametrize("fmt, subtype, chunk", [
     ("WAV", "PCM_16", b""),
     ("WAV", "PCM_16", JUNK_CHUNK),
-], ids=["16-bit, 44-byte header", "16-bit, 54-byte header"])
+    ("WAVEX", "PCM_24", b""),
+], ids=["16-bit, 44-byte header", "16-bit, 54-byte header", "extensible 24-bit"])
 def test_a_crashed_recorders_wav_gives_every_block_the_intact_file_gives(tmp_path, fmt, subtype, chunk):
     """A stereo call whose header was updated once, at 2.3 s of 20 s: every block read after the
     count holds the intact file's samples, each leg on its channel (they were shifted back by the
     header's length after the first block; by an odd number of samples, the legs swapped), and one
-    note says what the header declares."""
+    note says what the header declares; so too in the extensible format (sox's 24-bit output),
+    which was cut at the header's count without a word."""
     x, sr = sf.read(SPEECH, frames=16000 * 20, dtype="float32")
     intact = tmp_path / "intact.wav"
     sf.write(intact, x, sr, format=fmt, subtype=subtype)

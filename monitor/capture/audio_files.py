@@ -78,6 +78,12 @@ def analysis_rate(rate: int) -> int:
     return 16000 if rate >= 16000 else 8000
 
 
+RIFF_WAVE_FORMATS = ("WAV", "WAVEX")
+"""libsndfile's names of the RIFF/WAVE files whose data chunk :func:`_wav_data` finds: the plain
+format and the extensible one (WAVE_FORMAT_EXTENSIBLE: sox's 24-bit output, more than two
+channels), whose fmt chunk opens the same way."""
+
+
 @dataclass(frozen=True)
 class WavData:
     """Where a plain RIFF/WAVE file's samples lie, from its chunk headers."""
@@ -291,7 +297,7 @@ class BlockReader:
             raise _StreamBroke(out[: written[-1] + 1 if len(written) else 0]) from None
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        wav = _wav_data(self.info.path) if self.info.format == "WAV" else None
+        wav = _wav_data(self.info.path) if self.info.format in RIFF_WAVE_FORMATS else None
         if wav is not None and wav.available_frames > wav.declared_frames:
             self.notes.append(f"the header declares {wav.declared_frames / self.info.rate:.2f} s of audio "
                               f"but {wav.available_frames / self.info.rate:.2f} s follow; read what is there")
