@@ -196,26 +196,43 @@ def test_a_data_chunk_that_declares_too_little_is_read_as_far_as_samples_go(tmp_
     assert len(err) == 1 and "declares 0.03 s of audio but 20.00 s follow" in err[0]
 
 
-@pytest.mark.parametrize("fmt, subtype, chunk", [
-    ("WAV", "PCM_16", b""),
-    ("WAV", "PCM_16", JUNK_CHUNK),
-    ("WAVEX", "PCM_24", b""),
-], ids=["16-bit, 44-byte header", "16-bit, 54-byte header", "extensible 24-bit"])
-def test_a_crashed_recorders_wav_gives_every_block_the_intact_file_gives(tmp_path, fmt, subtype, chunk):
+@pytest.mark.parametrize("fmt, subtype, chunk, declared_s", [
+    ("WAV", "PCM_16", b"", 2.3),
+    ("WAV", "PCM_16", JUNK_CHUNK, 2.3),
+    ("WAVEX", "PCM_24", b"", 2.3),
+    ("WAV", "PCM_16", b"", 0.0),
+], ids=["16-bit, 44-byte header", "16-bit, 54-byte header", "extensible 24-bit", "header never updated"])
+def test_a_crashed_recorders_wav_gives_every_block_the_intact_file_gives(tmp_path, fmt, subtype, chunk,
+                                                                         declared_s):
     """A stereo call whose header was updated once, at 2.3 s of 20 s: every block read after the
     count holds the intact file's samples, each leg on its channel (they were shifted back by the
     header's length after the first block; by an odd number of samples, the legs swapped), and one
     note says what the header declares; so too in the extensible format (sox's 24-bit output),
-    which was cut at the header's count without a word."""
+    which was cut at the header's count without a word, and with a header never updated (its data
+    chunk empty), which was refused as holding no audio."""
     x, sr = sf.read(SPEECH, frames=16000 * 20, dtype="float32")
     intact = tmp_path / "intact.wav"
     sf.write(intact, x, sr, format=fmt, subtype=subtype)
-    crashed = crashed_recording(intact, tmp_path / "crashed.wav", 2.3, chunk)
+    crashed = crashed_recording(intact, tmp_path / "crashed.wav", declared_s, chunk)
+    assert probe(crashed).duration_s == 20.0
     whole, cut = BlockReader(probe(intact), sr), BlockReader(probe(crashed), sr)
     for a, b in itertools.zip_longest(whole, cut):
         np.testing.assert_array_equal(a, b)
     assert whole.frames_read == cut.frames_read == 16000 * 20 and not cut.truncated
-    assert cut.notes == ["the header declares 2.30 s of audio but 20.00 s follow; read what is there"]
+    assert cut.notes == [f"the header declares {declared_s:.2f} s of audio but 20.00 s follow; read what is there"]
+
+
+def test_a_wav_whose_header_was_never_updated_is_analysed_to_its_end_with_one_warning(tmp_path, clean):
+    x, sr, ref = clean
+    path = tmp_path / "never_updated.wav"
+    sf.write(path, x, sr, subtype="PCM_16")
+    crashed = crashed_recording(path, tmp_path / "crashed.wav", 0.0)
+    assert crashed.read_bytes()[4:8] == struct.pack("<I", 36)  # RIFF and data sizes as the header was first written
+    rec, err = analyze(crashed)
+    assert rec["duration_s"] == pytest.approx(len(x) / sr, abs=0.01)
+    assert rec["syllables"] == pytest.approx(ref["syllables"], rel=0.05)
+    assert err == [f"call-monitor: warning: {crashed}: the header declares 0.00 s of audio but 20.00 s follow; "
+                   f"read what is there"]
 
 
 def test_a_data_chunk_followed_by_another_chunk_is_not_a_mismatch(tmp_path):

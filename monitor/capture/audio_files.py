@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Iterator, Mapping
 
 import numpy as np
@@ -54,13 +54,14 @@ class AudioInfo:
     rate: int
     channels: int
     frames: int | None
-    """Frames the header promises; None where it gives no length (a FLAC written as a stream)."""
+    """Frames the header promises (a WAV's that declares fewer than follow: those that follow); None
+    where it gives no length (a FLAC written as a stream)."""
     format: str
     subtype: str
 
     @property
     def duration_s(self) -> float | None:
-        """Seconds the header promises; None where it gives no length."""
+        """Seconds the header promises (as ``frames``); None where it gives no length."""
         if self.frames is None:
             return None
         return self.frames / self.rate if self.rate else 0.0
@@ -144,6 +145,11 @@ def _wav_data(path: str) -> WavData | None:
             fh.seek(size + (size & 1), os.SEEK_CUR)
 
 
+def _wav_samples(info: AudioInfo) -> WavData | None:
+    """Where a RIFF/WAVE recording's samples lie (None for other recordings)."""
+    return _wav_data(info.path) if info.format in RIFF_WAVE_FORMATS else None
+
+
 def _file_kind_problem(p: str) -> str | None:
     """Why ``p`` is not a regular readable file, or None."""
     try:
@@ -195,6 +201,9 @@ def probe(path: str | os.PathLike) -> AudioInfo:
             decodes = _first_sample_decodes(fh)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioFileError(p, _describe_sf_error(str(err))) from None
+    wav = _wav_samples(info)
+    if wav is not None and wav.available_frames > wav.declared_frames:  # a crash: samples the header miscounts,
+        info, decodes = replace(info, frames=wav.available_frames), True  # read raw (libsndfile's count may be 0)
     if (info.frames is not None and info.frames <= 0) or info.rate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
     if info.rate < MIN_RATE_HZ:
@@ -297,7 +306,7 @@ class BlockReader:
             raise _StreamBroke(out[: written[-1] + 1 if len(written) else 0]) from None
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        wav = _wav_data(self.info.path) if self.info.format in RIFF_WAVE_FORMATS else None
+        wav = _wav_samples(self.info)
         if wav is not None and wav.available_frames > wav.declared_frames:
             self.notes.append(f"the header declares {wav.declared_frames / self.info.rate:.2f} s of audio "
                               f"but {wav.available_frames / self.info.rate:.2f} s follow; read what is there")
