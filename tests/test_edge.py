@@ -235,6 +235,26 @@ def test_a_wav_whose_header_was_never_updated_is_analysed_to_its_end_with_one_wa
                    f"read what is there"]
 
 
+@pytest.mark.parametrize("subtype", ["IMA_ADPCM", "MS_ADPCM", "GSM610"])
+def test_a_wav_coded_in_blocks_is_read_as_written_with_no_word_on_its_sample_width(tmp_path, subtype):
+    """ADPCM and GSM 6.10: the fmt chunk's block_align is a block of many frames' code, not one
+    frame. The call is read whole without a warning (IMA ADPCM's blocks were said to be '4-bit
+    samples in 2048-bit containers'); a header that counts half its blocks is read as far as it
+    counts, its code never taken for raw samples (a 40 s GSM call was read as 0.12 s of noise)."""
+    x, _ = speech(20.0)
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(path, x, 8000, subtype=subtype)  # GSM 6.10 is 8 kHz: the 20 s of samples last 40 s
+    rec, err = analyze(path)
+    assert err == [] and rec["duration_s"] == pytest.approx(40.0, abs=0.1)
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"data")
+    block_align = struct.unpack("<H", raw[raw.find(b"fmt ") + 20:][:2])[0]
+    struct.pack_into("<I", raw, i + 4, struct.unpack("<I", raw[i + 4:i + 8])[0] // 2 // block_align * block_align)
+    path.write_bytes(bytes(raw))
+    rec, err = analyze(path)
+    assert err == [] and rec["duration_s"] == pytest.approx(20.0, abs=0.6)
+
+
 def test_a_data_chunk_followed_by_another_chunk_is_not_a_mismatch(tmp_path):
     x, sr = speech(2.0)
     path = tmp_path / "list.wav"

@@ -145,9 +145,20 @@ def _wav_data(path: str) -> WavData | None:
             fh.seek(size + (size & 1), os.SEEK_CUR)
 
 
+FRAME_BY_FRAME_SUBTYPES = frozenset({"PCM_U8", "PCM_S8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE",
+                                     "ULAW", "ALAW"})
+"""libsndfile's sample formats a WAV holds frame by frame: its fmt chunk's block_align is one
+frame's bytes, so its data chunk's length counts frames and its bytes read as raw samples. Not
+ADPCM or GSM 6.10, whose block_align is a block of many frames' code (an IMA ADPCM block of 2048
+bytes was taken for one frame of 4-bit samples in 2048-bit containers)."""
+
+
 def _wav_samples(info: AudioInfo) -> WavData | None:
-    """Where a RIFF/WAVE recording's samples lie (None for other recordings)."""
-    return _wav_data(info.path) if info.format in RIFF_WAVE_FORMATS else None
+    """Where a RIFF/WAVE recording's samples lie, frame by frame (None for other recordings and
+    for sample formats coded in blocks, which libsndfile alone reads)."""
+    if info.format not in RIFF_WAVE_FORMATS or info.subtype not in FRAME_BY_FRAME_SUBTYPES:
+        return None
+    return _wav_data(info.path)
 
 
 def _file_kind_problem(p: str) -> str | None:
