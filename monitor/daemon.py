@@ -164,6 +164,7 @@ class Daemon:
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
         self._now = 0.0
+        self._wall_now = time.time()  # the wall-clock time the capture loop took the chunk ending at _now
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
         self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
@@ -267,7 +268,7 @@ class Daemon:
         label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
             if hasattr(self.source, "stats") else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
-                                     source=f"{LIVE_SOURCE}{label}", started_at=time.time() - (self._now - first),
+                                     source=f"{LIVE_SOURCE}{label}", started_at=self._wall(first),
                                      channels={leg: i for i, leg in enumerate(self.source.legs)},
                                      agent=self.agent, **extra)
         self.calls += 1
@@ -276,10 +277,16 @@ class Daemon:
         log.info("call %s started", name)
         self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
         if self.cfg.daemon.write_audio:
-            self._open_audio(time.time() - (self._now - first))
+            self._open_audio(self._wall(first))
         chunks, self._preroll = list(self._preroll), collections.deque()
         for ch in chunks:
             self._feed(ch)
+
+    def _wall(self, t: float) -> float:
+        """The wall-clock time of the source clock's ``t``, as the chunk the loop took last places it:
+        one clock for the calls' starts and ends, so that a call ended where the next begins
+        (``call start``, a new stream) ends when the next starts."""
+        return self._wall_now - (self._now - t)
 
     def _feed(self, chunk: Chunk) -> None:
         c = Chunk(round(chunk.t0 - self.call_origin, 6), chunk.samples, unheard=chunk.unheard)
@@ -317,7 +324,7 @@ class Daemon:
         if self.streams is not None:
             self.streams.call_ended()
         try:
-            events = p.finish(ended_by=why, stopped=stopped)
+            events = p.finish(ended_by=why, stopped=stopped, ended_at=self._wall(self.call_origin + p.duration_s))
         except Exception as err:  # noqa: BLE001 - one call's failure must not stop the monitor
             self._abort_call(err)
             return
@@ -669,6 +676,7 @@ class Daemon:
     def _listen(self) -> None:
         for chunk in self.source.chunks():
             self._now = chunk.t0 + len(chunk.samples) / self.source.rate
+            self._wall_now = time.time()
             self._drain_msgs()
             self._stop_if_refused()
             if self._reload:

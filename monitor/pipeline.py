@@ -136,14 +136,17 @@ class CallPipeline:
             mask = speech if len(speech) else None
             self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
-    def finish(self, ended_by: str | None = None, *, stopped: bool = False) -> list[Event]:
+    def finish(self, ended_by: str | None = None, *, stopped: bool = False,
+               ended_at: float | None = None) -> list[Event]:
         """End of the call: flush analyzers and transcribers, close alerts, summarise (with what
         ended a live call, ``ended_by``). ``stopped``: the monitoring stopped before the call ended
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
         call's does, so that the call's report says it is judged only up to there. The spans of the
         call's time its caller's leg was not heard (:attr:`unheard`) are kept with the stored summary
         (``caller_no_input``, and their seconds, ``caller_no_input_s``), and so is a replayed
-        recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted)."""
+        recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted).
+        ``ended_at``: the wall-clock time the call ended (the live daemon's, on the clock its start
+        was given by); now when None."""
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
@@ -156,7 +159,7 @@ class CallPipeline:
         summary = self.summary(ended_by)
         if self.store is not None:
             self.store.end_call(self._call_token, self.duration_s,
-                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint))
+                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint), ended_at)
             self.store.flush()
         return events + [summary]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, start_daemon, stop_daemon,
@@ -779,6 +780,39 @@ def test_a_call_mark_the_daemon_did_not_act_on_in_time_is_not_carried_out_later(
                                  "audio), and will not: nothing was done"}]
     assert daemon.calls == 1
     assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == ["capture ended"]
+
+
+def test_a_call_ended_by_call_start_ends_where_the_next_call_starts(tmp_path):
+    """`call start` mid-call: the call it ends is stored as ending when the next one starts (the two
+    never overlap in the database)."""
+    import sqlite3
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, r = sf.read(_caller_speech("normal", tmp_path / "a.wav", seconds=20.0), dtype="float32")
+    call = tmp_path / "call.wav"
+    sf.write(call, np.stack([x, np.zeros_like(x)], axis=1), r)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    askers: list[threading.Thread] = []
+
+    def start_once(event) -> None:
+        if event.type == "cues" and event.t > 5.0 and not askers:
+            askers.append(threading.Thread(target=lambda: daemon.control({"call": "start"}, 30.0)))
+            askers[0].start()
+
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(call), store, {"marks": start_once})
+        assert daemon.run() == 0
+    askers[0].join(5)
+    con = sqlite3.connect(tmp_path / "e.db")
+    try:
+        rows = con.execute("SELECT started_at, ended_at FROM calls ORDER BY id").fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 2
+    assert rows[0][1] == pytest.approx(rows[1][0], abs=1e-6)
 
 
 def test_the_status_is_answered_while_a_call_mark_waits_for_the_capture_loop(tmp_path):
