@@ -98,17 +98,18 @@ class NoInput:
 
     spans: list[tuple[float, float]] = dataclasses.field(default_factory=list)
     since: float | None = None  # the span going on now began then
+    told: bool = False  # the span going on now was said ("lost"): its end is said too
 
     def follow(self, captures: bool, t: float) -> str | None:
-        """The source's state at call time ``t``: "lost" when a span begins, "back" when it ends,
-        else None."""
+        """The source's state at call time ``t``: "lost" when a span begins, "back" when a span
+        that was said (:attr:`told`) ends, else None."""
         if not captures and self.since is None:
             self.since = t
             return "lost"
         if captures and self.since is not None:
             self.spans.append((self.since, t))
-            self.since = None
-            return "back"
+            self.since, told, self.told = None, self.told, False
+            return "back" if told else None
         return None
 
 
@@ -771,15 +772,23 @@ class Daemon:
         if self._waits_for_caller():
             self._deaf_until = self._now
         change = self._no_input.follow(captures, round(self._now - self.call_origin, 3))
-        name = call_name(self.pipeline.call_id)
-        if change == "lost" and self._waits_for_caller():
-            lost_s = self.cfg.daemon.lost_source_end_s
-            limit = f"; it ends after {lost_s:g} s without it" if lost_s > 0 else ""
-            self._say("info", f"call {name}: the caller's source gives no input: the call waits for it "
-                              f"(no silence ends it meanwhile{limit})")
+        if change == "lost":
+            self._say_waiting()
         elif change == "back":
             a, b = self._no_input.spans[-1]
-            self._say("info", f"call {name}: the caller's source gives input again, after {b - a:.1f} s without")
+            self._say("info", f"call {call_name(self.pipeline.call_id)}: the caller's source gives input again, "
+                              f"after {b - a:.1f} s without")
+
+    def _say_waiting(self) -> None:
+        """Say once that the running call waits for its caller's source, which gives no input now
+        (when the call waits for it: :meth:`_waits_for_caller`); its return is said then too."""
+        if self._no_input.told or self._no_input.since is None or not self._waits_for_caller():
+            return
+        self._no_input.told = True
+        lost_s = self.cfg.daemon.lost_source_end_s
+        limit = f"; it ends after {lost_s:g} s without it" if lost_s > 0 else ""
+        self._say("info", f"call {call_name(self.pipeline.call_id)}: the caller's source gives no input: the call "
+                          f"waits for it (no silence ends it meanwhile{limit})")
 
     def _say(self, level: str, message: str) -> None:
         log.log(_LEVELS[level], "%s", message)
@@ -860,6 +869,7 @@ class Daemon:
         if self.pipeline is None:
             return {"error": "the call could not start (see the daemon's log)"}
         self._marked = True  # the integration said a call runs: a caller's source giving no input is no silence
+        self._say_waiting()  # its source gave none as the call began
         name = call_name(self.pipeline.call_id)
         answer = {"ok": True, "message": f"call {name} started" + (f" (call {call_name(ended)} ended)" if had_call else "")}
         unheard = self._unheard_legs()

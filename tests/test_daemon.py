@@ -790,20 +790,24 @@ def test_after_a_reload_moved_alerts_from_a_dead_url_to_one_that_answers_status_
 
 
 class _CallerLost:
-    """A recorded call as a live source whose caller's source is lost from ``lost_from`` (source
-    clock) on: its state "lost" in :meth:`stats`, its channel silent and marked as not heard, as the
-    live capture fills it in."""
+    """A recorded call as a live source whose caller's source gives no input from ``lost_from`` until
+    ``back_at`` (source clock): its state ``state`` ("lost", or "waiting" for one missing) in
+    :meth:`stats`, its channel silent and marked as not heard, as the live capture fills it in."""
 
-    def __init__(self, path: Path, lost_from: float) -> None:
-        self.inner, self.lost_from, self.t = FileSource(path, block_s=0.5), lost_from, 0.0
+    def __init__(self, path: Path, lost_from: float, back_at: float = float("inf"), state: str = "lost") -> None:
+        self.inner, self.lost_from, self.back_at, self.state, self.t = (FileSource(path, block_s=0.5), lost_from,
+                                                                        back_at, state, 0.0)
         self.rate, self.legs = self.inner.rate, self.inner.legs
+
+    def _lost(self) -> bool:
+        return self.lost_from < self.t <= self.back_at
 
     def chunks(self):
         caller = self.legs.index("caller")
         for chunk in self.inner.chunks():
             self.t = chunk.t0 + len(chunk.samples) / self.rate
             samples = chunk.samples.copy()
-            lost = self.t > self.lost_from
+            lost = self._lost()
             if lost:
                 samples[:, caller] = 0.0
             yield Chunk(chunk.t0, samples, unheard=((caller, 0, len(samples)),) if lost else ())
@@ -812,8 +816,8 @@ class _CallerLost:
         self.inner.stop()
 
     def stats(self) -> dict[str, dict]:
-        lost = self.t > self.lost_from
-        return {leg: {"source": f"{leg}.monitor", "state": "lost" if lost and leg == "caller" else "running",
+        lost = self._lost()
+        return {leg: {"source": f"{leg}.monitor", "state": self.state if lost and leg == "caller" else "running",
                       "last_error": "source caller.monitor is gone" if lost and leg == "caller" else None}
                 for leg in self.legs}
 
@@ -858,6 +862,44 @@ def test_a_lost_source_limit_of_0_waits_for_the_callers_source_for_ever(tmp_path
     (call,) = _losing_the_caller(tmp_path, {"daemon.lost_source_end_s": 0.0})
     assert call["summary"]["ended_by"] == "capture ended"
     assert call["summary"]["caller_no_input_s"] == pytest.approx(60.0 - 8.0, abs=0.6)
+
+
+def test_a_call_begun_by_call_start_while_its_callers_source_is_missing_says_it_waits_before_it_says_it_is_back(
+        tmp_path, monitor_logs):
+    """`call start` as the capture opens, the caller's source missing for its first second: the
+    daemon says the call waits for the source, then that it is back, in that order, once each."""
+    import threading
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 6, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, x, sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, _CallerLost(line, -1.0, back_at=1.0, state="waiting"), store, {})
+        asker = threading.Thread(target=lambda: daemon.control({"call": "start"}, 30.0))
+        asker.start()
+        assert wait_for(lambda: daemon._controls.qsize() == 1, 5)  # taken with the first chunk
+        assert daemon.run() == 0
+        asker.join(5)
+    said = [m for _, m in monitor_logs if WAITS in m or BACK in m]
+    assert [WAITS in m for m in said] == [True, False], said
+    assert said[1].startswith("call 1: the caller's source gives input again, after "), said
+
+
+def test_the_return_of_a_callers_source_is_said_only_after_its_loss_was():
+    """A span without the caller's input that began unsaid (the call did not wait for the source)
+    ends unsaid; one whose loss was said ends with a "back"."""
+    from monitor.daemon import NoInput
+
+    unsaid = NoInput()
+    assert [unsaid.follow(False, 0.0), unsaid.follow(True, 0.1)] == ["lost", None]
+    said = NoInput()
+    assert said.follow(False, 2.0) == "lost"
+    said.told = True
+    assert [said.follow(False, 3.0), said.follow(True, 4.0), said.told] == [None, "back", False]
+    assert unsaid.spans == [(0.0, 0.1)] and said.spans == [(2.0, 4.0)]
 
 
 def test_the_wait_for_a_callers_source_ends_after_the_limit_and_a_limit_of_0_never():
