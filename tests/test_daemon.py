@@ -439,6 +439,19 @@ def test_unknown_device_is_a_clear_error(pulse, env, tmp_path):
     assert "softphone.monitor" in lines[0]  # lists what exists
 
 
+def test_a_caller_given_as_the_softphones_sink_is_waited_for_with_one_line_naming_its_monitor(pulse, env, tmp_path):
+    """``--caller softphone`` (the sink, not its monitor): the daemon waits, as for any source not
+    there, and its one warning says the name is a sink's and which source is its monitor."""
+    d = Daemon(["--caller", "softphone", "--config", os.devnull, "--db", str(tmp_path / "e.db"), "--no-notify",
+                "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("waiting for caller source softphone", 30), d.err
+    finally:
+        d.kill()
+    (warning,) = [e for e in d.err if "waiting for caller source" in e]
+    assert "softphone is a sink, not a source: its monitor source is softphone.monitor" in warning, warning
+
+
 def test_a_microphone_missing_at_start_is_waited_for_while_the_caller_is_monitored(pulse, env, tmp_path):
     """The headset is not plugged in when the session starts: the daemon does not refuse to start
     (a service would give up restarting it after a few minutes, the caller unmonitored); it

@@ -120,6 +120,17 @@ def test_a_mistyped_source_is_refused_naming_the_source_it_is_close_to():
     assert "did you mean" not in str(err.value)
 
 
+def test_a_sink_named_for_a_source_is_answered_with_its_monitor():
+    """``--caller softphone``, the softphone's sink rather than its monitor: the answer says so and
+    names the monitor source to give, in one line."""
+    devs = [InputDevice(0, "pulse", 32, 44100.0, "ALSA")]
+    srcs = [PulseSource(1, "softphone.monitor", "module-null-sink.c", "s16le 2ch 44100Hz", "IDLE"),
+            PulseSource(2, "mic.monitor", "module-null-sink.c", "s16le 2ch 44100Hz", "IDLE")]
+    with pytest.raises(DeviceError) as err:
+        resolve("softphone", devices=devs, sources=srcs)
+    assert str(err.value) == "softphone is a sink, not a source: its monitor source is softphone.monitor (give that)"
+
+
 def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
     import sounddevice as sd
     sd._terminate(); sd._initialize()  # PortAudio read the device list before the server started

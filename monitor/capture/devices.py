@@ -181,6 +181,8 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
         names = ", ".join(f"#{d.index} {d.name}" for d in matches[:5])
         raise DeviceError(f"input '{spec}' is ambiguous: {names}; give an index")
     known = [s.name for s in sources or []]
+    if f"{spec}.monitor" in known:  # the softphone's sink named: what it plays is heard at its monitor
+        raise DeviceError(f"{spec} is a sink, not a source: its monitor source is {spec}.monitor (give that)")
     guess = _close_name(spec, [*known, *(d.name for d in devices)])
     hint = f"; sound-server sources: {', '.join(known)}" if known else ""
     if sources is None:  # a softphone.monitor cannot be found without them: say why, not only that
