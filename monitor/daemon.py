@@ -244,8 +244,11 @@ class Daemon:
                 log.warning("%s output failed: %s", name, err)
 
     def _status_event(self, level: str, message: str) -> StatusEvent:
-        t = self._now - self.call_origin if self.pipeline is not None else self._now
-        return StatusEvent(t=round(max(0.0, t), 3), level=level, message=message)
+        """A status line: at the running call's time, or, outside a call, at the wall-clock time
+        (``at``; its ``t`` the seconds since the capture began)."""
+        if self.pipeline is not None:
+            return StatusEvent(t=round(max(0.0, self._now - self.call_origin), 3), level=level, message=message)
+        return StatusEvent(t=round(max(0.0, self._now), 3), level=level, message=message, at=round(time.time(), 3))
 
     def _drain_msgs(self) -> None:
         while True:

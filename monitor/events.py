@@ -209,9 +209,12 @@ class CallSummaryEvent(Event):
 
 @dataclass(frozen=True)
 class StatusEvent(Event):
-    """Operational messages (acoustic-only mode, device reopened, overflows...)."""
+    """Operational messages (acoustic-only mode, device reopened, overflows...). ``at``: the
+    wall-clock time (Unix seconds) of a live daemon's line outside any call, whose ``t`` is no
+    call's time (it counts the seconds since the daemon began to capture); None for a call's line."""
 
     level: str = "info"
     message: str = ""
+    at: float | None = None
 
     type = "status"

@@ -901,6 +901,27 @@ def test_a_call_begun_by_call_start_while_its_callers_source_is_missing_says_it_
     assert said[1].startswith("call 1: the caller's source gives input again, after "), said
 
 
+def test_the_daemons_status_lines_outside_a_call_carry_the_wall_clock_and_a_calls_lines_its_time(tmp_path):
+    """A line from the capture before any call (a source found) is stamped with the wall clock
+    (``at``), its ``t`` being no call's time; a call's lines have its time and no ``at``."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, np.concatenate([np.zeros((16000 * 3, 2), np.float32), x]), sr)
+    said: list = []
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {"said": lambda ev: ev.type == "status" and said.append(ev)})
+        daemon.source_status("info", "caller leg: source caller.monitor found")
+        before = time.time()
+        assert daemon.run() == 0
+    found, started = said[0], said[1]
+    assert found.message == "caller leg: source caller.monitor found" and before - 1 <= found.at <= time.time()
+    assert started.message == "call 1 started" and (started.t, started.at) == (0.0, None)
+
+
 def test_the_return_of_a_callers_source_is_said_only_after_its_loss_was():
     """A span without the caller's input that began unsaid (the call did not wait for the source)
     ends unsaid; one whose loss was said ends with a "back"."""

@@ -182,6 +182,19 @@ def test_status_lines_that_logging_says_on_stderr_are_not_printed_again():
     assert logged_levels("info") == {"info", "warning", "error"} and logged_levels("error") == {"error"}
 
 
+def test_a_status_line_outside_any_call_is_stamped_with_the_wall_clock_not_a_calls_time():
+    """A call's status line carries its call time, ``[mm:ss.s]``; one outside any call (a source found
+    between calls) has no call time to give: it says so, with the time of day."""
+    import time
+
+    from monitor.events import StatusEvent
+    at = time.mktime((2025, 3, 4, 14, 3, 22, 0, 0, -1))
+    assert lines(StatusEvent(t=35.7, message="caller leg: source softphone.monitor found", at=at),
+                 StatusEvent(t=35.7, message="call 2: the caller's source gives input again")) == [
+        "[no call, 14:03:22] info: caller leg: source softphone.monitor found",
+        "[00:35.7] info: call 2: the caller's source gives input again"]
+
+
 def test_the_daemon_says_on_the_terminal_that_it_listens_where_logging_does_not(capsys):
     """Started in a terminal, `run` said nothing until the first call (its "listening" line is
     logged at info, below the default): whoever started it could not tell it was running. The

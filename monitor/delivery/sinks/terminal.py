@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import replace
 from typing import TextIO
 
@@ -16,6 +17,14 @@ def _clock(t: float) -> str:
     m, s = divmod(round(max(0.0, t), 1), 60)
     h, m = divmod(int(m), 60)
     return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m:02d}:{s:04.1f}"
+
+
+def _stamp(ev: StatusEvent) -> str:
+    """A status line's stamp: ``[mm:ss.s]`` of its call's time, or ``[no call, HH:MM:SS]`` of the
+    wall clock for a line outside any call."""
+    if ev.at is None:
+        return f"[{_clock(ev.t)}]"
+    return f"[no call, {time.strftime('%H:%M:%S', time.localtime(ev.at))}]"
 
 
 def _unjudged(ev: CallSummaryEvent) -> str:
@@ -161,7 +170,7 @@ class HumanSink:
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:
-            return f"[{_clock(ev.t)}] {ev.level}: {ev.message}"
+            return f"{_stamp(ev)} {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
             return (f"== {_call_named(ev)}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
