@@ -93,6 +93,29 @@ SPAN_CUES: tuple[str, ...] = tuple(c.name for c in CUES if c.of_speech and not c
 """Cues measured over a span of the caller's speech frames alone (the breath cues count the pauses too)."""
 
 
+SHOWN_MIN_SPEECH_S = 2.0
+"""The least caller speech (seconds) in a cue window whose speech cues are shown, however short
+``analysis.window_speech_s`` is (:func:`shown_min_speech_s`)."""
+
+
+def shown_min_speech_s(window_speech_s: float) -> float:
+    """The caller's speech a cue window must hold before the cues measured over that speech
+    (:data:`SPEECH_CUES`) are shown as measurements (status, report): half what a window reaches for
+    (``analysis.window_speech_s``), at least :data:`SHOWN_MIN_SPEECH_S`. Over less, a rate or a voice
+    measure comes from a moment of sound (642 audible breaths a minute over 0.1 s of phrases, an HNR
+    of 0 dB with no voiced frame). What the rules judge is theirs to decide (``min_speech_s``)."""
+    return max(SHOWN_MIN_SPEECH_S, 0.5 * window_speech_s)
+
+
+def shown_cues(cues: Mapping[str, object], window_speech_s: float) -> dict[str, object]:
+    """A cue window's measures (``CuesEvent.to_dict()``) as shown: its speech cues None (not yet
+    measured) while its ``speech_s`` is under :func:`shown_min_speech_s`; the rest as they are."""
+    speech = cues.get("speech_s")
+    if isinstance(speech, (int, float)) and speech >= shown_min_speech_s(window_speech_s):
+        return dict(cues)
+    return {k: None if k in SPEECH_CUES else v for k, v in cues.items()}
+
+
 def cue(name: str) -> Cue:
     """The cue called ``name`` (KeyError if there is none)."""
     return BY_NAME[name]

@@ -50,6 +50,7 @@ from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
 from .console import call_name, first_line
+from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import LIVE_SOURCE, Store, StoreError
@@ -563,10 +564,12 @@ class Daemon:
         p = self.pipeline
         call = None
         if p is not None:
-            cues = p.last_cues.to_dict() if p.last_cues is not None else None
+            window_speech_s = self.cfg.analysis.window_speech_s
+            cues = shown_cues(p.last_cues.to_dict(), window_speech_s) if p.last_cues is not None else None
             call = {"call_id": p.call_id, "t": round(p.duration_s, 1), "alerts": len(p.alerts),
                     "active_alerts": dict(self.active), "baseline_ready": p.baseline.baseline is not None,
-                    "cues": cues, "ends": self._call_ends()}
+                    "cues": cues, "cues_from_speech_s": shown_min_speech_s(window_speech_s),
+                    "ends": self._call_ends()}
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
         return {
             "pid": os.getpid(), "started_at": self.started_at, "uptime_s": round(time.time() - self.started_at, 1),

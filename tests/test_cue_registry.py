@@ -46,3 +46,20 @@ def test_the_report_panels_come_from_the_registry():
 
 def test_the_cues_over_the_windows_speech_are_all_but_latency_and_the_transcripts():
     assert SPEECH_CUES == set(ALL_CUES) - {"response_latency_s"} - set(WORD_CUES)
+
+
+def test_a_windows_speech_cues_are_shown_only_once_it_holds_enough_of_the_callers_speech():
+    """Over 0.1 s of the caller's phrases a breath rate is 642/min and the HNR 0 dB (no voiced frame):
+    no measurement. Below half the speech a window reaches for (at least 2 s) the cues of the
+    caller's speech are shown as not measured (None); the turn timing's latency and the window's
+    own bookkeeping stay; from there on every value is shown as measured."""
+    from monitor.cue_registry import shown_cues, shown_min_speech_s
+
+    assert [shown_min_speech_s(w) for w in (8.0, 3.0, 20.0)] == [4.0, 2.0, 10.0]
+    early = CuesEvent(t=12.0, speech_s=0.1, window_s=12.0, breaths_per_min=642.9, hnr_db=0.0,
+                      speech_rate_sps=9.0, response_latency_s=0.8).to_dict()
+    shown = shown_cues(early, 8.0)
+    assert all(shown[name] is None for name in SPEECH_CUES)
+    assert (shown["response_latency_s"], shown["speech_s"], shown["window_s"]) == (0.8, 0.1, 12.0)
+    later = dict(early, speech_s=4.0)
+    assert shown_cues(later, 8.0) == later

@@ -922,6 +922,35 @@ def test_the_daemons_status_lines_outside_a_call_carry_the_wall_clock_and_a_call
     assert started.message == "call 1 started" and (started.t, started.at) == (0.0, None)
 
 
+def test_the_daemons_status_gives_a_calls_speech_cues_only_once_its_window_holds_enough_speech(tmp_path):
+    """The status's cues of a call whose cue window holds under half a window's speech (4 s of the
+    default 8 s) are None, not a rate over a moment of speech; once it holds that, they are the
+    window's measures."""
+    from monitor.cue_registry import SPEECH_CUES
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 20, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, x, sr)
+    seen: list[tuple[float, dict]] = []
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+
+    def status_at(ev) -> None:
+        call = daemon.state()["call"]
+        if ev.type == "cues" and ev.channel == "caller" and call is not None:  # not the last, as the call ends
+            seen.append((ev.speech_s or 0.0, call))
+
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {"status": status_at})
+        assert daemon.run() == 0
+    early = [call for speech, call in seen if 0 < speech < 4.0]
+    later = [call for speech, call in seen if speech >= 4.0]
+    assert early and later and all(call["cues_from_speech_s"] == 4.0 for _, call in seen)
+    assert all(call["cues"][name] is None for call in early for name in SPEECH_CUES)
+    assert all(call["cues"]["speech_rate_sps"] is not None for call in later)
+
+
 def test_the_return_of_a_callers_source_is_said_only_after_its_loss_was():
     """A span without the caller's input that began unsaid (the call did not wait for the source)
     ends unsaid; one whose loss was said ends with a "back"."""

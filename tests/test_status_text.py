@@ -11,7 +11,7 @@ import subprocess
 from conftest import PY, Daemon, wait_for
 from conftest import call_monitor as cli
 from monitor.commands.run import started_line
-from monitor.commands.status import render, with_url_redacted
+from monitor.commands.status import STATUS_CUES, render, with_url_redacted
 
 STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
          "legs": {"caller": {"label": "softphone.monitor", "state": "running", "device_rate": 48000,
@@ -26,6 +26,19 @@ def test_the_call_s_cues_are_named_and_measured_as_the_cue_registry_says():
     text = render(STATE)
     assert ("cues: speech rate 2.10 syll/s, pause ratio 0.41, mean phrase length 1.3 s, HNR n/a, "
             "loudness -33.2 dBFS, audible breaths 14.0/min") in text
+
+
+def test_cues_over_too_little_of_the_callers_speech_are_said_to_be_not_measured_yet():
+    """12 s into a call whose cue window holds 0.1 s of the caller's speech, the daemon gives its
+    speech cues as None (:func:`shown_cues`) and the line says they are not measured yet, and from
+    how much speech on they are, rather than "audible breaths 642.9/min, HNR 0.0 dB"."""
+    early = {"speech_s": 0.1, "response_latency_s": 0.8, **{name: None for name in STATUS_CUES}}
+    text = render(dict(STATE, call=dict(STATE["call"], cues=early, cues_from_speech_s=4.0)))
+    assert ("    cues: not measured yet (0.1 s of the caller's speech in the window; shown from 4 s)"
+            in text.splitlines())
+    measured = dict(STATE["call"]["cues"], speech_s=6.2)
+    assert "cues: speech rate 2.10 syll/s" in render(dict(STATE, call=dict(STATE["call"], cues=measured,
+                                                                            cues_from_speech_s=4.0)))
 
 
 def test_each_leg_the_call_and_its_active_alerts_have_a_line():

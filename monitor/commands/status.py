@@ -47,6 +47,17 @@ def _cue_text(name: str, v: float | None) -> str:
     return f"{c.label} {_fmt(v, 2 if c.unit in ('', 'syll/s') else 1, (sep + c.unit) if c.unit else '')}"
 
 
+def _cues_text(cues: dict, from_speech_s: float | None) -> str:
+    """The running call's cues, or, while its cue window holds too little of the caller's speech for
+    them (``from_speech_s``: the daemon's :func:`shown_min_speech_s`; the daemon gives them as None
+    then), that they are not measured yet."""
+    speech = cues.get("speech_s") or 0.0
+    if from_speech_s is not None and speech < from_speech_s:
+        return (f"not measured yet ({speech:.1f} s of the caller's speech in the window; shown from "
+                f"{from_speech_s:g} s)")
+    return ", ".join(_cue_text(name, cues.get(name)) for name in STATUS_CUES)
+
+
 def _level_text(v: float | None) -> str:
     """A leg's level: dBFS, or what its floor means (every sample 0)."""
     from ..capture.devices import DIGITAL_ZERO_DBFS
@@ -93,7 +104,7 @@ def render(st: dict) -> str:
             lines.append(f"    active {a['severity']} {kind} since {a['t']:.0f} s")
         cues = c.get("cues")
         if cues:
-            lines.append("    cues: " + ", ".join(_cue_text(name, cues.get(name)) for name in STATUS_CUES))
+            lines.append("    cues: " + _cues_text(cues, c.get("cues_from_speech_s")))
     else:
         lines.append("  no call in progress")
     pending = st.get("pending")

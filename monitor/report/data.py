@@ -29,7 +29,7 @@ from ..alerts.evidence import fmt_time
 from ..capture.audio_files import AudioFileError, legs_read, probe, unread_channels
 from ..analysis.baseline import Baseline
 from ..config import Config
-from ..cue_registry import CUES, cue
+from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..analysis.frame_features import HOP_S
@@ -629,10 +629,10 @@ class CueRow:
 def cue_rows(data: ReportData, min_speech_s: float | None = None) -> list[CueRow]:
     """Baseline against the worst window (after the baseline, with some caller speech) per cue.
 
-    Windows in which the caller spoke less than ``min_speech_s`` (default half the speech a
-    window reaches for) are not measurements worth quoting."""
+    Windows in which the caller spoke less than ``min_speech_s`` (default
+    :func:`shown_min_speech_s`: half the speech a window reaches for) are not measurements worth quoting."""
     if min_speech_s is None:
-        min_speech_s = max(2.0, 0.5 * data.window_speech_s)
+        min_speech_s = shown_min_speech_s(data.window_speech_s)
     after = data.baseline.end_t if data.baseline is not None else 0.0
     windows = [c for c in data.cues if (c.speech_s or 0.0) >= min_speech_s and c.t > after]
     if not windows:

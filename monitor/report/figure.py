@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..alerts.evidence import fmt_time
+from ..cue_registry import SPEECH_CUES, shown_min_speech_s
 from ..cue_registry import panels as registry_panels
 from .data import ReportData
 
@@ -72,8 +73,10 @@ def _reduce(t: np.ndarray, peak: np.ndarray, n_max: int) -> tuple[np.ndarray, np
 def _series(data: ReportData, cue: str) -> tuple[np.ndarray, np.ndarray]:
     t = np.array([c.t for c in data.cues], dtype=float)
     v = np.array([np.nan if c.value(cue) is None else float(c.value(cue)) for c in data.cues], dtype=float)
-    # windows without caller speech are no measurement at all
-    speech = np.array([(c.speech_s or 0.0) > 0 for c in data.cues], dtype=bool)
+    # windows without caller speech are no measurement at all; a cue of the caller's speech needs
+    # enough of it (a breath rate over a moment of speech is none)
+    least = shown_min_speech_s(data.window_speech_s) if cue in SPEECH_CUES else 0.0
+    speech = np.array([(c.speech_s or 0.0) > 0 and (c.speech_s or 0.0) >= least for c in data.cues], dtype=bool)
     if len(v):
         v[~speech] = np.nan
     return t, v
