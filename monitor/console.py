@@ -34,6 +34,18 @@ def first_line(err: BaseException) -> str:
     return said.splitlines()[0] if said else type(err).__name__
 
 
+def problem_of(source: str) -> dict[str, str]:
+    """The ``extra`` of a warning or error about ``source`` (``"webhook"``, ``"heartbeat"``) that a
+    later line of the same source may say is over (:func:`recovery_of`)."""
+    return {"problem_of": source}
+
+
+def recovery_of(source: str) -> dict[str, str]:
+    """The ``extra`` of a line saying that ``source``'s problem (:func:`problem_of`) is over: the
+    daemon's status then shows that problem as resolved, not as current."""
+    return {"recovers": source}
+
+
 class OneLineFormatter(logging.Formatter):
     """``call-monitor: MESSAGE`` below warnings, ``call-monitor: LEVEL: MESSAGE`` from them on."""
 

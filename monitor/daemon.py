@@ -79,15 +79,23 @@ and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webho
 
 
 class _LastProblem(logging.Handler):
-    """Keeps the package's last warning or error for the status socket and the heartbeat."""
+    """Keeps the package's last warning or error for the status socket and the heartbeat: level,
+    message, time, its ``source`` when it names one (:func:`problem_of`), and, once a line of that
+    source says it is over (:func:`recovery_of`), ``resolved_at`` and that line (``resolved``)."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)  # the recoveries are info lines too
         self.problem: dict | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.problem = {"level": record.levelname.lower(), "message": record.getMessage(),
-                        "at": round(record.created, 3)}
+        recovers = getattr(record, "recovers", None)
+        p = self.problem
+        if recovers is not None and p is not None and p.get("source") == recovers and "resolved_at" not in p:
+            self.problem = p | {"resolved_at": round(record.created, 3), "resolved": record.getMessage()}
+            return
+        if record.levelno >= logging.WARNING:
+            self.problem = {"level": record.levelname.lower(), "message": record.getMessage(),
+                            "at": round(record.created, 3), "source": getattr(record, "problem_of", None)}
 
 
 @dataclasses.dataclass
@@ -582,6 +590,7 @@ class Daemon:
             "webhook": None if self.webhook is None else {
                 "url": self.webhook.shown_url, "delivered": self.webhook.delivered,
                 "failures": self.webhook.failures, "last_error": self.webhook.last_error,
+                "failing": self.webhook.failing, "last_failure_at": self.webhook.last_failure_at,
                 "heartbeat": None if self.heartbeat is None else self.heartbeat.state()},
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},

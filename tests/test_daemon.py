@@ -755,8 +755,8 @@ def test_after_a_reload_moved_alerts_from_a_dead_url_to_one_that_answers_status_
         tmp_path, monitor_logs, hook):
     """The daemon starts with a webhook URL nobody listens at; the call's first five alerts queue
     and the outage is said (a warning: the status's last warning). A reload moves them to a console
-    that answers: once they are delivered there, the status's last warning is the line that says so,
-    not the old URL's failure as if it went on."""
+    that answers: once they are delivered there, the status's last warning is shown resolved by the
+    line that says so, not the old URL's failure as if it went on."""
     from monitor.commands.status import render
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.sinks.webhook import WebhookSink
@@ -798,7 +798,7 @@ def test_after_a_reload_moved_alerts_from_a_dead_url_to_one_that_answers_status_
     back = (f"webhook {hook.url}: delivering the alerts held back while {dead.url} was down (alert 1 delivered "
             "here); the 4 other alert(s) waiting go here now")
     assert last_problem(said["after"]).startswith("last warning at ") and last_problem(said["after"]).endswith(
-        f": {back}"), said["after"]
+        f" (resolved at {last_problem(said['after']).split('(resolved at ')[1][:8]}: {back})"), said["after"]
     assert [m for level, m in monitor_logs if level == "warning"][-1] == back
 
 

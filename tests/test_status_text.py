@@ -197,6 +197,23 @@ def test_the_webhook_line_says_when_the_heartbeats_fail():
             in render(dict(STATE, webhook=webhook)).splitlines())
 
 
+def test_the_webhook_line_tells_failures_now_from_failures_earlier():
+    """After an outage the webhook delivers again: its line said "failures 3 (last: ...)" as if it
+    still failed. It says it fails now, with why; or that it delivers, with the failures earlier and
+    the last one's time and error."""
+    import time
+
+    at = time.mktime((2026, 12, 1, 9, 30, 5, 0, 0, -1))
+    webhook = {"url": "http://console:8640/webhook", "delivered": 2, "failures": 3,
+               "last_error": "[Errno 111] Connection refused", "failing": True, "last_failure_at": at,
+               "heartbeat": None}
+    assert ("  webhook http://console:8640/webhook: delivered 2, failing now: [Errno 111] Connection refused "
+            "(3 failure(s))") in render(dict(STATE, webhook=webhook)).splitlines()
+    webhook.update(failing=False, delivered=7)
+    assert ("  webhook http://console:8640/webhook: delivered 7, delivering; 3 failure(s) earlier, the last at "
+            "09:30:05: [Errno 111] Connection refused") in render(dict(STATE, webhook=webhook)).splitlines()
+
+
 def test_the_webhook_line_hides_a_token_in_the_url_also_from_a_daemon_that_gives_it_whole():
     """A daemon of an earlier version, still running after an upgrade, gives its URL as configured:
     ``status`` (and ``status --json``) show it with ``***`` for the token, the rest of the state as it was."""
@@ -220,3 +237,17 @@ def test_the_last_warning_or_error_has_a_line():
         "  last warning at 09:30:05: configuration not reloaded: c.toml: invalid TOML (Expected '=' (at line 2, "
         "column 4))")
     assert "last " not in render(dict(STATE, last_problem=None))
+
+
+def test_a_last_warning_whose_source_recovered_is_shown_as_resolved():
+    """The heartbeat failed, then delivered again (an info line): the status's last warning stayed
+    as if the console were still unreachable. It is shown with when and how it was resolved."""
+    import time
+
+    problem = {"level": "warning", "at": time.mktime((2026, 12, 1, 9, 30, 5, 0, 0, -1)), "source": "heartbeat",
+               "message": "heartbeat http://console:8640/webhook: [Errno 111] Connection refused",
+               "resolved_at": time.mktime((2026, 12, 1, 9, 31, 0, 0, 0, -1)),
+               "resolved": "heartbeat http://console:8640/webhook: delivered again"}
+    assert render(dict(STATE, last_problem=problem)).splitlines()[-1] == (
+        "  last warning at 09:30:05: heartbeat http://console:8640/webhook: [Errno 111] Connection refused "
+        "(resolved at 09:31:00: heartbeat http://console:8640/webhook: delivered again)")

@@ -541,3 +541,48 @@ def test_a_stopping_daemons_last_beat_reaches_the_console_after_one_still_on_its
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_heartbeat_or_webhook_that_delivers_again_leaves_its_failure_resolved_in_the_daemons_last_problem(
+        tmp_path, hook):
+    """The console down, then up: the heartbeat's failure (a warning) stays the daemon's last problem,
+    now marked resolved by its "delivered again" (an info line), not current; the webhook's outage
+    alike, and the sink says it fails no more while keeping the failures earlier and their error."""
+    import logging
+
+    from monitor.daemon import _LastProblem
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    problems = _LastProblem()
+    logger = logging.getLogger("monitor")
+    logger.addHandler(problems)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, max_backoff_s=0.4, timeout_s=2, poll_s=0.05)
+    try:
+        heartbeat = Heartbeat(hook.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0)
+        hook.up = False
+        assert not heartbeat.beat()
+        failed = problems.problem
+        assert failed["source"] == "heartbeat" and "resolved_at" not in failed
+        hook.up = True
+        assert heartbeat.beat()
+        assert problems.problem == failed | {"resolved_at": problems.problem["resolved_at"],
+                                             "resolved": f"heartbeat {hook.url}: delivered again"}
+
+        hook.up = False
+        sink.start()
+        sink(_alert(store))
+        assert wait_for(lambda: sink.failures >= 2, 5) and sink.failing
+        assert problems.problem["source"] == "webhook" and "resolved_at" not in problems.problem
+        hook.up = True
+        assert wait_for(lambda: len(hook.received) == 1, 5)
+        assert wait_for(lambda: "resolved_at" in problems.problem, 5), problems.problem
+        assert not sink.failing and sink.failures >= 2 and "503" in sink.last_error
+        assert problems.problem["resolved"].startswith(f"webhook {hook.url}: delivering again (alert 1 delivered")
+    finally:
+        sink.close()
+        store.close()
+        logger.removeHandler(problems)
+        logger.setLevel(level)

@@ -122,17 +122,41 @@ def render(st: dict) -> str:
     if st.get("webhook"):
         w = st["webhook"]
         h = w.get("heartbeat")
-        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, failures {w['failures']}"
-                     + (f" (last: {w['last_error']})" if w["last_error"] else "")
+        lines.append(f"  webhook {w['url']}: delivered {w['delivered']}, {_webhook_failures(w)}"
                      + (f"; heartbeats sent {h['sent']}" + (f", failing ({h['last_error']})" if h["failing"] else "")
                         if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
     problem = st.get("last_problem")
     if problem:  # a reload (systemctl --user reload) refused, say: otherwise only in the journal
-        when = time.strftime("%H:%M:%S", time.localtime(problem["at"]))
-        lines.append(f"  last {problem['level']} at {when}: {problem['message']}")
+        lines.append(_problem_text(problem))
     return "\n".join(lines)
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def _webhook_failures(w: dict) -> str:
+    """The webhook's failures: none; failing now, and why; or failures earlier, the last one's time
+    and error, while it delivers (a daemon of an earlier version: the count and the last error)."""
+    if not w["failures"]:
+        return "failures 0"
+    if "failing" not in w:
+        return f"failures {w['failures']}" + (f" (last: {w['last_error']})" if w["last_error"] else "")
+    if w["failing"]:
+        return f"failing now: {w['last_error']} ({w['failures']} failure(s))"
+    when = f" at {_clock(w['last_failure_at'])}" if w.get("last_failure_at") else ""
+    return f"delivering; {w['failures']} failure(s) earlier, the last{when}: {w['last_error']}"
+
+
+def _problem_text(problem: dict) -> str:
+    """The daemon's last warning or error, and, once what it was about said it is over, that it is
+    resolved (and when)."""
+    line = f"  last {problem['level']} at {_clock(problem['at'])}: {problem['message']}"
+    if problem.get("resolved_at") is None:
+        return line
+    return f"{line} (resolved at {_clock(problem['resolved_at'])}: {problem['resolved']})"
 
 
 def with_url_redacted(st: dict) -> dict:

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from ...config.urls import redact_url
+from ...console import problem_of, recovery_of
 from ...events import AlertEvent, Event
 from ..store import Delivery, Store, StoreError
 
@@ -245,7 +246,9 @@ class WebhookSink:
         self.poll_s = poll_s
         self.delivered = 0
         self.failures = 0
-        self.last_error = ""
+        self.last_error = ""  # the last failure's, kept once posts deliver again (:attr:`failing` says)
+        self.failing = False  # the last post failed
+        self.last_failure_at: float | None = None
         # the worker's own (retarget never writes them), of the URL it last posted to: the error said
         # of the endpoint's outage (None while it delivers), the deliveries that failed in one and
         # wait still, those refused while it delivered others; and the earlier URL (as shown) whose
@@ -382,22 +385,27 @@ class WebhookSink:
             try:
                 self._post(h)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
-                self.failures += 1
-                self.last_error = _describe(err, self.token, self.identity)
+                self._failed(_describe(err, self.token, self.identity))
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
                     with self._memory_lock:
                         self._memory.remove(h)
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
-                                self.shown_url, h.alert.kind, self.last_error, h.attempts)
+                                self.shown_url, h.alert.kind, self.last_error, h.attempts, extra=problem_of("webhook"))
                 else:
                     h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
                 continue
             with self._memory_lock:
                 self._memory.remove(h)
             self.delivered += 1
+            self.failing = False
             n += 1
         return n
+
+    def _failed(self, error: str) -> None:
+        """A post failed with ``error``: counted, kept as the last error, and failing now."""
+        self.failures += 1
+        self.last_error, self.failing, self.last_failure_at = error, True, time.time()
 
     def deliver_due(self) -> int:
         """One pass over the due outbox rows for this URL; returns how many were delivered. A row
@@ -413,15 +421,14 @@ class WebhookSink:
             try:
                 self._post(d, target)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
-                self.failures += 1
-                self.last_error = _describe(err, target.token, self.identity)
+                self._failed(_describe(err, target.token, self.identity))
                 attempts = d.attempts + 1
                 if self.retries and attempts > self.retries:
                     self.store.mark_failed(d.id, None, self.last_error)
                     self._failed_in_outage.discard(d.id)
                     self._refused.pop(d.id, None)
                     log.warning("webhook %s: alert %s failed (%s); giving up after %s attempts",
-                                target.shown_url, d.alert_id, self.last_error, attempts)
+                                target.shown_url, d.alert_id, self.last_error, attempts, extra=problem_of("webhook"))
                 else:
                     delay = self._retry_delay(attempts, d.alert.severity)
                     self.store.mark_failed(d.id, time.time() + delay, self.last_error)
@@ -429,6 +436,7 @@ class WebhookSink:
                 continue
             self.store.mark_delivered(d.id)
             self.delivered += 1
+            self.failing = False
             n += 1
             if self._said_back(target, d):
                 # the endpoint is back: what waited on a long backoff is due now
@@ -473,15 +481,16 @@ class WebhookSink:
             held = len(self._failed_in_outage)  # still waiting: not this one, nor those given up for good
             log.warning("webhook %s: delivering again (alert %s delivered after %s attempts)%s", target.shown_url,
                         d.alert_id, d.attempts + 1,
-                        f"; the {held} other alert(s) held back while it was down go now" if held else "")
+                        f"; the {held} other alert(s) held back while it was down go now" if held else "",
+                        extra=recovery_of("webhook"))
         elif moved_from is not None:
             held = self.pending()  # what waits still (the others moved here, those queued since)
             log.warning("webhook %s: delivering the alerts held back while %s was down (alert %s delivered "
                         "here)%s", target.shown_url, moved_from, d.alert_id,
-                        f"; the {held} other alert(s) waiting go here now" if held else "")
+                        f"; the {held} other alert(s) waiting go here now" if held else "", extra=recovery_of("webhook"))
         elif d.attempts:
             log.info("webhook %s: alert %s delivered after %s attempts", target.shown_url, d.alert_id,
-                     d.attempts + 1)
+                     d.attempts + 1, extra=recovery_of("webhook"))
         else:
             return False
         return True
@@ -502,13 +511,15 @@ class WebhookSink:
             log.log(logging.WARNING if said != self.last_error else logging.DEBUG,
                     "webhook %s: alert %s not delivered (%s) while others are; retry %s in %.1f s%s", target.shown_url,
                     d.alert_id, self.last_error, attempts, delay,
-                    "; its next retries are said only if the error changes" if said != self.last_error else "")
+                    "; its next retries are said only if the error changes" if said != self.last_error else "",
+                    extra=problem_of("webhook"))
             return
         first = self._outage != self.last_error
         self._failed_in_outage.add(d.id)
         log.log(logging.WARNING if first else logging.DEBUG, "webhook %s: alert %s not delivered (%s); retry %s "
                 "in %.1f s%s", target.shown_url, d.alert_id, self.last_error, attempts, delay,
-                "; while it fails alike, no more is said until it delivers again" if first else "")
+                "; while it fails alike, no more is said until it delivers again" if first else "",
+                extra=problem_of("webhook"))
         self._outage = self.last_error
 
     def _work(self) -> None:
@@ -639,11 +650,11 @@ class Heartbeat:
             self.failures += 1
             self.last_error = _describe(err, target.token, self.identity)
             if not self._failing:
-                log.warning("heartbeat %s: %s", target.shown_url, self.last_error)
+                log.warning("heartbeat %s: %s", target.shown_url, self.last_error, extra=problem_of("heartbeat"))
             self._failing = True
             return False
         if self._failing:
-            log.info("heartbeat %s: delivered again", target.shown_url)
+            log.info("heartbeat %s: delivered again", target.shown_url, extra=recovery_of("heartbeat"))
         self._failing = False
         self.last_error = ""
         self.sent += 1
