@@ -25,6 +25,7 @@ from conftest import ROOT, call_monitor, multichannel_recording
 REAL = ROOT / "audio_fixtures" / "real"
 ARCTIC = REAL / "deepspeech/arctic_a0024.flac"           # 16 kHz, 4.0 s
 LJ = REAL / "coqui-tts-ljspeech/wavs/LJ001-0001.flac"    # 22.05 kHz, 9.7 s
+CALL = ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"  # 16 kHz stereo, agent left, caller right
 READING = REAL / "pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.flac"
 
 KEYS = ["file", "channel", "duration_s", "sample_rate", "speech_s", "syllables", "speech_rate_sps",
@@ -89,6 +90,13 @@ def files(tmp_path_factory):
     f["streamed_trunc_flac"].write_bytes(streamed[: len(streamed) // 2])
     f["streamed_cut_flac"] = d / "streamed_cut.flac"
     f["streamed_cut_flac"].write_bytes(streamed[:1000])
+    call = sf.read(CALL, dtype="float32", frames=10 * 16000)[0][:, 1]  # 10 s of the caller's leg
+    for subtype in ("VORBIS", "OPUS"):  # an Ogg file's header gives no length: its last page ends the stream
+        whole = d / f"whole_{subtype.lower()}.ogg"
+        sf.write(whole, call, 16000, subtype=subtype)
+        f[f"whole_{subtype.lower()}"] = whole
+        f[f"trunc_{subtype.lower()}"] = d / f"trunc_{subtype.lower()}.ogg"
+        f[f"trunc_{subtype.lower()}"].write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
     f["missing"] = d / "missing.wav"
     f["empty"] = d / "empty.wav"
     f["empty"].write_bytes(b"")
@@ -225,6 +233,42 @@ def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, t
     (summary,) = [e for e in records(replayed.stdout) if e["type"] == "call_summary"]
     assert 4.0 < rec["duration_s"] == pytest.approx(summary["duration_s"], abs=0.01)
     assert f"truncated or damaged, replayed the {summary['duration_s']:.2f} s before its audio breaks off" in replayed.stderr
+
+
+@pytest.mark.parametrize("codec", ["vorbis", "opus"])
+def test_a_truncated_ogg_is_said_to_break_off_as_a_truncated_flac_is(files, codec, tmp_path):
+    """An Ogg file declares no length: the decoder takes it from the last page there is, so a
+    file cut short reads as a shorter whole one. Its last page is not its stream's end, which
+    analyze and replay both say, with the seconds read; the whole file gets no warning."""
+    whole, trunc = files[f"whole_{codec}"], files[f"trunc_{codec}"]
+    proc = cli("--json", whole, trunc)
+    assert proc.returncode == 0, proc.stderr
+    rec_whole, rec = records(proc.stdout)
+    assert rec_whole["duration_s"] == pytest.approx(10.0, abs=0.01)
+    assert 2.0 < rec["duration_s"] < 6.0
+    assert stderr_lines(proc) == [f"call-monitor: warning: {trunc}: truncated or damaged, analysed "
+                                  f"the {rec['duration_s']:.2f} s before its audio breaks off"]
+    replayed = call_monitor("replay", "--jsonl", "--no-transcribe", "--db", tmp_path / "o.db", whole, trunc,
+                            timeout=120)
+    assert replayed.returncode == 0, replayed.stderr
+    assert stderr_lines(replayed) == [f"call-monitor: warning: {trunc}: truncated or damaged, replayed "
+                                      f"the {rec['duration_s']:.2f} s before its audio breaks off"]
+
+
+def test_an_ogg_cut_at_a_page_boundary_or_padded_after_its_end_is_told_by_its_last_page(files, tmp_path):
+    """Cut right after a whole page that is not the stream's last: truncated. Bytes that begin no
+    page after the last one (padding): whole."""
+    data = files["whole_vorbis"].read_bytes()
+    at_page = tmp_path / "at_page.ogg"
+    at_page.write_bytes(data[: data.rfind(b"OggS")])
+    padded = tmp_path / "padded.ogg"
+    padded.write_bytes(data + bytes(100))
+    proc = cli("--json", at_page, padded)
+    assert proc.returncode == 0, proc.stderr
+    cut, whole = records(proc.stdout)
+    assert whole["duration_s"] == pytest.approx(10.0, abs=0.01) and cut["duration_s"] <= whole["duration_s"]
+    assert stderr_lines(proc) == [f"call-monitor: warning: {at_page}: truncated or damaged, analysed "
+                                  f"the {cut['duration_s']:.2f} s before its audio breaks off"]
 
 
 def test_a_recording_cut_off_before_its_first_sample_is_a_one_line_error_and_stores_no_call(files, tmp_path):

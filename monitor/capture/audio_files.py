@@ -19,6 +19,7 @@ import soundfile as sf
 
 from ..dsp.iir import recurrence_rows
 from ..dsp.resample import Resampler
+from .ogg_pages import ogg_finished
 from .quiet import native_stderr_silenced
 
 HIGHPASS_HZ = 10.0
@@ -282,7 +283,8 @@ class BlockReader:
     """Iterates a recording in blocks of float32 samples, shape (n, channels).
 
     After iteration, ``truncated`` tells whether the file ended before its
-    header said it would (or its encoded stream broke off), and
+    header said it would (or its encoded stream broke off, or an Ogg file,
+    whose header says no length, ends without its stream's last page), and
     ``frames_read`` how many frames were delivered.
     """
 
@@ -346,7 +348,8 @@ class BlockReader:
                         if len(broke.block):
                             yield broke.block
                         return
-                    if len(block) == 0:
+                    if len(block) == 0:  # the decoder's end: an Ogg file's length is its last page's
+                        self.truncated = self.info.format == "OGG" and not ogg_finished(self.info.path)
                         break
                     self.frames_read += len(block)
                     yield block
