@@ -21,7 +21,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import JUNK_CHUNK, ROOT, PY, crashed_recording
+from conftest import JUNK_CHUNK, ROOT, PY, call_monitor, crashed_recording
 
 from monitor.analysis.analyzer import StreamingAnalyzer
 from monitor.capture.audio_files import (AnalysisStream, BlockReader, EdgeConditioner, FlatTops, Highpass,
@@ -177,6 +177,64 @@ def test_all_nan_is_silence_said_once(tmp_path):
     path = _write(tmp_path / "nan.wav", np.full(16000 * 3, np.nan, np.float32), 16000)
     rec, err = analyze(path)
     assert rec["speech_s"] == 0 and len(err) == 1 and "48000 invalid sample(s)" in err[0]
+
+
+def stereo_call(seconds: float) -> tuple[np.ndarray, int]:
+    """Both legs of a fixture call (agent left, caller right), float32 (n, 2) at 16 kHz."""
+    x, sr = sf.read(SPEECH, frames=int(seconds * 16000), dtype="float32")
+    return x, sr
+
+
+def test_a_stereo_files_bad_samples_are_counted_in_samples_of_the_file_whether_mixed_or_not(tmp_path, own_home):
+    """NaN and Inf at the same instants of both legs, and one leg's Inf alone: analyze (which mixes
+    the legs), analyze --channel N and replay (which reads them apart) each count the file's own
+    samples in the channels they read, and say it in the same words."""
+    x, sr = stereo_call(10.0)
+    y = x.copy()
+    at = np.arange(11) * 13000 + 1000
+    y[at, :] = np.nan
+    y[at[0] + 5, 0] = np.inf
+    path = _write(tmp_path / "bad_both_legs.wav", y, sr)
+    said = f"call-monitor: warning: {path}: 23 invalid sample(s) (NaN, Inf or beyond 8x full scale) replaced"
+    assert analyze(path)[1] == [said]
+    assert _replay_warnings(tmp_path, path, own_home) == [said]
+    for channel, n in ((0, 12), (1, 11)):
+        stream = AnalysisStream(path, [channel])
+        for _ in stream:
+            pass
+        assert stream.problems() == f"{n} invalid sample(s) (NaN, Inf or beyond 8x full scale) replaced"
+
+
+def test_a_hot_stereo_file_is_said_to_be_clipped_when_its_legs_are_mixed(tmp_path, own_home):
+    """Three times full scale in a float file: each leg's samples beyond full scale are clipped
+    before the legs are mixed, so a mix that would have stayed within full scale (one leg speaks
+    while the other is quiet) is no reason to say nothing."""
+    x, sr = stereo_call(10.0)
+    y = 3.0 * x
+    over = int((np.abs(y) > 1.0).sum())
+    assert over > 100 and np.abs(y.mean(axis=1)).max() <= 1.0  # the mix alone would not tell
+    path = _write(tmp_path / "hot_both_legs.wav", y, sr)
+    said = f"call-monitor: warning: {path}: {over} sample(s) beyond full scale clipped to [-1, 1]"
+    assert analyze(path)[1] == [said]
+    assert _replay_warnings(tmp_path, path, own_home) == [said]
+
+
+def _replay_warnings(tmp_path: Path, path: Path, env: dict[str, str]) -> list[str]:
+    """The warning lines of ``call-monitor replay`` (without transcription) of one recording."""
+    r = call_monitor("replay", "--no-transcribe", "--db", tmp_path / "w.db", path, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    return [line for line in r.stderr.splitlines() if "warning" in line]
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 400), st.integers(2, 3)),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)))
+def test_mixing_after_the_repair_counts_what_reading_the_channels_apart_counts(x):
+    mixed, apart = EdgeConditioner(8000, x.shape[1], mix=True), EdgeConditioner(8000, x.shape[1])
+    y = mixed.process(x)
+    apart.process(x)
+    assert y.shape == (len(x), 1) and np.isfinite(y).all()
+    assert (mixed.nonfinite, mixed.clipped) == (apart.nonfinite, apart.clipped)
 
 
 # --------------------------------------------------------------------------- headers and junk

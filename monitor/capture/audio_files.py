@@ -443,28 +443,38 @@ def clip_full_scale(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 class EdgeConditioner:
-    """What every recording passes first, block by block, shape (n, channels) float32:
+    """What every recording passes first, block by block: the file's samples (n, channels),
+    float32, in; (n, channels) float32 out, or (n, 1) with ``mix``.
 
-    non-finite samples (NaN, Inf) are replaced by the previous finite one, samples beyond full
-    scale are clipped to [-1, 1], and a high-pass (``HIGHPASS_HZ``) removes a DC offset and
-    sub-audio rumble. The filter's state is carried from block to block, so any split of a
-    stream gives the samples of the whole. ``nonfinite`` and ``clipped`` count what was fixed.
+    non-finite samples (NaN, Inf) are replaced by the previous finite one of their channel,
+    samples beyond full scale are clipped to [-1, 1], ``mix`` then averages the channels into
+    one, and a high-pass (``HIGHPASS_HZ``) removes a DC offset and sub-audio rumble. The filter's
+    state is carried from block to block, so any split of a stream gives the samples of the
+    whole. ``nonfinite`` and ``clipped`` count what was fixed, in samples of the file: the
+    same for a recording whether its channels are mixed or read apart.
     """
 
-    def __init__(self, rate: int, channels: int) -> None:
-        self.highpass = Highpass(rate, channels)
+    def __init__(self, rate: int, channels: int, mix: bool = False) -> None:
+        self.mix = mix and channels > 1
+        self.width = 1 if self.mix else channels
+        """Channels out."""
+        self.highpass = Highpass(rate, self.width)
         self._last = np.zeros(channels)
         self.nonfinite = 0
         self.clipped = 0
 
     def process(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
-            return x.astype(np.float32, copy=False)
+            return np.zeros((0, self.width), np.float32)
+        return self.highpass.process(self._mixed(self._repaired(x))).astype(np.float32)
+
+    def _repaired(self, x: np.ndarray) -> np.ndarray:
+        """The samples (n, channels) finite and within full scale, counted in ``nonfinite`` and ``clipped``."""
         with np.errstate(invalid="ignore"):
             clean = bool(x.max() <= 1.0) and bool(x.min() >= -1.0)  # NaN compares False: the careful path
         if clean:  # the usual block: nothing to replace or clip
             self._last = x[-1].astype(np.float64)
-            return self.highpass.process(x).astype(np.float32)
+            return x
         y, self._last, bad = fill_nonfinite(x, self._last)
         y, over = clip_full_scale(y)
         if bad and over:  # a replaced sample copies a neighbour: count only the file's own samples
@@ -472,7 +482,11 @@ class EdgeConditioner:
                 over = int(((np.abs(x) > 1.0) & (np.abs(x) <= INVALID_LEVEL)).sum())
         self.nonfinite += bad
         self.clipped += over
-        return self.highpass.process(y).astype(np.float32)
+        return y
+
+    def _mixed(self, y: np.ndarray) -> np.ndarray:
+        """With ``mix``, the channels (n, channels) averaged into (n, 1); else ``y``."""
+        return y.mean(axis=1, keepdims=True) if self.mix else y
 
     def problem(self) -> str | None:
         """One phrase on what was fixed, or None."""
@@ -623,9 +637,9 @@ class AnalysisStream:
         self.rate = analysis_rate(self.info.rate)
         self._reader = BlockReader(self.info, max(1, int(block_s * self.info.rate)))
         self.flat_tops = FlatTops(self.info.channels, flat_top_samples(self.info.rate))
-        width = len(channels) if channels else 1
-        self.edge = EdgeConditioner(self.info.rate, width)  # its high-pass may be swapped before reading
-        self._resampler = Resampler(self.info.rate, self.rate, width)
+        read = self.info.channels if channels is None else len(channels)
+        self.edge = EdgeConditioner(self.info.rate, read, mix=channels is None)  # its high-pass may be swapped before reading
+        self._resampler = Resampler(self.info.rate, self.rate, self.edge.width)
 
     @property
     def truncated(self) -> bool:
@@ -651,12 +665,8 @@ class AnalysisStream:
         return self._reader.frames_read / self.info.rate
 
     def _select(self, block: np.ndarray) -> np.ndarray:
-        if self.channels is None:
-            if block.shape[1] == 1:
-                return block
-            with np.errstate(all="ignore"):  # huge or non-finite samples are the edge's to fix
-                return block.mean(axis=1, keepdims=True)
-        return block[:, self.channels]
+        """The channels read (all of them to mix: the edge mixes them once it has fixed their samples)."""
+        return block if self.channels is None else block[:, self.channels]
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for block in self._reader:
