@@ -397,6 +397,33 @@ def test_channel_selects_the_leg(stereo):
     assert recs[0]["syllables"] != recs[1]["syllables"]
 
 
+@pytest.mark.parametrize("silence", ["digital", "dithered"])
+def test_a_stereo_call_with_a_silent_leg_mixed_says_the_mix_reads_6_db_low_and_how_to_take_the_other_leg(
+        tmp_path, stereo, silence):
+    """A mix averages the channels: a call whose agent leg is silent (digital silence, or a muted
+    leg's dither of one bit) holds the caller at half their level, so its loudness reads 6 dB below
+    the caller's own. The record keeps its keys and figures; one warning line names the silent
+    channel, the 6 dB and the option that analyses the other leg alone. Two legs with sound: no word."""
+    caller = sf.read(CALL, dtype="float32", frames=20 * 16000)[0][:, 1]
+    agent = np.zeros_like(caller) if silence == "digital" else \
+        np.random.default_rng(1).integers(-1, 2, len(caller)).astype(np.float32) / 32768
+    path, alone = tmp_path / "agent_silent.wav", tmp_path / "caller.wav"
+    sf.write(path, np.column_stack([agent, caller]), 16000, subtype="PCM_16")
+    sf.write(alone, caller, 16000, subtype="PCM_16")
+    proc = cli("--json", path, alone)
+    assert proc.returncode == 0, proc.stderr
+    mixed, mono = records(proc.stdout)
+    assert list(mixed) == list(mono) and mixed["channel"] == "mix"
+    assert mixed["loudness_dbfs"] == pytest.approx(mono["loudness_dbfs"] - 6.02, abs=0.1)
+    assert stderr_lines(proc) == [f"call-monitor: warning: {path}: channel 0 is silent (peak below -50 dBFS): the mix "
+                                  "holds channel 1 at half its level, its loudness 6.0 dB below channel 1 alone "
+                                  "(--channel N analyses channel N alone)"]
+    leg = cli("--json", "--channel", "1", path)
+    assert stderr_lines(leg) == [] and records(leg.stdout)[0]["loudness_dbfs"] == mono["loudness_dbfs"]
+    both = cli("--json", stereo["stereo"])
+    assert both.returncode == 0 and stderr_lines(both) == []
+
+
 @pytest.mark.parametrize("channel", ["2", "-1"])
 def test_channel_out_of_range_is_a_clear_error(stereo, files, channel):
     proc = cli("--json", "--channel", channel, stereo["stereo"], files["good"])

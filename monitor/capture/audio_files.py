@@ -12,7 +12,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Iterator, Mapping
+from typing import BinaryIO, Iterator, Mapping, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -539,6 +539,31 @@ def unread_channels(channels: int, read: Mapping[str, int] | None, choose: str) 
     return f"{channels} channels: {legs_read(read)}, the other {channels - len(read)} not read ({choose})"
 
 
+SILENT_PEAK = 10 ** (-50 / 20)
+"""A channel whose peak stays below this (-50 dBFS) holds no sound (digital silence, a dither, a
+muted leg's hiss): mixed with channels of speech it only lowers their level in the mix."""
+
+
+def _channels_named(cs: Sequence[int]) -> str:
+    """"channel 1", "channels 0, 2"."""
+    return f"channel {cs[0]}" if len(cs) == 1 else f"channels {', '.join(map(str, cs))}"
+
+
+def silent_in_mix(channels: int, silent: Sequence[int], choose: str) -> str | None:
+    """For a mix of a recording's ``channels`` channels, some (not all) of which are ``silent``: one
+    phrase for its warning line, naming them, what the mix holds of the others and how low its
+    loudness reads (a mix averages its channels), and ``choose``, how to analyse a channel alone.
+    None when no channel, or every one, is silent."""
+    if not silent or len(silent) >= channels:
+        return None
+    loud = [c for c in range(channels) if c not in silent]
+    share = "half" if 2 * len(loud) == channels else f"{len(loud)}/{channels} of"
+    return (f"{_channels_named(silent)} {'is' if len(silent) == 1 else 'are'} silent (peak below "
+            f"{20 * np.log10(SILENT_PEAK):.0f} dBFS): the mix holds {_channels_named(loud)} at {share} "
+            f"{'its' if len(loud) == 1 else 'their'} level, its loudness {20 * np.log10(channels / len(loud)):.1f} dB "
+            f"below {_channels_named(loud)} alone ({choose})")
+
+
 def legs_read(read: Mapping[str, int]) -> str:
     """The channel each leg is read from, as a phrase: "the caller from channel 3 and the agent from channel 2"."""
     return " and ".join(f"the {leg} from channel {c}" for leg, c in read.items())
@@ -663,6 +688,10 @@ class AnalysisStream:
     @property
     def duration_s(self) -> float:
         return self._reader.frames_read / self.info.rate
+
+    def silent_channels(self) -> list[int]:
+        """After iteration: the recording's channels whose peak stays below ``SILENT_PEAK``, in order."""
+        return [int(c) for c in np.flatnonzero(self.flat_tops.peak.max(axis=1) < SILENT_PEAK)]
 
     def _select(self, block: np.ndarray) -> np.ndarray:
         """The channels read (all of them to mix: the edge mixes them once it has fixed their samples)."""

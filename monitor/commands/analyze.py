@@ -100,7 +100,7 @@ MIXED = "--channel N analyses channel N alone"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture.audio_files import AudioFileError, audio_breaks_off, unread_channels
+    from ..capture.audio_files import AudioFileError, audio_breaks_off, silent_in_mix, unread_channels
     failed = 0
     for path in args.files:
         try:
@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.channel is None and (mixed := unread_channels(stream.info.channels, None, MIXED)):
             warning(f"{path}: {mixed}")
+        if args.channel is None and (silent := silent_in_mix(stream.info.channels, stream.silent_channels(), MIXED)):
+            warning(f"{path}: {silent}")
         if stream.truncated:
             warning(audio_breaks_off(path, "analysed", rec["duration_s"]))
         if stream.problems():
