@@ -343,6 +343,26 @@ def test_a_clipped_caller_on_a_6_khz_recording_is_said_in_one_warning_line_namin
                          "cues suffer")
 
 
+def test_each_files_warnings_sit_in_its_own_block_above_its_summary_line(tmp_path):
+    """In a replay of several files, each file's warnings (a low rate, a cut) come once it is read,
+    before its call's summary line (``== FILE (call N)``), as analyze says a file's warnings before
+    its summary: never under the block of the file before it or after it."""
+    x, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 12, dtype="float32")
+    low, whole, cut = tmp_path / "low_6k.wav", tmp_path / "whole.wav", tmp_path / "cut.wav"
+    sf.write(low, x, 6000, subtype="PCM_16")
+    sf.write(whole, x, 8000, subtype="PCM_16")
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--no-transcribe", "--db",
+                           str(tmp_path / "e.db"), str(low), str(cut), str(whole)], cwd=ROOT, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)  # one stream: the lines in the order said
+    assert done.returncode == 0, done.stdout
+    said = [line for line in done.stdout.splitlines() if line.startswith(("==", "call-monitor: warning:"))]
+    assert [line.split(":")[0] if line.startswith("==") else line.split(": ")[2] for line in said] == [
+        str(low), f"== {low} (call 1)", str(cut), f"== {cut} (call 2)", f"== {whole} (call 3)"]
+    assert "sample rate 6000 Hz" in said[0] and "truncated or damaged, replayed the 6.00 s" in said[2]
+
+
 def test_mono_recordings_are_the_caller_alone(tmp_path):
     x, sr = sf.read(CALLS / "labored_start_8k.wav")
     mono = tmp_path / "caller.flac"

@@ -12,7 +12,7 @@ from ..console import error, warning
 from .common import ExitStatus, add_call_options, add_config_options, add_logging_options, stopped_by
 
 if TYPE_CHECKING:
-    from ..capture.sources import FileSource
+    from ..capture.sources import Chunk, FileSource
     from ..events import Event
     from ..pipeline import CallPipeline
 
@@ -184,11 +184,11 @@ def _begin_call(path: str, args: argparse.Namespace, cfg, store,
 def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) -> bool:
     """The recording through its call's pipeline into ``sinks``; False (said in one line) if it
     cannot be read to its end, or if its speech recognition failed (the call was replayed without it)."""
-    from ..capture.audio_files import AudioFileError, audio_breaks_off
+    from ..capture.audio_files import AudioFileError
     from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
     try:
-        feed_source(pipeline, src.chunks(), [*sinks, progress])
+        feed_source(pipeline, _chunks_then_warnings(path, src, progress), [*sinks, progress])
     except AudioFileError as err:
         progress.done()
         error(str(err))
@@ -200,13 +200,20 @@ def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) 
               f"as it went; no further file is replayed")
         raise
     progress.done()
-    if pipeline.recognizer_errors:  # replayed without transcription: said in one warning, fails the run
-        return False
+    return not pipeline.recognizer_errors  # replayed without transcription: said in one warning, fails the run
+
+
+def _chunks_then_warnings(path: str, src: FileSource, progress: Progress) -> Iterator[Chunk]:
+    """The recording's chunks, then its warnings (cut short, what was fixed in its samples or its
+    header): said once it is read to its end and before its call ends, so that they come before the
+    call's summary line, within its own block of a replay of several files."""
+    from ..capture.audio_files import audio_breaks_off
+    yield from src.chunks()
+    progress.done()
     if src.truncated:
         warning(audio_breaks_off(path, "replayed", src.duration_s))
     if src.problems():
         warning(f"{path}: {src.problems()}")
-    return True
 
 
 class _OneLineFailure(logging.Filter):
