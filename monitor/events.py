@@ -191,7 +191,8 @@ class CallSummaryEvent(Event):
     """End of a call (or of a replayed file); ``ended_by``: what ended a live call ("the
     softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay.
     ``caller_speech_s``: seconds of caller speech heard in the call (an empty ``baseline`` with
-    little or none of it is a call nothing was judged in against the caller's own normal)."""
+    little or none of it is a call nothing was judged in against the caller's own normal);
+    ``agent_speech_s``: the agent's leg's speech, None without that leg."""
 
     file: str | None = None
     call_id: int | None = None
@@ -203,6 +204,7 @@ class CallSummaryEvent(Event):
     transcribed: bool = False
     ended_by: str | None = None
     caller_speech_s: float | None = None
+    agent_speech_s: float | None = None
 
     type = "call_summary"
 

@@ -275,7 +275,8 @@ class CallPipeline:
             duration_s=round(self.duration_s, 3), alerts=len(self.alerts),
             critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
             baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed, ended_by=ended_by,
-            caller_speech_s=round(self.baseline.speech_s, 1))
+            caller_speech_s=round(self.baseline.speech_s, 1),
+            agent_speech_s=round(self.cues.tally[self.cues.other].speech_s, 1) if self.cues.other else None)
 
 
 RECORDING_FINGERPRINT = "recording_fingerprint"

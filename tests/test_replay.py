@@ -655,3 +655,39 @@ def test_the_readmes_first_screen_shows_what_make_demo_prints(tmp_path):
     printed = done.stdout.splitlines()
     assert len(shown) == 4 and all(line in printed for line in shown), (shown, printed)
     assert printed[0] == shown[0] and printed[-1] == shown[-1]
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "warning" in line]
+
+
+def test_a_call_whose_legs_are_the_wrong_way_round_is_warned_of_once_with_the_options_that_turn_them(tmp_path):
+    """The caller on the agent's channel reads as a fairly clean call (the agent judged as the
+    caller): replay says so in one line naming the file and the options that take the legs the
+    other way round, after the call's alerts; the intact recording gets no such line."""
+    x, sr = sf.read(CALLS / "deteriorating_8k.wav")
+    swapped = tmp_path / "swapped.wav"
+    sf.write(swapped, x[:, ::-1], sr)
+    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", CALLS / "deteriorating_8k.wav", swapped)
+    assert done.returncode == 0, done.stderr
+    said = _warnings(done.stderr)
+    assert len(said) == 1 and said[0].startswith(f"call-monitor: warning: {swapped}: "), said
+    assert "spoke first" in said[0] and "--caller-channel 0 --agent-channel 1" in said[0]
+
+
+def test_a_silent_caller_leg_beside_a_speaking_agent_leg_points_to_the_caller_channel_option(tmp_path):
+    x, sr = sf.read(CALLS / "normal_8k.wav")
+    muted = tmp_path / "caller_muted.wav"
+    sf.write(muted, np.stack([x[:, 1], np.zeros(len(x))], axis=1), sr)  # the caller on channel 0, nothing on 1
+    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", muted)
+    assert done.returncode == 0, done.stderr
+    assert "no caller speech heard on the caller's leg" in done.stdout.splitlines()[-1]
+    said = _warnings(done.stderr)
+    assert len(said) == 1 and "no speech on the caller's leg" in said[0]
+    assert "--caller-channel 0 --agent-channel 1" in said[0]
+
+
+def test_the_summary_counts_the_agent_legs_speech_too(replayed):
+    for name, events in replayed["calls"].items():
+        summary = events[-1]
+        assert 20 < summary["agent_speech_s"] < summary["duration_s"], name

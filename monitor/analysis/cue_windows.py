@@ -45,6 +45,7 @@ from ..dsp.runs import runs, runs_to_mask
 from ..dsp.voice_gate import faint_runs, held_level_db, hold_talk, own_voice, run_peaks, speaker_level_db
 from ..events import CuesEvent, Word, WordsEvent
 from .frame_features import HOP_S, Frames
+from .leg_tally import LegTally
 from .span_measures import SpanMeasures, response_latencies, span_measures
 
 SHORT_SPAN_CUES: tuple[str, ...] = SPAN_CUES
@@ -561,7 +562,8 @@ class CueTracker:
         self._reached: dict[str, float] = {leg: 0.0 for leg in legs}
         self._next_t = analysis.hop_s
         self._words: list[Word] = []
-        self._voice_s = 0.0  # the caller's own speech of the call so far, counted hop by hop
+        # each leg's speech of the call so far (the caller's own speech), counted hop by hop
+        self.tally = {leg: LegTally() for leg in legs}
         self._level_db: float | None = None  # the caller's level, held from hop to hop
         self._counted_t = 0.0  # call time up to which it is counted
         self.transcribed = False
@@ -665,10 +667,11 @@ class CueTracker:
         latency = float(np.mean(recent)) if len(recent) else None
         # each frame is counted once, gated as it is at this hop: a word that the hop cuts keeps
         # the gate's verdict on its part before the cut (a few quiet frames of its onset may go)
-        new = me.t >= self._counted_t
-        self._voice_s += float(me.speech[new].sum()) * HOP_S
+        self.tally[self.channel].add(me[me.t >= self._counted_t])
+        if other is not None:
+            self.tally[self.other].add(other[other.t >= self._counted_t])
         self._counted_t = t
-        call_speech = self._voice_s
+        call_speech = self.tally[self.channel].speech_s
         return CuesEvent(t=round(t, 3), channel=self.channel, speech_rate_sps=m.speech_rate_sps,
                          articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
                          mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,

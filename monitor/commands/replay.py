@@ -188,7 +188,7 @@ def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) 
     from ..pipeline import feed_source
     progress = Progress(path, src.info.duration_s)
     try:
-        feed_source(pipeline, _chunks_then_warnings(path, src, progress), [*sinks, progress])
+        feed_source(pipeline, _chunks_then_warnings(path, src, pipeline, progress), [*sinks, progress])
     except AudioFileError as err:
         progress.done()
         error(str(err))
@@ -203,10 +203,12 @@ def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) 
     return not pipeline.recognizer_errors  # replayed without transcription: said in one warning, fails the run
 
 
-def _chunks_then_warnings(path: str, src: FileSource, progress: Progress) -> Iterator[Chunk]:
+def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
+                          progress: Progress) -> Iterator[Chunk]:
     """The recording's chunks, then its warnings (cut short, what was fixed in its samples or its
-    header): said once it is read to its end and before its call ends, so that they come before the
-    call's summary line, within its own block of a replay of several files."""
+    header, legs that read the wrong way round): said once it is read to its end and before its call
+    ends, so that they come before the call's summary line, within its own block of a replay of
+    several files."""
     from ..capture.audio_files import audio_breaks_off
     yield from src.chunks()
     progress.done()
@@ -214,6 +216,24 @@ def _chunks_then_warnings(path: str, src: FileSource, progress: Progress) -> Ite
         warning(audio_breaks_off(path, "replayed", src.duration_s))
     if src.problems():
         warning(f"{path}: {src.problems()}")
+    if swapped := swapped_hint(pipeline, src.channels):
+        warning(f"{path}: {swapped}")
+
+
+def swapped_hint(pipeline: CallPipeline, channels: dict[str, int]) -> str | None:
+    """What to do when the call's speech reads as the caller's on the agent's leg
+    (:func:`~monitor.analysis.leg_tally.swapped_legs`): the options that take the legs the other
+    way round. A warning, not a refusal: some calls are mostly the agent's."""
+    from ..analysis.leg_tally import swapped_legs
+    tally = pipeline.cues.tally
+    if "agent" not in tally or "agent" not in channels:
+        return None
+    why = swapped_legs(tally["caller"], tally["agent"])
+    if why is None:
+        return None
+    caller, agent = channels["caller"], channels["agent"]
+    return (f"{why} (caller's leg: channel {caller}, agent's: channel {agent}): the caller may be on channel "
+            f"{agent}; if so, replay it with --caller-channel {agent} --agent-channel {caller}")
 
 
 class _OneLineFailure(logging.Filter):

@@ -1,0 +1,73 @@
+"""What a leg has carried over a whole call: its speech seconds, when its speech first came and
+the level of that speech, counted hop by hop from the frames the cue windows read.
+
+Replay reads it at the call's end to say what a user's own setup may have spoiled: the legs the
+wrong way round (:func:`swapped_legs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frame_features import HOP_S, Frames
+
+OPENER_SHARE = 0.45
+"""The agent's leg's share of the call's speech from which, the caller's leg having opened the call,
+the legs read as swapped (:func:`swapped_legs`). The share alone does not tell: a labored caller
+says less than the agent (the labored_start fixture's agent leg holds 66 % of the speech, wired
+right), and a caller on the agent's leg may say less than the agent (some swapped fixtures hold
+48 %). Who spoke first does: an agent answers the call; a caller's line noise heard as speech at
+the very start (babble) is why the share is asked for as well."""
+
+OPENED_S = 1.0
+"""A leg has opened the call once its speech reached this in all: a click or a burst of line noise
+heard as speech does not open it."""
+
+SWAP_MIN_SPEECH_S = 10.0
+"""Speech on the agent's leg that a silent caller's leg is set against (:func:`swapped_legs`)."""
+
+@dataclass
+class LegTally:
+    """One leg's running count; :meth:`add` takes each hop's new frames once."""
+
+    speech_s: float = 0.0
+    first_s: float | None = None  # call time its speech first reached OPENED_S in all
+    _power: float = 0.0  # sum of its speech frames' mean square
+    _frames: int = 0
+
+    def add(self, frames: Frames) -> None:
+        """Count ``frames`` (the leg's frames new at this hop, their ``speech`` as the cues read it)."""
+        n = int(frames.speech.sum())
+        if n and self.first_s is None and self.speech_s + n * HOP_S >= OPENED_S - 1e-9:
+            need = int(np.ceil((OPENED_S - self.speech_s) / HOP_S - 1e-9))
+            self.first_s = float(frames.t[np.flatnonzero(frames.speech)[max(0, need - 1)]])
+        self.speech_s += float(n) * HOP_S
+        if n:
+            self._power += float(np.sum(np.power(10.0, frames.energy_db[frames.speech] / 10.0, dtype=np.float64)))
+            self._frames += n
+
+    @property
+    def level_db(self) -> float | None:
+        """The power mean of the leg's speech frames, dBFS (None without speech)."""
+        return 10.0 * math.log10(self._power / self._frames) if self._frames and self._power > 0 else None
+
+
+def swapped_legs(caller: LegTally, agent: LegTally) -> str | None:
+    """Why the speech of the call reads as the caller's on the agent's leg, in words (None when it
+    does not): the caller's leg silent while the agent's speaks, or the caller's leg having opened
+    the call (as an agent answering it does) with the agent's holding :data:`OPENER_SHARE` or more
+    of the speech."""
+    if caller.speech_s < 1.0:
+        if agent.speech_s >= SWAP_MIN_SPEECH_S:
+            return f"no speech on the caller's leg, {agent.speech_s:.0f} s on the agent's"
+        return None
+    total = caller.speech_s + agent.speech_s
+    opened = agent.first_s is not None and caller.first_s is not None and caller.first_s < agent.first_s
+    if opened and agent.speech_s >= OPENER_SHARE * total:
+        return (f"the caller's leg spoke first (its first second of speech by {caller.first_s:.1f} s, as an "
+                f"agent answering does) and the agent's leg holds {100 * agent.speech_s / total:.0f} % of the call's speech")
+    return None
+
