@@ -19,9 +19,10 @@ from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S
+from .analysis.leg_tally import quiet_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
-from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event)
+from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent)
 from .transcription.phrases import PhraseSpotter
 from .transcription.recognizer import TranscriberError
 from .alerts.rules import AlertEngine
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 RECOGNIZER_FAILURE = "recognizer_failure"
 """The log record attribute that marks the warning of a leg's failed recognizer (a batch worker
 leaves the saying to its client, which names the call's row)."""
+
+QUIET_AFTER_S = 60.0
+"""Call time after which a leg whose speech has all lain near the speech floor is said to be too
+quiet (:meth:`CallPipeline.quiet_legs`); a shorter call is judged at its end."""
 
 Sink = Callable[[Event], None]
 T = TypeVar("T")
@@ -83,6 +88,7 @@ class CallPipeline:
         self.duration_s = 0.0
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
+        self._said_quiet: set[str] = set()  # the legs said to be too quiet (once a call)
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -153,6 +159,7 @@ class CallPipeline:
             if leg in self.transcribers:
                 self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
+        events += self.quiet_legs(self.duration_s)
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
@@ -193,6 +200,21 @@ class CallPipeline:
                 self.store.add_cues(self._call_token, cues)
             out.append(cues)
             out.extend(self._route(self.engine.update(cues, baseline)))
+            if cues.t >= QUIET_AFTER_S:
+                out.extend(self.quiet_legs(cues.t))
+        return out
+
+    def quiet_legs(self, t: float) -> list[StatusEvent]:
+        """A warning, once a call, for each leg whose speech so far lies too near the level under
+        which the analysis hears no speech (:func:`~monitor.analysis.leg_tally.too_quiet`): its speech
+        time, pauses and rates read wrong (the quieter syllables lost), and nothing else says so."""
+        floor = self.analyzers[self.cues.channel].cfg.vad.absolute_min_db
+        out = []
+        for leg, tally in self.cues.tally.items():
+            if leg not in self._said_quiet and too_quiet(tally.level_db, floor):
+                self._said_quiet.add(leg)
+                out.append(StatusEvent(t=round(t, 3), level="warning", message=quiet_message(
+                    self.source or "the call", f"the {leg}'s leg", tally.level_db, floor)))
         return out
 
     def _words(self, final: bool = False) -> list[Event]:

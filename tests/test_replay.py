@@ -691,3 +691,17 @@ def test_the_summary_counts_the_agent_legs_speech_too(replayed):
     for name, events in replayed["calls"].items():
         summary = events[-1]
         assert 20 < summary["agent_speech_s"] < summary["duration_s"], name
+
+
+def test_a_call_too_quiet_to_measure_is_warned_of_once_for_each_quiet_leg(tmp_path):
+    """A healthy call recorded 40 dB down raises long_pauses (its quiet syllables unheard): replay
+    says, once per leg, that the leg is too quiet to measure, with the file; at its level as
+    recorded, nothing of the kind."""
+    x, sr = sf.read(CALLS / "normal_8k.wav")
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, x * 0.01, sr)
+    done = cli("replay", "--no-transcribe", "--db", tmp_path / "e.db", CALLS / "normal_8k.wav", quiet)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if "too quiet to measure" in line]
+    assert [line.split(": ")[1:3] for line in said] == [[str(quiet), "the caller's leg is too quiet to measure"],
+                                                        [str(quiet), "the agent's leg is too quiet to measure"]]

@@ -2,7 +2,7 @@
 the level of that speech, counted hop by hop from the frames the cue windows read.
 
 Replay reads it at the call's end to say what a user's own setup may have spoiled: the legs the
-wrong way round (:func:`swapped_legs`).
+wrong way round (:func:`swapped_legs`), a leg too quiet to measure (:func:`too_quiet`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,15 @@ heard as speech does not open it."""
 
 SWAP_MIN_SPEECH_S = 10.0
 """Speech on the agent's leg that a silent caller's leg is set against (:func:`swapped_legs`)."""
+
+QUIET_ABOVE_FLOOR_DB = 15.0
+"""Speech whose level (the power mean of its frames) lies less than this above the level under
+which nothing is speech (``vad.absolute_min_db``) is too quiet to measure: its quieter syllables and
+word ends fall under that floor, so speech time shrinks and pauses multiply. Measured on the
+deteriorating fixture's first 40 s made quieter: at -20 dB (speech at -48.7 dBFS, 16 dB above the
+-65 dBFS floor) 29.6 s of speech of 30.2 and the same 13 pauses; at -24 dB (-52.3 dBFS) 27.0 s and
+15; at -30 dB (-57.2 dBFS) 20.4 s and 20."""
+
 
 @dataclass
 class LegTally:
@@ -70,4 +79,17 @@ def swapped_legs(caller: LegTally, agent: LegTally) -> str | None:
         return (f"the caller's leg spoke first (its first second of speech by {caller.first_s:.1f} s, as an "
                 f"agent answering does) and the agent's leg holds {100 * agent.speech_s / total:.0f} % of the call's speech")
     return None
+
+
+def too_quiet(level_db: float | None, floor_db: float) -> bool:
+    """Whether speech at ``level_db`` lies too near ``floor_db`` to be measured (:data:`QUIET_ABOVE_FLOOR_DB`)."""
+    return level_db is not None and level_db < floor_db + QUIET_ABOVE_FLOOR_DB
+
+
+def quiet_message(name: str, leg: str, level_db: float, floor_db: float) -> str:
+    """The one line that says ``leg`` of ``name`` is too quiet to measure (its speech at ``level_db``)."""
+    return (f"{name}: {leg} is too quiet to measure: its speech is at {level_db:.0f} dBFS, within "
+            f"{level_db - floor_db:.0f} dB of the {floor_db:.0f} dBFS under which nothing is heard as speech, so "
+            f"its quieter syllables are lost (less speech, more and longer pauses, slower rates than said); "
+            f"raise its level: the input volume, or the recording's gain (sox IN OUT gain -n -3)")
 

@@ -95,6 +95,17 @@ def _human(rec: dict) -> str:
             f"  breaths {rec['breaths']} ({f('breaths_per_min', '/min', 1)}), coughs {rec['coughs']}")
 
 
+def _too_quiet(rec: dict) -> str | None:
+    """The line that says a recording's speech is too quiet to measure (None when it is not)."""
+    from ..analysis.analyzer import WITH_SOUND_CLASS
+    from ..analysis.leg_tally import quiet_message, too_quiet
+    floor = WITH_SOUND_CLASS.vad.absolute_min_db
+    if not too_quiet(rec["loudness_dbfs"], floor):
+        return None
+    what = "the channel mix" if rec["channel"] == "mix" else f"channel {rec['channel']}"
+    return quiet_message(rec["file"], what, rec["loudness_dbfs"], floor)
+
+
 MIXED = "--channel N analyses channel N alone"
 """How ``analyze`` is told to read one channel of a recording rather than mix them all."""
 
@@ -117,5 +128,7 @@ def run(args: argparse.Namespace) -> int:
             warning(audio_breaks_off(path, "analysed", rec["duration_s"]))
         if stream.problems():
             warning(f"{path}: {stream.problems()}")
+        if quiet := _too_quiet(rec):
+            warning(quiet)
         print(json.dumps(rec) if args.json else _human(rec), flush=True)
     return ExitStatus.FAILED if failed else ExitStatus.OK
