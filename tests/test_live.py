@@ -475,6 +475,24 @@ def _write_fast(fifo, speed: float, click_every_s: float, stop: threading.Event,
     return th
 
 
+def _capture_a_fast_device(pulse, speed: float, click_every_s: float, seconds: float):
+    """``seconds`` of the two legs captured with the agent's on a device ``speed`` times as fast as
+    it says (:func:`_write_fast`'s clicks): (the source, the samples (n, 2), the clicks' times)."""
+    import sounddevice as sd
+    fifo = _pipe_source(pulse, "fast_mic")
+    sd._terminate(); sd._initialize()
+    from monitor.capture.live import LiveSource
+    stop, written = threading.Event(), []
+    src = LiveSource({"caller": "softphone.monitor", "agent": "fast_mic"}, device_rate=48000)
+    writer = _write_fast(fifo, speed, click_every_s, stop, written, src.now)
+    try:
+        x = np.concatenate([c.samples for c in _capture(src, seconds)])
+    finally:
+        stop.set()
+        writer.join(5)
+    return src, x, written
+
+
 def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
     """The agent's microphone is another device than the caller's sink, and its clock runs fast
     (here 5 %; real ones by up to a few hundred ppm, seconds a day to a daemon that runs for days):
@@ -483,18 +501,7 @@ def test_a_leg_whose_device_clock_runs_fast_stays_on_the_call_clock(pulse):
     sounds stay within ``gap_s`` of the time they were made, the excess audio dropped and counted,
     a few samples a block: every click written is heard (dropped at once, half a second of audio
     at a time, a click in it was lost)."""
-    import sounddevice as sd
-    fifo = _pipe_source(pulse, "fast_mic")
-    sd._terminate(); sd._initialize()
-    from monitor.capture.live import LiveSource
-    stop, written = threading.Event(), []
-    src = LiveSource({"caller": "softphone.monitor", "agent": "fast_mic"}, device_rate=48000)
-    writer = _write_fast(fifo, 1.05, 2.0, stop, written, src.now)
-    try:
-        x = np.concatenate([c.samples for c in _capture(src, 24)])
-    finally:
-        stop.set()
-        writer.join(5)
+    src, x, written = _capture_a_fast_device(pulse, 1.05, 2.0, 24)
     heard = _onsets(x[:, 1], thr=0.2, min_gap=1.0)
     late = [[h - w for h in heard if -0.15 < h - w < src.gap_s + 0.15] for w in written]
     due = [w for w in written if w + src.gap_s + 0.15 < len(x) / 16000]  # its time on the clock was captured
@@ -509,18 +516,7 @@ def test_a_leg_whose_device_runs_far_faster_than_it_says_stays_within_twice_gap_
     """A device 30 % faster than the rate it gives (a rate mismatch, no clock's drift) has more
     excess than the few samples a block can drop: past ``gap_s`` of it, the rest is dropped at
     once, so its sounds never come more than twice ``gap_s`` late on the call clock."""
-    import sounddevice as sd
-    fifo = _pipe_source(pulse, "mismatched_mic")
-    sd._terminate(); sd._initialize()
-    from monitor.capture.live import LiveSource
-    stop, written = threading.Event(), []
-    src = LiveSource({"caller": "softphone.monitor", "agent": "mismatched_mic"}, device_rate=48000)
-    writer = _write_fast(fifo, 1.3, 1.0, stop, written, src.now)
-    try:
-        x = np.concatenate([c.samples for c in _capture(src, 16)])
-    finally:
-        stop.set()
-        writer.join(5)
+    src, x, written = _capture_a_fast_device(pulse, 1.3, 1.0, 16)
     heard = _onsets(x[:, 1], thr=0.2, min_gap=0.5)
     late = [h - max((w for i, w in enumerate(written) if i % CLICK_KINDS == _which_click(x[:, 1], h) and w < h + 0.15),
                     default=-np.inf) for h in heard]
