@@ -67,6 +67,7 @@ class CallPipeline:
         self.analyzers = {leg: StreamingAnalyzer(rate, None if leg == self.cues.channel else VOICE_ONLY,
                                                  self._emit_grid(leg))
                           for leg in legs}
+        self._speech_floor_db = self.analyzers[self.cues.channel].cfg.vad.absolute_min_db  # never speech below
         self.baseline = BaselineBuilder(cfg.analysis)
         self.engine = AlertEngine(cfg)
         self.words_in_step = words_in_step
@@ -208,7 +209,7 @@ class CallPipeline:
         """A warning, once a call, for each leg whose speech so far lies too near the level under
         which the analysis hears no speech (:func:`~monitor.analysis.leg_tally.too_quiet`): its speech
         time, pauses and rates read wrong (the quieter syllables lost), and nothing else says so."""
-        floor = self.analyzers[self.cues.channel].cfg.vad.absolute_min_db
+        floor = self._speech_floor_db
         out = []
         for leg, tally in self.cues.tally.items():
             if leg not in self._said_quiet and too_quiet(tally.level_db, floor):
