@@ -278,12 +278,13 @@ class Daemon:
         self._marked, self._deaf_until, self._heard, self._no_input = False, first, False, NoInput()
         self._no_input.follow(self._caller_captures(), 0.0)
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
-        label = "+".join(f"{leg}={s['source']}" for leg, s in self.source.stats().items()) \
-            if hasattr(self.source, "stats") else "live"
+        sources = {leg: s["source"] for leg, s in self.source.stats().items()} if hasattr(self.source, "stats") else {}
+        label = "+".join(f"{leg}={source}" for leg, source in sources.items()) if hasattr(self.source, "stats") \
+            else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"{LIVE_SOURCE}{label}", started_at=self._wall(first),
                                      channels={leg: i for i, leg in enumerate(self.source.legs)},
-                                     agent=self.agent, **extra)
+                                     agent=self.agent, sources=sources, **extra)
         self.calls += 1
         self.active = {}
         name = call_name(self.pipeline.call_id)

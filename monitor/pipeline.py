@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
@@ -19,7 +20,7 @@ from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S
-from .analysis.leg_tally import quiet_message, too_quiet
+from .analysis.leg_tally import quiet_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent)
@@ -27,7 +28,7 @@ from .transcription.phrases import PhraseSpotter
 from .transcription.recognizer import TranscriberError
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk
-from .delivery.store import Store
+from .delivery.store import LIVE_SOURCE, Store
 from .delivery.store_guard import StoreGuard
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ leaves the saying to its client, which names the call's row)."""
 
 QUIET_AFTER_S = 60.0
 """Call time after which a leg whose speech has all lain near the speech floor is said to be too
-quiet (:meth:`CallPipeline.quiet_legs`); a shorter call is judged at its end."""
+quiet (:meth:`CallPipeline.quiet_legs`), and a live call's legs that read the wrong way round are
+said to (:meth:`CallPipeline.swapped_sources`); a shorter call is judged at its end."""
 
 Sink = Callable[[Event], None]
 T = TypeVar("T")
@@ -50,15 +52,19 @@ class CallPipeline:
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
                  source: str = "", started_at: float | None = None, transcribers: dict | None = None,
                  phrase_matcher=None, words_in_step: bool = False,
-                 channels: Mapping[str, int] | None = None, agent: str | None = None) -> None:
+                 channels: Mapping[str, int] | None = None, agent: str | None = None,
+                 sources: Mapping[str, str] | None = None) -> None:
         """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
         with the stored call so that its report reads the legs from the right channels; ``agent``:
-        a live call's agent, kept with it so that its report names them."""
+        a live call's agent, kept with it so that its report names them; ``sources``: a live call's
+        SOURCE of each leg (as ``--caller`` and ``--agent`` gave them), named when its legs read
+        the wrong way round (:meth:`swapped_sources`)."""
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
         self.store = StoreGuard(store) if isinstance(store, Store) else store
         self.source = source
+        self.sources = dict(sources or {})
         self.cues = CueTracker(cfg.analysis, legs)
         self.transcribers = transcribers or {}
         self.transcribed = bool(self.transcribers)  # transcription was on (the summary says so)
@@ -90,6 +96,7 @@ class CallPipeline:
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
         self._said_quiet: set[str] = set()  # the legs said to be too quiet (once a call)
+        self._said_swapped = False  # the legs said to read the wrong way round (once a call)
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -160,7 +167,7 @@ class CallPipeline:
             if leg in self.transcribers:
                 self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
-        events += self.quiet_legs(self.duration_s)
+        events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
@@ -202,7 +209,7 @@ class CallPipeline:
             out.append(cues)
             out.extend(self._route(self.engine.update(cues, baseline)))
             if cues.t >= QUIET_AFTER_S:
-                out.extend(self.quiet_legs(cues.t))
+                out.extend(self.quiet_legs(cues.t) + self.swapped_sources(cues.t))
         return out
 
     def quiet_legs(self, t: float) -> list[StatusEvent]:
@@ -217,6 +224,29 @@ class CallPipeline:
                 out.append(StatusEvent(t=round(t, 3), level="warning", message=quiet_message(
                     self.source or "the call", f"the {leg}'s leg", tally.level_db, floor)))
         return out
+
+    def swapped_sources(self, t: float) -> list[StatusEvent]:
+        """A warning, once a live call, when its speech reads as the caller's on the agent's leg
+        (:func:`~monitor.analysis.leg_tally.swapped_legs`): the caller's source given as the agent's
+        (the microphone as ``--caller``, the softphone's monitor as ``--agent``), the call judged on
+        the agent's voice. A recording's is said by replay, with its channel options, at its end."""
+        tally = self.cues.tally
+        if self._said_swapped or not self.source.startswith(LIVE_SOURCE) or not {"caller", "agent"} <= tally.keys():
+            return []
+        why = swapped_legs(tally["caller"], tally["agent"])
+        if why is None:
+            return []
+        self._said_swapped = True
+        caller, agent = self.sources.get("caller"), self.sources.get("agent")
+        if caller and agent:
+            where = (caller, agent)
+            turn = (f"start the monitor with --caller {shlex.quote(agent)} --agent {shlex.quote(caller)} "
+                    f"(or daemon.caller and daemon.agent the other way round in its config)")
+        else:
+            where = ("the --caller source", "the --agent source")
+            turn = "start the monitor with --caller and --agent (daemon.caller and daemon.agent) the other way round"
+        return [StatusEvent(t=round(t, 3), level="warning", message=(
+            "the call's legs read the wrong way round: " + swapped_message(why, *where, turn)))]
 
     def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []

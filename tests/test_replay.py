@@ -687,6 +687,38 @@ def test_a_silent_caller_leg_beside_a_speaking_agent_leg_points_to_the_caller_ch
     assert "--caller-channel 0 --agent-channel 1" in said[0]
 
 
+def _warnings_of_a_call(caller: np.ndarray, agent: np.ndarray, rate: int, source: str,
+                        sources: dict[str, str] | None = None) -> list[str]:
+    """The warnings a CallPipeline gives of a call whose caller's leg heard ``caller`` and agent's
+    leg ``agent``, fed half a second at a time as the capture feeds it; ``source`` as the daemon
+    names a live call (or a recording's path), ``sources`` its legs' SOURCEs."""
+    from monitor.capture.sources import Chunk
+    from monitor.pipeline import CallPipeline, run_source
+    x = np.stack([caller, agent], axis=1).astype(np.float32)
+    chunks = (Chunk(i / rate, x[i : i + rate // 2]) for i in range(0, len(x), rate // 2))
+    pipeline = CallPipeline(load_config(None, user_config=False), rate, ("caller", "agent"), source=source,
+                            sources=sources)
+    return [e.message for e in run_source(pipeline, chunks, []) if e.type == "status" and e.level == "warning"]
+
+
+def test_a_live_call_whose_sources_are_the_wrong_way_round_is_warned_of_once_with_the_options_that_turn_them():
+    """The microphone given as --caller and the softphone's monitor as --agent: the live call says
+    once, as it goes, that its legs read the wrong way round, naming both sources and the options
+    that take them the other way round; wired right, it says nothing of the kind; a recording's
+    pipeline leaves it to replay, which says it at the file's end with the channel options."""
+    x, sr = sf.read(CALLS / "deteriorating_8k.wav")  # the agent on channel 0, the caller on 1
+    agent, caller = x[:, 0], x[:, 1]
+    live = "live:caller=mic+agent=softphone.monitor"
+    said = _warnings_of_a_call(agent, caller, sr, live, {"caller": "mic", "agent": "softphone.monitor"})
+    assert len(said) == 1, said
+    assert said[0].startswith("the call's legs read the wrong way round: the caller's leg spoke first"), said
+    assert "(caller's leg: mic, agent's: softphone.monitor)" in said[0]
+    assert "--caller softphone.monitor --agent mic" in said[0] and "daemon.caller and daemon.agent" in said[0]
+    assert _warnings_of_a_call(caller, agent, sr, "live:caller=softphone.monitor+agent=mic",
+                               {"caller": "softphone.monitor", "agent": "mic"}) == []
+    assert _warnings_of_a_call(agent, caller, sr, str(CALLS / "deteriorating_8k.wav")) == []
+
+
 def test_the_summary_counts_the_agent_legs_speech_too(replayed):
     for name, events in replayed["calls"].items():
         summary = events[-1]

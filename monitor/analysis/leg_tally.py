@@ -1,8 +1,9 @@
 """What a leg has carried over a whole call: its speech seconds, when its speech first came and
 the level of that speech, counted hop by hop from the frames the cue windows read.
 
-Replay reads it at the call's end to say what a user's own setup may have spoiled: the legs the
-wrong way round (:func:`swapped_legs`), a leg too quiet to measure (:func:`too_quiet`).
+The pipeline reads it as the call goes (and replay at a recording's end) to say what a user's own
+setup may have spoiled: the legs the wrong way round (:func:`swapped_legs`, said as
+:func:`swapped_message`), a leg too quiet to measure (:func:`too_quiet`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def swapped_legs(caller: LegTally, agent: LegTally) -> str | None:
         return (f"the caller's leg spoke first (its first second of speech by {caller.first_s:.1f} s, as an "
                 f"agent answering does) and the agent's leg holds {100 * agent.speech_s / total:.0f} % of the call's speech")
     return None
+
+
+def swapped_message(why: str, caller: str, agent: str, turn: str) -> str:
+    """What to do when the call's speech reads as the caller's on the agent's leg (``why``, from
+    :func:`swapped_legs`): ``caller`` and ``agent`` say where each leg was taken from (a recording's
+    channel, a live call's source), ``turn`` how to take them the other way round. A warning, not a
+    refusal: some calls are mostly the agent's."""
+    return f"{why} (caller's leg: {caller}, agent's: {agent}): the caller may be on {agent}; if so, {turn}"
 
 
 def too_quiet(level_db: float | None, floor_db: float) -> bool:

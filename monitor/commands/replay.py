@@ -221,10 +221,10 @@ def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
 
 
 def swapped_hint(pipeline: CallPipeline, channels: dict[str, int]) -> str | None:
-    """What to do when the call's speech reads as the caller's on the agent's leg
-    (:func:`~monitor.analysis.leg_tally.swapped_legs`): the options that take the legs the other
-    way round. A warning, not a refusal: some calls are mostly the agent's."""
-    from ..analysis.leg_tally import swapped_legs
+    """What to do when the recording's speech reads as the caller's on the agent's leg
+    (:func:`~monitor.analysis.leg_tally.swapped_legs`): the channel options that take the legs the
+    other way round (a live call's is the pipeline's own warning, :meth:`CallPipeline.swapped_sources`)."""
+    from ..analysis.leg_tally import swapped_legs, swapped_message
     tally = pipeline.cues.tally
     if "agent" not in tally or "agent" not in channels:
         return None
@@ -232,8 +232,8 @@ def swapped_hint(pipeline: CallPipeline, channels: dict[str, int]) -> str | None
     if why is None:
         return None
     caller, agent = channels["caller"], channels["agent"]
-    return (f"{why} (caller's leg: channel {caller}, agent's: channel {agent}): the caller may be on channel "
-            f"{agent}; if so, replay it with --caller-channel {agent} --agent-channel {caller}")
+    return swapped_message(why, f"channel {caller}", f"channel {agent}",
+                           f"replay it with --caller-channel {agent} --agent-channel {caller}")
 
 
 class _OneLineFailure(logging.Filter):
