@@ -279,8 +279,7 @@ class Daemon:
         self._no_input.follow(self._caller_captures(), 0.0)
         extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
         sources = {leg: s["source"] for leg, s in self.source.stats().items()} if hasattr(self.source, "stats") else {}
-        label = "+".join(f"{leg}={source}" for leg, source in sources.items()) if hasattr(self.source, "stats") \
-            else "live"
+        label = "+".join(f"{leg}={source}" for leg, source in sources.items()) if sources else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
                                      source=f"{LIVE_SOURCE}{label}", started_at=self._wall(first),
                                      channels={leg: i for i, leg in enumerate(self.source.legs)},
