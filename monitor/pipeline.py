@@ -225,15 +225,23 @@ class CallPipeline:
                     self.source or "the call", f"the {leg}'s leg", tally.level_db, floor)))
         return out
 
+    def legs_swapped(self) -> str | None:
+        """Why the call's speech so far reads as the caller's on the agent's leg, in words
+        (:func:`~monitor.analysis.leg_tally.swapped_legs`); None when it does not, or the call has
+        no agent's leg."""
+        tally = self.cues.tally
+        if not {"caller", "agent"} <= tally.keys():
+            return None
+        return swapped_legs(tally["caller"], tally["agent"])
+
     def swapped_sources(self, t: float) -> list[StatusEvent]:
         """A warning, once a live call, when its speech reads as the caller's on the agent's leg
         (:func:`~monitor.analysis.leg_tally.swapped_legs`): the caller's source given as the agent's
         (the microphone as ``--caller``, the softphone's monitor as ``--agent``), the call judged on
         the agent's voice. A recording's is said by replay, with its channel options, at its end."""
-        tally = self.cues.tally
-        if self._said_swapped or not self.source.startswith(LIVE_SOURCE) or not {"caller", "agent"} <= tally.keys():
+        if self._said_swapped or not self.source.startswith(LIVE_SOURCE):
             return []
-        why = swapped_legs(tally["caller"], tally["agent"])
+        why = self.legs_swapped()
         if why is None:
             return []
         self._said_swapped = True

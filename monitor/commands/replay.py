@@ -224,12 +224,9 @@ def swapped_hint(pipeline: CallPipeline, channels: dict[str, int]) -> str | None
     """What to do when the recording's speech reads as the caller's on the agent's leg
     (:func:`~monitor.analysis.leg_tally.swapped_legs`): the channel options that take the legs the
     other way round (a live call's is the pipeline's own warning, :meth:`CallPipeline.swapped_sources`)."""
-    from ..analysis.leg_tally import swapped_legs, swapped_message
-    tally = pipeline.cues.tally
-    if "agent" not in tally or "agent" not in channels:
-        return None
-    why = swapped_legs(tally["caller"], tally["agent"])
-    if why is None:
+    from ..analysis.leg_tally import swapped_message
+    why = pipeline.legs_swapped()
+    if why is None or "agent" not in channels:
         return None
     caller, agent = channels["caller"], channels["agent"]
     return swapped_message(why, f"channel {caller}", f"channel {agent}",
