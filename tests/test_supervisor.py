@@ -237,6 +237,99 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         console.kill()
 
 
+MALFORMED_STATUSES = [
+    ({"devices_open": True, "devices": {"caller": None}}, "status.devices.caller: expected an object"),
+    ({"in_call": True, "call": {"call_id": 3, "t": 12.0, "active_alerts": "slow_speech"}},
+     "status.call.active_alerts: expected a list"),
+    ({"call": {"call_id": 3, "active_alerts": ["slow_speech", None]}}, "status.call.active_alerts[1]: expected a string"),
+    ({"devices": {"caller": {"state": 1}}}, "status.devices.caller.state: expected a string"),
+    ({"devices": ["caller"]}, "status.devices: expected an object"),
+    ({"devices": {"caller\nagent: running": "up"}}, 'status.devices."caller\\nagent: running": expected an object'),
+    ({"stopped": "yes"}, "status.stopped: expected true or false"),
+    ({"call": {"call_id": -1}}, "status.call.call_id: expected a non-negative integer"),
+    ({"last_error": "disk full"}, "status.last_error: expected an object"),
+    ({"reports": 5}, "status.reports: expected a list"),
+    ({"reports": [{"call_id": 7, "url": ["https://reports.example/7.html"]}]}, "status.reports[0].url: expected a string"),
+    ("running", "status: expected an object"),
+]
+"""Heartbeat statuses the page could not draw, and the one line that refuses each."""
+
+
+def test_a_malformed_heartbeat_is_refused_naming_the_field_and_stores_nothing(tmp_path):
+    """Any agent's own token posts heartbeats: a status of another shape than a daemon's (a device
+    that is null, active alerts as one string) is refused with 422 and the field it is about, in one
+    line, and stores nothing the page would have to draw."""
+    token = "erin-token-0123456789"
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = ["erin:{token}"]\n')
+    console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    try:
+        for status, said in MALFORMED_STATUSES:
+            body = {"type": "heartbeat", "daemon_id": "bad3", "agent": "erin", "every_s": 30, "status": status}
+            assert console.post(body, token=token) == (422, {"error": said}), status
+        assert console.state()["agents"] == []
+        def refused() -> list[str]:
+            return [e for e in console.err if e.startswith("call-monitor: warning: 422 POST /webhook from 127.0.0.1: ")]
+        assert wait_for(lambda: len(refused()) == len(MALFORMED_STATUSES), 5), console.err  # a line each
+        assert [e.split("127.0.0.1: ", 1)[1] for e in refused()] == [said for _, said in MALFORMED_STATUSES]
+        assert console.alive()
+    finally:
+        console.kill()
+
+
+def test_a_heartbeat_of_an_earlier_release_or_a_partial_one_is_kept_as_sent(tmp_path):
+    """Every field of a status may be missing or null: an empty status, a daemon of an earlier
+    release (its last problem without the source or its resolution, no report links), a field the
+    console does not read (a later release's) are stored as they came."""
+    console = ConsoleProcess(tmp_path)
+    statuses = {"d-empty": {},
+                "d-earlier": {"devices": {"caller": {"state": "running", "label": None}}, "devices_open": True,
+                              "in_call": False, "call": None, "calls": 4, "alerts": 2, "uptime_s": 3600.5,
+                              "last_error": {"level": "warning", "message": "webhook: HTTP 503", "at": 1.7e9}},
+                "d-later": {"devices_open": None, "queue": {"held": [1, "two"]}}}
+    try:
+        for daemon_id, status in statuses.items():
+            body = {"type": "heartbeat", "daemon_id": daemon_id, "agent": "alice", "every_s": 30, "status": status}
+            assert console.post(body) == (200, {"ok": True}), status
+        assert {g["daemon_id"]: g["status"] for g in console.state()["agents"]} == statuses
+    finally:
+        console.kill()
+
+
+def test_a_daemons_heartbeat_in_a_call_with_alerts_raised_is_taken(tmp_path):
+    """A daemon's own heartbeat, beaten as its alerts are raised in a call (the call, its time and
+    its active alert kinds), reaches the console and reads there as sent."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    from monitor.delivery.store import Store
+
+    console = ConsoleProcess(tmp_path / "console")
+    beats: list[bool] = []
+    try:
+        cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+        with Store.open(tmp_path / "e.db") as store:
+            daemon = Daemon(cfg, FileSource(CALLS / "deteriorating_16k.wav"), store, {})
+            heartbeat = Heartbeat(console.webhook, Identity("Alice (desk 4)", store.instance_id()),
+                                  daemon.heartbeat_status, every_s=30.0, token=console.token)
+
+            def beat_at_the_first_alert(ev) -> None:
+                if ev.type == "alert" and not beats:
+                    beats.append(heartbeat.beat())
+                    daemon.request_stop("the heartbeat is sent")
+
+            daemon.sinks["beat"] = beat_at_the_first_alert
+            assert daemon.run() == 0
+        assert beats == [True], heartbeat.last_error
+        (agent,) = console.state()["agents"]
+        call = agent["status"]["call"]
+        assert agent["status"]["in_call"] is True and call["t"] > 0 and call["active_alerts"]
+        assert all(isinstance(kind, str) for kind in call["active_alerts"])
+    finally:
+        console.kill()
+
+
 def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_were(tmp_path):
     """As the daemon does: SIGHUP reads the configuration and the token file again, says so in one
     line and keeps serving from the same database; a configuration it cannot use changes nothing."""

@@ -4,6 +4,8 @@
   acknowledgements, agents' heartbeats, call report links).
 - :mod:`.auth`: the shared and per-agent tokens, compared in constant time, and the signed
   session cookie of the page.
+- :mod:`.heartbeat`: what a heartbeat's status holds, as the page and the store read it, and the
+  check that refuses one of another shape.
 - :mod:`.app`: the ASGI application (Starlette): the webhook the daemons post to, the page, its
   Server-Sent Events stream and the acknowledgements.
 

@@ -43,6 +43,7 @@ from starlette.routing import Route
 from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
                                       WRONG_TOKEN, Refusal)
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
+from .heartbeat import status_problem
 from .store import ConsoleStore, Heartbeat, IncomingAlert
 
 log = logging.getLogger("monitor.supervisor")
@@ -212,13 +213,14 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
 
 
 def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
-    """A heartbeat's sender and status; call report links with another scheme are dropped."""
+    """A heartbeat's sender and status (of the shape :data:`.heartbeat.STATUS`); call report
+    links with another scheme are dropped."""
     status = d.get("status")
-    if not isinstance(status, dict):
-        raise BadBody("status: expected an object")
+    if problem := status_problem(status):
+        raise BadBody(problem)
     reports = []
     for r in status.get("reports") or []:
-        if (isinstance(r, dict) and isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)
+        if (isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)
                 and r["url"].startswith(REPORT_SCHEMES) and len(r["url"]) <= 2000):
             reports.append((r["call_id"], r["url"]))
     return Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
