@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -19,9 +20,20 @@ import pytest
 from cdp import CHROMIUM
 from console_proc import ConsoleProcess, alert_body
 
+from monitor.supervisor.store import ConsoleStore, Heartbeat
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make setup installs it)")
+
+
+BEEPS_COUNTED = """
+window.beeps = 0;
+const make = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () { window.beeps += 1; return make.call(this); };
+"""
+"""The page's beeps counted in ``window.beeps`` (each is one oscillator of the page's AudioContext,
+made and played as before)."""
 
 
 def _keep(path: Path) -> None:
@@ -125,6 +137,41 @@ def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_tha
         assert key not in text, (key, text)
     state = json.loads(console.request("GET", "/api/state")[1])
     assert state["alerts"][0]["evidence"] == evidence  # the API keeps the alert's own evidence
+
+
+def test_heartbeats_an_earlier_console_stored_unchecked_keep_neither_the_alarm_nor_any_agent_from_showing(
+        console_pages):
+    """An earlier console stored any heartbeat whose status was an object (a device that is null,
+    active alerts as one string), and a status may be put in the console's database by hand: the
+    page opened on them lists every agent, those too, and a new critical alert flashes the banner
+    and beeps before anything is drawn."""
+    console = console_pages.console
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+    store = ConsoleStore.open(console.db)
+    try:
+        store.heartbeat(Heartbeat("d-erin", "erin", 30.0, {"devices_open": True, "devices": {"caller": None}}))
+        store.heartbeat(Heartbeat("d-frank", "frank", 30.0, {"devices_open": True, "in_call": True, "call": {
+            "call_id": 3, "t": 12.0, "active_alerts": "slow_speech"}}))
+    finally:
+        store.close()
+    with sqlite3.connect(console.db) as con:
+        con.execute("INSERT INTO agents (daemon_id, agent, first_seen, last_seen, status) VALUES "
+                    "('d-gus', 'gus', ?1, ?1, '\"devices open\"')", (time.time(),))
+    page = console_pages.open()
+    page.eval(BEEPS_COUNTED)
+    page.eval("document.getElementById('sound').click()")  # "Sound: on" beeps once
+    assert page.eval("window.beeps") == 1
+    rows = "Object.fromEntries([...document.querySelectorAll('#agents .agentrow')].map(r => [r.dataset.daemon, " \
+           "[r.dataset.state, r.innerText]]))"
+    assert console.post(alert_body(1, daemon_id="d-alice", agent="Alice (desk 4)"))[0] == 201
+    page.wait("document.body.classList.contains('flash') && window.beeps === 2")
+    assert page.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
+    assert page.eval("document.querySelectorAll('#critical article').length") == 1
+    shown = page.eval(rows)
+    assert {d: state for d, (state, _) in shown.items()} == {
+        "d-alice": "in-call", "d-bob": "connected", "d-erin": "connected", "d-frank": "in-call", "d-gus": "devices-down"}
+    assert "caller: ?" in shown["d-erin"][1] and "call 3, 0:12 · last heard" in shown["d-frank"][1]
 
 
 def test_the_agents_panel_lists_who_sent_alerts_without_a_heartbeat_as_such(console_pages):
