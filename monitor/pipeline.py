@@ -12,7 +12,7 @@ import logging
 import os
 import shlex
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -27,9 +27,12 @@ from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent,
 from .transcription.phrases import PhraseSpotter
 from .transcription.recognizer import TranscriberError
 from .alerts.rules import AlertEngine
-from .capture.sources import Chunk
+from .capture.sources import Chunk, RecordingFlaws
 from .delivery.store import LIVE_SOURCE, Store
 from .delivery.store_guard import StoreGuard
+
+if TYPE_CHECKING:
+    from .capture.sources import FileSource
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,9 @@ class CallPipeline:
         self.last_cues: CuesEvent | None = None
         self._said_quiet: set[str] = set()  # the legs said to be too quiet (once a call)
         self._said_swapped = False  # the legs said to read the wrong way round (once a call)
+        self.flaws = RecordingFlaws()
+        """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`),
+        kept with the stored call's summary; none for a live call."""
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -157,8 +163,9 @@ class CallPipeline:
         (the live daemon's stop): the stored summary says ``"aborted": true``, as a replay's stopped
         call's does, so that the call's report says it is judged only up to there. The spans of the
         call's time its caller's leg was not heard (:attr:`unheard`) are kept with the stored summary
-        (``caller_no_input``, and their seconds, ``caller_no_input_s``), and so is a replayed
-        recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted).
+        (``caller_no_input``, and their seconds, ``caller_no_input_s``), and so are a replayed
+        recording's fingerprint (:data:`RECORDING_FINGERPRINT`; so too when the call is aborted) and
+        its :attr:`flaws`.
         ``ended_at``: the wall-clock time the call ended (the live daemon's, on the clock its start
         was given by); now when None."""
         for leg in self.legs:
@@ -174,7 +181,8 @@ class CallPipeline:
         summary = self.summary(ended_by)
         if self.store is not None:
             self.store.end_call(self._call_token, self.duration_s,
-                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint), ended_at)
+                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint, self.flaws),
+                                ended_at)
             self.store.flush()
         return events + [summary]
 
@@ -347,18 +355,39 @@ the recording at that path only while it is still this one. Calls stored before 
 live calls, have none."""
 
 
+TRUNCATED_AT = "truncated_at_s"
+"""The stored summary's key of the seconds a replayed recording held before its audio broke off
+(:attr:`~monitor.capture.sources.RecordingFlaws.truncated_at_s`); a whole recording, a live call,
+and a call stored before it was kept, have none."""
+
+RECORDING_PROBLEMS = "recording_problems"
+"""The stored summary's key of what was wrong with a replayed recording's samples or header
+(:attr:`~monitor.capture.sources.RecordingFlaws.problems`); none where nothing was."""
+
+
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),
-                 fingerprint: str | None = None) -> dict[str, Any]:
+                 fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws()) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
     stopped part-way, the spans of it its caller's leg was not heard, and the replayed recording's
-    ``fingerprint`` (none: no such key)."""
+    ``fingerprint`` and ``flaws`` (none: no such key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
     if fingerprint:
         notes[RECORDING_FINGERPRINT] = fingerprint
+    if flaws.truncated_at_s is not None:
+        notes[TRUNCATED_AT] = round(flaws.truncated_at_s, 3)
+    if flaws.problems:
+        notes[RECORDING_PROBLEMS] = flaws.problems
     if no_input:
         notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]
         notes["caller_no_input_s"] = round(sum(b - a for a, b in no_input), 1)
     return notes
+
+
+def recording_chunks(pipeline: CallPipeline, src: FileSource) -> Iterator[Chunk]:
+    """The recording's chunks; once they end, its flaws (:meth:`FileSource.flaws`: broken off, and
+    where; what was wrong with its samples) are the ``pipeline``'s, kept with its stored call."""
+    yield from src.chunks()
+    pipeline.flaws = src.flaws()
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
-from ..capture.sources import leg_channels
+from ..capture.sources import RecordingFlaws, leg_channels
 from ..delivery.store import Store, StoreError
 from ..pipeline import stored_notes
 from .inputs import CallJob
@@ -119,13 +119,14 @@ class BatchStore(Store):
         return int(self._read("SELECT COUNT(*) FROM batch_calls")[0][0])
 
     def store_call(self, job: CallJob, events: Sequence[Event], row: dict[str, Any], fingerprint: str = "") -> int:
-        """Write one scored call as ``replay`` writes it (with the recording's ``fingerprint``), and
-        its ledger row, in one transaction. Returns the stored call's id (also set as the row's
-        ``db_call_id``)."""
+        """Write one scored call as ``replay`` writes it (with the recording's ``fingerprint`` and its
+        flaws, :func:`flaws_of_row`), and its ledger row, in one transaction. Returns the stored
+        call's id (also set as the row's ``db_call_id``)."""
         with self.atomic():
             call_id = self.start_call(job.path, channels=leg_channels(row["channels"], job.caller_channel,
                                                                     job.agent_channel))
-            self._replay_writes(call_id, events, stored_notes(fingerprint=fingerprint or None))
+            self._replay_writes(call_id, events, stored_notes(fingerprint=fingerprint or None,
+                                                              flaws=flaws_of_row(row)))
             row = dict(row, db_call_id=call_id)
             self._write("INSERT OR REPLACE INTO batch_calls (path, caller_channel, agent_channel, content_hash, "
                         "config_hash, call_id, row, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -151,6 +152,12 @@ class BatchStore(Store):
                 self.add_words(call_id, ev)
             elif isinstance(ev, CallSummaryEvent):
                 self.end_call(call_id, ev.duration_s, replace(ev, call_id=call_id).to_dict() | notes)
+
+
+def flaws_of_row(row: dict[str, Any]) -> RecordingFlaws:
+    """A scored call's recording flaws from its row of the table: broken off where its audio ends
+    (the call's length, as the batch's warning says it), what was wrong with its samples."""
+    return RecordingFlaws(row["duration_s"] if row.get("truncated") else None, row.get("problems") or "")
 
 
 def _summary(events: Sequence[Event]) -> CallSummaryEvent:

@@ -43,6 +43,19 @@ class Chunk:
     unheard: tuple[tuple[int, int, int], ...] = ()
 
 
+@dataclass(frozen=True)
+class RecordingFlaws:
+    """What a recording turned out to hold once read to its end, kept with its stored call so that
+    the call's report says it as a report of the recording does."""
+
+    truncated_at_s: float | None = None
+    """Its audio broke off before the length its header promises (cut short, or damaged): the
+    seconds it held up to there; None for a whole recording."""
+    problems: str = ""
+    """What was wrong with its samples or its header (clipping, a cut voice band, a miscounted data
+    chunk: :meth:`FileSource.problems`), one phrase; empty for none."""
+
+
 class Source(Protocol):
     """Where a call's audio comes from: ``rate`` Hz (the analyzer's), its ``legs`` ("caller"
     first), and :meth:`chunks` until the audio ends or :meth:`stop` is called."""
@@ -143,6 +156,10 @@ class FileSource(Source):
     def problems(self) -> str | None:
         """After the chunks: what was wrong with the samples or the header (one phrase), or None."""
         return self._stream.problems()
+
+    def flaws(self) -> RecordingFlaws:
+        """After the chunks: whether the recording broke off, and where, and what was wrong with it."""
+        return RecordingFlaws(self.duration_s if self.truncated else None, self.problems() or "")
 
     def chunks(self) -> Iterator[Chunk]:
         start = time.monotonic()

@@ -208,14 +208,17 @@ def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
     """The recording's chunks, then its warnings (cut short, what was fixed in its samples or its
     header, legs that read the wrong way round): said once it is read to its end and before its call
     ends, so that they come before the call's summary line, within its own block of a replay of
-    several files."""
+    several files. What they say of the recording is kept with its stored call
+    (:attr:`CallPipeline.flaws`)."""
     from ..capture.audio_files import audio_breaks_off
-    yield from src.chunks()
+    from ..pipeline import recording_chunks
+    yield from recording_chunks(pipeline, src)
     progress.done()
-    if src.truncated:
-        warning(audio_breaks_off(path, "replayed", src.duration_s))
-    if src.problems():
-        warning(f"{path}: {src.problems()}")
+    flaws = pipeline.flaws
+    if flaws.truncated_at_s is not None:
+        warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))
+    if flaws.problems:
+        warning(f"{path}: {flaws.problems}")
     if swapped := swapped_hint(pipeline, src.channels):
         warning(f"{path}: {swapped}")
 

@@ -114,7 +114,6 @@ def _recording(args: argparse.Namespace, cfg, target: str):
     replay says them (and a ``--db`` given, not used); None after the line for a speech model that
     cannot be used. Raises ReportError for a recording that cannot be read."""
     from .common import ModelError, open_transcription
-    from ..capture.audio_files import audio_breaks_off
     from ..report import from_file
     from ..report.data import check_recording
     check_recording(target)
@@ -132,11 +131,18 @@ def _recording(args: argparse.Namespace, cfg, target: str):
                      agent_channel=None if agent < 0 else agent)
     if data.unread_channels:
         warning(f"{target}: {data.unread_channels}")
-    if data.truncated_s is not None:  # said as replay says it, and in the report's notes
-        warning(audio_breaks_off(target, "the report covers", data.truncated_s))
-    if data.problems:
-        warning(f"{target}: {data.problems}")
+    _say_flaws(target, data)
     return data
+
+
+def _say_flaws(recording: str, data) -> None:
+    """The warning lines of a reported call's recording flaws, as replay says them (and the report's
+    notes): its audio broke off, what was wrong with its samples."""
+    from ..capture.audio_files import audio_breaks_off
+    if data.truncated_s is not None:
+        warning(audio_breaks_off(recording, "the report covers", data.truncated_s))
+    if data.problems:
+        warning(f"{recording}: {data.problems}")
 
 
 def _ambiguous(target: str, cfg) -> str | None:
@@ -201,8 +207,9 @@ def _failed(err: Exception, output: str) -> int:
 
 
 def _stored(args: argparse.Namespace, cfg, call_id: int):
-    """The report data of stored call ``call_id``; a database that is not there is a StoreError
-    (exit 2, as for every command that reads one), which names a running daemon's other database."""
+    """The report data of stored call ``call_id``, its recording's flaws said in warning lines as
+    a recording's report says them; a database that is not there is a StoreError (exit 2, as for
+    every command that reads one), which names a running daemon's other database."""
     from ..report import from_store
     from ..delivery.store import Store, StoreError, a_folder
     from .common import daemon_elsewhere
@@ -215,9 +222,11 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
         raise StoreError(f"call {call_id}: no database at {db}{hint}" + daemon_elsewhere(args, cfg))
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s)
     try:
-        return from_store(store, call_id, cfg)
+        data = from_store(store, call_id, cfg)
     finally:
         store.close()
+    _say_flaws(data.source, data)
+    return data
 
 
 def _archive(args: argparse.Namespace, fmt: str) -> int:

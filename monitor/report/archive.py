@@ -3,8 +3,9 @@
 From the per-call table ``call-monitor batch`` writes: calls by alert kind and severity, the
 distribution of each watched cue over the calls against the configured thresholds (the call's
 median against the absolute limit, and its change from the caller's own baseline against the
-rule's baseline test), and the flagged calls, most serious first, each linked to its own call
-report (written beside the page from the store, or from the recording). One self-contained page:
+rule's baseline test), the flagged calls, most serious first, each linked to its own call
+report (written beside the page from the store, or from the recording), and the recordings whose
+audio broke off (truncated or damaged: judged only as far as it goes). One self-contained page:
 CSS inline, the figure as a data URI, no scripts.
 """
 
@@ -21,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..capture.audio_files import audio_breaks_off
 from ..config import Config, RuleConfig
 from ..cue_registry import cue
 from ..events import NO_SPEECH_S
@@ -163,6 +165,31 @@ def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return str(row["path"]), str(row.get("db_call_id") or ""), str(row.get("call_id") or "")
 
 
+def is_damaged(row: dict[str, Any]) -> bool:
+    """Whether the row's recording broke off before the length its header promises (its
+    ``truncated`` column: a CSV's text, a Parquet table's boolean; a table without it: no)."""
+    return str(row.get("truncated")).lower() == "true"
+
+
+def damaged(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose recording broke off (:func:`is_damaged`): their calls are judged only as far
+    as it goes, whatever alerts they have (one cut before its caller spoke: not judged at all)."""
+    return [r for r in rows if is_damaged(r)]
+
+
+DAMAGED_MARK = "<br><span class=\"damaged\">truncated or damaged</span>"
+"""What marks a damaged call's recording (:func:`is_damaged`) in the page's lists of calls."""
+
+
+def _damaged_list(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    items = "".join(f"<li><code>{_e(audio_breaks_off(r['path'], 'scored', _number(r.get('duration_s')) or 0.0))}"
+                    "</code></li>" for r in rows)
+    return (f"<h2 id=\"damaged\">Truncated or damaged recordings: judged only as far as their audio goes "
+            f"({len(rows)})</h2><ul>{items}</ul>")
+
+
 def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, str], str]) -> str:
     if not rows:
         return "<p class=\"muted\">No call raised an alert.</p>"
@@ -175,6 +202,7 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
         which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds
                           if (_number(r.get(k)) or 0) > 0)
         crit = _number(r.get("first_critical_s"))
+        cell += DAMAGED_MARK if is_damaged(r) else ""
         out.append(f"<tr class=\"alert{' critical' if crit is not None else ''}\"><td>{cell}<br>"
                    f"<span class=\"muted\">{_e(r.get('call_id') or '')}</span></td>"
                    f"<td class=\"num\">{_e(fmt_time(_number(r.get('duration_s')) or 0))}</td>"
@@ -202,7 +230,7 @@ def unheard(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _unheard_list(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""
-    items = "".join(f"<li><code>{_e(r['path'])}</code></li>" for r in rows)
+    items = "".join(f"<li><code>{_e(r['path'])}</code>{DAMAGED_MARK if is_damaged(r) else ''}</li>" for r in rows)
     return (f"<h2 id=\"unheard\">Calls with no caller speech heard on the caller's leg: nothing judged "
             f"({len(rows)})</h2><ul>{items}</ul>")
 
@@ -214,11 +242,14 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     crit = sum(_number(r.get("first_critical_s")) is not None for r in scored)
     warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
     flag = flagged(scored)
-    silent = unheard(scored)
-    banner_cls = "critical" if crit else "warning" if flag else "unjudged" if silent else "ok"
+    silent, broken = unheard(scored), damaged(scored)
+    banner_cls = ("critical" if crit else "warning" if flag else "unjudged" if silent else "stopped" if broken
+                  else "ok")
     banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
               f"of {len(scored)} scored" + (f"; {len(silent)} with no caller speech heard: nothing judged"
-                                            if silent else ""))
+                                            if silent else "")
+              + (f"; {len(broken)} truncated or damaged recording(s): judged only as far as their audio goes"
+                 if broken else ""))
     note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
     img = base64.b64encode(png).decode("ascii")
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -240,7 +271,7 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         "test). The rules also need the change to persist; a median beyond a line is a call worth a look, not "
         "an alert.</figcaption></figure>"
         + f"<h2 id=\"flagged-calls\">Flagged calls ({len(flag)})</h2>" + _flagged_table(flag, links)
-        + _unheard_list(silent) + _failed_list(rows) + "</main></body></html>\n")
+        + _damaged_list(broken) + _unheard_list(silent) + _failed_list(rows) + "</main></body></html>\n")
 
 
 def legs_of(row: dict[str, Any]) -> dict[str, int | None]:

@@ -36,7 +36,7 @@ from ..analysis.frame_features import HOP_S
 from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
-from ..capture.sources import Chunk, FileSource
+from ..capture.sources import Chunk, FileSource, RecordingFlaws
 from ..delivery.delivered import delivery_text
 from ..delivery.store import LIVE_SOURCE, CallRecord, Store, StoredAlert
 from ..transcription.setup import matcher_for
@@ -148,6 +148,16 @@ def no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float],
         return ()
 
 
+def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
+    """A stored call's recording flaws, from its summary (:func:`~monitor.pipeline.stored_notes`):
+    none for a live call, or a call stored before the calls kept them."""
+    from ..pipeline import RECORDING_PROBLEMS, TRUNCATED_AT
+    summary = summary if isinstance(summary, Mapping) else {}
+    at, problems = summary.get(TRUNCATED_AT), summary.get(RECORDING_PROBLEMS)
+    number = isinstance(at, (int, float)) and not isinstance(at, bool) and np.isfinite(at)
+    return RecordingFlaws(float(at) if number else None, problems if isinstance(problems, str) else "")
+
+
 def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> str | None:
     """The report's note on the spans the caller's source gave no input in, other than the one a
     ``stop`` says (None: no such span)."""
@@ -180,7 +190,8 @@ class ReportData:
     problems: str | None = None
     """What was wrong with the recording's samples or header (clipping, a cut voice band), or None."""
     truncated_s: float | None = None
-    """A recording that ended before its header said: the seconds it holds (None: whole)."""
+    """A recording whose audio breaks off before its header's length (cut short, or damaged): the
+    seconds it holds (None: whole, or a call stored before its calls kept it)."""
     unread_channels: str | None = None
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
     deliveries: dict[int, str] = field(default_factory=dict)
@@ -193,6 +204,22 @@ class ReportData:
     """A stored call whose monitoring stopped before the call ended (None: monitored to its end)."""
     caller_no_input: tuple[tuple[float, float], ...] = ()
     """A stored live call's spans (seconds into it) its caller's source gave no input: nothing heard."""
+
+    @property
+    def broken_off(self) -> str | None:
+        """The recording's audio breaks off before its header's length, in the report's words (None:
+        whole); said alike of a recording, of its stored call and in the picture's title."""
+        if self.truncated_s is None:
+            return None
+        return (f"Truncated or damaged recording: the report covers the {self.truncated_s:.1f} s before its audio "
+                "breaks off.")
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The page's notes: the recording's flaws first (:attr:`broken_off`, :attr:`problems`), then
+        the others (:attr:`notes`)."""
+        flaws = [self.broken_off, f"The recording: {self.problems}." if self.problems else None]
+        return [note for note in flaws if note] + self.notes
 
     @property
     def cut_short(self) -> str | None:
@@ -352,7 +379,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     ``words``: final :class:`WordsEvent` objects from elsewhere (added to the transcript).
     ``store``: record the replayed call there too (default: nothing is stored).
     """
-    from ..pipeline import CallPipeline, run_source
+    from ..pipeline import CallPipeline, recording_chunks, run_source
 
     src = _open_source(path, caller_channel, agent_channel)
     extra: dict[str, Any] = {}
@@ -370,7 +397,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     pipeline.cues.add = add_and_keep  # type: ignore[method-assign]
 
     def chunks() -> Iterator[Chunk]:
-        for c in src.chunks():
+        for c in recording_chunks(pipeline, src):
             col.chunk(c)
             yield c
 
@@ -379,26 +406,20 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
     except AudioFileError as err:
         raise ReportError(str(err)) from None
     notes = []
-    if src.truncated:
-        notes.append(f"Truncated or damaged recording: the report covers the {src.duration_s:.1f} s before its "
-                     "audio breaks off.")
     if len(src.legs) == 1:
         notes.append("Mono recording: the caller's leg only.")
     unread = src.unread_channels()
     if unread:
         notes.append(f"The recording has {unread}.")
-    problems = src.problems()
-    if problems:
-        notes.append(f"The recording: {problems}.")
     data = _from_events(events, cfg, title=os.path.basename(path), source=path,
                         duration_s=pipeline.duration_s, legs=src.legs, tracks=col.tracks(cfg),
                         baseline=pipeline.baseline.baseline, extra_words=words,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
-    data.problems = problems
+    data.problems = pipeline.flaws.problems or None
     data.unread_channels = unread
     data.caller_speech_s = round(pipeline.baseline.speech_s, 1)
-    data.truncated_s = src.duration_s if src.truncated else None
+    data.truncated_s = pipeline.flaws.truncated_at_s
     return data
 
 
@@ -471,7 +492,8 @@ def replayed_channels(channels: Mapping[str, int] | None, count: int | None) -> 
 def _fits(promised: float | None, duration_s: float | None, cut: bool) -> bool:
     """A recording of ``promised`` seconds (None: its header gives no length) may hold a stored call
     of ``duration_s``: as long as the call, or, for a call ``cut`` short (its monitoring stopped
-    before the recording ended), at least as long."""
+    before the recording ended, or the recording's audio broke off before the length it promises),
+    at least as long."""
     if not duration_s or promised is None:
         return True
     slack = max(2.0, 0.02 * duration_s)
@@ -505,18 +527,20 @@ def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chun
 
 
 def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
-                duration_s: float | None, stop: Stop | None = None
+                duration_s: float | None, stop: Stop | None = None, broken_off: bool = False
                 ) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
     """Waveform and speech regions of a stored call's audio and its channel count, or None if it
     does not fit the call's ``duration_s`` (None: not known). A call whose monitoring ``stop`` ped
-    part-way is read up to there: its recording goes on where the monitoring did not."""
+    part-way is read up to there: its recording goes on where the monitoring did not. A recording
+    whose audio ``broken_off`` (:attr:`ReportData.truncated_s`) holds less than its header promises:
+    it is drawn as far as it goes."""
     from ..analysis.analyzer import StreamingAnalyzer
 
     try:
         info = probe(path)
         if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
             return None
-        if not _fits(info.duration_s, duration_s, cut=stop is not None):
+        if not _fits(info.duration_s, duration_s, cut=stop is not None or broken_off):
             return None
         src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
         col = _Collector(src.rate, src.legs)
@@ -550,6 +574,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     baseline = Baseline.from_dict(call.baseline) if call.baseline else None
     stop = stop_of(call, float(duration))
     spans = no_input_of(call.summary)
+    flaws = flaws_of(call.summary)
     notes: list[str] = [note] if (note := no_input_note(spans, stop)) else []
     tracks: dict[str, LegTrack] = {}
     legs: tuple[str, ...] = ("caller",)
@@ -559,7 +584,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
             if os.path.isfile(path) and path == call.source and (changed := recording_changed(call)):
                 notes.append(changed)
             elif os.path.isfile(path):
-                got = _scan_audio(path, cc, ac, cfg, call.duration_s, stop)
+                got = _scan_audio(path, cc, ac, cfg, call.duration_s, stop,
+                                  broken_off=path == call.source and flaws.truncated_at_s is not None)
                 if got is not None:
                     tracks, legs, n = got
                     count = n if path == call.source else None
@@ -583,7 +609,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
-                      stopped=stop, caller_no_input=spans)
+                      stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
+                      truncated_s=flaws.truncated_at_s)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:

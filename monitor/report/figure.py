@@ -294,8 +294,9 @@ def _legend(fig: Any, data: ReportData) -> None:
 
 
 def _title(fig: Any, data: ReportData) -> None:
-    """The picture's title: the call, its length and alerts, and where its monitoring stopped
-    part-way (on a line of its own, as the page's banner says it)."""
+    """The picture's title: the call, its length and alerts, where its monitoring stopped part-way
+    (on a line of its own, as the page's banner says it) and where its recording broke off (as the
+    page's notes say it)."""
     crit = data.critical
     head = (f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
             + (f", {crit} critical" if crit else ""))
@@ -304,6 +305,8 @@ def _title(fig: Any, data: ReportData) -> None:
     if cut:
         head += f"\n{cut[:1].upper() + cut[1:]}"
         colour = colour if crit else STOPPED
+    if data.broken_off:
+        head += f"\n{data.broken_off}"
     fig.suptitle(head, x=0.01, ha="left", fontsize=12, fontweight="bold", color=colour)
 
 

@@ -51,6 +51,7 @@ tr.alert.critical{background:#fff5f5}
 .utt.caller .who{color:#1f5fa8}.utt.agent .who{color:#777}
 mark.distress{background:#ffd0d0;color:#8a0000;font-weight:700;padding:0 2px;border-radius:3px}
 .muted{color:#777;font-style:italic}
+.damaged{color:#8c6d46;font-weight:600}
 """
 
 def _e(x: Any) -> str:
@@ -206,7 +207,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
                     f"{_e(fmt_time(b.end_t))} ({_e(f'{b.speech_s:.0f}')} s of caller speech)")
     else:
         meta.append(f"no baseline ({_e(data.why_no_baseline)})")
-    notes = "".join(f"<p>{_e(n)}</p>" for n in data.notes)
+    notes = "".join(f"<p>{_e(n)}</p>" for n in data.all_notes)
     if png:
         img = base64.b64encode(png).decode("ascii")
         figure = (f"<figure><img id=\"timeline\" alt=\"Call timeline of {_e(data.title)}\" "

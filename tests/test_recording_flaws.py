@@ -1,0 +1,200 @@
+"""A recording's flaws, said by every report of its call: a recording cut short (its audio breaks
+off before the length its header promises) and one whose samples were clipped.
+
+``replay`` and ``batch`` say them when they score a recording; its stored call keeps them, so that
+the report of the stored call, the archive page of a batch and the call reports beside it say them
+in the words of the report of the recording itself. Recordings are fixture calls cut with real
+bytes (a copy stopped part-way, as a crash or a full disk leaves it), replayed and scored by the
+real commands into real SQLite files, the pages read back as text.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import CALLS, call_monitor
+
+pytest.importorskip("matplotlib")
+
+WARNING = "call-monitor: warning: "
+
+
+def cut_wav(source: Path, out: Path, n_bytes: int) -> float:
+    """The first ``n_bytes`` of the WAV ``source`` at ``out``, its header left promising all of it;
+    returns the seconds of audio the bytes kept hold."""
+    blob = source.read_bytes()
+    out.write_bytes(blob[:n_bytes])
+    fmt = blob.find(b"fmt ") + 8
+    rate, = struct.unpack("<I", blob[fmt + 4:fmt + 8])
+    block_align, = struct.unpack("<H", blob[fmt + 12:fmt + 14])
+    return (n_bytes - (blob.find(b"data") + 8)) // block_align / rate
+
+
+def broken_off_note(held_s: float) -> str:
+    """What a call report says of a recording that holds ``held_s`` seconds before it breaks off."""
+    return f"Truncated or damaged recording: the report covers the {held_s:.1f} s before its audio breaks off."
+
+
+def page_text(path: Path) -> str:
+    """The page's HTML, its character references read (``&#x27;`` as ``'``)."""
+    return html.unescape(path.read_text(encoding="utf-8"))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_home(tmp_path_factory):
+    """The commands here read no user configuration and write nothing to the user's folders."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, where in (("HOME", home), ("XDG_CONFIG_HOME", home / ".config"),
+                            ("XDG_DATA_HOME", home / ".local" / "share"), ("MPLCONFIGDIR", home / "mpl")):
+            mp.setenv(name, str(where))
+        yield
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory) -> dict:
+    """A folder of recordings as an archive may hold them: an alerting call cut after 5 MB (it breaks
+    off at 2:36 of its 3:47), a call cut after 10 KB (before its caller speaks), an MP3 cut half-way
+    through its bytes, a call clipped at 0.7 of full scale and sampled at 6 kHz, and a whole call."""
+    folder = tmp_path_factory.mktemp("archive")
+    held = {"alerting": cut_wav(CALLS / "deteriorating_8k.wav", folder / "alerting_cut.wav", 5_000_000),
+            "before_speech": cut_wav(CALLS / "normal_8k.wav", folder / "cut_before_speech.wav", 10_000)}
+    x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 60, dtype="float32")
+    whole_mp3 = tmp_path_factory.mktemp("mp3") / "whole.mp3"
+    sf.write(whole_mp3, x, sr, format="MP3")
+    blob = whole_mp3.read_bytes()
+    (folder / "half.mp3").write_bytes(blob[:len(blob) // 2])
+    clipped = x[:8000 * 30].copy()
+    clipped[:, 1] = np.clip(clipped[:, 1] / np.abs(clipped[:, 1]).max() * 1.4, -0.7, 0.7)
+    sf.write(folder / "clipped_6k.wav", clipped, 6000, subtype="PCM_16")
+    sf.write(folder / "whole.wav", x[:8000 * 30], sr, subtype="PCM_16")
+    return {"folder": folder, "held": held, "alerting": folder / "alerting_cut.wav",
+            "before_speech": folder / "cut_before_speech.wav", "mp3": folder / "half.mp3",
+            "clipped": folder / "clipped_6k.wav", "whole": folder / "whole.wav"}
+
+
+@pytest.fixture(scope="module")
+def scored(recordings, tmp_path_factory) -> dict:
+    """The folder scored by ``batch`` into a database and a CSV table, then again with ``--resume``
+    into a Parquet table (every call already scored: its row comes from the ledger)."""
+    d = tmp_path_factory.mktemp("scored")
+    db, csv_table, parquet = d / "events.db", d / "summary.csv", d / "summary.parquet"
+    first = call_monitor("batch", recordings["folder"], "-j", "1", "--db", db, "--out", csv_table, timeout=600)
+    again = call_monitor("batch", recordings["folder"], "-j", "1", "--db", db, "--out", parquet, "--resume",
+                         timeout=600)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    rows = {Path(r["path"]).name: r for r in read_csv(csv_table)}
+    return {"db": db, "tables": {"csv": csv_table, "parquet": parquet}, "rows": rows, "said": first.stderr,
+            "dir": d}
+
+
+def test_a_replayed_recording_cut_short_is_said_so_by_its_stored_calls_report_as_by_its_own(recordings, tmp_path):
+    """``replay --db`` keeps with the call that its recording broke off, and where: the stored call's
+    report (page and warning line) says it in the words of the recording's own report, and the call
+    reads as the part of a call it is, not as a whole one."""
+    cut, held = recordings["alerting"], recordings["held"]["alerting"]
+    db = tmp_path / "events.db"
+    replayed = call_monitor("replay", cut, "--db", db, "--no-transcribe", timeout=300)
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"{WARNING}{cut}: truncated or damaged, replayed the {held:.2f} s before its audio breaks off" \
+        in replayed.stderr.splitlines()
+    stored, own = tmp_path / "stored.html", tmp_path / "own.html"
+    of_stored = call_monitor("report", "1", "--db", db, "-o", stored, timeout=300)
+    of_recording = call_monitor("report", cut, "-o", own, "--no-transcribe", timeout=300)
+    assert of_stored.returncode == 0 and of_recording.returncode == 0, of_stored.stderr + of_recording.stderr
+    for done in (of_stored, of_recording):
+        assert [line for line in done.stderr.splitlines() if line.startswith(WARNING)] == [
+            f"{WARNING}{cut}: truncated or damaged, the report covers the {held:.2f} s before its audio breaks off"]
+    assert broken_off_note(held) in page_text(stored) and broken_off_note(held) in page_text(own)
+    assert call_monitor("report", "1", "--db", db, "-o", tmp_path / "stored.png", timeout=300).returncode == 0
+
+
+def test_a_whole_recordings_stored_call_says_nothing_of_a_break(recordings, scored, tmp_path):
+    page = tmp_path / "whole.html"
+    done = call_monitor("report", scored["rows"]["whole.wav"]["db_call_id"], "--db", scored["db"], "-o", page,
+                        timeout=300)
+    assert done.returncode == 0 and WARNING not in done.stderr, done.stderr
+    assert "Truncated or damaged" not in page_text(page) and "The recording:" not in page_text(page)
+
+
+@pytest.mark.parametrize("table", ["csv", "parquet"])
+def test_the_archive_page_marks_each_recording_that_broke_off_as_the_batch_said_it(recordings, scored, tmp_path,
+                                                                                   table):
+    """Each recording the batch said broke off is listed as damaged in the batch's words, counted in
+    the banner, and marked where it is listed among the flagged calls or those with nothing judged
+    (one cut before its caller spoke); a whole recording is not. The flagged call's own report,
+    written beside the page from the database, says where its recording broke off."""
+    page = tmp_path / "archive.html"
+    done = call_monitor("report", "--batch", scored["tables"][table], "--db", scored["db"], "-o", page, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = page_text(page)
+    said = sorted(line[len(WARNING):] for line in scored["said"].splitlines()
+                  if line.startswith(WARNING) and "truncated or damaged" in line)
+    assert len(said) == 3
+    banner = text.split("<div class=\"banner ")[1].split("</div>")[0]
+    assert banner.endswith("; 3 truncated or damaged recording(s): judged only as far as their audio goes")
+    damaged = text.split("<h2 id=\"damaged\">")[1].split("</ul>")[0]
+    assert damaged.startswith("Truncated or damaged recordings: judged only as far as their audio goes (3)")
+    assert sorted(item.split("</code>")[0] for item in damaged.split("<li><code>")[1:]) == said
+    assert str(recordings["whole"]) not in damaged
+    flagged = text.split("<table id=\"flagged\">")[1].split("</table>")[0]
+    [row] = [r for r in flagged.split("<tr class=\"alert")[1:] if recordings["alerting"].name in r]
+    assert "truncated or damaged" in row
+    unheard = text.split("<h2 id=\"unheard\">")[1].split("</ul>")[0]
+    assert f"<code>{recordings['before_speech']}</code><br><span class=\"damaged\">truncated or damaged" in unheard
+    call_page = tmp_path / "archive_calls" / f"call-{scored['rows']['alerting_cut.wav']['db_call_id']}.html"
+    assert broken_off_note(recordings["held"]["alerting"]) in page_text(call_page)
+
+
+def test_the_archive_pages_call_reports_made_from_the_recordings_say_it_alike(recordings, scored, tmp_path):
+    """Without the database, the flagged call's report is made from its recording, and says the same."""
+    page = tmp_path / "archive.html"
+    done = call_monitor("report", "--batch", scored["tables"]["csv"], "-o", page, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [call_page] = (tmp_path / "archive_calls").iterdir()
+    assert broken_off_note(recordings["held"]["alerting"]) in page_text(call_page)
+    assert "Truncated or damaged recordings: judged only as far as their audio goes (3)" in page_text(page)
+
+
+def test_a_cut_mp3s_stored_call_is_drawn_from_what_its_recording_holds(recordings, scored, tmp_path):
+    """An MP3 cut short promises the length of the whole in its header: its stored call, as long as
+    what it holds, is drawn from it all the same, and said to break off where the batch said."""
+    row = scored["rows"]["half.mp3"]
+    page = tmp_path / "mp3.html"
+    done = call_monitor("report", row["db_call_id"], "--db", scored["db"], "-o", page, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = page_text(page)
+    assert broken_off_note(float(row["duration_s"])) in text
+    assert f"Waveform and speech regions from the call's audio: {recordings['mp3']}" in text
+
+
+@pytest.mark.parametrize("stored_by", ["replay", "batch"])
+def test_a_stored_call_keeps_what_was_wrong_with_its_recordings_samples(recordings, scored, tmp_path, stored_by):
+    """What replay and the batch's table say of a recording's samples (clipped, a voice band its
+    rate cuts), the stored call's report says as the recording's own report does: a warning line
+    and a note on the page."""
+    clipped = recordings["clipped"]
+    own, stored = tmp_path / "own.html", tmp_path / "stored.html"
+    assert call_monitor("report", clipped, "-o", own, "--no-transcribe", timeout=300).returncode == 0
+    if stored_by == "replay":
+        db, call_id = tmp_path / "events.db", "1"
+        assert call_monitor("replay", clipped, "--db", db, "--no-transcribe", timeout=300).returncode == 0
+    else:
+        db, call_id = scored["db"], scored["rows"][clipped.name]["db_call_id"]
+    done = call_monitor("report", call_id, "--db", db, "-o", stored, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [said] = [line for line in done.stderr.splitlines() if line.startswith(WARNING)]
+    assert said.startswith(f"{WARNING}{clipped}: sample rate 6000 Hz") and "flat-topped at 0.70" in said
+    [note] = [p.split("</p>")[0] for p in page_text(own).split("<p>") if p.startswith("The recording: ")]
+    assert f"<p>{note}</p>" in page_text(stored)
