@@ -938,29 +938,105 @@ def test_unknown_call_from_api(det):
 
 def test_alert_labels_take_the_lowest_row_they_clear_so_close_alerts_never_share_a_row():
     """Labels of alerts close together are stacked on rows, each on the lowest row where it clears
-    the label before it; one far from the others goes back to the first row. Estimated at 4.4
-    points a character: a 24-character label on a 227 s call 932 points wide spans 26 s."""
-    from monitor.report.figure import label_rows
-    t = np.array([92.0, 97.0, 102.0, 110.0, 119.0, 137.0, 141.0, 200.0])
-    assert label_rows(t, np.full(len(t), 24.0), 227.0, 932.0) == [0, 1, 2, 3, 0, 1, 2, 0]
-    assert label_rows(np.array([10.0, 60.0, 110.0]), np.full(3, 24.0), 227.0, 932.0) == [0, 0, 0]
-    crowded = label_rows(np.arange(9.0), np.full(9, 24.0), 227.0, 932.0)
-    assert crowded == [0, 1, 2, 3] + [None] * 5  # four rows at most: a label that clears none is left out
+    the label before it; one far from the others goes back to the first row. A label 105.6 points
+    wide on a 227 s call drawn 932 points wide spans 26 s."""
+    from monitor.report.figure import label_rows, label_spans
+
+    def rows(t: np.ndarray) -> list[int | None]:
+        return label_rows(label_spans(t / 227.0 * 932.0, np.full(len(t), 105.6), 932.0))
+
+    assert rows(np.array([92.0, 97.0, 102.0, 110.0, 119.0, 137.0, 141.0, 200.0])) == [0, 1, 2, 3, 0, 1, 2, 0]
+    assert rows(np.array([10.0, 60.0, 110.0])) == [0, 0, 0]
+    assert rows(np.arange(9.0)) == [0, 1, 2, 3] + [None] * 5  # four rows at most: a label that clears none is left out
+
+
+def test_an_alert_label_begins_at_its_line_unless_it_would_run_past_the_timelines_end_then_it_ends_there():
+    """2 points between a label and its alert's line, on the side that keeps it on the timeline."""
+    from monitor.report.figure import LABEL_GAP_PT, label_spans
+    spans = label_spans(np.array([100.0, 830.0, 831.0, 932.0]), np.full(4, 100.0), 932.0)
+    gap = LABEL_GAP_PT
+    assert spans.tolist() == [[100.0 + gap, 200.0 + gap], [830.0 + gap, 932.0],
+                              [731.0 - gap, 831.0 - gap], [832.0 - gap, 932.0 - gap]]
 
 
 def test_where_alert_labels_crowd_critical_ones_are_labelled_first_and_the_rest_left_out_not_overlapped():
     """Hundreds of alerts on a long call: no two labels drawn overlap; every critical alert is
     labelled, even where warnings crowd it."""
-    from monitor.report.figure import LABEL_CHAR_PT, label_rows
-    t, chars = np.arange(0.0, 3600.0, 13.0), np.full(277, 24.0)
-    critical = np.isin(np.arange(277), [5, 6, 100, 250])
-    rows = label_rows(t, chars, 3600.0, 932.0, first=critical)
+    from monitor.report.figure import label_rows, label_spans
+    t = np.arange(0.0, 3600.0, 13.0)
+    spans = label_spans(t / 3600.0 * 932.0, np.full(len(t), 105.6), 932.0)
+    critical = np.isin(np.arange(len(t)), [5, 6, 100, 250, len(t) - 1])
+    rows = label_rows(spans, first=critical)
     assert all(rows[i] is not None for i in np.flatnonzero(critical))
-    start = t / 3600.0 * 932.0
     for row in set(rows) - {None}:
-        spans = sorted((start[i], start[i] + 2.0 + LABEL_CHAR_PT * 24.0) for i, r in enumerate(rows) if r == row)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+        on_row = sorted(tuple(spans[i]) for i, r in enumerate(rows) if r == row)
+        assert all(a[1] <= b[0] for a, b in zip(on_row, on_row[1:]))
     assert rows.count(None) > 0
+
+
+@pytest.fixture(scope="module")
+def ending_in_alerts(tmp_path_factory) -> dict[str, object]:
+    """Real calls whose alerts come near their end, replayed into a store and read back from it:
+    the deteriorating call cut at 2:20 (its last alert at 2:17), and a call of 35 minutes, ten
+    healthy calls and then the deteriorating one (its alerts in the last 2:15)."""
+    d = tmp_path_factory.mktemp("ending")
+    deteriorating, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="int16")
+    healthy, _ = sf.read(CALLS / "normal_8k.wav", dtype="int16")
+    cut, long = d / "cut.wav", d / "long.wav"
+    sf.write(cut, deteriorating[:140 * rate], rate)
+    with sf.SoundFile(long, "w", rate, 2, "PCM_16") as out:
+        for _ in range(10):
+            out.write(healthy)
+        out.write(deteriorating)
+    db = d / "events.db"
+    assert cli.main(["replay", str(cut), str(long), "--no-transcribe", "--db", str(db)]) == 0
+    cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
+    with Store.open_readonly(db) as store:
+        return {"cut at 2:20": from_store(store, 1, cfg), "35 minutes": from_store(store, 2, cfg)}
+
+
+def drawn_texts(fig) -> list[tuple[str, object]]:
+    """Every text ``fig`` draws, with its extent once drawn (display units, as ``fig.bbox``)."""
+    from matplotlib.text import Text
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text()]
+
+
+def timeline_of(data) -> tuple[object, list[tuple[str, object]]]:
+    """The picture of ``data``: its figure (closed) and :func:`drawn_texts`."""
+    import matplotlib.pyplot as plt
+    from monitor.report.figure import timeline_figure
+    fig = timeline_figure(data)
+    try:
+        return fig, drawn_texts(fig)
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("call", ["cut at 2:20", "35 minutes"])
+def test_alert_labels_near_a_calls_end_stay_inside_the_picture_at_their_lines_clear_of_every_other_text(
+        ending_in_alerts, call):
+    """A label begins at its alert's line, or, where it would run off the picture, ends there; every
+    label drawn (the critical alert's always, whole) and the count of those left out lie inside the
+    picture and overlap no other text."""
+    from matplotlib.transforms import Bbox
+    data = ending_in_alerts[call]
+    fig, texts = timeline_of(data)
+    critical = next(a for a in data.alerts if a.severity == "critical")
+    line_x = {f"{a.kind} {fmt_time(a.t)}": fig.axes[0].transData.transform((a.t, 0.0))[0] for a in data.alerts}
+    shown = [i for i, (text, _) in enumerate(texts) if text in line_x or "alert labels left out" in text]
+    assert f"{critical.kind} {fmt_time(critical.t)}" in [texts[i][0] for i in shown]
+    for i in shown:
+        text, box = texts[i]
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text
+        if text in line_x:
+            assert min(abs(box.x0 - line_x[text]), abs(box.x1 - line_x[text])) < 5, text
+        for j, (other, other_box) in enumerate(texts):
+            common = Bbox.intersection(box, other_box)
+            assert j == i or common is None or common.width <= 0 or common.height <= 0, (text, other)
+    assert any(texts[i][1].x1 < line_x.get(texts[i][0], 0.0) for i in shown), "no label ends at its line here"
 
 
 def _live_call(db: Path, duration_s: float, summary: dict) -> int:

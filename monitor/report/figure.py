@@ -4,8 +4,8 @@ Rows, all on the call's time axis: waveform of both legs with speech and pause r
 the caller's speech activity when no audio is available), speech rate, pause ratio, phrase
 length, CPPS and HNR, loudness, then the transcript. Each cue row shows the caller's
 baseline band (q1-q3) and its median; alerts are vertical markers coloured by severity,
-labelled on the top row, and the span during which an alert was active is shaded on the
-row of its cue.
+labelled above the top row (a label begins at its marker, or ends there where it would run off
+the picture), and the span during which an alert was active is shaded on the row of its cue.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ PLOT_LEFT, PLOT_RIGHT = 0.06, 0.985
 """The picture's width and the share of it the timeline spans."""
 LABEL_ROWS = 4
 """Rows of alert labels above the timeline."""
-LABEL_CHAR_PT = 4.4
-"""The width of an alert label's character at its 7-point size, in points (a wide estimate)."""
+LABEL_PT = 7
+"""The size of an alert label's text, in points."""
+LABEL_GAP_PT = 2.0
+"""The space between an alert's line and its label, in points."""
 CLOCK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 """The spacings of the time axis's ticks a clock reads (0:30, 1:00, ...; never matplotlib's 50 s)."""
 MAX_TICKS = 8
@@ -130,19 +132,27 @@ def _waveform(ax: Any, data: ReportData) -> None:
                      "speaking) instead of the waveform", loc="left", fontsize=9)
 
 
-def label_rows(t: np.ndarray, chars: np.ndarray, span_s: float, width_pt: float, rows: int = LABEL_ROWS,
-               first: np.ndarray | None = None) -> list[int | None]:
-    """The row of each label of ``chars`` characters starting at call time ``t`` (sorted), on a
-    timeline ``span_s`` seconds wide drawn ``width_pt`` points wide: the lowest row where it
-    clears every label already placed. Labels ``first`` marks (critical alerts) are placed before
-    the others; a label that clears no row is left out (None: its alert keeps its line, and the
-    report's table lists it), but a ``first`` one then takes the row whose labels it overlaps least.
-    Shapes: (n,), (n,), (n,) bool -> n rows."""
-    start = t / max(span_s, 1e-9) * width_pt
-    end = start + 2.0 + LABEL_CHAR_PT * chars
-    first = np.zeros(len(t), bool) if first is None else np.asarray(first, bool)
+def label_spans(x_pt: np.ndarray, widths_pt: np.ndarray, width_pt: float) -> np.ndarray:
+    """Where the labels of alerts whose lines are ``x_pt`` points from the left end of a timeline
+    ``width_pt`` points wide are drawn, in points from that end: each begins just after its line,
+    or, where it would run past the timeline's right end, ends just before its line.
+    Shapes: (n,), (n,) -> (n, 2) (start, end)."""
+    widths = np.asarray(widths_pt, float)
+    start = np.asarray(x_pt, float) + LABEL_GAP_PT
+    start = np.where(start + widths > width_pt, start - 2 * LABEL_GAP_PT - widths, start)
+    return np.stack([start, start + widths], axis=-1)
+
+
+def label_rows(spans: np.ndarray, rows: int = LABEL_ROWS, first: np.ndarray | None = None) -> list[int | None]:
+    """The row of each label drawn along ``spans`` (:func:`label_spans`, sorted by their alerts'
+    times): the lowest row where it clears every label already placed. Labels ``first`` marks
+    (critical alerts) are placed before the others; a label that clears no row is left out (None:
+    its alert keeps its line, and the report's table lists it), but a ``first`` one then takes the
+    row whose labels it overlaps least. Shapes: (n, 2), (n,) bool -> n rows."""
+    start, end = spans[:, 0], spans[:, 1]
+    first = np.zeros(len(spans), bool) if first is None else np.asarray(first, bool)
     placed: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
-    out: list[int | None] = [None] * len(t)
+    out: list[int | None] = [None] * len(spans)
     for i in [*np.flatnonzero(first), *np.flatnonzero(~first)]:  # one label at a time, a few hundred at most
         overlap = [sum(max(0.0, min(e, end[i]) - max(s, start[i])) for s, e in row) for row in placed]
         row = next((r for r, o in enumerate(overlap) if o == 0), None)
@@ -154,25 +164,37 @@ def label_rows(t: np.ndarray, chars: np.ndarray, span_s: float, width_pt: float,
     return out
 
 
+def text_width_pt(fig: Any, text: str, **font: Any) -> float:
+    """How wide ``text`` is drawn in ``fig`` with ``font`` (FontProperties' keywords), in points."""
+    from matplotlib.font_manager import FontProperties
+    width, _, _ = fig.canvas.get_renderer().get_text_width_height_descent(text, FontProperties(**font), ismath=False)
+    return width * 72.0 / fig.dpi
+
+
 def _alert_markers(axes: list[Any], top: Any, data: ReportData, width_pt: float) -> None:
     alerts = sorted(data.alerts, key=lambda a: a.t)
     labels = [f"{a.kind} {fmt_time(a.t)}" for a in alerts]
-    rows = label_rows(np.array([a.t for a in alerts], float), np.array([len(x) for x in labels], float),
-                      max(data.duration_s, 1.0), width_pt, first=np.array([a.severity == "critical" for a in alerts]))
-    for a, label, row in zip(alerts, labels, rows):
+    critical = np.array([a.severity == "critical" for a in alerts], bool)
+    weights = ["bold" if c else "normal" for c in critical]
+    widths = np.array([text_width_pt(top.figure, s, size=LABEL_PT, weight=w) for s, w in zip(labels, weights)])
+    x = np.array([a.t for a in alerts], float) / max(data.duration_s, 1.0) * width_pt
+    spans = label_spans(x, widths, width_pt)
+    rows = label_rows(spans, first=critical)
+    for a, label, weight, row, start, at in zip(alerts, labels, weights, rows, spans[:, 0], x):
         colour = SEVERITY_COLOURS.get(a.severity, "#555555")
         lw = 1.8 if a.severity == "critical" else 1.0
         for ax in axes:
             ax.axvline(a.t, color=colour, linewidth=lw, alpha=0.9, zorder=5)
         if row is not None:
+            before = start < at  # ends at its line: begun there, it would run off the picture
             top.annotate(label, xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
-                         xytext=(2, 14 + 9 * row), textcoords="offset points", fontsize=7, color=colour,
-                         rotation=0, ha="left", va="bottom", annotation_clip=False,
-                         fontweight="bold" if a.severity == "critical" else "normal")
+                         xytext=(-LABEL_GAP_PT if before else LABEL_GAP_PT, 14 + 9 * row), textcoords="offset points",
+                         fontsize=LABEL_PT, color=colour, rotation=0, ha="right" if before else "left", va="bottom",
+                         annotation_clip=False, fontweight=weight)
     if (hidden := rows.count(None)):
         top.annotate(f"{hidden} of {len(alerts)} alert labels left out where they crowd (every alert's line is drawn)",
                      xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 14 + 9 * LABEL_ROWS),
-                     textcoords="offset points", fontsize=7, color="#555555", ha="right", va="bottom",
+                     textcoords="offset points", fontsize=LABEL_PT, color="#555555", ha="right", va="bottom",
                      annotation_clip=False)
 
 
@@ -319,9 +341,9 @@ def clock_ticks(duration_s: float) -> list[float]:
     return [float(t) for t in np.arange(0.0, duration_s + 1e-9, step)]
 
 
-def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
-    """The timeline picture as PNG bytes: a picture of its own, or with ``in_page`` one shown in the
-    HTML page above its transcript."""
+def timeline_figure(data: ReportData, *, in_page: bool = False) -> Any:
+    """The timeline picture as a matplotlib figure (closed by the caller, ``plt.close``): a picture
+    of its own, or with ``in_page`` one shown in the HTML page above its transcript."""
     plt = _pyplot()
     panels = registry_panels()
     heights = [1.6] + [1.0] * len(panels) + [1.3]
@@ -352,6 +374,17 @@ def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> by
         _legend(fig, data)
         _title(fig, data)
         fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
+
+
+def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
+    """The timeline picture (:func:`timeline_figure`) as PNG bytes."""
+    plt = _pyplot()
+    fig = timeline_figure(data, in_page=in_page)
+    try:
         buf = io.BytesIO()
         with warnings.catch_warnings():  # the transcript panel's title says it once, not a line a character
             warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
