@@ -1015,6 +1015,48 @@ def timeline_of(data) -> tuple[object, list[tuple[str, object]]]:
         plt.close(fig)
 
 
+def drawn_lines(data) -> list[tuple[str, bool]]:
+    """Each line of text the picture of ``data`` hands its renderer, and whether as a mathtext formula."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import RendererAgg
+    from monitor.report.figure import timeline_figure
+
+    class Recording(RendererAgg):
+        def __init__(self, fig) -> None:
+            super().__init__(fig.bbox.width, fig.bbox.height, fig.dpi)
+            self.lines: list[tuple[str, bool]] = []
+
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            self.lines.append((s, bool(ismath)))
+            super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+    fig = timeline_figure(data)
+    try:
+        renderer = Recording(fig)
+        fig.draw(renderer)
+    finally:
+        plt.close(fig)
+    return renderer.lines
+
+
+def test_a_file_name_and_words_with_dollar_signs_are_drawn_as_written_not_as_a_formula(tmp_path):
+    """matplotlib reads what lies between two "$" as TeX: a recording named "cost_$5 and $\\frac{1.wav"
+    was titled "cost_5and\\frac{1.wav" in italics. Its title, its transcript's words and every other
+    text of the picture are drawn as written."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    name = r"cost_$5 and $\frac{1.wav"
+    sf.write(tmp_path / name, x, rate)
+    said = "it cost $5 and $10 to get here"
+    words = [WordsEvent(t=6.0, channel="caller", final=True, text=said,
+                        words=tuple(Word(w, 4.0 + 0.2 * i, 4.2 + 0.2 * i, 1.0) for i, w in enumerate(said.split())))]
+    cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
+    data = from_file(str(tmp_path / name), cfg, words=words)
+    lines = drawn_lines(data)
+    assert (f"{name}: {fmt_time(data.duration_s)}, 0 alert(s)", False) in lines
+    assert (said, False) in lines
+    assert [line for line, formula in lines if formula] == []
+
+
 @pytest.mark.parametrize("call", ["cut at 2:20", "35 minutes"])
 def test_alert_labels_near_a_calls_end_stay_inside_the_picture_at_their_lines_clear_of_every_other_text(
         ending_in_alerts, call):

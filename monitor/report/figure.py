@@ -34,6 +34,10 @@ BREATH = "#9467bd"
 COUGH = "#8c564b"
 STOPPED = "#8c6d46"
 """The title's colour for a call whose monitoring stopped part-way (the page's banner's)."""
+PLAIN_TEXT = MappingProxyType({"text.parse_math": False})
+"""The picture draws every text as written: a file name, a word or a label with two "$" in it is
+no formula (matplotlib's default draws what lies between them as TeX mathtext, "$5 and $" in italics
+without its dollars)."""
 MAX_ENVELOPE_POINTS = 6000
 QUIET_PEAK = 10 ** (-40 / 20)
 """A leg is scaled to its own peak, but never to one below -40 dBFS: a silent or muted leg's hiss
@@ -345,39 +349,44 @@ def timeline_figure(data: ReportData, *, in_page: bool = False) -> Any:
     """The timeline picture as a matplotlib figure (closed by the caller, ``plt.close``): a picture
     of its own, or with ``in_page`` one shown in the HTML page above its transcript."""
     plt = _pyplot()
-    panels = registry_panels()
-    heights = [1.6] + [1.0] * len(panels) + [1.3]
-    fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, 15), sharex=True,
-                             gridspec_kw={"height_ratios": heights, "hspace": 0.38})
-    try:
-        top, cue_axes, tax = axes[0], list(axes[1:-1]), axes[-1]
-        _waveform(top, data)
-        ax_for: dict[str, Any] = {}
-        b = data.baseline
-        for ax, (title, series) in zip(cue_axes, panels):
-            _cue_panel(ax, title, series, data)
-            ax_for.update({c.name: ax for c in series})
-        if b is not None:
-            for ax in [top] + cue_axes:
-                ax.axvspan(b.start_t, b.end_t,
-                           ymin=0.0, ymax=0.03, color=BAND, alpha=0.8, linewidth=0)
-        _alert_spans(ax_for, data)
-        _transcript(tax, data, in_page)
-        _alert_markers([top] + cue_axes + [tax], top, data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT))
-        end = max(data.duration_s, 1.0)
-        tax.set_xlim(0, end)
-        ticks = clock_ticks(end)
-        labels = [fmt_time(x) for x in ticks]
-        tax.set_xticks(ticks)
-        tax.set_xticklabels(labels)
-        tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
-        _legend(fig, data)
-        _title(fig, data)
-        fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
-    except BaseException:
-        plt.close(fig)
-        raise
+    heights = [1.6] + [1.0] * len(registry_panels()) + [1.3]
+    with plt.rc_context(dict(PLAIN_TEXT)):
+        fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, 15), sharex=True,
+                                 gridspec_kw={"height_ratios": heights, "hspace": 0.38})
+        try:
+            _draw(fig, list(axes), data, in_page)
+        except BaseException:
+            plt.close(fig)
+            raise
     return fig
+
+
+def _draw(fig: Any, axes: list[Any], data: ReportData, in_page: bool) -> None:
+    """The rows of :func:`timeline_figure` on its ``axes``, its alerts, legend and title."""
+    top, cue_axes, tax = axes[0], axes[1:-1], axes[-1]
+    _waveform(top, data)
+    ax_for: dict[str, Any] = {}
+    b = data.baseline
+    for ax, (title, series) in zip(cue_axes, registry_panels()):
+        _cue_panel(ax, title, series, data)
+        ax_for.update({c.name: ax for c in series})
+    if b is not None:
+        for ax in [top] + cue_axes:
+            ax.axvspan(b.start_t, b.end_t,
+                       ymin=0.0, ymax=0.03, color=BAND, alpha=0.8, linewidth=0)
+    _alert_spans(ax_for, data)
+    _transcript(tax, data, in_page)
+    _alert_markers([top] + cue_axes + [tax], top, data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT))
+    end = max(data.duration_s, 1.0)
+    tax.set_xlim(0, end)
+    ticks = clock_ticks(end)
+    labels = [fmt_time(x) for x in ticks]
+    tax.set_xticks(ticks)
+    tax.set_xticklabels(labels)
+    tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
+    _legend(fig, data)
+    _title(fig, data)
+    fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
 
 
 def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
