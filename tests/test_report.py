@@ -1004,22 +1004,27 @@ def drawn_texts(fig) -> list[tuple[str, object]]:
             if t.get_visible() and t.get_text()]
 
 
-def timeline_of(data) -> tuple[object, list[tuple[str, object]]]:
-    """The picture of ``data``: its figure (closed) and :func:`drawn_texts`."""
+def timeline_of(data, in_page: bool = False) -> tuple[object, list[tuple[str, object]]]:
+    """The picture of ``data``: its figure (closed) and :func:`drawn_texts` (a character its font lacks
+    drawn as a box without matplotlib's warning, as the report draws it)."""
+    import warnings
     import matplotlib.pyplot as plt
-    from monitor.report.figure import timeline_figure
-    fig = timeline_figure(data)
-    try:
-        return fig, drawn_texts(fig)
-    finally:
-        plt.close(fig)
+    from monitor.report.figure import MISSING_GLYPH, timeline_figure
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+        fig = timeline_figure(data, in_page=in_page)
+        try:
+            return fig, drawn_texts(fig)
+        finally:
+            plt.close(fig)
 
 
-def drawn_lines(data) -> list[tuple[str, bool]]:
+def drawn_lines(data, in_page: bool = False) -> list[tuple[str, bool]]:
     """Each line of text the picture of ``data`` hands its renderer, and whether as a mathtext formula."""
+    import warnings
     import matplotlib.pyplot as plt
     from matplotlib.backends.backend_agg import RendererAgg
-    from monitor.report.figure import timeline_figure
+    from monitor.report.figure import MISSING_GLYPH, timeline_figure
 
     class Recording(RendererAgg):
         def __init__(self, fig) -> None:
@@ -1030,12 +1035,14 @@ def drawn_lines(data) -> list[tuple[str, bool]]:
             self.lines.append((s, bool(ismath)))
             super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
 
-    fig = timeline_figure(data)
-    try:
-        renderer = Recording(fig)
-        fig.draw(renderer)
-    finally:
-        plt.close(fig)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+        fig = timeline_figure(data, in_page=in_page)
+        try:
+            renderer = Recording(fig)
+            fig.draw(renderer)
+        finally:
+            plt.close(fig)
     return renderer.lines
 
 
@@ -1055,6 +1062,35 @@ def test_a_file_name_and_words_with_dollar_signs_are_drawn_as_written_not_as_a_f
     assert (f"{name}: {fmt_time(data.duration_s)}, 0 alert(s)", False) in lines
     assert (said, False) in lines
     assert [line for line, formula in lines if formula] == []
+
+
+def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_where_the_name_is_read(tmp_path):
+    """With only DejaVu here, "'x' é中.wav" was titled with a box for 中 and no word why. The title is
+    the name as written and says, as the transcript panel does of its words, what the boxes are and
+    where the name is read: the page's heading for the picture in the HTML report, else the HTML
+    report; without a warning, and inside the picture (a title wider than it drawn smaller). A name
+    the font draws whole gets no note."""
+    import warnings
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
+    name = "'x' é中.wav"
+    sf.write(tmp_path / name, x, rate)
+    data = from_file(str(tmp_path / name), cfg)
+    head = f"{name}: {fmt_time(data.duration_s)}, 0 alert(s) (boxes: characters no font here draws; "
+    assert (head + "the name is in the HTML report: call-monitor report FILE -o report.html)", False) in drawn_lines(data)
+    assert (head + "the page's heading has them)", False) in drawn_lines(data, in_page=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        page = render(data, "html").decode("utf-8")
+    assert [str(w.message) for w in caught] == [] and f"<h1>Call report: {_e(name)}</h1>" in page
+    long = "customer 4711, second attempt, transferred from the front desk - 中文 - recorded 2024-05-17.wav"
+    sf.write(tmp_path / long, x, rate)
+    fig, texts = timeline_of(from_file(str(tmp_path / long), cfg))  # its note makes it wider than the picture
+    ((title, box),) = [(text, box) for text, box in texts if text.startswith(long)]
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, title  # drawn smaller to fit
+    sf.write(tmp_path / "é.wav", x, rate)
+    drawn = from_file(str(tmp_path / "é.wav"), cfg)
+    assert (f"é.wav: {fmt_time(drawn.duration_s)}, 0 alert(s)", False) in drawn_lines(drawn)
 
 
 @pytest.mark.parametrize("call", ["cut at 2:20", "35 minutes"])

@@ -15,7 +15,7 @@ import os
 import textwrap
 import warnings
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -44,11 +44,15 @@ QUIET_PEAK = 10 ** (-40 / 20)
 (1 LSB of 16-bit is -90 dBFS) is drawn as the near-flat line it is, not as a full-height band."""
 MISSING_GLYPH = r"Glyph \d+ .* missing from font"
 """matplotlib's warning, once per character, for a character its font cannot draw (a Korean
-transcript with only DejaVu installed): the picture draws a box, and its transcript panel says where
-the words are (:func:`transcript_title`)."""
+transcript with only DejaVu installed): the picture draws a box, and its title or transcript panel says
+where the characters are (:func:`boxes_note`)."""
 FIG_WIDTH_IN = 14.0
 PLOT_LEFT, PLOT_RIGHT = 0.06, 0.985
 """The picture's width and the share of it the timeline spans."""
+TITLE_PT, MIN_TITLE_PT = 12, 7
+"""The size of the picture's title, in points, and the least it is made to fit the picture's width."""
+TITLE_X = 0.01
+"""The title's margin on either side, a share of the picture's width."""
 LABEL_ROWS = 4
 """Rows of alert labels above the timeline."""
 LABEL_PT = 7
@@ -221,17 +225,26 @@ def _alert_spans(ax_for: dict[str, Any], data: ReportData) -> None:
                            linewidth=0, zorder=0)
 
 
+def boxes_note(texts: Iterable[str], data: ReportData, in_page: bool, *, part: str, which: str) -> str:
+    """"" where the picture's font draws every character of ``texts``; else what the boxes it draws
+    are and where the characters are read: in the page's ``part`` ("transcript", for the picture
+    in the HTML report: ``in_page``), else (a PNG alone, which has no page) in the HTML report, which
+    ``report`` writes for an output ending in .html (``which``: "the words are")."""
+    if not _lacks_glyphs(texts):
+        return ""
+    if in_page:
+        return f"boxes: characters no font here draws; the page's {part} has them"
+    name = os.path.basename(data.source)
+    again = (str(data.call_id) if data.call_id is not None else name if name and not _lacks_glyphs([name])
+             else "FILE")
+    return f"boxes: characters no font here draws; {which} in the HTML report: call-monitor report {again} -o report.html"
+
+
 def transcript_title(data: ReportData, in_page: bool) -> str:
     """The transcript panel's title; where a character no font here draws is drawn as a box, it
-    says where the words are: in the page's transcript (``in_page``: the picture in the HTML
-    report), else (a PNG alone, which has no page) in the HTML report, which ``report`` writes for
-    an output ending in .html."""
-    if not _lacks_glyphs(u.text for u in data.utterances):
-        return "Transcript (distress phrases in red)"
-    again = str(data.call_id) if data.call_id is not None else os.path.basename(data.source) or "FILE"
-    where = ("the page's transcript has them" if in_page else
-             f"the words are in the HTML report: call-monitor report {again} -o report.html")
-    return f"Transcript (distress phrases in red; boxes: characters no font here draws; {where})"
+    says where the words are (:func:`boxes_note`)."""
+    note = boxes_note((u.text for u in data.utterances), data, in_page, part="transcript", which="the words are")
+    return f"Transcript (distress phrases in red{'; ' + note if note else ''})"
 
 
 def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
@@ -319,13 +332,15 @@ def _legend(fig: Any, data: ReportData) -> None:
                bbox_to_anchor=(0.5, 0.005))
 
 
-def _title(fig: Any, data: ReportData) -> None:
-    """The picture's title: the call, its length and alerts, where its monitoring stopped part-way
-    (on a line of its own, as the page's banner says it) and where its recording broke off (as the
-    page's notes say it)."""
+def _title(fig: Any, data: ReportData, in_page: bool) -> None:
+    """The picture's title: the call (and, where a character of its name is drawn as a box, where
+    the name is read: :func:`boxes_note`), its length and alerts, where its monitoring stopped
+    part-way (on a line of its own, as the page's banner says it) and where its recording broke off
+    (as the page's notes say it)."""
     crit = data.critical
+    note = boxes_note([data.title], data, in_page, part="heading", which="the name is")
     head = (f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
-            + (f", {crit} critical" if crit else ""))
+            + (f", {crit} critical" if crit else "") + (f" ({note})" if note else ""))
     colour = SEVERITY_COLOURS["critical"] if crit else "#222222"
     cut = data.cut_short
     if cut:
@@ -333,7 +348,18 @@ def _title(fig: Any, data: ReportData) -> None:
         colour = colour if crit else STOPPED
     if data.broken_off:
         head += f"\n{data.broken_off}"
-    fig.suptitle(head, x=0.01, ha="left", fontsize=12, fontweight="bold", color=colour)
+    fig.suptitle(head, x=TITLE_X, ha="left", fontsize=_title_size(fig, head.split("\n")), fontweight="bold",
+                 color=colour)
+
+
+def _title_size(fig: Any, lines: list[str]) -> float:
+    """The largest size from :data:`TITLE_PT` down to :data:`MIN_TITLE_PT`, in half points, at which
+    every line of the title fits the picture's width within its margins (a long file name's)."""
+    room = FIG_WIDTH_IN * 72 * (1 - 2 * TITLE_X)
+    for size in np.arange(TITLE_PT, MIN_TITLE_PT, -0.5):
+        if max(text_width_pt(fig, line, size=size, weight="bold") for line in lines) <= room:
+            return float(size)
+    return float(MIN_TITLE_PT)
 
 
 def clock_ticks(duration_s: float) -> list[float]:
@@ -385,19 +411,19 @@ def _draw(fig: Any, axes: list[Any], data: ReportData, in_page: bool) -> None:
     tax.set_xticklabels(labels)
     tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
     _legend(fig, data)
-    _title(fig, data)
+    _title(fig, data, in_page)
     fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
 
 
 def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
     """The timeline picture (:func:`timeline_figure`) as PNG bytes."""
     plt = _pyplot()
-    fig = timeline_figure(data, in_page=in_page)
-    try:
-        buf = io.BytesIO()
-        with warnings.catch_warnings():  # the transcript panel's title says it once, not a line a character
-            warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+    with warnings.catch_warnings():  # the picture says it once (boxes_note), not a line a character
+        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+        fig = timeline_figure(data, in_page=in_page)
+        try:
+            buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=dpi)
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+            return buf.getvalue()
+        finally:
+            plt.close(fig)
