@@ -170,6 +170,12 @@ def test_user_config_can_be_skipped(env):
      "config.toml: supervisor.agent_tokens: bob: expected \"NAME:TOKEN\" with a token of at least 16 characters"),
     ("[supervisor]\nagent_tokens = [\"alice:same-token-0123456789\", \"bob:same-token-0123456789\"]\n",
      "config.toml: supervisor.agent_tokens: alice and bob have the same token; each agent needs its own"),
+    ("[supervisor]\nlisten = \"nonsense\"\n",
+     "config.toml: supervisor.listen: expected HOST:PORT (e.g. 127.0.0.1:8640), got 'nonsense'"),
+    ("[supervisor]\nlisten = \"[::1]\"\n",
+     "config.toml: supervisor.listen: expected HOST:PORT (e.g. 127.0.0.1:8640), got '[::1]'"),
+    ("[supervisor]\nlisten = \"1.2.3.4:99999\"\n",
+     "config.toml: supervisor.listen: port 99999 is out of range (0 to 65535; 0 picks a free one), got '1.2.3.4:99999'"),
     ("analysis = 3\n", "config.toml: analysis: must be a table"),
 ])
 def test_bad_configuration_names_the_file_and_the_key(env, tmp_path, text, message):
@@ -262,6 +268,24 @@ def test_a_malformed_agent_token_is_refused_alike_by_config_run_and_the_console(
                          timeout=60)
         assert (r.returncode, r.stdout, r.stderr) == (2, "", said), command
     assert sorted(os.listdir(tmp_path)) == ["console.toml"]  # no database, no token file made
+
+
+@pytest.mark.parametrize(("listen", "problem"), [
+    ("nonsense", "expected HOST:PORT (e.g. 127.0.0.1:8640)"),
+    ("1.2.3.4:99999", "port 99999 is out of range (0 to 65535; 0 picks a free one)")])
+def test_a_malformed_listen_address_is_refused_alike_by_config_and_the_console(env, tmp_path, listen, problem):
+    """`config` does not print as valid a `supervisor.listen` the console refuses: both say it in the
+    same line (exit 2); the console makes nothing. Addresses of every form the console takes load."""
+    from conftest import ROOT, call_monitor
+    path = write(tmp_path / "console.toml", f'[supervisor]\nlisten = "{listen}"\n')
+    said = f"call-monitor: error: {path}: supervisor.listen: {problem}, got '{listen}'\n"
+    for command in (["config"], ["supervisor", "--db", tmp_path / "console.db", "--token-file", tmp_path / "t"]):
+        r = call_monitor(*command, "--config", path, cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                         timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", said), command
+    assert sorted(os.listdir(tmp_path)) == ["console.toml"]
+    for good in ("127.0.0.1:8640", "0.0.0.0:0", "[::1]:9000", "localhost:65535", "console.example.org:8640"):
+        assert load_config(overrides={"supervisor.listen": good}, env=env).supervisor.listen == good
 
 
 def test_a_bad_user_config_is_named_too(env):

@@ -25,7 +25,8 @@ from pulse import have_pulse
 
 from conftest import CALLS, PY, call_monitor, made_in, wait_for
 
-from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, parse_listen
+from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback
+from monitor.config.listen import parse_listen
 from monitor.config.tokens import parse_agent_tokens
 from monitor.supervisor.auth import Auth, load_or_create_token
 from monitor.supervisor.store import ConsoleStore, ConsoleStoreError, IncomingAlert
@@ -674,8 +675,7 @@ def test_listen_addresses():
     for bad in ("8640", "host:", ":80", "h:port"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_listen(bad)
-    with pytest.raises(ValueError,
-                       match=r"^--listen h:99999: port 99999 is out of range \(0 to 65535; 0 picks a free one\)$"):
+    with pytest.raises(ValueError, match=r"^port 99999 is out of range \(0 to 65535; 0 picks a free one\)$"):
         parse_listen("h:99999")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
@@ -747,14 +747,20 @@ def test_an_address_in_use_is_one_line_and_makes_no_token_or_database(tmp_path):
 
 def test_a_listen_address_from_the_configuration_is_said_with_its_file_not_as_an_option(tmp_path):
     """`supervisor.listen` set wrong in a configuration file names the file and the key: the person
-    typed no --listen. Nothing is made."""
+    typed no --listen. Nothing is made. Given with --listen, it is said as the option."""
     config = tmp_path / "console.toml"
     config.write_text('[supervisor]\nlisten = "nowhere"\n')
     r = call_monitor("supervisor", "--config", config, "--db", tmp_path / "c.db", "--token-file", tmp_path / "t",
                      env=_env(tmp_path), timeout=60)
     assert r.returncode == 2
-    assert r.stderr == (f"call-monitor: error: {config}: supervisor.listen nowhere: expected HOST:PORT, "
-                        "e.g. 127.0.0.1:8640\n")
+    assert r.stderr == (f"call-monitor: error: {config}: supervisor.listen: expected HOST:PORT (e.g. 127.0.0.1:8640), "
+                        "got 'nowhere'\n")
+    assert sorted(os.listdir(tmp_path)) == ["console.toml"]
+    r = call_monitor("supervisor", "--listen", "h:99999", "--db", tmp_path / "c.db", "--token-file", tmp_path / "t",
+                     env=_env(tmp_path), timeout=60)
+    assert r.returncode == 2
+    assert r.stderr == ("call-monitor: error: --listen (supervisor.listen): port 99999 is out of range (0 to 65535; 0 "
+                        "picks a free one), got 'h:99999'\n")
     assert sorted(os.listdir(tmp_path)) == ["console.toml"]
 
 

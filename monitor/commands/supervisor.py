@@ -13,6 +13,7 @@ import sys
 import threading
 from types import MappingProxyType
 
+from ..config.listen import parse_listen
 from ..console import configure_logging, error, info, warning
 from .common import ExitStatus, add_config_options, default_file
 
@@ -36,23 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     add_config_options(p, db=False)
     p.set_defaults(run=run)
-
-
-def parse_listen(text: str, given_as: str = "--listen") -> tuple[str, int]:
-    """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); raises ValueError naming ``given_as`` (the
-    option, or where the configuration set it)."""
-    host, sep, port = text.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"{given_as} {text}: expected HOST:PORT, e.g. 127.0.0.1:8640")
-    if int(port) > 65535:
-        raise ValueError(f"{given_as} {text}: port {int(port)} is out of range (0 to 65535; 0 picks a free one)")
-    return host, int(port)
-
-
-def _in_files(cfg, key: str) -> str:
-    """``key`` as the configuration files it may come from name it: "config.toml: supervisor.listen"."""
-    return f"{' or '.join(cfg.sources)}: {key}" if cfg.sources else key
 
 
 def is_loopback(host: str) -> bool:
@@ -159,10 +143,8 @@ def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)
     try:
-        cfg = config_from_args(args, _overrides(args))
-        given_as = "--listen" if args.listen else _in_files(cfg, "supervisor.listen")
-        host, port = parse_listen(cfg.supervisor.listen, given_as)
-    except (ConfigError, ValueError) as err:
+        cfg = config_from_args(args, _overrides(args))  # supervisor.listen checked there (parse_listen)
+    except ConfigError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
     problem = _check_tls(args)
@@ -172,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from ..supervisor.auth import TokenFileError
     from ..supervisor.store import ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
+    host, port = parse_listen(sc.listen)
     try:  # first: an address in use (another console) leaves no token or database made
         sock = bind(host, port)
     except OSError as err:

@@ -21,6 +21,7 @@ from ..cue_registry import FAMILIES, cue
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
+from .listen import listen_problem
 from .tokens import agent_tokens_problem
 from .urls import redact_url, url_problem
 
@@ -115,6 +116,8 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         raise ConfigError(f"{where}: {problem}")
     if meta.get("kind") == "url" and value and (problem := url_problem(value)):
         raise ConfigError(f"{where}: {problem}, got {redact_url(value)!r}")
+    if meta.get("kind") == "listen" and (problem := listen_problem(value)):
+        raise ConfigError(f"{where}: {problem}, got {value!r}")
     return value
 
 

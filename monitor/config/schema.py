@@ -30,7 +30,8 @@ class ConfigError(ValueError):
 def _k(default: Any, doc: str, **check: Any) -> Any:
     """A documented config key; ``check`` holds min/max/gt/choices/kind for validation (``kind``:
     "url" a webhook's or a link's URL, "path" a file that must be named: never empty, "language" a
-    language code, never empty, "agent_tokens" the console's "NAME:TOKEN" entries)."""
+    language code, never empty, "agent_tokens" the console's "NAME:TOKEN" entries, "listen" the
+    console's HOST:PORT)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -943,7 +944,7 @@ class SupervisorConfig:
     """``call-monitor supervisor``: the console that receives every agent's webhook posts."""
 
     listen: str = _k("127.0.0.1:8640", "HOST:PORT the console listens on (other than loopback "
-                     "only with TLS, or with a warning)")
+                     "only with TLS, or with a warning; port 0 picks a free one)", kind="listen")
     db: str = _k("~/.local/share/callmonitor/supervisor.db", "the console's own SQLite database "
                  "(created mode 0600); under $XDG_DATA_HOME when set, as storage.db", kind="path")
     token_file: str = _k("~/.config/callmonitor/supervisor.token", "the shared token (created "
