@@ -561,6 +561,41 @@ def _workers_of(pid: int) -> list[int]:
     return [child for child in child_processes(pid) if spawned(child)]
 
 
+def _batch_counting_workers(*args: str, **popen: object) -> tuple[int, str, int]:
+    """``call-monitor batch ARGS`` run to its end: its exit status, its stderr and the most worker
+    processes it had at once (looked at every 20 ms)."""
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **popen)
+    most = 0
+    while proc.poll() is None:
+        most = max(most, len(_workers_of(proc.pid)))
+        time.sleep(0.02)
+    return proc.returncode, proc.stderr.read(), most
+
+
+def test_no_more_workers_start_than_there_are_calls_to_score(tmp_path):
+    """``-j 1000`` for one recording: one worker process, not a thousand started for nothing."""
+    status, err, most = _batch_counting_workers(str(ARCHIVE[0]), "-j", "1000", "--db", str(tmp_path / "e.db"))
+    assert status == 0 and most == 1, err
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("call-monitor: 1 scored")]
+    assert "on 1 worker(s)" in err
+
+
+def test_workers_beyond_the_cores_the_batch_may_use_are_said_in_one_line_and_not_started(tmp_path):
+    """A batch allowed one core (its CPU affinity, as ``taskset`` or a container sets it) asked for
+    1000 workers for two calls: one line says it, and one worker scores both."""
+    one_core = min(os.sched_getaffinity(0))
+    status, err, most = _batch_counting_workers(str(ARCHIVE[0]), str(ARCHIVE[2]), "--jobs", "1000", "--db",
+                                                str(tmp_path / "e.db"),
+                                                preexec_fn=lambda: os.sched_setaffinity(0, {one_core}))
+    assert status == 0 and most == 1, err
+    said = err.splitlines()
+    assert said[0] == ("call-monitor: warning: --workers 1000: more than the 1 core(s) this batch may use; it "
+                       "starts one worker process per core (1), each scoring one call at a time")
+    assert said[1].startswith("call-monitor: 2 scored, 0 already scored, 0 failed") and len(said) == 2
+    assert "on 1 worker(s)" in said[1]
+
+
 @pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "stopped by SIGTERM")])
 def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_process_left(tmp_path, sig, status, said):
     """Ctrl-C (or SIGTERM) once the worker processes are forked, while they start (about a

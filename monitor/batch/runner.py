@@ -38,10 +38,27 @@ class ClusterError(RuntimeError):
     """The cluster cannot be started or reached; one line."""
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's or ``taskset``'s limit)
+    where the system says it, else every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity on this system
+        return os.cpu_count() or 1
+
+
+def local_workers(asked: int | None, calls: int) -> int:
+    """The worker processes a local cluster starts for ``calls`` calls: ``asked`` (None: one per
+    core), never more than the :func:`usable_cores` (a worker scores one call at a time on one
+    core: more would only share them, each with its own memory) nor than the calls; at least one."""
+    cores = usable_cores()
+    return max(1, min(asked or cores, cores, calls))
+
+
 @dataclass(frozen=True)
 class BatchOptions:
     workers: int | None = None
-    """Local worker processes (None: one per core). Ignored with ``scheduler``."""
+    """Local worker processes (None: one per core, :func:`usable_cores`). Ignored with ``scheduler``."""
     scheduler: str | None = None
     """Address of a running ``dask scheduler`` (tcp://host:8786)."""
     transcribe: bool = False
@@ -170,7 +187,7 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
         with client:
             yield client
         return
-    with _local_client(opts.workers or os.cpu_count() or 1, opts.transcribe) as client:
+    with _local_client(opts.workers or usable_cores(), opts.transcribe) as client:
         yield client
 
 

@@ -24,8 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="recordings, folders (searched recursively for .wav/.flac/.ogg/.mp3), globs, or a CSV "
                         "manifest (a path column; optional caller_channel, agent_channel, call_id)")
     p.add_argument("-j", "--workers", "--jobs", type=int, metavar="N", dest="workers",
-                   help="local worker processes (default: one per core; -j and --jobs as make and the tools "
-                        "take them)")
+                   help="local worker processes (default and most: one per core, and never more than the calls "
+                        "to score; -j and --jobs as make and the tools take them)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://host:8786: its workers must see the recordings "
                         "at the same paths; folders, globs and manifests are read here, and a recording this "
@@ -144,6 +144,21 @@ def _stop_line(stop: KeyboardInterrupt, db: str | None, out: str | None) -> str:
             "scores the rest" + (f" and writes {out}" if out else ""))
 
 
+def _local_workers(args: argparse.Namespace, calls: int) -> int | None:
+    """The worker processes of the local cluster for ``calls`` calls to score
+    (:func:`~monitor.batch.runner.local_workers`), a ``--workers`` cut to the cores said in one
+    line; None with ``--scheduler`` (its cluster has its own)."""
+    from ..batch.runner import local_workers, usable_cores
+
+    if args.scheduler:
+        return None
+    asked, cores = args.workers, usable_cores()
+    if asked is not None and asked > cores and calls > cores:
+        warning(f"--workers {asked}: more than the {cores} core(s) this batch may use; it starts one worker "
+                f"process per core ({cores}), each scoring one call at a time")
+    return local_workers(asked, calls)
+
+
 def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     from ..batch.ledger import BatchStore
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
@@ -163,8 +178,8 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
         from ..transcription.setup import TranscriptionSetup
         for note in TranscriptionSetup.notes(cfg, model_info):
             warning(note)
-    opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, transcribe=args.transcribe,
-                        model=args.model, model_info=model_info, resume=args.resume,
+    opts = BatchOptions(workers=_local_workers(args, len(jobs) - len(unopened)), scheduler=args.scheduler,
+                        transcribe=args.transcribe, model=args.model, model_info=model_info, resume=args.resume,
                         progress=_progress_shown(args))
     db = os.path.expanduser(cfg.storage.db)
     if problem := lasting_problem(db) or making_problem(db):  # said before any cluster starts, nothing made
