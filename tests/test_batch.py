@@ -6,6 +6,7 @@ over fixture calls, into a real SQLite file; the per-call table is read back as 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import re
@@ -16,7 +17,9 @@ import socket
 import sqlite3
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -615,6 +618,53 @@ def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_pro
     assert err.splitlines() == [f"call-monitor: error: {said} while the Dask cluster started: nothing was scored "
                                 "or stored"]
     assert wait_for(lambda: not any(process_alive(pid) for pid in workers), 10), workers
+
+
+@contextmanager
+def _workers_held_starting(scratch: Path) -> Iterator[None]:
+    """Dask's scratch folder ``scratch``/dask-scratch-space (where ``TMPDIR`` points the batch)
+    locked once the scheduler has made its own folder there: every worker that starts then waits
+    to make its folder, as on a slow disk or a loaded machine, and none joins until the block ends."""
+    space = scratch / "dask-scratch-space"
+    assert wait_for(lambda: any(space.glob("scheduler-*")), 120), "the scheduler made no scratch folder"
+    with open(space / "global.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.mark.parametrize("sig, group, status, said", [
+    ("SIGTERM", False, 143, "stopped by SIGTERM"),  # systemd's KillMode=mixed, kill PID: the batch alone
+    ("SIGINT", True, 130, "interrupted")])  # Ctrl-C at a terminal: the group, whose workers ignore it
+def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_resume_scores_every_call(
+        tmp_path, sig, group, status, said):
+    """A stop while the workers start does not wait out their start (Dask's close would, worker by
+    worker, for as long as they take): the batch ends within seconds with its one line, no worker
+    process is left, nothing is stored, and the same command with --resume scores every call."""
+    files, db = [str(ARCHIVE[0]), str(ARCHIVE[2])], tmp_path / "events.db"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "-j", "2", "--db", str(db)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        with _workers_held_starting(tmp_path):
+            assert wait_for(lambda: len(_workers_of(proc.pid)) >= 2 or proc.poll() is not None, 120, every_s=0.01)
+            workers = _workers_of(proc.pid)
+            time.sleep(1.0)  # the workers well into their start, waiting for the scratch folder
+            t0 = time.monotonic()
+            (os.killpg if group else os.kill)(proc.pid, signal.Signals[sig])
+            _, err = proc.communicate(timeout=60)
+            took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == status and took < 5, (took, err)
+    assert err.splitlines() == [f"call-monitor: error: {said} while the Dask cluster started: nothing was scored "
+                                "or stored"]
+    assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
+    assert not db.exists()
+    again = cli("batch", *files, "-j", "2", "--db", str(db), "--resume", env=env)
+    assert again.returncode == 0 and "2 scored, 0 already scored, 0 failed" in again.stderr, again.stderr
 
 
 def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):

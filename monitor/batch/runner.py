@@ -196,7 +196,8 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
     """A client on a LocalCluster of ``n`` worker processes, once they have all joined.
 
     A Ctrl-C or SIGTERM while it starts is held (Dask's own waits, interrupted midway, leave its
-    close failing) and raised once what started can be closed, without waiting out the start."""
+    close failing) and raised once what started can be closed, without waiting out the start: the
+    workers that have not joined yet are ended (:func:`_unjoined_ended`) before the cluster closes."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -210,9 +211,12 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
                                    silence_logs=logging.CRITICAL)
             started.callback(cluster.close)
             if not held:
-                _spawned(cluster, n)
-                client = started.enter_context(Client(cluster))
-                _joined(client, n, held)
+                workers = _spawned(cluster, n)
+                if not held:  # by its address: a client on the cluster object waits out every worker's start
+                    client = started.enter_context(Client(cluster.scheduler_address))
+                    _joined(client, n, held)
+                if held:
+                    _unjoined_ended(cluster, workers)
         if held:
             raise held[0]
         yield client
@@ -244,26 +248,52 @@ def _stops_held() -> Iterator[list[KeyboardInterrupt]]:
             signal.signal(sig, handler)
 
 
-def _spawned(cluster: Any, n: int) -> None:
-    """Scale ``cluster`` to ``n`` worker processes with SIGINT ignored only until they are forked.
+def _spawned(cluster: Any, n: int) -> set[int]:
+    """Scale ``cluster`` to ``n`` worker processes with SIGINT ignored only until they are forked;
+    their process ids.
 
     They inherit the ignored signal (an ignored disposition outlives ``exec``) and keep it: Ctrl-C
     at a terminal reaches the whole process group, and the workers, rather than dying mid-call with
     Dask's tracebacks, are closed by the client, which alone stops on it. The client ignores it
-    only for the milliseconds of the forks, not while the workers start."""
+    only for the milliseconds of the forks, not while the workers start. A stop held meanwhile
+    waits for every fork, so that none is made after the workers are ended."""
     import multiprocessing
 
+    def children() -> set[int]:
+        return {int(child.pid) for child in multiprocessing.active_children() if child.pid is not None}
+
     on_main = threading.current_thread() is threading.main_thread()
-    before = len(multiprocessing.active_children())
+    before = children()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
     try:
         cluster.scale(n)
         deadline = time.monotonic() + WORKERS_FORK_S
-        while len(multiprocessing.active_children()) < before + n and time.monotonic() < deadline:
+        while len(children() - before) < n and time.monotonic() < deadline:
             time.sleep(0.002)
     finally:
         if on_main:
             signal.signal(signal.SIGINT, previous)
+    return children() - before
+
+
+def _unjoined_ended(cluster: Any, workers: set[int]) -> None:
+    """SIGKILL to each of the worker processes ``workers`` that has not joined ``cluster``'s
+    scheduler yet, for a stop while they start.
+
+    Dask's close waits out the start of every worker still starting (about a second of CPU each,
+    far more on a loaded machine or a slow scratch folder) before it closes them; one ended fails
+    its start at once, having scored nothing. Those that joined are closed by the cluster as usual
+    (one of them ended would be started again by its nanny). The look and the kills are made on the
+    cluster's event loop, where the workers join, so that none joins between the two."""
+    async def end() -> None:
+        joined = {state.pid for state in cluster.scheduler.workers.values()}
+        for pid in workers - joined:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # gone already (the stop reached it too)
+                pass
+
+    cluster.sync(end)
 
 
 def _joined(client: Any, n: int, held: list[KeyboardInterrupt]) -> None:
