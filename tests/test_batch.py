@@ -667,6 +667,45 @@ def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_r
     assert again.returncode == 0 and "2 scored, 0 already scored, 0 failed" in again.stderr, again.stderr
 
 
+def _waiting_for(lock: Path) -> list[int]:
+    """The processes waiting to lock the file ``lock`` (flock), from /proc/locks."""
+    inode = lock.stat().st_ino
+    return [int(fields[5]) for line in Path("/proc/locks").read_text().splitlines()  # N: -> FLOCK ADVISORY WRITE
+            if (fields := line.split())[1] == "->" and fields[6].rsplit(":", 1)[-1] == str(inode)]  # PID MAJ:MIN:INODE
+
+
+def test_a_slow_scratch_folder_is_not_said_by_dasks_warnings_in_the_batch_or_its_workers(tmp_path):
+    """Dask warns (Python's warnings, not its logs) when a server's scratch folder takes over a
+    second to make, as on a loaded machine: the batch's own scheduler and its worker each wait two
+    seconds for theirs here, and stderr is still only the batch's summary line."""
+    space = tmp_path / "dask-scratch-space"
+    space.mkdir()
+    lock = space / "global.lock"
+    lock.touch()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(ARCHIVE[0]), "-j", "1", "--db",
+                                 str(tmp_path / "e.db")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            assert wait_for(lambda: proc.pid in _waiting_for(lock), 120)  # the batch's scheduler
+            time.sleep(2)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            assert wait_for(lambda: any(space.glob("scheduler-*.dirlock")), 60)  # its folder made
+            fcntl.flock(held, fcntl.LOCK_EX)
+            assert wait_for(lambda: set(_waiting_for(lock)) & set(_workers_of(proc.pid)), 120)  # its worker
+            time.sleep(2)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            _, err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 0, err
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("call-monitor: 1 scored")], err
+
+
 def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
     """``timeout`` or systemd stopping a batch (the whole group, as both do): the same one line,
     every call scored so far in the ledger, and the exit status a shell gives SIGTERM."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 import time
+import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -154,17 +156,29 @@ def _transcription_plugin(config_toml: str, info: Any) -> Any:
     return TranscriptionPlugin()
 
 
+SCRATCH_WARNING = "Creating scratch directories is taking a surprisingly long time"
+"""How Dask's warning of a scratch folder slow to make begins: a Python warning (UserWarning, which
+it attributes to ``contextlib``), not a log line, given by every server it starts (the scheduler,
+each nanny and worker) whose folder takes over a second, as on a loaded machine or a slow disk."""
+
+
 def _worker_environ(transcribe: bool) -> dict[str, Any]:
-    """The variables Dask sets in its worker processes, less ``OPENBLAS_NUM_THREADS`` when transcribing.
+    """The variables Dask sets in its worker processes, less ``OPENBLAS_NUM_THREADS`` when
+    transcribing, and ``PYTHONWARNINGS`` with :data:`SCRATCH_WARNING` ignored.
 
     Dask pins OpenBLAS to one thread; the BLAS inside Vosk, so pinned and called at once by a
     call's two recognizer threads (one per leg), gives words that change from run to run. Without
-    the pin a worker's BLAS is set up as ``replay``'s is, from the user's environment."""
+    the pin a worker's BLAS is set up as ``replay``'s is, from the user's environment. A worker
+    warns of its scratch folder before any code of ours runs in it, so the filter is given to its
+    interpreter as it starts, after the user's own (the last one given wins)."""
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
     if transcribe:
         environ.pop("OPENBLAS_NUM_THREADS", None)
+    ours = f"ignore:{SCRATCH_WARNING}:UserWarning"
+    inherited = environ.get("PYTHONWARNINGS", os.environ.get("PYTHONWARNINGS", "")).split(",")
+    environ["PYTHONWARNINGS"] = ",".join([*(f for f in inherited if f.strip() and f != ours), ours])
     return environ
 
 
@@ -201,7 +215,7 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
     import dask
     from distributed import Client, LocalCluster
 
-    with _dask_logs_silenced(), ExitStack() as started, \
+    with _dask_silenced(), ExitStack() as started, \
             dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(transcribe)}):
         with _stops_held() as held:
             # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
@@ -306,9 +320,11 @@ def _joined(client: Any, n: int, held: list[KeyboardInterrupt]) -> None:
 
 
 @contextmanager
-def _dask_logs_silenced() -> Iterator[None]:
-    """Dask's own log lines below CRITICAL dropped from before the cluster starts until its event
-    loop has stopped (``LocalCluster.close`` joins it).
+def _dask_silenced() -> Iterator[None]:
+    """Dask's own log lines below CRITICAL, and its Python warnings (those of its modules, and
+    :data:`SCRATCH_WARNING`, which it gives as ``contextlib``'s), dropped in this process from
+    before the cluster starts until its event loop has stopped (``LocalCluster.close`` joins it);
+    the workers' are dropped by their own settings (``silence_logs``, :func:`_worker_environ`).
 
     A call that fails is the row's error and one line of ours. When the batch stops (Ctrl-C,
     SIGTERM to the group) the scheduler's sends to the dying workers still log a closed connection
@@ -322,7 +338,9 @@ def _dask_logs_silenced() -> Iterator[None]:
     level = loop_log.level
     loop_log.setLevel(logging.CRITICAL)
     try:
-        with silence_logging_cmgr(logging.CRITICAL):
+        with silence_logging_cmgr(logging.CRITICAL), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"(distributed|dask)(\.|$)")
+            warnings.filterwarnings("ignore", message=re.escape(SCRATCH_WARNING), category=UserWarning)
             yield
     finally:
         loop_log.setLevel(level)
