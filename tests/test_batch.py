@@ -1033,14 +1033,40 @@ def test_a_manifest_may_list_a_recording_once_per_pair_of_legs(tmp_path):
                                                                                       (0, 1, "left", 1)]
 
 
+def test_a_manifest_row_naming_a_call_again_with_another_call_id_is_said_with_the_call_id_kept(tmp_path):
+    """First mention wins: a row naming a call listed before (the same recording and channels) is
+    not scored again, and when its call_id is another, one line names the manifest, the row, the
+    row it repeats and the call_id kept. A row repeating a call with its own call_id, or none, is
+    the same call said the same way: nothing to say."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
+    sf.write(tmp_path / "n.wav", x, rate)
+    sf.write(tmp_path / "k.wav", x[:, ::-1], rate)
+    manifest, out = tmp_path / "calls.csv", tmp_path / "summary.csv"
+    manifest.write_text("path,caller_channel,agent_channel,call_id\n"
+                        "n.wav,1,0,A1\nn.wav,0,1,B1\nk.wav,1,0,K1\nn.wav,1,0,A1-again\nn.wav,1,0,A1\nk.wav,1,0,\n")
+    done = cli("batch", str(manifest), "-j", "1", "--db", str(tmp_path / "e.db"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    said = done.stderr.splitlines()
+    assert said[0] == (f"call-monitor: warning: {manifest} line 5: {tmp_path / 'n.wav'} (caller channel 1, agent "
+                       f"channel 0) is named already ({manifest} line 2): it is scored once, with call_id 'A1'; "
+                       "this row's call_id 'A1-again' is not used")
+    assert said[1].startswith("call-monitor: 3 scored, 0 already scored, 0 failed") and len(said) == 2
+    assert [(r["call_id"], r["caller_channel"], r["status"]) for r in read_csv(out)] == [
+        ("A1", "1", "scored"), ("B1", "0", "scored"), ("K1", "1", "scored")]
+
+
 def test_a_mono_recording_a_manifest_lists_with_other_legs_is_one_call(tmp_path):
     """A mono recording has one leg whatever channels a row names: a second row for it is the same
     call (it was scored twice, the table and the database disagreeing on its legs)."""
     sf.write(tmp_path / "mono.wav", np.zeros(8000, np.float32), 8000)
     manifest = tmp_path / "calls.csv"
     manifest.write_text("path,caller_channel,agent_channel,call_id\nmono.wav,0,-1,A-3\nmono.wav,0,1,A-4\n")
-    jobs = expand_inputs([str(manifest)])
+    notes: list[str] = []
+    jobs = expand_inputs([str(manifest)], notes=notes)
     assert [(j.call_id, j.index) for j in jobs] == [("A-3", 0)]
+    assert notes == [f"{manifest} line 3: {tmp_path / 'mono.wav'} (mono: one call whatever channels a row names) is "
+                     f"named already ({manifest} line 2): it is scored once, with call_id 'A-3'; this row's call_id "
+                     "'A-4' is not used"]
 
 def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the_same_problems(tmp_path,
                                                                                                 capsys):

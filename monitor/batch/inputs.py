@@ -88,9 +88,10 @@ def _channel(value: str, default: int | None, where: str) -> int | None:
     return None if n < 0 else n
 
 
-def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> list[CallJob]:
+def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> list[tuple[str, CallJob]]:
     """Rows of a CSV manifest: a ``path`` column (relative paths are relative to the manifest),
-    optional ``caller_channel``, ``agent_channel`` (-1 = none) and ``call_id`` columns."""
+    optional ``caller_channel``, ``agent_channel`` (-1 = none) and ``call_id`` columns; each row's
+    call with where the row is (``calls.csv line 3``)."""
     base = os.path.dirname(os.path.abspath(path))
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -116,9 +117,9 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         caller = _channel(row.get("caller_channel", ""), caller_channel, where)
         if caller is None:
             raise InputError(f"{where}: the caller channel cannot be -1")
-        jobs.append(CallJob(path=os.path.normpath(os.path.join(base, p)), caller_channel=caller,
-                            agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where),
-                            call_id=(row.get("call_id") or "").strip()))
+        jobs.append((where, CallJob(path=os.path.normpath(os.path.join(base, p)), caller_channel=caller,
+                                    agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where),
+                                    call_id=(row.get("call_id") or "").strip())))
     return jobs
 
 
@@ -156,19 +157,21 @@ def is_manifest(item: str) -> bool:
 
 
 def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
-                problems: list[str] | None) -> list[CallJob]:
-    if os.path.isdir(item):
-        return [CallJob(p, caller_channel, agent_channel) for p in _walk(item, problems, named=True)]
+                problems: list[str] | None) -> list[tuple[str, CallJob]]:
+    """The calls the input ``item`` names, each with where it is named (a manifest's row, else the input)."""
     if is_manifest(item):
         return read_manifest(item, caller_channel, agent_channel)
+    where = f"the input {item}"
+    if os.path.isdir(item):
+        return [(where, CallJob(p, caller_channel, agent_channel)) for p in _walk(item, problems, named=True)]
     if _is_pattern(item):
         found = sorted(glob.glob(item, recursive=True))
         paths = [p for f in found for p in (_walk(f, problems) if os.path.isdir(f) else [f] if _is_audio(f) else [])]
         if not paths:
             raise InputError(f"{item}: the pattern matches no recording")
-        return [CallJob(p, caller_channel, agent_channel) for p in paths]
+        return [(where, CallJob(p, caller_channel, agent_channel)) for p in paths]
     # a plain file, readable or not: a bad recording is a row with its error, not a stop
-    return [CallJob(item, caller_channel, agent_channel)]
+    return [(where, CallJob(item, caller_channel, agent_channel))]
 
 
 def named_as_recording(item: str) -> bool:
@@ -192,12 +195,14 @@ def client_must_see(item: str) -> str:
 
 
 def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: int | None = 0,
-                  problems: list[str] | None = None, *, workers_see_more: bool = False) -> list[CallJob]:
+                  problems: list[str] | None = None, *, workers_see_more: bool = False,
+                  notes: list[str] | None = None) -> list[CallJob]:
     """Every recording the inputs name, once each (first mention wins, by its name then), numbered
     in order, with absolute paths (the workers of a cluster read them from a path they share with
     the client). A recording is the file a name reaches (:func:`_recording`): a link to one named
     before, or another hard link of it, is the same recording again. A manifest's row that names a recording again with other channels (its other leg as the
-    caller, say) is a call of its own.
+    caller, say) is a call of its own. A manifest's row left out as a call named before, whose
+    call_id is not the one kept, is a line in ``notes`` when given (:func:`_named_again`).
 
     Raises InputError for a folder or pattern with no recording, a folder that cannot be searched,
     or a bad manifest; a sub-folder that cannot be searched is a line in ``problems`` when given
@@ -206,8 +211,8 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
     workers only when :func:`named_as_recording`, else an InputError (:func:`client_must_see`); a
     glob is unseen when it matches nothing here."""
     jobs: list[CallJob] = []
-    seen: set[object] = set()
-    legs_seen: set[tuple[object, int, int | None]] = set()
+    first: dict[object, tuple[str, CallJob]] = {}  # a recording's first call, where it is named
+    by_legs: dict[tuple[object, int, int | None], tuple[str, CallJob]] = {}
     for item in items:
         if workers_see_more and not named_as_recording(item) and _nothing_here(item):
             raise InputError(client_must_see(item))
@@ -215,16 +220,34 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
         if os.path.isdir(item) and not found:
             raise InputError(f"{item}: the folder holds no recording ({', '.join(AUDIO_SUFFIXES)})")
         listed = is_manifest(item)
-        for job in found:
+        for where, job in found:
             path = os.path.abspath(job.path)
             recording = _recording(path)
             legs = (recording, job.caller_channel, job.agent_channel)
-            if legs in legs_seen or (recording in seen and not listed) or (recording in seen and _mono(path)):
-                continue  # a mono recording is one call whatever legs a manifest's rows name
-            seen.add(recording)
-            legs_seen.add(legs)
-            jobs.append(CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
+            # a mono recording is one call whatever legs a manifest's rows name
+            mono = legs not in by_legs and recording in first and listed and _mono(path)
+            kept = by_legs.get(legs) or (first.get(recording) if not listed or mono else None)
+            if kept is not None:
+                if listed and notes is not None and job.call_id and job.call_id != kept[1].call_id:
+                    notes.append(_named_again(where, job, kept, mono))
+                continue
+            call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
+            first.setdefault(recording, call)
+            by_legs[legs] = call
+            jobs.append(call[1])
     return jobs
+
+
+def _named_again(where: str, job: CallJob, kept: tuple[str, CallJob], mono: bool) -> str:
+    """The line for the manifest's row at ``where``, whose ``job`` is left out as the call ``kept``
+    (where it is named, its call) named before: its call_id is not the one kept."""
+    kept_where, call = kept
+    agent = "no agent channel" if job.agent_channel is None else f"agent channel {job.agent_channel}"
+    legs = "mono: one call whatever channels a row names" if mono else \
+        f"caller channel {job.caller_channel}, {agent}"
+    kept_id = f"call_id '{call.call_id}'" if call.call_id else "no call_id"
+    return (f"{where}: {job.path} ({legs}) is named already ({kept_where}): it is scored once, with {kept_id}; "
+            f"this row's call_id '{job.call_id}' is not used")
 
 
 def _recording(path: str) -> object:

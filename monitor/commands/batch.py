@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = config_from_args(args)
         unsearched: list[str] = []
+        named_again: list[str] = []
         jobs = expand_inputs(args.inputs, args.caller_channel, None if args.agent_channel < 0 else args.agent_channel,
-                             unsearched, workers_see_more=bool(args.scheduler))
+                             unsearched, workers_see_more=bool(args.scheduler), notes=named_again)
     except (ConfigError, InputError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -123,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         error("batch needs Dask: pip install 'dask[distributed]'")
         return ExitStatus.BAD_SETUP
+    for note in named_again:
+        warning(note)
     for problem in unsearched:
         error(problem)
     unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) else None,
