@@ -20,7 +20,7 @@ from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S
-from .analysis.leg_tally import quiet_message, swapped_legs, swapped_message, too_quiet
+from .analysis.leg_tally import quiet_phrase, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent)
@@ -98,11 +98,12 @@ class CallPipeline:
         self.duration_s = 0.0
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
-        self._said_quiet: set[str] = set()  # the legs said to be too quiet (once a call)
+        self._said_quiet: dict[str, str] = {}  # the legs said to be too quiet (once a call), and what was said
         self._said_swapped = False  # the legs said to read the wrong way round (once a call)
         self.flaws = RecordingFlaws()
         """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`),
-        kept with the stored call's summary; none for a live call."""
+        and at the call's end the legs said to be too quiet (:meth:`quiet_legs`; a live call's too),
+        kept with the stored call's summary."""
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -175,6 +176,7 @@ class CallPipeline:
                 self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
+        self.flaws = replace(self.flaws, quiet_legs=tuple(self._said_quiet.values()))
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
@@ -228,9 +230,8 @@ class CallPipeline:
         out = []
         for leg, tally in self.cues.tally.items():
             if leg not in self._said_quiet and too_quiet(tally.level_db, floor):
-                self._said_quiet.add(leg)
-                out.append(StatusEvent(t=round(t, 3), level="warning", message=quiet_message(
-                    self.source or "the call", f"the {leg}'s leg", tally.level_db, floor)))
+                said = self._said_quiet[leg] = quiet_phrase(f"the {leg}'s leg", tally.level_db, floor)
+                out.append(StatusEvent(t=round(t, 3), level="warning", message=f"{self.source or 'the call'}: {said}"))
         return out
 
     def legs_swapped(self) -> str | None:
@@ -241,6 +242,17 @@ class CallPipeline:
         if not {"caller", "agent"} <= tally.keys():
             return None
         return swapped_legs(tally["caller"], tally["agent"])
+
+    def swapped_hint(self, channels: Mapping[str, int]) -> str:
+        """What to do when a recording's speech reads as the caller's on the agent's leg
+        (:meth:`legs_swapped`): the channel options that take its legs (read from ``channels``) the
+        other way round; empty when it does not (a live call's is :meth:`swapped_sources`)."""
+        why = self.legs_swapped()
+        if why is None or "agent" not in channels:
+            return ""
+        caller, agent = channels["caller"], channels["agent"]
+        return swapped_message(why, f"channel {caller}", f"channel {agent}",
+                               f"replay it with --caller-channel {agent} --agent-channel {caller}")
 
     def swapped_sources(self, t: float) -> list[StatusEvent]:
         """A warning, once a live call, when its speech reads as the caller's on the agent's leg
@@ -355,6 +367,14 @@ the recording at that path only while it is still this one. Calls stored before 
 live calls, have none."""
 
 
+LEGS_SWAPPED = "legs_swapped"
+"""The stored summary's key of what replay said of a recording whose legs read the wrong way round
+(:attr:`~monitor.capture.sources.RecordingFlaws.legs_swapped`); none where they did not."""
+
+QUIET_LEGS = "quiet_legs"
+"""The stored summary's key of what was said of each leg too quiet to measure, a list
+(:attr:`~monitor.capture.sources.RecordingFlaws.quiet_legs`); none where no leg was."""
+
 TRUNCATED_AT = "truncated_at_s"
 """The stored summary's key of the seconds a replayed recording held before its audio broke off
 (:attr:`~monitor.capture.sources.RecordingFlaws.truncated_at_s`); a whole recording, a live call,
@@ -377,6 +397,10 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
         notes[TRUNCATED_AT] = round(flaws.truncated_at_s, 3)
     if flaws.problems:
         notes[RECORDING_PROBLEMS] = flaws.problems
+    if flaws.legs_swapped:
+        notes[LEGS_SWAPPED] = flaws.legs_swapped
+    if flaws.quiet_legs:
+        notes[QUIET_LEGS] = list(flaws.quiet_legs)
     if no_input:
         notes["caller_no_input"] = [[round(a, 1), round(b, 1)] for a, b in no_input]
         notes["caller_no_input_s"] = round(sum(b - a for a, b in no_input), 1)
@@ -385,9 +409,12 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
 
 def recording_chunks(pipeline: CallPipeline, src: FileSource) -> Iterator[Chunk]:
     """The recording's chunks; once they end, its flaws (:meth:`FileSource.flaws`: broken off, and
-    where; what was wrong with its samples) are the ``pipeline``'s, kept with its stored call."""
+    where; what was wrong with its samples; and its legs read the wrong way round,
+    :meth:`CallPipeline.swapped_hint`) are the ``pipeline``'s, kept with its stored call. Replay,
+    batch and the report of a recording all read a recording through here."""
     yield from src.chunks()
-    pipeline.flaws = src.flaws()
+    pipeline.flaws = replace(src.flaws(), legs_swapped=pipeline.swapped_hint(src.channels),
+                             quiet_legs=pipeline.flaws.quiet_legs)
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

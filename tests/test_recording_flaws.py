@@ -1,5 +1,6 @@
 """A recording's flaws, said by every report of its call: a recording cut short (its audio breaks
-off before the length its header promises) and one whose samples were clipped.
+off before the length its header promises), one whose samples were clipped, one whose legs read the
+wrong way round (the caller on the agent's channel) and one whose legs are too quiet to measure.
 
 ``replay`` and ``batch`` say them when they score a recording; its stored call keeps them, so that
 the report of the stored call, the archive page of a batch and the call reports beside it say them
@@ -198,3 +199,130 @@ def test_a_stored_call_keeps_what_was_wrong_with_its_recordings_samples(recordin
     assert said.startswith(f"{WARNING}{clipped}: sample rate 6000 Hz") and "flat-topped at 0.70" in said
     [note] = [p.split("</p>")[0] for p in page_text(own).split("<p>") if p.startswith("The recording: ")]
     assert f"<p>{note}</p>" in page_text(stored)
+
+
+# -- legs the wrong way round, a leg too quiet to measure ---------------------------------------------
+
+def the_recording_note(said: str) -> str:
+    """What a call report's notes say of a recording that replay warned of with ``said`` (after its name)."""
+    return f"<p>The recording: {said}.</p>"
+
+
+def said_of(path: Path, output: str) -> list[str]:
+    """What a command's lines (warnings on stderr, a replay's status lines on stdout) say of the
+    recording at ``path``, after its name, in their order."""
+    return [line.split(f"{path}: ", 1)[1] for line in output.splitlines()
+            if "warning: " in line and f"{path}: " in line]
+
+
+@pytest.fixture(scope="module")
+def miswired(tmp_path_factory) -> dict:
+    """The demo call with its channels the other way round (as ``sox IN OUT remix 2 1`` makes it: the
+    caller on the agent's channel), the normal call 40 dB quieter (each leg too quiet to measure),
+    and the normal call as it was recorded, in one folder."""
+    folder = tmp_path_factory.mktemp("miswired")
+    x, sr = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
+    sf.write(folder / "swapped.wav", x[:, ::-1], sr, subtype="PCM_16")
+    y, sr = sf.read(CALLS / "normal_8k.wav", dtype="float32")
+    sf.write(folder / "quiet.wav", y * 0.01, sr, subtype="PCM_16")
+    sf.write(folder / "wired_right.wav", y, sr, subtype="PCM_16")
+    return {"folder": folder, "swapped": folder / "swapped.wav", "quiet": folder / "quiet.wav",
+            "right": folder / "wired_right.wav"}
+
+
+@pytest.fixture(scope="module")
+def miswired_scored(miswired, tmp_path_factory) -> dict:
+    """The folder scored by ``batch`` into a database and a CSV table."""
+    d = tmp_path_factory.mktemp("miswired_scored")
+    db, table = d / "events.db", d / "summary.csv"
+    done = call_monitor("batch", miswired["folder"], "-j", "1", "--db", db, "--out", table, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return {"db": db, "table": table, "rows": {Path(r["path"]).name: r for r in read_csv(table)},
+            "said": done.stderr}
+
+
+@pytest.mark.parametrize("which, lines", [("swapped", 1), ("quiet", 2)])
+def test_replays_warnings_of_a_recordings_legs_are_said_by_its_stored_calls_report_as_by_its_own(
+        miswired, tmp_path, which, lines):
+    """Legs the wrong way round (one line, with the channel options that turn them) and each leg too
+    quiet to measure (one line a leg): ``replay --db`` keeps what it said with the call, and the
+    stored call's report says it in the same words, warning lines and notes, as the report of the
+    recording, which reads it as replay does."""
+    recording, db = miswired[which], tmp_path / "events.db"
+    replayed = call_monitor("replay", recording, "--db", db, "--no-transcribe", timeout=300)
+    assert replayed.returncode == 0, replayed.stderr
+    said = said_of(recording, replayed.stderr + replayed.stdout)
+    assert len(said) == lines, said
+    stored, own = tmp_path / "stored.html", tmp_path / "own.html"
+    of_stored = call_monitor("report", "1", "--db", db, "-o", stored, timeout=300)
+    of_recording = call_monitor("report", recording, "-o", own, "--no-transcribe", timeout=300)
+    assert of_stored.returncode == 0 and of_recording.returncode == 0, of_stored.stderr + of_recording.stderr
+    for done, page in ((of_stored, stored), (of_recording, own)):
+        assert said_of(recording, done.stderr) == said
+        assert all(the_recording_note(line) in page_text(page) for line in said)
+
+
+def test_a_correctly_wired_call_is_said_to_have_neither(miswired, miswired_scored, tmp_path):
+    """The call as it was recorded: no warning from the batch, replay or a report, no note on its pages."""
+    right = miswired["right"]
+    assert said_of(right, miswired_scored["said"]) == []
+    row = miswired_scored["rows"][right.name]
+    assert row["legs_swapped"] == "" and row["too_quiet"] == ""
+    replayed = call_monitor("replay", right, "--db", tmp_path / "events.db", "--no-transcribe", timeout=300)
+    assert replayed.returncode == 0 and said_of(right, replayed.stderr + replayed.stdout) == []
+    for target in ([right, "--no-transcribe"], [row["db_call_id"], "--db", miswired_scored["db"]]):
+        page = tmp_path / "page.html"
+        done = call_monitor("report", *target, "-o", page, timeout=300)
+        assert done.returncode == 0 and WARNING not in done.stderr, done.stderr
+        assert "The recording:" not in page_text(page)
+
+
+def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_the_stored_call(
+        miswired, miswired_scored, tmp_path):
+    """The batch says each recording's legs the wrong way round, and each leg too quiet, in replay's
+    words (one line each, naming the file), keeps them in the table's ``legs_swapped`` and
+    ``too_quiet`` and with the stored call, whose report says them."""
+    for which in ("swapped", "quiet"):
+        recording = miswired[which]
+        said = said_of(recording, miswired_scored["said"])
+        replayed = call_monitor("replay", recording, "--no-transcribe", "--db", tmp_path / f"{which}.db", timeout=300)
+        assert said == said_of(recording, replayed.stderr + replayed.stdout) and said
+        row = miswired_scored["rows"][recording.name]
+        assert [c for c in (row["legs_swapped"], *row["too_quiet"].split(" | ")) if c] == said
+        assert len(said) == {"swapped": 1, "quiet": 2}[which]
+        page = tmp_path / f"{which}.html"
+        done = call_monitor("report", row["db_call_id"], "--db", miswired_scored["db"], "-o", page, timeout=300)
+        assert done.returncode == 0 and said_of(recording, done.stderr) == said, done.stderr
+        assert all(the_recording_note(line) in page_text(page) for line in said)
+
+
+def test_the_archive_page_lists_the_calls_whose_legs_read_wrong_as_the_batch_said_them(
+        miswired, miswired_scored, tmp_path):
+    """The archive page counts them in its banner, lists each in the batch's words and marks them
+    among the flagged calls; the correctly wired call is neither listed nor marked. The flagged
+    calls' own reports beside the page say them too."""
+    page = tmp_path / "archive.html"
+    done = call_monitor("report", "--batch", miswired_scored["table"], "--db", miswired_scored["db"], "-o", page,
+                        timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = page_text(page)
+    banner = text.split("<div class=\"banner ")[1].split("</div>")[0]
+    assert ("; 1 with legs that read the wrong way round: judged on the agent's voice"
+            "; 1 with a leg too quiet to measure") in banner
+    for anchor, which in (("swapped", "swapped"), ("quiet", "quiet")):
+        listed = text.split(f"<h2 id=\"{anchor}\">")[1].split("</ul>")[0]
+        recording = miswired[which]
+        assert [item.split("</code>")[0] for item in listed.split("<li><code>")[1:]] == [
+            f"{recording}: {line}" for line in said_of(recording, miswired_scored["said"])]
+        assert str(miswired["right"]) not in listed
+    flagged = text.split("<table id=\"flagged\">")[1].split("</table>")[0]
+    rows = {name: r for r in flagged.split("<tr class=\"alert")[1:]
+            for name in (miswired["swapped"].name, miswired["quiet"].name, miswired["right"].name) if name in r}
+    assert "legs the wrong way round?" in rows[miswired["swapped"].name]
+    assert "too quiet to measure" in rows[miswired["quiet"].name]
+    assert miswired["right"].name not in rows or "span class=\"damaged\"" not in rows[miswired["right"].name]
+    for which in ("swapped", "quiet"):
+        call_id = miswired_scored["rows"][miswired[which].name]["db_call_id"]
+        call_page = tmp_path / "archive_calls" / f"call-{call_id}.html"
+        assert all(the_recording_note(line) in page_text(call_page)
+                   for line in said_of(miswired[which], miswired_scored["said"]))

@@ -95,10 +95,15 @@ def too_quiet(level_db: float | None, floor_db: float) -> bool:
     return level_db is not None and level_db < floor_db + QUIET_ABOVE_FLOOR_DB
 
 
-def quiet_message(name: str, leg: str, level_db: float, floor_db: float) -> str:
-    """The one line that says ``leg`` of ``name`` is too quiet to measure (its speech at ``level_db``)."""
-    return (f"{name}: {leg} is too quiet to measure: its speech is at {level_db:.0f} dBFS, within "
+def quiet_phrase(leg: str, level_db: float, floor_db: float) -> str:
+    """What is said of ``leg`` too quiet to measure (its speech at ``level_db``), without the name of
+    its call: the part a stored call keeps, its report putting the recording's name before it."""
+    return (f"{leg} is too quiet to measure: its speech is at {level_db:.0f} dBFS, within "
             f"{level_db - floor_db:.0f} dB of the {floor_db:.0f} dBFS under which nothing is heard as speech, so "
             f"its quieter syllables are lost (less speech, more and longer pauses, slower rates than said); "
             f"raise its level: the input volume, or the recording's gain (sox IN OUT gain -n -3)")
 
+
+def quiet_message(name: str, leg: str, level_db: float, floor_db: float) -> str:
+    """The one line that says ``leg`` of ``name`` is too quiet to measure (:func:`quiet_phrase`)."""
+    return f"{name}: {quiet_phrase(leg, level_db, floor_db)}"

@@ -28,7 +28,7 @@ from ..config.toml import effective_config_toml
 from .inputs import CallJob
 from .ledger import BatchStore
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
-from .table import failed_row, job_cells
+from .table import failed_row, job_cells, legs_swapped_of, quiet_legs_of
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +458,8 @@ class BatchRun:
         o.scored += 1
         if result.row.get("truncated"):  # as replay, analyze and report say it
             self.on_warning(audio_breaks_off(result.job.path, "scored", result.row["duration_s"]))
+        for said in filter(None, (legs_swapped_of(result.row), *quiet_legs_of(result.row))):  # as replay says them
+            self.on_warning(f"{result.job.path}: {said}")
         if result.row.get("error"):
             self.on_error(result.row["error"])
             o.without_words += 1

@@ -21,10 +21,10 @@ from ..config import Config, config_from_toml
 from ..events import Event
 from ..files import content_hash
 from ..transcription.vosk_models import ModelError
-from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, run_source
+from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, recording_chunks, run_source
 from ..capture.sources import FileSource
 from .inputs import BATCH_CHOOSE_LEGS, CallJob
-from .table import call_row
+from .table import QUIET_JOIN, call_row
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,13 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     pipeline_log = logging.getLogger(CallPipeline.__module__)
     pipeline_log.addFilter(_said_by_the_client)
     try:
-        events = run_source(pipeline, src.chunks(), [])
+        events = run_source(pipeline, recording_chunks(pipeline, src), [])
     finally:
         pipeline_log.removeFilter(_said_by_the_client)
+    flaws = pipeline.flaws  # as replay reads them: one wording, kept in the row and with the stored call
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
-             "truncated": bool(src.truncated), "problems": src.problems() or "",
+             "truncated": flaws.truncated_at_s is not None, "problems": flaws.problems,
+             "legs_swapped": flaws.legs_swapped, "too_quiet": QUIET_JOIN.join(flaws.quiet_legs),
              "recognizer_errors": tuple(pipeline.recognizer_errors),
              "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or src.legs_not_there or ""}
     return events, facts

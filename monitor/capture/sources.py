@@ -45,8 +45,9 @@ class Chunk:
 
 @dataclass(frozen=True)
 class RecordingFlaws:
-    """What a recording turned out to hold once read to its end, kept with its stored call so that
-    the call's report says it as a report of the recording does."""
+    """What a recording turned out to hold once read to its end (where it broke off, its samples),
+    and what its analysis heard of its legs (the wrong way round, too quiet), kept with its stored
+    call so that the call's report says it as a report of the recording does."""
 
     truncated_at_s: float | None = None
     """Its audio broke off before the length its header promises (cut short, or damaged): the
@@ -54,6 +55,12 @@ class RecordingFlaws:
     problems: str = ""
     """What was wrong with its samples or its header (clipping, a cut voice band, a miscounted data
     chunk: :meth:`FileSource.problems`), one phrase; empty for none."""
+    legs_swapped: str = ""
+    """Its speech read as the caller's on the agent's leg: why, and the channel options that take
+    the legs the other way round (:meth:`~monitor.pipeline.CallPipeline.swapped_hint`), one phrase;
+    empty when it did not."""
+    quiet_legs: tuple[str, ...] = ()
+    """Each leg too quiet to measure, as said of it (:func:`~monitor.analysis.leg_tally.quiet_phrase`)."""
 
 
 class Source(Protocol):

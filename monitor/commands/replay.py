@@ -219,21 +219,8 @@ def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
         warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))
     if flaws.problems:
         warning(f"{path}: {flaws.problems}")
-    if swapped := swapped_hint(pipeline, src.channels):
-        warning(f"{path}: {swapped}")
-
-
-def swapped_hint(pipeline: CallPipeline, channels: dict[str, int]) -> str | None:
-    """What to do when the recording's speech reads as the caller's on the agent's leg
-    (:func:`~monitor.analysis.leg_tally.swapped_legs`): the channel options that take the legs the
-    other way round (a live call's is the pipeline's own warning, :meth:`CallPipeline.swapped_sources`)."""
-    from ..analysis.leg_tally import swapped_message
-    why = pipeline.legs_swapped()
-    if why is None or "agent" not in channels:
-        return None
-    caller, agent = channels["caller"], channels["agent"]
-    return swapped_message(why, f"channel {caller}", f"channel {agent}",
-                           f"replay it with --caller-channel {agent} --agent-channel {caller}")
+    if flaws.legs_swapped:
+        warning(f"{path}: {flaws.legs_swapped}")
 
 
 class _OneLineFailure(logging.Filter):

@@ -137,12 +137,13 @@ def _recording(args: argparse.Namespace, cfg, target: str):
 
 def _say_flaws(recording: str, data) -> None:
     """The warning lines of a reported call's recording flaws, as replay says them (and the report's
-    notes): its audio broke off, what was wrong with its samples."""
+    notes): its audio broke off, what was wrong with its samples, its legs read the wrong way round,
+    a leg too quiet to measure."""
     from ..capture.audio_files import audio_breaks_off
     if data.truncated_s is not None:
         warning(audio_breaks_off(recording, "the report covers", data.truncated_s))
-    if data.problems:
-        warning(f"{recording}: {data.problems}")
+    for said in data.flaw_lines:
+        warning(f"{recording}: {said}")
 
 
 def _ambiguous(target: str, cfg) -> str | None:

@@ -4,9 +4,10 @@ From the per-call table ``call-monitor batch`` writes: calls by alert kind and s
 distribution of each watched cue over the calls against the configured thresholds (the call's
 median against the absolute limit, and its change from the caller's own baseline against the
 rule's baseline test), the flagged calls, most serious first, each linked to its own call
-report (written beside the page from the store, or from the recording), and the recordings whose
-audio broke off (truncated or damaged: judged only as far as it goes). One self-contained page:
-CSS inline, the figure as a data URI, no scripts.
+report (written beside the page from the store, or from the recording), the recordings whose
+audio broke off (truncated or damaged: judged only as far as it goes), and those whose legs read
+the wrong way round or were too quiet to measure (judged on the wrong voice, or on too little of
+it). One self-contained page: CSS inline, the figure as a data URI, no scripts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config, RuleConfig
+from ..batch.table import legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
 from ..events import NO_SPEECH_S
 from .data import ReportError
@@ -190,6 +192,41 @@ def _damaged_list(rows: Sequence[dict[str, Any]]) -> str:
             f"({len(rows)})</h2><ul>{items}</ul>")
 
 
+SWAPPED_MARK = "<br><span class=\"damaged\">legs the wrong way round?</span>"
+"""What marks a call whose legs read the wrong way round (:func:`legs_swapped_of`) in the page's lists."""
+
+QUIET_MARK = "<br><span class=\"damaged\">too quiet to measure</span>"
+"""What marks a call with a leg too quiet to measure (:func:`quiet_legs_of`) in the page's lists."""
+
+
+def _marks(row: dict[str, Any]) -> str:
+    """The marks of what the batch said of the row's recording: broken off, its legs the wrong way
+    round, a leg too quiet to measure."""
+    return ((DAMAGED_MARK if is_damaged(row) else "") + (SWAPPED_MARK if legs_swapped_of(row) else "")
+            + (QUIET_MARK if quiet_legs_of(row) else ""))
+
+
+def _said_list(rows: Sequence[dict[str, Any]], said: Callable[[dict[str, Any]], Sequence[str]], anchor: str,
+               heading: str) -> str:
+    """The rows of which the batch said something (``said``: its phrases), each in the batch's
+    words, under ``heading``; nothing without such a row."""
+    items = "".join(f"<li><code>{_e(r['path'])}: {_e(line)}</code></li>" for r in rows for line in said(r))
+    n = sum(bool(said(r)) for r in rows)
+    return f"<h2 id=\"{anchor}\">{_e(heading)} ({n})</h2><ul>{items}</ul>" if n else ""
+
+
+def swapped_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose legs read the wrong way round (:func:`legs_swapped_of`): their calls were
+    judged on the agent's voice, so their alerts, or lack of them, do not tell of the caller."""
+    return [r for r in rows if legs_swapped_of(r)]
+
+
+def quiet_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with a leg too quiet to measure (:func:`quiet_legs_of`): less speech, more pauses
+    and slower rates read than were said."""
+    return [r for r in rows if quiet_legs_of(r)]
+
+
 def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, str], str]) -> str:
     if not rows:
         return "<p class=\"muted\">No call raised an alert.</p>"
@@ -202,7 +239,7 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
         which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds
                           if (_number(r.get(k)) or 0) > 0)
         crit = _number(r.get("first_critical_s"))
-        cell += DAMAGED_MARK if is_damaged(r) else ""
+        cell += _marks(r)
         out.append(f"<tr class=\"alert{' critical' if crit is not None else ''}\"><td>{cell}<br>"
                    f"<span class=\"muted\">{_e(r.get('call_id') or '')}</span></td>"
                    f"<td class=\"num\">{_e(fmt_time(_number(r.get('duration_s')) or 0))}</td>"
@@ -230,7 +267,7 @@ def unheard(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _unheard_list(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ""
-    items = "".join(f"<li><code>{_e(r['path'])}</code>{DAMAGED_MARK if is_damaged(r) else ''}</li>" for r in rows)
+    items = "".join(f"<li><code>{_e(r['path'])}</code>{_marks(r)}</li>" for r in rows)
     return (f"<h2 id=\"unheard\">Calls with no caller speech heard on the caller's leg: nothing judged "
             f"({len(rows)})</h2><ul>{items}</ul>")
 
@@ -243,13 +280,17 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
     flag = flagged(scored)
     silent, broken = unheard(scored), damaged(scored)
-    banner_cls = ("critical" if crit else "warning" if flag else "unjudged" if silent else "stopped" if broken
-                  else "ok")
+    swapped, quiet = swapped_rows(scored), quiet_rows(scored)
+    banner_cls = ("critical" if crit else "warning" if flag else "unjudged" if silent else "stopped"
+                  if broken or swapped or quiet else "ok")
     banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
               f"of {len(scored)} scored" + (f"; {len(silent)} with no caller speech heard: nothing judged"
                                             if silent else "")
               + (f"; {len(broken)} truncated or damaged recording(s): judged only as far as their audio goes"
-                 if broken else ""))
+                 if broken else "")
+              + (f"; {len(swapped)} with legs that read the wrong way round: judged on the agent's voice"
+                 if swapped else "")
+              + (f"; {len(quiet)} with a leg too quiet to measure" if quiet else ""))
     note_html = "".join(f"<p>{_e(n)}</p>" for n in notes)
     img = base64.b64encode(png).decode("ascii")
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -271,7 +312,11 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         "test). The rules also need the change to persist; a median beyond a line is a call worth a look, not "
         "an alert.</figcaption></figure>"
         + f"<h2 id=\"flagged-calls\">Flagged calls ({len(flag)})</h2>" + _flagged_table(flag, links)
-        + _damaged_list(broken) + _unheard_list(silent) + _failed_list(rows) + "</main></body></html>\n")
+        + _damaged_list(broken)
+        + _said_list(swapped, lambda r: [legs_swapped_of(r)], "swapped",
+                     "Recordings whose legs read the wrong way round: judged on the agent's voice")
+        + _said_list(quiet, quiet_legs_of, "quiet", "Recordings with a leg too quiet to measure")
+        + _unheard_list(silent) + _failed_list(rows) + "</main></body></html>\n")
 
 
 def legs_of(row: dict[str, Any]) -> dict[str, int | None]:

@@ -150,12 +150,15 @@ def no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float],
 
 def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
     """A stored call's recording flaws, from its summary (:func:`~monitor.pipeline.stored_notes`):
-    none for a live call, or a call stored before the calls kept them."""
-    from ..pipeline import RECORDING_PROBLEMS, TRUNCATED_AT
+    none for a call stored before the calls kept them (a live call keeps only its quiet legs)."""
+    from ..pipeline import LEGS_SWAPPED, QUIET_LEGS, RECORDING_PROBLEMS, TRUNCATED_AT
     summary = summary if isinstance(summary, Mapping) else {}
     at, problems = summary.get(TRUNCATED_AT), summary.get(RECORDING_PROBLEMS)
+    swapped, quiet = summary.get(LEGS_SWAPPED), summary.get(QUIET_LEGS)
     number = isinstance(at, (int, float)) and not isinstance(at, bool) and np.isfinite(at)
-    return RecordingFlaws(float(at) if number else None, problems if isinstance(problems, str) else "")
+    return RecordingFlaws(float(at) if number else None, problems if isinstance(problems, str) else "",
+                          swapped if isinstance(swapped, str) else "",
+                          tuple(q for q in quiet if isinstance(q, str)) if isinstance(quiet, list) else ())
 
 
 def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> str | None:
@@ -192,6 +195,11 @@ class ReportData:
     truncated_s: float | None = None
     """A recording whose audio breaks off before its header's length (cut short, or damaged): the
     seconds it holds (None: whole, or a call stored before its calls kept it)."""
+    legs_swapped: str | None = None
+    """The recording's speech read as the caller's on the agent's leg: what replay says of it (why,
+    the options that turn the legs), or None."""
+    quiet_legs: tuple[str, ...] = ()
+    """What replay says of each leg too quiet to measure (its level, what to do)."""
     unread_channels: str | None = None
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
     deliveries: dict[int, str] = field(default_factory=dict)
@@ -216,10 +224,17 @@ class ReportData:
 
     @property
     def all_notes(self) -> list[str]:
-        """The page's notes: the recording's flaws first (:attr:`broken_off`, :attr:`problems`), then
-        the others (:attr:`notes`)."""
-        flaws = [self.broken_off, f"The recording: {self.problems}." if self.problems else None]
+        """The page's notes: the recording's flaws first (:attr:`broken_off`, :attr:`problems`,
+        :attr:`legs_swapped`, :attr:`quiet_legs`: each in replay's words), then the others (:attr:`notes`)."""
+        flaws = [self.broken_off] + [f"The recording: {said}." for said in self.flaw_lines]
         return [note for note in flaws if note] + self.notes
+
+    @property
+    def flaw_lines(self) -> list[str]:
+        """What replay says of the recording besides where it broke off, one phrase each (a warning
+        line each, the recording's name before it): its samples, its legs the wrong way round, each
+        leg too quiet to measure."""
+        return [said for said in (self.problems, self.legs_swapped, *self.quiet_legs) if said]
 
     @property
     def cut_short(self) -> str | None:
@@ -417,6 +432,8 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         transcribed=bool(pipeline.transcribers), notes=notes,
                         call_id=pipeline.call_id)
     data.problems = pipeline.flaws.problems or None
+    data.legs_swapped = pipeline.flaws.legs_swapped or None
+    data.quiet_legs = pipeline.flaws.quiet_legs
     data.unread_channels = unread
     data.caller_speech_s = round(pipeline.baseline.speech_s, 1)
     data.truncated_s = pipeline.flaws.truncated_at_s
@@ -610,7 +627,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
-                      truncated_s=flaws.truncated_at_s)
+                      truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
+                      quiet_legs=flaws.quiet_legs)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
