@@ -1050,7 +1050,10 @@ def test_a_manifest_row_naming_a_call_again_with_another_call_id_is_said_with_th
     assert said[0] == (f"call-monitor: warning: {manifest} line 5: {tmp_path / 'n.wav'} (caller channel 1, agent "
                        f"channel 0) is named already ({manifest} line 2): it is scored once, with call_id 'A1'; "
                        "this row's call_id 'A1-again' is not used")
-    assert said[1].startswith("call-monitor: 3 scored, 0 already scored, 0 failed") and len(said) == 2
+    # B1 and K1 take the agent's channel for the caller's: said as any recording whose legs read swapped
+    assert [line.split(": the caller's leg spoke first")[0] for line in said[1:-1]] == [
+        f"call-monitor: warning: {tmp_path / 'n.wav'}", f"call-monitor: warning: {tmp_path / 'k.wav'}"]
+    assert said[-1].startswith("call-monitor: 3 scored, 0 already scored, 0 failed")
     assert [(r["call_id"], r["caller_channel"], r["status"]) for r in read_csv(out)] == [
         ("A1", "1", "scored"), ("B1", "0", "scored"), ("K1", "1", "scored")]
 
@@ -1165,7 +1168,8 @@ def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_t
     assert cli("report", "--batch", out, "-o", page).returncode == 0
     html = page.read_text()
     assert ("<div class=\"banner unjudged\">0 call(s) with a critical alert, 0 with a warning, 0 flagged in all, "
-            "of 2 scored; 1 with no caller speech heard: nothing judged</div>") in html
+            "of 2 scored; 1 with no caller speech heard: nothing judged; 1 with legs that read the wrong way round: "
+            "judged on the agent&#x27;s voice</div>") in html
     listed = html.split("nothing judged (1)")[1]
     assert str(silent) in listed and str(heard) not in listed
 
