@@ -219,11 +219,11 @@ def said_of(path: Path, output: str) -> list[str]:
 def miswired(tmp_path_factory) -> dict:
     """The demo call with its channels the other way round (as ``sox IN OUT remix 2 1`` makes it: the
     caller on the agent's channel), the normal call 40 dB quieter (each leg too quiet to measure),
-    and the normal call as it was recorded, in one folder."""
+    and the normal call as it was recorded, in one folder (the normal call's first minute)."""
     folder = tmp_path_factory.mktemp("miswired")
     x, sr = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
     sf.write(folder / "swapped.wav", x[:, ::-1], sr, subtype="PCM_16")
-    y, sr = sf.read(CALLS / "normal_8k.wav", dtype="float32")
+    y, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 60, dtype="float32")
     sf.write(folder / "quiet.wav", y * 0.01, sr, subtype="PCM_16")
     sf.write(folder / "wired_right.wav", y, sr, subtype="PCM_16")
     return {"folder": folder, "swapped": folder / "swapped.wav", "quiet": folder / "quiet.wav",

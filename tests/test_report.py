@@ -977,7 +977,7 @@ def test_where_alert_labels_crowd_critical_ones_are_labelled_first_and_the_rest_
 @pytest.fixture(scope="module")
 def ending_in_alerts(tmp_path_factory) -> dict[str, object]:
     """Real calls whose alerts come near their end, replayed into a store and read back from it:
-    the deteriorating call cut at 2:20 (its last alert at 2:17), and a call of 35 minutes, ten
+    the deteriorating call cut at 2:20 (its last alert at 2:17), and a call of 23 minutes, six
     healthy calls and then the deteriorating one (its alerts in the last 2:15)."""
     d = tmp_path_factory.mktemp("ending")
     deteriorating, rate = sf.read(CALLS / "deteriorating_8k.wav", dtype="int16")
@@ -985,14 +985,14 @@ def ending_in_alerts(tmp_path_factory) -> dict[str, object]:
     cut, long = d / "cut.wav", d / "long.wav"
     sf.write(cut, deteriorating[:140 * rate], rate)
     with sf.SoundFile(long, "w", rate, 2, "PCM_16") as out:
-        for _ in range(10):
+        for _ in range(6):
             out.write(healthy)
         out.write(deteriorating)
     db = d / "events.db"
     assert cli.main(["replay", str(cut), str(long), "--no-transcribe", "--db", str(db)]) == 0
     cfg = load_config(None, {"storage.db": str(db)}, user_config=False)
     with Store.open_readonly(db) as store:
-        return {"cut at 2:20": from_store(store, 1, cfg), "35 minutes": from_store(store, 2, cfg)}
+        return {"cut at 2:20": from_store(store, 1, cfg), "23 minutes": from_store(store, 2, cfg)}
 
 
 def drawn_texts(fig) -> list[tuple[str, object]]:
@@ -1093,7 +1093,7 @@ def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_wher
     assert (f"é.wav: {fmt_time(drawn.duration_s)}, 0 alert(s)", False) in drawn_lines(drawn)
 
 
-@pytest.mark.parametrize("call", ["cut at 2:20", "35 minutes"])
+@pytest.mark.parametrize("call", ["cut at 2:20", "23 minutes"])
 def test_alert_labels_near_a_calls_end_stay_inside_the_picture_at_their_lines_clear_of_every_other_text(
         ending_in_alerts, call):
     """A label begins at its alert's line, or, where it would run off the picture, ends there; every
