@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -156,15 +157,36 @@ def test_replay_onto_a_full_disk_prints_every_alert_with_one_error_line(tmpfs, r
 # --------------------------------------------------------------------------- damaged, locked, closed
 
 
-@pytest.fixture
-def recorded_db(tmp_path) -> Path:
-    db = tmp_path / "e.db"
+@dataclass(frozen=True)
+class Replayed:
+    """A replay that went well: the database it wrote and what it printed."""
+    db: Path
+    stdout: str
+
+    def copy(self, db: Path) -> Path:
+        """A copy at ``db`` of the database, as the replay left it."""
+        db.write_bytes(self.db.read_bytes())
+        return db
+
+
+@pytest.fixture(scope="module")
+def alerting_replay(tmp_path_factory) -> Replayed:
+    """The alerting call replayed once (``--jsonl``) into a database of its own (call 1), its
+    write-ahead log folded into the file: read by the tests, which change only copies of it."""
+    db = tmp_path_factory.mktemp("alerting") / "e.db"
     r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
     assert r.returncode == 0, r.stderr
     c = sqlite3.connect(db)
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
-    return db
+    assert sorted(p.name for p in db.parent.iterdir()) == ["e.db"]
+    return Replayed(db, r.stdout)
+
+
+@pytest.fixture
+def recorded_db(alerting_replay, tmp_path) -> Path:
+    """A database of the test's own, holding the alerting call replayed."""
+    return alerting_replay.copy(tmp_path / "e.db")
 
 
 def test_damaged_pages_behind_a_valid_header_are_one_line_in_every_command(recorded_db, tmp_path):
@@ -187,15 +209,6 @@ def test_damaged_pages_behind_a_valid_header_are_one_line_in_every_command(recor
             printed = [json.loads(x) for x in r.stdout.splitlines() if '"type": "alert"' in x]
             assert printed and all(a["stored"] is False for a in printed)
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-
-
-@pytest.fixture(scope="module")
-def alerting_db(tmp_path_factory) -> Path:
-    """The alerting call replayed once into a database (call 1), for tests to copy and write rows into."""
-    db = tmp_path_factory.mktemp("alerting") / "e.db"
-    r = cli("replay", "--no-transcribe", "--db", str(db), str(CALL))
-    assert r.returncode == 0, r.stderr
-    return db
 
 
 FOREIGN_ROWS = {
@@ -234,12 +247,11 @@ what is said of each: the row and its problem."""
 
 @pytest.mark.parametrize("case", list(FOREIGN_ROWS))
 def test_a_row_holding_what_callmonitor_never_writes_is_one_line_naming_the_database_and_the_row(
-        alerting_db, tmp_path, case):
+        alerting_replay, tmp_path, case):
     """A value no release writes (JSON that is none, a time that is text) makes the database a
     damaged callmonitor database to every command that reads the row, as missing tables do: one
     line naming the database, the row and the problem, exit 2, no traceback, the database as it was."""
-    db = tmp_path / "e.db"
-    db.write_bytes(alerting_db.read_bytes())
+    db = alerting_replay.copy(tmp_path / "e.db")
     sql, said = FOREIGN_ROWS[case]
     con = sqlite3.connect(db)
     row_id = con.execute(sql).lastrowid
@@ -302,9 +314,8 @@ def test_a_store_that_fails_mid_call_still_delivers_every_alert_to_every_sink(tm
     assert len([m for level, m in logs if level == "error"]) == 1
 
 
-def test_alert_cleared_events_carry_the_call_id(tmp_path):
-    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(CALL))
-    clears = [json.loads(x) for x in r.stdout.splitlines() if '"alert_cleared"' in x]
+def test_alert_cleared_events_carry_the_call_id(alerting_replay):
+    clears = [json.loads(x) for x in alerting_replay.stdout.splitlines() if '"alert_cleared"' in x]
     assert clears and all(c["call_id"] == 1 for c in clears)
 
 
@@ -333,11 +344,9 @@ def test_alerts_says_when_there_are_none_and_names_a_call_that_is_not_there(tmp_
     r = cli("alerts", "--db", str(db), "--call", "99")
     assert r.returncode == 1 and r.stderr == f"call-monitor: error: call 99: no such call in {db}\n"
 
-def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs):
-    db = tmpfs / "e.db"
-    r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
-    assert r.returncode == 0, r.stderr
-    n = sum(1 for x in r.stdout.splitlines() if '"type": "alert"' in x)
+def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs, alerting_replay):
+    db = alerting_replay.copy(tmpfs / "e.db")
+    n = sum(1 for x in alerting_replay.stdout.splitlines() if '"type": "alert"' in x)
     ro = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True, text=True)
     if ro.returncode != 0:
         pytest.skip(f"cannot remount read-only: {ro.stderr.strip()}")
@@ -378,15 +387,15 @@ def test_a_second_daemon_given_a_symlink_to_the_database_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "link.db"]  # one lock file, beside the file
 
 
-def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database_there_as_it_was(tmp_path):
+def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database_there_as_it_was(
+        tmp_path, alerting_replay):
     """`run` refused (a token file that is not there, a caller source that is not there): one
     line, exit 2, and nothing of its daemon lock left, neither the lock file nor the folders made
     for the database; a database there before stays byte for byte, with no lock file beside it."""
     new = tmp_path / "new" / "deeper" / "e.db"
     kept = tmp_path / "kept" / "e.db"
     kept.parent.mkdir()
-    assert cli("replay", "--no-transcribe", "--db", str(kept), str(CALL)).returncode == 0
-    before = kept.read_bytes()
+    before = alerting_replay.copy(kept).read_bytes()
     for problem, options in (("/nope: no such token file", ["--webhook", "http://127.0.0.1:9/hook",
                                                             "--webhook-token-file", "/nope"]),
                              ("no input device or source named 'nowhere'", ["--no-wait-for-source"])):
