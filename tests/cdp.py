@@ -4,6 +4,9 @@
 port from the profile's DevToolsActivePort file and talks to the browser target; ``new_page(url)``
 opens a tab and attaches to it (flattened sessions), ``Page.eval`` runs JavaScript and returns its
 value, ``Page.wait`` polls an expression until it is truthy, ``Page.screenshot`` writes a PNG.
+``Browser.context()`` is a browser of its own inside it (an incognito-like context: its own
+cookies, storage and cache), with ``new_page`` and ``close`` as a browser has: one Chromium serves
+many tests, each in a context of its own.
 """
 
 from __future__ import annotations
@@ -55,8 +58,15 @@ class Browser:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply.get("result", {})
 
-    def new_page(self, url: str, width: int = 1280, height: int = 900, mobile: bool = False) -> "Page":
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    def context(self) -> "Context":
+        """A new browser context: pages that share nothing with the others' (cookies, storage, cache)."""
+        return Context(self, self.send("Target.createBrowserContext", {"disposeOnDetach": False})["browserContextId"])
+
+    def new_page(self, url: str, width: int = 1280, height: int = 900, mobile: bool = False,
+                 context: str | None = None) -> "Page":
+        """A tab showing ``url`` (in the browser context ``context``, else the default one)."""
+        where = {"browserContextId": context} if context else {}
+        target = self.send("Target.createTarget", {"url": "about:blank", **where})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
         page.send("Page.enable")
@@ -89,6 +99,20 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class Context:
+    """A browser context of a :class:`Browser`: its tabs share their cookies and storage with one
+    another only; ``close`` closes them all and forgets what they kept."""
+
+    def __init__(self, browser: Browser, context_id: str) -> None:
+        self.browser, self.id = browser, context_id
+
+    def new_page(self, url: str, width: int = 1280, height: int = 900, mobile: bool = False) -> "Page":
+        return self.browser.new_page(url, width=width, height=height, mobile=mobile, context=self.id)
+
+    def close(self) -> None:
+        self.browser.send("Target.disposeBrowserContext", {"browserContextId": self.id})
 
 
 class Page:

@@ -346,20 +346,21 @@ def monitor_logs():
 
 
 class ConsolePages:
-    """A real console (``call-monitor supervisor``) and a headless Chromium: :meth:`open` opens its
-    page, signed in with the console's token, once its event stream is live and has drawn the state
-    it sent first (the stream opens before that state arrives)."""
+    """A real console (``call-monitor supervisor``) and a browser of the test's own (a context of
+    the shared headless Chromium, ``browser``): :meth:`open` opens the console's page, signed in with
+    the console's token, once its event stream is live and has drawn the state it sent first (the
+    stream opens before that state arrives)."""
 
     LIVE = ("document.getElementById('conn') && document.getElementById('conn').textContent === 'live' "
             "&& S.loaded")
 
-    def __init__(self, tmp_path: Path, extra: tuple[str, ...] = ()) -> None:
-        """``extra``: options of ``call-monitor supervisor`` (``--config FILE``)."""
-        from cdp import Browser
+    def __init__(self, tmp_path: Path, chromium, extra: tuple[str, ...] = ()) -> None:
+        """``chromium``: the shared :class:`cdp.Browser`; ``extra``: options of ``call-monitor
+        supervisor`` (``--config FILE``)."""
         from console_proc import ConsoleProcess
         self.console = ConsoleProcess(tmp_path / "console", extra=extra)
         try:
-            self.browser = Browser(tmp_path)
+            self.browser = chromium.context()
         except BaseException:
             self.console.kill()
             raise
@@ -377,10 +378,20 @@ class ConsolePages:
             self.console.kill()
 
 
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """One headless Chromium for the session's browser tests, each test in a context of its own
+    (:meth:`cdp.Browser.context`): its start is paid once, and no test sees another's cookies."""
+    from cdp import Browser
+    browser = Browser(tmp_path_factory.mktemp("chromium"))
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
-def console_pages(tmp_path):
-    """:class:`ConsolePages` for the test's duration (the browser closed, the console killed after)."""
-    pages = ConsolePages(tmp_path)
+def console_pages(tmp_path, chromium):
+    """:class:`ConsolePages` for the test's duration (its browser context closed, the console killed after)."""
+    pages = ConsolePages(tmp_path, chromium)
     yield pages
     pages.close()
 

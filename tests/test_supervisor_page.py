@@ -226,13 +226,13 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
     assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]
 
 
-def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path):
+def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chromium):
     """The last heartbeat of a daemon that stopped said its devices were running: the row says they
     are closed; a daemon no longer heard may have lost them, so its row names no device state."""
     from conftest import ConsolePages
     config = tmp_path / "console.toml"
     config.write_text("[supervisor]\nsilent_after_s = 2\n", encoding="utf-8")
-    pages = ConsolePages(tmp_path, extra=("--config", str(config)))
+    pages = ConsolePages(tmp_path, chromium, extra=("--config", str(config)))
     try:
         console, page = pages.console, pages.open()
         row = "document.querySelector('#agents [data-daemon=\"%s\"]')"
