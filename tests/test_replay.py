@@ -59,6 +59,16 @@ def replayed(tmp_path_factory) -> dict:
     return {"db": db, "calls": by_file}
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> subprocess.CompletedProcess:
+    """`make demo`'s replay, once: the demo call (the deteriorating one at 16 kHz) by the path it
+    gives, acoustic-only, into a database of its own, printed for a person (no ``--jsonl``)."""
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    done = cli("replay", "audio_fixtures/calls/deteriorating_16k.wav", "--no-transcribe", "--db", db, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def alerts_of(events: list[dict]) -> list[dict]:
     return [e for e in events if e["type"] == "alert"]
 
@@ -193,12 +203,10 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
     assert {(r["call_id"], r["source"]) for r in rows} == {(1, str(first)), (2, str(second))}
 
 
-def test_human_output_names_alerts_and_actions(tmp_path):
-    done = cli("replay", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(CALLS / "labored_start_8k.wav"))
-    assert done.returncode == 0, done.stderr
-    assert "CRITICAL possible_emergency" in done.stdout
-    assert "emergency services" in done.stdout
-    assert done.stdout.strip().splitlines()[-1].startswith("== ")
+def test_human_output_names_alerts_and_actions(demo):
+    assert "CRITICAL possible_emergency" in demo.stdout
+    assert "emergency services" in demo.stdout
+    assert demo.stdout.strip().splitlines()[-1].startswith("== ")
 
 
 def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
@@ -434,12 +442,11 @@ def test_a_call_too_short_for_a_baseline_says_it_was_judged_on_absolute_limits_o
             f"absolute limits only") in human.stdout.splitlines()[-1]
 
 
-def test_a_call_with_a_baseline_has_no_such_note(replayed):
+def test_a_call_with_a_baseline_has_no_such_note(replayed, demo):
     for events in replayed["calls"].values():
         summary = events[-1]
         assert summary["baseline"] and summary["caller_speech_s"] > 0
-    done = cli("replay", "--no-transcribe", "--db", str(replayed["db"]), str(CALLS / "deteriorating_8k.wav"))
-    assert "judged" not in done.stdout.splitlines()[-1]
+    assert "judged" not in demo.stdout.splitlines()[-1]
 
 
 def test_the_summary_counts_the_caller_speech_of_the_whole_call_not_only_the_baseline(replayed):
@@ -644,15 +651,12 @@ def test_config_prints_the_effective_configuration_and_names_bad_keys(tmp_path):
     assert done.returncode == 2 and "persist_secs" in done.stderr
 
 
-def test_the_readmes_first_screen_shows_what_make_demo_prints(tmp_path):
+def test_the_readmes_first_screen_shows_what_make_demo_prints(demo):
     """The README shows a new user what `make demo` prints: those lines are the demo's own."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text[text.index("its first alerts and its last line:\n\n") :].split("\n\n")[1]
     shown = [line[4:] for line in block.splitlines()]
-    done = cli("replay", "audio_fixtures/calls/deteriorating_16k.wav", "--no-transcribe", "--db", tmp_path / "demo.db",
-               timeout=300)
-    assert done.returncode == 0, done.stderr
-    printed = done.stdout.splitlines()
+    printed = demo.stdout.splitlines()
     assert len(shown) == 4 and all(line in printed for line in shown), (shown, printed)
     assert printed[0] == shown[0] and printed[-1] == shown[-1]
 
