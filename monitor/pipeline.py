@@ -48,6 +48,15 @@ said to (:meth:`CallPipeline.swapped_sources`); a shorter call is judged at its 
 Sink = Callable[[Event], None]
 T = TypeVar("T")
 
+LegsTurn = Callable[[int, int], str]
+"""How a command is told to read a recording's legs the other way round, from the channels its
+caller's and agent's legs were read from (:meth:`CallPipeline.swapped_hint`)."""
+
+
+def replay_turn(caller: int, agent: int) -> str:
+    """:data:`LegsTurn` in replay's options: the caller's leg from ``agent``, the agent's from ``caller``."""
+    return f"replay it with --caller-channel {agent} --agent-channel {caller}"
+
 
 class CallPipeline:
     """One call's analysis state. Feed chunks with :meth:`process`, end with :meth:`finish`."""
@@ -243,16 +252,16 @@ class CallPipeline:
             return None
         return swapped_legs(tally["caller"], tally["agent"])
 
-    def swapped_hint(self, channels: Mapping[str, int]) -> str:
+    def swapped_hint(self, channels: Mapping[str, int], turn: LegsTurn = replay_turn) -> str:
         """What to do when a recording's speech reads as the caller's on the agent's leg
-        (:meth:`legs_swapped`): the channel options that take its legs (read from ``channels``) the
-        other way round; empty when it does not (a live call's is :meth:`swapped_sources`)."""
+        (:meth:`legs_swapped`): ``turn`` of the channels its legs were read from (``channels``),
+        how the command that read it takes them the other way round; empty when it does not (a live
+        call's is :meth:`swapped_sources`)."""
         why = self.legs_swapped()
         if why is None or "agent" not in channels:
             return ""
         caller, agent = channels["caller"], channels["agent"]
-        return swapped_message(why, f"channel {caller}", f"channel {agent}",
-                               f"replay it with --caller-channel {agent} --agent-channel {caller}")
+        return swapped_message(why, f"channel {caller}", f"channel {agent}", turn(caller, agent))
 
     def swapped_sources(self, t: float) -> list[StatusEvent]:
         """A warning, once a live call, when its speech reads as the caller's on the agent's leg
@@ -407,13 +416,13 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
     return notes
 
 
-def recording_chunks(pipeline: CallPipeline, src: FileSource) -> Iterator[Chunk]:
+def recording_chunks(pipeline: CallPipeline, src: FileSource, turn: LegsTurn = replay_turn) -> Iterator[Chunk]:
     """The recording's chunks; once they end, its flaws (:meth:`FileSource.flaws`: broken off, and
-    where; what was wrong with its samples; and its legs read the wrong way round,
+    where; what was wrong with its samples; and its legs read the wrong way round, with ``turn``,
     :meth:`CallPipeline.swapped_hint`) are the ``pipeline``'s, kept with its stored call. Replay,
     batch and the report of a recording all read a recording through here."""
     yield from src.chunks()
-    pipeline.flaws = replace(src.flaws(), legs_swapped=pipeline.swapped_hint(src.channels),
+    pipeline.flaws = replace(src.flaws(), legs_swapped=pipeline.swapped_hint(src.channels, turn),
                              quiet_legs=pipeline.flaws.quiet_legs)
 
 

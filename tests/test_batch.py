@@ -982,7 +982,8 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
     assert [Path(j.path).relative_to(tmp_path).as_posix() for j in jobs] == ["a/one.wav", "a/b/two.FLAC", "three.ogg"]
     assert [j.index for j in jobs] == [0, 1, 2]
     assert jobs[2] == CallJob(str(tmp_path / "three.ogg"), caller_channel=0, agent_channel=None, call_id="C-17",
-                              index=2)
+                              index=2, row=f"{manifest} line 2")
+    assert jobs[0].row == ""  # found in a folder: no manifest row
 
 
 def test_a_recording_reached_by_a_link_too_is_scored_once_by_its_first_name(tmp_path):

@@ -215,6 +215,12 @@ def said_of(path: Path, output: str) -> list[str]:
             if "warning: " in line and f"{path}: " in line]
 
 
+def finding(said: list[str]) -> list[str]:
+    """What lines say of a recording up to what to do about it, which each command says with its own
+    options (replay's, the batch's)."""
+    return [line.split("; if so, ")[0] for line in said]
+
+
 @pytest.fixture(scope="module")
 def miswired(tmp_path_factory) -> dict:
     """The demo call with its channels the other way round (as ``sox IN OUT remix 2 1`` makes it: the
@@ -279,14 +285,15 @@ def test_a_correctly_wired_call_is_said_to_have_neither(miswired, miswired_score
 
 def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_the_stored_call(
         miswired, miswired_scored, tmp_path):
-    """The batch says each recording's legs the wrong way round, and each leg too quiet, in replay's
-    words (one line each, naming the file), keeps them in the table's ``legs_swapped`` and
-    ``too_quiet`` and with the stored call, whose report says them."""
+    """The batch says each recording's legs the wrong way round, and each leg too quiet, as replay
+    does (one line each, naming the file; what to do about legs the wrong way round in the batch's
+    own terms), keeps them in the table's ``legs_swapped`` and ``too_quiet`` and with the stored
+    call, whose report says them."""
     for which in ("swapped", "quiet"):
         recording = miswired[which]
         said = said_of(recording, miswired_scored["said"])
         replayed = call_monitor("replay", recording, "--no-transcribe", "--db", tmp_path / f"{which}.db", timeout=300)
-        assert said == said_of(recording, replayed.stderr + replayed.stdout) and said
+        assert finding(said) == finding(said_of(recording, replayed.stderr + replayed.stdout)) and said
         row = miswired_scored["rows"][recording.name]
         assert [c for c in (row["legs_swapped"], *row["too_quiet"].split(" | ")) if c] == said
         assert len(said) == {"swapped": 1, "quiet": 2}[which]
@@ -294,6 +301,40 @@ def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_
         done = call_monitor("report", row["db_call_id"], "--db", miswired_scored["db"], "-o", page, timeout=300)
         assert done.returncode == 0 and said_of(recording, done.stderr) == said, done.stderr
         assert all(the_recording_note(line) in page_text(page) for line in said)
+
+
+def test_the_batch_says_how_to_turn_the_legs_of_a_recording_named_outside_a_manifest_with_its_own_options(
+        miswired, miswired_scored):
+    """A recording found in a folder (or named, or globbed) whose legs read the wrong way round: the
+    line names the file and says how to score it the other way round with the batch itself, its
+    channel options (which every recording named outside a manifest is scored with) or a manifest's
+    row of its own; not with replay's options."""
+    [said] = said_of(miswired["swapped"], miswired_scored["said"])
+    assert said.endswith("(caller's leg: channel 1, agent's: channel 0): the caller may be on channel 0; if so, "
+                         "score it with --caller-channel 0 --agent-channel 1 (the batch's options, for every "
+                         "recording named outside a manifest), or list it in a manifest with caller_channel 0 and "
+                         "agent_channel 1"), said
+
+
+def test_the_legs_of_a_call_a_manifest_lists_are_said_with_its_row_and_the_columns_that_turn_them(
+        miswired, tmp_path):
+    """A call listed in a manifest whose legs read the wrong way round: the line names the
+    recording, the manifest's row and the values its channel columns take to turn the legs. The row
+    so changed, the batch run again with --resume scores the call from the legs it names, and says
+    nothing of them."""
+    manifest, db = tmp_path / "calls.csv", tmp_path / "events.db"
+    header, right, swapped = "path,caller_channel,agent_channel,call_id", miswired["right"], miswired["swapped"]
+    manifest.write_text(f"{header}\n{right},1,0,R-1\n{swapped},1,0,S-1\n")
+    done = call_monitor("batch", manifest, "-j", "1", "--db", db, timeout=600)
+    assert done.returncode == 0, done.stderr
+    [said] = said_of(swapped, done.stderr)
+    assert said.endswith("(caller's leg: channel 1, agent's: channel 0): the caller may be on channel 0; if so, "
+                         f"change its row of the manifest ({manifest} line 3) to caller_channel 0 and agent_channel 1 "
+                         "and run the batch again with --resume"), said
+    manifest.write_text(f"{header}\n{right},1,0,R-1\n{swapped},0,1,S-1\n")
+    again = call_monitor("batch", manifest, "-j", "1", "--db", db, "--resume", timeout=600)
+    assert again.returncode == 0 and "1 scored, 1 already scored, 0 failed" in again.stderr, again.stderr
+    assert said_of(swapped, again.stderr) == []
 
 
 def test_the_archive_page_lists_the_calls_whose_legs_read_wrong_as_the_batch_said_them(

@@ -39,6 +39,9 @@ class CallJob:
     call_id: str = ""
     index: int = 0
     """Position in the batch (the order of the inputs): the order of the per-call table."""
+    row: str = ""
+    """The manifest's row that lists it (``calls.csv line 3``); empty for a recording named as an
+    input, or found in a folder or by a glob."""
 
     def legs(self, channels: int) -> tuple[int, int]:
         """The channels its caller and agent legs are scored from (-1: no agent leg) in a recording
@@ -47,6 +50,17 @@ class CallJob:
         from ..capture.sources import leg_channels
         scored = leg_channels(channels, self.caller_channel, self.agent_channel)
         return scored["caller"], scored.get("agent", -1)
+
+    def legs_turned(self, caller: int, agent: int) -> str:
+        """How the batch is told to score this call's legs the other way round, the caller's from
+        channel ``agent`` and the agent's from ``caller`` (a
+        :data:`~monitor.pipeline.LegsTurn`): its manifest row's columns, else the batch's channel
+        options (which every recording named outside a manifest is scored with) or a row of its own."""
+        columns = f"caller_channel {agent} and agent_channel {caller}"
+        if self.row:
+            return f"change its row of the manifest ({self.row}) to {columns} and run the batch again with --resume"
+        return (f"score it with --caller-channel {agent} --agent-channel {caller} (the batch's options, for every "
+                f"recording named outside a manifest), or list it in a manifest with {columns}")
 
 
 def _is_audio(name: str) -> bool:
@@ -231,7 +245,8 @@ def expand_inputs(items: Iterable[str], caller_channel: int = 1, agent_channel: 
                 if listed and notes is not None and job.call_id and job.call_id != kept[1].call_id:
                     notes.append(_named_again(where, job, kept, mono))
                 continue
-            call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs)))
+            call = (where, CallJob(path, job.caller_channel, job.agent_channel, job.call_id, len(jobs),
+                                  where if listed else ""))
             first.setdefault(recording, call)
             by_legs[legs] = call
             jobs.append(call[1])

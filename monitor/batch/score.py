@@ -161,7 +161,7 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     pipeline_log = logging.getLogger(CallPipeline.__module__)
     pipeline_log.addFilter(_said_by_the_client)
     try:
-        events = run_source(pipeline, recording_chunks(pipeline, src), [])
+        events = run_source(pipeline, recording_chunks(pipeline, src, job.legs_turned), [])
     finally:
         pipeline_log.removeFilter(_said_by_the_client)
     flaws = pipeline.flaws  # as replay reads them: one wording, kept in the row and with the stored call

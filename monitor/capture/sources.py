@@ -56,9 +56,9 @@ class RecordingFlaws:
     """What was wrong with its samples or its header (clipping, a cut voice band, a miscounted data
     chunk: :meth:`FileSource.problems`), one phrase; empty for none."""
     legs_swapped: str = ""
-    """Its speech read as the caller's on the agent's leg: why, and the channel options that take
-    the legs the other way round (:meth:`~monitor.pipeline.CallPipeline.swapped_hint`), one phrase;
-    empty when it did not."""
+    """Its speech read as the caller's on the agent's leg: why, and how the command that read it
+    takes the legs the other way round (its channel options, a batch's manifest row:
+    :meth:`~monitor.pipeline.CallPipeline.swapped_hint`), one phrase; empty when it did not."""
     quiet_legs: tuple[str, ...] = ()
     """Each leg too quiet to measure, as said of it (:func:`~monitor.analysis.leg_tally.quiet_phrase`)."""
 
