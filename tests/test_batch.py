@@ -188,9 +188,10 @@ def test_the_table_says_how_much_caller_speech_was_judged_so_that_a_call_with_no
     assert float(rows["silent_caller.wav"]["caller_speech_s"]) == 0 and rows["silent_caller.wav"]["alerts"] == "0"
 
 
-def test_the_table_names_what_was_wrong_with_a_recordings_samples(tmp_path):
-    """A call clipped flat inside its full scale is still scored; its row says it was clipped, as replay
-    warns, and a clean call's row says nothing."""
+def test_what_was_wrong_with_a_recordings_samples_is_one_warning_line_and_its_rows_problems(tmp_path):
+    """A call clipped flat inside its full scale is still scored; one warning line names the file
+    and says it was clipped, in the words of replay and the reports, and its row keeps the same
+    phrase; a clean call gets no line and its row says nothing."""
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
     clean, clipped = tmp_path / "clean.wav", tmp_path / "clipped.wav"
     sf.write(clean, x, rate)
@@ -201,6 +202,10 @@ def test_the_table_names_what_was_wrong_with_a_recordings_samples(tmp_path):
     rows = {Path(r["path"]).name: r for r in read_csv(out)}
     assert rows["clean.wav"]["problems"] == ""
     assert rows["clipped.wav"]["status"] == "scored" and "flat-topped at 0.70" in rows["clipped.wav"]["problems"]
+    replayed = cli("replay", clipped, "--no-transcribe", "--db", tmp_path / "replayed.db", timeout=300)
+    [said] = [line for line in replayed.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
+    assert said == f"call-monitor: warning: {clipped}: {rows['clipped.wav']['problems']}"
+    assert done.stderr.splitlines()[:-1] == [said]  # then the batch's summary line
 
 
 def test_a_recording_of_more_than_two_channels_is_scored_from_its_legs_channels_with_one_line_saying_so(

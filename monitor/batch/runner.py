@@ -26,9 +26,9 @@ from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
 from .inputs import CallJob
-from .ledger import BatchStore
+from .ledger import BatchStore, flaws_of_row
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
-from .table import failed_row, job_cells, legs_swapped_of, quiet_legs_of
+from .table import failed_row, job_cells
 
 log = logging.getLogger(__name__)
 
@@ -458,8 +458,8 @@ class BatchRun:
         o.scored += 1
         if result.row.get("truncated"):  # as replay, analyze and report say it
             self.on_warning(audio_breaks_off(result.job.path, "scored", result.row["duration_s"]))
-        for said in filter(None, (legs_swapped_of(result.row), *quiet_legs_of(result.row))):  # as replay says them
-            self.on_warning(f"{result.job.path}: {said}")
+        for line in flaws_of_row(result.row).lines(result.job.path):  # as replay and the reports say them
+            self.on_warning(line)
         if result.row.get("error"):
             self.on_error(result.row["error"])
             o.without_words += 1

@@ -62,6 +62,18 @@ class RecordingFlaws:
     quiet_legs: tuple[str, ...] = ()
     """Each leg too quiet to measure, as said of it (:func:`~monitor.analysis.leg_tally.quiet_phrase`)."""
 
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """What is said of the recording besides where it broke off, one phrase each, in this order:
+        what was wrong with its samples, its legs the wrong way round, each leg too quiet to measure
+        (a report's notes, and each a warning line: :meth:`lines`)."""
+        return tuple(said for said in (self.problems, self.legs_swapped, *self.quiet_legs) if said)
+
+    def lines(self, name: str) -> list[str]:
+        """The warning lines of its :attr:`phrases`, each naming the recording ``name``: replay,
+        batch and every report of its call say them so."""
+        return [f"{name}: {said}" for said in self.phrases]
+
 
 class Source(Protocol):
     """Where a call's audio comes from: ``rate`` Hz (the analyzer's), its ``legs`` ("caller"

@@ -210,6 +210,8 @@ def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
     ends, so that they come before the call's summary line, within its own block of a replay of
     several files. What they say of the recording is kept with its stored call
     (:attr:`CallPipeline.flaws`)."""
+    from dataclasses import replace
+
     from ..capture.audio_files import audio_breaks_off
     from ..pipeline import recording_chunks
     yield from recording_chunks(pipeline, src)
@@ -217,10 +219,8 @@ def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
     flaws = pipeline.flaws
     if flaws.truncated_at_s is not None:
         warning(audio_breaks_off(path, "replayed", flaws.truncated_at_s))
-    if flaws.problems:
-        warning(f"{path}: {flaws.problems}")
-    if flaws.legs_swapped:
-        warning(f"{path}: {flaws.legs_swapped}")
+    for line in replace(flaws, quiet_legs=()).lines(path):  # a leg too quiet: the call's own status line
+        warning(line)
 
 
 class _OneLineFailure(logging.Filter):

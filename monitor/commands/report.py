@@ -142,8 +142,8 @@ def _say_flaws(recording: str, data) -> None:
     from ..capture.audio_files import audio_breaks_off
     if data.truncated_s is not None:
         warning(audio_breaks_off(recording, "the report covers", data.truncated_s))
-    for said in data.flaw_lines:
-        warning(f"{recording}: {said}")
+    for line in data.flaws.lines(recording):
+        warning(line)
 
 
 def _ambiguous(target: str, cfg) -> str | None:

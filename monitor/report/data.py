@@ -230,11 +230,16 @@ class ReportData:
         return [note for note in flaws if note] + self.notes
 
     @property
-    def flaw_lines(self) -> list[str]:
-        """What replay says of the recording besides where it broke off, one phrase each (a warning
-        line each, the recording's name before it): its samples, its legs the wrong way round, each
-        leg too quiet to measure."""
-        return [said for said in (self.problems, self.legs_swapped, *self.quiet_legs) if said]
+    def flaws(self) -> RecordingFlaws:
+        """The recording's flaws, whose :attr:`~RecordingFlaws.phrases` replay says (where it broke
+        off, what was wrong with its samples, its legs the wrong way round, each leg too quiet)."""
+        return RecordingFlaws(self.truncated_s, self.problems or "", self.legs_swapped or "", self.quiet_legs)
+
+    @property
+    def flaw_lines(self) -> tuple[str, ...]:
+        """What replay says of the recording besides where it broke off, one phrase each
+        (:attr:`RecordingFlaws.phrases`)."""
+        return self.flaws.phrases
 
     @property
     def cut_short(self) -> str | None:
