@@ -711,6 +711,60 @@ def test_a_slow_scratch_folder_is_not_said_by_dasks_warnings_in_the_batch_or_its
     assert err.splitlines() == [line for line in err.splitlines() if line.startswith("call-monitor: 1 scored")], err
 
 
+@pytest.fixture(scope="module")
+def large_manifest(tmp_path_factory) -> Path:
+    """A manifest of 10,000 short stereo recordings, each a file of its own: seconds of reading and
+    checking their headers before any worker starts."""
+    folder = tmp_path_factory.mktemp("large_archive")
+    (folder / "calls").mkdir()
+    x = np.zeros((800, 2), np.float32)
+    sf.write(folder / "calls" / "00000.wav", x, 8000, subtype="PCM_16")
+    blob = (folder / "calls" / "00000.wav").read_bytes()
+    names = [f"{i:05d}.wav" for i in range(10_000)]
+    for name in names[1:]:
+        (folder / "calls" / name).write_bytes(blob)
+    manifest = folder / "calls.csv"
+    manifest.write_text("path\n" + "".join(f"calls/{name}\n" for name in names))
+    return manifest
+
+
+def _reading(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` has a file of ``folder`` open (it reads the recordings' headers)."""
+    try:
+        return any(os.readlink(fd).startswith(f"{folder}{os.sep}") for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # an fd closed as it was looked at
+        return False
+
+
+@pytest.mark.parametrize("sig, status, said", [("SIGTERM", 143, "stopped by SIGTERM"), ("SIGINT", 130, "interrupted")])
+def test_a_stop_while_the_batch_reads_its_inputs_is_one_line_and_nothing_written_is_lost(
+        large_manifest, tmp_path, sig, status, said):
+    """A stop (SIGTERM to the batch alone, or Ctrl-C) while the batch still reads and checks a large
+    manifest's recordings, before anything is scored: one line says so and how to start again, the
+    exit status is the one of a stop while scoring, no worker has started, no database is made and
+    the table of an earlier batch is left as it was."""
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    out.write_text("path,status\nearlier.wav,scored\n")
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(large_manifest), "-j", "1", "--db", str(db),
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        assert wait_for(lambda: _reading(proc.pid, large_manifest.parent / "calls") or proc.poll() is not None,
+                        120, every_s=0.002)
+        assert not _workers_of(proc.pid)
+        os.kill(proc.pid, signal.Signals[sig])
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == status, err
+    assert err.splitlines() == [f"call-monitor: error: {said} while the batch read its inputs: nothing was scored "
+                                "or stored; the same command with --resume starts again, skipping the calls "
+                                "scored before"]
+    assert not db.exists() and out.read_text() == "path,status\nearlier.wav,scored\n"
+
+
 def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
     """``timeout`` or systemd stopping a batch (the whole group, as both do): the same one line,
     every call scored so far in the ledger, and the exit status a shell gives SIGTERM."""

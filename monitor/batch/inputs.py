@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
@@ -314,10 +315,12 @@ def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None, *
     from ..capture.sources import open_problem
     if unseen_to_workers:
         jobs = [job for job in jobs if not unseen(job.path)]
-    shown: Iterable[CallJob] = jobs
-    if progress_after_s is not None:
-        from tqdm import tqdm
-        shown = tqdm(jobs, desc="checking recordings", unit="file", file=sys.stderr, leave=False,
-                     delay=progress_after_s, dynamic_ncols=True)
-    problems = ((job.index, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in shown)
-    return {index: problem for index, problem in problems if problem}
+    with ExitStack() as shown_until_done:  # its line gone too when a stop ends the check
+        shown: Iterable[CallJob] = jobs
+        if progress_after_s is not None:
+            from tqdm import tqdm
+            shown = shown_until_done.enter_context(tqdm(jobs, desc="checking recordings", unit="file",
+                                                        file=sys.stderr, leave=False, delay=progress_after_s,
+                                                        dynamic_ncols=True))
+        problems = ((job.index, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in shown)
+        return {index: problem for index, problem in problems if problem}

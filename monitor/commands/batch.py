@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
@@ -12,6 +13,7 @@ from .common import ExitStatus, add_config_options, exit_status_of, stopped_by
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob
+    from ..config import Config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -98,14 +100,41 @@ def _progress_shown(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stdout.isatty()
 
 
-def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, StoreError, config_from_args
-    from ..batch.inputs import CHECK_QUIET_S, InputError, expand_inputs, unopenable
+@dataclass(frozen=True)
+class _Inputs:
+    """What a batch is to score, read and checked before any worker starts."""
 
+    cfg: Config
+    jobs: list[CallJob]
+    unopened: dict[int, str]
+    """The calls whose recording cannot be read at all, by index: the problem, already said."""
+    unsearched: bool
+    """A folder among them could not be searched (said): the batch fails, its other calls scored."""
+
+
+def run(args: argparse.Namespace) -> int:
     problem = _check_args(args)
     if problem:
         error(problem)
         return ExitStatus.BAD_SETUP
+    try:
+        inputs = _read_inputs(args)
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while a large manifest or folder is read and checked
+        error(f"{stopped_by(stop)} while the batch read its inputs: nothing was scored or stored; the same "
+              "command with --resume starts again, skipping the calls scored before")
+        return exit_status_of(stop)
+    if isinstance(inputs, ExitStatus):
+        return inputs
+    status = _run(args, inputs.cfg, inputs.jobs, inputs.unopened)
+    return ExitStatus.FAILED if inputs.unsearched and status == ExitStatus.OK else status
+
+
+def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
+    """The configuration and the calls the inputs name, each recording's header checked (the
+    problems said); the exit status when there is nothing to score."""
+    from .common import ConfigError, config_from_args
+    from ..batch.inputs import CHECK_QUIET_S, InputError, expand_inputs, unopenable
+
     try:
         cfg = config_from_args(args)
         unsearched: list[str] = []
@@ -134,8 +163,7 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
     if unopened and len(unopened) == len(jobs):  # nothing to score: no cluster, no database, no table, no summary
         return ExitStatus.FAILED
-    status = _run(args, cfg, jobs, unopened)
-    return ExitStatus.FAILED if unsearched and status == ExitStatus.OK else status
+    return _Inputs(cfg, jobs, unopened, bool(unsearched))
 
 
 def _stop_line(stop: KeyboardInterrupt, db: str | None, out: str | None) -> str:
