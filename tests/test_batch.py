@@ -784,6 +784,38 @@ def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
                                 "the same command with --resume scores the rest"]
 
 
+def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_within_a_second_and_resume_scores_the_rest(
+        tmp_path):
+    """``kill PID`` (systemd's KillMode=mixed) while both workers are busy with calls of minutes: the
+    batch does not wait for them to finish their calls (the results would not be stored), it ends
+    them and exits 143 within a second with its one line, no worker left; every call scored before
+    it stays stored, and the same command with --resume scores the others once each."""
+    files = [str(p) for p in ARCHIVE[:4]]
+    db = tmp_path / "events.db"
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *files, "-j", "2", "--db", str(db)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert wait_for(lambda: _ledger(db) or proc.poll() is not None, 300, every_s=0.02)
+        workers = _workers_of(proc.pid)
+        t0 = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    scored = len(_ledger(db))
+    assert proc.returncode == 143 and 1 <= scored < len(files), err
+    assert took < 1.0, took
+    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; "
+                                "the same command with --resume scores the rest"]
+    assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
+    again = cli("batch", *files, "-j", "2", "--db", str(db), "--resume")
+    assert f"{len(files) - scored} scored, {scored} already scored, 0 failed" in again.stderr, again.stderr
+    assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
+
+
 def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
     """Dask's default HTTP port taken (another batch, a Dask dashboard): the batch's stderr is its
     own summary line, and nothing of it listens beyond the loopback."""

@@ -8,6 +8,7 @@ they share with the client.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -233,7 +234,11 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
                     _unjoined_ended(cluster, workers)
         if held:
             raise held[0]
-        yield client
+        try:
+            yield client
+        except KeyboardInterrupt:
+            _busy_ended(cluster)
+            raise
 
 
 @contextmanager
@@ -306,6 +311,25 @@ def _unjoined_ended(cluster: Any, workers: set[int]) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:  # gone already (the stop reached it too)
                 pass
+
+    cluster.sync(end)
+
+
+BUSY_CLOSE_S = 0.25
+"""How long a worker busy with a call is given to close when the batch stops, before it is ended."""
+
+
+def _busy_ended(cluster: Any) -> None:
+    """Close ``cluster``'s workers for a stop while they score (Ctrl-C, SIGTERM), each given
+    :data:`BUSY_CLOSE_S` before its nanny ends it (SIGKILL), rather than the 4 s Dask's close gives
+    a busy one to finish its call.
+
+    A worker writes nothing: the calls it scores are stored by the client alone, as each result
+    comes, so the call it is ended in is one the client would not have taken anyway (it stops
+    taking results on the stop), and ``--resume`` scores it."""
+    async def end() -> None:
+        await asyncio.gather(*(nanny.close(timeout=BUSY_CLOSE_S, reason="the batch stopped")
+                               for nanny in list(cluster.workers.values())), return_exceptions=True)
 
     cluster.sync(end)
 
