@@ -1016,6 +1016,38 @@ def test_a_stop_that_comes_just_as_the_model_loading_process_is_forked_is_never_
     assert (done.returncode, done.stdout, done.stderr) == (0, f"True {outcome} []\n", "")
 
 
+def test_a_stop_while_a_call_is_transcribed_ends_its_transcribing_process_and_the_batch_at_once(tmp_path):
+    """SIGTERM to a transcribing batch alone while its worker's own process decodes a call of minutes
+    (each transcribed call is decoded in a process forked from the worker): that process ends with
+    the worker, and the batch exits within seconds with its one line, not when the call's words are
+    all decoded for no one."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["VOSK_MODEL_PATH"] = str(packaged_model_dirs(tmp_path / "models"))
+    cfg, db = tmp_path / "ko.toml", tmp_path / "events.db"
+    cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", "batch", "--transcribe", "--config", str(cfg), str(ARCHIVE[0]),
+                             "-j", "1", "--db", str(db)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        def decoding() -> list[int]:
+            return [child for worker in _workers_of(proc.pid) for child in child_processes(worker)]
+        assert wait_for(lambda: decoding() or proc.poll() is not None, 300, every_s=0.02)
+        forked = decoding()
+        time.sleep(1.0)  # well into the call
+        t0 = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143 and took < 2.0, (took, err)
+    assert err.splitlines()[-1] == (f"call-monitor: error: stopped by SIGTERM: every call scored before it is in "
+                                    f"{db}; the same command with --resume scores the rest")
+    assert len(forked) == 1 and not process_alive(forked[0])
+
+
 def test_a_worker_that_cannot_load_the_model_fails_each_of_its_calls_with_the_reason(tmp_path):
     """The model loads on the client, and is gone when a worker joins the scheduler (a folder
     removed mid-run, or not where the worker's machine has it): each call fails in one line naming

@@ -101,8 +101,10 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any) -> Any:
     those ``replay`` gives for that recording alone, whichever calls the worker scored before.
     (``os.fork`` itself: Dask's worker processes are daemonic and multiprocessing refuses them children.)"""
     read_fd, write_fd = os.pipe()
+    worker = os.getpid()
     pid = os.fork()
     if pid == 0:
+        _ended_with(worker)
         os.close(read_fd)
         _child(write_fd, fn, args)
     os.close(write_fd)
@@ -117,6 +119,26 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any) -> Any:
     if value.audio:
         raise AudioFileError(value.message)
     raise RuntimeError(f"{value.kind}: {value.message}")
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux's prctl option: the signal a process gets when the thread that forked it ends."""
+
+
+def _ended_with(worker: int) -> None:
+    """In a child forked by the worker process ``worker``: SIGKILL to it when its worker ends
+    (Linux; elsewhere nothing), as when a stopped batch ends its busy workers. It would otherwise
+    decode the rest of its call for no one, holding the worker's inherited file descriptors, whose
+    end Dask waits for before the batch can exit. (It is the forking thread's end that counts: that
+    thread waits for the child, so it ends only with the worker.)"""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl here
+        return
+    if os.getppid() != worker:  # the worker ended before the setting took
+        os._exit(1)
 
 
 @dataclass(frozen=True)
