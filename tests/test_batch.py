@@ -1109,6 +1109,17 @@ def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
     assert jobs[0].row == ""  # found in a folder: no manifest row
 
 
+def test_a_manifests_rows_are_named_by_their_line_in_the_file_blank_lines_counted(tmp_path):
+    """A manifest with blank lines among its rows (which are no rows): a row, and its problem, are
+    said by the line of the file it is on, as an editor shows it."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("path,note\n\none.wav,first\n\n\ntwo.wav,\n")
+    assert [job.row for job in expand_inputs([str(manifest)])] == [f"{manifest} line 3", f"{manifest} line 6"]
+    manifest.write_text("path,caller_channel\n\none.wav,right\n")
+    with pytest.raises(InputError, match=re.escape(f"{manifest} line 3: not a channel number: 'right'")):
+        expand_inputs([str(manifest)])
+
+
 def test_a_recording_reached_by_a_link_too_is_scored_once_by_its_first_name(tmp_path):
     """An archive sorted two ways (by date, and by agent through links to the same files): each
     recording is one call, under the name met first; a hard link to it and a name through a linked

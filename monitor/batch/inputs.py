@@ -106,25 +106,28 @@ def _channel(value: str, default: int | None, where: str) -> int | None:
 def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> list[tuple[str, CallJob]]:
     """Rows of a CSV manifest: a ``path`` column (relative paths are relative to the manifest),
     optional ``caller_channel``, ``agent_channel`` (-1 = none) and ``call_id`` columns; each row's
-    call with where the row is (``calls.csv line 3``)."""
+    call with where the row is (``calls.csv line 3``: its line in the file, blank lines counted)."""
     base = os.path.dirname(os.path.abspath(path))
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames:  # "path, caller_channel": the space is no part of the name
                 reader.fieldnames = [(name or "").strip() for name in reader.fieldnames]
-            rows, header = list(reader), list(reader.fieldnames or ())
+            # each row with its line in the file (a blank line is no row; a row whose quoted cell holds
+            # a line break: the line it ends on)
+            lines = [(reader.line_num, row) for row in reader]
+            header = list(reader.fieldnames or ())
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the manifest ({getattr(err, 'strerror', None) or err})") from None
     if "path" not in header:
         columns = f"its columns: {', '.join(header)}" if header else "it is empty"
         raise InputError(f"{path}: a manifest needs a 'path' column ({columns})")
-    if not rows:
+    if not lines:
         raise InputError(f"{path}: a manifest needs at least one row under its header")
-    if problem := _misspelt_column(header, rows):
+    if problem := _misspelt_column(header, [row for _, row in lines]):
         raise InputError(f"{path}: {problem}")
     jobs = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in lines:
         where = f"{path} line {n}"
         p = (row.get("path") or "").strip()
         if not p:
