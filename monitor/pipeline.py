@@ -108,11 +108,10 @@ class CallPipeline:
         self._baseline_stored = False
         self.last_cues: CuesEvent | None = None
         self._said_quiet: dict[str, str] = {}  # the legs said to be too quiet (once a call), and what was said
-        self._said_swapped = False  # the legs said to read the wrong way round (once a call)
+        self._said_swapped = ""  # what was said of a live call's legs read the wrong way round (once a call)
         self.flaws = RecordingFlaws()
-        """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`),
-        and at the call's end the legs said to be too quiet (:meth:`quiet_legs`; a live call's too),
-        kept with the stored call's summary."""
+        """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`);
+        what was said of the call's legs joins them when it is stored (:meth:`_flaws_said`)."""
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -185,7 +184,7 @@ class CallPipeline:
                 self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
-        self.flaws = replace(self.flaws, quiet_legs=tuple(self._said_quiet.values()))
+        self.flaws = self._flaws_said()
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
@@ -196,6 +195,14 @@ class CallPipeline:
                                 ended_at)
             self.store.flush()
         return events + [summary]
+
+    def _flaws_said(self) -> RecordingFlaws:
+        """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to
+        measure (:meth:`quiet_legs`) and a live call's legs read the wrong way round
+        (:meth:`swapped_sources`; a recording's are its flaws already), as its stored summary keeps
+        them, so that its report says them as they were said."""
+        return replace(self.flaws, quiet_legs=tuple(self._said_quiet.values()),
+                       legs_swapped=self.flaws.legs_swapped or self._said_swapped)
 
     @property
     def unheard(self) -> tuple[tuple[float, float], ...]:
@@ -267,13 +274,13 @@ class CallPipeline:
         """A warning, once a live call, when its speech reads as the caller's on the agent's leg
         (:func:`~monitor.analysis.leg_tally.swapped_legs`): the caller's source given as the agent's
         (the microphone as ``--caller``, the softphone's monitor as ``--agent``), the call judged on
-        the agent's voice. A recording's is said by replay, with its channel options, at its end."""
+        the agent's voice; what was said is kept with the stored call (:meth:`_flaws_said`). A
+        recording's is said by replay, with its channel options, at its end."""
         if self._said_swapped or not self.source.startswith(LIVE_SOURCE):
             return []
         why = self.legs_swapped()
         if why is None:
             return []
-        self._said_swapped = True
         caller, agent = self.sources.get("caller"), self.sources.get("agent")
         if caller and agent:
             where = (caller, agent)
@@ -282,8 +289,9 @@ class CallPipeline:
         else:
             where = ("the --caller source", "the --agent source")
             turn = "start the monitor with --caller and --agent (daemon.caller and daemon.agent) the other way round"
-        return [StatusEvent(t=round(t, 3), level="warning", message=(
-            "the call's legs read the wrong way round: " + swapped_message(why, *where, turn)))]
+        self._said_swapped = swapped_message(why, *where, turn)
+        return [StatusEvent(t=round(t, 3), level="warning",
+                            message=f"the call's legs read the wrong way round: {self._said_swapped}")]
 
     def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []
@@ -351,7 +359,8 @@ class CallPipeline:
         if self.store is not None:
             try:
                 ended = self._route(ended)
-                self.store.end_call(self._call_token, self.duration_s, stored_notes(True, (), self._fingerprint))
+                self.store.end_call(self._call_token, self.duration_s,
+                                    stored_notes(True, (), self._fingerprint, self._flaws_said()))
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
@@ -377,8 +386,9 @@ live calls, have none."""
 
 
 LEGS_SWAPPED = "legs_swapped"
-"""The stored summary's key of what replay said of a recording whose legs read the wrong way round
-(:attr:`~monitor.capture.sources.RecordingFlaws.legs_swapped`); none where they did not."""
+"""The stored summary's key of what was said of a call whose legs read the wrong way round (by replay
+of a recording, by the daemon of a live call: :attr:`~monitor.capture.sources.RecordingFlaws.legs_swapped`);
+none where they did not."""
 
 QUIET_LEGS = "quiet_legs"
 """The stored summary's key of what was said of each leg too quiet to measure, a list

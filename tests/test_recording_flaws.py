@@ -1,6 +1,7 @@
 """A recording's flaws, said by every report of its call: a recording cut short (its audio breaks
 off before the length its header promises), one whose samples were clipped, one whose legs read the
-wrong way round (the caller on the agent's channel) and one whose legs are too quiet to measure.
+wrong way round (the caller on the agent's channel) and one whose legs are too quiet to measure; and
+what the daemon said of a live call's legs.
 
 ``replay`` and ``batch`` say them when they score a recording; its stored call keeps them, so that
 the report of the stored call, the archive page of a batch and the call reports beside it say them
@@ -20,6 +21,11 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS, call_monitor
+
+from monitor.capture.sources import FileSource
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.delivery.store import Store
 
 pytest.importorskip("matplotlib")
 
@@ -266,6 +272,44 @@ def test_replays_warnings_of_a_recordings_legs_are_said_by_its_stored_calls_repo
     for done, page in ((of_stored, stored), (of_recording, own)):
         assert said_of(recording, done.stderr) == said
         assert all(the_recording_note(line) in page_text(page) for line in said)
+
+
+class LineOf:
+    """A live line that plays ``path`` as a capture would hand it to the daemon, block by block: the
+    recording's right channel on the caller's leg, its left on the agent's."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = FileSource(path)
+        self.rate, self.legs = self._file.rate, self._file.legs
+
+    def chunks(self):
+        yield from self._file.chunks()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_live_calls_legs_said_to_read_the_wrong_way_round_are_kept_with_it_and_said_by_its_report(
+        miswired, tmp_path):
+    """The daemon monitoring a call whose caller is on the agent's source says so once, as it goes;
+    it keeps what it said with the stored call, as it keeps a leg said too quiet, so that
+    ``report ID`` says it in the same words: a warning line naming the call's source, and a note."""
+    x, sr = sf.read(miswired["swapped"], frames=8000 * 90, dtype="float32")
+    line, db = tmp_path / "line.wav", tmp_path / "events.db"
+    sf.write(line, x, sr)
+    heard: list = []
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    with Store.open(db) as store:
+        Daemon(cfg, LineOf(line), store, {"heard": heard.append}).run()
+        (call,) = store.list_calls()
+    prefix = "the call's legs read the wrong way round: "
+    said = [e.message[len(prefix):] for e in heard if e.type == "status" and e.message.startswith(prefix)]
+    assert len(said) == 1 and "spoke first" in said[0] and "--caller and --agent" in said[0], said
+    page = tmp_path / "call.html"
+    done = call_monitor("report", call.id, "--db", db, "-o", page, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert said_of(call.source, done.stderr) == said
+    assert the_recording_note(said[0]) in page_text(page)
 
 
 def test_a_correctly_wired_call_is_said_to_have_neither(miswired, miswired_scored, tmp_path):

@@ -58,7 +58,9 @@ class RecordingFlaws:
     legs_swapped: str = ""
     """Its speech read as the caller's on the agent's leg: why, and how the command that read it
     takes the legs the other way round (its channel options, a batch's manifest row:
-    :meth:`~monitor.pipeline.CallPipeline.swapped_hint`), one phrase; empty when it did not."""
+    :meth:`~monitor.pipeline.CallPipeline.swapped_hint`; a live call's: its sources and the options
+    that turn them, :meth:`~monitor.pipeline.CallPipeline.swapped_sources`), one phrase; empty when
+    it did not."""
     quiet_legs: tuple[str, ...] = ()
     """Each leg too quiet to measure, as said of it (:func:`~monitor.analysis.leg_tally.quiet_phrase`)."""
 

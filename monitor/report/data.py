@@ -150,7 +150,7 @@ def no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float],
 
 def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
     """A stored call's recording flaws, from its summary (:func:`~monitor.pipeline.stored_notes`):
-    none for a call stored before the calls kept them (a live call keeps only its quiet legs)."""
+    none for a call stored before the calls kept them (a live call keeps only what was said of its legs)."""
     from ..pipeline import LEGS_SWAPPED, QUIET_LEGS, RECORDING_PROBLEMS, TRUNCATED_AT
     summary = summary if isinstance(summary, Mapping) else {}
     at, problems = summary.get(TRUNCATED_AT), summary.get(RECORDING_PROBLEMS)
@@ -196,8 +196,8 @@ class ReportData:
     """A recording whose audio breaks off before its header's length (cut short, or damaged): the
     seconds it holds (None: whole, or a call stored before its calls kept it)."""
     legs_swapped: str | None = None
-    """The recording's speech read as the caller's on the agent's leg: what replay says of it (why,
-    the options that turn the legs), or None."""
+    """The call's speech read as the caller's on the agent's leg: what replay (or the daemon, of a
+    live call) says of it (why, the options that turn the legs), or None."""
     quiet_legs: tuple[str, ...] = ()
     """What replay says of each leg too quiet to measure (its level, what to do)."""
     unread_channels: str | None = None
