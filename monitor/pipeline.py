@@ -290,8 +290,7 @@ class CallPipeline:
             where = ("the --caller source", "the --agent source")
             turn = "start the monitor with --caller and --agent (daemon.caller and daemon.agent) the other way round"
         self._said_swapped = swapped_message(why, *where, turn)
-        return [StatusEvent(t=round(t, 3), level="warning",
-                            message=f"the call's legs read the wrong way round: {self._said_swapped}")]
+        return [StatusEvent(t=round(t, 3), level="warning", message=self._said_swapped)]
 
     def _words(self, final: bool = False) -> list[Event]:
         out: list[Event] = []

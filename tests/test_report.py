@@ -1178,3 +1178,30 @@ def test_a_live_calls_time_without_its_callers_input_is_said_and_a_call_that_end
     assert ("No alerts, but the caller&#x27;s source gave no input from 0:41 (41.0 s) to the call&#x27;s end: the "
             "call is judged only up to there") in page
     assert "No audio of the caller came for 4.0 s of the call (0:05 to 0:09;" in did_not.notes[0]
+
+
+def test_the_pictures_title_says_what_the_report_says_of_the_calls_legs_and_stays_inside_the_picture(tmp_path):
+    """A recording with its legs the wrong way round and both legs too quiet to measure: its
+    picture says so on a line under its title, each by the words the report's notes begin with,
+    inside the picture and clear of every other text (the timeline moved down for it); the same call
+    recorded as it should be has no such line."""
+    from matplotlib.transforms import Bbox
+    x, rate = sf.read(CALLS / "deteriorating_8k.wav", frames=8000 * 90, dtype="float32")
+    sf.write(tmp_path / "miswired.wav", x[:, ::-1] * 0.01, rate, subtype="PCM_16")
+    sf.write(tmp_path / "right.wav", x, rate, subtype="PCM_16")
+    cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
+    data = from_file(str(tmp_path / "miswired.wav"), cfg)
+    said = ("The recording: the call's legs read the wrong way round; the caller's leg is too quiet to measure; "
+            "the agent's leg is too quiet to measure.")
+    notes = render(data, "html").decode("utf-8")
+    assert all(_e(f"The recording: {head}") in notes for head in (
+        "the call's legs read the wrong way round: ", "the caller's leg is too quiet to measure: ",
+        "the agent's leg is too quiet to measure: "))
+    fig, texts = timeline_of(data)
+    ((title, box),) = [(text, box) for text, box in texts if text.startswith("miswired.wav: ")]
+    assert title.split("\n")[1:] == [said]
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    for other, other_box in texts:
+        common = Bbox.intersection(box, other_box)
+        assert other == title or common is None or common.width <= 0 or common.height <= 0, other
+    assert all("The recording:" not in text for text, _ in timeline_of(from_file(str(tmp_path / "right.wav"), cfg))[1])

@@ -65,6 +65,15 @@ class LegTally:
         return 10.0 * math.log10(self._power / self._frames) if self._frames and self._power > 0 else None
 
 
+SWAPPED_HEAD = "the call's legs read the wrong way round"
+"""What is said first of a call whose legs read the wrong way round (:func:`swapped_message`), and
+all that a report picture's title has room for."""
+
+TOO_QUIET = "is too quiet to measure"
+"""What is said of a leg too quiet to measure, after the leg's name (:func:`quiet_phrase`, whose head
+up to here a report picture's title says: :func:`quiet_head`)."""
+
+
 def swapped_legs(caller: LegTally, agent: LegTally) -> str | None:
     """Why the speech of the call reads as the caller's on the agent's leg, in words (None when it
     does not): the caller's leg silent while the agent's speaks, or the caller's leg having opened
@@ -86,8 +95,8 @@ def swapped_message(why: str, caller: str, agent: str, turn: str) -> str:
     """What to do when the call's speech reads as the caller's on the agent's leg (``why``, from
     :func:`swapped_legs`): ``caller`` and ``agent`` say where each leg was taken from (a recording's
     channel, a live call's source), ``turn`` how to take them the other way round. A warning, not a
-    refusal: some calls are mostly the agent's."""
-    return f"{why} (caller's leg: {caller}, agent's: {agent}): the caller may be on {agent}; if so, {turn}"
+    refusal: some calls are mostly the agent's. Begins with :data:`SWAPPED_HEAD`."""
+    return f"{SWAPPED_HEAD}: {why} (caller's leg: {caller}, agent's: {agent}): the caller may be on {agent}; if so, {turn}"
 
 
 def too_quiet(level_db: float | None, floor_db: float) -> bool:
@@ -98,7 +107,7 @@ def too_quiet(level_db: float | None, floor_db: float) -> bool:
 def quiet_phrase(leg: str, level_db: float, floor_db: float) -> str:
     """What is said of ``leg`` too quiet to measure (its speech at ``level_db``), without the name of
     its call: the part a stored call keeps, its report putting the recording's name before it."""
-    return (f"{leg} is too quiet to measure: its speech is at {level_db:.0f} dBFS, within "
+    return (f"{leg} {TOO_QUIET}: its speech is at {level_db:.0f} dBFS, within "
             f"{level_db - floor_db:.0f} dB of the {floor_db:.0f} dBFS under which nothing is heard as speech, so "
             f"its quieter syllables are lost (less speech, more and longer pauses, slower rates than said); "
             f"raise its level: the input volume, or the recording's gain (sox IN OUT gain -n -3)")
@@ -107,3 +116,10 @@ def quiet_phrase(leg: str, level_db: float, floor_db: float) -> str:
 def quiet_message(name: str, leg: str, level_db: float, floor_db: float) -> str:
     """The one line that says ``leg`` of ``name`` is too quiet to measure (:func:`quiet_phrase`)."""
     return f"{name}: {quiet_phrase(leg, level_db, floor_db)}"
+
+
+def quiet_head(phrase: str) -> str:
+    """The head of a :func:`quiet_phrase` (``the caller's leg is too quiet to measure``): what a report
+    picture's title has room for; the whole ``phrase`` if it holds no such head."""
+    head, said, _ = phrase.partition(TOO_QUIET)
+    return head + said if said else phrase

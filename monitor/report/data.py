@@ -33,6 +33,7 @@ from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
 from ..analysis.frame_features import HOP_S
+from ..analysis.leg_tally import SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher
@@ -221,6 +222,14 @@ class ReportData:
             return None
         return (f"Truncated or damaged recording: the report covers the {self.truncated_s:.1f} s before its audio "
                 "breaks off.")
+
+    @property
+    def legs_said(self) -> str | None:
+        """What the notes say of the call's legs (:attr:`legs_swapped`, :attr:`quiet_legs`), each by its
+        head alone, on one line (None: nothing): said under the picture's title, which has no room for
+        the whole notes."""
+        heads = ([SWAPPED_HEAD] if self.legs_swapped else []) + [quiet_head(said) for said in self.quiet_legs]
+        return f"The recording: {'; '.join(heads)}." if heads else None
 
     @property
     def all_notes(self) -> list[str]:

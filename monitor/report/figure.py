@@ -46,11 +46,16 @@ MISSING_GLYPH = r"Glyph \d+ .* missing from font"
 """matplotlib's warning, once per character, for a character its font cannot draw (a Korean
 transcript with only DejaVu installed): the picture draws a box, and its title or transcript panel says
 where the characters are (:func:`boxes_note`)."""
-FIG_WIDTH_IN = 14.0
+FIG_WIDTH_IN, FIG_HEIGHT_IN = 14.0, 15.0
 PLOT_LEFT, PLOT_RIGHT = 0.06, 0.985
 """The picture's width and the share of it the timeline spans."""
+PLOT_TOP = 0.91
+"""Where the timeline's top row ends, a share of the picture's height, under a title of one line;
+each further line of the title moves it down by the line's height (:func:`_draw`)."""
 TITLE_PT, MIN_TITLE_PT = 12, 7
 """The size of the picture's title, in points, and the least it is made to fit the picture's width."""
+TITLE_LINE_SPACING = 1.2
+"""The height of a title's line, in its size (matplotlib's own line spacing)."""
 TITLE_X = 0.01
 """The title's margin on either side, a share of the picture's width."""
 LABEL_ROWS = 4
@@ -332,11 +337,12 @@ def _legend(fig: Any, data: ReportData) -> None:
                bbox_to_anchor=(0.5, 0.005))
 
 
-def _title(fig: Any, data: ReportData, in_page: bool) -> None:
+def _title(fig: Any, data: ReportData, in_page: bool) -> float:
     """The picture's title: the call (and, where a character of its name is drawn as a box, where
     the name is read: :func:`boxes_note`), its length and alerts, where its monitoring stopped
-    part-way (on a line of its own, as the page's banner says it) and where its recording broke off
-    (as the page's notes say it)."""
+    part-way (on a line of its own, as the page's banner says it), where its recording broke off
+    and what was said of its legs (:attr:`ReportData.legs_said`: as the page's notes say them).
+    Returns its height below its first line, in points."""
     crit = data.critical
     note = boxes_note([data.title], data, in_page, part="heading", which="the name is")
     head = (f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
@@ -346,10 +352,12 @@ def _title(fig: Any, data: ReportData, in_page: bool) -> None:
     if cut:
         head += f"\n{cut[:1].upper() + cut[1:]}"
         colour = colour if crit else STOPPED
-    if data.broken_off:
-        head += f"\n{data.broken_off}"
-    fig.suptitle(head, x=TITLE_X, ha="left", fontsize=_title_size(fig, head.split("\n")), fontweight="bold",
-                 color=colour)
+    head += "".join(f"\n{line}" for line in (data.broken_off, data.legs_said) if line)
+    lines = head.split("\n")
+    size = _title_size(fig, lines)
+    fig.suptitle(head, x=TITLE_X, ha="left", fontsize=size, fontweight="bold", color=colour,
+                 linespacing=TITLE_LINE_SPACING)
+    return (len(lines) - 1) * size * TITLE_LINE_SPACING
 
 
 def _title_size(fig: Any, lines: list[str]) -> float:
@@ -377,7 +385,7 @@ def timeline_figure(data: ReportData, *, in_page: bool = False) -> Any:
     plt = _pyplot()
     heights = [1.6] + [1.0] * len(registry_panels()) + [1.3]
     with plt.rc_context(dict(PLAIN_TEXT)):
-        fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, 15), sharex=True,
+        fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, FIG_HEIGHT_IN), sharex=True,
                                  gridspec_kw={"height_ratios": heights, "hspace": 0.38})
         try:
             _draw(fig, list(axes), data, in_page)
@@ -411,8 +419,8 @@ def _draw(fig: Any, axes: list[Any], data: ReportData, in_page: bool) -> None:
     tax.set_xticklabels(labels)
     tax.set_xlabel(f"call time ({'h:mm:ss' if labels[-1].count(':') > 1 else 'm:ss'})")
     _legend(fig, data)
-    _title(fig, data, in_page)
-    fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.91, bottom=0.05)
+    below = _title(fig, data, in_page)  # the timeline and its alert labels start under the title's last line
+    fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=PLOT_TOP - below / (FIG_HEIGHT_IN * 72), bottom=0.05)
 
 
 def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
