@@ -1205,3 +1205,34 @@ def test_the_pictures_title_says_what_the_report_says_of_the_calls_legs_and_stay
         common = Bbox.intersection(box, other_box)
         assert other == title or common is None or common.width <= 0 or common.height <= 0, other
     assert all("The recording:" not in text for text, _ in timeline_of(from_file(str(tmp_path / "right.wav"), cfg))[1])
+
+
+def test_cue_keys_hide_no_trace_and_transcript_lines_end_inside_the_panel_shortened_with_an_ellipsis(det):
+    """The keys of the panels of two cues lie above their panels, right of their titles, not over the
+    call's last seconds, overlapping no other text; every transcript line ends inside its panel, the
+    utterance whole or its first words ending in "..." (the deteriorating call's last lines, which
+    ran off the panel's edge cut mid-word, among them)."""
+    from matplotlib.transforms import Bbox
+    from monitor.report.figure import ELLIPSIS
+    fig, texts = timeline_of(det["data"])
+    keys = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(keys) >= 3
+    fig.canvas.draw()
+    for key in keys:
+        box = key.get_window_extent()
+        assert box.y0 >= key.axes.bbox.y1 - 1 and fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+        for text in key.get_texts():
+            inner = text.get_window_extent()
+            for other, other_box in texts:
+                common = Bbox.intersection(inner, other_box)
+                assert other == text.get_text() or common is None or common.width <= 0 or common.height <= 0, other
+    tax = fig.axes[-1]
+    said = [u.text for u in det["data"].utterances]
+    lines = [t for t in tax.texts if t.get_text() not in ("caller", "agent")]
+    assert len(lines) > 40
+    for line in lines:
+        text, box = line.get_text(), line.get_window_extent()
+        assert box.x1 <= tax.bbox.x1, text
+        assert text in said or (text.endswith(ELLIPSIS) and any(s.startswith(text[:-len(ELLIPSIS)]) for s in said)), text
+    last = max(lines, key=lambda t: t.get_position()[0])
+    assert last.get_text().endswith(ELLIPSIS), last.get_text()

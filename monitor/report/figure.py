@@ -15,7 +15,7 @@ import os
 import textwrap
 import warnings
 from types import MappingProxyType
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -252,6 +252,64 @@ def transcript_title(data: ReportData, in_page: bool) -> str:
     return f"Transcript (distress phrases in red{'; ' + note if note else ''})"
 
 
+TRANSCRIPT_PT = 6.5
+"""The size of a transcript line's text, in points."""
+TRANSCRIPT_CHARS = 44
+"""The most characters of an utterance a transcript line shows; a longer one is shortened, ending in
+:data:`ELLIPSIS`."""
+TRANSCRIPT_LANES = 3
+"""Lanes of transcript lines per leg; an utterance that finds none free keeps only its bar."""
+TRANSCRIPT_GAP_PT = 6.0
+"""The least space between two transcript lines in one lane, in points."""
+DISTRESS_PAD = 0.15
+"""The padding of a distress line's box on either side, in its text's size."""
+ELLIPSIS = "..."
+"""What ends a transcript line shortened to fit (:func:`fit_line`)."""
+
+
+def fit_line(text: str, room_pt: float, width_pt: Callable[[str], float]) -> str:
+    """``text`` as a transcript line drawn at most ``room_pt`` wide (``width_pt``: the drawn width of a
+    text): whole where it fits, else cut at a word (or, for a first word too long, a character) and
+    ended with :data:`ELLIPSIS`; "" where not even a character and the ellipsis fit."""
+    text = textwrap.shorten(text, width=TRANSCRIPT_CHARS, placeholder=ELLIPSIS)
+    if width_pt(text) <= room_pt:
+        return text
+    body = text.removesuffix(ELLIPSIS)
+    words = body.split(" ")
+    for n in range(len(words) - 1, 0, -1):  # a few words at most: drop from the end until it fits
+        cut = " ".join(words[:n]).rstrip(",.;:") + ELLIPSIS
+        if width_pt(cut) <= room_pt:
+            return cut
+    chars = [words[0][:k] + ELLIPSIS for k in range(len(words[0]) - 1, 0, -1)]
+    return next((cut for cut in chars if width_pt(cut) <= room_pt), "")
+
+
+def transcript_lines(data: ReportData, axis_pt: float, width_pt: Callable[[str, bool], float]) -> dict[int, tuple[int, str]]:
+    """Where each utterance's line is drawn on a transcript panel ``axis_pt`` points wide (the call's
+    length): by utterance index, its lane and its text (:func:`fit_line`: shortened, with an ellipsis,
+    to end by the call's end). Lanes are greedy: a line goes into the first lane of its leg free at its
+    start, distress lines placed first; a line that finds no free lane, or no room before the end,
+    is left out (its bar stays). ``width_pt(text, distress)``: the drawn width of a line."""
+    span = max(data.duration_s, 1.0)
+    pt_per_s = axis_pt / span
+    order = sorted(range(len(data.utterances)), key=lambda i: (not data.utterances[i].distress, data.utterances[i].start))
+    taken: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    out: dict[int, tuple[int, str]] = {}
+    for i in order:
+        u = data.utterances[i]
+        text = fit_line(u.text, (span - u.start) * pt_per_s, lambda t: width_pt(t, bool(u.distress)))
+        if not text:
+            continue
+        a, b = u.start, u.start + (width_pt(text, bool(u.distress)) + TRANSCRIPT_GAP_PT) / pt_per_s
+        for lane in range(TRANSCRIPT_LANES):
+            busy = taken.setdefault((u.channel, lane), [])
+            if all(b <= x or a >= y for x, y in busy):
+                busy.append((a, b))
+                out[i] = (lane, text)
+                break
+    return out
+
+
 def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
     ax.set_ylim(0, 4)
     ax.set_yticks([3.0, 1.0])
@@ -262,37 +320,21 @@ def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
         ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color="#777777",
                 fontsize=9, style="italic")
         return
-    # greedy lanes: a line goes into the first lane of its channel that is free at its start;
-    # distress lines are placed first, lines that find no free lane keep only their bar
-    span = max(data.duration_s, 1.0)
-    axis_pt = 0.92 * 14 * 72
-    s_per_char = span / axis_pt * 6.5 * 0.56
-    order = sorted(data.utterances, key=lambda u: (not u.distress, u.start))
-    placed: dict[int, int] = {}
-    taken: dict[tuple[str, int], list[tuple[float, float]]] = {}
-    for u in order:
-        text = textwrap.shorten(u.text, width=44, placeholder="...")
-        a, b = u.start, u.start + (len(text) + 2) * s_per_char
-        for row in range(3):
-            busy = taken.setdefault((u.channel, row), [])
-            if all(b <= x or a >= y for x, y in busy):
-                busy.append((a, b))
-                placed[id(u)] = row
-                break
-    for u in data.utterances:
+    fig = ax.figure
+    lines = transcript_lines(data, FIG_WIDTH_IN * 72 * (PLOT_RIGHT - PLOT_LEFT), lambda text, hot: text_width_pt(
+        fig, text, size=TRANSCRIPT_PT, weight="bold" if hot else "normal") + (2 * DISTRESS_PAD * TRANSCRIPT_PT if hot else 0))
+    for i, u in enumerate(data.utterances):
         base = 2.0 if u.channel == "caller" else 0.0
         colour = CALLER if u.channel == "caller" else AGENT
         hot = bool(u.distress)
         ax.plot([u.start, max(u.end, u.start + 0.3)], [base + 0.12] * 2, color=DISTRESS if hot else colour,
                 linewidth=3, solid_capstyle="butt")
-        row = placed.get(id(u))
-        if row is None:
+        if i not in lines:
             continue
-        y = base + 1.65 - 0.55 * row
-        text = textwrap.shorten(u.text, width=44, placeholder="...")
-        ax.text(u.start, y, text, fontsize=6.5, va="center", ha="left", clip_on=True,
+        lane, text = lines[i]
+        ax.text(u.start, base + 1.65 - 0.55 * lane, text, fontsize=TRANSCRIPT_PT, va="center", ha="left",
                 color=DISTRESS if hot else "#222222", fontweight="bold" if hot else "normal",
-                bbox=dict(boxstyle="round,pad=0.15", fc="#ffe0e0", ec=DISTRESS, lw=0.6) if hot else None)
+                bbox=dict(boxstyle=f"round,pad={DISTRESS_PAD}", fc="#ffe0e0", ec=DISTRESS, lw=0.6) if hot else None)
 
 
 def _lacks_glyphs(texts: Any) -> bool:
@@ -319,7 +361,9 @@ def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
                           else f" (no baseline: {data.why_no_baseline})"),
                  loc="left", fontsize=9)
     if len(series) > 1 and ax.get_legend_handles_labels()[0]:  # no curve drawn (no cue window yet): no key
-        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=len(series))
+        # above the panel, right of its title: inside it, the key would hide the call's last seconds
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.1, borderpad=0.1, fontsize=7,
+                  frameon=False, ncol=len(series))
     ax.grid(True, axis="y", alpha=0.3)
 
 
