@@ -288,6 +288,47 @@ def test_a_malformed_listen_address_is_refused_alike_by_config_and_the_console(e
         assert load_config(overrides={"supervisor.listen": good}, env=env).supervisor.listen == good
 
 
+def test_a_status_socket_path_too_long_for_a_unix_socket_is_refused_alike_by_config_run_status_and_a_reload(
+        env, tmp_path, monitor_logs):
+    """A Unix socket's path holds 107 bytes (108 with its NUL): `config` printed a longer
+    ``daemon.status_socket`` as valid, which `run` and `status` then refused in words naming neither
+    the file nor the key. Now the configuration refuses it when loaded, in one line naming both, the
+    same for `config`, `run`, `status` and `call` (exit 2, nothing made) and for a reload, which keeps
+    the running configuration; a path of 107 bytes loads."""
+    import soundfile as sf
+    from conftest import CALLS, ROOT, call_monitor
+    from monitor.capture.sources import FileSource
+    from monitor.daemon import Daemon
+    from monitor.delivery.store import Store
+    sock = tmp_path / ("s" * 120) / "callmonitor.sock"
+    path = write(tmp_path / "config.toml", f'[daemon]\nstatus_socket = "{sock}"\n')
+    said = (f"{path}: daemon.status_socket: the path is {len(os.fsencode(str(sock)))} bytes, longer than a Unix "
+            "socket's path holds (107 bytes); give a shorter one, or leave the key out for its default")
+    for command in (["config"], ["run", "--db", tmp_path / "e.db"], ["status"], ["call", "start"]):
+        r = call_monitor(*command, "--config", path, cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                         timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", f"call-monitor: error: {said}\n"), command
+    assert not (tmp_path / "e.db").exists()
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 12, dtype="float32")
+    sf.write(tmp_path / "call.wav", x, rate)
+    db = tmp_path / "live.db"
+    cfg = load_config(overrides={"storage.db": str(db)}, env=env, user_config=False)
+    with Store.open(db) as store:
+        daemon = Daemon(cfg, FileSource(tmp_path / "call.wav"), store, {},
+                        reload=lambda: load_config(path, {"storage.db": str(db)}, env=env, user_config=False))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t == 3.0 and daemon.request_reload()
+        daemon.run()
+    assert [m for _, m in monitor_logs if "reloaded" in m] == [f"configuration not reloaded: {said}"]
+    assert daemon.cfg.daemon.status_socket == ""
+    fits = tmp_path / "s" / "callmonitor.sock"
+    fits = fits.with_name("c" * (107 - len(os.fsencode(str(fits.parent))) - 1))
+    assert len(os.fsencode(str(fits))) == 107
+    assert load_config(write(tmp_path / "fits.toml", f'[daemon]\nstatus_socket = "{fits}"\n'),
+                       env=env).daemon.status_socket == str(fits)
+    with pytest.raises(ConfigError, match=r"daemon.status_socket: the path is 108 bytes"):
+        load_config(write(tmp_path / "over.toml", f'[daemon]\nstatus_socket = "{fits}c"\n'), env=env)
+
+
 def test_a_bad_user_config_is_named_too(env):
     user = write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml", "[daemon]\nbell = 1\n")
     with pytest.raises(ConfigError, match=f"^{user}: daemon.bell: unknown key"):

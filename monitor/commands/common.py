@@ -249,7 +249,7 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
     its URL set as ``--webhook`` sets one."""
     from ..config import ConfigError, load_config
     from ..config.urls import read_url_file
-    if (refused := empty_option(args)) is not None:
+    if (refused := empty_option(args) or _socket_option_problem(args)) is not None:
         raise ConfigError(refused)
     extra = dict(overrides or {})
     if getattr(args, "db", None):
@@ -263,6 +263,16 @@ def config_from_args(args: argparse.Namespace, overrides: dict | None = None) ->
         return load_config(args.config, extra or None)
     except ConfigError as err:
         raise ConfigError(_named_by_option(str(err), extra)) from None
+
+
+def _socket_option_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--socket`` cannot be a Unix socket's path, in the words ``status --socket`` says it
+    (:func:`~monitor.delivery.status_socket.socket_path_problem`), before the configuration, whose
+    ``daemon.status_socket`` it sets, is loaded (the configuration's own is said naming its file)."""
+    if not getattr(args, "socket", None):
+        return None
+    from ..delivery.status_socket import socket_path_problem
+    return socket_path_problem(args.socket)
 
 
 OPTION_KEYS = MappingProxyType({

@@ -31,7 +31,7 @@ def _k(default: Any, doc: str, **check: Any) -> Any:
     """A documented config key; ``check`` holds min/max/gt/choices/kind for validation (``kind``:
     "url" a webhook's or a link's URL, "path" a file that must be named: never empty, "language" a
     language code, never empty, "agent_tokens" the console's "NAME:TOKEN" entries, "listen" the
-    console's HOST:PORT)."""
+    console's HOST:PORT, "socket" a Unix socket's path: no longer than one may be)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -889,8 +889,8 @@ class DaemonConfig:
         "stream comes; the next call's ringtone came 0.46 s after a hang-up 0.5 s before the next "
         "dial, which the old 1 s merged. 0.3 s is 50x the longest re-made gap plus a listing of "
         "the streams on a busy machine", min=0.0, max=60.0)
-    status_socket: str = _k("", "Unix socket for `call-monitor status`; \"\" = "
-                            "$XDG_RUNTIME_DIR/callmonitor.sock")
+    status_socket: str = _k("", "Unix socket for `call-monitor status`, at most 107 bytes; \"\" = "
+                            "$XDG_RUNTIME_DIR/callmonitor.sock", kind="socket")
     write_audio: bool = _k(False, "write the call audio to disk (off: no audio is stored)")
     audio_dir: str = _k("", "where call audio goes when write_audio is on (call-<id>.wav; "
                         "call-started-<time>.wav until a failing database has written the call), "

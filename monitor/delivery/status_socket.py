@@ -25,19 +25,16 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Config
-
-
-SUN_PATH_BYTES = 108
-"""The size of a Unix socket's address (Linux's sun_path), its terminating NUL included."""
+from ..config.sockets import socket_length_problem
 
 
 def socket_path_problem(path: str) -> str | None:
-    """Why ``path`` cannot be a Unix socket's, in one line naming it and the way out; None when it can."""
-    n = len(os.fsencode(path))
-    if n < SUN_PATH_BYTES:
+    """Why ``path`` cannot be a Unix socket's (:func:`~monitor.config.sockets.socket_length_problem`),
+    in one line naming it and the way out; None when it can."""
+    problem = socket_length_problem(path)
+    if problem is None:
         return None
-    return (f"status socket {path}: the path is {n} bytes, longer than a Unix socket's path holds "
-            f"({SUN_PATH_BYTES - 1} bytes): give a shorter one with --socket PATH or daemon.status_socket")
+    return f"status socket {path}: {problem}: give a shorter one with --socket PATH or daemon.status_socket"
 
 
 def socket_path(cfg: Config, env: dict | None = None) -> str:
