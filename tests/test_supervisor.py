@@ -278,6 +278,51 @@ def test_a_malformed_heartbeat_is_refused_naming_the_field_and_stores_nothing(tm
         console.kill()
 
 
+def _over(n: int) -> str:
+    return f"the string has {n} characters; expected at most"
+
+
+OVERLONG_STATUSES = [
+    ({"devices": {"caller": {"state": "running", "label": "m" * 61440}}},
+     f"status.devices.caller.label: {_over(61440)} 200"),
+    ({"devices": {"c" * 101: {"state": "running"}}},
+     f'status.devices."{"c" * 40}": the name has 101 characters; expected at most 100'),
+    ({"devices": {"caller": {"state": "s" * 101}}}, f"status.devices.caller.state: {_over(101)} 100"),
+    ({"call": {"call_id": 3, "active_alerts": ["slow_speech", "k" * 101]}},
+     f"status.call.active_alerts[1]: {_over(101)} 100"),
+    ({"last_error": {"level": "l" * 101}}, f"status.last_error.level: {_over(101)} 100"),
+    ({"last_error": {"source": "s" * 101}}, f"status.last_error.source: {_over(101)} 100"),
+    ({"last_error": {"message": "m" * 2001}}, f"status.last_error.message: {_over(2001)} 2000"),
+    ({"last_error": {"resolved": "r" * 2001}}, f"status.last_error.resolved: {_over(2001)} 2000"),
+    ({"reports": [{"call_id": 7, "url": "https://reports.example/" + "r" * 1977 + ".html"}]},
+     f"status.reports[0].url: {_over(2006)} 2000"),
+]
+"""Heartbeat statuses with a string longer than the console keeps, and the one line that refuses each."""
+
+
+def test_a_heartbeat_whose_status_holds_a_string_too_long_to_draw_is_refused_naming_the_field(tmp_path):
+    """A device label of 60 KB (under the 64 KB body) was stored and drawn on every page. Each string of
+    a status is bounded by its kind (a word 100 characters, a device's label 200, a line or a link
+    2000): one over is refused with 422 naming the field and its length, in one line, storing
+    nothing; a status with every string at its bound is taken and kept as sent."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        for status, said in OVERLONG_STATUSES:
+            body = {"type": "heartbeat", "daemon_id": "long1", "agent": "erin", "every_s": 30, "status": status}
+            assert console.post(body) == (422, {"error": said}), said
+        assert console.state()["agents"] == []
+        at_bounds = {"devices": {"c" * 100: {"state": "s" * 100, "label": "m" * 200}},
+                     "call": {"call_id": 3, "active_alerts": ["k" * 100]},
+                     "last_error": {"level": "l" * 100, "source": "s" * 100, "message": "m" * 2000,
+                                    "resolved": "r" * 2000},
+                     "reports": [{"call_id": 7, "url": "https://reports.example/" + "r" * 1971 + ".html"}]}
+        body = {"type": "heartbeat", "daemon_id": "long1", "agent": "erin", "every_s": 30, "status": at_bounds}
+        assert console.post(body) == (200, {"ok": True})
+        assert [g["status"] for g in console.state()["agents"]] == [at_bounds]
+    finally:
+        console.kill()
+
+
 def test_a_heartbeat_of_an_earlier_release_or_a_partial_one_is_kept_as_sent(tmp_path):
     """Every field of a status may be missing or null: an empty status, a daemon of an earlier
     release (its last problem without the source or its resolution, no report links), a field the

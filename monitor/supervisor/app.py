@@ -43,7 +43,7 @@ from starlette.routing import Route
 from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
                                       WRONG_TOKEN, Refusal)
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
-from .heartbeat import status_problem
+from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
 from .store import ConsoleStore, Heartbeat, IncomingAlert
 
 log = logging.getLogger("monitor.supervisor")
@@ -206,8 +206,8 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
     if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
         raise BadBody("actions: expected a list of strings")
     return IncomingAlert(daemon_id=_text(d, "daemon_id", limit=100), alert_id=_int(d, "alert_id", required=True),
-                         agent=_text(d, "agent", limit=200), kind=_text(d, "kind", limit=100), severity=severity,
-                         message=_text(d, "message", limit=2000), t=_number(d, "t", required=True),
+                         agent=_text(d, "agent", limit=200), kind=_text(d, "kind", limit=NAME_CHARS), severity=severity,
+                         message=_text(d, "message", limit=LINE_CHARS), t=_number(d, "t", required=True),
                          evidence=evidence, actions=tuple(actions), call_id=_int(d, "call_id"),
                          call_started_at=_number(d, "call_started_at"), at=_number(d, "at"))
 
@@ -221,7 +221,7 @@ def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
     reports = []
     for r in status.get("reports") or []:
         if (isinstance(r.get("call_id"), int) and isinstance(r.get("url"), str)
-                and r["url"].startswith(REPORT_SCHEMES) and len(r["url"]) <= 2000):
+                and r["url"].startswith(REPORT_SCHEMES)):  # its length is the status's check
             reports.append((r["call_id"], r["url"]))
     return Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
                      every_s=_number(d, "every_s"), status=status, reports=tuple(reports))

@@ -3,8 +3,10 @@
 
 Every field is optional and may be null: a daemon of an earlier release, or a partial status, says
 less. A field that is there is of its kind, to the last list item and device (``"devices":
-{"caller": null}`` or ``"active_alerts": "slow_speech"`` is refused). Fields the console does not
-read are kept as sent.
+{"caller": null}`` or ``"active_alerts": "slow_speech"`` is refused), and a string, or a device's
+leg name, no longer than its kind of text may be (:data:`NAME_CHARS`, :data:`LABEL_CHARS`,
+:data:`LINE_CHARS`): the page draws them and the store keeps them. Fields the console does not read
+are kept as sent (the body's size bounds them).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ class Leaf:
 
 
 @dataclass(frozen=True)
+class Text:
+    """A string of at most ``most`` characters."""
+
+    most: int
+
+
+@dataclass(frozen=True)
 class Fields:
     """An object with these fields, each optional (missing or null); other fields pass unread."""
 
@@ -38,28 +47,41 @@ class ListOf:
 
 @dataclass(frozen=True)
 class ByName:
-    """An object of named entries of one shape (none null): the devices by leg."""
+    """An object of named entries of one shape (none null), each name at most ``most`` characters:
+    the devices by leg."""
 
     entry: "Shape"
+    most: int
 
 
 MAX_NAME = 40
 """The longest entry name a refusal repeats as it was sent."""
 
-Shape = Union[Leaf, Fields, ListOf, ByName]
+NAME_CHARS = 100
+"""The longest word of a status a daemon sends (a leg, a device's state, an alert kind, a problem's
+level and source), as long as an alert's kind may be."""
+
+LABEL_CHARS = 200
+"""The longest device label (the sound server's name of a source), as long as an agent's name may be."""
+
+LINE_CHARS = 2000
+"""The longest line (the last problem's message and what resolved it, a report's link), as long as an
+alert's message may be."""
+
+Shape = Union[Leaf, Text, Fields, ListOf, ByName]
 
 FLAG = Leaf("true or false", lambda v: isinstance(v, bool))
-TEXT = Leaf("a string", lambda v: isinstance(v, str))
+NAME, LABEL, LINE = Text(NAME_CHARS), Text(LABEL_CHARS), Text(LINE_CHARS)
 NUMBER = Leaf("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
 COUNT = Leaf("a non-negative integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
 
 STATUS = Fields({
     "stopped": FLAG, "devices_open": FLAG, "in_call": FLAG, "calls": COUNT, "alerts": COUNT, "uptime_s": NUMBER,
-    "devices": ByName(Fields({"state": TEXT, "label": TEXT})),
-    "call": Fields({"call_id": COUNT, "t": NUMBER, "started_at": NUMBER, "active_alerts": ListOf(TEXT)}),
-    "last_error": Fields({"level": TEXT, "message": TEXT, "at": NUMBER, "source": TEXT, "resolved_at": NUMBER,
-                          "resolved": TEXT}),
-    "reports": ListOf(Fields({"call_id": COUNT, "url": TEXT})),
+    "devices": ByName(Fields({"state": NAME, "label": LABEL}), NAME_CHARS),
+    "call": Fields({"call_id": COUNT, "t": NUMBER, "started_at": NUMBER, "active_alerts": ListOf(NAME)}),
+    "last_error": Fields({"level": NAME, "message": LINE, "at": NUMBER, "source": NAME, "resolved_at": NUMBER,
+                          "resolved": LINE}),
+    "reports": ListOf(Fields({"call_id": COUNT, "url": LINE})),
 })
 """A heartbeat's status: devices (each leg's state and label), whether it has stopped, whether its
 devices are open and a call runs (the call's id, time, start and active alert kinds), counts, the
@@ -79,6 +101,8 @@ def _problem(value: Any, shape: Shape, path: str) -> str | None:
     (not said); a null list item or named entry is of no shape."""
     if isinstance(shape, Leaf):
         return None if shape.fits(value) else f"{path}: expected {shape.what}"
+    if isinstance(shape, Text):
+        return _text_problem(value, shape.most, path)
     if isinstance(shape, ListOf):
         if not isinstance(value, list):
             return f"{path}: expected a list"
@@ -86,8 +110,19 @@ def _problem(value: Any, shape: Shape, path: str) -> str | None:
     if not isinstance(value, dict):
         return f"{path}: expected an object"
     if isinstance(shape, ByName):
-        return _first(_problem(v, shape.entry, f"{path}.{_named(k)}") for k, v in value.items())
+        return _first(_text_problem(k, shape.most, f"{path}.{_named(k)}", "name") or
+                      _problem(v, shape.entry, f"{path}.{_named(k)}") for k, v in value.items())
     return _first(_problem(value[k], s, f"{path}.{k}") for k, s in shape.fields.items() if value.get(k) is not None)
+
+
+def _text_problem(value: Any, most: int, path: str, what: str = "string") -> str | None:
+    """Why ``value`` at ``path`` is no string of at most ``most`` characters (its length said, not
+    its text), or None."""
+    if not isinstance(value, str):
+        return f"{path}: expected a string"
+    if len(value) > most:
+        return f"{path}: the {what} has {len(value)} characters; expected at most {most}"
+    return None
 
 
 def _named(key: str) -> str:
