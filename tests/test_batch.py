@@ -1186,7 +1186,7 @@ def test_a_manifest_row_naming_a_call_again_with_another_call_id_is_said_with_th
                        f"channel 0) is named already ({manifest} line 2): it is scored once, with call_id 'A1'; "
                        "this row's call_id 'A1-again' is not used")
     # B1 and K1 take the agent's channel for the caller's: said as any recording whose legs read swapped
-    assert [line.split(": the caller's leg spoke first")[0] for line in said[1:-1]] == [
+    assert [line.split(": the call's legs read the wrong way round")[0] for line in said[1:-1]] == [
         f"call-monitor: warning: {tmp_path / 'n.wav'}", f"call-monitor: warning: {tmp_path / 'k.wav'}"]
     assert said[-1].startswith("call-monitor: 3 scored, 0 already scored, 0 failed")
     assert [(r["call_id"], r["caller_channel"], r["status"]) for r in read_csv(out)] == [
