@@ -80,10 +80,36 @@ def test_a_folder_with_the_right_files_but_garbage_inside_fails_cleanly(tmp_path
     bad = tmp_path / "garbage"
     (bad / "am").mkdir(parents=True)
     (bad / "conf").mkdir()
+    (bad / "graph").mkdir()
     (bad / "am" / "final.mdl").write_bytes(b"not a model")
     (bad / "conf" / "model.conf").write_text("\n")
+    (bad / "graph" / "HCLG.fst").write_bytes(b"not a graph")
     with pytest.raises(ModelError, match=f"^{bad}: Vosk could not load this model"):
         load_model(bad)
+
+
+def test_a_model_unpacked_but_for_its_graph_is_no_model_and_the_installed_one_is_used(tmp_path, model_root):
+    """A folder with the model's am/ and conf/ but no decoding graph (its unpacking stopped part-way):
+    Vosk cannot load it, so it is said to be no model, in the listing too, and the language's
+    usable model (the installed package's) is the one replay and run take."""
+    source = (model_root / "vosk-model-small-ko").resolve()
+    half = tmp_path / "unpacked" / "vosk-model-small-ko-0.22"
+    half.mkdir(parents=True)
+    for part in ("am", "conf", "ivector"):
+        (half / part).symlink_to(source / part, target_is_directory=True)
+    with pytest.raises(ModelError) as err:
+        check_model_dir(half)
+    assert str(err.value) == (f"{half}: not a Vosk model (missing its decoding graph: graph/HCLG.fst, "
+                              "or graph/HCLr.fst and graph/Gr.fst)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=os.pathsep.join([str(half.parent), str(model_root)]))
+    config = tmp_path / "ko.toml"
+    config.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    done = call_monitor("models", "--json", "--config", str(config), env=env, timeout=60)
+    listed = [json.loads(line) for line in done.stdout.splitlines()]
+    by_path = {m["path"]: m for m in listed}
+    assert by_path[str(half)]["problem"].startswith("not a Vosk model (missing its decoding graph")
+    assert not by_path[str(half)]["used"]
+    assert [m["path"] for m in listed if m["used"]] == [str(model_root / "vosk-model-small-ko")]
 
 
 def test_the_model_rate_is_read_from_its_mfcc_conf(tmp_path, model_root):

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 ENV_VAR = "VOSK_MODEL_PATH"
 DEFAULT_SAMPLE_RATE = 16000
 REQUIRED_FILES: tuple[str, ...] = ("am/final.mdl", "conf/model.conf")
+GRAPHS: tuple[tuple[str, ...], ...] = (("graph/HCLG.fst",), ("graph/HCLr.fst", "graph/Gr.fst"))
+"""The decoding graphs Vosk loads, one of them whole: a static graph, or a lookahead graph's two
+halves (a folder with ``am/`` and ``conf/`` but neither is a model whose unpacking did not finish)."""
 
 _LANGUAGE = r"[a-z]{2,3}(?:-[a-z]{2})?"
 """A language code as Vosk names its models: ``ko``, ``en-us``, ``ar-tn``."""
@@ -132,6 +135,9 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
     missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
     if missing:
         raise ModelError(f"{p}: not a Vosk model (missing {' or '.join(missing)})")
+    if not any(all((p / f).is_file() for f in graph) for graph in GRAPHS):
+        wanted = ", or ".join(" and ".join(graph) for graph in GRAPHS)
+        raise ModelError(f"{p}: not a Vosk model (missing its decoding graph: {wanted})")
     return p
 
 
