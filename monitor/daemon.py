@@ -58,6 +58,7 @@ from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
 from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
+from .supervisor.heartbeat import LINE_CHARS
 
 log = logging.getLogger(__name__)
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
@@ -91,11 +92,19 @@ class _LastProblem(logging.Handler):
         recovers = getattr(record, "recovers", None)
         p = self.problem
         if recovers is not None and p is not None and p.get("source") == recovers and "resolved_at" not in p:
-            self.problem = p | {"resolved_at": round(record.created, 3), "resolved": record.getMessage()}
+            self.problem = p | {"resolved_at": round(record.created, 3), "resolved": _line(record)}
             return
         if record.levelno >= logging.WARNING:
-            self.problem = {"level": record.levelname.lower(), "message": record.getMessage(),
+            self.problem = {"level": record.levelname.lower(), "message": _line(record),
                             "at": round(record.created, 3), "source": getattr(record, "problem_of", None)}
+
+
+def _line(record: logging.LogRecord) -> str:
+    """A log line as a heartbeat's status carries it: cut with an ellipsis to the longest line the
+    supervisor's console takes, so a long message (a long path in an error) never gets the
+    agent's heartbeats refused."""
+    said = record.getMessage()
+    return said if len(said) <= LINE_CHARS else said[:LINE_CHARS - 3] + "..."
 
 
 @dataclasses.dataclass

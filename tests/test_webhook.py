@@ -586,3 +586,19 @@ def test_a_heartbeat_or_webhook_that_delivers_again_leaves_its_failure_resolved_
         store.close()
         logger.removeHandler(problems)
         logger.setLevel(level)
+
+
+def test_a_daemon_s_problem_longer_than_the_console_takes_is_sent_cut_with_an_ellipsis(tmp_path):
+    """A warning of 5000 characters (a long path in an error): the daemon's last problem carries it
+    cut to the console's longest line with "...", so its heartbeats stay ones the console takes."""
+    import logging
+
+    from monitor.daemon import _LastProblem
+    from monitor.supervisor.heartbeat import LINE_CHARS, status_problem
+
+    problems = _LastProblem()
+    long_path = "/data/" + "x" * 5000
+    problems.emit(logging.LogRecord("monitor", logging.WARNING, __file__, 1, "store %s: disk full", (long_path,), None))
+    said = problems.problem["message"]
+    assert len(said) == LINE_CHARS and said.startswith("store /data/xxx") and said.endswith("...")
+    assert status_problem({"last_error": problems.problem}) is None
