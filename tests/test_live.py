@@ -430,39 +430,42 @@ def _pipe_source(pulse, name: str):
     return fifo
 
 
-CLICK_KINDS = 6
-""":func:`_write_fast`'s ``i``-th click lasts ``i % CLICK_KINDS + 1`` blocks of 10 ms, so a click
-heard tells which it is (a length, unlike a level, is what the capture keeps); a 1 kHz tone, as a
-step's level is not kept either."""
+CLICK_PITCHES = (600.0, 1000.0, 1400.0, 1800.0, 2200.0, 2600.0)
+""":func:`_write_fast`'s ``i``-th click is a 40 ms tone at ``CLICK_PITCHES[i % 6]`` Hz, so a click
+heard tells which it is: its pitch is kept however much of it the capture drops (what a leg drops
+at once is cut from a block's start, so a click's length is not kept, nor is a step's level)."""
 
 
 def _which_click(x: np.ndarray, at_s: float, rate: int = 16000) -> int:
-    """Which of the :data:`CLICK_KINDS` lengths the click heard at ``at_s`` in ``x`` has."""
+    """Which of the :data:`CLICK_PITCHES` the click heard at ``at_s`` in ``x`` has: the nearest to
+    the peak of the spectrum of its loud part."""
     start = int(at_s * rate)
-    loud = maximum_filter1d(np.abs(x[start:start + rate // 10]), rate // 500) > 0.2
-    end = np.argmin(loud) if not loud.all() else len(loud)
-    return int(np.clip(round(end / (rate / 100)) - 1, 0, CLICK_KINDS - 1))
+    seg = x[start:start + rate // 25]
+    loud = maximum_filter1d(np.abs(seg), rate // 500) > 0.2
+    seg = seg[:max(rate // 200, np.argmin(loud) if not loud.all() else len(seg))]
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), rate))  # 1 Hz a bin
+    return int(np.argmin(np.abs(np.asarray(CLICK_PITCHES) - np.argmax(spectrum))))
 
 
 def _write_fast(fifo, speed: float, click_every_s: float, stop: threading.Event, written: list,
                 now) -> threading.Thread:
     """A thread writing audio into ``fifo`` ``speed`` times as fast as real time (a device whose
     clock runs ``speed`` times the system's), a click every ``click_every_s`` of its samples; the
-    time ``now()`` of each click is kept in ``written`` (the ``i``-th click lasts ``i % CLICK_KINDS + 1``
-    blocks of 10 ms)."""
+    time ``now()`` of each click is kept in ``written`` (the ``i``-th click a 40 ms tone at
+    ``CLICK_PITCHES[i % 6]`` Hz)."""
     import os
 
     def write():
         fd = os.open(fifo, os.O_WRONLY)
-        block, every, n, left, t0 = 480, int(click_every_s * 48000), 0, 0, time.monotonic()
+        block, every, n, left, t0, pitch = 480, int(click_every_s * 48000), 0, 0, time.monotonic(), 0.0
         try:
             while not stop.is_set():
                 x = np.zeros(block, np.float32)
                 if n // every != (n + block) // every:
-                    left = len(written) % CLICK_KINDS + 1
+                    left, pitch = 4, CLICK_PITCHES[len(written) % len(CLICK_PITCHES)]
                     written.append(now())
                 if left > 0:
-                    x[:] = 0.5 * np.sin(2 * np.pi * 1000 / 48000 * np.arange(n, n + block))
+                    x[:] = 0.5 * np.sin(2 * np.pi * pitch / 48000 * np.arange(n, n + block))
                     left -= 1
                 os.write(fd, x.tobytes())
                 n += block
@@ -518,7 +521,7 @@ def test_a_leg_whose_device_runs_far_faster_than_it_says_stays_within_twice_gap_
     once, so its sounds never come more than twice ``gap_s`` late on the call clock."""
     src, x, written = _capture_a_fast_device(pulse, 1.3, 1.0, 16)
     heard = _onsets(x[:, 1], thr=0.2, min_gap=0.5)
-    late = [h - max((w for i, w in enumerate(written) if i % CLICK_KINDS == _which_click(x[:, 1], h) and w < h + 0.15),
+    late = [h - max((w for i, w in enumerate(written) if i % len(CLICK_PITCHES) == _which_click(x[:, 1], h) and w < h + 0.15),
                     default=-np.inf) for h in heard]
     assert len(heard) >= 8, (written, heard)
     assert all(-0.15 < d < 2 * src.gap_s + 0.15 for d in late), [(h, d) for h, d in zip(heard, late)
