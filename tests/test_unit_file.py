@@ -317,6 +317,43 @@ def test_the_language_s_model_folder_found_half_unpacked_is_refused_naming_the_l
                         "am/final.mdl or conf/model.conf)\n")
 
 
+RECOGNIZER_REFUSED = ("Vosk loads this model but cannot start a recognizer with it (Failed to create a recognizer: "
+                      "ConstFst::Read: Read failed: {model}/graph/HCLr.fst)")
+"""What Vosk says of the Korean model with its lookahead graph cut short."""
+
+
+@pytest.mark.parametrize("cut, asked, problem", [
+    ("graph/HCLr.fst", "--model", RECOGNIZER_REFUSED),
+    ("graph/HCLr.fst", "transcription.language", RECOGNIZER_REFUSED),
+    ("am/final.mdl", "transcription.model", "Vosk could not load this model (Failed to create a model)")])
+def test_a_model_folder_with_all_its_files_that_vosk_cannot_load_is_refused_naming_it_and_vosks_complaint(
+        tmp_path, cut, asked, problem):
+    """A copy of the Korean model with one file cut short has every file the check of a model
+    folder looks for, and the unit's daemon would fail at every start on it: install-service loads
+    the model, as the daemon's start does, and refuses it in one line naming where it was asked
+    for, the folder and what Vosk said; no unit is written."""
+    from conftest import korean_model
+    model = korean_model(tmp_path / "models", cut=cut)
+    conf = tmp_path / "monitor.toml"
+    conf.write_text({"--model": "", "transcription.language": '[transcription]\nlanguage = "ko"\n',
+                     "transcription.model": f'[transcription]\nmodel = "{model}"\n'}[asked], encoding="utf-8")
+    given = ["--model", str(model)] if asked == "--model" else []
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--config", str(conf), *given,
+                 VOSK_MODEL_PATH=str(model.parent))
+    assert r.returncode == 2 and not (tmp_path / "units").exists(), r.stderr
+    key = {"--model": "--model", "transcription.model": "transcription.model:",
+           "transcription.language": "transcription.language 'ko':"}[asked]
+    assert r.stderr == f"call-monitor: error: {key} {model}: {problem.format(model=model)}\n"
+
+
+def test_a_model_vosk_loads_is_taken_and_the_unit_written(tmp_path):
+    from conftest import korean_model
+    model = korean_model(tmp_path / "models")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--model", str(model))
+    assert r.returncode == 0, r.stderr
+    assert f" run --caller softphone.monitor --model {model}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
+
+
 @pytest.mark.parametrize("kind", ["newer schema", "folder", "not sqlite", "another program's",
                                   "the supervisor console's", "missing tables"])
 def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left_as_it_was(tmp_path, kind):

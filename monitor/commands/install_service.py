@@ -16,7 +16,7 @@ from typing import Mapping
 from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
-from .common import ExitStatus, help_path
+from .common import ExitStatus, help_path, stopped_by
 
 UNIT = """\
 [Unit]
@@ -189,7 +189,11 @@ def run(args: argparse.Namespace) -> int:
     if cfg is None:  # the unit would fail at every start
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
-    problem = _start_problem(cfg, args)
+    try:
+        problem = _start_problem(cfg, args)
+    except KeyboardInterrupt as stop:  # while the speech model loads (a few seconds)
+        error(f"{stopped_by(stop)} while the speech model loaded: no unit written")
+        raise
     if problem:  # the daemon refuses to start on it: the unit would fail at every start
         error(problem)
         return ExitStatus.BAD_SETUP
@@ -482,9 +486,12 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
 def _model_problem(cfg, args: argparse.Namespace) -> str | None:
     """The speech model the unit's daemon would refuse to start on, said with where it was asked
     for: a folder that is no Vosk model (``--model``, transcription.model), or the folder a
-    language code finds that is none (half unpacked)."""
+    language code finds that is none (half unpacked), or one with all its files that Vosk cannot
+    load (a file cut short): the model is loaded once, in a short-lived process of its own
+    (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds), as the daemon's start
+    would load it."""
     from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelError
+    from ..transcription.vosk_models import ModelError, check_loads
     if not cfg.transcription.enabled or args.no_transcribe:
         return None
     try:
@@ -492,7 +499,9 @@ def _model_problem(cfg, args: argparse.Namespace) -> str | None:
     except ModelError as err:  # neither a path, nor a language code, nor a model's name: said with its key
         return str(err)
     try:
-        TranscriptionSetup.find(cfg, args.model)
+        info = TranscriptionSetup.find(cfg, args.model)
+        if info is not None:
+            check_loads(info)
     except ModelError as err:
         key = "--model" if args.model else "transcription.model" if cfg.transcription.model else "transcription.language"
         if not folder:  # the folder the language code found
