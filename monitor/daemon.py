@@ -49,7 +49,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .console import call_name, first_line
+from .console import call_name, first_line, problem_of, recovery_of
 from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
@@ -77,6 +77,11 @@ AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "dae
 """Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
 recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
 and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
+
+
+RELOAD = "reload"
+"""The source (:func:`problem_of`) of a reload's problem, a configuration refused or keys left for the
+next start: the next reload that applies all of it resolves it (:func:`recovery_of`)."""
 
 
 class _LastProblem(logging.Handler):
@@ -513,7 +518,7 @@ class Daemon:
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:
-            log.warning("configuration not reloaded: %s", err)
+            log.warning("configuration not reloaded: %s", err, extra=problem_of(RELOAD))
             self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
             return
         applied = self._retarget_webhook(cfg)
@@ -538,10 +543,10 @@ class Daemon:
                 self.sinks.pop("notify", None)
         if later:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
-            log.warning("%s", message)
+            log.warning("%s", message, extra=problem_of(RELOAD))  # the last problem now, a refused reload's no more
             self.emit([self._status_event("warning", message)])
             return
-        log.info("configuration reloaded")
+        log.info("configuration reloaded", extra=recovery_of(RELOAD))  # what a reload refused or left is over
         self.emit([self._status_event("info", "configuration reloaded")])
 
     def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:

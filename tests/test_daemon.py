@@ -543,6 +543,36 @@ def test_sighup_reloads_configuration(pulse, env, tmp_path):
         d.kill()
 
 
+def _status_text(env, tmp_path) -> str:
+    done = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=10)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_refused_reload_is_shown_resolved_once_a_later_reload_applies(pulse, env, tmp_path):
+    """`systemctl --user reload callmonitor` with a broken configuration.toml, then again once it is
+    fixed: status went on showing the refused reload as the daemon's current problem. It shows it
+    as resolved by the reload that applied, with when."""
+    from conftest import start_daemon, stop_daemon
+    d = start_daemon(env, tmp_path)
+    try:
+        (tmp_path / "c.toml").write_text("[delivery]\nbell = 3\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration not reloaded", 10), d.err
+        (refused,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert "configuration not reloaded: " in refused and "delivery.bell" in refused and "resolved" not in refused
+        (tmp_path / "c.toml").write_text("[delivery]\nbell = false\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration reloaded", 10), d.err
+        (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert shown.startswith(refused) and shown.endswith(": configuration reloaded)"), shown
+        assert " (resolved at " in shown
+        stop_daemon(d)
+    finally:
+        d.kill()
+
+
 def test_each_warning_is_said_once_on_the_terminal_and_every_status_stays_in_the_json_lines(pulse, env, tmp_path):
     """A warning was logged on stderr and printed again as a status line on stdout: twice on the
     terminal and in the journal, which show both streams. The human output leaves out what logging
@@ -672,7 +702,8 @@ def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_appl
 
 def _reloads(tmp_path, configs, at_s=(3.0, 5.0, 7.0, 9.0)):
     """A 12 s call through the in-process daemon, reloaded at each of ``at_s`` with the next of
-    ``configs`` (override dicts on the database ``tmp_path/e.db``): the daemon after its run."""
+    ``configs`` (override dicts on the database ``tmp_path/e.db``, or a function giving what a
+    reload loads: one raising ConfigError is a configuration refused): the daemon after its run."""
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
 
@@ -680,10 +711,11 @@ def _reloads(tmp_path, configs, at_s=(3.0, 5.0, 7.0, 9.0)):
     call = tmp_path / "call.wav"
     sf.write(call, x, sr)
     overrides = {"storage.db": str(tmp_path / "e.db")}
-    loaded = iter([load_config(overrides={**overrides, **c}, user_config=False) for c in configs])
+    loaded = iter([(lambda c=c: load_config(overrides={**overrides, **c}, user_config=False)) if isinstance(c, dict)
+                   else c for c in configs])
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(load_config(overrides=overrides, user_config=False), FileSource(call), store, {},
-                           reload=lambda: next(loaded))
+                           reload=lambda: next(loaded)())
         daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t in at_s and daemon.request_reload()
         assert daemon.run() == 0
     return daemon
@@ -735,6 +767,28 @@ def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_l
         assert daemon.run() == 0
     assert matchers == {1: ("도와 주세요",), 2: ("숨을 못 쉬겠어요",)}
     assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
+
+
+def test_a_reloads_problem_is_the_last_until_a_reload_applies_all_of_it_in_status_and_heartbeat(tmp_path, monitor_logs):
+    """A refused reload, then one that leaves a key for the next start (the last problem now, in its
+    place), then one that applies all of it: the status socket and the supervisor's heartbeat show
+    the last as resolved by that reload; a refused reload after it is the current problem again."""
+    from monitor.config import ConfigError
+
+    def refused() -> dict:
+        raise ConfigError("c.toml: delivery.bell: expected true or false, got 3")
+    daemon = _reloads(tmp_path, [refused, {"daemon.caller": "another.monitor"}], at_s=(3.0, 5.0))
+    assert daemon.state()["last_problem"]["message"] == ("configuration reloaded, except what applies at the next "
+                                                         "start: daemon.caller")
+    assert "resolved" not in daemon.state()["last_problem"]
+    daemon = _reloads(tmp_path, [refused, {"daemon.caller": "another.monitor"}, {}], at_s=(3.0, 5.0, 7.0))
+    for shown in (daemon.state()["last_problem"], daemon.heartbeat_status()["last_error"]):
+        assert shown["message"] == "configuration reloaded, except what applies at the next start: daemon.caller"
+        assert shown["resolved"] == "configuration reloaded" and shown["resolved_at"] >= shown["at"]
+    daemon = _reloads(tmp_path, [refused, {}, refused], at_s=(3.0, 5.0, 7.0))
+    assert daemon.state()["last_problem"]["message"] == ("configuration not reloaded: c.toml: delivery.bell: "
+                                                         "expected true or false, got 3")
+    assert "resolved" not in daemon.state()["last_problem"]
 
 
 def test_a_reload_to_a_call_audio_folder_it_cannot_write_is_refused_as_at_the_start(tmp_path, monitor_logs):
