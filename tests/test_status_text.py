@@ -4,14 +4,18 @@ object a script reads, also when no daemon answers."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
 
-from conftest import PY, Daemon, wait_for
+import pytest
+
+from conftest import PY, ROOT, Daemon, wait_for
 from conftest import call_monitor as cli
 from monitor.commands.run import started_line
 from monitor.commands.status import STATUS_CUES, render, with_url_redacted
+from monitor.config import ConfigError, load_config
 
 STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
          "legs": {"caller": {"label": "softphone.monitor", "state": "running", "device_rate": 48000,
@@ -178,11 +182,61 @@ def test_status_json_without_a_daemon_is_still_json_with_the_error_line_and_exit
     assert text.returncode == 1 and text.stdout == "" and len(text.stderr.strip().splitlines()) == 1
 
 
-def test_status_json_with_a_configuration_it_cannot_load_says_so_in_json_and_exits_2(tmp_path):
-    done = cli("status", "--json", "--config", tmp_path / "missing.toml", timeout=30)
-    why = f"{tmp_path / 'missing.toml'}: no such configuration file"
-    assert done.returncode == 2 and json.loads(done.stdout) == {"running": False, "error": why}
-    assert done.stderr.strip() == f"call-monitor: error: {why}"
+def test_status_with_a_configuration_it_cannot_load_and_no_daemon_says_both_and_exits_2(tmp_path):
+    """No configuration file where --config says, and no daemon at the socket the defaults place:
+    a warning naming the file and its problem, the error that no daemon answers there, and JSON
+    with both; exit 2, since the configuration may be what hides the daemon's socket."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = cli("status", "--json", "--config", tmp_path / "missing.toml", timeout=30, env=env)
+    broken = f"{tmp_path / 'missing.toml'}: no such configuration file"
+    why = f"no daemon running (no status socket at {tmp_path / 'callmonitor.sock'})"
+    assert done.returncode == 2
+    assert json.loads(done.stdout) == {"running": False, "error": why, "config_problem": broken}
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: configuration not loaded: {broken}; the daemon was asked at "
+        f"{tmp_path / 'callmonitor.sock'} (a reload or a start would refuse this configuration)",
+        f"call-monitor: error: {why}"]
+
+
+def test_status_with_a_configuration_it_cannot_load_still_shows_the_daemons_state_and_says_what_is_wrong(
+        pulse, env, tmp_path):
+    """The configuration broken while the daemon runs (a value a reload would refuse): status was
+    refused as well, though it is how the user finds out what is wrong. It shows the daemon's state,
+    asked at the socket the broken file still names, after one warning line naming the file and its
+    problem (--json: "config_problem"), exit 0. With the file no TOML at all, nothing of it places
+    the socket: the defaults do, and no daemon answers there (exit 2, both said)."""
+    sock = tmp_path / "own.sock"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[daemon]\nstatus_socket = "{sock}"\n')
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        assert d.wait_err("listening", 20), d.err
+        cfg.write_text(f'[daemon]\nstatus_socket = "{sock}"\n[delivery]\nbell = 3\n')
+        with pytest.raises(ConfigError) as refused:
+            load_config(cfg, user_config=False)
+        warned = (f"call-monitor: warning: configuration not loaded: {refused.value}; the daemon was asked at {sock} "
+                  "(a reload or a start would refuse this configuration)")
+        text = cli("status", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
+        assert text.returncode == 0 and text.stderr.splitlines() == [warned], text.stderr
+        assert text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, up "), text.stdout
+        assert "  caller softphone.monitor [" in text.stdout, text.stdout
+        shown = cli("status", "--json", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
+        st = json.loads(shown.stdout)
+        assert shown.returncode == 0 and (st["running"], st["pid"]) == (True, d.proc.pid)
+        assert st["config_problem"] == str(refused.value) and str(cfg) in st["config_problem"]
+        cfg.write_text("[delivery\n")
+        lost = cli("status", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
+        default = f"{env['XDG_RUNTIME_DIR']}/callmonitor.sock"
+        assert lost.returncode == 2 and lost.stdout == "", lost.stderr
+        warning, error = lost.stderr.splitlines()
+        assert warning.startswith(f"call-monitor: warning: configuration not loaded: {cfg}: invalid TOML (")
+        assert f"; the daemon was asked at {default} (" in warning
+        assert error.startswith("call-monitor: error: ") and default in error
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(5) == 0
+    finally:
+        d.kill()
 
 
 def test_the_webhook_line_says_when_the_heartbeats_fail():

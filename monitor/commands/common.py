@@ -304,6 +304,58 @@ def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 
     return status
 
 
+SOCKET_KEYS = ("daemon.status_socket", "storage.db")
+"""The configuration's keys that place the daemon's status socket (:func:`socket_path`): what
+``status`` takes of a configuration it cannot load (:func:`daemon_socket`)."""
+
+
+def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
+    """Where to ask the daemon (``--socket``, else where the configuration places its socket), and
+    the configuration's problem (one line: file, problem) when it cannot be loaded: the socket is
+    then placed by ``--db``, the :data:`SOCKET_KEYS` the configuration files give where they read
+    as TOML, and the defaults (a daemon runs on with the configuration it loaded, and ``status`` is
+    how its user finds out what is wrong). Raises ConfigError for an option given empty, and for a
+    configuration whose own :data:`SOCKET_KEYS` are what cannot be loaded (no place to ask)."""
+    from ..config import ConfigError
+    from ..delivery.status_socket import socket_path
+    if args.socket:
+        return args.socket, None
+    try:
+        return socket_path(config_from_args(args)), None
+    except ConfigError as err:
+        placed = None if empty_option(args) is not None else _socket_config(args)
+        if placed is None:
+            raise
+        return socket_path(placed), str(err)
+
+
+def _socket_config(args: argparse.Namespace) -> Config | None:
+    """The defaults with the :data:`SOCKET_KEYS` that ``--db`` and the configuration files (the
+    user's, ``--config``; files only: a pipe was read once already) give, the last one given
+    winning; None when these keys themselves cannot be loaded."""
+    from ..config import ConfigError, load_config
+    from ..config.loader import read_toml, user_config_path
+    given: dict[str, object] = {}
+    for path in (user_config_path(), args.config):
+        if not path or not os.path.isfile(path):
+            continue
+        try:
+            raw = read_toml(path)
+        except ConfigError:  # not TOML: nothing of it is taken
+            continue
+        for key in SOCKET_KEYS:
+            section, name = key.split(".")
+            table = raw.get(section)
+            if isinstance(table, dict) and name in table:
+                given[key] = table[name]
+    if getattr(args, "db", None):
+        given["storage.db"] = args.db
+    try:
+        return load_config(None, given or None, user_config=False)
+    except ConfigError:
+        return None
+
+
 def daemon_answer(args: argparse.Namespace, request: dict | None,
                   timeout: float = 2.0) -> dict | tuple[ExitStatus, str]:
     """:func:`ask_daemon` without saying anything: the answer, or the exit status and the one line
@@ -402,5 +454,5 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
-           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "empty_option", "open_store",
+           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
            "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

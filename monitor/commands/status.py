@@ -22,8 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog="Exit status: 0 the daemon is listening (monitoring calls); 3 it answers but is "
                               "still starting (the speech model loading: a call mark is refused meanwhile, so "
                               "`call-monitor status && ...` waits for 0, as `systemctl is-active` does for a "
-                              "unit still activating); 1 no daemon answers; 2 a configuration that cannot be "
-                              "loaded, or a socket path too long for a Unix socket.")
+                              "unit still activating); 1 no daemon answers; 2 a socket path too long for a Unix "
+                              "socket, or a configuration that cannot be loaded and no daemon answering. A "
+                              "configuration that cannot be loaded (the one a reload refused, say) is one warning "
+                              "line naming its file and problem, and the daemon is asked all the same, at the "
+                              "socket that --socket, --db, the daemon.status_socket and storage.db the files give, "
+                              "and the defaults place.")
     p.add_argument("--json", action="store_true",
                    help="print the daemon's state as one JSON object with \"running\": true and "
                         "\"starting\": false (a leg's "
@@ -31,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "first block and while it has no input); while the daemon starts (the speech "
                         "model loading), {\"running\": true, \"starting\": true, \"pid\", \"uptime_s\", "
                         "\"db\", \"doing\"} only; with no daemon answering, "
-                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too)")
+                        "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too); with a "
+                        "configuration that cannot be loaded, \"config_problem\": its warning's \"FILE: problem\"")
     add_daemon_options(p)
     p.set_defaults(run=run)
 
@@ -170,15 +175,30 @@ def with_url_redacted(st: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..console import error
-    from .common import daemon_answer
-    st = daemon_answer(args, None)
+    from ..console import warning
+    from .common import ConfigError, daemon_answer, daemon_socket
+    try:
+        path, broken = daemon_socket(args)
+    except ConfigError as err:
+        return _no_answer(args, ExitStatus.BAD_SETUP, str(err))
+    if broken:  # the daemon runs on with what it loaded: its state is still what tells what is wrong
+        warning(f"configuration not loaded: {broken}; the daemon was asked at {path} (a reload or a start would "
+                "refuse this configuration)")
+    st = daemon_answer(argparse.Namespace(**(vars(args) | {"socket": path})), None)
     if isinstance(st, tuple):  # no daemon answered: one line on stderr, and JSON a script can read
         status, why = st
-        error(why)
-        if args.json:
-            print(json.dumps({"running": False, "error": why}))
-        return status
+        return _no_answer(args, ExitStatus.BAD_SETUP if broken else status, why, broken)
     st = with_url_redacted(st)
-    print(json.dumps({"running": True, "starting": False, **st}) if args.json else render(st))
+    shown = {"running": True, "starting": False, **st} | ({"config_problem": broken} if broken else {})
+    print(json.dumps(shown) if args.json else render(st))
     return ExitStatus.NOT_READY if st.get("starting") else ExitStatus.OK
+
+
+def _no_answer(args: argparse.Namespace, status: ExitStatus, why: str, broken: str | None = None) -> int:
+    """No daemon's state: ``why`` in one error line, and with ``--json`` an object a script reads
+    (with the configuration's problem, ``broken``, when it could not be loaded)."""
+    from ..console import error
+    error(why)
+    if args.json:
+        print(json.dumps({"running": False, "error": why} | ({"config_problem": broken} if broken else {})))
+    return status
