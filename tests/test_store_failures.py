@@ -656,6 +656,34 @@ def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp
                             f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
+def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_any_other(tmp_path, tz):
+    """0001-01-01T00:00 in local time cannot be turned into unix seconds (Python's conversion
+    overflows: "year 0 is out of range"), and was refused as if it were no ISO date at all. The
+    calendar's first and last days, with or without a UTC offset, in the zones furthest east and
+    west, and durations longer than time, are times: before or after every call there is."""
+    db = tmp_path / "e.db"
+    now = time.time()
+    store = Store.open(db, clock=lambda: now - 2 * 86400 + 1)
+    call = store.start_call("two_days_ago", now - 2 * 86400)
+    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(call, 10.0, ended_at=now - 2 * 86400 + 10)
+    store.close()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TZ=tz)
+    endless = "9" * 400 + "w"
+    for first in ("0001-01-01T00:00", "0001-01-01", "0001-01-01T00:00+14:00", "0001-01-01T00:00-12:00", endless):
+        listed = cli("alerts", "--db", str(db), "--since", first, env=env)
+        assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1, (first, listed.stderr)
+        kept = cli("purge", "--db", str(db), "--older-than", first, env=env)
+        older = f"older than {first}" if first == endless else f"started before {first}"
+        assert kept.returncode == 0 and kept.stderr == f"call-monitor: purged 0 call(s) {older}\n", kept.stderr
+    for last in ("9999-12-31T23:59", "9999-12-31T23:59:59.999999-12:00"):
+        listed = cli("alerts", "--db", str(db), "--since", last, env=env)
+        assert listed.returncode == 0 and listed.stdout == "" and f"no alerts since {last}" in listed.stderr
+    purged = cli("purge", "--db", str(db), "--older-than", "9999-12-31T23:59", env=env)
+    assert purged.stderr == "call-monitor: purged 1 call(s) started before 9999-12-31T23:59 (1 alert(s))\n"
+
+
 @pytest.mark.parametrize("command, option", [("alerts", "--since"), ("purge", "--older-than")])
 @pytest.mark.parametrize("empty", ["", " "])
 def test_an_empty_time_is_refused_not_taken_for_the_option_left_out(tmp_path, command, option, empty):

@@ -9,7 +9,7 @@ import os
 import re
 import stat
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from enum import IntEnum
 from types import MappingProxyType
@@ -92,9 +92,21 @@ def parse_when(text: str, option: str, now: float | None = None) -> float:
     if seconds is not None:
         return now - seconds
     try:
-        return datetime.fromisoformat(text.strip()).timestamp()
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{option} {text!r}: expected {WHEN_FORMATS}") from None
+    return unix_time(moment)
+
+
+def unix_time(moment: datetime) -> float:
+    """``moment`` (local time unless it says) in unix seconds. Within a day of the calendar's ends
+    (0001-01-01, 9999-12-31), where a local time has no offset to convert it with (its conversion
+    overflows), the calendar's end in UTC: before, or after, any call there is."""
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError):  # "year 0 is out of range", "date value out of range"
+        end = datetime.min if moment.year == datetime.min.year else datetime.max
+        return end.replace(tzinfo=timezone.utc).timestamp()
 
 
 def add_logging_options(p: argparse.ArgumentParser) -> None:
