@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .commands.common import signed_values_joined
     parser = build_parser()
-    args, unrecognized = parser.parse_known_args(argv)
+    args, unrecognized = parser.parse_known_args(signed_values_joined(sys.argv[1:] if argv is None else argv))
     if unrecognized:
         _refuse_unrecognized(parser, args.command, unrecognized)
     if not getattr(args, "run", None):

@@ -656,6 +656,28 @@ def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp
                             f"d or w: 90s, 30m, 12h, 7d, 2w) or an ISO date like 2026-11-22T10:00\n")
 
 
+@pytest.mark.parametrize("command, option, given", [("alerts", "--since", "1h"), ("purge", "--older-than", "30d")])
+def test_a_duration_with_a_minus_sign_is_one_line_saying_to_give_it_without(tmp_path, command, option, given):
+    """``--since -1h`` (the last hour, as a person may write it) got argparse's "argument --since:
+    expected one argument" under a usage, the value taken for an option; ``--since=-1h`` that it was
+    no duration. Both, and a plus sign, are one line saying what the duration means without its
+    sign, exit 2, the database as it was."""
+    db = tmp_path / "e.db"
+    store = Store.open(db)
+    call = store.start_call("old", time.time() - 40 * 86400)
+    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(call, 10.0, ended_at=time.time() - 40 * 86400 + 10)
+    store.close()
+    before = db.read_bytes()
+    for argv, value in (([option, f"-{given}"], f"-{given}"), ([f"{option}=-{given}"], f"-{given}"),
+                        ([option, f"+{given}"], f"+{given}")):
+        r = cli(command, "--db", str(db), *argv)
+        assert (r.returncode, r.stdout) == (2, ""), argv
+        assert r.stderr == (f"call-monitor: error: {option} '{value}': a duration counts back from now and takes no "
+                            f"sign: {option} {given} means {given} ago\n"), argv
+    assert db.read_bytes() == before
+
+
 @pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
 def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_any_other(tmp_path, tz):
     """0001-01-01T00:00 in local time cannot be turned into unix seconds (Python's conversion

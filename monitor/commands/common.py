@@ -74,6 +74,28 @@ WHEN_FORMATS = "a duration (a number and s, m, h, d or w: 90s, 30m, 12h, 7d, 2w)
 """What :func:`parse_when` reads, as the help texts and its error say it."""
 
 
+WHEN_OPTIONS = ("--since", "--older-than")
+"""The options that take a time :func:`parse_when` reads (``alerts --since``, ``purge --older-than``):
+a value that begins with a minus sign (``--since -1h``) is theirs, not an option of its own
+(:func:`signed_values_joined`)."""
+
+
+def signed_values_joined(argv: list[str]) -> list[str]:
+    """``argv`` with each :data:`WHEN_OPTIONS` followed by a value that begins with a sign and a digit
+    (``--since -1h``) written as one argument (``--since=-1h``): argparse takes such a value for an
+    option and says only that the option expected one argument, where :func:`parse_when` says what
+    to give. Everything after ``--`` is left as it is."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        if out and out[-1] in WHEN_OPTIONS and re.match(r"-\d", arg):
+            out[-1] = f"{out[-1]}={arg}"
+            continue
+        out.append(arg)
+    return out
+
+
 def parse_duration(text: str) -> float | None:
     """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` (a number, then a unit of ``DURATION_UNITS``) ->
     seconds; None for any other text."""
@@ -91,6 +113,11 @@ def parse_when(text: str, option: str, now: float | None = None) -> float:
     seconds = parse_duration(text)
     if seconds is not None:
         return now - seconds
+    signed = re.fullmatch(r"\s*[-+]\s*(.*)", text)
+    if signed and parse_duration(signed.group(1)) is not None:  # -1h: the last hour, as the user meant it
+        unsigned = signed.group(1).strip()
+        raise ValueError(f"{option} {text!r}: a duration counts back from now and takes no sign: {option} "
+                         f"{unsigned} means {unsigned} ago")
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -463,7 +490,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
+__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
            "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
