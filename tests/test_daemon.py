@@ -1159,6 +1159,23 @@ def test_a_capture_that_fails_mid_call_closes_the_call_as_stopped_part_way(tmp_p
     assert data.stopped is not None and data.stopped.how == "aborted" and data.stopped.at_s <= 20.0
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_daemon_stopped_leaves_no_lock_file_and_the_next_one_starts_on_its_database(pulse, env, tmp_path, stop):
+    """`call-monitor run` stopped (systemctl stop, Ctrl-C) left its ``e.db.lock`` beside the
+    database: harmless to the next start, which takes it over, but a file a user wonders about. A
+    stop removes it; the database stays, and the next daemon starts on it."""
+    from conftest import start_daemon
+    for _ in range(2):
+        d = start_daemon(env, tmp_path)
+        try:
+            assert (tmp_path / "e.db.lock").read_text() == f"{d.proc.pid}\n"
+            d.proc.send_signal(stop)
+            assert d.exited(5) == 0, d.err
+        finally:
+            d.kill()
+        assert (tmp_path / "e.db").exists() and not (tmp_path / "e.db.lock").exists()
+
+
 def test_a_storm_of_stop_signals_stops_the_daemon_once_without_a_traceback(pulse, env, tmp_path):
     """SIGINT and SIGTERM one after the other as fast as they can be sent, many arriving while the
     first one's handler still runs: the daemon stops once, says so, and ends. (Each handler

@@ -23,7 +23,7 @@ import pytest
 from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, opener_taking_the_lock, wait_for
 
 from monitor.config import load_config
-from monitor.delivery.dblock import DatabaseLock
+from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
 from monitor.events import AlertEvent, CuesEvent
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import FileSource
@@ -439,7 +439,6 @@ def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start
     """A daemon that could not take the database's lock at start (its folder being made or
     removed meanwhile) takes it once the database opens: another daemon holding it by then stops
     this start, rather than this daemon running beside it with its alerts held as not stored."""
-    from monitor.delivery.dblock import DatabaseInUse
     from monitor.delivery.store_guard import open_or_pending
     db = tmp_path / "e.db"
     with DatabaseLock(db), pytest.raises(DatabaseInUse, match="already used by another call-monitor daemon"):
@@ -458,7 +457,30 @@ def test_the_lock_dies_with_its_process(tmp_path):
     finally:
         holder.kill()
         holder.wait(5)
+    lock_file = db.with_name("e.db.lock")
+    assert lock_file.read_text() == f"{holder.pid}\n"  # a killed daemon's lock file stays, its lock gone
+    taken = DatabaseLock(db).acquire()  # taken over, as any lock file nobody holds
+    assert lock_file.read_text() == f"{os.getpid()}\n"
+    taken.release()
+    assert not lock_file.exists()
+
+
+def test_a_lock_released_removes_its_file_but_never_one_put_in_its_place(tmp_path):
+    """A daemon that stops leaves no lock file; should its file have been removed and another
+    daemon have locked a new one meanwhile, the stop leaves that one, and its lock, alone."""
+    db = tmp_path / "e.db"
+    lock_file = db.with_name("e.db.lock")
     DatabaseLock(db).acquire().release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    first = DatabaseLock(db).acquire()
+    lock_file.unlink()  # removed by hand while the first daemon runs
+    second = DatabaseLock(db).acquire()
+    first.release()
+    assert lock_file.read_text() == f"{os.getpid()}\n"
+    with pytest.raises(DatabaseInUse):
+        DatabaseLock(db).acquire()
+    second.release()
+    assert not lock_file.exists()
 
 
 # --------------------------------------------------------------------------- interrupted calls

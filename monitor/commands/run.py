@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             lock = _database_lock(cfg)  # before any device opens: one daemon per database
-            # a start that fails or is stopped (Ctrl-C, SIGTERM) leaves no lock file (nor folder) it made
+            # a stop leaves no lock file; a start that fails or is stopped (Ctrl-C, SIGTERM) none (nor folder) it made
             stack.push(lambda kind, _err, _tb: lock.release(discard=kind is not None))
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
             return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)

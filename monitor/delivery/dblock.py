@@ -4,8 +4,9 @@ names).
 Two daemons recording into one database would record the same audio as two calls and post
 every alert twice. The lock is an ``flock`` on a file beside the database (mode 0600) that
 holds the owner's pid; the kernel drops it when the process ends, however it ends, so a
-crash never leaves a stale lock behind. A daemon whose start fails or is stopped (Ctrl-C,
-SIGTERM) takes back what the lock made (:meth:`DatabaseLock.release` with ``discard``: a database
+crash never leaves a stale lock behind (the file a crash leaves is locked by the next daemon as
+any other). A daemon that stops removes its lock file (:meth:`DatabaseLock.release`); one whose start
+fails or is stopped (Ctrl-C, SIGTERM) takes back what the lock made (with ``discard``: a database
 there before gets no lock file it did not have); a lock taken on a file removed meanwhile is
 taken again on the file there now, so that this removal never lets two daemons hold it.
 """
@@ -81,17 +82,21 @@ class DatabaseLock:
         return self._fd is not None
 
     def release(self, discard: bool = False) -> None:
-        """Drop the lock; with ``discard`` (a start that failed), also remove the lock file and the
-        folders :meth:`acquire` made (a folder holding anything else stays)."""
+        """Drop the lock and remove its file (a clean stop leaves no lock file behind), when the file
+        there is still the one this lock holds (one put in its place meanwhile, which another daemon
+        may hold, stays); with ``discard`` (a start that failed), remove instead what :meth:`acquire`
+        made, the lock file and the folders (a folder holding anything else stays), and keep a lock
+        file that was there before, as it was. Removed while still locked: a daemon that locks the
+        file meanwhile takes the lock again on the file there next (:meth:`_still_there`)."""
         if self._fd is None:
             return
-        if discard:
-            for made in reversed(self._made):  # removed while still locked: see _still_there
-                with contextlib.suppress(OSError):  # a folder something else was put in stays
-                    if made == self.path:
-                        made.unlink()
-                    else:
-                        made.rmdir()
+        ours = self._still_there(self._fd)
+        for made in reversed(self._made) if discard else [self.path]:
+            with contextlib.suppress(OSError):  # a folder something else was put in stays
+                if made != self.path:
+                    made.rmdir()
+                elif ours:
+                    made.unlink()
         os.close(self._fd)  # closing drops the flock
         self._fd = None
 
