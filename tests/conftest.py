@@ -2,7 +2,9 @@
 private PulseAudio server, calls rendered as the evaluation corpus renders them, a webhook
 receiver, the supervisor console's page in a headless browser, copies of the Korean speech
 model (whole, or with a file cut short), and the live daemon on the sink ``softphone`` (start,
-stop, its stored calls); and how the suite runs on three workers (``make test``: ``pytest -n 3 --dist load``)."""
+stop, its stored calls); and how ``make test`` shares the suite between pytest-xdist workers
+(``pytest -n $(TEST_WORKERS) --dist load``, the Makefile's ``TEST_WORKERS``, 3 unless given;
+``TEST_WORKERS=0`` runs it in one process)."""
 
 from __future__ import annotations
 
@@ -184,19 +186,20 @@ def _on_the_sound_server(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """How ``pytest -n 3 --dist load`` shares the tests between its workers: the tests on a private
-    sound server come first, so they are all in the first worker's first batch (pytest-xdist sends
-    each worker a quarter of its share of the tests at once, in order: 120 or so of the 1,400, and
-    the sound server's are 65) and run one after another there, at the normal priority, playing
-    their audio in real time and mostly waiting, while the other two workers compute the rest at a
-    lower one (:func:`pytest_runtest_setup`)."""
+    """How ``pytest -n $(TEST_WORKERS) --dist load`` (``make test``; the Makefile's ``TEST_WORKERS``)
+    shares the tests between its workers: the tests on a private sound server come first, so they
+    are all in the first worker's first batch (pytest-xdist sends each worker a quarter of its share
+    of the tests at once, in order: with the Makefile's 3 workers, 120 or so of the 1,400, and the
+    sound server's are 65) and run one after another there, at the normal priority, playing their
+    audio in real time and mostly waiting, while the other workers compute the rest at a lower one
+    (:func:`pytest_runtest_setup`)."""
     items.sort(key=lambda item: not _on_the_sound_server(item))
 
 
 WORKER_NICENESS = 10
 """How much lower a worker runs once it takes tests off the sound server: the sound server's tests
 play audio in real time and wait on daemons that must keep up with it, so the workers that compute
-yield the processor to them (three workers on two cores)."""
+yield the processor to them (the Makefile's ``TEST_WORKERS``, 3 by default, on two cores)."""
 
 
 @pytest.hookimpl(tryfirst=True)
