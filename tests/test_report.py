@@ -1207,6 +1207,44 @@ def test_the_pictures_title_says_what_the_report_says_of_the_calls_legs_and_stay
     assert all("The recording:" not in text for text, _ in timeline_of(from_file(str(tmp_path / "right.wav"), cfg))[1])
 
 
+def test_the_pictures_title_says_what_was_wrong_with_the_recordings_samples_as_its_notes_say_it(tmp_path):
+    """A recording clipped inside its full scale, at a rate that cuts the voice band, whose audio
+    breaks off: under its picture's title, where it broke off and then what was wrong with its
+    samples, in the words of the page's notes (the phrase whole, over as many lines as it takes),
+    inside the picture and clear of every other text; the report of its stored call says the same;
+    the same audio whole and unclipped has neither line."""
+    from matplotlib.transforms import Bbox
+    x, _ = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    clean = tmp_path / "clean.wav"
+    sf.write(clean, x, 8000, subtype="PCM_16")
+    x[:, 1] = np.clip(x[:, 1] / np.abs(x[:, 1]).max() * 1.4, -0.7, 0.7)
+    flawed = tmp_path / "agc_6k.wav"
+    sf.write(flawed, x, 6000, subtype="PCM_16")
+    with open(flawed, "r+b") as fh:
+        fh.truncate(44 + 2 * 2 * 6000 * 25)  # 25 of its 40 s
+    cfg = load_config(None, {"storage.db": str(tmp_path / "events.db")}, user_config=False)
+    data = from_file(str(flawed), cfg)
+    assert "sample rate 6000 Hz" in data.problems and "flat-topped at 0.70 of full scale" in data.problems
+    said = f"The recording: {data.problems}."
+    assert _e(said) in render(data, "html").decode("utf-8")  # the page's note
+    fig, texts = timeline_of(data)
+    ((title, box),) = [(text, box) for text, box in texts if text.startswith("agc_6k.wav: ")]
+    under = title.split("\n")[1:]
+    assert under[0] == "Truncated or damaged recording: the report covers the 25.0 s before its audio breaks off."
+    assert len(under) > 2 and " ".join(under[1:]) == said  # too long for one line of the title
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    for other, other_box in texts:
+        common = Bbox.intersection(box, other_box)
+        assert other == title or common is None or common.width <= 0 or common.height <= 0, other
+    assert cli.main(["replay", str(flawed), "--no-transcribe", "--db", str(tmp_path / "events.db")]) == 0
+    with Store.open_readonly(tmp_path / "events.db") as store:
+        of_store = from_store(store, 1, cfg)
+    ((title_of_store, _),) = [(t, b) for t, b in timeline_of(of_store)[1] if t.startswith("call 1: ")]
+    assert title_of_store.split("\n")[1:] == under
+    ((whole, _),) = [(t, b) for t, b in timeline_of(from_file(str(clean), cfg))[1] if t.startswith("clean.wav: ")]
+    assert "\n" not in whole
+
+
 def test_cue_keys_hide_no_trace_and_transcript_lines_end_inside_the_panel_shortened_with_an_ellipsis(det):
     """The keys of the panels of two cues lie above their panels, right of their titles, not over the
     call's last seconds, overlapping no other text; every transcript line ends inside its panel, the

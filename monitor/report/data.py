@@ -174,6 +174,12 @@ def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> st
             "that time was no silence, neither the caller's pauses nor an end of the call.")
 
 
+def recording_note(said: str) -> str:
+    """A note on the recording (a flaw's phrase, in replay's words, or the heads of several), as the
+    page's notes and the picture's title say it."""
+    return f"The recording: {said}."
+
+
 @dataclass
 class ReportData:
     title: str
@@ -224,18 +230,25 @@ class ReportData:
                 "breaks off.")
 
     @property
+    def problems_said(self) -> str | None:
+        """What was wrong with the recording's samples or header (:attr:`problems`: clipping, a voice
+        band cut by a low rate, a damaged stretch or header) as the page's note says it, whole (None:
+        nothing): said under the picture's title too."""
+        return recording_note(self.problems) if self.problems else None
+
+    @property
     def legs_said(self) -> str | None:
         """What the notes say of the call's legs (:attr:`legs_swapped`, :attr:`quiet_legs`), each by its
         head alone, on one line (None: nothing): said under the picture's title, which has no room for
         the whole notes."""
         heads = ([SWAPPED_HEAD] if self.legs_swapped else []) + [quiet_head(said) for said in self.quiet_legs]
-        return f"The recording: {'; '.join(heads)}." if heads else None
+        return recording_note("; ".join(heads)) if heads else None
 
     @property
     def all_notes(self) -> list[str]:
         """The page's notes: the recording's flaws first (:attr:`broken_off`, :attr:`problems`,
         :attr:`legs_swapped`, :attr:`quiet_legs`: each in replay's words), then the others (:attr:`notes`)."""
-        flaws = [self.broken_off] + [f"The recording: {said}." for said in self.flaw_lines]
+        flaws = [self.broken_off] + [recording_note(said) for said in self.flaw_lines]
         return [note for note in flaws if note] + self.notes
 
     @property

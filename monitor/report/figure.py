@@ -384,30 +384,51 @@ def _legend(fig: Any, data: ReportData) -> None:
 def _title(fig: Any, data: ReportData, in_page: bool) -> float:
     """The picture's title: the call (and, where a character of its name is drawn as a box, where
     the name is read: :func:`boxes_note`), its length and alerts, where its monitoring stopped
-    part-way (on a line of its own, as the page's banner says it), where its recording broke off
-    and what was said of its legs (:attr:`ReportData.legs_said`: as the page's notes say them).
-    Returns its height below its first line, in points."""
+    part-way (on a line of its own, as the page's banner says it), where its recording broke off,
+    what was wrong with its samples (:attr:`ReportData.problems_said`, whole, over as many lines as
+    it takes) and what was said of its legs (:attr:`ReportData.legs_said`), as the page's notes say
+    them. Returns its height below its first line, in points."""
     crit = data.critical
     note = boxes_note([data.title], data, in_page, part="heading", which="the name is")
-    head = (f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
-            + (f", {crit} critical" if crit else "") + (f" ({note})" if note else ""))
+    lines = [f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
+             + (f", {crit} critical" if crit else "") + (f" ({note})" if note else "")]
     colour = SEVERITY_COLOURS["critical"] if crit else "#222222"
     cut = data.cut_short
     if cut:
-        head += f"\n{cut[:1].upper() + cut[1:]}"
+        lines.append(cut[:1].upper() + cut[1:])
         colour = colour if crit else STOPPED
-    head += "".join(f"\n{line}" for line in (data.broken_off, data.legs_said) if line)
-    lines = head.split("\n")
+    lines += [line for line in (data.broken_off, data.legs_said) if line]
     size = _title_size(fig, lines)
-    fig.suptitle(head, x=TITLE_X, ha="left", fontsize=size, fontweight="bold", color=colour,
+    if data.problems_said:  # after where it broke off, before the legs, as in the notes
+        at = len(lines) - bool(data.legs_said)
+        lines[at:at] = _wrapped(fig, data.problems_said, size)
+    fig.suptitle("\n".join(lines), x=TITLE_X, ha="left", fontsize=size, fontweight="bold", color=colour,
                  linespacing=TITLE_LINE_SPACING)
     return (len(lines) - 1) * size * TITLE_LINE_SPACING
+
+
+def _title_room_pt() -> float:
+    """The width a line of the title may take, in points: the picture's within its margins."""
+    return FIG_WIDTH_IN * 72 * (1 - 2 * TITLE_X)
+
+
+def _wrapped(fig: Any, text: str, size: float) -> list[str]:
+    """``text`` as lines of the title at ``size`` points, each as many of its words as fit
+    :func:`_title_room_pt` (a word wider than that alone on its line)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        longer = f"{lines[-1]} {word}" if lines else word
+        if lines and text_width_pt(fig, longer, size=size, weight="bold") <= _title_room_pt():
+            lines[-1] = longer
+        else:
+            lines.append(word)
+    return lines
 
 
 def _title_size(fig: Any, lines: list[str]) -> float:
     """The largest size from :data:`TITLE_PT` down to :data:`MIN_TITLE_PT`, in half points, at which
     every line of the title fits the picture's width within its margins (a long file name's)."""
-    room = FIG_WIDTH_IN * 72 * (1 - 2 * TITLE_X)
+    room = _title_room_pt()
     for size in np.arange(TITLE_PT, MIN_TITLE_PT, -0.5):
         if max(text_width_pt(fig, line, size=size, weight="bold") for line in lines) <= room:
             return float(size)
