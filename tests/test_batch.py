@@ -67,9 +67,19 @@ def stored_call(db: Path, call_id: int) -> dict:
         "duration_s": round(duration, 3)}
 
 
+def _contents(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its relative path, with its bytes; SQLite's -wal and -shm
+    files left out (a reader may make and remove them, the database unchanged)."""
+    return {f.relative_to(folder).as_posix(): f.read_bytes() for f in sorted(folder.rglob("*"))
+            if f.is_file() and not f.name.endswith(("-wal", "-shm"))}
+
+
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory) -> dict:
-    """The dozen calls scored once on 2 workers into a database and a CSV table."""
+def archive(tmp_path_factory) -> Iterator[dict]:
+    """The dozen calls scored once on 2 workers into a database and a CSV table, shared by the
+    module's tests and read-only to them: a test that writes (a batch resuming into the database)
+    works on its own copy (:func:`own_copy`). Its files are checked unchanged once the module is done,
+    so that no test's outcome depends on which ran before it."""
     tmp = tmp_path_factory.mktemp("batch")
     bad = tmp / "garbled.wav"
     bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
@@ -77,8 +87,18 @@ def archive(tmp_path_factory) -> dict:
     db, out = tmp / "events.db", tmp / "summary.csv"
     done = cli("batch", *map(str, ARCHIVE[:5]), str(bad), *map(str, ARCHIVE[5:]), str(missing),
                "--workers", "2", "--db", str(db), "--out", str(out))
-    return {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else [],
-            "bad": bad, "missing": missing, "tmp": tmp}
+    written = _contents(tmp)
+    yield {"done": done, "db": db, "out": out, "rows": read_csv(out) if out.exists() else [],
+           "bad": bad, "missing": missing, "tmp": tmp}
+    assert _contents(tmp) == written, "a test wrote into the shared archive: give it its own copy (own_copy)"
+
+
+def own_copy(archive: dict, tmp_path: Path) -> Path:
+    """A copy of the shared archive's database in ``tmp_path``, for a test that writes into it."""
+    db = tmp_path / archive["db"].name
+    for f in archive["db"].parent.glob(archive["db"].name + "*"):  # its -wal, if any, with it
+        shutil.copy2(f, tmp_path / f.name)
+    return db
 
 
 def test_every_call_gets_one_row_in_the_order_given(archive):
@@ -229,8 +249,8 @@ def test_a_recording_of_more_than_two_channels_is_scored_from_its_legs_channels_
 def test_the_table_is_also_written_as_parquet(archive, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     out = tmp_path / "summary.parquet"
-    done = cli("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(archive["db"]),
-               "--out", str(out))
+    db = own_copy(archive, tmp_path)
+    done = cli("batch", *map(str, ARCHIVE), "--resume", "--workers", "2", "--db", str(db), "--out", str(out))
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out).to_pylist()
     csv_rows = {r["path"]: r for r in archive["rows"]}
