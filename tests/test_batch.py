@@ -801,6 +801,59 @@ def test_a_stop_while_the_batch_reads_its_inputs_is_one_line_and_nothing_written
     assert not db.exists() and out.read_text() == "path,status\nearlier.wav,scored\n"
 
 
+_STOPPED_AT = """
+import importlib, signal, sys
+from monitor.cli import main
+module, name, sig = importlib.import_module(sys.argv[1]), sys.argv[2], signal.Signals[sys.argv[3]]
+reached = getattr(module, name)
+
+def stopped_there(*args, **kwargs):
+    signal.raise_signal(sig)  # its handler runs before this returns: the stop lands here, every time
+    return reached(*args, **kwargs)
+
+setattr(module, name, stopped_there)
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _batch_stopped_at(where: str, sig: str, *args: object) -> subprocess.CompletedProcess:
+    """``call-monitor batch ARGS`` sent ``sig`` (to itself, as Ctrl-C or ``kill`` would send it) as it
+    calls ``where`` (``module:function``, the function the batch looks up there when it calls it)."""
+    module, name = where.split(":")
+    return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, "batch", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+@pytest.mark.parametrize("sig, status, said", [("SIGTERM", 143, "stopped by SIGTERM"), ("SIGINT", 130, "interrupted")])
+def test_a_stop_between_reading_the_inputs_and_starting_the_cluster_is_said_as_in_every_other_phase(
+        tmp_path, sig, status, said):
+    """A stop as the batch makes its last check before the cluster starts (the database it will make,
+    once the inputs are read and checked): one line saying nothing was scored or stored, the exit
+    status of a stop, no worker started and no database made (it was said by nothing, before)."""
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    done = _batch_stopped_at("monitor.delivery.store:making_problem", sig, ARCHIVE[0], "-j", "1", "--db", db,
+                             "--out", out)
+    assert done.returncode == status, done.stderr
+    assert done.stderr.splitlines() == [f"call-monitor: error: {said} while the Dask cluster started: nothing was "
+                                        "scored or stored"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_stop_once_every_call_is_scored_while_the_table_is_written_is_said_as_a_stop_while_scoring(tmp_path):
+    """A stop after the last call is stored, as the table is written: the line of a stop while
+    scoring (every call scored is in the database; --resume writes the table), exit 143; the call
+    stays stored and no table is left half-written."""
+    x, rate = sf.read(ARCHIVE[0], frames=8000 * 10, dtype="float32")
+    sf.write(tmp_path / "call.wav", x, rate)
+    db, out = tmp_path / "events.db", tmp_path / "summary.csv"
+    done = _batch_stopped_at("monitor.batch.table:write_table", "SIGTERM", tmp_path / "call.wav", "-j", "1",
+                             "--quiet", "--db", db, "--out", out)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in "
+                                        f"{db}; the same command with --resume scores the rest and writes {out}"]
+    assert len(db_rows(db, "SELECT id FROM calls")) == 1 and not out.exists()
+
+
 def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
     """``timeout`` or systemd stopping a batch (the whole group, as both do): the same one line,
     every call scored so far in the ledger, and the exit status a shell gives SIGTERM."""

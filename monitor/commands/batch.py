@@ -113,19 +113,25 @@ class _Inputs:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The batch, a stop (Ctrl-C, SIGTERM) in any of its phases said in one line (:func:`_stop_line`)."""
+    phase = _Phase()
+    try:
+        return _batch(args, phase)
+    except KeyboardInterrupt as stop:
+        error(_stop_line(stop, phase, args.out))
+        return exit_status_of(stop)
+
+
+def _batch(args: argparse.Namespace, phase: _Phase) -> int:
     problem = _check_args(args)
     if problem:
         error(problem)
         return ExitStatus.BAD_SETUP
-    try:
-        inputs = _read_inputs(args)
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while a large manifest or folder is read and checked
-        error(f"{stopped_by(stop)} while the batch read its inputs: nothing was scored or stored; the same "
-              "command with --resume starts again, skipping the calls scored before")
-        return exit_status_of(stop)
+    inputs = _read_inputs(args)
     if isinstance(inputs, ExitStatus):
         return inputs
-    status = _run(args, inputs.cfg, inputs.jobs, inputs.unopened)
+    phase.now = STARTING
+    status = _run(args, inputs.cfg, inputs.jobs, inputs.unopened, phase)
     return ExitStatus.FAILED if inputs.unsearched and status == ExitStatus.OK else status
 
 
@@ -166,12 +172,32 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
     return _Inputs(cfg, jobs, unopened, bool(unsearched))
 
 
-def _stop_line(stop: KeyboardInterrupt, db: str | None, out: str | None) -> str:
-    """What a batch stopped by ``stop`` says: nothing done, while the cluster started (``db`` None:
-    the database not opened yet), else where the calls scored so far are."""
-    if db is None:
-        return f"{stopped_by(stop)} while the Dask cluster started: nothing was scored or stored"
-    return (f"{stopped_by(stop)}: every call scored before it is in {db}; the same command with --resume "
+READING = ("while the batch read its inputs: nothing was scored or stored; the same command with --resume starts "
+           "again, skipping the calls scored before")
+"""What a stop while the inputs are read and checked (a large manifest or folder) says after its cause."""
+LOADING = "while the speech model loaded: nothing was scored or stored"
+"""What a stop while the speech model is loaded once on the client (``--transcribe``) says."""
+STARTING = "while the Dask cluster started: nothing was scored or stored"
+"""What a stop from the end of the inputs' check until the cluster is there says: the database
+is made only then."""
+
+
+@dataclass
+class _Phase:
+    """Where a batch is, for the one line a stop there says (:func:`_stop_line`): ``now`` one of
+    :data:`READING`, :data:`LOADING`, :data:`STARTING`, or once the cluster is there and the
+    database open, ``db`` (the calls scored so far are in it)."""
+
+    now: str = READING
+    db: str | None = None
+
+
+def _stop_line(stop: KeyboardInterrupt, phase: _Phase, out: str | None) -> str:
+    """What a batch stopped by ``stop`` in ``phase`` says: nothing done, before its database was
+    opened, else where the calls scored so far are."""
+    if phase.db is None:
+        return f"{stopped_by(stop)} {phase.now}"
+    return (f"{stopped_by(stop)}: every call scored before it is in {phase.db}; the same command with --resume "
             "scores the rest" + (f" and writes {out}" if out else ""))
 
 
@@ -190,21 +216,21 @@ def _local_workers(args: argparse.Namespace, calls: int) -> int | None:
     return local_workers(asked, calls)
 
 
-def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
+def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
     from ..batch.ledger import BatchStore
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
     from ..batch.table import write_table
     from ..delivery.store import StoreError, lasting_problem, making_problem
     from ..transcription.vosk_models import ModelError
 
+    if args.transcribe:
+        phase.now = LOADING
     try:  # before the database: a speech model that will not load leaves nothing made or touched
         model_info = transcription_model(cfg, args.model) if args.transcribe else None
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while the model loads: nothing made yet
-        error(f"{stopped_by(stop)} while the speech model loaded: nothing was scored or stored")
-        return exit_status_of(stop)
+    phase.now = STARTING
     if model_info is not None:
         from ..transcription.setup import TranscriptionSetup
         for note in TranscriptionSetup.notes(cfg, model_info):
@@ -221,6 +247,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
         with dask_client(opts) as client:
             try:  # once the cluster is there: a scheduler that cannot be reached leaves no database made
                 store = BatchStore.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
+                phase.db = str(store.path)
             except StoreError as err:
                 error(str(err))
                 return ExitStatus.BAD_SETUP
@@ -231,9 +258,6 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str]) -> int:
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
-        error(_stop_line(stop, None if store is None else str(store.path), args.out))
-        return exit_status_of(stop)
     finally:
         if store is not None:
             store.close()
