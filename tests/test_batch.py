@@ -1552,3 +1552,19 @@ def test_a_worker_reports_its_own_peak_memory_not_that_of_the_process_that_start
               "text=True, check=True).stdout)")
     done = subprocess.run([PY, "-c", parent, str(ROOT)], capture_output=True, text=True, check=True, timeout=120)
     assert 10.0 < float(done.stdout) < 200.0, done.stdout
+
+
+def test_the_process_transcribing_a_call_whose_task_was_cancelled_is_ended_and_the_call_given_up():
+    """A worker waits for the process it forked to transcribe a call: once the call's task is
+    cancelled (its batch on a running cluster stopped), that process is ended and reaped, and the
+    call given up, rather than its words decoded to the end for no one."""
+    from monitor.batch.score import CallCancelled, _in_forked_child
+    before, forked = set(child_processes(os.getpid())), []
+
+    def cancelled() -> bool:
+        forked.extend(set(child_processes(os.getpid())) - before)
+        return True
+    with pytest.raises(CallCancelled):
+        _in_forked_child(time.sleep, 600, cancelled=cancelled)
+    assert len(forked) == 1 and not process_alive(forked[0])
+    assert set(child_processes(os.getpid())) == before

@@ -12,7 +12,9 @@ import subprocess
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import CALLS, PY, ROOT, call_monitor as cli, scheduler_address, wait_for
 
@@ -183,3 +185,65 @@ def test_a_recording_the_client_may_not_read_is_left_to_the_workers_who_may(clus
                permissions_bind=True)
     assert done.returncode == 0, done.stderr
     assert [(r["path"], r["status"]) for r in _rows(out)] == [(str(private), "scored")]
+
+
+def _tasks_of_batches(client) -> dict[str, dict[str, str]]:
+    """The batch's tasks (``callmonitor-score-...``) each process of the cluster holds, by their
+    state: the scheduler's (``"scheduler"``) and each worker's own, by its address."""
+    def ours(tasks) -> dict[str, str]:
+        return {str(key): task.state for key, task in tasks.items() if str(key).startswith("callmonitor-score-")}
+    held = {"scheduler": client.run_on_scheduler(lambda dask_scheduler: ours(dask_scheduler.tasks))}
+    held.update(client.run(lambda dask_worker: ours(dask_worker.state.tasks)))
+    return held
+
+
+def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_and_says_so(tmp_path):
+    """SIGTERM to a batch on a running cluster while its worker scores an hour-long call: the batch
+    cancels the call it sent (a task Dask cannot interrupt would be scored to its end for no one,
+    the worker's thread kept from the next batch), says so in its one line and exits 143; soon
+    after, neither the scheduler nor the worker holds a task of the batch, running or cancelled, and
+    the worker scores the next batch's call."""
+    x, rate = sf.read(FILES[1], dtype="int16")
+    hour = tmp_path / "hour.flac"
+    with sf.SoundFile(hour, "w", rate, x.shape[1], "PCM_16", format="FLAC") as out:
+        for _ in range(int(np.ceil(3600 * rate / len(x)))):
+            out.write(x)
+    info = tmp_path / "scheduler.json"
+    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
+    from distributed import Client
+    try:
+        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
+        address = scheduler_address(info)
+        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log"))
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=90)
+            db = tmp_path / "events.db"
+            batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(hour), "--scheduler", address, "--db",
+                                      str(db), "--quiet"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                def scoring() -> bool:
+                    return "executing" in [state for worker, held in _tasks_of_batches(client).items()
+                                           if worker != "scheduler" for state in held.values()]
+                assert wait_for(scoring, 120), _tasks_of_batches(client)
+                batch.send_signal(signal.SIGTERM)
+                _, err = batch.communicate(timeout=60)
+            finally:
+                if batch.poll() is None:
+                    batch.kill()
+                    batch.wait()
+            assert batch.returncode == 143, err
+            assert err.splitlines() == [
+                f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; the 1 call(s) sent "
+                "to the cluster and not yet scored were cancelled there; the same command with --resume scores the "
+                "rest"]
+            nothing = {"scheduler": {}, **{worker: {} for worker in client.scheduler_info()["workers"]}}
+            assert wait_for(lambda: _tasks_of_batches(client) == nothing, 10), _tasks_of_batches(client)
+        short = tmp_path / "short.wav"
+        sf.write(short, x[: 10 * rate], rate)
+        after = cli("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
+        assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
+    finally:
+        for proc in reversed(started):
+            _stop(proc)

@@ -89,6 +89,9 @@ class BatchOutcome:
     workers: int = 0
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     """Peak resident memory of each worker process (by pid) that scored a call."""
+    cancelled: int = 0
+    """Calls under way on a running cluster (``--scheduler``) whose tasks the batch cancelled as it
+    stopped (:meth:`BatchRun.run`)."""
 
     @property
     def xrt(self) -> float:
@@ -418,6 +421,7 @@ class BatchRun:
         threads = max(1, sum(self.client.nthreads().values()))
         self.outcome.workers = len(self.client.nthreads())
         pending, by_key = (j for j in jobs if j.index not in unopened), {}
+        in_flight: dict[str, Any] = {}
         done = as_completed()
         progress = _Progress(len(jobs) - len(unopened), self.opts.progress)
         t0 = time.perf_counter()
@@ -430,6 +434,7 @@ class BatchRun:
             fut = self.client.submit(score_call, job, self.toml, self.chash, known, self.opts.transcribe,
                                      key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}", pure=False)
             by_key[fut.key] = job
+            in_flight[fut.key] = fut
             done.add(fut)
 
         try:
@@ -439,6 +444,7 @@ class BatchRun:
                 job = by_key.pop(fut.key)
                 result = self._result(fut, job)
                 fut.release()
+                in_flight.pop(fut.key, None)
                 if result.skipped and not self._take_earlier(result):
                     submit(job, known={})  # the ledger lost the row: score it again
                     continue
@@ -447,11 +453,25 @@ class BatchRun:
                 self.outcome.wall_s = time.perf_counter() - t0
                 progress.update(self.outcome)
                 submit(next(pending, None))
+        except KeyboardInterrupt:
+            self._cancel(list(in_flight.values()))
+            raise
         finally:
             progress.close()
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
+
+    def _cancel(self, futures: list[Any]) -> None:
+        """For a stop (Ctrl-C, SIGTERM): on a running cluster (``--scheduler``), cancel ``futures``,
+        the calls submitted and not yet taken, and count them (:attr:`BatchOutcome.cancelled`); a
+        task already running ends at its next block (:func:`~monitor.batch.score.task_cancelled`)
+        rather than scoring its call to the end for no one. (A local cluster's workers are ended
+        with it: :func:`_busy_ended`.)"""
+        if not self.opts.scheduler or not futures:
+            return
+        self.client.cancel(futures, reason="the batch stopped")
+        self.outcome.cancelled = len(futures)
 
     @staticmethod
     def _result(fut: Any, job: CallJob) -> CallResult:

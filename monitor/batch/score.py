@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import select
+import signal
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ..capture.audio_files import AudioFileError
 from ..config import Config, config_from_toml
@@ -22,7 +24,7 @@ from ..events import Event
 from ..files import content_hash
 from ..transcription.vosk_models import ModelError
 from ..pipeline import RECOGNIZER_FAILURE, CallPipeline, recording_chunks, run_source
-from ..capture.sources import FileSource
+from ..capture.sources import Chunk, FileSource
 from .inputs import BATCH_CHOOSE_LEGS, CallJob
 from .table import QUIET_JOIN, call_row
 
@@ -56,6 +58,45 @@ class CallResult:
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     worker_pid: int = 0
+
+
+class CallCancelled(Exception):
+    """The call's task was cancelled while it ran (its batch stopped, or went away): its scoring
+    ends where it is, its result wanted by no one."""
+
+
+CANCEL_LOOK_S = 0.25
+"""How often a worker waiting for the process that transcribes its call looks whether the call's
+task was cancelled (an acoustic-only call looks at every block it reads)."""
+
+
+def task_cancelled() -> Callable[[], bool]:
+    """Whether the Dask task this thread runs has been cancelled, as its worker's own state of the
+    task says (the scheduler freed it: its client cancelled it or went away), a check cheap enough
+    for every block of a call; outside a Dask task (replay, a test), never.
+
+    Dask cannot interrupt a task's thread: a cancelled one runs on, its worker marking it cancelled
+    until it returns, so a call scored on a remote cluster would be scored to its end for no one,
+    keeping the worker's thread from the calls of the next batch."""
+    try:
+        from distributed import get_worker
+        from distributed.utils import thread_state
+        worker, key = get_worker(), thread_state.key
+    except (ImportError, ValueError, AttributeError):  # not in a task
+        return lambda: False
+
+    def cancelled() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state == "cancelled"
+    return cancelled
+
+
+def _until_cancelled(chunks: Iterator[Chunk], cancelled: Callable[[], bool]) -> Iterator[Chunk]:
+    """``chunks`` as they come, until ``cancelled()``: then :class:`CallCancelled`."""
+    for chunk in chunks:
+        if cancelled():
+            raise CallCancelled
+        yield chunk
 
 
 def _cpu_s() -> float:
@@ -92,14 +133,16 @@ def _transcription(transcribe: bool) -> Any:
     return setup
 
 
-def _in_forked_child(fn: Callable[..., Any], *args: Any) -> Any:
+def _in_forked_child(fn: Callable[..., Any], *args: Any, cancelled: Callable[[], bool] = lambda: False) -> Any:
     """``fn(*args)`` in a child forked from this process, its result (or exception) sent back pickled.
 
     Vosk's recognition of a call depends on what the process decoded before (the same audio
     decoded twice in one process gives different words), so each transcribed call is decoded in
     a fresh copy of the worker, its model loaded and never used: the words of a call are then
     those ``replay`` gives for that recording alone, whichever calls the worker scored before.
-    (``os.fork`` itself: Dask's worker processes are daemonic and multiprocessing refuses them children.)"""
+    (``os.fork`` itself: Dask's worker processes are daemonic and multiprocessing refuses them children.)
+    Once ``cancelled()`` (looked at every :data:`CANCEL_LOOK_S` while it waits), the child is
+    ended (SIGKILL) and :class:`CallCancelled` raised."""
     read_fd, write_fd = os.pipe()
     worker = os.getpid()
     pid = os.fork()
@@ -108,8 +151,14 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any) -> Any:
         os.close(read_fd)
         _child(write_fd, fn, args)
     os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as fh:
-        data = fh.read()
+    try:
+        data = _read_until_cancelled(read_fd, cancelled)
+    except CallCancelled:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(read_fd)
     _, status = os.waitpid(pid, 0)
     if not data:
         raise RuntimeError(f"the transcribing process died (wait status {status})")
@@ -119,6 +168,20 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any) -> Any:
     if value.audio:
         raise AudioFileError(value.message)
     raise RuntimeError(f"{value.kind}: {value.message}")
+
+
+def _read_until_cancelled(fd: int, cancelled: Callable[[], bool]) -> bytes:
+    """All ``fd`` gives up to its end, or :class:`CallCancelled` once ``cancelled()``."""
+    parts: list[bytes] = []
+    while True:
+        if not select.select([fd], [], [], CANCEL_LOOK_S)[0]:
+            if cancelled():
+                raise CallCancelled
+            continue
+        part = os.read(fd, 1 << 16)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
 
 
 PR_SET_PDEATHSIG = 1
@@ -132,7 +195,6 @@ def _ended_with(worker: int) -> None:
     end Dask waits for before the batch can exit. (It is the forking thread's end that counts: that
     thread waits for the child, so it ends only with the worker.)"""
     import ctypes
-    import signal
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # no prctl here
@@ -170,12 +232,14 @@ def _said_by_the_client(record: logging.LogRecord) -> bool:
     return not getattr(record, RECOGNIZER_FAILURE, False)
 
 
-def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list[Event], dict[str, Any]]:
+def run_call(job: CallJob, cfg: Config, transcription: Any = None,
+             cancelled: Callable[[], bool] = lambda: False) -> tuple[list[Event], dict[str, Any]]:
     """Replay ``job`` exactly as ``call-monitor replay`` does (2 s blocks, no pacing), without a
     store. Returns the events and the recording's facts (with ``recognizer_errors``: the failures
     of a leg's recognizer, after which the call went on without its words, and ``unread_channels``:
     :meth:`~monitor.capture.sources.FileSource.unread_channels`, or for a mono recording
-    :attr:`~monitor.capture.sources.FileSource.legs_not_there`). Raises AudioFileError."""
+    :attr:`~monitor.capture.sources.FileSource.legs_not_there`). Raises AudioFileError, and
+    :class:`CallCancelled` once ``cancelled()`` (looked at before each block)."""
     src = FileSource(job.path, caller_channel=job.caller_channel, agent_channel=job.agent_channel,
                      realtime=False, block_s=2.0)
     extra = transcription.for_call(src.rate, src.legs) if transcription is not None else {}
@@ -183,7 +247,8 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None) -> tuple[list
     pipeline_log = logging.getLogger(CallPipeline.__module__)
     pipeline_log.addFilter(_said_by_the_client)
     try:
-        events = run_source(pipeline, recording_chunks(pipeline, src, job.legs_turned), [])
+        events = run_source(pipeline, _until_cancelled(recording_chunks(pipeline, src, job.legs_turned), cancelled),
+                            [])
     finally:
         pipeline_log.removeFilter(_said_by_the_client)
     flaws = pipeline.flaws  # as replay reads them: one wording, kept in the row and with the stored call
@@ -221,9 +286,11 @@ def score_call(job: CallJob, config_toml: str, config_hash: str,
         cfg = config_from_toml(config_toml, "batch configuration")
         transcription = _transcription(transcribe)
         if transcription is None:
-            events, facts = run_call(job, cfg)
+            events, facts = run_call(job, cfg, cancelled=task_cancelled())
         else:
-            events, facts = _in_forked_child(run_call, job, cfg, transcription)
+            events, facts = _in_forked_child(run_call, job, cfg, transcription, cancelled=task_cancelled())
+    except CallCancelled:  # the result goes to no one: the row says why, should anyone read it
+        return CallResult(job, content_hash=digest, error=f"{job.path}: cancelled while it was scored")
     except AudioFileError as err:
         return CallResult(job, content_hash=digest, error=str(err))
     except ModelError as err:

@@ -13,6 +13,7 @@ from .common import ExitStatus, add_config_options, exit_status_of, stopped_by
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob
+    from ..batch.runner import BatchOutcome
     from ..config import Config
 
 
@@ -190,15 +191,20 @@ class _Phase:
 
     now: str = READING
     db: str | None = None
+    outcome: BatchOutcome | None = None
+    """What the batch has done so far, once it scores (the calls it cancelled on a running cluster
+    as it stopped: :attr:`~monitor.batch.runner.BatchOutcome.cancelled`)."""
 
 
 def _stop_line(stop: KeyboardInterrupt, phase: _Phase, out: str | None) -> str:
     """What a batch stopped by ``stop`` in ``phase`` says: nothing done, before its database was
-    opened, else where the calls scored so far are."""
+    opened, else where the calls scored so far are (and the calls cancelled on the cluster)."""
     if phase.db is None:
         return f"{stopped_by(stop)} {phase.now}"
-    return (f"{stopped_by(stop)}: every call scored before it is in {phase.db}; the same command with --resume "
-            "scores the rest" + (f" and writes {out}" if out else ""))
+    n = phase.outcome.cancelled if phase.outcome is not None else 0
+    cancelled = f"; the {n} call(s) sent to the cluster and not yet scored were cancelled there" if n else ""
+    return (f"{stopped_by(stop)}: every call scored before it is in {phase.db}{cancelled}; the same command with "
+            "--resume scores the rest" + (f" and writes {out}" if out else ""))
 
 
 def _local_workers(args: argparse.Namespace, calls: int) -> int | None:
@@ -254,7 +260,9 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
             if opts.scheduler and not client.scheduler_info().get("workers"):
                 warning(f"{opts.scheduler}: the scheduler has no workers yet; the batch waits for them "
                         f"(start them with: dask worker {opts.scheduler} --nthreads 1)")
-            outcome = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning).run(jobs, unopened)
+            batch = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning)
+            phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
+            outcome = batch.run(jobs, unopened)
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
