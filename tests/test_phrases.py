@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.events import Word, WordsEvent
-from monitor.transcription.phrases import DEFAULT_PHRASES_EN, PhraseMatcher, PhraseSpotter, normalize
+from monitor.transcription.phrases import DEFAULT_PHRASES_EN, NEGATION, PhraseMatcher, PhraseSpotter, normalize
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,72 @@ def test_ordinary_support_call_sentences_do_not_match(english, text):
     assert english.match(text) == [], english.match(text)
 
 
+@pytest.mark.parametrize("text", [
+    "i can breathe fine now",
+    "i can breathe",
+    "i can catch my breath now",
+    "no chest pain",
+    "i don't have chest pain",
+    "i do not have any chest pain",
+    "i never had chest pain",
+    "there is no pressure in my chest",
+    "no pain in my chest",
+    "i'm not out of breath",
+    "i'm not short of breath anymore",
+    "my chest does not hurt",
+    "my chest doesn't hurt",
+    "i'm not dizzy",
+    "i don't feel dizzy",
+    "i'm not going to faint",
+    "it's not a heart attack",
+    "i don't need an ambulance",
+    "i can move my arm",
+])
+def test_a_negation_is_no_recognition_slip(english, text):
+    """"i can breathe" is one small word from "i can not breathe" (0.21, under the tolerance 0.3), and
+    "no chest pain" holds "chest pain" whole: both matched. A negation word is matched only by one,
+    and a stretch within a couple of words after one is not a phrase that carries none."""
+    assert english.match(text) == [], english.match(text)
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("i can not breathe", "i can't breathe"),
+    ("i cant breathe", "i can't breathe"),
+    ("i really can't breathe", "i can't breathe"),
+    ("i can not breed", "i can't breathe"),
+    ("i cant breed", "i can't breathe"),
+    ("i can not catch my breast", "i can't catch my breath"),
+    ("my chest hurts", "my chest hurts"),
+    ("my chest hurt", "my chest hurts"),
+    ("chest pain", "chest pain"),
+    ("i have chest pain", "chest pain"),
+    ("no my chest hurts", "my chest hurts"),
+    ("no no please help me", "please help me"),
+    ("i'm not sure but my chest hurts", "my chest hurts"),
+    ("no it's not the bill my chest hurts", "my chest hurts"),
+    ("i can't log in and now i have chest pain", "chest pain"),
+])
+def test_true_phrases_survive_negation_nearby_and_recognition_slips(english, text, phrase):
+    """Vosk writes "can't" as "can not" or "cant"; a negation before a clause of its own ("no, my
+    chest hurts": the recognizer writes no comma) or cut off by "but" leaves a phrase after it."""
+    m = best(english, text)
+    assert m is not None and m.phrase == phrase, english.match(text)
+
+
+def test_a_phrase_denied_once_and_said_later_is_found_where_it_is_said(english):
+    text = "i don't have chest pain now chest pain"
+    found = english.match(text)
+    assert [(m.phrase, m.start_word) for m in found] == [("chest pain", 6)]
+
+
+def test_negation_is_english_only_and_other_languages_match_as_before():
+    assert set(NEGATION) == {"en"}
+    assert PhraseMatcher(["chest pain"], language="ko").match("no chest pain") != []
+    assert PhraseMatcher(["chest pain"]).match("no chest pain") != []
+    ko = PhraseMatcher({"chest": ["가슴이 아파요"]}, language="ko")
+    assert best(ko, "아니 가슴이 아파요").phrase == "가슴이 아파요"
+
+
 def test_a_match_names_its_words_in_the_original_text(english):
     text = "Hello, yes. I can't catch my breath, sorry."
     m = best(english, text)
@@ -132,6 +198,15 @@ def test_a_phrase_split_across_two_final_results_is_found_once(english):
     assert hits[0].start_s == 1.0 and hits[0].end_s == pytest.approx(4.8) and hits[0].t == pytest.approx(4.8)
     third = WordsEvent(t=9.0, final=True, words=words(("okay", 8.0)), text="okay")
     assert spot.push(third) == []
+
+
+def test_a_negation_in_the_previous_final_result_still_reaches_the_phrase(english):
+    """The recognizer may end an utterance between "i don't have" and "chest pain": the words kept
+    from the earlier result carry the negation to the phrase."""
+    spot = PhraseSpotter(english)
+    first = WordsEvent(t=3.0, final=True, words=words(("i", 1.0), ("don't", 1.3), ("have", 1.6)), text="i don't have")
+    second = WordsEvent(t=6.0, final=True, words=words(("chest", 4.5), ("pain", 4.9)), text="chest pain")
+    assert spot.push(first) == [] and spot.push(second) == []
 
 
 def test_partial_results_are_not_matched(english):

@@ -20,14 +20,29 @@ is at most ``max_distance``:
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
 Korean, English or any other list works the same way; only the default phrase
-list and the contraction table are English.
+list and the per-language tables (:data:`EXPANSIONS`, :data:`NEGATION`) are English.
+
+Tolerance is for recognition slips, never for a change of meaning: with a language's
+:class:`Negation` (English only, :data:`NEGATION`), a negation word (``not``, ``no``,
+``never``, ...; ``can't`` is ``can not`` once expanded) is matched only by a negation word:
+
+* a phrase that carries a negation (``i can't breathe``) matches only a stretch where each
+  of its negation words meets one (``i can breathe`` is no slip of it, however close);
+* a negation word of the text is never inside a stretch of a phrase that carries none
+  (``my chest does not hurt`` is no ``my chest hurts``), and such a phrase does not match a
+  stretch in a negation's scope: a negation word within :attr:`Negation.reach` words before
+  it (``no chest pain``, ``i don't have chest pain``, ``i'm not out of breath``), unless a
+  word that starts a clause of its own (a subject, ``but``; :attr:`Negation.scope_ends`)
+  comes between or begins the stretch (``no, my chest hurts``, ``i'm not sure but my chest
+  hurts`` still match). This is the window-and-terminator scope of the NegEx algorithm
+  (Chapman et al., 2001), on the recognizer's words, which carry no punctuation.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
@@ -49,12 +64,59 @@ EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "can't": "can not", "cant": "can not", "cannot": "can not", "won't": "will not",
         "don't": "do not", "dont": "do not", "doesn't": "does not", "isn't": "is not",
         "i'm": "i am", "im": "i am", "it's": "it is", "i've": "i have", "ive": "i have",
+        "didn't": "did not", "didnt": "did not", "haven't": "have not", "havent": "have not",
+        "hasn't": "has not", "hasnt": "has not", "hadn't": "had not", "aren't": "are not",
+        "arent": "are not", "wasn't": "was not", "wasnt": "was not", "weren't": "were not",
+        "couldn't": "could not", "couldnt": "could not", "wouldn't": "would not",
+        "shouldn't": "should not", "ain't": "is not", "isnt": "is not", "doesnt": "does not",
         "i'll": "i will", "i'd": "i would", "there's": "there is", "that's": "that is",
         "gonna": "going to", "wanna": "want to", "911": "nine one one", "999": "nine nine nine",
         "112": "one one two", "lightheaded": "light headed",
     }),
 })
 """Per-language token expansions applied to text and phrases alike."""
+
+
+@dataclass(frozen=True)
+class Negation:
+    """How a language negates, in normalised tokens (after :data:`EXPANSIONS`).
+
+    ``words``: the negation words; ``scope_ends``: words that start a clause of their own (subjects,
+    conjunctions), where a negation before them no longer reaches; ``reach``: how many words
+    before a stretch a negation word still negates it (3: ``not``, ``not have``, ``not have any``)."""
+
+    words: frozenset[str] = field(default_factory=frozenset)
+    scope_ends: frozenset[str] = field(default_factory=frozenset)
+    reach: int = 3
+
+    def negated_starts(self, tokens: Sequence[str]) -> list[bool]:
+        """For each token, whether a stretch starting at it lies in a negation's scope."""
+        out = []
+        for j, tok in enumerate(tokens):
+            negated = False
+            if tok not in self.scope_ends:
+                for before in reversed(tokens[max(0, j - self.reach):j]):
+                    if before in self.words:
+                        negated = True
+                        break
+                    if before in self.scope_ends:
+                        break
+            out.append(negated)
+        return out
+
+
+NO_NEGATION = Negation()
+"""A language without a negation table: negation words are words like any other."""
+
+NEGATION: Mapping[str, Negation] = MappingProxyType({
+    "en": Negation(
+        words=frozenset({"not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without"}),
+        scope_ends=frozenset({
+            "i", "me", "my", "you", "your", "he", "him", "his", "she", "her", "it", "its", "we", "us", "our",
+            "they", "them", "their", "there", "this", "that", "someone", "somebody", "please",
+            "but", "because", "cause", "so", "though", "although", "however", "yet", "except", "now"})),
+})
+"""Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
 _TOKEN = re.compile(r"[\w']+", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
@@ -139,19 +201,21 @@ class PhraseMatcher:
 
     ``phrases``: a list, or lists by category (e.g. :data:`DEFAULT_PHRASES_EN`).
     ``max_distance``: largest normalised distance that still matches.
-    ``language``: picks the expansions of :data:`EXPANSIONS` (none by default).
+    ``language``: picks the expansions of :data:`EXPANSIONS` and the negation of :data:`NEGATION`
+    (none by default); ``expansions`` and ``negation`` give them instead.
     """
 
     def __init__(self, phrases: Mapping[str, Sequence[str]] | Sequence[str],
                  max_distance: float = DEFAULT_MAX_DISTANCE, *, language: str | None = None,
-                 expansions: Mapping[str, str] | None = None) -> None:
+                 expansions: Mapping[str, str] | None = None, negation: Negation | None = None) -> None:
         if isinstance(phrases, str):
             raise TypeError("phrases: give a list of phrases, not one string")
         if not 0.0 <= max_distance < 1.0:
             raise ValueError(f"max_distance must be in [0, 1), got {max_distance}")
         self.max_distance = float(max_distance)
-        self.expansions: Mapping[str, str] = (
-            expansions if expansions is not None else EXPANSIONS.get((language or "").split("-")[0], {}))
+        base = (language or "").split("-")[0]
+        self.expansions: Mapping[str, str] = expansions if expansions is not None else EXPANSIONS.get(base, {})
+        self.negation: Negation = negation if negation is not None else NEGATION.get(base, NO_NEGATION)
         items: Iterable[tuple[str, str]]
         if isinstance(phrases, Mapping):
             items = ((str(cat), p) for cat, ps in phrases.items() for p in ps)
@@ -179,9 +243,10 @@ class PhraseMatcher:
         if not tokens:
             return []
         words = text.split()
+        text_negation = _Polarity([t in self.negation.words for t in tokens], self.negation.negated_starts(tokens))
         found: list[PhraseMatch] = []
         for phrase, cat, ptoks, weights in self._phrases:
-            best = _best_span(ptoks, weights, tokens)
+            best = _best_span(ptoks, weights, tokens, [t in self.negation.words for t in ptoks], text_negation)
             if best is None:
                 continue
             score, a, b = best
@@ -198,33 +263,56 @@ class PhraseMatcher:
         return kept
 
 
-def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str]) -> tuple[float, int, int] | None:
-    """Lowest-cost stretch of ``ttoks`` for the phrase: (normalised cost, start, end)."""
+@dataclass(frozen=True)
+class _Polarity:
+    """A text's negation, token by token: ``words`` (a negation word), ``negated_starts``
+    (:meth:`Negation.negated_starts`)."""
+
+    words: Sequence[bool]
+    negated_starts: Sequence[bool]
+
+
+def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str], pneg: Sequence[bool],
+               tneg: _Polarity) -> tuple[float, int, int] | None:
+    """Lowest-cost stretch of ``ttoks`` for the phrase: (normalised cost, start, end).
+
+    ``pneg``: which phrase words are negation words; ``tneg``: the text's. A negation word is
+    matched only by one (never missing, extra, or one of joined pieces), and a phrase without one
+    starts no stretch in a negation's scope (the module's docstring)."""
     m, n = len(ptoks), len(ttoks)
     total = float(sum(weights))
     inf = float("inf")
     tlen = [len(_chars(t)) for t in ttoks]
+    negated = tneg.words
     # D[i][j]: cost of phrase[:i] ending at transcript[:j]; S: start index of that stretch
-    D = [[0.0] * (n + 1) for _ in range(m + 1)]
+    if any(pneg):
+        D = [[0.0] * (n + 1)] + [[0.0] * (n + 1) for _ in range(m)]
+    else:  # a stretch in a negation's scope is not this phrase
+        D = [[inf if j < n and tneg.negated_starts[j] else 0.0 for j in range(n + 1)]] + \
+            [[0.0] * (n + 1) for _ in range(m)]
     S = [list(range(n + 1))] + [[0] * (n + 1) for _ in range(m)]
     for i in range(1, m + 1):
-        D[i][0] = D[i - 1][0] + weights[i - 1]
+        wi, pi, ni = weights[i - 1], ptoks[i - 1], pneg[i - 1]
+        D[i][0] = D[i - 1][0] + (inf if ni else wi)
         S[i][0] = 0
-        wi, pi = weights[i - 1], ptoks[i - 1]
         for j in range(1, n + 1):
-            best, start = D[i - 1][j - 1] + wi * word_distance(pi, ttoks[j - 1]), S[i - 1][j - 1]
-            c = D[i - 1][j] + wi  # phrase word missing
+            nj = negated[j - 1]
+            best = D[i - 1][j - 1] + (wi * word_distance(pi, ttoks[j - 1]) if ni == nj else inf)
+            start = S[i - 1][j - 1]
+            c = D[i - 1][j] + (inf if ni else wi)  # phrase word missing
             if c < best:
                 best, start = c, S[i - 1][j]
-            c = D[i][j - 1] + INSERT_COST * tlen[j - 1]  # extra word inside the stretch
+            c = D[i][j - 1] + (inf if nj else INSERT_COST * tlen[j - 1])  # extra word inside the stretch
             if c < best:
                 best, start = c, S[i][j - 1]
             for k in range(2, min(j, MAX_JOIN_PIECES) + 1):  # one phrase word heard as k pieces
+                if ni or any(negated[j - k:j]):
+                    break
                 d = word_distance(pi, "".join(ttoks[j - k:j]))
                 c = D[i - 1][j - k] + wi * d
                 if d <= MAX_JOIN_DISTANCE and c < best:
                     best, start = c, S[i - 1][j - k]
-            if i > 1:  # two phrase words heard as one
+            if i > 1 and not (ni or nj or pneg[i - 2]):  # two phrase words heard as one
                 d = word_distance(ptoks[i - 2] + pi, ttoks[j - 1])
                 c = D[i - 2][j - 1] + (weights[i - 2] + wi) * d
                 if d <= MAX_JOIN_DISTANCE and c < best:
