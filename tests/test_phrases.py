@@ -27,7 +27,74 @@ def test_normalisation_folds_case_punctuation_width_and_contractions():
 
 
 def test_the_default_list_covers_every_kind_of_trouble():
-    assert set(DEFAULT_PHRASES_EN) == {"breathing", "chest", "dizziness", "fainting", "heart_or_stroke", "help"}
+    assert set(DEFAULT_PHRASES_EN) == {"breathing", "chest", "dizziness", "fainting", "heart_or_stroke", "dying",
+                                       "help"}
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("i think i'm dying", "i'm dying"),
+    ("i feel like i'm dying", "i'm dying"),
+    ("i'm fainting", "i'm fainting"),
+    ("i think i'm blacking out", "i'm blacking out"),
+    ("i feel like i'm going to pass out", "going to pass out"),
+    ("i think i'm having a heart attack", "heart attack"),
+    ("i can't catch my breath", "i can't catch my breath"),
+    ("i can hardly breathe", "i can hardly breathe"),
+    ("i can barely breathe", "i can barely breathe"),
+    ("i'm struggling to breathe", "struggling to breathe"),
+    ("i can't get enough air", "i can't get enough air"),
+    ("my chest feels tight", "my chest feels tight"),
+    ("there's a pressure in my chest", "pressure in my chest"),
+    ("my arm is numb", "my arm is numb"),
+    ("i've got numbness in my arm", "numbness in my arm"),
+    ("i can't move my arm", "i can't move my arm"),
+    ("please call an ambulance", "call an ambulance"),
+    ("somebody help me", "somebody help me"),
+    ("please help me", "please help me"),
+])
+def test_the_default_list_has_what_a_caller_in_a_medical_emergency_says(english, text, phrase):
+    m = best(english, text)
+    assert m is not None and m.phrase == phrase, english.match(text)
+
+
+def ordinary_caller_lines() -> list[str]:
+    """What callers say on the evaluation corpus's ordinary support calls (tools/eval_data/dialogues.json:
+    each exchange's answer, placeholders filled), and the fixture calls' normal caller's lines."""
+    import json
+    import re
+
+    from conftest import ROOT
+
+    grammar = json.loads((ROOT / "tools" / "eval_data" / "dialogues.json").read_text(encoding="utf-8"))
+    pairs = [pair for domain in grammar["domains"].values()
+             for pair in domain["openings"] + domain["closings"]
+             + [ex for topic in domain["topics"] for ex in topic["exchanges"]]] + grammar["generic"]
+    lines = [answer for _, answer in pairs] + grammar["short_replies"] + grammar["laughs"]
+    normal = json.loads((ROOT / "tools" / "fixture_data" / "normal.json").read_text(encoding="utf-8"))
+    lines += [turn[-1] for turn in normal["dialogue"]["turns"]]
+    return [re.sub(r"\{[^}]*\}", "Sam", line) for line in lines if line]  # a turn the caller does not answer: None
+
+
+def test_ordinary_support_calls_callers_say_no_default_phrase(english):
+    """The corpus's ordinary calls carry no distress words: the default list, with the phrases added
+    for callers dying, fainting or numb, finds none in what their callers say."""
+    lines = ordinary_caller_lines()
+    assert len(lines) > 150
+    found = {line: [m.phrase for m in english.match(line)] for line in lines}
+    assert {line: said for line, said in found.items() if said} == {}
+
+
+@pytest.mark.parametrize("text", [
+    "my phone is dying",
+    "i think it's dying",
+    "the battery is dying",
+    "i passed it on to my wife",
+    "i'm calling about my bill",
+    "my arm feels fine",
+    "call me on one one two three four",
+])
+def test_support_call_sentences_near_the_added_phrases_do_not_match(english, text):
+    assert english.match(text) == [], english.match(text)
 
 
 @pytest.mark.parametrize("text, phrase", [
@@ -95,6 +162,7 @@ def test_ordinary_support_call_sentences_do_not_match(english, text):
     "i'm not going to faint",
     "it's not a heart attack",
     "i don't need an ambulance",
+    "i'm not dying",
     "i can move my arm",
 ])
 def test_a_negation_is_no_recognition_slip(english, text):

@@ -7,16 +7,25 @@ from typing import Mapping
 
 DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "breathing": ("i can't breathe", "i can't catch my breath", "short of breath",
-                  "hard to breathe", "trouble breathing", "out of breath"),
+                  "hard to breathe", "trouble breathing", "out of breath", "i can hardly breathe",
+                  "i can barely breathe", "struggling to breathe", "i can't get enough air"),
     "chest": ("my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
-              "tightness in my chest", "my chest is tight"),
+              "tightness in my chest", "my chest is tight", "my chest feels tight"),
     "dizziness": ("i feel dizzy", "i'm dizzy", "light headed", "lightheaded",
                   "the room is spinning"),
-    "fainting": ("i'm going to faint", "i feel faint", "i'm passing out", "going to pass out"),
-    "heart_or_stroke": ("heart attack", "having a stroke", "my arm is numb", "i can't feel my arm",
-                        "my face is drooping"),
+    "fainting": ("i'm going to faint", "i feel faint", "i'm fainting", "i'm passing out", "going to pass out",
+                 "i'm blacking out"),
+    "heart_or_stroke": ("heart attack", "having a stroke", "my arm is numb", "numbness in my arm",
+                        "i can't feel my arm", "i can't move my arm", "my face is drooping"),
+    "dying": ("i'm dying",),
     "help": ("call an ambulance", "i need an ambulance", "call nine one one", "please help me",
              "somebody help me", "call for help", "i need a doctor"),
 })
 """Default English list by category. "i need help" (bare or with any short word after it)
-is left out on purpose: on a support line every caller says "I need help with my bill"."""
+is left out on purpose: on a support line every caller says "I need help with my bill"; so
+are phrases a support call's words come within the tolerance of: "i'm going to die" (any
+"i'm going to ..."), "i'm choking" ("i'm calling"), "i passed out" ("i passed it on"),
+"my arm feels numb" ("my arm feels fine"), "i think i'm dying" ("i think it's dying", of a
+battery), "call nine nine nine" or "call one one two" ("call me on one one two ...", a phone
+number as the recognizer writes it). "i'm dying" finds "i think i'm dying" and "i feel like i'm
+dying" as well (and "i'm dying to know", a rare idiom on a support line)."""
