@@ -147,6 +147,7 @@ def test_without_a_model_replay_says_so_once_and_runs_acoustic_only(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "acoustic-only" in line]
     assert len(lines) == 1 and "vosk" in lines[0].lower()
+    assert lines[0].startswith("call-monitor: warning: no Vosk model for language 'xx': running acoustic-only; ")
     assert not any(e["type"] == "words" for e in events)
     assert [e["transcribed"] for e in events if e["type"] == "call_summary"] == [False, False]
 

@@ -475,7 +475,7 @@ def test_the_units_daemon_runs_with_every_run_option_given_to_install_service(tm
     token = tmp_path / "t"
     token.write_text("s3cret\n")
     given = ["--caller", "softphone.monitor", "--agent", "mic", "--no-wait-for-source", "--jsonl", "--webhook",
-             "http://127.0.0.1:8640/webhook", "--webhook-token-file", str(token), "--no-notify", "--model", "en-us",
+             "http://127.0.0.1:8640/webhook", "--webhook-token-file", str(token), "--no-notify", "--model", "ko",
              "--socket", "cm.sock", "--db", "e.db", "--log-level", "info"]
     r = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--print", *given], capture_output=True,
                        text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path),

