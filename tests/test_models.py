@@ -226,8 +226,9 @@ def test_a_model_of_another_language_than_configured_and_a_language_without_phra
     korean = resolve_model(model_root / "vosk-model-small-ko", english.transcription.language)
     assert TranscriptionSetup.notes(english, korean) == [
         f"{korean.path} is a 'ko' model, while transcription.language is 'en-us': the calls are transcribed as 'ko'",
-        "no distress phrases for 'ko' in the configuration ([phrases] ko = [...]): words are transcribed, but no "
-        "distress_phrase alert is raised"]
+        "no distress phrases for 'ko' in the configuration (it lists them for 'en' only): words are transcribed, "
+        "but no distress_phrase alert is raised; list phrases in 'ko' ([phrases] ko = [...] in the configuration "
+        "file)"]
     with_phrases = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요"]},
                                user_config=False)
     assert TranscriptionSetup.notes(with_phrases, korean) == []
@@ -245,6 +246,37 @@ def test_a_model_of_another_language_than_configured_and_a_language_without_phra
     verbose = call_monitor("replay", call, "--model", packaged, "--db", tmp_path / "e.db", "-v", env=env)
     assert f"call-monitor: transcribing with the Vosk model at {packaged} (ko; found as explicit)" in \
         verbose.stderr.splitlines(), "-v says which model is used"
+
+
+def test_a_phrase_list_in_another_language_than_the_models_is_said_in_one_warning(model_root, tmp_path):
+    """phrases.language = "en" (the default English list) with the Korean model: the English phrases
+    can never match Korean words, and nothing said so. One warning line names both languages and
+    how to list phrases in the model's; with a Korean list and phrases.language unset, none."""
+    import soundfile as sf
+
+    from monitor.config import load_config
+    from monitor.transcription.setup import TranscriptionSetup
+
+    korean = resolve_model(None, "ko", env=str(model_root))
+    english_list = load_config(None, {"transcription.language": "ko", "phrases.language": "en"}, user_config=False)
+    line = ("the distress phrases are the 'en' list (phrases.language = 'en'), while the model transcribes 'ko': "
+            "none can match its words, and no distress_phrase alert is raised; list phrases in 'ko' ([phrases] "
+            "ko = [...] in the configuration file) and set phrases.language = \"\" (the model's language)")
+    assert TranscriptionSetup.notes(english_list, korean) == [line]
+    korean_list = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요"]}, user_config=False)
+    assert TranscriptionSetup.notes(korean_list, korean) == []
+
+    config = tmp_path / "en-phrases.toml"
+    config.write_text('[transcription]\nlanguage = "ko"\n[phrases]\nlanguage = "en"\n', encoding="utf-8")
+    call = tmp_path / "call.wav"
+    sf.write(call, sf.read(CALLS / "normal_8k.wav", frames=8000 * 3)[0], 8000)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               VOSK_MODEL_PATH=str(model_root))
+    done = call_monitor("replay", call, "--config", config, "--db", tmp_path / "e.db", "-v", env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"call-monitor: transcribing with the Vosk model at {korean.path} (ko; found as VOSK_MODEL_PATH)" in \
+        done.stderr.splitlines(), "the real Korean model is loaded, said with its own language"
+    assert [said for said in done.stderr.splitlines() if "warning:" in said] == [f"call-monitor: warning: {line}"]
 
 
 def test_a_model_asked_for_while_transcription_is_off_is_said_not_ignored(model_root, tmp_path):

@@ -235,7 +235,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
     for note in TranscriptionSetup.notes(cfg, setup.info):
         warning(note)
     logging.getLogger(__name__).info("transcribing with the Vosk model at %s (%s; found as %s)", setup.info.path,
-                                     setup.language or "language unknown", setup.info.source)
+                                     setup.info.language or setup.language or "language unknown", setup.info.source)
     return setup
 
 

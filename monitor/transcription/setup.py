@@ -13,6 +13,11 @@ from .phrases import PhraseMatcher
 from .recognizer import Transcriber
 
 
+def _base(language: str) -> str:
+    """A language code's first part: ``en`` of ``en-us``."""
+    return language.lower().split("-")[0]
+
+
 def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
     """The distress-phrase matcher the configuration gives for ``language`` (default: the
     transcription language); None when that language has no list."""
@@ -70,19 +75,31 @@ class TranscriptionSetup:
     @staticmethod
     def notes(cfg: Config, info: ModelInfo) -> list[str]:
         """What to know about transcribing with ``info``, one line each: a model folder of another
-        language than ``transcription.language`` (its own is transcribed), and a language the
-        configuration lists no distress phrases for (none is spotted)."""
+        language than ``transcription.language`` (its own is transcribed), and a phrase list that
+        cannot match the model's words: none for the language (none is spotted; the languages the
+        configuration has lists for named), or the list ``phrases.language`` picks in another
+        language than the model's."""
         notes = []
         configured = (cfg.transcription.language or "").lower()
         if info.source == "explicit" and info.language and configured \
-                and info.language.split("-")[0] != configured.split("-")[0]:
+                and _base(info.language) != _base(configured):
             notes.append(f"{info.path} is a '{info.language}' model, while transcription.language is "
                          f"'{configured}': the calls are transcribed as '{info.language}'")
         language = TranscriptionSetup.language_of(cfg, info)
+        heard = (info.language or "").lower()
         if matcher_for(cfg, language) is None:
-            notes.append(f"no distress phrases for '{language}' in the configuration ([phrases] "
-                         f"{language.split('-')[0] or 'en'} = [...]): words are transcribed, but no "
-                         "distress_phrase alert is raised")
+            listed = sorted(lang for lang, phrases in cfg.phrases.phrases.items() if phrases)
+            others = f" (it lists them for {', '.join(repr(lang) for lang in listed)} only)" if listed else ""
+            notes.append(f"no distress phrases for '{language}' in the configuration{others}: words are "
+                         f"transcribed, but no distress_phrase alert is raised; list phrases in "
+                         f"'{_base(language) or 'en'}' ([phrases] {_base(language) or 'en'} = [...] in the "
+                         "configuration file)")
+        elif heard and _base(heard) != _base(language):
+            notes.append(f"the distress phrases are the '{language}' list (phrases.language = "
+                         f"'{cfg.phrases.language}'), while the model transcribes '{heard}': none can match its "
+                         f"words, and no distress_phrase alert is raised; list phrases in '{_base(heard)}' "
+                         f"([phrases] {_base(heard)} = [...] in the configuration file) and set phrases.language "
+                         "= \"\" (the model's language)")
         return notes
 
     @staticmethod
