@@ -442,6 +442,43 @@ def test_call_marks_without_a_daemon_are_one_line_errors(tmp_path):
     assert len(default.stderr.strip().splitlines()) == 1
 
 
+def test_call_marks_reach_the_daemon_while_the_configuration_is_broken_and_say_so_in_one_warning(
+        pulse, env, tmp_path):
+    """The configuration broken while the daemon runs (a value a reload would refuse, then TOML that
+    does not parse): a softphone's hook was refused with exit 2, and the call's boundary was lost,
+    though the daemon runs on and only its socket was needed. The mark is sent at the socket status
+    finds (the defaults here) and carried out, exit 0, after one warning line naming the file and
+    its problem, the same line status says. With no daemon answering there, exit 2: the warning,
+    then the error."""
+    cfg = tmp_path / "c.toml"
+    sock = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
+    d = start_daemon(env, tmp_path)
+    try:
+        for broken, problem in (("[delivery]\nbell = 3\n", "delivery.bell: "), ("[delivery\n", "invalid TOML (")):
+            cfg.write_text(broken)
+            warned = [f"call-monitor: warning: configuration not loaded: {cfg}: {problem}"]
+            started = _call(env, "start", "--config", str(cfg))
+            ended = _call(env, "end", "--config", str(cfg))
+            for done, said in ((started, "started"), (ended, "ended")):
+                assert done.returncode == 0 and done.stdout.strip().startswith("call ") \
+                    and done.stdout.strip().endswith(said), done
+                (line,) = done.stderr.splitlines()
+                assert line.startswith(warned[0]) and line.endswith(
+                    f"; the daemon was asked at {sock} (a reload or a start would refuse this configuration)"), line
+            status = subprocess.run([PY, "-m", "monitor.cli", "status", "--config", str(cfg)], env=env,
+                                    capture_output=True, text=True, timeout=30, cwd=ROOT)
+            assert status.stderr == started.stderr, "the same warning as status says"
+        stop_daemon(d)
+    finally:
+        d.kill()
+    assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == ["call-monitor call end"] * 2
+    lost = _call(env, "start", "--config", str(cfg))
+    assert lost.returncode == 2 and lost.stdout == ""
+    warning, error = lost.stderr.splitlines()
+    assert warning.startswith(f"call-monitor: warning: configuration not loaded: {cfg}: invalid TOML (")
+    assert error == f"call-monitor: error: no daemon running (no status socket at {sock})"
+
+
 def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pulse, env, tmp_path):
     """The softphone's stream plays before the daemon starts and never ends (it plays silence
     between calls): two calls 6 s apart (more than the 5 s of silence that starts a call) are cut by

@@ -19,7 +19,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Mark a call's start or end for the running `call-monitor run` (a "
                                    "softphone hook or a CRM): `start` closes the running call, if any, and "
                                    "starts a new one; `end` ends the running call. Over the daemon's "
-                                   "Unix status socket.")
+                                   "Unix status socket.",
+                       epilog="Exit status: 0 the daemon did it; 1 it refused (still starting), did not act in "
+                              "time, or no daemon answers; 2 a socket path too long for a Unix socket, or a "
+                              "configuration that cannot be loaded and no daemon answering. A configuration that "
+                              "cannot be loaded (the one a reload refused, say) is one warning line naming its file "
+                              "and problem, and the mark is sent all the same (a hook refused would lose the "
+                              "call's boundary), at the socket that --socket, --db, the daemon.status_socket and "
+                              "storage.db the files give, and the defaults place.")
     p.add_argument("what", choices=("start", "end"), metavar="{start,end}",
                    help="start a new call, or end the running one")
     add_daemon_options(p)

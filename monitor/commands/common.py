@@ -333,9 +333,10 @@ def _named_by_option(message: str, given: dict) -> str:
 
 def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 2.0) -> dict | int:
     """The running daemon's JSON answer to ``request`` (None: its status) over its status socket
-    (``--socket``, else where the configuration puts it), or, once the reason there is none is
-    said in one line, the exit status."""
-    answer = daemon_answer(args, request, timeout)
+    (:func:`answer_despite_config`: a configuration that cannot be loaded is one warning line, and
+    the daemon is asked all the same), or, once the reason there is none is said in one line, the
+    exit status."""
+    answer, _ = answer_despite_config(args, request, timeout)
     if isinstance(answer, dict):
         return answer
     status, why = answer
@@ -350,11 +351,13 @@ SOCKET_KEYS = ("daemon.status_socket", "storage.db")
 
 def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
     """Where to ask the daemon (``--socket``, else where the configuration places its socket), and
-    the configuration's problem (one line: file, problem) when it cannot be loaded: the socket is
-    then placed by ``--db``, the :data:`SOCKET_KEYS` the configuration files give where they read
-    as TOML, and the defaults (a daemon runs on with the configuration it loaded, and ``status`` is
-    how its user finds out what is wrong). Raises ConfigError for an option given empty, and for a
-    configuration whose own :data:`SOCKET_KEYS` are what cannot be loaded (no place to ask)."""
+    the configuration's problem (one line: file, problem) when it cannot be loaded, said then in
+    one warning line: the socket is then placed by ``--db``, the :data:`SOCKET_KEYS` the
+    configuration files give where they read as TOML, and the defaults (a daemon runs on with the
+    configuration it loaded: ``status`` is how its user finds out what is wrong, and a softphone's
+    ``call start|end`` refused would lose the call's boundary). Raises ConfigError for an option
+    given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot be loaded
+    (no place to ask)."""
     from ..config import ConfigError
     from ..delivery.status_socket import socket_path
     if args.socket:
@@ -365,7 +368,27 @@ def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
         placed = None if empty_option(args) is not None else _socket_config(args)
         if placed is None:
             raise
-        return socket_path(placed), str(err)
+        path, broken = socket_path(placed), str(err)
+    warning(f"configuration not loaded: {broken}; the daemon was asked at {path} (a reload or a start would refuse "
+            "this configuration)")
+    return path, broken
+
+
+def answer_despite_config(args: argparse.Namespace, request: dict | None, timeout: float = 2.0
+                          ) -> tuple[dict | tuple[ExitStatus, str], str | None]:
+    """:func:`daemon_answer` at the :func:`daemon_socket` (a configuration that cannot be loaded said
+    in one warning line, the daemon asked all the same), and the configuration's problem, if any.
+    No daemon answering where such a configuration left the socket is :attr:`ExitStatus.BAD_SETUP`:
+    the configuration may be what hides the daemon's socket."""
+    from ..config import ConfigError
+    try:
+        path, broken = daemon_socket(args)
+    except ConfigError as err:
+        return (ExitStatus.BAD_SETUP, str(err)), None
+    answer = daemon_answer(argparse.Namespace(**(vars(args) | {"socket": path})), request, timeout)
+    if isinstance(answer, tuple) and broken:
+        answer = ExitStatus.BAD_SETUP, answer[1]
+    return answer, broken
 
 
 def _socket_config(args: argparse.Namespace) -> Config | None:
@@ -492,6 +515,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
-           "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options", "ask_daemon",
+           "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
+           "answer_despite_config", "ask_daemon",
            "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
            "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]

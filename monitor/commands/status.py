@@ -175,19 +175,13 @@ def with_url_redacted(st: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..console import warning
-    from .common import ConfigError, daemon_answer, daemon_socket
-    try:
-        path, broken = daemon_socket(args)
-    except ConfigError as err:
-        return _no_answer(args, ExitStatus.BAD_SETUP, str(err))
-    if broken:  # the daemon runs on with what it loaded: its state is still what tells what is wrong
-        warning(f"configuration not loaded: {broken}; the daemon was asked at {path} (a reload or a start would "
-                "refuse this configuration)")
-    st = daemon_answer(argparse.Namespace(**(vars(args) | {"socket": path})), None)
+    from .common import answer_despite_config
+    # a configuration that cannot be loaded is one warning line: the daemon runs on with what it loaded,
+    # and its state is what tells what is wrong
+    st, broken = answer_despite_config(args, None)
     if isinstance(st, tuple):  # no daemon answered: one line on stderr, and JSON a script can read
         status, why = st
-        return _no_answer(args, ExitStatus.BAD_SETUP if broken else status, why, broken)
+        return _no_answer(args, status, why, broken)
     st = with_url_redacted(st)
     shown = {"running": True, "starting": False, **st} | ({"config_problem": broken} if broken else {})
     print(json.dumps(shown) if args.json else render(st))
