@@ -79,6 +79,10 @@ recognizer are opened at start): changed, they are named in the reload's line. T
 and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
 
 
+TRANSCRIPTION_NOTES = "transcription notes"
+"""The source (:func:`problem_of`) of the transcription setup's notes a reload says (its phrase lists
+against the model's language): a reload that leaves none resolves them (:func:`recovery_of`)."""
+
 RELOAD = "reload"
 """The source (:func:`problem_of`) of a reload's problem, a configuration refused or keys left for the
 next start: the next reload that applies all of it resolves it (:func:`recovery_of`)."""
@@ -527,6 +531,7 @@ class Daemon:
                 self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
                 webhook_token_file=cfg.delivery.webhook_token_file))
         later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
+        notes_from = self.cfg if self._notes_change(cfg) else None
         self.cfg = cfg
         if self.transcription is not None:  # the distress phrases, from the next call (as analysis keys)
             self.transcription = self.transcription.with_phrases(cfg)
@@ -545,9 +550,30 @@ class Daemon:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
             log.warning("%s", message, extra=problem_of(RELOAD))  # the last problem now, a refused reload's no more
             self.emit([self._status_event("warning", message)])
-            return
-        log.info("configuration reloaded", extra=recovery_of(RELOAD))  # what a reload refused or left is over
-        self.emit([self._status_event("info", "configuration reloaded")])
+        else:
+            log.info("configuration reloaded", extra=recovery_of(RELOAD))  # what a reload refused or left is over
+            self.emit([self._status_event("info", "configuration reloaded")])
+        if notes_from is not None:
+            self._say_notes(notes_from)
+
+    def _notes_change(self, cfg: Config) -> bool:
+        """Whether the reload of ``cfg`` changes what the transcription setup's notes read (its
+        :attr:`~TranscriptionSetup.NOTES_KEYS`): only then are they said again."""
+        return self.transcription is not None and bool(changed_keys(self.cfg, cfg, self.transcription.NOTES_KEYS))
+
+    def _say_notes(self, before: Config) -> None:
+        """The transcription setup's notes for the reloaded configuration, each one warning line in the
+        words the start says them; none left where ``before`` (the configuration it replaced) had some:
+        one line that they no longer apply, which resolves them in the status."""
+        setup = self.transcription
+        notes = setup.notes(self.cfg, setup.info)
+        for note in notes:
+            log.warning("%s", note, extra=problem_of(TRANSCRIPTION_NOTES))
+            self.emit([self._status_event("warning", note)])
+        if not notes and setup.notes(before, setup.info):
+            over = setup.notes_over(self.cfg, setup.info)
+            log.info("%s", over, extra=recovery_of(TRANSCRIPTION_NOTES))
+            self.emit([self._status_event("info", over)])
 
     def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
         """A reload's webhook URL and token, applied to the running webhook (and its heartbeat):

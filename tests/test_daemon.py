@@ -769,6 +769,59 @@ def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_l
     assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
 
 
+ENGLISH_LIST_FOR_KOREAN = (
+    "the distress phrases are the 'en' list (phrases.language = 'en'), while the model transcribes 'ko': none can "
+    "match its words, and no distress_phrase alert is raised; list phrases in 'ko' ([phrases] ko = [...] in the "
+    "configuration file) and set phrases.language = \"\" (the model's language)")
+"""The transcription setup's note for the English list with the Korean model."""
+
+
+def test_a_reload_that_changes_the_phrase_settings_says_the_transcriptions_notes_again_once(pulse, env, tmp_path):
+    """The setup's notes (here: an English phrase list with the Korean model, which can never match)
+    were said at the start only: a user who fixed or broke the phrases by a reload heard nothing. A
+    reload that changes what they read (the phrase lists and language, transcription.language) says
+    them again in the start's words; one that changes nothing of it says nothing more; one that
+    fixes them says in one line that they no longer apply, and status shows the note a reload said
+    as resolved by it."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    cfg = tmp_path / "c.toml"
+    english = '[transcription]\nlanguage = "ko"\n[phrases]\nlanguage = "en"\n'
+    korean = '[transcription]\nlanguage = "ko"\n[phrases]\nko = ["살려 주세요"]\n'
+    cfg.write_text(english, encoding="utf-8")
+    noted = f"call-monitor: warning: {ENGLISH_LIST_FOR_KOREAN}"
+    over = ("call-monitor: the transcription's warnings no longer apply: the 'ko' distress phrases (1) are spotted "
+            "in the words the model transcribes ('ko')")
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / "e.db"), "--no-notify"],
+               {**env, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp_path / "models"))}, tmp_path)
+
+    def reload(text: str, reloads: int) -> list[str]:
+        """``text`` as the configuration, SIGHUP, and the lines the daemon said for it."""
+        cfg.write_text(text, encoding="utf-8")
+        before = len(d.err)
+        d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: sum("configuration reloaded" in e for e in d.err) == reloads, 10), d.err
+        time.sleep(0.3)  # the notes follow the reload's line
+        return d.err[before:]
+
+    try:
+        assert d.wait_err("listening", 60), d.err
+        assert [e for e in d.err if "warning:" in e] == [noted], "the start says the note"
+        assert reload(english, 1) == ["call-monitor: configuration reloaded"], "nothing changed: not said again"
+        assert reload(english + "[rules.slow_speech]\npersist_s = 9.0\n", 2) == ["call-monitor: configuration reloaded"]
+        assert reload(korean, 3) == ["call-monitor: configuration reloaded", over]
+        assert reload(korean, 4) == ["call-monitor: configuration reloaded"]
+        assert reload(english, 5) == ["call-monitor: configuration reloaded", noted], "said as at the start"
+        (last,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert last.startswith("  last warning at ") and last.endswith(f": {ENGLISH_LIST_FOR_KOREAN}"), last
+        assert reload(korean, 6) == ["call-monitor: configuration reloaded", over]
+        (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert shown.startswith(last + " (resolved at ") and shown.endswith(f": {over[len('call-monitor: '):]})")
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(10) == 0, d.err
+    finally:
+        d.kill()
+
+
 def test_a_reloads_problem_is_the_last_until_a_reload_applies_all_of_it_in_status_and_heartbeat(tmp_path, monitor_logs):
     """A refused reload, then one that leaves a key for the next start (the last problem now, in its
     place), then one that applies all of it: the status socket and the supervisor's heartbeat show

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..config import Config
 from .vosk_models import (ModelInfo, ModelNotInstalled, asked_model, check_model_dir, load_model, no_model_message,
@@ -40,6 +40,10 @@ class TranscriptionSetup:
     agent: bool = False  # transcribe the agent's leg too (transcription.agent)
     renew_s: float = 0.0  # live only (the daemon passes transcription.renew_s): a new recognizer within a call
     # after this much speech
+
+    NOTES_KEYS: ClassVar[tuple[str, ...]] = ("transcription.language", "phrases.language", "phrases.phrases")
+    """The configuration's keys :meth:`notes` reads (with the model): a reload that changes one of
+    them says the notes again (the daemon's reload)."""
 
     @classmethod
     def create(cls, cfg: Config, model: str | None = None, *, live: bool = False) -> "TranscriptionSetup | None":
@@ -101,6 +105,16 @@ class TranscriptionSetup:
                          f"([phrases] {_base(heard)} = [...] in the configuration file) and set phrases.language "
                          "= \"\" (the model's language)")
         return notes
+
+    @staticmethod
+    def notes_over(cfg: Config, info: ModelInfo) -> str:
+        """The one line saying that :meth:`notes` has nothing more to say for ``cfg`` (a reload that
+        fixed what an earlier configuration was warned of): the list spotted and the model's language."""
+        language = TranscriptionSetup.language_of(cfg, info)
+        count = len(cfg.phrases.for_language(language))
+        heard = (info.language or language).lower()
+        return (f"the transcription's warnings no longer apply: the '{language}' distress phrases ({count}) are "
+                f"spotted in the words the model transcribes ('{heard}')")
 
     @staticmethod
     def find(cfg: Config, model: str | None = None) -> ModelInfo | None:
