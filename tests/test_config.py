@@ -255,6 +255,36 @@ def test_config_refuses_an_empty_database_path_in_one_line(env, tmp_path):
                             "out for its default\n")
 
 
+@pytest.mark.parametrize("command", [
+    ["config"], ["run", "--caller", "softphone.monitor"], ["install-service", "--print"], ["replay", "call.wav"],
+    ["batch", "calls", "--out", "scores.csv"], ["report", "call.wav", "-o", "report.html"],
+    ["purge", "--older-than", "1d"], ["supervisor", "--listen", "127.0.0.1:0"]], ids=lambda c: c[0])
+def test_a_command_that_uses_the_whole_configuration_refuses_one_it_cannot_load_in_one_line(env, tmp_path, command):
+    """The commands whose work the configuration decides (the analysis and its rules, what a purge
+    deletes, the console's tokens, the unit's daemon, `config` itself, which checks it) go on with
+    no part of a configuration that cannot be loaded, even one broken in a key they may not read:
+    one error line naming the file and its problem, exit 2, nothing made. (`status`, `call`,
+    `alerts` and `models` need only a part of it and say it in one warning: their own tests.)"""
+    from conftest import CALLS, ROOT, call_monitor
+    user = write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor" / "config.toml", "[delivery]\nbell = 3\n")
+    work = tmp_path / "work"
+    (work / "calls").mkdir(parents=True)
+    (work / "call.wav").write_bytes((CALLS / "normal_8k.wav").read_bytes())
+    r = call_monitor(*command, cwd=work, timeout=60, env={**os.environ, **env, "PYTHONPATH": str(ROOT),
+                                                          "XDG_DATA_HOME": str(tmp_path / "data")})
+    assert (r.returncode, r.stdout, r.stderr) == (
+        2, "", f"call-monitor: error: {user}: delivery.bell: must be true or false, got 3\n"), command
+    assert sorted(os.listdir(work)) == ["call.wav", "calls"] and not (tmp_path / "data").exists()
+
+
+def test_analyze_reads_no_configuration_so_a_broken_one_changes_nothing(env, tmp_path):
+    from conftest import CALLS, ROOT, call_monitor
+    write(Path(env["XDG_CONFIG_HOME"]) / "callmonitor" / "config.toml", "[delivery\n")
+    r = call_monitor("analyze", CALLS / "normal_8k.wav", "--json", timeout=60,
+                     env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 1
+
+
 def test_a_malformed_agent_token_is_refused_alike_by_config_run_and_the_console(env, tmp_path):
     """The console's per-agent tokens are checked with the configuration: `config` does not print
     as valid a file the console refuses, and every command says it in the same line (exit 2)."""

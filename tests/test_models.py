@@ -359,6 +359,29 @@ def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model
         "replay and run use none of these: transcription.enabled = false: replay and run are acoustic-only")
 
 
+def test_models_lists_the_models_despite_a_configuration_it_cannot_load_and_marks_none(model_root, tmp_path):
+    """The list needs no configuration, only its mark does: a configuration that cannot be loaded
+    (here the empty transcription.language a user may be fixing by looking at what is installed)
+    refused the whole list. It is one warning line naming the file and its problem, then the list,
+    none marked (--json: "used": null), exit 0."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VOSK_MODEL_PATH=str(model_root), HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    good, broken = tmp_path / "ko.toml", tmp_path / "broken.toml"
+    good.write_text('[transcription]\nlanguage = "ko"\n')
+    broken.write_text('[transcription]\nlanguage = ""\n')
+    listed = call_monitor("models", "--config", good, env=env, timeout=60)
+    shown = call_monitor("models", "--config", broken, env=env, timeout=60)
+    assert shown.returncode == 0 and "<- " not in shown.stdout
+    assert shown.stdout.splitlines() == [line.split("\t<- ")[0] for line in listed.stdout.splitlines()]
+    (warning,) = shown.stderr.splitlines()
+    assert warning.startswith(f"call-monitor: warning: configuration not loaded: {broken}: transcription.language")
+    assert warning.endswith("; the models found are listed, none marked as the one replay and run use (they refuse "
+                            "this configuration)")
+    as_json = [json.loads(line) for line in
+               call_monitor("models", "--json", "--config", broken, env=env, timeout=60).stdout.splitlines()]
+    assert as_json and all(m["used"] is None for m in as_json)
+
+
 def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network(tmp_path):
     """With no model for the configured language (en-us, no --model), the call is replayed
     acoustic-only, said in one warning line, and nothing is downloaded (vosk's own lookup fetches a

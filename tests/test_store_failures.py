@@ -344,6 +344,38 @@ def test_alerts_says_when_there_are_none_and_names_a_call_that_is_not_there(tmp_
     r = cli("alerts", "--db", str(db), "--call", "99")
     assert r.returncode == 1 and r.stderr == f"call-monitor: error: call 99: no such call in {db}\n"
 
+def test_alerts_with_a_configuration_broken_elsewhere_lists_them_with_one_warning_and_refuses_one_that_may_name_the_database(
+        recorded_db, tmp_path):
+    """A configuration that cannot be loaded (a value a reload refused) stopped `alerts` too, which
+    needs only the database. It lists them, from the database the broken file still names, after
+    one warning line naming the file and its problem (exit 0). A file that is no TOML at all may be
+    what names the database: without --db that stays one error line, exit 2; with --db it is the
+    warning, and the alerts."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[storage]\ndb = "{recorded_db}"\n')
+    listed = cli("alerts", "--config", cfg, env=env)
+    assert listed.returncode == 0 and listed.stdout.count("\n") >= 1 and listed.stderr == "", listed.stderr
+    cfg.write_text(f'[storage]\ndb = "{recorded_db}"\n[delivery]\nbell = 3\n')
+    broken = cli("alerts", "--config", cfg, env=env)
+    assert (broken.returncode, broken.stdout) == (0, listed.stdout)
+    assert broken.stderr.splitlines() == [
+        f"call-monitor: warning: configuration not loaded: {cfg}: delivery.bell: must be true or false, got 3; "
+        f"the alerts are read from {recorded_db} (a reload or a start would refuse this configuration)"]
+    cfg.write_text(f'[storage]\ndb = "{recorded_db}"\n[delivery\n')
+    unread = cli("alerts", "--config", cfg, env=env)
+    assert (unread.returncode, unread.stdout) == (2, "")
+    (line,) = unread.stderr.splitlines()
+    assert line.startswith(f"call-monitor: error: {cfg}: invalid TOML (")
+    given = cli("alerts", "--config", cfg, "--db", recorded_db, env=env)
+    assert (given.returncode, given.stdout) == (0, listed.stdout)
+    (line,) = given.stderr.splitlines()
+    assert line.startswith(f"call-monitor: warning: configuration not loaded: {cfg}: invalid TOML (")
+    assert line.endswith(f"; the alerts are read from {recorded_db} (a reload or a start would refuse this "
+                         "configuration)")
+
+
 def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs, alerting_replay):
     db = alerting_replay.copy(tmpfs / "e.db")
     n = sum(1 for x in alerting_replay.stdout.splitlines() if '"type": "alert"' in x)

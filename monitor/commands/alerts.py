@@ -27,7 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "--webhook on this database delivers it), failed for good (after "
                                    "delivery.retries), or not "
                                    "sent (raised with no webhook: none was set, or a batch or a replay "
-                                   "without --webhook).")
+                                   "without --webhook).",
+                       epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
+                              "warning line naming its file and problem, and the alerts are read from the "
+                              "database that --db, the storage.db the files still give, and the defaults place; "
+                              "a configuration file that is no TOML at all, without --db, is one error line (it "
+                              "may be what names the database), exit 2.")
     p.add_argument("--since", metavar="WHEN",
                    help=f"only alerts since WHEN: {WHEN_FORMATS}")
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
@@ -42,10 +47,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..delivery.delivered import delivery_text
     from ..delivery.store import Store
-    from .common import ConfigError, StoreError, config_from_args, daemon_elsewhere
+    from .common import SOCKET_KEYS, ConfigError, StoreError, config_despite_problem, daemon_elsewhere, say_not_loaded
     try:
         since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
-        cfg = config_from_args(args)
+        # the database is all it needs: a configuration broken elsewhere (a threshold a reload refused) is said
+        cfg, broken = config_despite_problem(args, SOCKET_KEYS, needed=("storage.db",))
+        if broken:
+            say_not_loaded(broken, f"the alerts are read from {cfg.storage.db} (a reload or a start would refuse "
+                                   "this configuration)")
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError) as err:
         error(str(err))

@@ -346,7 +346,33 @@ def ask_daemon(args: argparse.Namespace, request: dict | None, timeout: float = 
 
 SOCKET_KEYS = ("daemon.status_socket", "storage.db")
 """The configuration's keys that place the daemon's status socket (:func:`socket_path`): what
-``status`` takes of a configuration it cannot load (:func:`daemon_socket`)."""
+``status`` and ``call`` take of a configuration they cannot load (:func:`daemon_socket`), and
+``alerts`` (its database, and the daemon it asks where another database records)."""
+
+
+def config_despite_problem(args: argparse.Namespace, keys: Sequence[str] = (), needed: Sequence[str] = ()
+                           ) -> tuple[Config, str | None]:
+    """:func:`config_from_args` and None, or, for a command that needs no more of a configuration
+    that cannot be loaded than ``keys``, the defaults with the ``keys`` that ``--db`` and the
+    configuration files give (those that read as TOML), and the configuration's problem (one
+    line: file, problem), for the command to say (:func:`say_not_loaded`). Raises the
+    configuration's ConfigError where the command would use what is broken: an option given
+    empty, ``keys`` that are themselves what cannot be loaded, and ``needed`` keys no option gives
+    while a configuration file does not read as TOML (it may be the one that sets them)."""
+    from ..config import ConfigError
+    try:
+        return config_from_args(args), None
+    except ConfigError as err:
+        given = None if empty_option(args) is not None else _given_config(args, keys, needed)
+        if given is None:
+            raise
+        return given, str(err)
+
+
+def say_not_loaded(problem: str, instead: str) -> None:
+    """The one warning line of a command that goes on without the configuration it cannot load
+    (:func:`config_despite_problem`): its ``problem`` and what the command does ``instead``."""
+    warning(f"configuration not loaded: {problem}; {instead}")
 
 
 def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -358,20 +384,45 @@ def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
     ``call start|end`` refused would lose the call's boundary). Raises ConfigError for an option
     given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot be loaded
     (no place to ask)."""
-    from ..config import ConfigError
     from ..delivery.status_socket import socket_path
     if args.socket:
         return args.socket, None
-    try:
-        return socket_path(config_from_args(args)), None
-    except ConfigError as err:
-        placed = None if empty_option(args) is not None else _socket_config(args)
-        if placed is None:
-            raise
-        path, broken = socket_path(placed), str(err)
-    warning(f"configuration not loaded: {broken}; the daemon was asked at {path} (a reload or a start would refuse "
-            "this configuration)")
+    cfg, broken = config_despite_problem(args, SOCKET_KEYS)
+    path = socket_path(cfg)
+    if broken:
+        say_not_loaded(broken, f"the daemon was asked at {path} (a reload or a start would refuse this configuration)")
     return path, broken
+
+
+def _given_config(args: argparse.Namespace, keys: Sequence[str], needed: Sequence[str]) -> Config | None:
+    """The defaults with the ``keys`` that ``--db`` and the configuration files (the user's,
+    ``--config``; files only: a pipe was read once already) give, the last one given winning;
+    None when these keys themselves cannot be loaded, or when a file that does not read as TOML
+    may set a ``needed`` key that ``--db`` does not give."""
+    from ..config import ConfigError, load_config
+    from ..config.loader import read_toml, user_config_path
+    given: dict[str, object] = {}
+    options = {"storage.db": args.db} if getattr(args, "db", None) else {}
+    for path in (user_config_path(), args.config):
+        if not path or (path != args.config and not os.path.exists(path)):
+            continue
+        try:
+            raw = read_toml(path) if os.path.isfile(path) else None
+        except ConfigError:
+            raw = None
+        if raw is None:  # not TOML (or no file where --config says): nothing of it is taken
+            if any(key not in options for key in needed):
+                return None
+            continue
+        for key in keys:
+            section, name = key.split(".")
+            table = raw.get(section)
+            if isinstance(table, dict) and name in table:
+                given[key] = table[name]
+    try:
+        return load_config(None, (given | options) or None, user_config=False)
+    except ConfigError:
+        return None
 
 
 def answer_despite_config(args: argparse.Namespace, request: dict | None, timeout: float = 2.0
@@ -517,5 +568,5 @@ __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_join
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
            "answer_despite_config", "ask_daemon",
-           "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
-           "open_store_or_pending", "open_transcription", "ConfigError", "ModelError", "StoreError"]
+           "config_despite_problem", "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
+           "open_store_or_pending", "open_transcription", "say_not_loaded", "ConfigError", "ModelError", "StoreError"]

