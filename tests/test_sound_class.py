@@ -117,6 +117,34 @@ def test_a_breaths_own_first_burst_taken_for_speech_makes_it_no_tail():
     assert (sound_classes(audible | active, active, phrase, strength, PARAMS)[107:130] == SILENCE).all()
 
 
+def test_a_breath_that_starts_voiced_in_a_pause_is_no_tail_unlike_a_word_or_a_phrase():
+    """A breath whose first 200 ms the voice activity takes for speech (and the model too), in a
+    pause and 15 dB or more under the recent peak level, is no tail of that "phrase" and not too
+    brief: the speech is a run shorter than ``voiced_start_frames`` with no speech for
+    ``voiced_start_pause_frames`` before it. A word as loud as the speech, or a run right after
+    a phrase, still leaves its trailing sound as the tail."""
+    n = 300
+    active = np.zeros(n, bool)
+    active[100:121] = True                     # the breath's voiced first 210 ms
+    audible = np.zeros(n, bool)
+    audible[100:137] = True                    # then 160 ms more, under the brief rule's 200 ms
+    scores = np.tile([0.0, 5.0, 0.0], (n, 1)).astype(np.float32)
+    scores[100:120] = [7.0, 0.0, 0.0]          # speech to the model throughout its voiced start
+    strength = np.where(active, 0.5, 0.0).astype(np.float32)
+    quiet = np.full(n, 20.0, np.float32)       # 20 dB under the recent peak
+    sound = sound_classes(audible | active, active, scores, strength, PARAMS, quiet)
+    assert (sound[100:121] == SPEECH).all() and (sound[121:137] == BREATH).all()
+    off = SoundClassParams(voiced_start_frames=0)
+    assert (sound_classes(audible | active, active, scores, strength, off, quiet)[121:137] == SILENCE).all()
+    loud = np.full(n, 5.0, np.float32)         # a word near the peak: its trailing sound is its tail
+    assert (sound_classes(audible | active, active, scores, strength, PARAMS, loud)[121:137] == SILENCE).all()
+    active[80:95] = True                       # a phrase 50 ms before the run
+    audible[80:95] = True
+    scores[80:95] = [7.0, 0.0, 0.0]
+    strength = np.where(active, 0.5, 0.0).astype(np.float32)
+    assert (sound_classes(audible | active, active, scores, strength, PARAMS, quiet)[121:137] == SILENCE).all()
+
+
 def test_at_8_khz_a_sound_the_voice_activity_never_touches_is_no_speech():
     """The telephone band leaves a breath only its quiet middle, which the model often scores as
     speech; but speech is only ever where the voice activity is, so at 8 kHz a sound with no

@@ -25,7 +25,9 @@ Four stages, all vectorised over frames:
    (unless it lies in the middle of a pause, near the speech's level: a short breath). A
    short sound right after speech is the phrase's tail (silence), unless that speech is only a
    run of under ``own_start_frames`` right against the sound that the model began to score as
-   non-speech (the breath's own first burst, which the opening leaves to the voice activity).
+   non-speech (the breath's own first burst, which the opening leaves to the voice activity), or a
+   run of under ``voiced_start_frames`` in a pause, well under the recent peak level (a breath that
+   starts voiced); such a sound is not too brief either.
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
    longer than twice that reach can still change label along its length). At 8 kHz, a sound
@@ -102,6 +104,11 @@ class SoundClassParams:
     own_start_frames: int = 9         # unless that speech is only a run shorter than this right before
                                       # the sound, part of it decided non-speech before the opening
                                       # (the sound's own start); 0 = off
+    voiced_start_frames: int = 30     # nor when that speech is a run shorter than this right before the
+    voiced_start_pause_frames: int = 15  # sound, with no speech this many frames before the run and all
+    voiced_start_under_peak_db: float = 15.0  # of it this far under the recent peak level: a breath that
+                                      # starts voiced in a pause, not a word (then the sound is not too
+                                      # brief either); 0 frames = off
     min_sound_frames: int = 20        # non-speech shorter than this with no speech right after is silence,
     mid_pause_frames: int = 15        # unless no speech is within this many frames each side (0 = off)
     mid_pause_under_peak_db: float = 36.0  # and it comes within this much of the recent peak level
@@ -137,7 +144,10 @@ class SoundClassParams:
         breath's faint start, over the start and the frame before it (quiet or not)."""
         tail = self.tail_frames + max(self.tail_gap_frames, self.own_start_frames)
         brief = self.min_sound_frames + max(self.tail_gap_frames, self.mid_pause_frames)
-        return self._decisions_reach() + max(tail, self.voiced_after_frames + max(tail, brief), brief,
+        # a voiced start is read back from a sound's start; the voiced stretches after sounds do not read it
+        start = (max(self.tail_frames, self.min_sound_frames) + self.voiced_start_frames
+                 + self.voiced_start_pause_frames if self.voiced_start_frames else 0)
+        return self._decisions_reach() + max(tail, self.voiced_after_frames + max(tail, brief), brief, start,
                                              self.label_reach_frames, self.lead_frames + 1)
 
     @property
@@ -624,10 +634,13 @@ def _decisions(other: np.ndarray, heard: np.ndarray, active: np.ndarray, strengt
         other = other & ~_flanked(other, active & ~other, heard, params.max_flanked_frames, params.flank_speech_frames)
     # the tails and the voiced stretches after breaths are both found from the same decisions
     speech = active & ~other
-    tail = (_tails(other, speech, params, under_peak_db, decided) if params.tail_frames or params.min_sound_frames
-            else None)
-    # a stretch after a phrase's own tail (which becomes silence) has no breath before it
+    tail, started = (_tails(other, speech, params, under_peak_db, decided)
+                     if params.tail_frames or params.min_sound_frames else (None, None))
+    # a stretch after a phrase's own tail (which becomes silence) has no breath before it; nor,
+    # for this rule, after a sound kept only by its voiced start (so that the rule reads back no further)
     before = other if tail is None else other & ~tail
+    if started is not None:
+        before = before & ~started
     after = _voiced_after(before, speech, strength, under_peak_db, params) if params.voiced_after_frames else None
     return (other if after is None else other | after), tail
 
@@ -671,7 +684,7 @@ def _voiced(counts: np.ndarray, size: int, params: SoundClassParams) -> np.ndarr
 
 
 def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, under_peak_db: np.ndarray | None = None,
-           decided: np.ndarray | None = None) -> np.ndarray | None:
+           decided: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Runs of ``other`` that are silence (shapes (n,), bool; None if there is none): shorter
     than ``tail_frames`` and starting at most ``tail_gap_frames`` after a ``speech`` frame (the
     decay of a phrase, not a breath), or shorter than ``min_sound_frames``, alone (no other sound
@@ -683,12 +696,14 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, unde
     phrase's edges, or far under the speech. A sound is no tail when the only speech within
     ``tail_gap_frames`` before it is a run shorter than ``own_start_frames`` right before it, some
     of it ``decided`` non-speech before the opening dropped that as too brief: the sound's own
-    start (a breath's first burst), not a phrase."""
+    start (a breath's first burst), not a phrase. Nor is a sound a tail or too brief when the speech
+    right before it is its own voiced start in a pause (:func:`_voiced_start`); those sounds are the
+    second mask returned (None if there is none)."""
     n = len(other)
     s, e = runs(other)
     keep = e - s < max(params.tail_frames, params.min_sound_frames)
     if not np.count_nonzero(keep):
-        return None
+        return None, None
     s, e = s[keep], e[keep]
     csum = np.zeros(n + 1, np.int32)
     np.add.accumulate(speech, out=csum[1:], dtype=np.int32)
@@ -704,7 +719,13 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, unde
     if params.mid_pause_frames and under_peak_db is not None and np.count_nonzero(brief):
         brief &= ~_mid_pause(s, e, csum, under_peak_db, params)
     keep |= brief
-    return apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None
+    started = None
+    if params.voiced_start_frames and under_peak_db is not None and np.count_nonzero(keep):
+        voiced = keep & _voiced_start(s, speech, under_peak_db, params)
+        if np.count_nonzero(voiced):
+            started = apart_runs_to_mask(s[voiced], e[voiced], n)
+            keep &= ~voiced
+    return (apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None), started
 
 
 def _own_start(s: np.ndarray, speech: np.ndarray, decided: np.ndarray, params: SoundClassParams) -> np.ndarray:
@@ -722,6 +743,25 @@ def _own_start(s: np.ndarray, speech: np.ndarray, decided: np.ndarray, params: S
     return ((length > 0) & (length < params.own_start_frames)
             & (sp[:, :params.tail_gap_frames].sum(axis=1) == np.minimum(length, params.tail_gap_frames))
             & (run & decided[idx]).any(axis=1))
+
+
+def _voiced_start(s: np.ndarray, speech: np.ndarray, under_peak_db: np.ndarray, params: SoundClassParams
+                  ) -> np.ndarray:
+    """Which of the sounds starting at ``s`` (shape (k,)) have right before them a run of ``speech``
+    (shape (n,), bool) shorter than ``voiced_start_frames``, with no other speech within
+    ``voiced_start_pause_frames`` before it and every frame of it ``voiced_start_under_peak_db`` or
+    more under the recent peak level (``under_peak_db``, dB, shape (n,)): the sound's own voiced
+    start in a pause, which the voice activity takes for speech, not a word. Shape (k,), bool."""
+    reach = params.voiced_start_frames + params.voiced_start_pause_frames
+    idx = s[:, None] - np.arange(1, reach + 1)  # the frames before each sound, nearest first
+    inside = idx >= 0
+    idx = np.maximum(idx, 0)
+    sp = speech[idx] & inside
+    run = np.logical_and.accumulate(sp, axis=1)  # the speech run right before the sound
+    length = run.sum(axis=1)
+    loudest = np.where(run, np.asarray(under_peak_db)[idx], np.inf).min(axis=1)
+    return ((length > 0) & (length < params.voiced_start_frames) & (sp.sum(axis=1) == length)
+            & (loudest >= params.voiced_start_under_peak_db))
 
 
 def _mid_pause(s: np.ndarray, e: np.ndarray, speech_csum: np.ndarray, under_peak_db: np.ndarray,
