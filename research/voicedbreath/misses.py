@@ -1,6 +1,6 @@
 """What stage loses each mixed breath the sound class misses, and what each false breath event is.
 
-    PYTHONPATH=. python research/breath42/misses.py <the shared data folder> [train|test] [KEY=VALUE ...]
+    PYTHONPATH=. python research/voicedbreath/misses.py <the shared data folder> [train|test] [KEY=VALUE ...]
 
 Rebuilds tools.train_sound_class's mixtures (research/breath3/mixed.py's draws) and, for every
 missed breath at 16 kHz and over the telephone band, follows its frames through the class's

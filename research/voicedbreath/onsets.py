@@ -1,6 +1,6 @@
 """Each breath onset the sound class misses (tools.train_sound_class's onset figure), by kind.
 
-    PYTHONPATH=. python research/breath42/onsets.py <the shared data folder> [train|test] [KEY=VALUE ...]
+    PYTHONPATH=. python research/voicedbreath/onsets.py <the shared data folder> [train|test] [KEY=VALUE ...]
 
 For each breathing recording of the side: its reference onsets (energy events) matched within
 100 ms; for every missed one, the kind: "early" (inside a breath that began before it), "late" (a
