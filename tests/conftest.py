@@ -248,6 +248,14 @@ def own_home(tmp_path) -> dict[str, str]:
                 MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(ROOT))
 
 
+@pytest.fixture(scope="session")
+def english():
+    """The default English distress-phrase matcher (``monitor.transcription.phrases``)."""
+    from monitor.transcription.phrases import PhraseMatcher
+
+    return PhraseMatcher.default()
+
+
 def made_in(folder: Path) -> list[str]:
     """Every file and folder under ``folder`` (relative paths, sorted): what a command left there."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))

@@ -36,7 +36,7 @@ from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
-from ..transcription.phrases import PhraseMatcher
+from ..transcription.phrases import PhraseMatcher, pause_breaks
 from ..capture.sources import Chunk, FileSource, RecordingFlaws
 from ..delivery.delivered import delivery_text
 from ..delivery.store import LIVE_SOURCE, CallRecord, Store, StoredAlert
@@ -398,7 +398,8 @@ def utterances(words: Iterable[WordsEvent], cfg: Config | None = None) -> list[U
         u = Utterance(t=w.t, start=start, end=end, channel=w.channel, text=text)
         if matcher is not None and w.channel == "caller":
             try:
-                for m in matcher.match(text):
+                breaks = pause_breaks(w.words) if len(text.split()) == len(w.words) else set()
+                for m in matcher.match(text, breaks):
                     u.distress.append((m.start_word, m.end_word, m.phrase))
             except Exception as err:  # noqa: BLE001 - a matcher problem must not lose the report
                 log.warning("distress phrases not marked in the transcript at %.1f s: %s", w.t, err)

@@ -30,12 +30,18 @@ Tolerance is for recognition slips, never for a change of meaning: with a langua
   of its negation words meets one (``i can breathe`` is no slip of it, however close);
 * a negation word of the text is never inside a stretch of a phrase that carries none
   (``my chest does not hurt`` is no ``my chest hurts``), and such a phrase does not match a
-  stretch in a negation's scope: a negation word within :attr:`Negation.reach` words before
-  it (``no chest pain``, ``i don't have chest pain``, ``i'm not out of breath``), unless a
-  word that starts a clause of its own (a subject, ``but``; :attr:`Negation.scope_ends`)
-  comes between or begins the stretch (``no, my chest hurts``, ``i'm not sure but my chest
-  hurts`` still match). This is the window-and-terminator scope of the NegEx algorithm
-  (Chapman et al., 2001), on the recognizer's words, which carry no punctuation.
+  stretch in a negation's scope (:class:`Negation`): a negation word up to :attr:`Negation.reach`
+  words before it with only words it reaches over between (``no chest pain``, ``i don't have chest
+  pain``, ``i'm not out of breath``). Any other word between is what the negation negates
+  (``i can't breathe call an ambulance``, ``not really chest pain``, ``i'm not sure chest pain``);
+  a word that starts a clause of its own (a subject, ``but``) ends the scope (``no, my chest
+  hurts``, ``i'm not sure but my chest hurts``), and so do a new final result of the recognizer and
+  a pause of :data:`PAUSE_S` between words (the punctuation the recognizer does not write). ``no``
+  followed by a word that starts a clause is an answer, not a negation (``no, call an
+  ambulance``), and a negation in a sentence about a first time negates nothing now (``i never had
+  chest pain before``, ``... like this``). This is the window-and-terminator scope of the NegEx
+  algorithm (Chapman et al., 2001), on the recognizer's words, which carry no punctuation; where
+  the words cannot tell, the phrase is found: a false alarm costs less than a missed cry for help.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from ..config.default_phrases import DEFAULT_PHRASES_EN
 from ..events import Word, WordsEvent
@@ -77,32 +83,77 @@ EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
 """Per-language token expansions applied to text and phrases alike."""
 
 
+PAUSE_S = 0.3
+"""A pause this long between two words ends a negation's reach: the comma (or full stop) the
+recognizer does not write ("no ... chest pain" is an answer and a complaint)."""
+
+
 @dataclass(frozen=True)
 class Negation:
     """How a language negates, in normalised tokens (after :data:`EXPANSIONS`).
 
-    ``words``: the negation words; ``scope_ends``: words that start a clause of their own (subjects,
-    conjunctions), where a negation before them no longer reaches; ``reach``: how many words
-    before a stretch a negation word still negates it (3: ``not``, ``not have``, ``not have any``)."""
+    ``words``: the negation words. A negation word negates a stretch starting up to ``reach`` words
+    after it (3: ``not``, ``not have``, ``not have any``) when only ``carriers`` come between
+    (``have``, ``any``, ``feel``: words a negation reaches over to what it negates); any other word
+    between is what it negates (``i can't breathe call an ambulance``, ``not really chest pain``),
+    and a word that starts a clause of its own (``scope_ends``: subjects, conjunctions) ends its
+    reach, as does the start of a new utterance or a pause (the matcher's ``breaks``).
+
+    A negation word opens no scope at all when it is an answer (``answers``: ``no``) followed by a
+    word that starts a clause after one (``after_answer``: ``no call an ambulance``), or when its
+    utterance, within ``first_time_reach`` words after it, speaks of a first time
+    (``first_time``: ``i never had chest pain before``, ``... like this``, ``... until now``)."""
 
     words: frozenset[str] = field(default_factory=frozenset)
     scope_ends: frozenset[str] = field(default_factory=frozenset)
     reach: int = 3
+    carriers: frozenset[str] = field(default_factory=frozenset)
+    answers: frozenset[str] = field(default_factory=frozenset)
+    after_answer: frozenset[str] = field(default_factory=frozenset)
+    first_time: tuple[tuple[str, ...], ...] = ()
+    first_time_reach: int = 8
 
-    def negated_starts(self, tokens: Sequence[str]) -> list[bool]:
-        """For each token, whether a stretch starting at it lies in a negation's scope."""
-        out = []
-        for j, tok in enumerate(tokens):
-            negated = False
-            if tok not in self.scope_ends:
-                for before in reversed(tokens[max(0, j - self.reach):j]):
-                    if before in self.words:
-                        negated = True
-                        break
-                    if before in self.scope_ends:
-                        break
-            out.append(negated)
-        return out
+    def negated_starts(self, tokens: Sequence[str], breaks: Sequence[bool] | None = None,
+                       dropped: int = 0) -> list[bool]:
+        """For each token, whether a stretch starting at it lies in a negation's scope.
+
+        ``breaks[j]``: a new utterance or a pause begins at token ``j``. ``dropped``: how many words
+        before the stretch may be phrase words it leaves out (``i'm not out of breath`` holds
+        ``of breath``, short of its ``out``), passed over as carriers."""
+        cut = list(breaks) if breaks is not None else [False] * len(tokens)
+        opens = [self._opens_scope(tokens, cut, k) for k in range(len(tokens))]
+        return [self._in_scope(tokens, cut, opens, j, dropped) for j in range(len(tokens))]
+
+    def _opens_scope(self, tokens: Sequence[str], cut: Sequence[bool], k: int) -> bool:
+        """Whether token ``k`` is a negation word that negates what follows it."""
+        if tokens[k] not in self.words:
+            return False
+        nxt = k + 1
+        if tokens[k] in self.answers and nxt < len(tokens) and not cut[nxt] and tokens[nxt] in self.after_answer:
+            return False
+        return not self._first_time_follows(tokens, cut, k)
+
+    def _first_time_follows(self, tokens: Sequence[str], cut: Sequence[bool], k: int) -> bool:
+        end = k + 1
+        while end < len(tokens) and end <= k + self.first_time_reach and not cut[end]:
+            end += 1
+        rest = tuple(tokens[k + 1:end])
+        return any(rest[i:i + len(seq)] == seq for seq in self.first_time for i in range(len(rest)))
+
+    def _in_scope(self, tokens: Sequence[str], cut: Sequence[bool], opens: Sequence[bool], j: int,
+                  dropped: int) -> bool:
+        if tokens[j] in self.scope_ends:
+            return False
+        for k in range(j - 1, max(-1, j - 1 - self.reach - dropped), -1):
+            if cut[k + 1] or tokens[k] in self.scope_ends:
+                return False
+            if tokens[k] in self.words:
+                return opens[k]
+            if tokens[k] not in self.carriers:
+                if dropped == 0:
+                    return False  # what an earlier negation negates, not this stretch
+                dropped -= 1
+        return False
 
 
 NO_NEGATION = Negation()
@@ -114,7 +165,18 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
         scope_ends=frozenset({
             "i", "me", "my", "you", "your", "he", "him", "his", "she", "her", "it", "its", "we", "us", "our",
             "they", "them", "their", "there", "this", "that", "someone", "somebody", "please",
-            "but", "because", "cause", "so", "though", "although", "however", "yet", "except", "now"})),
+            "but", "because", "cause", "so", "though", "although", "however", "yet", "except", "now"}),
+        carriers=frozenset({
+            "a", "an", "the", "any", "some", "much", "more", "even", "ever", "very",
+            "am", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did",
+            "have", "has", "had", "having", "get", "got", "getting", "feel", "feels", "feeling", "felt",
+            "need", "needs", "needed", "going", "to", "of", "in", "with", "from", "suffering", "experiencing"}),
+        answers=frozenset({"no"}),
+        after_answer=frozenset({
+            "call", "get", "send", "help", "hurry", "come", "wait", "listen", "stop", "please", "and", "oh",
+            "god", "yes", "just", "now", "so", "but", "i", "my", "it", "its", "this", "that", "there"}),
+        first_time=(("before",), ("like", "this"), ("like", "that"), ("until", "now"), ("till", "now"),
+                    ("but", "now"), ("now", "i", "do"), ("now", "it", "does"))),
 })
 """Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
@@ -237,13 +299,19 @@ class PhraseMatcher:
     def phrases(self) -> tuple[str, ...]:
         return tuple(p for p, _, _, _ in self._phrases)
 
-    def match(self, text: str) -> list[PhraseMatch]:
-        """Matches in ``text``, best first; overlapping matches of one category keep the best."""
+    def match(self, text: str, breaks: Collection[int] = ()) -> list[PhraseMatch]:
+        """Matches in ``text``, best first; overlapping matches of one category keep the best.
+
+        ``breaks``: indices of ``text``'s whitespace words that begin a new utterance or follow a
+        pause (:func:`pause_breaks`): a negation does not reach past one."""
         tokens, origin = normalize(text, self.expansions)
         if not tokens:
             return []
         words = text.split()
-        text_negation = _Polarity([t in self.negation.words for t in tokens], self.negation.negated_starts(tokens))
+        cut = [j > 0 and origin[j] in breaks and origin[j - 1] != origin[j] for j in range(len(tokens))]
+        text_negation = _Polarity([t in self.negation.words for t in tokens],
+                                  self.negation.negated_starts(tokens, cut),
+                                  self.negation.negated_starts(tokens, cut, dropped=1))
         found: list[PhraseMatch] = []
         for phrase, cat, ptoks, weights in self._phrases:
             best = _best_span(ptoks, weights, tokens, [t in self.negation.words for t in ptoks], text_negation)
@@ -266,10 +334,12 @@ class PhraseMatcher:
 @dataclass(frozen=True)
 class _Polarity:
     """A text's negation, token by token: ``words`` (a negation word), ``negated_starts``
-    (:meth:`Negation.negated_starts`)."""
+    (:meth:`Negation.negated_starts`), ``negated_after_drop`` (the same for a stretch that leaves out
+    the phrase's first words)."""
 
     words: Sequence[bool]
     negated_starts: Sequence[bool]
+    negated_after_drop: Sequence[bool]
 
 
 def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str], pneg: Sequence[bool],
@@ -299,7 +369,8 @@ def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str
             nj = negated[j - 1]
             best = D[i - 1][j - 1] + (wi * word_distance(pi, ttoks[j - 1]) if ni == nj else inf)
             start = S[i - 1][j - 1]
-            c = D[i - 1][j] + (inf if ni else wi)  # phrase word missing
+            dropping = j < n and S[i - 1][j] == j and tneg.negated_after_drop[j] and not any(pneg)
+            c = D[i - 1][j] + (inf if ni or dropping else wi)  # phrase word missing
             if c < best:
                 best, start = c, S[i - 1][j]
             c = D[i][j - 1] + (inf if nj else INSERT_COST * tlen[j - 1])  # extra word inside the stretch
@@ -328,44 +399,52 @@ def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str
     return row[j_best] / total, a, j_best
 
 
+def pause_breaks(words: Sequence[Word], pause_s: float = PAUSE_S) -> set[int]:
+    """Indices of the words that follow a pause of at least ``pause_s`` (a negation's reach ends there)."""
+    return {k for k in range(1, len(words)) if words[k].start - words[k - 1].end >= pause_s - 1e-9}
+
+
 class PhraseSpotter:
     """Matches phrases across consecutive final results of one channel.
 
     A caller short of breath pauses inside a phrase, so the recognizer may end
     an utterance in its middle: the last ``keep_words`` words (no older than
     ``keep_s`` seconds) are searched together with each new final result, and
-    a match is reported once, when its last word arrives.
+    a match is reported once, when its last word arrives. A negation does not reach
+    from one final result into the next, nor past a pause (:data:`PAUSE_S`).
     """
 
     def __init__(self, matcher: PhraseMatcher, keep_words: int = 12, keep_s: float = 20.0) -> None:
         self.matcher = matcher
         self.keep_words = keep_words
         self.keep_s = keep_s
-        self._recent: dict[str, list[Word]] = {}
+        self._recent: dict[str, list[tuple[Word, bool]]] = {}
+        """Per channel, the words kept and whether each began its final result."""
 
     def push(self, event: WordsEvent) -> list[PhraseHit]:
         if not event.final or not event.words:
             return []
-        old = self._recent.get(event.channel, [])
-        new = list(event.words)
-        if new:
-            old = [w for w in old if w.end >= new[-1].end - self.keep_s]
-        words = old + new
+        new = [(w, i == 0) for i, w in enumerate(event.words)]
+        old = [kw for kw in self._recent.get(event.channel, []) if kw[0].end >= new[-1][0].end - self.keep_s]
+        kept = old + new
+        words = [w for w, _ in kept]
         text = " ".join(w.word for w in words)
         # whitespace words of the joined text map one to one onto Word objects,
         # unless a recognised "word" holds a space (then fall back to this event alone)
         if len(text.split()) != len(words):
-            words, old = new, []
+            kept, old = new, []
+            words = [w for w, _ in kept]
             text = " ".join(w.word for w in words)
             if len(text.split()) != len(words):
-                return [PhraseHit(t=event.t, match=m, start_s=new[0].start, end_s=new[-1].end,
+                return [PhraseHit(t=event.t, match=m, start_s=new[0][0].start, end_s=new[-1][0].end,
                                   channel=event.channel) for m in self.matcher.match(event.text)]
+        breaks = pause_breaks(words) | {k for k, (_, first) in enumerate(kept) if first}
         hits = []
-        for m in self.matcher.match(text):
+        for m in self.matcher.match(text, breaks):
             if m.end_word <= len(old):
                 continue  # ended in words already searched
             span = words[m.start_word:m.end_word]
             hits.append(PhraseHit(t=span[-1].end, match=m, start_s=span[0].start, end_s=span[-1].end,
                                   channel=event.channel))
-        self._recent[event.channel] = words[-self.keep_words:]
+        self._recent[event.channel] = kept[-self.keep_words:]
         return hits

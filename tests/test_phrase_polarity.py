@@ -1,0 +1,145 @@
+"""Distress said and distress denied: what a caller in trouble says is found, whatever negation
+comes near it, and what a caller says to deny trouble is not (English, the default list).
+
+The recognizer writes no punctuation: "no, call an ambulance" arrives as "no call an ambulance",
+and "i'm not sure, chest pain" as "i'm not sure chest pain". A missed cry for help costs more than
+a false alarm, so where the words alone cannot tell (a negation before a pause, or in an earlier
+utterance) the phrase is found.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.events import Word, WordsEvent
+from monitor.transcription.phrases import PhraseMatcher, PhraseSpotter
+
+AFFIRMED: list[tuple[str, str]] = [
+    # "no" answering a question, then a call for help or a complaint
+    ("no call an ambulance", "call an ambulance"),
+    ("no please call an ambulance", "call an ambulance"),
+    ("no wait call an ambulance", "call an ambulance"),
+    ("no i need an ambulance", "i need an ambulance"),
+    ("no and my chest hurts", "my chest hurts"),
+    ("no my chest is tight", "my chest is tight"),
+    ("no no i can't breathe", "i can't breathe"),
+    ("no no i cant breathe", "i can't breathe"),
+    ("no no i can not breathe", "i can't breathe"),
+    # a negation that has its own object before the phrase
+    ("i don't know i can't breathe", "i can't breathe"),
+    ("i can't breathe call an ambulance", "call an ambulance"),
+    ("i can't stand up chest pain", "chest pain"),
+    ("i can't talk chest pain", "chest pain"),
+    ("i don't feel well chest pain", "chest pain"),
+    ("i'm not sure chest pain", "chest pain"),
+    ("not good i can't breathe", "i can't breathe"),
+    ("not really chest pain", "chest pain"),
+    ("no i'm not okay my chest hurts", "my chest hurts"),
+    ("i'm not okay i'm dizzy", "i'm dizzy"),
+    ("don't hang up i can't breathe", "i can't breathe"),
+    ("i don't think so i'm passing out", "i'm passing out"),
+    ("it's not stopping my chest feels tight", "my chest feels tight"),
+    ("nothing helps i can't catch my breath", "i can't catch my breath"),
+    ("i can't breathe i'm not joking", "i can't breathe"),
+    # a first time: "never ... before", "... like this", "... until now"
+    ("i never had chest pain before but now i do", "chest pain"),
+    ("i've never had chest pain like this", "chest pain"),
+    ("i never had chest pain until now", "chest pain"),
+    ("i didn't have chest pain before", "chest pain"),
+    # recognition slips that are no negation
+    ("can't breathe", "i can't breathe"),
+    ("i cant breathe", "i can't breathe"),
+    ("i can not breathe", "i can't breathe"),
+]
+
+DENIED: list[str] = [
+    "i can breathe fine now",
+    "i can breathe",
+    "i can catch my breath now",
+    "no chest pain",
+    "i have no chest pain",
+    "i don't have chest pain",
+    "i do not have any chest pain",
+    "i haven't got chest pain",
+    "i never had chest pain",
+    "i can walk without chest pain",
+    "there is no pressure in my chest",
+    "there's no pain in my chest",
+    "i don't have any pain in my chest",
+    "i'm not out of breath",
+    "i'm not short of breath anymore",
+    "i wasn't short of breath",
+    "no trouble breathing",
+    "it's not hard to breathe",
+    "i'm not struggling to breathe",
+    "my chest does not hurt",
+    "my chest doesn't hurt",
+    "my chest isn't tight",
+    "my arm isn't numb",
+    "i'm not dizzy",
+    "i don't feel dizzy",
+    "i'm not feeling dizzy",
+    "i don't feel faint",
+    "i'm not going to faint",
+    "i'm not passing out",
+    "it's not a heart attack",
+    "i'm not having a heart attack",
+    "i don't need an ambulance",
+    "don't call an ambulance",
+    "no don't call an ambulance",
+    "no need to call an ambulance",
+    "you don't have to call an ambulance",
+    "i don't need a doctor",
+    "i'm not dying",
+    "i can move my arm",
+]
+
+
+@pytest.mark.parametrize("text, phrase", AFFIRMED)
+def test_what_a_caller_in_trouble_says_is_found(english, text, phrase):
+    assert phrase in [m.phrase for m in english.match(text)], english.match(text)
+
+
+@pytest.mark.parametrize("text", DENIED)
+def test_what_a_caller_says_to_deny_trouble_is_not_found(english, text):
+    assert english.match(text) == [], english.match(text)
+
+
+def test_the_tables_are_large_enough_to_mean_something():
+    assert len(AFFIRMED) >= 25 and len(DENIED) >= 20
+
+
+def said(*items: tuple[str, float], gap_s: float = 0.05) -> tuple[Word, ...]:
+    """Words said one after another from the time given, each 0.3 s long, ``gap_s`` apart."""
+    out = []
+    for text, t in items:
+        for w in text.split():
+            out.append(Word(w, t, t + 0.3, 0.9))
+            t += 0.3 + gap_s
+    return tuple(out)
+
+
+def final(words: tuple[Word, ...]) -> WordsEvent:
+    return WordsEvent(t=words[-1].end, final=True, words=words, text=" ".join(w.word for w in words))
+
+
+@pytest.mark.parametrize("earlier, later, phrase", [
+    ("i don't have", "chest pain", "chest pain"),
+    ("no", "chest pain", "chest pain"),
+    ("i'm not sure", "call an ambulance", "call an ambulance"),
+    ("not really", "i'm dizzy", "i'm dizzy"),
+])
+def test_a_negation_in_an_earlier_utterance_does_not_reach_the_next(english, earlier, later, phrase):
+    """The recognizer ends an utterance at a pause: what follows is said anew ("no." - "chest pain")."""
+    spot = PhraseSpotter(english)
+    assert spot.push(final(said((earlier, 1.0)))) == []
+    assert [h.match.phrase for h in spot.push(final(said((later, 4.0))))] == [phrase]
+
+
+def test_a_pause_ends_a_negation_s_reach_and_no_pause_keeps_it(english):
+    """Word times show the pause the recognizer writes no comma for: "no ... chest pain" is two
+    answers, "no chest pain" one."""
+    paused = said(("no", 1.0)) + said(("chest pain", 1.8))
+    assert [h.match.phrase for h in PhraseSpotter(english).push(final(paused))] == ["chest pain"]
+    assert PhraseSpotter(english).push(final(said(("no chest pain", 1.0)))) == []
+    assert PhraseSpotter(english).push(final(said(("i don't have chest pain", 1.0), gap_s=0.25))) == []
