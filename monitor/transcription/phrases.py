@@ -17,10 +17,15 @@ is at most ``max_distance``:
   words one transcript word, when the joined words are (nearly) the same word
   (``light headed`` ~ ``lightheaded``, ``아파 요`` ~ ``아파요``, ``도와 주 세요`` ~ ``도와주세요``).
 
+With a language's :class:`KeyWords` (English only, :data:`KEY_WORDS`), a phrase's key word (its
+last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
+another word, only by a slip of it (:func:`key_slip`), and a phrase followed by one of its idiom
+words is none (``i'm dying to know``).
+
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
 Korean, English or any other list works the same way; only the default phrase
-list and the per-language tables (:data:`EXPANSIONS`, :data:`NEGATION`) are English.
+list and the per-language tables (:data:`EXPANSIONS`, :data:`NEGATION`, :data:`KEY_WORDS`) are English.
 
 Tolerance is for recognition slips, never for a change of meaning: with a language's
 :class:`Negation` (English only, :data:`NEGATION`), a negation word (``not``, ``no``,
@@ -180,6 +185,50 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
 })
 """Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
+
+@dataclass(frozen=True)
+class KeyWords:
+    """Which word of a phrase carries its meaning, in normalised tokens (after :data:`EXPANSIONS`).
+
+    A phrase's key word is its last word outside ``function_words`` (``arm`` of ``i can't move my
+    arm``, ``air`` of ``i can't get enough air``). It is never missing from a stretch nor replaced
+    by another word (``i can't move my appointment``, ``i can't get enough signal``): only the word
+    itself or a slip of it (:func:`key_slip`: ``breed`` for ``breathe``) matches it. ``idioms``: a
+    phrase ending in one of these words is no distress when the next word said (before a pause) is
+    one of its idiom words (``i'm dying to know``, ``i'm passing out flyers``)."""
+
+    function_words: frozenset[str] = field(default_factory=frozenset)
+    idioms: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def key(self, ptoks: Sequence[str]) -> int | None:
+        """Index of the phrase's key word; None without a table or when all are function words."""
+        if not self.function_words:
+            return None
+        return next((i for i in range(len(ptoks) - 1, -1, -1) if ptoks[i] not in self.function_words), None)
+
+    def idiom(self, ptoks: Sequence[str], following: str | None) -> bool:
+        """Whether the phrase followed by the word ``following`` is an idiom rather than distress."""
+        return following is not None and following in self.idioms.get(ptoks[-1], ())
+
+
+NO_KEY_WORDS = KeyWords()
+"""A language without a key-word table: every phrase word may be a slip of the recognizer."""
+
+KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
+    "en": KeyWords(
+        function_words=frozenset({
+            "i", "me", "my", "you", "your", "we", "us", "our", "he", "him", "his", "she", "her", "it", "its",
+            "they", "them", "their", "a", "an", "the", "am", "is", "are", "was", "were", "be", "been",
+            "do", "does", "did", "have", "has", "had", "can", "could", "will", "would", "not", "no",
+            "to", "of", "in", "on", "at", "for", "with", "by", "from", "up", "out", "off", "so", "and",
+            "or", "but", "this", "that", "there", "here"}),
+        idioms=MappingProxyType({
+            "dying": frozenset({"to", "for"}),
+            "out": frozenset({"the", "these", "those", "of", "flyers", "fliers", "leaflets", "papers", "forms",
+                              "samples", "copies", "cards", "tickets", "names"})})),
+})
+"""Per-language key words (beside :data:`NEGATION`)."""
+
 _TOKEN = re.compile(r"[\w']+", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
 
@@ -258,6 +307,17 @@ def word_distance(a: str, b: str) -> float:
     return min(1.0, d)
 
 
+def key_slip(key: str, heard: str) -> bool:
+    """Whether ``heard`` may stand for a phrase's key word: the word itself, or one that keeps its
+    first letter and changes at most half its letters, rounded up (``breed`` for ``breathe``,
+    ``breast`` for ``breath``, ``hurt`` for ``hurts``; not ``bus`` for ``breath``, ``signal`` for
+    ``air``)."""
+    if key == heard:
+        return True
+    a, b = _chars(key), _chars(heard)
+    return bool(a and b) and a[0] == b[0] and _levenshtein(a, b) <= (len(a) + 1) // 2
+
+
 class PhraseMatcher:
     """Find distress phrases in text.
 
@@ -269,7 +329,8 @@ class PhraseMatcher:
 
     def __init__(self, phrases: Mapping[str, Sequence[str]] | Sequence[str],
                  max_distance: float = DEFAULT_MAX_DISTANCE, *, language: str | None = None,
-                 expansions: Mapping[str, str] | None = None, negation: Negation | None = None) -> None:
+                 expansions: Mapping[str, str] | None = None, negation: Negation | None = None,
+                 key_words: KeyWords | None = None) -> None:
         if isinstance(phrases, str):
             raise TypeError("phrases: give a list of phrases, not one string")
         if not 0.0 <= max_distance < 1.0:
@@ -278,17 +339,18 @@ class PhraseMatcher:
         base = (language or "").split("-")[0]
         self.expansions: Mapping[str, str] = expansions if expansions is not None else EXPANSIONS.get(base, {})
         self.negation: Negation = negation if negation is not None else NEGATION.get(base, NO_NEGATION)
+        self.key_words: KeyWords = key_words if key_words is not None else KEY_WORDS.get(base, NO_KEY_WORDS)
         items: Iterable[tuple[str, str]]
         if isinstance(phrases, Mapping):
             items = ((str(cat), p) for cat, ps in phrases.items() for p in ps)
         else:
             items = ((p, p) for p in phrases)
-        self._phrases: list[tuple[str, str, tuple[str, ...], tuple[int, ...]]] = []
+        self._phrases: list[tuple[str, str, tuple[str, ...], tuple[int, ...], int | None]] = []
         for cat, p in items:
             toks, _ = normalize(p, self.expansions)
             if not toks:
                 raise ValueError(f"phrase {p!r} has no words")
-            self._phrases.append((p, cat, tuple(toks), tuple(len(_chars(t)) for t in toks)))
+            self._phrases.append((p, cat, tuple(toks), tuple(len(_chars(t)) for t in toks), self.key_words.key(toks)))
 
     @classmethod
     def default(cls, max_distance: float = DEFAULT_MAX_DISTANCE) -> "PhraseMatcher":
@@ -297,7 +359,7 @@ class PhraseMatcher:
 
     @property
     def phrases(self) -> tuple[str, ...]:
-        return tuple(p for p, _, _, _ in self._phrases)
+        return tuple(p for p, _, _, _, _ in self._phrases)
 
     def match(self, text: str, breaks: Collection[int] = ()) -> list[PhraseMatch]:
         """Matches in ``text``, best first; overlapping matches of one category keep the best.
@@ -313,12 +375,13 @@ class PhraseMatcher:
                                   self.negation.negated_starts(tokens, cut),
                                   self.negation.negated_starts(tokens, cut, dropped=1))
         found: list[PhraseMatch] = []
-        for phrase, cat, ptoks, weights in self._phrases:
-            best = _best_span(ptoks, weights, tokens, [t in self.negation.words for t in ptoks], text_negation)
+        for phrase, cat, ptoks, weights, key in self._phrases:
+            best = _best_span(ptoks, weights, tokens, [t in self.negation.words for t in ptoks], text_negation, key)
             if best is None:
                 continue
             score, a, b = best
-            if score <= self.max_distance + 1e-9:
+            following = tokens[b] if b < len(tokens) and not cut[b] else None
+            if score <= self.max_distance + 1e-9 and not self.key_words.idiom(ptoks, following):
                 w0, w1 = origin[a], origin[b - 1] + 1
                 found.append(PhraseMatch(phrase=phrase, category=cat, excerpt=" ".join(words[w0:w1]),
                                          score=round(score, 4), start_word=w0, end_word=w1))
@@ -343,12 +406,13 @@ class _Polarity:
 
 
 def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str], pneg: Sequence[bool],
-               tneg: _Polarity) -> tuple[float, int, int] | None:
+               tneg: _Polarity, key: int | None = None) -> tuple[float, int, int] | None:
     """Lowest-cost stretch of ``ttoks`` for the phrase: (normalised cost, start, end).
 
     ``pneg``: which phrase words are negation words; ``tneg``: the text's. A negation word is
     matched only by one (never missing, extra, or one of joined pieces), and a phrase without one
-    starts no stretch in a negation's scope (the module's docstring)."""
+    starts no stretch in a negation's scope (the module's docstring). ``key``: the phrase's key
+    word (:class:`KeyWords`), never missing, matched only by :func:`key_slip`."""
     m, n = len(ptoks), len(ttoks)
     total = float(sum(weights))
     inf = float("inf")
@@ -363,14 +427,16 @@ def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str
     S = [list(range(n + 1))] + [[0] * (n + 1) for _ in range(m)]
     for i in range(1, m + 1):
         wi, pi, ni = weights[i - 1], ptoks[i - 1], pneg[i - 1]
-        D[i][0] = D[i - 1][0] + (inf if ni else wi)
+        ki = key == i - 1
+        D[i][0] = D[i - 1][0] + (inf if ni or ki else wi)
         S[i][0] = 0
         for j in range(1, n + 1):
             nj = negated[j - 1]
-            best = D[i - 1][j - 1] + (wi * word_distance(pi, ttoks[j - 1]) if ni == nj else inf)
+            same = ni == nj and (not ki or key_slip(pi, ttoks[j - 1]))
+            best = D[i - 1][j - 1] + (wi * word_distance(pi, ttoks[j - 1]) if same else inf)
             start = S[i - 1][j - 1]
             dropping = j < n and S[i - 1][j] == j and tneg.negated_after_drop[j] and not any(pneg)
-            c = D[i - 1][j] + (inf if ni or dropping else wi)  # phrase word missing
+            c = D[i - 1][j] + (inf if ni or ki or dropping else wi)  # phrase word missing
             if c < best:
                 best, start = c, S[i - 1][j]
             c = D[i][j - 1] + (inf if nj else INSERT_COST * tlen[j - 1])  # extra word inside the stretch
