@@ -153,6 +153,8 @@ def test_user_config_can_be_skipped(env):
     ("[analysis]\nbaseline_min_windows = 2.5\n",
      "config.toml: analysis.baseline_min_windows: must be an integer"),
     ("[phrases]\nen = \"help\"\n", "config.toml: phrases.en: must be a list of non-empty phrases"),
+    ("[phrases]\nen = [\"...\"]\n", "config.toml: phrases.en: a phrase must hold a word, got '...'"),
+    ("[phrases]\ntolerance = 1.0\n", "config.toml: phrases.tolerance: must be < 1, got 1.0 (allowed: 0 to below 1)"),
     ("[delivery]\nwebhook_url = \"ftp://x\"\n",
      "config.toml: delivery.webhook_url: must be an http:// or https:// URL"),
     ("[delivery]\nwebhook_url = \"http://\"\n",
@@ -275,6 +277,21 @@ def test_a_command_that_uses_the_whole_configuration_refuses_one_it_cannot_load_
     assert (r.returncode, r.stdout, r.stderr) == (
         2, "", f"call-monitor: error: {user}: delivery.bell: must be true or false, got 3\n"), command
     assert sorted(os.listdir(work)) == ["call.wav", "calls"] and not (tmp_path / "data").exists()
+
+
+def test_a_phrase_tolerance_of_one_is_refused_by_config_and_replay_in_one_line(env, tmp_path):
+    """`config` printed ``phrases.tolerance = 1.0`` as valid, and `replay` with a speech model then
+    ended in the phrase matcher's traceback (it takes [0, 1)): the configuration refuses it when
+    loaded, naming the file and the key (exit 2, nothing made)."""
+    from conftest import CALLS, ROOT, call_monitor
+    path = write(tmp_path / "config.toml", '[transcription]\nlanguage = "ko"\n[phrases]\ntolerance = 1.0\n')
+    (tmp_path / "call.wav").write_bytes((CALLS / "normal_8k.wav").read_bytes())
+    for command in (["config"], ["replay", "call.wav"]):
+        r = call_monitor(*command, "--config", path, cwd=tmp_path, timeout=60,
+                         env={**os.environ, **env, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path / "data")})
+        assert (r.returncode, r.stdout, r.stderr) == (
+            2, "", f"call-monitor: error: {path}: phrases.tolerance: must be < 1, got 1.0 (allowed: 0 to below 1)\n")
+    assert sorted(os.listdir(tmp_path)) == ["call.wav", "config.toml"]
 
 
 def test_analyze_reads_no_configuration_so_a_broken_one_changes_nothing(env, tmp_path):

@@ -50,6 +50,7 @@ def test_every_numeric_key_has_documented_bounds():
     ("[rules.slow_speech]\npersist_s = 1e9\n", "rules.slow_speech.persist_s", "0 to 600"),
     ("[rules.slow_speech]\ncooldown_s = 1e9\n", "rules.slow_speech.cooldown_s", "0 to 3600"),
     ("[rules.possible_emergency]\nmin_families = 100\n", "rules.possible_emergency.min_families", "1 to 6"),
+    ("[phrases]\ntolerance = 1\n", "phrases.tolerance", "0 to below 1"),
 ])
 def test_impossible_values_name_the_key_and_the_allowed_range(toml, key, allowed):
     with pytest.raises(ConfigError) as err:

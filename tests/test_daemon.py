@@ -769,6 +769,38 @@ def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_l
     assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
 
 
+def test_a_reload_with_a_phrase_tolerance_the_matcher_refuses_is_not_applied_and_the_daemon_goes_on(
+        tmp_path, monitor_logs):
+    """``phrases.tolerance = 1.0`` passed the configuration's bounds ([0, 1]) while the phrase matcher
+    takes [0, 1): a reload with it raised ValueError building the matcher and ended the daemon. Now
+    the configuration refuses it when loaded, and the reload keeps the running configuration."""
+    from monitor.config import ConfigError
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.transcription.setup import TranscriptionSetup
+    from monitor.transcription.vosk_models import packaged_model_dirs
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, x, sr)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[transcription]\nlanguage = "ko"\n[phrases]\ntolerance = 1.0\nko = ["도와 주세요"]\n',
+                   encoding="utf-8")
+    overrides = {"storage.db": str(tmp_path / "e.db"), "transcription.language": "ko"}
+    cfg = load_config(overrides={**overrides, "phrases.ko": ["도와 주세요"]}, user_config=False)
+    said = f"{bad}: phrases.tolerance: must be < 1, got 1.0 (allowed: 0 to below 1)"
+    with pytest.raises(ConfigError, match=f"^{said}$".replace("(", r"\(").replace(")", r"\)")):
+        load_config(bad, user_config=False)
+    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {}, reload=lambda: load_config(bad, overrides, user_config=False),
+                           transcription=TranscriptionSetup.create(cfg, str(model)))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t == 3.0 and daemon.request_reload()
+        assert daemon.run() == 0
+    assert [m for _, m in monitor_logs if "reloaded" in m] == [f"configuration not reloaded: {said}"]
+    assert daemon.cfg.phrases.tolerance == cfg.phrases.tolerance
+
+
 ENGLISH_LIST_FOR_KOREAN = (
     "the distress phrases are the 'en' list (phrases.language = 'en'), while the model transcribes 'ko': none can "
     "match its words, and no distress_phrase alert is raised; list phrases in 'ko' ([phrases] ko = [...] in the "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from dataclasses import fields, replace
 from pathlib import Path
@@ -36,11 +37,13 @@ _SIMPLE = MappingProxyType({"analysis": AnalysisConfig, "actions": ActionsConfig
 
 
 def _allowed(meta: Mapping[str, Any]) -> str:
-    """" (allowed: 0.5 to 60)" for a key with both bounds, else ""."""
+    """" (allowed: 0.5 to 60)" for a key with both bounds, else "" ("above 0", "below 1" for bounds
+    that are not allowed themselves)."""
     low = meta.get("min", meta.get("gt"))
-    if low is None or "max" not in meta:
+    high = meta.get("max", meta.get("lt"))
+    if low is None or high is None:
         return ""
-    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:g} to {meta['max']:g})"
+    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:g} to {'below ' if 'lt' in meta else ''}{high:g})"
 
 
 def _value_type(annotation: Any) -> tuple[Any, bool]:
@@ -106,6 +109,8 @@ def _check_value(value: Any, annotation: Any, meta: Mapping[str, Any], where: st
         raise ConfigError(f"{where}: must be > {meta['gt']}, got {value!r}{_allowed(meta)}")
     if "max" in meta and value > meta["max"]:
         raise ConfigError(f"{where}: must be <= {meta['max']}, got {value!r}{_allowed(meta)}")
+    if "lt" in meta and value >= meta["lt"]:
+        raise ConfigError(f"{where}: must be < {meta['lt']}, got {value!r}{_allowed(meta)}")
     if "choices" in meta:
         _check_choice(value, meta, where)
     if meta.get("kind") == "path" and not value.strip():  # Path("") is ".", the current folder
@@ -171,6 +176,10 @@ def _check_layer(raw: Mapping[str, Any], source: str) -> dict[str, dict[str, Any
     return out
 
 
+_WORD = re.compile(r"[^\W_]")
+"""A letter or digit: a phrase without one has no word to match (the phrase matcher refuses it)."""
+
+
 def _check_phrases(table: Any, source: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: phrases: must be a table, got {table!r}")
@@ -183,6 +192,8 @@ def _check_phrases(table: Any, source: str) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigError(f"{source}: phrases.{lang}: must be a list of non-empty phrases "
                               f"(a language code with its list), got {value!r}")
+        if wordless := [v for v in value if not _WORD.search(v)]:
+            raise ConfigError(f"{source}: phrases.{lang}: a phrase must hold a word, got {wordless[0]!r}")
         lists[lang] = tuple(value)
     out["phrases"] = lists
     return out

@@ -9,7 +9,7 @@ is validated on its own, so an error names the file (or "command line") and the 
 All thresholds live here, in one place, with the reasons for their defaults (the published
 measurements they rest on are cited beside them).  The loader (:mod:`monitor.config.loader`)
 validates each layer against these dataclasses' type annotations and field metadata
-(min/max/gt/choices/kind); :mod:`monitor.config.toml` prints the merged result as commented TOML.
+(min/max/gt/lt/choices/kind); :mod:`monitor.config.toml` prints the merged result as commented TOML.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ class ConfigError(ValueError):
 
 
 def _k(default: Any, doc: str, **check: Any) -> Any:
-    """A documented config key; ``check`` holds min/max/gt/choices/kind for validation (``kind``:
-    "url" a webhook's or a link's URL, "path" a file that must be named: never empty, "language" a
-    language code, never empty, "agent_tokens" the console's "NAME:TOKEN" entries, "listen" the
-    console's HOST:PORT, "socket" a Unix socket's path: no longer than one may be)."""
+    """A documented config key; ``check`` holds min/max/gt/lt/choices/kind for validation (``gt``
+    and ``lt``: bounds not allowed themselves; ``kind``: "url" a webhook's or a link's URL, "path" a
+    file that must be named: never empty, "language" a language code, never empty, "agent_tokens"
+    the console's "NAME:TOKEN" entries, "listen" the console's HOST:PORT, "socket" a Unix socket's
+    path: no longer than one may be)."""
     return field(default=default, metadata={"doc": doc, **check})
 
 
@@ -816,7 +817,8 @@ class PhrasesConfig:
 
     language: str = _k("", "language whose list is used; \"\" = the transcription language")
     tolerance: float = _k(0.3, "largest word-level edit distance, as a fraction of the phrase's "
-                          "words, that still matches (recognition errors)", min=0, max=1)
+                          "words, that still matches (recognition errors); below 1, since a distance of 1 "
+                          "is any stretch of words", min=0, lt=1)
     phrases: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({"en": DEFAULT_PHRASES_EN}))
 
