@@ -793,7 +793,8 @@ def test_a_reload_with_a_phrase_tolerance_the_matcher_refuses_is_not_applied_and
         load_config(bad, user_config=False)
     model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
     with Store.open(tmp_path / "e.db") as store:
-        daemon = InProcess(cfg, FileSource(line), store, {}, reload=lambda: load_config(bad, overrides, user_config=False),
+        daemon = InProcess(cfg, FileSource(line), store, {},
+                           reload=lambda: load_config(bad, overrides, user_config=False),
                            transcription=TranscriptionSetup.create(cfg, str(model)))
         daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t == 3.0 and daemon.request_reload()
         assert daemon.run() == 0

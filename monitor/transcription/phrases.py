@@ -55,6 +55,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Collection, Iterable, Mapping, Sequence
 
@@ -318,13 +319,79 @@ def key_slip(key: str, heard: str) -> bool:
     return bool(a and b) and a[0] == b[0] and _levenshtein(a, b) <= (len(a) + 1) // 2
 
 
+@dataclass(frozen=True)
+class _Phrase:
+    """A phrase as the matcher searches it, made once: its normalised ``tokens``, each one's
+    ``weights`` (its length in characters), which are negation words (``negated``), and its key
+    word's index (:class:`KeyWords`)."""
+
+    text: str
+    category: str
+    tokens: tuple[str, ...]
+    weights: tuple[int, ...]
+    negated: tuple[bool, ...]
+    key: int | None
+
+    @property
+    def affirmative(self) -> bool:
+        """Carries no negation (so it matches no stretch in a negation's scope)."""
+        return not any(self.negated)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A text as the matcher searches it, made once per utterance: its normalised ``tokens``, their
+    lengths, which are negation words (``negated``), where a stretch would start in a negation's
+    scope (``negated_starts``, and ``negated_after_drop`` for a stretch that leaves out the phrase's
+    first words: :meth:`Negation.negated_starts`), and the search's first row for a phrase without
+    a negation (``affirmative_row``: no stretch starts in a negation's scope); ``pieces[j]``: the
+    2 to :data:`MAX_JOIN_PIECES` tokens ending before token ``j`` joined, none a negation word, as
+    (how many, the joined word)."""
+
+    tokens: tuple[str, ...]
+    lengths: tuple[int, ...]
+    negated: tuple[bool, ...]
+    negated_starts: tuple[bool, ...]
+    negated_after_drop: tuple[bool, ...]
+    affirmative_row: tuple[float, ...]
+    pieces: tuple[tuple[tuple[int, str], ...], ...]
+
+    @classmethod
+    def of(cls, tokens: Sequence[str], cut: Sequence[bool], negation: Negation) -> "_Text":
+        starts = tuple(negation.negated_starts(tokens, cut))
+        negated = tuple(t in negation.words for t in tokens)
+        return cls(tokens=tuple(tokens), lengths=tuple(len(_chars(t)) for t in tokens), negated=negated,
+                   negated_starts=starts, negated_after_drop=tuple(negation.negated_starts(tokens, cut, dropped=1)),
+                   affirmative_row=tuple(_INF if flag else 0.0 for flag in starts) + (0.0,),
+                   pieces=tuple(_pieces_before(tokens, negated, j) for j in range(len(tokens) + 1)))
+
+    def first_row(self, phrase: _Phrase) -> list[float]:
+        return list(self.affirmative_row) if phrase.affirmative else [0.0] * (len(self.tokens) + 1)
+
+
+def _pieces_before(tokens: Sequence[str], negated: Sequence[bool], j: int) -> tuple[tuple[int, str], ...]:
+    """(k, the k tokens before ``j`` joined) for k from 2 to :data:`MAX_JOIN_PIECES`, up to the first
+    span holding a negation word (never one of a word's pieces)."""
+    out = []
+    for k in range(2, min(j, MAX_JOIN_PIECES) + 1):
+        if any(negated[j - k:j]):
+            break
+        out.append((k, "".join(tokens[j - k:j])))
+    return tuple(out)
+
+
+_INF = float("inf")
+_COST = itemgetter(0)
+
+
 class PhraseMatcher:
     """Find distress phrases in text.
 
     ``phrases``: a list, or lists by category (e.g. :data:`DEFAULT_PHRASES_EN`).
     ``max_distance``: largest normalised distance that still matches.
-    ``language``: picks the expansions of :data:`EXPANSIONS` and the negation of :data:`NEGATION`
-    (none by default); ``expansions`` and ``negation`` give them instead.
+    ``language``: picks the expansions of :data:`EXPANSIONS`, the negation of :data:`NEGATION` and
+    the key words of :data:`KEY_WORDS` (none by default); ``expansions``, ``negation`` and
+    ``key_words`` give them instead.
     """
 
     def __init__(self, phrases: Mapping[str, Sequence[str]] | Sequence[str],
@@ -345,12 +412,14 @@ class PhraseMatcher:
             items = ((str(cat), p) for cat, ps in phrases.items() for p in ps)
         else:
             items = ((p, p) for p in phrases)
-        self._phrases: list[tuple[str, str, tuple[str, ...], tuple[int, ...], int | None]] = []
-        for cat, p in items:
-            toks, _ = normalize(p, self.expansions)
-            if not toks:
-                raise ValueError(f"phrase {p!r} has no words")
-            self._phrases.append((p, cat, tuple(toks), tuple(len(_chars(t)) for t in toks), self.key_words.key(toks)))
+        self._phrases = [self._phrase(p, cat) for cat, p in items]
+
+    def _phrase(self, text: str, category: str) -> _Phrase:
+        toks, _ = normalize(text, self.expansions)
+        if not toks:
+            raise ValueError(f"phrase {text!r} has no words")
+        return _Phrase(text=text, category=category, tokens=tuple(toks), weights=tuple(len(_chars(t)) for t in toks),
+                       negated=tuple(t in self.negation.words for t in toks), key=self.key_words.key(toks))
 
     @classmethod
     def default(cls, max_distance: float = DEFAULT_MAX_DISTANCE) -> "PhraseMatcher":
@@ -359,7 +428,7 @@ class PhraseMatcher:
 
     @property
     def phrases(self) -> tuple[str, ...]:
-        return tuple(p for p, _, _, _, _ in self._phrases)
+        return tuple(p.text for p in self._phrases)
 
     def match(self, text: str, breaks: Collection[int] = ()) -> list[PhraseMatch]:
         """Matches in ``text``, best first; overlapping matches of one category keep the best.
@@ -371,98 +440,112 @@ class PhraseMatcher:
             return []
         words = text.split()
         cut = [j > 0 and origin[j] in breaks and origin[j - 1] != origin[j] for j in range(len(tokens))]
-        text_negation = _Polarity([t in self.negation.words for t in tokens],
-                                  self.negation.negated_starts(tokens, cut),
-                                  self.negation.negated_starts(tokens, cut, dropped=1))
+        searched = _Text.of(tokens, cut, self.negation)
         found: list[PhraseMatch] = []
-        for phrase, cat, ptoks, weights, key in self._phrases:
-            best = _best_span(ptoks, weights, tokens, [t in self.negation.words for t in ptoks], text_negation, key)
+        for phrase in self._phrases:
+            best = _Search(phrase, searched).best()
             if best is None:
                 continue
             score, a, b = best
             following = tokens[b] if b < len(tokens) and not cut[b] else None
-            if score <= self.max_distance + 1e-9 and not self.key_words.idiom(ptoks, following):
+            if score <= self.max_distance + 1e-9 and not self.key_words.idiom(phrase.tokens, following):
                 w0, w1 = origin[a], origin[b - 1] + 1
-                found.append(PhraseMatch(phrase=phrase, category=cat, excerpt=" ".join(words[w0:w1]),
-                                         score=round(score, 4), start_word=w0, end_word=w1))
-        found.sort(key=lambda m: (m.score, m.start_word))
-        kept: list[PhraseMatch] = []
-        for m in found:
-            if not any(k.category == m.category and m.start_word < k.end_word and k.start_word < m.end_word
-                       for k in kept):
-                kept.append(m)
-        return kept
+                found.append(PhraseMatch(phrase=phrase.text, category=phrase.category,
+                                         excerpt=" ".join(words[w0:w1]), score=round(score, 4),
+                                         start_word=w0, end_word=w1))
+        return _best_per_stretch(found)
 
 
-@dataclass(frozen=True)
-class _Polarity:
-    """A text's negation, token by token: ``words`` (a negation word), ``negated_starts``
-    (:meth:`Negation.negated_starts`), ``negated_after_drop`` (the same for a stretch that leaves out
-    the phrase's first words)."""
+def _best_per_stretch(found: list[PhraseMatch]) -> list[PhraseMatch]:
+    """``found`` best first, without a match overlapping a better one of its category."""
+    kept: list[PhraseMatch] = []
+    for m in sorted(found, key=lambda m: (m.score, m.start_word)):
+        if not any(k.category == m.category and m.start_word < k.end_word and k.start_word < m.end_word
+                   for k in kept):
+            kept.append(m)
+    return kept
 
-    words: Sequence[bool]
-    negated_starts: Sequence[bool]
-    negated_after_drop: Sequence[bool]
 
+class _Search:
+    """The lowest-cost stretch of a text for one phrase (Sellers' dynamic programme on words).
 
-def _best_span(ptoks: Sequence[str], weights: Sequence[int], ttoks: Sequence[str], pneg: Sequence[bool],
-               tneg: _Polarity, key: int | None = None) -> tuple[float, int, int] | None:
-    """Lowest-cost stretch of ``ttoks`` for the phrase: (normalised cost, start, end).
+    ``cost[i][j]``: least cost of the phrase's first ``i`` words ending before token ``j``;
+    ``start[i][j]``: where that stretch starts. A negation word is matched only by one (never
+    missing, extra, or one of joined pieces), a phrase without one starts no stretch in a
+    negation's scope, and the key word is never missing and matched only by :func:`key_slip` (the
+    module's docstring)."""
 
-    ``pneg``: which phrase words are negation words; ``tneg``: the text's. A negation word is
-    matched only by one (never missing, extra, or one of joined pieces), and a phrase without one
-    starts no stretch in a negation's scope (the module's docstring). ``key``: the phrase's key
-    word (:class:`KeyWords`), never missing, matched only by :func:`key_slip`."""
-    m, n = len(ptoks), len(ttoks)
-    total = float(sum(weights))
-    inf = float("inf")
-    tlen = [len(_chars(t)) for t in ttoks]
-    negated = tneg.words
-    # D[i][j]: cost of phrase[:i] ending at transcript[:j]; S: start index of that stretch
-    if any(pneg):
-        D = [[0.0] * (n + 1)] + [[0.0] * (n + 1) for _ in range(m)]
-    else:  # a stretch in a negation's scope is not this phrase
-        D = [[inf if j < n and tneg.negated_starts[j] else 0.0 for j in range(n + 1)]] + \
-            [[0.0] * (n + 1) for _ in range(m)]
-    S = [list(range(n + 1))] + [[0] * (n + 1) for _ in range(m)]
-    for i in range(1, m + 1):
-        wi, pi, ni = weights[i - 1], ptoks[i - 1], pneg[i - 1]
-        ki = key == i - 1
-        D[i][0] = D[i - 1][0] + (inf if ni or ki else wi)
-        S[i][0] = 0
-        for j in range(1, n + 1):
-            nj = negated[j - 1]
-            same = ni == nj and (not ki or key_slip(pi, ttoks[j - 1]))
-            best = D[i - 1][j - 1] + (wi * word_distance(pi, ttoks[j - 1]) if same else inf)
-            start = S[i - 1][j - 1]
-            dropping = j < n and S[i - 1][j] == j and tneg.negated_after_drop[j] and not any(pneg)
-            c = D[i - 1][j] + (inf if ni or ki or dropping else wi)  # phrase word missing
-            if c < best:
-                best, start = c, S[i - 1][j]
-            c = D[i][j - 1] + (inf if nj else INSERT_COST * tlen[j - 1])  # extra word inside the stretch
-            if c < best:
-                best, start = c, S[i][j - 1]
-            for k in range(2, min(j, MAX_JOIN_PIECES) + 1):  # one phrase word heard as k pieces
-                if ni or any(negated[j - k:j]):
-                    break
-                d = word_distance(pi, "".join(ttoks[j - k:j]))
-                c = D[i - 1][j - k] + wi * d
-                if d <= MAX_JOIN_DISTANCE and c < best:
-                    best, start = c, S[i - 1][j - k]
-            if i > 1 and not (ni or nj or pneg[i - 2]):  # two phrase words heard as one
-                d = word_distance(ptoks[i - 2] + pi, ttoks[j - 1])
-                c = D[i - 2][j - 1] + (weights[i - 2] + wi) * d
-                if d <= MAX_JOIN_DISTANCE and c < best:
-                    best, start = c, S[i - 2][j - 1]
-            D[i][j], S[i][j] = best, start
-    row = D[m]
-    j_best = min(range(1, n + 1), key=lambda j: (row[j], j - S[m][j]), default=None)
-    if j_best is None or row[j_best] == inf:
-        return None
-    a = S[m][j_best]
-    if a >= j_best:
-        return None
-    return row[j_best] / total, a, j_best
+    def __init__(self, phrase: _Phrase, text: _Text) -> None:
+        self.phrase, self.text = phrase, text
+        n = len(text.tokens)
+        self.cost = [text.first_row(phrase)] + [[0.0] * (n + 1) for _ in phrase.tokens]
+        self.start = [list(range(n + 1))] + [[0] * (n + 1) for _ in phrase.tokens]
+
+    def best(self) -> tuple[float, int, int] | None:
+        """(normalised cost, start token, end token) of the best stretch, or None."""
+        for i in range(1, len(self.phrase.tokens) + 1):
+            self._row(i)
+        return self._best_end()
+
+    def _row(self, i: int) -> None:
+        self.cost[i][0], self.start[i][0] = self._missing(i, 0)
+        for j in range(1, len(self.text.tokens) + 1):
+            self.cost[i][j], self.start[i][j] = min(self._candidates(i, j), key=_COST)
+
+    def _candidates(self, i: int, j: int) -> list[tuple[float, int]]:
+        """(cost, start) of each way phrase word ``i`` (1-based) can end before token ``j``; the
+        first of equal costs wins."""
+        return [self._heard(i, j), self._missing(i, j), self._extra(i, j), *self._pieces(i, j), *self._joined(i, j)]
+
+    def _heard(self, i: int, j: int) -> tuple[float, int]:
+        """Phrase word ``i`` heard as token ``j`` (itself or a slip of it)."""
+        p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
+        same = p.negated[i - 1] == t.negated[j - 1] and (p.key != i - 1 or key_slip(word, heard))
+        return self.cost[i - 1][j - 1] + (p.weights[i - 1] * word_distance(word, heard) if same else _INF), \
+            self.start[i - 1][j - 1]
+
+    def _missing(self, i: int, j: int) -> tuple[float, int]:
+        """Phrase word ``i`` not heard (never a negation word or the key word, nor a first word
+        left out right after a negation: ``not out of breath`` is no ``of breath``)."""
+        p, t = self.phrase, self.text
+        dropping = j < len(t.tokens) and self.start[i - 1][j] == j and t.negated_after_drop[j] and p.affirmative
+        cost = _INF if p.negated[i - 1] or p.key == i - 1 or dropping else p.weights[i - 1]
+        return self.cost[i - 1][j] + cost, self.start[i - 1][j]
+
+    def _extra(self, i: int, j: int) -> tuple[float, int]:
+        """Token ``j`` an extra word inside the stretch (never a negation word)."""
+        t = self.text
+        return self.cost[i][j - 1] + (_INF if t.negated[j - 1] else INSERT_COST * t.lengths[j - 1]), \
+            self.start[i][j - 1]
+
+    def _pieces(self, i: int, j: int) -> list[tuple[float, int]]:
+        """Phrase word ``i`` heard as the 2 to :data:`MAX_JOIN_PIECES` tokens ending at ``j``."""
+        p = self.phrase
+        if p.negated[i - 1]:
+            return []
+        out = []
+        for k, joined in self.text.pieces[j]:
+            d = word_distance(p.tokens[i - 1], joined)
+            if d <= MAX_JOIN_DISTANCE:
+                out.append((self.cost[i - 1][j - k] + p.weights[i - 1] * d, self.start[i - 1][j - k]))
+        return out
+
+    def _joined(self, i: int, j: int) -> list[tuple[float, int]]:
+        """Phrase words ``i - 1`` and ``i`` heard as the one token ``j``."""
+        p, t = self.phrase, self.text
+        if i < 2 or p.negated[i - 1] or p.negated[i - 2] or t.negated[j - 1]:
+            return []
+        d = word_distance(p.tokens[i - 2] + p.tokens[i - 1], t.tokens[j - 1])
+        if d > MAX_JOIN_DISTANCE:
+            return []
+        return [(self.cost[i - 2][j - 1] + (p.weights[i - 2] + p.weights[i - 1]) * d, self.start[i - 2][j - 1])]
+
+    def _best_end(self) -> tuple[float, int, int] | None:
+        row, starts = self.cost[-1], self.start[-1]
+        j_best = min(range(1, len(row)), key=lambda j: (row[j], j - starts[j]), default=None)
+        if j_best is None or row[j_best] == _INF or starts[j_best] >= j_best:
+            return None
+        return row[j_best] / float(sum(self.phrase.weights)), starts[j_best], j_best
 
 
 def pause_breaks(words: Sequence[Word], pause_s: float = PAUSE_S) -> set[int]:
