@@ -3,8 +3,10 @@ that shape (``call-monitor: warning: ...``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from typing import Iterator
 
 PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
@@ -74,3 +76,24 @@ def configure_logging(level: str = "warning", name: str = "monitor") -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+@contextlib.contextmanager
+def keeping_records(keeper: logging.Handler, name: str = "monitor") -> Iterator[None]:
+    """``keeper`` added to logger ``name`` meanwhile, given every record from its own level on
+    (``logging.INFO``: the info lines that say a problem is over) whatever the verbosity: the
+    logger lets them through, and its other handlers (stderr) keep to the level it showed before."""
+    logger = logging.getLogger(name)
+    level, shown = logger.level, logger.getEffectiveLevel()
+    others = [(handler, handler.level) for handler in logger.handlers]
+    for handler, own in others:
+        handler.setLevel(max(own, shown))
+    logger.setLevel(min(shown, keeper.level))
+    logger.addHandler(keeper)
+    try:
+        yield
+    finally:
+        logger.removeHandler(keeper)
+        logger.setLevel(level)
+        for handler, own in others:
+            handler.setLevel(own)

@@ -43,13 +43,13 @@ import queue
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .console import call_name, first_line, problem_of, recovery_of
+from .console import call_name, first_line, keeping_records, problem_of, recovery_of
 from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
@@ -207,14 +207,10 @@ class Daemon:
         """The last warning or error logged while :meth:`run` ran: level, message and time."""
         return self._problems.problem
 
-    @contextlib.contextmanager
-    def _watching_problems(self) -> Iterator[None]:
-        logger = logging.getLogger("monitor")
-        logger.addHandler(self._problems)
-        try:
-            yield
-        finally:
-            logger.removeHandler(self._problems)
+    def _watching_problems(self) -> contextlib.AbstractContextManager[None]:
+        """The package's records to :attr:`last_problem`, its info lines too (the recoveries) at
+        every verbosity (``run`` without ``-v``, as systemd's unit runs it, says only warnings)."""
+        return keeping_records(self._problems)
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stop") -> None:

@@ -470,10 +470,12 @@ def hook():
 
 
 class Daemon:
-    """``call-monitor run -v ARGS`` as a process: its JSON events and stderr lines collected as they come."""
+    """``call-monitor run -v ARGS`` as a process (``verbose=False``: without ``-v``, as systemd's unit
+    runs it): its JSON events and stderr lines collected as they come."""
 
-    def __init__(self, args, env, cwd):
-        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", "-v", *args], env=env, cwd=cwd,
+    def __init__(self, args, env, cwd, *, verbose: bool = True):
+        self.proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", *(["-v"] if verbose else []), *args], env=env,
+                                     cwd=cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[tuple[float, dict]] = []
         self.err: list[str] = []
@@ -597,13 +599,13 @@ def bare_sqlite_file(path: Path) -> Path:
     return path
 
 
-def start_daemon(env, tmp_path: Path, config: str = "") -> Daemon:
-    """``call-monitor run`` on ``softphone.monitor`` with ``config`` (TOML), its database
-    ``tmp_path/e.db``, once it is capturing."""
+def start_daemon(env, tmp_path: Path, config: str = "", *, verbose: bool = True) -> Daemon:
+    """``call-monitor run`` (``-v`` unless not ``verbose``) on ``softphone.monitor`` with ``config``
+    (TOML), its database ``tmp_path/e.db``, once it is capturing."""
     cfg = tmp_path / "c.toml"
     cfg.write_text(config)
     d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
-                "--no-notify", "--no-transcribe"], env, tmp_path)
+                "--no-notify", "--no-transcribe"], env, tmp_path, verbose=verbose)
     d.wait_running(env, timeout=20)
     return d
 

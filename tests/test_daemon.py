@@ -573,6 +573,29 @@ def test_a_refused_reload_is_shown_resolved_once_a_later_reload_applies(pulse, e
         d.kill()
 
 
+def test_a_refused_reload_is_shown_resolved_also_by_a_daemon_started_without_v(pulse, env, tmp_path):
+    """The daemon as systemd's unit runs it, without -v: its logging stopped info records before
+    the status's keeper of the last problem saw them, so the reload that applied ("configuration
+    reloaded", an info line) never resolved the refused one. It does, and stderr still says only the
+    warnings."""
+    from conftest import start_daemon, stop_daemon
+    d = start_daemon(env, tmp_path, verbose=False)
+    try:
+        (tmp_path / "c.toml").write_text("[delivery]\nbell = 3\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration not reloaded", 10), d.err
+        (tmp_path / "c.toml").write_text("[delivery]\nbell = false\n")
+        d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any(ev.get("message") == "configuration reloaded" for _, ev in d.lines), 10), d.lines
+        (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert "configuration not reloaded: " in shown and shown.endswith(": configuration reloaded)"), shown
+        stop_daemon(d)
+        assert [e for e in d.err if "configuration" in e] == [e for e in d.err if "configuration not reloaded" in e]
+        assert all(": warning: " in e or ": error: " in e for e in d.err), d.err
+    finally:
+        d.kill()
+
+
 def test_each_warning_is_said_once_on_the_terminal_and_every_status_stays_in_the_json_lines(pulse, env, tmp_path):
     """A warning was logged on stderr and printed again as a status line on stdout: twice on the
     terminal and in the journal, which show both streams. The human output leaves out what logging
