@@ -121,8 +121,7 @@ def test_the_model_rate_is_read_from_its_mfcc_conf(tmp_path, model_root):
     assert model_sample_rate(model_root / "vosk-model-small-ko") == 16000
 
 
-@pytest.mark.parametrize("command", ["replay", "report", "run", "batch", "install-service"])
-@pytest.mark.parametrize("asked, line", [
+NOT_INSTALLED = [
     ("zz", "--model 'zz': no Vosk model for language 'zz' is installed here; fetch one with: {python} -c "
            "\"import vosk; vosk.Model(lang='zz')\" (downloads into ~/.cache/vosk), or unpack a model from "
            "https://alphacephei.com/vosk/models into a folder listed in VOSK_MODEL_PATH; `call-monitor models` "
@@ -132,12 +131,18 @@ def test_the_model_rate_is_read_from_its_mfcc_conf(tmp_path, model_root):
      "\"import vosk; vosk.Model(model_name='vosk-model-small-en-us-0.15')\" (downloads into ~/.cache/vosk), or unpack "
      "it from https://alphacephei.com/vosk/models into a folder listed in VOSK_MODEL_PATH; `call-monitor models` "
      "lists the models found"),
-], ids=["language code", "model's name"])
+]
+"""(``--model`` value, the line that says it is not installed here)."""
+
+
+@pytest.mark.parametrize("command", ["replay", "report", "batch", "install-service"])
+@pytest.mark.parametrize("asked, line", NOT_INSTALLED, ids=["language code", "model's name"])
 def test_a_model_asked_for_with_model_that_is_not_installed_is_an_error_and_nothing_is_made(tmp_path, command,
                                                                                            asked, line):
     """``--model zz`` with no such model here ran the call acoustic-only, exit 0, in a line without
     "warning:": the user who named a model got no distress phrase spotted. It is one error line
-    naming the model and how to get it, exit 2 (bad setup), before anything is made."""
+    naming the model and how to get it, exit 2 (bad setup), before anything is made (the unit
+    install-service would write is refused: its daemon would run acoustic-only)."""
     env = {**os.environ, "VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_RUNTIME_DIR": str(tmp_path),
            "PYTHONPATH": str(ROOT)}
@@ -145,13 +150,31 @@ def test_a_model_asked_for_with_model_that_is_not_installed_is_an_error_and_noth
     data.mkdir()
     recording = str(CALLS / "normal_8k.wav")
     given = {"replay": [recording, "--db", data / "e.db"], "report": [recording, "-o", data / "r.html"],
-             "run": ["--caller", "softphone.monitor", "--db", data / "e.db"],
              "batch": [recording, "--transcribe", "--quiet", "--workers", "1", "--db", data / "e.db"],
              "install-service": ["--caller", "softphone.monitor", "--unit-dir", data / "units"]}[command]
     done = call_monitor(command, *given, "--model", asked, env=env, timeout=120)
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"call-monitor: error: {line.format(python=sys.executable)}\n"
     assert list(data.iterdir()) == []
+
+
+@pytest.mark.parametrize("asked, line", NOT_INSTALLED, ids=["language code", "model's name"])
+def test_the_daemon_asked_for_a_model_not_installed_warns_and_monitors_acoustic_only(env, tmp_path, asked, line):
+    """``run --model zz`` with no such model here exited 2 at every start: under systemd's unit
+    (restarted on failure) a loop, the agent unmonitored meanwhile. The daemon says it in one
+    warning line and listens acoustic-only: its acoustic alerts still watch over the caller."""
+    from conftest import Daemon, stop_daemon
+    env = env | {"VOSK_MODEL_PATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--model", asked],
+               env, tmp_path, verbose=False)
+    try:
+        state = d.wait_running(env, timeout=20)
+        assert state["transcription"] is False
+        stop_daemon(d)
+        assert d.err == [f"call-monitor: warning: {line.format(python=sys.executable)}; running acoustic-only "
+                         "until a start finds it"]
+    finally:
+        d.kill()
 
 
 def test_the_no_model_line_offers_a_pip_package_only_for_a_language_that_has_one():

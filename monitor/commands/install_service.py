@@ -489,8 +489,8 @@ def _model_problem(cfg, args: argparse.Namespace) -> str | None:
     language code finds that is none (half unpacked), or one with all its files that Vosk cannot
     load (a file cut short): the model is loaded once, in a short-lived process of its own
     (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds), as the daemon's start
-    would load it; or a model ``--model`` asks for that is not here (the daemon refuses it: it goes
-    acoustic-only only on the configuration's choice)."""
+    would load it; or a model ``--model`` asks for that is not here (the daemon would run
+    acoustic-only, although a model was asked for)."""
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError, ModelNotInstalled, check_loads
     if not cfg.transcription.enabled or args.no_transcribe:

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
     try:  # before the lock and the database are made: a folder that is no model stops the start here
-        _check_model(args, cfg)
+        args = _check_model(args, cfg)
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
@@ -289,12 +289,23 @@ def _transcribes(args: argparse.Namespace, cfg) -> bool:
     return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
 
 
-def _check_model(args: argparse.Namespace, cfg) -> None:
-    """Raise ModelError for a speech model folder that is no model (found, not loaded, nothing
-    said: the start says what it loads when it loads it)."""
-    if _transcribes(args, cfg):
-        from ..transcription.setup import TranscriptionSetup
+def _check_model(args: argparse.Namespace, cfg) -> argparse.Namespace:
+    """``args`` as the start goes on with. Raises ModelError for a speech model folder that is no
+    model (found, not loaded, nothing said: the start says what it loads when it loads it). A model
+    asked for (``--model``, transcription.model) that is not installed here is one warning line, and
+    the start goes on acoustic-only, as without a model for the configured language: a daemon that
+    refused it would leave the agent unmonitored (systemd's unit restarting it, refused, at every
+    start), while the acoustic alerts still watch over the caller."""
+    if not _transcribes(args, cfg):
+        return args
+    from ..transcription.setup import TranscriptionSetup
+    from ..transcription.vosk_models import ModelNotInstalled
+    try:
         TranscriptionSetup.find(cfg, getattr(args, "model", None))
+    except ModelNotInstalled as err:
+        warning(f"{err}; running acoustic-only until a start finds it")
+        return argparse.Namespace(**(vars(args) | {"no_transcribe": True, "model": None}))
+    return args
 
 
 def _live_source(cfg, on_status: _HeldStatus):

@@ -123,9 +123,10 @@ class TranscriptionSetup:
         (one found by its name too, half unpacked) before it makes anything: raises
         :class:`monitor.transcription.vosk_models.ModelError` for a folder that is no Vosk model.
 
-        A model asked for with ``--model`` (``model``) and not found is no reason to go on
-        acoustic-only: raises :class:`monitor.transcription.vosk_models.ModelNotInstalled` naming
-        it and how to get it (``None`` is for the configuration's choice)."""
+        A model asked for with ``--model`` (``model``) and not found raises
+        :class:`monitor.transcription.vosk_models.ModelNotInstalled` naming it and how to get it
+        (``None`` is for the configuration's choice): a command on a recording stops on it, the
+        daemon goes on acoustic-only saying so."""
         folder, language = TranscriptionSetup.asked(cfg, model)
         info = resolve_model(folder, language)
         if info is None and model:
