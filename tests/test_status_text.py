@@ -239,6 +239,38 @@ def test_status_with_a_configuration_it_cannot_load_still_shows_the_daemons_stat
         d.kill()
 
 
+@pytest.mark.parametrize("broken, with_socket", [("[delivery]\nbell = 3\n", True), ("[storage]\ndb = 3\n", False),
+                                                  ("[storage]\ndb = 3\n", True)],
+                         ids=["--socket", "storage.db", "storage.db and --socket"])
+def test_status_says_a_configuration_it_cannot_load_and_asks_the_daemon_wherever_the_file_is_not_needed(
+        pulse, env, tmp_path, broken, with_socket):
+    """``status --socket S --config FILE`` said nothing of a FILE it cannot load, and a storage.db
+    the file cannot give (``db = 3``) made status exit 2, though the socket ($XDG_RUNTIME_DIR, or
+    --socket) does not depend on it: status needs only the socket. Each is one warning line naming
+    the file and its problem, then the daemon's state, exit 0."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify", "--no-transcribe"], env, tmp_path)
+    try:
+        d.wait_running(env, timeout=20)
+        sock = f"{env['XDG_RUNTIME_DIR']}/callmonitor.sock"
+        cfg.write_text(broken)
+        with pytest.raises(ConfigError) as refused:
+            load_config(cfg, user_config=False)
+        done = cli("status", *(["--socket", sock] if with_socket else []), "--config", cfg, env=env, cwd=tmp_path,
+                   timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.splitlines() == [f"call-monitor: warning: configuration not loaded: {refused.value}; the "
+                                            f"daemon was asked at {sock} (a reload or a start would refuse this "
+                                            "configuration)"]
+        assert done.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, up "), done.stdout
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(5) == 0
+    finally:
+        d.kill()
+
+
 def test_the_webhook_line_says_when_the_heartbeats_fail():
     """Heartbeats failing (the console unreachable) while no alert was due: the line read
     "failures 0", as if the supervisor could be reached."""

@@ -385,13 +385,29 @@ def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
     given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot be loaded
     (no place to ask)."""
     from ..delivery.status_socket import socket_path
-    if args.socket:
-        return args.socket, None
-    cfg, broken = config_despite_problem(args, SOCKET_KEYS)
-    path = socket_path(cfg)
+    cfg, broken = _socket_config(args)
+    path = args.socket or socket_path(cfg)
     if broken:
         say_not_loaded(broken, f"the daemon was asked at {path} (a reload or a start would refuse this configuration)")
     return path, broken
+
+
+def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
+    """:func:`config_despite_problem` for the daemon's socket: with ``--socket``, which places it,
+    nothing of a configuration that cannot be loaded is needed (its problem is said all the same);
+    else its :data:`SOCKET_KEYS`, of which ``storage.db`` only where it places the socket (neither
+    ``daemon.status_socket`` nor ``$XDG_RUNTIME_DIR`` does)."""
+    from ..config import ConfigError
+    from ..delivery.status_socket import socket_beside_db
+    if args.socket:
+        return config_despite_problem(args)
+    try:
+        return config_despite_problem(args, SOCKET_KEYS)
+    except ConfigError:
+        cfg, broken = config_despite_problem(args, ("daemon.status_socket",))
+        if socket_beside_db(cfg):
+            raise
+        return cfg, broken
 
 
 def _given_config(args: argparse.Namespace, keys: Sequence[str], needed: Sequence[str]) -> Config | None:
@@ -440,33 +456,6 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
     if isinstance(answer, tuple) and broken:
         answer = ExitStatus.BAD_SETUP, answer[1]
     return answer, broken
-
-
-def _socket_config(args: argparse.Namespace) -> Config | None:
-    """The defaults with the :data:`SOCKET_KEYS` that ``--db`` and the configuration files (the
-    user's, ``--config``; files only: a pipe was read once already) give, the last one given
-    winning; None when these keys themselves cannot be loaded."""
-    from ..config import ConfigError, load_config
-    from ..config.loader import read_toml, user_config_path
-    given: dict[str, object] = {}
-    for path in (user_config_path(), args.config):
-        if not path or not os.path.isfile(path):
-            continue
-        try:
-            raw = read_toml(path)
-        except ConfigError:  # not TOML: nothing of it is taken
-            continue
-        for key in SOCKET_KEYS:
-            section, name = key.split(".")
-            table = raw.get(section)
-            if isinstance(table, dict) and name in table:
-                given[key] = table[name]
-    if getattr(args, "db", None):
-        given["storage.db"] = args.db
-    try:
-        return load_config(None, given or None, user_config=False)
-    except ConfigError:
-        return None
 
 
 def daemon_answer(args: argparse.Namespace, request: dict | None,

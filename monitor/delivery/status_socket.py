@@ -42,10 +42,16 @@ def socket_path(cfg: Config, env: dict | None = None) -> str:
     env = os.environ if env is None else env
     if cfg.daemon.status_socket:
         return os.path.expanduser(cfg.daemon.status_socket)
-    run = env.get("XDG_RUNTIME_DIR")
-    if run and os.path.isdir(run):
-        return os.path.join(run, "callmonitor.sock")
+    if not socket_beside_db(cfg, env):
+        return os.path.join(env["XDG_RUNTIME_DIR"], "callmonitor.sock")
     return os.path.expanduser(cfg.storage.db) + ".sock"
+
+
+def socket_beside_db(cfg: Config, env: dict | None = None) -> bool:
+    """Whether :func:`socket_path` places the socket next to the database: no
+    ``daemon.status_socket``, and no ``$XDG_RUNTIME_DIR`` folder."""
+    run = (os.environ if env is None else env).get("XDG_RUNTIME_DIR")
+    return not cfg.daemon.status_socket and not (run and os.path.isdir(run))
 
 
 LIVENESS_TIMEOUT_S = 3.0
