@@ -330,8 +330,8 @@ def test_a_model_folder_with_all_its_files_that_vosk_cannot_load_is_refused_nami
         tmp_path, cut, asked, problem):
     """A copy of the Korean model with one file cut short has every file the check of a model
     folder looks for, and the unit's daemon would fail at every start on it: install-service loads
-    the model, as the daemon's start does, and refuses it in one line naming where it was asked
-    for, the folder and what Vosk said; no unit is written."""
+    the model, as the daemon's start does (saying so first: it takes seconds), and refuses it in one
+    line naming where it was asked for, the folder and what Vosk said; no unit is written."""
     from conftest import korean_model
     model = korean_model(tmp_path / "models", cut=cut)
     conf = tmp_path / "monitor.toml"
@@ -343,14 +343,18 @@ def test_a_model_folder_with_all_its_files_that_vosk_cannot_load_is_refused_nami
     assert r.returncode == 2 and not (tmp_path / "units").exists(), r.stderr
     key = {"--model": "--model", "transcription.model": "transcription.model:",
            "transcription.language": "transcription.language 'ko':"}[asked]
-    assert r.stderr == f"call-monitor: error: {key} {model}: {problem.format(model=model)}\n"
+    assert r.stderr == (f"call-monitor: checking the model loads: {model.name}\n"
+                        f"call-monitor: error: {key} {model}: {problem.format(model=model)}\n")
 
 
 def test_a_model_vosk_loads_is_taken_and_the_unit_written(tmp_path):
+    """Loading the model takes seconds, which install-service spent without a word: it says first
+    that it checks the model loads, naming it."""
     from conftest import korean_model
     model = korean_model(tmp_path / "models")
     r = _install(tmp_path, "--caller", "softphone.monitor", "--model", str(model))
     assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == f"call-monitor: checking the model loads: {model.name}", r.stderr
     assert f" run --caller softphone.monitor --model {model}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
 
 

@@ -500,9 +500,10 @@ def _model_problem(cfg, args: argparse.Namespace) -> str | None:
     except ModelError as err:  # neither a path, nor a language code, nor a model's name: said with its key
         return str(err)
     try:
-        info = TranscriptionSetup.find(cfg, args.model)
-        if info is not None:
-            check_loads(info)
+        model = TranscriptionSetup.find(cfg, args.model)
+        if model is not None:
+            info(f"checking the model loads: {model.name}")  # seconds without a word otherwise
+            check_loads(model)
     except ModelNotInstalled as err:  # said with --model and what was asked for
         return str(err)
     except ModelError as err:
