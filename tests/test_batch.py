@@ -1554,6 +1554,30 @@ def test_a_worker_reports_its_own_peak_memory_not_that_of_the_process_that_start
     assert 10.0 < float(done.stdout) < 200.0, done.stdout
 
 
+def test_a_worker_holding_over_1024_files_open_hears_the_process_transcribing_its_call():
+    """The worker waited for its transcribing process's pipe with select.select, which takes no file
+    descriptor from 1024 on: a worker holding that many open (a large cluster's connections, say)
+    failed every transcribed call ("filedescriptor out of range in select()"). It gets the call's
+    outcome whatever the pipe's descriptor."""
+    import resource
+
+    from monitor.batch.score import _in_forked_child
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files here is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held: list[int] = []
+    try:
+        with open(os.devnull) as null:
+            while not held or held[-1] < 1100:  # the pipe gets the lowest descriptors free: above these
+                held.append(os.dup(null.fileno()))
+            assert _in_forked_child(sum, [1, 2, 3]) == 6
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_the_process_transcribing_a_call_whose_task_was_cancelled_is_ended_and_the_call_given_up():
     """A worker waits for the process it forked to transcribe a call: once the call's task is
     cancelled (its batch on a running cluster stopped), that process is ended and reaped, and the

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import select
+import selectors
 import signal
 import time
 from dataclasses import dataclass, field
@@ -171,17 +171,20 @@ def _in_forked_child(fn: Callable[..., Any], *args: Any, cancelled: Callable[[],
 
 
 def _read_until_cancelled(fd: int, cancelled: Callable[[], bool]) -> bytes:
-    """All ``fd`` gives up to its end, or :class:`CallCancelled` once ``cancelled()``."""
+    """All ``fd`` gives up to its end, or :class:`CallCancelled` once ``cancelled()``. (A selector,
+    not ``select.select``, which takes no descriptor from 1024 on: a worker may hold that many.)"""
     parts: list[bytes] = []
-    while True:
-        if not select.select([fd], [], [], CANCEL_LOOK_S)[0]:
-            if cancelled():
-                raise CallCancelled
-            continue
-        part = os.read(fd, 1 << 16)
-        if not part:
-            return b"".join(parts)
-        parts.append(part)
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(fd, selectors.EVENT_READ)
+        while True:
+            if not waiting.select(CANCEL_LOOK_S):
+                if cancelled():
+                    raise CallCancelled
+                continue
+            part = os.read(fd, 1 << 16)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
 
 
 PR_SET_PDEATHSIG = 1
