@@ -681,15 +681,23 @@ def test_purge_hands_over_the_calls_it_deletes_while_no_new_call_can_take_their_
     store.close()
 
 
+def one_call_db(path: Path, days_ago: float, now: float | None = None) -> Path:
+    """A database at ``path`` holding one call of 10 s (source "old") that began ``days_ago`` days
+    before ``now``, with one slow_speech alert stored 1 s into it: what ``alerts --since`` and
+    ``purge --older-than`` are given times against."""
+    began = (time.time() if now is None else now) - days_ago * 86400
+    store = Store.open(path, clock=lambda: began + 1)
+    call = store.start_call("old", began)
+    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
+    store.end_call(call, 10.0, ended_at=began + 10)
+    store.close()
+    return path
+
+
 def test_alerts_since_and_purge_older_than_read_the_same_durations_and_dates(tmp_path):
     """Seconds to weeks, or an ISO date, in both; a bad value is one line naming the option (exit 2)."""
-    db = tmp_path / "e.db"
     now = time.time()
-    store = Store.open(db, clock=lambda: now - 2 * 86400 + 1)  # a call of two days ago, its alert with it
-    call = store.start_call("two_days_ago", now - 2 * 86400)
-    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
-    store.end_call(call, 10.0, ended_at=now - 2 * 86400 + 10)
-    store.close()
+    db = one_call_db(tmp_path / "e.db", 2, now)
     yesterday = datetime.fromtimestamp(now - 86400).isoformat(timespec="minutes")
     three_days_ago = datetime.fromtimestamp(now - 3 * 86400).isoformat(timespec="minutes")
     for when in ("259200s", "4320m", "72h", "3d", "1w", three_days_ago):
@@ -717,12 +725,7 @@ def test_a_duration_with_a_minus_sign_is_one_line_saying_to_give_it_without(tmp_
     no duration. Both, and a plus sign, are one line saying what the duration means without its
     sign, exit 2, the database as it was; so is the option abbreviated as argparse takes it
     (``--sin -1h``), which got argparse's message still."""
-    db = tmp_path / "e.db"
-    store = Store.open(db)
-    call = store.start_call("old", time.time() - 40 * 86400)
-    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
-    store.end_call(call, 10.0, ended_at=time.time() - 40 * 86400 + 10)
-    store.close()
+    db = one_call_db(tmp_path / "e.db", 40)
     before = db.read_bytes()
     for argv, value in (([option, f"-{given}"], f"-{given}"), ([f"{option}=-{given}"], f"-{given}"),
                         ([option, f"+{given}"], f"+{given}"), ([option[:5], f"-{given}"], f"-{given}")):
@@ -739,13 +742,7 @@ def test_the_calendars_first_and_last_days_and_endless_durations_are_times_like_
     overflows: "year 0 is out of range"), and was refused as if it were no ISO date at all. The
     calendar's first and last days, with or without a UTC offset, in the zones furthest east and
     west, and durations longer than time, are times: before or after every call there is."""
-    db = tmp_path / "e.db"
-    now = time.time()
-    store = Store.open(db, clock=lambda: now - 2 * 86400 + 1)
-    call = store.start_call("two_days_ago", now - 2 * 86400)
-    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
-    store.end_call(call, 10.0, ended_at=now - 2 * 86400 + 10)
-    store.close()
+    db = one_call_db(tmp_path / "e.db", 2)
     env = dict(os.environ, PYTHONPATH=str(ROOT), TZ=tz)
     endless = "9" * 400 + "w"
     for first in ("0001-01-01T00:00", "0001-01-01", "0001-01-01T00:00+14:00", "0001-01-01T00:00-12:00", endless):
@@ -767,12 +764,7 @@ def test_an_empty_time_is_refused_not_taken_for_the_option_left_out(tmp_path, co
     """``--older-than "$AGE"`` with AGE unset would purge with the retention period (every call of a
     database kept with retention_days = 0 is kept, 30 days' otherwise), ``--since ""`` list every
     alert: one line naming the option, exit 2, and the database as it was."""
-    db = tmp_path / "e.db"
-    store = Store.open(db)
-    call = store.start_call("old", time.time() - 40 * 86400)
-    store.add_alert(call, AlertEvent(t=1.0, kind="slow_speech", message="m"))
-    store.end_call(call, 10.0, ended_at=time.time() - 40 * 86400 + 10)
-    store.close()
+    db = one_call_db(tmp_path / "e.db", 40)
     r = cli(command, "--db", str(db), option, empty)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == (f"call-monitor: error: {option} \"\": an empty time; give a duration (a number and s, m, h, "
