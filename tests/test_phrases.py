@@ -205,6 +205,16 @@ def test_negation_is_english_only_and_other_languages_match_as_before():
     assert best(ko, "아니 가슴이 아파요").phrase == "가슴이 아파요"
 
 
+def test_a_regional_language_code_takes_its_languages_list_and_word_rules_whatever_its_case():
+    """The list for ``en`` and English's negation and contractions serve ``en-us`` and ``EN-GB``
+    alike: every part that compares languages takes a code's first part the same way."""
+    from monitor.config import PhrasesConfig, base_language
+    assert [base_language(code) for code in ("en-us", "EN-GB", "ko", "", None)] == ["en", "en", "ko", "", ""]
+    assert PhrasesConfig().for_language("EN-GB") == PhrasesConfig().for_language("en") != ()
+    regional = PhraseMatcher(DEFAULT_PHRASES_EN, language="EN-GB")
+    assert regional.match("i don't have chest pain") == [] and best(regional, "i can't breathe") is not None
+
+
 def test_a_match_names_its_words_in_the_original_text(english):
     text = "Hello, yes. I can't catch my breath, sorry."
     m = best(english, text)

@@ -7,12 +7,12 @@ from .loader import SECTIONS, changed_keys, config_from_toml, load_config, parse
 from .schema import (ACOUSTIC_KINDS, DEFAULT_PHRASES_EN, DEFAULT_RULES, ActionsConfig, AnalysisConfig,
                      Config, ConfigError, DaemonConfig, DeliveryConfig, EmergencyRuleConfig,
                      PhraseRuleConfig, PhrasesConfig, RuleConfig, RulesConfig, StorageConfig,
-                     SupervisorConfig, TranscriptionConfig, key_docs)
+                     SupervisorConfig, TranscriptionConfig, base_language, key_docs)
 from .toml import effective_config_toml
 
 __all__ = ["ACOUSTIC_KINDS", "DEFAULT_PHRASES_EN", "DEFAULT_RULES", "SECTIONS", "ActionsConfig",
            "AnalysisConfig", "Config", "ConfigError", "DaemonConfig", "DeliveryConfig",
            "EmergencyRuleConfig", "PhraseRuleConfig", "PhrasesConfig", "RuleConfig", "RulesConfig",
-           "StorageConfig", "SupervisorConfig", "TranscriptionConfig", "changed_keys", "config_from_toml",
-           "effective_config_toml", "key_docs", "load_config", "parse_override", "read_toml",
+           "StorageConfig", "SupervisorConfig", "TranscriptionConfig", "base_language", "changed_keys",
+           "config_from_toml", "effective_config_toml", "key_docs", "load_config", "parse_override", "read_toml",
            "user_config_path"]

@@ -811,6 +811,12 @@ def _default_phrases_en() -> tuple[str, ...]:
 DEFAULT_PHRASES_EN: tuple[str, ...] = _default_phrases_en()
 
 
+def base_language(code: str | None) -> str:
+    """A language code's first part, in lower case: ``en`` of ``en-US``; "" for none. The distress
+    phrases' lists, their matcher's word rules and the transcription's notes compare languages so."""
+    return (code or "").lower().split("-")[0]
+
+
 @dataclass(frozen=True)
 class PhrasesConfig:
     """Distress phrases per language (matched by ``monitor.transcription.phrases``)."""
@@ -825,7 +831,7 @@ class PhrasesConfig:
     def for_language(self, language: str) -> tuple[str, ...]:
         """The list for ``language`` (e.g. en-us), else for its first part (en)."""
         lang = (self.language or language or "").lower()
-        return self.phrases.get(lang) or self.phrases.get(lang.split("-")[0], ())
+        return self.phrases.get(lang) or self.phrases.get(base_language(lang), ())
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Collection, Iterable, Mapping, Sequence
 
+from ..config import base_language
 from ..config.default_phrases import DEFAULT_PHRASES_EN
 from ..events import Word, WordsEvent
 
@@ -403,7 +404,7 @@ class PhraseMatcher:
         if not 0.0 <= max_distance < 1.0:
             raise ValueError(f"max_distance must be in [0, 1), got {max_distance}")
         self.max_distance = float(max_distance)
-        base = (language or "").split("-")[0]
+        base = base_language(language)
         self.expansions: Mapping[str, str] = expansions if expansions is not None else EXPANSIONS.get(base, {})
         self.negation: Negation = negation if negation is not None else NEGATION.get(base, NO_NEGATION)
         self.key_words: KeyWords = key_words if key_words is not None else KEY_WORDS.get(base, NO_KEY_WORDS)

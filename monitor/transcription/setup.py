@@ -6,16 +6,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..config import Config
+from ..config import Config, base_language
 from .vosk_models import (ModelInfo, ModelNotInstalled, asked_model, check_model_dir, load_model, no_model_message,
                           not_installed_message, resolve_model)
 from .phrases import PhraseMatcher
 from .recognizer import Transcriber
-
-
-def _base(language: str) -> str:
-    """A language code's first part: ``en`` of ``en-us``."""
-    return language.lower().split("-")[0]
 
 
 def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | None:
@@ -25,7 +20,7 @@ def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | Non
     phrases = cfg.phrases.for_language(language)
     if not phrases:
         return None
-    return PhraseMatcher(phrases, cfg.phrases.tolerance, language=language.split("-")[0])
+    return PhraseMatcher(phrases, cfg.phrases.tolerance, language=base_language(language))
 
 
 @dataclass
@@ -86,7 +81,7 @@ class TranscriptionSetup:
         notes = []
         configured = (cfg.transcription.language or "").lower()
         if info.source == "explicit" and info.language and configured \
-                and _base(info.language) != _base(configured):
+                and base_language(info.language) != base_language(configured):
             notes.append(f"{info.path} is a '{info.language}' model, while transcription.language is "
                          f"'{configured}': the calls are transcribed as '{info.language}'")
         language = TranscriptionSetup.language_of(cfg, info)
@@ -94,15 +89,16 @@ class TranscriptionSetup:
         if matcher_for(cfg, language) is None:
             listed = sorted(lang for lang, phrases in cfg.phrases.phrases.items() if phrases)
             others = f" (it lists them for {', '.join(repr(lang) for lang in listed)} only)" if listed else ""
+            base = base_language(language) or "en"
             notes.append(f"no distress phrases for '{language}' in the configuration{others}: words are "
                          f"transcribed, but no distress_phrase alert is raised; list phrases in "
-                         f"'{_base(language) or 'en'}' ([phrases] {_base(language) or 'en'} = [...] in the "
-                         "configuration file)")
-        elif heard and _base(heard) != _base(language):
+                         f"'{base}' ([phrases] {base} = [...] in the configuration file)")
+        elif heard and base_language(heard) != base_language(language):
+            base = base_language(heard)
             notes.append(f"the distress phrases are the '{language}' list (phrases.language = "
                          f"'{cfg.phrases.language}'), while the model transcribes '{heard}': none can match its "
-                         f"words, and no distress_phrase alert is raised; list phrases in '{_base(heard)}' "
-                         f"([phrases] {_base(heard)} = [...] in the configuration file) and set phrases.language "
+                         f"words, and no distress_phrase alert is raised; list phrases in '{base}' "
+                         f"([phrases] {base} = [...] in the configuration file) and set phrases.language "
                          "= \"\" (the model's language)")
         return notes
 
