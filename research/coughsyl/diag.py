@@ -20,7 +20,11 @@ time, and
   before and after it;
 * ``rise`` / ``fall``: dB the intensity rises over the 100 ms before the peak / falls over the 100 ms after;
 * ``wid``: frames around the peak within 6 dB of it (the nucleus's duration);
-* ``since_c`` / ``since_b``: frames since the last cough / breath frame before the peak (999: none within 1.3 s).
+* ``since_c`` / ``since_b``: frames since the last cough / breath frame before the peak (999: none within 1.3 s);
+* the neighbourhood (``_around``; research/breathcompany): ``il6`` / ``il10`` the model's lean over the
+  frames 6 / 10 dB over the floor and not periodic from 95 frames before the peak to 60 after (``ia..``
+  how many; the company test's measure), and the class-based ``nl`` / ``nb`` / ``na`` / ``nv`` columns,
+  ``prec`` / ``prec_max`` and ``pre_hgt``.
 """
 from __future__ import annotations
 
@@ -108,7 +112,41 @@ def rows_of(name: str, kind: str, x: np.ndarray, rate: int = 16000, cfg=None) ->
             rise=round(float(inten[p] - inten[max(p - 10, 0):p + 1].min()), 1),
             fall=round(float(inten[p] - inten[p:p + 11].min()), 1), wid=int(hi - lo + 1),
             since_c=int(len(before) - cb[-1]) if len(cb) else 999,
-            since_b=int(len(before) - bb[-1]) if len(bb) else 999))
+            since_b=int(len(before) - bb[-1]) if len(bb) else 999,
+            **_around(p, sound, scores, periodic, inten, floor)))
+    return out
+
+
+def _around(p, sound, scores, periodic, inten, floor) -> dict:
+    """Score-based neighbourhood of a peak (streaming-safe: scores and periodicity, not classes,
+    except ``nbS*``, the class's own share for comparison): ``nb{L}_{R}`` the share of frames
+    within L before and R after the peak, audible (sound not silence) and not periodic, where the
+    model leans to speech; ``nl{L}_{R}`` their mean lean; ``na..`` how many they are;
+    ``prec``: the mean of cough less speech over the 30-120 ms before the peak; ``prec_max`` its max;
+    ``pre_hgt``: the intensity over the floor 150 ms before the peak."""
+    n = len(sound)
+    lean = scores[:, 0] - np.maximum(scores[:, 1], scores[:, 2])
+    out = {}
+    for lo, hi in ((30, 30), (60, 60), (95, 60)):
+        s = slice(max(p - lo, 0), min(p + hi + 1, n))
+        aud = (sound[s] != SILENCE) & ~periodic[s]
+        k = int(aud.sum())
+        out[f"na{lo}_{hi}"] = k
+        out[f"nb{lo}_{hi}"] = round(float((lean[s][aud] >= 0).mean()), 2) if k else -1.0
+        out[f"nl{lo}_{hi}"] = round(float(lean[s][aud].mean()), 2) if k else 9.0
+        audv = sound[s] != SILENCE
+        out[f"nv{lo}_{hi}"] = round(float((lean[s][audv] >= 0).mean()), 2) if audv.any() else -1.0
+    s = slice(max(p - 95, 0), min(p + 61, n))
+    for db in (6, 10):  # audible by the intensity over the floor (streaming-safe), not periodic
+        aud = (inten[s] - floor[s] >= db) & ~periodic[s]
+        k = int(aud.sum())
+        out[f"ia{db}"] = k
+        out[f"il{db}"] = round(float(lean[s][aud].mean()), 2) if k else 9.0
+    s = slice(max(p - 12, 0), max(p - 3, 0))
+    d = scores[s, 2] - scores[s, 0]
+    out["prec"] = round(float(d.mean()), 2) if len(d) else -9.0
+    out["prec_max"] = round(float(d.max()), 2) if len(d) else -9.0
+    out["pre_hgt"] = round(float(inten[max(p - 15, 0)] - floor[max(p - 15, 0)]), 1)
     return out
 
 
