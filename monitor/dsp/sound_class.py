@@ -105,7 +105,7 @@ class SoundClassParams:
                                       # the sound, part of it decided non-speech before the opening
                                       # (the sound's own start); 0 = off
     voiced_start_frames: int = 30     # nor when that speech is a run shorter than this right before the
-    voiced_start_pause_frames: int = 15  # sound, with no speech this many frames before the run and all
+    voiced_start_pause_frames: int = 15  # sound, no other speech within these two summed before the sound, and all
     voiced_start_under_peak_db: float = 15.0  # of it this far under the recent peak level: a breath that
                                       # starts voiced in a pause, not a word (then the sound is not too
                                       # brief either); 0 frames = off
@@ -728,18 +728,25 @@ def _tails(other: np.ndarray, speech: np.ndarray, params: SoundClassParams, unde
     return (apart_runs_to_mask(s[keep], e[keep], n) if np.count_nonzero(keep) else None), started
 
 
+def _run_before(s: np.ndarray, speech: np.ndarray, reach: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``reach`` frames before each sound starting at ``s`` (shape (k,)), nearest first: their
+    indices (clipped to 0), which of them are ``speech`` (shape (n,), bool), the run of speech right
+    before the sound and its length. Shapes (k, reach) x 3 and (k,)."""
+    idx = s[:, None] - np.arange(1, reach + 1)
+    inside = idx >= 0
+    idx = np.maximum(idx, 0)
+    sp = speech[idx] & inside
+    run = np.logical_and.accumulate(sp, axis=1)
+    return idx, sp, run, run.sum(axis=1)
+
+
 def _own_start(s: np.ndarray, speech: np.ndarray, decided: np.ndarray, params: SoundClassParams) -> np.ndarray:
     """Which of the sounds starting at ``s`` (shape (k,)) have right before them a run of ``speech``
     shorter than ``own_start_frames``, with no other speech within ``tail_gap_frames`` before the
     sound and a frame of the run ``decided`` non-speech (shapes (n,), bool): the sound's own start,
     which the opening left as speech. Shape (k,), bool."""
-    reach = max(params.own_start_frames, params.tail_gap_frames)
-    idx = s[:, None] - np.arange(1, reach + 1)  # the frames before each sound, nearest first
-    inside = idx >= 0
-    idx = np.maximum(idx, 0)
-    sp = speech[idx] & inside
-    run = np.logical_and.accumulate(sp, axis=1)  # the speech run right before the sound
-    length = run.sum(axis=1)
+    idx, sp, run, length = _run_before(s, speech, max(params.own_start_frames, params.tail_gap_frames))
     return ((length > 0) & (length < params.own_start_frames)
             & (sp[:, :params.tail_gap_frames].sum(axis=1) == np.minimum(length, params.tail_gap_frames))
             & (run & decided[idx]).any(axis=1))
@@ -749,16 +756,13 @@ def _voiced_start(s: np.ndarray, speech: np.ndarray, under_peak_db: np.ndarray, 
                   ) -> np.ndarray:
     """Which of the sounds starting at ``s`` (shape (k,)) have right before them a run of ``speech``
     (shape (n,), bool) shorter than ``voiced_start_frames``, with no other speech within
-    ``voiced_start_pause_frames`` before it and every frame of it ``voiced_start_under_peak_db`` or
-    more under the recent peak level (``under_peak_db``, dB, shape (n,)): the sound's own voiced
-    start in a pause, which the voice activity takes for speech, not a word. Shape (k,), bool."""
+    ``voiced_start_frames + voiced_start_pause_frames`` frames before the sound (so the pause before
+    a run of L frames is at least that sum minus L) and every frame of the run
+    ``voiced_start_under_peak_db`` or more under the recent peak level (``under_peak_db``, dB, shape
+    (n,)): the sound's own voiced start in a pause, which the voice activity takes for speech, not a
+    word. Shape (k,), bool."""
     reach = params.voiced_start_frames + params.voiced_start_pause_frames
-    idx = s[:, None] - np.arange(1, reach + 1)  # the frames before each sound, nearest first
-    inside = idx >= 0
-    idx = np.maximum(idx, 0)
-    sp = speech[idx] & inside
-    run = np.logical_and.accumulate(sp, axis=1)  # the speech run right before the sound
-    length = run.sum(axis=1)
+    idx, sp, run, length = _run_before(s, speech, reach)
     loudest = np.where(run, np.asarray(under_peak_db)[idx], np.inf).min(axis=1)
     return ((length > 0) & (length < params.voiced_start_frames) & (sp.sum(axis=1) == length)
             & (loudest >= params.voiced_start_under_peak_db))
