@@ -18,12 +18,16 @@ import monitor.analysis.analyzer as A
 from tools import train_sound_class as T
 
 
+def number(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
 def parse(text: str) -> dict:
+    """``KEY=VALUE ...`` as SoundClassParams overrides (a value with a comma is a tuple)."""
     given = {}
     for arg in text.split():
         key, value = arg.split("=")
-        given[key] = (tuple((float if "." in value else int)(v) for v in value.split(",")) if "," in value else value == "True" if value in ("True", "False")
-                      else float(value) if "." in value else int(value))
+        given[key] = tuple(number(v) for v in value.split(",")) if "," in value else number(value)
     return given
 
 
