@@ -36,6 +36,12 @@ def first_line(err: BaseException) -> str:
     return said.splitlines()[0] if said else type(err).__name__
 
 
+TRANSCRIPTION_OFF = "transcription"
+"""The source (:func:`problem_of`) of the daemon's start's speech model problem, its transcription off:
+the model is loaded at start only, so no reload resolves it (a restart that loads one does); the
+status shows it whatever the daemon's last problem is since."""
+
+
 def problem_of(source: str) -> dict[str, str]:
     """The ``extra`` of a warning or error about ``source`` (``"webhook"``, ``"heartbeat"``) that a
     later line of the same source may say is over (:func:`recovery_of`)."""

@@ -49,7 +49,7 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .console import call_name, first_line, keeping_records, problem_of, recovery_of
+from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of
 from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
@@ -153,7 +153,7 @@ def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
-                 status_path: str | None = None) -> None:
+                 transcription_off: str | None = None, status_path: str | None = None) -> None:
         self.cfg = cfg
         self.running_cfg = cfg
         """What the keys of :data:`AT_NEXT_START` run with: the start's values (and a reload's webhook
@@ -172,6 +172,9 @@ class Daemon:
         self.heartbeat = None  # the webhook's Heartbeat, once it runs (it follows a new URL too)
         self.notify = notify
         self.transcription = transcription
+        self.transcription_off = transcription_off
+        """Why the start loaded no speech model (its warning line, said then), or None: the daemon's
+        problem in its status and heartbeat from :meth:`run` on."""
         self.status_path = status_path
         self.pipeline: CallPipeline | None = None
         self.call_origin = 0.0
@@ -630,7 +633,7 @@ class Daemon:
                 "heartbeat": None if self.heartbeat is None else self.heartbeat.state()},
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
-            "transcription": self.transcription is not None,
+            "transcription": self.transcription is not None, "transcription_off": self.transcription_off,
             "last_problem": self.last_problem,
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
                       "dropped": self.guard.dropped, "error": self.guard.last_error},
@@ -708,6 +711,7 @@ class Daemon:
     def run(self) -> int:
         """Listen, cut calls and run them until the source ends or :meth:`request_stop`."""
         with self._watching_problems():
+            self._keep_transcription_off()
             self.close_interrupted()
             self.purge_old()
             try:
@@ -724,6 +728,14 @@ class Daemon:
                 self._name_audio()
                 self.close_interrupted()  # if the database only opened during the last call
         return 0
+
+    def _keep_transcription_off(self) -> None:
+        """The start's model problem (said on stderr when found, before the daemon ran) as the
+        daemon's last problem, which the status and the heartbeat show."""
+        if self.transcription_off:
+            self._problems.handle(log.makeRecord(log.name, logging.WARNING, __file__, 0, "%s",
+                                                 (self.transcription_off,), None,
+                                                 extra=problem_of(TRANSCRIPTION_OFF)))
 
     def _listen(self) -> None:
         for chunk in self.source.chunks():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import CALLS, ROOT, call_monitor, korean_model, made_in
+from conftest import CALLS, ROOT, call_monitor, korean_model, made_in, wait_for
 from monitor.transcription.vosk_models import (ModelError, asked_model, check_model_dir, find_models, load_model,
                                                no_model_message, packaged_model_dirs, parse_model_name, resolve_model)
 
@@ -171,8 +171,73 @@ def test_the_daemon_asked_for_a_model_not_installed_warns_and_monitors_acoustic_
         state = d.wait_running(env, timeout=20)
         assert state["transcription"] is False
         stop_daemon(d)
-        assert d.err == [f"call-monitor: warning: {line.format(python=sys.executable)}; running acoustic-only "
-                         "until a start finds it"]
+        assert d.err == [f"call-monitor: warning: transcription off: {line.format(python=sys.executable)}; running "
+                         "acoustic-only until a start loads a model"]
+    finally:
+        d.kill()
+
+
+def _daemon_model(tmp_path, problem: str) -> tuple[list[str], str, object]:
+    """(run's options, the configuration, the folder to fix) of a daemon asked for a model with
+    ``problem``, and that problem as its warning line says it (``{folder}`` in it)."""
+    if problem == "missing folder":  # the unit's absolute path, its model since removed
+        folder = tmp_path / "models" / "vosk-model-small-ko-0.22"
+        return ["--model", str(folder)], "", folder
+    if problem == "no model":
+        folder = tmp_path / "models" / "empty"
+        folder.mkdir(parents=True)
+        return ["--model", str(folder)], "", folder
+    folder = korean_model(tmp_path / "models", cut="graph/HCLr.fst")  # its files there, Vosk cannot load it
+    return [], f'[transcription]\nmodel = "{folder}"\n', folder
+
+
+DAEMON_MODEL_PROBLEMS = {
+    "missing folder": "--model {folder}: no such model folder",
+    "no model": "--model {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)",
+    "cut model": "transcription.model: {folder}: Vosk loads this model but cannot start a recognizer with it (Failed "
+                 "to create a recognizer: ConstFst::Read: Read failed: {folder}/graph/HCLr.fst)",
+}
+"""(problem, what the daemon's warning line says of it after ``transcription off: ``)."""
+
+
+@pytest.mark.parametrize("problem", DAEMON_MODEL_PROBLEMS)
+def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_status_says_why(env, tmp_path, hook,
+                                                                                            problem):
+    """``run --model DIR`` on a folder removed since install-service wrote it into the unit, on a
+    folder that is no model, or on a model Vosk cannot load (a graph file cut short) exited 2 at
+    every start: under systemd's unit (restarted on failure) a loop, the agent unmonitored. The
+    daemon says it in one warning line (where it was asked for, the folder, the problem) and listens
+    acoustic-only, exit 0 at its stop. Its status, its status --json and its heartbeat keep it as the
+    daemon's problem (the warning was said before the daemon ran); a reload does not load a model,
+    so one after the model is fixed leaves it, and the status says a restart is needed."""
+    from conftest import Daemon, stop_daemon
+    options, config, folder = _daemon_model(tmp_path, problem)
+    conf = tmp_path / "c.toml"
+    conf.write_text(config + "[delivery]\nheartbeat_s = 0.5\n", encoding="utf-8")
+    line = ("transcription off: " + DAEMON_MODEL_PROBLEMS[problem].format(folder=folder)
+            + "; running acoustic-only until a start loads a model")
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--config", str(conf),
+                "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False)
+    try:
+        state = d.wait_running(env, timeout=60)
+        assert (state["transcription"], state["transcription_off"]) == (False, line)
+        assert {k: state["last_problem"][k] for k in ("level", "message", "source")} == {
+            "level": "warning", "message": line, "source": "transcription"}
+        assert wait_for(lambda: hook.heartbeats, 10), d.err
+        assert hook.heartbeats[-1][1]["status"]["last_error"]["message"] == line
+        if problem == "missing folder":
+            korean_model(folder.parent)  # the model is back where the unit says
+        d.proc.send_signal(1)  # SIGHUP: a reload keeps the recognizer the start made, none
+        assert wait_for(lambda: any(ev.get("message") == "configuration reloaded" for _, ev in d.lines), 10), d.lines
+        after = d.status(env)
+        assert (after["transcription_off"], after["last_problem"]["message"]) == (line, line)
+        assert "resolved_at" not in after["last_problem"]
+        shown = call_monitor("status", env=env, timeout=30)
+        assert shown.returncode == 0, shown.stderr
+        assert f"  {line} (a reload loads no model: restart the daemon once the model is fixed)" \
+            in shown.stdout.splitlines(), shown.stdout
+        stop_daemon(d)
+        assert d.err == [f"call-monitor: warning: {line}"]
     finally:
         d.kill()
 
@@ -200,8 +265,8 @@ def test_a_vosk_model_path_folder_that_does_not_exist_is_one_warning_and_the_oth
 def test_models_says_which_folders_named_like_a_model_are_none_and_which_models_no_language_finds(model_root,
                                                                                                      tmp_path):
     """An empty or half-unpacked ``vosk-model-small-en-us-0.15`` is listed with what is missing (replay
-    and run refuse it, exit 2); a model in a folder named otherwise is listed as one no language code
-    finds; neither was listed so before (the first as a model, the second not at all)."""
+    refuses it, exit 2, run is acoustic-only); a model in a folder named otherwise is listed as one no
+    language code finds; neither was listed so before (the first as a model, the second not at all)."""
     models = tmp_path / "models"
     (models / "vosk-model-small-en-us-0.15" / "conf").mkdir(parents=True)
     (models / "korean").symlink_to(model_root / "vosk-model-small-ko", target_is_directory=True)
@@ -439,8 +504,8 @@ def test_no_model_found_is_acoustic_only_at_once_and_nothing_goes_to_the_network
     assert took < 60, f"{took:.0f} s"
 
 
-@pytest.mark.parametrize("command", [("replay",), ("batch", "--transcribe", "--quiet", "--workers", "1"), ("run",)],
-                         ids=["replay", "batch", "run"])
+@pytest.mark.parametrize("command", [("replay",), ("batch", "--transcribe", "--quiet", "--workers", "1")],
+                         ids=["replay", "batch"])
 @pytest.mark.parametrize("asked", ["--model DIR", "found by its name"])
 def test_a_model_folder_that_is_no_model_stops_a_command_before_it_makes_anything(tmp_path, command, asked):
     """A speech model that cannot be used (``--model`` naming an empty folder, or a folder named
@@ -534,7 +599,8 @@ def test_a_model_that_is_no_path_language_code_or_model_name_is_refused_naming_i
     off.write_text('[transcription]\nmodel = "english"\n')
     assert call_monitor("models", "--config", off, env=own_home, timeout=60).stdout.splitlines()[-1] == (
         "replay and run use none of these: transcription.model 'english': not a language code (en-us, de, ko, ...), "
-        "nor the name of a model `call-monitor models` lists, nor a file or folder here; replay and run refuse it")
+        "nor the name of a model `call-monitor models` lists, nor a file or folder here; replay refuses it, run is "
+        "acoustic-only")
 
 
 def test_a_model_is_found_by_the_name_models_lists_it_under(tmp_path, own_home):

@@ -138,6 +138,20 @@ def test_a_failing_database_and_what_it_holds_back_have_a_line():
     assert "database" not in render(dict(STATE, store=working)).split("\n", 1)[1]
 
 
+def test_transcription_off_has_a_line_saying_a_restart_is_needed_whatever_the_last_problem_is():
+    off = ("transcription off: --model /models/ko: no such model folder; running acoustic-only until a start "
+           "loads a model")
+    said = f"  {off} (a reload loads no model: restart the daemon once the model is fixed)"
+    as_last = {"level": "warning", "message": off, "at": 0.0, "source": "transcription"}
+    lines = render(dict(STATE, transcription_off=off, last_problem=as_last)).splitlines()
+    assert [ln for ln in lines if "transcription off" in ln] == [said]  # not said twice
+    later = {"level": "warning", "message": "configuration not reloaded: c.toml: invalid TOML", "at": 0.0,
+             "source": "reload"}
+    lines = render(dict(STATE, transcription_off=off, last_problem=later)).splitlines()
+    assert said in lines and any("configuration not reloaded" in ln for ln in lines)
+    assert "transcription" not in render(dict(STATE, transcription_off=None))
+
+
 def test_what_the_call_boundaries_are_based_on_and_how_the_call_ends_have_a_line():
     boundaries = {"mode": "streams+silence", "sink": "softphone", "streams": 1,
                   "based_on": "the softphone's streams into sink softphone (1 playing now), else 20 s of silence"}

@@ -484,33 +484,21 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
 
 
 def _model_problem(cfg, args: argparse.Namespace) -> str | None:
-    """The speech model the unit's daemon would refuse to start on, said with where it was asked
-    for: a folder that is no Vosk model (``--model``, transcription.model), or the folder a
+    """The speech model the unit's daemon would not transcribe with (it would run acoustic-only),
+    said with where it was asked for: a folder that is no Vosk model (``--model``, transcription.model), or the folder a
     language code finds that is none (half unpacked), or one with all its files that Vosk cannot
     load (a file cut short): the model is loaded once, in a short-lived process of its own
     (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds), as the daemon's start
-    would load it; or a model ``--model`` asks for that is not here (the daemon would run
-    acoustic-only, although a model was asked for)."""
+    loads it; or a model ``--model`` asks for that is not here."""
     from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelError, ModelNotInstalled, check_loads
+    from ..transcription.vosk_models import ModelError
     if not cfg.transcription.enabled or args.no_transcribe:
         return None
     try:
-        folder, language = TranscriptionSetup.asked(cfg, args.model)
-    except ModelError as err:  # neither a path, nor a language code, nor a model's name: said with its key
-        return str(err)
-    try:
-        model = TranscriptionSetup.find(cfg, args.model)
-        if model is not None:
-            info(f"checking the model loads: {model.name}")  # seconds without a word otherwise
-            check_loads(model)
-    except ModelNotInstalled as err:  # said with --model and what was asked for
-        return str(err)
+        TranscriptionSetup.loadable(cfg, args.model,  # seconds without a word otherwise
+                                    on_load=lambda model: info(f"checking the model loads: {model.name}"))
     except ModelError as err:
-        key = "--model" if args.model else "transcription.model" if cfg.transcription.model else "transcription.language"
-        if not folder:  # the folder the language code found
-            return f"{key} '{language}': {err}"
-        return f"--model {err}" if args.model else f"transcription.model: {err}"
+        return str(err)
     return None
 
 

@@ -41,17 +41,17 @@ def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
     try:
         folder, lang = asked_model(model or "", cfg.transcription.language, what="transcription.model", found=found)
     except ModelError as err:
-        return None, f"{err}; replay and run refuse it"
+        return None, f"{err}; replay refuses it, run is acoustic-only"
     asked = f"transcription.model '{model}'" if model else f"transcription.language '{lang}'"
     try:
         info = resolve_model(folder, lang, found=found)
     except ModelError as err:
-        return None, f"{asked}: {err}; replay and run refuse it"
+        return None, f"{asked}: {err}; replay refuses it, run is acoustic-only"
     if info is None:
         return None, (f"no model for {asked} here (replay and run are acoustic-only; they download "
                       f"nothing); " + fetch_hint(lang, to_models=False))
     if info.problem:
-        return None, f"{asked} finds {info.path}, which is {info.problem}: replay and run refuse it"
+        return None, f"{asked} finds {info.path}, which is {info.problem}: replay refuses it, run is acoustic-only"
     return info, asked
 
 

@@ -153,7 +153,7 @@ def _fail(message: str) -> _Stop:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, ModelError, config_from_args
+    from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     hangup = _HangupDuringStart().install()
     overrides = overrides_from(args)
@@ -163,11 +163,6 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     say_unused_token(args, cfg.delivery.webhook_url)
-    try:  # before the lock and the database are made: a folder that is no model stops the start here
-        args = _check_model(args, cfg)
-    except ModelError as err:
-        error(str(err))
-        return ExitStatus.BAD_SETUP
     from ..capture.quiet import NativeStderrDivert
     try:
         with contextlib.ExitStack() as stack:
@@ -212,11 +207,12 @@ def _check_call_folders(cfg) -> None:
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,
            hangup: _HangupDuringStart) -> int:
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it; the
-    speech model is loaded and the capture opened before the database is opened (made), so that a
-    start either of them stops leaves no database made nor one there before touched."""
+    speech model is loaded (or its problem said: the daemon then runs acoustic-only) and the capture
+    opened before the database is opened (made), so that a start the capture stops leaves no
+    database made nor one there before touched."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
-    from .common import ModelError, StoreError, open_store_or_pending, open_transcription
+    from .common import StoreError, open_store_or_pending
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     status = _open_status(cfg, starting, stack)
@@ -226,12 +222,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         token = webhook_token(cfg)
     except ValueError as err:
         raise _fail(str(err)) from None
-    if _transcribes(args, cfg):
-        starting.doing = "loading the speech model"
-    try:
-        transcription = open_transcription(args, cfg, live=True)
-    except ModelError as err:
-        raise _fail(str(err)) from None
+    transcription, transcription_off = _open_model(args, cfg, starting)
     starting.doing = "opening the capture"
     stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
     _start_capture(source, cfg)  # before the database: a caller's input that will not open leaves none made
@@ -250,7 +241,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     if cfg.delivery.notify:
         sinks["notify"] = notify
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
-                    transcription=transcription)
+                    transcription=transcription, transcription_off=transcription_off)
     held.hand_to(daemon.source_status)
     daemon.install_signals()
     if hangup.seen:
@@ -289,23 +280,30 @@ def _transcribes(args: argparse.Namespace, cfg) -> bool:
     return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
 
 
-def _check_model(args: argparse.Namespace, cfg) -> argparse.Namespace:
-    """``args`` as the start goes on with. Raises ModelError for a speech model folder that is no
-    model (found, not loaded, nothing said: the start says what it loads when it loads it). A model
-    asked for (``--model``, transcription.model) that is not installed here is one warning line, and
-    the start goes on acoustic-only, as without a model for the configured language: a daemon that
-    refused it would leave the agent unmonitored (systemd's unit restarting it, refused, at every
-    start), while the acoustic alerts still watch over the caller."""
-    if not _transcribes(args, cfg):
-        return args
+def _open_model(args: argparse.Namespace, cfg, starting: _Starting) -> tuple[object | None, str | None]:
+    """(the loaded TranscriptionSetup or None, why there is no transcription or None). Every problem
+    of the model asked for (``--model``, transcription.model, the language's) is one warning line
+    naming where it was asked for, the folder or name and the problem, and the daemon runs
+    acoustic-only: a folder that is not there (any more: the unit holds an absolute path) or is
+    no model, a model not installed, one Vosk cannot load. A daemon that refused it would leave the
+    agent unmonitored (systemd's unit restarting it, refused, at every start), while the acoustic
+    alerts still watch over the caller. The model is loaded once in a short-lived process first
+    (:meth:`TranscriptionSetup.loadable`): a crash in Vosk's load ends that process, not the daemon."""
     from ..transcription.setup import TranscriptionSetup
-    from ..transcription.vosk_models import ModelNotInstalled
+    from .common import ModelError, open_transcription
+    if not _transcribes(args, cfg):
+        return open_transcription(args, cfg, live=True), None  # says a --model it does not use
+    starting.doing = "loading the speech model"
     try:
-        TranscriptionSetup.find(cfg, getattr(args, "model", None))
-    except ModelNotInstalled as err:
-        warning(f"{err}; running acoustic-only until a start finds it")
-        return argparse.Namespace(**(vars(args) | {"no_transcribe": True, "model": None}))
-    return args
+        if TranscriptionSetup.loadable(cfg, getattr(args, "model", None)) is None:
+            off = TranscriptionSetup.missing_message(cfg)
+            warning(off)
+            return None, off
+        return open_transcription(args, cfg, live=True), None
+    except ModelError as err:
+        off = f"transcription off: {err}; running acoustic-only until a start loads a model"
+        warning(off)
+        return None, off
 
 
 def _live_source(cfg, on_status: _HeldStatus):

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from ..console import call_name
+from ..console import TRANSCRIPTION_OFF, call_name
 from ..cue_registry import cue
 from .common import ExitStatus, add_daemon_options
 
@@ -132,10 +132,20 @@ def render(st: dict) -> str:
                         if h else ""))
     if st.get("notify"):
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
+    if st.get("transcription_off"):  # said at the start, whatever the last problem is now
+        lines.append(f"  {_transcription_off_text(st['transcription_off'])}")
     problem = st.get("last_problem")
-    if problem:  # a reload (systemctl --user reload) refused, say: otherwise only in the journal
+    if problem and problem.get("source") != TRANSCRIPTION_OFF:  # a reload (systemctl --user reload) refused,
+        # say: otherwise only in the journal
         lines.append(_problem_text(problem))
     return "\n".join(lines)
+
+
+def _transcription_off_text(off: str) -> str:
+    """Why the daemon transcribes nothing, and that only a restart loads a model (a reload keeps
+    the recognizer it started with: none)."""
+    head = "" if off.startswith("transcription off") else "transcription off: "
+    return f"{head}{off} (a reload loads no model: restart the daemon once the model is fixed)"
 
 
 def _clock(at: float) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from ..config import Config, base_language
-from .vosk_models import (ModelInfo, ModelNotInstalled, asked_model, check_model_dir, load_model, no_model_message,
-                          not_installed_message, resolve_model)
+from .vosk_models import (ModelError, ModelInfo, ModelNotInstalled, asked_model, check_loads, check_model_dir,
+                          load_model, no_model_message, not_installed_message, resolve_model)
 from .phrases import PhraseMatcher
 from .recognizer import Transcriber
 
@@ -129,6 +129,33 @@ class TranscriptionSetup:
             raise ModelNotInstalled(not_installed_message(model, language))
         if info is not None:
             check_model_dir(info.path)
+        return info
+
+    @staticmethod
+    def loadable(cfg: Config, model: str | None = None, *,
+                 on_load: Callable[[ModelInfo], None] = lambda info: None) -> ModelInfo | None:
+        """The model :meth:`find` finds, loaded once in a short-lived process of its own
+        (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds: a crash in Vosk's
+        load ends that process only), ``on_load`` called first; ``None`` when none is found for the
+        configuration's choice. Raises :class:`~monitor.transcription.vosk_models.ModelError` in
+        one line naming where the model was asked for (``--model``, ``transcription.model``,
+        ``transcription.language 'ko'``), the folder and its problem: no such folder, no model,
+        one Vosk cannot load; or :class:`~monitor.transcription.vosk_models.ModelNotInstalled`
+        for a model asked for by its name or language that is not installed."""
+        folder, language = TranscriptionSetup.asked(cfg, model)  # its error names the key already
+        try:
+            info = TranscriptionSetup.find(cfg, model)
+            if info is not None:
+                on_load(info)
+                check_loads(info)
+        except ModelNotInstalled:  # said with what was asked for
+            raise
+        except ModelError as err:
+            if not folder:  # the folder the language code found
+                key = "--model" if model else "transcription.model" if cfg.transcription.model \
+                    else "transcription.language"
+                raise ModelError(f"{key} '{language}': {err}") from None
+            raise ModelError(f"--model {err}" if model else f"transcription.model: {err}") from None
         return info
 
     @staticmethod
