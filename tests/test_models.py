@@ -179,32 +179,42 @@ def test_the_daemon_asked_for_a_model_not_installed_warns_and_monitors_acoustic_
 
 def _daemon_model(tmp_path, problem: str) -> tuple[list[str], str, object]:
     """(run's options, the configuration, the folder to fix) of a daemon asked for a model with
-    ``problem``, and that problem as its warning line says it (``{folder}`` in it)."""
+    ``problem`` (its VOSK_MODEL_PATH ``tmp_path / "models"``)."""
+    models = tmp_path / "models"
+    models.mkdir()
     if problem == "missing folder":  # the unit's absolute path, its model since removed
-        folder = tmp_path / "models" / "vosk-model-small-ko-0.22"
+        folder = models / "vosk-model-small-ko-0.22"
         return ["--model", str(folder)], "", folder
-    if problem == "no model":
-        folder = tmp_path / "models" / "empty"
-        folder.mkdir(parents=True)
-        return ["--model", str(folder)], "", folder
-    folder = korean_model(tmp_path / "models", cut="graph/HCLr.fst")  # its files there, Vosk cannot load it
+    if problem in ("no model", "language's folder half unpacked"):
+        folder = models / ("empty" if problem == "no model" else "vosk-model-small-en-us-0.15")
+        folder.mkdir()
+        return ["--model", str(folder)] if problem == "no model" else [], "", folder
+    if problem == "no such model name":
+        return ["--model", "english"], "", models / "english"
+    folder = korean_model(models, cut="graph/HCLr.fst")  # its files there, Vosk cannot load it
     return [], f'[transcription]\nmodel = "{folder}"\n', folder
 
 
 DAEMON_MODEL_PROBLEMS = {
-    "missing folder": "--model {folder}: no such model folder",
-    "no model": "--model {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)",
-    "cut model": "transcription.model: {folder}: Vosk loads this model but cannot start a recognizer with it (Failed "
-                 "to create a recognizer: ConstFst::Read: Read failed: {folder}/graph/HCLr.fst)",
+    "missing folder": "transcription off: --model {folder}: no such model folder",
+    "no model": "transcription off: --model {folder}: not a Vosk model (missing am/final.mdl or conf/model.conf)",
+    "cut model": "transcription off: transcription.model: {folder}: Vosk loads this model but cannot start a "
+                 "recognizer with it (Failed to create a recognizer: ConstFst::Read: Read failed: "
+                 "{folder}/graph/HCLr.fst)",
+    "language's folder half unpacked": "transcription off: transcription.language 'en-us': {folder}: not a Vosk "
+                                       "model (missing am/final.mdl or conf/model.conf)",
+    "no such model name": "transcription off: --model 'english': not a language code (en-us, de, ko, ...), nor the "
+                          "name of a model `call-monitor models` lists, nor a file or folder here",
 }
-"""(problem, what the daemon's warning line says of it after ``transcription off: ``)."""
+"""(problem, what the daemon's warning line says of it before ``; running acoustic-only ...``)."""
 
 
 @pytest.mark.parametrize("problem", DAEMON_MODEL_PROBLEMS)
 def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_status_says_why(env, tmp_path, hook,
                                                                                             problem):
     """``run --model DIR`` on a folder removed since install-service wrote it into the unit, on a
-    folder that is no model, or on a model Vosk cannot load (a graph file cut short) exited 2 at
+    folder that is no model, on a model Vosk cannot load (a graph file cut short), on the language's
+    folder half unpacked, or on a --model that is no path, language code nor model's name exited 2 at
     every start: under systemd's unit (restarted on failure) a loop, the agent unmonitored. The
     daemon says it in one warning line (where it was asked for, the folder, the problem) and listens
     acoustic-only, exit 0 at its stop. Its status, its status --json and its heartbeat keep it as the
@@ -214,8 +224,8 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     options, config, folder = _daemon_model(tmp_path, problem)
     conf = tmp_path / "c.toml"
     conf.write_text(config + "[delivery]\nheartbeat_s = 0.5\n", encoding="utf-8")
-    line = ("transcription off: " + DAEMON_MODEL_PROBLEMS[problem].format(folder=folder)
-            + "; running acoustic-only until a start loads a model")
+    line = DAEMON_MODEL_PROBLEMS[problem].format(folder=folder) + "; running acoustic-only until a start loads a model"
+    env = env | {"VOSK_MODEL_PATH": str(folder.parent), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--config", str(conf),
                 "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False)
     try:
