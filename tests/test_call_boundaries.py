@@ -474,9 +474,43 @@ def test_call_marks_reach_the_daemon_while_the_configuration_is_broken_and_say_s
     assert [c["summary"]["ended_by"] for c in stored_calls(tmp_path / "e.db")] == ["call-monitor call end"] * 2
     lost = _call(env, "start", "--config", str(cfg))
     assert lost.returncode == 2 and lost.stdout == ""
-    warning, error = lost.stderr.splitlines()
-    assert warning.startswith(f"call-monitor: warning: configuration not loaded: {cfg}: invalid TOML (")
-    assert error == f"call-monitor: error: no daemon running (no status socket at {sock})"
+    (error,) = lost.stderr.splitlines()
+    assert error.startswith(f"call-monitor: error: no daemon answers at {sock}; the configuration that cannot be "
+                            f"loaded ({cfg}: invalid TOML (")
+    assert error.endswith(") may place its socket elsewhere: give --socket"), error
+
+
+def test_a_call_mark_while_the_user_configuration_placing_the_socket_is_no_toml_says_to_give_the_socket(
+        pulse, env, tmp_path):
+    """The user's configuration places the daemon's socket, then is saved with a TOML syntax error
+    while the daemon runs: nothing of it can say where the socket is. `call start` and `status` said
+    "no daemon running" at the default socket, false, and the hook's mark was lost without a word
+    of why. They say in one line, exit 2, that no daemon answers at the default socket and that
+    the configuration that cannot be loaded may place it elsewhere; with --socket the mark is
+    carried out."""
+    sock = tmp_path / "custom.sock"
+    user = Path(env["XDG_CONFIG_HOME"]) / "callmonitor" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text(f'[daemon]\nstatus_socket = "{sock}"\n')
+    d = start_daemon(env, tmp_path)
+    try:
+        user.write_text(f'[daemon\nstatus_socket = "{sock}"\n')
+        default = Path(env["XDG_RUNTIME_DIR"]) / "callmonitor.sock"
+        for command in (["call", "start"], ["status"]):
+            done = subprocess.run([PY, "-m", "monitor.cli", *command], env=env, capture_output=True, text=True,
+                                  timeout=30, cwd=ROOT)
+            assert done.returncode == 2 and done.stdout == "", done
+            (error,) = done.stderr.splitlines()
+            assert error.startswith(f"call-monitor: error: no daemon answers at {default}; the configuration that "
+                                    f"cannot be loaded ({user}: invalid TOML ("), error
+            assert error.endswith(") may place its socket elsewhere: give --socket"), error
+        told = _call(env, "start", "--socket", str(sock))
+        assert told.returncode == 0 and told.stdout.strip().endswith("started"), told
+        assert told.stderr.startswith(f"call-monitor: warning: configuration not loaded: {user}: invalid TOML (")
+        stop_daemon(d)
+    finally:
+        d.kill()
+    assert len(stored_calls(tmp_path / "e.db")) == 1, "the call the mark started"
 
 
 def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pulse, env, tmp_path):

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Unix status socket.",
                        epilog="Exit status: 0 the daemon did it; 1 it refused (still starting), did not act in "
                               "time, or no daemon answers; 2 a socket path too long for a Unix socket, or a "
-                              "configuration that cannot be loaded and no daemon answering. A configuration that "
+                              "configuration that cannot be loaded and no daemon answering (where a file that is no TOML may place the socket elsewhere, one error line says so: give --socket). A configuration that "
                               "cannot be loaded (the one a reload refused, say) is one warning line naming its file "
                               "and problem, and the mark is sent all the same (a hook refused would lose the "
                               "call's boundary), at the socket that --socket, --db, the daemon.status_socket and "

@@ -11,6 +11,7 @@ import stat
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -382,21 +383,22 @@ def say_not_loaded(problem: str, instead: str) -> None:
     warning(f"configuration not loaded: {problem}; {instead}")
 
 
-def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None]:
-    """Where to ask the daemon (``--socket``, else where the configuration places its socket), and
-    the configuration's problem (one line: file, problem) when it cannot be loaded, said then in
-    one warning line: the socket is then placed by ``--db``, the :data:`SOCKET_KEYS` the
-    configuration files give where they read as TOML, and the defaults (a daemon runs on with the
-    configuration it loaded: ``status`` is how its user finds out what is wrong, and a softphone's
-    ``call start|end`` refused would lose the call's boundary). Raises ConfigError for an option
-    given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot be loaded
-    (no place to ask)."""
+def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None, bool]:
+    """Where to ask the daemon (``--socket``, else where the configuration places its socket), the
+    configuration's problem (one line: file, problem) when it cannot be loaded, and whether the
+    path is known to be where that configuration places the socket (False when a configuration
+    file does not read as TOML: nothing of it is taken, and it may name another socket). With a
+    configuration that cannot be loaded the socket is placed by ``--db``, the :data:`SOCKET_KEYS`
+    the configuration files give where they read as TOML, and the defaults (a daemon runs on with
+    the configuration it loaded: ``status`` is how its user finds out what is wrong, and a
+    softphone's ``call start|end`` refused would lose the call's boundary). Raises ConfigError for
+    an option given empty, and for a configuration whose own :data:`SOCKET_KEYS` are what cannot
+    be loaded (no place to ask)."""
     from ..delivery.status_socket import socket_path
     cfg, broken = _socket_config(args)
-    path = args.socket or socket_path(cfg)
-    if broken:
-        say_not_loaded(broken, f"the daemon was asked at {path} (a reload or a start would refuse this configuration)")
-    return path, broken
+    if args.socket or not broken:
+        return args.socket or socket_path(cfg), broken, True
+    return socket_path(cfg), broken, all(raw is not None for _, raw in _config_files(args))
 
 
 def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
@@ -418,21 +420,13 @@ def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
 
 
 def _given_config(args: argparse.Namespace, keys: Sequence[str], needed: Sequence[str]) -> Config | None:
-    """The defaults with the ``keys`` that ``--db`` and the configuration files (the user's,
-    ``--config``; files only: a pipe was read once already) give, the last one given winning;
-    None when these keys themselves cannot be loaded, or when a file that does not read as TOML
-    may set a ``needed`` key that ``--db`` does not give."""
+    """The defaults with the ``keys`` that ``--db`` and the configuration files (:func:`_config_files`)
+    give, the last one given winning; None when these keys themselves cannot be loaded, or when a
+    file that does not read as TOML may set a ``needed`` key that ``--db`` does not give."""
     from ..config import ConfigError, load_config
-    from ..config.loader import read_toml, user_config_path
     given: dict[str, object] = {}
     options = {"storage.db": args.db} if getattr(args, "db", None) else {}
-    for path in (user_config_path(), args.config):
-        if not path or (path != args.config and not os.path.exists(path)):
-            continue
-        try:
-            raw = read_toml(path) if os.path.isfile(path) else None
-        except ConfigError:
-            raw = None
+    for _, raw in _config_files(args):
         if raw is None:  # not TOML (or no file where --config says): nothing of it is taken
             if any(key not in options for key in needed):
                 return None
@@ -448,21 +442,59 @@ def _given_config(args: argparse.Namespace, keys: Sequence[str], needed: Sequenc
         return None
 
 
+def _config_files(args: argparse.Namespace) -> list[tuple[str, dict | None]]:
+    """The configuration files (the user's where there is one, ``--config``), each with its TOML
+    tables, or None where it does not read as TOML or is no file (a pipe was read once already)."""
+    from ..config import ConfigError
+    from ..config.loader import read_toml, user_config_path
+    files: list[tuple[str, dict | None]] = []
+    for path in (user_config_path(), args.config):
+        if not path or (path != args.config and not os.path.exists(path)):
+            continue
+        try:
+            raw = read_toml(path) if os.path.isfile(path) else None
+        except ConfigError:
+            raw = None
+        files.append((str(path), raw))
+    return files
+
+
 def answer_despite_config(args: argparse.Namespace, request: dict | None, timeout: float = 2.0
                           ) -> tuple[dict | tuple[ExitStatus, str], str | None]:
-    """:func:`daemon_answer` at the :func:`daemon_socket` (a configuration that cannot be loaded said
-    in one warning line, the daemon asked all the same), and the configuration's problem, if any.
-    No daemon answering where such a configuration left the socket is :attr:`ExitStatus.BAD_SETUP`:
-    the configuration may be what hides the daemon's socket."""
+    """The answer of the daemon at the :func:`daemon_socket`, and the configuration's problem, if
+    any: a configuration that cannot be loaded is said in one warning line and the daemon asked all
+    the same. No daemon answering where such a configuration left the socket is
+    :attr:`ExitStatus.BAD_SETUP`: the configuration may be what hides the daemon's socket; where
+    a file of it that does not read as TOML may place the socket elsewhere and nothing listens at
+    the one asked, the one error line says so (no warning besides)."""
     from ..config import ConfigError
+    from ..delivery.status_socket import socket_path_problem
     try:
-        path, broken = daemon_socket(args)
+        path, broken, placed = daemon_socket(args)
     except ConfigError as err:
         return (ExitStatus.BAD_SETUP, str(err)), None
-    answer = daemon_answer(argparse.Namespace(**(vars(args) | {"socket": path})), request, timeout)
-    if isinstance(answer, tuple) and broken:
-        answer = ExitStatus.BAD_SETUP, answer[1]
-    return answer, broken
+    if problem := socket_path_problem(path):  # no daemon can listen there
+        answer: dict | _NoAnswer = _NoAnswer(ExitStatus.BAD_SETUP, problem, nobody_listens=True)
+    else:
+        answer = _ask_at(path, request, timeout)
+    if broken is None:
+        return (answer if isinstance(answer, dict) else (answer.status, answer.why)), None
+    if isinstance(answer, _NoAnswer) and answer.nobody_listens and not placed:
+        return (ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
+                                      f"({broken}) may place its socket elsewhere: give --socket"), broken
+    say_not_loaded(broken, f"the daemon was asked at {path} (a reload or a start would refuse this configuration)")
+    return (answer if isinstance(answer, dict) else (ExitStatus.BAD_SETUP, answer.why)), broken
+
+
+@dataclass(frozen=True)
+class _NoAnswer:
+    """Why no daemon answered at a socket (one line), the exit status that says it, and whether
+    nothing listens there at all (no socket, a socket nobody listens on, a file or folder),
+    rather than a daemon that would not answer in time or not this request."""
+
+    status: ExitStatus
+    why: str
+    nobody_listens: bool
 
 
 def daemon_answer(args: argparse.Namespace, request: dict | None,
@@ -471,7 +503,7 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
     that says why there is none (FAILED: no daemon answered; BAD_SETUP: the configuration that
     says where its socket is cannot be loaded, or the path is too long for any socket)."""
     from ..config import ConfigError
-    from ..delivery.status_socket import RequestNotRead, ask, socket_path, socket_path_problem
+    from ..delivery.status_socket import socket_path, socket_path_problem
     path = args.socket
     if not path:
         try:
@@ -480,22 +512,31 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
             return ExitStatus.BAD_SETUP, str(err)
     if problem := socket_path_problem(path):  # no daemon can listen there
         return ExitStatus.BAD_SETUP, problem
+    answer = _ask_at(path, request, timeout)
+    return answer if isinstance(answer, dict) else (answer.status, answer.why)
+
+
+def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
+    """The JSON answer of the daemon at the socket ``path`` to ``request``, or why there is none."""
+    from ..delivery.status_socket import RequestNotRead, ask
     try:
         return ask(path, request, timeout)
     except FileNotFoundError:
-        return ExitStatus.FAILED, f"no daemon running (no status socket at {path})"
+        return _NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True)
     except RequestNotRead:
-        return ExitStatus.FAILED, (f"the daemon at {path} did not read the request: an older version, "
-                                   "which answers only the status (restart it)")
+        return _NoAnswer(ExitStatus.FAILED, f"the daemon at {path} did not read the request: an older version, "
+                                            "which answers only the status (restart it)", nobody_listens=False)
     except BlockingIOError:  # its backlog stayed full: it listens, busy with other clients
-        return ExitStatus.FAILED, (f"the daemon at {path} took no connection within {timeout:g} s: other "
-                                   "clients hold its socket")
+        return _NoAnswer(ExitStatus.FAILED, f"the daemon at {path} took no connection within {timeout:g} s: other "
+                                            "clients hold its socket", nobody_listens=False)
     except OSError as err:
         if kind := _not_a_socket(path):
-            return ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there"
-        return ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})"
+            return _NoAnswer(ExitStatus.FAILED, f"{path}: not a status socket but {kind}: no daemon listens there",
+                             nobody_listens=True)
+        return _NoAnswer(ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})",
+                         nobody_listens=isinstance(err, ConnectionRefusedError))
     except ValueError:
-        return ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON"
+        return _NoAnswer(ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON", nobody_listens=False)
 
 
 def daemon_elsewhere(args: argparse.Namespace, cfg: Config) -> str:

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                               "still starting (the speech model loading: a call mark is refused meanwhile, so "
                               "`call-monitor status && ...` waits for 0, as `systemctl is-active` does for a "
                               "unit still activating); 1 no daemon answers; 2 a socket path too long for a Unix "
-                              "socket, or a configuration that cannot be loaded and no daemon answering. A "
+                              "socket, or a configuration that cannot be loaded and no daemon answering (where a file that is no TOML may place the socket elsewhere, one error line says so: give --socket). A "
                               "configuration that cannot be loaded (the one a reload refused, say) is one warning "
                               "line naming its file and problem, and the daemon is asked all the same, at the "
                               "socket that --socket, --db, the daemon.status_socket and storage.db the files give, "
