@@ -376,6 +376,27 @@ def test_alerts_with_a_configuration_broken_elsewhere_lists_them_with_one_warnin
                          "configuration)")
 
 
+def test_alerts_with_a_status_socket_it_cannot_load_lists_them_and_says_no_daemon_is_asked(recorded_db, tmp_path):
+    """`alerts` needs only where the database is, yet a `daemon.status_socket` that cannot be loaded
+    refused it, with --db too (exit 2). It lists the alerts after one warning line naming the file
+    and its problem, and saying that no daemon is asked where it records (the hint when a database
+    has no alerts): the socket it would be asked at is what cannot be loaded."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    listed = cli("alerts", "--db", recorded_db, env=env)
+    assert listed.returncode == 0 and listed.stdout.count("\n") >= 1 and listed.stderr == "", listed.stderr
+    cfg = tmp_path / "c.toml"
+    for named in ("", f'[storage]\ndb = "{recorded_db}"\n'):  # the database given by --db, or by the file
+        cfg.write_text(f"{named}[daemon]\nstatus_socket = 5\n")
+        given = ("--db", recorded_db) if not named else ()
+        done = cli("alerts", "--config", cfg, *given, env=env)
+        assert (done.returncode, done.stdout) == (0, listed.stdout), done.stderr
+        assert done.stderr.splitlines() == [
+            f"call-monitor: warning: configuration not loaded: {cfg}: daemon.status_socket: must be a string, got 5; "
+            f"the alerts are read from {recorded_db} (a reload or a start would refuse this configuration; no daemon "
+            "asked where it records: daemon.status_socket cannot be loaded)"]
+
+
 def test_alerts_reads_a_database_on_a_read_only_filesystem(tmpfs, alerting_replay):
     db = alerting_replay.copy(tmpfs / "e.db")
     n = sum(1 for x in alerting_replay.stdout.splitlines() if '"type": "alert"' in x)

@@ -12,6 +12,7 @@ from ..console import error, info
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
+    from ..config import Config
     from ..delivery.store import Delivery, Store
 
 
@@ -30,7 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "without --webhook).",
                        epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
                               "warning line naming its file and problem, and the alerts are read from the "
-                              "database that --db, the storage.db the files still give, and the defaults place; "
+                              "database that --db, the storage.db the files still give, and the defaults place (a "
+                              "daemon.status_socket that cannot be loaded only keeps it from asking the running "
+                              "daemon where it records, said in that line); "
                               "a configuration file that is no TOML at all, without --db, is one error line (it "
                               "may be what names the database), exit 2.")
     p.add_argument("--since", metavar="WHEN",
@@ -47,21 +50,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..delivery.delivered import delivery_text
     from ..delivery.store import Store
-    from .common import SOCKET_KEYS, ConfigError, StoreError, config_despite_problem, daemon_elsewhere, say_not_loaded
+    from .common import ConfigError, StoreError
     try:
         since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
-        # the database is all it needs: a configuration broken elsewhere (a threshold a reload refused) is said
-        cfg, broken = config_despite_problem(args, SOCKET_KEYS, needed=("storage.db",))
-        if broken:
-            say_not_loaded(broken, f"the alerts are read from {cfg.storage.db} (a reload or a start would refuse "
-                                   "this configuration)")
+        cfg, asked = _database_config(args)
         store = Store.open_readonly(cfg.storage.db)  # never creates or changes a database
     except (ValueError, ConfigError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
     except StoreError as err:
         there = os.path.exists(os.path.expanduser(cfg.storage.db))
-        error(str(err) + ("" if there else daemon_elsewhere(args, cfg)))
+        error(str(err) + ("" if there else _daemon_elsewhere(args, asked)))
         return ExitStatus.BAD_SETUP
     try:
         try:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         if not alerts and not args.jsonl:
             info("no alerts" + (f" in call {args.call}" if args.call is not None else "")
                  + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}"
-                 + daemon_elsewhere(args, cfg))
+                 + _daemon_elsewhere(args, asked))
         try:
             sent = store.deliveries_of([a.event.alert_id for a in alerts])
             sources = _sources(store, {a.event.call_id for a in alerts})
@@ -103,6 +102,32 @@ def run(args: argparse.Namespace) -> int:
         except StoreError:
             pass
     return ExitStatus.OK
+
+
+def _database_config(args: argparse.Namespace) -> tuple[Config, Config | None]:
+    """The configuration whose ``storage.db`` the alerts are read from, and the one that places the
+    daemon's socket, asked where it records when that database has none (None: not asked). The
+    database is all ``alerts`` needs: a configuration that cannot be loaded elsewhere (a threshold,
+    ``daemon.status_socket``) is said in one warning line, and the alerts read from the database
+    ``--db``, the ``storage.db`` the files give and the defaults place. Raises ConfigError where
+    ``storage.db`` is what cannot be loaded, or may be set by a file that is no TOML (without
+    ``--db``), and for an option given empty."""
+    from .common import SOCKET_KEYS, config_despite_problem, given_config, say_not_loaded
+    cfg, broken = config_despite_problem(args, ("storage.db",), needed=("storage.db",))
+    if broken is None:
+        return cfg, cfg
+    asked = given_config(args, SOCKET_KEYS)  # None: daemon.status_socket is what cannot be loaded
+    say_not_loaded(broken, f"the alerts are read from {cfg.storage.db} (a reload or a start would refuse this "
+                           "configuration" + ("" if asked else "; no daemon asked where it records: daemon.status_socket "
+                                                               "cannot be loaded") + ")")
+    return cfg, asked
+
+
+def _daemon_elsewhere(args: argparse.Namespace, asked: Config | None) -> str:
+    """:func:`~.common.daemon_elsewhere` with the configuration that places the daemon's socket,
+    '' where none does."""
+    from .common import daemon_elsewhere
+    return daemon_elsewhere(args, asked) if asked is not None else ""
 
 
 def _sources(store: Store, call_ids: set[int | None]) -> dict[int | None, str]:

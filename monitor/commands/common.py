@@ -371,7 +371,7 @@ def config_despite_problem(args: argparse.Namespace, keys: Sequence[str] = (), n
     try:
         return config_from_args(args), None
     except ConfigError as err:
-        given = None if empty_option(args) is not None else _given_config(args, keys, needed)
+        given = None if empty_option(args) is not None else given_config(args, keys, needed)
         if given is None:
             raise
         return given, str(err)
@@ -419,7 +419,7 @@ def _socket_config(args: argparse.Namespace) -> tuple[Config, str | None]:
         return cfg, broken
 
 
-def _given_config(args: argparse.Namespace, keys: Sequence[str], needed: Sequence[str]) -> Config | None:
+def given_config(args: argparse.Namespace, keys: Sequence[str], needed: Sequence[str] = ()) -> Config | None:
     """The defaults with the ``keys`` that ``--db`` and the configuration files (:func:`_config_files`)
     give, the last one given winning; None when these keys themselves cannot be loaded, or when a
     file that does not read as TOML may set a ``needed`` key that ``--db`` does not give."""
@@ -605,5 +605,5 @@ __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_join
            "parse_duration", "parse_when", "add_logging_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
            "answer_despite_config", "ask_daemon",
-           "config_despite_problem", "config_from_args", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
+           "config_despite_problem", "config_from_args", "given_config", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
            "open_store_or_pending", "open_transcription", "say_not_loaded", "ConfigError", "ModelError", "StoreError"]
