@@ -473,8 +473,8 @@ def test_models_lists_the_models_despite_a_configuration_it_cannot_load_and_mark
     assert shown.stdout.splitlines() == [line.split("\t<- ")[0] for line in listed.stdout.splitlines()]
     (warning,) = shown.stderr.splitlines()
     assert warning.startswith(f"call-monitor: warning: configuration not loaded: {broken}: transcription.language")
-    assert warning.endswith("; the models found are listed, none marked as the one replay and run use (they refuse "
-                            "this configuration)")
+    assert warning.endswith("; the models found are listed, none marked as the one replay and run use (replay and "
+                            "run would refuse this configuration)")
     as_json = [json.loads(line) for line in
                call_monitor("models", "--json", "--config", broken, env=env, timeout=60).stdout.splitlines()]
     assert as_json and all(m["used"] is None for m in as_json)

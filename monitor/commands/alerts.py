@@ -117,9 +117,8 @@ def _database_config(args: argparse.Namespace) -> tuple[Config, Config | None]:
     if broken is None:
         return cfg, cfg
     asked = given_config(args, SOCKET_KEYS)  # None: daemon.status_socket is what cannot be loaded
-    say_not_loaded(broken, f"the alerts are read from {cfg.storage.db} (a reload or a start would refuse this "
-                           "configuration" + ("" if asked else "; no daemon asked where it records: daemon.status_socket "
-                                                               "cannot be loaded") + ")")
+    say_not_loaded(broken, f"the alerts are read from {cfg.storage.db}",
+                   also="" if asked else "no daemon asked where it records: daemon.status_socket cannot be loaded")
     return cfg, asked
 
 

@@ -377,10 +377,13 @@ def config_despite_problem(args: argparse.Namespace, keys: Sequence[str] = (), n
         return given, str(err)
 
 
-def say_not_loaded(problem: str, instead: str) -> None:
+def say_not_loaded(problem: str, instead: str, *, refused_by: str = "a reload or a start", also: str = "") -> None:
     """The one warning line of a command that goes on without the configuration it cannot load
-    (:func:`config_despite_problem`): its ``problem`` and what the command does ``instead``."""
-    warning(f"configuration not loaded: {problem}; {instead}")
+    (:func:`config_despite_problem`): its ``problem``, what the command does ``instead``, which
+    commands would refuse that configuration (``refused_by``: by default the daemon's reload or a
+    start), and what ``also`` is left undone for it, if anything."""
+    warning(f"configuration not loaded: {problem}; {instead} ({refused_by} would refuse this configuration"
+            + (f"; {also}" if also else "") + ")")
 
 
 def daemon_socket(args: argparse.Namespace) -> tuple[str, str | None, bool]:
@@ -482,7 +485,7 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
     if isinstance(answer, _NoAnswer) and answer.nobody_listens and not placed:
         return (ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
                                       f"({broken}) may place its socket elsewhere: give --socket"), broken
-    say_not_loaded(broken, f"the daemon was asked at {path} (a reload or a start would refuse this configuration)")
+    say_not_loaded(broken, f"the daemon was asked at {path}")
     return (answer if isinstance(answer, dict) else (ExitStatus.BAD_SETUP, answer.why)), broken
 
 

@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         error(str(err))
         return ExitStatus.BAD_SETUP
     if broken:
-        say_not_loaded(broken, "the models found are listed, none marked as the one replay and run use (they "
-                               "refuse this configuration)")
+        say_not_loaded(broken, "the models found are listed, none marked as the one replay and run use",
+                       refused_by="replay and run")
     models = find_models()
     used, why = (None, "") if broken else picked(cfg, models)
     for info in models:
