@@ -46,6 +46,12 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i've never had chest pain like this", "chest pain"),
     ("i never had chest pain until now", "chest pain"),
     ("i didn't have chest pain before", "chest pain"),
+    # a phrase followed by a function word that an idiom may start, and a complaint does too
+    ("i'm passing out the pain is too much", "i'm passing out"),
+    ("i think i'm going to pass out the pain is unbearable", "going to pass out"),
+    ("i'm passing out these pills are not working", "i'm passing out"),
+    ("i'm dying for real", "i'm dying"),
+    ("i'm dying to be honest", "i'm dying"),
     # recognition slips that are no negation
     ("can't breathe", "i can't breathe"),
     ("i cant breathe", "i can't breathe"),
@@ -116,6 +122,9 @@ SUPPORT: list[str] = [
     "i'm passing out the leaflets",
     "i'm blacking out the names",
     "i'm backing out of the contract",
+    "i'm passing out the forms",
+    "i'm passing out these flyers",
+    "i'm dying to see it",
 ]
 
 

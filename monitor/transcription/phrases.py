@@ -20,7 +20,7 @@ is at most ``max_distance``:
 With a language's :class:`KeyWords` (English only, :data:`KEY_WORDS`), a phrase's key word (its
 last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
 another word, only by a slip of it (:func:`key_slip`), and a phrase followed by one of its idiom
-words is none (``i'm dying to know``).
+continuations is none (``i'm dying to know``, not ``i'm dying for real``).
 
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
@@ -196,11 +196,14 @@ class KeyWords:
     arm``, ``air`` of ``i can't get enough air``). It is never missing from a stretch nor replaced
     by another word (``i can't move my appointment``, ``i can't get enough signal``): only the word
     itself or a slip of it (:func:`key_slip`: ``breed`` for ``breathe``) matches it. ``idioms``: a
-    phrase ending in one of these words is no distress when the next word said (before a pause) is
-    one of its idiom words (``i'm dying to know``, ``i'm passing out flyers``)."""
+    phrase ending in one of these words is no distress when the words said next (before a pause or
+    the end of the utterance) begin with one of its idiom continuations (``i'm dying to know``,
+    ``i'm passing out flyers``). A continuation is a word sequence that cannot start a complaint,
+    never a function word alone: ``i'm passing out the pain is too much``, ``i'm dying for real``
+    are distress."""
 
     function_words: frozenset[str] = field(default_factory=frozenset)
-    idioms: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    idioms: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def key(self, ptoks: Sequence[str]) -> int | None:
         """Index of the phrase's key word; None without a table or when all are function words."""
@@ -208,13 +211,18 @@ class KeyWords:
             return None
         return next((i for i in range(len(ptoks) - 1, -1, -1) if ptoks[i] not in self.function_words), None)
 
-    def idiom(self, ptoks: Sequence[str], following: str | None) -> bool:
-        """Whether the phrase followed by the word ``following`` is an idiom rather than distress."""
-        return following is not None and following in self.idioms.get(ptoks[-1], ())
+    def idiom(self, ptoks: Sequence[str], following: Sequence[str]) -> bool:
+        """Whether the phrase followed by the words ``following`` (up to a pause) is an idiom rather
+        than distress."""
+        return any(tuple(following[:len(seq)]) == seq for seq in self.idioms.get(ptoks[-1], ()))
 
 
 NO_KEY_WORDS = KeyWords()
 """A language without a key-word table: every phrase word may be a slip of the recognizer."""
+
+_HANDED_OUT = ("flyers", "fliers", "leaflets", "papers", "forms", "samples", "copies", "cards", "tickets", "names",
+               "invitations", "brochures", "handouts", "pamphlets")
+"""What is passed or blacked out when nobody is passing out."""
 
 KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
     "en": KeyWords(
@@ -225,9 +233,14 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "to", "of", "in", "on", "at", "for", "with", "by", "from", "up", "out", "off", "so", "and",
             "or", "but", "this", "that", "there", "here"}),
         idioms=MappingProxyType({
-            "dying": frozenset({"to", "for"}),
-            "out": frozenset({"the", "these", "those", "of", "flyers", "fliers", "leaflets", "papers", "forms",
-                              "samples", "copies", "cards", "tickets", "names"})})),
+            "dying": tuple(("to", verb) for verb in (
+                "know", "see", "hear", "meet", "try", "tell", "find", "go", "eat", "read", "watch", "ask"))
+            + tuple(("for", word) for word in ("a", "an", "some", "one", "coffee", "tea", "food", "lunch"))
+            + (("of", "boredom"), ("of", "laughter"), ("laughing",)),
+            "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
+                         for thing in _HANDED_OUT)
+            + (("of", "the", "contract"), ("of", "the", "deal"), ("of", "the", "plan"), ("of", "it"),
+               ("of", "this"), ("of", "that"))})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -448,13 +461,20 @@ class PhraseMatcher:
             if best is None:
                 continue
             score, a, b = best
-            following = tokens[b] if b < len(tokens) and not cut[b] else None
-            if score <= self.max_distance + 1e-9 and not self.key_words.idiom(phrase.tokens, following):
+            if score <= self.max_distance + 1e-9 and not self.key_words.idiom(phrase.tokens, _until_cut(tokens, cut, b)):
                 w0, w1 = origin[a], origin[b - 1] + 1
                 found.append(PhraseMatch(phrase=phrase.text, category=phrase.category,
                                          excerpt=" ".join(words[w0:w1]), score=round(score, 4),
                                          start_word=w0, end_word=w1))
         return _best_per_stretch(found)
+
+
+def _until_cut(tokens: Sequence[str], cut: Sequence[bool], b: int) -> tuple[str, ...]:
+    """The tokens from ``b`` up to the next break (none when a break is at ``b``)."""
+    end = b
+    while end < len(tokens) and not cut[end]:
+        end += 1
+    return tuple(tokens[b:end])
 
 
 def _best_per_stretch(found: list[PhraseMatch]) -> list[PhraseMatch]:
