@@ -52,6 +52,9 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i'm passing out these pills are not working", "i'm passing out"),
     ("i'm dying for real", "i'm dying"),
     ("i'm dying to be honest", "i'm dying"),
+    # an idiom early in the text, the phrase itself later
+    ("i'm dying to know but really i'm dying", "i'm dying"),
+    ("i'm passing out the forms oh god i'm passing out", "i'm passing out"),
     # recognition slips that are no negation
     ("can't breathe", "i can't breathe"),
     ("i cant breathe", "i can't breathe"),
@@ -189,6 +192,13 @@ def test_a_negation_in_an_earlier_utterance_does_not_reach_the_next(english, ear
     spot = PhraseSpotter(english)
     assert spot.push(final(said((earlier, 1.0)))) == []
     assert [h.match.phrase for h in spot.push(final(said((later, 4.0))))] == [phrase]
+
+
+def test_an_idiom_in_an_earlier_utterance_does_not_hide_the_phrase_in_the_next(english):
+    spot = PhraseSpotter(english)
+    assert spot.push(final(said(("i'm dying to know", 1.0)))) == []
+    hits = spot.push(final(said(("really i'm dying", 4.0))))
+    assert [(h.match.phrase, h.match.excerpt) for h in hits] == [("i'm dying", "i'm dying")]
 
 
 def test_a_pause_ends_a_negation_s_reach_and_no_pause_keeps_it(english):

@@ -357,12 +357,14 @@ class _Text:
     """A text as the matcher searches it, made once per utterance: its normalised ``tokens``, their
     lengths, which are negation words (``negated``), where a stretch would start in a negation's
     scope (``negated_starts``, and ``negated_after_drop`` for a stretch that leaves out the phrase's
-    first words: :meth:`Negation.negated_starts`), and the search's first row for a phrase without
+    first words: :meth:`Negation.negated_starts`), where a new utterance or a pause begins
+    (``cut``), and the search's first row for a phrase without
     a negation (``affirmative_row``: no stretch starts in a negation's scope); ``pieces[j]``: the
     2 to :data:`MAX_JOIN_PIECES` tokens ending before token ``j`` joined, none a negation word, as
     (how many, the joined word)."""
 
     tokens: tuple[str, ...]
+    cut: tuple[bool, ...]
     lengths: tuple[int, ...]
     negated: tuple[bool, ...]
     negated_starts: tuple[bool, ...]
@@ -374,7 +376,7 @@ class _Text:
     def of(cls, tokens: Sequence[str], cut: Sequence[bool], negation: Negation) -> "_Text":
         starts = tuple(negation.negated_starts(tokens, cut))
         negated = tuple(t in negation.words for t in tokens)
-        return cls(tokens=tuple(tokens), lengths=tuple(len(_chars(t)) for t in tokens), negated=negated,
+        return cls(tokens=tuple(tokens), cut=tuple(cut), lengths=tuple(len(_chars(t)) for t in tokens), negated=negated,
                    negated_starts=starts, negated_after_drop=tuple(negation.negated_starts(tokens, cut, dropped=1)),
                    affirmative_row=tuple(_INF if flag else 0.0 for flag in starts) + (0.0,),
                    pieces=tuple(_pieces_before(tokens, negated, j) for j in range(len(tokens) + 1)))
@@ -457,11 +459,11 @@ class PhraseMatcher:
         searched = _Text.of(tokens, cut, self.negation)
         found: list[PhraseMatch] = []
         for phrase in self._phrases:
-            best = _Search(phrase, searched).best()
+            best = _Search(phrase, searched, self.key_words).best()
             if best is None:
                 continue
             score, a, b = best
-            if score <= self.max_distance + 1e-9 and not self.key_words.idiom(phrase.tokens, _until_cut(tokens, cut, b)):
+            if score <= self.max_distance + 1e-9:
                 w0, w1 = origin[a], origin[b - 1] + 1
                 found.append(PhraseMatch(phrase=phrase.text, category=phrase.category,
                                          excerpt=" ".join(words[w0:w1]), score=round(score, 4),
@@ -493,11 +495,12 @@ class _Search:
     ``cost[i][j]``: least cost of the phrase's first ``i`` words ending before token ``j``;
     ``start[i][j]``: where that stretch starts. A negation word is matched only by one (never
     missing, extra, or one of joined pieces), a phrase without one starts no stretch in a
-    negation's scope, and the key word is never missing and matched only by :func:`key_slip` (the
-    module's docstring)."""
+    negation's scope, the key word is never missing and matched only by :func:`key_slip`, and no
+    stretch ends where an idiom continues it (:class:`KeyWords`; the best of the other ends wins:
+    ``i'm dying to know but really i'm dying``)."""
 
-    def __init__(self, phrase: _Phrase, text: _Text) -> None:
-        self.phrase, self.text = phrase, text
+    def __init__(self, phrase: _Phrase, text: _Text, key_words: KeyWords = NO_KEY_WORDS) -> None:
+        self.phrase, self.text, self.key_words = phrase, text, key_words
         n = len(text.tokens)
         self.cost = [text.first_row(phrase)] + [[0.0] * (n + 1) for _ in phrase.tokens]
         self.start = [list(range(n + 1))] + [[0] * (n + 1) for _ in phrase.tokens]
@@ -563,10 +566,27 @@ class _Search:
 
     def _best_end(self) -> tuple[float, int, int] | None:
         row, starts = self.cost[-1], self.start[-1]
-        j_best = min(range(1, len(row)), key=lambda j: (row[j], j - starts[j]), default=None)
+        ends = [j for j in range(1, len(row)) if not self._idiom_in(starts[j], j)]
+        j_best = min(ends, key=lambda j: (row[j], j - starts[j]), default=None)
         if j_best is None or row[j_best] == _INF or starts[j_best] >= j_best:
             return None
         return row[j_best] / float(sum(self.phrase.weights)), starts[j_best], j_best
+
+
+    def _idiom_in(self, a: int, b: int) -> bool:
+        """Whether the stretch of tokens ``a`` to ``b`` (or the token right after it: a last word the
+        stretch leaves out, ``i'm passing [out] the forms``) holds the phrase's last word followed by
+        one of its idiom continuations (``i'm dying [to] know``: an extra word in the stretch)."""
+        last, t = self.phrase.tokens[-1], self.text
+        if last not in self.key_words.idioms:
+            return False
+        for k in range(a, min(b + 1, len(t.tokens))):
+            if k == b and t.cut[b]:
+                break
+            following = _until_cut(t.tokens, t.cut, k + 1)
+            if key_slip(last, t.tokens[k]) and self.key_words.idiom(self.phrase.tokens, following):
+                return True
+        return False
 
 
 def pause_breaks(words: Sequence[Word], pause_s: float = PAUSE_S) -> set[int]:
