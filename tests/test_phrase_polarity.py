@@ -46,6 +46,10 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i've never had chest pain like this", "chest pain"),
     ("i never had chest pain until now", "chest pain"),
     ("i didn't have chest pain before", "chest pain"),
+    ("i've never had chest pain this bad", "chest pain"),
+    ("i've never felt pain in my chest this bad", "pain in my chest"),
+    ("i never had chest pain so bad", "chest pain"),
+    ("i've never had chest pain this much", "chest pain"),
     # a phrase followed by a function word that an idiom may start, and a complaint does too
     ("i'm passing out the pain is too much", "i'm passing out"),
     ("i think i'm going to pass out the pain is unbearable", "going to pass out"),

@@ -109,7 +109,8 @@ class Negation:
     A negation word opens no scope at all when it is an answer (``answers``: ``no``) followed by a
     word that starts a clause after one (``after_answer``: ``no call an ambulance``), or when its
     utterance, within ``first_time_reach`` words after it, speaks of a first time
-    (``first_time``: ``i never had chest pain before``, ``... like this``, ``... until now``)."""
+    (``first_time``: ``i never had chest pain before``, ``... like this``, ``... this bad``,
+    ``... until now``)."""
 
     words: frozenset[str] = field(default_factory=frozenset)
     scope_ends: frozenset[str] = field(default_factory=frozenset)
@@ -183,7 +184,9 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
             "call", "get", "send", "help", "hurry", "come", "wait", "listen", "stop", "please", "and", "oh",
             "god", "yes", "just", "now", "so", "but", "i", "my", "it", "its", "this", "that", "there"}),
         first_time=(("before",), ("like", "this"), ("like", "that"), ("until", "now"), ("till", "now"),
-                    ("but", "now"), ("now", "i", "do"), ("now", "it", "does"))),
+                    ("but", "now"), ("now", "i", "do"), ("now", "it", "does"),
+                    *((degree, how) for degree in ("this", "that", "so", "as")
+                      for how in ("bad", "badly", "much", "strong", "severe", "intense", "sharp", "heavy")))),
 })
 """Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
