@@ -34,6 +34,7 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i'm not sure chest pain", "chest pain"),
     ("not good i can't breathe", "i can't breathe"),
     ("not really chest pain", "chest pain"),
+    ("not really short of breath", "short of breath"),
     ("no i'm not okay my chest hurts", "my chest hurts"),
     ("i'm not okay i'm dizzy", "i'm dizzy"),
     ("don't hang up i can't breathe", "i can't breathe"),
@@ -105,6 +106,14 @@ DENIED: list[str] = [
     "i don't need a doctor",
     "i'm not dying",
     "i can move my arm",
+    # a negation reaches over any number of words such as have, any, more, kind, really
+    "i don't have any more chest pain",
+    "i don't have any kind of chest pain",
+    "i don't really have chest pain",
+    "i'm not really short of breath",
+    "i do not have any sort of pain in my chest",
+    "no longer short of breath",
+    "i'm no longer dizzy",
 ]
 
 SUPPORT: list[str] = [

@@ -35,10 +35,12 @@ Tolerance is for recognition slips, never for a change of meaning: with a langua
   of its negation words meets one (``i can breathe`` is no slip of it, however close);
 * a negation word of the text is never inside a stretch of a phrase that carries none
   (``my chest does not hurt`` is no ``my chest hurts``), and such a phrase does not match a
-  stretch in a negation's scope (:class:`Negation`): a negation word up to :attr:`Negation.reach`
-  words before it with only words it reaches over between (``no chest pain``, ``i don't have chest
-  pain``, ``i'm not out of breath``). Any other word between is what the negation negates
-  (``i can't breathe call an ambulance``, ``not really chest pain``, ``i'm not sure chest pain``);
+  stretch in a negation's scope (:class:`Negation`): a negation word before it with only words it
+  reaches over between, however many (``no chest pain``, ``i don't have any more chest pain``,
+  ``no longer short of breath``, ``i'm not out of breath``). Any other word between is what the
+  negation negates (``i can't breathe call an ambulance``, ``i'm not sure chest pain``), and
+  ``not really`` opening an utterance is an answer (``not really, chest pain``; ``i don't really
+  have chest pain`` is a denial);
   a word that starts a clause of its own (a subject, ``but``) ends the scope (``no, my chest
   hurts``, ``i'm not sure but my chest hurts``), and so do a new final result of the recognizer and
   a pause of :data:`PAUSE_S` between words (the punctuation the recognizer does not write). ``no``
@@ -99,25 +101,26 @@ recognizer does not write ("no ... chest pain" is an answer and a complaint)."""
 class Negation:
     """How a language negates, in normalised tokens (after :data:`EXPANSIONS`).
 
-    ``words``: the negation words. A negation word negates a stretch starting up to ``reach`` words
-    after it (3: ``not``, ``not have``, ``not have any``) when only ``carriers`` come between
-    (``have``, ``any``, ``feel``: words a negation reaches over to what it negates); any other word
-    between is what it negates (``i can't breathe call an ambulance``, ``not really chest pain``),
-    and a word that starts a clause of its own (``scope_ends``: subjects, conjunctions) ends its
-    reach, as does the start of a new utterance or a pause (the matcher's ``breaks``).
+    ``words``: the negation words. A negation word negates a stretch starting after it when only
+    ``carriers`` come between, however many (``have``, ``any``, ``more``, ``kind``, ``really``,
+    ``longer``: words a negation reaches over to what it negates); any other word between is what
+    it negates (``i can't breathe call an ambulance``), and a word that starts a clause of its own
+    (``scope_ends``: subjects, conjunctions) ends its reach, as does the start of a new utterance or
+    a pause (the matcher's ``breaks``).
 
     A negation word opens no scope at all when it is an answer (``answers``: ``no``) followed by a
-    word that starts a clause after one (``after_answer``: ``no call an ambulance``), or when its
+    word that starts a clause after one (``after_answer``: ``no call an ambulance``), when it opens
+    an utterance with the rest of an answer (``answer_openings``: ``not really chest pain``), or when its
     utterance, within ``first_time_reach`` words after it, speaks of a first time
     (``first_time``: ``i never had chest pain before``, ``... like this``, ``... this bad``,
     ``... until now``)."""
 
     words: frozenset[str] = field(default_factory=frozenset)
     scope_ends: frozenset[str] = field(default_factory=frozenset)
-    reach: int = 3
     carriers: frozenset[str] = field(default_factory=frozenset)
     answers: frozenset[str] = field(default_factory=frozenset)
     after_answer: frozenset[str] = field(default_factory=frozenset)
+    answer_openings: tuple[tuple[str, ...], ...] = ()
     first_time: tuple[tuple[str, ...], ...] = ()
     first_time_reach: int = 8
 
@@ -139,7 +142,14 @@ class Negation:
         nxt = k + 1
         if tokens[k] in self.answers and nxt < len(tokens) and not cut[nxt] and tokens[nxt] in self.after_answer:
             return False
+        if (k == 0 or cut[k]) and self._answer_opens(tokens, cut, k):
+            return False
         return not self._first_time_follows(tokens, cut, k)
+
+    def _answer_opens(self, tokens: Sequence[str], cut: Sequence[bool], k: int) -> bool:
+        """Whether an answer (``not really``) is said from token ``k`` on, within one utterance."""
+        return any(tuple(tokens[k:k + len(seq)]) == seq and not any(cut[k + 1:k + len(seq)])
+                   for seq in self.answer_openings)
 
     def _first_time_follows(self, tokens: Sequence[str], cut: Sequence[bool], k: int) -> bool:
         end = k + 1
@@ -152,7 +162,7 @@ class Negation:
                   dropped: int) -> bool:
         if tokens[j] in self.scope_ends:
             return False
-        for k in range(j - 1, max(-1, j - 1 - self.reach - dropped), -1):
+        for k in range(j - 1, -1, -1):
             if cut[k + 1] or tokens[k] in self.scope_ends:
                 return False
             if tokens[k] in self.words:
@@ -178,8 +188,10 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
             "a", "an", "the", "any", "some", "much", "more", "even", "ever", "very",
             "am", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did",
             "have", "has", "had", "having", "get", "got", "getting", "feel", "feels", "feeling", "felt",
-            "need", "needs", "needed", "going", "to", "of", "in", "with", "from", "suffering", "experiencing"}),
+            "need", "needs", "needed", "going", "to", "of", "in", "with", "from", "suffering", "experiencing",
+            "kind", "kinds", "sort", "type", "really", "actually", "longer", "currently", "usually"}),
         answers=frozenset({"no"}),
+        answer_openings=(("not", "really"),),
         after_answer=frozenset({
             "call", "get", "send", "help", "hurry", "come", "wait", "listen", "stop", "please", "and", "oh",
             "god", "yes", "just", "now", "so", "but", "i", "my", "it", "its", "this", "that", "there"}),
