@@ -60,6 +60,13 @@ AFFIRMED: list[tuple[str, str]] = [
     # an idiom early in the text, the phrase itself later
     ("i'm dying to know but really i'm dying", "i'm dying"),
     ("i'm passing out the forms oh god i'm passing out", "i'm passing out"),
+    # help asked for with what is wrong, and a call for help told of
+    ("please help me with my husband he collapsed", "please help me"),
+    ("somebody help me get up", "somebody help me"),
+    ("please help me to breathe", "please help me"),
+    ("i need a doctor now", "i need a doctor"),
+    ("i'm blacking out time is passing", "i'm blacking out"),
+    ("i called for help nobody came", "call for help"),
     # recognition slips that are no negation
     ("can't breathe", "i can't breathe"),
     ("i cant breathe", "i can't breathe"),
@@ -143,6 +150,25 @@ SUPPORT: list[str] = [
     "i'm dying to see it",
 ]
 
+SUPPORT_REQUESTS: list[str] = [
+    # what a caller to a support line asks, within the tolerance of a phrase
+    "please help me with my password",
+    "can somebody help me with the router",
+    "could you please help me reset my account",
+    "please help me understand this bill",
+    "please help me to set up the app",
+    "somebody help me figure out this form",
+    "i need a doctor's note for work",
+    "i need a doctor appointment",
+    "i need a doctor's appointment next week",
+    "i'm going to pass on that",
+    "i'm going to pass up the offer",
+    "i'm going to pass out the paperwork",
+    "i'm blocking out time for this",
+    "i'm feeling light hearted today",
+    "i'm feeling lighthearted today",
+]
+
 
 @pytest.mark.parametrize("text, phrase", AFFIRMED)
 def test_what_a_caller_in_trouble_says_is_found(english, text, phrase):
@@ -158,6 +184,13 @@ def test_what_a_caller_says_to_deny_trouble_is_not_found(english, text):
 def test_support_call_sentences_a_word_away_from_a_phrase_are_not_found(english, text):
     """A phrase's key word (its last word that is no pronoun, article or such: arm, air, breath)
     must be said, or a slip of it: "i can't move my appointment" is no "i can't move my arm"."""
+    assert english.match(text) == [], english.match(text)
+
+
+@pytest.mark.parametrize("text", SUPPORT_REQUESTS)
+def test_a_support_request_that_sounds_like_a_phrase_is_not_found(english, text):
+    """Help asked with a password, a doctor's note, a phrasal verb with another particle ("pass on")
+    and a word that is no slip of the key word ("hearted" for "headed") are ordinary speech."""
     assert english.match(text) == [], english.match(text)
 
 

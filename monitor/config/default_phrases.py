@@ -29,5 +29,6 @@ are phrases a support call's words come within the tolerance of: "i'm going to d
 battery), "call nine nine nine" or "call one one two" ("call me on one one two ...", a phone
 number as the recognizer writes it). "i'm dying" finds "i think i'm dying" and "i feel like i'm
 dying" as well (not "i'm dying to know": ``monitor.transcription.phrases.KEY_WORDS`` lists the
-idioms a phrase's last word starts, and asks each phrase's key word to be said, so that "i can't
+idioms a phrase's last word starts ("please help me with my password", "i need a doctor's note"),
+and asks each phrase's key word to be said, so that "i can't
 move my appointment" is no "i can't move my arm")."""

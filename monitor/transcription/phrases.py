@@ -213,18 +213,30 @@ class KeyWords:
     itself or a slip of it (:func:`key_slip`: ``breed`` for ``breathe``) matches it. ``idioms``: a
     phrase ending in one of these words is no distress when the words said next (before a pause or
     the end of the utterance) begin with one of its idiom continuations (``i'm dying to know``,
-    ``i'm passing out flyers``). A continuation is a word sequence that cannot start a complaint,
-    never a function word alone: ``i'm passing out the pain is too much``, ``i'm dying for real``
-    are distress."""
+    ``i'm passing out flyers``, ``please help me with my password``). A continuation is a word
+    sequence that cannot start a complaint, never a function word alone: ``i'm passing out the pain
+    is too much``, ``i'm dying for real``, ``please help me with my husband`` are distress.
+
+    ``particles``: a phrase's last word that is one of these, right after its key word, is part of
+    it (a phrasal verb: ``pass out``, ``blacking out``) and must be said as it is (``going to pass
+    on that`` is no ``going to pass out``). ``no_slips``: words that are other words, not slips of a
+    key word (``hearted`` of ``headed``: ``light hearted``)."""
 
     function_words: frozenset[str] = field(default_factory=frozenset)
     idioms: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=lambda: MappingProxyType({}))
+    particles: frozenset[str] = field(default_factory=frozenset)
+    no_slips: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
 
     def key(self, ptoks: Sequence[str]) -> int | None:
         """Index of the phrase's key word; None without a table or when all are function words."""
         if not self.function_words:
             return None
         return next((i for i in range(len(ptoks) - 1, -1, -1) if ptoks[i] not in self.function_words), None)
+
+    def particle(self, ptoks: Sequence[str]) -> int | None:
+        """Index of the phrase's particle (its last word, right after its key word), or None."""
+        last = len(ptoks) - 1
+        return last if last > 0 and ptoks[last] in self.particles and self.key(ptoks) == last - 1 else None
 
     def idiom(self, ptoks: Sequence[str], following: Sequence[str]) -> bool:
         """Whether the phrase followed by the words ``following`` (up to a pause) is an idiom rather
@@ -236,8 +248,15 @@ NO_KEY_WORDS = KeyWords()
 """A language without a key-word table: every phrase word may be a slip of the recognizer."""
 
 _HANDED_OUT = ("flyers", "fliers", "leaflets", "papers", "forms", "samples", "copies", "cards", "tickets", "names",
-               "invitations", "brochures", "handouts", "pamphlets")
+               "invitations", "brochures", "handouts", "pamphlets", "paperwork", "documents")
 """What is passed or blacked out when nobody is passing out."""
+
+_SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router", "modem", "internet", "wifi",
+                   "connection", "phone", "order", "payment", "login", "email", "app", "settings", "subscription",
+                   "booking", "card", "computer", "laptop", "printer", "form", "application", "refund",
+                   "contract", "plan", "package", "delivery", "tv", "remote", "setup", "problem", "issue",
+                   "question", "homework", "project", "code")
+"""What a support caller asks to be helped with (``please help me with my password``)."""
 
 KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
     "en": KeyWords(
@@ -255,7 +274,17 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
                          for thing in _HANDED_OUT)
             + (("of", "the", "contract"), ("of", "the", "deal"), ("of", "the", "plan"), ("of", "it"),
-               ("of", "this"), ("of", "that"))})),
+               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time")),
+            "me": tuple(("with", whose, thing) for whose in ("my", "the", "this", "our", "a", "an", "your")
+                        for thing in _SUPPORT_THINGS)
+            + tuple(lead + (verb,) for lead in ((), ("to",)) for verb in (
+                "understand", "figure", "find", "set", "change", "fix", "reset", "cancel", "update", "install",
+                "log", "sign", "pay", "order", "book", "choose", "sort"))
+            + (("get", "into"), ("get", "access"), ("get", "a", "refund"), ("get", "my", "money")),
+            "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
+                       ("s", "letter"), ("referral",), ("to", "sign"))}),
+        particles=frozenset({"out", "up", "off", "down", "over"}),
+        no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -351,8 +380,9 @@ def key_slip(key: str, heard: str) -> bool:
 @dataclass(frozen=True)
 class _Phrase:
     """A phrase as the matcher searches it, made once: its normalised ``tokens``, each one's
-    ``weights`` (its length in characters), which are negation words (``negated``), and its key
-    word's index (:class:`KeyWords`)."""
+    ``weights`` (its length in characters), which are negation words (``negated``), its key
+    word's and its particle's index, and the words that are no slip of its key word
+    (:class:`KeyWords`)."""
 
     text: str
     category: str
@@ -360,6 +390,8 @@ class _Phrase:
     weights: tuple[int, ...]
     negated: tuple[bool, ...]
     key: int | None
+    particle: int | None = None
+    no_slips: frozenset[str] = frozenset()
 
     @property
     def affirmative(self) -> bool:
@@ -450,7 +482,12 @@ class PhraseMatcher:
         if not toks:
             raise ValueError(f"phrase {text!r} has no words")
         return _Phrase(text=text, category=category, tokens=tuple(toks), weights=tuple(len(_chars(t)) for t in toks),
-                       negated=tuple(t in self.negation.words for t in toks), key=self.key_words.key(toks))
+                       negated=tuple(t in self.negation.words for t in toks), key=self.key_words.key(toks),
+                       particle=self.key_words.particle(toks), no_slips=self._no_slips(toks))
+
+    def _no_slips(self, toks: Sequence[str]) -> frozenset[str]:
+        key = self.key_words.key(toks)
+        return frozenset() if key is None else frozenset(self.key_words.no_slips.get(toks[key], ()))
 
     @classmethod
     def default(cls, max_distance: float = DEFAULT_MAX_DISTANCE) -> "PhraseMatcher":
@@ -539,7 +576,8 @@ class _Search:
     def _heard(self, i: int, j: int) -> tuple[float, int]:
         """Phrase word ``i`` heard as token ``j`` (itself or a slip of it)."""
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
-        same = p.negated[i - 1] == t.negated[j - 1] and (p.key != i - 1 or key_slip(word, heard))
+        key_ok = p.key != i - 1 or (key_slip(word, heard) and heard not in p.no_slips)
+        same = p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)
         return self.cost[i - 1][j - 1] + (p.weights[i - 1] * word_distance(word, heard) if same else _INF), \
             self.start[i - 1][j - 1]
 
@@ -548,7 +586,7 @@ class _Search:
         left out right after a negation: ``not out of breath`` is no ``of breath``)."""
         p, t = self.phrase, self.text
         dropping = j < len(t.tokens) and self.start[i - 1][j] == j and t.negated_after_drop[j] and p.affirmative
-        cost = _INF if p.negated[i - 1] or p.key == i - 1 or dropping else p.weights[i - 1]
+        cost = _INF if p.negated[i - 1] or i - 1 in (p.key, p.particle) or dropping else p.weights[i - 1]
         return self.cost[i - 1][j] + cost, self.start[i - 1][j]
 
     def _extra(self, i: int, j: int) -> tuple[float, int]:
@@ -572,7 +610,7 @@ class _Search:
     def _joined(self, i: int, j: int) -> list[tuple[float, int]]:
         """Phrase words ``i - 1`` and ``i`` heard as the one token ``j``."""
         p, t = self.phrase, self.text
-        if i < 2 or p.negated[i - 1] or p.negated[i - 2] or t.negated[j - 1]:
+        if i < 2 or p.negated[i - 1] or p.negated[i - 2] or t.negated[j - 1] or t.tokens[j - 1] in p.no_slips:
             return []
         d = word_distance(p.tokens[i - 2] + p.tokens[i - 1], t.tokens[j - 1])
         if d > MAX_JOIN_DISTANCE:
