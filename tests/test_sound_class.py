@@ -203,27 +203,6 @@ def test_a_sound_is_one_breath_or_one_cough_not_a_train_of_fragments():
         assert len(runs(own == kind)[0]) == 2  # frame by frame: the sound broken in two
 
 
-def test_at_16_khz_a_sound_is_a_cough_only_where_its_cough_score_clearly_beats_its_breath_score():
-    """The model takes parts of breaths for coughs (a rough inhalation's start); at 16 kHz a sound
-    is a cough only where its cough score beats its breath score by ``cough_label_margin`` more than
-    the margin it needs over the other classes, else it is a breath. At 8 kHz the label is as the
-    scores give it. Which frames are speech does not depend on it."""
-    n = 200
-    audible = np.zeros(n, bool)
-    audible[20:120] = True                     # one sound of a second
-    active = np.zeros(n, bool)
-    strength = np.zeros(n, np.float32)
-    scores = np.tile([0.0, 2.0, 3.5], (n, 1)).astype(np.float32)  # cough over breath by 1.5
-    wide = sound_classes(audible, active, scores, strength, PARAMS, rate=16000)
-    narrow = sound_classes(audible, active, scores, strength, PARAMS, rate=8000)
-    assert (wide[20:120] == BREATH).all() and (narrow[20:120] == COUGH).all()
-    scores[:, 2] = 5.0                         # cough over breath by 3: a cough at either rate
-    assert (sound_classes(audible, active, scores, strength, PARAMS, rate=16000)[20:120] == COUGH).all()
-    equal = SoundClassParams(cough_label_margin=(0.0, 0.0))
-    scores[:, 2] = 3.5
-    assert (sound_classes(audible, active, scores, strength, equal, rate=16000)[20:120] == COUGH).all()
-
-
 def test_a_lone_brief_sound_is_silence_not_a_breath():
     """A click or a smack in a pause (under 200 ms, nothing around it) is silence; as long, right
     before speech, it is an inhalation or the phrase's onset and stays a breath."""

@@ -30,9 +30,7 @@ Four stages, all vectorised over frames:
    starts voiced); such a sound is not too brief either.
    Each frame of a sound takes the sound's mean scores within ``label_reach_frames`` each
    side, not its own, so that a sound is not a train of cough and breath fragments (a sound
-   longer than twice that reach can still change label along its length). At 16 kHz a sound is a
-   cough only where it beats the breath by ``cough_label_margin`` more (the model takes a rough
-   breath's start for a cough). At 8 kHz, a sound
+   longer than twice that reach can still change label along its length). At 8 kHz, a sound
    the voice activity never touches (``mute_frames``) is no speech whatever its scores: the
    telephone band leaves a breath only its quiet middle, which the model often scores as speech.
    A breath starts where its sound rises out of quiet: the faint stretch (:func:`faint_sounds`,
@@ -100,8 +98,6 @@ class SoundClassParams:
     min_speech_strength: float = 0.3  # speech has periodicity this strong ...
     voicing_reach_frames: int = 31    # ... within this centred window (150 ms each side)
     cough_margin: float = 1.0         # a cough's score must beat the others by this much
-    cough_label_margin: tuple[float, float] = (0.0, 1.0)  # and a sound's breath score by this much more
-                                      # to be a cough, not a breath, at 8 and at 16 kHz
     label_reach_frames: int = 35      # a sound's frame is cough or breath by the sound's mean scores this far each side
     tail_frames: int = 25             # non-speech shorter than this that starts within
     tail_gap_frames: int = 10         # this many frames after speech is the speech's tail: silence,
@@ -579,8 +575,7 @@ def sound_classes(audible: np.ndarray, active: np.ndarray, scores: np.ndarray, s
     if not np.count_nonzero(opened):  # no sound lasts long enough (most windows with a decision to open)
         return sound
     other, tail = _decisions(opened, heard, active, strength, under_peak_db, params, other)
-    np.copyto(sound, np.where(_cough_odds(smooth, opened, params, params.cough_label_margin[rate != SPEC_RATE]) > 0,
-                              np.uint8(COUGH), np.uint8(BREATH)),
+    np.copyto(sound, np.where(_cough_odds(smooth, opened, params) > 0, np.uint8(COUGH), np.uint8(BREATH)),
               where=other)
     if tail is not None:  # the decay of a phrase is silence
         sound[tail] = SILENCE
@@ -615,15 +610,12 @@ def _mute(heard: np.ndarray, active: np.ndarray, reach: int, min_frames: int) ->
     return (length >= min_frames) & (means[:, 0] == 0)
 
 
-def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams, label_margin: float = 0.0
-                ) -> np.ndarray:
-    """How much a frame's cough score beats its breath score (``cough_margin`` and ``label_margin`` taken off): the
+def _cough_odds(smooth: np.ndarray, opened: np.ndarray, params: SoundClassParams) -> np.ndarray:
+    """How much a frame's cough score beats its breath score (``cough_margin`` taken off): the
     frame's own, or with ``label_reach_frames``, the mean over its sound (the run of ``opened``)
     within that reach each side, so that a sound is one event, not a train of cough and breath
     fragments. Shapes (n, 3), (n,) -> (n,)."""
     odds = smooth[:, 2] - smooth[:, 1]
-    if label_margin:
-        odds -= label_margin
     cough = (odds > 0) & opened
     if not params.label_reach_frames or not np.count_nonzero(cough) or np.array_equal(cough, opened):
         return odds  # every sound all cough or all breath: so are its means
