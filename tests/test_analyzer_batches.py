@@ -132,8 +132,7 @@ def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_bat
     cfg = AnalyzerConfig()
     whole = analyze_signal(x, rate, cfg)
     no_test = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, min_support_frames=0,
-                                                                     max_vowel_lean=float("inf"),
-                                                                     max_company_lean=float("inf"))))
+                                                                     max_vowel_lean=float("inf"))))
     assert (no_test.nucleus & ~whole.nucleus).sum() >= 2  # the vowel tests take peaks ...
     assert whole.nucleus.any()                            # ... and keeps others
     no_running = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables,
@@ -146,9 +145,8 @@ def test_a_syllable_the_model_takes_for_breath_is_decided_alike_wherever_the_bat
 @pytest.mark.parametrize("rate", [16000, 8000])
 def test_a_lone_syllable_and_a_breaths_own_first_burst_are_decided_alike_wherever_the_batches_end(rate):
     """The lone-syllable test counts periodic frames 950 ms each side of a peak and averages the
-    class scores over its vowel; the company test averages them over the sounds from 950 ms before
-    a peak to 600 ms after it; a breath's own first burst looks 100 ms back from the breath. On
-    breathing where these rules decide something, every frame column of a stream equals the whole
+    class scores over its vowel; a breath's own first burst looks 100 ms back from the breath. On
+    breathing where both rules decide something, every frame column of a stream equals the whole
     signal's: a batch ending at every frame (10 ms blocks, a grid of one frame), every 7 frames,
     every 50 (20 ms blocks, 1 s and 10 s chunks) and every 100 (a speech-mask leg's grid)."""
     x = np.concatenate([sf.read(BREATHING / f"{name}.flac", dtype="float32")[0] for name in LONE_SOUNDS])
@@ -156,12 +154,9 @@ def test_a_lone_syllable_and_a_breaths_own_first_burst_are_decided_alike_whereve
         x = resample_poly(x, 1, 2).astype(np.float32)
     cfg = AnalyzerConfig()
     whole = analyze_signal(x, rate, cfg)
-    no_lean = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, max_vowel_lean=float("inf"),
-                                                                     max_company_lean=float("inf"))))
+    no_lean = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, max_vowel_lean=float("inf"))))
     no_own = analyze_signal(x, rate, replace(cfg, sound=replace(cfg.sound, own_start_frames=0)))
-    no_company = analyze_signal(x, rate, replace(cfg, syllables=replace(cfg.syllables, max_company_lean=float("inf"))))
     assert (no_lean.nucleus & ~whole.nucleus).sum() >= 2           # the lone-syllable test takes peaks
-    assert (no_company.nucleus & ~whole.nucleus).any()             # the company test one more (in a cough)
     assert (no_own.sound != whole.sound).any() == (rate == 16000)  # a first burst moves frames
     hop = rate // 100
     for grid, chunk in ((1, hop), (7, 7 * hop), (EMIT_GRID, rate // 50), (EMIT_GRID, rate), (EMIT_GRID, 10 * rate),

@@ -106,14 +106,6 @@ class AnalyzerConfig:
             raise ValueError(f"syllables.support_frames: at most {CONTEXT_RIGHT - feature_reach(self.sound)} "
                              f"frames with the vowel's lean on (the context a batch holds, less the class "
                              f"features' reach), got {self.syllables.support_frames}")
-        # the company test reads the scores before and after a peak, final the same way
-        syl, reach = self.syllables, feature_reach(self.sound)
-        if self.sound.enabled and math.isfinite(syl.max_company_lean) and (
-                syl.company_after_frames > CONTEXT_RIGHT - reach or syl.company_before_frames > LOCAL_LEFT - reach):
-            raise ValueError(f"syllables.company_before_frames / company_after_frames: at most {LOCAL_LEFT - reach} "
-                             f"/ {CONTEXT_RIGHT - reach} frames with the company test on (the context a batch "
-                             f"holds, less the class features' reach), got {syl.company_before_frames} / "
-                             f"{syl.company_after_frames}")
         tone_reach = self.tones.context_frames + self.sound.audible_gap_frames + self.sound.audible_min_frames
         if self.tones.enabled and tone_reach > min(CONTEXT_RIGHT, LOCAL_LEFT):  # the tone test's sounds and stretches
             raise ValueError(f"tones.reach_frames: the tone test reaches {tone_reach} frames each side, past the "

@@ -41,19 +41,6 @@ class SyllableParams:
                                     # many a vowel). 1 / 20: coughs' syllables 3.4 -> 1.1 a minute,
                                     # deep breathing's 2.6 -> 2.3 (training side); real speech, clean
                                     # or over the noisy lines at 5-20 dB, keeps every syllable
-    max_company_lean: float = 1.0   # how far the model may lean to breath or cough, on average, over the
-                                    # sounds around a peak on a clean line (``running_above_floor_db``)
-                                    # whose own vowel leans to speech by less than ``company_vowel_lean``:
-                                    # the audible frames (``company_audible_db`` over the floor) that are
-                                    # not periodic within ``company_before_frames`` before it and
-                                    # ``company_after_frames`` after it; inf: no such test. A voiced burst
-                                    # in a breath or a cough train. 1: breathing's syllables 2.3 / 4.0 ->
-                                    # 1.5 / 1.3 a minute (training side), real speech keeps every one
-    company_vowel_lean: float = 2.5  # a vowel leaning to speech by this much keeps its syllable (real
-                                    # speech's vowels do in 95 of 100 on a clean line)
-    company_audible_db: float = 6.0
-    company_before_frames: int = 95  # (within the frames a batch holds whose scores are final:
-    company_after_frames: int = 60   # AnalyzerConfig checks)
 
     def __post_init__(self) -> None:
         if self.support_frames < 0 or not 0 <= self.min_support_frames <= 2 * self.support_frames + 1:
@@ -65,11 +52,6 @@ class SyllableParams:
                              f"2 * alone_frames + 1 frames, got {self.alone_frames} and {self.alone_periodic_frames}")
         if not self.running_vowel_lean > -math.inf:
             raise ValueError(f"running_vowel_lean: a number or inf (no such test), got {self.running_vowel_lean}")
-        if not self.max_company_lean > -math.inf:
-            raise ValueError(f"max_company_lean: a number or inf (no such test), got {self.max_company_lean}")
-        if self.company_before_frames < 0 or self.company_after_frames < 0:
-            raise ValueError(f"company_before_frames and company_after_frames: 0 or more, got "
-                             f"{self.company_before_frames} and {self.company_after_frames}")
         if not self.max_vowel_lean > -math.inf:  # NaN or -inf would turn the test off unsaid
             raise ValueError(f"max_vowel_lean: a number or inf (no such test), got {self.max_vowel_lean}")
 
@@ -113,18 +95,18 @@ def nuclei(intensity: np.ndarray, voiced: np.ndarray, speech: np.ndarray,
     peaks = find_peaks(intensity, params.min_dip_db, params.prominence_window, params.min_distance)
     keep = peaks[(intensity[peaks] > level[peaks] - params.below_peak_db) & voiced[peaks] & speech[peaks]]
     if strength is not None and scores is not None and len(keep):
-        above = None if floor_db is None else intensity - floor_db
-        keep = keep[supported(keep, strength, scores, params, None if above is None else above[keep], above)]
+        height = None if floor_db is None else intensity[keep] - floor_db[keep]
+        keep = keep[supported(keep, strength, scores, params, height)]
     out[keep] = True
     return out
 
 
 def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, params: SyllableParams,
-              height_db: np.ndarray | None = None, above_db: np.ndarray | None = None) -> np.ndarray:
+              height_db: np.ndarray | None = None) -> np.ndarray:
     """Which peaks (all in speech) sit on a vowel rather than on a breath's or a cough's voicing.
 
     A peak's vowel is the periodic frames (``strength`` at least ``min_strength``) within
-    ``support_frames`` each side (frames beyond the ends count as not periodic). The tests:
+    ``support_frames`` each side (frames beyond the ends count as not periodic). Two tests:
 
     * a peak where the sound-class model scores breath or cough above speech (the class rules
       keep many a frame the model leans against as speech) needs at least ``min_support_frames``
@@ -139,76 +121,41 @@ def supported(peaks: np.ndarray, strength: np.ndarray, scores: np.ndarray, param
       noise floor (``height_db``, a clean line) holds none where that lean falls short by more than
       ``running_vowel_lean``: a cough train voiced for long. Nearer the floor the lean decides
       nothing in running speech (over hum or babble the model leans to breath on many a vowel);
-      without ``height_db`` every peak counts as clean;
-    * a peak on a clean line whose vowel leans to speech by less than ``company_vowel_lean``
-      holds none where the sounds around it lean to breath or cough: the frames within
-      ``company_before_frames`` before it and ``company_after_frames`` after it that are audible
-      (``above_db``, each frame's intensity over the floor, ``company_audible_db`` or more) and
-      not periodic, on average, score the better of breath and cough above speech by more than
-      ``max_company_lean``: a voiced burst in a breath or a cough train. Real speech's consonants
-      and pauses do not lean so on a clean line. Without ``above_db`` no such test.
+      without ``height_db`` every peak counts as clean.
 
     Periodicity is a raw feature and a frame's scores are final once the frames its features
     reach are there, so the tests need no more context than their stretches, and the lean the
     class features' reach beyond its own (:class:`AnalyzerConfig` checks both).
 
-    Shapes: peaks (k,), int; strength (n,); scores (n, 3); height_db (k,); above_db (n,) -> (k,), bool.
+    Shapes: peaks (k,), int; strength (n,); scores (n, 3); height_db (k,) -> (k,), bool.
     """
     at = scores[peaks]
     speechlike = at[:, 0] >= np.maximum(at[:, 1], at[:, 2])
     lean_test = math.isfinite(params.max_vowel_lean)
-    high = None if height_db is None else height_db >= params.running_above_floor_db  # on a clean line
-    any_high = high is None or np.count_nonzero(high) > 0
-    running_test = math.isfinite(params.running_vowel_lean) and any_high
-    company_test = math.isfinite(params.max_company_lean) and above_db is not None and high is not None and any_high
-    if not (lean_test or running_test or company_test) and (params.min_support_frames == 0
-                                                            or np.count_nonzero(speechlike) == len(peaks)):
+    running_test = math.isfinite(params.running_vowel_lean) and (
+        height_db is None or np.count_nonzero(height_db >= params.running_above_floor_db) > 0)
+    if not (lean_test or running_test) and (params.min_support_frames == 0
+                                            or np.count_nonzero(speechlike) == len(peaks)):
         return speechlike | (params.min_support_frames == 0)
     n = len(strength)
     periodic = strength >= params.min_strength
-    if not (running_test or company_test) and np.count_nonzero(speechlike) == len(peaks) and _running(
-            peaks, periodic, params):
+    if not running_test and np.count_nonzero(speechlike) == len(peaks) and _running(peaks, periodic, params):
         return speechlike  # every peak on a frame the model takes for speech, in running speech (the usual case)
     count = np.zeros(n + 1, np.intp)  # count[j]: periodic frames before frame j
     np.add.accumulate(periodic, dtype=np.intp, out=count[1:])  # np.cumsum's additions, without its wrapper
     reach = np.array([params.support_frames, params.alone_frames if lean_test or running_test else 0])
     within = count[np.minimum(peaks[:, None] + reach + 1, n)] - count[np.maximum(peaks[:, None] - reach, 0)]
     ok = speechlike | (within[:, 0] >= params.min_support_frames)
-    if not (lean_test or running_test or company_test):
+    if not (lean_test or running_test):
         return ok
     alone = within[:, 1] < params.alone_periodic_frames
     # the lean's least value for each peak tested: alone, in running speech on a clean line, or none
-    clean = ~alone if high is None else ~alone & high
-    tested = (alone & lean_test) | (clean & running_test)
-    if np.count_nonzero(tested) or company_test:  # (the lean of every peak: nearly all are tested, and they are few)
+    clean = ~alone if height_db is None else ~alone & (height_db >= params.running_above_floor_db)
+    tested = (alone | clean) if lean_test and running_test else (alone if lean_test else clean)
+    if np.count_nonzero(tested):  # (the lean of every peak: nearly all are tested, and they are few)
         least = np.where(alone, -params.max_vowel_lean, -params.running_vowel_lean)
-        vowel = _vowel_lean(peaks, periodic, scores, params.support_frames, within[:, 0])
-        ok &= ~tested | (vowel >= least)
-        if company_test:
-            doubt = ok & high & (vowel < params.company_vowel_lean)
-            if np.count_nonzero(doubt):
-                ok[doubt] = _company_lean(peaks[doubt], periodic, scores, above_db, params) >= -params.max_company_lean
+        ok &= ~tested | (_vowel_lean(peaks, periodic, scores, params.support_frames, within[:, 0]) >= least)
     return ok
-
-
-def _company_lean(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, above_db: np.ndarray,
-                  params: SyllableParams) -> np.ndarray:
-    """The mean of speech's score less the better of breath's and cough's over the audible frames
-    (``above_db`` at least ``company_audible_db``) that are not ``periodic`` within
-    ``company_before_frames`` before each peak and ``company_after_frames`` after it; inf for a peak
-    with no such frame. Summed stretch by stretch, as :func:`_vowel_lean`: the same sums in any
-    batch. Shapes (k,), (n,), (n, 3), (n,) -> (k,)."""
-    before, after = params.company_before_frames, params.company_after_frames
-    n = len(periodic)
-    use = np.zeros(n + before + after, bool)
-    use[before:before + n] = (above_db >= params.company_audible_db) & ~periodic
-    lean = np.zeros(n + before + after, scores.dtype)
-    np.subtract(scores[:, 0], np.maximum(scores[:, 1], scores[:, 2]), out=lean[before:before + n],
-                where=use[before:before + n])
-    at = peaks[:, None] + np.arange(before + after + 1)  # the stretches in the padded frames
-    count = np.count_nonzero(use[at], axis=1)
-    total = lean[at].sum(axis=1, dtype=np.float64)
-    return np.where(count > 0, total / np.maximum(count, 1), np.inf)
 
 
 def _vowel_lean(peaks: np.ndarray, periodic: np.ndarray, scores: np.ndarray, reach: int,
