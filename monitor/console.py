@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import Iterator
+from typing import Callable, Iterator
 
 PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
@@ -54,6 +54,20 @@ def recovery_of(source: str) -> dict[str, str]:
     return {"recovers": source}
 
 
+def said_recovery_of(source: str) -> dict[str, object]:
+    """The ``extra`` of a :func:`recovery_of` line that stderr shows at every verbosity, as a plain
+    ``call-monitor: ...`` line (``run`` without ``-v``, as systemd's unit runs it, otherwise shows
+    only warnings): good news about a problem a warning said there, so that the journal that
+    shows the problem shows it gone too."""
+    return recovery_of(source) | {"said": True}
+
+
+def _shown_from(level: int) -> Callable[[logging.LogRecord], bool]:
+    """A handler's filter passing the records from ``level`` on and the ones said at every
+    verbosity (:func:`said_recovery_of`)."""
+    return lambda record: record.levelno >= level or getattr(record, "said", False)
+
+
 class OneLineFormatter(logging.Formatter):
     """``call-monitor: MESSAGE`` below warnings, ``call-monitor: LEVEL: MESSAGE`` from them on."""
 
@@ -88,12 +102,14 @@ def configure_logging(level: str = "warning", name: str = "monitor") -> None:
 def keeping_records(keeper: logging.Handler, name: str = "monitor") -> Iterator[None]:
     """``keeper`` added to logger ``name`` meanwhile, given every record from its own level on
     (``logging.INFO``: the info lines that say a problem is over) whatever the verbosity: the
-    logger lets them through, and its other handlers (stderr) keep to the level it showed before."""
+    logger lets them through, and its other handlers (stderr) keep to the level it showed before,
+    but for the lines said at every verbosity (:func:`said_recovery_of`)."""
     logger = logging.getLogger(name)
     level, shown = logger.level, logger.getEffectiveLevel()
-    others = [(handler, handler.level) for handler in logger.handlers]
-    for handler, own in others:
-        handler.setLevel(max(own, shown))
+    others = list(logger.handlers)
+    shown_only = _shown_from(shown)
+    for handler in others:
+        handler.addFilter(shown_only)
     logger.setLevel(min(shown, keeper.level))
     logger.addHandler(keeper)
     try:
@@ -101,5 +117,5 @@ def keeping_records(keeper: logging.Handler, name: str = "monitor") -> Iterator[
     finally:
         logger.removeHandler(keeper)
         logger.setLevel(level)
-        for handler, own in others:
-            handler.setLevel(own)
+        for handler in others:
+            handler.removeFilter(shown_only)

@@ -49,7 +49,8 @@ from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys
-from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of
+from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of,
+                      said_recovery_of)
 from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
@@ -563,7 +564,8 @@ class Daemon:
     def _say_notes(self, before: Config) -> None:
         """The transcription setup's notes for the reloaded configuration, each one warning line in the
         words the start says them; none left where ``before`` (the configuration it replaced) had some:
-        one line that they no longer apply, which resolves them in the status."""
+        one line that they no longer apply, which resolves them in the status and is said on stderr
+        at every verbosity, as the warnings were (:func:`said_recovery_of`)."""
         setup = self.transcription
         notes = setup.notes(self.cfg, setup.info)
         for note in notes:
@@ -571,7 +573,7 @@ class Daemon:
             self.emit([self._status_event("warning", note)])
         if not notes and setup.notes(before, setup.info):
             over = setup.notes_over(self.cfg, setup.info)
-            log.info("%s", over, extra=recovery_of(TRANSCRIPTION_NOTES))
+            log.info("%s", over, extra=said_recovery_of(TRANSCRIPTION_NOTES))
             self.emit([self._status_event("info", over)])
 
     def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
@@ -711,7 +713,7 @@ class Daemon:
     def run(self) -> int:
         """Listen, cut calls and run them until the source ends or :meth:`request_stop`."""
         with self._watching_problems():
-            self._keep_transcription_off()
+            self._keep_start_problems()
             self.close_interrupted()
             self.purge_old()
             try:
@@ -729,13 +731,20 @@ class Daemon:
                 self.close_interrupted()  # if the database only opened during the last call
         return 0
 
-    def _keep_transcription_off(self) -> None:
-        """The start's model problem (said on stderr when found, before the daemon ran) as the
-        daemon's last problem, which the status and the heartbeat show."""
+    def _keep_start_problems(self) -> None:
+        """The start's model problem, or the transcription setup's notes (its phrase lists against the
+        model's language), said on stderr before the daemon ran, as the daemon's last problem, which
+        the status and the heartbeat show: a reload that leaves none of the notes resolves them."""
+        setup = self.transcription
+        for note in setup.notes(self.cfg, setup.info) if setup is not None else ():
+            self._keep_said(note, TRANSCRIPTION_NOTES)
         if self.transcription_off:
-            self._problems.handle(log.makeRecord(log.name, logging.WARNING, __file__, 0, "%s",
-                                                 (self.transcription_off,), None,
-                                                 extra=problem_of(TRANSCRIPTION_OFF)))
+            self._keep_said(self.transcription_off, TRANSCRIPTION_OFF)
+
+    def _keep_said(self, message: str, source: str) -> None:
+        """A warning about ``source`` said on stderr already, kept as the daemon's last problem."""
+        self._problems.handle(log.makeRecord(log.name, logging.WARNING, __file__, 0, "%s", (message,), None,
+                                             extra=problem_of(source)))
 
     def _listen(self) -> None:
         for chunk in self.source.chunks():

@@ -878,6 +878,38 @@ def test_a_reload_that_changes_the_phrase_settings_says_the_transcriptions_notes
         d.kill()
 
 
+def test_a_daemon_run_without_v_says_the_transcriptions_notes_at_start_as_its_last_problem_and_their_fix_on_stderr(
+        pulse, env, tmp_path):
+    """As systemd's unit runs it, without -v: the start's note (an English list with the Korean
+    model) was said on stderr but was not the daemon's last problem (`status` showed nothing wrong),
+    and the reload that fixed it said so only at -v (an info line), so the journal that showed the
+    problem never showed it gone. The start's note is the last problem, and the fix is one plain
+    line on stderr at every verbosity, shown resolving it in `status`."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[transcription]\nlanguage = "ko"\n[phrases]\nlanguage = "en"\n', encoding="utf-8")
+    over = ("the transcription's warnings no longer apply: the 'ko' distress phrases (1) are spotted in the words "
+            "the model transcribes ('ko')")
+    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--config", str(cfg), "--db", str(tmp_path / "e.db"),
+                "--no-notify"], {**env, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp_path / "models"))}, tmp_path,
+               verbose=False)
+    try:
+        d.wait_running(env, timeout=60)
+        assert d.err == [f"call-monitor: warning: {ENGLISH_LIST_FOR_KOREAN}"], d.err
+        (last,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert last.startswith("  last warning at ") and last.endswith(f": {ENGLISH_LIST_FOR_KOREAN}"), last
+        cfg.write_text('[transcription]\nlanguage = "ko"\n[phrases]\nko = ["살려 주세요"]\n', encoding="utf-8")
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err(over, 10), d.err
+        assert d.err[1:] == [f"call-monitor: {over}"], "one plain line, no warning, nor the reload's info line"
+        (shown,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
+        assert shown.startswith(last + " (resolved at ") and shown.endswith(f": {over})"), shown
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(10) == 0, d.err
+    finally:
+        d.kill()
+
+
 def test_a_reloads_problem_is_the_last_until_a_reload_applies_all_of_it_in_status_and_heartbeat(tmp_path, monitor_logs):
     """A refused reload, then one that leaves a key for the next start (the last problem now, in its
     place), then one that applies all of it: the status socket and the supervisor's heartbeat show
