@@ -195,7 +195,7 @@ def test_enable_with_a_changed_unit_restarts_a_running_daemon_so_it_takes_the_ne
 def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()
-    r = _install(tmp_path, "--caller", "softphone.monitor", "--enable", PATH=str(empty))
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--no-transcribe", "--enable", PATH=str(empty))
     assert r.returncode == 1
     err = r.stderr.splitlines()
     assert len(err) == 2 and err[0].startswith("call-monitor: wrote ")  # no traceback
@@ -345,6 +345,21 @@ def test_a_model_folder_with_all_its_files_that_vosk_cannot_load_is_refused_nami
            "transcription.language": "transcription.language 'ko':"}[asked]
     assert r.stderr == (f"call-monitor: checking the model loads: {model.name}\n"
                         f"call-monitor: error: {key} {model}: {problem.format(model=model)}\n")
+
+
+def test_a_unit_whose_daemon_finds_no_model_for_its_language_is_written_saying_it_runs_acoustic_only(tmp_path):
+    """No model installed for the configured language (en-us by default): `run` warns that it runs
+    acoustic-only, while install-service wrote the unit without a word. It says run's line and
+    writes the unit (run runs acoustic-only, so the unit does not fail); switched off, nothing."""
+    (tmp_path / "no models").mkdir()
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH=str(tmp_path / "no models"))
+    assert r.returncode == 0 and (tmp_path / "units" / "callmonitor.service").is_file(), r.stderr
+    wrote, said, _how = r.stderr.splitlines()
+    assert wrote.startswith("call-monitor: wrote "), r.stderr
+    assert said.startswith("call-monitor: warning: no Vosk model for language 'en-us': running acoustic-only; "
+                           "fetch one with: ") and said.endswith("; `call-monitor models` lists the models found"), said
+    quiet = _install(tmp_path, "--caller", "softphone.monitor", "--no-transcribe", VOSK_MODEL_PATH=str(tmp_path))
+    assert quiet.returncode == 0 and ": warning: " not in quiet.stderr, quiet.stderr
 
 
 def test_a_model_vosk_loads_is_taken_and_the_unit_written(tmp_path):

@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     say_unused_token(args, cfg.delivery.webhook_url)
     try:
         problem = _start_problem(cfg, args)
+        problem, off = (problem, None) if problem else _model_problem(cfg, args)
     except KeyboardInterrupt as stop:  # while the speech model loads (a few seconds)
         error(f"{stopped_by(stop)} while the speech model loaded: no unit written")
         raise
@@ -213,13 +214,16 @@ def run(args: argparse.Namespace) -> int:
     url_file = WebhookUrlFile(webhook_url_file(), args.webhook) if args.webhook else None
     if args.print:
         print(unit + (url_file.note() if url_file else ""), end="")
+        if off:
+            warning(off)
         return ExitStatus.OK
-    return _install(args, unit, url_file)
+    return _install(args, unit, url_file, off)
 
 
-def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | None) -> int:
+def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | None, off: str | None = None) -> int:
     """Write the webhook URL's file (if any), then the unit (the file put back as it was when the
-    unit cannot be written); say what changed, and enable it or say how."""
+    unit cannot be written); say what changed, and (``off``) that its daemon runs acoustic-only,
+    and enable it or say how."""
     path = Path(args.unit_dir or unit_folder()) / "callmonitor.service"
     try:
         before = path.read_text() if path.is_file() else None
@@ -243,6 +247,8 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
                                                  " (the same unit as before, with another webhook URL)"
                                                  if url_changed else
                                                  " (the same unit as before)" if before is not None else ""))
+    if off:
+        warning(off)
     _remove_unused_url_file(before, unit)
     if args.enable:
         return _enable(path, changed)
@@ -461,8 +467,8 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     configuration's own checks: a token file it cannot read, a status socket path too long for a
     Unix socket, a call audio or report folder it cannot write (or another database's), a
     database it could never write (a folder, no SQLite file, one the daemon's store refuses) or
-    never make (a file in the way, a folder it may not write: :func:`making_problem`), a
-    speech model folder that is no Vosk model (:func:`_model_problem`)."""
+    never make (a file in the way, a folder it may not write: :func:`making_problem`); its speech
+    model is checked next (:func:`_model_problem`)."""
     from ..delivery.call_files import call_files_problem
     from ..delivery.store import lasting_problem, making_problem
     from ..delivery.sinks.webhook import TokenError
@@ -480,26 +486,29 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
         return problem
     if os.path.isabs(os.path.expanduser(cfg.storage.db)) and (problem := making_problem(cfg.storage.db)):
         return problem  # a relative one is made from the daemon's working folder, not this one
-    return _model_problem(cfg, args)
+    return None
 
 
-def _model_problem(cfg, args: argparse.Namespace) -> str | None:
-    """The speech model the unit's daemon would not transcribe with (it would run acoustic-only),
-    said with where it was asked for: a folder that is no Vosk model (``--model``, transcription.model), or the folder a
-    language code finds that is none (half unpacked), or one with all its files that Vosk cannot
-    load (a file cut short): the model is loaded once, in a short-lived process of its own
-    (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds), as the daemon's start
-    loads it; or a model ``--model`` asks for that is not here."""
+def _model_problem(cfg, args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(why the unit is refused, the warning ``run`` says when it finds no model for the
+    configuration's choice): the speech model the unit's daemon would not transcribe with, said
+    with where it was asked for: a folder that is no Vosk model (``--model``, transcription.model),
+    or the folder a language code finds that is none (half unpacked), or one with all its files
+    that Vosk cannot load (a file cut short): the model is loaded once, in a short-lived process of
+    its own (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds), as the
+    daemon's start loads it; or a model ``--model`` asks for that is not here. None found for the
+    configuration's choice refuses nothing (the daemon runs acoustic-only): its warning is said
+    of the unit written."""
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError
     if not cfg.transcription.enabled or args.no_transcribe:
-        return None
+        return None, None
     try:
-        TranscriptionSetup.loadable(cfg, args.model,  # seconds without a word otherwise
-                                    on_load=lambda model: info(f"checking the model loads: {model.name}"))
+        found = TranscriptionSetup.loadable(cfg, args.model,  # seconds without a word otherwise
+                                            on_load=lambda model: info(f"checking the model loads: {model.name}"))
     except ModelError as err:
-        return str(err)
-    return None
+        return str(err), None
+    return None, None if found is not None else TranscriptionSetup.missing_message(cfg)
 
 
 def _enable(path: Path, changed: bool) -> int:
