@@ -480,7 +480,7 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
         answer: dict | _NoAnswer = _NoAnswer(ExitStatus.BAD_SETUP, problem, nobody_listens=True)
     else:
         answer = _ask_at(path, request, timeout)
-    if broken is None:
+    if broken is None or (problem and problem in broken):  # the socket's own path is the problem: said once
         return (answer if isinstance(answer, dict) else (answer.status, answer.why)), None
     if isinstance(answer, _NoAnswer) and answer.nobody_listens and not placed:
         return (ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
