@@ -873,6 +873,27 @@ def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
                                 "the same command with --resume scores the rest"]
 
 
+def test_a_stop_raised_inside_a_collected_objects_finalizer_is_noted_not_lost(capfd):
+    """Python cannot raise out of ``__del__`` (a Dask future collected while the batch takes its
+    results): it prints "Exception ignored" and goes on, and the batch would score every call after
+    a SIGTERM and exit 0. Noted as it is raised, the stop is raised at the batch's next check, and
+    nothing of it is printed."""
+    from monitor.batch.runner import _stops_noted
+    from monitor.cli import _sigterm_as_interrupt
+    from monitor.commands.common import Terminated
+
+    class Collected:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(2)  # the handler runs here, inside the finalizer
+
+    with _sigterm_as_interrupt(), _stops_noted() as stops:
+        Collected()
+        went_on = True
+    assert went_on and len(stops) == 1 and isinstance(stops[0], Terminated)
+    assert capfd.readouterr().err == ""
+
+
 def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_at_once_and_resume_scores_the_rest(
         tmp_path):
     """``kill PID`` (systemd's KillMode=mixed) while both workers are busy with calls of minutes: the

@@ -248,23 +248,54 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
 def _stops_held() -> Iterator[list[KeyboardInterrupt]]:
     """SIGINT and SIGTERM, where Python handlers raise them (KeyboardInterrupt or a subclass),
     caught as they are raised and collected in the list yielded, for the caller to raise."""
-    held: list[KeyboardInterrupt] = []
-    if threading.current_thread() is not threading.main_thread():
+    with _stops_caught(raise_them=False) as held:
         yield held
+
+
+@contextmanager
+def _stops_noted() -> Iterator[list[KeyboardInterrupt]]:
+    """SIGINT and SIGTERM raised as their handlers raise them, and noted in the list yielded.
+
+    Python cannot pass on an exception raised inside ``__del__`` or a weakref callback (a Dask
+    future collected while the results are taken): it prints "Exception ignored in ..." and goes
+    on, and the stop would be lost. Noted, it is raised by the caller at its next check; such a
+    swallowed stop is not printed."""
+    with _stops_caught(raise_them=True) as noted:
+        previous_hook = sys.unraisablehook
+
+        def quiet(unraisable: Any) -> None:
+            if not any(unraisable.exc_value is stop for stop in noted):
+                previous_hook(unraisable)
+        sys.unraisablehook = quiet
+        try:
+            yield noted
+        finally:
+            sys.unraisablehook = previous_hook
+
+
+@contextmanager
+def _stops_caught(raise_them: bool) -> Iterator[list[KeyboardInterrupt]]:
+    """SIGINT and SIGTERM, where Python handlers raise them, collected in the list yielded as they
+    are raised; with ``raise_them`` they are raised as well, else only collected."""
+    caught: list[KeyboardInterrupt] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
         return
     raising = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
                if callable(handler := signal.getsignal(sig))}
 
-    def hold(signum: int, frame: Any) -> None:
+    def catch(signum: int, frame: Any) -> None:
         try:
             raising[signum](signum, frame)
         except KeyboardInterrupt as stop:
-            held.append(stop)
+            caught.append(stop)
+            if raise_them:
+                raise
 
     for sig in raising:
-        signal.signal(sig, hold)
+        signal.signal(sig, catch)
     try:
-        yield held
+        yield caught
     finally:
         for sig, handler in raising.items():
             signal.signal(sig, handler)
@@ -438,21 +469,26 @@ class BatchRun:
             done.add(fut)
 
         try:
-            for _ in range(threads * IN_FLIGHT_PER_THREAD):
-                submit(next(pending, None))
-            for fut in done:
-                job = by_key.pop(fut.key)
-                result = self._result(fut, job)
-                fut.release()
-                in_flight.pop(fut.key, None)
-                if result.skipped and not self._take_earlier(result):
-                    submit(job, known={})  # the ledger lost the row: score it again
-                    continue
-                if not result.skipped:
-                    self._take(result)
-                self.outcome.wall_s = time.perf_counter() - t0
-                progress.update(self.outcome)
-                submit(next(pending, None))
+            with _stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
+                for _ in range(threads * IN_FLIGHT_PER_THREAD):
+                    submit(next(pending, None))
+                for fut in done:
+                    job = by_key.pop(fut.key)
+                    result = self._result(fut, job)
+                    fut.release()
+                    in_flight.pop(fut.key, None)
+                    if result.skipped and not self._take_earlier(result):
+                        submit(job, known={})  # the ledger lost the row: score it again
+                        continue
+                    if not result.skipped:
+                        self._take(result)
+                    self.outcome.wall_s = time.perf_counter() - t0
+                    progress.update(self.outcome)
+                    if stops:  # after the result is stored: every call scored before the stop is kept
+                        raise stops[0]
+                    submit(next(pending, None))
+                if stops:
+                    raise stops[0]
         except KeyboardInterrupt:
             self._cancel(list(in_flight.values()))
             raise
