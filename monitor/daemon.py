@@ -693,8 +693,8 @@ class Daemon:
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
         """What a supervisor console is told: devices, whether a call runs (its id, start, active
-        alert kinds), counts, the last warning or error and the recent call reports (as
-        ``report_url(path)``). No audio, no cues, no transcript."""
+        alert kinds), counts, the last warning or error, why transcription is off (None when it is
+        on) and the recent call reports (as ``report_url(path)``). No audio, no cues, no transcript."""
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
         p = self.pipeline
         call = None if p is None else {
@@ -706,6 +706,7 @@ class Daemon:
             "devices_open": bool(legs) and all(s.get("state") == "running" for s in legs.values()),
             "in_call": call is not None, "call": call, "calls": self.calls, "alerts": self.alerts_total,
             "uptime_s": round(time.time() - self.started_at, 1), "last_error": self.last_problem,
+            "transcription_off": self.transcription_off,
             "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in self.reports],
         }
 

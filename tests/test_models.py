@@ -234,7 +234,8 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
         assert {k: state["last_problem"][k] for k in ("level", "message", "source")} == {
             "level": "warning", "message": line, "source": "transcription"}
         assert wait_for(lambda: hook.heartbeats, 10), d.err
-        assert hook.heartbeats[-1][1]["status"]["last_error"]["message"] == line
+        beat = hook.heartbeats[-1][1]["status"]
+        assert (beat["last_error"]["message"], beat["transcription_off"]) == (line, line)
         if problem == "missing folder":
             korean_model(folder.parent)  # the model is back where the unit says
         d.proc.send_signal(1)  # SIGHUP: a reload keeps the recognizer the start made, none
@@ -242,6 +243,9 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
         after = d.status(env)
         assert (after["transcription_off"], after["last_problem"]["message"]) == (line, line)
         assert "resolved_at" not in after["last_problem"]
+        beats = len(hook.heartbeats)  # the console is told until a restart, whatever the last problem
+        assert wait_for(lambda: len(hook.heartbeats) > beats, 10), d.err
+        assert hook.heartbeats[-1][1]["status"]["transcription_off"] == line
         shown = call_monitor("status", env=env, timeout=30)
         assert shown.returncode == 0, shown.stderr
         assert f"  {line} (a reload loads no model: restart the daemon once the model is fixed)" \

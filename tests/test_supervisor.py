@@ -244,6 +244,7 @@ MALFORMED_STATUSES = [
      "status.call.active_alerts: expected a list"),
     ({"call": {"call_id": 3, "active_alerts": ["slow_speech", None]}}, "status.call.active_alerts[1]: expected a string"),
     ({"devices": {"caller": {"state": 1}}}, "status.devices.caller.state: expected a string"),
+    ({"transcription_off": ["no model"]}, "status.transcription_off: expected a string"),
     ({"devices": ["caller"]}, "status.devices: expected an object"),
     ({"devices": {"caller\nagent: running": "up"}}, 'status.devices."caller\\nagent: running": expected an object'),
     ({"stopped": "yes"}, "status.stopped: expected true or false"),
@@ -294,6 +295,7 @@ OVERLONG_STATUSES = [
     ({"last_error": {"source": "s" * 101}}, f"status.last_error.source: {_over(101)} 100"),
     ({"last_error": {"message": "m" * 2001}}, f"status.last_error.message: {_over(2001)} 2000"),
     ({"last_error": {"resolved": "r" * 2001}}, f"status.last_error.resolved: {_over(2001)} 2000"),
+    ({"transcription_off": "t" * 2001}, f"status.transcription_off: {_over(2001)} 2000"),
     ({"reports": [{"call_id": 7, "url": "https://reports.example/" + "r" * 1977 + ".html"}]},
      f"status.reports[0].url: {_over(2006)} 2000"),
 ]
@@ -315,6 +317,7 @@ def test_a_heartbeat_whose_status_holds_a_string_too_long_to_draw_is_refused_nam
                      "call": {"call_id": 3, "active_alerts": ["k" * 100]},
                      "last_error": {"level": "l" * 100, "source": "s" * 100, "message": "m" * 2000,
                                     "resolved": "r" * 2000},
+                     "transcription_off": "t" * 2000,
                      "reports": [{"call_id": 7, "url": "https://reports.example/" + "r" * 1971 + ".html"}]}
         body = {"type": "heartbeat", "daemon_id": "long1", "agent": "erin", "every_s": 30, "status": at_bounds}
         assert console.post(body) == (200, {"ok": True})

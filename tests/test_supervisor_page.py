@@ -41,13 +41,14 @@ def _keep(path: Path) -> None:
     shutil.copy(path, ARTIFACTS / path.name)
 
 
-def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False) -> None:
+def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False,
+               last_error: dict | None = None, transcription_off: str | None = None) -> None:
     status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
-                                 "every_s": 30, "status": {"stopped": stopped,
+                                 "every_s": 30, "status": {"stopped": stopped, "transcription_off": transcription_off,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
                                      "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
-                                     if in_call else None, "last_error": None,
+                                     if in_call else None, "last_error": last_error,
                                      "reports": [{"call_id": 7, "url": "https://reports.example/call-7-report.html"}]
                                      if in_call else []}})
     assert status == 200, body
@@ -249,6 +250,21 @@ def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chro
         assert "caller:" not in alice and "running" not in alice and "last heard" in alice, alice
     finally:
         pages.close()
+
+
+def test_an_agent_whose_daemon_runs_without_its_speech_model_says_so_whatever_its_last_problem(console_pages):
+    """A daemon that found no speech model runs on acoustic cues alone until a restart: its row
+    says so beside its last problem (a webhook outage since), which no longer is that one."""
+    console, page = console_pages.console, console_pages.open()
+    off = "transcription off: no speech model for language 'en'; running acoustic-only until a start loads a model"
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False, transcription_off=off,
+               last_error={"level": "warning", "message": "webhook: HTTP 503", "at": time.time()})
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+    row = "document.querySelector('#agents [data-daemon=\"%s\"]')"
+    page.wait(f"{row % 'd-alice'} !== null && {row % 'd-bob'} !== null")
+    alice = page.eval(f"{row % 'd-alice'}.innerText").splitlines()
+    assert off in alice and "last problem: webhook: HTTP 503" in alice, alice
+    assert "transcription" not in page.eval(f"{row % 'd-bob'}.innerText")
 
 
 def test_two_daemons_posting_as_one_agent_before_their_databases_open_each_say_which_they_are(console_pages):
