@@ -373,6 +373,23 @@ def test_a_model_vosk_loads_is_taken_and_the_unit_written(tmp_path):
     assert f" run --caller softphone.monitor --model {model}\n" in (tmp_path / "units" / "callmonitor.service").read_text()
 
 
+def test_a_unit_whose_phrase_list_cannot_match_its_models_words_is_written_saying_so_as_run_would(tmp_path):
+    """The daemon warns at its start that its distress phrases are another language's list than
+    its model transcribes (no distress_phrase alert can be raised): install-service says the same
+    line of the unit it writes, since under systemd the daemon's start is seen by nobody."""
+    from conftest import korean_model
+    model = korean_model(tmp_path / "models")
+    conf = tmp_path / "monitor.toml"
+    conf.write_text('[transcription]\nlanguage = "ko"\n[phrases]\nlanguage = "en"\n', encoding="utf-8")
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--model", str(model), "--config", str(conf))
+    assert r.returncode == 0 and (tmp_path / "units" / "callmonitor.service").is_file(), r.stderr
+    warned = [line for line in r.stderr.splitlines() if ": warning: " in line]
+    assert warned == ["call-monitor: warning: the distress phrases are the 'en' list (phrases.language = 'en'), "
+                      "while the model transcribes 'ko': none can match its words, and no distress_phrase alert "
+                      "is raised; list phrases in 'ko' ([phrases] ko = [...] in the configuration file) and set "
+                      "phrases.language = \"\" (the model's language)"], r.stderr
+
+
 @pytest.mark.parametrize("kind", ["newer schema", "folder", "not sqlite", "another program's",
                                   "the supervisor console's", "missing tables"])
 def test_a_database_the_daemon_could_never_write_is_refused_in_one_line_and_left_as_it_was(tmp_path, kind):

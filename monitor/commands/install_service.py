@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 from typing import Mapping
 
 from ..console import error, info, warning
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     say_unused_token(args, cfg.delivery.webhook_url)
     try:
         problem = _start_problem(cfg, args)
-        problem, off = (problem, None) if problem else _model_problem(cfg, args)
+        problem, notes = (problem, []) if problem else _model_problem(cfg, args)
     except KeyboardInterrupt as stop:  # while the speech model loads (a few seconds)
         error(f"{stopped_by(stop)} while the speech model loaded: no unit written")
         raise
@@ -214,16 +215,18 @@ def run(args: argparse.Namespace) -> int:
     url_file = WebhookUrlFile(webhook_url_file(), args.webhook) if args.webhook else None
     if args.print:
         print(unit + (url_file.note() if url_file else ""), end="")
-        if off:
-            warning(off)
+        for note in notes:
+            warning(note)
         return ExitStatus.OK
-    return _install(args, unit, url_file, off)
+    return _install(args, unit, url_file, notes)
 
 
-def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | None, off: str | None = None) -> int:
+def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | None,
+             notes: Sequence[str] = ()) -> int:
     """Write the webhook URL's file (if any), then the unit (the file put back as it was when the
-    unit cannot be written); say what changed, and (``off``) that its daemon runs acoustic-only,
-    and enable it or say how."""
+    unit cannot be written); say what changed, and the warnings its daemon will say of its
+    transcription (``notes``: it runs acoustic-only, its phrase list cannot match), and enable it
+    or say how."""
     path = Path(args.unit_dir or unit_folder()) / "callmonitor.service"
     try:
         before = path.read_text() if path.is_file() else None
@@ -247,8 +250,8 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
                                                  " (the same unit as before, with another webhook URL)"
                                                  if url_changed else
                                                  " (the same unit as before)" if before is not None else ""))
-    if off:
-        warning(off)
+    for note in notes:
+        warning(note)
     _remove_unused_url_file(before, unit)
     if args.enable:
         return _enable(path, changed)
@@ -489,9 +492,10 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     return None
 
 
-def _model_problem(cfg, args: argparse.Namespace) -> tuple[str | None, str | None]:
-    """(why the unit is refused, the warning ``run`` says when it finds no model for the
-    configuration's choice): the speech model the unit's daemon would not transcribe with, said
+def _model_problem(cfg, args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """(why the unit is refused, the warnings ``run`` says of its transcription at its start: that
+    it finds no model for the configuration's choice, or a phrase list that cannot match the
+    model's words): the speech model the unit's daemon would not transcribe with, said
     with where it was asked for: a folder that is no Vosk model (``--model``, transcription.model),
     or the folder a language code finds that is none (half unpacked), or one with all its files
     that Vosk cannot load (a file cut short): the model is loaded once, in a short-lived process of
@@ -502,13 +506,15 @@ def _model_problem(cfg, args: argparse.Namespace) -> tuple[str | None, str | Non
     from ..transcription.setup import TranscriptionSetup
     from ..transcription.vosk_models import ModelError
     if not cfg.transcription.enabled or args.no_transcribe:
-        return None, None
+        return None, []
     try:
         found = TranscriptionSetup.loadable(cfg, args.model,  # seconds without a word otherwise
                                             on_load=lambda model: info(f"checking the model loads: {model.name}"))
     except ModelError as err:
-        return str(err), None
-    return None, None if found is not None else TranscriptionSetup.missing_message(cfg)
+        return str(err), []
+    if found is None:
+        return None, [TranscriptionSetup.missing_message(cfg)]
+    return None, TranscriptionSetup.notes(cfg, found)
 
 
 def _enable(path: Path, changed: bool) -> int:
