@@ -71,6 +71,10 @@ AFFIRMED: list[tuple[str, str]] = [
     ("can't breathe", "i can't breathe"),
     ("i cant breathe", "i can't breathe"),
     ("i can not breathe", "i can't breathe"),
+    # a word that only says how much heard for another
+    ("i can't get any air", "i can't get enough air"),
+    ("i cannot get any air in", "i can't get enough air"),
+    ("i can't get much air in", "i can't get enough air"),
 ]
 
 DENIED: list[str] = [

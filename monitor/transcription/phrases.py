@@ -220,12 +220,20 @@ class KeyWords:
     ``particles``: a phrase's last word that is one of these, right after its key word, is part of
     it (a phrasal verb: ``pass out``, ``blacking out``) and must be said as it is (``going to pass
     on that`` is no ``going to pass out``). ``no_slips``: words that are other words, not slips of a
-    key word (``hearted`` of ``headed``: ``light hearted``)."""
+    key word (``hearted`` of ``headed``: ``light hearted``).
+
+    ``quantifiers``: words that only say how much (``enough``, ``any``, ``much``): a phrase's one is
+    heard as any other at no cost (``i can't get any air`` is ``i can't get enough air``)."""
 
     function_words: frozenset[str] = field(default_factory=frozenset)
     idioms: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=lambda: MappingProxyType({}))
     particles: frozenset[str] = field(default_factory=frozenset)
     no_slips: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    quantifiers: frozenset[str] = field(default_factory=frozenset)
+
+    def distance(self, word: str, heard: str) -> float:
+        """:func:`word_distance`, but none between two quantifiers."""
+        return 0.0 if word in self.quantifiers and heard in self.quantifiers else word_distance(word, heard)
 
     def key(self, ptoks: Sequence[str]) -> int | None:
         """Index of the phrase's key word; None without a table or when all are function words."""
@@ -284,7 +292,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
                        ("s", "letter"), ("referral",), ("to", "sign"))}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
-        no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})})),
+        no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})}),
+        quantifiers=frozenset({"enough", "any", "much", "more", "some"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -578,7 +587,7 @@ class _Search:
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
         key_ok = p.key != i - 1 or (key_slip(word, heard) and heard not in p.no_slips)
         same = p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)
-        return self.cost[i - 1][j - 1] + (p.weights[i - 1] * word_distance(word, heard) if same else _INF), \
+        return self.cost[i - 1][j - 1] + (p.weights[i - 1] * self.key_words.distance(word, heard) if same else _INF), \
             self.start[i - 1][j - 1]
 
     def _missing(self, i: int, j: int) -> tuple[float, int]:
