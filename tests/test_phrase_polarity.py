@@ -75,6 +75,14 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i can't get any air", "i can't get enough air"),
     ("i cannot get any air in", "i can't get enough air"),
     ("i can't get much air in", "i can't get enough air"),
+    # phrases that carry their own negation ("unable" is "not able")
+    ("i'm not able to breathe", "not able to breathe"),
+    ("i am unable to breathe", "not able to breathe"),
+    ("i'm unable to breathe", "not able to breathe"),
+    ("he's not breathing", "not breathing"),
+    ("she isn't breathing", "not breathing"),
+    ("he's not breathing right", "not breathing"),
+    ("i'm about to pass out", "about to pass out"),
 ]
 
 DENIED: list[str] = [
@@ -117,6 +125,10 @@ DENIED: list[str] = [
     "i don't need a doctor",
     "i'm not dying",
     "i can move my arm",
+    "i'm able to breathe",
+    "i'm able to breathe now",
+    "i'm not breathing hard",
+    "i'm not breathing heavily",
     # a negation reaches over any number of words such as have, any, more, kind, really
     "i don't have any more chest pain",
     "i don't have any kind of chest pain",
@@ -152,6 +164,7 @@ SUPPORT: list[str] = [
     "i'm passing out the forms",
     "i'm passing out these flyers",
     "i'm dying to see it",
+    "i'm about to pass out the forms",
 ]
 
 SUPPORT_REQUESTS: list[str] = [
@@ -166,6 +179,9 @@ SUPPORT_REQUESTS: list[str] = [
     "i need a doctor appointment",
     "i need a doctor's appointment next week",
     "i'm going to pass on that",
+    "i'm about to pass on that",
+    "i'm unable to login",
+    "i'm not able to log in",
     "i'm going to pass up the offer",
     "i'm going to pass out the paperwork",
     "i'm blocking out time for this",

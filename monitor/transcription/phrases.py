@@ -86,7 +86,7 @@ EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "shouldn't": "should not", "ain't": "is not", "isnt": "is not", "doesnt": "does not",
         "i'll": "i will", "i'd": "i would", "there's": "there is", "that's": "that is",
         "gonna": "going to", "wanna": "want to", "911": "nine one one", "999": "nine nine nine",
-        "112": "one one two", "lightheaded": "light headed",
+        "112": "one one two", "lightheaded": "light headed", "unable": "not able",
     }),
 })
 """Per-language token expansions applied to text and phrases alike."""
@@ -222,6 +222,9 @@ class KeyWords:
     on that`` is no ``going to pass out``). ``no_slips``: words that are other words, not slips of a
     key word (``hearted`` of ``headed``: ``light hearted``).
 
+    ``kept``: words kept like a key word wherever a phrase has them (``able`` of ``not able to
+    breathe``: ``not hard to breathe`` is no slip of it).
+
     ``quantifiers``: words that only say how much (``enough``, ``any``, ``much``): a phrase's one is
     heard as any other at no cost (``i can't get any air`` is ``i can't get enough air``)."""
 
@@ -230,10 +233,16 @@ class KeyWords:
     particles: frozenset[str] = field(default_factory=frozenset)
     no_slips: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     quantifiers: frozenset[str] = field(default_factory=frozenset)
+    kept: frozenset[str] = field(default_factory=frozenset)
 
     def distance(self, word: str, heard: str) -> float:
         """:func:`word_distance`, but none between two quantifiers."""
         return 0.0 if word in self.quantifiers and heard in self.quantifiers else word_distance(word, heard)
+
+    def kept_at(self, ptoks: Sequence[str]) -> frozenset[int]:
+        """Indices of the phrase's words kept like its key word (the key word among them)."""
+        key = self.key(ptoks)
+        return frozenset(i for i, t in enumerate(ptoks) if i == key or t in self.kept)
 
     def key(self, ptoks: Sequence[str]) -> int | None:
         """Index of the phrase's key word; None without a table or when all are function words."""
@@ -289,11 +298,12 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                 "understand", "figure", "find", "set", "change", "fix", "reset", "cancel", "update", "install",
                 "log", "sign", "pay", "order", "book", "choose", "sort"))
             + (("get", "into"), ("get", "access"), ("get", "a", "refund"), ("get", "my", "money")),
+            "breathing": tuple((how,) for how in ("hard", "heavily", "heavy", "fast", "quickly", "loudly", "loud")),
             "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
                        ("s", "letter"), ("referral",), ("to", "sign"))}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})}),
-        quantifiers=frozenset({"enough", "any", "much", "more", "some"})),
+        quantifiers=frozenset({"enough", "any", "much", "more", "some"}), kept=frozenset({"able"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -390,7 +400,8 @@ def key_slip(key: str, heard: str) -> bool:
 class _Phrase:
     """A phrase as the matcher searches it, made once: its normalised ``tokens``, each one's
     ``weights`` (its length in characters), which are negation words (``negated``), its key
-    word's and its particle's index, and the words that are no slip of its key word
+    word's and its particle's index, those of the words kept like its key word (``kept``, the key
+    word's among them), and the words that are no slip of its key word
     (:class:`KeyWords`)."""
 
     text: str
@@ -399,6 +410,7 @@ class _Phrase:
     weights: tuple[int, ...]
     negated: tuple[bool, ...]
     key: int | None
+    kept: frozenset[int] = frozenset()
     particle: int | None = None
     no_slips: frozenset[str] = frozenset()
 
@@ -492,6 +504,7 @@ class PhraseMatcher:
             raise ValueError(f"phrase {text!r} has no words")
         return _Phrase(text=text, category=category, tokens=tuple(toks), weights=tuple(len(_chars(t)) for t in toks),
                        negated=tuple(t in self.negation.words for t in toks), key=self.key_words.key(toks),
+                       kept=self.key_words.kept_at(toks),
                        particle=self.key_words.particle(toks), no_slips=self._no_slips(toks))
 
     def _no_slips(self, toks: Sequence[str]) -> frozenset[str]:
@@ -585,7 +598,7 @@ class _Search:
     def _heard(self, i: int, j: int) -> tuple[float, int]:
         """Phrase word ``i`` heard as token ``j`` (itself or a slip of it)."""
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
-        key_ok = p.key != i - 1 or (key_slip(word, heard) and heard not in p.no_slips)
+        key_ok = i - 1 not in p.kept or (key_slip(word, heard) and heard not in p.no_slips)
         same = p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)
         return self.cost[i - 1][j - 1] + (p.weights[i - 1] * self.key_words.distance(word, heard) if same else _INF), \
             self.start[i - 1][j - 1]
@@ -595,7 +608,7 @@ class _Search:
         left out right after a negation: ``not out of breath`` is no ``of breath``)."""
         p, t = self.phrase, self.text
         dropping = j < len(t.tokens) and self.start[i - 1][j] == j and t.negated_after_drop[j] and p.affirmative
-        cost = _INF if p.negated[i - 1] or i - 1 in (p.key, p.particle) or dropping else p.weights[i - 1]
+        cost = _INF if p.negated[i - 1] or i - 1 in p.kept or i - 1 == p.particle or dropping else p.weights[i - 1]
         return self.cost[i - 1][j] + cost, self.start[i - 1][j]
 
     def _extra(self, i: int, j: int) -> tuple[float, int]:
