@@ -57,6 +57,7 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i'm passing out these pills are not working", "i'm passing out"),
     ("i'm dying for real", "i'm dying"),
     ("i'm dying to be honest", "i'm dying"),
+    ("i'm dizzy with pain", "i'm dizzy"),
     # an idiom early in the text, the phrase itself later
     ("i'm dying to know but really i'm dying", "i'm dying"),
     ("i'm passing out the forms oh god i'm passing out", "i'm passing out"),
@@ -165,6 +166,8 @@ SUPPORT: list[str] = [
     "i'm passing out these flyers",
     "i'm dying to see it",
     "i'm about to pass out the forms",
+    "i'm dizzy with excitement",
+    "i feel dizzy with joy",
 ]
 
 SUPPORT_REQUESTS: list[str] = [

@@ -298,6 +298,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                 "understand", "figure", "find", "set", "change", "fix", "reset", "cancel", "update", "install",
                 "log", "sign", "pay", "order", "book", "choose", "sort"))
             + (("get", "into"), ("get", "access"), ("get", "a", "refund"), ("get", "my", "money")),
+            "dizzy": tuple(("with", joy) for joy in (
+                "excitement", "joy", "happiness", "delight", "anticipation", "love", "success")),
             "breathing": tuple((how,) for how in ("hard", "heavily", "heavy", "fast", "quickly", "loudly", "loud")),
             "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
                        ("s", "letter"), ("referral",), ("to", "sign"))}),
