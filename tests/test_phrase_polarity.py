@@ -68,6 +68,7 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i need a doctor now", "i need a doctor"),
     ("i'm blacking out time is passing", "i'm blacking out"),
     ("i called for help nobody came", "call for help"),
+    ("call for help now", "call for help"),
     # recognition slips that are no negation
     ("can't breathe", "i can't breathe"),
     ("i cant breathe", "i can't breathe"),
@@ -190,6 +191,9 @@ SUPPORT_REQUESTS: list[str] = [
     "i'm blocking out time for this",
     "i'm feeling light hearted today",
     "i'm feeling lighthearted today",
+    "call for help desk",
+    "i'll call the help desk",
+    "i called the help line yesterday",
 ]
 
 

@@ -300,6 +300,9 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             + (("get", "into"), ("get", "access"), ("get", "a", "refund"), ("get", "my", "money")),
             "dizzy": tuple(("with", joy) for joy in (
                 "excitement", "joy", "happiness", "delight", "anticipation", "love", "success")),
+            "help": tuple((place,) for place in (
+                "desk", "line", "center", "centre", "page", "pages", "menu", "section", "button", "team",
+                "article", "articles", "file", "screen", "text", "forum", "chat")),
             "breathing": tuple((how,) for how in ("hard", "heavily", "heavy", "fast", "quickly", "loudly", "loud")),
             "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
                        ("s", "letter"), ("referral",), ("to", "sign"))}),
