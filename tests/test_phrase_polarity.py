@@ -85,6 +85,10 @@ AFFIRMED: list[tuple[str, str]] = [
     ("she isn't breathing", "not breathing"),
     ("he's not breathing right", "not breathing"),
     ("i'm about to pass out", "about to pass out"),
+    # "dizzy" alone: said with any words before it
+    ("i'm getting really dizzy", "dizzy"),
+    ("feeling a bit dizzy", "dizzy"),
+    ("i've never been this dizzy", "dizzy"),
 ]
 
 DENIED: list[str] = [

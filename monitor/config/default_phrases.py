@@ -12,7 +12,7 @@ DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = MappingProxyType({
                   "not able to breathe", "not breathing"),
     "chest": ("my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
               "tightness in my chest", "my chest is tight", "my chest feels tight"),
-    "dizziness": ("i feel dizzy", "i'm dizzy", "light headed", "lightheaded",
+    "dizziness": ("i feel dizzy", "i'm dizzy", "dizzy", "light headed", "lightheaded",
                   "the room is spinning"),
     "fainting": ("i'm going to faint", "i feel faint", "i'm fainting", "i'm passing out", "going to pass out",
                  "about to pass out", "i'm blacking out"),
