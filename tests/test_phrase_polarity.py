@@ -89,6 +89,9 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i'm getting really dizzy", "dizzy"),
     ("feeling a bit dizzy", "dizzy"),
     ("i've never been this dizzy", "dizzy"),
+    ("my head is spinning", "my head is spinning"),
+    ("my heads spinning", "my head is spinning"),
+    ("the rooms spinning", "the room is spinning"),
 ]
 
 DENIED: list[str] = [
@@ -171,6 +174,9 @@ SUPPORT: list[str] = [
     "i'm passing out these flyers",
     "i'm dying to see it",
     "i'm about to pass out the forms",
+    "the page is spinning",
+    "my wheel is spinning",
+    "my disk is spinning",
     "i'm dizzy with excitement",
     "i feel dizzy with joy",
 ]

@@ -13,7 +13,7 @@ DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "chest": ("my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
               "tightness in my chest", "my chest is tight", "my chest feels tight"),
     "dizziness": ("i feel dizzy", "i'm dizzy", "dizzy", "light headed", "lightheaded",
-                  "the room is spinning"),
+                  "the room is spinning", "my head is spinning"),
     "fainting": ("i'm going to faint", "i feel faint", "i'm fainting", "i'm passing out", "going to pass out",
                  "about to pass out", "i'm blacking out"),
     "heart_or_stroke": ("heart attack", "having a stroke", "my arm is numb", "numbness in my arm",

@@ -308,7 +308,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                        ("s", "letter"), ("referral",), ("to", "sign"))}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})}),
-        quantifiers=frozenset({"enough", "any", "much", "more", "some"}), kept=frozenset({"able"})),
+        quantifiers=frozenset({"enough", "any", "much", "more", "some"}), kept=frozenset({"able", "room", "head"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
