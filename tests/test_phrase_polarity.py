@@ -58,6 +58,7 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i'm dying for real", "i'm dying"),
     ("i'm dying to be honest", "i'm dying"),
     ("i'm dizzy with pain", "i'm dizzy"),
+    ("i can't breathe easy", "i can't breathe"),
     # an idiom early in the text, the phrase itself later
     ("i'm dying to know but really i'm dying", "i'm dying"),
     ("i'm passing out the forms oh god i'm passing out", "i'm passing out"),
@@ -177,6 +178,15 @@ SUPPORT: list[str] = [
     "the page is spinning",
     "my wheel is spinning",
     "my disk is spinning",
+    "i can't get any air miles on my card",
+    "i can't get enough air time",
+    "i'm dying to get this fixed",
+    "i'm having a stroke of luck",
+    "i'm calling about an ambulance bill",
+    "i need an ambulance invoice",
+    "i need a doctor's signature",
+    "i can't breathe easy until this is fixed",
+    "i'm not breathing a word of it",
     "i'm dizzy with excitement",
     "i feel dizzy with joy",
 ]

@@ -275,6 +275,9 @@ _SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router"
                    "question", "homework", "project", "code")
 """What a support caller asks to be helped with (``please help me with my password``)."""
 
+_AT_EASE = (("easy", "until"), ("easy", "about"), ("easy", "knowing"), ("a", "word"))
+"""Breathing as a figure of speech (``i can't breathe easy until this is fixed``, ``... a word``)."""
+
 KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
     "en": KeyWords(
         function_words=frozenset({
@@ -285,7 +288,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "or", "but", "this", "that", "there", "here"}),
         idioms=MappingProxyType({
             "dying": tuple(("to", verb) for verb in (
-                "know", "see", "hear", "meet", "try", "tell", "find", "go", "eat", "read", "watch", "ask"))
+                "know", "see", "hear", "meet", "try", "tell", "find", "go", "eat", "read", "watch", "ask",
+                "get", "have", "talk", "speak", "switch", "buy", "use", "upgrade", "start"))
             + tuple(("for", word) for word in ("a", "an", "some", "one", "coffee", "tea", "food", "lunch"))
             + (("of", "boredom"), ("of", "laughter"), ("laughing",)),
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
@@ -303,12 +307,21 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "help": tuple((place,) for place in (
                 "desk", "line", "center", "centre", "page", "pages", "menu", "section", "button", "team",
                 "article", "articles", "file", "screen", "text", "forum", "chat")),
-            "breathing": tuple((how,) for how in ("hard", "heavily", "heavy", "fast", "quickly", "loudly", "loud")),
+            "breathing": tuple((how,) for how in ("hard", "heavily", "heavy", "fast", "quickly", "loudly", "loud"))
+            + _AT_EASE,
             "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
-                       ("s", "letter"), ("referral",), ("to", "sign"))}),
+                       ("s", "letter"), ("referral",), ("to", "sign"), ("signature",), ("certificate",)),
+            "air": tuple((thing,) for thing in (
+                "miles", "points", "conditioner", "conditioning", "con", "fryer", "pods", "ticket", "tickets",
+                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time")),
+            "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
+            "ambulance": tuple((paper,) for paper in (
+                "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
+            "breathe": _AT_EASE}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})}),
-        quantifiers=frozenset({"enough", "any", "much", "more", "some"}), kept=frozenset({"able", "room", "head"})),
+        quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
+        kept=frozenset({"able", "room", "head"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
