@@ -187,6 +187,8 @@ SUPPORT: list[str] = [
     "i need a doctor's signature",
     "i can't breathe easy until this is fixed",
     "i'm not breathing a word of it",
+    "i'm having trouble bringing up my account",
+    "he's not bringing it back",
     "i'm dizzy with excitement",
     "i feel dizzy with joy",
 ]

@@ -319,7 +319,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
             "breathe": _AT_EASE}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
-        no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"})}),
+        no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
+                                   "breathing": frozenset({"bringing"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head"})),
 })
