@@ -93,6 +93,30 @@ AFFIRMED: list[tuple[str, str]] = [
     ("my head is spinning", "my head is spinning"),
     ("my heads spinning", "my head is spinning"),
     ("the rooms spinning", "the room is spinning"),
+    # a caller in trouble on a support call, as the recognizer writes it
+    ("i can't breathe please help", "i can't breathe"),
+    ("my chest is really tight", "my chest is tight"),
+    ("i'm having chest pains", "chest pain"),
+    ("i think i'm having a heart attack", "heart attack"),
+    ("i feel really dizzy", "dizzy"),
+    ("i can't feel my left arm", "i can't feel my arm"),
+    ("my left arm is numb", "my arm is numb"),
+    ("i'm gonna pass out", "going to pass out"),
+    ("there's a lot of pressure in my chest", "pressure in my chest"),
+    ("please send an ambulance", "i need an ambulance"),
+    ("my wife collapsed call nine one one", "call nine one one"),
+    ("i feel like i'm dying", "i'm dying"),
+    ("i can't get my breath", "i can't breathe"),
+    ("i can hardly breath", "i can hardly breathe"),
+    ("she can't breathe", "i can't breathe"),
+    ("my husband is not breathing", "not breathing"),
+    ("i'm feeling faint", "i feel faint"),
+    ("get me an ambulance", "call an ambulance"),
+    ("i think i'm having a stroke", "having a stroke"),
+    ("i'm struggling to breathe here", "struggling to breathe"),
+    ("i don't know what's happening my chest hurts", "my chest hurts"),
+    ("i can't stop coughing i can't breathe", "i can't breathe"),
+    ("hello hello i need an ambulance", "i need an ambulance"),
 ]
 
 DENIED: list[str] = [
@@ -139,6 +163,10 @@ DENIED: list[str] = [
     "i'm able to breathe now",
     "i'm not breathing hard",
     "i'm not breathing heavily",
+    "no i'm not dizzy anymore",
+    "i'm breathing fine",
+    "i'm able to breathe now thanks",
+    "i don't have trouble breathing",
     # a negation reaches over any number of words such as have, any, more, kind, really
     "i don't have any more chest pain",
     "i don't have any kind of chest pain",
@@ -189,6 +217,14 @@ SUPPORT: list[str] = [
     "i'm not breathing a word of it",
     "i'm having trouble bringing up my account",
     "he's not bringing it back",
+    "my chest of drawers arrived broken",
+    "i'm short of cash this month",
+    "i can't catch the last train",
+    "i can't move my booking",
+    "i can't get enough bars",
+    "it's hard to read the screen",
+    "i'm having trouble logging in",
+    "my battery is dying",
     "i'm dizzy with excitement",
     "i feel dizzy with joy",
 ]
@@ -216,6 +252,10 @@ SUPPORT_REQUESTS: list[str] = [
     "call for help desk",
     "i'll call the help desk",
     "i called the help line yesterday",
+    "i'm going to pass on the upgrade",
+    "i'm about to give up on this app",
+    "i'm not able to pay online",
+    "somebody help me with the printer",
 ]
 
 
