@@ -19,8 +19,9 @@ is at most ``max_distance``:
 
 With a language's :class:`KeyWords` (English only, :data:`KEY_WORDS`), a phrase's key word (its
 last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
-another word, only by a slip of it (:func:`key_slip`), and a phrase followed by one of its idiom
-continuations is none (``i'm dying to know``, not ``i'm dying for real``).
+another word, only by a slip of it (:func:`key_slip`), nor are the words kept like it (``able``,
+``room``, ``head``); a word that only says how much stands for another (``any`` for ``enough``);
+and a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for real``).
 
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
