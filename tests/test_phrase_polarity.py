@@ -117,6 +117,10 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i don't know what's happening my chest hurts", "my chest hurts"),
     ("i can't stop coughing i can't breathe", "i can't breathe"),
     ("hello hello i need an ambulance", "i need an ambulance"),
+    # a device said near a phrase that opens with "i", the caller still its subject
+    ("hold on my phone i'm blacking out", "i'm blacking out"),
+    ("i'm on the phone can't breathe", "i can't breathe"),
+    ("he's blacking out", "i'm blacking out"),
 ]
 
 DENIED: list[str] = [
@@ -225,6 +229,11 @@ SUPPORT: list[str] = [
     "it's hard to read the screen",
     "i'm having trouble logging in",
     "my battery is dying",
+    # a device in the place of the phrase's "i"
+    "the screen is blacking out",
+    "the screen's blacking out",
+    "my phone keeps blacking out",
+    "my tv keeps blacking out",
     "i'm dizzy with excitement",
     "i feel dizzy with joy",
 ]

@@ -21,7 +21,9 @@ With a language's :class:`KeyWords` (English only, :data:`KEY_WORDS`), a phrase'
 last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
 another word, only by a slip of it (:func:`key_slip`), nor are the words kept like it (``able``,
 ``room``, ``head``); a word that only says how much stands for another (``any`` for ``enough``);
-and a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for real``).
+a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for
+real``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
+blacking out``).
 
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
@@ -226,6 +228,13 @@ class KeyWords:
     ``kept``: words kept like a key word wherever a phrase has them (``able`` of ``not able to
     breathe``: ``not hard to breathe`` is no slip of it).
 
+    ``devices``: what a support caller says goes wrong (``screen``, ``phone``): a phrase that opens
+    with a speaker (``speakers``: ``i``) is none where a device is said in the speaker's place: as the
+    stretch's first or second word or the word right before it, followed by one of the ``linking`` words
+    (``my phone keeps blacking out``, ``the screen is blacking out``) or written with its ``s``
+    (``the screen's blacking out``); never when the speaker opens the stretch (``my phone i'm
+    blacking out``) nor before another word (``i'm on the phone can't breathe``).
+
     ``quantifiers``: words that only say how much (``enough``, ``any``, ``much``): a phrase's one is
     heard as any other at no cost (``i can't get any air`` is ``i can't get enough air``)."""
 
@@ -235,6 +244,9 @@ class KeyWords:
     no_slips: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     quantifiers: frozenset[str] = field(default_factory=frozenset)
     kept: frozenset[str] = field(default_factory=frozenset)
+    devices: frozenset[str] = field(default_factory=frozenset)
+    speakers: frozenset[str] = field(default_factory=frozenset)
+    linking: frozenset[str] = field(default_factory=frozenset)
 
     def distance(self, word: str, heard: str) -> float:
         """:func:`word_distance`, but none between two quantifiers."""
@@ -261,6 +273,20 @@ class KeyWords:
         than distress."""
         return any(tuple(following[:len(seq)]) == seq for seq in self.idioms.get(ptoks[-1], ()))
 
+    def device_said(self, ptoks: Sequence[str], tokens: Sequence[str], cut: Sequence[bool], a: int) -> bool:
+        """Whether a device is said in the place of the phrase's opening speaker, for a stretch of
+        ``tokens`` starting at ``a``."""
+        if ptoks[0] not in self.speakers or a >= len(tokens) or tokens[a] in self.speakers:
+            return False
+        for d in (a - 1, a, a + 1)[0 if a > 0 and not cut[a] else 1:]:
+            if d >= len(tokens):
+                break
+            if tokens[d] in self.devices:
+                return d + 1 < len(tokens) and tokens[d + 1] in self.linking
+            if tokens[d].endswith("s") and tokens[d][:-1] in self.devices:
+                return True
+        return False
+
 
 NO_KEY_WORDS = KeyWords()
 """A language without a key-word table: every phrase word may be a slip of the recognizer."""
@@ -275,6 +301,11 @@ _SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router"
                    "contract", "plan", "package", "delivery", "tv", "remote", "setup", "problem", "issue",
                    "question", "homework", "project", "code")
 """What a support caller asks to be helped with (``please help me with my password``)."""
+
+_DEVICES = ("screen", "monitor", "display", "phone", "tv", "television", "computer", "laptop", "tablet", "app",
+            "router", "modem", "printer", "battery", "signal", "wifi", "internet", "connection", "picture",
+            "camera", "system", "website", "page", "device", "console", "speaker", "headset")
+"""What a support caller says goes wrong (``the screen is blacking out``)."""
 
 _AT_EASE = (("easy", "until"), ("easy", "about"), ("easy", "knowing"), ("a", "word"))
 """Breathing as a figure of speech (``i can't breathe easy until this is fixed``, ``... a word``)."""
@@ -323,7 +354,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
-        kept=frozenset({"able", "room", "head"})),
+        kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
+        linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -661,7 +693,9 @@ class _Search:
 
     def _best_end(self) -> tuple[float, int, int] | None:
         row, starts = self.cost[-1], self.start[-1]
-        ends = [j for j in range(1, len(row)) if not self._idiom_in(starts[j], j)]
+        t = self.text
+        ends = [j for j in range(1, len(row)) if not self._idiom_in(starts[j], j)
+                and not self.key_words.device_said(self.phrase.tokens, t.tokens, t.cut, starts[j])]
         j_best = min(ends, key=lambda j: (row[j], j - starts[j]), default=None)
         if j_best is None or row[j_best] == _INF or starts[j_best] >= j_best:
             return None
