@@ -92,6 +92,7 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i've never been this dizzy", "dizzy"),
     ("my head is spinning", "my head is spinning"),
     ("my heads spinning", "my head is spinning"),
+    ("my head is spinning from the pills", "my head is spinning"),
     ("the rooms spinning", "the room is spinning"),
     # a caller in trouble on a support call, as the recognizer writes it
     ("i can't breathe please help", "i can't breathe"),
@@ -219,6 +220,9 @@ SUPPORT: list[str] = [
     "i need a doctor's signature",
     "i can't breathe easy until this is fixed",
     "i'm not breathing a word of it",
+    "he's not breathing down my neck",
+    "i'm unable to breathe life into this",
+    "my head is spinning with all these charges",
     "i'm having trouble bringing up my account",
     "he's not bringing it back",
     "my chest of drawers arrived broken",

@@ -307,8 +307,10 @@ _DEVICES = ("screen", "monitor", "display", "phone", "tv", "television", "comput
             "camera", "system", "website", "page", "device", "console", "speaker", "headset")
 """What a support caller says goes wrong (``the screen is blacking out``)."""
 
-_AT_EASE = (("easy", "until"), ("easy", "about"), ("easy", "knowing"), ("a", "word"))
-"""Breathing as a figure of speech (``i can't breathe easy until this is fixed``, ``... a word``)."""
+_AT_EASE = (("easy", "until"), ("easy", "about"), ("easy", "knowing"), ("a", "word"), ("life", "into"),
+            *(("down", whose, "neck") for whose in ("my", "your", "his", "her", "our", "their")))
+"""Breathing as a figure of speech (``i can't breathe easy until this is fixed``, ``... a word``,
+``he's not breathing down my neck``)."""
 
 KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
     "en": KeyWords(
@@ -349,7 +351,9 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
-            "breathe": _AT_EASE}),
+            "breathe": _AT_EASE,
+            "spinning": (("with", "all"), ("from", "all"), ("with", "these"), ("with", "those"),
+                         ("with", "so", "many"), ("from", "so", "many"))}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing"})}),
