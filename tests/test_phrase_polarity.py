@@ -223,6 +223,7 @@ SUPPORT: list[str] = [
     "he's not breathing down my neck",
     "i'm unable to breathe life into this",
     "my head is spinning with all these charges",
+    "i'm not able to breach the contract",
     "i'm having trouble bringing up my account",
     "he's not bringing it back",
     "my chest of drawers arrived broken",

@@ -356,7 +356,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                          ("with", "so", "many"), ("from", "so", "many"))}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
-                                   "breathing": frozenset({"bringing"})}),
+                                   "breathing": frozenset({"bringing"}), "breathe": frozenset({"breach"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
