@@ -118,6 +118,8 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i don't know what's happening my chest hurts", "my chest hurts"),
     ("i can't stop coughing i can't breathe", "i can't breathe"),
     ("hello hello i need an ambulance", "i need an ambulance"),
+    ("i'm gasping for air", "gasping for air"),
+    ("he's gasping for air", "gasping for air"),
     # a device said near a phrase that opens with "i", the caller still its subject
     ("hold on my phone i'm blacking out", "i'm blacking out"),
     ("i'm on the phone can't breathe", "i can't breathe"),
@@ -168,6 +170,7 @@ DENIED: list[str] = [
     "i'm able to breathe now",
     "i'm not breathing hard",
     "i'm not breathing heavily",
+    "i'm not gasping for air",
     "no i'm not dizzy anymore",
     "i'm breathing fine",
     "i'm able to breathe now thanks",
