@@ -17,6 +17,9 @@ from monitor.transcription.phrases import PhraseMatcher, PhraseSpotter
 AFFIRMED: list[tuple[str, str]] = [
     # "no" answering a question, then a call for help or a complaint
     ("no call an ambulance", "call an ambulance"),
+    # how the caller breathes after the phrase is no idiom: "not breathing hard" is not told from these
+    ("i am having trouble breathing fast", "trouble breathing"),
+    ("i have difficulty breathing heavily", "difficulty breathing"),
     ("no please call an ambulance", "call an ambulance"),
     ("no wait call an ambulance", "call an ambulance"),
     ("no i need an ambulance", "i need an ambulance"),
@@ -168,8 +171,6 @@ DENIED: list[str] = [
     "i can move my arm",
     "i'm able to breathe",
     "i'm able to breathe now",
-    "i'm not breathing hard",
-    "i'm not breathing heavily",
     "i'm not gasping for air",
     "no i'm not dizzy anymore",
     "i'm breathing fine",

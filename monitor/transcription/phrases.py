@@ -341,8 +341,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "help": tuple((place,) for place in (
                 "desk", "line", "center", "centre", "page", "pages", "menu", "section", "button", "team",
                 "article", "articles", "file", "screen", "text", "forum", "chat")),
-            "breathing": tuple((how,) for how in ("hard", "heavily", "heavy", "fast", "quickly", "loudly", "loud"))
-            + _AT_EASE,
+            "breathing": _AT_EASE,
             "doctor": (("appointment",), ("s", "appointment"), ("note",), ("s", "note"), ("letter",),
                        ("s", "letter"), ("referral",), ("to", "sign"), ("signature",), ("certificate",)),
             "air": tuple((thing,) for thing in (
