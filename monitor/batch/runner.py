@@ -474,14 +474,10 @@ class BatchRun:
                     submit(next(pending, None))
                 for fut in done:
                     job = by_key.pop(fut.key)
-                    result = self._result(fut, job)
-                    fut.release()
                     in_flight.pop(fut.key, None)
-                    if result.skipped and not self._take_earlier(result):
+                    if not self._stored(fut, job):
                         submit(job, known={})  # the ledger lost the row: score it again
                         continue
-                    if not result.skipped:
-                        self._take(result)
                     self.outcome.wall_s = time.perf_counter() - t0
                     progress.update(self.outcome)
                     if stops:  # after the result is stored: every call scored before the stop is kept
@@ -508,6 +504,16 @@ class BatchRun:
             return
         self.client.cancel(futures, reason="the batch stopped")
         self.outcome.cancelled = len(futures)
+
+    def _stored(self, fut: Any, job: CallJob) -> bool:
+        """Take the finished future's result for ``job`` (stored, or its earlier row taken when the
+        call was already scored); False when the ledger lost the row it was skipped for."""
+        result = self._result(fut, job)
+        fut.release()
+        if result.skipped:
+            return self._take_earlier(result)
+        self._take(result)
+        return True
 
     @staticmethod
     def _result(fut: Any, job: CallJob) -> CallResult:
