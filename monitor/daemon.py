@@ -154,7 +154,8 @@ def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
-                 transcription_off: str | None = None, status_path: str | None = None) -> None:
+                 transcription_off: str | None = None, status_path: str | None = None,
+                 started_at: float | None = None) -> None:
         self.cfg = cfg
         self.running_cfg = cfg
         """What the keys of :data:`AT_NEXT_START` run with: the start's values (and a reload's webhook
@@ -185,7 +186,9 @@ class Daemon:
         self.reports: collections.deque[dict] = collections.deque(maxlen=10)
         self._problems = _LastProblem()
         self.active: dict[str, dict] = {}
-        self.started_at = time.time()
+        self.started_at = time.time() if started_at is None else started_at
+        """When the process began to start (its status's ``started_at`` and uptime, before and after
+        the start's seconds loading the model and opening the capture)."""
         self.stop_reason: str | None = None
         self._reload = False
         self._msgs: "queue.Queue[tuple[str, str]]" = queue.Queue()

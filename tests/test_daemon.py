@@ -629,7 +629,8 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
     """The speech model loads for seconds before the daemon listens: `status` said "no daemon
     running" meanwhile. Its status socket opens first and answers that it is starting (`status
     --json`: "starting": true; exit 3, so that `status && call start` waits: the mark would be
-    refused), a call mark gets one line, and once it listens the full status (exit 0).
+    refused), a call mark gets one line, and once it listens the full status (exit 0), whose start
+    time is the process's, as while it started (its uptime does not go back by the start's seconds).
     (The start is held here by a webhook token file that is a pipe nobody writes to yet.)"""
     token = tmp_path / "token"
     os.mkfifo(token)
@@ -650,9 +651,11 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
         mark = cli("call", "start")
         assert mark.returncode == 1 and len(mark.stderr.splitlines()) == 1
         assert mark.stderr.startswith("call-monitor: error: call start: the daemon is still starting (")
+        time.sleep(1.0)  # the start held a second longer
         token.write_text("secret\n")  # the start goes on
-        st = d.wait_running(env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
-        assert st["starting"] is False and st["pid"] == d.proc.pid and "caller" in st["legs"]
+        running = d.wait_running(env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
+        assert running["starting"] is False and running["pid"] == d.proc.pid and "caller" in running["legs"]
+        assert running["started_at"] == st["started_at"] and running["uptime_s"] >= st["uptime_s"] + 1.0
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0, d.err
     finally:

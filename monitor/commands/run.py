@@ -241,7 +241,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     if cfg.delivery.notify:
         sinks["notify"] = notify
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
-                    transcription=transcription, transcription_off=transcription_off)
+                    transcription=transcription, transcription_off=transcription_off, started_at=starting.started_at)
     held.hand_to(daemon.source_status)
     daemon.install_signals()
     if hangup.seen:
