@@ -7,6 +7,7 @@ import contextlib
 import difflib
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -18,8 +19,22 @@ COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run",
             "install_service", "report", "supervisor", "batch", "purge")
 
 
+class _TopParser(argparse.ArgumentParser):
+    """The top parser: a mistyped command (``analyse``) is said with the command it is close to, as
+    a mistyped option is (:func:`_refuse_unrecognized`)."""
+
+    def error(self, message: str) -> NoReturn:
+        typed = re.match(r"argument COMMAND: invalid choice: '(.*)' \(choose from ", message)
+        sub = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if typed and sub is not None:
+            close = difflib.get_close_matches(typed.group(1), list(sub.choices), n=1)
+            message = f"argument COMMAND: invalid choice: '{typed.group(1)}' (did you mean {close[0]}?)" \
+                if close else message
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="call-monitor",
+    parser = _TopParser(prog="call-monitor",
                                      description="Local real-time call monitor: flags slow, labored or "
                                                  "breathless speech and distress phrases.",
                                      epilog="To start: `call-monitor devices` lists the sources; `call-monitor "

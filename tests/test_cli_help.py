@@ -170,6 +170,20 @@ def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_opt
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("typed, said", [
+    ("analyse", "call-monitor: error: argument COMMAND: invalid choice: 'analyse' (did you mean analyze?)"),
+    ("install-servcie", "call-monitor: error: argument COMMAND: invalid choice: 'install-servcie' "
+                        "(did you mean install-service?)"),
+    ("xyzzy", "call-monitor: error: argument COMMAND: invalid choice: 'xyzzy' (choose from 'analyze', 'replay', "
+              "'alerts', 'config', 'models', 'devices', 'run', 'status', 'call', 'install-service', 'report', "
+              "'supervisor', 'batch', 'purge')"),
+])
+def test_a_mistyped_command_is_said_with_the_command_it_is_close_to(typed, said, tmp_path) -> None:
+    r = call_monitor(typed, "x.wav", cwd=tmp_path, timeout=30)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.splitlines()[-1] == said, r.stderr
+    assert os.listdir(tmp_path) == []
+
+
 def test_batch_takes_j_and_jobs_for_its_workers_as_make_and_the_tools_do() -> None:
     batch = _subparsers()["batch"]
     assert batch.parse_args(["calls/", "-j", "1"]).workers == 1
