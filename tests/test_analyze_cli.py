@@ -90,7 +90,8 @@ def files(tmp_path_factory):
     f["streamed_trunc_flac"].write_bytes(streamed[: len(streamed) // 2])
     f["streamed_cut_flac"] = d / "streamed_cut.flac"
     f["streamed_cut_flac"].write_bytes(streamed[:1000])
-    call = sf.read(CALL, dtype="float32", frames=10 * 16000)[0][:, 1]  # 10 s of the caller's leg
+    # 10 s of the caller's leg from their first words (the 7 s before hold no sound, which a cut file would say)
+    call = sf.read(CALL, dtype="float32", start=7 * 16000, frames=10 * 16000)[0][:, 1]
     for subtype in ("VORBIS", "OPUS"):  # an Ogg file's header gives no length: its last page ends the stream
         whole = d / f"whole_{subtype.lower()}.ogg"
         sf.write(whole, call, 16000, subtype=subtype)
@@ -336,7 +337,7 @@ def test_each_bad_file_one_line_the_others_still_analysed(files):
     proc = cli("--json", *(files[k] for k in order))
     assert proc.returncode != 0
     assert_no_traceback(proc)
-    lines = stderr_lines(proc)
+    lines = [line for line in stderr_lines(proc) if not line.startswith("call-monitor: warning: ")]
     bad = [k for k in order if k in BAD]
     assert len(lines) == len(bad), lines
     for line, key in zip(lines, bad):
@@ -345,6 +346,8 @@ def test_each_bad_file_one_line_the_others_still_analysed(files):
         assert line.startswith("call-monitor: error: ")
     recs = records(proc.stdout)
     assert [r["file"] for r in recs] == [str(files[k]) for k in order if k not in BAD]
+    warned = [line for line in stderr_lines(proc) if line.startswith("call-monitor: warning: ")]
+    assert warned == [f"call-monitor: warning: {files['silent']}: no sound (peak below -50 dBFS): nothing to measure"] * 2
 
 
 def test_a_single_bad_file_fails(files):
@@ -422,6 +425,43 @@ def test_a_stereo_call_with_a_silent_leg_mixed_says_the_mix_reads_6_db_low_and_h
     assert stderr_lines(leg) == [] and records(leg.stdout)[0]["loudness_dbfs"] == mono["loudness_dbfs"]
     both = cli("--json", stereo["stereo"])
     assert both.returncode == 0 and stderr_lines(both) == []
+
+
+@pytest.fixture(scope="module")
+def soundless(tmp_path_factory) -> dict[str, Path]:
+    """20 s of digital zeros, stereo and mono, and a stereo call whose channel 0 holds the caller's
+    leg and channel 1 zeros."""
+    d = tmp_path_factory.mktemp("soundless")
+    caller = sf.read(CALL, dtype="float32", frames=20 * 16000)[0][:, 1]
+    paths = {"stereo": d / "silent.wav", "mono": d / "silent_mono.wav", "one_leg": d / "one_leg.wav"}
+    sf.write(paths["stereo"], np.zeros((len(caller), 2), np.float32), 16000, subtype="PCM_16")
+    sf.write(paths["mono"], np.zeros(len(caller), np.float32), 16000, subtype="PCM_16")
+    sf.write(paths["one_leg"], np.column_stack([caller, np.zeros_like(caller)]), 16000, subtype="PCM_16")
+    return paths
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_recording_or_a_chosen_channel_with_no_sound_is_said_in_one_warning_line(soundless, as_json):
+    """What is read holds no sound (every channel's peak below -50 dBFS, or the channel chosen with
+    --channel N): one warning line names the file (and the channel) and says there is nothing to
+    measure, in either output form. The record is still printed, speech 0 and its measures undefined,
+    and the exit status is 0, as for a recording too quiet to measure: the file was read and analysed."""
+    form = ("--json",) if as_json else ()
+    runs = {"stereo": cli(*form, soundless["stereo"]), "mono": cli(*form, soundless["mono"]),
+            "one_leg": cli(*form, "--channel", "1", soundless["one_leg"])}
+    said = {"stereo": "no sound (peak below -50 dBFS on every channel): nothing to measure",
+            "mono": "no sound (peak below -50 dBFS): nothing to measure",
+            "one_leg": "channel 1 holds no sound (peak below -50 dBFS): nothing to measure"}
+    for name, proc in runs.items():
+        assert proc.returncode == 0, proc.stderr
+        assert stderr_lines(proc) == [f"call-monitor: warning: {soundless[name]}: {said[name]}"]
+        if as_json:
+            (rec,) = records(proc.stdout)
+            assert rec["speech_s"] == 0 and rec["loudness_dbfs"] is None
+        else:
+            assert "speech 0.0 s" in proc.stdout and "loudness n/a" in proc.stdout
+    leg = cli("--json", "--channel", "0", soundless["one_leg"])
+    assert leg.returncode == 0 and stderr_lines(leg) == [] and records(leg.stdout)[0]["speech_s"] > 0
 
 
 @pytest.mark.parametrize("channel", ["2", "-1"])

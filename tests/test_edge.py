@@ -36,8 +36,9 @@ SPEECH = ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"
 
 
 def speech(seconds: float = 20.0) -> tuple[np.ndarray, int]:
-    """The caller's leg of a fixture call: real speech with pauses, float32 at 16 kHz."""
-    x, sr = sf.read(SPEECH, frames=int(seconds * 16000), dtype="float32")
+    """The caller's leg of a fixture call from their first words (the 7 s before hold no sound): real
+    speech with pauses, float32 at 16 kHz."""
+    x, sr = sf.read(SPEECH, start=7 * 16000, frames=int(seconds * 16000), dtype="float32")
     return (x[:, 1] if x.ndim == 2 else x).copy(), sr
 
 
@@ -174,9 +175,11 @@ def test_the_cases_that_went_wrong_in_silence(tmp_path, clean, kind):
 
 
 def test_all_nan_is_silence_said_once(tmp_path):
+    """Every sample replaced (by silence): said once, and that what is left holds no sound."""
     path = _write(tmp_path / "nan.wav", np.full(16000 * 3, np.nan, np.float32), 16000)
     rec, err = analyze(path)
-    assert rec["speech_s"] == 0 and len(err) == 1 and "48000 invalid sample(s)" in err[0]
+    assert rec["speech_s"] == 0 and len(err) == 2 and "48000 invalid sample(s)" in err[0]
+    assert err[1] == f"call-monitor: warning: {path}: no sound (peak below -50 dBFS): nothing to measure"
 
 
 def stereo_call(seconds: float) -> tuple[np.ndarray, int]:
@@ -509,7 +512,7 @@ def test_mutated_files_give_a_record_or_one_clear_line(tmp_path, capfd, valid_fi
         rec = json.loads(out)
         assert rec["file"] == str(path)
         assert all(line.startswith(f"call-monitor: warning: {path}: ") for line in lines), lines
-        assert len(lines) <= 2  # truncated, and what was fixed
+        assert len(lines) <= 3  # truncated, what was fixed, and no sound in what is read
     else:
         assert len(lines) == 1 and lines[0].startswith(f"call-monitor: error: {path}: "), lines
 

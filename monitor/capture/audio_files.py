@@ -564,6 +564,18 @@ def silent_in_mix(channels: int, silent: Sequence[int], choose: str) -> str | No
             f"below {_channels_named(loud)} alone ({choose})")
 
 
+def no_sound(channels: int, silent: Sequence[int], channel: int | None) -> str | None:
+    """What a command reads of a recording of ``channels`` channels, ``silent`` of them without sound,
+    holds no sound at all: one phrase for its warning line, naming ``channel`` (the one read; None:
+    all of them mixed). None when what is read holds sound."""
+    peak = f"peak below {20 * np.log10(SILENT_PEAK):.0f} dBFS"
+    if channel is not None:
+        return f"channel {channel} holds no sound ({peak}): nothing to measure" if channel in silent else None
+    if len(silent) < channels:
+        return None
+    return f"no sound ({peak}{' on every channel' if channels > 1 else ''}): nothing to measure"
+
+
 def legs_read(read: Mapping[str, int]) -> str:
     """The channel each leg is read from, as a phrase: "the caller from channel 3 and the agent from channel 2"."""
     return " and ".join(f"the {leg} from channel {c}" for leg, c in read.items())

@@ -111,7 +111,7 @@ MIXED = "--channel N analyses channel N alone"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture.audio_files import AudioFileError, audio_breaks_off, silent_in_mix, unread_channels
+    from ..capture.audio_files import AudioFileError, audio_breaks_off, no_sound, silent_in_mix, unread_channels
     failed = 0
     for path in args.files:
         try:
@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             warning(audio_breaks_off(path, "analysed", rec["duration_s"]))
         if stream.problems():
             warning(f"{path}: {stream.problems()}")
+        if soundless := no_sound(stream.info.channels, stream.silent_channels(), args.channel):
+            warning(f"{path}: {soundless}")
         if quiet := _too_quiet(rec):
             warning(quiet)
         print(json.dumps(rec) if args.json else _human(rec), flush=True)
