@@ -377,7 +377,9 @@ def test_stored_call_report(det, tmp_path, capsys):
     page = parse(out.read_text(encoding="utf-8"))
     image_of(page)
     text = " ".join(page.text)
-    assert "No audio is stored with this call" in text
+    gone = det["dir"] / "deteriorating_8k.wav"  # replayed, then removed: the store keeps no audio
+    assert f"The call's recording {gone} is gone (moved or deleted): the waveform panel is replaced" in text
+    assert f"call {data.call_id}: its recording {gone} is gone (moved or deleted)" in err
     got = sorted((r["kind"], r["t"]) for r in page.alerts)
     assert got == sorted((a.kind, f"{a.t:.1f}") for a in data.alerts)
     assert "i can't catch my breath" in text.replace("  ", " ") or "catch my breath" in " ".join(page.marks)
@@ -398,7 +400,10 @@ def test_the_options_of_a_recordings_report_given_with_a_stored_calls_id_are_sai
     call_id, out = det["data"].call_id, tmp_path / "stored.html"
     done = call_monitor("report", str(call_id), "--db", det["db"], "-o", out, *options, timeout=120)
     assert done.returncode == 0, done.stderr
+    gone = det["dir"] / "deteriorating_8k.wav"  # its recording, removed after the replay
     assert done.stderr.splitlines() == [
+        f"call-monitor: warning: call {call_id}: its recording {gone} is gone (moved or deleted): the waveform "
+        "panel is replaced by the caller's speech activity from the cue snapshots",
         f"call-monitor: warning: {said} not used: call {call_id} is reported as it was stored (its legs' "
         "channels and its words are the stored call's; to choose others, report its recording)",
         f"call-monitor: report written to {out}"]
@@ -625,6 +630,39 @@ def test_a_recording_put_at_a_stored_calls_path_since_is_not_drawn_under_its_ale
         con.execute("UPDATE calls SET summary = json_remove(summary, '$.recording_fingerprint')")
     con.close()
     assert set(report().tracks) == {"caller", "agent"}
+
+
+def test_a_stored_calls_recording_moved_or_deleted_since_is_named_on_stderr_and_in_the_pages_note(tmp_path):
+    """A replayed call keeps its recording's path, not its audio. Gone from there since (moved or
+    deleted), the recording is named in one warning line of its report, exit 0, and in the page's
+    note where the waveform would be; put back, it is drawn again without a word. A live call whose
+    audio the daemon did not write (``daemon.write_audio`` off) lost no recording: its note says
+    that no audio is stored, and nothing is said on stderr."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    rec, moved, db, out = tmp_path / "call.wav", tmp_path / "elsewhere.wav", tmp_path / "events.db", tmp_path / "r.html"
+    sf.write(rec, x, rate)
+    replayed = call_monitor("replay", "--no-transcribe", "--db", db, rec, timeout=300)
+    assert replayed.returncode == 0, replayed.stderr
+    rec.rename(moved)
+
+    def report(call_id: int, in_db: Path) -> tuple[list[str], str]:
+        proc = call_monitor("report", str(call_id), "--db", in_db, "-o", out, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        warned = [line for line in proc.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
+        return warned, " ".join(parse(out.read_text(encoding="utf-8")).text)
+
+    warned, text = report(1, db)
+    assert warned == [f"call-monitor: warning: call 1: its recording {rec} is gone (moved or deleted): the waveform "
+                      "panel is replaced by the caller's speech activity from the cue snapshots"]
+    assert f"The call's recording {rec} is gone (moved or deleted): the waveform panel is replaced by the " \
+           "caller's speech activity" in text
+    assert "No audio is stored" not in text
+    moved.rename(rec)
+    warned, text = report(1, db)
+    assert warned == [] and f"Waveform and speech regions from the call's audio: {rec}" in text
+    live = _live_call(tmp_path / "live.db", 60.0, {"ended_by": "20 s of silence", "caller_speech_s": 40.0})
+    warned, text = report(live, tmp_path / "live.db")
+    assert warned == [] and "No audio is stored with this call" in text and "is gone" not in text
 
 
 def test_daemon_hook_writes_report_on_critical(det, tmp_path):

@@ -226,6 +226,9 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
         data = from_store(store, call_id, cfg)
     finally:
         store.close()
+    if data.recording_gone:
+        warning(f"call {call_id}: its recording {data.recording_gone} is gone (moved or deleted): the waveform "
+                "panel is replaced by the caller's speech activity from the cue snapshots")
     _say_flaws(data.source, data)
     return data
 

@@ -219,6 +219,9 @@ class ReportData:
     """A stored call whose monitoring stopped before the call ended (None: monitored to its end)."""
     caller_no_input: tuple[tuple[float, float], ...] = ()
     """A stored live call's spans (seconds into it) its caller's source gave no input: nothing heard."""
+    recording_gone: str | None = None
+    """The recording a stored call was replayed from, by its path, when nothing is there any more
+    (moved or deleted: :func:`recording_gone`); None otherwise."""
 
     @property
     def broken_off(self) -> str | None:
@@ -561,6 +564,15 @@ def recording_changed(call: CallRecord) -> str | None:
             "replayed): its waveform is not drawn.")
 
 
+def recording_gone(source: str) -> str | None:
+    """The path of the recording a stored call was replayed from (kept by its absolute path) when
+    nothing is there any more: moved or deleted. None for a live call, or a recording still there
+    (the same one or not: :func:`recording_changed`)."""
+    if not source or source.startswith(LIVE_SOURCE) or not os.path.isabs(source):
+        return None
+    return None if os.path.exists(source) else source
+
+
 def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chunk]:
     """``chunks`` of a ``rate`` Hz source up to its sample ``end`` (None: all of them), the last one
     cut there."""
@@ -639,11 +651,13 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     unread = replayed_channels(call.channels, count)
     if unread:
         notes.append(f"The recording has {unread}.")
+    gone = recording_gone(call.source) if use_audio else None
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
-        notes.append("No audio is stored with this call: the waveform panel is replaced by the "
-                     "caller's speech activity (share of each cue window spent speaking), "
-                     f"from cue snapshots every {store.snapshot_every_s:g} s.")
+        instead = ("the waveform panel is replaced by the caller's speech activity (share of each cue window "
+                   f"spent speaking), from cue snapshots every {store.snapshot_every_s:g} s.")
+        notes.append(f"The call's recording {gone} is gone (moved or deleted): {instead}" if gone else
+                     f"No audio is stored with this call: {instead}")
     every = f"every {store.snapshot_every_s:g} s"
     notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
     started = call.started_at
@@ -656,7 +670,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
-                      quiet_legs=flaws.quiet_legs)
+                      quiet_legs=flaws.quiet_legs, recording_gone=gone)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
