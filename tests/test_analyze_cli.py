@@ -236,6 +236,20 @@ def test_a_truncated_flac_holds_as_much_audio_for_replay_as_for_analyze(files, t
     assert f"truncated or damaged, replayed the {summary['duration_s']:.2f} s before its audio breaks off" in replayed.stderr
 
 
+def test_an_8_khz_mp3_libsndfile_wrote_is_analysed_and_replayed_with_nothing_of_its_decoder_on_stderr(tmp_path):
+    """libmpg123 prints "part2_3_length too large" lines straight to descriptor 2 while it decodes
+    the MPEG 2.5 frames libsndfile writes at 8 kHz, as many as the blocks read cut its frames (10 s of
+    a caller in blocks of 1 s: two); they tell nothing of the file and never reach stderr."""
+    caller = sf.read(CALLS / "normal_8k.wav", dtype="float32", frames=10 * 8000)[0][:, 1]
+    path = tmp_path / "caller.mp3"
+    sf.write(path, caller, 8000)
+    analysed = cli(path)
+    assert analysed.returncode == 0 and analysed.stderr == "" and str(path) in analysed.stdout
+    replayed = call_monitor("replay", "--no-transcribe", "--db", tmp_path / "calls.db", path, timeout=120)
+    assert replayed.returncode == 0 and f"{path} (call 1): 10.0 s" in replayed.stdout
+    assert replayed.stderr == ""
+
+
 @pytest.mark.parametrize("codec", ["vorbis", "opus"])
 def test_a_truncated_ogg_is_said_to_break_off_as_a_truncated_flac_is(files, codec, tmp_path):
     """An Ogg file declares no length: the decoder takes it from the last page there is, so a

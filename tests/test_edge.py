@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import struct
+import sys
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from conftest import JUNK_CHUNK, ROOT, PY, call_monitor, crashed_recording
 from monitor.analysis.analyzer import StreamingAnalyzer
 from monitor.capture.audio_files import (AnalysisStream, BlockReader, EdgeConditioner, FlatTops, Highpass,
                                          fill_nonfinite, probe)
+from monitor.capture.quiet import DecoderChatter
 from monitor.dsp.iir import first_order_recurrence
 from monitor.cli import main as cli_main
 from monitor.analysis.frame_features import Frames
@@ -571,3 +573,19 @@ def test_any_block_size_reads_the_same_conditioned_stream(block_s):
         path.unlink()
     assert len(ref) == len(got)
     np.testing.assert_allclose(got, ref, atol=2e-6)
+
+
+def test_a_decoders_lines_are_kept_off_stderr_and_a_python_line_written_meanwhile_is_not(capfd):
+    """While a file's decoder reads a block, descriptor 2 is held aside: the decoder's own lines
+    (libmpg123's, printed past Python) are counted and dropped, any other line written there meanwhile
+    (the monitor's own, from another thread) is passed on to stderr after the read."""
+    chatter = DecoderChatter()
+    print("before", file=sys.stderr)
+    with chatter.call():
+        os.write(2, b"[src/libmpg123/layer3.c:INT123_do_layer3():1774] error: part2_3_length (832) too large\n")
+        print("call-monitor: warning: another thread's line", file=sys.stderr, flush=True)
+        os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 4096.\n")
+    print("after", file=sys.stderr)
+    chatter.close()
+    assert capfd.readouterr().err.splitlines() == ["before", "call-monitor: warning: another thread's line", "after"]
+    assert chatter.lines == 2

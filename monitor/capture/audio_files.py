@@ -20,7 +20,7 @@ import soundfile as sf
 from ..dsp.iir import recurrence_rows
 from ..dsp.resample import Resampler
 from .ogg_pages import ogg_finished
-from .quiet import native_stderr_silenced
+from .quiet import DecoderChatter, native_stderr_silenced
 
 HIGHPASS_HZ = 10.0
 """Cut-off of the first-order high-pass at the edge: removes a DC offset and sub-audio rumble
@@ -306,14 +306,16 @@ class BlockReader:
         with native_stderr_silenced():
             return sf.SoundFile(self.info.path), None
 
-    def _read(self, fh: sf.SoundFile, want: int) -> np.ndarray:
-        """Up to ``want`` frames, shape (n, channels). Raises _StreamBroke, holding the frames
+    def _read(self, fh: sf.SoundFile, want: int, chatter: DecoderChatter) -> np.ndarray:
+        """Up to ``want`` frames, shape (n, channels), the decoder's own lines kept off stderr
+        (``chatter``). Raises _StreamBroke, holding the frames
         decoded before the stream broke off (a compressed file cut short inside a block, or a
         stream with no length in its header, whose decoder fails at its end), so that whatever the
         block length a command reads with, the recording holds as much audio."""
         out = np.full((want, self.info.channels), np.nan, np.float32)  # decoded samples overwrite the NaNs
         try:
-            return out[: fh.buffer_read_into(out, dtype="float32")]
+            with chatter.call():
+                return out[: fh.buffer_read_into(out, dtype="float32")]
         except (sf.LibsndfileError, RuntimeError):
             written = np.flatnonzero(~np.isnan(out).all(axis=1))
             raise _StreamBroke(out[: written[-1] + 1 if len(written) else 0]) from None
@@ -332,6 +334,7 @@ class BlockReader:
             raise AudioFileError(self.info.path, _describe_sf_error(str(err))) from None
         # raw samples are read up to what really follows (libsndfile sizes a raw stream by the file)
         limit = wav.available_frames if raw is not None and wav is not None else None
+        chatter = DecoderChatter()  # libmpg123 prints its complaints straight to descriptor 2
         try:
             with fh:
                 while True:
@@ -340,7 +343,7 @@ class BlockReader:
                     if want <= 0:
                         break
                     try:
-                        block = self._read(fh, want)
+                        block = self._read(fh, want, chatter)
                     except _StreamBroke as broke:
                         # with no length in the header the stream's end and a cut look alike: not said
                         self.truncated = self.info.frames is not None
@@ -354,6 +357,7 @@ class BlockReader:
                     self.frames_read += len(block)
                     yield block
         finally:
+            chatter.close()
             if raw is not None:
                 raw.close()
         if wav is not None and wav.available_frames > wav.declared_frames:
