@@ -478,8 +478,8 @@ def test_a_recording_or_a_chosen_channel_with_no_sound_is_said_in_one_warning_li
     assert leg.returncode == 0 and stderr_lines(leg) == [] and records(leg.stdout)[0]["speech_s"] > 0
 
 
-@pytest.mark.parametrize("channel", ["2", "-1"])
-def test_channel_out_of_range_is_a_clear_error(stereo, files, channel):
+def test_channel_out_of_range_is_a_clear_error(stereo, files):
+    channel = "2"
     proc = cli("--json", "--channel", channel, stereo["stereo"], files["good"])
     assert proc.returncode != 0
     assert_no_traceback(proc)

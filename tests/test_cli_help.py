@@ -189,3 +189,27 @@ def test_batch_takes_j_and_jobs_for_its_workers_as_make_and_the_tools_do() -> No
     assert batch.parse_args(["calls/", "-j", "1"]).workers == 1
     assert batch.parse_args(["calls/", "--workers", "3"]).workers == 3
     assert batch.parse_args(["calls/", "--jobs", "2"]).workers == 2
+
+
+CHANNEL_REFUSED = [
+    ("analyze", [], "--channel", "-1", "must be 0 or more"),
+    *[(command, extra, "--caller-channel", "-1", "must be 0 or more")
+      for command, extra in (("replay", []), ("report", ["-o", "call.html"]), ("batch", []))],
+    *[(command, extra, "--agent-channel", "-2", "must be 0 or more, or -1 for none")
+      for command, extra in (("replay", []), ("report", ["-o", "call.html"]), ("batch", []))],
+]
+
+
+@pytest.mark.parametrize("command, extra, option, value, said", CHANNEL_REFUSED)
+def test_a_negative_channel_is_an_error_of_the_option_not_a_channel_the_file_lacks(
+        command, extra, option, value, said, tmp_path) -> None:
+    """A channel is 0 or more; --agent-channel's -1 alone means no agent leg. Anything below is the
+    option's error, said as argparse says the others (usage, then one line), exit 2, before any
+    file is read: the recording here is a good one, and nothing is made beside it."""
+    recording = ROOT / "audio_fixtures" / "calls" / "normal_8k.wav"
+    db = [] if command == "analyze" else ["--db", tmp_path / "calls.db"]
+    proc = call_monitor(command, *extra, *db, option, value, recording, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"usage: call-monitor {command} ")
+    assert proc.stderr.splitlines()[-1] == f"call-monitor {command}: error: argument {option}: {said}"
+    assert list(tmp_path.iterdir()) == []

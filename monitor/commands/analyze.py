@@ -9,7 +9,7 @@ import numbers
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..console import error, warning
-from .common import ExitStatus
+from .common import ExitStatus, channel_number
 
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
     import numpy as np
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Analyse each FILE (WAV, FLAC, OGG, MP3) and print a summary per file.")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="a recording (WAV, FLAC, OGG, MP3); several are analysed one after the other")
-    p.add_argument("--channel", type=int, default=None, metavar="N",
+    p.add_argument("--channel", type=channel_number, default=None, metavar="N",
                    help="analyse channel N only (0 = left, 1 = right); default: mix all channels")
     p.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     p.set_defaults(run=run)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_config_options, exit_status_of, stopped_by
+from .common import ExitStatus, add_config_options, add_leg_options, exit_status_of, stopped_by
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob
@@ -39,10 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transcribe", action="store_true", help="transcribe with Vosk (default: acoustic-only)")
     p.add_argument("--model", metavar="MODEL", help="Vosk model folder, language code (en-us, ko) or a model's name "
                    "as `call-monitor models` lists it (with --transcribe)")
-    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
-                   help="channel of the caller in stereo files (default 1 = right)")
-    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
-                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+    add_leg_options(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars (of the check of the recordings, of the scoring)")
     add_config_options(p)

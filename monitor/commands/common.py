@@ -204,12 +204,42 @@ def add_daemon_options(p: argparse.ArgumentParser) -> None:
                    "$XDG_RUNTIME_DIR places it")
 
 
+def _whole_number(text: str) -> int:
+    """An option's integer, refused as argparse refuses ``type=int``'s."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+
+
+def channel_number(text: str) -> int:
+    """A recording's channel as an option gives it (``--channel``, ``--caller-channel``): 0 or more
+    (a negative number is refused as the option's error, not taken for a channel the file lacks)."""
+    n = _whole_number(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return n
+
+
+def agent_channel_number(text: str) -> int:
+    """``--agent-channel``: a channel (0 or more), or -1 for none; below -1 is refused."""
+    n = _whole_number(text)
+    if n < -1:
+        raise argparse.ArgumentTypeError("must be 0 or more, or -1 for none")
+    return n
+
+
+def add_leg_options(p: argparse.ArgumentParser) -> None:
+    """Options of commands that run recorded calls: the channels of a stereo file's legs."""
+    p.add_argument("--caller-channel", type=channel_number, default=1, metavar="N",
+                   help="channel of the caller in stereo files (default 1 = right)")
+    p.add_argument("--agent-channel", type=agent_channel_number, default=0, metavar="N",
+                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+
+
 def add_call_options(p: argparse.ArgumentParser) -> None:
     """Options of commands that run recorded calls: legs of stereo files, transcription."""
-    p.add_argument("--caller-channel", type=int, default=1, metavar="N",
-                   help="channel of the caller in stereo files (default 1 = right)")
-    p.add_argument("--agent-channel", type=int, default=0, metavar="N",
-                   help="channel of the agent in stereo files (default 0 = left; -1 = none)")
+    add_leg_options(p)
     add_transcription_options(p)
 
 
@@ -606,6 +636,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
 
 __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
            "parse_duration", "parse_when", "add_logging_options",
+           "channel_number", "agent_channel_number", "add_leg_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
            "answer_despite_config", "ask_daemon",
            "config_despite_problem", "config_from_args", "given_config", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
