@@ -1218,6 +1218,22 @@ def test_a_manifests_rows_are_named_by_their_line_in_the_file_blank_lines_counte
         expand_inputs([str(manifest)])
 
 
+@pytest.mark.parametrize("columns, row, said", [
+    ("caller_channel", "-1", "the caller channel must be 0 or more (-1 asked)"),
+    ("caller_channel", "-3", "the caller channel must be 0 or more (-3 asked)"),
+    ("caller_channel,agent_channel", "1,-2", "the agent channel must be 0 or more, or -1 for none (-2 asked)"),
+])
+def test_a_manifests_negative_channel_is_its_rows_error_as_the_options_one_is(tmp_path, columns, row, said):
+    """As --caller-channel and --agent-channel: a channel is 0 or more, the agent's -1 alone means no
+    agent leg; below that the row is named with what it asks."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f"path,{columns}\none.wav,{row}\n")
+    with pytest.raises(InputError, match=re.escape(f"{manifest} line 2: {said}")):
+        expand_inputs([str(manifest)])
+    manifest.write_text("path,caller_channel,agent_channel\none.wav,0,-1\n")
+    assert expand_inputs([str(manifest)])[0].agent_channel is None
+
+
 def test_a_recording_reached_by_a_link_too_is_scored_once_by_its_first_name(tmp_path):
     """An archive sorted two ways (by date, and by agent through links to the same files): each
     recording is one call, under the name met first; a hard link to it and a name through a linked

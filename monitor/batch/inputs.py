@@ -92,7 +92,9 @@ def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -
                 yield os.path.join(root, name)
 
 
-def _channel(value: str, default: int | None, where: str) -> int | None:
+def _channel(value: str, default: int | None, where: str, leg: str) -> int | None:
+    """A row's channel of ``leg`` (``default`` where the column is empty): 0 or more, or -1 for no
+    agent leg; anything else names the row."""
     value = (value or "").strip()
     if not value:
         return default
@@ -100,6 +102,9 @@ def _channel(value: str, default: int | None, where: str) -> int | None:
         n = int(value)
     except ValueError:
         raise InputError(f"{where}: not a channel number: {value!r}") from None
+    if n < 0 and (leg == "caller" or n < -1):
+        allowed = "0 or more" if leg == "caller" else "0 or more, or -1 for none"
+        raise InputError(f"{where}: the {leg} channel must be {allowed} ({n} asked)")
     return None if n < 0 else n
 
 
@@ -132,11 +137,10 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         p = (row.get("path") or "").strip()
         if not p:
             raise InputError(f"{where}: empty path")
-        caller = _channel(row.get("caller_channel", ""), caller_channel, where)
-        if caller is None:
-            raise InputError(f"{where}: the caller channel cannot be -1")
+        caller = _channel(row.get("caller_channel", ""), caller_channel, where, "caller")
+        assert caller is not None  # a caller's -1 is refused
         jobs.append((where, CallJob(path=os.path.normpath(os.path.join(base, p)), caller_channel=caller,
-                                    agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where),
+                                    agent_channel=_channel(row.get("agent_channel", ""), agent_channel, where, "agent"),
                                     call_id=(row.get("call_id") or "").strip())))
     return jobs
 
