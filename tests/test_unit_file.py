@@ -157,6 +157,21 @@ def test_systemd_accepts_a_model_path_with_odd_characters(tmp_path):
     assert v.returncode == 0, v.stderr
 
 
+def test_a_unit_written_where_systemd_does_not_look_is_said_with_the_link_that_lets_it_find_it(tmp_path):
+    """``--unit-dir`` outside systemd's user unit folders: `enable --now callmonitor` would not find
+    the unit by its name, so the line says to link it first; in the default folder, no link."""
+    r = _install(tmp_path, "--caller", "softphone.monitor", "--no-transcribe")
+    unit = tmp_path / "units" / "callmonitor.service"
+    assert r.stderr.splitlines()[-1] == (f"call-monitor: enable it with: systemctl --user link {unit} && "
+                                         "systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
+    home = subprocess.run([PY, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",
+                           "--no-transcribe"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert (tmp_path / "cfg" / "systemd" / "user" / "callmonitor.service").is_file(), home.stderr
+    assert home.stderr.splitlines()[-1] == ("call-monitor: enable it with: systemctl --user daemon-reload && "
+                                            "systemctl --user enable --now callmonitor")
+
+
 def test_installing_again_with_other_options_says_the_running_daemon_needs_a_restart(tmp_path):
     assert _install(tmp_path, "--caller", "softphone.monitor").returncode == 0
     same = _install(tmp_path, "--caller", "softphone.monitor")
@@ -185,10 +200,12 @@ def test_enable_with_a_changed_unit_restarts_a_running_daemon_so_it_takes_the_ne
     r = _install(tmp_path, "--caller", "headset.monitor", "--enable", PATH=path)
     assert r.returncode == 0, r.stderr
     calls = (tmp_path / "systemctl.log").read_text().splitlines()
-    enable = ["--user daemon-reload", "--user enable --now callmonitor.service"]
+    # the unit folder (--unit-dir) is none systemd looks in: the unit is linked first
+    link = f"--user link {tmp_path / 'units' / 'callmonitor.service'}"
+    enable = [link, "--user daemon-reload", "--user enable --now callmonitor.service"]
     # enable --now leaves a running daemon as it is: only the changed unit restarts it
-    assert calls == enable + enable + ["--user daemon-reload", "--user try-restart callmonitor.service",
-                                       enable[1]]
+    assert calls == enable + enable + [link, "--user daemon-reload", "--user try-restart callmonitor.service",
+                                       enable[2]]
     assert "restarted with the new unit" in r.stderr
 
 
@@ -792,8 +809,10 @@ def test_enable_restarts_a_running_daemon_when_only_the_url_changed(tmp_path):
         assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines()[1].endswith(" (the same unit as before, with another webhook URL)")
     calls = (tmp_path / "systemctl.log").read_text().splitlines()
-    enable = ["--user daemon-reload", "--user enable --now callmonitor.service"]
-    assert calls == enable + enable + ["--user daemon-reload", "--user try-restart callmonitor.service", enable[1]]
+    link = f"--user link {tmp_path / 'units' / 'callmonitor.service'}"
+    enable = [link, "--user daemon-reload", "--user enable --now callmonitor.service"]
+    assert calls == enable + enable + [link, "--user daemon-reload", "--user try-restart callmonitor.service",
+                                       enable[2]]
     assert _url_file(tmp_path).read_text() == "https://hooks.example/in?key=N3wK3y\n"
 
 

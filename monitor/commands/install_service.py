@@ -256,10 +256,11 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
     if args.enable:
         return _enable(path, changed)
     if changed:
-        info("apply it with: systemctl --user daemon-reload && systemctl --user enable callmonitor "
+        info(f"apply it with: {_linking(path)}systemctl --user daemon-reload && systemctl --user enable callmonitor "
              "&& systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
     else:
-        info("enable it with: systemctl --user daemon-reload && systemctl --user enable --now callmonitor")
+        info(f"enable it with: {_linking(path)}systemctl --user daemon-reload && "
+             "systemctl --user enable --now callmonitor")
     return ExitStatus.OK
 
 
@@ -517,10 +518,31 @@ def _model_problem(cfg, args: argparse.Namespace) -> tuple[str | None, list[str]
     return None, TranscriptionSetup.notes(cfg, found)
 
 
+def systemd_user_folders() -> list[Path]:
+    """The folders systemd's user manager finds units in (systemd.unit(5), "User Unit Search Path"),
+    as the XDG variables here name them."""
+    env = os.environ
+    dirs = [xdg_home("XDG_CONFIG_HOME", env), Path("/etc/xdg"), Path("/etc"), xdg_home("XDG_DATA_HOME", env),
+            *(Path(d) for d in (env.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":") if d),
+            Path("/usr/local/lib"), Path("/usr/lib"), Path("/lib")]
+    return [d / "systemd" / "user" for d in dirs]
+
+
+def _linking(path: Path) -> str:
+    """The ``systemctl --user link`` step (and ``&&``) a unit written outside systemd's user unit
+    folders (``--unit-dir``) needs before systemd finds it by its name; '' for one inside them."""
+    folders = {os.path.realpath(f) for f in systemd_user_folders()}
+    if os.path.realpath(path.parent) in folders:
+        return ""
+    return f"systemctl --user link {systemd_quote(str(path), 'unit path', expands=False)} && "
+
+
 def _enable(path: Path, changed: bool) -> int:
-    """``systemctl --user`` daemon-reload, then (for a ``changed`` unit) try-restart, so that a
-    daemon already running takes the new options, then enable --now. One line for what failed."""
-    steps = [["daemon-reload"], *([["try-restart", "callmonitor.service"]] if changed else []),
+    """``systemctl --user`` link (a unit outside systemd's user unit folders, :func:`_linking`),
+    daemon-reload, then (for a ``changed`` unit) try-restart, so that a daemon already running takes
+    the new options, then enable --now. One line for what failed."""
+    link = [["link", str(path)]] if _linking(path) else []
+    steps = [*link, ["daemon-reload"], *([["try-restart", "callmonitor.service"]] if changed else []),
              ["enable", "--now", "callmonitor.service"]]
     for step in steps:
         cmd = ["systemctl", "--user", *step]
