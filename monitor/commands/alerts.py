@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "ends with its delivery: delivered (when: the time, with the date unless "
                                    "it is the alert's day), queued (the attempts that failed, why, and the "
                                    "next try, \"when a daemon or a replay --webhook opens this database\" once it "
-                                   "is due or the process that delivered stopped: the running daemon, the next one started or the next replay with "
+                                   "is due: the running daemon, the next one started or the next replay with "
                                    "--webhook on this database delivers it), failed for good (after "
                                    "delivery.retries), or not "
                                    "sent (raised with no webhook: none was set, or a batch or a replay "

@@ -42,7 +42,6 @@ and in the daemon's status, is :func:`~monitor.config.urls.redact_url`'s form
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import getpass
 import http.client
@@ -536,16 +535,11 @@ class WebhookSink:
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop delivering: the worker is joined for at most ``timeout`` (a post on its way ends
-        within ``timeout_s``). The deliveries it leaves pending are due now: the next process that
-        delivers from this outbox (a daemon, a replay with --webhook) tries them at once, and
-        ``alerts`` does not give a time at which nobody will try."""
+        within ``timeout_s``)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if not self._thread.is_alive():
-            with contextlib.suppress(StoreError):  # the database closed or failing: its rows stay as they are
-                self.store.reschedule_pending(self.url, time.time())
 
 
 NOT_THE_ALERTS_FAULT = (401, 403, 404, 405, 408, 429)
