@@ -429,7 +429,9 @@ def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with
 def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     """`call-monitor alerts` tells an operator whether each alert reached the supervisor: delivered
     (when), still queued (the failed attempts, why, the next try), failed for good, or never sent
-    (raised with no webhook: none set, or a batch or replay); `--jsonl` gives the outbox rows themselves."""
+    (raised with no webhook: none set, or a batch or replay); `--jsonl` gives the outbox rows themselves.
+    A next try to come is made by its sender if it still runs (a replay with --webhook may have
+    ended), else by the next daemon or replay --webhook to open the database."""
     import json
 
     from conftest import call_monitor
@@ -461,7 +463,8 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     assert re.search(r"\[webhook: delivered \d\d:\d\d:\d\d\]$", lines[1]), lines[1]
     assert lines[2].endswith("[webhook: failed for good after 2 attempts (HTTP 503 Service Unavailable)]")
     assert re.search(r"\[webhook: queued, 1 attempt failed \(HTTP 503 Service Unavailable\), next try "
-                     r"\d\d:\d\d:\d\d\]$", lines[3]), lines[3]
+                     r"\d\d:\d\d:\d\d if its sender still runs, else when a daemon or a replay --webhook opens "
+                     r"this database\]$", lines[3]), lines[3]
     done = call_monitor("alerts", "--db", tmp_path / "e.db", "--jsonl", timeout=60)
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["alert_id"] for r in rows] == [a.alert_id for a in (unsent, delivered, gave_up, queued)]

@@ -21,7 +21,9 @@ def _clock(t: float, day_of: float) -> str:
 def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
     """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent.
     Times are dated unless on the day the alert was raised (``raised_at``); a next try already
-    due at ``now`` waits for a daemon (one that runs makes it within a second)."""
+    due at ``now`` waits for a daemon (one that runs makes it within a second); a later one is made
+    then by the process that sent it if it still runs (a daemon, a replay with --webhook: which
+    one is not known here), else by the next to open the database."""
     if not rows:
         return "webhook: not sent (raised with no webhook: none set, or a batch or replay)"
     now = time.time() if now is None else now
@@ -33,7 +35,8 @@ def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = No
     if d.status == "pending":
         if not d.attempts:
             return "webhook: queued, not tried yet"
-        later = f"next try {_clock(d.next_attempt_at, raised_at)}" if d.next_attempt_at > now \
+        later = f"next try {_clock(d.next_attempt_at, raised_at)} if its sender still runs, else " \
+            "when a daemon or a replay --webhook opens this database" if d.next_attempt_at > now \
             else "next try when a daemon or a replay --webhook opens this database"
         return f"webhook: queued, {tries} failed ({d.last_error}), {later}"
     return f"webhook: failed for good after {tries} ({d.last_error})"
