@@ -19,6 +19,13 @@ AFFIRMED: list[tuple[str, str]] = [
     ("no call an ambulance", "call an ambulance"),
     # how the caller breathes after the phrase is no idiom: "not breathing hard" is not told from these
     ("i am having trouble breathing fast", "trouble breathing"),
+    # an idiom's continuation is a support call's words, never one a caller in trouble goes on with
+    ("i'm dying to get to a hospital", "i'm dying"),
+    ("i'm dying to get some air", "i'm dying"),
+    ("i feel like i'm dying to have this pain stop", "i'm dying"),
+    ("the room is spinning from all these pills", "the room is spinning"),
+    ("the room is spinning with all the lights on", "the room is spinning"),
+    ("the room is spinning from all the medication", "the room is spinning"),
     ("i have difficulty breathing heavily", "difficulty breathing"),
     ("no please call an ambulance", "call an ambulance"),
     ("no wait call an ambulance", "call an ambulance"),
@@ -187,6 +194,8 @@ DENIED: list[str] = [
 ]
 
 SUPPORT: list[str] = [
+    "i'm having difficulty billing my customers",
+    "we have difficulty bidding on the item",
     # a phrase's key word replaced by another: the rest of the phrase is ordinary speech
     "i can't move my appointment",
     "i can't move my account",

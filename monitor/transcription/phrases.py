@@ -302,6 +302,16 @@ _SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router"
                    "question", "homework", "project", "code")
 """What a support caller asks to be helped with (``please help me with my password``)."""
 
+_PAPERWORK = ("charges", "emails", "options", "numbers", "plans", "bills", "fees", "questions", "forms", "rules",
+              "passwords", "settings", "menus", "steps", "details", "prices", "offers", "codes", "updates", "terms")
+"""What a support caller's head spins with (``my head is spinning with all these charges``)."""
+
+_SPUN_BY = (("with", "all", "these"), ("with", "all", "those"), ("with", "all", "the"), ("with", "these"),
+            ("with", "those"), ("from", "all", "these"), ("from", "all", "those"), ("from", "all", "the"),
+            ("with", "so", "many"), ("from", "so", "many"))
+"""How a head spinning with paperwork goes on before the paperwork is named; what follows must be
+:data:`_PAPERWORK`: ``the room is spinning from all these pills`` is a cry for help."""
+
 _DEVICES = ("screen", "monitor", "display", "phone", "tv", "television", "computer", "laptop", "tablet", "app",
             "router", "modem", "printer", "battery", "signal", "wifi", "internet", "connection", "picture",
             "camera", "system", "website", "page", "device", "console", "speaker", "headset")
@@ -323,7 +333,10 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         idioms=MappingProxyType({
             "dying": tuple(("to", verb) for verb in (
                 "know", "see", "hear", "meet", "try", "tell", "find", "go", "eat", "read", "watch", "ask",
-                "get", "have", "talk", "speak", "switch", "buy", "use", "upgrade", "start"))
+                "talk", "speak", "switch", "buy", "use", "upgrade", "start"))
+            + tuple(("to", verb, what, done) for verb in ("get", "have") for what in ("this", "it", "that")
+                    for done in ("fixed", "sorted", "working", "done", "resolved"))
+            + (("to", "get", "a", "refund"), ("to", "get", "an", "answer"))
             + tuple(("for", word) for word in ("a", "an", "some", "one", "coffee", "tea", "food", "lunch"))
             + (("of", "boredom"), ("of", "laughter"), ("laughing",)),
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
@@ -351,11 +364,11 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
             "breathe": _AT_EASE,
-            "spinning": (("with", "all"), ("from", "all"), ("with", "these"), ("with", "those"),
-                         ("with", "so", "many"), ("from", "so", "many"))}),
+            "spinning": tuple(lead + (thing,) for lead in _SPUN_BY for thing in _PAPERWORK)}),
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
-                                   "breathing": frozenset({"bringing"}), "breathe": frozenset({"breach"})}),
+                                   "breathing": frozenset({"bringing", "billing", "bidding"}),
+                                   "breathe": frozenset({"breach"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
