@@ -110,10 +110,14 @@ class _LastProblem(logging.Handler):
 
 
 def _line(record: logging.LogRecord) -> str:
-    """A log line as a heartbeat's status carries it: cut with an ellipsis to the longest line the
+    """A log line as a heartbeat's status carries it (:func:`_carried`)."""
+    return _carried(record.getMessage())
+
+
+def _carried(said: str) -> str:
+    """A line as a heartbeat's status carries it: cut with an ellipsis to the longest line the
     supervisor's console takes, so a long message (a long path in an error) never gets the
     agent's heartbeats refused."""
-    said = record.getMessage()
     return said if len(said) <= LINE_CHARS else said[:LINE_CHARS - 3] + "..."
 
 
@@ -709,7 +713,7 @@ class Daemon:
             "devices_open": bool(legs) and all(s.get("state") == "running" for s in legs.values()),
             "in_call": call is not None, "call": call, "calls": self.calls, "alerts": self.alerts_total,
             "uptime_s": round(time.time() - self.started_at, 1), "last_error": self.last_problem,
-            "transcription_off": self.transcription_off,
+            "transcription_off": None if self.transcription_off is None else _carried(self.transcription_off),
             "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in self.reports],
         }
 

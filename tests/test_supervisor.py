@@ -379,6 +379,24 @@ def test_a_daemons_heartbeat_in_a_call_with_alerts_raised_is_taken(tmp_path):
         console.kill()
 
 
+def test_a_daemon_without_its_model_for_a_long_path_sends_why_cut_so_the_console_takes_its_beats(tmp_path):
+    """Why transcription is off names the model's folder: a path of thousands of characters is
+    sent cut to the console's longest line with "...", as the last problem is, and the beat is taken."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.store import Store
+    from monitor.supervisor.heartbeat import LINE_CHARS, status_problem
+
+    off = f"transcription off: /models/{'x' * 3000}: no such folder; running acoustic-only until a start loads a model"
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        status = Daemon(cfg, FileSource(CALLS / "normal_16k.wav"), store, {}, transcription_off=off).heartbeat_status()
+    said = status["transcription_off"]
+    assert len(said) == LINE_CHARS and said.startswith("transcription off: /models/xxx") and said.endswith("...")
+    assert status_problem(status) is None
+
+
 def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_were(tmp_path):
     """As the daemon does: SIGHUP reads the configuration and the token file again, says so in one
     line and keeps serving from the same database; a configuration it cannot use changes nothing."""
