@@ -37,40 +37,43 @@ error: part2_3_length (832) too large ..." and its "Note: Illegal Audio-MPEG-Hea
 
 
 @contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Descriptor 2 points at /dev/null inside the block (Python's own writes are flushed first)."""
+def _stderr_to(fd: int) -> Iterator[None]:
+    """Descriptor 2 points where ``fd`` does inside the block (Python's own buffered writes are
+    flushed first), one block at a time in the process; back to what it was however the block ends."""
     with _LOCK:
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
         saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
         try:
-            os.dup2(devnull, 2)
+            os.dup2(fd, 2)
             yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-            os.close(devnull)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Descriptor 2 points at /dev/null inside the block."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with _stderr_to(devnull):
+            yield
+    finally:
+        os.close(devnull)
 
 
 @contextlib.contextmanager
 def native_stderr_captured(lines: list[str]) -> Iterator[None]:
     """Descriptor 2 goes to a temporary file inside the block; after it (however it ends) ``lines``
     holds the non-empty lines written there, stripped."""
-    with _LOCK, tempfile.TemporaryFile() as held:
+    with tempfile.TemporaryFile() as held:
         try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        saved = os.dup(2)
-        try:
-            os.dup2(held.fileno(), 2)
-            yield
+            with _stderr_to(held.fileno()):
+                yield
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
             held.seek(0)
             lines.extend(line.strip() for line in held.read().decode("utf-8", "replace").splitlines()
                          if line.strip())
@@ -161,20 +164,12 @@ class DecoderChatter:
                 yield
                 return
         held = self._held
-        with _LOCK:
-            try:
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
-            saved = os.dup(2)
-            try:
-                os.dup2(held.fileno(), 2)
+        try:
+            with _stderr_to(held.fileno()):
                 yield
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                if os.fstat(held.fileno()).st_size:
-                    self._sort(held)
+        finally:
+            if os.fstat(held.fileno()).st_size:
+                self._sort(held)
 
     def _sort(self, held: IO[bytes]) -> None:
         """Count the decoder's lines held, pass the others on to descriptor 2, empty the file."""
