@@ -894,6 +894,27 @@ def test_a_stop_raised_inside_a_collected_objects_finalizer_is_noted_not_lost(ca
     assert capfd.readouterr().err == ""
 
 
+def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call_is_scored():
+    """A stop a finalizer swallowed is noted, not raised: the batch, waiting for its next call
+    (minutes of transcription), raises it while it waits, not once that call is scored."""
+    import threading
+
+    from distributed import Client, Event, as_completed
+
+    from monitor.batch.runner import _finished
+    from monitor.commands.common import Terminated
+
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        long_call = client.submit(lambda: Event("scored").wait(60), pure=False)
+        stops: list[KeyboardInterrupt] = []
+        threading.Timer(0.3, stops.append, [Terminated("SIGTERM")]).start()
+        with pytest.raises(Terminated):
+            for _ in _finished(as_completed([long_call]), stops):
+                pass
+        assert not long_call.done()
+        Event("scored", client=client).set()
+
+
 def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_at_once_and_resume_scores_the_rest(
         tmp_path):
     """``kill PID`` (systemd's KillMode=mixed) while both workers are busy with calls of minutes: the

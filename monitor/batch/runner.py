@@ -273,6 +273,23 @@ def _stops_noted() -> Iterator[list[KeyboardInterrupt]]:
             sys.unraisablehook = previous_hook
 
 
+TAKE_POLL_S = 0.05
+"""How often the batch looks for a finished call or a stop while it waits."""
+
+
+def _finished(done: Any, stops: list[KeyboardInterrupt]) -> Iterator[Any]:
+    """The futures of ``done`` (a Dask ``as_completed``) as they finish; a stop noted meanwhile
+    (:func:`_stops_noted`: one a finalizer swallowed) is raised within :data:`TAKE_POLL_S`, not
+    once the next call is scored (minutes, with transcription)."""
+    while not done.is_empty():
+        if stops:
+            raise stops[0]
+        if done.has_ready():
+            yield next(done)
+        else:
+            time.sleep(TAKE_POLL_S)
+
+
 @contextmanager
 def _stops_caught(raise_them: bool) -> Iterator[list[KeyboardInterrupt]]:
     """SIGINT and SIGTERM, where Python handlers raise them, collected in the list yielded as they
@@ -472,7 +489,7 @@ class BatchRun:
             with _stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
                 for _ in range(threads * IN_FLIGHT_PER_THREAD):
                     submit(next(pending, None))
-                for fut in done:
+                for fut in _finished(done, stops):
                     job = by_key.pop(fut.key)
                     in_flight.pop(fut.key, None)
                     if not self._stored(fut, job):
