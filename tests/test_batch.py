@@ -1504,6 +1504,23 @@ def test_a_database_named_for_the_archive_report_that_holds_none_is_said_before_
     assert not db.exists()
 
 
+def test_a_flagged_stored_calls_recording_gone_since_is_said_as_report_of_its_id_says_it(flagged_table, tmp_path):
+    """The archive's report of a flagged call the database holds is made from the store; its
+    recording moved since: the same warning line as `report ID`, and the page written."""
+    recording, db, page = tmp_path / "short.wav", tmp_path / "events.db", tmp_path / "archive.html"
+    assert cli("replay", str(recording), "--no-transcribe", "--db", str(db)).returncode == 0
+    flagged_table.write_text("path,caller_channel,agent_channel,status,alerts,db_call_id\n"
+                             f"{recording},1,0,scored,1,1\n")
+    recording.rename(tmp_path / "moved.wav")
+    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: call 1: its recording {recording} is gone (moved or deleted): the waveform panel "
+        "is replaced by the caller's speech activity from the cue snapshots",
+        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
+    assert "is gone (moved or deleted)" in (tmp_path / "archive_calls" / "call-1.html").read_text()
+
+
 def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
     """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
     empty path, exit 2; no page, no folder of call reports."""

@@ -212,6 +212,7 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
     a recording's report says them; a database that is not there is a StoreError (exit 2, as for
     every command that reads one), which names a running daemon's other database."""
     from ..report import from_store
+    from ..report.data import recording_gone_line
     from ..delivery.store import Store, StoreError, a_folder
     from .common import daemon_elsewhere
 
@@ -227,8 +228,7 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
     finally:
         store.close()
     if data.recording_gone:
-        warning(f"call {call_id}: its recording {data.recording_gone} is gone (moved or deleted): the waveform "
-                "panel is replaced by the caller's speech activity from the cue snapshots")
+        warning(recording_gone_line(call_id, data.recording_gone))
     _say_flaws(data.source, data)
     return data
 
@@ -256,7 +256,7 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
     not_used(_recording_options(args), "an archive's call reports are made as its calls were scored "
                                       "(from the database, else from the recording with the row's channels)")
     try:
-        n = archive_report(args.batch, rows, args.output, cfg, on_error=error)
+        n = archive_report(args.batch, rows, args.output, cfg, on_error=error, on_warning=warning)
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")

@@ -344,12 +344,14 @@ def no_database_there(path: str) -> str | None:
 
 
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
-                       on_error: Callable[[str], None]) -> dict[tuple[str, str, str], str]:
+                       on_error: Callable[[str], None],
+                       on_warning: Callable[[str], None] = lambda line: None) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
-    from the store when it holds the call, else from the recording. Returns :func:`row_key` -> link."""
+    from the store when it holds the call (a stored call whose recording is gone said to
+    ``on_warning``, as ``report ID`` says it), else from the recording. Returns :func:`row_key` -> link."""
     from ..delivery.store import Store
     from . import from_file, render, write_atomic
-    from .data import from_store
+    from .data import from_store, recording_gone_line
 
     db = os.path.expanduser(cfg.storage.db)
     there = no_database_there(db) is None
@@ -364,6 +366,8 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                 record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
                 if record is not None and record.source == r["path"]:
                     data = from_store(store, int(call_id), cfg)
+                    if data.recording_gone:
+                        on_warning(recording_gone_line(int(call_id), data.recording_gone))
                 else:
                     data = from_file(str(r["path"]), cfg, **legs_of(r))
                 write_atomic(os.path.join(folder, name), render(data, "html"))
@@ -378,7 +382,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
 
 
 def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg: Config,
-                   on_error: Callable[[str], None]) -> int:
+                   on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None) -> int:
     """Write the archive page of ``table`` (its ``rows``: :func:`read_table`) to ``output`` and the
     flagged calls' reports into ``<output stem>_calls/``. Returns how many call reports were written.
     Raises ReportError."""
@@ -386,7 +390,7 @@ def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg:
 
     page_dir = os.path.dirname(os.path.abspath(output))
     folder = os.path.splitext(os.path.abspath(output))[0] + "_calls"
-    links = write_call_reports(rows, cfg, folder, page_dir, on_error)
+    links = write_call_reports(rows, cfg, folder, page_dir, on_error, on_warning)
     notes = []
     n_flagged = len(flagged(rows))
     if n_flagged > len(links):

@@ -564,6 +564,13 @@ def recording_changed(call: CallRecord) -> str | None:
             "replayed): its waveform is not drawn.")
 
 
+def recording_gone_line(call_id: int, path: str) -> str:
+    """What ``report`` says of stored call ``call_id`` whose recording ``path`` is gone
+    (:func:`recording_gone`), one line."""
+    return (f"call {call_id}: its recording {path} is gone (moved or deleted): the waveform panel is replaced by "
+            "the caller's speech activity from the cue snapshots")
+
+
 def recording_gone(source: str) -> str | None:
     """The path of the recording a stored call was replayed from (kept by its absolute path) when
     nothing is there any more: moved or deleted. None for a live call, or a recording still there
