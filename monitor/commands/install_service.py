@@ -6,13 +6,13 @@ import argparse
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ..console import error, info, warning
 from ..config.schema import xdg_home
@@ -256,8 +256,8 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
     if args.enable:
         return _enable(path, changed)
     if changed:
-        info(f"apply it with: {_linking(path)}systemctl --user daemon-reload && systemctl --user enable callmonitor "
-             "&& systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
+        info(f"apply it with: {_linking(path)}systemctl --user daemon-reload && systemctl --user enable "
+             "callmonitor && systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
     else:
         info(f"enable it with: {_linking(path)}systemctl --user daemon-reload && "
              "systemctl --user enable --now callmonitor")
@@ -534,7 +534,7 @@ def _linking(path: Path) -> str:
     folders = {os.path.realpath(f) for f in systemd_user_folders()}
     if os.path.realpath(path.parent) in folders:
         return ""
-    return f"systemctl --user link {systemd_quote(str(path), 'unit path', expands=False)} && "
+    return f"systemctl --user link {shlex.quote(str(path))} && "
 
 
 def _enable(path: Path, changed: bool) -> int:
