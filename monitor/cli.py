@@ -35,12 +35,12 @@ class _TopParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _TopParser(prog="call-monitor",
-                                     description="Local real-time call monitor: flags slow, labored or "
-                                                 "breathless speech and distress phrases.",
-                                     epilog="To start: `call-monitor devices` lists the sources; `call-monitor "
-                                            "run --caller SOURCE` (the monitor of the softphone's sink) monitors "
-                                            "live calls; `call-monitor replay FILE` runs a recorded call. "
-                                            "`call-monitor COMMAND --help` explains each command.")
+                        description="Local real-time call monitor: flags slow, labored or "
+                                    "breathless speech and distress phrases.",
+                        epilog="To start: `call-monitor devices` lists the sources; `call-monitor "
+                               "run --caller SOURCE` (the monitor of the softphone's sink) monitors "
+                               "live calls; `call-monitor replay FILE` runs a recorded call. "
+                               "`call-monitor COMMAND --help` explains each command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"monitor.commands.{name}").add_parser(sub)
