@@ -1521,6 +1521,27 @@ def test_a_flagged_stored_calls_recording_gone_since_is_said_as_report_of_its_id
     assert "is gone (moved or deleted)" in (tmp_path / "archive_calls" / "call-1.html").read_text()
 
 
+def test_a_flagged_stored_calls_recording_unreadable_since_is_said_as_report_of_its_id_says_it(
+        flagged_table, tmp_path):
+    """The archive's report of a flagged call the database holds, whose recording is still at its
+    path but cannot be read (overwritten with what is not audio): the same warning line as
+    `report ID`, naming the file and the problem, and the page and the call's report written."""
+    recording, db, page = tmp_path / "short.wav", tmp_path / "events.db", tmp_path / "archive.html"
+    assert cli("replay", str(recording), "--no-transcribe", "--db", str(db)).returncode == 0
+    flagged_table.write_text("path,caller_channel,agent_channel,status,alerts,db_call_id\n"
+                             f"{recording},1,0,scored,1,1\n")
+    recording.write_bytes(b"not a recording " * 64)
+    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"call-monitor: warning: call 1: its recording {recording} is there but cannot be read: not an audio file "
+        "(format not recognised; WAV, FLAC, OGG or MP3 expected); the waveform panel is replaced by the caller's "
+        "speech activity from the cue snapshots",
+        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
+    call_page = (tmp_path / "archive_calls" / "call-1.html").read_text()
+    assert f"recording {recording} is there but cannot be read" in call_page
+
+
 def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
     """`report --batch "$TABLE"` with TABLE unset: one line naming --batch, as its neighbours say an
     empty path, exit 2; no page, no folder of call reports."""

@@ -665,6 +665,45 @@ def test_a_stored_calls_recording_moved_or_deleted_since_is_named_on_stderr_and_
     assert warned == [] and "No audio is stored with this call" in text and "is gone" not in text
 
 
+def test_a_stored_calls_recording_there_but_unreadable_is_named_with_its_problem_on_stderr_and_in_the_pages_note(
+        tmp_path):
+    """A replayed call's recording still at its path but that cannot be read (cut inside its
+    header, overwritten with what is not audio, a folder put in its place) is not said to be gone
+    nor to have no audio stored: one warning line names the file and the problem, exit 0 as for a
+    recording gone, the page's note says the same where the waveform would be, and the report is
+    made from what the database holds (its alerts and cue curves); the file is left as it is."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    rec, db, out = tmp_path / "call.wav", tmp_path / "events.db", tmp_path / "r.html"
+    sf.write(rec, x, rate)
+    replayed = call_monitor("replay", "--no-transcribe", "--db", db, rec, timeout=300)
+    assert replayed.returncode == 0, replayed.stderr
+    whole = rec.read_bytes()
+
+    def report() -> tuple[list[str], str]:
+        proc = call_monitor("report", "1", "--db", db, "-o", out, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        warned = [line for line in proc.stderr.splitlines() if line.startswith("call-monitor: warning: ")]
+        page = parse(out.read_text(encoding="utf-8"))
+        image_of(page)
+        return warned, " ".join(page.text)
+
+    for damage, problem in [(lambda: rec.write_bytes(whole[:30]), "unreadable audio ("),
+                            (lambda: rec.write_bytes(b"not a recording " * 64),
+                             "not an audio file (format not recognised; WAV, FLAC, OGG or MP3 expected)"),
+                            (lambda: (rec.unlink(), rec.mkdir()), "is a directory, not an audio file")]:
+        damage()
+        kept = rec.read_bytes() if rec.is_file() else None
+        warned, text = report()
+        assert len(warned) == 1 and warned[0].startswith(
+            f"call-monitor: warning: call 1: its recording {rec} is there but cannot be read: {problem}"), warned
+        assert warned[0].endswith("; the waveform panel is replaced by the caller's speech activity from the cue "
+                                  "snapshots")
+        assert f"The call's recording {rec} is there but cannot be read: {problem}" in text
+        assert "No audio is stored" not in text and "is gone" not in text and "has changed" not in text
+        assert "Cue curves from the stored snapshots" in text
+        assert (rec.read_bytes() if rec.is_file() else None) == kept
+
+
 def test_daemon_hook_writes_report_on_critical(det, tmp_path):
     rdir = tmp_path / "reports"
     cfg = load_config(None, {"storage.db": str(det["db"]), "daemon.report_on_critical": True,

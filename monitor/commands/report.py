@@ -212,7 +212,7 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
     a recording's report says them; a database that is not there is a StoreError (exit 2, as for
     every command that reads one), which names a running daemon's other database."""
     from ..report import from_store
-    from ..report.data import recording_gone_line
+    from ..report.data import recording_warning
     from ..delivery.store import Store, StoreError, a_folder
     from .common import daemon_elsewhere
 
@@ -227,8 +227,8 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
         data = from_store(store, call_id, cfg)
     finally:
         store.close()
-    if data.recording_gone:
-        warning(recording_gone_line(call_id, data.recording_gone))
+    if said := recording_warning(call_id, data):
+        warning(said)
     _say_flaws(data.source, data)
     return data
 

@@ -347,11 +347,12 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                        on_error: Callable[[str], None],
                        on_warning: Callable[[str], None] = lambda line: None) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
-    from the store when it holds the call (a stored call whose recording is gone said to
-    ``on_warning``, as ``report ID`` says it), else from the recording. Returns :func:`row_key` -> link."""
+    from the store when it holds the call (a stored call whose recording is gone, or there but
+    unreadable, said to ``on_warning`` as ``report ID`` says it), else from the recording.
+    Returns :func:`row_key` -> link."""
     from ..delivery.store import Store
     from . import from_file, render, write_atomic
-    from .data import from_store, recording_gone_line
+    from .data import from_store, recording_warning
 
     db = os.path.expanduser(cfg.storage.db)
     there = no_database_there(db) is None
@@ -366,8 +367,8 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                 record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
                 if record is not None and record.source == r["path"]:
                     data = from_store(store, int(call_id), cfg)
-                    if data.recording_gone:
-                        on_warning(recording_gone_line(int(call_id), data.recording_gone))
+                    if said := recording_warning(int(call_id), data):
+                        on_warning(said)
                 else:
                     data = from_file(str(r["path"]), cfg, **legs_of(r))
                 write_atomic(os.path.join(folder, name), render(data, "html"))

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..alerts.evidence import fmt_time
-from ..capture.audio_files import AudioFileError, legs_read, probe, unread_channels
+from ..capture.audio_files import AudioFileError, AudioInfo, legs_read, probe, unread_channels
 from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
@@ -222,6 +222,10 @@ class ReportData:
     recording_gone: str | None = None
     """The recording a stored call was replayed from, by its path, when nothing is there any more
     (moved or deleted: :func:`recording_gone`); None otherwise."""
+    recording_unreadable: tuple[str, str] | None = None
+    """A stored call's recording (or audio the daemon wrote of it) still at its path but that cannot
+    be read (damaged, not audio, a folder in its place, permission denied): its path and the
+    problem; None otherwise (nothing there, or drawn)."""
 
     @property
     def broken_off(self) -> str | None:
@@ -513,7 +517,7 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
             if other_database(Path(d), db) is None:
                 out.append((os.path.join(d, audio_name(call_id)),
                             *((channels["caller"], channels.get("agent")) if channels else (0, 1))))
-    if source and os.path.isfile(source):
+    if source and os.path.exists(source):  # there, if unreadable (a folder in its place): said so
         out.append((source, *((channels["caller"], channels.get("agent")) if channels else (1, 0))))
     return out
 
@@ -564,11 +568,33 @@ def recording_changed(call: CallRecord) -> str | None:
             "replayed): its waveform is not drawn.")
 
 
+INSTEAD_OF_THE_WAVEFORM = "the waveform panel is replaced by the caller's speech activity from the cue snapshots"
+"""What a stored call's report shows where its recording cannot be drawn, in its warning line."""
+
+CANNOT_BE_READ = "is there but cannot be read"
+"""How a stored call's report says its recording at its path cannot be read (before the problem)."""
+
+
 def recording_gone_line(call_id: int, path: str) -> str:
     """What ``report`` says of stored call ``call_id`` whose recording ``path`` is gone
     (:func:`recording_gone`), one line."""
-    return (f"call {call_id}: its recording {path} is gone (moved or deleted): the waveform panel is replaced by "
-            "the caller's speech activity from the cue snapshots")
+    return f"call {call_id}: its recording {path} is gone (moved or deleted): {INSTEAD_OF_THE_WAVEFORM}"
+
+
+def recording_unreadable_line(call_id: int, path: str, problem: str) -> str:
+    """What ``report`` says of stored call ``call_id`` whose recording ``path`` is still there but
+    cannot be read (:attr:`ReportData.recording_unreadable`: ``problem``), one line."""
+    return f"call {call_id}: its recording {path} {CANNOT_BE_READ}: {problem}; {INSTEAD_OF_THE_WAVEFORM}"
+
+
+def recording_warning(call_id: int, data: ReportData) -> str | None:
+    """The warning line of stored call ``call_id``'s report (``data``) on its recording, gone
+    or there but unreadable (the report made from the database all the same); None when neither."""
+    if data.recording_gone:
+        return recording_gone_line(call_id, data.recording_gone)
+    if data.recording_unreadable:
+        return recording_unreadable_line(call_id, *data.recording_unreadable)
+    return None
 
 
 def recording_gone(source: str) -> str | None:
@@ -590,22 +616,22 @@ def _up_to(chunks: Iterable[Chunk], rate: int, end: int | None) -> Iterator[Chun
         yield c if end is None else Chunk(c.t0, c.samples[:end - start])
 
 
-def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: Config,
+def _scan_audio(path: str, info: AudioInfo, caller_channel: int, agent_channel: int | None, cfg: Config,
                 duration_s: float | None, stop: Stop | None = None, broken_off: bool = False
                 ) -> tuple[dict[str, LegTrack], tuple[str, ...], int] | None:
-    """Waveform and speech regions of a stored call's audio and its channel count, or None if it
-    does not fit the call's ``duration_s`` (None: not known). A call whose monitoring ``stop`` ped
-    part-way is read up to there: its recording goes on where the monitoring did not. A recording
-    whose audio ``broken_off`` (:attr:`ReportData.truncated_s`) holds less than its header promises:
-    it is drawn as far as it goes."""
+    """Waveform and speech regions of a stored call's audio (its header ``info``: :func:`probe`) and
+    its channel count, or None if it does not fit the call's ``duration_s`` (None: not known). A call
+    whose monitoring ``stop`` ped part-way is read up to there: its recording goes on where the
+    monitoring did not. A recording whose audio ``broken_off`` (:attr:`ReportData.truncated_s`) holds
+    less than its header promises: it is drawn as far as it goes. AudioFileError when its audio
+    cannot be read."""
     from ..analysis.analyzer import StreamingAnalyzer
 
+    if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
+        return None
+    if not _fits(info.duration_s, duration_s, cut=stop is not None or broken_off):
+        return None
     try:
-        info = probe(path)
-        if info.channels > 1 and max(caller_channel, agent_channel or 0) >= info.channels:
-            return None
-        if not _fits(info.duration_s, duration_s, cut=stop is not None or broken_off):
-            return None
         src = FileSource(path, caller_channel=caller_channel, agent_channel=agent_channel, block_s=2.0)
         col = _Collector(src.rate, src.legs)
         analyzers = {leg: StreamingAnalyzer(src.rate) for leg in src.legs}
@@ -616,8 +642,8 @@ def _scan_audio(path: str, caller_channel: int, agent_channel: int | None, cfg: 
                 col.frames(leg, analyzers[leg].feed(c.samples[:, i]))
         for leg in src.legs:
             col.frames(leg, analyzers[leg].flush())
-    except (AudioFileError, OSError, ValueError):
-        return None
+    except (OSError, ValueError) as err:
+        raise AudioFileError(path, f"unreadable audio ({err})") from None
     return col.tracks(cfg), src.legs, info.channels
 
 
@@ -643,27 +669,37 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     tracks: dict[str, LegTrack] = {}
     legs: tuple[str, ...] = ("caller",)
     count: int | None = None  # the channels of the recording the call was replayed from, when read here
+    unreadable: AudioFileError | None = None  # the first audio of the call there that cannot be read
     if use_audio:
         for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source, call.channels):
-            if os.path.isfile(path) and path == call.source and (changed := recording_changed(call)):
-                notes.append(changed)
-            elif os.path.isfile(path):
-                got = _scan_audio(path, cc, ac, cfg, call.duration_s, stop,
+            if not os.path.exists(path):
+                continue
+            try:
+                info = probe(path)
+                if path == call.source and (changed := recording_changed(call)):
+                    notes.append(changed)
+                    continue
+                got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop,
                                   broken_off=path == call.source and flaws.truncated_at_s is not None)
-                if got is not None:
-                    tracks, legs, n = got
-                    count = n if path == call.source else None
-                    notes.append(f"Waveform and speech regions from the call's audio: {path}")
-                    break
+            except AudioFileError as err:
+                unreadable = unreadable or err
+                continue
+            if got is not None:
+                tracks, legs, n = got
+                count = n if path == call.source else None
+                notes.append(f"Waveform and speech regions from the call's audio: {path}")
+                break
     unread = replayed_channels(call.channels, count)
     if unread:
         notes.append(f"The recording has {unread}.")
     gone = recording_gone(call.source) if use_audio else None
+    cannot = None if tracks or unreadable is None else (unreadable.path, unreadable.problem)
     if not tracks:
         legs = tuple(sorted(call.channels or {"caller": 0}, key=lambda leg: leg != "caller"))
         instead = ("the waveform panel is replaced by the caller's speech activity (share of each cue window "
                    f"spent speaking), from cue snapshots every {store.snapshot_every_s:g} s.")
         notes.append(f"The call's recording {gone} is gone (moved or deleted): {instead}" if gone else
+                     f"The call's recording {cannot[0]} {CANNOT_BE_READ}: {cannot[1]}; {instead}" if cannot else
                      f"No audio is stored with this call: {instead}")
     every = f"every {store.snapshot_every_s:g} s"
     notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
@@ -677,7 +713,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
-                      quiet_legs=flaws.quiet_legs, recording_gone=gone)
+                      quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
