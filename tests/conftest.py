@@ -12,6 +12,7 @@ import http.server
 import json
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -179,6 +180,16 @@ def corpus_results(folder: Path, overrides=()) -> dict[tuple[int, int], dict]:
     settings = ev.Settings(overrides=tuple(overrides), cache_dir=str(folder / ".cues"))
     jobs = ev.load_jobs(folder, "all", rates=(8000, 16000))
     return {(int(r["id"].split("_")[1]), r["rate"]): r for r in ev.evaluate_jobs(jobs, settings, workers=1)}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the processes the tests start, however the suite was started: a shell that
+    runs a command in the background without job control (``make test &`` in a script, ``nohup``)
+    starts it with SIGINT ignored, which every process it starts inherits, and the tests that stop
+    a batch or a daemon with Ctrl-C would find it deaf. Python's own handler is put back in the
+    test process (and in each pytest-xdist worker), so what it starts gets SIGINT's default."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _on_the_sound_server(item: pytest.Item) -> bool:
