@@ -647,6 +647,33 @@ def _scan_audio(path: str, info: AudioInfo, caller_channel: int, agent_channel: 
     return col.tracks(cfg), src.legs, info.channels
 
 
+def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None, broken_off: bool,
+                  notes: list[str]) -> tuple[dict[str, LegTrack], tuple[str, ...], int | None, AudioFileError | None]:
+    """The waveform and speech regions of stored ``call`` from the first of its audio files there
+    that fits it (:func:`call_audio_candidates`), its legs and, for the recording it was replayed
+    from, its channel count; and the first audio there that cannot be read, if any. What it finds
+    is said in ``notes``."""
+    unreadable: AudioFileError | None = None
+    for path, cc, ac in call_audio_candidates(cfg, store, call.id, call.source, call.channels):
+        if not os.path.exists(path):
+            continue
+        try:
+            info = probe(path)
+            if path == call.source and (changed := recording_changed(call)):
+                notes.append(changed)
+                continue
+            got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop,
+                              broken_off=path == call.source and broken_off)
+        except AudioFileError as err:
+            unreadable = unreadable or err
+            continue
+        if got is not None:
+            tracks, legs, n = got
+            notes.append(f"Waveform and speech regions from the call's audio: {path}")
+            return tracks, legs, n if path == call.source else None, unreadable
+    return {}, ("caller",), None, unreadable
+
+
 def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = True) -> ReportData:
     """Gather the report of call ``call_id`` from ``store``; ReportError if there is none."""
     call = store.get_call(call_id)
@@ -666,29 +693,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     spans = no_input_of(call.summary)
     flaws = flaws_of(call.summary)
     notes: list[str] = [note] if (note := no_input_note(spans, stop)) else []
-    tracks: dict[str, LegTrack] = {}
-    legs: tuple[str, ...] = ("caller",)
-    count: int | None = None  # the channels of the recording the call was replayed from, when read here
-    unreadable: AudioFileError | None = None  # the first audio of the call there that cannot be read
-    if use_audio:
-        for path, cc, ac in call_audio_candidates(cfg, store, call_id, call.source, call.channels):
-            if not os.path.exists(path):
-                continue
-            try:
-                info = probe(path)
-                if path == call.source and (changed := recording_changed(call)):
-                    notes.append(changed)
-                    continue
-                got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop,
-                                  broken_off=path == call.source and flaws.truncated_at_s is not None)
-            except AudioFileError as err:
-                unreadable = unreadable or err
-                continue
-            if got is not None:
-                tracks, legs, n = got
-                count = n if path == call.source else None
-                notes.append(f"Waveform and speech regions from the call's audio: {path}")
-                break
+    tracks, legs, count, unreadable = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes)
+                                       if use_audio else ({}, ("caller",), None, None))
     unread = replayed_channels(call.channels, count)
     if unread:
         notes.append(f"The recording has {unread}.")
