@@ -88,6 +88,10 @@ AFFIRMED: list[tuple[str, str]] = [
     ("i can't get any air", "i can't get enough air"),
     ("i cannot get any air in", "i can't get enough air"),
     ("i can't get much air in", "i can't get enough air"),
+    # no air at all, said plainly
+    ("i can't get air", "i can't get air"),
+    ("i just can't get air", "i can't get air"),
+    ("i cannot get air into my lungs", "i can't get air"),
     # phrases that carry their own negation ("unable" is "not able")
     ("i'm not able to breathe", "not able to breathe"),
     ("i am unable to breathe", "not able to breathe"),
@@ -226,6 +230,12 @@ SUPPORT: list[str] = [
     "my disk is spinning",
     "i can't get any air miles on my card",
     "i can't get enough air time",
+    "i can't get a refund",
+    "i can't get an answer from anyone",
+    "i can't get the air to work",
+    "i can't get the air working again",
+    "i can't get the air conditioner to turn on",
+    "i can't get the air back on",
     "i'm dying to get this fixed",
     "i'm having a stroke of luck",
     "i'm calling about an ambulance bill",

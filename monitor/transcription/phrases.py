@@ -359,7 +359,10 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                        ("s", "letter"), ("referral",), ("to", "sign"), ("signature",), ("certificate",)),
             "air": tuple((thing,) for thing in (
                 "miles", "points", "conditioner", "conditioning", "con", "fryer", "pods", "ticket", "tickets",
-                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time")),
+                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time", "working", "fixed",
+                "on", "running", "unit", "vent", "vents"))
+            + tuple(("to", verb) for verb in ("work", "come", "turn", "blow", "kick", "start", "run", "cool"))
+            + (("back", "on"),),
             "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
@@ -368,7 +371,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         particles=frozenset({"out", "up", "off", "down", "over"}),
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing", "billing", "bidding"}),
-                                   "breathe": frozenset({"breach"})}),
+                                   "breathe": frozenset({"breach"}),
+                                   "air": frozenset({"a", "an", "and", "any", "are"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
