@@ -36,6 +36,7 @@ from monitor.report import (ReportError, from_file, from_store, maybe_write_call
                             render)
 from monitor.cue_registry import cue
 from monitor.report.figure import fmt_time
+from monitor.report.data import recording_warning
 from monitor.delivery.store import SCHEMA_VERSION, Store
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -622,9 +623,14 @@ def test_a_recording_put_at_a_stored_calls_path_since_is_not_drawn_under_its_ale
     sf.write(rec, other, rate)  # another call, of the same length, at the same path
     changed = report()
     assert changed.tracks == {} and changed.legs == ("caller", "agent")
-    assert f"The recording at {rec} has changed since the call was stored (it is not the recording replayed): " \
-           "its waveform is not drawn." in changed.notes
-    assert any(note.startswith("No audio is stored with this call") for note in changed.notes)
+    assert any(note.startswith(f"The recording at {rec} has changed since the call was stored (it is not the "
+                               "recording replayed): its waveform is not drawn; the waveform panel is replaced by "
+                               "the caller's speech activity") for note in changed.notes)
+    assert not any("No audio is stored" in note for note in changed.notes)  # it is there, but another
+    assert recording_warning(1, changed) == (
+        f"call 1: its recording {rec} has changed since the call was stored (it is not the recording replayed): "
+        "the waveform panel is replaced by the caller's speech activity from the cue snapshots")
+    assert recording_warning(1, replayed) is None
     assert not any(note.startswith("Waveform and speech regions") for note in changed.notes)
     with sqlite3.connect(db) as con:  # as a call stored before the calls kept a fingerprint
         con.execute("UPDATE calls SET summary = json_remove(summary, '$.recording_fingerprint')")

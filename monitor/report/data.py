@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -222,6 +222,9 @@ class ReportData:
     recording_gone: str | None = None
     """The recording a stored call was replayed from, by its path, when nothing is there any more
     (moved or deleted: :func:`recording_gone`); None otherwise."""
+    recording_replaced: str | None = None
+    """The recording a stored call was replayed from, by its path, when another recording is there
+    now and nothing else of the call's audio is drawn (:func:`recording_changed`); None otherwise."""
     recording_unreadable: tuple[str, str] | None = None
     """A stored call's recording (or audio the daemon wrote of it) still at its path but that cannot
     be read (damaged, not audio, a folder in its place, permission denied): its path and the
@@ -588,12 +591,15 @@ def recording_unreadable_line(call_id: int, path: str, problem: str) -> str:
 
 
 def recording_warning(call_id: int, data: ReportData) -> str | None:
-    """The warning line of stored call ``call_id``'s report (``data``) on its recording, gone
-    or there but unreadable (the report made from the database all the same); None when neither."""
+    """The warning line of stored call ``call_id``'s report (``data``) on its recording, gone,
+    there but unreadable or replaced by another (the report made from the database all the same); None when neither."""
     if data.recording_gone:
         return recording_gone_line(call_id, data.recording_gone)
     if data.recording_unreadable:
         return recording_unreadable_line(call_id, *data.recording_unreadable)
+    if data.recording_replaced:
+        return (f"call {call_id}: its recording {data.recording_replaced} has changed since the call was stored "
+                f"(it is not the recording replayed): {INSTEAD_OF_THE_WAVEFORM}")
     return None
 
 
@@ -647,20 +653,33 @@ def _scan_audio(path: str, info: AudioInfo, caller_channel: int, agent_channel: 
     return col.tracks(cfg), src.legs, info.channels
 
 
+class _StoredAudio(NamedTuple):
+    """What :func:`_stored_audio` finds of a stored call's audio."""
+
+    tracks: dict[str, LegTrack]
+    legs: tuple[str, ...]
+    count: int | None
+    """The channels of the recording the call was replayed from, when drawn from it."""
+    unreadable: AudioFileError | None
+    """The first audio of the call there that cannot be read."""
+    changed: str | None
+    """The note on the recording the call was replayed from when another is at its path now."""
+
+
 def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None, broken_off: bool,
-                  notes: list[str]) -> tuple[dict[str, LegTrack], tuple[str, ...], int | None, AudioFileError | None]:
+                  notes: list[str]) -> _StoredAudio:
     """The waveform and speech regions of stored ``call`` from the first of its audio files there
     that fits it (:func:`call_audio_candidates`), its legs and, for the recording it was replayed
-    from, its channel count; and the first audio there that cannot be read, if any. What it finds
-    is said in ``notes``."""
+    from, its channel count; and what was wrong with the others. What it draws from is said in
+    ``notes``."""
     unreadable: AudioFileError | None = None
+    changed: str | None = None
     for path, cc, ac in call_audio_candidates(cfg, store, call.id, call.source, call.channels):
         if not os.path.exists(path):
             continue
         try:
             info = probe(path)
             if path == call.source and (changed := recording_changed(call)):
-                notes.append(changed)
                 continue
             got = _scan_audio(path, info, cc, ac, cfg, call.duration_s, stop,
                               broken_off=path == call.source and broken_off)
@@ -670,8 +689,10 @@ def _stored_audio(cfg: Config, store: Store, call: CallRecord, stop: Stop | None
         if got is not None:
             tracks, legs, n = got
             notes.append(f"Waveform and speech regions from the call's audio: {path}")
-            return tracks, legs, n if path == call.source else None, unreadable
-    return {}, ("caller",), None, unreadable
+            if changed:
+                notes.append(changed)
+            return _StoredAudio(tracks, legs, n if path == call.source else None, unreadable, changed)
+    return _StoredAudio({}, ("caller",), None, unreadable, changed)
 
 
 def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = True) -> ReportData:
@@ -693,8 +714,9 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     spans = no_input_of(call.summary)
     flaws = flaws_of(call.summary)
     notes: list[str] = [note] if (note := no_input_note(spans, stop)) else []
-    tracks, legs, count, unreadable = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes)
-                                       if use_audio else ({}, ("caller",), None, None))
+    audio = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes) if use_audio
+             else _StoredAudio({}, ("caller",), None, None, None))
+    tracks, legs, count, unreadable = audio.tracks, audio.legs, audio.count, audio.unreadable
     unread = replayed_channels(call.channels, count)
     if unread:
         notes.append(f"The recording has {unread}.")
@@ -706,6 +728,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                    f"spent speaking), from cue snapshots every {store.snapshot_every_s:g} s.")
         notes.append(f"The call's recording {gone} is gone (moved or deleted): {instead}" if gone else
                      f"The call's recording {cannot[0]} {CANNOT_BE_READ}: {cannot[1]}; {instead}" if cannot else
+                     f"{audio.changed[:-1]}; {instead}" if audio.changed else
                      f"No audio is stored with this call: {instead}")
     every = f"every {store.snapshot_every_s:g} s"
     notes.append(f"Cue curves from the stored snapshots ({every}); the alerts are exactly as raised live.")
@@ -719,7 +742,8 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
-                      quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot)
+                      quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
+                      recording_replaced=call.source if audio.changed and not tracks else None)
 
 
 def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
