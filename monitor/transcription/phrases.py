@@ -295,6 +295,9 @@ _HANDED_OUT = ("flyers", "fliers", "leaflets", "papers", "forms", "samples", "co
                "invitations", "brochures", "handouts", "pamphlets", "paperwork", "documents")
 """What is passed or blacked out when nobody is passing out."""
 
+_ELATED = ("excitement", "joy", "happiness", "delight", "anticipation", "love", "success")
+"""What makes one dizzy or one's heart race when nothing is wrong."""
+
 _SUPPORT_THINGS = ("password", "account", "bill", "billing", "invoice", "router", "modem", "internet", "wifi",
                    "connection", "phone", "order", "payment", "login", "email", "app", "settings", "subscription",
                    "booking", "card", "computer", "laptop", "printer", "form", "application", "refund",
@@ -349,8 +352,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                 "understand", "figure", "find", "set", "change", "fix", "reset", "cancel", "update", "install",
                 "log", "sign", "pay", "order", "book", "choose", "sort"))
             + (("get", "into"), ("get", "access"), ("get", "a", "refund"), ("get", "my", "money")),
-            "dizzy": tuple(("with", joy) for joy in (
-                "excitement", "joy", "happiness", "delight", "anticipation", "love", "success")),
+            "dizzy": tuple(("with", joy) for joy in _ELATED),
+            "racing": tuple(("with", joy) for joy in _ELATED),
             "help": tuple((place,) for place in (
                 "desk", "line", "center", "centre", "page", "pages", "menu", "section", "button", "team",
                 "article", "articles", "file", "screen", "text", "forum", "chat")),
@@ -372,9 +375,10 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing", "billing", "bidding"}),
                                    "breathe": frozenset({"breach"}),
-                                   "air": frozenset({"a", "an", "and", "any", "are"})}),
+                                   "air": frozenset({"a", "an", "and", "any", "are"}),
+                                   "black": frozenset({"back", "block"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
-        kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
+        kept=frozenset({"able", "room", "head", "heart"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
