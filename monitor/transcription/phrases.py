@@ -375,7 +375,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing", "billing", "bidding"}),
                                    "breathe": frozenset({"breach"}),
-                                   "air": frozenset({"a", "an", "and", "any", "are"}),
+                                   "air": frozenset({"a", "an", "and", "any"}),
                                    "black": frozenset({"back", "block"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head", "heart"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
