@@ -239,7 +239,6 @@ SUPPORT: list[str] = [
     "i can't get any air miles on my card",
     "i can't get enough air time",
     "i can't get a refund",
-    "my car is racing",
     "my card is pending",
     "my heart is set on this plan",
     "my heart is racing with excitement",

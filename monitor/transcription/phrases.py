@@ -378,7 +378,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                                    "air": frozenset({"a", "an", "and", "any"}),
                                    "black": frozenset({"back", "block"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
-        kept=frozenset({"able", "room", "head", "heart"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
+        kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
