@@ -92,6 +92,8 @@ AFFIRMED: list[tuple[str, str]] = [
     ("my heart is racing", "my heart is racing"),
     ("my heart's racing so fast", "my heart is racing"),
     ("i'm wheezing", "i'm wheezing"),
+    ("i'm gasping for a breath", "gasping for breath"),
+    ("he is gasping for breath", "gasping for breath"),
     ("i think i'm gonna black out", "i'm going to black out"),
     # no air at all, said plainly
     ("i can't get air", "i can't get air"),

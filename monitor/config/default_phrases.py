@@ -9,7 +9,7 @@ DEFAULT_PHRASES_EN: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "breathing": ("i can't breathe", "i can't catch my breath", "short of breath",
                   "hard to breathe", "trouble breathing", "difficulty breathing", "out of breath", "i can hardly breathe",
                   "i can barely breathe", "struggling to breathe", "i can't get enough air",
-                  "i can't get air", "not able to breathe", "not breathing", "gasping for air", "i'm wheezing"),
+                  "i can't get air", "not able to breathe", "not breathing", "gasping for air", "gasping for breath", "i'm wheezing"),
     "chest": ("my chest hurts", "chest pain", "pain in my chest", "pressure in my chest",
               "tightness in my chest", "my chest is tight", "my chest feels tight"),
     "dizziness": ("i feel dizzy", "i'm dizzy", "dizzy", "light headed", "lightheaded",
