@@ -362,10 +362,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                        ("s", "letter"), ("referral",), ("to", "sign"), ("signature",), ("certificate",)),
             "air": tuple((thing,) for thing in (
                 "miles", "points", "conditioner", "conditioning", "con", "fryer", "pods", "ticket", "tickets",
-                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time", "working", "fixed",
-                "on", "running", "unit", "vent", "vents"))
-            + tuple(("to", verb) for verb in ("work", "come", "turn", "blow", "kick", "start", "run", "cool"))
-            + (("back", "on"),),
+                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time")),
             "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
@@ -375,8 +372,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         no_slips=MappingProxyType({"headed": frozenset({"hearted", "lighthearted", "handed", "heated"}),
                                    "breathing": frozenset({"bringing", "billing", "bidding"}),
                                    "breathe": frozenset({"breach"}),
-                                   "air": frozenset({"a", "an", "and", "any"}),
-                                   "black": frozenset({"back", "block"})}),
+                                   "wheezing": frozenset({"wheeling", "wearing", "weaving", "weeding", "welding",
+                                                          "weighing", "whizzing", "waving"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
@@ -737,7 +734,8 @@ class _Search:
             if k == b and t.cut[b]:
                 break
             following = _until_cut(t.tokens, t.cut, k + 1)
-            if key_slip(last, t.tokens[k]) and self.key_words.idiom(self.phrase.tokens, following):
+            slip = key_slip(last, t.tokens[k]) and t.tokens[k] not in self.phrase.no_slips
+            if slip and self.key_words.idiom(self.phrase.tokens, following):
                 return True
         return False
 
