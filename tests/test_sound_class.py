@@ -899,7 +899,8 @@ def test_the_network_with_its_standardisation_folded_in_gives_the_scores_up_to_r
 
 @pytest.mark.parametrize("argv", [["--noisy-share", "-1"], ["--noisy-share", "nan"], ["--noisy-share", "inf"],
                                   ["--noisy-share", "x"], ["--noisy-snr", "5,inf"], ["--noisy-snr", "nan,30"],
-                                  ["--noisy-snr", "30,5"], ["--noisy-snr", "x"], ["--line-noises", "bogus"]])
+                                  ["--noisy-snr", "30,5"], ["--noisy-snr", "x"], ["--line-noises", "bogus"],
+                                  ["--weak-noisy-share", "-1"], ["--weak-noisy-share", "nan"]])
 def test_a_bad_noisy_line_value_is_a_one_line_error_naming_its_option_before_any_training(argv, capsys):
     with pytest.raises(SystemExit) as stop:
         tsc.parse(["--write", *argv])
@@ -909,6 +910,39 @@ def test_a_bad_noisy_line_value_is_a_one_line_error_naming_its_option_before_any
 
 def test_the_noisy_share_may_be_none_or_any_finite_number_of_noisy_lines_per_clean_mixture():
     assert [tsc.parse(["--noisy-share", v]).noisy_share for v in ("0", "0.5", "2")] == [0.0, 0.5, 2.0]
+
+
+def test_a_weak_voice_over_a_line_trains_only_where_its_clean_rendering_is_voiced():
+    """``--weak-noisy-share``: the features are the noisy signal's, the labels the clean voice's; the
+    line alone (a silent clip under every noise) trains nothing, and a voice trains at most its
+    clean voiced frames, each as speech."""
+    talk = [_caller(16000, 9.0)[i * 8000: (i + 1) * 8000] for i in range(8)]
+    silent = [tsc.Clip(f"quiet{i}", "speech", True, np.zeros(16000, np.float32)) for i in range(12)]
+    for unvoiced in (False, True):
+        X, y, band = tsc.weak_noisy_frames(silent, 1.0, talk, np.random.default_rng(1), unvoiced)
+        assert len(y) == len(X) == len(band) == 0
+    voice = tsc.Clip("caller", "speech", True, _caller(16000, 9.0)[6 * 16000:])
+    X, y, band = tsc.weak_noisy_frames([voice], 1.0, talk, np.random.default_rng(2))
+    clean = np.concatenate([np.zeros(8000, np.float32), voice.x, np.zeros(8000, np.float32)])
+    voiced = analyze_signal(clean, 16000, WITHOUT_SOUND_CLASS).voiced
+    assert 0 < (band == 0).sum() <= voiced.sum() and (band == 1).any() and (y == SPEECH).all()
+    Xc, _, bc = tsc.weak_frames([tsc.Clip("caller", "speech", True, clean)], 1.0, np.random.default_rng(2))
+    assert not np.array_equal(X[band == 0][:10], Xc[bc == 0][:10])  # heard through the line
+    _, every, _ = tsc.weak_noisy_frames([voice], 1.0, talk, np.random.default_rng(2), unvoiced=True)
+    assert len(every) > len(y)  # its unvoiced sounds too
+    assert tsc.command_line(tsc.parse(["--write", "--weak-noisy-share", "0.5"])).endswith("--weak-noisy-share 0.5")
+    weighed = tsc.command_line(tsc.parse(["--write", "--weak-noisy-share", "1", "--weak-weight", "3"]))
+    assert weighed.endswith("--write --weak-noisy-share 1 --weak-weight 3")
+    every = tsc.command_line(tsc.parse(["--write", "--weak-noisy-share", "1", "--weak-noisy-unvoiced"]))
+    assert every.endswith("--write --weak-noisy-share 1 --weak-noisy-unvoiced")
+    assert "--weak-noisy" not in tsc.command_line(tsc.parse(["--write"]))
+
+
+@pytest.mark.parametrize("argv", [["--weak-weight", "3"], ["--weak-noisy-unvoiced"]])
+def test_a_weak_voice_option_without_weak_voices_to_apply_to_is_a_one_line_error(argv, capsys):
+    assert tsc.main(["--write", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {argv[0]} ") and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_a_noisy_speech_clips_babble_is_the_other_clips_of_its_own_side(monkeypatch):

@@ -27,6 +27,10 @@ The shipped model is what ``--write --edge-highpass 20x2`` writes: the committed
 the high-pass the edge had when it was trained (two first-order sections at 20 Hz, where the
 edge now has one at 10 Hz); the model file's header names the command, and ``--check`` in place
 of ``--write`` retrains and fails unless the committed file is byte for byte what it writes.
+``--weak-noisy-share`` adds the training weak voices over the evaluation corpus's line noises
+(8-20 dB under), their features from the noisy signal and their labels from the clean one (voiced:
+speech; anything else, the line alone included, trains nothing; with ``--weak-noisy-unvoiced``
+every frame audible in the clean one is speech; measured, not taken).
 ``--shared`` takes the shared data folder beside the checkout. ``--speech-breaths-out``,
 ``--breath-from-energy`` and ``--onset-weight`` change the training labels (:class:`Labels`,
 :func:`speech_breaths`; measured, not taken).
@@ -299,11 +303,45 @@ def weak_frames(clips: list[Clip], share: float, rng: np.random.Generator
     voicing, class off), both bands, all labelled speech: a weak voice's periodic frames are
     speech; its unvoiced, noisy ones are left out (they look like breath, and train nothing).
     Returns features, labels and each row's band (:data:`BANDS`)."""
-    xs, ys, bs = [np.zeros((0, len(FEATURES)), np.float32)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    return voiced_rows([(c.x, c.x) for c in clips], share, rng)
+
+
+WEAK_NOISES = ("white", "pink", "hum50", "hum60", "babble")  # the evaluation corpus's line noises
+WEAK_NOISY_SNR_DB = (8.0, 20.0)  # dB under the weak voice's phrase
+
+
+def weak_noisy_frames(clips: list[Clip], share: float, talk: list[np.ndarray], rng: np.random.Generator,
+                      unvoiced: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`weak_frames` over a line: each phrase with half a second of silence each side, under
+    one of :data:`WEAK_NOISES` (at random, :data:`WEAK_NOISY_SNR_DB` under the phrase; babble from
+    ``talk``, 16 kHz speech). The features are the noisy signal's, the labels the *clean*
+    rendering's: its voiced frames are speech, every other frame (its unvoiced ones, and its
+    silences, where the line alone is heard) trains nothing, so noise alone is never taught as
+    speech; with ``unvoiced``, every frame audible in the clean rendering is speech (its whispered
+    and unvoiced sounds too), its silences still nothing. Returns features, labels and each row's
+    band (:data:`BANDS`)."""
+    pairs = []
     for c in clips:
-        for band, (sig, rate) in enumerate(((c.x, 16000), (telephone(c.x), 8000))):
+        clean = np.concatenate([np.zeros(8000, np.float32), c.x, np.zeros(8000, np.float32)])
+        kind = WEAK_NOISES[rng.integers(len(WEAK_NOISES))]
+        gain = np.sqrt(np.mean(np.square(c.x))) * 10 ** (-rng.uniform(*WEAK_NOISY_SNR_DB) / 20)
+        pairs.append((clean, clean + (gain * line_noise(kind, len(clean), rng, talk)).astype(np.float32)))
+    return voiced_rows(pairs, share, rng, unvoiced)
+
+
+def voiced_rows(pairs: list[tuple[np.ndarray, np.ndarray]], share: float, rng: np.random.Generator,
+                unvoiced: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (clean, heard) pair of 16 kHz signals of one length, both bands: the heard signal's
+    features of a random ``share`` of the frames that are audible in it and voiced in the clean
+    one (class off; with ``unvoiced``, audible in the clean one), labelled speech. Returns
+    features, labels and each row's band."""
+    xs, ys, bs = [np.zeros((0, len(FEATURES)), np.float32)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for clean, heard_x in pairs:
+        bands = ((clean, heard_x, 16000), (telephone(clean), telephone(heard_x), 8000))
+        for band, (ref, sig, rate) in enumerate(bands):
             feats, heard = class_inputs(sig, rate)
-            voiced = analyze_signal(sig, rate, WITHOUT_SOUND_CLASS).voiced[: len(heard)]
+            voiced = (_fitted(class_inputs(ref, rate)[1], len(heard)) if unvoiced
+                      else _fitted(analyze_signal(ref, rate, WITHOUT_SOUND_CLASS).voiced, len(heard)))
             keep = heard & voiced & (rng.random(len(heard)) < share)
             xs.append(feats[keep])
             ys.append(np.full(int(keep.sum()), SPEECH, np.int64))
@@ -630,6 +668,10 @@ def command_line(args: argparse.Namespace) -> str:
     words += [f"--restarts {args.restarts}"] if args.restarts != 1 else []
     if args.weak_share > 0:
         words += [f"--weak-share {args.weak_share:g}", f"--weak-weight {args.weak_weight:g}"]
+    if args.weak_noisy_share > 0:
+        words += [f"--weak-noisy-share {args.weak_noisy_share:g}"]
+        words += [f"--weak-weight {args.weak_weight:g}"] if args.weak_share <= 0 and args.weak_weight != 1.0 else []
+        words += ["--weak-noisy-unvoiced"] if args.weak_noisy_unvoiced else []
     return " ".join(words)
 
 
@@ -913,6 +955,13 @@ def training_rows(args: argparse.Namespace, tr_b: list[Clip], tr_s: list[Clip], 
         log.info("weak voices: %d voiced frames as speech, weight %g each", len(yw), args.weak_weight)
         X, y, band = np.concatenate([X, Xw]), np.concatenate([y, yw]), np.concatenate([band, bw])
         sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
+    if args.weak_noisy_share > 0:  # over a line, but labelled by the clean voice: the line alone trains nothing
+        Xw, yw, bw = weak_noisy_frames(weak_speech_clips(), args.weak_noisy_share, [c.x for c in tr_s], rng,
+                                       args.weak_noisy_unvoiced)
+        log.info("weak voices over a line: %d frames %s in the clean rendering as speech", len(yw),
+                 "audible" if args.weak_noisy_unvoiced else "voiced")
+        X, y, band = np.concatenate([X, Xw]), np.concatenate([y, yw]), np.concatenate([band, bw])
+        sw = np.concatenate([sw, np.full(len(yw), args.weak_weight)])
     log.info("training on %d frames (speech %d, breath %d, cough %d)", len(y), *np.bincount(y)[1:4])
     return X, y, sw, band
 
@@ -937,7 +986,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--weak-share", type=float, default=0.0,
                     help="with --write: share of the training weak voices' voiced frames in the fit (default 0)")
     ap.add_argument("--weak-weight", type=float, default=1.0,
-                    help="with --weak-share: each weak voiced frame's weight against another speech frame's")
+                    help="with --weak-share or --weak-noisy-share: each weak voiced frame's weight against another "
+                         "speech frame's")
+    ap.add_argument("--weak-noisy-share", type=parse_share, default=0.0,
+                    help="with --write: share of the training weak voices' frames over a line noise (white, pink, "
+                         "hum, babble, 8-20 dB under) in the fit as speech, where the clean voice is voiced "
+                         "(default 0)")
+    ap.add_argument("--weak-noisy-unvoiced", action="store_true",
+                    help="with --weak-noisy-share: every frame audible in the clean voice is speech, its unvoiced "
+                         "and whispered sounds too (by default only its voiced frames train)")
     ap.add_argument("--line-noises", type=parse_noises, default=NOISY_NOISES, metavar="KIND,...",
                     help=f"with --write: the noisy lines' noises, of {','.join(LINE_NOISES)} (default "
                          f"{','.join(NOISY_NOISES)})")
@@ -992,8 +1049,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.shared / "breathing" if args.shared else BREATHING
-    if args.weak_weight != 1.0 and args.weak_share <= 0:
-        print("error: --weak-weight weighs the weak voices that --weak-share adds; give both", file=sys.stderr)
+    if args.weak_weight != 1.0 and args.weak_share <= 0 and args.weak_noisy_share <= 0:
+        print("error: --weak-weight weighs the weak voices that --weak-share or --weak-noisy-share adds; give both",
+              file=sys.stderr)
+        return 2
+    if args.weak_noisy_unvoiced and args.weak_noisy_share <= 0:
+        print("error: --weak-noisy-unvoiced labels the weak voices that --weak-noisy-share adds; give both",
+              file=sys.stderr)
         return 2
     if shutil.which("espeak-ng") is None:
         print("error: espeak-ng: not installed (the figures render its voices; make setup installs it)",
