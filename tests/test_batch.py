@@ -305,7 +305,8 @@ def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_cal
 
 def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     call = tmp_path / "call.wav"
-    call.write_bytes(ARCHIVE[0].read_bytes())
+    first, rate = sf.read(ARCHIVE[0], frames=8000 * 30, dtype="float32")  # 30 s of each call will do
+    sf.write(call, first, rate)
     db = tmp_path / "events.db"
     base = ["batch", str(call), "--workers", "2", "--db", str(db), "--resume"]
     assert "1 scored" in cli(*base).stderr and "x real time" in cli(*base[:-1]).stderr
@@ -314,7 +315,7 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     stricter = tmp_path / "stricter.toml"
     stricter.write_text("[rules.slow_speech]\nrelative_change = -0.1\n")
     assert "1 scored" in cli(*base, "--config", str(stricter)).stderr
-    call.write_bytes(ARCHIVE[1].read_bytes())  # new content at the same path
+    sf.write(call, sf.read(ARCHIVE[1], frames=8000 * 30, dtype="float32")[0], rate)  # new content at the same path
     assert "1 scored" in cli(*base).stderr
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
 
