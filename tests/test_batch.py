@@ -1476,13 +1476,18 @@ def flagged_table(tmp_path) -> Path:
     return table
 
 
+def archive_report(table: Path, db: Path, page: Path) -> list[str]:
+    """What `report --batch TABLE --db DB -o PAGE` says on stderr, line by line (it exits 0)."""
+    done = cli("report", "--batch", str(table), "--db", str(db), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    return done.stderr.splitlines()
+
+
 def test_a_database_named_for_the_archive_report_that_is_not_there_is_said_and_none_is_made(flagged_table, tmp_path):
     """A mistyped --db shows: one warning line in the words of every command that reads a database,
     and the flagged call's report is made from its recording, as with no database at all."""
     db, page = tmp_path / "nope.db", tmp_path / "archive.html"
-    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == [
+    assert archive_report(flagged_table, db, page) == [
         f"call-monitor: warning: {db}: no database there (nothing has been recorded to it yet): the flagged calls' "
         "reports are made from their recordings",
         f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
@@ -1497,9 +1502,7 @@ def test_a_database_named_for_the_archive_report_that_holds_none_is_said_before_
     gone = tmp_path / "gone.wav"
     flagged_table.write_text(flagged_table.read_text() + f"{gone},1,0,scored,1\n")
     db, page = tmp_path / "nope.db", tmp_path / "archive.html"
-    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
-    assert done.returncode == 0, done.stderr
-    said = done.stderr.splitlines()
+    said = archive_report(flagged_table, db, page)
     assert said[0] == (f"call-monitor: warning: {db}: no database there (nothing has been recorded to it yet): the "
                        "flagged calls' reports are made from their recordings")
     assert said[1:] == [f"call-monitor: error: {gone}: call report not written ({gone}: no such file or stored call id)",
@@ -1507,42 +1510,29 @@ def test_a_database_named_for_the_archive_report_that_holds_none_is_said_before_
     assert not db.exists()
 
 
-def test_a_flagged_stored_calls_recording_gone_since_is_said_as_report_of_its_id_says_it(flagged_table, tmp_path):
-    """The archive's report of a flagged call the database holds is made from the store; its
-    recording moved since: the same warning line as `report ID`, and the page written."""
-    recording, db, page = tmp_path / "short.wav", tmp_path / "events.db", tmp_path / "archive.html"
-    assert cli("replay", str(recording), "--no-transcribe", "--db", str(db)).returncode == 0
-    flagged_table.write_text("path,caller_channel,agent_channel,status,alerts,db_call_id\n"
-                             f"{recording},1,0,scored,1,1\n")
-    recording.rename(tmp_path / "moved.wav")
-    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == [
-        f"call-monitor: warning: call 1: its recording {recording} is gone (moved or deleted): the waveform panel "
-        "is replaced by the caller's speech activity from the cue snapshots",
-        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
-    assert "is gone (moved or deleted)" in (tmp_path / "archive_calls" / "call-1.html").read_text()
-
-
-def test_a_flagged_stored_calls_recording_unreadable_since_is_said_as_report_of_its_id_says_it(
+def test_a_flagged_stored_calls_recording_gone_or_unreadable_since_is_said_as_report_of_its_id_says_it(
         flagged_table, tmp_path):
-    """The archive's report of a flagged call the database holds, whose recording is still at its
-    path but cannot be read (overwritten with what is not audio): the same warning line as
-    `report ID`, naming the file and the problem, and the page and the call's report written."""
+    """The archive's report of a flagged call the database holds is made from the store. Its
+    recording moved since, or still at its path but not audio any more: the same warning line as
+    `report ID` (naming the file, and the problem of one that cannot be read), and the page and
+    the call's report written."""
     recording, db, page = tmp_path / "short.wav", tmp_path / "events.db", tmp_path / "archive.html"
     assert cli("replay", str(recording), "--no-transcribe", "--db", str(db)).returncode == 0
     flagged_table.write_text("path,caller_channel,agent_channel,status,alerts,db_call_id\n"
                              f"{recording},1,0,scored,1,1\n")
+
+    def archive_report_says(what: str, then: str) -> None:
+        assert archive_report(flagged_table, db, page) == [
+            f"call-monitor: warning: call 1: its recording {recording} {what}{then} the waveform panel is replaced "
+            "by the caller's speech activity from the cue snapshots",
+            f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
+        assert f"recording {recording} {what}" in (tmp_path / "archive_calls" / "call-1.html").read_text()
+
+    recording.rename(tmp_path / "moved.wav")
+    archive_report_says("is gone (moved or deleted)", ":")
     recording.write_bytes(b"not a recording " * 64)
-    done = cli("report", "--batch", str(flagged_table), "--db", str(db), "-o", str(page))
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == [
-        f"call-monitor: warning: call 1: its recording {recording} is there but cannot be read: not an audio file "
-        "(format not recognised; WAV, FLAC, OGG or MP3 expected); the waveform panel is replaced by the caller's "
-        "speech activity from the cue snapshots",
-        f"call-monitor: archive report written to {page} (1 call report(s) beside it)"]
-    call_page = (tmp_path / "archive_calls" / "call-1.html").read_text()
-    assert f"recording {recording} is there but cannot be read" in call_page
+    archive_report_says("is there but cannot be read: not an audio file (format not recognised; WAV, FLAC, OGG or "
+                        "MP3 expected)", ";")
 
 
 def test_an_empty_batch_table_is_refused_naming_the_option(tmp_path, own_home):
