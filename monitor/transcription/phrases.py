@@ -20,7 +20,13 @@ is at most ``max_distance``:
 With a language's :class:`KeyWords` (English only, :data:`KEY_WORDS`), a phrase's key word (its
 last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
 another word, only by a slip of it (:func:`key_slip`), nor are the words kept like it (``able``,
-``room``, ``head``); a word that only says how much stands for another (``any`` for ``enough``);
+``room``, ``head``); a short key word, which too many words share a first letter and half the
+letters with (``air``, ``black``), is slipped only into a word that sounds like it (``are``,
+``heir``; ``plaque``: :func:`~monitor.transcription.pronunciation.sound_key`; not ``all``, ``at``,
+``block``, ``blank``) or, last in an utterance, a function word the recognizer writes for it
+(``i'm gasping for a``), never right after a word that makes it another thing (``the air``, ``cold
+air``, ``on air``, ``a black out``); a word that only says how much stands for another (``any`` for
+``enough``);
 a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for
 real``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
 blacking out``).
@@ -67,6 +73,7 @@ from typing import Collection, Iterable, Mapping, Sequence
 from ..config import base_language
 from ..config.default_phrases import DEFAULT_PHRASES_EN
 from ..events import Word, WordsEvent
+from .pronunciation import sound_key
 
 ONSET_PENALTY = 0.25
 INSERT_COST = 0.5
@@ -206,6 +213,10 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
 """Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
 
+Continuation = tuple[str | frozenset[str], ...]
+"""An idiom's continuation: its words in order, each one word or any of a set of words."""
+
+
 @dataclass(frozen=True)
 class KeyWords:
     """Which word of a phrase carries its meaning, in normalised tokens (after :data:`EXPANSIONS`).
@@ -218,7 +229,21 @@ class KeyWords:
     the end of the utterance) begin with one of its idiom continuations (``i'm dying to know``,
     ``i'm passing out flyers``, ``please help me with my password``). A continuation is a word
     sequence that cannot start a complaint, never a function word alone: ``i'm passing out the pain
-    is too much``, ``i'm dying for real``, ``please help me with my husband`` are distress.
+    is too much``, ``i'm dying for real``, ``please help me with my husband`` are distress. Each of
+    its words may be a set of words, any of which continues it (``i can't get air in my tyres``,
+    ``... into the spare tyre``: :data:`Continuation`). The phrase's last word may be said joined to
+    the word before it (``i'm going to blackout the dates``).
+
+    ``sounded``: key words too short for :func:`key_slip`, which lets ``all``, ``at`` and ``ac`` stand
+    for ``air`` and ``blank``, ``block`` and ``blow`` for ``black``: a word stands for one only when it
+    sounds like it (the same :func:`~monitor.transcription.pronunciation.sound_key`: ``are``, ``err``,
+    ``heir`` for ``air``; ``blak``, ``plaque`` for ``black``), never right after one of the
+    ``modifiers``, words that make it another thing (``the air``, ``my air``, ``cold air``: the air
+    conditioning's; ``on air``; ``a black out``: a power cut). ``dangling``: function words and a
+    hesitation (``a``, ``and``, ``are``, ``err``) the recognizer writes for a short word it did not make
+    out; one stands for a sounded key only where it ends an utterance, which it seldom does
+    (``i'm gasping for a``, ``i can't get enough are``); inside one it is itself (``i can't get a
+    refund``, ``i can't get are account to load``).
 
     ``particles``: a phrase's last word that is one of these, right after its key word, is part of
     it (a phrasal verb: ``pass out``, ``blacking out``) and must be said as it is (``going to pass
@@ -239,7 +264,7 @@ class KeyWords:
     heard as any other at no cost (``i can't get any air`` is ``i can't get enough air``)."""
 
     function_words: frozenset[str] = field(default_factory=frozenset)
-    idioms: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=lambda: MappingProxyType({}))
+    idioms: Mapping[str, tuple[Continuation, ...]] = field(default_factory=lambda: MappingProxyType({}))
     particles: frozenset[str] = field(default_factory=frozenset)
     no_slips: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     quantifiers: frozenset[str] = field(default_factory=frozenset)
@@ -247,6 +272,23 @@ class KeyWords:
     devices: frozenset[str] = field(default_factory=frozenset)
     speakers: frozenset[str] = field(default_factory=frozenset)
     linking: frozenset[str] = field(default_factory=frozenset)
+    sounded: frozenset[str] = field(default_factory=frozenset)
+    dangling: frozenset[str] = field(default_factory=frozenset)
+    modifiers: frozenset[str] = field(default_factory=frozenset)
+
+    def heard_as(self, key: str, tokens: Sequence[str], cut: Sequence[bool], j: int) -> bool:
+        """Whether token ``j`` of ``tokens`` (``cut``: where an utterance or a pause begins) may
+        stand for the key word ``key``: a slip of it (:func:`key_slip`) or, for a ``sounded`` key, a
+        word that sounds like it (:func:`sound_key`) or a ``dangling`` word that ends its utterance,
+        never right after one of the ``modifiers``."""
+        heard = tokens[j]
+        if key not in self.sounded:
+            return key_slip(key, heard)
+        if j > 0 and not cut[j] and tokens[j - 1] in self.modifiers:
+            return False
+        if heard in self.dangling:
+            return j + 1 == len(tokens) or cut[j + 1]
+        return sound_key(heard) == sound_key(key)
 
     def distance(self, word: str, heard: str) -> float:
         """:func:`word_distance`, but none between two quantifiers."""
@@ -271,7 +313,9 @@ class KeyWords:
     def idiom(self, ptoks: Sequence[str], following: Sequence[str]) -> bool:
         """Whether the phrase followed by the words ``following`` (up to a pause) is an idiom rather
         than distress."""
-        return any(tuple(following[:len(seq)]) == seq for seq in self.idioms.get(ptoks[-1], ()))
+        return any(len(following) >= len(seq) and all(word == slot if isinstance(slot, str) else word in slot
+                                                      for word, slot in zip(following, seq))
+                   for seq in self.idioms.get(ptoks[-1], ()))
 
     def device_said(self, ptoks: Sequence[str], tokens: Sequence[str], cut: Sequence[bool], a: int) -> bool:
         """Whether a device is said in the place of the phrase's opening speaker, for a stretch of
@@ -317,8 +361,44 @@ _SPUN_BY = (("with", "all", "these"), ("with", "all", "those"), ("with", "all", 
 
 _DEVICES = ("screen", "monitor", "display", "phone", "tv", "television", "computer", "laptop", "tablet", "app",
             "router", "modem", "printer", "battery", "signal", "wifi", "internet", "connection", "picture",
-            "camera", "system", "website", "page", "device", "console", "speaker", "headset")
+            "camera", "system", "website", "page", "device", "console", "speaker", "headset", "power")
 """What a support caller says goes wrong (``the screen is blacking out``)."""
+
+_WHOSE = frozenset({"the", "my", "a", "an", "our", "your", "his", "her", "their", "this", "that", "these",
+                    "those", "both", "all", "some"})
+"""The words that say whose or which thing before its name."""
+
+_BLACKED_OUT = frozenset({
+    "dates", "date", "days", "week", "weeks", "weekend", "weekends", "afternoon", "morning", "evening", "calendar",
+    "schedule", "numbers", "number", "details", "address", "addresses", "name", "names", "account", "card",
+    "password", "data", "info", "information", "text", "windows", "window", "logo", "background", "faces",
+    "photo", "photos", "picture", "pictures", "screenshot", "signature", "lines", "parts", "sections"})
+"""What a support caller blacks (or blanks) out: what a document or a calendar shows."""
+
+_WHICH = frozenset({"whole", "personal", "account", "card", "credit", "bank", "serial", "phone", "other", "private",
+                    "last", "first", "next", "car", "bike", "bicycle", "truck", "van", "front", "rear", "back",
+                    "spare", "pool", "air", "gas", "petrol", "kids", "guest", "master", "upstairs", "downstairs"})
+"""A word that says which thing before the thing's name (``my card number``, ``the back bedroom``)."""
+
+_PUMPED = frozenset({
+    "tire", "tires", "tyre", "tyres", "wheel", "wheels", "spare", "float", "floats", "mattress", "dinghy", "raft",
+    "ball", "balls", "balloon", "balloons", "vent", "vents", "duct", "ducts", "pipe", "pipes", "radiator",
+    "radiators", "unit", "compressor", "pump", "gas", "petrol"})
+"""What air is pumped into or blown through, or where, when no caller is short of it (``i can't get air in my
+tyres``, ``... at the gas station``); never what a caller breathes through (a tube) or in (a pool, a garage)."""
+
+_ROOMS = frozenset({"upstairs", "downstairs", "bedroom", "bedrooms", "rooms", "attic", "basement", "office"})
+"""Where the air conditioning sends air: said after ``to`` or a verb of moving (``i can't get air to the back
+bedroom``, ``... flowing in the bedroom``), not after ``in`` alone, where a caller may be short of it."""
+
+_LEADS = ((), (_WHOSE,), (_WHICH,), (_WHOSE, _WHICH))
+"""What may come before a thing's name: nothing, whose, which, or both (``the whole weekend``)."""
+
+_INTO = frozenset({"in", "into", "to", "through", "from", "at"})
+"""The words that say where air goes, before the place (and ``out of``)."""
+
+_MOVING = frozenset({"going", "flowing", "blowing", "moving", "coming"})
+"""How air that goes somewhere is said to go (``i can't get air flowing in the bedroom``)."""
 
 _AT_EASE = (("easy", "until"), ("easy", "about"), ("easy", "knowing"), ("a", "word"), ("life", "into"),
             *(("down", whose, "neck") for whose in ("my", "your", "his", "her", "our", "their")))
@@ -345,7 +425,8 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
                          for thing in _HANDED_OUT)
             + (("of", "the", "contract"), ("of", "the", "deal"), ("of", "the", "plan"), ("of", "it"),
-               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time")),
+               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time"))
+            + tuple(lead + (_BLACKED_OUT,) for lead in _LEADS),
             "me": tuple(("with", whose, thing) for whose in ("my", "the", "this", "our", "a", "an", "your")
                         for thing in _SUPPORT_THINGS)
             + tuple(lead + (verb,) for lead in ((), ("to",)) for verb in (
@@ -362,7 +443,11 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                        ("s", "letter"), ("referral",), ("to", "sign"), ("signature",), ("certificate",)),
             "air": tuple((thing,) for thing in (
                 "miles", "points", "conditioner", "conditioning", "con", "fryer", "pods", "ticket", "tickets",
-                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time")),
+                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time", "quality", "play", "drop",
+                "tag", "tags", "bag", "bags"))
+            + tuple(how + where + lead + (_PUMPED,) for how in ((), (_MOVING,), ("to", "come"))
+                    for where in ((_INTO,), ("out", "of")) for lead in _LEADS)
+            + tuple(how + lead + (_ROOMS,) for how in (("to",), (_MOVING, _INTO)) for lead in _LEADS),
             "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
@@ -376,7 +461,10 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                                                           "weighing", "whizzing", "waving"})}),
         quantifiers=frozenset({"enough", "any", "much", "more", "some"}),
         kept=frozenset({"able", "room", "head"}), devices=frozenset(_DEVICES), speakers=frozenset({"i"}),
-        linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"})),
+        linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"}),
+        sounded=frozenset({"air", "black"}), dangling=frozenset({"a", "an", "the", "and", "are", "err"}),
+        modifiers=frozenset({"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "that",
+                             "these", "those", "cold", "hot", "warm", "cool", "on"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -671,7 +759,8 @@ class _Search:
     def _heard(self, i: int, j: int) -> tuple[float, int]:
         """Phrase word ``i`` heard as token ``j`` (itself or a slip of it)."""
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
-        key_ok = i - 1 not in p.kept or (key_slip(word, heard) and heard not in p.no_slips)
+        key_ok = i - 1 not in p.kept or (self.key_words.heard_as(word, t.tokens, t.cut, j - 1)
+                                          and heard not in p.no_slips)
         same = p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)
         return self.cost[i - 1][j - 1] + (p.weights[i - 1] * self.key_words.distance(word, heard) if same else _INF), \
             self.start[i - 1][j - 1]
@@ -723,6 +812,11 @@ class _Search:
         return row[j_best] / float(sum(self.phrase.weights)), starts[j_best], j_best
 
 
+    def _joined_last(self, heard: str) -> bool:
+        """Whether ``heard`` is the phrase's last two words said as one (``blackout``)."""
+        toks = self.phrase.tokens
+        return len(toks) > 1 and word_distance(toks[-2] + toks[-1], heard) <= MAX_JOIN_DISTANCE
+
     def _idiom_in(self, a: int, b: int) -> bool:
         """Whether the stretch of tokens ``a`` to ``b`` (or the token right after it: a last word the
         stretch leaves out, ``i'm passing [out] the forms``) holds the phrase's last word followed by
@@ -734,7 +828,8 @@ class _Search:
             if k == b and t.cut[b]:
                 break
             following = _until_cut(t.tokens, t.cut, k + 1)
-            slip = key_slip(last, t.tokens[k]) and t.tokens[k] not in self.phrase.no_slips
+            slip = (self.key_words.heard_as(last, t.tokens, t.cut, k) or self._joined_last(t.tokens[k])) \
+                and t.tokens[k] not in self.phrase.no_slips
             if slip and self.key_words.idiom(self.phrase.tokens, following):
                 return True
         return False
