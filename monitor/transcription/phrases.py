@@ -25,8 +25,9 @@ letters with (``air``, ``black``), is slipped only into a word that sounds like 
 ``heir``; ``plaque``: :func:`~monitor.transcription.pronunciation.sound_key`; not ``all``, ``at``,
 ``block``, ``blank``) or, last in an utterance, a function word the recognizer writes for it
 (``i'm gasping for a``), never right after a word that makes it another thing (``the air``, ``cold
-air``, ``on air``, ``a black out``); a word that only says how much stands for another (``any`` for
-``enough``);
+air``, ``on air``, ``a black out``), and a phrase of such a key word and everyday words is found
+only where it closes what is said (``i can't get air``, not ``i can't get air in my tyres``); a
+word that only says how much stands for another (``any`` for ``enough``);
 a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for
 real``), nor is a phrase opening with ``i`` where a device takes the caller's place (``the screen is
 blacking out``).
@@ -213,8 +214,14 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
 """Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
 
-Continuation = tuple[str | frozenset[str], ...]
-"""An idiom's continuation: its words in order, each one word or any of a set of words."""
+Continuation = tuple[str | frozenset[str] | None, ...]
+"""Words that may follow a phrase, in order: each one word, any of a set of words, or (None) any word."""
+
+
+def _continues(following: Sequence[str], seq: Continuation) -> bool:
+    """Whether the words ``following`` begin with the continuation ``seq``."""
+    return len(following) >= len(seq) and all(
+        slot is None or (word == slot if isinstance(slot, str) else word in slot) for word, slot in zip(following, seq))
 
 
 @dataclass(frozen=True)
@@ -229,10 +236,7 @@ class KeyWords:
     the end of the utterance) begin with one of its idiom continuations (``i'm dying to know``,
     ``i'm passing out flyers``, ``please help me with my password``). A continuation is a word
     sequence that cannot start a complaint, never a function word alone: ``i'm passing out the pain
-    is too much``, ``i'm dying for real``, ``please help me with my husband`` are distress. Each of
-    its words may be a set of words, any of which continues it (``i can't get air in my tyres``,
-    ``... into the spare tyre``: :data:`Continuation`). The phrase's last word may be said joined to
-    the word before it (``i'm going to blackout the dates``).
+    is too much``, ``i'm dying for real``, ``please help me with my husband`` are distress.
 
     ``sounded``: key words too short for :func:`key_slip`, which lets ``all``, ``at`` and ``ac`` stand
     for ``air`` and ``blank``, ``block`` and ``blow`` for ``black``: a word stands for one only when it
@@ -244,6 +248,16 @@ class KeyWords:
     out; one stands for a sounded key only where it ends an utterance, which it seldom does
     (``i'm gasping for a``, ``i can't get enough are``); inside one it is itself (``i can't get a
     refund``, ``i can't get are account to load``).
+
+    A phrase of a sounded key word and otherwise function words and ``everyday`` ones (``get``,
+    ``going``: ``i can't get air``, ``i'm going to black out``) says what a support caller says as
+    well (``i can't get air in my tyres``, ``i'm going to black out the dates``): it is found only
+    where it closes what is said, with no word between its key word and its particle (``black it
+    out``) and, after it and any ``trailing`` words (``i can't get air in``), the end of the
+    utterance, a pause or one of the ``closings`` (:data:`Continuation`, a word of it may be any of a
+    set or any word): another clause (``i can't get air my heart is racing``, ``... he's turning
+    blue``), a word of when (``i'm going to black out any second``), the body (``... into my
+    lungs``).
 
     ``particles``: a phrase's last word that is one of these, right after its key word, is part of
     it (a phrasal verb: ``pass out``, ``blacking out``) and must be said as it is (``going to pass
@@ -275,6 +289,9 @@ class KeyWords:
     sounded: frozenset[str] = field(default_factory=frozenset)
     dangling: frozenset[str] = field(default_factory=frozenset)
     modifiers: frozenset[str] = field(default_factory=frozenset)
+    everyday: frozenset[str] = field(default_factory=frozenset)
+    trailing: frozenset[str] = field(default_factory=frozenset)
+    closings: tuple[Continuation, ...] = ()
 
     def heard_as(self, key: str, tokens: Sequence[str], cut: Sequence[bool], j: int) -> bool:
         """Whether token ``j`` of ``tokens`` (``cut``: where an utterance or a pause begins) may
@@ -313,9 +330,22 @@ class KeyWords:
     def idiom(self, ptoks: Sequence[str], following: Sequence[str]) -> bool:
         """Whether the phrase followed by the words ``following`` (up to a pause) is an idiom rather
         than distress."""
-        return any(len(following) >= len(seq) and all(word == slot if isinstance(slot, str) else word in slot
-                                                      for word, slot in zip(following, seq))
-                   for seq in self.idioms.get(ptoks[-1], ()))
+        return any(_continues(following, seq) for seq in self.idioms.get(ptoks[-1], ()))
+
+    def closing(self, ptoks: Sequence[str]) -> bool:
+        """Whether the phrase is found only where it closes what is said: its key word is
+        ``sounded`` and its other words are function words or ``everyday`` ones."""
+        key = self.key(ptoks)
+        return key is not None and ptoks[key] in self.sounded and all(
+            t in self.function_words or t in self.everyday for i, t in enumerate(ptoks) if i != key)
+
+    def closes(self, following: Sequence[str]) -> bool:
+        """Whether the words ``following`` a closing phrase (up to a pause) leave it closed: none, or
+        after any ``trailing`` words one of the ``closings``."""
+        k = 0
+        while k < len(following) and following[k] in self.trailing:
+            k += 1
+        return k == len(following) or any(_continues(following[k:], seq) for seq in self.closings)
 
     def device_said(self, ptoks: Sequence[str], tokens: Sequence[str], cut: Sequence[bool], a: int) -> bool:
         """Whether a device is said in the place of the phrase's opening speaker, for a stretch of
@@ -368,37 +398,24 @@ _WHOSE = frozenset({"the", "my", "a", "an", "our", "your", "his", "her", "their"
                     "those", "both", "all", "some"})
 """The words that say whose or which thing before its name."""
 
-_BLACKED_OUT = frozenset({
-    "dates", "date", "days", "week", "weeks", "weekend", "weekends", "afternoon", "morning", "evening", "calendar",
-    "schedule", "numbers", "number", "details", "address", "addresses", "name", "names", "account", "card",
-    "password", "data", "info", "information", "text", "windows", "window", "logo", "background", "faces",
-    "photo", "photos", "picture", "pictures", "screenshot", "signature", "lines", "parts", "sections"})
-"""What a support caller blacks (or blanks) out: what a document or a calendar shows."""
+_INTO = frozenset({"in", "into", "to", "through"})
+"""The words that say where air goes, before the place."""
 
-_WHICH = frozenset({"whole", "personal", "account", "card", "credit", "bank", "serial", "phone", "other", "private",
-                    "last", "first", "next", "car", "bike", "bicycle", "truck", "van", "front", "rear", "back",
-                    "spare", "pool", "air", "gas", "petrol", "kids", "guest", "master", "upstairs", "downstairs"})
-"""A word that says which thing before the thing's name (``my card number``, ``the back bedroom``)."""
+_CLAUSE = frozenset({
+    "i", "you", "he", "she", "we", "they", "it", "there", "hes", "shes", "its", "were", "youre", "theyre", "theres",
+    "someone", "somebody", "everything", "everyone", "and", "but", "so", "because", "cause", "if", "when", "please",
+    "help", "oh", "god", "hurry", "call", "send", "quick", "hold"})
+"""Words that start a clause of their own, or a call for help, after a phrase."""
 
-_PUMPED = frozenset({
-    "tire", "tires", "tyre", "tyres", "wheel", "wheels", "spare", "float", "floats", "mattress", "dinghy", "raft",
-    "ball", "balls", "balloon", "balloons", "vent", "vents", "duct", "ducts", "pipe", "pipes", "radiator",
-    "radiators", "unit", "compressor", "pump", "gas", "petrol"})
-"""What air is pumped into or blown through, or where, when no caller is short of it (``i can't get air in my
-tyres``, ``... at the gas station``); never what a caller breathes through (a tube) or in (a pool, a garage)."""
+_THEN = frozenset({"again", "anymore", "now", "right", "soon", "already", "any", "here", "properly", "still", "too"})
+"""Words that say when or how, after a phrase that takes no object (``i'm going to black out any second``)."""
 
-_ROOMS = frozenset({"upstairs", "downstairs", "bedroom", "bedrooms", "rooms", "attic", "basement", "office"})
-"""Where the air conditioning sends air: said after ``to`` or a verb of moving (``i can't get air to the back
-bedroom``, ``... flowing in the bedroom``), not after ``in`` alone, where a caller may be short of it."""
+_IS = frozenset({"is", "are", "was", "were", "am", "keeps", "keep", "kept", "feels", "feel", "felt", "has", "have",
+                 "had", "just", "will", "can", "getting", "going", "gets", "goes", "went", "started", "starts"})
+"""Verbs that follow a clause's subject (``my vision is going``, ``the room is spinning``)."""
 
-_LEADS = ((), (_WHOSE,), (_WHICH,), (_WHOSE, _WHICH))
-"""What may come before a thing's name: nothing, whose, which, or both (``the whole weekend``)."""
-
-_INTO = frozenset({"in", "into", "to", "through", "from", "at"})
-"""The words that say where air goes, before the place (and ``out of``)."""
-
-_MOVING = frozenset({"going", "flowing", "blowing", "moving", "coming"})
-"""How air that goes somewhere is said to go (``i can't get air flowing in the bedroom``)."""
+_BODY = frozenset({"lungs", "lung", "chest", "nose", "mouth", "throat", "body", "me", "him", "her"})
+"""Where a caller short of air wants it (``i can't get air into my lungs``)."""
 
 _AT_EASE = (("easy", "until"), ("easy", "about"), ("easy", "knowing"), ("a", "word"), ("life", "into"),
             *(("down", whose, "neck") for whose in ("my", "your", "his", "her", "our", "their")))
@@ -425,8 +442,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
             "out": tuple(lead + (thing,) for lead in ((), ("the",), ("these",), ("those",), ("some",), ("our",))
                          for thing in _HANDED_OUT)
             + (("of", "the", "contract"), ("of", "the", "deal"), ("of", "the", "plan"), ("of", "it"),
-               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time"))
-            + tuple(lead + (_BLACKED_OUT,) for lead in _LEADS),
+               ("of", "this"), ("of", "that"), ("time", "for"), ("some", "time")),
             "me": tuple(("with", whose, thing) for whose in ("my", "the", "this", "our", "a", "an", "your")
                         for thing in _SUPPORT_THINGS)
             + tuple(lead + (verb,) for lead in ((), ("to",)) for verb in (
@@ -443,11 +459,7 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
                        ("s", "letter"), ("referral",), ("to", "sign"), ("signature",), ("certificate",)),
             "air": tuple((thing,) for thing in (
                 "miles", "points", "conditioner", "conditioning", "con", "fryer", "pods", "ticket", "tickets",
-                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time", "quality", "play", "drop",
-                "tag", "tags", "bag", "bags"))
-            + tuple(how + where + lead + (_PUMPED,) for how in ((), (_MOVING,), ("to", "come"))
-                    for where in ((_INTO,), ("out", "of")) for lead in _LEADS)
-            + tuple(how + lead + (_ROOMS,) for how in (("to",), (_MOVING, _INTO)) for lead in _LEADS),
+                "fare", "fares", "purifier", "filter", "freshener", "mattress", "time")),
             "stroke": (("of", "luck"), ("of", "genius"), ("of", "bad", "luck"), ("of", "good", "luck")),
             "ambulance": tuple((paper,) for paper in (
                 "bill", "bills", "invoice", "charge", "charges", "claim", "receipt", "fee", "fees", "statement")),
@@ -464,7 +476,10 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         linking=frozenset({"is", "was", "keeps", "kept", "keep", "just", "has", "started", "starts"}),
         sounded=frozenset({"air", "black"}), dangling=frozenset({"a", "an", "the", "and", "are", "err"}),
         modifiers=frozenset({"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "that",
-                             "these", "those", "cold", "hot", "warm", "cool", "on"})),
+                             "these", "those", "cold", "hot", "warm", "cool", "on"}),
+        everyday=frozenset({"get", "going"}), trailing=frozenset({"in", "out", "back"}),
+        closings=((_CLAUSE,), (_THEN,), ("at", "all"), (None, _IS), (_WHOSE, None, _IS), (_WHOSE, None, None, _IS),
+                  (_BODY,), (_WHOSE, _BODY), (_INTO, _BODY), (_INTO, _WHOSE, _BODY))),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
@@ -562,8 +577,8 @@ class _Phrase:
     """A phrase as the matcher searches it, made once: its normalised ``tokens``, each one's
     ``weights`` (its length in characters), which are negation words (``negated``), its key
     word's and its particle's index, those of the words kept like its key word (``kept``, the key
-    word's among them), and the words that are no slip of its key word
-    (:class:`KeyWords`)."""
+    word's among them), the words that are no slip of its key word, and whether it is found only
+    where it closes what is said (``closing``; :class:`KeyWords`)."""
 
     text: str
     category: str
@@ -574,6 +589,7 @@ class _Phrase:
     kept: frozenset[int] = frozenset()
     particle: int | None = None
     no_slips: frozenset[str] = frozenset()
+    closing: bool = False
 
     @property
     def affirmative(self) -> bool:
@@ -666,7 +682,8 @@ class PhraseMatcher:
         return _Phrase(text=text, category=category, tokens=tuple(toks), weights=tuple(len(_chars(t)) for t in toks),
                        negated=tuple(t in self.negation.words for t in toks), key=self.key_words.key(toks),
                        kept=self.key_words.kept_at(toks),
-                       particle=self.key_words.particle(toks), no_slips=self._no_slips(toks))
+                       particle=self.key_words.particle(toks), no_slips=self._no_slips(toks),
+                       closing=self.key_words.closing(toks))
 
     def _no_slips(self, toks: Sequence[str]) -> frozenset[str]:
         key = self.key_words.key(toks)
@@ -732,7 +749,8 @@ class _Search:
     missing, extra, or one of joined pieces), a phrase without one starts no stretch in a
     negation's scope, the key word is never missing and matched only by :func:`key_slip`, and no
     stretch ends where an idiom continues it (:class:`KeyWords`; the best of the other ends wins:
-    ``i'm dying to know but really i'm dying``)."""
+    ``i'm dying to know but really i'm dying``); a closing phrase's stretch holds no word between its
+    key word and its particle nor after its last word, and ends where what is said closes."""
 
     def __init__(self, phrase: _Phrase, text: _Text, key_words: KeyWords = NO_KEY_WORDS) -> None:
         self.phrase, self.text, self.key_words = phrase, text, key_words
@@ -775,8 +793,9 @@ class _Search:
 
     def _extra(self, i: int, j: int) -> tuple[float, int]:
         """Token ``j`` an extra word inside the stretch (never a negation word)."""
-        t = self.text
-        return self.cost[i][j - 1] + (_INF if t.negated[j - 1] else INSERT_COST * t.lengths[j - 1]), \
+        t, p = self.text, self.phrase
+        held = p.closing and (p.particle == i or i == len(p.tokens))  # "black it out", "black out tuesday"
+        return self.cost[i][j - 1] + (_INF if t.negated[j - 1] or held else INSERT_COST * t.lengths[j - 1]), \
             self.start[i][j - 1]
 
     def _pieces(self, i: int, j: int) -> list[tuple[float, int]]:
@@ -805,17 +824,13 @@ class _Search:
         row, starts = self.cost[-1], self.start[-1]
         t = self.text
         ends = [j for j in range(1, len(row)) if not self._idiom_in(starts[j], j)
-                and not self.key_words.device_said(self.phrase.tokens, t.tokens, t.cut, starts[j])]
+                and not self.key_words.device_said(self.phrase.tokens, t.tokens, t.cut, starts[j])
+                and (not self.phrase.closing or self.key_words.closes(_until_cut(t.tokens, t.cut, j)))]
         j_best = min(ends, key=lambda j: (row[j], j - starts[j]), default=None)
         if j_best is None or row[j_best] == _INF or starts[j_best] >= j_best:
             return None
         return row[j_best] / float(sum(self.phrase.weights)), starts[j_best], j_best
 
-
-    def _joined_last(self, heard: str) -> bool:
-        """Whether ``heard`` is the phrase's last two words said as one (``blackout``)."""
-        toks = self.phrase.tokens
-        return len(toks) > 1 and word_distance(toks[-2] + toks[-1], heard) <= MAX_JOIN_DISTANCE
 
     def _idiom_in(self, a: int, b: int) -> bool:
         """Whether the stretch of tokens ``a`` to ``b`` (or the token right after it: a last word the
@@ -828,8 +843,7 @@ class _Search:
             if k == b and t.cut[b]:
                 break
             following = _until_cut(t.tokens, t.cut, k + 1)
-            slip = (self.key_words.heard_as(last, t.tokens, t.cut, k) or self._joined_last(t.tokens[k])) \
-                and t.tokens[k] not in self.phrase.no_slips
+            slip = self.key_words.heard_as(last, t.tokens, t.cut, k) and t.tokens[k] not in self.phrase.no_slips
             if slip and self.key_words.idiom(self.phrase.tokens, following):
                 return True
         return False
