@@ -1008,10 +1008,17 @@ def test_an_empty_output_is_refused_naming_the_option(tmp_path, own_home):
     assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"] and made_in(tmp_path / "home") == ["run"]
 
 
-def test_missing_matplotlib_is_one_clear_line(tmp_path, capsys, monkeypatch):
+def test_missing_matplotlib_is_one_line_installing_matplotlib_not_pypis_callmonitor(tmp_path, capsys, monkeypatch):
+    """The package is not on PyPI, where `callmonitor` is another project: the hint, and the
+    help's, install matplotlib (or the clone with its report extra), never that project."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     line = _fails(capsys, str(CALLS / "normal_8k.wav"), "-o", str(tmp_path / "r.html"))
-    assert "pip install callmonitor[report]" in line
+    assert "pip install matplotlib" in line and "'/path/to/clone[report]'" in line
+    assert "pip install callmonitor" not in line
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    assert "pip install matplotlib" in helped and "pip install callmonitor" not in helped
 
 
 def test_unknown_call_from_api(det):

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "shows it): timeline of both legs, cues against the caller's "
                                    "baseline, alerts with evidence and actions (a stored call's with "
                                    "their webhook delivery, as `call-monitor alerts` says it), transcript. "
-                                   "Needs matplotlib (pip install callmonitor[report]).")
+                                   "Needs matplotlib (pip install matplotlib).")
     p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
                    help="a recording (WAV, FLAC, OGG, MP3) or the id of a stored call")
     p.add_argument("--call", type=int, metavar="ID",
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         import matplotlib  # noqa: F401 - fail early, before a long replay
     except ImportError:
-        error("reports need matplotlib: pip install callmonitor[report]")
+        from ..report import MATPLOTLIB_HINT
+        error(MATPLOTLIB_HINT)
         return ExitStatus.BAD_SETUP
     cfg = config_or_error(args)
     if cfg is None:
@@ -197,7 +198,8 @@ def _failed(err: Exception, output: str) -> int:
     """Say in one line why the report was not made; the exit status: 1 when the report itself
     failed (its content, writing it), 2 when its setup did (database, matplotlib)."""
     if isinstance(err, ImportError):
-        error(f"reports need matplotlib: pip install callmonitor[report] ({err})")
+        from ..report import MATPLOTLIB_HINT
+        error(f"{MATPLOTLIB_HINT} ({err})")
         return ExitStatus.BAD_SETUP
     if isinstance(err, OSError):
         error(f"{output}: cannot write the report ({err.strerror or err})")

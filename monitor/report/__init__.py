@@ -15,7 +15,8 @@ from ..delivery.call_files import report_path
 from ..files import replaced
 from .data import ReportData, ReportError, from_file, from_store
 
-MATPLOTLIB_HINT = "reports need matplotlib: pip install callmonitor[report]"
+MATPLOTLIB_HINT = ('reports need matplotlib: pip install matplotlib, or install callmonitor from its clone '
+                   "with the report extra (pip install '/path/to/clone[report]'; the callmonitor on PyPI is another project)")
 
 
 def render(data: ReportData, fmt: str) -> bytes:
