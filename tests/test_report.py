@@ -779,9 +779,9 @@ def _fails(capsys, *argv) -> str:
 
 
 def test_a_call_whose_caller_leg_is_silent_reads_as_nothing_judged_not_as_a_clean_call(tmp_path):
-    """The caller on the agent's channel: replay's summary says nothing was judged, and so does
+    """The caller on the agent's channel: replay's summary says nothing was judged, and so do
     the report's banner (of the file and of the stored call), rather than "No alerts in this call"
-    in green."""
+    in green, and its picture's title, under the call's "0 alert(s)"."""
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
     wrong = tmp_path / "caller_on_the_left.wav"
     sf.write(wrong, np.stack([x[:, 1], np.zeros(len(x), np.float32)], axis=1), rate)
@@ -797,6 +797,9 @@ def test_a_call_whose_caller_leg_is_silent_reads_as_nothing_judged_not_as_a_clea
         text = " ".join(parse(page).text)
         assert "No alerts, but no caller speech heard on the caller's leg: nothing judged" in text
         assert "No alerts in this call" not in text
+        (title,) = [t for t, _ in timeline_of(data)[1] if t.startswith(("caller_on_the_left.wav: ", "call 1: "))]
+        assert title.split("\n")[1:] == ["No caller speech heard on the caller's leg: nothing judged",
+                                         "The recording: the call's legs read the wrong way round."]
 
 
 STOPPED_BROWN = np.array([0x8c, 0x6d, 0x46]) / 255.0
@@ -1319,7 +1322,8 @@ def test_the_pictures_title_says_what_was_wrong_with_the_recordings_samples_as_i
     assert _e(said) in render(data, "html").decode("utf-8")  # the page's note
     fig, texts = timeline_of(data)
     ((title, box),) = [(text, box) for text, box in texts if text.startswith("agc_6k.wav: ")]
-    under = title.split("\n")[1:]
+    unjudged, *under = title.split("\n")[1:]  # 25 s of a call: no caller baseline yet, said first
+    assert unjudged.startswith("No caller baseline (") and unjudged.endswith("judged against the absolute limits only")
     assert under[0] == "Truncated or damaged recording: the report covers the 25.0 s before its audio breaks off."
     assert len(under) > 2 and " ".join(under[1:]) == said  # too long for one line of the title
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
@@ -1330,9 +1334,9 @@ def test_the_pictures_title_says_what_was_wrong_with_the_recordings_samples_as_i
     with Store.open_readonly(tmp_path / "events.db") as store:
         of_store = from_store(store, 1, cfg)
     ((title_of_store, _),) = [(t, b) for t, b in timeline_of(of_store)[1] if t.startswith("call 1: ")]
-    assert title_of_store.split("\n")[1:] == under
+    assert title_of_store.split("\n")[1:] == [unjudged, *under]
     ((whole, _),) = [(t, b) for t, b in timeline_of(from_file(str(clean), cfg))[1] if t.startswith("clean.wav: ")]
-    assert "\n" not in whole
+    assert len(whole.split("\n")) == 2 and whole.split("\n")[1].startswith("No caller baseline (")
 
 
 def test_cue_keys_hide_no_trace_and_transcript_lines_end_inside_the_panel_shortened_with_an_ellipsis(det):

@@ -31,7 +31,7 @@ from ..analysis.baseline import Baseline
 from ..config import Config
 from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
-from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent
+from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, unjudged
 from ..analysis.frame_features import HOP_S
 from ..analysis.leg_tally import SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
@@ -277,6 +277,16 @@ class ReportData:
     def cut_short(self) -> str | None:
         """How far a call monitored part-way was judged, in words (None: monitored to its end)."""
         return None if self.stopped is None else self.stopped.words()
+
+    @property
+    def nothing_judged(self) -> str | None:
+        """For a call without alerts monitored to its end, what it was not judged on, in words
+        (:func:`~monitor.events.unjudged`: its caller's baseline never came in); None otherwise.
+        The page's banner and the picture's title say it, so that such a call does not read as a
+        clean one."""
+        if self.alerts or self.stopped is not None:
+            return None
+        return unjudged(self.baseline is not None, self.caller_speech_s)
 
     @property
     def why_no_baseline(self) -> str:

@@ -383,7 +383,8 @@ def _legend(fig: Any, data: ReportData) -> None:
 
 def _title(fig: Any, data: ReportData, in_page: bool) -> float:
     """The picture's title: the call (and, where a character of its name is drawn as a box, where
-    the name is read: :func:`boxes_note`), its length and alerts, where its monitoring stopped
+    the name is read: :func:`boxes_note`), its length and alerts (none: what the call was not judged
+    on, if so, :attr:`ReportData.nothing_judged`), where its monitoring stopped
     part-way (on a line of its own, as the page's banner says it), where its recording broke off,
     what was wrong with its samples (:attr:`ReportData.problems_said`, whole, over as many lines as
     it takes) and what was said of its legs (:attr:`ReportData.legs_said`), as the page's notes say
@@ -397,6 +398,8 @@ def _title(fig: Any, data: ReportData, in_page: bool) -> float:
     if cut:
         lines.append(cut[:1].upper() + cut[1:])
         colour = colour if crit else STOPPED
+    if nothing := data.nothing_judged:  # on a line of its own, as the page's grey banner says it
+        lines.append(nothing[:1].upper() + nothing[1:])
     lines += [line for line in (data.broken_off, data.legs_said) if line]
     size = _title_size(fig, lines)
     if data.problems_said:  # after where it broke off, before the legs, as in the notes

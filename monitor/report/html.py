@@ -9,7 +9,7 @@ import datetime as _dt
 import html
 from typing import Any, Mapping
 
-from ..events import AlertClearedEvent, unjudged
+from ..events import AlertClearedEvent
 from .data import CueRow, ReportData, Utterance, cue_rows
 from ..alerts.evidence import evidence_lines
 from .figure import fmt_time
@@ -183,7 +183,7 @@ def _banner(data: ReportData) -> str:
                 + stopped)
     if cut:
         return f"<div class=\"banner stopped\">No alerts, but {_e(cut)}</div>"
-    if nothing := unjudged(data.baseline is not None, data.caller_speech_s):
+    if nothing := data.nothing_judged:
         return f"<div class=\"banner unjudged\">No alerts, but {_e(nothing)}</div>"
     return "<div class=\"banner ok\">No alerts in this call</div>"
 
