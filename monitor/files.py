@@ -1,5 +1,6 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
-whether two paths name one file, and what a file holds (a hash of its bytes)."""
+why a folder takes no new file, whether two paths name one file, and what a file holds (a hash of
+its bytes)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[str]:
         except OSError:
             pass
         raise
+
+
+def not_writable(path: str | os.PathLike[str]) -> str:
+    """Why this user may not write ``path`` (a folder there, or a file), in words: "a read-only
+    filesystem" (a read-only mount, which permissions do not tell) or "permission denied"."""
+    return "a read-only filesystem" if os.statvfs(path).f_flag & os.ST_RDONLY else "permission denied"
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

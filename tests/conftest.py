@@ -259,6 +259,22 @@ def own_home(tmp_path) -> dict[str, str]:
                 MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(ROOT))
 
 
+@pytest.fixture
+def read_only_mount(tmp_path) -> Path:
+    """An empty folder that is a read-only filesystem (a tiny tmpfs mounted ``ro``; root only, else
+    the test is skipped): where no permission tells why nothing can be written."""
+    mnt = tmp_path / "read-only"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def english():
     """The default English distress-phrase matcher (``monitor.transcription.phrases``)."""

@@ -490,6 +490,21 @@ def test_bad_options_and_inputs_get_one_line_and_exit_2(tmp_path):
 
 
 
+def test_a_table_it_cannot_write_is_refused_naming_the_cause(tmp_path, read_only_mount):
+    """Before anything is scored: one line naming the table and why: no such folder, a read-only
+    filesystem (which no permission shows) or a folder it may not write; exit 2, nothing made."""
+    shut = tmp_path / "shut"
+    shut.mkdir(mode=0o555)
+    for folder, why in ((tmp_path / "missing", f"no such folder {tmp_path / 'missing'}"),
+                        (read_only_mount, f"{read_only_mount}: a read-only filesystem"),
+                        (shut, f"{shut}: permission denied")):
+        done = cli("batch", ARCHIVE[0], "--db", tmp_path / "e.db", "--out", folder / "s.csv", timeout=120,
+                   permissions_bind=True)
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert done.stderr == f"call-monitor: error: {folder / 's.csv'}: cannot write the table ({why})\n"
+    assert not (tmp_path / "e.db").exists()
+
+
 def test_a_scheduler_it_cannot_reach_leaves_no_database_made_and_one_made_before_as_it_was(tmp_path):
     """Nothing listens at the address: one line, exit 2, and the database the batch would have stored
     its calls in is not made (it is made once the cluster is reached); one that was there is left

@@ -1011,6 +1011,19 @@ def test_an_empty_output_is_refused_naming_the_option(tmp_path, own_home):
     assert sorted(set(os.listdir(tmp_path)) - {"mpl"}) == ["home"] and made_in(tmp_path / "home") == ["run"]
 
 
+def test_an_output_in_a_folder_it_cannot_write_is_refused_naming_the_cause(tmp_path, read_only_mount, capsys):
+    """Before anything is replayed: one line naming the report and why its folder takes no file, a
+    read-only filesystem (which no permission shows) told from a folder it may not write; exit 2."""
+    page = read_only_mount / "r.html"
+    assert _fails(capsys, str(CALLS / "normal_8k.wav"), "-o", str(page)) == (
+        f"call-monitor: error: {page}: cannot write the report (a read-only filesystem)")
+    shut = tmp_path / "shut"
+    shut.mkdir(mode=0o555)
+    done = call_monitor("report", CALLS / "normal_8k.wav", "-o", shut / "r.png", permissions_bind=True, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"call-monitor: error: {shut / 'r.png'}: cannot write the report (permission denied)\n"
+
+
 def test_missing_matplotlib_is_one_line_installing_matplotlib_not_pypis_callmonitor(tmp_path, capsys, monkeypatch):
     """The package is not on PyPI, where `callmonitor` is another project: the hint, and the
     help's, install matplotlib (or the clone with its report extra), never that project."""

@@ -61,8 +61,11 @@ def _check_args(args: argparse.Namespace) -> str | None:
         except TableError as err:
             return str(err)
         folder = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            return f"{args.out}: cannot write the table (no such folder, or not writable)"
+        if not os.path.isdir(folder):
+            return f"{args.out}: cannot write the table (no such folder {folder})"
+        if not os.access(folder, os.W_OK):
+            from ..files import not_writable
+            return f"{args.out}: cannot write the table ({folder}: {not_writable(folder)})"
         if os.path.isdir(args.out):
             return f"{args.out}: cannot write the table (a folder of that name is there)"
         if args.out.lower().endswith((".parquet", ".pq")):

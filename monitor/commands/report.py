@@ -55,7 +55,8 @@ def _check_output(path: str) -> str | None:
         error(f"{path}: cannot write the report: no such directory {d}")
         return None
     if not os.access(d, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        error(f"{path}: cannot write the report (permission denied)")
+        from ..files import not_writable
+        error(f"{path}: cannot write the report ({not_writable(d)})")
         return None
     return FORMATS[ext]
 

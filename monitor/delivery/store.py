@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 from ..console import first_line
+from ..files import not_writable
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 from .sqlite_file import connect_private, remake_table
@@ -383,8 +384,7 @@ def making_problem(path: str | os.PathLike[str]) -> str | None:
     if not os.path.isdir(there):
         return f"{p}: cannot make the database there ({there} is a file, not a folder)"
     if not os.access(there, os.W_OK | os.X_OK):
-        why = "a read-only filesystem" if os.statvfs(there).f_flag & os.ST_RDONLY else "permission denied"
-        return f"{p}: cannot make the database there ({there}: {why})"
+        return f"{p}: cannot make the database there ({there}: {not_writable(there)})"
     return None
 
 
