@@ -25,6 +25,18 @@ summary, store; the call is not over for the caller, so it is stored as stopped 
 there) and exit within 2 s; a capture that fails closes it as aborted too. SIGHUP reloads the
 configuration, handing the new thresholds to the running call's AlertEngine.
 
+Transcription: the daemon listens before its speech model is loaded. The start hands it the
+model loading in the background (``transcription/loading.py``: first in a short-lived child
+process, Vosk's crash guard, then in this process); until it is ready the calls are monitored
+acoustic-only (capture, cues, alerts) and the status and the heartbeat say that transcription is
+loading. The capture loop takes the outcome at the first chunk after it is there, so a reload
+never races it: a model that loaded joins, with the phrase lists of the configuration as it is
+then (a reload meanwhile), from the next call on and in the call under way, whose recognizers are
+fed from where the analysis has got to (a second or so before the join; the caller's words before
+it are not transcribed, and the stored call says where they began:
+:attr:`CallPipeline.words_from_s`); a model that did not is the same warning line and the same
+last problem as a model problem found at the start, and the daemon runs on acoustic-only.
+
 Status: ``state()`` is what the status socket (``delivery/status_socket.py``) answers, with the
 last warning or error the package logged; the speech/silence bookkeeping lives in
 ``capture/segmenter.py``.
@@ -158,7 +170,7 @@ def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
-                 transcription_off: str | None = None, status_path: str | None = None,
+                 transcription_off: str | None = None, loading=None, status_path: str | None = None,
                  started_at: float | None = None) -> None:
         self.cfg = cfg
         self.running_cfg = cfg
@@ -181,6 +193,10 @@ class Daemon:
         self.transcription_off = transcription_off
         """Why the start loaded no speech model (its warning line, said then), or None: the daemon's
         problem in its status and heartbeat from :meth:`run` on."""
+        self.loading = loading
+        """The speech model loading in the background (a :class:`~monitor.transcription.loading.ModelLoading`),
+        until the capture loop takes its outcome (:meth:`_join_transcription`); None then, and
+        without one."""
         self.status_path = status_path
         self.pipeline: CallPipeline | None = None
         self.call_origin = 0.0
@@ -302,7 +318,8 @@ class Daemon:
         self.call_origin = first
         self._marked, self._deaf_until, self._heard, self._no_input = False, first, False, NoInput()
         self._no_input.follow(self._caller_captures(), 0.0)
-        extra = self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription else {}
+        extra = (self.transcription.for_call(self.source.rate, self.source.legs) if self.transcription
+                 else {"words_may_join": True} if self.loading is not None else {})
         sources = {leg: s["source"] for leg, s in self.source.stats().items()} if hasattr(self.source, "stats") else {}
         label = "+".join(f"{leg}={source}" for leg, source in sources.items()) if sources else "live"
         self.pipeline = CallPipeline(self.cfg, self.source.rate, self.source.legs, store=self.guard,
@@ -643,7 +660,7 @@ class Daemon:
             "notify": None if self.notify is None else {"sent": self.notify.sent,
                                                          "failures": self.notify.failures},
             "transcription": self.transcription is not None, "transcription_off": self.transcription_off,
-            "last_problem": self.last_problem,
+            "transcription_loading": self.loading is not None, "last_problem": self.last_problem,
             "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
                       "dropped": self.guard.dropped, "error": self.guard.last_error},
         }
@@ -701,7 +718,8 @@ class Daemon:
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
         """What a supervisor console is told: devices, whether a call runs (its id, start, active
         alert kinds), counts, the last warning or error, why transcription is off (None when it is
-        on) and the recent call reports (as ``report_url(path)``). No audio, no cues, no transcript."""
+        on), whether its speech model still loads, and the recent call reports (as
+        ``report_url(path)``). No audio, no cues, no transcript."""
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
         p = self.pipeline
         call = None if p is None else {
@@ -714,6 +732,7 @@ class Daemon:
             "in_call": call is not None, "call": call, "calls": self.calls, "alerts": self.alerts_total,
             "uptime_s": round(time.time() - self.started_at, 1), "last_error": self.last_problem,
             "transcription_off": None if self.transcription_off is None else _carried(self.transcription_off),
+            "transcription_loading": self.loading is not None,
             "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in self.reports],
         }
 
@@ -749,6 +768,31 @@ class Daemon:
         if self.transcription_off:
             self._keep_said(self.transcription_off, TRANSCRIPTION_OFF)
 
+    def _join_transcription(self) -> None:
+        """The outcome of the speech model loading in the background: the model's problem is the
+        start's one warning line, the daemon's problem (acoustic-only, as when the start finds it);
+        a model ready transcribes from the next call on, and the call under way from here
+        (:meth:`CallPipeline.join_words`), with the phrase lists of the configuration as it is
+        now, whose notes are said as the start says them."""
+        loading, self.loading = self.loading, None
+        setup, off = loading.outcome()
+        if setup is None:
+            self.transcription_off = off
+            log.warning("%s", off, extra=problem_of(TRANSCRIPTION_OFF))
+            self.emit([self._status_event("warning", off)])
+            return
+        self.transcription = setup.with_phrases(self.cfg)
+        for note in setup.notes(self.cfg, setup.info):
+            log.warning("%s", note, extra=problem_of(TRANSCRIPTION_NOTES))
+            self.emit([self._status_event("warning", note)])
+        p = self.pipeline
+        if p is not None:
+            p.join_words(**self.transcription.for_call(self.source.rate, self.source.legs))
+        joined = "" if p is None else \
+            f"; call {call_name(p.call_id)}'s words are transcribed from {p.words_from_s:.1f} s into it (not before)"
+        self._say("info", f"transcription ready: {self.transcription.model_line()}, loaded in {loading.took_s:.1f} s"
+                          + joined)
+
     def _keep_said(self, message: str, source: str) -> None:
         """A warning about ``source`` said on stderr already, kept as the daemon's last problem."""
         self._problems.handle(log.makeRecord(log.name, logging.WARNING, __file__, 0, "%s", (message,), None,
@@ -760,6 +804,8 @@ class Daemon:
             self._wall_now = time.time()
             self._drain_msgs()
             self._stop_if_refused()
+            if self.loading is not None and self.loading.done:
+                self._join_transcription()
             if self._reload:
                 self._do_reload()
             self._marks(chunk)

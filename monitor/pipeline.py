@@ -65,12 +65,14 @@ class CallPipeline:
                  source: str = "", started_at: float | None = None, transcribers: dict | None = None,
                  phrase_matcher=None, words_in_step: bool = False,
                  channels: Mapping[str, int] | None = None, agent: str | None = None,
-                 sources: Mapping[str, str] | None = None) -> None:
+                 sources: Mapping[str, str] | None = None, words_may_join: bool = False) -> None:
         """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
         with the stored call so that its report reads the legs from the right channels; ``agent``:
         a live call's agent, kept with it so that its report names them; ``sources``: a live call's
         SOURCE of each leg (as ``--caller`` and ``--agent`` gave them), named when its legs read
-        the wrong way round (:meth:`swapped_sources`)."""
+        the wrong way round (:meth:`swapped_sources`); ``words_may_join``: a live call begun while
+        the daemon's speech model still loads, whose recognizers may join it under way
+        (:meth:`join_words`)."""
         self.cfg = cfg
         self.rate = rate
         self.legs = legs
@@ -80,6 +82,10 @@ class CallPipeline:
         self.cues = CueTracker(cfg.analysis, legs)
         self.transcribers = transcribers or {}
         self.transcribed = bool(self.transcribers)  # transcription was on (the summary says so)
+        self.words_from_s: float | None = None
+        """Call time the words began at, for recognizers that joined the call under way
+        (:meth:`join_words`); None for a call transcribed from its start, or not at all."""
+        self._words_may_join = words_may_join
         self.recognizer_errors: list[str] = []  # a leg's recognizer that failed: the call went on without it
         # the cues read only the other legs' speech mask: their analyzers skip the cepstrum and nuclei
         self.analyzers = {leg: StreamingAnalyzer(rate, None if leg == self.cues.channel else VOICE_ONLY,
@@ -90,9 +96,10 @@ class CallPipeline:
         self.engine = AlertEngine(cfg)
         self.words_in_step = words_in_step
         self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
-        # audio waiting for its voice-activity frames before it goes to the recognizer
-        self._pending = {leg: np.zeros(0, np.float32) for leg in self.transcribers}
-        self._fed = {leg: 0 for leg in self.transcribers}
+        # audio waiting for its voice-activity frames before it goes to the recognizer (that a
+        # recognizer joining the call would be fed first), and the samples before it
+        self._pending = {leg: np.zeros(0, np.float32) for leg in (legs if words_may_join else self.transcribers)}
+        self._fed = {leg: 0 for leg in self._pending}
         self._hop = rate // 100
         # a recording is stored by its absolute path, so that a report of the call finds its audio
         # from any working folder (events and the summary keep the name it was given by)
@@ -118,9 +125,10 @@ class CallPipeline:
         emits once per cue hop (10 ms frames), and its cue reports come out at the same moments as
         with smaller batches (a hop's frames are due when their right context arrives either way),
         for about a third less of the analyzer's time in 20 ms blocks; a leg with a recognizer
-        keeps the 0.5 s grid, so that its audio reaches the recognizer no later than that."""
+        keeps the 0.5 s grid, so that its audio reaches the recognizer no later than that (and so
+        does a leg whose recognizer may join the call: ``words_may_join``)."""
         frames = self.cfg.analysis.hop_s / HOP_S
-        if leg in self.transcribers or abs(frames - round(frames)) > 1e-6:
+        if leg in self.transcribers or self._words_may_join or abs(frames - round(frames)) > 1e-6:
             return EMIT_GRID  # a hop that is no whole number of frames ends off any grid
         return max(1, round(frames))
 
@@ -147,7 +155,7 @@ class CallPipeline:
             # the leg's level trackers hold through what it did not hear
             frames = self.analyzers[leg].feed(x, [(first, end) for column, first, end in chunk.unheard if column == i])
             self.cues.add(leg, frames)
-            if leg in self.transcribers:
+            if leg in self._pending:
                 self._transcribe(leg, x, frames.speech)
         if self.words_in_step:  # replay: let the recognizer catch up so word cues see its words
             for leg, tr in list(self.transcribers.items()):
@@ -156,14 +164,33 @@ class CallPipeline:
         return words + self._judge(self.cues.due())
 
     def _transcribe(self, leg: str, x: np.ndarray, speech: np.ndarray, final: bool = False) -> None:
-        """Feed the recognizer the audio whose voice activity is known (gating skips long silences)."""
+        """Feed the recognizer the audio whose voice activity is known (gating skips long silences);
+        without a recognizer yet (``words_may_join``), keep only the audio whose voice activity is not."""
         pending = np.concatenate([self._pending[leg], x]) if len(x) else self._pending[leg]
         n = len(pending) if final else min(len(pending), len(speech) * self._hop)
         self._pending[leg] = pending[n:]
         if n > 0:
             t0, self._fed[leg] = self._fed[leg] / self.rate, self._fed[leg] + n
             mask = speech if len(speech) else None
-            self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
+            if leg in self.transcribers:
+                self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
+
+    def join_words(self, transcribers: dict, phrase_matcher=None, words_in_step: bool = False) -> None:
+        """Recognizers joining the call under way (the live daemon's speech model ready mid-call;
+        the keyword arguments :meth:`~monitor.transcription.setup.TranscriptionSetup.for_call`
+        gives, for a call begun with ``words_may_join``): each is fed its leg's audio from the
+        first sample whose voice activity was not known yet when it joined (a second or so before),
+        so the words begin there, at :attr:`words_from_s`; the caller's words before it are not
+        transcribed, the word cues of a window that begins before it are unknown (not a caller who
+        said no words), and the stored call keeps where the words began (:data:`WORDS_FROM`)."""
+        self._pending = {leg: self._pending[leg] for leg in transcribers}
+        self._fed = {leg: self._fed[leg] for leg in transcribers}
+        self.transcribers = dict(transcribers)
+        self.spotter = PhraseSpotter(phrase_matcher) if phrase_matcher is not None else None
+        self.words_in_step = words_in_step
+        self.transcribed = True
+        self.words_from_s = round(self._fed[self.cues.channel] / self.rate, 3)
+        self.cues.words_from(self.words_from_s)
 
     def finish(self, ended_by: str | None = None, *, stopped: bool = False,
                ended_at: float | None = None) -> list[Event]:
@@ -180,7 +207,7 @@ class CallPipeline:
         for leg in self.legs:
             frames = self.analyzers[leg].flush()
             self.cues.add(leg, frames)
-            if leg in self.transcribers:
+            if leg in self._pending:
                 self._transcribe(leg, np.zeros(0, np.float32), frames.speech, final=True)
         events = self._judge(self.cues.due(final=True))
         events += self.quiet_legs(self.duration_s) + self.swapped_sources(self.duration_s)
@@ -191,7 +218,8 @@ class CallPipeline:
         summary = self.summary(ended_by)
         if self.store is not None:
             self.store.end_call(self._call_token, self.duration_s,
-                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint, self.flaws),
+                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
+                                                                 self.words_from_s),
                                 ended_at)
             self.store.flush()
         return events + [summary]
@@ -359,7 +387,7 @@ class CallPipeline:
             try:
                 ended = self._route(ended)
                 self.store.end_call(self._call_token, self.duration_s,
-                                    stored_notes(True, (), self._fingerprint, self._flaws_said()))
+                                    stored_notes(True, (), self._fingerprint, self._flaws_said(), self.words_from_s))
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
@@ -398,17 +426,26 @@ TRUNCATED_AT = "truncated_at_s"
 (:attr:`~monitor.capture.sources.RecordingFlaws.truncated_at_s`); a whole recording, a live call,
 and a call stored before it was kept, have none."""
 
+WORDS_FROM = "words_from_s"
+"""The stored summary's key of the call time a live call's words began at, when its recognizers
+joined it under way (:meth:`CallPipeline.join_words`: the daemon's speech model was still loading
+when the call began); none for a call transcribed from its start, or not at all."""
+
 RECORDING_PROBLEMS = "recording_problems"
 """The stored summary's key of what was wrong with a replayed recording's samples or header
 (:attr:`~monitor.capture.sources.RecordingFlaws.problems`); none where nothing was."""
 
 
 def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] = (),
-                 fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws()) -> dict[str, Any]:
+                 fingerprint: str | None = None, flaws: RecordingFlaws = RecordingFlaws(),
+                 words_from_s: float | None = None) -> dict[str, Any]:
     """What a stored call's summary keeps besides the summary event's keys: that its monitoring
-    stopped part-way, the spans of it its caller's leg was not heard, and the replayed recording's
-    ``fingerprint`` and ``flaws`` (none: no such key)."""
+    stopped part-way, the spans of it its caller's leg was not heard, the replayed recording's
+    ``fingerprint`` and ``flaws``, and where the words began when its recognizers joined it under
+    way (none: no such key)."""
     notes: dict[str, Any] = {"aborted": True} if stopped else {}
+    if words_from_s is not None:
+        notes[WORDS_FROM] = words_from_s
     if fingerprint:
         notes[RECORDING_FINGERPRINT] = fingerprint
     if flaws.truncated_at_s is not None:

@@ -567,6 +567,7 @@ class CueTracker:
         self._level_db: float | None = None  # the caller's level, held from hop to hop
         self._counted_t = 0.0  # call time up to which it is counted
         self.transcribed = False
+        self._words_from = 0.0  # call time the words began at (recognizers that joined the call under way)
         # response latencies already settled: onset times (s) and latencies, onsets < _settled_t
         self._answers = (np.zeros(0), np.zeros(0))
         self._settled_t = 0.0
@@ -618,6 +619,12 @@ class CueTracker:
         if event.final and event.channel == self.channel:
             self._words.extend(event.words)
 
+    def words_from(self, t: float) -> None:
+        """Recognizers joined the call at call time ``t`` (the live daemon's speech model ready
+        mid-call): a window beginning before it has its word cues unknown, not the words of only
+        its end."""
+        self._words_from = t
+
     def forget_words(self) -> None:
         """The recognizer failed: the word-based cues are unknown from now on (as without
         transcription), not a caller who stopped saying words."""
@@ -625,8 +632,9 @@ class CueTracker:
         self._words = []
 
     def word_cues(self, t0: float, t: float, turn_s: float) -> dict[str, float | int | None]:
-        """Words per minute of turn time, mean gap between words inside turns, long gaps."""
-        if not self.transcribed:
+        """Words per minute of turn time, mean gap between words inside turns, long gaps; none
+        (unknown) without transcription or for a window beginning before the words did."""
+        if not self.transcribed or t0 < self._words_from:
             return {}
         words = [w for w in self._words if t0 <= w.start < t]
         if not words:

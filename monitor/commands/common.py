@@ -45,7 +45,7 @@ class ExitStatus(IntEnum):
     BAD_SETUP = 2
     """bad input or setup: a configuration, file, device, model or database it cannot use"""
     NOT_READY = 3
-    """``status`` of a daemon that answers but is still starting (its speech model loading): not
+    """``status`` of a daemon that answers but is still starting (opening its capture, say): not
     monitoring yet, as ``systemctl is-active`` is non-zero for a unit still activating"""
     INTERRUPTED = 130
     """stopped by Ctrl-C (SIGINT), as a shell reports a command its signal ended"""
@@ -272,8 +272,7 @@ def open_transcription(args: argparse.Namespace, cfg: Config, *, live: bool = Fa
         return None
     for note in TranscriptionSetup.notes(cfg, setup.info):
         warning(note)
-    logging.getLogger(__name__).info("transcribing with the Vosk model at %s (%s; found as %s)", setup.info.path,
-                                     setup.info.language or setup.language or "language unknown", setup.info.source)
+    logging.getLogger(__name__).info("transcribing with %s", setup.model_line())
     return setup
 
 

@@ -80,8 +80,9 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 class _HangupDuringStart:
-    """SIGHUP before the daemon handles it (a speech model can take seconds to load): held, and a
-    reload once the daemon runs, rather than the default action ending the start."""
+    """SIGHUP before the daemon handles it (its start opens the capture, the database, the
+    webhook's token file): held, and a reload once the daemon runs, rather than the default action
+    ending the start."""
 
     def __init__(self) -> None:
         self.seen = False
@@ -95,9 +96,9 @@ class _HangupDuringStart:
 
 
 class _Starting:
-    """What the status socket answers while the daemon starts, before it listens (the speech model
-    can take seconds to load): that it is starting and what it does, rather than no daemon at all;
-    a call mark meanwhile gets a one-line error."""
+    """What the status socket answers while the daemon starts, before it listens (a source or the
+    database can be slow to open): that it is starting and what it does, rather than no daemon at
+    all; a call mark meanwhile gets a one-line error."""
 
     def __init__(self, db: str) -> None:
         self.started_at = time.time()
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
-    except KeyboardInterrupt as stop:  # before the daemon took the signals (its model loading): it never ran
+    except KeyboardInterrupt as stop:  # before the daemon took the signals (its capture opening): it never ran
         error(f"{stopped_by(stop)} while the daemon was starting: nothing was monitored or stored")
         raise
 
@@ -207,9 +208,10 @@ def _check_call_folders(cfg) -> None:
 def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitStack,
            hangup: _HangupDuringStart) -> int:
     """Open everything the daemon needs (each closed by ``stack``, in reverse), then run it; the
-    speech model is loaded (or its problem said: the daemon then runs acoustic-only) and the capture
-    opened before the database is opened (made), so that a start the capture stops leaves no
-    database made nor one there before touched."""
+    capture is opened before the database is opened (made), so that a start the capture stops
+    leaves no database made nor one there before touched. The speech model's load starts before
+    the capture opens and goes on in the background (:func:`_open_model`): the daemon listens
+    without waiting for it, and its transcription joins once it is ready."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from .common import StoreError, open_store_or_pending
@@ -222,7 +224,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         token = webhook_token(cfg)
     except ValueError as err:
         raise _fail(str(err)) from None
-    transcription, transcription_off = _open_model(args, cfg, starting)
+    loading, transcription_off = _open_model(args, cfg, stack)
     starting.doing = "opening the capture"
     stack.callback(source.close)  # however the start fails after this: no capture stream, no watcher left
     _start_capture(source, cfg)  # before the database: a caller's input that will not open leaves none made
@@ -241,7 +243,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     if cfg.delivery.notify:
         sinks["notify"] = notify
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
-                    transcription=transcription, transcription_off=transcription_off, started_at=starting.started_at)
+                    transcription_off=transcription_off, loading=loading, started_at=starting.started_at)
     held.hand_to(daemon.source_status)
     daemon.install_signals()
     if hangup.seen:
@@ -249,7 +251,8 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
-    said = f"{started_line(source.stats(), source.not_found())}; status socket {status.path}"
+    said = "; ".join([started_line(source.stats(), source.not_found()), *_loading_line(loading),
+                      f"status socket {status.path}"])
     log.info("%s", said)
     _say_listening(args, said)
     rc = _run_daemon(daemon)
@@ -280,30 +283,44 @@ def _transcribes(args: argparse.Namespace, cfg) -> bool:
     return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
 
 
-def _open_model(args: argparse.Namespace, cfg, starting: _Starting) -> tuple[object | None, str | None]:
-    """(the loaded TranscriptionSetup or None, why there is no transcription or None). Every problem
-    of the model asked for (``--model``, transcription.model, the language's) is one warning line
-    naming where it was asked for, the folder or name and the problem, and the daemon runs
-    acoustic-only: a folder that is not there (any more: the unit holds an absolute path) or is
-    no model, a model not installed, one Vosk cannot load. A daemon that refused it would leave the
-    agent unmonitored (systemd's unit restarting it, refused, at every start), while the acoustic
-    alerts still watch over the caller. The model is loaded once in a short-lived process first
-    (:meth:`TranscriptionSetup.loadable`): a crash in Vosk's load ends that process, not the daemon."""
+def _open_model(args: argparse.Namespace, cfg, stack: contextlib.ExitStack) -> tuple[object | None, str | None]:
+    """(the speech model loading in the background, a started ModelLoading, or None; why there is
+    no transcription, or None). Every problem of the model asked for (``--model``,
+    transcription.model, the language's) is one warning line naming where it was asked for, the
+    folder or name and the problem, and the daemon runs acoustic-only: a folder that is not there
+    (any more: the unit holds an absolute path) or is no model, a model not installed, said here;
+    one Vosk cannot load, said once the background load finds it (the same line). A daemon that
+    refused it would leave the agent unmonitored (systemd's unit restarting it, refused, at every
+    start), while the acoustic alerts still watch over the caller. The model is loaded once in a
+    short-lived process first (:class:`~monitor.transcription.loading.ModelLoading`): a crash in
+    Vosk's load ends that process, not the daemon; ``stack`` kills that process when the start
+    fails or the daemon stops meanwhile."""
+    from ..transcription.loading import ModelLoading, off_message
     from ..transcription.setup import TranscriptionSetup
     from .common import ModelError, open_transcription
     if not _transcribes(args, cfg):
-        return open_transcription(args, cfg, live=True), None  # says a --model it does not use
-    starting.doing = "loading the speech model"
+        open_transcription(args, cfg, live=True)  # says a --model it does not use
+        return None, None
+    model = getattr(args, "model", None)
     try:
-        if TranscriptionSetup.loadable(cfg, getattr(args, "model", None)) is None:
-            off = TranscriptionSetup.missing_message(cfg)
-            warning(off)
-            return None, off
-        return open_transcription(args, cfg, live=True), None
+        with TranscriptionSetup.named_problems(cfg, model):
+            info = TranscriptionSetup.find(cfg, model)
     except ModelError as err:
-        off = f"transcription off: {err}; running acoustic-only until a start loads a model"
+        off = off_message(err)
         warning(off)
         return None, off
+    if info is None:
+        off = TranscriptionSetup.missing_message(cfg)
+        warning(off)
+        return None, off
+    loading = ModelLoading(cfg, info, model)
+    stack.callback(loading.cancel)  # before its child exists: however the start or the daemon ends, it is ended
+    return loading.start(), None
+
+
+def _loading_line(loading) -> list[str]:
+    """What the start's line says of a speech model still loading (none: nothing)."""
+    return [] if loading is None else ["transcription: loading the speech model (acoustic-only until it is ready)"]
 
 
 def _live_source(cfg, on_status: _HeldStatus):

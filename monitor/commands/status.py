@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Ask the running `call-monitor run` for its state over its Unix socket "
                                    "(no network port).",
                        epilog="Exit status: 0 the daemon is listening (monitoring calls); 3 it answers but is "
-                              "still starting (the speech model loading: a call mark is refused meanwhile, so "
+                              "still starting (opening its capture and database: a call mark is refused meanwhile, so "
                               "`call-monitor status && ...` waits for 0, as `systemctl is-active` does for a "
                               "unit still activating); 1 no daemon answers; 2 a socket path too long for a Unix "
                               "socket, or a configuration that cannot be loaded and no daemon answering (where a file that is no TOML may place the socket elsewhere, one error line says so: give --socket). A "
@@ -32,8 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="print the daemon's state as one JSON object with \"running\": true and "
                         "\"starting\": false (a leg's "
                         "level_dbfs: its last block's level, -240 for digital silence, null before its "
-                        "first block and while it has no input); while the daemon starts (the speech "
-                        "model loading), {\"running\": true, \"starting\": true, \"pid\", \"uptime_s\", "
+                        "first block and while it has no input); while the daemon starts (opening its "
+                        "capture and database), {\"running\": true, \"starting\": true, \"pid\", \"uptime_s\", "
                         "\"db\", \"doing\"} only; with no daemon answering, "
                         "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too); with a "
                         "configuration that cannot be loaded, \"config_problem\": its warning's \"FILE: problem\"")
@@ -81,7 +81,7 @@ def _pending_text(p: dict) -> str:
 
 
 def render_starting(st: dict) -> str:
-    """A daemon that is starting (its status socket open, the speech model loading, say), in words."""
+    """A daemon that is starting (its status socket open, its capture opening, say), in words."""
     return (f"call-monitor daemon pid {st['pid']} starting ({st['doing']}, {st['uptime_s']:.0f} s so far), "
             f"database {st['db']}: not listening yet")
 
@@ -134,11 +134,18 @@ def render(st: dict) -> str:
         lines.append(f"  notifications sent {st['notify']['sent']}, failures {st['notify']['failures']}")
     if st.get("transcription_off"):  # said at the start, whatever the last problem is now
         lines.append(f"  {_transcription_off_text(st['transcription_off'])}")
+    elif st.get("transcription_loading"):
+        lines.append(f"  {TRANSCRIPTION_LOADING}")
     problem = st.get("last_problem")
     if problem and problem.get("source") != TRANSCRIPTION_OFF:  # a reload (systemctl --user reload) refused,
         # say: otherwise only in the journal
         lines.append(_problem_text(problem))
     return "\n".join(lines)
+
+
+TRANSCRIPTION_LOADING = ("transcription: loading the speech model (the calls are monitored acoustic-only until it is "
+                         "ready; a call under way is transcribed from then on)")
+"""The status's line while the daemon's speech model still loads in the background."""
 
 
 def _transcription_off_text(off: str) -> str:

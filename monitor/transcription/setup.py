@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 from ..config import Config, base_language
 from .vosk_models import (ModelError, ModelInfo, ModelNotInstalled, asked_model, check_loads, check_model_dir,
@@ -138,17 +139,29 @@ class TranscriptionSetup:
         (:func:`~monitor.transcription.vosk_models.check_loads`, a few seconds: a crash in Vosk's
         load ends that process only), ``on_load`` called first; ``None`` when none is found for the
         configuration's choice. Raises :class:`~monitor.transcription.vosk_models.ModelError` in
-        one line naming where the model was asked for (``--model``, ``transcription.model``,
-        ``transcription.language 'ko'``), the folder and its problem: no such folder, no model,
-        one Vosk cannot load; or :class:`~monitor.transcription.vosk_models.ModelNotInstalled`
-        for a model asked for by its name or language that is not installed."""
-        folder, language = TranscriptionSetup.asked(cfg, model)  # its error names the key already
-        try:
+        one line naming where the model was asked for (:meth:`named_problems`); or
+        :class:`~monitor.transcription.vosk_models.ModelNotInstalled` for a model asked for by its
+        name or language that is not installed."""
+        with TranscriptionSetup.named_problems(cfg, model):
             info = TranscriptionSetup.find(cfg, model)
             if info is not None:
                 on_load(info)
                 check_loads(info)
-        except ModelNotInstalled:  # said with what was asked for
+        return info
+
+    @staticmethod
+    @contextlib.contextmanager
+    def named_problems(cfg: Config, model: str | None = None) -> Iterator[None]:
+        """A :class:`~monitor.transcription.vosk_models.ModelError` of the model ``--model``
+        (``model``) or the configuration asks for, raised inside the block, raised again in one
+        line naming where it was asked for (``--model``, ``transcription.model``,
+        ``transcription.language 'ko'``), the folder and its problem: no such folder, no model,
+        one Vosk cannot load. :class:`~monitor.transcription.vosk_models.ModelNotInstalled` says
+        what was asked for already and passes as it is."""
+        folder, language = TranscriptionSetup.asked(cfg, model)  # its error names the key already
+        try:
+            yield
+        except ModelNotInstalled:
             raise
         except ModelError as err:
             if not folder:  # the folder the language code found
@@ -156,7 +169,6 @@ class TranscriptionSetup:
                     else "transcription.language"
                 raise ModelError(f"{key} '{language}': {err}") from None
             raise ModelError(f"--model {err}" if model else f"transcription.model: {err}") from None
-        return info
 
     @staticmethod
     def asked(cfg: Config, model: str | None = None) -> tuple[str | None, str]:
@@ -170,6 +182,11 @@ class TranscriptionSetup:
     def missing_message(cfg: Config, model: str | None = None) -> str:
         """The one line said when no model is found for the language asked for."""
         return no_model_message(TranscriptionSetup.asked(cfg, model)[1])
+
+    def model_line(self) -> str:
+        """The model in words: ``the Vosk model at PATH (LANGUAGE; found as SOURCE)``."""
+        info = self.info
+        return f"the Vosk model at {info.path} ({info.language or self.language or 'language unknown'}; found as {info.source})"
 
     def transcribed_legs(self, legs: tuple[str, ...]) -> tuple[str, ...]:
         """The legs that get a recognizer: the caller's (the only words a rule reads), and the

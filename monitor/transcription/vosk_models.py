@@ -33,6 +33,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn
@@ -418,31 +419,59 @@ def check_loads(info: ModelInfo) -> None:
     loaded it, much of it stays). A stop (Ctrl-C, SIGTERM) ends the child and is raised. Ctrl-C
     and SIGTERM are blocked across the fork: one that comes meanwhile is raised only once the
     child is in hand (killed and reaped), never in the child, which ignores them."""
-    with _stops_blocked() as before:
-        pid, read_fd = _fork_loader(info)
-        with os.fdopen(read_fd, "rb") as fh:
-            try:
-                signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a stop from here on ends the child
-                said = fh.read().decode("utf-8", "replace")
-            except BaseException:
-                os.kill(pid, signal.SIGKILL)
-                raise
-            finally:
-                _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code == 0:
-        return
-    if said:
-        raise ModelError(said)
-    how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"exit {code}"
-    raise ModelError(f"{info.path}: Vosk crashed loading this model ({how})")
+    with stops_blocked() as before:
+        ChildLoad(info).outcome(unblock=before)
+
+
+class ChildLoad:
+    """:func:`check_loads`'s child, forked when this is made (make it with :func:`stops_blocked`
+    in force: the child ignores Ctrl-C and SIGTERM, and one that comes meanwhile is raised once it
+    is in hand): :meth:`outcome` waits for it, from any thread; :meth:`end`, from another thread
+    (a daemon's stop while its model loads in the background), kills it."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self.pid, read_fd = _fork_loader(info)
+        self._said = os.fdopen(read_fd, "rb")
+        self._lock = threading.Lock()
+        self._status: int | None = None  # its wait status, once reaped (its pid may be another's then)
+
+    def outcome(self, unblock: Iterable[signal.Signals] | None = None) -> None:
+        """Wait for the child and reap it: return when the model loaded, raise :class:`ModelError`
+        when it did not, or it crashed, or was killed (:meth:`end`). ``unblock``: the signal mask
+        put back once the child is in hand (:func:`check_loads`'s, from before its fork); a stop
+        raised from then on kills the child."""
+        try:
+            if unblock is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, unblock)  # a stop from here on ends the child
+            said = self._said.read().decode("utf-8", "replace")
+        except BaseException:
+            self.end()
+            raise
+        finally:
+            self._said.close()
+            with self._lock:
+                _, self._status = os.waitpid(self.pid, 0)
+        code = os.waitstatus_to_exitcode(self._status)
+        if code == 0:
+            return
+        if said:
+            raise ModelError(said)
+        how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"exit {code}"
+        raise ModelError(f"{self.info.path}: Vosk crashed loading this model ({how})")
+
+    def end(self) -> None:
+        """Kill the child, unless it was reaped already (:meth:`outcome` then raises for it)."""
+        with self._lock:
+            if self._status is None:
+                os.kill(self.pid, signal.SIGKILL)
 
 
 _STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 @contextlib.contextmanager
-def _stops_blocked() -> Iterator[set[signal.Signals]]:
+def stops_blocked() -> Iterator[set[signal.Signals]]:
     """Ctrl-C and SIGTERM blocked in this thread inside the block, which gets the mask before it;
     that mask is back after it."""
     before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
