@@ -773,25 +773,27 @@ class Daemon:
         start's one warning line, the daemon's problem (acoustic-only, as when the start finds it);
         a model ready transcribes from the next call on, and the call under way from here
         (:meth:`CallPipeline.join_words`), with the phrase lists of the configuration as it is
-        now, whose notes are said as the start says them."""
-        loading, self.loading = self.loading, None
-        setup, off = loading.outcome()
+        now, whose notes are said as the start says them. What is said is said before the status
+        (read from another thread) stops saying that the model loads."""
+        setup, off = self.loading.outcome()
+        took_s = self.loading.took_s
         if setup is None:
             self.transcription_off = off
             log.warning("%s", off, extra=problem_of(TRANSCRIPTION_OFF))
             self.emit([self._status_event("warning", off)])
+            self.loading = None
             return
-        self.transcription = setup.with_phrases(self.cfg)
+        setup = setup.with_phrases(self.cfg)
         for note in setup.notes(self.cfg, setup.info):
             log.warning("%s", note, extra=problem_of(TRANSCRIPTION_NOTES))
             self.emit([self._status_event("warning", note)])
         p = self.pipeline
         if p is not None:
-            p.join_words(**self.transcription.for_call(self.source.rate, self.source.legs))
+            p.join_words(**setup.for_call(self.source.rate, self.source.legs))
         joined = "" if p is None else \
             f"; call {call_name(p.call_id)}'s words are transcribed from {p.words_from_s:.1f} s into it (not before)"
-        self._say("info", f"transcription ready: {self.transcription.model_line()}, loaded in {loading.took_s:.1f} s"
-                          + joined)
+        self._say("info", f"transcription ready: {setup.model_line()}, loaded in {took_s:.1f} s" + joined)
+        self.transcription, self.loading = setup, None
 
     def _keep_said(self, message: str, source: str) -> None:
         """A warning about ``source`` said on stderr already, kept as the daemon's last problem."""

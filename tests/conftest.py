@@ -650,6 +650,33 @@ def child_processes(pid: int) -> dict[int, str]:
     return out
 
 
+def processes_with(marker: str) -> list[int]:
+    """The live processes whose command line holds ``marker`` (a test's own path): a daemon's
+    children forked from it hold its command line, and keep it once the daemon is gone."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            said = cmdline.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in said and process_alive(int(cmdline.parent.name)):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def fifo_writer(path: Path, timeout: float = 60) -> int:
+    """A descriptor writing into the named pipe ``path`` once a process has begun to open it to read
+    (a daemon's start held there: it waits for what is written, until the descriptor is closed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def process_alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import Daemon, Hook, PY, ROOT, wait_for
+from conftest import Daemon, Hook, PY, ROOT, fifo_writer, processes_with, wait_for
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -488,10 +488,11 @@ def _unload_sink(env: dict, name: str) -> None:
 def test_a_caller_source_found_that_will_not_open_stops_the_start_leaving_no_database_made(pulse, env, tmp_path,
                                                                                           there_before):
     """The softphone quits while the daemon starts: its sink's monitor, found when the daemon looks
-    for its caller's source, is gone by the time the capture opens (the speech model loads in
-    between). One line, exit 2, and nothing the start made is left: no database, no lock file, no
-    folder made for them; a database there before stays byte for byte. (The capture opens before
-    the database.)"""
+    for its caller's source, is gone by the time the capture opens (held here in between by a webhook
+    token file that is a pipe nobody writes to yet; the speech model's load has begun by then). One
+    line, exit 2, and nothing the start made is left: no database, no lock file, no folder made for
+    them, no process loading the model; a database there before stays byte for byte. (The capture
+    opens before the database.)"""
     from monitor.delivery.store import Store
     from monitor.transcription.vosk_models import packaged_model_dirs
     model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
@@ -501,17 +502,23 @@ def test_a_caller_source_found_that_will_not_open_stops_the_start_leaving_no_dat
         with Store.open(db) as store:
             store.end_call(store.start_call("/earlier/call.wav", time.time() - 100), 10.0)
     before = db.read_bytes() if there_before else None
+    token = tmp_path / "token"
+    os.mkfifo(token)
     proc = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-wait-for-source",
-                             "--model", str(model), "--db", str(db), "--socket", str(tmp_path / "s"), "--no-notify"],
+                             "--model", str(model), "--db", str(db), "--socket", str(tmp_path / "s"), "--no-notify",
+                             "--webhook", "http://127.0.0.1:9/hook", "--webhook-token-file", str(token)],
                             env=env, cwd=tmp_path, text=True, stderr=subprocess.PIPE)
-    try:  # Vosk's library is mapped once the source is found: the model's load (a second or more) comes next
-        assert wait_for(lambda: _maps(proc.pid, "libvosk"), 60, every_s=0.005)
+    try:
+        held = fifo_writer(token)  # the source is found: the start reads the token next, and waits for it
         _unload_sink(env, "softphone")
+        os.write(held, b"secret\n")  # the start goes on: the model's load begins, then the capture opens
+        os.close(held)
         said = proc.communicate(timeout=60)[1]
     finally:
         proc.kill()
     assert proc.wait() == 2, said
-    assert "Traceback" not in said, said  # beside the model's warnings (a Korean model, no Korean phrases):
+    assert "Traceback" not in said, said
+    assert wait_for(lambda: not processes_with(str(db)), 5), "the model's load ends with the start"
     assert [line for line in said.splitlines() if "error" in line] == [
         "call-monitor: error: cannot open the caller's input softphone.monitor: source softphone.monitor is gone"], said
     assert not (tmp_path / "s").exists()  # nor its status socket
@@ -864,6 +871,7 @@ def test_a_reload_that_changes_the_phrase_settings_says_the_transcriptions_notes
 
     try:
         assert d.wait_err("listening", 60), d.err
+        assert wait_for(lambda: d.status(env)["transcription"], 60), d.err  # its model loaded in the background
         assert [e for e in d.err if "warning:" in e] == [noted], "the start says the note"
         assert reload(english, 1) == ["call-monitor: configuration reloaded"], "nothing changed: not said again"
         assert reload(english + "[rules.slow_speech]\npersist_s = 9.0\n", 2) == ["call-monitor: configuration reloaded"]
@@ -898,6 +906,7 @@ def test_a_daemon_run_without_v_says_the_transcriptions_notes_at_start_as_its_la
                verbose=False)
     try:
         d.wait_running(env, timeout=60)
+        assert wait_for(lambda: d.status(env)["transcription"], 60), d.err  # its model loaded in the background
         assert d.err == [f"call-monitor: warning: {ENGLISH_LIST_FOR_KOREAN}"], d.err
         (last,) = [ln for ln in _status_text(env, tmp_path).splitlines() if ln.startswith("  last ")]
         assert last.startswith("  last warning at ") and last.endswith(f": {ENGLISH_LIST_FOR_KOREAN}"), last

@@ -218,8 +218,9 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     every start: under systemd's unit (restarted on failure) a loop, the agent unmonitored. The
     daemon says it in one warning line (where it was asked for, the folder, the problem) and listens
     acoustic-only, exit 0 at its stop. Its status, its status --json and its heartbeat keep it as the
-    daemon's problem (the warning was said before the daemon ran); a reload does not load a model,
-    so one after the model is fixed leaves it, and the status says a restart is needed."""
+    daemon's problem (said before the daemon ran, or, for the model Vosk cannot load, once its load in
+    the background finds it, the daemon monitoring meanwhile); a reload does not load a model, so one
+    after the model is fixed leaves it, and the status says a restart is needed."""
     from conftest import Daemon, stop_daemon
     options, config, folder = _daemon_model(tmp_path, problem)
     conf = tmp_path / "c.toml"
@@ -229,11 +230,13 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--config", str(conf),
                 "--jsonl", "--webhook", hook.url, *options], env, tmp_path, verbose=False)
     try:
-        state = d.wait_running(env, timeout=60)
+        d.wait_running(env, timeout=60)
+        assert wait_for(lambda: not d.status(env)["transcription_loading"], 60), d.err
+        state = d.status(env)
         assert (state["transcription"], state["transcription_off"]) == (False, line)
         assert {k: state["last_problem"][k] for k in ("level", "message", "source")} == {
             "level": "warning", "message": line, "source": "transcription"}
-        assert wait_for(lambda: hook.heartbeats, 10), d.err
+        assert wait_for(lambda: hook.heartbeats and not hook.heartbeats[-1][1]["status"]["transcription_loading"], 10)
         beat = hook.heartbeats[-1][1]["status"]
         assert (beat["last_error"]["message"], beat["transcription_off"]) == (line, line)
         if problem == "missing folder":
