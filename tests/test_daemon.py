@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import Daemon, Hook, PY, ROOT, fifo_writer, processes_with, wait_for
+from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
+                      wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -638,7 +639,9 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
     --json`: "starting": true; exit 3, so that `status && call start` waits: the mark would be
     refused), a call mark gets one line, and once it listens the full status (exit 0), whose start
     time is the process's, as while it started (its uptime does not go back by the start's seconds).
-    (The start is held here by a webhook token file that is a pipe nobody writes to yet.)"""
+    A reload asked for meanwhile (SIGHUP, a service manager's) neither ends the start, as SIGHUP's
+    default action would, nor is lost: the daemon reloads once it runs. (The start is held here by a
+    webhook token file that is a pipe nobody writes to yet.)"""
     token = tmp_path / "token"
     os.mkfifo(token)
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe",
@@ -658,11 +661,16 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
         mark = cli("call", "start")
         assert mark.returncode == 1 and len(mark.stderr.splitlines()) == 1
         assert mark.stderr.startswith("call-monitor: error: call start: the daemon is still starting (")
+        d.proc.send_signal(signal.SIGHUP)
         time.sleep(1.0)  # the start held a second longer
         token.write_text("secret\n")  # the start goes on
         running = d.wait_running(env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
         assert running["starting"] is False and running["pid"] == d.proc.pid and "caller" in running["legs"]
         assert running["started_at"] == st["started_at"] and running["uptime_s"] >= st["uptime_s"] + 1.0
+        again = fifo_writer(token)  # the reload reads the token file again
+        os.write(again, b"secret\n")
+        os.close(again)
+        assert d.wait_err("configuration reloaded", 10), d.err
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(5) == 0, d.err
     finally:
@@ -682,30 +690,116 @@ def _maps(pid: int, library: str) -> bool:
         return library in f.read()
 
 
-def test_a_sighup_while_the_speech_model_loads_is_a_reload_once_the_daemon_runs(pulse, env, tmp_path):
-    """A reload asked for during the start (a service manager's reload while the speech model still
-    loads, seconds on a slow machine) neither ends the daemon, as SIGHUP's default action would,
-    nor is lost: the daemon starts, then reloads. (The signal goes once the start holds it and
-    before the speech library loads, half a second or so here; a start the test is too slow to
-    catch there, on a loaded machine, is tried again.)"""
+def _held_model_load(d: Daemon) -> int | None:
+    """The pid of daemon ``d``'s crash guard for its speech model (the model's first load, in a
+    process forked from the daemon: its command), stopped (SIGSTOP): the model loads no further
+    until it is continued (SIGCONT), and the daemon runs meanwhile; None when that process was over
+    before it was seen (the load goes on in the daemon then, which maps the speech library)."""
+    held: list[int] = []
+
+    def stop_it() -> bool:
+        with open(f"/proc/{d.proc.pid}/comm") as f:
+            comm = f.read()
+        for pid, name in child_processes(d.proc.pid).items():
+            if f"{name}\n" == comm:
+                os.kill(pid, signal.SIGSTOP)
+                held.append(pid)
+                return True
+        return d.proc.poll() is not None or _maps(d.proc.pid, "libvosk")
+    assert wait_for(stop_it, 60, every_s=0.005), d.err
+    return held[0] if held else None
+
+
+def _end_held(pid: int | None) -> None:
+    """The held crash guard, if any, killed (a test that failed while it was stopped leaves none)."""
+    if pid is not None and process_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+ENGLISH_FOR_KOREAN = '[transcription]\nlanguage = "ko"\n[phrases]\nlanguage = "en"\n'
+KOREAN_FOR_KOREAN = '[transcription]\nlanguage = "ko"\n[phrases]\nko = ["살려 주세요"]\n'
+
+
+def test_the_daemon_listens_while_its_speech_model_loads_and_a_reload_meanwhile_applies_to_it(pulse, env, tmp_path,
+                                                                                               hook):
+    """The daemon loaded its speech model for 7-9 s before it listened, the caller unmonitored. It
+    listens at once, acoustic-only while the model loads: its start's line, `status` (text and
+    --json) and its heartbeat say so. A reload meanwhile (SIGHUP) neither ends the daemon nor
+    waits for the model, nor races it: the model joins with the reloaded phrase lists (an English
+    list the start would note against the Korean model, replaced by a Korean one: no note), said
+    in one line, and the status says it transcribes. (The model's load is held by stopping its
+    crash guard's process; a start whose guard is over before it is seen is tried again.)"""
+    from monitor.commands.status import TRANSCRIPTION_LOADING
     from monitor.transcription.vosk_models import packaged_model_dirs
     models = packaged_model_dirs(tmp_path / "models")
+    cfg = tmp_path / "c.toml"
     for attempt in range(3):
-        d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / f"e{attempt}.db"), "--no-notify",
-                    "--model", "ko"], {**env, "VOSK_MODEL_PATH": str(models)}, tmp_path)
+        cfg.write_text(ENGLISH_FOR_KOREAN + "[delivery]\nheartbeat_s = 0.5\n", encoding="utf-8")
+        d = Daemon(["--caller", "softphone.monitor", "--config", str(cfg), "--db", str(tmp_path / f"e{attempt}.db"),
+                    "--no-notify", "--model", "ko", "--webhook", hook.url], {**env, "VOSK_MODEL_PATH": str(models)},
+                   tmp_path)
+        guard = None
         try:
-            assert wait_for(lambda: d.proc.poll() is None and _catches(d.proc.pid, signal.SIGHUP), 20), d.err
-            if _maps(d.proc.pid, "libvosk"):
-                continue  # missed: the speech library loads already
+            guard = _held_model_load(d)
+            if guard is None:
+                continue  # missed: its crash guard was over
+            st = d.wait_running(env, timeout=30)
+            assert (st["transcription"], st["transcription_loading"], st["transcription_off"]) == (False, True, None)
+            assert d.wait_err("listening (caller = softphone.monitor); transcription: loading the speech model "
+                              "(acoustic-only until it is ready); status socket ", 5), d.err
+            assert f"  {TRANSCRIPTION_LOADING}" in _status_text(env, tmp_path).splitlines()
+            hook.heartbeats.clear()
+            assert wait_for(lambda: hook.heartbeats, 10), d.err
+            assert hook.heartbeats[-1][1]["status"]["transcription_loading"] is True
+            cfg.write_text(KOREAN_FOR_KOREAN + "[delivery]\nheartbeat_s = 0.5\n", encoding="utf-8")
             d.proc.send_signal(signal.SIGHUP)
-            assert d.wait_err("listening", 60), d.err
-            assert d.wait_err("configuration reloaded", 5), d.err
+            assert d.wait_err("configuration reloaded", 10), d.err
+            os.kill(guard, signal.SIGCONT)  # the model loads on
+            assert wait_for(lambda: d.status(env)["transcription"], 60), d.err
+            assert not d.status(env)["transcription_loading"]
+            (ready,) = [e for e in d.err if "transcription ready" in e]
+            assert ready.startswith(f"call-monitor: transcription ready: the Vosk model at {models / 'vosk-model-small-ko'} "
+                                    "(ko; found as VOSK_MODEL_PATH), loaded in "), ready
+            assert not [e for e in d.err if "warning:" in e], "the reloaded phrase lists: nothing to note"
+            assert TRANSCRIPTION_LOADING not in _status_text(env, tmp_path)
             d.proc.send_signal(signal.SIGTERM)
-            assert d.proc.wait(5) == 0, d.err
+            assert d.exited(5) == 0, d.err
             return
         finally:
+            _end_held(guard)
             d.kill()
-    pytest.fail("no SIGHUP handler before the speech library loaded, three starts running")
+    pytest.fail("the speech model's crash guard was over before it was seen, three starts running")
+
+
+@pytest.mark.parametrize("phase, stop", [("its crash guard's process", signal.SIGTERM),
+                                         ("in the daemon", signal.SIGINT)], ids=["crash guard", "in-process"])
+def test_a_stop_while_the_speech_model_loads_ends_the_daemon_at_once(pulse, env, tmp_path, phase, stop):
+    """SIGTERM or Ctrl-C while the speech model still loads in the background, in its crash
+    guard's process or then in the daemon itself (a load that cannot be stopped): the daemon stops
+    as it always does, within 2 s, exit 0, no traceback, no lock file left, and nothing of the load
+    goes on (the guard killed; the load in the daemon does not keep it alive)."""
+    from monitor.transcription.vosk_models import packaged_model_dirs
+    db = tmp_path / "e.db"
+    d = Daemon(["--caller", "softphone.monitor", "--db", str(db), "--no-notify", "--model", "ko"],
+               {**env, "VOSK_MODEL_PATH": str(packaged_model_dirs(tmp_path / "models"))}, tmp_path)
+    guard = None
+    try:
+        guard = _held_model_load(d)
+        d.wait_running(env, timeout=30)
+        if phase == "in the daemon" and guard is not None:
+            os.kill(guard, signal.SIGCONT)
+            assert wait_for(lambda: _maps(d.proc.pid, "libvosk"), 60, every_s=0.005), d.err
+        t0 = time.monotonic()
+        d.proc.send_signal(stop)
+        assert d.exited(5) == 0, d.err
+        assert time.monotonic() - t0 < 2.0, f"{time.monotonic() - t0:.1f} s to stop"
+    finally:
+        _end_held(guard)
+        d.kill()
+    assert not any("Traceback" in e or "Exception ignored" in e for e in d.err), "\n".join(d.err)
+    assert d.err[-1] == f"call-monitor: stopped ({signal.Signals(stop).name})", d.err
+    assert wait_for(lambda: not processes_with(str(db)), 5), "the model's load ends with the daemon"
+    assert db.exists() and not db.with_name("e.db.lock").exists()
 
 
 def test_a_reload_applies_the_call_end_silence_and_names_the_keys_it_cannot_apply(tmp_path, monitor_logs):

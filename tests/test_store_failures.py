@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, opener_taking_the_lock, wait_for
+from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, fifo_writer,
+                      opener_taking_the_lock, wait_for)
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
@@ -462,22 +463,23 @@ def test_a_daemon_start_that_fails_leaves_no_lock_file_nor_folder_and_a_database
 
 @pytest.mark.parametrize("stop, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["Ctrl-C", "SIGTERM"])
 def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_nor_folder(tmp_path, stop, status):
-    """Ctrl-C or SIGTERM while `run` starts (its speech model loading, which comes before its
-    database): the signal's exit status, one line saying the daemon never ran, no traceback (Vosk
-    stopped mid-load) and, as after a start that fails, nothing of its daemon lock left, neither the
-    lock file nor the folders made for the database."""
-    from monitor.transcription.vosk_models import packaged_model_dirs
-    model = packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"
+    """Ctrl-C or SIGTERM while `run` starts (held here reading its webhook token file, a pipe nobody
+    writes to, which comes before its database): the signal's exit status, one line saying the
+    daemon never ran, no traceback and, as after a start that fails, nothing of its daemon lock
+    left, neither the lock file nor the folders made for the database."""
     db = tmp_path / "new" / "deeper" / "e.db"
-    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "nowhere", "--model", str(model), "--db",
-                               str(db), "--socket", str(tmp_path / "s")], cwd=ROOT, text=True,
+    token = tmp_path / "token"
+    os.mkfifo(token)
+    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "nowhere", "--no-transcribe", "--db",
+                               str(db), "--socket", str(tmp_path / "s"), "--webhook", "http://127.0.0.1:9/hook",
+                               "--webhook-token-file", str(token)], cwd=ROOT, text=True,
                               env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE)
-    try:  # Vosk's library is mapped at the end of its import: the model's load (a second or so) comes next
-        assert wait_for(lambda: "libvosk" in Path(f"/proc/{daemon.pid}/maps").read_text(), 60, every_s=0.005)
-        time.sleep(0.2)  # its loading done (its initialisers run): into the model's load
-        assert db.with_name("e.db.lock").exists() and not db.exists()  # the model loads first
+    try:
+        held = fifo_writer(token)  # the start waits for the token
+        assert db.with_name("e.db.lock").exists() and not db.exists()  # the lock is taken first
         daemon.send_signal(stop)
         said = daemon.communicate(timeout=60)[1]
+        os.close(held)
     finally:
         daemon.kill()
     assert daemon.wait() == status, said
@@ -485,7 +487,7 @@ def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_
     stopped = "interrupted" if stop == signal.SIGINT else "stopped by SIGTERM"
     assert said.splitlines()[-1] == (f"call-monitor: error: {stopped} while the daemon was starting: nothing was "
                                      "monitored or stored"), said
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
 
 
 def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start(tmp_path):
