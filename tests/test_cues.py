@@ -883,3 +883,17 @@ def test_streaming_in_chunks_equals_the_whole_call_over_hum_on_the_agents_line()
     whole.add("caller", fr)
     expected = whole.due(final=True)
     assert [repr(e) for e in streamed_in_chunks(ag, fr, CFG)] == [repr(e) for e in expected]
+
+
+def test_the_word_cues_of_a_window_that_began_before_the_words_did_are_unknown():
+    """Recognizers that joined a call under way (the live daemon's speech model ready mid-call): a
+    window that began before the words did has them unknown, not a caller who said fewer words; a
+    window that began with them or after has them."""
+    from monitor.events import Word, WordsEvent
+    tracker = CueTracker(CFG, ("agent", "caller"))
+    tracker.words_from(10.0)
+    tracker.add_words(WordsEvent(t=12.0, final=True, words=tuple(Word("word", s, s + 0.3, 1.0)
+                                                                 for s in np.arange(10.5, 12.0, 0.4))))
+    assert tracker.word_cues(5.0, 20.0, turn_s=10.0) == {}
+    assert tracker.word_cues(10.0, 20.0, turn_s=6.0) == {"words_per_min": 40.0, "mean_word_gap_s": pytest.approx(0.1),
+                                                         "long_word_gaps": 0}

@@ -896,6 +896,47 @@ def test_a_reloads_distress_phrases_apply_from_the_next_call(tmp_path, monitor_l
     assert [m for level, m in monitor_logs if "reloaded" in m] == ["configuration reloaded"]
 
 
+def test_a_call_under_way_when_the_speech_model_is_ready_is_transcribed_from_there_and_says_so(tmp_path):
+    """The speech model loads in the background while the daemon monitors: a call under way when it
+    is ready gets its recognizer there, fed from where the analysis had got to. Its stored words
+    begin there, the word cues of a window that began before are unknown (not a caller who said no
+    words), and its stored summary and report say where the words began; the next call is
+    transcribed from its start. (The capture loop is held until the model is ready, 3 s into the
+    first call.)"""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    from monitor.report import from_store
+    from monitor.transcription.loading import ModelLoading
+    from monitor.transcription.setup import TranscriptionSetup
+    from monitor.transcription.vosk_models import packaged_model_dirs
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 10, dtype="float32")
+    gap = np.zeros((16000 * 8, 2), np.float32)
+    line = tmp_path / "two_calls.wav"
+    sf.write(line, np.concatenate([gap, x, gap, x, gap]), sr)
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 5.0,
+                                 "transcription.language": "ko"}, user_config=False)
+    model = str(packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko")
+    loading = ModelLoading(cfg, TranscriptionSetup.find(cfg, model), model).start()
+    cues: dict[int, list] = {1: [], 2: []}
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {}, loading=loading)
+        daemon.sinks["held"] = lambda ev: ev.type == "cues" and daemon.calls == 1 and ev.t == 3.0 \
+            and wait_for(lambda: loading.done, 60)
+        daemon.sinks["seen"] = lambda ev: ev.type == "cues" and cues[daemon.calls].append(ev)
+        assert daemon.run() == 0
+        second, first = store.list_calls()  # the latest first
+        joined = first.summary["words_from_s"]
+        assert 0.0 < joined <= 3.5 and first.summary["transcribed"] and second.summary["transcribed"]
+        assert "words_from_s" not in second.summary
+        words = store.transcript(first.id)
+        assert words and all(w.start >= joined for event in words for w in event.words), words
+        notes = from_store(store, first.id, cfg, use_audio=False).notes
+    assert f"The transcript begins at {fmt_time(joined)} ({joined:.1f} s): the daemon's speech model was still " \
+           "loading when the call began" in " ".join(notes)
+    assert all(c.words_per_min is None for c in cues[1] if c.t - c.window_s < joined)  # unknown, not none said
+
+
 def test_a_reload_with_a_phrase_tolerance_the_matcher_refuses_is_not_applied_and_the_daemon_goes_on(
         tmp_path, monitor_logs):
     """``phrases.tolerance = 1.0`` passed the configuration's bounds ([0, 1]) while the phrase matcher

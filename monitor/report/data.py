@@ -162,6 +162,18 @@ def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
                           tuple(q for q in quiet if isinstance(q, str)) if isinstance(quiet, list) else ())
 
 
+def words_from_note(summary: Mapping[str, Any] | None) -> str | None:
+    """The report's note on a live call whose words began part-way, its recognizers having joined it
+    under way (:data:`~monitor.pipeline.WORDS_FROM`), or None."""
+    from ..pipeline import WORDS_FROM
+    at = summary.get(WORDS_FROM) if isinstance(summary, Mapping) else None
+    if not isinstance(at, (int, float)):
+        return None
+    return (f"The transcript begins at {fmt_time(at)} ({at:.1f} s): the daemon's speech model was still loading "
+            "when the call began, so the caller's words before then were not transcribed, nor their word cues "
+            "measured; the acoustic cues and alerts cover the whole call.")
+
+
 def no_input_note(spans: Sequence[tuple[float, float]], stop: Stop | None) -> str | None:
     """The report's note on the spans the caller's source gave no input in, other than the one a
     ``stop`` says (None: no such span)."""
@@ -723,7 +735,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
     stop = stop_of(call, float(duration))
     spans = no_input_of(call.summary)
     flaws = flaws_of(call.summary)
-    notes: list[str] = [note] if (note := no_input_note(spans, stop)) else []
+    notes: list[str] = [note for note in (no_input_note(spans, stop), words_from_note(call.summary)) if note]
     audio = (_stored_audio(cfg, store, call, stop, flaws.truncated_at_s is not None, notes) if use_audio
              else _StoredAudio({}, ("caller",), None, None, None))
     tracks, legs, count, unreadable = audio.tracks, audio.legs, audio.count, audio.unreadable
