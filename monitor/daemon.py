@@ -194,9 +194,8 @@ class Daemon:
         """Why the start loaded no speech model (its warning line, said then), or None: the daemon's
         problem in its status and heartbeat from :meth:`run` on."""
         self.loading = loading
-        """The speech model loading in the background (a :class:`~monitor.transcription.loading.ModelLoading`),
-        until the capture loop takes its outcome (:meth:`_join_transcription`); None then, and
-        without one."""
+        """The speech model loading in the background (a ``ModelLoading``) until the capture loop
+        takes its outcome (:meth:`_join_transcription`), then None."""
         self.status_path = status_path
         self.pipeline: CallPipeline | None = None
         self.call_origin = 0.0

@@ -9,10 +9,13 @@ import os
 import signal
 import threading
 import time
-from typing import Callable, Collection
+from typing import TYPE_CHECKING, Callable, Collection
 
 from ..console import LEVELS, PROG, error, first_line, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
+
+if TYPE_CHECKING:
+    from ..transcription.loading import ModelLoading
 
 log = logging.getLogger(__name__)
 
@@ -283,9 +286,10 @@ def _transcribes(args: argparse.Namespace, cfg) -> bool:
     return not getattr(args, "no_transcribe", False) and cfg.transcription.enabled
 
 
-def _open_model(args: argparse.Namespace, cfg, stack: contextlib.ExitStack) -> tuple[object | None, str | None]:
-    """(the speech model loading in the background, a started ModelLoading, or None; why there is
-    no transcription, or None). Every problem of the model asked for (``--model``,
+def _open_model(args: argparse.Namespace, cfg,
+                stack: contextlib.ExitStack) -> tuple[ModelLoading | None, str | None]:
+    """(the speech model loading in the background, started, or None; why there is no
+    transcription, or None). Every problem of the model asked for (``--model``,
     transcription.model, the language's) is one warning line naming where it was asked for, the
     folder or name and the problem, and the daemon runs acoustic-only: a folder that is not there
     (any more: the unit holds an absolute path) or is no model, a model not installed, said here;
@@ -318,7 +322,7 @@ def _open_model(args: argparse.Namespace, cfg, stack: contextlib.ExitStack) -> t
     return loading.start(), None
 
 
-def _loading_line(loading) -> list[str]:
+def _loading_line(loading: ModelLoading | None) -> list[str]:
     """What the start's line says of a speech model still loading (none: nothing)."""
     return [] if loading is None else ["transcription: loading the speech model (acoustic-only until it is ready)"]
 

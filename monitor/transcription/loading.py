@@ -12,15 +12,12 @@ Nothing here touches the daemon's state, so a reload meanwhile has nothing to ra
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
 from ..config import Config
 from .setup import TranscriptionSetup
 from .vosk_models import ChildLoad, ModelError, ModelInfo, stops_blocked
-
-log = logging.getLogger(__name__)
 
 
 def off_message(err: ModelError) -> str:
