@@ -100,6 +100,17 @@ def test_project_voice_variants_are_committed_files():
     assert (FIXTURES / "generated" / "espeak-ng-data" / "voices" / "!v" / "cmbreathy").is_file()
 
 
+def test_degraded_callers_speak_with_the_evaluation_corpus_voices():
+    """The fixture calls' breathy and labored callers are their variant with voices.json's phonation
+    lines (voiced and breathy), not the project's cmbreathy / cmlabored variants (a whisper)."""
+    voices = FIXTURES / "generated" / "espeak-ng-data" / "voices" / "!v"
+    for name in ("ev_none_breathy", "ev_none_labored", "ev_cmnormalf_breathy", "ev_cmnormalf_labored"):
+        assert "voicing 100" in (voices / name).read_text().splitlines()
+    degraded = [t["voice"] for name in ("deteriorating", "deteriorating_female", "labored_start", "breathy_normal")
+                for t in caller_turns(label(name)) if t["voice"].endswith(("_breathy", "_labored"))]
+    assert degraded and all("+ev_" in v for v in degraded)
+
+
 # ------------------------------------------------------------------ call files and labels
 
 
@@ -194,8 +205,8 @@ def test_deteriorating_call_gets_slower_quieter_and_breathier_after_its_onset(na
     assert max(rms_db(phrase_audio(x, t, 1)) for t in late) < min(rms_db(phrase_audio(x, t, 1)) for t in early) - 6
     assert all(t["response_gap_s"] < 1.0 for t in early) and all(2.0 <= t["response_gap_s"] <= 4.0 for t in late)
     assert all(t["rate_wpm"] >= 150 for t in before) and all(t["rate_wpm"] <= 110 for t in late)
-    assert all("cmlabored" in t["voice"] for t in late)
-    assert not any("cmbreathy" in t["voice"] or "cmlabored" in t["voice"] for t in before)
+    assert all(t["voice"].endswith("_labored") for t in late)
+    assert not any(t["voice"].endswith(("_breathy", "_labored")) for t in before)
     pauses = [b["start_s"] - a["end_s"] for t in late for a, b in zip(t["phrases"], t["phrases"][1:])]
     assert min(pauses) >= 0.8 and max(pauses) <= 2.5
     assert not any(t["inhalations"] for t in before) and sum(len(t["inhalations"]) for t in late) >= 6
@@ -213,7 +224,7 @@ def test_labored_call_is_labored_from_its_first_word_for_at_least_90_s():
     lab = label("labored_start")
     turns = caller_turns(lab)
     assert lab["trouble_onset_s"] == turns[0]["start_s"]
-    assert all(t["severity"] >= 0.8 and "cmlabored" in t["voice"] for t in turns)
+    assert all(t["severity"] >= 0.8 and t["voice"].endswith("_labored") for t in turns)
     assert sum(t["end_s"] - t["start_s"] for t in turns) >= 90
     assert all(t["response_gap_s"] >= 2.0 for t in turns)
     assert lab["expected_alerts"] == ["possible_emergency"] and lab["max_severity"] == "critical"
@@ -226,7 +237,7 @@ def test_breathy_caller_is_otherwise_normal():
     assert "breathy_voice" not in lab["forbidden_alerts"]
     assert "possible_emergency" in lab["forbidden_alerts"] and lab["trouble_onset_s"] is None
     for t in caller_turns(lab):
-        assert "cmbreathy" in t["voice"] and t["rate_wpm"] >= 150 and t["gain_db"] == 0
+        assert t["voice"].endswith("_breathy") and t["rate_wpm"] >= 150 and t["gain_db"] == 0
         assert t["response_gap_s"] <= 1.0 and not t["inhalations"]
 
 

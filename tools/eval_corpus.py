@@ -70,7 +70,9 @@ from tools.make_fixtures import (
     Scenario,
     Turn,
     Voice,
+    EVAL_DATA,
     build_espeak_data,
+    degraded_variants,
     colored_noise,
     common_inputs,
     db,
@@ -93,7 +95,7 @@ EVAL_VERSION = 1
 BASE_SEED = 1000  # even: seed parity is the split, pairs (2k, 2k+1) share a condition
 SLICE_BASE_SEED = 9000
 REPLICATES = 2  # draws of the design in the full corpus (make eval-corpus)
-DATA_DIR = Path(__file__).resolve().parent / "eval_data"
+DATA_DIR = EVAL_DATA
 BREATHING_DIR = FIXTURES_SRC / "breathing"
 NOISE_FLOOR_DBFS = -66.0
 SEVERITY_PEAK = {"mild": (0.35, 0.35), "moderate": (0.6, 0.7), "severe": (0.9, 1.0)}
@@ -312,39 +314,6 @@ def choose_voices(rng: np.random.Generator, v: dict, negative: str | None) -> tu
     agent = Voice(a_accents[int(rng.integers(len(a_accents)))], a_variants[int(rng.integers(len(a_variants)))],
                   int(rng.integers(alo, ahi + 1)), v["agent_amplitude"])
     return caller, agent, breathy, labored
-
-
-def degraded_variants(variant: str | None) -> tuple[str, str]:
-    """The breathy and labored versions of a caller's variant (see build_variants)."""
-    base = variant or "none"
-    return f"ev_{base}_breathy", f"ev_{base}_labored"
-
-
-def variant_lines(variant: str | None, system_variants: Path) -> list[str]:
-    """The lines of a caller's variant file without its name (the project's or espeak-ng's; none: empty)."""
-    if variant is None:
-        return ["language variant"]
-    own = VARIANTS_DIR / variant
-    text = (own if own.is_file() else system_variants / variant).read_text(errors="replace")
-    return [ln for ln in text.splitlines() if not ln.strip().startswith("name ")]
-
-
-def build_variants(data_path: Path, system_variants: Path) -> None:
-    """Add to DATA_PATH/espeak-ng-data a breathy and a labored version of every caller variant.
-
-    Each is the variant with the phonation lines of voices.json for its gender appended (later lines
-    override earlier ones in a variant file), so that a caller keeps his or her formants and stays voiced.
-    """
-    target = data_path / "espeak-ng-data" / "voices" / "!v"
-    voices = load_data("voices.json")
-    elderly = voices["elderly_variants"]
-    for gender, variants in (("male", voices["male_variants"] + [elderly["male"]]),
-                             ("female", voices["female_variants"] + [elderly["female"]])):
-        phonation = voices["phonation"][gender]
-        for variant in variants:
-            base = variant_lines(variant, system_variants)
-            for kind, name in zip(("breathy", "labored"), degraded_variants(variant)):
-                (target / name).write_text("\n".join(base + [f"name {name}"] + phonation[kind]) + "\n")
 
 
 def rate_for(rng: np.random.Generator, cell: Cell) -> int:
@@ -1121,14 +1090,9 @@ def write_index(out: Path, ids: list[str]) -> dict:
 
 def prepare_espeak(out: Path) -> Path:
     """The espeak-ng data folder with the project's variants and the derived caller variants."""
-    import re
-
-    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
-    system = Path(re.search(r"Data at:\s*(\S+)", version).group(1))  # type: ignore[union-attr]
     parent = out / ".espeak"
     parent.mkdir(parents=True, exist_ok=True)
     build_espeak_data(parent, VARIANTS_DIR)
-    build_variants(parent, system / "voices" / "!v")
     with tempfile.TemporaryDirectory(dir=parent) as tmp:
         es = Espeak(parent, Path(tmp), 2)
         derived = [p.name for p in (parent / "espeak-ng-data" / "voices" / "!v").glob("ev_*")]

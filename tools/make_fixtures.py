@@ -6,8 +6,11 @@
 Writes, under the output folder OUT (normally ``audio_fixtures``):
 
 * ``OUT/generated/espeak-ng-data``: a copy (symlinks) of the system espeak-ng data
-  folder with the project's voice variants from ``audio_fixtures/espeak/`` added,
-  because espeak-ng reads variants only from its data folder.
+  folder with the project's voice variants from ``audio_fixtures/espeak/`` added, and a
+  breathy and a labored version of every caller variant of ``tools/eval_data/voices.json``
+  (the variant with that file's phonation lines, ``ev_<variant>_breathy`` / ``_labored``, the
+  voices the evaluation corpus degrades too), because espeak-ng reads variants only from its
+  data folder.
 * ``OUT/generated/speech/``: mono 16 kHz utterances for the analyzer and
   transcription tests, listed with their texts in ``index.json``.
 * ``OUT/calls/<name>_16k.wav`` and ``<name>_8k.wav`` (telephone band), stereo, agent
@@ -22,8 +25,8 @@ dialogue's deterioration), ``dialogue_NAME.json`` for a dialogue several calls s
 
 Everything is deterministic: fixed seeds, sox in repeatable mode. A file is
 skipped when its label (or index entry) carries the same parameter hash: the hash
-covers the scenario, the generator's source, the voice variant files, the real
-recordings' samples and the espeak-ng and sox versions.
+covers the scenario, the generator's source, the voice variant files, the phonation lines,
+the real recordings' samples and the espeak-ng and sox versions.
 """
 from __future__ import annotations
 
@@ -56,6 +59,7 @@ FIXTURES_SRC = ROOT / "audio_fixtures"
 VARIANTS_DIR = FIXTURES_SRC / "espeak"
 REAL_DIR = FIXTURES_SRC / "real"
 FIXTURE_DATA = Path(__file__).resolve().parent / "fixture_data"  # the calls' dialogues and labels
+EVAL_DATA = Path(__file__).resolve().parent / "eval_data"  # the evaluation corpus's data, its voices among them
 
 TURN_RMS = 0.05  # speech RMS of every synthesised turn before its gain (the mix sets channel levels)
 AGENT_CHANNEL = 0  # left
@@ -106,7 +110,8 @@ def tool_version(cmd: Sequence[str]) -> str:
 
 
 def build_espeak_data(dest_parent: Path, variants_dir: Path) -> Path:
-    """Make DEST_PARENT/espeak-ng-data: symlinks to the system data plus our variants.
+    """Make DEST_PARENT/espeak-ng-data: symlinks to the system data plus our variants and the
+    callers' breathy and labored variants (:func:`build_variants`).
 
     Returns DEST_PARENT, the value for espeak-ng's --path.
     """
@@ -133,7 +138,55 @@ def build_espeak_data(dest_parent: Path, variants_dir: Path) -> Path:
             if target.is_symlink() or target.exists():
                 target.unlink()
             shutil.copyfile(variant, target)
+    build_variants(data, system / "voices" / "!v", variants_dir)
     return dest_parent
+
+
+def read_voices() -> dict:
+    """The callers' voices (``tools/eval_data/voices.json``): accents, variants, phonation lines."""
+    path = EVAL_DATA / "voices.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"{path}: cannot read the voices ({exc})") from exc
+
+
+def phonation_lines() -> dict[str, dict[str, list[str]]]:
+    """The lines that make a variant breathy or labored, by gender: {gender: {kind: lines}}."""
+    return {g: lines for g, lines in read_voices()["phonation"].items() if g != "about"}
+
+
+def degraded_variants(variant: str | None) -> tuple[str, str]:
+    """The breathy and labored versions of a caller's variant (see build_variants)."""
+    base = variant or "none"
+    return f"ev_{base}_breathy", f"ev_{base}_labored"
+
+
+def variant_lines(variant: str | None, system_variants: Path, own_variants: Path = VARIANTS_DIR) -> list[str]:
+    """The lines of a caller's variant file without its name (the project's or espeak-ng's; none: empty)."""
+    if variant is None:
+        return ["language variant"]
+    own = own_variants / variant
+    text = (own if own.is_file() else system_variants / variant).read_text(errors="replace")
+    return [ln for ln in text.splitlines() if not ln.strip().startswith("name ")]
+
+
+def build_variants(data: Path, system_variants: Path, own_variants: Path = VARIANTS_DIR) -> None:
+    """Add to the espeak-ng data folder DATA a breathy and a labored version of every caller variant.
+
+    Each is the variant with the phonation lines of voices.json for its gender appended (later lines
+    override earlier ones in a variant file), so that a caller keeps his or her formants and stays voiced.
+    """
+    target = data / "voices" / "!v"
+    voices = read_voices()
+    phonation = phonation_lines()
+    elderly = voices["elderly_variants"]
+    for gender, variants in (("male", voices["male_variants"] + [elderly["male"]]),
+                             ("female", voices["female_variants"] + [elderly["female"]])):
+        for variant in variants:
+            base = variant_lines(variant, system_variants, own_variants)
+            for kind, name in zip(("breathy", "labored"), degraded_variants(variant)):
+                (target / name).write_text("\n".join(base + [f"name {name}"] + phonation[gender][kind]) + "\n")
 
 
 def trim_silence(x: np.ndarray, threshold: float, margin: int) -> np.ndarray:
@@ -465,8 +518,11 @@ AGENT = Delivery(rate=168, pause_s=(0.25, 0.5), gap_s=(0.4, 0.9))
 CALLER = Delivery(rate=165, pause_s=(0.3, 0.6), gap_s=(0.3, 0.8))
 
 
-def deteriorated(severity: float, rate_from: int = 168, rate_to: int = 96, breathy: str = "cmbreathy",
-                 labored: str = "cmlabored") -> Delivery:
+MALE_BREATHY, MALE_LABORED = degraded_variants(None)  # the base voices' own (male) variant, degraded
+
+
+def deteriorated(severity: float, rate_from: int = 168, rate_to: int = 96, breathy: str = MALE_BREATHY,
+                 labored: str = MALE_LABORED) -> Delivery:
     """The caller's delivery at SEVERITY (0 healthy .. 1 worst): slower, pausing, breathing, weaker."""
     s = float(np.clip(severity, 0.0, 1.0))
     if s == 0:
@@ -816,6 +872,7 @@ def common_inputs() -> dict:
         "generator_version": GENERATOR_VERSION,
         "generator_source": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         "variants": variants,
+        "phonation": phonation_lines(),
         "espeak_ng": tool_version(["espeak-ng", "--version"]).split("Data at")[0].strip(),
         "sox": tool_version(["sox", "--version"]),
         "numpy": np.__version__,

@@ -25,7 +25,7 @@ import numpy as np
 import parselmouth
 
 from tools import eval_corpus as ec
-from tools.make_fixtures import SR, VARIANTS_DIR, Espeak, SynthRequest, Voice
+from tools.make_fixtures import SR, VARIANTS_DIR, Espeak, SynthRequest, Voice, build_espeak_data, variant_lines
 
 TEXT = "I'm calling about a payment on my account that I don't understand."
 OLD = {kind: [ln for ln in (VARIANTS_DIR / src).read_text().splitlines()
@@ -53,14 +53,14 @@ def main() -> None:
 def report(tmp: Path) -> None:
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
     system = Path(re.search(r"Data at:\s*(\S+)", version).group(1)) / "voices" / "!v"  # type: ignore[union-attr]
-    ec.build_espeak_data(tmp, VARIANTS_DIR)
+    build_espeak_data(tmp, VARIANTS_DIR)
     target = tmp / "espeak-ng-data" / "voices" / "!v"
     es = Espeak(tmp, tmp, 1)
     count = iter(range(10**6))
 
     def variant(base: str | None, lines: list[str]) -> str:
         name = f"x{next(count)}"
-        (target / name).write_text("\n".join(ec.variant_lines(base, system) + [f"name {name}"] + lines) + "\n")
+        (target / name).write_text("\n".join(variant_lines(base, system) + [f"name {name}"] + lines) + "\n")
         return name
 
     def say(v: str | None, rate: int = 100, pitch: int = 40, amp: int = 40, gap: int = 3, text: str = TEXT,
