@@ -322,14 +322,15 @@ def test_a_truncated_recording_is_replayed_as_far_as_it_goes(tmp_path):
 
 def test_a_call_whose_recorder_crashed_after_updating_its_header_once_raises_the_intact_calls_alerts(
         tmp_path, reference_alerts):
-    """The header counts the first 22.7 s of 227 s, and a 10-byte chunk before the samples makes it
+    """The header counts the first 22.7 s of the 227 s call, and a 10-byte chunk before the samples makes it
     an odd number of samples long: the whole call is replayed, each leg from its channel (the
     legs swapped after the first block, and the critical alert was missed), with one warning."""
     crashed = crashed_recording(ALERTING_CALL, tmp_path / "crashed.wav", 22.7, JUNK_CHUNK)
     done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"), str(crashed))
     assert done.returncode == 0
+    follow = sf.info(ALERTING_CALL).duration  # the whole call (the odd junk bytes add no hundredth)
     assert done.stderr.splitlines() == [f"call-monitor: warning: {crashed}: the header declares 22.70 s of audio "
-                                        f"but 227.00 s follow; read what is there"]
+                                        f"but {follow:.2f} s follow; read what is there"]
     events = split_calls(done.stdout)[0]
     assert [(e["kind"], e["t"]) for e in events if e["type"] == "alert"] == reference_alerts
 
@@ -380,7 +381,7 @@ def test_mono_recordings_are_the_caller_alone(tmp_path):
     events = split_calls(done.stdout)[0]
     cues = [e for e in events if e["type"] == "cues"]
     assert all(c["response_latency_s"] is None for c in cues)  # no agent, no replies to time
-    assert any(a["kind"] == "breathy_voice" for a in alerts_of(events))
+    assert any(a["kind"] == "possible_emergency" for a in alerts_of(events))  # from her speech alone
 
 
 @pytest.mark.parametrize("options, said", [
