@@ -217,12 +217,14 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     without waiting for it, and its transcription joins once it is ready."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
+    from ..transcription.vosk_models import stops_blocked
     from .common import StoreError, open_store_or_pending
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
-    status = _open_status(cfg, starting, stack)
-    held = _HeldStatus()
-    source = _live_source(cfg, held)
+    with stops_blocked():  # their threads never take a stop the main thread must wake to (a token pipe's read)
+        status = _open_status(cfg, starting, stack)
+        held = _HeldStatus()
+        source = _live_source(cfg, held)
     try:
         token = webhook_token(cfg)
     except ValueError as err:
