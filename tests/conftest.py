@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -259,20 +260,24 @@ def own_home(tmp_path) -> dict[str, str]:
                 MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(ROOT))
 
 
-@pytest.fixture
-def read_only_mount(tmp_path) -> Path:
-    """An empty folder that is a read-only filesystem (a tiny tmpfs mounted ``ro``; root only, else
-    the test is skipped): where no permission tells why nothing can be written."""
-    mnt = tmp_path / "read-only"
+def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
+    """The folder ``mnt`` (made here) with a tmpfs mounted on it with ``options`` while the
+    generator runs (root only: else the test is skipped, saying why); unmounted after."""
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)], capture_output=True,
-                          text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.strip() or done.returncode}")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.strip() or done.returncode}")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def read_only_mount(tmp_path) -> Iterator[Path]:
+    """An empty folder that is a read-only filesystem (a tiny tmpfs mounted ``ro``): where no
+    permission tells why nothing can be written."""
+    yield from mounted_tmpfs(tmp_path / "read-only", "ro,size=64k")
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, fifo_writer,
-                      opener_taking_the_lock, wait_for)
+                      mounted_tmpfs, opener_taking_the_lock, wait_for)
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
@@ -44,16 +44,7 @@ def no_traceback(r: subprocess.CompletedProcess) -> None:
 @pytest.fixture
 def tmpfs(tmp_path):
     """A 16 MB tmpfs (root only)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    yield from mounted_tmpfs(tmp_path / "small", "size=16m,mode=0700")
 
 
 def fill(mnt: Path) -> Path:
