@@ -286,6 +286,8 @@ def test_words_that_sound_different_have_different_sound_keys(word, other):
     ("i can't get heir", "i can't get air"),
     ("i can't get enough are", "i can't get enough air"),
     ("i'm gasping for a", "gasping for air"),
+    ("i'm gasping for the air", "gasping for air"),  # the key word itself after "the": only a closing phrase refuses it
+    ("i can't get enough of the air", "i can't get enough air"),
     ("i'm going to black out", "i'm going to black out"),
     ("i think i'm gonna black out", "i'm going to black out"),
     ("i'm going to blak out", "i'm going to black out"),

@@ -25,7 +25,7 @@ letters with (``air``, ``black``), is slipped only into a word that sounds like 
 ``heir``; ``plaque``: :func:`~monitor.transcription.pronunciation.sound_key`; not ``all``, ``at``,
 ``block``, ``blank``) or, last in an utterance, a function word the recognizer writes for it
 (``i'm gasping for a``), never right after a word that makes it another thing (``the air``, ``cold
-air``, ``on air``, ``a black out``), and a phrase of such a key word and everyday words is found
+air``, ``on air``, ``a black out``: there only the key word itself, and not in a closing phrase), and a phrase of such a key word and everyday words is found
 only where it closes what is said (``i can't get air``, not ``i can't get air in my tyres``); a
 word that only says how much stands for another (``any`` for ``enough``);
 a phrase followed by one of its idiom continuations is none (``i'm dying to know``, not ``i'm dying for
@@ -243,7 +243,8 @@ class KeyWords:
     sounds like it (the same :func:`~monitor.transcription.pronunciation.sound_key`: ``are``, ``err``,
     ``heir`` for ``air``; ``blak``, ``plaque`` for ``black``), never right after one of the
     ``modifiers``, words that make it another thing (``the air``, ``my air``, ``cold air``: the air
-    conditioning's; ``on air``; ``a black out``: a power cut). ``dangling``: function words and a
+    conditioning's; ``on air``; ``a black out``: a power cut), where only the key word itself stands
+    for it, and not in a closing phrase. ``dangling``: function words and a
     hesitation (``a``, ``and``, ``are``, ``err``) the recognizer writes for a short word it did not make
     out; one stands for a sounded key only where it ends an utterance, which it seldom does
     (``i'm gasping for a``, ``i can't get enough are``); inside one it is itself (``i can't get a
@@ -293,16 +294,18 @@ class KeyWords:
     trailing: frozenset[str] = field(default_factory=frozenset)
     closings: tuple[Continuation, ...] = ()
 
-    def heard_as(self, key: str, tokens: Sequence[str], cut: Sequence[bool], j: int) -> bool:
+    def heard_as(self, key: str, tokens: Sequence[str], cut: Sequence[bool], j: int, closing: bool = False) -> bool:
         """Whether token ``j`` of ``tokens`` (``cut``: where an utterance or a pause begins) may
         stand for the key word ``key``: a slip of it (:func:`key_slip`) or, for a ``sounded`` key, a
         word that sounds like it (:func:`sound_key`) or a ``dangling`` word that ends its utterance,
-        never right after one of the ``modifiers``."""
+        never right after one of the ``modifiers``; the key word itself is taken there too but in a
+        ``closing`` phrase (:meth:`closing`: ``gasping for the air`` is ``gasping for air``, ``i
+        can't get the air`` no ``i can't get air``)."""
         heard = tokens[j]
         if key not in self.sounded:
             return key_slip(key, heard)
         if j > 0 and not cut[j] and tokens[j - 1] in self.modifiers:
-            return False
+            return heard == key and not closing
         if heard in self.dangling:
             return j + 1 == len(tokens) or cut[j + 1]
         return sound_key(heard) == sound_key(key)
@@ -777,7 +780,7 @@ class _Search:
     def _heard(self, i: int, j: int) -> tuple[float, int]:
         """Phrase word ``i`` heard as token ``j`` (itself or a slip of it)."""
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
-        key_ok = i - 1 not in p.kept or (self.key_words.heard_as(word, t.tokens, t.cut, j - 1)
+        key_ok = i - 1 not in p.kept or (self.key_words.heard_as(word, t.tokens, t.cut, j - 1, p.closing)
                                           and heard not in p.no_slips)
         same = p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)
         return self.cost[i - 1][j - 1] + (p.weights[i - 1] * self.key_words.distance(word, heard) if same else _INF), \
@@ -843,7 +846,8 @@ class _Search:
             if k == b and t.cut[b]:
                 break
             following = _until_cut(t.tokens, t.cut, k + 1)
-            slip = self.key_words.heard_as(last, t.tokens, t.cut, k) and t.tokens[k] not in self.phrase.no_slips
+            slip = self.key_words.heard_as(last, t.tokens, t.cut, k, self.phrase.closing) \
+                and t.tokens[k] not in self.phrase.no_slips
             if slip and self.key_words.idiom(self.phrase.tokens, following):
                 return True
         return False
