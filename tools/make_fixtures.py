@@ -24,7 +24,9 @@ dialogue's deterioration), ``dialogue_NAME.json`` for a dialogue several calls s
 ``index.json`` for their order.
 
 Everything is deterministic: fixed seeds, sox in repeatable mode. A file is
-skipped when its label (or index entry) carries the same parameter hash: the hash
+skipped when its label (or index entry) carries the same parameter hash, and a call's audio
+only when its ``NAME.made`` stamp (beside the audio, not committed, as the audio is not) does
+too: a checkout whose committed labels changed regenerates audio made before. The hash
 covers the scenario, the generator's source, the voice variant files, the phonation lines,
 the real recordings' samples and the espeak-ng and sox versions.
 """
@@ -972,15 +974,16 @@ class Generator:
         folder.mkdir(parents=True, exist_ok=True)
         ignore = folder / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("*.wav\n*.flac\n*.tmp.wav\n")
+            ignore.write_text("*.wav\n*.flac\n*.tmp.wav\n*.made\n")
         clips = sorted({c for t in sc.turns for c in t.clips})
         digest = sha({"common": self.common, "scenario": asdict(sc),
                       "clips": {c: clip_digest(c) for c in clips}})
         label_path = folder / f"{sc.name}.json"
         wavs = [folder / f"{sc.name}_16k.wav", folder / f"{sc.name}_8k.wav"]
+        made = folder / f"{sc.name}.made"  # the hash the wavs were made with: the label is committed, they are not
         old = load_json(label_path)
         if (not self.force and old and old.get("generator", {}).get("params_sha256") == digest
-                and all(w.exists() for w in wavs)):
+                and all(w.exists() for w in wavs) and made.exists() and made.read_text().strip() == digest):
             self.skipped += [label_path, *wavs]
             return
         started = time.perf_counter()
@@ -995,6 +998,7 @@ class Generator:
         audio, levels = mix(sc, placed)
         write_wav_pair(audio, *wavs)
         write_json(label_path, label(sc, placed, len(audio) / SR, levels, digest, versions_of(self.common)))
+        made.write_text(digest + "\n")
         self.made += [label_path, *wavs]
         self.log(f"  {sc.name}: {len(audio) / SR:.1f} s call in {time.perf_counter() - started:.1f} s")
 
