@@ -971,17 +971,24 @@ def test_a_failing_database_is_one_line_in_the_log_and_a_503_with_the_reason_unt
 
 
 def test_alerts_the_daemon_could_not_store_reach_the_console_once_each(tmp_path):
+    """The replay's database is locked by another program for the whole replay: every alert goes
+    out not stored, and the console gets each once, under ids of its own."""
+    from monitor.delivery.store import Store
     console = ConsoleProcess(tmp_path)
+    locked = tmp_path / "events.db"
+    Store.open(locked).close()
+    holder = sqlite3.connect(locked, isolation_level=None)
     try:
-        (tmp_path / "plain").write_text("a file where the database's folder should be\n")
-        broken = tmp_path / "plain" / "events.db"
-        r, alerts = _replay(tmp_path, console, "deteriorating_8k.wav", broken)
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        r, alerts = _replay(tmp_path, console, "deteriorating_8k.wav", locked)
         assert alerts and all(a.get("stored") is False for a in alerts), r.stderr
         assert wait_for(lambda: len(console.state()["alerts"]) >= len(alerts), 30), r.stderr
         stored = console.state()["alerts"]
         assert sorted((a["kind"], a["t"]) for a in stored) == sorted((a["kind"], a["t"]) for a in alerts)
         assert all(a["alert_id"] >= 1 << 62 for a in stored)  # not the database's ids: it had none
     finally:
+        holder.close()
         console.kill()
 
 
