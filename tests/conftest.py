@@ -288,6 +288,18 @@ def english():
     return PhraseMatcher.default()
 
 
+def two_calls_line(path: Path, recording: Path, call_s: float, gap_s: float) -> Path:
+    """A recorded line written to ``path``: ``gap_s`` of silence, the first ``call_s`` of
+    ``recording`` (stereo), the silence again, the same call again, the silence again."""
+    import numpy as np
+    import soundfile as sf
+    sr = sf.info(recording).samplerate
+    x, _ = sf.read(recording, frames=int(sr * call_s), dtype="float32")
+    gap = np.zeros((int(sr * gap_s), x.shape[1]), np.float32)
+    sf.write(path, np.concatenate([gap, x, gap, x, gap]), sr)
+    return path
+
+
 def made_in(folder: Path) -> list[str]:
     """Every file and folder under ``folder`` (relative paths, sorted): what a command left there."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))

@@ -12,11 +12,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ALERTING_CALL, CALLS, call_monitor as cli
+from conftest import ALERTING_CALL, CALLS, call_monitor as cli, two_calls_line
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.daemon import Daemon
@@ -30,11 +29,7 @@ CALL_S = 20.0
 @pytest.fixture(scope="module")
 def two_calls(tmp_path_factory) -> Path:
     """A recorded line: 10 s of silence, a 20 s call, 10 s of silence, another, 10 s of silence."""
-    x, sr = sf.read(CALLS / "normal_8k.wav", frames=int(8000 * CALL_S), dtype="float32")
-    gap = np.zeros((8000 * 10, 2), np.float32)
-    path = tmp_path_factory.mktemp("line") / "two_calls.wav"
-    sf.write(path, np.concatenate([gap, x, gap, x, gap]), sr)
-    return path
+    return two_calls_line(tmp_path_factory.mktemp("line") / "two_calls.wav", CALLS / "normal_8k.wav", CALL_S, 10)
 
 
 def config(tmp_path: Path, audio_dir: Path):

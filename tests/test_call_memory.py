@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from conftest import CALLS
+from conftest import CALLS, two_calls_line
 
 from monitor.capture.sources import Chunk, FileSource
 from monitor.config import load_config
@@ -103,15 +103,11 @@ def test_the_live_daemon_gives_every_call_a_recognizer_of_its_own_and_closes_the
     """Vosk's recognizer state lives no longer than its call: the daemon makes a new recognizer when
     a call starts and its worker is finished when the call ends (within a long call it is renewed
     too, transcription.renew_s; the memory figures are in research/recognizer_memory)."""
-    import soundfile as sf
     from monitor.daemon import Daemon
     from monitor.transcription.setup import TranscriptionSetup
     from monitor.transcription.vosk_models import packaged_model_dirs
 
-    x, sr = sf.read(LOOPED_CALL, frames=16000 * 15, dtype="float32")
-    gap = np.zeros((16000 * 12, 2), np.float32)
-    call = tmp_path / "two_calls.wav"
-    sf.write(call, np.concatenate([gap, x, gap, x, gap]), sr)
+    call = two_calls_line(tmp_path / "two_calls.wav", LOOPED_CALL, 15, 12)
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 8.0,
                                  "transcription.language": "ko"}, user_config=False)
     setup = TranscriptionSetup.create(cfg, str(packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko"),

@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
-                      wait_for)
+                      two_calls_line, wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -910,10 +910,7 @@ def test_a_call_under_way_when_the_speech_model_is_ready_is_transcribed_from_the
     from monitor.transcription.setup import TranscriptionSetup
     from monitor.transcription.vosk_models import packaged_model_dirs
 
-    x, sr = sf.read(FIXTURE, frames=16000 * 10, dtype="float32")
-    gap = np.zeros((16000 * 8, 2), np.float32)
-    line = tmp_path / "two_calls.wav"
-    sf.write(line, np.concatenate([gap, x, gap, x, gap]), sr)
+    line = two_calls_line(tmp_path / "two_calls.wav", FIXTURE, 10, 8)
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db"), "daemon.call_end_silence_s": 5.0,
                                  "transcription.language": "ko"}, user_config=False)
     model = str(packaged_model_dirs(tmp_path / "models") / "vosk-model-small-ko")
