@@ -692,16 +692,15 @@ def _maps(pid: int, library: str) -> bool:
 
 def _held_model_load(d: Daemon) -> int | None:
     """The pid of daemon ``d``'s crash guard for its speech model (the model's first load, in a
-    process forked from the daemon: its command), stopped (SIGSTOP): the model loads no further
-    until it is continued (SIGCONT), and the daemon runs meanwhile; None when that process was over
-    before it was seen (the load goes on in the daemon then, which maps the speech library)."""
+    child process named for it), stopped (SIGSTOP): the model loads no further until it is
+    continued (SIGCONT), and the daemon runs meanwhile; None when that process was over before it
+    was seen (the load goes on in the daemon then, which maps the speech library)."""
+    from monitor.transcription.vosk_models import LOADER_NAME
     held: list[int] = []
 
     def stop_it() -> bool:
-        with open(f"/proc/{d.proc.pid}/comm") as f:
-            comm = f.read()
         for pid, name in child_processes(d.proc.pid).items():
-            if f"{name}\n" == comm:
+            if name == LOADER_NAME:
                 os.kill(pid, signal.SIGSTOP)
                 held.append(pid)
                 return True

@@ -499,12 +499,18 @@ def _fork_loader(info: ModelInfo) -> tuple[int, int]:
     return pid, read_fd
 
 
+LOADER_NAME = "callmon-model"
+"""The process name (``ps``, ``/proc/PID/comm``) of :func:`check_loads`'s child while it loads."""
+
+
 def _load_in_child(info: ModelInfo, read_fd: int, write_fd: int) -> NoReturn:
-    """:func:`check_loads`'s child: load, send why it failed (nothing if it loaded), exit without
-    returning to the caller's code. Ctrl-C and SIGTERM, blocked since before the fork, are
-    ignored (one already come is dropped with them): they are left to the parent, which ends it."""
+    """:func:`check_loads`'s child: named :data:`LOADER_NAME`, load, send why it failed (nothing if
+    it loaded), exit without returning to the caller's code. Ctrl-C and SIGTERM, blocked since
+    before the fork, are ignored (one already come is dropped with them): they are left to the
+    parent, which ends it."""
     code = 3
     try:
+        _name_this_process(LOADER_NAME)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.close(read_fd)
@@ -518,6 +524,12 @@ def _load_in_child(info: ModelInfo, read_fd: int, write_fd: int) -> NoReturn:
         pass
     finally:
         os._exit(code)
+
+
+def _name_this_process(name: str) -> None:
+    """Set this process's name as ``ps`` shows it (Linux; elsewhere, or if refused, unchanged)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(name)
 
 
 def vosk_new(kind: type, *args: Any) -> Any:
