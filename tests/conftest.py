@@ -667,6 +667,14 @@ def child_processes(pid: int) -> dict[int, str]:
     return out
 
 
+def holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has the file ``path`` open (a command under way on it)."""
+    try:
+        return any(os.path.realpath(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process, or one of its files, closed as it was looked at
+        return False
+
+
 def processes_with(marker: str) -> list[int]:
     """The live processes whose command line holds ``marker`` (a test's own path): a daemon's
     children forked from it hold its command line, and keep it once the daemon is gone."""

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -362,6 +363,30 @@ def test_each_bad_file_one_line_the_others_still_analysed(files):
     assert [r["file"] for r in recs] == [str(files[k]) for k in order if k not in BAD]
     warned = [line for line in stderr_lines(proc) if line.startswith("call-monitor: warning: ")]
     assert warned == [f"call-monitor: warning: {files['silent']}: no sound (peak below -50 dBFS): nothing to measure"] * 2
+
+
+@pytest.mark.parametrize("sig, status, said", [(signal.SIGINT, 130, "interrupted"),
+                                               (signal.SIGTERM, 143, "stopped by SIGTERM")])
+def test_a_stop_names_the_recording_it_came_in_and_how_many_got_no_summary(sig, status, said):
+    """Ctrl-C or SIGTERM while several recordings are analysed: the summaries printed stand, and
+    one line names the recording the stop came in and says how many got no summary (it and those
+    after it); exit 130 or 143, no traceback."""
+    recordings = [str(CALLS / "deteriorating_16k.wav")] * 8
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "analyze", "--channel", "1", "--json", *recordings],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        first = proc.stdout.readline()  # the first summary: under way
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, err
+    left = len(recordings) - len(records(first + out))  # it and those after it
+    assert left >= 2, "the stop came before the last recording"
+    unsaid = "the file" if left == 2 else f"the {left - 1} files"
+    assert err.splitlines() == [f"call-monitor: error: {recordings[0]}: {said} while it was analysed: no summary "
+                                f"of it or of {unsaid} after it"], err
 
 
 def test_a_single_bad_file_fails(files):

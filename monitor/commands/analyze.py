@@ -9,7 +9,7 @@ import numbers
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..console import error, warning
-from .common import ExitStatus, channel_number
+from .common import ExitStatus, channel_number, stopped_by, stops_held
 
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
     import numpy as np
@@ -110,27 +110,50 @@ MIXED = "--channel N analyses channel N alone"
 """How ``analyze`` is told to read one channel of a recording rather than mix them all."""
 
 
+def _not_summarised(left: int) -> str:
+    """What a stop leaves unsaid: this file's summary and those of the ``left - 1`` files after it."""
+    after = {1: "", 2: " or of the file after it"}.get(left, f" or of the {left - 1} files after it")
+    return f"no summary of it{after}"
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..capture.audio_files import AudioFileError, audio_breaks_off, no_sound, silent_in_mix, unread_channels
-    failed = 0
-    for path in args.files:
-        try:
-            rec, stream = analyze_file(path, args.channel)
-        except AudioFileError as err:
-            error(str(err))
-            failed += 1
-            continue
-        if args.channel is None and (mixed := unread_channels(stream.info.channels, None, MIXED)):
-            warning(f"{path}: {mixed}")
-        if args.channel is None and (silent := silent_in_mix(stream.info.channels, stream.silent_channels(), MIXED)):
-            warning(f"{path}: {silent}")
-        if stream.truncated:
-            warning(audio_breaks_off(path, "analysed", rec["duration_s"]))
-        if stream.problems():
-            warning(f"{path}: {stream.problems()}")
-        if soundless := no_sound(stream.info.channels, stream.silent_channels(), args.channel):
-            warning(f"{path}: {soundless}")
-        if quiet := _too_quiet(rec):
-            warning(quiet)
-        print(json.dumps(rec) if args.json else _human(rec), flush=True)
+    failed = done = 0
+    try:
+        for path in args.files:
+            summary = _summary(path, args)
+            with stops_held():  # a stop while the summary is printed comes once it is counted
+                if summary is None:
+                    failed += 1
+                else:
+                    print(summary, flush=True)
+                done += 1
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the summaries printed stand
+        if done < len(args.files):
+            error(f"{args.files[done]}: {stopped_by(stop)} while it was analysed: "
+                  f"{_not_summarised(len(args.files) - done)}")
+        raise
     return ExitStatus.FAILED if failed else ExitStatus.OK
+
+
+def _summary(path: str, args: argparse.Namespace) -> str | None:
+    """The summary of the recording ``path`` to print, its warnings said; None (its one error line
+    said) when it cannot be analysed."""
+    from ..capture.audio_files import AudioFileError, audio_breaks_off, no_sound, silent_in_mix, unread_channels
+    try:
+        rec, stream = analyze_file(path, args.channel)
+    except AudioFileError as err:
+        error(str(err))
+        return None
+    if args.channel is None and (mixed := unread_channels(stream.info.channels, None, MIXED)):
+        warning(f"{path}: {mixed}")
+    if args.channel is None and (silent := silent_in_mix(stream.info.channels, stream.silent_channels(), MIXED)):
+        warning(f"{path}: {silent}")
+    if stream.truncated:
+        warning(audio_breaks_off(path, "analysed", rec["duration_s"]))
+    if stream.problems():
+        warning(f"{path}: {stream.problems()}")
+    if soundless := no_sound(stream.info.channels, stream.silent_channels(), args.channel):
+        warning(f"{path}: {soundless}")
+    if quiet := _too_quiet(rec):
+        warning(quiet)
+    return json.dumps(rec) if args.json else _human(rec)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import re
+import signal
 import stat
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from ..console import LEVELS, error, warning
 
@@ -66,6 +69,29 @@ def exit_status_of(stop: KeyboardInterrupt) -> ExitStatus:
 def stopped_by(stop: KeyboardInterrupt) -> str:
     """How a command's one line says ``stop`` ended it: "interrupted" (Ctrl-C), "stopped by SIGTERM"."""
     return "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM)
+"""The signals that stop a command as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM that come inside the block stop the command once it is over (raised as
+    KeyboardInterrupt or :class:`Terminated` there), so that what the block does is done whole.
+    The main thread's handlers only: elsewhere, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    before = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in _HELD}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        if came:
+            raise Terminated("SIGTERM") if signal.SIGTERM in came else KeyboardInterrupt
 
 
 DURATION_UNITS = MappingProxyType({"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0})
@@ -633,7 +659,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "Terminated", "exit_status_of", "stopped_by",
+__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "Terminated", "exit_status_of", "stopped_by", "stops_held",
            "parse_duration", "parse_when", "add_logging_options",
            "channel_number", "agent_channel_number", "add_leg_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",

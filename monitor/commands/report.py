@@ -7,7 +7,7 @@ import os
 from types import MappingProxyType
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_call_options, add_config_options, not_used
+from .common import ExitStatus, add_call_options, add_config_options, not_used, stopped_by
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
@@ -103,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
         payload = render(data, fmt)
     except (ReportError, StoreError, ImportError) as err:
         return _failed(err, args.output)
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM while it replays or draws: nothing written
+        error(f"{args.output}: {stopped_by(stop)} before it was written: no report written")
+        raise
     try:
         write_atomic(args.output, payload)
     except OSError as err:
@@ -249,7 +252,7 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
-    from ..report.archive import archive_report, no_database_there, read_table
+    from ..report.archive import archive_calls_folder, archive_report, no_database_there, read_table
     try:
         rows = read_table(args.batch)
     except ReportError as err:
@@ -262,5 +265,9 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         n = archive_report(args.batch, rows, args.output, cfg, on_error=error, on_warning=warning)
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
+    except KeyboardInterrupt as stop:  # the call reports written so far are whole (each written atomically)
+        error(f"{args.output}: {stopped_by(stop)} before the archive page was written: no page written; "
+              f"the call reports already made are kept in {archive_calls_folder(args.output)}")
+        raise
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")
     return ExitStatus.OK

@@ -382,6 +382,11 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
     return links
 
 
+def archive_calls_folder(output: str) -> str:
+    """The folder of an archive page's call reports: ``<output stem>_calls`` beside the page."""
+    return os.path.splitext(os.path.abspath(output))[0] + "_calls"
+
+
 def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg: Config,
                    on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None) -> int:
     """Write the archive page of ``table`` (its ``rows``: :func:`read_table`) to ``output`` and the
@@ -390,7 +395,7 @@ def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg:
     from . import write_atomic
 
     page_dir = os.path.dirname(os.path.abspath(output))
-    folder = os.path.splitext(os.path.abspath(output))[0] + "_calls"
+    folder = archive_calls_folder(output)
     links = write_call_reports(rows, cfg, folder, page_dir, on_error, on_warning)
     notes = []
     n_flagged = len(flagged(rows))
