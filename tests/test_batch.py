@@ -1369,13 +1369,15 @@ def test_a_mono_recording_a_manifest_lists_with_other_legs_is_one_call(tmp_path)
 def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the_same_problems(tmp_path,
                                                                                                 capsys):
     """Before any worker starts, every header is read (a long wait for many files): the line that
-    shows it on stderr changes none of what it finds."""
+    shows it on stderr changes none of what it finds. A call a manifest lists is said with its row."""
     gone, wav = str(tmp_path / "gone.wav"), str(ARCHIVE[0])
-    jobs = [CallJob(wav, index=0), CallJob(gone, index=1), CallJob(wav, caller_channel=5, index=2)]
+    jobs = [CallJob(wav, index=0), CallJob(gone, index=1), CallJob(wav, caller_channel=5, index=2),
+            CallJob(gone, index=3, row="calls.csv line 4")]
     quiet = unopenable(jobs)
     assert capsys.readouterr().err == ""
     assert unopenable(jobs, progress_after_s=0.0) == quiet
-    assert quiet == {1: f"{gone}: no such file", 2: f"{wav}: has 2 channel(s), channel 5 asked"}
+    assert quiet == {1: f"{gone}: no such file", 2: f"{wav}: has 2 channel(s), channel 5 asked",
+                     3: f"{gone}: no such file (listed on calls.csv line 4)"}  # the manifest's row to mend
     assert "checking recordings" in capsys.readouterr().err
 
 

@@ -44,6 +44,11 @@ class CallJob:
     """The manifest's row that lists it (``calls.csv line 3``); empty for a recording named as an
     input, or found in a folder or by a glob."""
 
+    def said(self, problem: str) -> str:
+        """The one line of ``problem`` (naming the file), with the manifest's row that lists the
+        call, if one does: the row to mend."""
+        return f"{problem} (listed on {self.row})" if self.row else problem
+
     def legs(self, channels: int) -> tuple[int, int]:
         """The channels its caller and agent legs are scored from (-1: no agent leg) in a recording
         of ``channels`` channels: the asked ones, but channel 0 alone for a mono recording, as
@@ -329,5 +334,5 @@ def unopenable(jobs: Sequence[CallJob], progress_after_s: float | None = None, *
             shown = shown_until_done.enter_context(tqdm(jobs, desc="checking recordings", unit="file",
                                                         file=sys.stderr, leave=False, delay=progress_after_s,
                                                         dynamic_ncols=True))
-        problems = ((job.index, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in shown)
-        return {index: problem for index, problem in problems if problem}
+        problems = ((job, open_problem(job.path, job.caller_channel, job.agent_channel)) for job in shown)
+        return {job.index: job.said(problem) for job, problem in problems if problem}

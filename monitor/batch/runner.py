@@ -552,7 +552,7 @@ class BatchRun:
         if result.unread_channels:
             self.on_warning(f"{result.job.path}: {result.unread_channels}")
         if result.error:
-            self.on_error(result.error)
+            self.on_error(result.job.said(result.error))
             self._rows[result.job.index] = failed_row(result.job, result.error, result.content_hash, self.chash)
             o.failed += 1
             return
