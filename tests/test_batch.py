@@ -29,6 +29,7 @@ import soundfile as sf
 from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, holds_open,
                       korean_model, made_in, process_alive, scheduler_address, wait_for)
 
+from monitor.config import load_config
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
 from monitor.files import recording_fingerprint
 from monitor.transcription.vosk_models import packaged_model_dirs
@@ -1450,6 +1451,19 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
         assert f"href=\"archive_calls/call-{r['db_call_id']}.html\"" in html
         assert "Call report:" in link.read_text()
     assert str(archive["missing"]) in html.split("could not be scored")[1]
+
+
+def test_the_archive_page_histograms_count_whole_calls_on_an_axis_that_says_so(archive):
+    """Each histogram's height is calls: its axis says so, and its ticks are whole calls (a table of
+    a few calls drew ticks at half a call)."""
+    import matplotlib.pyplot as plt
+    from monitor.report.archive import distributions_figure
+    fig = distributions_figure(archive["rows"][:3], load_config(user_config=False))
+    try:
+        assert fig.axes and {ax.get_ylabel() for ax in fig.axes} == {"calls"}
+        assert all(float(t).is_integer() for ax in fig.axes for t in ax.get_yticks())
+    finally:
+        plt.close(fig)
 
 
 def test_the_archive_report_names_the_calls_with_no_caller_speech_heard_rather_than_counting_them_clean(tmp_path):

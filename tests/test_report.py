@@ -822,6 +822,7 @@ def test_a_call_whose_caller_leg_is_silent_reads_as_nothing_judged_not_as_a_clea
         (title,) = [t for t, _ in timeline_of(data)[1] if t.startswith(("caller_on_the_left.wav: ", "call 1: "))]
         assert title.split("\n")[1:] == ["No caller speech heard on the caller's leg: nothing judged",
                                          "The recording: the call's legs read the wrong way round."]
+        assert title.split("\n")[0].endswith(": 30.0 s, 0 alert(s)"), "under a minute, in seconds, not 0:30"
 
 
 STOPPED_BROWN = np.array([0x8c, 0x6d, 0x46]) / 255.0

@@ -48,6 +48,12 @@ def fmt_time(t: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def fmt_duration(s: float) -> str:
+    """A call's length: ``m:ss`` (:func:`fmt_time`), but seconds with their tenth under a minute,
+    so that a call of half a second does not read as one of none ("0.5 s", "42.0 s")."""
+    return f"{max(0.0, float(s)):.1f} s" if s < 59.95 else fmt_time(s)
+
+
 def value_text(v: Any) -> str:
     """A number, list or mapping of the evidence as text ("latency 2.01, pausing 1.63")."""
     if v is None:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..alerts.evidence import fmt_duration
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config, RuleConfig
 from ..batch.table import legs_swapped_of, quiet_legs_of
@@ -113,6 +114,7 @@ def cue_change(row: dict[str, Any], rule: RuleConfig) -> float | None:
 
 
 def _panel(ax: Any, values: list[float], limit: float | None, title: str, xlabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
     if values:
         ax.hist(values, bins=min(30, max(5, len(values) // 3)), color="#1f5fa8", alpha=0.8)
     else:
@@ -121,12 +123,24 @@ def _panel(ax: Any, values: list[float], limit: float | None, title: str, xlabel
         ax.axvline(limit, color=SEVERITY_COLOURS["warning"], lw=2, ls="--")
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("calls", fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole calls, never half of one
     ax.tick_params(labelsize=7)
 
 
 def render_distributions(rows: Sequence[dict[str, Any]], cfg: Config) -> bytes:
-    """PNG: per enabled acoustic rule, the calls' median of its cue (dashed: the absolute limit)
-    and its change from the caller's baseline (dashed: the baseline test)."""
+    """PNG of :func:`distributions_figure`."""
+    fig = distributions_figure(rows, cfg)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def distributions_figure(rows: Sequence[dict[str, Any]], cfg: Config) -> Any:
+    """Histograms of the scored calls (``rows``), two per enabled acoustic rule: the calls' median
+    of its cue (dashed: the absolute limit) and its change from the caller's baseline (dashed: the
+    baseline test); their heights are calls."""
     plt = _pyplot()
     rules = [r for r in cfg.rules.acoustic if r.enabled]
     scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
@@ -141,10 +155,7 @@ def render_distributions(rows: Sequence[dict[str, Any]], cfg: Config) -> bytes:
                f"{watched.label} ({watched.unit})" if watched.unit else watched.label)
         _panel(right, changes, limit, f"{rule.kind}: change from the caller's baseline", unit)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 def _num(v: Any, fmt: str = "{:.2f}") -> str:
@@ -242,7 +253,7 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
         cell += _marks(r)
         out.append(f"<tr class=\"alert{' critical' if crit is not None else ''}\"><td>{cell}<br>"
                    f"<span class=\"muted\">{_e(r.get('call_id') or '')}</span></td>"
-                   f"<td class=\"num\">{_e(fmt_time(_number(r.get('duration_s')) or 0))}</td>"
+                   f"<td class=\"num\">{_e(fmt_duration(_number(r.get('duration_s')) or 0))}</td>"
                    f"<td class=\"num\">{_num(r.get('alerts'), '{:.0f}')}</td><td>{_e(which)}</td>"
                    f"<td class=\"time\">{_e(fmt_time(_number(r.get('first_warning_s'))))}</td>"
                    f"<td class=\"time\">{_e(fmt_time(crit))}</td></tr>")

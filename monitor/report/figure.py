@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..alerts.evidence import fmt_time
+from ..alerts.evidence import fmt_duration, fmt_time
 from ..cue_registry import SPEECH_CUES, shown_min_speech_s
 from ..cue_registry import panels as registry_panels
 from .data import ReportData
@@ -391,7 +391,7 @@ def _title(fig: Any, data: ReportData, in_page: bool) -> float:
     them. Returns its height below its first line, in points."""
     crit = data.critical
     note = boxes_note([data.title], data, in_page, part="heading", which="the name is")
-    lines = [f"{data.title}: {fmt_time(data.duration_s)}, {len(data.alerts)} alert(s)"
+    lines = [f"{data.title}: {fmt_duration(data.duration_s)}, {len(data.alerts)} alert(s)"
              + (f", {crit} critical" if crit else "") + (f" ({note})" if note else "")]
     colour = SEVERITY_COLOURS["critical"] if crit else "#222222"
     cut = data.cut_short
