@@ -675,6 +675,32 @@ def holds_open(pid: int, path: Path) -> bool:
         return False
 
 
+def long_recording(folder: Path) -> Path:
+    """``folder/long.wav``: the deteriorating fixture call four times over, 15 minutes of stereo
+    audio that takes seconds to replay (a command stopped part-way)."""
+    import numpy as np
+    import soundfile as sf
+    x, rate = sf.read(CALLS / "deteriorating_16k.wav", dtype="float32")
+    sf.write(folder / "long.wav", np.concatenate([x] * 4), rate)
+    return folder / "long.wav"
+
+
+def stopped_once_open(args: list[str | os.PathLike], opened: Path,
+                      sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` stopped by ``sig`` (Ctrl-C) as soon as it has the file ``opened`` open
+    (a recording it reads: under way, its signal handlers in); what it printed and its exit status."""
+    proc = subprocess.Popen([PY, "-m", "monitor.cli", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert wait_for(lambda: holds_open(proc.pid, opened), 60, every_s=0.005), f"{opened} was never opened"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def processes_with(marker: str) -> list[int]:
     """The live processes whose command line holds ``marker`` (a test's own path): a daemon's
     children forked from it hold its command line, and keep it once the daemon is gone."""

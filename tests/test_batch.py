@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, holds_open,
-                      korean_model, made_in, process_alive, scheduler_address, wait_for)
+from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, korean_model,
+                      long_recording, made_in, process_alive, scheduler_address, stopped_once_open, wait_for)
 
 from monitor.config import load_config
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
@@ -1519,24 +1519,15 @@ def test_a_stop_while_the_archive_report_is_made_keeps_the_call_reports_written_
     """Ctrl-C while the flagged calls' reports are made (their recordings replayed): one line says
     the archive page is not written and where the call reports already made are; those stay whole;
     exit 130, no traceback."""
-    x, sr = sf.read(CALLS / "deteriorating_16k.wav", dtype="float32")
-    long = tmp_path / "long.wav"
-    sf.write(long, np.concatenate([x] * 4), sr)  # 15 minutes: seconds to replay
+    long = long_recording(tmp_path)
     with flagged_table.open("a") as table:
         table.write(f"{long},1,0,scored,1\n")  # after the first: as many alerts, later in the table
     page = tmp_path / "archive.html"
-    proc = subprocess.Popen([PY, "-m", "monitor.cli", "report", "--batch", str(flagged_table), "-o", str(page)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        assert wait_for(lambda: holds_open(proc.pid, long), 60, every_s=0.005), "the long call's replay never began"
-        proc.send_signal(signal.SIGINT)
-        err = proc.communicate(timeout=60)[1]
-    finally:
-        proc.kill()
-    assert proc.returncode == 130 and "Traceback" not in err, err
-    assert err.splitlines()[-1] == (f"call-monitor: error: {page}: interrupted before the archive page was written: "
-                                    f"no page written; the call reports already made are kept in {tmp_path / 'archive_calls'}")
+    done = stopped_once_open(["report", "--batch", flagged_table, "-o", page], long)
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"call-monitor: error: {page}: interrupted before the archive page was written: no page written; the call "
+        f"reports already made are kept in {tmp_path / 'archive_calls'}")
     assert not page.exists()
     assert [p.name for p in (tmp_path / "archive_calls").iterdir()] == ["call-1.html"]
 

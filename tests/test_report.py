@@ -27,7 +27,7 @@ import soundfile as sf
 pytest.importorskip("matplotlib")
 import matplotlib.image as mpimg
 
-from conftest import CALLS, ROOT, call_monitor, holds_open, made_in, replay_under_way, wait_for
+from conftest import CALLS, ROOT, call_monitor, long_recording, made_in, replay_under_way, stopped_once_open
 
 from monitor import cli
 from monitor.config import load_config
@@ -311,22 +311,12 @@ def test_file_report_png_cli(tmp_path):
 def test_a_stop_while_a_report_is_made_writes_nothing_and_says_so_in_one_line(tmp_path):
     """Ctrl-C while the recording is replayed for its report: one line naming the report, which is
     not written (nor anything beside it), exit 130, no traceback."""
-    x, rate = sf.read(CALLS / "deteriorating_16k.wav", dtype="float32")
-    wav = tmp_path / "long.wav"
-    sf.write(wav, np.concatenate([x] * 4), rate)  # 15 minutes: seconds to replay
-    out = tmp_path / "r.html"
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "report", str(wav), "-o", str(out),
-                             "--no-transcribe"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        assert wait_for(lambda: holds_open(proc.pid, wav), 60, every_s=0.005), "the replay never opened the recording"
-        proc.send_signal(signal.SIGINT)
-        err = proc.communicate(timeout=60)[1]
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
-    assert err.splitlines()[-1] == f"call-monitor: error: {out}: interrupted before it was written: no report written"
-    assert "Traceback" not in err
+    wav, out = long_recording(tmp_path), tmp_path / "r.html"
+    done = stopped_once_open(["report", wav, "-o", out, "--no-transcribe"], wav)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.splitlines()[-1] == f"call-monitor: error: {out}: interrupted before it was written: no " \
+                                           "report written"
+    assert "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav"]
 
 
