@@ -605,13 +605,13 @@ class Daemon:
         change (a rotated token written into the same file). Returns the keys applied; none without
         a webhook at the start or with the URL removed (those apply at the next start), or with a
         token file that cannot be read (one warning line; the old URL and token stay)."""
-        from .delivery.sinks.webhook import TokenError, read_token
+        from .delivery.sinks.webhook import TokenError
 
         new = cfg.delivery
         if self.webhook is None or not new.webhook_url:
             return ()
         try:
-            token = read_token(new.webhook_token_file) if new.webhook_token_file else None
+            token = self._reloaded_token(new.webhook_token_file)
         except TokenError as err:
             log.warning("webhook not changed: %s", err)
             return ()
@@ -619,6 +619,21 @@ class Daemon:
         if self.heartbeat is not None:
             self.heartbeat.retarget(new.webhook_url, token)
         return "delivery.webhook_url", "delivery.webhook_token_file"
+
+    def _reloaded_token(self, path: str | None) -> str | None:
+        """The webhook token a reload posts with: the file ``path`` read again (a rotated token),
+        but not a pipe, which would hold the monitor until something writes to it again: the pipe
+        the start read keeps its token; another is refused. Raises TokenError naming the file."""
+        from .delivery.sinks.webhook import TokenError, read_token
+        from .files import is_pipe
+
+        if not path:
+            return None
+        if not is_pipe(path):
+            return read_token(path)
+        if path == self.running_cfg.delivery.webhook_token_file:
+            return self.webhook.target.token
+        raise TokenError(f"{path}: a pipe: a reload reads a token from a file only (the start reads one from a pipe)")
 
     # ------------------------------------------------------------------ status
     def _recent_alerts(self) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
-why a folder takes no new file, whether two paths name one file, and what a file holds (a hash of
-its bytes)."""
+why a folder takes no new file, whether two paths name one file or a pipe, and what a file holds (a
+hash of its bytes)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from typing import Iterator
@@ -52,6 +53,15 @@ HASH_BLOCK = 1 << 20
 """The blocks a file is read and hashed in (1 MiB)."""
 SAMPLED_BLOCKS = 8
 """The blocks a sampled hash (:func:`content_hash`) reads of a file longer than that many."""
+
+
+def is_pipe(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a pipe (``<(pass show ...)``, a named pipe): what it holds is read once,
+    and a second read waits until something writes to it again. False when it is not there."""
+    try:
+        return stat.S_ISFIFO(os.stat(os.path.expanduser(path)).st_mode)
+    except OSError:
+        return False
 
 
 def content_hash(path: str | os.PathLike[str], *, sampled: bool = False) -> str:

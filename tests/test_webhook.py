@@ -382,6 +382,47 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
             sink.close()
 
 
+def test_a_reload_does_not_wait_on_a_token_pipe_the_start_read_and_refuses_another(tmp_path, hook, monitor_logs):
+    """A token handed over in a pipe (``--webhook-token-file <(pass show ...)``, a named pipe) is
+    read once, at the start: a reload read it again and the monitor waited for a writer that
+    never came. The same pipe keeps the token the start read; another pipe is refused in one
+    warning line, URL and token as they were."""
+    import os
+    import threading
+    import numpy as np
+    import soundfile as sf
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    pipes = [tmp_path / "token", tmp_path / "other"]
+    for pipe in pipes:
+        os.mkfifo(pipe)
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros((16000 * 2, 2), np.float32), 16000)
+    overrides = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": hook.url,
+                 "delivery.webhook_token_file": str(pipes[0])}
+    token = "piped-token-" + "c" * 32  # what the start read from the pipe
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, token=token, poll_s=0.05).start()
+        try:
+            for reloaded in (overrides, overrides | {"delivery.webhook_token_file": str(pipes[1])}):
+                daemon = Daemon(load_config(overrides=overrides, user_config=False), FileSource(silence), store, {},
+                                webhook=sink, reload=lambda r=reloaded: load_config(overrides=r, user_config=False))
+                daemon.request_reload()
+                run = threading.Thread(target=daemon.run, daemon=True)
+                run.start()
+                run.join(30)
+                assert not run.is_alive(), "the reload waits on the pipe"
+            sink(_alert(store))
+            assert wait_for(lambda: hook.received, 5)
+            assert hook.authorizations == [f"Bearer {token}"]
+        finally:
+            sink.close()
+    assert ("warning", f"webhook not changed: {pipes[1]}: a pipe: a reload reads a token from a file only (the "
+                       "start reads one from a pipe)") in monitor_logs
+
+
 def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with_its_own_token(tmp_path, hook):
     """The supervisor moved (a new URL and its own token) and the daemon reloads while a heartbeat
     gathers the daemon's status: the beat goes to the new URL with the new token, never the new

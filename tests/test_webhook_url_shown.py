@@ -181,6 +181,33 @@ def test_a_replay_reads_its_webhook_url_from_a_file_kept_off_its_command_line(tm
     assert set(hook.authorizations) == {"Bearer console-token"}
 
 
+def test_a_reload_reads_no_pipe_again_a_url_pipe_keeps_the_start_s_url_a_configuration_pipe_is_refused(tmp_path):
+    """``run --webhook-url-file <(...)`` or ``--config <(...)``: a pipe is read once, at the start.
+    A reload read it again and waited, the monitor held, for a writer that never came. Now a URL
+    pipe keeps the URL the start read, with the rest reloaded from the files; a configuration pipe
+    cannot be reloaded, said naming it (the daemon keeps its running configuration)."""
+    import os
+    from monitor.cli import build_parser
+    from monitor.commands.common import ConfigError
+    from monitor.commands.run import overrides_from, reloaded_config
+    from monitor.config import load_config
+
+    url_pipe, config_pipe, config = tmp_path / "hook.url", tmp_path / "c.toml", tmp_path / "file.toml"
+    for pipe in (url_pipe, config_pipe):
+        os.mkfifo(pipe)
+    config.write_text("[delivery]\ntimeout_s = 7.0\n")
+    started = load_config(overrides={"delivery.webhook_url": f"http://127.0.0.1:9/hook?token={SECRET}"},
+                          user_config=False)
+    args = build_parser().parse_args(["run", "--caller", "softphone.monitor", "--config", str(config),
+                                      "--webhook-url-file", str(url_pipe)])
+    reloaded = reloaded_config(args, overrides_from(args), started)
+    assert (reloaded.delivery.webhook_url, reloaded.delivery.timeout_s) == (started.delivery.webhook_url, 7.0)
+    args = build_parser().parse_args(["run", "--caller", "softphone.monitor", "--config", str(config_pipe)])
+    with pytest.raises(ConfigError) as refused:
+        reloaded_config(args, overrides_from(args), started)
+    assert str(refused.value) == f"{config_pipe}: a pipe, read once at the start; a reload reads a configuration file only"
+
+
 def test_a_replay_takes_one_webhook_either_on_its_command_line_or_from_a_file(tmp_path):
     proc = call_monitor("replay", CALLS / "normal_8k.wav", "--no-transcribe", "--db", tmp_path / "e.db",
                         "--webhook", "http://127.0.0.1:9/hook", "--webhook-url-file", tmp_path / "hook.url",

@@ -15,6 +15,7 @@ from ..console import LEVELS, PROG, error, first_line, warning
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..transcription.loading import ModelLoading
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,21 @@ def _fail(message: str) -> _Stop:
     return _Stop(ExitStatus.BAD_SETUP)
 
 
+def reloaded_config(args: argparse.Namespace, overrides: dict, started: Config) -> Config:
+    """The configuration a reload applies, loaded as the start loaded ``started``, but from no pipe
+    again (``<(...)``, a named pipe: read again, it would hold the monitor until something writes to
+    it): a ``--config`` pipe is a ConfigError naming it, and a ``--webhook-url-file`` pipe keeps the
+    start's URL."""
+    from ..files import is_pipe
+    from .common import ConfigError, config_from_args
+    if args.config and is_pipe(args.config):
+        raise ConfigError(f"{args.config}: a pipe, read once at the start; a reload reads a configuration file only")
+    if getattr(args, "webhook_url_file", None) and is_pipe(args.webhook_url_file):
+        kept = {"delivery.webhook_url": started.delivery.webhook_url}
+        return config_from_args(argparse.Namespace(**{**vars(args), "webhook_url_file": None}), overrides | kept)
+    return config_from_args(args, overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
@@ -174,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             # a stop leaves no lock file; a start that fails or is stopped (Ctrl-C, SIGTERM) none (nor folder) it made
             stack.push(lambda kind, _err, _tb: lock.release(discard=kind is not None))
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
-            return _serve(args, cfg, lambda: config_from_args(args, overrides), lock, stack, hangup)
+            return _serve(args, cfg, lambda: reloaded_config(args, overrides, cfg), lock, stack, hangup)
     except _Stop as stop:
         return stop.status
     except KeyboardInterrupt as stop:  # before the daemon took the signals (its capture opening): it never ran
