@@ -35,6 +35,7 @@ from monitor.events import Word, WordsEvent
 from monitor.report import (ReportError, from_file, from_store, maybe_write_call_report,
                             render)
 from monitor.cue_registry import cue
+from monitor.alerts.evidence import fmt_duration
 from monitor.report.figure import fmt_time
 from monitor.report.data import recording_warning
 from monitor.delivery.store import SCHEMA_VERSION, Store
@@ -1178,7 +1179,7 @@ def test_a_file_name_and_words_with_dollar_signs_are_drawn_as_written_not_as_a_f
     cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
     data = from_file(str(tmp_path / name), cfg, words=words)
     lines = drawn_lines(data)
-    assert (f"{name}: {fmt_time(data.duration_s)}, 0 alert(s)", False) in lines
+    assert (f"{name}: {fmt_duration(data.duration_s)}, 0 alert(s)", False) in lines
     assert (said, False) in lines
     assert [line for line, formula in lines if formula] == []
 
@@ -1195,7 +1196,7 @@ def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_wher
     name = "'x' é中.wav"
     sf.write(tmp_path / name, x, rate)
     data = from_file(str(tmp_path / name), cfg)
-    head = f"{name}: {fmt_time(data.duration_s)}, 0 alert(s) (boxes: characters no font here draws; "
+    head = f"{name}: {fmt_duration(data.duration_s)}, 0 alert(s) (boxes: characters no font here draws; "
     assert (head + "the name is in the HTML report: call-monitor report FILE -o report.html)", False) in drawn_lines(data)
     assert (head + "the page's heading has them)", False) in drawn_lines(data, in_page=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -1209,7 +1210,7 @@ def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_wher
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, title  # drawn smaller to fit
     sf.write(tmp_path / "é.wav", x, rate)
     drawn = from_file(str(tmp_path / "é.wav"), cfg)
-    assert (f"é.wav: {fmt_time(drawn.duration_s)}, 0 alert(s)", False) in drawn_lines(drawn)
+    assert (f"é.wav: {fmt_duration(drawn.duration_s)}, 0 alert(s)", False) in drawn_lines(drawn)
 
 
 @pytest.mark.parametrize("call", ["cut at 2:20", "23 minutes"])
