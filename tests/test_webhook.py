@@ -15,8 +15,8 @@ from monitor.delivery.sinks.webhook import WebhookSink, read_token
 from monitor.delivery.store import Store
 
 
-def _alert(store, started_at=None):
-    call = store.start_call("test", time.time() if started_at is None else started_at)
+def _alert(store, started_at=None, source="test"):
+    call = store.start_call(source, time.time() if started_at is None else started_at)
     return store.add_alert(call, AlertEvent(t=12.0, kind="possible_emergency", severity="critical",
                                             message="several cues agree", evidence={"x": 1},
                                             actions=("Keep the caller on the line",)))
@@ -332,19 +332,22 @@ def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_l
 
 def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp_path, hook):
     """``at`` is the call's start plus the alert's call time; a call replayed faster than it was
-    spoken reaches its 12th second at once, so its alert is stamped with the time it was posted."""
+    spoken reaches its 12th second at once, so its alert is stamped with the time it was posted.
+    A replayed call's alert names its recording by the file name (the folder is the replaying
+    machine's own), even with the caller's words withheld; a live call's names none."""
     store = Store.open(tmp_path / "e.db")
-    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    sink = WebhookSink(store, hook.url, poll_s=0.05, include_phrase_text=False).start()
     try:
         live_start = time.time() - 60
-        sink(_alert(store, started_at=live_start))
+        sink(_alert(store, started_at=live_start, source="live:caller=softphone.monitor"))
         before = time.time()
-        sink(_alert(store))
+        sink(_alert(store, source="/home/qa/recordings/queue 3/call-0417 <b>.wav"))
         assert wait_for(lambda: len(hook.received) == 2, 5)
         after = time.time()
         live, replayed = (p for _, p in hook.received)
         assert abs(live["at"] - (live_start + 12.0)) < 0.01
         assert before - 0.01 <= replayed["at"] <= after + 0.01
+        assert "recording" not in live and replayed["recording"] == "call-0417 <b>.wav"
     finally:
         sink.close()
         store.close()

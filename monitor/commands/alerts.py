@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..delivery.delivered import delivery_text
-    from ..delivery.store import Store
+    from ..delivery.store import Store, recording_name
     from .common import ConfigError, StoreError
     try:
         since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             sent = store.deliveries_of([a.event.alert_id for a in alerts])
             sources = _sources(store, {a.event.call_id for a in alerts})
-            names = {i: _recording(src) for i, src in sources.items()}
+            names = {i: recording_name(src) for i, src in sources.items()}
             width = max((len(n) for n in names.values()), default=0)
         except StoreError as err:
             error(str(err))
@@ -133,15 +133,6 @@ def _sources(store: Store, call_ids: set[int | None]) -> dict[int | None, str]:
     """What each call was heard from: the recording replayed or scored, or a live call's devices."""
     calls = (store.get_call(i) for i in call_ids if i is not None)
     return {c.id: c.source for c in calls if c is not None}
-
-
-def _recording(source: str | None) -> str:
-    """The recording a replayed or scored call came from, as the alert line names it ("" for a live call)."""
-    from ..delivery.store import LIVE_SOURCE
-
-    if not source or source.startswith(LIVE_SOURCE):
-        return ""
-    return os.path.basename(source)
 
 
 def _delivery_dict(d: Delivery) -> dict:

@@ -148,6 +148,15 @@ class SchemaTooNew(StoreError):
 LIVE_SOURCE = "live:"
 """How a live call's ``source`` begins (``live:caller=softphone.monitor``): devices, no recording."""
 
+
+def recording_name(source: str | None) -> str:
+    """The file name of the recording a replayed or scored call came from (its ``source``), as
+    ``alerts`` and the webhook name it; "" for a live call. Its folder stays out: it is of the
+    machine that replayed it (a home folder, a user's name)."""
+    if not source or source.startswith(LIVE_SOURCE):
+        return ""
+    return os.path.basename(source)
+
 BUSY_TIMEOUT_S = 2.0
 """How long a statement waits for another writer's lock before it fails (and the alert goes
 out marked as not stored instead of waiting)."""

@@ -53,6 +53,9 @@ CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
 REPORT_SCHEMES = ("http://", "https://", "file://")
+RECORDING_CHARS = 1000
+"""The longest ``recording`` an alert may name (a file name is at most 255 bytes; a path sent by
+another program, 1000 characters)."""
 MAX_ACK_NAME = 80
 """The longest name an acknowledgement takes (``{"by": NAME}``; the page's field as long)."""
 
@@ -209,7 +212,8 @@ def parse_alert(d: Mapping[str, Any]) -> IncomingAlert:
                          agent=_text(d, "agent", limit=200), kind=_text(d, "kind", limit=NAME_CHARS), severity=severity,
                          message=_text(d, "message", limit=LINE_CHARS), t=_number(d, "t", required=True),
                          evidence=evidence, actions=tuple(actions), call_id=_int(d, "call_id"),
-                         call_started_at=_number(d, "call_started_at"), at=_number(d, "at"))
+                         call_started_at=_number(d, "call_started_at"), at=_number(d, "at"),
+                         recording=_text(d, "recording", limit=RECORDING_CHARS, required=False) or None)
 
 
 def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:

@@ -23,10 +23,11 @@ from ..delivery.sqlite_file import connect_private, remake_table, statements
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: first release, ``UNIQUE (daemon_id, alert_id)``. 2: an alert id of a daemon is kept once per
 call start (a daemon of an earlier release gives an alert id again after a purge): migrated in
-place, the table made again without the constraint, its rows and ids kept."""
+place, the table made again without the constraint, its rows and ids kept. 3: an alert keeps the
+``recording`` a replayed call came from: a column added (null for the alerts stored before)."""
 
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
@@ -50,7 +51,8 @@ CREATE TABLE alerts (
     actions TEXT NOT NULL,             -- JSON list
     received_at REAL NOT NULL,
     acked_by TEXT,
-    acked_at REAL
+    acked_at REAL,
+    recording TEXT                     -- the file name of a replayed call's recording; null: a live call
 );
 CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
 CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
@@ -72,7 +74,7 @@ CREATE TABLE reports (
 """
 
 _ALERT_COLUMNS = ("id", "daemon_id", "alert_id", "agent", "call_id", "call_started_at", "at", "t", "kind",
-                  "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at")
+                  "severity", "message", "evidence", "actions", "received_at", "acked_by", "acked_at", "recording")
 
 
 def _worded(evidence: Any) -> list[dict[str, Any]]:
@@ -110,6 +112,8 @@ class IncomingAlert:
     call_id: int | None = None
     call_started_at: float | None = None
     at: float | None = None
+    recording: str | None = None
+    """The recording a replayed call came from, as its daemon names it (its file name); None for a live call."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +177,8 @@ class ConsoleStore:
                     for statement in statements(_SCHEMA):
                         conn.execute(statement)
                     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                elif now == 1:
-                    ConsoleStore._migrate_1_to_2(conn)
+                elif now < SCHEMA_VERSION:
+                    ConsoleStore._migrate(conn, now)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -183,10 +187,15 @@ class ConsoleStore:
                 raise
 
     @staticmethod
-    def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
-        """The alerts table made again without ``UNIQUE (daemon_id, alert_id)`` (SQLite's way to
-        change a table): its rows and console ids (which acknowledgements name) kept."""
-        remake_table(conn, _SCHEMA, "alerts")
+    def _migrate(conn: sqlite3.Connection, version: int) -> None:
+        """A database of schema ``version`` brought to this one. From 1, the alerts table made again
+        as this schema makes it (SQLite's way to change a table): without ``UNIQUE (daemon_id,
+        alert_id)`` and with the ``recording`` column, its rows and console ids (which
+        acknowledgements name) kept. From 2, the ``recording`` column added."""
+        if version == 1:
+            remake_table(conn, _SCHEMA, "alerts")
+        else:
+            conn.execute("ALTER TABLE alerts ADD COLUMN recording TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -211,10 +220,11 @@ class ConsoleStore:
                 if known is None:
                     pk = self._conn.execute(
                         "INSERT INTO alerts (daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, "
-                        "severity, message, evidence, actions, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "severity, message, evidence, actions, received_at, recording) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (a.daemon_id, a.alert_id, a.agent, a.call_id, a.call_started_at, a.at, a.t, a.kind,
                          a.severity, a.message, json.dumps(a.evidence, ensure_ascii=False),
-                         json.dumps(list(a.actions)), now)).lastrowid
+                         json.dumps(list(a.actions)), now, a.recording)).lastrowid
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:

@@ -19,8 +19,9 @@ said in one line; the alerts queued around it are delivered as usual.
 
 Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
 the database's own id, so that a console tells apart equal alert ids of different daemons)
-and the call's wall-clock start, and carries ``Authorization: Bearer TOKEN`` when a token is
-given (:func:`read_token`). :class:`Heartbeat` posts the daemon's status to the same URL.
+and the call's wall-clock start (and a replayed call's recording, by its file name), and
+carries ``Authorization: Bearer TOKEN`` when a token is given (:func:`read_token`).
+:class:`Heartbeat` posts the daemon's status to the same URL.
 
 One URL at a time: what is pending for another URL (queued before the URL was changed, by this
 daemon before a reload or by an earlier one) goes to the current URL, due at once and with its
@@ -60,7 +61,7 @@ from typing import Any, Callable, Mapping
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertEvent, Event
-from ..store import Delivery, Store, StoreError
+from ..store import Delivery, Store, StoreError, recording_name
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +164,20 @@ def read_token(path: str) -> str:
 
 
 def payload(alert: AlertEvent, identity: Identity | None = None,
-            call_started_at: float | None = None, include_phrase_text: bool = True) -> bytes:
+            call_started_at: float | None = None, include_phrase_text: bool = True,
+            recording: str = "") -> bytes:
     """The alert's JSON (as ``replay --jsonl`` prints it) plus ``source``, the sender's
     ``agent`` and ``daemon_id``, the call's start ``call_started_at`` and the alert's wall-clock
     time ``at`` (unix seconds: the call's start plus the alert's call time, or the time of posting
-    if that is sooner, as for a call replayed faster than it was spoken).
-    ``include_phrase_text=False`` withholds the caller's words."""
+    if that is sooner, as for a call replayed faster than it was spoken), and for a replayed call
+    ``recording``, the file name of the recording it came from (:func:`recording_name`; a live
+    call sends none). ``include_phrase_text=False`` withholds the caller's words."""
     d = (alert if include_phrase_text else redact_phrase_text(alert)).to_dict()
     d["source"] = "call-monitor"
     if identity is not None:
         d["agent"], d["daemon_id"] = identity.agent, identity.daemon_id
+    if recording:
+        d["recording"] = recording
     if call_started_at is not None:
         d["call_started_at"] = round(call_started_at, 3)
         # a replay runs faster than the call did: its alerts happened now, not minutes ahead
@@ -193,6 +198,14 @@ class Target:
     def shown_url(self) -> str:
         """The URL as log lines and the daemon's status show it (:func:`redact_url`), computed once."""
         return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class _PostedCall:
+    """What a post says of the alert's call: its start and the recording's name ("" for a live call)."""
+
+    started_at: float | None = None
+    recording: str = ""
 
 
 MEMORY_ID_BASE = 1 << 62
@@ -238,7 +251,7 @@ class WebhookSink:
         self._store_warned = False
         self.target = Target(url, token)
         self.identity = identity
-        self._call_start: dict[int, float | None] = {}
+        self._calls: dict[int, _PostedCall] = {}
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -338,13 +351,15 @@ class WebhookSink:
         except StoreError:
             return held
 
-    def _started_at(self, call_id: int | None) -> float | None:
+    def _call(self, call_id: int | None) -> _PostedCall:
+        """What the posts of ``call_id``'s alerts say of their call, read from the store once."""
         if call_id is None:
-            return None
-        if call_id not in self._call_start:
+            return _PostedCall()
+        if call_id not in self._calls:
             call = self.store.get_call(call_id)
-            self._call_start[call_id] = None if call is None else call.started_at
-        return self._call_start[call_id]
+            self._calls[call_id] = (_PostedCall() if call is None else
+                                    _PostedCall(call.started_at, recording_name(call.source)))
+        return self._calls[call_id]
 
     def _retry_delay(self, attempts: int, severity: str) -> float:
         delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
@@ -354,13 +369,13 @@ class WebhookSink:
         """Post ``d`` to ``target`` (default: the current one, read once)."""
         tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.alert.call_id}-{d.alert.kind}-{d.alert.t}"
         try:
-            started = self._started_at(d.alert.call_id)
-        except StoreError:  # the database is failing: post without the call's start
-            started = None
+            call = self._call(d.alert.call_id)
+        except StoreError:  # the database is failing: post without the call's start and recording
+            call = _PostedCall()
         alert = d.alert
         if isinstance(d, _Held) and alert.alert_id is None:
             alert = replace(alert, alert_id=d.memory_id)
-        body = payload(alert, self.identity, started, self.include_phrase_text)
+        body = payload(alert, self.identity, call.started_at, self.include_phrase_text, call.recording)
         target = target or self.target  # once: a reload meanwhile changes URL and token together
         post_json(target.url, body, token=target.token, timeout_s=self.timeout_s,
                   headers={"X-Callmonitor-Delivery": tag})
