@@ -48,6 +48,22 @@ CONSOLE_SCHEMA_1 = """
 """
 """The console's database as its first release made it."""
 
+CONSOLE_SCHEMA_2 = """
+    CREATE TABLE alerts (id INTEGER PRIMARY KEY, daemon_id TEXT NOT NULL, alert_id INTEGER NOT NULL,
+        agent TEXT NOT NULL, call_id INTEGER, call_started_at REAL, at REAL, t REAL NOT NULL, kind TEXT NOT NULL,
+        severity TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT NOT NULL, actions TEXT NOT NULL,
+        received_at REAL NOT NULL, acked_by TEXT, acked_at REAL);
+    CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
+    CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
+    CREATE TABLE agents (daemon_id TEXT PRIMARY KEY, agent TEXT NOT NULL, first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL, every_s REAL, status TEXT NOT NULL, remote TEXT);
+    CREATE TABLE reports (daemon_id TEXT NOT NULL, call_id INTEGER NOT NULL, url TEXT NOT NULL,
+        PRIMARY KEY (daemon_id, call_id));
+    PRAGMA application_id = 1129141078;
+    PRAGMA user_version = 2
+"""
+"""The console's database as its second release made it (before alerts named their recording)."""
+
 
 def _env(tmp: Path) -> dict:
     return {**os.environ, "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "cfg"), "PYTHONPATH": str(ROOT)}
@@ -85,7 +101,7 @@ def test_replayed_alerts_are_stored_once_through_a_restart_and_retries(tmp_path)
             assert stored["daemon_id"] == daemon_id and "@" in stored["agent"]  # user@host by default
             assert stored["kind"] == a["kind"] and stored["severity"] == a["severity"] and stored["t"] == a["t"]
             assert stored["evidence"] == a["evidence"] and stored["actions"] == a["actions"]
-            assert stored["call_id"] == a["call_id"]
+            assert stored["call_id"] == a["call_id"] and stored["recording"] == "deteriorating_16k.wav"
             assert stored["call_started_at"] == pytest.approx(started, abs=0.01)
             assert started <= stored["at"] <= min(started + a["t"], time.time())  # replayed faster than spoken
         first = len(printed)
@@ -158,12 +174,15 @@ def test_an_alert_id_a_daemon_of_an_earlier_release_gives_again_for_another_call
         console.kill()
 
 
-def test_a_first_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path):
-    """Made again without its UNIQUE (daemon_id, alert_id) when opened: the alerts, their console
-    ids (which acknowledgements name) and acknowledgements stay, and retried posts are still no-ops."""
+@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2], ids=["first-release", "second-release"])
+def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path, schema):
+    """Brought to this schema when opened (the first release's made again without its UNIQUE
+    (daemon_id, alert_id); the recording column added): the alerts, their console ids (which
+    acknowledgements name) and acknowledgements stay, with no recording named; retried posts are
+    still no-ops, and a new alert keeps its recording."""
     db = tmp_path / "supervisor.db"
     conn = sqlite3.connect(db)
-    conn.executescript(CONSOLE_SCHEMA_1 + """;
+    conn.executescript(schema + """;
         INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
             message, evidence, actions, received_at, acked_by, acked_at)
             VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
@@ -172,16 +191,22 @@ def test_a_first_release_console_database_keeps_its_alerts_and_acknowledgements(
     store = ConsoleStore.open(db)
     try:
         (kept,) = store.alerts()
-        assert (kept["id"], kept["acked_by"], kept["call_started_at"]) == (5, "Dana", 1000.0)
+        assert (kept["id"], kept["acked_by"], kept["call_started_at"], kept["recording"]) == (5, "Dana", 1000.0, None)
         old = IncomingAlert(daemon_id="d-old", alert_id=1, agent="alice", kind="possible_emergency",
                             severity="critical", message="m", t=95.0, evidence={}, actions=(), call_id=1,
                             call_started_at=1000.0)
         assert store.add_alert(old)[1] is False
-        assert store.add_alert(dataclasses.replace(old, call_started_at=2000.0))[1] is True
+        new, stored = store.add_alert(dataclasses.replace(old, call_started_at=2000.0, recording="call-0417.wav"))
+        assert stored and new["recording"] == "call-0417.wav"
         assert store.count_alerts() == 2
     finally:
         store.close()
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+    store = ConsoleStore.open(db)  # opened again: as it is now
+    try:
+        assert [a["recording"] for a in store.alerts()] == ["call-0417.wav", None]
+    finally:
+        store.close()
 
 
 def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
@@ -205,6 +230,10 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         assert console.post({**good, "severity": "apocalyptic"})[0] == 422
         assert console.post({**good, "alert_id": "one"})[0] == 422
         assert console.post({**good, "type": "words"})[0] == 422
+        for recording in (17, "", "x" * 1001):
+            status, said = console.post({**good, "recording": recording})
+            assert (status, said["error"]) == (422, "recording: expected a non-empty string of at most 1000 "
+                                                    "characters"), recording
         assert console.post({**good, "agent": "bob"}, token=agent_token)[0] == 403  # an agent posts as itself only
         # the page, its event stream and acknowledgements need the token too
         status, page = console.request("GET", "/", token=None)

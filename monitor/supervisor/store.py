@@ -52,7 +52,7 @@ CREATE TABLE alerts (
     received_at REAL NOT NULL,
     acked_by TEXT,
     acked_at REAL,
-    recording TEXT                     -- the file name of a replayed call's recording; null: a live call
+    recording TEXT                     -- the file name of a replayed call's recording (null: a live call)
 );
 CREATE INDEX alerts_open ON alerts(acked_at, severity, received_at);
 CREATE INDEX alerts_of_daemon ON alerts(daemon_id, alert_id);
