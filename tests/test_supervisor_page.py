@@ -63,9 +63,16 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
     _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
     slow = "Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"
+    name = "<img src=x onerror=window.pwned=1>queue-3_agent-17_2026-12-04T09-41-07_caller-withheld_take-2.wav"
+    recording = "/srv/qa/2026-12/" + name  # a path, from another program than call-monitor (which sends the name)
     assert console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning",
-                                   kind="slow_speech", call_id=3, message=slow))[0] == 201
+                                   kind="slow_speech", call_id=3, message=slow, recording=recording))[0] == 201
     laptop.wait("document.querySelectorAll('#warning article').length === 1")
+    # the recording as text, its folders left out and cut in the middle; the whole of it is the tooltip
+    shown = "document.querySelector('#warning article .recording')"
+    assert laptop.eval(f"{shown}.textContent") == "recording …/" + name[:38] + "…" + name[-21:]
+    assert laptop.eval(f"{shown}.title") == recording
+    assert laptop.eval("document.querySelector('#warning article img') === null && window.pwned === undefined")
 
     t0 = time.monotonic()
     status, body = console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)"))
@@ -81,6 +88,7 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
                  "Keep the caller on the line", "Acknowledge", "Call report"):
         assert part.lower() in text.lower(), (part, text)
     assert laptop.eval(f"{card}.querySelector('a.report').href") == "https://reports.example/call-7-report.html"
+    assert laptop.eval(f"{card}.querySelector('.recording') === null")  # a live call's: no recording
     assert laptop.eval("document.body.classList.contains('flash')")  # the visible alarm
     assert laptop.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
     assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-alice\"]').dataset.state") == "in-call"
@@ -105,7 +113,8 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
     _keep(phone.screenshot(tmp_path / "console-phone-acknowledged.png"))
     print(f"\nconsole page: critical alert on both pages {appeared:.2f} s after the POST; acknowledgement "
           f"on the other page after {shared:.2f} s; screenshots in {ARTIFACTS}")
-    assert json.loads(console.request("GET", "/api/state")[1])["alerts"]
+    answered = {a["agent"]: a for a in json.loads(console.request("GET", "/api/state")[1])["alerts"]}
+    assert answered["Bob (desk 9)"]["recording"] == recording and answered["Alice (desk 4)"]["recording"] is None
 
 
 def test_a_critical_alerts_evidence_says_per_family_its_level_and_the_window_that_made_it(console_pages):
