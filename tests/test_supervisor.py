@@ -459,6 +459,41 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         console.kill()
 
 
+def test_a_reload_reads_no_pipe_again_the_start_s_token_pipe_keeps_its_token(tmp_path, monitor_logs):
+    """A token or configuration handed over in a pipe (``<(pass show ...)``, a named pipe) is read
+    once, at the start: a reload read it again and waited, every later reload held, for a writer
+    that never came. The start's token pipe keeps its token; a configuration pipe is refused in
+    one line, as the daemon refuses it."""
+    import threading
+    from monitor.cli import build_parser
+    from monitor.commands.common import config_from_args
+    from monitor.commands.supervisor import _overrides, _Reload
+    from monitor.supervisor.app import create_app
+
+    token_pipe, config_pipe = tmp_path / "token", tmp_path / "console.toml"
+    for pipe in (token_pipe, config_pipe):
+        os.mkfifo(pipe)
+    token = "piped-shared-token-0123456789"  # what the start read from the pipe
+    store = ConsoleStore.open(tmp_path / "console.db")
+    try:
+        console = create_app(store, Auth(token)).state.console
+        for extra in ([], ["--config", str(config_pipe)]):
+            args = build_parser().parse_args(["supervisor", "--token-file", str(token_pipe),
+                                              "--db", str(tmp_path / "console.db"), *extra])
+            cfg = config_from_args(build_parser().parse_args(["supervisor", "--token-file", str(token_pipe)]),
+                                   _overrides(args))
+            reload = threading.Thread(target=_Reload(args, cfg, console, False, token), daemon=True)
+            reload.start()
+            reload.join(10)
+            assert not reload.is_alive(), "the reload waits on a pipe"
+    finally:
+        store.close()
+    assert [m for _, m in monitor_logs if "reloaded" in m] == [
+        "configuration reloaded (tokens: the shared one and 0 agent(s))",
+        f"configuration not reloaded, the console goes on with the one it had: {config_pipe}: a pipe, read once "
+        "at the start; a reload reads a configuration file only"]
+
+
 def test_a_storm_of_sighups_neither_stops_nor_hangs_the_console(tmp_path):
     """SIGHUP after SIGHUP, some arriving while the last one's handler still runs: the console
     reloads one at a time and goes on serving (a handler that started a thread died in

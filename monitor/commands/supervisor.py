@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     from ..supervisor.app import create_app
     app = create_app(store, auth, _settings(cfg.supervisor, tls))
     configure_logging("info", "monitor.supervisor")
-    reload = _Reload(args, cfg, app.state.console, tls).start()  # SIGHUP handled before the line
+    reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
     try:
@@ -193,14 +193,14 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-def _load_auth(sc, create: bool):
+def _load_auth(sc, create: bool, kept: str | None = None):
     """(Auth, shared token, whether its file was made now) from ``sc`` (supervisor's section): the
-    shared token (its file made when ``create``) and the agents' own. Raises TokenFileError or
-    ValueError with a one-line message."""
+    shared token (its file made when ``create``; ``kept`` instead of reading it) and the agents'
+    own. Raises TokenFileError or ValueError with a one-line message."""
     from ..config.tokens import parse_agent_tokens
     from ..supervisor.auth import Auth, load_or_create_token
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
-    token, created = load_or_create_token(sc.token_file, create=create)
+    token, created = (kept, False) if kept is not None else load_or_create_token(sc.token_file, create=create)
     if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything
         raise ValueError(f"supervisor.agent_tokens: {agent_tokens[token]}: that is the shared token of "
                          f"{sc.token_file}; an agent's token must be its own")
@@ -228,8 +228,8 @@ class _Reload:
     it: it takes no lock, so a signal that interrupts the server's loop while that holds one
     (starting a worker thread), or interrupts the handler itself, cannot deadlock or crash it."""
 
-    def __init__(self, args: argparse.Namespace, cfg, console, tls: bool) -> None:
-        self.args, self.cfg, self.console, self.tls = args, cfg, console, tls
+    def __init__(self, args: argparse.Namespace, cfg, console, tls: bool, token: str) -> None:
+        self.args, self.cfg, self.console, self.tls, self.token = args, cfg, console, tls, token
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
@@ -257,10 +257,10 @@ class _Reload:
     def __call__(self) -> None:
         from ..config import changed_keys
         from ..supervisor.auth import TokenFileError
-        from .common import ConfigError, config_from_args
+        from .common import ConfigError
         try:
-            cfg = config_from_args(self.args, _overrides(self.args))
-            auth = _load_auth(cfg.supervisor, create=False)[0]
+            cfg = self._config()
+            auth = _load_auth(cfg.supervisor, create=False, kept=self._kept_token(cfg.supervisor.token_file))[0]
         except (ConfigError, TokenFileError, ValueError) as err:
             log.warning("configuration not reloaded, the console goes on with the one it had: %s", err)
             return
@@ -272,6 +272,28 @@ class _Reload:
         else:
             log.info("configuration reloaded (tokens: the shared one and %d agent(s))",
                      len(cfg.supervisor.agent_tokens))
+
+    def _config(self):
+        """The configuration loaded again, but from no pipe (read again, it would hold the reloads
+        until something wrote to it): a ``--config`` pipe is a ConfigError naming it."""
+        from ..files import is_pipe
+        from .common import ConfigError, config_from_args
+        if self.args.config and is_pipe(self.args.config):
+            raise ConfigError(f"{self.args.config}: a pipe, read once at the start; a reload reads a configuration "
+                              "file only")
+        return config_from_args(self.args, _overrides(self.args))
+
+    def _kept_token(self, token_file: str) -> str | None:
+        """The shared token the start read, when ``token_file`` is the pipe it read it from (not
+        read again); None for a file to read. Another pipe is a TokenFileError naming it."""
+        from ..files import is_pipe
+        from ..supervisor.auth import TokenFileError
+        if not is_pipe(token_file):
+            return None
+        if token_file == self.cfg.supervisor.token_file:
+            return self.token
+        raise TokenFileError(f"{token_file}: a pipe: a reload reads a token from a file only (the start reads one "
+                             "from a pipe)")
 
     def on_signal(self, signum: int, frame: object) -> None:
         """The handler of SIGHUP: wakes the reload thread."""
