@@ -251,9 +251,12 @@ class Daemon:
     def request_reload(self) -> None:
         self._reload = True
 
-    def source_status(self, level: str, message: str) -> None:
-        """From capture threads: logged now, and a status event from the main loop."""
-        log.log(_LEVELS.get(level, logging.INFO), "%s", message)
+    def source_status(self, level: str, message: str, topic: str) -> None:
+        """From capture threads: logged now, and a status event from the main loop. A warning is a
+        problem of its ``topic`` (a leg lost, its audio dropped), which an info line of the same topic
+        (reopened, found, caught up) says is over: the status then shows it resolved, not current."""
+        tag = problem_of if level == "warning" else recovery_of
+        log.log(_LEVELS.get(level, logging.INFO), "%s", message, extra=tag(f"capture: {topic}"))
         self._msgs.put((level, message))
 
     def install_signals(self) -> None:

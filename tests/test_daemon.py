@@ -1249,7 +1249,7 @@ def test_the_daemons_status_lines_outside_a_call_carry_the_wall_clock_and_a_call
     cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
     with Store.open(tmp_path / "e.db") as store:
         daemon = InProcess(cfg, FileSource(line), store, {"said": lambda ev: ev.type == "status" and said.append(ev)})
-        daemon.source_status("info", "caller leg: source caller.monitor found")
+        daemon.source_status("info", "caller leg: source caller.monitor found", "caller leg")
         before = time.time()
         assert daemon.run() == 0
     found, started = said[0], said[1]

@@ -140,7 +140,7 @@ def test_two_pulse_legs_separated_resampled_and_aligned(pulse, tmp_path):
     msgs = []
     # the device runs at 48 kHz, the analyzer gets 16 kHz
     src = LiveSource({"caller": caller_line, "agent": agent_line}, device_rate=48000,
-                     on_status=lambda lvl, m: msgs.append(m))
+                     on_status=lambda lvl, m, topic: msgs.append(m))
     src.start()
     # wait for the first blocks before playing (the first callback can be ~2 s late)
     deadline = time.monotonic() + 5
@@ -204,7 +204,7 @@ def test_leg_survives_server_restart(pulse, tmp_path):
     sd._terminate(); sd._initialize()
     from monitor.capture.live import LiveSource
     msgs = []
-    src = LiveSource({"caller": "softphone.monitor"}, on_status=lambda lvl, m: msgs.append((lvl, m)),
+    src = LiveSource({"caller": "softphone.monitor"}, on_status=lambda lvl, m, topic: msgs.append((lvl, m)),
                      backoff_s=0.3)
     _tone(tmp_path / "a.wav", 440, seconds=1.5)
     x, played = _through_a_server_restart(src, pulse, tmp_path / "a.wav")
@@ -255,7 +255,7 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     _tone(tmp_path / "b.wav", 1000, seconds=1.5)
     msgs = []
     src = LiveSource({"caller": "softphone.monitor", "agent": "mic.monitor"}, backoff_s=0.3,
-                     max_backoff_s=0.6, on_status=lambda lvl, m: msgs.append(m))
+                     max_backoff_s=0.6, on_status=lambda lvl, m, topic: msgs.append(m))
     marks = {}
 
     def driver():
@@ -643,7 +643,7 @@ def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp
     said = []
     sink = _SinkRecording(pulse, tmp_path / "sink.raw")
     sink.wait_recording()
-    src = LiveSource(legs, device_rate=48000, queue_s=0.5, on_status=lambda level, m: said.append((level, m)))
+    src = LiveSource(legs, device_rate=48000, queue_s=0.5, on_status=lambda level, m, topic: said.append((level, m)))
     players, got, marks = [], [], {}
     try:
         for ch in src.chunks():
@@ -696,7 +696,7 @@ def test_an_error_the_capture_did_not_foresee_is_said_once_and_the_leg_captures_
     from monitor.capture.live import LiveSource
     msgs = []
     src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.1, max_backoff_s=0.4,
-                     on_status=lambda lvl, m: msgs.append((lvl, m)))
+                     on_status=lambda lvl, m, topic: msgs.append((lvl, m)))
     failed, checked = [], src._source_moved
 
     def unreadable(leg, now):

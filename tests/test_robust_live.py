@@ -17,6 +17,8 @@ from conftest import PY, Daemon, Hook, call_monitor, stored_calls, wait_for
 
 
 def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_path):
+    """... and once the leg is reopened, the status shows the loss as resolved, not as the daemon's
+    current problem (a supervisor reading "the sound server does not answer" of a capturing agent)."""
     d = Daemon(["--caller", "softphone.monitor", "--db", str(tmp_path / "e.db"), "--no-notify",
                 "--no-transcribe", "--jsonl"], env, tmp_path)
     try:
@@ -27,6 +29,9 @@ def test_a_sound_server_restart_is_one_line_per_state_change(pulse, env, tmp_pat
         time.sleep(3.0)  # a few failed reopenings while the server is gone
         pulse.start()
         assert d.wait_err("reopened", 20), d.err
+        problem = d.status(env)["last_problem"]
+        assert "the sound server does not answer" in problem["message"], problem
+        assert "reopened, capturing again" in problem["resolved"] and problem["resolved_at"] >= problem["at"]
         d.proc.send_signal(signal.SIGINT)
         assert d.exited(10) == 0
         assert d.err, "the daemon said nothing"

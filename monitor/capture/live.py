@@ -85,8 +85,10 @@ from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSourc
 from .sources import Chunk, Source, StreamsMark
 from .streams import SinkStreams, StreamIds, monitored_sink
 
-StatusCallback = Callable[[str, str], None]
-"""on_status(level, message): level is "info" or "warning"."""
+StatusCallback = Callable[[str, str, str], None]
+"""on_status(level, message, topic): level is "info" or "warning"; ``topic`` names what the line is
+about, ``"caller leg"`` (its source waited for, lost, reopened, found) or ``"caller leg drops"`` (its
+audio dropped, caught up), so that an info line of a topic says a warning of the same topic is over."""
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +249,7 @@ class LiveSource(Source):
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.source_check_s = source_check_s
-        self.on_status = on_status or (lambda level, msg: None)
+        self.on_status = on_status or (lambda level, msg, topic: None)
         self.legs = tuple(sorted(sources, key=lambda k: k != "caller"))
         self.optional = frozenset(optional)
         self._resolve = resolve_fn
@@ -487,7 +489,7 @@ class LiveSource(Source):
                 leg.stats.state, leg.stats.last_error = "reopening", last
                 if not again:  # the same error over and over: said once, tried less and less often
                     self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): capture failed "
-                                   f"({_one_line(err)}); reopening")
+                                   f"({_one_line(err)}); reopening", f"{leg.name} leg")
                 try:
                     self._close(leg)
                 except Exception:  # noqa: BLE001 - the stream is dropped anyway
@@ -512,7 +514,7 @@ class LiveSource(Source):
                     continue
                 if leg.stats.state == "waiting":
                     self.on_status("info", f"{leg.name} leg: source {leg.stats.source} found, capturing at "
-                                   f"{leg.rate} Hz")
+                                   f"{leg.rate} Hz", f"{leg.name} leg")
                     delay = self.backoff_s
                 elif leg.stats.state in ("lost", "reopening"):
                     leg.stats.reopens += 1
@@ -520,7 +522,7 @@ class LiveSource(Source):
                     if leg.repeating:
                         log.debug(said)
                     else:
-                        self.on_status("info", said)
+                        self.on_status("info", said, f"{leg.name} leg")
                     delay = self.backoff_s
                 leg.stats.state = "starting"
             now = time.monotonic()
@@ -538,7 +540,7 @@ class LiveSource(Source):
                 leg.stats.state, leg.repeating = "reopening", False  # another failure: its reopening is said
                 leg.stats.last_error = why
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): input lost ({why}); "
-                               "reopening")
+                               "reopening", f"{leg.name} leg")
                 self._close(leg)
                 if self._stop.wait(delay):
                     break
@@ -559,10 +561,10 @@ class LiveSource(Source):
         every = min(self.source_check_s, self.max_backoff_s) if missing else self.max_backoff_s
         if state == "waiting":
             self.on_status("warning", f"waiting for {leg.name} source {leg.stats.source}: {problem}; "
-                           f"looking for it every {every:g} s")
+                           f"looking for it every {every:g} s", f"{leg.name} leg")
         else:
             self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): cannot open ({problem}); "
-                           f"retrying, at most every {every:g} s")
+                           f"retrying, at most every {every:g} s", f"{leg.name} leg")
 
     # ------------------------------------------------------------------ consumer
     def start(self) -> None:
@@ -747,13 +749,13 @@ class LiveSource(Source):
                 leg.dropping_since = leg.drops_seen
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): audio dropped: the analysis "
                                f"runs more than {self.queue_s:g} s behind the capture (the machine is too busy); "
-                               "its time is filled with silence")
+                               "its time is filled with silence", f"{leg.name} leg drops")
             leg.drops_seen, leg.last_drop = dropped, now
         elif leg.dropping_since is not None and now - leg.last_drop > DROPS_OVER_S:
             lost = (dropped - leg.dropping_since) * self.block_s
             leg.dropping_since = None
             self.on_status("info", f"{leg.name} leg ({leg.stats.source}): the analysis caught up with the "
-                           f"capture; {lost:.1f} s of audio dropped")
+                           f"capture; {lost:.1f} s of audio dropped", f"{leg.name} leg drops")
 
     def _pad(self, leg: _Leg, n: int) -> None:
         """Fill ``n`` samples of the leg with silence (no audio came for them), noting where."""

@@ -125,22 +125,22 @@ class _HeldStatus:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: list[tuple[str, str]] = []
-        self._to: Callable[[str, str], None] | None = None
+        self._held: list[tuple[str, str, str]] = []
+        self._to: Callable[[str, str, str], None] | None = None
 
-    def __call__(self, level: str, message: str) -> None:
+    def __call__(self, level: str, message: str, topic: str) -> None:
         with self._lock:
             to = self._to
             if to is None:
-                self._held.append((level, message))
+                self._held.append((level, message, topic))
                 return
-        to(level, message)
+        to(level, message, topic)
 
-    def hand_to(self, to: Callable[[str, str], None]) -> None:
+    def hand_to(self, to: Callable[[str, str, str], None]) -> None:
         """Say the held lines through ``to``, and every later one (a line that comes meanwhile waits)."""
         with self._lock:
-            for level, message in self._held:
-                to(level, message)
+            for line in self._held:
+                to(*line)
             self._held, self._to = [], to
 
 
