@@ -575,10 +575,15 @@ def test_the_table_is_never_written_over_an_input_and_nothing_is_scored(tmp_path
 
 
 def test_a_database_it_cannot_use_is_one_line_and_exit_2(tmp_path):
+    from monitor.delivery.store import Store
     not_a_db = tmp_path / "notes.txt"
     not_a_db.write_text("not a database\n")
-    for db, needle in ((not_a_db, "not a callmonitor database"), (tmp_path, "is a directory")):
-        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(db), timeout=120)
+    read_only = tmp_path / "read-only.db"
+    Store.open(read_only).close()
+    read_only.chmod(0o400)
+    for db, needle in ((not_a_db, "not a callmonitor database"), (tmp_path, "is a directory"),
+                       (read_only, "cannot write the database (permission denied)")):
+        done = cli("batch", str(ARCHIVE[0]), "--workers", "1", "--db", str(db), timeout=120, permissions_bind=True)
         assert done.returncode == 2, done.stderr
         assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"call-monitor: error: {db}: ")
         assert needle in done.stderr

@@ -11,6 +11,7 @@ root, a path under a file), a database another program holds an exclusive lock o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,7 +25,8 @@ import numpy as np
 import pytest
 from pulse import have_pulse
 
-from conftest import ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli, opener_taking_the_lock
+from conftest import (ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_monitor as cli, mounted_tmpfs,
+                      opener_taking_the_lock)
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
@@ -70,6 +72,12 @@ def a_read_only_folder(tmp_path: Path) -> tuple[Path, str]:
     return folder / "events.db", "permission denied"
 
 
+def a_read_only_database(tmp_path: Path) -> tuple[Path, str]:
+    db = a_recorded_database(tmp_path / "events.db")
+    db.chmod(stat.S_IRUSR)
+    return db, "cannot write the database (permission denied)"
+
+
 def under_a_file(tmp_path: Path) -> tuple[Path, str]:
     (tmp_path / "plain").write_text("a file, not a folder\n")
     return tmp_path / "plain" / "events.db", "Not a directory"
@@ -106,12 +114,14 @@ def printed_alerts(stdout: str) -> list[dict]:
 
 @pytest.mark.parametrize("unusable, problem", [(a_directory, None), (garbage, None),
                                                (a_read_only_folder, "cannot make the database there"),
-                                               (under_a_file, "is a file, not a folder")],
-                         ids=["a_directory", "garbage", "a_read_only_folder", "under_a_file"])
+                                               (under_a_file, "is a file, not a folder"),
+                                               (a_read_only_database, None)],
+                         ids=["a_directory", "garbage", "a_read_only_folder", "under_a_file", "a_read_only_database"])
 def test_replay_refuses_a_path_that_can_never_hold_a_database_before_replaying(unusable, problem, tmp_path):
-    """A folder, a file that is no database, or a database not there that cannot be made (a folder
-    this user may not write, a file where a folder belongs) would fail every call's storing: one
-    line, exit 2, nothing replayed, the path left as it was (as batch refuses them)."""
+    """A folder, a file that is no database, a database not there that cannot be made (a folder
+    this user may not write, a file where a folder belongs) or one there this user may not write
+    would fail every call's storing: one line, exit 2, nothing replayed, the path left as it was
+    (as batch refuses them), rather than every alert printed and then said not stored."""
     db, said = unusable(tmp_path)
     problem = problem or said
     before = sorted(os.listdir(tmp_path))
@@ -120,6 +130,20 @@ def test_replay_refuses_a_path_that_can_never_hold_a_database_before_replaying(u
     assert r.returncode == 2 and r.stdout == ""
     assert line.startswith(f"{ERROR}{db}: ") and problem in line and line.endswith(": nothing was replayed")
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_replay_refuses_a_database_on_a_read_only_filesystem_before_replaying(tmp_path):
+    """A database on a read-only mount (a backup's, say), which no permission tells: refused as above,
+    naming the cause, before a minute of audio is replayed to end on "not in the database"."""
+    with contextlib.contextmanager(mounted_tmpfs)(tmp_path / "mnt", "size=1m") as mnt:
+        db = a_recorded_database(mnt / "events.db")
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        before = db.read_bytes()
+        r = cli("replay", "--jsonl", "--no-transcribe", "--db", str(db), str(CALL))
+        line = one_error_line(r)
+        assert r.returncode == 2 and r.stdout == ""
+        assert line == f"{ERROR}{db}: cannot write the database (a read-only filesystem): nothing was replayed"
+        assert db.read_bytes() == before
 
 
 def test_replay_on_a_locked_database_prints_every_alert_with_one_error_line(held_lock, reference_alerts):

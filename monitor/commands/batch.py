@@ -226,7 +226,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
     from ..batch.ledger import BatchStore
     from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
     from ..batch.table import write_table
-    from ..delivery.store import StoreError, lasting_problem, making_problem
+    from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
     from ..transcription.vosk_models import ModelError
 
     if args.transcribe:
@@ -245,7 +245,8 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
                         transcribe=args.transcribe, model=args.model, model_info=model_info, resume=args.resume,
                         progress=_progress_shown(args))
     db = os.path.expanduser(cfg.storage.db)
-    if problem := lasting_problem(db) or making_problem(db):  # said before any cluster starts, nothing made
+    # said before any cluster starts, nothing made
+    if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):
         error(problem)
         return ExitStatus.BAD_SETUP
     store = None

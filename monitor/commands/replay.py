@@ -74,14 +74,15 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    from ..delivery.store import lasting_problem, making_problem
+    from ..delivery.store import lasting_problem, making_problem, writing_problem
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED
     doing = "the database opened"
     try:
-        # a folder, a recording, a folder it may not write: no call could ever be stored (as batch refuses them)
-        if problem := lasting_problem(cfg.storage.db) or making_problem(cfg.storage.db):
+        # a folder, a recording, a folder or database it may not write: no call could be stored (as batch)
+        db = cfg.storage.db
+        if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):
             error(f"{problem}: nothing was replayed")
             return ExitStatus.BAD_SETUP
         doing = "the speech model loaded"  # before the database: a model that cannot be used leaves it as it was

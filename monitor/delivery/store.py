@@ -397,6 +397,23 @@ def making_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def writing_problem(path: str | os.PathLike[str]) -> str | None:
+    """What keeps this user from writing the database file at ``path``, there already, found without
+    changing anything: the file, or the folder SQLite makes its ``-wal`` and ``-shm`` files in (none
+    there yet), taking no write (its permissions, a read-only filesystem). For a command that writes
+    and ends (``replay``, ``batch``), which cannot wait for that to change as a daemon does. None when
+    no file is there (:func:`making_problem` judges that) or it can be written."""
+    p = Path(path).expanduser()
+    if not os.path.isfile(p):
+        return None
+    if not os.access(p, os.W_OK):
+        return f"{p}: cannot write the database ({not_writable(p)})"
+    folder = p.resolve().parent
+    if not os.path.exists(f"{p.resolve()}-wal") and not os.access(folder, os.W_OK | os.X_OK):
+        return f"{p}: cannot write the database (its folder {folder}: {not_writable(folder)})"
+    return None
+
+
 def _refusal_read(p: Path, flags: str) -> str | None:
     """:func:`_refusal` of the database at ``p`` read with ``flags``, as a line; None also when it is
     locked or unreadable now."""
