@@ -245,8 +245,7 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
                         transcribe=args.transcribe, model=args.model, model_info=model_info, resume=args.resume,
                         progress=_progress_shown(args))
     db = os.path.expanduser(cfg.storage.db)
-    # said before any cluster starts, nothing made
-    if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):
+    if problem := lasting_problem(db) or making_problem(db) or writing_problem(db):  # before any cluster starts
         error(problem)
         return ExitStatus.BAD_SETUP
     store = None
