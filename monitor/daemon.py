@@ -732,6 +732,13 @@ class Daemon:
             return f"after {end_s:g} s of silence, or when the streams into sink {self._sink()} end"
         return f"after {end_s:g} s of silence"
 
+    def presence(self) -> tuple:
+        """What a supervisor console shows of the agent at a glance, each leg's state and the call
+        running: a change of it is sent at once, not at the next heartbeat (:class:`Heartbeat`)."""
+        legs = self.source.stats() if hasattr(self.source, "stats") else {}
+        p = self.pipeline
+        return tuple(sorted((leg, s.get("state")) for leg, s in legs.items())), None if p is None else p.call_id
+
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
         """What a supervisor console is told: devices, whether a call runs (its id, start, active
         alert kinds), counts, the last warning or error, why transcription is off (None when it is

@@ -740,6 +740,36 @@ def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
         console.kill()
 
 
+@pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
+def test_a_started_daemon_and_its_calls_show_on_the_console_at_once_not_a_heartbeat_later(pulse, tmp_path):
+    """With the default 30 s between heartbeats, a daemon whose first beat left while its capture
+    still opened was shown with its devices down for 30 s (every agent's row at a shift's start); a
+    change of its devices' states or of its call is sent at once."""
+    console = ConsoleProcess(tmp_path / "console")
+    env = {**pulse.full_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "PYTHONPATH": str(ROOT)}
+    sock = tmp_path / "d.sock"
+    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-notify",
+                               "--no-transcribe", "--db", str(tmp_path / "agent.db"), "--socket", str(sock),
+                               "--webhook", console.webhook, "--webhook-token-file", str(console.token_file)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def status():
+            agents = console.state()["agents"]
+            return agents[0]["status"] if agents else {}
+
+        assert wait_for(lambda: status().get("devices_open"), 10), \
+            daemon.stderr.read() if daemon.poll() is not None else status()
+        assert console.state()["agents"][0]["every_s"] == 30.0 and status()["in_call"] is False
+        subprocess.run([PY, "-m", "monitor.cli", "call", "start", "--socket", str(sock)], cwd=ROOT, env=env,
+                       check=True, capture_output=True, timeout=20)
+        assert wait_for(lambda: status()["in_call"], 5), status()
+    finally:
+        daemon.kill()
+        daemon.wait(5)
+        console.kill()
+
+
 # ---------------------------------------------------------------------------- pieces
 
 

@@ -941,7 +941,8 @@ class DeliveryConfig:
     agent_name: str = _k("", "this agent's name in webhook posts and heartbeats, the live calls stored "
                          "and run --jsonl's alert, alert_cleared and call_summary lines; \"\" = user@host")
     heartbeat_s: float = _k(30.0, "the daemon posts its status (devices, call, last error) to the "
-                            "webhook every this many seconds; 0 = never", min=0, max=3600)
+                            "webhook every this many seconds, and at once when a device's state or the call "
+                            "changes; 0 = never", min=0, max=3600)
     report_url_base: str = _k("", "call reports are linked as this URL plus the report's file "
                               "name (e.g. a share the supervisor can open); \"\" = a file:// URL of "
                               "the report on this machine", kind="url")

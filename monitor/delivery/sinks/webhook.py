@@ -616,11 +616,16 @@ class Heartbeat:
     ``every_s`` seconds from a thread (``status()`` gives the daemon's state: devices, call, last
     error); a failed beat is logged once per outage and not queued (the next one replaces it).
     :meth:`close` sends a last beat with ``"stopped": true``, after a beat still on its way (beats
-    are posted one at a time, so the console never stores a running beat over the stopped one)."""
+    are posted one at a time, so the console never stores a running beat over the stopped one).
+    ``watch()``, looked at every ``watch_s`` between beats, gives what the console must not learn
+    ``every_s`` late (the devices' states, the call running): a change of it beats at once, so that a
+    daemon just started is not shown with its devices down until its second beat."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
-                 every_s: float, token: str | None = None, timeout_s: float = 5.0) -> None:
+                 every_s: float, token: str | None = None, timeout_s: float = 5.0,
+                 watch: Callable[[], object] = lambda: None, watch_s: float = 1.0) -> None:
         self.identity, self.status = identity, status
+        self.watch, self.watch_s = watch, watch_s
         self.target = Target(url, token)  # changed by a reload (:meth:`retarget`)
         self.every_s, self.timeout_s = every_s, timeout_s
         self.sent = 0
@@ -682,8 +687,23 @@ class Heartbeat:
 
     def _work(self) -> None:
         while not self._stop.is_set():
+            seen = self._watched()
             self.beat()
-            self._stop.wait(self.every_s)
+            self._wait_next(seen)
+
+    def _wait_next(self, seen: object) -> None:
+        """Until the next beat is due: ``every_s``, or sooner once what is watched is no longer ``seen``."""
+        due = time.monotonic() + self.every_s
+        while not self._stop.wait(max(0.0, min(self.watch_s, due - time.monotonic()))):
+            if time.monotonic() >= due or self._watched() != seen:
+                return
+
+    def _watched(self) -> object:
+        try:
+            return self.watch()
+        except Exception:  # noqa: BLE001 - what is watched only hastens a beat
+            log.debug("heartbeat: watch failed", exc_info=True)
+            return None
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop beating; the stopped beat waits for one still on its way (at most ``timeout_s``)."""
