@@ -567,6 +567,7 @@ class Daemon:
             self.emit(self.pipeline.reconfigure(cfg))
         if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
             self.sinks["terminal"].bell = cfg.delivery.bell
+            self.sinks["terminal"].keep_words(cfg.storage.transcripts)
         if self.notify is not None:
             if cfg.delivery.notify:
                 self.sinks["notify"] = self.notify

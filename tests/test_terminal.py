@@ -2,7 +2,7 @@
 
 import io
 
-from monitor.events import AlertClearedEvent, AlertEvent
+from monitor.events import AlertClearedEvent, AlertEvent, WordsEvent
 from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
 
 
@@ -207,3 +207,26 @@ def test_the_daemon_says_on_the_terminal_that_it_listens_where_logging_does_not(
         _say_listening(argparse.Namespace(jsonl=jsonl, log_level=level), line)
         said = capsys.readouterr().out
         assert said == (f"call-monitor: {line}\n" if (jsonl, level) == (False, "warning") else "")
+
+
+def test_a_callers_words_not_stored_are_printed_on_a_terminal_only_never_into_a_file_or_the_journal():
+    """`storage.transcripts = false` keeps the words out of the database; the daemon under systemd
+    writes its output to the journal, which keeps it: there (any file or pipe) the words are left
+    out, while the agent at a terminal still reads them, and stored words are printed anywhere."""
+    import os
+    words = WordsEvent(t=21.4, final=True, text="i can't breathe")
+    said = '[00:21.4] caller "i can\'t breathe"'
+    for stored, printed in ((False, []), (True, [said])):
+        out = io.StringIO()
+        sink = HumanSink(out)
+        sink.keep_words(stored)
+        sink(words)
+        assert out.getvalue().splitlines() == printed
+    main, side = os.openpty()
+    with os.fdopen(side, "w") as terminal:
+        sink = HumanSink(terminal)
+        sink.keep_words(False)
+        sink(words)
+        terminal.flush()
+        assert os.read(main, 1024).decode().splitlines() == [said]
+    os.close(main)

@@ -1010,8 +1010,8 @@ class StorageConfig:
     snapshot_every_s: float = _k(5.0, "store one cue snapshot per channel every this many "
                                  "seconds of call", gt=0, max=3600.0)
     transcripts: bool = _k(True, "store the transcript (the caller's and agent's words) in the "
-                           "database; false keeps words out of the database (alerts still name a "
-                           "distress phrase's words)")
+                           "database; false keeps words out of the database, and `run` prints them to a terminal "
+                           "only, not into a file or the journal (alerts still name a distress phrase's words)")
     retention_days: float = _k(30.0, "calls older than this many days are deleted with everything they "
                                "hold, the audio and reports the daemon wrote of them too, and the audio "
                                "of calls the database never named (call-started-*.wav) once older "

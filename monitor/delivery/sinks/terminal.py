@@ -107,6 +107,16 @@ class HumanSink:
         self._raised: dict[str, None] = {}
         """The alerts raised in that call and not ended, in the order they came."""
 
+    def keep_words(self, stored: bool) -> None:
+        """Print the callers' words only where nothing keeps them, a terminal, unless the database
+        stores them anyway (``storage.transcripts``): written to a file, a pipe or systemd's journal
+        (the unit's output) they would be kept there against ``storage.transcripts = false``."""
+        try:
+            shown = self.out.isatty()
+        except (AttributeError, ValueError):  # no file behind it, or one closed
+            shown = False
+        self.show_words = stored or shown
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, (AlertEvent, AlertClearedEvent)) and event.call_id != self._call:
             self.end_batch()
