@@ -1006,6 +1006,34 @@ def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path):
         console.kill()
 
 
+def test_a_daemon_not_trusting_the_consoles_own_certificate_is_told_how_to_and_then_delivers(
+        tmp_path, monitor_logs, monkeypatch):
+    """A console with a self-signed certificate: the daemon's outage warning says, beside OpenSSL's
+    words, how to make it trust that certificate (SSL_CERT_FILE), and once given it delivers."""
+    from monitor.delivery.sinks.webhook import Identity, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+    cert, key = _self_signed(tmp_path)
+    console = ConsoleProcess(tmp_path, extra=("--tls-cert", str(cert), "--tls-key", str(key)))
+    store = Store.open(tmp_path / "e.db")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    sink = WebhookSink(store, console.webhook, backoff_s=0.2, poll_s=0.05, token=console.token,
+                       identity=Identity("dana", "d-dana")).start()
+    try:
+        call = store.start_call("test", time.time())
+        sink(store.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="slow",
+                                              evidence={}, actions=())))
+        assert wait_for(lambda: any(lvl == "warning" for lvl, _ in monitor_logs), 10)
+        said = [m for lvl, m in monitor_logs if lvl == "warning"][0]
+        assert "CERTIFICATE_VERIFY_FAILED" in said and "give the daemon SSL_CERT_FILE=" in said, said
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        assert wait_for(lambda: len(console.state()["alerts"]) == 1, 10), monitor_logs
+    finally:
+        sink.close()
+        store.close()
+        console.kill()
+
+
 def test_listening_beyond_loopback_without_tls_warns(tmp_path):
     r = subprocess.Popen([PY, "-m", "monitor.cli", "supervisor", "--listen", "0.0.0.0:0", "--db",
                           str(tmp_path / "c.db"), "--token-file", str(tmp_path / "t")], cwd=ROOT, env=_env(tmp_path),

@@ -131,9 +131,11 @@ def _unit_lines(tmp_path) -> list[str]:
 def test_the_unit_carries_the_model_path_and_the_folders_its_configuration_was_checked_with(tmp_path):
     (tmp_path / "my models").mkdir()
     r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH=f"{tmp_path / 'my models'}:~/vosk",
-                 XDG_DATA_HOME=str(tmp_path / "data"))
+                 XDG_DATA_HOME=str(tmp_path / "data"), SSL_CERT_FILE="~/console.pem")
     assert r.returncode == 0, r.stderr
     lines = _unit_lines(tmp_path)
+    # the supervisor console's own certificate, which the webhook's posts are to trust
+    assert f"Environment=SSL_CERT_FILE={tmp_path / 'console.pem'}" in lines
     # systemd starts the daemon without the shell's environment: without these, the daemon finds no
     # model (acoustic-only) and reads another configuration and database than the ones checked here
     assert f'Environment="VOSK_MODEL_PATH={tmp_path / "my models"}:{tmp_path / "vosk"}"' in lines
@@ -141,7 +143,8 @@ def test_the_unit_carries_the_model_path_and_the_folders_its_configuration_was_c
     assert f"Environment=XDG_DATA_HOME={tmp_path / 'data'}" in lines
     assert lines.index(f"Environment=XDG_DATA_HOME={tmp_path / 'data'}") < \
         next(i for i, line in enumerate(lines) if line.startswith("ExecStart="))
-    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH="", XDG_DATA_HOME="relative/data")
+    r = _install(tmp_path, "--caller", "softphone.monitor", VOSK_MODEL_PATH="", XDG_DATA_HOME="relative/data",
+                 SSL_CERT_FILE="", SSL_CERT_DIR="")
     assert r.returncode == 0, r.stderr
     assert [line for line in _unit_lines(tmp_path) if line.startswith("Environment=")] == \
         [f"Environment=XDG_CONFIG_HOME={tmp_path / 'cfg'}"], "unset, empty and relative ones are not carried"

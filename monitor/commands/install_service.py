@@ -112,10 +112,11 @@ def systemd_quote(arg: str, what: str = "argument", *, expands: bool = True) -> 
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-CARRIED_ENVIRONMENT = ("VOSK_MODEL_PATH", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
-"""Variables that decide which speech models, configuration and database the daemon finds: set
-where ``install-service`` runs (and its checks used them), they are written into the unit, whose
-daemon systemd starts without the shell's environment."""
+CARRIED_ENVIRONMENT = ("VOSK_MODEL_PATH", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR")
+"""Variables that decide which speech models, configuration, database and certificates (a
+supervisor console's own, which the webhook's posts must trust) the daemon finds: set where
+``install-service`` runs (and its checks used them), they are written into the unit, whose daemon
+systemd starts without the shell's environment."""
 
 
 def environment_lines(env: Mapping[str, str]) -> str:

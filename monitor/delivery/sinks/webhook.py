@@ -51,6 +51,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -572,6 +573,11 @@ def _refuses_the_alert(err: BaseException) -> bool:
             and err.code not in NOT_THE_ALERTS_FAULT)
 
 
+UNTRUSTED_CERTIFICATE = ("a receiver with a certificate of its own (the console's --tls-cert): give the daemon "
+                         "SSL_CERT_FILE=that certificate's file (install-service writes it into the unit)")
+"""What a post refused for a certificate the system does not trust adds: how the daemon trusts it."""
+
+
 def _describe(err: BaseException, token: str | None = None, identity: Identity | None = None) -> str:
     """One phrase on a failed post; a refused token says the receiver's reason and how to give the
     right token, or, for the console's :data:`AGENT_MISMATCH`, the agent name the daemon posts as and
@@ -593,6 +599,8 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
             said += f": {why}"
         return said
     if isinstance(err, urllib.error.URLError):
+        if isinstance(err.reason, ssl.SSLCertVerificationError):
+            return f"{err.reason}; {UNTRUSTED_CERTIFICATE}"
         return str(err.reason)
     if isinstance(err, (ValueError, http.client.InvalidURL)):  # they quote the URL, secrets and all
         return "the URL cannot be posted to (not a valid http:// or https:// URL)"
