@@ -1,6 +1,7 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
-why a folder takes no new file, whether two paths name one file or a pipe, and what a file holds (a
-hash of its bytes)."""
+"""Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
+why a folder takes no new file, whether two paths name one file or a pipe, what a file holds (a
+hash of its bytes), and a file's name as text."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from typing import Iterator
+
+
+def name_text(path: str | os.PathLike[str]) -> str:
+    """``path`` as text that any UTF-8 writer takes: a name's bytes that are not UTF-8 (a Latin-1
+    ``caf\xe9.wav``, which Python holds as surrogates) written as ``\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @contextmanager

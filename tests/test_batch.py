@@ -418,18 +418,26 @@ def test_a_batch_of_nothing_it_can_read_says_each_file_in_one_line_and_nothing_e
     assert out.read_text() == "path,status\nyesterday.wav,scored\n"
 
 
-def test_a_named_pipe_is_a_row_with_its_error_not_a_wait_for_ever(tmp_path):
+def test_a_named_pipe_or_a_name_not_in_utf8_is_a_row_with_its_error_not_a_wait_for_ever_or_a_crash(tmp_path):
+    """A FIFO is not waited on; a Latin-1 name (caf\\xe9.wav), which no UTF-8 table or database holds
+    as it is, is one line and a failed row naming it as \\xe9, the table still written."""
     fifo, short = tmp_path / "pipe.wav", tmp_path / "short.wav"
+    latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav"))
     os.mkfifo(fifo)
     x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
     sf.write(short, x, sr)
+    latin1.write_bytes(short.read_bytes())
     out = tmp_path / "summary.csv"
-    done = cli("batch", str(fifo), str(short), "--workers", "1", "--db", str(tmp_path / "e.db"), "--out", str(out),
-               timeout=120)
+    done = cli("batch", str(fifo), str(latin1), str(short), "--workers", "1", "--db", str(tmp_path / "e.db"),
+               "--out", str(out), timeout=120)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
-    assert errors == [f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file"], done.stderr
-    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed"), (str(short), "scored")]
+    shown = f"{tmp_path}/caf\\xe9.wav"
+    assert errors == [f"call-monitor: error: {fifo}: is a named pipe (FIFO), not a recording file",
+                      f"call-monitor: error: {shown}: its name is not valid UTF-8 (byte 0xe9): rename the file in "
+                      "UTF-8 (convmv -f latin1 -t utf8 --notest FILE)"], done.stderr
+    assert [(r["path"], r["status"]) for r in read_csv(out)] == [(str(fifo), "failed"), (shown, "failed"),
+                                                                 (str(short), "scored")]
 
 
 def test_a_sub_folder_it_cannot_search_is_named_and_the_rest_is_scored(tmp_path):

@@ -218,12 +218,15 @@ def test_bad_files_get_one_line_each_and_the_rest_is_replayed(tmp_path):
     x, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 40)
     sf.write(good, x, sr)
     missing = tmp_path / "missing.wav"
+    latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav"))  # a name no UTF-8 text holds
+    latin1.write_bytes(good.read_bytes())
     done = cli("replay", "--jsonl", "--no-transcribe", "--db", str(tmp_path / "e.db"),
-               str(missing), str(text), str(good), str(empty))
+               str(missing), str(text), str(good), str(empty), str(latin1))
     assert done.returncode != 0
     errors = done.stderr.strip().splitlines()
-    assert len(errors) == 3 and "Traceback" not in done.stderr
-    for path, problem in ((missing, "no such file"), (text, "not an audio file"), (empty, "empty")):
+    assert len(errors) == 4 and "Traceback" not in done.stderr
+    for path, problem in ((missing, "no such file"), (text, "not an audio file"), (empty, "empty"),
+                          (tmp_path / "caf\\xe9.wav", "its name is not valid UTF-8 (byte 0xe9): rename the file")):
         assert any(str(path) in line and problem in line for line in errors), (path, errors)
     calls = split_calls(done.stdout)
     assert [Path(c[-1]["file"]).name for c in calls] == ["short.wav"]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import Config
 from ..cue_registry import ACOUSTIC_CUES as CUE_NAMES
-from ..files import replaced
+from ..files import name_text, replaced
 from ..events import AlertEvent, CallSummaryEvent, CuesEvent, Event
 from .inputs import CallJob
 
@@ -98,7 +98,7 @@ def job_cells(job: CallJob, channels: int | None = None) -> dict[str, Any]:
         caller, agent = job.caller_channel, -1 if job.agent_channel is None else job.agent_channel
     else:
         caller, agent = job.legs(channels)
-    return {"path": job.path, "caller_channel": caller, "agent_channel": agent, "call_id": job.call_id}
+    return {"path": name_text(job.path), "caller_channel": caller, "agent_channel": agent, "call_id": job.call_id}
 
 
 def call_row(job: CallJob, cfg: Config, events: Sequence[Event], facts: dict[str, Any], *,

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from ..dsp.iir import recurrence_rows
+from ..files import name_text
 from ..dsp.resample import Resampler
 from .ogg_pages import ogg_finished
 from .quiet import DecoderChatter, native_stderr_silenced
@@ -44,7 +45,7 @@ class AudioFileError(Exception):
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         self.path = os.fspath(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(f"{name_text(self.path)}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,18 @@ def _file_kind_problem(p: str) -> str | None:
         return "permission denied"
     if st.st_size == 0:
         return "empty file (0 bytes)"
+    return _name_problem(p)
+
+
+def _name_problem(p: str) -> str | None:
+    """Why the name ``p`` cannot be kept as text (the call's source in the database, the batch's
+    table, JSON), or None: bytes that are not UTF-8 (a Latin-1 name) decode to surrogates."""
+    try:
+        p.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = os.fsencode(p[exc.start:exc.end])
+        return (f"its name is not valid UTF-8 (byte {', '.join(f'0x{b:02x}' for b in bad)}): "
+                "rename the file in UTF-8 (convmv -f latin1 -t utf8 --notest FILE)")
     return None
 
 
