@@ -1399,6 +1399,8 @@ def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the
     ("file,caller\nx.wav,0\n", "a manifest needs a 'path' column (its columns: file, caller)"),
     ("", "a manifest needs a 'path' column (it is empty)"),
     ("path,caller_channel\n", "a manifest needs at least one row under its header"),
+    ("path;caller_channel\nx.wav;0\n", "a manifest needs a 'path' column (its one column: 'path;caller_channel'; "
+                                       "a manifest's columns are separated by commas, not ';')"),
 ])
 def test_a_manifest_without_a_path_column_or_rows_is_named_with_what_it_holds(tmp_path, text, problem):
     manifest = tmp_path / "calls.csv"
@@ -1406,6 +1408,18 @@ def test_a_manifest_without_a_path_column_or_rows_is_named_with_what_it_holds(tm
     with pytest.raises(InputError) as err:
         expand_inputs([str(manifest)])
     assert str(err.value) == f"{manifest}: {problem}"
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_manifest_not_in_utf8_is_refused_naming_its_line_and_what_to_do(tmp_path, bom):
+    """A spreadsheet's export in Windows-1252, an accent in a column of the user's own: the line
+    that is not UTF-8, its byte, and how to save it."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_bytes(bom + b"path,notes\nx.wav,fine\ny.wav,caf\xe9 client\n")
+    with pytest.raises(InputError) as err:
+        expand_inputs([str(manifest)])
+    assert str(err.value) == (f"{manifest} line 3: not UTF-8 text (byte 0xe9): save the manifest as UTF-8 "
+                              "(a spreadsheet's 'CSV UTF-8')")
 
 
 @pytest.mark.parametrize("column, meant", [

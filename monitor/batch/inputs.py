@@ -113,6 +113,32 @@ def _channel(value: str, default: int | None, where: str, leg: str) -> int | Non
     return None if n < 0 else n
 
 
+def _not_utf8(path: str) -> str:
+    """The line of a manifest that is not UTF-8 text (a spreadsheet's export in Windows-1252, say),
+    where it is and what to do."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        raw.decode("utf-8-sig")
+        return f"{path}: cannot read the manifest (not UTF-8 text)"
+    except UnicodeDecodeError as err:
+        start = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw[:start].count(b"\n") + 1
+        return (f"{path} line {line}: not UTF-8 text (byte 0x{raw[start]:02x}): save the manifest as UTF-8 "
+                "(a spreadsheet's 'CSV UTF-8')")
+
+
+def _other_separator(header: list[str]) -> str | None:
+    """What a header that is one column holding ``path`` and another separator (a spreadsheet's
+    export in a locale whose lists take ';') says of it, or None."""
+    if len(header) != 1:
+        return None
+    for sep in (";", "\t", "|"):
+        if "path" in (name.strip() for name in header[0].split(sep)):
+            return f"its one column: {header[0]!r}; a manifest's columns are separated by commas, not {sep!r}"
+    return None
+
+
 def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> list[tuple[str, CallJob]]:
     """Rows of a CSV manifest: a ``path`` column (relative paths are relative to the manifest),
     optional ``caller_channel``, ``agent_channel`` (-1 = none) and ``call_id`` columns; each row's
@@ -127,10 +153,12 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
             # a line break: the line it ends on)
             lines = [(reader.line_num, row) for row in reader]
             header = list(reader.fieldnames or ())
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+    except UnicodeDecodeError:
+        raise InputError(_not_utf8(path)) from None
+    except (OSError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the manifest ({getattr(err, 'strerror', None) or err})") from None
     if "path" not in header:
-        columns = f"its columns: {', '.join(header)}" if header else "it is empty"
+        columns = _other_separator(header) or (f"its columns: {', '.join(header)}" if header else "it is empty")
         raise InputError(f"{path}: a manifest needs a 'path' column ({columns})")
     if not lines:
         raise InputError(f"{path}: a manifest needs at least one row under its header")
