@@ -348,11 +348,18 @@ def test_a_named_pipe_a_link_loop_and_random_bytes_are_named_truly(tmp_path):
 
 def test_a_header_with_a_sample_rate_of_1_hz_is_named_not_resampled_for_days(tmp_path):
     x = np.random.default_rng(2).normal(0, 0.1, (16000 * 5, 2))
-    damaged = tmp_path / "rate1.wav"
+    damaged, huge = tmp_path / "rate1.wav", tmp_path / "rate2g.wav"
     sf.write(damaged, x, 16000, subtype="PCM_16")
     raw = bytearray(damaged.read_bytes())
     struct.pack_into("<I", raw, 24, 1)  # the fmt chunk's sample rate
     damaged.write_bytes(bytes(raw))
+    struct.pack_into("<I", raw, 24, 2_000_000_000)  # replay's first block of it was 75 GiB
+    huge.write_bytes(bytes(raw))
+    r = subprocess.run([PY, "-m", "monitor.cli", "replay", "--no-transcribe", "--db", str(tmp_path / "e.db"),
+                        str(huge)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert (r.returncode, r.stderr.splitlines()) == (1, [
+        f"call-monitor: error: {huge}: sample rate 2000000000 Hz in its header: a damaged header, not a recording "
+        f"of speech (at most 768000 Hz expected)"])
     telephone = tmp_path / "rate4k.wav"
     sf.write(telephone, x[:4000 * 5], 4000, subtype="PCM_16")
     r = subprocess.run([PY, "-m", "monitor.cli", "analyze", "--json", str(damaged), str(telephone)],

@@ -34,6 +34,10 @@ MIN_RATE_HZ = 4000
 """Lowest sample rate read. Below it a header is damaged rather than a recording of speech (a rate
 of 1 Hz made every sample a second of audio to resample, and the command ran for days)."""
 
+MAX_RATE_HZ = 768_000
+"""Highest sample rate read (the highest any audio interface records at). Above it a header is
+damaged: a rate of 2 GHz made replay's first block of audio 75 GiB, and it died of it."""
+
 
 UNKNOWN_FRAMES = 2 ** 62
 """libsndfile's frame count for a stream whose header gives no length (SF_COUNT_MAX) is at least this."""
@@ -231,9 +235,10 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         info, decodes = replace(info, frames=wav.available_frames), True  # read raw (libsndfile's count may be 0)
     if (info.frames is not None and info.frames <= 0) or info.rate <= 0 or info.channels <= 0:
         raise AudioFileError(p, "contains no audio samples")
-    if info.rate < MIN_RATE_HZ:
+    if not MIN_RATE_HZ <= info.rate <= MAX_RATE_HZ:
+        bound = f"at least {MIN_RATE_HZ}" if info.rate < MIN_RATE_HZ else f"at most {MAX_RATE_HZ}"
         raise AudioFileError(p, f"sample rate {info.rate} Hz in its header: a damaged header, not a "
-                                f"recording of speech (at least {MIN_RATE_HZ} Hz expected)")
+                                f"recording of speech ({bound} Hz expected)")
     if not decodes:
         promised = "" if info.duration_s is None else f" (its header promises {info.duration_s:.2f} s)"
         raise AudioFileError(p, f"truncated or damaged: not one sample of audio decodes{promised}")
