@@ -145,7 +145,9 @@ def _wav_data(path: str) -> WavData | None:
                 if size < rest:  # more bytes follow: a further chunk, or samples the header miscounts
                     fh.seek(offset + size + (size & 1))
                     trailing = fh.read(8)
-                    if _looks_like_chunk(trailing, rest - size - 8):
+                    # the pad byte RIFF puts after a chunk of odd length (an odd count of 8-bit
+                    # samples: a mono A-law or mu-law call's) is no sample
+                    if rest - size <= (size & 1) or _looks_like_chunk(trailing, rest - size - 8):
                         rest = size
                 return WavData(offset, size, rest, block_align, bits)
             fh.seek(size + (size & 1), os.SEEK_CUR)
