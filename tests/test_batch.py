@@ -997,6 +997,20 @@ def test_a_batch_beside_another_dask_cluster_says_nothing_of_dask(tmp_path):
 
 
 
+def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
+    """``--model ko`` alone scores acoustic-only, as the help says: one line says so (replay says its
+    ``--model`` with ``--no-transcribe`` the same way), rather than leaving the words to be missed."""
+    short = tmp_path / "short.wav"
+    x, sr = sf.read(ARCHIVE[0], frames=8000 * 10)
+    sf.write(short, x, sr)
+    done = cli("batch", str(short), "--model", "ko", "--workers", "1", "--quiet", "--db", str(tmp_path / "e.db"),
+               timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == ("call-monitor: warning: --model ko is not used: without --transcribe "
+                                           "(acoustic-only)"), done.stderr
+    assert len(db_rows(tmp_path / "e.db", "SELECT id FROM transcript")) == 0
+
+
 def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(tmp_path):
     """The README's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
     dask = Path(PY).with_name("dask")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_config_options, add_leg_options, exit_status_of, stopped_by
+from .common import ExitStatus, add_config_options, add_leg_options, exit_status_of, not_used, stopped_by
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob
@@ -231,6 +231,8 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
 
     if args.transcribe:
         phase.now = LOADING
+    elif args.model:  # asked for on the command line, and not used: said, not ignored
+        not_used([f"--model {args.model}"], "without --transcribe (acoustic-only)")
     try:  # before the database: a speech model that will not load leaves nothing made or touched
         model_info = transcription_model(cfg, args.model) if args.transcribe else None
     except ModelError as err:
