@@ -1268,14 +1268,19 @@ def test_a_worker_that_cannot_load_the_model_fails_each_of_its_calls_with_the_re
 # ------------------------------------------------------------------ inputs (no cluster)
 
 def test_inputs_are_files_folders_globs_and_manifests_once_each(tmp_path):
+    """A folder is searched as a glob is, hidden names left out (a Mac's ._one.wav, no audio, beside
+    each recording copied from it; a .Trash); a hidden recording named itself is scored."""
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for p in ("a/one.wav", "a/b/two.FLAC", "a/b/notes.txt", "three.ogg"):
+    (tmp_path / "a" / ".Trash").mkdir()
+    for p in ("a/one.wav", "a/._one.wav", "a/.Trash/old.wav", "a/b/two.FLAC", "a/b/notes.txt", "three.ogg",
+              ".four.ogg"):
         (tmp_path / p).write_bytes(b"")
     manifest = tmp_path / "calls.csv"
     manifest.write_text("path,caller_channel,agent_channel,call_id\nthree.ogg,0,-1,C-17\na/one.wav,,,\n")
-    jobs = expand_inputs([str(tmp_path / "a"), str(manifest), str(tmp_path / "*.ogg")])
-    assert [Path(j.path).relative_to(tmp_path).as_posix() for j in jobs] == ["a/one.wav", "a/b/two.FLAC", "three.ogg"]
-    assert [j.index for j in jobs] == [0, 1, 2]
+    jobs = expand_inputs([str(tmp_path / "a"), str(manifest), str(tmp_path / "*.ogg"), str(tmp_path / ".four.ogg")])
+    assert [Path(j.path).relative_to(tmp_path).as_posix() for j in jobs] == ["a/one.wav", "a/b/two.FLAC", "three.ogg",
+                                                                            ".four.ogg"]
+    assert [j.index for j in jobs] == [0, 1, 2, 3]
     assert jobs[2] == CallJob(str(tmp_path / "three.ogg"), caller_channel=0, agent_channel=None, call_id="C-17",
                               index=2, row=f"{manifest} line 2")
     assert jobs[0].row == ""  # found in a folder: no manifest row

@@ -80,8 +80,10 @@ def _is_pattern(item: str) -> bool:
 
 
 def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -> Iterator[str]:
-    """The recordings under ``folder``. A folder that cannot be searched is a line in ``problems``
-    (an InputError without the list, or when it is ``folder`` itself and ``named`` as an input)."""
+    """The recordings under ``folder``, hidden names left out as a glob leaves them (a Mac's
+    ``._call.wav`` beside each recording copied from it, which is no audio, a ``.Trash``). A folder
+    that cannot be searched is a line in ``problems`` (an InputError without the list, or when it
+    is ``folder`` itself and ``named`` as an input)."""
     def unsearchable(err: OSError) -> None:
         why = err.strerror or str(err)
         why = why[:1].lower() + why[1:]
@@ -91,9 +93,9 @@ def _walk(folder: str, problems: list[str] | None = None, named: bool = False) -
         problems.append(message)
 
     for root, dirs, files in os.walk(folder, onerror=unsearchable):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if _is_audio(name):
+            if _is_audio(name) and not name.startswith("."):
                 yield os.path.join(root, name)
 
 
