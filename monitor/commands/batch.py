@@ -222,27 +222,39 @@ def _local_workers(args: argparse.Namespace, calls: int) -> int | None:
     return local_workers(asked, calls)
 
 
-def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
-    from ..batch.ledger import BatchStore
-    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client, transcription_model
-    from ..batch.table import write_table
-    from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
+def _speech_model(args: argparse.Namespace, cfg, phase: _Phase):
+    """The speech model ``--transcribe`` loads once here (its notes said), None for acoustic-only
+    (a ``--model`` asked for without it said not to be used), or the exit status of a model that
+    will not load (said)."""
+    from ..batch.runner import transcription_model
     from ..transcription.vosk_models import ModelError
 
-    if args.transcribe:
-        phase.now = LOADING
-    elif args.model:  # asked for on the command line, and not used: said, not ignored
-        not_used([f"--model {args.model}"], "without --transcribe (acoustic-only)")
-    try:  # before the database: a speech model that will not load leaves nothing made or touched
-        model_info = transcription_model(cfg, args.model) if args.transcribe else None
+    if not args.transcribe:
+        if args.model:  # asked for on the command line, and not used: said, not ignored
+            not_used([f"--model {args.model}"], "without --transcribe (acoustic-only)")
+        return None
+    phase.now = LOADING
+    try:
+        model_info = transcription_model(cfg, args.model)
     except ModelError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    from ..transcription.setup import TranscriptionSetup
+    for note in TranscriptionSetup.notes(cfg, model_info):
+        warning(note)
+    return model_info
+
+
+def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
+    from ..batch.ledger import BatchStore
+    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client
+    from ..batch.table import write_table
+    from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
+
+    model_info = _speech_model(args, cfg, phase)  # before the database: one that will not load leaves nothing made
+    if isinstance(model_info, ExitStatus):
+        return model_info
     phase.now = STARTING
-    if model_info is not None:
-        from ..transcription.setup import TranscriptionSetup
-        for note in TranscriptionSetup.notes(cfg, model_info):
-            warning(note)
     opts = BatchOptions(workers=_local_workers(args, len(jobs) - len(unopened)), scheduler=args.scheduler,
                         transcribe=args.transcribe, model=args.model, model_info=model_info, resume=args.resume,
                         progress=_progress_shown(args))
