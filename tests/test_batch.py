@@ -1330,6 +1330,14 @@ def test_a_recording_reached_by_a_link_too_is_scored_once_by_its_first_name(tmp_
     assert [j.index for j in jobs] == [0, 1]
 
 
+def test_a_folder_that_is_not_there_is_said_to_be_no_folder_not_a_file(tmp_path):
+    """``batch /archive/2024-5/`` (a month mistyped): the input named as given, as a folder, before
+    anything is scored, as a glob that matches nothing is."""
+    with pytest.raises(InputError) as err:
+        expand_inputs([f"{tmp_path}/2024-5/"])
+    assert str(err.value) == f"{tmp_path}/2024-5/: no such folder"
+
+
 def test_a_recording_whose_name_looks_like_a_pattern_is_that_recording(tmp_path):
     (tmp_path / "call[1].wav").write_bytes(b"")
     (tmp_path / "call1.wav").write_bytes(b"")  # what the pattern call[1].wav would match

@@ -227,6 +227,8 @@ def _expand_one(item: str, caller_channel: int, agent_channel: int | None,
         if not paths:
             raise InputError(f"{item}: the pattern matches no recording")
         return [(where, CallJob(p, caller_channel, agent_channel)) for p in paths]
+    if item.endswith(("/", os.sep)) and not os.path.lexists(item):  # a folder's name mistyped: no call to list
+        raise InputError(f"{item}: no such folder")
     # a plain file, readable or not: a bad recording is a row with its error, not a stop
     return [(where, CallJob(item, caller_channel, agent_channel))]
 
