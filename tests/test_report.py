@@ -816,6 +816,21 @@ def test_a_call_whose_caller_leg_is_silent_reads_as_nothing_judged_not_as_a_clea
         assert title.split("\n")[0].endswith(": 30.0 s, 0 alert(s)"), "under a minute, in seconds, not 0:30"
 
 
+def test_a_call_judged_on_legs_the_wrong_way_round_has_no_green_banner(tmp_path):
+    """The legs swapped, both speaking: the caller's baseline comes in (from the agent's voice) and
+    no alert is raised, but the page's banner says the legs read the wrong way round, in grey, rather
+    than "No alerts in this call" in green."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 80, dtype="float32")
+    swapped = tmp_path / "swapped.wav"
+    sf.write(swapped, x[:, ::-1], rate)
+    data = from_file(str(swapped), load_config(None, {}, user_config=False))
+    assert data.legs_swapped and data.baseline is not None and not data.alerts
+    page = render(data, "html").decode("utf-8")
+    assert ('<div class="banner unjudged">No alerts, but the call&#x27;s legs read the wrong way round: see the '
+            'notes below</div>') in page
+    assert "No alerts in this call" not in page
+
+
 STOPPED_BROWN = np.array([0x8c, 0x6d, 0x46]) / 255.0
 """The colour of a stopped call's banner border and of its picture's title."""
 

@@ -259,12 +259,17 @@ class ReportData:
         return recording_note(self.problems) if self.problems else None
 
     @property
-    def legs_said(self) -> str | None:
+    def legs_heads(self) -> str | None:
         """What the notes say of the call's legs (:attr:`legs_swapped`, :attr:`quiet_legs`), each by its
-        head alone, on one line (None: nothing): said under the picture's title, which has no room for
-        the whole notes."""
+        head alone, joined by "; " (None: nothing)."""
         heads = ([SWAPPED_HEAD] if self.legs_swapped else []) + [quiet_head(said) for said in self.quiet_legs]
-        return recording_note("; ".join(heads)) if heads else None
+        return "; ".join(heads) if heads else None
+
+    @property
+    def legs_said(self) -> str | None:
+        """:attr:`legs_heads` on one line as a note of the recording (None: nothing): said under the
+        picture's title, which has no room for the whole notes."""
+        return recording_note(self.legs_heads) if self.legs_heads else None
 
     @property
     def all_notes(self) -> list[str]:

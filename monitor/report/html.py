@@ -170,8 +170,9 @@ def _transcript(data: ReportData) -> str:
 
 def _banner(data: ReportData) -> str:
     """What the call comes to, at the top of the page: its alerts, or none (green only for a call
-    judged whole, grey for one its caller's baseline never came in, brown for one whose monitoring
-    stopped part-way, said too under the alerts of such a call)."""
+    judged whole, grey for one its caller's baseline never came in or whose legs read the wrong way
+    round or too quiet, brown for one whose monitoring stopped part-way, said too under the alerts
+    of such a call)."""
     cut = data.cut_short
     stopped = f"<div class=\"banner stopped\">{_e(cut[:1].upper() + cut[1:])}</div>" if cut else ""
     if data.critical:
@@ -185,6 +186,8 @@ def _banner(data: ReportData) -> str:
         return f"<div class=\"banner stopped\">No alerts, but {_e(cut)}</div>"
     if nothing := data.nothing_judged:
         return f"<div class=\"banner unjudged\">No alerts, but {_e(nothing)}</div>"
+    if legs := data.legs_heads:  # judged, but perhaps on the agent's voice, or on a caller half heard
+        return f"<div class=\"banner unjudged\">No alerts, but {_e(legs)}: see the notes below</div>"
     return "<div class=\"banner ok\">No alerts in this call</div>"
 
 
