@@ -1586,10 +1586,11 @@ def test_a_stop_while_the_archive_report_is_made_keeps_the_call_reports_written_
     assert [p.name for p in (tmp_path / "archive_calls").iterdir()] == ["call-1.html"]
 
 
-def archive_report(table: Path, db: Path, page: Path) -> list[str]:
-    """What `report --batch TABLE --db DB -o PAGE` says on stderr, line by line (it exits 0)."""
+def archive_report(table: Path, db: Path, page: Path, status: int = 0) -> list[str]:
+    """What `report --batch TABLE --db DB -o PAGE` says on stderr, line by line (it exits 0, or 1
+    when a flagged call's report could not be made)."""
     done = cli("report", "--batch", str(table), "--db", str(db), "-o", str(page))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == status, done.stderr
     return done.stderr.splitlines()
 
 
@@ -1608,11 +1609,12 @@ def test_a_database_named_for_the_archive_report_that_holds_none_is_said_before_
         flagged_table, tmp_path):
     """The warning comes before the flagged calls' reports are made from their recordings (minutes
     for a large archive), not once they are all made: what making them says (a recording gone since
-    it was scored) comes after it."""
+    it was scored) comes after it; the page is written, and the exit status is 1 for the call report
+    that could not be made."""
     gone = tmp_path / "gone.wav"
     flagged_table.write_text(flagged_table.read_text() + f"{gone},1,0,scored,1\n")
     db, page = tmp_path / "nope.db", tmp_path / "archive.html"
-    said = archive_report(flagged_table, db, page)
+    said = archive_report(flagged_table, db, page, status=1)
     assert said[0] == (f"call-monitor: warning: {db}: no database there (nothing has been recorded to it yet): the "
                        "flagged calls' reports are made from their recordings")
     assert said[1:] == [f"call-monitor: error: {gone}: call report not written ({gone}: no such file or stored call id)",

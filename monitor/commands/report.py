@@ -261,8 +261,14 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         warning(f"{none}: the flagged calls' reports are made from their recordings")
     not_used(_recording_options(args), "an archive's call reports are made as its calls were scored "
                                       "(from the database, else from the recording with the row's channels)")
+    unwritten: list[str] = []  # a flagged call's report that could not be made: said, and the exit status 1
+
+    def not_written(line: str) -> None:
+        error(line)
+        unwritten.append(line)
+
     try:
-        n = archive_report(args.batch, rows, args.output, cfg, on_error=error, on_warning=warning)
+        n = archive_report(args.batch, rows, args.output, cfg, on_error=not_written, on_warning=warning)
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
     except KeyboardInterrupt as stop:  # the call reports written so far are whole (each written atomically)
@@ -270,4 +276,4 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
               f"the call reports already made are kept in {archive_calls_folder(args.output)}")
         raise
     info(f"archive report written to {args.output} ({n} call report(s) beside it)")
-    return ExitStatus.OK
+    return ExitStatus.FAILED if unwritten else ExitStatus.OK
