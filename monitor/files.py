@@ -1,5 +1,4 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
-"""Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
 why a folder takes no new file, whether two paths name one file or a pipe, what a file holds (a
 hash of its bytes), and a file's name as text."""
 
