@@ -89,6 +89,13 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
         assert part.lower() in text.lower(), (part, text)
     assert laptop.eval(f"{card}.querySelector('a.report').href") == "https://reports.example/call-7-report.html"
     assert laptop.eval(f"{card}.querySelector('.recording') === null")  # a live call's: no recording
+    # the agent's heartbeat is in that call: live; Bob's last one came before his alert: not told
+    assert laptop.eval(f"{card}.querySelector('.callnow').textContent") == "call live"
+    bobs = "document.querySelector('#warning article')"
+    assert laptop.eval(f"{bobs}.querySelector('.callnow') === null")
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)  # since his alert, in no call: it ended
+    laptop.wait(f"{bobs}.querySelector('.callnow') !== null")
+    assert laptop.eval(f"{bobs}.querySelector('.callnow').textContent") == "call ended"
     assert laptop.eval("document.body.classList.contains('flash')")  # the visible alarm
     assert laptop.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
     assert laptop.eval("document.querySelector('#agents [data-daemon=\"d-alice\"]').dataset.state") == "in-call"
