@@ -184,6 +184,8 @@ class Daemon:
         self.sinks = dict(sinks)
         self.reload_fn = reload
         self.guard = StoreGuard(store)
+        if webhook is not None:  # a held alert written late: the webhook records its delivery
+            self.guard.written.append(webhook.written)
         self._last_purge: float | None = None
         self._interrupted_closed = False
         self.webhook = webhook
@@ -494,6 +496,14 @@ class Daemon:
         log.error("%s; this daemon stops (it could not open the database when it started, and another daemon "
                   "took it since)%s", self.refused, lost)
 
+    def _say_unwritten(self) -> None:
+        """The stop's one line while the database still fails: what it held is not stored, and an
+        alert among it reached the supervisor only if the webhook delivered it from memory."""
+        held, alerts = self.guard.held, self.guard.held_alerts
+        log.error("%s; stopping with %s alert(s) and %s other record(s) (calls, clears, baselines) not written to "
+                  "%s: they are not stored (an alert the webhook had not delivered from memory is lost)",
+                  self.guard.last_error, alerts, held - alerts, self.store.path)
+
     def _store_open(self) -> bool:
         """False while the database could not be opened yet (its problem was said at start)."""
         return getattr(self.store, "is_open", True)
@@ -778,7 +788,7 @@ class Daemon:
                 if self.refused is not None:
                     self._say_refused()
                 elif not self.guard.retry(force=True):
-                    log.error("%s record(s) could not be written to %s", self.guard.held, self.store.path)
+                    self._say_unwritten()
                 self._name_audio()
                 self.close_interrupted()  # if the database only opened during the last call
         return 0

@@ -30,6 +30,7 @@ from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import FileSource
 from monitor.delivery.store import Store, StoreError
 from monitor.delivery.store_guard import StoreGuard
+from monitor.delivery.sinks.webhook import WebhookSink
 
 
 def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
@@ -846,3 +847,39 @@ def test_the_daemon_elsewhere_is_asked_on_the_socket_a_piped_configuration_names
         server.close()
     assert r.returncode == 2 and r.stderr.endswith(
         "; the daemon running now records to /srv/elsewhere.db (give --db /srv/elsewhere.db)\n"), r.stderr
+
+
+def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_and_none_is_posted_twice(tmpfs, hook):
+    """The webhook delivers alerts the database could not store from memory; once the store guard
+    writes them, their outbox rows say so: one delivered from memory is recorded as delivered and
+    not posted again, one not delivered yet is queued, so a later run sends it if this one stops first."""
+    store = Store.open(tmpfs / "e.db")
+    guard = StoreGuard(store, retry_s=0.0)
+    sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1)
+    guard.written.append(sink.written)
+    sink.start()
+    call = guard.start_call("live:softphone.monitor", time.time())
+    filler = fill(tmpfs)
+    delivered = guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m"))
+    sink(delivered)
+    assert wait_for(lambda: len(hook.received) == 1, 5.0)
+    hook.up = False
+    waiting = guard.add_alert(call, AlertEvent(t=9.0, kind="slow_response", message="m"))
+    sink(waiting)
+    assert wait_for(lambda: sink.failures >= 1, 5.0) and not delivered.stored and not waiting.stored
+    filler.unlink()
+    assert guard.retry(force=True)
+    first, second = (a.event.alert_id for a in store.list_alerts())
+    assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered", "pending"], 5.0), store.deliveries()
+    assert [d.alert_id for d in store.deliveries()] == [first, second]
+    sink.close()  # the daemon stops before the supervisor is back
+    hook.up = True
+    later = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered", "delivered"], 10.0)
+        time.sleep(0.3)
+        assert [(b["kind"], b["alert_id"] == second) for _, b in hook.received] == [
+            ("possible_emergency", False), ("slow_response", True)], "each alert is posted once"
+    finally:
+        later.close()
+        store.close()

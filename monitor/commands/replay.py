@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         sinks.append(webhook)
     from ..delivery.store_guard import PendingStore, StoreGuard
     guard = StoreGuard(store)
+    if webhook is not None:
+        guard.written.append(webhook.written)  # a held alert written late: its outbox row too
     failed = 0
     with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
         try:
@@ -109,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                                                      args, cfg, guard, transcription, sinks)
         finally:
             if webhook is not None:
+                guard.retry(force=True)  # what was held is written before the outbox is drained
                 _drain(webhook, args.webhook_wait, store.path)
             failed += _close(store, guard)
     return ExitStatus.FAILED if failed else ExitStatus.OK

@@ -7,7 +7,9 @@ Calls, alerts, clears and baselines that could not be written are held in order 
 when the store works again (retried at most every ``retry_s``, on the next write or on
 :meth:`retry`), alerts and clears with the time they were raised; one warning line says so.
 Cue snapshots and transcript lines are not held: while the store fails they are dropped and
-counted (``dropped``).
+counted (``dropped``). A held alert written late is told to each of :attr:`StoreGuard.written`'s
+callbacks (the alert as the sinks got it, unstored, and as stored, with its id), so that the webhook
+records its delivery (delivered from memory, else queued in the outbox for a later run).
 
 Calls begun while the store fails get a provisional negative id; once their row is written,
 :meth:`real_id` maps it to the database id.
@@ -175,6 +177,8 @@ class StoreGuard:
         self.dropped = 0
         self.held_dropped = 0
         self.written_late = 0
+        self.written: list[Callable[[AlertEvent, AlertEvent], None]] = []
+        """Told of each held alert once it is written: (the alert the sinks got, as stored)."""
 
     # ------------------------------------------------------------------ state
     @property
@@ -251,7 +255,13 @@ class StoreGuard:
         call_id = self.real_id(args[0])
         if call_id is None:  # its call row was dropped from a full hold: nothing to attach it to
             return
-        getattr(self.store, op)(call_id, *args[1:])
+        done = getattr(self.store, op)(call_id, *args[1:])
+        if op == "add_alert":
+            for tell in self.written:
+                try:
+                    tell(args[1], done)
+                except Exception as err:  # noqa: BLE001 - the row is written: never write it twice
+                    log.warning("alert %s written, but a sink was not told: %s", done.alert_id, err)
 
     def _do(self, op: str, call_id: int | None, *args: Any, hold: bool = True) -> Any:
         """Run ``op`` now if nothing older is held and the store works; else hold it (or drop)."""
@@ -295,10 +305,11 @@ class StoreGuard:
         self._do("set_baseline", call_id, baseline)
 
     def add_alert(self, call_id: int, alert: AlertEvent) -> AlertEvent:
-        stored = self._do("add_alert", call_id, alert)
-        if stored is not None:
-            return stored
-        return replace(alert, call_id=self.real_id(call_id), stored=False)
+        """``alert`` stored, or, while the store fails, marked ``stored=False`` and held: the very
+        event returned is the one :attr:`written`'s callbacks are given once it is written."""
+        unstored = replace(alert, call_id=self.real_id(call_id), stored=False)
+        stored = self._do("add_alert", call_id, unstored)
+        return unstored if stored is None else stored
 
     def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> None:
         self._do("add_clear", call_id, cleared)

@@ -12,7 +12,9 @@ Critical alerts are never left waiting on a long backoff: a pending critical is 
 least every ``CRITICAL_RETRY_S``, and the first success after failures makes every pending
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
 return. An alert the database could not store (``stored=False``) is delivered from memory
-with the same retry rules. ``include_phrase_text=False`` leaves the caller's words (the
+with the same retry rules; once the store guard writes it (:meth:`WebhookSink.written`), its
+outbox row is written too: delivered (or given up) if it was so from memory, else pending, and
+the outbox delivers it from then on, in this run or, if this one stops first, in a later one. ``include_phrase_text=False`` leaves the caller's words (the
 distress phrase excerpt) out of what is posted. An outbox row holding what callmonitor never writes
 (another program wrote it: an alert whose evidence is no JSON, say) is marked failed for good and
 said in one line; the alerts queued around it are delivered as usual.
@@ -227,6 +229,8 @@ class _Held:
     attempts: int = 0
     next_at: float = 0.0
     memory_id: int = field(default_factory=_memory_id)
+    stored: AlertEvent | None = None
+    """The alert as the database stored it, once the store guard wrote it: its outbox row is to write."""
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
@@ -249,6 +253,12 @@ class WebhookSink:
         self.include_phrase_text = include_phrase_text
         self._memory: collections.deque[_Held] = collections.deque()
         self._memory_lock = threading.Lock()
+        # the unstored alerts done with from memory (by id(); the error they were given up with, None:
+        # delivered) until the store guard writes them; the stored alerts so done with whose outbox row
+        # is to write; and those the guard wrote before this sink was given them (:meth:`written`)
+        self._settled: collections.OrderedDict[int, tuple[AlertEvent, str | None]] = collections.OrderedDict()
+        self._to_record: list[tuple[AlertEvent, str | None]] = []
+        self._written_first: collections.OrderedDict[int, AlertEvent] = collections.OrderedDict()
         self._store_warned = False
         self.target = Target(url, token)
         self.identity = identity
@@ -309,12 +319,68 @@ class WebhookSink:
                     log.warning("webhook %s: outbox not writable (%s); delivering from memory",
                                 self.shown_url, err)
         with self._memory_lock:
+            if self._written_first.pop(id(event), None) is event:
+                return  # written meanwhile: held in memory already, with its outbox row to write
             if len(self._memory) >= MEMORY_LIMIT:
                 lost = self._memory.popleft()
                 log.warning("webhook %s: too many undelivered alerts held in memory; dropped the oldest "
                             "(%s at %.1f s)", self.shown_url, lost.alert.kind, lost.alert.t)
             self._memory.append(_Held(event, next_at=time.time()))
         self._wake.set()
+
+    def written(self, held: AlertEvent, stored: AlertEvent) -> None:
+        """The store guard wrote ``held`` (an alert given to this sink unstored) as ``stored``: the worker
+        writes its outbox row (:meth:`record_written`). It is not posted again if it was delivered
+        from memory; else the outbox delivers it from then on, with the database's id."""
+        with self._memory_lock:
+            h = next((h for h in self._memory if h.alert is held), None)
+            settled = self._settled.pop(id(held), None)
+            if h is not None:
+                h.stored = stored
+            elif settled is not None and settled[0] is held:
+                self._to_record.append((stored, settled[1]))
+            else:  # not given to this sink yet (written within the batch that raised it), or dropped
+                _keep(self._written_first, id(held), held)
+                self._memory.append(_Held(held, next_at=time.time(), stored=stored))
+        self._wake.set()
+
+    def record_written(self) -> None:
+        """The outbox rows of the alerts the store guard wrote late (:meth:`written`): delivered or
+        failed for those done with from memory; pending for the others, which leave memory once their
+        row is written. What the database cannot take yet waits for the next pass (and is delivered
+        from memory meanwhile)."""
+        with self._memory_lock:
+            moving = [h for h in self._memory if h.stored is not None]
+            done, self._to_record = self._to_record, []
+        try:
+            while done:
+                stored, error = done[0]
+                row = self.store.enqueue_delivery(stored.alert_id, self.url)
+                if error is None:
+                    self.store.mark_delivered(row)
+                else:
+                    self.store.mark_failed(row, None, error)
+                done.pop(0)
+            for h in moving:
+                self.store.enqueue_delivery(h.stored.alert_id, self.url)
+                self._forget(h)
+        except StoreError as err:
+            log.debug("webhook %s: outbox rows of alerts written late not written yet: %s", self.shown_url, err)
+        finally:
+            with self._memory_lock:
+                self._to_record[:0] = done
+
+    def _forget(self, h: _Held, error: str | None = None, settled: bool = False) -> None:
+        """``h`` leaves memory; ``settled``: delivered from it (``error`` None) or given up with ``error``."""
+        with self._memory_lock:
+            if h in self._memory:
+                self._memory.remove(h)
+            if not settled:
+                return
+            if h.stored is not None:
+                self._to_record.append((h.stored, error))
+            else:
+                _keep(self._settled, id(h.alert), (h.alert, error))
 
     def retarget(self, url: str, token: str | None) -> None:
         """Post to ``url`` (with ``token``) from now on: the alerts pending for the old URL, in the
@@ -404,15 +470,13 @@ class WebhookSink:
                 self._failed(_describe(err, self.token, self.identity))
                 h.attempts += 1
                 if self.retries and h.attempts > self.retries:
-                    with self._memory_lock:
-                        self._memory.remove(h)
+                    self._forget(h, self.last_error, settled=True)
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
                                 self.shown_url, h.alert.kind, self.last_error, h.attempts, extra=problem_of("webhook"))
                 else:
                     h.next_at = time.time() + self._retry_delay(h.attempts, h.alert.severity)
                 continue
-            with self._memory_lock:
-                self._memory.remove(h)
+            self._forget(h, settled=True)
             self.delivered += 1
             self.failing = False
             n += 1
@@ -542,6 +606,7 @@ class WebhookSink:
         while not self._stop.is_set():
             try:
                 self._adopt()
+                self.record_written()
                 self.deliver_memory()
                 self.deliver_due()
             except Exception as err:  # never let the worker die (database busy, ...)
@@ -556,6 +621,14 @@ class WebhookSink:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self.record_written()  # what the store guard wrote as the daemon stopped: a later run sends it
+
+
+def _keep(kept: collections.OrderedDict, key: Any, value: Any) -> None:
+    """``kept[key] = value``, the oldest left out beyond :data:`MEMORY_LIMIT`."""
+    kept[key] = value
+    while len(kept) > MEMORY_LIMIT:
+        kept.popitem(last=False)
 
 
 NOT_THE_ALERTS_FAULT = (401, 403, 404, 405, 408, 429)
