@@ -500,9 +500,10 @@ class Daemon:
         """The stop's one line while the database still fails: what it held is not stored, and an
         alert among it reached the supervisor only if the webhook delivered it from memory."""
         held, alerts = self.guard.held, self.guard.held_alerts
-        log.error("%s; stopping with %s alert(s) and %s other record(s) (calls, clears, baselines) not written to "
-                  "%s: they are not stored (an alert the webhook had not delivered from memory is lost)",
-                  self.guard.last_error, alerts, held - alerts, self.store.path)
+        lost = ("; an alert the webhook had not delivered from memory did not reach the supervisor either"
+                if alerts and self.webhook is not None else "")
+        log.error("%s; the daemon stops with %s alert(s) and %s other record(s) (calls, clears, baselines) it held "
+                  "that are not stored%s", self.guard.last_error, alerts, held - alerts, lost)
 
     def _store_open(self) -> bool:
         """False while the database could not be opened yet (its problem was said at start)."""

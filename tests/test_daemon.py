@@ -1337,7 +1337,8 @@ def test_a_call_that_fails_is_one_log_line_and_the_daemon_goes_on(tmp_path, moni
     assert errors and all("\n" not in m and "Traceback" not in m for m in errors)
     assert "alerts go on, marked as not stored" in errors[0]
     assert daemon.calls == 2, "the second call is monitored too"
-    assert len(errors) <= 2  # the failure, and at the end what could not be written
+    assert len(errors) == 2  # the failure, and at the end what could not be written:
+    assert "the daemon stops with 0 alert(s) and" in errors[1] and "other record(s)" in errors[1] and "are not stored" in errors[1]
 
 
 def test_a_labored_caller_played_live_on_two_legs_is_critical_within_40_s(pulse, env, tmp_path, eval_slice):
