@@ -872,14 +872,20 @@ def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_an
     first, second = (a.event.alert_id for a in store.list_alerts())
     assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered", "pending"], 5.0), store.deliveries()
     assert [d.alert_id for d in store.deliveries()] == [first, second]
+    filler = fill(tmpfs)  # full again: an alert written (with the next) before the sinks are given it
+    same_batch = guard.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", message="m"))
+    filler.unlink()
+    assert guard.retry(force=True)
+    sink(same_batch)
+    assert wait_for(lambda: len(store.deliveries()) == 3 and sink.pending() == 2, 5.0), store.deliveries()
     sink.close()  # the daemon stops before the supervisor is back
     hook.up = True
     later = WebhookSink(store, hook.url, poll_s=0.05).start()
     try:
-        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered", "delivered"], 10.0)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"] * 3, 10.0)
         time.sleep(0.3)
-        assert [(b["kind"], b["alert_id"] == second) for _, b in hook.received] == [
-            ("possible_emergency", False), ("slow_response", True)], "each alert is posted once"
+        assert [(b["kind"], b["alert_id"] == d.alert_id) for (_, b), d in zip(hook.received, store.deliveries())] == [
+            ("possible_emergency", False), ("slow_response", True), ("slow_speech", True)], "each alert is posted once"
     finally:
         later.close()
         store.close()
