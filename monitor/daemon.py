@@ -183,9 +183,7 @@ class Daemon:
         next start): kept with each call."""
         self.sinks = dict(sinks)
         self.reload_fn = reload
-        self.guard = StoreGuard(store)
-        if webhook is not None:  # a held alert written late: the webhook records its delivery
-            self.guard.written.append(webhook.written)
+        self.guard = StoreGuard(store, written=() if webhook is None else (webhook.written,))
         self._last_purge: float | None = None
         self._interrupted_closed = False
         self.webhook = webhook

@@ -854,10 +854,8 @@ def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_an
     writes them, their outbox rows say so: one delivered from memory is recorded as delivered and
     not posted again, one not delivered yet is queued, so a later run sends it if this one stops first."""
     store = Store.open(tmpfs / "e.db")
-    guard = StoreGuard(store, retry_s=0.0)
-    sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1)
-    guard.written.append(sink.written)
-    sink.start()
+    sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1).start()
+    guard = StoreGuard(store, retry_s=0.0, written=[sink.written])  # as the daemon makes them
     call = guard.start_call("live:softphone.monitor", time.time())
     filler = fill(tmpfs)
     delivered = guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m"))

@@ -101,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if webhook is not None:
         sinks.append(webhook)
     from ..delivery.store_guard import PendingStore, StoreGuard
-    guard = StoreGuard(store)
-    if webhook is not None:
-        guard.written.append(webhook.written)  # a held alert written late: its outbox row too
+    guard = StoreGuard(store, written=() if webhook is None else (webhook.written,))
     failed = 0
     with _one_line_failure(guard, [store.error] if isinstance(store, PendingStore) else []):
         try:

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
 from .dblock import DatabaseInUse
@@ -162,7 +162,8 @@ def open_or_pending(opener: Callable[[], Store], path: Any,
 
 class StoreGuard:
     def __init__(self, store: Store | PendingStore, retry_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 written: Iterable[Callable[[AlertEvent, AlertEvent], None]] = ()) -> None:
         self.store = store
         self.path = store.path
         self.retry_s = retry_s
@@ -177,8 +178,9 @@ class StoreGuard:
         self.dropped = 0
         self.held_dropped = 0
         self.written_late = 0
-        self.written: list[Callable[[AlertEvent, AlertEvent], None]] = []
-        """Told of each held alert once it is written: (the alert the sinks got, as stored)."""
+        self.written: list[Callable[[AlertEvent, AlertEvent], None]] = list(written)
+        """Told of each held alert once it is written: (the alert the sinks got, as stored); the
+        webhook's :meth:`~monitor.delivery.sinks.webhook.WebhookSink.written` records its delivery."""
 
     # ------------------------------------------------------------------ state
     @property
