@@ -887,3 +887,31 @@ def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_an
     finally:
         later.close()
         store.close()
+
+
+def test_an_alert_whose_post_from_memory_failed_keeps_its_id_once_written(tmpfs, hook):
+    """A post that failed may have reached the receiver all the same (its answer lost): an alert the
+    webhook tried to post from memory is posted under that id again once it is written, not under the
+    database's, so that a receiver de-duplicating by (daemon, alert id), as the console does, keeps it
+    once; its outbox row, queued meanwhile for a later run, is marked delivered and not posted."""
+    store = Store.open(tmpfs / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1).start()
+    guard = StoreGuard(store, retry_s=0.0, written=[sink.written])
+    tried = []
+    hook.refuses = lambda post: tried.append(post["alert_id"]) or 503
+    try:
+        call = guard.start_call("live:softphone.monitor", time.time())
+        filler = fill(tmpfs)
+        sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
+        assert wait_for(lambda: tried, 5.0)
+        filler.unlink()
+        assert guard.retry(force=True)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["pending"], 5.0)
+        assert sink.pending() == 1
+        hook.refuses = None
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10.0)
+        time.sleep(0.3)
+        assert [b["alert_id"] for _, b in hook.received] == [tried[0]], "posted once, under the id it was tried with"
+    finally:
+        sink.close()
+        store.close()

@@ -231,6 +231,10 @@ class _Held:
     memory_id: int = field(default_factory=_memory_id)
     stored: AlertEvent | None = None
     """The alert as the database stored it, once the store guard wrote it: its outbox row is to write."""
+    queued: bool = False
+    """Its outbox row is written, pending, while it is still posted from here, under its memory id (a
+    post of it failed: the receiver may have taken it all the same, by that id); the row is for a
+    later run, should this one stop first."""
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
@@ -331,7 +335,8 @@ class WebhookSink:
     def written(self, held: AlertEvent, stored: AlertEvent) -> None:
         """The store guard wrote ``held`` (an alert given to this sink unstored) as ``stored``: the worker
         writes its outbox row (:meth:`record_written`). It is not posted again if it was delivered
-        from memory; else the outbox delivers it from then on, with the database's id."""
+        from memory; else the outbox delivers it from then on, with the database's id, unless a post
+        of it was tried already (:attr:`_Held.queued`)."""
         with self._memory_lock:
             h = next((h for h in self._memory if h.alert is held), None)
             settled = self._settled.pop(id(held), None)
@@ -347,10 +352,10 @@ class WebhookSink:
     def record_written(self) -> None:
         """The outbox rows of the alerts the store guard wrote late (:meth:`written`): delivered or
         failed for those done with from memory; pending for the others, which leave memory once their
-        row is written. What the database cannot take yet waits for the next pass (and is delivered
-        from memory meanwhile)."""
+        row is written, but for those a post was tried of (:attr:`_Held.queued`). What the database
+        cannot take yet waits for the next pass (and is delivered from memory meanwhile)."""
         with self._memory_lock:
-            moving = [h for h in self._memory if h.stored is not None]
+            moving = [h for h in self._memory if h.stored is not None and not h.queued]
             done, self._to_record = self._to_record, []
         try:
             while done:
@@ -363,7 +368,10 @@ class WebhookSink:
                 done.pop(0)
             for h in moving:
                 self.store.enqueue_delivery(h.stored.alert_id, self.url)
-                self._forget(h)
+                if h.attempts:
+                    h.queued = True
+                else:
+                    self._forget(h)
         except StoreError as err:
             log.debug("webhook %s: outbox rows of alerts written late not written yet: %s", self.shown_url, err)
         finally:
@@ -412,7 +420,7 @@ class WebhookSink:
             log.info("webhook %s: %s alert(s) pending for an earlier URL go here now", target.shown_url, n)
 
     def pending(self) -> int:
-        held = len(self._memory)
+        held = sum(not h.queued for h in self._memory)  # a queued one counts in the outbox
         try:
             return held + self.store.count_pending(self.url)
         except StoreError:
@@ -496,7 +504,7 @@ class WebhookSink:
             if self._stop.is_set():
                 break
             target = self.target  # once, as the post reads it
-            if d.target != target.url:
+            if d.target != target.url or self._from_memory(d.alert_id):
                 continue
             try:
                 self._post(d, target)
@@ -522,6 +530,13 @@ class WebhookSink:
                 # the endpoint is back: what waited on a long backoff is due now
                 self.store.reschedule_pending(target.url, time.time())
         return n
+
+    def _from_memory(self, alert_id: int) -> bool:
+        """Whether the alert ``alert_id`` is posted from memory still, or done with there, its outbox
+        row not marked yet (:meth:`record_written`): its row is not posted."""
+        with self._memory_lock:
+            return (any(h.queued and h.stored.alert_id == alert_id for h in self._memory)
+                    or any(stored.alert_id == alert_id for stored, _ in self._to_record))
 
     def _skip_damaged(self, delivery_id: int, err: StoreError) -> None:
         """An outbox row holding what callmonitor never writes (another program wrote it, or a hand
