@@ -14,8 +14,10 @@ delivery due at once, so the supervisor gets what waited within seconds of the e
 return. An alert the database could not store (``stored=False``) is delivered from memory
 with the same retry rules; once the store guard writes it (:meth:`WebhookSink.written`), its
 outbox row is written too: delivered (or given up) if it was so from memory, else pending, and
-the outbox delivers it from then on, in this run or, if this one stops first, in a later one. ``include_phrase_text=False`` leaves the caller's words (the
-distress phrase excerpt) out of what is posted. An outbox row holding what callmonitor never writes
+the outbox delivers it from then on, in this run or, if this one stops first, in a later one
+(one whose post from memory was tried goes on from memory in this run, under the id it was
+tried with, which a receiver may have taken). ``include_phrase_text=False`` leaves the caller's
+words (the distress phrase excerpt) out of what is posted. An outbox row holding what callmonitor never writes
 (another program wrote it: an alert whose evidence is no JSON, say) is marked failed for good and
 said in one line; the alerts queued around it are delivered as usual.
 
