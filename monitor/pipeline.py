@@ -20,7 +20,7 @@ from .analysis.analyzer import EMIT_GRID, VOICE_ONLY, StreamingAnalyzer
 from .analysis.baseline import BaselineBuilder
 from .analysis.cue_windows import UNHEARD_JOIN_S, CueTracker
 from .analysis.frame_features import HOP_S
-from .analysis.leg_tally import quiet_phrase, swapped_legs, swapped_message, too_quiet
+from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swapped_message, too_quiet
 from .config import Config
 from .files import recording_fingerprint
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent)
@@ -49,13 +49,27 @@ Sink = Callable[[Event], None]
 T = TypeVar("T")
 
 LegsTurn = Callable[[int, int], str]
-"""How a command is told to read a recording's legs the other way round, from the channels its
-caller's and agent's legs were read from (:meth:`CallPipeline.swapped_hint`)."""
+"""How a command is told to read a recording's caller's leg from the first channel given and its
+agent's from the second (-1: none): the legs the other way round, given the channels its agent's and
+caller's legs were read from (:meth:`CallPipeline.swapped_hint`); the caller's leg alone, given -1
+and the caller's channel (:func:`same_hint`)."""
 
 
 def replay_turn(caller: int, agent: int) -> str:
     """:data:`LegsTurn` in replay's options: the caller's leg from ``agent``, the agent's from ``caller``."""
     return f"replay it with --caller-channel {agent} --agent-channel {caller}"
+
+
+def same_hint(src: FileSource, turn: LegsTurn = replay_turn) -> str:
+    """What to do when the recording ``src`` (read to its end) holds the same audio on its two legs
+    (:meth:`~monitor.capture.sources.FileSource.same_legs`): score it as mono, the caller's leg
+    alone from the channel it was read from, told as ``turn`` tells the command's options (the
+    caller's leg from that channel, the agent's from channel -1: none); empty when it does not."""
+    why = src.same_legs()
+    if why is None or "agent" not in src.channels:
+        return ""
+    caller, agent = src.channels["caller"], src.channels["agent"]
+    return same_message(why, f"channel {caller}", f"channel {agent}", turn(-1, caller))
 
 
 class CallPipeline:
@@ -417,6 +431,10 @@ LEGS_SWAPPED = "legs_swapped"
 of a recording, by the daemon of a live call: :attr:`~monitor.capture.sources.RecordingFlaws.legs_swapped`);
 none where they did not."""
 
+LEGS_SAME = "legs_same"
+"""The stored summary's key of what was said of a recording whose two legs carry the same audio
+(:attr:`~monitor.capture.sources.RecordingFlaws.legs_same`); none where they did not."""
+
 QUIET_LEGS = "quiet_legs"
 """The stored summary's key of what was said of each leg too quiet to measure, a list
 (:attr:`~monitor.capture.sources.RecordingFlaws.quiet_legs`); none where no leg was."""
@@ -452,6 +470,8 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
         notes[TRUNCATED_AT] = round(flaws.truncated_at_s, 3)
     if flaws.problems:
         notes[RECORDING_PROBLEMS] = flaws.problems
+    if flaws.legs_same:
+        notes[LEGS_SAME] = flaws.legs_same
     if flaws.legs_swapped:
         notes[LEGS_SWAPPED] = flaws.legs_swapped
     if flaws.quiet_legs:
@@ -464,12 +484,13 @@ def stored_notes(stopped: bool = False, no_input: Sequence[tuple[float, float]] 
 
 def recording_chunks(pipeline: CallPipeline, src: FileSource, turn: LegsTurn = replay_turn) -> Iterator[Chunk]:
     """The recording's chunks; once they end, its flaws (:meth:`FileSource.flaws`: broken off, and
-    where; what was wrong with its samples; and its legs read the wrong way round, with ``turn``,
-    :meth:`CallPipeline.swapped_hint`) are the ``pipeline``'s, kept with its stored call. Replay,
-    batch and the report of a recording all read a recording through here."""
+    where; what was wrong with its samples; its two legs the same audio and its legs read the wrong
+    way round, with ``turn``: :func:`same_hint`, :meth:`CallPipeline.swapped_hint`) are the
+    ``pipeline``'s, kept with its stored call. Replay, batch and the report of a recording all read a
+    recording through here."""
     yield from src.chunks()
     pipeline.flaws = replace(src.flaws(), legs_swapped=pipeline.swapped_hint(src.channels, turn),
-                             quiet_legs=pipeline.flaws.quiet_legs)
+                             quiet_legs=pipeline.flaws.quiet_legs, legs_same=same_hint(src, turn))
 
 
 def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> None:

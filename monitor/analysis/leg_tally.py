@@ -3,7 +3,9 @@ the level of that speech, counted hop by hop from the frames the cue windows rea
 
 The pipeline reads it as the call goes (and replay at a recording's end) to say what a user's own
 setup may have spoiled: the legs the wrong way round (:func:`swapped_legs`, said as
-:func:`swapped_message`), a leg too quiet to measure (:func:`too_quiet`).
+:func:`swapped_message`), a leg too quiet to measure (:func:`too_quiet`); and here too is how a
+recording whose two legs carry the same audio is said (:func:`same_message`; its samples tell it:
+:mod:`~monitor.capture.same_legs`).
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ SWAPPED_HEAD = "the call's legs read the wrong way round"
 """What is said first of a call whose legs read the wrong way round (:func:`swapped_message`), and
 all that a report picture's title has room for."""
 
+SAME_HEAD = "the call's two legs carry the same audio"
+"""What is said first of a recording whose two legs carry the same audio (:func:`same_message`), and
+all that a report picture's title has room for."""
+
 TOO_QUIET = "is too quiet to measure"
 """What is said of a leg too quiet to measure, after the leg's name (:func:`quiet_phrase`, whose head
 up to here a report picture's title says: :func:`quiet_head`)."""
@@ -97,6 +103,16 @@ def swapped_message(why: str, caller: str, agent: str, turn: str) -> str:
     channel, a live call's source), ``turn`` how to take them the other way round. A warning, not a
     refusal: some calls are mostly the agent's. Begins with :data:`SWAPPED_HEAD`."""
     return f"{SWAPPED_HEAD}: {why} (caller's leg: {caller}, agent's: {agent}): the caller may be on {agent}; if so, {turn}"
+
+
+def same_message(why: str, caller: str, agent: str, mono: str) -> str:
+    """What to do when a recording's two legs carry the same audio (``why``, from
+    :meth:`~monitor.capture.same_legs.LegsAlike.same`): ``caller`` and ``agent`` say where each leg
+    was taken from, ``mono`` how to score it as mono, the caller's leg alone. A warning, not a
+    refusal, as :func:`swapped_message` is. Begins with :data:`SAME_HEAD`."""
+    return (f"{SAME_HEAD}: {why} (caller's leg: {caller}, agent's: {agent}): a dual-mono recording, the call "
+            f"mixed onto both channels, so the caller's cues hold the agent's voice and the response latency "
+            f"cannot be measured; score it as mono: {mono}")
 
 
 def too_quiet(level_db: float | None, floor_db: float) -> bool:

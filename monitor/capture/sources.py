@@ -16,6 +16,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from .audio_files import AnalysisStream, AudioFileError, probe, unread_channels
+from .same_legs import LegsAlike
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,17 @@ class RecordingFlaws:
     it did not."""
     quiet_legs: tuple[str, ...] = ()
     """Each leg too quiet to measure, as said of it (:func:`~monitor.analysis.leg_tally.quiet_phrase`)."""
+    legs_same: str = ""
+    """Its two legs carried the same audio (a dual-mono recording: :mod:`~monitor.capture.same_legs`):
+    why, and how the command that read it scores it as mono (:func:`~monitor.pipeline.same_hint`),
+    one phrase; empty when they did not."""
 
     @property
     def phrases(self) -> tuple[str, ...]:
         """What is said of the recording besides where it broke off, one phrase each, in this order:
-        what was wrong with its samples, its legs the wrong way round, each leg too quiet to measure
-        (a report's notes, and each a warning line: :meth:`lines`)."""
-        return tuple(said for said in (self.problems, self.legs_swapped, *self.quiet_legs) if said)
+        what was wrong with its samples, its two legs the same audio, its legs the wrong way round,
+        each leg too quiet to measure (a report's notes, and each a warning line: :meth:`lines`)."""
+        return tuple(said for said in (self.problems, self.legs_same, self.legs_swapped, *self.quiet_legs) if said)
 
     def lines(self, name: str) -> list[str]:
         """The warning lines of its :attr:`phrases`, each naming the recording ``name``: replay,
@@ -157,6 +162,7 @@ class FileSource(Source):
         self.info = info
         self.realtime = realtime
         self._stopped = False
+        self._alike = LegsAlike(self.rate)
 
     @property
     def truncated(self) -> bool:
@@ -178,6 +184,12 @@ class FileSource(Source):
         """After the chunks: what was wrong with the samples or the header (one phrase), or None."""
         return self._stream.problems()
 
+    def same_legs(self) -> str | None:
+        """After the chunks: why its two legs read as the same audio (a dual-mono recording,
+        :meth:`~monitor.capture.same_legs.LegsAlike.same`), in words; None when they do not, or it
+        has one leg."""
+        return self._alike.same()
+
     def flaws(self) -> RecordingFlaws:
         """After the chunks: whether the recording broke off, and where, and what was wrong with it."""
         return RecordingFlaws(self.duration_s if self.truncated else None, self.problems() or "")
@@ -193,6 +205,7 @@ class FileSource(Source):
                 delay = start + t0 - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+            self._alike.add(block)
             yield Chunk(t0, block)
             n += len(block)
 
