@@ -33,7 +33,7 @@ from ..cue_registry import CUES, cue, shown_min_speech_s
 from ..dsp.runs import runs
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event, WordsEvent, unjudged
 from ..analysis.frame_features import HOP_S
-from ..analysis.leg_tally import SWAPPED_HEAD, quiet_head
+from ..analysis.leg_tally import SAME_HEAD, SWAPPED_HEAD, quiet_head
 from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher, pause_breaks
@@ -152,14 +152,15 @@ def no_input_of(summary: Mapping[str, Any] | None) -> tuple[tuple[float, float],
 def flaws_of(summary: Mapping[str, Any] | None) -> RecordingFlaws:
     """A stored call's recording flaws, from its summary (:func:`~monitor.pipeline.stored_notes`):
     none for a call stored before the calls kept them (a live call keeps only what was said of its legs)."""
-    from ..pipeline import LEGS_SWAPPED, QUIET_LEGS, RECORDING_PROBLEMS, TRUNCATED_AT
+    from ..pipeline import LEGS_SAME, LEGS_SWAPPED, QUIET_LEGS, RECORDING_PROBLEMS, TRUNCATED_AT
     summary = summary if isinstance(summary, Mapping) else {}
     at, problems = summary.get(TRUNCATED_AT), summary.get(RECORDING_PROBLEMS)
-    swapped, quiet = summary.get(LEGS_SWAPPED), summary.get(QUIET_LEGS)
+    swapped, quiet, same = summary.get(LEGS_SWAPPED), summary.get(QUIET_LEGS), summary.get(LEGS_SAME)
     number = isinstance(at, (int, float)) and not isinstance(at, bool) and np.isfinite(at)
     return RecordingFlaws(float(at) if number else None, problems if isinstance(problems, str) else "",
                           swapped if isinstance(swapped, str) else "",
-                          tuple(q for q in quiet if isinstance(q, str)) if isinstance(quiet, list) else ())
+                          tuple(q for q in quiet if isinstance(q, str)) if isinstance(quiet, list) else (),
+                          same if isinstance(same, str) else "")
 
 
 def words_from_note(summary: Mapping[str, Any] | None) -> str | None:
@@ -219,6 +220,9 @@ class ReportData:
     live call) says of it (why, the options that turn the legs), or None."""
     quiet_legs: tuple[str, ...] = ()
     """What replay says of each leg too quiet to measure (its level, what to do)."""
+    legs_same: str | None = None
+    """The recording's two legs carried the same audio (dual-mono): what replay says of it (why, the
+    options that score it as mono), or None."""
     unread_channels: str | None = None
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
     deliveries: dict[int, str] = field(default_factory=dict)
@@ -260,9 +264,10 @@ class ReportData:
 
     @property
     def legs_heads(self) -> str | None:
-        """What the notes say of the call's legs (:attr:`legs_swapped`, :attr:`quiet_legs`), each by its
-        head alone, joined by "; " (None: nothing)."""
-        heads = ([SWAPPED_HEAD] if self.legs_swapped else []) + [quiet_head(said) for said in self.quiet_legs]
+        """What the notes say of the call's legs (:attr:`legs_same`, :attr:`legs_swapped`,
+        :attr:`quiet_legs`), each by its head alone, joined by "; " (None: nothing)."""
+        heads = (([SAME_HEAD] if self.legs_same else []) + ([SWAPPED_HEAD] if self.legs_swapped else [])
+                 + [quiet_head(said) for said in self.quiet_legs])
         return "; ".join(heads) if heads else None
 
     @property
@@ -274,15 +279,18 @@ class ReportData:
     @property
     def all_notes(self) -> list[str]:
         """The page's notes: the recording's flaws first (:attr:`broken_off`, :attr:`problems`,
-        :attr:`legs_swapped`, :attr:`quiet_legs`: each in replay's words), then the others (:attr:`notes`)."""
+        :attr:`legs_same`, :attr:`legs_swapped`, :attr:`quiet_legs`: each in replay's words), then the
+        others (:attr:`notes`)."""
         flaws = [self.broken_off] + [recording_note(said) for said in self.flaw_lines]
         return [note for note in flaws if note] + self.notes
 
     @property
     def flaws(self) -> RecordingFlaws:
         """The recording's flaws, whose :attr:`~RecordingFlaws.phrases` replay says (where it broke
-        off, what was wrong with its samples, its legs the wrong way round, each leg too quiet)."""
-        return RecordingFlaws(self.truncated_s, self.problems or "", self.legs_swapped or "", self.quiet_legs)
+        off, what was wrong with its samples, its two legs the same audio, its legs the wrong way round,
+        each leg too quiet)."""
+        return RecordingFlaws(self.truncated_s, self.problems or "", self.legs_swapped or "", self.quiet_legs,
+                              self.legs_same or "")
 
     @property
     def flaw_lines(self) -> tuple[str, ...]:
@@ -498,6 +506,7 @@ def from_file(path: str, cfg: Config, *, transcription: Any = None,
                         call_id=pipeline.call_id)
     data.problems = pipeline.flaws.problems or None
     data.legs_swapped = pipeline.flaws.legs_swapped or None
+    data.legs_same = pipeline.flaws.legs_same or None
     data.quiet_legs = pipeline.flaws.quiet_legs
     data.unread_channels = unread
     data.caller_speech_s = round(pipeline.baseline.speech_s, 1)
@@ -769,6 +778,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
+                      legs_same=flaws.legs_same or None,
                       quiet_legs=flaws.quiet_legs, recording_gone=gone, recording_unreadable=cannot,
                       recording_replaced=call.source if audio.changed and not tracks else None)
 
