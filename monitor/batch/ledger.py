@@ -26,7 +26,7 @@ from ..capture.sources import RecordingFlaws, leg_channels
 from ..delivery.store import Store, StoreError
 from ..pipeline import stored_notes
 from .inputs import CallJob
-from .table import legs_swapped_of, quiet_legs_of
+from .table import legs_same_of, legs_swapped_of, quiet_legs_of
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS batch_calls (
@@ -157,10 +157,10 @@ class BatchStore(Store):
 
 def flaws_of_row(row: dict[str, Any]) -> RecordingFlaws:
     """A scored call's recording flaws from its row of the table: broken off where its audio ends
-    (the call's length, as the batch's warning says it), what was wrong with its samples, its legs
-    read the wrong way round, each leg too quiet to measure."""
+    (the call's length, as the batch's warning says it), what was wrong with its samples, its two
+    legs the same audio, its legs read the wrong way round, each leg too quiet to measure."""
     return RecordingFlaws(row["duration_s"] if row.get("truncated") else None, row.get("problems") or "",
-                          legs_swapped_of(row), quiet_legs_of(row))
+                          legs_swapped_of(row), quiet_legs_of(row), legs_same_of(row))
 
 
 def _summary(events: Sequence[Event]) -> CallSummaryEvent:

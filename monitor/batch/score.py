@@ -257,7 +257,7 @@ def run_call(job: CallJob, cfg: Config, transcription: Any = None,
     flaws = pipeline.flaws  # as replay reads them: one wording, kept in the row and with the stored call
     facts = {"sample_rate": src.info.rate, "channels": src.info.channels, "legs": "+".join(src.legs),
              "truncated": flaws.truncated_at_s is not None, "problems": flaws.problems,
-             "legs_swapped": flaws.legs_swapped, "too_quiet": QUIET_JOIN.join(flaws.quiet_legs),
+             "legs_same": flaws.legs_same, "legs_swapped": flaws.legs_swapped, "too_quiet": QUIET_JOIN.join(flaws.quiet_legs),
              "recognizer_errors": tuple(pipeline.recognizer_errors),
              "unread_channels": src.unread_channels(BATCH_CHOOSE_LEGS) or src.legs_not_there or ""}
     return events, facts

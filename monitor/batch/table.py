@@ -5,8 +5,9 @@ A row holds the recording (path, the channels of its caller and agent legs as sc
 channels), the seconds of the caller's speech in
 the whole call (``caller_speech_s``: under 1 s for a call where nothing was judged, the caller's leg silent or on the
 other channel), what was wrong with its samples (``problems``: clipped, a cut voice band, a corrupt
-stretch; as ``replay`` warns), its legs read the wrong way round (``legs_swapped``: why, and the
-channel options that turn them) and each leg too quiet to measure (``too_quiet``), in ``replay``'s
+stretch; as ``replay`` warns), its two legs the same audio (``legs_same``: a dual-mono recording,
+why, and the channel options that score it as mono), its legs read the wrong way round
+(``legs_swapped``: why, and the channel options that turn them) and each leg too quiet to measure (``too_quiet``), in ``replay``'s
 words, the number of alerts of each kind, the
 first warning and first critical time, and for each cue the caller's baseline median and the
 median over the call's cue windows. Failed calls are rows with an ``error`` and empty figures.
@@ -43,6 +44,13 @@ def quiet_legs_of(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(said for said in cell.split(QUIET_JOIN) if said) if isinstance(cell, str) else ()
 
 
+def legs_same_of(row: dict[str, Any]) -> str:
+    """What the batch said of the row's two legs carrying the same audio (none, or a table without
+    the column: empty)."""
+    cell = row.get("legs_same")
+    return cell if isinstance(cell, str) else ""
+
+
 def legs_swapped_of(row: dict[str, Any]) -> str:
     """What the batch said of the row's legs read the wrong way round (none, or a table without the
     column: empty)."""
@@ -63,7 +71,7 @@ def columns(cfg: Config) -> list[str]:
     """The table's columns for ``cfg`` (alert kinds and cues give one column each)."""
     return (["path", "caller_channel", "agent_channel", "call_id", "status", "error", "duration_s",
              "caller_speech_s", "sample_rate", "channels",
-             "legs", "truncated", "problems", "legs_swapped", "too_quiet",
+             "legs", "truncated", "problems", "legs_same", "legs_swapped", "too_quiet",
              "alerts", "warning_alerts", "critical_alerts"]
             + [f"alerts_{k}" for k in alert_kinds(cfg)]
             + ["first_warning_s", "first_critical_s"]
@@ -144,7 +152,8 @@ def _write_csv(path: str, cols: list[str], rows: Iterable[dict[str, Any]]) -> No
 def _write_parquet(path: str, cols: list[str], rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    text = {"path", "call_id", "status", "error", "legs", "problems", "legs_swapped", "too_quiet", "content_hash",
+    text = {"path", "call_id", "status", "error", "legs", "problems", "legs_same", "legs_swapped", "too_quiet",
+            "content_hash",
             "config_hash"}
     arrays = {}
     for c in cols:

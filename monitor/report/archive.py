@@ -5,9 +5,9 @@ distribution of each watched cue over the calls against the configured threshold
 median against the absolute limit, and its change from the caller's own baseline against the
 rule's baseline test), the flagged calls, most serious first, each linked to its own call
 report (written beside the page from the store, or from the recording), the recordings whose
-audio broke off (truncated or damaged: judged only as far as it goes), and those whose legs read
-the wrong way round or were too quiet to measure (judged on the wrong voice, or on too little of
-it). One self-contained page: CSS inline, the figure as a data URI, no scripts.
+audio broke off (truncated or damaged: judged only as far as it goes), and those whose two legs
+carried the same audio, whose legs read the wrong way round or were too quiet to measure (judged
+on both voices, on the wrong voice, or on too little of it). One self-contained page: CSS inline, the figure as a data URI, no scripts.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from ..alerts.evidence import fmt_duration
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config, RuleConfig
-from ..batch.table import legs_swapped_of, quiet_legs_of
+from ..batch.table import legs_same_of, legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
 from ..events import NO_SPEECH_S
 from .data import ReportError
@@ -206,14 +206,18 @@ def _damaged_list(rows: Sequence[dict[str, Any]]) -> str:
 SWAPPED_MARK = "<br><span class=\"damaged\">legs the wrong way round?</span>"
 """What marks a call whose legs read the wrong way round (:func:`legs_swapped_of`) in the page's lists."""
 
+SAME_MARK = "<br><span class=\"damaged\">both legs the same audio?</span>"
+"""What marks a call whose two legs carried the same audio (:func:`legs_same_of`) in the page's lists."""
+
 QUIET_MARK = "<br><span class=\"damaged\">too quiet to measure</span>"
 """What marks a call with a leg too quiet to measure (:func:`quiet_legs_of`) in the page's lists."""
 
 
 def _marks(row: dict[str, Any]) -> str:
-    """The marks of what the batch said of the row's recording: broken off, its legs the wrong way
-    round, a leg too quiet to measure."""
-    return ((DAMAGED_MARK if is_damaged(row) else "") + (SWAPPED_MARK if legs_swapped_of(row) else "")
+    """The marks of what the batch said of the row's recording: broken off, its two legs the same
+    audio, its legs the wrong way round, a leg too quiet to measure."""
+    return ((DAMAGED_MARK if is_damaged(row) else "") + (SAME_MARK if legs_same_of(row) else "")
+            + (SWAPPED_MARK if legs_swapped_of(row) else "")
             + (QUIET_MARK if quiet_legs_of(row) else ""))
 
 
@@ -230,6 +234,12 @@ def swapped_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose legs read the wrong way round (:func:`legs_swapped_of`): their calls were
     judged on the agent's voice, so their alerts, or lack of them, do not tell of the caller."""
     return [r for r in rows if legs_swapped_of(r)]
+
+
+def same_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose two legs carried the same audio (:func:`legs_same_of`): their caller's cues
+    held the agent's voice, and their response latency was not measured."""
+    return [r for r in rows if legs_same_of(r)]
 
 
 def quiet_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -291,14 +301,15 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
     warn = sum(_number(r.get("first_warning_s")) is not None for r in scored)
     flag = flagged(scored)
     silent, broken = unheard(scored), damaged(scored)
-    swapped, quiet = swapped_rows(scored), quiet_rows(scored)
+    swapped, quiet, same = swapped_rows(scored), quiet_rows(scored), same_rows(scored)
     banner_cls = ("critical" if crit else "warning" if flag else "unjudged" if silent else "stopped"
-                  if broken or swapped or quiet else "ok")
+                  if broken or swapped or quiet or same else "ok")
     banner = (f"{crit} call(s) with a critical alert, {warn} with a warning, {len(flag)} flagged in all, "
               f"of {len(scored)} scored" + (f"; {len(silent)} with no caller speech heard: nothing judged"
                                             if silent else "")
               + (f"; {len(broken)} truncated or damaged recording(s): judged only as far as their audio goes"
                  if broken else "")
+              + (f"; {len(same)} with both legs the same audio: judged on both voices" if same else "")
               + (f"; {len(swapped)} with legs that read the wrong way round: judged on the agent's voice"
                  if swapped else "")
               + (f"; {len(quiet)} with a leg too quiet to measure" if quiet else ""))
@@ -324,6 +335,8 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         "an alert.</figcaption></figure>"
         + f"<h2 id=\"flagged-calls\">Flagged calls ({len(flag)})</h2>" + _flagged_table(flag, links)
         + _damaged_list(broken)
+        + _said_list(same, lambda r: [legs_same_of(r)], "same",
+                     "Recordings whose two legs carry the same audio: judged on both voices")
         + _said_list(swapped, lambda r: [legs_swapped_of(r)], "swapped",
                      "Recordings whose legs read the wrong way round: judged on the agent's voice")
         + _said_list(quiet, quiet_legs_of, "quiet", "Recordings with a leg too quiet to measure")
