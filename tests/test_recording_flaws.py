@@ -1,7 +1,8 @@
 """A recording's flaws, said by every report of its call: a recording cut short (its audio breaks
 off before the length its header promises), one whose samples were clipped, one whose legs read the
-wrong way round (the caller on the agent's channel) and one whose legs are too quiet to measure; and
-what the daemon said of a live call's legs.
+wrong way round (the caller on the agent's channel), one whose two legs carry the same audio (a
+dual-mono recording) and one whose legs are too quiet to measure; and what the daemon said of a live
+call's legs.
 
 ``replay`` and ``batch`` say them when they score a recording; its stored call keeps them, so that
 the report of the stored call, the archive page of a batch and the call reports beside it say them
@@ -207,7 +208,7 @@ def test_a_stored_call_keeps_what_was_wrong_with_its_recordings_samples(recordin
     assert f"<p>{note}</p>" in page_text(stored)
 
 
-# -- legs the wrong way round, a leg too quiet to measure ---------------------------------------------
+# -- legs the wrong way round, both legs the same audio, a leg too quiet to measure -------------------
 
 def the_recording_note(said: str) -> str:
     """What a call report's notes say of a recording that replay warned of with ``said`` (after its name)."""
@@ -224,22 +225,27 @@ def said_of(path: Path, output: str) -> list[str]:
 def finding(said: list[str]) -> list[str]:
     """What lines say of a recording up to what to do about it, which each command says with its own
     options (replay's, the batch's)."""
-    return [line.split("; if so, ")[0] for line in said]
+    return [line.split("; if so, ")[0].split("; score it as mono: ")[0] for line in said]
 
 
 @pytest.fixture(scope="module")
 def miswired(tmp_path_factory) -> dict:
     """The demo call with its channels the other way round (as ``sox IN OUT remix 2 1`` makes it: the
     caller on the agent's channel), the normal call 40 dB quieter (each leg too quiet to measure),
-    and the normal call as it was recorded, in one folder (the normal call's first minute)."""
+    the normal call mixed and copied onto both channels (dual-mono, as ``sox mix.wav -c 2`` makes it,
+    through mu-law as a call recorder stores it), the normal call with each talker heard on the other
+    leg too, 6 dB down (crosstalk: two legs, not one), and the normal call as it was recorded, in one
+    folder (the normal call's first minute)."""
     folder = tmp_path_factory.mktemp("miswired")
     x, sr = sf.read(CALLS / "deteriorating_8k.wav", dtype="float32")
     sf.write(folder / "swapped.wav", x[:, ::-1], sr, subtype="PCM_16")
     y, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 60, dtype="float32")
     sf.write(folder / "quiet.wav", y * 0.01, sr, subtype="PCM_16")
+    sf.write(folder / "dual_mono.wav", np.repeat(y.mean(axis=1, keepdims=True), 2, axis=1), sr, subtype="ULAW")
+    sf.write(folder / "crosstalk.wav", 0.6 * (y + 0.5 * y[:, ::-1]), sr, subtype="PCM_16")
     sf.write(folder / "wired_right.wav", y, sr, subtype="PCM_16")
     return {"folder": folder, "swapped": folder / "swapped.wav", "quiet": folder / "quiet.wav",
-            "right": folder / "wired_right.wav"}
+            "same": folder / "dual_mono.wav", "crosstalk": folder / "crosstalk.wav", "right": folder / "wired_right.wav"}
 
 
 @pytest.fixture(scope="module")
@@ -253,11 +259,12 @@ def miswired_scored(miswired, tmp_path_factory) -> dict:
             "said": done.stderr}
 
 
-@pytest.mark.parametrize("which, lines", [("swapped", 1), ("quiet", 2)])
+@pytest.mark.parametrize("which, lines", [("swapped", 1), ("same", 1), ("quiet", 2)])
 def test_replays_warnings_of_a_recordings_legs_are_said_by_its_stored_calls_report_as_by_its_own(
         miswired, tmp_path, which, lines):
-    """Legs the wrong way round (one line, with the channel options that turn them) and each leg too
-    quiet to measure (one line a leg): ``replay --db`` keeps what it said with the call, and the
+    """Legs the wrong way round (one line, with the channel options that turn them), both legs the
+    same audio (one line, with the options that score it as mono) and each leg too quiet to measure
+    (one line a leg): ``replay --db`` keeps what it said with the call, and the
     stored call's report says it in the same words, warning lines and notes, as the report of the
     recording, which reads it as replay does."""
     recording, db = miswired[which], tmp_path / "events.db"
@@ -316,7 +323,7 @@ def test_a_correctly_wired_call_is_said_to_have_neither(miswired, miswired_score
     right = miswired["right"]
     assert said_of(right, miswired_scored["said"]) == []
     row = miswired_scored["rows"][right.name]
-    assert row["legs_swapped"] == "" and row["too_quiet"] == ""
+    assert row["legs_swapped"] == "" and row["too_quiet"] == "" and row["legs_same"] == ""
     replayed = call_monitor("replay", right, "--db", tmp_path / "events.db", "--no-transcribe", timeout=300)
     assert replayed.returncode == 0 and said_of(right, replayed.stderr + replayed.stdout) == []
     for target in ([right, "--no-transcribe"], [row["db_call_id"], "--db", miswired_scored["db"]]):
@@ -330,16 +337,16 @@ def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_
         miswired, miswired_scored, tmp_path):
     """The batch says each recording's legs the wrong way round, and each leg too quiet, as replay
     does (one line each, naming the file; what to do about legs the wrong way round in the batch's
-    own terms), keeps them in the table's ``legs_swapped`` and ``too_quiet`` and with the stored
-    call, whose report says them."""
-    for which in ("swapped", "quiet"):
+    own terms), keeps them in the table's ``legs_swapped``, ``legs_same`` and ``too_quiet`` and with
+    the stored call, whose report says them."""
+    for which in ("swapped", "same", "quiet"):
         recording = miswired[which]
         said = said_of(recording, miswired_scored["said"])
         replayed = call_monitor("replay", recording, "--no-transcribe", "--db", tmp_path / f"{which}.db", timeout=300)
         assert finding(said) == finding(said_of(recording, replayed.stderr + replayed.stdout)) and said
         row = miswired_scored["rows"][recording.name]
-        assert [c for c in (row["legs_swapped"], *row["too_quiet"].split(" | ")) if c] == said
-        assert len(said) == {"swapped": 1, "quiet": 2}[which]
+        assert [c for c in (row["legs_same"], row["legs_swapped"], *row["too_quiet"].split(" | ")) if c] == said
+        assert len(said) == {"swapped": 1, "same": 1, "quiet": 2}[which]
         page = tmp_path / f"{which}.html"
         done = call_monitor("report", row["db_call_id"], "--db", miswired_scored["db"], "-o", page, timeout=300)
         assert done.returncode == 0 and said_of(recording, done.stderr) == said, done.stderr
@@ -357,6 +364,39 @@ def test_the_batch_says_how_to_turn_the_legs_of_a_recording_named_outside_a_mani
                          "score it with --caller-channel 0 --agent-channel 1 (the batch's options, for every "
                          "recording named outside a manifest), or list it in a manifest with caller_channel 0 and "
                          "agent_channel 1"), said
+
+
+def test_a_dual_mono_recording_is_said_with_how_to_score_it_as_mono_which_says_nothing_more(
+        miswired, miswired_scored, tmp_path):
+    """The same audio on both channels (the call mixed, through mu-law): the batch's line names the
+    file, why (its stretches with sound the same on both channels) and how to score the caller's
+    channel alone with the batch's options; so scored, as replay's line says to, the call is the
+    caller's leg alone and nothing more is said of its legs."""
+    recording = miswired["same"]
+    [said] = said_of(recording, miswired_scored["said"])
+    assert said.startswith("the call's two legs carry the same audio: 100 % of its "), said
+    assert said.endswith("(caller's leg: channel 1, agent's: channel 0): a dual-mono recording, the call mixed onto "
+                         "both channels, so the caller's cues hold the agent's voice and the response latency cannot "
+                         "be measured; score it as mono: score it with --caller-channel 1 --agent-channel -1 (the "
+                         "batch's options, for every recording named outside a manifest), or list it in a manifest "
+                         "with caller_channel 1 and agent_channel -1"), said
+    replayed = call_monitor("replay", recording, "--no-transcribe", "--db", tmp_path / "e.db", timeout=300)
+    [as_replay_says] = said_of(recording, replayed.stderr + replayed.stdout)
+    assert as_replay_says.endswith("score it as mono: replay it with --caller-channel 1 --agent-channel -1")
+    mono = call_monitor("replay", recording, "--no-transcribe", "--caller-channel", "1", "--agent-channel", "-1",
+                        "--jsonl", "--db", tmp_path / "e.db", timeout=300)
+    assert mono.returncode == 0 and "same audio" not in mono.stderr + mono.stdout, mono.stderr
+    assert '"agent_speech_s": null' in mono.stdout.splitlines()[-1]
+
+
+def test_two_talkers_heard_on_each_others_legs_are_not_one_audio(miswired, miswired_scored):
+    """Crosstalk: each talker heard on the other's leg as well, 6 dB down. Its legs correlate
+    wherever one talker speaks, but at a level that changes with the talker: two legs, and nothing
+    is said of the same audio; nor of the correctly wired call."""
+    for which in ("crosstalk", "right"):
+        recording = miswired[which]
+        assert not [line for line in said_of(recording, miswired_scored["said"]) if "same audio" in line]
+        assert miswired_scored["rows"][recording.name]["legs_same"] == ""
 
 
 def test_the_legs_of_a_call_a_manifest_lists_are_said_with_its_row_and_the_columns_that_turn_them(
@@ -391,9 +431,10 @@ def test_the_archive_page_lists_the_calls_whose_legs_read_wrong_as_the_batch_sai
     assert done.returncode == 0, done.stderr
     text = page_text(page)
     banner = text.split("<div class=\"banner ")[1].split("</div>")[0]
-    assert ("; 1 with legs that read the wrong way round: judged on the agent's voice"
+    assert ("; 1 with both legs the same audio: judged on both voices"
+            "; 1 with legs that read the wrong way round: judged on the agent's voice"
             "; 1 with a leg too quiet to measure") in banner
-    for anchor, which in (("swapped", "swapped"), ("quiet", "quiet")):
+    for anchor, which in (("swapped", "swapped"), ("same", "same"), ("quiet", "quiet")):
         listed = text.split(f"<h2 id=\"{anchor}\">")[1].split("</ul>")[0]
         recording = miswired[which]
         assert [item.split("</code>")[0] for item in listed.split("<li><code>")[1:]] == [
@@ -410,3 +451,26 @@ def test_the_archive_page_lists_the_calls_whose_legs_read_wrong_as_the_batch_sai
         call_page = tmp_path / "archive_calls" / f"call-{call_id}.html"
         assert all(the_recording_note(line) in page_text(call_page)
                    for line in said_of(miswired[which], miswired_scored["said"]))
+
+
+def test_a_copy_of_one_audio_is_told_from_two_legs_by_its_samples_at_the_edge():
+    """The likeness of two legs as a recording's blocks are read: a copy on both channels, of either
+    polarity, at another gain or through mu-law, is one audio; the fixture call's own legs, the same
+    legs with crosstalk either way, and a copy too short to tell (under 10 s of sound) are not."""
+    from monitor.capture.same_legs import LegsAlike
+    y, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
+    mix = y.mean(axis=1)
+    ulaw = np.sign(mix) * np.log1p(255 * np.abs(mix)) / np.log(256)
+    ulaw = np.sign(ulaw) * np.expm1(np.round(127 * np.abs(ulaw)) / 127 * np.log(256)) / 255
+
+    def same(x: np.ndarray) -> str | None:
+        alike = LegsAlike(sr)
+        for i in range(0, len(x), sr * 2):  # as the batch reads it, 2 s a block
+            alike.add(x[i:i + sr * 2].astype(np.float32))
+        return alike.same()
+
+    for copy in (np.stack([mix, mix], 1), np.stack([mix, -0.5 * mix], 1), np.stack([ulaw, mix], 1)):
+        assert same(copy) is not None
+    crosstalk = (y + 0.5 * y[:, ::-1], y + np.stack([0.7 * y[:, 1], 0.3 * y[:, 0]], 1))
+    for legs in (y, *crosstalk, np.stack([mix, mix], 1)[:sr * 8]):
+        assert same(legs) is None
