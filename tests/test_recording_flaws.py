@@ -455,7 +455,7 @@ def test_the_archive_page_lists_the_calls_whose_legs_read_wrong_as_the_batch_sai
 
 def test_a_copy_of_one_audio_is_told_from_two_legs_by_its_samples_at_the_edge():
     """The likeness of two legs as a recording's blocks are read: a copy on both channels, of either
-    polarity, at another gain or through mu-law, is one audio; the fixture call's own legs, the same
+    polarity, at another gain, through mu-law or a few samples late, is one audio; the fixture call's own legs, the same
     legs with crosstalk either way, and a copy too short to tell (under 10 s of sound) are not."""
     from monitor.capture.same_legs import LegsAlike
     y, sr = sf.read(CALLS / "normal_8k.wav", frames=8000 * 30, dtype="float32")
@@ -469,7 +469,8 @@ def test_a_copy_of_one_audio_is_told_from_two_legs_by_its_samples_at_the_edge():
             alike.add(x[i:i + sr * 2].astype(np.float32))
         return alike.same()
 
-    for copy in (np.stack([mix, mix], 1), np.stack([mix, -0.5 * mix], 1), np.stack([ulaw, mix], 1)):
+    late = np.stack([mix[:-3], mix[3:]], 1)
+    for copy in (np.stack([mix, mix], 1), np.stack([mix, -0.5 * mix], 1), np.stack([ulaw, mix], 1), late):
         assert same(copy) is not None
     crosstalk = (y + 0.5 * y[:, ::-1], y + np.stack([0.7 * y[:, 1], 0.3 * y[:, 0]], 1))
     for legs in (y, *crosstalk, np.stack([mix, mix], 1)[:sr * 8]):
