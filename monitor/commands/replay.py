@@ -209,9 +209,9 @@ def _feed_call(path: str, src: FileSource, pipeline: CallPipeline, sinks: list) 
 def _chunks_then_warnings(path: str, src: FileSource, pipeline: CallPipeline,
                           progress: Progress) -> Iterator[Chunk]:
     """The recording's chunks, then its warnings (cut short, what was fixed in its samples or its
-    header, two legs that carry the same audio, legs that read the wrong way round): said once it is read to its end and before its call
-    ends, so that they come before the call's summary line, within its own block of a replay of
-    several files. What they say of the recording is kept with its stored call
+    header, two legs that carry the same audio, legs that read the wrong way round): said once it is
+    read to its end and before its call ends, so that they come before the call's summary line,
+    within its own block of a replay of several files. What they say of the recording is kept with its stored call
     (:attr:`CallPipeline.flaws`)."""
     from dataclasses import replace
 

@@ -142,8 +142,8 @@ def _recording(args: argparse.Namespace, cfg, target: str):
 
 def _say_flaws(recording: str, data) -> None:
     """The warning lines of a reported call's recording flaws, as replay says them (and the report's
-    notes): its audio broke off, what was wrong with its samples, its legs read the wrong way round,
-    a leg too quiet to measure."""
+    notes): its audio broke off, what was wrong with its samples, its two legs the same audio, its
+    legs read the wrong way round, a leg too quiet to measure."""
     from ..capture.audio_files import audio_breaks_off
     if data.truncated_s is not None:
         warning(audio_breaks_off(recording, "the report covers", data.truncated_s))
