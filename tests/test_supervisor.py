@@ -707,17 +707,24 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
         console.kill()
 
 
+def _posting_daemon(pulse, tmp_path: Path, console: ConsoleProcess, *extra: str) -> tuple[subprocess.Popen, dict]:
+    """``call-monitor run`` on the private sound server's softphone sink, acoustic-only, posting to
+    ``console`` with its token (``extra``: more options), and its environment."""
+    env = {**pulse.full_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "PYTHONPATH": str(ROOT)}
+    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-notify",
+                               "--no-transcribe", "--db", str(tmp_path / "agent.db"), *extra,
+                               "--webhook", console.webhook, "--webhook-token-file", str(console.token_file)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return daemon, env
+
+
 @pytest.mark.skipif(not have_pulse(), reason="pulseaudio not installed")
 def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     cfg = tmp_path / "agent.toml"
     cfg.write_text('[delivery]\nheartbeat_s = 0.5\nagent_name = "Alice (desk 4)"\n')
-    env = {**pulse.full_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
-           "PYTHONPATH": str(ROOT)}
-    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-notify",
-                               "--no-transcribe", "--db", str(tmp_path / "agent.db"), "--config", str(cfg),
-                               "--webhook", console.webhook, "--webhook-token-file", str(console.token_file)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    daemon, _ = _posting_daemon(pulse, tmp_path, console, "--config", str(cfg))
     try:
         def agent():
             agents = console.state()["agents"]
@@ -746,13 +753,8 @@ def test_a_started_daemon_and_its_calls_show_on_the_console_at_once_not_a_heartb
     still opened was shown with its devices down for 30 s (every agent's row at a shift's start); a
     change of its devices' states or of its call is sent at once."""
     console = ConsoleProcess(tmp_path / "console")
-    env = {**pulse.full_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
-           "PYTHONPATH": str(ROOT)}
     sock = tmp_path / "d.sock"
-    daemon = subprocess.Popen([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--no-notify",
-                               "--no-transcribe", "--db", str(tmp_path / "agent.db"), "--socket", str(sock),
-                               "--webhook", console.webhook, "--webhook-token-file", str(console.token_file)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    daemon, env = _posting_daemon(pulse, tmp_path, console, "--socket", str(sock))
     try:
         def status():
             agents = console.state()["agents"]
