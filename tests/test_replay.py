@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, crashed_recording,
-                      fixture_label as label, replay_under_way, wait_for)
+                      fixture_label as label, replay_under_way, stopped_once_open, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.files import recording_fingerprint
@@ -555,21 +555,13 @@ def test_ctrl_c_or_sigterm_while_a_locked_database_opens_is_one_line_and_replays
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "replay", "--no-transcribe", "--db", str(db),
-                             str(CALLS / "normal_16k.wav")], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    fds = Path(f"/proc/{proc.pid}/fd")
-    try:  # the database open in the replay: waiting for the lock
-        assert wait_for(lambda: any(os.path.realpath(fd) == str(db) for fd in fds.iterdir()), 60, every_s=0.005)
-        proc.send_signal(sig)
-        err = proc.communicate(timeout=60)[1]
+    try:  # stopped once the replay has the database open: waiting for the lock
+        done = stopped_once_open(["replay", "--no-transcribe", "--db", db, CALLS / "normal_16k.wav"], db, sig)
     finally:
-        proc.kill()
         holder.close()
-    assert proc.wait() == status, err
-    assert err.splitlines() == [f"call-monitor: error: {said} while the database opened: nothing was replayed or "
-                                "stored"], err
+    assert done.returncode == status, done.stderr
+    assert done.stderr.splitlines() == [f"call-monitor: error: {said} while the database opened: nothing was "
+                                        "replayed or stored"], done.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM calls").fetchone() == (0,)
 
