@@ -151,9 +151,10 @@ def test_json_has_the_issue_keys(files):
 
 
 def readme_json_keys() -> dict[str, str]:
-    """The README's table of the ``analyze --json`` keys: key -> unit, in the table's order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n### analyze\n", 1)[1].split("\n### ", 1)[0]
+    """The documentation's table of the ``analyze --json`` keys (docs/recordings.md, "analyze"): key -> unit,
+    in the table's order."""
+    text = (ROOT / "docs" / "recordings.md").read_text(encoding="utf-8")
+    section = text.split("\n## analyze\n", 1)[1].split("\n## ", 1)[0]
     return dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", section, flags=re.M))
 
 

@@ -1012,7 +1012,7 @@ def test_a_model_asked_for_without_transcribe_is_said_not_to_be_used(tmp_path):
 
 
 def test_a_scheduler_without_workers_is_said_and_the_batch_runs_once_one_joins(tmp_path):
-    """The README's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
+    """docs/recordings.md's cluster commands on 127.0.0.1: `dask scheduler`, the batch, then `dask worker`."""
     dask = Path(PY).with_name("dask")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     info = tmp_path / "scheduler.json"  # its port, bound by itself (a port found free here may be taken by then)

@@ -1,5 +1,5 @@
 """`call-monitor batch --scheduler`: an archive scored on a Dask cluster started with Dask's own
-commands, as the README tells an operator to (a `dask scheduler` and `dask worker` processes, one
+commands, as docs/recordings.md tells an operator to (a `dask scheduler` and `dask worker` processes, one
 thread each), here all on 127.0.0.1. The calls are stored exactly as `replay` stores them.
 """
 from __future__ import annotations

@@ -149,18 +149,22 @@ def _named_paragraphs(path: Path) -> list[str]:
 
 
 def test_the_paragraphs_cited_by_name_exist():
-    """The configuration's help, the README and the research notes cite the measurement history's
-    paragraphs (and the README's sections) by name: each such name opens a heading, a bold paragraph
-    or an italic list item of the file cited, so that moving text between the two files leaves no
-    dead citation."""
-    cited = {"docs/measurements.md": ROOT / "docs" / "measurements.md", "README": ROOT / "README.md"}
-    names = {key: _named_paragraphs(path) for key, path in cited.items()}
-    sources = [ROOT / "README.md", PACKAGE / "config" / "schema.py", *sorted((ROOT / "research").glob("*/README.md"))]
+    """The configuration's help, the README, the documents under docs/ and the research notes cite
+    the measurement history's paragraphs (and the documentation's sections) by name: each such name
+    opens a heading, a bold paragraph or an italic list item of the file cited, so that moving text
+    between the files leaves no dead citation. "README" is the README with the documents it links
+    under docs/ (its sections moved there)."""
+    documents = sorted((ROOT / "docs").glob("*.md"))
+    cited = {f"docs/{path.name}": [path] for path in documents}
+    cited["README"] = [ROOT / "README.md", *documents]
+    names = {key: [n for path in paths for n in _named_paragraphs(path)] for key, paths in cited.items()}
+    sources = [ROOT / "README.md", *documents, PACKAGE / "config" / "schema.py",
+               *sorted((ROOT / "research").glob("*/README.md"))]
     dead = []
     for path in sources:
         text = path.read_text(encoding="utf-8").replace('\\"', '"')
-        for m in re.finditer(r'(docs/measurements\.md|README)(?:,|:| \(|\'s)\s*"([^"]+)"', text):
+        for m in re.finditer(r'(docs/\w+\.md|README)(?:,|:| \(|\'s)\s*"([^"]+)"', text):
             name = " ".join(m.group(2).lower().split()).rstrip(".")
-            if not any(n.startswith(name) for n in names[m.group(1)]):
+            if not any(n.startswith(name) for n in names.get(m.group(1), [])):
                 dead.append(f"{path.relative_to(ROOT)}: {m.group(1)} \"{name}\"")
     assert dead == []
