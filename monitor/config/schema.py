@@ -881,7 +881,7 @@ class DaemonConfig:
         "keep the call open for hours, the agent's leg and the next callers folded into it",
         min=0, max=86400.0)
     call_boundaries: str = _k(
-        "streams+silence", "what marks where calls begin and end (README: \"Where calls begin and "
+        "streams+silence", "what marks where calls begin and end (docs/daemon.md: \"Where calls begin and "
         "end\"). \"streams+silence\": with the caller's leg the monitor of the softphone's sink, "
         "the softphone's streams into it start and end the calls, the silence where there are none. "
         "\"silence\": the silence alone. The default because the silence alone merges calls less "
