@@ -15,6 +15,7 @@ from monitor.config import AnalysisConfig
 from monitor.analysis.cue_windows import (CueTracker, SettledHum, floor_hum, inside_holds, other_speech, run_quantiles,
                                          window_start, with_hold)
 from monitor.analysis.frame_features import HOP_S, Frames
+from monitor.cue_registry import SPEECH_CUES
 from monitor.dsp.runs import runs
 
 CFG = AnalysisConfig(window_speech_s=8.0, window_max_s=90.0, latency_turns=3, hop_s=1.0)
@@ -289,6 +290,17 @@ def test_a_change_in_the_callers_manner_fills_the_short_window_first():
     # long: two old 3 s answers still fill most of its 8 s of speech
     assert first.mean_phrase_s == pytest.approx(2.0, abs=0.02)
     assert first.pause_ratio == pytest.approx(1 / 9, abs=0.02)
+
+
+def test_the_long_and_the_short_window_take_every_cue_of_the_callers_speech_alike():
+    """Each cue the registry measures over the caller's speech (its span measures and breath cues)
+    is in both windows: a short window as long as the long one measures the same value for each."""
+    agent, caller = dialogue(turns=6, agent_s=3.0, gap_s=0.6, answer_s=4.0)
+    alike = replace(CFG, short_speech_s=CFG.window_speech_s, short_max_s=CFG.window_max_s)
+    measured = [c for c in track(agent, caller, alike) if c.speech_s]
+    assert measured and measured[-1].value("hnr_db") is not None
+    for c in measured:
+        assert {name: c.value(name) for name in SPEECH_CUES} == {name: c.short_value(name) for name in SPEECH_CUES}, c.t
 
 
 def test_without_a_short_window_the_event_carries_none():

@@ -48,9 +48,6 @@ from .frame_features import HOP_S, Frames
 from .leg_tally import LegTally
 from .span_measures import SpanMeasures, response_latencies, span_measures
 
-SHORT_SPAN_CUES: tuple[str, ...] = SPAN_CUES
-"""The span measures the short window reports (with the breath cues and the last answer's latency)."""
-
 LONG_WORD_GAP_S = 0.5
 """A silence between two words of one turn at least this long counts as a long gap."""
 
@@ -112,6 +109,18 @@ def breath_cues(m: SpanMeasures) -> dict[str, float | None]:
             "paused_breath_share": m.paused_breath_share,
             "mean_breath_s": m.breath_s / m.breaths if m.breaths else None,
             "coughs_per_min": 60.0 * m.coughs / m.turn_s}
+
+
+def span_cues(m: SpanMeasures) -> dict[str, float | None]:
+    """The cues a window takes from the span measures of the caller's speech: the registry's
+    :data:`~monitor.cue_registry.SPAN_CUES` (each the span measure of that name; the mean pause None
+    without speech) and the breath cues (:func:`breath_cues`). The long and the short window both
+    read them here, so a cue added to the registry and to :class:`SpanMeasures` is in both."""
+    out: dict[str, float | None] = {name: getattr(m, name) for name in SPAN_CUES}
+    if m.speech_s <= 0:
+        out["mean_pause_s"] = None
+    out.update(breath_cues(m))
+    return out
 
 
 def other_speech(frames: Frames, other: Frames | None) -> np.ndarray:
@@ -680,12 +689,8 @@ class CueTracker:
             self.tally[self.other].add(other[other.t >= self._counted_t])
         self._counted_t = t
         call_speech = self.tally[self.channel].speech_s
-        return CuesEvent(t=round(t, 3), channel=self.channel, speech_rate_sps=m.speech_rate_sps,
-                         articulation_rate_sps=m.articulation_rate_sps, pause_ratio=m.pause_ratio,
-                         mean_pause_s=m.mean_pause_s if m.speech_s > 0 else None,
-                         mean_phrase_s=m.mean_phrase_s, hnr_db=m.hnr_db, cpps_db=m.cpps_db,
-                         loudness_dbfs=m.loudness_dbfs, response_latency_s=latency,
-                         **breath_cues(m), speech_s=m.speech_s,
+        return CuesEvent(t=round(t, 3), channel=self.channel, **span_cues(m), response_latency_s=latency,
+                         speech_s=m.speech_s,
                          window_s=round(t - t0, 3), turn_s=round(m.turn_s, 3),
                          call_speech_s=round(call_speech, 3),
                          short=self._short(me, other, t, answers), hold_since=self._hold_since(t),
@@ -801,10 +806,7 @@ class CueTracker:
             return {}
         t0 = window_start(me.t, me.speech, t, self.cfg.short_speech_s, self.cfg.short_max_s)
         m = self._span(me, other, t0, t)
-        out: dict[str, float | None] = {name: getattr(m, name) for name in SHORT_SPAN_CUES}
-        if m.speech_s <= 0:
-            out["mean_pause_s"] = None
-        out.update(breath_cues(m))
+        out = span_cues(m)
         onset, lat = answers
         latest = lat[onset >= t - self.cfg.short_max_s]
         out["response_latency_s"] = float(latest[-1]) if len(latest) else None
