@@ -490,6 +490,14 @@ def test_false_unsets_an_optional_threshold(env, tmp_path):
     assert load_config(path, env=env).rules.rule("slow_speech").absolute is None
 
 
+@pytest.mark.parametrize("rule", DEFAULT_RULES, ids=lambda r: r.kind)
+def test_every_built_in_rule_is_tuned_by_its_kind_alone(env, tmp_path, rule):
+    """The built-in rules are known by the kinds DEFAULT_RULES gives them (a table of one of them
+    needs no cue or direction); a rule added there is known without a second list to update."""
+    cfg = load_config(write(tmp_path / "c.toml", f"[rules.{rule.kind}]\npersist_s = 3\n"), env=env)
+    assert cfg.rules.rule(rule.kind).persist_s == 3 and cfg.rules.rule(rule.kind).cue == rule.cue
+
+
 def test_new_rules_and_phrase_lists_are_data(env, tmp_path):
     path = write(tmp_path / "c.toml", """
 [rules.few_words]

@@ -409,11 +409,6 @@ class RuleConfig:
     cooldown_s: float = _k(60.0, _RULE_DOCS["cooldown_s"], min=0, max=3600.0)
 
 
-ACOUSTIC_KINDS: tuple[str, ...] = (
-    "slow_speech", "long_pauses", "slow_response", "short_phrases", "breathy_voice", "weak_voice",
-    "audible_breathing",
-)
-
 OTHER_THAN_VOICE: tuple[str, ...] = tuple(f for f in FAMILIES if f != "voice")
 OTHER_THAN_PAUSING: tuple[str, ...] = tuple(f for f in FAMILIES if f != "pausing")
 
@@ -560,6 +555,9 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
                absolute=30.0, min_speech_s=4.0, persist_s=10.0, corroborate=("pausing",)),
 )
 
+
+ACOUSTIC_KINDS: tuple[str, ...] = tuple(rule.kind for rule in DEFAULT_RULES)
+"""The built-in acoustic rules' kinds, in order (a configuration may add rules of its own)."""
 
 EMERGENCY_KINDS: tuple[str, ...] = tuple(k for k in ACOUSTIC_KINDS if k != "audible_breathing")
 
