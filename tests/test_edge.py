@@ -7,6 +7,7 @@ named cases are the ones a hostile user and a failing machine tried.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import json
@@ -29,9 +30,10 @@ from monitor.capture.audio_files import (AnalysisStream, BlockReader, EdgeCondit
                                          fill_nonfinite, probe)
 from monitor.capture.quiet import DecoderChatter
 from monitor.dsp.iir import first_order_recurrence
+from monitor.dsp.sound_class import BREATH, COUGH, SILENCE
 from monitor.cli import main as cli_main
 from monitor.analysis.frame_features import Frames
-from monitor.analysis.span_measures import span_measures
+from monitor.analysis.span_measures import SpanMeasures, span_measures
 from monitor.analysis.span_stream import SpanAccumulator
 
 SPEECH = ROOT / "audio_fixtures" / "calls" / "normal_16k.wav"
@@ -575,6 +577,22 @@ def test_span_measures_from_running_sums_equal_those_of_all_frames(seed, n, cuts
             assert got[key] == v, key
         else:
             assert got[key] == pytest.approx(v, rel=1e-5, abs=1e-9), key
+
+
+def test_a_span_without_speech_keeps_its_breaths_and_coughs_whole_or_from_running_sums():
+    """A caller who only breathes and coughs: no syllable, pause or phrase, no voice, a speech rate
+    of 0 over the span's time, and the breaths and coughs counted, alike from all frames at once
+    and from running sums."""
+    frames = _frames(np.random.default_rng(5), 600)
+    silent = Frames(**{**{f.name: getattr(frames, f.name) for f in dataclasses.fields(Frames)},
+                       "speech": np.zeros(600, bool), "voiced": np.zeros(600, bool), "nucleus": np.zeros(600, bool),
+                       "sound": np.repeat(np.array([SILENCE, BREATH, SILENCE, COUGH, SILENCE, BREATH], np.uint8), 100)})
+    acc = SpanAccumulator()
+    acc.add(silent[:250])
+    acc.add(silent[250:])
+    want = span_measures(silent, 6.0)
+    assert acc.result(6.0) == want == SpanMeasures.without_speech(6.0, breaths=2, breath_s=2.0, coughs=1)
+    assert (want.speech_rate_sps, want.pause_ratio, want.hnr_db) == (0.0, None, None)
 
 
 @settings(max_examples=8, deadline=None)

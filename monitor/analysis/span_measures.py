@@ -55,6 +55,18 @@ class SpanMeasures:
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
 
+    @classmethod
+    def without_speech(cls, duration_s: float, breaths: int = 0, breath_s: float = 0.0,
+                       coughs: int = 0) -> "SpanMeasures":
+        """A span that holds no speech: no syllables, pauses or phrases, the rates and the voice
+        undefined (None) but the speech rate, 0 over a span with time in it; its breaths and coughs
+        as counted."""
+        return cls(duration_s=duration_s, speech_s=0.0, turn_s=0.0, syllables=0,
+                   speech_rate_sps=0.0 if duration_s > 0 else None, articulation_rate_sps=None, pauses=0,
+                   pause_ratio=None, mean_pause_s=None, phrases=0, mean_phrase_s=None,
+                   syllables_per_phrase=None, f0_median_hz=None, hnr_db=None, cpps_db=None,
+                   loudness_dbfs=None, breaths=breaths, breath_s=breath_s, coughs=coughs)
+
 
 def _opt(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
@@ -152,8 +164,7 @@ def span_measures(frames: Frames, duration_s: float | None = None, *, min_pause_
     syl = int(np.count_nonzero(frames.nucleus))
     events = _sound_events(frames.sound)
     if not n_speech:
-        return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0, None,
-                            None, None, None, None, None, *events)
+        return SpanMeasures.without_speech(duration, *events)
     min_pause = int(round(min_pause_s / HOP_S))
     max_pause = int(round(max_pause_s / HOP_S)) if max_pause_s else None
     ps, pe, gap = pause_runs(speech, min_pause, exclude, max_pause)

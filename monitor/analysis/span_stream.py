@@ -156,8 +156,7 @@ class SpanAccumulator:
         duration = float(duration_s) if duration_s is not None else self.n * HOP_S
         events = (self.breaths, self.breath_frames * HOP_S, self.coughs)
         if self.first is None:
-            return SpanMeasures(duration, 0.0, 0.0, 0, 0.0 if duration > 0 else None, None, 0, None, None, 0,
-                                None, None, None, None, None, None, *events)
+            return SpanMeasures.without_speech(duration, *events)
         speaking = (self.last - self.first + 1) - self.pause_frames
         speaking_s = speaking * HOP_S
         pause_s = self.pause_frames * HOP_S
