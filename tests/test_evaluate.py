@@ -163,6 +163,25 @@ def test_the_cache_digests_cover_the_modules_that_make_frames_and_cues():
     assert {"analysis/analyzer.py", "analysis/cue_windows.py", "analysis/span_measures.py"} <= covered
 
 
+def test_the_cue_digest_covers_every_module_the_cue_tracker_imports():
+    """A change to any module the cue tracker runs (the cue registry, the leg tally, ...) makes the
+    cached cue streams stale; the configuration counts by its values (``CUE_ANALYSIS_KEYS``)."""
+    from test_layout import import_graph, modules
+
+    graph, files = import_graph(), modules()
+    needed, todo = set(), ["monitor.analysis.cue_windows"]
+    while todo:
+        for module in graph[todo.pop()] - needed:
+            needed.add(module)
+            todo.append(module)
+    package = Path(ev.monitor.__file__).parent
+    covered = {p.relative_to(package).as_posix() for pattern in ev.ANALYZER_SOURCES + ev.CUE_SOURCES
+               for p in package.glob(pattern)}
+    missing = sorted(m for m in needed if not m.startswith("monitor.config")
+                     and files[m].relative_to(ROOT / "monitor").as_posix() not in covered)
+    assert missing == []
+
+
 def test_a_critical_alert_in_the_scores_names_its_cues_and_their_windows():
     alert = AlertEvent(t=40.0, kind="possible_emergency", severity="critical",
                        evidence={"cues": {"slow_speech": {"window": "short"}, "long_pauses": {"window": "long"}}})

@@ -106,8 +106,10 @@ REPLAY_BLOCK_S = 2.0
 ANALYZER_SOURCES: tuple[str, ...] = ("analysis/analyzer.py", "analysis/frame_features.py", "capture/audio_files.py",
                                      "capture/sources.py", "dsp/*.py")
 """Package files (relative to the package) whose code or data decides the analyzers' frames."""
-CUE_SOURCES: tuple[str, ...] = ("analysis/cue_windows.py", "analysis/span_measures.py", "events.py", "pipeline.py")
-"""Package files that decide, from the frames, the caller's cue stream."""
+CUE_SOURCES: tuple[str, ...] = ("analysis/cue_windows.py", "analysis/span_measures.py", "analysis/leg_tally.py",
+                                "cue_registry.py", "events.py", "pipeline.py")
+"""Package files that decide, from the frames, the caller's cue stream (the cue tracker's modules and
+the cue registry, which says which cues its windows take from the span measures)."""
 CACHE_VERSION = 1
 RATE_BUCKETS = ((130.0, "<130"), (160.0, "130-160"), (math.inf, ">160"))
 SNR_BUCKETS = ((10.0, "<10"), (20.0, "10-20"), (math.inf, ">=20"))
