@@ -163,21 +163,33 @@ def test_the_cache_digests_cover_the_modules_that_make_frames_and_cues():
     assert {"analysis/analyzer.py", "analysis/cue_windows.py", "analysis/span_measures.py"} <= covered
 
 
-def test_the_cue_digest_covers_every_module_the_cue_tracker_imports():
-    """A change to any module the cue tracker runs (the cue registry, the leg tally, ...) makes the
-    cached cue streams stale; the configuration counts by its values (``CUE_ANALYSIS_KEYS``)."""
-    from test_layout import import_graph, modules
+def _imported_by(*modules: str) -> set[str]:
+    """The package's modules that ``modules`` import, however indirectly, and themselves."""
+    from test_layout import import_graph
 
-    graph, files = import_graph(), modules()
-    needed, todo = set(), ["monitor.analysis.cue_windows"]
+    graph, found, todo = import_graph(), set(modules), list(modules)
     while todo:
-        for module in graph[todo.pop()] - needed:
-            needed.add(module)
+        for module in graph[todo.pop()] - found:
+            found.add(module)
             todo.append(module)
+    return found
+
+
+@pytest.mark.parametrize("sources, runs", [
+    ("ANALYZER_SOURCES", ("monitor.analysis.analyzer", "monitor.capture.audio_files", "monitor.capture.sources")),
+    ("CUE_SOURCES", ("monitor.analysis.cue_windows",)),
+])
+def test_the_cache_digests_cover_every_module_the_analyzer_and_the_cue_tracker_run(sources, runs):
+    """A change to any module the analyzer (the noise floor's level columns, the file readers, ...) or
+    the cue tracker (the cue registry, the leg tally, ...) runs makes the cached frames or cue
+    streams stale; the configuration counts by its values. The cue streams' key holds the frames'."""
+    from test_layout import modules
+
+    files = modules()
     package = Path(ev.monitor.__file__).parent
-    covered = {p.relative_to(package).as_posix() for pattern in ev.ANALYZER_SOURCES + ev.CUE_SOURCES
-               for p in package.glob(pattern)}
-    missing = sorted(m for m in needed if not m.startswith("monitor.config")
+    patterns = ev.ANALYZER_SOURCES + (ev.CUE_SOURCES if sources == "CUE_SOURCES" else ())
+    covered = {p.relative_to(package).as_posix() for pattern in patterns for p in package.glob(pattern)}
+    missing = sorted(m for m in _imported_by(*runs) if not m.startswith("monitor.config")
                      and files[m].relative_to(ROOT / "monitor").as_posix() not in covered)
     assert missing == []
 

@@ -103,8 +103,9 @@ tables also score from the first caller turn *past* this level (``d30>m``), whic
 onsets and trouble from the first word is the onset itself."""
 REPLAY_BLOCK_S = 2.0
 """Block length ``call-monitor replay`` reads files in (without ``--realtime``)."""
-ANALYZER_SOURCES: tuple[str, ...] = ("analysis/analyzer.py", "analysis/frame_features.py", "capture/audio_files.py",
-                                     "capture/sources.py", "dsp/*.py")
+ANALYZER_SOURCES: tuple[str, ...] = ("analysis/analyzer.py", "analysis/frame_features.py", "analysis/level_columns.py",
+                                     "capture/audio_files.py", "capture/ogg_pages.py", "capture/quiet.py",
+                                     "capture/same_legs.py", "capture/sources.py", "dsp/*.py", "files.py")
 """Package files (relative to the package) whose code or data decides the analyzers' frames."""
 CUE_SOURCES: tuple[str, ...] = ("analysis/cue_windows.py", "analysis/span_measures.py", "analysis/leg_tally.py",
                                 "cue_registry.py", "events.py", "pipeline.py")
