@@ -198,7 +198,7 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
     assert done.returncode == 0 and lines, done.stderr
     for line in lines:
         name = "monday call.wav" if " call 1 " in line else "tuesday.wav"
-        assert f" {name:<15}  t=" in line, line
+        assert f" {name:<15}  [" in line, line
     rows = [json.loads(line) for line in cli("alerts", "--db", db, "--jsonl").stdout.splitlines()]
     assert {(r["call_id"], r["source"]) for r in rows} == {(1, str(first)), (2, str(second))}
 

@@ -230,3 +230,26 @@ def test_a_callers_words_not_stored_are_printed_on_a_terminal_only_never_into_a_
         terminal.flush()
         assert os.read(main, 1024).decode().splitlines() == [said]
     os.close(main)
+
+
+def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it_at(tmp_path, capsys):
+    """An alert raised 92 s into a call reads `[01:32.0]` in `call-monitor alerts` as on the terminal
+    it was raised on (and `[2:05:03.0]` past an hour); `--jsonl` keeps the number of seconds."""
+    import json
+
+    from monitor import cli
+    from monitor.delivery.store import Store
+
+    raised = [AlertEvent(t=92.0, kind="long_pauses", message="Long pauses"),
+              AlertEvent(t=7503.0, kind="possible_emergency", severity="critical", message="Possible emergency")]
+    with Store.open(tmp_path / "e.db") as store:
+        call = store.start_call("call.wav", 1.7e9)
+        for ev in raised:
+            store.add_alert(call, ev)
+    assert cli.main(["alerts", "--db", str(tmp_path / "e.db")]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("call.wav  ")[1] for line in listed] == [
+        "[01:32.0] warning  long_pauses: Long pauses", "[2:05:03.0] critical possible_emergency: Possible emergency"]
+    assert [lines(ev)[0].split("] ")[0] + "]" for ev in raised] == ["[01:32.0]", "[2:05:03.0]"]
+    assert cli.main(["alerts", "--db", str(tmp_path / "e.db"), "--jsonl"]) == 0
+    assert [json.loads(line)["t"] for line in capsys.readouterr().out.splitlines()] == [92.0, 7503.0]

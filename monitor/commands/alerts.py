@@ -49,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..delivery.delivered import delivery_text
+    from ..delivery.sinks.terminal import call_clock
     from ..delivery.store import Store, recording_name
     from .common import ConfigError, StoreError
     try:
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
                 name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""
-                print(f"{when}  call {ev.call_id:<4} {name}t={ev.t:7.1f}s  "
+                print(f"{when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
                       f"{ev.severity:8s} {ev.kind}: {ev.message}"
                       + (f"  [{delivery_text(rows, stored.created_at)}]" if sent else ""))
     finally:

@@ -12,8 +12,9 @@ from ..store import LIVE_SOURCE
 from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
 
-def _clock(t: float) -> str:
-    """Call time as ``mm:ss.s``, and ``h:mm:ss.s`` past an hour (as the report's ``h:mm:ss``, not ``125:03.0``)."""
+def call_clock(t: float) -> str:
+    """Call time as ``mm:ss.s``, and ``h:mm:ss.s`` past an hour (as the report's ``h:mm:ss``, not
+    ``125:03.0``): the stamp of every line printed in a call, and the time of each alert ``alerts`` lists."""
     m, s = divmod(round(max(0.0, t), 1), 60)
     h, m = divmod(int(m), 60)
     return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m:02d}:{s:04.1f}"
@@ -23,7 +24,7 @@ def _stamp(ev: StatusEvent) -> str:
     """A status line's stamp: ``[mm:ss.s]`` of its call's time, or ``[no call, HH:MM:SS]`` of the
     wall clock for a line outside any call."""
     if ev.at is None:
-        return f"[{_clock(ev.t)}]"
+        return f"[{call_clock(ev.t)}]"
     return f"[no call, {time.strftime('%H:%M:%S', time.localtime(ev.at))}]"
 
 
@@ -67,7 +68,7 @@ def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...]) -> str
     """One line for the alerts that ended at one moment for one reason (the critical one first):
     "cleared" ones with those still ``raised``, or those a call ended with."""
     kinds = sorted(dict.fromkeys(ev.kind for ev in held), key=lambda k: k != "possible_emergency")
-    at = f"[{_clock(held[0].t)}]"
+    at = f"[{call_clock(held[0].t)}]"
     if held[0].reason == "call_ended":
         what = (f"{kinds[0]} still raised" if len(kinds) == 1
                 else f"{len(kinds)} alerts still raised: {', '.join(kinds)}")
@@ -163,7 +164,7 @@ class HumanSink:
             head = "CRITICAL" if ev.severity == "critical" else "warning "
             bell = "\a" if self.bell and ev.severity == "critical" else ""
             unstored = "" if ev.stored else " [not stored: database failing]"
-            lines = [f"{bell}[{_clock(ev.t)}] {head} {ev.kind}: {ev.message}{unstored}"]
+            lines = [f"{bell}[{call_clock(ev.t)}] {head} {ev.kind}: {ev.message}{unstored}"]
             if meaning(ev.kind):
                 lines.append(f"             what it means: {meaning(ev.kind)}")
             for action in ev.actions:
@@ -173,12 +174,12 @@ class HumanSink:
             if ev.reason in ("call_ended", "recovered"):
                 return _cleared_line([ev], ())
             if ev.reason == "rule_disabled":
-                return f"[{_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
+                return f"[{call_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
             if ev.reason == "phrase_expired":
-                return (f"[{_clock(ev.t)}] ended    {ev.kind}: the distress phrase is no longer recent; "
+                return (f"[{call_clock(ev.t)}] ended    {ev.kind}: the distress phrase is no longer recent; "
                         f"the other alerts stay raised")
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
-            return f"[{_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
+            return f"[{call_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:
             return f"{_stamp(ev)} {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
