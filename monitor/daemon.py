@@ -55,12 +55,12 @@ import queue
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
-from .config import Config, ConfigError, changed_keys
+from .config import Config, ConfigError, changed_keys, overruled_line
 from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of,
                       said_recovery_of)
 from .cue_registry import shown_cues, shown_min_speech_s
@@ -171,7 +171,7 @@ class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
                  transcription_off: str | None = None, loading=None, status_path: str | None = None,
-                 started_at: float | None = None) -> None:
+                 started_at: float | None = None, options: Mapping[str, str] | None = None) -> None:
         self.cfg = cfg
         self.running_cfg = cfg
         """What the keys of :data:`AT_NEXT_START` run with: the start's values (and a reload's webhook
@@ -183,6 +183,9 @@ class Daemon:
         next start): kept with each call."""
         self.sinks = dict(sinks)
         self.reload_fn = reload
+        self.options = dict(options or {})
+        """The option that set each key the command line overrides (``--webhook`` for
+        ``delivery.webhook_url``): a reload that edits such a key in a file names it."""
         self.guard = StoreGuard(store, written=() if webhook is None else (webhook.written,))
         self._last_purge: float | None = None
         self._interrupted_closed = False
@@ -566,6 +569,7 @@ class Daemon:
                 self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
                 webhook_token_file=cfg.delivery.webhook_token_file))
         later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
+        overruled = overruled_line(self.cfg, cfg, self.options)
         notes_from = self.cfg if self._notes_change(cfg) else None
         self.cfg = cfg
         if self.transcription is not None:  # the distress phrases, from the next call (as analysis keys)
@@ -589,6 +593,9 @@ class Daemon:
         else:
             log.info("configuration reloaded", extra=recovery_of(RELOAD))  # what a reload refused or left is over
             self.emit([self._status_event("info", "configuration reloaded")])
+        if overruled is not None:
+            log.warning("%s", overruled)
+            self.emit([self._status_event("warning", overruled)])
         if notes_from is not None:
             self._say_notes(notes_from)
 

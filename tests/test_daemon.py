@@ -854,6 +854,46 @@ def test_a_reload_names_the_keys_that_differ_from_what_runs_not_from_the_last_re
         ["configuration reloaded", "configuration reloaded, except what applies at the next start: daemon.caller"]
 
 
+def test_a_reload_that_edits_a_key_the_command_line_sets_says_the_command_line_s_value_wins(tmp_path, monitor_logs):
+    """`run --caller softphone.monitor --webhook-url-file url.txt` with a config.toml that names
+    another caller and webhook: edited and reloaded, the file's new values do not apply, and one
+    warning line names each key, the option that sets it and the file edited, rather than a reload
+    that reads as if it applied them. A reload that edits nothing the command line sets says nothing of it."""
+    import argparse
+
+    from monitor.commands.common import command_line_options
+
+    conf = tmp_path / "config.toml"
+    conf.write_text('[daemon]\ncaller = "headset.monitor"\n[delivery]\nwebhook_url = "http://127.0.0.1:9/a"\n')
+    overrides = {"storage.db": str(tmp_path / "e.db"), "daemon.caller": "softphone.monitor",
+                 "delivery.webhook_url": "http://127.0.0.1:9/b"}
+    args = argparse.Namespace(caller="softphone.monitor", webhook_url_file=str(tmp_path / "url.txt"))
+    started = load_config(conf, overrides, user_config=False)
+    edits = ['[daemon]\ncaller = "usb.monitor"\n[delivery]\nwebhook_url = "http://127.0.0.1:9/c"\n',
+             '[daemon]\ncaller = "usb.monitor"\n[delivery]\nwebhook_url = "http://127.0.0.1:9/c"\n'
+             '[rules.slow_speech]\npersist_s = 9.0\n']
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    sf.write(tmp_path / "call.wav", x, sr)
+
+    def reload():
+        conf.write_text(edits.pop(0))
+        return load_config(conf, overrides, user_config=False)
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(started, FileSource(tmp_path / "call.wav"), store, {}, reload=reload,
+                           options=command_line_options(args, started.overridden))
+        daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t in (3.0, 5.0) and daemon.request_reload()
+        assert daemon.run() == 0
+    assert not edits
+    assert [(level, m) for level, m in monitor_logs if "reloaded" in m or "command line" in m] == [
+        ("info", "configuration reloaded"),
+        ("warning", "the command line's value wins over the configuration's edit of daemon.caller (--caller; edited "
+                    f"in {conf}), delivery.webhook_url (--webhook-url-file; edited in {conf})"),
+        ("info", "configuration reloaded")]
+    assert daemon.cfg.daemon.caller == "softphone.monitor" and daemon.cfg.rules.rule("slow_speech").persist_s == 9.0
+
+
 def test_a_reload_names_the_snapshot_interval_as_applying_at_the_next_start(tmp_path, monitor_logs):
     """The database, with its snapshot interval, is opened at the start: a reload that changes the
     interval cannot apply it, and said "configuration reloaded" as if it had."""

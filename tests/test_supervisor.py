@@ -494,6 +494,38 @@ def test_a_reload_reads_no_pipe_again_the_start_s_token_pipe_keeps_its_token(tmp
         "at the start; a reload reads a configuration file only"]
 
 
+def test_a_reload_that_edits_the_key_of_an_option_given_says_the_option_s_value_wins(tmp_path, monitor_logs):
+    """`supervisor --db console.db --config console.toml`: a database named in console.toml and
+    edited there does not apply, the option's does; the reload says so in one warning line
+    naming the key, the option and the file, rather than nothing at all."""
+    from monitor.cli import build_parser
+    from monitor.commands.common import config_from_args
+    from monitor.commands.supervisor import _overrides, _Reload
+    from monitor.supervisor.app import create_app
+
+    conf = tmp_path / "console.toml"
+    conf.write_text(f'[supervisor]\ndb = "{tmp_path / "old.db"}"\n')
+    (tmp_path / "token").write_text("shared-token-0123456789\n")
+    args = build_parser().parse_args(["supervisor", "--db", str(tmp_path / "console.db"), "--config", str(conf),
+                                      "--token-file", str(tmp_path / "token")])
+    cfg = config_from_args(args, _overrides(args))
+    store = ConsoleStore.open(cfg.supervisor.db)
+    try:
+        reload = _Reload(args, cfg, create_app(store, Auth("shared-token-0123456789")).state.console, False,
+                         "shared-token-0123456789")
+        conf.write_text(f'[supervisor]\ndb = "{tmp_path / "new.db"}"\nsilent_after_s = 30\n')
+        reload()
+        reload()  # nothing edited since: nothing said of it
+    finally:
+        store.close()
+    assert [(level, m) for level, m in monitor_logs if "supervisor.db" in m or "reloaded" in m] == [
+        ("info", "configuration reloaded (tokens: the shared one and 0 agent(s))"),
+        ("warning", "the command line's value wins over the configuration's edit of supervisor.db (--db; edited in "
+                    f"{conf})"),
+        ("info", "configuration reloaded (tokens: the shared one and 0 agent(s))")]
+    assert reload.cfg.supervisor.db == str(tmp_path / "console.db") and reload.cfg.supervisor.silent_after_s == 30
+
+
 def test_a_storm_of_sighups_neither_stops_nor_hangs_the_console(tmp_path):
     """SIGHUP after SIGHUP, some arriving while the last one's handler still runs: the console
     reloads one at a time and goes on serving (a handler that started a thread died in

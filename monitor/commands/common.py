@@ -17,7 +17,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from ..console import LEVELS, error, warning
 
@@ -382,6 +382,18 @@ OPTION_KEYS = MappingProxyType({
     "daemon.caller": "--caller", "daemon.agent": "--agent", "daemon.status_socket": "--socket",
     "supervisor.listen": "--listen", "supervisor.db": "--db", "supervisor.token_file": "--token-file"})
 """The configuration keys the commands' options set, with the option a person typed."""
+
+
+def command_line_options(args: argparse.Namespace, keys: Iterable[str]) -> dict[str, str]:
+    """The option a person typed for each of the configuration ``keys`` the command line sets, as
+    a reload names it where the command line's value wins over an edited file
+    (:func:`~monitor.config.loader.overruled_line`)."""
+    typed = {**OPTION_KEYS, "daemon.wait_for_source": ("--wait-for-source" if getattr(args, "wait_for_source", None)
+                                                       else "--no-wait-for-source"),
+             "delivery.notify": "--no-notify"}
+    if getattr(args, "webhook_url_file", None):
+        typed["delivery.webhook_url"] = "--webhook-url-file"
+    return {key: typed.get(key, "the command line") for key in keys}
 
 
 def _named_by_option(message: str, given: dict) -> str:

@@ -234,7 +234,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
     from ..transcription.vosk_models import stops_blocked
-    from .common import StoreError, open_store_or_pending
+    from .common import StoreError, command_line_options, open_store_or_pending
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))
     with stops_blocked():  # their threads never take a stop the main thread must wake to (a token pipe's read)
@@ -264,7 +264,8 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     if cfg.delivery.notify:
         sinks["notify"] = notify
     daemon = Daemon(cfg, source, store, sinks, reload=reload, webhook=webhook, notify=notify,
-                    transcription_off=transcription_off, loading=loading, started_at=starting.started_at)
+                    transcription_off=transcription_off, loading=loading, started_at=starting.started_at,
+                    options=command_line_options(args, cfg.overridden))
     held.hand_to(daemon.source_status)
     daemon.install_signals()
     if hangup.seen:

@@ -255,9 +255,9 @@ class _Reload:
             os.close(self._wake_r)
 
     def __call__(self) -> None:
-        from ..config import changed_keys
+        from ..config import changed_keys, overruled_line
         from ..supervisor.auth import TokenFileError
-        from .common import ConfigError
+        from .common import ConfigError, command_line_options
         try:
             cfg = self._config()
             auth = _load_auth(cfg.supervisor, create=False, kept=self._kept_token(cfg.supervisor.token_file))[0]
@@ -265,6 +265,7 @@ class _Reload:
             log.warning("configuration not reloaded, the console goes on with the one it had: %s", err)
             return
         later = changed_keys(self.cfg, cfg, AT_NEXT_START)
+        overruled = overruled_line(self.cfg, cfg, command_line_options(self.args, cfg.overridden))
         self.console.reconfigure(auth, _settings(cfg.supervisor, self.tls))
         self.cfg = cfg
         if later:
@@ -272,6 +273,8 @@ class _Reload:
         else:
             log.info("configuration reloaded (tokens: the shared one and %d agent(s))",
                      len(cfg.supervisor.agent_tokens))
+        if overruled is not None:
+            log.warning("%s", overruled)
 
     def _config(self):
         """The configuration loaded again, but from no pipe (read again, it would hold the reloads

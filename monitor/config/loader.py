@@ -230,18 +230,25 @@ def _check_rules(table: Any, source: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- building
 
 
+COMMAND_LINE = "command line"
+"""The source of the configuration's last layer, the keys the command line sets (:func:`load_config`)."""
+
+
 def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str, str]) -> Config:
     paths = default_paths(env)
     cfg = Config(storage=StorageConfig(db=paths["storage.db"]),
                  supervisor=SupervisorConfig(db=paths["supervisor.db"], token_file=paths["supervisor.token_file"]))
     origin: dict[str, str] = {}
+    overridden: dict[str, tuple[str | None, Any]] = {}
     for source, layer in layers:
         for section, values in layer.items():
             for key in _flat_keys(section, values):
+                if source == COMMAND_LINE:
+                    overridden[key] = (origin.get(key), _setting(cfg, key))
                 origin[key] = source
             cfg = _apply(cfg, section, values)
     cfg = replace(cfg, storage=replace(cfg.storage, db=str(Path(cfg.storage.db).expanduser())),
-                  sources=tuple(s for s, _ in layers if s != "command line"))
+                  sources=tuple(s for s, _ in layers if s != COMMAND_LINE), overridden=MappingProxyType(overridden))
     _cross_check(cfg, origin)
     return cfg
 
@@ -304,7 +311,7 @@ def _toml_text(value: Any) -> str:
 
 
 def _where_set(source: str) -> str:
-    return "on the command line" if source == "command line" else f"in {source}"
+    return "on the command line" if source == COMMAND_LINE else f"in {source}"
 
 
 def _settings(cfg: Config, keys: list[str], origin: Mapping[str, str], lead: str) -> str:
@@ -511,7 +518,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
     if path is not None:
         layers.append((str(path), _check_layer(read_toml(path), str(path))))
     if overrides:
-        layers.append(("command line", _check_layer(_nest(overrides), "command line")))
+        layers.append((COMMAND_LINE, _check_layer(_nest(overrides), COMMAND_LINE)))
     return _build(layers, env)
 
 
@@ -531,3 +538,19 @@ def changed_keys(old: Config, new: Config, keys: Iterable[str]) -> list[str]:
         section, name = key.split(".")
         return getattr(getattr(cfg, section), name)
     return [k for k in keys if value(old, k) != value(new, k)]
+
+
+def overruled_line(old: Config, new: Config, options: Mapping[str, str]) -> str | None:
+    """One line naming the keys the command line sets whose value in the configuration files a
+    reload changed (``old`` the configuration it replaces, ``new`` its own), each with the option
+    that sets it (``options``, by key) and the file edited: edits that do not apply, as the
+    command line's value wins. None when there are none."""
+    edits = []
+    for key, (source, value) in new.overridden.items():
+        before = old.overridden.get(key)
+        if before is not None and before[1] != value:
+            where = source or before[0]
+            edits.append(f"{key} ({options.get(key, 'the command line')}" + (f"; edited in {where})" if where else ")"))
+    if not edits:
+        return None
+    return f"the command line's value wins over the configuration's edit of {', '.join(edits)}"

@@ -1030,6 +1030,10 @@ class Config:
     supervisor: SupervisorConfig = SupervisorConfig()
     sources: tuple[str, ...] = ()
     """Files that were read, in order (not a TOML key)."""
+    overridden: Mapping[str, tuple[str | None, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    """The dotted keys the command line set, each with what it overrides: the file that sets it
+    (None: none does, the default) and the value there (not a TOML key). A reload compares them
+    (:func:`~monitor.config.loader.overruled_line`) to say an edit the command line keeps from applying."""
 
     def phrase_list(self) -> tuple[str, ...]:
         return self.phrases.for_language(self.transcription.language)
