@@ -60,7 +60,7 @@ from typing import Any, Callable, Mapping
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
-from .config import Config, ConfigError, changed_keys, overruled_line
+from .config import Config, ConfigError, changed_keys, overruled_line, where_set
 from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of,
                       said_recovery_of)
 from .cue_registry import shown_cues, shown_min_speech_s
@@ -633,7 +633,7 @@ class Daemon:
         try:
             token = self._reloaded_token(new.webhook_token_file)
         except TokenError as err:
-            log.warning("webhook not changed: %s", err)
+            log.warning("webhook not changed: %s", where_set(cfg, "delivery.webhook_token_file", str(err)))
             return ()
         self.webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
         if self.heartbeat is not None:

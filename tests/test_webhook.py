@@ -649,3 +649,54 @@ def test_a_daemon_s_problem_longer_than_the_console_takes_is_sent_cut_with_an_el
     said = problems.problem["message"]
     assert len(said) == LINE_CHARS and said.startswith("store /data/xxx") and said.endswith("...")
     assert status_problem({"last_error": problems.problem}) is None
+
+
+def test_a_missing_token_file_named_in_the_configuration_is_said_with_the_key_and_the_file_that_named_it(
+        tmp_path, hook, capsys, monitor_logs):
+    """`delivery.webhook_token_file` in config.toml names a file that is not there: one line naming
+    the configuration file and the key as well as the token file, exit 2, nothing replayed or
+    made, and no traceback; given by `--webhook-token-file` it names the file the option gave. A
+    reload that names such a file keeps the webhook as it was, said in one warning line naming them."""
+    import threading
+
+    import numpy as np
+    import soundfile as sf
+    from monitor import cli
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    missing = tmp_path / "missing.token"
+    conf = tmp_path / "config.toml"
+    conf.write_text(f'[delivery]\nwebhook_token_file = "{missing}"\n')
+    call = tmp_path / "call.wav"
+    sf.write(call, np.zeros((8000 * 2, 2), np.float32), 8000)
+    db = tmp_path / "e.db"
+    live = tmp_path / "live.db"
+    (tmp_path / "token").write_text("a-token-0123456789\n")
+    overrides = {"storage.db": str(live), "delivery.webhook_url": hook.url,
+                 "delivery.webhook_token_file": str(tmp_path / "token")}
+    with Store.open(live) as store:
+        sink = WebhookSink(store, hook.url, token="a-token-0123456789", poll_s=0.05).start()
+        try:
+            daemon = Daemon(load_config(overrides=overrides, user_config=False), FileSource(call), store, {},
+                            webhook=sink, reload=lambda: load_config(conf, {"storage.db": str(live),
+                                                                            "delivery.webhook_url": hook.url},
+                                                                     user_config=False))
+            daemon.request_reload()
+            run = threading.Thread(target=daemon.run, daemon=True)
+            run.start()
+            run.join(30)
+            assert not run.is_alive()
+        finally:
+            sink.close()
+    assert ("warning", f"webhook not changed: {conf}: delivery.webhook_token_file: {missing}: no such token "
+                       "file") in monitor_logs
+    assert cli.main(["replay", "--no-transcribe", "--db", str(db), "--config", str(conf), "--webhook", hook.url,
+                     str(call)]) == 2
+    assert capsys.readouterr().err == \
+        f"call-monitor: error: {conf}: delivery.webhook_token_file: {missing}: no such token file\n"
+    assert cli.main(["replay", "--no-transcribe", "--db", str(db), "--webhook", hook.url,
+                     "--webhook-token-file", str(missing), str(call)]) == 2
+    assert capsys.readouterr().err == f"call-monitor: error: {missing}: no such token file\n"
+    assert not db.exists()

@@ -490,10 +490,17 @@ def say_unused_token(args: argparse.Namespace, webhook: str, *, configured: bool
 
 def webhook_token(cfg) -> str | None:
     """The bearer token for the webhook, from delivery.webhook_token_file (None without one);
-    raises TokenError (a ValueError) naming the file."""
-    from ..delivery.sinks.webhook import read_token
+    raises TokenError (a ValueError) naming the file, and the configuration file that named it
+    (:func:`~monitor.config.loader.where_set`)."""
+    from ..config import where_set
+    from ..delivery.sinks.webhook import TokenError, read_token
     path = cfg.delivery.webhook_token_file
-    return read_token(path) if path and cfg.delivery.webhook_url else None
+    if not (path and cfg.delivery.webhook_url):
+        return None
+    try:
+        return read_token(path)
+    except TokenError as err:
+        raise TokenError(where_set(cfg, "delivery.webhook_token_file", str(err))) from None
 
 
 def start_webhook(cfg, store, token: str | None):

@@ -248,7 +248,8 @@ def _build(layers: list[tuple[str, dict[str, dict[str, Any]]]], env: Mapping[str
                 origin[key] = source
             cfg = _apply(cfg, section, values)
     cfg = replace(cfg, storage=replace(cfg.storage, db=str(Path(cfg.storage.db).expanduser())),
-                  sources=tuple(s for s, _ in layers if s != COMMAND_LINE), overridden=MappingProxyType(overridden))
+                  sources=tuple(s for s, _ in layers if s != COMMAND_LINE), origin=MappingProxyType(origin),
+                  overridden=MappingProxyType(overridden))
     _cross_check(cfg, origin)
     return cfg
 
@@ -554,3 +555,12 @@ def overruled_line(old: Config, new: Config, options: Mapping[str, str]) -> str 
     if not edits:
         return None
     return f"the command line's value wins over the configuration's edit of {', '.join(edits)}"
+
+
+def where_set(cfg: Config, key: str, problem: str) -> str:
+    """``problem`` with the value of the dotted ``key`` (a file it names that cannot be read),
+    led by the configuration file that set it, as the loader says its own problems
+    (``config.toml: delivery.webhook_token_file: ...``); as it is for a value the command line gave
+    (its option named the file) or a default."""
+    source = cfg.origin.get(key)
+    return problem if source in (None, COMMAND_LINE) else f"{source}: {key}: {problem}"
