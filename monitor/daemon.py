@@ -79,6 +79,11 @@ _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.I
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
 
+PURGED_CHECK_S = 5.0
+"""How often (seconds) the daemon looks whether the database still holds the calls its status lists
+(recent alerts, call reports): a purge by another process (``call-monitor purge``) deletes them
+too, and the status then lists them no more, as the daemon's own purge does at once."""
+
 AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries",
                  "daemon.status_socket", "storage.db", "storage.snapshot_every_s",
                  "delivery.terminal",
@@ -206,6 +211,7 @@ class Daemon:
         self.alerts_total = 0
         self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
         self.reports: collections.deque[dict] = collections.deque(maxlen=10)
+        self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
         self._problems = _LastProblem()
         self.active: dict[str, dict] = {}
         self.started_at = time.time() if started_at is None else started_at
@@ -535,19 +541,54 @@ class Daemon:
         if days <= 0:
             return
         deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
+        gone: set[int] = set()
         cfg = self._files_cfg(self.cfg)
+
+        def first(calls: list[tuple[int, float, float, str]]) -> None:
+            gone.update(c[0] for c in calls)
+            deleted.append(purge_call_files(cfg, calls, folders))
         try:
             folders = self.store.call_folders()
-            counts = self.store.purge(now - days * 86400.0,
-                                      first=lambda calls: deleted.append(purge_call_files(cfg, calls, folders)))
+            counts = self.store.purge(now - days * 86400.0, first=first)
         except StoreError as err:
             log.warning("old calls not purged: %s", err)
             return
+        self._forget(gone)
         files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, (f for _, f in self._unnamed_audio),
                                                    folders)
         if counts.get("calls") or files:
             log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
                      f" and {files} file(s) of call audio and reports" if files else "")
+
+    def _forget_purged(self) -> None:
+        """Every :data:`PURGED_CHECK_S`, the recent alerts and reports of calls the database no
+        longer holds (a purge by another process) dropped from the status; nothing while the
+        database fails or is not open yet (what it holds is not known then)."""
+        now = time.monotonic()
+        if now - self._purged_checked < PURGED_CHECK_S or self.guard.failing or not self._store_open():
+            return
+        self._purged_checked = now
+        listed = {i for i in (*map(self._alert_call, self.recent_alerts), *(r["call_id"] for r in self.reports))
+                  if i is not None}
+        try:
+            kept = self.store.existing_calls(listed)
+        except StoreError as err:  # the next write says a lasting failure; the status stays as it was
+            log.debug("purged calls not looked for: %s", err)
+            return
+        self._forget(listed - kept)
+
+    def _forget(self, gone: set[int]) -> None:
+        """The recent alerts and reports of the calls ``gone`` (purged) dropped: the status lists
+        only what the database holds."""
+        if gone:
+            self.recent_alerts = collections.deque((a for a in self.recent_alerts if self._alert_call(a) not in gone),
+                                                   maxlen=self.recent_alerts.maxlen)
+            self.reports = collections.deque((r for r in self.reports if r["call_id"] not in gone),
+                                             maxlen=self.reports.maxlen)
+
+    def _alert_call(self, alert: dict[str, Any]) -> int | None:
+        """The database id of a recent alert's call (None while a failing database holds it back)."""
+        return alert["call_id"] if alert["call_id"] is not None else self.guard.real_id(alert["token"])
 
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
@@ -659,13 +700,8 @@ class Daemon:
     def _recent_alerts(self) -> list[dict[str, Any]]:
         """The last alerts raised, each with its call's database id: None while a failing database
         holds the call back, the id once its row is written."""
-        out = []
-        for a in self.recent_alerts:
-            shown = {k: v for k, v in a.items() if k != "token"}
-            if shown["call_id"] is None:
-                shown["call_id"] = self.guard.real_id(a["token"])
-            out.append(shown)
-        return out
+        return [{k: v for k, v in a.items() if k != "token"} | {"call_id": self._alert_call(a)}
+                for a in self.recent_alerts]
 
     def state(self) -> dict[str, Any]:
         p = self.pipeline
@@ -847,6 +883,7 @@ class Daemon:
             self._wall_now = time.time()
             self._drain_msgs()
             self._stop_if_refused()
+            self._forget_purged()
             if self.loading is not None and self.loading.done:
                 self._join_transcription()
             if self._reload:

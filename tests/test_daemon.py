@@ -1520,3 +1520,44 @@ def test_a_storm_of_stop_signals_stops_the_daemon_once_without_a_traceback(pulse
         assert len([e for e in d.err if e.startswith("call-monitor: stopped")]) == 1, d.err
     finally:
         d.kill()
+
+
+def test_the_status_lists_no_alert_or_report_of_a_call_a_purge_deleted(tmp_path):
+    """Retention deletes a call with everything it holds: the daemon's own daily purge drops the
+    call's alerts and report from its status (`status`, `status --json`, the heartbeat's reports)
+    at once, and a `call-monitor purge` by another process within seconds, where they were listed
+    as if the call were still there to read (`report ID` would find no such call)."""
+    from monitor import cli
+    from monitor.commands.status import render
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import LIVE_SOURCE, Store
+    from monitor.events import AlertEvent
+
+    sf.write(tmp_path / "quiet.wav", np.zeros((16000 * 2, 2), np.float32), 16000)
+    db = tmp_path / "e.db"
+    now = time.time()
+    cfg = load_config(overrides={"storage.db": str(db), "storage.retention_days": 30}, user_config=False)
+    with Store.open(db) as store:
+        raised = {}
+        for name, age_s in (("last month", 40 * 86400), ("this morning", 3 * 3600), ("just now", 60)):
+            call = store.start_call(LIVE_SOURCE, now - age_s)
+            store.end_call(call, 50.0, {}, ended_at=now - age_s + 50)
+            raised[name] = store.add_alert(call, AlertEvent(t=42.0, kind="long_pauses", message="Long pauses"))
+        daemon = InProcess(cfg, FileSource(tmp_path / "quiet.wav"), store, {})
+        daemon.emit(list(raised.values()))
+        daemon.reports.extend({"call_id": a.call_id, "path": str(tmp_path / f"call-{a.call_id}.html")}
+                              for a in raised.values())
+
+        def listed() -> list[int]:
+            assert [r["call_id"] for r in daemon.heartbeat_status()["reports"]] == \
+                [a["call_id"] for a in daemon.state()["recent_alerts"]]
+            return [a["call_id"] for a in daemon.state()["recent_alerts"]]
+        assert listed() == [a.call_id for a in raised.values()]
+        daemon.purge_old(now)  # retention: the call of last month goes
+        assert listed() == [raised["this morning"].call_id, raised["just now"].call_id]
+        assert cli.main(["purge", "--older-than", "1h", "--db", str(db)]) == 0  # another process's purge
+        daemon.run()
+        assert listed() == [raised["just now"].call_id]
+        shown = render(daemon.state())
+    assert f"call {raised['just now'].call_id} warning long_pauses" in shown
+    assert f"call {raised['this morning'].call_id} " not in shown

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..console import first_line
 from ..files import not_writable
@@ -850,6 +850,14 @@ class Store:
     def get_call(self, call_id: int) -> CallRecord | None:
         rows = self._read("SELECT * FROM calls WHERE id = ?", (call_id,))
         return self._call(rows[0]) if rows else None
+
+    def existing_calls(self, call_ids: Iterable[int]) -> set[int]:
+        """Those of ``call_ids`` the database still holds: a purge (this process's or another's)
+        deleted the others."""
+        ids = tuple(sorted(set(call_ids)))
+        if not ids:
+            return set()
+        return {int(r[0]) for r in self._read(f"SELECT id FROM calls WHERE id IN ({', '.join('?' * len(ids))})", ids)}
 
     def list_calls(self, limit: int | None = None) -> list[CallRecord]:
         sql = "SELECT * FROM calls ORDER BY id DESC"
