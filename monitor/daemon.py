@@ -187,10 +187,7 @@ class Daemon:
         """This agent's name, as the webhook's posts give it (``delivery.agent_name`` applies at the
         next start): kept with each call."""
         self.sinks = dict(sinks)
-        self.reload_fn = reload
-        self.options = dict(options or {})
-        """The option that set each key the command line overrides (``--webhook`` for
-        ``delivery.webhook_url``): a reload that edits such a key in a file names it."""
+        self.reload_fn, self.options = reload, dict(options or {})  # the option of each key the command line sets
         self.guard = StoreGuard(store, written=() if webhook is None else (webhook.written,))
         self._last_purge: float | None = None
         self._interrupted_closed = False
@@ -207,8 +204,7 @@ class Daemon:
         self.status_path = status_path
         self.pipeline: CallPipeline | None = None
         self.call_origin = 0.0
-        self.calls = 0
-        self.alerts_total = 0
+        self.calls = self.alerts_total = 0
         self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
         self.reports: collections.deque[dict] = collections.deque(maxlen=10)
         self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
