@@ -526,6 +526,33 @@ def test_a_reload_that_edits_the_key_of_an_option_given_says_the_option_s_value_
     assert reload.cfg.supervisor.db == str(tmp_path / "console.db") and reload.cfg.supervisor.silent_after_s == 30
 
 
+def test_a_token_file_named_in_the_configuration_that_cannot_be_read_is_said_with_the_key_and_that_file(
+        tmp_path, monitor_logs):
+    """console.toml names a shared token file that is gone at a reload: the one warning line names
+    console.toml and supervisor.token_file as well as the token file, and the console goes on."""
+    from monitor.cli import build_parser
+    from monitor.commands.common import config_from_args
+    from monitor.commands.supervisor import _overrides, _Reload
+    from monitor.supervisor.app import create_app
+
+    token = tmp_path / "shared.token"
+    token.write_text("shared-token-0123456789\n")
+    conf = tmp_path / "console.toml"
+    conf.write_text(f'[supervisor]\ntoken_file = "{token}"\n')
+    args = build_parser().parse_args(["supervisor", "--db", str(tmp_path / "console.db"), "--config", str(conf)])
+    cfg = config_from_args(args, _overrides(args))
+    store = ConsoleStore.open(cfg.supervisor.db)
+    try:
+        token.unlink()
+        _Reload(args, cfg, create_app(store, Auth("shared-token-0123456789")).state.console, False,
+                "shared-token-0123456789")()
+    finally:
+        store.close()
+    assert [(level, m) for level, m in monitor_logs if "reloaded" in m] == [
+        ("warning", f"configuration not reloaded, the console goes on with the one it had: {conf}: "
+                    f"supervisor.token_file: {token}: cannot read the token file (No such file or directory)")]
+
+
 def test_a_storm_of_sighups_neither_stops_nor_hangs_the_console(tmp_path):
     """SIGHUP after SIGHUP, some arriving while the last one's handler still runs: the console
     reloads one at a time and goes on serving (a handler that started a thread died in

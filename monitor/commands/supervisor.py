@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot listen on {host}:{port} ({err.strerror or err})")
         return ExitStatus.BAD_SETUP
     try:
-        auth, token, created = _load_auth(sc, create=True)
+        auth, token, created = _load_auth(cfg, create=True)
         store = ConsoleStore.open(sc.db)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
         sock.close()
@@ -193,14 +193,20 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-def _load_auth(sc, create: bool, kept: str | None = None):
-    """(Auth, shared token, whether its file was made now) from ``sc`` (supervisor's section): the
+def _load_auth(cfg, create: bool, kept: str | None = None):
+    """(Auth, shared token, whether its file was made now) from ``cfg``'s supervisor section: the
     shared token (its file made when ``create``; ``kept`` instead of reading it) and the agents'
-    own. Raises TokenFileError or ValueError with a one-line message."""
+    own. Raises TokenFileError (naming the configuration file that named the token file, if one
+    did) or ValueError with a one-line message."""
+    from ..config import where_set
     from ..config.tokens import parse_agent_tokens
-    from ..supervisor.auth import Auth, load_or_create_token
+    from ..supervisor.auth import Auth, TokenFileError, load_or_create_token
+    sc = cfg.supervisor
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
-    token, created = (kept, False) if kept is not None else load_or_create_token(sc.token_file, create=create)
+    try:
+        token, created = (kept, False) if kept is not None else load_or_create_token(sc.token_file, create=create)
+    except TokenFileError as err:
+        raise TokenFileError(where_set(cfg, "supervisor.token_file", str(err))) from None
     if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything
         raise ValueError(f"supervisor.agent_tokens: {agent_tokens[token]}: that is the shared token of "
                          f"{sc.token_file}; an agent's token must be its own")
@@ -260,7 +266,7 @@ class _Reload:
         from .common import ConfigError, command_line_options
         try:
             cfg = self._config()
-            auth = _load_auth(cfg.supervisor, create=False, kept=self._kept_token(cfg.supervisor.token_file))[0]
+            auth = _load_auth(cfg, create=False, kept=self._kept_token(cfg.supervisor.token_file))[0]
         except (ConfigError, TokenFileError, ValueError) as err:
             log.warning("configuration not reloaded, the console goes on with the one it had: %s", err)
             return
