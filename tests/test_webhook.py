@@ -692,6 +692,7 @@ def test_a_missing_token_file_named_in_the_configuration_is_said_with_the_key_an
             sink.close()
     assert ("warning", f"webhook not changed: {conf}: delivery.webhook_token_file: {missing}: no such token "
                        "file") in monitor_logs
+    capsys.readouterr()  # what the daemon said (on stderr too once a command set up its logging)
     assert cli.main(["replay", "--no-transcribe", "--db", str(db), "--config", str(conf), "--webhook", hook.url,
                      str(call)]) == 2
     assert capsys.readouterr().err == \

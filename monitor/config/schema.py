@@ -1030,14 +1030,17 @@ class Config:
     supervisor: SupervisorConfig = SupervisorConfig()
     sources: tuple[str, ...] = ()
     """Files that were read, in order (not a TOML key)."""
-    origin: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    origin: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     """The file that set each dotted key set anywhere, or "command line" (a default's key is not
-    there; not a TOML key): a problem with the value found later (a file it names that cannot be
-    read) names where it was set (:func:`~monitor.config.loader.where_set`)."""
-    overridden: Mapping[str, tuple[str | None, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    there; not a TOML key, nor compared: configurations of the same values are equal wherever they
+    were set): a problem with the value found later (a file it names that cannot be read) names
+    where it was set (:func:`~monitor.config.loader.where_set`)."""
+    overridden: Mapping[str, tuple[str | None, Any]] = field(default_factory=lambda: MappingProxyType({}),
+                                                             compare=False)
     """The dotted keys the command line set, each with what it overrides: the file that sets it
-    (None: none does, the default) and the value there (not a TOML key). A reload compares them
-    (:func:`~monitor.config.loader.overruled_line`) to say an edit the command line keeps from applying."""
+    (None: none does, the default) and the value there (not a TOML key, nor compared). A reload
+    compares them (:func:`~monitor.config.loader.overruled_line`) to say an edit the command line
+    keeps from applying."""
 
     def phrase_list(self) -> tuple[str, ...]:
         return self.phrases.for_language(self.transcription.language)
