@@ -6,9 +6,9 @@ from monitor.events import AlertClearedEvent, AlertEvent, WordsEvent
 from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
 
 
-def lines(*events) -> list[str]:
+def lines(*events, name_calls: bool = False) -> list[str]:
     out = io.StringIO()
-    sink = HumanSink(out)
+    sink = HumanSink(out, name_calls=name_calls)
     for ev in events:
         sink(ev)
     sink.end_batch()
@@ -21,6 +21,32 @@ def test_an_alert_prints_its_message_and_each_action():
     assert printed == ["[01:37.0] CRITICAL possible_emergency: Possible emergency: slow speech",
                        "             what it means: the caller may be unwell or in danger: check on them now",
                        "             -> Ask", "             -> Stay"]
+
+
+def test_the_live_daemon_s_alerts_and_their_end_name_their_call_where_replay_s_give_the_time_alone():
+    """On a shift, call follows call: a critical line "[01:32.0] CRITICAL ..." under the next
+    caller's start, or scrolled away from its own, does not say which call it is about. The live
+    daemon's lines (``name_calls``) say it in their stamp; a replayed file is one call."""
+    events = (AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                         call_id=2),
+              AlertClearedEvent(t=120.0, kind="possible_emergency", call_id=2),
+              AlertEvent(t=5.0, kind="slow_speech", message="Slow speech", call_id=3),
+              AlertClearedEvent(t=130.5, kind="slow_speech", call_id=3, reason="call_ended"))
+    live = [line for line in lines(*events, name_calls=True) if line.startswith("[")]
+    assert live == ["[call 2, 01:32.0] CRITICAL possible_emergency: Possible emergency",
+                    "[call 2, 02:00.0] cleared  possible_emergency",
+                    "[call 3, 00:05.0] warning  slow_speech: Slow speech",
+                    "[call 3, 02:10.5] call ended with slow_speech still raised"]
+    assert [line for line in lines(*events) if line.startswith("[")][0] == (
+        "[01:32.0] CRITICAL possible_emergency: Possible emergency")
+    import argparse
+    import contextlib
+
+    from monitor.commands.run import _sinks
+    from monitor.config import Config
+    with contextlib.ExitStack() as stack:
+        sinks, _ = _sinks(argparse.Namespace(jsonl=False, log_level=None), Config(), None, None, stack)
+    assert sinks["terminal"].name_calls
 
 
 def test_every_alert_says_what_it_means_in_plain_words_under_its_evidence():

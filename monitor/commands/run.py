@@ -395,7 +395,8 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
     if args.jsonl:
         sinks["terminal"] = JsonlSink(agent=agent_of(cfg.delivery.agent_name))
     elif cfg.delivery.terminal:
-        sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"))
+        sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"),
+                                       name_calls=True)
         sinks["terminal"].keep_words(cfg.storage.transcripts)
     webhook = None
     if cfg.delivery.webhook_url:

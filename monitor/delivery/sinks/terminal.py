@@ -28,6 +28,13 @@ def _stamp(ev: StatusEvent) -> str:
     return f"[no call, {time.strftime('%H:%M:%S', time.localtime(ev.at))}]"
 
 
+def _call_stamp(t: float, call_id: int | None, name_calls: bool) -> str:
+    """An alert's or a clear's stamp: ``[mm:ss.s]`` of its call's time, and with ``name_calls``
+    (the live daemon, one call after another) ``[call 12, mm:ss.s]``: the agent who looks up from
+    the next caller reads which call a line is about without scrolling back to its start."""
+    return f"[call {call_id}, {call_clock(t)}]" if name_calls and call_id is not None else f"[{call_clock(t)}]"
+
+
 def _unjudged(ev: CallSummaryEvent) -> str:
     """What a call without the caller's baseline was not judged on ("" once there is one)."""
     text = unjudged(bool(ev.baseline), ev.caller_speech_s)
@@ -64,11 +71,12 @@ def _call_named(ev: CallSummaryEvent) -> str:
     return f"call {ev.call_id}" if live else f"{ev.file} (call {ev.call_id})"
 
 
-def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...]) -> str:
+def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...], name_calls: bool = False) -> str:
     """One line for the alerts that ended at one moment for one reason (the critical one first):
-    "cleared" ones with those still ``raised``, or those a call ended with."""
+    "cleared" ones with those still ``raised``, or those a call ended with; stamped as
+    :func:`_call_stamp` says."""
     kinds = sorted(dict.fromkeys(ev.kind for ev in held), key=lambda k: k != "possible_emergency")
-    at = f"[{call_clock(held[0].t)}]"
+    at = _call_stamp(held[0].t, held[0].call_id, name_calls)
     if held[0].reason == "call_ended":
         what = (f"{kinds[0]} still raised" if len(kinds) == 1
                 else f"{len(kinds)} alerts still raised: {', '.join(kinds)}")
@@ -91,14 +99,19 @@ class HumanSink:
 
     ``logged``: the levels of the status lines that logging says on stderr already (the daemon
     logs each status it emits): left out here, so that the terminal and the journal, which show
-    both streams, say each warning once (the JSON lines keep every status for scripts)."""
+    both streams, say each warning once (the JSON lines keep every status for scripts).
+
+    ``name_calls``: the live daemon's output, where calls follow one another: alerts and clears
+    name their call in their stamp (``[call 12, 01:32.0]``); a replayed file is one call, its
+    lines stamped with the call time alone."""
 
     def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True,
-                 logged: frozenset[str] = frozenset()) -> None:
+                 logged: frozenset[str] = frozenset(), name_calls: bool = False) -> None:
         self.out = out or sys.stdout
         self.bell = bell
         self.show_words = show_words
         self.logged = logged
+        self.name_calls = name_calls
         self._held: list[AlertClearedEvent] = []
         """Clears of one moment and reason, said together."""
         self._call: int | None = None
@@ -142,7 +155,7 @@ class HumanSink:
         """Say the clears held back, if any."""
         held, self._held = self._held, []
         if held:
-            self._write(_cleared_line(held, tuple(self._raised)))
+            self._write(_cleared_line(held, tuple(self._raised), self.name_calls))
 
     def _write(self, line: str | None) -> None:
         if line:
@@ -164,19 +177,21 @@ class HumanSink:
             head = "CRITICAL" if ev.severity == "critical" else "warning "
             bell = "\a" if self.bell and ev.severity == "critical" else ""
             unstored = "" if ev.stored else " [not stored: database failing]"
-            lines = [f"{bell}[{call_clock(ev.t)}] {head} {ev.kind}: {ev.message}{unstored}"]
+            stamp = _call_stamp(ev.t, ev.call_id, self.name_calls)
+            lines = [f"{bell}{stamp} {head} {ev.kind}: {ev.message}{unstored}"]
             if meaning(ev.kind):
                 lines.append(f"             what it means: {meaning(ev.kind)}")
             for action in ev.actions:
                 lines.append(f"             -> {action}")
             return "\n".join(lines)
         if isinstance(ev, AlertClearedEvent):
+            stamp = _call_stamp(ev.t, ev.call_id, self.name_calls)
             if ev.reason in ("call_ended", "recovered"):
-                return _cleared_line([ev], ())
+                return _cleared_line([ev], (), self.name_calls)
             if ev.reason == "rule_disabled":
-                return f"[{call_clock(ev.t)}] ended    {ev.kind}: its rule was switched off, not a recovery"
+                return f"{stamp} ended    {ev.kind}: its rule was switched off, not a recovery"
             if ev.reason == "phrase_expired":
-                return (f"[{call_clock(ev.t)}] ended    {ev.kind}: the distress phrase is no longer recent; "
+                return (f"{stamp} ended    {ev.kind}: the distress phrase is no longer recent; "
                         f"the other alerts stay raised")
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{call_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
