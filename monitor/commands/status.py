@@ -80,6 +80,19 @@ def _pending_text(p: dict) -> str:
     return f"    a stream began beside it {p['since_s']:.1f} s ago: the next call once it has played {after}"
 
 
+RECENT_SHOWN = 5
+"""How many of the daemon's recent alerts the text lists (the warnings; a critical one it keeps is
+listed too)."""
+
+
+def shown_recent(recent: list[dict]) -> list[dict]:
+    """The recent alerts the text lists, in their order: the last :data:`RECENT_SHOWN`, and every
+    critical one among those the daemon keeps: a labored caller's five warnings, raised in the
+    half minute after the critical one, do not push it off the list a team lead reads."""
+    last = len(recent) - RECENT_SHOWN
+    return [a for i, a in enumerate(recent) if i >= last or a.get("severity") == "critical"]
+
+
 def render_starting(st: dict) -> str:
     """A daemon that is starting (its status socket open, its capture opening, say), in words."""
     return (f"call-monitor daemon pid {st['pid']} starting ({st['doing']}, {st['uptime_s']:.0f} s so far), "
@@ -121,7 +134,7 @@ def render(st: dict) -> str:
         lines.append(f"  database {'failing' if db.get('failing') else 'working again'}"
                      + (f" ({db['error']})" if db.get("failing") and db.get("error") else "")
                      + f": {db.get('held', 0)} record(s) held, written once it works")
-    for a in st.get("recent_alerts", [])[-5:]:
+    for a in shown_recent(st.get("recent_alerts", [])):
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
         lines.append(f"    {when} call {call_name(a['call_id'])} {a['severity']} {a['kind']} at {a['t']:.0f} s")
     if st.get("webhook"):
