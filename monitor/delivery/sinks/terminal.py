@@ -120,6 +120,8 @@ class HumanSink:
         """The next steps printed in that call."""
         self._raised: dict[str, None] = {}
         """The alerts raised in that call and not ended, in the order they came."""
+        self._critical: dict[str, AlertEvent] = {}
+        """The critical ones among them."""
 
     def keep_words(self, stored: bool) -> None:
         """Print the callers' words only where nothing keeps them, a terminal, unless the database
@@ -139,17 +141,24 @@ class HumanSink:
             if self._held and (self._held[-1].t, self._held[-1].reason) != (event.t, event.reason):
                 self.end_batch()
             self._raised.pop(event.kind, None)
+            self._critical.pop(event.kind, None)
             self._held.append(event)
             return
         self.end_batch()
+        reminder = None
         if isinstance(event, AlertEvent):
+            reminder = self._critical_reminder(event)
             self._raised[event.kind] = None
+            if event.severity == "critical":
+                self._critical[event.kind] = event
             event = self._new_steps_only(event)
         elif isinstance(event, AlertClearedEvent):
             self._raised.pop(event.kind, None)
+            self._critical.pop(event.kind, None)
         elif isinstance(event, CallSummaryEvent):
             self._new_call(None)
         self._write(self.format(event))
+        self._write(reminder)
 
     def end_batch(self) -> None:
         """Say the clears held back, if any."""
@@ -163,7 +172,17 @@ class HumanSink:
             self.out.flush()
 
     def _new_call(self, call_id: int | None) -> None:
-        self._call, self._shown, self._raised = call_id, set(), {}
+        self._call, self._shown, self._raised, self._critical = call_id, set(), {}, {}
+
+    def _critical_reminder(self, ev: AlertEvent) -> str | None:
+        """Under a warning raised while a critical alert of its call stands, a line saying so: the
+        warnings that follow a critical one push it up the screen, and the last lines the agent
+        reads must not look like a mere warning."""
+        standing = [c for kind, c in self._critical.items() if kind != ev.kind]
+        if ev.severity == "critical" or not standing:
+            return None
+        said = ", ".join(f"{c.kind} (since {_clock(c.t)})" for c in standing)
+        return f"             CRITICAL still raised: {said}: check on the caller now"
 
     def _new_steps_only(self, ev: AlertEvent) -> AlertEvent:
         """``ev``, without its next steps if this call printed the same ones already."""
