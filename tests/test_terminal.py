@@ -215,6 +215,16 @@ def test_a_live_call_s_summary_says_what_ended_it():
     assert "ended" not in lines(CallSummaryEvent(t=42.0, file="call.wav", duration_s=42.0))[0]
 
 
+def test_a_live_call_the_daemons_stop_ended_says_the_monitor_stopped_not_a_bare_signal_name():
+    """Ctrl-C (or a restart's SIGTERM) mid-call: the caller is still on the line; "ended: SIGINT"
+    read as the call's end. The line says the monitor stopped and the call is judged up to there."""
+    from monitor.events import CallSummaryEvent
+    (line,) = lines(CallSummaryEvent(t=37.7, file="live:caller=softphone.monitor", call_id=4, duration_s=37.7,
+                                     ended_by="SIGINT"))
+    assert line == ("== call 4: 37.7 s, 0 alert(s) (0 critical): none; ended: the monitor was stopped (SIGINT): "
+                    "the call is judged only up to here")
+
+
 def test_status_lines_that_logging_says_on_stderr_are_not_printed_again():
     """`run` logs each status it emits: the terminal (and the journal) showed both stderr's line and
     this one. The levels logging says are left out here; the others are printed."""

@@ -61,6 +61,20 @@ class JsonlSink:
         self.out.flush()
 
 
+STOP_SIGNALS: tuple[str, ...] = ("SIGINT", "SIGTERM")
+"""The ``ended_by`` of a live call the daemon's stop ended (Ctrl-C, a restart): no end of the call."""
+
+
+def _ended(ended_by: str | None) -> str:
+    """What ended a live call, as its summary line says it: the daemon's stop is said to be one,
+    not a bare signal name an agent could read as the call's end."""
+    if not ended_by:
+        return ""
+    if ended_by in STOP_SIGNALS:
+        return f"; ended: the monitor was stopped ({ended_by}): the call is judged only up to here"
+    return f"; ended: {ended_by}"
+
+
 def _call_named(ev: CallSummaryEvent) -> str:
     """The call a summary line is about: a replayed file and the call it was stored as (``call 3``,
     what ``report 3`` takes); a live call by that id alone (its source, ``live:caller=...``, is the
@@ -220,5 +234,5 @@ class HumanSink:
             kinds = ", ".join(ev.alert_kinds) or "none"
             return (f"== {_call_named(ev)}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
                     f"({ev.critical_alerts} critical): {kinds}" + _unjudged(ev)
-                    + (f"; ended: {ev.ended_by}" if ev.ended_by else ""))
+                    + _ended(ev.ended_by))
         return None
