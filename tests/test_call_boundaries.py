@@ -118,6 +118,39 @@ def test_without_stream_information_the_silence_decides():
     assert b.silence_may_end()
 
 
+def test_a_new_stream_after_the_sink_came_back_is_the_next_call_while_the_calls_own_plays_on_elsewhere():
+    """The softphone's sink unloaded mid-call: the server moves the call's stream 7 to another sink,
+    where it plays on; the sink made again, the next caller's stream 12 begins in it. That is the
+    next call (as a stream beside the call's own is), not the running call going on: the next
+    caller was judged against the first one's baseline, in the first one's call. The call's own
+    stream moved back is the same call, and so is a new stream once the call's own is gone from the
+    server (the softphone made it again) or the server itself went (its streams went with it)."""
+    def unloaded_and_back(b: StreamBoundaries, why: str = "sink softphone is gone") -> None:
+        b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
+        b.on_mark(StreamsMark(1.0, frozenset({7})), in_call=False)
+        b.call_started(bounded=True)
+        b.on_mark(StreamsMark(20.0, None, why, frozenset({7} if why != "the sound server does not answer" else ())),
+                  in_call=True)
+        assert b.on_mark(StreamsMark(30.0, frozenset(), "", frozenset({7})), in_call=True) is None
+
+    b = StreamBoundaries(grace_s=1.0)
+    unloaded_and_back(b)
+    assert b.on_mark(StreamsMark(39.0, frozenset({12}), "", frozenset({7})), in_call=True) is Action.SPLIT
+    assert b.split_due(41.9) is None and b.split_due(42.0) is True
+    moved_back = StreamBoundaries(grace_s=1.0)
+    unloaded_and_back(moved_back)
+    assert moved_back.on_mark(StreamsMark(31.0, frozenset({7})), in_call=True) is None
+    assert moved_back.bounded and not moved_back.split_pending
+    made_again = StreamBoundaries(grace_s=1.0)
+    unloaded_and_back(made_again)
+    assert made_again.on_mark(StreamsMark(31.0, frozenset({12}), "", frozenset()), in_call=True) is None
+    assert made_again.bounded and not made_again.split_pending
+    server_back = StreamBoundaries(grace_s=1.0)
+    unloaded_and_back(server_back, "the sound server does not answer")
+    assert server_back.on_mark(StreamsMark(31.0, frozenset({12}), "", frozenset({7})), in_call=True) is None
+    assert server_back.bounded and not server_back.split_pending
+
+
 def test_the_streams_of_a_call_ended_by_a_mark_start_no_call_by_speech():
     b = StreamBoundaries(grace_s=1.0)
     b.on_mark(StreamsMark(0.0, frozenset()), in_call=False)
@@ -965,6 +998,29 @@ def test_without_pactl_the_watcher_says_so_and_the_silence_decides(pulse, monkey
         w.stop()
     assert changes == [(None, "no pactl to ask the sound server")]
     assert w.ids is None and not w._thread.is_alive()
+
+
+def test_the_watcher_tells_the_streams_playing_into_other_sinks_with_the_change_it_hands_on(pulse):
+    """A call's stream the server moved away from the softphone's sink (unloaded: here, one playing
+    into the "mic" sink) is among the server's other streams, which the watcher keeps with each
+    change of the sink's own (the marks carry them: :class:`StreamsMark`'s ``elsewhere``)."""
+    from monitor.capture.streams import SinkStreams, server_streams
+    e = pulse.full_env()
+    moved = subprocess.Popen(["paplay", "--device=mic", "--raw", "/dev/zero"], env=e)
+    changes = []
+    w = SinkStreams("softphone", lambda t, ids, why: changes.append((ids, w.elsewhere)), poll_s=0.2)
+    try:
+        _wait_for(lambda: server_streams("softphone")[1])
+        ids, elsewhere, why = server_streams("softphone")
+        assert ids == frozenset() and len(elsewhere) == 1 and why == ""
+        w.start()
+        _wait_for(lambda: changes)
+        assert changes[0] == (frozenset(), elsewhere)
+        assert server_streams("nosuch")[:2] == (None, frozenset())
+    finally:
+        w.stop()
+        moved.kill()
+        moved.wait(5)
 
 
 def test_an_event_sound_is_no_stream_of_a_call_read_from_json_and_from_the_long_listing(pulse):

@@ -14,7 +14,9 @@ the daemon does with its calls:
   go within ``grace_s`` of it appearing (the softphone handed the call over to a new stream:
   a ringback tone giving way to the answered call's audio); one appearing while none plays
   (the softphone re-created its stream, or the sound server came back) goes on with the
-  running call;
+  running call, but while the running call's own stream plays on into another sink (the server
+  moved it there when the sink was unloaded, and the sink came back without it) it is the next
+  call, as a stream beside the running call's is;
 * the last stream going away ends the call once ``grace_s`` has passed without a new one;
 * silence ends a call only when its stream does not mark it: the call did not begin with a
   stream appearing (a softphone whose stream plays all the time), or there is no stream
@@ -34,6 +36,7 @@ from __future__ import annotations
 import enum
 
 from .sources import StreamsMark
+from .streams import NO_SERVER
 
 
 STREAM_CALL_MIN_S = 3.0
@@ -68,6 +71,7 @@ class StreamBoundaries:
         self.starting: frozenset[int] = frozenset()  # ... these streams, its own
         self.split_at: float | None = None  # when streams began beside the running call's ...
         self.splitting: frozenset[int] = frozenset()  # ... these, not yet a call of their own
+        self.away: frozenset[int] = frozenset()  # the running call's streams when the information was lost
 
     def reconfigure(self, grace_s: float) -> None:
         """A reloaded ``daemon.stream_end_grace_s``."""
@@ -77,6 +81,10 @@ class StreamBoundaries:
         """Take a change of the streams; what to do now, or None (nothing)."""
         old, self.ids, self.why = self.ids, mark.ids, mark.why
         if mark.ids is None:  # the silence decides until the streams are known again
+            if mark.why == NO_SERVER or not in_call:  # a server gone takes its streams with it
+                self.away = frozenset()
+            elif old is not None:
+                self.away = old
             self.gone_at = None
             self.held = None
             self.begun = frozenset()
@@ -95,11 +103,12 @@ class StreamBoundaries:
                     return None
                 self.held, self.starting = mark.t, mark.ids - old
                 return Action.START
-            if old & mark.ids:
+            if old & mark.ids or self.away & mark.elsewhere:  # beside the call's own stream
                 if self.split_at is None:
                     self.split_at, self.splitting = mark.t, frozenset()
                 self.splitting |= mark.ids - old
                 return Action.SPLIT
+            self.away = frozenset()
             self.bounded = True
             return None
         if old and not mark.ids:
@@ -129,6 +138,7 @@ class StreamBoundaries:
         self.gone_at = None
         self.held = None
         self.split_at = None
+        self.away = frozenset()
 
     def marked_start(self) -> bool:
         """``call-monitor call start``: whether the streams mark the call it starts: only when a
@@ -143,6 +153,7 @@ class StreamBoundaries:
         """The running call ended or failed, however: no call is marked by a stream now."""
         self.bounded = False
         self.split_at = None
+        self.away = frozenset()
 
     @property
     def split_pending(self) -> bool:

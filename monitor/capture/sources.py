@@ -27,6 +27,8 @@ class StreamsMark:
     t: float
     ids: frozenset[int] | None
     why: str = ""
+    elsewhere: frozenset[int] = frozenset()
+    """The server's streams into other sinks at ``t`` (a call's stream moved away from the sink)."""
 
 
 @dataclass(frozen=True)

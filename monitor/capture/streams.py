@@ -9,6 +9,8 @@ stream or a sink came or went, and the sink's streams are listed then, and at le
 ``poll_s`` besides (a subscription that a server restart ended is started again). Every change
 of the set of streams is handed to ``on_change(monotonic time, ids, why)``; ``ids`` None means
 that there is no stream information now (no such sink, no server answering), ``why`` says why.
+The watcher also keeps the streams of the server playing into other sinks (:attr:`SinkStreams.elsewhere`,
+as of the change): a call's stream the server moved away when the sink was unloaded plays on there.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 StreamIds = frozenset[int]
 PACTL_TIMEOUT_S = 1.0
 """How long one pactl listing may take (a local server answers in milliseconds)."""
+NO_SERVER = "the sound server does not answer"
+"""Why there is no stream information while the server does not answer (its streams gone with it)."""
 STOP_JOIN_S = 0.5
 """How long :meth:`SinkStreams.stop` waits for the watcher's thread (the daemon stops within 2 s)."""
 _WAKES = re.compile(rb"' on (sink-input|sink|server) #")
@@ -109,18 +113,27 @@ def sink_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs
     """The ids of the streams playing into ``sink`` now, and why they are None if they are
     (no pactl, no server answering, no such sink: gone if it was ``seen`` before, else not found).
     Event sounds (media role "event": a notification's ding) are no call's stream and do not count."""
+    ids, _, why = server_streams(sink, timeout, inputs, seen)
+    return ids, why
+
+
+def server_streams(sink: str, timeout: float = PACTL_TIMEOUT_S, inputs: SinkInputs | None = None,
+                   seen: bool = False) -> tuple[StreamIds | None, StreamIds, str]:
+    """:func:`sink_streams`, and the ids of the server's other streams (into other sinks; none
+    when the sink's are None), event sounds left out of both."""
     if shutil.which("pactl") is None:
-        return None, "no pactl to ask the sound server"
+        return None, frozenset(), "no pactl to ask the sound server"
     sinks = pactl_short("sinks", timeout)
     if sinks is None:
-        return None, "the sound server does not answer"
+        return None, frozenset(), NO_SERVER
     index = next((row[0] for row in sinks if len(row) > 1 and row[1] == sink), None)
     if index is None:
-        return None, f"sink {sink} is gone" if seen else f"sink {sink} not found"
+        return None, frozenset(), f"sink {sink} is gone" if seen else f"sink {sink} not found"
     rows = (inputs or SinkInputs())(timeout)
     if rows is None:
-        return None, "the sound server does not answer"
-    return frozenset(int(i) for i, on, role in rows if on == index and i.isdigit() and role != "event"), ""
+        return None, frozenset(), NO_SERVER
+    playing = [(int(i), on == index) for i, on, role in rows if i.isdigit() and role != "event"]
+    return (frozenset(i for i, here in playing if here), frozenset(i for i, here in playing if not here), "")
 
 
 class SinkStreams:
@@ -131,6 +144,7 @@ class SinkStreams:
         self.on_change = on_change
         self.poll_s = poll_s
         self.ids: StreamIds | None = None
+        self.elsewhere: StreamIds = frozenset()  # the server's streams into other sinks, as of the last change
         self.why = "not looked at yet"
         self.looks = 0  # how many times the streams were listed
         self.seen = False  # whether the sink was there at a look (one not there since is gone)
@@ -158,10 +172,10 @@ class SinkStreams:
 
     def _look(self, now: float) -> None:
         self.looks += 1
-        ids, why = sink_streams(self.sink, inputs=self.inputs, seen=self.seen)
+        ids, elsewhere, why = server_streams(self.sink, inputs=self.inputs, seen=self.seen)
         self.seen = self.seen or ids is not None
         if ids != self.ids or (ids is None and why != self.why):
-            self.ids, self.why = ids, why
+            self.ids, self.elsewhere, self.why = ids, elsewhere, why
             self.on_change(now, ids, why)
 
     def _run(self) -> None:
