@@ -263,6 +263,13 @@ class CallPipeline:
         return spans[-1][0] if spans and spans[-1][1] >= self.duration_s - UNHEARD_JOIN_S else None
 
     # -- internals -----------------------------------------------------------
+    def _heard_in_hop(self, t: float) -> bool:
+        """Whether any of the hop ending at call time ``t`` was heard of the caller's leg: a hop
+        wholly inside its time not heard (:attr:`unheard`) brings the rules nothing new, so that
+        none raises, clears or counts persistence on the cues of the caller heard before it."""
+        start = t - self.cfg.analysis.hop_s
+        return not any(a <= start + 1e-6 and b >= t - 1e-6 for a, b in self.cues.unheard)
+
     def _judge(self, cue_events: Iterable[CuesEvent]) -> list[Event]:
         out: list[Event] = []
         for cues in cue_events:
@@ -275,7 +282,8 @@ class CallPipeline:
             if self.store is not None:
                 self.store.add_cues(self._call_token, cues)
             out.append(cues)
-            out.extend(self._route(self.engine.update(cues, baseline)))
+            if self._heard_in_hop(cues.t):  # nothing of the caller heard: no time judged, as for missing values
+                out.extend(self._route(self.engine.update(cues, baseline)))
             if cues.t >= QUIET_AFTER_S:
                 out.extend(self.quiet_legs(cues.t) + self.swapped_sources(cues.t))
         return out

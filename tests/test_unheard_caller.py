@@ -103,3 +103,24 @@ def test_a_call_with_a_gap_is_judged_the_same_whatever_its_chunks():
     small = [e.to_dict() for e in _judged(x, rate, gap, 0.5)[1] if e.type == "cues"]
     large = [e.to_dict() for e in _judged(x, rate, gap, 7.3)[1] if e.type == "cues"]
     assert small == large
+
+
+def test_no_warning_comes_of_time_the_caller_was_not_heard():
+    """A caller labored from the first word; their source gives no input for 10 s from 24 s (the
+    softphone's sink unloaded). The cues are those of the caller heard before, unchanged meanwhile:
+    a warning whose persistence ran on over that time was raised while nothing of the caller was
+    heard ("long pauses ... for 6 s" at 28 s, 2.5 s into the loss; "slow speech ... for 15 s" of which 10
+    unheard). Unheard time counts towards no alert: none is raised inside it, and each comes after
+    it at least as late as its persistence, counted on the time heard, allows."""
+    x, rate = sf.read(CALLS / "labored_start_8k.wav", dtype="float32")
+    x = x[:int(60 * rate), [1, 0]]
+    at, n = int(24.0 * rate), int(10.0 * rate)
+    x = np.concatenate([x[:at], np.zeros((n, 2), np.float32), x[at:]])
+    _, events = _judged(x, rate, (at, at + n))
+    raised = {e.kind: e.t for e in events if e.type == "alert"}
+    assert raised and not [t for t in raised.values() if 24.0 < t <= 34.0], raised
+    for e in (e for e in events if e.type == "alert" and e.t > 34.0 and e.severity == "warning"):
+        assert e.evidence["since"] <= 24.0 or e.evidence["since"] >= 34.0
+        heard_s = e.t - e.evidence["since"] - (10.0 if e.evidence["since"] <= 24.0 else 0.0)
+        persist_s = load_config(None, user_config=False).rules.rule(e.kind).persist_s
+        assert heard_s >= persist_s - 1e-6, (e.kind, e.t, e.evidence["since"])
