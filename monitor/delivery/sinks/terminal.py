@@ -195,7 +195,7 @@ class HumanSink:
         standing = [c for kind, c in self._critical.items() if kind != ev.kind]
         if ev.severity == "critical" or not standing:
             return None
-        said = ", ".join(f"{c.kind} (since {_clock(c.t)})" for c in standing)
+        said = ", ".join(f"{c.kind} (since {call_clock(c.t)})" for c in standing)
         return f"             CRITICAL still raised: {said}: check on the caller now"
 
     def _new_steps_only(self, ev: AlertEvent) -> AlertEvent:
