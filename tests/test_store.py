@@ -169,13 +169,14 @@ def test_a_version_2_database_is_migrated_in_place_and_keeps_its_calls(tmp_path)
         assert store.list_clears(1)[0].reason == "call_ended"
         new = store.start_call("/calls/new.wav", 2000.0, {"caller": 0, "agent": 1})
         assert store.get_call(new).channels == {"caller": 0, "agent": 1}
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-def test_a_live_call_keeps_its_agent_and_a_version_3_database_gains_the_column_without_a_new_version(tmp_path):
+def test_a_live_call_keeps_its_agent_and_a_version_3_database_gains_the_column_last(tmp_path):
     """The agent is kept with each live call; a version 3 database made before gains the column
-    when opened (its calls have no agent) and stays version 3, the column last, so that older
-    releases, which read a call's first eight columns by position, still open it."""
+    when opened (its calls have no agent), last, where releases that read a call's first eight
+    columns by position leave it (the column came without a version of its own: version 3
+    databases with and without it were written)."""
     p = tmp_path / "v3.db"
     conn = sqlite3.connect(p)
     conn.executescript(V2_SCHEMA.replace("PRAGMA user_version = 2", "ALTER TABLE calls ADD COLUMN channels TEXT; "
@@ -190,12 +191,58 @@ def test_a_live_call_keeps_its_agent_and_a_version_3_database_gains_the_column_w
     with Store.open_readonly(p) as store:
         assert store.get_call(live).agent == "Alice (desk 4)" and store.get_call(replayed).agent is None
     conn = sqlite3.connect(p)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
     assert columns == ["id", "started_at", "source", "ended_at", "duration_s", "baseline", "summary", "channels",
                        "agent"]
     with Store.open(p):  # opened again: nothing more to add
         pass
+
+
+V3_SCHEMA = V2_SCHEMA.replace("PRAGMA user_version = 2", """ALTER TABLE calls ADD COLUMN channels TEXT;
+    ALTER TABLE calls ADD COLUMN agent TEXT;
+    INSERT INTO deliveries VALUES (1, 1, 'http://127.0.0.1:9/webhook', 'delivered', 1, 1040.0, NULL, 1040.0, 1041.0);
+    PRAGMA user_version = 3""")
+"""A database as the version 3 releases left it: a call, its alert, delivered to a webhook."""
+
+
+def test_a_version_3_database_is_migrated_in_place_and_its_outbox_rows_keep_their_ids(tmp_path):
+    """Version 4 keeps the id an alert was posted under when it is not the alert's own (posted from
+    memory while the database failed): a version 3 database read as it is has none, and once opened
+    gains the column, its rows posted under their alerts' ids as before; a row keeps the first
+    posted id it is given, which only the largest ids SQLite keeps hold exactly."""
+    p = tmp_path / "v3.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(V3_SCHEMA)
+    conn.close()
+    with Store.open_readonly(p) as store:  # read as it is, before any migration
+        (old,) = store.deliveries()
+        assert (old.alert_id, old.status, old.posted_id, old.posts_as) == (1, "delivered", None, 1)
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 3
+    memory_id = (1 << 62) + (1 << 59) + 12345  # beyond a float's 53 bits
+    with Store.open(p) as store:
+        assert store.deliveries() == [old]
+        call = store.start_call("live:caller=softphone.monitor", 2000.0)
+        raised = store.add_alert(call, alert(5.0, "possible_emergency", "critical"))
+        row = store.enqueue_delivery(raised.alert_id, "http://127.0.0.1:9/webhook", posted_id=memory_id)
+        assert store.enqueue_delivery(raised.alert_id, "http://127.0.0.1:9/webhook", posted_id=memory_id + 1) == row
+        assert store.enqueue_delivery(raised.alert_id, "http://127.0.0.1:9/webhook") == row
+    with Store.open_readonly(p) as store:
+        assert [(d.alert_id, d.posted_id, d.posts_as) for d in store.deliveries()] == [
+            (1, None, 1), (raised.alert_id, memory_id, memory_id)]
+    conn = sqlite3.connect(p)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert [r[1] for r in conn.execute("PRAGMA table_info(deliveries)")][-1] == "posted_id"
+
+
+def test_a_version_3_database_whose_outbox_has_the_version_4_column_is_refused_as_damaged(tmp_path):
+    p = tmp_path / "odd.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(V3_SCHEMA + "; ALTER TABLE deliveries ADD COLUMN posted_id INTEGER")
+    conn.close()
+    with pytest.raises(StoreError, match="damaged callmonitor database .schema version 3 with a version 4 deliveries"):
+        Store.open(p)
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 AGENT_WRITER = """
@@ -280,8 +327,10 @@ def test_a_purge_of_the_highest_ids_gives_none_of_them_again(db):
         assert again.alert_id > raised
 
 
-PREVIOUS_SCHEMA = store_module._SCHEMA.replace(" AUTOINCREMENT", "")
-"""The tables as the releases before made them: the same, whose ids SQLite gave again after a purge."""
+PREVIOUS_SCHEMA = "\n".join(line for line in store_module._SCHEMA.replace(" AUTOINCREMENT", "").splitlines()
+                            if "posted_id" not in line)
+"""The tables as the version 3 releases before made them: the same, whose ids SQLite gave again after a
+purge, without the outbox's ``posted_id`` (schema version 4)."""
 
 
 def test_a_database_made_before_keeps_its_records_and_gives_no_id_twice_once_opened(tmp_path):

@@ -30,7 +30,7 @@ from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import FileSource
 from monitor.delivery.store import Store, StoreError
 from monitor.delivery.store_guard import StoreGuard
-from monitor.delivery.sinks.webhook import WebhookSink
+from monitor.delivery.sinks.webhook import MEMORY_ID_BASE, WebhookSink
 
 
 def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
@@ -852,7 +852,8 @@ def test_the_daemon_elsewhere_is_asked_on_the_socket_a_piped_configuration_names
 def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_and_none_is_posted_twice(tmpfs, hook):
     """The webhook delivers alerts the database could not store from memory; once the store guard
     writes them, their outbox rows say so: one delivered from memory is recorded as delivered and
-    not posted again, one not delivered yet is queued, so a later run sends it if this one stops first."""
+    not posted again, one not delivered yet is queued, so a later run sends it if this one stops
+    first, under the id its failed post from memory carried (which the receiver may have taken)."""
     store = Store.open(tmpfs / "e.db")
     sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1).start()
     guard = StoreGuard(store, retry_s=0.0, written=[sink.written])  # as the daemon makes them
@@ -882,8 +883,11 @@ def test_alerts_held_through_a_full_disk_get_their_webhook_state_once_written_an
     try:
         assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"] * 3, 10.0)
         time.sleep(0.3)
-        assert [(b["kind"], b["alert_id"] == d.alert_id) for (_, b), d in zip(hook.received, store.deliveries())] == [
-            ("possible_emergency", False), ("slow_response", True), ("slow_speech", True)], "each alert is posted once"
+        rows = store.deliveries()
+        assert [(b["kind"], b["alert_id"]) for _, b in hook.received] == [
+            (d.alert.kind, d.posts_as) for d in rows], "each alert is posted once, under the id its row keeps"
+        # the two posted from memory keep the ids posted there; the one never posted, the database's
+        assert [d.posted_id is not None for d in rows] == [True, True, False]
     finally:
         later.close()
         store.close()
@@ -893,7 +897,7 @@ def test_an_alert_whose_post_from_memory_failed_keeps_its_id_once_written(tmpfs,
     """A post that failed may have reached the receiver all the same (its answer lost): an alert the
     webhook tried to post from memory is posted under that id again once it is written, not under the
     database's, so that a receiver de-duplicating by (daemon, alert id), as the console does, keeps it
-    once; its outbox row, queued meanwhile for a later run, is marked delivered and not posted."""
+    once: its outbox row keeps that id, and the outbox posts it under it."""
     store = Store.open(tmpfs / "e.db")
     sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1).start()
     guard = StoreGuard(store, retry_s=0.0, written=[sink.written])
@@ -907,7 +911,7 @@ def test_an_alert_whose_post_from_memory_failed_keeps_its_id_once_written(tmpfs,
         filler.unlink()
         assert guard.retry(force=True)
         assert wait_for(lambda: [d.status for d in store.deliveries()] == ["pending"], 5.0)
-        assert sink.pending() == 1
+        assert sink.pending() == 1 and store.deliveries()[0].posted_id == tried[0]
         hook.refuses = None
         assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10.0)
         time.sleep(0.3)
@@ -915,3 +919,47 @@ def test_an_alert_whose_post_from_memory_failed_keeps_its_id_once_written(tmpfs,
     finally:
         sink.close()
         store.close()
+
+
+def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_later_run_and_alerts_names_it(
+        tmpfs, hook, capsys):
+    """The daemon stops after the alert is written but before the supervisor takes it: the next run
+    posts it under the id its post from memory carried (the receiver may have taken that one, its
+    answer lost), not under the database's, so the console keeps it once; and that post names the
+    call, whose row was not written when the alert was first posted. ``alerts`` says the id the
+    supervisor knows it by: ``posted as alert ID`` in its line, ``posted_id`` in ``--jsonl``."""
+    from monitor import cli as command
+
+    store = Store.open(tmpfs / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05, backoff_s=0.1).start()
+    guard = StoreGuard(store, retry_s=0.0, written=[sink.written])
+    tried = []
+    hook.refuses = lambda post: tried.append(post) or 503
+    filler = fill(tmpfs)
+    call = guard.start_call("live:softphone.monitor", time.time())  # not written either
+    sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
+    assert wait_for(lambda: tried, 5.0)
+    assert tried[0]["call_id"] is None and tried[0]["alert_id"] >= MEMORY_ID_BASE
+    filler.unlink()
+    assert guard.retry(force=True)
+    assert wait_for(lambda: [d.posted_id for d in store.deliveries()] == [tried[0]["alert_id"]], 5.0)
+    sink.close()  # the daemon stops before the supervisor takes it
+    hook.refuses = None
+    later = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10.0)
+    finally:
+        later.close()
+    (stored,) = store.list_alerts()
+    store.close()
+    (_, post), = hook.received
+    assert (post["alert_id"], post["call_id"]) == (tried[0]["alert_id"], stored.event.call_id), "one alert, its call named"
+    assert stored.event.alert_id != post["alert_id"]
+    capsys.readouterr()
+    assert command.main(["alerts", "--db", str(tmpfs / "e.db"), "--jsonl"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    row = json.loads(line)
+    assert (row["alert_id"], row["posted_id"]) == (stored.event.alert_id, post["alert_id"])
+    assert command.main(["alerts", "--db", str(tmpfs / "e.db")]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith(f"; posted as alert {post['alert_id']}, from memory while the database failed]"), line

@@ -513,6 +513,7 @@ def test_the_alerts_command_says_where_each_alert_got_to(tmp_path, hook):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["alert_id"] for r in rows] == [a.alert_id for a in (unsent, delivered, gave_up, queued)]
     assert [[d["status"] for d in r["deliveries"]] for r in rows] == [[], ["delivered"], ["failed"], ["pending"]]
+    assert [r["posted_id"] for r in rows] == [None, delivered.alert_id, gave_up.alert_id, queued.alert_id]
     assert rows[1]["deliveries"][0]["target"] == hook.url and rows[1]["deliveries"][0]["delivered_at"]
     assert rows[3]["deliveries"][0]["next_attempt_at"] and rows[1]["deliveries"][0]["next_attempt_at"] is None
 

@@ -28,7 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "--webhook on this database delivers it), failed for good (after "
                                    "delivery.retries), or not "
                                    "sent (raised with no webhook: none was set, or a batch or a replay "
-                                   "without --webhook).",
+                                   "without --webhook). An alert raised while the daemon's database failed and "
+                                   "posted from memory then keeps the id it was posted under, which the "
+                                   "supervisor console knows it by: its line says \"posted as alert ID\".",
                        epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
                               "warning line naming its file and problem, and the alerts are read from the "
                               "database that --db, the storage.db the files still give, and the defaults place (a "
@@ -41,14 +43,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--call", type=int, metavar="ID", help="only alerts of call ID")
     p.add_argument("--jsonl", action="store_true",
                    help="one JSON object per alert, with \"source\": its call's recording (or live "
-                        "devices), and \"deliveries\": its webhook deliveries (target, "
-                        "status pending|delivered|failed, attempts, last_error, next_attempt_at, delivered_at)")
+                        "devices), \"deliveries\": its webhook deliveries (target, "
+                        "status pending|delivered|failed, attempts, last_error, next_attempt_at, delivered_at), "
+                        "and \"posted_id\": the alert id the webhook posts it under, which the supervisor "
+                        "console knows it by (its alert_id, or the id it was posted from memory with while the "
+                        "database failed; null: never queued for a webhook)")
     add_config_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.delivered import delivery_text
+    from ..delivery.delivered import delivery_text, posted_as
     from ..delivery.sinks.terminal import call_clock
     from ..delivery.store import Store, recording_name
     from .common import ConfigError, StoreError
@@ -90,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
             if args.jsonl:
                 print(json.dumps(ev.to_dict() | {"created_at": stored.created_at,
                                                  "source": sources.get(ev.call_id),
-                                                 "deliveries": [_delivery_dict(d) for d in rows]}))
+                                                 "deliveries": [_delivery_dict(d) for d in rows],
+                                                 "posted_id": posted_as(rows)}))
             else:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
                 name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""

@@ -18,7 +18,29 @@ def _clock(t: float, day_of: float) -> str:
     return at.strftime("%H:%M:%S" if at.date() == datetime.fromtimestamp(day_of).date() else "%Y-%m-%d %H:%M:%S")
 
 
+def said_row(rows: list[Delivery]) -> Delivery | None:
+    """Of an alert's outbox rows, the one its delivery is said by (None: never queued)."""
+    return min(rows, key=lambda r: _PRECEDENCE.index(r.status), default=None)
+
+
+def posted_as(rows: list[Delivery]) -> int | None:
+    """The alert id the webhook posts the alert under (:attr:`Delivery.posts_as`: its own, or the id
+    it was posted from memory with while the database failed); None when it was never queued."""
+    d = said_row(rows)
+    return None if d is None else d.posts_as
+
+
 def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
+    """:func:`_delivery_words`, and the alert id the supervisor knows the alert by where it is not the
+    database's own (posted from memory while the database failed)."""
+    d = said_row(rows)
+    words = _delivery_words(rows, raised_at, now)
+    if d is None or d.posted_id is None or d.posted_id == d.alert_id:
+        return words
+    return f"{words}; posted as alert {d.posted_id}, from memory while the database failed"
+
+
+def _delivery_words(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:
     """An alert's webhook delivery in words: delivered, queued, failed for good, or not sent.
     Times are dated unless on the day the alert was raised (``raised_at``); a next try already
     due at ``now`` waits for a daemon (one that runs makes it within a second); a later one is made
@@ -27,7 +49,7 @@ def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = No
     if not rows:
         return "webhook: not sent (raised with no webhook: none set, or a batch or replay)"
     now = time.time() if now is None else now
-    d = min(rows, key=lambda r: _PRECEDENCE.index(r.status))
+    d = said_row(rows)
     tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
     if d.status == "delivered":
         return "webhook: delivered" + (f" {_clock(d.delivered_at, raised_at)}" if d.delivered_at else "") \

@@ -30,10 +30,15 @@ from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 from .sqlite_file import connect_private, remake_table
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
 end become 'call_ended', the others 'recovered'). 3: ``calls.channels``, the recording's channel of
-each leg (migrated in place: the calls stored before have none, NULL).
+each leg (migrated in place: the calls stored before have none, NULL). 4: ``deliveries.posted_id``,
+the alert id a webhook delivery is posted under when it is not the alert's own (an alert the
+database could not store when it was raised, posted from memory under an id of its own: see
+:attr:`Delivery.posted_id`; migrated in place: the rows stored before have none, NULL). Its version
+keeps an older release from opening the database: it would post such a row under the alert's own id,
+which a supervisor console would store as a second alert.
 
 ``calls.agent`` (the live daemon's ``delivery.agent_name``) came without a version: a version 3
 database without it gains it when opened here (the calls stored before have none, NULL), and
@@ -110,6 +115,7 @@ CREATE TABLE deliveries (
     last_error TEXT,
     created_at REAL NOT NULL,
     delivered_at REAL,
+    posted_id INTEGER,                 -- the alert id posted when not alert_id (posted from memory first)
     UNIQUE (alert_id, target)
 );
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
@@ -500,6 +506,16 @@ class Delivery:
     last_error: str | None
     alert: AlertEvent
     delivered_at: float | None = None
+    posted_id: int | None = None
+    """The alert id this row is posted under when it is not :attr:`alert_id`: an alert the database
+    could not store when it was raised was posted from memory under an id of its own
+    (:data:`~monitor.delivery.sinks.webhook.MEMORY_ID_BASE`), which the supervisor console keys it
+    by; every later post of it (in any run) keeps that id. None: posted under :attr:`alert_id`."""
+
+    @property
+    def posts_as(self) -> int:
+        """The alert id the receiver knows the alert by."""
+        return self.alert_id if self.posted_id is None else self.posted_id
 
 
 def _json(value: Any) -> str:
@@ -540,6 +556,14 @@ def _number(p: str | os.PathLike, row: str, name: str, value: Any, *, null: bool
     return float(value)
 
 
+def _whole(p: str | os.PathLike, row: str, name: str, value: Any) -> int | None:
+    """Column ``name`` of ``row``, a whole number as SQLite keeps it (not through a float: an id of
+    2^62 and more loses its last digits there) or NULL; :func:`damaged_row` if not."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise damaged_row(p, row, f"{name} is not a whole number ({value!r})")
+    return value
+
+
 def _text(p: str | os.PathLike, row: str, name: str, value: Any) -> str:
     """Column ``name`` of ``row``, text; :func:`damaged_row` if not."""
     if not isinstance(value, str):
@@ -563,6 +587,7 @@ class Store:
         self._last_commit = time.monotonic()
         self._last_snapshot: dict[tuple[int, str], float] = {}
         self._read_state: FileState | None = None
+        self._posted_column: str | None = None  # how :attr:`_delivery_select` reads ``posted_id``, once known
         """A connection reading the file as immutable: the file's state from before it was opened
         (see :func:`_open_to_read`); None for any other."""
 
@@ -677,7 +702,9 @@ class Store:
                 elif now < SCHEMA_VERSION:
                     if now < 2:
                         Store._migrate_1_to_2(conn, p)
-                    Store._migrate_2_to_3(conn, p)
+                    if now < 3:
+                        Store._migrate_2_to_3(conn, p)
+                    Store._migrate_3_to_4(conn, p)
                 if now < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 Store._add_agent(conn)
@@ -709,6 +736,15 @@ class Store:
             raise StoreError(f"{p}: damaged callmonitor database (schema version 2 with a version 3 "
                              f"calls table)")
         conn.execute("ALTER TABLE calls ADD COLUMN channels TEXT")
+
+    @staticmethod
+    def _migrate_3_to_4(conn: sqlite3.Connection, p: Path) -> None:
+        """Add ``deliveries.posted_id``; the rows stored before keep NULL (posted under their alert's id)."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(deliveries)")}
+        if "posted_id" in columns:
+            raise StoreError(f"{p}: damaged callmonitor database (schema version 3 with a version 4 "
+                             f"deliveries table)")
+        conn.execute("ALTER TABLE deliveries ADD COLUMN posted_id INTEGER")
 
     @staticmethod
     def _has_agent(conn: sqlite3.Connection) -> bool:
@@ -996,19 +1032,29 @@ class Store:
 
     # ------------------------------------------------------------------ webhook outbox
 
-    def enqueue_delivery(self, alert_id: int, target: str,
-                         next_attempt_at: float | None = None) -> int:
-        """Queue ``alert_id`` for ``target`` (idempotent: one row per alert and target)."""
+    def enqueue_delivery(self, alert_id: int, target: str, next_attempt_at: float | None = None,
+                         posted_id: int | None = None) -> int:
+        """Queue ``alert_id`` for ``target`` (idempotent: one row per alert and target), posted under
+        ``posted_id`` when given (:attr:`Delivery.posted_id`; a row that has one keeps it)."""
         at = self._clock() if next_attempt_at is None else next_attempt_at
+        posted = None if posted_id == alert_id else posted_id
         with self._lock:
-            self._write("INSERT OR IGNORE INTO deliveries (alert_id, target, next_attempt_at, "
-                        "created_at) VALUES (?, ?, ?, ?)",
-                        (alert_id, target, at, self._clock()), commit=True)
+            self._write("INSERT INTO deliveries (alert_id, target, next_attempt_at, created_at, posted_id) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_id, target) DO UPDATE SET "
+                        "posted_id = COALESCE(deliveries.posted_id, excluded.posted_id)",
+                        (alert_id, target, at, self._clock(), posted), commit=True)
             return int(self._read("SELECT id FROM deliveries WHERE alert_id = ? AND target = ?",
                                   (alert_id, target))[0][0])
 
-    _DELIVERY_SELECT = ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, "
-                        "d.last_error, d.delivered_at, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
+    @property
+    def _delivery_select(self) -> str:
+        """The outbox rows with their alerts; ``posted_id`` NULL in a database read as it is from
+        before schema version 4 (:meth:`open_readonly` migrates nothing)."""
+        if self._posted_column is None:
+            columns = {r[1] for r in self._read("PRAGMA table_info(deliveries)")}
+            self._posted_column = "d.posted_id" if "posted_id" in columns else "NULL"
+        return ("SELECT d.id, d.alert_id, d.target, d.status, d.attempts, d.next_attempt_at, d.last_error, "
+                f"d.delivered_at, {self._posted_column}, a.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id")
 
     def due_deliveries(self, now: float | None = None, limit: int = 100, target: str | None = None,
                        damaged: Callable[[int, StoreError], None] | None = None) -> list[Delivery]:
@@ -1020,7 +1066,7 @@ class Store:
         if target is not None:
             where += " AND d.target = ?"
             args.append(target)
-        rows = self._read(f"{self._DELIVERY_SELECT} WHERE {where} ORDER BY d.next_attempt_at, d.id LIMIT ?",
+        rows = self._read(f"{self._delivery_select} WHERE {where} ORDER BY d.next_attempt_at, d.id LIMIT ?",
                           (*args, limit))
         due = []
         for r in rows:
@@ -1040,8 +1086,8 @@ class Store:
 
     def deliveries(self, status: str | None = None) -> list[Delivery]:
         """Every delivery (or those with ``status``), in order."""
-        rows = (self._read(self._DELIVERY_SELECT + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
-                else self._read(self._DELIVERY_SELECT + " ORDER BY d.id"))
+        rows = (self._read(self._delivery_select + " WHERE d.status = ? ORDER BY d.id", (status,)) if status
+                else self._read(self._delivery_select + " ORDER BY d.id"))
         return [self._delivery(r) for r in rows]
 
     def deliveries_of(self, alert_ids: Sequence[int]) -> dict[int, list[Delivery]]:
@@ -1051,7 +1097,7 @@ class Store:
         ids = list(alert_ids)
         for i in range(0, len(ids), 500):  # SQLite's limit on the variables of one statement
             part = ids[i:i + 500]
-            rows = self._read(f"{self._DELIVERY_SELECT} WHERE d.alert_id IN ({','.join('?' * len(part))}) "
+            rows = self._read(f"{self._delivery_select} WHERE d.alert_id IN ({','.join('?' * len(part))}) "
                               "ORDER BY d.id", tuple(part))
             for r in rows:
                 d = self._delivery(r)
@@ -1063,14 +1109,15 @@ class Store:
                     "delivered_at = ?, last_error = NULL WHERE id = ?",
                     (self._clock(), delivery_id), commit=True)
 
-    def mark_failed(self, delivery_id: int, next_attempt_at: float | None, error: str) -> None:
-        """Record a failed attempt; retry at ``next_attempt_at``, or give up when it is None."""
+    def mark_failed(self, delivery_id: int, next_attempt_at: float | None, error: str, tries: int = 1) -> None:
+        """Record ``tries`` failed attempts (more than one: made from memory before the row was
+        written); retry at ``next_attempt_at``, or give up when it is None."""
         if next_attempt_at is None:
-            self._write("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
-                        "last_error = ? WHERE id = ?", (error, delivery_id), commit=True)
+            self._write("UPDATE deliveries SET status = 'failed', attempts = attempts + ?, "
+                        "last_error = ? WHERE id = ?", (tries, error, delivery_id), commit=True)
         else:
-            self._write("UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, "
-                        "last_error = ? WHERE id = ?", (next_attempt_at, error, delivery_id),
+            self._write("UPDATE deliveries SET attempts = attempts + ?, next_attempt_at = ?, "
+                        "last_error = ? WHERE id = ?", (tries, next_attempt_at, error, delivery_id),
                         commit=True)
 
     def reschedule_pending(self, target: str, at: float) -> None:
@@ -1082,13 +1129,18 @@ class Store:
         """Every pending delivery to another target goes to ``target`` instead, due at ``now`` with
         its attempts counted anew (the webhook URL changed: the same alerts for the same
         supervisor); returns how many. An alert that has a row for ``target`` already keeps that one
-        (pending again if it had given up) and its row for the other target is closed as failed."""
+        (pending again if it had given up, and posted under the other row's :attr:`Delivery.posted_id`
+        if it has none) and its row for the other target is closed as failed."""
         at = self._clock() if now is None else now
         with self._lock:
             n = int(self._read("SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND target != ?",
                                (target,))[0][0])
             if not n:
                 return 0
+            moving = "SELECT alert_id, posted_id FROM deliveries WHERE status = 'pending' AND target != ?"
+            self._write(f"UPDATE deliveries SET posted_id = (SELECT m.posted_id FROM ({moving}) m WHERE m.alert_id = "
+                        "deliveries.alert_id AND m.posted_id IS NOT NULL) WHERE target = ? AND posted_id IS NULL",
+                        (target, target), commit=False)
             self._write("UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
                         "WHERE target = ? AND status = 'failed' AND alert_id IN (SELECT alert_id FROM "
                         "deliveries WHERE status = 'pending' AND target != ?)", (at, target, target), commit=False)
@@ -1105,7 +1157,9 @@ class Store:
         return Delivery(id=r[0], alert_id=r[1], target=r[2], status=r[3],
                         attempts=int(_number(p, row, "attempts", r[4])),
                         next_attempt_at=_number(p, row, "next_attempt_at", r[5]), last_error=r[6],
-                        delivered_at=_number(p, row, "delivered_at", r[7], null=True), alert=self._alert(r[8:]))
+                        delivered_at=_number(p, row, "delivered_at", r[7], null=True),
+                        posted_id=_whole(p, row, "posted_id", r[8]),
+                        alert=self._alert(r[9:]))
 
     # ------------------------------------------------------------------ misc
 

@@ -12,11 +12,14 @@ Critical alerts are never left waiting on a long backoff: a pending critical is 
 least every ``CRITICAL_RETRY_S``, and the first success after failures makes every pending
 delivery due at once, so the supervisor gets what waited within seconds of the endpoint's
 return. An alert the database could not store (``stored=False``) is delivered from memory
-with the same retry rules; once the store guard writes it (:meth:`WebhookSink.written`), its
-outbox row is written too: delivered (or given up) if it was so from memory, else pending, and
-the outbox delivers it from then on, in this run or, if this one stops first, in a later one
-(one whose post from memory was tried goes on from memory in this run, under the id it was
-tried with, which a receiver may have taken). ``include_phrase_text=False`` leaves the caller's
+with the same retry rules, under an id of its own (:data:`MEMORY_ID_BASE`); once the store guard
+writes it (:meth:`WebhookSink.written`), its outbox row is written too: delivered (or given up) if
+it was so from memory, else pending, and the outbox delivers it from then on, in this run or, if
+this one stops first, in a later one. The row keeps the id the alert was posted under from memory,
+if a post of it was begun (``deliveries.posted_id``: a post that failed may have reached the
+receiver all the same), and every later post of it, in any run, carries that id, so that a receiver
+de-duplicating by (daemon, alert id), as the supervisor's console does, keeps it once, and
+``call-monitor alerts`` can say the id the supervisor knows it by. ``include_phrase_text=False`` leaves the caller's
 words (the distress phrase excerpt) out of what is posted. An outbox row holding what callmonitor never writes
 (another program wrote it: an alert whose evidence is no JSON, say) is marked failed for good and
 said in one line; the alerts queued around it are delivered as usual.
@@ -233,10 +236,22 @@ class _Held:
     memory_id: int = field(default_factory=_memory_id)
     stored: AlertEvent | None = None
     """The alert as the database stored it, once the store guard wrote it: its outbox row is to write."""
-    queued: bool = False
-    """Its outbox row is written, pending, while it is still posted from here, under its memory id (a
-    post of it failed: the receiver may have taken it all the same, by that id); the row is for a
-    later run, should this one stop first."""
+    tried: bool = False
+    error: str = ""
+    """Why its last post failed."""
+    """A post of it was begun from memory: the receiver may have taken it (a post that failed too: its
+    answer lost), under :attr:`posts_as`, which every later post of it keeps."""
+
+    @property
+    def posts_as(self) -> int:
+        """The alert id its posts from memory carry: its own if it has one, else :attr:`memory_id`."""
+        return self.alert.alert_id if self.alert.alert_id is not None else self.memory_id
+
+    @property
+    def posted_id(self) -> int | None:
+        """The id its outbox row is to be posted under (:attr:`Delivery.posted_id`): :attr:`posts_as`
+        once a post was begun, else None (the database's id, which nothing was posted under yet)."""
+        return self.posts_as if self.tried else None
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
@@ -260,10 +275,11 @@ class WebhookSink:
         self._memory: collections.deque[_Held] = collections.deque()
         self._memory_lock = threading.Lock()
         # the unstored alerts done with from memory (by id(); the error they were given up with, None:
-        # delivered) until the store guard writes them; the stored alerts so done with whose outbox row
-        # is to write; and those the guard wrote before this sink was given them (:meth:`written`)
-        self._settled: collections.OrderedDict[int, tuple[AlertEvent, str | None]] = collections.OrderedDict()
-        self._to_record: list[tuple[AlertEvent, str | None]] = []
+        # delivered; the id they were posted under) until the store guard writes them; the stored alerts
+        # so done with whose outbox row is to write; and those the guard wrote before this sink was
+        # given them (:meth:`written`)
+        self._settled: collections.OrderedDict[int, tuple[AlertEvent, str | None, int]] = collections.OrderedDict()
+        self._to_record: list[tuple[AlertEvent, str | None, int]] = []
         self._written_first: collections.OrderedDict[int, AlertEvent] = collections.OrderedDict()
         self._store_warned = False
         self.target = Target(url, token)
@@ -337,15 +353,15 @@ class WebhookSink:
     def written(self, held: AlertEvent, stored: AlertEvent) -> None:
         """The store guard wrote ``held`` (an alert given to this sink unstored) as ``stored``: the worker
         writes its outbox row (:meth:`record_written`). It is not posted again if it was delivered
-        from memory; else the outbox delivers it from then on, with the database's id, unless a post
-        of it was tried already (:attr:`_Held.queued`)."""
+        from memory; else the outbox delivers it from then on, under the id a post of it from memory
+        was tried with, if one was (:attr:`_Held.posted_id`), else under the database's."""
         with self._memory_lock:
             h = next((h for h in self._memory if h.alert is held), None)
             settled = self._settled.pop(id(held), None)
             if h is not None:
                 h.stored = stored
             elif settled is not None and settled[0] is held:
-                self._to_record.append((stored, settled[1]))
+                self._to_record.append((stored, *settled[1:]))
             else:  # not given to this sink yet (written within the batch that raised it), or dropped
                 _keep(self._written_first, id(held), held)
                 self._memory.append(_Held(held, next_at=time.time(), stored=stored))
@@ -353,32 +369,37 @@ class WebhookSink:
 
     def record_written(self) -> None:
         """The outbox rows of the alerts the store guard wrote late (:meth:`written`): delivered or
-        failed for those done with from memory; pending for the others, which leave memory once their
-        row is written, but for those a post was tried of (:attr:`_Held.queued`). What the database
-        cannot take yet waits for the next pass (and is delivered from memory meanwhile)."""
+        failed for those done with from memory; pending for the others, which leave memory (their
+        failed attempts, if any, counted in the row): the outbox delivers them from then on, in this
+        run or a later one, under the id they were posted under from memory, if they were
+        (:attr:`Delivery.posted_id`). What the database cannot take yet waits for the next pass (and
+        is delivered from memory meanwhile)."""
         with self._memory_lock:
-            moving = [h for h in self._memory if h.stored is not None and not h.queued]
+            moving = [h for h in self._memory if h.stored is not None]
+            for h in moving:  # taken: no post of it from memory begins now (:meth:`deliver_memory`)
+                self._memory.remove(h)
             done, self._to_record = self._to_record, []
         try:
             while done:
-                stored, error = done[0]
-                row = self.store.enqueue_delivery(stored.alert_id, self.url)
+                stored, error, posted_id = done[0]
+                row = self.store.enqueue_delivery(stored.alert_id, self.url, posted_id=posted_id)
                 if error is None:
                     self.store.mark_delivered(row)
                 else:
                     self.store.mark_failed(row, None, error)
                 done.pop(0)
-            for h in moving:
-                self.store.enqueue_delivery(h.stored.alert_id, self.url)
+            while moving:
+                h = moving[0]
+                row = self.store.enqueue_delivery(h.stored.alert_id, self.url, posted_id=h.posted_id)
                 if h.attempts:
-                    h.queued = True
-                else:
-                    self._forget(h)
+                    self.store.mark_failed(row, h.next_at, h.error, tries=h.attempts)
+                moving.pop(0)
         except StoreError as err:
             log.debug("webhook %s: outbox rows of alerts written late not written yet: %s", self.shown_url, err)
         finally:
             with self._memory_lock:
                 self._to_record[:0] = done
+                self._memory.extendleft(reversed(moving))
 
     def _forget(self, h: _Held, error: str | None = None, settled: bool = False) -> None:
         """``h`` leaves memory; ``settled``: delivered from it (``error`` None) or given up with ``error``."""
@@ -388,9 +409,9 @@ class WebhookSink:
             if not settled:
                 return
             if h.stored is not None:
-                self._to_record.append((h.stored, error))
+                self._to_record.append((h.stored, error, h.posts_as))
             else:
-                _keep(self._settled, id(h.alert), (h.alert, error))
+                _keep(self._settled, id(h.alert), (h.alert, error, h.posts_as))
 
     def retarget(self, url: str, token: str | None) -> None:
         """Post to ``url`` (with ``token``) from now on: the alerts pending for the old URL, in the
@@ -422,7 +443,7 @@ class WebhookSink:
             log.info("webhook %s: %s alert(s) pending for an earlier URL go here now", target.shown_url, n)
 
     def pending(self) -> int:
-        held = sum(not h.queued for h in self._memory)  # a queued one counts in the outbox
+        held = len(self._memory)
         try:
             return held + self.store.count_pending(self.url)
         except StoreError:
@@ -450,8 +471,8 @@ class WebhookSink:
         except StoreError:  # the database is failing: post without the call's start and recording
             call = _PostedCall()
         alert = d.alert
-        if isinstance(d, _Held) and alert.alert_id is None:
-            alert = replace(alert, alert_id=d.memory_id)
+        if d.posts_as != alert.alert_id:  # posted from memory (first): the id the receiver knows it by
+            alert = replace(alert, alert_id=d.posts_as)
         body = payload(alert, self.identity, call.started_at, self.include_phrase_text, call.recording)
         target = target or self.target  # once: a reload meanwhile changes URL and token together
         post_json(target.url, body, token=target.token, timeout_s=self.timeout_s,
@@ -474,11 +495,15 @@ class WebhookSink:
         for h in due:
             if self._stop.is_set():
                 break
+            with self._memory_lock:
+                if h not in self._memory:  # its outbox row took it (:meth:`record_written`)
+                    continue
+                h.tried = True
             try:
                 self._post(h)
             except Exception as err:  # HTTP error, refused, timeout, DNS...
                 self._failed(_describe(err, self.token, self.identity))
-                h.attempts += 1
+                h.attempts, h.error = h.attempts + 1, self.last_error
                 if self.retries and h.attempts > self.retries:
                     self._forget(h, self.last_error, settled=True)
                     log.warning("webhook %s: unstored %s alert failed (%s); giving up after %s attempts",
@@ -534,11 +559,10 @@ class WebhookSink:
         return n
 
     def _from_memory(self, alert_id: int) -> bool:
-        """Whether the alert ``alert_id`` is posted from memory still, or done with there, its outbox
-        row not marked yet (:meth:`record_written`): its row is not posted."""
+        """Whether the alert ``alert_id`` was done with from memory, its outbox row not marked yet
+        (:meth:`record_written`): its row is not posted."""
         with self._memory_lock:
-            return (any(h.queued and h.stored.alert_id == alert_id for h in self._memory)
-                    or any(stored.alert_id == alert_id for stored, _ in self._to_record))
+            return any(stored.alert_id == alert_id for stored, _, _ in self._to_record)
 
     def _skip_damaged(self, delivery_id: int, err: StoreError) -> None:
         """An outbox row holding what callmonitor never writes (another program wrote it, or a hand
