@@ -60,7 +60,7 @@ from typing import Any, Callable, Mapping
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
-from .config import Config, ConfigError, changed_keys, overruled_line, where_set
+from .config import Config, ConfigError, changed_keys, named_as, overruled_line, where_set
 from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of,
                       said_recovery_of)
 from .cue_registry import shown_cues, shown_min_speech_s
@@ -104,6 +104,22 @@ against the model's language): a reload that leaves none resolves them (:func:`r
 RELOAD = "reload"
 """The source (:func:`problem_of`) of a reload's problem, a configuration refused or keys left for the
 next start: the next reload that applies all of it resolves it (:func:`recovery_of`)."""
+
+
+def one_source_line(cfg: Config, label: str) -> str:
+    """The line refusing the caller's and the agent's leg on one source ``label`` (one audio would be
+    scored as two legs), naming the options or keys (and their files) that set them."""
+    return (f"{named_as(cfg, 'daemon.caller', '--caller')} and {named_as(cfg, 'daemon.agent', '--agent')} both "
+            f"name {label}: one audio would be scored as both legs; give the agent's own source (the microphone; "
+            "see `call-monitor devices`)")
+
+
+def one_source_problem(cfg: Config, resolve_fn: Callable[[str], Any] | None = None) -> str | None:
+    """:func:`one_source_line` when ``cfg``'s caller and agent name one source (:func:`same_source`:
+    one name, or two resolving to one device or sound-server source now), else None."""
+    from .capture.devices import same_source
+    label = same_source(cfg.daemon.caller, cfg.daemon.agent, resolve_fn)
+    return None if label is None else one_source_line(cfg, label)
 
 
 class _LastProblem(logging.Handler):
@@ -593,7 +609,7 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = call_files_problem(self._files_cfg(cfg))
+            problem = call_files_problem(self._files_cfg(cfg)) or self._legs_problem(cfg)
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:
@@ -635,6 +651,14 @@ class Daemon:
             self.emit([self._status_event("warning", overruled)])
         if notes_from is not None:
             self._say_notes(notes_from)
+
+    def _legs_problem(self, cfg: Config) -> str | None:
+        """:func:`one_source_problem` of a reload that changes the caller's or the agent's source (which
+        apply at the next start, refused there): the reload is refused, the running sources stay."""
+        if not changed_keys(self.running_cfg, cfg, ("daemon.caller", "daemon.agent")):
+            return None
+        problem = one_source_problem(cfg)
+        return None if problem is None else f"{problem}; the running sources stay"
 
     def _notes_change(self, cfg: Config) -> bool:
         """Whether the reload of ``cfg`` changes what the transcription setup's notes read (its

@@ -115,13 +115,54 @@ def test_a_status_socket_path_naming_a_file_that_is_no_socket_is_refused_and_the
     assert notes.read_text() == "kept\n" and link.is_symlink()
 
 
-def test_one_source_for_both_legs_is_refused_in_one_line(pulse, env, tmp_path):
+ONE_SOURCE = ("one audio would be scored as both legs; give the agent's own source (the microphone; see "
+              "`call-monitor devices`)")
+"""How the refusal of one source for both legs ends."""
+
+
+def test_one_source_for_both_legs_is_refused_in_one_line_naming_both_options(pulse, env, tmp_path):
     r = subprocess.run([PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor", "--agent", "softphone.monitor",
                         "--db", str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and r.stderr.splitlines() == [
-        "call-monitor: error: caller and agent both on softphone.monitor: the agent's leg is another source "
-        "(the microphone; see `call-monitor devices`)"]
+        f"call-monitor: error: --caller and --agent both name softphone.monitor: {ONE_SOURCE}"]
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_two_names_of_one_device_for_both_legs_are_refused_naming_the_key_its_file_and_the_option(pulse, env, tmp_path):
+    """The configuration's caller is the ALSA ``pulse`` device by name, ``--agent`` the same device by
+    its index: two names, one audio."""
+    found = subprocess.run([PY, "-c", "from monitor.capture.devices import input_devices\n"
+                                      "print(next(d.index for d in input_devices() if d.name == 'pulse'))"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert found.returncode == 0, found.stderr
+    index = found.stdout.strip()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[daemon]\ncaller = "pulse"\n')
+    r = subprocess.run([PY, "-m", "monitor.cli", "run", "--config", str(cfg), "--agent", index, "--db",
+                        str(tmp_path / "e.db"), "--no-notify", "--no-transcribe"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"call-monitor: error: daemon.caller in {cfg} and --agent both name pulse (#{index}): {ONE_SOURCE}"]
+
+
+def test_a_reload_giving_the_agent_the_caller_s_source_is_refused_in_one_warning_line_and_the_sources_stay(
+        pulse, env, tmp_path):
+    from conftest import start_daemon
+    d = start_daemon(env, tmp_path)
+    try:
+        (tmp_path / "c.toml").write_text('[daemon]\nagent = "softphone.monitor"\n')
+        d.proc.send_signal(signal.SIGHUP)
+        assert d.wait_err("configuration not reloaded", 10), d.err
+        assert [e for e in d.err if "configuration" in e] == [
+            f"call-monitor: warning: configuration not reloaded: --caller and daemon.agent in {tmp_path / 'c.toml'} "
+            f"both name softphone.monitor: {ONE_SOURCE}; the running sources stay"]
+        st = d.status(env)
+        assert list(st["legs"]) == ["caller"] and st["legs"]["caller"]["state"] == "running"
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.exited(10) == 0, d.err
+    finally:
+        d.kill()
 
 
 def test_a_status_socket_path_too_long_for_a_unix_socket_is_one_line_naming_it_and_the_way_out(pulse, env, tmp_path):

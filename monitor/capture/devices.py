@@ -11,9 +11,11 @@ legs can be two different pulse sources at once.
 from __future__ import annotations
 
 import difflib
+import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
+from typing import Callable
 
 
 DIGITAL_ZERO_DBFS = -240.0
@@ -26,6 +28,16 @@ says "silent (digital zero)"."""
 
 class DeviceError(Exception):
     """A SOURCE that cannot be resolved; the message is one line for the user."""
+
+
+class SameSourceError(DeviceError):
+    """The caller's and the agent's legs name one source (the same name, or names that resolve to the
+    same device or sound-server source): one audio would be scored as two legs. ``label``: that source."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"caller and agent both on {label}: the agent's leg is another source "
+                         "(the microphone; see `call-monitor devices`)")
+        self.label = label
 
 
 @dataclass(frozen=True)
@@ -188,3 +200,23 @@ def resolve(spec: str, *, devices: list[InputDevice] | None = None,
     if sources is None:  # a softphone.monitor cannot be found without them: say why, not only that
         hint = f"; the sound server's sources cannot be listed: {no_sources_reason()}"
     raise DeviceError(f"no input device or source named '{spec}'{guess}{hint} (see `call-monitor devices`)")
+
+
+def same_source(caller: str, agent: str, resolve_fn: Callable[[str], ResolvedSource] | None = None) -> str | None:
+    """The source both ``caller`` and ``agent`` name (their name, or the label of the device or
+    sound-server source both resolve to), else None: no agent, or either not found now (looked at
+    again when it is opened). ``resolve_fn`` defaults to :func:`resolve` over one listing of the
+    devices and sources."""
+    caller, agent = (caller or "").strip(), (agent or "").strip()
+    if not agent:
+        return None
+    if caller == agent:
+        return caller
+    if resolve_fn is None:
+        devices, sources = input_devices(), pulse_sources()
+        resolve_fn = functools.partial(resolve, devices=devices, sources=sources)
+    try:
+        a, b = resolve_fn(caller), resolve_fn(agent)
+    except DeviceError:
+        return None
+    return a.label if a.device is not None and (a.device, a.pulse_source) == (b.device, b.pulse_source) else None

@@ -80,8 +80,8 @@ import numpy as np
 
 from ..dsp.resample import Resampler
 from .audio_files import EdgeConditioner
-from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, pulse_sources, refresh_portaudio,
-                      resolve, server_source_name)
+from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, SameSourceError, pulse_sources,
+                      refresh_portaudio, resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
 from .streams import SinkStreams, StreamIds, monitored_sink
 
@@ -266,8 +266,9 @@ class LiveSource(Source):
                                     queue.Queue(nq), lateness=collections.deque(maxlen=max(1, round(settle_s / block_s))))
         found = [leg.resolved for leg in self._legs.values() if leg.resolved is not None]
         if len({(r.device, r.pulse_source) for r in found}) < len(found):  # one source named twice
-            raise DeviceError(f"caller and agent both on {found[-1].label}: the agent's leg is another source "
-                              "(the microphone; see `call-monitor devices`)")
+            raise SameSourceError(found[-1].label)
+        if len({s.strip() for s in sources.values()}) < len(sources):  # one name, waited for: not found yet
+            raise SameSourceError(sources["caller"].strip())
         self._stop = threading.Event()
         self._closed = False
         self._threads: list[threading.Thread] = []

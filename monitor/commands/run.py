@@ -349,8 +349,9 @@ def _loading_line(loading: ModelLoading | None) -> list[str]:
 def _live_source(cfg, on_status: _HeldStatus):
     """The LiveSource of daemon.caller (and daemon.agent), its status lines to ``on_status``; bad
     devices stop the command."""
-    from ..capture.devices import DeviceError
+    from ..capture.devices import DeviceError, SameSourceError
     from ..capture.live import LiveSource
+    from ..daemon import one_source_line
     legs = {"caller": cfg.daemon.caller}
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
@@ -360,6 +361,8 @@ def _live_source(cfg, on_status: _HeldStatus):
     try:
         source = LiveSource(legs, optional=optional, watch_streams="streams" in cfg.daemon.call_boundaries,
                             on_status=on_status)
+    except SameSourceError as err:
+        raise _fail(one_source_line(cfg, err.label)) from None
     except DeviceError as err:
         raise _fail(str(err)) from None
     except OSError as err:  # PortAudio library missing

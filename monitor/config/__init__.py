@@ -3,8 +3,8 @@ validates TOML layers against it, and the renderer that prints the merged result
 
 from __future__ import annotations
 
-from .loader import (SECTIONS, changed_keys, config_from_toml, load_config, overruled_line, parse_override, read_toml,
-                     user_config_path, where_set)
+from .loader import (SECTIONS, changed_keys, config_from_toml, load_config, named_as, overruled_line, parse_override,
+                     read_toml, user_config_path, where_set)
 from .schema import (ACOUSTIC_KINDS, DEFAULT_PHRASES_EN, DEFAULT_RULES, ActionsConfig, AnalysisConfig,
                      Config, ConfigError, DaemonConfig, DeliveryConfig, EmergencyRuleConfig,
                      PhraseRuleConfig, PhrasesConfig, RuleConfig, RulesConfig, StorageConfig,

@@ -557,6 +557,15 @@ def overruled_line(old: Config, new: Config, options: Mapping[str, str]) -> str 
     return f"the command line's value wins over the configuration's edit of {', '.join(edits)}"
 
 
+def named_as(cfg: Config, key: str, option: str) -> str:
+    """How a line names the setting of the dotted ``key``: ``option`` where the command line gave it,
+    else the key with the file that set it (``daemon.agent in config.toml``), or the key alone (its default)."""
+    source = cfg.origin.get(key)
+    if source == COMMAND_LINE:
+        return option
+    return f"{key} in {source}" if source else key
+
+
 def where_set(cfg: Config, key: str, problem: str) -> str:
     """``problem`` with the value of the dotted ``key`` (a file it names that cannot be read),
     led by the configuration file that set it, as the loader says its own problems
