@@ -274,6 +274,28 @@ def mounted_tmpfs(mnt: Path, options: str) -> Iterator[Path]:
 
 
 @pytest.fixture
+def tmpfs(tmp_path):
+    """A 16 MB tmpfs (root only)."""
+    yield from mounted_tmpfs(tmp_path / "small", "size=16m,mode=0700")
+
+
+def fill(mnt: Path) -> Path:
+    """Fill the filesystem to the last byte."""
+    filler = mnt / f"filler{len(list(mnt.glob('filler*')))}"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 512, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.fixture
 def read_only_mount(tmp_path) -> Iterator[Path]:
     """An empty folder that is a read-only filesystem (a tiny tmpfs mounted ``ro``): where no
     permission tells why nothing can be written."""

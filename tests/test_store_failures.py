@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, fifo_writer,
-                      mounted_tmpfs, opener_taking_the_lock, wait_for)
+from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, fifo_writer, fill,
+                      opener_taking_the_lock, wait_for)
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
@@ -40,28 +40,6 @@ def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
 
 def no_traceback(r: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A 16 MB tmpfs (root only)."""
-    yield from mounted_tmpfs(tmp_path / "small", "size=16m,mode=0700")
-
-
-def fill(mnt: Path) -> Path:
-    """Fill the filesystem to the last byte."""
-    filler = mnt / f"filler{len(list(mnt.glob('filler*')))}"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (1 << 20, 4096, 512, 1):
-            try:
-                while os.write(fd, b"\0" * size):
-                    pass
-            except OSError:
-                continue
-    finally:
-        os.close(fd)
-    return filler
 
 
 # --------------------------------------------------------------------------- disk full

@@ -1235,3 +1235,48 @@ def test_an_empty_listen_address_is_refused_naming_the_option(tmp_path, own_home
     assert r.stderr == ('call-monitor: error: --listen "": an empty address; give HOST:PORT (e.g. 127.0.0.1:8640), '
                         "or leave the option out for the configured one\n")
     assert made_in(tmp_path / "home") == ["run"]
+
+
+def test_an_alert_a_failing_database_held_is_one_alert_at_the_console_under_the_id_alerts_names_with_its_call(
+        tmpfs, tmp_path, capsys):
+    """A daemon whose database is full posts an alert from memory under an id of its own, before its
+    call's row is written (the console shows ``call ?``); once the database is written the alert
+    is posted once more under that id, with its call: the console fills in the call of the alert it
+    has, stores no second one, and ``call-monitor alerts --jsonl`` gives the console's id as
+    ``posted_id``."""
+    from conftest import fill
+    from monitor import cli as command
+    from monitor.delivery.sinks.webhook import Identity, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_guard import StoreGuard
+    from monitor.events import AlertEvent
+    console = ConsoleProcess(tmp_path / "console")
+    store = Store.open(tmpfs / "e.db")
+    sink = WebhookSink(store, console.webhook, poll_s=0.05, token=console.token,
+                       identity=Identity.of(store, "Alice (desk 4)")).start()
+    guard = StoreGuard(store, retry_s=0.0, written=[sink.written])
+    try:
+        filler = fill(tmpfs)
+        call = guard.start_call("live:softphone.monitor", time.time())
+        sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
+        assert wait_for(lambda: console.state()["alerts"], 10)
+        (first,) = console.state()["alerts"]
+        assert first["call_id"] is None
+        filler.unlink()
+        assert guard.retry(force=True)
+        assert wait_for(lambda: [d.status for d in store.deliveries()] == ["delivered"], 10)
+        (stored,) = store.list_alerts()
+        (shown,) = console.state()["alerts"]
+        assert (shown["id"], shown["alert_id"], shown["call_id"]) == (first["id"], first["alert_id"],
+                                                                      stored.event.call_id)
+        assert shown["call_started_at"] is not None
+    finally:
+        sink.close()
+        store.close()
+        console.kill()
+    capsys.readouterr()
+    assert command.main(["alerts", "--db", str(tmpfs / "e.db"), "--jsonl"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["alert_id"], row["call_id"], row["posted_id"]) == (stored.event.alert_id, shown["call_id"],
+                                                                  shown["alert_id"])
+    assert row["alert_id"] != row["posted_id"]

@@ -402,6 +402,11 @@ class Console:
         if not self._may_post_as(principal, alert.agent):
             return self._not_this_agent(request, principal)
         row, new = await self._stored(self.store.add_alert, alert)
+        if not new and row["call_id"] is None and alert.call_id is not None:  # posted first without its call
+            filled = await self._stored(self.store.fill_call, row["id"], alert)
+            if filled is not None:
+                row = filled
+                self.hub.publish("alert", row)
         if new:
             self.hub.publish("alert", row)
             log.info("alert %s (%s) from %s, call %s", row["id"], row["kind"], row["agent"], row["call_id"])

@@ -232,6 +232,16 @@ class ConsoleStore:
                 raise
             return self._select_alerts("a.id = ?", (pk,))[0], known is None
 
+    def fill_call(self, alert_pk: int, a: IncomingAlert) -> dict[str, Any] | None:
+        """The stored alert ``alert_pk`` with the call of ``a``, a post of it again, where its first post
+        named none (a daemon whose database failed posts an alert before its call's row is written,
+        then once more, under the same id, with its call); None when it names one already."""
+        with self._lock:
+            cur = self._conn.execute("UPDATE alerts SET call_id = ?, call_started_at = COALESCE(call_started_at, ?), "
+                                     "at = COALESCE(at, ?) WHERE id = ? AND call_id IS NULL",
+                                     (a.call_id, a.call_started_at, a.at, alert_pk))
+            return self._select_alerts("a.id = ?", (alert_pk,))[0] if cur.rowcount else None
+
     def _stored_as(self, a: IncomingAlert) -> int | None:
         """The console id of ``a`` if it is stored already: the daemon's alert id, of a call that
         started at the same time (or of a post that did not say when: a retry of the same alert). A

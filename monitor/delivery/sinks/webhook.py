@@ -64,7 +64,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
@@ -254,6 +254,27 @@ class _Held:
         return self.posts_as if self.tried else None
 
 
+class _Settled(NamedTuple):
+    """An alert done with from memory: delivered (``error`` None) or given up with ``error``, posted
+    under ``posted_id``, ``alert`` its event as posted (unstored, its call's id None where the call's
+    row was not written then) or, once the store guard wrote it, as stored."""
+
+    alert: AlertEvent
+    error: str | None
+    posted_id: int
+    call_named: bool
+
+    def stored_as(self, stored: AlertEvent) -> "_Settled":
+        return self._replace(alert=stored)
+
+    @property
+    def posted_again(self) -> bool:
+        """Whether its outbox row is pending rather than delivered: it was delivered without its call,
+        which its database row names, so it is posted once more under the same id, with it (a console
+        that has it fills in its call)."""
+        return self.error is None and not self.call_named and self.alert.call_id is not None
+
+
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
               headers: Mapping[str, str] | None = None) -> None:
     """POST ``body`` as JSON; raises on a refused connection, a timeout or a non-2xx answer."""
@@ -278,8 +299,8 @@ class WebhookSink:
         # delivered; the id they were posted under) until the store guard writes them; the stored alerts
         # so done with whose outbox row is to write; and those the guard wrote before this sink was
         # given them (:meth:`written`)
-        self._settled: collections.OrderedDict[int, tuple[AlertEvent, str | None, int]] = collections.OrderedDict()
-        self._to_record: list[tuple[AlertEvent, str | None, int]] = []
+        self._settled: collections.OrderedDict[int, _Settled] = collections.OrderedDict()
+        self._to_record: list[_Settled] = []
         self._written_first: collections.OrderedDict[int, AlertEvent] = collections.OrderedDict()
         self._store_warned = False
         self.target = Target(url, token)
@@ -360,8 +381,8 @@ class WebhookSink:
             settled = self._settled.pop(id(held), None)
             if h is not None:
                 h.stored = stored
-            elif settled is not None and settled[0] is held:
-                self._to_record.append((stored, *settled[1:]))
+            elif settled is not None and settled.alert is held:
+                self._to_record.append(settled.stored_as(stored))
             else:  # not given to this sink yet (written within the batch that raised it), or dropped
                 _keep(self._written_first, id(held), held)
                 self._memory.append(_Held(held, next_at=time.time(), stored=stored))
@@ -369,7 +390,9 @@ class WebhookSink:
 
     def record_written(self) -> None:
         """The outbox rows of the alerts the store guard wrote late (:meth:`written`): delivered or
-        failed for those done with from memory; pending for the others, which leave memory (their
+        failed for those done with from memory (but one delivered before its call's row was written,
+        posted without its call: pending, to post it once more under the same id, with its call,
+        :attr:`_Settled.posted_again`); pending for the others, which leave memory (their
         failed attempts, if any, counted in the row): the outbox delivers them from then on, in this
         run or a later one, under the id they were posted under from memory, if they were
         (:attr:`Delivery.posted_id`). What the database cannot take yet waits for the next pass (and
@@ -381,12 +404,12 @@ class WebhookSink:
             done, self._to_record = self._to_record, []
         try:
             while done:
-                stored, error, posted_id = done[0]
-                row = self.store.enqueue_delivery(stored.alert_id, self.url, posted_id=posted_id)
-                if error is None:
+                settled = done[0]
+                row = self.store.enqueue_delivery(settled.alert.alert_id, self.url, posted_id=settled.posted_id)
+                if settled.error is not None:
+                    self.store.mark_failed(row, None, settled.error)
+                elif not settled.posted_again:
                     self.store.mark_delivered(row)
-                else:
-                    self.store.mark_failed(row, None, error)
                 done.pop(0)
             while moving:
                 h = moving[0]
@@ -408,10 +431,11 @@ class WebhookSink:
                 self._memory.remove(h)
             if not settled:
                 return
+            done = _Settled(h.alert, error, h.posts_as, h.alert.call_id is not None)
             if h.stored is not None:
-                self._to_record.append((h.stored, error, h.posts_as))
+                self._to_record.append(done.stored_as(h.stored))
             else:
-                _keep(self._settled, id(h.alert), (h.alert, error, h.posts_as))
+                _keep(self._settled, id(h.alert), done)
 
     def retarget(self, url: str, token: str | None) -> None:
         """Post to ``url`` (with ``token``) from now on: the alerts pending for the old URL, in the
@@ -562,7 +586,7 @@ class WebhookSink:
         """Whether the alert ``alert_id`` was done with from memory, its outbox row not marked yet
         (:meth:`record_written`): its row is not posted."""
         with self._memory_lock:
-            return any(stored.alert_id == alert_id for stored, _, _ in self._to_record)
+            return any(settled.alert.alert_id == alert_id for settled in self._to_record)
 
     def _skip_damaged(self, delivery_id: int, err: StoreError) -> None:
         """An outbox row holding what callmonitor never writes (another program wrote it, or a hand
