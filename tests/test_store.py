@@ -235,6 +235,20 @@ def test_a_version_3_database_is_migrated_in_place_and_its_outbox_rows_keep_thei
     assert [r[1] for r in conn.execute("PRAGMA table_info(deliveries)")][-1] == "posted_id"
 
 
+def test_an_alert_moved_to_a_new_url_where_it_has_a_row_already_keeps_the_id_it_was_posted_under(db):
+    """The webhook URL changed (the same supervisor): an alert pending for the old URL under the id it
+    was posted from memory with, given up at the new one before, is posted there again under that id."""
+    with Store.open(db) as store:
+        call = store.start_call("live:caller=softphone.monitor", 1000.0)
+        raised = store.add_alert(call, alert(5.0, "possible_emergency", "critical"))
+        memory_id = (1 << 62) + 7
+        store.enqueue_delivery(raised.alert_id, "http://127.0.0.1:9/old", posted_id=memory_id)
+        store.mark_failed(store.enqueue_delivery(raised.alert_id, "http://127.0.0.1:9/new"), None, "HTTP 503")
+        assert store.retarget_pending("http://127.0.0.1:9/new") == 1
+        assert [(d.target, d.status, d.posts_as) for d in store.deliveries()] == [
+            ("http://127.0.0.1:9/old", "failed", memory_id), ("http://127.0.0.1:9/new", "pending", memory_id)]
+
+
 def test_a_version_3_database_whose_outbox_has_the_version_4_column_is_refused_as_damaged(tmp_path):
     p = tmp_path / "odd.db"
     conn = sqlite3.connect(p)

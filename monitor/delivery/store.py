@@ -1137,10 +1137,10 @@ class Store:
                                (target,))[0][0])
             if not n:
                 return 0
-            moving = "SELECT alert_id, posted_id FROM deliveries WHERE status = 'pending' AND target != ?"
-            self._write(f"UPDATE deliveries SET posted_id = (SELECT m.posted_id FROM ({moving}) m WHERE m.alert_id = "
-                        "deliveries.alert_id AND m.posted_id IS NOT NULL) WHERE target = ? AND posted_id IS NULL",
-                        (target, target), commit=False)
+            moving = "deliveries WHERE status = 'pending' AND target != ?1 AND posted_id IS NOT NULL"
+            self._write(f"UPDATE deliveries AS d SET posted_id = (SELECT posted_id FROM {moving} AND alert_id = "
+                        f"d.alert_id) WHERE target = ?1 AND posted_id IS NULL AND alert_id IN (SELECT alert_id FROM "
+                        f"{moving})", (target,), commit=False)
             self._write("UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? "
                         "WHERE target = ? AND status = 'failed' AND alert_id IN (SELECT alert_id FROM "
                         "deliveries WHERE status = 'pending' AND target != ?)", (at, target, target), commit=False)

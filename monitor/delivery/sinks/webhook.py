@@ -237,10 +237,10 @@ class _Held:
     stored: AlertEvent | None = None
     """The alert as the database stored it, once the store guard wrote it: its outbox row is to write."""
     tried: bool = False
-    error: str = ""
-    """Why its last post failed."""
     """A post of it was begun from memory: the receiver may have taken it (a post that failed too: its
     answer lost), under :attr:`posts_as`, which every later post of it keeps."""
+    error: str = ""
+    """Why its last post failed."""
 
     @property
     def posts_as(self) -> int:
@@ -374,7 +374,7 @@ class WebhookSink:
     def written(self, held: AlertEvent, stored: AlertEvent) -> None:
         """The store guard wrote ``held`` (an alert given to this sink unstored) as ``stored``: the worker
         writes its outbox row (:meth:`record_written`). It is not posted again if it was delivered
-        from memory; else the outbox delivers it from then on, under the id a post of it from memory
+        from memory (but once to name its call: :attr:`_Settled.posted_again`); else the outbox delivers it from then on, under the id a post of it from memory
         was tried with, if one was (:attr:`_Held.posted_id`), else under the database's."""
         with self._memory_lock:
             h = next((h for h in self._memory if h.alert is held), None)
