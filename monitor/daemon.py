@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
+from .capture.devices import same_source
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys, named_as, overruled_line, where_set
@@ -117,7 +118,6 @@ def one_source_line(cfg: Config, label: str) -> str:
 def one_source_problem(cfg: Config, resolve_fn: Callable[[str], Any] | None = None) -> str | None:
     """:func:`one_source_line` when ``cfg``'s caller and agent name one source (:func:`same_source`:
     one name, or two resolving to one device or sound-server source now), else None."""
-    from .capture.devices import same_source
     label = same_source(cfg.daemon.caller, cfg.daemon.agent, resolve_fn)
     return None if label is None else one_source_line(cfg, label)
 
