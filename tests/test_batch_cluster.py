@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, PY, ROOT, call_monitor as cli, scheduler_address, wait_for
+from conftest import CALLS, PY, ROOT, call_monitor as cli, long_recording, scheduler_address, wait_for
 
 FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
 
@@ -64,6 +64,15 @@ def cluster(tmp_path_factory) -> Iterator[str]:
 def _rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def _sources(db: Path) -> list[str]:
+    """The recordings of the calls stored in ``db``."""
+    conn = sqlite3.connect(db)
+    try:
+        return [source for source, in conn.execute("SELECT source FROM calls ORDER BY id")]
+    finally:
+        conn.close()
 
 
 def _alerts(db: Path) -> dict[str, list[tuple]]:
@@ -244,6 +253,51 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
         sf.write(short, x[: 10 * rate], rate)
         after = cli("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
         assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
+    finally:
+        for proc in reversed(started):
+            _stop(proc)
+
+
+def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_keeping_what_was_stored(tmp_path):
+    """The running cluster's scheduler dies while its worker scores the batch's second call: Dask
+    cancels the calls it held, which were never scored, so the batch fails none of them and sends no
+    more to a scheduler that is not there (it would wait for them for ever): it stops at once with one
+    line naming the scheduler, how many calls were stored and where, and what to do (exit 1), without
+    Dask's own log lines or a traceback; the call scored before is in the database."""
+    x, rate = sf.read(FILES[1], dtype="int16")
+    short = tmp_path / "short.wav"
+    sf.write(short, x[: 10 * rate], rate)
+    long = long_recording(tmp_path)
+    info = tmp_path / "scheduler.json"
+    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
+    from distributed import Client
+    try:
+        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
+        address = scheduler_address(info)
+        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log"))
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=90)
+        db, out = tmp_path / "events.db", tmp_path / "calls.csv"
+        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(short), str(long), "--scheduler", address,
+                                  "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
+                                 env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_for(lambda: db.exists() and len(_sources(db)) == 1, 120)
+            os.killpg(started[0].pid, signal.SIGKILL)
+            _, err = batch.communicate(timeout=60)
+        finally:
+            if batch.poll() is None:
+                batch.kill()
+                batch.wait()
+        assert batch.returncode == 1, err
+        assert err.splitlines() == [
+            f"call-monitor: error: {address}: the Dask scheduler went away (connection lost) after 1 call(s) were "
+            f"stored in {db}; start it again with its workers, then the same command with --resume scores the rest "
+            f"and writes {out}"]
+        assert _sources(db) == [str(short)]
+        assert not out.exists()
     finally:
         for proc in reversed(started):
             _stop(proc)

@@ -41,6 +41,18 @@ class ClusterError(RuntimeError):
     """The cluster cannot be started or reached; one line."""
 
 
+class SchedulerLost(ClusterError):
+    """The running cluster's scheduler (``--scheduler``) went away while the batch scored: Dask
+    cancelled every call it held, and the client, which cannot get them back, stops rather than
+    fail them (they were never scored) or send more to a scheduler that is not there. ``stored``:
+    the calls stored before it (scored, or found scored before)."""
+
+    def __init__(self, scheduler: str, stored: int) -> None:
+        super().__init__(f"{scheduler}: the Dask scheduler went away (connection lost) after {stored} call(s) "
+                         "were stored")
+        self.scheduler, self.stored = scheduler, stored
+
+
 def usable_cores() -> int:
     """The cores this process may run on: its CPU affinity (a container's or ``taskset``'s limit)
     where the system says it, else every core of the machine."""
@@ -198,12 +210,13 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
     if opts.scheduler:
         from distributed import Client
 
-        try:
-            client = Client(opts.scheduler, timeout=15)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err})") from None
-        with client:
-            yield client
+        with _dask_silenced():  # its lost connection, its reconnection: Dask's lines, not the batch's
+            try:
+                client = Client(opts.scheduler, timeout=15)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err})") from None
+            with client:
+                yield client
         return
     with _local_client(opts.workers or usable_cores(), opts.transcribe) as client:
         yield client
@@ -492,6 +505,7 @@ class BatchRun:
                 for fut in _finished(done, stops):
                     job = by_key.pop(fut.key)
                     in_flight.pop(fut.key, None)
+                    self._check_scheduler(fut)
                     if not self._stored(fut, job):
                         submit(job, known={})  # the ledger lost the row: score it again
                         continue
@@ -511,13 +525,20 @@ class BatchRun:
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
 
+    def _check_scheduler(self, fut: Any) -> None:
+        """Raise :class:`SchedulerLost` for a call ``fut`` cancelled because the client lost its
+        scheduler (Dask cancels every call it holds as it tries to reconnect), not scored."""
+        if fut.status == "cancelled" and self.client.status != "running":
+            raise SchedulerLost(self.opts.scheduler or "the local Dask scheduler",
+                                self.outcome.scored + self.outcome.skipped)
+
     def _cancel(self, futures: list[Any]) -> None:
         """For a stop (Ctrl-C, SIGTERM): on a running cluster (``--scheduler``), cancel ``futures``,
         the calls submitted and not yet taken, and count them (:attr:`BatchOutcome.cancelled`); a
         task already running ends at its next block (:func:`~monitor.batch.score.task_cancelled`)
         rather than scoring its call to the end for no one. (A local cluster's workers are ended
         with it: :func:`_busy_ended`.)"""
-        if not self.opts.scheduler or not futures:
+        if not self.opts.scheduler or not futures or self.client.status != "running":  # lost: nothing to cancel
             return
         self.client.cancel(futures, reason="the batch stopped")
         self.outcome.cancelled = len(futures)

@@ -247,7 +247,7 @@ def _speech_model(args: argparse.Namespace, cfg, phase: _Phase):
 
 def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
     from ..batch.ledger import BatchStore
-    from ..batch.runner import BatchOptions, BatchRun, ClusterError, dask_client
+    from ..batch.runner import BatchOptions, BatchRun, ClusterError, SchedulerLost, dask_client
     from ..batch.table import write_table
     from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
 
@@ -277,6 +277,10 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
             batch = BatchRun(client, store, cfg, opts, on_error=error, on_warning=warning)
             phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
             outcome = batch.run(jobs, unopened)
+    except SchedulerLost as err:  # the calls stored before it are kept; the table is not written
+        error(f"{err} in {phase.db}; start it again with its workers, then the same command with --resume scores "
+              "the rest" + (f" and writes {args.out}" if args.out else ""))
+        return ExitStatus.FAILED
     except ClusterError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
