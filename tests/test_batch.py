@@ -1297,6 +1297,24 @@ def test_a_manifests_rows_are_named_by_their_line_in_the_file_blank_lines_counte
         expand_inputs([str(manifest)])
 
 
+def test_a_manifest_row_with_more_cells_than_its_header_is_refused_naming_its_line(tmp_path):
+    """A path or note holding an unquoted comma splits its row into more cells than the header
+    has: the path cut at the comma and every later value read under the wrong column (a note as
+    the call_id, a call_id as a channel). The manifest is refused, naming the row's line and how to
+    quote such a value, rather than a call scored on legs no one asked for or failed under a path
+    cut short; quoted, the same row is read as it is meant."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text("path,call_id,caller_channel,agent_channel\nfine.wav,A1,1,0\nSmith, John.wav,A2,1,0\n")
+    with pytest.raises(InputError) as err:
+        expand_inputs([str(manifest)])
+    assert str(err.value) == (f"{manifest} line 3: 5 cells, the header has 4: a value holding a comma (a path, "
+                              'a note) must be in double quotes ("a, b.wav")')
+    manifest.write_text('path,call_id,caller_channel,agent_channel\n"Smith, John.wav",A2,0,1\n')
+    [job] = expand_inputs([str(manifest)])
+    assert (os.path.basename(job.path), job.call_id, job.caller_channel, job.agent_channel) == (
+        "Smith, John.wav", "A2", 0, 1)
+
+
 @pytest.mark.parametrize("columns, row, said", [
     ("caller_channel", "-1", "the caller channel must be 0 or more (-1 asked)"),
     ("caller_channel", "-3", "the caller channel must be 0 or more (-3 asked)"),

@@ -169,6 +169,9 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
     jobs = []
     for n, row in lines:
         where = f"{path} line {n}"
+        if None in row:  # csv's cells past the header's: a comma unquoted, every later value shifted
+            raise InputError(f"{where}: {len(header) + len(row[None])} cells, the header has {len(header)}: "
+                             'a value holding a comma (a path, a note) must be in double quotes ("a, b.wav")')
         p = (row.get("path") or "").strip()
         if not p:
             raise InputError(f"{where}: empty path")
