@@ -1709,6 +1709,26 @@ def test_the_archive_report_links_each_call_of_a_recording_scored_twice_to_its_o
     assert "no report of their own" not in html
 
 
+def test_the_archive_report_tells_flagged_calls_of_one_name_in_different_folders_apart():
+    """An archive kept by month and agent holds recordings of the same name in different folders:
+    the flagged calls are named by their path under the folder common to them all (said once, above
+    the table), not by their file name alone, which would list two calls alike that link to
+    different reports; a lone flagged call is named by its file name."""
+    from monitor.config import Config
+    from monitor.report.archive import call_names, render_archive_html
+
+    def row(path: str) -> dict[str, str]:
+        return {"path": path, "status": "scored", "duration_s": "60", "alerts": "1", "alerts_long_pauses": "1",
+                "first_warning_s": "20", "call_id": ""}
+    rows = [row("/archive/2024-05/agentA/call_0001.wav"), row("/archive/2024-06/call_0001.wav")]
+    html = render_archive_html("summary.csv", rows, Config(), b"", {})
+    assert "Recordings under <code>/archive</code>" in html
+    assert re.findall(r'<tr class="alert"><td>([^<]*)<br>', html) == [
+        "2024-05/agentA/call_0001.wav", "2024-06/call_0001.wav"]
+    assert call_names(rows[:1]) == ("/archive/2024-05/agentA", ["call_0001.wav"])
+    assert call_names([row("calls/a.wav"), row("/archive/a.wav")]) == ("", ["calls/a.wav", "/archive/a.wav"])
+
+
 def test_the_table_records_each_calls_channels_and_the_archive_report_rebuilds_it_with_them(tmp_path):
     """A manifest row with the caller on the left channel: the table says so (as a manifest would:
     caller_channel, agent_channel, -1 for none), and a call report rebuilt from the recording (the

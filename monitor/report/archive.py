@@ -248,13 +248,27 @@ def quiet_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if quiet_legs_of(r)]
 
 
+def call_names(rows: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The folder all ``rows``' recordings are under and each row's path from it, as the page names
+    the calls: recordings of one name in different folders (an agent's, a month's) told apart, the
+    common part said once; a lone recording's name alone. No common folder (relative and absolute
+    paths, other drives): ``""`` and the paths as they are."""
+    paths = [str(r["path"]) for r in rows]
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    except ValueError:
+        return "", paths
+    return folder, [os.path.relpath(p, folder) if folder else p for p in paths]
+
+
 def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, str], str]) -> str:
     if not rows:
         return "<p class=\"muted\">No call raised an alert.</p>"
     kinds = [c for c in rows[0] if c.startswith("alerts_")]
+    folder, names = call_names(rows)
     out = []
-    for r in rows:
-        name = _e(os.path.basename(str(r["path"])))
+    for r, shown in zip(rows, names):
+        name = _e(shown)
         link = links.get(row_key(r))
         cell = f"<a href=\"{_e(link)}\">{name}</a>" if link is not None else name
         which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds
@@ -267,7 +281,8 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
                    f"<td class=\"num\">{_num(r.get('alerts'), '{:.0f}')}</td><td>{_e(which)}</td>"
                    f"<td class=\"time\">{_e(fmt_time(_number(r.get('first_warning_s'))))}</td>"
                    f"<td class=\"time\">{_e(fmt_time(crit))}</td></tr>")
-    return ("<table id=\"flagged\"><tr><th>call</th><th>duration</th><th>alerts</th><th>kinds</th>"
+    under = f"<p class=\"muted\">Recordings under <code>{_e(folder)}</code></p>" if folder else ""
+    return (under + "<table id=\"flagged\"><tr><th>call</th><th>duration</th><th>alerts</th><th>kinds</th>"
             f"<th>first warning</th><th>first critical</th></tr>{''.join(out)}</table>")
 
 
