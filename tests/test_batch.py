@@ -1425,6 +1425,23 @@ def test_a_mono_recording_a_manifest_lists_with_other_legs_is_one_call(tmp_path)
                      f"named already ({manifest} line 2): it is scored once, with call_id 'A-3'; this row's call_id "
                      "'A-4' is not used"]
 
+def test_a_line_said_while_the_progress_bar_shows_stands_on_its_own_line(capsys):
+    """A call's error or warning said while the scoring's progress bar shows on the terminal: the
+    bar is cleared first and drawn again after, so the line starts a line of its own rather than
+    running on after the bar's text ("...0.02 h audio]call-monitor: warning: ...")."""
+    from monitor.batch.runner import BatchOutcome, _Progress
+    from monitor.console import warning
+    progress = _Progress(3, True)
+    progress.update(BatchOutcome(audio_s=60.0))
+    progress.lines(warning)("calls/x.wav: truncated or damaged, scored the 9.37 s before its audio breaks off")
+    progress.update(BatchOutcome(audio_s=120.0))
+    progress.close()
+    err = capsys.readouterr().err
+    assert re.search(r"\r *\rcall-monitor: warning: calls/x\.wav: truncated or damaged, scored the 9\.37 s "
+                     r"before its audio breaks off\n\r", err), err
+    assert _Progress(3, False).lines(warning) is warning  # no bar (--quiet, not a terminal): said as it is
+
+
 def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the_same_problems(tmp_path,
                                                                                                 capsys):
     """Before any worker starts, every header is read (a long wait for many files): the line that

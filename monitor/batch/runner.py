@@ -452,6 +452,18 @@ class _Progress:
         self.bar.set_postfix_str(f"{outcome.audio_s / 3600:.2f} h audio, {xrt:.0f}x real time", refresh=False)
         self.bar.update(1)
 
+    def lines(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """``say`` (a one-line message on stderr) with the bar cleared first and drawn again after,
+        so that the line stands on its own rather than after the bar's text; ``say`` itself when off."""
+        bar = self.bar
+        if bar is None:
+            return say
+
+        def said(line: str) -> None:
+            with bar.external_write_mode(file=sys.stderr):
+                say(line)
+        return said
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -485,6 +497,8 @@ class BatchRun:
         in_flight: dict[str, Any] = {}
         done = as_completed()
         progress = _Progress(len(jobs) - len(unopened), self.opts.progress)
+        on_error, on_warning = self.on_error, self.on_warning
+        self.on_error, self.on_warning = progress.lines(on_error), progress.lines(on_warning)
         t0 = time.perf_counter()
 
         def submit(job: CallJob | None, known: Mapping[tuple[int, int], str] | None = None) -> None:
@@ -521,6 +535,7 @@ class BatchRun:
             raise
         finally:
             progress.close()
+            self.on_error, self.on_warning = on_error, on_warning
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
