@@ -328,6 +328,28 @@ def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     assert len(db_rows(db, "SELECT id FROM batch_calls")) == 3
 
 
+def test_a_batch_run_again_without_resume_says_the_calls_it_stored_twice(tmp_path):
+    """The same batch run again without --resume (to write a table again, say) scores and stores
+    every call again, as a second replay would: the calls it held already, from the same recording,
+    legs and configuration, are said in one warning line naming the database and --resume, rather
+    than left doubled in it unsaid; the first run, and a call scored on other legs, say nothing."""
+    call = tmp_path / "call.wav"
+    x, rate = sf.read(ARCHIVE[0], frames=8000 * 10, dtype="float32")
+    sf.write(call, x, rate)
+    db = tmp_path / "events.db"
+    base = ["batch", str(call), "--workers", "1", "--db", str(db), "--quiet"]
+    first = cli(*base)
+    assert first.returncode == 0 and "stored twice" not in first.stderr, first.stderr
+    other_legs = cli(*base, "--agent-channel", "-1")
+    assert other_legs.returncode == 0 and "stored twice" not in other_legs.stderr, other_legs.stderr
+    again = cli(*base)
+    assert again.returncode == 0, again.stderr
+    assert f"call-monitor: warning: 1 of the calls scored were in {db} already, scored from the same recording, legs " \
+        "and configuration, and are now stored twice (alerts and call reports list both); --resume skips such " \
+        "calls" in again.stderr.splitlines()
+    assert len(db_rows(db, "SELECT id FROM calls")) == 3
+
+
 def test_purge_deletes_the_batchs_calls_with_their_ledger_rows_and_resume_scores_them_again(tmp_path):
     """A batch stores into the daemon's database by default, where the retention purges its calls:
     their ledger rows go with them (not a foreign key refusing the purge), so `--resume` no longer

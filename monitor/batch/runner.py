@@ -101,6 +101,9 @@ class BatchOutcome:
     workers: int = 0
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     """Peak resident memory of each worker process (by pid) that scored a call."""
+    again: int = 0
+    """Calls scored and stored although the database held them scored already from the same
+    content, legs and configuration (a batch run again without ``--resume``): stored twice."""
     cancelled: int = 0
     """Calls under way on a running cluster (``--scheduler``) whose tasks the batch cancelled as it
     stopped (:meth:`BatchRun.run`)."""
@@ -592,6 +595,9 @@ class BatchRun:
             self._rows[result.job.index] = failed_row(result.job, result.error, result.content_hash, self.chash)
             o.failed += 1
             return
+        if not self.opts.resume and self.store.scored_row(result.job, int(result.row["channels"]),
+                                                          result.content_hash, self.chash) is not None:
+            o.again += 1
         call_id = self.store.store_call(result.job, result.events, result.row, result.fingerprint)
         self._rows[result.job.index] = dict(result.row, db_call_id=call_id)
         o.scored += 1

@@ -293,6 +293,10 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
         except OSError as err:
             error(f"{args.out}: cannot write the table ({err.strerror or err})")
             return ExitStatus.FAILED
+    if outcome.again:
+        warning(f"{outcome.again} of the calls scored were in {phase.db} already, scored from the same recording, "
+                "legs and configuration, and are now stored twice (alerts and call reports list both); "
+                "--resume skips such calls")
     unheard = f" ({outcome.without_words} without their words)" if outcome.without_words else ""
     speed = f" ({outcome.xrt:.0f}x real time)" if outcome.audio_s > 0 else ""  # none when all was scored before
     info(f"{outcome.scored} scored{unheard}, {outcome.skipped} already scored, {outcome.failed} failed; "
