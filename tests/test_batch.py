@@ -114,6 +114,19 @@ def test_every_call_gets_one_row_in_the_order_given(archive):
         assert r["legs"] == "caller+agent" and r["db_call_id"]
 
 
+def test_the_batchs_last_line_counts_the_flagged_calls_and_says_where_the_calls_and_the_table_went(archive):
+    """The line a batch ends with is what an analyst reads first: besides the calls scored and
+    failed, how many raised an alert and how many a critical one (as the table counts them), the
+    database the calls are stored in and the table written."""
+    rows, last = archive["rows"], archive["done"].stderr.splitlines()[-1]
+    flagged = sum(int(r["alerts"] or 0) > 0 for r in rows)
+    critical = sum(int(r["critical_alerts"] or 0) > 0 for r in rows)
+    assert 0 < critical <= flagged < 10
+    assert last.startswith(f"call-monitor: 10 scored, 0 already scored, 2 failed; {flagged} flagged ({critical} "
+                           "with a critical alert); ")
+    assert last.endswith(f"; calls stored in {archive['db']}; table: {archive['out']}")
+
+
 def test_bad_and_missing_files_are_rows_with_their_error_and_the_batch_goes_on(archive):
     done, rows = archive["done"], {r["path"]: r for r in archive["rows"]}
     assert done.returncode == 1

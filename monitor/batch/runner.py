@@ -108,6 +108,14 @@ class BatchOutcome:
     """Calls under way on a running cluster (``--scheduler``) whose tasks the batch cancelled as it
     stopped (:meth:`BatchRun.run`)."""
 
+    def flagged(self) -> tuple[int, int]:
+        """The calls among ``rows`` (scored now or before) that raised an alert, and those of them
+        that raised a critical one."""
+        def count(row: dict[str, Any], column: str) -> int:
+            return int(row.get(column) or 0) if row.get("status") in ("scored", "already_scored") else 0
+        return (sum(count(r, "alerts") > 0 for r in self.rows),
+                sum(count(r, "critical_alerts") > 0 for r in self.rows))
+
     @property
     def xrt(self) -> float:
         return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
