@@ -645,8 +645,9 @@ def test_ctrl_c_stops_the_batch_with_one_line_and_resume_scores_the_rest(tmp_pat
     _, err = proc.communicate(timeout=60)
     scored = len(_ledger(db))
     assert proc.returncode == 130 and 1 <= scored < len(files), err
-    assert err.splitlines() == [f"call-monitor: error: interrupted: every call scored before it is in {db}; the "
-                                f"same command with --resume scores the rest and writes {out}"]
+    assert err.splitlines() == [f"call-monitor: error: interrupted: every call scored before it ({scored} of the "
+                                f"{len(files)} to score) is in {db}; the same command with --resume scores the rest "
+                                f"and writes {out}"]
     done = cli("batch", *files, "--workers", "2", "--db", str(db), "--out", str(out), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored" in done.stderr
     assert len(db_rows(db, "SELECT id FROM calls")) == len(files)
@@ -923,8 +924,9 @@ def test_a_stop_once_every_call_is_scored_while_the_table_is_written_is_said_as_
     done = _batch_stopped_at("monitor.batch.table:write_table", "SIGTERM", tmp_path / "call.wav", "-j", "1",
                              "--quiet", "--db", db, "--out", out)
     assert done.returncode == 143, done.stderr
-    assert done.stderr.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in "
-                                        f"{db}; the same command with --resume scores the rest and writes {out}"]
+    assert done.stderr.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it (1 of "
+                                        f"the 1 to score) is in {db}; the same command with --resume scores the rest "
+                                        f"and writes {out}"]
     assert len(db_rows(db, "SELECT id FROM calls")) == 1 and not out.exists()
 
 
@@ -943,8 +945,9 @@ def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
     _, err = proc.communicate(timeout=60)
     scored = len(_ledger(db))
     assert proc.returncode == 143 and 1 <= scored < len(files), err
-    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; "
-                                "the same command with --resume scores the rest"]
+    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it ({scored} of "
+                                f"the {len(files)} to score) is in {db}; the same command with --resume scores the "
+                                "rest"]
 
 
 def test_a_stop_raised_inside_a_collected_objects_finalizer_is_noted_not_lost(capfd):
@@ -1009,8 +1012,9 @@ def test_sigterm_to_the_batch_alone_while_its_workers_score_ends_it_at_once_and_
     scored = len(_ledger(db))
     assert proc.returncode == 143 and 1 <= scored < len(files), err
     assert took < 2.5, took  # busy workers were given 4 s to finish their calls
-    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; "
-                                "the same command with --resume scores the rest"]
+    assert err.splitlines() == [f"call-monitor: error: stopped by SIGTERM: every call scored before it ({scored} of "
+                                f"the {len(files)} to score) is in {db}; the same command with --resume scores the "
+                                "rest"]
     assert len(workers) == 2 and not any(process_alive(pid) for pid in workers), workers
     again = cli("batch", *files, "-j", "2", "--db", str(db), "--resume")
     assert f"{len(files) - scored} scored, {scored} already scored, 0 failed" in again.stderr, again.stderr
@@ -1250,8 +1254,8 @@ def test_a_stop_while_a_call_is_transcribed_ends_its_transcribing_process_and_th
         return bool(forked)
     took, err = _sigterm_once(proc, decoding, settle_s=1.0)  # well into the call
     assert proc.returncode == 143 and took < 10.0, (took, err)  # the whole call's decoding took 46 s
-    assert err.splitlines()[-1] == (f"call-monitor: error: stopped by SIGTERM: every call scored before it is in "
-                                    f"{db}; the same command with --resume scores the rest")
+    assert err.splitlines()[-1] == (f"call-monitor: error: stopped by SIGTERM: every call scored before it (0 of "
+                                    f"the 1 to score) is in {db}; the same command with --resume scores the rest")
     assert len(forked) == 1 and not process_alive(forked[0])
 
 

@@ -244,7 +244,8 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
                     batch.wait()
             assert batch.returncode == 143, err
             assert err.splitlines() == [
-                f"call-monitor: error: stopped by SIGTERM: every call scored before it is in {db}; the 1 call(s) sent "
+                f"call-monitor: error: stopped by SIGTERM: every call scored before it (0 of the 1 to score) is in "
+                f"{db}; the 1 call(s) sent "
                 "to the cluster and not yet scored were cancelled there; the same command with --resume scores the "
                 "rest"]
             nothing = {"scheduler": {}, **{worker: {} for worker in client.scheduler_info()["workers"]}}

@@ -101,6 +101,8 @@ class BatchOutcome:
     workers: int = 0
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     """Peak resident memory of each worker process (by pid) that scored a call."""
+    to_score: int = 0
+    """The calls the batch sends to its workers (those whose recording could be opened), once it scores."""
     again: int = 0
     """Calls scored and stored although the database held them scored already from the same
     content, legs and configuration (a batch run again without ``--resume``): stored twice."""
@@ -504,6 +506,7 @@ class BatchRun:
             self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
         threads = max(1, sum(self.client.nthreads().values()))
         self.outcome.workers = len(self.client.nthreads())
+        self.outcome.to_score = len(jobs) - len(unopened)
         pending, by_key = (j for j in jobs if j.index not in unopened), {}
         in_flight: dict[str, Any] = {}
         done = as_completed()

@@ -201,10 +201,12 @@ def _stop_line(stop: KeyboardInterrupt, phase: _Phase, out: str | None) -> str:
     opened, else where the calls scored so far are (and the calls cancelled on the cluster)."""
     if phase.db is None:
         return f"{stopped_by(stop)} {phase.now}"
-    n = phase.outcome.cancelled if phase.outcome is not None else 0
+    done = phase.outcome
+    n = done.cancelled if done is not None else 0
     cancelled = f"; the {n} call(s) sent to the cluster and not yet scored were cancelled there" if n else ""
-    return (f"{stopped_by(stop)}: every call scored before it is in {phase.db}{cancelled}; the same command with "
-            "--resume scores the rest" + (f" and writes {out}" if out else ""))
+    count = f" ({done.scored + done.skipped} of the {done.to_score} to score)" if done and done.to_score else ""
+    return (f"{stopped_by(stop)}: every call scored before it{count} is in {phase.db}{cancelled}; the same command "
+            "with --resume scores the rest" + (f" and writes {out}" if out else ""))
 
 
 def _local_workers(args: argparse.Namespace, calls: int) -> int | None:
