@@ -21,11 +21,12 @@ from conftest import CALLS, PY, ROOT, call_monitor as cli, long_recording, sched
 FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
 
 
-def _dask(*args: str, log: Path) -> subprocess.Popen:
-    """A Dask command (scheduler or worker) in its own process group, its output in ``log``."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def _dask(*args: str, log: Path, imports_from: Path = ROOT) -> subprocess.Popen:
+    """A Dask command (scheduler or worker) in its own process group, its output in ``log``, run in
+    ``imports_from`` (the checkout), where it imports callmonitor's ``monitor`` from."""
+    env = dict(os.environ, PYTHONPATH=str(imports_from))
     with open(log, "w") as out:
-        return subprocess.Popen([PY, "-m", "distributed.cli.dask_" + args[0], *args[1:]], cwd=ROOT, env=env,
+        return subprocess.Popen([PY, "-m", "distributed.cli.dask_" + args[0], *args[1:]], cwd=imports_from, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -299,6 +300,39 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
             f"and writes {out}"]
         assert _sources(db) == [str(short)]
         assert not out.exists()
+    finally:
+        for proc in reversed(started):
+            _stop(proc)
+
+
+def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_scored(tmp_path):
+    """A worker started where callmonitor is not installed (here its ``monitor`` package fails to
+    import) would die on the first call it is sent, unable to read the task, and the batch would
+    wait for ever for a cluster with no worker left: the batch checks the workers first and says
+    which cannot import it and what to do, in one line, exit 2, with no database made."""
+    broken = tmp_path / "elsewhere" / "monitor"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("callmonitor is not installed here")\n')
+    info = tmp_path / "scheduler.json"
+    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
+    from distributed import Client
+    try:
+        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
+        address = scheduler_address(info)
+        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log",
+                             imports_from=broken.parent))
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=90)
+            [worker] = client.scheduler_info()["workers"]
+        db = tmp_path / "events.db"
+        done = cli("batch", str(FILES[1]), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.splitlines() == [
+            f"call-monitor: error: {address}: 1 of its 1 worker(s) cannot import callmonitor ({worker}: ImportError: "
+            "callmonitor is not installed here); install it where each worker runs (pip install "
+            "'/path/to/clone[batch]') and start them again"]
+        assert not db.exists()
     finally:
         for proc in reversed(started):
             _stop(proc)

@@ -235,6 +235,23 @@ def dask_client(opts: BatchOptions) -> Iterator[Any]:
         yield client
 
 
+def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
+    """One line naming the workers of a running cluster (``--scheduler``) that cannot import
+    callmonitor (not installed where they run), or None. Such a worker dies on the first call it is
+    sent (it cannot read the task), and the batch would wait for ever for the cluster's last one.
+    The check is sent as :func:`importlib.util.find_spec`, which every Python has, by name."""
+    import importlib.util
+
+    found = client.run(importlib.util.find_spec, "monitor.batch.score", on_error="return")
+    bad = {addr: err for addr, err in found.items() if isinstance(err, BaseException) or err is None}
+    if not bad:
+        return None
+    addr, err = next(iter(sorted(bad.items())))
+    why = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else "no module named 'monitor'"
+    return (f"{scheduler}: {len(bad)} of its {len(found)} worker(s) cannot import callmonitor ({addr}: {why}); "
+            "install it where each worker runs (pip install '/path/to/clone[batch]') and start them again")
+
+
 @contextmanager
 def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
     """A client on a LocalCluster of ``n`` worker processes, once they have all joined.

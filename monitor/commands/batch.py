@@ -249,7 +249,8 @@ def _speech_model(args: argparse.Namespace, cfg, phase: _Phase):
 
 def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _Phase) -> int:
     from ..batch.ledger import BatchStore
-    from ..batch.runner import BatchOptions, BatchRun, ClusterError, SchedulerLost, dask_client
+    from ..batch.runner import (BatchOptions, BatchRun, ClusterError, SchedulerLost, dask_client,
+                                workers_without_callmonitor)
     from ..batch.table import write_table
     from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
 
@@ -267,6 +268,9 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
     store = None
     try:
         with dask_client(opts) as client:
+            if opts.scheduler and (problem := workers_without_callmonitor(client, opts.scheduler)):
+                error(problem)  # before the database is made: nothing scored
+                return ExitStatus.BAD_SETUP
             try:  # once the cluster is there: a scheduler that cannot be reached leaves no database made
                 store = BatchStore.open(db, snapshot_every_s=cfg.storage.snapshot_every_s)
                 phase.db = str(store.path)
