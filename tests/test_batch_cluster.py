@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -333,6 +334,56 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
             "callmonitor is not installed here); install it where each worker runs (pip install "
             "'/path/to/clone[batch]') and start them again"]
         assert not db.exists()
+    finally:
+        for proc in reversed(started):
+            _stop(proc)
+
+
+def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them(tmp_path):
+    """The cluster's only worker dies (its machine down, killed) while it scores the batch's call:
+    the scheduler is still there, so the batch waits for workers to come back, but says so once, with
+    how to start one and that --resume goes on after a stop, rather than waiting without a word
+    (the progress bar still, or nothing at all with --quiet)."""
+    long = long_recording(tmp_path)
+    info = tmp_path / "scheduler.json"
+    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
+    from distributed import Client
+    try:
+        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
+        address = scheduler_address(info)
+        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log"))
+        db = tmp_path / "events.db"
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=90)
+            batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(long), "--scheduler", address, "--db",
+                                      str(db), "--quiet"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            said: list[str] = []
+            reader = threading.Thread(target=lambda: said.extend(batch.stderr), daemon=True)
+            reader.start()
+            try:
+                def scoring() -> bool:
+                    return "executing" in [state for worker, held in _tasks_of_batches(client).items()
+                                           if worker != "scheduler" for state in held.values()]
+                assert wait_for(scoring, 120), _tasks_of_batches(client)
+                os.killpg(started[1].pid, signal.SIGKILL)  # the worker and its nanny
+                assert wait_for(lambda: said, 30), "the batch said nothing of its workers gone"
+                batch.send_signal(signal.SIGTERM)
+                batch.wait(timeout=60)
+                reader.join(timeout=10)
+            finally:
+                if batch.poll() is None:
+                    batch.kill()
+                    batch.wait()
+        assert batch.returncode == 143, said
+        assert [line.rstrip("\n") for line in said] == [
+            f"call-monitor: warning: {address}: the scheduler has no workers any more; the batch waits for them "
+            f"(start them with: dask worker {address} --nthreads 1), or stop it (Ctrl-C) and run the same command "
+            "with --resume once they are there",
+            f"call-monitor: error: stopped by SIGTERM: every call scored before it (0 of the 1 to score) is in {db}; "
+            "the 1 call(s) sent to the cluster and not yet scored were cancelled there; the same command with "
+            "--resume scores the rest"]
     finally:
         for proc in reversed(started):
             _stop(proc)

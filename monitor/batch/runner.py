@@ -320,17 +320,28 @@ TAKE_POLL_S = 0.05
 """How often the batch looks for a finished call or a stop while it waits."""
 
 
-def _finished(done: Any, stops: list[KeyboardInterrupt]) -> Iterator[Any]:
+IDLE_CHECK_S = 2.0
+"""How often the batch, waiting for a call, looks whether its cluster still has workers."""
+
+
+def _finished(done: Any, stops: list[KeyboardInterrupt],
+              waiting: Callable[[], None] = lambda: None) -> Iterator[Any]:
     """The futures of ``done`` (a Dask ``as_completed``) as they finish; a stop noted meanwhile
     (:func:`_stops_noted`: one a finalizer swallowed) is raised within :data:`TAKE_POLL_S`, not
-    once the next call is scored (minutes, with transcription)."""
+    once the next call is scored (minutes, with transcription). ``waiting`` is called every
+    :data:`IDLE_CHECK_S` that passes with no call finished."""
+    idle_since = time.monotonic()
     while not done.is_empty():
         if stops:
             raise stops[0]
         if done.has_ready():
+            idle_since = time.monotonic()
             yield next(done)
         else:
             time.sleep(TAKE_POLL_S)
+            if time.monotonic() - idle_since >= IDLE_CHECK_S:
+                idle_since = time.monotonic()
+                waiting()
 
 
 @contextmanager
@@ -509,6 +520,7 @@ class BatchRun:
         self.chash = config_hash(cfg, opts.transcribe, opts.model)
         self.outcome = BatchOutcome()
         self._rows: dict[int, dict[str, Any]] = {}
+        self._said_no_workers = False
 
     def run(self, jobs: Sequence[CallJob], unopened: Mapping[int, str] = MappingProxyType({})) -> BatchOutcome:
         """Score ``jobs``; those in ``unopened`` (index: the problem, already said) are failed rows
@@ -547,7 +559,7 @@ class BatchRun:
             with _stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
                 for _ in range(threads * IN_FLIGHT_PER_THREAD):
                     submit(next(pending, None))
-                for fut in _finished(done, stops):
+                for fut in _finished(done, stops, self._workers_left):
                     job = by_key.pop(fut.key)
                     in_flight.pop(fut.key, None)
                     self._check_scheduler(fut)
@@ -570,6 +582,20 @@ class BatchRun:
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
+
+    def _workers_left(self) -> None:
+        """For a batch waiting on a running cluster (``--scheduler``) whose workers have all left
+        (stopped, their machines down, dead on a call): say so once, and what to do, rather than
+        wait without a word; said again if they leave again after some came back."""
+        if not self.opts.scheduler or self.client.status != "running":
+            return
+        if self.client.nthreads():
+            self._said_no_workers = False
+        elif not self._said_no_workers:
+            self._said_no_workers = True
+            self.on_warning(f"{self.opts.scheduler}: the scheduler has no workers any more; the batch waits for them "
+                            f"(start them with: dask worker {self.opts.scheduler} --nthreads 1), or stop it (Ctrl-C) "
+                            "and run the same command with --resume once they are there")
 
     def _check_scheduler(self, fut: Any) -> None:
         """Raise :class:`SchedulerLost` for a call ``fut`` cancelled because the client lost its
