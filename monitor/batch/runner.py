@@ -510,6 +510,20 @@ class _Progress:
             self.bar.close()
 
 
+SCHEDULER_LOST = "scheduler-connection-lost"
+"""The reason Dask gives the calls it cancels when the client loses its scheduler."""
+
+
+def _lost_with_scheduler(fut: Any) -> bool:
+    """Whether the cancelled future ``fut`` was cancelled because the client lost its scheduler
+    (which may be back, its client reconnected, by the time the batch takes the future)."""
+    try:
+        fut.result()
+    except Exception as err:  # noqa: BLE001 - Dask's FutureCancelledError, whose reason says why
+        return getattr(err, "reason", None) == SCHEDULER_LOST
+    return False
+
+
 class BatchRun:
     """One batch: submit ``jobs`` through ``client``, store every result, collect the rows."""
 
@@ -600,7 +614,7 @@ class BatchRun:
     def _check_scheduler(self, fut: Any) -> None:
         """Raise :class:`SchedulerLost` for a call ``fut`` cancelled because the client lost its
         scheduler (Dask cancels every call it holds as it tries to reconnect), not scored."""
-        if fut.status == "cancelled" and self.client.status != "running":
+        if fut.status == "cancelled" and (self.client.status != "running" or _lost_with_scheduler(fut)):
             raise SchedulerLost(self.opts.scheduler or "the local Dask scheduler",
                                 self.outcome.scored + self.outcome.skipped)
 
