@@ -1642,6 +1642,26 @@ def flagged_table(tmp_path) -> Path:
     return table
 
 
+def test_the_archive_reports_call_reports_show_their_progress_when_asked_and_are_the_same(flagged_table, tmp_path,
+                                                                                           capsys):
+    """Making the flagged calls' reports takes about a second each (minutes for an archive's
+    hundreds): on a terminal a bar counts them on stderr, and the reports and links are the same as
+    without it; off (not a terminal, the default), nothing is said."""
+    from dataclasses import replace
+
+    from monitor.config import Config
+    from monitor.report.archive import read_table, write_call_reports
+    rows, cfg = read_table(str(flagged_table)), Config()
+    cfg = replace(cfg, storage=replace(cfg.storage, db=str(tmp_path / "none.db")))  # from the recording
+    quiet = write_call_reports(rows, cfg, str(tmp_path / "quiet"), str(tmp_path), on_error=pytest.fail)
+    assert capsys.readouterr().err == ""
+    shown = write_call_reports(rows, cfg, str(tmp_path / "shown"), str(tmp_path), on_error=pytest.fail,
+                               progress=True)
+    assert "call reports" in capsys.readouterr().err
+    assert {k: os.path.basename(v) for k, v in shown.items()} == {k: os.path.basename(v) for k, v in quiet.items()}
+    assert len(quiet) == 1 and (tmp_path / "shown" / "call-1.html").exists()
+
+
 def test_a_stop_while_the_archive_report_is_made_keeps_the_call_reports_written_and_says_where(flagged_table,
                                                                                            tmp_path):
     """Ctrl-C while the flagged calls' reports are made (their recordings replayed): one line says

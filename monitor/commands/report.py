@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from types import MappingProxyType
 
 from ..console import error, info, warning
@@ -268,7 +269,8 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         unwritten.append(line)
 
     try:
-        n = archive_report(args.batch, rows, args.output, cfg, on_error=not_written, on_warning=warning)
+        n = archive_report(args.batch, rows, args.output, cfg, on_error=not_written, on_warning=warning,
+                           progress=sys.stdout.isatty())  # on a terminal, as the batch's bar
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
     except KeyboardInterrupt as stop:  # the call reports written so far are whole (each written atomically)

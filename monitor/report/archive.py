@@ -18,6 +18,7 @@ import datetime as _dt
 import io
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -384,11 +385,15 @@ def no_database_there(path: str) -> str | None:
 
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
                        on_error: Callable[[str], None],
-                       on_warning: Callable[[str], None] = lambda line: None) -> dict[tuple[str, str, str], str]:
+                       on_warning: Callable[[str], None] = lambda line: None,
+                       progress: bool = False) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
     from the store when it holds the call (a stored call whose recording is gone, or there but
-    unreadable, said to ``on_warning`` as ``report ID`` says it), else from the recording.
-    Returns :func:`row_key` -> link."""
+    unreadable, said to ``on_warning`` as ``report ID`` says it), else from the recording. With
+    ``progress``, a bar on stderr counts them (about a second each from the store, more from a
+    recording), the lines said meanwhile each on a line of its own. Returns :func:`row_key` -> link."""
+    from tqdm import tqdm
+
     from ..delivery.store import Store
     from . import from_file, render, write_atomic
     from .data import from_store, recording_warning
@@ -397,9 +402,20 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
     there = no_database_there(db) is None
     store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if there else None
     links: dict[tuple[str, str, str], str] = {}
+    todo = flagged(rows)[:MAX_CALL_REPORTS]
+    bar = tqdm(todo, desc="call reports", unit="report", file=sys.stderr, dynamic_ncols=True,
+               disable=not progress, leave=False)
+
+    def apart(say: Callable[[str], None]) -> Callable[[str], None]:
+        """``say``, the bar cleared first and drawn again after, when it shows."""
+        def line(text: str) -> None:
+            with bar.external_write_mode(file=sys.stderr):
+                say(text)
+        return line if progress else say
+    on_error, on_warning = apart(on_error), apart(on_warning)
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        for r in flagged(rows)[:MAX_CALL_REPORTS]:
+        for r in bar:
             call_id = _number(r.get("db_call_id"))
             name = f"call-{int(call_id)}.html" if call_id is not None else f"call-{len(links) + 1}.html"
             try:
@@ -416,6 +432,7 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
                 continue
             links[row_key(r)] = os.path.relpath(os.path.join(folder, name), page_dir)
     finally:
+        bar.close()
         if store is not None:
             store.close()
     return links
@@ -427,7 +444,8 @@ def archive_calls_folder(output: str) -> str:
 
 
 def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg: Config,
-                   on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None) -> int:
+                   on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None,
+                   progress: bool = False) -> int:
     """Write the archive page of ``table`` (its ``rows``: :func:`read_table`) to ``output`` and the
     flagged calls' reports into ``<output stem>_calls/``. Returns how many call reports were written.
     Raises ReportError."""
@@ -435,7 +453,7 @@ def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg:
 
     page_dir = os.path.dirname(os.path.abspath(output))
     folder = archive_calls_folder(output)
-    links = write_call_reports(rows, cfg, folder, page_dir, on_error, on_warning)
+    links = write_call_reports(rows, cfg, folder, page_dir, on_error, on_warning, progress)
     notes = []
     n_flagged = len(flagged(rows))
     if n_flagged > len(links):
