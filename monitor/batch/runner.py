@@ -541,15 +541,7 @@ class BatchRun:
         without being sent to a worker."""
         from distributed import as_completed
 
-        for job in jobs:
-            if job.index in unopened:
-                self._rows[job.index] = failed_row(job, unopened[job.index], config_hash=self.chash)
-                self.outcome.failed += 1
-        if self.opts.transcribe:
-            self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
-        threads = max(1, sum(self.client.nthreads().values()))
-        self.outcome.workers = len(self.client.nthreads())
-        self.outcome.to_score = len(jobs) - len(unopened)
+        threads = self._start(jobs, unopened)
         pending, by_key = (j for j in jobs if j.index not in unopened), {}
         in_flight: dict[str, Any] = {}
         done = as_completed()
@@ -596,6 +588,20 @@ class BatchRun:
         self.outcome.wall_s = time.perf_counter() - t0
         self.outcome.rows = [self._rows[j.index] for j in jobs if j.index in self._rows]
         return self.outcome
+
+    def _start(self, jobs: Sequence[CallJob], unopened: Mapping[int, str]) -> int:
+        """The unopened jobs' failed rows, the workers' speech models (with ``--transcribe``) and
+        the outcome's counts of workers and calls to score; the cluster's threads (at least 1)."""
+        for job in jobs:
+            if job.index in unopened:
+                self._rows[job.index] = failed_row(job, unopened[job.index], config_hash=self.chash)
+                self.outcome.failed += 1
+        if self.opts.transcribe:
+            self.client.register_plugin(_transcription_plugin(self.toml, self.opts.model_info))
+        nthreads = self.client.nthreads()
+        self.outcome.workers = len(nthreads)
+        self.outcome.to_score = len(jobs) - len(unopened)
+        return max(1, sum(nthreads.values()))
 
     def _workers_left(self) -> None:
         """For a batch waiting on a running cluster (``--scheduler``) whose workers have all left

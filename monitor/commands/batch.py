@@ -251,7 +251,6 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
     from ..batch.ledger import BatchStore
     from ..batch.runner import (BatchOptions, BatchRun, ClusterError, SchedulerLost, dask_client,
                                 workers_without_callmonitor)
-    from ..batch.table import write_table
     from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
 
     model_info = _speech_model(args, cfg, phase)  # before the database: one that will not load leaves nothing made
@@ -293,6 +292,14 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
     finally:
         if store is not None:
             store.close()
+    return _finish(args, cfg, outcome, phase)
+
+
+def _finish(args: argparse.Namespace, cfg, outcome, phase: _Phase) -> int:
+    """The scored batch's table (``--out``), its warning of calls stored twice and its last line;
+    the exit status."""
+    from ..batch.table import write_table
+
     if args.out:
         try:
             write_table(args.out, cfg, outcome.rows)
