@@ -317,10 +317,11 @@ class Daemon:
                 log.warning("%s output failed: %s", name, err)
 
     def _status_event(self, level: str, message: str) -> StatusEvent:
-        """A status line: at the running call's time, or, outside a call, at the wall-clock time
-        (``at``; its ``t`` the seconds since the capture began)."""
+        """A status line: the running call's (its ``call_id``) at its time, or, outside a call, at the
+        wall-clock time (``at``; its ``t`` the seconds since the capture began)."""
         if self.pipeline is not None:
-            return StatusEvent(t=round(max(0.0, self._now - self.call_origin), 3), level=level, message=message)
+            return StatusEvent(t=round(max(0.0, self._now - self.call_origin), 3), level=level, message=message,
+                               call_id=self.pipeline.call_id)
         return StatusEvent(t=round(max(0.0, self._now), 3), level=level, message=message, at=round(time.time(), 3))
 
     def _drain_msgs(self) -> None:
@@ -353,7 +354,7 @@ class Daemon:
         self.active = {}
         name = call_name(self.pipeline.call_id)
         log.info("call %s started", name)
-        self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started")])
+        self.emit([StatusEvent(t=0.0, level="info", message=f"call {name} started", call_id=self.pipeline.call_id)])
         if self.cfg.daemon.write_audio:
             self._open_audio(self._wall(first))
         chunks, self._preroll = list(self._preroll), collections.deque()

@@ -1,6 +1,6 @@
 """Immutable events that flow from the pipeline to the sinks.
 
-Every event has a ``type`` and ``t`` (seconds into the call) and turns into
+Every event has a ``type``, ``t`` (seconds into the call) and ``call_id`` (its call's) and turns into
 one JSON object with :meth:`to_dict`; the shapes are the ones documented for
 ``call-monitor replay --jsonl`` and the transcript.
 """
@@ -32,9 +32,12 @@ def _clean(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Event:
-    """Base class: ``t`` is seconds since the start of the call."""
+    """Base class: ``t`` is seconds since the start of the call; ``call_id`` the database id of
+    the call the event belongs to, on every event of a call (None for one outside any call, and
+    where the call has no id: no database, or its row not written yet)."""
 
     t: float
+    call_id: int | None = field(default=None, kw_only=True)
 
     type = "event"
 
@@ -113,7 +116,6 @@ class AlertEvent(Event):
     message: str = ""
     evidence: Mapping[str, Any] = field(default_factory=dict)
     actions: tuple[str, ...] = ()
-    call_id: int | None = None
     alert_id: int | None = None
     stored: bool = True
     """False when the database could not commit it: the alert went to the sinks all the same and
@@ -134,7 +136,6 @@ class AlertClearedEvent(Event):
     """An alert ended; ``reason`` is one of :data:`CLEAR_REASONS`."""
 
     kind: str = ""
-    call_id: int | None = None
     reason: str = "recovered"
 
     type = "alert_cleared"
@@ -195,7 +196,6 @@ class CallSummaryEvent(Event):
     ``agent_speech_s``: the agent's leg's speech, None without that leg."""
 
     file: str | None = None
-    call_id: int | None = None
     duration_s: float = 0.0
     alerts: int = 0
     critical_alerts: int = 0

@@ -175,7 +175,7 @@ class CallPipeline:
             for leg, tr in list(self.transcribers.items()):
                 self._recognizer(leg, tr.wait_idle, True)
         words = self._words()
-        return words + self._judge(self.cues.due())
+        return self._of_call(words + self._judge(self.cues.due()))
 
     def _transcribe(self, leg: str, x: np.ndarray, speech: np.ndarray, final: bool = False) -> None:
         """Feed the recognizer the audio whose voice activity is known (gating skips long silences);
@@ -236,7 +236,7 @@ class CallPipeline:
                                                                  self.words_from_s),
                                 ended_at)
             self.store.flush()
-        return events + [summary]
+        return self._of_call(events + [summary])
 
     def _flaws_said(self) -> RecordingFlaws:
         """The call's :attr:`flaws` with what was said of its legs so far: each leg too quiet to
@@ -379,11 +379,21 @@ class CallPipeline:
         """New thresholds for the rest of the call (a reloaded configuration): the alerts that the
         change raises or clears, stored as any other."""
         self.cfg = cfg
-        return self._route(self.engine.reconfigure(cfg))
+        return self._of_call(self._route(self.engine.reconfigure(cfg)))
+
+    def _of_call(self, events: list[Event]) -> list[Event]:
+        """``events`` as they leave the pipeline, each with the call's id (:attr:`call_id`): every
+        event of a call names it, as its alerts do, so that a reader of one call after another
+        (``run --jsonl``) tells which call a line belongs to without reading its text. An alert
+        keeps the id the store stamped it with: it is the very event the store guard names to the
+        webhook once it writes it late (:meth:`~monitor.delivery.store_guard.StoreGuard.add_alert`)."""
+        call_id = self.call_id
+        return [ev if isinstance(ev, AlertEvent) or ev.call_id == call_id else replace(ev, call_id=call_id)
+                for ev in events]
 
     def _route(self, events: Iterable[Event]) -> list[Event]:
-        """Store alerts (commit first; marked ``stored=False`` when the database fails), stamp
-        ids, keep them for the summary."""
+        """Store alerts (commit first; marked ``stored=False`` when the database fails; the store
+        stamps their ids) and clears, keep the alerts for the summary."""
         out: list[Event] = []
         for ev in events:
             if isinstance(ev, AlertEvent):
@@ -392,7 +402,6 @@ class CallPipeline:
                 self.alerts.append(ev)
             elif isinstance(ev, AlertClearedEvent) and self.store is not None:
                 self.store.add_clear(self._call_token, ev)
-                ev = replace(ev, call_id=self.call_id)
             out.append(ev)
         return out
 
@@ -413,7 +422,7 @@ class CallPipeline:
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
-        return ended
+        return self._of_call(ended)
 
     def summary(self, ended_by: str | None = None) -> CallSummaryEvent:
         kinds = tuple(dict.fromkeys(a.kind for a in self.alerts))

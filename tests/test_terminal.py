@@ -178,7 +178,7 @@ def test_an_emergency_that_only_lost_its_phrase_does_not_read_as_cleared():
 def test_jsonl_carries_the_reason():
     out = io.StringIO()
     JsonlSink(out)(AlertClearedEvent(t=5.0, kind="slow_speech", call_id=3, reason="call_ended"))
-    assert out.getvalue() == ('{"type": "alert_cleared", "t": 5.0, "kind": "slow_speech", "call_id": 3, '
+    assert out.getvalue() == ('{"type": "alert_cleared", "t": 5.0, "call_id": 3, "kind": "slow_speech", '
                               '"reason": "call_ended"}\n')
 
 

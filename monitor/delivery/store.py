@@ -126,8 +126,10 @@ _IDS_KEPT = ("calls", "alerts", "deliveries")
 """The tables whose ids leave the database: call ids name the daemon's call files, the reports and a
 batch table's ``db_call_id``; alert ids key the supervisor console's alerts; delivery ids go out
 with each webhook post. None is ever given twice (:data:`SCHEMA_VERSION`)."""
-_CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel"}
-_CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent) if f.type in ("float | None", "int | None"))
+_CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel", "call_id"}
+"""The cue snapshot's measures (its row names its call)."""
+_CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent)
+                         if f.name in _CUE_FIELDS and f.type in ("float | None", "int | None"))
 """The cue snapshot's fields that are numbers (or null)."""
 
 
@@ -976,7 +978,8 @@ class Store:
                 return False
             self._last_snapshot[key] = cues.t
             self._write("INSERT INTO cue_snapshots (call_id, channel, t, cues) VALUES (?,?,?,?)",
-                        (call_id, cues.channel, float(cues.t), _json(cues)), commit=False)
+                        (call_id, cues.channel, float(cues.t),
+                         _json({k: v for k, v in cues.to_dict().items() if k != "call_id"})), commit=False)
             return True
 
     def cue_snapshots(self, call_id: int, channel: str | None = None) -> list[CuesEvent]:
@@ -985,9 +988,10 @@ class Store:
         if channel is not None:
             sql += " AND channel = ?"
             args += (channel,)
-        return [self._cues(f"cue snapshot {i}", text) for i, text in self._read(sql + " ORDER BY t, id", args)]
+        return [self._cues(f"cue snapshot {i}", text, call_id)
+                for i, text in self._read(sql + " ORDER BY t, id", args)]
 
-    def _cues(self, row: str, text: Any) -> CuesEvent:
+    def _cues(self, row: str, text: Any, call_id: int) -> CuesEvent:
         """A cue snapshot's JSON as the event; :func:`damaged_row` for one no release writes."""
         d = _json_of(self.path, row, "cues", text, dict)
         short = d.get("short", {})
@@ -998,7 +1002,7 @@ class Store:
         for name, value in numbers:
             _number(self.path, row, f"cues' {name}", value)
         return CuesEvent(t=d["t"], channel=_text(self.path, row, "cues' channel", d.get("channel")),
-                         **{k: v for k, v in d.items() if k in _CUE_FIELDS})
+                         call_id=call_id, **{k: v for k, v in d.items() if k in _CUE_FIELDS})
 
     def add_words(self, call_id: int, words: WordsEvent) -> bool:
         """Store a final recognition result (partials are ignored); True if stored."""
@@ -1015,9 +1019,9 @@ class Store:
     def transcript(self, call_id: int) -> list[WordsEvent]:
         rows = self._read('SELECT id, channel, t, text, words FROM transcript WHERE call_id = ? '
                           "ORDER BY COALESCE(start, t), id", (call_id,))
-        return [self._line(r) for r in rows]
+        return [self._line(r, call_id) for r in rows]
 
-    def _line(self, r: tuple[Any, ...]) -> WordsEvent:
+    def _line(self, r: tuple[Any, ...], call_id: int) -> WordsEvent:
         """A ``transcript`` row (id, channel, t, text, words) as the event; :func:`damaged_row` for
         one no release writes."""
         p, row = self.path, f"transcript line {r[0]}"
@@ -1028,7 +1032,7 @@ class Store:
         except (KeyError, TypeError, ValueError):
             raise damaged_row(p, row, "words is not a JSON list of words (word, start, end, conf)") from None
         return WordsEvent(t=_number(p, row, "t", r[2]), channel=_text(p, row, "channel", r[1]), final=True,
-                          text=_text(p, row, "text", r[3]), words=parsed)
+                          text=_text(p, row, "text", r[3]), words=parsed, call_id=call_id)
 
     # ------------------------------------------------------------------ webhook outbox
 
