@@ -8,6 +8,7 @@ softphone whose stream plays all the time, one `pacat` fed by the test.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import select
 import socket
@@ -289,7 +290,9 @@ def test_call_end_while_a_stream_beside_the_call_may_split_it_leaves_that_stream
 def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(pulse, env, tmp_path):
     """An agent in a busy queue takes the next call 5 s after the last: two calls (two ids, two
     rows, two summaries), the second caller's baseline their own (a slow talker after a
-    normal one), the first call ended by its stream, not merged by the 20 s end silence."""
+    normal one), the first call ended by its stream, not merged by the 20 s end silence. Every
+    JSON line of a call names it by its ``call_id`` (from its "call N started" line to its summary),
+    a line outside any call none, so that a script following the shift never reads the text."""
     first = _caller_speech("normal", tmp_path / "first.wav")
     second = _caller_speech("slow_talker", tmp_path / "second.wav")
     d = start_daemon(env, tmp_path, SHORT_BASELINE)
@@ -314,6 +317,13 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(
     summaries = [e for _, e in d.lines if e["type"] == "call_summary"]
     assert [s["call_id"] for s in summaries] == [1, 2]
     assert all(9.0 < s["duration_s"] < 13.0 for s in summaries), "each call is its own stream's length"
+    assert all(e["call_id"] is None for _, e in d.lines if e.get("at") is not None)  # outside any call
+    in_calls = [e for _, e in d.lines if e.get("at") is None]
+    runs = [(call_id, list(run)) for call_id, run in itertools.groupby(in_calls, key=lambda e: e["call_id"])]
+    assert [call_id for call_id, _ in runs] == [1, 2]
+    for call_id, run in runs:
+        assert run[0]["message"] == f"call {call_id} started" and run[-1]["type"] == "call_summary"
+        assert "cues" in {e["type"] for e in run}
 
 
 def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_path):

@@ -1278,7 +1278,8 @@ def test_a_call_begun_by_call_start_while_its_callers_source_is_missing_says_it_
 
 def test_the_daemons_status_lines_outside_a_call_carry_the_wall_clock_and_a_calls_lines_its_time(tmp_path):
     """A line from the capture before any call (a source found) is stamped with the wall clock
-    (``at``), its ``t`` being no call's time; a call's lines have its time and no ``at``."""
+    (``at``), its ``t`` being no call's time, and names no call (``call_id`` None); a call's lines
+    have its time, no ``at`` and its ``call_id``."""
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
 
@@ -1294,7 +1295,8 @@ def test_the_daemons_status_lines_outside_a_call_carry_the_wall_clock_and_a_call
         assert daemon.run() == 0
     found, started = said[0], said[1]
     assert found.message == "caller leg: source caller.monitor found" and before - 1 <= found.at <= time.time()
-    assert started.message == "call 1 started" and (started.t, started.at) == (0.0, None)
+    assert found.call_id is None
+    assert started.message == "call 1 started" and (started.t, started.at, started.call_id) == (0.0, None, 1)
 
 
 def test_the_daemons_status_gives_a_calls_speech_cues_only_once_its_window_holds_enough_speech(tmp_path):

@@ -28,7 +28,7 @@ from monitor.files import recording_fingerprint
 
 SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
 RATES = ("16k", "8k")
-CUE_KEYS = {"type", "t", "channel", "speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s",
+CUE_KEYS = {"type", "t", "call_id", "channel", "speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s",
             "mean_phrase_s", "hnr_db", "cpps_db", "loudness_dbfs", "response_latency_s"}
 ALERT_KEYS = {"type", "t", "kind", "severity", "message", "evidence", "actions"}
 
@@ -126,6 +126,20 @@ def test_cue_events_come_once_per_hop_with_every_cue_and_the_last_where_the_call
     assert all(c["channel"] == "caller" for c in cues)
     late = [c for c in cues if c["t"] > 60]
     assert all(c["speech_rate_sps"] is not None for c in late if c["speech_s"] > 3)
+
+
+def test_every_line_of_a_replayed_call_names_its_call(replayed):
+    """A script reading the lines of several calls tells which call each belongs to by its
+    ``call_id`` (the stored call its summary names, what ``report`` takes), not by its text."""
+    ids, types = [], set()
+    for events in replayed["calls"].values():
+        call_id = events[-1]["call_id"]
+        assert isinstance(call_id, int)
+        assert [ev for ev in events if ev["call_id"] != call_id] == []
+        ids.append(call_id)
+        types |= {ev["type"] for ev in events}
+    assert len(set(ids)) == len(ids)
+    assert {"cues", "alert", "alert_cleared", "call_summary"} <= types
 
 
 def test_alerts_carry_evidence_and_next_steps(replayed):
