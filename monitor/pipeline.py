@@ -277,8 +277,8 @@ class CallPipeline:
             if baseline is not None and not self._baseline_stored and self.store is not None:
                 self.store.set_baseline(self._call_token, baseline.to_dict())
                 self._baseline_stored = True
-            cues = replace(cues, baseline_ready=baseline is not None)
-            self.last_cues = cues
+            cues = replace(cues, baseline_ready=baseline is not None, call_id=self.call_id)  # as :meth:`_of_call`
+            self.last_cues = cues  # the status's, which names the call as the line does
             if self.store is not None:
                 self.store.add_cues(self._call_token, cues)
             out.append(cues)
