@@ -70,7 +70,7 @@ from .delivery.call_files import (audio_folder, audio_name, call_files_problem, 
 from .delivery.store import LIVE_SOURCE, Store, StoreError
 from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
-from .events import AlertClearedEvent, AlertEvent, Event, StatusEvent
+from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .supervisor.heartbeat import LINE_CHARS
 
@@ -232,6 +232,7 @@ class Daemon:
         self.stop_reason: str | None = None
         self._reload = False
         self._msgs: "queue.Queue[tuple[str, str]]" = queue.Queue()
+        self._acks: "queue.Queue[AlertAckedEvent]" = queue.Queue()
         self._sink_errors: dict[str, int] = {}
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
@@ -324,7 +325,26 @@ class Daemon:
                                call_id=self.pipeline.call_id)
         return StatusEvent(t=round(max(0.0, self._now), 3), level=level, message=message, at=round(time.time(), 3))
 
+    def acked(self, ev: AlertAckedEvent) -> None:
+        """From the heartbeat's thread: a supervisor acknowledged one of this daemon's alerts; it goes
+        to the sinks from the main loop (:meth:`_drain_acks`)."""
+        self._acks.put(ev)
+
+    def _drain_acks(self) -> None:
+        """The acknowledgements the console told, to every sink, each kept on its alert in the recent
+        alerts the status lists (the daemon's database keeps no acknowledgement)."""
+        while True:
+            try:
+                ev = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            for a in self.recent_alerts:
+                if a["alert_id"] == ev.alert_id and a["kind"] == ev.kind:
+                    a["acked_by"], a["acked_at"] = ev.by, ev.acked_at
+            self.emit([ev])
+
     def _drain_msgs(self) -> None:
+        self._drain_acks()
         while True:
             try:
                 level, msg = self._msgs.get_nowait()

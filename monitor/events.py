@@ -142,6 +142,24 @@ class AlertClearedEvent(Event):
 
 
 @dataclass(frozen=True)
+class AlertAckedEvent(Event):
+    """A supervisor acknowledged one of this daemon's alerts on the console (told in the answer to a
+    heartbeat): ``t``, ``kind``, ``severity``, ``call_id`` and ``alert_id`` are the alert's as the
+    daemon posted it (``call_started_at`` too), ``by`` the name the supervisor gave and ``acked_at``
+    when (unix seconds, the console's clock). It says only that the supervisor saw the alert."""
+
+    kind: str = ""
+    severity: Severity = "warning"
+    call_id: int | None = None
+    alert_id: int | None = None
+    call_started_at: float | None = None
+    by: str = ""
+    acked_at: float = 0.0
+
+    type = "alert_acked"
+
+
+@dataclass(frozen=True)
 class Word:
     word: str
     start: float

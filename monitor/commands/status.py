@@ -93,6 +93,13 @@ def shown_recent(recent: list[dict]) -> list[dict]:
     return [a for i, a in enumerate(recent) if i >= last or a.get("severity") == "critical"]
 
 
+def _acked(alert: dict) -> str:
+    """A recent alert's acknowledgement on the supervisor console, in words ("" while none)."""
+    if not alert.get("acked_by") or not isinstance(alert.get("acked_at"), (int, float)):
+        return ""
+    return f", acknowledged by supervisor {alert['acked_by']} at {time.strftime('%H:%M:%S', time.localtime(alert['acked_at']))}"
+
+
 def render_starting(st: dict) -> str:
     """A daemon that is starting (its status socket open, its capture opening, say), in words."""
     return (f"call-monitor daemon pid {st['pid']} starting ({st['doing']}, {st['uptime_s']:.0f} s so far), "
@@ -136,7 +143,8 @@ def render(st: dict) -> str:
                      + f": {db.get('held', 0)} record(s) held, written once it works")
     for a in shown_recent(st.get("recent_alerts", [])):
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
-        lines.append(f"    {when} call {call_name(a['call_id'])} {a['severity']} {a['kind']} at {a['t']:.0f} s")
+        lines.append(f"    {when} call {call_name(a['call_id'])} {a['severity']} {a['kind']} at {a['t']:.0f} s"
+                     + _acked(a))
     if st.get("webhook"):
         w = st["webhook"]
         h = w.get("heartbeat")

@@ -4,7 +4,8 @@ Routes:
 
 - ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
   (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
-  token: the shared one or the agent's own (which may post only as that agent).
+  token: the shared one or the agent's own (which may post only as that agent). A heartbeat's answer
+  carries ``acks``, the acknowledgements of that daemon's alerts not told it yet (:mod:`.acks`).
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
   without a token or cookie a 401 page says how to get in.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
@@ -42,6 +43,7 @@ from starlette.routing import Route
 
 from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
                                       WRONG_TOKEN, Refusal)
+from .acks import AckNews
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
 from .store import ConsoleStore, Heartbeat, IncomingAlert
@@ -271,6 +273,7 @@ class Console:
         self.store, self.auth, self.settings = store, auth, settings
         self.hub = Hub()
         self.health = DatabaseHealth(store.path)
+        self.acks = AckNews()
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
 
     def reconfigure(self, auth: Auth, settings: ConsoleSettings) -> None:
@@ -421,7 +424,9 @@ class Console:
         self.hub.publish("agent", agent)
         for r in reports:
             self.hub.publish("report", r)
-        return JSONResponse({"ok": True})
+        told = self.acks.untold(hb.daemon_id, await self._stored(self.store.acks_of, hb.daemon_id, AckNews.since(),
+                                                                  writes=False))
+        return JSONResponse({"ok": True, "acks": told} if told else {"ok": True})
 
     # ---------------------------------------------------------------- page
 

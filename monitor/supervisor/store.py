@@ -32,6 +32,8 @@ place, the table made again without the constraint, its rows and ids kept. 3: an
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
 rounded to the millisecond)."""
+ACKS_LOOKED_AT = 200
+"""The most acknowledgements of one daemon's alerts a heartbeat's answer looks at (:meth:`ConsoleStore.acks_of`)."""
 APPLICATION_ID = CONSOLE_APPLICATION_ID  # tells the console's database from the daemon's
 
 _SCHEMA = """
@@ -261,6 +263,17 @@ class ConsoleStore:
                                (by, now, alert_pk))
             rows = self._select_alerts("a.id = ?", (alert_pk,))
             return rows[0] if rows else None
+
+    def acks_of(self, daemon_id: str, since: float, limit: int = ACKS_LOOKED_AT) -> list[dict[str, Any]]:
+        """The alerts of daemon ``daemon_id`` acknowledged at ``since`` or later (console clock), the
+        earliest acknowledgement first, at most ``limit``: what its heartbeats' answers tell it."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, alert_id, call_id, call_started_at, t, kind, severity, acked_by, acked_at FROM alerts "
+                "WHERE daemon_id = ? AND acked_at >= ? ORDER BY acked_at, id LIMIT ?",
+                (daemon_id, since, limit)).fetchall()
+        keys = ("id", "alert_id", "call_id", "call_started_at", "t", "kind", "severity", "acked_by", "acked_at")
+        return [dict(zip(keys, r)) for r in rows]
 
     def alerts(self, limit: int = 500) -> list[dict[str, Any]]:
         """Every open (unacknowledged) alert and the latest acknowledged ones, newest first."""

@@ -5,7 +5,9 @@ desktops), warnings with normal urgency. When its call is over (its summary come
 critical notification still on the desktop is replaced by a normal one saying so (``notify-send
 -p`` / ``-r``, libnotify 0.8 and later; older ones leave it), so that the agent, on with the next
 caller, does not read "Get the caller's exact location" about one who hung up; a call the
-daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays.
+daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays. A
+critical alert a supervisor acknowledged on the console replaces its notification with one saying who
+did and when (:meth:`NotifySink.acked`).
 ``notify-send`` runs in a background thread so a slow or missing notification server never
 delays the pipeline; every failure is logged (the first of each kind as a warning) and never raised.
 """
@@ -17,9 +19,10 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 
 from ...alerts.meaning import meaning
-from ...events import AlertEvent, CallSummaryEvent, Event
+from ...events import AlertAckedEvent, AlertEvent, CallSummaryEvent, Event
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,8 @@ class NotifySink:
         return urgency, summary, "\n".join(lines)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, (AlertEvent, CallSummaryEvent)):
+        if isinstance(event, (AlertEvent, CallSummaryEvent)) or (
+                isinstance(event, AlertAckedEvent) and event.severity == "critical"):
             try:
                 self._q.put_nowait(event)
             except queue.Full:
@@ -87,6 +91,8 @@ class NotifySink:
                 self._critical.clear()
             elif isinstance(ev, CallSummaryEvent):
                 self.call_over(ev)
+            elif isinstance(ev, AlertAckedEvent):
+                self.acked(ev)
             else:
                 self.send(ev)
 
@@ -122,6 +128,25 @@ class NotifySink:
         body = f"That call is over. The alert was raised {when} into it."
         summary = f"Call over: {alert.kind.replace('_', ' ')}"
         return self._run(["-r", nid, "-u", "normal", summary, body]) is not None
+
+    @staticmethod
+    def format_acked(ev: AlertAckedEvent) -> tuple[str, str]:
+        """(summary, body) of a critical alert's acknowledgement: who on the console saw it, and when."""
+        when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
+        return (f"Acknowledged: {ev.kind.replace('_', ' ')}",
+                f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it.")
+
+    def acked(self, ev: AlertAckedEvent) -> bool:
+        """A critical alert was acknowledged on the supervisor's console: the critical notification of
+        its call, if one is on the desktop, is replaced by one that says so (critical still: the
+        alert stands), else one is sent."""
+        summary, body = self.format_acked(ev)
+        shown = self._critical.get(ev.call_id)
+        replace_it = ["-r", shown[0]] if shown is not None and shown[1].kind == ev.kind else []
+        if self._run([*replace_it, "-u", "critical", summary, body]) is None:
+            return False
+        self.sent += 1
+        return True
 
     def _can_print_id(self) -> bool:
         if self._prints_id is None:

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from ...alerts.meaning import meaning
 from ..store import LIVE_SOURCE
-from ...events import AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
+from ...events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
 
 def call_clock(t: float) -> str:
@@ -97,6 +97,15 @@ def _cleared_line(held: list[AlertClearedEvent], raised: tuple[str, ...], name_c
         return f"{at} call ended with {what}"
     still = f" (still raised: {', '.join(raised)})" if raised else ""
     return f"{at} cleared  {', '.join(kinds)}{still}"
+
+
+def acked_line(ev: AlertAckedEvent, name_calls: bool = False) -> str:
+    """A supervisor's acknowledgement of an alert, stamped as the alert was (:func:`_call_stamp`):
+    it says that the supervisor has seen the alert, which is all the console knows."""
+    stamp = _call_stamp(ev.t, ev.call_id, name_calls)
+    when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
+    return (f"{stamp} acknowledged {ev.kind} ({ev.severity}) by supervisor {ev.by} at {when}: "
+            f"the supervisor has seen this alert")
 
 
 class HumanSink:
@@ -226,6 +235,8 @@ class HumanSink:
             if ev.reason == "phrase_expired":
                 return (f"{stamp} ended    {ev.kind}: the distress phrase is no longer recent; "
                         f"the other alerts stay raised")
+        if isinstance(ev, AlertAckedEvent):
+            return acked_line(ev, self.name_calls)
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{call_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:

@@ -68,7 +68,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
-from ...events import AlertEvent, Event
+from ...events import AlertAckedEvent, AlertEvent, Event
+from ...supervisor.acks import acked_events
 from ..store import Delivery, Store, StoreError, recording_name
 
 log = logging.getLogger(__name__)
@@ -276,14 +277,15 @@ class _Settled(NamedTuple):
 
 
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
-              headers: Mapping[str, str] | None = None) -> None:
-    """POST ``body`` as JSON; raises on a refused connection, a timeout or a non-2xx answer."""
+              headers: Mapping[str, str] | None = None) -> bytes:
+    """POST ``body`` as JSON and return the answer's body (its first 64 KiB); raises on a refused
+    connection, a timeout or a non-2xx answer."""
     h = {"Content-Type": "application/json", "User-Agent": "call-monitor", **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST", headers=h)
     with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-        resp.read(1 << 16)
+        return resp.read(1 << 16)
 
 
 class WebhookSink:
@@ -765,12 +767,18 @@ class Heartbeat:
     are posted one at a time, so the console never stores a running beat over the stopped one).
     ``watch()``, looked at every ``watch_s`` between beats, gives what the console must not learn
     ``every_s`` late (the devices' states, the call running): a change of it beats at once, so that a
-    daemon just started is not shown with its devices down until its second beat."""
+    daemon just started is not shown with its devices down until its second beat.
+
+    The console answers a beat with the acknowledgements of this daemon's alerts it has not told it
+    yet (:mod:`monitor.supervisor.acks`): each is handed to ``acked`` as an :class:`AlertAckedEvent`
+    (from the heartbeat's thread), once, however often a console restarted tells it again."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0,
-                 watch: Callable[[], object] = lambda: None, watch_s: float = 1.0) -> None:
-        self.identity, self.status = identity, status
+                 watch: Callable[[], object] = lambda: None, watch_s: float = 1.0,
+                 acked: Callable[[AlertAckedEvent], None] = lambda ev: None) -> None:
+        self.identity, self.status, self.acked = identity, status, acked
+        self._acks_seen: collections.OrderedDict[tuple, None] = collections.OrderedDict()
         self.watch, self.watch_s = watch, watch_s
         self.target = Target(url, token)  # changed by a reload (:meth:`retarget`)
         self.every_s, self.timeout_s = every_s, timeout_s
@@ -811,7 +819,7 @@ class Heartbeat:
         try:
             body = self.body(stopped)
             target = self.target  # after the body (the daemon's status, which takes a while), and once
-            post_json(target.url, body, token=target.token, timeout_s=self.timeout_s)
+            answer = post_json(target.url, body, token=target.token, timeout_s=self.timeout_s)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
             self.last_error = _describe(err, target.token, self.identity)
@@ -824,7 +832,25 @@ class Heartbeat:
         self._failing = False
         self.last_error = ""
         self.sent += 1
+        self._take_acks(answer)
         return True
+
+    def _take_acks(self, answer: bytes) -> None:
+        """Hand each acknowledgement the console's answer tells to :attr:`acked`, once (by alert, call
+        and who acknowledged when); an answer that is no JSON (another receiver's) tells none."""
+        try:
+            told = acked_events(json.loads(answer or b"null"))
+        except ValueError:
+            return
+        for ev in told:
+            key = (ev.alert_id, ev.call_started_at, ev.by, ev.acked_at)
+            if key in self._acks_seen:
+                continue
+            _keep(self._acks_seen, key, None)
+            try:
+                self.acked(ev)
+            except Exception:  # noqa: BLE001 - the beats go on
+                log.warning("heartbeat: an acknowledgement could not be taken", exc_info=True)
 
     def state(self) -> dict[str, Any]:
         """For the daemon's status: beats sent and failed, and whether they fail now (and why)."""

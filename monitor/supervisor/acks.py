@@ -1,0 +1,87 @@
+"""Acknowledgements told back to the daemon whose alert was acknowledged.
+
+The daemon listens on no port: the console tells it in the answer to its heartbeat
+(``{"ok": true, "acks": [...]}``), each acknowledgement of its alerts once (:class:`AckNews`), at most
+:data:`ACKS_PER_ANSWER` an answer (the rest go with the next beats), and only those of the last
+:data:`ACK_NEWS_S` (a console restarted forgets what it told and tells those again; the daemon
+keeps each once). A daemon of an earlier release does not read the ``acks`` key and is unaffected.
+
+An item is ``{"alert_id", "call_id", "call_started_at", "t", "kind", "severity", "by", "at"}``: the
+alert as the daemon posted it (its id, call, call time, kind, severity), who acknowledged it (the
+name given on the console) and when (``at``, unix seconds of the console's clock).
+:func:`acked_events` reads an answer back into events on the daemon's side.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Mapping
+
+from ..events import AlertAckedEvent
+
+ACKS_PER_ANSWER = 20
+"""The most acknowledgements one heartbeat's answer carries."""
+ACK_NEWS_S = 900.0
+"""Acknowledgements older than this (seconds) are not told any more."""
+
+
+def ack_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One acknowledged alert (a row of :meth:`ConsoleStore.acks_of`) as the answer carries it."""
+    return {"alert_id": row["alert_id"], "call_id": row["call_id"], "call_started_at": row["call_started_at"],
+            "t": row["t"], "kind": row["kind"], "severity": row["severity"], "by": row["acked_by"],
+            "at": row["acked_at"]}
+
+
+class AckNews:
+    """Which acknowledgements each daemon was told (console ids, by daemon id), within :data:`ACK_NEWS_S`.
+    Used from the event loop only."""
+
+    def __init__(self) -> None:
+        self._told: dict[str, set[int]] = {}
+
+    @staticmethod
+    def since(now: float | None = None) -> float:
+        """The earliest acknowledgement still told (console clock)."""
+        return (time.time() if now is None else now) - ACK_NEWS_S
+
+    def untold(self, daemon_id: str, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Of ``rows`` (that daemon's acknowledgements since :meth:`since`), those not told yet, at most
+        :data:`ACKS_PER_ANSWER`, now counted as told; what is told of older ones is forgotten."""
+        told = self._told.get(daemon_id, set()) & {r["id"] for r in rows}
+        new = [r for r in rows if r["id"] not in told][:ACKS_PER_ANSWER]
+        told |= {r["id"] for r in new}
+        if told:
+            self._told[daemon_id] = told
+        else:
+            self._told.pop(daemon_id, None)
+        return [ack_item(r) for r in new]
+
+
+def acked_events(answer: Any) -> list[AlertAckedEvent]:
+    """The acknowledgements a heartbeat's answer tells (none from a console of an earlier release);
+    an item not of the shape :func:`ack_item` makes is left out."""
+    items = answer.get("acks") if isinstance(answer, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [ev for item in items[:ACKS_PER_ANSWER] if (ev := _acked_event(item)) is not None]
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _id(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def _acked_event(item: Any) -> AlertAckedEvent | None:
+    if not isinstance(item, dict):
+        return None
+    t, at, alert_id = _number(item.get("t")), _number(item.get("at")), _id(item.get("alert_id"))
+    by, kind, severity = item.get("by"), item.get("kind"), item.get("severity")
+    if t is None or at is None or alert_id is None or not all(isinstance(x, str) and x for x in (by, kind)):
+        return None
+    return AlertAckedEvent(t=t, kind=kind[:100], severity=severity if severity in ("warning", "critical") else "warning",
+                           call_id=_id(item.get("call_id")), alert_id=alert_id,
+                           call_started_at=_number(item.get("call_started_at")), by=by.strip()[:100], acked_at=at)
