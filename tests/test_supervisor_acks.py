@@ -1,0 +1,167 @@
+"""A supervisor's acknowledgement on the console reaches the agent whose daemon raised the alert.
+
+The daemon listens on no port: the console tells it in the answer to its heartbeat. Real console
+processes on 127.0.0.1, the real heartbeat, and a real daemon replaying a fixture call through its
+real webhook sink.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+
+import pytest
+
+from console_proc import ConsoleProcess, alert_body
+
+from conftest import CALLS, wait_for
+
+from monitor.supervisor.acks import ACKS_PER_ANSWER
+
+
+def _beat(daemon_id: str = "d-test", agent: str = "alice") -> dict:
+    return {"type": "heartbeat", "source": "call-monitor", "daemon_id": daemon_id, "agent": agent, "every_s": 5,
+            "status": {}}
+
+
+def _ack(console: ConsoleProcess, alert_id: int, by: str = "Dana", **extra) -> int:
+    """Post alert ``alert_id`` (of daemon d-test) and acknowledge it as ``by``: its console id."""
+    status, body = console.post(alert_body(alert_id, **extra))
+    assert status == 201, body
+    assert console.request("POST", f"/api/alerts/{body['id']}/ack", json.dumps({"by": by}).encode())[0] == 200
+    return body["id"]
+
+
+@pytest.fixture
+def console(tmp_path):
+    c = ConsoleProcess(tmp_path / "console")
+    yield c
+    c.kill()
+
+
+def test_a_heartbeat_is_answered_with_the_acknowledgement_of_its_daemons_alert(console):
+    _ack(console, 4, t=95.0, call_id=7)
+    status, answer = console.post(_beat())
+    assert status == 200
+    (ack,) = answer["acks"]
+    assert {k: ack[k] for k in ("alert_id", "call_id", "t", "kind", "severity", "by")} == {
+        "alert_id": 4, "call_id": 7, "t": 95.0, "kind": "possible_emergency", "severity": "critical", "by": "Dana"}
+    assert abs(ack["at"] - time.time()) < 60
+
+
+def test_an_acknowledgement_is_told_to_its_daemon_once(console):
+    _ack(console, 4)
+    assert "acks" in console.post(_beat())[1]
+    assert console.post(_beat())[1] == {"ok": True}  # the answer an earlier release's daemon reads
+
+
+def test_another_daemons_heartbeat_is_not_told_of_the_acknowledgement(console):
+    _ack(console, 4)
+    assert console.post(_beat("d-other", "bob"))[1] == {"ok": True}
+    assert [a["alert_id"] for a in console.post(_beat())[1]["acks"]] == [4]
+
+
+def test_an_answer_carries_a_bounded_number_of_acknowledgements_the_rest_with_the_next_beat(console):
+    for alert_id in range(1, ACKS_PER_ANSWER + 4):
+        _ack(console, alert_id)
+    first = [a["alert_id"] for a in console.post(_beat())[1]["acks"]]
+    second = [a["alert_id"] for a in console.post(_beat())[1]["acks"]]
+    assert first == list(range(1, ACKS_PER_ANSWER + 1))  # the earliest acknowledgements first
+    assert second == list(range(ACKS_PER_ANSWER + 1, ACKS_PER_ANSWER + 4))
+
+
+def test_the_daemons_heartbeat_hands_each_acknowledgement_to_the_daemon_once_through_a_console_restart(tmp_path):
+    """A console started again forgets what it told and tells it again: the daemon takes it once."""
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+
+    console = ConsoleProcess(tmp_path / "console")
+    taken = []
+    try:
+        _ack(console, 4)
+        heartbeat = Heartbeat(console.webhook, Identity("alice", "d-test"), lambda: {}, every_s=3600.0,
+                              token=console.token, acked=taken.append)
+        assert heartbeat.beat() and heartbeat.beat()
+        port = console.port
+        assert console.stop() == 0
+        console = ConsoleProcess(tmp_path / "console", port=port)
+        assert heartbeat.beat()
+        assert [(ev.alert_id, ev.kind, ev.severity, ev.by) for ev in taken] == [
+            (4, "possible_emergency", "critical", "Dana")]
+    finally:
+        console.kill()
+
+
+# ---------------------------------------------------------------------------- a daemon's run
+
+
+@pytest.fixture(scope="module")
+def acked_run(tmp_path_factory):
+    """A daemon replaying a fixture call posts its first alert to a console; a supervisor
+    acknowledges it there; the daemon's next heartbeat brings the acknowledgement back, and the
+    daemon stops once its sinks had it. Returns (the JSON lines, the terminal's text, the
+    daemon's status, the alert)."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity, WebhookSink
+    from monitor.delivery.store import Store
+
+    tmp = tmp_path_factory.mktemp("acked")
+    console = ConsoleProcess(tmp / "console")
+    jsonl, human = io.StringIO(), io.StringIO()
+    try:
+        cfg = load_config(overrides={"storage.db": str(tmp / "e.db")}, user_config=False)
+        with Store.open(tmp / "e.db") as store:
+            identity = Identity.of(store, "alice")
+            webhook = WebhookSink(store, console.webhook, token=console.token, poll_s=0.05, identity=identity).start()
+            daemon = Daemon(cfg, FileSource(CALLS / "deteriorating_16k.wav"), store,
+                            {"jsonl": JsonlSink(jsonl), "terminal": HumanSink(human, name_calls=True),
+                             "webhook": webhook}, webhook=webhook)
+            heartbeat = Heartbeat(console.webhook, identity, daemon.heartbeat_status,
+                                  every_s=3600.0, token=console.token, acked=daemon.acked)
+            first: list = []
+
+            def ack_the_first_alert(ev) -> None:
+                if ev.type == "alert" and not first:
+                    first.append(ev)
+                    assert wait_for(lambda: console.state()["alerts"], 20)
+                    pk = console.state()["alerts"][0]["id"]
+                    console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
+                    threading.Thread(target=heartbeat.beat).start()  # as its own thread beats
+                elif ev.type == "alert_acked":
+                    daemon.request_stop("the acknowledgement came")
+
+            daemon.sinks["supervisor"] = ack_the_first_alert
+            assert daemon.run() == 0
+            webhook.close()
+            state = daemon.state()
+        yield jsonl.getvalue().splitlines(), human.getvalue(), state, first[0]
+    finally:
+        console.kill()
+
+
+def test_the_acknowledgement_is_a_json_line_naming_the_alert_and_who_acknowledged_it(acked_run):
+    lines, _, _, alert = acked_run
+    (acked,) = [json.loads(line) for line in lines if '"type": "alert_acked"' in line]
+    assert (acked["alert_id"], acked["call_id"], acked["kind"], acked["severity"], acked["by"]) == (
+        alert.alert_id, alert.call_id, alert.kind, alert.severity, "Dana")
+    assert acked["t"] == round(alert.t, 4) and abs(acked["acked_at"] - time.time()) < 300
+
+
+def test_the_terminal_says_in_one_line_that_the_supervisor_has_seen_the_alert(acked_run):
+    _, text, _, alert = acked_run
+    (line,) = [line for line in text.splitlines() if "acknowledged" in line]
+    assert line.startswith(f"[call {alert.call_id}, ") and f" acknowledged {alert.kind} ({alert.severity}) " \
+        "by supervisor Dana at " in line and line.endswith(": the supervisor has seen this alert")
+
+
+def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(acked_run):
+    from monitor.commands.status import render
+    _, _, state, alert = acked_run
+    (recent,) = [a for a in state["recent_alerts"] if a["alert_id"] == alert.alert_id]
+    assert recent["acked_by"] == "Dana" and abs(recent["acked_at"] - time.time()) < 300
+    (line,) = [line for line in render(state).splitlines() if f" {alert.kind} at " in line and "acknowledged" in line]
+    assert ", acknowledged by supervisor Dana at " in line
