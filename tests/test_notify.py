@@ -138,3 +138,31 @@ def test_a_call_the_daemon_s_stop_ends_is_not_over_and_its_critical_notification
     sink(CallSummaryEvent(t=60.0, call_id=4, ended_by="call-monitor call end"))
     sink.close(timeout=5.0)
     assert [a[0] for a in calls] == ["-u", "-u", "-r"] and calls[2][:2] == ["-r", "7"]
+
+
+@pytest.mark.skipif(not all(shutil.which(x) for x in NEEDED), reason="dbus/dunst/xvfb not installed")
+def test_a_critical_alert_acknowledged_on_the_console_replaces_its_notification_by_one_saying_who_saw_it(tmp_path):
+    """The agent in an emergency call learns on the desktop that the supervisor has seen the critical
+    alert: its notification is replaced (still critical: the alert stands) by one naming who
+    acknowledged it and when."""
+    said, items = on_dunst(tmp_path, """
+        from monitor.events import AlertAckedEvent
+        print(s.send(AlertEvent(t=93.0, call_id=3, kind="possible_emergency", severity="critical", message="m")),
+              s.acked(AlertAckedEvent(t=93.0, call_id=3, alert_id=5, kind="possible_emergency", severity="critical",
+                                      by="Dana", acked_at=1796431283.0)))
+    """)
+    assert said.split() == ["True", "True"]
+    (shown,) = items  # the alert's notification replaced, not a second one beside it
+    assert shown["summary"]["data"] == "Acknowledged: possible emergency" and shown["timeout"]["data"] == 0
+    assert shown["body"]["data"].startswith("Supervisor Dana acknowledged this critical alert at ")
+
+
+def test_a_warnings_acknowledgement_brings_no_desktop_notification():
+    from monitor.events import AlertAckedEvent
+    sink = NotifySink(command="true")
+    calls: list[list[str]] = []
+    sink._run = lambda args: calls.append(args) or subprocess.CompletedProcess(args, 0, "", "")
+    sink(AlertAckedEvent(t=40.0, call_id=3, alert_id=2, kind="slow_speech", severity="warning", by="Dana",
+                         acked_at=1796431283.0))
+    sink.close(timeout=5.0)
+    assert calls == []
