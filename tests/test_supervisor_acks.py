@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from console_proc import ConsoleProcess, alert_body
 
 from conftest import CALLS, wait_for
 
-from monitor.supervisor.acks import ACKS_PER_ANSWER
+from monitor.supervisor.acks import ACKS_PER_ANSWER, acked_events
 
 
 def _beat(daemon_id: str = "d-test", agent: str = "alice") -> dict:
@@ -93,6 +92,15 @@ def test_the_daemons_heartbeat_hands_each_acknowledgement_to_the_daemon_once_thr
         console.kill()
 
 
+def test_an_answer_item_not_of_the_consoles_shape_is_left_out_and_the_others_taken():
+    good = {"alert_id": 4, "call_id": 7, "call_started_at": 1.7e9, "t": 95.0, "kind": "possible_emergency",
+            "severity": "critical", "by": "Dana", "at": 1.7e9 + 100}
+    answer = {"ok": True, "acks": [good, "x", {**good, "by": ""}, {**good, "t": None}, {**good, "alert_id": -1},
+                                   {**good, "at": "now"}, {**good, "alert_id": 5, "severity": "grave"}]}
+    assert [ev.alert_id for ev in acked_events(answer)] == [4]
+    assert acked_events({"ok": True}) == acked_events({"acks": "all"}) == acked_events([1]) == []
+
+
 # ---------------------------------------------------------------------------- a daemon's run
 
 
@@ -130,7 +138,7 @@ def acked_run(tmp_path_factory):
                     assert wait_for(lambda: console.state()["alerts"], 20)
                     pk = console.state()["alerts"][0]["id"]
                     console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
-                    threading.Thread(target=heartbeat.beat).start()  # as its own thread beats
+                    assert heartbeat.beat()  # the daemon's next beat; what it brings goes out with the next chunk
                 elif ev.type == "alert_acked":
                     daemon.request_stop("the acknowledgement came")
 

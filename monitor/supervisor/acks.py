@@ -80,8 +80,9 @@ def _acked_event(item: Any) -> AlertAckedEvent | None:
         return None
     t, at, alert_id = _number(item.get("t")), _number(item.get("at")), _id(item.get("alert_id"))
     by, kind, severity = item.get("by"), item.get("kind"), item.get("severity")
-    if t is None or at is None or alert_id is None or not all(isinstance(x, str) and x for x in (by, kind)):
+    if (t is None or at is None or alert_id is None or severity not in ("warning", "critical")
+            or not all(isinstance(x, str) and x.strip() for x in (by, kind))):
         return None
-    return AlertAckedEvent(t=t, kind=kind[:100], severity=severity if severity in ("warning", "critical") else "warning",
+    return AlertAckedEvent(t=t, kind=kind[:100], severity=severity,
                            call_id=_id(item.get("call_id")), alert_id=alert_id,
                            call_started_at=_number(item.get("call_started_at")), by=by.strip()[:100], acked_at=at)
