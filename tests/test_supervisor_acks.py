@@ -20,9 +20,10 @@ from conftest import CALLS, wait_for
 from monitor.supervisor.acks import ACKS_PER_ANSWER, acked_events
 
 
-def _beat(daemon_id: str = "d-test", agent: str = "alice") -> dict:
+def _beat(daemon_id: str = "d-test", agent: str = "alice", taken: tuple[int, ...] = ()) -> dict:
+    """A daemon's heartbeat; ``taken``: the alert ids it took from the last answer."""
     return {"type": "heartbeat", "source": "call-monitor", "daemon_id": daemon_id, "agent": agent, "every_s": 5,
-            "status": {}}
+            "status": {}, **({"acks_taken": list(taken)} if taken else {})}
 
 
 def _ack(console: ConsoleProcess, alert_id: int, by: str = "Dana", **extra) -> int:
@@ -50,10 +51,18 @@ def test_a_heartbeat_is_answered_with_the_acknowledgement_of_its_daemons_alert(c
     assert abs(ack["at"] - time.time()) < 60
 
 
-def test_an_acknowledgement_is_told_to_its_daemon_once(console):
+def test_an_acknowledgement_is_told_no_more_once_the_daemons_next_heartbeat_says_it_took_it(console):
     _ack(console, 4)
     assert "acks" in console.post(_beat())[1]
-    assert console.post(_beat())[1] == {"ok": True}  # the answer an earlier release's daemon reads
+    assert console.post(_beat(taken=(4,)))[1] == {"ok": True}  # the answer an earlier release's daemon reads
+    assert console.post(_beat())[1] == {"ok": True}
+
+
+def test_an_acknowledgement_the_daemon_did_not_say_it_took_is_told_again(console):
+    """An answer lost on its way (the beat timed out after the console answered) is not the end of it."""
+    _ack(console, 4)
+    assert [a["alert_id"] for a in console.post(_beat())[1]["acks"]] == [4]
+    assert [a["alert_id"] for a in console.post(_beat())[1]["acks"]] == [4]
 
 
 def test_another_daemons_heartbeat_is_not_told_of_the_acknowledgement(console):
@@ -66,13 +75,23 @@ def test_an_answer_carries_a_bounded_number_of_acknowledgements_the_rest_with_th
     for alert_id in range(1, ACKS_PER_ANSWER + 4):
         _ack(console, alert_id)
     first = [a["alert_id"] for a in console.post(_beat())[1]["acks"]]
-    second = [a["alert_id"] for a in console.post(_beat())[1]["acks"]]
+    second = [a["alert_id"] for a in console.post(_beat(taken=tuple(first)))[1]["acks"]]
     assert first == list(range(1, ACKS_PER_ANSWER + 1))  # the earliest acknowledgements first
     assert second == list(range(ACKS_PER_ANSWER + 1, ACKS_PER_ANSWER + 4))
 
 
+def test_the_daemons_heartbeat_says_it_took_the_acknowledgement_and_is_told_it_no_more(console):
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    _ack(console, 4)
+    taken = []
+    heartbeat = Heartbeat(console.webhook, Identity("alice", "d-test"), lambda: {}, every_s=3600.0,
+                          token=console.token, acked=taken.append)
+    assert heartbeat.beat() and heartbeat.beat()
+    assert console.post(_beat())[1] == {"ok": True} and len(taken) == 1
+
+
 def test_the_daemons_heartbeat_hands_each_acknowledgement_to_the_daemon_once_through_a_console_restart(tmp_path):
-    """A console started again forgets what it told and tells it again: the daemon takes it once."""
+    """A console started again forgets what was taken and tells it again: the daemon takes it once."""
     from monitor.delivery.sinks.webhook import Heartbeat, Identity
 
     console = ConsoleProcess(tmp_path / "console")

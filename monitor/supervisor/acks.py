@@ -1,10 +1,14 @@
 """Acknowledgements told back to the daemon whose alert was acknowledged.
 
 The daemon listens on no port: the console tells it in the answer to its heartbeat
-(``{"ok": true, "acks": [...]}``), each acknowledgement of its alerts once (:class:`AckNews`), at most
-:data:`ACKS_PER_ANSWER` an answer (the rest go with the next beats), and only those of the last
-:data:`ACK_NEWS_S` (a console restarted forgets what it told and tells those again; the daemon
-keeps each once). A daemon of an earlier release does not read the ``acks`` key and is unaffected.
+(``{"ok": true, "acks": [...]}``), the acknowledgements of its alerts it has not yet taken, at most
+:data:`ACKS_PER_ANSWER` an answer (the earliest first), and only those of the last :data:`ACK_NEWS_S`.
+The daemon's next heartbeat names the alert ids it took from that answer (``"acks_taken": [...]``,
+:func:`taken_of`), and only then are they told (:class:`AckNews`): an answer lost on its way (a beat
+that timed out after the console answered) is told again, and the rest of a long list follows. A
+console restarted forgets what was taken and tells those of the last :data:`ACK_NEWS_S` again, which
+the daemon shows once. A daemon of an earlier release reads no ``acks`` and takes none: it is
+answered them with every beat for :data:`ACK_NEWS_S`, and is unaffected.
 
 An item is ``{"alert_id", "call_id", "call_started_at", "t", "kind", "severity", "by", "at"}``: the
 alert as the daemon posted it (its id, call, call time, kind, severity), who acknowledged it (the
@@ -33,8 +37,17 @@ def ack_item(row: Mapping[str, Any]) -> dict[str, Any]:
             "at": row["acked_at"]}
 
 
+def taken_of(heartbeat: Mapping[str, Any]) -> frozenset[int]:
+    """The alert ids a heartbeat says its daemon took from the last answer (none from an earlier
+    release; what is no alert id is left out)."""
+    taken = heartbeat.get("acks_taken")
+    if not isinstance(taken, list):
+        return frozenset()
+    return frozenset(i for i in taken[:ACKS_PER_ANSWER] if _id(i) is not None)
+
+
 class AckNews:
-    """Which acknowledgements each daemon was told (console ids, by daemon id), within :data:`ACK_NEWS_S`.
+    """Which acknowledgements each daemon took (console ids, by daemon id), within :data:`ACK_NEWS_S`.
     Used from the event loop only."""
 
     def __init__(self) -> None:
@@ -45,17 +58,17 @@ class AckNews:
         """The earliest acknowledgement still told (console clock)."""
         return (time.time() if now is None else now) - ACK_NEWS_S
 
-    def untold(self, daemon_id: str, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Of ``rows`` (that daemon's acknowledgements since :meth:`since`), those not told yet, at most
-        :data:`ACKS_PER_ANSWER`, now counted as told; what is told of older ones is forgotten."""
-        told = self._told.get(daemon_id, set()) & {r["id"] for r in rows}
-        new = [r for r in rows if r["id"] not in told][:ACKS_PER_ANSWER]
-        told |= {r["id"] for r in new}
-        if told:
-            self._told[daemon_id] = told
+    def untold(self, daemon_id: str, rows: list[Mapping[str, Any]], taken: frozenset[int]) -> list[dict[str, Any]]:
+        """Of ``rows`` (that daemon's acknowledgements since :meth:`since`), those it has not taken, at
+        most :data:`ACKS_PER_ANSWER`; ``taken``: the alert ids its heartbeat says it took, counted
+        from now on. What was taken of older ones is forgotten."""
+        done = self._told.get(daemon_id, set()) | {r["id"] for r in rows if r["alert_id"] in taken}
+        done &= {r["id"] for r in rows}
+        if done:
+            self._told[daemon_id] = done
         else:
             self._told.pop(daemon_id, None)
-        return [ack_item(r) for r in new]
+        return [ack_item(r) for r in rows if r["id"] not in done][:ACKS_PER_ANSWER]
 
 
 def acked_events(answer: Any) -> list[AlertAckedEvent]:

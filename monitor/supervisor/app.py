@@ -5,7 +5,7 @@ Routes:
 - ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
   (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
   token: the shared one or the agent's own (which may post only as that agent). A heartbeat's answer
-  carries ``acks``, the acknowledgements of that daemon's alerts not told it yet (:mod:`.acks`).
+  carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`.acks`).
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
   without a token or cookie a 401 page says how to get in.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
@@ -43,7 +43,7 @@ from starlette.routing import Route
 
 from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
                                       WRONG_TOKEN, Refusal)
-from .acks import AckNews
+from .acks import AckNews, taken_of
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
 from .store import ConsoleStore, Heartbeat, IncomingAlert
@@ -230,7 +230,7 @@ def parse_heartbeat(d: Mapping[str, Any]) -> Heartbeat:
                 and r["url"].startswith(REPORT_SCHEMES)):  # its length is the status's check
             reports.append((r["call_id"], r["url"]))
     return Heartbeat(daemon_id=_text(d, "daemon_id", limit=100), agent=_text(d, "agent", limit=200),
-                     every_s=_number(d, "every_s"), status=status, reports=tuple(reports))
+                     every_s=_number(d, "every_s"), status=status, reports=tuple(reports), acks_taken=taken_of(d))
 
 
 # --------------------------------------------------------------------------- the database failing
@@ -424,8 +424,8 @@ class Console:
         self.hub.publish("agent", agent)
         for r in reports:
             self.hub.publish("report", r)
-        told = self.acks.untold(hb.daemon_id, await self._stored(self.store.acks_of, hb.daemon_id, AckNews.since(),
-                                                                  writes=False))
+        acked = await self._stored(self.store.acks_of, hb.daemon_id, AckNews.since(), writes=False)
+        told = self.acks.untold(hb.daemon_id, acked, hb.acks_taken)
         return JSONResponse({"ok": True, "acks": told} if told else {"ok": True})
 
     # ---------------------------------------------------------------- page

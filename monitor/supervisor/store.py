@@ -127,6 +127,8 @@ class Heartbeat:
     every_s: float | None
     status: Mapping[str, Any]
     reports: tuple[tuple[int, str], ...] = ()
+    acks_taken: frozenset[int] = frozenset()
+    """The alert ids whose acknowledgements the daemon took from the last answer (:mod:`.acks`)."""
 
 
 class ConsoleStore:

@@ -769,9 +769,10 @@ class Heartbeat:
     ``every_s`` late (the devices' states, the call running): a change of it beats at once, so that a
     daemon just started is not shown with its devices down until its second beat.
 
-    The console answers a beat with the acknowledgements of this daemon's alerts it has not told it
+    The console answers a beat with the acknowledgements of this daemon's alerts it has not taken
     yet (:mod:`monitor.supervisor.acks`): each is handed to ``acked`` as an :class:`AlertAckedEvent`
-    (from the heartbeat's thread), once, however often a console restarted tells it again."""
+    (from the heartbeat's thread), once, however often the console tells it again, and the next beat
+    names them as taken (``acks_taken``)."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0,
@@ -779,6 +780,7 @@ class Heartbeat:
                  acked: Callable[[AlertAckedEvent], None] = lambda ev: None) -> None:
         self.identity, self.status, self.acked = identity, status, acked
         self._acks_seen: collections.OrderedDict[tuple, None] = collections.OrderedDict()
+        self._taken: list[int] = []  # the alert ids of the last answer's acknowledgements, for the next beat
         self.watch, self.watch_s = watch, watch_s
         self.target = Target(url, token)  # changed by a reload (:meth:`retarget`)
         self.every_s, self.timeout_s = every_s, timeout_s
@@ -806,9 +808,10 @@ class Heartbeat:
         status = dict(self.status())
         if stopped:
             status["stopped"] = True
+        taken = {"acks_taken": self._taken} if self._taken else {}
         return json.dumps({"type": "heartbeat", "source": "call-monitor", "agent": self.identity.agent,
                            "daemon_id": self.identity.daemon_id, "at": round(time.time(), 3),
-                           "every_s": self.every_s, "status": status}, ensure_ascii=False).encode("utf-8")
+                           "every_s": self.every_s, "status": status, **taken}, ensure_ascii=False).encode("utf-8")
 
     def beat(self, stopped: bool = False) -> bool:
         with self._posting:
@@ -841,7 +844,8 @@ class Heartbeat:
         try:
             told = acked_events(json.loads(answer or b"null"))
         except ValueError:
-            return
+            told = []
+        self._taken = [ev.alert_id for ev in told]
         for ev in told:
             key = (ev.alert_id, ev.call_started_at, ev.by, ev.acked_at)
             if key in self._acks_seen:
