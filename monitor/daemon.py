@@ -833,6 +833,16 @@ class Daemon:
         p = self.pipeline
         return tuple(sorted((leg, s.get("state")) for leg, s in legs.items())), None if p is None else p.call_id
 
+    def awaits_ack(self) -> bool:
+        """Whether a critical alert of the running call stands that no supervisor acknowledged yet
+        (from the heartbeat's thread: its beats come every few seconds meanwhile)."""
+        p = self.pipeline
+        if p is None:
+            return False
+        standing = {kind for kind, a in dict(self.active).items() if a["severity"] == "critical"}
+        return any(a["kind"] in standing and a["token"] == p.call_token and not a.get("acked_by")
+                   for a in list(self.recent_alerts))
+
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
         """What a supervisor console is told: devices, whether a call runs (its id, start, active
         alert kinds), counts, the last warning or error, why transcription is off (None when it is

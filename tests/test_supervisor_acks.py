@@ -90,6 +90,16 @@ def test_the_daemons_heartbeat_says_it_took_the_acknowledgement_and_is_told_it_n
     assert console.post(_beat())[1] == {"ok": True} and len(taken) == 1
 
 
+def test_heartbeats_come_every_few_seconds_while_a_critical_alert_awaits_its_acknowledgement(console):
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    heartbeat = Heartbeat(console.webhook, Identity("alice", "d-test"), lambda: {}, every_s=3600.0,
+                          token=console.token, watch_s=0.05, awaits_ack=lambda: True, awaiting_s=0.2).start()
+    try:
+        assert wait_for(lambda: heartbeat.sent >= 3, 10)  # every_s is an hour
+    finally:
+        heartbeat.close()
+
+
 def test_the_daemons_heartbeat_hands_each_acknowledgement_to_the_daemon_once_through_a_console_restart(tmp_path):
     """A console started again forgets what was taken and tells it again: the daemon takes it once."""
     from monitor.delivery.sinks.webhook import Heartbeat, Identity
@@ -125,10 +135,11 @@ def test_an_answer_item_not_of_the_consoles_shape_is_left_out_and_the_others_tak
 
 @pytest.fixture(scope="module")
 def acked_run(tmp_path_factory):
-    """A daemon replaying a fixture call posts its first alert to a console; a supervisor
+    """A daemon replaying a fixture call posts its first critical alert to a console; a supervisor
     acknowledges it there; the daemon's next heartbeat brings the acknowledgement back, and the
     daemon stops once its sinks had it. Returns (the JSON lines, the terminal's text, the
-    daemon's status, the alert)."""
+    daemon's status, the alert, whether the daemon awaited an acknowledgement as the alert came and
+    as the acknowledgement came)."""
     from monitor.capture.sources import FileSource
     from monitor.config import load_config
     from monitor.daemon import Daemon
@@ -150,28 +161,31 @@ def acked_run(tmp_path_factory):
             heartbeat = Heartbeat(console.webhook, identity, daemon.heartbeat_status,
                                   every_s=3600.0, token=console.token, acked=daemon.acked)
             first: list = []
+            awaits: list[bool] = []
 
-            def ack_the_first_alert(ev) -> None:
-                if ev.type == "alert" and not first:
+            def ack_the_first_critical_alert(ev) -> None:
+                if ev.type == "alert" and ev.severity == "critical" and not first:
                     first.append(ev)
-                    assert wait_for(lambda: console.state()["alerts"], 20)
-                    pk = console.state()["alerts"][0]["id"]
+                    awaits.append(daemon.awaits_ack())
+                    assert wait_for(lambda: any(a["alert_id"] == ev.alert_id for a in console.state()["alerts"]), 20)
+                    (pk,) = [a["id"] for a in console.state()["alerts"] if a["alert_id"] == ev.alert_id]
                     console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
                     assert heartbeat.beat()  # the daemon's next beat; what it brings goes out with the next chunk
                 elif ev.type == "alert_acked":
+                    awaits.append(daemon.awaits_ack())
                     daemon.request_stop("the acknowledgement came")
 
-            daemon.sinks["supervisor"] = ack_the_first_alert
+            daemon.sinks["supervisor"] = ack_the_first_critical_alert
             assert daemon.run() == 0
             webhook.close()
             state = daemon.state()
-        yield jsonl.getvalue().splitlines(), human.getvalue(), state, first[0]
+        yield jsonl.getvalue().splitlines(), human.getvalue(), state, first[0], awaits
     finally:
         console.kill()
 
 
 def test_the_acknowledgement_is_a_json_line_naming_the_alert_and_who_acknowledged_it(acked_run):
-    lines, _, _, alert = acked_run
+    lines, _, _, alert, _ = acked_run
     (acked,) = [json.loads(line) for line in lines if '"type": "alert_acked"' in line]
     assert (acked["alert_id"], acked["call_id"], acked["kind"], acked["severity"], acked["by"]) == (
         alert.alert_id, alert.call_id, alert.kind, alert.severity, "Dana")
@@ -179,7 +193,7 @@ def test_the_acknowledgement_is_a_json_line_naming_the_alert_and_who_acknowledge
 
 
 def test_the_terminal_says_in_one_line_that_the_supervisor_has_seen_the_alert(acked_run):
-    _, text, _, alert = acked_run
+    _, text, _, alert, _ = acked_run
     (line,) = [line for line in text.splitlines() if "acknowledged" in line]
     assert line.startswith(f"[call {alert.call_id}, ") and f" acknowledged {alert.kind} ({alert.severity}) " \
         "by supervisor Dana at " in line and line.endswith(": the supervisor has seen this alert")
@@ -187,8 +201,13 @@ def test_the_terminal_says_in_one_line_that_the_supervisor_has_seen_the_alert(ac
 
 def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(acked_run):
     from monitor.commands.status import render
-    _, _, state, alert = acked_run
+    _, _, state, alert, _ = acked_run
     (recent,) = [a for a in state["recent_alerts"] if a["alert_id"] == alert.alert_id]
     assert recent["acked_by"] == "Dana" and abs(recent["acked_at"] - time.time()) < 300
     (line,) = [line for line in render(state).splitlines() if f" {alert.kind} at " in line and "acknowledged" in line]
     assert ", acknowledged by supervisor Dana at " in line
+
+
+def test_the_daemon_awaits_an_acknowledgement_while_its_critical_alert_stands_until_it_comes(acked_run):
+    *_, alert, awaits = acked_run
+    assert alert.severity == "critical" and awaits == [True, False]

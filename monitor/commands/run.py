@@ -449,7 +449,8 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
     link = report_link(cfg.delivery.report_url_base)
     heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity, lambda: daemon.heartbeat_status(link),
                           every_s=cfg.delivery.heartbeat_s, token=token, timeout_s=cfg.delivery.timeout_s,
-                          watch=daemon.presence, acked=daemon.acked)
+                          watch=daemon.presence, acked=daemon.acked,
+                          awaits_ack=daemon.awaits_ack)
     heartbeat.start()
     daemon.heartbeat = heartbeat  # a reload's new URL applies to it too
     stack.callback(heartbeat.close, 0.5)

@@ -76,6 +76,9 @@ log = logging.getLogger(__name__)
 
 CRITICAL_RETRY_S = 3.0
 """A pending critical alert is retried at least this often, whatever the backoff reached."""
+AWAITING_ACK_S = 5.0
+"""While a critical alert of the running call stands unacknowledged, a heartbeat goes at least this often
+(its answer brings the supervisor's acknowledgement)."""
 MEMORY_LIMIT = 10_000
 """Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
 
@@ -772,13 +775,17 @@ class Heartbeat:
     The console answers a beat with the acknowledgements of this daemon's alerts it has not taken
     yet (:mod:`monitor.supervisor.acks`): each is handed to ``acked`` as an :class:`AlertAckedEvent`
     (from the heartbeat's thread), once, however often the console tells it again, and the next beat
-    names them as taken (``acks_taken``)."""
+    names them as taken (``acks_taken``). While ``awaits_ack()`` (a critical alert of the running call
+    stands unacknowledged), a beat goes every ``awaiting_s`` (:data:`AWAITING_ACK_S`) at least: the agent learns of
+    the acknowledgement within seconds, not ``every_s`` later."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0,
                  watch: Callable[[], object] = lambda: None, watch_s: float = 1.0,
-                 acked: Callable[[AlertAckedEvent], None] = lambda ev: None) -> None:
+                 acked: Callable[[AlertAckedEvent], None] = lambda ev: None,
+                 awaits_ack: Callable[[], bool] = lambda: False, awaiting_s: float = AWAITING_ACK_S) -> None:
         self.identity, self.status, self.acked = identity, status, acked
+        self.awaits_ack, self.awaiting_s = awaits_ack, awaiting_s
         self._acks_seen: collections.OrderedDict[tuple, None] = collections.OrderedDict()
         self._taken: list[int] = []  # the alert ids of the last answer's acknowledgements, for the next beat
         self.watch, self.watch_s = watch, watch_s
@@ -868,11 +875,21 @@ class Heartbeat:
             self._wait_next(seen)
 
     def _wait_next(self, seen: object) -> None:
-        """Until the next beat is due: ``every_s``, or sooner once what is watched is no longer ``seen``."""
-        due = time.monotonic() + self.every_s
+        """Until the next beat is due: ``every_s``, or sooner once what is watched is no longer ``seen``,
+        or ``awaiting_s`` (:data:`AWAITING_ACK_S`) after the last beat while ``awaits_ack()``."""
+        began = time.monotonic()
+        due = began + self.every_s
         while not self._stop.wait(max(0.0, min(self.watch_s, due - time.monotonic()))):
-            if time.monotonic() >= due or self._watched() != seen:
+            now = time.monotonic()
+            if now >= due or self._watched() != seen or (now - began >= self.awaiting_s and self._awaits()):
                 return
+
+    def _awaits(self) -> bool:
+        try:
+            return bool(self.awaits_ack())
+        except Exception:  # noqa: BLE001 - it only hastens a beat
+            log.debug("heartbeat: awaits_ack failed", exc_info=True)
+            return False
 
     def _watched(self) -> object:
         try:
