@@ -28,7 +28,8 @@ Each post names its sender (:class:`Identity`: the agent's name and the daemon's
 the database's own id, so that a console tells apart equal alert ids of different daemons)
 and the call's wall-clock start (and a replayed call's recording, by its file name), and
 carries ``Authorization: Bearer TOKEN`` when a token is given (:func:`read_token`).
-:class:`Heartbeat` posts the daemon's status to the same URL.
+:class:`Heartbeat` posts the daemon's status to the same URL, and hands on the supervisor's
+acknowledgements of the daemon's alerts that the console's answers carry.
 
 One URL at a time: what is pending for another URL (queued before the URL was changed, by this
 daemon before a reload or by an earlier one) goes to the current URL, due at once and with its
