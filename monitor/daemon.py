@@ -231,8 +231,7 @@ class Daemon:
         the start's seconds loading the model and opening the capture)."""
         self.stop_reason: str | None = None
         self._reload = False
-        self._msgs: "queue.Queue[tuple[str, str]]" = queue.Queue()
-        self._acks: "queue.Queue[AlertAckedEvent]" = queue.Queue()
+        self._msgs, self._acks = queue.Queue(), queue.Queue()  # (level, message) of capture threads; AlertAckedEvent
         self._sink_errors: dict[str, int] = {}
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known

@@ -17,7 +17,7 @@ from console_proc import ConsoleProcess, alert_body
 
 from conftest import CALLS, wait_for
 
-from monitor.supervisor.acks import ACKS_PER_ANSWER, acked_events
+from monitor.delivery.acks import ACKS_PER_ANSWER, acked_events
 
 
 def _beat(daemon_id: str = "d-test", agent: str = "alice", taken: tuple[int, ...] = ()) -> dict:

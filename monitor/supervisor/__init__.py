@@ -6,8 +6,8 @@
   session cookie of the page.
 - :mod:`.heartbeat`: what a heartbeat's status holds, as the page and the store read it, and the
   check that refuses one of another shape.
-- :mod:`.acks`: the acknowledgements told back to the daemon whose alert was acknowledged, in the
-  answers to its heartbeats (the daemon listens on no port), and the daemon's reading of them.
+- :mod:`.acks`: which acknowledgements each daemon took, of those told back to it in the answers
+  to its heartbeats (the daemon listens on no port; :mod:`monitor.delivery.acks` is the answer's shape).
 - :mod:`.app`: the ASGI application (Starlette): the webhook the daemons post to, the page, its
   Server-Sent Events stream and the acknowledgements.
 

@@ -1,49 +1,21 @@
-"""Acknowledgements told back to the daemon whose alert was acknowledged.
+"""Which acknowledgements each daemon took, on the console's side (:class:`AckNews`).
 
-The daemon listens on no port: the console tells it in the answer to its heartbeat
-(``{"ok": true, "acks": [...]}``), the acknowledgements of its alerts it has not yet taken, at most
-:data:`ACKS_PER_ANSWER` an answer (the earliest first), and only those of the last :data:`ACK_NEWS_S`.
-The daemon's next heartbeat names the alert ids it took from that answer (``"acks_taken": [...]``,
-:func:`taken_of`), and only then are they told (:class:`AckNews`): an answer lost on its way (a beat
-that timed out after the console answered) is told again, and the rest of a long list follows. A
-console restarted forgets what was taken and tells those of the last :data:`ACK_NEWS_S` again, which
-the daemon shows once. A daemon of an earlier release reads no ``acks`` and takes none: it is
-answered them with every beat for :data:`ACK_NEWS_S`, and is unaffected.
-
-An item is ``{"alert_id", "call_id", "call_started_at", "t", "kind", "severity", "by", "at"}``: the
-alert as the daemon posted it (its id, call, call time, kind, severity), who acknowledged it (the
-name given on the console) and when (``at``, unix seconds of the console's clock).
-:func:`acked_events` reads an answer back into events on the daemon's side.
+The console tells a daemon the acknowledgements of its alerts in the answers to its heartbeats
+(:mod:`monitor.delivery.acks` says how), only those of the last :data:`ACK_NEWS_S`, until the
+daemon's next heartbeat says it took them. A console restarted forgets what was taken and tells
+those of the last :data:`ACK_NEWS_S` again, which the daemon shows once. A daemon of an earlier
+release, which takes none, is answered them with every beat for :data:`ACK_NEWS_S`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Mapping
 
-from ..events import AlertAckedEvent
+from ..delivery.acks import ACKS_PER_ANSWER, ack_item
 
-ACKS_PER_ANSWER = 20
-"""The most acknowledgements one heartbeat's answer carries."""
 ACK_NEWS_S = 900.0
 """Acknowledgements older than this (seconds) are not told any more."""
-
-
-def ack_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One acknowledged alert (a row of :meth:`ConsoleStore.acks_of`) as the answer carries it."""
-    return {"alert_id": row["alert_id"], "call_id": row["call_id"], "call_started_at": row["call_started_at"],
-            "t": row["t"], "kind": row["kind"], "severity": row["severity"], "by": row["acked_by"],
-            "at": row["acked_at"]}
-
-
-def taken_of(heartbeat: Mapping[str, Any]) -> frozenset[int]:
-    """The alert ids a heartbeat says its daemon took from the last answer (none from an earlier
-    release; what is no alert id is left out)."""
-    taken = heartbeat.get("acks_taken")
-    if not isinstance(taken, list):
-        return frozenset()
-    return frozenset(i for i in taken[:ACKS_PER_ANSWER] if _id(i) is not None)
 
 
 class AckNews:
@@ -69,33 +41,3 @@ class AckNews:
         else:
             self._told.pop(daemon_id, None)
         return [ack_item(r) for r in rows if r["id"] not in done][:ACKS_PER_ANSWER]
-
-
-def acked_events(answer: Any) -> list[AlertAckedEvent]:
-    """The acknowledgements a heartbeat's answer tells (none from a console of an earlier release);
-    an item not of the shape :func:`ack_item` makes is left out."""
-    items = answer.get("acks") if isinstance(answer, dict) else None
-    if not isinstance(items, list):
-        return []
-    return [ev for item in items[:ACKS_PER_ANSWER] if (ev := _acked_event(item)) is not None]
-
-
-def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
-def _id(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
-
-
-def _acked_event(item: Any) -> AlertAckedEvent | None:
-    if not isinstance(item, dict):
-        return None
-    t, at, alert_id = _number(item.get("t")), _number(item.get("at")), _id(item.get("alert_id"))
-    by, kind, severity = item.get("by"), item.get("kind"), item.get("severity")
-    if (t is None or at is None or alert_id is None or severity not in ("warning", "critical")
-            or not all(isinstance(x, str) and x.strip() for x in (by, kind))):
-        return None
-    return AlertAckedEvent(t=t, kind=kind[:100], severity=severity,
-                           call_id=_id(item.get("call_id")), alert_id=alert_id,
-                           call_started_at=_number(item.get("call_started_at")), by=by.strip()[:100], acked_at=at)

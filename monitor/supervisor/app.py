@@ -5,7 +5,7 @@ Routes:
 - ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
   (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
   token: the shared one or the agent's own (which may post only as that agent). A heartbeat's answer
-  carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`.acks`).
+  carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`monitor.delivery.acks`).
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
   without a token or cookie a 401 page says how to get in.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
@@ -43,7 +43,8 @@ from starlette.routing import Route
 
 from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
                                       WRONG_TOKEN, Refusal)
-from .acks import AckNews, taken_of
+from ..delivery.acks import taken_of
+from .acks import AckNews
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
 from .store import ConsoleStore, Heartbeat, IncomingAlert

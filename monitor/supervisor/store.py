@@ -128,7 +128,7 @@ class Heartbeat:
     status: Mapping[str, Any]
     reports: tuple[tuple[int, str], ...] = ()
     acks_taken: frozenset[int] = frozenset()
-    """The alert ids whose acknowledgements the daemon took from the last answer (:mod:`.acks`)."""
+    """The alert ids whose acknowledgements the daemon took from the last answer (:mod:`monitor.delivery.acks`)."""
 
 
 class ConsoleStore:

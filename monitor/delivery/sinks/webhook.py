@@ -70,7 +70,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
-from ...supervisor.acks import acked_events
+from ..acks import acked_events
 from ..store import Delivery, Store, StoreError, recording_name
 
 log = logging.getLogger(__name__)
@@ -774,7 +774,7 @@ class Heartbeat:
     daemon just started is not shown with its devices down until its second beat.
 
     The console answers a beat with the acknowledgements of this daemon's alerts it has not taken
-    yet (:mod:`monitor.supervisor.acks`): each is handed to ``acked`` as an :class:`AlertAckedEvent`
+    yet (:mod:`monitor.delivery.acks`): each is handed to ``acked`` as an :class:`AlertAckedEvent`
     (from the heartbeat's thread), once, however often the console tells it again, and the next beat
     names them as taken (``acks_taken``). While ``awaits_ack()`` (a critical alert of the running call
     stands unacknowledged), a beat goes every ``awaiting_s`` (:data:`AWAITING_ACK_S`) at least: the agent learns of

@@ -1,0 +1,72 @@
+"""The acknowledgements a supervisor's console tells a daemon, as the answer to its heartbeat carries
+them: the console writes each item (:func:`ack_item`) and reads what the daemon took
+(:func:`taken_of`); the daemon reads the answer back into events (:func:`acked_events`). The
+console's side, which of them a daemon took, is :mod:`monitor.supervisor.acks`.
+
+The daemon listens on no port: the console tells it in the answer to its heartbeat
+(``{"ok": true, "acks": [...]}``), the acknowledgements of its alerts it has not yet taken, at most
+:data:`ACKS_PER_ANSWER` an answer (the earliest first). The daemon's next heartbeat names the alert
+ids it took from that answer (``"acks_taken": [...]``), and only then are they told no more: an
+answer lost on its way (a beat that timed out after the console answered) is told again. A daemon
+of an earlier release reads no ``acks`` and is unaffected.
+
+An item is ``{"alert_id", "call_id", "call_started_at", "t", "kind", "severity", "by", "at"}``: the
+alert as the daemon posted it (its id, call, call time, kind, severity), who acknowledged it (the
+name given on the console) and when (``at``, unix seconds of the console's clock).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from ..events import AlertAckedEvent
+
+ACKS_PER_ANSWER = 20
+"""The most acknowledgements one heartbeat's answer carries."""
+
+
+def ack_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One acknowledged alert (a row of :meth:`ConsoleStore.acks_of`) as the answer carries it."""
+    return {"alert_id": row["alert_id"], "call_id": row["call_id"], "call_started_at": row["call_started_at"],
+            "t": row["t"], "kind": row["kind"], "severity": row["severity"], "by": row["acked_by"],
+            "at": row["acked_at"]}
+
+
+def taken_of(heartbeat: Mapping[str, Any]) -> frozenset[int]:
+    """The alert ids a heartbeat says its daemon took from the last answer (none from an earlier
+    release; what is no alert id is left out)."""
+    taken = heartbeat.get("acks_taken")
+    if not isinstance(taken, list):
+        return frozenset()
+    return frozenset(i for i in taken[:ACKS_PER_ANSWER] if _id(i) is not None)
+
+
+def acked_events(answer: Any) -> list[AlertAckedEvent]:
+    """The acknowledgements a heartbeat's answer tells (none from a console of an earlier release);
+    an item not of the shape :func:`ack_item` makes is left out."""
+    items = answer.get("acks") if isinstance(answer, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [ev for item in items[:ACKS_PER_ANSWER] if (ev := _acked_event(item)) is not None]
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _id(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def _acked_event(item: Any) -> AlertAckedEvent | None:
+    if not isinstance(item, dict):
+        return None
+    t, at, alert_id = _number(item.get("t")), _number(item.get("at")), _id(item.get("alert_id"))
+    by, kind, severity = item.get("by"), item.get("kind"), item.get("severity")
+    if (t is None or at is None or alert_id is None or severity not in ("warning", "critical")
+            or not all(isinstance(x, str) and x.strip() for x in (by, kind))):
+        return None
+    return AlertAckedEvent(t=t, kind=kind[:100], severity=severity,
+                           call_id=_id(item.get("call_id")), alert_id=alert_id,
+                           call_started_at=_number(item.get("call_started_at")), by=by.strip()[:100], acked_at=at)
