@@ -1,2 +1,2 @@
-"""Delivery: the event store (SQLite with its outbox), the sinks (terminal, desktop notification,\nwebhook), the daemon's status socket, and the supervisor's acknowledgements the webhook's heartbeat
-brings back (:mod:`.acks`)."""
+"""Delivery: the event store (SQLite with its outbox), the sinks (terminal, desktop notification,
+webhook), the daemon's status socket and the supervisor's acknowledgements brought back (:mod:`.acks`)."""
