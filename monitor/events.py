@@ -150,7 +150,6 @@ class AlertAckedEvent(Event):
 
     kind: str = ""
     severity: Severity = "warning"
-    call_id: int | None = None
     alert_id: int | None = None
     call_started_at: float | None = None
     by: str = ""
