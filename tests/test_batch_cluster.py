@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -41,26 +42,33 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[str]:
-    """A scheduler on a free loopback port and two single-threaded worker processes; its address."""
-    tmp = tmp_path_factory.mktemp("cluster")
+@contextmanager
+def _own_cluster(tmp: Path, workers: int = 1, imports_from: Path = ROOT) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A scheduler on a free loopback port and ``workers`` single-threaded worker processes (which
+    import callmonitor from ``imports_from``), once they have joined, until the block ends: its
+    address and the processes, the scheduler first."""
     info = tmp / "scheduler.json"
-    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                      "--scheduler-file", str(info), log=tmp / "scheduler.log")
-    workers: list[subprocess.Popen] = []
+    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                     "--scheduler-file", str(info), log=tmp / "scheduler.log")]
     try:
         assert wait_for(lambda: scheduler_address(info), 60), (tmp / "scheduler.log").read_text()
         address = scheduler_address(info)
-        workers = [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                         log=tmp / f"worker{i}.log") for i in range(2)]
+        started += [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
+                          log=tmp / f"worker{i}.log", imports_from=imports_from) for i in range(workers)]
         from distributed import Client
         with Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=90)
-        yield address
+            client.wait_for_workers(workers, timeout=90)
+        yield address, started
     finally:
-        for proc in [*workers, scheduler]:
+        for proc in reversed(started):
             _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[str]:
+    """A scheduler on a free loopback port and two single-threaded worker processes; its address."""
+    with _own_cluster(tmp_path_factory.mktemp("cluster"), workers=2) as (address, _):
+        yield address
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -219,16 +227,9 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
     with sf.SoundFile(hour, "w", rate, x.shape[1], "PCM_16", format="FLAC") as out:
         for _ in range(int(np.ceil(3600 * rate / len(x)))):
             out.write(x)
-    info = tmp_path / "scheduler.json"
-    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
     from distributed import Client
-    try:
-        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
-        address = scheduler_address(info)
-        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log"))
+    with _own_cluster(tmp_path) as (address, started):
         with Client(address, timeout=30) as client:
-            client.wait_for_workers(1, timeout=90)
             db = tmp_path / "events.db"
             batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(hour), "--scheduler", address, "--db",
                                       str(db), "--quiet"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
@@ -256,9 +257,6 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
         sf.write(short, x[: 10 * rate], rate)
         after = cli("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
         assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
-    finally:
-        for proc in reversed(started):
-            _stop(proc)
 
 
 def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_keeping_what_was_stored(tmp_path):
@@ -271,16 +269,7 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
     short = tmp_path / "short.wav"
     sf.write(short, x[: 10 * rate], rate)
     long = long_recording(tmp_path)
-    info = tmp_path / "scheduler.json"
-    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
-    from distributed import Client
-    try:
-        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
-        address = scheduler_address(info)
-        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log"))
-        with Client(address, timeout=30) as client:
-            client.wait_for_workers(1, timeout=90)
+    with _own_cluster(tmp_path) as (address, started):
         db, out = tmp_path / "events.db", tmp_path / "calls.csv"
         batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(short), str(long), "--scheduler", address,
                                   "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
@@ -301,9 +290,6 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
             f"and writes {out}"]
         assert _sources(db) == [str(short)]
         assert not out.exists()
-    finally:
-        for proc in reversed(started):
-            _stop(proc)
 
 
 def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_scored(tmp_path):
@@ -314,17 +300,9 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
     broken = tmp_path / "elsewhere" / "monitor"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text('raise ImportError("callmonitor is not installed here")\n')
-    info = tmp_path / "scheduler.json"
-    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
     from distributed import Client
-    try:
-        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
-        address = scheduler_address(info)
-        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log",
-                             imports_from=broken.parent))
+    with _own_cluster(tmp_path, imports_from=broken.parent) as (address, started):
         with Client(address, timeout=30) as client:
-            client.wait_for_workers(1, timeout=90)
             [worker] = client.scheduler_info()["workers"]
         db = tmp_path / "events.db"
         done = cli("batch", str(FILES[1]), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
@@ -334,9 +312,6 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
             "callmonitor is not installed here); install it where each worker runs (pip install "
             "'/path/to/clone[batch]') and start them again"]
         assert not db.exists()
-    finally:
-        for proc in reversed(started):
-            _stop(proc)
 
 
 def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them(tmp_path):
@@ -345,17 +320,10 @@ def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them
     how to start one and that --resume goes on after a stop, rather than waiting without a word
     (the progress bar still, or nothing at all with --quiet)."""
     long = long_recording(tmp_path)
-    info = tmp_path / "scheduler.json"
-    started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                     "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
     from distributed import Client
-    try:
-        assert wait_for(lambda: scheduler_address(info), 60), (tmp_path / "scheduler.log").read_text()
-        address = scheduler_address(info)
-        started.append(_dask("worker", address, "--nthreads", "1", "--no-dashboard", log=tmp_path / "worker.log"))
+    with _own_cluster(tmp_path) as (address, started):
         db = tmp_path / "events.db"
         with Client(address, timeout=30) as client:
-            client.wait_for_workers(1, timeout=90)
             batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(long), "--scheduler", address, "--db",
                                       str(db), "--quiet"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -384,6 +352,3 @@ def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them
             f"call-monitor: error: stopped by SIGTERM: every call scored before it (0 of the 1 to score) is in {db}; "
             "the 1 call(s) sent to the cluster and not yet scored were cancelled there; the same command with "
             "--resume scores the rest"]
-    finally:
-        for proc in reversed(started):
-            _stop(proc)
