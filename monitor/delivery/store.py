@@ -722,31 +722,29 @@ class Store:
     def _migrate_1_to_2(conn: sqlite3.Connection, p: Path) -> None:
         """Add ``alert_clears.reason``. Version 1 wrote a clear for every alert still raised at the
         end of a call, so clears at (or after) the call's end become ``call_ended``."""
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(alert_clears)")}
-        if "reason" in columns:
-            raise StoreError(f"{p}: damaged callmonitor database (schema version 1 with a version 2 "
-                             f"alert_clears table)")
-        conn.execute("ALTER TABLE alert_clears ADD COLUMN reason TEXT NOT NULL DEFAULT 'recovered'")
+        Store._add_column(conn, p, 1, "alert_clears", "reason TEXT NOT NULL DEFAULT 'recovered'")
         conn.execute("UPDATE alert_clears SET reason = 'call_ended' WHERE t >= "
                      "(SELECT duration_s FROM calls WHERE calls.id = alert_clears.call_id) - 0.001")
 
     @staticmethod
     def _migrate_2_to_3(conn: sqlite3.Connection, p: Path) -> None:
         """Add ``calls.channels``; the calls stored before keep NULL (their layout is not known)."""
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
-        if "channels" in columns:
-            raise StoreError(f"{p}: damaged callmonitor database (schema version 2 with a version 3 "
-                             f"calls table)")
-        conn.execute("ALTER TABLE calls ADD COLUMN channels TEXT")
+        Store._add_column(conn, p, 2, "calls", "channels TEXT")
 
     @staticmethod
     def _migrate_3_to_4(conn: sqlite3.Connection, p: Path) -> None:
         """Add ``deliveries.posted_id``; the rows stored before keep NULL (posted under their alert's id)."""
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(deliveries)")}
-        if "posted_id" in columns:
-            raise StoreError(f"{p}: damaged callmonitor database (schema version 3 with a version 4 "
-                             f"deliveries table)")
-        conn.execute("ALTER TABLE deliveries ADD COLUMN posted_id INTEGER")
+        Store._add_column(conn, p, 3, "deliveries", "posted_id INTEGER")
+
+    @staticmethod
+    def _add_column(conn: sqlite3.Connection, p: Path, version: int, table: str, column: str) -> None:
+        """Add ``column`` (its name and type) to ``table`` of a database at schema ``version``; a
+        table that has it already is a damaged database (a version's tables with the next one's)."""
+        name = column.split()[0]
+        if name in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            raise StoreError(f"{p}: damaged callmonitor database (schema version {version} with a version "
+                             f"{version + 1} {table} table)")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     @staticmethod
     def _has_agent(conn: sqlite3.Connection) -> bool:
