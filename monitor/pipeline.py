@@ -283,7 +283,7 @@ class CallPipeline:
                 self.store.add_cues(self._call_token, cues)
             out.append(cues)
             if self._heard_in_hop(cues.t):  # nothing of the caller heard: no time judged, as for missing values
-                out.extend(self._route(self.engine.update(cues, baseline)))
+                out.extend(self._route(self.engine.update(cues, baseline, self.cues.unheard)))
             if cues.t >= QUIET_AFTER_S:
                 out.extend(self.quiet_legs(cues.t) + self.swapped_sources(cues.t))
         return out

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from conftest import CALLS
+from monitor.alerts.evidence import evidence_lines
 from monitor.capture.sources import Chunk
 from monitor.config import load_config
 from monitor.pipeline import CallPipeline, run_source
@@ -50,6 +51,16 @@ def _judged(x: np.ndarray, rate: int, gap: tuple[int, int] | None, chunk_s: floa
 
     pipeline = CallPipeline(load_config(None, user_config=False), rate, ("caller", "agent"))
     return pipeline, run_source(pipeline, chunks(), [])
+
+
+def _labored_with_a_loss():
+    """The first minute of a caller labored from the first word, their source giving no input for
+    10 s from 24 s (the softphone's sink unloaded): its events."""
+    x, rate = sf.read(CALLS / "labored_start_8k.wav", dtype="float32")
+    x = x[:int(60 * rate), [1, 0]]
+    at, n = int(24.0 * rate), int(10.0 * rate)
+    x = np.concatenate([x[:at], np.zeros((n, 2), np.float32), x[at:]])
+    return _judged(x, rate, (at, at + n))[1]
 
 
 def _alerts(events) -> list[str]:
@@ -112,11 +123,7 @@ def test_no_warning_comes_of_time_the_caller_was_not_heard():
     heard ("long pauses ... for 6 s" at 28 s, 2.5 s into the loss; "slow speech ... for 15 s" of which 10
     unheard). Unheard time counts towards no alert: none is raised inside it, and each comes after
     it at least as late as its persistence, counted on the time heard, allows."""
-    x, rate = sf.read(CALLS / "labored_start_8k.wav", dtype="float32")
-    x = x[:int(60 * rate), [1, 0]]
-    at, n = int(24.0 * rate), int(10.0 * rate)
-    x = np.concatenate([x[:at], np.zeros((n, 2), np.float32), x[at:]])
-    _, events = _judged(x, rate, (at, at + n))
+    events = _labored_with_a_loss()
     raised = {e.kind: e.t for e in events if e.type == "alert"}
     assert raised and not [t for t in raised.values() if 24.0 < t <= 34.0], raised
     for e in (e for e in events if e.type == "alert" and e.t > 34.0 and e.severity == "warning"):
@@ -124,3 +131,22 @@ def test_no_warning_comes_of_time_the_caller_was_not_heard():
         heard_s = e.t - e.evidence["since"] - (10.0 if e.evidence["since"] <= 24.0 else 0.0)
         persist_s = load_config(None, user_config=False).rules.rule(e.kind).persist_s
         assert heard_s >= persist_s - 1e-6, (e.kind, e.t, e.evidence["since"])
+
+
+def test_a_warning_says_how_much_of_its_time_past_threshold_was_not_heard():
+    """A warning whose cue went past its threshold before the loss and is raised after it says the
+    time since then and how much of it was not heard, in its message and in its evidence's "when"
+    (the call report's and the console's words); one raised before the loss says nothing of it."""
+    alerts = [e for e in _labored_with_a_loss() if e.type == "alert"]
+    across = [e for e in alerts if e.severity == "warning" and e.evidence["since"] <= 24.0 < 34.0 <= e.t]
+    assert across, [(e.kind, e.t, e.evidence["since"]) for e in alerts]
+    for e in across:
+        held = e.t - e.evidence["since"]
+        assert e.evidence["unheard_s"] == pytest.approx(10.0, abs=0.01)
+        assert e.message.endswith(f"for {held:.0f} s (10 s of it not heard)") or \
+            f"for {held:.0f} s (10 s of it not heard), with " in e.message, e.message
+        when = {x.label: x.text for x in evidence_lines(e.evidence)}["when"]
+        assert when.endswith("into the call, 10 s of it not heard"), when
+    for e in (e for e in alerts if e.t <= 24.0):
+        assert "not heard" not in e.message and e.evidence["unheard_s"] == 0.0
+        assert "not heard" not in {x.label: x.text for x in evidence_lines(e.evidence)}.get("when", "")

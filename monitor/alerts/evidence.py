@@ -102,13 +102,21 @@ def change_text(d: Mapping[str, Any]) -> str | None:
     return f"{100 * rc:+.0f} %" if _num(rc) else None
 
 
+def not_heard_text(unheard_s: float) -> str:
+    """What an alert says of the time in its span the caller was not heard (``unheard_s``
+    seconds, its evidence's ``unheard_s``): ``"12 s of it not heard"``, or nothing under half a second."""
+    n = f"{unheard_s:.0f}"
+    return "" if n == "0" else f"{n} s of it not heard"
+
+
 def _span(d: Mapping[str, Any]) -> str | None:
     since, until = d.get("since"), d.get("until")
     if not _num(since):
         return None
     if not _num(until) or abs(until - since) < 0.05:
         return f"{fmt_time(since)} into the call"
-    return f"{fmt_time(since)} to {fmt_time(until)} into the call"
+    unheard = not_heard_text(d["unheard_s"]) if _num(d.get("unheard_s")) else ""
+    return f"{fmt_time(since)} to {fmt_time(until)} into the call" + (f", {unheard}" if unheard else "")
 
 
 def cue_line(d: Mapping[str, Any]) -> str:
@@ -219,7 +227,7 @@ def _cue_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
 
 SAID = frozenset({"score", "families", "count", "single_family", "paired", "phrase", "excerpt", "cue", "value",
                   "baseline", "threshold", "absolute", "relative_change", "change", "basis", "grade", "measured",
-                  "since", "until", "accumulated", "cues", "kinds", "window_s", "corroborated_by"})
+                  "since", "until", "unheard_s", "accumulated", "cues", "kinds", "window_s", "corroborated_by"})
 """Keys :func:`evidence_lines` words itself; any other key is shown with its name in words."""
 
 

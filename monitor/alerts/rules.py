@@ -36,12 +36,13 @@ import math
 from collections import deque
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..analysis.baseline import SHORT_SLACK_S, Baseline, CueStats
 from ..config import AnalysisConfig, Config, EmergencyRuleConfig, RuleConfig
 from ..cue_registry import SPEECH_CUES, cue
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
+from .evidence import not_heard_text
 
 EPS = 1e-9
 
@@ -230,6 +231,12 @@ def _grade(value: float, origin: float | None, limit: float | None) -> float:
     if origin is None or limit is None or abs(limit - origin) < EPS:
         return 0.0
     return max(0.0, (value - origin) / (limit - origin))
+
+
+def unheard_within(unheard: Sequence[tuple[float, float]], t0: float, t1: float) -> float:
+    """The seconds from call time ``t0`` to ``t1`` that the spans ``unheard`` (call time not heard
+    of the caller's leg, ``(start, end)``) hold."""
+    return sum((max(0.0, min(b, t1) - max(a, t0)) for a, b in unheard), 0.0)
 
 
 def steady_tone(analysis: AnalysisConfig, articulation_sps: float | None, hnr_db: float | None) -> bool:
@@ -620,6 +627,7 @@ class AlertEngine:
         self._phrase_raised: dict[str, float] = {}
         self._emergency_by_phrase = False  # the raised possible_emergency counted a distress phrase
         self._last_t: float | None = None
+        self._unheard: tuple[tuple[float, float], ...] = ()  # the caller's time not heard, as the last update said
         self._last_speech: float | None = None  # the caller's speech in the call at the last hop
         self._last_spoke: float | None = None  # call time of the last hop that brought caller speech
         self._turn = 0  # the caller's turns so far (min_turns), and the hops with speech in the last
@@ -660,10 +668,14 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ cues
 
-    def update(self, cues: CuesEvent, baseline: Baseline | None) -> list[Event]:
-        """Judge one hop of caller cues; returns alerts and clears, in rule order."""
+    def update(self, cues: CuesEvent, baseline: Baseline | None,
+               unheard: Sequence[tuple[float, float]] = ()) -> list[Event]:
+        """Judge one hop of caller cues; returns alerts and clears, in rule order. ``unheard``: the
+        spans of call time so far the caller's leg was not heard (the caller of the engine judges
+        no hop wholly inside them); an alert says how much of its span they hold, nothing else."""
         if cues.channel != self.channel:
             return []
+        self._unheard = tuple(unheard)
         t = cues.t
         hop = self.config.analysis.hop_s
         first = self._last_t is None
@@ -779,13 +791,19 @@ class AlertEngine:
 
     def _alert(self, rule: RuleConfig, j: Judgement, state: _Hysteresis, t: float) -> AlertEvent:
         together = list(self._with.get(rule.kind, ()))
-        message = self._message(rule, j, t - (state.raised_since or t))
+        since = state.raised_since or t
+        unheard = self._unheard_s(since, t)
+        message = self._message(rule, j, t - since, unheard)
         if together:
             message += ", with " + " and ".join(k.replace("_", " ") for k in together)
         return AlertEvent(t=t, kind=rule.kind, severity=rule.severity, message=message,
-                          evidence={**self._evidence(rule, j, state.raised_since or t, t),
+                          evidence={**self._evidence(rule, j, since, t), "unheard_s": unheard,
                                     "corroborated_by": together},
                           actions=self._actions(rule.severity))
+
+    def _unheard_s(self, since: float, t: float) -> float:
+        """The seconds of an alert's span from ``since`` to ``t`` the caller was not heard."""
+        return round(unheard_within(self._unheard, since, t), 3)
 
     def _evidence(self, rule: RuleConfig, j: Judgement, since: float, t: float) -> dict[str, Any]:
         rel = None
@@ -803,7 +821,9 @@ class AlertEngine:
             "measured": j.measured,
         }
 
-    def _message(self, rule: RuleConfig, j: Judgement, held_s: float) -> str:
+    def _message(self, rule: RuleConfig, j: Judgement, held_s: float, unheard_s: float = 0.0) -> str:
+        """A warning in words: its cue against its threshold, for how long it has been past
+        (``held_s``, with the ``unheard_s`` of it the caller was not heard)."""
         label, unit = cue(rule.cue).label, cue(rule.cue).unit
         title = rule.kind.replace("_", " ").capitalize()
         u = f" {unit}" if unit else ""
@@ -820,7 +840,9 @@ class AlertEngine:
             limit = "floor" if rule.direction == "below" else "ceiling"
             how = f"{word} the absolute {limit} {j.absolute:.2f}{u}"
         net = "" if j.measured is None else f" net of the longer silent pauses (measured {j.measured:.2f}{u})"
-        return f"{title}: {label} {j.value:.2f}{u}{net}, {how}, for {held_s:.0f} s"
+        unheard = not_heard_text(unheard_s)
+        held = f"{held_s:.0f} s" + (f" ({unheard})" if unheard else "")
+        return f"{title}: {label} {j.value:.2f}{u}{net}, {how}, for {held}"
 
     def _actions(self, severity: str) -> tuple[str, ...]:
         a = self.config.actions
@@ -901,6 +923,7 @@ class AlertEngine:
             "phrase": None if phrase is None else {"t": phrase.t, "phrase": phrase.phrase,
                                                    "excerpt": phrase.excerpt},
             "since": self._emergency.raised_since, "until": t,
+            "unheard_s": self._unheard_s(self._emergency.raised_since or t, t),
             "window_s": max((c["window_s"] for c in cues.values() if c["window_s"] is not None),
                             default=self._window_s),
         }
