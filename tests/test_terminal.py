@@ -251,6 +251,37 @@ def test_a_status_line_outside_any_call_is_stamped_with_the_wall_clock_not_a_cal
         "[00:35.7] info: call 2: the caller's source gives input again"]
 
 
+def test_the_live_daemon_s_status_lines_of_a_call_name_it_unless_they_say_it_themselves():
+    """On a shift, a status line of a call ("configuration reloaded" 35 s into it, a note on its
+    transcription) stamped with the call time alone does not say which call it is about: the live
+    daemon's lines name it as its alerts' do. A line that names its call itself ("call 12 started",
+    "call 12: the caller's source ...") is not named twice; a line outside any call and replay's
+    lines, one file one call, keep their stamps."""
+    import time
+
+    from monitor.events import StatusEvent
+    at = time.mktime((2025, 3, 4, 14, 3, 22, 0, 0, -1))
+    events = (StatusEvent(t=0.0, message="call 12 started", call_id=12),
+              StatusEvent(t=35.2, message="configuration reloaded", call_id=12),
+              StatusEvent(t=61.0, level="warning", message="call 120's words are transcribed from 3.0 s", call_id=12),
+              StatusEvent(t=70.5, message="call 12: the caller's source gives no input: the call waits for it",
+                          call_id=12),
+              StatusEvent(t=71.0, message="transcription ready; call 12's words are transcribed from 71.0 s",
+                          call_id=12),
+              StatusEvent(t=4.0, message="configuration reloaded"),  # a call whose row is not written yet
+              StatusEvent(t=80.0, message="caller leg: source softphone.monitor found", at=at))
+    assert lines(*events, name_calls=True) == [
+        "[00:00.0] info: call 12 started",
+        "[call 12, 00:35.2] info: configuration reloaded",
+        "[call 12, 01:01.0] warning: call 120's words are transcribed from 3.0 s",
+        "[01:10.5] info: call 12: the caller's source gives no input: the call waits for it",
+        "[01:11.0] info: transcription ready; call 12's words are transcribed from 71.0 s",
+        "[00:04.0] info: configuration reloaded",
+        "[no call, 14:03:22] info: caller leg: source softphone.monitor found"]
+    assert lines(*events)[1:3] == ["[00:35.2] info: configuration reloaded",
+                                   "[01:01.0] warning: call 120's words are transcribed from 3.0 s"]
+
+
 def test_the_daemon_says_on_the_terminal_that_it_listens_where_logging_does_not(capsys):
     """Started in a terminal, `run` said nothing until the first call (its "listening" line is
     logged at info, below the default): whoever started it could not tell it was running. The

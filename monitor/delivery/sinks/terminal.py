@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import replace
@@ -20,16 +21,18 @@ def call_clock(t: float) -> str:
     return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m:02d}:{s:04.1f}"
 
 
-def _stamp(ev: StatusEvent) -> str:
-    """A status line's stamp: ``[mm:ss.s]`` of its call's time, or ``[no call, HH:MM:SS]`` of the
-    wall clock for a line outside any call."""
-    if ev.at is None:
-        return f"[{call_clock(ev.t)}]"
-    return f"[no call, {time.strftime('%H:%M:%S', time.localtime(ev.at))}]"
+def _stamp(ev: StatusEvent, name_calls: bool = False) -> str:
+    """A status line's stamp: ``[no call, HH:MM:SS]`` of the wall clock for a line outside any call;
+    a call's as :func:`_call_stamp` says, but ``[mm:ss.s]`` alone when its message names the call
+    already ("call 12 started", "call 12: the caller's source gives no input ...")."""
+    if ev.at is not None:
+        return f"[no call, {time.strftime('%H:%M:%S', time.localtime(ev.at))}]"
+    named = ev.call_id is not None and re.search(rf"\bcall {ev.call_id}\b", ev.message) is not None
+    return _call_stamp(ev.t, ev.call_id, name_calls and not named)
 
 
 def _call_stamp(t: float, call_id: int | None, name_calls: bool) -> str:
-    """An alert's or a clear's stamp: ``[mm:ss.s]`` of its call's time, and with ``name_calls``
+    """The stamp of a line in a call: ``[mm:ss.s]`` of its call's time, and with ``name_calls``
     (the live daemon, one call after another) ``[call 12, mm:ss.s]``: the agent who looks up from
     the next caller reads which call a line is about without scrolling back to its start."""
     return f"[call {call_id}, {call_clock(t)}]" if name_calls and call_id is not None else f"[{call_clock(t)}]"
@@ -124,9 +127,10 @@ class HumanSink:
     logs each status it emits): left out here, so that the terminal and the journal, which show
     both streams, say each warning once (the JSON lines keep every status for scripts).
 
-    ``name_calls``: the live daemon's output, where calls follow one another: alerts and clears
-    name their call in their stamp (``[call 12, 01:32.0]``); a replayed file is one call, its
-    lines stamped with the call time alone."""
+    ``name_calls``: the live daemon's output, where calls follow one another: alerts, clears and
+    a call's status lines name their call in their stamp (``[call 12, 01:32.0]``; a status line
+    whose message names it already, ``call 12 started``, is stamped with the call time alone); a
+    replayed file is one call, its lines stamped with the call time alone."""
 
     def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True,
                  logged: frozenset[str] = frozenset(), name_calls: bool = False) -> None:
@@ -240,7 +244,7 @@ class HumanSink:
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
             return f"[{call_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:
-            return f"{_stamp(ev)} {ev.level}: {ev.message}"
+            return f"{_stamp(ev, self.name_calls)} {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
             kinds = ", ".join(ev.alert_kinds) or "none"
             return (f"== {_call_named(ev)}: {ev.duration_s:.1f} s, {ev.alerts} alert(s) "
