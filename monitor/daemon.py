@@ -122,6 +122,11 @@ def one_source_problem(cfg: Config, resolve_fn: Callable[[str], Any] | None = No
     return None if label is None else one_source_line(cfg, label)
 
 
+def _call_source(p: CallPipeline) -> str:
+    """The source (:func:`problem_of`) of a call's own status lines: its call ends their problem."""
+    return f"call {p.call_token}"
+
+
 class _LastProblem(logging.Handler):
     """Keeps the package's last warning or error for the status socket and the heartbeat: level,
     message, time, its ``source`` when it names one (:func:`problem_of`), and, once a line of that
@@ -307,6 +312,19 @@ class Daemon:
             if end_batch is not None:
                 self._to_sink(name, end_batch)
 
+    @staticmethod
+    def _call_said(p: CallPipeline, events: list[Event]) -> list[Event]:
+        """``events`` of the call ``p``, its status lines logged as the daemon's own are (named with
+        their call), so that they reach stderr, where the terminal leaves the levels logging says
+        (a call's legs read the wrong way round, an agent's leg too quiet), and the status's last
+        problem, over when the call ends."""
+        for ev in events:
+            if isinstance(ev, StatusEvent):
+                said = ev.message.removeprefix(f"{p.source}: ")  # a recording's name; a live call's is its number
+                log.log(_LEVELS.get(ev.level, logging.INFO), "call %s: %s", call_name(p.call_id), said,
+                        extra=problem_of(_call_source(p)) if ev.level != "info" else None)
+        return events
+
     def _to_sink(self, name: str, deliver: Callable[[], None]) -> None:
         """Hand an event to the sink ``name``: one failing sink never stops the others."""
         try:
@@ -394,7 +412,7 @@ class Daemon:
             except Exception as err:
                 log.warning("call audio not written: %s", err)
                 self._audio = None
-        self.emit(self.pipeline.process(c))
+        self.emit(self._call_said(self.pipeline, self.pipeline.process(c)))
 
     def _abort_call(self, err: BaseException) -> None:
         """The running call failed (recognizer error, database error): say so in one line, close
@@ -405,7 +423,8 @@ class Daemon:
         log.error("call %s stopped: %s", call_name(p.call_id) if p else "?", why)
         if p is not None:
             try:
-                self.emit(p.abort(timeout_s=1.0), p.call_token)  # alerts still raised end with the call
+                # alerts still raised end with the call
+                self.emit(self._call_said(p, p.abort(timeout_s=1.0)), p.call_token)
             except Exception as close_err:  # noqa: BLE001 - e.g. the database itself failed
                 log.error("call %s not closed: %s", call_name(p.call_id), close_err)
         self._close_audio()
@@ -427,10 +446,11 @@ class Daemon:
             self._abort_call(err)
             return
         self.pipeline = None
-        self.emit(events, p.call_token)  # the last cues' alerts are this call's
+        self.emit(self._call_said(p, events), p.call_token)  # the last cues' alerts are this call's
         self._close_audio()
         self.active = {}
-        log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts))
+        log.info("call %s ended (%s): %.1f s, %s alert(s)", call_name(p.call_id), why, p.duration_s, len(p.alerts),
+                 extra=recovery_of(_call_source(p)))  # its status lines' problems end with it
         if self.cfg.daemon.report_on_critical and p.call_id is not None:
             self._write_report(p.call_id)
 
@@ -650,7 +670,7 @@ class Daemon:
         if self.streams is not None:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
         if self.pipeline is not None:
-            self.emit(self.pipeline.reconfigure(cfg))
+            self.emit(self._call_said(self.pipeline, self.pipeline.reconfigure(cfg)))
         if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
             self.sinks["terminal"].bell = cfg.delivery.bell
             self.sinks["terminal"].keep_words(cfg.storage.transcripts)

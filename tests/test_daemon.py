@@ -1563,3 +1563,29 @@ def test_the_status_lists_no_alert_or_report_of_a_call_a_purge_deleted(tmp_path)
         shown = render(daemon.state())
     assert f"call {raised['just now'].call_id} warning long_pauses" in shown
     assert f"call {raised['this morning'].call_id} " not in shown
+
+
+def test_a_live_calls_own_warning_reaches_stderr_named_with_its_call_and_is_over_when_the_call_ends(
+        tmp_path, monitor_logs):
+    """What the pipeline says of a live call (here: the agent's leg too quiet to measure) is logged
+    as the daemon's own lines are, named with its call: the terminal leaves warnings to stderr, so
+    an unlogged one reached the agent nowhere. It is the status's last problem while the call runs,
+    and resolved by the call's end."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    x, sr = sf.read(FIXTURE, frames=16000 * 70, dtype="float32")
+    x[:, 0] *= 1e-2  # the agent's microphone 40 dB down
+    call = tmp_path / "call.wav"
+    sf.write(call, np.concatenate([x, np.zeros((16000 * 25, 2), np.float32)]), sr)
+    problems: list[dict] = []
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False),
+                           FileSource(call), store, {})
+        daemon.sinks["watch"] = lambda ev: ev.type == "status" and ev.call_id is not None and \
+            problems.append(dict(daemon.state()["last_problem"] or {}))
+        assert daemon.run() == 0
+    said = [m for level, m in monitor_logs if level == "warning" and "too quiet to measure" in m]
+    assert len(said) == 1 and said[0].startswith("call 1: the agent's leg is too quiet to measure"), said
+    assert any(p.get("message", "").startswith("call 1: the agent's leg") for p in problems), problems
+    assert daemon.state()["last_problem"]["resolved"].startswith("call 1 ended"), daemon.state()["last_problem"]
