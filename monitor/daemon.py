@@ -348,8 +348,8 @@ class Daemon:
         self._acks.put(ev)
 
     def _drain_acks(self) -> None:
-        """The acknowledgements the console told, to every sink, each kept on its alert in the recent
-        alerts the status lists (the daemon's database keeps no acknowledgement)."""
+        """The acknowledgements the console told: kept in the database (through the store guard: held
+        while it fails), on its alert in the recent alerts the status lists, and to every sink."""
         while True:
             try:
                 ev = self._acks.get_nowait()
@@ -358,6 +358,7 @@ class Daemon:
             for a in self.recent_alerts:
                 if a["alert_id"] == ev.alert_id and a["kind"] == ev.kind:
                     a["acked_by"], a["acked_at"] = ev.by, ev.acked_at
+            self.guard.add_ack(ev)
             self.emit([ev])
 
     def _drain_msgs(self) -> None:

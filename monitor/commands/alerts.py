@@ -30,7 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "sent (raised with no webhook: none was set, or a batch or a replay "
                                    "without --webhook). An alert raised while the daemon's database failed and "
                                    "posted from memory then keeps the id it was posted under, which the "
-                                   "supervisor console knows it by: its line says \"posted as alert ID\".",
+                                   "supervisor console knows it by: its line says \"posted as alert ID\". An alert a supervisor "
+                                   "acknowledged on the console (told to the daemon in the answer to its heartbeat) "
+                                   "says so after its delivery: \"acknowledged by supervisor NAME at TIME\" (the "
+                                   "console's clock).",
                        epilog="A configuration that cannot be loaded (a value a reload refused, say) is one "
                               "warning line naming its file and problem, and the alerts are read from the "
                               "database that --db, the storage.db the files still give, and the defaults place (a "
@@ -47,13 +50,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "status pending|delivered|failed, attempts, last_error, next_attempt_at, delivered_at), "
                         "and \"posted_id\": the alert id the webhook posts it under, which the supervisor "
                         "console knows it by (its alert_id, or the id it was posted from memory with while the "
-                        "database failed; null: never queued for a webhook)")
+                        "database failed; null: never queued for a webhook), \"acked_by\" and \"acked_at\": who "
+                        "acknowledged it on the supervisor console and when (Unix seconds, the console's clock; "
+                        "null: not acknowledged)")
     add_config_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.delivered import delivery_text, posted_as
+    from ..delivery.delivered import ack_text, delivery_text, posted_as
     from ..delivery.sinks.terminal import call_clock
     from ..delivery.store import Store, recording_name
     from .common import ConfigError, StoreError
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                  + _daemon_elsewhere(args, asked))
         try:
             sent = store.deliveries_of([a.event.alert_id for a in alerts])
+            acks = store.acks_of([a.event.alert_id for a in alerts])
             sources = _sources(store, {a.event.call_id for a in alerts})
             names = {i: recording_name(src) for i, src in sources.items()}
             width = max((len(n) for n in names.values()), default=0)
@@ -91,18 +97,21 @@ def run(args: argparse.Namespace) -> int:
             return ExitStatus.BAD_SETUP
         for stored in alerts:
             ev = stored.event
-            rows = sent.get(ev.alert_id, [])
+            rows, ack = sent.get(ev.alert_id, []), acks.get(ev.alert_id)
             if args.jsonl:
                 print(json.dumps(ev.to_dict() | {"created_at": stored.created_at,
                                                  "source": sources.get(ev.call_id),
                                                  "deliveries": [_delivery_dict(d) for d in rows],
-                                                 "posted_id": posted_as(rows)}))
+                                                 "posted_id": posted_as(rows),
+                                                 "acked_by": ack.by if ack else None,
+                                                 "acked_at": ack.at if ack else None}))
             else:
                 when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
                 name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""
+                said = ([delivery_text(rows, stored.created_at)] if sent else []) + (
+                    [ack_text(ack, stored.created_at)] if ack else [])
                 print(f"{when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
-                      f"{ev.severity:8s} {ev.kind}: {ev.message}"
-                      + (f"  [{delivery_text(rows, stored.created_at)}]" if sent else ""))
+                      f"{ev.severity:8s} {ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))
     finally:
         try:
             store.close()

@@ -13,7 +13,8 @@ PURGED_IN_WORDS = {"alerts": "{n} alert(s)", "transcript": "{n} transcript line(
                    "batch_calls": "{n} scored by batch, which --resume scores again",
                    "files": "{n} files of call audio and reports"}
 """What the purge says it deleted with the calls, by the store's table (or ``files``): what a user
-knows of a call; the rows only the product reads (cue snapshots, cleared alerts, webhook outbox)
+knows of a call; the rows only the product reads (cue snapshots, cleared alerts, webhook outbox,
+acknowledgements, which go with their alerts)
 go unsaid."""
 
 LEFT_OPEN_IDLE_S = 3600.0
@@ -24,8 +25,8 @@ interrupted, so that it is purged like any other instead of kept for ever."""
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("purge", help="delete calls older than the retention period",
-                       description="Delete calls (with their alerts, cue snapshots, transcript and webhook "
-                                   "outbox rows, and the audio and reports the daemon wrote of them) that started "
+                       description="Delete calls (with their alerts, cue snapshots, transcript, webhook "
+                                   "outbox rows and supervisors' acknowledgements, and the audio and reports the daemon wrote of them) that started "
                                    "more than AGE ago; default: the configuration's storage.retention_days. Calls "
                                    "still running are kept; a call left open by a crash "
                                    "or a kill (nothing recorded for an hour) is closed as interrupted first.")

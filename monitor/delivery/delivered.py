@@ -1,11 +1,12 @@
-"""An alert's webhook delivery in words, as ``call-monitor alerts`` and a call's report say it."""
+"""An alert's webhook delivery and its supervisor's acknowledgement in words, as ``call-monitor
+alerts`` and a call's report say them."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
 
-from .store import Delivery
+from .store import Ack, Delivery
 
 _PRECEDENCE = ("delivered", "pending", "failed")
 """Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""
@@ -28,6 +29,12 @@ def posted_as(rows: list[Delivery]) -> int | None:
     it was posted from memory with while the database failed); None when it was never queued."""
     d = said_row(rows)
     return None if d is None else d.posts_as
+
+
+def ack_text(ack: Ack, raised_at: float) -> str:
+    """A supervisor's acknowledgement of an alert in words, its time dated unless on the day the alert
+    was raised (``raised_at``), as the console's clock gave it."""
+    return f"acknowledged by supervisor {ack.by} at {_clock(ack.at, raised_at)}"
 
 
 def delivery_text(rows: list[Delivery], raised_at: float, now: float | None = None) -> str:

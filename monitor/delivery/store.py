@@ -28,9 +28,9 @@ from ..console import first_line
 from ..files import not_writable
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
-from .sqlite_file import connect_private, remake_table
+from .sqlite_file import connect_private, remake_table, statements
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
 end become 'call_ended', the others 'recovered'). 3: ``calls.channels``, the recording's channel of
 each leg (migrated in place: the calls stored before have none, NULL). 4: ``deliveries.posted_id``,
@@ -38,7 +38,10 @@ the alert id a webhook delivery is posted under when it is not the alert's own (
 database could not store when it was raised, posted from memory under an id of its own: see
 :attr:`Delivery.posted_id`; migrated in place: the rows stored before have none, NULL). Its version
 keeps an older release from opening the database: it would post such a row under the alert's own id,
-which a supervisor console would store as a second alert.
+which a supervisor console would store as a second alert. 5: table ``alert_acks``, the supervisors'
+acknowledgements the console told the daemon (migrated in place: the table made empty). Its version
+keeps an older release from opening the database: its purge would leave the acknowledgements of the
+calls it deletes, and the names in them.
 
 ``calls.agent`` (the live daemon's ``delivery.agent_name``) came without a version: a version 3
 database without it gains it when opened here (the calls stored before have none, NULL), and
@@ -119,9 +122,18 @@ CREATE TABLE deliveries (
     UNIQUE (alert_id, target)
 );
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+CREATE TABLE alert_acks (
+    alert_id INTEGER PRIMARY KEY,      -- the id the console knows the alert by: alerts.id, or deliveries.posted_id
+    acked_by TEXT NOT NULL,            -- the name the supervisor gave on the console
+    acked_at REAL NOT NULL,            -- when (unix seconds, the console's clock)
+    taken_at REAL NOT NULL             -- when the daemon took it (unix seconds)
+);
 """
 
 _TABLES = frozenset({"calls", "alerts", "alert_clears", "cue_snapshots", "transcript", "deliveries"})
+"""The tables every schema version has."""
+_TABLES_FROM = MappingProxyType({"alert_acks": 5})
+"""The tables a later schema version added, with the version that did."""
 _IDS_KEPT = ("calls", "alerts", "deliveries")
 """The tables whose ids leave the database: call ids name the daemon's call files, the reports and a
 batch table's ``db_call_id``; alert ids key the supervisor console's alerts; delivery ids go out
@@ -462,8 +474,9 @@ def _tables_problem(p: Path, version: int, tables: set[str]) -> str | None:
     which a writer makes its database in (a reader says :func:`no_tables`)."""
     if version == 0 and tables:
         return f"{p}: not a callmonitor database (it holds other tables: {', '.join(sorted(tables)[:5])})"
-    if version >= 1 and not _TABLES <= tables:
-        return f"{p}: damaged callmonitor database (missing tables: {', '.join(sorted(_TABLES - tables))})"
+    needed = _TABLES | {t for t, since in _TABLES_FROM.items() if version >= since}
+    if version >= 1 and not needed <= tables:
+        return f"{p}: damaged callmonitor database (missing tables: {', '.join(sorted(needed - tables))})"
     return None
 
 
@@ -518,6 +531,15 @@ class Delivery:
     def posts_as(self) -> int:
         """The alert id the receiver knows the alert by."""
         return self.alert_id if self.posted_id is None else self.posted_id
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A supervisor's acknowledgement of an alert, as the console told it: who (the name given on the
+    console) and when (unix seconds, the console's clock). The first one stands, as on the console."""
+
+    by: str
+    at: float
 
 
 def _json(value: Any) -> str:
@@ -590,6 +612,7 @@ class Store:
         self._last_snapshot: dict[tuple[int, str], float] = {}
         self._read_state: FileState | None = None
         self._posted_column: str | None = None  # how :attr:`_delivery_select` reads ``posted_id``, once known
+        self._has_acks: bool | None = None  # whether table ``alert_acks`` is there (read as it is: maybe not), once known
         """A connection reading the file as immutable: the file's state from before it was opened
         (see :func:`_open_to_read`); None for any other."""
 
@@ -706,7 +729,9 @@ class Store:
                         Store._migrate_1_to_2(conn, p)
                     if now < 3:
                         Store._migrate_2_to_3(conn, p)
-                    Store._migrate_3_to_4(conn, p)
+                    if now < 4:
+                        Store._migrate_3_to_4(conn, p)
+                    Store._migrate_4_to_5(conn, p)
                 if now < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 Store._add_agent(conn)
@@ -735,6 +760,20 @@ class Store:
     def _migrate_3_to_4(conn: sqlite3.Connection, p: Path) -> None:
         """Add ``deliveries.posted_id``; the rows stored before keep NULL (posted under their alert's id)."""
         Store._add_column(conn, p, 3, "deliveries", "posted_id INTEGER")
+
+    @staticmethod
+    def _migrate_4_to_5(conn: sqlite3.Connection, p: Path) -> None:
+        """Add table ``alert_acks``, empty (the daemon kept no acknowledgement before)."""
+        Store._add_table(conn, p, 4, "alert_acks")
+
+    @staticmethod
+    def _add_table(conn: sqlite3.Connection, p: Path, version: int, table: str) -> None:
+        """Make ``table`` as :data:`_SCHEMA` makes it in a database at schema ``version``; one that has
+        it already is a damaged database (a version's tables with the next one's)."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            raise StoreError(f"{p}: damaged callmonitor database (schema version {version} with a version "
+                             f"{version + 1} {table} table)")
+        conn.execute(next(s for s in statements(_SCHEMA) if s.startswith(f"CREATE TABLE {table} (")))
 
     @staticmethod
     def _add_column(conn: sqlite3.Connection, p: Path, version: int, table: str, column: str) -> None:
@@ -1163,6 +1202,42 @@ class Store:
                         posted_id=_whole(p, row, "posted_id", r[8]),
                         alert=self._alert(r[9:]))
 
+    # ------------------------------------------------------------------ acknowledgements
+
+    def add_ack(self, alert_id: int, by: str, acked_at: float) -> bool:
+        """Keep a supervisor's acknowledgement of the alert the console knows as ``alert_id`` (the
+        alert's own id, or the :attr:`Delivery.posted_id` it was posted under from memory: it is read
+        back through either, :meth:`acks_of`, even when its outbox row is written later); the first
+        one stands. True when kept, False when the alert had one already."""
+        with self._lock:
+            if self._read("SELECT 1 FROM alert_acks WHERE alert_id = ?", (alert_id,)):
+                return False
+            self._write("INSERT INTO alert_acks (alert_id, acked_by, acked_at, taken_at) VALUES (?, ?, ?, ?)",
+                        (alert_id, by, float(acked_at), self._clock()), commit=True)
+            return True
+
+    def acks_of(self, alert_ids: Sequence[int]) -> dict[int, Ack]:
+        """The acknowledgements of ``alert_ids`` (database ids), by alert id, each found by the alert's
+        own id or by the id its outbox rows were posted under; none in a database read as it is from
+        before schema version 5 (:meth:`open_readonly` migrates nothing)."""
+        if self._has_acks is None:
+            self._has_acks = bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alert_acks'"))
+        out: dict[int, Ack] = {}
+        ids = list(alert_ids)
+        for i in range(0, len(ids) if self._has_acks else 0, 500):  # SQLite's limit on the variables of one statement
+            part = tuple(ids[i:i + 500])
+            marks = ",".join("?" * len(part))
+            rows = self._read(
+                f"SELECT a.id, k.acked_by, k.acked_at FROM alerts a JOIN alert_acks k ON k.alert_id = a.id "
+                f"WHERE a.id IN ({marks}) UNION ALL SELECT d.alert_id, k.acked_by, k.acked_at FROM deliveries d "
+                f"JOIN alert_acks k ON k.alert_id = d.posted_id WHERE d.alert_id IN ({marks}) ORDER BY 3",
+                part + part)
+            for alert_id, by, at in rows:
+                row = f"acknowledgement of alert {alert_id}"
+                out.setdefault(alert_id, Ack(_text(self.path, row, "acked_by", by),
+                                             _number(self.path, row, "acked_at", at)))
+        return out
+
     # ------------------------------------------------------------------ misc
 
     def close_interrupted(self, source_prefix: str = LIVE_SOURCE, now: float | None = None,
@@ -1192,7 +1267,9 @@ class Store:
     def purge(self, before: float,
               first: Callable[[list[tuple[int, float, float, str]]], None] | None = None) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
-        returns the rows deleted per table. Undelivered webhook rows of those calls go too.
+        returns the rows deleted per table. Undelivered webhook rows of those calls go too, and the
+        supervisors' acknowledgements of their alerts (with those of no alert here, acknowledged
+        before ``before``: of an alert posted from memory that was never written).
         ``first`` is handed those calls' (id, started_at, ended_at, source) in the same transaction,
         before their rows go (to delete their files while no new call can take their ids)."""
         counts: dict[str, int] = {}
@@ -1204,6 +1281,12 @@ class Store:
                 if first is not None:
                     first([(int(i), float(a), float(b), str(src)) for i, a, b, src in self._conn.execute(
                         f"SELECT id, started_at, ended_at, source FROM calls WHERE id IN ({old})", (before,))])
+                of_old = f"SELECT id FROM alerts WHERE call_id IN ({old})"
+                counts["alert_acks"] = self._conn.execute(
+                    f"DELETE FROM alert_acks WHERE alert_id IN ({of_old}) OR alert_id IN (SELECT posted_id FROM "
+                    f"deliveries WHERE alert_id IN ({of_old})) OR (acked_at < ? AND alert_id NOT IN (SELECT id FROM "
+                    "alerts) AND alert_id NOT IN (SELECT posted_id FROM deliveries WHERE posted_id IS NOT NULL))",
+                    (before, before, before)).rowcount
                 counts["deliveries"] = self._conn.execute(
                     f"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE call_id IN ({old}))",
                     (before,)).rowcount

@@ -3,7 +3,7 @@
 :class:`StoreGuard` stands in front of a :class:`~monitor.delivery.store.Store` for the call pipeline.
 When the database cannot commit (disk full, file damaged, locked past the busy timeout, gone),
 the alert still goes to every sink, stamped ``stored=False``; one error line says what failed.
-Calls, alerts, clears and baselines that could not be written are held in order and written
+Calls, alerts, clears, baselines and supervisors' acknowledgements that could not be written are held in order and written
 when the store works again (retried at most every ``retry_s``, on the next write or on
 :meth:`retry`), alerts and clears with the time they were raised; one warning line says so.
 Cue snapshots and transcript lines are not held: while the store fails they are dropped and
@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping
 
-from ..events import AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
+from ..events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
 from .dblock import DatabaseInUse
 from .store import SchemaTooNew, Store, StoreError
 
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 MAX_HELD = 100_000
 """Held writes beyond this are dropped oldest first (and counted): memory stays bounded."""
+
+OF_NO_CALL = ("add_ack",)
+"""The held writes that name no call (given ``None`` for it): written as they are, whatever call ids are known."""
 
 STAMPED = ("add_alert", "add_clear")
 """The held writes whose rows keep when they were made: written late, they keep the time they were raised."""
@@ -254,6 +257,9 @@ class StoreGuard:
             provisional, source, started_at, channels, agent = args
             self._ids[provisional] = self.store.start_call(source, started_at, channels, agent)
             return
+        if op in OF_NO_CALL:
+            getattr(self.store, op)(*args[1:])
+            return
         call_id = self.real_id(args[0])
         if call_id is None:  # its call row was dropped from a full hold: nothing to attach it to
             return
@@ -315,6 +321,12 @@ class StoreGuard:
 
     def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> None:
         self._do("add_clear", call_id, cleared)
+
+    def add_ack(self, acked: AlertAckedEvent) -> None:
+        """Keep a supervisor's acknowledgement (by the id the console knows the alert by); held, in
+        order after the alerts held before it, while the store fails."""
+        if acked.alert_id is not None:
+            self._do("add_ack", None, acked.alert_id, acked.by, acked.acked_at)
 
     def add_cues(self, call_id: int, cues: CuesEvent) -> None:
         self._do("add_cues", call_id, cues, hold=False)

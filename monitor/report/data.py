@@ -38,7 +38,7 @@ from ..analysis.span_measures import pause_runs
 from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher, pause_breaks
 from ..capture.sources import Chunk, FileSource, RecordingFlaws
-from ..delivery.delivered import delivery_text
+from ..delivery.delivered import ack_text, delivery_text
 from ..delivery.store import LIVE_SOURCE, CallRecord, Store, StoredAlert
 from ..transcription.setup import matcher_for
 
@@ -227,6 +227,8 @@ class ReportData:
     """A recording of more than two channels: its channel count and the channels read (a phrase), or None."""
     deliveries: dict[int, str] = field(default_factory=dict)
     """A stored call's alerts by id: how the webhook took each, in words (empty where no webhook took any)."""
+    acks: dict[int, str] = field(default_factory=dict)
+    """A stored call's alerts by id: the supervisor's acknowledgement of each acknowledged one, in words."""
     agent: str | None = None
     """A stored live call's agent (the daemon's ``delivery.agent_name``), or None."""
     caller_speech_s: float | None = None
@@ -775,6 +777,7 @@ def from_store(store: Store, call_id: int, cfg: Config, *, use_audio: bool = Tru
                       window_speech_s=cfg.analysis.window_speech_s, call_id=call_id, started_at=started,
                       transcribed=bool(words) or bool((call.summary or {}).get("transcribed")),
                       notes=notes, unread_channels=unread, deliveries=_deliveries(store, stored),
+                      acks=_acks(store, stored),
                       agent=call.agent, caller_speech_s=(call.summary or {}).get("caller_speech_s"),
                       stopped=stop, caller_no_input=spans, problems=flaws.problems or None,
                       truncated_s=flaws.truncated_at_s, legs_swapped=flaws.legs_swapped or None,
@@ -788,6 +791,13 @@ def _deliveries(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
     sent = store.deliveries_of([a.event.alert_id for a in stored])
     return {a.event.alert_id: delivery_text(sent.get(a.event.alert_id, []), a.created_at)
             for a in stored} if sent else {}
+
+
+def _acks(store: Store, stored: list[StoredAlert]) -> dict[int, str]:
+    """Each acknowledged alert's acknowledgement as ``call-monitor alerts`` says it."""
+    acks = store.acks_of([a.event.alert_id for a in stored])
+    return {a.event.alert_id: ack_text(acks[a.event.alert_id], a.created_at)
+            for a in stored if a.event.alert_id in acks}
 
 
 # --------------------------------------------------------------------------- cue summary
