@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -18,7 +19,7 @@ from conftest import PERMISSIONS_BIND, ROOT, call_monitor
 
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from monitor.delivery import store as store_module
-from monitor.delivery.store import SCHEMA_VERSION, Store, StoreError
+from monitor.delivery.store import SCHEMA_VERSION, Ack, Store, StoreError
 
 
 
@@ -114,6 +115,8 @@ def test_a_first_release_database_is_migrated_in_place_and_keeps_its_records(tmp
             AlertClearedEvent(t=100.0, kind="weak_voice", call_id=1, reason="call_ended")]
         store.add_clear(1, AlertClearedEvent(t=99.0, kind="slow_speech", reason="call_ended"))
         assert store.list_clears(1)[-1].reason == "call_ended"
+        assert store.add_ack(2, "Dana", 1200.0)  # every version on the way: the acknowledgements' too
+        assert store.acks_of([1, 2]) == {2: Ack("Dana", 1200.0)}
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
@@ -231,7 +234,7 @@ def test_a_version_3_database_is_migrated_in_place_and_its_outbox_rows_keep_thei
         assert [(d.alert_id, d.posted_id, d.posts_as) for d in store.deliveries()] == [
             (1, None, 1), (raised.alert_id, memory_id, memory_id)]
     conn = sqlite3.connect(p)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [r[1] for r in conn.execute("PRAGMA table_info(deliveries)")][-1] == "posted_id"
 
 
@@ -257,6 +260,91 @@ def test_a_version_3_database_whose_outbox_has_the_version_4_column_is_refused_a
     with pytest.raises(StoreError, match="damaged callmonitor database .schema version 3 with a version 4 deliveries"):
         Store.open(p)
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+V4_SCHEMA = V3_SCHEMA.replace("PRAGMA user_version = 3", """ALTER TABLE deliveries ADD COLUMN posted_id INTEGER;
+    PRAGMA user_version = 4""")
+"""A database as the version 4 releases left it: a call, its alert, delivered to a webhook."""
+
+
+def test_a_version_4_database_is_migrated_in_place_keeps_its_records_and_then_keeps_acknowledgements(tmp_path):
+    """Version 5 keeps the supervisors' acknowledgements: a version 4 database read as it is has none
+    (and is left as it is); once opened it gains the table, its calls, alerts and outbox rows kept."""
+    p = tmp_path / "v4.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(V4_SCHEMA)
+    conn.close()
+    with Store.open_readonly(p) as store:  # read as it is, before any migration
+        assert store.acks_of([1]) == {} and [d.alert_id for d in store.deliveries()] == [1]
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 4
+    with Store.open(p) as store:
+        assert [c.source for c in store.list_calls()] == ["/calls/old.wav"]
+        assert [a.event.kind for a in store.list_alerts()] == ["slow_speech"]
+        assert [(d.alert_id, d.status) for d in store.deliveries()] == [(1, "delivered")]
+        assert store.acks_of([1]) == {}
+        assert store.add_ack(1, "Dana", 1050.0)
+    with Store.open_readonly(p) as store:
+        assert store.acks_of([1]) == {1: Ack("Dana", 1050.0)}
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+
+
+def test_a_version_4_database_already_holding_the_acknowledgements_table_is_refused_as_damaged(tmp_path):
+    p = tmp_path / "odd.db"
+    conn = sqlite3.connect(p)
+    conn.executescript(V4_SCHEMA + "; CREATE TABLE alert_acks (alert_id INTEGER PRIMARY KEY)")
+    conn.close()
+    with pytest.raises(StoreError, match="damaged callmonitor database .schema version 4 with a version 5 alert_acks"):
+        Store.open(p)
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+def test_a_version_5_database_without_the_acknowledgements_table_is_refused_as_damaged(db):
+    with Store.open(db):
+        pass
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE alert_acks")
+    conn.close()
+    with pytest.raises(StoreError, match=r"damaged callmonitor database \(missing tables: alert_acks\)"):
+        Store.open_readonly(db)
+
+
+def test_an_acknowledgement_is_kept_under_the_id_the_console_knows_and_the_first_one_stands(db):
+    """The console names an alert by the id it was posted under: the database's, or (posted from
+    memory while the database failed) the outbox row's ``posted_id``, which may be written after the
+    acknowledgement came; either way it is the alert's. A second acknowledgement (a console
+    restarted tells it again, another supervisor) leaves the first."""
+    memory_id = (1 << 62) + (1 << 59) + 12345
+    with Store.open(db) as store:
+        call = store.start_call("live:caller=softphone.monitor", 1000.0)
+        own, posted, unacked = (store.add_alert(call, alert(t)) for t in (5.0, 6.0, 7.0))
+        store.enqueue_delivery(own.alert_id, "http://127.0.0.1:9/webhook")
+        assert store.add_ack(own.alert_id, "Dana", 1010.0)
+        assert not store.add_ack(own.alert_id, "Eve", 1011.0)
+        assert store.add_ack(memory_id, "Eve", 1012.0)
+        assert store.acks_of([posted.alert_id]) == {}  # its outbox row is not written yet
+        store.enqueue_delivery(posted.alert_id, "http://127.0.0.1:9/webhook", posted_id=memory_id)
+    with Store.open_readonly(db) as store:
+        assert store.acks_of([own.alert_id, posted.alert_id, unacked.alert_id]) == {
+            own.alert_id: Ack("Dana", 1010.0), posted.alert_id: Ack("Eve", 1012.0)}
+
+
+def test_a_purge_deletes_the_acknowledgements_of_the_calls_it_deletes_and_keeps_the_others(db):
+    """With their call go its alerts' acknowledgements, by their own id or the id they were posted
+    under, and one of no alert in the database (posted from memory, never written) acknowledged
+    before the cutoff; a kept call's stay."""
+    with Store.open(db) as store:
+        old_call, old_alert, _ = ended_call_with_a_critical(store, "live:old")
+        old_posted = store.add_alert(old_call, alert(50.0, "possible_emergency", "critical")).alert_id
+        store.enqueue_delivery(old_posted, "http://127.0.0.1:9/webhook", posted_id=(1 << 62) + 1)
+        kept = store.start_call("live:recent", 5000.0)
+        recent = store.add_alert(kept, alert(5.0, "possible_emergency", "critical")).alert_id
+        for alert_id, at in ((old_alert, 1050.0), ((1 << 62) + 1, 1051.0), ((1 << 62) + 2, 1052.0),
+                             ((1 << 62) + 3, 5010.0), (recent, 5011.0)):
+            store.add_ack(alert_id, "Dana", at)
+        assert store.purge(2000.0)["alert_acks"] == 3
+        assert store.acks_of([recent]) == {recent: Ack("Dana", 5011.0)}
+    left = sqlite3.connect(db).execute("SELECT alert_id FROM alert_acks ORDER BY alert_id").fetchall()
+    assert left == [(recent,), ((1 << 62) + 3,)]
 
 
 AGENT_WRITER = """
@@ -341,10 +429,11 @@ def test_a_purge_of_the_highest_ids_gives_none_of_them_again(db):
         assert again.alert_id > raised
 
 
-PREVIOUS_SCHEMA = "\n".join(line for line in store_module._SCHEMA.replace(" AUTOINCREMENT", "").splitlines()
+PREVIOUS_SCHEMA = "\n".join(line for line in re.sub(r"CREATE TABLE alert_acks \(.*?\);", "", store_module._SCHEMA,
+                                                   flags=re.S).replace(" AUTOINCREMENT", "").splitlines()
                             if "posted_id" not in line)
 """The tables as the version 3 releases before made them: the same, whose ids SQLite gave again after a
-purge, without the outbox's ``posted_id`` (schema version 4)."""
+purge, without the outbox's ``posted_id`` (schema version 4) and the acknowledgements (version 5)."""
 
 
 def test_a_database_made_before_keeps_its_records_and_gives_no_id_twice_once_opened(tmp_path):
