@@ -188,6 +188,7 @@ def test_alerts_command_lists_stored_alerts(replayed):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     total = sum(len(alerts_of(e)) for e in replayed["calls"].values())
     assert len(rows) == total
+    assert all(r["acked_by"] is None and r["acked_at"] is None for r in rows)  # no supervisor acknowledged any
     one_call = rows[0]["call_id"]
     done = cli("alerts", "--db", str(replayed["db"]), "--call", str(one_call))
     assert done.returncode == 0

@@ -448,8 +448,9 @@ def test_an_id_that_also_names_a_file_here_is_refused_with_the_two_ways_to_say_w
 
 
 def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alerts_does(det, tmp_path):
-    """A supervisor reading the report sees whether each alert reached the console (the words of
-    `call-monitor alerts`); a call no webhook took says nothing of one."""
+    """A supervisor reading the report sees whether each alert reached the console, and whether a
+    supervisor acknowledged it there (the words of `call-monitor alerts`); a call no webhook took
+    says nothing of one."""
     from datetime import datetime
     assert "webhook:" not in det["html"]
     db = tmp_path / "events.db"
@@ -459,11 +460,16 @@ def test_a_stored_calls_report_says_whether_the_webhook_took_each_alert_as_alert
     store.mark_delivered(store.enqueue_delivery(first.alert_id, "http://console.local:8640/webhook"))
     store.enqueue_delivery(second.alert_id, "http://console.local:8640/webhook")
     delivered_at = store.deliveries("delivered")[0].delivered_at
+    acked_at = delivered_at + 30.0
+    store.add_ack(first.alert_id, "Dana", acked_at)
     store.close()
     out = tmp_path / "stored.html"
     assert cli.main(["report", str(det["data"].call_id), "--db", str(db), "-o", str(out)]) == 0
     rows = {(r["kind"], r["t"]): r["text"] for r in parse(out.read_text(encoding="utf-8")).alerts}
     assert f"webhook: delivered {datetime.fromtimestamp(delivered_at):%H:%M:%S}" in rows[first.kind, f"{first.t:.1f}"]
+    assert f"acknowledged by supervisor Dana at {datetime.fromtimestamp(acked_at):%H:%M:%S}" in rows[
+        first.kind, f"{first.t:.1f}"]
+    assert sum("acknowledged" in text for text in rows.values()) == 1
     assert "webhook: queued, not tried yet" in rows[second.kind, f"{second.t:.1f}"]
     assert all("webhook: not sent" in text for (kind, t), text in rows.items()
                if (kind, t) not in ((first.kind, f"{first.t:.1f}"), (second.kind, f"{second.t:.1f}")))

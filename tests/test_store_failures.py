@@ -25,7 +25,7 @@ from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_mo
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
-from monitor.events import AlertEvent, CuesEvent
+from monitor.events import AlertAckedEvent, AlertEvent, CuesEvent
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import FileSource
 from monitor.delivery.store import Store, StoreError
@@ -905,7 +905,9 @@ def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_la
     posts it under the id its post from memory carried (the receiver may have taken that one, its
     answer lost), not under the database's, so the console keeps it once; and that post names the
     call, whose row was not written when the alert was first posted. ``alerts`` says the id the
-    supervisor knows it by: ``posted as alert ID`` in its line, ``posted_id`` in ``--jsonl``."""
+    supervisor knows it by: ``posted as alert ID`` in its line, ``posted_id`` in ``--jsonl``. A
+    supervisor's acknowledgement of it under that id, told while the database failed, is held and
+    written with it, and ``alerts`` shows it on the alert."""
     from monitor import cli as command
 
     store = Store.open(tmpfs / "e.db")
@@ -918,6 +920,10 @@ def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_la
     sink(guard.add_alert(call, AlertEvent(t=5.0, kind="possible_emergency", severity="critical", message="m")))
     assert wait_for(lambda: tried, 5.0)
     assert tried[0]["call_id"] is None and tried[0]["alert_id"] >= MEMORY_ID_BASE
+    acked_at = time.time()
+    guard.add_ack(AlertAckedEvent(t=5.0, kind="possible_emergency", severity="critical",
+                                  alert_id=tried[0]["alert_id"], by="Dana", acked_at=acked_at))
+    assert guard.held == 3  # the call, its alert and the acknowledgement
     filler.unlink()
     assert guard.retry(force=True)
     assert wait_for(lambda: [d.posted_id for d in store.deliveries()] == [tried[0]["alert_id"]], 5.0)
@@ -938,6 +944,8 @@ def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_la
     (line,) = capsys.readouterr().out.splitlines()
     row = json.loads(line)
     assert (row["alert_id"], row["posted_id"]) == (stored.event.alert_id, post["alert_id"])
+    assert (row["acked_by"], row["acked_at"]) == ("Dana", acked_at)
     assert command.main(["alerts", "--db", str(tmpfs / "e.db")]) == 0
     (line,) = capsys.readouterr().out.splitlines()
-    assert line.endswith(f"; posted as alert {post['alert_id']}, from memory while the database failed]"), line
+    assert line.endswith(f"; posted as alert {post['alert_id']}, from memory while the database failed; "
+                         f"acknowledged by supervisor Dana at {datetime.fromtimestamp(acked_at):%H:%M:%S}]"), line
