@@ -7,6 +7,7 @@ real webhook sink.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -17,6 +18,7 @@ from console_proc import ConsoleProcess, alert_body
 
 from conftest import CALLS, wait_for
 
+from monitor import cli
 from monitor.delivery.acks import ACKS_PER_ANSWER, acked_events
 
 
@@ -139,7 +141,7 @@ def acked_run(tmp_path_factory):
     acknowledges it there; the daemon's next heartbeat brings the acknowledgement back, and the
     daemon stops once its sinks had it. Returns (the JSON lines, the terminal's text, the
     daemon's status, the alert, whether the daemon awaited an acknowledgement as the alert came and
-    as the acknowledgement came)."""
+    as the acknowledgement came, and what ``call-monitor alerts --jsonl`` lists of its database then)."""
     from monitor.capture.sources import FileSource
     from monitor.config import load_config
     from monitor.daemon import Daemon
@@ -179,13 +181,17 @@ def acked_run(tmp_path_factory):
             assert daemon.run() == 0
             webhook.close()
             state = daemon.state()
-        yield jsonl.getvalue().splitlines(), human.getvalue(), state, first[0], awaits
+        listed = io.StringIO()
+        with contextlib.redirect_stdout(listed):
+            assert cli.main(["alerts", "--db", str(tmp / "e.db"), "--jsonl"]) == 0
+        yield (jsonl.getvalue().splitlines(), human.getvalue(), state, first[0], awaits,
+               [json.loads(line) for line in listed.getvalue().splitlines()])
     finally:
         console.kill()
 
 
 def test_the_acknowledgement_is_a_json_line_naming_the_alert_and_who_acknowledged_it(acked_run):
-    lines, _, _, alert, _ = acked_run
+    lines, _, _, alert, *_ = acked_run
     (acked,) = [json.loads(line) for line in lines if '"type": "alert_acked"' in line]
     assert (acked["alert_id"], acked["call_id"], acked["kind"], acked["severity"], acked["by"]) == (
         alert.alert_id, alert.call_id, alert.kind, alert.severity, "Dana")
@@ -193,7 +199,7 @@ def test_the_acknowledgement_is_a_json_line_naming_the_alert_and_who_acknowledge
 
 
 def test_the_terminal_says_in_one_line_that_the_supervisor_has_seen_the_alert(acked_run):
-    _, text, _, alert, _ = acked_run
+    _, text, _, alert, *_ = acked_run
     (line,) = [line for line in text.splitlines() if "acknowledged" in line]
     assert line.startswith(f"[call {alert.call_id}, ") and f" acknowledged {alert.kind} ({alert.severity}) " \
         "by supervisor Dana at " in line and line.endswith(": the supervisor has seen this alert")
@@ -201,7 +207,7 @@ def test_the_terminal_says_in_one_line_that_the_supervisor_has_seen_the_alert(ac
 
 def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(acked_run):
     from monitor.commands.status import render
-    _, _, state, alert, _ = acked_run
+    _, _, state, alert, *_ = acked_run
     (recent,) = [a for a in state["recent_alerts"] if a["alert_id"] == alert.alert_id]
     assert recent["acked_by"] == "Dana" and abs(recent["acked_at"] - time.time()) < 300
     (line,) = [line for line in render(state).splitlines() if f" {alert.kind} at " in line and "acknowledged" in line]
@@ -209,5 +215,12 @@ def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(
 
 
 def test_the_daemon_awaits_an_acknowledgement_while_its_critical_alert_stands_until_it_comes(acked_run):
-    *_, alert, awaits = acked_run
+    *_, alert, awaits, _ = acked_run
     assert alert.severity == "critical" and awaits == [True, False]
+
+
+def test_the_daemons_database_keeps_the_acknowledgement_and_alerts_lists_it_on_the_alert(acked_run):
+    _, _, _, alert, _, listed = acked_run
+    (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
+    assert row["acked_by"] == "Dana" and abs(row["acked_at"] - time.time()) < 300
+    assert all(r["acked_by"] is None and r["acked_at"] is None for r in listed if r["alert_id"] != alert.alert_id)
