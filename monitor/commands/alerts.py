@@ -13,7 +13,7 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
-    from ..delivery.store import Delivery, Store
+    from ..delivery.store import Delivery, Store, StoredAlert
 
 
 
@@ -58,9 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.delivered import ack_text, delivery_text, posted_as
-    from ..delivery.sinks.terminal import call_clock
-    from ..delivery.store import Store, recording_name
+    from ..delivery.store import Store
     from .common import ConfigError, StoreError
     try:
         since = parse_when(args.since, "--since") if args.since is not None else None  # "" refused
@@ -87,37 +85,45 @@ def run(args: argparse.Namespace) -> int:
                  + (f" since {args.since}" if args.since else "") + f" in {cfg.storage.db}"
                  + _daemon_elsewhere(args, asked))
         try:
-            sent = store.deliveries_of([a.event.alert_id for a in alerts])
-            acks = store.acks_of([a.event.alert_id for a in alerts])
-            sources = _sources(store, {a.event.call_id for a in alerts})
-            names = {i: recording_name(src) for i, src in sources.items()}
-            width = max((len(n) for n in names.values()), default=0)
+            _print_alerts(store, alerts, args.jsonl)
         except StoreError as err:
             error(str(err))
             return ExitStatus.BAD_SETUP
-        for stored in alerts:
-            ev = stored.event
-            rows, ack = sent.get(ev.alert_id, []), acks.get(ev.alert_id)
-            if args.jsonl:
-                print(json.dumps(ev.to_dict() | {"created_at": stored.created_at,
-                                                 "source": sources.get(ev.call_id),
-                                                 "deliveries": [_delivery_dict(d) for d in rows],
-                                                 "posted_id": posted_as(rows),
-                                                 "acked_by": ack.by if ack else None,
-                                                 "acked_at": ack.at if ack else None}))
-            else:
-                when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
-                name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""
-                said = ([delivery_text(rows, stored.created_at)] if sent else []) + (
-                    [ack_text(ack, stored.created_at)] if ack else [])
-                print(f"{when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
-                      f"{ev.severity:8s} {ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))
     finally:
         try:
             store.close()
         except StoreError:
             pass
     return ExitStatus.OK
+
+
+def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
+    """Print ``alerts``, each with its call's recording, its webhook delivery and its supervisor's
+    acknowledgement: one line of text each, or one JSON object (``jsonl``). Raises StoreError
+    before printing any when what it reads cannot be read."""
+    from ..delivery.delivered import ack_text, delivery_text, posted_as
+    from ..delivery.sinks.terminal import call_clock
+    from ..delivery.store import recording_name
+    sent = store.deliveries_of([a.event.alert_id for a in alerts])
+    acks = store.acks_of([a.event.alert_id for a in alerts])
+    sources = _sources(store, {a.event.call_id for a in alerts})
+    names = {i: recording_name(src) for i, src in sources.items()}
+    width = max((len(n) for n in names.values()), default=0)
+    for stored in alerts:
+        ev = stored.event
+        rows, ack = sent.get(ev.alert_id, []), acks.get(ev.alert_id)
+        if jsonl:
+            print(json.dumps(ev.to_dict() | {"created_at": stored.created_at, "source": sources.get(ev.call_id),
+                                             "deliveries": [_delivery_dict(d) for d in rows],
+                                             "posted_id": posted_as(rows), "acked_by": ack.by if ack else None,
+                                             "acked_at": ack.at if ack else None}))
+            continue
+        when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""
+        said = ([delivery_text(rows, stored.created_at)] if sent else []) + (
+            [ack_text(ack, stored.created_at)] if ack else [])
+        print(f"{when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
+              f"{ev.severity:8s} {ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))
 
 
 def _database_config(args: argparse.Namespace) -> tuple[Config, Config | None]:
