@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "call stored in the database (by its id, as `call-monitor alerts` "
                                    "shows it): timeline of both legs, cues against the caller's "
                                    "baseline, alerts with evidence and actions (a stored call's with "
-                                   "their webhook delivery, as `call-monitor alerts` says it), transcript. "
+                                   "their webhook delivery and a supervisor's acknowledgement, as `call-monitor alerts` "
+                                   "says them), transcript. "
                                    "Needs matplotlib (pip install matplotlib).")
     p.add_argument("target", metavar="FILE_OR_CALL_ID", nargs="?",
                    help="a recording (WAV, FLAC, OGG, MP3) or the id of a stored call")
