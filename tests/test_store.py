@@ -252,16 +252,6 @@ def test_an_alert_moved_to_a_new_url_where_it_has_a_row_already_keeps_the_id_it_
             ("http://127.0.0.1:9/old", "failed", memory_id), ("http://127.0.0.1:9/new", "pending", memory_id)]
 
 
-def test_a_version_3_database_whose_outbox_has_the_version_4_column_is_refused_as_damaged(tmp_path):
-    p = tmp_path / "odd.db"
-    conn = sqlite3.connect(p)
-    conn.executescript(V3_SCHEMA + "; ALTER TABLE deliveries ADD COLUMN posted_id INTEGER")
-    conn.close()
-    with pytest.raises(StoreError, match="damaged callmonitor database .schema version 3 with a version 4 deliveries"):
-        Store.open(p)
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 3
-
-
 V4_SCHEMA = V3_SCHEMA.replace("PRAGMA user_version = 3", """ALTER TABLE deliveries ADD COLUMN posted_id INTEGER;
     PRAGMA user_version = 4""")
 """A database as the version 4 releases left it: a call, its alert, delivered to a webhook."""
@@ -288,14 +278,20 @@ def test_a_version_4_database_is_migrated_in_place_keeps_its_records_and_then_ke
     assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
-def test_a_version_4_database_already_holding_the_acknowledgements_table_is_refused_as_damaged(tmp_path):
+@pytest.mark.parametrize("older, version, table, extra", [
+    ("V3_SCHEMA", 3, "deliveries", "ALTER TABLE deliveries ADD COLUMN posted_id INTEGER"),
+    ("V4_SCHEMA", 4, "alert_acks", "CREATE TABLE alert_acks (alert_id INTEGER PRIMARY KEY)"),
+], ids=["v3 outbox with posted_id", "v4 with alert_acks"])
+def test_a_database_holding_the_next_versions_column_or_table_is_refused_as_damaged_and_left_as_it_was(
+        tmp_path, older, version, table, extra):
     p = tmp_path / "odd.db"
     conn = sqlite3.connect(p)
-    conn.executescript(V4_SCHEMA + "; CREATE TABLE alert_acks (alert_id INTEGER PRIMARY KEY)")
+    conn.executescript(globals()[older] + "; " + extra)
     conn.close()
-    with pytest.raises(StoreError, match="damaged callmonitor database .schema version 4 with a version 5 alert_acks"):
+    with pytest.raises(StoreError, match=f"damaged callmonitor database .schema version {version} with a version "
+                                         f"{version + 1} {table}"):
         Store.open(p)
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == version
 
 
 def test_a_version_5_database_without_the_acknowledgements_table_is_refused_as_damaged(db):
