@@ -1,11 +1,12 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
 why a folder takes no new file, whether two paths name one file or a pipe, what a file holds (a
-hash of its bytes), and a file's name as text."""
+hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, and a file's name as text."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import select
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -53,6 +54,45 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.realpath(a) == os.path.realpath(b)
+
+
+PIPE_WAIT_S = 0.1
+"""The longest a wait for a pipe's bytes runs before Python's signal handlers get their turn
+(:func:`read_waiting`)."""
+
+
+def read_waiting(path: str | os.PathLike[str], *, first_line: bool = False) -> bytes:
+    """The bytes of the file ``path`` (a pipe: until its writers close it), or with ``first_line``
+    only up to its first line end (a pipe: until one is written), read so that Ctrl-C and SIGTERM
+    end the wait for a pipe nobody writes to yet (``<(pass show ...)``, a named pipe) wherever they
+    come. The wait is in polls of at most :data:`PIPE_WAIT_S`, each of which lets the main thread
+    run the handler of a signal that came meanwhile: a blocking ``open`` or ``read`` would hold it
+    until something is written when the signal comes just before the call, or when another thread
+    takes it (the process's signals go to any thread that does not block them). Raises OSError
+    (FileNotFoundError, IsADirectoryError, ...) as ``open`` and ``read`` do."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a pipe: no wait for a writer
+    try:
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        chunks: list[bytes] = []
+        while not (first_line and chunks and _line_ends(chunks[-1])):
+            if not poll.poll(PIPE_WAIT_S * 1000):
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:  # woken, nothing to read (yet)
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        return data.splitlines(keepends=True)[0] if first_line and data else data
+    finally:
+        os.close(fd)
+
+
+def _line_ends(chunk: bytes) -> bool:
+    return b"\n" in chunk or b"\r" in chunk
 
 
 HASH_BLOCK = 1 << 20

@@ -70,6 +70,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
+from ...files import read_waiting
 from ..acks import acked_events
 from ..store import Delivery, Store, StoreError, recording_name
 
@@ -162,10 +163,10 @@ def default_agent_name() -> str:
 
 
 def read_token(path: str) -> str:
-    """The token in ``path`` (first line, stripped); raises TokenError naming the file."""
+    """The token in ``path`` (first line, stripped); raises TokenError naming the file. A pipe is
+    waited for until its first line comes, a wait Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as f:
-            token = f.readline().strip()
+        token = read_waiting(os.path.expanduser(path), first_line=True).decode("utf-8").strip()
     except FileNotFoundError:
         raise TokenError(f"{path}: no such token file") from None
     except (OSError, UnicodeDecodeError) as err:
