@@ -1,13 +1,19 @@
-"""Writing a file whole or not at all (tables, reports), and hashing what a file holds."""
+"""Writing a file whole or not at all (tables, reports), hashing what a file holds, and reading a
+file or pipe so that Ctrl-C ends the wait for it."""
 
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import threading
+import time
 
 import pytest
 
-from monitor.files import HASH_BLOCK, SAMPLED_BLOCKS, content_hash, replaced
+from monitor.files import HASH_BLOCK, SAMPLED_BLOCKS, content_hash, read_waiting, replaced
+
+from conftest import fifo_writer
 
 
 def test_the_new_content_replaces_the_old_at_the_end(tmp_path):
@@ -51,3 +57,49 @@ def test_a_sampled_hash_reads_a_few_blocks_of_a_long_file_and_tells_another_put_
         assert content_hash(path, sampled=True) != kept
     path.write_bytes(body[:between] + b"X" + body[between + 1:])
     assert content_hash(path, sampled=True) == kept
+
+
+def test_a_file_or_pipe_is_read_whole_or_up_to_its_first_line_end(tmp_path):
+    token = tmp_path / "token"
+    for text, line in ((b"tok\nmore\n", b"tok\n"), (b"tok\r\nmore", b"tok\r\n"), (b"tok", b"tok"), (b"", b"")):
+        token.write_bytes(text)
+        assert read_waiting(token) == text and read_waiting(token, first_line=True) == line
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        held = fifo_writer(pipe)
+        os.write(held, b"tok\n")  # and held open: the first line is all that is waited for
+        written.wait(60)
+        os.close(held)
+    written = threading.Event()
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert read_waiting(pipe, first_line=True) == b"tok\n"
+    written.set()
+    writer.join()
+    with pytest.raises(IsADirectoryError):
+        read_waiting(tmp_path)
+
+
+def test_a_ctrl_c_that_another_thread_takes_ends_the_wait_for_a_pipe_nobody_writes_to(tmp_path):
+    """The process's Ctrl-C goes to any of its threads that does not block it; its handler runs
+    in the main thread, which a blocking read would hold until something is written: the wait
+    ends on it while the pipe is still held open and silent."""
+    pipe = tmp_path / "token"
+    os.mkfifo(pipe)
+    interrupted, silent = threading.Event(), []
+
+    def writer() -> None:
+        held = fifo_writer(pipe)  # the reader has the pipe open
+        time.sleep(0.2)  # and waits in it (a Ctrl-C before that, as it opens, is no wait to end)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # taken by this thread, not the reader's
+        silent.append(interrupted.wait(60))  # nothing written, the pipe held open, until the reader is out
+        os.close(held)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    with pytest.raises(KeyboardInterrupt):
+        read_waiting(pipe, first_line=True)
+    interrupted.set()
+    thread.join()
+    assert silent == [True]
