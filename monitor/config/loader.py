@@ -19,6 +19,7 @@ from types import MappingProxyType, UnionType
 from typing import Any, Callable, Iterable, Mapping, NoReturn, get_args, get_origin, get_type_hints
 
 from ..cue_registry import FAMILIES, cue
+from ..files import read_waiting
 from .schema import (ACOUSTIC_KINDS, ActionsConfig, AnalysisConfig, Config, ConfigError, DaemonConfig,
                      DeliveryConfig, EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, default_paths, xdg_home)
@@ -461,7 +462,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     any problem becomes a one-line ConfigError naming the file."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_waiting(p)  # a pipe (--config <(...)): a wait Ctrl-C ends
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such file") from None
     except IsADirectoryError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit, urlunsplit
 
+from ..files import read_waiting
 from .schema import ConfigError
 
 HIDDEN = "***"
@@ -68,8 +69,7 @@ def read_url_file(path: str) -> str:
     """The webhook URL held in the file ``path`` (its text, stripped), checked as the configuration
     checks one; raises ConfigError naming the file, the URL in its error redacted."""
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as f:
-            url = f.read().strip()
+        url = read_waiting(os.path.expanduser(path)).decode("utf-8").strip()  # a pipe: a wait Ctrl-C ends
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such webhook URL file") from None
     except IsADirectoryError:
