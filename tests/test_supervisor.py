@@ -23,7 +23,7 @@ import pytest
 from console_proc import ROOT, ConsoleProcess, alert_body
 from pulse import have_pulse
 
-from conftest import CALLS, PY, call_monitor, made_in, wait_for
+from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, wait_for
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback
 from monitor.config.listen import parse_listen
@@ -1280,3 +1280,23 @@ def test_an_alert_a_failing_database_held_is_one_alert_at_the_console_under_the_
     assert (row["alert_id"], row["call_id"], row["posted_id"]) == (stored.event.alert_id, shown["call_id"],
                                                                   shown["alert_id"])
     assert row["alert_id"] != row["posted_id"]
+
+
+def test_the_console_reads_its_token_from_a_pipe_once_its_writer_has_written_and_closed(tmp_path):
+    """`supervisor --token-file <(pass show console-token)`: the token comes from a pipe, read in
+    short waits (a Ctrl-C ends them) until its writer closes it."""
+    import threading
+
+    pipe = tmp_path / "token"
+    os.mkfifo(pipe)
+    token = "piped-console-token-0123456789"
+
+    def write() -> None:
+        fd = fifo_writer(pipe, timeout=10)
+        os.write(fd, f"{token}\n".encode())
+        os.close(fd)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert load_or_create_token(pipe) == (token, False)
+    writer.join(10)

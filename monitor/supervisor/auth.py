@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..config.tokens import MIN_TOKEN_CHARS
+from ..files import read_waiting
 
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
@@ -57,8 +58,9 @@ def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> t
 
 
 def _read_token(p: Path) -> str:
+    """The token in ``p``; a pipe is read in waits Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
     try:
-        token = p.read_text(encoding="utf-8").strip().splitlines()
+        token = read_waiting(p).decode("utf-8").strip().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise TokenFileError(f"{p}: cannot read the token file ({getattr(err, 'strerror', None) or err})") \
             from None
