@@ -50,23 +50,26 @@ def test_the_live_daemon_s_alerts_and_their_end_name_their_call_where_replay_s_g
 
 
 def test_a_warning_raised_while_a_critical_alert_of_its_call_stands_says_the_critical_is_still_raised():
-    """A deteriorating caller: the critical alert, then five warnings within half a minute, which
-    push it up the screen. Each warning says the critical one stands, until it clears; the next
-    call's warnings say nothing of the last call's critical alert."""
+    """A deteriorating caller on the live terminal: the critical alert, then five warnings within
+    half a minute, which push it up the screen. Each warning says the critical one stands, until it
+    clears; the next call's warnings say nothing of the last call's critical alert. A replay, read
+    after the fact, says the critical alert once."""
     check = ("Check in",)
-    printed = lines(AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency",
-                               actions=("Ask",), call_id=2),
-                    AlertEvent(t=97.0, kind="long_pauses", message="Long pauses", actions=check, call_id=2),
-                    AlertClearedEvent(t=120.0, kind="possible_emergency", call_id=2),
-                    AlertEvent(t=125.0, kind="slow_speech", message="Slow speech", actions=check, call_id=2),
-                    AlertEvent(t=50.0, kind="possible_emergency", severity="critical", message="Possible emergency",
-                               actions=("Ask",), call_id=3),
-                    AlertClearedEvent(t=60.0, kind="possible_emergency", call_id=3, reason="call_ended"),
-                    AlertEvent(t=5.0, kind="slow_speech", message="Slow speech", actions=check, call_id=4))
-    reminders = [(i, line) for i, line in enumerate(printed) if "still raised:" in line and "CRITICAL" in line]
+    events = (AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                         actions=("Ask",), call_id=2),
+              AlertEvent(t=97.0, kind="long_pauses", message="Long pauses", actions=check, call_id=2),
+              AlertClearedEvent(t=120.0, kind="possible_emergency", call_id=2),
+              AlertEvent(t=125.0, kind="slow_speech", message="Slow speech", actions=check, call_id=2),
+              AlertEvent(t=50.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                         actions=("Ask",), call_id=3),
+              AlertClearedEvent(t=60.0, kind="possible_emergency", call_id=3, reason="call_ended"),
+              AlertEvent(t=5.0, kind="slow_speech", message="Slow speech", actions=check, call_id=4))
+    live, replayed = lines(*events, name_calls=True), lines(*events)
+    reminders = [(i, line) for i, line in enumerate(live) if "still raised:" in line and "CRITICAL" in line]
     assert [line for _, line in reminders] == [
         "             CRITICAL still raised: possible_emergency (since 01:32.0): check on the caller now"]
-    assert printed[reminders[0][0] - 3].startswith("[01:37.0] warning  long_pauses")
+    assert live[reminders[0][0] - 3].startswith("[call 2, 01:37.0] warning  long_pauses")
+    assert not [line for line in replayed if "CRITICAL still raised" in line]
 
 
 def test_every_alert_says_what_it_means_in_plain_words_under_its_evidence():

@@ -202,11 +202,12 @@ class HumanSink:
         self._call, self._shown, self._raised, self._critical = call_id, set(), {}, {}
 
     def _critical_reminder(self, ev: AlertEvent) -> str | None:
-        """Under a warning raised while a critical alert of its call stands, a line saying so: the
-        warnings that follow a critical one push it up the screen, and the last lines the agent
-        reads must not look like a mere warning."""
+        """Under a warning raised while a critical alert of its call stands, on the live terminal
+        (``name_calls``), a line saying so: the warnings that follow a critical one push it up the
+        screen, and the last lines the agent reads must not look like a mere warning. A replay,
+        read after the fact, says the critical alert once."""
         standing = [c for kind, c in self._critical.items() if kind != ev.kind]
-        if ev.severity == "critical" or not standing:
+        if ev.severity == "critical" or not standing or not self.name_calls:
             return None
         said = ", ".join(f"{c.kind} (since {call_clock(c.t)})" for c in standing)
         return f"             CRITICAL still raised: {said}: check on the caller now"
