@@ -654,8 +654,7 @@ class Daemon:
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:
-            log.warning("configuration not reloaded: %s", err, extra=problem_of(RELOAD))
-            self.emit([self._status_event("warning", f"configuration not reloaded: {err}")])
+            self._say("warning", f"configuration not reloaded: {err}", problem_of(RELOAD))
             return
         applied = self._retarget_webhook(cfg)
         if applied:
@@ -682,14 +681,11 @@ class Daemon:
                 self.sinks.pop("notify", None)
         if later:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
-            log.warning("%s", message, extra=problem_of(RELOAD))  # the last problem now, a refused reload's no more
-            self.emit([self._status_event("warning", message)])
+            self._say("warning", message, problem_of(RELOAD))  # the last problem now, a refused reload's no more
         else:
-            log.info("configuration reloaded", extra=recovery_of(RELOAD))  # what a reload refused or left is over
-            self.emit([self._status_event("info", "configuration reloaded")])
+            self._say("info", "configuration reloaded", recovery_of(RELOAD))  # what a reload refused or left is over
         if overruled is not None:
-            log.warning("%s", overruled)
-            self.emit([self._status_event("warning", overruled)])
+            self._say("warning", overruled)
         if notes_from is not None:
             self._say_notes(notes_from)
 
@@ -714,12 +710,10 @@ class Daemon:
         setup = self.transcription
         notes = setup.notes(self.cfg, setup.info)
         for note in notes:
-            log.warning("%s", note, extra=problem_of(TRANSCRIPTION_NOTES))
-            self.emit([self._status_event("warning", note)])
+            self._say("warning", note, problem_of(TRANSCRIPTION_NOTES))
         if not notes and setup.notes(before, setup.info):
             over = setup.notes_over(self.cfg, setup.info)
-            log.info("%s", over, extra=said_recovery_of(TRANSCRIPTION_NOTES))
-            self.emit([self._status_event("info", over)])
+            self._say("info", over, said_recovery_of(TRANSCRIPTION_NOTES))
 
     def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
         """A reload's webhook URL and token, applied to the running webhook (and its heartbeat):
@@ -927,14 +921,12 @@ class Daemon:
         took_s = self.loading.took_s
         if setup is None:
             self.transcription_off = off
-            log.warning("%s", off, extra=problem_of(TRANSCRIPTION_OFF))
-            self.emit([self._status_event("warning", off)])
+            self._say("warning", off, problem_of(TRANSCRIPTION_OFF))
             self.loading = None
             return
         setup = setup.with_phrases(self.cfg)
         for note in setup.notes(self.cfg, setup.info):
-            log.warning("%s", note, extra=problem_of(TRANSCRIPTION_NOTES))
-            self.emit([self._status_event("warning", note)])
+            self._say("warning", note, problem_of(TRANSCRIPTION_NOTES))
         p = self.pipeline
         if p is not None:
             p.join_words(**setup.for_call(self.source.rate, self.source.legs))
@@ -1067,8 +1059,10 @@ class Daemon:
         self._say("info", f"call {call_name(self.pipeline.call_id)}: the caller's source gives no input: the call "
                           f"waits for it (no silence ends it meanwhile{limit})")
 
-    def _say(self, level: str, message: str) -> None:
-        log.log(_LEVELS[level], "%s", message)
+    def _say(self, level: str, message: str, extra: Mapping[str, object] | None = None) -> None:
+        """A status line: logged (``extra``: the problem it is, or the one it says is over:
+        :func:`problem_of`, :func:`recovery_of`) and to every sink."""
+        log.log(_LEVELS[level], "%s", message, extra=extra)
         self.emit([self._status_event(level, message)])
 
     def _caller_captures(self) -> bool:

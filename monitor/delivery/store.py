@@ -771,8 +771,7 @@ class Store:
         """Make ``table`` as :data:`_SCHEMA` makes it in a database at schema ``version``; one that has
         it already is a damaged database (a version's tables with the next one's)."""
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
-            raise StoreError(f"{p}: damaged callmonitor database (schema version {version} with a version "
-                             f"{version + 1} {table} table)")
+            raise Store._next_versions(p, version, table)
         conn.execute(next(s for s in statements(_SCHEMA) if s.startswith(f"CREATE TABLE {table} (")))
 
     @staticmethod
@@ -781,9 +780,14 @@ class Store:
         table that has it already is a damaged database (a version's tables with the next one's)."""
         name = column.split()[0]
         if name in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
-            raise StoreError(f"{p}: damaged callmonitor database (schema version {version} with a version "
-                             f"{version + 1} {table} table)")
+            raise Store._next_versions(p, version, table)
         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+    @staticmethod
+    def _next_versions(p: Path, version: int, table: str) -> StoreError:
+        """A database at schema ``version`` holding the next version's ``table`` (or its column): damaged."""
+        return StoreError(f"{p}: damaged callmonitor database (schema version {version} with a version "
+                          f"{version + 1} {table} table)")
 
     @staticmethod
     def _has_agent(conn: sqlite3.Connection) -> bool:
