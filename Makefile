@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# python3-venv: Debian's python3 makes no virtual environment without it (ensurepip).
 # baresip: a real softphone for tests/test_softphone.py (Debian ships its PulseAudio module in baresip-x11)
-APT_PACKAGES := libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
+APT_PACKAGES := python3-venv libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
                 dbus libnotify-bin dunst xvfb chromium baresip-core baresip-x11
 STAMP := $(VENV)/.installed
 
@@ -29,7 +30,8 @@ system-packages:
 	fi
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# A venv left without pip (made before python3-venv was installed) is made again.
+	$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
