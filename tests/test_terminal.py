@@ -72,6 +72,35 @@ def test_a_warning_raised_while_a_critical_alert_of_its_call_stands_says_the_cri
     assert not [line for line in replayed if "CRITICAL still raised" in line]
 
 
+def test_the_critical_still_raised_line_comes_under_the_first_warning_then_at_most_once_a_minute():
+    """A burst of warnings under a standing critical alert: the reminder under the first one, none
+    under the next ones of that minute, one again under the first warning a minute or more after
+    it; a critical alert raised again is recalled under the next warning at once."""
+    def warning(t: float, kind: str = "long_pauses") -> AlertEvent:
+        return AlertEvent(t=t, kind=kind, message=kind, call_id=2)
+    critical = AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                          call_id=2)
+    events = (critical, warning(93.0), warning(95.0, "slow_speech"), warning(110.0, "weak_voice"),
+              warning(151.0, "breathy_voice"), warning(152.0, "short_phrases"), warning(153.0, "slow_response"),
+              AlertClearedEvent(t=155.0, kind="possible_emergency", call_id=2),
+              AlertEvent(t=160.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                         call_id=2), warning(161.0, "audible_breathing"))
+    live = lines(*events, name_calls=True)
+    recalled = [live[i - 2].split("]")[0] for i, line in enumerate(live) if "CRITICAL still raised" in line]
+    assert recalled == ["[call 2, 01:33.0", "[call 2, 02:33.0", "[call 2, 02:41.0"], live
+
+
+def test_the_live_terminal_s_words_name_their_call_as_its_alerts_do_and_replay_s_give_the_time_alone():
+    """The callers' words of call after call on the live terminal: each line's stamp says its call,
+    as an alert's does, where a replayed file's words give the time alone."""
+    events = (WordsEvent(t=21.4, final=True, text="i can't breathe", call_id=12),
+              AlertEvent(t=92.0, kind="slow_speech", message="Slow speech", call_id=12))
+    live, replayed = lines(*events, name_calls=True), lines(*events)
+    assert live[0] == '[call 12, 00:21.4] caller "i can\'t breathe"'
+    assert live[1].startswith("[call 12, 01:32.0] warning  slow_speech")
+    assert replayed[0] == '[00:21.4] caller "i can\'t breathe"'
+
+
 def test_every_alert_says_what_it_means_in_plain_words_under_its_evidence():
     """The agent mid-call reads "the caller's voice sounds breathy or hoarse", not only "HNR 3.74 dB,
     8.3 dB below the caller's baseline"; every rule the configuration knows has such words, but

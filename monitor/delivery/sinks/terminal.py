@@ -111,6 +111,12 @@ def acked_line(ev: AlertAckedEvent, name_calls: bool = False) -> str:
             f"the supervisor has seen this alert")
 
 
+REMINDER_EVERY_S = 60.0
+"""The live terminal recalls a critical alert that stands under a warning at most this often (call
+time), per call: once under the first warning after it, then again under a warning a minute or more
+later, so that a burst of warnings does not repeat it line after line."""
+
+
 class HumanSink:
     """Alerts, clears, final words, status lines and the call summary as readable lines (cues are
     not printed).
@@ -127,8 +133,8 @@ class HumanSink:
     logs each status it emits): left out here, so that the terminal and the journal, which show
     both streams, say each warning once (the JSON lines keep every status for scripts).
 
-    ``name_calls``: the live daemon's output, where calls follow one another: alerts, clears and
-    a call's status lines name their call in their stamp (``[call 12, 01:32.0]``; a status line
+    ``name_calls``: the live daemon's output, where calls follow one another: alerts, clears, the
+    callers' words and a call's status lines name their call in their stamp (``[call 12, 01:32.0]``; a status line
     whose message names it already, ``call 12 started``, is stamped with the call time alone); a
     replayed file is one call, its lines stamped with the call time alone."""
 
@@ -149,6 +155,9 @@ class HumanSink:
         """The alerts raised in that call and not ended, in the order they came."""
         self._critical: dict[str, AlertEvent] = {}
         """The critical ones among them."""
+        self._reminded: float | None = None
+        """The call time the critical alerts standing were last recalled under a warning (None: not
+        since the last critical alert was raised)."""
 
     def keep_words(self, stored: bool) -> None:
         """Print the callers' words only where nothing keeps them, a terminal, unless the database
@@ -178,6 +187,7 @@ class HumanSink:
             self._raised[event.kind] = None
             if event.severity == "critical":
                 self._critical[event.kind] = event
+                self._reminded = None
             event = self._new_steps_only(event)
         elif isinstance(event, AlertClearedEvent):
             self._raised.pop(event.kind, None)
@@ -199,16 +209,21 @@ class HumanSink:
             self.out.flush()
 
     def _new_call(self, call_id: int | None) -> None:
-        self._call, self._shown, self._raised, self._critical = call_id, set(), {}, {}
+        self._call, self._shown, self._raised, self._critical, self._reminded = call_id, set(), {}, {}, None
 
     def _critical_reminder(self, ev: AlertEvent) -> str | None:
         """Under a warning raised while a critical alert of its call stands, on the live terminal
         (``name_calls``), a line saying so: the warnings that follow a critical one push it up the
-        screen, and the last lines the agent reads must not look like a mere warning. A replay,
-        read after the fact, says the critical alert once."""
+        screen, and the last lines the agent reads must not look like a mere warning. Said under
+        the first warning after a critical alert is raised, then at most every
+        :data:`REMINDER_EVERY_S` of call time: a burst of warnings gets one such line, not one each.
+        A replay, read after the fact, says the critical alert once."""
         standing = [c for kind, c in self._critical.items() if kind != ev.kind]
         if ev.severity == "critical" or not standing or not self.name_calls:
             return None
+        if self._reminded is not None and ev.t - self._reminded < REMINDER_EVERY_S:
+            return None
+        self._reminded = ev.t
         said = ", ".join(f"{c.kind} (since {call_clock(c.t)})" for c in standing)
         return f"             CRITICAL still raised: {said}: check on the caller now"
 
@@ -243,7 +258,7 @@ class HumanSink:
         if isinstance(ev, AlertAckedEvent):
             return acked_line(ev, self.name_calls)
         if isinstance(ev, WordsEvent) and ev.final and self.show_words and ev.text:
-            return f"[{call_clock(ev.t)}] {ev.channel:6s} \"{ev.text}\""
+            return f"{_call_stamp(ev.t, ev.call_id, self.name_calls)} {ev.channel:6s} \"{ev.text}\""
         if isinstance(ev, StatusEvent) and ev.level not in self.logged:
             return f"{_stamp(ev, self.name_calls)} {ev.level}: {ev.message}"
         if isinstance(ev, CallSummaryEvent):
