@@ -280,9 +280,13 @@ class Daemon:
     def source_status(self, level: str, message: str, topic: str) -> None:
         """From capture threads: logged now, and a status event from the main loop. A warning is a
         problem of its ``topic`` (a leg lost, its audio dropped), which an info line of the same topic
-        (reopened, found, caught up) says is over: the status then shows it resolved, not current."""
+        (reopened, found, caught up) says is over: the status then shows it resolved, not current.
+        Said while a call runs, the logged line names it (``call 12: caller leg (...): audio dropped: ...``),
+        as the daemon's other lines of a call do (:meth:`_call_said`); its status event carries the call's id."""
         tag = problem_of if level == "warning" else recovery_of
-        log.log(_LEVELS.get(level, logging.INFO), "%s", message, extra=tag(f"capture: {topic}"))
+        p = self.pipeline  # the main loop's: read once, as it is now
+        said = message if p is None else f"call {call_name(p.call_id)}: {message}"
+        log.log(_LEVELS.get(level, logging.INFO), "%s", said, extra=tag(f"capture: {topic}"))
         self._msgs.put((level, message))
 
     def install_signals(self) -> None:

@@ -1589,3 +1589,37 @@ def test_a_live_calls_own_warning_reaches_stderr_named_with_its_call_and_is_over
     assert len(said) == 1 and said[0].startswith("call 1: the agent's leg is too quiet to measure"), said
     assert any(p.get("message", "").startswith("call 1: the agent's leg") for p in problems), problems
     assert daemon.state()["last_problem"]["resolved"].startswith("call 1 ended"), daemon.state()["last_problem"]
+
+
+def test_a_capture_warning_said_while_a_call_runs_names_the_call_on_stderr_and_one_between_calls_none(
+        tmp_path, monitor_logs):
+    """The capture says its lines from its own threads (a leg's audio dropped, its source lost or
+    found). One said while a call runs is logged named with its call, as the daemon's other lines
+    of a call are (`call 1: caller leg (...): audio dropped: ...`): on stderr, where the terminal
+    leaves warnings, it is the only line of it the agent reads. Between calls it names none; its
+    status event carries the call's id (the terminal's and the JSON lines' stamp)."""
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import Store
+
+    dropped = "caller leg (caller.monitor): audio dropped: the analysis runs more than 20 s behind the capture"
+    x, sr = sf.read(FIXTURE, frames=16000 * 8, dtype="float32")
+    line = tmp_path / "call.wav"
+    sf.write(line, np.concatenate([np.zeros((16000 * 3, 2), np.float32), x]), sr)
+    said, told = [], []
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        daemon = InProcess(cfg, FileSource(line), store, {})
+
+        def drop_once_in_the_call(ev) -> None:
+            if ev.type == "status" and ev.message == dropped:
+                said.append(ev)
+            elif ev.type == "cues" and ev.call_id is not None and not told:
+                told.append(ev.t)
+                daemon.source_status("warning", dropped, "caller leg drops")
+        daemon.sinks["drops"] = drop_once_in_the_call
+        daemon.source_status("warning", dropped, "caller leg drops")
+        assert daemon.run() == 0
+    assert [m for level, m in monitor_logs if level == "warning" and m.endswith(dropped)] == [
+        dropped, f"call 1: {dropped}"]
+    assert [ev.call_id for ev in said] == [None, 1]
+    assert daemon.state()["last_problem"]["message"] == f"call 1: {dropped}"
