@@ -47,6 +47,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import datetime
 import dataclasses
 import logging
 import math
@@ -55,7 +56,7 @@ import queue
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.devices import same_source
@@ -67,8 +68,8 @@ from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records,
 from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
-from .delivery.store import LIVE_SOURCE, Store, StoreError
-from .delivery.sinks.webhook import agent_of
+from .delivery.store import LIVE_SOURCE, Ack, Delivery, Store, StoreError, StoredAlert
+from .delivery.sinks.webhook import MEMORY_ID_BASE, agent_of
 from .delivery.store_guard import StoreGuard
 from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
@@ -193,6 +194,15 @@ def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
     return limit_s if since is None else min(limit_s, max(0.0, since + limit_s - t))
 
 
+def _recalled(stored: StoredAlert, ack: Ack | None, rows: Sequence[Delivery]) -> dict[str, Any]:
+    """A stored alert as the status's recent alerts list it (:meth:`Daemon.recall_alerts`)."""
+    ev = stored.event
+    posted = next((d.posted_id for d in rows if d.posted_id is not None), None)
+    return {"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t, "kind": ev.kind, "severity": ev.severity,
+            "at": stored.created_at, "token": ev.call_id, "posted_id": posted} | (
+        {"acked_by": ack.by, "acked_at": ack.at} if ack is not None else {})
+
+
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
@@ -209,7 +219,7 @@ class Daemon:
         next start): kept with each call."""
         self.sinks = dict(sinks)
         self.reload_fn, self.options = reload, dict(options or {})  # the option of each key the command line sets
-        self.guard = StoreGuard(store, written=() if webhook is None else (webhook.written,))
+        self.guard = StoreGuard(store, written=(*(() if webhook is None else (webhook.written,)), self._alert_written))
         self._last_purge: float | None = None
         self._interrupted_closed = False
         self.webhook = webhook
@@ -237,7 +247,7 @@ class Daemon:
         self.stop_reason: str | None = None
         self._reload = False
         self._msgs, self._acks = queue.Queue(), queue.Queue()  # (level, message) of capture threads; AlertAckedEvent
-        self._sink_errors: dict[str, int] = {}
+        self._sink_errors, self._written_first = {}, []  # failures per sink; see :meth:`_alert_written`
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
         self._call_folders: set[str] = set()  # kept in the database (:meth:`_note_call_folder`)
@@ -299,22 +309,42 @@ class Daemon:
         """``events`` to every sink; ``call_token``: their call's (the running call's when None), by
         which an alert a failing database holds back is named once its call's row is written."""
         for ev in events:
-            if isinstance(ev, AlertEvent):
-                self.alerts_total += 1
-                self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
-                token = call_token if call_token is not None else (
-                    self.pipeline.call_token if self.pipeline is not None else None)
-                self.recent_alerts.append({"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t,
-                                           "kind": ev.kind, "severity": ev.severity,
-                                           "at": time.time(), "token": token})
-            elif isinstance(ev, AlertClearedEvent):
+            recent = self._note_alert(ev, call_token) if isinstance(ev, AlertEvent) else None
+            if isinstance(ev, AlertClearedEvent):
                 self.active.pop(ev.kind, None)
             for name, sink in self.sinks.items():
                 self._to_sink(name, lambda: sink(ev))
+            if recent is not None and not ev.stored and self.webhook is not None:  # posted from memory
+                recent["posted_id"] = self.webhook.posted_as(ev)
         for name, sink in self.sinks.items():
             end_batch = getattr(sink, "end_batch", None)  # a sink that says a batch's alerts together
             if end_batch is not None:
                 self._to_sink(name, end_batch)
+        self._written_first.clear()  # of the batch emitted
+
+    def _note_alert(self, ev: AlertEvent, call_token: int | None) -> dict[str, Any]:
+        """An alert raised: counted, active, and the last of the recent alerts the status lists, its
+        call named by ``call_token`` (the running call's when None); returns that entry."""
+        self.alerts_total += 1
+        self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
+        token = call_token if call_token is not None else (
+            self.pipeline.call_token if self.pipeline is not None else None)
+        alert_id = next((i for held, i in self._written_first if held is ev), ev.alert_id)
+        recent = {"call_id": ev.call_id, "alert_id": alert_id, "t": ev.t, "kind": ev.kind,
+                  "severity": ev.severity, "at": time.time(), "token": token}
+        self.recent_alerts.append(recent)
+        return recent
+
+    def _alert_written(self, held: AlertEvent, stored: AlertEvent) -> None:
+        """The store guard wrote an alert it held (:attr:`StoreGuard.written`): its recent alert takes
+        the database's id, which the console knows it by unless it was posted from memory first. One
+        written within the batch that raised it, before the daemon emits it, takes it then."""
+        for a in self.recent_alerts:
+            if (a["alert_id"] is None and a["kind"] == stored.kind and a["t"] == stored.t
+                    and self._alert_call(a) == stored.call_id):
+                a["alert_id"] = stored.alert_id
+                return
+        self._written_first.append((held, stored.alert_id))
 
     @staticmethod
     def _call_said(p: CallPipeline, events: list[Event]) -> list[Event]:
@@ -359,11 +389,25 @@ class Daemon:
                 ev = self._acks.get_nowait()
             except queue.Empty:
                 return
-            for a in self.recent_alerts:
-                if a["alert_id"] == ev.alert_id and a["kind"] == ev.kind:
-                    a["acked_by"], a["acked_at"] = ev.by, ev.acked_at
+            for a in self._acked_alerts(ev):
+                a["acked_by"], a["acked_at"] = ev.by, ev.acked_at
             self.guard.add_ack(ev)
             self.emit([ev])
+
+    def _acked_alerts(self, ev: AlertAckedEvent) -> list[dict[str, Any]]:
+        """The recent alerts ``ev`` acknowledges: known to the console by the database's id, or by
+        the id one was posted under from memory (while the database failed), which the daemon
+        noted as it emitted the alert or, once the alert's outbox row is written, its database keeps."""
+        known = [a for a in self.recent_alerts if a["kind"] == ev.kind]
+        found = [a for a in known if ev.alert_id in (a["alert_id"], a.get("posted_id"))]
+        if found or ev.alert_id is None or ev.alert_id < MEMORY_ID_BASE or self.guard.failing:
+            return found
+        try:
+            alert_id = self.store.posted_under(ev.alert_id)
+        except StoreError as err:  # not open yet, say: the acknowledgement is kept all the same
+            log.debug("the alert posted as %s not looked for: %s", ev.alert_id, err)
+            return []
+        return [a for a in known if alert_id is not None and a["alert_id"] == alert_id]
 
     def _drain_msgs(self) -> None:
         self._drain_acks()
@@ -617,6 +661,29 @@ class Daemon:
             log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
                      f" and {files} file(s) of call audio and reports" if files else "")
 
+    def recall_alerts(self, now: float | None = None) -> None:
+        """The alerts the database holds of today's live calls (raised since local midnight: an
+        earlier run's, before a restart) put first among the recent alerts the status lists, the last
+        of them as many as it keeps, each with its acknowledgement and the id it was posted under from
+        memory, if it was (an acknowledgement the console tells later is matched by either id); nothing
+        while the database is not open or fails (a purge, :meth:`_forget_purged`, drops them as it
+        drops the daemon's own)."""
+        if not self._store_open() or self.guard.failing:
+            return
+        now = time.time() if now is None else now
+        midnight = datetime.datetime.combine(datetime.date.fromtimestamp(now), datetime.time()).timestamp()
+        listed = {a["alert_id"] for a in self.recent_alerts}
+        try:
+            stored = [s for s in self.store.latest_alerts(midnight, self.recent_alerts.maxlen)
+                      if s.event.alert_id not in listed]
+            ids = [s.event.alert_id for s in stored]
+            acks, rows = self.store.acks_of(ids), self.store.deliveries_of(ids)
+        except StoreError as err:
+            log.warning("the alerts of today's earlier calls are not listed in the status: %s", err)
+            return
+        earlier = [_recalled(s, acks.get(s.event.alert_id), rows.get(s.event.alert_id, ())) for s in stored]
+        self.recent_alerts = collections.deque([*earlier, *self.recent_alerts], maxlen=self.recent_alerts.maxlen)
+
     def _forget_purged(self) -> None:
         """Every :data:`PURGED_CHECK_S`, the recent alerts and reports of calls the database no
         longer holds (a purge by another process) dropped from the status; nothing while the
@@ -759,7 +826,7 @@ class Daemon:
     def _recent_alerts(self) -> list[dict[str, Any]]:
         """The last alerts raised, each with its call's database id: None while a failing database
         holds the call back, the id once its row is written."""
-        return [{k: v for k, v in a.items() if k != "token"} | {"call_id": self._alert_call(a)}
+        return [{k: v for k, v in a.items() if k not in ("token", "posted_id")} | {"call_id": self._alert_call(a)}
                 for a in self.recent_alerts]
 
     def state(self) -> dict[str, Any]:
@@ -889,6 +956,7 @@ class Daemon:
             self._keep_start_problems()
             self.close_interrupted()
             self.purge_old()
+            self.recall_alerts()
             try:
                 self._listen()
             except BaseException as err:  # the capture failed: the running call stopped part-way

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -1623,3 +1624,117 @@ def test_a_capture_warning_said_while_a_call_runs_names_the_call_on_stderr_and_o
         dropped, f"call 1: {dropped}"]
     assert [ev.call_id for ev in said] == [None, 1]
     assert daemon.state()["last_problem"]["message"] == f"call 1: {dropped}"
+
+
+def test_a_restarted_daemon_s_status_lists_the_alerts_of_today_s_earlier_calls_with_their_acknowledgements(
+        tmp_path):
+    """After a restart (an upgrade, a reboot mid-shift) `status` still lists the recent alerts the
+    database holds of today's live calls, each with a supervisor's acknowledgement, also one the
+    console told under the id an alert was posted under from memory; not yesterday's, nor a
+    replayed recording's. An acknowledgement the console tells after the restart of such an alert
+    is matched to it by either id, and a purge drops them as it drops the daemon's own."""
+    from monitor import cli
+    from monitor.commands.status import render
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.store import LIVE_SOURCE, Store
+    from monitor.events import AlertAckedEvent, AlertEvent
+
+    sf.write(tmp_path / "quiet.wav", np.zeros((16000 * 2, 2), np.float32), 16000)
+    db, now = tmp_path / "e.db", time.time()
+    memory_id = (1 << 62) + 12345
+    cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+    with Store.open(db) as store:
+        def raised(source: str, at: float, kind: str, severity: str = "warning") -> AlertEvent:
+            call = store.start_call(source, at - 30)
+            alert = store.add_alert(call, AlertEvent(t=30.0, kind=kind, severity=severity, message=kind), at)
+            store.end_call(call, 60.0, {}, ended_at=at + 30)
+            return alert
+        yesterday = raised(f"{LIVE_SOURCE}caller=x", now - 86400 - 120, "weak_voice")
+        replayed = raised("calls/labored.wav", now - 90, "slow_speech")
+        critical = raised(f"{LIVE_SOURCE}caller=x", now - 60, "possible_emergency", "critical")
+        from_memory = raised(f"{LIVE_SOURCE}caller=x", now - 30, "long_pauses")
+        later = raised(f"{LIVE_SOURCE}caller=x", now - 10, "breathy_voice")
+        store.enqueue_delivery(from_memory.alert_id, "http://127.0.0.1:9/hook", posted_id=memory_id)
+        store.add_ack(critical.alert_id, "Dana", now - 50)
+        store.add_ack(memory_id, "Eve", now - 25)
+        assert (store.posted_under(memory_id), store.posted_under(memory_id + 1)) == (from_memory.alert_id, None)
+        daemon = InProcess(cfg, FileSource(tmp_path / "quiet.wav"), store, {})
+        assert daemon.run() == 0
+        daemon.acked(AlertAckedEvent(t=30.0, kind="breathy_voice", alert_id=later.alert_id, by="Lee",
+                                     acked_at=now - 5))
+        daemon._drain_acks()
+        recent = daemon.state()["recent_alerts"]
+        assert [(a["alert_id"], a["call_id"], a.get("acked_by")) for a in recent] == [
+            (critical.alert_id, critical.call_id, "Dana"), (from_memory.alert_id, from_memory.call_id, "Eve"),
+            (later.alert_id, later.call_id, "Lee")]
+        assert recent[0]["at"] == pytest.approx(now - 60) and recent[0]["t"] == 30.0
+        shown = render(daemon.state())
+        assert f"call {critical.call_id} critical possible_emergency at 30 s, acknowledged by supervisor Dana at " \
+            in shown
+        assert f"call {from_memory.call_id} warning long_pauses at 30 s, acknowledged by supervisor Eve at " in shown
+        assert f"call {yesterday.call_id} " not in shown and f"call {replayed.call_id} " not in shown
+        assert cli.main(["purge", "--older-than", "45s", "--db", str(db)]) == 0  # another process's purge
+        daemon._purged_checked = -math.inf
+        daemon._forget_purged()
+        assert [a["alert_id"] for a in daemon.state()["recent_alerts"]] == [later.alert_id]
+
+
+def test_an_alert_posted_from_memory_while_the_database_failed_is_shown_acknowledged_in_status(tmp_path, hook):
+    """The database fails as a critical alert is raised: the webhook posts it from memory under an
+    id of its own, and the console's acknowledgement names that id. The status lists the
+    acknowledgement on the alert; once the database works again the alert is listed by its
+    database id, and `alerts` says the acknowledgement too. A warning held meanwhile and written
+    before the daemon emitted it (within the batch that raised it) is posted under its database id,
+    and its acknowledgement found by that."""
+    import contextlib
+    import io
+    from monitor import cli
+    from monitor.commands.status import render
+    from monitor.daemon import Daemon as InProcess
+    from monitor.delivery.sinks.webhook import MEMORY_ID_BASE, WebhookSink
+    from monitor.delivery.store import LIVE_SOURCE, Store
+    from monitor.delivery.store_guard import open_or_pending
+    from monitor.events import AlertAckedEvent, AlertEvent
+
+    sf.write(tmp_path / "quiet.wav", np.zeros((16000 * 2, 2), np.float32), 16000)
+    db = tmp_path / "e.db"
+    db.mkdir()  # a directory where the database should be: it fails until the test removes it
+    store = open_or_pending(lambda: Store.open(db), db, retry_s=3600)
+    webhook = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        cfg = load_config(overrides={"storage.db": str(db)}, user_config=False)
+        daemon = InProcess(cfg, FileSource(tmp_path / "quiet.wav"), store, {"webhook": webhook}, webhook=webhook)
+        token = daemon.guard.start_call(f"{LIVE_SOURCE}caller=x")
+        alert = daemon.guard.add_alert(token, AlertEvent(t=92.0, kind="possible_emergency", severity="critical",
+                                                         message="Possible emergency"))
+        daemon.emit([alert], token)
+        assert not alert.stored and wait_for(lambda: hook.received, 10)
+        posted_as = hook.received[0][1]["alert_id"]
+        assert posted_as >= MEMORY_ID_BASE
+        daemon.acked(AlertAckedEvent(t=92.0, kind="possible_emergency", severity="critical", alert_id=posted_as,
+                                     by="Dana", acked_at=time.time()))
+        daemon._drain_acks()
+        (recent,) = daemon.state()["recent_alerts"]
+        assert (recent["alert_id"], recent["call_id"], recent["acked_by"]) == (None, None, "Dana")
+        assert "critical possible_emergency at 92 s, acknowledged by supervisor Dana at " in render(daemon.state())
+        warning = daemon.guard.add_alert(token, AlertEvent(t=97.0, kind="long_pauses", message="Long pauses"))
+        db.rmdir()
+        store.try_open(force=True)
+        assert daemon.guard.retry(force=True)  # the call, the alerts and the acknowledgement written
+        daemon.emit([warning], token)
+        stored = [s.event.alert_id for s in store.list_alerts()]
+        posted = lambda: {b["kind"]: b["alert_id"] for _, b in hook.received}  # noqa: E731 - the critical's twice
+        assert wait_for(lambda: "long_pauses" in posted() and len(store.deliveries()) == 2, 10)
+        warning_as = posted()["long_pauses"]  # its database's id, or one of its own if a post from memory began first
+        daemon.acked(AlertAckedEvent(t=97.0, kind="long_pauses", alert_id=warning_as, by="Lee", acked_at=time.time()))
+        daemon._drain_acks()
+        assert [(a["alert_id"], a["acked_by"]) for a in daemon.state()["recent_alerts"]] == [
+            (stored[0], "Dana"), (stored[1], "Lee")]
+    finally:
+        webhook.close()
+    listed = io.StringIO()
+    with contextlib.redirect_stdout(listed):
+        assert cli.main(["alerts", "--db", str(db), "--jsonl"]) == 0
+    rows = [json.loads(line) for line in listed.getvalue().splitlines()]
+    assert [(r["posted_id"], r["acked_by"]) for r in rows] == [(posted_as, "Dana"), (warning_as, "Lee")]
+    store.close()

@@ -995,6 +995,15 @@ class Store:
         return [StoredAlert(self._alert(r), _number(self.path, f"alert {r[0]}", "created_at", r[8]))
                 for r in self._read(sql + " ORDER BY id", tuple(args))]
 
+    def latest_alerts(self, since: float, limit: int, source_prefix: str = LIVE_SOURCE) -> list[StoredAlert]:
+        """The last ``limit`` alerts raised since ``since`` (unix seconds, compared with
+        ``created_at``) in the calls of ``source_prefix`` (the live daemon's), oldest first."""
+        rows = self._read("SELECT a.* FROM alerts a JOIN calls c ON c.id = a.call_id WHERE a.created_at >= ? "
+                          "AND c.source LIKE ? ORDER BY a.id DESC LIMIT ?",
+                          (float(since), source_prefix + "%", max(0, int(limit))))
+        return [StoredAlert(self._alert(r), _number(self.path, f"alert {r[0]}", "created_at", r[8]))
+                for r in reversed(rows)]
+
     def list_clears(self, call_id: int) -> list[AlertClearedEvent]:
         rows = self._read("SELECT t, kind, reason FROM alert_clears WHERE call_id = ? ORDER BY id",
                           (call_id,))
@@ -1219,6 +1228,13 @@ class Store:
             self._write("INSERT INTO alert_acks (alert_id, acked_by, acked_at, taken_at) VALUES (?, ?, ?, ?)",
                         (alert_id, by, float(acked_at), self._clock()), commit=True)
             return True
+
+    def posted_under(self, posted_id: int) -> int | None:
+        """The database id of the alert whose outbox rows are posted under ``posted_id`` (an id of its
+        own, posted from memory first: :attr:`Delivery.posted_id`), None if none is (a database opened
+        to write has the column: :meth:`open` migrates it)."""
+        rows = self._read("SELECT alert_id FROM deliveries WHERE posted_id = ? LIMIT 1", (posted_id,))
+        return rows[0][0] if rows else None
 
     def acks_of(self, alert_ids: Sequence[int]) -> dict[int, Ack]:
         """The acknowledgements of ``alert_ids`` (database ids), by alert id, each found by the alert's

@@ -395,6 +395,17 @@ class WebhookSink:
                 self._memory.append(_Held(held, next_at=time.time(), stored=stored))
         self._wake.set()
 
+    def posted_as(self, alert: AlertEvent) -> int | None:
+        """The id the receiver knows ``alert`` (given to this sink unstored) by while it is delivered
+        from memory (:attr:`_Held.posts_as`, which its outbox row keeps once a post of it was begun:
+        :attr:`Delivery.posted_id`); None for an alert this sink does not hold (stored, or dropped)."""
+        with self._memory_lock:
+            h = next((h for h in self._memory if h.alert is alert), None)
+            if h is not None:
+                return h.posts_as
+            settled = self._settled.get(id(alert))
+            return settled.posted_id if settled is not None and settled.alert is alert else None
+
     def record_written(self) -> None:
         """The outbox rows of the alerts the store guard wrote late (:meth:`written`): delivered or
         failed for those done with from memory (but one delivered before its call's row was written,
