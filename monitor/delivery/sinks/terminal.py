@@ -134,9 +134,9 @@ class HumanSink:
     both streams, say each warning once (the JSON lines keep every status for scripts).
 
     ``name_calls``: the live daemon's output, where calls follow one another: alerts, clears, the
-    callers' words and a call's status lines name their call in their stamp (``[call 12, 01:32.0]``; a status line
-    whose message names it already, ``call 12 started``, is stamped with the call time alone); a
-    replayed file is one call, its lines stamped with the call time alone."""
+    words said and a call's status lines name their call in their stamp (``[call 12, 01:32.0]``; a
+    status line whose message names it already, ``call 12 started``, is stamped with the call time
+    alone); a replayed file is one call, its lines stamped with the call time alone."""
 
     def __init__(self, out: TextIO | None = None, bell: bool = False, show_words: bool = True,
                  logged: frozenset[str] = frozenset(), name_calls: bool = False) -> None:
