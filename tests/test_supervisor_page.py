@@ -42,9 +42,9 @@ def _keep(path: Path) -> None:
 
 
 def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False,
-               last_error: dict | None = None, transcription_off: str | None = None) -> None:
+               last_error: dict | None = None, transcription_off: str | None = None, every_s: float = 30) -> None:
     status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
-                                 "every_s": 30, "status": {"stopped": stopped, "transcription_off": transcription_off,
+                                 "every_s": every_s, "status": {"stopped": stopped, "transcription_off": transcription_off,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
                                      "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
@@ -245,7 +245,10 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
 
 def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chromium):
     """The last heartbeat of a daemon that stopped said its devices were running: the row says they
-    are closed; a daemon no longer heard may have lost them, so its row names no device state."""
+    are closed; a daemon no longer heard may have lost them, so its row names no device state, and
+    the call it was in is said as its last heartbeat's, not as running now. A daemon that beats
+    less often than ``silent_after_s`` (its ``delivery.heartbeat_s``, sent as ``every_s``) is silent
+    only after three of its beats, not between two."""
     from conftest import ConsolePages
     config = tmp_path / "console.toml"
     config.write_text("[supervisor]\nsilent_after_s = 2\n", encoding="utf-8")
@@ -253,8 +256,9 @@ def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chro
     try:
         console, page = pages.console, pages.open()
         row = "document.querySelector('#agents [data-daemon=\"%s\"]')"
-        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True, every_s=0.5)
         _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+        _heartbeat(console, "Carol (desk 2)", "d-carol", in_call=True, every_s=120)
         page.wait(f"{row % 'd-bob'} !== null && {row % 'd-alice'} !== null")
         assert "caller: running" in page.eval(f"{row % 'd-alice'}.innerText")
         _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
@@ -264,6 +268,8 @@ def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chro
         page.wait(f"{row % 'd-alice'}.dataset.state === 'silent'", timeout=10)
         alice = page.eval(f"{row % 'd-alice'}.innerText")
         assert "caller:" not in alice and "running" not in alice and "last heard" in alice, alice
+        assert "when last heard: call 7, 1:36" in alice, alice
+        assert page.eval(f"{row % 'd-carol'}.dataset.state") == "in-call"  # its next beat is not due yet
     finally:
         pages.close()
 
@@ -316,3 +322,4 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
         assert page.eval("document.getElementById('conn').textContent") == "live"
     finally:
         again.kill()
+

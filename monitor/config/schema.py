@@ -962,7 +962,8 @@ class SupervisorConfig:
                                        "agent's token its own (not another's, nor the shared one); "
                                        "read again, with the token file, on SIGHUP", kind="agent_tokens")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
-                               "silent", gt=0, max=86400.0)
+                               "silent (or than three of its own heartbeat intervals, where those are "
+                               "longer)", gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
 
