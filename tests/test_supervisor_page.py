@@ -323,3 +323,24 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
     finally:
         again.kill()
 
+
+def test_a_time_of_another_day_says_its_date_and_todays_its_time_alone(console_pages):
+    """An alert left open overnight, or posted late from a daemon's outbox, happened on another day:
+    its card says that day's date with the time, where one of today says the time alone, so that
+    yesterday's 02:27 does not read as today's."""
+    console, page = console_pages.console, console_pages.open()
+    two_days = 2 * 86400
+    old = alert_body(1, severity="warning", kind="slow_speech", call_id=3)
+    old["call_started_at"] -= two_days
+    old["at"] -= two_days
+    assert console.post(old)[0] == 201
+    assert console.post(alert_body(2, severity="warning", kind="slow_speech", call_id=4))[0] == 201
+    page.wait("document.querySelectorAll('#warning article').length === 2")
+    when = "document.querySelector('#warning article[data-id=\"%d\"] .when').textContent"
+    date = page.eval(f"new Date({old['at']} * 1000).toLocaleDateString([], "
+                     "{year: 'numeric', month: 'short', day: 'numeric'})")
+    said = page.eval(when % 1)
+    assert said.startswith(f"call 3 started {date} ") and said.count(date) == 2, said  # the start and the alert
+    today = page.eval("new Date().toLocaleDateString([], {year: 'numeric', month: 'short', day: 'numeric'})")
+    assert today not in page.eval(when % 2) and date not in page.eval(when % 2)
+
