@@ -344,3 +344,26 @@ def test_a_time_of_another_day_says_its_date_and_todays_its_time_alone(console_p
     today = page.eval("new Date().toLocaleDateString([], {year: 'numeric', month: 'short', day: 'numeric'})")
     assert today not in page.eval(when % 2) and date not in page.eval(when % 2)
 
+
+def test_each_list_counts_its_alerts_and_says_how_many_of_them_it_shows(console_pages):
+    """The page draws the newest 50 acknowledged alerts (and at most 1000 open ones of each
+    severity): each list's heading counts all of them, and a list that draws fewer says so, so a
+    supervisor knows how many there are. The API's ``acked_total`` counts every acknowledged alert,
+    beyond the latest 500 it lists; an acknowledgement on the page counts once."""
+    console, page = console_pages.console, console_pages.open()
+    ids = [console.post(alert_body(i, severity="warning", kind="slow_speech", call_id=i))[1]["id"]
+           for i in range(1, 56)]
+    for pk in ids[:52]:
+        assert console.request("POST", f"/api/alerts/{pk}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    assert console.post(alert_body(99))[0] == 201
+    count = "document.getElementById('%s-count').textContent"
+    page.wait(f"{count % 'acked'} === '(52)' && {count % 'warning'} === '(3)' && {count % 'critical'} === '(1)'")
+    assert page.eval("document.querySelectorAll('#acked article').length") == 50
+    assert page.eval("document.querySelector('#acked .more').textContent") == "The newest 50 of 52 shown."
+    assert page.eval("document.querySelector('#warning .more')") is None
+    page.eval("document.querySelector('#warning article button.ack').click()")
+    page.wait(f"{count % 'acked'} === '(53)' && {count % 'warning'} === '(2)'")
+    assert console.state()["acked_total"] == 53
+    page.eval("document.querySelector('#critical article button.ack').click()")
+    page.wait(f"{count % 'critical'} === '' && {count % 'acked'} === '(54)'")
+    assert page.eval("document.querySelector('#critical .empty').textContent") == "None open."

@@ -467,7 +467,7 @@ class Console:
 
     def snapshot(self) -> dict[str, Any]:
         return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
-                "alerts": self.store.alerts(), "agents": self.store.agents()}
+                "alerts": self.store.alerts(), "acked_total": self.store.count_acked(), "agents": self.store.agents()}
 
     async def events(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:

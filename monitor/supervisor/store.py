@@ -287,6 +287,11 @@ class ConsoleStore:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
 
+    def count_acked(self) -> int:
+        """How many alerts are acknowledged, all of them (:meth:`alerts` gives the latest)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM alerts WHERE acked_at IS NOT NULL").fetchone()[0])
+
     def _select_alerts(self, where: str, args: tuple[Any, ...], limit: int = -1) -> list[dict[str, Any]]:
         cols = ", ".join(f"a.{c}" for c in _ALERT_COLUMNS)
         rows = self._conn.execute(
