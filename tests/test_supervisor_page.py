@@ -367,3 +367,26 @@ def test_each_list_counts_its_alerts_and_says_how_many_of_them_it_shows(console_
     page.eval("document.querySelector('#critical article button.ack').click()")
     page.wait(f"{count % 'critical'} === '' && {count % 'acked'} === '(54)'")
     assert page.eval("document.querySelector('#critical .empty').textContent") == "None open."
+
+
+def test_a_new_critical_alert_s_banner_shows_however_far_the_page_is_scrolled_and_leads_to_its_card(console_pages):
+    """A supervisor reading down a long list of warnings sees the banner of a new critical alert where
+    they are (it stays with the header), saying whose alert and what; clicking it brings the alert's
+    card into view."""
+    console, page = console_pages.console, console_pages.open(height=400)
+    for i in range(1, 9):
+        assert console.post(alert_body(i, severity="warning", kind="slow_speech", call_id=i))[0] == 201
+    page.wait("document.querySelectorAll('#warning article').length === 8")
+    page.eval("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait("window.scrollY > 800")
+    status, body = console.post(alert_body(20, agent="Alice (desk 4)", call_id=12))
+    assert status == 201
+    page.wait("document.body.classList.contains('flash')")
+    banner = page.eval("(() => { const r = document.getElementById('banner').getBoundingClientRect(); "
+                       "return [r.top, r.bottom, innerHeight]; })()")
+    assert 0 <= banner[0] and banner[1] <= banner[2], banner  # in sight, not at the page's top
+    assert page.eval("document.getElementById('banner').textContent") == \
+        "New critical alert: Alice (desk 4), possible emergency (call 12): click to show it"
+    page.eval("document.getElementById('banner').click()")
+    card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]').getBoundingClientRect()"
+    page.wait(f"{card}.top >= 0 && {card}.top < innerHeight")
