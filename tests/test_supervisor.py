@@ -693,9 +693,14 @@ def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_p
         assert answered == set(REFUSALS) and len({r.code for r in REFUSALS}) == len(REFUSALS)
         assert [r.challenge for r in (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN)] == [
             "Bearer", "Bearer", 'Bearer error="invalid_token"']
-        for page, refusal in (("/", MISSING_TOKEN), ("/?token=not-the-token-at-all", WRONG_TOKEN)):  # the page asking for it
-            status, answer, _ = console.exchange("GET", page, token=None)
-            assert (status, answer.get_all("WWW-Authenticate")) == (401, [refusal.challenge]), page
+        for page, refusal in (("/", MISSING_TOKEN), ("/?token=not-the-token-at-all", WRONG_TOKEN),
+                              (f"/?token={agent_token}", AGENT_TOKEN_POSTS_ONLY)):  # the page asking for it
+            status, answer, said = console.exchange("GET", page, token=None)
+            assert (status, answer.get_all("WWW-Authenticate")) == (refusal.status, [refusal.challenge]), page
+            assert answer.get_all("Set-Cookie") is None, page  # no session
+        # an agent's own token in the page's address is one, but only posts: said so, not "not this console's"
+        assert ("The token in this address is agent alice's own, which only posts that agent's "
+                "alerts: the page needs the console's shared token.") in said.decode()
         assert console.state()["alerts"] == []
     finally:
         console.kill()

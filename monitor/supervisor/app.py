@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
 import math
@@ -435,9 +436,14 @@ class Console:
         token = request.query_params.get("token")
         if token is not None:
             p = self.auth.check(token)
-            if p is None or not p.supervisor:
+            if p is None:
                 self._log_refusal(request, WRONG_TOKEN.status, "wrong token in the address")
                 return self._login_page("The token in this address is not this console's token.", WRONG_TOKEN)
+            if not p.supervisor:
+                self._log_refusal(request, AGENT_TOKEN_POSTS_ONLY.status, f"agent {p.name!r}'s token in the address")
+                return self._login_page(f"The token in this address is agent {html.escape(p.name)}'s own, "
+                                        f"which only posts that agent's alerts: the page needs the console's "
+                                        f"shared token.", AGENT_TOKEN_POSTS_ONLY)
             resp = RedirectResponse("/", status_code=303)
             resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
                             samesite="strict", secure=self.settings.secure_cookie, path="/")
@@ -446,18 +452,18 @@ class Console:
             self._log_refusal(request, MISSING_TOKEN.status, "no token or session")
             return self._login_page("This console needs its token.", MISSING_TOKEN)
         nonce = secrets.token_urlsafe(16)
-        html = self.page.replace("{{nonce}}", nonce)
-        return HTMLResponse(html, headers=_page_headers(nonce))
+        page = self.page.replace("{{nonce}}", nonce)
+        return HTMLResponse(page, headers=_page_headers(nonce))
 
     def _login_page(self, why: str, refusal: Refusal) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
-        html = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+        page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
                 f"content='width=device-width,initial-scale=1'><title>call-monitor: token needed</title>"
                 f"<style nonce='{nonce}'>body{{font:16px system-ui,sans-serif;margin:2em;max-width:40em}}</style>"
-                f"</head><body><h1>401: token needed</h1><p>{why}</p><p>Open the address that "
+                f"</head><body><h1>{refusal.status}: token needed</h1><p>{why}</p><p>Open the address that "
                 f"<code>call-monitor supervisor</code> printed, with <code>?token=</code> and the token from "
                 f"its token file, once; this browser then keeps a session.</p></body></html>")
-        return HTMLResponse(html, status_code=refusal.status,
+        return HTMLResponse(page, status_code=refusal.status,
                             headers={**_page_headers(nonce), "WWW-Authenticate": refusal.challenge})
 
     async def state(self, request: Request) -> Response:
