@@ -361,6 +361,7 @@ def test_each_list_counts_its_alerts_and_says_how_many_of_them_it_shows(console_
     assert page.eval("document.querySelectorAll('#acked article').length") == 50
     assert page.eval("document.querySelector('#acked .more').textContent") == "The newest 50 of 52 shown."
     assert page.eval("document.querySelector('#warning .more')") is None
+    page.eval("document.getElementById('who').value = 'Dana'")
     page.eval("document.querySelector('#warning article button.ack').click()")
     page.wait(f"{count % 'acked'} === '(53)' && {count % 'warning'} === '(2)'")
     assert console.state()["acked_total"] == 53
@@ -390,3 +391,22 @@ def test_a_new_critical_alert_s_banner_shows_however_far_the_page_is_scrolled_an
     page.eval("document.getElementById('banner').click()")
     card = f"document.querySelector('#critical article[data-id=\"{body['id']}\"]').getBoundingClientRect()"
     page.wait(f"{card}.top >= 0 && {card}.top < innerHeight")
+
+
+def test_an_acknowledgement_asks_for_the_supervisor_s_name_rather_than_storing_none(console_pages):
+    """The agent reads who acknowledged ("acknowledged by supervisor Dana"): with "Your name" left
+    empty the button asks for it and stores nothing; once it is typed, the alert is acknowledged
+    under it."""
+    console, page = console_pages.console, console_pages.open()
+    status, body = console.post(alert_body(1))
+    assert status == 201
+    button = f"document.querySelector('#critical article[data-id=\"{body['id']}\"] button.ack')"
+    page.wait(f"{button} !== null")
+    page.eval(f"{button}.click()")
+    page.wait(f"{button}.textContent === 'Acknowledge (type your name above first)'")
+    assert page.eval("document.activeElement.id") == "who"
+    assert console.state()["alerts"][0]["acked_at"] is None
+    page.eval("document.getElementById('who').value = 'Dana'")
+    page.eval(f"{button}.click()")
+    page.wait("document.querySelectorAll('#acked article').length === 1")
+    assert console.state()["alerts"][0]["acked_by"] == "Dana"
