@@ -410,3 +410,28 @@ def test_an_acknowledgement_asks_for_the_supervisor_s_name_rather_than_storing_n
     page.eval(f"{button}.click()")
     page.wait("document.querySelectorAll('#acked article').length === 1")
     assert console.state()["alerts"][0]["acked_by"] == "Dana"
+
+
+def test_one_click_acknowledges_every_open_alert_of_a_call_and_each_reaches_its_daemon(console_pages):
+    """A call that went bad raises a critical alert and several warnings: its cards offer to
+    acknowledge all of its open alerts at once, each stored (and told to its daemon) as one
+    acknowledged alone is; another call's alerts, of the same agent too, stay open."""
+    console, page = console_pages.console, console_pages.open()
+    started = time.time() - 120
+    ours = [console.post(alert_body(i, kind=kind, severity=severity, call_id=7, call_started_at=started))[1]["id"]
+            for i, (kind, severity) in enumerate((("slow_speech", "warning"), ("possible_emergency", "critical"),
+                                                 ("long_pauses", "warning")), start=1)]
+    other = console.post(alert_body(4, kind="slow_speech", severity="warning", call_id=8))[1]["id"]
+    card = "document.querySelector('#%s article[data-id=\"%d\"]')"
+    page.wait(f"{card % ('critical', ours[1])} !== null && {card % ('warning', other)} !== null")
+    assert page.eval(f"{card % ('critical', ours[1])}.querySelector('button.ackcall').textContent") == \
+        "Acknowledge all 3 of this call"
+    assert page.eval(f"{card % ('warning', other)}.querySelector('button.ackcall')") is None  # its call's only one
+    page.eval("document.getElementById('who').value = 'Dana'")
+    page.eval(f"{card % ('critical', ours[1])}.querySelector('button.ackcall').click()")
+    page.wait("document.querySelectorAll('#acked article').length === 3")
+    state = {a["id"]: a["acked_by"] for a in console.state()["alerts"]}
+    assert state == {**{pk: "Dana" for pk in ours}, other: None}
+    status, said = console.post({"type": "heartbeat", "agent": "alice", "daemon_id": "d-test", "every_s": 30,
+                                 "status": {"devices_open": True}})
+    assert status == 200 and sorted(a["alert_id"] for a in said["acks"]) == [1, 2, 3]
