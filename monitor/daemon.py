@@ -383,15 +383,18 @@ class Daemon:
 
     def _drain_acks(self) -> None:
         """The acknowledgements the console told: kept in the database (through the store guard: held
-        while it fails), on its alert in the recent alerts the status lists, and to every sink."""
+        while it fails), on its alert in the recent alerts the status lists, and to every sink. One
+        the database holds already is no news: the console tells those of its last 15 minutes again
+        to a daemon started since (the terminal line, the critical notification of an earlier call)."""
         while True:
             try:
                 ev = self._acks.get_nowait()
             except queue.Empty:
                 return
+            if self.guard.add_ack(ev) is False:
+                continue
             for a in self._acked_alerts(ev):
                 a["acked_by"], a["acked_at"] = ev.by, ev.acked_at
-            self.guard.add_ack(ev)
             self.emit([ev])
 
     def _acked_alerts(self, ev: AlertAckedEvent) -> list[dict[str, Any]]:

@@ -224,3 +224,31 @@ def test_the_daemons_database_keeps_the_acknowledgement_and_alerts_lists_it_on_t
     (row,) = [r for r in listed if r["alert_id"] == alert.alert_id]
     assert row["acked_by"] == "Dana" and abs(row["acked_at"] - time.time()) < 300
     assert all(r["acked_by"] is None and r["acked_at"] is None for r in listed if r["alert_id"] != alert.alert_id)
+
+
+def test_an_acknowledgement_the_daemons_database_holds_is_no_news_to_the_daemon_started_again(tmp_path):
+    """The console tells the acknowledgements of its last 15 minutes again to a daemon started since
+    (it forgets nothing its heartbeats did not say they took): one the daemon's database keeps
+    already was shown before the restart, and is not shown again (no terminal line, no
+    ``alert_acked`` event, no notification of an earlier call); a new one is."""
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.delivery.sinks.terminal import JsonlSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertAckedEvent
+
+    from conftest import SPEECH
+
+    jsonl = io.StringIO()
+    cfg = load_config(overrides={"storage.db": str(tmp_path / "e.db")}, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        assert store.add_ack(4, "Dana", time.time() - 300)  # taken and shown by the daemon before its restart
+        daemon = Daemon(cfg, FileSource(SPEECH / "en_us_s175.wav"), store, {"jsonl": JsonlSink(jsonl)})
+        for alert_id, by in ((4, "Dana"), (5, "Eve")):  # what the console's answer tells the new daemon
+            daemon.acked(AlertAckedEvent(t=95.0, kind="possible_emergency", severity="critical", call_id=1,
+                                         alert_id=alert_id, call_started_at=time.time() - 900, by=by,
+                                         acked_at=time.time() - 60))
+        assert daemon.run() == 0
+    acked = [json.loads(line) for line in jsonl.getvalue().splitlines() if '"type": "alert_acked"' in line]
+    assert [(a["alert_id"], a["by"]) for a in acked] == [(5, "Eve")]

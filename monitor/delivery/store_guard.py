@@ -322,11 +322,13 @@ class StoreGuard:
     def add_clear(self, call_id: int, cleared: AlertClearedEvent) -> None:
         self._do("add_clear", call_id, cleared)
 
-    def add_ack(self, acked: AlertAckedEvent) -> None:
+    def add_ack(self, acked: AlertAckedEvent) -> bool | None:
         """Keep a supervisor's acknowledgement (by the id the console knows the alert by); held, in
-        order after the alerts held before it, while the store fails."""
-        if acked.alert_id is not None:
-            self._do("add_ack", None, acked.alert_id, acked.by, acked.acked_at)
+        order after the alerts held before it, while the store fails. True when kept, False when the
+        database holds the alert's acknowledgement already, None when held (or of no alert id)."""
+        if acked.alert_id is None:
+            return None
+        return self._do("add_ack", None, acked.alert_id, acked.by, acked.acked_at)
 
     def add_cues(self, call_id: int, cues: CuesEvent) -> None:
         self._do("add_cues", call_id, cues, hold=False)
