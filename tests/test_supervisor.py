@@ -587,6 +587,8 @@ def test_a_reload_names_what_applies_only_at_the_next_start(tmp_path):
 
 
 def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
+    """The first acknowledgement stands; the console's log says who acknowledged an alert, and of a
+    later one that it was not stored (not the first one's name again, as if acknowledged now)."""
     console = ConsoleProcess(tmp_path)
     try:
         status, body = console.post(alert_body(1))
@@ -601,6 +603,11 @@ def test_acknowledgement_is_stored_with_who_and_when(tmp_path):
         assert console.request("POST", "/api/alerts/" + "9" * 30 + "/ack", b'{"by": "Dana"}')[0] == 404  # no 500
         (a,) = console.state()["alerts"]
         assert a["acked_by"] == "Dana" and t0 - 1 < a["acked_at"] < time.time() + 1
+        assert console.stop() == 0
+        said = [line for line in console.err if f"alert {pk} " in line and "acknowledged" in line]
+        assert said == [f"call-monitor: alert {pk} acknowledged by Dana",
+                        f"call-monitor: alert {pk} was acknowledged already by Dana; Eve's acknowledgement is not "
+                        "stored"], console.err
     finally:
         console.kill()
 

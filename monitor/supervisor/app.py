@@ -515,11 +515,15 @@ class Console:
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
         pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
-        row = None if pk > MAX_INT else await self._stored(self.store.acknowledge, pk, by.strip())
+        row, new = (None, False) if pk > MAX_INT else await self._stored(self.store.acknowledge, pk, by.strip())
         if row is None:
             return JSONResponse({"error": "no such alert"}, status_code=404)
         self.hub.publish("ack", {"id": row["id"], "acked_by": row["acked_by"], "acked_at": row["acked_at"]})
-        log.info("alert %s acknowledged by %s", row["id"], row["acked_by"])
+        if new:
+            log.info("alert %s acknowledged by %s", row["id"], row["acked_by"])
+        else:  # the first acknowledgement stands: this one is not stored
+            log.info("alert %s was acknowledged already by %s; %s's acknowledgement is not stored", row["id"],
+                     row["acked_by"], by.strip())
         return JSONResponse(row)
 
 

@@ -257,14 +257,15 @@ class ConsoleStore:
                 return int(pk)
         return None
 
-    def acknowledge(self, alert_pk: int, by: str, now: float | None = None) -> dict[str, Any] | None:
-        """Acknowledge alert ``alert_pk`` (the first acknowledgement stands); None if there is no such alert."""
+    def acknowledge(self, alert_pk: int, by: str, now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """Acknowledge alert ``alert_pk`` (the first acknowledgement stands): (the alert, None if there
+        is no such alert; whether this acknowledgement is the one stored)."""
         now = time.time() if now is None else now
         with self._lock:
-            self._conn.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_at IS NULL",
-                               (by, now, alert_pk))
+            cur = self._conn.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND acked_at IS NULL",
+                                     (by, now, alert_pk))
             rows = self._select_alerts("a.id = ?", (alert_pk,))
-            return rows[0] if rows else None
+            return (rows[0] if rows else None), cur.rowcount == 1
 
     def acks_of(self, daemon_id: str, since: float, limit: int = ACKS_LOOKED_AT) -> list[dict[str, Any]]:
         """The alerts of daemon ``daemon_id`` acknowledged at ``since`` or later (console clock), the
