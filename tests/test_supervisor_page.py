@@ -435,3 +435,25 @@ def test_one_click_acknowledges_every_open_alert_of_a_call_and_each_reaches_its_
     status, said = console.post({"type": "heartbeat", "agent": "alice", "daemon_id": "d-test", "every_s": 30,
                                  "status": {"devices_open": True}})
     assert status == 200 and sorted(a["alert_id"] for a in said["acks"]) == [1, 2, 3]
+
+
+def test_a_reloaded_silent_after_s_applies_at_once_on_the_pages_already_open(tmp_path, chromium):
+    """``supervisor.silent_after_s`` applies at a reload (SIGHUP) on the pages open then too, not
+    only on those opened after: an agent no longer heard for longer than the new setting turns silent."""
+    import signal
+    from conftest import ConsolePages
+    config = tmp_path / "console.toml"
+    config.write_text("[supervisor]\nsilent_after_s = 600\n", encoding="utf-8")
+    pages = ConsolePages(tmp_path, chromium, extra=("--config", str(config)))
+    try:
+        console, page = pages.console, pages.open()
+        _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False, every_s=0.2)
+        row = "document.querySelector('#agents [data-daemon=\"d-alice\"]')"
+        page.wait(f"{row} !== null && {row}.dataset.state === 'connected'")
+        time.sleep(1)  # not heard for 1 s: silent by the new setting, not by the one the page had
+        assert page.eval(f"{row}.dataset.state") == "connected"
+        config.write_text("[supervisor]\nsilent_after_s = 0.5\n", encoding="utf-8")
+        console.proc.send_signal(signal.SIGHUP)
+        page.wait(f"{row}.dataset.state === 'silent' && S.silentAfter === 0.5", timeout=2)  # not at the next 5 s redraw
+    finally:
+        pages.close()

@@ -9,7 +9,7 @@ Routes:
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
   without a token or cookie a 401 page says how to get in.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
-  ``ack``, ``agent`` and ``report`` as they happen.
+  ``ack``, ``agent``, ``report`` and ``settings`` (a reload's ``silent_after_s``) as they happen.
 - ``GET /api/state``, ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``): for the page and API clients.
 
 Every request but the 401 page needs the token (or the session cookie); a refused request is
@@ -276,12 +276,19 @@ class Console:
         self.hub = Hub()
         self.health = DatabaseHealth(store.path)
         self.acks = AckNews()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs (:func:`_lifespan`)
         self.page = resources.files("monitor").joinpath("data/supervisor.html").read_text(encoding="utf-8")
 
     def reconfigure(self, auth: Auth, settings: ConsoleSettings) -> None:
         """A reloaded configuration: its tokens and settings serve the requests from now on (the
-        sessions a changed shared token signed end)."""
+        sessions a changed shared token signed end); a changed ``silent_after_s`` goes to the open
+        pages too, as a ``settings`` event (from the reload's thread, through the server's loop)."""
+        silent_was = self.settings.silent_after_s
         self.auth, self.settings = auth, settings
+        if self.loop is not None and settings.silent_after_s != silent_was:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the console is stopping
+                self.loop.call_soon_threadsafe(self.hub.publish, "settings",
+                                               {"silent_after_s": settings.silent_after_s})
 
     # ---------------------------------------------------------------- auth helpers
 
@@ -538,6 +545,7 @@ def _page_headers(nonce: str) -> dict[str, str]:
 def _lifespan(console: Console):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        console.loop = asyncio.get_running_loop()
         yield
         console.hub.close()  # open event streams end, so that shutdown does not wait for them
     return lifespan
