@@ -274,7 +274,8 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
     """The running cluster's scheduler dies while its worker scores the batch's second call: Dask
     cancels the calls it held, which were never scored, so the batch fails none of them and sends no
     more to a scheduler that is not there (it would wait for them for ever): it stops at once with one
-    line naming the scheduler, how many calls were stored and where, and what to do (exit 1), without
+    line naming the scheduler, how many of the calls to score were stored and where, in the words of a
+    stop's line, and what to do (exit 1), without
     Dask's own log lines or a traceback; the call scored before is in the database."""
     x, rate = sf.read(FILES[1], dtype="int16")
     short = tmp_path / "short.wav"
@@ -296,9 +297,9 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
                 batch.wait()
         assert batch.returncode == 1, err
         assert err.splitlines() == [
-            f"call-monitor: error: {address}: the Dask scheduler went away (connection lost) after 1 call(s) were "
-            f"stored in {db}; start it again with its workers, then the same command with --resume scores the rest "
-            f"and writes {out}"]
+            f"call-monitor: error: {address}: the Dask scheduler went away (connection lost): every call scored "
+            f"before it (1 of the 2 to score) is in {db}; start it again with its workers, then the same command "
+            f"with --resume scores the rest and writes {out}"]
         assert _sources(db) == [str(short)]
         assert not out.exists()
 

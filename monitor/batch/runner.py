@@ -44,13 +44,12 @@ class ClusterError(RuntimeError):
 class SchedulerLost(ClusterError):
     """The running cluster's scheduler (``--scheduler``) went away while the batch scored: Dask
     cancelled every call it held, and the client, which cannot get them back, stops rather than
-    fail them (they were never scored) or send more to a scheduler that is not there. ``stored``:
-    the calls stored before it (scored, or found scored before)."""
+    fail them (they were never scored) or send more to a scheduler that is not there. What was
+    stored before it is the batch's :class:`BatchOutcome`, said as a stop says it."""
 
-    def __init__(self, scheduler: str, stored: int) -> None:
-        super().__init__(f"{scheduler}: the Dask scheduler went away (connection lost) after {stored} call(s) "
-                         "were stored")
-        self.scheduler, self.stored = scheduler, stored
+    def __init__(self, scheduler: str) -> None:
+        super().__init__(f"{scheduler}: the Dask scheduler went away (connection lost)")
+        self.scheduler = scheduler
 
 
 def usable_cores() -> int:
@@ -621,8 +620,7 @@ class BatchRun:
         """Raise :class:`SchedulerLost` for a call ``fut`` cancelled because the client lost its
         scheduler (Dask cancels every call it holds as it tries to reconnect), not scored."""
         if fut.status == "cancelled" and (self.client.status != "running" or _lost_with_scheduler(fut)):
-            raise SchedulerLost(self.opts.scheduler or "the local Dask scheduler",
-                                self.outcome.scored + self.outcome.skipped)
+            raise SchedulerLost(self.opts.scheduler or "the local Dask scheduler")
 
     def _cancel(self, futures: list[Any]) -> None:
         """For a stop (Ctrl-C, SIGTERM): on a running cluster (``--scheduler``), cancel ``futures``,

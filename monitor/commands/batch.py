@@ -204,9 +204,16 @@ def _stop_line(stop: KeyboardInterrupt, phase: _Phase, out: str | None) -> str:
     done = phase.outcome
     n = done.cancelled if done is not None else 0
     cancelled = f"; the {n} call(s) sent to the cluster and not yet scored were cancelled there" if n else ""
+    return (f"{stopped_by(stop)}: {_kept(phase)}{cancelled}; the same command with --resume scores the rest"
+            + (f" and writes {out}" if out else ""))
+
+
+def _kept(phase: _Phase) -> str:
+    """Where the calls a batch stored before it stopped are, and how many of those it had to
+    score: what every line of a batch stopped while it scores says (a stop, its scheduler gone)."""
+    done = phase.outcome
     count = f" ({done.scored + done.skipped} of the {done.to_score} to score)" if done and done.to_score else ""
-    return (f"{stopped_by(stop)}: every call scored before it{count} is in {phase.db}{cancelled}; the same command "
-            "with --resume scores the rest" + (f" and writes {out}" if out else ""))
+    return f"every call scored before it{count} is in {phase.db}"
 
 
 def _local_workers(args: argparse.Namespace, calls: int) -> int | None:
@@ -283,8 +290,8 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
             phase.outcome = batch.outcome  # what it did, as it does it: a stop's line says what it cancelled
             outcome = batch.run(jobs, unopened)
     except SchedulerLost as err:  # the calls stored before it are kept; the table is not written
-        error(f"{err} in {phase.db}; start it again with its workers, then the same command with --resume scores "
-              "the rest" + (f" and writes {args.out}" if args.out else ""))
+        error(f"{err}: {_kept(phase)}; start it again with its workers, then the same command with --resume "
+              "scores the rest" + (f" and writes {args.out}" if args.out else ""))
         return ExitStatus.FAILED
     except ClusterError as err:
         error(str(err))
