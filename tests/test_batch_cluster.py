@@ -18,15 +18,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CALLS, PY, ROOT, call_monitor as cli, long_recording, scheduler_address, wait_for
+from conftest import (CALLS, PY, ROOT, call_monitor as cli, child_processes, long_recording, scheduler_address,
+                      wait_for)
 
 FILES = [CALLS / "deteriorating_8k.wav", CALLS / "normal_8k.wav", CALLS / "noisy_line_16k.wav"]
 
 
-def _dask(*args: str, log: Path, imports_from: Path = ROOT) -> subprocess.Popen:
+def _dask(*args: str, log: Path, imports_from: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A Dask command (scheduler or worker) in its own process group, its output in ``log``, run in
-    ``imports_from`` (the checkout), where it imports callmonitor's ``monitor`` from."""
-    env = dict(os.environ, PYTHONPATH=str(imports_from))
+    ``imports_from`` (the checkout), where it imports callmonitor's ``monitor`` from, with ``env``
+    added to its environment (Dask's settings)."""
+    env = dict(os.environ, PYTHONPATH=str(imports_from), **(env or {}))
     with open(log, "w") as out:
         return subprocess.Popen([PY, "-m", "distributed.cli.dask_" + args[0], *args[1:]], cwd=imports_from, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -43,13 +45,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def _own_cluster(tmp: Path, workers: int = 1, imports_from: Path = ROOT) -> Iterator[tuple[str, list[subprocess.Popen]]]:
-    """A scheduler on a free loopback port and ``workers`` single-threaded worker processes (which
-    import callmonitor from ``imports_from``), once they have joined, until the block ends: its
-    address and the processes, the scheduler first."""
+def _own_cluster(tmp: Path, workers: int = 1, imports_from: Path = ROOT,
+                 scheduler_env: dict[str, str] | None = None) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A scheduler on a free loopback port (its Dask settings in ``scheduler_env``) and ``workers``
+    single-threaded worker processes (which import callmonitor from ``imports_from``), once they have
+    joined, until the block ends: its address and the processes, the scheduler first."""
     info = tmp / "scheduler.json"
     started = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
-                     "--scheduler-file", str(info), log=tmp / "scheduler.log")]
+                     "--scheduler-file", str(info), log=tmp / "scheduler.log", env=scheduler_env)]
     try:
         assert wait_for(lambda: scheduler_address(info), 60), (tmp / "scheduler.log").read_text()
         address = scheduler_address(info)
@@ -302,6 +305,48 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
             f"with --resume scores the rest and writes {out}"]
         assert _sources(db) == [str(short)]
         assert not out.exists()
+
+
+def test_a_call_whose_worker_died_is_one_short_line_naming_it_and_resume_scores_it(tmp_path):
+    """The worker scoring a call dies (killed, out of memory) as often as the scheduler allows
+    (here once: ``allowed-failures`` 0), and Dask fails the call with ``KilledWorker``, whose text
+    is a paragraph naming the task's key: the call's row and its one line on stderr name its
+    recording, the worker it last ran on and that --resume scores it again (a failed call is not in
+    the ledger); the batch's other call is stored."""
+    x, rate = sf.read(FILES[1], dtype="int16")
+    short = tmp_path / "short.wav"
+    sf.write(short, x[: 10 * rate], rate)
+    long = long_recording(tmp_path)
+    from distributed import Client
+    with _own_cluster(tmp_path, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as (
+            address, started):
+        with Client(address, timeout=30) as client:
+            [worker] = client.scheduler_info()["workers"]
+            db, out = tmp_path / "events.db", tmp_path / "calls.csv"
+            batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(short), str(long), "--scheduler",
+                                      address, "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
+                                     env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+            try:
+                def scoring_the_long_one() -> bool:
+                    return "executing" in [state for name, held in _tasks_of_batches(client).items()
+                                           if name != "scheduler" for state in held.values()] \
+                        and len(_sources_so_far(db)) == 1
+                assert wait_for(scoring_the_long_one, 120), _tasks_of_batches(client)
+                for pid in child_processes(started[1].pid):  # the worker, not its nanny, which starts another
+                    os.kill(pid, signal.SIGKILL)
+                _, err = batch.communicate(timeout=60)
+            finally:
+                if batch.poll() is None:
+                    batch.kill()
+                    batch.wait()
+    line = f"{long}: not scored: the worker scoring it died ({worker}); the same command with --resume scores it again"
+    assert batch.returncode == 1, err
+    assert err.splitlines()[:-1] == [f"call-monitor: error: {line}"]
+    assert err.splitlines()[-1].startswith("call-monitor: 1 scored, 0 already scored, 1 failed; ")
+    assert [(r["path"], r["status"], r["error"]) for r in _rows(out)] == [
+        (str(short), "scored", ""), (str(long), "failed", line)]
+    assert _sources(db) == [str(short)]
 
 
 def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_scored(tmp_path):

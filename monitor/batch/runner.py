@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
+from ..console import first_line
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
@@ -509,6 +510,22 @@ class _Progress:
             self.bar.close()
 
 
+def task_failure(path: str, err: BaseException) -> str:
+    """The one line of a call whose task failed on the cluster with ``err``, naming its recording
+    ``path``: a call whose workers died scoring it (Dask's ``KilledWorker``, whose own text is a
+    paragraph naming the task's key) says where it last ran, and that ``--resume`` scores it again
+    (a failed call is not in the ledger)."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(err, KilledWorker):
+        last = getattr(err.last_worker, "address", err.last_worker)
+        tried = err.allowed_failures + 1
+        who = str(last) if tried == 1 else f"{tried} workers in turn, the last {last}"
+        return (f"{path}: not scored: the worker scoring it died ({who}); the same command with --resume "
+                "scores it again")
+    return f"{path}: the worker failed on this call ({type(err).__name__}: {first_line(err)})"
+
+
 SCHEDULER_LOST = "scheduler-connection-lost"
 """The reason Dask gives the calls it cancels when the client loses its scheduler."""
 
@@ -648,7 +665,7 @@ class BatchRun:
         try:
             return fut.result()
         except Exception as err:  # noqa: BLE001 - a worker that died on this call (KilledWorker...)
-            return CallResult(job, error=f"{job.path}: the worker failed on this call ({type(err).__name__}: {err})")
+            return CallResult(job, error=task_failure(job.path, err))
 
     def _take_earlier(self, result: CallResult) -> bool:
         row = self.store.scored_row(result.job, result.channels, result.content_hash, self.chash)
