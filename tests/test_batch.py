@@ -16,6 +16,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -1470,7 +1471,7 @@ def test_a_line_said_while_the_progress_bar_shows_stands_on_its_own_line(capsys)
     running on after the bar's text ("...0.02 h audio]call-monitor: warning: ...")."""
     from monitor.batch.runner import BatchOutcome, _Progress
     from monitor.console import warning
-    progress = _Progress(3, True)
+    progress = _Progress(3, "bar")
     progress.update(BatchOutcome(audio_s=60.0))
     progress.lines(warning)("calls/x.wav: truncated or damaged, scored the 9.37 s before its audio breaks off")
     progress.update(BatchOutcome(audio_s=120.0))
@@ -1478,7 +1479,60 @@ def test_a_line_said_while_the_progress_bar_shows_stands_on_its_own_line(capsys)
     err = capsys.readouterr().err
     assert re.search(r"\r *\rcall-monitor: warning: calls/x\.wav: truncated or damaged, scored the 9\.37 s "
                      r"before its audio breaks off\n\r", err), err
-    assert _Progress(3, False).lines(warning) is warning  # no bar (--quiet, not a terminal): said as it is
+    assert _Progress(3, None).lines(warning) is warning  # no bar (--quiet): said as it is
+    assert _Progress(3, "lines").lines(warning) is warning  # no bar (a log): said as it is
+
+
+def test_a_batch_writing_to_a_log_says_its_progress_in_a_line_every_so_often(capsys):
+    """Under nohup or cron (stderr a file or a pipe) a bar's carriage returns would pile up as one
+    endless line, and without one a long batch said nothing until its end: its progress is a line
+    every so often instead, at the first call done after the interval: the calls done of all,
+    those flagged so far, the rate, x real time, the time so far and the time left. The last call's
+    line is the batch's summary."""
+    from monitor.batch.runner import BatchOutcome, _Progress
+    flagged = {"status": "scored", "alerts": 2, "critical_alerts": 1}
+    clean = {"status": "scored", "alerts": 0, "critical_alerts": 0}
+    every_call = _Progress(3, "lines", every_s=0.0)
+    every_call.update(BatchOutcome(audio_s=180.0), [flagged])
+    every_call.update(BatchOutcome(audio_s=360.0), [flagged, clean])
+    every_call.update(BatchOutcome(audio_s=540.0), [flagged, clean, flagged])
+    said = capsys.readouterr().err
+    assert "\r" not in said
+    line = (r"call-monitor: {} of 3 calls done, 1 flagged; \d+\.\d calls/min, \d+x real time; 0:00:00 so far, "
+            r"about 0:00:\d\d to go")
+    assert [re.fullmatch(line.format(n), text) is not None for n, text in zip((1, 2), said.splitlines())] \
+        == [True, True] and len(said.splitlines()) == 2, said
+    seldom = _Progress(3, "lines")  # every 30 s: not within these calls
+    seldom.update(BatchOutcome(audio_s=180.0), [clean])
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("where, shown", [("terminal", "bar"), ("terminal of no size", "lines"),
+                                          ("terminal of no height", "lines"), ("file", "lines"), ("pipe", "lines")])
+def test_the_scorings_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(tmp_path, monkeypatch, where, shown):
+    """Where stderr goes decides how the progress shows: a bar on a terminal that says its size, lines
+    written to a file, a pipe or a terminal whose size is unknown (0 by 0, as a serial console's or one
+    not sized yet, or of no height, where tqdm draws nothing); --quiet shows none."""
+    import argparse
+    import struct
+    import termios
+    from monitor.commands.batch import _progress_shown
+    if where.startswith("terminal"):
+        controller, tty = os.openpty()
+        rows_cols = {"terminal": (24, 80), "terminal of no size": (0, 0), "terminal of no height": (0, 80)}[where]
+        fcntl.ioctl(tty, termios.TIOCSWINSZ, struct.pack("HHHH", *rows_cols, 0, 0))
+        stream = os.fdopen(tty, "w")
+    elif where == "file":
+        stream = open(tmp_path / "batch.log", "w")
+    else:
+        controller, writer = os.pipe()
+        stream = os.fdopen(writer, "w")
+    with stream:
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert _progress_shown(argparse.Namespace(quiet=False)) == shown
+        assert _progress_shown(argparse.Namespace(quiet=True)) is None
+    if where != "file":
+        os.close(controller)
 
 
 def test_the_check_of_the_recordings_shows_its_progress_when_asked_and_finds_the_same_problems(tmp_path,

@@ -21,12 +21,12 @@ import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
-from ..console import first_line
+from ..console import first_line, info
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
 from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
@@ -81,7 +81,9 @@ class BatchOptions:
     model_info: Any = None
     """With ``transcribe``: the :class:`~monitor.transcription.vosk_models.ModelInfo` of :func:`transcription_model`."""
     resume: bool = False
-    progress: bool = True
+    progress: str | None = "bar"
+    """How the scoring's progress shows on stderr: :data:`PROGRESS_BAR`, :data:`PROGRESS_LINES` or
+    None (not at all: ``--quiet``)."""
 
 
 @dataclass
@@ -110,13 +112,13 @@ class BatchOutcome:
     """Calls under way on a running cluster (``--scheduler``) whose tasks the batch cancelled as it
     stopped (:meth:`BatchRun.run`)."""
 
-    def flagged(self) -> tuple[int, int]:
-        """The calls among ``rows`` (scored now or before) that raised an alert, and those of them
-        that raised a critical one."""
+    def flagged(self, rows: Iterable[dict[str, Any]] | None = None) -> tuple[int, int]:
+        """The calls among ``rows`` (scored now or before; :attr:`rows` when None) that raised an
+        alert, and those of them that raised a critical one."""
         def count(row: dict[str, Any], column: str) -> int:
             return int(row.get(column) or 0) if row.get("status") in ("scored", "already_scored") else 0
-        return (sum(count(r, "alerts") > 0 for r in self.rows),
-                sum(count(r, "critical_alerts") > 0 for r in self.rows))
+        rows = self.rows if rows is None else list(rows)
+        return (sum(count(r, "alerts") > 0 for r in rows), sum(count(r, "critical_alerts") > 0 for r in rows))
 
     @property
     def xrt(self) -> float:
@@ -475,27 +477,56 @@ def _dask_silenced() -> Iterator[None]:
         loop_log.setLevel(level)
 
 
-class _Progress:
-    """Calls done, audio hours scored, x real time and ETA on stderr (tqdm); silent when off."""
+PROGRESS_BAR = "bar"
+"""The scoring's progress as a bar (tqdm) redrawn in place: for a terminal."""
+PROGRESS_LINES = "lines"
+"""The scoring's progress as a line every :data:`PROGRESS_EVERY_S`: for a log (nohup, cron, a pipe),
+where a bar's carriage returns would pile up as one endless line."""
+PROGRESS_EVERY_S = 30.0
+"""How often a progress line is said (:data:`PROGRESS_LINES`), at the first call done after it."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        self.t0 = time.perf_counter()
-        if enabled:
+
+def clock_time(seconds: float) -> str:
+    """``seconds`` as h:mm:ss (a progress line's elapsed time and what is left)."""
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class _Progress:
+    """The scoring's progress on stderr: calls done, audio hours scored, x real time and ETA, as a
+    bar on a terminal (tqdm), or as a line every ``every_s`` for a log (:data:`PROGRESS_LINES`),
+    which also says the calls flagged so far; silent when ``shown`` is None."""
+
+    def __init__(self, total: int, shown: str | None, every_s: float = PROGRESS_EVERY_S) -> None:
+        self.bar, self.total, self.done, self.every_s = None, total, 0, every_s
+        self.in_lines = shown == PROGRESS_LINES
+        self.t0 = self.said_at = time.monotonic()
+        if shown == PROGRESS_BAR:
             from tqdm import tqdm
             self.bar = tqdm(total=total, unit="call", file=sys.stderr, dynamic_ncols=True)
 
-    def update(self, outcome: BatchOutcome) -> None:
-        if self.bar is None:
-            return
-        wall = time.perf_counter() - self.t0
+    def update(self, outcome: BatchOutcome, rows: Iterable[dict[str, Any]] = ()) -> None:
+        """One more call done (``rows``: the rows so far, for the calls flagged)."""
+        self.done += 1
+        wall = time.monotonic() - self.t0
         xrt = outcome.audio_s / wall if wall > 0 else 0.0
-        self.bar.set_postfix_str(f"{outcome.audio_s / 3600:.2f} h audio, {xrt:.0f}x real time", refresh=False)
-        self.bar.update(1)
+        if self.in_lines and self.done < self.total and time.monotonic() - self.said_at >= self.every_s:
+            self.said_at = time.monotonic()
+            info(self.line(outcome.flagged(rows)[0], wall, xrt))
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{outcome.audio_s / 3600:.2f} h audio, {xrt:.0f}x real time", refresh=False)
+            self.bar.update(1)
+
+    def line(self, flagged: int, wall: float, xrt: float) -> str:
+        """A progress line: calls done of all, flagged so far, rate, x real time, time so far and left."""
+        per_s = self.done / wall if wall > 0 else 0.0
+        left = f"about {clock_time((self.total - self.done) / per_s)} to go" if per_s > 0 else "time to go unknown"
+        return (f"{self.done} of {self.total} calls done, {flagged} flagged; {per_s * 60:.1f} calls/min, "
+                f"{xrt:.0f}x real time; {clock_time(wall)} so far, {left}")
 
     def lines(self, say: Callable[[str], None]) -> Callable[[str], None]:
         """``say`` (a one-line message on stderr) with the bar cleared first and drawn again after,
-        so that the line stands on its own rather than after the bar's text; ``say`` itself when off."""
+        so that the line stands on its own rather than after the bar's text; ``say`` itself without a bar."""
         bar = self.bar
         if bar is None:
             return say
@@ -589,7 +620,7 @@ class BatchRun:
                         submit(job, known={})  # the ledger lost the row: score it again
                         continue
                     self.outcome.wall_s = time.perf_counter() - t0
-                    progress.update(self.outcome)
+                    progress.update(self.outcome, self._rows.values())
                     if stops:  # after the result is stored: every call scored before the stop is kept
                         raise stops[0]
                     submit(next(pending, None))

@@ -41,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "as `call-monitor models` lists it (with --transcribe)")
     add_leg_options(p)
     p.add_argument("--quiet", action="store_true",
-                   help="no progress bars (of the check of the recordings, of the scoring)")
+                   help="no progress: neither the bars on a terminal (of the check of the recordings, of the "
+                        "scoring) nor the scoring's progress lines in a log (every 30 s)")
     add_config_options(p)
     p.set_defaults(run=run)
 
@@ -96,9 +97,25 @@ def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: s
     return f"--out {out}: is {what}{named}, which the table would replace; give --out another file"
 
 
-def _progress_shown(args: argparse.Namespace) -> bool:
-    """Whether the progress bars are shown (on stderr): not --quiet, output on a terminal."""
-    return not args.quiet and sys.stdout.isatty()
+def _progress_shown(args: argparse.Namespace) -> str | None:
+    """How the scoring's progress shows on stderr, where it is written: a bar on a terminal that
+    says its size, else (a log: a file or pipe under nohup or cron, a terminal of no size, where
+    tqdm draws nothing) a line every so often; nothing with --quiet."""
+    from ..batch.runner import PROGRESS_BAR, PROGRESS_LINES
+
+    if args.quiet:
+        return None
+    return PROGRESS_BAR if _sized_terminal(sys.stderr) else PROGRESS_LINES
+
+
+def _sized_terminal(stream) -> bool:
+    """Whether ``stream`` writes to a terminal whose size is known (a serial console's or one not
+    sized yet is 0 by 0: unknown), where a bar redrawn in place can be drawn."""
+    try:
+        size = os.get_terminal_size(stream.fileno()) if stream.isatty() else None
+    except (OSError, ValueError, AttributeError):  # no file descriptor, or no size to tell
+        return False
+    return size is not None and size.columns > 0 and size.lines > 0
 
 
 @dataclass(frozen=True)
@@ -164,7 +181,8 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
         warning(note)
     for problem in unsearched:
         error(problem)
-    unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) else None,
+    from ..batch.runner import PROGRESS_BAR  # the check's line redrawn in place: on a terminal alone
+    unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) == PROGRESS_BAR else None,
                           unseen_to_workers=bool(args.scheduler))
     for problem in unopened.values():
         error(problem)
