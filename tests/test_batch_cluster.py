@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -369,6 +370,52 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
             "callmonitor is not installed here); install it where each worker runs (pip install "
             "'/path/to/clone[batch]') and start them again"]
         assert not db.exists()
+
+
+def test_a_worker_without_callmonitor_that_joins_while_the_batch_scores_is_said_closed_and_loses_no_call(tmp_path):
+    """A worker started where callmonitor is not installed joins the cluster after the batch checked
+    its workers, while the batch's other worker scores a long call: the call it is sent is not lost
+    (it died on it, unsaid, and a call so reached on several such workers failed): the batch says in
+    one line which worker it is, why and how to install it there, closes it so that it takes no more
+    of the batch's calls, and every call is scored on the other worker and stored (exit 0)."""
+    broken = tmp_path / "elsewhere" / "monitor"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("callmonitor is not installed here")\n')
+    x, rate = sf.read(FILES[1], dtype="int16")
+    shorts = [tmp_path / f"short{i}.wav" for i in (1, 2)]
+    for short in shorts:
+        sf.write(short, x[: 10 * rate], rate)
+    calls = [long_recording(tmp_path), *shorts]
+    from distributed import Client
+    with _own_cluster(tmp_path) as (address, started), Client(address, timeout=30) as client:
+        db, out = tmp_path / "events.db", tmp_path / "calls.csv"
+        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *map(str, calls), "--scheduler",
+                                  address, "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
+                                 env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            def scoring() -> bool:
+                return "executing" in [state for name, held in _tasks_of_batches(client).items()
+                                       if name != "scheduler" for state in held.values()]
+            assert wait_for(scoring, 120), _tasks_of_batches(client)
+            joined = _dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", "without",
+                           log=tmp_path / "without.log", imports_from=broken.parent)
+            started.append(joined)  # stopped with the cluster, should the batch not close it
+            _, err = batch.communicate(timeout=120)
+        finally:
+            if batch.poll() is None:
+                batch.kill()
+                batch.wait()
+        assert len(client.scheduler_info()["workers"]) == 1  # closed by the batch
+    assert batch.returncode == 0, err
+    [said, last] = err.splitlines()
+    assert re.fullmatch(r"call-monitor: warning: (tcp://127\.0\.0\.1:\d+): a worker that joined while the batch "
+                        r"scored cannot import callmonitor \(ImportError: callmonitor is not installed here\); install "
+                        r"it where each worker runs \(pip install '/path/to/clone\[batch\]'\) and start it again: the "
+                        r"batch closed it, and its calls go to the others", said), said
+    assert last.startswith("call-monitor: 3 scored, 0 already scored, 0 failed; ")
+    assert [r["status"] for r in _rows(out)] == ["scored"] * 3
+    assert sorted(_sources(db)) == sorted(map(str, calls))
 
 
 def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them(tmp_path):

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import pickle
 import re
 import signal
 import sys
@@ -29,7 +30,7 @@ from ..config.toml import effective_config_toml
 from ..console import first_line, info
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
-from .score import TRANSCRIPTION_PLUGIN, CallResult, score_call
+from .score import TRANSCRIPTION_PLUGIN, CallResult
 from .table import failed_row, job_cells
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,32 @@ def workers_without_callmonitor(client: Any, scheduler: str) -> str | None:
     why = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else "no module named 'monitor'"
     return (f"{scheduler}: {len(bad)} of its {len(found)} worker(s) cannot import callmonitor ({addr}: {why}); "
             "install it where each worker runs (pip install '/path/to/clone[batch]') and start them again")
+
+
+WITHOUT_CALLMONITOR = "callmonitor-not-importable"
+"""What a call's task answers first on a worker that cannot import callmonitor (:func:`remote_scorer`)."""
+
+
+def remote_scorer() -> Callable[[bytes], Any]:
+    """The function a call's task runs on a worker: it imports callmonitor there, then scores the
+    call (:func:`~monitor.batch.score.score_call`, its arguments pickled in the one it is given).
+
+    Made here rather than imported, Dask sends it whole (by value), so that a worker that cannot
+    import callmonitor, one that joined the cluster after the batch's check of its workers
+    (:func:`workers_without_callmonitor`), can read it: such a worker died on the task it could not
+    read, unsaid (its own log told why), and a call it so reached on several workers failed as one
+    whose workers died. It answers instead with :data:`WITHOUT_CALLMONITOR`, its address and why,
+    in plain Python the client reads (:meth:`BatchRun._took_elsewhere`)."""
+    def score_there(payload: bytes) -> Any:
+        import pickle
+        try:
+            from monitor.batch.score import score_call as score
+        except Exception as err:  # noqa: BLE001 - not installed where it runs, or broken there
+            from distributed import get_worker
+            why = (str(err).strip().splitlines() or [""])[0]
+            return WITHOUT_CALLMONITOR, get_worker().address, f"{type(err).__name__}: {why}".rstrip(": ")
+        return score(*pickle.loads(payload))
+    return score_there
 
 
 @contextmanager
@@ -582,13 +609,15 @@ class BatchRun:
         self.outcome = BatchOutcome()
         self._rows: dict[int, dict[str, Any]] = {}
         self._said_no_workers = False
+        self._closed: set[str] = set()
+        """The workers closed for they cannot import callmonitor (:meth:`_took_elsewhere`)."""
 
     def run(self, jobs: Sequence[CallJob], unopened: Mapping[int, str] = MappingProxyType({})) -> BatchOutcome:
         """Score ``jobs``; those in ``unopened`` (index: the problem, already said) are failed rows
         without being sent to a worker."""
         from distributed import as_completed
 
-        threads = self._start(jobs, unopened)
+        threads, scorer = self._start(jobs, unopened), remote_scorer()
         pending, by_key = (j for j in jobs if j.index not in unopened), {}
         in_flight: dict[str, Any] = {}
         done = as_completed()
@@ -602,9 +631,10 @@ class BatchRun:
                 return
             if known is None:
                 known = self.store.known_hashes(job, self.chash) if self.opts.resume else {}
-            fut = self.client.submit(score_call, job, self.toml, self.chash, known, self.opts.transcribe,
-                                     key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}", pure=False)
-            by_key[fut.key] = job
+            payload = pickle.dumps((job, self.toml, self.chash, known, self.opts.transcribe))
+            fut = self.client.submit(scorer, payload, key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}",
+                                     pure=False)
+            by_key[fut.key] = job, known
             in_flight[fut.key] = fut
             done.add(fut)
 
@@ -613,11 +643,12 @@ class BatchRun:
                 for _ in range(threads * IN_FLIGHT_PER_THREAD):
                     submit(next(pending, None))
                 for fut in _finished(done, stops, self._workers_left):
-                    job = by_key.pop(fut.key)
+                    job, known = by_key.pop(fut.key)
                     in_flight.pop(fut.key, None)
                     self._check_scheduler(fut)
-                    if not self._stored(fut, job):
-                        submit(job, known={})  # the ledger lost the row: score it again
+                    again = self._stored(fut, job, known)
+                    if again is not None:  # not scored there, or its earlier row lost: sent again
+                        submit(job, known=again)
                         continue
                     self.outcome.wall_s = time.perf_counter() - t0
                     progress.update(self.outcome, self._rows.values())
@@ -681,22 +712,44 @@ class BatchRun:
         self.client.cancel(futures, reason="the batch stopped")
         self.outcome.cancelled = len(futures)
 
-    def _stored(self, fut: Any, job: CallJob) -> bool:
-        """Take the finished future's result for ``job`` (stored, or its earlier row taken when the
-        call was already scored); False when the ledger lost the row it was skipped for."""
+    def _stored(self, fut: Any, job: CallJob, known: Mapping[tuple[int, int], str]) -> Mapping | None:
+        """Take the finished future's result for ``job``, sent with the ``known`` hashes (stored, or
+        its earlier row taken when the call was already scored): None; or the known hashes to send
+        it again with: ``known`` when the worker could not score it (:meth:`_took_elsewhere`), none
+        when the ledger lost the row it was skipped for."""
         result = self._result(fut, job)
         fut.release()
+        if result is None:
+            return known
         if result.skipped:
-            return self._take_earlier(result)
+            return None if self._take_earlier(result) else {}
         self._take(result)
-        return True
+        return None
 
-    @staticmethod
-    def _result(fut: Any, job: CallJob) -> CallResult:
+    def _result(self, fut: Any, job: CallJob) -> CallResult | None:
+        """The call's result; None for a call its worker could not score, that worker said and closed."""
         try:
-            return fut.result()
+            result = fut.result()
         except Exception as err:  # noqa: BLE001 - a worker that died on this call (KilledWorker...)
             return CallResult(job, error=task_failure(job.path, err))
+        if isinstance(result, tuple) and result[:1] == (WITHOUT_CALLMONITOR,):
+            self._took_elsewhere(*result[1:])
+            return None
+        return result
+
+    def _took_elsewhere(self, worker: str, why: str) -> None:
+        """A worker of the running cluster that cannot import callmonitor (joined after the batch
+        checked its workers) answered a call (:func:`remote_scorer`): said once, and the worker
+        closed, as Dask ended one that died on the task it could not read, so that it takes no more
+        of the batch's calls (each answered at once, it would take them all); the call is sent again,
+        to the others."""
+        if worker in self._closed:
+            return
+        self._closed.add(worker)
+        self.on_warning(f"{worker}: a worker that joined while the batch scored cannot import callmonitor ({why}); "
+                        "install it where each worker runs (pip install '/path/to/clone[batch]') and start it "
+                        "again: the batch closed it, and its calls go to the others")
+        self.client.retire_workers([worker], close_workers=True)
 
     def _take_earlier(self, result: CallResult) -> bool:
         row = self.store.scored_row(result.job, result.channels, result.content_hash, self.chash)
