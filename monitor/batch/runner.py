@@ -749,7 +749,10 @@ class BatchRun:
         self.on_warning(f"{worker}: a worker that joined while the batch scored cannot import callmonitor ({why}); "
                         "install it where each worker runs (pip install '/path/to/clone[batch]') and start it "
                         "again: the batch closed it, and its calls go to the others")
-        self.client.retire_workers([worker], close_workers=True)
+        try:
+            self.client.retire_workers([worker], close_workers=True)
+        except (OSError, TimeoutError):  # gone already, or the scheduler too (the next result says so)
+            log.debug("%s: could not be closed", worker)
 
     def _take_earlier(self, result: CallResult) -> bool:
         row = self.store.scored_row(result.job, result.channels, result.content_hash, self.chash)

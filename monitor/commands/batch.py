@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_leg_options(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress: neither the bars on a terminal (of the check of the recordings, of the "
-                        "scoring) nor the scoring's progress lines in a log (every 30 s)")
+                        "scoring) nor the scoring's progress lines in a log")
     add_config_options(p)
     p.set_defaults(run=run)
 
