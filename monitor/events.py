@@ -15,6 +15,12 @@ from typing import Any, Mapping
 Severity = str  # "warning" | "critical"
 
 
+def json_line(value: Any) -> str:
+    """``value`` as one line of JSON as every command writes it: text as it is written (a caller's
+    Korean words, a recording's name), not as ``\\u`` escapes."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe copy: NaN/inf become ``None``, floats are rounded, tuples become lists."""
     if isinstance(value, float):
@@ -49,7 +55,7 @@ class Event:
 
     def to_json(self, **extra: Any) -> str:
         """:meth:`to_dict` on one line, with the keys of ``extra`` after the event's own."""
-        return json.dumps({**self.to_dict(), **extra}, ensure_ascii=False, separators=(", ", ": "))
+        return json_line({**self.to_dict(), **extra})
 
 
 @dataclass(frozen=True)

@@ -201,9 +201,10 @@ def test_alerts_command_lists_stored_alerts(replayed):
 
 def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_path):
     """Recordings replayed into one database: each alert line says which one it came from, in a
-    column of its own, and the JSON line gives the recording's path."""
+    column of its own, and the JSON line gives the recording's path as it is written (a Korean
+    name too, not as ``\\u`` escapes)."""
     x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 40)
-    first, second = tmp_path / "monday call.wav", tmp_path / "tuesday.wav"
+    first, second = tmp_path / "monday call.wav", tmp_path / "상담_02.wav"
     for path in (first, second):
         sf.write(path, x, sr)
     db = tmp_path / "qa.db"
@@ -212,10 +213,12 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and lines, done.stderr
     for line in lines:
-        name = "monday call.wav" if " call 1 " in line else "tuesday.wav"
+        name = "monday call.wav" if " call 1 " in line else "상담_02.wav"
         assert f" {name:<15}  [" in line, line
-    rows = [json.loads(line) for line in cli("alerts", "--db", db, "--jsonl").stdout.splitlines()]
+    jsonl = cli("alerts", "--db", db, "--jsonl").stdout
+    rows = [json.loads(line) for line in jsonl.splitlines()]
     assert {(r["call_id"], r["source"]) for r in rows} == {(1, str(first)), (2, str(second))}
+    assert f'"source": "{second}"' in jsonl
 
 
 def test_human_output_names_alerts_and_actions(demo):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -113,10 +112,9 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
         ev = stored.event
         rows, ack = sent.get(ev.alert_id, []), acks.get(ev.alert_id)
         if jsonl:
-            print(json.dumps(ev.to_dict() | {"created_at": stored.created_at, "source": sources.get(ev.call_id),
-                                             "deliveries": [_delivery_dict(d) for d in rows],
-                                             "posted_id": posted_as(rows), "acked_by": ack.by if ack else None,
-                                             "acked_at": ack.at if ack else None}))
+            print(ev.to_json(created_at=stored.created_at, source=sources.get(ev.call_id),
+                             deliveries=[_delivery_dict(d) for d in rows], posted_id=posted_as(rows),
+                             acked_by=ack.by if ack else None, acked_at=ack.at if ack else None))
             continue
         when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
         name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import numbers
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..console import error, warning
+from ..events import json_line
 from .common import ExitStatus, channel_number, stopped_by, stops_held
 
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
@@ -156,4 +156,4 @@ def _summary(path: str, args: argparse.Namespace) -> str | None:
         warning(f"{path}: {soundless}")
     if quiet := _too_quiet(rec):
         warning(quiet)
-    return json.dumps(rec) if args.json else _human(rec)
+    return json_line(rec) if args.json else _human(rec)

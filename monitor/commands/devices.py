@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..console import error, warning
+from ..events import json_line
 from .common import ExitStatus
 
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
             return ExitStatus.BAD_SETUP
         srcs = pending.result()
     if args.json:
-        print(json.dumps({"devices": [d.__dict__ for d in devs],
+        print(json_line({"devices": [d.__dict__ for d in devs],
                           "sources": None if srcs is None else
                           [dict(s.__dict__, monitor=s.monitor) for s in srcs]}))
         return ExitStatus.OK

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from ..console import error
+from ..events import json_line
 from .common import ExitStatus, add_config_options
 
 if TYPE_CHECKING:  # for the annotations only
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     for info in models:
         is_used = None if broken else used is not None and info.path == used.path  # found by its name or folder
         if args.json:
-            print(json.dumps({"name": info.name, "path": str(info.path), "language": info.language,
+            print(json_line({"name": info.name, "path": str(info.path), "language": info.language,
                               "source": info.source, "small": info.small, "sample_rate": info.sample_rate,
                               "problem": info.problem, "used": is_used}))
         else:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from ..console import TRANSCRIPTION_OFF, call_name
 from ..cue_registry import cue
+from ..events import json_line
 from .common import ExitStatus, add_daemon_options
 
 STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s", "hnr_db", "loudness_dbfs",
@@ -222,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         return _no_answer(args, status, why, broken)
     st = with_url_redacted(st)
     shown = {"running": True, "starting": False, **st} | ({"config_problem": broken} if broken else {})
-    print(json.dumps(shown) if args.json else render(st))
+    print(json_line(shown) if args.json else render(st))
     return ExitStatus.NOT_READY if st.get("starting") else ExitStatus.OK
 
 
@@ -232,5 +232,5 @@ def _no_answer(args: argparse.Namespace, status: ExitStatus, why: str, broken: s
     from ..console import error
     error(why)
     if args.json:
-        print(json.dumps({"running": False, "error": why} | ({"config_problem": broken} if broken else {})))
+        print(json_line({"running": False, "error": why} | ({"config_problem": broken} if broken else {})))
     return status
