@@ -252,6 +252,17 @@ def test_korean_phrases_match_the_same_way():
     assert ko.match("전화 주셔서 감사합니다") == []
 
 
+def test_a_number_is_found_however_the_korean_model_writes_its_digits():
+    """The Korean model writes a digit as a figure or as its Sino-Korean word, each in brackets:
+    119, the emergency number, is ``[1] [1] [9]``, ``[11] [9]`` or ``[일] [일] [구]``. The word
+    alone (``일``, work; ``이``, the subject particle) is no digit."""
+    ko = PhraseMatcher(["119", "가슴이 아파요"], language="ko")
+    for heard in ("[1] [1] [9]", "[11] [9]", "[일] [일] [구]", "빨리 [일] [일] [구] 불러 주세요"):
+        assert best(ko, heard).phrase == "119", heard
+    assert ko.match("일 이 구") == []
+    assert best(ko, "가슴 이 아파 요").score == 0.0
+
+
 def test_english_contractions_apply_only_when_asked():
     plain = PhraseMatcher(["i can't breathe"])
     assert best(plain, "i can't breathe") is not None

@@ -99,8 +99,16 @@ EXPANSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "gonna": "going to", "wanna": "want to", "911": "nine one one", "999": "nine nine nine",
         "112": "one one two", "lightheaded": "light headed", "unable": "not able",
     }),
+    # the Korean model writes a digit it hears as a Sino-Korean word in brackets ("[일] [일] [구]" for
+    # 119, beside "[1] [1] [9]"): a phrase "119" is found in either
+    "ko": MappingProxyType({
+        "[공]": "0", "[영]": "0", "[일]": "1", "[이]": "2", "[삼]": "3", "[사]": "4", "[오]": "5",
+        "[육]": "6", "[칠]": "7", "[팔]": "8", "[구]": "9",
+    }),
 })
-"""Per-language token expansions applied to text and phrases alike."""
+"""Per-language token expansions applied to text and phrases alike; a key may be a whole
+whitespace word with its punctuation (the Korean model's ``[일]``), which the word's letters alone
+(``일``, "work" or "day") are not."""
 
 
 PAUSE_S = 0.3
@@ -520,6 +528,10 @@ def normalize(text: str, expansions: Mapping[str, str] | None = None) -> tuple[l
     tokens: list[str] = []
     origin: list[int] = []
     for i, raw in enumerate(text.split()):
+        if expansions and raw in expansions:
+            tokens.extend(expansions[raw].split())
+            origin.extend([i] * len(expansions[raw].split()))
+            continue
         for piece in _TOKEN.findall(raw):
             piece = piece.strip("'_")
             if not piece:
