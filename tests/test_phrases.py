@@ -198,12 +198,42 @@ def test_a_phrase_denied_once_and_said_later_is_found_where_it_is_said(english):
     assert [(m.phrase, m.start_word) for m in found] == [("chest pain", 6)]
 
 
-def test_negation_is_english_only_and_other_languages_match_as_before():
-    assert set(NEGATION) == {"en"}
+def test_negation_is_read_in_english_and_korean_and_other_languages_match_as_before():
+    assert set(NEGATION) == {"en", "ko"}
     assert PhraseMatcher(["chest pain"], language="ko").match("no chest pain") != []
+    assert PhraseMatcher(["chest pain"], language="de").match("no chest pain") != []
     assert PhraseMatcher(["chest pain"]).match("no chest pain") != []
     ko = PhraseMatcher({"chest": ["가슴이 아파요"]}, language="ko")
-    assert best(ko, "아니 가슴이 아파요").phrase == "가슴이 아파요"
+    assert best(ko, "아니 가슴이 아파요").phrase == "가슴이 아파요"  # 아니, "no", is an answer
+
+
+KOREAN = ["숨을 못 쉬겠어요", "숨을 쉴 수가 없어요", "가슴이 아파요", "숨이 차요"]
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("숨 을 못 쉬 겠어요", "숨을 못 쉬겠어요"),
+    ("숨 을 못쉬 겠어요", "숨을 못 쉬겠어요"),  # the model writes the negation onto its verb
+    ("숨 을 쉴 수 가 없어요", "숨을 쉴 수가 없어요"),
+    ("숨 을 쉴 수 가 없어요 가슴 이 아파 요", "가슴이 아파요"),  # 없어요 negates what was said before it
+    ("아니 가슴 이 아파 요", "가슴이 아파요"),
+    ("못생긴 소리 지만 가슴 이 아파 요", "가슴이 아파요"),  # 못생긴, "ugly", is no negation
+])
+def test_a_korean_phrase_is_found_with_its_negation_as_the_model_writes_it(text, phrase):
+    found = PhraseMatcher(KOREAN, language="ko").match(text)
+    assert phrase in [m.phrase for m in found], text
+
+
+@pytest.mark.parametrize("text", [
+    "가슴 이 안 아파 요",  # my chest does not hurt: the negation before the verb
+    "가슴 이 아프 지 않아요",  # ... after it
+    "가슴 은 아프 지 않 아요",
+    "숨 이 안 차 요",
+    "숨 이 차 지 않아요",
+    "숨 을 쉬 겠어요",  # I will breathe: the phrase's 못 is not said
+    "숨 을 쉴 수 가 있어요",  # I can breathe
+])
+def test_a_korean_denial_is_no_recognition_slip_of_a_phrase(text):
+    assert PhraseMatcher(KOREAN, language="ko").match(text) == []
 
 
 def test_a_regional_language_code_takes_its_languages_list_and_word_rules_whatever_its_case():

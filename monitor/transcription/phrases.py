@@ -35,10 +35,11 @@ blacking out``).
 The search is Sellers' approximate substring matching on word sequences: the
 best stretch for each phrase anywhere in the text. No language is assumed:
 Korean, English or any other list works the same way; only the default phrase
-list and the per-language tables (:data:`EXPANSIONS`, :data:`NEGATION`, :data:`KEY_WORDS`) are English.
+list and the per-language tables (:data:`EXPANSIONS`, :data:`NEGATION`, :data:`KEY_WORDS`) are English,
+but for Korean's negation and the Korean model's digit words.
 
 Tolerance is for recognition slips, never for a change of meaning: with a language's
-:class:`Negation` (English only, :data:`NEGATION`), a negation word (``not``, ``no``,
+:class:`Negation` (English and Korean, :data:`NEGATION`), a negation word (``not``, ``no``,
 ``never``, ...; ``can't`` is ``can not`` once expanded) is matched only by a negation word:
 
 * a phrase that carries a negation (``i can't breathe``) matches only a stretch where each
@@ -132,7 +133,15 @@ class Negation:
     an utterance with the rest of an answer (``answer_openings``: ``not really chest pain``), or when its
     utterance, within ``first_time_reach`` words after it, speaks of a first time
     (``first_time``: ``i never had chest pain before``, ``... like this``, ``... this bad``,
-    ``... until now``)."""
+    ``... until now``).
+
+    A language that negates after the verb too (Korean: ``아프지 않아요``, "it does not hurt")
+    names the words that negate what was just said (``after``), and the ``links`` that may stand
+    between (``지``): a stretch followed by them is negated; ``before`` then names the negation words
+    that negate what follows them (``안``, ``못``; None: every one of ``words``). A negation written onto the word it
+    negates (``prefixes``: the Korean model's ``못쉬``, "cannot breathe") is split from it
+    (:meth:`split`), but in words that only begin with its letters (``prefixed_words``: ``못생긴``,
+    ``못지않``)."""
 
     words: frozenset[str] = field(default_factory=frozenset)
     scope_ends: frozenset[str] = field(default_factory=frozenset)
@@ -142,6 +151,34 @@ class Negation:
     answer_openings: tuple[tuple[str, ...], ...] = ()
     first_time: tuple[tuple[str, ...], ...] = ()
     first_time_reach: int = 8
+    before: frozenset[str] | None = None
+    after: frozenset[str] = field(default_factory=frozenset)
+    links: frozenset[str] = field(default_factory=frozenset)
+    prefixes: tuple[str, ...] = ()
+    prefixed_words: tuple[str, ...] = ()
+
+    def split(self, tokens: Sequence[str], origin: Sequence[int]) -> tuple[list[str], list[int]]:
+        """``tokens`` (and the whitespace word each came from) with a negation prefix split from
+        the word it is written onto (``못쉬`` -> ``못 쉬``)."""
+        out: list[str] = []
+        came: list[int] = []
+        for tok, at in zip(tokens, origin):
+            pre = next((p for p in self.prefixes if tok.startswith(p) and len(tok) > len(p)), None)
+            pieces = [pre, tok[len(pre):]] if pre and not tok.startswith(self.prefixed_words) else [tok]
+            out.extend(pieces)
+            came.extend([at] * len(pieces))
+        return out, came
+
+    def negated_ends(self, tokens: Sequence[str], breaks: Sequence[bool]) -> list[bool]:
+        """For each end ``j`` of a stretch (0 to ``len(tokens)``), whether what follows it within its
+        utterance, past ``links``, is a word that negates it (``after``: ``아프 지 않아요``)."""
+        out = []
+        for j in range(len(tokens) + 1):
+            k = j
+            while k < len(tokens) and tokens[k] in self.links:
+                k += 1
+            out.append(k < len(tokens) and tokens[k] in self.after and not any(breaks[j:k + 1]))
+        return out
 
     def negated_starts(self, tokens: Sequence[str], breaks: Sequence[bool] | None = None,
                        dropped: int = 0) -> list[bool]:
@@ -156,7 +193,7 @@ class Negation:
 
     def _opens_scope(self, tokens: Sequence[str], cut: Sequence[bool], k: int) -> bool:
         """Whether token ``k`` is a negation word that negates what follows it."""
-        if tokens[k] not in self.words:
+        if tokens[k] not in (self.words if self.before is None else self.before):
             return False
         nxt = k + 1
         if tokens[k] in self.answers and nxt < len(tokens) and not cut[nxt] and tokens[nxt] in self.after_answer:
@@ -218,6 +255,20 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
                     ("but", "now"), ("now", "i", "do"), ("now", "it", "does"),
                     *((degree, how) for degree in ("this", "that", "so", "as")
                       for how in ("bad", "badly", "much", "strong", "severe", "intense", "sharp", "heavy")))),
+    # Korean negates before the verb (안 아파요, 못 쉬겠어요; the model also writes 못쉬), after it
+    # (아프 지 않아요, 쉬 지 못해요) and by the verb of absence (쉴 수 가 없어요); 아니 ("no") is an
+    # answer, which negates nothing said after it (아니 가슴 이 아파 요)
+    "ko": Negation(
+        words=frozenset({
+            "안", "못", "않", "않아", "않아요", "않습니다", "않았", "않았어요", "않는", "않고", "않은",
+            "없", "없어", "없어요", "없습니다", "없었", "없어서", "없고", "없는"}),
+        before=frozenset({"안", "못"}),
+        after=frozenset({"않", "않아", "않아요", "않습니다", "않았", "않았어요", "않는", "않고", "않은", "못"}),
+        links=frozenset({"지", "지는", "진", "지도", "지가", "질"}),
+        prefixes=("못",),
+        prefixed_words=("못생", "못지", "못마땅", "못난", "못나", "못된", "못되", "못돼", "못됐", "못됨", "못자리",
+                        "못자국", "못질", "못대가리", "못총", "못골", "못정", "못박", "못가진자", "못갖춘", "못친소",
+                        "못캠", "못미")),
 })
 """Per-language negation (beside :data:`EXPANSIONS`, whose contractions it reads expanded)."""
 
@@ -631,6 +682,7 @@ class _Text:
     negated_after_drop: tuple[bool, ...]
     affirmative_row: tuple[float, ...]
     pieces: tuple[tuple[tuple[int, str], ...], ...]
+    negated_ends: tuple[bool, ...] = ()
 
     @classmethod
     def of(cls, tokens: Sequence[str], cut: Sequence[bool], negation: Negation) -> "_Text":
@@ -639,7 +691,8 @@ class _Text:
         return cls(tokens=tuple(tokens), cut=tuple(cut), lengths=tuple(len(_chars(t)) for t in tokens), negated=negated,
                    negated_starts=starts, negated_after_drop=tuple(negation.negated_starts(tokens, cut, dropped=1)),
                    affirmative_row=tuple(_INF if flag else 0.0 for flag in starts) + (0.0,),
-                   pieces=tuple(_pieces_before(tokens, negated, j) for j in range(len(tokens) + 1)))
+                   pieces=tuple(_pieces_before(tokens, negated, j) for j in range(len(tokens) + 1)),
+                   negated_ends=tuple(negation.negated_ends(tokens, cut)))
 
     def first_row(self, phrase: _Phrase) -> list[float]:
         return list(self.affirmative_row) if phrase.affirmative else [0.0] * (len(self.tokens) + 1)
@@ -691,7 +744,7 @@ class PhraseMatcher:
         self._phrases = [self._phrase(p, cat) for cat, p in items]
 
     def _phrase(self, text: str, category: str) -> _Phrase:
-        toks, _ = normalize(text, self.expansions)
+        toks, _ = self.negation.split(*normalize(text, self.expansions))
         if not toks:
             raise ValueError(f"phrase {text!r} has no words")
         return _Phrase(text=text, category=category, tokens=tuple(toks), weights=tuple(len(_chars(t)) for t in toks),
@@ -718,7 +771,7 @@ class PhraseMatcher:
 
         ``breaks``: indices of ``text``'s whitespace words that begin a new utterance or follow a
         pause (:func:`pause_breaks`): a negation does not reach past one."""
-        tokens, origin = normalize(text, self.expansions)
+        tokens, origin = self.negation.split(*normalize(text, self.expansions))
         if not tokens:
             return []
         words = text.split()
@@ -839,6 +892,7 @@ class _Search:
         row, starts = self.cost[-1], self.start[-1]
         t = self.text
         ends = [j for j in range(1, len(row)) if not self._idiom_in(starts[j], j)
+                and not (self.phrase.affirmative and t.negated_ends[j])
                 and not self.key_words.device_said(self.phrase.tokens, t.tokens, t.cut, starts[j])
                 and (not self.phrase.closing or self.key_words.closes(_until_cut(t.tokens, t.cut, j)))]
         j_best = min(ends, key=lambda j: (row[j], j - starts[j]), default=None)
