@@ -293,6 +293,31 @@ def test_a_number_is_found_however_the_korean_model_writes_its_digits():
     assert best(ko, "가슴 이 아파 요").score == 0.0
 
 
+KOREAN_HELP = ["살려 주세요", "살려주세요", "구급차 불러 주세요", "가슴이 아파요"]
+
+
+@pytest.mark.parametrize("text", [
+    "요금 을 알려 주 세요",  # please tell me the charges: 알려 is no slip of 살려
+    "알려 주세요",
+    "알려주세요",
+    "택시 불러 주 세요",
+    "머리 가 아파 요",
+])
+def test_a_korean_support_call_sentence_one_letter_from_a_phrase_is_not_found(text):
+    assert PhraseMatcher(KOREAN_HELP, language="ko").match(text) == []
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("제발 살려 주 세요", "살려 주세요"),
+    ("사 려 주 세요", "살려 주세요"),  # a slip of the key word keeps its first letter
+    ("살려 주 셔요", "살려 주세요"),
+    ("구급차 좀 불러 주 세요", "구급차 불러 주세요"),
+    ("가슴 이 너무 아파 요", "가슴이 아파요"),
+])
+def test_a_korean_phrase_is_found_with_its_key_word_said_or_slipped(text, phrase):
+    assert best(PhraseMatcher(KOREAN_HELP, language="ko"), text).phrase == phrase
+
+
 def test_english_contractions_apply_only_when_asked():
     plain = PhraseMatcher(["i can't breathe"])
     assert best(plain, "i can't breathe") is not None

@@ -17,7 +17,7 @@ is at most ``max_distance``:
   words one transcript word, when the joined words are (nearly) the same word
   (``light headed`` ~ ``lightheaded``, ``아파 요`` ~ ``아파요``, ``도와 주 세요`` ~ ``도와주세요``).
 
-With a language's :class:`KeyWords` (English only, :data:`KEY_WORDS`), a phrase's key word (its
+With a language's :class:`KeyWords` (English and Korean, :data:`KEY_WORDS`), a phrase's key word (its
 last word that is no function word: ``arm``, ``air``, ``breath``) is never missing nor replaced by
 another word, only by a slip of it (:func:`key_slip`), nor are the words kept like it (``able``,
 ``room``, ``head``); a short key word, which too many words share a first letter and half the
@@ -542,6 +542,13 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
         everyday=frozenset({"get", "going"}), trailing=frozenset({"in", "out", "back"}),
         closings=((_CLAUSE,), (_THEN,), ("at", "all"), (None, _IS), (_WHOSE, None, _IS), (_WHOSE, None, None, _IS),
                   (_BODY,), (_WHOSE, _BODY), (_INTO, _BODY), (_INTO, _WHOSE, _BODY))),
+    # a Korean phrase's key word is its last that is no particle, polite ending, auxiliary or negation:
+    # 살려 of 살려 주세요 ("save me"), which 알려 of 알려 주세요 ("let me know") is no slip of
+    "ko": KeyWords(function_words=frozenset({
+        "이", "가", "을", "를", "은", "는", "도", "에", "에서", "의", "로", "으로", "와", "과", "요", "좀", "제발",
+        "너무", "정말", "진짜", "지금", "빨리", "주", "세요", "주세요", "줘", "줘요", "주십시오", "수", "수가",
+        "있어요", "없", "없어", "없어요", "없습니다", "것", "거", "같아요", "같습니다", "해", "해요", "어요",
+        "아요", "겠어요", "습니다", "저", "제", "제가", "저는", "나", "내", "내가", "나는", "안", "못"})),
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
