@@ -657,3 +657,20 @@ def test_a_locales_code_finds_the_model_of_its_language_where_none_is_made_for_i
     root = tmp_path / "en"
     (root / "vosk-model-small-en-us-0.15").mkdir(parents=True)
     assert resolve_model(None, "en-gb", env=str(root)) is None
+
+
+def test_phrases_written_in_another_script_than_the_models_are_named_in_one_warning(model_root):
+    """English phrases pasted into the Korean list: the Korean model writes Hangul, so they are
+    hardly ever found. One line names them; a number (119) and Korean phrases pass."""
+    from monitor.config import load_config
+    from monitor.transcription.setup import TranscriptionSetup
+
+    korean = resolve_model(None, "ko", env=str(model_root))
+    pasted = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요", "help me", "119"]},
+                         user_config=False)
+    assert TranscriptionSetup.notes(pasted, korean) == [
+        "1 of the 'ko' distress phrases hold no Korean (Hangul) letters ('help me'): the 'ko' model writes what a "
+        "caller says in Korean (Hangul), so they are hardly ever found; write them in Korean (Hangul)"]
+    korean_list = load_config(None, {"transcription.language": "ko", "phrases.ko": ["살려 주세요", "119"]},
+                              user_config=False)
+    assert TranscriptionSetup.notes(korean_list, korean) == []

@@ -552,6 +552,27 @@ KEY_WORDS: Mapping[str, KeyWords] = MappingProxyType({
 })
 """Per-language key words (beside :data:`NEGATION`)."""
 
+SCRIPTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
+    "ko": ("Korean (Hangul)", ("HANGUL",)), "ru": ("Cyrillic", ("CYRILLIC",)), "uk": ("Cyrillic", ("CYRILLIC",)),
+    "ja": ("Japanese", ("HIRAGANA", "KATAKANA", "CJK")), "zh": ("Chinese", ("CJK",)), "cn": ("Chinese", ("CJK",)),
+    "ar": ("Arabic", ("ARABIC",)), "fa": ("Arabic", ("ARABIC",)), "el": ("Greek", ("GREEK",)),
+    "hi": ("Devanagari", ("DEVANAGARI",)),
+})
+"""The script a language's Vosk models write (its name, and how Unicode names its letters), for the
+languages not written in Latin letters."""
+
+
+def unwritten(phrases: Sequence[str], language: str) -> tuple[str, ...]:
+    """The ``phrases`` that hold letters but none of the script ``language`` is written in
+    (:data:`SCRIPTS`: ``help me`` in the Korean list), which the language's model never writes;
+    none for a language not in that table. A number (``119``) holds no letters."""
+    scripts = SCRIPTS.get(base_language(language))
+    if scripts is None:
+        return ()
+    letters = [[unicodedata.name(c, "") for c in p if c.isalpha()] for p in phrases]
+    return tuple(p for p, names in zip(phrases, letters) if names and not any(n.startswith(scripts[1]) for n in names))
+
+
 _TOKEN = re.compile(r"[\w']+", re.UNICODE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, ClassVar, Iterator
 from ..config import Config, base_language
 from .vosk_models import (ModelError, ModelInfo, ModelNotInstalled, asked_model, check_loads, check_model_dir,
                           load_model, no_model_message, not_installed_message, resolve_model)
-from .phrases import PhraseMatcher
+from .phrases import SCRIPTS, PhraseMatcher, unwritten
 from .recognizer import Transcriber
 
 
@@ -101,7 +101,23 @@ class TranscriptionSetup:
                          f"words, and no distress_phrase alert is raised; list phrases in '{base}' "
                          f"([phrases] {base} = [...] in the configuration file) and set phrases.language "
                          "= \"\" (the model's language)")
+        else:
+            notes.extend(TranscriptionSetup._unwritten_note(cfg, language, heard or language))
         return notes
+
+    @staticmethod
+    def _unwritten_note(cfg: Config, language: str, heard: str) -> list[str]:
+        """The line naming the phrases of ``language``'s list written in no letter of the script the
+        model (of ``heard``) writes (``help me`` in the Korean list), which are never found; none
+        when there is none."""
+        foreign = unwritten(cfg.phrases.for_language(language), heard)
+        if not foreign:
+            return []
+        script = SCRIPTS[base_language(heard)][0]
+        named = ", ".join(repr(p) for p in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        return [f"{len(foreign)} of the '{language}' distress phrases hold no {script} letters ({named}): the "
+                f"'{heard}' model writes what a caller says in {script}, so they are hardly ever found; write them "
+                f"in {script}"]
 
     @staticmethod
     def notes_over(cfg: Config, info: ModelInfo) -> str:
