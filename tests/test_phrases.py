@@ -217,6 +217,8 @@ KOREAN = ["숨을 못 쉬겠어요", "숨을 쉴 수가 없어요", "가슴이 �
     ("숨 을 쉴 수 가 없어요 가슴 이 아파 요", "가슴이 아파요"),  # 없어요 negates what was said before it
     ("아니 가슴 이 아파 요", "가슴이 아파요"),
     ("못생긴 소리 지만 가슴 이 아파 요", "가슴이 아파요"),  # 못생긴, "ugly", is no negation
+    ("숨이차 요", "숨이 차요"),  # the model's words joined otherwise than the phrase's
+    ("가슴아파 요", "가슴이 아파요"),
 ])
 def test_a_korean_phrase_is_found_with_its_negation_as_the_model_writes_it(text, phrase):
     found = PhraseMatcher(KOREAN, language="ko").match(text)
@@ -231,6 +233,8 @@ def test_a_korean_phrase_is_found_with_its_negation_as_the_model_writes_it(text,
     "숨 이 차 지 않아요",
     "숨 을 쉬 겠어요",  # I will breathe: the phrase's 못 is not said
     "숨 을 쉴 수 가 있어요",  # I can breathe
+    "가슴아프 지 않아요",
+    "숨이차 지 않아요",
 ])
 def test_a_korean_denial_is_no_recognition_slip_of_a_phrase(text):
     assert PhraseMatcher(KOREAN, language="ko").match(text) == []
@@ -300,7 +304,9 @@ KOREAN_HELP = ["살려 주세요", "살려주세요", "구급차 불러 주세�
     "요금 을 알려 주 세요",  # please tell me the charges: 알려 is no slip of 살려
     "알려 주세요",
     "알려주세요",
+    "알려주 세요",
     "택시 불러 주 세요",
+    "택시 불러주 세요",
     "머리 가 아파 요",
 ])
 def test_a_korean_support_call_sentence_one_letter_from_a_phrase_is_not_found(text):
@@ -311,11 +317,13 @@ def test_a_korean_support_call_sentence_one_letter_from_a_phrase_is_not_found(te
     ("제발 살려 주 세요", "살려 주세요"),
     ("사 려 주 세요", "살려 주세요"),  # a slip of the key word keeps its first letter
     ("살려 주 셔요", "살려 주세요"),
+    ("살려주 세요", "살려 주세요"),
     ("구급차 좀 불러 주 세요", "구급차 불러 주세요"),
     ("가슴 이 너무 아파 요", "가슴이 아파요"),
 ])
 def test_a_korean_phrase_is_found_with_its_key_word_said_or_slipped(text, phrase):
-    assert best(PhraseMatcher(KOREAN_HELP, language="ko"), text).phrase == phrase
+    found = best(PhraseMatcher(KOREAN_HELP, language="ko"), text).phrase
+    assert found.replace(" ", "") == phrase.replace(" ", "")  # 살려 주세요 or 살려주세요, as it is listed twice
 
 
 def test_english_contractions_apply_only_when_asked():

@@ -112,6 +112,13 @@ whitespace word with its punctuation (the Korean model's ``[일]``), which the w
 (``일``, "work" or "day") are not."""
 
 
+UNSPACED: frozenset[str] = frozenset({"ko"})
+"""Languages whose recognizer writes words apart and together otherwise than a phrase is spaced
+(the Korean model's ``숨이차 요``, ``가슴아파 요`` for ``숨이 차요``, ``가슴이 아파요``): a phrase of
+several words without a negation is also searched for written as one word, which the recognizer's
+pieces may join (:data:`MAX_JOIN_PIECES`) or slip (its first letter kept)."""
+
+
 PAUSE_S = 0.3
 """A pause this long between two words ends a negation's reach: the comma (or full stop) the
 recognizer does not write ("no ... chest pain" is an answer and a complaint)."""
@@ -770,6 +777,17 @@ class PhraseMatcher:
         else:
             items = ((p, p) for p in phrases)
         self._phrases = [self._phrase(p, cat) for cat, p in items]
+        self._searched = self._phrases + ([v for v in map(self._unspaced, self._phrases) if v is not None]
+                                          if base in UNSPACED else [])
+
+    def _unspaced(self, phrase: _Phrase) -> _Phrase | None:
+        """``phrase`` written as one word, kept like a key word (:data:`UNSPACED`); None for a phrase
+        of one word or one that carries a negation, which is never part of a word."""
+        if len(phrase.tokens) < 2 or not phrase.affirmative:
+            return None
+        joined = "".join(phrase.tokens)
+        return _Phrase(text=phrase.text, category=phrase.category, tokens=(joined,), weights=(len(_chars(joined)),),
+                       negated=(False,), key=0, kept=frozenset({0}))
 
     def _phrase(self, text: str, category: str) -> _Phrase:
         toks, _ = self.negation.split(*normalize(text, self.expansions))
@@ -806,7 +824,7 @@ class PhraseMatcher:
         cut = [j > 0 and origin[j] in breaks and origin[j - 1] != origin[j] for j in range(len(tokens))]
         searched = _Text.of(tokens, cut, self.negation)
         found: list[PhraseMatch] = []
-        for phrase in self._phrases:
+        for phrase in self._searched:
             best = _Search(phrase, searched, self.key_words).best()
             if best is None:
                 continue
