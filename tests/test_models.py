@@ -457,7 +457,10 @@ def test_models_marks_the_one_replay_and_run_use_and_says_why_when_none_is(model
     assert english.returncode == 0 and "<- " not in english.stdout
     assert english.stdout.splitlines()[-1].startswith(
         "replay and run use none of these: no model for transcription.language 'en-us' here")
-    assert english.stdout.splitlines()[-1].endswith("listed in VOSK_MODEL_PATH")  # not "`call-monitor models` lists..."
+    assert "listed in VOSK_MODEL_PATH;" in english.stdout.splitlines()[-1]  # not "`call-monitor models` lists..."
+    assert english.stdout.splitlines()[-1].endswith(  # the Korean model installed: how to use it
+        "; the models here are for 'ko': for calls in that language, set transcription.language = \"ko\" and "
+        "list its distress phrases ([phrases] ko = [...])")
     off = tmp_path / "off.toml"
     off.write_text("[transcription]\nenabled = false\n")
     assert call_monitor("models", "--config", off, env=env, timeout=60).stdout.splitlines()[-1] == (

@@ -49,10 +49,21 @@ def picked(cfg: Config, found: list[ModelInfo]) -> tuple[ModelInfo | None, str]:
         return None, f"{asked}: {err}; replay refuses it, run is acoustic-only"
     if info is None:
         return None, (f"no model for {asked} here (replay and run are acoustic-only; they download "
-                      f"nothing); " + fetch_hint(lang, to_models=False))
+                      f"nothing); " + fetch_hint(lang, to_models=False) + _other_languages(found))
     if info.problem:
         return None, f"{asked} finds {info.path}, which is {info.problem}: replay refuses it, run is acoustic-only"
     return info, asked
+
+
+def _other_languages(found: list[ModelInfo]) -> str:
+    """What to set for the calls of a language a usable model of ``found`` is for (the Korean
+    package installed, the language left at its default): "" when none is."""
+    languages = sorted({m.language for m in found if m.problem is None and m.language})
+    if not languages:
+        return ""
+    return (f"; the models here are for {', '.join(repr(lang) for lang in languages)}: for calls in that language, "
+            f"set transcription.language = \"{languages[0]}\" and list its distress phrases ([phrases] "
+            f"{languages[0].split('-')[0]} = [...])")
 
 
 def run(args: argparse.Namespace) -> int:
