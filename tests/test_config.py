@@ -403,6 +403,19 @@ def test_a_file_that_starts_with_a_byte_order_mark_is_read_as_without_it(env, tm
     assert load_config(env=env).daemon.caller == "sip.monitor"
 
 
+@pytest.mark.parametrize("encoding, line, byte", [("euc-kr", 4, 0xbb), ("utf-16", 1, 0xff)])
+def test_a_file_in_another_encoding_than_utf8_is_refused_naming_its_line_and_what_to_do(env, tmp_path, encoding,
+                                                                                         line, byte):
+    """A Korean phrase list saved as EUC-KR (Windows-949) or UTF-16, as Windows editors may: the line
+    that is not UTF-8, its byte, and how to save it, in one line."""
+    path = tmp_path / "설정.toml"
+    path.write_bytes('[transcription]\nlanguage = "ko"\n[phrases]\nko = ["살려 주세요"]\n'.encode(encoding))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert str(err.value) == (f"{path} line {line}: not UTF-8 text (byte 0x{byte:02x}): save it as UTF-8 (an "
+                              "editor's 'UTF-8'; not EUC-KR, Windows-949 or UTF-16)")
+
+
 def test_a_commands_config_option_naming_a_folder_says_so(env, tmp_path, monkeypatch):
     """`--config DIR` is a folder given for a file, not a file that is missing."""
     import argparse

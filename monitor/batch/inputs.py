@@ -118,16 +118,14 @@ def _channel(value: str, default: int | None, where: str, leg: str) -> int | Non
 def _not_utf8(path: str) -> str:
     """The line of a manifest that is not UTF-8 text (a spreadsheet's export in Windows-1252, say),
     where it is and what to do."""
+    from ..config.loader import not_utf8_at
     with open(path, "rb") as fh:
         raw = fh.read()
     try:
         raw.decode("utf-8-sig")
         return f"{path}: cannot read the manifest (not UTF-8 text)"
     except UnicodeDecodeError as err:
-        start = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
-        line = raw[:start].count(b"\n") + 1
-        return (f"{path} line {line}: not UTF-8 text (byte 0x{raw[start]:02x}): save the manifest as UTF-8 "
-                "(a spreadsheet's 'CSV UTF-8')")
+        return f"{path} {not_utf8_at(raw, err)}: save the manifest as UTF-8 (a spreadsheet's 'CSV UTF-8')"
 
 
 def _other_separator(header: list[str]) -> str | None:

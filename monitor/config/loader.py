@@ -457,6 +457,14 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     return xdg_home("XDG_CONFIG_HOME", env) / "callmonitor" / "config.toml"
 
 
+def not_utf8_at(raw: bytes, err: UnicodeDecodeError) -> str:
+    """Where the text ``raw``, decoded as UTF-8 (after a byte order mark), is none (``err``):
+    ``line 3: not UTF-8 text (byte 0xe9)``."""
+    start = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+    line = raw[:start].count(b"\n") + 1
+    return f"line {line}: not UTF-8 text (byte 0x{raw[start]:02x})"
+
+
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a TOML file (a byte order mark before it is left out: Windows editors write one);
     any problem becomes a one-line ConfigError naming the file."""
@@ -471,8 +479,9 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
     try:
         return tomllib.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p} {not_utf8_at(data, err)}: save it as UTF-8 (an editor's 'UTF-8'; not EUC-KR, "
+                          "Windows-949 or UTF-16)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML ({exc})") from None
 
