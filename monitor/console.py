@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import unicodedata
 from typing import Callable, Iterator
 
 PROG = "call-monitor"
@@ -22,6 +23,17 @@ def warning(message: str) -> None:
 
 def info(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def padded(text: str, columns: int) -> str:
+    """``text`` followed by spaces to fill ``columns`` terminal columns, a wide character (Hangul,
+    CJK) taking two, so that a column of names (``상담_01.wav``) lines up."""
+    return text + " " * max(0, columns - width(text))
+
+
+def width(text: str) -> int:
+    """The terminal columns ``text`` takes: two for a wide or full-width character, else one."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def call_name(call_id: int | None) -> str:

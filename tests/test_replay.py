@@ -24,6 +24,7 @@ from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cl
                       fixture_label as label, replay_under_way, stopped_once_open, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
+from monitor.console import width
 from monitor.files import recording_fingerprint
 
 SCENARIOS = sorted(p.stem for p in CALLS.glob("*.json"))
@@ -201,8 +202,8 @@ def test_alerts_command_lists_stored_alerts(replayed):
 
 def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_path):
     """Recordings replayed into one database: each alert line says which one it came from, in a
-    column of its own, and the JSON line gives the recording's path as it is written (a Korean
-    name too, not as ``\\u`` escapes)."""
+    column of its own (as wide on a terminal for a Korean name, whose letters take two columns each),
+    and the JSON line gives the recording's path as it is written (not as ``\\u`` escapes)."""
     x, sr = sf.read(CALLS / "labored_start_8k.wav", frames=8000 * 40)
     first, second = tmp_path / "monday call.wav", tmp_path / "상담_02.wav"
     for path in (first, second):
@@ -213,8 +214,9 @@ def test_the_alerts_listing_names_the_recording_each_call_was_replayed_from(tmp_
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and lines, done.stderr
     for line in lines:
-        name = "monday call.wav" if " call 1 " in line else "상담_02.wav"
-        assert f" {name:<15}  [" in line, line
+        name = "monday call.wav" if " call 1 " in line else "상담_02.wav    "  # Hangul takes two columns each
+        assert f" {name}  [" in line, line
+    assert len({width(line[:line.index("  [")]) for line in lines}) == 1, "the call times line up on a terminal"
     jsonl = cli("alerts", "--db", db, "--jsonl").stdout
     rows = [json.loads(line) for line in jsonl.splitlines()]
     assert {(r["call_id"], r["source"]) for r in rows} == {(1, str(first)), (2, str(second))}

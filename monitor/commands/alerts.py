@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..console import error, info
+from ..console import error, info, padded, width
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
@@ -107,7 +107,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
     acks = store.acks_of([a.event.alert_id for a in alerts])
     sources = _sources(store, {a.event.call_id for a in alerts})
     names = {i: recording_name(src) for i, src in sources.items()}
-    width = max((len(n) for n in names.values()), default=0)
+    columns = max((width(n) for n in names.values()), default=0)
     for stored in alerts:
         ev = stored.event
         rows, ack = sent.get(ev.alert_id, []), acks.get(ev.alert_id)
@@ -117,7 +117,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
                              acked_by=ack.by if ack else None, acked_at=ack.at if ack else None))
             continue
         when = datetime.fromtimestamp(stored.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        name = f"{names.get(ev.call_id, ''):<{width}}  " if width else ""
+        name = f"{padded(names.get(ev.call_id, ''), columns)}  " if columns else ""
         said = ([delivery_text(rows, stored.created_at)] if sent else []) + (
             [ack_text(ack, stored.created_at)] if ack else [])
         print(f"{when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
