@@ -217,6 +217,7 @@ KOREAN = ["숨을 못 쉬겠어요", "숨을 쉴 수가 없어요", "가슴이 �
     ("숨 을 쉴 수 가 없어요 가슴 이 아파 요", "가슴이 아파요"),  # 없어요 negates what was said before it
     ("아니 가슴 이 아파 요", "가슴이 아파요"),
     ("못생긴 소리 지만 가슴 이 아파 요", "가슴이 아파요"),  # 못생긴, "ugly", is no negation
+    ("가슴 이 아파 요 못 참 겠어요", "가슴이 아파요"),  # 못 after a finished clause opens the next one
     ("숨이차 요", "숨이 차요"),  # the model's words joined otherwise than the phrase's
     ("가슴아파 요", "가슴이 아파요"),
 ])
@@ -235,6 +236,7 @@ def test_a_korean_phrase_is_found_with_its_negation_as_the_model_writes_it(text,
     "숨 을 쉴 수 가 있어요",  # I can breathe
     "가슴아프 지 않아요",
     "숨이차 지 않아요",
+    "숨 이 차 지 못 해 요",  # the long negation, 지 못, after the verb
 ])
 def test_a_korean_denial_is_no_recognition_slip_of_a_phrase(text):
     assert PhraseMatcher(KOREAN, language="ko").match(text) == []

@@ -144,7 +144,8 @@ class Negation:
 
     A language that negates after the verb too (Korean: ``아프지 않아요``, "it does not hurt")
     names the words that negate what was just said (``after``), and the ``links`` that may stand
-    between (``지``): a stretch followed by them is negated; ``before`` then names the negation words
+    between (``지``): a stretch followed by them is negated, and by the ``after_linked`` ones past a
+    link only (``쉬 지 못 해요``; ``아파 요 못 참 겠어요`` is a new clause); ``before`` then names the negation words
     that negate what follows them (``안``, ``못``; None: every one of ``words``). A negation written onto the word it
     negates (``prefixes``: the Korean model's ``못쉬``, "cannot breathe") is split from it
     (:meth:`split`), but in words that only begin with its letters (``prefixed_words``: ``못생긴``,
@@ -160,6 +161,7 @@ class Negation:
     first_time_reach: int = 8
     before: frozenset[str] | None = None
     after: frozenset[str] = field(default_factory=frozenset)
+    after_linked: frozenset[str] = field(default_factory=frozenset)
     links: frozenset[str] = field(default_factory=frozenset)
     prefixes: tuple[str, ...] = ()
     prefixed_words: tuple[str, ...] = ()
@@ -184,7 +186,9 @@ class Negation:
             k = j
             while k < len(tokens) and tokens[k] in self.links:
                 k += 1
-            out.append(k < len(tokens) and tokens[k] in self.after and not any(breaks[j:k + 1]))
+            linked = k > j or (j > 0 and tokens[j - 1] in self.links)  # a stretch may end with its link
+            negates = k < len(tokens) and (tokens[k] in self.after or (linked and tokens[k] in self.after_linked))
+            out.append(negates and not any(breaks[j:k + 1]))
         return out
 
     def negated_starts(self, tokens: Sequence[str], breaks: Sequence[bool] | None = None,
@@ -270,7 +274,8 @@ NEGATION: Mapping[str, Negation] = MappingProxyType({
             "안", "못", "않", "않아", "않아요", "않습니다", "않았", "않았어요", "않는", "않고", "않은",
             "없", "없어", "없어요", "없습니다", "없었", "없어서", "없고", "없는"}),
         before=frozenset({"안", "못"}),
-        after=frozenset({"않", "않아", "않아요", "않습니다", "않았", "않았어요", "않는", "않고", "않은", "못"}),
+        after=frozenset({"않", "않아", "않아요", "않습니다", "않았", "않았어요", "않는", "않고", "않은"}),
+        after_linked=frozenset({"못"}),
         links=frozenset({"지", "지는", "진", "지도", "지가", "질"}),
         prefixes=("못",),
         prefixed_words=("못생", "못지", "못마땅", "못난", "못나", "못된", "못되", "못돼", "못됐", "못됨", "못자리",
