@@ -83,6 +83,18 @@ def test_the_help_writes_the_default_files_under_the_home_folder_with_a_tilde(mo
     assert "else ~/.local/share/callmonitor/supervisor.db" in text and "on top of ~/.config/callmonitor/config.toml" in text
 
 
+@pytest.fixture(scope="module")
+def homeless_user() -> None:
+    """Skips unless a user the system does not know can run this checkout's Python: it needs root
+    to become one, and the checkout and its Python reachable by such a user (a checkout cloned into
+    root's home, mode 700, is not)."""
+    if os.geteuid() != 0:
+        pytest.skip("runs a command as a user without a home folder (needs root)")
+    done = _homeless("--help")
+    if done.returncode != 0:
+        pytest.skip(f"a user without a home folder cannot run this checkout's Python: {done.stderr.strip()}")
+
+
 def _homeless(*args: str, **xdg: str) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` as a user the system does not know (no entry in the user database,
     so no home folder) with ``HOME`` unset, and the XDG variables only as ``xdg`` gives them."""
@@ -92,7 +104,7 @@ def _homeless(*args: str, **xdg: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT), **xdg))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+@pytest.mark.usefixtures("homeless_user")
 def test_without_a_home_folder_help_is_given_and_a_command_that_needs_one_says_so_in_one_line() -> None:
     for args in (("--help",), ("alerts", "--help"), ("install-service", "--help"), ("config", "--help")):
         done = _homeless(*args)
@@ -107,7 +119,7 @@ def test_without_a_home_folder_help_is_given_and_a_command_that_needs_one_says_s
     assert done.returncode == 0 and "speech rate" in done.stdout, done.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+@pytest.mark.usefixtures("homeless_user")
 def test_without_a_home_folder_models_lists_the_folders_it_can_search_without_a_traceback() -> None:
     """vosk's own folders under the home folder are none when no home folder is known; the
     XDG folders given absolute, as the no-home-folder line advises."""
@@ -115,7 +127,7 @@ def test_without_a_home_folder_models_lists_the_folders_it_can_search_without_a_
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+@pytest.mark.usefixtures("homeless_user")
 def test_without_a_home_folder_a_command_that_loads_a_speech_model_says_so_in_one_line() -> None:
     """vosk reads the home folder when it is imported: with none known, loading a model is one line
     naming the model folder, exit 2, and --no-transcribe the way on."""
@@ -132,7 +144,7 @@ def test_without_a_home_folder_a_command_that_loads_a_speech_model_says_so_in_on
         ": Vosk cannot be loaded without a home folder: set HOME, or give --no-transcribe")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as a user without a home folder (needs root)")
+@pytest.mark.usefixtures("homeless_user")
 def test_without_a_home_folder_install_service_says_relative_paths_are_not_found_from_here() -> None:
     """The daemon's working folder is not this one (none is known for it): the warning is given,
     the unit written, no traceback."""
