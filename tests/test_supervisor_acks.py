@@ -102,6 +102,27 @@ def test_heartbeats_come_every_few_seconds_while_a_critical_alert_awaits_its_ack
         heartbeat.close()
 
 
+def test_a_heartbeat_says_its_pace_and_beats_at_once_when_it_changes(console):
+    """Each beat's status says within how long the next comes (``next_beat_s``): ``every_s``, or
+    ``awaiting_s`` while a critical alert awaits acknowledgement. The pace changing beats at once (an
+    acknowledgement taken, a critical raised), so the console never judges a daemon gone back to its
+    30 s beats by the 5 s ones (it would show it silent between two)."""
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    awaits = [True]
+    heartbeat = Heartbeat(console.webhook, Identity("alice", "d-pace"), lambda: {}, every_s=3600.0, token=console.token,
+                          watch_s=0.05, awaits_ack=lambda: awaits[0], awaiting_s=1.0).start()
+    pace = lambda: next((g["status"].get("next_beat_s") for g in console.state()["agents"]  # noqa: E731
+                         if g["daemon_id"] == "d-pace"), None)
+    try:
+        assert wait_for(lambda: pace() == 1.0, 5)
+        awaits[0] = False
+        assert wait_for(lambda: pace() == 3600.0, 0.5)  # at once, not an hour after
+        awaits[0] = True
+        assert wait_for(lambda: pace() == 1.0, 0.5)
+    finally:
+        heartbeat.close()
+
+
 def test_the_daemons_heartbeat_hands_each_acknowledgement_to_the_daemon_once_through_a_console_restart(tmp_path):
     """A console started again forgets what was taken and tells it again: the daemon takes it once."""
     from monitor.delivery.sinks.webhook import Heartbeat, Identity

@@ -42,9 +42,11 @@ def _keep(path: Path) -> None:
 
 
 def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False,
-               last_error: dict | None = None, transcription_off: str | None = None, every_s: float = 30) -> None:
+               last_error: dict | None = None, transcription_off: str | None = None, every_s: float = 30,
+               next_beat_s: float | None = None) -> None:
     status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
                                  "every_s": every_s, "status": {"stopped": stopped, "transcription_off": transcription_off,
+                                     "next_beat_s": next_beat_s,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
                                      "call": {"call_id": 7, "t": 96.0, "active_alerts": ["possible_emergency"]}
@@ -272,6 +274,28 @@ def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chro
         assert page.eval(f"{row % 'd-carol'}.dataset.state") == "in-call"  # its next beat is not due yet
     finally:
         pages.close()
+
+
+def test_an_agent_beating_fast_while_its_critical_alert_stands_is_silent_after_three_of_those_beats(console_pages):
+    """A daemon beats every 5 s while a critical alert of its call awaits acknowledgement, and says
+    so (``next_beat_s``): killed then, it is silent 15 s after its last beat, its call no longer
+    shown live, not after ``silent_after_s`` (90 s); one at its usual 30 s beats is not silent then.
+    The page's clock is moved on (``S.skew``) as if no beat had come since."""
+    console, page = console_pages.console, console_pages.open()
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True, next_beat_s=5)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=True, next_beat_s=30)
+    pk = console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)"))[1]["id"]
+    card, row = f"document.querySelector('#critical article[data-id=\"{pk}\"]')", \
+        "document.querySelector('#agents [data-daemon=\"%s\"]').dataset.state"
+    page.wait(f"{card} !== null && {card}.querySelector('.callnow').textContent === 'call live'")
+
+    def after(seconds: float) -> tuple[str, str, bool]:
+        page.eval(f"S.skew += {seconds} - (now() - S.agents.get('d-alice').last_seen); renderOnHeartbeat()")
+        return page.eval(row % "d-alice"), page.eval(row % "d-bob"), page.eval(f"{card}.querySelector('.callnow') !== null")
+
+    assert after(14) == ("in-call", "in-call", True)  # two beats missed, and a third not quite
+    assert after(16) == ("silent", "in-call", False)
+    assert after(91) == ("silent", "silent", False)
 
 
 def test_an_agent_whose_daemon_runs_without_its_speech_model_says_so_whatever_its_last_problem(console_pages):

@@ -585,7 +585,7 @@ def test_a_stopping_daemons_last_beat_reaches_the_console_after_one_still_on_its
                               lambda: {"call": None}, every_s=3600.0).start()
         assert first_in.wait(20)
         heartbeat.close()
-        assert stored == [{"call": None}, {"call": None, "stopped": True}]
+        assert stored == [{"call": None, "next_beat_s": 3600.0}, {"call": None, "next_beat_s": 3600.0, "stopped": True}]
     finally:
         server.shutdown()
         server.server_close()

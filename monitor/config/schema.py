@@ -963,7 +963,9 @@ class SupervisorConfig:
                                        "read again, with the token file, on SIGHUP", kind="agent_tokens")
     silent_after_s: float = _k(90.0, "an agent whose last heartbeat is older than this shows as "
                                "silent (or than three of its own heartbeat intervals, where those are "
-                               "longer)", gt=0, max=86400.0)
+                               "longer; a daemon beating faster for now, while a critical alert awaits "
+                               "acknowledgement, is silent after three of those beats, 15 s at least)",
+                               gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
 

@@ -81,14 +81,16 @@ STATUS = Fields({
     "call": Fields({"call_id": COUNT, "t": NUMBER, "started_at": NUMBER, "active_alerts": ListOf(NAME)}),
     "last_error": Fields({"level": NAME, "message": LINE, "at": NUMBER, "source": NAME, "resolved_at": NUMBER,
                           "resolved": LINE}),
-    "transcription_off": LINE, "transcription_loading": FLAG,
+    "transcription_off": LINE, "transcription_loading": FLAG, "next_beat_s": NUMBER,
     "reports": ListOf(Fields({"call_id": COUNT, "url": LINE})),
 })
 """A heartbeat's status: devices (each leg's state and label), whether it has stopped, whether its
 devices are open and a call runs (the call's id, time, start and active alert kinds), counts, the
 last warning or error, why the speech model is off (the daemon runs on acoustic cues alone until a
 restart; kept apart from the last problem, which a later one replaces), whether its speech model
-still loads (acoustic-only until then) and links to call reports."""
+still loads (acoustic-only until then), within how many seconds its next heartbeat comes (the
+daemon's ``every_s``, or fewer while a critical alert awaits its acknowledgement) and links to call
+reports."""
 
 
 def status_problem(status: Any) -> str | None:

@@ -790,7 +790,10 @@ class Heartbeat:
     (from the heartbeat's thread), once, however often the console tells it again, and the next beat
     names them as taken (``acks_taken``). While ``awaits_ack()`` (a critical alert of the running call
     stands unacknowledged), a beat goes every ``awaiting_s`` (:data:`AWAITING_ACK_S`) at least: the agent learns of
-    the acknowledgement within seconds, not ``every_s`` later."""
+    the acknowledgement within seconds, not ``every_s`` later. Each beat's status says within how long
+    the next one comes (``next_beat_s``), so that the console calls a daemon beating fast silent after
+    a few of those beats; a change of ``awaits_ack()`` beats at once, so that the console never holds
+    the fast pace of a daemon gone back to ``every_s``."""
 
     def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0,
@@ -826,6 +829,7 @@ class Heartbeat:
 
     def body(self, stopped: bool = False) -> bytes:
         status = dict(self.status())
+        status["next_beat_s"] = self.awaiting_s if self._awaits() and self.awaiting_s < self.every_s else self.every_s
         if stopped:
             status["stopped"] = True
         taken = {"acks_taken": self._taken} if self._taken else {}
@@ -883,19 +887,24 @@ class Heartbeat:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            seen = self._watched()
+            seen = self._seen()
             self.beat()
             self._wait_next(seen)
 
     def _wait_next(self, seen: object) -> None:
-        """Until the next beat is due: ``every_s``, or sooner once what is watched is no longer ``seen``,
-        or ``awaiting_s`` (:data:`AWAITING_ACK_S`) after the last beat while ``awaits_ack()``."""
+        """Until the next beat is due: ``every_s``, or sooner once what is watched, or whether
+        ``awaits_ack()``, is no longer as ``seen``, or ``awaiting_s`` (:data:`AWAITING_ACK_S`) after the
+        last beat while ``awaits_ack()``."""
         began = time.monotonic()
         due = began + self.every_s
         while not self._stop.wait(max(0.0, min(self.watch_s, due - time.monotonic()))):
             now = time.monotonic()
-            if now >= due or self._watched() != seen or (now - began >= self.awaiting_s and self._awaits()):
+            if now >= due or self._seen() != seen or (now - began >= self.awaiting_s and self._awaits()):
                 return
+
+    def _seen(self) -> tuple[object, bool]:
+        """What a change of beats at once: what is watched, and whether a beat's pace is the fast one."""
+        return self._watched(), self._awaits()
 
     def _awaits(self) -> bool:
         try:
