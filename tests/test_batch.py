@@ -15,7 +15,9 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
+import termios
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -1514,8 +1516,6 @@ def test_the_scorings_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(tmp_pat
     written to a file, a pipe or a terminal whose size is unknown (0 by 0, as a serial console's or one
     not sized yet, or of no height, where tqdm draws nothing); --quiet shows none."""
     import argparse
-    import struct
-    import termios
     from monitor.commands.batch import _progress_shown
     if where.startswith("terminal"):
         controller, tty = os.openpty()
@@ -1696,11 +1696,12 @@ def flagged_table(tmp_path) -> Path:
     return table
 
 
-def test_the_archive_reports_call_reports_show_their_progress_when_asked_and_are_the_same(flagged_table, tmp_path,
-                                                                                           capsys):
+def test_the_archive_reports_call_reports_show_their_progress_as_the_batchs_and_are_the_same(flagged_table, tmp_path,
+                                                                                             capsys):
     """Making the flagged calls' reports takes about a second each (minutes for an archive's
-    hundreds): on a terminal a bar counts them on stderr, and the reports and links are the same as
-    without it; off (not a terminal, the default), nothing is said."""
+    hundreds): their progress shows on stderr as the batch's does, a bar counting them on a
+    terminal, a line every so often in a log (the last report's left to the command's own last
+    line), and the reports and links are the same as without it; asked for none, nothing is said."""
     from dataclasses import replace
 
     from monitor.config import Config
@@ -1710,10 +1711,36 @@ def test_the_archive_reports_call_reports_show_their_progress_when_asked_and_are
     quiet = write_call_reports(rows, cfg, str(tmp_path / "quiet"), str(tmp_path), on_error=pytest.fail)
     assert capsys.readouterr().err == ""
     shown = write_call_reports(rows, cfg, str(tmp_path / "shown"), str(tmp_path), on_error=pytest.fail,
-                               progress=True)
+                               progress="bar")
     assert "call reports" in capsys.readouterr().err
     assert {k: os.path.basename(v) for k, v in shown.items()} == {k: os.path.basename(v) for k, v in quiet.items()}
     assert len(quiet) == 1 and (tmp_path / "shown" / "call-1.html").exists()
+    twice = [rows[0], {**rows[0], "path": str(tmp_path / "gone.wav")}]  # the second one fails: counted as done
+    write_call_reports(twice, cfg, str(tmp_path / "logged"), str(tmp_path), on_error=lambda line: None,
+                       progress="lines", every_s=0.0)
+    said = capsys.readouterr().err
+    assert re.fullmatch(r"call-monitor: 1 of 2 call reports done; \d+\.\d reports/min; 0:00:0\d so far, "
+                        r"about 0:00:0\d to go\n", said), said
+
+
+def test_the_archive_reports_bar_is_drawn_by_where_stderr_goes_not_stdout(flagged_table, tmp_path):
+    """`report --batch` draws its progress on stderr, and whether as a bar is stderr's to decide, as
+    for the batch: a log (stderr a file) gets no bar (its text, its carriage returns) though stdout
+    is a terminal."""
+    controller, tty = os.openpty()
+    fcntl.ioctl(tty, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        with open(tmp_path / "report.log", "w+") as log:
+            done = subprocess.run([PY, "-m", "monitor.cli", "report", "--batch", str(flagged_table), "--db",
+                                   str(tmp_path / "none.db"), "-o", str(tmp_path / "a.html")], stdout=tty, stderr=log,
+                                  env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, timeout=120)
+            log.seek(0)
+            said = log.read()
+    finally:
+        os.close(tty)
+        os.close(controller)
+    assert done.returncode == 0 and "\r" not in said and "call reports:" not in said and said.splitlines()[-1] == (
+        f"call-monitor: archive report written to {tmp_path / 'a.html'} (1 call report(s) beside it)"), said
 
 
 def test_a_stop_while_the_archive_report_is_made_keeps_the_call_reports_written_and_says_where(flagged_table,

@@ -27,9 +27,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
-from ..console import first_line, info
+from ..console import first_line
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
+from .progress import PROGRESS_EVERY_S, PROGRESS_LINES, Progress
 from .score import TRANSCRIPTION_PLUGIN, CallResult
 from .table import failed_row, job_cells
 
@@ -504,68 +505,25 @@ def _dask_silenced() -> Iterator[None]:
         loop_log.setLevel(level)
 
 
-PROGRESS_BAR = "bar"
-"""The scoring's progress as a bar (tqdm) redrawn in place: for a terminal."""
-PROGRESS_LINES = "lines"
-"""The scoring's progress as a line every :data:`PROGRESS_EVERY_S`: for a log (nohup, cron, a pipe),
-where a bar's carriage returns would pile up as one endless line."""
-PROGRESS_EVERY_S = 30.0
-"""How often a progress line is said (:data:`PROGRESS_LINES`), at the first call done after it."""
-
-
-def clock_time(seconds: float) -> str:
-    """``seconds`` as h:mm:ss (a progress line's elapsed time and what is left)."""
-    whole = int(round(seconds))
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-class _Progress:
+class _Progress(Progress):
     """The scoring's progress on stderr: calls done, audio hours scored, x real time and ETA, as a
-    bar on a terminal (tqdm), or as a line every ``every_s`` for a log (:data:`PROGRESS_LINES`),
-    which also says the calls flagged so far; silent when ``shown`` is None."""
+    bar on a terminal, or as a line every ``every_s`` for a log (:data:`PROGRESS_LINES`), which also
+    says the calls flagged so far; silent when ``shown`` is None."""
 
     def __init__(self, total: int, shown: str | None, every_s: float = PROGRESS_EVERY_S) -> None:
-        self.bar, self.total, self.done, self.every_s = None, total, 0, every_s
-        self.in_lines = shown == PROGRESS_LINES
-        self.t0 = self.said_at = time.monotonic()
-        if shown == PROGRESS_BAR:
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, unit="call", file=sys.stderr, dynamic_ncols=True)
+        super().__init__(total, shown, "call", every_s=every_s)
 
     def update(self, outcome: BatchOutcome, rows: Iterable[dict[str, Any]] = ()) -> None:
         """One more call done (``rows``: the rows so far, for the calls flagged)."""
-        self.done += 1
-        wall = time.monotonic() - self.t0
+        wall = self.elapsed()
         xrt = outcome.audio_s / wall if wall > 0 else 0.0
-        if self.in_lines and self.done < self.total and time.monotonic() - self.said_at >= self.every_s:
-            self.said_at = time.monotonic()
-            info(self.line(outcome.flagged(rows)[0], wall, xrt))
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{outcome.audio_s / 3600:.2f} h audio, {xrt:.0f}x real time", refresh=False)
-            self.bar.update(1)
+        self.step(lambda wall: self.line(outcome.flagged(rows)[0], wall, xrt),
+                  f"{outcome.audio_s / 3600:.2f} h audio, {xrt:.0f}x real time")
 
     def line(self, flagged: int, wall: float, xrt: float) -> str:
         """A progress line: calls done of all, flagged so far, rate, x real time, time so far and left."""
-        per_s = self.done / wall if wall > 0 else 0.0
-        left = f"about {clock_time((self.total - self.done) / per_s)} to go" if per_s > 0 else "time to go unknown"
-        return (f"{self.done} of {self.total} calls done, {flagged} flagged; {per_s * 60:.1f} calls/min, "
-                f"{xrt:.0f}x real time; {clock_time(wall)} so far, {left}")
-
-    def lines(self, say: Callable[[str], None]) -> Callable[[str], None]:
-        """``say`` (a one-line message on stderr) with the bar cleared first and drawn again after,
-        so that the line stands on its own rather than after the bar's text; ``say`` itself without a bar."""
-        bar = self.bar
-        if bar is None:
-            return say
-
-        def said(line: str) -> None:
-            with bar.external_write_mode(file=sys.stderr):
-                say(line)
-        return said
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        rate, times = self.pace(wall, "calls")
+        return f"{self.done} of {self.total} calls done, {flagged} flagged; {rate}, {xrt:.0f}x real time; {times}"
 
 
 def task_failure(path: str, err: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -98,24 +97,11 @@ def _out_problem(out: str, inputs: Sequence[str], jobs: Sequence[CallJob], db: s
 
 
 def _progress_shown(args: argparse.Namespace) -> str | None:
-    """How the scoring's progress shows on stderr, where it is written: a bar on a terminal that
-    says its size, else (a log: a file or pipe under nohup or cron, a terminal of no size, where
-    tqdm draws nothing) a line every so often; nothing with --quiet."""
-    from ..batch.runner import PROGRESS_BAR, PROGRESS_LINES
+    """How the scoring's progress shows on stderr (:func:`~monitor.batch.progress.progress_shown`):
+    a bar on a terminal that says its size, else a line every so often; nothing with --quiet."""
+    from ..batch.progress import progress_shown
 
-    if args.quiet:
-        return None
-    return PROGRESS_BAR if _sized_terminal(sys.stderr) else PROGRESS_LINES
-
-
-def _sized_terminal(stream) -> bool:
-    """Whether ``stream`` writes to a terminal whose size is known (a serial console's or one not
-    sized yet is 0 by 0: unknown), where a bar redrawn in place can be drawn."""
-    try:
-        size = os.get_terminal_size(stream.fileno()) if stream.isatty() else None
-    except (OSError, ValueError, AttributeError):  # no file descriptor, or no size to tell
-        return False
-    return size is not None and size.columns > 0 and size.lines > 0
+    return progress_shown(args.quiet)
 
 
 @dataclass(frozen=True)
@@ -181,7 +167,7 @@ def _read_inputs(args: argparse.Namespace) -> _Inputs | ExitStatus:
         warning(note)
     for problem in unsearched:
         error(problem)
-    from ..batch.runner import PROGRESS_BAR  # the check's line redrawn in place: on a terminal alone
+    from ..batch.progress import PROGRESS_BAR  # the check's line redrawn in place: on a terminal alone
     unopened = unopenable(jobs, CHECK_QUIET_S if _progress_shown(args) == PROGRESS_BAR else None,
                           unseen_to_workers=bool(args.scheduler))
     for problem in unopened.values():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from types import MappingProxyType
 
 from ..console import error, info, warning
@@ -254,6 +253,7 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
+    from ..batch.progress import progress_shown
     from ..report.archive import archive_calls_folder, archive_report, no_database_there, read_table
     try:
         rows = read_table(args.batch)
@@ -271,7 +271,7 @@ def _archive(args: argparse.Namespace, fmt: str) -> int:
 
     try:
         n = archive_report(args.batch, rows, args.output, cfg, on_error=not_written, on_warning=warning,
-                           progress=sys.stdout.isatty())  # on a terminal, as the batch's bar
+                           progress=progress_shown())  # as the batch's: a bar on a terminal, else lines
     except (ReportError, StoreError, ImportError, OSError) as err:
         return _failed(err, args.output)
     except KeyboardInterrupt as stop:  # the call reports written so far are whole (each written atomically)

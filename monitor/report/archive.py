@@ -18,7 +18,6 @@ import datetime as _dt
 import io
 import math
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -27,6 +26,7 @@ import numpy as np
 from ..alerts.evidence import fmt_duration
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config, RuleConfig
+from ..batch.progress import PROGRESS_EVERY_S, Progress
 from ..batch.table import legs_same_of, legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
 from ..events import NO_SPEECH_S
@@ -386,56 +386,63 @@ def no_database_there(path: str) -> str | None:
 def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str, page_dir: str,
                        on_error: Callable[[str], None],
                        on_warning: Callable[[str], None] = lambda line: None,
-                       progress: bool = False) -> dict[tuple[str, str, str], str]:
+                       progress: str | None = None,
+                       every_s: float = PROGRESS_EVERY_S) -> dict[tuple[str, str, str], str]:
     """Write the report of each flagged call (at most :data:`MAX_CALL_REPORTS`) into ``folder``:
     from the store when it holds the call (a stored call whose recording is gone, or there but
-    unreadable, said to ``on_warning`` as ``report ID`` says it), else from the recording. With
-    ``progress``, a bar on stderr counts them (about a second each from the store, more from a
-    recording), the lines said meanwhile each on a line of its own. Returns :func:`row_key` -> link."""
-    from tqdm import tqdm
-
+    unreadable, said to ``on_warning`` as ``report ID`` says it), else from the recording. Their
+    ``progress`` (about a second each from the store, more from a recording) shows on stderr as the
+    batch's does (:func:`~monitor.batch.progress.progress_shown`): a bar counting them, the lines said
+    meanwhile each on a line of its own, or a line every ``every_s``. Returns :func:`row_key` -> link."""
     from ..delivery.store import Store
-    from . import from_file, render, write_atomic
-    from .data import from_store, recording_warning
 
     db = os.path.expanduser(cfg.storage.db)
-    there = no_database_there(db) is None
-    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if there else None
+    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if no_database_there(db) is None \
+        else None
     links: dict[tuple[str, str, str], str] = {}
     todo = flagged(rows)[:MAX_CALL_REPORTS]
-    bar = tqdm(todo, desc="call reports", unit="report", file=sys.stderr, dynamic_ncols=True,
-               disable=not progress, leave=False)
+    shown = Progress(len(todo), progress, "report", desc="call reports", leave=False, every_s=every_s)
+    on_error, on_warning = shown.lines(on_error), shown.lines(on_warning)
 
-    def apart(say: Callable[[str], None]) -> Callable[[str], None]:
-        """``say``, the bar cleared first and drawn again after, when it shows."""
-        def line(text: str) -> None:
-            with bar.external_write_mode(file=sys.stderr):
-                say(text)
-        return line if progress else say
-    on_error, on_warning = apart(on_error), apart(on_warning)
+    def line(wall: float) -> str:
+        rate, times = shown.pace(wall, "reports")
+        return f"{shown.done} of {shown.total} call reports done; {rate}; {times}"
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        for r in bar:
-            call_id = _number(r.get("db_call_id"))
-            name = f"call-{int(call_id)}.html" if call_id is not None else f"call-{len(links) + 1}.html"
-            try:
-                record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
-                if record is not None and record.source == r["path"]:
-                    data = from_store(store, int(call_id), cfg)
-                    if said := recording_warning(int(call_id), data):
-                        on_warning(said)
-                else:
-                    data = from_file(str(r["path"]), cfg, **legs_of(r))
-                write_atomic(os.path.join(folder, name), render(data, "html"))
-            except (ReportError, OSError) as err:
-                on_error(f"{r['path']}: call report not written ({err})")
-                continue
-            links[row_key(r)] = os.path.relpath(os.path.join(folder, name), page_dir)
+        for r in todo:
+            name = _call_report(r, cfg, store, folder, len(links), on_error, on_warning)
+            if name is not None:
+                links[row_key(r)] = os.path.relpath(os.path.join(folder, name), page_dir)
+            shown.step(line)
     finally:
-        bar.close()
+        shown.close()
         if store is not None:
             store.close()
     return links
+
+
+def _call_report(r: dict[str, Any], cfg: Config, store: Any, folder: str, made: int,
+                 on_error: Callable[[str], None], on_warning: Callable[[str], None]) -> str | None:
+    """Write row ``r``'s call report into ``folder`` (after ``made`` others): from ``store`` when it
+    holds the call, else from the recording. Returns its file name, or None (said to ``on_error``)."""
+    from . import from_file, render, write_atomic
+    from .data import from_store, recording_warning
+
+    call_id = _number(r.get("db_call_id"))
+    name = f"call-{int(call_id)}.html" if call_id is not None else f"call-{made + 1}.html"
+    try:
+        record = store.get_call(int(call_id)) if store is not None and call_id is not None else None
+        if record is not None and record.source == r["path"]:
+            data = from_store(store, int(call_id), cfg)
+            if said := recording_warning(int(call_id), data):
+                on_warning(said)
+        else:
+            data = from_file(str(r["path"]), cfg, **legs_of(r))
+        write_atomic(os.path.join(folder, name), render(data, "html"))
+    except (ReportError, OSError) as err:
+        on_error(f"{r['path']}: call report not written ({err})")
+        return None
+    return name
 
 
 def archive_calls_folder(output: str) -> str:
@@ -445,7 +452,7 @@ def archive_calls_folder(output: str) -> str:
 
 def archive_report(table: str, rows: Sequence[dict[str, Any]], output: str, cfg: Config,
                    on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None,
-                   progress: bool = False) -> int:
+                   progress: str | None = None) -> int:
     """Write the archive page of ``table`` (its ``rows``: :func:`read_table`) to ``output`` and the
     flagged calls' reports into ``<output stem>_calls/``. Returns how many call reports were written.
     Raises ReportError."""
