@@ -298,6 +298,20 @@ def test_an_agent_beating_fast_while_its_critical_alert_stands_is_silent_after_t
     assert after(91) == ("silent", "silent", False)
 
 
+def test_the_page_names_the_time_zone_of_its_times_once_in_its_header(console_pages):
+    """The times on the page are the browser's clock's: the header says in which zone, once (its
+    offset from UTC and its name), for a supervisor in another office or a screenshot read later."""
+    console, page = console_pages.console, console_pages.open()
+    page.send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+    page.eval("location.reload()")
+    page.wait(console_pages.LIVE)
+    assert page.eval("document.getElementById('zone').textContent") == "times in UTC+09:00 (Asia/Tokyo)"
+    assert page.eval("document.querySelector('header').innerText").count("UTC") == 1
+    page.send("Emulation.setTimezoneOverride", {"timezoneId": "America/Sao_Paulo"})  # said again as the page redraws
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+    page.wait("document.getElementById('zone').textContent === 'times in UTC-03:00 (America/Sao_Paulo)'")
+
+
 def test_an_agent_whose_daemon_runs_without_its_speech_model_says_so_whatever_its_last_problem(console_pages):
     """A daemon that found no speech model runs on acoustic cues alone until a restart: its row
     says so beside its last problem (a webhook outage since), which no longer is that one."""
