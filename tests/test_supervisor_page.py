@@ -303,13 +303,53 @@ def test_the_page_names_the_time_zone_of_its_times_once_in_its_header(console_pa
     offset from UTC and its name), for a supervisor in another office or a screenshot read later."""
     console, page = console_pages.console, console_pages.open()
     page.send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
-    page.eval("location.reload()")
-    page.wait(console_pages.LIVE)
+    page.eval("window.reloading = true; location.reload()")
+    page.wait(f"window.reloading === undefined && {console_pages.LIVE}")
     assert page.eval("document.getElementById('zone').textContent") == "times in UTC+09:00 (Asia/Tokyo)"
     assert page.eval("document.querySelector('header').innerText").count("UTC") == 1
     page.send("Emulation.setTimezoneOverride", {"timezoneId": "America/Sao_Paulo"})  # said again as the page redraws
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
     page.wait("document.getElementById('zone').textContent === 'times in UTC-03:00 (America/Sao_Paulo)'")
+
+
+def test_the_page_shows_one_agent_alone_when_asked_and_keeps_it_through_a_reload(console_pages, tmp_path):
+    """With a shift of agents, one agent is looked at alone (chosen in the header, or ``?agent=NAME``
+    in the address, which the token's sign-in keeps and a reload keeps): only that agent's alerts and
+    row are drawn, each heading counting that agent's of all (``(1 of 2)``); "All agents" draws them all again."""
+    from urllib.parse import quote
+    console = console_pages.console
+    for i, name in enumerate(("Alice (desk 4)", "Bob (desk 9)", "Carol (desk 2)")):
+        _heartbeat(console, name, f"d-{i}", in_call=True)
+        console.post(alert_body(1, daemon_id=f"d-{i}", agent=name))
+    console.post(alert_body(2, daemon_id="d-0", agent="Alice (desk 4)", severity="warning", kind="slow_speech"))
+    page = console_pages.browser.new_page(f"{console.base}/?token={console.token}&agent={quote('Bob (desk 9)')}")
+    page.wait(console_pages.LIVE, timeout=30)
+    counts = ("[...document.querySelectorAll('h2 .count')].map(c => c.textContent).join(' ') + ' | ' + "
+              "[...document.querySelectorAll('article, .agentrow')].map(e => e.querySelector('.agent').textContent)"
+              ".join(', ')")
+    assert page.eval("new URLSearchParams(location.search).get('agent')") == "Bob (desk 9)"
+    assert page.eval("location.search.includes('token')") is False
+    assert page.eval(counts) == "(1 of 3) (0 of 1) (0 of 0) (1 of 3) | Bob (desk 9), Bob (desk 9)"
+    assert page.eval("document.getElementById('warning').innerText") == "None open of Bob (desk 9)."
+    choose = "{ const f = document.getElementById('agent-filter'); f.value = '%s'; f.dispatchEvent(new Event('change')); }"
+    page.eval(choose % "Alice (desk 4)")
+    assert page.eval(counts) == ("(1 of 3) (1 of 1) (0 of 0) (1 of 3) | Alice (desk 4), Alice (desk 4), "
+                                 "Alice (desk 4)")
+    page.eval("window.reloading = true; location.reload()")
+    page.wait(f"window.reloading === undefined && {console_pages.LIVE}")
+    assert page.eval("document.getElementById('agent-filter').value") == "Alice (desk 4)"
+    assert page.eval(counts).startswith("(1 of 3) (1 of 1) (0 of 0) (1 of 3) |")
+    _keep(page.screenshot(tmp_path / "console-one-agent.png"))
+    # another agent's new critical alert: its banner, clicked, shows every agent again to bring its card into view
+    carol = console.post(alert_body(3, daemon_id="d-2", agent="Carol (desk 2)"))[1]["id"]
+    page.wait("document.body.classList.contains('flash')")
+    page.eval("document.getElementById('banner').click()")
+    assert page.eval(f"document.querySelector('#critical article[data-id=\"{carol}\"]') !== null")
+    assert page.eval(counts).startswith("(4) (1)  (3) |") and page.eval("location.search") == ""
+    page.eval(choose % "Carol (desk 2)")
+    assert page.eval(counts).startswith("(2 of 4) (0 of 1) (0 of 0) (1 of 3) |")
+    page.eval(choose % "")
+    assert page.eval(counts).startswith("(4) (1)  (3) |") and page.eval("location.search") == ""
 
 
 def test_an_agent_whose_daemon_runs_without_its_speech_model_says_so_whatever_its_last_problem(console_pages):

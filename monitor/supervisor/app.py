@@ -6,7 +6,8 @@ Routes:
   (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
   token: the shared one or the agent's own (which may post only as that agent). A heartbeat's answer
   carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`monitor.delivery.acks`).
-- ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/``;
+- ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/`` (with
+  the rest of the query, the page's ``?agent=``);
   without a token or cookie a 401 page says how to get in.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
   ``ack``, ``agent``, ``report`` and ``settings`` (a reload's ``silent_after_s``) as they happen.
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Mapping
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -451,7 +453,8 @@ class Console:
                 return self._login_page(f"The token in this address is agent {html.escape(p.name)}'s own, "
                                         f"which only posts that agent's alerts: the page needs the console's "
                                         f"shared token.", AGENT_TOKEN_POSTS_ONLY)
-            resp = RedirectResponse("/", status_code=303)
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            resp = RedirectResponse("/?" + rest if rest else "/", status_code=303)  # the page's own (?agent=) kept
             resp.set_cookie(SESSION_COOKIE, self.auth.new_session(), max_age=int(SESSION_S), httponly=True,
                             samesite="strict", secure=self.settings.secure_cookie, path="/")
             return resp
