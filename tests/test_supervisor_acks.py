@@ -162,7 +162,7 @@ def acked_run(tmp_path_factory):
     acknowledges it there; the daemon's next heartbeat brings the acknowledgement back, and the
     daemon stops once its sinks had it. Returns (the JSON lines, the terminal's text, the
     daemon's status, the alert, whether the daemon awaited an acknowledgement as the alert came and
-    as the acknowledgement came, and what ``call-monitor alerts --jsonl`` lists of its database then)."""
+    as the acknowledgement came (with the pace its heartbeat said then), and what ``call-monitor alerts --jsonl`` lists of its database then)."""
     from monitor.capture.sources import FileSource
     from monitor.config import load_config
     from monitor.daemon import Daemon
@@ -182,20 +182,21 @@ def acked_run(tmp_path_factory):
                             {"jsonl": JsonlSink(jsonl), "terminal": HumanSink(human, name_calls=True),
                              "webhook": webhook}, webhook=webhook)
             heartbeat = Heartbeat(console.webhook, identity, daemon.heartbeat_status,
-                                  every_s=3600.0, token=console.token, acked=daemon.acked)
+                                  every_s=3600.0, token=console.token, acked=daemon.acked, awaits_ack=daemon.awaits_ack)
             first: list = []
-            awaits: list[bool] = []
+            awaits: list[tuple[bool, float]] = []
+            pace = lambda: json.loads(heartbeat.body())["status"]["next_beat_s"]  # noqa: E731
 
             def ack_the_first_critical_alert(ev) -> None:
                 if ev.type == "alert" and ev.severity == "critical" and not first:
                     first.append(ev)
-                    awaits.append(daemon.awaits_ack())
+                    awaits.append((daemon.awaits_ack(), pace()))
                     assert wait_for(lambda: any(a["alert_id"] == ev.alert_id for a in console.state()["alerts"]), 20)
                     (pk,) = [a["id"] for a in console.state()["alerts"] if a["alert_id"] == ev.alert_id]
                     console.request("POST", f"/api/alerts/{pk}/ack", b'{"by": "Dana"}')
                     assert heartbeat.beat()  # the daemon's next beat; what it brings goes out with the next chunk
                 elif ev.type == "alert_acked":
-                    awaits.append(daemon.awaits_ack())
+                    awaits.append((daemon.awaits_ack(), pace()))
                     daemon.request_stop("the acknowledgement came")
 
             daemon.sinks["supervisor"] = ack_the_first_critical_alert
@@ -237,7 +238,7 @@ def test_the_status_shows_the_acknowledgement_on_the_alert_in_its_recent_alerts(
 
 def test_the_daemon_awaits_an_acknowledgement_while_its_critical_alert_stands_until_it_comes(acked_run):
     *_, alert, awaits, _ = acked_run
-    assert alert.severity == "critical" and awaits == [True, False]
+    assert alert.severity == "critical" and awaits == [(True, 5.0), (False, 3600.0)]
 
 
 def test_the_daemons_database_keeps_the_acknowledgement_and_alerts_lists_it_on_the_alert(acked_run):
