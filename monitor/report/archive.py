@@ -397,8 +397,8 @@ def write_call_reports(rows: Sequence[dict[str, Any]], cfg: Config, folder: str,
     from ..delivery.store import Store
 
     db = os.path.expanduser(cfg.storage.db)
-    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if no_database_there(db) is None \
-        else None
+    there = no_database_there(db) is None
+    store = Store.open_to_read(db, snapshot_every_s=cfg.storage.snapshot_every_s) if there else None
     links: dict[tuple[str, str, str], str] = {}
     todo = flagged(rows)[:MAX_CALL_REPORTS]
     shown = Progress(len(todo), progress, "report", desc="call reports", leave=False, every_s=every_s)

@@ -903,7 +903,7 @@ class Heartbeat:
                 return
 
     def _seen(self) -> tuple[object, bool]:
-        """What a change of beats at once: what is watched, and whether a beat's pace is the fast one."""
+        """What beats at once when it changes: what is watched, and whether the pace is the fast one."""
         return self._watched(), self._awaits()
 
     def _awaits(self) -> bool:
