@@ -5,9 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # python3-venv: Debian's python3 makes no virtual environment without it (ensurepip).
 # curl: a real HTTP client's Basic authentication against the supervisor console (tests/test_supervisor.py)
+# fonts-nanum: a Korean font, which the report's picture draws Hangul in (tests/test_report.py)
 # baresip: a real softphone for tests/test_softphone.py (Debian ships its PulseAudio module in baresip-x11)
 APT_PACKAGES := python3-venv libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox \
-                dbus libnotify-bin dunst xvfb chromium curl baresip-core baresip-x11
+                dbus libnotify-bin dunst xvfb chromium curl fonts-nanum baresip-core baresip-x11
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages test bench demo fixtures eval-corpus eval tune limits clean

@@ -42,6 +42,8 @@ from monitor.delivery.store import SCHEMA_VERSION, Store
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
+UNDRAWN = "\U00013000\U00013001\U00013002 \U00013003\U00013004"
+"""Words in a script (Egyptian hieroglyphs) no font the picture draws with here has."""
 
 
 def label_words(name: str) -> list[WordsEvent]:
@@ -259,18 +261,18 @@ def test_a_critical_alerts_evidence_is_said_in_words_with_its_numbers_and_no_int
 
 
 def test_a_transcript_in_a_script_the_font_lacks_draws_without_a_warning_a_character(det):
-    """A call transcribed in Korean (the tests' real model) with only DejaVu installed: matplotlib
-    warned once per Hangul syllable (dozens of lines on stderr, in the daemon's journal too); the
-    picture draws boxes and its transcript panel says where the words are, without a warning."""
+    """Words in a script no font here draws (Egyptian hieroglyphs; Hangul was, before a fallback font
+    drew it): matplotlib warned once per character (dozens of lines on stderr, in the daemon's journal
+    too); the picture draws boxes and its transcript panel says where the words are, without a warning."""
     import warnings
     from dataclasses import replace
     from monitor.report.data import Utterance
     from monitor.report.figure import _lacks_glyphs
-    korean = Utterance(t=12.0, start=10.0, end=12.0, channel="caller", text="숨 쉬기 가 힘들 어요")
-    assert _lacks_glyphs([korean.text]) and not _lacks_glyphs(["I can't catch my breath"])
+    undrawn = Utterance(t=12.0, start=10.0, end=12.0, channel="caller", text=UNDRAWN)
+    assert _lacks_glyphs([undrawn.text]) and not _lacks_glyphs(["I can't catch my breath"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        png = render(replace(det["data"], utterances=[korean]), "png")
+        png = render(replace(det["data"], utterances=[undrawn]), "png")
     assert png.startswith(b"\x89PNG") and [str(w.message) for w in caught] == []
 
 
@@ -281,16 +283,35 @@ def test_a_png_alone_says_the_words_its_font_cannot_draw_are_in_the_html_report_
     from dataclasses import replace
     from monitor.report.data import Utterance
     from monitor.report.figure import render_png, transcript_title
-    korean = replace(det["data"], utterances=[Utterance(t=12.0, start=10.0, end=12.0, channel="caller",
-                                                        text="숨 쉬기 가 힘들 어요")])
-    alone, in_page = transcript_title(korean, in_page=False), transcript_title(korean, in_page=True)
-    again = str(korean.call_id) if korean.call_id is not None else os.path.basename(korean.source)
+    undrawn = replace(det["data"], utterances=[Utterance(t=12.0, start=10.0, end=12.0, channel="caller",
+                                                         text=UNDRAWN)])
+    alone, in_page = transcript_title(undrawn, in_page=False), transcript_title(undrawn, in_page=True)
+    again = str(undrawn.call_id) if undrawn.call_id is not None else os.path.basename(undrawn.source)
     assert alone.endswith("boxes: characters no font here draws; the words are in the HTML report: "
                           f"call-monitor report {again} -o report.html)") and "page" not in alone
     assert in_page.endswith("boxes: characters no font here draws; the page's transcript has them)")
     assert transcript_title(det["data"], in_page=False) == "Transcript (distress phrases in red)"
-    assert render(korean, "png") == render_png(korean, in_page=False) != render_png(korean, in_page=True)
-    assert "숨 쉬기 가 힘들 어요" in render(korean, "html").decode("utf-8")
+    assert render(undrawn, "png") == render_png(undrawn, in_page=False) != render_png(undrawn, in_page=True)
+    assert UNDRAWN in render(undrawn, "html").decode("utf-8")
+
+
+def test_korean_words_are_drawn_in_an_installed_korean_font_without_a_note_or_a_log_line(det, caplog):
+    """With a font that draws Hangul installed (the Makefile's fonts-nanum; Noto CJK and others are
+    looked for too), the picture draws a Korean transcript's words in it beside its own font, and
+    its transcript panel has no note of boxes; matplotlib's line for the font's missing bold face
+    is no news for the user and is not logged."""
+    import logging
+    from dataclasses import replace
+    from monitor.report.data import Utterance
+    from monitor.report.figure import TEXT_FONT, picture_fonts, render_png, transcript_title
+    fonts = picture_fonts()
+    assert fonts[0] == TEXT_FONT and "NanumGothic" in fonts
+    korean = replace(det["data"], utterances=[Utterance(t=12.0, start=10.0, end=12.0, channel="caller",
+                                                        text="숨 쉬기 가 힘들 어요")], source="/calls/상담_01.wav")
+    assert transcript_title(korean, in_page=False) == "Transcript (distress phrases in red)"
+    with caplog.at_level(logging.INFO, logger="matplotlib"):
+        assert render_png(korean).startswith(b"\x89PNG")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_file_report_png_cli(tmp_path):
@@ -1208,7 +1229,8 @@ def test_a_file_name_and_words_with_dollar_signs_are_drawn_as_written_not_as_a_f
 
 
 def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_where_the_name_is_read(tmp_path):
-    """With only DejaVu here, "'x' é中.wav" was titled with a box for 中 and no word why. The title is
+    """With only DejaVu here, "'x' é中.wav" was titled with a box for 中 and no word why (now drawn in
+    a fallback font; a script no font here draws, Egyptian hieroglyphs, stands for it). The title is
     the name as written and says, as the transcript panel does of its words, what the boxes are and
     where the name is read: the page's heading for the picture in the HTML report, else the HTML
     report; without a warning, and inside the picture (a title wider than it drawn smaller). A name
@@ -1216,7 +1238,7 @@ def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_wher
     import warnings
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 20, dtype="float32")
     cfg = load_config(None, {"storage.db": str(tmp_path / "unused.db")}, user_config=False)
-    name = "'x' é中.wav"
+    name = f"'x' é{UNDRAWN[:2]}.wav"
     sf.write(tmp_path / name, x, rate)
     data = from_file(str(tmp_path / name), cfg)
     head = f"{name}: {fmt_duration(data.duration_s)}, 0 alert(s) (boxes: characters no font here draws; "
@@ -1226,7 +1248,7 @@ def test_a_file_name_in_a_script_the_font_lacks_is_titled_as_written_saying_wher
         warnings.simplefilter("always")
         page = render(data, "html").decode("utf-8")
     assert [str(w.message) for w in caught] == [] and f"<h1>Call report: {_e(name)}</h1>" in page
-    long = "customer 4711, second attempt, transferred from the front desk - 中文 - recorded 2024-05-17.wav"
+    long = f"customer 4711, second attempt, transferred from the front desk - {UNDRAWN[:2]} - recorded 2024-05-17.wav"
     sf.write(tmp_path / long, x, rate)
     fig, texts = timeline_of(from_file(str(tmp_path / long), cfg))  # its note makes it wider than the picture
     ((title, box),) = [(text, box) for text, box in texts if text.startswith(long)]

@@ -10,12 +10,14 @@ the picture), and the span during which an alert was active is shaded on the row
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
 import textwrap
 import warnings
 from types import MappingProxyType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -23,6 +25,8 @@ from ..alerts.evidence import fmt_duration, fmt_time
 from ..cue_registry import SPEECH_CUES, shown_min_speech_s
 from ..cue_registry import panels as registry_panels
 from .data import ReportData
+
+log = logging.getLogger(__name__)
 
 SEVERITY_COLOURS = MappingProxyType({"warning": "#e69f00", "critical": "#d62728"})
 CALLER = "#1f5fa8"
@@ -337,11 +341,39 @@ def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
                 bbox=dict(boxstyle=f"round,pad={DISTRESS_PAD}", fc="#ffe0e0", ec=DISTRESS, lw=0.6) if hot else None)
 
 
+TEXT_FONT = "DejaVu Sans"
+"""The font the picture's text is drawn in (matplotlib's own)."""
+FALLBACK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans CJK JP",
+                  "Noto Sans CJK SC", "Noto Sans CJK TC", "WenQuanYi Zen Hei", "Droid Sans Fallback", "Unifont")
+"""Fonts that draw what :data:`TEXT_FONT` cannot (Hangul, CJK), in the order tried, where installed
+(Debian's fonts-nanum, fonts-noto-cjk, fonts-wqy-zenhei, fonts-droid-fallback, fonts-unifont)."""
+
+
+def picture_fonts() -> list[str]:
+    """The fonts the picture draws its text with: :data:`TEXT_FONT`, then the :data:`FALLBACK_FONTS`
+    installed here, which matplotlib draws a character with where the fonts before lack it. A font
+    file installed since matplotlib listed the system's fonts (its cache, made once) is added to
+    its list first, else a font installed for the report would never be used."""
+    from matplotlib import font_manager
+    manager = font_manager.fontManager
+    known = {f.fname for f in manager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError, ValueError) as err:  # a file FreeType cannot read
+                log.debug("font %s not used: %s", path, err)
+    installed = {f.name for f in manager.ttflist}
+    return [TEXT_FONT, *(name for name in FALLBACK_FONTS if name in installed)]
+
+
 def _lacks_glyphs(texts: Any) -> bool:
-    """Some character of ``texts`` has no glyph in the font the picture's text is drawn with."""
+    """Some character of ``texts`` has no glyph in any of the fonts the picture's text is drawn
+    with (:func:`picture_fonts`)."""
     from matplotlib.font_manager import FontProperties, findfont, get_font
-    font = get_font(findfont(FontProperties()))
-    return any(font.get_char_index(c) == 0 for c in {ord(ch) for t in texts for ch in t if not ch.isspace()})
+    fonts = [get_font(findfont(FontProperties(family=name))) for name in picture_fonts()]
+    chars = {ord(ch) for t in texts for ch in t if not ch.isspace()}
+    return any(all(font.get_char_index(c) == 0 for font in fonts) for c in chars)
 
 
 def _cue_panel(ax: Any, title: str, series: Any, data: ReportData) -> None:
@@ -452,7 +484,7 @@ def timeline_figure(data: ReportData, *, in_page: bool = False) -> Any:
     of its own, or with ``in_page`` one shown in the HTML page above its transcript."""
     plt = _pyplot()
     heights = [1.6] + [1.0] * len(registry_panels()) + [1.3]
-    with plt.rc_context(dict(PLAIN_TEXT)):
+    with plt.rc_context({**PLAIN_TEXT, "font.family": picture_fonts()}):
         fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, FIG_HEIGHT_IN), sharex=True,
                                  gridspec_kw={"height_ratios": heights, "hspace": 0.38})
         try:
@@ -491,10 +523,31 @@ def _draw(fig: Any, axes: list[Any], data: ReportData, in_page: bool) -> None:
     fig.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=PLOT_TOP - below / (FIG_HEIGHT_IN * 72), bottom=0.05)
 
 
+class _NoBoldLookup(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(FONT_WEIGHT_LOOKUP)
+
+
+FONT_WEIGHT_LOOKUP = "findfont: Failed to find font weight"
+"""matplotlib's log line for a fallback font without a bold face (fonts-nanum's NanumGothic), which
+it draws a bold label's characters in at its heaviest (the title's Hangul): no news for the user."""
+
+
+@contextlib.contextmanager
+def _quiet_font_lookup() -> Iterator[None]:
+    """matplotlib's :data:`FONT_WEIGHT_LOOKUP` lines left out while the picture is drawn."""
+    logger, quiet = logging.getLogger("matplotlib.font_manager"), _NoBoldLookup()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def render_png(data: ReportData, dpi: int = 100, *, in_page: bool = False) -> bytes:
     """The timeline picture (:func:`timeline_figure`) as PNG bytes."""
     plt = _pyplot()
-    with warnings.catch_warnings():  # the picture says it once (boxes_note), not a line a character
+    with warnings.catch_warnings(), _quiet_font_lookup():  # the picture says it once (boxes_note), not a line a character
         warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
         fig = timeline_figure(data, in_page=in_page)
         try:
