@@ -535,3 +535,120 @@ def test_a_reloaded_silent_after_s_applies_at_once_on_the_pages_already_open(tmp
         page.wait(f"{row}.dataset.state === 'silent' && S.silentAfter === 0.5", timeout=2)  # not at the next 5 s redraw
     finally:
         pages.close()
+
+
+LOW_CONTRAST = """(() => {
+  const rgba = (c) => { const m = c.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const over = (f, b) => [0, 1, 2].map((i) => f[i] * f[3] + b[i] * (1 - f[3])).concat(1);
+  const lum = (c) => c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const opacity = (e) => { let o = 1; for (let n = e; n; n = n.parentElement) o *= +getComputedStyle(n).opacity; return o; };
+  const behind = (e) => { const layers = [];
+    for (let n = e; n; n = n.parentElement) { const c = rgba(getComputedStyle(n).backgroundColor), o = opacity(n);
+      if (c[3] > 0) layers.push([c[0], c[1], c[2], c[3] * o]); if (c[3] * o === 1) break; }
+    return layers.reduceRight((b, f) => over(f, b), [255, 255, 255, 1]); };
+  const low = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (!e.getClientRects().length || e.closest('.sr, script, option')) continue;
+    const st = getComputedStyle(e), bg = behind(e), fg = rgba(st.color);
+    const [hi, lo] = [lum(over([fg[0], fg[1], fg[2], fg[3] * opacity(e)], bg)), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05), px = parseFloat(st.fontSize), large = px >= 24 || (px >= 18.66 && +st.fontWeight >= 700);
+    if (ratio < (large ? 3 : 4.5)) low.push(e.tagName + '.' + e.className + ' "' + e.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return low;
+})()"""
+"""Every text drawn whose contrast with what is behind it is under WCAG AA's (4.5:1, 3:1 for large text)."""
+
+
+def _press(page, key: str, shift: bool = False) -> None:
+    """A key pressed and let go, as the keyboard does it (Tab, Enter, Space)."""
+    code, vk, text = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), " ": ("Space", 32, " ")}[key]
+    down = {"key": key, "code": code, "windowsVirtualKeyCode": vk, "modifiers": 8 if shift else 0}
+    page.send("Input.dispatchKeyEvent", {"type": "keyDown", **down, **({"text": text} if text else {})})
+    page.send("Input.dispatchKeyEvent", {"type": "keyUp", **down})
+
+
+def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_once_and_reaches_every_control(
+        console_pages):
+    """A new critical alert is said at once (an assertive live region), a warning or an acknowledgement
+    when the screen reader is done speaking (a polite one), each once: a redraw says nothing. Every
+    control has a name that says which alert it is about; the page has landmarks, each list a region
+    and each card a heading. The keyboard reaches the banner (Tab) and, pressed (Enter), the alert's
+    card; Space acknowledges; a focus is drawn; an alert or heartbeat arriving keeps the focus where it
+    is, and a card acknowledged leaves it on its list. Every text is at least WCAG AA's contrast in the
+    normal and the critical styles, and the banner and new cards do not flash or pulse when the
+    system asks for less motion."""
+    console = console_pages.console
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
+    acked = console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning", kind="weak_voice",
+                                    call_id=3))[1]["id"]
+    assert console.request("POST", f"/api/alerts/{acked}/ack", json.dumps({"by": "Dana"}).encode())[0] == 200
+    page = console_pages.open()
+    said = "[...document.getElementById('%s').children].map(p => p.textContent)"
+    assert page.eval(said % "say") == [] and page.eval(said % "say-critical") == []  # the page's first state: nothing
+    assert console.post(alert_body(2, severity="warning", kind="slow_speech", call_id=4))[0] == 201
+    page.wait(f"{said % 'say'}.length === 1")
+    pk = console.post(alert_body(3, daemon_id="d-alice", agent="Alice (desk 4)"))[1]["id"]
+    page.wait(f"{said % 'say-critical'}.length === 1")
+    assert page.eval(said % "say") == ["New warning: alice, slow speech (call 4)."]
+    assert page.eval(said % "say-critical") == ["New critical alert: Alice (desk 4), possible emergency (call 7), 1:35 "
+                                                "into the call. " + alert_body()["message"]]
+    assert page.eval("[...document.querySelectorAll('[aria-live], [role=alert], [role=status], [role=log]')]"
+                     ".map(e => e.id + ' ' + e.getAttribute('aria-live'))") == ["say-critical assertive", "say polite"]
+    assert page.eval("getComputedStyle(document.getElementById('banner')).animationName") == "blink"
+    assert page.eval(LOW_CONTRAST) == []  # the critical card, the banner, every agent's state, an acknowledged card
+
+    page.send("Accessibility.enable")
+    nodes = [n for n in page.send("Accessibility.getFullAXTree")["nodes"] if not n.get("ignored")]
+    named = [(n["role"]["value"], n.get("name", {}).get("value", "")) for n in nodes]
+    controls = [(role, name) for role, name in named if role in ("button", "link", "textbox", "combobox",
+                                                                  "DisclosureTriangle", "article")]
+    assert all(name for _, name in controls), controls
+    assert ("button", "Acknowledge: critical alert Alice (desk 4), possible emergency (call 7)") in controls
+    assert sorted(role for role, _ in named if role in ("banner", "main", "region")) == ["banner", "main"] + ["region"] * 4
+    levels = sorted(next(p["value"]["value"] for p in n["properties"] if p["name"] == "level")
+                    for n in nodes if n["role"]["value"] == "heading")
+    assert levels == [1, 2, 2, 2, 2, 3, 3, 3], levels  # the page, its four lists, each card
+
+    focused = "(e => e.id || e.className)(document.activeElement)"
+    went = []
+    for _ in range(4):
+        _press(page, "Tab")
+        went.append(page.eval(focused))
+    assert went == ["agent-filter", "who", "sound", "banner"], went
+    assert page.eval("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    _press(page, "Enter")
+    assert page.eval("document.activeElement.dataset.id") == str(pk)  # the alert's card
+    _press(page, "Tab")
+    _press(page, "Tab")
+    assert page.eval(focused) == "ack"
+    _press(page, " ")  # no name typed: it asks for one
+    assert page.eval(focused) == "who" and page.eval(said % "say")[-1].startswith("Type your name")
+    page.send("Input.insertText", {"text": "Dana"})
+    for _ in range(6):
+        _press(page, "Tab")
+        if page.eval("document.activeElement.matches('#critical button.ack')"):
+            break
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)  # its card drawn again: "call ended"
+    page.wait("document.querySelector('#critical .callnow').textContent === 'call ended'")
+    assert page.eval(f"document.activeElement.matches('#critical article[data-id=\"{pk}\"] button.ack')")
+    page.eval("window.was = document.activeElement")
+    assert console.post(alert_body(4, severity="warning", kind="long_pauses", call_id=5))[0] == 201
+    page.wait(f"{said % 'say'}.length === 3")
+    assert page.eval("document.activeElement === window.was")  # its card, unchanged, was not drawn again
+    _press(page, "Enter")
+    page.wait("document.querySelector('#critical article') === null")
+    assert page.eval(focused) == "h-critical"  # none left in its list: the list's heading
+    page.wait(f"{said % 'say'}.length === 4")
+    assert page.eval(said % "say")[-1] == "Acknowledged by Dana: critical alert Alice (desk 4), possible emergency (call 7)."
+    assert page.eval(said % "say-critical") == [page.eval(said % "say-critical")[0]]  # said once, whatever was redrawn
+
+    page.send("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
+    pk = console.post(alert_body(5, daemon_id="d-alice", agent="Alice (desk 4)", call_id=8))[1]["id"]
+    page.wait(f"document.querySelector('#critical article[data-id=\"{pk}\"]') !== null")
+    assert page.eval("getComputedStyle(document.getElementById('banner')).display") == "block"
+    assert page.eval(f"[getComputedStyle(document.getElementById('banner')).animationName, getComputedStyle("
+                     f"document.querySelector('#critical article[data-id=\"{pk}\"]')).animationName]") == ["none", "none"]
+    assert page.eval(LOW_CONTRAST) == []
