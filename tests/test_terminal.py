@@ -372,3 +372,28 @@ def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it
     assert [lines(ev)[0].split("] ")[0] + "]" for ev in raised] == ["[01:32.0]", "[2:05:03.0]"]
     assert cli.main(["alerts", "--db", str(tmp_path / "e.db"), "--jsonl"]) == 0
     assert [json.loads(line)["t"] for line in capsys.readouterr().out.splitlines()] == [92.0, 7503.0]
+
+
+def test_severity_is_a_word_never_a_colour_and_the_bell_rings_only_when_asked_and_on_a_terminal():
+    """An agent who does not tell colours apart, or hears the terminal through a screen reader, reads
+    the severity as a word (CRITICAL, warning): no line holds a colour or any other escape code, so
+    NO_COLOR has nothing to turn off. The bell (``delivery.bell``, off by default) rings for a critical
+    alert only, and only on a terminal: written into a file or systemd's journal it would be a control
+    character in the critical alert's line."""
+    import os
+    crit = AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency", call_id=2)
+    warn = AlertEvent(t=97.0, kind="slow_speech", message="Slow speech", call_id=2)
+    printed = "\n".join(lines(crit, warn, name_calls=True))
+    assert "[call 2, 01:32.0] CRITICAL possible_emergency" in printed and "[call 2, 01:37.0] warning  slow_speech" in printed
+    assert all(c in "\n" or c.isprintable() for c in printed)  # no ESC, no bell
+    into_file = io.StringIO()
+    HumanSink(into_file, bell=True)(crit)
+    assert "\a" not in into_file.getvalue()
+    head, tail = os.openpty()
+    with os.fdopen(tail, "w") as tty:
+        sink = HumanSink(tty, bell=True)
+        sink(crit)
+        sink(warn)
+    said = os.read(head, 4096).decode()
+    os.close(head)
+    assert said.startswith("\a[01:32.0] CRITICAL") and said.count("\a") == 1

@@ -916,7 +916,8 @@ class DaemonConfig:
 @dataclass(frozen=True)
 class DeliveryConfig:
     terminal: bool = _k(True, "print alerts on the terminal")
-    bell: bool = _k(False, "ring the terminal bell on critical alerts")
+    bell: bool = _k(False, "ring the terminal bell on critical alerts (on a terminal only, never "
+                    "into a file or systemd's journal)")
     notify: bool = _k(True, "desktop notification through notify-send")
     webhook_url: str = _k("", "supervisor webhook (HTTP POST of the alert JSON); \"\" = off. A "
                           "new URL applies at a reload (SIGHUP) when the daemon started with one, "

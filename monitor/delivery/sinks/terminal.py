@@ -38,6 +38,14 @@ def _call_stamp(t: float, call_id: int | None, name_calls: bool) -> str:
     return f"[call {call_id}, {call_clock(t)}]" if name_calls and call_id is not None else f"[{call_clock(t)}]"
 
 
+def on_terminal(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal: not a file, a pipe or systemd's journal (the unit's output)."""
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # no file behind it, or one closed
+        return False
+
+
 def _unjudged(ev: CallSummaryEvent) -> str:
     """What a call without the caller's baseline was not judged on ("" once there is one)."""
     text = unjudged(bool(ev.baseline), ev.caller_speech_s)
@@ -163,11 +171,7 @@ class HumanSink:
         """Print the callers' words only where nothing keeps them, a terminal, unless the database
         stores them anyway (``storage.transcripts``): written to a file, a pipe or systemd's journal
         (the unit's output) they would be kept there against ``storage.transcripts = false``."""
-        try:
-            shown = self.out.isatty()
-        except (AttributeError, ValueError):  # no file behind it, or one closed
-            shown = False
-        self.show_words = stored or shown
+        self.show_words = stored or on_terminal(self.out)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, (AlertEvent, AlertClearedEvent)) and event.call_id != self._call:
@@ -237,7 +241,9 @@ class HumanSink:
     def format(self, ev: Event) -> str | None:
         if isinstance(ev, AlertEvent):
             head = "CRITICAL" if ev.severity == "critical" else "warning "
-            bell = "\a" if self.bell and ev.severity == "critical" else ""
+            # rung on a terminal only: in the journal a line holding it is stored as binary, and
+            # journalctl shows "[N blob data]" in place of the critical alert's line
+            bell = "\a" if self.bell and ev.severity == "critical" and on_terminal(self.out) else ""
             unstored = "" if ev.stored else " [not stored: database failing]"
             stamp = _call_stamp(ev.t, ev.call_id, self.name_calls)
             lines = [f"{bell}{stamp} {head} {ev.kind}: {ev.message}{unstored}"]
