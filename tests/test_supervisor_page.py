@@ -385,7 +385,8 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
     """The console restarted with a new shared token (the sessions it signed end): the open page's
     event stream is refused (401), which a browser does not retry. The page says it is signed out,
     not "reconnecting" for ever while no alert reaches it, and once this browser has a session
-    again (the new address opened in another tab) it is live again and shows the new alerts."""
+    again (the new address opened in another tab) it is live again and shows the new alerts; to a
+    screen reader too, each change once."""
     from console_proc import ConsoleProcess
     console, page = console_pages.console, console_pages.open()
     port = console.port
@@ -398,6 +399,9 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
         console_pages.browser.new_page(f"{again.base}/?token={again.token}")  # a new session in this browser
         page.wait("document.querySelectorAll('#critical article').length === 1", timeout=20)
         assert page.eval("document.getElementById('conn').textContent") == "live"
+        # a screen reader is told each change once, though the page tried again and again meanwhile
+        assert [m.split(":")[0] for m in page.eval("[...document.getElementById('say').children].map(p => p.textContent)")] \
+            == ["Connection to the console lost", "Signed out", "Connected again"]
     finally:
         again.kill()
 
