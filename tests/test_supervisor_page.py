@@ -386,7 +386,8 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
     event stream is refused (401), which a browser does not retry. The page says it is signed out,
     not "reconnecting" for ever while no alert reaches it, and once this browser has a session
     again (the new address opened in another tab) it is live again and shows the new alerts; to a
-    screen reader too, each change once."""
+    screen reader too, each change once. A critical alert that came meanwhile flashes the banner
+    and is said once the page is live again."""
     from console_proc import ConsoleProcess
     console, page = console_pages.console, console_pages.open()
     port = console.port
@@ -402,6 +403,10 @@ def test_a_page_whose_session_ended_says_so_and_is_live_again_once_signed_in(tmp
         # a screen reader is told each change once, though the page tried again and again meanwhile
         assert [m.split(":")[0] for m in page.eval("[...document.getElementById('say').children].map(p => p.textContent)")] \
             == ["Connection to the console lost", "Signed out", "Connected again"]
+        # the critical alert that came meanwhile flashes the banner and is said, as it would have live
+        assert page.eval("document.body.classList.contains('flash')")
+        assert page.eval("document.getElementById('say-critical').textContent").startswith(
+            "New critical alert: alice, possible emergency (call 7)")
     finally:
         again.kill()
 
