@@ -562,18 +562,20 @@ LOW_CONTRAST = """(() => {
     if (!e.getClientRects().length || e.closest('.sr, script, option')) continue;
     const st = getComputedStyle(e), bg = behind(e), fg = rgba(st.color);
     const [hi, lo] = [lum(over([fg[0], fg[1], fg[2], fg[3] * opacity(e)], bg)), lum(bg)].sort((x, y) => y - x);
-    const ratio = (hi + 0.05) / (lo + 0.05), px = parseFloat(st.fontSize), large = px >= 24 || (px >= 18.66 && +st.fontWeight >= 700);
-    if (ratio < (large ? 3 : 4.5)) low.push(e.tagName + '.' + e.className + ' "' + e.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+    const ratio = (hi + 0.05) / (lo + 0.05), px = parseFloat(st.fontSize);
+    const large = px >= 24 || (px >= 18.66 && +st.fontWeight >= 700);
+    if (ratio < (large ? 3 : 4.5))
+      low.push(e.tagName + '.' + e.className + ' "' + e.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
   }
   return low;
 })()"""
 """Every text drawn whose contrast with what is behind it is under WCAG AA's (4.5:1, 3:1 for large text)."""
 
 
-def _press(page, key: str, shift: bool = False) -> None:
+def _press(page, key: str) -> None:
     """A key pressed and let go, as the keyboard does it (Tab, Enter, Space)."""
     code, vk, text = {"Tab": ("Tab", 9, ""), "Enter": ("Enter", 13, "\r"), " ": ("Space", 32, " ")}[key]
-    down = {"key": key, "code": code, "windowsVirtualKeyCode": vk, "modifiers": 8 if shift else 0}
+    down = {"key": key, "code": code, "windowsVirtualKeyCode": vk}
     page.send("Input.dispatchKeyEvent", {"type": "keyDown", **down, **({"text": text} if text else {})})
     page.send("Input.dispatchKeyEvent", {"type": "keyUp", **down})
 
@@ -652,7 +654,7 @@ def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_o
     assert page.eval(focused) == "h-critical"  # none left in its list: the list's heading
     page.wait(f"{said % 'say'}.length === 4")
     assert page.eval(said % "say")[-1] == "Acknowledged by Dana: critical alert Alice (desk 4), possible emergency (call 7)."
-    assert page.eval(said % "say-critical") == [page.eval(said % "say-critical")[0]]  # said once, whatever was redrawn
+    assert len(page.eval(said % "say-critical")) == 1  # said once, whatever was redrawn since
 
     page.send("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
     pk = console.post(alert_body(5, daemon_id="d-alice", agent="Alice (desk 4)", call_id=8))[1]["id"]
