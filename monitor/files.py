@@ -1,6 +1,7 @@
 """Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
 why a folder takes no new file, whether two paths name one file or a pipe, what a file holds (a
-hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, and a file's name as text."""
+hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a
+file's name as text."""
 
 from __future__ import annotations
 
@@ -108,6 +109,21 @@ def is_pipe(path: str | os.PathLike[str]) -> bool:
         return stat.S_ISFIFO(os.stat(os.path.expanduser(path)).st_mode)
     except OSError:
         return False
+
+
+def others_may_read(path: str | os.PathLike[str]) -> str | None:
+    """Why a secret in ``path`` (a token file) is not private: a regular file that other users may
+    read (its group or everyone), in one phrase naming its mode and the fix; None when only its owner
+    may, for a pipe or when it cannot be looked at (reading it says why)."""
+    try:
+        st = os.stat(os.path.expanduser(path))
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o044:
+        return None
+    who = "every user" if st.st_mode & 0o004 else "its group"
+    return (f"{name_text(path)}: the token file may be read by {who} (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"make it private: chmod 600 {name_text(path)}")
 
 
 def content_hash(path: str | os.PathLike[str], *, sampled: bool = False) -> str:

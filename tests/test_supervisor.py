@@ -846,10 +846,16 @@ def test_a_started_daemon_and_its_calls_show_on_the_console_at_once_not_a_heartb
 # ---------------------------------------------------------------------------- pieces
 
 
-def test_tokens_are_made_private_and_compared_for_whom_they_belong(tmp_path):
+def test_tokens_are_made_private_and_compared_for_whom_they_belong(tmp_path, monitor_logs):
     token, created = load_or_create_token(tmp_path / "sub" / "token")
     assert created and len(token) >= 40 and os.stat(tmp_path / "sub" / "token").st_mode & 0o777 == 0o600
     assert load_or_create_token(tmp_path / "sub" / "token") == (token, False)
+    assert monitor_logs == []
+    os.chmod(tmp_path / "sub" / "token", 0o640)  # the shared token reads every agent's alerts: said, still read
+    assert load_or_create_token(tmp_path / "sub" / "token", create=False) == (token, False)
+    assert monitor_logs == [(
+        "warning", f"{tmp_path / 'sub' / 'token'}: the token file may be read by its group (mode 0640); "
+        f"make it private: chmod 600 {tmp_path / 'sub' / 'token'}")]
     auth = Auth(token, parse_agent_tokens(("bob:bob-token-0123456789",)))
     assert auth.check(token).supervisor
     assert auth.check("bob-token-0123456789").name == "bob" and not auth.check("bob-token-0123456789").supervisor

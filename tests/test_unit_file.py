@@ -108,11 +108,15 @@ def test_the_unit_retries_a_refused_daemon_for_minutes_not_for_ever(tmp_path):
 
 
 def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refused(tmp_path):
+    """A token file every user may read is said, with the fix, and the unit written all the same."""
     token = tmp_path / "supervisor.token"
     token.write_text("s3cret\n", encoding="utf-8")
+    token.chmod(0o644)
     r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", "http://127.0.0.1:8640/webhook",
                  "--webhook-token-file", str(token))
     assert r.returncode == 0, r.stderr
+    assert (f"call-monitor: warning: {token}: the token file may be read by every user (mode 0644); "
+            f"make it private: chmod 600 {token}\n") in r.stderr
     start = next(line for line in (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
                  if line.startswith("ExecStart="))
     assert start.endswith(f" run --caller softphone.monitor --webhook-url-file "
