@@ -119,9 +119,19 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
             f"make it private: chmod 600 {token}\n") in r.stderr
     start = next(line for line in (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
                  if line.startswith("ExecStart="))
-    assert start.endswith(f" run --caller softphone.monitor --webhook-url-file "
-                          f"{tmp_path / 'cfg' / 'callmonitor' / 'service-webhook.url'} --webhook-token-file {token}")
-    shutil.rmtree(tmp_path / "units")
+    url_file = tmp_path / "cfg" / "callmonitor" / "service-webhook.url"
+    assert start.endswith(f" run --caller softphone.monitor --webhook-url-file {url_file} --webhook-token-file {token}")
+    # --remove: the daemon stopped and disabled, the unit and its URL file gone, the token kept
+    r = _install(tmp_path, "--remove", PATH=f"{_recording_systemctl(tmp_path)}:{os.environ['PATH']}")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "systemctl.log").read_text().splitlines() == ["--user disable --now callmonitor.service",
+                                                                     "--user daemon-reload"]
+    unit = tmp_path / "units" / "callmonitor.service"
+    assert r.stderr.splitlines()[:2] == [f"call-monitor: removed {unit}", f"call-monitor: removed {url_file}"]
+    assert not unit.exists() and not url_file.exists() and token.exists()
+    again = _install(tmp_path, "--remove", PATH=str(tmp_path / "bin"))  # run twice: done, whatever is there
+    assert (again.returncode, again.stderr) == (0, f"call-monitor: no unit at {unit}: nothing to remove\n")
+    (tmp_path / "units").rmdir()  # empty
     r = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", "http://127.0.0.1:8640/webhook",
                  "--webhook-token-file", str(tmp_path / "missing.token"))
     assert r.returncode == 2 and r.stderr == f"call-monitor: error: {tmp_path / 'missing.token'}: no such token file\n"

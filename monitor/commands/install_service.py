@@ -63,6 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(and restart a daemon running with other options or another webhook URL)")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it (and, for a "
                    "--webhook URL, the file it would be written to, the URL's secrets hidden)")
+    p.add_argument("--remove", action="store_true", help="stop and disable the daemon (systemctl --user disable "
+                   "--now), then remove the unit and its webhook URL file; the configuration, token files and "
+                   "database are kept (docs/deployment.md: removing callmonitor)")
     p.set_defaults(run=run)
 
 
@@ -185,6 +188,8 @@ def exec_start(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.remove:  # whatever the configuration holds now: removing needs none of it
+        return remove(Path(args.unit_dir or unit_folder()) / "callmonitor.service")
     from .common import config_or_error
     from .run import overrides_from, say_unused_token
     cfg = config_or_error(args, overrides_from(args))
@@ -263,6 +268,46 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
         info(f"enable it with: {_linking(path)}systemctl --user daemon-reload && "
              "systemctl --user enable --now callmonitor")
     return ExitStatus.OK
+
+
+def remove(path: Path) -> int:
+    """``install-service --remove``: the daemon stopped and disabled (where systemd's user manager
+    runs), then the unit at ``path`` and the webhook URL file it names removed, each said in one
+    line, and what is kept named. Nothing there is said too, exit 0: a removal run twice, or on a
+    desktop never set up, is done. A unit that cannot be removed is one line, exit 1."""
+    url_file = webhook_url_file()
+    if not os.path.lexists(path) and not url_file.is_file():
+        info(f"no unit at {path}: nothing to remove")
+        return ExitStatus.OK
+    stopped = _systemctl_quietly(["disable", "--now", "callmonitor.service"], path)
+    for gone in (path, url_file):
+        if not os.path.lexists(gone):
+            continue
+        try:
+            gone.unlink()
+        except OSError as err:
+            error(f"{gone}: cannot remove it ({_reason(err)})")
+            return ExitStatus.FAILED
+        info(f"removed {gone}")
+    if stopped:
+        _systemctl_quietly(["daemon-reload"], path)
+    info("kept: the configuration and token files, and the database with its calls (`call-monitor purge "
+         "--older-than 0s` deletes them, their audio and reports too)")
+    return ExitStatus.OK
+
+
+def _systemctl_quietly(step: list[str], path: Path) -> bool:
+    """``systemctl --user STEP``, whether it did; a failure (no systemd, no user manager) is one
+    warning line."""
+    cmd = ["systemctl", "--user", *step]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as err:
+        warning(f"{' '.join(cmd)}: {err.strerror or err} (no systemd here: no daemon of {path.name} to stop)")
+        return False
+    if r.returncode != 0:
+        warning(f"{' '.join(cmd)}: {(r.stderr.strip().splitlines() or ['failed'])[0]}")
+    return r.returncode == 0
 
 
 @dataclass(frozen=True)
