@@ -111,10 +111,11 @@ def is_pipe(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def others_may_read(path: str | os.PathLike[str]) -> str | None:
-    """Why a secret in ``path`` (a token file) is not private: a regular file that other users may
-    read (its group or everyone), in one phrase naming its mode and the fix; None when only its owner
-    may, for a pipe or when it cannot be looked at (reading it says why)."""
+def others_may_read(path: str | os.PathLike[str], what: str = "the token file") -> str | None:
+    """Why a secret in ``path`` (``what`` holds it: a token file, a configuration naming tokens) is
+    not private: a regular file that other users may read (its group or everyone), in one phrase
+    naming its mode and the fix; None when only its owner may, for a pipe or when it cannot be
+    looked at (reading it says why)."""
     try:
         st = os.stat(os.path.expanduser(path))
     except OSError:
@@ -122,7 +123,7 @@ def others_may_read(path: str | os.PathLike[str]) -> str | None:
     if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o044:
         return None
     who = "every user" if st.st_mode & 0o004 else "its group"
-    return (f"{name_text(path)}: the token file may be read by {who} (mode {stat.S_IMODE(st.st_mode):04o}); "
+    return (f"{name_text(path)}: {what} may be read by {who} (mode {stat.S_IMODE(st.st_mode):04o}); "
             f"make it private: chmod 600 {name_text(path)}")
 
 

@@ -213,6 +213,7 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
     agent_token = "alice-token-0123456789"
     cfg = tmp_path / "console.toml"
     cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{agent_token}"]\n')
+    cfg.chmod(0o600)
     console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
     try:
         marker = "BODY-MARKER-4711"
@@ -432,14 +433,25 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
     alice, bob = "alice-token-0123456789", "bob-token-0123456789ab"
     cfg = tmp_path / "console.toml"
     cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}"]\n')
+    cfg.chmod(0o644)  # another user could post as alice: said at the start, not once it is private
     console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    exposed = (f"call-monitor: warning: {cfg}: this configuration, which holds supervisor.agent_tokens, may be read "
+               f"by every user (mode 0644); make it private: chmod 600 {cfg}")
     try:
+        assert console.err[0] == exposed
         assert console.post(alert_body(1, agent="alice"), token=alice)[0] == 201
         assert console.post(alert_body(1, agent="bob", daemon_id="d-bob"), token=bob)[0] == 401
+        cfg.chmod(0o600)
+        console.token_file.chmod(0o640)  # the shared token reads every agent's alerts: said, still taken
         cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice}", "bob:{bob}"]\n')
         console.proc.send_signal(signal.SIGHUP)
         assert wait_for(lambda: any("configuration reloaded" in e for e in console.err), 10), console.err
-        assert console.err[-1] == "call-monitor: configuration reloaded (tokens: the shared one and 2 agent(s))"
+        assert console.err[-2:] == [
+            f"call-monitor: warning: {console.token_file}: the token file may be read by its group (mode 0640); "
+            f"make it private: chmod 600 {console.token_file}",
+            "call-monitor: configuration reloaded (tokens: the shared one and 2 agent(s))"]
+        assert console.err.count(exposed) == 1
+        console.token_file.chmod(0o600)
         assert console.post(alert_body(1, agent="bob", daemon_id="d-bob"), token=bob)[0] == 201
         cfg.write_text('[supervisor]\nagent_tokens = ["carol:short"]\n')
         console.proc.send_signal(signal.SIGHUP)
@@ -795,6 +807,7 @@ def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
     console = ConsoleProcess(tmp_path / "console")
     cfg = tmp_path / "agent.toml"
     cfg.write_text('[delivery]\nheartbeat_s = 0.5\nagent_name = "Alice (desk 4)"\n')
+    console.token_file.chmod(0o644)  # copied to the desktop as any file: said in the daemon's journal, still sent
     daemon, _ = _posting_daemon(pulse, tmp_path, console, "--config", str(cfg))
     try:
         def agent():
@@ -811,6 +824,8 @@ def test_a_live_daemon_shows_as_connected_then_stopped(pulse, tmp_path):
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0
         assert agent()["status"].get("stopped") is True
+        assert (f"call-monitor: warning: {console.token_file}: the token file may be read by every user (mode 0644); "
+                f"make it private: chmod 600 {console.token_file}\n") in daemon.stderr.read()
     finally:
         if daemon.poll() is None:
             daemon.kill()
@@ -846,16 +861,10 @@ def test_a_started_daemon_and_its_calls_show_on_the_console_at_once_not_a_heartb
 # ---------------------------------------------------------------------------- pieces
 
 
-def test_tokens_are_made_private_and_compared_for_whom_they_belong(tmp_path, monitor_logs):
+def test_tokens_are_made_private_and_compared_for_whom_they_belong(tmp_path):
     token, created = load_or_create_token(tmp_path / "sub" / "token")
     assert created and len(token) >= 40 and os.stat(tmp_path / "sub" / "token").st_mode & 0o777 == 0o600
     assert load_or_create_token(tmp_path / "sub" / "token") == (token, False)
-    assert monitor_logs == []
-    os.chmod(tmp_path / "sub" / "token", 0o640)  # the shared token reads every agent's alerts: said, still read
-    assert load_or_create_token(tmp_path / "sub" / "token", create=False) == (token, False)
-    assert monitor_logs == [(
-        "warning", f"{tmp_path / 'sub' / 'token'}: the token file may be read by its group (mode 0640); "
-        f"make it private: chmod 600 {tmp_path / 'sub' / 'token'}")]
     auth = Auth(token, parse_agent_tokens(("bob:bob-token-0123456789",)))
     assert auth.check(token).supervisor
     assert auth.check("bob-token-0123456789").name == "bob" and not auth.check("bob-token-0123456789").supervisor

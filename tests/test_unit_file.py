@@ -504,6 +504,7 @@ def test_relative_paths_in_the_configuration_are_said_to_be_found_from_the_home_
     conf.write_text('[storage]\ndb = "calls.db"\n[delivery]\nwebhook_url = "http://127.0.0.1:8640/webhook"\n'
                     'webhook_token_file = "console.token"\n', encoding="utf-8")
     (work / "console.token").write_text("s3cret\n", encoding="utf-8")
+    (work / "console.token").chmod(0o600)
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONPATH=str(ROOT))
     def install(*args):
         return subprocess.run([PY, "-m", "monitor.cli", "install-service", "--caller", "softphone.monitor",

@@ -273,6 +273,8 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
+    if problem := exposed_token(cfg):
+        log.warning("%s", problem)
     said = "; ".join([started_line(source.stats(), source.not_found()), *_loading_line(loading),
                       f"status socket {status.path}"])
     log.info("%s", said)
@@ -506,6 +508,15 @@ def webhook_token(cfg) -> str | None:
         return read_token(path)
     except TokenError as err:
         raise TokenError(where_set(cfg, "delivery.webhook_token_file", str(err))) from None
+
+
+def exposed_token(cfg) -> str | None:
+    """Why the webhook's token file (delivery.webhook_token_file) is not private: other users may
+    read it (:func:`~monitor.files.others_may_read`); None when it is, or when no webhook uses one.
+    Said in a warning by ``run`` once it listens and by ``install-service`` once it writes the unit."""
+    from ..files import others_may_read
+    path = cfg.delivery.webhook_token_file
+    return others_may_read(path) if path and cfg.delivery.webhook_url else None
 
 
 def start_webhook(cfg, store, token: str | None):

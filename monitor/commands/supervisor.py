@@ -197,9 +197,11 @@ def _load_auth(cfg, create: bool, kept: str | None = None):
     """(Auth, shared token, whether its file was made now) from ``cfg``'s supervisor section: the
     shared token (its file made when ``create``; ``kept`` instead of reading it) and the agents'
     own. Raises TokenFileError (naming the configuration file that named the token file, if one
-    did) or ValueError with a one-line message."""
+    did) or ValueError with a one-line message; a token file, or a configuration holding the agents'
+    tokens, that other users may read is said in a warning once they are taken."""
     from ..config import where_set
     from ..config.tokens import parse_agent_tokens
+    from ..files import others_may_read
     from ..supervisor.auth import Auth, TokenFileError, load_or_create_token
     sc = cfg.supervisor
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
@@ -210,6 +212,11 @@ def _load_auth(cfg, create: bool, kept: str | None = None):
     if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything
         raise ValueError(f"supervisor.agent_tokens: {agent_tokens[token]}: that is the shared token of "
                          f"{sc.token_file}; an agent's token must be its own")
+    for problem in (others_may_read(sc.token_file),  # the shared token reads every agent's alerts
+                    agent_tokens and others_may_read(cfg.origin.get("supervisor.agent_tokens", ""),
+                                                     "this configuration, which holds supervisor.agent_tokens,")):
+        if problem:
+            log.warning("%s", problem)
     return Auth(token, agent_tokens), token, created
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import os
 import secrets
 import time
@@ -21,9 +20,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..config.tokens import MIN_TOKEN_CHARS
-from ..files import others_may_read, read_waiting
-
-log = logging.getLogger(__name__)
+from ..files import read_waiting
 
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
@@ -61,8 +58,7 @@ def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> t
 
 
 def _read_token(p: Path) -> str:
-    """The token in ``p``; a pipe is read in waits Ctrl-C ends (:func:`~monitor.files.read_waiting`);
-    a file other users may read is said in a warning."""
+    """The token in ``p``; a pipe is read in waits Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
     try:
         token = read_waiting(p).decode("utf-8").strip().splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -70,8 +66,6 @@ def _read_token(p: Path) -> str:
             from None
     if not token or len(token[0].strip()) < MIN_TOKEN_CHARS:
         raise TokenFileError(f"{p}: the token file must hold a token of at least {MIN_TOKEN_CHARS} characters")
-    if problem := others_may_read(p):
-        log.warning(problem)  # the shared token reads every agent's alerts
     return token[0].strip()
 
 

@@ -70,7 +70,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
-from ...files import others_may_read, read_waiting
+from ...files import read_waiting
 from ..acks import acked_events
 from ..store import Delivery, Store, StoreError, recording_name
 
@@ -164,8 +164,7 @@ def default_agent_name() -> str:
 
 def read_token(path: str) -> str:
     """The token in ``path`` (first line, stripped); raises TokenError naming the file. A pipe is
-    waited for until its first line comes, a wait Ctrl-C ends (:func:`~monitor.files.read_waiting`).
-    A file other users may read is said in a warning: the token is read, the daemon posts."""
+    waited for until its first line comes, a wait Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
     try:
         token = read_waiting(os.path.expanduser(path), first_line=True).decode("utf-8").strip()
     except FileNotFoundError:
@@ -175,8 +174,6 @@ def read_token(path: str) -> str:
             from None
     if not token:
         raise TokenError(f"{path}: the token file is empty")
-    if problem := others_may_read(path):
-        log.warning(problem)
     return token
 
 
