@@ -214,6 +214,30 @@ def test_status_json_without_a_daemon_is_still_json_with_the_error_line_and_exit
     assert text.returncode == 1 and text.stdout == "" and len(text.stderr.strip().splitlines()) == 1
 
 
+def test_no_daemon_at_the_default_socket_names_the_options_the_user_s_unit_starts_its_daemon_with(
+        tmp_path, monkeypatch):
+    """A desktop's unit runs ``run --config TEAM`` (a team's file that moves the status socket):
+    ``status`` or ``call`` without that --config asks elsewhere, and its error says what to give.
+    A unit whose options leave the socket where it was asked adds nothing."""
+    from monitor.cli import build_parser
+    from monitor.commands.common import unit_hint
+    team = tmp_path / "team.toml"
+    team.write_text(f'[daemon]\nstatus_socket = "{tmp_path / "team.sock"}"\n')
+    units = tmp_path / "cfg" / "systemd" / "user"
+    units.mkdir(parents=True)
+    (units / "callmonitor.service").write_text(f"[Service]\nExecStart=/usr/bin/call-monitor run --config {team}\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = cli("call", "end", timeout=30, env=env)
+    assert (done.returncode, done.stderr) == (1, (
+        f"call-monitor: error: no daemon running (no status socket at {tmp_path / 'callmonitor.sock'}); the daemon of "
+        f"{units / 'callmonitor.service'} is started with --config {team}, which puts its socket at "
+        f"{tmp_path / 'team.sock'}: give --config {team} here too\n"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    team.write_text('[daemon]\ncaller = "softphone.monitor"\n')
+    assert unit_hint(build_parser().parse_args(["status"]), str(tmp_path / "callmonitor.sock")) == ""
+
+
 def test_status_with_a_configuration_it_cannot_load_and_no_daemon_says_both_and_exits_2(tmp_path):
     """No configuration file where --config says, and no daemon at the socket the defaults place:
     a warning naming the file and its problem, the error that no daemon answers there, and JSON

@@ -536,7 +536,9 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
     the same. No daemon answering where such a configuration left the socket is
     :attr:`ExitStatus.BAD_SETUP`: the configuration may be what hides the daemon's socket; where
     a file of it that does not read as TOML may place the socket elsewhere and nothing listens at
-    the one asked, the one error line says so (no warning besides)."""
+    the one asked, the one error line says so (no warning besides). No daemon at the socket asked
+    without ``--config`` or ``--socket`` is said with the options the user's unit gives its daemon
+    (:func:`unit_hint`)."""
     from ..config import ConfigError
     from ..delivery.status_socket import socket_path_problem
     try:
@@ -548,7 +550,11 @@ def answer_despite_config(args: argparse.Namespace, request: dict | None, timeou
     else:
         answer = _ask_at(path, request, timeout)
     if broken is None or (problem and problem in broken):  # the socket's own path is the problem: said once
-        return (answer if isinstance(answer, dict) else (answer.status, answer.why)), None
+        if isinstance(answer, dict):
+            return answer, None
+        asked_as_given = args.socket or getattr(args, "config", None)
+        hint = "" if asked_as_given or not answer.nobody_listens else unit_hint(args, path)
+        return (answer.status, answer.why + hint), None
     if isinstance(answer, _NoAnswer) and answer.nobody_listens and not placed:
         return (ExitStatus.BAD_SETUP, f"no daemon answers at {path}; the configuration that cannot be loaded "
                                       f"({broken}) may place its socket elsewhere: give --socket"), broken
@@ -584,6 +590,40 @@ def daemon_answer(args: argparse.Namespace, request: dict | None,
         return ExitStatus.BAD_SETUP, problem
     answer = _ask_at(path, request, timeout)
     return answer if isinstance(answer, dict) else (answer.status, answer.why)
+
+
+UNIT_FOLDER = "$XDG_CONFIG_HOME/systemd/user"
+"""Where the user's systemd units go, as the XDG variables name it."""
+
+
+def unit_folder() -> Path:
+    """Where the user's systemd units go: ``$XDG_CONFIG_HOME/systemd/user``."""
+    from ..config.schema import xdg_home
+    return xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user"
+
+
+def unit_hint(args: argparse.Namespace, asked: str) -> str:
+    """For ``status`` or ``call`` that found no daemon at the socket ``asked``, asked without
+    ``--config`` and ``--socket``: when the user's unit (``install-service``) starts its daemon with
+    options that place its socket elsewhere, the words that say to give them too, else ''."""
+    import shlex
+    from ..delivery.status_socket import socket_path
+    unit = unit_folder() / "callmonitor.service"
+    try:
+        start = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))
+        words = shlex.split(start.removeprefix("ExecStart="))
+    except (OSError, UnicodeDecodeError, StopIteration, ValueError):
+        return ""
+    given = {w: v for w, v in zip(words, words[1:]) if w in ("--config", "--socket", "--db")}
+    try:
+        theirs = given.get("--socket") or socket_path(config_from_args(argparse.Namespace(**{
+            **vars(args), "config": given.get("--config"), "db": given.get("--db")})))
+    except (ValueError, OSError):  # a configuration it cannot load: its daemon does not start either
+        return ""
+    if os.path.abspath(os.path.expanduser(theirs)) == os.path.abspath(os.path.expanduser(asked)):
+        return ""
+    options = " ".join(f"{w} {shlex.quote(v)}" for w, v in given.items())
+    return f"; the daemon of {unit} is started with {options}, which puts its socket at {theirs}: give {options} here too"
 
 
 def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
@@ -675,6 +715,6 @@ __all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_join
            "parse_duration", "parse_when", "add_logging_options",
            "channel_number", "agent_channel_number", "add_leg_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",
-           "answer_despite_config", "ask_daemon",
+           "answer_despite_config", "ask_daemon", "UNIT_FOLDER", "unit_folder", "unit_hint",
            "config_despite_problem", "config_from_args", "given_config", "config_or_error", "daemon_answer", "daemon_elsewhere", "daemon_socket", "empty_option", "open_store",
            "open_store_or_pending", "open_transcription", "say_not_loaded", "ConfigError", "ModelError", "StoreError"]

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
-from .common import ExitStatus, help_path, stopped_by
+from .common import UNIT_FOLDER, ExitStatus, help_path, stopped_by, unit_folder
 
 UNIT = """\
 [Unit]
@@ -74,15 +74,6 @@ class UnitArgumentError(ValueError):
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
-
-
-UNIT_FOLDER = "$XDG_CONFIG_HOME/systemd/user"
-"""Where the user's systemd units go, as the XDG variables name it."""
-
-
-def unit_folder() -> Path:
-    """Where the user's systemd units go: ``$XDG_CONFIG_HOME/systemd/user``."""
-    return xdg_home("XDG_CONFIG_HOME", os.environ) / "systemd" / "user"
 
 
 WEBHOOK_URL_FILE = "$XDG_CONFIG_HOME/callmonitor/service-webhook.url"
