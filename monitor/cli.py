@@ -33,6 +33,19 @@ class _TopParser(argparse.ArgumentParser):
         super().error(message)
 
 
+def version_line() -> str:
+    """``call-monitor 0.1.0 (database schema 5)``: the installed release (its package's metadata;
+    "unknown" when run from a checkout never installed) and the schema its store writes, which an
+    earlier release's daemon refuses (docs/configuration.md)."""
+    from importlib.metadata import PackageNotFoundError, version
+    from .delivery.store import SCHEMA_VERSION
+    try:
+        release = version("callmonitor")
+    except PackageNotFoundError:
+        release = "unknown"
+    return f"call-monitor {release} (database schema {SCHEMA_VERSION})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _TopParser(prog="call-monitor",
                         description="Local real-time call monitor: flags slow, labored or "
@@ -41,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "run --caller SOURCE` (the monitor of the softphone's sink) monitors "
                                "live calls; `call-monitor replay FILE` runs a recorded call. "
                                "`call-monitor COMMAND --help` explains each command.")
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="the release installed, and the database schema it writes")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"monitor.commands.{name}").add_parser(sub)

@@ -34,6 +34,16 @@ def test_each_command_module_is_a_listed_command() -> None:
     assert len(_subparsers()) == len(COMMANDS)
 
 
+def test_version_names_the_release_and_the_database_schema_it_writes(capsys) -> None:
+    """What an administrator asks of each desktop before and after an upgrade."""
+    from importlib.metadata import version
+    from monitor.delivery.store import SCHEMA_VERSION
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"call-monitor {version('callmonitor')} (database schema {SCHEMA_VERSION})\n"
+
+
 def test_install_service_help_says_what_caller_and_webhook_are() -> None:
     out = subprocess.run([sys.executable, "-m", "monitor.cli", "install-service", "--help"],
                          capture_output=True, text=True, check=True).stdout
