@@ -121,6 +121,9 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
                  if line.startswith("ExecStart="))
     url_file = tmp_path / "cfg" / "callmonitor" / "service-webhook.url"
     assert start.endswith(f" run --caller softphone.monitor --webhook-url-file {url_file} --webhook-token-file {token}")
+    both = _install(tmp_path, "--remove", "--enable")
+    assert (both.returncode, both.stderr) == (2, "call-monitor: error: --remove takes no --enable: it stops the "
+                                                 "daemon and removes its unit\n")
     # --remove: the daemon stopped and disabled, the unit and its URL file gone, the token kept
     r = _install(tmp_path, "--remove", PATH=f"{_recording_systemctl(tmp_path)}:{os.environ['PATH']}")
     assert r.returncode == 0, r.stderr

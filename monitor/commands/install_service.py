@@ -179,6 +179,10 @@ def exec_start(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.remove and (args.enable or args.print):
+        error(f"--remove takes no {'--enable' if args.enable else '--print'}: it stops the daemon and removes "
+              "its unit")
+        return ExitStatus.BAD_SETUP
     if args.remove:  # whatever the configuration holds now: removing needs none of it
         return remove(Path(args.unit_dir or unit_folder()) / "callmonitor.service")
     from .common import config_or_error
