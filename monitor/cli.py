@@ -46,6 +46,18 @@ def version_line() -> str:
     return f"call-monitor {release} (database schema {SCHEMA_VERSION})"
 
 
+class _Version(argparse.Action):
+    """``--version``: :func:`version_line` made when asked for, so that building the parser imports
+    no store (argparse's own version action takes the text made beforehand)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace, values, option_string=None) -> None:
+        print(version_line())  # on stdout, as argparse's own version action says it
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _TopParser(prog="call-monitor",
                         description="Local real-time call monitor: flags slow, labored or "
@@ -54,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "run --caller SOURCE` (the monitor of the softphone's sink) monitors "
                                "live calls; `call-monitor replay FILE` runs a recorded call. "
                                "`call-monitor COMMAND --help` explains each command.")
-    parser.add_argument("--version", action="version", version=version_line(),
-                        help="the release installed, and the database schema it writes")
+    parser.add_argument("--version", action=_Version, help="the release installed, and the database schema it writes")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"monitor.commands.{name}").add_parser(sub)
