@@ -231,6 +231,42 @@ def _tasks_of_batches(client) -> dict[str, dict[str, str]]:
     return held
 
 
+def _scoring(client) -> bool:
+    """Whether a worker of ``client``'s cluster is scoring one of the batch's calls."""
+    return "executing" in [state for name, held in _tasks_of_batches(client).items()
+                           if name != "scheduler" for state in held.values()]
+
+
+@contextmanager
+def _batch(*args: str) -> Iterator[subprocess.Popen]:
+    """``call-monitor batch ARGS --quiet`` running from the checkout, its stderr piped as text;
+    killed at the block's end if it still runs."""
+    batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *args, "--quiet"], cwd=ROOT,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        yield batch
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+
+
+def _short_call(path: Path) -> Path:
+    """The first 10 s of a fixture call, written to ``path``."""
+    x, rate = sf.read(FILES[1], dtype="int16")
+    sf.write(path, x[: 10 * rate], rate)
+    return path
+
+
+def _without_callmonitor(tmp: Path) -> Path:
+    """A folder whose ``monitor`` package fails to import, as where callmonitor is not installed."""
+    broken = tmp / "elsewhere" / "monitor"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("callmonitor is not installed here")\n')
+    return broken.parent
+
+
 def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_and_says_so(tmp_path):
     """SIGTERM to a batch on a running cluster while its worker scores an hour-long call: the batch
     cancels the call it sent (a task Dask cannot interrupt would be scored to its end for no one,
@@ -246,20 +282,10 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
     with _own_cluster(tmp_path) as (address, started):
         with Client(address, timeout=30) as client:
             db = tmp_path / "events.db"
-            batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(hour), "--scheduler", address, "--db",
-                                      str(db), "--quiet"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            try:
-                def scoring() -> bool:
-                    return "executing" in [state for worker, held in _tasks_of_batches(client).items()
-                                           if worker != "scheduler" for state in held.values()]
-                assert wait_for(scoring, 120), _tasks_of_batches(client)
+            with _batch(str(hour), "--scheduler", address, "--db", str(db)) as batch:
+                assert wait_for(lambda: _scoring(client), 120), _tasks_of_batches(client)
                 batch.send_signal(signal.SIGTERM)
                 _, err = batch.communicate(timeout=60)
-            finally:
-                if batch.poll() is None:
-                    batch.kill()
-                    batch.wait()
             assert batch.returncode == 143, err
             assert err.splitlines() == [
                 f"call-monitor: error: stopped by SIGTERM: every call scored before it (0 of the 1 to score) is in "
@@ -268,8 +294,7 @@ def test_a_stop_while_the_clusters_worker_scores_cancels_the_batchs_call_there_a
                 "rest"]
             nothing = {"scheduler": {}, **{worker: {} for worker in client.scheduler_info()["workers"]}}
             assert wait_for(lambda: _tasks_of_batches(client) == nothing, 10), _tasks_of_batches(client)
-        short = tmp_path / "short.wav"
-        sf.write(short, x[: 10 * rate], rate)
+        short = _short_call(tmp_path / "short.wav")
         after = cli("batch", str(short), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
         assert after.returncode == 0 and "1 scored, 0 already scored, 0 failed" in after.stderr, after.stderr
 
@@ -281,24 +306,13 @@ def test_a_scheduler_gone_while_its_worker_scores_stops_the_batch_in_one_line_ke
     line naming the scheduler, how many of the calls to score were stored and where, in the words of a
     stop's line, and what to do (exit 1), without
     Dask's own log lines or a traceback; the call scored before is in the database."""
-    x, rate = sf.read(FILES[1], dtype="int16")
-    short = tmp_path / "short.wav"
-    sf.write(short, x[: 10 * rate], rate)
-    long = long_recording(tmp_path)
+    short, long = _short_call(tmp_path / "short.wav"), long_recording(tmp_path)
     with _own_cluster(tmp_path) as (address, started):
         db, out = tmp_path / "events.db", tmp_path / "calls.csv"
-        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(short), str(long), "--scheduler", address,
-                                  "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
-                                 env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
+        with _batch(str(short), str(long), "--scheduler", address, "--db", str(db), "--out", str(out)) as batch:
             assert wait_for(lambda: len(_sources_so_far(db)) == 1, 120)
             os.killpg(started[0].pid, signal.SIGKILL)
             _, err = batch.communicate(timeout=60)
-        finally:
-            if batch.poll() is None:
-                batch.kill()
-                batch.wait()
         assert batch.returncode == 1, err
         assert err.splitlines() == [
             f"call-monitor: error: {address}: the Dask scheduler went away (connection lost): every call scored "
@@ -314,33 +328,20 @@ def test_a_call_whose_worker_died_is_one_short_line_naming_it_and_resume_scores_
     is a paragraph naming the task's key: the call's row and its one line on stderr name its
     recording, the worker it last ran on and that --resume scores it again (a failed call is not in
     the ledger); the batch's other call is stored."""
-    x, rate = sf.read(FILES[1], dtype="int16")
-    short = tmp_path / "short.wav"
-    sf.write(short, x[: 10 * rate], rate)
-    long = long_recording(tmp_path)
+    short, long = _short_call(tmp_path / "short.wav"), long_recording(tmp_path)
     from distributed import Client
     with _own_cluster(tmp_path, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as (
             address, started):
         with Client(address, timeout=30) as client:
             [worker] = client.scheduler_info()["workers"]
             db, out = tmp_path / "events.db", tmp_path / "calls.csv"
-            batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(short), str(long), "--scheduler",
-                                      address, "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
-                                     env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-            try:
+            with _batch(str(short), str(long), "--scheduler", address, "--db", str(db), "--out", str(out)) as batch:
                 def scoring_the_long_one() -> bool:
-                    return "executing" in [state for name, held in _tasks_of_batches(client).items()
-                                           if name != "scheduler" for state in held.values()] \
-                        and len(_sources_so_far(db)) == 1
+                    return _scoring(client) and len(_sources_so_far(db)) == 1
                 assert wait_for(scoring_the_long_one, 120), _tasks_of_batches(client)
                 for pid in child_processes(started[1].pid):  # the worker, not its nanny, which starts another
                     os.kill(pid, signal.SIGKILL)
                 _, err = batch.communicate(timeout=60)
-            finally:
-                if batch.poll() is None:
-                    batch.kill()
-                    batch.wait()
     line = f"{long}: not scored: the worker scoring it died ({worker}); the same command with --resume scores it again"
     assert batch.returncode == 1, err
     assert err.splitlines()[:-1] == [f"call-monitor: error: {line}"]
@@ -355,11 +356,8 @@ def test_workers_that_cannot_import_callmonitor_are_one_line_before_anything_is_
     import) would die on the first call it is sent, unable to read the task, and the batch would
     wait for ever for a cluster with no worker left: the batch checks the workers first and says
     which cannot import it and what to do, in one line, exit 2, with no database made."""
-    broken = tmp_path / "elsewhere" / "monitor"
-    broken.mkdir(parents=True)
-    (broken / "__init__.py").write_text('raise ImportError("callmonitor is not installed here")\n')
     from distributed import Client
-    with _own_cluster(tmp_path, imports_from=broken.parent) as (address, started):
+    with _own_cluster(tmp_path, imports_from=_without_callmonitor(tmp_path)) as (address, started):
         with Client(address, timeout=30) as client:
             [worker] = client.scheduler_info()["workers"]
         db = tmp_path / "events.db"
@@ -378,34 +376,17 @@ def test_a_worker_without_callmonitor_that_joins_while_the_batch_scores_is_said_
     (it died on it, unsaid, and a call so reached on several such workers failed): the batch says in
     one line which worker it is, why and how to install it there, closes it so that it takes no more
     of the batch's calls, and every call is scored on the other worker and stored (exit 0)."""
-    broken = tmp_path / "elsewhere" / "monitor"
-    broken.mkdir(parents=True)
-    (broken / "__init__.py").write_text('raise ImportError("callmonitor is not installed here")\n')
-    x, rate = sf.read(FILES[1], dtype="int16")
-    shorts = [tmp_path / f"short{i}.wav" for i in (1, 2)]
-    for short in shorts:
-        sf.write(short, x[: 10 * rate], rate)
-    calls = [long_recording(tmp_path), *shorts]
+    elsewhere = _without_callmonitor(tmp_path)
+    calls = [long_recording(tmp_path), *(_short_call(tmp_path / f"short{i}.wav") for i in (1, 2))]
     from distributed import Client
     with _own_cluster(tmp_path) as (address, started), Client(address, timeout=30) as client:
         db, out = tmp_path / "events.db", tmp_path / "calls.csv"
-        batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", *map(str, calls), "--scheduler",
-                                  address, "--db", str(db), "--out", str(out), "--quiet"], cwd=ROOT,
-                                 env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            def scoring() -> bool:
-                return "executing" in [state for name, held in _tasks_of_batches(client).items()
-                                       if name != "scheduler" for state in held.values()]
-            assert wait_for(scoring, 120), _tasks_of_batches(client)
+        with _batch(*map(str, calls), "--scheduler", address, "--db", str(db), "--out", str(out)) as batch:
+            assert wait_for(lambda: _scoring(client), 120), _tasks_of_batches(client)
             joined = _dask("worker", address, "--nthreads", "1", "--no-dashboard", "--name", "without",
-                           log=tmp_path / "without.log", imports_from=broken.parent)
+                           log=tmp_path / "without.log", imports_from=elsewhere)
             started.append(joined)  # stopped with the cluster, should the batch not close it
             _, err = batch.communicate(timeout=120)
-        finally:
-            if batch.poll() is None:
-                batch.kill()
-                batch.wait()
         assert len(client.scheduler_info()["workers"]) == 1  # closed by the batch
     assert batch.returncode == 0, err
     [said, last] = err.splitlines()
@@ -428,26 +409,16 @@ def test_a_batch_whose_clusters_workers_all_left_says_so_once_and_waits_for_them
     with _own_cluster(tmp_path) as (address, started):
         db = tmp_path / "events.db"
         with Client(address, timeout=30) as client:
-            batch = subprocess.Popen([PY, "-m", "monitor.cli", "batch", str(long), "--scheduler", address, "--db",
-                                      str(db), "--quiet"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            said: list[str] = []
-            reader = threading.Thread(target=lambda: said.extend(batch.stderr), daemon=True)
-            reader.start()
-            try:
-                def scoring() -> bool:
-                    return "executing" in [state for worker, held in _tasks_of_batches(client).items()
-                                           if worker != "scheduler" for state in held.values()]
-                assert wait_for(scoring, 120), _tasks_of_batches(client)
+            with _batch(str(long), "--scheduler", address, "--db", str(db)) as batch:
+                said: list[str] = []
+                reader = threading.Thread(target=lambda: said.extend(batch.stderr), daemon=True)
+                reader.start()
+                assert wait_for(lambda: _scoring(client), 120), _tasks_of_batches(client)
                 os.killpg(started[1].pid, signal.SIGKILL)  # the worker and its nanny
                 assert wait_for(lambda: said, 30), "the batch said nothing of its workers gone"
                 batch.send_signal(signal.SIGTERM)
                 batch.wait(timeout=60)
                 reader.join(timeout=10)
-            finally:
-                if batch.poll() is None:
-                    batch.kill()
-                    batch.wait()
         assert batch.returncode == 143, said
         assert [line.rstrip("\n") for line in said] == [
             f"call-monitor: warning: {address}: the scheduler has no workers any more; the batch waits for them "
