@@ -18,13 +18,26 @@ def lines(*events, name_calls: bool = False) -> list[str]:
 def test_an_alert_prints_its_message_and_each_action():
     printed = lines(AlertEvent(t=97.0, kind="possible_emergency", severity="critical",
                                message="Possible emergency: slow speech", actions=("Ask", "Stay")))
-    assert printed == ["[01:37.0] CRITICAL possible_emergency: Possible emergency: slow speech",
-                       "             what it means: the caller may be unwell or in danger: check on them now",
-                       "             -> Ask", "             -> Stay"]
+    assert printed == ["CRITICAL [01:37.0] possible_emergency: Possible emergency: slow speech",
+                       "         what it means: the caller may be unwell or in danger: check on them now",
+                       "         -> Ask", "         -> Stay"]
+
+
+def test_an_alert_line_starts_with_its_severity_and_a_warning_s_stamp_lines_up_with_a_critical_s():
+    """A screen reader reads a line from its start: the agent hears "CRITICAL" (or "warning")
+    before the time and the call. The word is padded to one width, so the stamps, kinds and the
+    lines under each alert stand in the same columns, as every other line keeps its stamp first."""
+    printed = lines(AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency",
+                               actions=("Ask",), call_id=2),
+                    AlertEvent(t=97.0, kind="slow_speech", message="Slow speech", actions=("Check in",), call_id=2),
+                    name_calls=True)
+    assert [line.split(" [")[0] for line in printed if "[call 2" in line] == ["CRITICAL", "warning "]
+    assert len({line.index("[") for line in printed if "[call 2" in line}) == 1
+    assert {line.index(line.strip()) for line in printed if "[call 2" not in line} == {len("CRITICAL ")}
 
 
 def test_the_live_daemon_s_alerts_and_their_end_name_their_call_where_replay_s_give_the_time_alone():
-    """On a shift, call follows call: a critical line "[01:32.0] CRITICAL ..." under the next
+    """On a shift, call follows call: a critical line "CRITICAL [01:32.0] ..." under the next
     caller's start, or scrolled away from its own, does not say which call it is about. The live
     daemon's lines (``name_calls``) say it in their stamp; a replayed file is one call."""
     events = (AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency",
@@ -32,13 +45,12 @@ def test_the_live_daemon_s_alerts_and_their_end_name_their_call_where_replay_s_g
               AlertClearedEvent(t=120.0, kind="possible_emergency", call_id=2),
               AlertEvent(t=5.0, kind="slow_speech", message="Slow speech", call_id=3),
               AlertClearedEvent(t=130.5, kind="slow_speech", call_id=3, reason="call_ended"))
-    live = [line for line in lines(*events, name_calls=True) if line.startswith("[")]
-    assert live == ["[call 2, 01:32.0] CRITICAL possible_emergency: Possible emergency",
+    live = [line for line in lines(*events, name_calls=True) if not line.startswith(" ")]
+    assert live == ["CRITICAL [call 2, 01:32.0] possible_emergency: Possible emergency",
                     "[call 2, 02:00.0] cleared  possible_emergency",
-                    "[call 3, 00:05.0] warning  slow_speech: Slow speech",
+                    "warning  [call 3, 00:05.0] slow_speech: Slow speech",
                     "[call 3, 02:10.5] call ended with slow_speech still raised"]
-    assert [line for line in lines(*events) if line.startswith("[")][0] == (
-        "[01:32.0] CRITICAL possible_emergency: Possible emergency")
+    assert lines(*events)[0] == "CRITICAL [01:32.0] possible_emergency: Possible emergency"
     import argparse
     import contextlib
 
@@ -67,8 +79,8 @@ def test_a_warning_raised_while_a_critical_alert_of_its_call_stands_says_the_cri
     live, replayed = lines(*events, name_calls=True), lines(*events)
     reminders = [(i, line) for i, line in enumerate(live) if "still raised:" in line and "CRITICAL" in line]
     assert [line for _, line in reminders] == [
-        "             CRITICAL still raised: possible_emergency (since 01:32.0): check on the caller now"]
-    assert live[reminders[0][0] - 3].startswith("[call 2, 01:37.0] warning  long_pauses")
+        "         CRITICAL still raised: possible_emergency (since 01:32.0): check on the caller now"]
+    assert live[reminders[0][0] - 3].startswith("warning  [call 2, 01:37.0] long_pauses")
     assert not [line for line in replayed if "CRITICAL still raised" in line]
 
 
@@ -86,7 +98,7 @@ def test_the_critical_still_raised_line_comes_under_the_first_warning_then_at_mo
               AlertEvent(t=160.0, kind="possible_emergency", severity="critical", message="Possible emergency",
                          call_id=2), warning(161.0, "audible_breathing"))
     live = lines(*events, name_calls=True)
-    recalled = [live[i - 2].split("]")[0] for i, line in enumerate(live) if "CRITICAL still raised" in line]
+    recalled = [live[i - 2].split("]")[0].removeprefix("warning  ") for i, line in enumerate(live) if "CRITICAL still raised" in line]
     assert recalled == ["[call 2, 01:33.0", "[call 2, 02:33.0", "[call 2, 02:41.0"], live
 
 
@@ -97,7 +109,7 @@ def test_the_live_terminal_s_words_name_their_call_as_its_alerts_do_and_replay_s
               AlertEvent(t=92.0, kind="slow_speech", message="Slow speech", call_id=12))
     live, replayed = lines(*events, name_calls=True), lines(*events)
     assert live[0] == '[call 12, 00:21.4] caller "i can\'t breathe"'
-    assert live[1].startswith("[call 12, 01:32.0] warning  slow_speech")
+    assert live[1].startswith("warning  [call 12, 01:32.0] slow_speech")
     assert replayed[0] == '[00:21.4] caller "i can\'t breathe"'
 
 
@@ -109,9 +121,9 @@ def test_every_alert_says_what_it_means_in_plain_words_under_its_evidence():
     from monitor.config import Config
     printed = lines(AlertEvent(t=102.0, kind="breathy_voice", message="Breathy voice: HNR 3.74 dB",
                                actions=("Check in",)))
-    assert printed == ["[01:42.0] warning  breathy_voice: Breathy voice: HNR 3.74 dB",
-                       "             what it means: the caller's voice sounds breathy or hoarse",
-                       "             -> Check in"]
+    assert printed == ["warning  [01:42.0] breathy_voice: Breathy voice: HNR 3.74 dB",
+                       "         what it means: the caller's voice sounds breathy or hoarse",
+                       "         -> Check in"]
     assert all(meaning(kind) for kind in (*Config().rules.kinds, "possible_emergency"))
     said = lines(AlertEvent(t=5.0, kind="distress_phrase", severity="critical",
                             message='Distress phrase: the caller said "I can\'t breathe"', actions=("Ask",)))
@@ -147,7 +159,7 @@ def test_the_same_next_steps_are_printed_once_a_call():
                     AlertEvent(t=30.0, kind="slow_speech", message="Slow speech", actions=check, call_id=2))
     steps = [line.strip() for line in printed if line.strip().startswith("->")]
     assert steps == ["-> Check in", "-> Ask how they feel", "-> Keep them on the line", "-> Check in"]
-    assert printed[3].startswith("[01:42.0] warning  breathy_voice") and "what it means" in printed[4]
+    assert printed[3].startswith("warning  [01:42.0] breathy_voice") and "what it means" in printed[4]
 
 
 def test_the_alerts_a_call_ends_with_are_said_in_one_line_the_emergency_first():
@@ -369,7 +381,7 @@ def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it
     listed = capsys.readouterr().out.splitlines()
     assert [line.split("call.wav  ")[1] for line in listed] == [
         "[01:32.0] warning  long_pauses: Long pauses", "[2:05:03.0] critical possible_emergency: Possible emergency"]
-    assert [lines(ev)[0].split("] ")[0] + "]" for ev in raised] == ["[01:32.0]", "[2:05:03.0]"]
+    assert [lines(ev)[0].split("] ")[0].split("[")[1] for ev in raised] == ["01:32.0", "2:05:03.0"]
     assert cli.main(["alerts", "--db", str(tmp_path / "e.db"), "--jsonl"]) == 0
     assert [json.loads(line)["t"] for line in capsys.readouterr().out.splitlines()] == [92.0, 7503.0]
 
@@ -384,7 +396,7 @@ def test_severity_is_a_word_never_a_colour_and_the_bell_rings_only_when_asked_an
     crit = AlertEvent(t=92.0, kind="possible_emergency", severity="critical", message="Possible emergency", call_id=2)
     warn = AlertEvent(t=97.0, kind="slow_speech", message="Slow speech", call_id=2)
     printed = "\n".join(lines(crit, warn, name_calls=True))
-    assert "[call 2, 01:32.0] CRITICAL possible_emergency" in printed and "[call 2, 01:37.0] warning  slow_speech" in printed
+    assert "CRITICAL [call 2, 01:32.0] possible_emergency" in printed and "warning  [call 2, 01:37.0] slow_speech" in printed
     assert all(c in "\n" or c.isprintable() for c in printed)  # no ESC, no bell
     into_file = io.StringIO()
     HumanSink(into_file, bell=True)(crit)
@@ -396,4 +408,4 @@ def test_severity_is_a_word_never_a_colour_and_the_bell_rings_only_when_asked_an
         sink(warn)
     said = os.read(head, 4096).decode()
     os.close(head)
-    assert said.startswith("\a[01:32.0] CRITICAL") and said.count("\a") == 1
+    assert said.startswith("\aCRITICAL [01:32.0]") and said.count("\a") == 1

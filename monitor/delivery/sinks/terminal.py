@@ -119,6 +119,11 @@ def acked_line(ev: AlertAckedEvent, name_calls: bool = False) -> str:
             f"the supervisor has seen this alert")
 
 
+INDENT = " " * len("CRITICAL ")
+"""An alert's lines under its first: under its stamp, past the severity word the first line starts
+with (``CRITICAL``, ``warning``, padded alike), which a screen reader says before the time."""
+
+
 REMINDER_EVERY_S = 60.0
 """The live terminal recalls a critical alert that stands under a warning at most this often (call
 time), per call: once under the first warning after it, then again under a warning a minute or more
@@ -229,7 +234,7 @@ class HumanSink:
             return None
         self._reminded = ev.t
         said = ", ".join(f"{c.kind} (since {call_clock(c.t)})" for c in standing)
-        return f"             CRITICAL still raised: {said}: check on the caller now"
+        return f"{INDENT}CRITICAL still raised: {said}: check on the caller now"
 
     def _new_steps_only(self, ev: AlertEvent) -> AlertEvent:
         """``ev``, without its next steps if this call printed the same ones already."""
@@ -246,11 +251,11 @@ class HumanSink:
             bell = "\a" if self.bell and ev.severity == "critical" and on_terminal(self.out) else ""
             unstored = "" if ev.stored else " [not stored: database failing]"
             stamp = _call_stamp(ev.t, ev.call_id, self.name_calls)
-            lines = [f"{bell}{stamp} {head} {ev.kind}: {ev.message}{unstored}"]
+            lines = [f"{bell}{head} {stamp} {ev.kind}: {ev.message}{unstored}"]
             if meaning(ev.kind):
-                lines.append(f"             what it means: {meaning(ev.kind)}")
+                lines.append(f"{INDENT}what it means: {meaning(ev.kind)}")
             for action in ev.actions:
-                lines.append(f"             -> {action}")
+                lines.append(f"{INDENT}-> {action}")
             return "\n".join(lines)
         if isinstance(ev, AlertClearedEvent):
             stamp = _call_stamp(ev.t, ev.call_id, self.name_calls)
