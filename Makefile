@@ -31,7 +31,8 @@ system-packages:
 	  fi; \
 	fi
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml monitor/release.py
+	@# monitor/release.py: a new release's number goes into the installed package's metadata too.
 	@# A venv left without pip (made before python3-venv was installed) is made again.
 	$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip

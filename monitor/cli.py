@@ -34,16 +34,12 @@ class _TopParser(argparse.ArgumentParser):
 
 
 def version_line() -> str:
-    """``call-monitor 0.1.0 (database schema 5)``: the installed release (its package's metadata;
-    "unknown" when run from a checkout never installed) and the schema its store writes, which an
-    earlier release's daemon refuses (docs/configuration.md)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """``call-monitor 0.1.0 (database schema 5)``: the release of the code running (``RELEASE``, which
+    the package's metadata takes too) and the schema its store writes, which an earlier release's
+    daemon refuses (docs/configuration.md)."""
     from .delivery.store import SCHEMA_VERSION
-    try:
-        release = version("callmonitor")
-    except PackageNotFoundError:
-        release = "unknown"
-    return f"call-monitor {release} (database schema {SCHEMA_VERSION})"
+    from .release import RELEASE
+    return f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION})"
 
 
 class _Version(argparse.Action):

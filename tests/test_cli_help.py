@@ -35,13 +35,28 @@ def test_each_command_module_is_a_listed_command() -> None:
 
 
 def test_version_names_the_release_and_the_database_schema_it_writes(capsys) -> None:
-    """What an administrator asks of each desktop before and after an upgrade."""
-    from importlib.metadata import version
+    """What an administrator asks of each desktop before and after an upgrade: the release of the
+    code that runs, also from a checkout never installed or one installed before the release was raised."""
     from monitor.delivery.store import SCHEMA_VERSION
+    from monitor.release import RELEASE
     with pytest.raises(SystemExit) as done:
         build_parser().parse_args(["--version"])
     assert done.value.code == 0
-    assert capsys.readouterr().out == f"call-monitor {version('callmonitor')} (database schema {SCHEMA_VERSION})\n"
+    assert capsys.readouterr().out == f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION})\n"
+
+
+def test_the_release_is_declared_once_in_the_package_and_the_package_metadata_takes_it_from_there() -> None:
+    """One number to raise (docs/development.md): pyproject.toml declares no version of its own."""
+    import re
+    import tomllib
+
+    from conftest import ROOT
+    from monitor.release import RELEASE
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "monitor.release.RELEASE"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", RELEASE)
+    assert "monitor/release.py" in (ROOT / "Makefile").read_text()  # raised, the venv's metadata follows
 
 
 def test_install_service_help_says_what_caller_and_webhook_are() -> None:

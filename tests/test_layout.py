@@ -20,7 +20,8 @@ from conftest import ROOT
 PACKAGE = ROOT / "monitor"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("monitor.cue_registry", "monitor.events", "monitor.config", "monitor.console", "monitor.files", "monitor.dsp"),
+    ("monitor.cue_registry", "monitor.events", "monitor.config", "monitor.console", "monitor.files", "monitor.dsp",
+     "monitor.release"),
     ("monitor.capture",),
     ("monitor.analysis",),
     ("monitor.transcription",),
