@@ -34,7 +34,7 @@ class _TopParser(argparse.ArgumentParser):
 
 
 def version_line() -> str:
-    """``call-monitor 0.1.0 (database schema 5)``: the release of the code running (``RELEASE``, which
+    """``call-monitor 0.2.0 (database schema 5)``: the release of the code running (``RELEASE``, which
     the package's metadata takes too) and the schema its store writes, which an earlier release's
     daemon refuses (docs/configuration.md)."""
     from .delivery.store import SCHEMA_VERSION

@@ -73,6 +73,7 @@ from .delivery.sinks.webhook import MEMORY_ID_BASE, agent_of
 from .delivery.store_guard import StoreGuard
 from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
+from .release import RELEASE
 from .supervisor.heartbeat import LINE_CHARS
 
 log = logging.getLogger(__name__)
@@ -932,9 +933,9 @@ class Daemon:
                    for a in list(self.recent_alerts))
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
-        """What a supervisor console is told: devices, whether a call runs (its id, start, active
-        alert kinds), counts, the last warning or error, why transcription is off (None when it is
-        on), whether its speech model still loads, and the recent call reports (as
+        """What a supervisor console is told: this daemon's release, devices, whether a call runs (its
+        id, start, active alert kinds), counts, the last warning or error, why transcription is off
+        (None when it is on), whether its speech model still loads, and the recent call reports (as
         ``report_url(path)``). No audio, no cues, no transcript."""
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
         p = self.pipeline
@@ -942,6 +943,7 @@ class Daemon:
             "call_id": p.call_id, "t": round(p.duration_s, 1),
             "started_at": round(time.time() - p.duration_s, 3), "active_alerts": sorted(self.active)}
         return {
+            "version": RELEASE,
             "devices": {leg: {"state": s.get("state"), "label": s.get("label") or s.get("source")}
                         for leg, s in legs.items()},
             "devices_open": bool(legs) and all(s.get("state") == "running" for s in legs.values()),

@@ -2,4 +2,4 @@
 ``call-monitor --version`` says it, and each heartbeat tells the supervisor's console (docs/development.md
 says when to raise it)."""
 
-RELEASE = "0.1.0"
+RELEASE = "0.2.0"

@@ -28,6 +28,7 @@ from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, wait_for
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback
 from monitor.config.listen import parse_listen
 from monitor.config.tokens import parse_agent_tokens
+from monitor.release import RELEASE
 from monitor.supervisor.auth import Auth, load_or_create_token
 from monitor.supervisor.store import ConsoleStore, ConsoleStoreError, IncomingAlert
 
@@ -275,6 +276,7 @@ MALFORMED_STATUSES = [
     ({"call": {"call_id": 3, "active_alerts": ["slow_speech", None]}}, "status.call.active_alerts[1]: expected a string"),
     ({"devices": {"caller": {"state": 1}}}, "status.devices.caller.state: expected a string"),
     ({"transcription_off": ["no model"]}, "status.transcription_off: expected a string"),
+    ({"version": 2}, "status.version: expected a string"),
     ({"devices": ["caller"]}, "status.devices: expected an object"),
     ({"devices": {"caller\nagent: running": "up"}}, 'status.devices."caller\\nagent: running": expected an object'),
     ({"stopped": "yes"}, "status.stopped: expected true or false"),
@@ -319,6 +321,7 @@ OVERLONG_STATUSES = [
     ({"devices": {"c" * 101: {"state": "running"}}},
      f'status.devices."{"c" * 40}": the name has 101 characters; expected at most 100'),
     ({"devices": {"caller": {"state": "s" * 101}}}, f"status.devices.caller.state: {_over(101)} 100"),
+    ({"version": "v" * 101}, f"status.version: {_over(101)} 100"),
     ({"call": {"call_id": 3, "active_alerts": ["slow_speech", "k" * 101]}},
      f"status.call.active_alerts[1]: {_over(101)} 100"),
     ({"last_error": {"level": "l" * 101}}, f"status.last_error.level: {_over(101)} 100"),
@@ -343,7 +346,7 @@ def test_a_heartbeat_whose_status_holds_a_string_too_long_to_draw_is_refused_nam
             body = {"type": "heartbeat", "daemon_id": "long1", "agent": "erin", "every_s": 30, "status": status}
             assert console.post(body) == (422, {"error": said}), said
         assert console.state()["agents"] == []
-        at_bounds = {"devices": {"c" * 100: {"state": "s" * 100, "label": "m" * 200}},
+        at_bounds = {"version": "v" * 100, "devices": {"c" * 100: {"state": "s" * 100, "label": "m" * 200}},
                      "call": {"call_id": 3, "active_alerts": ["k" * 100]},
                      "last_error": {"level": "l" * 100, "source": "s" * 100, "message": "m" * 2000,
                                     "resolved": "r" * 2000},
@@ -377,7 +380,8 @@ def test_a_heartbeat_of_an_earlier_release_or_a_partial_one_is_kept_as_sent(tmp_
 
 def test_a_daemons_heartbeat_in_a_call_with_alerts_raised_is_taken(tmp_path):
     """A daemon's own heartbeat, beaten as its alerts are raised in a call (the call, its time and
-    its active alert kinds), reaches the console and reads there as sent."""
+    its active alert kinds), reaches the console and reads there as sent, naming the daemon's
+    release (the number ``call-monitor --version`` says)."""
     from monitor.capture.sources import FileSource
     from monitor.config import load_config
     from monitor.daemon import Daemon
@@ -404,6 +408,7 @@ def test_a_daemons_heartbeat_in_a_call_with_alerts_raised_is_taken(tmp_path):
         (agent,) = console.state()["agents"]
         call = agent["status"]["call"]
         assert agent["status"]["in_call"] is True and call["t"] > 0 and call["active_alerts"]
+        assert agent["status"]["version"] == RELEASE
         assert all(isinstance(kind, str) for kind in call["active_alerts"])
     finally:
         console.kill()

@@ -20,6 +20,7 @@ import pytest
 from cdp import CHROMIUM
 from console_proc import ConsoleProcess, alert_body
 
+from monitor.release import RELEASE
 from monitor.supervisor.store import ConsoleStore, Heartbeat
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -43,9 +44,9 @@ def _keep(path: Path) -> None:
 
 def _heartbeat(console: ConsoleProcess, agent: str, daemon_id: str, in_call: bool, stopped: bool = False,
                last_error: dict | None = None, transcription_off: str | None = None, every_s: float = 30,
-               next_beat_s: float | None = None) -> None:
+               next_beat_s: float | None = None, version: str | None = RELEASE) -> None:
     status, body = console.post({"type": "heartbeat", "agent": agent, "daemon_id": daemon_id, "at": time.time(),
-                                 "every_s": every_s, "status": {"stopped": stopped, "transcription_off": transcription_off,
+                                 "every_s": every_s, "status": {"version": version, "stopped": stopped, "transcription_off": transcription_off,
                                      "next_beat_s": next_beat_s,
                                      "devices": {"caller": {"state": "running", "label": "softphone.monitor"}},
                                      "devices_open": True, "in_call": in_call,
@@ -243,6 +244,29 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
     assert sorted(said) == [f"2 daemons post as Alice (desk 4) now; this one is daemon {d} at 127.0.0.1 (give each its "
                     "own delivery.agent_name)" for d in ("d-laptop", "d-new")]
     assert sorted(g["daemon_id"] for g in console.state()["agents"]) == ["d-laptop", "d-new", "d-old"]
+
+
+def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different_ones(console_pages):
+    """An upgrade done on some desktops and not yet on others: each row names its daemon's release
+    (a daemon of a release before the first to send it says none), and above the rows the page says
+    which agents run which release, until they agree again. /api/state has it in each status."""
+    console, page = console_pages.console, console_pages.open()
+    row, note = "document.querySelector('#agents [data-daemon=\"%s\"]').innerText", "document.getElementById('releases')"
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True)
+    page.wait(f"document.querySelectorAll('#agents .agentrow').length === 2")
+    assert f"release {RELEASE}" in page.eval(row % "d-bob") and page.eval(f"{note}.hidden")
+    _heartbeat(console, "Carol (desk 2)", "d-carol", in_call=False, version="9.0.0")
+    _heartbeat(console, "Dan (desk 1)", "d-dan", in_call=False, version=None)  # an earlier release's daemon
+    page.wait(f"!{note}.hidden && {note}.textContent.includes('Dan')")
+    assert page.eval(f"{note}.textContent") == (f"Agents run different releases: {RELEASE} (Alice (desk 4), Bob (desk 9)); "
+                                                "9.0.0 (Carol (desk 2)); before 0.2.0 (Dan (desk 1)).")
+    assert "release before 0.2.0" in page.eval(row % "d-dan") and "release 9.0.0" in page.eval(row % "d-carol")
+    assert {g["agent"]: g["status"]["version"] for g in console.state()["agents"]} == {
+        "Alice (desk 4)": RELEASE, "Bob (desk 9)": RELEASE, "Carol (desk 2)": "9.0.0", "Dan (desk 1)": None}
+    _heartbeat(console, "Carol (desk 2)", "d-carol", in_call=False)
+    _heartbeat(console, "Dan (desk 1)", "d-dan", in_call=False)
+    page.wait(f"{note}.hidden")
 
 
 def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chromium):

@@ -76,7 +76,7 @@ NUMBER = Leaf("a number", lambda v: isinstance(v, (int, float)) and not isinstan
 COUNT = Leaf("a non-negative integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
 
 STATUS = Fields({
-    "stopped": FLAG, "devices_open": FLAG, "in_call": FLAG, "calls": COUNT, "alerts": COUNT, "uptime_s": NUMBER,
+    "version": NAME, "stopped": FLAG, "devices_open": FLAG, "in_call": FLAG, "calls": COUNT, "alerts": COUNT, "uptime_s": NUMBER,
     "devices": ByName(Fields({"state": NAME, "label": LABEL}), NAME_CHARS),
     "call": Fields({"call_id": COUNT, "t": NUMBER, "started_at": NUMBER, "active_alerts": ListOf(NAME)}),
     "last_error": Fields({"level": NAME, "message": LINE, "at": NUMBER, "source": NAME, "resolved_at": NUMBER,
@@ -84,13 +84,13 @@ STATUS = Fields({
     "transcription_off": LINE, "transcription_loading": FLAG, "next_beat_s": NUMBER,
     "reports": ListOf(Fields({"call_id": COUNT, "url": LINE})),
 })
-"""A heartbeat's status: devices (each leg's state and label), whether it has stopped, whether its
-devices are open and a call runs (the call's id, time, start and active alert kinds), counts, the
-last warning or error, why the speech model is off (the daemon runs on acoustic cues alone until a
-restart; kept apart from the last problem, which a later one replaces), whether its speech model
-still loads (acoustic-only until then), within how many seconds its next heartbeat comes (the
-daemon's ``every_s``, or fewer while a critical alert awaits its acknowledgement) and links to call
-reports."""
+"""A heartbeat's status: the daemon's release (the number ``call-monitor --version`` says), devices
+(each leg's state and label), whether it has stopped, whether its devices are open and a call runs
+(the call's id, time, start and active alert kinds), counts, the last warning or error, why the
+speech model is off (the daemon runs on acoustic cues alone until a restart; kept apart from the
+last problem, which a later one replaces), whether its speech model still loads (acoustic-only until
+then), within how many seconds its next heartbeat comes (the daemon's ``every_s``, or fewer while a
+critical alert awaits its acknowledgement) and links to call reports."""
 
 
 def status_problem(status: Any) -> str | None:
