@@ -538,7 +538,8 @@ def test_config_is_frozen():
         cfg.analysis.hop_s = 3  # type: ignore[misc]
 
 
-def test_effective_config_round_trips_through_tomllib(env, tmp_path):
+def test_effective_config_with_its_secrets_round_trips_through_tomllib(env, tmp_path):
+    """``call-monitor config --show-secrets``, saved, is the same configuration."""
     path = write(tmp_path / "c.toml", """
 [rules.slow_speech]
 absolute = false
@@ -550,14 +551,48 @@ relative_change = -0.4
 [phrases]
 ko = ["가슴이 아파요"]
 [delivery]
-webhook_url = "http://127.0.0.1:9/hook"
+webhook_url = "http://127.0.0.1:9/hook?key=s3cret-key-0123"
+[supervisor]
+agent_tokens = ["alice:alice-token-0123456789"]
 """)
     cfg = load_config(path, env=env)
-    text = effective_config_toml(cfg)
+    text = effective_config_toml(cfg, secrets=True)
     tomllib.loads(text)  # valid TOML
     again = config_from_toml(text)
     assert dataclasses.replace(again, sources=()) == dataclasses.replace(cfg, sources=())
     assert "# hysteresis" in text and "[rules.few_words]" in text
+
+
+def test_config_hides_its_secrets_unless_asked_and_a_configuration_saved_with_them_hidden_is_refused(
+        env, tmp_path, monkeypatch, capsys):
+    """The console's agent tokens and the values in a URL's query (a receiver's key) are printed as
+    the product shows such secrets everywhere (``***``), each with how many characters it hides,
+    so that an output pasted into a ticket or a chat gives none away; the header says how to print
+    them. Saved back as they are, they would be a token no daemon sends and a key no receiver
+    takes: such a configuration is refused in one line naming the file and the key."""
+    from monitor import cli
+    path = write(tmp_path / "c.toml", '[delivery]\nwebhook_url = "https://hooks.example/in?key=s3cret-key-0123&agent=alice"\n'
+                                      '[supervisor]\nagent_tokens = ["alice:alice-token-0123456789"]\n')
+    monkeypatch.setenv("HOME", env["HOME"])
+    monkeypatch.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
+    assert cli.main(["config", "--config", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "s3cret" not in printed and "alice-token" not in printed
+    assert 'webhook_url = "https://hooks.example/in?key=***(15 characters)&agent=***(5 characters)"' in printed
+    assert '    "alice:***(22 characters)",' in printed
+    assert "print it with call-monitor config --show-secrets" in printed and "# Save as" not in printed
+    hidden = write(tmp_path / "hidden.toml", printed)
+    with pytest.raises(ConfigError, match=rf"^{hidden}: delivery.webhook_url: holds a secret as call-monitor config "
+                                          r"hides it \(\*\*\*\(15 characters\)\), not the secret; put the secret itself, "
+                                          "or save call-monitor config --show-secrets"):
+        load_config(hidden, env=env)
+    write(hidden, printed.replace("webhook_url = ", "# webhook_url = "))
+    with pytest.raises(ConfigError, match=rf"^{hidden}: supervisor.agent_tokens: alice: holds a secret as"):
+        load_config(hidden, env=env)
+    assert cli.main(["config", "--config", str(path), "--show-secrets"]) == 0
+    shown = write(tmp_path / "shown.toml", capsys.readouterr().out)
+    assert load_config(shown, env=env).supervisor.agent_tokens == ("alice:alice-token-0123456789",)
+    assert effective_config_toml(Config()) == effective_config_toml(Config(), secrets=True)  # nothing to hide
 
 
 def test_a_config_option_naming_dev_null_or_a_pipe_is_read_not_called_missing(tmp_path):

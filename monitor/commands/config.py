@@ -14,7 +14,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Print the configuration in effect: defaults, then "
                                    f"{help_path(user_config_path, 'the user configuration')} "
                                    "($XDG_CONFIG_HOME/callmonitor/config.toml), "
-                                   "then --config FILE.")
+                                   "then --config FILE. Secrets (the console's agent tokens, the values in "
+                                   "a URL's query) are hidden, each as ***(N characters), unless "
+                                   "--show-secrets.")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="print the secrets in full, so that the output can be saved as a configuration "
+                        "(keep that file private: chmod 600); a configuration saved with them hidden is refused")
     add_config_options(p, db=False)  # a --db here would only echo itself as storage.db
     p.set_defaults(run=run)
 
@@ -27,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    print(effective_config_toml(cfg, home_relative(user_config_path())), end="")
+    print(effective_config_toml(cfg, home_relative(user_config_path()), secrets=args.show_secrets), end="")
     return ExitStatus.OK
 

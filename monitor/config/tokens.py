@@ -4,6 +4,8 @@ a malformed entry alike, in the same words."""
 
 from __future__ import annotations
 
+from .urls import copied_hidden, hidden, hidden_in
+
 MIN_TOKEN_CHARS = 16
 """The shortest token the console takes (the shared one in its file, an agent's own)."""
 
@@ -18,11 +20,22 @@ def agent_tokens_problem(entries: tuple[str, ...]) -> str | None:
     return None
 
 
+def hidden_agent_tokens(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """The entries as ``call-monitor config`` prints them: each agent's name, its token hidden and
+    its characters counted (``alice:***(22 characters)``: :func:`~monitor.config.urls.hidden`)."""
+    return tuple(f"{name}:{hidden(token, counted=True)}" if sep else hidden(name, counted=True)
+                 for name, sep, token in (entry.partition(":") for entry in entries))
+
+
 def parse_agent_tokens(entries: tuple[str, ...]) -> dict[str, str]:
-    """``("alice:TOKEN", ...)`` -> {TOKEN: "alice"}; raises ValueError for a malformed entry."""
+    """``("alice:TOKEN", ...)`` -> {TOKEN: "alice"}; raises ValueError for a malformed entry, or one
+    whose token is hidden as ``call-monitor config`` prints it (saved back, it would be a token of
+    its own that no daemon sends)."""
     out: dict[str, str] = {}
     for entry in entries:
         name, sep, token = entry.partition(":")
+        if sep and hidden_in(token):
+            raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: {copied_hidden(token)}")
         if not sep or not name.strip() or len(token.strip()) < MIN_TOKEN_CHARS:
             raise ValueError(f"supervisor.agent_tokens: {name.strip() or '?'}: expected \"NAME:TOKEN\" with a "
                              f"token of at least {MIN_TOKEN_CHARS} characters")

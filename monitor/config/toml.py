@@ -1,7 +1,8 @@
 """Render a :class:`~monitor.config.Config` as commented TOML (``call-monitor config``).
 
 The output parses back (tomllib) to the same configuration; ``false`` stands for an
-unset optional threshold.
+unset optional threshold. Its secrets (the console's agent tokens, the values in a URL's query) are
+hidden unless asked for (``--show-secrets``); saved back hidden, they are refused with the key named.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from dataclasses import fields
-from typing import Any
+from dataclasses import fields, is_dataclass
+from typing import Any, Mapping
 
 from .schema import (ActionsConfig, AnalysisConfig, Config, DaemonConfig, DeliveryConfig,
                      EmergencyRuleConfig, PhraseRuleConfig, PhrasesConfig, RuleConfig,
                      StorageConfig, SupervisorConfig, TranscriptionConfig, key_docs)
+from .tokens import hidden_agent_tokens
+from .urls import redact_url
 
 
 def _value(v: Any) -> str:
@@ -47,7 +50,27 @@ def _bounds(meta: Any) -> str:
     return f" (allowed: {', '.join(parts)})" if parts else ""
 
 
-def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = ()) -> str:
+def _shown(value: Any, meta: Mapping[str, Any], secrets: bool) -> Any:
+    """A key's value as printed: with ``secrets`` as it is, else the secrets in it hidden as
+    everywhere else a person is shown them (``redact_url``; the console's agent tokens likewise),
+    each counting the characters it hides."""
+    if secrets or not value:
+        return value
+    if meta.get("kind") == "url":
+        return redact_url(value, counted=True)
+    if meta.get("kind") == "agent_tokens":
+        return hidden_agent_tokens(value)
+    return value
+
+
+def _hides_secrets(cfg: Config) -> bool:
+    """Whether printing ``cfg`` without its secrets hides any (a URL with a query, agent tokens)."""
+    return any(_shown(getattr(section, f.name), f.metadata, False) != getattr(section, f.name)
+               for section in (getattr(cfg, s.name) for s in fields(cfg)) if is_dataclass(section)
+               for f in fields(section))
+
+
+def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] = (), *, secrets: bool) -> str:
     docs = key_docs(cls)
     out = [f"\n{_comment(doc) if doc else ''}[{name}]\n"]
     for f in fields(cls):
@@ -59,39 +82,51 @@ def _table(name: str, obj: Any, cls: type, doc: str = "", skip: tuple[str, ...] 
             out.append(_comment("the cue this rule watches"))
         elif f.name == "direction":
             out.append(_comment("\"below\" or \"above\": the direction of trouble"))
-        out.append(f"{f.name} = {_value(getattr(obj, f.name))}\n")
+        out.append(f"{f.name} = {_value(_shown(getattr(obj, f.name), f.metadata, secrets))}\n")
     return "".join(out)
 
 
-def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor/config.toml") -> str:
-    """``cfg`` as documented TOML; its header says to save it as ``user_config`` (the user's
-    configuration file, which ``$XDG_CONFIG_HOME`` moves)."""
-    parts = ["# callmonitor: effective configuration",
-             f"# read from: {', '.join(cfg.sources) if cfg.sources else 'built-in defaults only'}",
-             f"# Save as {user_config} and edit; unset keys keep their defaults.\n"]
+def _header(cfg: Config, user_config: str, secrets: bool) -> list[str]:
+    """The lines above the tables: where ``cfg`` was read from, and where to save it (the user's
+    configuration file, which ``$XDG_CONFIG_HOME`` moves), or, its secrets hidden, how to print it
+    so that it can be saved."""
+    read = f"# read from: {', '.join(cfg.sources) if cfg.sources else 'built-in defaults only'}"
+    if not secrets and _hides_secrets(cfg):
+        return ["# callmonitor: effective configuration", read,
+                "# Secrets (the agents' tokens, a URL's query values) are hidden: ***(N characters). To save this",
+                f"# as {user_config}, print it with call-monitor config --show-secrets (keep the file private).\n"]
+    return ["# callmonitor: effective configuration", read,
+            f"# Save as {user_config} and edit; unset keys keep their defaults.\n"]
+
+
+def effective_config_toml(cfg: Config, user_config: str = "~/.config/callmonitor/config.toml",
+                          secrets: bool = False) -> str:
+    """``cfg`` as documented TOML, its secrets hidden unless ``secrets`` (:func:`_shown`); its
+    header says to save it as ``user_config`` (:func:`_header`)."""
+    parts = _header(cfg, user_config, secrets)
     parts.append(_table("analysis", cfg.analysis, AnalysisConfig,
-                        "Cue windows and the caller's baseline."))
+                        "Cue windows and the caller's baseline.", secrets=secrets))
     for rule in cfg.rules.acoustic:
         parts.append(_table(f"rules.{rule.kind}", rule, RuleConfig,
                             f"Alert rule {rule.kind}: {rule.cue} {rule.direction} its threshold.",
-                            skip=("kind",)))
+                            skip=("kind",), secrets=secrets))
     parts.append(_table("rules.possible_emergency", cfg.rules.possible_emergency,
-                        EmergencyRuleConfig, "Critical alert when several kinds agree."))
+                        EmergencyRuleConfig, "Critical alert when several kinds agree.", secrets=secrets))
     parts.append(_table("rules.distress_phrase", cfg.rules.distress_phrase, PhraseRuleConfig,
-                        "Alert when the transcript holds a distress phrase."))
+                        "Alert when the transcript holds a distress phrase.", secrets=secrets))
     parts.append(_table("actions", cfg.actions, ActionsConfig,
-                        "Recommended actions attached to alerts."))
+                        "Recommended actions attached to alerts.", secrets=secrets))
     ph = _table("phrases", cfg.phrases, PhrasesConfig,
-                "Distress phrases: one list per language code.", skip=("phrases",))
+                "Distress phrases: one list per language code.", skip=("phrases",), secrets=secrets)
     for lang, phrases in cfg.phrases.phrases.items():
         key = lang if re.fullmatch(r"[A-Za-z0-9_-]+", lang) else json.dumps(lang, ensure_ascii=False)
         ph += f"# distress phrases in {lang!r}\n{key} = {_value(phrases)}\n"
     parts.append(ph)
     parts.append(_table("transcription", cfg.transcription, TranscriptionConfig,
-                        "Local speech recognition (Vosk)."))
-    parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run)."))
-    parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered."))
-    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store."))
+                        "Local speech recognition (Vosk).", secrets=secrets))
+    parts.append(_table("daemon", cfg.daemon, DaemonConfig, "The live daemon (call-monitor run).", secrets=secrets))
+    parts.append(_table("delivery", cfg.delivery, DeliveryConfig, "Where alerts are delivered.", secrets=secrets))
+    parts.append(_table("storage", cfg.storage, StorageConfig, "The SQLite store.", secrets=secrets))
     parts.append(_table("supervisor", cfg.supervisor, SupervisorConfig,
-                        "The supervisor's console (call-monitor supervisor)."))
+                        "The supervisor's console (call-monitor supervisor).", secrets=secrets))
     return "\n".join(parts)

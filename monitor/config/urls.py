@@ -1,14 +1,18 @@
-"""Webhook URLs: which the configuration takes, and how one is shown to a person.
+"""Webhook URLs: which the configuration takes, and how one, or any other secret, is shown to a person.
 
 A URL may carry a secret in its query (``/webhook?token=...``): every place the product shows a
 URL (log lines, warnings, ``status``, listings, the configuration's own errors) shows
-:func:`redact_url`'s form; posts and the outbox keep the URL as given. A URL may also be read from a
-file (:func:`read_url_file`), which keeps it off a command line that ``ps`` shows every user.
+:func:`redact_url`'s form; posts and the outbox keep the URL as given. ``call-monitor config``
+shows it so too, and the console's agent tokens as :func:`hidden` says, each counting the
+characters it hides (a configuration printed so and saved back is refused: :func:`hidden_in`). A URL
+may also be read from a file (:func:`read_url_file`), which keeps it off a command line that ``ps``
+shows every user.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from ..files import read_waiting
@@ -16,6 +20,28 @@ from .schema import ConfigError
 
 HIDDEN = "***"
 """What :func:`redact_url` shows in place of a secret."""
+_COUNTED = re.compile(re.escape(HIDDEN) + r"\(\d+ characters?\)")
+
+
+def hidden(secret: str, counted: bool = False) -> str:
+    """``secret`` as shown to a person: :data:`HIDDEN`, and ``counted``, with how many characters
+    it hides (``***(22 characters)``: enough to tell a token from an empty or cut one)."""
+    if not counted:
+        return HIDDEN
+    return f"{HIDDEN}({len(secret)} character{'' if len(secret) == 1 else 's'})"
+
+
+def hidden_in(value: str) -> str | None:
+    """The first secret in ``value`` hidden as :func:`hidden` counts it (a value copied from
+    ``call-monitor config``'s output, which posts nowhere and matches no token), or None."""
+    found = _COUNTED.search(value)
+    return found.group(0) if found else None
+
+
+def copied_hidden(value: str) -> str:
+    """Why a value holding :func:`hidden_in`'s secret cannot be taken, in one phrase."""
+    return (f"holds a secret as call-monitor config hides it ({hidden_in(value)}), not the secret; put the "
+            f"secret itself, or save call-monitor config --show-secrets")
 _NOT_HTTP = "must be an http:// or https:// URL with a host"
 
 
@@ -30,6 +56,8 @@ def url_problem(value: str, *, or_empty: bool = True) -> str | None:
         url.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         url = None
+    if hidden_in(value):
+        return copied_hidden(value)
     if url is None or url.scheme not in ("http", "https") or not url.hostname:
         return _NOT_HTTP + (' (or "")' if or_empty else "")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
@@ -40,29 +68,30 @@ def url_problem(value: str, *, or_empty: bool = True) -> str | None:
     return None
 
 
-def redact_url(url: str) -> str:
+def redact_url(url: str, counted: bool = False) -> str:
     """``url`` as it may be shown to a person (a log line, ``status``, a warning, an error): the
     userinfo before the host and the value of each query parameter read :data:`HIDDEN`
-    (``https://***@host``, ``/webhook?token=***&agent=***``); each parameter's name, the scheme,
-    host, port, path and fragment stay. A parameter without ``=`` is all value (``?abc123`` reads
-    ``?***``). A URL with neither is returned as it is; one that does not parse (an unclosed IPv6
-    bracket) is :data:`HIDDEN` whole, none of it being told apart from a secret."""
+    (``https://***@host``, ``/webhook?token=***&agent=***``), ``counted`` with how many characters
+    each hides (:func:`hidden`); each parameter's name, the scheme, host, port, path and fragment
+    stay. A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A URL with neither is
+    returned as it is; one that does not parse (an unclosed IPv6 bracket) is hidden whole, none of
+    it being told apart from a secret."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return HIDDEN
+        return hidden(url, counted)
     userinfo, at, host = parts.netloc.rpartition("@")
-    netloc = f"{HIDDEN}@{host}" if at else parts.netloc
-    query = "&".join(_hidden_value(param) for param in parts.query.split("&")) if parts.query else ""
+    netloc = f"{hidden(userinfo, counted)}@{host}" if at else parts.netloc
+    query = "&".join(_hidden_value(param, counted) for param in parts.query.split("&")) if parts.query else ""
     if (netloc, query) == (parts.netloc, parts.query):
         return url
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-def _hidden_value(param: str) -> str:
+def _hidden_value(param: str, counted: bool) -> str:
     """One ``name=value`` of a query with its value hidden (a part without ``=``, all of it)."""
-    name, eq, _ = param.partition("=")
-    return f"{name}={HIDDEN}" if eq else (HIDDEN if param else "")
+    name, eq, value = param.partition("=")
+    return f"{name}={hidden(value, counted)}" if eq else (hidden(param, counted) if param else "")
 
 
 def read_url_file(path: str) -> str:
