@@ -30,7 +30,7 @@ from monitor.config.listen import parse_listen
 from monitor.config.tokens import parse_agent_tokens
 from monitor.release import RELEASE
 from monitor.supervisor.auth import Auth, load_or_create_token
-from monitor.supervisor.store import ConsoleStore, ConsoleStoreError, IncomingAlert
+from monitor.supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError, IncomingAlert
 
 
 
@@ -64,6 +64,10 @@ CONSOLE_SCHEMA_2 = """
     PRAGMA user_version = 2
 """
 """The console's database as its second release made it (before alerts named their recording)."""
+
+CONSOLE_SCHEMA_3 = CONSOLE_SCHEMA_2.replace("acked_by TEXT, acked_at REAL);", "acked_by TEXT, acked_at REAL, recording TEXT);"
+                                            ).replace("PRAGMA user_version = 2", "PRAGMA user_version = 3")
+"""The console's database as its third release made it (before a supervisor could forget an agent)."""
 
 
 def _env(tmp: Path) -> dict:
@@ -175,12 +179,14 @@ def test_an_alert_id_a_daemon_of_an_earlier_release_gives_again_for_another_call
         console.kill()
 
 
-@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2], ids=["first-release", "second-release"])
+@pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2, CONSOLE_SCHEMA_3],
+                         ids=["first-release", "second-release", "third-release"])
 def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path, schema):
     """Brought to this schema when opened (the first release's made again without its UNIQUE
-    (daemon_id, alert_id); the recording column added): the alerts, their console ids (which
-    acknowledgements name) and acknowledgements stay, with no recording named; retried posts are
-    still no-ops, and a new alert keeps its recording."""
+    (daemon_id, alert_id); the recording column added; the table of forgotten agents made): the
+    alerts, their console ids (which acknowledgements name) and acknowledgements stay, with no
+    recording named; retried posts are still no-ops, a new alert keeps its recording, and its agent
+    can be forgotten, its alerts kept."""
     db = tmp_path / "supervisor.db"
     conn = sqlite3.connect(db)
     conn.executescript(schema + """;
@@ -200,9 +206,10 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
         new, stored = store.add_alert(dataclasses.replace(old, call_started_at=2000.0, recording="call-0417.wav"))
         assert stored and new["recording"] == "call-0417.wav"
         assert store.count_alerts() == 2
+        assert store.forget("alice") == ["d-old"] and store.count_alerts() == 2
     finally:
         store.close()
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     store = ConsoleStore.open(db)  # opened again: as it is now
     try:
         assert [a["recording"] for a in store.alerts()] == ["call-0417.wav", None]
@@ -242,14 +249,22 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         assert status == 401 and b"token" in page
         assert console.request("GET", "/?token=wrong-token-wrong-token", token=None)[0] == 401
         assert console.request("GET", "/events", token=None)[0] == 401
-        # agents post, supervisors read and acknowledge: an agent's token is known, and refused there saying so
+        # agents post, supervisors read, acknowledge and forget agents: an agent's token is known, and refused
+        # there saying so
         for method, path, body in (("GET", "/api/state", None), ("GET", "/events", None),
-                                   ("POST", "/api/alerts/1/ack", b'{"by": "eve"}')):
+                                   ("POST", "/api/alerts/1/ack", b'{"by": "eve"}'),
+                                   ("POST", "/api/agents/forget", b'{"agent": "bob"}')):
             status, said = console.request(method, path, body, token=agent_token)
             assert status == 403 and "agent 'alice'" in json.loads(said)["error"], (path, status, said)
         status, said = console.request("GET", "/api/state", token="not-the-token-at-all")
         assert status == 401 and json.loads(said)["error"] == "wrong token: none of this console's"
         assert console.request("POST", "/api/alerts/1/ack", b'{"by": "eve"}', token=None)[0] == 401
+        assert console.request("POST", "/api/agents/forget", b'{"agent": "bob"}', token=None)[0] == 401
+        assert console.request("POST", "/api/agents/forget", b'{"agent": "bob"}',
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})[0] == 415
+        for body in (b'{"agent": ""}', b'{"agent": 7}', b'{}'):
+            status, said = console.request("POST", "/api/agents/forget", body)
+            assert (status, json.loads(said)["error"]) == (422, "agent: expected an agent's name, as the page lists it")
         assert console.state()["alerts"] == []
         assert console.alive()
         # still serving: a good post from the agent's own token is stored

@@ -269,6 +269,44 @@ def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different
     page.wait(f"{note}.hidden")
 
 
+def test_a_supervisor_forgets_an_agent_taken_out_of_service_and_its_alerts_stay(console_pages):
+    """A desktop removed from service stays "stopped" (or silent) for ever: its row, and a replay's
+    "alerts only" row, have a Forget button (asked to confirm), which takes the agent off the list
+    on every page, through a reload, while its alerts stay on the page and in /api/state. A running
+    agent has none. An agent forgotten whose daemon posts again is listed again."""
+    console, page = console_pages.console, console_pages.open()
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False, stopped=True)
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
+    assert console.post(alert_body(1, daemon_id="d-alice", agent="Alice (desk 4)"))[0] == 201
+    assert console.post(alert_body(1, daemon_id="d-replay", agent="qa@laptop", severity="warning",
+                                   kind="slow_speech"))[0] == 201
+    rows = "[...document.querySelectorAll('#agents .agentrow')].map(r => r.dataset.daemon)"
+    forget = "document.querySelector('#agents [data-daemon=\"%s\"] button.forget')"
+    page.wait(f"{rows}.length === 3 && document.querySelectorAll('article').length === 2")
+    assert page.eval(f"{forget % 'd-bob'} === null")
+    assert page.eval(f"{forget % 'd-alice'}.getAttribute('aria-label')") == \
+        "Forget: agent Alice (desk 4): remove it from this list, its alerts stay"
+    page.eval("window.confirm = () => false")  # asked, and not confirmed: nothing forgotten
+    page.eval(f"{forget % 'd-alice'}.click()")
+    page.eval("window.confirm = () => true")
+    page.eval(f"{forget % 'd-alice'}.click()")
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify(['d-bob', 'd-replay'])")
+    assert page.eval("document.activeElement.id") == "h-agents"
+    assert page.eval("document.querySelectorAll('article').length") == 2  # Alice's alert stays, without her row
+    state = console.state()
+    assert [g["daemon_id"] for g in state["agents"]] == ["d-bob"]
+    assert [(f["daemon_id"], f["agent"]) for f in state["forgotten"]] == [("d-alice", "Alice (desk 4)")]
+    assert sorted(a["daemon_id"] for a in state["alerts"]) == ["d-alice", "d-replay"]
+    status, said = console.request("POST", "/api/agents/forget", json.dumps({"agent": "qa@laptop"}).encode())
+    assert (status, json.loads(said)) == (200, {"agent": "qa@laptop", "daemon_ids": ["d-replay"]})
+    page.wait(f"JSON.stringify({rows}) === JSON.stringify(['d-bob'])")  # told to every open page
+    assert console.request("POST", "/api/agents/forget", json.dumps({"agent": "Zoe"}).encode())[0] == 404
+    again = console_pages.open()
+    assert again.eval(f"JSON.stringify({rows})") == '["d-bob"]'
+    _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)  # the desktop back in service
+    again.wait(f"JSON.stringify({rows}) === JSON.stringify(['d-alice', 'd-bob'])")
+
+
 def test_a_stopped_or_silent_agents_devices_are_not_shown_running(tmp_path, chromium):
     """The last heartbeat of a daemon that stopped said its devices were running: the row says they
     are closed; a daemon no longer heard may have lost them, so its row names no device state, and

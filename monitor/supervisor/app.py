@@ -10,8 +10,11 @@ Routes:
   the rest of the query, the page's ``?agent=``);
   without a token or cookie a 401 page says how to get in.
 - ``GET /events``: Server-Sent Events: ``state`` (everything, on connect), then ``alert``,
-  ``ack``, ``agent``, ``report`` and ``settings`` (a reload's ``silent_after_s``) as they happen.
-- ``GET /api/state``, ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``): for the page and API clients.
+  ``ack``, ``agent``, ``report``, ``forget`` (an agent forgotten) and ``settings`` (a reload's
+  ``silent_after_s``) as they happen.
+- ``GET /api/state``, ``POST /api/alerts/{id}/ack`` (``{"by": NAME}``), ``POST /api/agents/forget``
+  (``{"agent": NAME}``: left out of the agents until it posts again, its alerts kept): for the page
+  and API clients.
 
 Every request but the 401 page needs the token (or the session cookie); a refused request is
 logged with its method, path and peer, never with its body or query. Bodies over
@@ -339,7 +342,7 @@ class Console:
         p = self.auth.bearer(header)
         if p is not None:
             return self._refuse(request, f"this token belongs to agent {p.name!r} and only posts alerts and "
-                                         f"heartbeats: reading and acknowledging need the console's shared token",
+                                         f"heartbeats: reading, acknowledging and forgetting an agent need the console's shared token",
                                 AGENT_TOKEN_POSTS_ONLY)
         return self._no_token(request)
 
@@ -483,7 +486,8 @@ class Console:
 
     def snapshot(self) -> dict[str, Any]:
         return {"now": time.time(), "silent_after_s": self.settings.silent_after_s,
-                "alerts": self.store.alerts(), "acked_total": self.store.count_acked(), "agents": self.store.agents()}
+                "alerts": self.store.alerts(), "acked_total": self.store.count_acked(), "agents": self.store.agents(),
+                "forgotten": self.store.forgotten()}
 
     async def events(self, request: Request) -> Response:
         if (refused := self._not_a_supervisor(request)) is not None:
@@ -512,16 +516,42 @@ class Console:
         finally:
             self.hub.unsubscribe(client)
 
-    async def ack(self, request: Request) -> Response:
+    async def _asked(self, request: Request) -> tuple[dict[str, Any], JSONResponse | None]:
+        """A supervisor's action (an acknowledgement, an agent forgotten): its JSON object, or the
+        refusal of a request that is no supervisor's, not sent as ``application/json`` (a form
+        another site posts) or no JSON."""
         if (refused := self._not_a_supervisor(request)) is not None:
-            return refused
+            return {}, refused
         if not request.headers.get("content-type", "").startswith("application/json"):
-            return self._refuse(request, "expected application/json", 415)
+            return {}, self._refuse(request, "expected application/json", 415)
         try:
             body = await self._json(request)
         except HTTPException as err:
-            return self._refuse(request, err.detail, err.status_code)
-        by = body.get("by") if isinstance(body, dict) else None
+            return {}, self._refuse(request, err.detail, err.status_code)
+        return (body if isinstance(body, dict) else {}), None
+
+    async def forget(self, request: Request) -> Response:
+        """``{"agent": NAME}``: the agent left out of the agents until it posts again (a desktop
+        removed from service), its alerts kept (:meth:`ConsoleStore.forget`); every open page told."""
+        body, refused = await self._asked(request)
+        if refused is not None:
+            return refused
+        agent = body.get("agent")
+        if not isinstance(agent, str) or not agent.strip():
+            return self._refuse(request, "agent: expected an agent's name, as the page lists it", 422)
+        ids = await self._stored(self.store.forget, agent)
+        if not ids:
+            return JSONResponse({"error": f"no agent named {agent!r}"}, status_code=404)
+        forgotten = {"agent": agent, "daemon_ids": ids}
+        self.hub.publish("forget", forgotten)
+        log.info("agent %r forgotten (daemon %s); its alerts are kept", agent, ", ".join(ids))
+        return JSONResponse(forgotten)
+
+    async def ack(self, request: Request) -> Response:
+        body, refused = await self._asked(request)
+        if refused is not None:
+            return refused
+        by = body.get("by")
         if problem := ack_name_problem(by):
             return self._refuse(request, problem, 422)
         pk = request.path_params["alert"]  # digits of any length: one beyond SQLite's integers is no alert's
@@ -562,6 +592,7 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/events", console.events, methods=["GET"]),
         Route("/api/state", console.state, methods=["GET"]),
         Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
+        Route("/api/agents/forget", console.forget, methods=["POST"]),
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed})
     app.state.console = console
     return app

@@ -23,11 +23,12 @@ from ..delivery.sqlite_file import connect_private, remake_table, statements
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: first release, ``UNIQUE (daemon_id, alert_id)``. 2: an alert id of a daemon is kept once per
 call start (a daemon of an earlier release gives an alert id again after a purge): migrated in
 place, the table made again without the constraint, its rows and ids kept. 3: an alert keeps the
-``recording`` a replayed call came from: a column added (null for the alerts stored before)."""
+``recording`` a replayed call came from: a column added (null for the alerts stored before). 4: the
+daemons a supervisor forgot (:meth:`ConsoleStore.forget`): a table added."""
 
 SAME_CALL_S = 0.002
 """Two posts of one alert id whose call starts are this close are one alert (daemons send the start
@@ -72,6 +73,11 @@ CREATE TABLE reports (
     call_id INTEGER NOT NULL,
     url TEXT NOT NULL,
     PRIMARY KEY (daemon_id, call_id)
+);
+CREATE TABLE forgotten (               -- daemons left out of the agents until they post again
+    daemon_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    at REAL NOT NULL                   -- when a supervisor forgot it (console clock)
 );
 """
 
@@ -195,11 +201,13 @@ class ConsoleStore:
         """A database of schema ``version`` brought to this one. From 1, the alerts table made again
         as this schema makes it (SQLite's way to change a table): without ``UNIQUE (daemon_id,
         alert_id)`` and with the ``recording`` column, its rows and console ids (which
-        acknowledgements name) kept. From 2, the ``recording`` column added."""
+        acknowledgements name) kept. From 2, the ``recording`` column added. From any, the
+        ``forgotten`` table made (no daemon forgotten)."""
         if version == 1:
             remake_table(conn, _SCHEMA, "alerts")
-        else:
+        elif version == 2:
             conn.execute("ALTER TABLE alerts ADD COLUMN recording TEXT")
+        conn.execute(next(s for s in statements(_SCHEMA) if s.startswith("CREATE TABLE forgotten (")))
 
     def close(self) -> None:
         with self._lock:
@@ -229,6 +237,7 @@ class ConsoleStore:
                         (a.daemon_id, a.alert_id, a.agent, a.call_id, a.call_started_at, a.at, a.t, a.kind,
                          a.severity, a.message, json.dumps(a.evidence, ensure_ascii=False),
                          json.dumps(list(a.actions)), now, a.recording)).lastrowid
+                    self._conn.execute("DELETE FROM forgotten WHERE daemon_id = ?", (a.daemon_id,))  # heard again
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -323,6 +332,7 @@ class ConsoleStore:
                     "remote = excluded.remote",
                     (hb.daemon_id, hb.agent, now, now, hb.every_s, json.dumps(hb.status, ensure_ascii=False),
                      remote))
+                self._conn.execute("DELETE FROM forgotten WHERE daemon_id = ?", (hb.daemon_id,))  # heard again
                 new = []
                 for call_id, url in hb.reports:
                     cur = self._conn.execute("INSERT OR IGNORE INTO reports (daemon_id, call_id, url) VALUES (?,?,?)",
@@ -337,8 +347,36 @@ class ConsoleStore:
             return self._agents("daemon_id = ?", (hb.daemon_id,))[0], new
 
     def agents(self) -> list[dict[str, Any]]:
+        """Every daemon that sent a heartbeat, but those forgotten since (:meth:`forget`)."""
         with self._lock:
-            return self._agents("1", ())
+            return self._agents("daemon_id NOT IN (SELECT daemon_id FROM forgotten)", ())
+
+    def forget(self, agent: str, now: float | None = None) -> list[str]:
+        """Leave agent ``agent`` out of the agents (a desktop removed from service): each of its
+        daemons, those that sent heartbeats and those that only sent alerts, until it posts again (a
+        heartbeat, a new alert). Its alerts are kept. Returns the daemon ids forgotten (none: no
+        agent of that name was ever heard)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [r[0] for r in self._conn.execute(
+                    "SELECT daemon_id FROM agents WHERE agent = ? UNION SELECT daemon_id FROM alerts WHERE agent = ? "
+                    "ORDER BY 1", (agent, agent))]
+                self._conn.executemany("INSERT OR REPLACE INTO forgotten (daemon_id, agent, at) VALUES (?,?,?)",
+                                       [(d, agent, now) for d in ids])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            return ids
+
+    def forgotten(self) -> list[dict[str, Any]]:
+        """The daemons forgotten and not heard since: ``daemon_id``, ``agent``, ``at``."""
+        with self._lock:
+            rows = self._conn.execute("SELECT daemon_id, agent, at FROM forgotten ORDER BY agent, daemon_id")
+            return [{"daemon_id": r[0], "agent": r[1], "at": r[2]} for r in rows]
 
     def _agents(self, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         rows = self._conn.execute(f"SELECT daemon_id, agent, first_seen, last_seen, every_s, status, remote "
