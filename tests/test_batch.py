@@ -327,6 +327,17 @@ def test_a_batch_killed_with_sigkill_resumes_without_losing_or_duplicating_a_cal
     assert {int(r["db_call_id"]) for r in rows} == {cid for _, cid in after}
 
 
+def test_the_workers_load_the_batchs_configuration_whole_with_the_secrets_a_person_is_not_shown():
+    """A configuration shared with the console (its agent tokens) scores an archive as any other:
+    what the workers load holds the tokens as they are, not as ``call-monitor config`` hides them
+    (a configuration with hidden secrets is refused)."""
+    from monitor.batch.runner import scoring_config, scoring_toml
+    from monitor.config import config_from_toml
+    cfg = load_config(overrides={"supervisor.agent_tokens": ["alice:alice-token-0123456789"]}, user_config=False)
+    loaded, scored = config_from_toml(scoring_toml(cfg), "batch configuration"), scoring_config(cfg)
+    assert (loaded.supervisor, loaded.rules, loaded.analysis) == (scored.supervisor, scored.rules, scored.analysis)
+
+
 def test_resume_rescores_a_changed_file_or_configuration(tmp_path):
     call = tmp_path / "call.wav"
     first, rate = sf.read(ARCHIVE[0], frames=8000 * 30, dtype="float32")  # 30 s of each call will do

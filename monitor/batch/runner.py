@@ -133,10 +133,17 @@ def scoring_config(cfg: Config) -> Config:
                    sources=())
 
 
+def scoring_toml(cfg: Config) -> str:
+    """:func:`scoring_config` as the TOML the workers load, whole: its secrets (a console's agent
+    tokens in the same file) are not hidden, as ``call-monitor config`` hides them from a person,
+    since a configuration with hidden secrets does not load."""
+    return effective_config_toml(scoring_config(cfg), secrets=True)
+
+
 def config_hash(cfg: Config, transcribe: bool = False, model: str | None = None) -> str:
     """Hash of the effective configuration that scores a call (comments and file names left out),
     with the transcription choice."""
-    text = effective_config_toml(scoring_config(cfg))
+    text = scoring_toml(cfg)
     body = "\n".join(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
     body += f"\n#transcribe={bool(transcribe)} model={model or ''}"
     return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
@@ -562,7 +569,7 @@ class BatchRun:
     def __init__(self, client: Any, store: BatchStore, cfg: Config, opts: BatchOptions,
                  on_error: Callable[[str], None], on_warning: Callable[[str], None] = lambda line: None) -> None:
         self.client, self.store, self.opts, self.on_error, self.on_warning = client, store, opts, on_error, on_warning
-        self.toml = effective_config_toml(scoring_config(cfg))
+        self.toml = scoring_toml(cfg)
         self.chash = config_hash(cfg, opts.transcribe, opts.model)
         self.outcome = BatchOutcome()
         self._rows: dict[int, dict[str, Any]] = {}
