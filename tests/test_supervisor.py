@@ -30,7 +30,7 @@ from monitor.config.listen import parse_listen
 from monitor.config.tokens import parse_agent_tokens
 from monitor.release import RELEASE
 from monitor.supervisor.auth import Auth, load_or_create_token
-from monitor.supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError, IncomingAlert
+from monitor.supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError, Heartbeat, IncomingAlert
 
 
 
@@ -206,6 +206,7 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
         new, stored = store.add_alert(dataclasses.replace(old, call_started_at=2000.0, recording="call-0417.wav"))
         assert stored and new["recording"] == "call-0417.wav"
         assert store.count_alerts() == 2
+        store.heartbeat(Heartbeat(daemon_id="d-old", agent="alice", every_s=30.0, status={"stopped": True}))
         assert store.forget("alice") == ["d-old"] and store.count_alerts() == 2
     finally:
         store.close()
@@ -213,6 +214,7 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
     store = ConsoleStore.open(db)  # opened again: as it is now
     try:
         assert [a["recording"] for a in store.alerts()] == ["call-0417.wav", None]
+        assert store.agents() == [] and [f["daemon_id"] for f in store.forgotten()] == ["d-old"]
     finally:
         store.close()
 
