@@ -479,7 +479,8 @@ class Hook:
     answers the status it gives a post it refuses (422 for one kind of alert: a body the console
     will not take) and None for one it takes. Alerts go to ``received``, the
     daemon's heartbeats to ``heartbeats``, every post's Authorization header to ``authorizations``
-    and its path (with the query) to ``paths``;
+    and its path (with the query) to ``paths``; ``redirect`` set answers every post 302 to that
+    Location; a GET is recorded in ``authorizations`` and ``paths`` alike and answered 200;
     ``on_post(post)``, when set, runs before a post is answered (something that happens while a post
     is on its way)."""
 
@@ -493,13 +494,27 @@ class Hook:
         self.refusal: dict | None = None
         self.on_post = None
         self.refuses = None
+        self.redirect: str | None = None
         hook = self
 
         class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hook.authorizations.append(self.headers.get("Authorization"))
+                hook.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self):
                 post = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 hook.authorizations.append(self.headers.get("Authorization"))
                 hook.paths.append(self.path)
+                if hook.redirect is not None:
+                    self.send_response(302)
+                    self.send_header("Location", hook.redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 refused = hook.refuses(post) if hook.refuses is not None else None
                 if not hook.up or hook.refuse or refused:
                     said = b"" if hook.refusal is None else json.dumps(hook.refusal).encode()

@@ -311,6 +311,31 @@ def test_a_url_that_takes_no_posts_is_said_with_the_consoles_webhook_path(tmp_pa
         store.close()
 
 
+def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else_and_the_alert_waits(tmp_path, monitor_logs,
+                                                                                        hook):
+    """A receiver that answers a post with a redirect (a proxy sending http to https, a moved console,
+    one that is not the console at all) is an outage: the redirect is not followed, so the bearer token
+    goes to no other address and the alert is not taken for delivered by a GET's answer there; the one
+    warning names where it points, its query's values hidden, never the token."""
+    elsewhere = Hook()
+    hook.redirect = elsewhere.url.replace("/hook", "/moved?key=s3cret")
+    store = Store.open(tmp_path / "e.db")
+    token = "agent-token-0123456789"
+    sink = WebhookSink(store, hook.url, backoff_s=0.2, poll_s=0.05, token=token).start()
+    try:
+        sink(_alert(store))
+        assert wait_for(lambda: sink.failures >= 2, 5)
+        assert elsewhere.paths == [] and hook.authorizations[0] == f"Bearer {token}"
+        assert [d.status for d in store.deliveries()] == ["pending"]
+        (said,) = [m for lvl, m in monitor_logs if lvl == "warning"]
+        assert "HTTP 302" in said and "/moved?key=***" in said and "not followed" in said, said
+        assert "s3cret" not in said and token not in said
+    finally:
+        sink.close()
+        store.close()
+        elsewhere.close()
+
+
 def test_a_receivers_reason_is_said_on_the_warnings_one_line(tmp_path, monitor_logs, hook):
     """A refusal's ``{"error": ...}`` is quoted, its line breaks and all, on one line; a receiver
     that is not the supervisor console (no ``code`` saying the agent is wrong) gets the token hint."""

@@ -281,15 +281,25 @@ class _Settled(NamedTuple):
         return self.error is None and not self.call_named and self.alert.call_id is not None
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect answered to a post is not followed (it raises HTTPError with its 3xx): urllib would
+    send the token with it to wherever it points, an http:// URL or another host too, as a GET without
+    the alert, and take that GET's answer for a delivery."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
               headers: Mapping[str, str] | None = None) -> bytes:
     """POST ``body`` as JSON and return the answer's body (its first 64 KiB); raises on a refused
-    connection, a timeout or a non-2xx answer."""
+    connection, a timeout or a non-2xx answer (a redirect too: :class:`_NoRedirect`). An https URL's
+    certificate is verified against the system's (or ``SSL_CERT_FILE``'s) authorities."""
     h = {"Content-Type": "application/json", "User-Agent": "call-monitor", **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST", headers=h)
-    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+    with urllib.request.build_opener(_NoRedirect).open(req, timeout=timeout_s) as resp:
         return resp.read(1 << 16)
 
 
@@ -749,6 +759,9 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
             reason = f"{why}; " if why else ""
             said += (f": {reason}{given} (give the receiver's token with --webhook-token-file or "
                      "delivery.webhook_token_file)")
+        elif 300 <= err.code < 400:
+            said += (f": the receiver redirects to {redact_url(err.headers.get('Location') or '?')}, which is not "
+                     "followed (the token would go with it): give the webhook the URL it redirects to")
         elif err.code in NO_POSTS_HERE:
             said += ": no alerts are taken at this URL (the supervisor console takes them at /webhook)"
         elif err.code >= 500 and why:  # the console's database failing, say
