@@ -664,11 +664,20 @@ def test_an_alert_whose_evidence_the_rules_never_make_is_shown_and_breaks_no_one
             status, said = console.request("POST", "/webhook", body)
             assert status == 400 and "malformed JSON" in json.loads(said)["error"], (constant, status, said)
         assert console.post(alert_body(1 << 64))[0] == 400  # beyond SQLite's integers
+        # nested deeper than any daemon's: refused before it is stored, where wording it would fail every answer
+        for depth in (17, 900, 30_000):
+            deep = "[" * depth + "]" * depth
+            for path, body in (("/webhook", json.dumps(alert_body(98)).replace('"t": 95.0', f'"t": 95.0, "x": {deep}')),
+                               ("/api/alerts/1/ack", f'{{"by": {deep}}}')):
+                status, said = console.request("POST", path, body.encode())
+                assert (status, json.loads(said)["error"]) == (400, "malformed JSON (nested more than 16 deep)"), depth
+        assert console.post(alert_body(97, evidence={"a": [[[[[[[[[[[[[[1]]]]]]]]]]]]]]}))[0] == 201  # 16 deep
+        assert not any("Traceback" in e for e in console.err)
         assert console.post(alert_body(1 << 62))[0] == 201  # a daemon's id of an alert it could not store
         status, body = console.request("GET", "/api/state")
         assert status == 200, body
         alerts = json.loads(body)["alerts"]
-        assert len(alerts) == len(odd) + 1
+        assert len(alerts) == len(odd) + 2
         lines = {x["label"]: x["text"] for a in alerts for x in a["evidence_lines"]}
         assert lines["alerts behind it"] == "5" and lines["corroborated by"] == "3"
     finally:

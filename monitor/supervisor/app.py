@@ -179,6 +179,20 @@ def _exact(text: str) -> int:
     return value
 
 
+MAX_DEPTH = 16
+"""The deepest nesting of objects and lists a body may have (a daemon's goes 5 deep): one deeper is
+refused as malformed, before it is stored, where every answer that words its evidence would fail on it."""
+
+
+def _deeper_than(value: Any, most: int) -> bool:
+    """Whether ``value`` nests objects and lists more than ``most`` deep (walked without recursion)."""
+    level = [value]
+    for _ in range(most):
+        level = [x for v in level if isinstance(v, (dict, list))
+                 for x in (v.values() if isinstance(v, dict) else v)]
+    return any(isinstance(v, (dict, list)) for v in level)
+
+
 def _text(d: Mapping[str, Any], key: str, *, limit: int, required: bool = True) -> str:
     v = d.get(key)
     if v is None and not required:
@@ -363,12 +377,18 @@ class Console:
             body = await self._body(request)
         except HTTPException as err:
             raise HTTPException(err.status_code, err.detail) from None
+        too_deep = HTTPException(400, f"malformed JSON (nested more than {MAX_DEPTH} deep)")
         try:
-            return json.loads(body, parse_constant=_not_json, parse_float=_finite, parse_int=_exact)
+            value = json.loads(body, parse_constant=_not_json, parse_float=_finite, parse_int=_exact)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise HTTPException(400, "malformed JSON") from None
         except ValueError as err:
             raise HTTPException(400, f"malformed JSON ({err})") from None
+        except RecursionError:
+            raise too_deep from None
+        if _deeper_than(value, MAX_DEPTH):
+            raise too_deep
+        return value
 
     # ---------------------------------------------------------------- the database
 
