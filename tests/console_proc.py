@@ -73,6 +73,18 @@ class ConsoleProcess:
         except urllib.error.HTTPError as err:
             return err.code, err.headers, err.read()
 
+    def session_cookie(self) -> str:
+        """The page's session cookie (``name=value``), as a browser gets it opening ``/?token=``."""
+        import http.client
+        con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            con.request("GET", f"/?token={self.token}")
+            answer = con.getresponse()
+            answer.read()
+            return (answer.getheader("Set-Cookie") or "").split(";")[0]
+        finally:
+            con.close()
+
     def post(self, obj, token: str | None = "") -> tuple[int, dict]:
         status, body = self.request("POST", "/webhook", json.dumps(obj).encode(), token=token)
         return status, json.loads(body or b"{}")

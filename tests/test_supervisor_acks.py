@@ -53,6 +53,32 @@ def test_a_heartbeat_is_answered_with_the_acknowledgement_of_its_daemons_alert(c
     assert abs(ack["at"] - time.time()) < 60
 
 
+def test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisors_session(console):
+    """A browser sends the console's session cookie from a page of another port of this host (the
+    same site, to SameSite=Strict) too: a request whose ``Origin`` is not the console's, or that the
+    browser marks cross-site or same-site, is refused (403, ``cross_origin``) and acknowledges nothing;
+    the console's own page, and an API client's bearer token, are served. Every answer is marked
+    not to be sniffed, cached or framed, and names no referrer."""
+    status, posted = console.post(alert_body(1))
+    cookie = console.session_cookie()
+    ack = json.dumps({"by": "Mallory"}).encode()
+    for foreign in ({"Origin": "http://127.0.0.1:9"}, {"Origin": "null"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Sec-Fetch-Site": "cross-site", "Origin": console.base}):
+        for method, path, body in (("POST", f"/api/alerts/{posted['id']}/ack", ack), ("GET", "/api/state", None)):
+            status, said = console.request(method, path, body, token=None, headers={"Cookie": cookie, **foreign})
+            assert (status, json.loads(said)["code"]) == (403, "cross_origin"), (foreign, path, said)
+    assert console.state()["alerts"][0]["acked_by"] is None
+    own = {"Cookie": cookie, "Origin": console.base, "Sec-Fetch-Site": "same-origin"}
+    status, headers, said = console.exchange("POST", f"/api/alerts/{posted['id']}/ack", b'{"by": "Dana"}',
+                                             token=None, headers=own)
+    assert (status, json.loads(said)["acked_by"]) == (200, "Dana")
+    assert console.request("GET", "/api/state", token="", headers={"Origin": "http://127.0.0.1:9"})[0] == 200
+    for method, path in (("POST", f"/api/alerts/{posted['id']}/ack"), ("GET", "/no-such-page"), ("GET", "/api/state")):
+        status, headers, _ = console.exchange(method, path, b'{"by": "Dana"}' if method == "POST" else None)
+        assert (headers["X-Content-Type-Options"], headers["Cache-Control"], headers["Referrer-Policy"],
+                headers["X-Frame-Options"]) == ("nosniff", "no-store", "no-referrer", "DENY"), (path, status)
+
+
 def test_an_acknowledgement_is_told_no_more_once_the_daemons_next_heartbeat_says_it_took_it(console):
     _ack(console, 4)
     assert "acks" in console.post(_beat())[1]

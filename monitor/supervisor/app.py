@@ -42,7 +42,9 @@ from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -62,6 +64,10 @@ CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
 REPORT_SCHEMES = ("http://", "https://", "file://")
+CROSS_ORIGIN = Refusal(403, "cross_origin", "")
+"""A browser's request sent by a page of another origin (another site's, or another port's of this
+host, which browsers send this console's cookie from) with the session cookie: refused whatever it
+asks (an acknowledgement made in the supervisor's name)."""
 RECORDING_CHARS = 1000
 """The longest ``recording`` an alert may name (a file name is at most 255 bytes; a path sent by
 another program, 1000 characters)."""
@@ -316,7 +322,7 @@ class Console:
         its ``"code"`` beside the words; a request's body or type (400, 413, 415, 422) by its status."""
         status, code = (refusal.status, refusal.code) if isinstance(refusal, Refusal) else (refusal, None)
         self._log_refusal(request, status, why)
-        headers = {"WWW-Authenticate": refusal.challenge} if isinstance(refusal, Refusal) else None
+        headers = {"WWW-Authenticate": refusal.challenge} if isinstance(refusal, Refusal) and refusal.challenge else None
         said = {"error": why} if code is None else {"error": why, "code": code}
         return JSONResponse(said, status_code=status, headers=headers)
 
@@ -349,10 +355,14 @@ class Console:
 
     def _not_a_supervisor(self, request: Request) -> JSONResponse | None:
         """The refusal of a request that is no supervisor's, saying why (no token, a wrong one, an
-        agent's own, which only posts); None for a supervisor's."""
+        agent's own, which only posts, a page of another origin sending the session cookie); None for
+        a supervisor's."""
+        header = request.headers.get("authorization")
+        if self.auth.bearer(header) is None and from_another_origin(request):
+            return self._refuse(request, "a request from a page of another origin than this console's is refused "
+                                         "(its session cookie is this console's page's only)", CROSS_ORIGIN)
         if self._supervisor(request):
             return None
-        header = request.headers.get("authorization")
         p = self.auth.bearer(header)
         if p is not None:
             return self._refuse(request, f"this token belongs to agent {p.name!r} and only posts alerts and "
@@ -587,6 +597,39 @@ class Console:
         return JSONResponse(row)
 
 
+def from_another_origin(request: Request) -> bool:
+    """Whether the browser says that a page of another origin sent ``request`` (its ``Origin`` is not
+    this console's scheme and host, or ``Sec-Fetch-Site`` says cross-site or same-site: another port
+    of this host is the same site). A client that is no browser sends neither."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        return True
+    return request.headers.get("sec-fetch-site") in ("cross-site", "same-site")
+
+
+ALWAYS_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+                  ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+                  ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+"""The headers of every answer (the page sets its own Content-Security-Policy): no answer is sniffed
+for another type, framed, cached (alerts are health information) or names the page it came from."""
+
+
+class _AlwaysHeaders:
+    """ASGI middleware: :data:`ALWAYS_HEADERS` on every answer, each one the answer does not set itself."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS_HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+        await self.app(scope, receive, sending if scope["type"] == "http" else send)
+
+
 def _page_headers(nonce: str) -> dict[str, str]:
     """Nothing but the page's own script, style and event stream; not framed; not cached."""
     return {"Content-Security-Policy": f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
@@ -613,6 +656,7 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/api/state", console.state, methods=["GET"]),
         Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
-    ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed})
+    ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed},
+        middleware=[Middleware(_AlwaysHeaders)])
     app.state.console = console
     return app

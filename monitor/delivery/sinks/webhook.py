@@ -95,6 +95,7 @@ class Refusal:
     status: int
     code: str
     challenge: str = "Bearer"
+    """The ``WWW-Authenticate`` header's value; "" for none (a refusal that is no token's)."""
 
 
 MISSING_TOKEN = Refusal(401, "missing_token")
