@@ -26,7 +26,7 @@ from pulse import have_pulse
 from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, wait_for
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback
-from monitor.config.listen import parse_listen
+from monitor.config.listen import host_of, parse_listen
 from monitor.config.tokens import parse_agent_tokens
 from monitor.release import RELEASE
 from monitor.supervisor.auth import Auth, load_or_create_token
@@ -958,6 +958,9 @@ def test_listen_addresses():
         parse_listen("h:99999")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.7")
+    assert is_loopback("app.localhost") and not is_loopback("localhost.example")
+    assert [host_of(h) for h in ("127.0.0.1:8640", "[::1]:8640", "localhost", "::1")] == [
+        "127.0.0.1", "::1", "localhost", "::1"]
 
 
 def test_console_refuses_a_daemon_database(tmp_path):

@@ -57,8 +57,9 @@ def test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisor
     """A browser sends the console's session cookie from a page of another port of this host (the
     same site, to SameSite=Strict) too: a request whose ``Origin`` is not the console's, or that the
     browser marks cross-site or same-site, is refused (403, ``cross_origin``) and acknowledges nothing;
-    the console's own page, and an API client's bearer token, are served. Every answer is marked
-    not to be sniffed, cached or framed, and names no referrer."""
+    the console's own page, and an API client's bearer token, are served. A console on 127.0.0.1
+    answers 421 to a request addressed to another name (DNS rebinding), whatever its token. Every
+    answer is marked not to be sniffed, cached or framed, and names no referrer."""
     status, posted = console.post(alert_body(1))
     cookie = console.session_cookie()
     ack = json.dumps({"by": "Mallory"}).encode()
@@ -73,6 +74,12 @@ def test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisor
                                              token=None, headers=own)
     assert (status, json.loads(said)["acked_by"]) == (200, "Dana")
     assert console.request("GET", "/api/state", token="", headers={"Origin": "http://127.0.0.1:9"})[0] == 200
+    # listening on 127.0.0.1, it answers requests addressed to loopback only: a rebound name reaches nothing
+    for host in ("evil.example", f"evil.example:{console.port}", "127.0.0.1.nip.io", "[2001:db8::1]:80"):
+        status, said = console.request("GET", "/api/state", headers={"Host": host})
+        assert status == 421 and "loopback" in json.loads(said)["error"], host
+    for host in (f"localhost:{console.port}", f"[::1]:{console.port}", "127.0.0.1"):
+        assert console.request("GET", "/api/state", headers={"Host": host})[0] == 200, host
     for method, path in (("POST", f"/api/alerts/{posted['id']}/ack"), ("GET", "/no-such-page"), ("GET", "/api/state")):
         status, headers, _ = console.exchange(method, path, b'{"by": "Dana"}' if method == "POST" else None)
         assert (headers["X-Content-Type-Options"], headers["Cache-Control"], headers["Referrer-Policy"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import re
@@ -13,7 +12,7 @@ import sys
 import threading
 from types import MappingProxyType
 
-from ..config.listen import parse_listen
+from ..config.listen import is_loopback, parse_listen
 from ..console import configure_logging, error, info, warning
 from .common import ExitStatus, add_config_options, default_file
 
@@ -37,15 +36,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     add_config_options(p, db=False)
     p.set_defaults(run=run)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -178,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     shown = _reachable_host(host)
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
     from ..supervisor.app import create_app
-    app = create_app(store, auth, _settings(cfg.supervisor, tls))
+    app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=is_loopback(host))
     configure_logging("info", "monitor.supervisor")
     reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "

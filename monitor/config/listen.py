@@ -4,6 +4,8 @@ alike, in the same words."""
 
 from __future__ import annotations
 
+import ipaddress
+
 
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); raises ValueError saying what is wrong, in one
@@ -24,3 +26,22 @@ def listen_problem(text: str) -> str | None:
     except ValueError as err:
         return str(err)
     return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name, without a port) names this machine's loopback:
+    ``localhost`` and names under it (RFC 6761), or a loopback address."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_of(header: str) -> str:
+    """The host of an HTTP ``Host`` header (``name:port``, ``[v6]:port``), without its port."""
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header

@@ -51,6 +51,7 @@ from starlette.routing import Route
 
 from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
                                       WRONG_TOKEN, Refusal)
+from ..config.listen import host_of, is_loopback
 from ..delivery.acks import taken_of
 from .acks import AckNews
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
@@ -614,6 +615,28 @@ ALWAYS_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no
 for another type, framed, cached (alerts are health information) or names the page it came from."""
 
 
+class _LoopbackHostOnly:
+    """ASGI middleware of a console listening on loopback: a request whose ``Host`` names no loopback
+    address or ``localhost`` is answered 421 (logged in one line), before any route: a page of another
+    site whose name was made to point at 127.0.0.1 (DNS rebinding) reaches nothing."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        if is_loopback(host_of(request.headers.get("host", ""))):
+            return await self.app(scope, receive, send)
+        peer = request.client.host if request.client else "?"
+        log.warning("421 %s %s from %s: Host %r is not this console's loopback address", request.method,
+                    request.url.path, peer, request.headers.get("host", "")[:100])
+        answer = JSONResponse({"error": "this console listens on loopback only: address it as 127.0.0.1, [::1] or "
+                                        "localhost"}, status_code=421)
+        await answer(scope, receive, send)
+
+
 class _AlwaysHeaders:
     """ASGI middleware: :data:`ALWAYS_HEADERS` on every answer, each one the answer does not set itself."""
 
@@ -647,7 +670,10 @@ def _lifespan(console: Console):
     return lifespan
 
 
-def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = ConsoleSettings()) -> Starlette:
+def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = ConsoleSettings(), *,
+               loopback: bool = False) -> Starlette:
+    """The console's application; ``loopback``: it listens on a loopback address only, and answers
+    only requests addressed to one (:class:`_LoopbackHostOnly`)."""
     console = Console(store, auth, settings)
     app = Starlette(routes=[
         Route("/", console.index, methods=["GET"]),
@@ -657,6 +683,6 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed},
-        middleware=[Middleware(_AlwaysHeaders)])
+        middleware=[Middleware(_AlwaysHeaders), *([Middleware(_LoopbackHostOnly)] if loopback else [])])
     app.state.console = console
     return app
