@@ -746,8 +746,9 @@ class Daemon:
             self.streams.reconfigure(cfg.daemon.stream_end_grace_s)
         if self.pipeline is not None:
             self.emit(self._call_said(self.pipeline, self.pipeline.reconfigure(cfg)))
-        if "terminal" in self.sinks and hasattr(self.sinks["terminal"], "bell"):
-            self.sinks["terminal"].bell = cfg.delivery.bell
+        if "terminal" in self.sinks:
+            if hasattr(self.sinks["terminal"], "bell"):
+                self.sinks["terminal"].bell = cfg.delivery.bell
             self.sinks["terminal"].keep_words(cfg.storage.transcripts)
         if self.notify is not None:
             if cfg.delivery.notify:

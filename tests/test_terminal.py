@@ -2,7 +2,7 @@
 
 import io
 
-from monitor.events import AlertClearedEvent, AlertEvent, WordsEvent
+from monitor.events import AlertClearedEvent, AlertEvent, CallSummaryEvent, WordsEvent
 from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
 
 
@@ -361,6 +361,24 @@ def test_a_callers_words_not_stored_are_printed_on_a_terminal_only_never_into_a_
         terminal.flush()
         assert os.read(main, 1024).decode().splitlines() == [said]
     os.close(main)
+
+
+def test_run_jsonl_keeps_the_words_out_of_the_journal_but_gives_them_to_the_program_reading_it(tmp_path):
+    """`run --jsonl` in a systemd unit (`install-service --jsonl`) writes its lines into the journal,
+    which systemd names in $JOURNAL_STREAM: with `storage.transcripts = false` the words lines are
+    left out there, and kept for a program reading a pipe or a file, or where the database stores them."""
+    import json
+    import os
+    words = WordsEvent(t=21.4, final=True, text="i can't breathe")
+    for journal, stored, kept in ((True, False, False), (False, False, True), (True, True, True)):
+        with open(tmp_path / "out.jsonl", "w+") as out:
+            st = os.fstat(out.fileno())
+            sink = JsonlSink(out, journal_stream=f"{st.st_dev}:{st.st_ino}" if journal else "8:1234")
+            sink.keep_words(stored)
+            sink(words)
+            sink(CallSummaryEvent(t=30.0, call_id=1, duration_s=30.0))
+            out.seek(0)
+            assert [json.loads(line)["type"] for line in out] == ["words"] * kept + ["call_summary"]
 
 
 def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it_at(tmp_path, capsys):

@@ -398,10 +398,12 @@ def _sinks(args: argparse.Namespace, cfg, store, token: str | None, stack: conte
     from ..delivery.sinks.webhook import agent_of
     sinks = {}
     if args.jsonl:
-        sinks["terminal"] = JsonlSink(agent=agent_of(cfg.delivery.agent_name))
+        sinks["terminal"] = JsonlSink(agent=agent_of(cfg.delivery.agent_name),
+                                      journal_stream=os.environ.get("JOURNAL_STREAM"))
     elif cfg.delivery.terminal:
         sinks["terminal"] = HumanSink(bell=cfg.delivery.bell, logged=logged_levels(args.log_level or "warning"),
                                        name_calls=True)
+    if "terminal" in sinks:
         sinks["terminal"].keep_words(cfg.storage.transcripts)
     webhook = None
     if cfg.delivery.webhook_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -58,15 +59,37 @@ with the call's agent and the webhook posts with it (the alerts, their end, the 
 the cue stream, words and status lines are this daemon's own output and do not."""
 
 
+def to_journal(out: TextIO, journal_stream: str | None) -> bool:
+    """Whether ``out`` is systemd's journal: the file a unit's output goes to, which systemd names
+    in ``$JOURNAL_STREAM`` (``DEVICE:INODE``, given here as ``journal_stream``)."""
+    try:
+        st = os.fstat(out.fileno())
+    except (AttributeError, ValueError, OSError):  # no file behind it, or one closed
+        return False
+    return bool(journal_stream) and journal_stream == f"{st.st_dev}:{st.st_ino}"
+
+
 class JsonlSink:
     """One JSON object per event per line; with ``agent`` (the live daemon's, as its webhook posts
-    it), the events of :data:`AGENT_EVENTS` also carry ``"agent"`` after their own keys."""
+    it), the events of :data:`AGENT_EVENTS` also carry ``"agent"`` after their own keys.
+    ``journal_stream``: ``$JOURNAL_STREAM``, where systemd runs the daemon (:meth:`keep_words`)."""
 
-    def __init__(self, out: TextIO | None = None, agent: str | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, agent: str | None = None,
+                 journal_stream: str | None = None) -> None:
         self.out = out or sys.stdout
         self.agent = agent
+        self.journal_stream = journal_stream
+        self.show_words = True
+
+    def keep_words(self, stored: bool) -> None:
+        """Write the callers' words for the program reading the lines (a pipe, a file), but not into
+        systemd's journal (a unit's ``run --jsonl``), which would keep them against
+        ``storage.transcripts = false``, unless the database stores them anyway."""
+        self.show_words = stored or not to_journal(self.out, self.journal_stream)
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, WordsEvent) and not self.show_words:
+            return
         extra = {"agent": self.agent} if self.agent is not None and event.type in AGENT_EVENTS else {}
         self.out.write(event.to_json(**extra) + "\n")
         self.out.flush()
