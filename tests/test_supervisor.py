@@ -219,6 +219,35 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
         store.close()
 
 
+def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_path):
+    """With ``supervisor.retention_days``, the console deletes at its start (then hourly) the alerts it
+    received longer ago, acknowledged or not, with their call report links, and the agents last heard
+    from before then, in one line; what is newer stays. 0, the default, keeps everything."""
+    old, now = time.time() - 31 * 86400, time.time()
+    store = ConsoleStore.open(tmp_path / "console.db")
+    for daemon, seen in (("d-old", old), ("d-new", now)):
+        alert = IncomingAlert(daemon_id=daemon, alert_id=1, agent=daemon, kind="possible_emergency",
+                              severity="critical", message="m", t=9.0, evidence={}, actions=(), call_id=4)
+        store.acknowledge(store.add_alert(alert, now=seen)[0]["id"], "Dana", now=seen)
+        store.heartbeat(Heartbeat(daemon, daemon, 30.0, {}, reports=((4, "https://r.example/4.html"),)), now=seen)
+    store.close()
+    cfg = tmp_path / "console.toml"
+    cfg.write_text("[supervisor]\nretention_days = 30\n")
+    console = ConsoleProcess(tmp_path, extra=("--config", str(cfg)))
+    try:
+        assert wait_for(lambda: any("retention (30 days): 1 alert(s) and 1 agent(s) deleted" in e
+                                    for e in console.err), 5), console.err
+        state = console.state()
+        assert [(a["daemon_id"], a["report_url"]) for a in state["alerts"]] == [("d-new", "https://r.example/4.html")]
+        assert [g["daemon_id"] for g in state["agents"]] == ["d-new"]
+    finally:
+        console.kill()
+    store = ConsoleStore.open(tmp_path / "console.db")
+    assert store.purge(before=0.0) == (0, 0)
+    store.close()
+    assert sqlite3.connect(tmp_path / "console.db").execute("SELECT count(*) FROM reports").fetchone() == (1,)
+
+
 def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
     agent_token = "alice-token-0123456789"
     cfg = tmp_path / "console.toml"

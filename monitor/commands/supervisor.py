@@ -212,7 +212,8 @@ def _load_auth(cfg, create: bool, kept: str | None = None):
 
 def _settings(sc, tls: bool):
     from ..supervisor.app import ConsoleSettings
-    return ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s, secure_cookie=tls)
+    return ConsoleSettings(max_body_bytes=sc.max_body_bytes, silent_after_s=sc.silent_after_s, secure_cookie=tls,
+                           retention_days=sc.retention_days)
 
 
 AT_NEXT_START = ("supervisor.listen", "supervisor.db")
@@ -222,7 +223,7 @@ at start): changed, they are named in the reload's line."""
 
 class _Reload:
     """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
-    (``supervisor.agent_tokens``, the token file), ``silent_after_s`` and ``max_body_bytes`` apply
+    (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes`` and ``retention_days`` apply
     at once; a configuration or token that cannot be used leaves the console as it was. Either
     way one line says so.
 

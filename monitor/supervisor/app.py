@@ -61,6 +61,8 @@ from .store import ConsoleStore, Heartbeat, IncomingAlert
 log = logging.getLogger("monitor.supervisor")
 
 KEEPALIVE_S = 15.0
+PURGE_EVERY_S = 3600.0
+"""How often the console deletes what ``retention_days`` no longer keeps (and once as it starts)."""
 CLIENT_QUEUE = 2000
 """A page that falls this many events behind is disconnected (its EventSource reconnects and
 gets the whole state again)."""
@@ -93,6 +95,8 @@ class ConsoleSettings:
     max_body_bytes: int = 65536
     silent_after_s: float = 90.0
     secure_cookie: bool = False
+    retention_days: float = 0.0
+    """Alerts received longer ago, and agents last heard from before then, are deleted (0: none)."""
 
 
 # --------------------------------------------------------------------------- live updates
@@ -309,12 +313,36 @@ class Console:
         """A reloaded configuration: its tokens and settings serve the requests from now on (the
         sessions a changed shared token signed end); a changed ``silent_after_s`` goes to the open
         pages too, as a ``settings`` event (from the reload's thread, through the server's loop)."""
-        silent_was = self.settings.silent_after_s
+        before = self.settings
         self.auth, self.settings = auth, settings
-        if self.loop is not None and settings.silent_after_s != silent_was:
-            with contextlib.suppress(RuntimeError):  # the loop closed: the console is stopping
+        if self.loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: the console is stopping
+            if settings.silent_after_s != before.silent_after_s:
                 self.loop.call_soon_threadsafe(self.hub.publish, "settings",
                                                {"silent_after_s": settings.silent_after_s})
+            if settings.retention_days != before.retention_days:
+                asyncio.run_coroutine_threadsafe(self.purge(), self.loop)
+
+    async def keep_purging(self) -> None:
+        """:meth:`purge` now and every :data:`PURGE_EVERY_S` (a task of the server's loop)."""
+        while True:
+            await self.purge()
+            await asyncio.sleep(PURGE_EVERY_S)
+
+    async def purge(self) -> None:
+        """Delete what ``retention_days`` no longer keeps, said in one line; the open pages get the
+        state without it. A failing database is said by :attr:`health`, and tried again next time."""
+        days = self.settings.retention_days
+        if days <= 0:
+            return
+        try:
+            alerts, agents = await self._stored(self.store.purge, time.time() - days * 86400.0)
+            if alerts or agents:
+                log.info("retention (%g days): %d alert(s) and %d agent(s) deleted", days, alerts, agents)
+                self.hub.publish("state", await self._stored(self.snapshot, writes=False))
+        except DatabaseFailed:
+            pass
 
     # ---------------------------------------------------------------- auth helpers
 
@@ -665,7 +693,9 @@ def _lifespan(console: Console):
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         console.loop = asyncio.get_running_loop()
+        purging = asyncio.create_task(console.keep_purging())
         yield
+        purging.cancel()
         console.hub.close()  # open event streams end, so that shutdown does not wait for them
     return lifespan
 

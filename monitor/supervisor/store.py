@@ -316,6 +316,24 @@ class ConsoleStore:
             out.append(d)
         return out
 
+    def purge(self, before: float) -> tuple[int, int]:
+        """Delete the alerts received before ``before`` (unix seconds; their acknowledgements with
+        them), the agents last heard from before then, and the call report links of calls no alert
+        is left of; returns (alerts, agents) deleted."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                alerts = self._conn.execute("DELETE FROM alerts WHERE received_at < ?", (before,)).rowcount
+                agents = self._conn.execute("DELETE FROM agents WHERE last_seen < ?", (before,)).rowcount
+                self._conn.execute("DELETE FROM reports WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
+                                   "a.daemon_id = reports.daemon_id AND a.call_id = reports.call_id)")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            return alerts, agents
+
     # ------------------------------------------------------------------ agents
 
     def heartbeat(self, hb: Heartbeat, remote: str | None = None,
