@@ -478,6 +478,17 @@ def test_a_daemon_without_its_model_for_a_long_path_sends_why_cut_so_the_console
     assert status_problem(status) is None
 
 
+def _open_stream(console: ConsoleProcess, headers: dict) -> "http.client.HTTPResponse":
+    """The console's event stream opened with ``headers`` (a session cookie, a bearer token), its
+    answer's head read."""
+    import http.client
+    con = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
+    con.request("GET", "/events", headers=headers)
+    answer = con.getresponse()
+    assert answer.status == 200
+    return answer
+
+
 def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_were(tmp_path):
     """As the daemon does: SIGHUP reads the configuration and the token file again, says so in one
     line and keeps serving from the same database; a configuration it cannot use changes nothing."""
@@ -517,6 +528,17 @@ def test_sighup_reloads_the_tokens_and_a_bad_configuration_leaves_them_as_they_w
         assert wait_for(lambda: console.err[-1] == "call-monitor: configuration reloaded (tokens: the shared one "
                                                   "and 1 agent(s))", 10), console.err
         assert console.post(alert_body(3, agent="bob", daemon_id="d-bob"), token=bob)[0] == 401
+        # a new shared token: the streams the old one or its session opened end, given nothing after it
+        streams = [_open_stream(console, {"Cookie": console.session_cookie()}),
+                   _open_stream(console, {"Authorization": f"Bearer {console.token}"})]
+        console.token_file.write_text("a-new-shared-token-0123456789\n")
+        console.proc.send_signal(signal.SIGHUP)
+        reloaded = "call-monitor: configuration reloaded (tokens: the shared one and 1 agent(s))"
+        assert wait_for(lambda: console.err.count(reloaded) == 2, 10), console.err
+        assert console.post(alert_body(4, message="AFTER-THE-NEW-TOKEN"), token="a-new-shared-token-0123456789")[0] == 201
+        for stream in streams:
+            said = stream.read()  # to its end, which the next message brings
+            assert b"event: state" in said and b"AFTER-THE-NEW-TOKEN" not in said, said[-300:]
         assert console.stop() == 0
     finally:
         console.kill()

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -557,19 +557,23 @@ class Console:
         except DatabaseFailed:
             self.hub.unsubscribe(client)
             raise
-        return StreamingResponse(self._stream(client, snapshot), media_type="text/event-stream",
+        return StreamingResponse(self._stream(client, snapshot, lambda: self._supervisor(request)),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    async def _stream(self, client: _Client, snapshot: dict[str, Any]) -> AsyncIterator[str]:
+    async def _stream(self, client: _Client, snapshot: dict[str, Any],
+                      still_allowed: Callable[[], bool]) -> AsyncIterator[str]:
+        """The stream's messages while ``still_allowed()``: once the session it was opened with
+        expired, or the token or session no longer opens the page (a reload changed the shared token),
+        it ends before its next message, which the browser's reconnection is then refused."""
         try:
             yield "retry: 1000\n\n" + sse("state", snapshot)
             while True:
                 try:
                     msg = await asyncio.wait_for(client.queue.get(), KEEPALIVE_S)
                 except asyncio.TimeoutError:
-                    yield sse("tick", {"now": time.time()})
-                    continue
-                if msg is None:
+                    msg = sse("tick", {"now": time.time()})
+                if msg is None or not still_allowed():
                     return
                 yield msg
         finally:
