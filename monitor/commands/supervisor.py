@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     token_file = os.path.expanduser(sc.token_file)
     if created:
-        info(f"new token written to {token_file} (mode 0600): {token}")
+        info(new_token_line(token_file, token, on_terminal=sys.stderr.isatty()))
     tls = bool(args.tls_cert)
     if not is_loopback(host) and not tls:
         warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "
@@ -181,6 +181,14 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     info("console stopped")
     return ExitStatus.OK
+
+
+def new_token_line(token_file: str, token: str, on_terminal: bool) -> str:
+    """The line that says the shared token was made: the token itself on a terminal only, never into
+    the journal (a first start under systemd) or a log file, where others may read it."""
+    if on_terminal:
+        return f"new token written to {token_file} (mode 0600): {token}"
+    return f"new token written to {token_file} (mode 0600; shown on a terminal only, not in a log: read it there)"
 
 
 def _load_auth(cfg, create: bool, kept: str | None = None):
