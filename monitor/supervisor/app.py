@@ -631,13 +631,16 @@ class Console:
 
 
 def from_another_origin(request: Request) -> bool:
-    """Whether the browser says that a page of another origin sent ``request`` (its ``Origin`` is not
-    this console's scheme and host, or ``Sec-Fetch-Site`` says cross-site or same-site: another port
-    of this host is the same site). A client that is no browser sends neither."""
+    """Whether the browser says that a page of another origin sent ``request``: its ``Sec-Fetch-Site``
+    is other than same-origin (or none, an address typed), another port of this host being the same
+    site; a browser that sends none, by an ``Origin`` other than this console's scheme and host (a
+    proxy in front that changes them is told apart by the first). A client that is no browser sends
+    neither."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
-        return True
-    return request.headers.get("sec-fetch-site") in ("cross-site", "same-site")
+    return origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 ALWAYS_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
