@@ -1160,6 +1160,7 @@ def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path):
         r.read()
         cookie = r.getheader("Set-Cookie") or ""
         assert r.status in (302, 303, 307) and "HttpOnly" in cookie and "Secure" in cookie
+        assert r.getheader("Strict-Transport-Security") == "max-age=31536000"
         assert "SameSite=Strict" in cookie or "samesite=strict" in cookie.lower()
         con.request("POST", "/webhook", json.dumps(alert_body(1)),
                     {"Authorization": f"Bearer {console.token}", "Content-Type": "application/json"})

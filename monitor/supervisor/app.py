@@ -673,7 +673,8 @@ class _LoopbackHostOnly:
 
 
 class _AlwaysHeaders:
-    """ASGI middleware: :data:`ALWAYS_HEADERS` on every answer, each one the answer does not set itself."""
+    """ASGI middleware: :data:`ALWAYS_HEADERS` on every answer, each one the answer does not set itself,
+    and under TLS ``Strict-Transport-Security`` (a year)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -684,6 +685,8 @@ class _AlwaysHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in ALWAYS_HEADERS:
                     headers.setdefault(name, value)
+                if scope.get("scheme") == "https":  # a browser asks for it only by https from now on
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)
         await self.app(scope, receive, sending if scope["type"] == "http" else send)
 
