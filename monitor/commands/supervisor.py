@@ -231,9 +231,9 @@ at start): changed, they are named in the reload's line."""
 
 class _Reload:
     """SIGHUP: the configuration and token files read again, as the daemon does. The tokens
-    (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes`` and ``retention_days`` apply
-    at once; a configuration or token that cannot be used leaves the console as it was. Either
-    way one line says so.
+    (``supervisor.agent_tokens``, the token file), ``silent_after_s``, ``max_body_bytes`` and
+    ``retention_days`` apply at once; a configuration or token that cannot be used leaves the console
+    as it was. Either way one line says so.
 
     The reload runs in one thread of its own, beside the server's loop, one at a time (signals
     that come during one make one more); the handler only writes a byte into a pipe that wakes

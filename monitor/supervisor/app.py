@@ -351,7 +351,8 @@ class Console:
         its ``"code"`` beside the words; a request's body or type (400, 413, 415, 422) by its status."""
         status, code = (refusal.status, refusal.code) if isinstance(refusal, Refusal) else (refusal, None)
         self._log_refusal(request, status, why)
-        headers = {"WWW-Authenticate": refusal.challenge} if isinstance(refusal, Refusal) and refusal.challenge else None
+        challenge = refusal.challenge if isinstance(refusal, Refusal) else ""
+        headers = {"WWW-Authenticate": challenge} if challenge else None
         said = {"error": why} if code is None else {"error": why, "code": code}
         return JSONResponse(said, status_code=status, headers=headers)
 
