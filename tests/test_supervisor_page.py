@@ -65,7 +65,7 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
         assert "cm_session" not in page.eval("document.cookie")  # HttpOnly
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=True)
     _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False)
-    slow = "Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline"
+    slow = "Slow speech: speech rate 2.40 syll/s, 39 % below the caller's baseline <img src=x onerror=window.pwned=2>"
     name = "<img src=x onerror=window.pwned=1>queue-3_agent-17_2026-12-04T09-41-07_caller-withheld_take-2.wav"
     recording = "/srv/qa/2026-12/" + name  # a path, from another program than call-monitor (which sends the name)
     assert console.post(alert_body(1, daemon_id="d-bob", agent="Bob (desk 9)", severity="warning",
@@ -76,6 +76,7 @@ def test_live_page_shows_new_critical_alert_and_shares_acknowledgements(tmp_path
     assert laptop.eval(f"{shown}.textContent") == "recording …/" + name[:38] + "…" + name[-21:]
     assert laptop.eval(f"{shown}.title") == recording
     assert laptop.eval("document.querySelector('#warning article img') === null && window.pwned === undefined")
+    assert laptop.eval("document.querySelector('#warning article').textContent").count("onerror=window.pwned") == 2
 
     t0 = time.monotonic()
     status, body = console.post(alert_body(2, daemon_id="d-alice", agent="Alice (desk 4)"))
