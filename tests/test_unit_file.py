@@ -117,9 +117,18 @@ def test_the_unit_carries_the_supervisors_token_file_and_a_missing_one_is_refuse
     assert r.returncode == 0, r.stderr
     assert (f"call-monitor: warning: {token}: the token file may be read by every user (mode 0644); "
             f"make it private: chmod 600 {token}\n") in r.stderr
+    assert "clear text" not in r.stderr  # http:// to this machine's loopback
     start = next(line for line in (tmp_path / "units" / "callmonitor.service").read_text().splitlines()
                  if line.startswith("ExecStart="))
     url_file = tmp_path / "cfg" / "callmonitor" / "service-webhook.url"
+    # http:// to another machine: said, its key hidden, and written all the same, as run says it once it listens
+    token.chmod(0o600)
+    lan = _install(tmp_path, "--caller", "softphone.monitor", "--webhook", "http://sup.example:8640/webhook?k=s3cret",
+                   "--webhook-token-file", str(token), "--print")
+    assert lan.returncode == 0 and "s3cret" not in lan.stderr, lan.stderr
+    assert ("call-monitor: warning: webhook http://sup.example:8640/webhook?k=***: an http:// URL to another machine: "
+            "the token and the alerts cross the network in clear text (give the console --tls-cert and --tls-key, "
+            "and the daemon its https:// URL)\n") in lan.stderr
     assert start.endswith(f" run --caller softphone.monitor --webhook-url-file {url_file} --webhook-token-file {token}")
     both = _install(tmp_path, "--remove", "--enable")
     assert (both.returncode, both.stderr) == (2, "call-monitor: error: --remove takes no --enable: it stops the "

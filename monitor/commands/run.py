@@ -273,8 +273,9 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
-    if problem := exposed_token(cfg):
-        log.warning("%s", problem)
+    for problem in (exposed_token(cfg), cleartext_webhook(cfg)):
+        if problem:
+            log.warning("%s", problem)
     said = "; ".join([started_line(source.stats(), source.not_found()), *_loading_line(loading),
                       f"status socket {status.path}"])
     log.info("%s", said)
@@ -519,6 +520,23 @@ def exposed_token(cfg) -> str | None:
     from ..files import others_may_read
     path = cfg.delivery.webhook_token_file
     return others_may_read(path) if path and cfg.delivery.webhook_url else None
+
+
+def cleartext_webhook(cfg) -> str | None:
+    """Why the webhook's posts cross the network readable by anyone on it: an http:// URL to another
+    host than this machine's loopback; None for https://, loopback or no webhook. Said in a warning
+    where :func:`exposed_token` is."""
+    from urllib.parse import urlsplit
+
+    from ..config.listen import is_loopback
+    from ..config.urls import redact_url
+    url = cfg.delivery.webhook_url
+    parts = urlsplit(url)
+    if not url or parts.scheme != "http" or is_loopback(parts.hostname or ""):
+        return None
+    what = "the token and the alerts" if cfg.delivery.webhook_token_file else "the alerts"
+    return (f"webhook {redact_url(url)}: an http:// URL to another machine: {what} cross the network in clear "
+            "text (give the console --tls-cert and --tls-key, and the daemon its https:// URL)")
 
 
 def start_webhook(cfg, store, token: str | None):
