@@ -414,6 +414,20 @@ def test_a_purge_that_deletes_every_call_gives_none_of_their_ids_again(db):
     assert all(new > max(old) for new, old in zip(after, zip(*before))), (before, after)
 
 
+def test_a_purged_calls_words_are_gone_from_the_files_bytes_not_only_from_its_tables(db):
+    """A purge overwrites what it deletes (SQLite's secure_delete): the words of a purged call are
+    nowhere in the database file or its write-ahead log, while a kept call's are."""
+    with Store.open(db) as store:
+        for source, started, said in (("old", 1000.0, "PURGED-WORDS"), ("new", 5000.0, "KEPT-WORDS")):
+            call = store.start_call(source, started)
+            for i in range(40):
+                store.add_words(call, WordsEvent(t=float(i), final=True, text=f"{said} {i} the caller said"))
+            store.end_call(call, 60.0, ended_at=started + 60)
+        assert store.purge(2000.0)["transcript"] == 40
+        kept = b"".join(path.read_bytes() for path in db.parent.glob(db.name + "*"))
+    assert b"PURGED-WORDS" not in kept and b"KEPT-WORDS" in kept
+
+
 def test_a_purge_of_the_highest_ids_gives_none_of_them_again(db):
     """SQLite gives the highest id left plus one: a purge of the newest alert's call (its other
     calls without alerts kept) would give that alert's id again."""

@@ -222,12 +222,14 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
 def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_path):
     """With ``supervisor.retention_days``, the console deletes at its start (then hourly) the alerts it
     received longer ago, acknowledged or not, with their call report links, and the agents last heard
-    from before then, in one line; what is newer stays. 0, the default, keeps everything."""
+    from before then, in one line, their words gone from the database's bytes too; what is newer stays.
+    0, the default, keeps everything."""
     old, now = time.time() - 31 * 86400, time.time()
     store = ConsoleStore.open(tmp_path / "console.db")
     for daemon, seen in (("d-old", old), ("d-new", now)):
         alert = IncomingAlert(daemon_id=daemon, alert_id=1, agent=daemon, kind="possible_emergency",
-                              severity="critical", message="m", t=9.0, evidence={}, actions=(), call_id=4)
+                              severity="critical", message=f"words of {daemon}", t=9.0, evidence={}, actions=(),
+                              call_id=4)
         store.acknowledge(store.add_alert(alert, now=seen)[0]["id"], "Dana", now=seen)
         store.heartbeat(Heartbeat(daemon, daemon, 30.0, {}, reports=((4, "https://r.example/4.html"),)), now=seen)
     store.close()
@@ -240,6 +242,8 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
         state = console.state()
         assert [(a["daemon_id"], a["report_url"]) for a in state["alerts"]] == [("d-new", "https://r.example/4.html")]
         assert [g["daemon_id"] for g in state["agents"]] == ["d-new"]
+        kept = b"".join(path.read_bytes() for path in tmp_path.glob("console.db*"))  # the file and its log
+        assert b"words of d-old" not in kept and b"words of d-new" in kept
     finally:
         console.kill()
     store = ConsoleStore.open(tmp_path / "console.db")

@@ -1287,7 +1287,8 @@ class Store:
     def purge(self, before: float,
               first: Callable[[list[tuple[int, float, float, str]]], None] | None = None) -> dict[str, int]:
         """Delete the calls that started before ``before`` (unix seconds) with everything they hold;
-        returns the rows deleted per table. Undelivered webhook rows of those calls go too, and the
+        returns the rows deleted per table, overwritten in the file (``secure_delete``) and gone from
+        its write-ahead log (emptied once they are out of it). Undelivered webhook rows of those calls go too, and the
         supervisors' acknowledgements of their alerts (with those of no alert here, acknowledged
         before ``before``: of an alert posted from memory that was never written).
         ``first`` is handed those calls' (id, started_at, ended_at, source) in the same transaction,
@@ -1317,6 +1318,7 @@ class Store:
                 counts["calls"] = self._conn.execute(
                     "DELETE FROM calls WHERE started_at < ? AND ended_at IS NOT NULL", (before,)).rowcount
                 self._conn.execute("COMMIT")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted rows' frames left the log
             except sqlite3.Error as exc:
                 self._rollback()
                 raise StoreError(f"{self.path}: {_describe(exc)}") from None

@@ -319,7 +319,8 @@ class ConsoleStore:
     def purge(self, before: float) -> tuple[int, int]:
         """Delete the alerts received before ``before`` (unix seconds; their acknowledgements with
         them), the agents last heard from before then, and the call report links of calls no alert
-        is left of; returns (alerts, agents) deleted."""
+        is left of, overwritten in the file and gone from its write-ahead log; returns (alerts, agents)
+        deleted."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -328,6 +329,7 @@ class ConsoleStore:
                 self._conn.execute("DELETE FROM reports WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
                                    "a.daemon_id = reports.daemon_id AND a.call_id = reports.call_id)")
                 self._conn.execute("COMMIT")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted rows' frames left the log
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
