@@ -26,6 +26,20 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
+def empty_log(conn: sqlite3.Connection) -> None:
+    """Checkpoint the write-ahead log into the database and truncate it, so that rows deleted (and
+    overwritten, ``secure_delete``) leave no copy there; without waiting for a reader still in it
+    (then the log stays as it is, until the next time): a purge must not hold up alerts."""
+    waits = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(waits)}")
+
+
 def statements(schema: str) -> list[str]:
     """The statements of the SQL script ``schema`` (separated by ``;``), stripped, none empty."""
     return [s.strip() for s in schema.split(";") if s.strip()]

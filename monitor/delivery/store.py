@@ -28,7 +28,7 @@ from ..console import first_line
 from ..files import not_writable
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
-from .sqlite_file import connect_private, remake_table, statements
+from .sqlite_file import connect_private, empty_log, remake_table, statements
 
 SCHEMA_VERSION = 5
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
@@ -1318,7 +1318,7 @@ class Store:
                 counts["calls"] = self._conn.execute(
                     "DELETE FROM calls WHERE started_at < ? AND ended_at IS NOT NULL", (before,)).rowcount
                 self._conn.execute("COMMIT")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted rows' frames left the log
+                empty_log(self._conn)  # the deleted rows' frames left the log
             except sqlite3.Error as exc:
                 self._rollback()
                 raise StoreError(f"{self.path}: {_describe(exc)}") from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..delivery.sqlite_file import connect_private, remake_table, statements
+from ..delivery.sqlite_file import connect_private, empty_log, remake_table, statements
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
@@ -329,7 +329,7 @@ class ConsoleStore:
                 self._conn.execute("DELETE FROM reports WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
                                    "a.daemon_id = reports.daemon_id AND a.call_id = reports.call_id)")
                 self._conn.execute("COMMIT")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the deleted rows' frames left the log
+                empty_log(self._conn)  # the deleted rows' frames left the log
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
