@@ -222,8 +222,8 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
 def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_path):
     """With ``supervisor.retention_days``, the console deletes at its start (then hourly) the alerts it
     received longer ago, acknowledged or not, with their call report links, and the agents last heard
-    from before then, in one line, their words gone from the database's bytes too; what is newer stays.
-    0, the default, keeps everything."""
+    from before then, in one line, their words gone from the database's bytes too (and that one of them
+    was forgotten); what is newer stays. 0, the default, keeps everything."""
     old, now = time.time() - 31 * 86400, time.time()
     store = ConsoleStore.open(tmp_path / "console.db")
     for daemon, seen in (("d-old", old), ("d-new", now)):
@@ -232,6 +232,7 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
                               call_id=4)
         store.acknowledge(store.add_alert(alert, now=seen)[0]["id"], "Dana", now=seen)
         store.heartbeat(Heartbeat(daemon, daemon, 30.0, {}, reports=((4, "https://r.example/4.html"),)), now=seen)
+    store.forget("d-old", now=old)
     store.close()
     cfg = tmp_path / "console.toml"
     cfg.write_text("[supervisor]\nretention_days = 30\n")
@@ -248,6 +249,7 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
         console.kill()
     store = ConsoleStore.open(tmp_path / "console.db")
     assert store.purge(before=0.0) == (0, 0)
+    assert store.forgotten() == []  # nothing of d-old is left to leave out
     store.close()
     assert sqlite3.connect(tmp_path / "console.db").execute("SELECT count(*) FROM reports").fetchone() == (1,)
 

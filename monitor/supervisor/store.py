@@ -318,8 +318,8 @@ class ConsoleStore:
 
     def purge(self, before: float) -> tuple[int, int]:
         """Delete the alerts received before ``before`` (unix seconds; their acknowledgements with
-        them), the agents last heard from before then, and the call report links of calls no alert
-        is left of, overwritten in the file and gone from its write-ahead log; returns (alerts, agents)
+        them), the agents last heard from before then (and the note that one was forgotten, once nothing
+        of it is left), and the call report links of calls no alert is left of, overwritten in the file and gone from its write-ahead log; returns (alerts, agents)
         deleted."""
         with self._lock:
             self._conn.execute("BEGIN")
@@ -328,6 +328,8 @@ class ConsoleStore:
                 agents = self._conn.execute("DELETE FROM agents WHERE last_seen < ?", (before,)).rowcount
                 self._conn.execute("DELETE FROM reports WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
                                    "a.daemon_id = reports.daemon_id AND a.call_id = reports.call_id)")
+                self._conn.execute("DELETE FROM forgotten WHERE daemon_id NOT IN (SELECT daemon_id FROM agents) "
+                                   "AND daemon_id NOT IN (SELECT daemon_id FROM alerts)")  # nothing left to hide
                 self._conn.execute("COMMIT")
                 empty_log(self._conn)  # the deleted rows' frames left the log
             except BaseException:
