@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from monitor.config import (ACOUSTIC_KINDS, DEFAULT_RULES, Config, ConfigError,
                             config_from_toml, effective_config_toml, load_config,
                             parse_override)
@@ -72,6 +75,54 @@ def test_every_default_key_is_documented():
     for i, line in enumerate(lines):
         if " = " in line and not line.startswith("#") and not line.startswith(" "):
             assert lines[i - 1].startswith("#"), f"undocumented key: {line}"
+
+
+def documented_default(value, home: str) -> str:
+    """A key's default as docs/configuration.md's tables give it: as `call-monitor config` prints it,
+    a path in the home folder from ~, a list of long lines (actions, phrases) by how many it holds."""
+    if isinstance(value, list) and any(len(str(v)) > 20 for v in value):
+        return f"{len(value)} entries"
+    if isinstance(value, str) and value.startswith(home + "/"):
+        return "`~" + value[len(home):] + "`"
+    return "`" + effective_config_toml_value(value) + "`"
+
+
+def effective_config_toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(effective_config_toml_value(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+
+
+def documented_defaults() -> dict[str, str]:
+    """section.key -> default cell, read from docs/configuration.md's tables: each table's first
+    header cell names the section (`[analysis]`) or, for the rules' table, `[rules.*]` with the
+    rules as the other header cells."""
+    documented: dict[str, str] = {}
+    sections: list[str] = []
+    for line in (ROOT / "docs/configuration.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        head = re.fullmatch(r"`\[([\w.*]+)\]` key", cells[0]) if cells else None
+        if head:
+            sections = [head[1].replace("*", c.strip("`")) if "*" in head[1] else head[1] for c in cells[1:]]
+        elif cells and sections and cells[0].startswith("`"):
+            for section, cell in zip(sections, cells[1:]):
+                documented[f"{section}.{cells[0].strip('`')}"] = cell
+        elif not cells:
+            sections = []
+    return documented
+
+
+def test_every_key_is_in_the_configuration_doc_with_its_default():
+    home = "/home/someone"
+    printed = tomllib.loads(effective_config_toml(load_config(env={"HOME": home}, user_config=False)))
+    expected = {f"{section}.{key}": documented_default(value, home)
+                for name, keys in printed.items()
+                for section, values in ([(f"rules.{r}", v) for r, v in keys.items()] if name == "rules"
+                                        else [(name, keys)])
+                for key, value in values.items()}
+    assert documented_defaults() == expected
 
 
 def test_user_config_then_file_then_command_line(env, tmp_path):
