@@ -250,3 +250,14 @@ def test_a_negative_channel_is_an_error_of_the_option_not_a_channel_the_file_lac
     assert proc.stderr.startswith(f"usage: call-monitor {command} ")
     assert proc.stderr.splitlines()[-1] == f"call-monitor {command}: error: argument {option}: {said}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_option_of_every_command_is_documented_under_one_of_its_names() -> None:
+    """README.md or docs/*.md says what each option does: `--help` is not the only place to find it."""
+    import re
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    undocumented = [f"{command} {action.option_strings[-1]}"
+                    for command, parser in _subparsers().items() for action in parser._actions
+                    if action.option_strings and "-h" not in action.option_strings
+                    and not any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", docs) for o in action.option_strings)]
+    assert undocumented == []
