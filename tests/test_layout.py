@@ -169,3 +169,31 @@ def test_the_paragraphs_cited_by_name_exist():
             if not any(n.startswith(name) for n in names.get(m.group(1), [])):
                 dead.append(f"{path.relative_to(ROOT)}: {m.group(1)} \"{name}\"")
     assert dead == []
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file (lower case, punctuation dropped,
+    spaces as hyphens; a repeated heading's with -1, -2, ...)."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    anchors: set[str] = set()
+    counts: dict[str, int] = {}
+    for heading in re.findall(r"^#+\s+(.*)$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").strip().lower()).replace(" ", "-")
+        n = counts.get(slug, 0)
+        counts[slug] = n + 1
+        anchors.add(f"{slug}-{n}" if n else slug)
+    return anchors
+
+
+def test_the_links_between_the_documents_lead_to_a_file_and_a_heading_there():
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    dead = []
+    for path in documents:
+        for link in re.findall(r"\]\(([^)\s]+)\)", path.read_text(encoding="utf-8")):
+            if re.match(r"\w+://", link):
+                continue
+            target, _, anchor = link.partition("#")
+            linked = (path.parent / target).resolve() if target else path
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+                dead.append(f"{path.relative_to(ROOT)}: {link}")
+    assert dead == []
