@@ -3,3 +3,12 @@
 says when to raise it)."""
 
 RELEASE = "0.2.0"
+
+FIRST_TOLD = "0.2.0"
+"""The first release whose daemon tells its release (a heartbeat's ``status.version``, the status
+socket's ``version``): a daemon that tells none runs an earlier one."""
+
+
+def release_said(told: object) -> str:
+    """A daemon's release as it told it, or, told none, that it is one before :data:`FIRST_TOLD`."""
+    return told if isinstance(told, str) and told else f"before {FIRST_TOLD}"

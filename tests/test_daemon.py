@@ -28,6 +28,7 @@ from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, proc
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
 from monitor.files import recording_fingerprint
+from monitor.release import RELEASE
 from monitor.capture.segmenter import Segmenter
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import Chunk, FileSource
@@ -654,7 +655,8 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
     try:
         assert wait_for(lambda: cli("status").returncode == 3, 20), d.err  # 3: answering, not listening yet
         text = cli("status")
-        assert text.returncode == 3 and text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid} starting (opening the capture and "
+        assert text.returncode == 3 and text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, release {RELEASE}, "
+                                                               "starting (opening the capture and "
                                       "the database, ") and text.stdout.rstrip().endswith(": not listening yet")
         starting = cli("status", "--json")
         st = json.loads(starting.stdout)
@@ -667,6 +669,7 @@ def test_a_starting_daemon_says_it_is_starting_and_answers_a_call_mark_in_one_li
         token.write_text("secret\n")  # the start goes on
         running = d.wait_running(env, timeout=20)  # status exits 0 only now (Daemon.status asserts it)
         assert running["starting"] is False and running["pid"] == d.proc.pid and "caller" in running["legs"]
+        assert st["version"] == running["version"] == RELEASE  # the release it runs, which status compares
         assert running["started_at"] == st["started_at"] and running["uptime_s"] >= st["uptime_s"] + 1.0
         assert d.wait_err("configuration reloaded", 10), d.err  # the token pipe not read again: no wait on it
         d.proc.send_signal(signal.SIGTERM)

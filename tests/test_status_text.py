@@ -16,8 +16,9 @@ from conftest import call_monitor as cli
 from monitor.commands.run import started_line
 from monitor.commands.status import STATUS_CUES, render, with_url_redacted
 from monitor.config import ConfigError, load_config
+from monitor.release import RELEASE
 
-STATE = {"pid": 4242, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
+STATE = {"pid": 4242, "version": RELEASE, "uptime_s": 61.0, "db": "alerts.db", "calls": 1, "alerts": 2, "overflows": 0,
          "legs": {"caller": {"label": "softphone.monitor", "state": "running", "device_rate": 48000,
                              "level_dbfs": -31.4, "overflows": 0, "dropped_blocks": 0, "reopens": 1}},
          "call": {"call_id": 7, "t": 42.0, "alerts": 2, "baseline_ready": True,
@@ -47,7 +48,7 @@ def test_cues_over_too_little_of_the_callers_speech_are_said_to_be_not_measured_
 
 def test_each_leg_the_call_and_its_active_alerts_have_a_line():
     lines = render(STATE).splitlines()
-    assert lines[0] == "call-monitor daemon pid 4242, up 61 s, database alerts.db"
+    assert lines[0] == f"call-monitor daemon pid 4242, release {RELEASE}, up 61 s, database alerts.db"
     assert any("softphone.monitor [running] 48000 Hz, level -31.4 dBFS" in ln and "reopens 1" in ln for ln in lines)
     assert "  call 7: 42 s, 2 alert(s), baseline ready" in lines
     assert "    active warning slow_speech since 30 s" in lines
@@ -274,7 +275,7 @@ def test_status_with_a_configuration_it_cannot_load_still_shows_the_daemons_stat
                   "(a reload or a start would refuse this configuration)")
         text = cli("status", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
         assert text.returncode == 0 and text.stderr.splitlines() == [warned], text.stderr
-        assert text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, up "), text.stdout
+        assert text.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, release {RELEASE}, up "), text.stdout
         assert "  caller softphone.monitor [" in text.stdout, text.stdout
         shown = cli("status", "--json", "--config", cfg, env=env, cwd=tmp_path, timeout=30)
         st = json.loads(shown.stdout)
@@ -289,7 +290,7 @@ def test_status_with_a_configuration_it_cannot_load_still_shows_the_daemons_stat
                                 f"cannot be loaded ({cfg}: invalid TOML (")
         assert error.endswith(") may place its socket elsewhere: give --socket"), error
         told = cli("status", "--config", cfg, "--socket", sock, env=env, cwd=tmp_path, timeout=30)
-        assert told.returncode == 0 and told.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, up ")
+        assert told.returncode == 0 and told.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, release {RELEASE}, up ")
         d.proc.send_signal(signal.SIGTERM)
         assert d.exited(5) == 0
     finally:
@@ -321,7 +322,7 @@ def test_status_says_a_configuration_it_cannot_load_and_asks_the_daemon_wherever
         assert done.stderr.splitlines() == [f"call-monitor: warning: configuration not loaded: {refused.value}; the "
                                             f"daemon was asked at {sock} (a reload or a start would refuse this "
                                             "configuration)"]
-        assert done.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, up "), done.stdout
+        assert done.stdout.startswith(f"call-monitor daemon pid {d.proc.pid}, release {RELEASE}, up "), done.stdout
         d.proc.send_signal(signal.SIGTERM)
         assert d.exited(5) == 0
     finally:
@@ -394,3 +395,16 @@ def test_a_last_warning_whose_source_recovered_is_shown_as_resolved():
     assert render(dict(STATE, last_problem=problem)).splitlines()[-1] == (
         "  last warning at 09:30:05: heartbeat http://console:8640/webhook: [Errno 111] Connection refused "
         "(resolved at 09:31:00: heartbeat http://console:8640/webhook: delivered again)")
+
+
+def test_the_daemon_s_release_is_named_and_one_other_than_installed_here_is_said_with_how_to_restart_it():
+    first, *rest = render(STATE).splitlines()
+    assert f"pid 4242, release {RELEASE}, up 61 s" in first and "restart" not in "\n".join(rest)
+    before_upgrade = render(dict(STATE, version=None)).splitlines()  # a daemon of a release that tells none, still running
+    assert "release before 0.2.0, up 61 s" in before_upgrade[0]
+    assert before_upgrade[1] == (f"  the daemon still runs release before 0.2.0, the call-monitor installed here is "
+                                 f"{RELEASE}: restart the daemon to run {RELEASE} (systemctl --user restart "
+                                 f"callmonitor, or stop `call-monitor run` and start it again)")
+    rolled_back = render({"starting": True, "pid": 7, "version": "9.0.0", "uptime_s": 2.0, "db": "a.db",
+                          "doing": "opening the capture and the database"}).splitlines()
+    assert "pid 7, release 9.0.0, starting" in rolled_back[0] and "runs release 9.0.0" in rolled_back[1]

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Collection
 
 from ..console import LEVELS, PROG, error, first_line, warning
+from ..release import RELEASE
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class _Starting:
         self.doing = "opening the capture and the database"
 
     def state(self) -> dict:
-        return {"starting": True, "pid": os.getpid(), "started_at": self.started_at,
+        return {"starting": True, "pid": os.getpid(), "version": RELEASE, "started_at": self.started_at,
                 "uptime_s": round(time.time() - self.started_at, 1), "db": self.db, "doing": self.doing}
 
     def control(self, request: dict) -> dict:

@@ -8,6 +8,7 @@ import time
 from ..console import TRANSCRIPTION_OFF, call_name
 from ..cue_registry import cue
 from ..events import json_line
+from ..release import RELEASE, release_said
 from .common import ExitStatus, add_daemon_options
 
 STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s", "hnr_db", "loudness_dbfs",
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "\"starting\": false (a leg's "
                         "level_dbfs: its last block's level, -240 for digital silence, null before its "
                         "first block and while it has no input); while the daemon starts (opening its "
-                        "capture and database), {\"running\": true, \"starting\": true, \"pid\", \"uptime_s\", "
+                        "capture and database), {\"running\": true, \"starting\": true, \"pid\", \"version\", \"uptime_s\", "
                         "\"db\", \"doing\"} only; with no daemon answering, "
                         "{\"running\": false, \"error\": \"...\"} (the error line is said on stderr too); with a "
                         "configuration that cannot be loaded, \"config_problem\": its warning's \"FILE: problem\"")
@@ -102,14 +103,26 @@ def _acked(alert: dict) -> str:
 
 def render_starting(st: dict) -> str:
     """A daemon that is starting (its status socket open, its capture opening, say), in words."""
-    return (f"call-monitor daemon pid {st['pid']} starting ({st['doing']}, {st['uptime_s']:.0f} s so far), "
-            f"database {st['db']}: not listening yet")
+    return (f"call-monitor daemon pid {st['pid']}, release {release_said(st.get('version'))}, starting "
+            f"({st['doing']}, {st['uptime_s']:.0f} s so far), database {st['db']}: not listening yet"
+            + "".join(f"\n{line}" for line in _release_lines(st)))
+
+
+def _release_lines(st: dict) -> list[str]:
+    """A line when the daemon runs another release than this call-monitor's (one upgraded, or
+    rolled back, and the daemon not restarted since): it runs the code it started with."""
+    if st.get("version") == RELEASE:
+        return []
+    return [f"  the daemon still runs release {release_said(st.get('version'))}, the call-monitor installed here is "
+            f"{RELEASE}: restart the daemon to run {RELEASE} (systemctl --user restart callmonitor, or stop "
+            f"`call-monitor run` and start it again)"]
 
 
 def render(st: dict) -> str:
     if st.get("starting"):
         return render_starting(st)
-    lines = [f"call-monitor daemon pid {st['pid']}, up {st['uptime_s']:.0f} s, database {st['db']}"]
+    lines = [f"call-monitor daemon pid {st['pid']}, release {release_said(st.get('version'))}, "
+             f"up {st['uptime_s']:.0f} s, database {st['db']}", *_release_lines(st)]
     for leg, s in st["legs"].items():
         state = s["state"] + (f": {s['last_error']}" if s["state"] in ("waiting", "lost", "reopening")
                               and s.get("last_error") else "")
