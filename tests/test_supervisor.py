@@ -194,9 +194,11 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
             message, evidence, actions, received_at, acked_by, acked_at)
             VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
                     '[]', 1096.0, 'Dana', 1100.0);""")
+    earlier = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
     store = ConsoleStore.open(db)
     try:
+        assert store.migrated_from == earlier  # which the console's start says in a line
         (kept,) = store.alerts()
         assert (kept["id"], kept["acked_by"], kept["call_started_at"], kept["recording"]) == (5, "Dana", 1000.0, None)
         old = IncomingAlert(daemon_id="d-old", alert_id=1, agent="alice", kind="possible_emergency",
@@ -213,6 +215,7 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     store = ConsoleStore.open(db)  # opened again: as it is now
     try:
+        assert store.migrated_from is None
         assert [a["recording"] for a in store.alerts()] == ["call-0417.wav", None]
         assert store.agents() == [] and [f["daemon_id"] for f in store.forgotten()] == ["d-old"]
     finally:
@@ -252,6 +255,54 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
     assert store.forgotten() == []  # nothing of d-old is left to leave out
     store.close()
     assert sqlite3.connect(tmp_path / "console.db").execute("SELECT count(*) FROM reports").fetchone() == (1,)
+
+
+ROLLBACK_TO_SCHEMA_3 = "DROP TABLE forgotten; PRAGMA user_version = 3"
+"""docs/deployment.md's way back to a console of 0.1.0 (schema 3), the console stopped: the table
+of forgotten agents, all that schema 4 added, dropped."""
+
+
+def _tables(db: Path) -> dict[str, list[str]]:
+    conn = sqlite3.connect(db)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({n})")] for n in names}
+    finally:
+        conn.close()
+
+
+def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rolls_back_as_the_docs_say(tmp_path):
+    """The start on a database of 0.1.0 (schema 3) says in one line that it was brought to this
+    schema, what was kept, and that an earlier console refuses it now; a start on it again says
+    nothing of it. Rolled back as docs/deployment.md says (the console stopped), the file is again
+    one of schema 3, its tables and columns as 0.1.0 made them, its alerts and acknowledgements
+    kept, and upgraded again it keeps them too."""
+    db = tmp_path / "console.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(CONSOLE_SCHEMA_3 + """;
+        INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
+            message, evidence, actions, received_at, acked_by, acked_at)
+            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
+                    '[]', 1096.0, 'Dana', 1100.0);""")
+    conn.close()
+    made_by_0_1_0 = _tables(db)
+    said = (f"call-monitor: {db}: console database brought from schema 3 to {SCHEMA_VERSION}, its alerts, "
+            f"acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling back: "
+            f"docs/deployment.md, Upgrading)")
+    for start in ("upgrade", "again", "upgrade after a rollback"):
+        console = ConsoleProcess(tmp_path)
+        try:
+            assert [(a["id"], a["acked_by"]) for a in console.state()["alerts"]] == [(5, "Dana")]
+            assert console.stop() == 0
+        finally:
+            console.kill()
+        assert [ln for ln in console.err if "brought from" in ln] == ([] if start == "again" else [said]), start
+        if start == "again":
+            conn = sqlite3.connect(db)
+            conn.executescript(ROLLBACK_TO_SCHEMA_3)
+            conn.close()
+            assert _tables(db) == made_by_0_1_0
+            assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):

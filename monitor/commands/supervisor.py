@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     from ..supervisor.auth import TokenFileError
-    from ..supervisor.store import ConsoleStore, ConsoleStoreError
+    from ..supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError
     sc = cfg.supervisor
     host, port = parse_listen(sc.listen)
     try:  # first: an address in use (another console) leaves no token or database made
@@ -160,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     token_file = os.path.expanduser(sc.token_file)
     if created:
         info(new_token_line(token_file, token, on_terminal=sys.stderr.isatty()))
+    if store.migrated_from is not None:
+        info(f"{store.path}: console database brought from schema {store.migrated_from} to {SCHEMA_VERSION}, its "
+             f"alerts, acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling "
+             f"back: docs/deployment.md, Upgrading)")
     tls = bool(args.tls_cert)
     if not is_loopback(host) and not tls:
         warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "

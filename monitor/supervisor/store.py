@@ -140,9 +140,11 @@ class Heartbeat:
 class ConsoleStore:
     """Use :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, migrated_from: int | None = None) -> None:
         self._conn = conn
         self.path = path
+        self.migrated_from = migrated_from
+        """The schema the file had, where this open brought it to :data:`SCHEMA_VERSION` (an upgrade); else None."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -156,17 +158,19 @@ class ConsoleStore:
             raise ConsoleStoreError(f"{p}: cannot open the database ({getattr(err, 'strerror', None) or err})") \
                 from None
         try:
-            cls._prepare(conn, p)
+            migrated_from = cls._prepare(conn, p)
         except ConsoleStoreError:
             conn.close()
             raise
         except sqlite3.DatabaseError as err:
             conn.close()
             raise ConsoleStoreError(f"{p}: not a callmonitor console database ({err})") from None
-        return cls(conn, p)
+        return cls(conn, p, migrated_from)
 
     @staticmethod
-    def _prepare(conn: sqlite3.Connection, p: Path) -> None:
+    def _prepare(conn: sqlite3.Connection, p: Path) -> int | None:
+        """The file made, or brought to this schema; returns the schema it was brought from (None: it
+        was new, or of this schema already)."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
@@ -179,22 +183,24 @@ class ConsoleStore:
         if str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() != "wal":
             raise ConsoleStoreError(f"{p}: cannot switch the database to WAL mode")
         conn.execute("PRAGMA synchronous = FULL")
-        if version < SCHEMA_VERSION:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = conn.execute("PRAGMA user_version").fetchone()[0]  # another console may have made it
-                if now == 0:
-                    for statement in statements(_SCHEMA):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                elif now < SCHEMA_VERSION:
-                    ConsoleStore._migrate(conn, now)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        if version >= SCHEMA_VERSION:
+            return None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = conn.execute("PRAGMA user_version").fetchone()[0]  # another console may have made it
+            if now == 0:
+                for statement in statements(_SCHEMA):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            elif now < SCHEMA_VERSION:
+                ConsoleStore._migrate(conn, now)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return now if 0 < now < SCHEMA_VERSION else None
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection, version: int) -> None:
