@@ -238,6 +238,25 @@ def test_enable_with_a_changed_unit_restarts_a_running_daemon_so_it_takes_the_ne
     assert "restarted with the new unit" in r.stderr
 
 
+def test_enable_after_an_upgrade_in_place_restarts_the_daemon_still_running_the_earlier_release(tmp_path):
+    """call-monitor upgraded where the unit's ExecStart names it: the unit written is the same, but
+    the daemon running (its status socket answering as a 0.1.0 daemon does, with no release) keeps
+    the code it started with until restarted: said, and --enable restarts it."""
+    from monitor.delivery.status_socket import StatusServer
+    from monitor.release import RELEASE
+    env = {"PATH": f"{_recording_systemctl(tmp_path)}:{os.environ['PATH']}", "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    assert _install(tmp_path, "--caller", "softphone.monitor", "--enable", **env).returncode == 0
+    earlier = StatusServer(str(tmp_path / "run" / "callmonitor.sock"), lambda: {"pid": 4242, "uptime_s": 86400.0})
+    try:
+        r = _install(tmp_path, "--caller", "softphone.monitor", "--enable", **env)
+    finally:
+        earlier.close()
+    assert r.returncode == 0 and "(the same unit as before)" in r.stderr, r.stderr
+    assert (f"call-monitor: the daemon running is release before 0.2.0, not {RELEASE}, installed since it started: "
+            "restarting it") in r.stderr.splitlines()
+    assert "--user try-restart callmonitor.service" in (tmp_path / "systemctl.log").read_text().splitlines()
+
+
 def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -12,12 +12,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
 from .common import UNIT_FOLDER, ExitStatus, help_path, stopped_by, unit_folder
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 UNIT = """\
 [Unit]
@@ -222,15 +225,28 @@ def run(args: argparse.Namespace) -> int:
         for note in notes:
             warning(note)
         return ExitStatus.OK
-    return _install(args, unit, url_file, notes)
+    return _install(args, unit, url_file, notes, _other_release(cfg))
+
+
+def _other_release(cfg: Config) -> str | None:
+    """The release the daemon running at the configuration's socket runs, when it is another than
+    this one's (call-monitor upgraded in place, the daemon not restarted since: the unit written
+    is the same); None when it runs this one or none answers."""
+    from ..delivery.status_socket import query_status, socket_path
+    from ..release import RELEASE, release_said
+    try:
+        told = query_status(socket_path(cfg), timeout=1.0).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if told == RELEASE else release_said(told)
 
 
 def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | None,
-             notes: Sequence[str] = ()) -> int:
+             notes: Sequence[str] = (), other_release: str | None = None) -> int:
     """Write the webhook URL's file (if any), then the unit (the file put back as it was when the
     unit cannot be written); say what changed, and the warnings its daemon will say of its
     transcription (``notes``: it runs acoustic-only, its phrase list cannot match), and enable it
-    or say how."""
+    or say how (:func:`_apply`)."""
     path = Path(args.unit_dir or unit_folder()) / "callmonitor.service"
     try:
         before = path.read_text() if path.is_file() else None
@@ -257,9 +273,19 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
     for note in notes:
         warning(note)
     _remove_unused_url_file(before, unit)
+    return _apply(args, path, changed, other_release)
+
+
+def _apply(args: argparse.Namespace, path: Path, changed: bool, other_release: str | None) -> int:
+    """Enable the unit (``--enable``), restarting a daemon running on a ``changed`` one or of
+    ``other_release`` than this call-monitor's, or say how."""
+    if other_release is not None:
+        from ..release import RELEASE
+        info(f"the daemon running is release {other_release}, not {RELEASE}, installed since it started: "
+             + ("restarting it" if args.enable else "restart it to run the new release"))
     if args.enable:
-        return _enable(path, changed)
-    if changed:
+        return _enable(path, changed or other_release is not None)
+    if changed or other_release is not None:
         info(f"apply it with: {_linking(path)}systemctl --user daemon-reload && systemctl --user enable "
              "callmonitor && systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
     else:
