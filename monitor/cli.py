@@ -34,12 +34,14 @@ class _TopParser(argparse.ArgumentParser):
 
 
 def version_line() -> str:
-    """``call-monitor 0.2.0 (database schema 5)``: the release of the code running (``RELEASE``, which
-    the package's metadata takes too) and the schema its store writes, which an earlier release's
-    daemon refuses (docs/configuration.md)."""
+    """``call-monitor 0.2.0 (database schema 5, console database schema 4)``: the release of the code
+    running (``RELEASE``, which the package's metadata takes too), the schema its daemon's store
+    writes and the one its supervisor's console writes, each of which an earlier release refuses
+    (docs/configuration.md, docs/deployment.md's upgrading)."""
     from .delivery.store import SCHEMA_VERSION
     from .release import RELEASE
-    return f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION})"
+    from .supervisor.store import SCHEMA_VERSION as CONSOLE_SCHEMA
+    return f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION}, console database schema {CONSOLE_SCHEMA})"
 
 
 class _Version(argparse.Action):

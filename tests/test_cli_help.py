@@ -34,15 +34,19 @@ def test_each_command_module_is_a_listed_command() -> None:
     assert len(_subparsers()) == len(COMMANDS)
 
 
-def test_version_names_the_release_and_the_database_schema_it_writes(capsys) -> None:
-    """What an administrator asks of each desktop before and after an upgrade: the release of the
-    code that runs, also from a checkout never installed or one installed before the release was raised."""
+def test_version_names_the_release_and_the_database_schemas_it_writes(capsys) -> None:
+    """What an administrator asks of each desktop and of the console's machine before and after an
+    upgrade: the release of the code that runs, also from a checkout never installed or one
+    installed before the release was raised, and the schemas of the daemon's and of the console's
+    databases it writes (an earlier release refuses a newer one)."""
     from monitor.delivery.store import SCHEMA_VERSION
     from monitor.release import RELEASE
+    from monitor.supervisor.store import SCHEMA_VERSION as CONSOLE_SCHEMA
     with pytest.raises(SystemExit) as done:
         build_parser().parse_args(["--version"])
     assert done.value.code == 0
-    assert capsys.readouterr().out == f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION})\n"
+    assert capsys.readouterr().out == (f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION}, console database "
+                                       f"schema {CONSOLE_SCHEMA})\n")
 
 
 def test_the_release_is_declared_once_in_the_package_and_the_package_metadata_takes_it_from_there() -> None:
