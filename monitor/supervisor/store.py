@@ -179,7 +179,9 @@ class ConsoleStore:
                                     f"or another file)")
         if version > SCHEMA_VERSION:
             raise ConsoleStoreError(f"{p}: console database schema {version} is newer than this "
-                                    f"call-monitor understands ({SCHEMA_VERSION}); upgrade call-monitor")
+                                    f"call-monitor understands ({SCHEMA_VERSION}); upgrade call-monitor, or, rolling "
+                                    f"back, take the file back to schema {SCHEMA_VERSION} as docs/deployment.md "
+                                    f"(Upgrading a site) says (the file is left as it is)")
         if str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() != "wal":
             raise ConsoleStoreError(f"{p}: cannot switch the database to WAL mode")
         conn.execute("PRAGMA synchronous = FULL")
