@@ -255,6 +255,7 @@ def test_enable_after_an_upgrade_in_place_restarts_the_daemon_still_running_the_
     assert (f"call-monitor: the daemon running is release before 0.2.0, not {RELEASE}, installed since it started: "
             "restarting it") in r.stderr.splitlines()
     assert "--user try-restart callmonitor.service" in (tmp_path / "systemctl.log").read_text().splitlines()
+    assert r.stderr.splitlines()[-1] == "call-monitor: callmonitor.service enabled and started (a daemon that was running restarted)"
 
 
 def test_enable_without_systemd_is_one_line_exit_1_and_the_unit_stays_written(tmp_path):

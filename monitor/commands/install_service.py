@@ -284,7 +284,7 @@ def _apply(args: argparse.Namespace, path: Path, changed: bool, other_release: s
         info(f"the daemon running is release {other_release}, not {RELEASE}, installed since it started: "
              + ("restarting it" if args.enable else "restart it to run the new release"))
     if args.enable:
-        return _enable(path, changed or other_release is not None)
+        return _enable(path, changed, restart=other_release is not None)
     if changed or other_release is not None:
         info(f"apply it with: {_linking(path)}systemctl --user daemon-reload && systemctl --user enable "
              "callmonitor && systemctl --user restart callmonitor (a daemon running keeps its old options until then)")
@@ -607,12 +607,13 @@ def _linking(path: Path) -> str:
     return f"systemctl --user link {shlex.quote(str(path))} && "
 
 
-def _enable(path: Path, changed: bool) -> int:
+def _enable(path: Path, changed: bool, restart: bool = False) -> int:
     """``systemctl --user`` link (a unit outside systemd's user unit folders, :func:`_linking`),
-    daemon-reload, then (for a ``changed`` unit) try-restart, so that a daemon already running takes
-    the new options, then enable --now. One line for what failed."""
+    daemon-reload, then (for a ``changed`` unit, or to ``restart`` a daemon of another release)
+    try-restart, so that a daemon already running takes the new options or code, then enable --now.
+    One line for what failed."""
     link = [["link", str(path)]] if _linking(path) else []
-    steps = [*link, ["daemon-reload"], *([["try-restart", "callmonitor.service"]] if changed else []),
+    steps = [*link, ["daemon-reload"], *([["try-restart", "callmonitor.service"]] if changed or restart else []),
              ["enable", "--now", "callmonitor.service"]]
     for step in steps:
         cmd = ["systemctl", "--user", *step]
@@ -627,5 +628,6 @@ def _enable(path: Path, changed: bool) -> int:
                   f"(the unit {path} is written, but not enabled)")
             return ExitStatus.FAILED
     info("callmonitor.service enabled and started" + (" (a daemon that was running restarted with the new unit)"
-                                                      if changed else ""))
+                                                      if changed else " (a daemon that was running restarted)"
+                                                      if restart else ""))
     return ExitStatus.OK
