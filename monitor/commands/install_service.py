@@ -63,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unit-dir", metavar="DIR", help="folder the unit goes to (default: "
                    f"{help_path(unit_folder, UNIT_FOLDER)}, $XDG_CONFIG_HOME/systemd/user)")
     p.add_argument("--enable", action="store_true", help="also run systemctl --user daemon-reload and enable --now "
-                   "(and restart a daemon running with other options or another webhook URL)")
+                   "(and restart a daemon running with other options, another webhook URL or another release)")
     p.add_argument("--print", action="store_true", help="print the unit instead of writing it (and, for a "
                    "--webhook URL, the file it would be written to, the URL's secrets hidden)")
     p.add_argument("--remove", action="store_true", help="stop and disable the daemon (systemctl --user disable "
