@@ -83,7 +83,7 @@ from .audio_files import EdgeConditioner
 from .devices import (DIGITAL_ZERO_DBFS, DeviceError, PulseSource, ResolvedSource, SameSourceError, pulse_sources,
                       refresh_portaudio, resolve, server_source_name)
 from .sources import Chunk, Source, StreamsMark
-from .streams import SinkStreams, StreamIds, monitored_sink
+from .streams import NO_SERVER, SinkStreams, StreamIds, monitored_sink
 
 StatusCallback = Callable[[str, str, str], None]
 """on_status(level, message, topic): level is "info" or "warning"; ``topic`` names what the line is
@@ -432,7 +432,7 @@ class LiveSource(Source):
         sources = pulse_sources()
         if sources is None:
             if shutil.which("pactl") and not self._stop.is_set():  # rather than PortAudio's riddles
-                raise DeviceError("the sound server does not answer")
+                raise DeviceError(NO_SERVER)
             return None
         index = _index_of(sources, name)
         if index is None:
@@ -537,8 +537,7 @@ class LiveSource(Source):
                 stalled = now - leg.opened_at > self.first_block_s
             moved = None if inactive or stalled else self._source_moved(leg, now)
             if inactive or stalled or moved:
-                why = moved or ("stream stopped" if inactive else "no audio for %.1f s" % (
-                    now - (leg.last_block or leg.opened_at)))
+                why = moved or self._why_lost(leg, inactive, now)
                 leg.stats.state, leg.repeating = "reopening", False  # another failure: its reopening is said
                 leg.stats.last_error = why
                 self.on_status("warning", f"{leg.name} leg ({leg.stats.source}): input lost ({why}); "
@@ -550,13 +549,22 @@ class LiveSource(Source):
                 continue
             self._stop.wait(0.1)
 
+    def _why_lost(self, leg: _Leg, inactive: bool, now: float) -> str:
+        """Why the leg's stream stopped or stalled, in the words its reopening would say: a sound
+        server gone (restarted, crashed) is named in the line that says the input was lost, so
+        that its failed reopenings are no second line."""
+        if leg.source_index is not None and pulse_sources() is None and shutil.which("pactl"):
+            return NO_SERVER
+        return "stream stopped" if inactive else "no audio for %.1f s" % (now - (leg.last_block or leg.opened_at))
+
     def _not_open(self, leg: _Leg, problem: str, missing: bool) -> None:
         """The leg could not be opened: ``waiting`` for a source never opened yet, else ``lost``;
         one line per change of state (of a lost leg's reason too; a waiting leg's reason, which lists
         the sources there are, changes with any of them); the retries themselves stay quiet."""
         state = "lost" if leg.opened else "waiting"
         leg.repeating = False  # another failure: its reopening is said
-        changed = leg.stats.state != state or (state == "lost" and leg.stats.last_error != problem)
+        same = leg.stats.state == state or (state, leg.stats.state) == ("lost", "reopening")  # said lost already
+        changed = not same or (state == "lost" and leg.stats.last_error != problem)
         leg.stats.state, leg.stats.last_error = state, problem
         if not changed:
             return

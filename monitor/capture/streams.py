@@ -35,7 +35,8 @@ StreamIds = frozenset[int]
 PACTL_TIMEOUT_S = 1.0
 """How long one pactl listing may take (a local server answers in milliseconds)."""
 NO_SERVER = "the sound server does not answer"
-"""Why there is no stream information while the server does not answer (its streams gone with it)."""
+"""Why there is no stream information while the server does not answer (its streams gone with it), and
+why a leg's input was lost then."""
 STOP_JOIN_S = 0.5
 """How long :meth:`SinkStreams.stop` waits for the watcher's thread (the daemon stops within 2 s)."""
 _WAKES = re.compile(rb"' on (sink-input|sink|server) #")
