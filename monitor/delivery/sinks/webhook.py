@@ -771,10 +771,18 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
     if isinstance(err, urllib.error.URLError):
         if isinstance(err.reason, ssl.SSLCertVerificationError):
             return f"{err.reason}; {UNTRUSTED_CERTIFICATE}"
-        return str(err.reason)
+        return _os_said(err.reason) if isinstance(err.reason, OSError) else str(err.reason)
     if isinstance(err, (ValueError, http.client.InvalidURL)):  # they quote the URL, secrets and all
         return "the URL cannot be posted to (not a valid http:// or https:// URL)"
-    return str(err) or type(err).__name__
+    return _os_said(err) if isinstance(err, OSError) else str(err) or type(err).__name__
+
+
+def _os_said(err: OSError) -> str:
+    """A failed connection in words, without Python's ``[Errno 111]``; a refused one says what it
+    means: nothing listens at that address (a console stopped, or one at another)."""
+    if isinstance(err, ConnectionRefusedError):
+        return "Connection refused: nothing listens at that address (the receiver is not running, or is elsewhere)"
+    return err.strerror or str(err) or type(err).__name__
 
 
 def _receiver_says(err: urllib.error.HTTPError) -> tuple[str | None, str | None]:
