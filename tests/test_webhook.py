@@ -11,6 +11,7 @@ import pytest
 from conftest import Daemon, Hook, stop_daemon, wait_for
 
 from monitor.events import AlertEvent
+from monitor.delivery.sinks import webhook
 from monitor.delivery.sinks.webhook import WebhookSink, read_token
 from monitor.delivery.store import Store
 
@@ -373,6 +374,29 @@ def test_an_alert_is_stamped_when_it_happened_and_never_ahead_of_its_posting(tmp
         assert abs(live["at"] - (live_start + 12.0)) < 0.01
         assert before - 0.01 <= replayed["at"] <= after + 0.01
         assert "recording" not in live and replayed["recording"] == "call-0417 <b>.wav"
+    finally:
+        sink.close()
+        store.close()
+
+
+def test_a_sink_running_for_weeks_keeps_what_it_posts_of_the_last_calls_only(tmp_path, hook, monkeypatch):
+    """What a post says of its call (the start, the recording) is kept for the last
+    :data:`CALLS_KEPT` calls posted for, not for every call since the daemon started; an alert of a
+    call no longer kept is posted with its call's start all the same (read from the store again)."""
+    monkeypatch.setattr(webhook, "CALLS_KEPT", 2)
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        starts = [time.time() - 600 + 60 * i for i in range(3)]
+        first, *later = [_alert(store, started_at=t, source="live:caller=softphone.monitor") for t in starts]
+        for alert in (first, *later):
+            sink(alert)
+        assert wait_for(lambda: len(hook.received) == 3, 5)
+        assert list(sink._calls) == [a.call_id for a in later]
+        sink(store.add_alert(first.call_id, AlertEvent(t=20.0, kind="slow_speech", severity="warning", message="m")))
+        assert wait_for(lambda: len(hook.received) == 4, 5)
+        assert abs(hook.received[-1][1]["at"] - (starts[0] + 20.0)) < 0.01
+        assert len(sink._calls) == 2
     finally:
         sink.close()
         store.close()

@@ -83,6 +83,9 @@ AWAITING_ACK_S = 5.0
 (its answer brings the supervisor's acknowledgement)."""
 MEMORY_LIMIT = 10_000
 """Alerts held in memory (not stored) beyond this are dropped oldest first, with a warning."""
+CALLS_KEPT = 100
+"""What the posts say of a call (its start, its recording) is kept for this many calls, the last ones
+posted for; an alert of an older call reads it from the store again (a daemon runs for weeks)."""
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,7 @@ class WebhookSink:
         self._store_warned = False
         self.target = Target(url, token)
         self.identity = identity
-        self._calls: dict[int, _PostedCall] = {}
+        self._calls: collections.OrderedDict[int, _PostedCall] = collections.OrderedDict()  # at most CALLS_KEPT
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -510,6 +513,9 @@ class WebhookSink:
             call = self.store.get_call(call_id)
             self._calls[call_id] = (_PostedCall() if call is None else
                                     _PostedCall(call.started_at, recording_name(call.source)))
+        self._calls.move_to_end(call_id)
+        while len(self._calls) > CALLS_KEPT:
+            self._calls.popitem(last=False)
         return self._calls[call_id]
 
     def _retry_delay(self, attempts: int, severity: str) -> float:
