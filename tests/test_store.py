@@ -487,7 +487,8 @@ def test_a_database_made_before_keeps_its_records_and_gives_no_id_twice_once_ope
         assert store.instance_id() == daemon_id
 
 
-def test_cue_snapshots_are_downsampled_per_channel(db):
+def test_cue_snapshots_are_downsampled_per_channel_and_the_pace_is_forgotten_when_the_call_ends(db):
+    """... so that a daemon running through thousands of calls keeps nothing in memory per call."""
     with Store.open(db, snapshot_every_s=5.0) as store:
         call = store.start_call("dev", 0.0)
         kept = [store.add_cues(call, CuesEvent(t=float(t), channel=ch, speech_rate_sps=3.0,
@@ -497,6 +498,8 @@ def test_cue_snapshots_are_downsampled_per_channel(db):
         snaps = store.cue_snapshots(call, "caller")
         assert [s.t for s in snaps] == [1.0, 6.0, 11.0, 16.0]
         assert snaps[0].speech_rate_sps == 3.0 and snaps[0].hnr_db is None
+        store.end_call(call, 20.0)
+        assert store._last_snapshot == {}
 
 
 def test_transcript_keeps_final_results_in_time_order(db):

@@ -918,6 +918,9 @@ class Store:
     def end_call(self, call_id: int, duration_s: float, summary: Any = None,
                  ended_at: float | None = None) -> None:
         at = self._clock() if ended_at is None else ended_at
+        with self._lock:  # its snapshots' pace is no longer needed (a daemon runs through thousands of calls)
+            for key in [k for k in self._last_snapshot if k[0] == call_id]:
+                del self._last_snapshot[key]
         self._write("UPDATE calls SET ended_at = ?, duration_s = ?, summary = ? WHERE id = ?",
                     (at, float(duration_s), None if summary is None else _json(summary),
                      call_id), commit=True)
