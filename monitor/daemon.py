@@ -234,8 +234,7 @@ class Daemon:
         self.reload_fn, self.options = reload, dict(options or {})  # the option of each key the command line sets
         self.guard = StoreGuard(store, written=(*(() if webhook is None else (webhook.written,)), self._alert_written))
         self._last_purge: float | None = None
-        self._interrupted_closed = False
-        self._trim_due = False  # a call ended: its freed memory goes back at the next chunk between calls
+        self._interrupted_closed, self._trim_due = False, False  # _trim_due: a call's freed memory to give back
         self.webhook = webhook
         self.heartbeat = None  # the webhook's Heartbeat, once it runs (it follows a new URL too)
         self.notify = notify
