@@ -130,7 +130,6 @@ def _call_source(p: CallPipeline) -> str:
     return f"call {p.call_token}"
 
 
-
 def give_back_freed_memory() -> bool:
     """Hand the heap memory a call freed (its recognizer's, its analysis's) back to the system, which
     glibc's malloc otherwise keeps for the process: the daemon with the Korean model held 799 MB after
@@ -140,6 +139,7 @@ def give_back_freed_memory() -> bool:
         return bool(ctypes.CDLL(None).malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
 
 class _LastProblem(logging.Handler):
     """Keeps the package's last warning or error for the status socket and the heartbeat: level,
