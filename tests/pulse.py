@@ -1,7 +1,9 @@
 """A private PulseAudio server with a null sink ``softphone`` for tests (no sound card needed).
 
 ``PulseServer(tmpdir).start()`` writes a minimal config, starts ``pulseaudio`` in the
-foreground as a child process and waits for ``pactl info``; ``env`` holds the variables
+foreground as a child process and waits for ``pactl info``, then keeps each null sink waking
+every 20 ms (a recorder of its monitor), so that a capture of it gets its first block at once
+rather than up to 2 s later; ``env`` holds the variables
 clients need (XDG_RUNTIME_DIR, PULSE_RUNTIME_PATH, PULSE_SERVER). ``stop()`` kills it by
 its pid. The ``pulse`` fixture exports the variables into os.environ for the test.
 """
@@ -24,6 +26,10 @@ load-module module-null-sink sink_name=mic
 set-default-sink softphone
 set-default-source softphone.monitor
 """
+
+
+SINKS = ("softphone", "mic")
+"""The null sinks the server makes: the softphone's, and the one standing in for the microphone."""
 
 
 def have_pulse() -> bool:
@@ -57,17 +63,42 @@ class PulseServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.alive():
+                self._keep_sinks_ticking(deadline)
                 return self
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
         raise RuntimeError(f"pulseaudio did not start: {(self.root / 'pulse.log').read_text()[-800:]}")
 
+    def _keep_sinks_ticking(self, deadline: float) -> None:
+        """A null sink nobody asks for a low latency renders 2 s ahead and wakes every 2 s: a
+        capture of its monitor then waits up to 2 s for its first block, where a sound card's
+        gives one within tens of ms. A recorder of each sink's monitor asking for 20 ms (as a
+        desktop's own meters and recorders do), the sinks suspended and resumed once it is there
+        so that they wake at that pace from now on; it plays nothing into the sinks."""
+        self._tickers = [subprocess.Popen(["parec", f"--device={sink}.monitor", "--raw", "--latency-msec=20"],
+                                          env=self.full_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for sink in SINKS]
+        while time.monotonic() < deadline:
+            outputs = subprocess.run(["pactl", "list", "short", "source-outputs"], env=self.full_env(),
+                                     capture_output=True, text=True, timeout=5).stdout
+            if len(outputs.splitlines()) >= len(SINKS):
+                break
+            time.sleep(0.02)
+        for sink in SINKS:
+            for suspended in ("1", "0"):
+                subprocess.run(["pactl", "suspend-sink", sink, suspended], env=self.full_env(),
+                               capture_output=True, timeout=5)
+
     def alive(self) -> bool:
         r = subprocess.run(["pactl", "info"], env=self.full_env(), capture_output=True, timeout=5)
         return r.returncode == 0
 
     def stop(self) -> None:
+        for ticker in getattr(self, "_tickers", ()):
+            ticker.kill()
+            ticker.wait(timeout=5)
+        self._tickers = []
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=5)

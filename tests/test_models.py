@@ -236,7 +236,9 @@ def test_the_daemon_with_a_model_it_cannot_use_monitors_acoustic_only_and_its_st
         assert (state["transcription"], state["transcription_off"]) == (False, line)
         assert {k: state["last_problem"][k] for k in ("level", "message", "source")} == {
             "level": "warning", "message": line, "source": "transcription"}
-        assert wait_for(lambda: hook.heartbeats and not hook.heartbeats[-1][1]["status"]["transcription_loading"], 10)
+        seen = len(hook.heartbeats)  # the beats from here on were sent once the status said it
+        assert wait_for(lambda: len(hook.heartbeats) > seen + 1
+                        and not hook.heartbeats[-1][1]["status"]["transcription_loading"], 10)
         beat = hook.heartbeats[-1][1]["status"]
         assert (beat["last_error"]["message"], beat["transcription_off"]) == (line, line)
         if problem == "missing folder":
