@@ -287,27 +287,49 @@ def test_call_end_while_a_stream_beside_the_call_may_split_it_leaves_that_stream
 # ------------------------------------------------------------------ the live daemon
 
 
-def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(pulse, env, tmp_path):
+def _silence_mode_daemon(env, tmp_path: Path) -> tuple[Daemon, dict]:
+    """A second daemon on the same softphone's sink, ``daemon.call_boundaries = "silence"``, with
+    :data:`SHORT_BASELINE`, its database and status socket of its own under ``tmp_path/silence``:
+    it and its environment."""
+    folder = tmp_path / "silence"
+    (folder / "run").mkdir(parents=True, mode=0o700)
+    env = {**env, "XDG_RUNTIME_DIR": str(folder / "run")}
+    return start_daemon(env, folder, SHORT_BASELINE + '[daemon]\ncall_boundaries = "silence"\n'), env
+
+
+def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline_and_one_call_by_the_silence(
+        pulse, env, tmp_path):
     """An agent in a busy queue takes the next call 5 s after the last: two calls (two ids, two
     rows, two summaries), the second caller's baseline their own (a slow talker after a
     normal one), the first call ended by its stream, not merged by the 20 s end silence. Every
     JSON line of a call names it by its ``call_id`` (from its "call N started" line to its summary),
-    a line outside any call none, so that a script following the shift never reads the text."""
+    a line outside any call none, so that a script following the shift never reads the text.
+
+    A daemon in the silence mode (``daemon.call_boundaries = "silence"``) hearing the same two calls
+    beside it ignores the streams and merges them, as before streams were watched (the 20 s end
+    silence never passes): the slow second caller is judged against the first caller's baseline.
+    Its status says the silence decides."""
     first = _caller_speech("normal", tmp_path / "first.wav")
     second = _caller_speech("slow_talker", tmp_path / "second.wav")
     d = start_daemon(env, tmp_path, SHORT_BASELINE)
+    silence, silence_env = _silence_mode_daemon(env, tmp_path)
     try:
         status = subprocess.run([PY, "-m", "monitor.cli", "status"], env=env, capture_output=True, text=True,
                                 timeout=10).stdout
         assert "calls cut by the softphone's streams into sink softphone (0 playing now), else 20 s of " \
                "silence" in status
+        assert silence.status(silence_env)["boundaries"]["based_on"] == \
+            '20 s of silence (daemon.call_boundaries = "silence")'
         pulse.play(first).wait(30)
         time.sleep(5.0)
         pulse.play(second).wait(30)
+        assert silence.status(silence_env)["calls"] == 1 and silence.status(silence_env)["call"] is not None
         assert d.wait_err("call 2 ended", 10), d.err
         stop_daemon(d)
+        stop_daemon(silence)
     finally:
         d.kill()
+        silence.kill()
     calls = stored_calls(tmp_path / "e.db")
     assert [c["id"] for c in calls] == [1, 2] and all(c["ended_at"] for c in calls)
     assert [c["summary"]["ended_by"] for c in calls] == [STREAM_ENDED, STREAM_ENDED]
@@ -324,6 +346,9 @@ def test_two_softphone_calls_5_s_apart_are_two_calls_each_with_its_own_baseline(
     for call_id, run in runs:
         assert run[0]["message"] == f"call {call_id} started" and run[-1]["type"] == "call_summary"
         assert "cues" in {e["type"] for e in run}
+    (merged,) = stored_calls(tmp_path / "silence" / "e.db")
+    assert merged["summary"]["ended_by"] == "SIGINT"
+    assert merged["baseline"]["cues"]["speech_rate_sps"]["median"] > 3.2, "the first caller's baseline"
 
 
 def test_one_stream_with_a_long_silence_inside_stays_one_call(pulse, env, tmp_path):
@@ -577,27 +602,6 @@ def test_a_softphone_whose_stream_never_ends_leaves_the_calls_to_the_silence(pul
             d.kill()
     calls = stored_calls(tmp_path / "e.db")
     assert [c["summary"]["ended_by"] for c in calls] == ["3 s of silence", "3 s of silence"]
-
-
-def test_the_silence_mode_ignores_the_streams_and_merges_calls_closer_than_the_end_silence(pulse, env, tmp_path):
-    """``daemon.call_boundaries = "silence"``: the two calls 5 s apart of the first test merge, as
-    before streams were watched (the 20 s end silence never passes): the slow second caller is
-    judged against the first caller's baseline. Status says the silence decides."""
-    first = _caller_speech("normal", tmp_path / "first.wav")
-    second = _caller_speech("slow_talker", tmp_path / "second.wav")
-    d = start_daemon(env, tmp_path, SHORT_BASELINE + '[daemon]\ncall_boundaries = "silence"\n')
-    try:
-        assert d.status(env)["boundaries"]["based_on"] == '20 s of silence (daemon.call_boundaries = "silence")'
-        pulse.play(first).wait(30)
-        time.sleep(5.0)
-        pulse.play(second).wait(30)
-        assert d.status(env)["calls"] == 1 and d.status(env)["call"] is not None
-        stop_daemon(d)
-    finally:
-        d.kill()
-    (call,) = stored_calls(tmp_path / "e.db")
-    assert call["summary"]["ended_by"] == "SIGINT"
-    assert call["baseline"]["cues"]["speech_rate_sps"]["median"] > 3.2, "the first caller's baseline"
 
 
 def test_a_stream_made_again_at_once_is_the_same_call(pulse, env, tmp_path):
