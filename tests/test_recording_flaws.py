@@ -187,14 +187,21 @@ def test_a_cut_mp3s_stored_call_is_drawn_from_what_its_recording_holds(recording
     assert f"Waveform and speech regions from the call's audio: {recordings['mp3']}" in text
 
 
+@pytest.fixture(scope="module")
+def clipped_own_report(recordings, tmp_path_factory) -> Path:
+    """The report of the clipped recording itself (``report RECORDING``), made once for the module."""
+    own = tmp_path_factory.mktemp("clipped") / "own.html"
+    assert call_monitor("report", recordings["clipped"], "-o", own, "--no-transcribe", timeout=300).returncode == 0
+    return own
+
+
 @pytest.mark.parametrize("stored_by", ["replay", "batch"])
-def test_a_stored_call_keeps_what_was_wrong_with_its_recordings_samples(recordings, scored, tmp_path, stored_by):
+def test_a_stored_call_keeps_what_was_wrong_with_its_recordings_samples(recordings, scored, clipped_own_report,
+                                                                        tmp_path, stored_by):
     """What replay and the batch's table say of a recording's samples (clipped, a voice band its
     rate cuts), the stored call's report says as the recording's own report does: a warning line
     and a note on the page."""
-    clipped = recordings["clipped"]
-    own, stored = tmp_path / "own.html", tmp_path / "stored.html"
-    assert call_monitor("report", clipped, "-o", own, "--no-transcribe", timeout=300).returncode == 0
+    clipped, own, stored = recordings["clipped"], clipped_own_report, tmp_path / "stored.html"
     if stored_by == "replay":
         db, call_id = tmp_path / "events.db", "1"
         assert call_monitor("replay", clipped, "--db", db, "--no-transcribe", timeout=300).returncode == 0
@@ -249,6 +256,21 @@ def miswired(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    """``replay RECORDING --db DB --no-transcribe`` of a recording, each run once and shared by the
+    module's tests, read-only to them: the finished command (what it said on stderr and stdout) and
+    its database, holding the one call."""
+    done: dict[Path, tuple] = {}
+
+    def replay(recording: Path) -> tuple:
+        if recording not in done:
+            db = tmp_path_factory.mktemp("replayed") / "events.db"
+            done[recording] = call_monitor("replay", recording, "--db", db, "--no-transcribe", timeout=300), db
+        return done[recording]
+    return replay
+
+
+@pytest.fixture(scope="module")
 def miswired_scored(miswired, tmp_path_factory) -> dict:
     """The folder scored by ``batch`` into a database and a CSV table."""
     d = tmp_path_factory.mktemp("miswired_scored")
@@ -261,16 +283,16 @@ def miswired_scored(miswired, tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize("which, lines", [("swapped", 1), ("same", 1), ("quiet", 2)])
 def test_replays_warnings_of_a_recordings_legs_are_said_by_its_stored_calls_report_as_by_its_own(
-        miswired, tmp_path, which, lines):
+        miswired, replayed, tmp_path, which, lines):
     """Legs the wrong way round (one line, with the channel options that turn them), both legs the
     same audio (one line, with the options that score it as mono) and each leg too quiet to measure
     (one line a leg): ``replay --db`` keeps what it said with the call, and the
     stored call's report says it in the same words, warning lines and notes, as the report of the
     recording, which reads it as replay does."""
-    recording, db = miswired[which], tmp_path / "events.db"
-    replayed = call_monitor("replay", recording, "--db", db, "--no-transcribe", timeout=300)
-    assert replayed.returncode == 0, replayed.stderr
-    said = said_of(recording, replayed.stderr + replayed.stdout)
+    recording = miswired[which]
+    done, db = replayed(recording)
+    assert done.returncode == 0, done.stderr
+    said = said_of(recording, done.stderr + done.stdout)
     assert len(said) == lines, said
     stored, own = tmp_path / "stored.html", tmp_path / "own.html"
     of_stored = call_monitor("report", "1", "--db", db, "-o", stored, timeout=300)
@@ -334,7 +356,7 @@ def test_a_correctly_wired_call_is_said_to_have_neither(miswired, miswired_score
 
 
 def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_the_stored_call(
-        miswired, miswired_scored, tmp_path):
+        miswired, miswired_scored, replayed, tmp_path):
     """The batch says each recording's legs the wrong way round, and each leg too quiet, as replay
     does (one line each, naming the file; what to do about legs the wrong way round in the batch's
     own terms), keeps them in the table's ``legs_swapped``, ``legs_same`` and ``too_quiet`` and with
@@ -342,8 +364,8 @@ def test_the_batch_warns_of_them_as_replay_does_and_keeps_them_with_the_row_and_
     for which in ("swapped", "same", "quiet"):
         recording = miswired[which]
         said = said_of(recording, miswired_scored["said"])
-        replayed = call_monitor("replay", recording, "--no-transcribe", "--db", tmp_path / f"{which}.db", timeout=300)
-        assert finding(said) == finding(said_of(recording, replayed.stderr + replayed.stdout)) and said
+        done, _ = replayed(recording)
+        assert finding(said) == finding(said_of(recording, done.stderr + done.stdout)) and said
         row = miswired_scored["rows"][recording.name]
         assert [c for c in (row["legs_same"], row["legs_swapped"], *row["too_quiet"].split(" | ")) if c] == said
         assert len(said) == {"swapped": 1, "same": 1, "quiet": 2}[which]
@@ -367,7 +389,7 @@ def test_the_batch_says_how_to_turn_the_legs_of_a_recording_named_outside_a_mani
 
 
 def test_a_dual_mono_recording_is_said_with_how_to_score_it_as_mono_which_says_nothing_more(
-        miswired, miswired_scored, tmp_path):
+        miswired, miswired_scored, replayed, tmp_path):
     """The same audio on both channels (the call mixed, through mu-law): the batch's line names the
     file, why (its stretches with sound the same on both channels) and how to score the caller's
     channel alone with the batch's options; so scored, as replay's line says to, the call is the
@@ -380,8 +402,8 @@ def test_a_dual_mono_recording_is_said_with_how_to_score_it_as_mono_which_says_n
                          "be measured; score it as mono: score it with --caller-channel 1 --agent-channel -1 (the "
                          "batch's options, for every recording named outside a manifest), or list it in a manifest "
                          "with caller_channel 1 and agent_channel -1"), said
-    replayed = call_monitor("replay", recording, "--no-transcribe", "--db", tmp_path / "e.db", timeout=300)
-    [as_replay_says] = said_of(recording, replayed.stderr + replayed.stdout)
+    done, _ = replayed(recording)
+    [as_replay_says] = said_of(recording, done.stderr + done.stdout)
     assert as_replay_says.endswith("score it as mono: replay it with --caller-channel 1 --agent-channel -1")
     mono = call_monitor("replay", recording, "--no-transcribe", "--caller-channel", "1", "--agent-channel", "-1",
                         "--jsonl", "--db", tmp_path / "e.db", timeout=300)
