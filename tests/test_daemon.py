@@ -399,31 +399,45 @@ def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source
     assert b - a == pytest.approx(6.0, abs=0.6)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped_part_way(pulse, env, tmp_path,
-                                                                                           sig):
+def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped_part_way(pulse, env, tmp_path):
     """Ctrl-C or SIGTERM mid-call: the call is not over for the caller. It is stored with its summary
     and ``"aborted": true`` (as a replay stopped part-way), and its report says in the brown banner
-    where the monitoring stopped, not that the call was a whole one."""
-    from conftest import call_monitor, stored_calls
-    talk, db = tmp_path / "talk.wav", tmp_path / "alice.db"
+    where the monitoring stopped, not that the call was a whole one. (Two daemons hear the same
+    call, each with its database and status socket: one is stopped with SIGTERM, the other with
+    SIGINT.)"""
+    from conftest import stored_calls
+    talk = tmp_path / "talk.wav"
     _caller_cut(talk, [(6.2, 40.0)])
-    d = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(db), "--no-notify", "--no-transcribe"],
-               env, tmp_path)
+    daemons = {}
     try:
-        d.wait_running(env, timeout=20)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            folder = tmp_path / sig.name
+            (folder / "run").mkdir(parents=True, mode=0o700)
+            own_env = {**env, "XDG_RUNTIME_DIR": str(folder / "run")}
+            daemons[sig] = Daemon(["--caller", "softphone.monitor", "--jsonl", "--db", str(folder / "alice.db"),
+                                   "--no-notify", "--no-transcribe"], own_env, folder)
+            daemons[sig].wait_running(own_env, timeout=20)
         player = pulse.play(talk)
-        assert wait_for(lambda: _cues_reach(d, 5.0), 60), d.err
-        d.proc.send_signal(sig)
-        assert d.exited(10) == 0, d.err
+        for sig, d in daemons.items():
+            assert wait_for(lambda: _cues_reach(d, 5.0), 60), d.err
+            d.proc.send_signal(sig)
+            assert d.exited(10) == 0, d.err
         player.kill()
     finally:
-        d.kill()
-    (call,) = stored_calls(db)
-    summary = call["summary"]
+        for d in daemons.values():
+            d.kill()
+    for sig in daemons:
+        (call,) = stored_calls(tmp_path / sig.name / "alice.db")
+        _stopped_part_way(call["summary"], sig, tmp_path / sig.name, env)
+
+
+def _stopped_part_way(summary: dict, sig: signal.Signals, folder, env) -> None:
+    """Stored call 1 in ``folder/alice.db`` (its ``summary``) was cut off by ``sig``: so stored, and
+    its report's banner says where the monitoring stopped."""
+    from conftest import call_monitor
     assert summary["ended_by"] == sig.name and summary["aborted"] is True and summary["duration_s"] >= 5.0
-    out = tmp_path / "x.html"
-    done = call_monitor("report", "1", "--db", db, "-o", out, env=env, timeout=120)
+    out = folder / "x.html"
+    done = call_monitor("report", "1", "--db", folder / "alice.db", "-o", out, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     at = summary["duration_s"]
     page = out.read_text(encoding="utf-8")
