@@ -930,11 +930,13 @@ class Daemon:
         return f"after {end_s:g} s of silence"
 
     def presence(self) -> tuple:
-        """What a supervisor console shows of the agent at a glance, each leg's state and the call
-        running: a change of it is sent at once, not at the next heartbeat (:class:`Heartbeat`)."""
+        """What a supervisor console shows of the agent at a glance, each leg's state, the call
+        running, whether its speech model still loads, and its last problem (said, or said to be
+        over): a change of it is sent at once, not at the next heartbeat (:class:`Heartbeat`)."""
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
-        p = self.pipeline
-        return tuple(sorted((leg, s.get("state")) for leg, s in legs.items())), None if p is None else p.call_id
+        p, problem = self.pipeline, self.last_problem or {}
+        return (tuple(sorted((leg, s.get("state")) for leg, s in legs.items())), None if p is None else p.call_id,
+                self.loading is not None, problem.get("at"), "resolved_at" in problem)
 
     def awaits_ack(self) -> bool:
         """Whether a critical alert of the running call stands that no supervisor acknowledged yet
@@ -972,7 +974,8 @@ class Daemon:
     def run(self) -> int:
         """Listen, cut calls and run them until the source ends or :meth:`request_stop`."""
         with self._watching_problems():
-            self._keep_start_problems()
+            if self.last_problem is None:  # else kept already, before the first heartbeat
+                self.keep_start_problems()
             self.close_interrupted()
             self.purge_old()
             self.recall_alerts()
@@ -991,10 +994,11 @@ class Daemon:
                 self.close_interrupted()  # if the database only opened during the last call
         return 0
 
-    def _keep_start_problems(self) -> None:
+    def keep_start_problems(self) -> None:
         """The start's model problem, or the transcription setup's notes (its phrase lists against the
         model's language), said on stderr before the daemon ran, as the daemon's last problem, which
-        the status and the heartbeat show: a reload that leaves none of the notes resolves them."""
+        the status and the heartbeat show (``run`` keeps them before its first heartbeat, :meth:`run`
+        where nothing was kept): a reload that leaves none of the notes resolves them."""
         setup = self.transcription
         for note in setup.notes(self.cfg, setup.info) if setup is not None else ():
             self._keep_said(note, TRANSCRIPTION_NOTES)

@@ -273,6 +273,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         daemon.request_reload()
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
+    daemon.keep_start_problems()  # the first heartbeat says them
     _start_heartbeat(cfg, webhook, token, daemon, stack)
     for problem in (exposed_token(cfg), cleartext_webhook(cfg)):
         if problem:
