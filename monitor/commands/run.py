@@ -273,7 +273,6 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
         daemon.request_reload()
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
-    daemon.keep_start_problems()  # the first heartbeat says them
     _start_heartbeat(cfg, webhook, token, daemon, stack)
     for problem in (exposed_token(cfg), cleartext_webhook(cfg)):
         if problem:
@@ -452,6 +451,7 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
     """Heartbeats to the supervisor console beside the webhook (delivery.heartbeat_s)."""
     if webhook is None or cfg.delivery.heartbeat_s <= 0:
         return
+    daemon.keep_start_problems()  # the first heartbeat says them (else the daemon's run keeps them)
     from ..delivery.sinks.webhook import Heartbeat
     link = report_link(cfg.delivery.report_url_base)
     heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity, lambda: daemon.heartbeat_status(link),
