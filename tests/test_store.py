@@ -487,6 +487,56 @@ def test_a_database_made_before_keeps_its_records_and_gives_no_id_twice_once_ope
         assert store.instance_id() == daemon_id
 
 
+def test_the_daemon_id_is_bound_to_its_machine_so_a_database_copied_to_another_takes_its_own(tmp_path, monitor_logs):
+    """A desktop image cloned with its database: on the machine the id was made on, the daemon keeps
+    it through restarts; on another (another machine id) the copy takes an id of its own, said in one
+    info line naming the file, and keeps that one. A database of an earlier release, which bound its
+    id to no machine, keeps its id where it is (an upgrade; the console's history stays one agent),
+    bound to that machine from then on. An id a console refused is made anew on that machine alone,
+    once however many posts were refused under it."""
+    import shutil
+    desk1 = tmp_path / "desk1.db"
+    with Store.open(desk1) as store:
+        first = store.instance_id(machine="desk-1")
+    with Store.open(desk1) as store:
+        assert store.instance_id(machine="desk-1") == first
+    desk2 = tmp_path / "desk2.db"
+    shutil.copy(desk1, desk2)
+    with Store.open(desk2) as store:
+        second = store.instance_id(machine="desk-2")
+        assert second != first and store.instance_id(machine="desk-2") == second
+    said = [(lvl, m) for lvl, m in monitor_logs if "made on another machine" in m]
+    assert said == [("info", f"{desk2}: this database's daemon id was made on another machine (a copied desktop image "
+                             f"or database): on this one the daemon posts to the supervisor as a new daemon, {second}")]
+    with Store.open(desk1) as store:
+        assert store.instance_id(machine="desk-1") == first
+
+    earlier = tmp_path / "earlier.db"
+    with Store.open(earlier) as store:
+        kept = store.instance_id(machine="desk-3")
+    with sqlite3.connect(earlier) as conn:  # as a release before ids were bound left it
+        conn.execute("DELETE FROM meta WHERE key = 'instance_machine'")
+    with Store.open(earlier) as store:
+        assert store.instance_id(machine="desk-4") == kept  # upgraded where it is: the same daemon
+        assert store.instance_id(machine="desk-5") != kept  # and bound to that machine from then on
+
+    with Store.open(desk2) as store:
+        renewed = store.renew_instance_id(second, machine="desk-2")
+        assert renewed not in (first, second) and store.instance_id(machine="desk-2") == renewed
+        assert store.renew_instance_id(second, machine="desk-2") == renewed  # refused again: made anew once
+        assert store.instance_id(machine="desk-1") == first
+
+
+def test_this_machine_is_a_hash_of_its_machine_id_never_the_id_itself(tmp_path):
+    from monitor.delivery.store import this_machine
+    empty, made = tmp_path / "empty", tmp_path / "machine-id"
+    empty.write_text("\n")
+    made.write_text("3d1219c7c4c5404aaa1f6d2a48adfda4\n")
+    seen = this_machine((str(tmp_path / "none"), str(empty), str(made)))
+    assert len(seen) == 32 and "3d1219c7" not in seen and seen == this_machine((str(made),))
+    assert this_machine((str(tmp_path / "none"), str(empty))) == ""
+
+
 def test_cue_snapshots_are_downsampled_per_channel_and_the_pace_is_forgotten_when_the_call_ends(db):
     """... so that a daemon running through thousands of calls keeps nothing in memory per call."""
     with Store.open(db, snapshot_every_s=5.0) as store:

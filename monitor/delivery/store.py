@@ -12,7 +12,9 @@ alerts`` while the daemon runs) read concurrently thanks to WAL.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -29,6 +31,25 @@ from ..files import not_writable
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
 from .sqlite_file import connect_private, empty_log, remake_table, statements
+
+log = logging.getLogger(__name__)
+
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+"""Where a machine's own id is (systemd's, made at a clone's first boot when its image's is emptied; D-Bus's)."""
+
+
+def this_machine(files: Sequence[str] = MACHINE_ID_FILES) -> str:
+    """This machine, as a daemon's id is bound to it (:meth:`Store.instance_id`): a hash of its
+    machine id (the id itself is not kept: it is meant to stay on the machine); "" when it has none."""
+    for path in files:
+        try:
+            text = Path(path).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text:
+            return hashlib.sha256(b"callmonitor daemon id\0" + text.encode()).hexdigest()[:32]
+    return ""
+
 
 SCHEMA_VERSION = 5
 """1: first release. 2: ``alert_clears.reason`` (migrated in place: version 1's clears at a call's
@@ -811,7 +832,7 @@ class Store:
         for table in remade:
             remake_table(conn, _SCHEMA, table)
         if remade and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
-            conn.execute("DELETE FROM meta WHERE key = 'instance_id'")
+            conn.execute("DELETE FROM meta WHERE key LIKE 'instance%'")
 
     def close(self) -> None:
         with self._lock:
@@ -1355,16 +1376,50 @@ class Store:
             return []
         return [str(r[0]) for r in self._read("SELECT folder FROM call_folders ORDER BY folder")]
 
-    def instance_id(self) -> str:
-        """A random id made once for this database and kept in it (table ``meta``): it names the
-        daemon to a supervisor console, which tells apart alerts by (instance id, alert id), so a
-        new database never reuses the identity whose alert ids it would repeat."""
+    def instance_id(self, machine: str | None = None) -> str:
+        """The daemon's id on this machine: a random id made for this database and kept in it (table
+        ``meta``), which names the daemon to a supervisor console; the console tells alerts apart by
+        (daemon id, alert id), so a new database never reuses the identity whose alert ids it would
+        repeat. The id is bound to the machine it was made on (``machine``, default
+        :func:`this_machine`): a database copied to another machine (a cloned desktop image) gets
+        an id of its own there, said in one line, while the first machine keeps its id, as a
+        database of an earlier release, which bound none, keeps its id on the machine it is on."""
+        machine = this_machine() if machine is None else machine
         with self._lock:
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?)",
-                        (uuid.uuid4().hex,), commit=True)
-            return str(self._read("SELECT value FROM meta WHERE key = 'instance_id'")[0][0])
+            made = {str(k): str(v) for k, v in self._read(
+                "SELECT key, value FROM meta WHERE key IN ('instance_id', 'instance_machine')")}
+            if "instance_id" not in made or "instance_machine" not in made:  # new, or of an earlier release
+                self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?), ('instance_machine', ?)",
+                            (uuid.uuid4().hex, machine), commit=True)
+                return self._meta("instance_id")
+            key = self._id_key(made["instance_machine"], machine)
+            if key != "instance_id" and not self._read("SELECT 1 FROM meta WHERE key = ?", (key,)):
+                self._write("INSERT INTO meta (key, value) VALUES (?, ?)", (key, uuid.uuid4().hex), commit=True)
+                log.info("%s: this database's daemon id was made on another machine (a copied desktop image or "
+                         "database): on this one the daemon posts to the supervisor as a new daemon, %s",
+                         self.path, self._meta(key))
+            return self._meta(key)
 
+    def renew_instance_id(self, refused: str, machine: str | None = None) -> str:
+        """A new id in place of ``refused``, this machine's id, which a supervisor console refused as
+        another agent's (a database copied from another desktop before ids were bound to machines);
+        the id as it is when ``refused`` is not this machine's id (made anew already)."""
+        machine = this_machine() if machine is None else machine
+        with self._lock:
+            current = self.instance_id(machine)
+            if current == refused:
+                key = self._id_key(self._meta("instance_machine"), machine)
+                self._write("UPDATE meta SET value = ? WHERE key = ?", (uuid.uuid4().hex, key), commit=True)
+            return self._meta(self._id_key(self._meta("instance_machine"), machine))
+
+    @staticmethod
+    def _id_key(first: str, machine: str) -> str:
+        """The ``meta`` key of the daemon id of ``machine`` in a database first used on ``first``."""
+        return "instance_id" if machine == first else f"instance_id@{machine}"
+
+    def _meta(self, key: str) -> str:
+        return str(self._read("SELECT value FROM meta WHERE key = ?", (key,))[0][0])
 
     def journal_mode(self) -> str:
         return str(self._read("PRAGMA journal_mode")[0][0])
