@@ -846,8 +846,8 @@ def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_p
     acknowledging each answer with the code and status the console's list gives them, on every
     endpoint, with the ``WWW-Authenticate`` challenge RFC 6750 gives them (an error code for a
     bearer token refused, none when no bearer token came); every code of the list is answered."""
-    from monitor.delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, REFUSALS,
-                                                WRONG_SCHEME, WRONG_TOKEN)
+    from monitor.delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, DAEMON_ID_TAKEN, MISSING_TOKEN,
+                                                REFUSALS, WRONG_SCHEME, WRONG_TOKEN)
     agent_token = "alice-token-0123456789"
     cfg = tmp_path / "console.toml"
     cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{agent_token}"]\n')
@@ -870,6 +870,13 @@ def test_every_refusal_of_a_token_carries_its_stable_code_beside_its_words(tmp_p
         assert (status, json.loads(said)["code"]) == (AGENT_MISMATCH.status, AGENT_MISMATCH.code)
         assert answer.get_all("WWW-Authenticate") == ['Bearer error="insufficient_scope"']
         answered.add(AGENT_MISMATCH)
+        beat = {"type": "heartbeat", "daemon_id": "d-bob", "agent": "bob", "every_s": 30, "status": {}}
+        assert console.post(beat)[0] == 200  # d-bob is bob's: alice's token may not post under it
+        status, answer, said = console.exchange("POST", "/webhook", json.dumps(alert_body(3, daemon_id="d-bob")).encode(),
+                                                token=agent_token)
+        assert (status, json.loads(said)["code"]) == (DAEMON_ID_TAKEN.status, DAEMON_ID_TAKEN.code)
+        assert answer.get_all("WWW-Authenticate") == ['Bearer error="insufficient_scope"']
+        answered.add(DAEMON_ID_TAKEN)
         assert answered == set(REFUSALS) and len({r.code for r in REFUSALS}) == len(REFUSALS)
         assert [r.challenge for r in (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN)] == [
             "Bearer", "Bearer", 'Bearer error="invalid_token"']
@@ -948,6 +955,73 @@ def test_a_daemon_posting_as_another_agent_than_its_tokens_is_told_the_consoles_
     finally:
         sink.close()
         store.close()
+        console.kill()
+
+
+def test_an_agents_token_cannot_post_under_another_agents_daemon_id_and_a_copied_database_takes_a_new_one(
+        tmp_path, monitor_logs):
+    """Bob's own token posting under alice's daemon id (to take over her row and acknowledgements) is
+    refused, 403 ``daemon_id_taken``, for an alert and a heartbeat alike, and nothing of alice's
+    changes. A desktop cloned with a database of a release before ids were bound to machines posts
+    under alice's id too, but as bob: its daemon, refused, takes a new id in one warning line and posts
+    again at once, so bob's alerts and beats arrive, under bob's own id, beside alice's. A daemon that
+    cannot make a new id says what to do."""
+    import shutil
+    from monitor.delivery.sinks.webhook import Heartbeat as Beats, Identity, Sender, WebhookSink
+    from monitor.delivery.store import Store
+    from monitor.events import AlertEvent
+    alice_token, bob_token = "alice-token-0123456789", "bob-token-0123456789"
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = ["alice:{alice_token}", "bob:{bob_token}"]\n')
+    console = ConsoleProcess(tmp_path / "console", extra=("--config", str(cfg)))
+    with Store.open(tmp_path / "alice.db") as store:
+        alice_id = store.instance_id(machine="desk-1")
+    conn = sqlite3.connect(tmp_path / "alice.db")  # as a release before ids were bound left it
+    conn.execute("DELETE FROM meta WHERE key = 'instance_machine'")
+    conn.commit()
+    conn.close()
+    shutil.copy(tmp_path / "alice.db", tmp_path / "bob.db")  # the image cloned
+    bob_store = Store.open(tmp_path / "bob.db")
+    sink = None
+    try:
+        assert console.post(alert_body(1, daemon_id=alice_id), token=alice_token)[0] == 201
+        beat = {"type": "heartbeat", "daemon_id": alice_id, "agent": "alice", "every_s": 30, "status": {}}
+        assert console.post(beat, token=alice_token)[0] == 200
+        for body in (alert_body(2, daemon_id=alice_id, agent="bob"), {**beat, "agent": "bob"}):
+            status, said = console.post(body, token=bob_token)
+            assert (status, said["code"]) == (403, "daemon_id_taken") and alice_id in said["error"], said
+        state = console.state()
+        assert [(a["daemon_id"], a["agent"]) for a in state["agents"]] == [(alice_id, "alice")]
+        assert [(a["alert_id"], a["agent"]) for a in state["alerts"]] == [(1, "alice")]
+
+        stuck = Beats(console.webhook, Identity("bob", alice_id), dict, every_s=30, token=bob_token)
+        assert not stuck.beat() and "give this desktop a database of its own, storage.db" in stuck.last_error
+
+        assert bob_store.instance_id(machine="desk-2") == alice_id  # bound to no machine: kept where it is
+        sender = Sender(Identity("bob", alice_id), lambda refused: bob_store.renew_instance_id(refused, "desk-2"))
+        beats = Beats(console.webhook, sender, dict, every_s=30, token=bob_token)
+        assert beats.beat() and sender.identity.daemon_id not in ("", alice_id)
+        sink = WebhookSink(bob_store, console.webhook, poll_s=0.05, token=bob_token, identity=sender).start()
+        call = bob_store.start_call("test", time.time())
+        sink(bob_store.add_alert(call, AlertEvent(t=12.0, kind="slow_speech", severity="warning", message="slow",
+                                                  evidence={}, actions=())))
+        assert sink.wait_delivered(10) == 0
+        state = console.state()
+        assert sorted((a["agent"], a["daemon_id"]) for a in state["agents"]) == [
+            ("alice", alice_id), ("bob", sender.identity.daemon_id)]
+        assert {(a["agent"], a["daemon_id"]) for a in state["alerts"]} == {
+            ("alice", alice_id), ("bob", sender.identity.daemon_id)}
+        warned = [m for lvl, m in monitor_logs if lvl == "warning" and "as another agent's" in m]
+        assert warned == [f"webhook: the supervisor console knows daemon id {alice_id} as another agent's (this "
+                          f"desktop's database was copied from another desktop's): this daemon posts as a new one, "
+                          f"{sender.identity.daemon_id}, from now on; nothing to do here, but a desktop image to clone "
+                          f"should be made without its callmonitor database (docs/deployment.md, Cloning desktop "
+                          f"images)"]
+        assert bob_store.instance_id(machine="desk-2") == sender.identity.daemon_id  # kept for its next start
+    finally:
+        if sink is not None:
+            sink.close()
+        bob_store.close()
         console.kill()
 
 

@@ -454,7 +454,7 @@ def _start_heartbeat(cfg, webhook, token: str | None, daemon, stack: contextlib.
     daemon.keep_start_problems()  # the first heartbeat says them (else the daemon's run keeps them)
     from ..delivery.sinks.webhook import Heartbeat
     link = report_link(cfg.delivery.report_url_base)
-    heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.identity, lambda: daemon.heartbeat_status(link),
+    heartbeat = Heartbeat(cfg.delivery.webhook_url, webhook.sender, lambda: daemon.heartbeat_status(link),
                           every_s=cfg.delivery.heartbeat_s, token=token, timeout_s=cfg.delivery.timeout_s,
                           watch=daemon.presence, acked=daemon.acked,
                           awaits_ack=daemon.awaits_ack)
@@ -543,11 +543,11 @@ def cleartext_webhook(cfg) -> str | None:
 
 def start_webhook(cfg, store, token: str | None):
     """The started WebhookSink of delivery.webhook_url, posting as this agent."""
-    from ..delivery.sinks.webhook import Identity, WebhookSink
+    from ..delivery.sinks.webhook import Sender, WebhookSink
     d = cfg.delivery
     return WebhookSink(store, d.webhook_url, timeout_s=d.timeout_s, retries=d.retries,
                        backoff_s=d.backoff_s, max_backoff_s=d.max_backoff_s,
-                       identity=Identity.of(store, d.agent_name), token=token,
+                       identity=Sender.of(store, d.agent_name), token=token,
                        include_phrase_text=d.include_phrase_text).start()
 
 

@@ -4,7 +4,8 @@ Routes:
 
 - ``POST /webhook``: what daemons post (``call-monitor run --webhook URL``): an ``alert``
   (stored, de-duplicated by daemon, alert id and call start, before the answer) or a ``heartbeat``. Bearer
-  token: the shared one or the agent's own (which may post only as that agent). A heartbeat's answer
+  token: the shared one or the agent's own (which may post only as that agent, under no daemon id the
+  console knows as another agent's). A heartbeat's answer
   carries ``acks``, the acknowledgements of that daemon's alerts it has not taken yet (:mod:`monitor.delivery.acks`).
 - ``GET /``: the live page. ``/?token=TOKEN`` sets the session cookie and redirects to ``/`` (with
   the rest of the query, the page's ``?agent=``);
@@ -49,8 +50,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, MISSING_TOKEN, WRONG_SCHEME,
-                                      WRONG_TOKEN, Refusal)
+from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, DAEMON_ID_TAKEN, MISSING_TOKEN,
+                                      WRONG_SCHEME, WRONG_TOKEN, Refusal)
 from ..config.listen import host_of, is_loopback
 from ..delivery.acks import taken_of
 from .acks import AckNews
@@ -475,9 +476,22 @@ class Console:
     def _may_post_as(self, principal: Principal, agent: str) -> bool:
         return principal.supervisor or principal.name == agent
 
-    async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
-        if not self._may_post_as(principal, alert.agent):
+    async def _refused_sender(self, request: Request, principal: Principal, agent: str,
+                              daemon_id: str) -> Response | None:
+        """The refusal of a post an agent's own token may not make: as another agent, or under a daemon
+        id the console knows as another agent's (:data:`DAEMON_ID_TAKEN`: it would take over that
+        daemon's row and acknowledgements); None for one it may (the shared token's, any)."""
+        if not self._may_post_as(principal, agent):
             return self._not_this_agent(request, principal)
+        if principal.supervisor or not await self._stored(self.store.daemon_of_another, daemon_id, agent, writes=False):
+            return None
+        return self._refuse(request, f"daemon id {daemon_id} is another agent's at this console (a database copied "
+                                     f"from another desktop): agent {principal.name!r}'s token may not post under it",
+                            DAEMON_ID_TAKEN)
+
+    async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
+        if (refused := await self._refused_sender(request, principal, alert.agent, alert.daemon_id)) is not None:
+            return refused
         row, new = await self._stored(self.store.add_alert, alert)
         if not new and row["call_id"] is None and alert.call_id is not None:  # posted first without its call
             filled = await self._stored(self.store.fill_call, row["id"], alert)
@@ -491,8 +505,8 @@ class Console:
                             status_code=201 if new else 200)
 
     async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat) -> Response:
-        if not self._may_post_as(principal, hb.agent):
-            return self._not_this_agent(request, principal)
+        if (refused := await self._refused_sender(request, principal, hb.agent, hb.daemon_id)) is not None:
+            return refused
         peer = request.client.host if request.client else None
         agent, reports = await self._stored(self.store.heartbeat, hb, peer)
         self.hub.publish("agent", agent)

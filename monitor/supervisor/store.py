@@ -274,6 +274,15 @@ class ConsoleStore:
                 return int(pk)
         return None
 
+    def daemon_of_another(self, daemon_id: str, agent: str) -> bool:
+        """Whether daemon ``daemon_id`` posted as another agent than ``agent`` (a heartbeat's row, an
+        alert kept): its id is that agent's, which an agent's own token may not post under."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT 1 FROM agents WHERE daemon_id = ? AND agent != ? UNION ALL "
+                "SELECT 1 FROM alerts WHERE daemon_id = ? AND agent != ? LIMIT 1",
+                (daemon_id, agent, daemon_id, agent)).fetchone() is not None
+
     def acknowledge(self, alert_pk: int, by: str, now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
         """Acknowledge alert ``alert_pk`` (the first acknowledgement stands): (the alert, None if there
         is no such alert; whether this acknowledgement is the one stored)."""

@@ -25,7 +25,8 @@ words (the distress phrase excerpt) out of what is posted. An outbox row holding
 said in one line; the alerts queued around it are delivered as usual.
 
 Each post names its sender (:class:`Identity`: the agent's name and the daemon's id, which is
-the database's own id, so that a console tells apart equal alert ids of different daemons)
+the database's own id on this machine, so that a console tells apart equal alert ids of different
+daemons, a copied database's too; made anew when the console refuses it as another agent's: :class:`Sender`)
 and the call's wall-clock start (and a replayed call's recording, by its file name), and
 carries ``Authorization: Bearer TOKEN`` when a token is given (:func:`read_token`).
 :class:`Heartbeat` posts the daemon's status to the same URL, and hands on the supervisor's
@@ -115,7 +116,11 @@ delivery.agent_name, not the token, as what to fix."""
 AGENT_TOKEN_POSTS_ONLY = Refusal(403, "agent_token_posts_only", 'Bearer error="insufficient_scope"')
 """An agent's own token asked to read (``/api/state``, ``/events``) or acknowledge: only the
 shared token does that."""
-REFUSALS: tuple[Refusal, ...] = (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN, AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY)
+DAEMON_ID_TAKEN = Refusal(403, "daemon_id_taken", 'Bearer error="insufficient_scope"')
+"""An agent's own token posted under a daemon id the console knows as another agent's (a database
+copied from that agent's desktop): the daemon takes a new id (:meth:`Sender.refused`) and posts again."""
+REFUSALS: tuple[Refusal, ...] = (MISSING_TOKEN, WRONG_SCHEME, WRONG_TOKEN, AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY,
+                                 DAEMON_ID_TAKEN)
 """Every refusal of a token the console answers with, each with its code."""
 
 
@@ -150,6 +155,63 @@ class Identity:
     @classmethod
     def of(cls, store: Store, agent_name: str = "") -> "Identity":
         return cls(agent_of(agent_name), store.instance_id())
+
+
+class Sender:
+    """Who posts, as the webhook sink and the heartbeat share it: an :class:`Identity`, whose daemon id
+    is made anew (``renew``: :meth:`Store.renew_instance_id`) once the console refuses it as another
+    agent's (:data:`DAEMON_ID_TAKEN`: a database copied from another desktop before ids were bound to
+    machines), so that this desktop's alerts are never held back by another's. Thread-safe."""
+
+    def __init__(self, identity: Identity, renew: Callable[[str], str] | None = None) -> None:
+        self._identity, self._renew = identity, renew
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, store: Store, agent_name: str = "") -> "Sender":
+        return cls(Identity.of(store, agent_name), store.renew_instance_id)
+
+    @property
+    def identity(self) -> Identity:
+        return self._identity
+
+    def refused(self, daemon_id: str) -> bool:
+        """The console refused ``daemon_id`` as another agent's: whether posts go under another id now
+        (made anew here, said in one line, or by another thread's post already)."""
+        with self._lock:
+            if self._identity.daemon_id != daemon_id:
+                return True
+            if self._renew is None:
+                return False
+            try:
+                new = self._renew(daemon_id)
+            except StoreError as err:
+                log.warning("webhook: no new daemon id could be made (%s)", err, extra=problem_of("webhook"))
+                return False
+            self._identity = replace(self._identity, daemon_id=new)
+        log.warning("webhook: the supervisor console knows daemon id %s as another agent's (this desktop's database "
+                    "was copied from another desktop's): this daemon posts as a new one, %s, from now on; nothing to "
+                    "do here, but a desktop image to clone should be made without its callmonitor database "
+                    "(docs/deployment.md, Cloning desktop images)", daemon_id, new)
+        return True
+
+
+def sender_of(identity: "Identity | Sender | None") -> "Sender | None":
+    """``identity`` as a :class:`Sender` (one that is no Sender keeps its daemon id)."""
+    return identity if isinstance(identity, Sender) or identity is None else Sender(identity)
+
+
+def post_as(sender: Sender, target: Target, body: Callable[[Identity], bytes], *, timeout_s: float,
+            headers: Mapping[str, str] | None = None) -> bytes:
+    """:func:`post_json` of ``body(sender.identity)``; posted once more, under a new daemon id, when the
+    console refuses the id as another agent's (:meth:`Sender.refused`)."""
+    identity = sender.identity
+    try:
+        return post_json(target.url, body(identity), token=target.token, timeout_s=timeout_s, headers=headers)
+    except urllib.error.HTTPError as err:
+        if _receiver_says(err)[1] != DAEMON_ID_TAKEN.code or not sender.refused(identity.daemon_id):
+            raise
+    return post_json(target.url, body(sender.identity), token=target.token, timeout_s=timeout_s, headers=headers)
 
 
 def agent_of(agent_name: str = "") -> str:
@@ -310,7 +372,7 @@ def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
 class WebhookSink:
     def __init__(self, store: Store, url: str, *, timeout_s: float = 5.0, retries: int = 0,
                  backoff_s: float = 2.0, max_backoff_s: float = 300.0,
-                 poll_s: float = 0.5, identity: Identity | None = None, token: str | None = None,
+                 poll_s: float = 0.5, identity: Identity | Sender | None = None, token: str | None = None,
                  include_phrase_text: bool = True) -> None:
         self.store = store
         self.include_phrase_text = include_phrase_text
@@ -325,7 +387,7 @@ class WebhookSink:
         self._written_first: collections.OrderedDict[int, AlertEvent] = collections.OrderedDict()
         self._store_warned = False
         self.target = Target(url, token)
-        self.identity = identity
+        self.sender = sender_of(identity)
         self._calls: collections.OrderedDict[int, _PostedCall] = collections.OrderedDict()  # at most CALLS_KEPT
         self.timeout_s = timeout_s
         self.retries = retries
@@ -522,6 +584,10 @@ class WebhookSink:
         delay = min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
         return min(delay, CRITICAL_RETRY_S) if severity == "critical" else delay
 
+    @property
+    def identity(self) -> Identity | None:
+        return None if self.sender is None else self.sender.identity
+
     def _post(self, d: Delivery | _Held, target: Target | None = None) -> None:
         """Post ``d`` to ``target`` (default: the current one, read once)."""
         tag = str(d.id) if isinstance(d, Delivery) else f"memory-{d.alert.call_id}-{d.alert.kind}-{d.alert.t}"
@@ -532,10 +598,14 @@ class WebhookSink:
         alert = d.alert
         if d.posts_as != alert.alert_id:  # posted from memory (first): the id the receiver knows it by
             alert = replace(alert, alert_id=d.posts_as)
-        body = payload(alert, self.identity, call.started_at, self.include_phrase_text, call.recording)
         target = target or self.target  # once: a reload meanwhile changes URL and token together
-        post_json(target.url, body, token=target.token, timeout_s=self.timeout_s,
-                  headers={"X-Callmonitor-Delivery": tag})
+        headers = {"X-Callmonitor-Delivery": tag}
+        if self.sender is None:
+            post_json(target.url, payload(alert, None, call.started_at, self.include_phrase_text, call.recording),
+                      token=target.token, timeout_s=self.timeout_s, headers=headers)
+            return
+        post_as(self.sender, target, lambda who: payload(alert, who, call.started_at, self.include_phrase_text,
+                                                         call.recording), timeout_s=self.timeout_s, headers=headers)
 
     def wait_delivered(self, timeout_s: float) -> int:
         """Wait until nothing is pending for this URL (or ``timeout_s``); returns what is still pending."""
@@ -758,7 +828,10 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
     if isinstance(err, urllib.error.HTTPError):
         said = f"HTTP {err.code} {err.reason}"
         why, code = _receiver_says(err)
-        if err.code == 403 and token and why and code == AGENT_MISMATCH.code:  # the token was known, not for this post
+        if err.code == 403 and why and code == DAEMON_ID_TAKEN.code:
+            said += (f": {why} (this daemon's database came from another desktop: give this desktop a database "
+                     "of its own, storage.db)")
+        elif err.code == 403 and token and why and code == AGENT_MISMATCH.code:  # the token was known, not for this post
             posts_as = f"'{identity.agent}' " if identity is not None else ""
             said += f": {why} (this daemon posts as {posts_as}(delivery.agent_name))"
         elif err.code in (401, 403):
@@ -794,13 +867,16 @@ def _os_said(err: OSError) -> str:
 def _receiver_says(err: urllib.error.HTTPError) -> tuple[str | None, str | None]:
     """The ``error`` of a refusal's JSON body (the supervisor console's reason) on one line, and its
     ``code``; None for either not there."""
+    if (read := getattr(err, "callmonitor_said", None)) is not None:  # its body is read once
+        return read
     try:
         said = json.loads(err.read(4096) or b"null")
     except (OSError, ValueError):
-        return None, None
+        said = None
     why, code = (said.get("error"), said.get("code")) if isinstance(said, dict) else (None, None)
     why = " ".join(why.split())[:200] if isinstance(why, str) and why.strip() else None  # on the warning's one line
-    return why, code if isinstance(code, str) else None
+    err.callmonitor_said = (why, code if isinstance(code, str) else None)  # type: ignore[attr-defined]
+    return err.callmonitor_said  # type: ignore[attr-defined]
 
 
 class Heartbeat:
@@ -823,12 +899,12 @@ class Heartbeat:
     a few of those beats; a change of ``awaits_ack()`` beats at once, so that the console never holds
     the fast pace of a daemon gone back to ``every_s``."""
 
-    def __init__(self, url: str, identity: Identity, status: Callable[[], dict[str, Any]], *,
+    def __init__(self, url: str, identity: Identity | Sender, status: Callable[[], dict[str, Any]], *,
                  every_s: float, token: str | None = None, timeout_s: float = 5.0,
                  watch: Callable[[], object] = lambda: None, watch_s: float = 1.0,
                  acked: Callable[[AlertAckedEvent], None] = lambda ev: None,
                  awaits_ack: Callable[[], bool] = lambda: False, awaiting_s: float = AWAITING_ACK_S) -> None:
-        self.identity, self.status, self.acked = identity, status, acked
+        self.sender, self.status, self.acked = sender_of(identity), status, acked
         self.awaits_ack, self.awaiting_s = awaits_ack, awaiting_s
         self._acks_seen: collections.OrderedDict[tuple, None] = collections.OrderedDict()
         self._taken: list[int] = []  # the alert ids of the last answer's acknowledgements, for the next beat
@@ -855,14 +931,24 @@ class Heartbeat:
         self._thread.start()
         return self
 
+    @property
+    def identity(self) -> Identity:
+        return self.sender.identity
+
     def body(self, stopped: bool = False) -> bytes:
+        return self._body(self._status(stopped), self.identity)
+
+    def _status(self, stopped: bool) -> dict[str, Any]:
         status = dict(self.status())
         status["next_beat_s"] = self.awaiting_s if self._awaits() and self.awaiting_s < self.every_s else self.every_s
         if stopped:
             status["stopped"] = True
+        return status
+
+    def _body(self, status: Mapping[str, Any], identity: Identity) -> bytes:
         taken = {"acks_taken": self._taken} if self._taken else {}
-        return json.dumps({"type": "heartbeat", "source": "call-monitor", "agent": self.identity.agent,
-                           "daemon_id": self.identity.daemon_id, "at": round(time.time(), 3),
+        return json.dumps({"type": "heartbeat", "source": "call-monitor", "agent": identity.agent,
+                           "daemon_id": identity.daemon_id, "at": round(time.time(), 3),
                            "every_s": self.every_s, "status": status, **taken}, ensure_ascii=False).encode("utf-8")
 
     def beat(self, stopped: bool = False) -> bool:
@@ -872,9 +958,9 @@ class Heartbeat:
     def _beat(self, stopped: bool) -> bool:
         target = self.target
         try:
-            body = self.body(stopped)
-            target = self.target  # after the body (the daemon's status, which takes a while), and once
-            answer = post_json(target.url, body, token=target.token, timeout_s=self.timeout_s)
+            status = self._status(stopped)
+            target = self.target  # after the status (the daemon's, which takes a while), and once
+            answer = post_as(self.sender, target, lambda who: self._body(status, who), timeout_s=self.timeout_s)
         except Exception as err:  # refused, timeout, HTTP error: the next beat tries again
             self.failures += 1
             self.last_error = _describe(err, target.token, self.identity)
