@@ -1390,8 +1390,8 @@ class Store:
             made = {str(k): str(v) for k, v in self._read(
                 "SELECT key, value FROM meta WHERE key IN ('instance_id', 'instance_machine')")}
             if "instance_id" not in made or "instance_machine" not in made:  # new, or of an earlier release
-                self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?), ('instance_machine', ?)",
-                            (uuid.uuid4().hex, machine), commit=True)
+                self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?), "
+                            "('instance_machine', ?)", (uuid.uuid4().hex, machine), commit=True)
                 return self._meta("instance_id")
             key = self._id_key(made["instance_machine"], machine)
             if key != "instance_id" and not self._read("SELECT 1 FROM meta WHERE key = ?", (key,)):

@@ -486,8 +486,8 @@ class Console:
         if principal.supervisor or not await self._stored(self.store.daemon_of_another, daemon_id, agent, writes=False):
             return None
         return self._refuse(request, f"daemon id {daemon_id} is another agent's at this console (a database copied "
-                                     f"from another desktop): agent {principal.name!r}'s token may not post under it",
-                            DAEMON_ID_TAKEN)
+                                     f"from another desktop): the token of agent {principal.name!r} may not post "
+                                     f"under it", DAEMON_ID_TAKEN)
 
     async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
         if (refused := await self._refused_sender(request, principal, alert.agent, alert.daemon_id)) is not None:
