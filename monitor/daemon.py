@@ -47,7 +47,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import ctypes
 import datetime
 import dataclasses
 import logging
@@ -76,6 +75,7 @@ from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, Statu
 from .pipeline import CallPipeline
 from .release import RELEASE
 from .supervisor.heartbeat import LINE_CHARS
+from .transcription.recognizer import give_back_freed_memory
 
 log = logging.getLogger(__name__)
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
@@ -128,17 +128,6 @@ def one_source_problem(cfg: Config, resolve_fn: Callable[[str], Any] | None = No
 def _call_source(p: CallPipeline) -> str:
     """The source (:func:`problem_of`) of a call's own status lines: its call ends their problem."""
     return f"call {p.call_token}"
-
-
-def give_back_freed_memory() -> bool:
-    """Hand the heap memory a call freed (its recognizer's, its analysis's) back to the system, which
-    glibc's malloc otherwise keeps for the process: the daemon with the Korean model held 799 MB after
-    a 4 min call, 603 MB once trimmed (the model's 555 MB stay), and its idle size crept up with each
-    long call. False where there is no glibc (musl, macOS): nothing is done."""
-    try:
-        return bool(ctypes.CDLL(None).malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
 
 
 class _LastProblem(logging.Handler):

@@ -37,6 +37,7 @@ Backlog policy (``on_full``) when the worker falls behind by more than
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import re
@@ -61,6 +62,18 @@ class TranscriberError(RuntimeError):
     """The recognizer worker failed; the message names the channel."""
 
 
+def give_back_freed_memory() -> bool:
+    """Hand the heap memory freed so far (a recognizer's, a call's analysis's) back to the system,
+    which glibc's malloc otherwise keeps for the process: the daemon with the Korean model held 799 MB
+    after a 4 min call, 603 MB once trimmed (the model's 555 MB stay), and within a long call each
+    renewed recognizer left the next one's low point higher (about 150 MB an hour of call). False
+    where nothing was given back, or there is no glibc (musl, macOS): nothing is done."""
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 @dataclass(frozen=True)
 class TranscriberStats:
     """Work done so far (seconds are seconds of audio)."""
@@ -75,6 +88,8 @@ class TranscriberStats:
     finals: int
     partials: int
     finished: bool
+    renewals: int = 0  # recognizers replaced by a new one (``renew_s``)
+    given_back: int = 0  # of those, the renewals after which the old one's memory went back to the system
 
     @property
     def real_time_factor(self) -> float:
@@ -148,6 +163,7 @@ class Transcriber:
         self._rec = self._recognizer()
         self._rec_base = 0  # samples given to earlier recognizers (their times start at 0 again)
         self._renewals = 0
+        self._given_back = 0
 
         # shared with the worker, under _cond
         self._cond = threading.Condition()
@@ -278,6 +294,8 @@ class Transcriber:
                 finals=self._finals,
                 partials=self._partials,
                 finished=self._finished,
+                renewals=self._renewals,
+                given_back=self._given_back,
             )
 
     def _raise_error(self) -> None:
@@ -468,13 +486,22 @@ class Transcriber:
                 self._result(self._rec.Result(), final=True)
                 self._since_partial = 0
                 if self._renew_samples and self._rec_samples - self._rec_base >= self._renew_samples:
-                    self._rec, self._rec_base = self._recognizer(), self._rec_samples  # at an utterance end
-                    self._renewals += 1
+                    self._renew()  # at an utterance end
             else:
                 self._since_partial += len(piece)
                 if self._since_partial >= self._partial_every:
                     self._since_partial = 0
                     self._result(self._rec.PartialResult(), final=False)
+
+    def _renew(self) -> None:
+        """A new recognizer in place of the old one, which is freed first and its memory given back to
+        the system before the new one is made: glibc kept it otherwise, and the new recognizer took
+        only part of it again, so that a long call's low points rose about 2.5 MB a minute (the Korean
+        model); trimmed, each renewal goes back to the model and the call's analysis."""
+        self._rec = None  # the old recognizer's native state is freed here (its last reference)
+        self._given_back += give_back_freed_memory()
+        self._rec, self._rec_base = self._recognizer(), self._rec_samples
+        self._renewals += 1
 
     def _result(self, raw: str, *, final: bool) -> None:
         data = json.loads(raw)
