@@ -1,0 +1,93 @@
+"""RSS of `call-monitor replay` over call time, and its low point between recognizer renewals.
+
+Runs replay in this process with a thread reading /proc/self/status every EVERY seconds of wall
+time; with RENEW=S each call's recognizer is renewed every S s of speech as the live daemon's
+(`transcription.renew_s`, which replay leaves off). Writes one JSON line per sample (call time,
+RSS, anonymous and file-backed RSS) and one per recognizer made ("renew_at") to OUT, then prints
+the low point after each renewal and their slope over call time. From the repository root:
+
+    OMP_NUM_THREADS=1 RENEW=120 OUT=rss.jsonl python research/recognizer_memory/replay_rss.py replay \
+        --model ko --db /tmp/e.db long.wav
+    OMP_NUM_THREADS=1 OUT=rss_nt.jsonl python research/recognizer_memory/replay_rss.py replay \
+        --no-transcribe --db /tmp/e.db long.wav
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.getcwd())
+
+import monitor.pipeline as pipeline  # noqa: E402
+import monitor.transcription.recognizer as recognizer  # noqa: E402
+from monitor.cli import main  # noqa: E402
+
+OUT = open(os.environ.get("OUT", "rss.jsonl"), "w")
+NOW = {"t": 0.0}
+
+
+def rss(key: str = "VmRSS") -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def write(row: dict) -> None:
+    OUT.write(json.dumps(row) + "\n")
+    OUT.flush()
+
+
+def sample(every: float) -> None:
+    while True:
+        time.sleep(every)
+        write({"call_s": round(NOW["t"], 1), "rss": round(rss(), 1), "anon": round(rss("RssAnon"), 1),
+               "file": round(rss("RssFile"), 1)})
+
+
+def instrument() -> None:
+    process, init, made = pipeline.CallPipeline.process, recognizer.Transcriber.__init__, recognizer.Transcriber._recognizer
+
+    def timed(self, chunk):
+        NOW["t"] = self.duration_s
+        return process(self, chunk)
+
+    def renewing(self, *a, **k):
+        if os.environ.get("RENEW"):
+            k["renew_s"] = float(os.environ["RENEW"])
+        init(self, *a, **k)
+
+    def noted(self):
+        write({"renew_at": round(NOW["t"], 1)})
+        return made(self)
+
+    pipeline.CallPipeline.process = timed
+    recognizer.Transcriber.__init__ = renewing
+    recognizer.Transcriber._recognizer = noted
+
+
+def lows(path: str) -> None:
+    rows = [json.loads(line) for line in open(path)]
+    renews = [r["renew_at"] for r in rows if "renew_at" in r][1:]  # the first is the call's own
+    samples = [(r["call_s"], r["rss"]) for r in rows if "rss" in r]
+    edges = renews + [float("inf")]
+    found = [min(((t, m) for t, m in samples if a < t <= b), key=lambda s: s[1], default=None)
+             for a, b in zip(edges, edges[1:])]
+    found = [f for f in found if f is not None] or [s for s in samples if s[0] >= 60]  # no renewals: every sample
+    print("low points after each renewal, or every sample (call s, MB):", [(round(t), round(m)) for t, m in found])
+    if len(found) >= 3:
+        t, m = np.array(found).T
+        print(f"slope {np.polyfit(t, m, 1)[0] * 3600:.0f} MB per hour of call; peak {max(s[1] for s in samples):.0f} MB")
+
+
+if __name__ == "__main__":
+    instrument()
+    threading.Thread(target=sample, args=(float(os.environ.get("EVERY", "0.5")),), daemon=True).start()
+    code = main(sys.argv[1:])
+    OUT.close()
+    lows(OUT.name)
+    sys.exit(code)
