@@ -179,6 +179,18 @@ def test_an_alert_id_a_daemon_of_an_earlier_release_gives_again_for_another_call
         console.kill()
 
 
+def _earlier_console_db(db: Path, schema: str) -> sqlite3.Connection:
+    """A console database made with an earlier release's ``schema``, holding one acknowledged
+    critical alert (console id 5, daemon ``d-old``, agent alice, acknowledged by Dana); still open."""
+    conn = sqlite3.connect(db)
+    conn.executescript(schema + """;
+        INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
+            message, evidence, actions, received_at, acked_by, acked_at)
+            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
+                    '[]', 1096.0, 'Dana', 1100.0);""")
+    return conn
+
+
 @pytest.mark.parametrize("schema", [CONSOLE_SCHEMA_1, CONSOLE_SCHEMA_2, CONSOLE_SCHEMA_3],
                          ids=["first-release", "second-release", "third-release"])
 def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgements(tmp_path, schema):
@@ -188,12 +200,7 @@ def test_an_earlier_release_console_database_keeps_its_alerts_and_acknowledgemen
     recording named; retried posts are still no-ops, a new alert keeps its recording, and its agent
     can be forgotten, its alerts kept."""
     db = tmp_path / "supervisor.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(schema + """;
-        INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
-            message, evidence, actions, received_at, acked_by, acked_at)
-            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
-                    '[]', 1096.0, 'Dana', 1100.0);""")
+    conn = _earlier_console_db(db, schema)
     earlier = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
     store = ConsoleStore.open(db)
@@ -278,12 +285,7 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
     one of schema 3, its tables and columns as 0.1.0 made them, its alerts and acknowledgements
     kept, and upgraded again it keeps them too."""
     db = tmp_path / "console.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(CONSOLE_SCHEMA_3 + """;
-        INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
-            message, evidence, actions, received_at, acked_by, acked_at)
-            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
-                    '[]', 1096.0, 'Dana', 1100.0);""")
+    conn = _earlier_console_db(db, CONSOLE_SCHEMA_3)
     conn.close()
     made_by_0_1_0 = _tables(db)
     said = (f"call-monitor: {db}: console database brought from schema 3 to {SCHEMA_VERSION}, its alerts, "
