@@ -3,9 +3,11 @@ content, so the folder is created 0700 and the file 0600 before SQLite sees it."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
+from typing import Iterator
 
 
 def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
@@ -24,6 +26,21 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=timeout_s)
     conn.execute("PRAGMA secure_delete = ON")
     return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    """``conn`` inside one transaction (``begin``: ``BEGIN``, or ``BEGIN IMMEDIATE`` to take the write
+    lock before reading), committed when the block ends, rolled back when it raises (unless SQLite
+    rolled it back itself, as on some errors: a full disk)."""
+    conn.execute(begin)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def empty_log(conn: sqlite3.Connection) -> None:

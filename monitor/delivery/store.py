@@ -30,7 +30,7 @@ from ..console import first_line
 from ..files import not_writable
 from ..events import (AlertClearedEvent, AlertEvent, CuesEvent, Word,
                      WordsEvent, _clean)
-from .sqlite_file import connect_private, empty_log, remake_table, statements
+from .sqlite_file import connect_private, empty_log, remake_table, statements, transaction
 
 log = logging.getLogger(__name__)
 
@@ -735,8 +735,7 @@ class Store:
             raise StoreError(f"{p}: cannot switch the database to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         if version < SCHEMA_VERSION or not Store._has_agent(conn) or _ids_given_again(conn):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn, "BEGIN IMMEDIATE"):
                 # re-check inside the write lock: another process may have just created or migrated it
                 now = conn.execute("PRAGMA user_version").fetchone()[0]
                 if now > SCHEMA_VERSION:
@@ -757,11 +756,6 @@ class Store:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 Store._add_agent(conn)
                 Store._keep_ids(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         conn.execute("PRAGMA foreign_keys = ON")  # after :meth:`_keep_ids`, which drops tables others reference
 
     @staticmethod

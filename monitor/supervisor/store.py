@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..delivery.sqlite_file import connect_private, empty_log, remake_table, statements
+from ..delivery.sqlite_file import connect_private, empty_log, remake_table, statements, transaction
 from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
@@ -187,8 +187,7 @@ class ConsoleStore:
         conn.execute("PRAGMA synchronous = FULL")
         if version >= SCHEMA_VERSION:
             return None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn, "BEGIN IMMEDIATE"):
             now = conn.execute("PRAGMA user_version").fetchone()[0]  # another console may have made it
             if now == 0:
                 for statement in statements(_SCHEMA):
@@ -197,11 +196,6 @@ class ConsoleStore:
             elif now < SCHEMA_VERSION:
                 ConsoleStore._migrate(conn, now)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return now if 0 < now < SCHEMA_VERSION else None
 
     @staticmethod
@@ -234,8 +228,7 @@ class ConsoleStore:
         returns (the stored alert, whether it is new)."""
         now = time.time() if now is None else now
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._conn, "BEGIN IMMEDIATE"):
                 pk = known = self._stored_as(a)
                 if known is None:
                     pk = self._conn.execute(
@@ -246,11 +239,6 @@ class ConsoleStore:
                          a.severity, a.message, json.dumps(a.evidence, ensure_ascii=False),
                          json.dumps(list(a.actions)), now, a.recording)).lastrowid
                     self._conn.execute("DELETE FROM forgotten WHERE daemon_id = ?", (a.daemon_id,))  # heard again
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
             return self._select_alerts("a.id = ?", (pk,))[0], known is None
 
     def fill_call(self, alert_pk: int, a: IncomingAlert) -> dict[str, Any] | None:
@@ -336,23 +324,17 @@ class ConsoleStore:
     def purge(self, before: float) -> tuple[int, int]:
         """Delete the alerts received before ``before`` (unix seconds; their acknowledgements with
         them), the agents last heard from before then (and the note that one was forgotten, once nothing
-        of it is left), and the call report links of calls no alert is left of, overwritten in the file and gone from its write-ahead log; returns (alerts, agents)
-        deleted."""
+        of it is left), and the call report links of calls no alert is left of, overwritten in the file
+        and gone from its write-ahead log; returns (alerts, agents) deleted."""
         with self._lock:
-            self._conn.execute("BEGIN")
-            try:
+            with transaction(self._conn):
                 alerts = self._conn.execute("DELETE FROM alerts WHERE received_at < ?", (before,)).rowcount
                 agents = self._conn.execute("DELETE FROM agents WHERE last_seen < ?", (before,)).rowcount
                 self._conn.execute("DELETE FROM reports WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE "
                                    "a.daemon_id = reports.daemon_id AND a.call_id = reports.call_id)")
                 self._conn.execute("DELETE FROM forgotten WHERE daemon_id NOT IN (SELECT daemon_id FROM agents) "
                                    "AND daemon_id NOT IN (SELECT daemon_id FROM alerts)")  # nothing left to hide
-                self._conn.execute("COMMIT")
-                empty_log(self._conn)  # the deleted rows' frames left the log
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+            empty_log(self._conn)  # the deleted rows' frames left the log
             return alerts, agents
 
     # ------------------------------------------------------------------ agents
@@ -362,8 +344,7 @@ class ConsoleStore:
         """Record a heartbeat; returns (the agent, the call reports it names that were not known)."""
         now = time.time() if now is None else now
         with self._lock:
-            self._conn.execute("BEGIN")
-            try:
+            with transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO agents (daemon_id, agent, first_seen, last_seen, every_s, status, remote) "
                     "VALUES (?,?,?,?,?,?,?) ON CONFLICT (daemon_id) DO UPDATE SET agent = excluded.agent, "
@@ -378,11 +359,6 @@ class ConsoleStore:
                                              (hb.daemon_id, call_id, url))
                     if cur.rowcount == 1:
                         new.append({"daemon_id": hb.daemon_id, "call_id": call_id, "url": url})
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:  # SQLite rolls back itself on some errors (a full disk)
-                    self._conn.execute("ROLLBACK")
-                raise
             return self._agents("daemon_id = ?", (hb.daemon_id,))[0], new
 
     def agents(self) -> list[dict[str, Any]]:
@@ -397,18 +373,12 @@ class ConsoleStore:
         agent of that name was ever heard)."""
         now = time.time() if now is None else now
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._conn, "BEGIN IMMEDIATE"):
                 ids = [r[0] for r in self._conn.execute(
                     "SELECT daemon_id FROM agents WHERE agent = ? UNION SELECT daemon_id FROM alerts WHERE agent = ? "
                     "ORDER BY 1", (agent, agent))]
                 self._conn.executemany("INSERT OR REPLACE INTO forgotten (daemon_id, agent, at) VALUES (?,?,?)",
                                        [(d, agent, now) for d in ids])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
             return ids
 
     def forgotten(self) -> list[dict[str, Any]]:
