@@ -849,7 +849,8 @@ class Daemon:
         legs = self.source.stats() if hasattr(self.source, "stats") else {}
         return {
             "pid": os.getpid(), "version": RELEASE, "started_at": self.started_at,
-            "uptime_s": round(time.time() - self.started_at, 1), "db": os.path.abspath(self.store.path), "config": list(self.cfg.sources), "legs": legs,
+            "uptime_s": round(time.time() - self.started_at, 1), "db": os.path.abspath(self.store.path),
+            "config": list(self.cfg.sources), "legs": legs,
             "overflows": sum(s.get("overflows", 0) for s in legs.values()),
             "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
             "calls": self.calls, "call": call, "alerts": self.alerts_total,

@@ -397,7 +397,8 @@ class Console:
         p = self.auth.bearer(header)
         if p is not None:
             return self._refuse(request, f"this token belongs to agent {p.name!r} and only posts alerts and "
-                                         f"heartbeats: reading, acknowledging and forgetting an agent need the console's shared token",
+                                         f"heartbeats: reading, acknowledging and forgetting an agent need the "
+                                         f"console's shared token",
                                 AGENT_TOKEN_POSTS_ONLY)
         return self._no_token(request)
 

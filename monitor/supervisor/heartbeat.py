@@ -76,7 +76,8 @@ NUMBER = Leaf("a number", lambda v: isinstance(v, (int, float)) and not isinstan
 COUNT = Leaf("a non-negative integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
 
 STATUS = Fields({
-    "version": NAME, "stopped": FLAG, "devices_open": FLAG, "in_call": FLAG, "calls": COUNT, "alerts": COUNT, "uptime_s": NUMBER,
+    "version": NAME, "stopped": FLAG, "devices_open": FLAG, "in_call": FLAG, "calls": COUNT, "alerts": COUNT,
+    "uptime_s": NUMBER,
     "devices": ByName(Fields({"state": NAME, "label": LABEL}), NAME_CHARS),
     "call": Fields({"call_id": COUNT, "t": NUMBER, "started_at": NUMBER, "active_alerts": ListOf(NAME)}),
     "last_error": Fields({"level": NAME, "message": LINE, "at": NUMBER, "source": NAME, "resolved_at": NUMBER,

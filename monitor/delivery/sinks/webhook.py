@@ -831,7 +831,7 @@ def _describe(err: BaseException, token: str | None = None, identity: Identity |
         if err.code == 403 and why and code == DAEMON_ID_TAKEN.code:
             said += (f": {why} (this daemon's database came from another desktop: give this desktop a database "
                      "of its own, storage.db)")
-        elif err.code == 403 and token and why and code == AGENT_MISMATCH.code:  # the token was known, not for this post
+        elif err.code == 403 and token and why and code == AGENT_MISMATCH.code:  # the token known, not for this post
             posts_as = f"'{identity.agent}' " if identity is not None else ""
             said += f": {why} (this daemon posts as {posts_as}(delivery.agent_name))"
         elif err.code in (401, 403):
