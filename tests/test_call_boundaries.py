@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import select
 import socket
 import subprocess
@@ -1203,3 +1204,37 @@ def test_a_request_that_is_no_json_is_answered_with_what_is_wrong_with_it(tmp_pa
     finally:
         server.close()
     assert answer["error"].startswith("the request is not one line of JSON (Expecting property name"), answer
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the socket to another user takes root")
+def test_a_socket_of_another_user_is_never_asked_and_no_daemon_starts_on_it(tmp_path):
+    """In a folder others may write (``/tmp``) anyone can place a socket at the daemon's path first:
+    ``status`` and ``call`` would believe its answers and send it the call marks."""
+    from monitor.delivery.status_socket import StatusServer
+    path = str(tmp_path / "s.sock")
+    theirs = StatusServer(path, state=lambda: {"state": "listening", "calls": 0})
+    try:
+        os.chown(path, 65534, 65534)
+        said = (f"{path} belongs to nobody, not to this user: not this user's daemon (anyone may place a socket "
+                "in a shared folder); give --socket in a folder of your own")
+        for ask in (["status"], ["call", "start"]):
+            r = subprocess.run([PY, "-m", "monitor.cli", *ask, "--socket", path], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=30)
+            assert (r.returncode, r.stdout, r.stderr.splitlines()) == (1, "", [f"call-monitor: error: {said}"])
+        with pytest.raises(RuntimeError, match="belongs to nobody"):
+            StatusServer(path, state=dict)
+        assert os.path.exists(path)
+    finally:
+        theirs.close()
+
+
+def test_a_socket_in_a_folder_others_may_write_is_warned_of(tmp_path):
+    from monitor.delivery.status_socket import shared_folder_warning
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)
+    own.mkdir(mode=0o700)
+    assert shared_folder_warning(str(shared / "s.sock")) == (
+        f"status socket {shared / 's.sock'}: other users may write its folder {shared}, and one of them could take "
+        "the path first (status and call would then ask them); give daemon.status_socket a folder of your own")
+    assert shared_folder_warning(str(own / "s.sock")) is None

@@ -628,9 +628,11 @@ def unit_hint(args: argparse.Namespace, asked: str) -> str:
 
 def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
     """The JSON answer of the daemon at the socket ``path`` to ``request``, or why there is none."""
-    from ..delivery.status_socket import RequestNotRead, ask
+    from ..delivery.status_socket import ForeignSocket, RequestNotRead, ask
     try:
         return ask(path, request, timeout)
+    except ForeignSocket as err:
+        return _NoAnswer(ExitStatus.FAILED, err.strerror, nobody_listens=False)
     except FileNotFoundError:
         return _NoAnswer(ExitStatus.FAILED, f"no daemon running (no status socket at {path})", nobody_listens=True)
     except RequestNotRead:

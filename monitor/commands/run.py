@@ -289,10 +289,12 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
 def _open_status(cfg, starting: _Starting, stack: contextlib.ExitStack):
     """The status socket, open from the start of the start: it answers ``starting`` until the
     daemon listens (:meth:`StatusServer.answer_with`)."""
-    from ..delivery.status_socket import StatusServer, socket_path, socket_path_problem
+    from ..delivery.status_socket import StatusServer, shared_folder_warning, socket_path, socket_path_problem
     sock = socket_path(cfg)
     if problem := socket_path_problem(sock):
         raise _fail(problem)
+    if shared := shared_folder_warning(sock):
+        log.warning("%s", shared)
     try:
         status = StatusServer(sock, starting.state, starting.control)
     except RuntimeError as err:

@@ -15,8 +15,10 @@ daemon answers."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import pwd
 import socket
 import stat
 import threading
@@ -72,6 +74,49 @@ BUSY_RETRY_S = 0.05
 """How often a client retries a daemon whose backlog is full, until its timeout."""
 
 
+class ForeignSocket(PermissionError):
+    """The socket at a path belongs to another user: not this user's daemon. In a folder others may
+    write (``/tmp``) anyone can place a socket at the path first, answer ``status`` with what they
+    like and read the ``call`` marks sent there."""
+
+
+def foreign_owner(path: str, uid: int | None = None) -> str | None:
+    """The user owning the socket at ``path`` (a name, else the number) when it is neither ``uid``
+    (the effective user by default) nor root; None otherwise, and when nothing is there."""
+    uid = os.geteuid() if uid is None else uid
+    try:
+        owner = os.stat(path).st_uid
+    except OSError:
+        return None
+    if owner in (uid, 0):
+        return None
+    try:
+        return pwd.getpwuid(owner).pw_name
+    except KeyError:
+        return f"uid {owner}"
+
+
+def _refuse_foreign(path: str) -> None:
+    """Raise :class:`ForeignSocket` when the socket at ``path`` is another user's."""
+    if owner := foreign_owner(path):
+        raise ForeignSocket(errno.EACCES, f"{path} belongs to {owner}, not to this user: not this user's daemon "
+                                          "(anyone may place a socket in a shared folder); give --socket in a "
+                                          "folder of your own")
+
+
+def shared_folder_warning(path: str) -> str | None:
+    """A warning when the socket at ``path`` lies in a folder other users may write (where one of
+    them could take the path before the daemon starts); None in a folder of one's own."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if not os.stat(folder).st_mode & stat.S_IWOTH:
+            return None
+    except OSError:
+        return None
+    return (f"status socket {path}: other users may write its folder {folder}, and one of them could take the "
+            "path first (status and call would then ask them); give daemon.status_socket a folder of your own")
+
+
 class RequestNotRead(ConnectionError):
     """The daemon closed the connection without reading the request: a daemon older than the
     requests other than the status (it answers every connection with its status, unread)."""
@@ -109,7 +154,9 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
 
 def _connect(path: str, timeout: float) -> socket.socket:
     """A connection to the socket at ``path``, retried while the daemon's backlog is full (it is busy
-    with other clients, not gone), for ``timeout`` at most."""
+    with other clients, not gone), for ``timeout`` at most. Another user's socket is never connected
+    to (:class:`ForeignSocket`)."""
+    _refuse_foreign(path)
     deadline = time.monotonic() + timeout
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -169,6 +216,8 @@ class StatusServer:
         if os.path.exists(path):
             try:
                 query_status(path, timeout=LIVENESS_TIMEOUT_S)
+            except ForeignSocket as err:
+                raise RuntimeError(err.strerror) from err
             except (ConnectionRefusedError, FileNotFoundError):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)  # stale socket of a dead daemon: nobody listens
