@@ -806,7 +806,9 @@ def _default_phrases_en() -> tuple[str, ...]:
     return tuple(p for phrases in by_category.values() for p in phrases)
 
 
-DEFAULT_PHRASES_EN: tuple[str, ...] = _default_phrases_en()
+_EN_PHRASES: tuple[str, ...] = _default_phrases_en()
+"""The built-in English phrases as :attr:`PhrasesConfig.phrases` holds them (one list); by category:
+:data:`monitor.config.default_phrases.DEFAULT_PHRASES_EN`."""
 
 
 def base_language(code: str | None) -> str:
@@ -824,7 +826,7 @@ class PhrasesConfig:
                           "words, that still matches (recognition errors); below 1, since a distance of 1 "
                           "is any stretch of words", min=0, lt=1)
     phrases: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({"en": DEFAULT_PHRASES_EN}))
+        default_factory=lambda: MappingProxyType({"en": _EN_PHRASES}))
 
     def for_language(self, language: str) -> tuple[str, ...]:
         """The list for ``language`` (e.g. en-us), else for its first part (en)."""
