@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import unicodedata
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator
 
 PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
@@ -92,11 +92,11 @@ class _Stderr(logging.StreamHandler):
     """A handler writing to whatever ``sys.stderr`` is when a record comes (tests swap it)."""
 
     @property
-    def stream(self):
+    def stream(self) -> IO[str]:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: IO[str]) -> None:
         pass
 
 

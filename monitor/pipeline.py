@@ -24,8 +24,8 @@ from .analysis.leg_tally import quiet_phrase, same_message, swapped_legs, swappe
 from .config import Config
 from .files import recording_fingerprint
 from .events import (AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, StatusEvent)
-from .transcription.phrases import PhraseSpotter
-from .transcription.recognizer import TranscriberError
+from .transcription.phrases import PhraseMatcher, PhraseSpotter
+from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk, RecordingFlaws
 from .delivery.store import LIVE_SOURCE, Store
@@ -76,8 +76,9 @@ class CallPipeline:
     """One call's analysis state. Feed chunks with :meth:`process`, end with :meth:`finish`."""
 
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
-                 source: str = "", started_at: float | None = None, transcribers: dict | None = None,
-                 phrase_matcher=None, words_in_step: bool = False,
+                 source: str = "", started_at: float | None = None,
+                 transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
+                 words_in_step: bool = False,
                  channels: Mapping[str, int] | None = None, agent: str | None = None,
                  sources: Mapping[str, str] | None = None, words_may_join: bool = False) -> None:
         """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
@@ -189,7 +190,8 @@ class CallPipeline:
             if leg in self.transcribers:
                 self._recognizer(leg, lambda: self.transcribers[leg].feed(t0, pending[:n], mask), None)
 
-    def join_words(self, transcribers: dict, phrase_matcher=None, words_in_step: bool = False) -> None:
+    def join_words(self, transcribers: dict[str, Transcriber], phrase_matcher: PhraseMatcher | None = None,
+                   words_in_step: bool = False) -> None:
         """Recognizers joining the call under way (the live daemon's speech model ready mid-call;
         the keyword arguments :meth:`~monitor.transcription.setup.TranscriptionSetup.for_call`
         gives, for a call begun with ``words_may_join``): each is fed its leg's audio from the

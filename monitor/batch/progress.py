@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Callable
+from typing import IO, Callable
 
 from ..console import info
 
@@ -27,7 +27,7 @@ def clock_time(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def sized_terminal(stream) -> bool:
+def sized_terminal(stream: IO[str]) -> bool:
     """Whether ``stream`` writes to a terminal whose size is known (a serial console's or one not
     sized yet is 0 by 0: unknown), where a bar redrawn in place can be drawn."""
     try:

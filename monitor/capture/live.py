@@ -354,7 +354,8 @@ class LiveSource(Source):
         leg.opened_at = time.monotonic()
         leg.last_block = 0.0
 
-        def callback(indata, frames, time_info, status):  # PortAudio thread: stamp, copy and queue only
+        def callback(indata: np.ndarray, frames: int, time_info: object, status: sd.CallbackFlags) -> None:
+            # PortAudio thread: stamp, copy and queue only
             now = time.monotonic()
             if status.input_overflow:
                 stats.overflows += 1

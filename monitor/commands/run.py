@@ -17,6 +17,8 @@ from .common import ExitStatus, add_config_options, add_logging_options, add_tra
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..delivery.sinks.webhook import WebhookSink
+    from ..delivery.store import Store
     from ..transcription.loading import ModelLoading
 
 log = logging.getLogger(__name__)
@@ -502,7 +504,7 @@ def say_unused_token(args: argparse.Namespace, webhook: str, *, configured: bool
         warning(f"--webhook-token-file {args.webhook_token_file} is not used: there is no webhook ({where})")
 
 
-def webhook_token(cfg) -> str | None:
+def webhook_token(cfg: Config) -> str | None:
     """The bearer token for the webhook, from delivery.webhook_token_file (None without one);
     raises TokenError (a ValueError) naming the file, and the configuration file that named it
     (:func:`~monitor.config.loader.where_set`)."""
@@ -517,7 +519,7 @@ def webhook_token(cfg) -> str | None:
         raise TokenError(where_set(cfg, "delivery.webhook_token_file", str(err))) from None
 
 
-def exposed_token(cfg) -> str | None:
+def exposed_token(cfg: Config) -> str | None:
     """Why the webhook's token file (delivery.webhook_token_file) is not private: other users may
     read it (:func:`~monitor.files.others_may_read`); None when it is, or when no webhook uses one.
     Said in a warning by ``run`` once it listens and by ``install-service`` once it writes the unit."""
@@ -526,7 +528,7 @@ def exposed_token(cfg) -> str | None:
     return others_may_read(path) if path and cfg.delivery.webhook_url else None
 
 
-def cleartext_webhook(cfg) -> str | None:
+def cleartext_webhook(cfg: Config) -> str | None:
     """Why the webhook's posts cross the network readable by anyone on it: an http:// URL to another
     host than this machine's loopback; None for https://, loopback or no webhook. Said in a warning
     where :func:`exposed_token` is."""
@@ -543,7 +545,7 @@ def cleartext_webhook(cfg) -> str | None:
             "text (give the console --tls-cert and --tls-key, and the daemon its https:// URL)")
 
 
-def start_webhook(cfg, store, token: str | None):
+def start_webhook(cfg: Config, store: Store, token: str | None) -> WebhookSink:
     """The started WebhookSink of delivery.webhook_url, posting as this agent."""
     from ..delivery.sinks.webhook import Sender, WebhookSink
     d = cfg.delivery
@@ -553,7 +555,7 @@ def start_webhook(cfg, store, token: str | None):
                        include_phrase_text=d.include_phrase_text).start()
 
 
-def report_link(base: str):
+def report_link(base: str) -> Callable[[str], str]:
     """How a report's path is linked for the console: ``base`` + file name, or a file:// URL."""
     import pathlib
     import urllib.parse

@@ -338,7 +338,7 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
         error(f"{args.tls_cert}: {TLS_UNUSABLE} ({err})")
         return False
     class Server(uvicorn.Server):
-        async def shutdown(self, sockets=None) -> None:
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # the open pages' event streams end first: uvicorn waits for every response to end
             # before the application's shutdown, and cancelled them, with a traceback, after 2 s
             app.state.console.hub.close()
