@@ -37,7 +37,6 @@ from .framing import gaussian, strided_view
 from .peaks import parabolic_at
 
 _CHUNK = 64     # frames per piece of work (keeps the arrays in cache)
-_DB = 10.0 / np.log(10.0)  # natural-log power -> dB
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def _box_over_linear(width: float) -> np.ndarray:
 
     def hat_integral(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         # integral of max(0, 1 - |t|) over [a, b]
-        def cum(t):
+        def cum(t: np.ndarray) -> np.ndarray:
             t = np.clip(t, -1.0, 1.0)
             return np.where(t < 0, 0.5 * (t + 1) ** 2, 1.0 - 0.5 * (1 - t) ** 2)
         return cum(b) - cum(a)
@@ -147,7 +146,7 @@ def make_plan(rate: int, params: CepstrumParams) -> CepstrumPlan:
     sel = (freqs >= params.slope_f_min) & (freqs <= min(params.slope_f_max, f_top))
     fk = freqs[sel] / 1000.0
     fk = fk - fk.mean()
-    slope_proj = _DB * fk / np.sum(fk ** 2)
+    slope_proj = sfft.LN_POWER_TO_DB * fk / np.sum(fk ** 2)
     sel_idx = np.nonzero(sel)[0]
     return CepstrumPlan(
         rate=rate, frame_length=frame_length, nfft=nfft, n_bins=n_bins, window=gaussian(frame_length),
@@ -325,4 +324,4 @@ def _cpps_block(r: np.ndarray, plan: CepstrumPlan, first: bool, last: bool) -> n
     delta, peak = parabolic_at(ln, best)
     q = (plan.q_lo + kh + best + delta) * plan.q_step
     trend = s * np.log(q) + b
-    return (_DB * (peak - trend)).astype(np.float32)
+    return (sfft.LN_POWER_TO_DB * (peak - trend)).astype(np.float32)

@@ -19,6 +19,10 @@ import numpy as np
 
 from . import scipy_core
 
+LN_POWER_TO_DB = 10.0 / np.log(10.0)
+"""dB per unit of a power's natural logarithm (10 / ln 10), a numpy double: what it scales is
+scaled in double precision."""
+
 
 def _pocketfft() -> ModuleType | None:
     """scipy's compiled pocketfft module, loaded without its parent packages (None if not found)."""

@@ -77,7 +77,6 @@ FEATURES = ("strength_mean", "strength_max", "flatness_db", "centroid_khz", "low
 _BAND_HZ = (300.0, 1000.0, 2000.0, 3400.0)
 _HANN = np.hanning(SPEC_LENGTH).astype(np.float32)
 _HANN.flags.writeable = False  # shared by every call: read only
-_DB = 10.0 / np.log(10.0)  # a numpy double: the flatness is scaled in double precision
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,7 @@ def spectral_shape(frames: np.ndarray) -> np.ndarray:
     flat = np.add.reduce(np.log(power), axis=1)  # mean of the log: np.mean's sum and division
     np.true_divide(flat, np.intp(b3 - b0), out=flat, casting="unsafe")
     flat -= np.log(total / (b3 - b0))
-    np.multiply(flat, _DB, out=rows[0], casting="unsafe")  # in double, as 10 / ln 10 is
+    np.multiply(flat, sfft.LN_POWER_TO_DB, out=rows[0], casting="unsafe")  # in double, as 10 / ln 10 is
     # a row-wise sum, not a matrix product: a product's last bit depends on where a row sits in
     # its batch, and a stream's batches are not the whole signal's
     np.divide(np.add.reduce(power * _centroid_khz(length), axis=1), total, out=rows[1])
