@@ -52,7 +52,6 @@ from tools.tune import fold_of
 PROG = "fusion_llr"
 KNOTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
 """Grade bins' left edges (the last bin holds everything from 2.5): the curves' knots."""
-WINDOWS = ("long", "short")
 
 
 # =========================================================================== record

@@ -54,6 +54,7 @@ from typing import Any, Iterable, Mapping, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from monitor.alerts.evidence import WINDOWS  # noqa: E402
 from monitor.alerts.rules import steady_tone  # noqa: E402
 from monitor.analysis.baseline import SHORT_SLACK_S  # noqa: E402
 from monitor.config import Config, ConfigError, RuleConfig  # noqa: E402
@@ -62,7 +63,6 @@ from monitor.events import CuesEvent  # noqa: E402
 from tools import evaluate as ev  # noqa: E402
 
 PROG = "population_limits"
-WINDOWS: tuple[str, ...] = ("long", "short")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ class EvidenceLine:
         return {"label": self.label, "text": self.text, "items": [x.as_json() for x in self.items]}
 
 
+WINDOWS: tuple[str, ...] = ("long", "short")
+"""The cue windows whose grades accumulate: the long one and the short one (see
+:mod:`monitor.analysis.cue_windows`); an alert's evidence names the one that made it."""
+
 SETTINGS = frozenset({"min_score", "min_families", "evidence_s", "drift", "short_drift", "paired_grade",
                       "direction", "baseline_threshold", "window"})
 """Keys said beside another part (the threshold a number was held against) or not at all (a
@@ -127,7 +131,7 @@ def cue_line(d: Mapping[str, Any]) -> str:
     change = change_text(d)
     if change is not None:
         parts.append(change)
-    window = f"{d['window']} window" if d.get("window") in ("long", "short") else None
+    window = f"{d['window']} window" if d.get("window") in WINDOWS else None
     if _num(d.get("window_s")):
         window = f"{window or 'cue window'} (the last {d['window_s']:.0f} s)"
     if window is not None:
@@ -139,7 +143,7 @@ def accumulated_line(d: Mapping[str, Any]) -> str:
     """What one family of a combined alert accumulated: its level (it agrees at 1), the window
     whose sum made it, since when, and the sums and grades behind it."""
     level = f"level {value_text(d.get('level'))}"
-    if d.get("window") in ("long", "short"):
+    if d.get("window") in WINDOWS:
         level += f" from the {d['window']} window's sum"
     if _num(d.get("since")):
         level += f", accumulating since {fmt_time(d['since'])}"

@@ -42,7 +42,7 @@ from ..analysis.baseline import SHORT_SLACK_S, Baseline, CueStats
 from ..config import AnalysisConfig, Config, EmergencyRuleConfig, RuleConfig
 from ..cue_registry import SPEECH_CUES, cue
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
-from .evidence import not_heard_text
+from .evidence import WINDOWS, not_heard_text
 
 EPS = 1e-9
 
@@ -300,11 +300,6 @@ single_family) * evidence_s``), so that it drains within seconds once the troubl
 of remembering an old episode for minutes."""
 
 
-WINDOWS: tuple[str, ...] = ("long", "short")
-"""The cue windows whose grades accumulate: the long one and the short one (see
-:mod:`monitor.analysis.cue_windows`)."""
-
-
 class Fusion:
     """The evidence behind ``possible_emergency``, accumulated per family (see the module docstring).
 
@@ -394,7 +389,7 @@ class Fusion:
         self._resting = frozenset(names) if hold_since is not None else frozenset()
         if not names:
             return
-        for window in ("long", "short", "change"):
+        for window in (*WINDOWS, "change"):
             for family in names:
                 past = self._past.setdefault((window, family), deque())
                 past.append((t, self._sums(window).get(family, 0.0)))
