@@ -85,6 +85,7 @@ from monitor.dsp.energy import frame_energy_db, smooth_db  # noqa: E402
 from monitor.dsp.framing import frame_signal  # noqa: E402
 from monitor.dsp.runs import bridged_runs, runs  # noqa: E402
 from monitor.dsp.sound_class import BREATH, COUGH, FEATURES, SPEECH  # noqa: E402
+from tools.make_fixtures import TURN_RMS  # noqa: E402  (the weak voices' turns speak at the fixture calls' level)
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,6 @@ MAX_FRAMES = 1500  # frames per recording and band in the training set
 ONSET_TOL_S = 0.1
 HIDDEN = 16
 DEFAULT_MIXES = 60
-TURN_RMS = 0.05  # the speech level of the weak voices' turns (the fixture calls' turns before their gain)
 WEAK_SEED = 5  # the weak voices' renderings (pauses, inhalations, noise) draw from their own seed
 WEAK_TEXTS = (
     "I was carrying the shopping up the stairs when it started. Now I keep stopping every few steps and "
