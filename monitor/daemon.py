@@ -56,6 +56,7 @@ import queue
 import signal
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
@@ -78,7 +79,7 @@ from .supervisor.heartbeat import LINE_CHARS
 from .transcription.recognizer import give_back_freed_memory
 
 log = logging.getLogger(__name__)
-_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
+_LEVELS = MappingProxyType({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO})
 
 PURGE_EVERY_S = 86400.0
 """Calls older than ``storage.retention_days`` are deleted at start and then once a day."""

@@ -11,6 +11,7 @@ beside the number it applies to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from ..cue_registry import cue
@@ -37,8 +38,9 @@ SETTINGS = frozenset({"min_score", "min_families", "evidence_s", "drift", "short
 """Keys said beside another part (the threshold a number was held against) or not at all (a
 setting of the rules, the same in every alert)."""
 
-BASES = {"baseline": "the caller's own baseline", "absolute": "the absolute limit",
-         "baseline+absolute": "the caller's own baseline and the absolute limit"}
+BASES: Mapping[str, str] = MappingProxyType({
+    "baseline": "the caller's own baseline", "absolute": "the absolute limit",
+    "baseline+absolute": "the caller's own baseline and the absolute limit"})
 """What a warning's cue was judged against (its ``basis``)."""
 
 

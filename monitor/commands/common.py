@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..delivery.store_guard import PendingStore
     from ..transcription.setup import TranscriptionSetup
 
-_LAZY = {"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models",
-         "StoreError": "monitor.delivery.store"}
+_LAZY = MappingProxyType({"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models",
+                         "StoreError": "monitor.delivery.store"})
 
 
 def __getattr__(name: str):

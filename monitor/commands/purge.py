@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from types import MappingProxyType
 
 from ..console import error, info
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when
 
-PURGED_IN_WORDS = {"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
-                   "batch_calls": "{n} scored by batch, which --resume scores again",
-                   "files": "{n} files of call audio and reports"}
+PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
+                                   "batch_calls": "{n} scored by batch, which --resume scores again",
+                                   "files": "{n} files of call audio and reports"})
 """What the purge says it deleted with the calls, by the store's table (or ``files``): what a user
 knows of a call; the rows only the product reads (cue snapshots, cleared alerts, webhook outbox,
 acknowledgements, which go with their alerts)

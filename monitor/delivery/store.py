@@ -159,7 +159,7 @@ _IDS_KEPT = ("calls", "alerts", "deliveries")
 """The tables whose ids leave the database: call ids name the daemon's call files, the reports and a
 batch table's ``db_call_id``; alert ids key the supervisor console's alerts; delivery ids go out
 with each webhook post. None is ever given twice (:data:`SCHEMA_VERSION`)."""
-_CUE_FIELDS = {f.name for f in fields(CuesEvent)} - {"t", "channel", "call_id"}
+_CUE_FIELDS = frozenset(f.name for f in fields(CuesEvent)) - {"t", "channel", "call_id"}
 """The cue snapshot's measures (its row names its call)."""
 _CUE_NUMBERS = frozenset(f.name for f in fields(CuesEvent)
                          if f.name in _CUE_FIELDS and f.type in ("float | None", "int | None"))

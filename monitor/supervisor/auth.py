@@ -17,6 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Mapping
 
 from ..config.tokens import MIN_TOKEN_CHARS
@@ -69,9 +70,9 @@ def _read_token(p: Path) -> str:
     return token[0].strip()
 
 
-_KNOWN_SCHEMES = {name.lower(): name for name in (
+_KNOWN_SCHEMES: Mapping[str, str] = MappingProxyType({name.lower(): name for name in (
     "Basic", "Digest", "Negotiate", "NTLM", "HOBA", "Mutual", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "DPoP",
-    "PrivateToken", "Concealed", "AWS4-HMAC-SHA256", "OAuth", "Token")}
+    "PrivateToken", "Concealed", "AWS4-HMAC-SHA256", "OAuth", "Token")})
 """The authentication schemes a refusal names, as spelled here: IANA's registry, and the
 ``Token`` and ``OAuth`` some clients send."""
 
