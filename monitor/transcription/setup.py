@@ -24,7 +24,7 @@ def matcher_for(cfg: Config, language: str | None = None) -> PhraseMatcher | Non
     return PhraseMatcher(phrases, cfg.phrases.tolerance, language=base_language(language))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TranscriptionSetup:
     """A loaded Vosk model and the distress-phrase matcher for its language."""
 
