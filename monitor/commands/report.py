@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
 from .common import ExitStatus, add_call_options, add_config_options, not_used, stopped_by
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 FORMATS = MappingProxyType({".html": "html", ".htm": "html", ".png": "png"})
 
@@ -63,7 +67,7 @@ def _check_output(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import StoreError, config_or_error
+    from .common import StoreError
     if sum(x is not None for x in (args.target, args.call, args.batch)) != 1:
         error("report: give a recording or call id, --call ID or --batch TABLE (one of them)")
         return ExitStatus.BAD_SETUP
@@ -78,11 +82,8 @@ def run(args: argparse.Namespace) -> int:
         from ..report import MATPLOTLIB_HINT
         error(MATPLOTLIB_HINT)
         return ExitStatus.BAD_SETUP
-    cfg = config_or_error(args)
+    cfg = _config_for(args)
     if cfg is None:
-        return ExitStatus.BAD_SETUP
-    if problem := _over_the_database(args.output, cfg):
-        error(problem)
         return ExitStatus.BAD_SETUP
     from ..report import ReportError, render, write_atomic
 
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-def _recording(args: argparse.Namespace, cfg, target: str):
+def _recording(args: argparse.Namespace, cfg: Config, target: str):
     """The report data of the recording ``target``, replayed, what it holds said in warning lines as
     replay says them (and a ``--db`` given, not used); None after the line for a speech model that
     cannot be used. Raises ReportError for a recording that cannot be read."""
@@ -152,7 +153,7 @@ def _say_flaws(recording: str, data) -> None:
         warning(line)
 
 
-def _ambiguous(target: str, cfg) -> str | None:
+def _ambiguous(target: str, cfg: Config) -> str | None:
     """The line for a ``target`` that names both a file there and a call stored in the database a
     call's report reads (``--db``, else the configured one); None otherwise (a database that cannot
     be read holds no call to take it for)."""
@@ -178,7 +179,20 @@ def _ambiguous(target: str, cfg) -> str | None:
             f"or --call {int(target)} to report the stored call")
 
 
-def _over_the_database(output: str, cfg) -> str | None:
+def _config_for(args: argparse.Namespace) -> Config | None:
+    """The configuration, or None when it cannot be loaded or the report (``-o``) would overwrite
+    its database (either said in one line)."""
+    from .common import config_or_error
+    cfg = config_or_error(args)
+    if cfg is None:
+        return None
+    if problem := _over_the_database(args.output, cfg):
+        error(problem)
+        return None
+    return cfg
+
+
+def _over_the_database(output: str, cfg: Config) -> str | None:
     """Why ``output`` may not be written, in one line naming it: it is the database of stored
     calls (``--db``, else the configured one), which the report would replace; None otherwise."""
     from ..files import same_file
@@ -214,7 +228,7 @@ def _failed(err: Exception, output: str) -> int:
     return ExitStatus.FAILED if isinstance(err, ReportError) else ExitStatus.BAD_SETUP
 
 
-def _stored(args: argparse.Namespace, cfg, call_id: int):
+def _stored(args: argparse.Namespace, cfg: Config, call_id: int):
     """The report data of stored call ``call_id``, its recording's flaws said in warning lines as
     a recording's report says them; a database that is not there is a StoreError (exit 2, as for
     every command that reads one), which names a running daemon's other database."""
@@ -242,15 +256,12 @@ def _stored(args: argparse.Namespace, cfg, call_id: int):
 
 def _archive(args: argparse.Namespace, fmt: str) -> int:
     """``report --batch TABLE -o archive.html``: the overview page of a scored archive."""
-    from .common import StoreError, config_or_error
+    from .common import StoreError
     if fmt != "html":
         error(f"{args.output}: an archive report is an .html page")
         return ExitStatus.BAD_SETUP
-    cfg = config_or_error(args)
+    cfg = _config_for(args)
     if cfg is None:
-        return ExitStatus.BAD_SETUP
-    if problem := _over_the_database(args.output, cfg):
-        error(problem)
         return ExitStatus.BAD_SETUP
     from ..report import ReportError
     from ..batch.progress import progress_shown
