@@ -15,7 +15,7 @@ import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 
 DIGITAL_ZERO_DBFS = -240.0
@@ -83,16 +83,23 @@ def input_devices() -> list[InputDevice]:
     return out
 
 
-def pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
-    """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
+def pactl_output(args: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> str | None:
+    """What ``pactl ARGS`` writes on its standard output; None when it cannot be run, takes longer
+    than ``timeout`` seconds or fails (no server answering)."""
     try:
-        r = subprocess.run(["pactl", "list", "short", kind], capture_output=True, encoding="utf-8",
-                           errors="replace", timeout=timeout)
+        r = subprocess.run(["pactl", *args], capture_output=True, encoding="utf-8", errors="replace",
+                           timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if r.returncode != 0:
+    return r.stdout if r.returncode == 0 else None
+
+
+def pactl_short(kind: str, timeout: float) -> list[list[str]] | None:
+    """``pactl list short KIND`` as rows of fields; None when the server does not answer."""
+    out = pactl_output(("list", "short", kind), timeout)
+    if out is None:
         return None
-    return [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
+    return [line.split("\t") for line in out.splitlines() if line.strip()]
 
 
 def pulse_sources(timeout: float = 3.0) -> list[PulseSource] | None:

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Callable
 
-from .devices import pactl_short
+from .devices import pactl_output, pactl_short
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,14 @@ def monitored_sink(source: str | None) -> str | None:
 def _json_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
     """Every stream of the server as (index, sink index, media role), from pactl's JSON (PulseAudio
     16 and later); None when that fails."""
+    out = pactl_output(("-f", "json", "list", "sink-inputs"), timeout)
+    if out is None:
+        return None
     try:
-        r = subprocess.run(["pactl", "-f", "json", "list", "sink-inputs"], capture_output=True,
-                           encoding="utf-8", errors="replace", timeout=timeout)
-        if r.returncode == 0:
-            return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
-                    for s in json.loads(r.stdout)]
-    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
-        pass
-    return None
+        return [(str(s["index"]), str(s["sink"]), str((s.get("properties") or {}).get("media.role", "")))
+                for s in json.loads(out)]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 _INPUT = re.compile(r"^Sink Input #(\d+)$", re.M)
@@ -73,17 +72,13 @@ _ROLE = re.compile(r'^\t\tmedia\.role = "([^"]*)"$', re.M)
 def _long_inputs(timeout: float) -> list[tuple[str, str, str]] | None:
     """The same from the long listing, in the C locale (every PulseAudio); None when the server
     does not answer."""
-    try:
-        r = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, encoding="utf-8",
-                           errors="replace", timeout=timeout, env={**os.environ, "LC_ALL": "C"})
-    except (OSError, subprocess.TimeoutExpired):
+    out = pactl_output(("list", "sink-inputs"), timeout, env={**os.environ, "LC_ALL": "C"})
+    if out is None:
         return None
-    if r.returncode != 0:
-        return None
-    heads = list(_INPUT.finditer(r.stdout))
+    heads = list(_INPUT.finditer(out))
     rows = []
     for head, after in zip(heads, heads[1:] + [None]):
-        block = r.stdout[head.end():after.start() if after else len(r.stdout)]
+        block = out[head.end():after.start() if after else len(out)]
         sink, role = _ON_SINK.search(block), _ROLE.search(block)
         if sink:
             rows.append((head.group(1), sink.group(1), role.group(1) if role else ""))
