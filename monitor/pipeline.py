@@ -78,8 +78,7 @@ class CallPipeline:
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
                  source: str = "", started_at: float | None = None,
                  transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
-                 words_in_step: bool = False,
-                 channels: Mapping[str, int] | None = None, agent: str | None = None,
+                 words_in_step: bool = False, channels: Mapping[str, int] | None = None, agent: str | None = None,
                  sources: Mapping[str, str] | None = None, words_may_join: bool = False) -> None:
         """``channels``: the recording's channel of each leg (a file source's ``channels``), kept
         with the stored call so that its report reads the legs from the right channels; ``agent``:
