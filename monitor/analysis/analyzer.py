@@ -696,7 +696,7 @@ class StreamingAnalyzer:
         return out
 
     def iter_chunks(self, chunks: Iterator[np.ndarray]) -> Iterator[Frames]:
-        """Feed every chunk, then flush; yield non-empty frame batches."""
+        """Feed every chunk (samples, shape (n,)), then flush; yield non-empty frame batches."""
         for chunk in chunks:
             out = self.feed(chunk)
             if len(out):

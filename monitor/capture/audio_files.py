@@ -488,6 +488,7 @@ class EdgeConditioner:
         self.clipped = 0
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        """The next block of the file's samples, shape (n, channels), conditioned: shape (n, width), float32."""
         if len(x) == 0:
             return np.zeros((0, self.width), np.float32)
         return self.highpass.process(self._mixed(self._repaired(x))).astype(np.float32)
