@@ -28,7 +28,7 @@ import tempfile
 import threading
 from typing import IO, Iterator
 
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # descriptor 2 is process-wide: one block points it elsewhere at a time
 LOG = logging.getLogger("monitor.native")
 
 DECODER_LINE = re.compile(r"^(\[[\w./-]+:\w*\(\):\d+\] |Note: )")
