@@ -1027,6 +1027,54 @@ def test_an_agents_token_cannot_post_under_another_agents_daemon_id_and_a_copied
         console.kill()
 
 
+def test_two_agents_posting_at_once_under_one_new_daemon_id_one_gets_it_and_the_other_daemon_id_taken(tmp_path):
+    """Alice's and bob's own tokens posting at the same moment under one daemon id the console does
+    not know yet (a desktop image cloned with its database, both started at once): the check that the
+    id is no other agent's and the write of the row are one transaction, so exactly one of them gets
+    the id and the other is refused, 403 ``daemon_id_taken``; the id's row and alerts are the winner's
+    alone. Heartbeats and alerts alike, several ids, each pair posted by two threads at once."""
+    import threading
+    tokens = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'[supervisor]\nagent_tokens = {json.dumps([f"{a}:{t}" for a, t in tokens.items()])}\n')
+    console = ConsoleProcess(tmp_path / "console", extra=("--config", str(cfg)))
+
+    def at_once(bodies: dict[str, dict]) -> dict[str, tuple[int, dict]]:
+        start, answers = threading.Barrier(len(bodies)), {}
+
+        def post(agent: str) -> None:
+            start.wait()
+            answers[agent] = console.post(bodies[agent], token=tokens[agent])
+        threads = [threading.Thread(target=post, args=(a,)) for a in bodies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        return answers
+
+    try:
+        winners = {}
+        for n in range(12):
+            daemon_id = f"cloned-{n}"
+            if n % 2:
+                bodies = {a: {"type": "heartbeat", "daemon_id": daemon_id, "agent": a, "every_s": 30, "status": {}}
+                          for a in tokens}
+            else:
+                bodies = {a: alert_body(1, daemon_id=daemon_id, agent=a) for a in tokens}
+            answers = at_once(bodies)
+            won = [a for a, (status, _) in answers.items() if status in (200, 201)]
+            lost = [(status, said.get("code")) for a, (status, said) in answers.items() if a not in won]
+            assert len(won) == 1 and lost == [(403, "daemon_id_taken")], (daemon_id, answers)
+            winners[daemon_id] = won[0]
+        state = console.state()
+        assert {a["daemon_id"]: a["agent"] for a in state["agents"]} == {
+            d: a for d, a in winners.items() if int(d.rsplit("-", 1)[1]) % 2}
+        assert {a["daemon_id"]: a["agent"] for a in state["alerts"]} == {
+            d: a for d, a in winners.items() if not int(d.rsplit("-", 1)[1]) % 2}
+    finally:
+        console.kill()
+
+
 def _posting_daemon(pulse, tmp_path: Path, console: ConsoleProcess, *extra: str) -> tuple[subprocess.Popen, dict]:
     """``call-monitor run`` on the private sound server's softphone sink, acoustic-only, posting to
     ``console`` with its token (``extra``: more options), and its environment."""

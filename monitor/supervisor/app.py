@@ -36,6 +36,7 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
@@ -57,7 +58,7 @@ from ..delivery.acks import taken_of
 from .acks import AckNews
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
-from .store import ConsoleStore, Heartbeat, IncomingAlert
+from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert
 
 log = logging.getLogger("monitor.supervisor")
 
@@ -477,23 +478,20 @@ class Console:
     def _may_post_as(self, principal: Principal, agent: str) -> bool:
         return principal.supervisor or principal.name == agent
 
-    async def _refused_sender(self, request: Request, principal: Principal, agent: str,
-                              daemon_id: str) -> Response | None:
-        """The refusal of a post an agent's own token may not make: as another agent, or under a daemon
-        id the console knows as another agent's (:data:`DAEMON_ID_TAKEN`: it would take over that
-        daemon's row and acknowledgements); None for one it may (the shared token's, any)."""
-        if not self._may_post_as(principal, agent):
-            return self._not_this_agent(request, principal)
-        if principal.supervisor or not await self._stored(self.store.daemon_of_another, daemon_id, agent, writes=False):
-            return None
+    def _daemon_id_taken(self, request: Request, principal: Principal, daemon_id: str) -> JSONResponse:
+        """The refusal of an agent's own token posting under a daemon id the console knows as another
+        agent's (:class:`DaemonIdTaken`: it would take over that daemon's row and acknowledgements)."""
         return self._refuse(request, f"daemon id {daemon_id} is another agent's at this console (a database copied "
                                      f"from another desktop): the token of agent {principal.name!r} may not post "
                                      f"under it", DAEMON_ID_TAKEN)
 
     async def _alert(self, request: Request, principal: Principal, alert: IncomingAlert) -> Response:
-        if (refused := await self._refused_sender(request, principal, alert.agent, alert.daemon_id)) is not None:
-            return refused
-        row, new = await self._stored(self.store.add_alert, alert)
+        if not self._may_post_as(principal, alert.agent):
+            return self._not_this_agent(request, principal)
+        try:
+            row, new = await self._stored(partial(self.store.add_alert, alert, own_id_only=not principal.supervisor))
+        except DaemonIdTaken:
+            return self._daemon_id_taken(request, principal, alert.daemon_id)
         if not new and row["call_id"] is None and alert.call_id is not None:  # posted first without its call
             filled = await self._stored(self.store.fill_call, row["id"], alert)
             if filled is not None:
@@ -506,10 +504,14 @@ class Console:
                             status_code=201 if new else 200)
 
     async def _heartbeat(self, request: Request, principal: Principal, hb: Heartbeat) -> Response:
-        if (refused := await self._refused_sender(request, principal, hb.agent, hb.daemon_id)) is not None:
-            return refused
+        if not self._may_post_as(principal, hb.agent):
+            return self._not_this_agent(request, principal)
         peer = request.client.host if request.client else None
-        agent, reports = await self._stored(self.store.heartbeat, hb, peer)
+        try:
+            agent, reports = await self._stored(partial(self.store.heartbeat, hb, peer,
+                                                        own_id_only=not principal.supervisor))
+        except DaemonIdTaken:
+            return self._daemon_id_taken(request, principal, hb.daemon_id)
         self.hub.publish("agent", agent)
         for r in reports:
             self.hub.publish("report", r)

@@ -104,6 +104,11 @@ class ConsoleStoreError(RuntimeError):
     """The database cannot be used; the message names the file and the problem."""
 
 
+class DaemonIdTaken(Exception):
+    """A post under a daemon id the console knows as another agent's, by an agent's own token (which
+    would take over that agent's row and acknowledgements): nothing of it is stored."""
+
+
 @dataclass(frozen=True)
 class IncomingAlert:
     """A validated webhook alert (only these fields are kept)."""
@@ -223,12 +228,15 @@ class ConsoleStore:
 
     # ------------------------------------------------------------------ alerts
 
-    def add_alert(self, a: IncomingAlert, now: float | None = None) -> tuple[dict[str, Any], bool]:
+    def add_alert(self, a: IncomingAlert, now: float | None = None, *,
+                  own_id_only: bool = False) -> tuple[dict[str, Any], bool]:
         """Store ``a`` (committed on return) unless it is stored already (:meth:`_stored_as`);
-        returns (the stored alert, whether it is new)."""
+        returns (the stored alert, whether it is new). ``own_id_only``: an agent's own token posts it,
+        refused (:class:`DaemonIdTaken`) under another agent's daemon id (:meth:`_claim`)."""
         now = time.time() if now is None else now
         with self._lock:
             with transaction(self._conn, "BEGIN IMMEDIATE"):
+                self._claim(a.daemon_id, a.agent, own_id_only)
                 pk = known = self._stored_as(a)
                 if known is None:
                     pk = self._conn.execute(
@@ -262,14 +270,21 @@ class ConsoleStore:
                 return int(pk)
         return None
 
-    def daemon_of_another(self, daemon_id: str, agent: str) -> bool:
+    def _of_another(self, daemon_id: str, agent: str) -> bool:
         """Whether daemon ``daemon_id`` posted as another agent than ``agent`` (a heartbeat's row, an
-        alert kept): its id is that agent's, which an agent's own token may not post under."""
-        with self._lock:
-            return self._conn.execute(
-                "SELECT 1 FROM agents WHERE daemon_id = ? AND agent != ? UNION ALL "
-                "SELECT 1 FROM alerts WHERE daemon_id = ? AND agent != ? LIMIT 1",
-                (daemon_id, agent, daemon_id, agent)).fetchone() is not None
+        alert kept): its id is that agent's, which an agent's own token may not post under. In the
+        caller's transaction, under the lock."""
+        return self._conn.execute(
+            "SELECT 1 FROM agents WHERE daemon_id = ? AND agent != ? UNION ALL "
+            "SELECT 1 FROM alerts WHERE daemon_id = ? AND agent != ? LIMIT 1",
+            (daemon_id, agent, daemon_id, agent)).fetchone() is not None
+
+    def _claim(self, daemon_id: str, agent: str, own_id_only: bool) -> None:
+        """Raises :class:`DaemonIdTaken` when ``own_id_only`` (an agent's own token posts) and
+        ``daemon_id`` is another agent's: checked in the transaction that then writes, so two agents
+        posting under one new id at the same moment cannot both take it."""
+        if own_id_only and self._of_another(daemon_id, agent):
+            raise DaemonIdTaken(daemon_id)
 
     def acknowledge(self, alert_pk: int, by: str, now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
         """Acknowledge alert ``alert_pk`` (the first acknowledgement stands): (the alert, None if there
@@ -339,12 +354,14 @@ class ConsoleStore:
 
     # ------------------------------------------------------------------ agents
 
-    def heartbeat(self, hb: Heartbeat, remote: str | None = None,
-                  now: float | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Record a heartbeat; returns (the agent, the call reports it names that were not known)."""
+    def heartbeat(self, hb: Heartbeat, remote: str | None = None, now: float | None = None, *,
+                  own_id_only: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Record a heartbeat; returns (the agent, the call reports it names that were not known).
+        ``own_id_only``: as :meth:`add_alert`'s."""
         now = time.time() if now is None else now
         with self._lock:
-            with transaction(self._conn):
+            with transaction(self._conn, "BEGIN IMMEDIATE"):
+                self._claim(hb.daemon_id, hb.agent, own_id_only)
                 self._conn.execute(
                     "INSERT INTO agents (daemon_id, agent, first_seen, last_seen, every_s, status, remote) "
                     "VALUES (?,?,?,?,?,?,?) ON CONFLICT (daemon_id) DO UPDATE SET agent = excluded.agent, "
