@@ -42,6 +42,12 @@ def call_name(call_id: int | None) -> str:
     return "(not stored yet)" if call_id is None else str(call_id)
 
 
+def severity_word(severity: str) -> str:
+    """An alert's severity as its lines start with it, the terminal's, ``alerts``' and ``status``'s
+    alike (``CRITICAL``, ``warning``, padded alike): a screen reader says it before the time."""
+    return "CRITICAL" if severity == "critical" else f"{severity:8s}"
+
+
 def first_line(err: BaseException) -> str:
     """An exception's first line, or its type's name when it says nothing: what one line says of it."""
     said = str(err).strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -56,17 +57,18 @@ def test_each_leg_the_call_and_its_active_alerts_have_a_line():
 
 def test_the_recent_alerts_keep_a_critical_one_that_five_warnings_followed():
     """A deteriorating call: the critical alert at 92 s, then five warnings within 25 s. The list of
-    recent alerts (the last five) lost the critical one; it keeps it, first, as it came."""
+    recent alerts (the last five) lost the critical one; it keeps it, first, as it came. Each line
+    starts with its severity as the terminal's alert line does (`CRITICAL`, `warning`), then its time."""
     raised = [("critical", "possible_emergency", 92.0)] + [
         ("warning", kind, t) for kind, t in (("long_pauses", 97.0), ("breathy_voice", 102.0), ("weak_voice", 109.0),
                                              ("slow_speech", 110.0), ("slow_response", 115.0))]
     recent = [{"call_id": 2, "alert_id": i + 1, "t": t, "kind": kind, "severity": sev, "at": 1.7e9 + t}
               for i, (sev, kind, t) in enumerate(raised)]
-    listed = [ln.split(" call 2 ")[1] for ln in render(dict(STATE, recent_alerts=recent)).splitlines()
-              if " call 2 " in ln]
-    assert listed == ["critical possible_emergency at 92 s", "warning long_pauses at 97 s",
-                      "warning breathy_voice at 102 s", "warning weak_voice at 109 s",
-                      "warning slow_speech at 110 s", "warning slow_response at 115 s"]
+    listed = [(ln.split()[0], ln.split(" call 2 ")[1]) if re.match(r" {4}\S+ +\d\d:\d\d:\d\d call 2 ", ln) else ln
+              for ln in render(dict(STATE, recent_alerts=recent)).splitlines() if " call 2 " in ln]
+    assert listed == [("CRITICAL", "possible_emergency at 92 s"), ("warning", "long_pauses at 97 s"),
+                      ("warning", "breathy_voice at 102 s"), ("warning", "weak_voice at 109 s"),
+                      ("warning", "slow_speech at 110 s"), ("warning", "slow_response at 115 s")]
     older_warning = [dict(recent[1], alert_id=0, t=50.0, severity="warning")]
     assert len([ln for ln in render(dict(STATE, recent_alerts=older_warning + recent[1:])).splitlines()
                 if " call 2 " in ln]) == 5

@@ -1,6 +1,7 @@
 """What the agent reads on the terminal: an alert that ends with the call is not an all-clear."""
 
 import io
+import re
 
 from monitor.events import AlertClearedEvent, AlertEvent, CallSummaryEvent, WordsEvent
 from monitor.delivery.sinks.terminal import HumanSink, JsonlSink
@@ -383,7 +384,9 @@ def test_run_jsonl_keeps_the_words_out_of_the_journal_but_gives_them_to_the_prog
 
 def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it_at(tmp_path, capsys):
     """An alert raised 92 s into a call reads `[01:32.0]` in `call-monitor alerts` as on the terminal
-    it was raised on (and `[2:05:03.0]` past an hour); `--jsonl` keeps the number of seconds."""
+    it was raised on (and `[2:05:03.0]` past an hour); each line starts with the severity as the
+    terminal's line does (`CRITICAL`, `warning`: a screen reader says it first, before the time);
+    `--jsonl` keeps the number of seconds."""
     import json
 
     from monitor import cli
@@ -398,7 +401,9 @@ def test_the_alerts_listing_gives_each_alert_the_call_time_the_replay_printed_it
     assert cli.main(["alerts", "--db", str(tmp_path / "e.db")]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split("call.wav  ")[1] for line in listed] == [
-        "[01:32.0] warning  long_pauses: Long pauses", "[2:05:03.0] critical possible_emergency: Possible emergency"]
+        "[01:32.0] long_pauses: Long pauses", "[2:05:03.0] possible_emergency: Possible emergency"]
+    assert [line[:9] for line in listed] == [lines(ev)[0][:9] for ev in raised] == ["warning  ", "CRITICAL "]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  call ", line[9:]) for line in listed)  # then the time
     assert [lines(ev)[0].split("] ")[0].split("[")[1] for ev in raised] == ["01:32.0", "2:05:03.0"]
     assert cli.main(["alerts", "--db", str(tmp_path / "e.db"), "--jsonl"]) == 0
     assert [json.loads(line)["t"] for line in capsys.readouterr().out.splitlines()] == [92.0, 7503.0]

@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..console import error, info, padded, width
+from ..console import error, info, padded, severity_word, width
 from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
@@ -120,8 +120,8 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
         name = f"{padded(names.get(ev.call_id, ''), columns)}  " if columns else ""
         said = ([delivery_text(rows, stored.created_at)] if sent else []) + (
             [ack_text(ack, stored.created_at)] if ack else [])
-        print(f"{when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
-              f"{ev.severity:8s} {ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))
+        print(f"{severity_word(ev.severity)} {when}  call {ev.call_id:<4} {name}[{call_clock(ev.t)}] "
+              f"{ev.kind}: {ev.message}" + (f"  [{'; '.join(said)}]" if said else ""))
 
 
 def _database_config(args: argparse.Namespace) -> tuple[Config, Config | None]:

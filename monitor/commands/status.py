@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..console import TRANSCRIPTION_OFF, call_name
+from ..console import TRANSCRIPTION_OFF, call_name, severity_word
 from ..cue_registry import cue
 from ..events import json_line
 from ..release import RELEASE, release_said
@@ -156,7 +156,8 @@ def render(st: dict) -> str:
                      + f": {db.get('held', 0)} record(s) held, written once it works")
     for a in shown_recent(st.get("recent_alerts", [])):
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
-        lines.append(f"    {when} call {call_name(a['call_id'])} {a['severity']} {a['kind']} at {a['t']:.0f} s"
+        lines.append(f"    {severity_word(a['severity'])} {when} call {call_name(a['call_id'])} {a['kind']} "
+                     f"at {a['t']:.0f} s"
                      + _acked(a))
     if st.get("webhook"):
         w = st["webhook"]

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TextIO
 
 from ...alerts.meaning import meaning
+from ...console import severity_word
 from ..store import LIVE_SOURCE
 from ...events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
@@ -268,7 +269,7 @@ class HumanSink:
 
     def format(self, ev: Event) -> str | None:
         if isinstance(ev, AlertEvent):
-            head = "CRITICAL" if ev.severity == "critical" else "warning "
+            head = severity_word(ev.severity)
             # rung on a terminal only: in the journal a line holding it is stored as binary, and
             # journalctl shows "[N blob data]" in place of the critical alert's line
             bell = "\a" if self.bell and ev.severity == "critical" and on_terminal(self.out) else ""
