@@ -16,7 +16,7 @@ from typing import Iterator, NoReturn
 from .console import configure_logging
 
 COMMANDS = ("analyze", "replay", "alerts", "config", "models", "devices", "run", "status", "call",
-            "install_service", "report", "supervisor", "batch", "purge")
+            "install_service", "report", "supervisor", "forget_agent", "batch", "purge")
 
 
 class _TopParser(argparse.ArgumentParser):

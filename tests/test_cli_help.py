@@ -217,7 +217,7 @@ def test_an_argument_no_option_takes_is_said_by_its_commands_parser_with_the_opt
                         "(did you mean install-service?)"),
     ("xyzzy", "call-monitor: error: argument COMMAND: invalid choice: 'xyzzy' (choose from 'analyze', 'replay', "
               "'alerts', 'config', 'models', 'devices', 'run', 'status', 'call', 'install-service', 'report', "
-              "'supervisor', 'batch', 'purge')"),
+              "'supervisor', 'forget-agent', 'batch', 'purge')"),
 ])
 def test_a_mistyped_command_is_said_with_the_command_it_is_close_to(typed, said, tmp_path) -> None:
     r = call_monitor(typed, "x.wav", cwd=tmp_path, timeout=30)

@@ -61,7 +61,7 @@ def test_importing_the_cli_and_building_every_parser_imports_nothing_heavy(tmp_p
 @pytest.mark.parametrize("argv", [["--help"], ["analyze", "--help"], ["status"], ["config"], ["alerts"],
                                   ["models"], ["replay", "--help"], ["run", "--help"], ["report", "--help"],
                                   ["batch", "--help"], ["supervisor", "--help"], ["purge", "--help"],
-                                  ["call", "end"]])
+                                  ["call", "end"], ["forget-agent", "nobody", "--token-file", "none"]])
 def test_commands_that_analyse_no_audio_import_neither_numpy_nor_scipy(tmp_path, argv):
     result = run_cli(tmp_path, *argv)
     assert heavy(result["modules"]) == []

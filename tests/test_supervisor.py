@@ -1075,6 +1075,66 @@ def test_two_agents_posting_at_once_under_one_new_daemon_id_one_gets_it_and_the_
         console.kill()
 
 
+def test_forget_agent_forgets_an_agent_at_the_console_and_says_each_refusal_in_one_line(tmp_path, monkeypatch, capsys):
+    """`call-monitor forget-agent NAME` does what the row's "Forget" button does, at the console
+    `supervisor.listen` and `supervisor.token_file` name (or `--console`, `--token-file`): alice is off
+    the agents list, her alert kept. An agent the console never heard (exit 1), a token that is not the
+    console's shared one (an agent's own, a wrong one: exit 2), a token file that is not there (2) and
+    a console not running (1) are each one error line, no traceback."""
+    from monitor import cli
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    cfg = tmp_path / "console.toml"
+    cfg.write_text('[supervisor]\nagent_tokens = ["alice:alice-token-0123456789"]\n')
+    console = ConsoleProcess(tmp_path / "console", extra=("--config", str(cfg)))
+    mine = tmp_path / "mine.toml"  # the console's own address and token, as on its machine
+    mine.write_text(f'[supervisor]\nlisten = "0.0.0.0:{console.port}"\ntoken_file = "{console.token_file}"\n')
+    (tmp_path / "agent.token").write_text("alice-token-0123456789\n")
+    (tmp_path / "wrong.token").write_text("not-the-consoles-token-0123\n")
+
+    def forget(*args: str) -> tuple[int, list[str], list[str]]:
+        status = cli.main(["forget-agent", *args])
+        said = capsys.readouterr()
+        return status, said.out.splitlines(), said.err.splitlines()
+
+    try:
+        assert console.post(alert_body(1, daemon_id="d-alice"))[0] == 201
+        assert console.post({"type": "heartbeat", "daemon_id": "d-alice", "agent": "alice", "every_s": 30,
+                             "status": {"stopped": True}})[0] == 200
+        assert forget("alice", "--config", str(mine)) == (0, [
+            f"agent 'alice' forgotten at http://127.0.0.1:{console.port} (daemon d-alice): off its agents list "
+            f"until it posts again; its alerts are kept"], [])
+        state = console.state()
+        assert state["agents"] == [] and [f["agent"] for f in state["forgotten"]] == ["alice"]
+        assert [a["agent"] for a in state["alerts"]] == ["alice"]
+
+        there = ("--console", f"{console.base}/?agent=alice")  # the page's address pasted: its path left out
+        assert forget("zoe", *there, "--token-file", str(console.token_file)) == (1, [], [
+            f"call-monitor: error: no agent named 'zoe' at the console {console.base} (its page lists the agents by "
+            f"name)"])
+        status, out, err = forget("alice", *there, "--token-file", str(tmp_path / "agent.token"))
+        assert (status, out, len(err)) == (2, [], 1)
+        assert err[0].startswith(f"call-monitor: error: the console at {console.base} refused the token of "
+                                 f"{tmp_path / 'agent.token'}: this token belongs to agent 'alice' and only posts ")
+        assert err[0].endswith("(give the console's shared token: --token-file, supervisor.token_file)")
+        assert forget("alice", *there, "--token-file", str(tmp_path / "wrong.token")) == (2, [], [
+            f"call-monitor: error: the console at {console.base} refused the token of {tmp_path / 'wrong.token'}: "
+            f"wrong token: none of this console's (give the console's shared token: --token-file, "
+            f"supervisor.token_file)"])
+        assert forget("alice", *there, "--token-file", str(tmp_path / "none.token")) == (2, [], [
+            f"call-monitor: error: {tmp_path / 'none.token'}: no such token file"])
+        assert forget("", *there) == (2, [], [
+            "call-monitor: error: NAME \"\": an empty name; give the agent's name as the console's page lists it"])
+        assert forget("alice", "--console", "", "--config", str(mine)) == (2, [], [
+            "call-monitor: error: --console \"\": an empty address; give the console's, as `call-monitor supervisor` "
+            "prints it (http://HOST:PORT), or leave the option out for supervisor.listen on this machine"])
+    finally:
+        console.stop()
+    status, out, err = forget("alice", "--config", str(mine))
+    assert (status, out) == (1, []) and err == [
+        f"call-monitor: error: cannot reach the console at http://127.0.0.1:{console.port} (Connection refused): is "
+        f"`call-monitor supervisor` running there? (--console gives its address, https:// for one with TLS)"]
+
+
 def _posting_daemon(pulse, tmp_path: Path, console: ConsoleProcess, *extra: str) -> tuple[subprocess.Popen, dict]:
     """``call-monitor run`` on the private sound server's softphone sink, acoustic-only, posting to
     ``console`` with its token (``extra``: more options), and its environment."""

@@ -313,6 +313,8 @@ EMPTY_REFUSED = MappingProxyType({
     "tls_key": ("path", "give the private key's file (PEM) with --tls-cert, or leave both options out for a "
                         "console without TLS"),
     "listen": ("address", "give HOST:PORT (e.g. 127.0.0.1:8640), or leave the option out for the configured one"),
+    "console": ("address", "give the console's, as `call-monitor supervisor` prints it (http://HOST:PORT), or leave "
+                           "the option out for supervisor.listen on this machine"),
     "scheduler": ("address", "give a running Dask scheduler's (e.g. tcp://HOST:8786), or leave the option out for "
                              "a local cluster"),
     "caller": ("source", "give SOURCE, the monitor of the softphone's sink (`call-monitor devices` lists them), or "
