@@ -310,20 +310,35 @@ def test_a_console_upgraded_says_its_database_was_brought_to_this_schema_and_rol
 def test_a_console_database_of_a_later_release_is_refused_in_one_line_saying_how_to_roll_back(tmp_path):
     """A console rolled back onto the database a later release brought to its schema: one line
     naming the file, its schema and this one's, and the two ways on (the later release, or the file
-    taken back as the docs say); exit 2, the file left byte for byte as it was."""
+    taken back as the docs say); exit 2, the file left byte for byte as it was, and nothing written
+    before the refusal: no token file made (a first start on a copied database), as none is for a
+    daemon's database given as the console's. A token file that cannot be made leaves no database."""
     db = tmp_path / "console.db"
     conn = sqlite3.connect(db)
     conn.executescript(CONSOLE_SCHEMA_3.replace("PRAGMA user_version = 3", f"PRAGMA user_version = {SCHEMA_VERSION + 1}"))
     conn.close()
     before = db.read_bytes()
-    r = subprocess.run([PY, "-m", "monitor.cli", "supervisor", "--listen", "127.0.0.1:0", "--db", str(db),
-                        "--token-file", str(tmp_path / "console.token")], cwd=ROOT, env=_env(tmp_path),
-                       capture_output=True, text=True, timeout=60)
+
+    def started(db: Path, token: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([PY, "-m", "monitor.cli", "supervisor", "--listen", "127.0.0.1:0", "--db", str(db),
+                               "--token-file", str(token)], cwd=ROOT, env=_env(tmp_path), capture_output=True,
+                              text=True, timeout=60)
+    r = started(db, tmp_path / "secrets" / "console.token")
     assert (r.returncode, r.stderr.splitlines()) == (2, [
         f"call-monitor: error: {db}: console database schema {SCHEMA_VERSION + 1} is newer than this call-monitor "
         f"understands ({SCHEMA_VERSION}); upgrade call-monitor, or, rolling back, take the file back to schema "
         f"{SCHEMA_VERSION} as docs/deployment.md (Upgrading a site) says (the file is left as it is)"])
-    assert db.read_bytes() == before
+    assert db.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["console.db"]
+    from monitor.delivery.store import Store
+    Store.open(tmp_path / "events.db").close()
+    made = sorted(os.listdir(tmp_path))
+    r = started(tmp_path / "events.db", tmp_path / "console.token")
+    assert r.returncode == 2 and "not a callmonitor console database" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == made
+    (tmp_path / "a-file").write_text("")
+    r = started(tmp_path / "new.db", tmp_path / "a-file" / "console.token")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "a-file" in r.stderr, r.stderr
+    assert not (tmp_path / "new.db").exists()
 
 
 def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):

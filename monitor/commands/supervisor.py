@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         error(problem)
         return ExitStatus.BAD_SETUP
     from ..supervisor.auth import TokenFileError
-    from ..supervisor.store import SCHEMA_VERSION, ConsoleStore, ConsoleStoreError
+    from ..supervisor.store import SCHEMA_VERSION, ConsoleStoreError
     sc = cfg.supervisor
     host, port = parse_listen(sc.listen)
     try:  # first: an address in use (another console) leaves no token or database made
@@ -151,8 +151,7 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot listen on {host}:{port} ({err.strerror or err})")
         return ExitStatus.BAD_SETUP
     try:
-        auth, token, created = _load_auth(cfg, create=True)
-        store = ConsoleStore.open(sc.db)
+        auth, token, created, store = _open(cfg)
     except (TokenFileError, ValueError, ConsoleStoreError) as err:
         sock.close()
         error(str(err))
@@ -187,6 +186,28 @@ def run(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
+def _open(cfg):
+    """(Auth, shared token, whether its file was made now, the console's store) of ``cfg``, nothing
+    written before whatever refuses the start (a database of a later release, not the console's, a
+    token file that cannot be made): the token made first is written once the store is open. Raises
+    TokenFileError, ValueError or ConsoleStoreError with a one-line message."""
+    from ..supervisor.auth import TokenFileError, write_token
+    from ..supervisor.store import ConsoleStore
+    auth, token, created = _load_auth(cfg, create=True)
+    store = ConsoleStore.open(cfg.supervisor.db)
+    if not created:
+        return auth, token, created, store
+    try:
+        written = write_token(cfg.supervisor.token_file, token)
+    except TokenFileError:
+        store.close()
+        raise
+    if written == token:
+        return auth, token, True, store
+    # another console's first start made the file meanwhile: its token is the one
+    return (*_load_auth(cfg, create=False, kept=written)[:2], False, store)
+
+
 def new_token_line(token_file: str, token: str, on_terminal: bool) -> str:
     """The line that says the shared token was made: the token itself on a terminal only, never into
     the journal (a first start under systemd) or a log file, where others may read it."""
@@ -196,19 +217,26 @@ def new_token_line(token_file: str, token: str, on_terminal: bool) -> str:
 
 
 def _load_auth(cfg, create: bool, kept: str | None = None):
-    """(Auth, shared token, whether its file was made now) from ``cfg``'s supervisor section: the
-    shared token (its file made when ``create``; ``kept`` instead of reading it) and the agents'
+    """(Auth, shared token, whether it is new) from ``cfg``'s supervisor section: the shared token
+    (``kept`` instead of reading it; where its file is not there and ``create``, a new one, its file
+    checked as one that can be made but left for the caller to write, :func:`_open`) and the agents'
     own. Raises TokenFileError (naming the configuration file that named the token file, if one
     did) or ValueError with a one-line message; a token file, or a configuration holding the agents'
     tokens, that other users may read is said in a warning once they are taken."""
     from ..config import where_set
     from ..config.tokens import parse_agent_tokens
     from ..files import others_may_read
-    from ..supervisor.auth import Auth, TokenFileError, load_or_create_token
+    from ..supervisor.auth import Auth, TokenFileError, existing_token, load_or_create_token, new_token, \
+        token_file_problem
     sc = cfg.supervisor
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
     try:
-        token, created = (kept, False) if kept is not None else load_or_create_token(sc.token_file, create=create)
+        token, created = (kept, False) if kept is not None else (
+            (existing_token(sc.token_file), False) if create else load_or_create_token(sc.token_file, create=False))
+        if token is None:
+            if problem := token_file_problem(sc.token_file):
+                raise TokenFileError(problem)
+            token, created = new_token(), True
     except TokenFileError as err:
         raise TokenFileError(where_set(cfg, "supervisor.token_file", str(err))) from None
     if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything

@@ -40,22 +40,56 @@ class Principal:
 
 
 def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> tuple[str, bool]:
-    """The token in ``path``, made (random, 256 bits, file mode 0600, folder 0700) when the file
-    does not exist and ``create`` (else that is a TokenFileError); returns (token, created)."""
+    """The token in ``path``, made (:func:`write_token`) when the file does not exist and ``create``
+    (else that is a TokenFileError); returns (token, created)."""
     p = Path(path).expanduser()
     if not create:
         return _read_token(p), False
+    token = existing_token(p)
+    return (token, False) if token is not None else (write_token(p, new_token()), True)
+
+
+def new_token() -> str:
+    """A new shared token: random, 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+def existing_token(path: str | os.PathLike[str]) -> str | None:
+    """The token in ``path``; None where there is no such file (one to make: :func:`write_token`).
+    Raises TokenFileError for a file it cannot read or that holds no token."""
+    p = Path(path).expanduser()
+    return _read_token(p) if os.path.lexists(p) else None
+
+
+def token_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the token file ``path``, not there yet, cannot be made (the nearest existing of its folders
+    is no folder, or one this user may not write in), or None: asked before a start writes anything,
+    so that a start refused leaves nothing made behind."""
+    p = Path(path).expanduser()
+    folder = p.parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{p}: cannot create the token file ({folder} is not a folder)"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{p}: cannot create the token file (Permission denied in {folder})"
+    return None
+
+
+def write_token(path: str | os.PathLike[str], token: str) -> str:
+    """``token`` written to the new file ``path`` (mode 0600, its folders made 0700); returns it, or the
+    token of a file another start made meanwhile. Raises TokenFileError when it cannot be made."""
+    p = Path(path).expanduser()
     try:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _read_token(p), False
+        return _read_token(p)
     except OSError as err:
         raise TokenFileError(f"{p}: cannot create the token file ({err.strerror or err})") from None
-    token = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(token + "\n")
-    return token, True
+    return token
 
 
 def _read_token(p: Path) -> str:
