@@ -250,7 +250,9 @@ def test_an_agent_is_one_row_whose_daemon_was_replaced_and_two_daemons_posting_a
 def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different_ones(console_pages):
     """An upgrade done on some desktops and not yet on others: each row names its daemon's release
     (a daemon of a release before the first to send it says none), and above the rows the page says
-    which agents run which release, until they agree again. /api/state has it in each status."""
+    which agents run which release, until they agree again; an agent stopped or silent is said apart,
+    with the release it last told and how to forget it, a desktop taken out of service, which then no
+    longer counts. /api/state has it in each status."""
     console, page = console_pages.console, console_pages.open()
     row, note = "document.querySelector('#agents [data-daemon=\"%s\"]').innerText", "document.getElementById('releases')"
     _heartbeat(console, "Alice (desk 4)", "d-alice", in_call=False)
@@ -260,13 +262,22 @@ def test_each_agent_says_its_release_and_the_page_says_when_agents_run_different
     _heartbeat(console, "Carol (desk 2)", "d-carol", in_call=False, version="9.0.0")
     _heartbeat(console, "Dan (desk 1)", "d-dan", in_call=False, version=None)  # an earlier release's daemon
     page.wait(f"!{note}.hidden && {note}.textContent.includes('Dan')")
-    assert page.eval(f"{note}.textContent") == (f"Agents run different releases: {RELEASE} (Alice (desk 4), Bob (desk 9)); "
-                                                "9.0.0 (Carol (desk 2)); before 0.2.0 (Dan (desk 1)).")
+    forget = ("Forget one taken out of service (its row's \"Forget\") and it no longer counts.")
+    assert page.eval(f"{note}.textContent") == (f"Agents run different releases: {RELEASE} (Alice (desk 4)); "
+                                                "9.0.0 (Carol (desk 2)); before 0.2.0 (Dan (desk 1)). Stopped or "
+                                                f"silent, with the release each last told: {RELEASE} (Bob (desk 9)). "
+                                                + forget)
     assert "release before 0.2.0" in page.eval(row % "d-dan") and "release 9.0.0" in page.eval(row % "d-carol")
     assert {g["agent"]: g["status"]["version"] for g in console.state()["agents"]} == {
         "Alice (desk 4)": RELEASE, "Bob (desk 9)": RELEASE, "Carol (desk 2)": "9.0.0", "Dan (desk 1)": None}
     _heartbeat(console, "Carol (desk 2)", "d-carol", in_call=False)
     _heartbeat(console, "Dan (desk 1)", "d-dan", in_call=False)
+    page.wait(f"{note}.hidden")
+    _heartbeat(console, "Bob (desk 9)", "d-bob", in_call=False, stopped=True, version=None)  # left behind, off
+    page.wait(f"!{note}.hidden")
+    assert page.eval(f"{note}.textContent") == (f"Every agent running runs {RELEASE}. Stopped or silent, with the "
+                                                f"release each last told: before 0.2.0 (Bob (desk 9)). " + forget)
+    assert console.request("POST", "/api/agents/forget", json.dumps({"agent": "Bob (desk 9)"}).encode())[0] == 200
     page.wait(f"{note}.hidden")
 
 
