@@ -1420,9 +1420,15 @@ def test_an_unusable_tls_file_is_one_line_naming_it_and_why_before_anything_star
     assert not (tmp_path / "t").exists() and not (tmp_path / "c.db").exists()
 
 
-def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path):
+def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path, monkeypatch, capsys):
+    """A console with --tls-cert/--tls-key serves https alone, with a Secure session cookie and HSTS;
+    a client that does not trust its certificate, or speaks plain HTTP, gets nothing. `forget-agent`
+    reaches it at its https:// address once told to trust its certificate (SSL_CERT_FILE), which its
+    one error line says until then."""
     import http.client
     import ssl
+
+    from monitor import cli
 
     cert, key = _self_signed(tmp_path)
     console = ConsoleProcess(tmp_path, extra=("--tls-cert", str(cert), "--tls-key", str(key)))
@@ -1453,6 +1459,15 @@ def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path):
         except (http.client.HTTPException, OSError):
             refused = True
         assert refused, "plain HTTP was served on the TLS port"
+        forget = ["forget-agent", "nobody", "--console", console.base, "--token-file", str(console.token_file)]
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        assert cli.main(forget) == 2 and capsys.readouterr().err == (
+            f"call-monitor: error: the console at {console.base} has a certificate this machine does not trust "
+            f"(self-signed certificate): for the console's own (its --tls-cert), give SSL_CERT_FILE=that "
+            f"certificate's file\n")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        assert cli.main(forget) == 1 and capsys.readouterr().err.startswith(  # reached: it knows no such agent
+            f"call-monitor: error: no agent named 'nobody' at the console {console.base} ")
         assert console.alive()
     finally:
         console.kill()

@@ -27,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "them posts again. Its alerts are kept. Asks the console with its shared token.",
                        epilog="Exit status: 0 forgotten; 1 no agent of that name at the console, or the console "
                               "not reachable or failing; 2 a token the console refuses (not its shared one), a "
-                              "token file it cannot read, or a configuration it cannot load.")
+                              "token file it cannot read, a console's certificate this machine does not trust "
+                              "(SSL_CERT_FILE), or a configuration it cannot load.")
     p.add_argument("agent", metavar="NAME", help="the agent's name, as the console's page lists it")
     p.add_argument("--console", metavar="URL", help="the console's address, as `call-monitor supervisor` prints "
                    "it (https://HOST:PORT for one with TLS); default: http:// and supervisor.listen, on this "
@@ -81,15 +82,25 @@ def _forget(base: str, token: str, agent: str, token_file: str) -> int:
     except urllib.error.HTTPError as err:
         return _refused(base, agent, token_file, err)
     except (OSError, ValueError) as err:  # no answer: refused, a timeout, a certificate, not the console's JSON
-        reason = getattr(err, "reason", None) or err
-        why = getattr(reason, "strerror", None) or str(reason)
-        error(f"cannot reach the console at {base} ({why}): is `call-monitor supervisor` running there? "
-              f"(--console gives its address, https:// for one with TLS)")
-        return ExitStatus.FAILED
+        return _unreached(base, getattr(err, "reason", None) or err)
     ids = ", ".join(answer.get("daemon_ids") or []) if isinstance(answer, dict) else ""
     print(f"agent {agent!r} forgotten at {base} (daemon {ids or '?'}): off its agents list until it posts "
           f"again; its alerts are kept")
     return ExitStatus.OK
+
+
+def _unreached(base: str, reason: BaseException) -> int:
+    """No answer from the console at ``base`` (``reason``: why), in one line, with the exit status it means:
+    a certificate this machine does not trust is a setup to change (2), the rest a console not there (1)."""
+    import ssl
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        error(f"the console at {base} has a certificate this machine does not trust ({reason.verify_message}): "
+              f"for the console's own (its --tls-cert), give SSL_CERT_FILE=that certificate's file")
+        return ExitStatus.BAD_SETUP
+    why = getattr(reason, "strerror", None) or str(reason)
+    error(f"cannot reach the console at {base} ({why}): is `call-monitor supervisor` running there? "
+          f"(--console gives its address, https:// for one with TLS)")
+    return ExitStatus.FAILED
 
 
 def _refused(base: str, agent: str, token_file: str, err) -> int:
