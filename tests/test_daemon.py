@@ -1579,7 +1579,7 @@ def test_the_status_lists_no_alert_or_report_of_a_call_a_purge_deleted(tmp_path)
         daemon.run()
         assert listed() == [raised["just now"].call_id]
         shown = render(daemon.state())
-    assert f"call {raised['just now'].call_id} warning long_pauses" in shown
+    assert f"call {raised['just now'].call_id} long_pauses at " in shown
     assert f"call {raised['this morning'].call_id} " not in shown
 
 
