@@ -197,13 +197,35 @@ def test_file_report_html(det):
     assert "charging" not in marked
 
 
+def test_the_report_reads_to_a_screen_reader_as_it_shows_the_eye(det):
+    """WCAG 2.1 AA as a parser checks it (:func:`a11y.audit`: language, title, landmark, headings, text
+    alternatives, captioned tables with column headers, named links, 4.5:1 contrast). The timeline's
+    alternative says its alerts, and its caption links the tables that say it in words; a cue worse
+    than its baseline says so, not by its red alone; a transcript line reads its time, speaker and words
+    apart, and a highlighted phrase says it is a distress phrase."""
+    from a11y import audit
+    assert audit(det["html"]) == []
+    data, page = det["data"], parse(det["html"])
+    first = min(a.t for a in data.alerts if a.severity == "critical")
+    alt = next(i["alt"] for i in page.images if i.get("id") == "timeline")
+    assert f"{len(data.alerts)} alert(s), {data.critical} critical" in alt and fmt_time(first) in alt
+    assert '<a href="#cues">' in det["html"] and '<a href="#alerts">' in det["html"]
+    worse = re.findall(r'<tr class="worse">.*?<td class="num chg">([^<]*)</td>', det["html"])
+    assert worse and all(c.endswith(" (worse)") for c in worse)
+    assert "(worse)" not in "".join(re.findall(r'<tr class="">.*?</tr>', det["html"]))
+    text = "".join(page.text)  # as a screen reader joins them: no space but those the page writes
+    first_line = data.utterances[0]
+    assert f"{fmt_time(first_line.start)} {first_line.channel} {first_line.words[0]}" in text
+    assert all(m.startswith("distress phrase: ") for m in page.marks)
+
+
 def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_percentage(det):
     """As the alerts say it ("4.8 dB below the caller's baseline"): a fraction of a dBFS value
     means nothing (-24 to -34 dBFS is not "-43 %")."""
     from monitor.report.data import cue_rows
     rows = {r.label: r for r in cue_rows(det["data"])}
-    cells = dict(re.findall(r'<tr class="[^"]*"><td>([^<(]+?)(?: \([^)]*\))?</td>.*?<td class="num chg">([^<]*)</td></tr>',
-                            det["html"]))
+    cells = dict(re.findall(r'<tr class="[^"]*"><td>([^<(]+?)(?: \([^)]*\))?</td>.*?<td class="num chg">([^<]*?)'
+                            r'(?: \(worse\))?</td></tr>', det["html"]))
     for label in ("HNR", "CPPS", "Loudness"):
         r = rows[label]
         assert cells[label] == f"{r.worst - r.baseline:+.1f} dB", (label, cells[label])

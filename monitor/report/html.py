@@ -38,7 +38,7 @@ th{background:#eef0f4;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.worse td.chg{color:#b00000;font-weight:600}
 .sev{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#fff}
-.sev.critical{background:#d62728}.sev.warning{background:#e69f00}
+.sev.critical{background:#d62728}.sev.warning{background:#9c6500}
 tr.alert.critical{background:#fff5f5}
 .evidence{font-size:12px;color:#333;margin:0;padding-left:16px;columns:2;column-gap:18px}
 .evidence li.wide{column-span:all}.evidence ul.sub{padding-left:14px;margin:2px 0}
@@ -48,10 +48,12 @@ tr.alert.critical{background:#fff5f5}
 .utt{margin:3px 0;display:flex;gap:10px}
 .utt .time{color:#666;min-width:56px}
 .utt .who{min-width:52px;font-weight:600}
-.utt.caller .who{color:#1f5fa8}.utt.agent .who{color:#777}
+.utt.caller .who{color:#1f5fa8}.utt.agent .who{color:#5e5e5e}
 mark.distress{background:#ffd0d0;color:#8a0000;font-weight:700;padding:0 2px;border-radius:3px}
-.muted{color:#777;font-style:italic}
-.damaged{color:#8c6d46;font-weight:600}
+.muted{color:#5e5e5e;font-style:italic}
+.damaged{color:#6e5536;font-weight:600}
+/* read by screen readers, not drawn: a table's caption, what a highlight means */
+.sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 """
 
 def _e(x: Any) -> str:
@@ -80,6 +82,12 @@ def _evidence(ev: Mapping[str, Any]) -> str:
     return f"<ul class=\"evidence\">{''.join(items)}</ul>" if items else "<span class=\"muted\">none</span>"
 
 
+def table_head(caption: str, *columns: str) -> str:
+    """A table's caption (read by screen readers: the heading above it shows) and its column headers."""
+    heads = "".join(f"<th scope=\"col\">{_e(c)}</th>" for c in columns)
+    return f"<caption class=\"sr\">{_e(caption)}</caption><thead><tr>{heads}</tr></thead>"
+
+
 WORSE_FRACTION = 0.15
 """The cue table marks a worst window this far from the baseline median, the wrong way."""
 WORSE_DB = 3.0
@@ -89,14 +97,17 @@ WORSE_DB = 3.0
 def _cue_table(rows: list[CueRow]) -> str:
     if not rows:
         return "<p class=\"muted\">No cue windows with caller speech.</p>"
-    out = ["<table class=\"cues\"><thead><tr><th>Cue</th><th>Baseline median</th><th>Baseline q1-q3</th>"
-           "<th>Worst window</th><th>At</th><th>Change</th></tr></thead><tbody>"]
+    out = ["<table class=\"cues\">" + table_head(
+        f"The caller's cues: the baseline, the worst window and when it was, and its change from the baseline "
+        f"(worse: {100 * WORSE_FRACTION:.0f} % or {WORSE_DB:.0f} dB from it the wrong way)",
+        "Cue", "Baseline median", "Baseline q1-q3", "Worst window", "At", "Change") + "<tbody>"]
     for r in rows:
         unit = f" {r.unit}" if r.unit else ""
         chg = r.change
         beyond = WORSE_DB if r.in_db else WORSE_FRACTION
         worse = chg is not None and ((chg < -beyond) if r.direction == "low" else (chg > beyond))
         shown = (f"{chg:+.1f} dB" if r.in_db else f"{100 * chg:+.0f} %") if chg is not None else "-"
+        shown += " (worse)" if worse else ""  # said in words, not by its red alone
         band = f"{_num(r.q1)} - {_num(r.q3)}" if r.q1 is not None else "-"
         out.append(
             f"<tr class=\"{'worse' if worse else ''}\"><td>{_e(r.label)}{_e(unit and ' (' + r.unit + ')')}</td>"
@@ -122,8 +133,9 @@ def _ending(clear: AlertClearedEvent | None) -> str:
 def _alerts_table(data: ReportData) -> str:
     if not data.alerts:
         return "<p class=\"muted\">No alerts were raised in this call.</p>"
-    out = ["<table class=\"alerts\"><thead><tr><th>Time</th><th>Severity</th><th>Alert</th>"
-           "<th>Evidence</th><th>Recommended actions</th></tr></thead><tbody>"]
+    out = ["<table class=\"alerts\">" + table_head(
+        "The call's alerts by their time into the call: severity, alert, evidence and recommended actions",
+        "Time", "Severity", "Alert", "Evidence", "Recommended actions") + "<tbody>"]
     for a in sorted(data.alerts, key=lambda a: (a.t, a.alert_id or 0)):
         sev = a.severity if a.severity in ("warning", "critical") else "warning"
         cl = _ending(data.clear_of(a))
@@ -151,7 +163,8 @@ def _utterance_html(u: Utterance) -> str:
         if a < i or b > len(words) or a >= b:
             continue
         out.append(_e(" ".join(words[i:a])))
-        out.append(f"<mark class=\"distress\" title=\"{_e(phrase)}\">{_e(' '.join(words[a:b]))}</mark>")
+        out.append(f"<mark class=\"distress\" title=\"{_e(phrase)}\"><span class=\"sr\">distress phrase: </span>"
+                   f"{_e(' '.join(words[a:b]))}</mark>")
         i = b
     out.append(_e(" ".join(words[i:])))
     return " ".join(x for x in out if x)
@@ -162,8 +175,9 @@ def _transcript(data: ReportData) -> str:
         why = ("No transcript: the call was analysed acoustically only (no speech recognition model)."
                if not data.transcribed else "No words were recognised in this call.")
         return f"<p class=\"muted\">{_e(why)}</p>"
-    rows = [f"<div class=\"utt {_e(u.channel)}\"><span class=\"time\">{_e(fmt_time(u.start))}</span>"
-            f"<span class=\"who\">{_e(u.channel)}</span><span class=\"text\">{_utterance_html(u)}</span></div>"
+    # spaces between the time, the speaker and the words: a screen reader says "0:05 caller ...", not "0:05caller"
+    rows = [f"<div class=\"utt {_e(u.channel)}\"><span class=\"time\">{_e(fmt_time(u.start))}</span> "
+            f"<span class=\"who\">{_e(u.channel)}</span> <span class=\"text\">{_utterance_html(u)}</span></div>"
             for u in data.utterances]
     n = sum(bool(u.distress) for u in data.utterances)
     head = (f"<p>{_e(n)} line(s) with distress phrases (highlighted).</p>" if n else "")
@@ -193,6 +207,29 @@ def _banner(data: ReportData) -> str:
     return "<div class=\"banner ok\">No alerts in this call</div>"
 
 
+def _timeline_alt(data: ReportData) -> str:
+    """What the timeline shows, in a line: its alerts, the most serious first (the tables say the rest)."""
+    if not data.alerts:
+        return f"Call timeline of {data.title}: no alerts"
+    first = min((a for a in data.alerts), key=lambda a: (a.severity != "critical", a.t))
+    return (f"Call timeline of {data.title}: {len(data.alerts)} alert(s), {data.critical} critical; first "
+            f"{first.severity}: {first.kind.replace('_', ' ')} at {fmt_time(first.t)}")
+
+
+def _figure(data: ReportData, png: bytes | None) -> str:
+    """The timeline picture, its alternative in a line and its caption naming where the page says it
+    in words (the baseline above, the cue and the alert tables below)."""
+    if not png:
+        return "<p class=\"muted\">Timeline picture not available.</p>"
+    img = base64.b64encode(png).decode("ascii")
+    return (f"<figure><img id=\"timeline\" alt=\"{_e(_timeline_alt(data))}\" aria-describedby=\"timeline-caption\" "
+            f"src=\"data:image/png;base64,{img}\"><figcaption id=\"timeline-caption\">Timeline: waveform and speech "
+            f"of both legs, the caller's cues against their baseline band, alerts by severity (thin orange lines: "
+            f"warning; thick red lines, bold labels: critical), transcript. The same in words: the baseline above, "
+            f"<a href=\"#cues\">each cue against it</a> and <a href=\"#alerts\">each alert with its time, severity "
+            f"and end</a> below.</figcaption></figure>")
+
+
 def render_html(data: ReportData, png: bytes | None) -> str:
     """The report page; ``png`` is the timeline picture (None: left out with a note)."""
     banner = _banner(data)
@@ -213,14 +250,7 @@ def render_html(data: ReportData, png: bytes | None) -> str:
     else:
         meta.append(f"no baseline ({_e(data.why_no_baseline)})")
     notes = "".join(f"<p>{_e(n)}</p>" for n in data.all_notes)
-    if png:
-        img = base64.b64encode(png).decode("ascii")
-        figure = (f"<figure><img id=\"timeline\" alt=\"Call timeline of {_e(data.title)}\" "
-                  f"src=\"data:image/png;base64,{img}\"><figcaption>Timeline: waveform and speech of "
-                  f"both legs, the caller's cues against their baseline band, alerts by severity "
-                  f"(orange warning, red critical), transcript.</figcaption></figure>")
-    else:
-        figure = "<p class=\"muted\">Timeline picture not available.</p>"
+    figure = _figure(data, png)
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
