@@ -1644,6 +1644,24 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
         assert f"href=\"archive_calls/call-{r['db_call_id']}.html\"" in html
         assert "Call report:" in link.read_text()
     assert str(archive["missing"]) in html.split("could not be scored")[1]
+    reads_to_a_screen_reader_with_its_histograms_in_words(html, rows)
+
+
+def reads_to_a_screen_reader_with_its_histograms_in_words(html: str, rows: list[dict]) -> None:
+    """WCAG 2.1 AA as a parser checks it (:func:`a11y.audit`), and the histograms' alternative is a
+    table: per enabled rule, how many scored calls are past each of its dashed lines, the way it watches."""
+    from a11y import audit
+    assert audit(html) == []
+    assert 'aria-describedby="distributions-caption"' in html and "the table below says them in words" in html
+    words = html.split('<table id="cues-in-words">')[1].split("</table>")[0]
+    scored = [r for r in rows if r["status"] == "scored"]
+    for rule in (r for r in load_config(user_config=False).rules.acoustic if r.enabled):
+        row = words.split(f"<tr><td>{rule.kind}</td>")[1].split("</tr>")[0]
+        medians = [float(r[f"median_{rule.cue}"]) for r in scored if r[f"median_{rule.cue}"] not in ("", None)]
+        past = sum(m < rule.absolute if rule.direction == "below" else m > rule.absolute for m in medians) \
+            if rule.absolute is not None else None
+        assert (f"{past} of {len(medians)} ({rule.direction} {rule.absolute:.3g})" if past is not None
+                else "no such line") in row, (rule.kind, row)
 
 
 def test_the_archive_page_histograms_count_whole_calls_on_an_axis_that_says_so(archive):

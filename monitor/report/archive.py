@@ -32,7 +32,7 @@ from ..cue_registry import cue
 from ..events import NO_SPEECH_S
 from .data import ReportError
 from .figure import SEVERITY_COLOURS, _pyplot, fmt_time
-from .html import CSS, _e
+from .html import CSS, _e, table_head
 
 MAX_CALL_REPORTS = 100
 """Flagged calls that get their own report beside the page (the most serious first)."""
@@ -129,6 +129,47 @@ def _panel(ax: Any, values: list[float], limit: float | None, title: str, xlabel
     ax.tick_params(labelsize=7)
 
 
+def rule_values(scored: Sequence[dict[str, Any]], rule: RuleConfig) -> tuple[list[float], list[float], float | None]:
+    """What the page shows of a rule over the ``scored`` rows: the calls' medians of its cue, their
+    changes from the caller's baseline (:func:`cue_change`) and the rule's baseline test."""
+    medians = [v for v in (_number(r.get(f"median_{rule.cue}")) for r in scored) if v is not None]
+    changes = [v for v in (cue_change(r, rule) for r in scored) if v is not None]
+    return medians, changes, rule.relative_change if rule.relative_change is not None else rule.delta
+
+
+def _spread(values: Sequence[float], fmt: str) -> str:
+    return " / ".join(fmt.format(v) for v in (min(values), float(np.median(values)), max(values))) if values else "-"
+
+
+def _beyond(values: Sequence[float], limit: float | None, rule: RuleConfig, fmt: str) -> str:
+    """How many of ``values`` are past ``limit`` the way the rule watches (below or above it)."""
+    if limit is None:
+        return "no such line"
+    n = sum((v < limit) if rule.direction == "below" else (v > limit) for v in values)
+    return f"{n} of {len(values)} ({rule.direction} {fmt.format(limit)})"
+
+
+def _cues_in_words(rows: Sequence[dict[str, Any]], cfg: Config) -> str:
+    """The histograms' alternative in words: per enabled rule, the calls' lowest, middle and highest
+    median of its cue and change from the baseline, and how many are past each dashed line."""
+    scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
+    body = []
+    for rule in (r for r in cfg.rules.acoustic if r.enabled):
+        medians, changes, limit = rule_values(scored, rule)
+        change = "{:+.0%}" if rule.relative_change is not None else "{:+.3g}"
+        watched = cue(rule.cue)
+        body.append(f"<tr><td>{_e(rule.kind)}</td><td>{_e(watched.label)}{_e(f' ({watched.unit})' if watched.unit else '')}"
+                    f"</td><td class=\"num\">{_e(_spread(medians, '{:.3g}'))}</td>"
+                    f"<td class=\"num\">{_e(_beyond(medians, rule.absolute, rule, '{:.3g}'))}</td>"
+                    f"<td class=\"num\">{_e(_spread(changes, change))}</td>"
+                    f"<td class=\"num\">{_e(_beyond(changes, limit, rule, change))}</td></tr>")
+    return ("<table id=\"cues-in-words\">" + table_head(
+        "The picture in words: per alert rule, the calls' median of its cue and its change from the caller's "
+        "baseline (lowest / middle / highest), and how many calls are past each dashed line",
+        "rule", "cue", "call medians", "past the absolute limit", "change from the baseline",
+        "past the baseline test") + f"<tbody>{''.join(body)}</tbody></table>")
+
+
 def render_distributions(rows: Sequence[dict[str, Any]], cfg: Config) -> bytes:
     """PNG of :func:`distributions_figure`."""
     fig = distributions_figure(rows, cfg)
@@ -147,9 +188,7 @@ def distributions_figure(rows: Sequence[dict[str, Any]], cfg: Config) -> Any:
     scored = [r for r in rows if r.get("status") in ("scored", "already_scored")]
     fig, axes = plt.subplots(len(rules), 2, figsize=(10, 1.9 * len(rules) + 0.4), squeeze=False)
     for (left, right), rule in zip(axes, rules):
-        medians = [v for v in (_number(r.get(f"median_{rule.cue}")) for r in scored) if v is not None]
-        changes = [v for v in (cue_change(r, rule) for r in scored) if v is not None]
-        limit = rule.relative_change if rule.relative_change is not None else rule.delta
+        medians, changes, limit = rule_values(scored, rule)
         unit = "fraction of baseline" if rule.relative_change is not None else "difference from baseline"
         watched = cue(rule.cue)
         _panel(left, medians, rule.absolute, f"{rule.kind}: call median of the {watched.label}",
@@ -169,8 +208,10 @@ def _kinds_table(counts: Sequence[KindCount], n_calls: int) -> str:
         f"<tr><td>{_e(c.kind)}</td><td><span class=\"sev {_e(c.severity)}\">{_e(c.severity)}</span></td>"
         f"<td class=\"num\">{c.calls}</td><td class=\"num\">{100.0 * c.calls / max(1, n_calls):.1f} %</td>"
         f"<td class=\"num\">{c.alerts}</td></tr>" for c in counts)
-    return ("<table id=\"kinds\"><tr><th>alert kind</th><th>severity</th><th>calls</th><th>share of calls</th>"
-            f"<th>alerts</th></tr>{body}</table>")
+    return ("<table id=\"kinds\">" + table_head("Per alert kind, most serious first: its severity, the calls with "
+                                                "one or more, their share of the scored calls and the alerts in all",
+                                                "alert kind", "severity", "calls", "share of calls", "alerts")
+            + f"<tbody>{body}</tbody></table>")
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
@@ -283,8 +324,9 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
                    f"<td class=\"time\">{_e(fmt_time(_number(r.get('first_warning_s'))))}</td>"
                    f"<td class=\"time\">{_e(fmt_time(crit))}</td></tr>")
     under = f"<p class=\"muted\">Recordings under <code>{_e(folder)}</code></p>" if folder else ""
-    return (under + "<table id=\"flagged\"><tr><th>call</th><th>duration</th><th>alerts</th><th>kinds</th>"
-            f"<th>first warning</th><th>first critical</th></tr>{''.join(out)}</table>")
+    return (under + "<table id=\"flagged\">" + table_head(
+        "The flagged calls, those with a critical alert first, each linked to its call report",
+        "call", "duration", "alerts", "kinds", "first warning", "first critical") + f"<tbody>{''.join(out)}</tbody></table>")
 
 
 def _failed_list(rows: Sequence[dict[str, Any]]) -> str:
@@ -344,11 +386,12 @@ def render_archive_html(table: str, rows: Sequence[dict[str, Any]], cfg: Config,
         + (f"<div class=\"notes\">{note_html}</div>" if note_html else "")
         + "<h2 id=\"by-kind\">Calls by alert kind and severity</h2>" + _kinds_table(kind_counts(rows, cfg), len(scored))
         + "<h2 id=\"cues\">Cues over the archive against the thresholds</h2>"
-        + f"<figure><img id=\"distributions\" alt=\"Distribution of each cue\" src=\"data:image/png;base64,{img}\">"
-        "<figcaption>Per alert rule: left, each call's median of the cue over its caller windows (dashed: the "
-        "absolute limit); right, that median against the caller's own baseline (dashed: the rule's baseline "
-        "test). The rules also need the change to persist; a median beyond a line is a call worth a look, not "
-        "an alert.</figcaption></figure>"
+        + f"<figure><img id=\"distributions\" alt=\"Histograms of each alert rule's cue over the calls; the table "
+        f"below says them in words\" aria-describedby=\"distributions-caption\" src=\"data:image/png;base64,{img}\">"
+        "<figcaption id=\"distributions-caption\">Per alert rule: left, each call's median of the cue over its caller "
+        "windows (dashed: the absolute limit); right, that median against the caller's own baseline (dashed: the "
+        "rule's baseline test). The rules also need the change to persist; a median beyond a line is a call worth a "
+        "look, not an alert.</figcaption></figure>" + _cues_in_words(rows, cfg)
         + f"<h2 id=\"flagged-calls\">Flagged calls ({len(flag)})</h2>" + _flagged_table(flag, links)
         + _damaged_list(broken)
         + _said_list(same, lambda r: [legs_same_of(r)], "same",
