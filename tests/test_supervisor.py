@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from a11y import audit
 from console_proc import ROOT, ConsoleProcess, alert_body
 from pulse import have_pulse
 
@@ -371,6 +372,7 @@ def test_refused_requests_store_nothing_and_the_console_keeps_running(tmp_path):
         # the page, its event stream and acknowledgements need the token too
         status, page = console.request("GET", "/", token=None)
         assert status == 401 and b"token" in page
+        assert audit(page.decode()) == []  # language, title, main landmark, heading
         assert console.request("GET", "/?token=wrong-token-wrong-token", token=None)[0] == 401
         assert console.request("GET", "/events", token=None)[0] == 401
         # agents post, supervisors read, acknowledge and forget agents: an agent's token is known, and refused

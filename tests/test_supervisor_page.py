@@ -696,6 +696,9 @@ def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_o
     levels = sorted(next(p["value"]["value"] for p in n["properties"] if p["name"] == "level")
                     for n in nodes if n["role"]["value"] == "heading")
     assert levels == [1, 2, 2, 2, 2, 3, 3, 3], levels  # the page, its four lists, each card
+    # a card's heading and an agent's name and state read as words without the styles too
+    assert page.eval(f"document.getElementById('title-{pk}').textContent") == "critical Alice (desk 4) possible emergency"
+    assert page.eval("document.querySelector('#agents [data-daemon=\"d-bob\"] .head').textContent") == "Bob (desk 9) stopped"
 
     focused = "(e => e.id || e.className)(document.activeElement)"
     went = []

@@ -550,9 +550,9 @@ class Console:
         page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
                 f"content='width=device-width,initial-scale=1'><title>call-monitor: token needed</title>"
                 f"<style nonce='{nonce}'>body{{font:16px system-ui,sans-serif;margin:2em;max-width:40em}}</style>"
-                f"</head><body><h1>{refusal.status}: token needed</h1><p>{why}</p><p>Open the address that "
+                f"</head><body><main><h1>{refusal.status}: token needed</h1><p>{why}</p><p>Open the address that "
                 f"<code>call-monitor supervisor</code> printed, with <code>?token=</code> and the token from "
-                f"its token file, once; this browser then keeps a session.</p></body></html>")
+                f"its token file, once; this browser then keeps a session.</p></main></body></html>")
         return HTMLResponse(page, status_code=refusal.status,
                             headers={**_page_headers(nonce), "WWW-Authenticate": refusal.challenge})
 
