@@ -1433,14 +1433,28 @@ def test_the_pictures_title_says_what_was_wrong_with_the_recordings_samples_as_i
     assert len(whole.split("\n")) == 2 and whole.split("\n")[1].startswith("No caller baseline (")
 
 
+def words_at_aa_contrast(fig) -> None:
+    """Every word of the picture ``fig`` (alert labels, notes, keys) at WCAG AA's 4.5:1 at least on
+    its white: a warning's label in a darker orange than its line."""
+    from a11y import contrast
+    from matplotlib.colors import to_hex
+    from matplotlib.text import Text
+    from monitor.report.figure import LABEL_COLOURS
+    assert {to_hex(ax.get_facecolor()) for ax in fig.axes} | {to_hex(fig.get_facecolor())} == {"#ffffff"}
+    colours = {to_hex(t.get_color()): t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()}
+    assert LABEL_COLOURS["warning"] in colours, colours  # the warnings' labels are there
+    assert {c: words for c, words in colours.items() if contrast(c, "#ffffff") < 4.5} == {}
+
+
 def test_cue_keys_hide_no_trace_and_transcript_lines_end_inside_the_panel_shortened_with_an_ellipsis(det):
     """The keys of the panels of two cues lie above their panels, right of their titles, not over the
     call's last seconds, overlapping no other text; every transcript line ends inside its panel, the
     utterance whole or its first words ending in "..." (the deteriorating call's last lines, which
-    ran off the panel's edge cut mid-word, among them)."""
+    ran off the panel's edge cut mid-word, among them); every word is drawn at 4.5:1 on its white."""
     from matplotlib.transforms import Bbox
     from monitor.report.figure import ELLIPSIS
     fig, texts = timeline_of(det["data"])
+    words_at_aa_contrast(fig)
     keys = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
     assert len(keys) >= 3
     fig.canvas.draw()

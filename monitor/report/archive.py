@@ -31,7 +31,7 @@ from ..batch.table import legs_same_of, legs_swapped_of, quiet_legs_of
 from ..cue_registry import cue
 from ..events import NO_SPEECH_S
 from .data import ReportError
-from .figure import SEVERITY_COLOURS, _pyplot, fmt_time
+from .figure import MUTED, SEVERITY_COLOURS, _pyplot, fmt_time
 from .html import CSS, _e, table_head
 
 MAX_CALL_REPORTS = 100
@@ -119,7 +119,7 @@ def _panel(ax: Any, values: list[float], limit: float | None, title: str, xlabel
     if values:
         ax.hist(values, bins=min(30, max(5, len(values) // 3)), color="#1f5fa8", alpha=0.8)
     else:
-        ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="#777")
+        ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color=MUTED)
     if limit is not None:
         ax.axvline(limit, color=SEVERITY_COLOURS["warning"], lw=2, ls="--")
     ax.set_title(title, fontsize=9)

@@ -29,6 +29,11 @@ from .data import ReportData
 log = logging.getLogger(__name__)
 
 SEVERITY_COLOURS = MappingProxyType({"warning": "#e69f00", "critical": "#d62728"})
+LABEL_COLOURS = MappingProxyType({"warning": "#9c6500", "critical": "#d62728"})
+"""An alert's label in the picture: its line's colour, darkened where that is under WCAG AA's 4.5:1 on
+the white (the warning's orange is 2.3:1)."""
+MUTED = "#5e5e5e"
+"""A note where a panel has nothing to draw (the page's muted words' grey, 6:1 on white)."""
 CALLER = "#1f5fa8"
 AGENT = "#8c8c8c"
 PAUSE = "#f0a030"
@@ -206,8 +211,8 @@ def _alert_markers(axes: list[Any], top: Any, data: ReportData, width_pt: float)
             before = start < at  # ends at its line: begun there, it would run off the picture
             top.annotate(label, xy=(a.t, 1.0), xycoords=("data", "axes fraction"),
                          xytext=(-LABEL_GAP_PT if before else LABEL_GAP_PT, 14 + 9 * row), textcoords="offset points",
-                         fontsize=LABEL_PT, color=colour, rotation=0, ha="right" if before else "left", va="bottom",
-                         annotation_clip=False, fontweight=weight)
+                         fontsize=LABEL_PT, color=LABEL_COLOURS.get(a.severity, "#555555"), rotation=0,
+                         ha="right" if before else "left", va="bottom", annotation_clip=False, fontweight=weight)
     if (hidden := rows.count(None)):
         top.annotate(f"{hidden} of {len(alerts)} alert labels left out where they crowd (every alert's line is drawn)",
                      xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 14 + 9 * LABEL_ROWS),
@@ -321,7 +326,7 @@ def _transcript(ax: Any, data: ReportData, in_page: bool) -> None:
     ax.set_title(transcript_title(data, in_page), loc="left", fontsize=9)
     if not data.utterances:
         msg = ("no transcript (acoustic-only)" if not data.transcribed else "no words recognised")
-        ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color="#777777",
+        ax.text(0.5, 0.5, msg, transform=ax.transAxes, ha="center", va="center", color=MUTED,
                 fontsize=9, style="italic")
         return
     fig = ax.figure
