@@ -67,7 +67,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Collection, Iterable, Mapping, Sequence
@@ -381,9 +380,11 @@ class KeyWords:
             return j + 1 == len(tokens) or cut[j + 1]
         return sound_key(heard) == sound_key(key)
 
-    def distance(self, word: str, heard: str) -> float:
-        """:func:`word_distance`, but none between two quantifiers."""
-        return 0.0 if word in self.quantifiers and heard in self.quantifiers else word_distance(word, heard)
+    def distance(self, word: str, heard: str, limit: float = 1.0, known: WordDistances | None = None) -> float:
+        """:func:`word_distance` (with ``limit``; from ``known`` if given), but none between two quantifiers."""
+        if word in self.quantifiers and heard in self.quantifiers:
+            return 0.0
+        return known.within(word, heard, limit) if known is not None else word_distance(word, heard, limit)
 
     def kept_at(self, ptoks: Sequence[str]) -> frozenset[int]:
         """Indices of the phrase's words kept like its key word (the key word among them)."""
@@ -635,36 +636,106 @@ def normalize(text: str, expansions: Mapping[str, str] | None = None) -> tuple[l
     return tokens, origin
 
 
-@lru_cache(maxsize=65536)
 def _chars(token: str) -> str:
     return unicodedata.normalize("NFD", token)
 
 
-@lru_cache(maxsize=262144)
-def _levenshtein(a: str, b: str) -> int:
+def _levenshtein(a: str, b: str, most: int | None = None) -> int:
+    """Levenshtein distance of ``a`` and ``b``; with ``most``, that distance when at most ``most``,
+    else ``most + 1`` (the search ends once the letters left cannot bring it back to ``most``).
+
+    Myers' bit-parallel algorithm (1999, in Hyyrö's formulation): a column of the edit table
+    is held as two bit masks of its vertical steps (+1, -1), one Python integer each."""
     if len(a) < len(b):
         a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    m = len(a)
+    bound = m if most is None else most
+    if m - len(b) > bound:
+        return bound + 1
+    if not b:
+        return min(m, bound + 1)
+    mask, top = (1 << m) - 1, 1 << (m - 1)
+    plus, minus, score, left = mask, 0, m, len(b)
+    where = _positions(a)
+    for c in b:
+        eq = where.get(c, 0)
+        xv = eq | minus
+        xh = (((eq & plus) + plus) ^ plus) | eq
+        ph = minus | (~(xh | plus) & mask)
+        mh = plus & xh
+        score += 1 if ph & top else -1 if mh & top else 0
+        left -= 1
+        if score - left > bound:
+            return bound + 1
+        ph = ((ph << 1) | 1) & mask
+        plus, minus = (mh << 1) & mask | (~(xv | ph) & mask), ph & xv
+    return min(score, bound + 1)
 
 
-@lru_cache(maxsize=262144)
-def word_distance(a: str, b: str) -> float:
-    """0 for the same word, 1 for unrelated words (NFD characters, onset-weighted)."""
+def _positions(word: str) -> dict[str, int]:
+    """For each character of ``word``, the bit mask of where it stands."""
+    out: dict[str, int] = {}
+    for i, c in enumerate(word):
+        out[c] = out.get(c, 0) | (1 << i)
+    return out
+
+
+def word_distance(a: str, b: str, limit: float = 1.0) -> float:
+    """0 for the same word, 1 for unrelated words (NFD characters, onset-weighted); with ``limit``
+    below 1, that distance when at most ``limit``, else infinity (then found without computing it
+    where the lengths' difference or the onset already says so)."""
     if a == b:
         return 0.0
-    ca, cb = _chars(a), _chars(b)
+    return _distance(_chars(a), _chars(b), limit)
+
+
+def _distance(ca: str, cb: str, limit: float) -> float:
+    """:func:`word_distance` of two words' NFD characters."""
     if not ca or not cb:
-        return 1.0
-    d = _levenshtein(ca, cb) / max(len(ca), len(cb))
-    if ca[0] != cb[0]:
-        d += ONSET_PENALTY
-    return min(1.0, d)
+        return 1.0 if limit >= 1.0 else _INF
+    if ca == cb:
+        return 0.0
+    longest = max(len(ca), len(cb))
+    onset = ONSET_PENALTY if ca[0] != cb[0] else 0.0
+    if limit >= 1.0:
+        return min(1.0, _levenshtein(ca, cb) / longest + onset)
+    most = int((limit - onset) * longest) + 1  # past it, the distance is past ``limit``
+    if most < 1 or abs(len(ca) - len(cb)) / longest + onset > limit:
+        return _INF
+    d = min(1.0, _levenshtein(ca, cb, most) / longest + onset)
+    return d if d <= limit else _INF
+
+
+class WordDistances:
+    """:func:`word_distance` of a matcher's phrase words and the words of one text (its tokens and
+    their joined pieces), memoised for that text: :meth:`PhraseMatcher.match` makes one per text,
+    so nothing is kept between texts."""
+
+    def __init__(self, heard: Iterable[str]) -> None:
+        self._heard = {w: _chars(w) for w in heard}
+        self._chars: dict[str, str] = {}
+        self._near: dict[str, dict[str, float]] = {}
+
+    def within(self, word: str, heard: str, limit: float = 1.0) -> float:
+        """:func:`word_distance` of ``word`` and ``heard`` with ``limit``."""
+        return 0.0 if word == heard else _distance(self.chars(word), self.chars(heard), limit)
+
+    def near(self, word: str) -> Mapping[str, float]:
+        """The text's words and joined pieces within :data:`MAX_JOIN_DISTANCE` of ``word`` (a
+        phrase word or two joined), with their distances; one of another onset is past it."""
+        out = self._near.get(word)
+        if out is None:
+            chars = self.chars(word)
+            out = self._near[word] = {h: d for h, c in self._heard.items() if c[:1] == chars[:1]
+                                      and (d := _distance(chars, c, MAX_JOIN_DISTANCE)) <= MAX_JOIN_DISTANCE}
+        return out
+
+    def chars(self, word: str) -> str:
+        """``word``'s NFD characters."""
+        out = self._heard.get(word) or self._chars.get(word)
+        if out is None:
+            out = self._chars[word] = _chars(word)
+        return out
 
 
 def key_slip(key: str, heard: str) -> bool:
@@ -675,7 +746,8 @@ def key_slip(key: str, heard: str) -> bool:
     if key == heard:
         return True
     a, b = _chars(key), _chars(heard)
-    return bool(a and b) and a[0] == b[0] and _levenshtein(a, b) <= (len(a) + 1) // 2
+    most = (len(a) + 1) // 2
+    return bool(a and b) and a[0] == b[0] and _levenshtein(a, b, most) <= most
 
 
 @dataclass(frozen=True)
@@ -736,6 +808,10 @@ class _Text:
 
     def first_row(self, phrase: _Phrase) -> list[float]:
         return list(self.affirmative_row) if phrase.affirmative else [0.0] * (len(self.tokens) + 1)
+
+    def heard(self) -> list[str]:
+        """Its tokens and their joined pieces: what a phrase word may be heard as."""
+        return [*self.tokens, *(joined for at in self.pieces for _, joined in at)]
 
 
 def _pieces_before(tokens: Sequence[str], negated: Sequence[bool], j: int) -> tuple[tuple[int, str], ...]:
@@ -828,9 +904,10 @@ class PhraseMatcher:
         words = text.split()
         cut = [j > 0 and origin[j] in breaks and origin[j - 1] != origin[j] for j in range(len(tokens))]
         searched = _Text.of(tokens, cut, self.negation)
+        known = WordDistances(searched.heard())
         found: list[PhraseMatch] = []
         for phrase in self._searched:
-            best = _Search(phrase, searched, self.key_words).best()
+            best = _Search(phrase, searched, self.key_words, known, self.max_distance).best()
             if best is None:
                 continue
             score, a, b = best
@@ -871,14 +948,21 @@ class _Search:
     ``i'm dying to know but really i'm dying``); a closing phrase's stretch holds no word between its
     key word and its particle nor after its last word, and ends where what is said closes."""
 
-    def __init__(self, phrase: _Phrase, text: _Text, key_words: KeyWords = NO_KEY_WORDS) -> None:
+    def __init__(self, phrase: _Phrase, text: _Text, key_words: KeyWords = NO_KEY_WORDS,
+                 known: WordDistances | None = None, max_distance: float = 1.0) -> None:
         self.phrase, self.text, self.key_words = phrase, text, key_words
+        self.known = known if known is not None else WordDistances(text.heard())
+        self.budget = (max_distance + 1e-6) * sum(phrase.weights)
+        """No stretch costing more than this is reported: a word heard that alone costs more is
+        taken as none (its distance is not computed; the best stretch within it is the same)."""
         n = len(text.tokens)
         self.cost = [text.first_row(phrase)] + [[0.0] * (n + 1) for _ in phrase.tokens]
         self.start = [list(range(n + 1))] + [[0] * (n + 1) for _ in phrase.tokens]
 
     def best(self) -> tuple[float, int, int] | None:
         """(normalised cost, start token, end token) of the best stretch, or None."""
+        if not self._possible():
+            return None
         for i in range(1, len(self.phrase.tokens) + 1):
             self._row(i)
         return self._best_end()
@@ -893,14 +977,30 @@ class _Search:
         first of equal costs wins."""
         return [self._heard(i, j), self._missing(i, j), self._extra(i, j), *self._pieces(i, j), *self._joined(i, j)]
 
+    def _possible(self) -> bool:
+        """Whether each phrase word kept like the key word (never missing) may be heard somewhere:
+        as a token, in pieces, or joined with a word beside it; where one may not, every stretch
+        costs infinity (the search is skipped, its result the same)."""
+        n, last = len(self.text.tokens), len(self.phrase.tokens)
+        return all(any(
+            self._heard_cost(i, j) < _INF or self._pieces(i, j) or self._joined_cost(i, j) < _INF
+            or (i < last and self._joined_cost(i + 1, j) < _INF) for j in range(1, n + 1))
+            for i in sorted(k + 1 for k in self.phrase.kept))
+
     def _heard(self, i: int, j: int) -> tuple[float, int]:
         """Phrase word ``i`` heard as token ``j`` (itself or a slip of it)."""
+        return self.cost[i - 1][j - 1] + self._heard_cost(i, j), self.start[i - 1][j - 1]
+
+    def _heard_cost(self, i: int, j: int) -> float:
+        """What hearing phrase word ``i`` as token ``j`` adds (infinity: it may not, or it alone
+        costs more than :attr:`budget`)."""
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
         key_ok = i - 1 not in p.kept or (self.key_words.heard_as(word, t.tokens, t.cut, j - 1, p.closing)
                                           and heard not in p.no_slips)
-        same = p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)
-        return self.cost[i - 1][j - 1] + (p.weights[i - 1] * self.key_words.distance(word, heard) if same else _INF), \
-            self.start[i - 1][j - 1]
+        if not (p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)):
+            return _INF
+        w = p.weights[i - 1]
+        return w * self.key_words.distance(word, heard, self.budget / w, self.known)
 
     def _missing(self, i: int, j: int) -> tuple[float, int]:
         """Phrase word ``i`` not heard (never a negation word or the key word, nor a first word
@@ -923,21 +1023,25 @@ class _Search:
         if p.negated[i - 1]:
             return []
         out = []
+        near = self.known.near(p.tokens[i - 1])
         for k, joined in self.text.pieces[j]:
-            d = word_distance(p.tokens[i - 1], joined)
-            if d <= MAX_JOIN_DISTANCE:
+            d = near.get(joined)
+            if d is not None:
                 out.append((self.cost[i - 1][j - k] + p.weights[i - 1] * d, self.start[i - 1][j - k]))
         return out
 
     def _joined(self, i: int, j: int) -> list[tuple[float, int]]:
         """Phrase words ``i - 1`` and ``i`` heard as the one token ``j``."""
+        added = self._joined_cost(i, j)
+        return [] if added == _INF else [(self.cost[i - 2][j - 1] + added, self.start[i - 2][j - 1])]
+
+    def _joined_cost(self, i: int, j: int) -> float:
+        """What hearing phrase words ``i - 1`` and ``i`` as the one token ``j`` adds (infinity: they may not)."""
         p, t = self.phrase, self.text
         if i < 2 or p.negated[i - 1] or p.negated[i - 2] or t.negated[j - 1] or t.tokens[j - 1] in p.no_slips:
-            return []
-        d = word_distance(p.tokens[i - 2] + p.tokens[i - 1], t.tokens[j - 1])
-        if d > MAX_JOIN_DISTANCE:
-            return []
-        return [(self.cost[i - 2][j - 1] + (p.weights[i - 2] + p.weights[i - 1]) * d, self.start[i - 2][j - 1])]
+            return _INF
+        d = self.known.near(p.tokens[i - 2] + p.tokens[i - 1]).get(t.tokens[j - 1])
+        return _INF if d is None else (p.weights[i - 2] + p.weights[i - 1]) * d
 
     def _best_end(self) -> tuple[float, int, int] | None:
         row, starts = self.cost[-1], self.start[-1]
