@@ -662,9 +662,36 @@ def bench_replay(ctx: Context) -> None:
 
 # ---------------------------------------------------------------- transcription
 
+def phrase_matching_rows(passes: int = 3) -> list[list]:
+    """CPU per sentence of the configuration's English distress-phrase matcher over the quoted
+    sentences of tools/eval_data/dialogues.json (best of :data:`REPEAT` runs of ``passes`` passes),
+    and the process's RSS growth over them (the matcher keeps nothing between texts)."""
+    import re
+    from monitor.config import load_config
+    from monitor.transcription.setup import matcher_for
+    matcher = matcher_for(load_config(None, {}, user_config=False), "en")
+    text = (ROOT / "tools" / "eval_data" / "dialogues.json").read_text(encoding="utf-8")
+    sentences = [s.lower() for s in re.findall(r'"([^"]{20,})"', text)] * passes
+    matcher.match(sentences[0])
+    before = _rss_mb()
+    t = timed(lambda: [matcher.match(s) for s in sentences], 0.0, REPEAT)
+    return [["English list, dialogues' sentences", len(sentences), t.cpu, 1000 * t.cpu / len(sentences),
+             _rss_mb() - before]]
+
+
+def _rss_mb() -> float:
+    """This process's resident set size, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def bench_transcription(ctx: Context) -> None:
-    """Vosk alone, the transcriber gated and ungated (tools.bench_transcribe), and the whole
-    replay pipeline with transcription on Korean speech."""
+    """The distress-phrase matcher's CPU per sentence, Vosk alone, the transcriber gated and ungated
+    (tools.bench_transcribe), and the whole replay pipeline with transcription on Korean speech."""
+    print_table("transcription: distress-phrase matching (PhraseMatcher.match, one sentence at a time)",
+                ["", "sentences", "cpu s", "ms / sentence", "RSS growth MB"], phrase_matching_rows())
     minutes = max(1.0, min(10.0, ctx.seconds / 60.0))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     print(f"\n== transcription: tools.bench_transcribe --minutes {minutes:g} (Korean espeak-ng speech, "
@@ -1118,7 +1145,8 @@ SECTIONS: list[Section] = [
     Section("soak", "8 h of calls through the daemon: RSS, fds and threads every 10 simulated minutes",
             bench_soak),
     Section("batch", "call-monitor batch on 50 calls: 1 and 2 local workers, external dask scheduler", bench_batch),
-    Section("transcription", "Vosk and the pipeline with transcription, gating savings", bench_transcription),
+    Section("transcription", "phrase matching per sentence, Vosk and the pipeline with transcription, gating savings",
+            bench_transcription),
     Section("live", "the live daemon, two legs with transcription: CPU share, memory, alert latency",
             bench_live),
     Section("console", "the supervisor's console: alerts stored and pushed to 10 open pages per second",

@@ -1,0 +1,37 @@
+"""CPU the distress-phrase matcher takes over the evaluation dialogues' sentences.
+
+    PYTHONPATH=. python research/phrase_cost/phrase_speed.py 3000
+
+N sentences drawn (seeded) from the quoted strings of tools/eval_data/dialogues.json, lower-cased,
+matched by the configuration's English matcher one after another.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+from monitor.config import load_config
+from monitor.transcription.setup import matcher_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(n: int) -> None:
+    """Match ``n`` sentences; print the CPU they took."""
+    matcher = matcher_for(load_config(None, {}, user_config=False), "en")
+    text = (ROOT / "tools" / "eval_data" / "dialogues.json").read_text(encoding="utf-8")
+    sentences = [s.lower() for s in re.findall(r'"([^"]{20,})"', text)]
+    rng = random.Random(2)
+    t0 = time.process_time()
+    for _ in range(n):
+        matcher.match(rng.choice(sentences))
+    cpu = time.process_time() - t0
+    print(f"{n} sentences of {len(sentences)}: {cpu:.1f} s CPU, {1000 * cpu / n:.1f} ms each")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)
