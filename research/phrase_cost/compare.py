@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from monitor.config import load_config
+from monitor.transcription import phrases
 from monitor.transcription.phrases import PhraseMatcher
 from monitor.transcription.setup import matcher_for
 
@@ -160,6 +161,32 @@ def dump() -> tuple[dict[str, list], float, int]:
     return out, time.process_time() - t0, sum(len(v) for v in out.values())
 
 
+def table_levenshtein(a: str, b: str) -> int:
+    """Levenshtein distance by the whole dynamic programme (the reference)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def levenshtein_mismatches(n: int = 20000) -> int:
+    """How many of ``n`` seeded random pairs (and bounds) the matcher's ``_levenshtein`` gets
+    otherwise than the whole table (with a bound ``most``: the distance if at most ``most``, else
+    ``most + 1``)."""
+    rng = random.Random(58)
+    bad = 0
+    for _ in range(n):
+        a, b = ("".join(rng.choice("abcde가각") for _ in range(rng.randint(0, 14))) for _ in range(2))
+        full, most = table_levenshtein(a, b), rng.randint(0, 8)
+        bad += phrases._levenshtein(a, b) != full
+        if "most" in getattr(phrases._levenshtein, "__wrapped__", phrases._levenshtein).__code__.co_varnames:
+            bad += phrases._levenshtein(a, b, most) != min(full, most + 1)
+    return bad
+
+
 def differences(now: dict[str, list], before: dict[str, list]) -> list[str]:
     """Where ``now`` and ``before`` differ, one line each."""
     lines = []
@@ -180,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     found, cpu, n = dump()
     args.out.write_text(json.dumps(found, ensure_ascii=False), encoding="utf-8")
     matched = sum(1 for v in found.values() for case in v if case[2])
-    print(f"{n} texts, {matched} with a match, {cpu:.1f} s CPU ({1000 * cpu / n:.1f} ms a text)")
+    print(f"{n} texts, {matched} with a match, {cpu:.1f} s CPU ({1000 * cpu / n:.1f} ms a text); "
+          f"Levenshtein: {levenshtein_mismatches()} of 20000 random pairs otherwise than the whole table")
     if args.against is None:
         return 0
     diff = differences(found, json.loads(args.against.read_text(encoding="utf-8")))
