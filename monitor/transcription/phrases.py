@@ -708,8 +708,9 @@ def _distance(ca: str, cb: str, limit: float) -> float:
 
 class WordDistances:
     """:func:`word_distance` of a matcher's phrase words and the words of one text (its tokens and
-    their joined pieces), memoised for that text: :meth:`PhraseMatcher.match` makes one per text,
-    so nothing is kept between texts."""
+    their joined pieces): each word's NFD characters and the words near a phrase word (:meth:`near`)
+    are found once for that text. :meth:`PhraseMatcher.match` makes one per text, so nothing is kept
+    between texts."""
 
     def __init__(self, heard: Iterable[str]) -> None:
         self._heard = {w: _chars(w) for w in heard}
