@@ -443,3 +443,27 @@ def test_partial_results_are_not_matched(english):
     partial = WordsEvent(t=1.0, final=False, words=words(("i", 0.1), ("can't", 0.3), ("breathe", 0.6)),
                          text="i can't breathe")
     assert spot.push(partial) == []
+
+
+def _edit_table(a: str, b: str) -> int:
+    """Levenshtein distance by the whole edit table: the reference."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def test_the_edit_distance_is_the_whole_tables_and_a_bounded_one_stops_just_past_its_bound():
+    import random
+    from monitor.transcription.phrases import _chars, _levenshtein
+    rng = random.Random(5)
+    letters = "abcdeéhirst숨쉬" + "\u0301"
+    for _ in range(3000):
+        a = _chars("".join(rng.choice(letters) for _ in range(rng.randint(0, 12))))
+        b = _chars("".join(rng.choice(letters) for _ in range(rng.randint(0, 12))))
+        d, most = _edit_table(a, b), rng.randint(0, 6)
+        assert _levenshtein(a, b) == d
+        assert _levenshtein(a, b, most) == (d if d <= most else most + 1)
