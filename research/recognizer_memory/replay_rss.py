@@ -4,7 +4,11 @@ Runs replay in this process with a thread reading /proc/self/status every EVERY 
 time; with RENEW=S each call's recognizer is renewed every S s of speech as the live daemon's
 (`transcription.renew_s`, which replay leaves off). Writes one JSON line per sample (call time,
 RSS, anonymous and file-backed RSS) and one per recognizer made ("renew_at") to OUT, then prints
-the low point after each renewal and their slope over call time. From the repository root:
+the low point after each renewal and their slope over call time, then each stretch between
+renewals: the RSS right after the old recognizer was freed and trimmed, the stretch's low point,
+mean and peak. `run` works the same way (the live daemon; research/soak/soak.py --one-call starts it
+so): samples taken while no call is being processed are marked "in_call": false and left out of
+the stretches. From the repository root:
 
     OMP_NUM_THREADS=1 RENEW=120 OUT=rss.jsonl python research/recognizer_memory/replay_rss.py replay \
         --model ko --db /tmp/e.db long.wav
@@ -27,7 +31,7 @@ import monitor.transcription.recognizer as recognizer  # noqa: E402
 from monitor.cli import main  # noqa: E402
 
 OUT = open(os.environ.get("OUT", "rss.jsonl"), "w")
-NOW = {"t": 0.0}
+NOW = {"t": 0.0, "at": 0.0}  # call time of the chunk being processed, and when (monotonic)
 
 
 def rss(key: str = "VmRSS") -> float:
@@ -46,14 +50,14 @@ def sample(every: float) -> None:
     while True:
         time.sleep(every)
         write({"call_s": round(NOW["t"], 1), "rss": round(rss(), 1), "anon": round(rss("RssAnon"), 1),
-               "file": round(rss("RssFile"), 1)})
+               "file": round(rss("RssFile"), 1), "in_call": time.monotonic() - NOW["at"] < 2.0})
 
 
 def instrument() -> None:
     process, init, made = pipeline.CallPipeline.process, recognizer.Transcriber.__init__, recognizer.Transcriber._recognizer
 
     def timed(self, chunk):
-        NOW["t"] = self.duration_s
+        NOW["t"], NOW["at"] = self.duration_s, time.monotonic()
         return process(self, chunk)
 
     def renewing(self, *a, **k):
@@ -62,7 +66,7 @@ def instrument() -> None:
         init(self, *a, **k)
 
     def noted(self):
-        write({"renew_at": round(NOW["t"], 1)})
+        write({"renew_at": round(NOW["t"], 1), "trimmed": round(rss(), 1)})  # old one freed and trimmed
         return made(self)
 
     pipeline.CallPipeline.process = timed
@@ -73,7 +77,7 @@ def instrument() -> None:
 def lows(path: str) -> None:
     rows = [json.loads(line) for line in open(path)]
     renews = [r["renew_at"] for r in rows if "renew_at" in r][1:]  # the first is the call's own
-    samples = [(r["call_s"], r["rss"]) for r in rows if "rss" in r]
+    samples = [(r["call_s"], r["rss"]) for r in rows if "rss" in r and r.get("in_call", True)]
     edges = renews + [float("inf")]
     found = [min(((t, m) for t, m in samples if a < t <= b), key=lambda s: s[1], default=None)
              for a, b in zip(edges, edges[1:])]
@@ -82,6 +86,17 @@ def lows(path: str) -> None:
     if len(found) >= 3:
         t, m = np.array(found).T
         print(f"slope {np.polyfit(t, m, 1)[0] * 3600:.0f} MB per hour of call; peak {max(s[1] for s in samples):.0f} MB")
+    stretches(rows, samples)
+
+
+def stretches(rows: list[dict], samples: list[tuple[float, float]]) -> None:
+    """Per stretch between renewals: from (call s), RSS once the old recognizer was trimmed, low, mean, peak (MB)."""
+    marks = [(r["renew_at"], r.get("trimmed")) for r in rows if "renew_at" in r]
+    for (a, trimmed), (b, _) in zip(marks, marks[1:] + [(float("inf"), None)]):
+        m = [x for t, x in samples if a < t <= b]
+        if m:
+            print(f"from {a:6.0f} s: trimmed {trimmed or float('nan'):4.0f}, low {min(m):4.0f}, "
+                  f"mean {sum(m) / len(m):4.0f}, peak {max(m):4.0f} MB ({len(m)} samples)")
 
 
 if __name__ == "__main__":

@@ -12,5 +12,5 @@ for l in open(sys.argv[1]):
     print(r['clock'], f"{r['t']:6.0f}", f"{r['phase']:22}", cpu, d.get('cpu_s'), round(d.get('rss_mb', 0)), d.get('threads'), d.get('fds'),
           '| con', c.get('cpu_s'), round(c.get('rss_mb', 0)), c.get('threads'), c.get('fds'), '|', r['db_bytes'], r['out_bytes'], r['err_bytes'],
           rows, r['console_rows'] if isinstance(r['console_rows'], str) else r['console_rows'].get('alerts'),
-          'pend', s.get('webhook', {}).get('pending') if s else (r['status'][:80] if isinstance(r['status'], str) else None), 'calls', s.get('calls'), 'call', (s.get('call') or {}).get('call_id') if s else None)
+          'pend', (s.get('webhook') or {}).get('pending') if s else (r['status'][:80] if isinstance(r['status'], str) else None), 'calls', s.get('calls'), 'call', (s.get('call') or {}).get('call_id') if s else None)
     prev = r

@@ -9,11 +9,21 @@ server restart mid-call, a 23 min call with the console stopped 10 min of it, a 
     # OUT/config.toml: [transcription] language = "ko", and the [phrases] ko list of docs/transcription.md
     nice -n 5 env OMP_NUM_THREADS=1 .venv/bin/python research/soak/soak.py OUT
     python3 research/soak/summary.py OUT/samples.jsonl
+
+One long call instead (`--one-call WAV`): no console and no webhook; the daemon started through
+research/recognizer_memory/replay_rss.py (which notes each recognizer renewal and the RSS once the old
+one was trimmed, into OUT/rss.jsonl, and prints each stretch's figures into OUT/daemon.out when the
+daemon ends); 60 s of listening, the call played, 180 s after it, SIGTERM; sampled every 15 s.
+
+    sox audio_fixtures/calls/{deteriorating,normal,labored_start,real_caller,slow_talker,breathy_normal,noisy_line}_16k.wav OUT/long.wav
+    nice -n 5 env OMP_NUM_THREADS=1 .venv/bin/python research/soak/soak.py OUT --one-call OUT/long.wav
 """
 import json, os, signal, sqlite3, subprocess, sys, threading, time
 from pathlib import Path
 
 W = str(Path(__file__).resolve().parents[2]); S = os.path.abspath(sys.argv[1]); F = W + "/audio_fixtures/calls"
+ONE_CALL = sys.argv[3] if sys.argv[2:3] == ["--one-call"] else None
+EVERY = 15 if ONE_CALL else 30
 sys.path.insert(0, W)
 from tests.pulse import PulseServer  # noqa: E402
 
@@ -37,10 +47,14 @@ def start_console():
                             stdout=open(S + "/console.out", "ab"), stderr=open(S + "/console.err", "ab"))
 
 def start_daemon():
-    return subprocess.Popen(["nice", "-n", "10", PY, "-m", "monitor.cli", "run", "--caller", "softphone.monitor",
-                             "--agent", "mic.monitor", "--webhook", f"http://127.0.0.1:{PORT}/webhook",
-                             "--webhook-token-file", S + "/console.token", "--db", S + "/events.db",
-                             "--config", S + "/config.toml", "--socket", S + "/cm.sock", "--no-notify"], cwd=W, env=env,
+    how = ([PY, W + "/research/recognizer_memory/replay_rss.py"] if ONE_CALL else
+           [PY, "-m", "monitor.cli"])
+    webhook = [] if ONE_CALL else ["--webhook", f"http://127.0.0.1:{PORT}/webhook",
+                                   "--webhook-token-file", S + "/console.token"]
+    return subprocess.Popen(["nice", "-n", "10", *how, "run", "--caller", "softphone.monitor",
+                             "--agent", "mic.monitor", *webhook, "--db", S + "/events.db",
+                             "--config", S + "/config.toml", "--socket", S + "/cm.sock", "--no-notify"], cwd=W,
+                            env={**env, "OUT": S + "/rss.jsonl", "EVERY": "5"},
                             stdout=open(S + "/daemon.out", "ab"), stderr=open(S + "/daemon.err", "ab"))
 
 def proc_stats(pid):
@@ -48,7 +62,8 @@ def proc_stats(pid):
         st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
         return {"cpu_s": (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK"),
-                "rss_mb": int(status["VmRSS"].split()[0]) / 1024, "threads": int(status["Threads"]),
+                "rss_mb": int(status["VmRSS"].split()[0]) / 1024, "anon_mb": int(status["RssAnon"].split()[0]) / 1024,
+                "threads": int(status["Threads"]),
                 "fds": len(os.listdir(f"/proc/{pid}/fd"))}
     except (FileNotFoundError, ProcessLookupError):
         return None
@@ -81,7 +96,7 @@ def sampler():
     f = open(S + "/samples.jsonl", "a")
     while not stop.is_set():
         rec = {"t": round(time.monotonic() - t0, 1), "clock": time.strftime("%H:%M:%S"), "phase": phase[0],
-               "daemon": proc_stats(daemon.pid), "console": proc_stats(console.pid),
+               "daemon": proc_stats(daemon.pid), "console": console and proc_stats(console.pid),
                "children": children_cpu(daemon.pid),
                "db_bytes": size(S + "/events.db"), "console_db_bytes": size(S + "/console.db"),
                "out_bytes": os.path.getsize(S + "/daemon.out"), "err_bytes": os.path.getsize(S + "/daemon.err"),
@@ -93,7 +108,7 @@ def sampler():
         except Exception as e:
             rec["status"] = str(e)
         print(json.dumps(rec, ensure_ascii=False), file=f, flush=True)
-        stop.wait(30)
+        stop.wait(EVERY)
 
 def play(path, secs=None):
     p = pulse.play(path)
@@ -109,11 +124,19 @@ def idle(label, secs):
 def call(label, path):
     phase[0] = label; ev(f"call {label} {path}"); play(path); ev(f"end {label}")
 
+def one_call(path):
+    idle("idle-before", 60)
+    call("c1-long", path); idle("idle-after", 180)
+    ev("daemon SIGTERM"); daemon.send_signal(signal.SIGTERM); ev(f"daemon exit {daemon.wait(60)}")
+    time.sleep(1); stop.set(); pulse.stop(); ev("done")
+
 stop = threading.Event()
-console = start_console(); time.sleep(3)
+console = None if ONE_CALL else start_console(); time.sleep(3)
 daemon = start_daemon()
 threading.Thread(target=sampler, daemon=True).start()
-ev(f"daemon pid {daemon.pid} console pid {console.pid}")
+ev(f"daemon pid {daemon.pid} console pid {console and console.pid}")
+if ONE_CALL:
+    one_call(ONE_CALL); sys.exit(0)
 idle("idle-before", 150)
 call("c1-deteriorating", F + "/deteriorating_16k.wav"); idle("gap1", 30)
 call("c2-normal", F + "/normal_16k.wav"); idle("gap2-long", 120)
