@@ -16,11 +16,13 @@ the stretches. From the repository root:
         --no-transcribe --db /tmp/e.db long.wav
 """
 
+import ctypes
 import json
 import os
 import sys
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -31,6 +33,7 @@ import monitor.transcription.recognizer as recognizer  # noqa: E402
 from monitor.cli import main  # noqa: E402
 
 OUT = open(os.environ.get("OUT", "rss.jsonl"), "w")
+FIRST: list = []  # with TRACE=N: the Python heap at the call's first renewal (tracemalloc, N frames)
 NOW = {"t": 0.0, "at": 0.0}  # call time of the chunk being processed, and when (monotonic)
 
 
@@ -39,6 +42,37 @@ def rss(key: str = "VmRSS") -> float:
         if line.startswith(key):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap() -> dict:
+    """glibc's malloc, all arenas (MB): in use (heap chunks and mmapped blocks), free in the heaps; and
+    the Python objects' blocks. Empty without glibc 2.33's mallinfo2."""
+    try:
+        f = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    f.restype = MallInfo2
+    m = f()
+    return {"in_use": round((m.uordblks + m.hblkhd) / 2**20, 1), "free": round(m.fordblks / 2**20, 1),
+            "py_blocks": sys.getallocatedblocks()}
+
+
+def grown() -> list[dict]:
+    """With TRACE: the Python heap's growth since the first renewal, the five tracebacks that grew most."""
+    if not tracemalloc.is_tracing():
+        return []
+    snap = tracemalloc.take_snapshot()
+    if not FIRST:
+        FIRST.append(snap)
+        return []
+    return [{"kb": round(d.size_diff / 1024), "blocks": d.count_diff, "where": d.traceback.format()[-12:]}
+            for d in snap.compare_to(FIRST[0], "traceback")[:5]]
 
 
 def write(row: dict) -> None:
@@ -50,7 +84,7 @@ def sample(every: float) -> None:
     while True:
         time.sleep(every)
         write({"call_s": round(NOW["t"], 1), "rss": round(rss(), 1), "anon": round(rss("RssAnon"), 1),
-               "file": round(rss("RssFile"), 1), "in_call": time.monotonic() - NOW["at"] < 2.0})
+               "file": round(rss("RssFile"), 1), "in_call": time.monotonic() - NOW["at"] < 2.0, **heap()})
 
 
 def instrument() -> None:
@@ -66,7 +100,11 @@ def instrument() -> None:
         init(self, *a, **k)
 
     def noted(self):
-        write({"renew_at": round(NOW["t"], 1), "trimmed": round(rss(), 1)})  # old one freed and trimmed
+        if os.environ.get("TRIM_AT_CALL"):  # a call's first recognizer: trimmed first, as the daemon at a call's end
+            recognizer.give_back_freed_memory()
+        write({"renew_at": round(NOW["t"], 1), "trimmed": round(rss(), 1), **heap()})  # old one freed and trimmed
+        if NOW["t"] > 0:
+            write({"grown": grown()})
         return made(self)
 
     pipeline.CallPipeline.process = timed
@@ -101,6 +139,8 @@ def stretches(rows: list[dict], samples: list[tuple[float, float]]) -> None:
 
 if __name__ == "__main__":
     instrument()
+    if os.environ.get("TRACE"):
+        tracemalloc.start(int(os.environ["TRACE"]))
     threading.Thread(target=sample, args=(float(os.environ.get("EVERY", "0.5")),), daemon=True).start()
     code = main(sys.argv[1:])
     OUT.close()

@@ -17,7 +17,7 @@ for a, b in zip(rows, rows[1:]):
         cpu[kind(b["phase"])].append(100 * (b["daemon"]["cpu_s"] - a["daemon"]["cpu_s"]) / (b["t"] - a["t"]))
 for k in ("idle", "call"):
     v = sorted(cpu[k])
-    print(f"daemon CPU % of one core, {k}: median {v[len(v) // 2]:.1f}, range {v[0]:.1f}-{v[-1]:.1f} ({len(v)} x 30 s)")
+    print(f"daemon CPU % of one core, {k}: median {v[len(v) // 2]:.1f}, range {v[0]:.1f}-{v[-1]:.1f} ({len(v)} intervals of {rows[2]['t'] - rows[1]['t']:.0f} s)")
 calls = [r for r in rows if isinstance(r["rows"], dict) and r["rows"].get("calls")]
 first, last = rows[1], rows[-1]
 print(f"RSS MB: {first['daemon']['rss_mb']:.0f} idle before the first call, "
@@ -25,7 +25,8 @@ print(f"RSS MB: {first['daemon']['rss_mb']:.0f} idle before the first call, "
 for key in ("threads", "fds"):
     print(f"{key}: {min(r['daemon'][key] for r in rows[1:])}-{max(r['daemon'][key] for r in rows[1:])}")
 n = calls[-1]["rows"]["calls"]
+console = [r["console"]["rss_mb"] for r in rows if r["console"]]
 print(f"{n} calls, {last['t'] / 60:.0f} min; stdout {last['out_bytes'] / n / 1024:.1f} KB/call, "
-      f"stderr {last['err_bytes']} bytes in all; console RSS {first['console']['rss_mb']:.0f}->"
-      f"{max(r['console']['rss_mb'] for r in rows if r['console']):.0f} MB")
+      f"stderr {last['err_bytes']} bytes in all; console RSS "
+      + (f"{console[0]:.0f}->{max(console):.0f} MB" if console else "(no console)"))
 print("rows at the end:", calls[-1]["rows"], calls[-1]["console_rows"])
