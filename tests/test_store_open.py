@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -30,6 +31,7 @@ from conftest import (ALERTING_CALL as CALL, PY, Daemon as DaemonProcess, call_m
 
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
+from monitor.console import severity_word
 from monitor.daemon import Daemon
 from monitor.delivery.dblock import DatabaseLock
 from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
@@ -306,10 +308,12 @@ def test_status_names_a_call_held_back_as_not_stored_yet_and_by_its_id_once_writ
     first = held["recent_alerts"][0]
     text = render(held)
     assert "None" not in text and "  call (not stored yet): " in text
-    assert f" call (not stored yet) {first['severity']} {first['kind']} " in text
+    said = severity_word(first["severity"])
+    assert re.search(rf"^    {said} \d\d:\d\d:\d\d call \(not stored yet\) {first['kind']} ", text, re.M), text
     call_id = written["call"]["call_id"]
     assert call_id is not None and written["recent_alerts"][0]["call_id"] == call_id
-    assert "None" not in render(written) and f" call {call_id} {first['severity']} {first['kind']} " in render(written)
+    assert "None" not in render(written) and re.search(
+        rf"^    {said} \d\d:\d\d:\d\d call {call_id} {first['kind']} ", render(written), re.M), render(written)
     store.close()
 
 
