@@ -226,17 +226,11 @@ def _load_auth(cfg, create: bool, kept: str | None = None):
     from ..config import where_set
     from ..config.tokens import parse_agent_tokens
     from ..files import others_may_read
-    from ..supervisor.auth import Auth, TokenFileError, existing_token, load_or_create_token, new_token, \
-        token_file_problem
+    from ..supervisor.auth import Auth, TokenFileError, token_or_new
     sc = cfg.supervisor
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
     try:
-        token, created = (kept, False) if kept is not None else (
-            (existing_token(sc.token_file), False) if create else load_or_create_token(sc.token_file, create=False))
-        if token is None:
-            if problem := token_file_problem(sc.token_file):
-                raise TokenFileError(problem)
-            token, created = new_token(), True
+        token, created = (kept, False) if kept is not None else token_or_new(sc.token_file, create)
     except TokenFileError as err:
         raise TokenFileError(where_set(cfg, "supervisor.token_file", str(err))) from None
     if token in agent_tokens:  # the agent would hold the shared token: post as anyone, see everything

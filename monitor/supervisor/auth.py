@@ -42,11 +42,21 @@ class Principal:
 def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> tuple[str, bool]:
     """The token in ``path``, made (:func:`write_token`) when the file does not exist and ``create``
     (else that is a TokenFileError); returns (token, created)."""
+    token, new = token_or_new(path, create)
+    return (write_token(path, token), True) if new else (token, False)
+
+
+def token_or_new(path: str | os.PathLike[str], create: bool = True) -> tuple[str, bool]:
+    """(the token in ``path``, False), or where the file does not exist and ``create``, (a new token,
+    True), its file checked as one that can be made (:func:`token_file_problem`) but not written:
+    that is :func:`write_token`'s, once nothing else refuses the start. Raises TokenFileError."""
     p = Path(path).expanduser()
-    if not create:
-        return _read_token(p), False
-    token = existing_token(p)
-    return (token, False) if token is not None else (write_token(p, new_token()), True)
+    token = existing_token(p) if create else _read_token(p)
+    if token is not None:
+        return token, False
+    if problem := token_file_problem(p):
+        raise TokenFileError(problem)
+    return new_token(), True
 
 
 def new_token() -> str:
