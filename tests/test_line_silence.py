@@ -4,8 +4,10 @@ analyzer's level trackers hold through such a run of zeros when the line stood a
 ``VadParams.line_noise_db`` over the ``line_noise_frames`` frames before it
 (:func:`monitor.dsp.energy.line_silence`): the line noise after it is line noise, not breaths and
 not speech. A gated recording's zeros (its sounds fade into them, or its earlier zeros lie just
-before) and a signal opening in silence are the line's own silence: the floor learns them as it
-always has.
+before) are the line's own silence: the floor learns them as it always has. The zeros a signal
+opens with (a softphone's sink read before the call plays into it) are no part of the line: the
+floor learns nothing from them nor from the frames whose windows hold some of them, and until it
+has heard a frame it is not known (:data:`monitor.dsp.energy.UNKNOWN_FLOOR_DB`).
 
 The noisy call is the healthy fixture ``normal`` with white line noise at -45 dBFS (about 19 dB
 below the caller's speech); the zeros come right after the agent's question at 106.5 s."""
@@ -73,6 +75,20 @@ def test_a_gated_recordings_zeros_are_its_silence_the_floor_learns_them():
         assert not line_silence(energy, cfg.vad).any(), path.name
     x, rate = sf.read(BREATHING / "s11_breathing-deep.flac", dtype="float32")
     assert analyze_signal(x, rate, cfg).floor_db.min() < -95.0  # smoothed digital silence: -97 dB
+
+
+@pytest.mark.parametrize("line_dbfs", [-45.0, -55.0])
+def test_a_noisy_line_that_opens_in_zeros_holds_no_speech_before_the_caller_speaks(line_dbfs):
+    """The caller's leg of a noisy line, opening with exact zeros that end anywhere in a frame
+    (a capture started before the call played): no frame is speech before the caller's first
+    words (7.8 s in). Before, a window mixing the zeros with the noise read a floor a few dB below
+    the noise, and for 4 s the noise rose above it as speech: in live capture, answers the caller
+    never gave, which halved the slow responses of a labored caller."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8 * 8000, dtype="float32")
+    caller = x[:, 1] + np.random.default_rng(7).normal(0.0, 10 ** (line_dbfs / 20), len(x)).astype(np.float32)
+    for zeros in range(0, 600, 23):  # 0 to 74 ms, every step of the 10 ms hop
+        frames = analyze_signal(np.concatenate([np.zeros(zeros, np.float32), caller]), rate)
+        assert not frames.speech[frames.t < 7.5].any(), zeros
 
 
 def test_zeros_are_held_through_only_where_the_line_stood_above_its_level_before_them():

@@ -27,7 +27,7 @@ import numpy as np
 from ..dsp.resample import Resampler
 from ..dsp.cepstrum import CepstrumParams, CepstrumPlan, cepstral_residuals, cpps, make_plan, sparse_plan
 from ..dsp.energy import (EDGE_FRAMES, VadParams, floor_margin_db, frame_energy_db, heard_extremum, heard_floor_db,
-                          heard_frames, line_silence, noise_floor_db, noise_floor_db_from, peak_level,
+                          heard_frames, line_silence, noise_floor_db, noise_floor_db_from, opening_zeros, peak_level,
                           slow_floor_db_from, voice_activity)
 from ..dsp.filters import trailing_max_between
 from ..dsp.framing import frame_signal, frames_touching, n_frames
@@ -481,7 +481,9 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
     unheard : ``(first, end)`` sample ranges of ``x`` the capture filled in, no audio having come
         (:attr:`~monitor.capture.sources.Chunk.unheard`): the level trackers (noise floor, peak
         level) learn nothing from the frames that hold a sample of them and hold through them, as
-        through digital silence within a line's noise (:func:`~monitor.dsp.energy.line_silence`)
+        through digital silence within a line's noise (:func:`~monitor.dsp.energy.line_silence`);
+        the exact zeros the signal opens with are not heard either
+        (:func:`~monitor.dsp.energy.opening_zeros`)
 
     Returns
     -------
@@ -489,10 +491,12 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
     """
     cfg = cfg or AnalyzerConfig()
     lay = _Layout.make(rate, cfg)
-    raw = _whole_raw(_check_signal(x), lay, cfg)
+    x = _check_signal(x)
+    raw = _whole_raw(x, lay, cfg)
     if raw is None:
         return Frames.empty()
-    raw["unheard"] = (frames_touching(_spans(unheard), 0, len(raw["energy_db"]), lay.win, lay.hop)
+    spans = np.concatenate([_spans(unheard), [[0, opening_zeros(x)]]])
+    raw["unheard"] = (frames_touching(spans, 0, len(raw["energy_db"]), lay.win, lay.hop)
                       | line_silence(raw["energy_db"], cfg.vad))
     return _contextual(raw, 0, lay, cfg, _Network.load())[0]
 
@@ -547,6 +551,7 @@ class StreamingAnalyzer:
         self._n_input = 0          # real samples received
         self._unheard = np.zeros((0, 2), np.int64)  # input sample ranges marked not heard that frames to come hold
         self._silent_last = False  # the last raw frame is digital silence held through (see line_silence)
+        self._sound_seen = False  # an input sample was no exact zero (see opening_zeros)
         self._n_raw = 0            # frames with raw features
         self._raw: dict[str, np.ndarray] = {}
         self._raw0 = 0             # frame index of the first buffered raw row
@@ -579,9 +584,13 @@ class StreamingAnalyzer:
         if self._flushed:
             raise RuntimeError("analyzer already flushed")
         chunk = _check_signal(chunk)
+        at = self._n_input + self._n_pending
         if len(unheard):
-            spans = _spans(unheard, self._n_input + self._n_pending)
-            self._unheard = np.concatenate([self._unheard, spans])
+            self._unheard = np.concatenate([self._unheard, _spans(unheard, at)])
+        if not self._sound_seen:  # the stream still opens in zeros: they are not heard
+            zeros = opening_zeros(chunk)
+            self._unheard = np.concatenate([self._unheard, [[at, at + zeros]]])
+            self._sound_seen = zeros < len(chunk)
         # nothing can be emitted before the samples of the next grid point's right context have
         # arrived: small live chunks wait here, and are taken in (joined, decimated) together; the
         # decimation is exact for any split of the stream, so the frames are the same

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dsp.energy import FLOOR_DB, VadParams, heard_frames, held
+from ..dsp.energy import VadParams, heard_frames, held, unheard_extremum
 from ..dsp.filters import running_sums_after, trailing_after
 from ..dsp.syllables import SyllableParams
 
@@ -31,7 +31,7 @@ class _Smoothed:
         self.extreme = np.zeros(0, np.float32)   # final trailing extrema, the same frames
         self._carry: float | None = None         # the running sum of the last final frame's window
         self._heard = np.zeros(0, np.float32)    # the last window - 1 final heard frames' smoothed values
-        self._held = np.float32(FLOOR_DB)        # the extremum at the last final frame
+        self._held = np.float32(unheard_extremum(reduce))  # the extremum at the last final frame
 
     def update(self, energy: np.ndarray, unheard: np.ndarray, final: bool,
                values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:

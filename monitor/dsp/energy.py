@@ -13,6 +13,10 @@ from .runs import bridged_runs
 FLOOR_DB = -100.0
 DIGITAL_SILENCE_DB = FLOOR_DB + 0.1  # a frame at the energy's bottom: exact zeros (mean square under ~2e-12)
 EDGE_FRAMES = 1  # the frame before a run of digital silence: its window may hold nearly only the run's zeros
+UNKNOWN_FLOOR_DB = 0.0
+"""The noise floor before any frame was heard (the capture filled the first frames in, or the
+signal opens in zeros): full scale, which no level stands above, so that until the floor is
+learned only clearly periodic frames are speech (see :func:`voice_activity`)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,17 @@ def line_silence(energy_db: np.ndarray, params: VadParams, lo: int = 0, open_run
     return silent[lo:] & decided[run]
 
 
+def opening_zeros(x: np.ndarray) -> int:
+    """How many samples of exact zeros the signal opens with: the time before a line gave
+    anything (a softphone's sink monitor reads zeros until the call plays into it). Nothing was
+    heard there: the level trackers learn nothing from the frames that hold a sample of it, nor
+    from those whose smoothing reaches them (a window that mixes the zeros with a line's noise
+    reads a level a few dB below the noise, a floor that the noise then rises above as if it were
+    speech, for as long as the floor remembers it). Shape (n,) -> int, ``n`` when all are zeros."""
+    sound = np.flatnonzero(x)
+    return int(sound[0]) if len(sound) else len(x)
+
+
 def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np.ndarray:
     """Per frame, the value ``extreme`` has at the last heard frame up to it (``before`` until the
     first): ``extreme`` (shape (k,)) holds one value per heard frame of ``heard`` (shape (n,), bool,
@@ -156,13 +171,19 @@ def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np
 def heard_extremum(values: np.ndarray, heard: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
     """``reduce`` (``np.minimum``: a floor, ``np.maximum``: a peak) of ``values`` over the last
     ``window`` heard frames (:func:`heard_frames`), at a frame not heard the value of the last heard
-    one (:data:`FLOOR_DB` before any): a tracker that learns nothing from the time the capture marked
+    one (before any, :data:`UNKNOWN_FLOOR_DB` for a floor, :data:`FLOOR_DB` for a peak): a tracker that learns nothing from the time the capture marked
     as not heard and goes on after it from where it was. All heard: the trailing extremum over
     ``window`` frames. Shapes (n,), (n,) -> (n,)."""
     trail = trailing_min if reduce is np.minimum else trailing_max
     if np.count_nonzero(heard) == len(heard):
         return trail(values, window)
-    return held(trail(values[heard], window), heard)
+    return held(trail(values[heard], window), heard, unheard_extremum(reduce))
+
+
+def unheard_extremum(reduce: np.ufunc) -> float:
+    """What a tracker's extremum (``np.minimum``: a floor, ``np.maximum``: a peak) is before any
+    frame was heard: a floor not known yet, a peak at the energy's bottom."""
+    return UNKNOWN_FLOOR_DB if reduce is np.minimum else FLOOR_DB
 
 
 def noise_floor_db(energy_db: np.ndarray, params: VadParams) -> np.ndarray:
