@@ -364,13 +364,14 @@ class KeyWords:
     trailing: frozenset[str] = field(default_factory=frozenset)
     closings: tuple[Continuation, ...] = ()
 
-    def heard_as(self, key: str, tokens: Sequence[str], cut: Sequence[bool], j: int, closing: bool = False) -> bool:
+    def heard_as(self, key: str, tokens: Sequence[str], cut: Sequence[bool], j: int, closing: bool = False,
+                 known: "WordDistances | None" = None) -> bool:
         """Whether token ``j`` of ``tokens`` (``cut``: where an utterance or a pause begins) may
         stand for the key word ``key``: a slip of it (:func:`key_slip`) or, for a ``sounded`` key, a
         word that sounds like it (:func:`sound_key`) or a ``dangling`` word that ends its utterance,
         never right after one of the ``modifiers``; the key word itself is taken there too but in a
         ``closing`` phrase (:meth:`closing`: ``gasping for the air`` is ``gasping for air``, ``i
-        can't get the air`` no ``i can't get air``)."""
+        can't get the air`` no ``i can't get air``); the sound keys from ``known`` if given."""
         heard = tokens[j]
         if key not in self.sounded:
             return key_slip(key, heard)
@@ -378,7 +379,8 @@ class KeyWords:
             return heard == key and not closing
         if heard in self.dangling:
             return j + 1 == len(tokens) or cut[j + 1]
-        return sound_key(heard) == sound_key(key)
+        key_of = known.sounds if known is not None else sound_key
+        return key_of(heard) == key_of(key)
 
     def distance(self, word: str, heard: str, limit: float = 1.0, known: WordDistances | None = None) -> float:
         """:func:`word_distance` (with ``limit``; from ``known`` if given), but none between two quantifiers."""
@@ -708,14 +710,15 @@ def _distance(ca: str, cb: str, limit: float) -> float:
 
 class WordDistances:
     """:func:`word_distance` of a matcher's phrase words and the words of one text (its tokens and
-    their joined pieces): each word's NFD characters and the words near a phrase word (:meth:`near`)
-    are found once for that text. :meth:`PhraseMatcher.match` makes one per text, so nothing is kept
+    their joined pieces): each word's NFD characters, its sound key and the words near a phrase word
+    (:meth:`near`) are found once for that text. :meth:`PhraseMatcher.match` makes one per text, so nothing is kept
     between texts."""
 
     def __init__(self, heard: Iterable[str]) -> None:
         self._heard = {w: _chars(w) for w in heard}
         self._chars: dict[str, str] = {}
         self._near: dict[str, dict[str, float]] = {}
+        self._sounds: dict[str, tuple[str, ...]] = {}
 
     def within(self, word: str, heard: str, limit: float = 1.0) -> float:
         """:func:`word_distance` of ``word`` and ``heard`` with ``limit``."""
@@ -729,6 +732,13 @@ class WordDistances:
             chars = self.chars(word)
             out = self._near[word] = {h: d for h, c in self._heard.items() if c[:1] == chars[:1]
                                       and (d := _distance(chars, c, MAX_JOIN_DISTANCE)) <= MAX_JOIN_DISTANCE}
+        return out
+
+    def sounds(self, word: str) -> tuple[str, ...]:
+        """``word``'s :func:`sound_key`."""
+        out = self._sounds.get(word)
+        if out is None:
+            out = self._sounds[word] = sound_key(word)
         return out
 
     def chars(self, word: str) -> str:
@@ -996,7 +1006,8 @@ class _Search:
         """What hearing phrase word ``i`` as token ``j`` adds (infinity: it may not, or it alone
         costs more than :attr:`budget`)."""
         p, t, word, heard = self.phrase, self.text, self.phrase.tokens[i - 1], self.text.tokens[j - 1]
-        key_ok = i - 1 not in p.kept or (self.key_words.heard_as(word, t.tokens, t.cut, j - 1, p.closing)
+        key_ok = i - 1 not in p.kept or (self.key_words.heard_as(word, t.tokens, t.cut, j - 1, p.closing,
+                                                                  self.known)
                                           and heard not in p.no_slips)
         if not (p.negated[i - 1] == t.negated[j - 1] and key_ok and (p.particle != i - 1 or word == heard)):
             return _INF
@@ -1068,7 +1079,7 @@ class _Search:
             if k == b and t.cut[b]:
                 break
             following = _until_cut(t.tokens, t.cut, k + 1)
-            slip = self.key_words.heard_as(last, t.tokens, t.cut, k, self.phrase.closing) \
+            slip = self.key_words.heard_as(last, t.tokens, t.cut, k, self.phrase.closing, self.known) \
                 and t.tokens[k] not in self.phrase.no_slips
             if slip and self.key_words.idiom(self.phrase.tokens, following):
                 return True

@@ -26,7 +26,6 @@ no matcher needs it to be exact: a key is only compared with another key.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _SILENT_ONSETS = (("kn", "n"), ("gn", "n"), ("wr", "r"), ("ps", "s"), ("pn", "n"), ("wh", "w"),
                   ("heir", "eir"), ("hour", "our"), ("honest", "onest"), ("honor", "onor"), ("honour", "onour"))
@@ -61,7 +60,6 @@ _VOWEL_SOUNDS = frozenset(sound for _, sound in _SOUNDS if sound and sound[0] in
 """Sounds said twice in a row when a word spells them twice; a consonant sound is said once."""
 
 
-@lru_cache(maxsize=65536)
 def sound_key(word: str) -> tuple[str, ...]:
     """The classes of sounds ``word`` (a lower-case token) is said with, in order; a character no
     pattern reads (a digit, a letter of another script) is its own sound."""
