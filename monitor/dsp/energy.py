@@ -13,6 +13,7 @@ from .runs import bridged_runs
 FLOOR_DB = -100.0
 DIGITAL_SILENCE_DB = FLOOR_DB + 0.1  # a frame at the energy's bottom: exact zeros (mean square under ~2e-12)
 EDGE_FRAMES = 1  # the frame before a run of digital silence: its window may hold nearly only the run's zeros
+OPENING_BLOCK = 16384  # samples :func:`opening_zeros` reads at a time
 UNKNOWN_FLOOR_DB = 0.0
 """The noise floor before any frame was heard (the capture filled the first frames in, or the
 signal opens in zeros): full scale, which no level stands above, so that until the floor is
@@ -153,9 +154,13 @@ def opening_zeros(x: np.ndarray) -> int:
     heard there: the level trackers learn nothing from the frames that hold a sample of it, nor
     from those whose smoothing reaches them (a window that mixes the zeros with a line's noise
     reads a level a few dB below the noise, a floor that the noise then rises above as if it were
-    speech, for as long as the floor remembers it). Shape (n,) -> int, ``n`` when all are zeros."""
-    sound = np.flatnonzero(x)
-    return int(sound[0]) if len(sound) else len(x)
+    speech, for as long as the floor remembers it). Shape (n,) -> int, ``n`` when all are zeros.
+    Read a block at a time, as far as the zeros go (a long signal is not copied whole)."""
+    for at in range(0, len(x), OPENING_BLOCK):
+        sound = np.flatnonzero(x[at:at + OPENING_BLOCK])
+        if len(sound):
+            return at + int(sound[0])
+    return len(x)
 
 
 def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np.ndarray:
