@@ -3,14 +3,20 @@
 A page must say its language and title, hold a ``main`` landmark and headings that start at one h1
 and never skip a level, give every image a text alternative (an informative one also described in
 words on the page: ``aria-describedby`` naming elements that are there), give every table a caption
-and column headers, name every link and button, and draw every text at 4.5:1 contrast at least
-(:func:`low_contrast`, from the colours of its inline CSS).
+and column headers, name every link and button, say of every link that opens a new tab or window that
+it does (WCAG 3.2.5's advice, technique G201: :func:`new_tab_unsaid`), and draw every text at 4.5:1
+contrast at least (:func:`low_contrast`, from the colours of its inline CSS).
 """
 
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+
+NEW_TAB = re.compile(r"\bnew (tab|window)\b", re.IGNORECASE)
+"""What a link's name says when it opens a new tab or window."""
+SAME_TAB = {"", "_self", "_parent", "_top"}
+"""Link targets that open no new tab or window."""
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -28,6 +34,8 @@ class _Audit(HTMLParser):
         self.controls: list[tuple[str, dict[str, str], list[str]]] = []
         self.css: list[str] = []
         self._open: list[str] = []
+        self._controls_open: list[int] = []
+        """The controls whose text is being read (indexes into ``controls``), innermost last."""
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -48,10 +56,13 @@ class _Audit(HTMLParser):
             self.tables[-1]["scoped"] += bool(a.get("scope"))
         if tag in ("a", "button"):
             self.controls.append((tag, a, []))
+            self._controls_open.append(len(self.controls) - 1)
         if tag not in VOID:
             self._open.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("a", "button") and self._controls_open and self.controls[self._controls_open[-1]][0] == tag:
+            self._controls_open.pop()
         if tag in self._open:
             while self._open and self._open.pop() != tag:
                 pass
@@ -63,16 +74,32 @@ class _Audit(HTMLParser):
             self.css.append(data)
         if "caption" in self._open and self.tables:
             self.tables[-1]["caption"] += data
-        for tag, _, text in self.controls:
-            if tag in self._open:
-                text.append(data)
+        for i in self._controls_open:
+            self.controls[i][2].append(data)
+
+
+def _parsed(page: str) -> _Audit:
+    p = _Audit()
+    p.feed(page)
+    p.close()
+    return p
+
+
+def _name(a: dict[str, str], text: list[str]) -> str:
+    """A link's or button's accessible name, as far as a parser sees it: its aria-label, else its text."""
+    return a.get("aria-label", "").strip() or " ".join(text).strip()
+
+
+def new_tab_unsaid(page: str) -> list[str]:
+    """Each link of ``page`` that opens a new tab or window (a ``target`` other than the page's own)
+    without its name saying so ("(opens in a new tab)"), in a line; [] for none."""
+    return [f"<a> opens a new tab without saying so: {a}" for tag, a, text in _parsed(page).controls
+            if tag == "a" and a.get("target", "") not in SAME_TAB and not NEW_TAB.search(_name(a, text))]
 
 
 def audit(page: str) -> list[str]:
     """The page's failures of what this module checks, each in a line; [] for none."""
-    p = _Audit()
-    p.feed(page)
-    p.close()
+    p = _parsed(page)
     bad = [] if p.lang else ["<html> says no lang"]
     bad += [] if "".join(p.title).strip() else ["no <title>"]
     bad += [] if "main" in p.landmarks else ["no main landmark"]
@@ -87,10 +114,8 @@ def audit(page: str) -> list[str]:
     for t in p.tables:
         bad += [] if str(t["caption"]).strip() else [f"table {t['id']} has no caption"]
         bad += [] if t["th"] and t["th"] == t["scoped"] else [f"table {t['id']}: headers without scope"]
-    for tag, a, text in p.controls:
-        if not (" ".join(text).strip() or a.get("aria-label", "").strip()):
-            bad.append(f"<{tag}> without a name: {a}")
-    return bad + low_contrast("".join(p.css))
+    bad += [f"<{tag}> without a name: {a}" for tag, a, text in p.controls if not _name(a, text)]
+    return bad + new_tab_unsaid(page) + low_contrast("".join(p.css))
 
 
 def luminance(colour: str) -> float:

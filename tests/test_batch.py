@@ -32,6 +32,7 @@ import soundfile as sf
 from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, korean_model,
                       long_recording, made_in, process_alive, scheduler_address, stopped_once_open, wait_for)
 
+from monitor.alerts.meaning import kind_name
 from monitor.config import load_config
 from monitor.batch.inputs import CallJob, InputError, expand_inputs, unopenable
 from monitor.files import recording_fingerprint
@@ -1634,7 +1635,8 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
     rows = archive["rows"]
     flagged = [r for r in rows if r["status"] == "scored" and int(r["alerts"]) > 0]
     assert f"{len(rows)} calls &middot; 10 scored &middot; 2 failed" in html
-    assert "<td>possible_emergency</td><td><span class=\"sev critical\">critical</span></td>" in html
+    assert ("<tr data-kind=\"possible_emergency\"><td>possible emergency</td><td><span class=\"sev critical\">"
+            "critical</span></td>") in html
     emergencies = sum(int(r["alerts_possible_emergency"]) > 0 for r in rows if r["status"] == "scored")
     assert f"<td class=\"num\">{emergencies}</td>" in html
     assert html.count("data:image/png;base64,") == 1 and "http" not in html.replace("http-equiv", "")
@@ -1649,14 +1651,19 @@ def test_the_archive_report_shows_kinds_cue_distributions_and_links_flagged_call
 
 def reads_to_a_screen_reader_with_its_histograms_in_words(html: str, rows: list[dict]) -> None:
     """WCAG 2.1 AA as a parser checks it (:func:`a11y.audit`), and the histograms' alternative is a
-    table: per enabled rule, how many scored calls are past each of its dashed lines, the way it watches."""
+    table: per enabled rule, how many scored calls are past each of its dashed lines, the way it watches.
+    An alert kind reads as words ("possible emergency"), its key staying the rows' data (data-kind)."""
     from a11y import audit
     assert audit(html) == []
+    words_read = re.sub(r"<[^>]*>", " ", html)  # the page's words, without its tags and their attributes
+    kinds = [c[len("alerts_"):] for c in rows[0] if c.startswith("alerts_")]
+    assert kinds and not [k for k in kinds if k in words_read], "an alert kind's key among the words"
+    assert re.search(r"<td>([a-z]+ )*[a-z]+ x\d+(, ([a-z]+ )*[a-z]+ x\d+)*</td>", html.split('id="flagged"')[1])
     assert 'aria-describedby="distributions-caption"' in html and "the table below says them in words" in html
     words = html.split('<table id="cues-in-words">')[1].split("</table>")[0]
     scored = [r for r in rows if r["status"] == "scored"]
     for rule in (r for r in load_config(user_config=False).rules.acoustic if r.enabled):
-        row = words.split(f"<tr><td>{rule.kind}</td>")[1].split("</tr>")[0]
+        row = words.split(f"<tr data-kind=\"{rule.kind}\"><td>{kind_name(rule.kind)}</td>")[1].split("</tr>")[0]
         medians = [float(r[f"median_{rule.cue}"]) for r in scored if r[f"median_{rule.cue}"] not in ("", None)]
         past = sum(m < rule.absolute if rule.direction == "below" else m > rule.absolute for m in medians) \
             if rule.absolute is not None else None

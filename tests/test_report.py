@@ -36,6 +36,7 @@ from monitor.report import (ReportError, from_file, from_store, maybe_write_call
                             render)
 from monitor.cue_registry import cue
 from monitor.alerts.evidence import fmt_duration
+from monitor.alerts.meaning import kind_name
 from monitor.report.figure import fmt_time
 from monitor.report.data import recording_warning
 from monitor.delivery.store import SCHEMA_VERSION, Store
@@ -217,6 +218,11 @@ def test_the_report_reads_to_a_screen_reader_as_it_shows_the_eye(det):
     first_line = data.utterances[0]
     assert f"{fmt_time(first_line.start)} {first_line.channel} {first_line.words[0]}" in text
     assert all(m.startswith("distress phrase: ") for m in page.marks)
+    # an alert's kind reads as words ("possible emergency", not "possible underscore emergency"); its key
+    # stays the row's data (data-kind)
+    for row in page.alerts:
+        assert f" {kind_name(row['kind'])} " in f" {row['text']} ", row
+    assert not [a.kind for a in data.alerts if a.kind in text or a.kind in alt], "an alert kind's key among the words"
 
 
 def test_the_cue_table_gives_a_level_in_db_a_change_in_db_and_the_others_a_percentage(det):
@@ -1290,9 +1296,10 @@ def test_alert_labels_near_a_calls_end_stay_inside_the_picture_at_their_lines_cl
     data = ending_in_alerts[call]
     fig, texts = timeline_of(data)
     critical = next(a for a in data.alerts if a.severity == "critical")
-    line_x = {f"{a.kind} {fmt_time(a.t)}": fig.axes[0].transData.transform((a.t, 0.0))[0] for a in data.alerts}
+    line_x = {f"{kind_name(a.kind)} {fmt_time(a.t)}": fig.axes[0].transData.transform((a.t, 0.0))[0]
+              for a in data.alerts}
     shown = [i for i, (text, _) in enumerate(texts) if text in line_x or "alert labels left out" in text]
-    assert f"{critical.kind} {fmt_time(critical.t)}" in [texts[i][0] for i in shown]
+    assert f"{kind_name(critical.kind)} {fmt_time(critical.t)}" in [texts[i][0] for i in shown]
     for i in shown:
         text, box = texts[i]
         assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from a11y import new_tab_unsaid
 from cdp import CHROMIUM
 from console_proc import ConsoleProcess, alert_body
 
+from monitor.alerts.meaning import kind_name
+from monitor.config import ACOUSTIC_KINDS
 from monitor.release import RELEASE
 from monitor.supervisor.store import ConsoleStore, Heartbeat
 
@@ -692,6 +695,15 @@ def test_a_supervisor_on_a_screen_reader_and_the_keyboard_hears_each_new_alert_o
                                                                   "DisclosureTriangle", "article")]
     assert all(name for _, name in controls), controls
     assert ("button", "Acknowledge: critical alert Alice (desk 4), possible emergency (call 7)") in controls
+    # the call report opens in a new tab, which its link says (WCAG 3.2.5), as the parser checks every page
+    assert ("link", "Call report (opens in a new tab): Alice (desk 4), possible emergency (call 7)") in controls
+    assert page.eval("document.querySelectorAll('a[target]').length") == 1
+    assert new_tab_unsaid(page.eval("document.documentElement.outerHTML")) == []
+    # an alert kind reads as words wherever it shows, the card's data keeping its key; as the report says it
+    assert "active: possible emergency" in page.eval("document.querySelector('#agents [data-daemon=\"d-alice\"]').textContent")
+    assert page.eval(f"document.querySelector('#critical article[data-id=\"{pk}\"]').dataset.kind") == "possible_emergency"
+    kinds = [*ACOUSTIC_KINDS, "possible_emergency", "distress_phrase", "a_rule_of_its_own"]
+    assert page.eval(f"{json.dumps(kinds)}.map(kindName)") == [kind_name(k) for k in kinds]
     assert sorted(role for role, _ in named if role in ("banner", "main", "region")) == ["banner", "main"] + ["region"] * 4
     levels = sorted(next(p["value"]["value"] for p in n["properties"] if p["name"] == "level")
                     for n in nodes if n["role"]["value"] == "heading")

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from ..cue_registry import cue
+from .meaning import kind_name
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,9 @@ def accumulated_line(d: Mapping[str, Any]) -> str:
     return "; ".join(x for x in (level, sums and f"sums: {sums}", grades and f"grades: {grades}") if x)
 
 
-def _kind(kind: Any) -> str:
-    return str(kind).replace("_", " ")
-
-
 def _kinds(v: Any) -> str:
     """A list of alert kinds in words; anything else (another daemon's evidence) as it is."""
-    return ", ".join(_kind(k) for k in v) if isinstance(v, (list, tuple)) else value_text(v)
+    return ", ".join(kind_name(k) for k in v) if isinstance(v, (list, tuple)) else value_text(v)
 
 
 def _sub(v: Any, line: Callable[[Mapping[str, Any]], str], name: Callable[[Any], str]) -> tuple[EvidenceLine, ...]:
@@ -244,7 +241,7 @@ def _tail_lines(ev: Mapping[str, Any]) -> list[EvidenceLine]:
         out.append(EvidenceLine("what each family accumulated", "",
                                 _sub(ev["accumulated"], accumulated_line, str)))
     if isinstance(ev.get("cues"), Mapping) and ev["cues"]:
-        out.append(EvidenceLine("cues", "", _sub(ev["cues"], cue_line, _kind)))
+        out.append(EvidenceLine("cues", "", _sub(ev["cues"], cue_line, kind_name)))
     elif ev.get("kinds"):
         out.append(EvidenceLine("alerts behind it", _kinds(ev["kinds"])))
     if ev.get("corroborated_by"):

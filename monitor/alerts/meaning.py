@@ -1,4 +1,4 @@
-"""What each alert means, in the words an agent reads at a glance mid-call.
+"""What each alert means, in the words an agent reads at a glance mid-call, and its kind's name.
 
 The alert's own message gives the measured evidence (speech rate in syll/s, HNR in dB, the
 evidence score); these say what the agent would hear. The terminal and the desktop notification
@@ -26,3 +26,11 @@ message is the caller's own words already, or a rule added later."""
 def meaning(kind: str) -> str | None:
     """What the alert ``kind`` means for the agent, or None when it has no such words."""
     return MEANINGS.get(kind)
+
+
+def kind_name(kind: str) -> str:
+    """The alert ``kind`` as a person reads it (the pages, the desktop notification, a message's
+    words): ``possible_emergency`` is "possible emergency", where a screen reader would say each
+    underscore. The kind itself stays where it is data: the JSON, the terminal's lines, a page's
+    data attributes, the batch table's columns; the console's page has the same as ``kindName``."""
+    return str(kind).replace("_", " ")

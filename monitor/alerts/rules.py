@@ -43,6 +43,7 @@ from ..config import AnalysisConfig, Config, EmergencyRuleConfig, RuleConfig
 from ..cue_registry import SPEECH_CUES, cue
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Event
 from .evidence import WINDOWS, not_heard_text
+from .meaning import kind_name
 
 EPS = 1e-9
 
@@ -790,7 +791,7 @@ class AlertEngine:
         unheard = self._unheard_s(since, t)
         message = self._message(rule, j, t - since, unheard)
         if together:
-            message += ", with " + " and ".join(k.replace("_", " ") for k in together)
+            message += ", with " + " and ".join(kind_name(k) for k in together)
         return AlertEvent(t=t, kind=rule.kind, severity=rule.severity, message=message,
                           evidence={**self._evidence(rule, j, since, t), "unheard_s": unheard,
                                     "corroborated_by": together},
@@ -820,7 +821,7 @@ class AlertEngine:
         """A warning in words: its cue against its threshold, for how long it has been past
         (``held_s``, with the ``unheard_s`` of it the caller was not heard)."""
         label, unit = cue(rule.cue).label, cue(rule.cue).unit
-        title = rule.kind.replace("_", " ").capitalize()
+        title = kind_name(rule.kind).capitalize()
         u = f" {unit}" if unit else ""
         word = "below" if rule.direction == "below" else "above"
         if j.basis and j.basis.startswith("baseline") and j.baseline is not None:
@@ -885,7 +886,7 @@ class AlertEngine:
         extra = [alone] if alone is not None else list(paired or ())
         shown = list(agree) + [f for f in extra if f not in agree]
         best = {f: c for f in shown if (c := fusion.cause(f)) is not None}
-        labels = [kind.replace("_", " ") for kind, _, _ in best.values()]
+        labels = [kind_name(kind) for kind, _, _ in best.values()]
         what = (", ".join(labels[:-1]) + " and " + labels[-1]) if len(labels) > 1 else "".join(labels)
         message = f"Possible emergency: {what}" if what else "Possible emergency:"
         accumulated = fusion.report()

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..alerts.evidence import fmt_duration
+from ..alerts.meaning import kind_name
 from ..capture.audio_files import audio_breaks_off
 from ..config import Config, RuleConfig
 from ..batch.progress import PROGRESS_EVERY_S, Progress
@@ -158,7 +159,7 @@ def _cues_in_words(rows: Sequence[dict[str, Any]], cfg: Config) -> str:
         medians, changes, limit = rule_values(scored, rule)
         change = "{:+.0%}" if rule.relative_change is not None else "{:+.3g}"
         watched = cue(rule.cue)
-        body.append(f"<tr><td>{_e(rule.kind)}</td><td>{_e(watched.label)}{_e(f' ({watched.unit})' if watched.unit else '')}"
+        body.append(f"<tr data-kind=\"{_e(rule.kind)}\"><td>{_e(kind_name(rule.kind))}</td><td>{_e(watched.label)}{_e(f' ({watched.unit})' if watched.unit else '')}"
                     f"</td><td class=\"num\">{_e(_spread(medians, '{:.3g}'))}</td>"
                     f"<td class=\"num\">{_e(_beyond(medians, rule.absolute, rule, '{:.3g}'))}</td>"
                     f"<td class=\"num\">{_e(_spread(changes, change))}</td>"
@@ -191,9 +192,9 @@ def distributions_figure(rows: Sequence[dict[str, Any]], cfg: Config) -> Any:
         medians, changes, limit = rule_values(scored, rule)
         unit = "fraction of baseline" if rule.relative_change is not None else "difference from baseline"
         watched = cue(rule.cue)
-        _panel(left, medians, rule.absolute, f"{rule.kind}: call median of the {watched.label}",
+        _panel(left, medians, rule.absolute, f"{kind_name(rule.kind)}: call median of the {watched.label}",
                f"{watched.label} ({watched.unit})" if watched.unit else watched.label)
-        _panel(right, changes, limit, f"{rule.kind}: change from the caller's baseline", unit)
+        _panel(right, changes, limit, f"{kind_name(rule.kind)}: change from the caller's baseline", unit)
     fig.tight_layout()
     return fig
 
@@ -205,7 +206,7 @@ def _num(v: Any, fmt: str = "{:.2f}") -> str:
 
 def _kinds_table(counts: Sequence[KindCount], n_calls: int) -> str:
     body = "".join(
-        f"<tr><td>{_e(c.kind)}</td><td><span class=\"sev {_e(c.severity)}\">{_e(c.severity)}</span></td>"
+        f"<tr data-kind=\"{_e(c.kind)}\"><td>{_e(kind_name(c.kind))}</td><td><span class=\"sev {_e(c.severity)}\">{_e(c.severity)}</span></td>"
         f"<td class=\"num\">{c.calls}</td><td class=\"num\">{100.0 * c.calls / max(1, n_calls):.1f} %</td>"
         f"<td class=\"num\">{c.alerts}</td></tr>" for c in counts)
     return ("<table id=\"kinds\">" + table_head("Per alert kind, most serious first: its severity, the calls with "
@@ -313,7 +314,7 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
         name = _e(shown)
         link = links.get(row_key(r))
         cell = f"<a href=\"{_e(link)}\">{name}</a>" if link is not None else name
-        which = ", ".join(f"{k[len('alerts_'):]} x{int(_number(r[k]) or 0)}" for k in kinds
+        which = ", ".join(f"{kind_name(k[len('alerts_'):])} x{int(_number(r[k]) or 0)}" for k in kinds
                           if (_number(r.get(k)) or 0) > 0)
         crit = _number(r.get("first_critical_s"))
         cell += _marks(r)

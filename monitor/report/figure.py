@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..alerts.evidence import fmt_duration, fmt_time
+from ..alerts.meaning import kind_name
 from ..cue_registry import SPEECH_CUES, shown_min_speech_s
 from ..cue_registry import panels as registry_panels
 from .data import ReportData
@@ -195,7 +196,7 @@ def text_width_pt(fig: Any, text: str, **font: Any) -> float:
 
 def _alert_markers(axes: list[Any], top: Any, data: ReportData, width_pt: float) -> None:
     alerts = sorted(data.alerts, key=lambda a: a.t)
-    labels = [f"{a.kind} {fmt_time(a.t)}" for a in alerts]
+    labels = [f"{kind_name(a.kind)} {fmt_time(a.t)}" for a in alerts]
     critical = np.array([a.severity == "critical" for a in alerts], bool)
     weights = ["bold" if c else "normal" for c in critical]
     widths = np.array([text_width_pt(top.figure, s, size=LABEL_PT, weight=w) for s, w in zip(labels, weights)])

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from ..events import AlertClearedEvent
 from .data import CueRow, ReportData, Utterance, cue_rows
 from ..alerts.evidence import evidence_lines
+from ..alerts.meaning import kind_name
 from .figure import fmt_time
 
 CSS = """
@@ -148,7 +149,7 @@ def _alerts_table(data: ReportData) -> str:
             f"<tr class=\"alert {sev}\" data-t=\"{_e(f'{a.t:.1f}')}\" data-kind=\"{_e(a.kind)}\">"
             f"<td class=\"time\">{_e(fmt_time(a.t))}<br><span class=\"muted\">{_e(f'{a.t:.1f}')} s</span>{cl}</td>"
             f"<td><span class=\"sev {sev}\">{_e(a.severity)}</span></td>"
-            f"<td><b>{_e(a.kind)}</b><br>{_e(a.message)}</td>"
+            f"<td><b>{_e(kind_name(a.kind))}</b><br>{_e(a.message)}</td>"
             f"<td>{_evidence(dict(a.evidence or {}))}</td>"
             f"<td><ol class=\"actions\">{actions}</ol></td></tr>")
     out.append("</tbody></table>")
@@ -213,7 +214,7 @@ def _timeline_alt(data: ReportData) -> str:
         return f"Call timeline of {data.title}: no alerts"
     first = min((a for a in data.alerts), key=lambda a: (a.severity != "critical", a.t))
     return (f"Call timeline of {data.title}: {len(data.alerts)} alert(s), {data.critical} critical; first "
-            f"{first.severity}: {first.kind.replace('_', ' ')} at {fmt_time(first.t)}")
+            f"{first.severity}: {kind_name(first.kind)} at {fmt_time(first.t)}")
 
 
 def _figure(data: ReportData, png: bytes | None) -> str:

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 
-from ...alerts.meaning import meaning
+from ...alerts.meaning import kind_name, meaning
 from ...events import AlertAckedEvent, AlertEvent, CallSummaryEvent, Event
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class NotifySink:
         alert without such words (a distress phrase: the caller's own) says its message first."""
         urgency = "critical" if ev.severity == "critical" else "normal"
         label = "CRITICAL" if ev.severity == "critical" else "Warning"
-        summary = f"{label}: {ev.kind.replace('_', ' ')}"
+        summary = f"{label}: {kind_name(ev.kind)}"
         message = ev.message if ev.stored else ev.message + " (not stored: the database is failing)"
         said = meaning(ev.kind)
         actions = [f"• {a}" for a in ev.actions[:5]]
@@ -126,14 +126,14 @@ class NotifySink:
         h, m = divmod(m, 60)
         when = f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
         body = f"That call is over. The alert was raised {when} into it."
-        summary = f"Call over: {alert.kind.replace('_', ' ')}"
+        summary = f"Call over: {kind_name(alert.kind)}"
         return self._run(["-r", nid, "-u", "normal", summary, body]) is not None
 
     @staticmethod
     def format_acked(ev: AlertAckedEvent) -> tuple[str, str]:
         """(summary, body) of a critical alert's acknowledgement: who on the console saw it, and when."""
         when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
-        return (f"Acknowledged: {ev.kind.replace('_', ' ')}",
+        return (f"Acknowledged: {kind_name(ev.kind)}",
                 f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it.")
 
     def acked(self, ev: AlertAckedEvent) -> bool:
