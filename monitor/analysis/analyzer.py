@@ -495,7 +495,7 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
     raw = _whole_raw(x, lay, cfg)
     if raw is None:
         return Frames.empty()
-    spans = np.concatenate([_spans(unheard), [[0, opening_zeros(x)]]])
+    spans = np.concatenate([_spans(unheard), [[0, opening_zeros(x)]]])  # [0, 0): no frame
     raw["unheard"] = (frames_touching(spans, 0, len(raw["energy_db"]), lay.win, lay.hop)
                       | line_silence(raw["energy_db"], cfg.vad))
     return _contextual(raw, 0, lay, cfg, _Network.load())[0]
@@ -589,7 +589,8 @@ class StreamingAnalyzer:
             self._unheard = np.concatenate([self._unheard, _spans(unheard, at)])
         if not self._sound_seen:  # the stream still opens in zeros: they are not heard
             zeros = opening_zeros(chunk)
-            self._unheard = np.concatenate([self._unheard, [[at, at + zeros]]])
+            if zeros:
+                self._unheard = np.concatenate([self._unheard, [[at, at + zeros]]])
             self._sound_seen = zeros < len(chunk)
         # nothing can be emitted before the samples of the next grid point's right context have
         # arrived: small live chunks wait here, and are taken in (joined, decimated) together; the
