@@ -796,142 +796,140 @@ def _pulse_helpers():
     return mod
 
 
-def bench_live(ctx: Context) -> None:
-    """``call-monitor run`` on two PulseAudio null-sink monitors with transcription, the deteriorating
-    call's two legs played in real time: CPU share, peak memory, alert latency at a real webhook."""
-    import shutil
-    import signal
-    import threading
+@dataclass(frozen=True)
+class _LiveCall:
+    """What the live bench plays: the cut call (stereo, for replay), its two legs (mono, one paplay
+    each, by sink), the daemon's configuration and environment, and the labelled onset."""
+    cut: Path
+    legs: dict[str, Path]
+    config: Path
+    env: dict[str, str]
+    duration: float
+    onset: float
 
+
+def _live_call(tmp: Path, models: Path) -> _LiveCall:
+    """The first :data:`LIVE_CUT_S` of :data:`LIVE_FIXTURE` written into ``tmp`` as a call and its legs."""
     import soundfile as sf
-
-    from monitor.transcription.vosk_models import ModelError, packaged_model_dirs
-
-    pulse_mod = _pulse_helpers()
-    if not pulse_mod.have_pulse():
-        print("\n== live: skipped (pulseaudio / pulseaudio-utils not installed)")
-        return
     labels = json.loads((ROOT / "audio_fixtures" / "calls" / "deteriorating.json").read_text())
-    onset = float(labels["trouble_onset_s"])
     ch = labels["channels"]
-    tmp = Path(tempfile.mkdtemp(prefix="callmonitor-bench-"))
-    server = daemon = hook = None
-    players: list[subprocess.Popen] = []
-    try:
-        try:
-            models = packaged_model_dirs(tmp / "models")
-        except ModelError as e:
-            print(f"\n== live: skipped ({e})")
-            return
-        # the cut call (stereo, for replay) and its two legs (mono, one paplay each)
-        x, rate = sf.read(str(LIVE_FIXTURE), dtype="int16")
-        x = x[:int(LIVE_CUT_S * rate)]
-        duration = len(x) / rate
-        cut = tmp / "call.wav"
-        sf.write(str(cut), x, rate, subtype="PCM_16")
-        legs = {"softphone": tmp / "caller.wav", "mic": tmp / "agent.wav"}
-        sf.write(str(legs["softphone"]), x[:, ch["caller"]], rate, subtype="PCM_16")
-        sf.write(str(legs["mic"]), x[:, ch["agent"]], rate, subtype="PCM_16")
-        cfg = tmp / "ko.toml"
-        cfg.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
-        base_env = dict(os.environ, HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "cfg"),
-                        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                        VOSK_MODEL_PATH=str(models))
+    x, rate = sf.read(str(LIVE_FIXTURE), dtype="int16")
+    x = x[:int(LIVE_CUT_S * rate)]
+    cut = tmp / "call.wav"
+    sf.write(str(cut), x, rate, subtype="PCM_16")
+    legs = {"softphone": tmp / "caller.wav", "mic": tmp / "agent.wav"}
+    sf.write(str(legs["softphone"]), x[:, ch["caller"]], rate, subtype="PCM_16")
+    sf.write(str(legs["mic"]), x[:, ch["agent"]], rate, subtype="PCM_16")
+    config = tmp / "ko.toml"
+    config.write_text('[transcription]\nlanguage = "ko"\n', encoding="utf-8")
+    env = dict(os.environ, HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "cfg"),
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), VOSK_MODEL_PATH=str(models))
+    return _LiveCall(cut, legs, config, env, len(x) / rate, float(labels["trouble_onset_s"]))
 
-        # where replay (acoustic only) puts the critical alert in call time
-        r = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe",
-                            "--db", str(tmp / "replay.db"), str(cut)], env=base_env, cwd=ROOT,
-                           capture_output=True, text=True, check=True)
-        ref = [e for e in (json.loads(line) for line in r.stdout.splitlines() if line.startswith("{"))
-               if e.get("type") == "alert" and e.get("severity") == "critical"]
-        if not ref:
-            print(f"\n== live: replay raises no critical alert on the first {duration:.0f} s; nothing to time")
-            return
-        t_ref, kind = float(ref[0]["t"]), ref[0].get("kind")
 
-        server = pulse_mod.PulseServer().start()
-        env = dict(base_env, **server.env)
-        env["HOME"] = str(tmp)  # no user configuration (PulseServer sets HOME to its own root)
-        hook = _Webhook()
-        out: list[tuple[float, dict]] = []
-        err: list[str] = []
-        daemon = subprocess.Popen([sys.executable, "-m", "monitor.cli", "run", "--caller", "softphone.monitor",
-                                   "--agent", "mic.monitor", "--jsonl", "--db", str(tmp / "live.db"),
-                                   "--webhook", hook.url, "--no-notify", "--config", str(cfg)],
-                                  env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+def _replay_critical(call: _LiveCall, db: Path) -> tuple[float, str] | None:
+    """Call time and kind of the first critical alert ``replay --no-transcribe`` raises on the cut call."""
+    r = subprocess.run([sys.executable, "-m", "monitor.cli", "replay", "--jsonl", "--no-transcribe",
+                        "--db", str(db), str(call.cut)], env=call.env, cwd=ROOT,
+                       capture_output=True, text=True, check=True)
+    ref = [e for e in (json.loads(line) for line in r.stdout.splitlines() if line.startswith("{"))
+           if e.get("type") == "alert" and e.get("severity") == "critical"]
+    return (float(ref[0]["t"]), ref[0].get("kind")) if ref else None
 
-        def read_out():
-            for line in daemon.stdout:
-                try:
-                    out.append((time.time(), json.loads(line)))
-                except json.JSONDecodeError:
-                    pass
 
-        def read_err():
-            for line in daemon.stderr:
-                err.append(line.rstrip("\n"))
+class _LiveDaemon:
+    """``call-monitor run`` on the two null-sink monitors, its JSON events (with their wall-clock
+    arrival) and stderr lines collected as they come."""
 
-        threading.Thread(target=read_out, daemon=True).start()
-        threading.Thread(target=read_err, daemon=True).start()
-        deadline = time.monotonic() + 90
-        st = None
-        while time.monotonic() < deadline and daemon.poll() is None:
-            st = _daemon_status(env)  # the status socket answers from the start ("starting" until it listens)
+    def __init__(self, call: _LiveCall, env: dict[str, str], db: Path, webhook: str) -> None:
+        import threading
+        self.env = env
+        self.out: list[tuple[float, dict]] = []
+        self.err: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "run", "--caller", "softphone.monitor",
+                                      "--agent", "mic.monitor", "--jsonl", "--db", str(db), "--webhook", webhook,
+                                      "--no-notify", "--config", str(call.config)],
+                                     env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.out.append((time.time(), json.loads(line)))
+            except json.JSONDecodeError:
+                pass
+
+    def _read_err(self) -> None:
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def capturing(self, timeout: float = 90.0) -> dict:
+        """The status once both legs capture (RuntimeError if they do not within ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            st = _daemon_status(self.env)  # the status socket answers from the start ("starting" until it listens)
             if st and not st["starting"] and st["legs"] and all(s["state"] == "running" for s in st["legs"].values()):
-                break
+                return st
             time.sleep(0.2)
-        else:
-            raise RuntimeError("the daemon did not start capturing: " + "\n".join(err[-10:]))
-        started_transcription = bool(st.get("transcription"))
+        raise RuntimeError("the daemon did not start capturing: " + "\n".join(self.err[-10:]))
 
-        cpu0 = _proc_cpu_s(daemon.pid)
-        t_play = time.time()
-        players = [server.play(path, sink) for sink, path in legs.items()]
-        for p in players:
-            p.wait(timeout=duration + 60)
-        wall = time.time() - t_play
-        cpu1 = _proc_cpu_s(daemon.pid)
-        time.sleep(2.0)  # let the last blocks through the pipeline and the webhook
-        st = _daemon_status(env) or {}
-        peak = _proc_hwm_mb(daemon.pid)
-        t_term = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
+    def terminate(self) -> tuple[int | None, float]:
+        """SIGTERM: (exit status, None if it did not exit within 10 s; seconds it took)."""
+        import signal
+        t = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = daemon.wait(10)
+            rc = self.proc.wait(10)
         except subprocess.TimeoutExpired:
             rc = None
-        exit_s = time.monotonic() - t_term
-    except (OSError, RuntimeError, ValueError, KeyError, subprocess.SubprocessError) as e:  # report, go on
-        print(f"\n== live: failed: {type(e).__name__}: {e}")
-        if daemon is not None:
-            print("  daemon stderr: " + " | ".join(err[-8:]))
-        return
+        return rc, time.monotonic() - t
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _play_live(server, daemon: _LiveDaemon, call: _LiveCall) -> dict:
+    """Both legs played in real time into the daemon: playback start, CPU, peak memory, status, exit."""
+    players = [server.play(path, sink) for sink, path in call.legs.items()]
+    try:
+        cpu0, t_play = _proc_cpu_s(daemon.proc.pid), time.time()
+        for p in players:
+            p.wait(timeout=call.duration + 60)
+        wall = time.time() - t_play
+        cpu = _proc_cpu_s(daemon.proc.pid) - cpu0
     finally:
         for p in players:
             if p.poll() is None:
                 p.kill()
                 p.wait(5)
-        if daemon is not None and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait(5)
-        if hook is not None:
-            hook.close()
-        if server is not None:
-            server.stop()
-            shutil.rmtree(server.root, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+    time.sleep(2.0)  # let the last blocks through the pipeline and the webhook
+    st = _daemon_status(daemon.env) or {}
+    peak = _proc_hwm_mb(daemon.proc.pid)
+    rc, exit_s = daemon.terminate()
+    return {"t_play": t_play, "wall": wall, "cpu": cpu, "peak": peak, "status": st, "rc": rc, "exit_s": exit_s}
 
+
+def _live_rows(call: _LiveCall, run: dict, daemon: _LiveDaemon, hook: "_Webhook",
+               ref: tuple[float, str], transcribing: bool) -> tuple[list[list], dict]:
+    """The live table's rows and the figures kept in ``ctx.results``."""
+    t_ref, kind = ref
+    onset, st = call.onset, run["status"]
     crit = [(t, p) for t, p in hook.received if p.get("severity") == "critical"]
-    jl = [e for _, e in out if e.get("type") == "alert" and e.get("severity") == "critical"]
-    words = [e for _, e in out if e.get("type") == "words"]
+    jl = [e for _, e in daemon.out if e.get("type") == "alert" and e.get("severity") == "critical"]
+    words = [e for _, e in daemon.out if e.get("type") == "words"]
     n_words = sum(len(e.get("words") or ()) for e in words)
     by_leg = {leg: sum(1 for e in words if e.get("channel") == leg) for leg in ("caller", "agent")}
-    arrival = crit[0][0] - t_play if crit else None
+    arrival = crit[0][0] - run["t_play"] if crit else None
+    share = run["cpu"] / run["wall"]
     rows = [
-        ["audio played (two legs, real time)", f"{duration:.0f} s (first {duration:.0f} s of deteriorating_16k)"],
-        ["daemon CPU, share of one core", f"{(cpu1 - cpu0) / wall:.1%} ({cpu1 - cpu0:.1f} s cpu / {wall:.1f} s)"],
-        ["daemon peak memory (VmHWM)", f"{peak:.0f} MB"],
+        ["audio played (two legs, real time)",
+         f"{call.duration:.0f} s (first {call.duration:.0f} s of deteriorating_16k)"],
+        ["daemon CPU, share of one core", f"{share:.1%} ({run['cpu']:.1f} s cpu / {run['wall']:.1f} s)"],
+        ["daemon peak memory (VmHWM)", f"{run['peak']:.0f} MB"],
         ["critical alert at the webhook, play time", "none" if arrival is None else f"{arrival:.2f} s"],
         ["  latency from the labelled trouble onset", "-" if arrival is None else
          f"{arrival - onset:+.2f} s (onset {onset:.1f} s)"],
@@ -940,14 +938,70 @@ def bench_live(ctx: Context) -> None:
         ["  call time in the live jsonl", f"{jl[0]['t']:.1f} s" if jl else "none"],
         ["webhook POSTs received / alerts", f"{len(hook.received)} / {st.get('alerts', '-')}"],
         ["overflows / dropped blocks", f"{st.get('overflows', '-')} / {st.get('dropped_blocks', '-')}"],
-        ["transcription on (status)", str(started_transcription)],
+        ["transcription on (status)", str(transcribing)],
         ["words events (caller / agent), words", f"{by_leg['caller']} / {by_leg['agent']}, {n_words}"],
-        ["SIGTERM exit", f"{exit_s:.2f} s, rc {rc}"],
+        ["SIGTERM exit", f"{run['exit_s']:.2f} s, rc {run['rc']}"],
     ]
-    ctx.results["live"] = {"cpu_share": (cpu1 - cpu0) / wall, "peak_mb": peak, "arrival_s": arrival,
-                           "latency_onset_s": None if arrival is None else arrival - onset,
-                           "latency_replay_s": None if arrival is None else arrival - t_ref,
-                           "overflows": st.get("overflows"), "words_events": len(words)}
+    results = {"cpu_share": share, "peak_mb": run["peak"], "arrival_s": arrival,
+               "latency_onset_s": None if arrival is None else arrival - onset,
+               "latency_replay_s": None if arrival is None else arrival - t_ref,
+               "overflows": st.get("overflows"), "words_events": len(words)}
+    return rows, results
+
+
+def _measure_live(tmp: Path, pulse_mod) -> tuple[list[list], dict] | str:
+    """The live table's rows and results, or why there are none (a line to print)."""
+    import shutil
+
+    from monitor.transcription.vosk_models import ModelError, packaged_model_dirs
+    try:
+        models = packaged_model_dirs(tmp / "models")
+    except ModelError as e:
+        return f"skipped ({e})"
+    call = _live_call(tmp, models)
+    ref = _replay_critical(call, tmp / "replay.db")  # where replay (acoustic only) puts the critical alert
+    if ref is None:
+        return f"replay raises no critical alert on the first {call.duration:.0f} s; nothing to time"
+    server = daemon = hook = None
+    try:
+        server = pulse_mod.PulseServer().start()
+        env = dict(call.env, **server.env)
+        env["HOME"] = str(tmp)  # no user configuration (PulseServer sets HOME to its own root)
+        hook = _Webhook()
+        daemon = _LiveDaemon(call, env, tmp / "live.db", hook.url)
+        transcribing = bool(daemon.capturing().get("transcription"))
+        run = _play_live(server, daemon, call)
+        return _live_rows(call, run, daemon, hook, ref, transcribing)
+    except (OSError, RuntimeError, ValueError, KeyError, subprocess.SubprocessError) as e:  # report, go on
+        tail = "\n  daemon stderr: " + " | ".join(daemon.err[-8:]) if daemon is not None else ""
+        return f"failed: {type(e).__name__}: {e}{tail}"
+    finally:
+        if daemon is not None:
+            daemon.kill()
+        if hook is not None:
+            hook.close()
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.root, ignore_errors=True)
+
+
+def bench_live(ctx: Context) -> None:
+    """``call-monitor run`` on two PulseAudio null-sink monitors with transcription, the deteriorating
+    call's two legs played in real time: CPU share, peak memory, alert latency at a real webhook."""
+    import shutil
+    pulse_mod = _pulse_helpers()
+    if not pulse_mod.have_pulse():
+        print("\n== live: skipped (pulseaudio / pulseaudio-utils not installed)")
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="callmonitor-bench-"))
+    try:
+        measured = _measure_live(tmp, pulse_mod)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if isinstance(measured, str):
+        print(f"\n== live: {measured}")
+        return
+    rows, ctx.results["live"] = measured
     print_table("live: call-monitor run --caller softphone.monitor --agent mic.monitor on a private PulseAudio "
                 "server, both legs played in real time, transcription on (Korean Vosk model on English speech)",
                 ["figure", "value"], rows,
