@@ -914,7 +914,7 @@ def _play_live(server, daemon: _LiveDaemon, call: _LiveCall) -> dict:
 
 
 def _live_rows(call: _LiveCall, run: dict, daemon: _LiveDaemon, hook: "_Webhook",
-               ref: tuple[float, str], transcribing: bool) -> tuple[list[list], dict]:
+               ref: tuple[float, str]) -> tuple[list[list], dict]:
     """The live table's rows and the figures kept in ``ctx.results``."""
     t_ref, kind = ref
     onset, st = call.onset, run["status"]
@@ -938,7 +938,7 @@ def _live_rows(call: _LiveCall, run: dict, daemon: _LiveDaemon, hook: "_Webhook"
         ["  call time in the live jsonl", f"{jl[0]['t']:.1f} s" if jl else "none"],
         ["webhook POSTs received / alerts", f"{len(hook.received)} / {st.get('alerts', '-')}"],
         ["overflows / dropped blocks", f"{st.get('overflows', '-')} / {st.get('dropped_blocks', '-')}"],
-        ["transcription on (status)", str(transcribing)],
+        ["transcription on (status after the call)", str(bool(st.get("transcription")))],
         ["words events (caller / agent), words", f"{by_leg['caller']} / {by_leg['agent']}, {n_words}"],
         ["SIGTERM exit", f"{run['exit_s']:.2f} s, rc {run['rc']}"],
     ]
@@ -969,9 +969,9 @@ def _measure_live(tmp: Path, pulse_mod) -> tuple[list[list], dict] | str:
         env["HOME"] = str(tmp)  # no user configuration (PulseServer sets HOME to its own root)
         hook = _Webhook()
         daemon = _LiveDaemon(call, env, tmp / "live.db", hook.url)
-        transcribing = bool(daemon.capturing().get("transcription"))
+        daemon.capturing()  # the model may still load: the status after the call says whether it transcribed
         run = _play_live(server, daemon, call)
-        return _live_rows(call, run, daemon, hook, ref, transcribing)
+        return _live_rows(call, run, daemon, hook, ref)
     except (OSError, RuntimeError, ValueError, KeyError, subprocess.SubprocessError) as e:  # report, go on
         tail = "\n  daemon stderr: " + " | ".join(daemon.err[-8:]) if daemon is not None else ""
         return f"failed: {type(e).__name__}: {e}{tail}"
