@@ -1658,7 +1658,8 @@ def reads_to_a_screen_reader_with_its_histograms_in_words(html: str, rows: list[
     words_read = re.sub(r"<[^>]*>", " ", html)  # the page's words, without its tags and their attributes
     kinds = [c[len("alerts_"):] for c in rows[0] if c.startswith("alerts_")]
     assert kinds and not [k for k in kinds if k in words_read], "an alert kind's key among the words"
-    assert re.search(r"<td>([a-z]+ )*[a-z]+ x\d+(, ([a-z]+ )*[a-z]+ x\d+)*</td>", html.split('id="flagged"')[1])
+    # each kind with how many times it was raised: "slow response (2)", not "x2" (read "x two")
+    assert re.search(r"<td>([a-z]+ )*[a-z]+ \(\d+\)(, ([a-z]+ )*[a-z]+ \(\d+\))*</td>", html.split('id="flagged"')[1])
     assert 'aria-describedby="distributions-caption"' in html and "the table below says them in words" in html
     words = html.split('<table id="cues-in-words">')[1].split("</table>")[0]
     scored = [r for r in rows if r["status"] == "scored"]

@@ -314,7 +314,7 @@ def _flagged_table(rows: Sequence[dict[str, Any]], links: dict[tuple[str, str, s
         name = _e(shown)
         link = links.get(row_key(r))
         cell = f"<a href=\"{_e(link)}\">{name}</a>" if link is not None else name
-        which = ", ".join(f"{kind_name(k[len('alerts_'):])} x{int(_number(r[k]) or 0)}" for k in kinds
+        which = ", ".join(f"{kind_name(k[len('alerts_'):])} ({int(_number(r[k]) or 0)})" for k in kinds
                           if (_number(r.get(k)) or 0) > 0)
         crit = _number(r.get("first_critical_s"))
         cell += _marks(r)
