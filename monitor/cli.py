@@ -38,7 +38,7 @@ def version_line() -> str:
     running (``RELEASE``, which the package's metadata takes too), the schema its daemon's store
     writes and the one its supervisor's console writes, each of which an earlier release refuses
     (docs/configuration.md, docs/deployment.md's upgrading)."""
-    from .delivery.store import SCHEMA_VERSION
+    from .delivery.store_schema import SCHEMA_VERSION
     from .release import RELEASE
     from .supervisor.store import SCHEMA_VERSION as CONSOLE_SCHEMA
     return f"call-monitor {RELEASE} (database schema {SCHEMA_VERSION}, console database schema {CONSOLE_SCHEMA})"

@@ -69,9 +69,11 @@ from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records,
 from .cue_registry import shown_cues, shown_min_speech_s
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
-from .delivery.store import LIVE_SOURCE, Ack, Delivery, Store, StoreError, StoredAlert
+from .delivery.store import Store
+from .delivery.store_errors import StoreError
 from .delivery.sinks.webhook import MEMORY_ID_BASE, agent_of
 from .delivery.store_guard import StoreGuard
+from .delivery.store_rows import LIVE_SOURCE, Ack, Delivery, StoredAlert
 from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .release import RELEASE

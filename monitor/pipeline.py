@@ -28,8 +28,9 @@ from .transcription.phrases import PhraseMatcher, PhraseSpotter
 from .transcription.recognizer import Transcriber, TranscriberError
 from .alerts.rules import AlertEngine
 from .capture.sources import Chunk, RecordingFlaws
-from .delivery.store import LIVE_SOURCE, Store
+from .delivery.store import Store
 from .delivery.store_guard import StoreGuard
+from .delivery.store_rows import LIVE_SOURCE
 
 if TYPE_CHECKING:
     from .capture.sources import FileSource

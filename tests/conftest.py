@@ -54,7 +54,8 @@ def opener_taking_the_lock(db: Path):
     """How ``run`` opens its database: the database, then the daemon lock beside it (the store
     closed again when the lock is refused). A callable for ``open_or_pending``."""
     from monitor.delivery.dblock import DatabaseLock
-    from monitor.delivery.store import Store, StoreError
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_errors import StoreError
 
     def opener() -> Store:
         store = Store.open(db)

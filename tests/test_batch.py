@@ -921,7 +921,7 @@ def test_a_stop_between_reading_the_inputs_and_starting_the_cluster_is_said_as_i
     once the inputs are read and checked): one line saying nothing was scored or stored, the exit
     status of a stop, no worker started and no database made (it was said by nothing, before)."""
     db, out = tmp_path / "events.db", tmp_path / "summary.csv"
-    done = _batch_stopped_at("monitor.delivery.store:making_problem", sig, ARCHIVE[0], "-j", "1", "--db", db,
+    done = _batch_stopped_at("monitor.delivery.store_files:making_problem", sig, ARCHIVE[0], "-j", "1", "--db", db,
                              "--out", out)
     assert done.returncode == status, done.stderr
     assert done.stderr.splitlines() == [f"call-monitor: error: {said} while the Dask cluster started: nothing was "

@@ -39,7 +39,7 @@ def test_version_names_the_release_and_the_database_schemas_it_writes(capsys) ->
     upgrade: the release of the code that runs, also from a checkout never installed or one
     installed before the release was raised, and the schemas of the daemon's and of the console's
     databases it writes (an earlier release refuses a newer one)."""
-    from monitor.delivery.store import SCHEMA_VERSION
+    from monitor.delivery.store_schema import SCHEMA_VERSION
     from monitor.release import RELEASE
     from monitor.supervisor.store import SCHEMA_VERSION as CONSOLE_SCHEMA
     with pytest.raises(SystemExit) as done:

@@ -1550,7 +1550,8 @@ def test_the_status_lists_no_alert_or_report_of_a_call_a_purge_deleted(tmp_path)
     from monitor import cli
     from monitor.commands.status import render
     from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import LIVE_SOURCE, Store
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_rows import LIVE_SOURCE
     from monitor.events import AlertEvent
 
     sf.write(tmp_path / "quiet.wav", np.zeros((16000 * 2, 2), np.float32), 16000)
@@ -1653,7 +1654,8 @@ def test_a_restarted_daemon_s_status_lists_the_alerts_of_today_s_earlier_calls_w
     from monitor import cli
     from monitor.commands.status import render
     from monitor.daemon import Daemon as InProcess
-    from monitor.delivery.store import LIVE_SOURCE, Store
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_rows import LIVE_SOURCE
     from monitor.events import AlertAckedEvent, AlertEvent
 
     sf.write(tmp_path / "quiet.wav", np.zeros((16000 * 2, 2), np.float32), 16000)
@@ -1709,7 +1711,8 @@ def test_an_alert_posted_from_memory_while_the_database_failed_is_shown_acknowle
     from monitor.commands.status import render
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.sinks.webhook import MEMORY_ID_BASE, WebhookSink
-    from monitor.delivery.store import LIVE_SOURCE, Store
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_rows import LIVE_SOURCE
     from monitor.delivery.store_guard import open_or_pending
     from monitor.events import AlertAckedEvent, AlertEvent
 

@@ -39,7 +39,8 @@ from monitor.alerts.evidence import fmt_duration
 from monitor.alerts.meaning import kind_name
 from monitor.report.figure import fmt_time
 from monitor.report.data import recording_warning
-from monitor.delivery.store import SCHEMA_VERSION, Store
+from monitor.delivery.store import Store
+from monitor.delivery.store_schema import SCHEMA_VERSION
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
@@ -1313,7 +1314,7 @@ def test_alert_labels_near_a_calls_end_stay_inside_the_picture_at_their_lines_cl
 
 def _live_call(db: Path, duration_s: float, summary: dict) -> int:
     """A live call of ``duration_s`` stored in ``db`` with ``summary``, as the daemon stores one."""
-    from monitor.delivery.store import LIVE_SOURCE
+    from monitor.delivery.store_rows import LIVE_SOURCE
     with Store.open(db) as store:
         call_id = store.start_call(f"{LIVE_SOURCE}caller=softphone.monitor", channels={"caller": 0}, agent="alice")
         store.end_call(call_id, duration_s, summary)

@@ -18,8 +18,11 @@ import pytest
 from conftest import PERMISSIONS_BIND, ROOT, call_monitor
 
 from monitor.events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
-from monitor.delivery import store as store_module
-from monitor.delivery.store import SCHEMA_VERSION, Ack, Store, StoreError
+from monitor.delivery import store_schema
+from monitor.delivery.store import Store
+from monitor.delivery.store_errors import StoreError
+from monitor.delivery.store_rows import Ack
+from monitor.delivery.store_schema import SCHEMA_VERSION
 
 
 
@@ -439,7 +442,7 @@ def test_a_purge_of_the_highest_ids_gives_none_of_them_again(db):
         assert again.alert_id > raised
 
 
-PREVIOUS_SCHEMA = "\n".join(line for line in re.sub(r"CREATE TABLE alert_acks \(.*?\);", "", store_module._SCHEMA,
+PREVIOUS_SCHEMA = "\n".join(line for line in re.sub(r"CREATE TABLE alert_acks \(.*?\);", "", store_schema._SCHEMA,
                                                    flags=re.S).replace(" AUTOINCREMENT", "").splitlines()
                             if "posted_id" not in line)
 """The tables as the version 3 releases before made them: the same, whose ids SQLite gave again after a
@@ -528,7 +531,7 @@ def test_the_daemon_id_is_bound_to_its_machine_so_a_database_copied_to_another_t
 
 
 def test_this_machine_is_a_hash_of_its_machine_id_never_the_id_itself(tmp_path):
-    from monitor.delivery.store import this_machine
+    from monitor.delivery.store_schema import this_machine
     empty, made = tmp_path / "empty", tmp_path / "machine-id"
     empty.write_text("\n")
     made.write_text("3d1219c7c4c5404aaa1f6d2a48adfda4\n")
@@ -774,7 +777,8 @@ def test_a_path_under_a_file_is_refused(tmp_path):
 def test_an_unwritable_directory_is_refused(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    code = ("import sys; from monitor.delivery.store import Store, StoreError\n"
+    code = ("import sys\nfrom monitor.delivery.store import Store\n"
+            "from monitor.delivery.store_errors import StoreError\n"
             "try: Store.open(sys.argv[1])\nexcept StoreError as e: sys.exit(str(e))")
     r = subprocess.run([*PERMISSIONS_BIND, sys.executable, "-c", code, str(locked / "events.db")], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)

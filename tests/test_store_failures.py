@@ -28,7 +28,8 @@ from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
 from monitor.events import AlertAckedEvent, AlertEvent, CuesEvent
 from monitor.pipeline import CallPipeline, run_source
 from monitor.capture.sources import FileSource
-from monitor.delivery.store import Store, StoreError
+from monitor.delivery.store import Store
+from monitor.delivery.store_errors import StoreError
 from monitor.delivery.store_guard import StoreGuard
 from monitor.delivery.sinks.webhook import MEMORY_ID_BASE, WebhookSink
 

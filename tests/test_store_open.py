@@ -34,8 +34,10 @@ from monitor.config import load_config
 from monitor.console import severity_word
 from monitor.daemon import Daemon
 from monitor.delivery.dblock import DatabaseLock
-from monitor.delivery.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
+from monitor.delivery.store import Store
+from monitor.delivery.store_errors import SchemaTooNew, StoreError
 from monitor.delivery.store_guard import PendingStore, StoreGuard, open_or_pending
+from monitor.delivery.store_schema import SCHEMA_VERSION
 from monitor.events import AlertEvent
 from monitor.pipeline import CallPipeline, run_source
 

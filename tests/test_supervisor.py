@@ -1304,7 +1304,8 @@ def test_console_refuses_a_daemon_database(tmp_path):
 def test_the_daemons_database_refuses_the_consoles_by_name_not_as_damaged(tmp_path):
     """The console's database given as a daemon's (`replay --db`, `alerts --db`) is said to be
     the console's, in every way it is opened; it is neither damaged nor changed."""
-    from monitor.delivery.store import Store, StoreError
+    from monitor.delivery.store import Store
+    from monitor.delivery.store_errors import StoreError
     ConsoleStore.open(tmp_path / "supervisor.db").close()
     before = (tmp_path / "supervisor.db").read_bytes()
     for opener in (Store.open, Store.open_readonly):

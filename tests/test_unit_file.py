@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT, PY, bare_sqlite_file, call_monitor, made_in
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
-from monitor.delivery.store import CONSOLE_APPLICATION_ID, Store
+from monitor.delivery.store import Store
+from monitor.delivery.store_files import CONSOLE_APPLICATION_ID
 
 
 

@@ -23,7 +23,8 @@ from typing import Any, Iterator, Sequence
 
 from ..events import AlertClearedEvent, AlertEvent, CallSummaryEvent, CuesEvent, Event, WordsEvent
 from ..capture.sources import RecordingFlaws, leg_channels
-from ..delivery.store import Store, StoreError
+from ..delivery.store import Store
+from ..delivery.store_errors import StoreError
 from ..pipeline import stored_notes
 from .inputs import CallJob
 from .table import legs_same_of, legs_swapped_of, quiet_legs_of

@@ -12,7 +12,8 @@ from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_when
 
 if TYPE_CHECKING:  # for the annotations only
     from ..config import Config
-    from ..delivery.store import Delivery, Store, StoredAlert
+    from ..delivery.store import Store
+    from ..delivery.store_rows import Delivery, StoredAlert
 
 
 
@@ -102,7 +103,7 @@ def _print_alerts(store: Store, alerts: list[StoredAlert], jsonl: bool) -> None:
     before printing any when what it reads cannot be read."""
     from ..delivery.delivered import ack_text, delivery_text, posted_as
     from ..delivery.sinks.terminal import call_clock
-    from ..delivery.store import recording_name
+    from ..delivery.store_rows import recording_name
     sent = store.deliveries_of([a.event.alert_id for a in alerts])
     acks = store.acks_of([a.event.alert_id for a in alerts])
     sources = _sources(store, {a.event.call_id for a in alerts})

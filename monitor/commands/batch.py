@@ -262,7 +262,8 @@ def _run(args: argparse.Namespace, cfg, jobs, unopened: dict[int, str], phase: _
     from ..batch.ledger import BatchStore
     from ..batch.runner import (BatchOptions, BatchRun, ClusterError, SchedulerLost, dask_client,
                                 workers_without_callmonitor)
-    from ..delivery.store import StoreError, lasting_problem, making_problem, writing_problem
+    from ..delivery.store_errors import StoreError
+    from ..delivery.store_files import lasting_problem, making_problem, writing_problem
 
     model_info = _speech_model(args, cfg, phase)  # before the database: one that will not load leaves nothing made
     if isinstance(model_info, ExitStatus):

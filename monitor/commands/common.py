@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..transcription.setup import TranscriptionSetup
 
 _LAZY = MappingProxyType({"ConfigError": "monitor.config", "ModelError": "monitor.transcription.vosk_models",
-                         "StoreError": "monitor.delivery.store"})
+                         "StoreError": "monitor.delivery.store_errors"})
 
 
 def __getattr__(name: str):
@@ -700,7 +700,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     """The database, or when it cannot be opened a PendingStore that keeps trying (alerts go on,
     marked as not stored). ``check`` runs on each store opened (raising StoreError closes it again).
     Raises SchemaTooNew (a StoreError) for a database of a newer callmonitor."""
-    from ..delivery.store import StoreError
+    from ..delivery.store_errors import StoreError
     from ..delivery.store_guard import open_or_pending
 
     def opener() -> Store:

@@ -544,7 +544,7 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     never make (a file in the way, a folder it may not write: :func:`making_problem`); its speech
     model is checked next (:func:`_model_problem`)."""
     from ..delivery.call_files import call_files_problem
-    from ..delivery.store import lasting_problem, making_problem
+    from ..delivery.store_files import lasting_problem, making_problem
     from ..delivery.sinks.webhook import TokenError
     from ..delivery.status_socket import socket_path_problem
     from .run import webhook_token

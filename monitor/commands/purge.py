@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.store import an_empty_file, is_bare_sqlite_file, is_empty_file, no_database, no_tables
+    from ..delivery.store_files import (an_empty_file, is_bare_sqlite_file, is_empty_file, no_database,
+                                        no_tables)
     from .common import ConfigError, StoreError, config_from_args, open_store
     now = time.time()
     try:

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
-    from ..delivery.store import lasting_problem, making_problem, writing_problem
+    from ..delivery.store_files import lasting_problem, making_problem, writing_problem
     unreadable = _unreadable(args)
     if len(unreadable) == len(args.files):  # nothing to replay: no database made or touched, no model loaded
         return ExitStatus.FAILED

@@ -157,7 +157,8 @@ def _ambiguous(target: str, cfg: Config) -> str | None:
     """The line for a ``target`` that names both a file there and a call stored in the database a
     call's report reads (``--db``, else the configured one); None otherwise (a database that cannot
     be read holds no call to take it for)."""
-    from ..delivery.store import Store, StoreError
+    from ..delivery.store import Store
+    from ..delivery.store_errors import StoreError
     if not (target.strip().isdigit() and os.path.exists(target)):
         return None
     db = os.path.expanduser(cfg.storage.db)
@@ -234,7 +235,9 @@ def _stored(args: argparse.Namespace, cfg: Config, call_id: int):
     every command that reads one), which names a running daemon's other database."""
     from ..report import from_store
     from ..report.data import recording_warning
-    from ..delivery.store import Store, StoreError, a_folder
+    from ..delivery.store import Store
+    from ..delivery.store_errors import StoreError
+    from ..delivery.store_files import a_folder
     from .common import daemon_elsewhere
 
     db = os.path.expanduser(cfg.storage.db)

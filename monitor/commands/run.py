@@ -483,7 +483,7 @@ def _take_lock(lock) -> None:
     """The database's daemon lock, if this daemon does not hold it yet (it could not be made at
     start); raises DatabaseInUse when another daemon took it meanwhile, else runs without it."""
     from ..delivery.dblock import DatabaseInUse
-    from ..delivery.store import StoreError
+    from ..delivery.store_errors import StoreError
     if lock.held:
         return
     try:

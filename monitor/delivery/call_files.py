@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..config import Config
-from .store import LIVE_SOURCE
+from .store_rows import LIVE_SOURCE
 
 log = logging.getLogger(__name__)
 

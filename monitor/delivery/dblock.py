@@ -18,7 +18,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .store import StoreError
+from .store_errors import StoreError
 
 
 class DatabaseInUse(StoreError):

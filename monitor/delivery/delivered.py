@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from .store import Ack, Delivery
+from .store_rows import Ack, Delivery
 
 _PRECEDENCE = ("delivered", "pending", "failed")
 """Of an alert's outbox rows (a URL changed: the old one's row is closed as failed), the one said."""

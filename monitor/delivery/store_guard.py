@@ -33,7 +33,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CuesEvent, WordsEvent
 from .dblock import DatabaseInUse
-from .store import SchemaTooNew, Store, StoreError
+from .store import Store
+from .store_errors import SchemaTooNew, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class PendingStore:
 def open_or_pending(opener: Callable[[], Store], path: Any,
                     retry_s: float = OPEN_RETRY_S) -> Store | PendingStore:
     """``opener()``, or a :class:`PendingStore` retrying it when it fails; a database of a newer
-    schema raises :class:`~monitor.delivery.store.SchemaTooNew` (the error names the file), and one
+    schema raises :class:`~monitor.delivery.store_errors.SchemaTooNew` (the error names the file), and one
     another daemon's lock holds (taken while this one started) :class:`~monitor.delivery.dblock.DatabaseInUse`."""
     try:
         return opener()

@@ -415,7 +415,8 @@ def no_database_there(path: str) -> str | None:
     """Why ``path`` holds no database the flagged calls' reports could come from, in the words of
     the commands that read one (not there yet, a folder, an empty file, an SQLite file with no
     tables: every report is then made from its recording), or None."""
-    from ..delivery.store import a_folder, an_empty_file, is_bare_sqlite_file, is_empty_file, no_database, no_tables
+    from ..delivery.store_files import (a_folder, an_empty_file, is_bare_sqlite_file, is_empty_file, no_database,
+                                        no_tables)
 
     db = os.path.expanduser(path)
     if os.path.isdir(db):

@@ -39,7 +39,8 @@ from ..dsp.sound_class import BREATH, COUGH
 from ..transcription.phrases import PhraseMatcher, pause_breaks
 from ..capture.sources import Chunk, FileSource, RecordingFlaws
 from ..delivery.delivered import ack_text, delivery_text
-from ..delivery.store import LIVE_SOURCE, CallRecord, Store, StoredAlert
+from ..delivery.store import Store
+from ..delivery.store_rows import LIVE_SOURCE, CallRecord, StoredAlert
 from ..transcription.setup import matcher_for
 
 log = logging.getLogger(__name__)
@@ -542,7 +543,7 @@ def call_audio_candidates(cfg: Config, store: Store, call_id: int, source: str,
     The daemon writes ``call-<id>.wav`` of a live call (source ``live:...``) with one column per
     leg, as the call kept them (``channels``; a live call stored before: caller, agent); a replayed
     call's source is the recording with the channels the call kept (``channels``, see
-    :attr:`~monitor.delivery.store.CallRecord.channels`), else (a call stored before the calls kept
+    :attr:`~monitor.delivery.store_rows.CallRecord.channels`), else (a call stored before the calls kept
     them) the usual layout: right = caller, left = agent. A replayed
     call has no call file: a ``call-<id>.wav`` beside it is a live call's of the same id. A folder
     another database's daemon writes to holds that database's calls of the same ids, none of this

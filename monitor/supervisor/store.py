@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..delivery.sqlite_file import connect_private, empty_log, remake_table, statements, transaction
-from ..delivery.store import CONSOLE_APPLICATION_ID, a_folder
+from ..delivery.store_files import CONSOLE_APPLICATION_ID, a_folder
 from ..alerts.evidence import evidence_lines
 
 SCHEMA_VERSION = 4

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from ...alerts.meaning import meaning
 from ...console import severity_word
-from ..store import LIVE_SOURCE
+from ..store_rows import LIVE_SOURCE
 from ...events import AlertAckedEvent, AlertClearedEvent, AlertEvent, CallSummaryEvent, Event, StatusEvent, WordsEvent, unjudged
 
 

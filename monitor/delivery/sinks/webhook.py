@@ -73,7 +73,9 @@ from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
 from ...files import read_waiting
 from ..acks import acked_events
-from ..store import Delivery, Store, StoreError, recording_name
+from ..store import Store
+from ..store_errors import StoreError
+from ..store_rows import Delivery, recording_name
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,142 @@
+"""What the SQLite store hands out (a call, a stored alert, an outbox row, an acknowledgement) and how its
+rows are read: the JSON it writes, and the checks of a row holding what no release writes (a damaged row).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..events import AlertEvent, _clean
+from .store_errors import StoreError
+
+LIVE_SOURCE = "live:"
+"""How a live call's ``source`` begins (``live:caller=softphone.monitor``): devices, no recording."""
+
+
+def recording_name(source: str | None) -> str:
+    """The file name of the recording a replayed or scored call came from (its ``source``), as
+    ``alerts`` and the webhook name it; "" for a live call. Its folder stays out: it is of the
+    machine that replayed it (a home folder, a user's name)."""
+    if not source or source.startswith(LIVE_SOURCE):
+        return ""
+    return os.path.basename(source)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: int
+    started_at: float
+    source: str
+    ended_at: float | None
+    duration_s: float | None
+    baseline: Mapping[str, Any] | None
+    summary: Mapping[str, Any] | None
+    channels: Mapping[str, int] | None = None
+    """The channel of the recording ``source`` each leg was read from (``{"caller": 0, "agent":
+    1}`` for a replay with ``--caller-channel 0``), or for a live call its legs' columns in the
+    daemon's audio of it (written or not: the legs it captured); None when the call did not record
+    it (one stored before schema version 3, or a live one before the daemon kept its legs)."""
+    agent: str | None = None
+    """A live call's agent (the daemon's ``delivery.agent_name``, else user@host); None for a
+    replayed call, or one stored before the calls kept it."""
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert as stored: the event (with ids) and when it was raised (unix seconds: when it was
+    committed, or held while the database failed)."""
+
+    event: AlertEvent
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: deliver ``alert`` to ``target``."""
+
+    id: int
+    alert_id: int
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    alert: AlertEvent
+    delivered_at: float | None = None
+    posted_id: int | None = None
+    """The alert id this row is posted under when it is not :attr:`alert_id`: an alert the database
+    could not store when it was raised was posted from memory under an id of its own
+    (:data:`~monitor.delivery.sinks.webhook.MEMORY_ID_BASE`), which the supervisor console keys it
+    by; every later post of it (in any run) keeps that id. None: posted under :attr:`alert_id`."""
+
+    @property
+    def posts_as(self) -> int:
+        """The alert id the receiver knows the alert by."""
+        return self.alert_id if self.posted_id is None else self.posted_id
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A supervisor's acknowledgement of an alert, as the console told it: who (the name given on the
+    console) and when (unix seconds, the console's clock). The first one stands, as on the console."""
+
+    by: str
+    at: float
+
+
+def _json(value: Any) -> str:
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def damaged_row(p: str | os.PathLike, row: str, problem: str) -> StoreError:
+    """A row holding what callmonitor never writes (another program wrote it, or an edit by hand):
+    the one line every command says of it, naming the database, the row and the problem."""
+    return StoreError(f"{p}: damaged callmonitor database ({row}: {problem})")
+
+
+_JSON_KINDS = MappingProxyType({dict: "object", list: "list"})
+
+
+def _json_of(p: str | os.PathLike, row: str, name: str, text: Any, kind: type, *, null: bool = False) -> Any:
+    """Column ``name`` of ``row``: JSON text of a ``kind`` (dict or list), or where ``null`` NULL;
+    :func:`damaged_row` if it is not."""
+    if text is None and null:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise damaged_row(p, row, f"{name} is not JSON") from None
+    if not isinstance(value, kind) and not (null and value is None):
+        raise damaged_row(p, row, f"{name} is not a JSON {_JSON_KINDS[kind]}")
+    return value
+
+
+def _number(p: str | os.PathLike, row: str, name: str, value: Any, *, null: bool = False) -> float | None:
+    """Column ``name`` of ``row``, a finite number (or NULL where ``null``); :func:`damaged_row` if not."""
+    if value is None and null:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise damaged_row(p, row, f"{name} is not a number ({value!r})")
+    return float(value)
+
+
+def _whole(p: str | os.PathLike, row: str, name: str, value: Any) -> int | None:
+    """Column ``name`` of ``row``, a whole number as SQLite keeps it (not through a float: an id of
+    2^62 and more loses its last digits there) or NULL; :func:`damaged_row` if not."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise damaged_row(p, row, f"{name} is not a whole number ({value!r})")
+    return value
+
+
+def _text(p: str | os.PathLike, row: str, name: str, value: Any) -> str:
+    """Column ``name`` of ``row``, text; :func:`damaged_row` if not."""
+    if not isinstance(value, str):
+        raise damaged_row(p, row, f"{name} is not text ({value!r})")
+    return value
