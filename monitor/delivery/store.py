@@ -8,6 +8,10 @@ the next alert).  The file is created mode 0600 in a directory created 0700.
 Thread-safe for one writer thread plus readers: every statement runs under one lock on a
 connection opened with ``check_same_thread=False``.  Other processes (``call-monitor
 alerts`` while the daemon runs) read concurrently thanks to WAL.
+
+What :class:`Store` stands on is beside it: the schema and its migrations (``store_schema``), what
+is wrong with a database file and the line said of it (``store_files``), the records it hands out
+and the checks of a damaged row (``store_rows``), and its errors (``store_errors``).
 """
 
 from __future__ import annotations

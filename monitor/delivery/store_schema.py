@@ -159,8 +159,9 @@ def _too_new(p: Path, version: int) -> SchemaTooNew:
 
 
 def make_or_upgrade(conn: sqlite3.Connection, p: Path, version: int) -> None:
-    """Make callmonitor's tables in the database on ``conn`` (at schema ``version``) when it has none, or
-    bring one of an older release up to :data:`SCHEMA_VERSION` in place, in one write transaction."""
+    """Make callmonitor's tables in the database on ``conn`` (read at schema ``version``) when it has none,
+    or bring one of an older release up to :data:`SCHEMA_VERSION` in place (``calls.agent`` and the ids
+    of :data:`_IDS_KEPT` too), in one write transaction; nothing when it is up to date."""
     if version < SCHEMA_VERSION or not _has_agent(conn) or _ids_given_again(conn):
         with transaction(conn, "BEGIN IMMEDIATE"):
             # re-check inside the write lock: another process may have just created or migrated it
