@@ -38,7 +38,8 @@ it are not transcribed, and the stored call says where they began:
 last problem as a model problem found at the start, and the daemon runs on acoustic-only.
 
 Status: ``state()`` is what the status socket (``delivery/status_socket.py``) answers, with the
-last warning or error the package logged; the speech/silence bookkeeping lives in
+last warning or error the package logged, and ``heartbeat_status()`` what the heartbeat tells; both
+are built from the daemon's parts in ``daemon_status.py``. The speech/silence bookkeeping lives in
 ``capture/segmenter.py``.
 """
 
@@ -66,7 +67,8 @@ from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys, named_as, overruled_line, where_set
 from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of,
                       said_recovery_of)
-from .cue_registry import shown_cues, shown_min_speech_s
+from . import daemon_status
+from .daemon_status import LastProblem
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
 from .delivery.store import Store
@@ -76,8 +78,6 @@ from .delivery.store_guard import StoreGuard
 from .delivery.store_rows import LIVE_SOURCE, Ack, Delivery, StoredAlert
 from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
-from .release import RELEASE
-from .supervisor.heartbeat import LINE_CHARS
 from .transcription.recognizer import give_back_freed_memory
 
 log = logging.getLogger(__name__)
@@ -131,38 +131,6 @@ def one_source_problem(cfg: Config, resolve_fn: Callable[[str], Any] | None = No
 def _call_source(p: CallPipeline) -> str:
     """The source (:func:`problem_of`) of a call's own status lines: its call ends their problem."""
     return f"call {p.call_token}"
-
-
-class _LastProblem(logging.Handler):
-    """Keeps the package's last warning or error for the status socket and the heartbeat: level,
-    message, time, its ``source`` when it names one (:func:`problem_of`), and, once a line of that
-    source says it is over (:func:`recovery_of`), ``resolved_at`` and that line (``resolved``)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)  # the recoveries are info lines too
-        self.problem: dict | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        recovers = getattr(record, "recovers", None)
-        p = self.problem
-        if recovers is not None and p is not None and p.get("source") == recovers and "resolved_at" not in p:
-            self.problem = p | {"resolved_at": round(record.created, 3), "resolved": _line(record)}
-            return
-        if record.levelno >= logging.WARNING:
-            self.problem = {"level": record.levelname.lower(), "message": _line(record),
-                            "at": round(record.created, 3), "source": getattr(record, "problem_of", None)}
-
-
-def _line(record: logging.LogRecord) -> str:
-    """A log line as a heartbeat's status carries it (:func:`_carried`)."""
-    return _carried(record.getMessage())
-
-
-def _carried(said: str) -> str:
-    """A line as a heartbeat's status carries it: cut with an ellipsis to the longest line the
-    supervisor's console takes, so a long message (a long path in an error) never gets the
-    agent's heartbeats refused."""
-    return said if len(said) <= LINE_CHARS else said[:LINE_CHARS - 3] + "..."
 
 
 @dataclasses.dataclass
@@ -244,7 +212,7 @@ class Daemon:
         self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
         self.reports: collections.deque[dict] = collections.deque(maxlen=10)
         self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
-        self._problems = _LastProblem()
+        self._problems = LastProblem()
         self.active: dict[str, dict] = {}
         self.started_at = time.time() if started_at is None else started_at
         """When the process began to start (its status's ``started_at`` and uptime, before and after
@@ -346,7 +314,7 @@ class Daemon:
         written within the batch that raised it, before the daemon emits it, takes it then."""
         for a in self.recent_alerts:
             if (a["alert_id"] is None and a["kind"] == stored.kind and a["t"] == stored.t
-                    and self._alert_call(a) == stored.call_id):
+                    and self.alert_call(a) == stored.call_id):
                 a["alert_id"] = stored.alert_id
                 return
         self._written_first.append((held, stored.alert_id))
@@ -701,7 +669,7 @@ class Daemon:
         if now - self._purged_checked < PURGED_CHECK_S or self.guard.failing or not self._store_open():
             return
         self._purged_checked = now
-        listed = {i for i in (*map(self._alert_call, self.recent_alerts), *(r["call_id"] for r in self.reports))
+        listed = {i for i in (*map(self.alert_call, self.recent_alerts), *(r["call_id"] for r in self.reports))
                   if i is not None}
         try:
             kept = self.store.existing_calls(listed)
@@ -714,12 +682,12 @@ class Daemon:
         """The recent alerts and reports of the calls ``gone`` (purged) dropped: the status lists
         only what the database holds."""
         if gone:
-            self.recent_alerts = collections.deque((a for a in self.recent_alerts if self._alert_call(a) not in gone),
+            self.recent_alerts = collections.deque((a for a in self.recent_alerts if self.alert_call(a) not in gone),
                                                    maxlen=self.recent_alerts.maxlen)
             self.reports = collections.deque((r for r in self.reports if r["call_id"] not in gone),
                                              maxlen=self.reports.maxlen)
 
-    def _alert_call(self, alert: dict[str, Any]) -> int | None:
+    def alert_call(self, alert: dict[str, Any]) -> int | None:
         """The database id of a recent alert's call (None while a failing database holds it back)."""
         return alert["call_id"] if alert["call_id"] is not None else self.guard.real_id(alert["token"])
 
@@ -833,135 +801,30 @@ class Daemon:
         raise TokenError(f"{path}: a pipe: a reload reads a token from a file only (the start reads one from a pipe)")
 
     # ------------------------------------------------------------------ status
-    def _recent_alerts(self) -> list[dict[str, Any]]:
-        """The last alerts raised, each with its call's database id: None while a failing database
-        holds the call back, the id once its row is written."""
-        return [{k: v for k, v in a.items() if k not in ("token", "posted_id")} | {"call_id": self._alert_call(a)}
-                for a in self.recent_alerts]
-
     def state(self) -> dict[str, Any]:
-        p = self.pipeline
-        call = None
-        if p is not None:
-            window_speech_s = self.cfg.analysis.window_speech_s
-            cues = shown_cues(p.last_cues.to_dict(), window_speech_s) if p.last_cues is not None else None
-            call = {"call_id": p.call_id, "t": round(p.duration_s, 1), "alerts": len(p.alerts),
-                    "active_alerts": dict(self.active), "baseline_ready": p.baseline.baseline is not None,
-                    "cues": cues, "cues_from_speech_s": shown_min_speech_s(window_speech_s),
-                    "ends": self._call_ends()}
-        legs = self.source.stats() if hasattr(self.source, "stats") else {}
-        return {
-            "pid": os.getpid(), "version": RELEASE, "started_at": self.started_at,
-            "uptime_s": round(time.time() - self.started_at, 1), "db": os.path.abspath(self.store.path),
-            "config": list(self.cfg.sources), "legs": legs,
-            "overflows": sum(s.get("overflows", 0) for s in legs.values()),
-            "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
-            "calls": self.calls, "call": call, "alerts": self.alerts_total,
-            "boundaries": self.boundaries_state(), "pending": self._pending_state(p is not None),
-            "recent_alerts": self._recent_alerts(),
-            "webhook": None if self.webhook is None else {
-                "url": self.webhook.shown_url, "delivered": self.webhook.delivered,
-                "failures": self.webhook.failures, "last_error": self.webhook.last_error,
-                "failing": self.webhook.failing, "last_failure_at": self.webhook.last_failure_at,
-                "heartbeat": None if self.heartbeat is None else self.heartbeat.state()},
-            "notify": None if self.notify is None else {"sent": self.notify.sent,
-                                                         "failures": self.notify.failures},
-            "transcription": self.transcription is not None, "transcription_off": self.transcription_off,
-            "transcription_loading": self.loading is not None, "last_problem": self.last_problem,
-            "store": {"failing": self.guard.failing, "held": self.guard.held, "failures": self.guard.failures,
-                      "dropped": self.guard.dropped, "error": self.guard.last_error},
-        }
+        """What the status socket answers (:func:`daemon_status.state`)."""
+        return daemon_status.state(self)
 
     def boundaries_state(self) -> dict[str, Any]:
-        """What the calls' boundaries are based on now: the mode, the watched sink and its
-        streams (None: no stream information), and the same in words (``based_on``)."""
-        end_s = self.cfg.daemon.call_end_silence_s
-        info = self.source.streams() if hasattr(self.source, "streams") else None
-        out: dict[str, Any] = {"mode": self.boundaries, "sink": info and info["sink"],
-                               "streams": info and info["streams"]}
-        if self.streams is None:
-            out["based_on"] = f"{end_s:g} s of silence (daemon.call_boundaries = \"silence\")"
-        elif info is None:
-            out["based_on"] = (f"{end_s:g} s of silence (the caller's source is no sink's monitor: no "
-                               "softphone streams to watch)")
-        elif info["streams"] is None:
-            out["based_on"] = f"{end_s:g} s of silence while there is no stream information ({info['why']})"
-        else:
-            out["based_on"] = (f"the softphone's streams into sink {info['sink']} ({info['streams']} playing "
-                               f"now), else {end_s:g} s of silence")
-        return out
-
-    def _pending_state(self, in_call: bool) -> dict[str, Any] | None:
-        """A stream into the sink that is no call yet: with no call running, the one that begins the
-        next (``start``); beside the running call, one that would split it (``split``). Either is a
-        call once it has played ``STREAM_CALL_MIN_S``; None when there is neither. ``in_call`` is
-        whether the status's ``call`` is one: asked from the status socket's thread while the
-        capture loop starts and ends calls, the pending stream's kind agrees with it."""
-        streams = self.streams
-        if streams is None:
-            return None
-        kind = "split" if in_call else "start"
-        began = streams.split_at if in_call else streams.held
-        if began is None:
-            return None
-        return {"kind": kind, "since_s": round(max(0.0, self._now - began), 1), "call_after_s": STREAM_CALL_MIN_S}
-
-    def _call_ends(self) -> str:
-        """How the running call will end, in words."""
-        end_s = self.cfg.daemon.call_end_silence_s
-        if self.streams is not None and not self.streams.silence_may_end():
-            return f"when its stream into sink {self._sink()} ends"
-        if self._waits_for_caller():
-            left = self._wait_left_s(self.cfg.daemon.lost_source_end_s)
-            if left is None:
-                return (f"at `call-monitor call end`, or after {end_s:g} s of silence once the caller's source gives "
-                        "input (none now)")
-            return (f"at `call-monitor call end`, after {end_s:g} s of silence once the caller's source gives "
-                    f"input (none now), or after {math.ceil(left):d} s more without the caller's source")
-        if self.streams is not None and self.streams.ids:
-            return f"after {end_s:g} s of silence, or when the streams into sink {self._sink()} end"
-        return f"after {end_s:g} s of silence"
+        """What the calls' boundaries are based on now (:func:`daemon_status.boundaries_state`)."""
+        return daemon_status.boundaries_state(self)
 
     def presence(self) -> tuple:
-        """What a supervisor console shows of the agent at a glance, each leg's state, the call
-        running, whether its speech model still loads, and its last problem (said, or said to be
-        over): a change of it is sent at once, not at the next heartbeat (:class:`Heartbeat`)."""
-        legs = self.source.stats() if hasattr(self.source, "stats") else {}
-        p, problem = self.pipeline, self.last_problem or {}
-        return (tuple(sorted((leg, s.get("state")) for leg, s in legs.items())), None if p is None else p.call_id,
-                self.loading is not None, problem.get("at"), "resolved_at" in problem)
+        """What a supervisor console shows of the agent at a glance (:func:`daemon_status.presence`)."""
+        return daemon_status.presence(self)
 
     def awaits_ack(self) -> bool:
-        """Whether a critical alert of the running call stands that no supervisor acknowledged yet
-        (from the heartbeat's thread: its beats come every few seconds meanwhile)."""
-        p = self.pipeline
-        if p is None:
-            return False
-        standing = {kind for kind, a in dict(self.active).items() if a["severity"] == "critical"}
-        return any(a["kind"] in standing and a["token"] == p.call_token and not a.get("acked_by")
-                   for a in list(self.recent_alerts))
+        """Whether a critical alert of the running call awaits a supervisor (:func:`daemon_status.awaits_ack`)."""
+        return daemon_status.awaits_ack(self)
 
     def heartbeat_status(self, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
-        """What a supervisor console is told: this daemon's release, devices, whether a call runs (its
-        id, start, active alert kinds), counts, the last warning or error, why transcription is off
-        (None when it is on), whether its speech model still loads, and the recent call reports (as
-        ``report_url(path)``). No audio, no cues, no transcript."""
-        legs = self.source.stats() if hasattr(self.source, "stats") else {}
-        p = self.pipeline
-        call = None if p is None else {
-            "call_id": p.call_id, "t": round(p.duration_s, 1),
-            "started_at": round(time.time() - p.duration_s, 3), "active_alerts": sorted(self.active)}
-        return {
-            "version": RELEASE,
-            "devices": {leg: {"state": s.get("state"), "label": s.get("label") or s.get("source")}
-                        for leg, s in legs.items()},
-            "devices_open": bool(legs) and all(s.get("state") == "running" for s in legs.values()),
-            "in_call": call is not None, "call": call, "calls": self.calls, "alerts": self.alerts_total,
-            "uptime_s": round(time.time() - self.started_at, 1), "last_error": self.last_problem,
-            "transcription_off": None if self.transcription_off is None else _carried(self.transcription_off),
-            "transcription_loading": self.loading is not None,
-            "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in self.reports],
-        }
+        """What a supervisor console is told (:func:`daemon_status.heartbeat_status`)."""
+        return daemon_status.heartbeat_status(self, report_url)
+
+    @property
+    def now_s(self) -> float:
+        """The capture loop's clock: the source's seconds up to the last chunk it took."""
+        return self._now
 
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
@@ -1072,7 +935,7 @@ class Daemon:
         due = self.streams.split_due(self._now)
         if due:
             held, self._held = self._held, []
-            self._end_call(f"a new stream started playing into sink {self._sink()} (the next call)")
+            self._end_call(f"a new stream started playing into sink {self.sink_name()} (the next call)")
             self._preroll = collections.deque(held)
             self._start_marked(held[0].t0, bounded=True)
         elif due is False or not self.streams.split_pending:
@@ -1096,24 +959,24 @@ class Daemon:
         """End the running call when its stream has gone (for the grace), or after the end
         silence where the silence decides."""
         if self.streams is not None and self.streams.stream_ended(self._now):
-            self._end_call(f"the softphone's stream ended (sink {self._sink()})")
+            self._end_call(f"the softphone's stream ended (sink {self.sink_name()})")
             return
         if self.streams is not None and not self.streams.silence_may_end():
             return  # the stream that marks the call ends it
         end_s, lost_s = self.cfg.daemon.call_end_silence_s, self.cfg.daemon.lost_source_end_s  # as reloaded
-        if self._waits_for_caller() and self._wait_left_s(lost_s) == 0:
+        if self.waits_for_caller() and self.caller_wait_left_s(lost_s) == 0:
             self._end_call(f"the caller's source gave no input for {lost_s:g} s")
             return
         silence = min(self.segmenter.silence_s(self._now), self._now - self._deaf_until)  # within the call
         if silence >= end_s:
             self._end_call(self._silence_reason(end_s))
 
-    def _wait_left_s(self, limit_s: float) -> float | None:
+    def caller_wait_left_s(self, limit_s: float) -> float | None:
         """:func:`wait_left_s` of the running call now, which waits for its caller's source."""
         p = self.pipeline
         return wait_left_s(p.unheard_since, p.duration_s, limit_s)
 
-    def _waits_for_caller(self) -> bool:
+    def waits_for_caller(self) -> bool:
         """Whether the running call waits for its caller's source, which gives no input now: a
         call ``call start`` began, or one its caller was heard in (the source lost mid-call). The
         call goes on meanwhile, its time no silence, until ``daemon.lost_source_end_s`` without
@@ -1126,7 +989,7 @@ class Daemon:
         when it is back (one line each)."""
         captures = self._caller_captures()
         self._heard |= captures
-        if self._waits_for_caller():
+        if self.waits_for_caller():
             self._deaf_until = self._now
         change = self._no_input.follow(captures, round(self._now - self.call_origin, 3))
         if change == "lost":
@@ -1138,8 +1001,8 @@ class Daemon:
 
     def _say_waiting(self) -> None:
         """Say once that the running call waits for its caller's source, which gives no input now
-        (when the call waits for it: :meth:`_waits_for_caller`); its return is said then too."""
-        if self._no_input.told or self._no_input.since is None or not self._waits_for_caller():
+        (when the call waits for it: :meth:`waits_for_caller`); its return is said then too."""
+        if self._no_input.told or self._no_input.since is None or not self.waits_for_caller():
             return
         self._no_input.told = True
         lost_s = self.cfg.daemon.lost_source_end_s
@@ -1158,7 +1021,7 @@ class Daemon:
         stats = self.source.stats() if hasattr(self.source, "stats") else {}
         return stats.get("caller", {}).get("state", "running") == "running"
 
-    def _sink(self) -> str:
+    def sink_name(self) -> str:
         info = self.source.streams() if hasattr(self.source, "streams") else None
         return info["sink"] if info else "?"
 
@@ -1198,7 +1061,7 @@ class Daemon:
         if at is not None:
             self._start_marked(self._preroll[0].t0, bounded=True)
         elif self.streams.held is None:
-            log.info("a stream into sink %s ended after %.1f s: no call (shorter than %g s)", self._sink(),
+            log.info("a stream into sink %s ended after %.1f s: no call (shorter than %g s)", self.sink_name(),
                      self._now - began, STREAM_CALL_MIN_S)
             self._preroll.clear()
 
@@ -1259,7 +1122,7 @@ class Daemon:
         if began is None:
             return "no call in progress"
         self._preroll.clear()
-        log.info("call end before the call the stream into sink %s began had started: no call", self._sink())
+        log.info("call end before the call the stream into sink %s began had started: no call", self.sink_name())
         return f"no call in progress; the stream that began {max(0.0, self._now - began):.1f} s ago starts none"
 
     def control(self, request: dict, timeout_s: float = 8.0) -> dict:

@@ -647,10 +647,10 @@ def test_a_heartbeat_or_webhook_that_delivers_again_leaves_its_failure_resolved_
     alike, and the sink says it fails no more while keeping the failures earlier and their error."""
     import logging
 
-    from monitor.daemon import _LastProblem
+    from monitor.daemon_status import LastProblem
     from monitor.delivery.sinks.webhook import Heartbeat, Identity
 
-    problems = _LastProblem()
+    problems = LastProblem()
     logger = logging.getLogger("monitor")
     logger.addHandler(problems)
     level = logger.level
@@ -690,10 +690,10 @@ def test_a_daemon_s_problem_longer_than_the_console_takes_is_sent_cut_with_an_el
     cut to the console's longest line with "...", so its heartbeats stay ones the console takes."""
     import logging
 
-    from monitor.daemon import _LastProblem
+    from monitor.daemon_status import LastProblem
     from monitor.supervisor.heartbeat import LINE_CHARS, status_problem
 
-    problems = _LastProblem()
+    problems = LastProblem()
     long_path = "/data/" + "x" * 5000
     problems.emit(logging.LogRecord("monitor", logging.WARNING, __file__, 1, "store %s: disk full", (long_path,), None))
     said = problems.problem["message"]
