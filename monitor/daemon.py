@@ -23,7 +23,8 @@ Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store; the call is not over for the caller, so it is stored as stopped part-way,
 ``"aborted": true`` as a replay's stopped call, and its report says it is judged only up to
 there) and exit within 2 s; a capture that fails closes it as aborted too. SIGHUP reloads the
-configuration, handing the new thresholds to the running call's AlertEngine.
+configuration, handing the new thresholds to the running call's AlertEngine (what a reload leaves to
+the next start, refuses and says, and the webhook it retargets: ``daemon_reload.py``).
 
 Transcription: the daemon listens before its speech model is loaded. The start hands it the
 model loading in the background (``transcription/loading.py``: first in a short-lived child
@@ -61,13 +62,13 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
-from .capture.devices import same_source
 from .capture.segmenter import PREROLL_S, Segmenter
 from .capture.sources import Chunk, Source, StreamsMark
-from .config import Config, ConfigError, changed_keys, named_as, overruled_line, where_set
-from .console import (TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of,
-                      said_recovery_of)
+from .config import Config, ConfigError, changed_keys, overruled_line
+from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of
 from . import daemon_status
+from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, legs_problem, notes_change, retarget_webhook,
+                            say_notes)
 from .daemon_status import LastProblem
 from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
                                   purge_unnamed_audio)
@@ -90,42 +91,6 @@ PURGED_CHECK_S = 5.0
 """How often (seconds) the daemon looks whether the database still holds the calls its status lists
 (recent alerts, call reports): a purge by another process (``call-monitor purge``) deletes them
 too, and the status then lists them no more, as the daemon's own purge does at once."""
-
-AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "daemon.call_boundaries",
-                 "daemon.status_socket", "storage.db", "storage.snapshot_every_s",
-                 "delivery.terminal",
-                 "delivery.webhook_url", "delivery.webhook_token_file", "delivery.timeout_s", "delivery.retries",
-                 "delivery.backoff_s", "delivery.max_backoff_s", "delivery.include_phrase_text",
-                 "delivery.agent_name", "delivery.heartbeat_s", "delivery.report_url_base",
-                 "transcription.enabled", "transcription.model", "transcription.language", "transcription.agent",
-                 "transcription.renew_s")
-"""Keys a reload cannot apply to a running daemon (its devices, database, socket, webhook and
-recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
-and token file are applied to a webhook that runs (:meth:`Daemon._retarget_webhook`)."""
-
-
-TRANSCRIPTION_NOTES = "transcription notes"
-"""The source (:func:`problem_of`) of the transcription setup's notes a reload says (its phrase lists
-against the model's language): a reload that leaves none resolves them (:func:`recovery_of`)."""
-
-RELOAD = "reload"
-"""The source (:func:`problem_of`) of a reload's problem, a configuration refused or keys left for the
-next start: the next reload that applies all of it resolves it (:func:`recovery_of`)."""
-
-
-def one_source_line(cfg: Config, label: str) -> str:
-    """The line refusing the caller's and the agent's leg on one source ``label`` (one audio would be
-    scored as two legs), naming the options or keys (and their files) that set them."""
-    return (f"{named_as(cfg, 'daemon.caller', '--caller')} and {named_as(cfg, 'daemon.agent', '--agent')} both "
-            f"name {label}: one audio would be scored as both legs; give the agent's own source (the microphone; "
-            "see `call-monitor devices`)")
-
-
-def one_source_problem(cfg: Config, resolve_fn: Callable[[str], Any] | None = None) -> str | None:
-    """:func:`one_source_line` when ``cfg``'s caller and agent name one source (:func:`same_source`:
-    one name, or two resolving to one device or sound-server source now), else None."""
-    label = same_source(cfg.daemon.caller, cfg.daemon.agent, resolve_fn)
-    return None if label is None else one_source_line(cfg, label)
 
 
 def _call_source(p: CallPipeline) -> str:
@@ -698,20 +663,20 @@ class Daemon:
             return
         try:
             cfg = self.reload_fn()
-            problem = call_files_problem(self._files_cfg(cfg)) or self._legs_problem(cfg)
+            problem = call_files_problem(self._files_cfg(cfg)) or legs_problem(self.running_cfg, cfg)
             if problem:  # as at the start: rather than every call warning that its audio is lost
                 raise ConfigError(problem)
         except ConfigError as err:
             self._say("warning", f"configuration not reloaded: {err}", problem_of(RELOAD))
             return
-        applied = self._retarget_webhook(cfg)
+        applied = retarget_webhook(self.webhook, self.heartbeat, self.running_cfg, cfg)
         if applied:
             self.running_cfg = dataclasses.replace(self.running_cfg, delivery=dataclasses.replace(
                 self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
                 webhook_token_file=cfg.delivery.webhook_token_file))
         later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
         overruled = overruled_line(self.cfg, cfg, self.options)
-        notes_from = self.cfg if self._notes_change(cfg) else None
+        notes_from = self.cfg if notes_change(self.transcription, self.cfg, cfg) else None
         self.cfg = cfg
         if self.transcription is not None:  # the distress phrases, from the next call (as analysis keys)
             self.transcription = self.transcription.with_phrases(cfg)
@@ -736,69 +701,8 @@ class Daemon:
         if overruled is not None:
             self._say("warning", overruled)
         if notes_from is not None:
-            self._say_notes(notes_from)
+            say_notes(self.transcription, cfg, notes_from, self._say)
 
-    def _legs_problem(self, cfg: Config) -> str | None:
-        """:func:`one_source_problem` of a reload that changes the caller's or the agent's source (which
-        apply at the next start, refused there): the reload is refused, the running sources stay."""
-        if not changed_keys(self.running_cfg, cfg, ("daemon.caller", "daemon.agent")):
-            return None
-        problem = one_source_problem(cfg)
-        return None if problem is None else f"{problem}; the running sources stay"
-
-    def _notes_change(self, cfg: Config) -> bool:
-        """Whether the reload of ``cfg`` changes what the transcription setup's notes read (its
-        :attr:`~TranscriptionSetup.NOTES_KEYS`): only then are they said again."""
-        return self.transcription is not None and bool(changed_keys(self.cfg, cfg, self.transcription.NOTES_KEYS))
-
-    def _say_notes(self, before: Config) -> None:
-        """The transcription setup's notes for the reloaded configuration, each one warning line in the
-        words the start says them; none left where ``before`` (the configuration it replaced) had some:
-        one line that they no longer apply, which resolves them in the status and is said on stderr
-        at every verbosity, as the warnings were (:func:`said_recovery_of`)."""
-        setup = self.transcription
-        notes = setup.notes(self.cfg, setup.info)
-        for note in notes:
-            self._say("warning", note, problem_of(TRANSCRIPTION_NOTES))
-        if not notes and setup.notes(before, setup.info):
-            over = setup.notes_over(self.cfg, setup.info)
-            self._say("info", over, said_recovery_of(TRANSCRIPTION_NOTES))
-
-    def _retarget_webhook(self, cfg: Config) -> tuple[str, ...]:
-        """A reload's webhook URL and token, applied to the running webhook (and its heartbeat):
-        what is pending goes to a new URL. The token file is read again even when its name did not
-        change (a rotated token written into the same file). Returns the keys applied; none without
-        a webhook at the start or with the URL removed (those apply at the next start), or with a
-        token file that cannot be read (one warning line; the old URL and token stay)."""
-        from .delivery.sinks.webhook import TokenError
-
-        new = cfg.delivery
-        if self.webhook is None or not new.webhook_url:
-            return ()
-        try:
-            token = self._reloaded_token(new.webhook_token_file)
-        except TokenError as err:
-            log.warning("webhook not changed: %s", where_set(cfg, "delivery.webhook_token_file", str(err)))
-            return ()
-        self.webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
-        if self.heartbeat is not None:
-            self.heartbeat.retarget(new.webhook_url, token)
-        return "delivery.webhook_url", "delivery.webhook_token_file"
-
-    def _reloaded_token(self, path: str | None) -> str | None:
-        """The webhook token a reload posts with: the file ``path`` read again (a rotated token),
-        but not a pipe, which would hold the monitor until something writes to it again: the pipe
-        the start read keeps its token; another is refused. Raises TokenError naming the file."""
-        from .delivery.sinks.webhook import TokenError, read_token
-        from .files import is_pipe
-
-        if not path:
-            return None
-        if not is_pipe(path):
-            return read_token(path)
-        if path == self.running_cfg.delivery.webhook_token_file:
-            return self.webhook.target.token
-        raise TokenError(f"{path}: a pipe: a reload reads a token from a file only (the start reads one from a pipe)")
 
     # ------------------------------------------------------------------ status
     def state(self) -> dict[str, Any]:

@@ -359,7 +359,7 @@ def _live_source(cfg, on_status: _HeldStatus):
     devices stop the command."""
     from ..capture.devices import DeviceError, SameSourceError
     from ..capture.live import LiveSource
-    from ..daemon import one_source_line
+    from ..daemon_reload import one_source_line
     legs = {"caller": cfg.daemon.caller}
     if cfg.daemon.agent:
         legs["agent"] = cfg.daemon.agent
