@@ -12,12 +12,47 @@ import logging
 import math
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from .capture.boundaries import STREAM_CALL_MIN_S, StreamBoundaries
 from .cue_registry import shown_cues, shown_min_speech_s
 from .release import RELEASE
 from .supervisor.heartbeat import LINE_CHARS
+
+
+class RunningDaemon(Protocol):
+    """What the status reads of a running :class:`~monitor.daemon.Daemon` (this module cannot import
+    it: the daemon imports this module)."""
+
+    cfg: Any
+    source: Any
+    store: Any
+    guard: Any
+    pipeline: Any
+    active: dict
+    streams: StreamBoundaries | None
+    started_at: float
+    loading: Any
+    transcription: Any
+    transcription_off: Any
+    last_problem: dict | None
+    recent_alerts: Any
+    reports: Any
+    calls: int
+    alerts_total: int
+    webhook: Any
+    notify: Any
+    heartbeat: Any
+    boundaries: str
+    now_s: float
+
+    def alert_call(self, alert: dict) -> int | None: ...
+
+    def waits_for_caller(self) -> bool: ...
+
+    def caller_wait_left_s(self, limit_s: float) -> float | None: ...
+
+    def sink_name(self) -> str: ...
 
 
 class LastProblem(logging.Handler):
@@ -52,14 +87,14 @@ def carried(said: str) -> str:
     return said if len(said) <= LINE_CHARS else said[:LINE_CHARS - 3] + "..."
 
 
-def _recent_alerts(daemon: Any) -> list[dict[str, Any]]:
+def _recent_alerts(daemon: RunningDaemon) -> list[dict[str, Any]]:
     """The last alerts raised, each with its call's database id: None while a failing database
     holds the call back, the id once its row is written."""
     return [{k: v for k, v in a.items() if k not in ("token", "posted_id")} | {"call_id": daemon.alert_call(a)}
             for a in daemon.recent_alerts]
 
 
-def state(daemon: Any) -> dict[str, Any]:
+def state(daemon: RunningDaemon) -> dict[str, Any]:
     """What the status socket answers of ``daemon`` (a :class:`~monitor.daemon.Daemon`)."""
     p = daemon.pipeline
     call = None
@@ -94,7 +129,7 @@ def state(daemon: Any) -> dict[str, Any]:
     }
 
 
-def boundaries_state(daemon: Any) -> dict[str, Any]:
+def boundaries_state(daemon: RunningDaemon) -> dict[str, Any]:
     """What the calls' boundaries are based on now: the mode, the watched sink and its
     streams (None: no stream information), and the same in words (``based_on``)."""
     end_s = daemon.cfg.daemon.call_end_silence_s
@@ -130,7 +165,7 @@ def _pending_state(streams: StreamBoundaries | None, now_s: float, in_call: bool
     return {"kind": kind, "since_s": round(max(0.0, now_s - began), 1), "call_after_s": STREAM_CALL_MIN_S}
 
 
-def _call_ends(daemon: Any) -> str:
+def _call_ends(daemon: RunningDaemon) -> str:
     """How the running call will end, in words."""
     end_s = daemon.cfg.daemon.call_end_silence_s
     streams = daemon.streams
@@ -148,7 +183,7 @@ def _call_ends(daemon: Any) -> str:
     return f"after {end_s:g} s of silence"
 
 
-def presence(daemon: Any) -> tuple:
+def presence(daemon: RunningDaemon) -> tuple:
     """What a supervisor console shows of the agent at a glance, each leg's state, the call
     running, whether its speech model still loads, and its last problem (said, or said to be
     over): a change of it is sent at once, not at the next heartbeat (:class:`Heartbeat`)."""
@@ -158,7 +193,7 @@ def presence(daemon: Any) -> tuple:
             daemon.loading is not None, problem.get("at"), "resolved_at" in problem)
 
 
-def awaits_ack(daemon: Any) -> bool:
+def awaits_ack(daemon: RunningDaemon) -> bool:
     """Whether a critical alert of the running call stands that no supervisor acknowledged yet
     (from the heartbeat's thread: its beats come every few seconds meanwhile)."""
     p = daemon.pipeline
@@ -169,7 +204,7 @@ def awaits_ack(daemon: Any) -> bool:
                for a in list(daemon.recent_alerts))
 
 
-def heartbeat_status(daemon: Any, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
+def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
     """What a supervisor console is told: this daemon's release, devices, whether a call runs (its
     id, start, active alert kinds), counts, the last warning or error, why transcription is off
     (None when it is on), whether its speech model still loads, and the recent call reports (as
