@@ -4,10 +4,11 @@ analyzer's level trackers hold through such a run of zeros when the line stood a
 ``VadParams.line_noise_db`` over the ``line_noise_frames`` frames before it
 (:func:`monitor.dsp.energy.line_silence`): the line noise after it is line noise, not breaths and
 not speech. A gated recording's zeros (its sounds fade into them, or its earlier zeros lie just
-before) are the line's own silence: the floor learns them as it always has. The zeros a signal
-opens with (a softphone's sink read before the call plays into it) are no part of the line: the
-floor learns nothing from them nor from the frames whose windows hold some of them, and until it
-has heard a frame it is not known (:data:`monitor.dsp.energy.UNKNOWN_FLOOR_DB`).
+before) and the zeros a signal opens with are the line's own silence: the floor learns them as it
+always has. Where the opening zeros end (a softphone's sink read before the call played into it,
+then the line's noise), the frames that hold both, and those whose windows reach them, teach the
+floor nothing (:func:`monitor.dsp.energy.opening_zeros`); a floor not yet learned is not known
+(:data:`monitor.dsp.energy.UNKNOWN_FLOOR_DB`).
 
 The noisy call is the healthy fixture ``normal`` with white line noise at -45 dBFS (about 19 dB
 below the caller's speech); the zeros come right after the agent's question at 106.5 s."""
@@ -86,7 +87,7 @@ def test_a_noisy_line_that_opens_in_zeros_holds_no_speech_before_the_caller_spea
     never gave, which halved the slow responses of a labored caller."""
     x, rate = sf.read(CALLS / "normal_8k.wav", frames=8 * 8000, dtype="float32")
     caller = x[:, 1] + np.random.default_rng(7).normal(0.0, 10 ** (line_dbfs / 20), len(x)).astype(np.float32)
-    for zeros in range(0, 600, 23):  # 0 to 74 ms, every step of the 10 ms hop
+    for zeros in [*range(0, 600, 23), 1234, 4321]:  # 0 to 74 ms, every step of the 10 ms hop; longer
         frames = analyze_signal(np.concatenate([np.zeros(zeros, np.float32), caller]), rate)
         assert not frames.speech[frames.t < 7.5].any(), zeros
 

@@ -482,7 +482,7 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
         (:attr:`~monitor.capture.sources.Chunk.unheard`): the level trackers (noise floor, peak
         level) learn nothing from the frames that hold a sample of them and hold through them, as
         through digital silence within a line's noise (:func:`~monitor.dsp.energy.line_silence`);
-        the exact zeros the signal opens with are not heard either
+        nor are the frames where the exact zeros the signal may open with end
         (:func:`~monitor.dsp.energy.opening_zeros`)
 
     Returns
@@ -495,10 +495,17 @@ def analyze_signal(x: np.ndarray, rate: int, cfg: AnalyzerConfig | None = None,
     raw = _whole_raw(x, lay, cfg)
     if raw is None:
         return Frames.empty()
-    spans = np.concatenate([_spans(unheard), [[0, opening_zeros(x)]]])  # [0, 0): no frame
+    spans = np.concatenate([_spans(unheard), _opening_end(opening_zeros(x), len(x))])
     raw["unheard"] = (frames_touching(spans, 0, len(raw["energy_db"]), lay.win, lay.hop)
                       | line_silence(raw["energy_db"], cfg.vad))
     return _contextual(raw, 0, lay, cfg, _Network.load())[0]
+
+
+def _opening_end(zeros: int, n: int) -> np.ndarray:
+    """The sample where a signal of ``n`` samples that opens with ``zeros`` exact zeros (0: it
+    opens with sound; ``n``: all zeros) first sounds, as a span not heard (shape (k, 2), k <= 1):
+    the frames that hold it hold the zeros' end (:func:`~monitor.dsp.energy.opening_zeros`)."""
+    return np.array([[zeros, zeros + 1]] if 0 < zeros < n else [], np.int64).reshape(-1, 2)
 
 
 def _spans(unheard: Sequence[tuple[int, int]], offset: int = 0) -> np.ndarray:
@@ -587,11 +594,11 @@ class StreamingAnalyzer:
         at = self._n_input + self._n_pending
         if len(unheard):
             self._unheard = np.concatenate([self._unheard, _spans(unheard, at)])
-        if not self._sound_seen:  # the stream still opens in zeros: they are not heard
+        if not self._sound_seen:  # the stream opens in zeros, or its first sample is this chunk's
             zeros = opening_zeros(chunk)
-            if zeros:
-                self._unheard = np.concatenate([self._unheard, [[at, at + zeros]]])
             self._sound_seen = zeros < len(chunk)
+            if self._sound_seen:
+                self._unheard = np.concatenate([self._unheard, _opening_end(at + zeros, at + len(chunk))])
         # nothing can be emitted before the samples of the next grid point's right context have
         # arrived: small live chunks wait here, and are taken in (joined, decimated) together; the
         # decimation is exact for any split of the stream, so the frames are the same

@@ -149,13 +149,15 @@ def line_silence(energy_db: np.ndarray, params: VadParams, lo: int = 0, open_run
 
 
 def opening_zeros(x: np.ndarray) -> int:
-    """How many samples of exact zeros the signal opens with: the time before a line gave
-    anything (a softphone's sink monitor reads zeros until the call plays into it). Nothing was
-    heard there: the level trackers learn nothing from the frames that hold a sample of it, nor
-    from those whose smoothing reaches them (a window that mixes the zeros with a line's noise
-    reads a level a few dB below the noise, a floor that the noise then rises above as if it were
-    speech, for as long as the floor remembers it). Shape (n,) -> int, ``n`` when all are zeros.
-    Read a block at a time, as far as the zeros go (a long signal is not copied whole)."""
+    """How many samples of exact zeros the signal opens with (a softphone's sink monitor reads
+    zeros until the call plays into it; a gated recording opens in the silence its pauses hold).
+    The frames that hold both the last of them and the first sound are not heard, so the level
+    trackers learn nothing from them nor from the frames whose smoothing reaches them: such a
+    window mixes the zeros with a line's noise and reads a level a few dB below the noise, a floor
+    that the noise then rises above as if it were speech, for as long as the floor remembers it.
+    The zeros themselves are the line's silence, as a gated recording's are. Shape (n,) -> int,
+    ``n`` when all are zeros. Read a block at a time, as far as the zeros go (a long signal is not
+    copied whole)."""
     for at in range(0, len(x), OPENING_BLOCK):
         sound = np.flatnonzero(x[at:at + OPENING_BLOCK])
         if len(sound):
