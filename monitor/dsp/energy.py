@@ -178,8 +178,9 @@ def held(extreme: np.ndarray, heard: np.ndarray, before: float = FLOOR_DB) -> np
 def heard_extremum(values: np.ndarray, heard: np.ndarray, window: int, reduce: np.ufunc) -> np.ndarray:
     """``reduce`` (``np.minimum``: a floor, ``np.maximum``: a peak) of ``values`` over the last
     ``window`` heard frames (:func:`heard_frames`), at a frame not heard the value of the last heard
-    one (before any, :data:`UNKNOWN_FLOOR_DB` for a floor, :data:`FLOOR_DB` for a peak): a tracker that learns nothing from the time the capture marked
-    as not heard and goes on after it from where it was. All heard: the trailing extremum over
+    one (before any, :data:`UNKNOWN_FLOOR_DB` for a floor, :data:`FLOOR_DB` for a peak): a tracker
+    that learns nothing from the time the capture marked as not heard and goes on after it from
+    where it was. All heard: the trailing extremum over
     ``window`` frames. Shapes (n,), (n,) -> (n,)."""
     trail = trailing_min if reduce is np.minimum else trailing_max
     if np.count_nonzero(heard) == len(heard):
