@@ -986,6 +986,35 @@ def test_a_stop_raised_inside_a_collected_objects_finalizer_is_noted_not_lost(ca
     assert capfd.readouterr().err == ""
 
 
+def test_a_stop_while_a_result_is_stored_waits_for_it_so_the_count_said_is_the_databases(tmp_path):
+    """A stop that comes while a call's result is written is raised once the call is stored and
+    counted, both or neither: the stop's line says how many calls the database holds."""
+    from distributed import Client
+
+    from monitor.batch.ledger import BatchStore
+    from monitor.batch.runner import BatchOptions, BatchRun
+    from monitor.cli import _sigterm_as_interrupt
+    from monitor.commands.common import Terminated
+
+    class StoppedWhileStoring(BatchStore):
+        def store_call(self, *args, **kwargs):
+            stored = super().store_call(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)  # the handler runs here, with the call stored and not yet counted
+            return stored
+
+    db = tmp_path / "events.db"
+    jobs = expand_inputs(archive_cuts(tmp_path, 2, seconds=10.0))
+    store = StoppedWhileStoring.open(db)
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        said: list[str] = []
+        batch = BatchRun(client, store, load_config(None, user_config=False), BatchOptions(), on_error=said.append)
+        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+            batch.run(jobs)
+    store.close()
+    assert batch.outcome.scored == len(_ledger(db)) == 1 and said == []
+
+
 def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call_is_scored():
     """A stop a finalizer swallowed is noted, not raised: the batch, waiting for its next call
     (minutes of transcription), raises it while it waits, not once that call is scored."""

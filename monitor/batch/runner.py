@@ -611,7 +611,8 @@ class BatchRun:
                     job, known = by_key.pop(fut.key)
                     in_flight.pop(fut.key, None)
                     self._check_scheduler(fut)
-                    again = self._stored(fut, job, known)
+                    with _stops_held():  # stored and counted whole: a stop's line counts what the database holds
+                        again = self._stored(fut, job, known)
                     if again is not None:  # not scored there, or its earlier row lost: sent again
                         submit(job, known=again)
                         continue
