@@ -61,6 +61,12 @@ class PulseSource:
     def monitor(self) -> bool:
         return self.name.endswith(".monitor")
 
+    @property
+    def rate(self) -> int | None:
+        """The source's sample rate, as its sample spec says it (``s16le 2ch 44100Hz``: 44100); None
+        when the spec tells none."""
+        return next((int(t[:-2]) for t in self.spec.split() if t.endswith("Hz") and t[:-2].isdigit()), None)
+
 
 @dataclass(frozen=True)
 class ResolvedSource:
