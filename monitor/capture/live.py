@@ -36,6 +36,13 @@ its blocks). Placement uses the arrival stamp, never the time the consumer gets 
 a block: a consumer that falls behind (a slow chunk, CPU contention) delays the chunks but
 inserts no silence.
 
+Rates: a sound-server source is opened at its own rate, as the server's source list gives it,
+so that the server does not resample it: PulseAudio's resampler to 16 kHz takes 2 to 24 dB off
+the band above 6 kHz, where :class:`~monitor.dsp.resample.Resampler` keeps it to 7.5 kHz. A source
+whose rate the server does not tell, and any other device, is opened at the analyzer rate when it
+takes it, else at its own default rate; ``device_rate`` overrides both. ``LegStats.device_rate``
+is the rate the leg's stream was opened at.
+
 Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal (dropped blocks are said: one warning as they begin, one line once the consumer
 caught up). A stream that stops delivering (device unplugged, sound server gone)
