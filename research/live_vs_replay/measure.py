@@ -19,7 +19,8 @@ captured audio analysed again and of it from the recording's first sample on (th
 what still differs from the replay is the captured audio's), and the cues at matching hops.
 
 ``band``: white noise played live at 44.1 kHz (the null sink's rate) and at 16 kHz, the captured
-spectrum above 3 kHz against its 1-3 kHz (what PulseAudio's resampling leaves of the top band).
+spectrum above 3 kHz against its 1-3 kHz (what the capture leaves of the top band: the sound server's
+resampling to 16 kHz cut it while the daemon asked for 16 kHz; it now opens the source at its own rate).
 
 ``shifts``: the recording replayed with 0..0.9 s of exact zeros put before it (a capture that began
 before the call), with its first 0.1..0.9 s cut (one that began late), and low-passed at 7.5, 7 and
