@@ -73,9 +73,9 @@ def test_devices_imports_sounddevice_but_no_numpy_or_scipy(tmp_path):
 
 
 def test_analyze_imports_numpy_but_no_scipy_module_beyond_pocketfft_and_the_filter_loops(tmp_path):
-    wav = tmp_path / "one_second.wav"
-    t = np.arange(16000) / 16000
-    sf.write(str(wav), (0.3 * np.sin(2 * np.pi * 150 * t) * (t > 0.3)).astype(np.float32), 16000, subtype="PCM_16")
+    wav = tmp_path / "one_second.wav"  # at 44.1 kHz: resampled to 16 kHz on the way in, as a live capture is
+    t = np.arange(44100) / 44100
+    sf.write(str(wav), (0.3 * np.sin(2 * np.pi * 150 * t) * (t > 0.3)).astype(np.float32), 44100, subtype="PCM_16")
     result = run_cli(tmp_path, "analyze", str(wav), "--json")
     assert result["code"] == 0
     assert "numpy" in result["modules"]

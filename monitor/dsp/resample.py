@@ -5,8 +5,27 @@ from __future__ import annotations
 from math import gcd
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .filters import kaiser_lowpass
+
+
+POLY_OUT = 4096
+"""Output samples :meth:`Resampler._polyphase` computes at a time (in whole periods): the windows
+it copies for them are that many times the taps (57 for 44.1 to 16 kHz) and the channels, a few MB
+at most."""
+
+
+def _phases(h: np.ndarray, up: int) -> tuple[np.ndarray, int]:
+    """A symmetric FIR ``h`` (odd length, its centre the output's instant) cut in its ``up``
+    phases: (taps (up, k), first), such that an output ``r`` up-th of a sample after input sample
+    ``q`` is ``sum(taps[r] * x[q + first:q + first + k])`` (``resample_poly``'s sum of the
+    upsampled input and ``h``); taps that fall outside ``h`` are 0."""
+    half = len(h) // 2
+    offsets = np.arange(-(half // up), -((half + up - 1) // -up) + 1)  # of the samples from q
+    k = half + np.arange(up)[:, None] - offsets[None, :] * up
+    taps = np.where((k >= 0) & (k < len(h)), h[np.clip(k, 0, len(h) - 1)], 0.0)
+    return taps, int(offsets[0])
 
 
 class Resampler:
@@ -18,7 +37,11 @@ class Resampler:
     result equals ``resample_poly`` of the whole stream (up to the edges).
     Integer decimation (``up == 1``, e.g. 16 to 8 kHz) runs its own tap-pair
     sums instead: the same filter, within 1e-6 of ``resample_poly``, and
-    bit-identical for any split of the stream into blocks.
+    bit-identical for any split of the stream into blocks. Other ratios (44.1
+    to 16 kHz) run the same filter cut in its ``up`` phases, one product of
+    taps and samples per :data:`POLY_OUT` output samples (:meth:`_polyphase`), without
+    ``scipy.signal`` (importing it costs about a second and 70 MB, which a
+    daemon capturing a 44.1 kHz source would carry for nothing).
     """
 
     def __init__(self, rate_in: int, rate_out: int, channels: int) -> None:
@@ -27,16 +50,16 @@ class Resampler:
         self.channels = channels
         half = 10 * max(self.up, self.down) // self.up + 2  # filter half-length in input samples
         self.ctx = int(np.ceil(half / self.down)) * self.down
-        # resample_poly's own default filter, designed once instead of on every call: scipy's
-        # firwin for resample_poly itself; for integer decimation its float32 taps, which
-        # kaiser_lowpass gives exactly without importing scipy.signal
+        # resample_poly's own default filter (scipy's firwin, which kaiser_lowpass gives within a
+        # few 1e-18), designed once instead of on every call
         max_rate = max(self.up, self.down)
         self._filter = None
-        if max_rate > 1 and self.up == 1:
+        if max_rate > 1:
             self._filter = kaiser_lowpass(2 * 10 * max_rate + 1, 1.0 / max_rate, 5.0)
-        elif max_rate > 1:
-            from scipy.signal import firwin
-            self._filter = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+        if self.up > 1:  # a period's outputs: their taps and the offsets of the samples they weigh
+            taps, first = _phases(self._filter * self.up, self.up)
+            q, r = np.divmod(np.arange(self.up) * self.down, self.up)
+            self._period_taps, self._period_first = taps[r], q + first
         if self.up == 1 and self._filter is not None:  # pairs of equal taps around the centre for _decimate
             h = self._filter.astype(np.float32)
             c = len(h) // 2
@@ -73,6 +96,23 @@ class Resampler:
             out += w * (taken(ctx - j) + taken(ctx + j))
         return out
 
+    def _polyphase(self, seg: np.ndarray, n: int) -> np.ndarray:
+        """Rational resampling (``up > 1``) of ``seg[ctx:ctx + n]`` (``n`` a multiple of ``down``),
+        shape (n * up // down, channels): output ``j`` lies at input ``j * down / up``, and is its
+        phase's taps times the samples around it (``resample_poly``'s sum, in double precision).
+        The outputs come in periods of ``up``, each ``down`` inputs after the one before, with the
+        same phases in the same order (``_period_taps``, from ``_period_first``): the samples each
+        weighs are a window of ``seg`` (a view), :data:`POLY_OUT` outputs' windows copied at a time."""
+        periods = n // self.down
+        out = np.empty((periods, self.up, self.channels), np.float32)
+        windows = sliding_window_view(seg, self._period_taps.shape[1], axis=0)  # (len, channels, taps)
+        step = max(1, POLY_OUT // self.up)
+        for first in range(0, periods, step):
+            starts = self.ctx + self.down * np.arange(first, min(periods, first + step))
+            around = windows[starts[:, None] + self._period_first[None, :]]  # (periods, up, channels, taps)
+            out[first:first + len(starts)] = np.einsum("pjct,jt->pjc", around, self._period_taps)
+        return out.reshape(-1, self.channels)
+
     def process(self, x: np.ndarray, final: bool = False) -> np.ndarray:
         """Resample the next block (n, channels); ``final`` flushes the tail."""
         if self.identity:
@@ -86,13 +126,7 @@ class Resampler:
         if n <= 0:
             return np.zeros((0, self.channels), np.float32)
         seg = self._buf[self._next - self.ctx:self._next + n + self.ctx]
-        if self.up == 1:
-            out = self._decimate(seg, n)
-        else:
-            from scipy.signal import resample_poly  # only for rational ratios (44.1 kHz files)
-            y = resample_poly(seg, self.up, self.down, axis=0, window=self._filter)
-            a = self.ctx * self.up // self.down
-            out = y[a:a + n * self.up // self.down].astype(np.float32)
+        out = self._decimate(seg, n) if self.up == 1 else self._polyphase(seg, n)
         if final:  # the zero tail only completes the last real samples
             out = out[:max(0, -(-self._n_in * self.up // self.down) - self._n_out)]
         self._n_out += len(out)
