@@ -95,6 +95,9 @@ def test_resolve_names_indexes_and_pulse_sources():
     srcs = [PulseSource(1, "softphone.monitor", "module-null-sink.c", "s16le 2ch 44100Hz", "IDLE")]
     r = resolve("softphone.monitor", devices=devs, sources=srcs)
     assert (r.device, r.pulse_source) == (0, "softphone.monitor")
+    # the rate a sound-server source is opened at: its own, as its sample spec says (none: not told)
+    assert srcs[0].rate == 44100 and PulseSource(2, "x", "", "float32le 1ch 48000Hz", "").rate == 48000
+    assert PulseSource(3, "y", "", "", "").rate is None
     assert resolve("headset", devices=devs, sources=srcs).device == 1
     assert resolve("1", devices=devs, sources=srcs).device == 1
     with pytest.raises(DeviceError, match="no input device or source named 'nope'"):
