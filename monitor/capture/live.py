@@ -451,7 +451,7 @@ class LiveSource(Source):
             if shutil.which("pactl") and not self._stop.is_set():  # rather than PortAudio's riddles
                 raise DeviceError(NO_SERVER)
             return None
-        found = next((src for src in sources if src.name == name), None)
+        found = _named(sources, name)
         if found is None:
             raise DeviceError(f"source {name} is gone")
         return found
@@ -466,10 +466,10 @@ class LiveSource(Source):
         if sources is None:  # no answer: a server that is gone stops the stream, which says so
             return None
         name = leg.resolved.pulse_source
-        index = _index_of(sources, name)
-        if index is None:
+        found = _named(sources, name)
+        if found is None:
             return f"source {name} is gone"
-        if index != leg.source_index:
+        if found.index != leg.source_index:
             return f"source {name} was removed and made again"
         return None
 
@@ -858,9 +858,9 @@ def _one_line(err: BaseException) -> str:
     return (text[0] if text else type(err).__name__)[:200]
 
 
-def _index_of(sources: list[PulseSource], name: str) -> int | None:
-    """The index of the sound-server source called ``name`` among ``sources`` (None: not there)."""
-    return next((src.index for src in sources if src.name == name), None)
+def _named(sources: list[PulseSource], name: str) -> PulseSource | None:
+    """The sound-server source called ``name`` among ``sources`` (None: not there)."""
+    return next((src for src in sources if src.name == name), None)
 
 
 __all__ = ["LiveSource", "LegStats", "DeviceError"]
