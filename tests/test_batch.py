@@ -730,6 +730,18 @@ def test_workers_beyond_the_cores_the_batch_may_use_are_said_in_one_line_and_not
     assert "on 1 worker(s)" in said[1]
 
 
+def _hears_ctrl_c(pid: int) -> bool:
+    """Whether process ``pid`` no longer ignores SIGINT (its ``SigIgn`` mask in /proc): a batch
+    ignores it while it forks its workers, so that they inherit that, and a Ctrl-C sent then is
+    lost; the workers are seen in /proc before their forks have all returned in the batch."""
+    try:
+        ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                       if line.startswith("SigIgn:"))
+    except (OSError, StopIteration):  # ended: nothing left to wait for
+        return True
+    return not int(ignored.split()[1], 16) & 1 << (signal.SIGINT - 1)
+
+
 @pytest.mark.parametrize("sig, status, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "stopped by SIGTERM")])
 def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_process_left(tmp_path, sig, status, said):
     """Ctrl-C (or SIGTERM) once the worker processes are forked, while they start (about a
@@ -742,7 +754,7 @@ def test_ctrl_c_while_the_workers_start_stops_the_batch_with_one_line_and_no_pro
                             start_new_session=True)
     assert wait_for(lambda: len(_workers_of(proc.pid)) >= 2 or proc.poll() is not None, 120, every_s=0.01)
     workers = _workers_of(proc.pid)
-    time.sleep(0.2)  # past the forks, the workers still importing
+    assert wait_for(lambda: _hears_ctrl_c(proc.pid), 60, every_s=0.002)  # past the forks, the workers still importing
     os.killpg(proc.pid, signal.Signals[sig])  # Ctrl-C at a terminal, or systemd: the whole group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == status and not db.exists(), err  # the database is made once the cluster is there
@@ -780,6 +792,7 @@ def test_a_stop_while_the_workers_are_slow_to_start_ends_the_batch_at_once_and_r
         with _workers_held_starting(tmp_path):
             assert wait_for(lambda: len(_workers_of(proc.pid)) >= 2 or proc.poll() is not None, 120, every_s=0.01)
             workers = _workers_of(proc.pid)
+            assert wait_for(lambda: _hears_ctrl_c(proc.pid), 60, every_s=0.002)  # past the forks
             time.sleep(1.0)  # the workers well into their start, waiting for the scratch folder
             t0 = time.monotonic()
             (os.killpg if group else os.kill)(proc.pid, signal.Signals[sig])
