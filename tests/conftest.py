@@ -739,6 +739,30 @@ def stopped_once_open(args: list[str | os.PathLike], opened: Path,
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+_STOPPED_AT = """
+import importlib, signal, sys
+from monitor.cli import main
+module, name, sig = importlib.import_module(sys.argv[1]), sys.argv[2], signal.Signals[sys.argv[3]]
+reached = getattr(module, name)
+
+def stopped_there(*args, **kwargs):
+    signal.raise_signal(sig)  # its handler runs before this returns: the stop lands here, every time
+    return reached(*args, **kwargs)
+
+setattr(module, name, stopped_there)
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def stopped_at(where: str, sig: str, *args: object) -> subprocess.CompletedProcess:
+    """``call-monitor ARGS`` sent ``sig`` (a name: to itself, as Ctrl-C or ``kill`` would send it) as
+    it calls ``where`` (``module:function``, the function the command looks up there when it calls
+    it): a stop that lands at that moment every time. What it printed and its exit status."""
+    module, name = where.split(":")
+    return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
 def processes_with(marker: str) -> list[int]:
     """The live processes whose command line holds ``marker`` (a test's own path): a daemon's
     children forked from it hold its command line, and keep it once the daemon is gone."""

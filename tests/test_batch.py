@@ -30,7 +30,8 @@ import pytest
 import soundfile as sf
 
 from conftest import (CALLS, PY, ROOT, SPEECH, bare_sqlite_file, call_monitor as cli, child_processes, korean_model,
-                      long_recording, made_in, process_alive, scheduler_address, stopped_once_open, wait_for)
+                      long_recording, made_in, process_alive, scheduler_address, stopped_at, stopped_once_open,
+                      wait_for)
 
 from monitor.alerts.meaning import kind_name
 from monitor.config import load_config
@@ -904,27 +905,9 @@ def test_a_stop_while_the_batch_reads_its_inputs_is_one_line_and_nothing_written
     assert not db.exists() and out.read_text() == "path,status\nearlier.wav,scored\n"
 
 
-_STOPPED_AT = """
-import importlib, signal, sys
-from monitor.cli import main
-module, name, sig = importlib.import_module(sys.argv[1]), sys.argv[2], signal.Signals[sys.argv[3]]
-reached = getattr(module, name)
-
-def stopped_there(*args, **kwargs):
-    signal.raise_signal(sig)  # its handler runs before this returns: the stop lands here, every time
-    return reached(*args, **kwargs)
-
-setattr(module, name, stopped_there)
-sys.exit(main(sys.argv[4:]))
-"""
-
-
 def _batch_stopped_at(where: str, sig: str, *args: object) -> subprocess.CompletedProcess:
-    """``call-monitor batch ARGS`` sent ``sig`` (to itself, as Ctrl-C or ``kill`` would send it) as it
-    calls ``where`` (``module:function``, the function the batch looks up there when it calls it)."""
-    module, name = where.split(":")
-    return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, "batch", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    """``call-monitor batch ARGS`` stopped by ``sig`` as it calls ``where`` (:func:`stopped_at`)."""
+    return stopped_at(where, sig, "batch", *args)
 
 
 @pytest.mark.parametrize("sig, status, said", [("SIGTERM", 143, "stopped by SIGTERM"), ("SIGINT", 130, "interrupted")])

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from conftest import (ALERTING_CALL as CALL, PY, ROOT, bare_sqlite_file, call_monitor, fifo_writer, fill,
-                      opener_taking_the_lock, wait_for)
+                      opener_taking_the_lock, stopped_at, wait_for)
 
 from monitor.config import load_config
 from monitor.delivery.dblock import DatabaseInUse, DatabaseLock
@@ -645,6 +645,25 @@ def test_purge_deletes_old_calls_with_everything_they_hold(tmp_path):
     store.close()
     r = cli("purge", "--older-than", "soon", "--db", str(db))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--older-than 'soon'" in r.stderr
+
+
+@pytest.mark.parametrize("sig, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stop_while_purge_deletes_waits_until_the_purge_is_done_and_said(tmp_path, sig, status):
+    """Ctrl-C or SIGTERM as the purge's rows go: the purge is done whole and says what it deleted
+    (the calls, their audio) before the stop ends it, rather than ending without a word with the
+    calls gone; exit 130 or 143, no traceback."""
+    db, audio = tmp_path / "e.db", tmp_path / "audio"
+    audio.mkdir()
+    with Store.open(db) as store:
+        call = store.start_call("live:caller=softphone.monitor", time.time() - 60)
+        store.end_call(call, 60.0)
+        store.note_call_folder(audio)
+    (audio / f"call-{call}.wav").write_bytes(b"")
+    done = stopped_at("monitor.delivery.store:empty_log", sig, "purge", "--older-than", "0d", "--db", db)
+    assert done.returncode == status, done.stderr
+    assert done.stderr == "call-monitor: purged 1 call(s) older than 0d (1 files of call audio and reports)\n"
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM calls").fetchone() == (0,)
+    assert list(audio.iterdir()) == []
 
 
 def test_purge_hands_over_the_calls_it_deletes_while_no_new_call_can_take_their_ids(tmp_path):

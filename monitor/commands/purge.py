@@ -8,7 +8,7 @@ import time
 from types import MappingProxyType
 
 from ..console import error, info
-from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when
+from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when, stops_held
 
 PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
                                    "batch_calls": "{n} scored by batch, which --resume scores again",
@@ -67,7 +67,15 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
+    with stops_held():  # a stop while it purges comes once the purge is done and said
+        return _purge(args, cfg, store, cutoff, age, given)
+
+
+def _purge(args: argparse.Namespace, cfg, store, cutoff: float, age: float | None, given: bool) -> int:
+    """Close the calls a crash left open, delete the calls ``store`` holds from before ``cutoff``
+    with their files, close it and say what went; the exit status."""
     from ..delivery.call_files import purge_call_files, purge_unnamed_audio
+    from .common import StoreError
     deleted: list[int] = []  # files of the calls, deleted before their rows (Store.purge)
     try:
         left_open = store.close_interrupted(source_prefix="", idle_before=time.time() - LEFT_OPEN_IDLE_S)
