@@ -134,6 +134,7 @@ class CallPipeline:
         self.flaws = RecordingFlaws()
         """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`);
         what was said of the call's legs joins them when it is stored (:meth:`_flaws_said`)."""
+        self._end: tuple[float, dict[str, Any], float | None] | None = None  # finish's end_call, once made
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -232,11 +233,10 @@ class CallPipeline:
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
         summary = self.summary(ended_by)
+        self._end = (self.duration_s, summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint,
+                                                                       self.flaws, self.words_from_s), ended_at)
         if self.store is not None:
-            self.store.end_call(self._call_token, self.duration_s,
-                                summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
-                                                                 self.words_from_s),
-                                ended_at)
+            self.store.end_call(self._call_token, *self._end)
             self.store.flush()
         return self._of_call(events + [summary])
 
@@ -408,19 +408,21 @@ class CallPipeline:
         return out
 
     def abort(self, timeout_s: float = 5.0) -> list[Event]:
-        """The call cannot go on (its audio or the database failed): end the recognizers' threads,
-        end the raised alerts as ``call_ended`` and close the call's row without a summary.
+        """The call cannot go on (its audio or the database failed, or a stop came): end the
+        recognizers' threads, end the raised alerts as ``call_ended`` and close the call's row
+        without a summary; with the summary :meth:`finish` made when it was stopped writing it.
 
         Returns the clears for the sinks. Storing is best effort here (the store may be what
         failed); alerts already raised are stored."""
         for leg, tr in list(self.transcribers.items()):
             self._recognizer(leg, lambda: tr.close(timeout=timeout_s), [])
         ended = self.engine.close(round(self.duration_s, 3))
+        end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint, self._flaws_said(),
+                                                          self.words_from_s), None)
         if self.store is not None:
             try:
                 ended = self._route(ended)
-                self.store.end_call(self._call_token, self.duration_s,
-                                    stored_notes(True, (), self._fingerprint, self._flaws_said(), self.words_from_s))
+                self.store.end_call(self._call_token, *end)
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
@@ -531,13 +533,14 @@ def feed_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sin
     try:
         for chunk in chunks:
             emit(pipeline.process(chunk))
+        ended = pipeline.finish()  # a stop (Ctrl-C, SIGTERM) as the call ends leaves it closed too
     except BaseException:
         try:
             emit(pipeline.abort())
         except Exception:  # noqa: BLE001 - a failing sink must not hide the original error
             pass
         raise
-    emit(pipeline.finish())
+    emit(ended)
 
 
 def run_source(pipeline: CallPipeline, chunks: Iterable[Chunk], sinks: list[Sink]) -> list[Event]:

@@ -746,6 +746,7 @@ module, name, sig = importlib.import_module(sys.argv[1]), sys.argv[2], signal.Si
 reached = getattr(module, name)
 
 def stopped_there(*args, **kwargs):
+    setattr(module, name, reached)  # once: what the stop leads to may call it again
     signal.raise_signal(sig)  # its handler runs before this returns: the stop lands here, every time
     return reached(*args, **kwargs)
 
@@ -756,8 +757,8 @@ sys.exit(main(sys.argv[4:]))
 
 def stopped_at(where: str, sig: str, *args: object) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` sent ``sig`` (a name: to itself, as Ctrl-C or ``kill`` would send it) as
-    it calls ``where`` (``module:function``, the function the command looks up there when it calls
-    it): a stop that lands at that moment every time. What it printed and its exit status."""
+    it first calls ``where`` (``module:function``, the function the command looks up there when it
+    calls it): a stop that lands at that moment every time. What it printed and its exit status."""
     module, name = where.split(":")
     return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))

@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (ALERTING_CALL, CALLS, JUNK_CHUNK, ROOT, call_monitor as cli, crashed_recording,
-                      fixture_label as label, replay_under_way, stopped_once_open, wait_for)
+                      fixture_label as label, replay_under_way, stopped_at, stopped_once_open, wait_for)
 from monitor.capture.sources import FileSource
 from monitor.config import load_config
 from monitor.console import width
@@ -537,6 +537,23 @@ def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_fa
         "SELECT ended_at, duration_s, summary FROM calls").fetchall()
     assert ended_at is not None and 0 < duration < 10 and json.loads(summary) == {
         "aborted": True, "recording_fingerprint": recording_fingerprint(CALLS / "normal_8k.wav")}
+
+
+def test_a_stop_as_a_replayed_call_ends_closes_it_as_stopped_not_left_open(tmp_path):
+    """SIGTERM (or Ctrl-C) once the recording is read, while its call ends (its last cue windows and
+    words, seconds with a speech model): the call is closed as a stop earlier closes it, and the
+    line says so, rather than left open as a killed replay leaves it ("never ended")."""
+    x, rate = sf.read(CALLS / "normal_8k.wav", frames=8000 * 10, dtype="float32")
+    sf.write(tmp_path / "call.wav", x, rate)
+    db = tmp_path / "e.db"
+    done = stopped_at("monitor.pipeline:stored_notes", "SIGTERM", "replay", "--no-transcribe", "--db", db,
+                      tmp_path / "call.wav")
+    assert done.returncode == 143 and done.stderr == (
+        f"call-monitor: error: {tmp_path / 'call.wav'}: stopped by SIGTERM 10.0 s into the recording: call 1 is kept "
+        "as far as it went; no further file is replayed\n"), done.stderr
+    (ended_at, summary), = sqlite3.connect(db).execute("SELECT ended_at, summary FROM calls").fetchall()
+    assert ended_at is not None and json.loads(summary) == {
+        "aborted": True, "recording_fingerprint": recording_fingerprint(tmp_path / "call.wav")}
 
 
 @pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
