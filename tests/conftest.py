@@ -586,12 +586,15 @@ class Daemon:
         return status
 
     def wait_err(self, text, timeout):
+        """Whether a line of its stderr holds ``text`` within ``timeout`` seconds, or by its end (its
+        last lines, written as it exits, read first: they may still be in the pipe when it has ended)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(text in e for e in self.err):
                 return True
             if self.proc.poll() is not None:
-                break
+                self.exited(max(1.0, deadline - time.monotonic()))
+                return any(text in e for e in self.err)
             time.sleep(0.05)
         return False
 
