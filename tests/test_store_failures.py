@@ -461,6 +461,16 @@ def test_a_daemon_start_stopped_before_its_database_is_made_leaves_no_lock_file_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
 
 
+def test_a_stop_as_the_daemon_takes_its_lock_leaves_no_lock_file_nor_folder(tmp_path):
+    """SIGTERM as `run` locks its new lock file (made, not yet locked): said as any stop while it
+    starts, and nothing of the lock is left, as when it comes later."""
+    done = stopped_at("fcntl:flock", "SIGTERM", "run", "--caller", "nowhere", "--no-transcribe", "--db",
+                      tmp_path / "new" / "e.db", "--socket", tmp_path / "s")
+    assert done.returncode == 143 and done.stderr == ("call-monitor: error: stopped by SIGTERM while the daemon was "
+                                                      "starting: nothing was monitored or stored\n"), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start(tmp_path):
     """A daemon that could not take the database's lock at start (its folder being made or
     removed meanwhile) takes it once the database opens: another daemon holding it by then stops

@@ -176,7 +176,7 @@ def reloaded_config(args: argparse.Namespace, overrides: dict, started: Config) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, config_from_args
+    from .common import ConfigError, config_from_args, stops_held
     os.umask(0o077)  # logs, database and sockets private to the user
     hangup = _HangupDuringStart().install()
     overrides = overrides_from(args)
@@ -189,9 +189,11 @@ def run(args: argparse.Namespace) -> int:
     from ..capture.quiet import NativeStderrDivert
     try:
         with contextlib.ExitStack() as stack:
-            lock = _database_lock(cfg)  # before any device opens: one daemon per database
-            # a stop leaves no lock file; a start that fails or is stopped (Ctrl-C, SIGTERM) none (nor folder) it made
-            stack.push(lambda kind, _err, _tb: lock.release(discard=kind is not None))
+            with stops_held():  # a stop while the lock is taken comes once its release is in place
+                lock = _database_lock(cfg)  # before any device opens: one daemon per database
+                # a stop leaves no lock file; a start that fails or is stopped (Ctrl-C, SIGTERM) none
+                # (nor folder) it made
+                stack.push(lambda kind, _err, _tb: lock.release(discard=kind is not None))
             stack.callback(NativeStderrDivert().start().close)  # PortAudio/ALSA/JACK chatter off stderr
             return _serve(args, cfg, lambda: reloaded_config(args, overrides, cfg), lock, stack, hangup)
     except _Stop as stop:
