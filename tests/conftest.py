@@ -758,13 +758,15 @@ sys.exit(main(sys.argv[4:]))
 """
 
 
-def stopped_at(where: str, sig: str, *args: object) -> subprocess.CompletedProcess:
+def stopped_at(where: str, sig: str, *args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``call-monitor ARGS`` sent ``sig`` (a name: to itself, as Ctrl-C or ``kill`` would send it) as
     it first calls ``where`` (``module:function``, the function the command looks up there when it
-    calls it): a stop that lands at that moment every time. What it printed and its exit status."""
+    calls it): a stop that lands at that moment every time. What it printed and its exit status.
+    ``env``: its environment (this one's by default), the checkout on its PYTHONPATH."""
     module, name = where.split(":")
     return subprocess.run([PY, "-c", _STOPPED_AT, module, name, sig, *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)))
 
 
 def processes_with(marker: str) -> list[int]:

@@ -24,7 +24,7 @@ from a11y import audit
 from console_proc import ROOT, ConsoleProcess, alert_body
 from pulse import have_pulse
 
-from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, wait_for
+from conftest import CALLS, PY, call_monitor, fifo_writer, made_in, stopped_at, wait_for
 
 from monitor.commands.supervisor import TLS_UNUSABLE, is_loopback, new_token_line
 from monitor.config.listen import host_of, parse_listen
@@ -1607,6 +1607,17 @@ def test_stopping_the_console_with_a_page_open_ends_its_event_stream_at_once_and
         assert console.err[-1] == "call-monitor: console stopped"
     finally:
         console.kill()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stop_as_the_console_starts_stops_it_as_one_while_it_serves(tmp_path, own_home, sig):
+    """SIGTERM (``systemctl stop`` just after a start) or Ctrl-C once the console has said its
+    address, before its server takes the signals: it stops as it does while it serves, "console
+    stopped" and exit 0; it ended with exit 143 or 130 and no word."""
+    done = stopped_at("uvicorn:Config", sig, "supervisor", "--listen", "127.0.0.1:0", "--db", tmp_path / "c.db",
+                      "--token-file", tmp_path / "token", env=own_home)
+    assert done.returncode == 0, done.stderr
+    assert "daemons: --webhook" in done.stderr and done.stderr.splitlines()[-1] == "call-monitor: console stopped"
 
 
 def test_an_event_stream_opened_as_the_console_stops_ends_at_once():

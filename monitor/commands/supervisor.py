@@ -174,10 +174,11 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=is_loopback(host))
     configure_logging("info", "monitor.supervisor")
     reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
+    stops = _stops_noted()  # and a stop: from the line on, one stops the console as while it serves
     info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
          f"--webhook-token-file {token_file}")
     try:
-        served = _serve(args, app, store, sock)
+        served = _serve(args, app, store, sock, stops)
     finally:
         reload.close()
     if not served:
@@ -344,9 +345,21 @@ class _Reload:
             pass
 
 
-def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
-    """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration);
-    False (said) if TLS cannot be used. Closes the socket and the store either way."""
+def _stops_noted() -> list[int]:
+    """SIGTERM and SIGINT noted in the list returned from now on, not raised: uvicorn takes them
+    while it serves, and one that came before (as the console started, its line said) stops it as
+    soon as it serves; uvicorn raises the one that stopped it again after its graceful shutdown,
+    which is noted too."""
+    stops: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stops.append(signum))
+    return stops
+
+
+def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: list[int]) -> bool:
+    """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration;
+    ``stops``: those that came before it served, :func:`_stops_noted`); False (said) if TLS cannot
+    be used. Closes the socket and the store either way."""
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
@@ -366,9 +379,11 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket) -> bool:
             app.state.console.hub.close()
             await super().shutdown(sockets)
 
+        async def main_loop(self) -> None:
+            self.should_exit = self.should_exit or bool(stops)  # a stop that came before it served
+            await super().main_loop()
+
     server = Server(config)
-    for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after its graceful
-        signal.signal(sig, lambda s, f: None)    # shutdown: let it land here, then close and exit 0
     try:
         server.run(sockets=[sock])
     finally:
