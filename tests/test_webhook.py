@@ -52,6 +52,33 @@ def test_down_then_back_delivers_once_and_logs_failures(tmp_path, monitor_logs, 
         store.close()
 
 
+def test_a_stop_while_replay_waits_for_its_outbox_ends_the_wait_saying_what_stays_there(tmp_path, hook, capsys):
+    """SIGTERM (or Ctrl-C) while replay gives its outbox the --webhook-wait seconds, the receiver
+    down: the wait ends, the alerts not delivered are said to stay in the outbox for the next run,
+    then the stop ends the command (it ended it without a word)."""
+    import os
+    import signal
+    import threading
+
+    from monitor.cli import _sigterm_as_interrupt
+    from monitor.commands.common import Terminated
+    from monitor.commands.replay import _drain
+    hook.up = False
+    store = Store.open(tmp_path / "e.db")
+    sink = WebhookSink(store, hook.url, poll_s=0.05).start()
+    try:
+        sink(_alert(store))
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+            _drain(sink, 60.0, store.path)
+    finally:
+        sink.close()
+        store.close()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"call-monitor: warning: {hook.url}: 1 alert(s) not delivered yet; they stay in the outbox of {store.path} "
+        "for the next run")
+
+
 def _queue_around_a_foreign_row(db, url: str, foreign: str) -> tuple[int, int, int, int, str]:
     """Three alerts queued for ``url`` in the outbox of ``db``, the middle one's rows as another
     program wrote them (``foreign``: ``evidence``, an alert whose evidence is no JSON; ``attempts``,

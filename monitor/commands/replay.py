@@ -108,10 +108,12 @@ def run(args: argparse.Namespace) -> int:
             failed = len(unreadable) + _replay_files([path for path in args.files if path not in unreadable],
                                                      args, cfg, guard, transcription, sinks)
         finally:
-            if webhook is not None:
-                guard.retry(force=True)  # what was held is written before the outbox is drained
-                _drain(webhook, args.webhook_wait, store.path)
-            failed += _close(store, guard)
+            try:
+                if webhook is not None:
+                    guard.retry(force=True)  # what was held is written before the outbox is drained
+                    _drain(webhook, args.webhook_wait, store.path)
+            finally:  # a stop while the outbox is drained too
+                failed += _close(store, guard)
     return ExitStatus.FAILED if failed else ExitStatus.OK
 
 
@@ -264,9 +266,16 @@ def _one_line_failure(guard, held_back: list[str]) -> Iterator[None]:
 
 
 def _drain(webhook, wait_s: float, db) -> None:
-    """Give the outbox ``wait_s`` seconds; what is left is delivered by the next run on this database."""
-    left = webhook.wait_delivered(wait_s)
+    """Give the outbox ``wait_s`` seconds; what is left is delivered by the next run on this database,
+    and said. Ctrl-C or SIGTERM ends the wait: what is left is said, then the stop is raised."""
+    stop: KeyboardInterrupt | None = None
+    try:
+        left = webhook.wait_delivered(wait_s)
+    except KeyboardInterrupt as err:
+        stop, left = err, webhook.pending()
     webhook.close()
     if left:
         warning(f"{webhook.shown_url}: {left} alert(s) not delivered yet; they stay in the outbox of {db} "
                 f"for the next run")
+    if stop is not None:
+        raise stop
