@@ -1011,6 +1011,39 @@ def test_a_stop_while_a_result_is_stored_waits_for_it_so_the_count_said_is_the_d
     assert batch.outcome.scored == len(_ledger(db)) == 1 and said == []
 
 
+def test_a_stop_as_a_call_is_sent_to_a_running_cluster_cancels_it_with_the_others_sent(tmp_path):
+    """A stop that comes as a call is sent to a running cluster (--scheduler) is raised once the call
+    is noted as sent: it is cancelled there and counted with the others, not left to be scored for
+    no one."""
+    from distributed import Client
+
+    from monitor.batch.ledger import BatchStore
+    from monitor.batch.runner import BatchOptions, BatchRun
+    from monitor.cli import _sigterm_as_interrupt
+    from monitor.commands.common import Terminated
+
+    sent = []
+
+    class StoppedAsItSends(Client):
+        def submit(self, *args, **kwargs):
+            sent.append(super().submit(*args, **kwargs))
+            if len(sent) == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.5)  # the handler runs here, with the call sent and not yet noted
+            return sent[-1]
+
+    jobs = expand_inputs(archive_cuts(tmp_path, 2, seconds=10.0))
+    store = BatchStore.open(tmp_path / "events.db")
+    with StoppedAsItSends(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        batch = BatchRun(client, store, load_config(None, user_config=False),
+                         BatchOptions(scheduler=client.scheduler.address), on_error=print)
+        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+            batch.run(jobs)
+        assert batch.outcome.cancelled == len(sent) == len(jobs)
+        assert wait_for(lambda: all(fut.status == "cancelled" for fut in sent), 10), [f.status for f in sent]
+    store.close()
+
+
 def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call_is_scored():
     """A stop a finalizer swallowed is noted, not raised: the batch, waiting for its next call
     (minutes of transcription), raises it while it waits, not once that call is scored."""

@@ -597,11 +597,12 @@ class BatchRun:
             if known is None:
                 known = self.store.known_hashes(job, self.chash) if self.opts.resume else {}
             payload = pickle.dumps((job, self.toml, self.chash, known, self.opts.transcribe))
-            fut = self.client.submit(scorer, payload, key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}",
-                                     pure=False)
-            by_key[fut.key] = job, known
-            in_flight[fut.key] = fut
-            done.add(fut)
+            with _stops_held():  # sent and noted whole: a stop cancels every call sent to the cluster
+                fut = self.client.submit(scorer, payload, key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}",
+                                         pure=False)
+                by_key[fut.key] = job, known
+                in_flight[fut.key] = fut
+                done.add(fut)
 
         try:
             with _stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
