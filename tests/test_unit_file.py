@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, PY, bare_sqlite_file, call_monitor, made_in
+from conftest import ROOT, PY, bare_sqlite_file, call_monitor, made_in, stopped_at
 
 from monitor.commands.install_service import UnitArgumentError, exec_start, systemd_quote
 from monitor.delivery.store import Store
@@ -784,6 +784,20 @@ def test_a_webhook_url_with_a_key_stays_out_of_the_unit_in_a_file_only_the_user_
         f"call-monitor: wrote the webhook URL to {_url_file(tmp_path)} (mode 0600), which the unit's daemon reads: "
         "it stays out of the unit and of its command line")
     assert _units_daemon_config(unit, monkeypatch).delivery.webhook_url == KEYED_URL
+
+
+def test_a_stop_as_the_unit_is_written_comes_once_the_unit_and_its_url_file_are_written_and_said(tmp_path):
+    """SIGTERM (or Ctrl-C) once the webhook URL's file is written, as the unit is: both are written and
+    said before the stop ends the command (exit 143); it left the new URL file beside no unit, said
+    by nothing."""
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    done = stopped_at("monitor.commands.install_service:_write_unit", "SIGTERM", "install-service", "--unit-dir",
+                      tmp_path / "units", "--caller", "softphone.monitor", "--webhook", KEYED_URL, env=env)
+    assert done.returncode == 143, done.stderr
+    assert _url_file(tmp_path).read_text() == KEYED_URL + "\n"
+    assert (tmp_path / "units" / "callmonitor.service").is_file()
+    said = done.stderr.splitlines()
+    assert [line.split(" ", 2)[1] for line in said[:2]] == ["wrote", "wrote"] and "Traceback" not in done.stderr, said
 
 
 def test_the_units_daemon_takes_the_url_over_the_configurations_as_it_took_webhook(tmp_path, monkeypatch):

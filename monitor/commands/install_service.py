@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
-from .common import UNIT_FOLDER, ExitStatus, help_path, stopped_by, unit_folder
+from .common import UNIT_FOLDER, ExitStatus, help_path, stopped_by, stops_held, unit_folder
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -252,28 +252,28 @@ def _install(args: argparse.Namespace, unit: str, url_file: WebhookUrlFile | Non
         before = path.read_text() if path.is_file() else None
     except (OSError, UnicodeDecodeError):
         before = ""  # a unit there that cannot be read: replaced, as a changed one
-    url_before = _read_bytes(webhook_url_file())
-    problem = write_private(url_file.path, url_file.data) if url_file else None
-    if not problem:
-        problem, written, in_place = _write_unit(path, unit)
-        if problem and url_file:
-            _put_back(url_file.path, url_before)
-    if problem:
-        error(problem)
-        return ExitStatus.FAILED
-    unit_changed = before is not None and before != unit
-    url_changed = before is not None and url_file is not None and url_before != url_file.data
-    changed = unit_changed or url_changed
-    if url_file:
-        info(url_file.wrote_line())
-    info(_wrote_line(path, written, in_place) + (" (it replaces a different unit)" if unit_changed else
-                                                 " (the same unit as before, with another webhook URL)"
-                                                 if url_changed else
-                                                 " (the same unit as before)" if before is not None else ""))
-    for note in notes:
-        warning(note)
-    _remove_unused_url_file(before, unit)
-    return _apply(args, path, changed, other_release)
+    with stops_held():  # a stop while the files are written comes once they are, and said
+        url_before = _read_bytes(webhook_url_file())
+        problem = write_private(url_file.path, url_file.data) if url_file else None
+        if not problem:
+            problem, written, in_place = _write_unit(path, unit)
+            if problem and url_file:
+                _put_back(url_file.path, url_before)
+        if problem:
+            error(problem)
+            return ExitStatus.FAILED
+        unit_changed = before is not None and before != unit
+        url_changed = before is not None and url_file is not None and url_before != url_file.data
+        if url_file:
+            info(url_file.wrote_line())
+        info(_wrote_line(path, written, in_place) + (" (it replaces a different unit)" if unit_changed else
+                                                     " (the same unit as before, with another webhook URL)"
+                                                     if url_changed else
+                                                     " (the same unit as before)" if before is not None else ""))
+        for note in notes:
+            warning(note)
+        _remove_unused_url_file(before, unit)
+    return _apply(args, path, unit_changed or url_changed, other_release)
 
 
 def _apply(args: argparse.Namespace, path: Path, changed: bool, other_release: str | None) -> int:
