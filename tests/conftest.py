@@ -202,8 +202,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """How ``pytest -n $(TEST_WORKERS) --dist load`` (``make test``; the Makefile's ``TEST_WORKERS``)
     shares the tests between its workers: the tests on a private sound server come first, so they
     are all in the first worker's first batch (pytest-xdist sends each worker a quarter of its share
-    of the tests at once, in order: with the Makefile's 3 workers, 120 or so of the 1,400, and the
-    sound server's are 65) and run one after another there, at the normal priority, playing their
+    of the tests at once, in order: with the Makefile's 3 workers, 210 or so of the 2,530, and the
+    sound server's are 100) and run one after another there, at the normal priority, playing their
     audio in real time and mostly waiting, while the other workers compute the rest at a lower one
     (:func:`pytest_runtest_setup`)."""
     items.sort(key=lambda item: not _on_the_sound_server(item))
