@@ -417,11 +417,11 @@ class CallPipeline:
         for leg, tr in list(self.transcribers.items()):
             self._recognizer(leg, lambda: tr.close(timeout=timeout_s), [])
         ended = self.engine.close(round(self.duration_s, 3))
-        end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint, self._flaws_said(),
-                                                          self.words_from_s), None)
         if self.store is not None:
             try:
                 ended = self._route(ended)
+                end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint, self._flaws_said(),
+                                                                  self.words_from_s), None)
                 self.store.end_call(self._call_token, *end)
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
