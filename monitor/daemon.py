@@ -40,8 +40,9 @@ last problem as a model problem found at the start, and the daemon runs on acous
 
 Status: ``state()`` is what the status socket (``delivery/status_socket.py``) answers, with the
 last warning or error the package logged, and ``heartbeat_status()`` what the heartbeat tells; both
-are built from the daemon's parts in ``daemon_status.py``. The speech/silence bookkeeping lives in
-``capture/segmenter.py``.
+are built from the daemon's parts in ``daemon_status.py``. The recent alerts and call reports they list,
+and the retention (``storage.retention_days``) that keeps them to what the database holds, are
+``daemon_recent.py``'s. The speech/silence bookkeeping lives in ``capture/segmenter.py``.
 """
 
 from __future__ import annotations
@@ -49,17 +50,15 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import datetime
 import dataclasses
 import logging
-import math
 import os
 import queue
 import signal
 import time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from .capture.boundaries import STREAM_CALL_MIN_S, Action, StreamBoundaries
 from .capture.segmenter import PREROLL_S, Segmenter
@@ -67,31 +66,22 @@ from .capture.sources import Chunk, Source, StreamsMark
 from .config import Config, ConfigError, changed_keys, overruled_line
 from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of
 from . import daemon_status
+from .daemon_recent import RecentCalls
 from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, legs_problem, notes_change, retarget_webhook,
                             say_notes)
 from .daemon_status import LastProblem
-from .delivery.call_files import (audio_folder, audio_name, call_files_problem, new_audio_file, purge_call_files,
-                                  purge_unnamed_audio)
+from .delivery.call_files import audio_folder, audio_name, call_files_problem, new_audio_file
 from .delivery.store import Store
 from .delivery.store_errors import StoreError
-from .delivery.sinks.webhook import MEMORY_ID_BASE, agent_of
+from .delivery.sinks.webhook import agent_of
 from .delivery.store_guard import StoreGuard
-from .delivery.store_rows import LIVE_SOURCE, Ack, Delivery, StoredAlert
+from .delivery.store_rows import LIVE_SOURCE
 from .events import AlertAckedEvent, AlertClearedEvent, AlertEvent, Event, StatusEvent
 from .pipeline import CallPipeline
 from .transcription.recognizer import give_back_freed_memory
 
 log = logging.getLogger(__name__)
 _LEVELS = MappingProxyType({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO})
-
-PURGE_EVERY_S = 86400.0
-"""Calls older than ``storage.retention_days`` are deleted at start and then once a day."""
-
-PURGED_CHECK_S = 5.0
-"""How often (seconds) the daemon looks whether the database still holds the calls its status lists
-(recent alerts, call reports): a purge by another process (``call-monitor purge``) deletes them
-too, and the status then lists them no more, as the daemon's own purge does at once."""
-
 
 def _call_source(p: CallPipeline) -> str:
     """The source (:func:`problem_of`) of a call's own status lines: its call ends their problem."""
@@ -132,15 +122,6 @@ def wait_left_s(since: float | None, t: float, limit_s: float) -> float | None:
     return limit_s if since is None else min(limit_s, max(0.0, since + limit_s - t))
 
 
-def _recalled(stored: StoredAlert, ack: Ack | None, rows: Sequence[Delivery]) -> dict[str, Any]:
-    """A stored alert as the status's recent alerts list it (:meth:`Daemon.recall_alerts`)."""
-    ev = stored.event
-    posted = next((d.posted_id for d in rows if d.posted_id is not None), None)
-    return {"call_id": ev.call_id, "alert_id": ev.alert_id, "t": ev.t, "kind": ev.kind, "severity": ev.severity,
-            "at": stored.created_at, "token": ev.call_id, "posted_id": posted} | (
-        {"acked_by": ack.by, "acked_at": ack.at} if ack is not None else {})
-
-
 class Daemon:
     def __init__(self, cfg: Config, source: Source, store: Store, sinks: dict[str, Callable[[Event], None]],
                  *, reload: Callable[[], Config] | None = None, webhook=None, notify=None, transcription=None,
@@ -158,7 +139,6 @@ class Daemon:
         self.sinks = dict(sinks)
         self.reload_fn, self.options = reload, dict(options or {})  # the option of each key the command line sets
         self.guard = StoreGuard(store, written=(*(() if webhook is None else (webhook.written,)), self._alert_written))
-        self._last_purge: float | None = None
         self._interrupted_closed, self._trim_due = False, False  # _trim_due: a call's freed memory to give back
         self.webhook = webhook
         self.heartbeat = None  # the webhook's Heartbeat, once it runs (it follows a new URL too)
@@ -174,9 +154,6 @@ class Daemon:
         self.pipeline: CallPipeline | None = None
         self.call_origin = 0.0
         self.calls = self.alerts_total = 0
-        self.recent_alerts: collections.deque[dict] = collections.deque(maxlen=10)
-        self.reports: collections.deque[dict] = collections.deque(maxlen=10)
-        self._purged_checked = -math.inf  # time.monotonic() of the last look for purged calls
         self._problems = LastProblem()
         self.active: dict[str, dict] = {}
         self.started_at = time.time() if started_at is None else started_at
@@ -185,9 +162,13 @@ class Daemon:
         self.stop_reason: str | None = None
         self._reload = False
         self._msgs, self._acks = queue.Queue(), queue.Queue()  # (level, message) of capture threads; AlertAckedEvent
-        self._sink_errors, self._written_first = {}, []  # failures per sink; see :meth:`_alert_written`
+        self._sink_errors = {}  # failures per sink
         self._audio = None
         self._unnamed_audio: list[tuple[int, Path]] = []  # (the guard's call token, file) until the id is known
+        self.recent = RecentCalls(store, self.guard, store_open=self._store_open,
+                                  files_cfg=lambda: self._files_cfg(self.cfg),
+                                  unnamed_audio=lambda: (f for _, f in self._unnamed_audio))
+        """The recent alerts and call reports the status and the heartbeat list, and the retention."""
         self._call_folders: set[str] = set()  # kept in the database (:meth:`_note_call_folder`)
         self.segmenter = Segmenter(source.rate)
         self._preroll: collections.deque[Chunk] = collections.deque()
@@ -258,7 +239,7 @@ class Daemon:
             end_batch = getattr(sink, "end_batch", None)  # a sink that says a batch's alerts together
             if end_batch is not None:
                 self._to_sink(name, end_batch)
-        self._written_first.clear()  # of the batch emitted
+        self.recent.end_batch()
 
     def _note_alert(self, ev: AlertEvent, call_token: int | None) -> dict[str, Any]:
         """An alert raised: counted, active, and the last of the recent alerts the status lists, its
@@ -267,22 +248,12 @@ class Daemon:
         self.active[ev.kind] = {"t": ev.t, "severity": ev.severity}
         token = call_token if call_token is not None else (
             self.pipeline.call_token if self.pipeline is not None else None)
-        alert_id = next((i for held, i in self._written_first if held is ev), ev.alert_id)
-        recent = {"call_id": ev.call_id, "alert_id": alert_id, "t": ev.t, "kind": ev.kind,
-                  "severity": ev.severity, "at": time.time(), "token": token}
-        self.recent_alerts.append(recent)
-        return recent
+        return self.recent.raised(ev, token)
 
     def _alert_written(self, held: AlertEvent, stored: AlertEvent) -> None:
-        """The store guard wrote an alert it held (:attr:`StoreGuard.written`): its recent alert takes
-        the database's id, which the console knows it by unless it was posted from memory first. One
-        written within the batch that raised it, before the daemon emits it, takes it then."""
-        for a in self.recent_alerts:
-            if (a["alert_id"] is None and a["kind"] == stored.kind and a["t"] == stored.t
-                    and self.alert_call(a) == stored.call_id):
-                a["alert_id"] = stored.alert_id
-                return
-        self._written_first.append((held, stored.alert_id))
+        """The store guard wrote an alert it held: its recent alert takes the database's id
+        (:meth:`RecentCalls.written`)."""
+        self.recent.written(held, stored)
 
     @staticmethod
     def _call_said(p: CallPipeline, events: list[Event]) -> list[Event]:
@@ -331,24 +302,8 @@ class Daemon:
                 return
             if self.guard.add_ack(ev) is False:
                 continue
-            for a in self._acked_alerts(ev):
-                a["acked_by"], a["acked_at"] = ev.by, ev.acked_at
+            self.recent.ack(ev)
             self.emit([ev])
-
-    def _acked_alerts(self, ev: AlertAckedEvent) -> list[dict[str, Any]]:
-        """The recent alerts ``ev`` acknowledges: known to the console by the database's id, or by
-        the id one was posted under from memory (while the database failed), which the daemon
-        noted as it emitted the alert or, once the alert's outbox row is written, its database keeps."""
-        known = [a for a in self.recent_alerts if a["kind"] == ev.kind]
-        found = [a for a in known if ev.alert_id in (a["alert_id"], a.get("posted_id"))]
-        if found or ev.alert_id is None or ev.alert_id < MEMORY_ID_BASE or self.guard.failing:
-            return found
-        try:
-            alert_id = self.store.posted_under(ev.alert_id)
-        except StoreError as err:  # not open yet, say: the acknowledgement is kept all the same
-            log.debug("the alert posted as %s not looked for: %s", ev.alert_id, err)
-            return []
-        return [a for a in known if alert_id is not None and a["alert_id"] == alert_id]
 
     def _drain_msgs(self) -> None:
         self._drain_acks()
@@ -460,7 +415,7 @@ class Daemon:
                                               on_error=lambda why: log.warning("call report: %s", why))
         if path:
             log.info("call report: %s", path)
-            self.reports.append({"call_id": call_id, "path": os.path.abspath(path)})
+            self.recent.reported(call_id, path)
             self._note_call_folder(os.path.dirname(path))
 
     def _note_call_folder(self, folder: str | os.PathLike[str]) -> None:
@@ -574,88 +529,6 @@ class Daemon:
             log.warning("closed %s call(s) left open by an earlier stop as interrupted (call %s)",
                         len(ids), ", ".join(map(str, ids)))
 
-    def purge_old(self, now: float | None = None) -> None:
-        """Apply ``storage.retention_days`` (at start, then daily)."""
-        now = time.time() if now is None else now
-        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY_S or not self._store_open():
-            return
-        self._last_purge = now
-        days = self.cfg.storage.retention_days
-        if days <= 0:
-            return
-        deleted: list[int] = []  # files of the calls, deleted before their rows (:meth:`Store.purge`)
-        gone: set[int] = set()
-        cfg = self._files_cfg(self.cfg)
-
-        def first(calls: list[tuple[int, float, float, str]]) -> None:
-            gone.update(c[0] for c in calls)
-            deleted.append(purge_call_files(cfg, calls, folders))
-        try:
-            folders = self.store.call_folders()
-            counts = self.store.purge(now - days * 86400.0, first=first)
-        except StoreError as err:
-            log.warning("old calls not purged: %s", err)
-            return
-        self._forget(gone)
-        files = sum(deleted) + purge_unnamed_audio(cfg, now - days * 86400.0, (f for _, f in self._unnamed_audio),
-                                                   folders)
-        if counts.get("calls") or files:
-            log.info("purged %s call(s) older than %g days%s", counts.get("calls", 0), days,
-                     f" and {files} file(s) of call audio and reports" if files else "")
-
-    def recall_alerts(self, now: float | None = None) -> None:
-        """The alerts the database holds of today's live calls (raised since local midnight: an
-        earlier run's, before a restart) put first among the recent alerts the status lists, the last
-        of them as many as it keeps, each with its acknowledgement and the id it was posted under from
-        memory, if it was (an acknowledgement the console tells later is matched by either id); nothing
-        while the database is not open or fails (a purge, :meth:`_forget_purged`, drops them as it
-        drops the daemon's own)."""
-        if not self._store_open() or self.guard.failing:
-            return
-        now = time.time() if now is None else now
-        midnight = datetime.datetime.combine(datetime.date.fromtimestamp(now), datetime.time()).timestamp()
-        listed = {a["alert_id"] for a in self.recent_alerts}
-        try:
-            stored = [s for s in self.store.latest_alerts(midnight, self.recent_alerts.maxlen)
-                      if s.event.alert_id not in listed]
-            ids = [s.event.alert_id for s in stored]
-            acks, rows = self.store.acks_of(ids), self.store.deliveries_of(ids)
-        except StoreError as err:
-            log.warning("the alerts of today's earlier calls are not listed in the status: %s", err)
-            return
-        earlier = [_recalled(s, acks.get(s.event.alert_id), rows.get(s.event.alert_id, ())) for s in stored]
-        self.recent_alerts = collections.deque([*earlier, *self.recent_alerts], maxlen=self.recent_alerts.maxlen)
-
-    def _forget_purged(self) -> None:
-        """Every :data:`PURGED_CHECK_S`, the recent alerts and reports of calls the database no
-        longer holds (a purge by another process) dropped from the status; nothing while the
-        database fails or is not open yet (what it holds is not known then)."""
-        now = time.monotonic()
-        if now - self._purged_checked < PURGED_CHECK_S or self.guard.failing or not self._store_open():
-            return
-        self._purged_checked = now
-        listed = {i for i in (*map(self.alert_call, self.recent_alerts), *(r["call_id"] for r in self.reports))
-                  if i is not None}
-        try:
-            kept = self.store.existing_calls(listed)
-        except StoreError as err:  # the next write says a lasting failure; the status stays as it was
-            log.debug("purged calls not looked for: %s", err)
-            return
-        self._forget(listed - kept)
-
-    def _forget(self, gone: set[int]) -> None:
-        """The recent alerts and reports of the calls ``gone`` (purged) dropped: the status lists
-        only what the database holds."""
-        if gone:
-            self.recent_alerts = collections.deque((a for a in self.recent_alerts if self.alert_call(a) not in gone),
-                                                   maxlen=self.recent_alerts.maxlen)
-            self.reports = collections.deque((r for r in self.reports if r["call_id"] not in gone),
-                                             maxlen=self.reports.maxlen)
-
-    def alert_call(self, alert: dict[str, Any]) -> int | None:
-        """The database id of a recent alert's call (None while a failing database holds it back)."""
-        return alert["call_id"] if alert["call_id"] is not None else self.guard.real_id(alert["token"])
-
     # ------------------------------------------------------------------ reload
     def _do_reload(self) -> None:
         self._reload = False
@@ -737,8 +610,8 @@ class Daemon:
             if self.last_problem is None:  # else kept already, before the first heartbeat
                 self.keep_start_problems()
             self.close_interrupted()
-            self.purge_old()
-            self.recall_alerts()
+            self.recent.purge_old()
+            self.recent.recall_alerts()
             try:
                 self._listen()
             except BaseException as err:  # the capture failed: the running call stopped part-way
@@ -801,7 +674,7 @@ class Daemon:
             self._wall_now = time.time()
             self._drain_msgs()
             self._stop_if_refused()
-            self._forget_purged()
+            self.recent.forget_purged()
             if self.loading is not None and self.loading.done:
                 self._join_transcription()
             if self._reload:
@@ -1062,7 +935,7 @@ class Daemon:
         if self.guard.retry() and self._unnamed_audio:
             self._name_audio()
         self.close_interrupted()
-        self.purge_old()
+        self.recent.purge_old()
         if self._trim_due:
             self._trim_due = False
             give_back_freed_memory()

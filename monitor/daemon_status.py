@@ -3,7 +3,7 @@
 package's last warning or error both carry.
 
 Each function reads the parts of a running :class:`~monitor.daemon.Daemon` (its configuration,
-source, running call, counts, sinks, database guard and clock) and changes none of them; they are
+source, running call, counts, recent alerts and reports, sinks, database guard and clock) and changes none of them; they are
 asked from the status socket's and the heartbeat's threads while the capture loop runs.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol
 
 from .capture.boundaries import STREAM_CALL_MIN_S, StreamBoundaries
 from .cue_registry import shown_cues, shown_min_speech_s
+from .daemon_recent import RecentCalls
 from .release import RELEASE
 from .supervisor.heartbeat import LINE_CHARS
 
@@ -36,8 +37,7 @@ class RunningDaemon(Protocol):
     transcription: Any
     transcription_off: Any
     last_problem: dict | None
-    recent_alerts: Any
-    reports: Any
+    recent: RecentCalls
     calls: int
     alerts_total: int
     webhook: Any
@@ -45,8 +45,6 @@ class RunningDaemon(Protocol):
     heartbeat: Any
     boundaries: str
     now_s: float
-
-    def alert_call(self, alert: dict) -> int | None: ...
 
     def waits_for_caller(self) -> bool: ...
 
@@ -87,11 +85,11 @@ def carried(said: str) -> str:
     return said if len(said) <= LINE_CHARS else said[:LINE_CHARS - 3] + "..."
 
 
-def _recent_alerts(daemon: RunningDaemon) -> list[dict[str, Any]]:
+def _recent_alerts(recent: RecentCalls) -> list[dict[str, Any]]:
     """The last alerts raised, each with its call's database id: None while a failing database
     holds the call back, the id once its row is written."""
-    return [{k: v for k, v in a.items() if k not in ("token", "posted_id")} | {"call_id": daemon.alert_call(a)}
-            for a in daemon.recent_alerts]
+    return [{k: v for k, v in a.items() if k not in ("token", "posted_id")} | {"call_id": recent.alert_call(a)}
+            for a in recent.alerts]
 
 
 def state(daemon: RunningDaemon) -> dict[str, Any]:
@@ -115,7 +113,7 @@ def state(daemon: RunningDaemon) -> dict[str, Any]:
         "dropped_blocks": sum(s.get("dropped_blocks", 0) for s in legs.values()),
         "calls": daemon.calls, "call": call, "alerts": daemon.alerts_total,
         "boundaries": boundaries_state(daemon), "pending": _pending_state(daemon.streams, daemon.now_s, p is not None),
-        "recent_alerts": _recent_alerts(daemon),
+        "recent_alerts": _recent_alerts(daemon.recent),
         "webhook": None if webhook is None else {
             "url": webhook.shown_url, "delivered": webhook.delivered,
             "failures": webhook.failures, "last_error": webhook.last_error,
@@ -201,7 +199,7 @@ def awaits_ack(daemon: RunningDaemon) -> bool:
         return False
     standing = {kind for kind, a in dict(daemon.active).items() if a["severity"] == "critical"}
     return any(a["kind"] in standing and a["token"] == p.call_token and not a.get("acked_by")
-               for a in list(daemon.recent_alerts))
+               for a in list(daemon.recent.alerts))
 
 
 def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = lambda path: path) -> dict[str, Any]:
@@ -224,5 +222,5 @@ def heartbeat_status(daemon: RunningDaemon, report_url: Callable[[str], str] = l
         "uptime_s": round(time.time() - daemon.started_at, 1), "last_error": daemon.last_problem,
         "transcription_off": None if off is None else carried(off),
         "transcription_loading": daemon.loading is not None,
-        "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in daemon.reports],
+        "reports": [{"call_id": r["call_id"], "url": report_url(r["path"])} for r in daemon.recent.reports],
     }

@@ -172,8 +172,8 @@ def test_the_daemons_own_purge_deletes_the_purged_calls_audio(two_calls, tmp_pat
     with Store.open(tmp_path / "events.db") as store:
         daemon = Daemon(cfg, FileSource(two_calls), store, {})
         assert daemon.run() == 0 and len(list(audio.iterdir())) == 2
-        daemon._last_purge = None
-        daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
+        daemon.recent._last_purge = None
+        daemon.recent.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
         assert store.list_calls() == [] and list(audio.iterdir()) == []
 
 
@@ -209,7 +209,7 @@ def test_purge_deletes_audio_the_database_never_named_once_it_is_older_than_the_
     with Store.open(tmp_path / "events.db") as store:
         daemon = Daemon(cfg, FileSource(CALLS / "normal_8k.wav"), store, {})
         daemon._unnamed_audio.append((1, audio / "call-started-20261130-090000.wav"))  # still to be named
-        daemon.purge_old()  # the daemon's own retention, at its start and daily
+        daemon.recent.purge_old()  # the daemon's own retention, at its start and daily
     assert sorted(p.name for p in audio.glob("call-*")) == ["call-started-20261002-080000.wav",
                                                             "call-started-20261130-090000.wav"]
 
@@ -279,8 +279,8 @@ def test_after_a_reload_moving_the_database_the_files_go_and_are_purged_beside_t
         assert daemon.run() == 0 and daemon.cfg is moved
         assert sorted(p.name for p in tmp_path.glob("**/call-*.wav")) == ["call-1.wav", "call-2.wav"]
         assert len(list(tmp_path.glob("call-*.wav"))) == 2
-        daemon._last_purge = None
-        daemon.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
+        daemon.recent._last_purge = None
+        daemon.recent.purge_old(now=time.time() + (cfg.storage.retention_days + 1) * 86400)
         assert store.list_calls() == [] and list(tmp_path.glob("**/call-*.wav")) == []
 
 

@@ -1566,7 +1566,7 @@ def test_the_status_lists_no_alert_or_report_of_a_call_a_purge_deleted(tmp_path)
             raised[name] = store.add_alert(call, AlertEvent(t=42.0, kind="long_pauses", message="Long pauses"))
         daemon = InProcess(cfg, FileSource(tmp_path / "quiet.wav"), store, {})
         daemon.emit(list(raised.values()))
-        daemon.reports.extend({"call_id": a.call_id, "path": str(tmp_path / f"call-{a.call_id}.html")}
+        daemon.recent.reports.extend({"call_id": a.call_id, "path": str(tmp_path / f"call-{a.call_id}.html")}
                               for a in raised.values())
 
         def listed() -> list[int]:
@@ -1574,7 +1574,7 @@ def test_the_status_lists_no_alert_or_report_of_a_call_a_purge_deleted(tmp_path)
                 [a["call_id"] for a in daemon.state()["recent_alerts"]]
             return [a["call_id"] for a in daemon.state()["recent_alerts"]]
         assert listed() == [a.call_id for a in raised.values()]
-        daemon.purge_old(now)  # retention: the call of last month goes
+        daemon.recent.purge_old(now)  # retention: the call of last month goes
         assert listed() == [raised["this morning"].call_id, raised["just now"].call_id]
         assert cli.main(["purge", "--older-than", "1h", "--db", str(db)]) == 0  # another process's purge
         daemon.run()
@@ -1693,8 +1693,8 @@ def test_a_restarted_daemon_s_status_lists_the_alerts_of_today_s_earlier_calls_w
         assert f"call {from_memory.call_id} long_pauses at 30 s, acknowledged by supervisor Eve at " in shown
         assert f"call {yesterday.call_id} " not in shown and f"call {replayed.call_id} " not in shown
         assert cli.main(["purge", "--older-than", "45s", "--db", str(db)]) == 0  # another process's purge
-        daemon._purged_checked = -math.inf
-        daemon._forget_purged()
+        daemon.recent._purged_checked = -math.inf
+        daemon.recent.forget_purged()
         assert [a["alert_id"] for a in daemon.state()["recent_alerts"]] == [later.alert_id]
 
 

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("monitor.delivery",),
     ("monitor.pipeline",),
     ("monitor.report", "monitor.batch", "monitor.supervisor"),
-    ("monitor.daemon", "monitor.daemon_reload", "monitor.daemon_status"),
+    ("monitor.daemon", "monitor.daemon_recent", "monitor.daemon_reload", "monitor.daemon_status"),
     ("monitor.commands",),
     ("monitor.cli", "monitor"),
 )
