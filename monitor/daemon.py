@@ -83,6 +83,7 @@ from .transcription.recognizer import give_back_freed_memory
 log = logging.getLogger(__name__)
 _LEVELS = MappingProxyType({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO})
 
+
 def _call_source(p: CallPipeline) -> str:
     """The source (:func:`problem_of`) of a call's own status lines: its call ends their problem."""
     return f"call {p.call_token}"
