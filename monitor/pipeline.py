@@ -76,6 +76,11 @@ def same_hint(src: FileSource, turn: LegsTurn = replay_turn) -> str:
 class CallPipeline:
     """One call's analysis state. Feed chunks with :meth:`process`, end with :meth:`finish`."""
 
+    _end: tuple[float, dict[str, Any], float | None] | None = None
+    """The call's end as :meth:`finish` made it (duration, stored summary, end time), once made."""
+    _end_given = False
+    """... and given to the store (which may hold it while the database fails): not given twice."""
+
     def __init__(self, cfg: Config, rate: int, legs: tuple[str, ...], *, store: Store | None = None,
                  source: str = "", started_at: float | None = None,
                  transcribers: dict[str, Transcriber] | None = None, phrase_matcher: PhraseMatcher | None = None,
@@ -134,7 +139,6 @@ class CallPipeline:
         self.flaws = RecordingFlaws()
         """A replayed recording's flaws, once it has been read to its end (:func:`recording_chunks`);
         what was said of the call's legs joins them when it is stored (:meth:`_flaws_said`)."""
-        self._end: tuple[float, dict[str, Any], float | None] | None = None  # finish's end_call, once made
 
     def _emit_grid(self, leg: str) -> int:
         """Frames per analyzer batch for ``leg``: a leg whose frames serve only the cue windows
@@ -237,6 +241,7 @@ class CallPipeline:
                                                                        self.flaws, self.words_from_s), ended_at)
         if self.store is not None:
             self.store.end_call(self._call_token, *self._end)
+            self._end_given = True
             self.store.flush()
         return self._of_call(events + [summary])
 
@@ -420,9 +425,10 @@ class CallPipeline:
         if self.store is not None:
             try:
                 ended = self._route(ended)
-                end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint, self._flaws_said(),
-                                                                  self.words_from_s), None)
-                self.store.end_call(self._call_token, *end)
+                if not self._end_given:  # once given (a stop as it was flushed), not twice
+                    end = self._end or (self.duration_s, stored_notes(True, (), self._fingerprint,
+                                                                      self._flaws_said(), self.words_from_s), None)
+                    self.store.end_call(self._call_token, *end)
                 self.store.flush()
             except Exception as err:  # noqa: BLE001 - the caller reports the first failure, not this echo
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)

@@ -1044,6 +1044,35 @@ def test_a_stop_as_a_call_is_sent_to_a_running_cluster_cancels_it_with_the_other
     store.close()
 
 
+def test_a_stop_while_a_result_comes_from_its_worker_is_not_held(tmp_path):
+    """Only the storing and counting of a result hold a stop: fetching it from a worker (which Dask
+    may have to score again, minutes with transcription, if the worker died) does not."""
+    from distributed import Client
+
+    from monitor.batch.ledger import BatchStore
+    from monitor.batch.runner import BatchOptions, BatchRun
+    from monitor.cli import _sigterm_as_interrupt
+    from monitor.commands.common import Terminated
+
+    class SlowToFetch(BatchRun):
+        def _result(self, fut, job):
+            self.stopped_at = time.monotonic()
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # a stop held here would be raised after it
+            return super()._result(fut, job)
+
+    db = tmp_path / "events.db"
+    store = BatchStore.open(db)
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        batch = SlowToFetch(client, store, load_config(None, user_config=False), BatchOptions(), on_error=print)
+        jobs = expand_inputs(archive_cuts(tmp_path, 1, seconds=10.0))
+        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+            batch.run(jobs)
+        took = time.monotonic() - batch.stopped_at
+    store.close()
+    assert took < 4 and _ledger(db) == []
+
+
 def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call_is_scored():
     """A stop a finalizer swallowed is noted, not raised: the batch, waiting for its next call
     (minutes of transcription), raises it while it waits, not once that call is scored."""

@@ -519,6 +519,34 @@ def test_an_alert_survives_sigkill_mid_call(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_stop_as_a_calls_end_is_written_closes_the_call_once_with_its_summary(tmp_path):
+    """A stop (Ctrl-C) as the call's end, given to the database, is committed: the call is closed
+    with the summary its end made, and its end is not given a second time as it is aborted."""
+    from monitor.delivery.store import Store
+    from monitor.pipeline import CallPipeline, feed_source
+
+    class StoppedAsItCommits(Store):
+        ends = 0
+
+        def end_call(self, *args, **kwargs) -> None:
+            StoppedAsItCommits.ends += 1
+            super().end_call(*args, **kwargs)
+
+        def flush(self) -> None:
+            super().flush()
+            if self.ends == 1:
+                raise KeyboardInterrupt
+
+    src = FileSource(str(CALLS / "normal_8k.wav"), block_s=1.0)
+    store = StoppedAsItCommits.open(tmp_path / "e.db")
+    with pytest.raises(KeyboardInterrupt):
+        feed_source(CallPipeline(load_config(None, user_config=False), src.rate, src.legs, store=store),
+                    src.chunks(), [])
+    store.close()
+    (ended_at, summary), = sqlite3.connect(tmp_path / "e.db").execute("SELECT ended_at, summary FROM calls")
+    assert StoppedAsItCommits.ends == 1 and ended_at is not None and json.loads(summary)["duration_s"] > 0
+
+
 @pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
                                                      (signal.SIGTERM, 143, "stopped by SIGTERM")])
 def test_ctrl_c_or_sigterm_stops_a_replay_with_one_line_and_keeps_the_call_as_far_as_it_went(tmp_path, sig, status,

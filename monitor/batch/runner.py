@@ -612,8 +612,7 @@ class BatchRun:
                     job, known = by_key.pop(fut.key)
                     in_flight.pop(fut.key, None)
                     self._check_scheduler(fut)
-                    with _stops_held():  # stored and counted whole: a stop's line counts what the database holds
-                        again = self._stored(fut, job, known)
+                    again = self._stored(fut, job, known)
                     if again is not None:  # not scored there, or its earlier row lost: sent again
                         submit(job, known=again)
                         continue
@@ -684,13 +683,14 @@ class BatchRun:
         its earlier row taken when the call was already scored): None; or the known hashes to send
         it again with: ``known`` when the worker could not score it (:meth:`_took_elsewhere`), none
         when the ledger lost the row it was skipped for."""
-        result = self._result(fut, job)
+        result = self._result(fut, job)  # from the worker: a stop while it comes is raised at once
         fut.release()
         if result is None:
             return known
-        if result.skipped:
-            return None if self._take_earlier(result) else {}
-        self._take(result)
+        with _stops_held():  # stored and counted whole: a stop's line counts what the database holds
+            if result.skipped:
+                return None if self._take_earlier(result) else {}
+            self._take(result)
         return None
 
     def _result(self, fut: Any, job: CallJob) -> CallResult | None:

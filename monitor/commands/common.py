@@ -78,20 +78,29 @@ _HELD = (signal.SIGINT, signal.SIGTERM)
 @contextlib.contextmanager
 def stops_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM that come inside the block stop the command once it is over (raised as
-    KeyboardInterrupt or :class:`Terminated` there), so that what the block does is done whole.
-    The main thread's handlers only: elsewhere, the block runs as it is."""
+    KeyboardInterrupt or :class:`Terminated` there), so that what the block does is done whole;
+    a second one stops it at once, as it would have without the block. Only signals a Python
+    handler raises are held (one ignored, ``cmd &`` in a script, stays ignored), and only in the
+    main thread: elsewhere, the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     came: list[int] = []
-    before = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in _HELD}
+    before = {sig: handler for sig in _HELD if callable(handler := signal.getsignal(sig))}
+
+    def note(signum: int, frame: object) -> None:
+        came.append(signum)
+        signal.signal(signum, before[signum])  # a second one is not held
+
+    for sig in before:
+        signal.signal(sig, note)
     try:
         yield
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
-        if came:
-            raise Terminated("SIGTERM") if signal.SIGTERM in came else KeyboardInterrupt
+    if came:
+        raise Terminated("SIGTERM") if signal.SIGTERM in came else KeyboardInterrupt
 
 
 DURATION_UNITS = MappingProxyType({"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0})
