@@ -47,7 +47,9 @@ Faults: input overflows and blocks dropped on a full queue are counted, not
 fatal (dropped blocks are said: one warning as they begin, one line once the consumer
 caught up). A stream that stops delivering (device unplugged, sound server gone)
 is closed and reopened by a per-leg supervisor thread with exponential
-backoff; every loss and recovery is reported through ``on_status``. A sound-server
+backoff; every loss and recovery is reported through ``on_status``. A stream that cannot be
+closed (a sound server killed under it can deadlock its client library) is left to the
+process's end after ``CLOSE_WAIT_S`` and the leg reopened on a new stream. A sound-server
 source that vanishes (the softphone's sink unloaded) is a loss too, although its
 stream may go on delivering: the server moves a stream whose source is removed to
 its fallback source, often the microphone. The supervisor looks every
@@ -280,6 +282,7 @@ class LiveSource(Source):
         self._stop = threading.Event()
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._left_open: list = []  # streams that did not close (:meth:`_close`): left to the process's end
         self._t_start = 0.0
         self.emitted = 0
         caller = self._legs["caller"].resolved
@@ -481,14 +484,27 @@ class LiveSource(Source):
             _Conditioning(rate, EdgeConditioner(rate, 1), Resampler(rate, self.rate, 1))
 
     def _close(self, leg: _Leg) -> None:
+        """Close the leg's stream, waiting at most :data:`CLOSE_WAIT_S`. A sound server killed under a
+        stream can leave its client library deadlocked (its stream thread waits for the lock its
+        connection's thread holds while it waits for that stream's audio to be let go): closing the
+        stream then waits forever, and the leg, which a stream never closed never reopens, stayed
+        silent for the rest of the daemon's life. Such a stream is left to the end of the process
+        (one warning says so) and the leg opened again on a new one."""
         with _OPEN_LOCK:  # never while PortAudio's device list is read again
             stream, leg.stream = leg.stream, None
-            if stream is not None:
-                try:
-                    stream.abort()
-                    stream.close()
-                except Exception as err:  # noqa: BLE001 - a stream of a vanished device is gone anyway
-                    log.debug("%s leg: stream not closed cleanly: %s", leg.name, err)
+            if stream is None:
+                return
+            closer = threading.Thread(target=_abort_and_close, args=(stream, leg.name), name=f"live-{leg.name}-close",
+                                      daemon=True)
+            closer.start()
+            closer.join(CLOSE_WAIT_S)
+        if closer.is_alive():
+            self._left_open.append(stream)  # its callback may still run: kept, and never closed again
+            _skip_portaudio_exit()
+            if not self._stop.is_set():  # closing the source says it once for every stream (close)
+                log.warning("%s leg (%s): its stream did not close within %g s (the sound server's client hangs): "
+                            "it is left to the end of the process; opening a new one", leg.name, leg.stats.source,
+                            CLOSE_WAIT_S)
 
     def _supervise(self, leg: _Leg) -> None:
         """Keep the leg's stream open (:meth:`_keep_open`). An error it did not foresee (a stream
@@ -842,6 +858,15 @@ class LiveSource(Source):
                 yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate), unheard)
         finally:
             self.close()
+
+
+def _abort_and_close(stream, leg: str) -> None:
+    """Abort and close ``stream`` (a stream of a vanished device is gone anyway: said at debug level)."""
+    try:
+        stream.abort()
+        stream.close()
+    except Exception as err:  # noqa: BLE001 - PortAudio fails in many ways on a vanished device
+        log.debug("%s leg: stream not closed cleanly: %s", leg, err)
 
 
 def _skip_portaudio_exit() -> None:
