@@ -1154,7 +1154,7 @@ def test_an_alert_label_begins_at_its_line_unless_it_would_run_past_the_timeline
 
 def test_where_alert_labels_crowd_critical_ones_are_labelled_first_and_the_rest_left_out_not_overlapped():
     """Hundreds of alerts on a long call: no two labels drawn overlap; every critical alert is
-    labelled, even where warnings crowd it."""
+    labelled, even where warnings crowd it, unless critical ones crowd each other."""
     from monitor.report.figure import label_rows, label_spans
     t = np.arange(0.0, 3600.0, 13.0)
     spans = label_spans(t / 3600.0 * 932.0, np.full(len(t), 105.6), 932.0)
@@ -1165,6 +1165,14 @@ def test_where_alert_labels_crowd_critical_ones_are_labelled_first_and_the_rest_
         on_row = sorted(tuple(spans[i]) for i, r in enumerate(rows) if r == row)
         assert all(a[1] <= b[0] for a, b in zip(on_row, on_row[1:]))
     assert rows.count(None) > 0
+    # a call of hours whose critical alerts themselves crowd: those that clear no row are left out too
+    t = np.arange(0.0, 3 * 3600.0, 227.0)
+    spans = label_spans(t / t[-1] * 932.0, np.full(len(t), 105.6), 932.0)
+    rows = label_rows(spans, first=np.ones(len(t), bool))
+    for row in set(rows) - {None}:
+        on_row = sorted(tuple(spans[i]) for i, r in enumerate(rows) if r == row)
+        assert all(a[1] <= b[0] for a, b in zip(on_row, on_row[1:]))
+    assert rows[0] == 0 and rows.count(None) > 0
 
 
 @pytest.fixture(scope="module")

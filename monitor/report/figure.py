@@ -169,9 +169,9 @@ def label_spans(x_pt: np.ndarray, widths_pt: np.ndarray, width_pt: float) -> np.
 def label_rows(spans: np.ndarray, rows: int = LABEL_ROWS, first: np.ndarray | None = None) -> list[int | None]:
     """The row of each label drawn along ``spans`` (:func:`label_spans`, sorted by their alerts'
     times): the lowest row where it clears every label already placed. Labels ``first`` marks
-    (critical alerts) are placed before the others; a label that clears no row is left out (None:
-    its alert keeps its line, and the report's table lists it), but a ``first`` one then takes the
-    row whose labels it overlaps least. Shapes: (n, 2), (n,) bool -> n rows."""
+    (critical alerts) are placed before the others; a label that clears no row, a critical one too
+    (dozens of them on a call of hours), is left out (None: its alert keeps its line, and the report's
+    table lists it): no two labels drawn overlap. Shapes: (n, 2), (n,) bool -> n rows."""
     start, end = spans[:, 0], spans[:, 1]
     first = np.zeros(len(spans), bool) if first is None else np.asarray(first, bool)
     placed: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
@@ -179,8 +179,6 @@ def label_rows(spans: np.ndarray, rows: int = LABEL_ROWS, first: np.ndarray | No
     for i in [*np.flatnonzero(first), *np.flatnonzero(~first)]:  # one label at a time, a few hundred at most
         overlap = [sum(max(0.0, min(e, end[i]) - max(s, start[i])) for s, e in row) for row in placed]
         row = next((r for r, o in enumerate(overlap) if o == 0), None)
-        if row is None and first[i]:
-            row = int(np.argmin(overlap))
         if row is not None:
             placed[row].append((start[i], end[i]))
             out[i] = row
