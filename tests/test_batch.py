@@ -1676,6 +1676,19 @@ def test_a_manifest_not_in_utf8_is_refused_naming_its_line_and_what_to_do(tmp_pa
                               "(a spreadsheet's 'CSV UTF-8')")
 
 
+@pytest.mark.parametrize("header", ["path,caller_channel,path", "path,agent_channel, agent_channel"])
+def test_a_manifest_naming_a_column_it_is_read_by_twice_is_refused_naming_it(tmp_path, header):
+    """Two ``path`` columns (or two of a channel's) would have one of them read and the other
+    dropped unsaid: the manifest is refused, naming the column."""
+    manifest = tmp_path / "calls.csv"
+    manifest.write_text(f"{header}\nx.wav,0,y.wav\n")
+    column = header.split(",")[-1].strip()
+    with pytest.raises(InputError) as err:
+        expand_inputs([str(manifest)])
+    assert str(err.value) == (f"{manifest}: column '{column}' is named 2 times in its header: "
+                              "a manifest names each of its columns once")
+
+
 @pytest.mark.parametrize("column, meant", [
     ("caller", "caller_channel"), ("agent_chanel", "agent_channel"), ("callid", "call_id"),
     ("Caller_Channel", "caller_channel"), ("call-id", "call_id"),

@@ -162,7 +162,7 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
         raise InputError(f"{path}: a manifest needs a 'path' column ({columns})")
     if not lines:
         raise InputError(f"{path}: a manifest needs at least one row under its header")
-    if problem := _misspelt_column(header, [row for _, row in lines]):
+    if problem := _column_twice(header) or _misspelt_column(header, [row for _, row in lines]):
         raise InputError(f"{path}: {problem}")
     jobs = []
     for n, row in lines:
@@ -182,6 +182,14 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
 
 
 CHANNEL_COLUMNS = ("caller_channel", "agent_channel")
+
+
+def _column_twice(header: Sequence[str]) -> str | None:
+    """What is wrong with a manifest's header that names a column the rows are read by twice
+    (``path,caller_channel,path``: one of the two would be read, the other dropped unsaid), or None."""
+    twice = [name for name in MANIFEST_COLUMNS if header.count(name) > 1]
+    return (f"column '{twice[0]}' is named {header.count(twice[0])} times in its header: "
+            "a manifest names each of its columns once") if twice else None
 
 
 def _misspelt_column(header: Sequence[str], rows: Sequence[dict]) -> str | None:
