@@ -13,16 +13,22 @@ PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: a line break inside it (a file's name may hold one) written as
+    ``\\n`` or ``\\r``, as Python writes it in a string, so that a line still says one thing whole."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def warning(message: str) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: warning: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def info(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def padded(text: str, columns: int) -> str:
@@ -91,7 +97,7 @@ class OneLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return f"{PROG}: {level}{record.getMessage()}"
+        return f"{PROG}: {level}{one_line(record.getMessage())}"
 
 
 class _Stderr(logging.StreamHandler):

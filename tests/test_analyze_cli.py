@@ -397,6 +397,18 @@ def test_a_single_bad_file_fails(files):
     assert line.startswith(f"call-monitor: error: {files['text']}: not an audio file")
 
 
+def test_a_bad_file_whose_name_holds_a_line_break_is_still_said_on_one_line(files, tmp_path):
+    """A name may hold a line break (``bad\\nname.wav``): its line writes it ``\\n``, so that the
+    error is still one line naming the file and the problem."""
+    p = tmp_path / "bad\nname.wav"
+    p.write_bytes(files["text"].read_bytes())
+    proc = cli(p)
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    (line,) = stderr_lines(proc)
+    assert line.startswith(f"call-monitor: error: {tmp_path}/bad\\nname.wav: not an audio file")
+
+
 def test_unreadable_file(files, tmp_path):
     p = tmp_path / "locked.wav"
     p.write_bytes(files["good"].read_bytes())
