@@ -479,6 +479,19 @@ def test_a_stereo_call_with_a_silent_leg_mixed_says_the_mix_reads_6_db_low_and_h
     assert both.returncode == 0 and stderr_lines(both) == []
 
 
+def test_the_silent_channels_of_a_multi_track_mix_are_named_in_ranges():
+    """Three or more channels in a row are one range, so that a recording of many channels (or a
+    damaged header claiming 200) is said in a line of a few words, not of every channel's number."""
+    from monitor.capture.audio_files import silent_in_mix
+    choose = "--channel N analyses channel N alone"
+    assert silent_in_mix(8, [2, 3, 5, 6, 7], choose) == (
+        "channels 2, 3, 5-7 are silent (peak below -50 dBFS): the mix holds channels 0, 1, 4 at 3/8 of "
+        f"their level, its loudness 8.5 dB below channels 0, 1, 4 alone ({choose})")
+    assert silent_in_mix(200, [40, 80, 120, 160], choose).startswith(
+        "channels 40, 80, 120, 160 are silent (peak below -50 dBFS): the mix holds channels 0-39, 41-79, 81-119, "
+        "121-159, 161-199 at 196/200 of their level")
+
+
 @pytest.fixture(scope="module")
 def soundless(tmp_path_factory) -> dict[str, Path]:
     """20 s of digital zeros, stereo and mono, and a stereo call whose channel 0 holds the caller's

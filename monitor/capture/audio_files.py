@@ -570,8 +570,15 @@ muted leg's hiss): mixed with channels of speech it only lowers their level in t
 
 
 def _channels_named(cs: Sequence[int]) -> str:
-    """"channel 1", "channels 0, 2"."""
-    return f"channel {cs[0]}" if len(cs) == 1 else f"channels {', '.join(map(str, cs))}"
+    """"channel 1", "channels 0, 2", and three or more in a row as a range, "channels 0-39, 41-79",
+    so that a multi-track recording's line names its channels in a few words, not hundreds."""
+    if len(cs) == 1:
+        return f"channel {cs[0]}"
+    ordered = np.unique(np.asarray(cs, int))
+    cuts = np.flatnonzero(np.diff(ordered) != 1) + 1
+    runs = [(int(run[0]), int(run[-1])) for run in np.split(ordered, cuts)]
+    named = [f"{a}-{b}" if b - a >= 2 else ", ".join(map(str, range(a, b + 1))) for a, b in runs]
+    return f"channels {', '.join(named)}"
 
 
 def silent_in_mix(channels: int, silent: Sequence[int], choose: str) -> str | None:
