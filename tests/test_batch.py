@@ -2065,6 +2065,28 @@ def test_the_archive_report_names_a_bad_table(tmp_path):
                                   f"status, alerts and a row; write one with call-monitor batch --out)"
 
 
+def test_the_archive_report_reads_a_table_saved_from_a_spreadsheet_and_names_one_not_in_utf8(tmp_path):
+    """A table edited in a spreadsheet and saved as "CSV UTF-8" begins with a byte order mark: it is
+    read as the batch wrote it. One saved in Windows-1252 is named with its line and what to do, and
+    a file that is no text at all (a recording given by mistake) is said to be none."""
+    from monitor.report.archive import read_table
+    from monitor.report.data import ReportError
+    text = "path,status,alerts\ncafé.wav,scored,2\n"
+    bom, cp1252, binary = tmp_path / "bom.csv", tmp_path / "cp1252.csv", tmp_path / "call.wav"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    cp1252.write_bytes(text.encode("cp1252"))
+    sf.write(binary, np.random.default_rng(0).uniform(-0.5, 0.5, 800), 8000)
+    assert read_table(str(bom)) == [{"path": "café.wav", "status": "scored", "alerts": "2"}]
+    said = {}
+    for table in (cp1252, binary):
+        with pytest.raises(ReportError) as err:
+            read_table(str(table))
+        said[table] = str(err.value)
+    assert said == {cp1252: f"{cp1252} line 2: not UTF-8 text (byte 0xe9): save the batch table as UTF-8 "
+                            "(a spreadsheet's 'CSV UTF-8')",
+                    binary: f"{binary}: not a batch table (not text; write one with call-monitor batch --out)"}
+
+
 @pytest.mark.parametrize("name", ["summary.csv", "summary.parquet"])
 def test_the_archive_report_of_a_table_it_may_not_read_says_so(tmp_path, name):
     table = tmp_path / name

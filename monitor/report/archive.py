@@ -59,6 +59,21 @@ def _number(v: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _not_utf8(path: str) -> str:
+    """The line of a batch table that is not UTF-8 text (saved from a spreadsheet in Windows-1252,
+    say), where it is and what to do."""
+    from ..config.loader import not_utf8_at
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if b"\0" in raw[:4096]:  # a recording, a spreadsheet's own file: no text at all
+        return f"{path}: not a batch table (not text; write one with call-monitor batch --out)"
+    try:
+        raw.decode("utf-8-sig")
+        return f"{path}: not a batch table (not UTF-8 text)"
+    except UnicodeDecodeError as err:
+        return f"{path} {not_utf8_at(raw, err)}: save the batch table as UTF-8 (a spreadsheet's 'CSV UTF-8')"
+
+
 def read_table(path: str) -> list[dict[str, Any]]:
     """The rows of a batch table (CSV or Parquet); ReportError naming the file otherwise."""
     if os.path.isdir(path):
@@ -69,9 +84,11 @@ def read_table(path: str) -> list[dict[str, Any]]:
         if path.lower().endswith((".parquet", ".pq")):
             import pyarrow.parquet as pq
             rows = pq.read_table(path).to_pylist()
-        else:
-            with open(path, newline="", encoding="utf-8") as fh:
+        else:  # a spreadsheet's "CSV UTF-8" begins with a byte order mark, which is no part of "path"
+            with open(path, newline="", encoding="utf-8-sig") as fh:
                 rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError:
+        raise ReportError(_not_utf8(path)) from None
     except ImportError:
         raise ReportError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
     except PermissionError:
