@@ -115,17 +115,17 @@ def _channel(value: str, default: int | None, where: str, leg: str) -> int | Non
     return None if n < 0 else n
 
 
-def _not_utf8(path: str) -> str:
-    """The line of a manifest that is not UTF-8 text (a spreadsheet's export in Windows-1252, say),
-    where it is and what to do."""
+def not_utf8(path: str, what: str = "the manifest") -> str:
+    """The line of a CSV file (``what``: a manifest, a batch table) that is not UTF-8 text (a
+    spreadsheet's export in Windows-1252, say), where it is and what to do."""
     from ..config.loader import not_utf8_at
     with open(path, "rb") as fh:
         raw = fh.read()
     try:
         raw.decode("utf-8-sig")
-        return f"{path}: cannot read the manifest (not UTF-8 text)"
+        return f"{path}: cannot read {what} (not UTF-8 text)"
     except UnicodeDecodeError as err:
-        return f"{path} {not_utf8_at(raw, err)}: save the manifest as UTF-8 (a spreadsheet's 'CSV UTF-8')"
+        return f"{path} {not_utf8_at(raw, err)}: save {what} as UTF-8 (a spreadsheet's 'CSV UTF-8')"
 
 
 def _other_separator(header: list[str]) -> str | None:
@@ -154,7 +154,7 @@ def read_manifest(path: str, caller_channel: int, agent_channel: int | None) -> 
             lines = [(reader.line_num, row) for row in reader]
             header = list(reader.fieldnames or ())
     except UnicodeDecodeError:
-        raise InputError(_not_utf8(path)) from None
+        raise InputError(not_utf8(path)) from None
     except (OSError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the manifest ({getattr(err, 'strerror', None) or err})") from None
     if "path" not in header:

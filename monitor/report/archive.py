@@ -60,18 +60,14 @@ def _number(v: Any) -> float | None:
 
 
 def _not_utf8(path: str) -> str:
-    """The line of a batch table that is not UTF-8 text (saved from a spreadsheet in Windows-1252,
-    say), where it is and what to do."""
-    from ..config.loader import not_utf8_at
+    """What a batch table that is not UTF-8 text is: no text at all (a recording given by mistake),
+    or text in another encoding (saved from a spreadsheet in Windows-1252), by its line."""
+    from ..batch.inputs import not_utf8
     with open(path, "rb") as fh:
-        raw = fh.read()
-    if b"\0" in raw[:4096]:  # a recording, a spreadsheet's own file: no text at all
+        head = fh.read(4096)
+    if b"\0" in head:
         return f"{path}: not a batch table (not text; write one with call-monitor batch --out)"
-    try:
-        raw.decode("utf-8-sig")
-        return f"{path}: not a batch table (not UTF-8 text)"
-    except UnicodeDecodeError as err:
-        return f"{path} {not_utf8_at(raw, err)}: save the batch table as UTF-8 (a spreadsheet's 'CSV UTF-8')"
+    return not_utf8(path, "the batch table")
 
 
 def read_table(path: str) -> list[dict[str, Any]]:
