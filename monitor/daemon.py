@@ -17,7 +17,8 @@ input (the capture's own record of the silence it filled in, :attr:`CallPipeline
 analysis leaves them out of the caller's turns). Every call gets its own CallPipeline
 (own baseline, store row and summary), and its summary says what ended it. All of it
 happens in the capture loop: the stream changes come with the audio chunks, the marks of
-the socket through a queue the loop drains.
+the socket through a queue the loop drains, each stamped with when it came on the source clock,
+so that both are taken in the order they came however far the loop is behind the capture.
 
 Signals: SIGTERM/SIGINT stop the capture, finish the current call (flush,
 summary, store; the call is not over for the caller, so it is stored as stopped part-way,
@@ -52,6 +53,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import queue
 import signal
@@ -177,7 +179,7 @@ class Daemon:
         self._wall_now = time.time()  # the wall-clock time the capture loop took the chunk ending at _now
         self.boundaries = cfg.daemon.call_boundaries  # as at the start (its watcher is opened then)
         self.streams = StreamBoundaries(cfg.daemon.stream_end_grace_s) if "streams" in self.boundaries else None
-        self._controls: "queue.Queue[tuple[str, concurrent.futures.Future]]" = queue.Queue()
+        self._controls, self._controls_later = queue.Queue(), []  # the socket's marks: (came at, what, answer)
         self._held: list[Chunk] = []  # the running call's audio held back while a split may be due
         self._marked = False  # the running call was begun by ``call start``
         self._deaf_until = 0.0  # the running call's caller's source gave no input until then (source clock)
@@ -805,19 +807,32 @@ class Daemon:
 
     # ------------------------------------------------------------------ call marks
     def _marks(self, chunk: Chunk) -> None:
-        """Before the chunk is fed: the explicit marks of the socket, then the stream changes
-        that came with it; a call they start begins with this chunk."""
-        while True:
-            try:
-                what, answer = self._controls.get_nowait()
-            except queue.Empty:
-                break
+        """Before the chunk is fed: the explicit marks of the socket that came by the chunk's end and
+        the stream changes that came with it, in the order they came on the source clock (a stream
+        change first at the same time), however far the loop is behind; a call they start begins
+        with this chunk."""
+        controls = self._controls_due()
+        streams = chunk.marks if self.streams is not None else ()
+        order = sorted([(m.t, 0, i) for i, m in enumerate(streams)] + [(c[0], 1, i) for i, c in enumerate(controls)])
+        for _, control, i in order:
+            if not control:
+                self._stream_mark(streams[i], chunk.t0)
+                continue
+            _, what, answer = controls[i]
             if answer.set_running_or_notify_cancel():  # not given up by its asker
                 self._answer(answer, lambda w=what: self._control_mark(w, chunk.t0))
-        if self.streams is None:
-            return
-        for mark in chunk.marks:
-            self._stream_mark(mark, chunk.t0)
+
+    def _controls_due(self) -> list[tuple[float, str, concurrent.futures.Future]]:
+        """The marks of the socket that came by the end of the chunk the loop took (on the source
+        clock), in the order they came; the later ones wait for their chunk (``_controls_later``)."""
+        while True:
+            try:
+                self._controls_later.append(self._controls.get_nowait())
+            except queue.Empty:
+                break
+        due = [c for c in self._controls_later if c[0] <= self._now]
+        self._controls_later = [c for c in self._controls_later if c[0] > self._now]
+        return due
 
     @staticmethod
     def _answer(answer: concurrent.futures.Future, act: Callable[[], dict]) -> None:
@@ -905,13 +920,15 @@ class Daemon:
 
     def control(self, request: dict, timeout_s: float = 8.0) -> dict:
         """A request of the status socket other than the status (from its thread): ``{"call":
-        "start"}`` or ``{"call": "end"}``, carried out by the capture loop at its next chunk."""
+        "start"}`` or ``{"call": "end"}``, carried out by the capture loop with the chunk of the time it
+        came on the source clock, after the stream changes that came before it (:meth:`_marks`)."""
         what = request.get("call")
         if what not in ("start", "end"):
             return {"error": f"unknown request {request!r}: the daemon takes {{\"call\": \"start\"}} and "
                              "{\"call\": \"end\"}"}
         answer: concurrent.futures.Future = concurrent.futures.Future()
-        self._controls.put((what, answer))
+        # when it came on the source clock (a source with none, a recording: at the loop's next chunk)
+        self._controls.put((self.source.now() if hasattr(self.source, "now") else -math.inf, what, answer))
         try:
             return answer.result(timeout_s)
         except concurrent.futures.TimeoutError:
@@ -921,11 +938,13 @@ class Daemon:
                              "got no audio), and will not: nothing was done"}
 
     def _refuse_controls(self, why: str) -> None:
+        later, self._controls_later = self._controls_later, []
         while True:
             try:
-                _, answer = self._controls.get_nowait()
+                later.append(self._controls.get_nowait())
             except queue.Empty:
-                return
+                break
+        for _, _, answer in later:
             if answer.set_running_or_notify_cancel():
                 answer.set_result({"error": why})
 

@@ -67,6 +67,21 @@ def opener_taking_the_lock(db: Path):
         return store
     return opener
 
+
+def portaudio_afresh() -> None:
+    """PortAudio's device list read again (it was read before this test's sound server started),
+    within 10 s: a stream an earlier test left to the end of the process, its sound server's client
+    deadlocked (``LiveSource._close``), holds PortAudio's shutdown, and with it the rest of the
+    suite, for ever; the test fails instead, saying why."""
+    import sounddevice as sd
+    afresh = threading.Thread(target=lambda: (sd._terminate(), sd._initialize()), daemon=True)
+    afresh.start()
+    afresh.join(10)
+    if afresh.is_alive():
+        pytest.fail("PortAudio cannot start afresh: a stream an earlier test left to the end of the process "
+                    "does not close (its sound server's client hangs)")
+
+
 def wait_for(pred, timeout: float, every_s: float = 0.05) -> bool:
     """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout

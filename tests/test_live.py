@@ -12,6 +12,8 @@ import pytest
 import soundfile as sf
 from scipy.ndimage import maximum_filter1d
 
+from conftest import portaudio_afresh
+
 from monitor.capture.devices import DeviceError, PulseSource, InputDevice, resolve
 
 
@@ -90,20 +92,6 @@ def _pactl(pulse, *args: str) -> str:
                           check=True).stdout
 
 
-def _portaudio_afresh() -> None:
-    """PortAudio's device list read again (it was read before this test's sound server started),
-    within 10 s: a stream an earlier test left to the end of the process, its sound server's client
-    deadlocked (``LiveSource._close``), holds PortAudio's shutdown, and with it the rest of the
-    suite, for ever; the test fails instead, saying why."""
-    import sounddevice as sd
-    afresh = threading.Thread(target=lambda: (sd._terminate(), sd._initialize()), daemon=True)
-    afresh.start()
-    afresh.join(10)
-    if afresh.is_alive():
-        pytest.fail("PortAudio cannot start afresh: a stream an earlier test left to the end of the process "
-                    "does not close (its sound server's client hangs)")
-
-
 def test_resolve_names_indexes_and_pulse_sources():
     devs = [InputDevice(0, "pulse", 32, 44100.0, "ALSA"), InputDevice(1, "USB Headset Mic", 1, 48000.0, "ALSA")]
     srcs = [PulseSource(1, "softphone.monitor", "module-null-sink.c", "s16le 2ch 44100Hz", "IDLE")]
@@ -160,7 +148,7 @@ def test_two_pulse_legs_captured_at_their_own_rate_separated_resampled_and_align
     """Each sound-server source is opened at its own rate (the null sink's 44.1 kHz), not the
     analyzer's 16 kHz, and resampled in the capture: the server's own resampling to 16 kHz takes
     3-6 dB off 6-7 kHz, which moves a breathy caller's cues."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.devices import pulse_sources
     from monitor.capture.live import LiveSource
     caller_line, agent_line = _one_line_two_legs(pulse)
@@ -237,7 +225,7 @@ def test_leg_survives_server_restart(pulse, tmp_path, monitor_logs):
     stream can deadlock its client library, so that closing the stream waits forever (here its
     abort waits until the test ends). The leg, which reopened only once that stream was closed,
     stayed silent; the stream is left to the end of the process, said once, and a new one opened."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     msgs = []
     src = LiveSource({"caller": "softphone.monitor"}, on_status=lambda lvl, m, topic: msgs.append((lvl, m)),
@@ -269,7 +257,7 @@ def test_a_leg_reopened_at_another_device_rate_is_captured_at_its_pitch_and_spee
     """The device comes back at another rate (here: the server restarts while the rate asked for
     changes from 48 to 8 kHz): the blocks of the new stream are conditioned at the new rate from
     the first one, so a tone played at once keeps its pitch and its length on the 16 kHz clock."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.3)
     _tone(tmp_path / "a.wav", 1000, seconds=1.5)
@@ -296,7 +284,7 @@ def test_a_caller_sink_that_vanishes_is_a_lost_leg_not_the_microphone_and_is_fol
     and once the sink is back the caller leg records it again. The chunks mark the caller leg's
     silence as not heard, from the sample its audio stopped at to the one it resumed at: nothing
     else."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     _tone(tmp_path / "a.wav", 440, seconds=12.0)
     _tone(tmp_path / "b.wav", 1000, seconds=1.5)
@@ -388,7 +376,7 @@ def _onsets(x, rate=16000, thr=0.1, min_gap=0.5):
 def test_slow_consumer_inserts_no_silence_and_keeps_legs_aligned(pulse, tmp_path):
     """A pipeline thread that stalls (a slow chunk, CPU contention) only delays the chunks: the
     audio queued meanwhile keeps its place on the call clock, no silence is inserted in either leg."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     caller_line, agent_line = _one_line_two_legs(pulse)
     times = [0.5, 1.5, 4.0, 5.0]
@@ -528,7 +516,7 @@ def _capture_a_fast_device(pulse, speed: float, click_every_s: float, seconds: f
     """``seconds`` of the two legs captured with the agent's on a device ``speed`` times as fast as
     it says (:func:`_write_fast`'s clicks): (the source, the samples (n, 2), the clicks' times)."""
     fifo = _pipe_source(pulse, "fast_mic")
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     stop, written = threading.Event(), []
     src = LiveSource({"caller": "softphone.monitor", "agent": "fast_mic"}, device_rate=48000)
@@ -634,7 +622,7 @@ def test_a_sound_server_that_stalls_for_a_second_leaves_the_leg_on_the_call_cloc
     of the sink beside the leg, not when the test started their players)."""
     import os
     import signal
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     click = np.zeros(48000, np.float32)
     click[24000:26400] = 0.5  # at 0.5 s: the first samples of a stream may not reach the sink's monitor
@@ -678,7 +666,7 @@ def test_audio_dropped_on_a_full_queue_is_said_once_and_its_time_kept(pulse, tmp
     each is filled with silence while nothing comes, as in a stall, so that the call clock goes on;
     but its audio was lost, not held back: the leg is placed again where its blocks arrive, not where
     counting its samples puts it."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import DROPS_OVER_S, LiveSource
     click = np.zeros(48000, np.float32)
     click[24000:26400] = 0.5
@@ -734,7 +722,7 @@ def test_an_error_the_capture_did_not_foresee_is_said_once_and_the_leg_captures_
     and the leg stayed silent for the rest of the daemon's life, unsaid. It is said once (not once a
     try), the leg is opened again each time, less and less often, and a tone played after it is
     captured."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     msgs = []
     src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.1, max_backoff_s=0.4,
@@ -774,7 +762,7 @@ def test_a_leg_still_being_opened_when_the_source_closes_opens_no_stream(pulse, 
     """The leg's source is being looked for (the sound server slow to answer) when the source is
     closed and closing gives up waiting: the supervisor then opened a stream after the close, which
     captured on, unread, for the rest of the process. It opens none."""
-    _portaudio_afresh()
+    portaudio_afresh()
     from monitor.capture.live import LiveSource
     src = LiveSource({"caller": "softphone.monitor"}, device_rate=48000, backoff_s=0.1)
     src.start()
