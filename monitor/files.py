@@ -1,4 +1,5 @@
-"""Files: written whole or not at all (into a temporary file beside it, renamed over it at the end),
+"""Files: written whole or not at all (into a temporary file beside it, renamed over it at the end;
+a new file beside another that goes whatever ends its block),
 why a folder takes no new file, whether two paths name one file or a pipe, what a file holds (a
 hash of its bytes), a file or pipe read so that Ctrl-C ends the wait for it, a secret's file others may read, and a
 file's name as text."""
@@ -9,7 +10,7 @@ import hashlib
 import os
 import select
 import stat
-import tempfile
+import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -21,24 +22,33 @@ def name_text(path: str | os.PathLike[str]) -> str:
 
 
 @contextmanager
+def new_file_beside(folder: str | os.PathLike[str], prefix: str, suffix: str = "") -> Iterator[str]:
+    """The path of a new empty file (mode 0600) in ``folder``, named ``prefix``, a random part and
+    ``suffix``; removed when the block ends, however it ends (an error, Ctrl-C, SIGTERM), unless it
+    was renamed away. Its name is drawn before the file is made and the file made inside the block's
+    guard, so a stop at any moment leaves no such file behind."""
+    tmp = os.path.join(folder, f"{prefix}{uuid.uuid4().hex}{suffix}")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        yield tmp
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+@contextmanager
 def replaced(path: str, prefix: str, mode: int | None = None) -> Iterator[str]:
     """A temporary file's path beside ``path`` (same folder, same extension) to write; when the block
-    ends without an error it is given ``mode`` (if any) and renamed over ``path``, else removed, so a
-    reader never sees half a file and an old one stays as it was."""
+    ends without an error it is given ``mode`` (if any) and renamed over ``path``, else removed
+    (:func:`new_file_beside`), so a reader never sees half a file and an old one stays as it was."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
+    with new_file_beside(folder, prefix, os.path.splitext(path)[1]) as tmp:
         yield tmp
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def not_writable(path: str | os.PathLike[str]) -> str:

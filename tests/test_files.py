@@ -41,6 +41,26 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
+def test_ctrl_c_as_the_temporary_file_is_made_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    """Ctrl-C at the moment the temporary file has been made, before anything is written to it: it
+    goes as after any other stop, the old file stays as it was."""
+    path = tmp_path / "summary.csv"
+    path.write_text("old\n")
+    close = os.close
+
+    def closed_then_ctrl_c(fd: int) -> None:  # the first descriptor closed is the new file's
+        monkeypatch.setattr(os, "close", close)
+        close(fd)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(os, "close", closed_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        with replaced(str(path), ".batch-"):
+            pytest.fail("the block ran")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.csv"]
+
+
 def test_a_sampled_hash_reads_a_few_blocks_of_a_long_file_and_tells_another_put_in_its_place(tmp_path):
     """The sampled hash of a recording longer than its blocks: a file of another size, or other
     bytes at its start or end (as any other recording has), hashes otherwise; bytes changed only
