@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -575,6 +576,37 @@ def test_purge_of_an_empty_file_is_one_line_and_exit_2_and_leaves_it_empty(tmp_p
     r = cli("alerts", "--db", str(db))
     assert r.returncode == 2 and db.read_bytes() == b""
     assert r.stderr == f"call-monitor: error: {db}: not a callmonitor database (an empty file)\n"
+
+
+@pytest.mark.parametrize("where, sig, status, said", [
+    ("sqlite3:connect", "SIGINT", 130, "interrupted"),
+    ("monitor.delivery.store:make_or_upgrade", "SIGTERM", 143, "stopped by SIGTERM")])
+def test_a_stop_while_a_new_database_is_made_leaves_nothing_there(tmp_path, where, sig, status, said):
+    """Ctrl-C or SIGTERM as a command makes its database (SQLite opening the new file, or its
+    tables being made): the stop's one line, and no file left, neither an empty one nor an SQLite
+    file with no tables, which a command that reads the database would refuse; the database is made
+    whole beside it and put in place, or not at all."""
+    db = tmp_path / "e.db"
+    done = stopped_at(where, sig, "replay", "--no-transcribe", "--db", db, CALL)
+    assert done.returncode == status
+    assert done.stderr == f"call-monitor: error: {said} while the database opened: nothing was replayed or stored\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_makes_its_database_whole_over_an_empty_file_or_leaves_the_file_empty(tmp_path):
+    """An empty file where the database belongs (what a stopped creation of an earlier release left,
+    or touch) is where a writer makes its database: a stop while it is made leaves the file empty
+    as it was, not half made; an open that is not stopped puts a whole database there."""
+    db = tmp_path / "e.db"
+    db.write_bytes(b"")
+    done = stopped_at("monitor.delivery.store:make_or_upgrade", "SIGINT", "replay", "--no-transcribe", "--db", db,
+                      CALL)
+    assert done.returncode == 130 and [p.name for p in tmp_path.iterdir()] == ["e.db"] and db.read_bytes() == b""
+    with Store.open(db) as store:
+        assert store.start_call("/a/call.wav") == 1
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    with Store.open_readonly(db) as store:
+        assert [c.source for c in store.list_calls()] == ["/a/call.wav"]
 
 
 def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):

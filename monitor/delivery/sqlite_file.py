@@ -4,10 +4,15 @@ content, so the folder is created 0700 and the file 0600 before SQLite sees it."
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from ..files import new_file_beside
+
+log = logging.getLogger(__name__)
 
 
 def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
@@ -26,6 +31,53 @@ def connect_private(p: Path, timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(p, check_same_thread=False, isolation_level=None, timeout=timeout_s)
     conn.execute("PRAGMA secure_delete = ON")
     return conn
+
+
+def made_whole(p: Path, make: Callable[[sqlite3.Connection], None]) -> None:
+    """A new database at ``p``, made whole or not at all: ``make`` builds it on a connection to a
+    temporary file beside it (mode 0600, in rollback-journal mode), which is then linked into place
+    when nothing is there, or put over an empty file there (one an interrupted creation of an earlier
+    release left) that this user may write and that is still the same empty file. A stop or an error
+    while it is made removes the temporary file; a database another process made at ``p`` meanwhile
+    is left as it is (its own link comes first). Nothing is done when ``p`` is there and not empty,
+    or is a folder: the caller opens what is there, and makes it there, as an empty file, when the
+filesystem takes no hard link. Through a symlink, the file it points to is made.
+
+    Raises ``PermissionError`` when the folder takes no new file, another ``OSError``, ``sqlite3.Error``."""
+    real = p.resolve()
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not (os.path.isfile(real) and st.st_size == 0 and os.access(real, os.W_OK)):
+        return
+    if not real.parent.exists():
+        real.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with new_file_beside(real.parent, f".{real.name}.", ".new") as tmp:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            make(conn)
+        finally:
+            conn.close()
+        _put_in_place(tmp, real, st)
+
+
+def _put_in_place(tmp: str, real: Path, empty: os.stat_result | None) -> None:
+    """Link the database ``tmp`` made at ``real`` when nothing is there (something there now, made
+    by another process meanwhile, is kept), or rename it over the ``empty`` file there when it still
+    is that empty file."""
+    if empty is None:
+        try:
+            os.link(tmp, real)
+        except FileExistsError:
+            pass
+        except OSError as exc:  # a filesystem without hard links (FAT, some network mounts): made in place
+            log.debug("%s: database not linked into place (%s); it is made there", real, exc.strerror or exc)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        now = os.stat(real)
+        if (now.st_ino, now.st_dev, now.st_size) == (empty.st_ino, empty.st_dev, 0):
+            os.replace(tmp, real)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 One file in WAL mode with ``synchronous=FULL``: :meth:`Store.add_alert` commits before it
 returns, so an alert that any sink has seen survives a SIGKILL or a power cut.  Cue
 snapshots and transcript lines are batched and committed at most a second later (or with
-the next alert).  The file is created mode 0600 in a directory created 0700.
+the next alert).  The file is created mode 0600 in a directory created 0700, made whole beside
+it and put in place: a stop while it is made leaves no database, rather than an empty one.
 
 Thread-safe for one writer thread plus readers: every statement runs under one lock on a
 connection opened with ``check_same_thread=False``.  Other processes (``call-monitor
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
-from .sqlite_file import connect_private, empty_log
+from .sqlite_file import connect_private, empty_log, made_whole
 from .store_errors import StoreError
 from .store_files import (BUSY_TIMEOUT_S, CONSOLE_APPLICATION_ID, IMMUTABLE_READS, FileState, _console_error,
                           _describe, _not_sqlite, _open_to_read, _refusal, _tables_problem, a_folder, an_empty_file,
@@ -71,10 +72,15 @@ class Store:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, snapshot_every_s: float = 5.0,
              clock: Callable[[], float] = time.time) -> "Store":
+        """The database at ``path`` to write, made there when there is none (or only an empty file):
+        made whole in a file beside it and put in place (:func:`made_whole`), so a stop or a failure
+        while it is made leaves nothing there, never a file with no tables; one of an older release
+        is upgraded in place. Raises StoreError."""
         p = Path(path).expanduser()
         if p.is_dir():
             raise StoreError(a_folder(p))
         try:
+            made_whole(p, lambda new: make_or_upgrade(new, p, 0))
             conn = connect_private(p, BUSY_TIMEOUT_S)
         except PermissionError:
             raise StoreError(f"{p}: cannot create or write the database (permission denied)") \
