@@ -574,7 +574,7 @@ def test_a_scheduler_it_cannot_reach_leaves_no_database_made_and_one_made_before
     with Store.open(kept) as store:
         store.start_call("/archive/scored-before.wav")
     stored = kept.read_bytes()
-    with ThreadPoolExecutor(2) as pool:  # both at once: each waits out the client's connection timeout
+    with ThreadPoolExecutor(2) as pool:  # both at once
         runs = list(pool.map(lambda db: cli("batch", str(ARCHIVE[0]), "--scheduler", "tcp://127.0.0.1:9", "--db",
                                             str(db), "--quiet", timeout=120), (new, kept)))
     for done in runs:
@@ -582,6 +582,21 @@ def test_a_scheduler_it_cannot_reach_leaves_no_database_made_and_one_made_before
         assert len(done.stderr.splitlines()) == 1, done.stderr
     assert not new.exists() and not list(tmp_path.glob("new.db*"))
     assert kept.read_bytes() == stored
+
+
+def test_a_scheduler_address_where_nothing_listens_is_said_as_refused_without_waiting_for_it(tmp_path):
+    """A port nothing listens on (a cluster not started, a mistyped port): its connection refused is
+    the one line naming the address and why, exit 2, no database made; the batch does not wait for
+    something to start listening there as Dask's client does for its whole timeout."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address, db = f"tcp://127.0.0.1:{port}", tmp_path / "e.db"
+    done = cli("batch", str(ARCHIVE[0]), "--scheduler", address, "--db", str(db), "--quiet", timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == (f"call-monitor: error: {address}: cannot reach the Dask scheduler (connection refused: "
+                           "nothing listens there)\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_empty_scheduler_is_refused_not_taken_for_a_local_cluster(tmp_path, own_home):

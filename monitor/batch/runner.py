@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -228,15 +229,54 @@ WORKERS_FORK_S = 30.0
 """How long Ctrl-C stays ignored at most while the local worker processes are forked."""
 
 
+SCHEDULER_CONNECT_S = 5.0
+"""How long the batch waits for the ``--scheduler`` address to take a TCP connection: a scheduler on a
+LAN takes one within milliseconds, and one on a loaded machine or across sites within a second or
+two. An address where nothing listens refuses it at once, as does a host the network says is not
+there, and neither is tried again (Dask's own connect retries a refused one until its timeout)."""
+SCHEDULER_ANSWER_S = 15.0
+"""How long Dask's client then has to be taken by the scheduler (its handshake, which a scheduler
+busy with another client's tasks may answer late)."""
+TCP_SCHEMES = frozenset({"tcp", "tls", "ws", "wss"})
+"""The Dask address schemes that run over TCP, whose address a plain connection checks."""
+
+
+def scheduler_unreachable(address: str) -> str | None:
+    """Why the Dask scheduler at ``address`` cannot be reached, in a phrase: its TCP connection refused
+    (nothing listens there), the host unreachable or unknown, or no answer within
+    :data:`SCHEDULER_CONNECT_S`. None when it takes the connection, and for an address that is not
+    TCP's or names no port (Dask's client says what is wrong with it)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError:
+        return None
+    if scheme not in TCP_SCHEMES:
+        return None
+    try:
+        socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_S).close()
+    except TimeoutError:
+        return f"no answer to a connection within {SCHEDULER_CONNECT_S:g} s"
+    except ConnectionRefusedError:
+        return "connection refused: nothing listens there"
+    except OSError as err:
+        return (err.strerror or str(err)).lower()
+    return None
+
+
 @contextmanager
 def dask_client(opts: BatchOptions) -> Iterator[Any]:
     """A client on a LocalCluster of processes (one thread each) or on ``opts.scheduler``."""
     if opts.scheduler:
         from distributed import Client
 
+        if (why := scheduler_unreachable(opts.scheduler)) is not None:
+            raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({why})")
         with _dask_silenced():  # its lost connection, its reconnection: Dask's lines, not the batch's
             try:
-                client = Client(opts.scheduler, timeout=15)
+                client = Client(opts.scheduler, timeout=SCHEDULER_ANSWER_S)
             except (OSError, TimeoutError, ValueError) as err:
                 raise ClusterError(f"{opts.scheduler}: cannot reach the Dask scheduler ({err})") from None
             with client:
