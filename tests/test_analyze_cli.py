@@ -190,9 +190,10 @@ def test_silent_file_gives_a_valid_record(files):
     assert set(KEYS) <= set(rec)
     assert rec["duration_s"] == pytest.approx(3.0) and rec["speech_s"] == 0
     assert rec["syllables"] == 0 and rec["pauses"] == 0 and rec["phrases"] == 0
-    for key in ("articulation_rate_sps", "pause_ratio", "mean_pause_s", "mean_phrase_s",
+    for key in ("speech_rate_sps", "articulation_rate_sps", "pause_ratio", "mean_pause_s", "mean_phrase_s",
                 "f0_median_hz", "hnr_db", "cpps_db", "loudness_dbfs"):
         assert rec[key] is None, key
+    assert rec["breaths"] == 0 and rec["breaths_per_min"] == 0.0  # breaths are counted over the recording
     human = cli(files["silent"])
     assert human.returncode == 0 and "n/a" in human.stdout
 

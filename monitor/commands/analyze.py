@@ -55,6 +55,8 @@ def analyze_file(path: str, channel: int | None) -> tuple[dict, "AnalysisStream"
     record = {"file": path, "channel": channel if channel is not None else "mix",
               "sample_rate": stream.info.rate, **m.as_dict()}
     record["duration_s"] = duration
+    if not m.speech_s:  # the speech rate is a measure of speech, undefined without it (0 in a monitor's cue window)
+        record["speech_rate_sps"] = None
     record["breaths_per_min"] = m.breaths / duration * 60.0 if duration > 0 else None
     return {k: _round(record[k]) for k in JSON_KEYS} | {"syllables_per_phrase": _round(m.syllables_per_phrase)}, \
         stream
