@@ -9,6 +9,8 @@ cleared mid-run).
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -369,6 +371,26 @@ def test_a_report_of_another_database_never_draws_the_audio_of_the_daemon_that_o
     with Store.open(tmp_path / "qa.db") as qa:
         call = qa.start_call(str(two_calls))
         assert [p for p, _, _ in call_audio_candidates(cfg, qa, call, str(two_calls))] == [str(two_calls)]
+
+
+def test_ctrl_c_as_a_folder_is_named_its_database_leaves_no_temporary_file_there(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) as the daemon names its call audio folder its database, the owner file
+    written whole beside the calls' files and about to be put in place: the file being written goes
+    with the stop, rather than staying in the folder under a name of its own."""
+    from monitor.delivery.call_files import audio_folder_problem
+
+    audio = tmp_path / "audio"
+    replace = os.replace
+
+    def ctrl_c_then_replace(*paths: str) -> None:
+        monkeypatch.setattr(os, "replace", replace)
+        signal.raise_signal(signal.SIGINT)
+        replace(*paths)
+
+    monkeypatch.setattr(os, "replace", ctrl_c_then_replace)
+    with pytest.raises(KeyboardInterrupt):
+        audio_folder_problem(config(tmp_path, audio))
+    assert list(audio.iterdir()) == []
 
 
 def test_a_replayed_call_is_never_drawn_with_a_call_file_of_a_folder_written_before_folders_had_an_owner(

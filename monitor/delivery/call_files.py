@@ -13,7 +13,6 @@ call files to, so that a purge run with another configuration, or none, finds th
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..config import Config
+from ..files import replaced
 from .store_rows import LIVE_SOURCE
 
 log = logging.getLogger(__name__)
@@ -119,16 +119,8 @@ def _claim(folder: Path, db: str) -> None:
     """Name ``db`` in ``folder``'s owner file (raises OSError)."""
     if owner_of(folder) == db:
         return
-    owner = folder / OWNER_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=OWNER_FILE + ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(db + "\n")
-        os.replace(tmp, owner)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with replaced(str(folder / OWNER_FILE), OWNER_FILE + ".") as tmp:
+        Path(tmp).write_text(db + "\n", encoding="utf-8")
 
 
 CALL_FILE_SLACK_S = 300.0
