@@ -362,7 +362,9 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: lis
     be used. Closes the socket and the store either way."""
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+    from ..supervisor.connections import TimelyH11Protocol
+
+    config = uvicorn.Config(app, http=TimelyH11Protocol, log_level="warning", access_log=False, lifespan="on",
                             ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                             timeout_graceful_shutdown=2, server_header=False)
     try:

@@ -47,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -56,6 +56,7 @@ from ..delivery.sinks.webhook import (AGENT_MISMATCH, AGENT_TOKEN_POSTS_ONLY, DA
 from ..config.listen import host_of, is_loopback
 from ..delivery.acks import taken_of
 from .acks import AckNews
+from .connections import REQUEST_S
 from .auth import SESSION_COOKIE, SESSION_S, Auth, Principal, scheme_named, split_authorization
 from .heartbeat import LINE_CHARS, NAME_CHARS, status_problem
 from .store import ConsoleStore, DaemonIdTaken, Heartbeat, IncomingAlert
@@ -409,10 +410,14 @@ class Console:
         if length is not None and (not length.isdigit() or int(length) > limit):
             raise HTTPException(413, f"body over {limit} bytes")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise HTTPException(413, f"body over {limit} bytes")
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise HTTPException(413, f"body over {limit} bytes")
+        except ClientDisconnect:  # it went, or sent too slowly (:mod:`.connections`): nobody reads the answer
+            raise HTTPException(400, f"the body ended after {len(body)} bytes: the client went before it "
+                                     f"sent it whole, or took over {REQUEST_S:g} s") from None
         return bytes(body)
 
     async def _json(self, request: Request) -> Any:

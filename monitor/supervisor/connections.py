@@ -1,0 +1,72 @@
+"""The console's HTTP/1.1 connections: uvicorn's, with a deadline for each request to arrive whole.
+
+uvicorn waits for a request's line, headers and body as long as the client takes: a client that
+connects and sends nothing, or a byte now and then (before any token is read), would hold its
+connection, and the console's file descriptors, for ever, and a post whose body never ends would
+hold the console's stop until it is cancelled. :class:`TimelyH11Protocol` gives each request
+:data:`REQUEST_S` from the connection, or from the answer before it, to arrive whole; once it
+has, the answer takes as long as it takes (a page's event stream, for hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+log = logging.getLogger("monitor.supervisor")
+
+REQUEST_S = 30.0
+"""How long a client has to send one request whole, from its connection or from the answer to its
+request before (a daemon's post of at most ``max_body_bytes`` takes well under a second)."""
+
+_RECEIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
+"""The client's states once its request has arrived whole (or it can send no more)."""
+
+
+class TimelyH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request has not arrived whole within
+    :attr:`request_s`: one that sent a part of its line and headers is said in one log line (one that
+    sent nothing, as a browser's connection opened ahead, is closed quietly); one whose body did not
+    arrive is the application's to say (its request reads a disconnection)."""
+
+    request_s: float = REQUEST_S
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._expect_request()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state in _RECEIVED:
+            self._no_deadline()
+
+    def on_response_complete(self) -> None:
+        self._expect_request()  # first: the answer may start on a request already arrived (pipelined)
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._no_deadline()
+        super().connection_lost(exc)
+
+    def _expect_request(self) -> None:
+        self._no_deadline()
+        self._deadline = self.loop.call_later(self.request_s, self._too_slow)
+
+    def _no_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing() or self.conn.their_state in _RECEIVED:
+            return
+        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:  # a part of a request's head
+            peer = self.client[0] if self.client else "?"
+            log.warning("a connection from %s closed: its request's line and headers did not arrive within %g s",
+                        peer, self.request_s)
+        self.transport.close()
