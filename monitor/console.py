@@ -7,16 +7,25 @@ import contextlib
 import logging
 import sys
 import unicodedata
-from typing import IO, Callable, Iterator
+from types import MappingProxyType
+from typing import IO, Callable, Iterator, Mapping
 
 PROG = "call-monitor"
 LEVELS = ("debug", "info", "warning", "error")
 
 
+_ESCAPED: Mapping[int, str] = MappingProxyType(
+    {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09} | {0x0A: "\\n", 0x0D: "\\r"})
+"""The control characters :func:`one_line` writes as Python does in a string (a tab is kept)."""
+
+
 def one_line(message: str) -> str:
     """``message`` on one line: a line break inside it (a file's name may hold one) written as
-    ``\\n`` or ``\\r``, as Python writes it in a string, so that a line still says one thing whole."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    ``\\n`` or ``\\r``, as Python writes it in a string, so that a line still says one thing whole;
+    so is every other control character (``\\x1b``): a name or kind another program sent (an agent's
+    post at the console, a receiver's refusal at the daemon) moves no cursor and sets no title in
+    the terminal that shows the line."""
+    return message.translate(_ESCAPED)
 
 
 def error(message: str) -> None:

@@ -1720,3 +1720,17 @@ def test_the_console_reads_its_token_from_a_pipe_once_its_writer_has_written_and
     writer.start()
     assert load_or_create_token(pipe) == (token, False)
     writer.join(10)
+
+
+def test_an_alert_kind_holding_terminal_control_characters_is_logged_escaped_on_one_line(tmp_path):
+    """An agent's post is another program's words in the console's log: a control character in it
+    (an escape sequence that retitles or rewrites the terminal showing the log) is written as Python
+    writes it in a string."""
+    console = ConsoleProcess(tmp_path)
+    try:
+        assert console.post(alert_body(1, kind="k\x1b]0;owned\x07\x1b[2Jx\rfake line"))[0] == 201
+        assert console.stop() == 0
+    finally:
+        console.kill()
+    assert "call-monitor: alert 1 (k\\x1b]0;owned\\x07\\x1b[2Jx\\rfake line) from alice, call 7" in console.err
+    assert not [line for line in console.err if any(ord(c) < 0x20 and c != "\t" for c in line)]
