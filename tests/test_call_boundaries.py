@@ -1270,6 +1270,47 @@ def test_a_socket_of_another_user_is_never_asked_and_no_daemon_starts_on_it(tmp_
         theirs.close()
 
 
+LISTENS_AS_NOBODY = """
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])  # the file is root's
+os.setgid(65534); os.setuid(65534)
+s.listen(8)  # whoever connects is told this process's user: nobody
+print("listening", flush=True)
+while True:
+    conn, _ = s.accept()
+    conn.settimeout(5)
+    got = conn.recv(4096)
+    print(repr(got), flush=True)
+    try:
+        conn.sendall(b'{"state": "listening", "calls": 0}\\n')
+    except OSError:  # the asker went
+        pass
+    conn.close()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="listening as another user takes root")
+def test_a_socket_another_user_listens_on_is_never_asked_whoever_owns_its_file(tmp_path):
+    """The file's owner is checked before connecting; the user who listens, which the kernel tells,
+    once connected: a path swapped between the two (a symbolic link in a shared folder) is refused
+    before a word is sent."""
+    path = str(tmp_path / "s.sock")
+    theirs = subprocess.Popen([PY, "-c", LISTENS_AS_NOBODY, path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert theirs.stdout.readline() == "listening\n"
+        said = (f"{path} belongs to nobody, not to this user: not this user's daemon (anyone may place a socket "
+                "in a shared folder); give --socket in a folder of your own")
+        for ask in (["status"], ["call", "end"]):
+            r = subprocess.run([PY, "-m", "monitor.cli", *ask, "--socket", path], cwd=ROOT,
+                               capture_output=True, text=True, timeout=30)
+            assert (r.returncode, r.stdout, r.stderr.splitlines()) == (1, "", [f"call-monitor: error: {said}"])
+            assert theirs.stdout.readline() == "b''\n"  # connected, and closed with nothing sent
+    finally:
+        theirs.kill()
+        theirs.wait(5)
+
+
 def test_a_socket_in_a_folder_others_may_write_is_warned_of(tmp_path):
     from monitor.delivery.status_socket import shared_folder_warning
     shared, own = tmp_path / "shared", tmp_path / "own"

@@ -21,6 +21,7 @@ import os
 import pwd
 import socket
 import stat
+import struct
 import threading
 import time
 from pathlib import Path
@@ -83,12 +84,17 @@ class ForeignSocket(PermissionError):
 def foreign_owner(path: str, uid: int | None = None) -> str | None:
     """The user owning the socket at ``path`` (a name, else the number) when it is neither ``uid``
     (the effective user by default) nor root; None otherwise, and when nothing is there."""
-    uid = os.geteuid() if uid is None else uid
     try:
         owner = os.stat(path).st_uid
     except OSError:
         return None
-    if owner in (uid, 0):
+    return _foreign_uid(owner, uid)
+
+
+def _foreign_uid(owner: int, uid: int | None = None) -> str | None:
+    """The user ``owner`` (a name, else the number) when it is neither ``uid`` (the effective user by
+    default) nor root; else None."""
+    if owner in (os.geteuid() if uid is None else uid, 0):
         return None
     try:
         return pwd.getpwuid(owner).pw_name
@@ -96,12 +102,21 @@ def foreign_owner(path: str, uid: int | None = None) -> str | None:
         return f"uid {owner}"
 
 
-def _refuse_foreign(path: str) -> None:
-    """Raise :class:`ForeignSocket` when the socket at ``path`` is another user's."""
-    if owner := foreign_owner(path):
+def _refuse_foreign(path: str, listener: socket.socket | None = None) -> None:
+    """Raise :class:`ForeignSocket` when the socket at ``path`` is another user's: its file's owner,
+    or, once connected (``listener``), the user of the process that listens on it, which the kernel
+    tells (``SO_PEERCRED``): the path may have been swapped for another between the two (a symbolic
+    link in a shared folder), or the file be of a user other than the one who listens."""
+    if owner := (foreign_owner(path) if listener is None else _foreign_uid(_listening_uid(listener))):
         raise ForeignSocket(errno.EACCES, f"{path} belongs to {owner}, not to this user: not this user's daemon "
                                           "(anyone may place a socket in a shared folder); give --socket in a "
                                           "folder of your own")
+
+
+def _listening_uid(s: socket.socket) -> int:
+    """The user id of the process listening on the Unix socket ``s`` is connected to."""
+    fmt = "3i"  # struct ucred: pid, uid, gid
+    return struct.unpack(fmt, s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(fmt)))[1]
 
 
 def shared_folder_warning(path: str) -> str | None:
@@ -155,7 +170,7 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
 def _connect(path: str, timeout: float) -> socket.socket:
     """A connection to the socket at ``path``, retried while the daemon's backlog is full (it is busy
     with other clients, not gone), for ``timeout`` at most. Another user's socket is never connected
-    to (:class:`ForeignSocket`)."""
+    to, nor one another user listens on asked anything (:class:`ForeignSocket`)."""
     _refuse_foreign(path)
     deadline = time.monotonic() + timeout
     while True:
@@ -163,6 +178,7 @@ def _connect(path: str, timeout: float) -> socket.socket:
         s.settimeout(timeout)
         try:
             s.connect(path)
+            _refuse_foreign(path, s)  # before a word is sent: it is still this user's daemon that listens
             return s
         except BlockingIOError:  # EAGAIN: the backlog is full
             s.close()
