@@ -31,6 +31,7 @@ def console_port(tmp_path: Path) -> Iterator[int]:
     deadline shortened), in a thread; its port."""
     store = ConsoleStore.open(tmp_path / "console.db")
     sock = socket.create_server(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # its connections' too: an unread answer fills them
     app = create_app(store, Auth(TOKEN), loopback=True)
     config = uvicorn.Config(app, http=QuickProtocol, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=1)
@@ -97,4 +98,16 @@ def test_an_answer_that_takes_longer_than_the_request_may_goes_on(console_port):
     got = b""
     while b"event: state" not in got:
         got += s.recv(65536)
-    assert not _closed_by_console(s, 1.0)  # its event stream still open, well past the request's deadline
+    assert not _closed_by_console(s, 0.8)  # its event stream still open, well past the request's deadline
+
+
+def test_a_client_that_reads_none_of_the_answers_it_asked_for_is_closed_and_said_in_one_line(console_port,
+                                                                                           monitor_logs):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    s.connect(("127.0.0.1", console_port))
+    page = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
+    s.sendall(page * 4)  # four pages asked for, none read
+    assert wait_for(lambda: monitor_logs, 3)
+    assert monitor_logs == [("warning", "a connection from 127.0.0.1 closed: its answer was not read for 0.4 s")]
+    assert _closed_by_console(s)

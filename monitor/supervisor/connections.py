@@ -3,9 +3,12 @@
 uvicorn waits for a request's line, headers and body as long as the client takes: a client that
 connects and sends nothing, or a byte now and then (before any token is read), would hold its
 connection, and the console's file descriptors, for ever, and a post whose body never ends would
-hold the console's stop until it is cancelled. :class:`TimelyH11Protocol` gives each request
-:data:`REQUEST_S` from the connection, or from the answer before it, to arrive whole; once it
-has, the answer takes as long as it takes (a page's event stream, for hours).
+hold the console's stop until it is cancelled; a client that reads nothing of the answers it asked
+for (requests sent one after another, the answers left unread) held its connection for ever too.
+:class:`TimelyH11Protocol` gives each request :data:`REQUEST_S` from the connection, or from the
+answer before it, to arrive whole, and a client as long to read again an answer that fills the
+connection's buffers; else the connection is closed. A request arrived whole is answered as long as
+its client reads (a page's event stream, for hours).
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ class TimelyH11Protocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol, closing a connection whose request has not arrived whole within
     :attr:`request_s`: one that sent a part of its line and headers is said in one log line (one that
     sent nothing, as a browser's connection opened ahead, is closed quietly); one whose body did not
-    arrive is the application's to say (its request reads a disconnection)."""
+    arrive is the application's to say (its request reads a disconnection). An answer left unread
+    for :attr:`request_s` once the connection's buffers are full closes it too, said in one line."""
 
     request_s: float = REQUEST_S
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._deadline: asyncio.TimerHandle | None = None
+        self._stuck: asyncio.TimerHandle | None = None  # while the client reads nothing of the answer
         self._expect_request()
 
     def handle_events(self) -> None:
@@ -50,7 +55,30 @@ class TimelyH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._no_deadline()
+        self._not_stuck()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The answer fills the connection's buffers (its client reads nothing): it has
+        :attr:`request_s` to read again."""
+        super().pause_writing()
+        self._not_stuck()
+        self._stuck = self.loop.call_later(self.request_s, self._not_read)
+
+    def resume_writing(self) -> None:
+        self._not_stuck()
+        super().resume_writing()
+
+    def _not_stuck(self) -> None:
+        if self._stuck is not None:
+            self._stuck.cancel()
+            self._stuck = None
+
+    def _not_read(self) -> None:
+        self._stuck = None
+        peer = self.client[0] if self.client else "?"
+        log.warning("a connection from %s closed: its answer was not read for %g s", peer, self.request_s)
+        self.transport.abort()  # what it holds unsent goes with it: close() would wait to send it
 
     def _expect_request(self) -> None:
         self._no_deadline()
