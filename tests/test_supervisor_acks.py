@@ -188,6 +188,16 @@ def test_an_answer_item_not_of_the_consoles_shape_is_left_out_and_the_others_tak
     assert acked_events({"ok": True}) == acked_events({"acks": "all"}) == acked_events([1]) == []
 
 
+def test_an_answer_items_name_and_kind_reach_the_agents_terminal_without_their_control_characters():
+    """The receiver's words are drawn on the agent's terminal (``acknowledged by supervisor ...``): an
+    escape sequence in them (a receiver that is no console, a name typed through the API) is written
+    as Python writes it in a string, and moves no cursor there."""
+    item = {"alert_id": 4, "call_id": 7, "call_started_at": 1.7e9, "t": 95.0, "kind": "possible_emergency\x1b[2J",
+            "severity": "critical", "by": "Dana\x1b]0;owned\x07\rfake line", "at": 1.7e9 + 100}
+    [ev] = acked_events({"ok": True, "acks": [item]})
+    assert (ev.by, ev.kind) == ("Dana\\x1b]0;owned\\x07\\rfake line", "possible_emergency\\x1b[2J")
+
+
 # ---------------------------------------------------------------------------- a daemon's run
 
 

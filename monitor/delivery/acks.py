@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from ..console import one_line
 from ..events import AlertAckedEvent
 
 ACKS_PER_ANSWER = 20
@@ -67,6 +68,8 @@ def _acked_event(item: Any) -> AlertAckedEvent | None:
     if (t is None or at is None or alert_id is None or severity not in ("warning", "critical")
             or not all(isinstance(x, str) and x.strip() for x in (by, kind))):
         return None
-    return AlertAckedEvent(t=t, kind=kind[:100], severity=severity,
+    # the name and kind are drawn on the agent's terminal: no control character of the receiver's moves its cursor
+    return AlertAckedEvent(t=t, kind=one_line(kind)[:100], severity=severity,
                            call_id=_id(item.get("call_id")), alert_id=alert_id,
-                           call_started_at=_number(item.get("call_started_at")), by=by.strip()[:100], acked_at=at)
+                           call_started_at=_number(item.get("call_started_at")), by=one_line(by.strip())[:100],
+                           acked_at=at)
