@@ -1734,3 +1734,22 @@ def test_an_alert_kind_holding_terminal_control_characters_is_logged_escaped_on_
         console.kill()
     assert "call-monitor: alert 1 (k\\x1b]0;owned\\x07\\x1b[2Jx\\rfake line) from alice, call 7" in console.err
     assert not [line for line in console.err if any(ord(c) < 0x20 and c != "\t" for c in line)]
+
+
+def test_the_peer_logged_and_shown_is_the_connections_own_whatever_forwarding_headers_say(tmp_path):
+    """A client on the console's machine (every client of a console on loopback) naming another address
+    in ``X-Forwarded-For`` is logged and listed by its own: the refusals' log and an agent's ``remote``
+    say who connected."""
+    console = ConsoleProcess(tmp_path)
+    forged = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    try:
+        heartbeat = {"type": "heartbeat", "agent": "alice", "daemon_id": "d-1", "status": {"in_call": False}}
+        assert console.request("POST", "/webhook", json.dumps(heartbeat).encode(), headers=forged)[0] == 200
+        assert console.request("GET", "/api/state", token=None, headers=forged)[0] == 401
+        status, headers, body = console.exchange("GET", "/api/state", headers=forged)
+        assert console.stop() == 0
+    finally:
+        console.kill()
+    assert [a["remote"] for a in json.loads(body)["agents"]] == ["127.0.0.1"]
+    assert headers.get("Strict-Transport-Security") is None  # no https but the console's own TLS
+    assert "call-monitor: warning: 401 GET /api/state from 127.0.0.1: missing token" in console.err

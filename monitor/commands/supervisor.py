@@ -364,7 +364,8 @@ def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: lis
 
     from ..supervisor.connections import TimelyH11Protocol
 
-    config = uvicorn.Config(app, http=TimelyH11Protocol, log_level="warning", access_log=False, lifespan="on",
+    config = uvicorn.Config(app, http=TimelyH11Protocol, proxy_headers=False,  # the peer is who connected
+                            log_level="warning", access_log=False, lifespan="on",
                             ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
                             timeout_graceful_shutdown=2, server_header=False)
     try:
