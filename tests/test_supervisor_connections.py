@@ -6,7 +6,6 @@ import asyncio
 import logging
 import socket
 import threading
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -22,14 +21,14 @@ TOKEN = "shared-token-0123456789"
 
 
 class QuickProtocol(TimelyH11Protocol):
-    request_s = 0.4
+    request_s = 0.25
 
 
-@pytest.fixture
-def console_port(tmp_path: Path) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def console_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real console application, served by uvicorn on 127.0.0.1 with the console's protocol (its
     deadline shortened), in a thread; its port."""
-    store = ConsoleStore.open(tmp_path / "console.db")
+    store = ConsoleStore.open(tmp_path_factory.mktemp("console") / "console.db")
     sock = socket.create_server(("127.0.0.1", 0))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # its connections' too: an unread answer fills them
     app = create_app(store, Auth(TOKEN), loopback=True)
@@ -74,7 +73,7 @@ HEAD = b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + 
 def test_a_request_whose_headers_never_end_is_closed_and_said_in_one_line(console_port, monitor_logs):
     assert _closed_by_console(_sent(console_port, HEAD))
     assert [m for level, m in monitor_logs if level == "warning"] == [
-        "a connection from 127.0.0.1 closed: its request's line and headers did not arrive within 0.4 s"]
+        "a connection from 127.0.0.1 closed: its request's line and headers did not arrive within 0.25 s"]
 
 
 def test_a_connection_that_sends_nothing_is_closed_quietly(console_port, monitor_logs):
@@ -98,7 +97,7 @@ def test_an_answer_that_takes_longer_than_the_request_may_goes_on(console_port):
     got = b""
     while b"event: state" not in got:
         got += s.recv(65536)
-    assert not _closed_by_console(s, 0.8)  # its event stream still open, well past the request's deadline
+    assert not _closed_by_console(s, 0.6)  # its event stream still open, well past the request's deadline
 
 
 def test_a_client_that_reads_none_of_the_answers_it_asked_for_is_closed_and_said_in_one_line(console_port,
@@ -109,5 +108,5 @@ def test_a_client_that_reads_none_of_the_answers_it_asked_for_is_closed_and_said
     page = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
     s.sendall(page * 4)  # four pages asked for, none read
     assert wait_for(lambda: monitor_logs, 3)
-    assert monitor_logs == [("warning", "a connection from 127.0.0.1 closed: its answer was not read for 0.4 s")]
+    assert monitor_logs == [("warning", "a connection from 127.0.0.1 closed: its answer was not read for 0.25 s")]
     assert _closed_by_console(s)
