@@ -1,6 +1,7 @@
-"""A webhook URL may carry a secret (a token in its query): wherever the product shows the URL to a
+"""A webhook URL may carry a secret (a token in its query, or a Slack- or Teams-style key in its
+path): wherever the product shows the URL to a
 person (log lines, warnings, ``status``, ``alerts --jsonl``, the configuration's errors) the secret
-reads ``***``, while the posts still go to the URL as given and the outbox keeps it whole.
+reads ``***`` (a query's values, and the path after its first segment), while the posts still go to the URL as given and the outbox keeps it whole.
 Credentials before the host are refused (they would not be sent).
 
 Unit tests of :func:`redact_url`, the configuration's checks, then the sink, a replay and a live
@@ -46,7 +47,23 @@ def test_a_query_value_is_hidden_and_its_name_kept():
 
 def test_every_query_parameter_s_value_is_hidden_in_its_place():
     url = f"https://user:pw@hooks.example:8443/a/b?token={SECRET}&key=k1&sig=ab%2Fcd&agent=alice"
-    assert redact_url(url) == "https://***@hooks.example:8443/a/b?token=***&key=***&sig=***&agent=***"
+    assert redact_url(url) == "https://***@hooks.example:8443/a/***?token=***&key=***&sig=***&agent=***"
+
+
+def test_the_path_after_its_first_segment_is_hidden_the_receiver_still_told_by_scheme_host_port_and_that_segment():
+    """A Slack- or Teams-style URL holds its key in its path, not its query."""
+    assert redact_url(f"https://hooks.example/services/T000/B000/{SECRET}") == "https://hooks.example/services/***"
+    assert redact_url(f"https://hooks.example:8443/services/T000/B000/{SECRET}/?x=1") == \
+        "https://hooks.example:8443/services/***?x=***"
+    hidden_part = f"T000/B000/{SECRET}"
+    assert redact_url(f"https://hooks.example/services/{hidden_part}", counted=True) == \
+        f"https://hooks.example/services/***({len(hidden_part)} characters)"
+
+
+def test_a_url_shown_is_shown_so_again():
+    """``status`` hides again what a daemon gave it hidden already."""
+    for url in (f"https://bob:x@hooks.example/services/T000/{SECRET}?token={SECRET}#top", "http://[::1/x"):
+        assert redact_url(redact_url(url)) == redact_url(url)
 
 
 def test_a_query_part_without_an_equals_sign_is_all_value_and_hidden_whole():
@@ -54,6 +71,7 @@ def test_a_query_part_without_an_equals_sign_is_all_value_and_hidden_whole():
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8640/webhook", "https://console.example/webhook/",
+                                 "https://console.example", "https://console.example/",
                                  "http://[::1]:8640/webhook",
                                  "http://console:8640/webhook#top"])
 def test_a_url_without_a_secret_is_shown_as_it_is(url):
@@ -101,6 +119,19 @@ def test_the_configurations_error_on_a_url_shows_it_with_its_secrets_hidden(tmp_
     assert repr(redact_url(url)) in str(err.value)
 
 
+def test_config_hides_a_key_in_the_path_and_refuses_it_saved_back_hidden(tmp_path, capsys):
+    from monitor import cli
+    path = tmp_path / "c.toml"
+    path.write_text(f'[delivery]\nwebhook_url = "https://hooks.example/services/T000/{SECRET}"\n')
+    assert cli.main(["config", "--config", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert SECRET not in printed
+    assert f'webhook_url = "https://hooks.example/services/***({len(SECRET) + 5} characters)"' in printed
+    (tmp_path / "hidden.toml").write_text(printed)
+    with pytest.raises(ConfigError, match="delivery.webhook_url: holds a secret as call-monitor config hides it"):
+        load_config(tmp_path / "hidden.toml", env={"HOME": str(tmp_path)})
+
+
 def test_a_post_that_fails_on_the_url_itself_says_so_without_quoting_it():
     from http.client import InvalidURL
     said = _describe(InvalidURL(f"nonnumeric port: '{SECRET}@127.0.0.1'"))
@@ -134,6 +165,33 @@ def test_the_sink_posts_to_the_url_with_its_token_and_logs_it_hidden(tmp_path, m
     assert f"webhook: posting to {shown} from now on (was {shown})" in [m for _, m in monitor_logs]
     assert not [m for _, m in monitor_logs if SECRET in m]
     assert hook.paths[-1] == f"/hook?token={SECRET}-2" and set(hook.paths[:-1]) == {f"/hook?token={SECRET}"}
+
+
+def test_a_key_in_the_path_is_posted_to_and_logged_hidden_and_the_outbox_s_errors_hide_it(tmp_path, monitor_logs,
+                                                                                           hook):
+    """A receiver down, then the URL moved by a reload: the lines say the URL with the path after
+    its first segment hidden, and the row closed for the old URL says where the alert went hidden
+    alike (``alerts --jsonl`` prints it)."""
+    url, moved = f"{hook.url}/T000/B000/{SECRET}", f"{hook.url}/T000/B000/{SECRET}-2"
+    hook.up = False
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, url, backoff_s=0.1, max_backoff_s=0.2, poll_s=0.05).start()
+        try:
+            first = _alert(store)
+            store.enqueue_delivery(first.alert_id, moved)  # an earlier daemon's row for the new URL
+            sink(first)
+            assert wait_for(lambda: sink.failures >= 1, 5)
+            hook.up = True
+            sink.retarget(moved, None)
+            assert wait_for(lambda: store.deliveries("delivered"), 5), store.deliveries()
+        finally:
+            sink.close()
+        rows = store.deliveries()
+    assert any(m.startswith(f"webhook {hook.url}/***: alert 1 not delivered") for _, m in monitor_logs), monitor_logs
+    assert not [m for _, m in monitor_logs if SECRET in m]
+    assert {(d.target, d.status) for d in rows} == {(url, "failed"), (moved, "delivered")}
+    assert [d.last_error for d in rows if d.status == "failed"] == [f"delivered to {hook.url}/*** instead"]
+    assert hook.paths[-1] == f"/hook/T000/B000/{SECRET}-2"
 
 
 def test_a_replay_s_warnings_and_the_alerts_listing_show_the_url_hidden_while_every_alert_arrives(tmp_path, hook):

@@ -14,8 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Print the configuration in effect: defaults, then "
                                    f"{help_path(user_config_path, 'the user configuration')} "
                                    "($XDG_CONFIG_HOME/callmonitor/config.toml), "
-                                   "then --config FILE. Secrets (the console's agent tokens, the values in "
-                                   "a URL's query) are hidden, each as ***(N characters), unless "
+                                   "then --config FILE. Secrets (the console's agent tokens, a URL's query "
+                                   "values and path after its first segment) are hidden, each as ***(N characters), unless "
                                    "--show-secrets.")
     p.add_argument("--show-secrets", action="store_true",
                    help="print the secrets in full, so that the output can be saved as a configuration "

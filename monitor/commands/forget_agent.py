@@ -60,13 +60,14 @@ def console_address(given: str | None, listen: str) -> str:
     out: the page's address pasted), else ``http://`` and ``listen``, a wildcard host (every
     interface) as this machine's loopback. Raises ValueError for an address that is no http(s) one."""
     from ..config.listen import parse_listen
+    from ..config.urls import redact_url
     if given is None:
         host, port = parse_listen(listen)
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
     parts = urlsplit(given.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"--console {given!r}: expected the console's address, http://HOST:PORT or "
+        raise ValueError(f"--console {redact_url(given)!r}: expected the console's address, http://HOST:PORT or "
                          "https://HOST:PORT, as `call-monitor supervisor` prints it")
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 

@@ -1,7 +1,7 @@
 """Render a :class:`~monitor.config.Config` as commented TOML (``call-monitor config``).
 
 The output parses back (tomllib) to the same configuration; ``false`` stands for an
-unset optional threshold. Its secrets (the console's agent tokens, the values in a URL's query) are
+unset optional threshold. Its secrets (the console's agent tokens, a URL's query values and path after its first segment) are
 hidden unless asked for (``--show-secrets``); saved back hidden, they are refused with the key named.
 """
 
@@ -64,7 +64,7 @@ def _shown(value: Any, meta: Mapping[str, Any], secrets: bool) -> Any:
 
 
 def _hides_secrets(cfg: Config) -> bool:
-    """Whether printing ``cfg`` without its secrets hides any (a URL with a query, agent tokens)."""
+    """Whether printing ``cfg`` without its secrets hides any (a URL with a query or a path of more than one segment, agent tokens)."""
     return any(_shown(getattr(section, f.name), f.metadata, False) != getattr(section, f.name)
                for section in (getattr(cfg, s.name) for s in fields(cfg)) if is_dataclass(section)
                for f in fields(section))
@@ -93,8 +93,9 @@ def _header(cfg: Config, user_config: str, secrets: bool) -> list[str]:
     read = f"# read from: {', '.join(cfg.sources) if cfg.sources else 'built-in defaults only'}"
     if not secrets and _hides_secrets(cfg):
         return ["# callmonitor: effective configuration", read,
-                "# Secrets (the agents' tokens, a URL's query values) are hidden: ***(N characters). To save this",
-                f"# as {user_config}, print it with call-monitor config --show-secrets (keep the file private).\n"]
+                "# Secrets (the agents' tokens, a URL's query values and path after its first segment)",
+                f"# are hidden: ***(N characters). To save this as {user_config},",
+                "# print it with call-monitor config --show-secrets (keep the file private).\n"]
     return ["# callmonitor: effective configuration", read,
             f"# Save as {user_config} and edit; unset keys keep their defaults.\n"]
 

@@ -1,7 +1,7 @@
 """Webhook URLs: which the configuration takes, and how one, or any other secret, is shown to a person.
 
-A URL may carry a secret in its query (``/webhook?token=...``): every place the product shows a
-URL (log lines, warnings, ``status``, listings, the configuration's own errors) shows
+A URL may carry a secret in its query (``/webhook?token=...``) or in its path (a Slack- or
+Teams-style ``/services/T000/B000/XXXXXXXX``): every place the product shows a URL (log lines, warnings, ``status``, listings, the configuration's own errors) shows
 :func:`redact_url`'s form; posts and the outbox keep the URL as given. ``call-monitor config``
 shows it so too, and the console's agent tokens as :func:`hidden` says, each counting the
 characters it hides (a configuration printed so and saved back is refused: :func:`hidden_in`). A URL
@@ -70,22 +70,32 @@ def url_problem(value: str, *, or_empty: bool = True) -> str | None:
 
 def redact_url(url: str, counted: bool = False) -> str:
     """``url`` as it may be shown to a person (a log line, ``status``, a warning, an error): the
-    userinfo before the host and the value of each query parameter read :data:`HIDDEN`
-    (``https://***@host``, ``/webhook?token=***&agent=***``), ``counted`` with how many characters
-    each hides (:func:`hidden`); each parameter's name, the scheme, host, port, path and fragment
-    stay. A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A URL with neither is
-    returned as it is; one that does not parse (an unclosed IPv6 bracket) is hidden whole, none of
-    it being told apart from a secret."""
+    userinfo before the host, the path after its first segment and the value of each query parameter
+    read :data:`HIDDEN` (``https://***@host``, ``/services/***``, ``/webhook?token=***&agent=***``),
+    ``counted`` with how many characters each hides (:func:`hidden`); the scheme, host, port, the
+    path's first segment, each parameter's name and the fragment stay, enough to tell one receiver
+    from another. A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A URL with
+    none of these is returned as it is; one that does not parse (an unclosed IPv6 bracket) is hidden
+    whole, none of it being told apart from a secret."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return hidden(url, counted)
     userinfo, at, host = parts.netloc.rpartition("@")
     netloc = f"{hidden(userinfo, counted)}@{host}" if at else parts.netloc
+    path = _hidden_path(parts.path, counted)
     query = "&".join(_hidden_value(param, counted) for param in parts.query.split("&")) if parts.query else ""
-    if (netloc, query) == (parts.netloc, parts.query):
+    if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
         return url
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    return urlunsplit(parts._replace(netloc=netloc, path=path, query=query))
+
+
+def _hidden_path(path: str, counted: bool) -> str:
+    """``path`` with all after its first segment hidden (``/services/T000/B000/XXXX`` reads
+    ``/services/***``); a path of one segment, with or without a slash after it, as it is."""
+    cut = path.find("/", 1) + 1
+    rest = path[cut:] if cut else ""
+    return f"{path[:cut]}{hidden(rest, counted)}" if rest else path
 
 
 def _hidden_value(param: str, counted: bool) -> str:

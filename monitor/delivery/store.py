@@ -27,6 +27,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..config.urls import redact_url
 from ..events import AlertClearedEvent, AlertEvent, CuesEvent, Word, WordsEvent
 from .sqlite_file import connect_private, empty_log, made_whole
 from .store_errors import StoreError
@@ -564,7 +565,7 @@ class Store:
                         "last_error = NULL WHERE status = 'pending' AND target != ?", (target, at, target),
                         commit=False)
             self._write("UPDATE deliveries SET status = 'failed', last_error = ? WHERE status = 'pending' "
-                        "AND target != ?", (f"delivered to {target} instead", target), commit=True)
+                        "AND target != ?", (f"delivered to {redact_url(target)} instead", target), commit=True)
         return n
 
     def _delivery(self, r: tuple[Any, ...]) -> Delivery:

@@ -44,8 +44,8 @@ reloaded" nothing more is posted to the old URL, except what was already on its 
 before, finished within ``timeout_s``: an alert it delivered counts as delivered, to the supervisor
 it reached).
 
-A URL may carry a secret in its query (``/webhook?token=...``): what is shown of it, in log lines
-and in the daemon's status, is :func:`~monitor.config.urls.redact_url`'s form
+A URL may carry a secret in its query (``/webhook?token=...``) or its path (``/services/T000/XXXX``):
+what is shown of it, in log lines and in the daemon's status, is :func:`~monitor.config.urls.redact_url`'s form
 (:attr:`Target.shown_url`); posts and the outbox keep the URL as given.
 """
 
