@@ -778,3 +778,86 @@ def test_a_missing_token_file_named_in_the_configuration_is_said_with_the_key_an
                      "--webhook-token-file", str(missing), str(call)]) == 2
     assert capsys.readouterr().err == f"call-monitor: error: {missing}: no such token file\n"
     assert not db.exists()
+
+
+class Trickler:
+    """A receiver on 127.0.0.1 that reads each post whole, then answers it a byte every 0.1 s: a
+    204 whose headers would take a minute to come, each byte well within any socket timeout."""
+
+    ANSWER = b"HTTP/1.1 204 No Content\r\nX-Padding: " + b"." * 600 + b"\r\n\r\n"
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.posts = 0
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn) -> None:
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096) or b"\r\n\r\n"
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            body = head.partition(b"\r\n\r\n")[2]
+            while len(body) < length:
+                body += conn.recv(4096) or b" " * length
+            self.posts += 1
+            for i in range(len(self.ANSWER)):
+                if self.stop.wait(0.1):
+                    return
+                try:
+                    conn.sendall(self.ANSWER[i:i + 1])
+                except OSError:  # the poster gave up
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def trickler():
+    receiver = Trickler()
+    yield receiver
+    receiver.close()
+
+
+def test_a_receiver_that_trickles_its_answer_is_given_up_at_the_timeout_and_the_alert_waits_in_the_outbox(
+        tmp_path, monitor_logs, trickler):
+    """``timeout_s`` bounds the whole post, not each wait for the next byte: a receiver answering a
+    byte at a time is given up (``timed out``, as one that does not answer), the alert stays pending
+    for the next try, and what waits behind it is not held for the minute the answer would take."""
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, trickler.url, backoff_s=30.0, timeout_s=0.5, poll_s=0.05).start()
+        try:
+            sink(_alert(store))
+            assert wait_for(lambda: sink.failures >= 1, 5), "the post is still held by the trickled answer"
+            (d,) = store.deliveries()
+        finally:
+            sink.close()
+    assert trickler.posts == 1
+    assert (d.status, d.attempts, d.last_error) == ("pending", 1, "timed out")
+    assert any(lvl == "warning" and "alert 1 not delivered" in m and "timed out" in m for lvl, m in monitor_logs)
+
+
+def test_a_heartbeat_to_a_receiver_that_trickles_its_answer_is_given_up_at_the_timeout(trickler):
+    from monitor.delivery.sinks.webhook import Heartbeat, Identity
+    heartbeat = Heartbeat(trickler.url, Identity("agent", "d1"), lambda: {"call": None}, every_s=3600.0,
+                          timeout_s=0.5).start()
+    try:
+        assert wait_for(lambda: heartbeat.failures >= 1, 5), "the beat is still held by the trickled answer"
+        assert heartbeat.last_error == "timed out"
+    finally:
+        heartbeat.close()

@@ -927,7 +927,8 @@ class DeliveryConfig:
                           "one (the same alerts for the same supervisor), as at a start. The supervisor "
                           "console's is http://HOST:8640/webhook, its token in webhook_token_file (the "
                           "page's address, with ?token=, takes no alerts)", kind="url")
-    timeout_s: float = _k(5.0, "webhook request timeout", min=0.5, max=60.0)
+    timeout_s: float = _k(5.0, "the most a webhook post or heartbeat may take, its answer read too", min=0.5,
+                          max=60.0)
     retries: int = _k(0, "failed webhook deliveries are retried this many times before they are "
                       "given up; 0 = until delivered (the queue survives restarts)", min=0, max=10000)
     backoff_s: float = _k(2.0, "first retry delay; doubles after each failure", min=0.1, max=60.0)

@@ -2,8 +2,9 @@
 
 The daemon queues each stored alert in the store's ``deliveries`` table
 (:meth:`WebhookSink.__call__`), and a worker thread posts what is due with a
-timeout; a failure is logged and retried with exponential backoff (``backoff_s``
-doubling up to ``max_backoff_s``; ``retries`` = 0 keeps trying). Because the
+timeout for the whole post (an answer trickled a byte at a time is given up at it); a failure is
+logged and retried with exponential backoff (``backoff_s`` doubling up to ``max_backoff_s``;
+``retries`` = 0 keeps trying). Because the
 queue lives in the database, an alert not delivered before a restart is
 delivered by the next daemon once the endpoint answers, and one that was
 delivered is never posted again.
@@ -76,6 +77,7 @@ from ..acks import acked_events
 from ..store import Store
 from ..store_errors import StoreError
 from ..store_rows import Delivery, recording_name
+from .deadline import deadline_handlers
 
 log = logging.getLogger(__name__)
 
@@ -361,13 +363,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def post_json(url: str, body: bytes, *, token: str | None, timeout_s: float,
               headers: Mapping[str, str] | None = None) -> bytes:
     """POST ``body`` as JSON and return the answer's body (its first 64 KiB); raises on a refused
-    connection, a timeout or a non-2xx answer (a redirect too: :class:`_NoRedirect`). An https URL's
-    certificate is verified against the system's (or ``SSL_CERT_FILE``'s) authorities."""
+    connection, a non-2xx answer (a redirect too: :class:`_NoRedirect`) or a timeout: ``timeout_s``
+    bounds the whole post, an answer trickled a byte at a time too (:func:`deadline_handlers`). An
+    https URL's certificate is verified against the system's (or ``SSL_CERT_FILE``'s) authorities."""
     h = {"Content-Type": "application/json", "User-Agent": "call-monitor", **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=body, method="POST", headers=h)
-    with urllib.request.build_opener(_NoRedirect).open(req, timeout=timeout_s) as resp:
+    opener = urllib.request.build_opener(_NoRedirect, *deadline_handlers(timeout_s))
+    with opener.open(req, timeout=timeout_s) as resp:
         return resp.read(1 << 16)
 
 

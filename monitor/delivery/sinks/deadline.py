@@ -1,0 +1,113 @@
+"""One deadline for the whole of an HTTP request: connecting, sending, and the answer however slowly it comes.
+
+A socket's timeout bounds each wait for the next bytes, so a receiver that trickles its answer a byte
+at a time would hold a post (and what waits behind it: the outbox, the next heartbeat) far past its
+timeout. :func:`deadline_handlers` give urllib connections whose every send and receive waits at most
+the time left until the deadline, and raise :class:`TimeoutError` ("timed out") once it is past.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+import urllib.request
+from typing import Any
+
+
+class _Deadlined:
+    """A socket each of whose sends and receives waits at most the time left until ``deadline``
+    (:func:`time.monotonic`), raising TimeoutError once it is past."""
+
+    deadline: float = float("inf")
+
+    def _wait_left(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self.settimeout(left)  # type: ignore[attr-defined]
+
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
+        self._wait_left()
+        return super().recv_into(*args, **kwargs)  # type: ignore[misc]
+
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
+        self._wait_left()
+        return super().recv(*args, **kwargs)  # type: ignore[misc]
+
+    def send(self, *args: Any, **kwargs: Any) -> int:
+        self._wait_left()
+        return super().send(*args, **kwargs)  # type: ignore[misc]
+
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
+        self._wait_left()
+        return super().sendall(*args, **kwargs)  # type: ignore[misc]
+
+
+class _DeadlinedSocket(_Deadlined, socket.socket):
+    """A plain TCP connection under a deadline."""
+
+
+class _DeadlinedSSLSocket(_Deadlined, ssl.SSLSocket):
+    """A TLS connection under a deadline (its handshake bounded by the time left when it began)."""
+
+
+def _left(deadline: float) -> float:
+    """The time left until ``deadline``, raising TimeoutError once it is past."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        self.timeout = _left(self.deadline)
+        super().connect()
+        sock = _DeadlinedSocket(fileno=self.sock.detach())
+        sock.deadline = self.deadline
+        self.sock = sock
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        self.timeout = _left(self.deadline)
+        super().connect()
+        self.sock.deadline = self.deadline
+
+
+class _Handler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_Connection, req, deadline=self.deadline)
+
+
+class _TLSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float) -> None:
+        context = ssl.create_default_context()  # the system's authorities, or SSL_CERT_FILE's, as urllib's own
+        context.sslsocket_class = _DeadlinedSSLSocket
+        super().__init__(context=context)
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_TLSConnection, req, context=self._context, deadline=self.deadline)
+
+
+def deadline_handlers(timeout_s: float) -> tuple[urllib.request.BaseHandler, ...]:
+    """urllib handlers (for :func:`urllib.request.build_opener`) whose http:// and https:// requests,
+    begun from now, are all over within ``timeout_s``: each wait takes at most the time left, and
+    the request raises TimeoutError ("timed out"; within urllib, a URLError of it) once none is."""
+    deadline = time.monotonic() + timeout_s
+    return _Handler(deadline), _TLSHandler(deadline)
