@@ -43,6 +43,26 @@ def test_a_notification_says_what_the_alert_means_then_what_to_do_then_the_measu
     assert NotifySink.format(phrase)[2].splitlines() == ['Distress phrase: the caller said "I can\'t breathe"', "• Ask"]
 
 
+MARKUP = "<a href='https://example.com/'>Dana</a> & <b>co</b>"
+"""Text from outside (a name typed on the console, a caller's words, a configured action) that a
+notification server, reading a body as markup, would render as a link and bold text."""
+SHOWN = "&lt;a href='https://example.com/'&gt;Dana&lt;/a&gt; &amp; &lt;b&gt;co&lt;/b&gt;"
+
+
+def test_a_supervisor_s_name_in_an_acknowledgement_s_body_is_plain_text_not_markup():
+    from monitor.events import AlertAckedEvent
+    ack = AlertAckedEvent(t=93.0, call_id=3, alert_id=5, kind="possible_emergency", severity="critical", by=MARKUP,
+                          acked_at=1796431283.0)
+    assert NotifySink.format_acked(ack)[1].startswith(f"Supervisor {SHOWN} acknowledged this critical alert at ")
+
+
+def test_an_alert_s_words_and_actions_in_its_body_are_plain_text_not_markup():
+    phrase = AlertEvent(t=9.0, kind="distress_phrase", severity="critical",
+                        message=f'Distress phrase: the caller said "{MARKUP}"', actions=(f"Call {MARKUP}",))
+    assert NotifySink.format(phrase)[2].splitlines() == [f'Distress phrase: the caller said "{SHOWN}"',
+                                                         f"• Call {SHOWN}"]
+
+
 def test_missing_notify_send_is_logged_not_raised(monitor_logs):
     logs = monitor_logs
     sink = NotifySink(command="no-such-notify-send")

@@ -7,13 +7,16 @@ critical notification still on the desktop is replaced by a normal one saying so
 caller, does not read "Get the caller's exact location" about one who hung up; a call the
 daemon's stop ends (:meth:`NotifySink.keep_shown`) is not over, and its notification stays. A
 critical alert a supervisor acknowledged on the console replaces its notification with one saying who
-did and when (:meth:`NotifySink.acked`).
+did and when (:meth:`NotifySink.acked`). A body is plain text, said as such (:func:`body_text`):
+notification servers read a body as markup, so a name typed on the console, a caller's words or
+a configured action could otherwise be a link or bold text on the agent's desktop.
 ``notify-send`` runs in a background thread so a slow or missing notification server never
 delays the pipeline; every failure is logged (the first of each kind as a warning) and never raised.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import queue
 import shutil
@@ -30,6 +33,12 @@ log = logging.getLogger(__name__)
 OFF_HINT = " (no desktop here? `run --no-notify` or delivery.notify = false turns them off)"
 """Said with the first failure of each kind: a daemon on a machine without a desktop (a server, a
 session without D-Bus) is told how to stop trying."""
+
+
+def body_text(*lines: str) -> str:
+    """``lines`` as a notification's body: plain text, ``&``, ``<`` and ``>`` escaped, since a
+    notification server reads a body as markup (``<a href>``, ``<b>``) and would render them."""
+    return html.escape("\n".join(lines), quote=False)
 
 
 KEEP_SHOWN = "keep shown"
@@ -55,7 +64,7 @@ class NotifySink:
 
     @staticmethod
     def format(ev: AlertEvent) -> tuple[str, str, str]:
-        """(urgency, summary, body) of an alert: the body says what the alert means first, then
+        """(urgency, summary, body) of an alert: the body (:func:`body_text`) says what the alert means first, then
         what to do, then the measured evidence (a desktop shows a notification's first lines); an
         alert without such words (a distress phrase: the caller's own) says its message first."""
         urgency = "critical" if ev.severity == "critical" else "normal"
@@ -65,7 +74,7 @@ class NotifySink:
         said = meaning(ev.kind)
         actions = [f"• {a}" for a in ev.actions[:5]]
         lines = [said[0].upper() + said[1:], *actions, message] if said else [message, *actions]
-        return urgency, summary, "\n".join(lines)
+        return urgency, summary, body_text(*lines)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, (AlertEvent, CallSummaryEvent)) or (
@@ -125,16 +134,17 @@ class NotifySink:
         m, s = divmod(int(alert.t), 60)
         h, m = divmod(m, 60)
         when = f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-        body = f"That call is over. The alert was raised {when} into it."
+        body = body_text(f"That call is over. The alert was raised {when} into it.")
         summary = f"Call over: {kind_name(alert.kind)}"
         return self._run(["-r", nid, "-u", "normal", summary, body]) is not None
 
     @staticmethod
     def format_acked(ev: AlertAckedEvent) -> tuple[str, str]:
-        """(summary, body) of a critical alert's acknowledgement: who on the console saw it, and when."""
+        """(summary, body) of a critical alert's acknowledgement: who on the console saw it, and when
+        (the body :func:`body_text`: the name is as the supervisor typed it)."""
         when = time.strftime("%H:%M:%S", time.localtime(ev.acked_at))
         return (f"Acknowledged: {kind_name(ev.kind)}",
-                f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it.")
+                body_text(f"Supervisor {ev.by} acknowledged this critical alert at {when}: they have seen it."))
 
     def acked(self, ev: AlertAckedEvent) -> bool:
         """A critical alert was acknowledged on the supervisor's console: the critical notification of
