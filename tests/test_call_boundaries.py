@@ -798,7 +798,10 @@ def test_the_watcher_lists_the_streams_about_once_a_poll_when_nothing_changes(pu
 # ------------------------------------------------------------------ the status socket across versions
 
 
-OLD_STATUS = {"state": "listening", "calls": 3, "call": None}
+OLD_STATUS = {"pid": 4242, "uptime_s": 61.0, "db": "/home/dana/.local/share/callmonitor/events.db", "legs": {},
+              "calls": 3, "alerts": 0, "overflows": 0, "call": None}
+"""An earlier daemon's status: what every release's holds (:data:`~monitor.delivery.status_socket.STATUS_FIELDS`),
+without the fields later releases added (its version among them)."""
 
 
 class _OldDaemonSocket:

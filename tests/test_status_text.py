@@ -217,6 +217,76 @@ def test_status_json_without_a_daemon_is_still_json_with_the_error_line_and_exit
     assert text.returncode == 1 and text.stdout == "" and len(text.stderr.strip().splitlines()) == 1
 
 
+class Answering:
+    """A Unix socket at ``path`` where another program listens: each connection, once its request is
+    read (the client closes its side), gets ``answer`` and is closed."""
+
+    def __init__(self, path, answer: bytes) -> None:
+        import threading
+        self.path, self.answer = path, answer
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(4)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                conn.settimeout(2.0)
+                try:
+                    while conn.recv(4096):
+                        pass
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+NOT_A_STATUS = "another program listening there, or a daemon of a release whose status this one does not read"
+
+
+@pytest.mark.parametrize("answer, problem", [
+    (b"{}", f"the answer is no daemon's status: it lacks pid, uptime_s, db, legs, calls, alerts, overflows "
+            f"({NOT_A_STATUS})"),
+    (b'{"starting": true, "pid": 1}', f"the answer is no daemon's status: it lacks uptime_s, db, doing ({NOT_A_STATUS})"),
+    (json.dumps({**STATE, "legs": ["caller"]}).encode(),
+     f"the answer is no daemon's status: its legs are no object of objects ({NOT_A_STATUS})"),
+    (b"[1, 2]", f"the answer is no JSON object, so no daemon's status ({NOT_A_STATUS})"),
+    (b"HTTP/1.0 400 Bad Request\r\n\r\n", "the daemon's answer was not readable JSON"),
+], ids=["{}", "starting without its fields", "legs a list", "a JSON list", "garbage"])
+def test_an_answer_at_the_socket_that_is_no_daemon_s_status_is_one_error_line_naming_the_socket_exit_1(
+        tmp_path, capsys, answer, problem):
+    from monitor import cli as main_cli
+    sock = tmp_path / "other.sock"
+    other = Answering(sock, answer)
+    try:
+        assert main_cli.main(["status", "--socket", str(sock)]) == 1
+        said = capsys.readouterr()
+        assert (said.out, said.err) == ("", f"call-monitor: error: {sock}: {problem}\n")
+        assert main_cli.main(["status", "--json", "--socket", str(sock)]) == 1
+        assert json.loads(capsys.readouterr().out) == {"running": False, "error": f"{sock}: {problem}"}
+    finally:
+        other.close()
+
+
+def test_status_at_a_socket_another_program_answers_says_so_in_one_line_without_a_traceback(tmp_path):
+    sock = tmp_path / "other.sock"
+    other = Answering(sock, b"{}")
+    try:
+        done = cli("status", "--socket", sock, timeout=30)
+    finally:
+        other.close()
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"call-monitor: error: {sock}: the answer is no daemon's status: it lacks pid, ")
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
 def test_no_daemon_at_the_default_socket_names_the_options_the_user_s_unit_starts_its_daemon_with(
         tmp_path, monkeypatch):
     """A desktop's unit runs ``run --config TEAM`` (a team's file that moves the status socket):

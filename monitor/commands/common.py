@@ -639,9 +639,9 @@ def unit_hint(args: argparse.Namespace, asked: str) -> str:
 
 def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
     """The JSON answer of the daemon at the socket ``path`` to ``request``, or why there is none."""
-    from ..delivery.status_socket import ForeignSocket, RequestNotRead, ask
+    from ..delivery.status_socket import ForeignSocket, RequestNotRead, ask, status_problem
     try:
-        return ask(path, request, timeout)
+        answer = ask(path, request, timeout)
     except ForeignSocket as err:
         return _NoAnswer(ExitStatus.FAILED, err.strerror, nobody_listens=False)
     except FileNotFoundError:
@@ -658,8 +658,10 @@ def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer
                              nobody_listens=True)
         return _NoAnswer(ExitStatus.FAILED, f"no daemon answering at {path} ({err.strerror or err})",
                          nobody_listens=isinstance(err, ConnectionRefusedError))
-    except ValueError:
-        return _NoAnswer(ExitStatus.FAILED, f"{path}: the daemon's answer was not readable JSON", nobody_listens=False)
+    except ValueError as err:  # no JSON object: another program listening there, say
+        return _NoAnswer(ExitStatus.FAILED, f"{path}: {err}", nobody_listens=False)
+    problem = status_problem(answer) if request is None else None
+    return _NoAnswer(ExitStatus.FAILED, f"{path}: {problem}", nobody_listens=False) if problem else answer
 
 
 def daemon_elsewhere(args: argparse.Namespace, cfg: Config) -> str:

@@ -132,6 +132,28 @@ def shared_folder_warning(path: str) -> str | None:
             "path first (status and call would then ask them); give daemon.status_socket a folder of your own")
 
 
+STATUS_FIELDS = ("pid", "uptime_s", "db")
+"""What every daemon's status holds, starting or not; one that is listening, its ``legs`` (an
+object), ``calls``, ``alerts`` and ``overflows`` too, and one starting (``"starting": true``)
+what it is ``doing``."""
+
+
+def status_problem(answer: object) -> str | None:
+    """Why ``answer``, read at a daemon's status socket, is no daemon's status (one phrase: what it
+    lacks, and why that may be), or None."""
+    why = "another program listening there, or a daemon of a release whose status this one does not read"
+    if not isinstance(answer, dict):
+        return f"the answer is no JSON object, so no daemon's status ({why})"
+    starting = answer.get("starting") is True
+    needed = (*STATUS_FIELDS, *(("doing",) if starting else ("legs", "calls", "alerts", "overflows")))
+    if missing := [k for k in needed if k not in answer]:
+        return f"the answer is no daemon's status: it lacks {', '.join(missing)} ({why})"
+    legs = answer.get("legs", {})
+    if not isinstance(legs, dict) or not all(isinstance(leg, dict) for leg in legs.values()):
+        return f"the answer is no daemon's status: its legs are no object of objects ({why})"
+    return None
+
+
 class RequestNotRead(ConnectionError):
     """The daemon closed the connection without reading the request: a daemon older than the
     requests other than the status (it answers every connection with its status, unread)."""
@@ -146,8 +168,9 @@ def query_status(path: str, timeout: float = 2.0) -> dict:
 def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
     """Send ``request`` (None: nothing, for the status) to the daemon's socket at ``path`` and
     return its JSON answer (OSError when there is no daemon there, :class:`RequestNotRead` when it
-    did not read the request, ValueError for an answer that is no JSON; BlockingIOError when the
-    daemon's backlog stayed full for ``timeout``)."""
+    did not read the request, ValueError, its message the problem in one phrase, for an answer that
+    is no JSON object; BlockingIOError when the daemon's backlog stayed full for ``timeout``). Whether
+    an object is a daemon's status is :func:`status_problem`'s to say."""
     with _connect(path, timeout) as s:
         data = b""
         try:
@@ -164,7 +187,13 @@ def ask(path: str, request: dict | None, timeout: float = 2.0) -> dict:
                 raise
             raise RequestNotRead(err.errno, "the daemon closed the connection without reading the request") \
                 from err
-    return json.loads(data.decode("utf-8"))
+    try:
+        answer = json.loads(data.decode("utf-8"))
+    except ValueError:
+        raise ValueError("the daemon's answer was not readable JSON") from None
+    if not isinstance(answer, dict):
+        raise ValueError(status_problem(answer) if request is None else "the daemon's answer is no JSON object")
+    return answer
 
 
 def _connect(path: str, timeout: float) -> socket.socket:
