@@ -132,6 +132,13 @@ def test_config_hides_a_key_in_the_path_and_refuses_it_saved_back_hidden(tmp_pat
         load_config(tmp_path / "hidden.toml", env={"HOME": str(tmp_path)})
 
 
+def test_a_console_address_refused_is_quoted_with_its_secrets_hidden():
+    from monitor.commands.forget_agent import console_address
+    with pytest.raises(ValueError) as refused:
+        console_address(f"ftp://console.example/services/T000/{SECRET}?token={SECRET}", "127.0.0.1:8640")
+    assert str(refused.value).startswith("--console 'ftp://console.example/services/***?token=***': expected")
+
+
 def test_a_post_that_fails_on_the_url_itself_says_so_without_quoting_it():
     from http.client import InvalidURL
     said = _describe(InvalidURL(f"nonnumeric port: '{SECRET}@127.0.0.1'"))
