@@ -254,7 +254,8 @@ NOT_A_STATUS = "another program listening there, or a daemon of a release whose 
 @pytest.mark.parametrize("answer, problem", [
     (b"{}", f"the answer is no daemon's status: it lacks pid, uptime_s, db, legs, calls, alerts, overflows "
             f"({NOT_A_STATUS})"),
-    (b'{"starting": true, "pid": 1}', f"the answer is no daemon's status: it lacks uptime_s, db, doing ({NOT_A_STATUS})"),
+    (b'{"starting": true, "pid": 1}',
+     f"the answer is no daemon's status: it lacks uptime_s, db, doing ({NOT_A_STATUS})"),
     (json.dumps({**STATE, "legs": ["caller"]}).encode(),
      f"the answer is no daemon's status: its legs are no object of objects ({NOT_A_STATUS})"),
     (b"[1, 2]", f"the answer is no JSON object, so no daemon's status ({NOT_A_STATUS})"),

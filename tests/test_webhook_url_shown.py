@@ -1,7 +1,7 @@
 """A webhook URL may carry a secret (a token in its query, or a Slack- or Teams-style key in its
-path): wherever the product shows the URL to a
-person (log lines, warnings, ``status``, ``alerts --jsonl``, the configuration's errors) the secret
-reads ``***`` (a query's values, and the path after its first segment), while the posts still go to the URL as given and the outbox keeps it whole.
+path): wherever the product shows the URL to a person (log lines, warnings, ``status``, ``alerts
+--jsonl``, the configuration's errors) the secret reads ``***`` (a query's values, and the path
+after its first segment), while the posts still go to the URL as given and the outbox keeps it whole.
 Credentials before the host are refused (they would not be sent).
 
 Unit tests of :func:`redact_url`, the configuration's checks, then the sink, a replay and a live

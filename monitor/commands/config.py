@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    f"{help_path(user_config_path, 'the user configuration')} "
                                    "($XDG_CONFIG_HOME/callmonitor/config.toml), "
                                    "then --config FILE. Secrets (the console's agent tokens, a URL's query "
-                                   "values and path after its first segment) are hidden, each as ***(N characters), unless "
+                                   "values and path after its first segment) are hidden, each as "
+                                   "***(N characters), unless "
                                    "--show-secrets.")
     p.add_argument("--show-secrets", action="store_true",
                    help="print the secrets in full, so that the output can be saved as a configuration "

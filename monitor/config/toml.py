@@ -1,8 +1,9 @@
 """Render a :class:`~monitor.config.Config` as commented TOML (``call-monitor config``).
 
 The output parses back (tomllib) to the same configuration; ``false`` stands for an
-unset optional threshold. Its secrets (the console's agent tokens, a URL's query values and path after its first segment) are
-hidden unless asked for (``--show-secrets``); saved back hidden, they are refused with the key named.
+unset optional threshold. Its secrets (the console's agent tokens, a URL's query values and path
+after its first segment) are hidden unless asked for (``--show-secrets``); saved back hidden, they
+are refused with the key named.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def _shown(value: Any, meta: Mapping[str, Any], secrets: bool) -> Any:
 
 
 def _hides_secrets(cfg: Config) -> bool:
-    """Whether printing ``cfg`` without its secrets hides any (a URL with a query or a path of more than one segment, agent tokens)."""
+    """Whether printing ``cfg`` without its secrets hides any (a URL with a query or a path of more
+    than one segment, agent tokens)."""
     return any(_shown(getattr(section, f.name), f.metadata, False) != getattr(section, f.name)
                for section in (getattr(cfg, s.name) for s in fields(cfg)) if is_dataclass(section)
                for f in fields(section))

@@ -1,12 +1,12 @@
 """Webhook URLs: which the configuration takes, and how one, or any other secret, is shown to a person.
 
 A URL may carry a secret in its query (``/webhook?token=...``) or in its path (a Slack- or
-Teams-style ``/services/T000/B000/XXXXXXXX``): every place the product shows a URL (log lines, warnings, ``status``, listings, the configuration's own errors) shows
-:func:`redact_url`'s form; posts and the outbox keep the URL as given. ``call-monitor config``
-shows it so too, and the console's agent tokens as :func:`hidden` says, each counting the
-characters it hides (a configuration printed so and saved back is refused: :func:`hidden_in`). A URL
-may also be read from a file (:func:`read_url_file`), which keeps it off a command line that ``ps``
-shows every user.
+Teams-style ``/services/T000/B000/XXXXXXXX``): every place the product shows a URL (log lines,
+warnings, ``status``, listings, the configuration's own errors) shows :func:`redact_url`'s form;
+posts and the outbox keep the URL as given. ``call-monitor config`` shows it so too, and the
+console's agent tokens as :func:`hidden` says, each counting the characters it hides (a
+configuration printed so and saved back is refused: :func:`hidden_in`). A URL may also be read
+from a file (:func:`read_url_file`), which keeps it off a command line that ``ps`` shows every user.
 """
 
 from __future__ import annotations
