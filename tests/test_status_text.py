@@ -276,6 +276,29 @@ def test_an_answer_at_the_socket_that_is_no_daemon_s_status_is_one_error_line_na
         other.close()
 
 
+def test_a_status_with_a_part_of_another_release_s_shape_is_one_error_line_naming_the_daemon_json_shows_it(
+        tmp_path, capsys):
+    """A daemon of a later release (call-monitor rolled back, the daemon not restarted) whose legs
+    say no ``label``: the text cannot be drawn, and says so naming the daemon; ``--json`` passes
+    its state on as it is."""
+    from monitor import cli as main_cli
+    later = {**STATE, "version": "9.0.0", "legs": {"caller": {k: v for k, v in STATE["legs"]["caller"].items()
+                                                              if k != "label"}}}
+    sock = tmp_path / "later.sock"
+    other = Answering(sock, json.dumps(later).encode())
+    try:
+        assert main_cli.main(["status", "--socket", str(sock)]) == 1
+        said = capsys.readouterr()
+        assert (said.out, said.err) == ("", (
+            f"call-monitor: error: the daemon pid 4242 (release 9.0.0, database alerts.db) answered a status this "
+            f"call-monitor ({RELEASE}) cannot show: it lacks 'label'; restart the daemon to run {RELEASE}, or give "
+            f"--json\n"))
+        assert main_cli.main(["status", "--json", "--socket", str(sock)]) == 0
+        assert json.loads(capsys.readouterr().out)["legs"] == later["legs"]
+    finally:
+        other.close()
+
+
 def test_status_at_a_socket_another_program_answers_says_so_in_one_line_without_a_traceback(tmp_path):
     sock = tmp_path / "other.sock"
     other = Answering(sock, b"{}")

@@ -237,8 +237,20 @@ def run(args: argparse.Namespace) -> int:
         return _no_answer(args, status, why, broken)
     st = with_url_redacted(st)
     shown = {"running": True, "starting": False, **st} | ({"config_problem": broken} if broken else {})
-    print(json_line(shown) if args.json else render(st))
+    try:
+        print(json_line(shown) if args.json else render(st))
+    except (KeyError, TypeError, AttributeError, ValueError) as err:  # a part of it of another shape
+        return _no_answer(args, ExitStatus.FAILED, unreadable_status(st, err))
     return ExitStatus.NOT_READY if st.get("starting") else ExitStatus.OK
+
+
+def unreadable_status(st: dict, err: Exception) -> str:
+    """Why the daemon's status ``st``, whole as every release's is, cannot be shown (``err``: a
+    part of it not of the shape this release reads), in one line naming the daemon."""
+    what = f"it lacks {err}" if isinstance(err, KeyError) else "a part of it is of another shape"
+    return (f"the daemon pid {st['pid']} (release {release_said(st.get('version'))}, database {st['db']}) "
+            f"answered a status this call-monitor ({RELEASE}) cannot show: {what}; restart the daemon to run "
+            f"{RELEASE}, or give --json")
 
 
 def _no_answer(args: argparse.Namespace, status: ExitStatus, why: str, broken: str | None = None) -> int:
