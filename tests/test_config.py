@@ -487,7 +487,7 @@ def test_a_refused_option_value_is_named_by_the_option_the_person_typed(env, tmp
                      env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert r.returncode == 2
     assert r.stderr == ("call-monitor: error: --webhook (delivery.webhook_url): must be an http:// or https:// URL "
-                        "with a host (or \"\"), got 'localhost:8640/webhook'\n")
+                        "with a host (or \"\"), got 'localhost:8640/***'\n")  # a path secret hidden all the same
     assert os.listdir(tmp_path) == []
 
 

@@ -599,6 +599,7 @@ def test_a_writer_makes_its_database_whole_over_an_empty_file_or_leaves_the_file
     as it was, not half made; an open that is not stopped puts a whole database there."""
     db = tmp_path / "e.db"
     db.write_bytes(b"")
+    os.utime(db, (time.time() - 60, time.time() - 60))  # left there, not being made this moment
     done = stopped_at("monitor.delivery.store:make_or_upgrade", "SIGINT", "replay", "--no-transcribe", "--db", db,
                       CALL)
     assert done.returncode == 130 and [p.name for p in tmp_path.iterdir()] == ["e.db"] and db.read_bytes() == b""
@@ -607,6 +608,29 @@ def test_a_writer_makes_its_database_whole_over_an_empty_file_or_leaves_the_file
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     with Store.open_readonly(db) as store:
         assert [c.source for c in store.list_calls()] == ["/a/call.wav"]
+
+
+def test_an_empty_file_just_made_is_opened_where_it_is_another_process_may_be_making_it(tmp_path):
+    """An empty database file younger than a few seconds may be one another process makes in place
+    this moment (a filesystem without hard links): it is made there, not replaced by a file whose
+    writes the other process would not see."""
+    db = tmp_path / "e.db"
+    db.write_bytes(b"")
+    inode = db.stat().st_ino
+    with Store.open(db) as store:
+        assert store.start_call("/a/call.wav") == 1
+    assert db.stat().st_ino == inode
+
+
+def test_a_loop_of_symbolic_links_where_the_database_belongs_is_one_line(tmp_path):
+    """`--db` naming a symbolic link that points to itself: the replay's one error line names it and
+    says why, as for any database it cannot open (its alerts printed, not stored: exit 1)."""
+    db = tmp_path / "loop.db"
+    db.symlink_to(db)
+    r = cli("replay", "--no-transcribe", "--db", str(db), CALL)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"call-monitor: error: {db}: cannot open the database (Too many levels of symbolic "
+                               "links)"), r.stderr
 
 
 def test_an_sqlite_file_with_no_tables_is_not_said_to_be_empty(tmp_path):
@@ -876,7 +900,9 @@ def test_the_daemon_elsewhere_is_asked_on_the_socket_a_piped_configuration_names
     a second time, empty from the pipe, and asked the session's default socket instead."""
     from monitor.delivery.status_socket import StatusServer
     sock = tmp_path / "d.sock"
-    server = StatusServer(str(sock), state=lambda: {"state": "listening", "db": "/srv/elsewhere.db"})
+    server = StatusServer(str(sock), state=lambda: {"state": "listening", "pid": 1, "uptime_s": 5.0, "legs": {},
+                                                    "calls": 0, "alerts": 0, "overflows": 0,
+                                                    "db": "/srv/elsewhere.db"})
     (tmp_path / "run").mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_RUNTIME_DIR=str(tmp_path / "run"),
                XDG_DATA_HOME=str(tmp_path / "data"))

@@ -60,6 +60,12 @@ def test_the_path_after_its_first_segment_is_hidden_the_receiver_still_told_by_s
         f"https://hooks.example/services/***({len(hidden_part)} characters)"
 
 
+def test_a_url_mistyped_without_its_host_has_its_path_hidden_too():
+    """One slash short (`https:/hooks...`), the URL has no host and is refused, and the error that
+    quotes it keeps the key in its path hidden all the same."""
+    assert redact_url(f"https:/hooks.example/services/T000/{SECRET}") == "https:/hooks.example/***"
+
+
 def test_a_url_shown_is_shown_so_again():
     """``status`` hides again what a daemon gave it hidden already."""
     for url in (f"https://bob:x@hooks.example/services/T000/{SECRET}?token={SECRET}#top", "http://[::1/x"):

@@ -74,8 +74,8 @@ def redact_url(url: str, counted: bool = False) -> str:
     read :data:`HIDDEN` (``https://***@host``, ``/services/***``, ``/webhook?token=***&agent=***``),
     ``counted`` with how many characters each hides (:func:`hidden`); the scheme, host, port, the
     path's first segment, each parameter's name and the fragment stay, enough to tell one receiver
-    from another (a URL with no host, ``localhost:8640/webhook``, keeps its path: it names no
-    receiver). A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A URL with
+    from another (a URL mistyped without its host, ``https:/hooks.example/services/T000/XXXX``, alike:
+    ``https:/hooks.example/***``). A parameter without ``=`` is all value (``?abc123`` reads ``?***``). A URL with
     none of these is returned as it is; one that does not parse (an unclosed IPv6 bracket) is hidden
     whole, none of it being told apart from a secret."""
     try:
@@ -84,7 +84,7 @@ def redact_url(url: str, counted: bool = False) -> str:
         return hidden(url, counted)
     userinfo, at, host = parts.netloc.rpartition("@")
     netloc = f"{hidden(userinfo, counted)}@{host}" if at else parts.netloc
-    path = _hidden_path(parts.path, counted) if parts.netloc else parts.path  # no host: no receiver's path
+    path = _hidden_path(parts.path, counted)
     query = "&".join(_hidden_value(param, counted) for param in parts.query.split("&")) if parts.query else ""
     if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
         return url

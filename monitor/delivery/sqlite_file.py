@@ -7,6 +7,8 @@ import contextlib
 import logging
 import os
 import sqlite3
+import stat
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -37,19 +39,22 @@ def made_whole(p: Path, make: Callable[[sqlite3.Connection], None]) -> None:
     """A new database at ``p``, made whole or not at all: ``make`` builds it on a connection to a
     temporary file beside it (mode 0600, in rollback-journal mode), which is then linked into place
     when nothing is there, or put over an empty file there (one an interrupted creation of an earlier
-    release left) that this user may write and that is still the same empty file. A stop or an error
-    while it is made removes the temporary file; a database another process made at ``p`` meanwhile
-    is left as it is (its own link comes first). Nothing is done when ``p`` is there and not empty,
-    or is a folder: the caller opens what is there, and makes it there, as an empty file, when the
-filesystem takes no hard link. Through a symlink, the file it points to is made.
+    release left: unchanged for :data:`EMPTY_LEFT_S`) that this user may write and that is still the
+    same empty file. A stop or an error while it is made removes the temporary file; a database
+    another process made at ``p`` meanwhile is left as it is (its own link comes first). Nothing is
+    done when ``p`` is there and not empty, is a folder, or is an empty file younger than that (one
+    another process may be making in place): the caller opens what is there, and makes it there,
+    as an empty file, when the filesystem takes no hard link. Through a symlink, the file it points
+    to is made.
 
-    Raises ``PermissionError`` when the folder takes no new file, another ``OSError``, ``sqlite3.Error``."""
-    real = p.resolve()
+    Raises ``PermissionError`` when the folder takes no new file, another ``OSError`` (a symbolic
+    link's loop among them), ``sqlite3.Error``."""
+    real = Path(os.path.realpath(p))  # a loop of links: os.stat says so below, as an OSError
     try:
         st = os.stat(real)
     except FileNotFoundError:
         st = None
-    if st is not None and not (os.path.isfile(real) and st.st_size == 0 and os.access(real, os.W_OK)):
+    if st is not None and not _left_empty(real, st):
         return
     if not real.parent.exists():
         real.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -60,6 +65,20 @@ filesystem takes no hard link. Through a symlink, the file it points to is made.
         finally:
             conn.close()
         _put_in_place(tmp, real, st)
+
+
+EMPTY_LEFT_S = 10.0
+"""How long an empty file where a database belongs must have been left unchanged to be one an
+interrupted creation left, which a new database is put over: a younger one may be one another
+process makes in place this moment (on a filesystem without hard links, or by an earlier release),
+whose writes would go to a file no longer there."""
+
+
+def _left_empty(p: Path, st: os.stat_result) -> bool:
+    """Whether ``p`` (``st``: its status) is an empty file this user may write, left so for
+    :data:`EMPTY_LEFT_S`."""
+    return (stat.S_ISREG(st.st_mode) and st.st_size == 0 and os.access(p, os.W_OK)
+            and time.time() - st.st_mtime >= EMPTY_LEFT_S)
 
 
 def _put_in_place(tmp: str, real: Path, empty: os.stat_result | None) -> None:
