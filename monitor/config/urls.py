@@ -88,6 +88,9 @@ def redact_url(url: str, counted: bool = False) -> str:
     query = "&".join(_hidden_value(param, counted) for param in parts.query.split("&")) if parts.query else ""
     if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
         return url
+    if not parts.netloc:  # as typed: urlunsplit would add the "//" it lacks
+        return (f"{parts.scheme}:" if parts.scheme else "") + path + (f"?{query}" if query else "") \
+            + (f"#{parts.fragment}" if parts.fragment else "")
     return urlunsplit(parts._replace(netloc=netloc, path=path, query=query))
 
 
