@@ -27,7 +27,7 @@ from conftest import (CALLS, PY, ROOT, SHORT_BASELINE, STREAM_ENDED, Daemon, por
                       stop_daemon, stored_calls, wait_for)
 
 from monitor.capture.boundaries import Action, StreamBoundaries
-from monitor.capture.live import LiveSource
+from monitor.capture.live import MAX_CHUNK_S, LiveSource
 from monitor.capture.sources import Chunk, StreamsMark
 from monitor.capture.streams import SinkStreams
 
@@ -642,7 +642,8 @@ class _HeldCapture(LiveSource):
 def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pulse, tmp_path):
     """Stream starts call 1, `call end`, the stream goes, `call start` 1.5 s later: call 2 runs on
     (until `call end`), not ended at once by the stream that went before it, also when the capture
-    loop runs 3 s behind (a loaded machine) and takes the stream's end and `call start` together."""
+    loop runs 3 s behind (a loaded machine) and takes what was captured meanwhile; call 2 begins
+    where `call start` came, within one chunk's length, not seconds before it."""
     from monitor.config import load_config
     from monitor.daemon import Daemon as InProcess
     from monitor.delivery.store import Store
@@ -664,12 +665,15 @@ def test_call_start_after_the_stream_of_an_ended_call_went_is_not_ended_by_it(pu
             player.wait(15)
             time.sleep(1.5)  # the stream has gone, longer than the grace
             started: list[dict] = []
+            asked_at = source.now()
             asker = threading.Thread(target=lambda: started.append(daemon.control({"call": "start"})))
             asker.start()
             time.sleep(0.5)
             source.go.set()
             asker.join(10)
             assert started == [{"ok": True, "message": "call 2 started"}]
+            # it begins where it was asked for, not with the seconds the lagging loop took at once
+            assert asked_at - MAX_CHUNK_S - 0.05 <= daemon.call_origin <= asked_at + 0.1
             time.sleep(1.0)
             assert daemon.pipeline is not None and daemon.calls == 2
             assert daemon.control({"call": "end"}) == {"ok": True, "message": "call 2 ended"}

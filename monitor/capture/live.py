@@ -152,6 +152,12 @@ EXCESS_SHARE_MAX = 0.1
 keeps 9 of its 10 samples at least, and a clock up to 10 % fast (real ones: a few hundred ppm) is
 kept on the call clock."""
 
+MAX_CHUNK_S = 0.25
+"""The longest chunk the capture gives. A loop that fell behind (a loaded machine) takes what was
+captured meanwhile in chunks this long, not as one: a call mark of the status socket or a stream's
+change, taken with the chunk that reaches the time it came, then lands within this much of it (a
+call it starts begins at most this much before its mark, not at the start of seconds of audio)."""
+
 DEVICE_REFRESH_S = 5.0
 """PortAudio's device list is read again at most this often while a SOURCE that is no sound-server
 source is missing (a refresh costs about 40 ms of CPU)."""
@@ -845,19 +851,22 @@ class LiveSource(Source):
                                                 or time.monotonic() - (leg.last_block or 0) > self.gap_s):
                         leg.filled += lag_limit - leg.pos  # what its stream delivers next places it again
                         self._pad(leg, lag_limit - leg.pos)
-                n = min(leg.buffered for leg in legs)
-                if n <= 0:
-                    continue
-                cols = [self._take(leg, n) for leg in legs]
-                unheard = tuple(u for i, leg in enumerate(legs) for u in self._unheard(leg, i, n))
-                samples = np.stack(cols, axis=1)
-                for leg, level in zip(legs, block_levels_dbfs(samples)):  # a leg with no input has no level
-                    leg.stats.level_dbfs = round(float(level), 1) if leg.stats.state == "running" else None
-                t0 = self.emitted / self.rate
-                self.emitted += n
-                yield Chunk(t0, samples, self._marks_until(self.emitted / self.rate), unheard)
+                longest = max(1, int(round(MAX_CHUNK_S * self.rate)))
+                while (n := min(leg.buffered for leg in legs)) > 0:
+                    yield self._chunk(legs, min(n, longest))
         finally:
             self.close()
+
+    def _chunk(self, legs: list, n: int) -> Chunk:
+        """The next ``n`` samples of every leg, with the stream changes that came by their end."""
+        cols = [self._take(leg, n) for leg in legs]
+        unheard = tuple(u for i, leg in enumerate(legs) for u in self._unheard(leg, i, n))
+        samples = np.stack(cols, axis=1)
+        for leg, level in zip(legs, block_levels_dbfs(samples)):  # a leg with no input has no level
+            leg.stats.level_dbfs = round(float(level), 1) if leg.stats.state == "running" else None
+        t0 = self.emitted / self.rate
+        self.emitted += n
+        return Chunk(t0, samples, self._marks_until(self.emitted / self.rate), unheard)
 
 
 def _abort_and_close(stream, leg: str) -> None:
