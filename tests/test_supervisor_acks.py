@@ -70,6 +70,9 @@ def test_a_page_of_another_origin_cannot_acknowledge_or_read_with_the_supervisor
             assert (status, json.loads(said)["code"]) == (403, "cross_origin"), (foreign, path, said)
     assert console.state()["alerts"][0]["acked_by"] is None
     assert console.request("GET", "/api/state", token=None, headers={"Cookie": cookie, "Origin": console.base})[0] == 200
+    # a browser that sends no Sec-Fetch-Site, behind a proxy that ends TLS: its own page's origin is https
+    behind_tls = {"Cookie": cookie, "Origin": console.base.replace("http://", "https://")}
+    assert console.request("GET", "/api/state", token=None, headers=behind_tls)[0] == 200
     # its own page, behind a proxy too (another scheme and host in Origin), the browser says same-origin
     own = {"Cookie": cookie, "Origin": "https://console.example", "Sec-Fetch-Site": "same-origin"}
     status, headers, said = console.exchange("POST", f"/api/alerts/{posted['id']}/ack", b'{"by": "Dana"}',

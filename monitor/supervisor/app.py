@@ -656,14 +656,14 @@ class Console:
 def from_another_origin(request: Request) -> bool:
     """Whether the browser says that a page of another origin sent ``request``: its ``Sec-Fetch-Site``
     is other than same-origin (or none, an address typed), another port of this host being the same
-    site; a browser that sends none, by an ``Origin`` other than this console's scheme and host (a
-    proxy in front that changes them is told apart by the first). A client that is no browser sends
-    neither."""
+    site; a browser that sends none, by an ``Origin`` other than this console's scheme and host, or
+    https and its host (a proxy in front that ends TLS; one that changes the host is told apart by
+    the first only). A client that is no browser sends neither."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site not in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    return origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}"
+    origin, host = request.headers.get("origin"), request.headers.get("host", "")
+    return origin is not None and origin not in (f"{request.url.scheme}://{host}", f"https://{host}")
 
 
 ALWAYS_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
