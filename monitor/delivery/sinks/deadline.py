@@ -23,10 +23,7 @@ class _Deadlined:
     deadline: float = float("inf")
 
     def _wait_left(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        self.settimeout(left)  # type: ignore[attr-defined]
+        self.settimeout(_left(self.deadline))  # type: ignore[attr-defined]
 
     def recv_into(self, *args: Any, **kwargs: Any) -> int:
         self._wait_left()
@@ -62,6 +59,8 @@ def _left(deadline: float) -> float:
 
 
 class _Connection(http.client.HTTPConnection):
+    """An http:// connection whose socket is a :class:`_DeadlinedSocket` once connected."""
+
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
@@ -75,6 +74,8 @@ class _Connection(http.client.HTTPConnection):
 
 
 class _TLSConnection(http.client.HTTPSConnection):
+    """An https:// connection whose socket (a :class:`_DeadlinedSSLSocket`) is given the deadline."""
+
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
@@ -86,6 +87,8 @@ class _TLSConnection(http.client.HTTPSConnection):
 
 
 class _Handler(urllib.request.HTTPHandler):
+    """urllib's http:// handler, opening :class:`_Connection` under one deadline."""
+
     def __init__(self, deadline: float) -> None:
         super().__init__()
         self.deadline = deadline
@@ -95,6 +98,8 @@ class _Handler(urllib.request.HTTPHandler):
 
 
 class _TLSHandler(urllib.request.HTTPSHandler):
+    """urllib's https:// handler, opening :class:`_TLSConnection` under one deadline."""
+
     def __init__(self, deadline: float) -> None:
         context = ssl.create_default_context()  # the system's authorities, or SSL_CERT_FILE's, as urllib's own
         context.sslsocket_class = _DeadlinedSSLSocket
