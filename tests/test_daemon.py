@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 
 from conftest import (Daemon, Hook, PY, ROOT, child_processes, fifo_writer, process_alive, processes_with,
-                      two_calls_line, wait_for)
+                      start_daemon, stop_daemon, two_calls_line, wait_for)
 
 from monitor.alerts.evidence import fmt_time
 from monitor.config import load_config
@@ -179,6 +179,23 @@ def test_live_call_alerts_reach_jsonl_sqlite_and_webhook(pulse, env, tmp_path):
     # delivered once each
     assert len([p for _, p in hook.received if p["kind"] == crit[0].kind]) == 1
     assert not os.path.exists(sock)
+
+
+def test_a_database_other_users_may_read_is_said_once_the_daemon_listens(pulse, env, tmp_path):
+    """A database copied or made by hand with its group or everyone allowed to read it (the calls'
+    alerts and words): one warning with the fix, and the daemon runs all the same."""
+    from monitor.delivery.store import Store
+    db = tmp_path / "e.db"
+    Store.open(db).close()
+    db.chmod(0o644)
+    d = start_daemon(env, tmp_path)
+    try:
+        assert d.wait_err("may be read", 5), d.err
+        assert (f"call-monitor: warning: {db}: the database, which holds the calls' alerts and words, may be read by "
+                f"every user (mode 0644); make it private: chmod 600 {db}") in d.err
+        stop_daemon(d)
+    finally:
+        d.kill()
 
 
 def test_sound_server_restart_mid_call(pulse, env, tmp_path):
@@ -578,7 +595,6 @@ def test_a_refused_reload_is_shown_resolved_once_a_later_reload_applies(pulse, e
     """`systemctl --user reload callmonitor` with a broken configuration.toml, then again once it is
     fixed: status went on showing the refused reload as the daemon's current problem. It shows it
     as resolved by the reload that applied, with when."""
-    from conftest import start_daemon, stop_daemon
     d = start_daemon(env, tmp_path)
     try:
         (tmp_path / "c.toml").write_text("[delivery]\nbell = 3\n")
@@ -602,7 +618,6 @@ def test_a_refused_reload_is_shown_resolved_also_by_a_daemon_started_without_v(p
     the status's keeper of the last problem saw them, so the reload that applied ("configuration
     reloaded", an info line) never resolved the refused one. It does, and stderr still says only the
     warnings."""
-    from conftest import start_daemon, stop_daemon
     d = start_daemon(env, tmp_path, verbose=False)
     try:
         (tmp_path / "c.toml").write_text("[delivery]\nbell = 3\n")

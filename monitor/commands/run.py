@@ -278,7 +278,7 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     status.answer_with(daemon.state, daemon.control)
     stack.callback(status.close)  # closed before the database and the sinks (closing twice is harmless)
     _start_heartbeat(cfg, webhook, token, daemon, stack)
-    for problem in (exposed_token(cfg), cleartext_webhook(cfg)):
+    for problem in (exposed_token(cfg), exposed_database(cfg), cleartext_webhook(cfg)):
         if problem:
             log.warning("%s", problem)
     said = "; ".join([started_line(source.stats(), source.not_found()), *_loading_line(loading),
@@ -528,6 +528,14 @@ def exposed_token(cfg: Config) -> str | None:
     from ..files import others_may_read
     path = cfg.delivery.webhook_token_file
     return others_may_read(path) if path and cfg.delivery.webhook_url else None
+
+
+def exposed_database(cfg: Config) -> str | None:
+    """Why the database (storage.db: the calls' alerts, cues and words) is not private: other users
+    may read it (:func:`~monitor.files.others_may_read`; one made by callmonitor is 0600, one copied
+    or made by hand keeps its mode); None when it is. Said in a warning by ``run`` once it listens."""
+    from ..files import others_may_read
+    return others_may_read(cfg.storage.db, "the database, which holds the calls' alerts and words,")
 
 
 def cleartext_webhook(cfg: Config) -> str | None:
