@@ -433,6 +433,18 @@ def test_a_bad_user_config_is_named_too(env):
         load_config(env=env)
 
 
+def test_a_user_config_that_is_a_folder_or_a_link_to_nothing_is_said_not_passed_over(env, tmp_path):
+    """Its keys would never apply, and nothing would say why."""
+    user = Path(env["XDG_CONFIG_HOME"]) / "callmonitor/config.toml"
+    user.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=f"^{user}: is a directory, not a TOML file$"):
+        load_config(env=env)
+    user.rmdir()
+    user.symlink_to(tmp_path / "team.toml")
+    with pytest.raises(ConfigError, match=f"^{user}: no such file$"):
+        load_config(env=env)
+
+
 def test_unreadable_and_malformed_files(env, tmp_path):
     with pytest.raises(ConfigError, match="missing.toml: no such file"):
         load_config(tmp_path / "missing.toml", env=env)

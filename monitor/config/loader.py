@@ -519,12 +519,14 @@ def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
 def load_config(path: str | os.PathLike[str] | None = None,
                 overrides: Mapping[str, Any] | None = None, *,
                 env: Mapping[str, str] | None = None, user_config: bool = True) -> Config:
-    """Defaults <- user config (if present) <- ``path`` <- ``overrides`` (dotted keys)."""
+    """Defaults <- user config (if present: something at its path that is no readable TOML file, a
+    folder or a link to nothing, is a ConfigError as ``path`` would be) <- ``path`` <- ``overrides``
+    (dotted keys)."""
     env = os.environ if env is None else env
     layers: list[tuple[str, dict[str, dict[str, Any]]]] = []
     if user_config:
         up = user_config_path(env)
-        if up.is_file():
+        if os.path.lexists(up):  # a folder or a link to nothing there is said, not passed over
             layers.append((str(up), _check_layer(read_toml(up), str(up))))
     if path is not None:
         layers.append((str(path), _check_layer(read_toml(path), str(path))))
