@@ -466,6 +466,15 @@ def test_a_file_that_starts_with_a_byte_order_mark_is_read_as_without_it(env, tm
     assert load_config(env=env).daemon.caller == "sip.monitor"
 
 
+def test_a_webhook_url_file_saved_by_notepad_is_read_without_its_byte_order_mark(tmp_path):
+    """`--webhook-url-file` saved with a byte order mark and CRLF: the URL in it, not an error
+    quoting an invisible '\\ufeff' before it."""
+    from monitor.config.urls import read_url_file
+    saved = tmp_path / "hook.url"
+    saved.write_bytes(b"\xef\xbb\xbfhttps://hooks.example/in?key=k\r\n")
+    assert read_url_file(str(saved)) == "https://hooks.example/in?key=k"
+
+
 @pytest.mark.parametrize("encoding, line, byte", [("euc-kr", 4, 0xbb), ("utf-16", 1, 0xff)])
 def test_a_file_in_another_encoding_than_utf8_is_refused_naming_its_line_and_what_to_do(env, tmp_path, encoding,
                                                                                          line, byte):

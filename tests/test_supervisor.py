@@ -1342,6 +1342,41 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and "the token file is empty" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_token_file_saved_on_windows_is_read_without_its_byte_order_mark_and_line_end(tmp_path):
+    """A token file saved by Notepad (a byte order mark, CRLF): the console takes the token in it, and
+    so does a client given the file (`forget-agent`, the daemon's webhook). The mark was taken for
+    part of the token: the console kept a token no client sends, and a client failed in Python's
+    words (`cannot reach the console ... (ordinal not in range(256))`)."""
+    token = "shared-token-0123456789"
+    saved = tmp_path / "console.token"
+    saved.write_bytes(b"\xef\xbb\xbf" + token.encode() + b"\r\n")
+    console = ConsoleProcess(tmp_path)
+    try:
+        assert console.request("GET", "/api/state", token=token)[0] == 200
+        forgot = call_monitor("forget-agent", "zoe", "--console", console.base, "--token-file", saved,
+                              env=_env(tmp_path), timeout=60)
+    finally:
+        console.stop()
+    assert (forgot.returncode, forgot.stderr) == (1, f"call-monitor: error: no agent named 'zoe' at the console "
+                                                     f"{console.base} (its page lists the agents by name)\n")
+
+
+def test_a_token_no_http_header_can_carry_is_refused_in_one_line_by_the_console_and_its_clients(tmp_path):
+    """A token with a curly quote in it (a word processor's copy): no client could ever send it, so
+    the console refuses it at its start, and a client given it says so, each in one line naming the
+    file, exit 2, nothing made."""
+    curly = tmp_path / "curly.token"
+    curly.write_text("shared-token-0123\u201d456789\n")
+    said = (f"call-monitor: error: {curly}: the token holds U+201D (character 18), which an HTTP header "
+            "cannot carry: write the token alone, as ASCII text\n")
+    console = call_monitor("supervisor", "--listen", "127.0.0.1:0", "--db", tmp_path / "c.db", "--token-file",
+                           curly, env=_env(tmp_path), timeout=60)
+    client = call_monitor("forget-agent", "zoe", "--console", "http://127.0.0.1:9", "--token-file", curly,
+                          env=_env(tmp_path), timeout=60)
+    assert (console.returncode, console.stderr) == (client.returncode, client.stderr) == (2, said)
+    assert not (tmp_path / "c.db").exists()
+
+
 def test_an_address_in_use_is_one_line_and_makes_no_token_or_database(tmp_path):
     """A second console started on the first one's port (or any program's) is told so in one line,
     exit 2, and leaves nothing behind: no token file, no database."""

@@ -10,6 +10,18 @@ MIN_TOKEN_CHARS = 16
 """The shortest token the console takes (the shared one in its file, an agent's own)."""
 
 
+def token_problem(token: str) -> str | None:
+    """Why ``token``, read from a token file, cannot be sent as ``Authorization: Bearer TOKEN``: a
+    character no HTTP header carries (one outside ASCII, a control character: a curly quote a word
+    processor made of a pasted one), in one phrase; None when it can. A byte order mark before the
+    file's text is no part of it (Notepad writes one): read it as ``utf-8-sig``."""
+    bad = next(((i, c) for i, c in enumerate(token) if not " " <= c <= "~"), None)
+    if bad is None:
+        return None
+    return (f"the token holds U+{ord(bad[1]):04X} (character {bad[0] + 1}), which an HTTP header cannot carry: "
+            "write the token alone, as ASCII text")
+
+
 def agent_tokens_problem(entries: tuple[str, ...]) -> str | None:
     """Why ``entries`` (``"NAME:TOKEN"`` each) cannot be the agents' tokens, in one phrase naming
     the entry's agent (a malformed entry, one token given to two agents); None when they can."""

@@ -109,10 +109,11 @@ def _hidden_value(param: str, counted: bool) -> str:
 
 
 def read_url_file(path: str) -> str:
-    """The webhook URL held in the file ``path`` (its text, stripped), checked as the configuration
-    checks one; raises ConfigError naming the file, the URL in its error redacted."""
+    """The webhook URL held in the file ``path`` (its text, stripped, after a byte order mark: Notepad
+    writes one), checked as the configuration checks one; raises ConfigError naming the file, the URL
+    in its error redacted."""
     try:
-        url = read_waiting(os.path.expanduser(path)).decode("utf-8").strip()  # a pipe: a wait Ctrl-C ends
+        url = read_waiting(os.path.expanduser(path)).decode("utf-8-sig").strip()  # a pipe: a wait Ctrl-C ends
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such webhook URL file") from None
     except IsADirectoryError:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from ..config.tokens import MIN_TOKEN_CHARS
+from ..config.tokens import MIN_TOKEN_CHARS, token_problem
 from ..files import read_waiting
 
 SESSION_COOKIE = "cm_session"
@@ -103,14 +103,18 @@ def write_token(path: str | os.PathLike[str], token: str) -> str:
 
 
 def _read_token(p: Path) -> str:
-    """The token in ``p``; a pipe is read in waits Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
+    """The token in ``p`` (its first line, after a byte order mark); a pipe is read in waits Ctrl-C ends
+    (:func:`~monitor.files.read_waiting`). One no HTTP header can carry is refused
+    (:func:`~monitor.config.tokens.token_problem`): no daemon could send it."""
     try:
-        token = read_waiting(p).decode("utf-8").strip().splitlines()
+        token = read_waiting(p).decode("utf-8-sig").strip().splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise TokenFileError(f"{p}: cannot read the token file ({getattr(err, 'strerror', None) or err})") \
             from None
     if not token or len(token[0].strip()) < MIN_TOKEN_CHARS:
         raise TokenFileError(f"{p}: the token file must hold a token of at least {MIN_TOKEN_CHARS} characters")
+    if problem := token_problem(token[0].strip()):
+        raise TokenFileError(f"{p}: {problem}")
     return token[0].strip()
 
 

@@ -69,6 +69,7 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, NamedTuple
 
+from ...config.tokens import token_problem
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
@@ -233,10 +234,11 @@ def default_agent_name() -> str:
 
 
 def read_token(path: str) -> str:
-    """The token in ``path`` (first line, stripped); raises TokenError naming the file. A pipe is
-    waited for until its first line comes, a wait Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
+    """The token in ``path`` (first line, stripped, after a byte order mark); raises TokenError naming
+    the file, also for a token no HTTP header can carry (:func:`~monitor.config.tokens.token_problem`).
+    A pipe is waited for until its first line comes, a wait Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
     try:
-        token = read_waiting(os.path.expanduser(path), first_line=True).decode("utf-8").strip()
+        token = read_waiting(os.path.expanduser(path), first_line=True).decode("utf-8-sig").strip()
     except FileNotFoundError:
         raise TokenError(f"{path}: no such token file") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -244,6 +246,8 @@ def read_token(path: str) -> str:
             from None
     if not token:
         raise TokenError(f"{path}: the token file is empty")
+    if problem := token_problem(token):
+        raise TokenError(f"{path}: {problem}")
     return token
 
 
