@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import sqlite3
 import socket
@@ -1552,6 +1553,36 @@ def test_listening_beyond_loopback_without_tls_warns(tmp_path):
         (address,) = [x for x in lines if "daemons: --webhook" in x]
         assert "0.0.0.0" not in address  # no address a daemon on another machine could post to
         assert f"--webhook http://{socket.gethostname()}:" in address, address
+    finally:
+        r.kill()
+        r.wait(5)
+
+
+def test_a_host_name_that_is_a_loopback_address_here_is_said_so_and_guarded_as_loopback(tmp_path):
+    """`--listen HOSTNAME:PORT` where the machine's name is a loopback address (Debian's /etc/hosts
+    gives it 127.0.1.1): only this machine reaches the console, which one warning line says, rather
+    than that the alerts cross the network; and a request addressed to another host name is refused
+    (421) as on 127.0.0.1, where the name let a web page's DNS rebinding through."""
+    import http.client
+    name = socket.gethostname()
+    try:
+        address = socket.gethostbyname(name)
+    except OSError:
+        pytest.skip(f"this machine's name {name} does not resolve")
+    if not is_loopback(address):
+        pytest.skip(f"this machine's name {name} is {address}, no loopback address")
+    r = subprocess.Popen([PY, "-m", "monitor.cli", "supervisor", "--listen", f"{name}:0", "--db",
+                          str(tmp_path / "c.db"), "--token-file", str(tmp_path / "t")], cwd=ROOT, env=_env(tmp_path),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [r.stderr.readline().rstrip("\n") for _ in range(3)]
+        assert lines[1] == (f"call-monitor: warning: {name} is {address} here, a loopback address: only this machine "
+                            "reaches the console (for agents' desktops, listen on the network: 0.0.0.0:0 with "
+                            "--tls-cert and --tls-key)"), lines
+        port = int(re.search(r"--webhook http://[^:]+:(\d+)/", lines[2]).group(1))
+        con = http.client.HTTPConnection(address, port, timeout=10)
+        con.request("GET", "/", headers={"Host": f"rebound.example:{port}"})
+        assert con.getresponse().status == 421
     finally:
         r.kill()
         r.wait(5)

@@ -164,14 +164,12 @@ def run(args: argparse.Namespace) -> int:
              f"alerts, acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling "
              f"back: docs/deployment.md, Upgrading)")
     tls = bool(args.tls_cert)
-    if not is_loopback(host) and not tls:
-        warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "
-                f"text (give --tls-cert and --tls-key)")
+    loopback = _say_reach(host, port, sock.getsockname()[0], tls)
     scheme = "https" if tls else "http"
     shown = _reachable_host(host)
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
     from ..supervisor.app import create_app
-    app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=is_loopback(host))
+    app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=loopback)
     configure_logging("info", "monitor.supervisor")
     reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
     stops = _stops_noted()  # and a stop: from the line on, one stops the console as while it serves
@@ -185,6 +183,20 @@ def run(args: argparse.Namespace) -> int:
         return ExitStatus.BAD_SETUP
     info("console stopped")
     return ExitStatus.OK
+
+
+def _say_reach(host: str, port: int, bound: str, tls: bool) -> bool:
+    """Whether the console listens on loopback alone, judged by the address ``bound`` (a host name
+    by the address it is here), with one warning where who reaches it is not what ``host`` says:
+    a name that is a loopback address, or a console beyond loopback without TLS."""
+    loopback = is_loopback(bound)
+    if loopback and not is_loopback(host):
+        warning(f"{host} is {bound} here, a loopback address: only this machine reaches the console (for "
+                f"agents' desktops, listen on the network: 0.0.0.0:{port} with --tls-cert and --tls-key)")
+    elif not loopback and not tls:
+        warning(f"listening on {host} without TLS: the token and the alerts cross the network in clear "
+                f"text (give --tls-cert and --tls-key)")
+    return loopback
 
 
 def _open(cfg):
