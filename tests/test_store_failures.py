@@ -482,6 +482,23 @@ def test_a_database_another_daemon_locked_while_this_one_started_stops_the_start
         open_or_pending(opener_taking_the_lock(db), db)
 
 
+def test_a_daemon_started_at_the_same_moment_as_another_names_the_pid_of_the_one_holding_the_database(tmp_path):
+    """Two daemons started at once on one database: the second found the lock taken an instant
+    before the first wrote its pid in it, and said `(pid ?)`. It waits for the pid."""
+    import fcntl
+    import threading
+    fd = os.open(tmp_path / "e.db.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken, the holder's pid not written yet
+    writer = threading.Timer(0.1, os.pwrite, (fd, b"4242\n", 0))
+    writer.start()
+    try:
+        with pytest.raises(DatabaseInUse, match=r"already used by another call-monitor daemon \(pid 4242\)"):
+            DatabaseLock(tmp_path / "e.db").acquire()
+    finally:
+        writer.join()
+        os.close(fd)
+
+
 def test_the_lock_dies_with_its_process(tmp_path):
     db = tmp_path / "e.db"
     holder = subprocess.Popen([PY, "-c", "import sys, time; from monitor.delivery.dblock import DatabaseLock; "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from .store_errors import StoreError
@@ -44,17 +45,31 @@ class DatabaseLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                holder = self._holder(fd)
                 os.close(fd)
                 raise DatabaseInUse(f"{self.db}: already used by another call-monitor daemon (pid {holder}); one "
                                     "daemon per database (give this one another --db and --socket)") from None
             if self._still_there(fd):
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                pid = f"{os.getpid()}\n".encode()
+                os.pwrite(fd, pid, 0)  # then cut: the file is never empty while the lock is held
+                os.ftruncate(fd, len(pid))
                 self._fd = fd
                 return self
             os.close(fd)  # a start that failed removed the file it had locked: lock the one there now
         raise StoreError(f"{self.path}: the daemon lock file keeps being removed; try again")
+
+    HOLDER_WAIT_S = 1.0
+    """How long a start refused waits for the holder's pid: a daemon that took the lock an instant
+    before writes it just after (two started at once)."""
+
+    def _holder(self, fd: int) -> str:
+        """The pid the lock file ``fd`` holds, waited for while it is empty; "?" if none comes."""
+        deadline = time.monotonic() + self.HOLDER_WAIT_S
+        while True:
+            said = os.pread(fd, 32, 0).decode("ascii", "replace").split()
+            if said or time.monotonic() > deadline:
+                return said[0] if said else "?"
+            time.sleep(0.01)
 
     def _open(self) -> int:
         """The lock file, opened (made, with its folders, where it is not there: noted in ``_made``)."""
