@@ -51,12 +51,21 @@ def test_every_numeric_key_has_documented_bounds():
     ("[rules.slow_speech]\ncooldown_s = 1e9\n", "rules.slow_speech.cooldown_s", "0 to 3600"),
     ("[rules.possible_emergency]\nmin_families = 100\n", "rules.possible_emergency.min_families", "1 to 6"),
     ("[phrases]\ntolerance = 1\n", "phrases.tolerance", "0 to below 1"),
+    ("[supervisor]\nmax_body_bytes = 10\n", "supervisor.max_body_bytes", "1024 to 1048576"),
 ])
 def test_impossible_values_name_the_key_and_the_allowed_range(toml, key, allowed):
     with pytest.raises(ConfigError) as err:
         config_from_toml(toml, "c.toml")
     msg = str(err.value)
     assert msg.startswith(f"c.toml: {key}: must be") and f"(allowed: {allowed})" in msg and "\n" not in msg
+
+
+def test_config_prints_each_bound_as_the_number_itself():
+    """Not rounded to six digits: `<= 1.04858e+06` was no bound a person could type back."""
+    from monitor.config import Config, effective_config_toml
+    text = effective_config_toml(Config())
+    assert "larger request bodies are refused (413) (allowed: >= 1024, <= 1048576)" in text
+    assert "e+0" not in text
 
 
 @pytest.mark.parametrize("toml, key, relation", [

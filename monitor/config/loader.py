@@ -44,7 +44,7 @@ def _allowed(meta: Mapping[str, Any]) -> str:
     high = meta.get("max", meta.get("lt"))
     if low is None or high is None:
         return ""
-    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:g} to {'below ' if 'lt' in meta else ''}{high:g})"
+    return f" (allowed: {'above ' if 'gt' in meta else ''}{low:.15g} to {'below ' if 'lt' in meta else ''}{high:.15g})"
 
 
 def _value_type(annotation: Any) -> tuple[Any, bool]:

@@ -45,8 +45,8 @@ def _comment(doc: str) -> str:
 
 def _bounds(meta: Any) -> str:
     """" (allowed: 0.5 to 60)" from a key's checks, or ""."""
-    low = f">= {meta['min']:g}" if "min" in meta else f"> {meta['gt']:g}" if "gt" in meta else None
-    high = f"<= {meta['max']:g}" if "max" in meta else f"< {meta['lt']:g}" if "lt" in meta else None
+    low = f">= {meta['min']:.15g}" if "min" in meta else f"> {meta['gt']:.15g}" if "gt" in meta else None
+    high = f"<= {meta['max']:.15g}" if "max" in meta else f"< {meta['lt']:.15g}" if "lt" in meta else None
     parts = [p for p in (low, high) if p]
     return f" (allowed: {', '.join(parts)})" if parts else ""
 
