@@ -572,7 +572,7 @@ class Daemon:
         if later:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
             self._say("warning", message, problem_of(RELOAD))  # the last problem now, a refused reload's no more
-        else:
+        elif applied is not None:  # else its webhook's token was refused, said as the reload's problem
             self._say("info", "configuration reloaded", recovery_of(RELOAD))  # what a reload refused or left is over
         if overruled is not None:
             self._say("warning", overruled)

@@ -84,12 +84,13 @@ def say_notes(setup: Any, cfg: Config, before: Config,
         say("info", over, said_recovery_of(TRANSCRIPTION_NOTES))
 
 
-def retarget_webhook(webhook: Any, heartbeat: Any, running: Config, cfg: Config) -> tuple[str, ...]:
+def retarget_webhook(webhook: Any, heartbeat: Any, running: Config, cfg: Config) -> tuple[str, ...] | None:
     """A reload's webhook URL and token, applied to the running ``webhook`` (and its ``heartbeat``,
     if it runs): what is pending goes to a new URL. The token file is read again even when its name
     did not change (a rotated token written into the same file). Returns the keys applied; none
-    without a webhook at the start or with the URL removed (those apply at the next start), or with
-    a token file that cannot be read (one warning line; the old URL and token stay)."""
+    without a webhook at the start or with the URL removed (those apply at the next start); None
+    for a token file that cannot be read (one warning line, the reload's problem until a reload
+    applies all of it: :data:`RELOAD`; the old URL and token stay)."""
     from .delivery.sinks.webhook import TokenError
 
     new = cfg.delivery
@@ -98,8 +99,9 @@ def retarget_webhook(webhook: Any, heartbeat: Any, running: Config, cfg: Config)
     try:
         token = reloaded_token(new.webhook_token_file, running, webhook)
     except TokenError as err:
-        log.warning("webhook not changed: %s", where_set(cfg, "delivery.webhook_token_file", str(err)))
-        return ()
+        log.warning("webhook not changed: %s", where_set(cfg, "delivery.webhook_token_file", str(err)),
+                    extra=problem_of(RELOAD))
+        return None
     webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
     if heartbeat is not None:
         heartbeat.retarget(new.webhook_url, token)

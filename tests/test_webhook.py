@@ -461,6 +461,45 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
             sink.close()
 
 
+def test_a_reload_whose_token_is_refused_is_the_reloads_problem_until_a_reload_applies_all_of_it(
+        tmp_path, hook, monitor_logs):
+    """A reload whose token file holds a token it refuses said `configuration reloaded` after its
+    warning, and the reload that fixed it left the warning as `status`'s current problem for good. Now
+    the warning is the reload's outcome, and the next reload applying all of it resolves it."""
+    import soundfile as sf
+    from conftest import CALLS
+    from monitor.capture.sources import FileSource
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    token_file = tmp_path / "token"
+    token_file.write_text("shared-token-0123456789\n")
+    x, sr = sf.read(CALLS / "normal_16k.wav", frames=16000 * 8, dtype="float32")
+    sf.write(tmp_path / "call.wav", x, sr)
+    overrides = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": hook.url,
+                 "delivery.webhook_token_file": str(token_file)}
+    written = iter(["shared-token-0123\u201d456789\n", "shared-token-0123456789\n"])
+
+    def reload():
+        token_file.write_text(next(written))
+        return load_config(overrides=overrides, user_config=False)
+    with Store.open(tmp_path / "e.db") as store:
+        sink = WebhookSink(store, hook.url, token=read_token(str(token_file)), poll_s=0.05).start()
+        try:
+            daemon = Daemon(load_config(overrides=overrides, user_config=False), FileSource(tmp_path / "call.wav"),
+                            store, {}, webhook=sink, reload=reload)
+            daemon.sinks["sighup"] = lambda ev: ev.type == "cues" and ev.t in (3.0, 5.0) and daemon.request_reload()
+            assert daemon.run() == 0
+        finally:
+            sink.close()
+    refused = (f"webhook not changed: {token_file}: the token holds U+201D (character 18), which an HTTP header "
+               "cannot carry: write the token alone, as ASCII text")
+    assert [(level, m) for level, m in monitor_logs if "reloaded" in m or "webhook not" in m] == [
+        ("warning", refused), ("info", "configuration reloaded")]
+    shown = daemon.state()["last_problem"]
+    assert (shown["message"], shown["resolved"]) == (refused, "configuration reloaded")
+
+
 def test_a_reload_does_not_wait_on_a_token_pipe_the_start_read_and_refuses_another(tmp_path, hook, monitor_logs):
     """A token handed over in a pipe (``--webhook-token-file <(pass show ...)``, a named pipe) is
     read once, at the start: a reload read it again and the monitor waited for a writer that
