@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import importlib
 import os
 import re
-import signal
 import sys
-import threading
-from typing import Iterator, NoReturn
+from typing import NoReturn
 
 from .console import configure_logging
 
@@ -82,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(getattr(args, "log_level", None) or "warning")
     from .commands.common import ExitStatus, exit_status_of
+    from .stops import sigterm_as_interrupt
     from .config.schema import NoHomeFolder
     from .console import error
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             return int(args.run(args) or 0)
     except NoHomeFolder as err:  # a default file under the home folder, which is not known
         error(str(err))
@@ -110,25 +108,6 @@ def _refuse_unrecognized(parser: argparse.ArgumentParser, command: str | None, u
              for m in [difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)] if m]
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     own.error(f"unrecognized arguments: {' '.join(unrecognized)}{hint}")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``timeout``, systemd, a script) stops a command as Ctrl-C does: it raises
-    :class:`~monitor.commands.common.Terminated`, a KeyboardInterrupt. The daemon and the console
-    put their own handler in place; the previous one is back afterwards."""
-    from .commands.common import Terminated
-
-    def stop(signum: int, frame: object) -> None:
-        raise Terminated("SIGTERM")
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -976,27 +976,6 @@ def test_sigterm_stops_the_batch_as_ctrl_c_does_and_exits_143(tmp_path):
                                 "rest"]
 
 
-def test_a_stop_raised_inside_a_collected_objects_finalizer_is_noted_not_lost(capfd):
-    """Python cannot raise out of ``__del__`` (a Dask future collected while the batch takes its
-    results): it prints "Exception ignored" and goes on, and the batch would score every call after
-    a SIGTERM and exit 0. Noted as it is raised, the stop is raised at the batch's next check, and
-    nothing of it is printed."""
-    from monitor.batch.runner import _stops_noted
-    from monitor.cli import _sigterm_as_interrupt
-    from monitor.commands.common import Terminated
-
-    class Collected:
-        def __del__(self) -> None:
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(2)  # the handler runs here, inside the finalizer
-
-    with _sigterm_as_interrupt(), _stops_noted() as stops:
-        Collected()
-        went_on = True
-    assert went_on and len(stops) == 1 and isinstance(stops[0], Terminated)
-    assert capfd.readouterr().err == ""
-
-
 def test_a_stop_while_a_result_is_stored_waits_for_it_so_the_count_said_is_the_databases(tmp_path):
     """A stop that comes while a call's result is written is raised once the call is stored and
     counted, both or neither: the stop's line says how many calls the database holds."""
@@ -1004,8 +983,7 @@ def test_a_stop_while_a_result_is_stored_waits_for_it_so_the_count_said_is_the_d
 
     from monitor.batch.ledger import BatchStore
     from monitor.batch.runner import BatchOptions, BatchRun
-    from monitor.cli import _sigterm_as_interrupt
-    from monitor.commands.common import Terminated
+    from monitor.stops import Terminated, sigterm_as_interrupt
 
     class StoppedWhileStoring(BatchStore):
         def store_call(self, *args, **kwargs):
@@ -1020,7 +998,7 @@ def test_a_stop_while_a_result_is_stored_waits_for_it_so_the_count_said_is_the_d
     with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         said: list[str] = []
         batch = BatchRun(client, store, load_config(None, user_config=False), BatchOptions(), on_error=said.append)
-        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+        with sigterm_as_interrupt(), pytest.raises(Terminated):
             batch.run(jobs)
     store.close()
     assert batch.outcome.scored == len(_ledger(db)) == 1 and said == []
@@ -1034,8 +1012,7 @@ def test_a_stop_as_a_call_is_sent_to_a_running_cluster_cancels_it_with_the_other
 
     from monitor.batch.ledger import BatchStore
     from monitor.batch.runner import BatchOptions, BatchRun
-    from monitor.cli import _sigterm_as_interrupt
-    from monitor.commands.common import Terminated
+    from monitor.stops import Terminated, sigterm_as_interrupt
 
     sent = []
 
@@ -1052,7 +1029,7 @@ def test_a_stop_as_a_call_is_sent_to_a_running_cluster_cancels_it_with_the_other
     with StoppedAsItSends(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         batch = BatchRun(client, store, load_config(None, user_config=False),
                          BatchOptions(scheduler=client.scheduler.address), on_error=print)
-        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+        with sigterm_as_interrupt(), pytest.raises(Terminated):
             batch.run(jobs)
         assert batch.outcome.cancelled == len(sent) == len(jobs)
         assert wait_for(lambda: all(fut.status == "cancelled" for fut in sent), 10), [f.status for f in sent]
@@ -1066,8 +1043,7 @@ def test_a_stop_while_a_result_comes_from_its_worker_is_not_held(tmp_path):
 
     from monitor.batch.ledger import BatchStore
     from monitor.batch.runner import BatchOptions, BatchRun
-    from monitor.cli import _sigterm_as_interrupt
-    from monitor.commands.common import Terminated
+    from monitor.stops import Terminated, sigterm_as_interrupt
 
     class SlowToFetch(BatchRun):
         def _result(self, fut, job):
@@ -1081,7 +1057,7 @@ def test_a_stop_while_a_result_comes_from_its_worker_is_not_held(tmp_path):
     with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         batch = SlowToFetch(client, store, load_config(None, user_config=False), BatchOptions(), on_error=print)
         jobs = expand_inputs(archive_cuts(tmp_path, 1, seconds=10.0))
-        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+        with sigterm_as_interrupt(), pytest.raises(Terminated):
             batch.run(jobs)
         took = time.monotonic() - batch.stopped_at
     store.close()
@@ -1096,7 +1072,7 @@ def test_a_stop_noted_while_the_batch_waits_for_a_call_is_raised_before_the_call
     from distributed import Client, Event, as_completed
 
     from monitor.batch.runner import _finished
-    from monitor.commands.common import Terminated
+    from monitor.stops import Terminated
 
     with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
         long_call = client.submit(lambda: Event("scored").wait(60), pure=False)

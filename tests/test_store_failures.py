@@ -1054,37 +1054,3 @@ def test_an_alert_posted_in_vain_from_memory_is_posted_under_the_same_id_by_a_la
     (line,) = capsys.readouterr().out.splitlines()
     assert line.endswith(f"; posted as alert {post['alert_id']}, from memory while the database failed; "
                          f"acknowledged by supervisor Dana at {datetime.fromtimestamp(acked_at):%H:%M:%S}]"), line
-
-
-def test_a_second_stop_while_a_command_holds_one_stops_it_at_once():
-    """What a command does whole (a purge, the files install-service writes) holds a Ctrl-C until it
-    is done; a second Ctrl-C is not held: a user who means it is not kept waiting."""
-    from monitor.commands.common import stops_held
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    went_on = []
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            with stops_held():
-                os.kill(os.getpid(), signal.SIGINT)
-                went_on.append("after the first")
-                os.kill(os.getpid(), signal.SIGINT)
-                went_on.append("after the second")
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert went_on == ["after the first"]
-
-
-def test_a_stop_a_command_was_started_to_ignore_stays_ignored_while_it_holds_stops():
-    """A command started with Ctrl-C ignored (``cmd &`` in a script) is not stopped by one."""
-    from monitor.commands.common import stops_held
-
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with stops_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGINT, previous)
-

@@ -60,8 +60,7 @@ def test_a_stop_while_replay_waits_for_its_outbox_ends_the_wait_saying_what_stay
     import signal
     import threading
 
-    from monitor.cli import _sigterm_as_interrupt
-    from monitor.commands.common import Terminated
+    from monitor.stops import Terminated, sigterm_as_interrupt
     from monitor.commands.replay import _drain
     hook.up = False
     store = Store.open(tmp_path / "e.db")
@@ -69,7 +68,7 @@ def test_a_stop_while_replay_waits_for_its_outbox_ends_the_wait_saying_what_stay
     try:
         sink(_alert(store))
         threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
-        with _sigterm_as_interrupt(), pytest.raises(Terminated):
+        with sigterm_as_interrupt(), pytest.raises(Terminated):
             _drain(sink, 60.0, store.path)
     finally:
         sink.close()

@@ -16,7 +16,6 @@ import pickle
 import re
 import signal
 import socket
-import sys
 import threading
 import time
 import warnings
@@ -29,6 +28,7 @@ from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
 from ..console import first_line
+from ..stops import stops_held, stops_noted
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
 from .progress import PROGRESS_EVERY_S, PROGRESS_LINES, Progress
@@ -341,7 +341,7 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
 
     with _dask_silenced(), ExitStack() as started, \
             dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(transcribe)}):
-        with _stops_held() as held:
+        with stops_held(second_at_once=False) as held:  # raised once what started can be closed
             # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
             # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
             cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -355,42 +355,11 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
                     _joined(client, n, held)
                 if held:
                     _unjoined_ended(cluster, workers)
-        if held:
-            raise held[0]
         try:
             yield client
         except KeyboardInterrupt:
             _busy_ended(cluster)
             raise
-
-
-@contextmanager
-def _stops_held() -> Iterator[list[KeyboardInterrupt]]:
-    """SIGINT and SIGTERM, where Python handlers raise them (KeyboardInterrupt or a subclass),
-    caught as they are raised and collected in the list yielded, for the caller to raise."""
-    with _stops_caught(raise_them=False) as held:
-        yield held
-
-
-@contextmanager
-def _stops_noted() -> Iterator[list[KeyboardInterrupt]]:
-    """SIGINT and SIGTERM raised as their handlers raise them, and noted in the list yielded.
-
-    Python cannot pass on an exception raised inside ``__del__`` or a weakref callback (a Dask
-    future collected while the results are taken): it prints "Exception ignored in ..." and goes
-    on, and the stop would be lost. Noted, it is raised by the caller at its next check; such a
-    swallowed stop is not printed."""
-    with _stops_caught(raise_them=True) as noted:
-        previous_hook = sys.unraisablehook
-
-        def quiet(unraisable: Any) -> None:
-            if not any(unraisable.exc_value is stop for stop in noted):
-                previous_hook(unraisable)
-        sys.unraisablehook = quiet
-        try:
-            yield noted
-        finally:
-            sys.unraisablehook = previous_hook
 
 
 TAKE_POLL_S = 0.05
@@ -404,9 +373,9 @@ IDLE_CHECK_S = 2.0
 def _finished(done: Any, stops: list[KeyboardInterrupt],
               waiting: Callable[[], None] = lambda: None) -> Iterator[Any]:
     """The futures of ``done`` (a Dask ``as_completed``) as they finish; a stop noted meanwhile
-    (:func:`_stops_noted`: one a finalizer swallowed) is raised within :data:`TAKE_POLL_S`, not
-    once the next call is scored (minutes, with transcription). ``waiting`` is called every
-    :data:`IDLE_CHECK_S` that passes with no call finished."""
+    (:func:`~monitor.stops.stops_noted`: one a finalizer swallowed) is raised within
+    :data:`TAKE_POLL_S`, not once the next call is scored (minutes, with transcription). ``waiting``
+    is called every :data:`IDLE_CHECK_S` that passes with no call finished."""
     idle_since = time.monotonic()
     while not done.is_empty():
         if stops:
@@ -419,34 +388,6 @@ def _finished(done: Any, stops: list[KeyboardInterrupt],
             if time.monotonic() - idle_since >= IDLE_CHECK_S:
                 idle_since = time.monotonic()
                 waiting()
-
-
-@contextmanager
-def _stops_caught(raise_them: bool) -> Iterator[list[KeyboardInterrupt]]:
-    """SIGINT and SIGTERM, where Python handlers raise them, collected in the list yielded as they
-    are raised; with ``raise_them`` they are raised as well, else only collected."""
-    caught: list[KeyboardInterrupt] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    raising = {sig: handler for sig in (signal.SIGINT, signal.SIGTERM)
-               if callable(handler := signal.getsignal(sig))}
-
-    def catch(signum: int, frame: Any) -> None:
-        try:
-            raising[signum](signum, frame)
-        except KeyboardInterrupt as stop:
-            caught.append(stop)
-            if raise_them:
-                raise
-
-    for sig in raising:
-        signal.signal(sig, catch)
-    try:
-        yield caught
-    finally:
-        for sig, handler in raising.items():
-            signal.signal(sig, handler)
 
 
 def _spawned(cluster: Any, n: int) -> set[int]:
@@ -637,7 +578,8 @@ class BatchRun:
             if known is None:
                 known = self.store.known_hashes(job, self.chash) if self.opts.resume else {}
             payload = pickle.dumps((job, self.toml, self.chash, known, self.opts.transcribe))
-            with _stops_held():  # sent and noted whole: a stop cancels every call sent to the cluster
+            # sent and noted whole: a stop (raised by stops_noted) cancels every call sent to the cluster
+            with stops_held(second_at_once=False, raise_at_end=False):
                 fut = self.client.submit(scorer, payload, key=f"callmonitor-score-{job.index}-{os.urandom(4).hex()}",
                                          pure=False)
                 by_key[fut.key] = job, known
@@ -645,7 +587,7 @@ class BatchRun:
                 done.add(fut)
 
         try:
-            with _stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
+            with stops_noted() as stops:  # a stop a collected future's __del__ swallowed: raised here
                 for _ in range(threads * IN_FLIGHT_PER_THREAD):
                     submit(next(pending, None))
                 for fut in _finished(done, stops, self._workers_left):
@@ -727,7 +669,7 @@ class BatchRun:
         fut.release()
         if result is None:
             return known
-        with _stops_held():  # stored and counted whole: a stop's line counts what the database holds
+        with stops_held(second_at_once=False, raise_at_end=False):  # stored and counted whole, raised by stops_noted
             if result.skipped:
                 return None if self._take_earlier(result) else {}
             self._take(result)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..console import error, warning
 from ..events import json_line
-from .common import ExitStatus, channel_number, stopped_by, stops_held
+from ..stops import stopped_by, stops_held
+from .common import ExitStatus, channel_number
 
 if TYPE_CHECKING:  # the implementation is imported when the command runs (monitor.commands)
     import numpy as np

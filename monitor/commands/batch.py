@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_config_options, add_leg_options, exit_status_of, not_used, stopped_by
+from ..stops import stopped_by
+from .common import ExitStatus, add_config_options, add_leg_options, exit_status_of, not_used
 
 if TYPE_CHECKING:  # for the annotations only: the batch's modules are imported when it runs
     from ..batch.inputs import CallJob

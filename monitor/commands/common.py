@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
 import os
 import re
-import signal
 import stat
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from ..console import LEVELS, error, warning
+from ..stops import Terminated
 
 if TYPE_CHECKING:  # for the annotations only: see the package docstring
     from ..config import Config
@@ -56,51 +54,9 @@ class ExitStatus(IntEnum):
     """stopped by SIGTERM (``timeout``, systemd, a script), as a shell reports it"""
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt: a command stops on it as it does on
-    Ctrl-C (what it did so far kept, said in one line), and exits :attr:`ExitStatus.TERMINATED`."""
-
-
 def exit_status_of(stop: KeyboardInterrupt) -> ExitStatus:
-    """The exit status of a command that ``stop`` (Ctrl-C or :class:`Terminated`) ended."""
+    """The exit status of a command that ``stop`` (Ctrl-C or :class:`~monitor.stops.Terminated`) ended."""
     return ExitStatus.TERMINATED if isinstance(stop, Terminated) else ExitStatus.INTERRUPTED
-
-
-def stopped_by(stop: KeyboardInterrupt) -> str:
-    """How a command's one line says ``stop`` ended it: "interrupted" (Ctrl-C), "stopped by SIGTERM"."""
-    return "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
-
-
-_HELD = (signal.SIGINT, signal.SIGTERM)
-"""The signals that stop a command as Ctrl-C does."""
-
-
-@contextlib.contextmanager
-def stops_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM that come inside the block stop the command once it is over (raised as
-    KeyboardInterrupt or :class:`Terminated` there), so that what the block does is done whole;
-    a second one stops it at once, as it would have without the block. Only signals a Python
-    handler raises are held (one ignored, ``cmd &`` in a script, stays ignored), and only in the
-    main thread: elsewhere, the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    came: list[int] = []
-    before = {sig: handler for sig in _HELD if callable(handler := signal.getsignal(sig))}
-
-    def note(signum: int, frame: object) -> None:
-        came.append(signum)
-        signal.signal(signum, before[signum])  # a second one is not held
-
-    for sig in before:
-        signal.signal(sig, note)
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
-    if came:
-        raise Terminated("SIGTERM") if signal.SIGTERM in came else KeyboardInterrupt
 
 
 DURATION_UNITS = MappingProxyType({"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0})
@@ -726,7 +682,7 @@ def open_store_or_pending(cfg: Config, check: Callable[[Store], None] | None = N
     return open_or_pending(opener, os.path.expanduser(cfg.storage.db))
 
 
-__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "Terminated", "exit_status_of", "stopped_by", "stops_held",
+__all__ = ["DURATION_UNITS", "WHEN_FORMATS", "WHEN_OPTIONS", "signed_values_joined", "ExitStatus", "exit_status_of",
            "parse_duration", "parse_when", "add_logging_options",
            "channel_number", "agent_channel_number", "add_leg_options",
            "add_config_options", "add_call_options", "add_daemon_options", "add_transcription_options",

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ..console import error, info, warning
 from ..config.schema import xdg_home
 from ..config.urls import redact_url
-from .common import UNIT_FOLDER, ExitStatus, help_path, stopped_by, stops_held, unit_folder
+from ..stops import stopped_by, stops_held
+from .common import UNIT_FOLDER, ExitStatus, help_path, unit_folder
 
 if TYPE_CHECKING:
     from ..config import Config

@@ -8,7 +8,8 @@ import time
 from types import MappingProxyType
 
 from ..console import error, info
-from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when, stops_held
+from ..stops import stops_held
+from .common import WHEN_FORMATS, ExitStatus, add_config_options, parse_duration, parse_when
 
 PURGED_IN_WORDS = MappingProxyType({"alerts": "{n} alert(s)", "transcript": "{n} transcript line(s)",
                                    "batch_calls": "{n} scored by batch, which --resume scores again",

@@ -9,7 +9,8 @@ import sys
 from typing import TYPE_CHECKING, Iterator
 
 from ..console import error, warning
-from .common import ExitStatus, add_call_options, add_config_options, add_logging_options, stopped_by
+from ..stops import stopped_by
+from .common import ExitStatus, add_call_options, add_config_options, add_logging_options
 
 if TYPE_CHECKING:
     from ..capture.sources import Chunk, FileSource

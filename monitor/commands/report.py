@@ -8,7 +8,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..console import error, info, warning
-from .common import ExitStatus, add_call_options, add_config_options, not_used, stopped_by
+from ..stops import stopped_by
+from .common import ExitStatus, add_call_options, add_config_options, not_used
 
 if TYPE_CHECKING:
     from ..config import Config

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Callable, Collection
 
 from ..console import LEVELS, PROG, error, first_line, warning
 from ..release import RELEASE
-from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options, stopped_by
+from ..stops import stopped_by, stops_held
+from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -176,7 +177,7 @@ def reloaded_config(args: argparse.Namespace, overrides: dict, started: Config) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import ConfigError, config_from_args, stops_held
+    from .common import ConfigError, config_from_args
     os.umask(0o077)  # logs, database and sockets private to the user
     hangup = _HangupDuringStart().install()
     overrides = overrides_from(args)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from ..config.listen import is_loopback, parse_listen
 from ..console import configure_logging, error, info, warning
+from ..stops import stops_held
 from .common import ExitStatus, add_config_options, default_file
 
 log = logging.getLogger("monitor.supervisor")
@@ -172,17 +173,17 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=loopback)
     configure_logging("info", "monitor.supervisor")
     reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
-    stops = _stops_noted()  # and a stop: from the line on, one stops the console as while it serves
-    info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
-         f"--webhook-token-file {token_file}")
-    try:
-        served = _serve(args, app, store, sock, stops)
-    finally:
-        reload.close()
-    if not served:
-        return ExitStatus.BAD_SETUP
-    info("console stopped")
-    return ExitStatus.OK
+    with stops_held(second_at_once=False, raise_at_end=False) as stops:  # and a stop, from the line on (_serve)
+        info(f"console {base}/?token=TOKEN (TOKEN in {token_file}); daemons: --webhook {base}/webhook "
+             f"--webhook-token-file {token_file}")
+        try:
+            served = _serve(args, app, store, sock, stops)
+        finally:
+            reload.close()
+        if not served:
+            return ExitStatus.BAD_SETUP
+        info("console stopped")
+        return ExitStatus.OK
 
 
 def _say_reach(host: str, port: int, bound: str, tls: bool) -> bool:
@@ -357,21 +358,14 @@ class _Reload:
             pass
 
 
-def _stops_noted() -> list[int]:
-    """SIGTERM and SIGINT noted in the list returned from now on, not raised: uvicorn takes them
-    while it serves, and one that came before (as the console started, its line said) stops it as
-    soon as it serves; uvicorn raises the one that stopped it again after its graceful shutdown,
-    which is noted too."""
-    stops: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stops.append(signum))
-    return stops
+def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: list[KeyboardInterrupt]) -> bool:
+    """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration); False
+    (said) if TLS cannot be used. Closes the socket and the store either way.
 
-
-def _serve(args: argparse.Namespace, app, store, sock: socket.socket, stops: list[int]) -> bool:
-    """Serve the console on ``sock`` until a signal stops it (SIGHUP reloads the configuration;
-    ``stops``: those that came before it served, :func:`_stops_noted`); False (said) if TLS cannot
-    be used. Closes the socket and the store either way."""
+    ``stops``: Ctrl-C and SIGTERM held, not raised (:func:`~monitor.stops.stops_held`): uvicorn takes
+    them while it serves, and one that came before (as the console started, its line said) stops it as
+    soon as it serves; uvicorn raises the one that stopped it again after its graceful shutdown, which
+    is held too, so the console ends with its line and exit 0."""
     import uvicorn
 
     from ..supervisor.connections import TimelyH11Protocol
