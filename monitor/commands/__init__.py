@@ -3,8 +3,8 @@
 The rule that keeps every command quick to start (``call-monitor --help`` builds
 all the parsers, so one heavy module slows every command):
 
-* at module level, a command imports only the standard library, ``..console`` and
-  ``.common``'s option helpers (``add_config_options``, ``add_call_options``,
+* at module level, a command imports only the standard library, ``..console``, ``..stops``
+  and ``.common``'s option helpers (``add_config_options``, ``add_call_options``,
   ``add_transcription_options``): its parser can be built without its implementation;
 * everything else (numpy, scipy, soundfile, sounddevice, vosk, matplotlib, dask,
   starlette/uvicorn, and the monitor modules that import them: analyzer, pipeline,
