@@ -432,3 +432,15 @@ def test_severity_is_a_word_never_a_colour_and_the_bell_rings_only_when_asked_an
     said = os.read(head, 4096).decode()
     os.close(head)
     assert said.startswith("\aCRITICAL [01:32.0]") and said.count("\a") == 1
+
+
+def test_the_daemon_docs_say_each_alert_kinds_meaning_as_the_terminal_does():
+    """docs/daemon.md's table of what each alert means has a row for every kind with a meaning,
+    in the words the terminal prints (``MEANINGS``), and none for a kind that has none."""
+    from conftest import ROOT
+
+    from monitor.alerts.meaning import MEANINGS
+    text = (ROOT / "docs" / "daemon.md").read_text(encoding="utf-8")
+    table = text.split("| alert | what it means |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)`[^|]* \| (.+) \|$", table, flags=re.M))
+    assert {k: v for k, v in rows.items() if k != "distress_phrase"} == dict(MEANINGS)
