@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:  # while the speech model loads (a few seconds)
         error(f"{stopped_by(stop)} while the speech model loaded: no unit written")
         raise
-    if problem:  # the daemon refuses to start on it: the unit would fail at every start
+    if problem:  # the unit would fail at every start, or its daemon never store a call
         error(problem)
         return ExitStatus.BAD_SETUP
     for exposed in (exposed_token(cfg), cleartext_webhook(cfg)):
@@ -540,7 +540,9 @@ def _given_socket(cfg, args: argparse.Namespace) -> str | None:
 def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     """What in ``cfg`` (and the options) the daemon would refuse to start on, beyond the
     configuration's own checks: a token file it cannot read, a status socket path too long for a
-    Unix socket, a call audio or report folder it cannot write (or another database's), a
+    Unix socket, a call audio or report folder it cannot write (or another database's); or what it
+    would start on but never store a call in, monitoring and alerting all the same (a failing
+    database never silences an alert), which a unit installed for good should not carry: a
     database it could never write (a folder, no SQLite file, one the daemon's store refuses) or
     never make (a file in the way, a folder it may not write: :func:`making_problem`); its speech
     model is checked next (:func:`_model_problem`)."""
