@@ -1802,3 +1802,18 @@ def test_the_memory_a_call_freed_goes_back_to_the_system_when_it_ends():
     trimmed, kept_when_freed, given_back = r.stdout.split()
     assert trimmed == "True", r.stderr
     assert float(kept_when_freed) < 20 and float(given_back) > 60, r.stdout
+
+
+def test_a_database_path_that_can_hold_no_database_leaves_the_daemon_monitoring_and_says_so(pulse, env, tmp_path):
+    """`--db` naming a folder: the daemon starts all the same (a failing database never silences an
+    alert), says in one error line that it cannot use the database, and monitors."""
+    (tmp_path / "e.db").mkdir()
+    d = start_daemon(env, tmp_path)
+    try:
+        assert d.wait_err("error", 5), d.err
+        said = [line for line in d.err if "error" in line]
+        assert said[0].startswith(f"call-monitor: error: {tmp_path / 'e.db'}"), said
+        assert d.status(env)["legs"]["caller"]["state"] == "running", said
+        stop_daemon(d)
+    finally:
+        d.kill()
