@@ -1562,7 +1562,8 @@ def test_a_host_name_that_is_a_loopback_address_here_is_said_so_and_guarded_as_l
     """`--listen HOSTNAME:PORT` where the machine's name is a loopback address (Debian's /etc/hosts
     gives it 127.0.1.1): only this machine reaches the console, which one warning line says, rather
     than that the alerts cross the network; and a request addressed to another host name is refused
-    (421) as on 127.0.0.1, where the name let a web page's DNS rebinding through."""
+    (421) as on 127.0.0.1, where the name let a web page's DNS rebinding through; the addresses its
+    line prints, with that name, are served."""
     import http.client
     name = socket.gethostname()
     try:
@@ -1576,13 +1577,16 @@ def test_a_host_name_that_is_a_loopback_address_here_is_said_so_and_guarded_as_l
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         lines = [r.stderr.readline().rstrip("\n") for _ in range(3)]
+        port = int(re.search(rf"--webhook http://{re.escape(name)}:(\d+)/webhook", lines[2]).group(1))
         assert lines[1] == (f"call-monitor: warning: {name} is {address} here, a loopback address: only this machine "
-                            "reaches the console (for agents' desktops, listen on the network: 0.0.0.0:0 with "
+                            f"reaches the console (for agents' desktops, listen on the network: 0.0.0.0:{port} with "
                             "--tls-cert and --tls-key)"), lines
-        port = int(re.search(r"--webhook http://[^:]+:(\d+)/", lines[2]).group(1))
         con = http.client.HTTPConnection(address, port, timeout=10)
         con.request("GET", "/", headers={"Host": f"rebound.example:{port}"})
         assert con.getresponse().status == 421
+        con = http.client.HTTPConnection(address, port, timeout=10)
+        con.request("GET", "/", headers={"Host": f"{name}:{port}"})  # the page's address the line prints
+        assert con.getresponse().status != 421
     finally:
         r.kill()
         r.wait(5)

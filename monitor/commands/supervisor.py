@@ -165,12 +165,13 @@ def run(args: argparse.Namespace) -> int:
              f"alerts, acknowledgements and agents kept; an earlier call-monitor refuses it from now on (rolling "
              f"back: docs/deployment.md, Upgrading)")
     tls = bool(args.tls_cert)
-    loopback = _say_reach(host, port, sock.getsockname()[0], tls)
+    loopback = _say_reach(host, sock.getsockname()[1], sock.getsockname()[0], tls)
     scheme = "https" if tls else "http"
     shown = _reachable_host(host)
     base = f"{scheme}://{shown}:{sock.getsockname()[1]}"
     from ..supervisor.app import create_app
-    app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=loopback)
+    app = create_app(store, auth, _settings(cfg.supervisor, tls), loopback=loopback,
+                     listen_name=host if loopback and not is_loopback(host) else None)  # the address it prints
     configure_logging("info", "monitor.supervisor")
     reload = _Reload(args, cfg, app.state.console, tls, token).start()  # SIGHUP handled before the line
     with stops_held(second_at_once=False, raise_at_end=False) as stops:  # and a stop, from the line on (_serve)

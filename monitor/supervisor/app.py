@@ -675,17 +675,20 @@ for another type, framed, cached (alerts are health information) or names the pa
 
 class _LoopbackHostOnly:
     """ASGI middleware of a console listening on loopback: a request whose ``Host`` names no loopback
-    address or ``localhost`` is answered 421 (logged in one line), before any route: a page of another
-    site whose name was made to point at 127.0.0.1 (DNS rebinding) reaches nothing."""
+    address, ``localhost`` or ``listen_name`` (the host name ``--listen`` gave, a loopback address here,
+    which the console's own line prints) is answered 421 (logged in one line), before any route: a page
+    of another site whose name was made to point at 127.0.0.1 (DNS rebinding) reaches nothing."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, listen_name: str | None = None) -> None:
         self.app = app
+        self.listen_name = (listen_name or "").lower()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         request = Request(scope)
-        if is_loopback(host_of(request.headers.get("host", ""))):
+        host = host_of(request.headers.get("host", ""))
+        if is_loopback(host) or (self.listen_name and host.lower() == self.listen_name):
             return await self.app(scope, receive, send)
         peer = request.client.host if request.client else "?"
         log.warning("421 %s %s from %s: Host %r is not this console's loopback address", request.method,
@@ -734,9 +737,10 @@ def _lifespan(console: Console):
 
 
 def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = ConsoleSettings(), *,
-               loopback: bool = False) -> Starlette:
+               loopback: bool = False, listen_name: str | None = None) -> Starlette:
     """The console's application; ``loopback``: it listens on a loopback address only, and answers
-    only requests addressed to one (:class:`_LoopbackHostOnly`)."""
+    only requests addressed to one, or to ``listen_name``, the name it was told to listen on
+    (:class:`_LoopbackHostOnly`)."""
     console = Console(store, auth, settings)
     app = Starlette(routes=[
         Route("/", console.index, methods=["GET"]),
@@ -746,6 +750,6 @@ def create_app(store: ConsoleStore, auth: Auth, settings: ConsoleSettings = Cons
         Route("/api/alerts/{alert:int}/ack", console.ack, methods=["POST"]),
         Route("/api/agents/forget", console.forget, methods=["POST"]),
     ], lifespan=_lifespan(console), exception_handlers={DatabaseFailed: console.database_failed},
-        middleware=[Middleware(_AlwaysHeaders), *([Middleware(_LoopbackHostOnly)] if loopback else [])])
+        middleware=[Middleware(_AlwaysHeaders), *([Middleware(_LoopbackHostOnly, listen_name=listen_name)] if loopback else [])])
     app.state.console = console
     return app
