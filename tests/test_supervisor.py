@@ -1376,6 +1376,11 @@ def test_a_token_no_http_header_can_carry_is_refused_in_one_line_by_the_console_
                           env=_env(tmp_path), timeout=60)
     assert (console.returncode, console.stderr) == (client.returncode, client.stderr) == (2, said)
     assert not (tmp_path / "c.db").exists()
+    latin = tmp_path / "latin.token"  # Latin-1 is what a header is sent in: such a token is carried, and taken
+    latin.write_text("shared-token-café-0123456789\n")
+    client = call_monitor("forget-agent", "zoe", "--console", "http://127.0.0.1:9", "--token-file", latin,
+                          env=_env(tmp_path), timeout=60)
+    assert "cannot carry" not in client.stderr and "127.0.0.1:9" in client.stderr, client.stderr
 
 
 def test_an_address_in_use_is_one_line_and_makes_no_token_or_database(tmp_path):

@@ -12,10 +12,11 @@ MIN_TOKEN_CHARS = 16
 
 def token_problem(token: str) -> str | None:
     """Why ``token``, read from a token file, cannot be sent as ``Authorization: Bearer TOKEN``: a
-    character no HTTP header carries (one outside ASCII, a control character: a curly quote a word
-    processor made of a pasted one), in one phrase; None when it can. A byte order mark before the
-    file's text is no part of it (Notepad writes one): read it as ``utf-8-sig``."""
-    bad = next(((i, c) for i, c in enumerate(token) if not " " <= c <= "~"), None)
+    character no HTTP header carries (a control character, or one beyond Latin-1, which HTTP's
+    headers are sent in: a curly quote a word processor made of a pasted one), in one phrase; None
+    when it can. A byte order mark before the file's text is no part of it (Notepad writes one):
+    read it as ``utf-8-sig``."""
+    bad = next(((i, c) for i, c in enumerate(token) if not (" " <= c <= "~" or "\xa0" <= c <= "\xff")), None)
     if bad is None:
         return None
     return (f"the token holds U+{ord(bad[1]):04X} (character {bad[0] + 1}), which an HTTP header cannot carry: "
