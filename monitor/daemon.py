@@ -69,8 +69,8 @@ from .config import Config, ConfigError, changed_keys, overruled_line
 from .console import TRANSCRIPTION_OFF, call_name, first_line, keeping_records, problem_of, recovery_of
 from . import daemon_status
 from .daemon_recent import RecentCalls
-from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, legs_problem, notes_change, retarget_webhook,
-                            say_notes)
+from .daemon_reload import (AT_NEXT_START, RELOAD, TRANSCRIPTION_NOTES, WEBHOOK_KEYS, legs_problem, notes_change,
+                            retarget_webhook, say_notes)
 from .daemon_status import LastProblem
 from .delivery.call_files import audio_folder, audio_name, call_files_problem, new_audio_file
 from .delivery.store import Store
@@ -550,7 +550,8 @@ class Daemon:
             self.running_cfg = dataclasses.replace(self.running_cfg, delivery=dataclasses.replace(
                 self.running_cfg.delivery, webhook_url=cfg.delivery.webhook_url,
                 webhook_token_file=cfg.delivery.webhook_token_file))
-        later = changed_keys(self.running_cfg, cfg, AT_NEXT_START)
+        later = [k for k in changed_keys(self.running_cfg, cfg, AT_NEXT_START)
+                 if applied is not None or k not in WEBHOOK_KEYS]  # refused: the next start refuses it too
         overruled = overruled_line(self.cfg, cfg, self.options)
         notes_from = self.cfg if notes_change(self.transcription, self.cfg, cfg) else None
         self.cfg = cfg
@@ -571,7 +572,8 @@ class Daemon:
                 self.sinks.pop("notify", None)
         if later:
             message = f"configuration reloaded, except what applies at the next start: {', '.join(later)}"
-            self._say("warning", message, problem_of(RELOAD))  # the last problem now, a refused reload's no more
+            # the last problem now, a refused reload's no more; a refused token stays the reload's problem
+            self._say("warning", message, problem_of(RELOAD) if applied is not None else None)
         elif applied is not None:  # else its webhook's token was refused, said as the reload's problem
             self._say("info", "configuration reloaded", recovery_of(RELOAD))  # what a reload refused or left is over
         if overruled is not None:

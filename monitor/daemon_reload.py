@@ -28,6 +28,9 @@ AT_NEXT_START = ("daemon.caller", "daemon.agent", "daemon.wait_for_source", "dae
 recognizer are opened at start): changed, they are named in the reload's line. The webhook's URL
 and token file are applied to a webhook that runs (:func:`retarget_webhook`)."""
 
+WEBHOOK_KEYS = ("delivery.webhook_url", "delivery.webhook_token_file")
+"""The keys :func:`retarget_webhook` applies to a running webhook (a token it refuses: neither)."""
+
 
 TRANSCRIPTION_NOTES = "transcription notes"
 """The source (:func:`problem_of`) of the transcription setup's notes a reload says (its phrase lists
@@ -105,7 +108,7 @@ def retarget_webhook(webhook: Any, heartbeat: Any, running: Config, cfg: Config)
     webhook.retarget(new.webhook_url, token)  # nothing when both are as they were
     if heartbeat is not None:
         heartbeat.retarget(new.webhook_url, token)
-    return "delivery.webhook_url", "delivery.webhook_token_file"
+    return WEBHOOK_KEYS
 
 
 def reloaded_token(path: str | None, running: Config, webhook: Any) -> str | None:

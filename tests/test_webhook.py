@@ -460,11 +460,14 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
             sink.close()
 
 
+@pytest.mark.parametrize("renamed", [False, True], ids=["same_file", "another_file"])
 def test_a_reload_whose_token_is_refused_is_the_reloads_problem_until_a_reload_applies_all_of_it(
-        tmp_path, hook, monitor_logs):
+        tmp_path, hook, monitor_logs, renamed):
     """A reload whose token file holds a token it refuses said `configuration reloaded` after its
     warning, and the reload that fixed it left the warning as `status`'s current problem for good. Now
-    the warning is the reload's outcome, and the next reload applying all of it resolves it."""
+    the warning is the reload's outcome, and the next reload applying all of it resolves it; a
+    reload naming another token file, refused, does not say that file applies at the next start
+    either (the next start would refuse it too)."""
     import soundfile as sf
     from conftest import CALLS
     from monitor.capture.sources import FileSource
@@ -478,10 +481,12 @@ def test_a_reload_whose_token_is_refused_is_the_reloads_problem_until_a_reload_a
     overrides = {"storage.db": str(tmp_path / "e.db"), "delivery.webhook_url": hook.url,
                  "delivery.webhook_token_file": str(token_file)}
     written = iter(["shared-token-0123\u201d456789\n", "shared-token-0123456789\n"])
+    reloaded_file = tmp_path / "token2" if renamed else token_file
 
     def reload():
-        token_file.write_text(next(written))
-        return load_config(overrides=overrides, user_config=False)
+        reloaded_file.write_text(next(written))
+        return load_config(overrides=overrides | {"delivery.webhook_token_file": str(reloaded_file)},
+                           user_config=False)
     with Store.open(tmp_path / "e.db") as store:
         sink = WebhookSink(store, hook.url, token=read_token(str(token_file)), poll_s=0.05).start()
         try:
@@ -491,7 +496,7 @@ def test_a_reload_whose_token_is_refused_is_the_reloads_problem_until_a_reload_a
             assert daemon.run() == 0
         finally:
             sink.close()
-    refused = (f"webhook not changed: {token_file}: the token holds U+201D (character 18), which an HTTP header "
+    refused = (f"webhook not changed: {reloaded_file}: the token holds U+201D (character 18), which an HTTP header "
                "cannot carry: write the token alone, as ASCII text")
     assert [(level, m) for level, m in monitor_logs if "reloaded" in m or "webhook not" in m] == [
         ("warning", refused), ("info", "configuration reloaded")]
