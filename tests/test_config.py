@@ -441,7 +441,7 @@ def test_a_user_config_that_is_a_folder_or_a_link_to_nothing_is_said_not_passed_
         load_config(env=env)
     user.rmdir()
     user.symlink_to(tmp_path / "team.toml")
-    with pytest.raises(ConfigError, match=f"^{user}: no such file$"):
+    with pytest.raises(ConfigError, match=f"^{user}: a link to {tmp_path / 'team.toml'}, which is not there$"):
         load_config(env=env)
 
 

@@ -472,6 +472,8 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = read_waiting(p)  # a pipe (--config <(...)): a wait Ctrl-C ends
     except FileNotFoundError:
+        if p.is_symlink():  # `ls` shows it: say where it points
+            raise ConfigError(f"{p}: a link to {os.readlink(p)}, which is not there") from None
         raise ConfigError(f"{p}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"{p}: is a directory, not a TOML file") from None
