@@ -64,6 +64,8 @@ def test_a_url_mistyped_without_its_host_has_its_path_hidden_too():
     """One slash short (`https:/hooks...`), the URL has no host and is refused, and the error that
     quotes it keeps the key in its path hidden all the same."""
     assert redact_url(f"https:/hooks.example/services/T000/{SECRET}") == "https:/hooks.example/***"
+    assert redact_url(f"https:///hooks.example/services/T000/{SECRET}") == "https:///hooks.example/***"
+    assert redact_url(f"localhost:8640/services/{SECRET}?k={SECRET}") == "localhost:8640/***?k=***"
 
 
 def test_a_url_shown_is_shown_so_again():

@@ -88,9 +88,10 @@ def redact_url(url: str, counted: bool = False) -> str:
     query = "&".join(_hidden_value(param, counted) for param in parts.query.split("&")) if parts.query else ""
     if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
         return url
-    if not parts.netloc:  # as typed: urlunsplit would add the "//" it lacks
-        return (f"{parts.scheme}:" if parts.scheme else "") + path + (f"?{query}" if query else "") \
-            + (f"#{parts.fragment}" if parts.fragment else "")
+    if not parts.netloc:  # as typed, up to its path: urlunsplit would make the slashes before it other ones
+        after_scheme = len(parts.scheme) + 1 if parts.scheme else 0
+        typed = url[:url.find(parts.path, after_scheme)] if parts.path else url[:after_scheme]
+        return typed + path + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
     return urlunsplit(parts._replace(netloc=netloc, path=path, query=query))
 
 
