@@ -26,6 +26,11 @@ class DatabaseInUse(StoreError):
     """Another daemon holds the database's lock."""
 
 
+HOLDER_WAIT_S = 1.0
+"""How long a start refused waits for the holder's pid: a daemon that took the lock an instant
+before writes it just after (two started at once)."""
+
+
 class DatabaseLock:
     """``DatabaseLock(db).acquire()`` or raise StoreError naming the holder; ``release()``."""
 
@@ -58,13 +63,9 @@ class DatabaseLock:
             os.close(fd)  # a start that failed removed the file it had locked: lock the one there now
         raise StoreError(f"{self.path}: the daemon lock file keeps being removed; try again")
 
-    HOLDER_WAIT_S = 1.0
-    """How long a start refused waits for the holder's pid: a daemon that took the lock an instant
-    before writes it just after (two started at once)."""
-
     def _holder(self, fd: int) -> str:
         """The pid the lock file ``fd`` holds, waited for while it is empty; "?" if none comes."""
-        deadline = time.monotonic() + self.HOLDER_WAIT_S
+        deadline = time.monotonic() + HOLDER_WAIT_S
         while True:
             said = os.pread(fd, 32, 0).decode("ascii", "replace").split()
             if said or time.monotonic() > deadline:
