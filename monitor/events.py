@@ -216,7 +216,11 @@ class CallSummaryEvent(Event):
     softphone's stream ended (sink softphone)", "20 s of silence", ...), None in replay.
     ``caller_speech_s``: seconds of caller speech heard in the call (an empty ``baseline`` with
     little or none of it is a call nothing was judged in against the caller's own normal);
-    ``agent_speech_s``: the agent's leg's speech, None without that leg."""
+    ``agent_speech_s``: the agent's leg's speech, None without that leg. ``notes``: what the call's
+    stored summary keeps besides these keys (:func:`~monitor.pipeline.stored_notes`: ``"aborted":
+    true`` for a call whose monitoring stopped part-way, the spans its caller was not heard, a
+    recording's flaws...), said after them on the summary's own line (:meth:`to_dict`), so that
+    ``--jsonl``'s ``call_summary`` line and the stored summary are one and the same."""
 
     file: str | None = None
     duration_s: float = 0.0
@@ -228,8 +232,13 @@ class CallSummaryEvent(Event):
     ended_by: str | None = None
     caller_speech_s: float | None = None
     agent_speech_s: float | None = None
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
     type = "call_summary"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        return d | d.pop("notes")
 
 
 @dataclass(frozen=True)

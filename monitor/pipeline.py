@@ -236,9 +236,9 @@ class CallPipeline:
         events += self._words(final=True)
         t_end = round(self.duration_s, 3)
         events += self._route(self.engine.close(t_end))
-        summary = self.summary(ended_by)
-        self._end = (self.duration_s, summary.to_dict() | stored_notes(stopped, self.unheard, self._fingerprint,
-                                                                       self.flaws, self.words_from_s), ended_at)
+        summary = self.summary(ended_by, stored_notes(stopped, self.unheard, self._fingerprint, self.flaws,
+                                                      self.words_from_s))
+        self._end = (self.duration_s, summary.to_dict(), ended_at)
         if self.store is not None:
             self.store.end_call(self._call_token, *self._end)
             self._end_given = True
@@ -434,7 +434,9 @@ class CallPipeline:
                 log.debug("call %s: not closed after its failure: %s", self.call_id, err)
         return self._of_call(ended)
 
-    def summary(self, ended_by: str | None = None) -> CallSummaryEvent:
+    def summary(self, ended_by: str | None = None, notes: Mapping[str, Any] | None = None) -> CallSummaryEvent:
+        """The call's summary event so far, with the ``notes`` its stored summary keeps
+        (:func:`stored_notes`): its line and its stored summary are the same."""
         kinds = tuple(dict.fromkeys(a.kind for a in self.alerts))
         b = self.baseline.baseline
         return CallSummaryEvent(
@@ -443,7 +445,8 @@ class CallPipeline:
             critical_alerts=sum(a.severity == "critical" for a in self.alerts), alert_kinds=kinds,
             baseline=b.to_dict() if b is not None else {}, transcribed=self.transcribed, ended_by=ended_by,
             caller_speech_s=round(self.baseline.speech_s, 1),
-            agent_speech_s=round(self.cues.tally[self.cues.other].speech_s, 1) if self.cues.other else None)
+            agent_speech_s=round(self.cues.tally[self.cues.other].speech_s, 1) if self.cues.other else None,
+            notes=dict(notes or {}))
 
 
 RECORDING_FINGERPRINT = "recording_fingerprint"

@@ -419,9 +419,9 @@ def test_a_call_whose_callers_source_never_comes_back_ends_after_the_lost_source
 def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped_part_way(pulse, env, tmp_path):
     """Ctrl-C or SIGTERM mid-call: the call is not over for the caller. It is stored with its summary
     and ``"aborted": true`` (as a replay stopped part-way), and its report says in the brown banner
-    where the monitoring stopped, not that the call was a whole one. (Two daemons hear the same
-    call, each with its database and status socket: one is stopped with SIGTERM, the other with
-    SIGINT.)"""
+    where the monitoring stopped, not that the call was a whole one; its ``--jsonl`` summary line
+    says the very summary stored. (Two daemons hear the same call, each with its database and
+    status socket: one is stopped with SIGTERM, the other with SIGINT.)"""
     from conftest import stored_calls
     talk = tmp_path / "talk.wav"
     _caller_cut(talk, [(6.2, 40.0)])
@@ -443,8 +443,10 @@ def test_a_live_call_the_daemons_stop_cuts_off_is_stored_and_reported_as_stopped
     finally:
         for d in daemons.values():
             d.kill()
-    for sig in daemons:
+    for sig, d in daemons.items():
         (call,) = stored_calls(tmp_path / sig.name / "alice.db")
+        (line,) = _summaries(d)
+        assert {k: v for k, v in line.items() if k != "agent"} == call["summary"]
         _stopped_part_way(call["summary"], sig, tmp_path / sig.name, env)
 
 
