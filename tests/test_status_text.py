@@ -276,6 +276,26 @@ def test_an_answer_at_the_socket_that_is_no_daemon_s_status_is_one_error_line_na
         other.close()
 
 
+@pytest.mark.parametrize("what", ["start", "end"])
+def test_a_call_mark_at_a_socket_another_program_answers_says_the_answer_is_no_daemon_s_exit_1(
+        tmp_path, capsys, what):
+    """``call start|end`` where another program answers ``{}``: the answer is no daemon's, said as
+    ``status`` says it; only a daemon's status, the answer of a daemon older than call marks, says
+    that the daemon takes none."""
+    from monitor import cli as main_cli
+    for answer, said in ((b"{}", f"{tmp_path / 'other.sock'}: the answer is no daemon's status: it lacks pid, "
+                                 f"uptime_s, db, legs, calls, alerts, overflows ({NOT_A_STATUS})"),
+                         (json.dumps(STATE).encode(), "the daemon takes no call marks (an older version: restart it)")):
+        sock = tmp_path / "other.sock"
+        other = Answering(sock, answer)
+        try:
+            assert main_cli.main(["call", what, "--socket", str(sock)]) == 1
+        finally:
+            other.close()
+            sock.unlink()
+        assert capsys.readouterr() == ("", f"call-monitor: error: {said}\n")
+
+
 def test_a_status_with_a_part_of_another_release_s_shape_is_one_error_line_naming_the_daemon_json_shows_it(
         tmp_path, capsys):
     """A daemon of a later release (call-monitor rolled back, the daemon not restarted) whose legs

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if answer.get("error"):
         error(f"call {args.what}: {answer['error']}")
         return ExitStatus.FAILED
-    if "ok" not in answer:  # the status: a daemon that takes no call marks
+    if "ok" not in answer:  # a daemon's status (no other answer gets here): one older than call marks
         error("the daemon takes no call marks (an older version: restart it)")
         return ExitStatus.FAILED
     print(answer.get("message", "done"))

@@ -595,7 +595,7 @@ def unit_hint(args: argparse.Namespace, asked: str) -> str:
 
 def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer:
     """The JSON answer of the daemon at the socket ``path`` to ``request``, or why there is none."""
-    from ..delivery.status_socket import ForeignSocket, RequestNotRead, ask, status_problem
+    from ..delivery.status_socket import ForeignSocket, RequestNotRead, answer_problem, ask
     try:
         answer = ask(path, request, timeout)
     except ForeignSocket as err:
@@ -616,7 +616,7 @@ def _ask_at(path: str, request: dict | None, timeout: float) -> dict | _NoAnswer
                          nobody_listens=isinstance(err, ConnectionRefusedError))
     except ValueError as err:  # no JSON object: another program listening there, say
         return _NoAnswer(ExitStatus.FAILED, f"{path}: {err}", nobody_listens=False)
-    problem = status_problem(answer) if request is None else None
+    problem = answer_problem(answer, request)
     return _NoAnswer(ExitStatus.FAILED, f"{path}: {problem}", nobody_listens=False) if problem else answer
 
 

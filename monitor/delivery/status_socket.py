@@ -154,6 +154,16 @@ def status_problem(answer: object) -> str | None:
     return None
 
 
+def answer_problem(answer: object, request: dict | None) -> str | None:
+    """Why ``answer``, read at a daemon's status socket for ``request`` (None: the status), is no
+    daemon's answer (one phrase), or None. A daemon answers a request with ``ok`` or ``error``; a
+    daemon older than the request answers its status instead (the asker says that it is older), so
+    an answer that is neither is no daemon's (:func:`status_problem`)."""
+    if request is not None and isinstance(answer, dict) and ("ok" in answer or "error" in answer):
+        return None
+    return status_problem(answer)
+
+
 class RequestNotRead(ConnectionError):
     """The daemon closed the connection without reading the request: a daemon older than the
     requests other than the status (it answers every connection with its status, unread)."""
