@@ -437,11 +437,12 @@ class LiveSource(Source):
 
     def _refresh(self, spec: str) -> bool:
         """Read PortAudio's device list again for ``spec`` (True) unless it is a sound-server
-        source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open.
-        Called holding ``_OPEN_LOCK``, under which streams open and close."""
+        source's name, it was read less than :data:`DEVICE_REFRESH_S` ago, or a stream is open or
+        was left to the end of the process (Pa_Terminate would wait for it for ever). Called holding
+        ``_OPEN_LOCK``, under which streams open and close."""
         if server_source_name(spec) or time.monotonic() - self._refreshed_at < DEVICE_REFRESH_S:
             return False
-        if any(leg.stream is not None for leg in self._legs.values()) or self._stop.is_set():
+        if any(leg.stream is not None for leg in self._legs.values()) or self._left_open or self._stop.is_set():
             return False
         refresh_portaudio()
         self._refreshed_at = time.monotonic()
