@@ -244,6 +244,8 @@ def test_leg_survives_server_restart(pulse, tmp_path, monitor_logs):
         x, played = _through_a_server_restart(src, pulse, tmp_path / "a.wav", on_stop=closing_hangs)
     finally:
         deadlocked.set()
+        for closer in [t for t in threading.enumerate() if t.name == "live-caller-close"]:
+            closer.join(10)  # its close done before the next test starts PortAudio afresh
     assert src.stats()["caller"]["reopens"] >= 1
     assert [m for level, m in monitor_logs if "did not close" in m] == [
         "caller leg (softphone.monitor): its stream did not close within 1 s (the sound server's client hangs): it "
