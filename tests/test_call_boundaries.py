@@ -1255,6 +1255,11 @@ def test_a_request_that_is_no_json_is_answered_with_what_is_wrong_with_it(tmp_pa
     assert answer["error"].startswith("the request is not one line of JSON (Expecting property name"), answer
 
 
+_NOBODYS = ("{path} belongs to nobody, not to this user: not this user's daemon (anyone may place a socket in "
+            "a shared folder); give --socket in a folder of your own")
+"""What `status` and `call` say of a socket of the user nobody."""
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the socket to another user takes root")
 def test_a_socket_of_another_user_is_never_asked_and_no_daemon_starts_on_it(tmp_path):
     """In a folder others may write (``/tmp``) anyone can place a socket at the daemon's path first:
@@ -1264,8 +1269,7 @@ def test_a_socket_of_another_user_is_never_asked_and_no_daemon_starts_on_it(tmp_
     theirs = StatusServer(path, state=lambda: {"state": "listening", "calls": 0})
     try:
         os.chown(path, 65534, 65534)
-        said = (f"{path} belongs to nobody, not to this user: not this user's daemon (anyone may place a socket "
-                "in a shared folder); give --socket in a folder of your own")
+        said = _NOBODYS.format(path=path)
         for ask in (["status"], ["call", "start"]):
             r = subprocess.run([PY, "-m", "monitor.cli", *ask, "--socket", path], cwd=tmp_path,
                                capture_output=True, text=True, timeout=30)
@@ -1306,8 +1310,7 @@ def test_a_socket_another_user_listens_on_is_never_asked_whoever_owns_its_file(t
     theirs = subprocess.Popen([PY, "-c", LISTENS_AS_NOBODY, path], stdout=subprocess.PIPE, text=True)
     try:
         assert theirs.stdout.readline() == "listening\n"
-        said = (f"{path} belongs to nobody, not to this user: not this user's daemon (anyone may place a socket "
-                "in a shared folder); give --socket in a folder of your own")
+        said = _NOBODYS.format(path=path)
         for ask in (["status"], ["call", "end"]):
             r = subprocess.run([PY, "-m", "monitor.cli", *ask, "--socket", path], cwd=ROOT,
                                capture_output=True, text=True, timeout=30)

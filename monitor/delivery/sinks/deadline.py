@@ -58,32 +58,29 @@ def _left(deadline: float) -> float:
     return left
 
 
-class _Connection(http.client.HTTPConnection):
-    """An http:// connection whose socket is a :class:`_DeadlinedSocket` once connected."""
+class _DeadlinedConnection:
+    """An http.client connection whose socket, once connected (its TLS handshake too, for https://),
+    waits no longer than ``deadline``: a :class:`_DeadlinedSocket`, or the context's
+    :class:`_DeadlinedSSLSocket`."""
 
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self.deadline = deadline
 
     def connect(self) -> None:
         self.timeout = _left(self.deadline)
-        super().connect()
-        sock = _DeadlinedSocket(fileno=self.sock.detach())
-        sock.deadline = self.deadline
-        self.sock = sock
-
-
-class _TLSConnection(http.client.HTTPSConnection):
-    """An https:// connection whose socket (a :class:`_DeadlinedSSLSocket`) is given the deadline."""
-
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        self.timeout = _left(self.deadline)
-        super().connect()
+        super().connect()  # type: ignore[misc]
+        if not isinstance(self.sock, _Deadlined):  # a plain one: TLS's is of the context's class
+            self.sock = _DeadlinedSocket(fileno=self.sock.detach())
         self.sock.deadline = self.deadline
+
+
+class _Connection(_DeadlinedConnection, http.client.HTTPConnection):
+    """An http:// connection under a deadline."""
+
+
+class _TLSConnection(_DeadlinedConnection, http.client.HTTPSConnection):
+    """An https:// connection under a deadline."""
 
 
 class _Handler(urllib.request.HTTPHandler):
