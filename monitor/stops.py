@@ -1,6 +1,7 @@
 """Stops: Ctrl-C (SIGINT) and SIGTERM, which end a command alike. SIGTERM raised as :class:`Terminated`
 (a KeyboardInterrupt), how a command's line says a stop, and blocks that hold a stop until they are
-over (:func:`stops_held`) or note the ones Python cannot raise (:func:`stops_noted`)."""
+over (:func:`stops_held`) or note the ones Python cannot raise (:func:`stops_noted`), and a block
+that keeps them from the threads and processes it starts (:func:`stops_blocked`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """The signals that stop a command as Ctrl-C does."""
@@ -88,6 +89,24 @@ def stops_noted() -> Iterator[list[KeyboardInterrupt]]:
 
 
 @contextmanager
+def stops_blocked(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> Iterator[set[signal.Signals]]:
+    """``signals`` (Ctrl-C and SIGTERM) blocked in this thread inside the block, which gets the
+    mask before it; that mask is back after it.
+
+    A signal that comes meanwhile is not lost: it waits, pending, and this thread takes it (its
+    handler runs) as the block ends. What the block starts inherits the mask: a thread started in
+    it (and those that thread starts) never takes them, and a process forked from such a thread
+    starts with them blocked, across ``exec`` too (an ignored signal, by contrast, is dropped as
+    it comes, and would be lost to this process as well)."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+        yield before
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+@contextmanager
 def _stops_caught(raise_them: bool, second_at_once: bool) -> Iterator[list[KeyboardInterrupt]]:
     """Ctrl-C and SIGTERM, where Python handlers raise them, collected in the list yielded as they
     are raised; with ``raise_them`` they are raised as well, else only collected; with
@@ -118,4 +137,5 @@ def _stops_caught(raise_them: bool, second_at_once: bool) -> Iterator[list[Keybo
             signal.signal(sig, handler)
 
 
-__all__ = ["STOP_SIGNALS", "Terminated", "stopped_by", "sigterm_as_interrupt", "stops_held", "stops_noted"]
+__all__ = ["STOP_SIGNALS", "Terminated", "stopped_by", "sigterm_as_interrupt", "stops_blocked", "stops_held",
+           "stops_noted"]

@@ -16,7 +16,6 @@ import pickle
 import re
 import signal
 import socket
-import threading
 import time
 import warnings
 from contextlib import ExitStack, contextmanager
@@ -28,7 +27,7 @@ from ..capture.audio_files import audio_breaks_off
 from ..config import Config
 from ..config.toml import effective_config_toml
 from ..console import first_line
-from ..stops import stops_held, stops_noted
+from ..stops import stops_blocked, stops_held, stops_noted
 from .inputs import CallJob
 from .ledger import BatchStore, flaws_of_row
 from .progress import PROGRESS_EVERY_S, PROGRESS_LINES, Progress
@@ -335,19 +334,15 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
 
     A Ctrl-C or SIGTERM while it starts is held (Dask's own waits, interrupted midway, leave its
     close failing) and raised once what started can be closed, without waiting out the start: the
-    workers that have not joined yet are ended (:func:`_unjoined_ended`) before the cluster closes."""
+    workers that have not joined yet are ended (:func:`_unjoined_ended`) before the cluster closes.
+    The cluster's threads, and so its workers, never take Ctrl-C (:func:`_cluster_deaf_to_ctrl_c`)."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     with _dask_silenced(), ExitStack() as started, \
             dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(transcribe)}):
         with stops_held(second_at_once=False) as held:  # raised once what started can be closed
-            # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
-            # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
-            cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                   silence_logs=logging.CRITICAL)
-            started.callback(cluster.close)
+            cluster = _cluster_deaf_to_ctrl_c(started)
             if not held:
                 workers = _spawned(cluster, n)
                 if not held:  # by its address: a client on the cluster object waits out every worker's start
@@ -360,6 +355,33 @@ def _local_client(n: int, transcribe: bool) -> Iterator[Any]:
         except KeyboardInterrupt:
             _busy_ended(cluster)
             raise
+
+
+def _cluster_deaf_to_ctrl_c(started: ExitStack) -> Any:
+    """A LocalCluster with no worker yet, closed by ``started``, made with Ctrl-C (SIGINT) blocked
+    in this thread (:func:`~monitor.stops.stops_blocked`): its threads, which fork its worker
+    processes, never take Ctrl-C, and every worker starts with it blocked, and keeps it so. Ctrl-C
+    at a terminal reaches the whole process group, and the workers, rather than dying mid-call
+    with Dask's tracebacks, are closed by the client, which alone stops on it; one that comes while
+    the cluster is made waits, pending, until it is, then is taken as any. SIGTERM is not blocked:
+    a nanny ends its worker with it.
+
+    multiprocessing's resource tracker is started first, before the block: its start leaves Ctrl-C
+    unblocked in the thread that starts it (this one, as the cluster is made), and the cluster's
+    threads and workers would take it."""
+    from multiprocessing import resource_tracker
+
+    from distributed import LocalCluster
+
+    resource_tracker.ensure_running()
+    with stops_blocked((signal.SIGINT,)):
+        # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, so it gets
+        # a free port on the loopback: its default 8787 is taken by any other batch or Dask running.
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                               silence_logs=logging.CRITICAL)
+        started.callback(cluster.close)
+    return cluster
 
 
 TAKE_POLL_S = 0.05
@@ -391,30 +413,19 @@ def _finished(done: Any, stops: list[KeyboardInterrupt],
 
 
 def _spawned(cluster: Any, n: int) -> set[int]:
-    """Scale ``cluster`` to ``n`` worker processes with SIGINT ignored only until they are forked;
-    their process ids.
-
-    They inherit the ignored signal (an ignored disposition outlives ``exec``) and keep it: Ctrl-C
-    at a terminal reaches the whole process group, and the workers, rather than dying mid-call with
-    Dask's tracebacks, are closed by the client, which alone stops on it. The client ignores it
-    only for the milliseconds of the forks, not while the workers start. A stop held meanwhile
-    waits for every fork, so that none is made after the workers are ended."""
+    """Scale ``cluster`` to ``n`` worker processes and wait until they are forked; their process
+    ids. A stop held meanwhile waits for every fork, so that none is made after the workers are
+    ended."""
     import multiprocessing
 
     def children() -> set[int]:
         return {int(child.pid) for child in multiprocessing.active_children() if child.pid is not None}
 
-    on_main = threading.current_thread() is threading.main_thread()
     before = children()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if on_main else None
-    try:
-        cluster.scale(n)
-        deadline = time.monotonic() + WORKERS_FORK_S
-        while len(children() - before) < n and time.monotonic() < deadline:
-            time.sleep(0.002)
-    finally:
-        if on_main:
-            signal.signal(signal.SIGINT, previous)
+    cluster.scale(n)
+    deadline = time.monotonic() + WORKERS_FORK_S
+    while len(children() - before) < n and time.monotonic() < deadline:
+        time.sleep(0.002)
     return children() - before
 
 

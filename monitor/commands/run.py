@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Collection
 
 from ..console import LEVELS, PROG, error, first_line, warning
 from ..release import RELEASE
-from ..stops import stopped_by, stops_held
+from ..stops import stopped_by, stops_blocked, stops_held
 from .common import ExitStatus, add_config_options, add_logging_options, add_transcription_options
 
 if TYPE_CHECKING:
@@ -239,7 +239,6 @@ def _serve(args: argparse.Namespace, cfg, reload, lock, stack: contextlib.ExitSt
     without waiting for it, and its transcription joins once it is ready."""
     from ..daemon import Daemon
     from ..delivery.sinks.notify import NotifySink
-    from ..transcription.vosk_models import stops_blocked
     from .common import StoreError, command_line_options, open_store_or_pending
     _check_call_folders(cfg)
     starting = _Starting(os.path.expanduser(cfg.storage.db))

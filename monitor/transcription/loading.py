@@ -16,8 +16,9 @@ import threading
 import time
 
 from ..config import Config
+from ..stops import stops_blocked
 from .setup import TranscriptionSetup
-from .vosk_models import ChildLoad, ModelError, ModelInfo, stops_blocked
+from .vosk_models import ChildLoad, ModelError, ModelInfo
 
 
 def off_message(err: ModelError) -> str:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn
 
 from ..capture.quiet import native_stderr_captured
+from ..stops import stops_blocked
 
 if TYPE_CHECKING:  # pragma: no cover
     import vosk
@@ -476,21 +477,6 @@ class ChildLoad:
         with self._lock:
             if self._status is None:
                 os.kill(self.pid, signal.SIGKILL)
-
-
-_STOPS = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-@contextlib.contextmanager
-def stops_blocked() -> Iterator[set[signal.Signals]]:
-    """Ctrl-C and SIGTERM blocked in this thread inside the block, which gets the mask before it;
-    that mask is back after it."""
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
-        yield before
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _fork_loader(info: ModelInfo) -> tuple[int, int]:
