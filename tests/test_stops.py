@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from monitor.stops import Terminated, sigterm_as_interrupt, stopped_by, stops_held, stops_noted
+from monitor.stops import Terminated, sigterm_as_interrupt, stopped_by, stops_blocked, stops_held, stops_noted
 
 
 @pytest.fixture
@@ -73,6 +73,22 @@ def test_stops_held_and_not_raised_are_left_to_the_caller():
     with sigterm_as_interrupt(), stops_held(second_at_once=False, raise_at_end=False) as held:
         sigterm()
     assert [type(stop) for stop in held] == [Terminated]
+
+
+def test_a_stop_while_stops_are_blocked_is_taken_as_the_block_ends_and_never_by_the_threads_it_started(ctrl_c):
+    """A batch makes its Dask cluster with Ctrl-C blocked: the cluster's threads (and the workers
+    they fork) never take it, and one that comes meanwhile is not lost, as an ignored one is, but
+    taken once the block is over."""
+    went_on, masks = [], []
+    with pytest.raises(KeyboardInterrupt):
+        with stops_blocked((signal.SIGINT,)):
+            thread = threading.Thread(target=lambda: masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, ())))
+            thread.start()
+            thread.join()
+            os.kill(os.getpid(), signal.SIGINT)
+            went_on.append("the rest of the block")
+    assert went_on == ["the rest of the block"] and signal.SIGINT in masks[0]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, ())
 
 
 def test_a_stop_a_command_was_started_to_ignore_stays_ignored_while_it_holds_stops():
