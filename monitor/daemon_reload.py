@@ -94,14 +94,14 @@ def retarget_webhook(webhook: Any, heartbeat: Any, running: Config, cfg: Config)
     without a webhook at the start or with the URL removed (those apply at the next start); None
     for a token file that cannot be read (one warning line, the reload's problem until a reload
     applies all of it: :data:`RELOAD`; the old URL and token stay)."""
-    from .delivery.sinks.webhook import TokenError
+    from .config.tokens import TokenFileError
 
     new = cfg.delivery
     if webhook is None or not new.webhook_url:
         return ()
     try:
         token = reloaded_token(new.webhook_token_file, running, webhook)
-    except TokenError as err:
+    except TokenFileError as err:
         log.warning("webhook not changed: %s", where_set(cfg, "delivery.webhook_token_file", str(err)),
                     extra=problem_of(RELOAD))
         return None
@@ -113,16 +113,12 @@ def retarget_webhook(webhook: Any, heartbeat: Any, running: Config, cfg: Config)
 
 def reloaded_token(path: str | None, running: Config, webhook: Any) -> str | None:
     """The webhook token a reload posts with: the file ``path`` read again (a rotated token),
-    but not a pipe, which would hold the monitor until something writes to it again: the pipe
-    the start read (``running``'s) keeps its token, ``webhook``'s; another is refused. Raises
-    TokenError naming the file."""
-    from .delivery.sinks.webhook import TokenError, read_token
-    from .files import is_pipe
+    but not a pipe (:func:`~monitor.config.tokens.kept_pipe_token`): the pipe the start read
+    (``running``'s) keeps its token, ``webhook``'s; another is refused. Raises TokenFileError naming
+    the file."""
+    from .config.tokens import kept_pipe_token, read_token_file
 
     if not path:
         return None
-    if not is_pipe(path):
-        return read_token(path)
-    if path == running.delivery.webhook_token_file:
-        return webhook.target.token
-    raise TokenError(f"{path}: a pipe: a reload reads a token from a file only (the start reads one from a pipe)")
+    kept = kept_pipe_token(path, running.delivery.webhook_token_file, webhook.target.token)
+    return kept if kept is not None else read_token_file(path)

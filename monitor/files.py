@@ -12,7 +12,7 @@ import select
 import stat
 import uuid
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def name_text(path: str | os.PathLike[str]) -> str:
@@ -72,9 +72,11 @@ PIPE_WAIT_S = 0.1
 (:func:`read_waiting`)."""
 
 
-def read_waiting(path: str | os.PathLike[str], *, first_line: bool = False) -> bytes:
+def read_waiting(path: str | os.PathLike[str], *, first_line: bool = False,
+                 until: Callable[[bytes], bool] | None = None) -> bytes:
     """The bytes of the file ``path`` (a pipe: until its writers close it), or with ``first_line``
-    only up to its first line end (a pipe: until one is written), read so that Ctrl-C and SIGTERM
+    only up to its first line end (a pipe: until one is written), or with ``until`` those read by
+    the time it is true of them, all that were (a pipe: until they are written), read so that Ctrl-C and SIGTERM
     end the wait for a pipe nobody writes to yet (``<(pass show ...)``, a named pipe) wherever they
     come. The wait is in polls of at most :data:`PIPE_WAIT_S`, each of which lets the main thread
     run the handler of a signal that came meanwhile: a blocking ``open`` or ``read`` would hold it
@@ -85,8 +87,9 @@ def read_waiting(path: str | os.PathLike[str], *, first_line: bool = False) -> b
     try:
         poll = select.poll()
         poll.register(fd, select.POLLIN)
+        enough = line_ends if first_line else until
         chunks: list[bytes] = []
-        while not (first_line and chunks and _line_ends(chunks[-1])):
+        while not (enough is not None and chunks and enough(b"".join(chunks))):
             if not poll.poll(PIPE_WAIT_S * 1000):
                 continue
             try:
@@ -102,8 +105,9 @@ def read_waiting(path: str | os.PathLike[str], *, first_line: bool = False) -> b
         os.close(fd)
 
 
-def _line_ends(chunk: bytes) -> bool:
-    return b"\n" in chunk or b"\r" in chunk
+def line_ends(data: bytes) -> bool:
+    """Whether ``data`` holds a line end (LF, CRLF or a lone CR)."""
+    return b"\n" in data or b"\r" in data
 
 
 HASH_BLOCK = 1 << 20

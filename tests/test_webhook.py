@@ -12,7 +12,8 @@ from conftest import Daemon, Hook, stop_daemon, wait_for
 
 from monitor.events import AlertEvent
 from monitor.delivery.sinks import webhook
-from monitor.delivery.sinks.webhook import WebhookSink, read_token
+from monitor.config.tokens import read_token_file
+from monitor.delivery.sinks.webhook import WebhookSink
 from monitor.delivery.store import Store
 
 
@@ -446,7 +447,7 @@ def test_a_reload_reads_the_token_file_again(tmp_path, hook):
                  "delivery.webhook_token_file": str(token_file)}
     cfg = load_config(overrides=overrides, user_config=False)
     with Store.open(tmp_path / "e.db") as store:
-        sink = WebhookSink(store, hook.url, token=read_token(str(token_file)), poll_s=0.05).start()
+        sink = WebhookSink(store, hook.url, token=read_token_file(str(token_file)), poll_s=0.05).start()
         try:
             daemon = Daemon(cfg, FileSource(silence), store, {}, webhook=sink,
                             reload=lambda: load_config(overrides=overrides, user_config=False))
@@ -488,7 +489,7 @@ def test_a_reload_whose_token_is_refused_is_the_reloads_problem_until_a_reload_a
         return load_config(overrides=overrides | {"delivery.webhook_token_file": str(reloaded_file)},
                            user_config=False)
     with Store.open(tmp_path / "e.db") as store:
-        sink = WebhookSink(store, hook.url, token=read_token(str(token_file)), poll_s=0.05).start()
+        sink = WebhookSink(store, hook.url, token=read_token_file(str(token_file)), poll_s=0.05).start()
         try:
             daemon = Daemon(load_config(overrides=overrides, user_config=False), FileSource(tmp_path / "call.wav"),
                             store, {}, webhook=sink, reload=reload)
@@ -569,7 +570,7 @@ def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with
     after = before | {"delivery.webhook_url": moved.url, "delivery.webhook_token_file": str(tokens["new"])}
     cfg = load_config(overrides=before, user_config=False)
     with Store.open(tmp_path / "e.db") as store:
-        sink = WebhookSink(store, hook.url, token=read_token(str(tokens["old"])), poll_s=0.05).start()
+        sink = WebhookSink(store, hook.url, token=read_token_file(str(tokens["old"])), poll_s=0.05).start()
         try:
             daemon = Daemon(cfg, FileSource(silence), store, {}, webhook=sink,
                             reload=lambda: load_config(overrides=after, user_config=False))
@@ -580,7 +581,7 @@ def test_a_reload_while_a_heartbeat_is_being_built_sends_it_to_one_receiver_with
                 return daemon.heartbeat_status()
 
             daemon.heartbeat = Heartbeat(hook.url, Identity("agent", store.instance_id()), status_during_a_reload,
-                                         every_s=3600.0, token=read_token(str(tokens["old"])))
+                                         every_s=3600.0, token=read_token_file(str(tokens["old"])))
             assert daemon.heartbeat.beat()
             assert (hook.heartbeats, hook.authorizations) == ([], [])
             assert len(moved.heartbeats) == 1 and moved.authorizations == ["Bearer new-token-" + "c" * 32]

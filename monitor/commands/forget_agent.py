@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..delivery.sinks.webhook import TokenError, read_token
+    from ..config.tokens import MIN_TOKEN_CHARS, TokenFileError, read_token_file
     from .common import ConfigError, config_from_args
     if not args.agent.strip():
         error("NAME \"\": an empty name; give the agent's name as the console's page lists it")
@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = config_from_args(args, {"supervisor.token_file": args.token_file} if args.token_file else None)
         base = console_address(args.console, cfg.supervisor.listen)
-        token = read_token(cfg.supervisor.token_file)
-    except (ConfigError, TokenError, ValueError) as err:
+        token = read_token_file(cfg.supervisor.token_file, min_chars=MIN_TOKEN_CHARS)  # the console's shared one
+    except (ConfigError, TokenFileError, ValueError) as err:
         error(str(err))
         return ExitStatus.BAD_SETUP
     return _forget(base, token, args.agent, cfg.supervisor.token_file)

@@ -548,12 +548,12 @@ def _start_problem(cfg, args: argparse.Namespace) -> str | None:
     model is checked next (:func:`_model_problem`)."""
     from ..delivery.call_files import call_files_problem
     from ..delivery.store_files import lasting_problem, making_problem
-    from ..delivery.sinks.webhook import TokenError
+    from ..config.tokens import TokenFileError
     from ..delivery.status_socket import socket_path_problem
     from .run import webhook_token
     try:
         webhook_token(cfg)
-    except TokenError as err:
+    except TokenFileError as err:
         return str(err)
     if (sock := _given_socket(cfg, args)) and (problem := socket_path_problem(sock)):
         return problem

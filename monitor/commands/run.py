@@ -508,17 +508,17 @@ def say_unused_token(args: argparse.Namespace, webhook: str, *, configured: bool
 
 def webhook_token(cfg: Config) -> str | None:
     """The bearer token for the webhook, from delivery.webhook_token_file (None without one);
-    raises TokenError (a ValueError) naming the file, and the configuration file that named it
+    raises TokenFileError (a ValueError) naming the file, and the configuration file that named it
     (:func:`~monitor.config.loader.where_set`)."""
     from ..config import where_set
-    from ..delivery.sinks.webhook import TokenError, read_token
+    from ..config.tokens import TokenFileError, read_token_file
     path = cfg.delivery.webhook_token_file
     if not (path and cfg.delivery.webhook_url):
         return None
     try:
-        return read_token(path)
-    except TokenError as err:
-        raise TokenError(where_set(cfg, "delivery.webhook_token_file", str(err))) from None
+        return read_token_file(path)
+    except TokenFileError as err:
+        raise TokenFileError(where_set(cfg, "delivery.webhook_token_file", str(err))) from None
 
 
 def exposed_token(cfg: Config) -> str | None:

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         error(problem)
         return ExitStatus.BAD_SETUP
-    from ..supervisor.auth import TokenFileError
+    from ..config.tokens import TokenFileError
     from ..supervisor.store import SCHEMA_VERSION, ConsoleStoreError
     sc = cfg.supervisor
     host, port = parse_listen(sc.listen)
@@ -206,7 +206,8 @@ def _open(cfg):
     written before whatever refuses the start (a database of a later release, not the console's, a
     token file that cannot be made): the token made first is written once the store is open. Raises
     TokenFileError, ValueError or ConsoleStoreError with a one-line message."""
-    from ..supervisor.auth import TokenFileError, write_token
+    from ..config.tokens import TokenFileError
+    from ..supervisor.auth import write_token
     from ..supervisor.store import ConsoleStore
     auth, token, created = _load_auth(cfg, create=True)
     store = ConsoleStore.open(cfg.supervisor.db)
@@ -239,9 +240,9 @@ def _load_auth(cfg, create: bool, kept: str | None = None):
     did) or ValueError with a one-line message; a token file, or a configuration holding the agents'
     tokens, that other users may read is said in a warning once they are taken."""
     from ..config import where_set
-    from ..config.tokens import parse_agent_tokens
+    from ..config.tokens import TokenFileError, parse_agent_tokens
     from ..files import others_may_read
-    from ..supervisor.auth import Auth, TokenFileError, token_or_new
+    from ..supervisor.auth import Auth, token_or_new
     sc = cfg.supervisor
     agent_tokens = parse_agent_tokens(sc.agent_tokens)
     try:
@@ -309,7 +310,7 @@ class _Reload:
 
     def __call__(self) -> None:
         from ..config import changed_keys, overruled_line
-        from ..supervisor.auth import TokenFileError
+        from ..config.tokens import TokenFileError
         from .common import ConfigError, command_line_options
         try:
             cfg = self._config()
@@ -341,15 +342,10 @@ class _Reload:
 
     def _kept_token(self, token_file: str) -> str | None:
         """The shared token the start read, when ``token_file`` is the pipe it read it from (not
-        read again); None for a file to read. Another pipe is a TokenFileError naming it."""
-        from ..files import is_pipe
-        from ..supervisor.auth import TokenFileError
-        if not is_pipe(token_file):
-            return None
-        if token_file == self.cfg.supervisor.token_file:
-            return self.token
-        raise TokenFileError(f"{token_file}: a pipe: a reload reads a token from a file only (the start reads one "
-                             "from a pipe)")
+        read again); None for a file to read. Another pipe is a TokenFileError naming it
+        (:func:`~monitor.config.tokens.kept_pipe_token`)."""
+        from ..config.tokens import kept_pipe_token
+        return kept_pipe_token(token_file, self.cfg.supervisor.token_file, self.token)
 
     def on_signal(self, signum: int, frame: object) -> None:
         """The handler of SIGHUP: wakes the reload thread."""

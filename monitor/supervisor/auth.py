@@ -20,15 +20,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from ..config.tokens import MIN_TOKEN_CHARS, token_problem
-from ..files import read_waiting
+from ..config.tokens import MIN_TOKEN_CHARS, TokenFileError, read_token_file
 
 SESSION_COOKIE = "cm_session"
 SESSION_S = 12 * 3600.0
-
-
-class TokenFileError(ValueError):
-    """The token file cannot be read or made; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -47,14 +42,14 @@ def load_or_create_token(path: str | os.PathLike[str], create: bool = True) -> t
 
 
 def token_or_new(path: str | os.PathLike[str], create: bool = True) -> tuple[str, bool]:
-    """(the token in ``path``, False), or where the file does not exist and ``create``, (a new token,
-    True), its file checked as one that can be made (:func:`token_file_problem`) but not written:
-    that is :func:`write_token`'s, once nothing else refuses the start. Raises TokenFileError."""
-    p = Path(path).expanduser()
-    token = existing_token(p) if create else _read_token(p)
-    if token is not None:
-        return token, False
-    if problem := token_file_problem(p):
+    """(the token in ``path``, False: :func:`~monitor.config.tokens.read_token_file`, of at least
+    :data:`~monitor.config.tokens.MIN_TOKEN_CHARS` characters), or where no file is there (not even
+    a link to none) and ``create``, (a new token, True), its file checked as one that can be made
+    (:func:`token_file_problem`) but not written: that is :func:`write_token`'s, once nothing else
+    refuses the start. Raises TokenFileError."""
+    if not create or os.path.lexists(os.path.expanduser(path)):
+        return read_token_file(path, min_chars=MIN_TOKEN_CHARS), False
+    if problem := token_file_problem(path):
         raise TokenFileError(problem)
     return new_token(), True
 
@@ -62,13 +57,6 @@ def token_or_new(path: str | os.PathLike[str], create: bool = True) -> tuple[str
 def new_token() -> str:
     """A new shared token: random, 256 bits."""
     return secrets.token_urlsafe(32)
-
-
-def existing_token(path: str | os.PathLike[str]) -> str | None:
-    """The token in ``path``; None where there is no such file (one to make: :func:`write_token`).
-    Raises TokenFileError for a file it cannot read or that holds no token."""
-    p = Path(path).expanduser()
-    return _read_token(p) if os.path.lexists(p) else None
 
 
 def token_file_problem(path: str | os.PathLike[str]) -> str | None:
@@ -94,28 +82,12 @@ def write_token(path: str | os.PathLike[str], token: str) -> str:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _read_token(p)
+        return read_token_file(p, min_chars=MIN_TOKEN_CHARS)
     except OSError as err:
         raise TokenFileError(f"{p}: cannot create the token file ({err.strerror or err})") from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(token + "\n")
     return token
-
-
-def _read_token(p: Path) -> str:
-    """The token in ``p`` (its first line, after a byte order mark); a pipe is read in waits Ctrl-C ends
-    (:func:`~monitor.files.read_waiting`). One no HTTP header can carry is refused
-    (:func:`~monitor.config.tokens.token_problem`): no daemon could send it."""
-    try:
-        token = read_waiting(p).decode("utf-8-sig").strip().splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise TokenFileError(f"{p}: cannot read the token file ({getattr(err, 'strerror', None) or err})") \
-            from None
-    if not token or len(token[0].strip()) < MIN_TOKEN_CHARS:
-        raise TokenFileError(f"{p}: the token file must hold a token of at least {MIN_TOKEN_CHARS} characters")
-    if problem := token_problem(token[0].strip()):
-        raise TokenFileError(f"{p}: {problem}")
-    return token[0].strip()
 
 
 _KNOWN_SCHEMES: Mapping[str, str] = MappingProxyType({name.lower(): name for name in (

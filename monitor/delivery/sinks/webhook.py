@@ -29,7 +29,7 @@ Each post names its sender (:class:`Identity`: the agent's name and the daemon's
 the database's own id on this machine, so that a console tells apart equal alert ids of different
 daemons, a copied database's too; made anew when the console refuses it as another agent's: :class:`Sender`)
 and the call's wall-clock start (and a replayed call's recording, by its file name), and
-carries ``Authorization: Bearer TOKEN`` when a token is given (:func:`read_token`).
+carries ``Authorization: Bearer TOKEN`` when a token is given (:func:`~monitor.config.tokens.read_token_file`).
 :class:`Heartbeat` posts the daemon's status to the same URL, and hands on the supervisor's
 acknowledgements of the daemon's alerts that the console's answers carry.
 
@@ -69,11 +69,9 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, NamedTuple
 
-from ...config.tokens import token_problem
 from ...config.urls import redact_url
 from ...console import problem_of, recovery_of
 from ...events import AlertAckedEvent, AlertEvent, Event
-from ...files import read_waiting
 from ..acks import acked_events
 from ..store import Store
 from ..store_errors import StoreError
@@ -144,10 +142,6 @@ def redact_phrase_text(alert: AlertEvent) -> AlertEvent:
         ev["phrase"] = {**nested, "excerpt": None}
     message = alert.message.replace(f'"{excerpt}"', f'a listed distress phrase ("{listed}")')
     return replace(alert, evidence=ev, message=message.replace(excerpt, "[words withheld]"))
-
-
-class TokenError(ValueError):
-    """The webhook token file cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -231,24 +225,6 @@ def default_agent_name() -> str:
     except (KeyError, OSError):
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()}"
-
-
-def read_token(path: str) -> str:
-    """The token in ``path`` (first line, stripped, after a byte order mark); raises TokenError naming
-    the file, also for a token no HTTP header can carry (:func:`~monitor.config.tokens.token_problem`).
-    A pipe is waited for until its first line comes, a wait Ctrl-C ends (:func:`~monitor.files.read_waiting`)."""
-    try:
-        token = read_waiting(os.path.expanduser(path), first_line=True).decode("utf-8-sig").strip()
-    except FileNotFoundError:
-        raise TokenError(f"{path}: no such token file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise TokenError(f"{path}: cannot read the token ({getattr(err, 'strerror', None) or err})") \
-            from None
-    if not token:
-        raise TokenError(f"{path}: the token file is empty")
-    if problem := token_problem(token):
-        raise TokenError(f"{path}: {problem}")
-    return token
 
 
 def payload(alert: AlertEvent, identity: Identity | None = None,
