@@ -311,10 +311,57 @@ def test_a_status_with_a_part_of_another_release_s_shape_is_one_error_line_namin
         said = capsys.readouterr()
         assert (said.out, said.err) == ("", (
             f"call-monitor: error: the daemon pid 4242 (release 9.0.0, database alerts.db) answered a status this "
-            f"call-monitor ({RELEASE}) cannot show: it lacks 'label'; restart the daemon to run {RELEASE}, or give "
+            f"call-monitor ({RELEASE}) cannot show: it lacks legs.caller.label; restart the daemon to run {RELEASE}, or give "
             f"--json\n"))
         assert main_cli.main(["status", "--json", "--socket", str(sock)]) == 0
         assert json.loads(capsys.readouterr().out)["legs"] == later["legs"]
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("later, what", [
+    ({**STATE, "call": {**STATE["call"], "t": "42 s"}}, "its call.t is no number"),
+    ({**STATE, "recent_alerts": [{"at": 1.0, "severity": 2, "call_id": 7, "kind": "slow_speech", "t": 3.0}]},
+     "its recent_alerts.0.severity is no text"),
+    ({**STATE, "webhook": {"url": "http://127.0.0.1:9/hook", "delivered": 1}}, "it lacks webhook.failures, "
+                                                                               "webhook.last_error"),
+    ({"starting": True, "pid": 4242, "version": "9.0.0", "uptime_s": None, "db": "alerts.db", "doing": "opening"},
+     "its uptime_s is no number"),
+], ids=["a number as text", "a severity as a number", "a webhook without its failures", "starting"])
+def test_a_status_of_another_shape_is_said_naming_the_field_before_any_text_is_drawn(tmp_path, capsys, later, what):
+    """What in a later release's status differs from the shape this one draws is named in the one
+    error line, exit 1, and nothing is printed on stdout; ``--json`` shows it as it is."""
+    from monitor import cli as main_cli
+    sock = tmp_path / "later.sock"
+    other = Answering(sock, json.dumps(later).encode())
+    try:
+        assert main_cli.main(["status", "--socket", str(sock)]) == 1
+        said = capsys.readouterr()
+        assert (said.out, said.err) == ("", (
+            f"call-monitor: error: the daemon pid 4242 (release {later['version']}, database alerts.db) answered a "
+            f"status this call-monitor ({RELEASE}) cannot show: {what}; restart the daemon to run {RELEASE}, or "
+            f"give --json\n"))
+        assert main_cli.main(["status", "--json", "--socket", str(sock)]) in (0, 3)
+        assert json.loads(capsys.readouterr().out)["pid"] == 4242
+    finally:
+        other.close()
+
+
+def test_a_fault_in_drawing_a_status_of_this_release_s_shape_is_not_taken_for_another_release_s(
+        tmp_path, monkeypatch):
+    """The text is drawn unguarded once the status is of the shape it reads: a fault in the drawing
+    surfaces as the fault it is, not as "a status this call-monitor cannot show"."""
+    from monitor import cli as main_cli
+    from monitor.commands import status
+
+    def faulty(v):
+        raise TypeError("a fault in the drawing")
+    monkeypatch.setattr(status, "_level_text", faulty)
+    sock = tmp_path / "daemon.sock"
+    other = Answering(sock, json.dumps(STATE).encode())
+    try:
+        with pytest.raises(TypeError, match="a fault in the drawing"):
+            main_cli.main(["status", "--socket", str(sock)])
     finally:
         other.close()
 

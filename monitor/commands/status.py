@@ -10,10 +10,7 @@ from ..cue_registry import cue
 from ..events import json_line
 from ..release import RELEASE, release_said
 from .common import ExitStatus, add_daemon_options
-
-STATUS_CUES: tuple[str, ...] = ("speech_rate_sps", "pause_ratio", "mean_phrase_s", "hnr_db", "loudness_dbfs",
-                                "breaths_per_min")
-"""The cues the status line shows (labels and units from the cue registry)."""
+from .status_shape import STATUS_CUES, status_shape_problem
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -155,7 +152,7 @@ def render(st: dict) -> str:
         lines.append(f"  database {'failing' if db.get('failing') else 'working again'}"
                      + (f" ({db['error']})" if db.get("failing") and db.get("error") else "")
                      + f": {db.get('held', 0)} record(s) held, written once it works")
-    for a in shown_recent(st.get("recent_alerts", [])):
+    for a in shown_recent(st.get("recent_alerts") or []):
         when = time.strftime("%H:%M:%S", time.localtime(a["at"]))
         lines.append(f"    {severity_word(a['severity'])} {when} call {call_name(a['call_id'])} {a['kind']} "
                      f"at {a['t']:.0f} s"
@@ -214,7 +211,8 @@ def _problem_text(problem: dict) -> str:
     line = f"  last {problem['level']} at {_clock(problem['at'])}: {problem['message']}"
     if problem.get("resolved_at") is None:
         return line
-    return f"{line} (resolved at {_clock(problem['resolved_at'])}: {problem['resolved']})"
+    how = f": {problem['resolved']}" if problem.get("resolved") else ""
+    return f"{line} (resolved at {_clock(problem['resolved_at'])}{how})"
 
 
 def with_url_redacted(st: dict) -> dict:
@@ -237,19 +235,18 @@ def run(args: argparse.Namespace) -> int:
         return _no_answer(args, status, why, broken)
     st = with_url_redacted(st)
     shown = {"running": True, "starting": False, **st} | ({"config_problem": broken} if broken else {})
-    try:
-        print(json_line(shown) if args.json else render(st))
-    except (KeyError, TypeError, AttributeError, ValueError) as err:  # a part of it of another shape
-        return _no_answer(args, ExitStatus.FAILED, unreadable_status(st, err))
+    if not args.json and (problem := status_shape_problem(st)):  # a part of it of another release's shape
+        return _no_answer(args, ExitStatus.FAILED, unreadable_status(st, problem))
+    print(json_line(shown) if args.json else render(st))
     return ExitStatus.NOT_READY if st.get("starting") else ExitStatus.OK
 
 
-def unreadable_status(st: dict, err: Exception) -> str:
-    """Why the daemon's status ``st``, whole as every release's is, cannot be shown (``err``: a
-    part of it not of the shape this release reads), in one line naming the daemon."""
-    what = f"it lacks {err}" if isinstance(err, KeyError) else "a part of it is of another shape"
+def unreadable_status(st: dict, problem: str) -> str:
+    """Why the daemon's status ``st``, whole as every release's is, cannot be shown (``problem``:
+    what in it is not of the shape this release reads, :func:`status_shape_problem`), in one line
+    naming the daemon."""
     return (f"the daemon pid {st['pid']} (release {release_said(st.get('version'))}, database {st['db']}) "
-            f"answered a status this call-monitor ({RELEASE}) cannot show: {what}; restart the daemon to run "
+            f"answered a status this call-monitor ({RELEASE}) cannot show: {problem}; restart the daemon to run "
             f"{RELEASE}, or give --json")
 
 
