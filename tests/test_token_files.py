@@ -67,6 +67,18 @@ def test_forget_agent_refuses_a_console_token_too_short_to_be_the_consoles_befor
                                            "least 16 characters\n")
 
 
+def test_a_token_file_this_user_may_not_read_is_said_in_the_same_line_by_the_console_and_forget_agent(tmp_path):
+    private = tmp_path / "private.token"
+    private.write_text(f"{TOKEN}\n")
+    private.chmod(0)
+    said = f"call-monitor: error: {private}: cannot read the token file (Permission denied)\n"
+    console = call_monitor("supervisor", "--listen", "127.0.0.1:0", "--db", tmp_path / "c.db", "--token-file", private,
+                           permissions_bind=True, timeout=60)
+    client = call_monitor("forget-agent", "zoe", "--console", "http://127.0.0.1:9", "--token-file", private,
+                          permissions_bind=True, timeout=60)
+    assert (console.returncode, console.stderr) == (client.returncode, client.stderr) == (2, said)
+
+
 def test_the_console_takes_its_token_from_a_pipe_at_its_line_end_not_when_the_writer_closes(tmp_path):
     pipe = tmp_path / "token"
     os.mkfifo(pipe)
