@@ -183,13 +183,15 @@ def test_an_alert_id_a_daemon_of_an_earlier_release_gives_again_for_another_call
 
 def _earlier_console_db(db: Path, schema: str) -> sqlite3.Connection:
     """A console database made with an earlier release's ``schema``, holding one acknowledged
-    critical alert (console id 5, daemon ``d-old``, agent alice, acknowledged by Dana); still open."""
+    critical alert (console id 5, daemon ``d-old``, agent alice, acknowledged by Dana), received a day
+    ago (within ``supervisor.retention_days``); still open."""
     conn = sqlite3.connect(db)
-    conn.executescript(schema + """;
+    received = time.time() - 86400
+    conn.executescript(schema + f""";
         INSERT INTO alerts (id, daemon_id, alert_id, agent, call_id, call_started_at, at, t, kind, severity,
             message, evidence, actions, received_at, acked_by, acked_at)
-            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{}',
-                    '[]', 1096.0, 'Dana', 1100.0);""")
+            VALUES (5, 'd-old', 1, 'alice', 1, 1000.0, 1095.0, 95.0, 'possible_emergency', 'critical', 'm', '{{}}',
+                    '[]', {received}, 'Dana', {received + 4});""")
     return conn
 
 
@@ -235,7 +237,7 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
     """With ``supervisor.retention_days``, the console deletes at its start (then hourly) the alerts it
     received longer ago, acknowledged or not, with their call report links, and the agents last heard
     from before then, in one line, their words gone from the database's bytes too (and that one of them
-    was forgotten); what is newer stays. 0, the default, keeps everything."""
+    was forgotten); what is newer stays."""
     old, now = time.time() - 31 * 86400, time.time()
     store = ConsoleStore.open(tmp_path / "console.db")
     for daemon, seen in (("d-old", old), ("d-new", now)):
@@ -264,6 +266,42 @@ def test_the_console_keeps_alerts_and_agents_only_for_its_retention_period(tmp_p
     assert store.forgotten() == []  # nothing of d-old is left to leave out
     store.close()
     assert sqlite3.connect(tmp_path / "console.db").execute("SELECT count(*) FROM reports").fetchone() == (1,)
+
+
+def test_an_upgraded_console_keeps_thirty_days_of_alerts_by_default_and_every_one_with_0(tmp_path):
+    """``supervisor.retention_days`` unset: a console started on the database of an earlier release
+    (which kept everything) deletes the alerts it received more than 30 days ago, as the desktops'
+    ``storage.retention_days`` does their calls, said in one line with how many, and keeps the younger
+    ones; set to 0, it keeps every alert and says nothing of retention."""
+    def earlier(folder: Path) -> Path:
+        folder.mkdir()
+        conn = _earlier_console_db(folder / "console.db", CONSOLE_SCHEMA_3)  # alert 5, a day old
+        for pk, days in ((6, 31), (7, 29)):
+            conn.execute("INSERT INTO alerts (id, daemon_id, alert_id, agent, t, kind, severity, message, evidence, "
+                         "actions, received_at) VALUES (?, 'd-old', ?, 'alice', 9.0, 'slow_speech', 'warning', 'm', "
+                         "'{}', '[]', ?)", (pk, pk, time.time() - days * 86400))
+        conn.commit()
+        conn.close()
+        return folder
+
+    default = ConsoleProcess(earlier(tmp_path / "default"))
+    try:
+        assert wait_for(lambda: any("retention (" in e for e in default.err), 5), default.err
+        assert sorted(a["id"] for a in default.state()["alerts"]) == [5, 7]
+    finally:
+        default.kill()
+    assert [e for e in default.err if "retention (" in e] == [
+        "call-monitor: retention (30 days): 1 alert(s) and 0 agent(s) deleted (supervisor.retention_days; 0 keeps "
+        "everything)"]
+    cfg = tmp_path / "keep.toml"
+    cfg.write_text("[supervisor]\nretention_days = 0\n")
+    kept = ConsoleProcess(earlier(tmp_path / "kept"), extra=("--config", str(cfg)))
+    try:
+        assert sorted(a["id"] for a in kept.state()["alerts"]) == [5, 6, 7]
+        assert kept.stop() == 0
+    finally:
+        kept.kill()
+    assert not [e for e in kept.err if "retention (" in e]
 
 
 ROLLBACK_TO_SCHEMA_3 = "DROP TABLE forgotten; PRAGMA user_version = 3"

@@ -972,11 +972,12 @@ class SupervisorConfig:
                                gt=0, max=86400.0)
     max_body_bytes: int = _k(65536, "larger request bodies are refused (413)", min=1024,
                              max=1 << 20)
-    retention_days: float = _k(0.0, "alerts the console received longer ago than this many days are "
+    retention_days: float = _k(30.0, "alerts the console received longer ago than this many days are "
                                "deleted with their acknowledgements and call report links, and so are the "
                                "agents last heard from before then (at start, then hourly; a reload applies "
-                               "it at once); 0 = keep everything (set it as the desktops' "
-                               "storage.retention_days where alerts are health information)", min=0, max=36500.0)
+                               "it at once); 30 as storage.retention_days's default, so the console keeps an "
+                               "alert (health information) as long as the desktop keeps its call: set both "
+                               "alike; 0 = keep everything", min=0, max=36500.0)
 
 
 XDG_HOMES = MappingProxyType({"XDG_DATA_HOME": ".local/share", "XDG_CONFIG_HOME": ".config"})

@@ -98,7 +98,7 @@ class ConsoleSettings:
     max_body_bytes: int = 65536
     silent_after_s: float = 90.0
     secure_cookie: bool = False
-    retention_days: float = 0.0
+    retention_days: float = 30.0
     """Alerts received longer ago, and agents last heard from before then, are deleted (0: none)."""
 
 
@@ -342,7 +342,8 @@ class Console:
         try:
             alerts, agents = await self._stored(self.store.purge, time.time() - days * 86400.0)
             if alerts or agents:
-                log.info("retention (%g days): %d alert(s) and %d agent(s) deleted", days, alerts, agents)
+                log.info("retention (%g days): %d alert(s) and %d agent(s) deleted (supervisor.retention_days; "
+                         "0 keeps everything)", days, alerts, agents)
                 self.hub.publish("state", await self._stored(self.snapshot, writes=False))
         except DatabaseFailed:
             pass
